@@ -1,0 +1,94 @@
+//! Start-up: database, migrations, secrets, listener; then serve until a signal.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::crypto::Cipher;
+use crate::db::{Database, DbError};
+use crate::keys::KeyStore;
+use crate::migrate;
+use crate::secrets::{Secrets, SecretsError};
+use crate::server;
+use crate::state::State;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Secrets(#[from] SecretsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens the database, applies migrations and builds the shared state.
+pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
+    let db = Database::open(&config).await?;
+    let mut client = db.connect().await?;
+    let applied = migrate::run(&mut client).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "database schema migrated");
+    }
+    let secrets = Secrets::resolve(&config)?;
+    let cipher = Cipher::new(&secrets.encryption);
+    let keys = KeyStore::new(db.pool.clone(), cipher.clone());
+    Ok(Arc::new(State {
+        config,
+        db,
+        keys,
+        cipher,
+    }))
+}
+
+/// Runs the gateway until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let addr = config.listen;
+    let state = prepare(config).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(%local, "metamcp listening");
+    server::run(listener, state, shutdown_signal()).await;
+    tracing::info!("metamcp stopped");
+    Ok(())
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            // Without signal handlers there is nothing to wait for but Ctrl-C.
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutdown signal received; draining");
+}
+
+/// Logs to stderr with the given `RUST_LOG` filter (already validated by config).
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

@@ -1,0 +1,654 @@
+//! Configuration: environment variables (over an optional TOML file), parsed in one pass.
+//!
+//! Every setting is read through a [`Source`], so tests hand in a map instead of mutating
+//! the process environment. Parsing never stops at the first bad value: all problems are
+//! collected into [`ConfigErrors`] so an operator fixes them in one round; the binaries
+//! print them and exit with status 64 (`EX_USAGE`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Gateway listen address.
+pub const LISTEN: &str = "METAMCP_LISTEN";
+/// PostgreSQL URL; unset means the embedded cluster under the data dir.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+/// Embedded cluster and generated secrets.
+pub const DATA_DIR: &str = "METAMCP_DATA_DIR";
+/// HS256 secret for access tokens.
+pub const JWT_SECRET: &str = "JWT_SECRET";
+/// 32 bytes, hex: the ChaCha20-Poly1305 key for secrets at rest and sealed sessions.
+pub const ENCRYPTION_KEY: &str = "ENCRYPTION_KEY";
+/// Host names accepted in the `Host` header (DNS-rebinding protection).
+pub const ALLOWED_HOSTS: &str = "METAMCP_ALLOWED_HOSTS";
+/// Origins accepted in the `Origin` header.
+pub const ALLOWED_ORIGINS: &str = "METAMCP_ALLOWED_ORIGINS";
+/// Largest request body accepted.
+pub const MAX_BODY: &str = "METAMCP_MAX_BODY";
+/// Database connection pool size.
+pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
+/// Absolute lifetime of a client session.
+pub const SESSION_TTL: &str = "METAMCP_SESSION_TTL";
+/// Log filter (tracing-subscriber `EnvFilter` syntax).
+pub const RUST_LOG: &str = "RUST_LOG";
+/// Optional TOML file whose keys are the variable names above.
+pub const CONFIG_FILE: &str = "METAMCP_CONFIG";
+
+/// Every variable a TOML file may set (everything but the file's own name).
+const FILE_KEYS: &[&str] = &[
+    LISTEN,
+    DATABASE_URL,
+    DATA_DIR,
+    JWT_SECRET,
+    ENCRYPTION_KEY,
+    ALLOWED_HOSTS,
+    ALLOWED_ORIGINS,
+    MAX_BODY,
+    DB_POOL_SIZE,
+    SESSION_TTL,
+    RUST_LOG,
+];
+
+/// Exit status for bad configuration or usage (`EX_USAGE` from sysexits.h).
+pub const EXIT_USAGE: i32 = 64;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:12009";
+const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+const MAX_MAX_BODY: usize = 1024 * 1024 * 1024;
+const DEFAULT_POOL_SIZE: usize = 16;
+const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
+const MIN_JWT_SECRET: usize = 32;
+
+/// Where settings come from.
+pub trait Source {
+    /// The raw value of `key`, if set. A value that is not UTF-8 is `Some(Err)`.
+    fn get(&self, key: &str) -> Option<Result<String, String>>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, key: &str) -> Option<Result<String, String>> {
+        std::env::var_os(key).map(|v| {
+            v.into_string()
+                .map_err(|_| "value is not valid UTF-8".to_string())
+        })
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<Result<String, String>> {
+        HashMap::get(self, key).cloned().map(Ok)
+    }
+}
+
+impl<S: Source + ?Sized> Source for &S {
+    fn get(&self, key: &str) -> Option<Result<String, String>> {
+        (**self).get(key)
+    }
+}
+
+/// `first` wins over `second`: flags over environment over file.
+pub struct Layered<A, B>(pub A, pub B);
+
+impl<A: Source, B: Source> Source for Layered<A, B> {
+    fn get(&self, key: &str) -> Option<Result<String, String>> {
+        self.0.get(key).or_else(|| self.1.get(key))
+    }
+}
+
+/// Settings read from a TOML file: a flat table whose keys are the variable names.
+#[derive(Debug, Default)]
+pub struct TomlFile(HashMap<String, String>);
+
+impl TomlFile {
+    /// Reads and checks the file; unknown keys and non-scalar values are errors.
+    pub fn load(path: &Path) -> Result<TomlFile, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::one(CONFIG_FILE, format!("cannot read {}: {e}", path.display()))
+        })?;
+        Self::parse(&text).map_err(|errs| {
+            ConfigErrors(
+                errs.0
+                    .into_iter()
+                    .map(|e| ConfigError {
+                        key: format!("{}:{}", path.display(), e.key),
+                        message: e.message,
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    /// Parses TOML text (see [`TomlFile::load`]).
+    pub fn parse(text: &str) -> Result<TomlFile, ConfigErrors> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigErrors::one("toml", e.message().to_string()))?;
+        let mut errors = Vec::new();
+        let mut values = HashMap::new();
+        for (key, value) in table {
+            if !FILE_KEYS.contains(&key.as_str()) {
+                errors.push(ConfigError::new(&key, "unknown setting"));
+                continue;
+            }
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Array(items) => {
+                    let mut parts = Vec::with_capacity(items.len());
+                    for item in items {
+                        match item {
+                            toml::Value::String(s) => parts.push(s),
+                            _ => {
+                                errors.push(ConfigError::new(&key, "array items must be strings"));
+                                break;
+                            }
+                        }
+                    }
+                    parts.join(",")
+                }
+                _ => {
+                    errors.push(ConfigError::new(&key, "must be a string, number or array"));
+                    continue;
+                }
+            };
+            values.insert(key, text);
+        }
+        if errors.is_empty() {
+            Ok(TomlFile(values))
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+impl Source for TomlFile {
+    fn get(&self, key: &str) -> Option<Result<String, String>> {
+        self.0.get(key).cloned().map(Ok)
+    }
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A 32-byte symmetric key whose `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyBytes(pub [u8; 32]);
+
+impl fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyBytes(***)")
+    }
+}
+
+/// Where the database lives.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// An external server; nothing is started.
+    Url(Box<tokio_postgres::Config>),
+    /// The private cluster under `<data dir>/postgres`.
+    Embedded,
+}
+
+/// The parsed configuration shared by the gateway and keyadm.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub data_dir: PathBuf,
+    /// `None` only in embedded mode, where it is generated into the data dir.
+    pub jwt_secret: Option<Secret>,
+    /// `None` only in embedded mode, where it is generated into the data dir.
+    pub encryption_key: Option<KeyBytes>,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_body: usize,
+    pub db_pool_size: usize,
+    pub session_ttl: Duration,
+    pub log_filter: String,
+}
+
+impl Config {
+    /// Parses every setting from `src`, reporting all bad values together.
+    pub fn from_source(src: &dyn Source) -> Result<Config, ConfigErrors> {
+        let mut errs = Collector::default();
+        let mut get = |key: &'static str| -> Option<String> {
+            match src.get(key) {
+                None => None,
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) => {
+                    errs.push(key, e);
+                    None
+                }
+            }
+        };
+        let listen_raw = get(LISTEN);
+        let url_raw = get(DATABASE_URL).filter(|s| !s.trim().is_empty());
+        let data_raw = get(DATA_DIR);
+        let jwt_raw = get(JWT_SECRET).filter(|s| !s.is_empty());
+        let enc_raw = get(ENCRYPTION_KEY).filter(|s| !s.is_empty());
+        let hosts_raw = get(ALLOWED_HOSTS);
+        let origins_raw = get(ALLOWED_ORIGINS);
+        let body_raw = get(MAX_BODY);
+        let pool_raw = get(DB_POOL_SIZE);
+        let ttl_raw = get(SESSION_TTL);
+        let log_raw = get(RUST_LOG);
+
+        let listen = errs.check(
+            LISTEN,
+            listen_raw
+                .as_deref()
+                .unwrap_or(DEFAULT_LISTEN)
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| "expected an address like 127.0.0.1:12009".to_string()),
+        );
+        let database = match &url_raw {
+            None => Some(Database::Embedded),
+            Some(url) => errs.check(
+                DATABASE_URL,
+                tokio_postgres::Config::from_str(url)
+                    .map(|c| Database::Url(Box::new(c)))
+                    .map_err(|e| format!("not a PostgreSQL URL: {e}")),
+            ),
+        };
+        let data_dir = PathBuf::from(data_raw.as_deref().unwrap_or("./data"));
+        let jwt_secret = jwt_raw.and_then(|s| {
+            errs.check(
+                JWT_SECRET,
+                if s.len() < MIN_JWT_SECRET {
+                    Err(format!("must be at least {MIN_JWT_SECRET} bytes"))
+                } else {
+                    Ok(Secret(s))
+                },
+            )
+        });
+        let encryption_key = enc_raw.and_then(|s| {
+            errs.check(
+                ENCRYPTION_KEY,
+                parse_key_hex(&s).map(KeyBytes).ok_or_else(|| {
+                    "must be 64 hex digits (32 bytes); generate one with `openssl rand -hex 32`"
+                        .to_string()
+                }),
+            )
+        });
+        if url_raw.is_some() {
+            if jwt_secret.is_none() && !errs.has(JWT_SECRET) {
+                errs.push(JWT_SECRET, "required when DATABASE_URL is set");
+            }
+            if encryption_key.is_none() && !errs.has(ENCRYPTION_KEY) {
+                errs.push(ENCRYPTION_KEY, "required when DATABASE_URL is set");
+            }
+        }
+        let allowed_hosts = match hosts_raw {
+            None => default_hosts(),
+            Some(s) => errs
+                .check(ALLOWED_HOSTS, parse_list(&s))
+                .unwrap_or_default(),
+        };
+        let allowed_origins = match origins_raw {
+            None => default_origins(),
+            Some(s) => errs
+                .check(ALLOWED_ORIGINS, parse_list(&s))
+                .unwrap_or_default(),
+        };
+        let max_body = body_raw.map_or(Some(DEFAULT_MAX_BODY), |s| {
+            errs.check(
+                MAX_BODY,
+                parse_size(&s).and_then(|n| {
+                    if n == 0 || n > MAX_MAX_BODY {
+                        Err("must be between 1 byte and 1GiB".to_string())
+                    } else {
+                        Ok(n)
+                    }
+                }),
+            )
+        });
+        let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
+            errs.check(
+                DB_POOL_SIZE,
+                s.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| "must be a whole number from 1 to 1000".to_string()),
+            )
+        });
+        let session_ttl = ttl_raw.map_or(Some(DEFAULT_SESSION_TTL), |s| {
+            errs.check(SESSION_TTL, parse_duration(&s))
+        });
+        let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            errs.push(RUST_LOG, format!("bad filter: {e}"));
+        }
+
+        match (listen, database, max_body, db_pool_size, session_ttl) {
+            (
+                Some(listen),
+                Some(database),
+                Some(max_body),
+                Some(db_pool_size),
+                Some(session_ttl),
+            ) if errs.0.is_empty() => Ok(Config {
+                listen,
+                database,
+                data_dir,
+                jwt_secret,
+                encryption_key,
+                allowed_hosts,
+                allowed_origins,
+                max_body,
+                db_pool_size,
+                session_ttl,
+                log_filter,
+            }),
+            _ => Err(ConfigErrors(errs.0)),
+        }
+    }
+
+    /// Reads the environment layered over the TOML file named by `METAMCP_CONFIG`
+    /// (or `file`), with `overrides` (command-line flags) on top.
+    pub fn load(
+        overrides: HashMap<String, String>,
+        file: Option<&Path>,
+    ) -> Result<Config, ConfigErrors> {
+        let file_path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => match Env.get(CONFIG_FILE) {
+                Some(Ok(p)) if !p.is_empty() => Some(PathBuf::from(p)),
+                Some(Err(e)) => return Err(ConfigErrors::one(CONFIG_FILE, e)),
+                _ => None,
+            },
+        };
+        let toml = match file_path {
+            Some(p) => TomlFile::load(&p)?,
+            None => TomlFile::default(),
+        };
+        Config::from_source(&Layered(overrides, Layered(Env, toml)))
+    }
+}
+
+/// Collects bad settings while parsing goes on.
+#[derive(Default)]
+struct Collector(Vec<ConfigError>);
+
+impl Collector {
+    fn push(&mut self, key: &str, message: impl Into<String>) {
+        self.0.push(ConfigError::new(key, message));
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|e| e.key == key)
+    }
+
+    fn check<T>(&mut self, key: &str, r: Result<T, String>) -> Option<T> {
+        r.map_err(|message| self.push(key, message)).ok()
+    }
+}
+
+fn default_hosts() -> Vec<String> {
+    ["localhost", "127.0.0.1", "[::1]"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn default_origins() -> Vec<String> {
+    [
+        "http://localhost",
+        "http://127.0.0.1",
+        "http://[::1]",
+        "https://localhost",
+        "https://127.0.0.1",
+        "https://[::1]",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A comma-separated list with blanks dropped; empty entries are an error.
+fn parse_list(s: &str) -> Result<Vec<String>, String> {
+    let items: Vec<String> = s.split(',').map(|p| p.trim().to_string()).collect();
+    if items
+        .iter()
+        .any(|i| i.is_empty() || i.contains(char::is_whitespace))
+    {
+        return Err("expected a comma-separated list without empty entries".to_string());
+    }
+    Ok(items)
+}
+
+/// Decodes exactly 64 hex digits into 32 bytes.
+pub fn parse_key_hex(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim().as_bytes();
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
+/// Parses `4MiB`, `512 KiB`, `1048576`, `10MB`, `2G` into bytes.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("expected a size like 4MiB, got {s:?}"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("unknown size unit in {s:?} (use B, KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 24h, got {s:?}"))?;
+    let secs = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("unknown duration unit in {s:?} (use s, m, h, d)")),
+    };
+    match n.checked_mul(secs) {
+        Some(0) | None => Err(format!("duration {s:?} must be positive and finite")),
+        Some(total) => Ok(Duration::from_secs(total)),
+    }
+}
+
+/// One bad setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every bad setting found in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    pub fn one(key: &str, message: impl Into<String>) -> ConfigErrors {
+        ConfigErrors(vec![ConfigError::new(key, message)])
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "configuration error: {}: {}", e.key, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_embedded_mode_on_loopback() {
+        let c = Config::from_source(&map(&[])).expect("defaults parse");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:12009");
+        assert!(matches!(c.database, Database::Embedded));
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.max_body, 4 * 1024 * 1024);
+        assert!(c.jwt_secret.is_none() && c.encryption_key.is_none());
+        assert!(c.allowed_hosts.contains(&"localhost".to_string()));
+        assert_eq!(c.session_ttl, Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let errs = Config::from_source(&map(&[
+            (LISTEN, "nowhere"),
+            (MAX_BODY, "12 parsecs"),
+            (ENCRYPTION_KEY, "abcd"),
+            (JWT_SECRET, "short"),
+            (DB_POOL_SIZE, "0"),
+            (SESSION_TTL, "0s"),
+            (RUST_LOG, "[[[="),
+        ]))
+        .unwrap_err();
+        let keys: Vec<&str> = errs.0.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            LISTEN,
+            MAX_BODY,
+            ENCRYPTION_KEY,
+            JWT_SECRET,
+            DB_POOL_SIZE,
+            SESSION_TTL,
+            RUST_LOG,
+        ] {
+            assert!(keys.contains(&k), "{k} missing from {errs}");
+        }
+        // The message names the setting but never echoes a secret's value.
+        assert!(!errs.to_string().contains("short"));
+    }
+
+    #[test]
+    fn database_url_requires_both_secrets() {
+        let errs = Config::from_source(&map(&[(DATABASE_URL, "postgresql://u@localhost/db")]))
+            .unwrap_err();
+        let keys: Vec<&str> = errs.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec![JWT_SECRET, ENCRYPTION_KEY]);
+
+        let ok = Config::from_source(&map(&[
+            (DATABASE_URL, "postgresql://u@localhost/db"),
+            (JWT_SECRET, &"x".repeat(40)),
+            (ENCRYPTION_KEY, &"0f".repeat(32)),
+        ]))
+        .expect("complete external config");
+        assert!(matches!(ok.database, Database::Url(_)));
+        assert_eq!(ok.encryption_key, Some(KeyBytes([0x0f; 32])));
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("512 KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("4 furlongs").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("-1h").is_err());
+    }
+
+    #[test]
+    fn environment_wins_over_file_and_flags_win_over_environment() {
+        let file = TomlFile::parse(
+            "METAMCP_LISTEN = \"127.0.0.1:1\"\nMETAMCP_MAX_BODY = \"1KiB\"\n\
+             METAMCP_ALLOWED_HOSTS = [\"a.test\", \"b.test\"]\n",
+        )
+        .expect("valid toml");
+        let env = map(&[(LISTEN, "127.0.0.1:2")]);
+        let c = Config::from_source(&Layered(&env, &file)).expect("parses");
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.max_body, 1024);
+        assert_eq!(c.allowed_hosts, vec!["a.test", "b.test"]);
+
+        let flags = map(&[(LISTEN, "127.0.0.1:3")]);
+        let c = Config::from_source(&Layered(flags, Layered(&env, &file))).expect("parses");
+        assert_eq!(c.listen.port(), 3);
+    }
+
+    #[test]
+    fn file_with_unknown_keys_is_rejected() {
+        let errs = TomlFile::parse("METAMCP_LISTN = \"x\"\n[section]\na = 1\n").unwrap_err();
+        assert_eq!(errs.0.len(), 2, "{errs}");
+        assert!(TomlFile::parse("not toml at all = = =").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = Secret::new("hunter2hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{:?}", KeyBytes([7; 32])).contains('7'));
+    }
+}

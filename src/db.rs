@@ -1,0 +1,128 @@
+//! The database: an external server (`DATABASE_URL`) or the embedded cluster, a pool over it.
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use crate::config::{self, Config};
+use crate::embedded::{self, Cluster, EmbeddedError};
+
+/// The channel every change to keys, servers and namespaces is announced on.
+pub const CHANGES_CHANNEL: &str = "metamcp_changes";
+
+/// Database failures, each saying what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(#[from] EmbeddedError),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[source] tokio_postgres::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database query failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    #[error(
+        "the database schema is at version {found}, newer than this binary knows ({known}): upgrade metamcp"
+    )]
+    SchemaTooNew { found: i32, known: i32 },
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("the embedded cluster task failed: {0}")]
+    Task(String),
+}
+
+/// An open database.
+#[derive(Clone)]
+pub struct Database {
+    /// Every query goes through the pool.
+    pub pool: Pool,
+    /// Connection settings, for connections outside the pool (LISTEN).
+    pub pg: tokio_postgres::Config,
+    /// The embedded cluster, when that is what we run on.
+    pub cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Opens the configured database, starting the embedded cluster if that is the mode,
+    /// and checks that a connection can be made.
+    pub async fn open(config: &Config) -> Result<Database, DbError> {
+        let (pg, cluster) = match &config.database {
+            config::Database::Url(pg) => ((**pg).clone(), None),
+            config::Database::Embedded => {
+                let cluster = Cluster::locate(&config.data_dir)?;
+                let c = cluster.clone();
+                tokio::task::spawn_blocking(move || c.ensure_running())
+                    .await
+                    .map_err(|e| DbError::Task(e.to_string()))??;
+                create_database_if_missing(&cluster, embedded::DATABASE).await?;
+                (cluster.pg_config(embedded::DATABASE), Some(cluster))
+            }
+        };
+        let pool = make_pool(pg.clone(), config.db_pool_size);
+        drop(pool.get().await?);
+        Ok(Database { pool, pg, cluster })
+    }
+
+    /// A dedicated connection outside the pool; its driver runs on a spawned task.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, DbError> {
+        connect(&self.pg).await
+    }
+}
+
+/// A pool of at most `size` connections, recycled with a cheap check.
+pub fn make_pool(pg: tokio_postgres::Config, size: usize) -> Pool {
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    // build() only fails without a runtime or with a zero size, neither of which we allow.
+    match Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(e) => unreachable!("pool with a runtime and a positive size: {e}"),
+    }
+}
+
+/// Connects once, spawning the connection's driver.
+pub async fn connect(pg: &tokio_postgres::Config) -> Result<tokio_postgres::Client, DbError> {
+    let (client, connection) = pg.connect(NoTls).await.map_err(DbError::Connect)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "database connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// `CREATE DATABASE` unless it exists; two processes racing here both succeed.
+pub async fn create_database_if_missing(cluster: &Cluster, name: &str) -> Result<(), DbError> {
+    let admin = connect(&cluster.pg_config("postgres")).await?;
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match admin.batch_execute(&sql).await {
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.code() == Some(&SqlState::DUPLICATE_DATABASE)
+                || e.code() == Some(&SqlState::UNIQUE_VIOLATION) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,625 @@
+//! `keyadm`: API key administration, migrations and status, behind a thin binary.
+//!
+//! Human output is aligned text; `--json` prints one JSON document for scripts. Every
+//! failure is one line on stderr and a non-zero exit: 64 for usage and configuration,
+//! 1 for everything else.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::cli::{UsageError, parse_settings};
+use crate::config::{self, Config, EXIT_USAGE};
+use crate::crypto::Cipher;
+use crate::db::{Database, DbError};
+use crate::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
+use crate::migrate;
+use crate::secrets::{Secrets, SecretsError};
+
+pub const HELP: &str = "\
+keyadm — administer metamcp API keys and the database schema
+
+usage: keyadm [--database-url URL] [--data-dir DIR] [--config FILE] COMMAND
+
+commands:
+  keys list [--include-inactive] [--json]
+  keys create --name NAME [--description TEXT] [--scope admin|client]
+              [--namespace NS]... [--expires-in DAYS] [--json]
+  keys show ID [--json]
+  keys activate ID [--json]
+  keys inactivate ID [--json]
+  keys delete ID --confirm [--json]
+  keys rotate ID [--json]
+  migrate [--json]       apply pending schema migrations
+  status [--json]        database, schema and key counts
+
+The API key is printed once, by `keys create` and `keys rotate`; store it then.
+Database settings are the gateway's: DATABASE_URL, or the embedded cluster under
+METAMCP_DATA_DIR (default ./data).";
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Help,
+    List { include_inactive: bool },
+    Create(CreateArgs),
+    Show(String),
+    Activate(String),
+    Inactivate(String),
+    Delete { id: String, confirm: bool },
+    Rotate(String),
+    Migrate,
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateArgs {
+    pub name: String,
+    pub description: Option<String>,
+    pub scope: Scope,
+    pub namespaces: Vec<String>,
+    pub expires_in_days: Option<u32>,
+}
+
+/// A command and the output format asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub command: Command,
+    pub json: bool,
+}
+
+/// Parses everything after the settings flags.
+pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
+    let usage = |m: String| Err(UsageError(m));
+    let mut json = false;
+    let mut words: Vec<&str> = Vec::new();
+    let mut flags: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "--json" => json = true,
+            "-h" | "--help" => {
+                return Ok(Invocation {
+                    command: Command::Help,
+                    json,
+                });
+            }
+            "--include-inactive" | "--confirm" => flags.push((a, None)),
+            "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" => {
+                let Some(v) = args.get(i + 1) else {
+                    return usage(format!("{a} needs a value"));
+                };
+                flags.push((a, Some(v.as_str())));
+                i += 1;
+            }
+            _ if a.starts_with('-') => return usage(format!("unknown flag {a}")),
+            _ => words.push(a),
+        }
+        i += 1;
+    }
+    let allowed = |ok: &[&str]| -> Result<(), UsageError> {
+        match flags.iter().find(|(f, _)| !ok.contains(f)) {
+            Some((f, _)) => Err(UsageError(format!("{f} does not apply to this command"))),
+            None => Ok(()),
+        }
+    };
+    let one_id = |rest: &[&str], cmd: &str| -> Result<String, UsageError> {
+        match rest {
+            [id] => Ok(id.to_string()),
+            [] => Err(UsageError(format!("keys {cmd} needs a key ID"))),
+            _ => Err(UsageError(format!("keys {cmd} takes one key ID"))),
+        }
+    };
+    let single = |f: &'static str| {
+        flags
+            .iter()
+            .filter(move |(n, _)| *n == f)
+            .filter_map(|(_, v)| *v)
+    };
+    let command =
+        match words.as_slice() {
+            [] | ["help"] => Command::Help,
+            ["migrate"] => {
+                allowed(&[])?;
+                Command::Migrate
+            }
+            ["status"] => {
+                allowed(&[])?;
+                Command::Status
+            }
+            ["keys", "list"] => {
+                allowed(&["--include-inactive"])?;
+                Command::List {
+                    include_inactive: flags.iter().any(|(f, _)| *f == "--include-inactive"),
+                }
+            }
+            ["keys", "create"] => {
+                allowed(&[
+                    "--name",
+                    "--description",
+                    "--scope",
+                    "--namespace",
+                    "--expires-in",
+                ])?;
+                for f in ["--name", "--description", "--scope", "--expires-in"] {
+                    if single(f).count() > 1 {
+                        return usage(format!("{f} given more than once"));
+                    }
+                }
+                let Some(name) = single("--name").next() else {
+                    return usage("keys create needs --name".to_string());
+                };
+                let scope = match single("--scope").next() {
+                    None => Scope::Client,
+                    Some(s) => Scope::parse(s).ok_or_else(|| {
+                        UsageError(format!("--scope must be admin or client, not {s:?}"))
+                    })?,
+                };
+                let expires_in_days = match single("--expires-in").next() {
+                    None => None,
+                    Some(d) => Some(d.parse::<u32>().map_err(|_| {
+                        UsageError(format!(
+                            "--expires-in takes a whole number of days, not {d:?}"
+                        ))
+                    })?),
+                };
+                Command::Create(CreateArgs {
+                    name: name.to_string(),
+                    description: single("--description").next().map(String::from),
+                    scope,
+                    namespaces: single("--namespace").map(String::from).collect(),
+                    expires_in_days,
+                })
+            }
+            ["keys", "show", rest @ ..] => {
+                allowed(&[])?;
+                Command::Show(one_id(rest, "show")?)
+            }
+            ["keys", "activate", rest @ ..] => {
+                allowed(&[])?;
+                Command::Activate(one_id(rest, "activate")?)
+            }
+            ["keys", "inactivate", rest @ ..] => {
+                allowed(&[])?;
+                Command::Inactivate(one_id(rest, "inactivate")?)
+            }
+            ["keys", "delete", rest @ ..] => {
+                allowed(&["--confirm"])?;
+                Command::Delete {
+                    id: one_id(rest, "delete")?,
+                    confirm: flags.iter().any(|(f, _)| *f == "--confirm"),
+                }
+            }
+            ["keys", "rotate", rest @ ..] => {
+                allowed(&[])?;
+                Command::Rotate(one_id(rest, "rotate")?)
+            }
+            ["keys"] => return usage(
+                "keys needs a subcommand: list, create, show, activate, inactivate, delete, rotate"
+                    .to_string(),
+            ),
+            ["keys", other, ..] => return usage(format!("unknown keys subcommand {other:?}")),
+            [other, ..] => return usage(format!("unknown command {other:?}")),
+        };
+    Ok(Invocation { command, json })
+}
+
+/// A failed command.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyadmError {
+    #[error("{0}")]
+    Usage(#[from] UsageError),
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    #[error("{0}")]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Secrets(#[from] SecretsError),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("refusing to delete key {0} without --confirm")]
+    NotConfirmed(String),
+}
+
+impl KeyadmError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            KeyadmError::Usage(_) | KeyadmError::Config(_) => EXIT_USAGE,
+            _ => 1,
+        }
+    }
+}
+
+/// Entry point for the binary: returns the exit status.
+pub fn main(args: Vec<String>) -> i32 {
+    let result = parse_settings(args)
+        .map_err(KeyadmError::from)
+        .and_then(|p| {
+            let inv = parse(&p.rest)?;
+            Ok((p, inv))
+        });
+    let (parsed, inv) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("keyadm: error: {e}\nrun `keyadm --help` for usage");
+            return e.exit_code();
+        }
+    };
+    if inv.command == Command::Help {
+        println!("{HELP}");
+        return 0;
+    }
+    let config = match Config::load(parsed.overrides, parsed.config_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    crate::app::init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keyadm: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(execute(&config, &inv)) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+            let _ = stdout.flush();
+            0
+        }
+        Err(e) => {
+            eprintln!("keyadm: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs one command against the configured database; returns what to print.
+pub async fn execute(config: &Config, inv: &Invocation) -> Result<String, KeyadmError> {
+    let db = Database::open(config).await?;
+    match &inv.command {
+        Command::Help => Ok(format!("{HELP}\n")),
+        Command::Status => status(config, &db, inv.json).await,
+        Command::Migrate => {
+            let mut client = db.connect().await?;
+            let applied = migrate::run(&mut client).await?;
+            Ok(if inv.json {
+                line(json!({"applied": applied, "version": migrate::latest()}))
+            } else if applied.is_empty() {
+                format!("schema is up to date (version {})\n", migrate::latest())
+            } else {
+                applied
+                    .iter()
+                    .map(|m| format!("applied {m}\n"))
+                    .collect::<String>()
+            })
+        }
+        cmd => {
+            // Keys commands work on a fresh database: the schema is brought up first.
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
+            keys_command(&store, cmd, inv.json).await
+        }
+    }
+}
+
+async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<String, KeyadmError> {
+    match cmd {
+        Command::List { include_inactive } => {
+            let keys = store.list(*include_inactive).await?;
+            Ok(if json {
+                line(serde_json::to_value(&keys).unwrap_or_default())
+            } else {
+                table(&keys, *include_inactive)
+            })
+        }
+        Command::Create(a) => {
+            let issued = store
+                .create(NewKey {
+                    name: a.name.clone(),
+                    description: a.description.clone(),
+                    scope: a.scope,
+                    namespaces: a.namespaces.clone(),
+                    expires_in_days: a.expires_in_days,
+                })
+                .await?;
+            Ok(if json {
+                line(json!({"id": issued.id, "api_key": issued.api_key}))
+            } else {
+                format!(
+                    "created key {} ({}, scope {})\n\nAPI key (shown only now; store it safely):\n{}\n",
+                    issued.id, a.name, a.scope, issued.api_key
+                )
+            })
+        }
+        Command::Show(id) => {
+            let key = store.show(id).await?;
+            Ok(if json {
+                line(serde_json::to_value(&key).unwrap_or_default())
+            } else {
+                details(&key)
+            })
+        }
+        Command::Activate(id) | Command::Inactivate(id) => {
+            let active = matches!(cmd, Command::Activate(_));
+            let key = store.set_active(id, active).await?;
+            Ok(if json {
+                line(serde_json::to_value(&key).unwrap_or_default())
+            } else {
+                format!("key {} is now {}\n", key.id, key.state())
+            })
+        }
+        Command::Delete { id, confirm } => {
+            if !confirm {
+                // Check the id first so a typo is reported as such, not as "confirm".
+                store.show(id).await?;
+                return Err(KeyadmError::NotConfirmed(id.clone()));
+            }
+            store.delete(id).await?;
+            Ok(if json {
+                line(json!({"id": id, "deleted": true}))
+            } else {
+                format!("deleted key {id}\n")
+            })
+        }
+        Command::Rotate(id) => {
+            let issued = store.rotate(id).await?;
+            Ok(if json {
+                line(json!({"id": issued.id, "api_key": issued.api_key}))
+            } else {
+                format!(
+                    "rotated key {}; the previous secret no longer works\n\nAPI key (shown only now; store it safely):\n{}\n",
+                    issued.id, issued.api_key
+                )
+            })
+        }
+        Command::Help | Command::Migrate | Command::Status => Ok(String::new()),
+    }
+}
+
+async fn status(config: &Config, db: &Database, json: bool) -> Result<String, KeyadmError> {
+    let client = db.connect().await?;
+    let version: String = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .map_err(DbError::from)?
+        .get(0);
+    let schema = migrate::status(&client).await?;
+    let counts = if schema.current > 0 {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE is_active AND NOT coalesce(expires_at <= now(), false)),
+                        count(*) FILTER (WHERE NOT is_active),
+                        count(*) FILTER (WHERE is_active AND expires_at <= now())
+                 FROM api_keys",
+                &[],
+            )
+            .await
+            .map_err(DbError::from)?;
+        Some((
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2),
+        ))
+    } else {
+        None
+    };
+    let (mode, location) = match &db.cluster {
+        Some(c) => (
+            "embedded",
+            format!(
+                "{} (socket in {})",
+                c.pgdata().display(),
+                c.socket_dir().display()
+            ),
+        ),
+        None => ("external", describe_external(config)),
+    };
+    if json {
+        return Ok(line(json!({
+            "database": {"mode": mode, "location": location, "server_version": version},
+            "schema": {"version": schema.current, "latest": migrate::latest(), "pending": schema.pending},
+            "keys": counts.map(|(a, i, e)| json!({"active": a, "inactive": i, "expired": e})),
+        })));
+    }
+    let schema_line = if schema.pending.is_empty() {
+        format!("version {} (up to date)", schema.current)
+    } else {
+        format!(
+            "version {}, pending: {} (run `keyadm migrate`)",
+            schema.current,
+            schema.pending.join(", ")
+        )
+    };
+    let keys_line = match counts {
+        Some((a, i, e)) => format!("{a} active, {i} inactive, {e} expired"),
+        None => "no schema yet".to_string(),
+    };
+    Ok(format!(
+        "database  {mode}: {location}\nserver    PostgreSQL {version}\nschema    {schema_line}\nkeys      {keys_line}\n"
+    ))
+}
+
+/// Host and database of an external URL, never its password.
+fn describe_external(config: &Config) -> String {
+    let config::Database::Url(pg) = &config.database else {
+        return String::new();
+    };
+    let host = pg
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(s) => s.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    format!(
+        "{host}/{}{}",
+        pg.get_dbname().unwrap_or_default(),
+        pg.get_user()
+            .map(|u| format!(" as {u}"))
+            .unwrap_or_default()
+    )
+}
+
+fn line(v: serde_json::Value) -> String {
+    format!("{v}\n")
+}
+
+/// An aligned table of keys.
+fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
+    if keys.is_empty() {
+        return if include_inactive {
+            "no keys\n".to_string()
+        } else {
+            "no active keys (--include-inactive shows the rest)\n".to_string()
+        };
+    }
+    let dash = || "-".to_string();
+    let rows: Vec<[String; 8]> = keys
+        .iter()
+        .map(|k| {
+            [
+                k.id.to_string(),
+                k.name.clone(),
+                k.scope.to_string(),
+                k.state().to_string(),
+                if k.namespaces.is_empty() {
+                    "*".to_string()
+                } else {
+                    k.namespaces.join(",")
+                },
+                k.created_at.clone(),
+                k.last_used_at.clone().unwrap_or_else(dash),
+                k.expires_at.clone().unwrap_or_else(dash),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "NAME",
+        "SCOPE",
+        "STATE",
+        "NAMESPACES",
+        "CREATED",
+        "LAST USED",
+        "EXPIRES",
+    ];
+    let mut widths = header.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut push_row = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        for (i, c) in cells.iter().enumerate() {
+            out.push_str(c);
+            if i < last {
+                let pad = widths[i] - c.chars().count() + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    push_row(header.to_vec());
+    for r in &rows {
+        push_row(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn details(k: &KeyRecord) -> String {
+    let dash = "-".to_string();
+    format!(
+        "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\nexpires      {}\n",
+        k.id,
+        k.name,
+        k.description.as_deref().unwrap_or("-"),
+        k.scope,
+        k.state(),
+        if k.namespaces.is_empty() {
+            "* (all)".to_string()
+        } else {
+            k.namespaces.join(", ")
+        },
+        k.created_at,
+        k.updated_at,
+        k.last_used_at.as_ref().unwrap_or(&dash),
+        k.expires_at.as_ref().unwrap_or(&dash),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Invocation, UsageError> {
+        parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(
+            p("keys list --include-inactive --json").unwrap(),
+            Invocation {
+                command: Command::List {
+                    include_inactive: true
+                },
+                json: true
+            }
+        );
+        let c = p("keys create --name ci --scope admin --namespace a --namespace b --expires-in 7")
+            .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Create(CreateArgs {
+                name: "ci".into(),
+                description: None,
+                scope: Scope::Admin,
+                namespaces: vec!["a".into(), "b".into()],
+                expires_in_days: Some(7),
+            })
+        );
+        assert_eq!(
+            p("keys delete abc").unwrap().command,
+            Command::Delete {
+                id: "abc".into(),
+                confirm: false
+            }
+        );
+        assert_eq!(p("status").unwrap().command, Command::Status);
+        assert_eq!(p("migrate").unwrap().command, Command::Migrate);
+        assert_eq!(p("").unwrap().command, Command::Help);
+    }
+
+    #[test]
+    fn rejects_bad_usage_with_a_reason() {
+        for (args, needle) in [
+            ("keys create", "--name"),
+            ("keys create --name a --scope root", "--scope"),
+            ("keys create --name a --expires-in soon", "--expires-in"),
+            ("keys create --name a --name b", "more than once"),
+            ("keys show", "needs a key ID"),
+            ("keys show a b", "one key ID"),
+            ("keys list --confirm", "does not apply"),
+            ("keys frobnicate", "frobnicate"),
+            ("keys list --bogus", "--bogus"),
+            ("frobnicate", "frobnicate"),
+        ] {
+            let e = p(args).expect_err(args);
+            assert!(e.0.contains(needle), "{args}: {e}");
+        }
+    }
+}

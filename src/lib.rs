@@ -1,0 +1,38 @@
+//! metamcp: many MCP servers behind one authenticated Streamable-HTTP endpoint.
+//!
+//! Clients speak MCP to the gateway; the gateway speaks to each registered backend
+//! (Streamable HTTP, legacy HTTP+SSE or stdio), aggregates their tools, prompts and
+//! resources, and routes every call to its owner. The registry and API keys live in
+//! PostgreSQL, an external server or a private cluster the gateway starts itself.
+//!
+//! # Layout
+//! In the order a request meets them:
+//! - [`server`]: accept loop, connection limits, graceful shutdown; the hyper service.
+//! - [`keys`]: API key parsing and verification (argon2id off the async workers).
+//! - [`state`]: what every request can reach.
+//!
+//! Underneath:
+//! - [`app`]: start-up: database, migrations, secrets, listener.
+//! - [`config`]: environment (over an optional TOML file) parsed in one pass.
+//! - [`cli`]: the binaries' shared flag parsing.
+//! - [`db`]: the connection pool, external or embedded.
+//! - [`embedded`]: the private PostgreSQL cluster under the data dir.
+//! - [`migrate`]: the numbered SQL files in `sql/`.
+//! - [`secrets`]: JWT secret and encryption key, given or generated.
+//! - [`crypto`]: sealing secrets at rest, random tokens.
+//! - [`names`]: name rules for servers, namespaces and tools.
+//! - [`keyadm`]: the key administration commands behind `tools/keyadm`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod embedded;
+pub mod keyadm;
+pub mod keys;
+pub mod migrate;
+pub mod names;
+pub mod secrets;
+pub mod server;
+pub mod state;

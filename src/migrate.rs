@@ -1,0 +1,147 @@
+//! Schema migrations: the numbered SQL files in `sql/`, applied in order, each in its own
+//! transaction, recorded in `schema_migrations`, under an advisory lock so that processes
+//! starting together apply each migration exactly once.
+
+use tokio_postgres::Client;
+
+use crate::db::DbError;
+
+/// One migration file, compiled into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in order. A test checks this matches the files in `sql/`.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_init",
+    sql: include_str!("../sql/0001_init.sql"),
+}];
+
+/// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.
+const LOCK_KEY: i64 = 0x006d_6574_616d_6370;
+
+/// Where the schema stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Highest applied version (0 for an empty database).
+    pub current: i32,
+    /// Migrations this binary would apply.
+    pub pending: Vec<&'static str>,
+}
+
+/// Applies every pending migration; returns the names applied by this call.
+pub async fn run(client: &mut Client) -> Result<Vec<&'static str>, DbError> {
+    client
+        .query_one("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
+    let result = apply_pending(client).await;
+    // The lock also ends with the session; unlocking keeps a pooled session clean.
+    let unlocked = client
+        .query_one("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await;
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn apply_pending(client: &mut Client) -> Result<Vec<&'static str>, DbError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await?;
+    let current = current_version(client).await?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(m.sql)
+            .await
+            .map_err(|source| DbError::Migration {
+                name: m.name,
+                source,
+            })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[&m.version, &m.name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(migration = m.name, "applied migration");
+        applied.push(m.name);
+    }
+    Ok(applied)
+}
+
+async fn current_version(client: &Client) -> Result<i32, DbError> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?;
+    let found: i32 = row.get(0);
+    let known = latest();
+    if found > known {
+        return Err(DbError::SchemaTooNew { found, known });
+    }
+    Ok(found)
+}
+
+/// The newest version this binary knows.
+pub fn latest() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Reports the schema version without changing anything.
+pub async fn status(client: &Client) -> Result<SchemaStatus, DbError> {
+    let exists = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get::<_, bool>(0);
+    let current = if exists {
+        current_version(client).await?
+    } else {
+        0
+    };
+    Ok(SchemaStatus {
+        current,
+        pending: MIGRATIONS
+            .iter()
+            .filter(|m| m.version > current)
+            .map(|m| m.name)
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sql_file_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("sql/ exists")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.name))
+            .collect();
+        assert_eq!(files, listed);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "versions are 1, 2, 3, …");
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+}

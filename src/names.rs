@@ -1,0 +1,36 @@
+//! Name rules shared by servers, namespaces and tools.
+
+/// Server and namespace names: `^[A-Za-z0-9][A-Za-z0-9-]{0,31}$`. No `_`, so the `__`
+/// between a server name and a tool name is never ambiguous.
+pub fn is_valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+}
+
+/// Tool and prompt names as clients accept them: `^[A-Za-z0-9_-]{1,64}$`.
+pub fn is_valid_tool_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "time", "team-a", "A1-b2", &"x".repeat(32)] {
+            assert!(is_valid_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a_b", "a b", "ä", &"x".repeat(33)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+        assert!(is_valid_tool_name("time__get_current_time"));
+        assert!(!is_valid_tool_name(&"x".repeat(65)));
+        assert!(!is_valid_tool_name("a.b"));
+    }
+}

@@ -1,0 +1,279 @@
+//! keyadm end to end: the real binary against a real PostgreSQL database.
+
+mod support;
+
+use serde_json::Value;
+use support::{TestDb, run_bin, stderr, stdout};
+
+const KEYADM: &str = env!("CARGO_BIN_EXE_keyadm");
+
+fn keyadm(db: &TestDb, args: &[&str]) -> std::process::Output {
+    run_bin(KEYADM, &db.env(), args)
+}
+
+fn ok(db: &TestDb, args: &[&str]) -> String {
+    let out = keyadm(db, args);
+    assert!(
+        out.status.success(),
+        "keyadm {args:?} failed: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn fails(db: &TestDb, args: &[&str], code: i32, needle: &str) {
+    let out = keyadm(db, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "keyadm {args:?}: {}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(needle),
+        "keyadm {args:?}: {err:?} lacks {needle:?}"
+    );
+    assert!(stdout(&out).is_empty(), "nothing on stdout when failing");
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text.trim()).expect("valid JSON output")
+}
+
+fn create(db: &TestDb, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["keys", "create", "--json"];
+    args.extend_from_slice(extra);
+    let v = json(&ok(db, &args));
+    (
+        v["id"].as_str().expect("id").to_string(),
+        v["api_key"].as_str().expect("api_key").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn create_then_list_show_and_json_shapes() {
+    let db = TestDb::new().await;
+    let human = ok(&db, &["keys", "create", "--name", "demo"]);
+    let key_line = human
+        .lines()
+        .find(|l| l.starts_with("mcp_"))
+        .expect("key printed once");
+    let id = key_line.split('_').nth(1).expect("id in key").to_string();
+    assert!(human.contains(&format!("created key {id}")));
+
+    let (id2, key2) = create(
+        &db,
+        &[
+            "--name",
+            "ci bot",
+            "--description",
+            "runs CI",
+            "--scope",
+            "admin",
+            "--namespace",
+            "team-a",
+            "--namespace",
+            "team-b",
+            "--expires-in",
+            "30",
+        ],
+    );
+    assert!(key2.starts_with(&format!("mcp_{id2}_")));
+
+    let table = ok(&db, &["keys", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("ID "), "{table}");
+    assert_eq!(lines.len(), 3, "{table}");
+    // Columns line up: every row's NAME starts where the header's does.
+    let col = lines[0].find("NAME").expect("NAME column");
+    assert!(lines[1..].iter().all(|l| l[col - 2..col] == *"  "));
+    assert!(table.contains(&id) && table.contains(&id2) && table.contains("team-a,team-b"));
+    // Neither the key text nor its secret ever appear again.
+    assert!(!table.contains(key_line) && !table.contains(&key2));
+
+    let list = json(&ok(&db, &["keys", "list", "--json"]));
+    let arr = list.as_array().expect("array");
+    assert_eq!(arr.len(), 2);
+    let shown = json(&ok(&db, &["keys", "show", &id2, "--json"]));
+    assert_eq!(shown["name"], "ci bot");
+    assert_eq!(shown["scope"], "admin");
+    assert_eq!(shown["namespaces"], serde_json::json!(["team-a", "team-b"]));
+    assert_eq!(shown["is_active"], true);
+    assert!(
+        shown["expires_at"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z'))
+    );
+    assert!(shown.get("api_key").is_none() && !shown.to_string().contains("mcp_"));
+
+    let human_show = ok(&db, &["keys", "show", &id]);
+    assert!(human_show.contains("scope        client") && human_show.contains("* (all)"));
+}
+
+#[tokio::test]
+async fn activation_lifecycle_and_its_errors() {
+    let db = TestDb::new().await;
+    let (id, _) = create(&db, &["--name", "x"]);
+    fails(&db, &["keys", "activate", &id], 1, "already active");
+    ok(&db, &["keys", "inactivate", &id]);
+    fails(&db, &["keys", "inactivate", &id], 1, "already inactive");
+    let active_only = json(&ok(&db, &["keys", "list", "--json"]));
+    assert_eq!(active_only.as_array().map(Vec::len), Some(0));
+    assert!(ok(&db, &["keys", "list"]).contains("no active keys"));
+    let all = json(&ok(&db, &["keys", "list", "--include-inactive", "--json"]));
+    assert_eq!(all[0]["is_active"], false);
+    let out = ok(&db, &["keys", "activate", &id]);
+    assert!(out.contains("now active"), "{out}");
+
+    // An expired key cannot be brought back.
+    let (old, _) = create(&db, &["--name", "old", "--expires-in", "1"]);
+    db.client()
+        .await
+        .execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 hour' WHERE id = $1",
+            &[&old],
+        )
+        .await
+        .unwrap();
+    ok(&db, &["keys", "inactivate", &old]);
+    fails(&db, &["keys", "activate", &old], 1, "expired");
+}
+
+#[tokio::test]
+async fn delete_needs_confirm_and_an_existing_id() {
+    let db = TestDb::new().await;
+    let (id, _) = create(&db, &["--name", "doomed"]);
+    fails(&db, &["keys", "delete", &id], 1, "--confirm");
+    ok(&db, &["keys", "show", &id]);
+    fails(
+        &db,
+        &["keys", "delete", "0000000000000000", "--confirm"],
+        1,
+        "no key with id 0000000000000000",
+    );
+    let out = json(&ok(&db, &["keys", "delete", &id, "--confirm", "--json"]));
+    assert_eq!(out["deleted"], true);
+    fails(&db, &["keys", "show", &id], 1, "no key with id");
+}
+
+#[tokio::test]
+async fn rotate_prints_a_new_key_for_the_same_id() {
+    let db = TestDb::new().await;
+    let (id, key) = create(&db, &["--name", "r"]);
+    let v = json(&ok(&db, &["keys", "rotate", &id, "--json"]));
+    assert_eq!(v["id"], id.as_str());
+    let new_key = v["api_key"].as_str().unwrap();
+    assert_ne!(new_key, key);
+    assert!(new_key.starts_with(&format!("mcp_{id}_")));
+    fails(
+        &db,
+        &["keys", "rotate", "ffffffffffffffff"],
+        1,
+        "no key with id",
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_one_line_and_the_right_status() {
+    let db = TestDb::new().await;
+    fails(&db, &["keys", "show", "not-an-id"], 1, "malformed key id");
+    fails(
+        &db,
+        &["keys", "activate", "ABCDEF0123456789"],
+        1,
+        "malformed key id",
+    );
+    fails(&db, &["keys", "create"], 64, "--name");
+    fails(
+        &db,
+        &["keys", "create", "--name", "a", "--scope", "root"],
+        64,
+        "--scope",
+    );
+    fails(
+        &db,
+        &["keys", "create", "--name", "a", "--namespace", "bad_ns"],
+        1,
+        "namespace",
+    );
+    fails(
+        &db,
+        &["keys", "create", "--name", "a", "--expires-in", "0"],
+        1,
+        "expires-in",
+    );
+    fails(&db, &["bogus"], 64, "unknown command");
+    // Nothing was half-written by any of the failures.
+    let all = json(&ok(&db, &["keys", "list", "--include-inactive", "--json"]));
+    assert_eq!(all.as_array().map(Vec::len), Some(0));
+    for out in [
+        keyadm(&db, &["keys", "show", "not-an-id"]),
+        keyadm(&db, &["keys", "create"]),
+    ] {
+        assert_eq!(
+            stderr(&out).lines().filter(|l| l.contains("error")).count(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn configuration_errors_exit_64_listing_every_problem() {
+    let db = TestDb::new().await;
+    let out = run_bin(
+        KEYADM,
+        &[
+            ("DATABASE_URL", db.url.clone()),
+            ("METAMCP_MAX_BODY", "lots".into()),
+        ],
+        &["status"],
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    for needle in ["JWT_SECRET", "ENCRYPTION_KEY", "METAMCP_MAX_BODY"] {
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_and_status() {
+    let db = TestDb::new().await;
+    let status = ok(&db, &["status"]);
+    assert!(status.contains("version 0, pending: 0001_init"), "{status}");
+    assert!(status.contains("no schema yet"));
+    let first = ok(&db, &["migrate"]);
+    assert_eq!(first, "applied 0001_init\n");
+    let again = json(&ok(&db, &["migrate", "--json"]));
+    assert_eq!(again["applied"], serde_json::json!([]));
+    create(&db, &["--name", "a"]);
+    let (b, _) = create(&db, &["--name", "b"]);
+    ok(&db, &["keys", "inactivate", &b]);
+    let s = json(&ok(&db, &["status", "--json"]));
+    assert_eq!(s["database"]["mode"], "external");
+    assert_eq!(s["schema"]["version"], 1);
+    assert_eq!(s["schema"]["pending"], serde_json::json!([]));
+    assert_eq!(s["keys"]["active"], 1);
+    assert_eq!(s["keys"]["inactive"], 1);
+    assert!(!s.to_string().contains(support::TEST_ENCRYPTION_KEY));
+}
+
+#[tokio::test]
+async fn help_needs_no_database() {
+    let out = run_bin(KEYADM, &[], &["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for cmd in [
+        "keys list",
+        "keys create",
+        "keys show",
+        "keys activate",
+        "keys inactivate",
+        "keys delete",
+        "keys rotate",
+        "migrate",
+        "status",
+    ] {
+        assert!(text.contains(cmd), "help lacks {cmd}");
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the whole metamcp test suite on a fresh machine: installs what the tests need
+# (PostgreSQL server binaries, the `postgres` system user when running as root), checks
+# formatting and lints, then runs every unit, integration and doc test.
+# Tests start their own private PostgreSQL cluster in a temporary directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'tests/run.sh: %s\n' "$*" >&2; exit 1; }
+
+have_pg_server() {
+    command -v initdb >/dev/null 2>&1 && return 0
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && return 0
+    if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+        return 0
+    fi
+    return 1
+}
+
+if ! have_pg_server; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing PostgreSQL server binaries"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        die "PostgreSQL server binaries (initdb, pg_ctl, postgres) are needed: install PostgreSQL"
+    fi
+fi
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+    say "creating the postgres system user (initdb refuses to run as root)"
+    useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+
+command -v cargo >/dev/null 2>&1 || die "cargo is needed: install Rust (https://rustup.rs)"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+say "cargo test"
+cargo test --locked --all-targets
+cargo test --locked --doc

@@ -1,0 +1,152 @@
+//! Shared test harness: one private PostgreSQL cluster per test binary, created with the
+//! gateway's own embedded mechanism in a temporary directory, and a fresh database per
+//! test. The cluster is stopped and its directory removed when the test binary exits.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use metamcp::config::{self, Config};
+use metamcp::embedded::Cluster;
+
+/// Fixed secrets for external-database mode in tests.
+pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123456789";
+pub const TEST_ENCRYPTION_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+struct Shared {
+    cluster: Cluster,
+    root: PathBuf,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+
+/// A temporary directory the cluster's user can traverse (mktemp makes 0700 ones).
+pub fn traversable_tempdir(prefix: &str) -> PathBuf {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create temp dir")
+        .keep();
+    set_mode(&dir, 0o711);
+    dir
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// The binary's cluster, started on first use.
+pub fn cluster() -> &'static Cluster {
+    &SHARED
+        .get_or_init(|| {
+            let root = traversable_tempdir("metamcp-test-");
+            let cluster = Cluster::locate(&root.join("data"))
+                .expect("PostgreSQL binaries for the test cluster")
+                .unsynced();
+            cluster.ensure_running().expect("test cluster starts");
+            // SAFETY: registering a plain extern "C" function has no preconditions.
+            unsafe {
+                libc::atexit(stop_shared_cluster);
+            }
+            Shared { cluster, root }
+        })
+        .cluster
+}
+
+extern "C" fn stop_shared_cluster() {
+    if let Some(shared) = SHARED.get() {
+        let _ = shared.cluster.stop(false);
+        let _ = std::fs::remove_dir_all(&shared.root);
+    }
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh, empty database in the shared cluster.
+    pub async fn new() -> TestDb {
+        let cluster = cluster();
+        let name = format!(
+            "t_{}",
+            metamcp::crypto::random_alphanumeric(12).to_lowercase()
+        );
+        metamcp::db::create_database_if_missing(cluster, &name)
+            .await
+            .expect("create test database");
+        TestDb {
+            url: cluster.url(&name),
+            name,
+        }
+    }
+
+    /// Environment that points the binaries at this database.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (config::DATABASE_URL, self.url.clone()),
+            (config::JWT_SECRET, TEST_JWT_SECRET.to_string()),
+            (config::ENCRYPTION_KEY, TEST_ENCRYPTION_KEY.to_string()),
+        ]
+    }
+
+    /// Configuration for in-process use.
+    pub fn config(&self) -> Config {
+        let map = self
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .chain([(config::LISTEN.to_string(), "127.0.0.1:0".to_string())])
+            .collect::<std::collections::HashMap<_, _>>();
+        Config::from_source(&map).expect("test config")
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        metamcp::db::connect(&cluster().pg_config(&self.name))
+            .await
+            .expect("connect to test database")
+    }
+}
+
+/// Runs a built binary of this package with a clean, explicit environment.
+pub fn run_bin(bin: &str, env: &[(&str, String)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run binary")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Polls `f` until it returns `Some`, or panics after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

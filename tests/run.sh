@@ -39,5 +39,13 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 say "cargo test"
-cargo test --locked --all-targets
-cargo test --locked --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+{ cargo test --locked --all-targets && cargo test --locked --doc; } 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "suite: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -1,17 +1,22 @@
 //! Start-up: database, migrations, secrets, listener; then serve until a signal.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::Authenticator;
+use crate::changes;
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::db::{Database, DbError};
 use crate::keys::KeyStore;
 use crate::migrate;
+use crate::registry::Registry;
 use crate::secrets::{Secrets, SecretsError};
 use crate::server;
 use crate::state::State;
+use crate::token::Tokens;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +33,8 @@ pub enum StartError {
     },
 }
 
-/// Opens the database, applies migrations and builds the shared state.
+/// Opens the database, applies migrations, builds the shared state and loads keys and
+/// registry.
 pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let db = Database::open(&config).await?;
     let mut client = db.connect().await?;
@@ -38,13 +44,29 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     }
     let secrets = Secrets::resolve(&config)?;
     let cipher = Cipher::new(&secrets.encryption);
-    let keys = KeyStore::new(db.pool.clone(), cipher.clone());
-    Ok(Arc::new(State {
-        config,
-        db,
-        keys,
-        cipher,
-    }))
+    let auth = Authenticator::new(
+        KeyStore::new(db.pool.clone(), cipher.clone()),
+        Tokens::new(&secrets.jwt),
+    );
+    let registry = Registry::new(db.pool.clone(), cipher);
+    let state = Arc::new(State::new(config, db, auth, registry));
+    changes::full_refresh(&state).await?;
+    for ns in state
+        .snapshot()
+        .namespaces
+        .iter()
+        .filter(|n| !n.auth_required)
+    {
+        tracing::warn!(namespace = %ns.name, "namespace is open without credentials (auth: none)");
+    }
+    Ok(state)
+}
+
+/// Serves on `listener` with the background tasks running, until `shutdown` completes.
+pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+    let listener_task = tokio::spawn(changes::run(state.clone()));
+    server::run(listener, state, shutdown).await;
+    listener_task.abort();
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -56,7 +78,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(%local, "metamcp listening");
-    server::run(listener, state, shutdown_signal()).await;
+    run(listener, state, shutdown_signal()).await;
     tracing::info!("metamcp stopped");
     Ok(())
 }

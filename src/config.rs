@@ -32,6 +32,11 @@ pub const MAX_BODY: &str = "METAMCP_MAX_BODY";
 pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
 /// Absolute lifetime of a client session.
 pub const SESSION_TTL: &str = "METAMCP_SESSION_TTL";
+/// Most client connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: &str = "METAMCP_MAX_CONNECTIONS";
+/// Time a client has to send a request's headers (slowloris protection); also how long
+/// an idle keep-alive connection stays open.
+pub const HEADER_TIMEOUT: &str = "METAMCP_HEADER_TIMEOUT";
 /// Log filter (tracing-subscriber `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Optional TOML file whose keys are the variable names above.
@@ -49,6 +54,8 @@ const FILE_KEYS: &[&str] = &[
     MAX_BODY,
     DB_POOL_SIZE,
     SESSION_TTL,
+    MAX_CONNECTIONS,
+    HEADER_TIMEOUT,
     RUST_LOG,
 ];
 
@@ -60,6 +67,8 @@ const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 const MAX_MAX_BODY: usize = 1024 * 1024 * 1024;
 const DEFAULT_POOL_SIZE: usize = 16;
 const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
@@ -228,6 +237,8 @@ pub struct Config {
     pub max_body: usize,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
     pub log_filter: String,
 }
 
@@ -255,6 +266,8 @@ impl Config {
         let body_raw = get(MAX_BODY);
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
+        let conns_raw = get(MAX_CONNECTIONS);
+        let header_raw = get(HEADER_TIMEOUT);
         let log_raw = get(RUST_LOG);
 
         let listen = errs.check(
@@ -340,18 +353,41 @@ impl Config {
         let session_ttl = ttl_raw.map_or(Some(DEFAULT_SESSION_TTL), |s| {
             errs.check(SESSION_TTL, parse_duration(&s))
         });
+        let max_connections = conns_raw.map_or(Some(DEFAULT_MAX_CONNECTIONS), |s| {
+            errs.check(
+                MAX_CONNECTIONS,
+                s.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| "must be a whole number from 1 to 1000000".to_string()),
+            )
+        });
+        let header_timeout = header_raw.map_or(Some(DEFAULT_HEADER_TIMEOUT), |s| {
+            errs.check(HEADER_TIMEOUT, parse_duration(&s))
+        });
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             errs.push(RUST_LOG, format!("bad filter: {e}"));
         }
 
-        match (listen, database, max_body, db_pool_size, session_ttl) {
+        match (
+            listen,
+            database,
+            max_body,
+            db_pool_size,
+            session_ttl,
+            max_connections,
+            header_timeout,
+        ) {
             (
                 Some(listen),
                 Some(database),
                 Some(max_body),
                 Some(db_pool_size),
                 Some(session_ttl),
+                Some(max_connections),
+                Some(header_timeout),
             ) if errs.0.is_empty() => Ok(Config {
                 listen,
                 database,
@@ -363,6 +399,8 @@ impl Config {
                 max_body,
                 db_pool_size,
                 session_ttl,
+                max_connections,
+                header_timeout,
                 log_filter,
             }),
             _ => Err(ConfigErrors(errs.0)),

@@ -72,7 +72,7 @@ impl fmt::Display for Scope {
 }
 
 /// A key id: 16 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct KeyId(String);
 
@@ -263,6 +263,14 @@ pub struct VerifiedKey {
     pub namespaces: Vec<String>,
     /// Seconds since the Unix epoch, if the key expires.
     pub expires_at: Option<f64>,
+    /// [`secret_version`] of the hash the secret was checked against.
+    pub version: String,
+}
+
+/// A short fingerprint of a stored secret hash: changes exactly when the key is rotated.
+pub fn secret_version(hash: &str) -> String {
+    use sha2::Digest;
+    to_hex(&sha2::Sha256::digest(hash.as_bytes())[..8])
 }
 
 /// Key administration and verification over the database.
@@ -419,6 +427,10 @@ impl KeyStore {
             None => None,
         };
         // An unknown id costs the same argon2 work as a known one.
+        let version = stored_hash
+            .as_deref()
+            .map(secret_version)
+            .unwrap_or_default();
         let hash = stored_hash.unwrap_or_else(|| dummy_hash().to_string());
         let secret = secret.to_string();
         let matches = tokio::task::spawn_blocking(move || {
@@ -445,6 +457,7 @@ impl KeyStore {
             scope: Scope::parse(&scope).ok_or(AuthFailure::Unavailable("corrupt scope".into()))?,
             namespaces: row.try_get(2).map_err(get)?,
             expires_at: row.try_get(6).map_err(get)?,
+            version,
             id,
         };
         if let Err(e) = client

@@ -7,9 +7,17 @@
 //!
 //! # Layout
 //! In the order a request meets them:
-//! - [`server`]: accept loop, connection limits, graceful shutdown; the hyper service.
-//! - [`keys`]: API key parsing and verification (argon2id off the async workers).
+//! - [`server`]: accept loop, connection limits, graceful shutdown; the hyper service and
+//!   its phases (guard → route → authenticate → handle → record).
+//! - [`router`]: the route table, matched by hand.
+//! - [`auth`]: keys and tokens checked from memory; [`token`] signs and checks JWTs;
+//!   [`ratelimit`] limits failed attempts per address.
+//! - [`api`]: control-plane handlers; [`http`]: bodies, bounded reads, API errors.
+//! - [`registry`]: servers and namespaces, validated and stored with secrets sealed.
+//! - [`events`]: the NDJSON lifecycle stream; [`metrics`]: Prometheus; [`openapi`].
 //! - [`state`]: what every request can reach.
+//! - [`changes`]: LISTEN/NOTIFY, keeping keys and registry current in every process.
+//! - [`keys`]: API key storage and argon2id verification (off the async workers).
 //!
 //! Underneath:
 //! - [`app`]: start-up: database, migrations, secrets, listener.
@@ -23,16 +31,27 @@
 //! - [`names`]: name rules for servers, namespaces and tools.
 //! - [`keyadm`]: the key administration commands behind `tools/keyadm`.
 
+pub mod api;
 pub mod app;
+pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod embedded;
+pub mod events;
+pub mod http;
 pub mod keyadm;
 pub mod keys;
+pub mod metrics;
 pub mod migrate;
 pub mod names;
+pub mod openapi;
+pub mod ratelimit;
+pub mod registry;
+pub mod router;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod token;

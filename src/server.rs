@@ -1,102 +1,363 @@
-//! The HTTP server: accept loop, connection limits and graceful shutdown around [`Gateway`].
+//! The HTTP server: accept loop with a connection bound, the [`Gateway`] service, and the
+//! request path as phases in a fixed order:
+//!
+//! accept → guard (Host, Origin, CORS preflight) → route → authenticate → authorise →
+//! handle → record (security headers, CORS, metrics, one log line).
+//!
+//! Any phase may end the request with a response. HTTP/1.1 (keep-alive, chunked) and
+//! HTTP/2 over cleartext (prior knowledge) are both served.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::service::Service;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
+use crate::api;
+use crate::auth::Principal;
+use crate::http::{ApiError, Body, empty};
+use crate::router::{self, Access, Match};
 use crate::state::State;
 
 /// How long in-flight requests may run after shutdown begins.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) accepted.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+/// Headers a browser may send cross-origin (CORS preflight).
+const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, mcp-session-id, \
+     mcp-protocol-version, last-event-id, mcp-method, mcp-name";
+const CORS_EXPOSE_HEADERS: &str = "mcp-session-id, www-authenticate, retry-after";
 
 /// The gateway's hyper service: one per connection, sharing [`State`].
 #[derive(Clone)]
 pub struct Gateway {
     state: Arc<State>,
+    peer: IpAddr,
 }
 
 impl Service<Request<Incoming>> for Gateway {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let state = self.state.clone();
-        Box::pin(async move { Ok(handle(&state, req).await) })
+        let peer = self.peer;
+        Box::pin(async move { Ok(serve(&state, peer, req).await) })
     }
 }
 
-async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.to_string()),
-        (&Method::GET, "/ready") => match state.db.pool.get().await {
-            Ok(_) => json(StatusCode::OK, r#"{"status":"ready"}"#.to_string()),
-            Err(_) => json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"error":"database unreachable","code":"not_ready","status":503}"#.to_string(),
-            ),
-        },
-        _ => json(
-            StatusCode::NOT_FOUND,
-            r#"{"error":"no such route","code":"not_found","status":404}"#.to_string(),
-        ),
-    }
+/// What the record phase needs to know about a request.
+struct Outcome {
+    route: &'static str,
+    method: &'static str,
+    key_id: Option<String>,
 }
 
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let origin = allowed_origin(state, req.headers());
+    let mut outcome = Outcome {
+        route: "unmatched",
+        method: method_label(&method),
+        key_id: None,
+    };
+    let mut resp = match phases(state, peer, req, origin.as_ref(), &mut outcome).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    record(state, &mut resp, origin, &outcome, &method, &path, start);
     resp
 }
 
-/// Serves connections from `listener` until `shutdown` completes, then drains.
+async fn phases(
+    state: &Arc<State>,
+    peer: IpAddr,
+    req: Request<Incoming>,
+    origin: Option<&Result<HeaderValue, ()>>,
+    outcome: &mut Outcome,
+) -> Result<Response<Body>, ApiError> {
+    // Guard: DNS-rebinding protection on every route.
+    check_host(state, &req)?;
+    if let Some(Err(())) = origin {
+        return Err(ApiError::Forbidden("origin not allowed".into()));
+    }
+    let path = req.uri().path().to_string();
+    if req.method() == Method::OPTIONS {
+        let allow = router::methods_for(&path)
+            .ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
+        let mut resp = empty(StatusCode::NO_CONTENT);
+        if let Ok(v) = HeaderValue::from_str(&allow) {
+            resp.headers_mut().insert(header::ALLOW, v.clone());
+            if origin.is_some() {
+                let h = resp.headers_mut();
+                h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static(CORS_ALLOW_HEADERS),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("600"),
+                );
+            }
+        }
+        return Ok(resp);
+    }
+
+    // Route.
+    let (route, params) = match router::resolve(req.method(), &path) {
+        Match::Found(route, params) => (route, params),
+        Match::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
+        Match::NotFound => return Err(ApiError::NotFound(format!("no route {path}"))),
+    };
+    outcome.route = route.path;
+    outcome.method = route.method.as_str();
+
+    // Authenticate and authorise.
+    let principal: Option<Principal> = match route.access {
+        Access::Public => None,
+        Access::Client | Access::Admin => {
+            let p = match state.auth.authenticate(req.headers(), peer).await {
+                Ok(p) => p,
+                Err(e) => {
+                    state.metrics.auth_failure(e.reason());
+                    tracing::debug!(reason = e.reason(), %peer, "authentication failed");
+                    return Err(e.into());
+                }
+            };
+            outcome.key_id = Some(p.key_id.to_string());
+            if route.access == Access::Admin && !p.is_admin() {
+                return Err(ApiError::Forbidden(
+                    "this route needs a key with the admin scope".into(),
+                ));
+            }
+            Some(p)
+        }
+    };
+
+    // Handle.
+    api::dispatch(state, route.id, params, req, principal, peer).await
+}
+
+/// Rejects a `Host` that is not an allowed name (ports are ignored).
+fn check_host(state: &State, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let allowed = &state.config.allowed_hosts;
+    if allowed.iter().any(|h| h == "*") {
+        return Ok(());
+    }
+    let host = match req.uri().authority() {
+        Some(a) => a.host().to_string(),
+        None => match req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(h) => strip_port(h).to_string(),
+            None => return Ok(()),
+        },
+    };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("host {host:?} is not allowed")))
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// `None` without an `Origin`; `Some(Ok(origin))` when it is allowed, `Some(Err(()))`
+/// when it is not. Allowed origins match by scheme and host, any port.
+fn allowed_origin(state: &State, headers: &HeaderMap) -> Option<Result<HeaderValue, ()>> {
+    let value = headers.get(header::ORIGIN)?;
+    let allowed = &state.config.allowed_origins;
+    let Ok(origin) = value.to_str() else {
+        return Some(Err(()));
+    };
+    let without_port = match origin.rsplit_once(':') {
+        Some((left, port)) if port.bytes().all(|b| b.is_ascii_digit()) && left.contains("//") => {
+            left
+        }
+        _ => origin,
+    };
+    let ok = allowed.iter().any(|a| {
+        a == "*" || a.eq_ignore_ascii_case(origin) || a.eq_ignore_ascii_case(without_port)
+    });
+    Some(if ok { Ok(value.clone()) } else { Err(()) })
+}
+
+/// Security headers, CORS, metrics and the request's log line.
+fn record(
+    state: &State,
+    resp: &mut Response<Body>,
+    origin: Option<Result<HeaderValue, ()>>,
+    outcome: &Outcome,
+    method: &Method,
+    path: &str,
+    start: Instant,
+) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if let Some(Ok(origin)) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+        );
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    let status = resp.status().as_u16();
+    let elapsed = start.elapsed();
+    state
+        .metrics
+        .observe(outcome.route, outcome.method, status, elapsed.as_secs_f64());
+    tracing::info!(
+        method = %method,
+        path,
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        key_id = outcome.key_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// Serves connections from `listener` until `shutdown` completes, then stops accepting,
+/// ends event streams and lets in-flight requests finish up to [`DRAIN_DEADLINE`].
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(state.config.max_connections));
+    let mut backoff = Duration::from_millis(1);
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let service = Gateway { state: state.clone() };
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
             () = &mut shutdown => break,
-        }
+        };
+        let (stream, peer): (_, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => {
+                    backoff = Duration::from_millis(1);
+                    a
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = Gateway {
+            state: state.clone(),
+            peer: peer.ip(),
+        };
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(state.config.header_timeout)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .max_headers(MAX_HEADERS);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(MAX_HEAD_BYTES as u32)
+            .max_concurrent_streams(256)
+            .keep_alive_interval(Some(Duration::from_secs(30)));
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        let metrics_state = state.clone();
+        metrics_state
+            .metrics
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        metrics_state
+            .metrics
+            .connections_total
+            .fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            metrics_state
+                .metrics
+                .connections_open
+                .fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
     }
     drop(listener);
+    state.events.close();
     if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("drain deadline passed with requests still in flight");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_stripped_from_hosts() {
+        assert_eq!(strip_port("localhost:8080"), "localhost");
+        assert_eq!(strip_port("[::1]:8080"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("example.test"), "example.test");
     }
 }

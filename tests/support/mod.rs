@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use metamcp::config::{self, Config};
 use metamcp::embedded::Cluster;
 
+pub mod gateway;
+pub mod http;
+
 /// Fixed secrets for external-database mode in tests.
 pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123456789";
 pub const TEST_ENCRYPTION_KEY: &str =

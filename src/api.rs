@@ -1,0 +1,238 @@
+//! Control-plane handlers: health, readiness, metrics, the OpenAPI document, tokens, the
+//! server and namespace registry, and the event stream.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::http::{ApiError, Body, empty, is_json, json, json_value, read_body};
+use crate::metrics::PoolFigures;
+use crate::registry::{Namespace, Server};
+use crate::router::{Params, RouteId};
+use crate::state::State;
+
+/// Runs the handler for `route`; the caller has already authenticated and authorised.
+pub async fn dispatch(
+    state: &Arc<State>,
+    route: RouteId,
+    params: Params<'_>,
+    req: Request<Incoming>,
+    principal: Option<Principal>,
+    peer: IpAddr,
+) -> Result<Response<Body>, ApiError> {
+    let param = || params.get(0).unwrap_or_default();
+    let who = || {
+        principal
+            .clone()
+            .ok_or_else(|| ApiError::Internal("route needs a principal".into()))
+    };
+    match route {
+        RouteId::Health => Ok(json(StatusCode::OK, r#"{"status":"ok"}"#)),
+        RouteId::Ready => ready(state).await,
+        RouteId::Metrics => Ok(metrics(state)),
+        RouteId::OpenApi => Ok(json(StatusCode::OK, state.openapi.clone())),
+        RouteId::Token => token(state, req, peer).await,
+        RouteId::ListServers => {
+            let p = who()?;
+            let servers = state.registry.list_servers().await?;
+            let visible = visible_servers(state, &p).await?;
+            let list: Vec<Value> = servers
+                .iter()
+                .filter(|s| {
+                    visible
+                        .as_ref()
+                        .is_none_or(|v| v.iter().any(|n| n.eq_ignore_ascii_case(&s.name)))
+                })
+                .map(|s| server_json(state, s))
+                .collect();
+            Ok(json_value(StatusCode::OK, &Value::Array(list)))
+        }
+        RouteId::GetServer => {
+            let p = who()?;
+            let server = state.registry.get_server(param()).await?;
+            if let Some(v) = visible_servers(state, &p).await?
+                && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
+            {
+                return Err(ApiError::NotFound(format!("no server {:?}", param())));
+            }
+            Ok(json_value(StatusCode::OK, &server_json(state, &server)))
+        }
+        RouteId::CreateServer => {
+            let body = json_body(state, req).await?;
+            let server = state.registry.create_server(&body).await?;
+            tracing::info!(server = %server.name, protocol = server.protocol.as_str(), "server registered");
+            let mut resp = json_value(StatusCode::CREATED, &server_json(state, &server));
+            if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/mcp/servers/{}", server.id)) {
+                resp.headers_mut().insert(header::LOCATION, loc);
+            }
+            Ok(resp)
+        }
+        RouteId::UpdateServer => {
+            let body = json_body(state, req).await?;
+            let server = state.registry.update_server(param(), &body).await?;
+            Ok(json_value(StatusCode::OK, &server_json(state, &server)))
+        }
+        RouteId::DeleteServer => {
+            let server = state.registry.delete_server(param()).await?;
+            tracing::info!(server = %server.name, "server removed");
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        RouteId::ListNamespaces => {
+            let p = who()?;
+            let list: Vec<Value> = state
+                .registry
+                .list_namespaces()
+                .await?
+                .iter()
+                .filter(|n| p.may_use(&n.name))
+                .map(Namespace::public_json)
+                .collect();
+            Ok(json_value(StatusCode::OK, &Value::Array(list)))
+        }
+        RouteId::GetNamespace => {
+            let p = who()?;
+            if !p.may_use(param()) {
+                return Err(ApiError::NotFound(format!("no namespace {:?}", param())));
+            }
+            let ns = state.registry.get_namespace(param()).await?;
+            Ok(json_value(StatusCode::OK, &ns.public_json()))
+        }
+        RouteId::CreateNamespace => {
+            let body = json_body(state, req).await?;
+            let ns = state.registry.create_namespace(&body).await?;
+            if !ns.auth_required {
+                tracing::warn!(namespace = %ns.name, "namespace is open without credentials (auth: none)");
+            }
+            let mut resp = json_value(StatusCode::CREATED, &ns.public_json());
+            if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/namespaces/{}", ns.name)) {
+                resp.headers_mut().insert(header::LOCATION, loc);
+            }
+            Ok(resp)
+        }
+        RouteId::UpdateNamespace => {
+            let body = json_body(state, req).await?;
+            let ns = state.registry.update_namespace(param(), &body).await?;
+            Ok(json_value(StatusCode::OK, &ns.public_json()))
+        }
+        RouteId::DeleteNamespace => {
+            state.registry.delete_namespace(param()).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        RouteId::Events => {
+            let mut resp = Response::new(state.events.subscribe(who()?));
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ndjson"),
+            );
+            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            Ok(resp)
+        }
+    }
+}
+
+fn server_json(state: &State, s: &Server) -> Value {
+    s.public_json(state.server_status(s))
+}
+
+/// For a namespace-limited key, the names of the servers it can see; `None` for all.
+async fn visible_servers(state: &State, p: &Principal) -> Result<Option<Vec<String>>, ApiError> {
+    if !p.is_limited() || p.is_admin() {
+        return Ok(None);
+    }
+    let namespaces = state.registry.list_namespaces().await?;
+    Ok(Some(
+        namespaces
+            .into_iter()
+            .filter(|n| p.may_use(&n.name))
+            .flat_map(|n| n.servers)
+            .collect(),
+    ))
+}
+
+async fn json_body(state: &State, req: Request<Incoming>) -> Result<Value, ApiError> {
+    let (parts, body) = req.into_parts();
+    if !is_json(&parts.headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = read_body(body, &parts.headers, state.config.max_body).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
+        field: None,
+        message: format!("the request body is not valid JSON: {e}"),
+    })
+}
+
+async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
+    let client = state
+        .db
+        .pool
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+    if !state.is_ready() {
+        return Err(ApiError::Unavailable(
+            "keys and registry not loaded yet".into(),
+        ));
+    }
+    Ok(json(StatusCode::OK, r#"{"status":"ready"}"#))
+}
+
+fn metrics(state: &State) -> Response<Body> {
+    let s = state.db.pool.status();
+    let text = state.metrics.render(
+        &PoolFigures {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        },
+        state.events.subscribers(),
+    );
+    let mut resp = Response::new(Body::full(Bytes::from(text)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+async fn token(
+    state: &State,
+    req: Request<Incoming>,
+    peer: IpAddr,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(state, req).await?;
+    let obj = body.as_object().ok_or_else(|| ApiError::BadRequest {
+        field: None,
+        message: "the request body must be a JSON object".into(),
+    })?;
+    if let Some(k) = obj.keys().find(|k| *k != "api_key") {
+        return Err(ApiError::bad_field(k, "unknown field (expected api_key)"));
+    }
+    let Some(Value::String(key)) = obj.get("api_key") else {
+        return Err(ApiError::bad_field(
+            "api_key",
+            "is required and must be a string",
+        ));
+    };
+    let principal = match state.auth.verify_api_key(key, peer).await {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.auth_failure(e.reason());
+            return Err(e.into());
+        }
+    };
+    let issued = state.auth.issue_token(&principal)?;
+    tracing::info!(key_id = %principal.key_id, "access token issued");
+    Ok(json_value(StatusCode::OK, &json!(issued)))
+}

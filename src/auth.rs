@@ -1,0 +1,482 @@
+//! Authentication: who is calling, from `Authorization: Bearer <JWT | API key>` or
+//! `X-API-Key`, without a database round trip per request.
+//!
+//! Every key's state (scope, namespaces, active, expiry, secret version) is held in
+//! memory, loaded whole at start and refreshed per key on NOTIFY (see `changes`). A JWT
+//! costs a signature check and a lookup in that map. An API key costs argon2 once; after
+//! that a SHA-256 digest of its secret is cached and compared in constant time, valid only
+//! while the key's secret version is unchanged. Failures are charged to the caller's
+//! address; an address out of budget gets 429 instead of any argon2 work, while keys it
+//! already proved (cached) and tokens keep working.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use deadpool_postgres::Pool;
+use hyper::header::{AUTHORIZATION, HeaderMap};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use tokio_postgres::Row;
+
+use crate::crypto::constant_time_eq;
+use crate::db::DbError;
+use crate::http::ApiError;
+use crate::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, secret_version};
+use crate::ratelimit::FailureLimiter;
+use crate::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti, unix_now};
+
+/// Concurrent argon2 verifications at most: a flood of distinct bad keys from many
+/// addresses still cannot take every core.
+const ARGON2_SLOTS: usize = 2;
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Jwt,
+    ApiKey,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: KeyId,
+    pub scope: Scope,
+    /// Namespaces this key may use; empty means all.
+    pub namespaces: Arc<[String]>,
+    pub via: Via,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.scope == Scope::Admin
+    }
+
+    /// Whether this key may use `namespace`.
+    pub fn may_use(&self, namespace: &str) -> bool {
+        self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// Whether this key is limited to some namespaces.
+    pub fn is_limited(&self) -> bool {
+        !self.namespaces.is_empty()
+    }
+}
+
+/// A key as the gateway holds it in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyState {
+    pub name: String,
+    pub scope: Scope,
+    pub namespaces: Arc<[String]>,
+    pub active: bool,
+    pub expires_at: Option<f64>,
+    pub version: String,
+}
+
+impl KeyState {
+    fn usable(&self, now: f64) -> Result<(), &'static str> {
+        if !self.active {
+            return Err("inactive");
+        }
+        if self.expires_at.is_some_and(|e| e <= now) {
+            return Err("expired");
+        }
+        Ok(())
+    }
+}
+
+/// What a reload found changed about one key (for the event stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChange {
+    Created,
+    Deleted,
+    Revoked,
+    Activated,
+    Rotated,
+    Updated,
+    Unchanged,
+}
+
+impl KeyChange {
+    pub fn event_type(self) -> Option<&'static str> {
+        match self {
+            KeyChange::Created => Some("key.created"),
+            KeyChange::Deleted => Some("key.deleted"),
+            KeyChange::Revoked => Some("key.revoked"),
+            KeyChange::Activated => Some("key.activated"),
+            KeyChange::Rotated => Some("key.rotated"),
+            KeyChange::Updated => Some("key.updated"),
+            KeyChange::Unchanged => None,
+        }
+    }
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required: send Authorization: Bearer <token or API key>, or X-API-Key")]
+    Missing,
+    #[error("invalid or revoked credentials")]
+    Invalid { reason: &'static str },
+    #[error("too many failed authentication attempts")]
+    RateLimited { retry_after: u64 },
+    #[error("authentication is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    /// The label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Invalid { reason } => reason,
+            AuthError::RateLimited { .. } => "rate_limited",
+            AuthError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => ApiError::Unauthorized {
+                message: e.to_string(),
+                presented: false,
+            },
+            AuthError::Invalid { .. } => ApiError::Unauthorized {
+                message: e.to_string(),
+                presented: true,
+            },
+            AuthError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            AuthError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
+}
+
+struct CachedSecret {
+    digest: [u8; 32],
+    version: String,
+}
+
+/// A freshly issued access token.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+/// The process's authenticator.
+pub struct Authenticator {
+    /// Argon2 verification against the database, on cache misses.
+    store: KeyStore,
+    tokens: Tokens,
+    /// Every key's current state, by id; the source of truth for revocation.
+    states: RwLock<HashMap<KeyId, KeyState>>,
+    /// Digests of API key secrets that passed argon2, by key id.
+    cache: RwLock<HashMap<KeyId, CachedSecret>>,
+    limiter: FailureLimiter,
+    argon2_slots: Semaphore,
+    /// Set once the first full load succeeded (`/ready` waits for it).
+    loaded: AtomicBool,
+}
+
+const STATE_COLUMNS: &str =
+    "id, name, scope, namespaces, is_active, extract(epoch FROM expires_at)::float8, secret_hash";
+
+fn state_from_row(row: &Row) -> Result<(KeyId, KeyState), DbError> {
+    let id: String = row.try_get(0)?;
+    let scope: String = row.try_get(2)?;
+    let hash: String = row.try_get(6)?;
+    let namespaces: Vec<String> = row.try_get(3)?;
+    Ok((
+        KeyId::parse(&id)
+            .ok_or_else(|| DbError::Task(format!("stored key id {id:?} is malformed")))?,
+        KeyState {
+            name: row.try_get(1)?,
+            scope: Scope::parse(&scope).unwrap_or(Scope::Client),
+            namespaces: namespaces.into(),
+            active: row.try_get(4)?,
+            expires_at: row.try_get(5)?,
+            version: secret_version(&hash),
+        },
+    ))
+}
+
+impl Authenticator {
+    pub fn new(store: KeyStore, tokens: Tokens) -> Authenticator {
+        Authenticator {
+            store,
+            tokens,
+            states: RwLock::default(),
+            cache: RwLock::default(),
+            limiter: FailureLimiter::default(),
+            argon2_slots: Semaphore::new(ARGON2_SLOTS),
+            loaded: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Replaces every key state from the database and drops cached secrets whose key
+    /// changed or vanished.
+    pub async fn reload_all(&self, pool: &Pool) -> Result<(), DbError> {
+        let client = pool.get().await?;
+        let rows = client
+            .query(&format!("SELECT {STATE_COLUMNS} FROM api_keys"), &[])
+            .await?;
+        let mut fresh = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let (id, state) = state_from_row(row)?;
+            fresh.insert(id, state);
+        }
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|id, c| fresh.get(id).is_some_and(|s| s.version == c.version));
+        }
+        *self.states.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Refreshes one key after a change notification; says what changed.
+    pub async fn reload_key(&self, pool: &Pool, id: &KeyId) -> Result<KeyChange, DbError> {
+        let client = pool.get().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {STATE_COLUMNS} FROM api_keys WHERE id = $1"),
+                &[&id.as_str()],
+            )
+            .await?;
+        let fresh = row
+            .as_ref()
+            .map(state_from_row)
+            .transpose()?
+            .map(|(_, s)| s);
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
+        let old = match &fresh {
+            Some(s) => states.insert(id.clone(), s.clone()),
+            None => states.remove(id),
+        };
+        Ok(match (old, fresh) {
+            (None, None) => KeyChange::Unchanged,
+            (None, Some(_)) => KeyChange::Created,
+            (Some(_), None) => KeyChange::Deleted,
+            (Some(o), Some(n)) if o.active && !n.active => KeyChange::Revoked,
+            (Some(o), Some(n)) if !o.active && n.active => KeyChange::Activated,
+            (Some(o), Some(n)) if o.version != n.version => KeyChange::Rotated,
+            (Some(o), Some(n)) if o != n => KeyChange::Updated,
+            _ => KeyChange::Unchanged,
+        })
+    }
+
+    /// The principal behind the request's credentials.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<Principal, AuthError> {
+        match credential(headers)? {
+            Credential::ApiKey(text) => self.verify_api_key(text, peer).await,
+            Credential::Jwt(token) => self.verify_jwt(token, peer),
+        }
+    }
+
+    fn fail(&self, peer: IpAddr, reason: &'static str) -> AuthError {
+        self.limiter.record_failure(peer, Instant::now());
+        AuthError::Invalid { reason }
+    }
+
+    fn check_budget(&self, peer: IpAddr) -> Result<(), AuthError> {
+        self.limiter
+            .check(peer, Instant::now())
+            .map_err(|retry_after| AuthError::RateLimited { retry_after })
+    }
+
+    fn state(&self, id: &KeyId) -> Option<KeyState> {
+        self.states
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Verifies an access token: signature, algorithm, expiry, and that its key is still
+    /// active with the same secret.
+    pub fn verify_jwt(&self, token: &str, peer: IpAddr) -> Result<Principal, AuthError> {
+        let now = unix_now();
+        let claims = self
+            .tokens
+            .verify(token, now)
+            .map_err(|_| self.fail(peer, "bad_token"))?;
+        let id = KeyId::parse(&claims.sub).ok_or_else(|| self.fail(peer, "bad_token"))?;
+        let state = self
+            .state(&id)
+            .ok_or_else(|| self.fail(peer, "unknown_key"))?;
+        state.usable(now as f64).map_err(|r| self.fail(peer, r))?;
+        if state.version != claims.kv {
+            return Err(self.fail(peer, "rotated"));
+        }
+        Ok(Principal {
+            key_id: id,
+            scope: state.scope,
+            namespaces: state.namespaces,
+            via: Via::Jwt,
+        })
+    }
+
+    /// Verifies API key text: cached digest when possible, argon2 otherwise.
+    pub async fn verify_api_key(&self, text: &str, peer: IpAddr) -> Result<Principal, AuthError> {
+        let (id, secret) = parse_key_text(text).ok_or_else(|| self.fail(peer, "malformed"))?;
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let now = unix_now() as f64;
+        if let Some(state) = self.state(&id) {
+            let hit = self
+                .cache
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .is_some_and(|c| {
+                    c.version == state.version && constant_time_eq(&c.digest, &digest)
+                });
+            if hit {
+                state.usable(now).map_err(|r| self.fail(peer, r))?;
+                return Ok(Principal {
+                    key_id: id,
+                    scope: state.scope,
+                    namespaces: state.namespaces,
+                    via: Via::ApiKey,
+                });
+            }
+        }
+        // Argon2 ahead: only for addresses with failures left.
+        self.check_budget(peer)?;
+        let verified = {
+            let _slot = self
+                .argon2_slots
+                .acquire()
+                .await
+                .map_err(|_| AuthError::Unavailable("shutting down".into()))?;
+            self.store.verify(text).await
+        };
+        let key = match verified {
+            Ok(k) => k,
+            Err(AuthFailure::Unavailable(m)) => return Err(AuthError::Unavailable(m)),
+            Err(f) => return Err(self.fail(peer, f.reason())),
+        };
+        // Only a state the change listener has not seen yet is filled in from here; a
+        // newer one it already holds wins.
+        let state = {
+            let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
+            states
+                .entry(key.id.clone())
+                .or_insert_with(|| KeyState {
+                    name: key.name.clone(),
+                    scope: key.scope,
+                    namespaces: key.namespaces.clone().into(),
+                    active: true,
+                    expires_at: key.expires_at,
+                    version: key.version.clone(),
+                })
+                .clone()
+        };
+        if state.version == key.version {
+            self.cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    key.id.clone(),
+                    CachedSecret {
+                        digest,
+                        version: key.version.clone(),
+                    },
+                );
+        }
+        state.usable(now).map_err(|r| self.fail(peer, r))?;
+        Ok(Principal {
+            key_id: key.id,
+            scope: state.scope,
+            namespaces: state.namespaces,
+            via: Via::ApiKey,
+        })
+    }
+
+    /// Issues an access token for a principal authenticated by API key; it expires in
+    /// 15 minutes, or when the key does if that is sooner.
+    pub fn issue_token(&self, p: &Principal) -> Result<IssuedToken, AuthError> {
+        let state = self.state(&p.key_id).ok_or(AuthError::Invalid {
+            reason: "unknown_key",
+        })?;
+        let now = unix_now();
+        let mut exp = now + TOKEN_LIFETIME_SECS;
+        if let Some(e) = state.expires_at {
+            exp = exp.min(e.max(0.0) as u64);
+        }
+        let claims = Claims {
+            sub: p.key_id.to_string(),
+            scope: state.scope.to_string(),
+            ns: state.namespaces.to_vec(),
+            iat: now,
+            exp,
+            jti: new_jti(),
+            kv: state.version,
+        };
+        let access_token = self
+            .tokens
+            .sign(&claims)
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        Ok(IssuedToken {
+            access_token,
+            token_type: "Bearer",
+            expires_in: exp.saturating_sub(now),
+        })
+    }
+}
+
+enum Credential<'a> {
+    Jwt(&'a str),
+    ApiKey(&'a str),
+}
+
+/// The credential in the headers; `Authorization` wins over `X-API-Key`.
+fn credential(headers: &HeaderMap) -> Result<Credential<'_>, AuthError> {
+    let bad = AuthError::Invalid {
+        reason: "malformed",
+    };
+    if let Some(v) = headers.get(AUTHORIZATION) {
+        let v = v.to_str().map_err(|_| AuthError::Invalid {
+            reason: "malformed",
+        })?;
+        let (scheme, rest) = v.split_once(' ').ok_or(bad)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Invalid { reason: "scheme" });
+        }
+        let token = rest.trim();
+        if token.is_empty() {
+            return Err(AuthError::Invalid {
+                reason: "malformed",
+            });
+        }
+        return Ok(if token.starts_with("mcp_") {
+            Credential::ApiKey(token)
+        } else {
+            Credential::Jwt(token)
+        });
+    }
+    if let Some(v) = headers.get("x-api-key") {
+        let v = v.to_str().map_err(|_| AuthError::Invalid {
+            reason: "malformed",
+        })?;
+        return Ok(Credential::ApiKey(v.trim()));
+    }
+    Err(AuthError::Missing)
+}

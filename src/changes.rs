@@ -1,0 +1,193 @@
+//! The change listener: one dedicated connection `LISTEN`ing on `metamcp_changes`.
+//!
+//! Key changes refresh that key's state at once (revocation reaches this process within
+//! the notification's latency). Registry changes reload the registry snapshot and turn
+//! its difference from the previous one into events. Every 30 s, and after reconnecting,
+//! everything is reloaded in full as a safety net for anything missed.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio_postgres::AsyncMessage;
+
+use crate::db::{CHANGES_CHANNEL, DbError};
+use crate::events::Audience;
+use crate::keys::KeyId;
+use crate::registry::Snapshot;
+use crate::state::State;
+
+const FULL_REFRESH: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs until the task is aborted, reconnecting with backoff.
+pub async fn run(state: Arc<State>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match session(&state, &mut backoff).await {
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "change listener lost the database; reconnecting"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Loads keys and registry in full (start-up and `/ready`).
+pub async fn full_refresh(state: &State) -> Result<(), DbError> {
+    state.auth.reload_all(&state.db.pool).await?;
+    reload_registry(state).await
+}
+
+async fn session(state: &State, backoff: &mut Duration) -> Result<(), DbError> {
+    let (client, mut connection) = state
+        .db
+        .pg
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(DbError::Connect)?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if tx.send(n.payload().to_string()).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "listen connection failed");
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    let result = async {
+        client
+            .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+            .await?;
+        full_refresh(state).await?;
+        *backoff = Duration::from_millis(100);
+        tracing::debug!("change listener ready");
+        let mut refresh =
+            tokio::time::interval_at(tokio::time::Instant::now() + FULL_REFRESH, FULL_REFRESH);
+        loop {
+            tokio::select! {
+                first = rx.recv() => {
+                    let Some(first) = first else {
+                        return Err(DbError::Task("notification connection closed".into()));
+                    };
+                    // Take everything that arrived together as one batch.
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    handle_batch(state, &batch).await?;
+                }
+                _ = refresh.tick() => full_refresh(state).await?,
+            }
+        }
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError> {
+    let mut keys = BTreeSet::new();
+    let mut registry_changed = false;
+    for p in payloads {
+        let Ok(v) = serde_json::from_str::<Value>(p) else {
+            tracing::warn!(payload = %p, "unreadable change notification");
+            continue;
+        };
+        match v["table"].as_str() {
+            Some("api_keys") => {
+                if let Some(id) = v["id"].as_str().and_then(KeyId::parse) {
+                    keys.insert(id);
+                }
+            }
+            Some(_) => registry_changed = true,
+            None => {}
+        }
+    }
+    for id in keys {
+        let change = state.auth.reload_key(&state.db.pool, &id).await?;
+        if let Some(kind) = change.event_type() {
+            tracing::info!(key_id = %id, event = kind, "key changed");
+            state
+                .events
+                .publish(kind, fields(json!({"id": id.as_str()})), Audience::Admin);
+        }
+    }
+    if registry_changed {
+        reload_registry(state).await?;
+    }
+    Ok(())
+}
+
+async fn reload_registry(state: &State) -> Result<(), DbError> {
+    let fresh = state.registry.snapshot().await?;
+    let old = state.set_snapshot(fresh);
+    publish_differences(state, &old, &state.snapshot());
+    Ok(())
+}
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Events for what differs between two registry snapshots.
+fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
+    for s in &new.servers {
+        let kind = match old.server_by_id(&s.id) {
+            None => "server.created",
+            Some(o) if o != s => "server.updated",
+            Some(_) => continue,
+        };
+        let mut audience = new.namespaces_of(&s.name);
+        audience.extend(old.namespaces_of(&s.name));
+        state.events.publish(
+            kind,
+            fields(json!({"id": s.id, "name": s.name})),
+            Audience::Namespaces(audience),
+        );
+    }
+    for o in &old.servers {
+        if new.server_by_id(&o.id).is_none() {
+            state.events.publish(
+                "server.deleted",
+                fields(json!({"id": o.id, "name": o.name})),
+                Audience::Namespaces(old.namespaces_of(&o.name)),
+            );
+        }
+    }
+    for n in &new.namespaces {
+        let kind = match old.namespaces.iter().find(|o| o.name == n.name) {
+            None => "namespace.created",
+            Some(o) if o != n => "namespace.updated",
+            Some(_) => continue,
+        };
+        state.events.publish(
+            kind,
+            fields(json!({"name": n.name})),
+            Audience::Namespaces(vec![n.name.clone()]),
+        );
+    }
+    for o in &old.namespaces {
+        if !new.namespaces.iter().any(|n| n.name == o.name) {
+            state.events.publish(
+                "namespace.deleted",
+                fields(json!({"name": o.name})),
+                Audience::Namespaces(vec![o.name.clone()]),
+            );
+        }
+    }
+}

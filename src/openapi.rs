@@ -1,0 +1,256 @@
+//! The OpenAPI 3.1 document served at `/api-docs/openapi.json`, generated from the route
+//! table so that every route is described and nothing else is (a test checks both ways).
+
+use hyper::Method;
+use serde_json::{Map, Value, json};
+
+use crate::router::{Access, ROUTES, Route, RouteId};
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let item = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(ops) = item {
+            ops.insert(route.method.as_str().to_ascii_lowercase(), operation(route));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "metamcp",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "An MCP gateway: many MCP servers behind one authenticated Streamable-HTTP endpoint."
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+fn operation(route: &Route) -> Value {
+    let mut op = Map::new();
+    op.insert("operationId".into(), json!(format!("{:?}", route.id)));
+    op.insert("summary".into(), json!(route.summary));
+    op.insert(
+        "security".into(),
+        match route.access {
+            Access::Public => json!([]),
+            _ => json!([{"bearer": []}, {"apiKey": []}]),
+        },
+    );
+    if route.access == Access::Admin {
+        op.insert(
+            "description".into(),
+            json!("Requires a key with the admin scope."),
+        );
+    }
+    let params: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            let description = match name {
+                "id" => "the server's UUID or its name",
+                _ => "the namespace's name",
+            };
+            json!({"name": name, "in": "path", "required": true,
+                   "description": description, "schema": {"type": "string"}})
+        })
+        .collect();
+    if !params.is_empty() {
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    if let Some(schema) = request_schema(route.id) {
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+        );
+    }
+    let (status, body) = success(route.id);
+    let mut responses = Map::new();
+    responses.insert(status.to_string(), body);
+    let mut errors: Vec<u16> = vec![];
+    if route.access != Access::Public {
+        errors.extend([401, 429]);
+    }
+    if route.access == Access::Admin {
+        errors.push(403);
+    }
+    if route.path.contains('{') {
+        errors.push(404);
+    }
+    if route.method == Method::POST || route.method == Method::PUT {
+        errors.extend([400, 413, 415]);
+    }
+    if matches!(
+        route.id,
+        RouteId::CreateServer | RouteId::UpdateServer | RouteId::CreateNamespace
+    ) {
+        errors.push(409);
+    }
+    if route.id == RouteId::Token {
+        errors.extend([401, 429]);
+    }
+    errors.push(503);
+    for code in errors {
+        responses.insert(
+            code.to_string(),
+            json!({"$ref": "#/components/responses/Error"}),
+        );
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    Value::Object(op)
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn request_schema(id: RouteId) -> Option<Value> {
+    Some(match id {
+        RouteId::Token => schema_ref("TokenRequest"),
+        RouteId::CreateServer | RouteId::UpdateServer => schema_ref("ServerInput"),
+        RouteId::CreateNamespace | RouteId::UpdateNamespace => schema_ref("NamespaceInput"),
+        _ => return None,
+    })
+}
+
+fn success(id: RouteId) -> (u16, Value) {
+    let json_body = |schema: Value| json!({"description": "OK", "content": {"application/json": {"schema": schema}}});
+    match id {
+        RouteId::Health | RouteId::Ready => (200, json_body(schema_ref("Status"))),
+        RouteId::Metrics => (
+            200,
+            json!({"description": "Prometheus text exposition",
+                   "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}),
+        ),
+        RouteId::OpenApi => (200, json_body(json!({"type": "object"}))),
+        RouteId::Token => (200, json_body(schema_ref("TokenResponse"))),
+        RouteId::ListServers => (
+            200,
+            json_body(json!({"type": "array", "items": schema_ref("Server")})),
+        ),
+        RouteId::CreateServer => (201, json_body(schema_ref("Server"))),
+        RouteId::GetServer | RouteId::UpdateServer => (200, json_body(schema_ref("Server"))),
+        RouteId::ListNamespaces => (
+            200,
+            json_body(json!({"type": "array", "items": schema_ref("Namespace")})),
+        ),
+        RouteId::CreateNamespace => (201, json_body(schema_ref("Namespace"))),
+        RouteId::GetNamespace | RouteId::UpdateNamespace => {
+            (200, json_body(schema_ref("Namespace")))
+        }
+        RouteId::DeleteServer | RouteId::DeleteNamespace => {
+            (204, json!({"description": "Deleted"}))
+        }
+        RouteId::Events => (
+            200,
+            json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
+                   "content": {"application/x-ndjson": {"schema": schema_ref("Event")}}}),
+        ),
+    }
+}
+
+fn components() -> Value {
+    let string_map = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    json!({
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An access token from /api/v1/auth/token, or an API key"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        },
+        "responses": {
+            "Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        },
+        "schemas": {
+            "Error": {"type": "object", "required": ["error", "code", "status"], "properties": {
+                "error": {"type": "string"}, "code": {"type": "string"}, "status": {"type": "integer"},
+                "field": {"type": "string", "description": "the request field at fault (400 only)"}}},
+            "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
+            "TokenRequest": {"type": "object", "required": ["api_key"], "additionalProperties": false,
+                "properties": {"api_key": {"type": "string"}}},
+            "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in"],
+                "properties": {"access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
+                               "expires_in": {"type": "integer"}}},
+            "Server": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"},
+                "protocol": {"enum": ["stdio", "http", "sse"]},
+                "url": {"type": ["string", "null"]}, "command": {"type": ["string", "null"]},
+                "args": {"type": "array", "items": {"type": "string"}},
+                "env": {"type": "object", "description": "values masked", "additionalProperties": {"type": "string"}},
+                "headers": {"type": "object", "description": "values masked", "additionalProperties": {"type": "string"}},
+                "is_active": {"type": "boolean"}, "timeout_ms": {"type": "integer"},
+                "status": {"enum": ["running", "starting", "failed", "stopped"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"}}},
+            "ServerInput": {"type": "object", "additionalProperties": false, "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"},
+                "protocol": {"enum": ["stdio", "http", "sse"]},
+                "url": {"type": ["string", "null"], "description": "http and sse servers"},
+                "command": {"type": ["string", "null"], "description": "stdio servers"},
+                "args": {"type": ["array", "null"], "items": {"type": "string"}},
+                "env": string_map, "headers": string_map,
+                "is_active": {"type": "boolean"},
+                "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 3_600_000}}},
+            "ToolOverride": {"type": "object", "additionalProperties": false, "properties": {
+                "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"}}},
+            "Namespace": {"type": "object", "properties": {
+                "name": {"type": "string"}, "description": {"type": ["string", "null"]},
+                "servers": {"type": "array", "items": {"type": "string"}},
+                "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
+                "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"}}},
+            "NamespaceInput": {"type": "object", "additionalProperties": false, "properties": {
+                "name": {"type": "string"}, "description": {"type": ["string", "null"]},
+                "servers": {"type": "array", "items": {"type": "string"}},
+                "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
+                "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}},
+            "Event": {"type": "object", "required": ["type", "at"], "properties": {
+                "type": {"type": "string", "examples": ["ready", "heartbeat", "server.created", "server.updated",
+                    "server.deleted", "namespace.created", "namespace.updated", "namespace.deleted",
+                    "key.created", "key.revoked", "key.activated", "key.rotated", "key.deleted"]},
+                "at": {"type": "string", "format": "date-time"},
+                "id": {"type": "string"}, "name": {"type": "string"}}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route in the table is in the document, and the document has nothing else.
+    #[test]
+    fn document_and_route_table_agree() {
+        let doc = document();
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut documented = Vec::new();
+        for (path, ops) in paths {
+            for method in ops.as_object().expect("operations").keys() {
+                documented.push(format!("{} {path}", method.to_ascii_uppercase()));
+            }
+        }
+        let mut routed: Vec<String> = ROUTES
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+        // Every $ref resolves.
+        let text = doc.to_string();
+        for piece in text.split("\"$ref\":\"#/components/").skip(1) {
+            let target = &piece[..piece.find('"').unwrap()];
+            let mut node = &doc["components"];
+            for part in target.split('/') {
+                node = &node[part];
+            }
+            assert!(!node.is_null(), "dangling $ref {target}");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The route table: every (method, path pattern) the gateway serves, who may call it, and
+//! matching by hand. The same table drives 404/405 answers, the `Allow` header, metrics
+//! labels and the OpenAPI document (a test keeps the last in step).
+
+use hyper::Method;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials.
+    Public,
+    /// Any valid key or token.
+    Client,
+    /// A key or token with the `admin` scope.
+    Admin,
+}
+
+/// What a route does; the server dispatches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    Health,
+    Ready,
+    Metrics,
+    OpenApi,
+    Token,
+    ListServers,
+    CreateServer,
+    GetServer,
+    UpdateServer,
+    DeleteServer,
+    ListNamespaces,
+    CreateNamespace,
+    GetNamespace,
+    UpdateNamespace,
+    DeleteNamespace,
+    Events,
+}
+
+/// One entry of the table.
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    /// `/`-separated segments; `{name}` matches one non-empty segment.
+    pub path: &'static str,
+    pub id: RouteId,
+    pub access: Access,
+    pub summary: &'static str,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal => $id:ident, $access:ident, $summary:literal) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            id: RouteId::$id,
+            access: Access::$access,
+            summary: $summary,
+        }
+    };
+}
+
+/// Every route, in the order the OpenAPI document lists them.
+pub static ROUTES: &[Route] = &[
+    route!(GET "/health" => Health, Public, "Liveness"),
+    route!(GET "/ready" => Ready, Public, "Readiness: database reachable, registry loaded"),
+    route!(GET "/metrics" => Metrics, Public, "Prometheus metrics"),
+    route!(GET "/api-docs/openapi.json" => OpenApi, Public, "This document"),
+    route!(POST "/api/v1/auth/token" => Token, Public, "Exchange an API key for a 15-minute access token"),
+    route!(GET "/api/v1/mcp/servers" => ListServers, Client, "List registered MCP servers"),
+    route!(POST "/api/v1/mcp/servers" => CreateServer, Admin, "Register an MCP server"),
+    route!(GET "/api/v1/mcp/servers/{id}" => GetServer, Client, "Show a server by UUID or name"),
+    route!(PUT "/api/v1/mcp/servers/{id}" => UpdateServer, Admin, "Update a server (fields given replace, others stay)"),
+    route!(DELETE "/api/v1/mcp/servers/{id}" => DeleteServer, Admin, "Remove a server"),
+    route!(GET "/api/v1/namespaces" => ListNamespaces, Client, "List namespaces"),
+    route!(POST "/api/v1/namespaces" => CreateNamespace, Admin, "Create a namespace"),
+    route!(GET "/api/v1/namespaces/{name}" => GetNamespace, Client, "Show a namespace"),
+    route!(PUT "/api/v1/namespaces/{name}" => UpdateNamespace, Admin, "Update a namespace (fields given replace, others stay)"),
+    route!(DELETE "/api/v1/namespaces/{name}" => DeleteNamespace, Admin, "Remove a namespace"),
+    route!(GET "/api/v1/events" => Events, Client, "NDJSON stream of registry and lifecycle events"),
+];
+
+/// Path parameters in pattern order (no route has more than two).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Params<'a>([Option<&'a str>; 2]);
+
+impl<'a> Params<'a> {
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        self.0.get(i).copied().flatten()
+    }
+}
+
+/// The outcome of matching a request line against the table.
+#[derive(Debug)]
+pub enum Match<'a> {
+    Found(&'static Route, Params<'a>),
+    /// The path exists with other methods (listed for `Allow`).
+    MethodNotAllowed(String),
+    NotFound,
+}
+
+/// Matches `method` and `path`; `HEAD` matches `GET` routes.
+pub fn resolve<'a>(method: &Method, path: &'a str) -> Match<'a> {
+    let wanted = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    let mut allow: Vec<&str> = Vec::new();
+    for route in ROUTES {
+        let Some(params) = match_path(route.path, path) else {
+            continue;
+        };
+        if route.method == *wanted {
+            return Match::Found(route, params);
+        }
+        allow.push(route.method.as_str());
+    }
+    if allow.is_empty() {
+        return Match::NotFound;
+    }
+    if allow.contains(&"GET") {
+        allow.push("HEAD");
+    }
+    allow.push("OPTIONS");
+    Match::MethodNotAllowed(allow.join(", "))
+}
+
+/// The methods a path answers, for `OPTIONS` (`None` if no route has that path).
+pub fn methods_for(path: &str) -> Option<String> {
+    match resolve(&Method::OPTIONS, path) {
+        Match::MethodNotAllowed(allow) => Some(allow),
+        _ => None,
+    }
+}
+
+fn match_path<'a>(pattern: &str, path: &'a str) -> Option<Params<'a>> {
+    let mut params = Params::default();
+    let mut n = 0;
+    let mut pat = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (pat.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(g)) if p.starts_with('{') => {
+                if g.is_empty() || n >= params.0.len() {
+                    return None;
+                }
+                params.0[n] = Some(g);
+                n += 1;
+            }
+            (Some(p), Some(g)) if p == g => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_literal_and_parameter_paths() {
+        let Match::Found(r, _) = resolve(&Method::GET, "/health") else {
+            panic!("health")
+        };
+        assert_eq!(r.id, RouteId::Health);
+        let Match::Found(r, p) = resolve(&Method::PUT, "/api/v1/mcp/servers/time") else {
+            panic!("put server")
+        };
+        assert_eq!((r.id, p.get(0)), (RouteId::UpdateServer, Some("time")));
+        let Match::Found(r, _) = resolve(&Method::HEAD, "/api/v1/namespaces") else {
+            panic!("head")
+        };
+        assert_eq!(r.id, RouteId::ListNamespaces);
+    }
+
+    #[test]
+    fn wrong_method_lists_the_right_ones() {
+        let Match::MethodNotAllowed(allow) = resolve(&Method::PATCH, "/api/v1/mcp/servers/x")
+        else {
+            panic!("405")
+        };
+        assert_eq!(allow, "GET, PUT, DELETE, HEAD, OPTIONS");
+        assert!(matches!(resolve(&Method::GET, "/nope"), Match::NotFound));
+        assert!(matches!(resolve(&Method::GET, "/health/"), Match::NotFound));
+        assert!(matches!(
+            resolve(&Method::GET, "/api/v1/mcp/servers/"),
+            Match::NotFound
+        ));
+        assert_eq!(
+            methods_for("/metrics").as_deref(),
+            Some("GET, HEAD, OPTIONS")
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Connection-level behaviour: body limits, slow clients, graceful shutdown, the events
+//! stream. Raw sockets where the client must misbehave.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::gateway::TestGateway;
+use support::http::{request, send_json};
+use support::run_bin;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Reads whatever the server sends until it closes or `deadline` passes.
+async fn read_until_close(s: &mut TcpStream, deadline: Duration) -> (String, bool) {
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(deadline, s.read_to_end(&mut buf))
+        .await
+        .is_ok();
+    (String::from_utf8_lossy(&buf).into_owned(), closed)
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_declared_or_streamed() {
+    let gw = TestGateway::start_with(|c| c.max_body = 1024).await;
+    let big = json!({"name": "x", "protocol": "http", "url": "http://a", "pad": "p".repeat(4000)});
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &big).await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+
+    // Chunked, with no Content-Length: refused once the running total passes the limit.
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/mcp/servers HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        gw.admin_key
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..4 {
+        let chunk = "a".repeat(500);
+        s.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+    }
+    let (text, _) = read_until_close(&mut s, Duration::from_secs(10)).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+
+    // The gateway keeps serving everyone else.
+    assert_eq!(
+        request(gw.addr, "GET", "/health", &[], None).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let gw = TestGateway::start_with(|c| c.header_timeout = Duration::from_millis(500)).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    let (text, closed) = read_until_close(&mut s, Duration::from_secs(10)).await;
+    assert!(closed, "connection still open after 10 s");
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "cut off after {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        request(gw.addr, "GET", "/health", &[], None).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_an_in_flight_request_finish() {
+    let mut gw = TestGateway::start().await;
+    let body =
+        json!({"name": "late", "protocol": "http", "url": "http://127.0.0.1:9/mcp"}).to_string();
+    let (first, rest) = body.split_at(10);
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/mcp/servers HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        gw.admin_key,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The request is in flight (headers read, body pending) once authentication has
+    // happened; wait for the gateway to have counted the connection.
+    support::eventually(Duration::from_secs(5), "connection accepted", || async {
+        (gw.state
+            .metrics
+            .connections_open
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1)
+            .then_some(())
+    })
+    .await;
+    let server = gw.begin_shutdown();
+    // New connections are refused once the listener is closed.
+    support::eventually(Duration::from_secs(5), "listener closed", || async {
+        TcpStream::connect(gw.addr).await.is_err().then_some(())
+    })
+    .await;
+    s.write_all(rest.as_bytes()).await.unwrap();
+    let (text, _) = read_until_close(&mut s, Duration::from_secs(10)).await;
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    tokio::time::timeout(Duration::from_secs(15), server)
+        .await
+        .expect("server drains and returns")
+        .unwrap();
+    let n: i64 = gw
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM mcp_servers WHERE name = 'late'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+async fn next_event(lines: &mut tokio::io::Lines<BufReader<TcpStream>>) -> Value {
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .expect("stream open");
+        // Chunk-size lines of the chunked encoding are hex; events are JSON objects.
+        if line.starts_with('{') {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["type"] != "heartbeat" {
+                return v;
+            }
+        }
+    }
+}
+
+async fn subscribe(gw: &TestGateway, key: &str) -> tokio::io::Lines<BufReader<TcpStream>> {
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        format!(
+            "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut lines = BufReader::new(s).lines();
+    let status = lines.next_line().await.unwrap().unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let mut saw_ndjson = false;
+    loop {
+        let h = lines.next_line().await.unwrap().unwrap();
+        if h.is_empty() {
+            break;
+        }
+        saw_ndjson |= h.eq_ignore_ascii_case("content-type: application/x-ndjson");
+    }
+    assert!(saw_ndjson);
+    assert_eq!(next_event(&mut lines).await["type"], "ready");
+    lines
+}
+
+#[tokio::test]
+async fn the_event_stream_reports_registry_and_key_changes() {
+    let gw = TestGateway::start().await;
+    let mut admin = subscribe(&gw, &gw.admin_key).await;
+    let mut client = subscribe(&gw, &gw.client_key).await;
+
+    let s = json!({"name": "svc", "protocol": "http", "url": "http://127.0.0.1:9/mcp"});
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &s).await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    for stream in [&mut admin, &mut client] {
+        let e = next_event(stream).await;
+        assert_eq!(
+            (e["type"].as_str(), e["name"].as_str()),
+            (Some("server.created"), Some("svc"))
+        );
+        assert_eq!(e["id"], id.as_str());
+        assert!(e["at"].as_str().unwrap().ends_with('Z'));
+    }
+    send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/svc",
+        &gw.admin_key,
+        &json!({"timeout_ms": 9}),
+    )
+    .await;
+    assert_eq!(next_event(&mut admin).await["type"], "server.updated");
+
+    // Key events reach admins only; the client's next event is the deletion below.
+    let out = run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &gw.db.env(),
+        &["keys", "create", "--name", "k", "--json"],
+    );
+    let kid = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = next_event(&mut admin).await;
+    assert_eq!(
+        (e["type"].as_str(), e["id"].as_str()),
+        (Some("key.created"), Some(kid.as_str()))
+    );
+    run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &gw.db.env(),
+        &["keys", "inactivate", &kid],
+    );
+    assert_eq!(next_event(&mut admin).await["type"], "key.revoked");
+    let auth = format!("Bearer {}", gw.admin_key);
+    request(
+        gw.addr,
+        "DELETE",
+        "/api/v1/mcp/servers/svc",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    let e = next_event(&mut client).await;
+    assert_eq!(e["type"], "server.updated", "client saw {e}");
+    assert_eq!(next_event(&mut client).await["type"], "server.deleted");
+}

@@ -1,0 +1,94 @@
+//! An in-process gateway on 127.0.0.1 port 0 over a fresh test database.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use metamcp::config::{self, Config, KeyBytes};
+use metamcp::crypto::Cipher;
+use metamcp::keys::{KeyStore, NewKey, Scope};
+use metamcp::state::State;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::{TEST_ENCRYPTION_KEY, TestDb};
+
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub state: Arc<State>,
+    pub admin_key: String,
+    pub client_key: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub handle: Option<JoinHandle<()>>,
+}
+
+impl TestGateway {
+    pub async fn start() -> TestGateway {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with the test database's config, adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        let db = TestDb::new().await;
+        let mut cfg = db.config();
+        tweak(&mut cfg);
+        let state = metamcp::app::prepare(cfg).await.expect("gateway prepares");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(metamcp::app::run(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        let store = key_store(&db);
+        let admin_key = create_key(&store, "admin", Scope::Admin, &[]).await;
+        let client_key = create_key(&store, "client", Scope::Client, &[]).await;
+        TestGateway {
+            addr,
+            db,
+            state,
+            admin_key,
+            client_key,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Begins graceful shutdown; returns the server task to await.
+    pub fn begin_shutdown(&mut self) -> JoinHandle<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().expect("running")
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn key_store(db: &TestDb) -> KeyStore {
+    let key = config::parse_key_hex(TEST_ENCRYPTION_KEY).unwrap();
+    KeyStore::new(
+        metamcp::db::make_pool(super::cluster().pg_config(&db.name), 2),
+        Cipher::new(&KeyBytes(key)),
+    )
+}
+
+pub async fn create_key(store: &KeyStore, name: &str, scope: Scope, namespaces: &[&str]) -> String {
+    store
+        .create(NewKey {
+            name: name.into(),
+            description: None,
+            scope,
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            expires_in_days: None,
+        })
+        .await
+        .expect("create key")
+        .api_key
+}

@@ -1,0 +1,461 @@
+//! Restoring the client's request id in a backend's response while it streams through.
+//!
+//! The gateway sends each upstream request with an id of its own (unique in the upstream
+//! session). [`ResponseSplicer`] watches the response bytes (one JSON object, or an SSE
+//! stream whose `data:` lines carry JSON-RPC messages) and replaces the top-level `"id"`
+//! value equal to that upstream id with the client's original id. Everything else passes
+//! through as slices of the chunks received: no copy, no parse tree. Inside strings it
+//! jumps with `memchr`, and once the id is replaced the rest of a JSON body is forwarded
+//! without looking at it.
+
+use bytes::Bytes;
+
+/// Longest id value captured for comparison; longer ones cannot be ours.
+const MAX_ID: usize = 256;
+
+#[derive(Debug, Default, Clone)]
+struct Json {
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    /// At depth 1, the next string is a key.
+    expect_key: bool,
+    /// The key being read at depth 1 (only its first bytes matter).
+    key: [u8; 3],
+    key_len: usize,
+    /// The last key at depth 1 was `id`; its value is next.
+    id_next: bool,
+    /// Capturing the id value: `Some(bytes so far)`.
+    capture: Option<Vec<u8>>,
+    /// The top-level id of this message was handled: nothing left to do in it.
+    done: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// At the start of a line, reading the field name.
+    Field,
+    /// Inside a `data:` line's payload.
+    Data,
+    /// Inside another field's value or a comment.
+    Other,
+}
+
+/// Restores one response's id; feed it the response chunks in order.
+#[derive(Debug)]
+pub struct ResponseSplicer {
+    upstream_id: Bytes,
+    client_id: Bytes,
+    sse: bool,
+    json: Json,
+    line: Line,
+    field: [u8; 5],
+    field_len: usize,
+    /// Skip one space after `data:`.
+    skip_space: bool,
+    prev_cr: bool,
+    /// Set when a message with our id has been seen (the response arrived).
+    answered: bool,
+}
+
+impl ResponseSplicer {
+    /// `upstream_id` and `client_id` are raw JSON values (`"g-7"`, `1`).
+    pub fn new(upstream_id: Bytes, client_id: Bytes, sse: bool) -> ResponseSplicer {
+        ResponseSplicer {
+            upstream_id,
+            client_id,
+            sse,
+            json: Json::default(),
+            line: Line::Field,
+            field: [0; 5],
+            field_len: 0,
+            skip_space: false,
+            prev_cr: false,
+            answered: false,
+        }
+    }
+
+    /// Whether the response to our request has gone by.
+    pub fn answered(&self) -> bool {
+        self.answered
+    }
+
+    /// Processes `chunk`, appending what to send to `out`.
+    pub fn feed(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) {
+        if !self.sse {
+            if self.json.done {
+                out.push(chunk);
+                return;
+            }
+            let mut seg = 0;
+            self.json_bytes(&chunk, 0, chunk.len(), &mut seg, out);
+            self.flush_tail(&chunk, seg, out);
+            return;
+        }
+        let mut seg = 0;
+        let mut i = 0;
+        let n = chunk.len();
+        while i < n {
+            let c = chunk[i];
+            if c == b'\n' && self.prev_cr {
+                // The LF of a CRLF ending: the line already ended at CR.
+                self.prev_cr = false;
+                i += 1;
+                continue;
+            }
+            self.prev_cr = false;
+            match self.line {
+                Line::Field => {
+                    if c == b'\n' || c == b'\r' {
+                        self.prev_cr = c == b'\r';
+                        if self.field_len == 0 {
+                            // A blank line ends the event.
+                            self.end_json_text(&chunk, i, &mut seg, out);
+                            self.json = Json::default();
+                        }
+                        self.field_len = 0;
+                        i += 1;
+                        continue;
+                    }
+                    if self.field_len < self.field.len() {
+                        self.field[self.field_len] = c;
+                    }
+                    self.field_len += 1;
+                    if c == b':' {
+                        if self.field_len == 5 && &self.field[..4] == b"data" {
+                            self.line = Line::Data;
+                            self.skip_space = true;
+                        } else {
+                            self.line = Line::Other;
+                        }
+                    } else if self.field_len > 5 {
+                        self.line = Line::Other;
+                    }
+                    i += 1;
+                }
+                Line::Other => match memchr::memchr2(b'\n', b'\r', &chunk[i..]) {
+                    Some(k) => {
+                        i += k;
+                        self.prev_cr = chunk[i] == b'\r';
+                        self.line = Line::Field;
+                        self.field_len = 0;
+                        i += 1;
+                    }
+                    None => i = n,
+                },
+                Line::Data => {
+                    if self.skip_space {
+                        self.skip_space = false;
+                        if c == b' ' {
+                            i += 1;
+                            continue;
+                        }
+                    }
+                    let end = memchr::memchr2(b'\n', b'\r', &chunk[i..]).map_or(n, |k| i + k);
+                    if !self.json.done {
+                        self.json_bytes(&chunk, i, end, &mut seg, out);
+                    }
+                    i = end;
+                    if i < n {
+                        // Line end: a data line continues the same JSON text.
+                        self.prev_cr = chunk[i] == b'\r';
+                        self.line = Line::Field;
+                        self.field_len = 0;
+                        i += 1;
+                    }
+                }
+            }
+        }
+        self.flush_tail(&chunk, seg, out);
+    }
+
+    /// Sends the rest of `chunk` from `seg`, unless an id being captured holds it.
+    fn flush_tail(&self, chunk: &Bytes, seg: usize, out: &mut Vec<Bytes>) {
+        if self.json.capture.is_none() && seg < chunk.len() {
+            out.push(chunk.slice(seg..));
+        }
+    }
+
+    /// The JSON text of an SSE event ended: an id value still being captured is complete.
+    fn end_json_text(&mut self, chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+        if self.json.capture.is_some() {
+            self.finish_capture(chunk, at, seg, out);
+        }
+    }
+
+    /// Runs the JSON state machine over `chunk[from..to]`.
+    fn json_bytes(
+        &mut self,
+        chunk: &Bytes,
+        from: usize,
+        to: usize,
+        seg: &mut usize,
+        out: &mut Vec<Bytes>,
+    ) {
+        let mut i = from;
+        while i < to {
+            if self.json.done {
+                return;
+            }
+            let c = chunk[i];
+            if let Some(cap) = &mut self.json.capture {
+                let string = cap.first() == Some(&b'"');
+                if string {
+                    cap.push(c);
+                    if self.json.esc {
+                        self.json.esc = false;
+                    } else if c == b'\\' {
+                        self.json.esc = true;
+                    } else if c == b'"' && cap.len() > 1 {
+                        *seg = i + 1;
+                        self.finish_capture(chunk, i + 1, seg, out);
+                    }
+                    if cap_too_long(&self.json.capture) {
+                        self.give_up_capture(chunk, i + 1, seg, out);
+                    }
+                    i += 1;
+                    continue;
+                }
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    self.finish_capture(chunk, i, seg, out);
+                    continue;
+                }
+                cap.push(c);
+                if cap_too_long(&self.json.capture) {
+                    self.give_up_capture(chunk, i + 1, seg, out);
+                }
+                i += 1;
+                continue;
+            }
+            if self.json.in_str {
+                if self.json.esc {
+                    self.json.esc = false;
+                    self.key_byte(c);
+                    i += 1;
+                    continue;
+                }
+                // Jump to the next quote or backslash.
+                let rest = &chunk[i..to];
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    None => {
+                        for &b in rest {
+                            self.key_byte(b);
+                        }
+                        i = to;
+                    }
+                    Some(k) => {
+                        for &b in &rest[..k] {
+                            self.key_byte(b);
+                        }
+                        i += k;
+                        if chunk[i] == b'\\' {
+                            self.json.esc = true;
+                        } else {
+                            self.json.in_str = false;
+                            if self.json.expect_key && self.json.depth == 1 {
+                                self.json.expect_key = false;
+                                self.json.id_next =
+                                    self.json.key_len == 2 && &self.json.key[..2] == b"id";
+                            }
+                        }
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            match c {
+                b'"' => {
+                    if self.json.id_next && self.json.depth == 1 {
+                        self.start_capture(chunk, i, seg, out);
+                        if let Some(cap) = &mut self.json.capture {
+                            cap.push(c);
+                        }
+                    } else {
+                        self.json.in_str = true;
+                        self.json.key_len = 0;
+                    }
+                }
+                b'{' | b'[' => {
+                    self.json.depth += 1;
+                    self.json.id_next = false;
+                    self.json.expect_key = c == b'{' && self.json.depth == 1;
+                }
+                b'}' | b']' => {
+                    self.json.depth = self.json.depth.saturating_sub(1);
+                    if self.json.depth == 0 {
+                        // End of the message without our id: nothing more to find in it.
+                        self.json.done = !self.sse;
+                    }
+                }
+                b',' => {
+                    if self.json.depth == 1 {
+                        self.json.expect_key = true;
+                        self.json.id_next = false;
+                    }
+                }
+                b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
+                _ => {
+                    if self.json.id_next && self.json.depth == 1 {
+                        self.start_capture(chunk, i, seg, out);
+                        if let Some(cap) = &mut self.json.capture {
+                            cap.push(c);
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+
+    fn key_byte(&mut self, b: u8) {
+        if self.json.expect_key && self.json.depth == 1 {
+            if self.json.key_len < self.json.key.len() {
+                self.json.key[self.json.key_len] = b;
+            }
+            self.json.key_len += 1;
+        }
+    }
+
+    fn start_capture(&mut self, chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+        if at > *seg {
+            out.push(chunk.slice(*seg..at));
+        }
+        *seg = at;
+        self.json.capture = Some(Vec::with_capacity(16));
+        self.json.id_next = false;
+    }
+
+    /// The id value is complete: emit the client's id if it is ours, else as it was.
+    fn finish_capture(&mut self, _chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+        if let Some(cap) = self.json.capture.take() {
+            if cap == self.upstream_id[..] {
+                out.push(self.client_id.clone());
+                self.answered = true;
+            } else {
+                out.push(Bytes::from(cap));
+            }
+        }
+        *seg = at;
+        self.json.done = true;
+    }
+
+    fn give_up_capture(
+        &mut self,
+        _chunk: &Bytes,
+        at: usize,
+        seg: &mut usize,
+        out: &mut Vec<Bytes>,
+    ) {
+        if let Some(cap) = self.json.capture.take() {
+            out.push(Bytes::from(cap));
+        }
+        *seg = at;
+        self.json.done = true;
+    }
+}
+
+fn cap_too_long(cap: &Option<Vec<u8>>) -> bool {
+    cap.as_ref().is_some_and(|c| c.len() > MAX_ID)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` split at every pair of positions and checks the output each time.
+    fn check_all_splits(input: &[u8], expected: &[u8], sse: bool) {
+        for a in 0..=input.len() {
+            for b in a..=input.len() {
+                let mut s = ResponseSplicer::new(
+                    Bytes::from_static(b"\"g-1\""),
+                    Bytes::from_static(b"42"),
+                    sse,
+                );
+                let mut out = Vec::new();
+                for part in [&input[..a], &input[a..b], &input[b..]] {
+                    s.feed(Bytes::copy_from_slice(part), &mut out);
+                }
+                let joined: Vec<u8> = out.concat();
+                assert_eq!(
+                    String::from_utf8_lossy(&joined),
+                    String::from_utf8_lossy(expected),
+                    "split at {a},{b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn json_body_id_first_or_last() {
+        check_all_splits(
+            br#"{"jsonrpc":"2.0","id":"g-1","result":{"id":"g-1","x":"\"id\":\"g-1\""}}"#,
+            br#"{"jsonrpc":"2.0","id":42,"result":{"id":"g-1","x":"\"id\":\"g-1\""}}"#,
+            false,
+        );
+        check_all_splits(
+            br#"{"result":{"content":[{"type":"text","text":"a\\\"b"}]},"jsonrpc":"2.0","id" : "g-1"}"#,
+            br#"{"result":{"content":[{"type":"text","text":"a\\\"b"}]},"jsonrpc":"2.0","id" : 42}"#,
+            false,
+        );
+    }
+
+    #[test]
+    fn other_ids_are_left_alone() {
+        check_all_splits(
+            br#"{"jsonrpc":"2.0","id":"g-10","result":{}}"#,
+            br#"{"jsonrpc":"2.0","id":"g-10","result":{}}"#,
+            false,
+        );
+    }
+
+    #[test]
+    fn sse_events_each_checked() {
+        let input = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n: comment\ndata: {\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"sampling/createMessage\"}\n\nid: 7\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":\"g-1\",\"result\":{}}\r\n\r\n";
+        let expected = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n: comment\ndata: {\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"sampling/createMessage\"}\n\nid: 7\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":42,\"result\":{}}\r\n\r\n";
+        check_all_splits(input, expected, true);
+        let mut s = ResponseSplicer::new(
+            Bytes::from_static(b"\"g-1\""),
+            Bytes::from_static(b"42"),
+            true,
+        );
+        let mut out = Vec::new();
+        s.feed(Bytes::copy_from_slice(input), &mut out);
+        assert!(s.answered());
+    }
+
+    #[test]
+    fn numeric_upstream_ids_and_string_client_ids() {
+        for a in 0..30 {
+            let input = br#"{"id":  17 ,"result":null}"#;
+            let mut s = ResponseSplicer::new(
+                Bytes::from_static(b"17"),
+                Bytes::from_static(b"\"abc\""),
+                false,
+            );
+            let mut out = Vec::new();
+            let a = a.min(input.len());
+            s.feed(Bytes::copy_from_slice(&input[..a]), &mut out);
+            s.feed(Bytes::copy_from_slice(&input[a..]), &mut out);
+            assert_eq!(out.concat(), br#"{"id":  "abc" ,"result":null}"#.to_vec());
+            assert!(s.answered());
+        }
+    }
+
+    #[test]
+    fn untouched_chunks_are_not_copied() {
+        let big = Bytes::from(vec![b'x'; 1 << 20]);
+        let mut s = ResponseSplicer::new(
+            Bytes::from_static(b"\"g-1\""),
+            Bytes::from_static(b"1"),
+            false,
+        );
+        let mut out = Vec::new();
+        s.feed(
+            Bytes::from_static(br#"{"jsonrpc":"2.0","id":"g-1","result":{"t":""#),
+            &mut out,
+        );
+        s.feed(big.clone(), &mut out);
+        let last = out.last().unwrap();
+        assert_eq!(last.as_ptr(), big.as_ptr(), "forwarded as the same buffer");
+    }
+}

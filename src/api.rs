@@ -124,6 +124,35 @@ pub async fn dispatch(
             state.registry.delete_namespace(param()).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
+        RouteId::ServerTools => {
+            let p = who()?;
+            let backend = visible_backend(state, &p, param()).await?;
+            Ok(json_value(
+                StatusCode::OK,
+                &crate::mcp::server_tools(&backend),
+            ))
+        }
+        RouteId::ExecuteTool => {
+            let p = who()?;
+            let backend = visible_backend(state, &p, param()).await?;
+            let tool = params.get(1).unwrap_or_default().to_string();
+            let (parts, body) = req.into_parts();
+            if !is_json(&parts.headers) {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let args = read_body(body, &parts.headers, state.config.max_body).await?;
+            let ctx = crate::mcp::Ctx::new(state, Some(p.clone()), None)
+                .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
+            let ctx = crate::mcp::Ctx {
+                conversation: format!("rest:{}", p.key_id),
+                ..ctx
+            };
+            let answer = crate::mcp::execute(&ctx, &backend, &tool, &args).await?;
+            rest_result(&answer)
+        }
+        RouteId::Mcp | RouteId::McpNamespace => Err(ApiError::Internal(
+            "MCP routes are served by mcp::handle".into(),
+        )),
         RouteId::Events => {
             let mut resp = Response::new(state.events.subscribe(who()?));
             let h = resp.headers_mut();
@@ -135,6 +164,52 @@ pub async fn dispatch(
             Ok(resp)
         }
     }
+}
+
+/// The running backend of a server the key may see, by UUID or name.
+async fn visible_backend(
+    state: &State,
+    p: &Principal,
+    id_or_name: &str,
+) -> Result<Arc<crate::backends::Backend>, ApiError> {
+    let server = state.registry.get_server(id_or_name).await?;
+    if let Some(v) = visible_servers(state, p).await?
+        && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
+    {
+        return Err(ApiError::NotFound(format!("no server {id_or_name:?}")));
+    }
+    match state.backends.get(&server.id) {
+        Some(b) if b.status() == crate::backends::Status::Running => Ok(b),
+        _ => Err(ApiError::Unavailable(format!(
+            "server {} is not running ({})",
+            server.name,
+            state.server_status(&server)
+        ))),
+    }
+}
+
+/// The REST form of a tools/call answer: the result, or 502 with the backend's error.
+fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
+    let v: Value = serde_json::from_slice(answer)
+        .map_err(|e| ApiError::Internal(format!("unreadable tool answer: {e}")))?;
+    if let Some(result) = v.get("result") {
+        return Ok(json_value(StatusCode::OK, result));
+    }
+    let message = v["error"]["message"]
+        .as_str()
+        .unwrap_or("the tool call failed")
+        .to_string();
+    let code = v["error"]["code"].as_i64().unwrap_or(0);
+    let status = if code == crate::mcp::code::INVALID_PARAMS {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    Ok(json_value(
+        status,
+        &json!({"error": message, "code": if status == StatusCode::BAD_REQUEST { "invalid_request" } else { "backend_error" },
+                "status": status.as_u16(), "rpc_code": code}),
+    ))
 }
 
 fn server_json(state: &State, s: &Server) -> Value {

@@ -48,8 +48,13 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
         KeyStore::new(db.pool.clone(), cipher.clone()),
         Tokens::new(&secrets.jwt),
     );
-    let registry = Registry::new(db.pool.clone(), cipher);
-    let state = Arc::new(State::new(config, db, auth, registry));
+    let registry = Registry::new(db.pool.clone(), cipher.clone());
+    let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();
+    let state = Arc::new(State::new(config, db, auth, registry, cipher, rebuild_tx));
+    tokio::spawn(crate::routing::rebuild_loop(
+        Arc::downgrade(&state),
+        rebuild_rx,
+    ));
     changes::full_refresh(&state).await?;
     for ns in state
         .snapshot()
@@ -65,8 +70,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
 /// Serves on `listener` with the background tasks running, until `shutdown` completes.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     let listener_task = tokio::spawn(changes::run(state.clone()));
-    server::run(listener, state, shutdown).await;
+    server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();
+    state.backends.stop_all();
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.

@@ -35,9 +35,13 @@ pub async fn run(state: Arc<State>) {
     }
 }
 
-/// Loads keys and registry in full (start-up and `/ready`).
+/// Loads keys, ended sessions and the registry in full (start-up and safety net).
 pub async fn full_refresh(state: &State) -> Result<(), DbError> {
     state.auth.reload_all(&state.db.pool).await?;
+    state
+        .ended_sessions
+        .reload(&state.db.pool, crate::token::unix_now())
+        .await?;
     reload_registry(state).await
 }
 
@@ -106,6 +110,20 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
             continue;
         };
         match v["table"].as_str() {
+            Some("ended_sessions") => {
+                let hash = v["id"].as_str().and_then(|h| {
+                    let bytes: Option<Vec<u8>> = (0..h.len())
+                        .step_by(2)
+                        .map(|i| h.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+                        .collect();
+                    <[u8; 16]>::try_from(bytes?.as_slice()).ok()
+                });
+                if let (Some(h), Some(exp)) = (hash, v["expires"].as_u64()) {
+                    state
+                        .ended_sessions
+                        .insert(h, exp, crate::token::unix_now());
+                }
+            }
             Some("api_keys") => {
                 if let Some(id) = v["id"].as_str().and_then(KeyId::parse) {
                     keys.insert(id);
@@ -133,7 +151,10 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
 async fn reload_registry(state: &State) -> Result<(), DbError> {
     let fresh = state.registry.snapshot().await?;
     let old = state.set_snapshot(fresh);
-    publish_differences(state, &old, &state.snapshot());
+    let new = state.snapshot();
+    state.backends.reconcile(&new);
+    state.request_rebuild();
+    publish_differences(state, &old, &new);
     Ok(())
 }
 

@@ -69,6 +69,11 @@ impl EventBus {
         }));
     }
 
+    /// A receiver that changes when the gateway shuts down (for other streams).
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// Ends every open stream (shutdown).
     pub fn close(&self) {
         let _ = self.closing.send(true);

@@ -1,7 +1,6 @@
 //! HTTP plumbing shared by every handler: the response body type, reading bounded request
 //! bodies, JSON responses, and the API error type with its mapping to status codes.
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,6 +21,8 @@ pub enum Body {
     Full(Option<Bytes>),
     /// Chunks produced by a task (event streams); ends when the sender is dropped.
     Channel(mpsc::Receiver<Bytes>),
+    /// A backend's answer streaming through (see `mcp::UpstreamBody`).
+    Upstream(Box<crate::mcp::UpstreamBody>),
 }
 
 impl Body {
@@ -32,16 +33,19 @@ impl Body {
 
 impl hyper::body::Body for Body {
     type Data = Bytes;
-    type Error = Infallible;
+    /// Only an upstream answer that breaks off fails, so the client sees a cut
+    /// connection instead of a truncated message.
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+            Body::Upstream(u) => Pin::new(u.as_mut()).poll_frame(cx),
         }
     }
 
@@ -49,7 +53,7 @@ impl hyper::body::Body for Body {
         match self {
             Body::Empty => true,
             Body::Full(b) => b.is_none(),
-            Body::Channel(_) => false,
+            Body::Channel(_) | Body::Upstream(_) => false,
         }
     }
 
@@ -58,7 +62,7 @@ impl hyper::body::Body for Body {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
-            Body::Channel(_) => SizeHint::default(),
+            Body::Channel(_) | Body::Upstream(_) => SizeHint::default(),
         }
     }
 }

@@ -12,6 +12,11 @@
 //! - [`router`]: the route table, matched by hand.
 //! - [`auth`]: keys and tokens checked from memory; [`token`] signs and checks JWTs;
 //!   [`ratelimit`] limits failed attempts per address.
+//! - [`mcp`]: the MCP endpoint, both protocol eras; [`session`] seals client sessions.
+//! - [`frame`]: JSON-RPC spans via simd-json, spliced into upstream requests;
+//!   [`routing`]: the lock-free table of who serves what; [`backends`]: supervised
+//!   upstream connections over [`upstream`]; [`splicer`]: the client's id restored in
+//!   streamed answers.
 //! - [`api`]: control-plane handlers; [`http`]: bodies, bounded reads, API errors.
 //! - [`registry`]: servers and namespaces, validated and stored with secrets sealed.
 //! - [`events`]: the NDJSON lifecycle stream; [`metrics`]: Prometheus; [`openapi`].
@@ -34,6 +39,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backends;
 pub mod changes;
 pub mod cli;
 pub mod config;
@@ -45,6 +51,7 @@ pub mod frame;
 pub mod http;
 pub mod keyadm;
 pub mod keys;
+pub mod mcp;
 pub mod metrics;
 pub mod migrate;
 pub mod names;
@@ -52,8 +59,11 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod registry;
 pub mod router;
+pub mod routing;
 pub mod secrets;
 pub mod server;
+pub mod session;
 pub mod splicer;
 pub mod state;
 pub mod token;
+pub mod upstream;

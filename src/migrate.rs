@@ -15,11 +15,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. A test checks this matches the files in `sql/`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../sql/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../sql/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_ended_sessions",
+        sql: include_str!("../sql/0002_ended_sessions.sql"),
+    },
+];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.
 const LOCK_KEY: i64 = 0x006d_6574_616d_6370;

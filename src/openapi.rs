@@ -63,7 +63,9 @@ fn operation(route: &Route) -> Value {
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
-    if let Some(schema) = request_schema(route.id) {
+    if let Some(schema) = request_schema(route.id)
+        .filter(|_| route.method == Method::POST || route.method == Method::PUT)
+    {
         op.insert(
             "requestBody".into(),
             json!({"required": true, "content": {"application/json": {"schema": schema}}}),
@@ -84,6 +86,9 @@ fn operation(route: &Route) -> Value {
     }
     if route.method == Method::POST || route.method == Method::PUT {
         errors.extend([400, 413, 415]);
+    }
+    if matches!(route.id, RouteId::Mcp | RouteId::McpNamespace) {
+        errors.extend([400, 404, 406]);
     }
     if matches!(
         route.id,
@@ -114,6 +119,8 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::Token => schema_ref("TokenRequest"),
         RouteId::CreateServer | RouteId::UpdateServer => schema_ref("ServerInput"),
         RouteId::CreateNamespace | RouteId::UpdateNamespace => schema_ref("NamespaceInput"),
+        RouteId::ExecuteTool => json!({"type": "object", "description": "the tool's arguments"}),
+        RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
     })
 }
@@ -146,6 +153,20 @@ fn success(id: RouteId) -> (u16, Value) {
         RouteId::DeleteServer | RouteId::DeleteNamespace => {
             (204, json!({"description": "Deleted"}))
         }
+        RouteId::Mcp | RouteId::McpNamespace => (
+            200,
+            json!({"description": "A JSON-RPC response, or an SSE stream ending with it; 202 for notifications",
+                   "content": {"application/json": {"schema": schema_ref("JsonRpcMessage")},
+                               "text/event-stream": {"schema": {"type": "string"}}}}),
+        ),
+        RouteId::ServerTools => (
+            200,
+            json_body(json!({"type": "array", "items": {"type": "object"}})),
+        ),
+        RouteId::ExecuteTool => (
+            200,
+            json_body(json!({"type": "object", "description": "the tools/call result"})),
+        ),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
@@ -166,6 +187,7 @@ fn components() -> Value {
             "Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         },
         "schemas": {
+            "JsonRpcMessage": {"type": ["object", "array"], "description": "A JSON-RPC 2.0 message (a batch only in 2025-03-26 sessions)"},
             "Error": {"type": "object", "required": ["error", "code", "status"], "properties": {
                 "error": {"type": "string"}, "code": {"type": "string"}, "status": {"type": "integer"},
                 "field": {"type": "string", "description": "the request field at fault (400 only)"}}},

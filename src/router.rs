@@ -13,6 +13,8 @@ pub enum Access {
     Client,
     /// A key or token with the `admin` scope.
     Admin,
+    /// MCP endpoints: a key, unless the namespace is open (`auth: none`).
+    Mcp,
 }
 
 /// What a route does; the server dispatches on it.
@@ -34,6 +36,10 @@ pub enum RouteId {
     UpdateNamespace,
     DeleteNamespace,
     Events,
+    Mcp,
+    McpNamespace,
+    ServerTools,
+    ExecuteTool,
 }
 
 /// One entry of the table.
@@ -61,6 +67,13 @@ macro_rules! route {
 
 /// Every route, in the order the OpenAPI document lists them.
 pub static ROUTES: &[Route] = &[
+    route!(POST "/mcp" => Mcp, Mcp, "MCP over every server the key may use: JSON-RPC messages"),
+    route!(GET "/mcp" => Mcp, Mcp, "MCP: the session's stream of server notifications (SSE)"),
+    route!(DELETE "/mcp" => Mcp, Mcp, "MCP: end the session"),
+    route!(POST "/mcp/{namespace}" => McpNamespace, Mcp, "MCP over one namespace"),
+    route!(GET "/mcp/{namespace}" => McpNamespace, Mcp, "MCP over one namespace: notification stream"),
+    route!(DELETE "/mcp/{namespace}" => McpNamespace, Mcp, "MCP over one namespace: end the session"),
+    route!(POST "/api/v1/mcp/stream" => Mcp, Mcp, "Alias of POST /mcp"),
     route!(GET "/health" => Health, Public, "Liveness"),
     route!(GET "/ready" => Ready, Public, "Readiness: database reachable, registry loaded"),
     route!(GET "/metrics" => Metrics, Public, "Prometheus metrics"),
@@ -76,6 +89,8 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/namespaces/{name}" => GetNamespace, Client, "Show a namespace"),
     route!(PUT "/api/v1/namespaces/{name}" => UpdateNamespace, Admin, "Update a namespace (fields given replace, others stay)"),
     route!(DELETE "/api/v1/namespaces/{name}" => DeleteNamespace, Admin, "Remove a namespace"),
+    route!(GET "/api/v1/mcp/servers/{id}/tools" => ServerTools, Client, "The tools a server offers, with their exposed names"),
+    route!(POST "/api/v1/mcp/servers/{id}/tools/{tool}/execute" => ExecuteTool, Client, "Call a tool: the body is its arguments, the answer its result"),
     route!(GET "/api/v1/events" => Events, Client, "NDJSON stream of registry and lifecycle events"),
 ];
 

@@ -127,9 +127,47 @@ async fn phases(
     outcome.route = route.path;
     outcome.method = route.method.as_str();
 
+    // MCP endpoints: credentials unless the namespace is open.
+    if route.access == Access::Mcp {
+        let namespace = params.get(0);
+        let table = state.routing.load();
+        let Some(view) = table.view(namespace) else {
+            return Err(ApiError::NotFound(format!(
+                "no namespace {:?}",
+                namespace.unwrap_or_default()
+            )));
+        };
+        let open = !view.auth_required;
+        let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
+            || req.headers().contains_key("x-api-key");
+        let principal = if open && !has_credentials {
+            None
+        } else {
+            let p = match state.auth.authenticate(req.headers(), peer).await {
+                Ok(p) => p,
+                Err(e) => {
+                    state.metrics.auth_failure(e.reason());
+                    return Err(e.into());
+                }
+            };
+            outcome.key_id = Some(p.key_id.to_string());
+            if let Some(ns) = namespace
+                && !p.may_use(ns)
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "this key may not use namespace {ns:?}"
+                )));
+            }
+            Some(p)
+        };
+        let ctx = crate::mcp::Ctx::new(state, principal, namespace)
+            .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
+        return Ok(crate::mcp::handle(ctx, req).await);
+    }
+
     // Authenticate and authorise.
     let principal: Option<Principal> = match route.access {
-        Access::Public => None,
+        Access::Public | Access::Mcp => None,
         Access::Client | Access::Admin => {
             let p = match state.auth.authenticate(req.headers(), peer).await {
                 Ok(p) => p,

@@ -4,13 +4,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::Authenticator;
+use crate::backends::{Backends, Status};
 use crate::config::Config;
+use crate::crypto::Cipher;
 use crate::db::Database;
 use crate::events::EventBus;
+use crate::mcp::{InFlight, ListChanged};
 use crate::metrics::Metrics;
-use crate::registry::{Registry, Server, Snapshot};
+use crate::registry::{Protocol, Registry, Server, Snapshot};
+use crate::routing::Routing;
+use crate::session::EndedSessions;
 
 /// Shared state behind an `Arc`.
 pub struct State {
@@ -31,11 +37,40 @@ pub struct State {
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
+    /// Seals client sessions (and secrets at rest).
+    pub cipher: Cipher,
+    /// One supervised connection per active backend.
+    pub backends: Backends,
+    /// Who serves each exposed tool, prompt and resource; swapped whole.
+    pub routing: Routing,
+    /// Ended client sessions, refused everywhere until they would have expired.
+    pub ended_sessions: EndedSessions,
+    /// Forwarded requests not yet answered, for cancellation.
+    pub inflight: InFlight,
+    /// Per-view list changes, for clients' notification streams.
+    pub list_changes: broadcast::Sender<ListChanged>,
+    /// Asks the routing builder for a rebuild.
+    rebuild: mpsc::UnboundedSender<()>,
 }
 
 impl State {
-    pub fn new(config: Config, db: Database, auth: Authenticator, registry: Registry) -> State {
+    /// `rebuild` is the sender half of the routing builder's channel.
+    pub fn new(
+        config: Config,
+        db: Database,
+        auth: Authenticator,
+        registry: Registry,
+        cipher: Cipher,
+        rebuild: mpsc::UnboundedSender<()>,
+    ) -> State {
         State {
+            cipher,
+            backends: Backends::new(rebuild.clone()),
+            routing: Routing::default(),
+            ended_sessions: EndedSessions::default(),
+            inflight: InFlight::default(),
+            list_changes: broadcast::channel(64).0,
+            rebuild,
             config,
             db,
             auth,
@@ -65,17 +100,27 @@ impl State {
         old
     }
 
+    /// Asks for the routing table to be rebuilt (coalesced).
+    pub fn request_rebuild(&self) {
+        let _ = self.rebuild.send(());
+    }
+
     pub fn is_ready(&self) -> bool {
         self.registry_loaded.load(Ordering::Acquire) && self.auth.is_loaded()
     }
 
     /// The status reported for a server: `stopped` when inactive; otherwise what its
-    /// backend connection last reported, `starting` until it reports.
+    /// backend connection reports (`starting` until it first connects).
     pub fn server_status(&self, server: &Server) -> &'static str {
-        if server.is_active {
-            "starting"
-        } else {
-            "stopped"
+        if !server.is_active {
+            return Status::Stopped.as_str();
+        }
+        match self.backends.get(&server.id) {
+            Some(b) if b.server == *server => b.status().as_str(),
+            Some(_) => Status::Starting.as_str(),
+            // Transports this process does not connect to.
+            None if server.protocol != Protocol::Http => Status::Stopped.as_str(),
+            None => Status::Starting.as_str(),
         }
     }
 }

@@ -394,7 +394,10 @@ async fn server_crud_validates_masks_and_keeps_secrets_sealed() {
         Some(format!("/api/v1/mcp/servers/{id}").as_str())
     );
     assert_eq!(created["headers"]["Authorization"], "********");
-    assert_eq!(created["status"], "starting");
+    assert!(
+        matches!(created["status"].as_str(), Some("starting" | "failed")),
+        "{created}"
+    );
     assert_eq!(created["timeout_ms"], 5000);
     assert!(!r.text().contains("s3cret"));
 

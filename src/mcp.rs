@@ -1,0 +1,1376 @@
+//! The client-facing MCP endpoint (`/mcp`, `/mcp/{namespace}`, `/api/v1/mcp/stream`).
+//!
+//! Both protocol eras on one path. Session era (2025-03-26 … 2025-11-25): `initialize`
+//! mints a sealed `Mcp-Session-Id`; every later request carries it. Stateless era
+//! (2026-07-28): every request carries its version in `_meta`; `server/discover` replaces
+//! `initialize`, `subscriptions/listen` replaces `GET`.
+//!
+//! Lists are answered from the routing table. Calls (`tools/call`, `prompts/get`,
+//! `resources/read`, …) are forwarded: the body is spliced (new id, backend's own name),
+//! sent on the pooled connection, and the backend's response streams back through
+//! [`ResponseSplicer`], whatever its content type.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Frame as BodyFrame, Incoming};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::backends::Backend;
+use crate::crypto::{base64url, base64url_decode};
+use crate::frame::{self, Frame, FrameError, Span, string_value};
+use crate::http::{ApiError, Body, is_json, read_body};
+use crate::routing::{Table, View};
+use crate::session::{self, SessionClaims};
+use crate::splicer::ResponseSplicer;
+use crate::state::State;
+use crate::token::unix_now;
+
+/// Session-era versions the gateway speaks with clients, newest first.
+pub const SESSION_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// The stateless era.
+pub const STATELESS_VERSION: &str = "2026-07-28";
+/// Items per page of a list.
+const PAGE: usize = 200;
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Longest a collected (batched, REST) response may be.
+const MAX_COLLECTED: usize = 64 << 20;
+
+/// JSON-RPC error codes.
+pub mod code {
+    pub const PARSE: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL: i64 = -32603;
+    pub const SESSION_NOT_FOUND: i64 = -32001;
+    pub const HEADER_MISMATCH: i64 = -32020;
+    pub const UNSUPPORTED_VERSION: i64 = -32022;
+}
+
+/// A JSON-RPC error answer with its HTTP status.
+#[derive(Debug)]
+pub struct RpcError {
+    pub status: StatusCode,
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> RpcError {
+        RpcError {
+            status,
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// A method-level error: HTTP 200 with the error in the body.
+    pub fn method(code: i64, message: impl Into<String>) -> RpcError {
+        RpcError::new(StatusCode::OK, code, message)
+    }
+
+    fn body(&self, id: &[u8]) -> Bytes {
+        let mut err = json!({"code": self.code, "message": self.message});
+        if let Some(d) = &self.data {
+            err["data"] = d.clone();
+        }
+        envelope(id, "error", err.to_string().as_bytes())
+    }
+
+    pub fn response(&self, id: &[u8]) -> Response<Body> {
+        json_response(self.status, self.body(id))
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"<kind>":<payload>}` from raw parts.
+fn envelope(id: &[u8], kind: &str, payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(40 + id.len() + payload.len());
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(if id.is_empty() { b"null" } else { id });
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"}");
+    out.freeze()
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Body::full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn status_only(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = status;
+    r
+}
+
+/// Who and where a request is: built once per request.
+pub struct Ctx {
+    pub state: Arc<State>,
+    pub principal: Option<Principal>,
+    pub namespace: Option<String>,
+    pub table: Arc<Table>,
+    pub view: Arc<View>,
+    /// For a key limited to namespaces on `/mcp`: the servers it may reach.
+    pub allowed: Option<HashSet<Uuid>>,
+    pub stateless: bool,
+    /// Key for this client's in-flight requests (session or key).
+    pub conversation: String,
+}
+
+impl Ctx {
+    pub fn new(
+        state: &Arc<State>,
+        principal: Option<Principal>,
+        namespace: Option<&str>,
+    ) -> Option<Ctx> {
+        let table = state.routing.load();
+        let view = table.view(namespace)?.clone();
+        let allowed = match (&principal, namespace) {
+            (Some(p), None) if p.is_limited() && !p.is_admin() => Some(
+                p.namespaces
+                    .iter()
+                    .filter_map(|n| table.namespace_members.get(n))
+                    .flatten()
+                    .copied()
+                    .collect(),
+            ),
+            _ => None,
+        };
+        Some(Ctx {
+            state: state.clone(),
+            principal,
+            namespace: namespace.map(str::to_string),
+            table,
+            view,
+            allowed,
+            stateless: false,
+            conversation: String::new(),
+        })
+    }
+
+    fn kid(&self) -> &str {
+        self.principal.as_ref().map_or("", |p| p.key_id.as_str())
+    }
+
+    fn may_reach(&self, backend: &Backend) -> bool {
+        self.allowed
+            .as_ref()
+            .is_none_or(|a| a.contains(&backend.id))
+    }
+}
+
+/// Serves one request to an MCP endpoint.
+pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    match *req.method() {
+        Method::POST => post(ctx, req).await,
+        Method::GET => get(ctx, req),
+        Method::DELETE => delete(ctx, req).await,
+        _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn accepts(h: &HeaderMap, what: &str) -> bool {
+    h.get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| {
+            let m = m.split(';').next().unwrap_or("").trim();
+            m.eq_ignore_ascii_case(what) || m == "*/*"
+        })
+}
+
+async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if !(accepts(&parts.headers, "application/json")
+        && accepts(&parts.headers, "text/event-stream"))
+    {
+        return RpcError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            code::INVALID_REQUEST,
+            "Accept must list both application/json and text/event-stream",
+        )
+        .response(b"null");
+    }
+    if !is_json(&parts.headers) {
+        return RpcError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::INVALID_REQUEST,
+            "Content-Type must be application/json",
+        )
+        .response(b"null");
+    }
+    let body = match read_body(body, &parts.headers, ctx.state.config.max_body).await {
+        Ok(b) => b,
+        Err(e) => return api_error_as_rpc(e),
+    };
+    match frame::parse(&body) {
+        Ok(f) => single(&mut ctx, &parts.headers, &body, &f).await,
+        Err(FrameError::Batch) => batch(&mut ctx, &parts.headers, &body).await,
+        Err(FrameError::Parse) => RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::PARSE,
+            "parse error: the body is not valid JSON",
+        )
+        .response(b"null"),
+        Err(FrameError::Invalid(m)) => RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            format!("invalid request: {m}"),
+        )
+        .response(b"null"),
+    }
+}
+
+fn api_error_as_rpc(e: ApiError) -> Response<Body> {
+    let status = e.status();
+    let mut r = RpcError::new(status, code::INVALID_REQUEST, e.to_string()).response(b"null");
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// Establishes the era and the session of a non-initialize message.
+fn admit(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &[u8],
+    f: &Frame,
+) -> Result<Option<SessionClaims>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    let meta_version = f.meta_version.and_then(|s| string_value(body, s));
+    if meta_version.is_some() || method == "server/discover" {
+        let version = meta_version.as_deref().unwrap_or(STATELESS_VERSION);
+        if version != STATELESS_VERSION {
+            let mut e = RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::UNSUPPORTED_VERSION,
+                format!("unsupported protocol version {version:?}"),
+            );
+            e.data = Some(json!({"supported": [STATELESS_VERSION], "requested": version}));
+            return Err(e);
+        }
+        check_mirrored_headers(headers, body, f, method)?;
+        ctx.stateless = true;
+        ctx.conversation = format!("k:{}", ctx.kid());
+        return Ok(None);
+    }
+    if let Some(v) = header_str(headers, "mcp-protocol-version")
+        && !SESSION_VERSIONS.contains(&v)
+    {
+        return Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            format!("unsupported MCP-Protocol-Version {v:?}"),
+        ));
+    }
+    let Some(id) = header_str(headers, "mcp-session-id") else {
+        return Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "missing Mcp-Session-Id: send initialize first",
+        ));
+    };
+    match session::open(
+        &ctx.state.cipher,
+        &ctx.state.ended_sessions,
+        id,
+        ctx.kid(),
+        ctx.namespace.as_deref(),
+        unix_now(),
+    ) {
+        Ok(claims) => {
+            ctx.conversation = format!("s:{}", base64url(&session::hash(id)));
+            Ok(Some(claims))
+        }
+        Err(e) => Err(RpcError::new(
+            StatusCode::NOT_FOUND,
+            code::SESSION_NOT_FOUND,
+            format!("{e}: initialize again"),
+        )),
+    }
+}
+
+/// Stateless era: `Mcp-Method` / `Mcp-Name` must mirror the body when present.
+fn check_mirrored_headers(
+    headers: &HeaderMap,
+    body: &[u8],
+    f: &Frame,
+    method: &str,
+) -> Result<(), RpcError> {
+    let mismatch = |what: &str| {
+        Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::HEADER_MISMATCH,
+            format!("the {what} header does not match the request body"),
+        ))
+    };
+    if let Some(h) = header_str(headers, "mcp-method")
+        && h != method
+    {
+        return mismatch("Mcp-Method");
+    }
+    if let Some(h) = header_str(headers, "mcp-name") {
+        let body_name = match method {
+            "tools/call" | "prompts/get" => f.name,
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
+            _ => None,
+        }
+        .and_then(|s| string_value(body, s));
+        if body_name.as_deref() != Some(h) {
+            return mismatch("Mcp-Name");
+        }
+    }
+    Ok(())
+}
+
+async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> Response<Body> {
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    if f.method(body) == Some("initialize") {
+        return match initialize(ctx, body, f) {
+            Ok(r) => r,
+            Err(e) => e.response(id),
+        };
+    }
+    if let Err(e) = admit(ctx, headers, body, f) {
+        return e.response(id);
+    }
+    if f.is_response() {
+        // Answers to requests the gateway never sends on this endpoint.
+        return status_only(StatusCode::ACCEPTED);
+    }
+    if f.is_notification() {
+        if f.method(body) == Some("notifications/cancelled") {
+            cancel(ctx, body, f).await;
+        }
+        return status_only(StatusCode::ACCEPTED);
+    }
+    match dispatch(ctx, body, f, false).await {
+        Ok(r) => r,
+        Err(e) => e.response(id),
+    }
+}
+
+/// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
+async fn dispatch(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    collect: bool,
+) -> Result<Response<Body>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    let ok = |result: Bytes| {
+        Ok(json_response(
+            StatusCode::OK,
+            envelope(id, "result", &with_result_type(result, ctx.stateless)),
+        ))
+    };
+    let view = &ctx.view;
+    match method {
+        "ping" => ok(Bytes::from_static(b"{}")),
+        "server/discover" => ok(Bytes::from(discover(ctx).to_string())),
+        "logging/setLevel" => ok(Bytes::from_static(b"{}")),
+        "tools/list" => ok(page(
+            view.tools
+                .iter()
+                .filter(|t| ctx.may_reach(&t.backend))
+                .map(|t| &t.entry),
+            "tools",
+            cursor(body, f)?,
+        )?),
+        "prompts/list" => ok(page(
+            view.prompts
+                .iter()
+                .filter(|t| ctx.may_reach(&t.backend))
+                .map(|t| &t.entry),
+            "prompts",
+            cursor(body, f)?,
+        )?),
+        "resources/list" => ok(page(
+            view.resources
+                .iter()
+                .filter(|r| ctx.may_reach(&r.backend))
+                .map(|r| &r.entry),
+            "resources",
+            cursor(body, f)?,
+        )?),
+        "resources/templates/list" => ok(page(
+            view.templates
+                .iter()
+                .filter(|r| ctx.may_reach(&r.backend))
+                .map(|r| &r.entry),
+            "resourceTemplates",
+            cursor(body, f)?,
+        )?),
+        "tools/call" => {
+            let span = f.name.ok_or_else(|| {
+                RpcError::method(code::INVALID_PARAMS, "tools/call needs params.name")
+            })?;
+            let name = string_value(body, span).unwrap_or_default();
+            let Some(tool) = view.tool(&name).filter(|t| ctx.may_reach(&t.backend)) else {
+                let why = if view.disabled.contains(name.as_ref()) {
+                    format!("tool {name:?} is disabled in this namespace")
+                } else {
+                    format!("unknown tool {name:?}")
+                };
+                return Err(RpcError::method(code::INVALID_PARAMS, why));
+            };
+            Ok(forward(
+                ctx,
+                body,
+                f,
+                &tool.backend,
+                Some((span, tool.upstream_name.clone())),
+                collect,
+            )
+            .await)
+        }
+        "prompts/get" => {
+            let span = f.name.ok_or_else(|| {
+                RpcError::method(code::INVALID_PARAMS, "prompts/get needs params.name")
+            })?;
+            let name = string_value(body, span).unwrap_or_default();
+            let prompt = view
+                .prompt(&name)
+                .filter(|p| ctx.may_reach(&p.backend))
+                .ok_or_else(|| {
+                    RpcError::method(code::INVALID_PARAMS, format!("unknown prompt {name:?}"))
+                })?;
+            Ok(forward(
+                ctx,
+                body,
+                f,
+                &prompt.backend,
+                Some((span, prompt.upstream_name.clone())),
+                collect,
+            )
+            .await)
+        }
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            let uri = f.uri.and_then(|s| string_value(body, s)).ok_or_else(|| {
+                RpcError::method(code::INVALID_PARAMS, format!("{method} needs params.uri"))
+            })?;
+            let backend = view
+                .resource_backend(&uri)
+                .filter(|b| ctx.may_reach(b))
+                .ok_or_else(|| {
+                    RpcError::method(code::INVALID_PARAMS, format!("unknown resource {uri:?}"))
+                })?;
+            Ok(forward(ctx, body, f, backend, None, collect).await)
+        }
+        "completion/complete" => {
+            let kind = f
+                .ref_type
+                .and_then(|s| string_value(body, s))
+                .unwrap_or_default();
+            match kind.as_ref() {
+                "ref/prompt" => {
+                    let span = f.ref_name.ok_or_else(|| {
+                        RpcError::method(code::INVALID_PARAMS, "ref.name is required")
+                    })?;
+                    let name = string_value(body, span).unwrap_or_default();
+                    let p = view
+                        .prompt(&name)
+                        .filter(|p| ctx.may_reach(&p.backend))
+                        .ok_or_else(|| {
+                            RpcError::method(
+                                code::INVALID_PARAMS,
+                                format!("unknown prompt {name:?}"),
+                            )
+                        })?;
+                    Ok(forward(
+                        ctx,
+                        body,
+                        f,
+                        &p.backend,
+                        Some((span, p.upstream_name.clone())),
+                        collect,
+                    )
+                    .await)
+                }
+                "ref/resource" => {
+                    let uri = f
+                        .ref_uri
+                        .and_then(|s| string_value(body, s))
+                        .unwrap_or_default();
+                    let backend = view
+                        .resource_backend(&uri)
+                        .filter(|b| ctx.may_reach(b))
+                        .ok_or_else(|| {
+                            RpcError::method(
+                                code::INVALID_PARAMS,
+                                format!("unknown resource {uri:?}"),
+                            )
+                        })?;
+                    Ok(forward(ctx, body, f, backend, None, collect).await)
+                }
+                _ => Err(RpcError::method(
+                    code::INVALID_PARAMS,
+                    "ref.type must be ref/prompt or ref/resource",
+                )),
+            }
+        }
+        "subscriptions/listen" if ctx.stateless && !collect => Ok(listen(ctx)),
+        _ => {
+            let status = if ctx.stateless {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            Err(RpcError::new(
+                status,
+                code::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+            ))
+        }
+    }
+}
+
+/// Adds `"resultType":"complete"` for stateless clients.
+fn with_result_type(result: Bytes, stateless: bool) -> Bytes {
+    if !stateless || result.first() != Some(&b'{') {
+        return result;
+    }
+    let mut out = BytesMut::with_capacity(result.len() + 26);
+    out.extend_from_slice(b"{\"resultType\":\"complete\"");
+    if result.len() > 2 {
+        out.extend_from_slice(b",");
+    }
+    out.extend_from_slice(&result[1..]);
+    out.freeze()
+}
+
+fn cursor<'a>(body: &'a [u8], f: &Frame) -> Result<Option<std::borrow::Cow<'a, str>>, RpcError> {
+    Ok(f.cursor.and_then(|s| string_value(body, s)))
+}
+
+/// One page of a list: `{"<field>":[…],"nextCursor":…}` from prebuilt entries.
+fn page<'a>(
+    entries: impl Iterator<Item = &'a Bytes>,
+    field: &str,
+    cursor: Option<std::borrow::Cow<'_, str>>,
+) -> Result<Bytes, RpcError> {
+    let invalid = || RpcError::method(code::INVALID_PARAMS, "invalid cursor");
+    let start = match cursor {
+        None => 0,
+        Some(c) => {
+            let raw = base64url_decode(&c).ok_or_else(invalid)?;
+            let text = std::str::from_utf8(&raw).map_err(|_| invalid())?;
+            text.strip_prefix("o:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(invalid)?
+        }
+    };
+    let mut out = BytesMut::with_capacity(4096);
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b"\":[");
+    let mut n = 0;
+    let mut more = false;
+    for (i, e) in entries.enumerate().skip(start) {
+        if n == PAGE {
+            more = true;
+            let _ = i;
+            break;
+        }
+        if n > 0 {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(e);
+        n += 1;
+    }
+    if n == 0 && start > 0 && !more {
+        return Err(invalid());
+    }
+    out.extend_from_slice(b"]");
+    if more {
+        let next = base64url(format!("o:{}", start + PAGE).as_bytes());
+        out.extend_from_slice(b",\"nextCursor\":\"");
+        out.extend_from_slice(next.as_bytes());
+        out.extend_from_slice(b"\"");
+    }
+    out.extend_from_slice(b"}");
+    Ok(out.freeze())
+}
+
+/// What the gateway offers: the union of its backends, under its own name.
+fn capabilities(view: &View) -> Value {
+    let mut caps = json!({
+        "tools": {"listChanged": true},
+        "prompts": {"listChanged": true},
+        "resources": {"listChanged": true, "subscribe": view.subscribe},
+        "logging": {},
+    });
+    if view.completions {
+        caps["completions"] = json!({});
+    }
+    caps
+}
+
+fn server_info() -> Value {
+    json!({"name": "metamcp", "version": env!("CARGO_PKG_VERSION")})
+}
+
+fn discover(ctx: &Ctx) -> Value {
+    let mut versions = vec![STATELESS_VERSION];
+    versions.extend_from_slice(SESSION_VERSIONS);
+    json!({
+        "supportedVersions": versions,
+        "capabilities": capabilities(&ctx.view),
+        "serverInfo": server_info(),
+        "instructions": "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.",
+    })
+}
+
+fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcError> {
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    if f.id.is_none() {
+        return Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "initialize needs an id",
+        ));
+    }
+    let asked = f
+        .protocol_version
+        .and_then(|s| string_value(body, s))
+        .unwrap_or_default();
+    let version = if SESSION_VERSIONS.contains(&asked.as_ref()) {
+        asked.to_string()
+    } else {
+        SESSION_VERSIONS[0].to_string()
+    };
+    // Client capabilities are kept as the raw JSON text the client sent.
+    let caps = f
+        .params
+        .map(|p| p.of(body))
+        .and_then(|p| serde_json::from_slice::<Value>(p).ok())
+        .map(|p| p["capabilities"].to_string())
+        .unwrap_or_else(|| "{}".into());
+    let now = unix_now();
+    let claims = SessionClaims {
+        kid: ctx.kid().to_string(),
+        ns: ctx.namespace.clone(),
+        v: version.clone(),
+        caps,
+        iat: now,
+        exp: now + ctx.state.config.session_ttl.as_secs(),
+    };
+    let session_id = session::seal(&ctx.state.cipher, &claims);
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": capabilities(&ctx.view),
+        "serverInfo": server_info(),
+        "instructions": "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.",
+    });
+    let mut resp = json_response(
+        StatusCode::OK,
+        envelope(id, "result", result.to_string().as_bytes()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&session_id) {
+        resp.headers_mut().insert("mcp-session-id", v);
+    }
+    Ok(resp)
+}
+
+/// A request of this client in flight at a backend.
+struct Pending {
+    backend: Arc<Backend>,
+    upstream_id: Bytes,
+}
+
+/// In-flight requests by (conversation, client id), for `notifications/cancelled`.
+#[derive(Default)]
+pub struct InFlight {
+    map: Mutex<HashMap<(String, Bytes), Pending>>,
+}
+
+impl InFlight {
+    fn insert(&self, key: (String, Bytes), p: Pending) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, p);
+    }
+
+    fn remove(&self, key: &(String, Bytes)) -> Option<Pending> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn cancellation(upstream_id: &[u8], reason: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    out.extend_from_slice(
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":",
+    );
+    out.extend_from_slice(upstream_id);
+    out.extend_from_slice(b",\"reason\":");
+    out.extend_from_slice(&frame::json_string(reason));
+    out.extend_from_slice(b"}}");
+    out.freeze()
+}
+
+/// Forwards the client's cancellation to the backend running the request.
+async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
+    let Some(rid) = f.request_id else { return };
+    let key = (
+        ctx.conversation.clone(),
+        Bytes::copy_from_slice(rid.of(body)),
+    );
+    if let Some(p) = ctx.state.inflight.remove(&key) {
+        p.backend
+            .notify(cancellation(&p.upstream_id, "cancelled by the client"))
+            .await;
+    }
+}
+
+/// Removes the in-flight entry when the response ends; cancels upstream if it never did.
+struct InFlightGuard {
+    state: Arc<State>,
+    key: (String, Bytes),
+    done: bool,
+}
+
+impl InFlightGuard {
+    fn complete(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.state.inflight.remove(&self.key);
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(p) = self.state.inflight.remove(&self.key) {
+            tokio::spawn(async move {
+                p.backend
+                    .notify(cancellation(&p.upstream_id, "the client went away"))
+                    .await;
+            });
+        }
+    }
+}
+
+/// Sends the request to `backend` and streams its answer back.
+async fn forward(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    collect: bool,
+) -> Response<Body> {
+    let client_id =
+        f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
+    let upstream_id = backend.next_upstream_id();
+    let mut reps: Vec<(Span, &[u8])> = Vec::with_capacity(2);
+    if let Some(s) = f.id {
+        reps.push((s, &upstream_id));
+    }
+    if let Some((span, name)) = &rename {
+        reps.push((*span, name));
+    }
+    let upstream_body = frame::splice(body, &mut reps);
+    let key = (ctx.conversation.clone(), client_id.clone());
+    ctx.state.inflight.insert(
+        key.clone(),
+        Pending {
+            backend: backend.clone(),
+            upstream_id: upstream_id.clone(),
+        },
+    );
+    let mut guard = InFlightGuard {
+        state: ctx.state.clone(),
+        key,
+        done: false,
+    };
+    let fail = |e: String| {
+        RpcError::method(code::INTERNAL, format!("backend {}: {e}", backend.name))
+            .response(&client_id)
+    };
+    let resp = match tokio::time::timeout(backend.timeout, backend.send(upstream_body)).await {
+        Err(_) => {
+            // Dropping the guard tells the backend to stop.
+            return fail(format!(
+                "no answer within {} ms",
+                backend.timeout.as_millis()
+            ));
+        }
+        Ok(Err(e)) => {
+            guard.complete();
+            backend.suspect();
+            return fail(e.to_string());
+        }
+        Ok(Ok(r)) => r,
+    };
+    if resp.status() != StatusCode::OK {
+        guard.complete();
+        return fail(format!("answered HTTP {}", resp.status().as_u16()));
+    }
+    let sse = crate::upstream::is_sse(resp.headers());
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    let stream = UpstreamBody {
+        inner: resp.into_body(),
+        splicer: ResponseSplicer::new(upstream_id, client_id.clone(), sse),
+        pending: VecDeque::new(),
+        timeout: backend.timeout,
+        deadline: Box::pin(tokio::time::sleep(backend.timeout)),
+        guard: Some(guard),
+        sse,
+        client_id,
+        finished: false,
+        backend: backend.name.clone(),
+    };
+    if collect {
+        return collect_response(stream).await;
+    }
+    let mut r = Response::new(Body::Upstream(Box::new(stream)));
+    r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    r
+}
+
+/// Reads a whole forwarded answer and returns just the response message as JSON.
+async fn collect_response(mut stream: UpstreamBody) -> Response<Body> {
+    let sse = stream.sse;
+    let client_id = stream.client_id.clone();
+    let mut buf = BytesMut::new();
+    while let Some(frame) = stream.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Ok(d) = f.into_data() {
+                    if buf.len() + d.len() > MAX_COLLECTED {
+                        return RpcError::method(
+                            code::INTERNAL,
+                            "the backend's answer is too large to collect",
+                        )
+                        .response(&client_id);
+                    }
+                    buf.extend_from_slice(&d);
+                }
+            }
+            Err(e) => {
+                return RpcError::method(
+                    code::INTERNAL,
+                    format!("the backend's answer broke off: {e}"),
+                )
+                .response(&client_id);
+            }
+        }
+    }
+    if !sse {
+        return json_response(StatusCode::OK, buf.freeze());
+    }
+    let answer = crate::upstream::sse_data(&buf).into_iter().rev().find(|d| {
+        frame::parse(d)
+            .is_ok_and(|f| f.is_response() && f.id.map(|s| s.of(d)) == Some(&client_id[..]))
+    });
+    match answer {
+        Some(a) => json_response(StatusCode::OK, Bytes::from(a)),
+        None => RpcError::method(
+            code::INTERNAL,
+            "the backend closed the stream without answering",
+        )
+        .response(&client_id),
+    }
+}
+
+/// A backend's response on its way to the client: id restored, idle time bounded,
+/// the backend told when the client leaves early.
+pub struct UpstreamBody {
+    inner: Incoming,
+    splicer: ResponseSplicer,
+    pending: VecDeque<Bytes>,
+    timeout: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    guard: Option<InFlightGuard>,
+    sse: bool,
+    client_id: Bytes,
+    finished: bool,
+    backend: String,
+}
+
+impl UpstreamBody {
+    /// The end of an SSE answer that never came: a final error event for the client.
+    fn error_event(&self, message: &str) -> Bytes {
+        let err = RpcError::method(
+            code::INTERNAL,
+            format!("backend {}: {message}", self.backend),
+        )
+        .body(&self.client_id);
+        let mut out = BytesMut::with_capacity(err.len() + 32);
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(&err);
+        out.extend_from_slice(b"\n\n");
+        out.freeze()
+    }
+
+    fn end(&mut self, problem: Option<&str>) -> Option<Result<BodyFrame<Bytes>, std::io::Error>> {
+        self.finished = true;
+        let answered = self.splicer.answered();
+        if let Some(g) = &mut self.guard
+            && (answered || problem.is_none())
+        {
+            g.complete();
+        }
+        // A guard still armed cancels upstream when dropped.
+        self.guard = None;
+        match problem {
+            Some(p) if self.sse && !answered => Some(Ok(BodyFrame::data(self.error_event(p)))),
+            Some(p) if !answered => Some(Err(std::io::Error::other(format!(
+                "backend {}: {p}",
+                self.backend
+            )))),
+            _ => None,
+        }
+    }
+}
+
+impl hyper::body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(BodyFrame::data(b))));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let deadline = tokio::time::Instant::now() + this.timeout;
+                    this.deadline.as_mut().reset(deadline);
+                    if let Ok(data) = frame.into_data() {
+                        let mut out = Vec::with_capacity(3);
+                        this.splicer.feed(data, &mut out);
+                        this.pending.extend(out);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let msg = format!("the answer broke off: {e}");
+                    return Poll::Ready(this.end(Some(&msg)));
+                }
+                Poll::Ready(None) => {
+                    let problem =
+                        (!this.splicer.answered()).then_some("closed the stream without answering");
+                    return Poll::Ready(this.end(problem));
+                }
+                Poll::Pending => {
+                    if this.deadline.as_mut().poll(cx).is_ready() {
+                        let msg = format!("no progress within {} ms", this.timeout.as_millis());
+                        return Poll::Ready(this.end(Some(&msg)));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+/// Batches (2025-03-26 sessions only): each element answered in order, collected.
+async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> Response<Body> {
+    let spans = match frame::batch_elements(body) {
+        Ok(s) => s,
+        Err(_) => {
+            return RpcError::new(StatusCode::BAD_REQUEST, code::PARSE, "parse error")
+                .response(b"null");
+        }
+    };
+    if spans.is_empty() {
+        return RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "empty batch",
+        )
+        .response(b"null");
+    }
+    let mut answers: Vec<Bytes> = Vec::with_capacity(spans.len());
+    let mut admitted = false;
+    for span in spans {
+        let element = body.slice(span.start..span.end);
+        let f = match frame::parse(&element) {
+            Ok(f) => f,
+            Err(_) => {
+                answers.push(
+                    RpcError::method(code::INVALID_REQUEST, "invalid batch element").body(b"null"),
+                );
+                continue;
+            }
+        };
+        let id = f.id.map_or(&b"null"[..], |s| s.of(&element)).to_vec();
+        if f.method(&element) == Some("initialize") {
+            answers.push(
+                RpcError::method(code::INVALID_REQUEST, "initialize cannot be batched").body(&id),
+            );
+            continue;
+        }
+        if !admitted {
+            match admit(ctx, headers, &element, &f) {
+                Ok(Some(claims)) if claims.v == "2025-03-26" => admitted = true,
+                Ok(_) => {
+                    return RpcError::new(
+                        StatusCode::BAD_REQUEST,
+                        code::INVALID_REQUEST,
+                        "batches are only accepted in 2025-03-26 sessions",
+                    )
+                    .response(b"null");
+                }
+                Err(e) => return e.response(b"null"),
+            }
+        }
+        if f.is_notification() {
+            if f.method(&element) == Some("notifications/cancelled") {
+                cancel(ctx, &element, &f).await;
+            }
+            continue;
+        }
+        if f.is_response() {
+            continue;
+        }
+        let resp = match dispatch(ctx, &element, &f, true).await {
+            Ok(r) => r,
+            Err(e) => e.response(&id),
+        };
+        match resp.into_body().collect().await {
+            Ok(c) => answers.push(c.to_bytes()),
+            Err(_) => answers.push(RpcError::method(code::INTERNAL, "answer lost").body(&id)),
+        }
+    }
+    if answers.is_empty() {
+        return status_only(StatusCode::ACCEPTED);
+    }
+    let mut out = BytesMut::new();
+    out.extend_from_slice(b"[");
+    for (i, a) in answers.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(a);
+    }
+    out.extend_from_slice(b"]");
+    json_response(StatusCode::OK, out.freeze())
+}
+
+/// `GET`: the session's stream for the gateway's own notifications.
+fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    if !accepts(req.headers(), "text/event-stream") {
+        return RpcError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            code::INVALID_REQUEST,
+            "Accept must list text/event-stream",
+        )
+        .response(b"null");
+    }
+    let Some(id) = header_str(req.headers(), "mcp-session-id") else {
+        return RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "missing Mcp-Session-Id",
+        )
+        .response(b"null");
+    };
+    if let Err(e) = session::open(
+        &ctx.state.cipher,
+        &ctx.state.ended_sessions,
+        id,
+        ctx.kid(),
+        ctx.namespace.as_deref(),
+        unix_now(),
+    ) {
+        return RpcError::new(
+            StatusCode::NOT_FOUND,
+            code::SESSION_NOT_FOUND,
+            e.to_string(),
+        )
+        .response(b"null");
+    }
+    ctx.conversation = format!("s:{}", base64url(&session::hash(id)));
+    listen(&ctx)
+}
+
+/// An SSE stream of list_changed notifications for this endpoint, with keep-alives.
+fn listen(ctx: &Ctx) -> Response<Body> {
+    let mut changes = ctx.state.list_changes.subscribe();
+    let mut closing = ctx.state.events.closing();
+    let view_key = ctx.namespace.clone();
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let mut keepalive =
+            tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
+        loop {
+            let next = tokio::select! {
+                c = changes.recv() => match c {
+                    Ok(c) if c.view == view_key => c.notification(),
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                },
+                _ = keepalive.tick() => Bytes::from_static(b": keep-alive\n\n"),
+                _ = closing.changed() => return,
+                () = tx.closed() => return,
+            };
+            match tx.try_send(next) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::debug!("notification stream reader too slow; dropped");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let mut r = Response::new(Body::Channel(rx));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// A change of one view's lists, for its notification streams.
+#[derive(Debug, Clone)]
+pub struct ListChanged {
+    pub view: Option<String>,
+    /// Which lists changed: tools, prompts, resources.
+    pub kinds: [bool; 3],
+}
+
+impl ListChanged {
+    fn notification(&self) -> Bytes {
+        let mut out = BytesMut::new();
+        for (changed, kind) in self.kinds.iter().zip(["tools", "prompts", "resources"]) {
+            if *changed {
+                out.extend_from_slice(
+                    b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/",
+                );
+                out.extend_from_slice(kind.as_bytes());
+                out.extend_from_slice(b"/list_changed\"}\n\n");
+            }
+        }
+        out.freeze()
+    }
+}
+
+/// `DELETE`: ends the session everywhere.
+async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    let Some(id) = header_str(req.headers(), "mcp-session-id") else {
+        return RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "missing Mcp-Session-Id",
+        )
+        .response(b"null");
+    };
+    let now = unix_now();
+    let claims = match session::open(
+        &ctx.state.cipher,
+        &ctx.state.ended_sessions,
+        id,
+        ctx.kid(),
+        ctx.namespace.as_deref(),
+        now,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            return RpcError::new(
+                StatusCode::NOT_FOUND,
+                code::SESSION_NOT_FOUND,
+                e.to_string(),
+            )
+            .response(b"null");
+        }
+    };
+    match ctx
+        .state
+        .ended_sessions
+        .end(&ctx.state.db.pool, id, claims.exp, now)
+        .await
+    {
+        Ok(()) => status_only(StatusCode::OK),
+        Err(e) => {
+            tracing::error!(error = %e, "could not record the session's end");
+            RpcError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::INTERNAL,
+                "the session could not be ended; retry",
+            )
+            .response(b"null")
+        }
+    }
+}
+
+/// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
+pub async fn execute(
+    ctx: &Ctx,
+    backend: &Arc<Backend>,
+    tool: &str,
+    arguments: &Bytes,
+) -> Result<Bytes, ApiError> {
+    let args = if arguments.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        &arguments[..]
+    };
+    let mut body = BytesMut::with_capacity(args.len() + 128);
+    body.extend_from_slice(
+        b"{\"jsonrpc\":\"2.0\",\"id\":\"rest\",\"method\":\"tools/call\",\"params\":{\"name\":",
+    );
+    body.extend_from_slice(&frame::json_string(tool));
+    body.extend_from_slice(b",\"arguments\":");
+    body.extend_from_slice(args);
+    body.extend_from_slice(b"}}");
+    let body = body.freeze();
+    let f = frame::parse(&body).map_err(|_| ApiError::BadRequest {
+        field: None,
+        message: "the body must be a JSON object of tool arguments".into(),
+    })?;
+    if !matches!(args.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{')) {
+        return Err(ApiError::BadRequest {
+            field: None,
+            message: "the body must be a JSON object of tool arguments".into(),
+        });
+    }
+    let resp = forward(ctx, &body, &f, backend, None, true).await;
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .to_bytes();
+    Ok(bytes)
+}
+
+/// `server__tool` for the REST routes: the backend's own tools with their exposed names.
+pub fn server_tools(backend: &Backend) -> Value {
+    let lists = backend.lists();
+    Value::Array(
+        lists
+            .tools
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                let name = t["name"].as_str().unwrap_or_default().to_string();
+                t["exposed_name"] =
+                    Value::String(crate::routing::exposed_name(&backend.name, &name, true));
+                t
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_cursors() {
+        let entries: Vec<Bytes> = (0..450).map(|i| Bytes::from(format!("{i}"))).collect();
+        let first = page(entries.iter(), "tools", None).unwrap();
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(v["tools"].as_array().unwrap().len(), PAGE);
+        let c = v["nextCursor"].as_str().unwrap().to_string();
+        let second: Value =
+            serde_json::from_slice(&page(entries.iter(), "tools", Some(c.into())).unwrap())
+                .unwrap();
+        assert_eq!(second["tools"][0], 200);
+        let c = second["nextCursor"].as_str().unwrap().to_string();
+        let third: Value =
+            serde_json::from_slice(&page(entries.iter(), "tools", Some(c.into())).unwrap())
+                .unwrap();
+        assert_eq!(third["tools"].as_array().unwrap().len(), 50);
+        assert!(third.get("nextCursor").is_none());
+        for bad in ["!!", "bm9wZQ", &base64url(b"o:9999")] {
+            assert!(
+                page(entries.iter(), "tools", Some(bad.into())).is_err(),
+                "{bad}"
+            );
+        }
+        let empty: Vec<Bytes> = vec![];
+        assert_eq!(
+            &page(empty.iter(), "prompts", None).unwrap()[..],
+            b"{\"prompts\":[]}"
+        );
+    }
+
+    #[test]
+    fn result_type_is_added_for_stateless_clients() {
+        assert_eq!(
+            &with_result_type(Bytes::from_static(b"{}"), true)[..],
+            b"{\"resultType\":\"complete\"}"
+        );
+        assert_eq!(
+            &with_result_type(Bytes::from_static(b"{\"a\":1}"), true)[..],
+            b"{\"resultType\":\"complete\",\"a\":1}"
+        );
+        assert_eq!(
+            &with_result_type(Bytes::from_static(b"{}"), false)[..],
+            b"{}"
+        );
+    }
+
+    #[test]
+    fn accept_lists() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream;q=0.9"),
+        );
+        assert!(accepts(&h, "application/json") && accepts(&h, "text/event-stream"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(!accepts(&h, "text/event-stream"));
+    }
+}

@@ -1,0 +1,447 @@
+//! The routing table: which backend owns each exposed tool, prompt and resource, per view
+//! (`/mcp` and every namespace). Built whole from the registry snapshot and the running
+//! backends' lists, then swapped in with one atomic store: readers never lock and never
+//! see half an update.
+//!
+//! Exposed names are `<server>__<name>` (or the bare name under `tool_prefix: never`),
+//! kept inside `^[A-Za-z0-9_-]{1,64}$`: a name that would be too long or has other
+//! characters is shortened deterministically to a readable prefix plus a hash of the
+//! original, and the table maps it back.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::backends::{Backend, Status};
+use crate::frame::json_string;
+use crate::names::is_valid_tool_name;
+use crate::registry::{Namespace, Snapshot};
+
+/// One exposed tool or prompt.
+#[derive(Clone)]
+pub struct Exposed {
+    pub name: String,
+    pub backend: Arc<Backend>,
+    /// The backend's own name as a JSON string literal, spliced into requests.
+    pub upstream_name: Bytes,
+    /// The listing entry (name and description as exposed), serialised once.
+    pub entry: Bytes,
+}
+
+/// One resource, routed by its exact URI.
+#[derive(Clone)]
+pub struct ResourceRoute {
+    pub uri: String,
+    pub backend: Arc<Backend>,
+    pub entry: Bytes,
+}
+
+/// One resource template, routed by matching URIs against it.
+#[derive(Clone)]
+pub struct TemplateRoute {
+    pub template: String,
+    pub backend: Arc<Backend>,
+    pub entry: Bytes,
+}
+
+/// What one endpoint (`/mcp` or `/mcp/{namespace}`) exposes.
+#[derive(Default)]
+pub struct View {
+    pub tools: Vec<Exposed>,
+    tool_index: HashMap<String, usize>,
+    /// Exposed names switched off by the namespace (calls get a clear error).
+    pub disabled: HashSet<String>,
+    pub prompts: Vec<Exposed>,
+    prompt_index: HashMap<String, usize>,
+    pub resources: Vec<ResourceRoute>,
+    resource_index: HashMap<String, usize>,
+    pub templates: Vec<TemplateRoute>,
+    /// Backends in this view (running or not).
+    pub members: Vec<Uuid>,
+    /// Configuration problems found while building (duplicate names under `never`).
+    pub errors: Vec<String>,
+    /// A fingerprint per list, to tell clients when a list changed.
+    pub fingerprints: [u64; 3],
+    pub auth_required: bool,
+    /// Capabilities of the running members.
+    pub completions: bool,
+    pub subscribe: bool,
+}
+
+impl View {
+    pub fn tool(&self, name: &str) -> Option<&Exposed> {
+        self.tool_index.get(name).map(|i| &self.tools[*i])
+    }
+
+    pub fn prompt(&self, name: &str) -> Option<&Exposed> {
+        self.prompt_index.get(name).map(|i| &self.prompts[*i])
+    }
+
+    /// The backend serving `uri`: an exact listed resource, else a matching template.
+    pub fn resource_backend(&self, uri: &str) -> Option<&Arc<Backend>> {
+        if let Some(i) = self.resource_index.get(uri) {
+            return Some(&self.resources[*i].backend);
+        }
+        self.templates
+            .iter()
+            .find(|t| template_matches(&t.template, uri))
+            .map(|t| &t.backend)
+    }
+}
+
+/// The whole table.
+#[derive(Default)]
+pub struct Table {
+    /// `None`: the implicit view of every server (`/mcp`).
+    pub views: HashMap<Option<String>, Arc<View>>,
+    /// Servers of each namespace, for keys limited to namespaces on `/mcp`.
+    pub namespace_members: HashMap<String, HashSet<Uuid>>,
+}
+
+impl Table {
+    pub fn view(&self, namespace: Option<&str>) -> Option<&Arc<View>> {
+        self.views.get(&namespace.map(str::to_string))
+    }
+}
+
+/// The swappable table.
+pub struct Routing {
+    table: ArcSwap<Table>,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            table: ArcSwap::from_pointee(Table::default()),
+        }
+    }
+}
+
+impl Routing {
+    pub fn load(&self) -> Arc<Table> {
+        self.table.load_full()
+    }
+
+    /// Installs `fresh`; returns the previous table.
+    pub fn store(&self, fresh: Table) -> Arc<Table> {
+        self.table.swap(Arc::new(fresh))
+    }
+}
+
+/// Rebuilds the table whenever asked (requests arriving together are coalesced) and
+/// tells each view's notification streams which of its lists changed.
+pub async fn rebuild_loop(
+    state: std::sync::Weak<crate::state::State>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    while rx.recv().await.is_some() {
+        while rx.try_recv().is_ok() {}
+        let Some(state) = state.upgrade() else { return };
+        let table = build(&state.snapshot(), &state.backends.all());
+        let old = state.routing.store(table);
+        let new = state.routing.load();
+        for (key, view) in &new.views {
+            let before = old.views.get(key).map(|v| v.fingerprints);
+            let kinds = match before {
+                Some(b) => [0, 1, 2].map(|i| b[i] != view.fingerprints[i]),
+                None => [false; 3],
+            };
+            if kinds.iter().any(|k| *k) {
+                let _ = state.list_changes.send(crate::mcp::ListChanged {
+                    view: key.clone(),
+                    kinds,
+                });
+            }
+        }
+    }
+}
+
+/// Builds the table from the registry and the backends.
+pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>]) -> Table {
+    let by_id: HashMap<Uuid, &Arc<Backend>> = backends.iter().map(|b| (b.id, b)).collect();
+    let mut table = Table::default();
+    let all: Vec<&Arc<Backend>> = {
+        let mut v: Vec<&Arc<Backend>> = snapshot
+            .servers
+            .iter()
+            .filter_map(|s| by_id.get(&s.id).copied())
+            .collect();
+        v.sort_by(|a, b| {
+            a.name
+                .to_ascii_lowercase()
+                .cmp(&b.name.to_ascii_lowercase())
+        });
+        v
+    };
+    table.views.insert(None, Arc::new(build_view(&all, None)));
+    for ns in &snapshot.namespaces {
+        let members: Vec<&Arc<Backend>> = ns
+            .servers
+            .iter()
+            .filter_map(|name| {
+                snapshot
+                    .servers
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(name))
+                    .and_then(|s| by_id.get(&s.id).copied())
+            })
+            .collect();
+        let member_ids: HashSet<Uuid> = ns
+            .servers
+            .iter()
+            .filter_map(|name| {
+                snapshot
+                    .servers
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(name))
+            })
+            .map(|s| s.id)
+            .collect();
+        table.namespace_members.insert(ns.name.clone(), member_ids);
+        let view = build_view(&members, Some(ns));
+        for e in &view.errors {
+            tracing::warn!(namespace = %ns.name, "{e}");
+        }
+        table.views.insert(Some(ns.name.clone()), Arc::new(view));
+    }
+    table
+}
+
+fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
+    let prefix = ns.is_none_or(|n| n.prefix_tools);
+    let mut view = View {
+        auth_required: ns.is_none_or(|n| n.auth_required),
+        members: members.iter().map(|b| b.id).collect(),
+        ..View::default()
+    };
+    for b in members.iter().filter(|b| b.status() == Status::Running) {
+        let lists = b.lists();
+        let caps = &lists.capabilities;
+        view.completions |= caps.get("completions").is_some();
+        view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
+        for tool in &lists.tools {
+            let Some(original) = tool["name"].as_str() else {
+                continue;
+            };
+            let prefixed = exposed_name(&b.name, original, true);
+            let default_name = if prefix {
+                prefixed.clone()
+            } else {
+                exposed_name(&b.name, original, false)
+            };
+            let o = ns.and_then(|n| {
+                n.tools
+                    .get(&prefixed)
+                    .or_else(|| n.tools.get(&default_name))
+            });
+            if o.is_some_and(|o| !o.enabled) {
+                view.disabled.insert(default_name);
+                continue;
+            }
+            let name = o.and_then(|o| o.name.clone()).unwrap_or(default_name);
+            let mut entry = tool.clone();
+            entry["name"] = Value::String(name.clone());
+            if let Some(d) = o.and_then(|o| o.description.clone()) {
+                entry["description"] = Value::String(d);
+            }
+            if view.tool_index.contains_key(&name) {
+                view.errors.push(format!(
+                    "tool {name:?} is offered twice (second from {}); the second is hidden",
+                    b.name
+                ));
+                continue;
+            }
+            view.tool_index.insert(name.clone(), view.tools.len());
+            view.tools.push(Exposed {
+                name,
+                backend: (*b).clone(),
+                upstream_name: Bytes::from(json_string(original)),
+                entry: Bytes::from(entry.to_string()),
+            });
+        }
+        for prompt in &lists.prompts {
+            let Some(original) = prompt["name"].as_str() else {
+                continue;
+            };
+            let name = exposed_name(&b.name, original, prefix);
+            if view.prompt_index.contains_key(&name) {
+                view.errors.push(format!(
+                    "prompt {name:?} is offered twice; the second is hidden"
+                ));
+                continue;
+            }
+            let mut entry = prompt.clone();
+            entry["name"] = Value::String(name.clone());
+            view.prompt_index.insert(name.clone(), view.prompts.len());
+            view.prompts.push(Exposed {
+                name,
+                backend: (*b).clone(),
+                upstream_name: Bytes::from(json_string(original)),
+                entry: Bytes::from(entry.to_string()),
+            });
+        }
+        for r in &lists.resources {
+            let Some(uri) = r["uri"].as_str() else {
+                continue;
+            };
+            if view.resource_index.contains_key(uri) {
+                continue;
+            }
+            view.resource_index
+                .insert(uri.to_string(), view.resources.len());
+            view.resources.push(ResourceRoute {
+                uri: uri.to_string(),
+                backend: (*b).clone(),
+                entry: Bytes::from(r.to_string()),
+            });
+        }
+        for t in &lists.templates {
+            let Some(template) = t["uriTemplate"].as_str() else {
+                continue;
+            };
+            view.templates.push(TemplateRoute {
+                template: template.to_string(),
+                backend: (*b).clone(),
+                entry: Bytes::from(t.to_string()),
+            });
+        }
+    }
+    view.fingerprints = [
+        fingerprint(view.tools.iter().map(|t| &t.entry)),
+        fingerprint(view.prompts.iter().map(|t| &t.entry)),
+        fingerprint(
+            view.resources
+                .iter()
+                .map(|r| &r.entry)
+                .chain(view.templates.iter().map(|t| &t.entry)),
+        ),
+    ];
+    view
+}
+
+fn fingerprint<'a>(entries: impl Iterator<Item = &'a Bytes>) -> u64 {
+    entries.fold(0xcbf2_9ce4_8422_2325u64, |h, e| {
+        fnv1a(e).wrapping_add(h.rotate_left(5))
+    })
+}
+
+/// FNV-1a, for stable short hashes.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The name a client sees for `server`'s `name`: prefixed (`server__name`) or bare,
+/// always within `^[A-Za-z0-9_-]{1,64}$`. Too long or with other characters, it becomes
+/// a readable prefix, `_`, and eight hex digits of a hash of the original.
+pub fn exposed_name(server: &str, name: &str, prefix: bool) -> String {
+    let full = if prefix {
+        format!("{server}__{name}")
+    } else {
+        name.to_string()
+    };
+    if is_valid_tool_name(&full) {
+        return full;
+    }
+    let hash = format!("{:08x}", fnv1a(full.as_bytes()) as u32);
+    let clean: String = full
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let keep = 64 - 1 - hash.len();
+    let head: String = clean.chars().take(keep).collect();
+    format!("{head}_{hash}")
+}
+
+/// Whether `uri` fits an RFC 6570 level-1 template (`{var}` matches one or more
+/// characters other than `/` … except a trailing variable, which matches the rest).
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    let mut rest = uri;
+    let mut parts = template.split('{').peekable();
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(after) = rest.strip_prefix(first) else {
+        return false;
+    };
+    rest = after;
+    while let Some(part) = parts.next() {
+        let Some((_, literal)) = part.split_once('}') else {
+            return false;
+        };
+        let last = parts.peek().is_none();
+        if literal.is_empty() {
+            if last {
+                return !rest.is_empty();
+            }
+            // Two variables in a row: give the first one segment.
+            let end = rest.find('/').unwrap_or(rest.len());
+            if end == 0 {
+                return false;
+            }
+            rest = &rest[end..];
+            continue;
+        }
+        match rest.find(literal) {
+            Some(0) | None => return false,
+            Some(i) => rest = &rest[i + literal.len()..],
+        }
+        if last {
+            return rest.is_empty();
+        }
+    }
+    rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_valid_unique_and_stable() {
+        assert_eq!(
+            exposed_name("time", "get_current_time", true),
+            "time__get_current_time"
+        );
+        assert_eq!(exposed_name("time", "now", false), "now");
+        let long = "a_really_long_tool_name_that_goes_on_and_on_beyond_what_clients_accept";
+        let a = exposed_name("github", long, true);
+        assert_eq!(a.len(), 64);
+        assert!(is_valid_tool_name(&a));
+        assert!(a.starts_with("github__a_really_long"));
+        assert_eq!(a, exposed_name("github", long, true), "deterministic");
+        let b = exposed_name("github", &format!("{long}_2"), true);
+        assert_ne!(a, b, "distinct originals stay distinct");
+        let dotted = exposed_name("fs", "read.file", true);
+        assert!(is_valid_tool_name(&dotted));
+        assert!(dotted.starts_with("fs__read_file_"));
+    }
+
+    #[test]
+    fn templates() {
+        assert!(template_matches("mock://items/{id}", "mock://items/42"));
+        assert!(!template_matches("mock://items/{id}", "mock://items/"));
+        assert!(!template_matches("mock://items/{id}", "mock://other/42"));
+        assert!(template_matches("file:///{path}", "file:///a/b/c"));
+        assert!(template_matches(
+            "db://{table}/rows/{id}",
+            "db://users/rows/7"
+        ));
+        assert!(!template_matches(
+            "db://{table}/rows/{id}",
+            "db://users/cols/7"
+        ));
+        assert!(template_matches("static://x", "static://x"));
+    }
+}

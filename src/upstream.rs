@@ -1,0 +1,421 @@
+//! Talking to a backend over Streamable HTTP: one pooled client for every backend,
+//! requests carrying the backend's own session and credentials, and the small amount of
+//! parsing the control path needs (initialize, lists) — never on the hot path.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::registry::Server;
+
+/// The pooled client shared by all backends.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// The version the gateway asks backends for; they answer it or their latest.
+pub const UPSTREAM_VERSION: &str = "2025-11-25";
+/// Versions the gateway can speak to a backend.
+pub const UPSTREAM_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// Largest control-path response read whole (lists, initialize).
+const MAX_CONTROL_BODY: usize = 64 << 20;
+
+/// Builds the one client: keep-alive, idle connections capped per backend.
+pub fn client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(512)
+        .build(connector)
+}
+
+/// Why talking to a backend failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot reach the backend: {0}")]
+    Connect(String),
+    #[error("the backend answered HTTP {0}")]
+    Status(u16),
+    #[error("the backend forgot our session")]
+    SessionExpired,
+    #[error("the backend did not answer within {0} ms")]
+    Timeout(u64),
+    #[error("the backend broke the protocol: {0}")]
+    Protocol(String),
+    #[error("the backend returned error {code}: {message}")]
+    Rpc { code: i64, message: String },
+}
+
+/// Where and how to reach one backend.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub uri: Uri,
+    /// Configured headers (decrypted), plus the protocol's own.
+    pub headers: HeaderMap,
+}
+
+impl Endpoint {
+    /// An endpoint at `url` with extra headers (for clients such as mcpc).
+    pub fn new(url: &str, extra: &[(&str, &str)]) -> Result<Endpoint, UpstreamError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| UpstreamError::Protocol(format!("bad url {url}")))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in extra {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) else {
+                return Err(UpstreamError::Protocol(format!(
+                    "header {k} cannot be sent"
+                )));
+            };
+            headers.insert(name, value);
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        Ok(Endpoint { uri, headers })
+    }
+
+    pub fn for_server(server: &Server) -> Result<Endpoint, UpstreamError> {
+        let url = server
+            .url
+            .as_deref()
+            .ok_or_else(|| UpstreamError::Protocol("no url".into()))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| UpstreamError::Protocol(format!("bad url {url}")))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &server.headers {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) else {
+                return Err(UpstreamError::Protocol(format!(
+                    "header {k} cannot be sent"
+                )));
+            };
+            headers.insert(name, value);
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        Ok(Endpoint { uri, headers })
+    }
+}
+
+/// The gateway's session with one backend.
+#[derive(Debug, Clone)]
+pub struct UpstreamSession {
+    pub id: Option<HeaderValue>,
+    pub version: HeaderValue,
+    pub capabilities: Value,
+    pub server_info: Value,
+    /// Counts re-initializations, so concurrent 404s re-initialize once.
+    pub generation: u64,
+}
+
+/// Builds a request to the backend with its session.
+pub fn request(
+    endpoint: &Endpoint,
+    session: Option<&UpstreamSession>,
+    method: Method,
+    body: Bytes,
+) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = method;
+    *req.uri_mut() = endpoint.uri.clone();
+    *req.headers_mut() = endpoint.headers.clone();
+    if let Some(s) = session {
+        if let Some(id) = &s.id {
+            req.headers_mut().insert("mcp-session-id", id.clone());
+        }
+        req.headers_mut()
+            .insert("mcp-protocol-version", s.version.clone());
+    }
+    req
+}
+
+/// Sends a request, mapping transport failures.
+pub async fn send(
+    client: &HttpClient,
+    req: Request<Full<Bytes>>,
+) -> Result<Response<Incoming>, UpstreamError> {
+    client
+        .request(req)
+        .await
+        .map_err(|e| UpstreamError::Connect(error_chain(&e)))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Opens a session: `initialize`, then `notifications/initialized`.
+pub async fn initialize(
+    client: &HttpClient,
+    endpoint: &Endpoint,
+    generation: u64,
+    timeout: Duration,
+) -> Result<UpstreamSession, UpstreamError> {
+    let body = json!({
+        "jsonrpc": "2.0", "id": "metamcp-init", "method": "initialize",
+        "params": {"protocolVersion": UPSTREAM_VERSION, "capabilities": {},
+                   "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}
+    });
+    let req = request(endpoint, None, Method::POST, Bytes::from(body.to_string()));
+    let resp = within(timeout, send(client, req)).await?;
+    let session_id = resp.headers().get("mcp-session-id").cloned();
+    let result = read_response(resp, &json!("metamcp-init"), timeout).await?;
+    let version = result["protocolVersion"].as_str().unwrap_or_default();
+    if !UPSTREAM_VERSIONS.contains(&version) {
+        return Err(UpstreamError::Protocol(format!(
+            "unsupported protocol version {version:?}"
+        )));
+    }
+    let session = UpstreamSession {
+        id: session_id,
+        version: HeaderValue::from_str(version)
+            .map_err(|_| UpstreamError::Protocol("bad version".into()))?,
+        capabilities: result["capabilities"].clone(),
+        server_info: result["serverInfo"].clone(),
+        generation,
+    };
+    let note = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let resp = within(
+        timeout,
+        send(
+            client,
+            request(endpoint, Some(&session), Method::POST, note),
+        ),
+    )
+    .await?;
+    if !resp.status().is_success() {
+        return Err(UpstreamError::Status(resp.status().as_u16()));
+    }
+    drain(resp).await;
+    Ok(session)
+}
+
+/// Sends one control-path request and returns its `result`.
+pub async fn call(
+    client: &HttpClient,
+    endpoint: &Endpoint,
+    session: &UpstreamSession,
+    id: &str,
+    method: &str,
+    params: Value,
+    timeout: Duration,
+) -> Result<Value, UpstreamError> {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let req = request(
+        endpoint,
+        Some(session),
+        Method::POST,
+        Bytes::from(body.to_string()),
+    );
+    let resp = within(timeout, send(client, req)).await?;
+    read_response(resp, &json!(id), timeout).await
+}
+
+/// Sends a notification (fire and forget, errors logged by the caller).
+pub async fn notify(
+    client: &HttpClient,
+    endpoint: &Endpoint,
+    session: &UpstreamSession,
+    body: Bytes,
+) -> Result<(), UpstreamError> {
+    let resp = send(client, request(endpoint, Some(session), Method::POST, body)).await?;
+    let ok = resp.status().is_success();
+    let status = resp.status().as_u16();
+    drain(resp).await;
+    if ok {
+        Ok(())
+    } else {
+        Err(UpstreamError::Status(status))
+    }
+}
+
+/// Ends the session at the backend (best effort).
+pub async fn terminate(client: &HttpClient, endpoint: &Endpoint, session: &UpstreamSession) {
+    if session.id.is_some()
+        && let Ok(resp) = send(
+            client,
+            request(endpoint, Some(session), Method::DELETE, Bytes::new()),
+        )
+        .await
+    {
+        drain(resp).await;
+    }
+}
+
+async fn drain(resp: Response<Incoming>) {
+    let _ = resp.into_body().collect().await;
+}
+
+pub async fn within<T>(
+    timeout: Duration,
+    f: impl Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, UpstreamError> {
+    tokio::time::timeout(timeout, f)
+        .await
+        .unwrap_or(Err(UpstreamError::Timeout(timeout.as_millis() as u64)))
+}
+
+/// Reads a whole response (JSON or SSE) and returns the `result` of the message with `id`.
+pub async fn read_response(
+    resp: Response<Incoming>,
+    id: &Value,
+    timeout: Duration,
+) -> Result<Value, UpstreamError> {
+    let status = resp.status();
+    if status == hyper::StatusCode::NOT_FOUND {
+        return Err(UpstreamError::SessionExpired);
+    }
+    if !status.is_success() {
+        return Err(UpstreamError::Status(status.as_u16()));
+    }
+    let sse = is_sse(resp.headers());
+    let body = within(timeout, async {
+        http_body_util::Limited::new(resp.into_body(), MAX_CONTROL_BODY)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| UpstreamError::Protocol(format!("reading the body: {e}")))
+    })
+    .await?;
+    let messages: Vec<Value> = if sse {
+        sse_data(&body)
+            .into_iter()
+            .filter_map(|d| serde_json::from_slice(&d).ok())
+            .collect()
+    } else {
+        vec![serde_json::from_slice(&body).map_err(|e| UpstreamError::Protocol(e.to_string()))?]
+    };
+    let msg = messages
+        .into_iter()
+        .find(|m| m.get("id") == Some(id) && m.get("method").is_none())
+        .ok_or_else(|| UpstreamError::Protocol("no response to our request".into()))?;
+    if let Some(err) = msg.get("error") {
+        return Err(UpstreamError::Rpc {
+            code: err["code"].as_i64().unwrap_or(-32603),
+            message: err["message"].as_str().unwrap_or("error").to_string(),
+        });
+    }
+    Ok(msg.get("result").cloned().unwrap_or(Value::Null))
+}
+
+pub fn is_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// The data payloads of the events in an SSE text (multi-line data joined by `\n`).
+pub fn sse_data(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut events = Vec::new();
+    let mut data: Option<Vec<u8>> = None;
+    let text = body;
+    for line in text.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            if let Some(d) = data.take() {
+                events.push(d);
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix(b"data:") {
+            let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+            match &mut data {
+                Some(d) => {
+                    d.push(b'\n');
+                    d.extend_from_slice(rest);
+                }
+                None => data = Some(rest.to_vec()),
+            }
+        }
+    }
+    if let Some(d) = data {
+        events.push(d);
+    }
+    events
+}
+
+/// Fetches every page of a list method (`tools/list` → `tools`, …).
+pub async fn list_all(
+    client: &HttpClient,
+    endpoint: &Endpoint,
+    session: &UpstreamSession,
+    method: &str,
+    field: &str,
+    timeout: Duration,
+) -> Result<Vec<Value>, UpstreamError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..1000 {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let id = format!("metamcp-list-{page}");
+        let result = call(client, endpoint, session, &id, method, params, timeout).await?;
+        if let Some(items) = result[field].as_array() {
+            out.extend(items.iter().cloned());
+        }
+        match result["nextCursor"].as_str() {
+            Some(c) if !c.is_empty() => cursor = Some(c.to_string()),
+            _ => return Ok(out),
+        }
+    }
+    Err(UpstreamError::Protocol(format!(
+        "{method} did not end after 1000 pages"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_payloads() {
+        let body =
+            b"event: message\ndata: {\"a\":1}\n\n: c\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: x";
+        let d = sse_data(body);
+        assert_eq!(
+            d,
+            vec![
+                b"{\"a\":1}".to_vec(),
+                b"{\"b\":\n2}".to_vec(),
+                b"x".to_vec()
+            ]
+        );
+    }
+}

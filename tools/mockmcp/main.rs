@@ -1,0 +1,618 @@
+//! `mockmcp`: an MCP server for tests and load generation.
+//!
+//! `--transport http` serves Streamable HTTP on `/mcp` with sessions; `--transport stdio`
+//! speaks newline-delimited JSON-RPC on stdin/stdout. `--profile rich` adds resources,
+//! resource templates, prompts, completions and list_changed notifications. The first
+//! line of stdout is the port listened on (0 for stdio).
+//!
+//! It checks what a strict backend checks: a request id already in flight in the same
+//! session is refused (so a gateway that does not rewrite ids is caught), requests need
+//! the session, and `POST /control/forget` drops every session (so transparent
+//! re-initialization can be tested). `GET /control/stats` reports counters.
+
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+struct Options {
+    transport: String,
+    port: u16,
+    rich: bool,
+    always_sse: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        transport: "http".into(),
+        port: 0,
+        rich: false,
+        always_sse: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--transport" => o.transport = value("--transport")?,
+            "--port" => {
+                o.port = value("--port")?
+                    .parse()
+                    .map_err(|_| "--port takes a number".to_string())?
+            }
+            "--profile" => match value("--profile")?.as_str() {
+                "basic" => o.rich = false,
+                "rich" => o.rich = true,
+                p => return Err(format!("unknown profile {p:?} (basic, rich)")),
+            },
+            "--sse" => o.always_sse = true,
+            "-h" | "--help" => {
+                return Err("usage: mockmcp [--transport http|stdio] [--port N] [--profile basic|rich] [--sse]".into());
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if !matches!(o.transport.as_str(), "http" | "stdio") {
+        return Err(format!("unknown transport {:?} (http, stdio)", o.transport));
+    }
+    Ok(o)
+}
+
+/// One MCP session's state.
+#[derive(Default)]
+struct Session {
+    in_flight: HashSet<String>,
+}
+
+struct Server {
+    rich: bool,
+    always_sse: bool,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Messages for every open GET stream (list_changed).
+    notify: broadcast::Sender<String>,
+    /// Whether the `extra` tool is listed (toggled by the `toggle` tool).
+    extra: Mutex<bool>,
+    initializes: AtomicU64,
+    requests: AtomicU64,
+    next_session: AtomicU64,
+}
+
+impl Server {
+    fn tools(&self) -> Vec<Value> {
+        let obj = |props: Value, required: Value| json!({"type": "object", "properties": props, "required": required});
+        let mut tools = vec![
+            json!({"name": "echo", "description": "Returns the message as text",
+                   "inputSchema": obj(json!({"message": {"type": "string"}}), json!(["message"]))}),
+            json!({"name": "add", "description": "Adds two numbers",
+                   "inputSchema": obj(json!({"a": {"type": "number"}, "b": {"type": "number"}}), json!(["a", "b"]))}),
+            json!({"name": "sleep", "description": "Sleeps for ms milliseconds",
+                   "inputSchema": obj(json!({"ms": {"type": "number"}}), json!(["ms"]))}),
+            json!({"name": "big", "description": "Returns a text of the given size",
+                   "inputSchema": obj(json!({"bytes": {"type": "number"}}), json!(["bytes"]))}),
+            json!({"name": "fail", "description": "Always fails (isError result)",
+                   "inputSchema": obj(json!({}), json!([]))}),
+            json!({"name": "progress", "description": "Reports progress steps, then finishes",
+                   "inputSchema": obj(json!({"steps": {"type": "number"}}), json!(["steps"]))}),
+        ];
+        if self.rich {
+            tools.push(
+                json!({"name": "toggle", "description": "Adds or removes the extra tool",
+                              "inputSchema": obj(json!({}), json!([]))}),
+            );
+            if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
+                tools.push(
+                    json!({"name": "extra", "description": "Appears after toggle",
+                                  "inputSchema": obj(json!({}), json!([]))}),
+                );
+            }
+        }
+        tools
+    }
+
+    fn capabilities(&self) -> Value {
+        if self.rich {
+            json!({"tools": {"listChanged": true}, "prompts": {"listChanged": true},
+                   "resources": {"listChanged": true, "subscribe": true}, "completions": {},
+                   "logging": {}})
+        } else {
+            json!({"tools": {"listChanged": false}})
+        }
+    }
+}
+
+/// What a request produces: the result or error, and notifications to send first.
+struct Reply {
+    notifications: Vec<Value>,
+    outcome: Result<Value, (i64, String)>,
+    /// Ask for a streamed (SSE) answer.
+    stream: bool,
+}
+
+impl Reply {
+    fn ok(v: Value) -> Reply {
+        Reply {
+            notifications: vec![],
+            outcome: Ok(v),
+            stream: false,
+        }
+    }
+    fn err(code: i64, m: impl Into<String>) -> Reply {
+        Reply {
+            notifications: vec![],
+            outcome: Err((code, m.into())),
+            stream: false,
+        }
+    }
+}
+
+fn text(s: impl Into<String>) -> Value {
+    json!({"content": [{"type": "text", "text": s.into()}], "isError": false})
+}
+
+async fn handle(server: &Server, msg: &Value) -> Reply {
+    let method = msg["method"].as_str().unwrap_or_default();
+    let params = &msg["params"];
+    server.requests.fetch_add(1, Ordering::Relaxed);
+    match method {
+        "initialize" => {
+            server.initializes.fetch_add(1, Ordering::Relaxed);
+            let asked = params["protocolVersion"].as_str().unwrap_or_default();
+            let version = if VERSIONS.contains(&asked) {
+                asked
+            } else {
+                VERSIONS[0]
+            };
+            Reply::ok(
+                json!({"protocolVersion": version, "capabilities": server.capabilities(),
+                             "serverInfo": {"name": "mockmcp", "version": env!("CARGO_PKG_VERSION")}}),
+            )
+        }
+        "ping" => Reply::ok(json!({})),
+        "tools/list" => Reply::ok(json!({"tools": server.tools()})),
+        "tools/call" => call_tool(server, params).await,
+        "logging/setLevel" => Reply::ok(json!({})),
+        "prompts/list" if server.rich => Reply::ok(json!({"prompts": [
+            {"name": "greet", "description": "Greets someone",
+             "arguments": [{"name": "name", "description": "who", "required": true}]}]})),
+        "prompts/get" if server.rich => match params["name"].as_str() {
+            Some("greet") => {
+                let who = params["arguments"]["name"].as_str().unwrap_or("world");
+                Reply::ok(json!({"description": "A greeting", "messages": [
+                    {"role": "user", "content": {"type": "text", "text": format!("Hello, {who}!")}}]}))
+            }
+            _ => Reply::err(-32602, "unknown prompt"),
+        },
+        "resources/list" if server.rich => Reply::ok(json!({"resources": [
+            {"uri": "mock://static/hello", "name": "hello", "mimeType": "text/plain"}]})),
+        "resources/templates/list" if server.rich => Reply::ok(json!({"resourceTemplates": [
+            {"uriTemplate": "mock://items/{id}", "name": "item", "mimeType": "application/json"}]})),
+        "resources/read" if server.rich => {
+            let uri = params["uri"].as_str().unwrap_or_default();
+            if uri == "mock://static/hello" {
+                Reply::ok(
+                    json!({"contents": [{"uri": uri, "mimeType": "text/plain", "text": "hello from mockmcp"}]}),
+                )
+            } else if let Some(id) = uri.strip_prefix("mock://items/") {
+                Reply::ok(
+                    json!({"contents": [{"uri": uri, "mimeType": "application/json",
+                                               "text": json!({"id": id}).to_string()}]}),
+                )
+            } else {
+                Reply::err(-32002, format!("resource not found: {uri}"))
+            }
+        }
+        "resources/subscribe" | "resources/unsubscribe" if server.rich => Reply::ok(json!({})),
+        "completion/complete" if server.rich => {
+            let prefix = params["argument"]["value"].as_str().unwrap_or_default();
+            let values: Vec<&str> = ["alice", "bob", "carol"]
+                .into_iter()
+                .filter(|v| v.starts_with(prefix))
+                .collect();
+            Reply::ok(
+                json!({"completion": {"values": values, "total": values.len(), "hasMore": false}}),
+            )
+        }
+        _ => Reply::err(-32601, format!("method not found: {method}")),
+    }
+}
+
+async fn call_tool(server: &Server, params: &Value) -> Reply {
+    let args = &params["arguments"];
+    match params["name"].as_str().unwrap_or_default() {
+        "echo" => match args["message"].as_str() {
+            Some(m) => Reply::ok(text(m)),
+            None => Reply::err(-32602, "echo needs a string message"),
+        },
+        "add" => match (args["a"].as_f64(), args["b"].as_f64()) {
+            (Some(a), Some(b)) => Reply::ok(text(format!("{}", a + b))),
+            _ => Reply::err(-32602, "add needs numbers a and b"),
+        },
+        "sleep" => {
+            let ms = args["ms"].as_u64().unwrap_or(0).min(600_000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Reply::ok(text(format!("slept {ms} ms")))
+        }
+        "big" => {
+            let n = args["bytes"].as_u64().unwrap_or(0).min(256 << 20) as usize;
+            Reply::ok(text("x".repeat(n)))
+        }
+        "fail" => Reply::ok(
+            json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true}),
+        ),
+        "progress" => {
+            let steps = args["steps"].as_u64().unwrap_or(3).min(1000);
+            let token = params["_meta"]["progressToken"].clone();
+            let notifications = if token.is_null() {
+                vec![]
+            } else {
+                (1..=steps)
+                    .map(|i| json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                                    "params": {"progressToken": token, "progress": i, "total": steps,
+                                               "message": format!("step {i}")}}))
+                    .collect()
+            };
+            Reply {
+                notifications,
+                outcome: Ok(text(format!("done after {steps} steps"))),
+                stream: true,
+            }
+        }
+        "toggle" if server.rich => {
+            let now = {
+                let mut extra = server.extra.lock().unwrap_or_else(|p| p.into_inner());
+                *extra = !*extra;
+                *extra
+            };
+            let _ = server.notify.send(
+                json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}).to_string(),
+            );
+            Reply::ok(text(if now { "extra added" } else { "extra removed" }))
+        }
+        "extra" if server.rich && *server.extra.lock().unwrap_or_else(|p| p.into_inner()) => {
+            Reply::ok(text("extra called"))
+        }
+        other => Reply::err(-32602, format!("unknown tool: {other}")),
+    }
+}
+
+fn response(id: &Value, outcome: &Result<Value, (i64, String)>) -> Value {
+    match outcome {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err((code, message)) => {
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+        }
+    }
+}
+
+fn full(status: StatusCode, ctype: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).boxed());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+fn sse_response(rx: mpsc::Receiver<String>) -> Response<Body> {
+    let stream = futures_stream(rx);
+    let mut r = Response::new(StreamBody::new(stream).boxed());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    r
+}
+
+/// Turns a channel of JSON texts into SSE frames.
+fn futures_stream(
+    mut rx: mpsc::Receiver<String>,
+) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> {
+    futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|o| {
+            o.map(|m| {
+                Ok(Frame::data(Bytes::from(format!(
+                    "event: message\ndata: {m}\n\n"
+                ))))
+            })
+        })
+    })
+}
+
+async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    match (req.method().clone(), path.as_str()) {
+        (Method::POST, "/control/forget") => {
+            server
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            full(StatusCode::OK, "application/json", r#"{"forgotten":true}"#)
+        }
+        (Method::GET, "/control/stats") => {
+            let sessions = server
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len();
+            let body = json!({"initializes": server.initializes.load(Ordering::Relaxed),
+                              "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions});
+            full(StatusCode::OK, "application/json", body.to_string())
+        }
+        (Method::POST, "/mcp") => post(server, req).await,
+        (Method::GET, "/mcp") => {
+            if !session_known(&server, &req) {
+                return full(StatusCode::NOT_FOUND, "text/plain", "unknown session");
+            }
+            let mut rx = server.notify.subscribe();
+            let (tx, out) = mpsc::channel(16);
+            tokio::spawn(async move {
+                while let Ok(m) = rx.recv().await {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            sse_response(out)
+        }
+        (Method::DELETE, "/mcp") => {
+            let id = header(&req, "mcp-session-id");
+            let removed = id
+                .map(|id| {
+                    server
+                        .sessions
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id)
+                        .is_some()
+                })
+                .unwrap_or(false);
+            full(
+                if removed {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NOT_FOUND
+                },
+                "text/plain",
+                "",
+            )
+        }
+        _ => full(StatusCode::NOT_FOUND, "text/plain", "not found"),
+    }
+}
+
+fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
+fn session_known(server: &Server, req: &Request<Incoming>) -> bool {
+    header(req, "mcp-session-id").is_some_and(|id| {
+        server
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&id)
+    })
+}
+
+async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+    let session = header(&req, "mcp-session-id");
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return full(StatusCode::BAD_REQUEST, "text/plain", "bad body"),
+    };
+    let msg: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            let err = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": e.to_string()}});
+            return full(StatusCode::BAD_REQUEST, "application/json", err.to_string());
+        }
+    };
+    let is_init = msg["method"] == "initialize";
+    let new_session = if is_init {
+        let id = format!(
+            "mock-{}",
+            server.next_session.fetch_add(1, Ordering::Relaxed)
+        );
+        server
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), Session::default());
+        Some(id)
+    } else {
+        match &session {
+            None => return full(StatusCode::BAD_REQUEST, "text/plain", "missing session"),
+            Some(s)
+                if !server
+                    .sessions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains_key(s) =>
+            {
+                return full(StatusCode::NOT_FOUND, "text/plain", "unknown session");
+            }
+            _ => None,
+        }
+    };
+    let Some(id) = msg.get("id").cloned() else {
+        return full(StatusCode::ACCEPTED, "text/plain", "");
+    };
+    if msg.get("method").is_none() {
+        return full(StatusCode::ACCEPTED, "text/plain", "");
+    }
+    // A strict backend: the same id twice in flight in one session is a client bug.
+    let key = id.to_string();
+    let sid = new_session.clone().or(session).unwrap_or_default();
+    let duplicate = {
+        let mut sessions = server.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let s = sessions.entry(sid.clone()).or_default();
+        !s.in_flight.insert(key.clone())
+    };
+    let reply = if duplicate {
+        Reply::err(
+            -32600,
+            format!("request id {key} is already in flight in this session"),
+        )
+    } else {
+        handle(&server, &msg).await
+    };
+    if !duplicate {
+        let mut sessions = server.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = sessions.get_mut(&sid) {
+            s.in_flight.remove(&key);
+        }
+    }
+    let final_msg = response(&id, &reply.outcome).to_string();
+    let mut resp = if reply.stream || server.always_sse {
+        let (tx, rx) = mpsc::channel(reply.notifications.len() + 1);
+        for n in &reply.notifications {
+            let _ = tx.try_send(n.to_string());
+        }
+        let _ = tx.try_send(final_msg);
+        drop(tx);
+        sse_response(rx)
+    } else {
+        full(StatusCode::OK, "application/json", final_msg)
+    };
+    if let Some(s) = new_session
+        && let Ok(v) = HeaderValue::from_str(&s)
+    {
+        resp.headers_mut().insert("mcp-session-id", v);
+    }
+    resp
+}
+
+async fn run_http(server: Arc<Server>, port: u16) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    println!("{}", listener.local_addr()?.port());
+    let _ = std::io::stdout().flush();
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(a) => a,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(serve_http(server, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn run_stdio(server: Arc<Server>) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    println!("0");
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(line) = out_rx.recv().await {
+            if stdout.write_all(line.as_bytes()).await.is_err()
+                || stdout.write_all(b"\n").await.is_err()
+            {
+                return;
+            }
+            let _ = stdout.flush().await;
+        }
+    });
+    let mut notes = server.notify.subscribe();
+    let note_tx = out_tx.clone();
+    tokio::spawn(async move {
+        while let Ok(m) = notes.recv().await {
+            let _ = note_tx.send(m);
+        }
+    });
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            let _ = out_tx.send(json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}}).to_string());
+            continue;
+        };
+        let Some(id) = msg.get("id").cloned() else {
+            continue;
+        };
+        if msg.get("method").is_none() {
+            continue;
+        }
+        let server = server.clone();
+        let out = out_tx.clone();
+        tokio::spawn(async move {
+            let reply = handle(&server, &msg).await;
+            for n in reply.notifications {
+                let _ = out.send(n.to_string());
+            }
+            let _ = out.send(response(&id, &reply.outcome).to_string());
+        });
+    }
+    drop(out_tx);
+    let _ = writer.await;
+    Ok(())
+}
+
+fn main() {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("mockmcp: {e}");
+            std::process::exit(64);
+        }
+    };
+    let server = Arc::new(Server {
+        rich: opts.rich,
+        always_sse: opts.always_sse,
+        sessions: Mutex::default(),
+        notify: broadcast::channel(64).0,
+        extra: Mutex::new(false),
+        initializes: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        next_session: AtomicU64::new(1),
+    });
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mockmcp: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match opts.transport.as_str() {
+            "stdio" => run_stdio(server).await,
+            _ => run_http(server, opts.port).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("mockmcp: {e}");
+        std::process::exit(1);
+    }
+}

@@ -66,6 +66,7 @@ pub async fn dispatch(
         RouteId::CreateServer => {
             let body = json_body(state, req).await?;
             let server = state.registry.create_server(&body).await?;
+            applied(state).await;
             tracing::info!(server = %server.name, protocol = server.protocol.as_str(), "server registered");
             let mut resp = json_value(StatusCode::CREATED, &server_json(state, &server));
             if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/mcp/servers/{}", server.id)) {
@@ -76,10 +77,12 @@ pub async fn dispatch(
         RouteId::UpdateServer => {
             let body = json_body(state, req).await?;
             let server = state.registry.update_server(param(), &body).await?;
+            applied(state).await;
             Ok(json_value(StatusCode::OK, &server_json(state, &server)))
         }
         RouteId::DeleteServer => {
             let server = state.registry.delete_server(param()).await?;
+            applied(state).await;
             tracing::info!(server = %server.name, "server removed");
             Ok(empty(StatusCode::NO_CONTENT))
         }
@@ -106,6 +109,7 @@ pub async fn dispatch(
         RouteId::CreateNamespace => {
             let body = json_body(state, req).await?;
             let ns = state.registry.create_namespace(&body).await?;
+            applied(state).await;
             if !ns.auth_required {
                 tracing::warn!(namespace = %ns.name, "namespace is open without credentials (auth: none)");
             }
@@ -118,10 +122,12 @@ pub async fn dispatch(
         RouteId::UpdateNamespace => {
             let body = json_body(state, req).await?;
             let ns = state.registry.update_namespace(param(), &body).await?;
+            applied(state).await;
             Ok(json_value(StatusCode::OK, &ns.public_json()))
         }
         RouteId::DeleteNamespace => {
             state.registry.delete_namespace(param()).await?;
+            applied(state).await;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         RouteId::ServerTools => {
@@ -210,6 +216,14 @@ fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
         &json!({"error": message, "code": if status == StatusCode::BAD_REQUEST { "invalid_request" } else { "backend_error" },
                 "status": status.as_u16(), "rpc_code": code}),
     ))
+}
+
+/// Makes a registry change visible in this process before answering (other processes
+/// follow through NOTIFY).
+async fn applied(state: &State) {
+    if let Err(e) = crate::changes::reload_registry(state).await {
+        tracing::warn!(error = %e, "registry reload after a change failed; NOTIFY will retry");
+    }
 }
 
 fn server_json(state: &State, s: &Server) -> Value {

@@ -148,12 +148,14 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
     Ok(())
 }
 
-async fn reload_registry(state: &State) -> Result<(), DbError> {
+/// Reloads the registry snapshot, reconciles backends and rebuilds routing now.
+pub async fn reload_registry(state: &State) -> Result<(), DbError> {
+    let _serial = state.reload_lock.lock().await;
     let fresh = state.registry.snapshot().await?;
     let old = state.set_snapshot(fresh);
     let new = state.snapshot();
     state.backends.reconcile(&new);
-    state.request_rebuild();
+    state.rebuild_routing();
     publish_differences(state, &old, &new);
     Ok(())
 }

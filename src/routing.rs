@@ -141,21 +141,28 @@ pub async fn rebuild_loop(
     while rx.recv().await.is_some() {
         while rx.try_recv().is_ok() {}
         let Some(state) = state.upgrade() else { return };
-        let table = build(&state.snapshot(), &state.backends.all());
-        let old = state.routing.store(table);
-        let new = state.routing.load();
-        for (key, view) in &new.views {
-            let before = old.views.get(key).map(|v| v.fingerprints);
-            let kinds = match before {
-                Some(b) => [0, 1, 2].map(|i| b[i] != view.fingerprints[i]),
-                None => [false; 3],
-            };
-            if kinds.iter().any(|k| *k) {
-                let _ = state.list_changes.send(crate::mcp::ListChanged {
-                    view: key.clone(),
-                    kinds,
-                });
-            }
+        state.rebuild_routing();
+    }
+}
+
+/// Builds a fresh table, installs it and announces list changes per view. Builds are
+/// serialised so an older snapshot never replaces a newer one.
+pub fn rebuild(state: &crate::state::State, lock: &std::sync::Mutex<()>) {
+    let _serial = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let table = build(&state.snapshot(), &state.backends.all());
+    let old = state.routing.store(table);
+    let new = state.routing.load();
+    for (key, view) in &new.views {
+        let before = old.views.get(key).map(|v| v.fingerprints);
+        let kinds = match before {
+            Some(b) => [0, 1, 2].map(|i| b[i] != view.fingerprints[i]),
+            None => [false; 3],
+        };
+        if kinds.iter().any(|k| *k) {
+            let _ = state.list_changes.send(crate::mcp::ListChanged {
+                view: key.clone(),
+                kinds,
+            });
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct State {
     pub list_changes: broadcast::Sender<ListChanged>,
     /// Asks the routing builder for a rebuild.
     rebuild: mpsc::UnboundedSender<()>,
+    /// Serialises routing builds.
+    rebuild_lock: std::sync::Mutex<()>,
+    /// Serialises registry reloads, so an older read never replaces a newer one.
+    pub reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl State {
@@ -71,6 +75,8 @@ impl State {
             inflight: InFlight::default(),
             list_changes: broadcast::channel(64).0,
             rebuild,
+            rebuild_lock: std::sync::Mutex::new(()),
+            reload_lock: tokio::sync::Mutex::new(()),
             config,
             db,
             auth,
@@ -103,6 +109,11 @@ impl State {
     /// Asks for the routing table to be rebuilt (coalesced).
     pub fn request_rebuild(&self) {
         let _ = self.rebuild.send(());
+    }
+
+    /// Rebuilds the routing table now, in this task.
+    pub fn rebuild_routing(&self) {
+        crate::routing::rebuild(self, &self.rebuild_lock);
     }
 
     pub fn is_ready(&self) -> bool {

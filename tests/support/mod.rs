@@ -13,6 +13,8 @@ use metamcp::embedded::Cluster;
 
 pub mod gateway;
 pub mod http;
+pub mod mcp;
+pub mod mock;
 
 /// Fixed secrets for external-database mode in tests.
 pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123456789";

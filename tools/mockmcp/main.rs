@@ -93,6 +93,8 @@ struct Server {
     extra: Mutex<bool>,
     initializes: AtomicU64,
     requests: AtomicU64,
+    /// `notifications/cancelled` received.
+    cancelled: AtomicU64,
     next_session: AtomicU64,
 }
 
@@ -352,7 +354,8 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                 .unwrap_or_else(|p| p.into_inner())
                 .len();
             let body = json!({"initializes": server.initializes.load(Ordering::Relaxed),
-                              "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions});
+                              "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions,
+                              "cancelled": server.cancelled.load(Ordering::Relaxed)});
             full(StatusCode::OK, "application/json", body.to_string())
         }
         (Method::POST, "/mcp") => post(server, req).await,
@@ -455,6 +458,9 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
         }
     };
     let Some(id) = msg.get("id").cloned() else {
+        if msg["method"] == "notifications/cancelled" {
+            server.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
         return full(StatusCode::ACCEPTED, "text/plain", "");
     };
     if msg.get("method").is_none() {
@@ -593,6 +599,7 @@ fn main() {
         extra: Mutex::new(false),
         initializes: AtomicU64::new(0),
         requests: AtomicU64::new(0),
+        cancelled: AtomicU64::new(0),
         next_session: AtomicU64::new(1),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()

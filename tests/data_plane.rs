@@ -1,0 +1,688 @@
+//! The MCP data plane end to end: a real gateway, real mockmcp processes, real sockets.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::eventually;
+use support::gateway::{TestGateway, create_key, key_store};
+use support::http::{get, request, send_json};
+use support::mcp::{Client, messages, response_message, text_of};
+use support::mock::Mock;
+
+use metamcp::keys::Scope;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn register(gw: &TestGateway, body: Value) {
+    let name = body["name"].as_str().unwrap().to_string();
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_status(gw, &name, "running").await;
+}
+
+async fn wait_status(gw: &TestGateway, name: &str, status: &str) {
+    eventually(WAIT, &format!("{name} to be {status}"), || async {
+        let r = get(
+            gw.addr,
+            &format!("/api/v1/mcp/servers/{name}"),
+            &gw.admin_key,
+        )
+        .await;
+        (r.json()["status"] == status).then_some(())
+    })
+    .await;
+}
+
+async fn wait_tools(c: &Client, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+    eventually(WAIT, what, || async {
+        let names = c.tool_names().await;
+        pred(&names).then_some(names)
+    })
+    .await
+}
+
+/// Two backends: `alpha` (basic) and `beta` (rich), both running.
+async fn two_backends() -> (TestGateway, Mock, Mock) {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    let beta = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "alpha", "protocol": "http", "url": alpha.url()}),
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    (gw, alpha, beta)
+}
+
+async fn session(gw: &TestGateway, path: &str, key: &str) -> Client {
+    let mut c = Client::new(gw.addr, path, Some(key));
+    c.initialize().await;
+    c
+}
+
+#[tokio::test]
+async fn aggregates_lists_and_routes_every_kind_of_call() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let init = c.initialize().await.json();
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(init["result"]["serverInfo"]["name"], "metamcp");
+    assert!(init["result"]["capabilities"]["tools"]["listChanged"] == true);
+
+    let names = wait_tools(&c, "both backends' tools", |n| n.len() >= 13).await;
+    for t in [
+        "alpha__echo",
+        "alpha__add",
+        "beta__echo",
+        "beta__toggle",
+        "beta__progress",
+    ] {
+        assert!(names.contains(&t.to_string()), "{t} missing from {names:?}");
+    }
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "alpha__add", "arguments": {"a": 2, "b": 3}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "5");
+    let r = c
+        .result("tools/call", json!({"name": "beta__fail", "arguments": {}}))
+        .await;
+    assert_eq!(
+        r["isError"], true,
+        "a tool's failure is a result, not an error"
+    );
+
+    let prompts = c.result("prompts/list", json!({})).await;
+    assert_eq!(prompts["prompts"][0]["name"], "beta__greet");
+    let p = c
+        .result(
+            "prompts/get",
+            json!({"name": "beta__greet", "arguments": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(p["messages"][0]["content"]["text"], "Hello, Ada!");
+
+    let res = c.result("resources/list", json!({})).await;
+    assert_eq!(res["resources"][0]["uri"], "mock://static/hello");
+    let templates = c.result("resources/templates/list", json!({})).await;
+    assert_eq!(
+        templates["resourceTemplates"][0]["uriTemplate"],
+        "mock://items/{id}"
+    );
+    let read = c
+        .result("resources/read", json!({"uri": "mock://static/hello"}))
+        .await;
+    assert_eq!(read["contents"][0]["text"], "hello from mockmcp");
+    let item = c
+        .result("resources/read", json!({"uri": "mock://items/42"}))
+        .await;
+    assert_eq!(item["contents"][0]["text"], r#"{"id":"42"}"#);
+    let sub = c
+        .result("resources/subscribe", json!({"uri": "mock://static/hello"}))
+        .await;
+    assert_eq!(sub, json!({}));
+    let comp = c
+        .result(
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "beta__greet"},
+                   "argument": {"name": "name", "value": "a"}}),
+        )
+        .await;
+    assert_eq!(comp["completion"]["values"], json!(["alice"]));
+    assert_eq!(c.result("ping", json!({})).await, json!({}));
+
+    // Unknown things are errors carrying the request id.
+    for (method, params) in [
+        ("tools/call", json!({"name": "nope__x", "arguments": {}})),
+        ("prompts/get", json!({"name": "nope"})),
+        ("resources/read", json!({"uri": "mock://nowhere"})),
+        ("tools/list", json!({"cursor": "garbage"})),
+    ] {
+        let m = c.call(json!("req-7"), method, params).await;
+        assert_eq!(m["id"], "req-7");
+        assert_eq!(m["error"]["code"], -32602, "{method}: {m}");
+    }
+    let m = c.call(json!(9), "frobnicate", json!({})).await;
+    assert_eq!(m["error"]["code"], -32601);
+
+    // REST on the same machinery.
+    let r = get(gw.addr, "/api/v1/mcp/servers/alpha/tools", &gw.client_key).await;
+    let tools = r.json();
+    assert!(
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["exposed_name"] == "alpha__echo")
+    );
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/add/execute",
+        &gw.client_key,
+        &json!({"a": 1, "b": 1}),
+    )
+    .await;
+    assert_eq!((r.status, text_of(&r.json())), (200, "2".to_string()));
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/echo/execute",
+        &gw.client_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/echo/execute",
+        &gw.client_key,
+        &json!([1]),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[tokio::test]
+async fn namespaces_prefixing_and_overrides() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let ns = json!({"name": "team", "servers": ["beta"], "tool_prefix": "never",
+                    "tools": {"beta__fail": {"enabled": false},
+                              "beta__echo": {"name": "say", "description": "Says it back"}}});
+    assert_eq!(
+        send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns)
+            .await
+            .status,
+        201
+    );
+    let c = session(&gw, "/mcp/team", &gw.client_key).await;
+    let names = wait_tools(&c, "the namespace's tools", |n| {
+        n.contains(&"say".to_string())
+    })
+    .await;
+    assert!(
+        names.contains(&"add".to_string()) && !names.iter().any(|n| n.contains("__")),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"fail".to_string()) && !names.contains(&"echo".to_string()));
+    let listed = c.result("tools/list", json!({})).await;
+    let say = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "say")
+        .unwrap()
+        .clone();
+    assert_eq!(say["description"], "Says it back");
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "say", "arguments": {"message": "hey"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "hey");
+    let m = c
+        .call(
+            json!(3),
+            "tools/call",
+            json!({"name": "fail", "arguments": {}}),
+        )
+        .await;
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("disabled"),
+        "{m}"
+    );
+    // Alpha is not in this namespace.
+    let m = c
+        .call(
+            json!(4),
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"message": "x"}}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32602);
+
+    // A key limited to the namespace sees only its servers on /mcp and cannot use others.
+    let limited = create_key(&key_store(&gw.db), "limited", Scope::Client, &["team"]).await;
+    let lc = session(&gw, "/mcp", &limited).await;
+    let names = lc.tool_names().await;
+    assert!(names.iter().all(|n| n.starts_with("beta__")), "{names:?}");
+    let m = lc
+        .call(
+            json!(5),
+            "tools/call",
+            json!({"name": "alpha__add", "arguments": {"a": 1, "b": 1}}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32602);
+    let r = Client::new(gw.addr, "/mcp/other", Some(&limited))
+        .post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .await;
+    assert_eq!(r.status, 404, "unknown namespace");
+    let other = json!({"name": "other", "servers": ["alpha"]});
+    send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &other).await;
+    eventually(WAIT, "namespace other routed", || async {
+        let r = Client::new(gw.addr, "/mcp/other", Some(&limited))
+            .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}))
+            .await;
+        (r.status == 403).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_transport_status_code() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let mut c = session(&gw, "/mcp", &gw.client_key).await;
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
+    let rpc_code = |r: &support::http::Resp| r.json()["error"]["code"].as_i64();
+
+    let r = c
+        .post_raw(ping.as_bytes(), &[("accept", "application/json")])
+        .await;
+    assert_eq!(r.status, 406);
+    let r = c
+        .post_raw(ping.as_bytes(), &[("content-type", "text/plain")])
+        .await;
+    assert_eq!(r.status, 415);
+    let r = c.post_raw(b"{not json", &[]).await;
+    assert_eq!((r.status, rpc_code(&r)), (400, Some(-32700)));
+    assert_eq!(r.json()["id"], Value::Null);
+    let r = c
+        .post_raw(br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, &[])
+        .await;
+    assert_eq!((r.status, rpc_code(&r)), (400, Some(-32600)));
+    let r = c
+        .post_raw(ping.as_bytes(), &[("mcp-protocol-version", "1999-01-01")])
+        .await;
+    assert_eq!(r.status, 400);
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}))
+        .await;
+    assert_eq!(r.status, 202);
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 5, "result": {}}))
+        .await;
+    assert_eq!(r.status, 202, "a client's response is accepted");
+
+    // Session problems.
+    let real = c.session.clone().unwrap();
+    c.session = None;
+    assert_eq!(
+        c.post_raw(ping.as_bytes(), &[]).await.status,
+        400,
+        "missing session"
+    );
+    c.session = Some("mcs1.bm9wZQ".into());
+    assert_eq!(
+        c.post_raw(ping.as_bytes(), &[]).await.status,
+        404,
+        "unknown session"
+    );
+    let mut other_key = Client::new(gw.addr, "/mcp", Some(&gw.admin_key));
+    other_key.session = Some(real.clone());
+    assert_eq!(
+        other_key.post_raw(ping.as_bytes(), &[]).await.status,
+        404,
+        "a session is bound to its key"
+    );
+    let mut other_path = Client::new(gw.addr, "/api/v1/mcp/stream", Some(&gw.client_key));
+    other_path.session = Some(real.clone());
+    assert_eq!(
+        other_path.post_raw(ping.as_bytes(), &[]).await.status,
+        200,
+        "the alias is the same endpoint"
+    );
+    c.session = Some(real.clone());
+    assert_eq!(c.post_raw(ping.as_bytes(), &[]).await.status, 200);
+
+    // Batches only in 2025-03-26 sessions.
+    let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"alpha__add","arguments":{"a":1,"b":2}}},{"jsonrpc":"2.0","method":"notifications/x"}]"#;
+    assert_eq!(c.post_raw(batch, &[]).await.status, 400);
+    let mut old = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    old.version = "2025-03-26".into();
+    old.initialize().await;
+    let r = old.post_raw(batch, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answers = r.json();
+    assert_eq!(answers.as_array().unwrap().len(), 2);
+    assert_eq!(answers[0]["id"], 1);
+    assert_eq!(answers[1]["id"], 2);
+    assert_eq!(text_of(&answers[1]["result"]), "3");
+
+    // Origin and Host (DNS rebinding), and credentials.
+    let r = c
+        .post_raw(ping.as_bytes(), &[("origin", "http://evil.example")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = c
+        .post_raw(ping.as_bytes(), &[("host", "evil.example")])
+        .await;
+    assert_eq!(r.status, 403);
+    let anon = Client::new(gw.addr, "/mcp", None);
+    let r = anon.post_raw(ping.as_bytes(), &[]).await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+
+    // GET: the notification stream needs SSE and a session.
+    let auth = format!("Bearer {}", gw.client_key);
+    let r = request(
+        gw.addr,
+        "GET",
+        "/mcp",
+        &[("authorization", &auth), ("accept", "application/json")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 406);
+    let r = request(
+        gw.addr,
+        "GET",
+        "/mcp",
+        &[("authorization", &auth), ("accept", "text/event-stream")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+
+    // DELETE ends the session; it is unknown from then on.
+    let r = request(
+        gw.addr,
+        "DELETE",
+        "/mcp",
+        &[("authorization", &auth), ("mcp-session-id", &real)],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = c.post_raw(ping.as_bytes(), &[]).await;
+    assert_eq!((r.status, rpc_code(&r)), (404, Some(-32001)));
+    let n: i64 = gw
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM ended_sessions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "recorded for every gateway process");
+}
+
+#[tokio::test]
+async fn the_stateless_era() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let r = c
+        .post_raw(
+            json!({"jsonrpc": "2.0", "id": "d", "method": "server/discover", "params": {"_meta": meta}}).to_string().as_bytes(),
+            &[("mcp-method", "server/discover")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = r.json();
+    assert_eq!(d["result"]["resultType"], "complete");
+    assert!(
+        d["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28"))
+    );
+    assert!(d["result"]["capabilities"]["tools"].is_object());
+    assert!(
+        r.header("mcp-session-id").is_none(),
+        "no sessions in the stateless era"
+    );
+
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "x"}, "_meta": meta}});
+    let r = c
+        .post_raw(
+            call.to_string().as_bytes(),
+            &[("mcp-method", "tools/call"), ("mcp-name", "alpha__echo")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(text_of(&response_message(&r)["result"]), "x");
+    let r = c
+        .post_raw(call.to_string().as_bytes(), &[("mcp-name", "alpha__add")])
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (400, Some(-32020))
+    );
+    let r = c
+        .post_raw(call.to_string().as_bytes(), &[("mcp-method", "tools/list")])
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (400, Some(-32020))
+    );
+
+    let list =
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": meta}});
+    let r = c.post(&list).await;
+    assert_eq!(r.json()["result"]["resultType"], "complete");
+    let old = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list",
+                     "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2027-01-01"}}});
+    let r = c.post(&old).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (400, Some(-32022))
+    );
+    assert!(r.json()["error"]["data"]["supported"].is_array());
+    let unknown =
+        json!({"jsonrpc": "2.0", "id": 5, "method": "nope/nope", "params": {"_meta": meta}});
+    let r = c.post(&unknown).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (404, Some(-32601))
+    );
+}
+
+/// Every client starts at id 1: the gateway must give each upstream request its own id
+/// (mockmcp refuses an id already in flight in its session).
+#[tokio::test]
+async fn concurrent_calls_with_the_same_id_do_not_collide_upstream() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let a = session(&gw, "/mcp", &gw.client_key).await;
+    let b = session(&gw, "/mcp", &gw.admin_key).await;
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let mut calls = Vec::new();
+    for i in 0..8 {
+        let c = if i % 2 == 0 { a.clone() } else { b.clone() };
+        calls.push(tokio::spawn(async move {
+            let r = c
+                .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                              "params": {"name": "alpha__sleep", "arguments": {"ms": 200}}}))
+                .await;
+            response_message(&r)
+        }));
+    }
+    let mut answers = Vec::new();
+    for c in calls {
+        answers.push(c.await.unwrap());
+    }
+    for m in answers {
+        assert_eq!(m["id"], 1, "the client's id comes back: {m}");
+        assert_eq!(text_of(&m["result"]), "slept 200 ms", "{m}");
+    }
+}
+
+#[tokio::test]
+async fn progress_streams_live_before_the_result() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": "p", "method": "tools/call",
+                      "params": {"name": "beta__progress", "arguments": {"steps": 3},
+                                 "_meta": {"progressToken": "tok"}}}))
+        .await;
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let ms = messages(&r);
+    assert_eq!(ms.len(), 4, "{ms:?}");
+    for (i, m) in ms[..3].iter().enumerate() {
+        assert_eq!(m["method"], "notifications/progress");
+        assert_eq!(m["params"]["progressToken"], "tok");
+        assert_eq!(m["params"]["progress"], i + 1);
+    }
+    assert_eq!(ms[3]["id"], "p");
+    assert_eq!(text_of(&ms[3]["result"]), "done after 3 steps");
+}
+
+#[tokio::test]
+async fn a_dead_backend_drops_out_and_comes_back() {
+    let (gw, mut alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    wait_tools(&c, "alpha's tools", |n| {
+        n.iter().any(|t| t.starts_with("alpha__"))
+    })
+    .await;
+    alpha.kill();
+    let m = c
+        .call(
+            json!(1),
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"message": "x"}}),
+        )
+        .await;
+    assert!(
+        m.get("error").is_some(),
+        "a call to a dead backend fails clearly: {m}"
+    );
+    wait_tools(&c, "alpha's tools to vanish", |n| {
+        !n.iter().any(|t| t.starts_with("alpha__"))
+    })
+    .await;
+    wait_status(&gw, "alpha", "failed").await;
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "beta__echo", "arguments": {"message": "still here"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "still here");
+    alpha.restart();
+    wait_tools(&c, "alpha's tools to return", |n| {
+        n.iter().any(|t| t.starts_with("alpha__"))
+    })
+    .await;
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"message": "back"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "back");
+}
+
+#[tokio::test]
+async fn a_forgotten_upstream_session_is_reinitialized_transparently() {
+    let (gw, alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let before = alpha.control("GET", "/control/stats").await["initializes"]
+        .as_u64()
+        .unwrap();
+    alpha.control("POST", "/control/forget").await;
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"message": "again"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "again");
+    let after = alpha.control("GET", "/control/stats").await["initializes"]
+        .as_u64()
+        .unwrap();
+    assert!(after > before, "re-initialized ({before} → {after})");
+}
+
+#[tokio::test]
+async fn slow_backends_time_out_and_are_told_to_stop() {
+    let gw = TestGateway::start().await;
+    let slow = Mock::start(&[]);
+    register(
+        &gw,
+        json!({"name": "slow", "protocol": "http", "url": slow.url(), "timeout_ms": 300}),
+    )
+    .await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let t0 = std::time::Instant::now();
+    let m = c
+        .call(
+            json!(1),
+            "tools/call",
+            json!({"name": "slow__sleep", "arguments": {"ms": 5000}}),
+        )
+        .await;
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("300 ms"),
+        "{m}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    eventually(WAIT, "the backend to hear of the cancellation", || async {
+        (slow.control("GET", "/control/stats").await["cancelled"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_changes_reach_the_clients_notification_stream() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        format!(
+            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+            gw.client_key,
+            c.session.as_ref().unwrap()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut lines = BufReader::new(s).lines();
+    // The stream subscribes before its response head is sent: from here on, changes reach it.
+    assert!(
+        lines
+            .next_line()
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    c.result(
+        "tools/call",
+        json!({"name": "beta__toggle", "arguments": {}}),
+    )
+    .await;
+    let saw = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l.contains("notifications/tools/list_changed") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(saw, "tools/list_changed on the GET stream");
+    let names = c.tool_names().await;
+    assert!(names.contains(&"beta__extra".to_string()), "{names:?}");
+}

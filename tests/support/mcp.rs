@@ -1,0 +1,124 @@
+//! A small MCP client for tests, over the gateway's HTTP endpoint.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+
+use super::http::{Resp, request};
+
+pub struct Client {
+    pub addr: SocketAddr,
+    pub path: String,
+    pub key: Option<String>,
+    pub session: Option<String>,
+    pub version: String,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr, path: &str, key: Option<&str>) -> Client {
+        Client {
+            addr,
+            path: path.to_string(),
+            key: key.map(String::from),
+            session: None,
+            version: "2025-06-18".into(),
+        }
+    }
+
+    /// POSTs a raw body with the usual headers plus `extra`.
+    pub async fn post_raw(&self, body: &[u8], extra: &[(&str, &str)]) -> Resp {
+        let auth = self.key.as_ref().map(|k| format!("Bearer {k}"));
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+        ];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        if let Some(s) = &self.session {
+            headers.push(("mcp-session-id", s));
+            headers.push(("mcp-protocol-version", &self.version));
+        }
+        for (k, v) in extra {
+            headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+            headers.push((k, v));
+        }
+        request(self.addr, "POST", &self.path, &headers, Some(body)).await
+    }
+
+    pub async fn post(&self, msg: &Value) -> Resp {
+        self.post_raw(msg.to_string().as_bytes(), &[]).await
+    }
+
+    pub async fn initialize(&mut self) -> Resp {
+        let r = self
+            .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                          "params": {"protocolVersion": self.version, "capabilities": {},
+                                     "clientInfo": {"name": "test", "version": "1"}}}))
+            .await;
+        assert_eq!(r.status, 200, "initialize: {}", r.text());
+        self.session = r.header("mcp-session-id").map(String::from);
+        assert!(self.session.is_some(), "a session id");
+        let n = self
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(n.status, 202);
+        r
+    }
+
+    /// Sends a request and returns the response message (from JSON or the SSE stream).
+    pub async fn call(&self, id: Value, method: &str, params: Value) -> Value {
+        let r = self
+            .post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        assert_eq!(r.status, 200, "{method}: {}", r.text());
+        response_message(&r)
+    }
+
+    /// The `result` of a request, failing the test on an error.
+    pub async fn result(&self, method: &str, params: Value) -> Value {
+        let m = self.call(json!(1), method, params).await;
+        assert!(m.get("error").is_none(), "{method} failed: {m}");
+        m["result"].clone()
+    }
+
+    pub async fn tool_names(&self) -> Vec<String> {
+        let r = self.result("tools/list", json!({})).await;
+        r["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Every JSON-RPC message of a response, in order.
+pub fn messages(r: &Resp) -> Vec<Value> {
+    if r.header("content-type")
+        .is_some_and(|c| c.starts_with("text/event-stream"))
+    {
+        metamcp::upstream::sse_data(&r.body)
+            .iter()
+            .map(|d| serde_json::from_slice(d).unwrap())
+            .collect()
+    } else {
+        vec![r.json()]
+    }
+}
+
+/// The response message (the one with a result or an error).
+pub fn response_message(r: &Resp) -> Value {
+    messages(r)
+        .into_iter()
+        .find(|m| m.get("result").is_some() || m.get("error").is_some())
+        .unwrap_or_else(|| panic!("no response in {}", r.text()))
+}
+
+pub fn text_of(result: &Value) -> String {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}

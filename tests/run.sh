@@ -33,6 +33,12 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null 2>&1 || die "cargo is needed: install Rust (https://rustup.rs)"
+for tool in python3 npm flock; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is needed for the independent-peer tests"
+done
+
+say "installing the independent MCP peers (Python SDK, conformance suite) into target/peers"
+./tests/peers/install.sh >/dev/null
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

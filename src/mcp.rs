@@ -671,6 +671,7 @@ fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcE
     // Client capabilities are kept as the raw JSON text the client sent.
     let caps = f
         .params
+        .and_then(|p| frame::container_span(body, p.start))
         .map(|p| p.of(body))
         .and_then(|p| serde_json::from_slice::<Value>(p).ok())
         .map(|p| p["capabilities"].to_string())

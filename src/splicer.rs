@@ -263,6 +263,29 @@ impl ResponseSplicer {
                 }
                 continue;
             }
+            // Deep inside the message nothing but strings and nesting matter: jump to
+            // the next quote or bracket.
+            if self.json.depth > 1 {
+                let rest = &chunk[i..to];
+                match rest
+                    .iter()
+                    .position(|b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))
+                {
+                    Some(k) => i += k,
+                    None => return,
+                }
+                let c = chunk[i];
+                match c {
+                    b'"' => {
+                        self.json.in_str = true;
+                        self.json.key_len = 0;
+                    }
+                    b'{' | b'[' => self.json.depth += 1,
+                    _ => self.json.depth -= 1,
+                }
+                i += 1;
+                continue;
+            }
             match c {
                 b'"' => {
                     if self.json.id_next && self.json.depth == 1 {

@@ -150,7 +150,7 @@ pub async fn dispatch(
             let ctx = crate::mcp::Ctx::new(state, Some(p.clone()), None)
                 .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
             let ctx = crate::mcp::Ctx {
-                conversation: format!("rest:{}", p.key_id),
+                conversation: std::sync::Arc::from(format!("rest:{}", p.key_id)),
                 ..ctx
             };
             let answer = crate::mcp::execute(&ctx, &backend, &tool, &args).await?;

@@ -175,7 +175,7 @@ pub struct Authenticator {
     store: KeyStore,
     tokens: Tokens,
     /// Every key's current state, by id; the source of truth for revocation.
-    states: RwLock<HashMap<KeyId, KeyState>>,
+    states: RwLock<HashMap<KeyId, Arc<KeyState>>>,
     /// Digests of API key secrets that passed argon2, by key id.
     cache: RwLock<HashMap<KeyId, CachedSecret>>,
     limiter: FailureLimiter,
@@ -233,7 +233,7 @@ impl Authenticator {
         let mut fresh = HashMap::with_capacity(rows.len());
         for row in &rows {
             let (id, state) = state_from_row(row)?;
-            fresh.insert(id, state);
+            fresh.insert(id, Arc::new(state));
         }
         {
             let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -264,7 +264,7 @@ impl Authenticator {
             .remove(id);
         let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
         let old = match &fresh {
-            Some(s) => states.insert(id.clone(), s.clone()),
+            Some(s) => states.insert(id.clone(), Arc::new(s.clone())),
             None => states.remove(id),
         };
         Ok(match (old, fresh) {
@@ -274,7 +274,7 @@ impl Authenticator {
             (Some(o), Some(n)) if o.active && !n.active => KeyChange::Revoked,
             (Some(o), Some(n)) if !o.active && n.active => KeyChange::Activated,
             (Some(o), Some(n)) if o.version != n.version => KeyChange::Rotated,
-            (Some(o), Some(n)) if o != n => KeyChange::Updated,
+            (Some(o), Some(n)) if *o != n => KeyChange::Updated,
             _ => KeyChange::Unchanged,
         })
     }
@@ -302,7 +302,7 @@ impl Authenticator {
             .map_err(|retry_after| AuthError::RateLimited { retry_after })
     }
 
-    fn state(&self, id: &KeyId) -> Option<KeyState> {
+    fn state(&self, id: &KeyId) -> Option<Arc<KeyState>> {
         self.states
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -329,7 +329,7 @@ impl Authenticator {
         Ok(Principal {
             key_id: id,
             scope: state.scope,
-            namespaces: state.namespaces,
+            namespaces: state.namespaces.clone(),
             via: Via::Jwt,
         })
     }
@@ -353,7 +353,7 @@ impl Authenticator {
                 return Ok(Principal {
                     key_id: id,
                     scope: state.scope,
-                    namespaces: state.namespaces,
+                    namespaces: state.namespaces.clone(),
                     via: Via::ApiKey,
                 });
             }
@@ -379,13 +379,15 @@ impl Authenticator {
             let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
             states
                 .entry(key.id.clone())
-                .or_insert_with(|| KeyState {
-                    name: key.name.clone(),
-                    scope: key.scope,
-                    namespaces: key.namespaces.clone().into(),
-                    active: true,
-                    expires_at: key.expires_at,
-                    version: key.version.clone(),
+                .or_insert_with(|| {
+                    Arc::new(KeyState {
+                        name: key.name.clone(),
+                        scope: key.scope,
+                        namespaces: key.namespaces.clone().into(),
+                        active: true,
+                        expires_at: key.expires_at,
+                        version: key.version.clone(),
+                    })
                 })
                 .clone()
         };
@@ -405,7 +407,7 @@ impl Authenticator {
         Ok(Principal {
             key_id: key.id,
             scope: state.scope,
-            namespaces: state.namespaces,
+            namespaces: state.namespaces.clone(),
             via: Via::ApiKey,
         })
     }
@@ -428,7 +430,7 @@ impl Authenticator {
             iat: now,
             exp,
             jti: new_jti(),
-            kv: state.version,
+            kv: state.version.clone(),
         };
         let access_token = self
             .tokens

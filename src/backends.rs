@@ -25,6 +25,7 @@ use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::pool::{self, Pool};
 use crate::registry::{Protocol, Server, Snapshot};
 use crate::upstream::{self, Endpoint, HttpClient, UpstreamError, UpstreamSession};
 
@@ -83,6 +84,10 @@ pub struct Backend {
     client: HttpClient,
     /// The upstream session; read lock-free on every request.
     session: ArcSwapOption<UpstreamSession>,
+    /// The session's header lines, ready to write (swapped with the session).
+    session_lines: ArcSwapOption<Bytes>,
+    /// Hot-path connections (plain http backends).
+    pool: ArcSwapOption<Pool>,
     /// Held while (re-)initializing.
     reinit: Mutex<()>,
     next_id: AtomicU64,
@@ -117,6 +122,43 @@ impl Backend {
     pub fn next_upstream_id(&self) -> Bytes {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         Bytes::from(format!("\"g{n}\""))
+    }
+
+    /// Whether the hot path's own connections serve this backend (plain http).
+    pub fn has_pool(&self) -> bool {
+        self.pool.load().is_some()
+    }
+
+    fn store_session(&self, s: Arc<UpstreamSession>) {
+        self.session_lines.store(Some(Arc::new(s.header_lines())));
+        self.session.store(Some(s));
+    }
+
+    /// The hot path: sends a JSON-RPC message on a pooled connection and returns the
+    /// response head with the body still on the socket. Re-initializes once if the
+    /// backend forgot the session.
+    pub async fn post(&self, body: &[u8]) -> Result<(pool::Head, pool::Exchange), UpstreamError> {
+        let (Some(p), Some(session), Some(lines)) = (
+            self.pool.load_full(),
+            self.session.load_full(),
+            self.session_lines.load_full(),
+        ) else {
+            return Err(UpstreamError::Connect(
+                "the backend is not connected".into(),
+            ));
+        };
+        let connect = |e: std::io::Error| {
+            self.wake.notify_one();
+            UpstreamError::Connect(e.to_string())
+        };
+        let (head, exchange) = p.post(&lines, body).await.map_err(connect)?;
+        if head.status != 404 || session.id.is_none() {
+            return Ok((head, exchange));
+        }
+        drop(exchange);
+        tracing::info!(backend = %self.name, "backend forgot our session; re-initializing");
+        let fresh = self.reinitialize(session.generation).await?;
+        p.post(&fresh.header_lines(), body).await.map_err(connect)
     }
 
     /// Sends a JSON-RPC message; re-initializes once if the backend forgot the session.
@@ -160,7 +202,7 @@ impl Backend {
         .await
         .inspect_err(|e| self.record_error(e))?;
         let s = Arc::new(s);
-        self.session.store(Some(s.clone()));
+        self.store_session(s.clone());
         Ok(s)
     }
 
@@ -194,7 +236,13 @@ impl Backend {
         let generation = self.session.load_full().map_or(0, |s| s.generation);
         let s = upstream::initialize(&self.client, &self.endpoint, generation + 1, self.timeout)
             .await?;
-        self.session.store(Some(Arc::new(s)));
+        self.store_session(Arc::new(s));
+        if self.pool.load().is_none() && self.endpoint.uri.scheme_str() == Some("http") {
+            match Pool::new(&self.endpoint.uri, &self.endpoint.headers).await {
+                Ok(p) => self.pool.store(Some(Arc::new(p))),
+                Err(e) => return Err(UpstreamError::Connect(e.to_string())),
+            }
+        }
         self.refresh_lists().await
     }
 
@@ -453,6 +501,8 @@ impl Backends {
                 timeout: Duration::from_millis(u64::from(server.timeout_ms)),
                 client: self.client.clone(),
                 session: ArcSwapOption::empty(),
+                session_lines: ArcSwapOption::empty(),
+                pool: ArcSwapOption::empty(),
                 reinit: Mutex::new(()),
                 next_id: AtomicU64::new(1),
                 status: AtomicU8::new(Status::Starting as u8),

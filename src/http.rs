@@ -106,19 +106,32 @@ pub async fn read_body(
     let collect = async {
         let mut body = body;
         let mut buf = bytes::BytesMut::new();
+        // Most bodies arrive in one frame: keep it without copying.
+        let mut first: Option<Bytes> = None;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| ApiError::BadRequest {
                 field: None,
                 message: format!("could not read the request body: {e}"),
             })?;
             if let Ok(data) = frame.into_data() {
-                if buf.len() + data.len() > limit {
+                let held = first.as_ref().map_or(0, Bytes::len);
+                if held + buf.len() + data.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
-                buf.extend_from_slice(&data);
+                match first.take() {
+                    None if buf.is_empty() => first = Some(data),
+                    Some(f) => {
+                        buf.extend_from_slice(&f);
+                        buf.extend_from_slice(&data);
+                    }
+                    None => buf.extend_from_slice(&data),
+                }
             }
         }
-        Ok(buf.freeze())
+        Ok(match first {
+            Some(f) => f,
+            None => buf.freeze(),
+        })
     };
     tokio::time::timeout(BODY_READ_TIMEOUT, collect)
         .await

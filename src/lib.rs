@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod names;
 pub mod openapi;
+pub mod pool;
 pub mod ratelimit;
 pub mod registry;
 pub mod router;

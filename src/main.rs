@@ -51,10 +51,15 @@ fn main() -> ExitCode {
         }
     };
     metamcp::app::init_logging(&config.log_filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // On one core (taskset, a one-CPU container) a current-thread runtime avoids the
+    // work-stealing scheduler's cost; with more, one worker per CPU.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("metamcp: cannot start the runtime: {e}");

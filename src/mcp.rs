@@ -135,7 +135,7 @@ pub struct Ctx {
     pub allowed: Option<HashSet<Uuid>>,
     pub stateless: bool,
     /// Key for this client's in-flight requests (session or key).
-    pub conversation: String,
+    pub conversation: Arc<str>,
 }
 
 impl Ctx {
@@ -165,7 +165,7 @@ impl Ctx {
             view,
             allowed,
             stateless: false,
-            conversation: String::new(),
+            conversation: Arc::from(""),
         })
     }
 
@@ -279,7 +279,7 @@ fn admit(
         }
         check_mirrored_headers(headers, body, f, method)?;
         ctx.stateless = true;
-        ctx.conversation = format!("k:{}", ctx.kid());
+        ctx.conversation = Arc::from(format!("k:{}", ctx.kid()));
         return Ok(None);
     }
     if let Some(v) = header_str(headers, "mcp-protocol-version")
@@ -298,7 +298,7 @@ fn admit(
             "missing Mcp-Session-Id: send initialize first",
         ));
     };
-    match session::open(
+    match ctx.state.sessions.open(
         &ctx.state.cipher,
         &ctx.state.ended_sessions,
         id,
@@ -306,9 +306,9 @@ fn admit(
         ctx.namespace.as_deref(),
         unix_now(),
     ) {
-        Ok(claims) => {
-            ctx.conversation = format!("s:{}", base64url(&session::hash(id)));
-            Ok(Some(claims))
+        Ok(open) => {
+            ctx.conversation = open.conversation.clone();
+            Ok(Some(open.claims.clone()))
         }
         Err(e) => Err(RpcError::new(
             StatusCode::NOT_FOUND,
@@ -711,18 +711,18 @@ struct Pending {
 /// In-flight requests by (conversation, client id), for `notifications/cancelled`.
 #[derive(Default)]
 pub struct InFlight {
-    map: Mutex<HashMap<(String, Bytes), Pending>>,
+    map: Mutex<HashMap<(Arc<str>, Bytes), Pending>>,
 }
 
 impl InFlight {
-    fn insert(&self, key: (String, Bytes), p: Pending) {
+    fn insert(&self, key: (Arc<str>, Bytes), p: Pending) {
         self.map
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, p);
     }
 
-    fn remove(&self, key: &(String, Bytes)) -> Option<Pending> {
+    fn remove(&self, key: &(Arc<str>, Bytes)) -> Option<Pending> {
         self.map
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -767,7 +767,7 @@ async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
 /// Removes the in-flight entry when the response ends; cancels upstream if it never did.
 struct InFlightGuard {
     state: Arc<State>,
-    key: (String, Bytes),
+    key: (Arc<str>, Bytes),
     done: bool,
 }
 
@@ -832,13 +832,28 @@ async fn forward(
         RpcError::method(code::INTERNAL, format!("backend {}: {e}", backend.name))
             .response(&client_id)
     };
-    let resp = match tokio::time::timeout(backend.timeout, backend.send(upstream_body)).await {
+    let timeout = backend.timeout;
+    let sent = async {
+        if backend.has_pool() {
+            let (head, exchange) = backend.post(&upstream_body).await?;
+            let ct = head
+                .content_type
+                .and_then(|c| HeaderValue::from_maybe_shared(c).ok());
+            Ok((head.status, ct, Source::Pool(exchange)))
+        } else {
+            let resp = backend.send(upstream_body.clone()).await?;
+            let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
+            Ok::<_, crate::upstream::UpstreamError>((
+                resp.status().as_u16(),
+                ct,
+                Source::Hyper(resp.into_body()),
+            ))
+        }
+    };
+    let (status, content_type, source) = match tokio::time::timeout(timeout, sent).await {
         Err(_) => {
             // Dropping the guard tells the backend to stop.
-            return fail(format!(
-                "no answer within {} ms",
-                backend.timeout.as_millis()
-            ));
+            return fail(format!("no answer within {} ms", timeout.as_millis()));
         }
         Ok(Err(e)) => {
             guard.complete();
@@ -847,18 +862,16 @@ async fn forward(
         }
         Ok(Ok(r)) => r,
     };
-    if resp.status() != StatusCode::OK {
+    if status != 200 {
         guard.complete();
-        return fail(format!("answered HTTP {}", resp.status().as_u16()));
+        return fail(format!("answered HTTP {status}"));
     }
-    let sse = crate::upstream::is_sse(resp.headers());
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .cloned()
-        .unwrap_or(HeaderValue::from_static("application/json"));
+    let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
+    let sse = content_type
+        .to_str()
+        .is_ok_and(|c| c.starts_with("text/event-stream"));
     let stream = UpstreamBody {
-        inner: resp.into_body(),
+        inner: source,
         splicer: ResponseSplicer::new(upstream_id, client_id.clone(), sse),
         pending: VecDeque::new(),
         timeout: backend.timeout,
@@ -922,10 +935,39 @@ async fn collect_response(mut stream: UpstreamBody) -> Response<Body> {
     }
 }
 
+/// Where a backend's answer is read from.
+enum Source {
+    /// The hot path's own connection.
+    Pool(crate::pool::Exchange),
+    /// hyper's client (https backends).
+    Hyper(Incoming),
+}
+
+impl Source {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        match self {
+            Source::Pool(x) => x
+                .poll_chunk(cx)
+                .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
+            Source::Hyper(b) => loop {
+                match hyper::body::Body::poll_frame(Pin::new(&mut *b), cx) {
+                    Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                        Ok(d) => return Poll::Ready(Some(Ok(d))),
+                        Err(_) => continue,
+                    },
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.to_string()))),
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
+        }
+    }
+}
+
 /// A backend's response on its way to the client: id restored, idle time bounded,
 /// the backend told when the client leaves early.
 pub struct UpstreamBody {
-    inner: Incoming,
+    inner: Source,
     splicer: ResponseSplicer,
     pending: VecDeque<Bytes>,
     timeout: Duration,
@@ -989,15 +1031,13 @@ impl hyper::body::Body for UpstreamBody {
             if this.finished {
                 return Poll::Ready(None);
             }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
+            match this.inner.poll_chunk(cx) {
+                Poll::Ready(Some(Ok(data))) => {
                     let deadline = tokio::time::Instant::now() + this.timeout;
                     this.deadline.as_mut().reset(deadline);
-                    if let Ok(data) = frame.into_data() {
-                        let mut out = Vec::with_capacity(3);
-                        this.splicer.feed(data, &mut out);
-                        this.pending.extend(out);
-                    }
+                    let mut out = Vec::with_capacity(3);
+                    this.splicer.feed(data, &mut out);
+                    this.pending.extend(out);
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let msg = format!("the answer broke off: {e}");
@@ -1137,7 +1177,7 @@ fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         )
         .response(b"null");
     }
-    ctx.conversation = format!("s:{}", base64url(&session::hash(id)));
+    ctx.conversation = Arc::from(format!("s:{}", base64url(&session::hash(id))));
     listen(&ctx)
 }
 

@@ -6,7 +6,7 @@
 //! announced to every process, which forget it once it would have expired anyway.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,72 @@ pub fn open(
         return Err(SessionError::Ended);
     }
     Ok(claims)
+}
+
+/// A session id already opened once, so later requests skip the decryption.
+#[derive(Debug)]
+pub struct OpenSession {
+    pub claims: SessionClaims,
+    pub hash: [u8; 16],
+    /// Key for this session's in-flight requests.
+    pub conversation: Arc<str>,
+}
+
+/// Opened sessions by id (bounded; emptied when full).
+#[derive(Default)]
+pub struct SessionCache {
+    map: RwLock<HashMap<Box<str>, Arc<OpenSession>>>,
+}
+
+const MAX_CACHED: usize = 16_384;
+
+impl SessionCache {
+    /// [`open`], remembering the result: a cached id is still checked for expiry, key,
+    /// endpoint and ending on every use.
+    pub fn open(
+        &self,
+        cipher: &Cipher,
+        ended: &EndedSessions,
+        id: &str,
+        kid: &str,
+        ns: Option<&str>,
+        now: u64,
+    ) -> Result<Arc<OpenSession>, SessionError> {
+        let cached = self
+            .map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        let s = match cached {
+            Some(s) => s,
+            None => {
+                let claims = open(cipher, ended, id, kid, ns, now)?;
+                let hash = hash(id);
+                let s = Arc::new(OpenSession {
+                    claims,
+                    hash,
+                    conversation: Arc::from(format!("s:{}", base64url(&hash))),
+                });
+                let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+                if map.len() >= MAX_CACHED {
+                    map.clear();
+                }
+                map.insert(id.into(), s.clone());
+                return Ok(s);
+            }
+        };
+        if s.claims.exp <= now {
+            return Err(SessionError::Expired);
+        }
+        if s.claims.kid != kid || s.claims.ns.as_deref() != ns {
+            return Err(SessionError::Foreign);
+        }
+        if ended.contains(&s.hash, now) {
+            return Err(SessionError::Ended);
+        }
+        Ok(s)
+    }
 }
 
 /// The 16-byte hash under which an ended session is recorded.

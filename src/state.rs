@@ -45,6 +45,8 @@ pub struct State {
     pub routing: Routing,
     /// Ended client sessions, refused everywhere until they would have expired.
     pub ended_sessions: EndedSessions,
+    /// Sessions already opened, so later requests skip the decryption.
+    pub sessions: crate::session::SessionCache,
     /// Forwarded requests not yet answered, for cancellation.
     pub inflight: InFlight,
     /// Per-view list changes, for clients' notification streams.
@@ -72,6 +74,7 @@ impl State {
             backends: Backends::new(rebuild.clone()),
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
+            sessions: crate::session::SessionCache::default(),
             inflight: InFlight::default(),
             list_changes: broadcast::channel(64).0,
             rebuild,

@@ -135,6 +135,22 @@ pub struct UpstreamSession {
     pub generation: u64,
 }
 
+impl UpstreamSession {
+    /// The session's header lines for hand-written requests (`Name: value\r\n` each).
+    pub fn header_lines(&self) -> Bytes {
+        let mut out = Vec::with_capacity(160);
+        if let Some(id) = &self.id {
+            out.extend_from_slice(b"Mcp-Session-Id: ");
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"MCP-Protocol-Version: ");
+        out.extend_from_slice(self.version.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        Bytes::from(out)
+    }
+}
+
 /// Builds a request to the backend with its session.
 pub fn request(
     endpoint: &Endpoint,

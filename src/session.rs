@@ -69,16 +69,30 @@ pub fn open(
         .map_err(|_| SessionError::Unknown)?;
     let claims: SessionClaims =
         serde_json::from_slice(&plain).map_err(|_| SessionError::Unknown)?;
+    check(&claims, &hash(id), ended, kid, ns, now)?;
+    Ok(claims)
+}
+
+/// The checks every use of a session passes: not expired, this key and endpoint, not
+/// ended.
+fn check(
+    claims: &SessionClaims,
+    hash: &[u8; 16],
+    ended: &EndedSessions,
+    kid: &str,
+    ns: Option<&str>,
+    now: u64,
+) -> Result<(), SessionError> {
     if claims.exp <= now {
         return Err(SessionError::Expired);
     }
     if claims.kid != kid || claims.ns.as_deref() != ns {
         return Err(SessionError::Foreign);
     }
-    if ended.contains(&hash(id), now) {
+    if ended.contains(hash, now) {
         return Err(SessionError::Ended);
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// A session id already opened once, so later requests skip the decryption.
@@ -134,15 +148,7 @@ impl SessionCache {
                 return Ok(s);
             }
         };
-        if s.claims.exp <= now {
-            return Err(SessionError::Expired);
-        }
-        if s.claims.kid != kid || s.claims.ns.as_deref() != ns {
-            return Err(SessionError::Foreign);
-        }
-        if ended.contains(&s.hash, now) {
-            return Err(SessionError::Ended);
-        }
+        check(&s.claims, &s.hash, ended, kid, ns, now)?;
         Ok(s)
     }
 }

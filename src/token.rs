@@ -103,6 +103,8 @@ mod tests {
         }
     }
 
+    use crate::crypto::base64url;
+
     #[test]
     fn round_trip_and_rejections() {
         let t = Tokens::new(&Secret::new("s".repeat(40)));
@@ -149,22 +151,5 @@ mod tests {
         let forged_payload = base64url(serde_json::to_string(&forged).unwrap().as_bytes());
         let tampered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
         assert!(t.verify(&tampered, now).is_err(), "tampered");
-    }
-
-    fn base64url(data: &[u8]) -> String {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in data.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..=chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
     }
 }

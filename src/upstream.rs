@@ -97,30 +97,12 @@ impl Endpoint {
             .url
             .as_deref()
             .ok_or_else(|| UpstreamError::Protocol("no url".into()))?;
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| UpstreamError::Protocol(format!("bad url {url}")))?;
-        let mut headers = HeaderMap::new();
-        for (k, v) in &server.headers {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) else {
-                return Err(UpstreamError::Protocol(format!(
-                    "header {k} cannot be sent"
-                )));
-            };
-            headers.insert(name, value);
-        }
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json, text/event-stream"),
-        );
-        Ok(Endpoint { uri, headers })
+        let headers: Vec<(&str, &str)> = server
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Endpoint::new(url, &headers)
     }
 }
 

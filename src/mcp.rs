@@ -595,10 +595,9 @@ fn page<'a>(
     out.extend_from_slice(b"\":[");
     let mut n = 0;
     let mut more = false;
-    for (i, e) in entries.enumerate().skip(start) {
+    for e in entries.skip(start) {
         if n == PAGE {
             more = true;
-            let _ = i;
             break;
         }
         if n > 0 {

@@ -74,8 +74,8 @@ impl Protocol {
     }
 }
 
-/// A registered backend, secrets in clear (in memory only).
-#[derive(Debug, Clone, PartialEq)]
+/// A registered backend, secrets in clear (in memory only; `Debug` masks them).
+#[derive(Clone, PartialEq)]
 pub struct Server {
     pub id: Uuid,
     pub name: String,
@@ -89,6 +89,23 @@ pub struct Server {
     pub timeout_ms: u32,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("url", &self.url)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("is_active", &self.is_active)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 fn masked(map: &BTreeMap<String, String>) -> Value {
@@ -1271,6 +1288,38 @@ mod tests {
         ] {
             assert_eq!(field_of(draft(input.clone())), f, "{input}");
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_secret_values() {
+        let mut s = ServerDraft::default();
+        s.apply(
+            json!({"name": "w", "protocol": "http", "url": "http://a", "headers": {"Authorization": "Bearer s3cret"}})
+                .as_object()
+                .unwrap(),
+            None,
+        )
+        .unwrap();
+        let server = Server {
+            id: Uuid::nil(),
+            name: s.name,
+            protocol: Protocol::Http,
+            url: s.url,
+            command: None,
+            args: vec![],
+            env: BTreeMap::from([("TOKEN".to_string(), "hunter2".to_string())]),
+            headers: s.headers,
+            is_active: true,
+            timeout_ms: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let shown = format!("{server:?}");
+        assert!(shown.contains("Authorization") && shown.contains("TOKEN"));
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -363,7 +363,7 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
         return e.response(id);
     }
     if f.is_response() {
-        // Answers to requests the gateway never sends on this endpoint.
+        answer_backend(ctx, body, f).await;
         return status_only(StatusCode::ACCEPTED);
     }
     if f.is_notification() {
@@ -701,6 +701,70 @@ fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcE
     Ok(resp)
 }
 
+/// Requests a backend sent to a client (sampling, elicitation, roots) under the
+/// gateway-unique ids the client saw, so the client's answers reach the right backend
+/// with the backend's own id.
+#[derive(Default)]
+pub struct ServerRequests {
+    map: Mutex<HashMap<(Arc<str>, Bytes), Asked>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// A backend's request to a client: who asked, under which id of its own, and when.
+type Asked = (Arc<Backend>, Bytes, std::time::Instant);
+
+/// Unanswered backend requests are forgotten after this long.
+const SERVER_REQUEST_TTL: Duration = Duration::from_secs(600);
+
+impl ServerRequests {
+    /// A mapper for one forwarded call's SSE answer.
+    fn mapper(
+        self: &Arc<Self>,
+        conversation: Arc<str>,
+        backend: Arc<Backend>,
+    ) -> crate::splicer::IdMapper {
+        let reqs = self.clone();
+        Box::new(move |original: &[u8]| {
+            let n = reqs.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let id = Bytes::from(format!("\"m{n}\""));
+            let mut map = reqs.map.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() >= 4096 {
+                map.retain(|_, (_, _, at)| at.elapsed() < SERVER_REQUEST_TTL);
+            }
+            map.insert(
+                (conversation.clone(), id.clone()),
+                (
+                    backend.clone(),
+                    Bytes::copy_from_slice(original),
+                    std::time::Instant::now(),
+                ),
+            );
+            id
+        })
+    }
+
+    fn take(&self, key: &(Arc<str>, Bytes)) -> Option<(Arc<Backend>, Bytes)> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key)
+            .map(|(b, id, _)| (b, id))
+    }
+}
+
+/// A client's answer to a backend's request: sent to that backend with its own id.
+async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
+    let Some(span) = f.id else { return };
+    let key = (ctx.conversation.clone(), body.slice(span.start..span.end));
+    match ctx.state.server_requests.take(&key) {
+        Some((backend, original)) => {
+            let upstream = frame::splice(body, &mut [(span, &original[..])]);
+            backend.notify(upstream).await;
+        }
+        None => tracing::debug!("a client answered a request nobody is waiting for"),
+    }
+}
+
 /// A request of this client in flight at a backend.
 struct Pending {
     backend: Arc<Backend>,
@@ -871,7 +935,15 @@ async fn forward(
         .is_ok_and(|c| c.starts_with("text/event-stream"));
     let stream = UpstreamBody {
         inner: source,
-        splicer: ResponseSplicer::new(upstream_id, client_id.clone(), sse),
+        splicer: if sse {
+            ResponseSplicer::new(upstream_id, client_id.clone(), true).with_other_ids(
+                ctx.state
+                    .server_requests
+                    .mapper(ctx.conversation.clone(), backend.clone()),
+            )
+        } else {
+            ResponseSplicer::new(upstream_id, client_id.clone(), false)
+        },
         pending: VecDeque::new(),
         timeout: backend.timeout,
         deadline: Box::pin(tokio::time::sleep(backend.timeout)),
@@ -1117,6 +1189,7 @@ async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> Response<Bod
             continue;
         }
         if f.is_response() {
+            answer_backend(ctx, &element, &f).await;
             continue;
         }
         let resp = match dispatch(ctx, &element, &f, true).await {

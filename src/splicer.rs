@@ -42,7 +42,6 @@ enum Line {
 }
 
 /// Restores one response's id; feed it the response chunks in order.
-#[derive(Debug)]
 pub struct ResponseSplicer {
     upstream_id: Bytes,
     client_id: Bytes,
@@ -56,6 +55,21 @@ pub struct ResponseSplicer {
     prev_cr: bool,
     /// Set when a message with our id has been seen (the response arrived).
     answered: bool,
+    /// Renames the ids of other messages in an SSE answer: the backend's own requests to
+    /// the client (sampling, elicitation, roots), which need ids unique per client.
+    other_ids: Option<IdMapper>,
+}
+
+/// Gives a backend-chosen id a gateway-unique replacement (and remembers the pair).
+pub type IdMapper = Box<dyn FnMut(&[u8]) -> Bytes + Send>;
+
+impl std::fmt::Debug for ResponseSplicer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseSplicer")
+            .field("sse", &self.sse)
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ResponseSplicer {
@@ -72,7 +86,14 @@ impl ResponseSplicer {
             skip_space: false,
             prev_cr: false,
             answered: false,
+            other_ids: None,
         }
+    }
+
+    /// Also renames the ids of the backend's own requests in an SSE answer.
+    pub fn with_other_ids(mut self, mapper: IdMapper) -> ResponseSplicer {
+        self.other_ids = Some(mapper);
+        self
     }
 
     /// Whether the response to our request has gone by.
@@ -354,6 +375,8 @@ impl ResponseSplicer {
             if cap == self.upstream_id[..] {
                 out.push(self.client_id.clone());
                 self.answered = true;
+            } else if let (true, Some(map)) = (self.sse, self.other_ids.as_mut()) {
+                out.push(map(&cap));
             } else {
                 out.push(Bytes::from(cap));
             }
@@ -444,6 +467,28 @@ mod tests {
         let mut out = Vec::new();
         s.feed(Bytes::copy_from_slice(input), &mut out);
         assert!(s.answered());
+    }
+
+    #[test]
+    fn the_backends_own_requests_get_new_ids() {
+        let input = b"data: {\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"sampling/createMessage\"}\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"g-1\",\"result\":{}}\n\n";
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let mut s = ResponseSplicer::new(
+            Bytes::from_static(b"\"g-1\""),
+            Bytes::from_static(b"7"),
+            true,
+        )
+        .with_other_ids(Box::new(move |orig: &[u8]| {
+            record.lock().unwrap().push(orig.to_vec());
+            Bytes::from_static(b"\"m1\"")
+        }));
+        let mut out = Vec::new();
+        s.feed(Bytes::copy_from_slice(input), &mut out);
+        let text = String::from_utf8(out.concat()).unwrap();
+        assert!(text.contains("\"id\":\"m1\",\"method\""), "{text}");
+        assert!(text.contains("\"id\":7,\"result\""), "{text}");
+        assert_eq!(*seen.lock().unwrap(), vec![b"0".to_vec()]);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct State {
     pub sessions: crate::session::SessionCache,
     /// Forwarded requests not yet answered, for cancellation.
     pub inflight: InFlight,
+    /// Backends' requests to clients awaiting the clients' answers.
+    pub server_requests: Arc<crate::mcp::ServerRequests>,
     /// Per-view list changes, for clients' notification streams.
     pub list_changes: broadcast::Sender<ListChanged>,
     /// Asks the routing builder for a rebuild.
@@ -76,6 +78,7 @@ impl State {
             ended_sessions: EndedSessions::default(),
             sessions: crate::session::SessionCache::default(),
             inflight: InFlight::default(),
+            server_requests: Arc::default(),
             list_changes: broadcast::channel(64).0,
             rebuild,
             rebuild_lock: std::sync::Mutex::new(()),

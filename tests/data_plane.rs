@@ -686,3 +686,89 @@ async fn list_changes_reach_the_clients_notification_stream() {
     let names = c.tool_names().await;
     assert!(names.contains(&"beta__extra".to_string()), "{names:?}");
 }
+
+/// Calls a `sample` tool and answers the backend's sampling request when it arrives on
+/// the call's stream. Returns the id the client saw on that request and the result text.
+async fn sample_call(gw: &TestGateway, c: &Client, tool: &str, answer: &str) -> (Value, String) {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": tool, "arguments": {"prompt": "hi"}}});
+    let req = hyper::Request::post("/mcp")
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {}", gw.client_key))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", c.session.as_ref().unwrap())
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    let mut asked = Value::Null;
+    while let Some(frame) = body.frame().await {
+        buf.extend_from_slice(&frame.unwrap().into_data().unwrap_or_default());
+        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = buf.drain(..end + 2).collect();
+            for data in metamcp::upstream::sse_data(&event) {
+                let m: Value = serde_json::from_slice(&data).unwrap();
+                if m["method"] == "sampling/createMessage" {
+                    asked = m["id"].clone();
+                    let reply = json!({"jsonrpc": "2.0", "id": asked,
+                                       "result": {"role": "assistant", "model": "test",
+                                                  "content": {"type": "text", "text": answer}}});
+                    assert_eq!(c.post(&reply).await.status, 202);
+                } else if m.get("result").is_some() || m.get("error").is_some() {
+                    assert_eq!(m["id"], 1);
+                    return (asked, text_of(&m["result"]));
+                }
+            }
+        }
+    }
+    panic!("the call's stream ended without a result");
+}
+
+#[tokio::test]
+async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
+    let gw = TestGateway::start().await;
+    let beta = Mock::start(&["--profile", "rich"]);
+    let gamma = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "gamma", "protocol": "http", "url": gamma.url()}),
+    )
+    .await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    // Both backends number their requests from 0 and the client reuses id 1: the gateway
+    // must keep all of it apart, both ways.
+    let (b, g) = tokio::join!(
+        sample_call(&gw, &c, "beta__sample", "for beta"),
+        sample_call(&gw, &c, "gamma__sample", "for gamma"),
+    );
+    assert_eq!(b.1, "sampled: for beta");
+    assert_eq!(g.1, "sampled: for gamma");
+    assert_ne!(b.0, g.0, "distinct ids for the two backends' requests");
+    assert!(
+        b.0 != json!(0) && g.0 != json!(0),
+        "the backends' own ids are not shown"
+    );
+    // An answer to a request nobody made is accepted and dropped.
+    let stray = json!({"jsonrpc": "2.0", "id": "m999999", "result": {}});
+    assert_eq!(c.post(&stray).await.status, 202);
+}

@@ -81,6 +81,10 @@ fn parse_args() -> Result<Options, String> {
 #[derive(Default)]
 struct Session {
     in_flight: HashSet<String>,
+    /// Our own requests to the client awaiting its answer, by id.
+    asked: HashMap<String, tokio::sync::oneshot::Sender<Value>>,
+    /// Ids of our requests to the client: 0, 1, 2, … per session, like real servers.
+    next_ask: u64,
 }
 
 struct Server {
@@ -120,6 +124,8 @@ impl Server {
                 json!({"name": "toggle", "description": "Adds or removes the extra tool",
                               "inputSchema": obj(json!({}), json!([]))}),
             );
+            tools.push(json!({"name": "sample", "description": "Asks the client to sample a message, returns its text",
+                              "inputSchema": obj(json!({"prompt": {"type": "string"}}), json!(["prompt"]))}));
             if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
                 tools.push(
                     json!({"name": "extra", "description": "Appears after toggle",
@@ -464,7 +470,24 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
         return full(StatusCode::ACCEPTED, "text/plain", "");
     };
     if msg.get("method").is_none() {
-        return full(StatusCode::ACCEPTED, "text/plain", "");
+        // The client's answer to one of our requests.
+        let waiting = session.as_ref().and_then(|s| {
+            let mut sessions = server.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions
+                .get_mut(s)
+                .and_then(|s| s.asked.remove(&id.to_string()))
+        });
+        return match waiting {
+            Some(tx) => {
+                let _ = tx.send(msg);
+                full(StatusCode::ACCEPTED, "text/plain", "")
+            }
+            None => full(StatusCode::BAD_REQUEST, "text/plain", "nobody asked that"),
+        };
+    }
+    if server.rich && msg["method"] == "tools/call" && msg["params"]["name"] == "sample" {
+        let sid = new_session.clone().or(session).unwrap_or_default();
+        return sample(&server, sid, id, &msg);
     }
     // A strict backend: the same id twice in flight in one session is a client bug.
     let key = id.to_string();
@@ -506,6 +529,42 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
         resp.headers_mut().insert("mcp-session-id", v);
     }
     resp
+}
+
+/// `sample`: asks the client (sampling/createMessage) on the call's SSE stream, waits
+/// for its answer, and returns the sampled text.
+fn sample(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Response<Body> {
+    let prompt = msg["params"]["arguments"]["prompt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
+    let ask_id = {
+        let mut sessions = server.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let s = sessions.entry(session).or_default();
+        let n = s.next_ask;
+        s.next_ask += 1;
+        s.asked.insert(n.to_string(), answer_tx);
+        n
+    };
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        let ask = json!({"jsonrpc": "2.0", "id": ask_id, "method": "sampling/createMessage",
+                         "params": {"messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
+                                    "maxTokens": 16}});
+        if tx.send(ask.to_string()).await.is_err() {
+            return;
+        }
+        let outcome = match tokio::time::timeout(Duration::from_secs(30), answer_rx).await {
+            Ok(Ok(answer)) => match answer["result"]["content"]["text"].as_str() {
+                Some(t) => Ok(text(format!("sampled: {t}"))),
+                None => Err((-32603, format!("the client did not sample: {answer}"))),
+            },
+            _ => Err((-32603, "no answer from the client".to_string())),
+        };
+        let _ = tx.send(response(&id, &outcome).to_string()).await;
+    });
+    sse_response(rx)
 }
 
 async fn run_http(server: Arc<Server>, port: u16) -> std::io::Result<()> {

@@ -554,13 +554,20 @@ async fn dispatch(
     }
 }
 
-/// Adds `"resultType":"complete"` for stateless clients.
+/// What every result carries for stateless (2026-07-28) clients: `resultType`, and the
+/// caching hints list, read and discover results require (lists depend on the caller's
+/// key, so they are private and not to be reused).
+const STATELESS_RESULT_MEMBERS: &[u8] =
+    br#""resultType":"complete","ttlMs":0,"cacheScope":"private""#;
+
+/// Adds [`STATELESS_RESULT_MEMBERS`] to a result made by the gateway itself.
 fn with_result_type(result: Bytes, stateless: bool) -> Bytes {
     if !stateless || result.first() != Some(&b'{') {
         return result;
     }
-    let mut out = BytesMut::with_capacity(result.len() + 26);
-    out.extend_from_slice(b"{\"resultType\":\"complete\"");
+    let mut out = BytesMut::with_capacity(result.len() + STATELESS_RESULT_MEMBERS.len() + 2);
+    out.extend_from_slice(b"{");
+    out.extend_from_slice(STATELESS_RESULT_MEMBERS);
     if result.len() > 2 {
         out.extend_from_slice(b",");
     }
@@ -935,14 +942,19 @@ async fn forward(
         .is_ok_and(|c| c.starts_with("text/event-stream"));
     let stream = UpstreamBody {
         inner: source,
-        splicer: if sse {
-            ResponseSplicer::new(upstream_id, client_id.clone(), true).with_other_ids(
-                ctx.state
-                    .server_requests
-                    .mapper(ctx.conversation.clone(), backend.clone()),
-            )
-        } else {
-            ResponseSplicer::new(upstream_id, client_id.clone(), false)
+        splicer: {
+            let mut sp = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
+            if sse {
+                sp = sp.with_other_ids(
+                    ctx.state
+                        .server_requests
+                        .mapper(ctx.conversation.clone(), backend.clone()),
+                );
+            }
+            if ctx.stateless {
+                sp = sp.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
+            }
+            sp
         },
         pending: VecDeque::new(),
         timeout: backend.timeout,
@@ -1461,13 +1473,18 @@ mod tests {
 
     #[test]
     fn result_type_is_added_for_stateless_clients() {
+        let empty: Value =
+            serde_json::from_slice(&with_result_type(Bytes::from_static(b"{}"), true)).unwrap();
         assert_eq!(
-            &with_result_type(Bytes::from_static(b"{}"), true)[..],
-            b"{\"resultType\":\"complete\"}"
+            empty,
+            json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
         );
+        let one: Value =
+            serde_json::from_slice(&with_result_type(Bytes::from_static(b"{\"a\":1}"), true))
+                .unwrap();
         assert_eq!(
-            &with_result_type(Bytes::from_static(b"{\"a\":1}"), true)[..],
-            b"{\"resultType\":\"complete\",\"a\":1}"
+            (one["a"].as_i64(), one["resultType"].as_str()),
+            (Some(1), Some("complete"))
         );
         assert_eq!(
             &with_result_type(Bytes::from_static(b"{}"), false)[..],

@@ -21,10 +21,18 @@ struct Json {
     /// At depth 1, the next string is a key.
     expect_key: bool,
     /// The key being read at depth 1 (only its first bytes matter).
-    key: [u8; 3],
+    key: [u8; 6],
     key_len: usize,
     /// The last key at depth 1 was `id`; its value is next.
     id_next: bool,
+    /// The last key at depth 1 was `result`.
+    result_next: bool,
+    /// Our id was handled (replaced or found not ours).
+    id_done: bool,
+    /// The fields to add were inserted into this message's result.
+    injected: bool,
+    /// Just inserted after `{`: a comma is due unless the object is empty.
+    pending_comma: bool,
     /// Capturing the id value: `Some(bytes so far)`.
     capture: Option<Vec<u8>>,
     /// The top-level id of this message was handled: nothing left to do in it.
@@ -58,6 +66,9 @@ pub struct ResponseSplicer {
     /// Renames the ids of other messages in an SSE answer: the backend's own requests to
     /// the client (sampling, elicitation, roots), which need ids unique per client.
     other_ids: Option<IdMapper>,
+    /// Members added at the start of the `result` object (`"resultType":"complete",…`
+    /// for stateless-era clients of session-era backends).
+    inject: Option<Bytes>,
 }
 
 /// Gives a backend-chosen id a gateway-unique replacement (and remembers the pair).
@@ -87,7 +98,21 @@ impl ResponseSplicer {
             prev_cr: false,
             answered: false,
             other_ids: None,
+            inject: None,
         }
+    }
+
+    /// Adds `members` (JSON object members, no braces) at the start of the result object.
+    pub fn with_result_members(mut self, members: Bytes) -> ResponseSplicer {
+        self.inject = Some(members);
+        self
+    }
+
+    /// Nothing is left to do in the current message once the id is handled and the
+    /// result has its members.
+    fn update_done(&mut self) {
+        self.json.done = self.json.id_done
+            && (self.inject.is_none() || (self.json.injected && !self.json.pending_comma));
     }
 
     /// Also renames the ids of the backend's own requests in an SSE answer.
@@ -277,12 +302,30 @@ impl ResponseSplicer {
                                 self.json.expect_key = false;
                                 self.json.id_next =
                                     self.json.key_len == 2 && &self.json.key[..2] == b"id";
+                                self.json.result_next =
+                                    self.json.key_len == 6 && &self.json.key[..6] == b"result";
                             }
                         }
                         i += 1;
                     }
                 }
                 continue;
+            }
+            if self.json.pending_comma {
+                if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                    continue;
+                }
+                self.json.pending_comma = false;
+                if c != b'}' {
+                    out.push(chunk.slice(*seg..i));
+                    out.push(Bytes::from_static(b","));
+                    *seg = i;
+                }
+                self.update_done();
+                if self.json.done {
+                    return;
+                }
             }
             // Deep inside the message nothing but strings and nesting matter: jump to
             // the next quote or bracket.
@@ -320,9 +363,21 @@ impl ResponseSplicer {
                     }
                 }
                 b'{' | b'[' => {
+                    let result_object = c == b'{' && self.json.depth == 1 && self.json.result_next;
                     self.json.depth += 1;
                     self.json.id_next = false;
+                    self.json.result_next = false;
                     self.json.expect_key = c == b'{' && self.json.depth == 1;
+                    if result_object
+                        && !self.json.injected
+                        && let Some(members) = self.inject.clone()
+                    {
+                        out.push(chunk.slice(*seg..i + 1));
+                        out.push(members);
+                        *seg = i + 1;
+                        self.json.injected = true;
+                        self.json.pending_comma = true;
+                    }
                 }
                 b'}' | b']' => {
                     self.json.depth = self.json.depth.saturating_sub(1);
@@ -335,6 +390,7 @@ impl ResponseSplicer {
                     if self.json.depth == 1 {
                         self.json.expect_key = true;
                         self.json.id_next = false;
+                        self.json.result_next = false;
                     }
                 }
                 b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
@@ -382,7 +438,8 @@ impl ResponseSplicer {
             }
         }
         *seg = at;
-        self.json.done = true;
+        self.json.id_done = true;
+        self.update_done();
     }
 
     fn give_up_capture(
@@ -396,7 +453,8 @@ impl ResponseSplicer {
             out.push(Bytes::from(cap));
         }
         *seg = at;
-        self.json.done = true;
+        self.json.id_done = true;
+        self.update_done();
     }
 }
 
@@ -467,6 +525,46 @@ mod tests {
         let mut out = Vec::new();
         s.feed(Bytes::copy_from_slice(input), &mut out);
         assert!(s.answered());
+    }
+
+    #[test]
+    fn result_members_are_added_for_stateless_clients() {
+        let cases: [(&[u8], &[u8]); 4] = [
+            (
+                br#"{"jsonrpc":"2.0","id":"g-1","result":{"content":[],"isError":false}}"#,
+                br#"{"jsonrpc":"2.0","id":42,"result":{"resultType":"complete","content":[],"isError":false}}"#,
+            ),
+            (
+                br#"{"result": { } ,"id":"g-1","jsonrpc":"2.0"}"#,
+                br#"{"result": {"resultType":"complete" } ,"id":42,"jsonrpc":"2.0"}"#,
+            ),
+            (
+                br#"{"jsonrpc":"2.0","id":"g-1","error":{"code":1,"message":"x"}}"#,
+                br#"{"jsonrpc":"2.0","id":42,"error":{"code":1,"message":"x"}}"#,
+            ),
+            (
+                br#"{"id":"g-1","result":{"result":{"a":1}},"x":{"result":{}}}"#,
+                br#"{"id":42,"result":{"resultType":"complete","result":{"a":1}},"x":{"result":{}}}"#,
+            ),
+        ];
+        for (input, expected) in cases {
+            for a in 0..=input.len() {
+                let mut s = ResponseSplicer::new(
+                    Bytes::from_static(b"\"g-1\""),
+                    Bytes::from_static(b"42"),
+                    false,
+                )
+                .with_result_members(Bytes::from_static(br#""resultType":"complete""#));
+                let mut out = Vec::new();
+                s.feed(Bytes::copy_from_slice(&input[..a]), &mut out);
+                s.feed(Bytes::copy_from_slice(&input[a..]), &mut out);
+                assert_eq!(
+                    String::from_utf8(out.concat()).unwrap(),
+                    String::from_utf8(expected.to_vec()).unwrap(),
+                    "split at {a}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -106,6 +106,45 @@ async fn the_python_sdk_as_a_client() {
     assert!(!run_blocking(cmd).await.status.success());
 }
 
+/// SDK 2.x speaks 2026-07-28 when the server does: no session, every request carries its
+/// version, results carry resultType and caching hints — including results forwarded
+/// from a session-era backend.
+#[tokio::test]
+async fn the_python_sdk_2_in_the_stateless_era() {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    register(
+        &gw,
+        json!({"name": "alpha", "protocol": "http", "url": alpha.url()}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let mut cmd = Command::new(peers().join("venv2/bin/python"));
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk2_client.py"
+    ))
+    .args([&url, &gw.client_key]);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "python 2.x client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(
+        seen["protocol"], "2026-07-28",
+        "the stateless era was negotiated"
+    );
+    assert!(
+        seen["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("alpha__echo"))
+    );
+    assert_eq!(seen["echo"], "from sdk 2");
+}
+
 #[tokio::test]
 async fn the_python_sdk_as_a_backend() {
     let gw = TestGateway::start().await;

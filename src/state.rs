@@ -49,6 +49,8 @@ pub struct State {
     pub sessions: crate::session::SessionCache,
     /// Forwarded requests not yet answered, for cancellation.
     pub inflight: InFlight,
+    /// Resource subscriptions by URI, for `notifications/resources/updated`.
+    pub subscriptions: crate::mcp::Subscriptions,
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<crate::mcp::ServerRequests>,
     /// Per-view list changes, for clients' notification streams.
@@ -79,6 +81,7 @@ impl State {
             sessions: crate::session::SessionCache::default(),
             inflight: InFlight::default(),
             server_requests: Arc::default(),
+            subscriptions: crate::mcp::Subscriptions::default(),
             list_changes: broadcast::channel(64).0,
             rebuild,
             rebuild_lock: std::sync::Mutex::new(()),

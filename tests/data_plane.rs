@@ -772,3 +772,101 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
     let stray = json!({"jsonrpc": "2.0", "id": "m999999", "result": {}});
     assert_eq!(c.post(&stray).await.status, 202);
 }
+
+/// Opens the session's GET notification stream; returns its lines.
+async fn notification_stream(
+    gw: &TestGateway,
+    c: &Client,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        format!(
+            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+            c.key.as_ref().unwrap(),
+            c.session.as_ref().unwrap()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut lines = BufReader::new(s).lines();
+    // Subscribed before the head is sent: from here on, nothing is missed.
+    assert!(
+        lines
+            .next_line()
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    lines
+}
+
+/// The next JSON-RPC message on a notification stream.
+async fn next_notification(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>>,
+) -> Value {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let l = lines.next_line().await.unwrap().expect("stream open");
+            if let Some(data) = l.strip_prefix("data: ") {
+                return serde_json::from_str::<Value>(data).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a notification in time")
+}
+
+#[tokio::test]
+async fn resource_updates_reach_subscribed_clients_only() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let subscriber = session(&gw, "/mcp", &gw.client_key).await;
+    let bystander = session(&gw, "/mcp", &gw.client_key).await;
+    let mut sub_stream = notification_stream(&gw, &subscriber).await;
+    let mut by_stream = notification_stream(&gw, &bystander).await;
+    subscriber
+        .result("resources/subscribe", json!({"uri": "mock://static/hello"}))
+        .await;
+    bystander
+        .result(
+            "tools/call",
+            json!({"name": "beta__touch", "arguments": {"uri": "mock://static/hello"}}),
+        )
+        .await;
+    let n = next_notification(&mut sub_stream).await;
+    assert_eq!(n["method"], "notifications/resources/updated");
+    assert_eq!(n["params"]["uri"], "mock://static/hello");
+    // The bystander did not subscribe: the next thing it hears is a list change.
+    bystander
+        .result(
+            "tools/call",
+            json!({"name": "beta__toggle", "arguments": {}}),
+        )
+        .await;
+    let n = next_notification(&mut by_stream).await;
+    assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
+    // After unsubscribing, updates stop: again the next message is a list change.
+    subscriber
+        .result(
+            "resources/unsubscribe",
+            json!({"uri": "mock://static/hello"}),
+        )
+        .await;
+    let _ = next_notification(&mut sub_stream).await; // the toggle above
+    bystander
+        .result(
+            "tools/call",
+            json!({"name": "beta__touch", "arguments": {"uri": "mock://static/hello"}}),
+        )
+        .await;
+    bystander
+        .result(
+            "tools/call",
+            json!({"name": "beta__toggle", "arguments": {}}),
+        )
+        .await;
+    let n = next_notification(&mut sub_stream).await;
+    assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
+}

@@ -124,6 +124,8 @@ impl Server {
                 json!({"name": "toggle", "description": "Adds or removes the extra tool",
                               "inputSchema": obj(json!({}), json!([]))}),
             );
+            tools.push(json!({"name": "touch", "description": "Announces that a resource changed",
+                              "inputSchema": obj(json!({"uri": {"type": "string"}}), json!(["uri"]))}));
             tools.push(json!({"name": "sample", "description": "Asks the client to sample a message, returns its text",
                               "inputSchema": obj(json!({"prompt": {"type": "string"}}), json!(["prompt"]))}));
             if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -295,6 +297,17 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             );
             Reply::ok(text(if now { "extra added" } else { "extra removed" }))
         }
+        "touch" if server.rich => match args["uri"].as_str() {
+            Some(uri) => {
+                let _ = server.notify.send(
+                    json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                           "params": {"uri": uri}})
+                    .to_string(),
+                );
+                Reply::ok(text(format!("touched {uri}")))
+            }
+            None => Reply::err(-32602, "touch needs a uri"),
+        },
         "extra" if server.rich && *server.extra.lock().unwrap_or_else(|p| p.into_inner()) => {
             Reply::ok(text("extra called"))
         }

@@ -645,43 +645,13 @@ async fn slow_backends_time_out_and_are_told_to_stop() {
 async fn list_changes_reach_the_clients_notification_stream() {
     let (gw, _alpha, _beta) = two_backends().await;
     let c = session(&gw, "/mcp", &gw.client_key).await;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(
-        format!(
-            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
-            gw.client_key,
-            c.session.as_ref().unwrap()
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut lines = BufReader::new(s).lines();
-    // The stream subscribes before its response head is sent: from here on, changes reach it.
-    assert!(
-        lines
-            .next_line()
-            .await
-            .unwrap()
-            .unwrap()
-            .starts_with("HTTP/1.1 200")
-    );
+    let mut lines = notification_stream(&gw, &c).await;
     c.result(
         "tools/call",
         json!({"name": "beta__toggle", "arguments": {}}),
     )
     .await;
-    let saw = tokio::time::timeout(WAIT, async {
-        while let Ok(Some(l)) = lines.next_line().await {
-            if l.contains("notifications/tools/list_changed") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
+    let saw = next_notification(&mut lines).await["method"] == "notifications/tools/list_changed";
     assert!(saw, "tools/list_changed on the GET stream");
     let names = c.tool_names().await;
     assert!(names.contains(&"beta__extra".to_string()), "{names:?}");

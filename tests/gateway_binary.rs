@@ -2,28 +2,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::TestDb;
-
-/// Reads stderr until the "listening" line and returns the bound address.
-fn wait_for_listen(stderr: &mut impl BufRead) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut line = String::new();
-    while Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("gateway exited before listening");
-        }
-        if let Some(i) = line.find("local=") {
-            return line[i + 6..].trim().to_string();
-        }
-    }
-    panic!("gateway did not report its address in time");
-}
+use support::{TestDb, start_gateway_binary};
 
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -41,18 +25,8 @@ fn get(addr: &str, path: &str) -> String {
 #[tokio::test]
 async fn starts_migrates_serves_health_and_stops_on_sigterm() {
     let db = TestDb::new().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metamcp"));
-    cmd.env_clear()
-        .env("RUST_LOG", "info")
-        .env("METAMCP_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in db.env() {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let addr = wait_for_listen(&mut stderr);
+    let (mut child, mut stderr, addr) = start_gateway_binary(&db);
+    let addr = addr.to_string();
 
     let health = get(&addr, "/health");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -81,26 +79,10 @@ async fn call_streaming(
 #[tokio::test]
 async fn a_16_mb_result_streams_through_with_flat_memory() {
     let db = TestDb::new().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metamcp"));
-    cmd.env_clear()
-        .env("RUST_LOG", "info")
-        .env("METAMCP_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in db.env() {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let (child, stderr, addr) = support::start_gateway_binary(&db);
     let gw = Gateway(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let addr: std::net::SocketAddr = loop {
-        let line = lines.next().expect("gateway running").unwrap();
-        if let Some(i) = line.find("local=") {
-            break line[i + 6..].trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining the log so the gateway never blocks on a full pipe.
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stderr) {});
 
     let store = key_store(&db);
     let admin = create_key(&store, "admin", Scope::Admin, &[]).await;

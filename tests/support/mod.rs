@@ -140,6 +140,48 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Starts the `metamcp` binary on 127.0.0.1 port 0 over `db`; returns the child, its
+/// stderr (positioned after the "listening" line) and the address it bound.
+pub fn start_gateway_binary(
+    db: &TestDb,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    std::net::SocketAddr,
+) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metamcp"));
+    cmd.env_clear()
+        .env("RUST_LOG", "info")
+        .env("METAMCP_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in db.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn metamcp");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut line = String::new();
+    let found = loop {
+        line.clear();
+        if Instant::now() > deadline || stderr.read_line(&mut line).unwrap_or(0) == 0 {
+            break None;
+        }
+        if let Some(i) = line.find("local=") {
+            break line[i + 6..].trim().parse().ok();
+        }
+    };
+    match found {
+        Some(addr) => (child, stderr, addr),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the gateway did not report its address: {line}");
+        }
+    }
+}
+
 /// Polls `f` until it returns `Some`, or panics after `deadline`.
 pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut f: F) -> T
 where

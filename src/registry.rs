@@ -215,12 +215,13 @@ impl Snapshot {
 
 const TS: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
 
-fn server_select() -> String {
+/// The columns of a [`Server`] row, read from `source` (the table or a CTE).
+fn server_select(source: &str) -> String {
     format!(
         "SELECT id, name, protocol, url, command, args, env_sealed, headers_sealed, is_active,
                 timeout_ms, to_char(created_at AT TIME ZONE 'UTC', {TS}),
                 to_char(updated_at AT TIME ZONE 'UTC', {TS})
-         FROM mcp_servers"
+         FROM {source}"
     )
 }
 
@@ -298,7 +299,10 @@ impl Registry {
     pub async fn list_servers(&self) -> Result<Vec<Server>, ApiError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query(&format!("{} ORDER BY lower(name)", server_select()), &[])
+            .query(
+                &format!("{} ORDER BY lower(name)", server_select("mcp_servers")),
+                &[],
+            )
             .await?;
         rows.iter().map(|r| self.server_from_row(r)).collect()
     }
@@ -313,13 +317,19 @@ impl Registry {
         let row = match Uuid::parse_str(id_or_name) {
             Ok(id) => {
                 client
-                    .query_opt(&format!("{} WHERE id = $1{lock}", server_select()), &[&id])
+                    .query_opt(
+                        &format!("{} WHERE id = $1{lock}", server_select("mcp_servers")),
+                        &[&id],
+                    )
                     .await?
             }
             Err(_) => {
                 client
                     .query_opt(
-                        &format!("{} WHERE lower(name) = lower($1){lock}", server_select()),
+                        &format!(
+                            "{} WHERE lower(name) = lower($1){lock}",
+                            server_select("mcp_servers")
+                        ),
                         &[&id_or_name],
                     )
                     .await?
@@ -341,21 +351,43 @@ impl Registry {
         let mut draft = ServerDraft::default();
         draft.apply(obj, None)?;
         draft.validate()?;
-        let id = Uuid::new_v4();
         let client = self.pool.get().await?;
+        let sql = "INSERT INTO mcp_servers (id, name, protocol, url, command, args, env_sealed,
+                       headers_sealed, is_active, timeout_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *";
+        self.write_server(&client, sql, Uuid::new_v4(), &draft)
+            .await
+    }
+
+    pub async fn update_server(&self, id_or_name: &str, body: &Value) -> Result<Server, ApiError> {
+        let obj = object(body)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let existing = self.find_server(&tx, id_or_name, true).await?;
+        let mut draft = ServerDraft::from(&existing);
+        draft.apply(obj, Some(&existing))?;
+        draft.validate()?;
+        let sql = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
+                       args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
+                       timeout_ms = $10, updated_at = now()
+                   WHERE id = $1 RETURNING *";
+        let server = self.write_server(&tx, sql, existing.id, &draft).await?;
+        tx.commit().await?;
+        Ok(server)
+    }
+
+    /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
+    /// ($1 id … $10 timeout_ms), secrets sealed, and reads the row back.
+    async fn write_server<C: GenericClient>(
+        &self,
+        client: &C,
+        write: &str,
+        id: Uuid,
+        draft: &ServerDraft,
+    ) -> Result<Server, ApiError> {
         let row = client
             .query_one(
-                &format!(
-                    "WITH ins AS (
-                        INSERT INTO mcp_servers (id, name, protocol, url, command, args,
-                            env_sealed, headers_sealed, is_active, timeout_ms)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *)
-                     SELECT id, name, protocol, url, command, args, env_sealed, headers_sealed,
-                            is_active, timeout_ms,
-                            to_char(created_at AT TIME ZONE 'UTC', {TS}),
-                            to_char(updated_at AT TIME ZONE 'UTC', {TS})
-                     FROM ins"
-                ),
+                &format!("WITH written AS ({write}) {}", server_select("written")),
                 &[
                     &id,
                     &draft.name,
@@ -372,49 +404,6 @@ impl Registry {
             .await
             .map_err(|e| conflict_or(e, "server", &draft.name))?;
         self.server_from_row(&row)
-    }
-
-    pub async fn update_server(&self, id_or_name: &str, body: &Value) -> Result<Server, ApiError> {
-        let obj = object(body)?;
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let existing = self.find_server(&tx, id_or_name, true).await?;
-        let mut draft = ServerDraft::from(&existing);
-        draft.apply(obj, Some(&existing))?;
-        draft.validate()?;
-        let id = existing.id;
-        let row = tx
-            .query_one(
-                &format!(
-                    "WITH up AS (
-                        UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
-                            args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
-                            timeout_ms = $10, updated_at = now()
-                        WHERE id = $1 RETURNING *)
-                     SELECT id, name, protocol, url, command, args, env_sealed, headers_sealed,
-                            is_active, timeout_ms,
-                            to_char(created_at AT TIME ZONE 'UTC', {TS}),
-                            to_char(updated_at AT TIME ZONE 'UTC', {TS})
-                     FROM up"
-                ),
-                &[
-                    &id,
-                    &draft.name,
-                    &draft.protocol.map(Protocol::as_str),
-                    &draft.url,
-                    &draft.command,
-                    &draft.args,
-                    &self.seal_map(&draft.env, "server_env", &id),
-                    &self.seal_map(&draft.headers, "server_headers", &id),
-                    &draft.is_active,
-                    &draft.timeout_ms,
-                ],
-            )
-            .await
-            .map_err(|e| conflict_or(e, "server", &draft.name))?;
-        let server = self.server_from_row(&row)?;
-        tx.commit().await?;
-        Ok(server)
     }
 
     pub async fn delete_server(&self, id_or_name: &str) -> Result<Server, ApiError> {
@@ -531,7 +520,10 @@ impl Registry {
     pub async fn snapshot(&self) -> Result<Snapshot, DbError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query(&format!("{} ORDER BY lower(name)", server_select()), &[])
+            .query(
+                &format!("{} ORDER BY lower(name)", server_select("mcp_servers")),
+                &[],
+            )
             .await?;
         let mut servers = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -25,13 +25,17 @@ const MAX_IDLE: usize = 512;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
+/// A connection's first read buffer, and the most an idle one keeps.
+const FIRST_READ: usize = 8 * 1024;
+const KEPT_BUFFER: usize = READ_CHUNK + FIRST_READ;
 
 /// Connections to one backend.
 pub struct Pool {
     addr: SocketAddr,
     /// `POST <path> HTTP/1.1\r\nHost: …\r\n` plus the fixed headers.
     head_prefix: Bytes,
-    idle: Mutex<Vec<TcpStream>>,
+    /// Idle connections with their read buffers (reused: a request allocates none).
+    idle: Mutex<Vec<(TcpStream, BytesMut)>>,
 }
 
 /// How a response body is delimited.
@@ -86,20 +90,32 @@ impl Pool {
         })
     }
 
-    fn checkout(&self) -> Option<TcpStream> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    /// An idle connection the backend has not closed meanwhile.
+    fn checkout(&self) -> Option<(TcpStream, BytesMut)> {
+        loop {
+            let (stream, buf) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            if still_open(&stream) {
+                return Some((stream, buf));
+            }
+        }
     }
 
-    fn checkin(&self, stream: TcpStream) {
+    fn checkin(&self, stream: TcpStream, mut buf: BytesMut) {
+        // A buffer grown by a large answer is not kept (idle memory stays bounded).
+        if buf.capacity() > KEPT_BUFFER {
+            buf = BytesMut::new();
+        }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
-            idle.push(stream);
+            idle.push((stream, buf));
         }
     }
 
     /// Sends a POST with `extra` header lines (each ending in CRLF) and `body`; returns
-    /// the response head and the exchange to read the body from. A pooled connection
-    /// the backend closed meanwhile is replaced once, transparently.
+    /// the response head and the exchange to read the body from.
+    ///
+    /// A request is sent again on a fresh connection only when writing it failed, so the
+    /// backend cannot have acted on it: a call that may have run is never repeated.
     pub async fn post(self: &Arc<Self>, extra: &[u8], body: &[u8]) -> io::Result<(Head, Exchange)> {
         let mut request =
             BytesMut::with_capacity(self.head_prefix.len() + extra.len() + body.len() + 40);
@@ -109,35 +125,38 @@ impl Pool {
         request.extend_from_slice(itoa(body.len()).as_bytes());
         request.extend_from_slice(b"\r\n\r\n");
         request.extend_from_slice(body);
-        if let Some(stream) = self.checkout() {
-            match self.exchange(stream, &request).await {
-                Ok(r) => return Ok(r),
-                // Closed while idle: nothing reached the backend; use a fresh connection.
+        if let Some((mut stream, buf)) = self.checkout() {
+            match stream.write_all(&request).await {
+                Ok(()) => return self.exchange(stream, buf).await,
+                // The backend closed it as it was taken: nothing was acted on.
                 Err(e)
-                    if e.kind() == io::ErrorKind::UnexpectedEof
-                        || e.kind() == io::ErrorKind::BrokenPipe
+                    if e.kind() == io::ErrorKind::BrokenPipe
                         || e.kind() == io::ErrorKind::ConnectionReset => {}
                 Err(e) => return Err(e),
             }
         }
-        let stream = TcpStream::connect(self.addr).await?;
+        let mut stream = TcpStream::connect(self.addr).await?;
         stream.set_nodelay(true)?;
-        self.exchange(stream, &request).await
+        stream.write_all(&request).await?;
+        self.exchange(stream, BytesMut::new()).await
     }
 
+    /// Reads the response head of a request already written to `stream`.
     async fn exchange(
         self: &Arc<Self>,
         mut stream: TcpStream,
-        request: &[u8],
+        mut buf: BytesMut,
     ) -> io::Result<(Head, Exchange)> {
-        stream.write_all(request).await?;
-        let mut buf = BytesMut::with_capacity(8 * 1024);
+        // Reclaims the buffer's space once the previous answer's pieces are gone.
+        buf.clear();
+        buf.reserve(FIRST_READ);
         loop {
             let n = tokio::io::AsyncReadExt::read_buf(&mut stream, &mut buf).await?;
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "the backend closed the connection",
+                    "the backend closed the connection without answering \
+                     (the request may or may not have been acted on)",
                 ));
             }
             let mut headers = [httparse::EMPTY_HEADER; 48];
@@ -200,6 +219,13 @@ impl Pool {
     }
 }
 
+/// Whether an idle connection is still usable: no end of stream, no stray bytes. Costs a
+/// system call only when the runtime has seen the socket become readable.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
 fn itoa(n: usize) -> String {
     n.to_string()
 }
@@ -226,7 +252,7 @@ impl Exchange {
             && self.keep_alive
             && self.buf.is_empty()
         {
-            self.pool.checkin(s);
+            self.pool.checkin(s, std::mem::take(&mut self.buf));
         }
     }
 

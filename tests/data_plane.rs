@@ -613,6 +613,44 @@ async fn a_forgotten_upstream_session_is_reinitialized_transparently() {
 }
 
 #[tokio::test]
+async fn a_call_the_backend_may_have_acted_on_is_never_repeated() {
+    let (gw, alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    // Pooled connections exist and are reused from here on.
+    for i in 0..3 {
+        let r = c
+            .result(
+                "tools/call",
+                json!({"name": "alpha__echo", "arguments": {"message": format!("warm {i}")}}),
+            )
+            .await;
+        assert_eq!(text_of(&r), format!("warm {i}"));
+    }
+    let m = c
+        .call(
+            json!("hang"),
+            "tools/call",
+            json!({"name": "alpha__hangup", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(m["id"], "hang", "{m}");
+    let message = m["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("without answering"), "{m}");
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(
+        stats["hangups"], 1,
+        "the call reached the backend once: {stats}"
+    );
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"message": "after"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "after");
+}
+
+#[tokio::test]
 async fn slow_backends_time_out_and_are_told_to_stop() {
     let gw = TestGateway::start().await;
     let slow = Mock::start(&[]);
@@ -639,6 +677,50 @@ async fn slow_backends_time_out_and_are_told_to_stop() {
         (slow.control("GET", "/control/stats").await["cancelled"].as_u64() >= Some(1)).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn progress_keeps_a_slow_call_alive_past_the_timeout() {
+    let gw = TestGateway::start().await;
+    let slow = Mock::start(&[]);
+    register(
+        &gw,
+        json!({"name": "slow", "protocol": "http", "url": slow.url(), "timeout_ms": 400}),
+    )
+    .await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    // 6 pauses of 150 ms: 900 ms in all, never 400 ms without progress.
+    let t0 = std::time::Instant::now();
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "slow__progress",
+                                 "arguments": {"steps": 5, "interval_ms": 150},
+                                 "_meta": {"progressToken": "t"}}}))
+        .await;
+    let ms = messages(&r);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(800),
+        "the pauses happened"
+    );
+    assert_eq!(ms.len(), 6, "{ms:?}");
+    assert_eq!(text_of(&ms[5]["result"]), "done after 5 steps", "{ms:?}");
+    // Without progress the same silence ends the call.
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "slow__progress",
+                                 "arguments": {"steps": 1, "interval_ms": 1000},
+                                 "_meta": {"progressToken": "u"}}}))
+        .await;
+    let ms = messages(&r);
+    let last = ms.last().cloned().unwrap_or_default();
+    assert_eq!(last["id"], 2, "{ms:?}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("400 ms"),
+        "{ms:?}"
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,9 @@
 //! It checks what a strict backend checks: a request id already in flight in the same
 //! session is refused (so a gateway that does not rewrite ids is caught), requests need
 //! the session, and `POST /control/forget` drops every session (so transparent
-//! re-initialization can be tested). `GET /control/stats` reports counters.
+//! re-initialization can be tested). `GET /control/stats` reports counters. The `hangup`
+//! tool counts the call and closes the connection without answering (so a gateway that
+//! repeats calls the backend may have acted on is caught).
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -99,6 +101,8 @@ struct Server {
     requests: AtomicU64,
     /// `notifications/cancelled` received.
     cancelled: AtomicU64,
+    /// `hangup` calls received.
+    hangups: AtomicU64,
     next_session: AtomicU64,
 }
 
@@ -114,6 +118,8 @@ impl Server {
                    "inputSchema": obj(json!({"ms": {"type": "number"}}), json!(["ms"]))}),
             json!({"name": "big", "description": "Returns a text of the given size",
                    "inputSchema": obj(json!({"bytes": {"type": "number"}}), json!(["bytes"]))}),
+            json!({"name": "hangup", "description": "Closes the connection without answering",
+                   "inputSchema": {"type": "object"}}),
             json!({"name": "fail", "description": "Always fails (isError result)",
                    "inputSchema": obj(json!({}), json!([]))}),
             json!({"name": "progress", "description": "Reports progress steps, then finishes",
@@ -155,6 +161,8 @@ struct Reply {
     outcome: Result<Value, (i64, String)>,
     /// Ask for a streamed (SSE) answer.
     stream: bool,
+    /// Pause before each message of a streamed answer.
+    interval: Duration,
 }
 
 impl Reply {
@@ -163,6 +171,7 @@ impl Reply {
             notifications: vec![],
             outcome: Ok(v),
             stream: false,
+            interval: Duration::ZERO,
         }
     }
     fn err(code: i64, m: impl Into<String>) -> Reply {
@@ -170,6 +179,7 @@ impl Reply {
             notifications: vec![],
             outcome: Err((code, m.into())),
             stream: false,
+            interval: Duration::ZERO,
         }
     }
 }
@@ -270,6 +280,8 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
         ),
         "progress" => {
             let steps = args["steps"].as_u64().unwrap_or(3).min(1000);
+            let interval =
+                Duration::from_millis(args["interval_ms"].as_u64().unwrap_or(0).min(10_000));
             let token = params["_meta"]["progressToken"].clone();
             let notifications = if token.is_null() {
                 vec![]
@@ -284,6 +296,7 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
                 notifications,
                 outcome: Ok(text(format!("done after {steps} steps"))),
                 stream: true,
+                interval,
             }
         }
         "toggle" if server.rich => {
@@ -374,7 +387,8 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                 .len();
             let body = json!({"initializes": server.initializes.load(Ordering::Relaxed),
                               "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions,
-                              "cancelled": server.cancelled.load(Ordering::Relaxed)});
+                              "cancelled": server.cancelled.load(Ordering::Relaxed),
+                              "hangups": server.hangups.load(Ordering::Relaxed)});
             full(StatusCode::OK, "application/json", body.to_string())
         }
         (Method::POST, "/mcp") => post(server, req).await,
@@ -498,6 +512,13 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
             None => full(StatusCode::BAD_REQUEST, "text/plain", "nobody asked that"),
         };
     }
+    if msg["method"] == "tools/call" && msg["params"]["name"] == "hangup" {
+        server.hangups.fetch_add(1, Ordering::Relaxed);
+        let mut r = full(StatusCode::OK, "text/plain", "");
+        r.headers_mut()
+            .insert(HANGUP, hyper::header::HeaderValue::from_static("1"));
+        return r;
+    }
     if server.rich && msg["method"] == "tools/call" && msg["params"]["name"] == "sample" {
         let sid = new_session.clone().or(session).unwrap_or_default();
         return sample(&server, sid, id, &msg);
@@ -527,11 +548,23 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     let final_msg = response(&id, &reply.outcome).to_string();
     let mut resp = if reply.stream || server.always_sse {
         let (tx, rx) = mpsc::channel(reply.notifications.len() + 1);
-        for n in &reply.notifications {
-            let _ = tx.try_send(n.to_string());
-        }
-        let _ = tx.try_send(final_msg);
-        drop(tx);
+        let interval = reply.interval;
+        let all: Vec<String> = reply
+            .notifications
+            .iter()
+            .map(Value::to_string)
+            .chain([final_msg])
+            .collect();
+        tokio::spawn(async move {
+            for m in all {
+                if !interval.is_zero() {
+                    tokio::time::sleep(interval).await;
+                }
+                if tx.send(m).await.is_err() {
+                    return;
+                }
+            }
+        });
         sse_response(rx)
     } else {
         full(StatusCode::OK, "application/json", final_msg)
@@ -580,6 +613,20 @@ fn sample(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Resp
     sse_response(rx)
 }
 
+/// Marks the response of a `hangup` call: the connection is closed instead.
+const HANGUP: &str = "x-mockmcp-hangup";
+
+#[derive(Debug)]
+struct HangUp;
+
+impl std::fmt::Display for HangUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hung up on purpose")
+    }
+}
+
+impl std::error::Error for HangUp {}
+
 async fn run_http(server: Arc<Server>, port: u16) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     println!("{}", listener.local_addr()?.port());
@@ -597,7 +644,14 @@ async fn run_http(server: Arc<Server>, port: u16) -> std::io::Result<()> {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let server = server.clone();
-                async move { Ok::<_, Infallible>(serve_http(server, req).await) }
+                async move {
+                    let resp = serve_http(server, req).await;
+                    // An error from the service makes hyper drop the connection unanswered.
+                    if resp.headers().contains_key(HANGUP) {
+                        return Err(HangUp);
+                    }
+                    Ok(resp)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -672,6 +726,7 @@ fn main() {
         initializes: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
+        hangups: AtomicU64::new(0),
         next_session: AtomicU64::new(1),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()

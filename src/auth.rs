@@ -264,7 +264,7 @@ impl Authenticator {
             .remove(id);
         let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
         let old = match &fresh {
-            Some(s) => states.insert(id.clone(), Arc::new(s.clone())),
+            Some(s) => states.insert(*id, Arc::new(s.clone())),
             None => states.remove(id),
         };
         Ok(match (old, fresh) {
@@ -378,7 +378,7 @@ impl Authenticator {
         let state = {
             let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
             states
-                .entry(key.id.clone())
+                .entry(key.id)
                 .or_insert_with(|| {
                     Arc::new(KeyState {
                         name: key.name.clone(),
@@ -396,7 +396,7 @@ impl Authenticator {
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(
-                    key.id.clone(),
+                    key.id,
                     CachedSecret {
                         digest,
                         version: key.version.clone(),

@@ -71,31 +71,40 @@ impl fmt::Display for Scope {
     }
 }
 
-/// A key id: 16 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
+/// A key id: 16 lowercase hex digits, held inline (copying one allocates nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId([u8; ID_LEN]);
 
 impl KeyId {
     pub fn parse(s: &str) -> Option<KeyId> {
-        (s.len() == ID_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| KeyId(s.to_string()))
+        let bytes: [u8; ID_LEN] = s.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            .then_some(KeyId(bytes))
     }
 
     fn generate() -> KeyId {
         let mut b = [0u8; ID_LEN / 2];
         random_bytes(&mut b);
-        KeyId(to_hex(&b))
+        KeyId::parse(&to_hex(&b)).unwrap_or(KeyId([b'0'; ID_LEN]))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -147,7 +156,7 @@ const RECORD_COLUMNS: &str = "id, name, description, scope, namespaces, is_activ
 fn record(row: &Row) -> Result<KeyRecord, KeyError> {
     let scope: String = row.try_get(3)?;
     Ok(KeyRecord {
-        id: KeyId(row.try_get(0)?),
+        id: KeyId::parse(row.try_get(0)?).ok_or(KeyError::Corrupt("id"))?,
         name: row.try_get(1)?,
         description: row.try_get(2)?,
         scope: Scope::parse(&scope).ok_or(KeyError::Corrupt("scope"))?,
@@ -338,7 +347,7 @@ impl KeyStore {
                 &[&id.as_str()],
             )
             .await?
-            .ok_or_else(|| KeyError::NotFound(id.clone()))?;
+            .ok_or_else(|| KeyError::NotFound(id))?;
         record(&row)
     }
 
@@ -354,7 +363,7 @@ impl KeyStore {
                 &[&id.as_str()],
             )
             .await?
-            .ok_or_else(|| KeyError::NotFound(id.clone()))?;
+            .ok_or_else(|| KeyError::NotFound(id))?;
         let (is_active, expired): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
         match (active, is_active) {
             (true, true) => return Err(KeyError::AlreadyActive(id)),
@@ -482,7 +491,7 @@ impl KeyStore {
                 &[&id.as_str()],
             )
             .await?
-            .ok_or_else(|| KeyError::NotFound(id.clone()))?;
+            .ok_or_else(|| KeyError::NotFound(*id))?;
         let sealed: Vec<u8> = row.try_get(0)?;
         let plain = self
             .cipher

@@ -131,7 +131,7 @@ impl Backend {
     /// A fresh upstream request id, unique in this backend's sessions: `"g<n>"`.
     pub fn next_upstream_id(&self) -> Bytes {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Bytes::from(format!("\"g{n}\""))
+        upstream_id(n)
     }
 
     /// Whether the hot path's own connections serve this backend (plain http).
@@ -569,5 +569,36 @@ impl Backends {
         {
             r.task.abort();
         }
+    }
+}
+
+/// `"g<n>"`, written on the stack and copied once.
+fn upstream_id(n: u64) -> Bytes {
+    let mut buf = [0u8; 24];
+    let mut at = buf.len() - 1;
+    buf[at] = b'"';
+    let mut rest = n;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    buf[at - 2] = b'"';
+    buf[at - 1] = b'g';
+    Bytes::copy_from_slice(&buf[at - 2..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_ids_are_quoted_and_numbered() {
+        assert_eq!(&upstream_id(0)[..], b"\"g0\"");
+        assert_eq!(&upstream_id(42)[..], b"\"g42\"");
+        assert_eq!(&upstream_id(u64::MAX)[..], b"\"g18446744073709551615\"");
     }
 }

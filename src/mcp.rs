@@ -124,6 +124,12 @@ fn status_only(status: StatusCode) -> Response<Body> {
     r
 }
 
+/// The conversation of a request not yet admitted (shared, so a request allocates none).
+fn no_conversation() -> Arc<str> {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from("")).clone()
+}
+
 /// Who and where a request is: built once per request.
 pub struct Ctx {
     pub state: Arc<State>,
@@ -165,7 +171,7 @@ impl Ctx {
             view,
             allowed,
             stateless: false,
-            conversation: Arc::from(""),
+            conversation: no_conversation(),
         })
     }
 
@@ -185,7 +191,8 @@ pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     match *req.method() {
         Method::POST => post(ctx, req).await,
         Method::GET => get(ctx, req),
-        Method::DELETE => delete(ctx, req).await,
+        // Cold paths are boxed so the hot future stays small (it is moved on every call).
+        Method::DELETE => Box::pin(delete(ctx, req)).await,
         _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
     }
 }
@@ -231,7 +238,7 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     };
     match frame::parse(&body) {
         Ok(f) => single(&mut ctx, &parts.headers, &body, &f).await,
-        Err(FrameError::Batch) => batch(&mut ctx, &parts.headers, &body).await,
+        Err(FrameError::Batch) => Box::pin(batch(&mut ctx, &parts.headers, &body)).await,
         Err(FrameError::Parse) => RpcError::new(
             StatusCode::BAD_REQUEST,
             code::PARSE,
@@ -363,12 +370,12 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
         return e.response(id);
     }
     if f.is_response() {
-        answer_backend(ctx, body, f).await;
+        Box::pin(answer_backend(ctx, body, f)).await;
         return status_only(StatusCode::ACCEPTED);
     }
     if f.is_notification() {
         if f.method(body) == Some("notifications/cancelled") {
-            cancel(ctx, body, f).await;
+            Box::pin(cancel(ctx, body, f)).await;
         }
         return status_only(StatusCode::ACCEPTED);
     }
@@ -913,6 +920,9 @@ async fn forward(
             .response(&client_id)
     };
     let timeout = backend.timeout;
+    // One timer per call: it bounds the wait for the answer's head, then (reset by each
+    // piece of the answer) the silence between pieces.
+    let mut deadline = Box::pin(tokio::time::sleep(timeout));
     let sent = async {
         if backend.has_pool() {
             let (head, exchange) = backend.post(&upstream_body).await?;
@@ -921,7 +931,7 @@ async fn forward(
                 .and_then(|c| HeaderValue::from_maybe_shared(c).ok());
             Ok((head.status, ct, Source::Pool(exchange)))
         } else {
-            let resp = backend.send(upstream_body.clone()).await?;
+            let resp = Box::pin(backend.send(upstream_body.clone())).await?;
             let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
             Ok::<_, crate::upstream::UpstreamError>((
                 resp.status().as_u16(),
@@ -930,17 +940,21 @@ async fn forward(
             ))
         }
     };
-    let (status, content_type, source) = match tokio::time::timeout(timeout, sent).await {
-        Err(_) => {
+    let answer = tokio::select! {
+        biased;
+        r = sent => r,
+        () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             return fail(format!("no answer within {} ms", timeout.as_millis()));
         }
-        Ok(Err(e)) => {
+    };
+    let (status, content_type, source) = match answer {
+        Err(e) => {
             guard.complete();
             backend.suspect();
             return fail(e.to_string());
         }
-        Ok(Ok(r)) => r,
+        Ok(r) => r,
     };
     if status != 200 {
         guard.complete();
@@ -967,16 +981,18 @@ async fn forward(
             sp
         },
         pending: VecDeque::new(),
+        scratch: Vec::new(),
         timeout: backend.timeout,
-        deadline: Box::pin(tokio::time::sleep(backend.timeout)),
+        deadline,
+        progress: tokio::time::Instant::now(),
         guard: Some(guard),
         sse,
         client_id,
         finished: false,
-        backend: backend.name.clone(),
+        backend: backend.clone(),
     };
     if collect {
-        return collect_response(stream).await;
+        return Box::pin(collect_response(stream)).await;
     }
     let mut r = Response::new(Body::Upstream(Box::new(stream)));
     r.headers_mut().insert(header::CONTENT_TYPE, content_type);
@@ -1063,13 +1079,17 @@ pub struct UpstreamBody {
     inner: Source,
     splicer: ResponseSplicer,
     pending: VecDeque<Bytes>,
+    /// Reused for the splicer's output, so a piece costs no allocation.
+    scratch: Vec<Bytes>,
     timeout: Duration,
+    /// Fires `timeout` after the last progress (the head, or a piece of the answer).
     deadline: Pin<Box<tokio::time::Sleep>>,
+    progress: tokio::time::Instant,
     guard: Option<InFlightGuard>,
     sse: bool,
     client_id: Bytes,
     finished: bool,
-    backend: String,
+    backend: Arc<Backend>,
 }
 
 impl UpstreamBody {
@@ -1077,7 +1097,7 @@ impl UpstreamBody {
     fn error_event(&self, message: &str) -> Bytes {
         let err = RpcError::method(
             code::INTERNAL,
-            format!("backend {}: {message}", self.backend),
+            format!("backend {}: {message}", self.backend.name),
         )
         .body(&self.client_id);
         let mut out = BytesMut::with_capacity(err.len() + 32);
@@ -1101,7 +1121,7 @@ impl UpstreamBody {
             Some(p) if self.sse && !answered => Some(Ok(BodyFrame::data(self.error_event(p)))),
             Some(p) if !answered => Some(Err(std::io::Error::other(format!(
                 "backend {}: {p}",
-                self.backend
+                self.backend.name
             )))),
             _ => None,
         }
@@ -1126,11 +1146,9 @@ impl hyper::body::Body for UpstreamBody {
             }
             match this.inner.poll_chunk(cx) {
                 Poll::Ready(Some(Ok(data))) => {
-                    let deadline = tokio::time::Instant::now() + this.timeout;
-                    this.deadline.as_mut().reset(deadline);
-                    let mut out = Vec::with_capacity(3);
-                    this.splicer.feed(data, &mut out);
-                    this.pending.extend(out);
+                    this.progress = tokio::time::Instant::now();
+                    this.splicer.feed(data, &mut this.scratch);
+                    this.pending.extend(this.scratch.drain(..));
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let msg = format!("the answer broke off: {e}");
@@ -1142,9 +1160,14 @@ impl hyper::body::Body for UpstreamBody {
                     return Poll::Ready(this.end(problem));
                 }
                 Poll::Pending => {
-                    if this.deadline.as_mut().poll(cx).is_ready() {
-                        let msg = format!("no progress within {} ms", this.timeout.as_millis());
-                        return Poll::Ready(this.end(Some(&msg)));
+                    // The timer is moved only when it fires, not on every piece.
+                    while this.deadline.as_mut().poll(cx).is_ready() {
+                        let due = this.progress + this.timeout;
+                        if due <= tokio::time::Instant::now() {
+                            let msg = format!("no progress within {} ms", this.timeout.as_millis());
+                            return Poll::Ready(this.end(Some(&msg)));
+                        }
+                        this.deadline.as_mut().reset(due);
                     }
                     return Poll::Pending;
                 }

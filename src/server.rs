@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use crate::api;
 use crate::auth::Principal;
 use crate::http::{ApiError, Body, empty};
+use crate::keys::KeyId;
 use crate::router::{self, Access, Match};
 use crate::state::State;
 
@@ -62,13 +63,15 @@ impl Service<Request<Incoming>> for Gateway {
 struct Outcome {
     route: &'static str,
     method: &'static str,
-    key_id: Option<String>,
+    key_id: Option<KeyId>,
 }
 
 async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    // A clone of the URI shares its bytes; the log line needs the path after the request
+    // has been handed on.
+    let uri = req.uri().clone();
     let origin = allowed_origin(state, req.headers());
     let mut outcome = Outcome {
         route: "unmatched",
@@ -79,7 +82,15 @@ async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Resp
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    record(state, &mut resp, origin, &outcome, &method, &path, start);
+    record(
+        state,
+        &mut resp,
+        origin,
+        &outcome,
+        &method,
+        uri.path(),
+        start,
+    );
     resp
 }
 
@@ -95,9 +106,10 @@ async fn phases(
     if let Some(Err(())) = origin {
         return Err(ApiError::Forbidden("origin not allowed".into()));
     }
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
+    let path = uri.path();
     if req.method() == Method::OPTIONS {
-        let allow = router::methods_for(&path)
+        let allow = router::methods_for(path)
             .ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
         let mut resp = empty(StatusCode::NO_CONTENT);
         if let Ok(v) = HeaderValue::from_str(&allow) {
@@ -119,7 +131,7 @@ async fn phases(
     }
 
     // Route.
-    let (route, params) = match router::resolve(req.method(), &path) {
+    let (route, params) = match router::resolve(req.method(), path) {
         Match::Found(route, params) => (route, params),
         Match::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
         Match::NotFound => return Err(ApiError::NotFound(format!("no route {path}"))),
@@ -150,7 +162,7 @@ async fn phases(
                     return Err(e.into());
                 }
             };
-            outcome.key_id = Some(p.key_id.to_string());
+            outcome.key_id = Some(p.key_id);
             if let Some(ns) = namespace
                 && !p.may_use(ns)
             {
@@ -177,7 +189,7 @@ async fn phases(
                     return Err(e.into());
                 }
             };
-            outcome.key_id = Some(p.key_id.to_string());
+            outcome.key_id = Some(p.key_id);
             if route.access == Access::Admin && !p.is_admin() {
                 return Err(ApiError::Forbidden(
                     "this route needs a key with the admin scope".into(),
@@ -187,8 +199,8 @@ async fn phases(
         }
     };
 
-    // Handle.
-    api::dispatch(state, route.id, params, req, principal, peer).await
+    // Handle (boxed: the management API's future is large and off the hot path).
+    Box::pin(api::dispatch(state, route.id, params, req, principal, peer)).await
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).
@@ -198,17 +210,17 @@ fn check_host(state: &State, req: &Request<Incoming>) -> Result<(), ApiError> {
         return Ok(());
     }
     let host = match req.uri().authority() {
-        Some(a) => a.host().to_string(),
+        Some(a) => a.host(),
         None => match req
             .headers()
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
         {
-            Some(h) => strip_port(h).to_string(),
+            Some(h) => strip_port(h),
             None => return Ok(()),
         },
     };
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(host)) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(format!("host {host:?} is not allowed")))
@@ -286,7 +298,7 @@ fn record(
         path,
         status,
         duration_ms = elapsed.as_secs_f64() * 1000.0,
-        key_id = outcome.key_id.as_deref().unwrap_or("-"),
+        key_id = outcome.key_id.as_ref().map_or("-", KeyId::as_str),
         "request"
     );
 }

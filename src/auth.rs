@@ -358,6 +358,19 @@ impl Authenticator {
                 });
             }
         }
+        // The slow path is boxed: its future (argon2, database) would otherwise be part
+        // of every request's.
+        Box::pin(self.verify_with_argon2(text, digest, now, peer)).await
+    }
+
+    /// Verifies key text against the database (argon2) and caches its digest.
+    async fn verify_with_argon2(
+        &self,
+        text: &str,
+        digest: [u8; 32],
+        now: f64,
+        peer: IpAddr,
+    ) -> Result<Principal, AuthError> {
         // Argon2 ahead: only for addresses with failures left.
         self.check_budget(peer)?;
         let verified = {

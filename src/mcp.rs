@@ -883,7 +883,22 @@ impl Drop for InFlightGuard {
 }
 
 /// Sends the request to `backend` and streams its answer back.
-async fn forward(
+///
+/// The call's future lives on the heap: every future that awaits it (the whole request
+/// path) then holds a pointer instead of embedding it, and each of them is moved at
+/// least once, so their size is paid for on every request.
+fn forward<'a>(
+    ctx: &'a Ctx,
+    body: &'a Bytes,
+    f: &'a Frame,
+    backend: &'a Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    collect: bool,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
+    Box::pin(forward_call(ctx, body, f, backend, rename, collect))
+}
+
+async fn forward_call(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,

@@ -174,7 +174,8 @@ async fn phases(
         };
         let ctx = crate::mcp::Ctx::new(state, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
-        return Ok(crate::mcp::handle(ctx, req).await);
+        // Boxed: the MCP future then moves once, not with each future that awaits it.
+        return Ok(Box::pin(crate::mcp::handle(ctx, req)).await);
     }
 
     // Authenticate and authorise.

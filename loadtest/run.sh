@@ -5,12 +5,18 @@
 #
 #   loadtest/run.sh                       # 10 s per target, 32 connections
 #   DURATION=30s CONNECTIONS=64 loadtest/run.sh
+#   ROUNDS=3 loadtest/run.sh              # alternates the targets 3 times, reports medians
 #   TOOL=big ARGS='{"bytes":20000}' loadtest/run.sh
 #   PROFILE=/tmp/gw.perf loadtest/run.sh  # also samples the gateway with perf (cpu-clock)
+#   REFERENCE=nginx loadtest/run.sh       # adds nginx as a plain reverse proxy (same core)
+#
+# Besides req/s and latency it reports the core time (user + system, from /proc) and the
+# context switches each process spent per request, which is where a proxy's cost shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 TOOL=${TOOL:-echo}
 ARGS=${ARGS:-'{"message":"hello from wrk"}'}
@@ -26,6 +32,11 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 for t in taskset curl python3; do command -v $t >/dev/null || die "$t is needed"; done
+if [ "${REFERENCE:-}" = nginx ] && ! command -v nginx >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "REFERENCE=nginx needs nginx"
+    say "installing nginx"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
 
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp >&2
@@ -55,6 +66,7 @@ say "starting mockmcp on core $GATEWAY_CORE"
 taskset -c "$GATEWAY_CORE" "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/mock.out" ] && break; sleep 0.05; done
+MOCK_PID=${pids[-1]}
 MOCK_PORT=$(head -1 "$work/mock.out")
 [ -n "$MOCK_PORT" ] || die "mockmcp did not start"
 
@@ -87,11 +99,32 @@ session() {
         tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}'
 }
 
-# Runs wrk against $1 with session $2 and auth $3 and tool $4; prints the RESULT line.
-load() {
-    MCP_SESSION="$2" MCP_AUTH="$3" MCP_TOOL="$4" MCP_ARGS="$ARGS" \
+# Prints "user system switches" for process $1 (all threads; CPU in clock ticks).
+usage_of() {
+    local stat; stat=$(cat "/proc/$1/stat")
+    local sw; sw=$(cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}')
+    echo "$stat" | awk -v sw="$sw" '{print $14, $15, sw}'
+}
+
+# Runs wrk against $2 (session $3, auth $4, tool $5) and prints one line:
+# "name rps=.. p50_ms=.. .. <proc>_user=.. <proc>_sys=.. <proc>_switches=.." for each
+# "proc=pid" given after the tool.
+measure() {
+    local name=$1 url=$2 session=$3 auth=$4 tool=$5; shift 5
+    local before=() p
+    for p in "$@"; do before+=("$(usage_of "${p#*=}")"); done
+    local result
+    result=$(MCP_SESSION="$session" MCP_AUTH="$auth" MCP_TOOL="$tool" MCP_ARGS="$ARGS" \
         taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s loadtest/tools_call.lua "$1" | grep '^RESULT'
+        -s loadtest/tools_call.lua "$url" | grep '^RESULT' | cut -d' ' -f2-)
+    local i=0
+    for p in "$@"; do
+        read -r u0 s0 w0 <<<"${before[$i]}"
+        read -r u1 s1 w1 <<<"$(usage_of "${p#*=}")"
+        result="$result ${p%%=*}_user=$((u1 - u0)) ${p%%=*}_sys=$((s1 - s0)) ${p%%=*}_switches=$((w1 - w0))"
+        i=$((i + 1))
+    done
+    echo "$name $result"
 }
 
 DIRECT_URL="http://127.0.0.1:$MOCK_PORT/mcp"
@@ -100,31 +133,99 @@ DIRECT_SESSION=$(session "$DIRECT_URL")
 GW_SESSION=$(session "$GW_URL" "Bearer $ADMIN")
 [ -n "$DIRECT_SESSION" ] && [ -n "$GW_SESSION" ] || die "could not open sessions"
 
-say "warming up"
-DURATION=2s load "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL" >/dev/null
-DURATION=2s load "$GW_URL" "$GW_SESSION" "Bearer $ADMIN" "mock__$TOOL" >/dev/null
-
-say "direct to mockmcp: $DURATION, $CONNECTIONS connections, tool $TOOL"
-direct=$(load "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL")
-say "through the gateway (API key, session, routing, id rewriting)"
-if [ -n "${PROFILE:-}" ]; then
-    command -v perf >/dev/null || die "PROFILE needs perf (apt-get install linux-perf)"
-    perf record -q -e cpu-clock -F 1999 -g -p "$GW_PID" -o "$PROFILE" -- sleep "${DURATION%s}" 2>/dev/null &
-    perf_pid=$!
+if [ "${REFERENCE:-}" = nginx ]; then
+    mkdir -p "$work/nginx"
+    cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:0;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+CONF
+    # nginx cannot listen on port 0 and report it; pick a free port from the kernel.
+    NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$NGINX_PORT;/" "$work/nginx/nginx.conf"
+    taskset -c "$GATEWAY_CORE" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.05; done
+    NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+    [ -n "$NGINX_WORKER" ] || die "nginx did not start: $(cat "$work/nginx/error.log")"
 fi
-gateway=$(load "$GW_URL" "$GW_SESSION" "Bearer $ADMIN" "mock__$TOOL")
-[ -n "${PROFILE:-}" ] && wait "$perf_pid" && say "profile written to $PROFILE (perf report -i $PROFILE)"
 
-python3 - "$direct" "$gateway" <<'PY'
+say "warming up"
+DURATION=2s measure warm "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL" >/dev/null
+DURATION=2s measure warm "$GW_URL" "$GW_SESSION" "Bearer $ADMIN" "mock__$TOOL" >/dev/null
+
+results=()
+for round in $(seq "$ROUNDS"); do
+    say "round $round/$ROUNDS: direct to mockmcp ($DURATION, $CONNECTIONS connections, tool $TOOL)"
+    results+=("$(measure direct "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL" mockmcp="$MOCK_PID")")
+    if [ -n "${NGINX_WORKER:-}" ]; then
+        say "round $round/$ROUNDS: through nginx (plain reverse proxy, keep-alive upstream)"
+        results+=("$(measure nginx "http://127.0.0.1:$NGINX_PORT/mcp" "$DIRECT_SESSION" "" "$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$NGINX_WORKER")")
+    fi
+    say "round $round/$ROUNDS: through the gateway (API key, session, routing, id rewriting)"
+    if [ -n "${PROFILE:-}" ] && [ "$round" = 1 ]; then
+        command -v perf >/dev/null || die "PROFILE needs perf (apt-get install linux-perf)"
+        perf record -q ${PERF_ARGS:--e cpu-clock -F 1999 -g} -p "$GW_PID" -o "$PROFILE" -- sleep "${DURATION%s}" 2>/dev/null &
+        perf_pid=$!
+    fi
+    results+=("$(measure gateway "$GW_URL" "$GW_SESSION" "Bearer $ADMIN" "mock__$TOOL" \
+        mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    if [ -n "${perf_pid:-}" ]; then
+        wait "$perf_pid" && say "profile written to $PROFILE (perf report -i $PROFILE)"
+        perf_pid=
+    fi
+done
+
+python3 - "$(getconf CLK_TCK)" "${results[@]}" <<'PY'
 import sys
-def parse(line):
-    return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
-d, g = parse(sys.argv[1]), parse(sys.argv[2])
-print(f"{'':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-for name, r in (("direct", d), ("gateway", g)):
-    print(f"{name:10} {r['rps']:>10.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {r['errors']:>7.0f}")
-print(f"ratio: throughput {g['rps']/d['rps']:.2f} of direct; "
-      f"p50 {g['p50_ms']/d['p50_ms']:.2f}x, p99 {g['p99_ms']/d['p99_ms']:.2f}x of direct")
-if d["errors"] or g["errors"]:
+hz = float(sys.argv[1])
+runs = []
+for line in sys.argv[2:]:
+    name, *fields = line.split()
+    runs.append((name, {k: float(v) for k, v in (f.split("=") for f in fields)}))
+
+def us(r, key):
+    return r.get(key, 0.0) / hz / r["requests"] * 1e6
+
+print(f"{'':9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
+      f"{'core us/request: backend':>24} {'proxy (user+sys)':>17}   {'switches/req':>12}")
+ratios = {}
+direct = None
+for name, r in runs:
+    if name == "direct":
+        direct = r
+    ratio = r["rps"] / direct["rps"]
+    ratios.setdefault(name, []).append((ratio, r, direct))
+    proxy = (f"{us(r, 'proxy_user') + us(r, 'proxy_sys'):5.1f} ({us(r, 'proxy_user'):.1f}+"
+             f"{us(r, 'proxy_sys'):.1f})" if "proxy_user" in r else "-")
+    switches = (r.get("mockmcp_switches", 0) + r.get("proxy_switches", 0)) / r["requests"]
+    print(f"{name:9} {r['rps']:>8.0f} {ratio:>6.2f} {r['p50_ms']:>7.3f} "
+          f"{r['p99_ms']:>7.3f} {r['errors']:>6.0f}   "
+          f"{us(r, 'mockmcp_user') + us(r, 'mockmcp_sys'):>24.1f} {proxy:>17}   {switches:>12.2f}")
+for name in [n for n in ratios if n != "direct"]:
+    rounds = sorted(ratios[name], key=lambda x: x[0])
+    ratio, r, d = rounds[len(rounds) // 2]
+    print(f"{name}: throughput {ratio:.2f} of direct (median of {len(rounds)} round(s); "
+          f"all: {', '.join(f'{x[0]:.2f}' for x in ratios[name])}); "
+          f"p50 {r['p50_ms'] / d['p50_ms']:.2f}x, p99 {r['p99_ms'] / d['p99_ms']:.2f}x of direct")
+if any(r["errors"] for _, r in runs):
     sys.exit("errors during the run")
 PY

@@ -650,16 +650,22 @@ async fn a_call_the_backend_may_have_acted_on_is_never_repeated() {
     assert_eq!(text_of(&r), "after");
 }
 
-#[tokio::test]
-async fn slow_backends_time_out_and_are_told_to_stop() {
+/// One backend, `slow`, with the given `timeout_ms`, and a client session.
+async fn backend_with_timeout(timeout_ms: u64) -> (TestGateway, Mock, Client) {
     let gw = TestGateway::start().await;
     let slow = Mock::start(&[]);
     register(
         &gw,
-        json!({"name": "slow", "protocol": "http", "url": slow.url(), "timeout_ms": 300}),
+        json!({"name": "slow", "protocol": "http", "url": slow.url(), "timeout_ms": timeout_ms}),
     )
     .await;
     let c = session(&gw, "/mcp", &gw.client_key).await;
+    (gw, slow, c)
+}
+
+#[tokio::test]
+async fn slow_backends_time_out_and_are_told_to_stop() {
+    let (_gw, slow, c) = backend_with_timeout(300).await;
     let t0 = std::time::Instant::now();
     let m = c
         .call(
@@ -681,14 +687,7 @@ async fn slow_backends_time_out_and_are_told_to_stop() {
 
 #[tokio::test]
 async fn progress_keeps_a_slow_call_alive_past_the_timeout() {
-    let gw = TestGateway::start().await;
-    let slow = Mock::start(&[]);
-    register(
-        &gw,
-        json!({"name": "slow", "protocol": "http", "url": slow.url(), "timeout_ms": 400}),
-    )
-    .await;
-    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let (_gw, _slow, c) = backend_with_timeout(400).await;
     // 6 pauses of 150 ms: 900 ms in all, never 400 ms without progress.
     let t0 = std::time::Instant::now();
     let r = c

@@ -61,8 +61,8 @@ async fn run_blocking(mut cmd: Command) -> std::process::Output {
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_python_sdk_as_a_client() {
+/// A gateway with one basic mockmcp backend, `alpha`, and the gateway's `/mcp` URL.
+async fn gateway_with_alpha() -> (TestGateway, Mock, String) {
     let gw = TestGateway::start().await;
     let alpha = Mock::start(&[]);
     register(
@@ -71,6 +71,12 @@ async fn the_python_sdk_as_a_client() {
     )
     .await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    (gw, alpha, url)
+}
+
+#[tokio::test]
+async fn the_python_sdk_as_a_client() {
+    let (gw, _alpha, url) = gateway_with_alpha().await;
     let mut cmd = Command::new(python());
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -111,14 +117,7 @@ async fn the_python_sdk_as_a_client() {
 /// from a session-era backend.
 #[tokio::test]
 async fn the_python_sdk_2_in_the_stateless_era() {
-    let gw = TestGateway::start().await;
-    let alpha = Mock::start(&[]);
-    register(
-        &gw,
-        json!({"name": "alpha", "protocol": "http", "url": alpha.url()}),
-    )
-    .await;
-    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let (gw, _alpha, url) = gateway_with_alpha().await;
     let mut cmd = Command::new(peers().join("venv2/bin/python"));
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -103,29 +103,20 @@ async fn run(args: Args) -> Result<Value, UpstreamError> {
             )
             .await?,
         ),
-        ["call", name, rest @ ..] => {
+        [verb @ ("call" | "get"), name, rest @ ..] => {
             let arguments = json_arg(rest.first().map(|s| s.to_string()).as_ref())
                 .map_err(UpstreamError::Protocol)?;
+            let method = if *verb == "call" {
+                "tools/call"
+            } else {
+                "prompts/get"
+            };
             upstream::call(
                 &client,
                 &endpoint,
                 &session,
                 "1",
-                "tools/call",
-                json!({"name": name, "arguments": arguments}),
-                t,
-            )
-            .await?
-        }
-        ["get", name, rest @ ..] => {
-            let arguments = json_arg(rest.first().map(|s| s.to_string()).as_ref())
-                .map_err(UpstreamError::Protocol)?;
-            upstream::call(
-                &client,
-                &endpoint,
-                &session,
-                "1",
-                "prompts/get",
+                method,
                 json!({"name": name, "arguments": arguments}),
                 t,
             )

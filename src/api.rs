@@ -146,7 +146,13 @@ pub async fn dispatch(
             if !is_json(&parts.headers) {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let args = read_body(body, &parts.headers, state.config.max_body).await?;
+            let args = read_body(
+                body,
+                &parts.headers,
+                state.config.max_body,
+                state.config.body_timeout,
+            )
+            .await?;
             let ctx = crate::mcp::Ctx::new(state, Some(p.clone()), None)
                 .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
             let ctx = crate::mcp::Ctx {
@@ -250,7 +256,13 @@ async fn json_body(state: &State, req: Request<Incoming>) -> Result<Value, ApiEr
     if !is_json(&parts.headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let bytes = read_body(body, &parts.headers, state.config.max_body).await?;
+    let bytes = read_body(
+        body,
+        &parts.headers,
+        state.config.max_body,
+        state.config.body_timeout,
+    )
+    .await?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
         field: None,
         message: format!("the request body is not valid JSON: {e}"),

@@ -37,6 +37,8 @@ pub const MAX_CONNECTIONS: &str = "METAMCP_MAX_CONNECTIONS";
 /// Time a client has to send a request's headers (slowloris protection); also how long
 /// an idle keep-alive connection stays open.
 pub const HEADER_TIMEOUT: &str = "METAMCP_HEADER_TIMEOUT";
+/// Time a client has to send a request's body once its headers have arrived.
+pub const BODY_TIMEOUT: &str = "METAMCP_BODY_TIMEOUT";
 /// Log filter (tracing-subscriber `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Optional TOML file whose keys are the variable names above.
@@ -56,6 +58,7 @@ const FILE_KEYS: &[&str] = &[
     SESSION_TTL,
     MAX_CONNECTIONS,
     HEADER_TIMEOUT,
+    BODY_TIMEOUT,
     RUST_LOG,
 ];
 
@@ -69,6 +72,7 @@ const DEFAULT_POOL_SIZE: usize = 16;
 const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
@@ -239,6 +243,7 @@ pub struct Config {
     pub session_ttl: Duration,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub log_filter: String,
 }
 
@@ -268,6 +273,7 @@ impl Config {
         let ttl_raw = get(SESSION_TTL);
         let conns_raw = get(MAX_CONNECTIONS);
         let header_raw = get(HEADER_TIMEOUT);
+        let body_timeout_raw = get(BODY_TIMEOUT);
         let log_raw = get(RUST_LOG);
 
         let listen = errs.check(
@@ -366,6 +372,9 @@ impl Config {
         let header_timeout = header_raw.map_or(Some(DEFAULT_HEADER_TIMEOUT), |s| {
             errs.check(HEADER_TIMEOUT, parse_duration(&s))
         });
+        let body_timeout = body_timeout_raw.map_or(Some(DEFAULT_BODY_TIMEOUT), |s| {
+            errs.check(BODY_TIMEOUT, parse_duration(&s))
+        });
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             errs.push(RUST_LOG, format!("bad filter: {e}"));
@@ -379,6 +388,7 @@ impl Config {
             session_ttl,
             max_connections,
             header_timeout,
+            body_timeout,
         ) {
             (
                 Some(listen),
@@ -388,6 +398,7 @@ impl Config {
                 Some(session_ttl),
                 Some(max_connections),
                 Some(header_timeout),
+                Some(body_timeout),
             ) if errs.0.is_empty() => Ok(Config {
                 listen,
                 database,
@@ -401,6 +412,7 @@ impl Config {
                 session_ttl,
                 max_connections,
                 header_timeout,
+                body_timeout,
                 log_filter,
             }),
             _ => Err(ConfigErrors(errs.0)),

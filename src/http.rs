@@ -12,9 +12,6 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
-/// How long a client may take to send its whole request body.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Every response body the gateway sends.
 pub enum Body {
     Empty,
@@ -89,11 +86,12 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     resp
 }
 
-/// Reads a whole request body of at most `limit` bytes within [`BODY_READ_TIMEOUT`].
+/// Reads a whole request body of at most `limit` bytes within `timeout`.
 pub async fn read_body(
     body: Incoming,
     headers: &HeaderMap,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, ApiError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -133,9 +131,21 @@ pub async fn read_body(
             None => buf.freeze(),
         })
     };
-    tokio::time::timeout(BODY_READ_TIMEOUT, collect)
-        .await
-        .unwrap_or(Err(ApiError::Timeout))
+    // A body that arrived with its head needs no timer: try once before arming one.
+    let mut collect = std::pin::pin!(collect);
+    let first_try = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match collect.as_mut().poll(cx) {
+            std::task::Poll::Ready(done) => Some(done),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await;
+    match first_try {
+        Some(done) => done,
+        None => tokio::time::timeout(timeout, collect)
+            .await
+            .unwrap_or(Err(ApiError::Timeout)),
+    }
 }
 
 /// Whether the request says its body is JSON (`application/json`, any parameters).

@@ -201,22 +201,36 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn accepts(h: &HeaderMap, what: &str) -> bool {
-    h.get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|m| {
-            let m = m.split(';').next().unwrap_or("").trim();
-            m.eq_ignore_ascii_case(what) || m == "*/*"
-        })
+/// Which of the two MCP media types the `Accept` headers list (`*/*` lists both).
+#[derive(Clone, Copy, Default)]
+struct Accepted {
+    json: bool,
+    sse: bool,
+}
+
+fn accepted(h: &HeaderMap) -> Accepted {
+    let mut a = Accepted::default();
+    for value in h.get_all(header::ACCEPT) {
+        for range in value.as_bytes().split(|b| *b == b',') {
+            let media = range.split(|b| *b == b';').next().unwrap_or_default();
+            let media = media.trim_ascii();
+            if media == b"*/*" {
+                return Accepted {
+                    json: true,
+                    sse: true,
+                };
+            }
+            a.json |= media.eq_ignore_ascii_case(b"application/json");
+            a.sse |= media.eq_ignore_ascii_case(b"text/event-stream");
+        }
+    }
+    a
 }
 
 async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    if !(accepts(&parts.headers, "application/json")
-        && accepts(&parts.headers, "text/event-stream"))
-    {
+    let accept = accepted(&parts.headers);
+    if !(accept.json && accept.sse) {
         return RpcError::new(
             StatusCode::NOT_ACCEPTABLE,
             code::INVALID_REQUEST,
@@ -232,7 +246,14 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         )
         .response(b"null");
     }
-    let body = match read_body(body, &parts.headers, ctx.state.config.max_body).await {
+    let body = match read_body(
+        body,
+        &parts.headers,
+        ctx.state.config.max_body,
+        ctx.state.config.body_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(e) => return api_error_as_rpc(e),
     };
@@ -1278,7 +1299,7 @@ async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> Response<Bod
 
 /// `GET`: the session's stream for the gateway's own notifications.
 fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
-    if !accepts(req.headers(), "text/event-stream") {
+    if !accepted(req.headers()).sse {
         return RpcError::new(
             StatusCode::NOT_ACCEPTABLE,
             code::INVALID_REQUEST,
@@ -1615,8 +1636,26 @@ mod tests {
             header::ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream;q=0.9"),
         );
-        assert!(accepts(&h, "application/json") && accepts(&h, "text/event-stream"));
+        let a = accepted(&h);
+        assert!(a.json && a.sse);
         h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        assert!(!accepts(&h, "text/event-stream"));
+        let a = accepted(&h);
+        assert!(a.json && !a.sse);
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html, */*;q=0.1"),
+        );
+        let a = accepted(&h);
+        assert!(a.json && a.sse);
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("Text/Event-Stream"),
+        );
+        h.append(
+            header::ACCEPT,
+            HeaderValue::from_static("application/JSON ; q=1"),
+        );
+        let a = accepted(&h);
+        assert!(a.json && a.sse);
     }
 }

@@ -2,7 +2,9 @@
 //! status; authentication failures by reason; connections; database pool state.
 //! Labels come from the route table, never from raw paths, so cardinality stays bounded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

@@ -8,7 +8,7 @@
 //! characters is shortened deterministically to a readable prefix plus a hash of the
 //! original, and the table maps it back.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;

@@ -5,7 +5,7 @@
 //! (`DELETE`) is refused everywhere: its hash is recorded in `ended_sessions` and
 //! announced to every process, which forget it once it would have expired anyway.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex, RwLock};
 
 use deadpool_postgres::Pool;

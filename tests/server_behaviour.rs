@@ -80,6 +80,68 @@ async fn slow_headers_are_cut_off() {
     );
 }
 
+/// A `POST /api/v1/mcp/servers` head declaring `len` body bytes.
+fn server_post_head(key: &str, len: usize) -> String {
+    format!(
+        "POST /api/v1/mcp/servers HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn slow_bodies_are_cut_off_and_bodies_in_pieces_are_read() {
+    let gw = TestGateway::start_with(|c| c.body_timeout = Duration::from_millis(600)).await;
+    let body =
+        json!({"name": "pieces", "protocol": "http", "url": "http://127.0.0.1:9/mcp"}).to_string();
+
+    // Part of the body, then silence: 408 once the body timeout passes, connection closed.
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(server_post_head(&gw.admin_key, body.len()).as_bytes())
+        .await
+        .unwrap();
+    s.write_all(&body.as_bytes()[..10]).await.unwrap();
+    let t0 = Instant::now();
+    let (text, closed) = read_until_close(&mut s, Duration::from_secs(10)).await;
+    assert!(closed, "connection still open after 10 s");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "cut off after {:?}",
+        t0.elapsed()
+    );
+
+    // The same body in three pieces, all within the timeout: read whole and acted on.
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(server_post_head(&gw.admin_key, body.len()).as_bytes())
+        .await
+        .unwrap();
+    let third = body.len() / 3;
+    for piece in [&body[..third], &body[third..2 * third], &body[2 * third..]] {
+        // A slow client, not synchronisation: the gateway must wait for the rest.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(piece.as_bytes()).await.unwrap();
+    }
+    let mut head = vec![0u8; 12];
+    s.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 201", "{}", String::from_utf8_lossy(&head));
+    let r = request(
+        gw.addr,
+        "GET",
+        "/api/v1/mcp/servers/pieces",
+        &[("authorization", &format!("Bearer {}", gw.admin_key))],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+
+    // And the slow client cost nobody else anything.
+    assert_eq!(
+        request(gw.addr, "GET", "/health", &[], None).await.status,
+        200
+    );
+}
+
 #[tokio::test]
 async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     let mut gw = TestGateway::start().await;

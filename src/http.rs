@@ -20,11 +20,24 @@ pub enum Body {
     Channel(mpsc::Receiver<Bytes>),
     /// A backend's answer streaming through (see `mcp::UpstreamBody`).
     Upstream(Box<crate::mcp::UpstreamBody>),
+    /// A whole answer as the pieces it was spliced into, sent with its length.
+    Pieces {
+        parts: std::vec::IntoIter<Bytes>,
+        left: u64,
+    },
 }
 
 impl Body {
     pub fn full(bytes: impl Into<Bytes>) -> Body {
         Body::Full(Some(bytes.into()))
+    }
+
+    pub fn pieces(parts: Vec<Bytes>) -> Body {
+        let left = parts.iter().map(|p| p.len() as u64).sum();
+        Body::Pieces {
+            parts: parts.into_iter(),
+            left,
+        }
     }
 }
 
@@ -43,6 +56,10 @@ impl hyper::body::Body for Body {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
             Body::Upstream(u) => Pin::new(u.as_mut()).poll_frame(cx),
+            Body::Pieces { parts, left } => Poll::Ready(parts.next().map(|p| {
+                *left -= p.len() as u64;
+                Ok(Frame::data(p))
+            })),
         }
     }
 
@@ -51,6 +68,7 @@ impl hyper::body::Body for Body {
             Body::Empty => true,
             Body::Full(b) => b.is_none(),
             Body::Channel(_) | Body::Upstream(_) => false,
+            Body::Pieces { left, .. } => *left == 0,
         }
     }
 
@@ -60,6 +78,7 @@ impl hyper::body::Body for Body {
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Channel(_) | Body::Upstream(_) => SizeHint::default(),
+            Body::Pieces { left, .. } => SizeHint::with_exact(*left),
         }
     }
 }

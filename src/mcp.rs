@@ -1000,23 +1000,41 @@ async fn forward_call(
     let sse = content_type
         .to_str()
         .is_ok_and(|c| c.starts_with("text/event-stream"));
+    let mut splicer = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
+    if sse {
+        splicer = splicer.with_other_ids(
+            ctx.state
+                .server_requests
+                .mapper(ctx.conversation.clone(), backend.clone()),
+        );
+    }
+    if ctx.stateless {
+        splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
+    }
+    let mut source = source;
+    let mut pending = VecDeque::new();
+    // A JSON answer already here in full goes out whole, with its length: no timer, no
+    // stream to poll, and the backend connection is back in the pool before we return.
+    if !sse
+        && !collect
+        && let Source::Pool(exchange) = &mut source
+        && let Some(whole) = exchange.take_whole()
+    {
+        let mut pieces = Vec::with_capacity(3);
+        splicer.feed(whole, &mut pieces);
+        if splicer.answered() {
+            guard.complete();
+            let mut r = Response::new(Body::pieces(pieces));
+            r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+            return r;
+        }
+        // Not the answer we asked for: the stream below reports it.
+        pending.extend(pieces);
+    }
     let stream = UpstreamBody {
         inner: source,
-        splicer: {
-            let mut sp = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
-            if sse {
-                sp = sp.with_other_ids(
-                    ctx.state
-                        .server_requests
-                        .mapper(ctx.conversation.clone(), backend.clone()),
-                );
-            }
-            if ctx.stateless {
-                sp = sp.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
-            }
-            sp
-        },
-        pending: VecDeque::new(),
+        splicer,
+        pending,
         scratch: Vec::new(),
         timeout: backend.timeout,
         deadline,

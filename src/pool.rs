@@ -271,6 +271,21 @@ impl Exchange {
         Poll::Ready(Ok(n))
     }
 
+    /// The whole body, when it is delimited by a length and has already arrived in full
+    /// (the usual case for a JSON answer): the connection goes back to the pool at once.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        let Framing::Length(left) = self.framing else {
+            return None;
+        };
+        if self.done || (self.buf.len() as u64) < left {
+            return None;
+        }
+        let whole = self.buf.split_to(left as usize).freeze();
+        self.framing = Framing::Length(0);
+        self.finish();
+        Some(whole)
+    }
+
     /// The next piece of the body, `None` at its end.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
         if self.done {

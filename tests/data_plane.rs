@@ -93,6 +93,29 @@ async fn aggregates_lists_and_routes_every_kind_of_call() {
         )
         .await;
     assert_eq!(text_of(&r), "5");
+    // A JSON answer that arrived whole goes out whole, its length declared: the id put
+    // back (a different length from the backend's) is counted in it.
+    let raw = c
+        .post(
+            &json!({"jsonrpc": "2.0", "id": "a-much-longer-client-id-than-the-gateway-uses",
+                      "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "whole"}}}),
+        )
+        .await;
+    assert_eq!(raw.status, 200);
+    let declared = raw
+        .headers
+        .get("content-length")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        declared,
+        Some(raw.body.len().to_string()),
+        "{:?}",
+        raw.headers
+    );
+    let m: Value = serde_json::from_slice(&raw.body).unwrap();
+    assert_eq!(m["id"], "a-much-longer-client-id-than-the-gateway-uses");
+    assert_eq!(text_of(&m["result"]), "whole");
     let r = c
         .result("tools/call", json!({"name": "beta__fail", "arguments": {}}))
         .await;

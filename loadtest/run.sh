@@ -9,6 +9,7 @@
 #   TOOL=big ARGS='{"bytes":20000}' loadtest/run.sh
 #   PROFILE=/tmp/gw.perf loadtest/run.sh  # also samples the gateway with perf (cpu-clock)
 #   REFERENCE=nginx loadtest/run.sh       # adds nginx as a plain reverse proxy (same core)
+#   REFERENCE=nginx,haproxy loadtest/run.sh   # and HAProxy (one thread, same core)
 #
 # Besides req/s and latency it reports the core time (user + system, from /proc) and the
 # context switches each process spent per request, which is where a proxy's cost shows.
@@ -32,11 +33,19 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 for t in taskset curl python3; do command -v $t >/dev/null || die "$t is needed"; done
-if [ "${REFERENCE:-}" = nginx ] && ! command -v nginx >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "REFERENCE=nginx needs nginx"
-    say "installing nginx"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-fi
+# Reference proxies, measured in the same run: REFERENCE=nginx,haproxy (either or both).
+reference() { case ",${REFERENCE:-}," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+for r in ${REFERENCE//,/ }; do
+    case $r in nginx) cmd=nginx pkg=nginx-light ;; haproxy) cmd=haproxy pkg=haproxy ;;
+        *) die "REFERENCE: unknown proxy $r (nginx, haproxy)" ;; esac
+    if ! command -v $cmd >/dev/null 2>&1; then
+        [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "REFERENCE=$r needs $cmd"
+        say "installing $pkg"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkg >/dev/null
+    fi
+done
+# A free port from the kernel, for proxies that cannot listen on port 0 and report it.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp >&2
@@ -133,7 +142,7 @@ DIRECT_SESSION=$(session "$DIRECT_URL")
 GW_SESSION=$(session "$GW_URL" "Bearer $ADMIN")
 [ -n "$DIRECT_SESSION" ] && [ -n "$GW_SESSION" ] || die "could not open sessions"
 
-if [ "${REFERENCE:-}" = nginx ]; then
+if reference nginx; then
     mkdir -p "$work/nginx"
     cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 1;
@@ -157,14 +166,40 @@ http {
     }
 }
 CONF
-    # nginx cannot listen on port 0 and report it; pick a free port from the kernel.
-    NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    NGINX_PORT=$(free_port)
     sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$NGINX_PORT;/" "$work/nginx/nginx.conf"
     taskset -c "$GATEWAY_CORE" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
     pids+=($!)
     for _ in $(seq 100); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.05; done
     NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
     [ -n "$NGINX_WORKER" ] || die "nginx did not start: $(cat "$work/nginx/error.log")"
+fi
+
+if reference haproxy; then
+    HAPROXY_PORT=$(free_port)
+    cat > "$work/haproxy.cfg" <<CONF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    http-reuse always
+frontend load
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend mock
+backend mock
+    server mock 127.0.0.1:$MOCK_PORT
+CONF
+    taskset -c "$GATEWAY_CORE" haproxy -f "$work/haproxy.cfg" -db > "$work/haproxy.log" 2>&1 &
+    HAPROXY_PID=$!
+    pids+=($HAPROXY_PID)
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$HAPROXY_PORT/" && break
+        sleep 0.05
+    done
+    kill -0 "$HAPROXY_PID" 2>/dev/null || die "haproxy did not start: $(cat "$work/haproxy.log")"
 fi
 
 say "warming up"
@@ -179,6 +214,11 @@ for round in $(seq "$ROUNDS"); do
         say "round $round/$ROUNDS: through nginx (plain reverse proxy, keep-alive upstream)"
         results+=("$(measure nginx "http://127.0.0.1:$NGINX_PORT/mcp" "$DIRECT_SESSION" "" "$TOOL" \
             mockmcp="$MOCK_PID" proxy="$NGINX_WORKER")")
+    fi
+    if [ -n "${HAPROXY_PID:-}" ]; then
+        say "round $round/$ROUNDS: through haproxy (plain reverse proxy, connection reuse)"
+        results+=("$(measure haproxy "http://127.0.0.1:$HAPROXY_PORT/mcp" "$DIRECT_SESSION" "" "$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$HAPROXY_PID")")
     fi
     say "round $round/$ROUNDS: through the gateway (API key, session, routing, id rewriting)"
     if [ -n "${PROFILE:-}" ] && [ "$round" = 1 ]; then

@@ -142,17 +142,7 @@ pub async fn dispatch(
             let p = who()?;
             let backend = visible_backend(state, &p, param()).await?;
             let tool = params.get(1).unwrap_or_default().to_string();
-            let (parts, body) = req.into_parts();
-            if !is_json(&parts.headers) {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let args = read_body(
-                body,
-                &parts.headers,
-                state.config.max_body,
-                state.config.body_timeout,
-            )
-            .await?;
+            let args = json_bytes(state, req).await?;
             let ctx = crate::mcp::Ctx::new(state, Some(p.clone()), None)
                 .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
             let ctx = crate::mcp::Ctx {
@@ -251,18 +241,17 @@ async fn visible_servers(state: &State, p: &Principal) -> Result<Option<Vec<Stri
     ))
 }
 
-async fn json_body(state: &State, req: Request<Incoming>) -> Result<Value, ApiError> {
+/// The body of a request that must say it is JSON, unparsed.
+async fn json_bytes(state: &State, req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let (parts, body) = req.into_parts();
     if !is_json(&parts.headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let bytes = read_body(
-        body,
-        &parts.headers,
-        state.config.max_body,
-        state.config.body_timeout,
-    )
-    .await?;
+    read_body(body, &parts.headers, &state.config).await
+}
+
+async fn json_body(state: &State, req: Request<Incoming>) -> Result<Value, ApiError> {
+    let bytes = json_bytes(state, req).await?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
         field: None,
         message: format!("the request body is not valid JSON: {e}"),

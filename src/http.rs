@@ -3,7 +3,6 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -105,13 +104,13 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     resp
 }
 
-/// Reads a whole request body of at most `limit` bytes within `timeout`.
+/// Reads a whole request body within the configured size and time limits.
 pub async fn read_body(
     body: Incoming,
     headers: &HeaderMap,
-    limit: usize,
-    timeout: Duration,
+    config: &crate::config::Config,
 ) -> Result<Bytes, ApiError> {
+    let (limit, timeout) = (config.max_body, config.body_timeout);
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

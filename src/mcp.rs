@@ -246,14 +246,7 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         )
         .response(b"null");
     }
-    let body = match read_body(
-        body,
-        &parts.headers,
-        ctx.state.config.max_body,
-        ctx.state.config.body_timeout,
-    )
-    .await
-    {
+    let body = match read_body(body, &parts.headers, &ctx.state.config).await {
         Ok(b) => b,
         Err(e) => return api_error_as_rpc(e),
     };

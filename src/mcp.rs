@@ -949,9 +949,10 @@ async fn forward_call(
             .response(&client_id)
     };
     let timeout = backend.timeout;
-    // One timer per call: it bounds the wait for the answer's head, then (reset by each
-    // piece of the answer) the silence between pieces.
-    let mut deadline = Box::pin(tokio::time::sleep(timeout));
+    // Bounds the wait for the answer's head; an answer that streams gets its own timer
+    // for the silence between pieces.
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
     let sent = async {
         if backend.has_pool() {
             let (head, exchange) = backend.post(&upstream_body).await?;
@@ -1024,14 +1025,16 @@ async fn forward_call(
         // Not the answer we asked for: the stream below reports it.
         pending.extend(pieces);
     }
+    // The answer is streaming: from here the timer bounds the silence between pieces.
+    let progress = tokio::time::Instant::now();
     let stream = UpstreamBody {
         inner: source,
         splicer,
         pending,
         scratch: Vec::new(),
-        timeout: backend.timeout,
-        deadline,
-        progress: tokio::time::Instant::now(),
+        timeout,
+        deadline: Box::pin(tokio::time::sleep_until(progress + timeout)),
+        progress,
         guard: Some(guard),
         sse,
         client_id,

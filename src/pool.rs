@@ -184,7 +184,7 @@ impl Pool {
                                 keep_alive = false;
                             }
                         } else if h.name.eq_ignore_ascii_case("content-type") {
-                            content_type = Some(Bytes::copy_from_slice(h.value));
+                            content_type = Some(media_type(h.value));
                         }
                     }
                     if status == 204 || status == 304 || (100..200).contains(&status) {
@@ -217,6 +217,19 @@ impl Pool {
             }
         }
     }
+}
+
+/// A `Content-Type` value; the two MCP answers' usual ones cost no allocation.
+fn media_type(value: &[u8]) -> Bytes {
+    const COMMON: [&[u8]; 3] = [
+        b"application/json",
+        b"text/event-stream",
+        b"application/json; charset=utf-8",
+    ];
+    COMMON
+        .into_iter()
+        .find(|c| c.eq_ignore_ascii_case(value))
+        .map_or_else(|| Bytes::copy_from_slice(value), Bytes::from_static)
 }
 
 /// Whether an idle connection is still usable: no end of stream, no stray bytes. Costs a

@@ -36,6 +36,7 @@ fi
 for t in taskset curl python3; do command -v $t >/dev/null || die "$t is needed"; done
 # Reference proxies, measured in the same run: REFERENCE=nginx,haproxy (either or both).
 reference() { case ",${REFERENCE:-}," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+REFERENCE=${REFERENCE:-}
 for r in ${REFERENCE//,/ }; do
     case $r in nginx) cmd=nginx pkg=nginx-light ;; haproxy) cmd=haproxy pkg=haproxy ;;
         *) die "REFERENCE: unknown proxy $r (nginx, haproxy)" ;; esac

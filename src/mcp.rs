@@ -30,7 +30,7 @@ use crate::backends::Backend;
 use crate::crypto::{base64url, base64url_decode};
 use crate::frame::{self, Frame, FrameError, Span, string_value};
 use crate::http::{ApiError, Body, is_json, read_body};
-use crate::routing::{Table, View};
+use crate::routing::{Listed, Table, View};
 use crate::session::{self, SessionClaims};
 use crate::splicer::ResponseSplicer;
 use crate::state::State;
@@ -419,38 +419,12 @@ async fn dispatch(
         "ping" => ok(Bytes::from_static(b"{}")),
         "server/discover" => ok(Bytes::from(discover(ctx).to_string())),
         "logging/setLevel" => ok(Bytes::from_static(b"{}")),
-        "tools/list" => ok(page(
-            view.tools
-                .iter()
-                .filter(|t| ctx.may_reach(&t.backend))
-                .map(|t| &t.entry),
-            "tools",
-            cursor(body, f)?,
-        )?),
-        "prompts/list" => ok(page(
-            view.prompts
-                .iter()
-                .filter(|t| ctx.may_reach(&t.backend))
-                .map(|t| &t.entry),
-            "prompts",
-            cursor(body, f)?,
-        )?),
-        "resources/list" => ok(page(
-            view.resources
-                .iter()
-                .filter(|r| ctx.may_reach(&r.backend))
-                .map(|r| &r.entry),
-            "resources",
-            cursor(body, f)?,
-        )?),
-        "resources/templates/list" => ok(page(
-            view.templates
-                .iter()
-                .filter(|r| ctx.may_reach(&r.backend))
-                .map(|r| &r.entry),
-            "resourceTemplates",
-            cursor(body, f)?,
-        )?),
+        "tools/list" => ok(listing(ctx, &view.tools, "tools", body, f)?),
+        "prompts/list" => ok(listing(ctx, &view.prompts, "prompts", body, f)?),
+        "resources/list" => ok(listing(ctx, &view.resources, "resources", body, f)?),
+        "resources/templates/list" => {
+            ok(listing(ctx, &view.templates, "resourceTemplates", body, f)?)
+        }
         "tools/call" => {
             let span = f.name.ok_or_else(|| {
                 RpcError::method(code::INVALID_PARAMS, "tools/call needs params.name")
@@ -611,6 +585,21 @@ fn cursor<'a>(body: &'a [u8], f: &Frame) -> Result<Option<std::borrow::Cow<'a, s
 }
 
 /// One page of a list: `{"<field>":[…],"nextCursor":…}` from prebuilt entries.
+/// One page of a list method's answer: the entries this client may reach.
+fn listing<T: Listed>(
+    ctx: &Ctx,
+    items: &[T],
+    field: &str,
+    body: &[u8],
+    f: &Frame,
+) -> Result<Bytes, RpcError> {
+    let reachable = items
+        .iter()
+        .filter(|t| ctx.may_reach(t.backend()))
+        .map(Listed::entry);
+    page(reachable, field, cursor(body, f)?)
+}
+
 fn page<'a>(
     entries: impl Iterator<Item = &'a Bytes>,
     field: &str,

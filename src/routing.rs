@@ -48,6 +48,26 @@ pub struct TemplateRoute {
     pub entry: Bytes,
 }
 
+/// An entry of a list method: its owner and its listing, serialised once.
+pub trait Listed {
+    fn backend(&self) -> &Arc<Backend>;
+    fn entry(&self) -> &Bytes;
+}
+
+macro_rules! listed {
+    ($($t:ty),*) => {$(
+        impl Listed for $t {
+            fn backend(&self) -> &Arc<Backend> {
+                &self.backend
+            }
+            fn entry(&self) -> &Bytes {
+                &self.entry
+            }
+        }
+    )*};
+}
+listed!(Exposed, ResourceRoute, TemplateRoute);
+
 /// What one endpoint (`/mcp` or `/mcp/{namespace}`) exposes.
 #[derive(Default)]
 pub struct View {

@@ -347,27 +347,13 @@ impl Config {
             )
         });
         let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
-            errs.check(
-                DB_POOL_SIZE,
-                s.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| "must be a whole number from 1 to 1000".to_string()),
-            )
+            errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
         });
         let session_ttl = ttl_raw.map_or(Some(DEFAULT_SESSION_TTL), |s| {
             errs.check(SESSION_TTL, parse_duration(&s))
         });
         let max_connections = conns_raw.map_or(Some(DEFAULT_MAX_CONNECTIONS), |s| {
-            errs.check(
-                MAX_CONNECTIONS,
-                s.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1_000_000).contains(n))
-                    .ok_or_else(|| "must be a whole number from 1 to 1000000".to_string()),
-            )
+            errs.check(MAX_CONNECTIONS, whole_number(&s, 1_000_000))
         });
         let header_timeout = header_raw.map_or(Some(DEFAULT_HEADER_TIMEOUT), |s| {
             errs.check(HEADER_TIMEOUT, parse_duration(&s))
@@ -525,6 +511,15 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// A whole number from 1 to `max`.
+fn whole_number(s: &str, max: usize) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("must be a whole number from 1 to {max}"))
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d` or a plain number of seconds.

@@ -34,6 +34,8 @@ pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
 pub const SESSION_TTL: &str = "METAMCP_SESSION_TTL";
 /// Most client connections served at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: &str = "METAMCP_MAX_CONNECTIONS";
+/// Most client connections served at once from one address.
+pub const MAX_CONNECTIONS_PER_ADDRESS: &str = "METAMCP_MAX_CONNECTIONS_PER_ADDRESS";
 /// Time a client has to send a request's headers (slowloris protection); also how long
 /// an idle keep-alive connection stays open.
 pub const HEADER_TIMEOUT: &str = "METAMCP_HEADER_TIMEOUT";
@@ -57,6 +59,7 @@ const FILE_KEYS: &[&str] = &[
     DB_POOL_SIZE,
     SESSION_TTL,
     MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_ADDRESS,
     HEADER_TIMEOUT,
     BODY_TIMEOUT,
     RUST_LOG,
@@ -71,6 +74,7 @@ const MAX_MAX_BODY: usize = 1024 * 1024 * 1024;
 const DEFAULT_POOL_SIZE: usize = 16;
 const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 1_024;
 const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
@@ -242,6 +246,7 @@ pub struct Config {
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub log_filter: String,
@@ -272,6 +277,7 @@ impl Config {
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
         let conns_raw = get(MAX_CONNECTIONS);
+        let per_address_raw = get(MAX_CONNECTIONS_PER_ADDRESS);
         let header_raw = get(HEADER_TIMEOUT);
         let body_timeout_raw = get(BODY_TIMEOUT);
         let log_raw = get(RUST_LOG);
@@ -355,6 +361,10 @@ impl Config {
         let max_connections = conns_raw.map_or(Some(DEFAULT_MAX_CONNECTIONS), |s| {
             errs.check(MAX_CONNECTIONS, whole_number(&s, 1_000_000))
         });
+        let max_connections_per_address = per_address_raw
+            .map_or(Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), |s| {
+                errs.check(MAX_CONNECTIONS_PER_ADDRESS, whole_number(&s, 1_000_000))
+            });
         let header_timeout = header_raw.map_or(Some(DEFAULT_HEADER_TIMEOUT), |s| {
             errs.check(HEADER_TIMEOUT, parse_duration(&s))
         });
@@ -373,6 +383,7 @@ impl Config {
             db_pool_size,
             session_ttl,
             max_connections,
+            max_connections_per_address,
             header_timeout,
             body_timeout,
         ) {
@@ -383,6 +394,7 @@ impl Config {
                 Some(db_pool_size),
                 Some(session_ttl),
                 Some(max_connections),
+                Some(max_connections_per_address),
                 Some(header_timeout),
                 Some(body_timeout),
             ) if errs.0.is_empty() => Ok(Config {
@@ -397,6 +409,7 @@ impl Config {
                 db_pool_size,
                 session_ttl,
                 max_connections,
+                max_connections_per_address,
                 header_timeout,
                 body_timeout,
                 log_filter,

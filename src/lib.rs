@@ -7,8 +7,9 @@
 //!
 //! # Layout
 //! In the order a request meets them:
-//! - [`server`]: accept loop, connection limits, graceful shutdown; the hyper service and
-//!   its phases (guard → route → authenticate → handle → record).
+//! - [`server`]: accept loop, graceful shutdown; the hyper service and
+//!   its phases (guard → route → authenticate → handle → record); [`connections`]: how
+//!   many are served, per address and in total, and which idle one gives way.
 //! - [`router`]: the route table, matched by hand.
 //! - [`auth`]: keys and tokens checked from memory; [`token`] signs and checks JWTs;
 //!   [`ratelimit`] limits failed attempts per address.
@@ -43,6 +44,7 @@ pub mod backends;
 pub mod changes;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod crypto;
 pub mod db;
 pub mod embedded;

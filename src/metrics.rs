@@ -30,6 +30,10 @@ pub struct Metrics {
     auth_failures: Mutex<BTreeMap<&'static str, u64>>,
     pub connections_open: AtomicI64,
     pub connections_total: AtomicU64,
+    /// Connections closed at once: their address held its whole share, all busy.
+    pub connections_refused: AtomicU64,
+    /// Idle connections closed to make room for new ones.
+    pub connections_evicted: AtomicU64,
 }
 
 /// Database pool figures at render time.
@@ -50,6 +54,10 @@ impl Metrics {
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
             h.buckets[i] += 1;
         }
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn auth_failure(&self, reason: &'static str) {
@@ -121,7 +129,7 @@ impl Metrics {
                 "metamcp_auth_failures_total{{reason=\"{reason}\"}} {n}"
             );
         }
-        let gauges: [(&str, &str, i64); 7] = [
+        let gauges: [(&str, &str, i64); 9] = [
             (
                 "metamcp_http_connections_open",
                 "Open client connections.",
@@ -156,6 +164,16 @@ impl Metrics {
                 "metamcp_http_connections_total",
                 "Client connections accepted.",
                 self.connections_total.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "metamcp_http_connections_refused_total",
+                "Connections closed at once because their address held its whole share.",
+                self.connections_refused.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "metamcp_http_connections_evicted_total",
+                "Idle connections closed to make room for new ones.",
+                self.connections_evicted.load(Ordering::Relaxed) as i64,
             ),
         ];
         for (name, help, v) in gauges {

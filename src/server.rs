@@ -21,10 +21,10 @@ use hyper::service::Service;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::api;
 use crate::auth::Principal;
+use crate::connections::{Busy, Conn, Refused};
 use crate::http::{ApiError, Body, empty};
 use crate::keys::KeyId;
 use crate::router::{self, Access, Match};
@@ -44,18 +44,49 @@ const CORS_EXPOSE_HEADERS: &str = "mcp-session-id, www-authenticate, retry-after
 #[derive(Clone)]
 pub struct Gateway {
     state: Arc<State>,
-    peer: IpAddr,
+    conn: Arc<Conn>,
 }
 
 impl Service<Request<Incoming>> for Gateway {
-    type Response = Response<Body>;
+    type Response = Response<Tracked>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let state = self.state.clone();
-        let peer = self.peer;
-        Box::pin(async move { Ok(serve(&state, peer, req).await) })
+        // The connection is busy until the response has been sent.
+        let busy = self.conn.begin();
+        let peer = self.conn.peer();
+        Box::pin(async move {
+            let resp = serve(&state, peer, req).await;
+            Ok(resp.map(|body| Tracked { body, _busy: busy }))
+        })
+    }
+}
+
+/// A response body that keeps its connection marked busy until it has been sent.
+pub struct Tracked {
+    body: Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -320,18 +351,10 @@ fn method_label(m: &Method) -> &'static str {
 /// Serves connections from `listener` until `shutdown` completes, then stops accepting,
 /// ends event streams and lets in-flight requests finish up to [`DRAIN_DEADLINE`].
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(state.config.max_connections));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut backoff = Duration::from_millis(1);
     tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
+    'accept: loop {
         let (stream, peer): (_, SocketAddr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => {
@@ -348,56 +371,149 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let service = Gateway {
-            state: state.clone(),
-            peer: peer.ip(),
-        };
-        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(state.config.header_timeout)
-            .max_buf_size(MAX_HEAD_BYTES)
-            .max_headers(MAX_HEADERS);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(MAX_HEAD_BYTES as u32)
-            .max_concurrent_streams(256)
-            .keep_alive_interval(Some(Duration::from_secs(30)));
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        let metrics_state = state.clone();
-        metrics_state
-            .metrics
-            .connections_open
-            .fetch_add(1, Ordering::Relaxed);
-        metrics_state
-            .metrics
-            .connections_total
-            .fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let conn = loop {
+            // Registered before admitting, so a close in between is not missed.
+            let closed = state.connections.wait_for_close();
+            match state.connections.admit(peer.ip()) {
+                Ok(c) => {
+                    state
+                        .metrics
+                        .connections_evicted
+                        .store(state.connections.evictions(), Ordering::Relaxed);
+                    break c;
+                }
+                Err(Refused::AddressFull) => {
+                    state.metrics.connection_refused();
+                    tracing::debug!(%peer, "connection refused: this address holds its share");
+                    continue 'accept;
+                }
+                // Every slot is busy: the new connection waits for one (more wait in
+                // the listen backlog meanwhile).
+                Err(Refused::Full) => tokio::select! {
+                    () = closed => {}
+                    () = &mut shutdown => break 'accept,
+                },
             }
-            metrics_state
-                .metrics
-                .connections_open
-                .fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
-        });
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(
+            state.clone(),
+            stream,
+            conn,
+            stop_rx.clone(),
+        ));
     }
     drop(listener);
     state.events.close();
-    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = stop_tx.send(true);
+    let drained = async {
+        loop {
+            let closed = state.connections.wait_for_close();
+            if state.connections.open() == 0 {
+                break;
+            }
+            closed.await;
+        }
+    };
+    if tokio::time::timeout(DRAIN_DEADLINE, drained).await.is_err() {
         tracing::warn!("drain deadline passed with requests still in flight");
     }
+}
+
+/// Serves one connection: HTTP/1.1 or HTTP/2, closed gracefully when it stays idle past
+/// the idle limit (from accept until a first request, and between requests), when it
+/// must make room for another, or at shutdown.
+async fn serve_connection(
+    state: Arc<State>,
+    stream: tokio::net::TcpStream,
+    conn: Arc<Conn>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let idle_limit = state.config.header_timeout;
+    let service = Gateway {
+        state: state.clone(),
+        conn: conn.clone(),
+    };
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle_limit)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let served = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(served);
+    state
+        .metrics
+        .connections_open
+        .fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    // The watchdog ticks once per idle limit: a connection that started no request
+    // during a whole tick and has none in progress is idle past the limit.
+    let tick = tokio::time::sleep(idle_limit);
+    tokio::pin!(tick);
+    let mut seen = conn.started();
+    // Once asked to close, a connection has a grace period to finish (a peer that never
+    // acknowledges HTTP/2's GOAWAY would otherwise hold it open); the tick then marks
+    // its end.
+    let mut closing = false;
+    let close = |served: Pin<&mut _>, tick: Pin<&mut tokio::time::Sleep>, grace| {
+        hyper_util::server::conn::auto::Connection::graceful_shutdown(served);
+        tick.reset(tokio::time::Instant::now() + grace);
+    };
+    if *stop.borrow() {
+        close(served.as_mut(), tick.as_mut(), DRAIN_DEADLINE);
+        closing = true;
+    }
+    loop {
+        tokio::select! {
+            r = served.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            () = conn.evict.notified(), if !closing => {
+                close(served.as_mut(), tick.as_mut(), idle_limit);
+                closing = true;
+            }
+            r = stop.changed(), if !closing => {
+                if r.is_err() || *stop.borrow() {
+                    close(served.as_mut(), tick.as_mut(), DRAIN_DEADLINE);
+                    closing = true;
+                }
+            }
+            () = tick.as_mut() => {
+                if closing {
+                    tracing::debug!(peer = %conn.peer(), "connection did not close in time; dropped");
+                    break;
+                }
+                let started = conn.started();
+                if started == seen && !conn.is_busy() {
+                    tracing::debug!(peer = %conn.peer(), "idle connection closed");
+                    close(served.as_mut(), tick.as_mut(), idle_limit);
+                    closing = true;
+                } else {
+                    seen = started;
+                    tick.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+                }
+            }
+        }
+    }
+    state
+        .metrics
+        .connections_open
+        .fetch_sub(1, Ordering::Relaxed);
+    state.connections.release(&conn);
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub struct State {
     pub ended_sessions: EndedSessions,
     /// Sessions already opened, so later requests skip the decryption.
     pub sessions: crate::session::SessionCache,
+    /// Open client connections and their bounds.
+    pub connections: crate::connections::Connections,
     /// Forwarded requests not yet answered, for cancellation.
     pub inflight: InFlight,
     /// Resource subscriptions by URI, for `notifications/resources/updated`.
@@ -79,6 +81,10 @@ impl State {
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::session::SessionCache::default(),
+            connections: crate::connections::Connections::new(
+                config.max_connections,
+                config.max_connections_per_address,
+            ),
             inflight: InFlight::default(),
             server_requests: Arc::default(),
             subscriptions: crate::mcp::Subscriptions::default(),

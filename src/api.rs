@@ -133,9 +133,11 @@ pub async fn dispatch(
         RouteId::ServerTools => {
             let p = who()?;
             let backend = visible_backend(state, &p, param()).await?;
+            let ctx = crate::mcp::Ctx::new(state, Some(p), None)
+                .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
             Ok(json_value(
                 StatusCode::OK,
-                &crate::mcp::server_tools(&backend),
+                &crate::mcp::server_tools(&ctx, &backend),
             ))
         }
         RouteId::ExecuteTool => {

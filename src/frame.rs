@@ -340,6 +340,20 @@ pub fn batch_elements(body: &[u8]) -> Result<Vec<Span>, FrameError> {
     }
 }
 
+/// Whether `bytes` is exactly one JSON object, whitespace aside: what may be placed as a
+/// value inside a frame the gateway builds.
+pub fn is_one_object(bytes: &[u8]) -> bool {
+    SCRATCH.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (scratch, buffers) = &mut *guard;
+        scratch.clear();
+        scratch.extend_from_slice(bytes);
+        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(bytes.len()));
+        simd_json::to_tape_with_buffers(scratch, buffers)
+            .is_ok_and(|tape| matches!(tape.0.first(), Some(simd_json::Node::Object { .. })))
+    })
+}
+
 /// Full JSON validation with simd-json on a reused scratch copy.
 fn validate(body: &[u8]) -> Result<(), FrameError> {
     SCRATCH.with(|cell| {
@@ -524,6 +538,24 @@ mod tests {
             Err(FrameError::Invalid(_))
         ));
         assert!(matches!(parse(b"42"), Err(FrameError::Invalid(_))));
+    }
+
+    #[test]
+    fn exactly_one_object() {
+        assert!(is_one_object(b" {\"a\": [1, {\"b\": null}]} \n"));
+        assert!(is_one_object(b"{}"));
+        for bad in [
+            &b"{\"a\":1}}, \"params\": {\"name\": \"x\", \"arguments\": {}"[..],
+            b"{}{}",
+            b"{} 1",
+            b"[]",
+            b"\"x\"",
+            b"",
+            b"{",
+            b"null",
+        ] {
+            assert!(!is_one_object(bad), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -23,7 +23,6 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::backends::Backend;
@@ -136,9 +135,9 @@ pub struct Ctx {
     pub principal: Option<Principal>,
     pub namespace: Option<String>,
     pub table: Arc<Table>,
+    /// What this caller reaches: the endpoint's view, or for a key limited to
+    /// namespaces on `/mcp` the union of those namespaces' views.
     pub view: Arc<View>,
-    /// For a key limited to namespaces on `/mcp`: the servers it may reach.
-    pub allowed: Option<HashSet<Uuid>>,
     pub stateless: bool,
     /// Key for this client's in-flight requests (session or key).
     pub conversation: Arc<str>,
@@ -151,17 +150,9 @@ impl Ctx {
         namespace: Option<&str>,
     ) -> Option<Ctx> {
         let table = state.routing.load();
-        let view = table.view(namespace)?.clone();
-        let allowed = match (&principal, namespace) {
-            (Some(p), None) if p.is_limited() && !p.is_admin() => Some(
-                p.namespaces
-                    .iter()
-                    .filter_map(|n| table.namespace_members.get(n))
-                    .flatten()
-                    .copied()
-                    .collect(),
-            ),
-            _ => None,
+        let view = match (&principal, namespace) {
+            (Some(p), None) if p.is_limited() && !p.is_admin() => table.reach(&p.namespaces),
+            _ => table.view(namespace)?.clone(),
         };
         Some(Ctx {
             state: state.clone(),
@@ -169,7 +160,6 @@ impl Ctx {
             namespace: namespace.map(str::to_string),
             table,
             view,
-            allowed,
             stateless: false,
             conversation: no_conversation(),
         })
@@ -179,10 +169,48 @@ impl Ctx {
         self.principal.as_ref().map_or("", |p| p.key_id.as_str())
     }
 
-    fn may_reach(&self, backend: &Backend) -> bool {
-        self.allowed
-            .as_ref()
-            .is_none_or(|a| a.contains(&backend.id))
+    /// Whether this caller's reach is narrower than every server: a key limited to
+    /// namespaces (on `/mcp`, the union of their views) or a namespace endpoint.
+    fn is_narrowed(&self) -> bool {
+        self.namespace.is_some()
+            || self
+                .principal
+                .as_ref()
+                .is_some_and(|p| p.is_limited() && !p.is_admin())
+    }
+
+    /// The views whose list changes this caller hears about.
+    fn watched_views(&self) -> Vec<Option<String>> {
+        match &self.principal {
+            Some(p) if self.namespace.is_none() && p.is_limited() && !p.is_admin() => {
+                p.namespaces.iter().cloned().map(Some).collect()
+            }
+            _ => vec![self.namespace.clone()],
+        }
+    }
+
+    /// The tools of `backend` this caller reaches, by the backend's own name, with the
+    /// name the caller knows each by. Every tool the backend lists when nothing narrows
+    /// the caller's reach.
+    fn tools_of(&self, backend: &Backend) -> Vec<(String, String)> {
+        if !self.is_narrowed() {
+            return backend
+                .lists()
+                .tools
+                .iter()
+                .filter_map(|t| t["name"].as_str())
+                .map(|n| {
+                    let exposed = crate::routing::exposed_name(&backend.name, n, true);
+                    (n.to_string(), exposed)
+                })
+                .collect();
+        }
+        self.view
+            .tools
+            .iter()
+            .filter(|t| t.backend.id == backend.id)
+            .map(|t| (t.original.clone(), t.name.clone()))
+            .collect()
     }
 }
 
@@ -419,18 +447,16 @@ async fn dispatch(
         "ping" => ok(Bytes::from_static(b"{}")),
         "server/discover" => ok(Bytes::from(discover(ctx).to_string())),
         "logging/setLevel" => ok(Bytes::from_static(b"{}")),
-        "tools/list" => ok(listing(ctx, &view.tools, "tools", body, f)?),
-        "prompts/list" => ok(listing(ctx, &view.prompts, "prompts", body, f)?),
-        "resources/list" => ok(listing(ctx, &view.resources, "resources", body, f)?),
-        "resources/templates/list" => {
-            ok(listing(ctx, &view.templates, "resourceTemplates", body, f)?)
-        }
+        "tools/list" => ok(listing(&view.tools, "tools", body, f)?),
+        "prompts/list" => ok(listing(&view.prompts, "prompts", body, f)?),
+        "resources/list" => ok(listing(&view.resources, "resources", body, f)?),
+        "resources/templates/list" => ok(listing(&view.templates, "resourceTemplates", body, f)?),
         "tools/call" => {
             let span = f.name.ok_or_else(|| {
                 RpcError::method(code::INVALID_PARAMS, "tools/call needs params.name")
             })?;
             let name = string_value(body, span).unwrap_or_default();
-            let Some(tool) = view.tool(&name).filter(|t| ctx.may_reach(&t.backend)) else {
+            let Some(tool) = view.tool(&name) else {
                 let why = if view.disabled.contains(name.as_ref()) {
                     format!("tool {name:?} is disabled in this namespace")
                 } else {
@@ -453,12 +479,9 @@ async fn dispatch(
                 RpcError::method(code::INVALID_PARAMS, "prompts/get needs params.name")
             })?;
             let name = string_value(body, span).unwrap_or_default();
-            let prompt = view
-                .prompt(&name)
-                .filter(|p| ctx.may_reach(&p.backend))
-                .ok_or_else(|| {
-                    RpcError::method(code::INVALID_PARAMS, format!("unknown prompt {name:?}"))
-                })?;
+            let prompt = view.prompt(&name).ok_or_else(|| {
+                RpcError::method(code::INVALID_PARAMS, format!("unknown prompt {name:?}"))
+            })?;
             Ok(forward(
                 ctx,
                 body,
@@ -473,12 +496,9 @@ async fn dispatch(
             let uri = f.uri.and_then(|s| string_value(body, s)).ok_or_else(|| {
                 RpcError::method(code::INVALID_PARAMS, format!("{method} needs params.uri"))
             })?;
-            let backend = view
-                .resource_backend(&uri)
-                .filter(|b| ctx.may_reach(b))
-                .ok_or_else(|| {
-                    RpcError::method(code::INVALID_PARAMS, format!("unknown resource {uri:?}"))
-                })?;
+            let backend = view.resource_backend(&uri).ok_or_else(|| {
+                RpcError::method(code::INVALID_PARAMS, format!("unknown resource {uri:?}"))
+            })?;
             match method {
                 "resources/subscribe" if !ctx.state.subscriptions.add(&uri, &ctx.conversation) => {
                     return Err(RpcError::method(
@@ -502,15 +522,9 @@ async fn dispatch(
                         RpcError::method(code::INVALID_PARAMS, "ref.name is required")
                     })?;
                     let name = string_value(body, span).unwrap_or_default();
-                    let p = view
-                        .prompt(&name)
-                        .filter(|p| ctx.may_reach(&p.backend))
-                        .ok_or_else(|| {
-                            RpcError::method(
-                                code::INVALID_PARAMS,
-                                format!("unknown prompt {name:?}"),
-                            )
-                        })?;
+                    let p = view.prompt(&name).ok_or_else(|| {
+                        RpcError::method(code::INVALID_PARAMS, format!("unknown prompt {name:?}"))
+                    })?;
                     Ok(forward(
                         ctx,
                         body,
@@ -526,15 +540,9 @@ async fn dispatch(
                         .ref_uri
                         .and_then(|s| string_value(body, s))
                         .unwrap_or_default();
-                    let backend = view
-                        .resource_backend(&uri)
-                        .filter(|b| ctx.may_reach(b))
-                        .ok_or_else(|| {
-                            RpcError::method(
-                                code::INVALID_PARAMS,
-                                format!("unknown resource {uri:?}"),
-                            )
-                        })?;
+                    let backend = view.resource_backend(&uri).ok_or_else(|| {
+                        RpcError::method(code::INVALID_PARAMS, format!("unknown resource {uri:?}"))
+                    })?;
                     Ok(forward(ctx, body, f, backend, None, collect).await)
                 }
                 _ => Err(RpcError::method(
@@ -586,18 +594,8 @@ fn cursor<'a>(body: &'a [u8], f: &Frame) -> Result<Option<std::borrow::Cow<'a, s
 
 /// One page of a list: `{"<field>":[…],"nextCursor":…}` from prebuilt entries.
 /// One page of a list method's answer: the entries this client may reach.
-fn listing<T: Listed>(
-    ctx: &Ctx,
-    items: &[T],
-    field: &str,
-    body: &[u8],
-    f: &Frame,
-) -> Result<Bytes, RpcError> {
-    let reachable = items
-        .iter()
-        .filter(|t| ctx.may_reach(t.backend()))
-        .map(Listed::entry);
-    page(reachable, field, cursor(body, f)?)
+fn listing<T: Listed>(items: &[T], field: &str, body: &[u8], f: &Frame) -> Result<Bytes, RpcError> {
+    page(items.iter().map(Listed::entry), field, cursor(body, f)?)
 }
 
 fn page<'a>(
@@ -1342,7 +1340,7 @@ fn listen(ctx: &Ctx) -> Response<Body> {
     let mut changes = ctx.state.list_changes.subscribe();
     let mut updates = ctx.state.backends.updates.subscribe();
     let mut closing = ctx.state.events.closing();
-    let view_key = ctx.namespace.clone();
+    let watched = ctx.watched_views();
     let state = ctx.state.clone();
     let conversation = ctx.conversation.clone();
     let (tx, rx) = mpsc::channel::<Bytes>(16);
@@ -1352,7 +1350,7 @@ fn listen(ctx: &Ctx) -> Response<Body> {
         loop {
             let next = tokio::select! {
                 c = changes.recv() => match c {
-                    Ok(c) if c.view == view_key => c.notification(),
+                    Ok(c) if watched.contains(&c.view) => c.notification(),
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
@@ -1525,10 +1523,22 @@ pub async fn execute(
     tool: &str,
     arguments: &Bytes,
 ) -> Result<Bytes, ApiError> {
+    if ctx.is_narrowed() && !ctx.tools_of(backend).iter().any(|(own, _)| own == tool) {
+        return Err(ApiError::NotFound(format!(
+            "no tool {tool:?} on server {} for this key",
+            backend.name
+        )));
+    }
     let args = if arguments.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
-    } else {
+    } else if frame::is_one_object(arguments) {
         &arguments[..]
+    } else {
+        // Anything else spliced into the frame could close it early and add members.
+        return Err(ApiError::BadRequest {
+            field: None,
+            message: "the body must be exactly one JSON object of tool arguments".into(),
+        });
     };
     let mut body = BytesMut::with_capacity(args.len() + 128);
     body.extend_from_slice(
@@ -1541,14 +1551,8 @@ pub async fn execute(
     let body = body.freeze();
     let f = frame::parse(&body).map_err(|_| ApiError::BadRequest {
         field: None,
-        message: "the body must be a JSON object of tool arguments".into(),
+        message: "the body must be exactly one JSON object of tool arguments".into(),
     })?;
-    if !matches!(args.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{')) {
-        return Err(ApiError::BadRequest {
-            field: None,
-            message: "the body must be a JSON object of tool arguments".into(),
-        });
-    }
     let resp = forward(ctx, &body, &f, backend, None, true).await;
     let bytes = resp
         .into_body()
@@ -1559,19 +1563,21 @@ pub async fn execute(
     Ok(bytes)
 }
 
-/// `server__tool` for the REST routes: the backend's own tools with their exposed names.
-pub fn server_tools(backend: &Backend) -> Value {
+/// The REST tool list of a server: the backend's own tools this caller reaches, each
+/// with the name the caller calls it by on `/mcp` (`exposed_name`).
+pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
     let lists = backend.lists();
+    let reach = ctx.tools_of(backend);
     Value::Array(
         lists
             .tools
             .iter()
-            .map(|t| {
+            .filter_map(|t| {
+                let own = t["name"].as_str()?;
+                let (_, exposed) = reach.iter().find(|(o, _)| o == own)?;
                 let mut t = t.clone();
-                let name = t["name"].as_str().unwrap_or_default().to_string();
-                t["exposed_name"] =
-                    Value::String(crate::routing::exposed_name(&backend.name, &name, true));
-                t
+                t["exposed_name"] = Value::String(exposed.clone());
+                Some(t)
             })
             .collect(),
     )

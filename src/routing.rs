@@ -26,6 +26,8 @@ use crate::registry::{Namespace, Snapshot};
 pub struct Exposed {
     pub name: String,
     pub backend: Arc<Backend>,
+    /// The backend's own name for it.
+    pub original: String,
     /// The backend's own name as a JSON string literal, spliced into requests.
     pub upstream_name: Bytes,
     /// The listing entry (name and description as exposed), serialised once.
@@ -118,14 +120,96 @@ impl View {
 pub struct Table {
     /// `None`: the implicit view of every server (`/mcp`).
     pub views: HashMap<Option<String>, Arc<View>>,
-    /// Servers of each namespace, for keys limited to namespaces on `/mcp`.
-    pub namespace_members: HashMap<String, HashSet<Uuid>>,
+    /// Union views of keys limited to several namespaces, built on first use.
+    reaches: std::sync::Mutex<HashMap<Vec<String>, Arc<View>>>,
 }
+
+/// Union views cached per table at most (a table lives until the next registry change).
+const MAX_CACHED_REACHES: usize = 1024;
 
 impl Table {
     pub fn view(&self, namespace: Option<&str>) -> Option<&Arc<View>> {
         self.views.get(&namespace.map(str::to_string))
     }
+
+    /// What a key limited to `namespaces` reaches on `/mcp`: the union of those
+    /// namespaces' views, their overrides applied (a tool disabled in one of them is
+    /// reachable only if another one offers it). Namespaces that do not exist add
+    /// nothing.
+    pub fn reach(&self, namespaces: &[String]) -> Arc<View> {
+        let mut names: Vec<String> = namespaces.to_vec();
+        names.sort();
+        names.dedup();
+        if let [one] = names.as_slice() {
+            return self
+                .views
+                .get(&Some(one.clone()))
+                .cloned()
+                .unwrap_or_default();
+        }
+        let mut cache = self.reaches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cache.get(&names) {
+            return v.clone();
+        }
+        let parts: Vec<&Arc<View>> = names
+            .iter()
+            .filter_map(|n| self.views.get(&Some(n.clone())))
+            .collect();
+        let view = Arc::new(union(&parts));
+        if cache.len() < MAX_CACHED_REACHES {
+            cache.insert(names, view.clone());
+        }
+        view
+    }
+}
+
+/// The union of several views: the first to offer a name wins (clashes are listed in
+/// `errors`); a name disabled in one view and offered by another is offered.
+fn union(parts: &[&Arc<View>]) -> View {
+    let mut view = View {
+        auth_required: true,
+        ..View::default()
+    };
+    for part in parts {
+        for t in &part.tools {
+            if view.tool_index.contains_key(&t.name) {
+                continue;
+            }
+            view.tool_index.insert(t.name.clone(), view.tools.len());
+            view.tools.push(t.clone());
+        }
+        for p in &part.prompts {
+            if !view.prompt_index.contains_key(&p.name) {
+                view.prompt_index.insert(p.name.clone(), view.prompts.len());
+                view.prompts.push(p.clone());
+            }
+        }
+        for r in &part.resources {
+            if !view.resource_index.contains_key(&r.uri) {
+                view.resource_index
+                    .insert(r.uri.clone(), view.resources.len());
+                view.resources.push(r.clone());
+            }
+        }
+        for t in &part.templates {
+            if !view.templates.iter().any(|x| x.template == t.template) {
+                view.templates.push(t.clone());
+            }
+        }
+        for m in &part.members {
+            if !view.members.contains(m) {
+                view.members.push(*m);
+            }
+        }
+        view.disabled.extend(part.disabled.iter().cloned());
+        view.errors.extend(part.errors.iter().cloned());
+        view.completions |= part.completions;
+        view.subscribe |= part.subscribe;
+    }
+    view.disabled
+        .retain(|name| !view.tool_index.contains_key(name));
+    view.fingerprints = fingerprints(&view);
+    view
 }
 
 /// The swappable table.
@@ -217,18 +301,6 @@ pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>]) -> Table {
                     .and_then(|s| by_id.get(&s.id).copied())
             })
             .collect();
-        let member_ids: HashSet<Uuid> = ns
-            .servers
-            .iter()
-            .filter_map(|name| {
-                snapshot
-                    .servers
-                    .iter()
-                    .find(|s| s.name.eq_ignore_ascii_case(name))
-            })
-            .map(|s| s.id)
-            .collect();
-        table.namespace_members.insert(ns.name.clone(), member_ids);
         let view = build_view(&members, Some(ns));
         for e in &view.errors {
             tracing::warn!(namespace = %ns.name, "{e}");
@@ -286,6 +358,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             view.tools.push(Exposed {
                 name,
                 backend: (*b).clone(),
+                original: original.to_string(),
                 upstream_name: Bytes::from(json_string(original)),
                 entry: Bytes::from(entry.to_string()),
             });
@@ -307,6 +380,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             view.prompts.push(Exposed {
                 name,
                 backend: (*b).clone(),
+                original: original.to_string(),
                 upstream_name: Bytes::from(json_string(original)),
                 entry: Bytes::from(entry.to_string()),
             });
@@ -337,7 +411,13 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             });
         }
     }
-    view.fingerprints = [
+    view.fingerprints = fingerprints(&view);
+    view
+}
+
+/// A fingerprint of each list of a view: tools, prompts, resources.
+fn fingerprints(view: &View) -> [u64; 3] {
+    [
         fingerprint(view.tools.iter().map(|t| &t.entry)),
         fingerprint(view.prompts.iter().map(|t| &t.entry)),
         fingerprint(
@@ -346,8 +426,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 .map(|r| &r.entry)
                 .chain(view.templates.iter().map(|t| &t.entry)),
         ),
-    ];
-    view
+    ]
 }
 
 fn fingerprint<'a>(entries: impl Iterator<Item = &'a Bytes>) -> u64 {

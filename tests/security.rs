@@ -5,8 +5,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::gateway::TestGateway;
-use support::http::request;
+use metamcp::keys::Scope;
+use serde_json::{Value, json};
+use support::gateway::{TestGateway, create_key, key_store};
+use support::http::{get, request, send_json};
+use support::mcp::Client;
+use support::mock::Mock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -113,4 +117,154 @@ async fn one_address_holding_its_share_of_busy_connections_is_refused_more() {
         || async { (health_within(&gw, Duration::from_secs(1)).await == 200).then_some(()) },
     )
     .await;
+}
+
+/// A gateway with one basic mockmcp backend `alpha`, running.
+async fn gateway_with_alpha() -> (TestGateway, Mock) {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    (gw, alpha)
+}
+
+async fn session(gw: &TestGateway, path: &str, key: &str) -> Client {
+    let mut c = Client::new(gw.addr, path, Some(key));
+    c.initialize().await;
+    c
+}
+
+fn rest_tool_names(r: &support::http::Resp) -> Vec<String> {
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tool_disabled_in_every_namespace_of_a_key_is_unreachable_by_any_route() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    for ns in [
+        json!({"name": "a", "servers": ["alpha"], "tools": {"alpha__fail": {"enabled": false}}}),
+        json!({"name": "b", "servers": ["alpha"], "tools": {"alpha__add": {"enabled": false}}}),
+    ] {
+        let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let store = key_store(&gw.db);
+    let only_a = create_key(&store, "only-a", Scope::Client, &["a"]).await;
+    let a_and_b = create_key(&store, "a-and-b", Scope::Client, &["a", "b"]).await;
+
+    // On /mcp, the key limited to `a` sees a's view: no fail, and cannot call it.
+    let c = session(&gw, "/mcp", &only_a).await;
+    support::eventually(Duration::from_secs(15), "a's tools", || async {
+        let names = c.tool_names().await;
+        names.contains(&"alpha__echo".to_string()).then_some(())
+    })
+    .await;
+    let names = c.tool_names().await;
+    assert!(!names.contains(&"alpha__fail".to_string()), "{names:?}");
+    let m = c
+        .call(
+            json!(5),
+            "tools/call",
+            json!({"name": "alpha__fail", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(m["id"], 5);
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("disabled"),
+        "{m}"
+    );
+    // REST: not listed, not executable; other tools are.
+    let r = get(gw.addr, "/api/v1/mcp/servers/alpha/tools", &only_a).await;
+    assert_eq!(r.status, 200);
+    let rest_names = rest_tool_names(&r);
+    assert!(rest_names.contains(&"echo".to_string()), "{rest_names:?}");
+    assert!(!rest_names.contains(&"fail".to_string()), "{rest_names:?}");
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/fail/execute",
+        &only_a,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/echo/execute",
+        &only_a,
+        &json!({"message": "hi"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A key with both namespaces reaches their union: b offers fail, a offers add.
+    let c = session(&gw, "/mcp", &a_and_b).await;
+    let names = c.tool_names().await;
+    for t in ["alpha__fail", "alpha__add", "alpha__echo"] {
+        assert!(names.contains(&t.to_string()), "{t} in {names:?}");
+    }
+    // Unlimited keys see everything, as before.
+    let r = get(gw.addr, "/api/v1/mcp/servers/alpha/tools", &gw.client_key).await;
+    assert!(rest_tool_names(&r).contains(&"fail".to_string()));
+}
+
+#[tokio::test]
+async fn rest_execute_takes_exactly_one_json_object() {
+    let (gw, alpha) = gateway_with_alpha().await;
+    let auth = format!("Bearer {}", gw.client_key);
+    let path = "/api/v1/mcp/servers/alpha/tools/echo/execute";
+    for (body, why) in [
+        (
+            &br#"{"message":"x"}},"params":{"name":"fail","arguments":{}"#[..],
+            "injection",
+        ),
+        (br#"{"message":"x"}{"message":"y"}"#, "two objects"),
+        (br#"{"message":"x"}, 1"#, "trailing value"),
+        (br#"["x"]"#, "an array"),
+        (br#""x""#, "a string"),
+        (br#"{"message":"x""#, "unterminated"),
+    ] {
+        let r = request(
+            gw.addr,
+            "POST",
+            path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{why}: {}", r.text());
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("JSON object"),
+            "{why}"
+        );
+    }
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(
+        stats["calls"]["fail"],
+        Value::Null,
+        "the backend ran nothing: {stats}"
+    );
+    // Whitespace around one object is fine; an empty body means no arguments.
+    let r = request(
+        gw.addr,
+        "POST",
+        path,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(b" \n {\"message\": \"ok\"} \n"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["content"][0]["text"], "ok");
 }

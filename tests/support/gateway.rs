@@ -54,6 +54,35 @@ impl TestGateway {
         }
     }
 
+    /// Registers a server (admin key) and waits until it runs.
+    pub async fn register(&self, body: serde_json::Value) {
+        let name = body["name"].as_str().expect("a name").to_string();
+        let r = super::http::send_json(
+            self.addr,
+            "POST",
+            "/api/v1/mcp/servers",
+            &self.admin_key,
+            &body,
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        self.wait_status(&name, "running").await;
+    }
+
+    /// Waits until the server's REST status reads `status`.
+    pub async fn wait_status(&self, name: &str, status: &str) {
+        super::eventually(
+            std::time::Duration::from_secs(15),
+            &format!("{name} to be {status}"),
+            || async {
+                let path = format!("/api/v1/mcp/servers/{name}");
+                let r = super::http::get(self.addr, &path, &self.admin_key).await;
+                (r.json()["status"] == status).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// Begins graceful shutdown; returns the server task to await.
     pub fn begin_shutdown(&mut self) -> JoinHandle<()> {
         if let Some(tx) = self.shutdown.take() {

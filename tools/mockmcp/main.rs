@@ -103,6 +103,8 @@ struct Server {
     cancelled: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
+    /// Calls received per tool name.
+    calls: Mutex<HashMap<String, u64>>,
     next_session: AtomicU64,
 }
 
@@ -257,6 +259,12 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
 
 async fn call_tool(server: &Server, params: &Value) -> Reply {
     let args = &params["arguments"];
+    *server
+        .calls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(params["name"].as_str().unwrap_or_default().to_string())
+        .or_default() += 1;
     match params["name"].as_str().unwrap_or_default() {
         "echo" => match args["message"].as_str() {
             Some(m) => Reply::ok(text(m)),
@@ -388,7 +396,8 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
             let body = json!({"initializes": server.initializes.load(Ordering::Relaxed),
                               "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions,
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
-                              "hangups": server.hangups.load(Ordering::Relaxed)});
+                              "hangups": server.hangups.load(Ordering::Relaxed),
+                              "calls": *server.calls.lock().unwrap_or_else(|p| p.into_inner())});
             full(StatusCode::OK, "application/json", body.to_string())
         }
         (Method::POST, "/mcp") => post(server, req).await,
@@ -727,6 +736,7 @@ fn main() {
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
+        calls: Mutex::default(),
         next_session: AtomicU64::new(1),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()

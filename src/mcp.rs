@@ -692,20 +692,16 @@ fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcE
     } else {
         SESSION_VERSIONS[0].to_string()
     };
-    // Client capabilities are kept as the raw JSON text the client sent.
     let caps = f
         .params
         .and_then(|p| frame::container_span(body, p.start))
-        .map(|p| p.of(body))
-        .and_then(|p| serde_json::from_slice::<Value>(p).ok())
-        .map(|p| p["capabilities"].to_string())
-        .unwrap_or_else(|| "{}".into());
+        .map_or(0, |p| session::ClientCaps::from_params(p.of(body)));
     let now = unix_now();
     let claims = SessionClaims {
         kid: ctx.kid().to_string(),
         ns: ctx.namespace.clone(),
         v: version.clone(),
-        caps,
+        c: caps,
         iat: now,
         exp: now + ctx.state.config.session_ttl.as_secs(),
     };

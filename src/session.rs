@@ -27,11 +27,56 @@ pub struct SessionClaims {
     pub ns: Option<String>,
     /// The negotiated protocol version.
     pub v: String,
-    /// The client's capabilities (raw JSON text).
-    pub caps: String,
+    /// The client capabilities the gateway routes on ([`ClientCaps`] bits); nothing
+    /// else the client declared is kept, so a session id stays small whatever the
+    /// client sent.
+    #[serde(default)]
+    pub c: u8,
     pub iat: u64,
     pub exp: u64,
 }
+
+/// Client capabilities as bits of [`SessionClaims::c`].
+pub struct ClientCaps;
+
+impl ClientCaps {
+    pub const SAMPLING: u8 = 1;
+    pub const ELICITATION: u8 = 2;
+    pub const ROOTS: u8 = 4;
+
+    /// The bits of an `initialize` request's `params` (raw JSON); values are skipped,
+    /// not built.
+    pub fn from_params(params: &[u8]) -> u8 {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Declared {
+            sampling: Option<serde::de::IgnoredAny>,
+            elicitation: Option<serde::de::IgnoredAny>,
+            roots: Option<serde::de::IgnoredAny>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Params {
+            capabilities: Declared,
+        }
+        let Ok(p) = serde_json::from_slice::<Params>(params) else {
+            return 0;
+        };
+        let c = &p.capabilities;
+        [
+            (c.sampling.is_some(), Self::SAMPLING),
+            (c.elicitation.is_some(), Self::ELICITATION),
+            (c.roots.is_some(), Self::ROOTS),
+        ]
+        .iter()
+        .filter(|(declared, _)| *declared)
+        .fold(0, |bits, (_, bit)| bits | bit)
+    }
+}
+
+/// Longest session id accepted; longer ones are unknown without being decrypted. The
+/// gateway's own ids are a few hundred bytes at most: every claim is bounded.
+pub const MAX_SESSION_ID: usize = 1024;
 
 /// Why a presented session id is not usable (all answered with 404).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +105,9 @@ pub fn open(
     ns: Option<&str>,
     now: u64,
 ) -> Result<SessionClaims, SessionError> {
+    if id.len() > MAX_SESSION_ID {
+        return Err(SessionError::Unknown);
+    }
     let sealed = id
         .strip_prefix(PREFIX)
         .and_then(base64url_decode)
@@ -104,15 +152,72 @@ pub struct OpenSession {
     pub conversation: Arc<str>,
 }
 
-/// Opened sessions by id (bounded; emptied when full).
-#[derive(Default)]
+/// Opened sessions by id, bounded by bytes: two generations, each at most
+/// [`GENERATION_BYTES`]; when the current one is full it becomes the previous one and
+/// the older previous one is dropped. An entry used from the previous generation moves
+/// to the current one, so sessions in use stay while idle ones age out.
 pub struct SessionCache {
-    map: RwLock<HashMap<Box<str>, Arc<OpenSession>>>,
+    map: RwLock<Generations>,
 }
 
-const MAX_CACHED: usize = 16_384;
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache::with_generation_bytes(GENERATION_BYTES)
+    }
+}
+
+struct Generations {
+    current: HashMap<Box<str>, Arc<OpenSession>>,
+    current_bytes: usize,
+    previous: HashMap<Box<str>, Arc<OpenSession>>,
+    limit: usize,
+}
+
+/// Bytes of one cache generation (ids, claims and the map's own share of an entry).
+pub const GENERATION_BYTES: usize = 8 << 20;
+
+impl Generations {
+    fn get(&self, id: &str) -> Option<&Arc<OpenSession>> {
+        self.current.get(id).or_else(|| self.previous.get(id))
+    }
+
+    fn insert(&mut self, id: &str, s: Arc<OpenSession>) {
+        let cost = entry_cost(id, &s);
+        if self.current_bytes + cost > self.limit {
+            self.previous = std::mem::take(&mut self.current);
+            self.current_bytes = 0;
+        }
+        self.previous.remove(id);
+        if self.current.insert(id.into(), s).is_none() {
+            self.current_bytes += cost;
+        }
+    }
+}
+
+/// What one cached session costs, roughly: its id twice (key and conversation), its
+/// claims, and the map's bookkeeping.
+fn entry_cost(id: &str, s: &OpenSession) -> usize {
+    let c = &s.claims;
+    128 + id.len()
+        + s.conversation.len()
+        + c.kid.len()
+        + c.v.len()
+        + c.ns.as_ref().map_or(0, String::len)
+}
 
 impl SessionCache {
+    /// A cache whose generations hold `limit` bytes each.
+    pub fn with_generation_bytes(limit: usize) -> SessionCache {
+        SessionCache {
+            map: RwLock::new(Generations {
+                current: HashMap::new(),
+                current_bytes: 0,
+                previous: HashMap::new(),
+                limit,
+            }),
+        }
+    }
+
     /// [`open`], remembering the result: a cached id is still checked for expiry, key,
     /// endpoint and ending on every use.
     pub fn open(
@@ -124,12 +229,13 @@ impl SessionCache {
         ns: Option<&str>,
         now: u64,
     ) -> Result<Arc<OpenSession>, SessionError> {
-        let cached = self
-            .map
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned();
+        let (cached, in_current) = {
+            let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+            match map.current.get(id) {
+                Some(s) => (Some(s.clone()), true),
+                None => (map.get(id).cloned(), false),
+            }
+        };
         let s = match cached {
             Some(s) => s,
             None => {
@@ -140,16 +246,32 @@ impl SessionCache {
                     hash,
                     conversation: Arc::from(format!("s:{}", base64url(&hash))),
                 });
-                let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-                if map.len() >= MAX_CACHED {
-                    map.clear();
-                }
-                map.insert(id.into(), s.clone());
+                self.map
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, s.clone());
                 return Ok(s);
             }
         };
         check(&s.claims, &s.hash, ended, kid, ns, now)?;
+        if !in_current {
+            self.map
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, s.clone());
+        }
         Ok(s)
+    }
+
+    /// Bytes held by the cache (an estimate, for tests and metrics).
+    pub fn bytes(&self) -> usize {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.current_bytes
+            + map
+                .previous
+                .iter()
+                .map(|(id, s)| entry_cost(id, s))
+                .sum::<usize>()
     }
 }
 
@@ -230,12 +352,57 @@ mod tests {
     use super::*;
     use crate::config::KeyBytes;
 
+    #[test]
+    fn only_the_routed_capabilities_are_kept() {
+        let huge = format!(
+            r#"{{"protocolVersion":"2025-06-18","capabilities":{{"sampling":{{}},"roots":{{"listChanged":true}},"x":"{}"}}}}"#,
+            "y".repeat(40_000)
+        );
+        assert_eq!(
+            ClientCaps::from_params(huge.as_bytes()),
+            ClientCaps::SAMPLING | ClientCaps::ROOTS
+        );
+        assert_eq!(
+            ClientCaps::from_params(br#"{"capabilities":{"elicitation":{}}}"#),
+            ClientCaps::ELICITATION
+        );
+        assert_eq!(ClientCaps::from_params(b"{}"), 0);
+        assert_eq!(ClientCaps::from_params(b"[1]"), 0);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_bytes_and_keeps_sessions_in_use() {
+        let c = Cipher::new(&KeyBytes([5; 32]));
+        let ended = EndedSessions::default();
+        let cache = SessionCache::with_generation_bytes(64 << 10);
+        let mut kept = claims();
+        kept.kid = "k".into();
+        kept.ns = None;
+        let in_use = seal(&c, &kept);
+        cache.open(&c, &ended, &in_use, "k", None, 500).unwrap();
+        let mut ids = 0;
+        while ids < 2_000 {
+            let mut cl = kept.clone();
+            cl.iat = ids;
+            let id = seal(&c, &cl);
+            cache.open(&c, &ended, &id, "k", None, 500).unwrap();
+            if ids % 50 == 0 {
+                cache.open(&c, &ended, &in_use, "k", None, 500).unwrap();
+            }
+            ids += 1;
+        }
+        assert!(cache.bytes() <= 2 * (64 << 10), "{}", cache.bytes());
+        assert!(cache.bytes() >= 32 << 10, "{}", cache.bytes());
+        let map = cache.map.read().unwrap();
+        assert!(map.get(&in_use).is_some(), "a session in use stays cached");
+    }
+
     fn claims() -> SessionClaims {
         SessionClaims {
             kid: "0123456789abcdef".into(),
             ns: Some("team-a".into()),
             v: "2025-06-18".into(),
-            caps: "{}".into(),
+            c: ClientCaps::SAMPLING,
             iat: 100,
             exp: 1000,
         }
@@ -270,6 +437,11 @@ mod tests {
         );
         assert_eq!(
             open(&c, &ended, "mcs1.AAAA", "x", None, 500),
+            Err(SessionError::Unknown)
+        );
+        let long = format!("{id}{}", "A".repeat(MAX_SESSION_ID));
+        assert_eq!(
+            open(&c, &ended, &long, "0123456789abcdef", Some("team-a"), 500),
             Err(SessionError::Unknown)
         );
         ended.insert(hash(&id), 1000, 500);

@@ -268,3 +268,32 @@ async fn rest_execute_takes_exactly_one_json_object() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["content"][0]["text"], "ok");
 }
+
+#[tokio::test]
+async fn sessions_carry_only_what_the_gateway_routes_on() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let padding = "x".repeat(40_000);
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                      "params": {"protocolVersion": "2025-06-18",
+                                 "capabilities": {"sampling": {}, "experimental": {"pad": padding}},
+                                 "clientInfo": {"name": "big", "version": "1"}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.header("mcp-session-id").unwrap().to_string();
+    assert!(
+        id.len() <= metamcp::session::MAX_SESSION_ID,
+        "a {}-byte session id",
+        id.len()
+    );
+    c.session = Some(id);
+    let names = c.tool_names().await;
+    assert!(names.contains(&"alpha__echo".to_string()));
+    // An id longer than any the gateway mints is unknown, without being decrypted.
+    c.session = Some(format!("mcs1.{}", "A".repeat(2000)));
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+}

@@ -20,6 +20,7 @@
 //!   streamed answers.
 //! - [`api`]: control-plane handlers; [`http`]: bodies, bounded reads, API errors.
 //! - [`registry`]: servers and namespaces, validated and stored with secrets sealed.
+//! - [`subscriptions`]: who wants which resource's updates, bounded.
 //! - [`events`]: the NDJSON lifecycle stream; [`metrics`]: Prometheus; [`openapi`].
 //! - [`state`]: what every request can reach.
 //! - [`changes`]: LISTEN/NOTIFY, keeping keys and registry current in every process.
@@ -68,5 +69,6 @@ pub mod server;
 pub mod session;
 pub mod splicer;
 pub mod state;
+pub mod subscriptions;
 pub mod token;
 pub mod upstream;

@@ -10,7 +10,7 @@
 //! sent on the pooled connection, and the backend's response streams back through
 //! [`ResponseSplicer`], whatever its content type.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -141,6 +141,8 @@ pub struct Ctx {
     pub stateless: bool,
     /// Key for this client's in-flight requests (session or key).
     pub conversation: Arc<str>,
+    /// The session's expiry (unix seconds), once a session-era request is admitted.
+    pub session_expires: Option<u64>,
 }
 
 impl Ctx {
@@ -162,6 +164,7 @@ impl Ctx {
             view,
             stateless: false,
             conversation: no_conversation(),
+            session_expires: None,
         })
     }
 
@@ -177,6 +180,15 @@ impl Ctx {
                 .principal
                 .as_ref()
                 .is_some_and(|p| p.is_limited() && !p.is_admin())
+    }
+
+    /// This client as the holder of resource subscriptions.
+    fn holder(&self) -> crate::subscriptions::Holder<'_> {
+        crate::subscriptions::Holder {
+            conversation: &self.conversation,
+            key: self.kid(),
+            session_expires: self.session_expires,
+        }
     }
 
     /// The views whose list changes this caller hears about.
@@ -357,6 +369,7 @@ fn admit(
     ) {
         Ok(open) => {
             ctx.conversation = open.conversation.clone();
+            ctx.session_expires = Some(open.claims.exp);
             Ok(Some(open.claims.clone()))
         }
         Err(e) => Err(RpcError::new(
@@ -500,12 +513,11 @@ async fn dispatch(
                 RpcError::method(code::INVALID_PARAMS, format!("unknown resource {uri:?}"))
             })?;
             match method {
-                "resources/subscribe" if !ctx.state.subscriptions.add(&uri, &ctx.conversation) => {
-                    return Err(RpcError::method(
-                        code::INTERNAL,
-                        "too many resource subscriptions",
-                    ));
-                }
+                "resources/subscribe" => ctx
+                    .state
+                    .subscriptions
+                    .add(&uri, &ctx.holder(), unix_now())
+                    .map_err(|e| RpcError::method(code::INTERNAL, e.to_string()))?,
                 "resources/unsubscribe" => ctx.state.subscriptions.remove(&uri, &ctx.conversation),
                 _ => {}
             }
@@ -1312,7 +1324,7 @@ fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         )
         .response(b"null");
     };
-    if let Err(e) = session::open(
+    let claims = match session::open(
         &ctx.state.cipher,
         &ctx.state.ended_sessions,
         id,
@@ -1320,14 +1332,18 @@ fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         ctx.namespace.as_deref(),
         unix_now(),
     ) {
-        return RpcError::new(
-            StatusCode::NOT_FOUND,
-            code::SESSION_NOT_FOUND,
-            e.to_string(),
-        )
-        .response(b"null");
-    }
+        Ok(c) => c,
+        Err(e) => {
+            return RpcError::new(
+                StatusCode::NOT_FOUND,
+                code::SESSION_NOT_FOUND,
+                e.to_string(),
+            )
+            .response(b"null");
+        }
+    };
     ctx.conversation = Arc::from(format!("s:{}", base64url(&session::hash(id))));
+    ctx.session_expires = Some(claims.exp);
     listen(&ctx)
 }
 
@@ -1339,8 +1355,10 @@ fn listen(ctx: &Ctx) -> Response<Body> {
     let watched = ctx.watched_views();
     let state = ctx.state.clone();
     let conversation = ctx.conversation.clone();
+    let listening = ctx.state.subscriptions.listening(&ctx.holder());
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
+        let _listening = listening;
         let mut keepalive =
             tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
         loop {
@@ -1384,57 +1402,6 @@ fn listen(ctx: &Ctx) -> Response<Body> {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
-}
-
-/// Which conversations subscribed to which resource URIs (`resources/subscribe`), so a
-/// backend's `notifications/resources/updated` reaches exactly them.
-#[derive(Default)]
-pub struct Subscriptions {
-    map: Mutex<HashMap<String, HashSet<Arc<str>>>>,
-}
-
-/// Subscriptions held at most (across all clients of this process).
-const MAX_SUBSCRIPTIONS: usize = 65_536;
-
-impl Subscriptions {
-    /// Records a subscription; `false` when the process holds too many.
-    fn add(&self, uri: &str, conversation: &Arc<str>) -> bool {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.values().map(HashSet::len).sum::<usize>() >= MAX_SUBSCRIPTIONS {
-            return false;
-        }
-        map.entry(uri.to_string())
-            .or_default()
-            .insert(conversation.clone());
-        true
-    }
-
-    fn remove(&self, uri: &str, conversation: &Arc<str>) {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(set) = map.get_mut(uri) {
-            set.remove(conversation);
-            if set.is_empty() {
-                map.remove(uri);
-            }
-        }
-    }
-
-    /// Drops every subscription of an ended conversation.
-    fn forget(&self, conversation: &str) {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, set| {
-            set.retain(|c| &**c != conversation);
-            !set.is_empty()
-        });
-    }
-
-    fn has(&self, uri: &str, conversation: &str) -> bool {
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(uri)
-            .is_some_and(|set| set.iter().any(|c| &**c == conversation))
-    }
 }
 
 /// A change of one view's lists, for its notification streams.

@@ -52,7 +52,7 @@ pub struct State {
     /// Forwarded requests not yet answered, for cancellation.
     pub inflight: InFlight,
     /// Resource subscriptions by URI, for `notifications/resources/updated`.
-    pub subscriptions: crate::mcp::Subscriptions,
+    pub subscriptions: Arc<crate::subscriptions::Subscriptions>,
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<crate::mcp::ServerRequests>,
     /// Per-view list changes, for clients' notification streams.
@@ -87,7 +87,7 @@ impl State {
             ),
             inflight: InFlight::default(),
             server_requests: Arc::default(),
-            subscriptions: crate::mcp::Subscriptions::default(),
+            subscriptions: Arc::default(),
             list_changes: broadcast::channel(64).0,
             rebuild,
             rebuild_lock: std::sync::Mutex::new(()),

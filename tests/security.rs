@@ -297,3 +297,58 @@ async fn sessions_carry_only_what_the_gateway_routes_on() {
         .await;
     assert_eq!(r.status, 404, "{}", r.text());
 }
+
+#[tokio::test]
+async fn one_client_cannot_take_every_resource_subscription() {
+    use metamcp::subscriptions::MAX_PER_CONVERSATION;
+    let gw = TestGateway::start().await;
+    let rich = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "beta", "protocol": "http", "url": rich.url()}))
+        .await;
+    let hog = session(&gw, "/mcp", &gw.client_key).await;
+    for i in 0..MAX_PER_CONVERSATION {
+        let m = hog
+            .call(
+                json!(i),
+                "resources/subscribe",
+                json!({"uri": format!("mock://items/{i}")}),
+            )
+            .await;
+        assert!(m.get("error").is_none(), "{m}");
+    }
+    let m = hog
+        .call(
+            json!("over"),
+            "resources/subscribe",
+            json!({"uri": "mock://items/x"}),
+        )
+        .await;
+    assert_eq!(m["id"], "over");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("subscriptions"),
+        "{m}"
+    );
+    // Others are unaffected.
+    let other = session(&gw, "/mcp", &gw.admin_key).await;
+    other
+        .result("resources/subscribe", json!({"uri": "mock://items/1"}))
+        .await;
+    assert_eq!(gw.state.subscriptions.len(), MAX_PER_CONVERSATION + 1);
+    // Ending the session frees its subscriptions.
+    let r = request(
+        gw.addr,
+        "DELETE",
+        "/mcp",
+        &[
+            ("authorization", &format!("Bearer {}", gw.client_key)),
+            ("mcp-session-id", hog.session.as_deref().unwrap()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(gw.state.subscriptions.len(), 1);
+}

@@ -1457,16 +1457,18 @@ async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
             .response(b"null");
         }
     };
-    ctx.state
-        .subscriptions
-        .forget(&format!("s:{}", base64url(&session::hash(id))));
     match ctx
         .state
         .ended_sessions
         .end(&ctx.state.db.pool, id, claims.exp, now)
         .await
     {
-        Ok(()) => status_only(StatusCode::OK),
+        Ok(()) => {
+            ctx.state
+                .subscriptions
+                .forget(&format!("s:{}", base64url(&session::hash(id))));
+            status_only(StatusCode::OK)
+        }
         Err(e) => {
             tracing::error!(error = %e, "could not record the session's end");
             RpcError::new(

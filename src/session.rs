@@ -304,11 +304,11 @@ impl EndedSessions {
         map.insert(h, expires);
     }
 
-    /// Records an ended session in the database (other processes learn of it by NOTIFY)
-    /// and here at once.
+    /// Records an ended session in the database (other processes learn of it by NOTIFY),
+    /// then here. Nothing is recorded anywhere when the database refuses: an end that
+    /// was answered as failed is not half-applied, and the client's retry can succeed.
     pub async fn end(&self, pool: &Pool, id: &str, expires: u64, now: u64) -> Result<(), DbError> {
         let h = hash(id);
-        self.insert(h, expires, now);
         let client = pool.get().await?;
         client
             .execute(
@@ -317,9 +317,14 @@ impl EndedSessions {
                 &[&h.as_slice(), &(expires as f64)],
             )
             .await?;
-        client
+        self.insert(h, expires, now);
+        // Housekeeping: a failure here does not undo the end.
+        if let Err(e) = client
             .execute("DELETE FROM ended_sessions WHERE expires_at < now()", &[])
-            .await?;
+            .await
+        {
+            tracing::debug!(error = %e, "could not prune ended sessions");
+        }
         Ok(())
     }
 

@@ -352,3 +352,61 @@ async fn one_client_cannot_take_every_resource_subscription() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(gw.state.subscriptions.len(), 1);
 }
+
+/// Cuts the test database off (no new connections, existing ones ended) or lets it back.
+async fn database_reachable(gw: &TestGateway, yes: bool) {
+    let admin = metamcp::db::connect(&support::cluster().pg_config("postgres"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS {yes}",
+            gw.db.name
+        ))
+        .await
+        .unwrap();
+    if !yes {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&gw.db.name],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_session_end_refused_in_an_outage_is_not_half_applied() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let auth = format!("Bearer {}", gw.client_key);
+    let sid = c.session.clone().unwrap();
+    let delete = || async {
+        request(
+            gw.addr,
+            "DELETE",
+            "/mcp",
+            &[("authorization", &auth), ("mcp-session-id", &sid)],
+            None,
+        )
+        .await
+    };
+    database_reachable(&gw, false).await;
+    let r = delete().await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    // Refused means not ended: the session still works, and the retry is not a 404.
+    let names = c.tool_names().await;
+    assert!(names.contains(&"alpha__echo".to_string()));
+    database_reachable(&gw, true).await;
+    let r = support::eventually(Duration::from_secs(20), "the retry to succeed", || async {
+        let r = delete().await;
+        (r.status != 503).then_some(r)
+    })
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .await;
+    assert_eq!(r.status, 404);
+}

@@ -296,12 +296,6 @@ impl Authenticator {
         AuthError::Invalid { reason }
     }
 
-    fn check_budget(&self, peer: IpAddr) -> Result<(), AuthError> {
-        self.limiter
-            .check(peer, Instant::now())
-            .map_err(|retry_after| AuthError::RateLimited { retry_after })
-    }
-
     fn state(&self, id: &KeyId) -> Option<Arc<KeyState>> {
         self.states
             .read()
@@ -371,20 +365,27 @@ impl Authenticator {
         now: f64,
         peer: IpAddr,
     ) -> Result<Principal, AuthError> {
-        // Argon2 ahead: only for addresses with failures left.
-        self.check_budget(peer)?;
+        // Argon2 ahead: only for addresses with failures left, and the failure is
+        // charged before the work (refunded on success), so concurrent attempts cannot
+        // all pass the check before any of them fails.
+        self.limiter
+            .reserve(peer, Instant::now())
+            .map_err(|retry_after| AuthError::RateLimited { retry_after })?;
         let verified = {
-            let _slot = self
-                .argon2_slots
-                .acquire()
-                .await
-                .map_err(|_| AuthError::Unavailable("shutting down".into()))?;
-            self.store.verify(text).await
+            let slot = self.argon2_slots.acquire().await;
+            match slot {
+                Ok(_slot) => self.store.verify(text).await,
+                Err(_) => Err(AuthFailure::Unavailable("shutting down".into())),
+            }
         };
         let key = match verified {
             Ok(k) => k,
-            Err(AuthFailure::Unavailable(m)) => return Err(AuthError::Unavailable(m)),
-            Err(f) => return Err(self.fail(peer, f.reason())),
+            Err(AuthFailure::Unavailable(m)) => {
+                self.limiter.refund(peer, Instant::now());
+                return Err(AuthError::Unavailable(m));
+            }
+            // Already charged.
+            Err(f) => return Err(AuthError::Invalid { reason: f.reason() }),
         };
         // Only a state the change listener has not seen yet is filled in from here; a
         // newer one it already holds wins.
@@ -416,7 +417,11 @@ impl Authenticator {
                     },
                 );
         }
-        state.usable(now).map_err(|r| self.fail(peer, r))?;
+        // Verified but unusable (inactive, expired): the reserved failure stands.
+        state
+            .usable(now)
+            .map_err(|reason| AuthError::Invalid { reason })?;
+        self.limiter.refund(peer, Instant::now());
         Ok(Principal {
             key_id: key.id,
             scope: state.scope,

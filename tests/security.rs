@@ -410,3 +410,27 @@ async fn a_session_end_refused_in_an_outage_is_not_half_applied() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn concurrent_wrong_secrets_get_no_more_argon2_than_the_budget() {
+    let gw = TestGateway::start().await;
+    let id = gw.client_key.split('_').nth(1).unwrap();
+    let wrong = format!("mcp_{id}_{}", "x".repeat(40));
+    let attempts = (0..120).map(|_| {
+        let wrong = wrong.clone();
+        let addr = gw.addr;
+        tokio::spawn(async move { get(addr, "/api/v1/namespaces", &wrong).await.status })
+    });
+    let mut refused = 0;
+    let mut limited = 0;
+    for a in attempts {
+        match a.await.unwrap() {
+            401 => refused += 1,
+            429 => limited += 1,
+            s => panic!("status {s}"),
+        }
+    }
+    // Each 401 cost one argon2 verification: no more than the burst of ten.
+    assert!(refused <= 10, "{refused} verifications, {limited} limited");
+    assert_eq!(refused + limited, 120);
+}

@@ -76,9 +76,13 @@ pub async fn dispatch(
         }
         RouteId::UpdateServer => {
             let body = json_body(state, req).await?;
-            let server = state.registry.update_server(param(), &body).await?;
+            let (server, warnings) = state.registry.update_server(param(), &body).await?;
             applied(state).await;
-            Ok(json_value(StatusCode::OK, &server_json(state, &server)))
+            let mut out = server_json(state, &server);
+            if !warnings.is_empty() {
+                out["warnings"] = json!(warnings);
+            }
+            Ok(json_value(StatusCode::OK, &out))
         }
         RouteId::DeleteServer => {
             let server = state.registry.delete_server(param()).await?;

@@ -359,7 +359,13 @@ impl Registry {
             .await
     }
 
-    pub async fn update_server(&self, id_or_name: &str, body: &Value) -> Result<Server, ApiError> {
+    /// Applies a change; returns the server and warnings about what the change did
+    /// besides what was asked (headers dropped when the URL moved to another origin).
+    pub async fn update_server(
+        &self,
+        id_or_name: &str,
+        body: &Value,
+    ) -> Result<(Server, Vec<String>), ApiError> {
         let obj = object(body)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -373,7 +379,7 @@ impl Registry {
                    WHERE id = $1 RETURNING *";
         let server = self.write_server(&tx, sql, existing.id, &draft).await?;
         tx.commit().await?;
-        Ok(server)
+        Ok((server, draft.warnings))
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
@@ -705,6 +711,8 @@ struct ServerDraft {
     headers: BTreeMap<String, String>,
     is_active: bool,
     timeout_ms: i32,
+    /// What the change did that the caller did not ask for in so many words.
+    warnings: Vec<String>,
 }
 
 impl From<&Server> for ServerDraft {
@@ -719,6 +727,7 @@ impl From<&Server> for ServerDraft {
             headers: s.headers.clone(),
             is_active: s.is_active,
             timeout_ms: s.timeout_ms as i32,
+            warnings: Vec::new(),
         }
     }
 }
@@ -773,9 +782,26 @@ impl ServerDraft {
             None if creating => return Err(ApiError::bad_field("protocol", "is required")),
             None => {}
         }
+        // Stored header secrets were given for one origin: they do not follow the URL to
+        // another one unless this request gives them again.
+        let mut moved = false;
         if let Some(url) = string_field(obj, "url")? {
+            moved = existing.is_some_and(|e| {
+                !e.headers.is_empty() && origin(e.url.as_deref()) != origin(url.as_deref())
+            });
             self.url = url;
         }
+        if moved {
+            self.headers.clear();
+            if matches!(field(obj, "headers"), Field::Absent) {
+                self.warnings.push(
+                    "the url moved to another origin: the stored headers were dropped; \
+                     send them again with the new url if it needs them"
+                        .into(),
+                );
+            }
+        }
+        let kept_headers = existing.filter(|_| !moved).map(|e| &e.headers);
         if let Some(command) = string_field(obj, "command")? {
             self.command = command;
         }
@@ -822,7 +848,7 @@ impl ServerDraft {
             }
             self.env = env;
         }
-        if let Some(headers) = secret_map(obj, "headers", existing.map(|e| &e.headers))? {
+        if let Some(headers) = secret_map(obj, "headers", kept_headers)? {
             for (k, v) in &headers {
                 let token = !k.is_empty()
                     && k.bytes()
@@ -962,7 +988,34 @@ fn validate_url(url: &str) -> Result<(), ApiError> {
     if authority.host().is_empty() {
         return Err(ApiError::bad_field("url", "has no host"));
     }
+    // The port as written (the URI type drops one that does not fit in 16 bits, and a
+    // connection would then go to the scheme's default port instead).
+    let written_port = authority
+        .as_str()
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .map(|(_, p)| p);
+    if let Some(port) = written_port
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(ApiError::bad_field(
+            "url",
+            format!("has port {port:?}; ports are 1 to 65535"),
+        ));
+    }
     Ok(())
+}
+
+/// Scheme, host and port of a URL (the port its scheme implies when absent), compared
+/// to decide whether stored secrets may follow a URL change.
+fn origin(url: Option<&str>) -> Option<(String, String, u16)> {
+    let uri: hyper::Uri = url?.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    let port = authority
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some((scheme, authority.host().to_ascii_lowercase(), port))
 }
 
 /// A string map of secrets (`env`, `headers`): a value equal to [`MASK`] keeps the stored

@@ -434,3 +434,106 @@ async fn concurrent_wrong_secrets_get_no_more_argon2_than_the_budget() {
     assert!(refused <= 10, "{refused} verifications, {limited} limited");
     assert_eq!(refused + limited, 120);
 }
+
+#[tokio::test]
+async fn stored_headers_do_not_follow_the_url_to_another_origin() {
+    let gw = TestGateway::start().await;
+    let first = Mock::start(&[]);
+    let second = Mock::start(&[]);
+    gw.register(json!({"name": "w", "protocol": "http", "url": first.url(),
+                       "headers": {"Authorization": "Bearer s3cret"}}))
+        .await;
+    assert!(first.control("GET", "/control/stats").await["authorized"].as_u64() > Some(0));
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/w",
+        &gw.admin_key,
+        &json!({"url": second.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("headers were dropped"),
+        "{body}"
+    );
+    assert_eq!(body["headers"], json!({}));
+    gw.wait_status("w", "running").await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    c.result(
+        "tools/call",
+        json!({"name": "w__echo", "arguments": {"message": "x"}}),
+    )
+    .await;
+    assert_eq!(
+        second.control("GET", "/control/stats").await["authorized"],
+        0
+    );
+    // Masked values cannot carry the old secret over either.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/w",
+        &gw.admin_key,
+        &json!({"url": first.url(), "headers": {"Authorization": "********"}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Same origin, other path: the headers stay.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/w",
+        &gw.admin_key,
+        &json!({"headers": {"Authorization": "Bearer again"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let moved = second.url().replace("/mcp", "/mcp/");
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/w",
+        &gw.admin_key,
+        &json!({"url": moved}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json().get("warnings").is_none());
+    assert_ne!(r.json()["headers"], json!({}));
+}
+
+#[tokio::test]
+async fn server_urls_are_validated_whole() {
+    let gw = TestGateway::start().await;
+    for url in [
+        "http://127.0.0.1:99999/mcp",
+        "http://127.0.0.1:0/mcp",
+        "http://127.0.0.1:65536/mcp",
+        "http://exa mple.test/mcp",
+    ] {
+        let r = send_json(
+            gw.addr,
+            "POST",
+            "/api/v1/mcp/servers",
+            &gw.admin_key,
+            &json!({"name": "p", "protocol": "http", "url": url}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{url}: {}", r.text());
+        assert_eq!(r.json()["field"], "url", "{url}");
+    }
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "p", "protocol": "http", "url": "http://127.0.0.1:65535/mcp"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}

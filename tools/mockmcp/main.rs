@@ -103,6 +103,8 @@ struct Server {
     cancelled: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
+    /// HTTP requests that carried an `Authorization` header.
+    authorized: AtomicU64,
     /// Calls received per tool name.
     calls: Mutex<HashMap<String, u64>>,
     next_session: AtomicU64,
@@ -397,6 +399,7 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                               "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions,
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
                               "hangups": server.hangups.load(Ordering::Relaxed),
+                              "authorized": server.authorized.load(Ordering::Relaxed),
                               "calls": *server.calls.lock().unwrap_or_else(|p| p.into_inner())});
             full(StatusCode::OK, "application/json", body.to_string())
         }
@@ -460,6 +463,9 @@ fn session_known(server: &Server, req: &Request<Incoming>) -> bool {
 }
 
 async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+    if req.headers().contains_key(hyper::header::AUTHORIZATION) {
+        server.authorized.fetch_add(1, Ordering::Relaxed);
+    }
     let session = header(&req, "mcp-session-id");
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
@@ -736,6 +742,7 @@ fn main() {
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
+        authorized: AtomicU64::new(0),
         calls: Mutex::default(),
         next_session: AtomicU64::new(1),
     });

@@ -326,7 +326,16 @@ fn admit(
     f: &Frame,
 ) -> Result<Option<SessionClaims>, RpcError> {
     let method = f.method(body).unwrap_or_default();
-    let meta_version = f.meta_version.and_then(|s| string_value(body, s));
+    // Responses carry no `_meta`: a stateless client's answer to a backend's request
+    // says its era in the version header instead.
+    let meta_version = f
+        .meta_version
+        .and_then(|s| string_value(body, s))
+        .or_else(|| {
+            header_str(headers, "mcp-protocol-version")
+                .filter(|v| *v == STATELESS_VERSION)
+                .map(std::borrow::Cow::Borrowed)
+        });
     if meta_version.is_some() || method == "server/discover" {
         let version = meta_version.as_deref().unwrap_or(STATELESS_VERSION);
         if version != STATELESS_VERSION {
@@ -340,7 +349,14 @@ fn admit(
         }
         check_mirrored_headers(headers, body, f, method)?;
         ctx.stateless = true;
-        ctx.conversation = Arc::from(format!("k:{}", ctx.kid()));
+        ctx.conversation = match &ctx.principal {
+            Some(p) => Arc::from(format!("k:{}", p.key_id)),
+            // No key to tie requests together: each is a conversation of its own.
+            None => Arc::from(format!(
+                "{ANONYMOUS}{}",
+                crate::crypto::random_alphanumeric(22)
+            )),
+        };
         return Ok(None);
     }
     if let Some(v) = header_str(headers, "mcp-protocol-version")
@@ -734,20 +750,31 @@ fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcE
     Ok(resp)
 }
 
-/// Requests a backend sent to a client (sampling, elicitation, roots) under the
-/// gateway-unique ids the client saw, so the client's answers reach the right backend
-/// with the backend's own id.
+/// Requests a backend sent to a client (sampling, elicitation, roots) under unguessable
+/// gateway ids, so the client's answers reach the right backend with the backend's own
+/// id, and only the conversation that was asked can answer.
 #[derive(Default)]
 pub struct ServerRequests {
-    map: Mutex<HashMap<(Arc<str>, Bytes), Asked>>,
-    next: std::sync::atomic::AtomicU64,
+    map: Mutex<HashMap<Bytes, Asked>>,
 }
 
-/// A backend's request to a client: who asked, under which id of its own, and when.
-type Asked = (Arc<Backend>, Bytes, std::time::Instant);
+/// A backend's request to a client: which conversation was asked, who asked, under
+/// which id of its own, and when.
+struct Asked {
+    conversation: Arc<str>,
+    backend: Arc<Backend>,
+    original: Bytes,
+    at: std::time::Instant,
+}
 
 /// Unanswered backend requests are forgotten after this long.
 const SERVER_REQUEST_TTL: Duration = Duration::from_secs(600);
+/// Unanswered backend requests held at most; the oldest gives way beyond it.
+const MAX_SERVER_REQUESTS: usize = 16_384;
+
+/// Anonymous clients of an open namespace: each stateless request is a conversation of
+/// its own (`a:` and a random suffix).
+const ANONYMOUS: &str = "a:";
 
 impl ServerRequests {
     /// A mapper for one forwarded call's SSE answer.
@@ -758,38 +785,52 @@ impl ServerRequests {
     ) -> crate::splicer::IdMapper {
         let reqs = self.clone();
         Box::new(move |original: &[u8]| {
-            let n = reqs.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let id = Bytes::from(format!("\"m{n}\""));
+            let id = Bytes::from(format!("\"m{}\"", crate::crypto::random_alphanumeric(22)));
             let mut map = reqs.map.lock().unwrap_or_else(|e| e.into_inner());
-            if map.len() >= 4096 {
-                map.retain(|_, (_, _, at)| at.elapsed() < SERVER_REQUEST_TTL);
+            if map.len() >= MAX_SERVER_REQUESTS {
+                map.retain(|_, a| a.at.elapsed() < SERVER_REQUEST_TTL);
+            }
+            if map.len() >= MAX_SERVER_REQUESTS
+                && let Some(oldest) = map.iter().min_by_key(|(_, a)| a.at).map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
             }
             map.insert(
-                (conversation.clone(), id.clone()),
-                (
-                    backend.clone(),
-                    Bytes::copy_from_slice(original),
-                    std::time::Instant::now(),
-                ),
+                id.clone(),
+                Asked {
+                    conversation: conversation.clone(),
+                    backend: backend.clone(),
+                    original: Bytes::copy_from_slice(original),
+                    at: std::time::Instant::now(),
+                },
             );
             id
         })
     }
 
-    fn take(&self, key: &(Arc<str>, Bytes)) -> Option<(Arc<Backend>, Bytes)> {
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key)
-            .map(|(b, id, _)| (b, id))
+    /// The backend and its own id for an answer from `conversation` under `id`; an
+    /// answer from another conversation is refused (anonymous stateless requests, each a
+    /// conversation of its own, answer by knowing the unguessable id).
+    fn take(&self, conversation: &str, id: &[u8]) -> Option<(Arc<Backend>, Bytes)> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = map.get(id)?;
+        let same = *asked.conversation == *conversation
+            || (asked.conversation.starts_with(ANONYMOUS) && conversation.starts_with(ANONYMOUS));
+        if !same {
+            return None;
+        }
+        map.remove(id).map(|a| (a.backend, a.original))
     }
 }
 
 /// A client's answer to a backend's request: sent to that backend with its own id.
 async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
     let Some(span) = f.id else { return };
-    let key = (ctx.conversation.clone(), body.slice(span.start..span.end));
-    match ctx.state.server_requests.take(&key) {
+    match ctx
+        .state
+        .server_requests
+        .take(&ctx.conversation, span.of(body))
+    {
         Some((backend, original)) => {
             let upstream = frame::splice(body, &mut [(span, &original[..])]);
             backend.notify(upstream).await;

@@ -537,3 +537,69 @@ async fn server_urls_are_validated_whole() {
     .await;
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+#[tokio::test]
+async fn anonymous_stateless_clients_do_not_share_a_conversation() {
+    let gw = TestGateway::start().await;
+    let rich = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "beta", "protocol": "http", "url": rich.url()}))
+        .await;
+    let open = json!({"name": "open", "servers": ["beta"], "auth": "none"});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &open).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"sampling": {}}});
+    let call = json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call",
+                      "params": {"name": "beta__sample", "arguments": {"prompt": "hi"}, "_meta": meta}});
+    let mut first = support::eventually(Duration::from_secs(15), "the open namespace", || {
+        let call = call.clone();
+        async move {
+            let mut rx = support::mcp::post_streaming(gw.addr, "/mcp/open", &[], &call).await;
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(m)) if m["method"] == "sampling/createMessage" => Some((rx, m)),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    let asked = first.1["id"].as_str().unwrap().to_string();
+    assert!(
+        asked.len() >= 20 && asked.starts_with('m'),
+        "an unguessable id: {asked}"
+    );
+    // A second anonymous client cancels "its" request 77 and answers guessed ids.
+    let other = Client::new(gw.addr, "/mcp/open", None);
+    let stateless = [("mcp-protocol-version", "2026-07-28")];
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 77, "_meta": meta}});
+    assert_eq!(other.post(&cancel).await.status, 202);
+    for guess in ["m0", "m1", "m2"] {
+        let answer = json!({"jsonrpc": "2.0", "id": guess,
+                            "result": {"role": "assistant", "model": "x",
+                                       "content": {"type": "text", "text": "hijacked"}}});
+        let r = other
+            .post_raw(answer.to_string().as_bytes(), &stateless)
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    // The client that was asked answers; its call completes with its own answer.
+    let answer = json!({"jsonrpc": "2.0", "id": asked,
+                        "result": {"role": "assistant", "model": "x",
+                                   "content": {"type": "text", "text": "mine"}}});
+    let r = other
+        .post_raw(answer.to_string().as_bytes(), &stateless)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let done = tokio::time::timeout(Duration::from_secs(10), first.0.recv())
+        .await
+        .expect("the call completes")
+        .expect("a result");
+    assert_eq!(done["id"], 77, "{done}");
+    assert!(
+        done["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("mine"),
+        "{done}"
+    );
+}

@@ -122,3 +122,59 @@ pub fn text_of(result: &Value) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// POSTs `body` and hands back the JSON-RPC messages of the answer as they arrive (SSE
+/// events one by one, or the one JSON body), until the stream ends.
+pub async fn post_streaming(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let mut req = hyper::Request::post(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("send");
+    let sse = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/event-stream"));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut body = resp.into_body();
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            buf.extend_from_slice(&frame.into_data().unwrap_or_default());
+            if !sse {
+                continue;
+            }
+            while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = buf.drain(..end + 2).collect();
+                for data in metamcp::upstream::sse_data(&event) {
+                    if let Ok(m) = serde_json::from_slice(&data) {
+                        let _ = tx.send(m);
+                    }
+                }
+            }
+        }
+        if !sse && let Ok(m) = serde_json::from_slice(&buf) {
+            let _ = tx.send(m);
+        }
+    });
+    rx
+}

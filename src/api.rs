@@ -98,7 +98,7 @@ pub async fn dispatch(
                 .await?
                 .iter()
                 .filter(|n| p.may_use(&n.name))
-                .map(Namespace::public_json)
+                .map(|n| namespace_json(state, n))
                 .collect();
             Ok(json_value(StatusCode::OK, &Value::Array(list)))
         }
@@ -108,7 +108,7 @@ pub async fn dispatch(
                 return Err(ApiError::NotFound(format!("no namespace {:?}", param())));
             }
             let ns = state.registry.get_namespace(param()).await?;
-            Ok(json_value(StatusCode::OK, &ns.public_json()))
+            Ok(json_value(StatusCode::OK, &namespace_json(state, &ns)))
         }
         RouteId::CreateNamespace => {
             let body = json_body(state, req).await?;
@@ -117,7 +117,7 @@ pub async fn dispatch(
             if !ns.auth_required {
                 tracing::warn!(namespace = %ns.name, "namespace is open without credentials (auth: none)");
             }
-            let mut resp = json_value(StatusCode::CREATED, &ns.public_json());
+            let mut resp = json_value(StatusCode::CREATED, &namespace_json(state, &ns));
             if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/namespaces/{}", ns.name)) {
                 resp.headers_mut().insert(header::LOCATION, loc);
             }
@@ -127,7 +127,7 @@ pub async fn dispatch(
             let body = json_body(state, req).await?;
             let ns = state.registry.update_namespace(param(), &body).await?;
             applied(state).await;
-            Ok(json_value(StatusCode::OK, &ns.public_json()))
+            Ok(json_value(StatusCode::OK, &namespace_json(state, &ns)))
         }
         RouteId::DeleteNamespace => {
             state.registry.delete_namespace(param()).await?;
@@ -228,8 +228,41 @@ async fn applied(state: &State) {
     }
 }
 
+/// A server's REST object: the registry fields, its status, and the configuration
+/// problems it is part of among all servers (`/mcp`).
 fn server_json(state: &State, s: &Server) -> Value {
-    s.public_json(state.server_status(s))
+    let mut out = s.public_json(state.server_status(s));
+    let table = state.routing.load();
+    let problems: Vec<Value> = table
+        .view(None)
+        .map(|v| {
+            v.errors
+                .iter()
+                .filter(|p| p.servers.iter().any(|n| n.eq_ignore_ascii_case(&s.name)))
+                .map(crate::routing::Problem::to_json)
+                .collect()
+        })
+        .unwrap_or_default();
+    out["problems"] = Value::Array(problems);
+    out
+}
+
+/// A namespace's REST object with the problems of its view.
+fn namespace_json(state: &State, n: &Namespace) -> Value {
+    let mut out = n.public_json();
+    let table = state.routing.load();
+    out["problems"] = Value::Array(
+        table
+            .view(Some(&n.name))
+            .map(|v| {
+                v.errors
+                    .iter()
+                    .map(crate::routing::Problem::to_json)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
+    out
 }
 
 /// For a namespace-limited key, the names of the servers it can see; `None` for all.

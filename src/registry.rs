@@ -89,6 +89,9 @@ pub struct Server {
     pub timeout_ms: u32,
     pub created_at: String,
     pub updated_at: String,
+    /// When it was registered, in microseconds: the earlier registration wins a resource
+    /// URI two servers offer.
+    pub registered_us: i64,
 }
 
 impl std::fmt::Debug for Server {
@@ -220,7 +223,8 @@ fn server_select(source: &str) -> String {
     format!(
         "SELECT id, name, protocol, url, command, args, env_sealed, headers_sealed, is_active,
                 timeout_ms, to_char(created_at AT TIME ZONE 'UTC', {TS}),
-                to_char(updated_at AT TIME ZONE 'UTC', {TS})
+                to_char(updated_at AT TIME ZONE 'UTC', {TS}),
+                (extract(epoch FROM created_at) * 1000000)::int8
          FROM {source}"
     )
 }
@@ -256,6 +260,7 @@ impl Registry {
             timeout_ms: timeout.max(1) as u32,
             created_at: row.try_get(10)?,
             updated_at: row.try_get(11)?,
+            registered_us: row.try_get(12)?,
         })
     }
 
@@ -1358,6 +1363,7 @@ mod tests {
             timeout_ms: 1,
             created_at: String::new(),
             updated_at: String::new(),
+            registered_us: 0,
         };
         let shown = format!("{server:?}");
         assert!(shown.contains("Authorization") && shown.contains("TOKEN"));
@@ -1382,6 +1388,7 @@ mod tests {
             timeout_ms: 1000,
             created_at: String::new(),
             updated_at: String::new(),
+            registered_us: 0,
         };
         let public = existing.public_json("running");
         assert!(!public.to_string().contains("s3cret"));

@@ -70,6 +70,19 @@ macro_rules! listed {
 }
 listed!(Exposed, ResourceRoute, TemplateRoute);
 
+/// A configuration problem of a view, naming the servers involved.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Problem {
+    pub servers: Vec<String>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"servers": self.servers, "message": self.message})
+    }
+}
+
 /// What one endpoint (`/mcp` or `/mcp/{namespace}`) exposes.
 #[derive(Default)]
 pub struct View {
@@ -84,8 +97,9 @@ pub struct View {
     pub templates: Vec<TemplateRoute>,
     /// Backends in this view (running or not).
     pub members: Vec<Uuid>,
-    /// Configuration problems found while building (duplicate names under `never`).
-    pub errors: Vec<String>,
+    /// Configuration problems found while building: names offered twice (under
+    /// `tool_prefix: never`), resource URIs or templates claimed by two servers.
+    pub errors: Vec<Problem>,
     /// A fingerprint per list, to tell clients when a list changed.
     pub fingerprints: [u64; 3],
     pub auth_required: bool,
@@ -256,6 +270,7 @@ pub fn rebuild(state: &crate::state::State, lock: &std::sync::Mutex<()>) {
     let table = build(&state.snapshot(), &state.backends.all());
     let old = state.routing.store(table);
     let new = state.routing.load();
+    announce_problems(state, &old, &new);
     for (key, view) in &new.views {
         let before = old.views.get(key).map(|v| v.fingerprints);
         let kinds = match before {
@@ -267,6 +282,35 @@ pub fn rebuild(state: &crate::state::State, lock: &std::sync::Mutex<()>) {
                 view: key.clone(),
                 kinds,
             });
+        }
+    }
+}
+
+/// Logs and announces configuration problems that were not there before.
+fn announce_problems(state: &crate::state::State, old: &Table, new: &Table) {
+    for (key, view) in &new.views {
+        let before = old.views.get(key);
+        for p in &view.errors {
+            if before.is_some_and(|b| b.errors.contains(p)) {
+                continue;
+            }
+            let namespace = key.as_deref();
+            tracing::warn!(
+                namespace = namespace.unwrap_or("(all servers)"),
+                "{}",
+                p.message
+            );
+            let mut fields = serde_json::Map::new();
+            fields.insert("namespace".into(), serde_json::json!(namespace));
+            fields.insert("servers".into(), serde_json::json!(p.servers));
+            fields.insert("message".into(), Value::String(p.message.clone()));
+            state.events.publish(
+                "config.problem",
+                fields,
+                crate::events::Audience::Namespaces(
+                    namespace.map(str::to_string).into_iter().collect(),
+                ),
+            );
         }
     }
 }
@@ -302,9 +346,6 @@ pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>]) -> Table {
             })
             .collect();
         let view = build_view(&members, Some(ns));
-        for e in &view.errors {
-            tracing::warn!(namespace = %ns.name, "{e}");
-        }
         table.views.insert(Some(ns.name.clone()), Arc::new(view));
     }
     table
@@ -347,11 +388,14 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             if let Some(d) = o.and_then(|o| o.description.clone()) {
                 entry["description"] = Value::String(d);
             }
-            if view.tool_index.contains_key(&name) {
-                view.errors.push(format!(
-                    "tool {name:?} is offered twice (second from {}); the second is hidden",
-                    b.name
-                ));
+            if let Some(first) = view.tool_index.get(&name).map(|i| &view.tools[*i]) {
+                view.errors.push(Problem {
+                    servers: vec![first.backend.name.clone(), b.name.clone()],
+                    message: format!(
+                        "tool {name:?} is offered by {} and {}; the one from {} is hidden",
+                        first.backend.name, b.name, b.name
+                    ),
+                });
                 continue;
             }
             view.tool_index.insert(name.clone(), view.tools.len());
@@ -368,10 +412,14 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 continue;
             };
             let name = exposed_name(&b.name, original, prefix);
-            if view.prompt_index.contains_key(&name) {
-                view.errors.push(format!(
-                    "prompt {name:?} is offered twice; the second is hidden"
-                ));
+            if let Some(first) = view.prompt_index.get(&name).map(|i| &view.prompts[*i]) {
+                view.errors.push(Problem {
+                    servers: vec![first.backend.name.clone(), b.name.clone()],
+                    message: format!(
+                        "prompt {name:?} is offered by {} and {}; the one from {} is hidden",
+                        first.backend.name, b.name, b.name
+                    ),
+                });
                 continue;
             }
             let mut entry = prompt.clone();
@@ -385,11 +433,25 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 entry: Bytes::from(entry.to_string()),
             });
         }
+    }
+    // Resources: the earlier registration wins a URI (or an identical template) two
+    // servers offer, whatever their names; the other is reported.
+    let mut by_age: Vec<&&Arc<Backend>> = members
+        .iter()
+        .filter(|b| b.status() == Status::Running)
+        .collect();
+    by_age.sort_by_key(|b| (b.server.registered_us, b.id));
+    for b in by_age {
+        let lists = b.lists();
         for r in &lists.resources {
             let Some(uri) = r["uri"].as_str() else {
                 continue;
             };
-            if view.resource_index.contains_key(uri) {
+            if let Some(first) = view.resource_index.get(uri).map(|i| &view.resources[*i]) {
+                if first.backend.id != b.id {
+                    view.errors
+                        .push(shadowed("resource", uri, &first.backend, b));
+                }
                 continue;
             }
             view.resource_index
@@ -404,6 +466,13 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             let Some(template) = t["uriTemplate"].as_str() else {
                 continue;
             };
+            if let Some(first) = view.templates.iter().find(|x| x.template == template) {
+                if first.backend.id != b.id {
+                    view.errors
+                        .push(shadowed("resource template", template, &first.backend, b));
+                }
+                continue;
+            }
             view.templates.push(TemplateRoute {
                 template: template.to_string(),
                 backend: (*b).clone(),
@@ -413,6 +482,16 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
     }
     view.fingerprints = fingerprints(&view);
     view
+}
+
+fn shadowed(what: &str, uri: &str, winner: &Backend, loser: &Backend) -> Problem {
+    Problem {
+        servers: vec![winner.name.clone(), loser.name.clone()],
+        message: format!(
+            "{what} {uri:?} is offered by {} and {}; {} (registered first) serves it",
+            winner.name, loser.name, winner.name
+        ),
+    }
 }
 
 /// A fingerprint of each list of a view: tools, prompts, resources.

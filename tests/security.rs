@@ -603,3 +603,68 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
         "{done}"
     );
 }
+
+#[tokio::test]
+async fn a_later_registration_cannot_take_over_resource_uris() {
+    let gw = TestGateway::start().await;
+    let first = Mock::start(&["--profile", "rich"]);
+    let later = Mock::start(&["--profile", "rich"]);
+    // Registered first, but sorting last by name.
+    gw.register(json!({"name": "zeta", "protocol": "http", "url": first.url()}))
+        .await;
+    // Watch the events stream while the second one arrives.
+    let mut events = TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
+        gw.admin_key
+    );
+    events.write_all(head.as_bytes()).await.unwrap();
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": later.url()}))
+        .await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let before = (
+        first.control("GET", "/control/stats").await["requests"]
+            .as_u64()
+            .unwrap(),
+        later.control("GET", "/control/stats").await["requests"]
+            .as_u64()
+            .unwrap(),
+    );
+    for uri in ["mock://static/hello", "mock://items/7"] {
+        c.result("resources/read", json!({"uri": uri})).await;
+    }
+    let after = (
+        first.control("GET", "/control/stats").await["requests"]
+            .as_u64()
+            .unwrap(),
+        later.control("GET", "/control/stats").await["requests"]
+            .as_u64()
+            .unwrap(),
+    );
+    assert_eq!(after.0 - before.0, 2, "the first registration serves both");
+    assert_eq!(after.1, before.1, "the later one serves neither");
+    // The conflict is a reported problem, on the server and in the events.
+    let r = get(gw.addr, "/api/v1/mcp/servers/alpha", &gw.admin_key).await;
+    let problems = r.json()["problems"].clone();
+    assert!(
+        problems.as_array().unwrap().iter().any(|p| p["message"]
+            .as_str()
+            .unwrap()
+            .contains("mock://static/hello")),
+        "{problems}"
+    );
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = events.read(&mut buf).await.unwrap();
+            assert!(n > 0, "events stream ended");
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("\"config.problem\"") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "{}", String::from_utf8_lossy(&seen));
+}

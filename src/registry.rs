@@ -748,7 +748,14 @@ const SERVER_FIELDS: &[&str] = &[
     "is_active",
     "timeout_ms",
 ];
-const SERVER_READ_ONLY: &[&str] = &["id", "status", "created_at", "updated_at"];
+const SERVER_READ_ONLY: &[&str] = &[
+    "id",
+    "status",
+    "created_at",
+    "updated_at",
+    "problems",
+    "warnings",
+];
 
 impl ServerDraft {
     /// Applies the fields present in `obj`; `existing` is set for updates.
@@ -1107,7 +1114,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "auth",
     "tools",
 ];
-const NAMESPACE_READ_ONLY: &[&str] = &["created_at", "updated_at"];
+const NAMESPACE_READ_ONLY: &[&str] = &["created_at", "updated_at", "problems"];
 
 impl NamespaceDraft {
     fn apply(&mut self, obj: &Map<String, Value>, creating: bool) -> Result<(), ApiError> {

@@ -985,8 +985,9 @@ async fn forward_call(
             .response(&client_id)
     };
     let timeout = backend.timeout;
-    // Bounds the wait for the answer's head; an answer that streams gets its own timer
-    // for the silence between pieces.
+    // `timeout` bounds the whole call from here; only the backend's progress
+    // notifications (and its own requests to the client) extend it.
+    let started = tokio::time::Instant::now();
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let sent = async {
@@ -1042,7 +1043,6 @@ async fn forward_call(
         splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
     }
     let mut source = source;
-    let mut pending = VecDeque::new();
     // A JSON answer already here in full goes out whole, with its length: no timer, no
     // stream to poll, and the backend connection is back in the pool before we return.
     if !sse
@@ -1050,29 +1050,37 @@ async fn forward_call(
         && let Source::Pool(exchange) = &mut source
         && let Some(whole) = exchange.take_whole()
     {
+        let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
         let mut pieces = Vec::with_capacity(3);
         splicer.feed(whole, &mut pieces);
-        if splicer.answered() {
-            guard.complete();
+        guard.complete();
+        if splicer.answered() && ends_whole {
             let mut r = Response::new(Body::pieces(pieces));
             r.headers_mut().insert(header::CONTENT_TYPE, content_type);
             return r;
         }
-        // Not the answer we asked for: the stream below reports it.
-        pending.extend(pieces);
+        // Not JSON, another request's answer, or cut short: the client gets an error
+        // with its own id instead.
+        return fail("answered with something that is not the response to this request".into());
     }
-    // The answer is streaming: from here the timer bounds the silence between pieces.
-    let progress = tokio::time::Instant::now();
+    // The answer streams. A JSON one still arriving is sent to the client as one SSE
+    // event, so that if the backend breaks off midway the client still gets an error
+    // with its own id (a JSON body already begun could only be cut).
+    let wrap = !sse && !collect;
     let stream = UpstreamBody {
         inner: source,
         splicer,
-        pending,
+        pending: VecDeque::new(),
         scratch: Vec::new(),
         timeout,
-        deadline: Box::pin(tokio::time::sleep_until(progress + timeout)),
-        progress,
+        deadline: Box::pin(tokio::time::sleep_until(started + timeout)),
+        progress: started,
         guard: Some(guard),
         sse,
+        wrap,
+        opened: false,
+        tail: Tail::default(),
+        requests_seen: 0,
         client_id,
         finished: false,
         backend: backend.clone(),
@@ -1081,6 +1089,11 @@ async fn forward_call(
         return Box::pin(collect_response(stream)).await;
     }
     let mut r = Response::new(Body::Upstream(Box::new(stream)));
+    let content_type = if wrap {
+        HeaderValue::from_static("text/event-stream")
+    } else {
+        content_type
+    };
     r.headers_mut().insert(header::CONTENT_TYPE, content_type);
     r
 }
@@ -1168,18 +1181,54 @@ pub struct UpstreamBody {
     /// Reused for the splicer's output, so a piece costs no allocation.
     scratch: Vec<Bytes>,
     timeout: Duration,
-    /// Fires `timeout` after the last progress (the head, or a piece of the answer).
+    /// Fires `timeout` after the call began or the backend last reported progress.
     deadline: Pin<Box<tokio::time::Sleep>>,
     progress: tokio::time::Instant,
     guard: Option<InFlightGuard>,
     sse: bool,
+    /// A JSON answer sent to the client as one SSE event (`event: message`, `data: `).
+    wrap: bool,
+    /// Whether the wrapped event's head has been sent.
+    opened: bool,
+    /// The end of the previous SSE piece, so a progress notification split between two
+    /// pieces is still seen.
+    tail: Tail,
+    /// The splicer's count of backend requests when last looked at.
+    requests_seen: u32,
     client_id: Bytes,
     finished: bool,
     backend: Arc<Backend>,
 }
 
+/// The last bytes of an SSE piece.
+#[derive(Default)]
+struct Tail {
+    bytes: [u8; PROGRESS.len()],
+    len: usize,
+}
+
+/// What marks a progress notification in an SSE answer.
+const PROGRESS: &[u8] = b"notifications/progress";
+
+impl Tail {
+    /// Whether `piece` (after the previous one) shows a progress notification.
+    fn progress_in(&mut self, piece: &[u8]) -> bool {
+        let head = &piece[..piece.len().min(PROGRESS.len())];
+        let mut joined = [0u8; 2 * PROGRESS.len()];
+        joined[..self.len].copy_from_slice(&self.bytes[..self.len]);
+        joined[self.len..self.len + head.len()].copy_from_slice(head);
+        let found = memchr::memmem::find(&joined[..self.len + head.len()], PROGRESS).is_some()
+            || memchr::memmem::find(piece, PROGRESS).is_some();
+        let keep = piece.len().min(PROGRESS.len() - 1);
+        self.bytes[..keep].copy_from_slice(&piece[piece.len() - keep..]);
+        self.len = keep;
+        found
+    }
+}
+
 impl UpstreamBody {
-    /// The end of an SSE answer that never came: a final error event for the client.
+    /// The end of an SSE answer that never came: a final error event for the client. It
+    /// starts with a blank line, which ends an event the backend left unfinished.
     fn error_event(&self, message: &str) -> Bytes {
         let err = RpcError::method(
             code::INTERNAL,
@@ -1187,15 +1236,51 @@ impl UpstreamBody {
         )
         .body(&self.client_id);
         let mut out = BytesMut::with_capacity(err.len() + 32);
-        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(b"\n\nevent: message\ndata: ");
         out.extend_from_slice(&err);
         out.extend_from_slice(b"\n\n");
         out.freeze()
     }
 
+    /// A piece of a wrapped JSON answer as SSE data: line breaks (only ever whitespace
+    /// in JSON) become spaces, so the event stays one `data:` line.
+    fn wrapped(&mut self, piece: Bytes) -> Bytes {
+        let piece = if memchr::memchr2(b'\n', b'\r', &piece).is_some() {
+            let mut b = BytesMut::from(&piece[..]);
+            for c in b.iter_mut() {
+                if *c == b'\n' || *c == b'\r' {
+                    *c = b' ';
+                }
+            }
+            b.freeze()
+        } else {
+            piece
+        };
+        if self.opened {
+            return piece;
+        }
+        self.opened = true;
+        let mut out = BytesMut::with_capacity(piece.len() + 24);
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(&piece);
+        out.freeze()
+    }
+
     fn end(&mut self, problem: Option<&str>) -> Option<Result<BodyFrame<Bytes>, std::io::Error>> {
         self.finished = true;
-        let answered = self.splicer.answered();
+        // Whole: an SSE answer's response event ended; a JSON answer's body reached its
+        // end (a JSON body that broke off is not an answer, even with our id in it).
+        let answered = if self.sse {
+            self.splicer.answer_ended()
+        } else {
+            self.splicer.answered() && problem.is_none()
+        };
+        let problem = match problem {
+            None if !answered && self.sse && self.splicer.answered() => {
+                Some("ended the stream in the middle of its answer")
+            }
+            p => p,
+        };
         if let Some(g) = &mut self.guard
             && (answered || problem.is_none())
         {
@@ -1204,7 +1289,12 @@ impl UpstreamBody {
         // A guard still armed cancels upstream when dropped.
         self.guard = None;
         match problem {
-            Some(p) if self.sse && !answered => Some(Ok(BodyFrame::data(self.error_event(p)))),
+            Some(p) if (self.sse || self.wrap) && !answered => {
+                Some(Ok(BodyFrame::data(self.error_event(p))))
+            }
+            None if self.wrap && self.opened => {
+                Some(Ok(BodyFrame::data(Bytes::from_static(b"\n\n"))))
+            }
             Some(p) if !answered => Some(Err(std::io::Error::other(format!(
                 "backend {}: {p}",
                 self.backend.name
@@ -1225,6 +1315,7 @@ impl hyper::body::Body for UpstreamBody {
         let this = &mut *self;
         loop {
             if let Some(b) = this.pending.pop_front() {
+                let b = if this.wrap { this.wrapped(b) } else { b };
                 return Poll::Ready(Some(Ok(BodyFrame::data(b))));
             }
             if this.finished {
@@ -1232,9 +1323,16 @@ impl hyper::body::Body for UpstreamBody {
             }
             match this.inner.poll_chunk(cx) {
                 Poll::Ready(Some(Ok(data))) => {
-                    this.progress = tokio::time::Instant::now();
+                    // Progress notifications and the backend's own requests to the client
+                    // extend the deadline; comments, keep-alives and other bytes do not.
+                    let progressed = this.sse && this.tail.progress_in(&data);
                     this.splicer.feed(data, &mut this.scratch);
                     this.pending.extend(this.scratch.drain(..));
+                    let asked = this.splicer.requests_seen();
+                    if progressed || asked != this.requests_seen {
+                        this.requests_seen = asked;
+                        this.progress = tokio::time::Instant::now();
+                    }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let msg = format!("the answer broke off: {e}");
@@ -1250,7 +1348,10 @@ impl hyper::body::Body for UpstreamBody {
                     while this.deadline.as_mut().poll(cx).is_ready() {
                         let due = this.progress + this.timeout;
                         if due <= tokio::time::Instant::now() {
-                            let msg = format!("no progress within {} ms", this.timeout.as_millis());
+                            let msg = format!(
+                                "no answer within {} ms (timeout_ms) of the call or its last progress",
+                                this.timeout.as_millis()
+                            );
                             return Poll::Ready(this.end(Some(&msg)));
                         }
                         this.deadline.as_mut().reset(due);

@@ -63,6 +63,10 @@ pub struct ResponseSplicer {
     prev_cr: bool,
     /// Set when a message with our id has been seen (the response arrived).
     answered: bool,
+    /// The backend's own requests to the client seen so far (renamed by `other_ids`).
+    requests_seen: u32,
+    /// SSE: the event carrying our response ended (a blank line followed it).
+    answer_ended: bool,
     /// Renames the ids of other messages in an SSE answer: the backend's own requests to
     /// the client (sampling, elicitation, roots), which need ids unique per client.
     other_ids: Option<IdMapper>,
@@ -97,6 +101,8 @@ impl ResponseSplicer {
             skip_space: false,
             prev_cr: false,
             answered: false,
+            requests_seen: 0,
+            answer_ended: false,
             other_ids: None,
             inject: None,
         }
@@ -119,6 +125,16 @@ impl ResponseSplicer {
     pub fn with_other_ids(mut self, mapper: IdMapper) -> ResponseSplicer {
         self.other_ids = Some(mapper);
         self
+    }
+
+    /// Whether the SSE event carrying the response has ended (its blank line went by).
+    pub fn answer_ended(&self) -> bool {
+        self.answer_ended
+    }
+
+    /// How many of the backend's own requests to the client went by.
+    pub fn requests_seen(&self) -> u32 {
+        self.requests_seen
     }
 
     /// Whether the response to our request has gone by.
@@ -158,6 +174,7 @@ impl ResponseSplicer {
                             // A blank line ends the event.
                             self.end_json_text(&chunk, i, &mut seg, out);
                             self.json = Json::default();
+                            self.answer_ended |= self.answered;
                         }
                         self.field_len = 0;
                         i += 1;
@@ -432,6 +449,7 @@ impl ResponseSplicer {
                 out.push(self.client_id.clone());
                 self.answered = true;
             } else if let (true, Some(map)) = (self.sse, self.other_ids.as_mut()) {
+                self.requests_seen += 1;
                 out.push(map(&cap));
             } else {
                 out.push(Bytes::from(cap));

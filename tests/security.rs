@@ -668,3 +668,76 @@ async fn a_later_registration_cannot_take_over_resource_uris() {
     .await;
     assert!(found.is_ok(), "{}", String::from_utf8_lossy(&seen));
 }
+
+/// A session over one backend `alpha` whose calls time out after `timeout_ms`.
+async fn alpha_with_timeout(timeout_ms: u64) -> (TestGateway, Mock, Client) {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    gw.register(
+        json!({"name": "alpha", "protocol": "http", "url": alpha.url(),
+                       "timeout_ms": timeout_ms}),
+    )
+    .await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    (gw, alpha, c)
+}
+
+#[tokio::test]
+async fn keep_alives_do_not_extend_a_calls_timeout() {
+    let (_gw, _alpha, c) = alpha_with_timeout(1000).await;
+    let t0 = Instant::now();
+    let m = c
+        .call(
+            json!("drip"),
+            "tools/call",
+            json!({"name": "alpha__misbehave", "arguments": {"mode": "drip"}}),
+        )
+        .await;
+    assert_eq!(m["id"], "drip");
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("1000 ms"),
+        "{m}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn broken_backend_answers_become_errors_with_the_clients_id() {
+    let (gw, _alpha, c) = alpha_with_timeout(10_000).await;
+    for (i, mode) in ["not_json", "wrong_id", "truncated", "truncated_sse"]
+        .iter()
+        .enumerate()
+    {
+        let r = c
+            .post(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                          "params": {"name": "alpha__misbehave", "arguments": {"mode": mode}}}))
+            .await;
+        assert_eq!(r.status, 200, "{mode}: {}", r.text());
+        let m = support::mcp::messages(&r)
+            .into_iter()
+            .rfind(|m| m.get("error").is_some())
+            .unwrap_or_else(|| panic!("{mode}: no error in {}", r.text()));
+        assert_eq!(m["id"], i, "{mode}");
+        assert_eq!(m["error"]["code"], -32603, "{mode}");
+    }
+    // A correct answer arriving in pieces still gets through whole.
+    let m = c
+        .call(
+            json!(9),
+            "tools/call",
+            json!({"name": "alpha__misbehave", "arguments": {"mode": "slow_json"}}),
+        )
+        .await;
+    assert_eq!(m["result"]["content"][0]["text"], "misbehaved", "{m}");
+    assert_eq!(m["id"], 9);
+    // Over REST too.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/misbehave/execute",
+        &gw.client_key,
+        &json!({"mode": "truncated"}),
+    )
+    .await;
+    assert_eq!(r.status, 502, "{}", r.text());
+}

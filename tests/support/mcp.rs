@@ -94,14 +94,15 @@ impl Client {
     }
 }
 
-/// Every JSON-RPC message of a response, in order.
+/// Every JSON-RPC message of a response, in order (SSE events that are not JSON, such
+/// as what a backend left unfinished, are skipped).
 pub fn messages(r: &Resp) -> Vec<Value> {
     if r.header("content-type")
         .is_some_and(|c| c.starts_with("text/event-stream"))
     {
         metamcp::upstream::sse_data(&r.body)
             .iter()
-            .map(|d| serde_json::from_slice(d).unwrap())
+            .filter_map(|d| serde_json::from_slice(d).ok())
             .collect()
     } else {
         vec![r.json()]

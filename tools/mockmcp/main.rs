@@ -128,6 +128,8 @@ impl Server {
                    "inputSchema": obj(json!({}), json!([]))}),
             json!({"name": "progress", "description": "Reports progress steps, then finishes",
                    "inputSchema": obj(json!({"steps": {"type": "number"}}), json!(["steps"]))}),
+            json!({"name": "misbehave", "description": "Answers the way broken backends do (mode: not_json, wrong_id, truncated, truncated_sse, drip, slow_json)",
+                   "inputSchema": obj(json!({"mode": {"type": "string"}}), json!(["mode"]))}),
         ];
         if self.rich {
             tools.push(
@@ -534,6 +536,12 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
             .insert(HANGUP, hyper::header::HeaderValue::from_static("1"));
         return r;
     }
+    if msg["method"] == "tools/call" && msg["params"]["name"] == "misbehave" {
+        let mode = msg["params"]["arguments"]["mode"]
+            .as_str()
+            .unwrap_or_default();
+        return misbehave(mode, &id);
+    }
     if server.rich && msg["method"] == "tools/call" && msg["params"]["name"] == "sample" {
         let sid = new_session.clone().or(session).unwrap_or_default();
         return sample(&server, sid, id, &msg);
@@ -590,6 +598,105 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
         resp.headers_mut().insert("mcp-session-id", v);
     }
     resp
+}
+
+/// Raw body pieces, `delay` apart, then the end of the body (or, with `forever`, the
+/// last piece again and again until the client goes away).
+fn raw_stream(pieces: Vec<String>, delay: Duration, forever: bool) -> Body {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(1);
+    tokio::spawn(async move {
+        let last = pieces.last().cloned().unwrap_or_default();
+        for p in pieces {
+            if tx.send(Bytes::from(p)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(delay).await;
+        }
+        while forever && tx.send(Bytes::from(last.clone())).await.is_ok() {
+            tokio::time::sleep(delay).await;
+        }
+    });
+    StreamBody::new(futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }))
+    .boxed()
+}
+
+/// `misbehave {"mode": …}`: answers the way broken backends do, for the gateway's tests.
+/// - `not_json`: a complete 200 answer that is not JSON;
+/// - `wrong_id`: a complete JSON answer to another request;
+/// - `truncated`: a JSON answer whose body stops short of its Content-Length;
+/// - `truncated_sse`: an SSE answer that ends midway through its response event;
+/// - `drip`: an SSE answer of keep-alive comments, 100 ms apart, never answering;
+/// - `slow_json`: a correct JSON answer sent in two pieces 50 ms apart (chunked).
+fn misbehave(mode: &str, id: &Value) -> Response<Body> {
+    let answer = json!({"jsonrpc": "2.0", "id": id,
+                        "result": {"content": [{"type": "text", "text": "misbehaved"}]}})
+    .to_string();
+    let half = answer.len() / 2;
+    let (ctype, body) = match mode {
+        "not_json" => (
+            "application/json",
+            Full::new(Bytes::from("<html>oops</html>")).boxed(),
+        ),
+        "wrong_id" => (
+            "application/json",
+            Full::new(Bytes::from(
+                json!({"jsonrpc": "2.0", "id": "not-yours", "result": {}}).to_string(),
+            ))
+            .boxed(),
+        ),
+        "truncated" => {
+            // A body of unknown size under a Content-Length it never reaches: hyper
+            // closes the connection when the body ends short.
+            let mut r = Response::new(raw_stream(
+                vec![answer[..half].to_string()],
+                Duration::ZERO,
+                false,
+            ));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            if let Ok(v) = HeaderValue::from_str(&answer.len().to_string()) {
+                r.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
+            }
+            return r;
+        }
+        "truncated_sse" => (
+            "text/event-stream",
+            raw_stream(
+                vec![format!("event: message\ndata: {}", &answer[..half])],
+                Duration::ZERO,
+                false,
+            ),
+        ),
+        "drip" => (
+            "text/event-stream",
+            raw_stream(
+                vec![": keep-alive\n\n".to_string()],
+                Duration::from_millis(100),
+                true,
+            ),
+        ),
+        "slow_json" => (
+            "application/json",
+            raw_stream(
+                vec![answer[..half].to_string(), answer[half..].to_string()],
+                Duration::from_millis(50),
+                false,
+            ),
+        ),
+        _ => {
+            return full(
+                StatusCode::OK,
+                "application/json",
+                response(id, &Err((-32602, format!("unknown mode {mode:?}")))).to_string(),
+            );
+        }
+    };
+    let mut r = Response::new(body);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
 }
 
 /// `sample`: asks the client (sampling/createMessage) on the call's SSE stream, waits

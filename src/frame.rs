@@ -42,6 +42,8 @@ pub struct Frame {
     pub id: Option<Span>,
     /// The `method` string's contents (between the quotes).
     pub method: Option<Span>,
+    /// The method decoded, when its literal has escapes (`"tools\/list"`).
+    pub method_unescaped: Option<Box<str>>,
     pub has_result: bool,
     pub has_error: bool,
     /// Where `params` starts; for an object or array the span is empty (see
@@ -68,8 +70,12 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The method name, if this is a request or notification.
-    pub fn method<'a>(&self, body: &'a [u8]) -> Option<&'a str> {
+    /// The method name, if this is a request or notification: the decoded string, so
+    /// `"tools\/list"` is `tools/list`.
+    pub fn method<'a>(&'a self, body: &'a [u8]) -> Option<&'a str> {
+        if let Some(m) = &self.method_unescaped {
+            return Some(m);
+        }
         self.method
             .and_then(|s| std::str::from_utf8(s.of(body)).ok())
     }
@@ -113,21 +119,41 @@ thread_local! {
 /// by a short scan after their key; nested values the gateway does not route on
 /// (`arguments`, …) are skipped by their node count.
 pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
+    with_tape(body, |nodes, base| Walker { body, base, nodes }.message())?
+}
+
+/// Runs `f` on a simd-json tape of `bytes` (built on the reused scratch copy) and the
+/// scratch's address. JSON numbers are not interpreted by the gateway, so numbers
+/// simd-json cannot represent (a 30-digit id, `1e400`) must not make valid JSON
+/// invalid: those bodies are parsed again with every number in the scratch replaced by
+/// `0` and spaces of the same length (offsets, and so spans, stay those of `bytes`).
+fn with_tape<R>(
+    bytes: &[u8],
+    f: impl FnOnce(&[simd_json::Node<'_>], usize) -> R,
+) -> Result<R, FrameError> {
     SCRATCH.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (scratch, buffers) = &mut *guard;
+        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(bytes.len()));
         scratch.clear();
-        scratch.extend_from_slice(body);
+        scratch.extend_from_slice(bytes);
         let base = scratch.as_ptr() as usize;
-        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(body.len()));
+        let retry = match simd_json::to_tape_with_buffers(scratch, buffers) {
+            Ok(tape) => return Ok(f(&tape.0, base)),
+            Err(e) => *e.error() == simd_json::ErrorType::InvalidNumber,
+        };
+        if !retry {
+            return Err(FrameError::Parse);
+        }
+        scratch.clear();
+        scratch.extend_from_slice(bytes);
+        if !neutralize_numbers(scratch) {
+            return Err(FrameError::Parse);
+        }
+        let base = scratch.as_ptr() as usize;
         let tape =
             simd_json::to_tape_with_buffers(scratch, buffers).map_err(|_| FrameError::Parse)?;
-        let w = Walker {
-            body,
-            base,
-            nodes: &tape.0,
-        };
-        w.message()
+        Ok(f(&tape.0, base))
     })
 }
 
@@ -241,10 +267,16 @@ impl Walker<'_, '_> {
             "id" => f.id = Some(span),
             "method" => {
                 method_ok = self.is_str(v);
-                f.method = Some(Span {
+                let inner = Span {
                     start: span.start + 1,
                     end: span.end.saturating_sub(1).max(span.start + 1),
-                });
+                };
+                if let simd_json::Node::String(decoded) = self.nodes[v]
+                    && inner.of(self.body).contains(&b'\\')
+                {
+                    f.method_unescaped = Some(decoded.into());
+                }
+                f.method = Some(inner);
             }
             "result" => f.has_result = true,
             "error" => f.has_error = true,
@@ -286,6 +318,9 @@ impl Walker<'_, '_> {
         }
         if !version_ok {
             return Err(FrameError::Invalid("jsonrpc must be \"2.0\""));
+        }
+        if f.method.is_some() && f.id.is_some_and(|id| id.of(self.body) == b"null") {
+            return Err(FrameError::Invalid("a request id must not be null"));
         }
         if let Some(id) = f.id {
             let first = self.body.get(id.start).copied().unwrap_or(b'{');
@@ -343,29 +378,85 @@ pub fn batch_elements(body: &[u8]) -> Result<Vec<Span>, FrameError> {
 /// Whether `bytes` is exactly one JSON object, whitespace aside: what may be placed as a
 /// value inside a frame the gateway builds.
 pub fn is_one_object(bytes: &[u8]) -> bool {
-    SCRATCH.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let (scratch, buffers) = &mut *guard;
-        scratch.clear();
-        scratch.extend_from_slice(bytes);
-        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(bytes.len()));
-        simd_json::to_tape_with_buffers(scratch, buffers)
-            .is_ok_and(|tape| matches!(tape.0.first(), Some(simd_json::Node::Object { .. })))
+    with_tape(bytes, |nodes, _| {
+        matches!(nodes.first(), Some(simd_json::Node::Object { .. }))
     })
+    .unwrap_or(false)
 }
 
 /// Full JSON validation with simd-json on a reused scratch copy.
 fn validate(body: &[u8]) -> Result<(), FrameError> {
-    SCRATCH.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let (scratch, buffers) = &mut *guard;
-        scratch.clear();
-        scratch.extend_from_slice(body);
-        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(body.len()));
-        simd_json::to_tape_with_buffers(scratch, buffers)
-            .map(|_| ())
-            .map_err(|_| FrameError::Parse)
-    })
+    with_tape(body, |_, _| ())
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, the grammar of a JSON number.
+fn is_json_number(t: &[u8]) -> bool {
+    let digits = |t: &[u8], i: &mut usize| {
+        let start = *i;
+        while t.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    match t.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(t, &mut i);
+        }
+        _ => return false,
+    }
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(t, &mut i) {
+            return false;
+        }
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(t, &mut i) {
+            return false;
+        }
+    }
+    i == t.len()
+}
+
+/// Replaces every number outside strings by `0` and spaces (same length); `false` when
+/// there was none, or one is not a JSON number.
+fn neutralize_numbers(buf: &mut [u8]) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < buf.len() {
+        match buf[i] {
+            b'"' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while i < buf.len() && buf[i] != b'"' {
+                    i += if buf[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < buf.len()
+                    && matches!(buf[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                if !is_json_number(&buf[start..i]) {
+                    return false;
+                }
+                buf[start] = b'0';
+                buf[start + 1..i].fill(b' ');
+                changed = true;
+            }
+            _ => i += 1,
+        }
+    }
+    changed
 }
 
 const OTHER: u8 = 0;
@@ -541,6 +632,20 @@ mod tests {
     }
 
     #[test]
+    fn escaped_methods_and_null_ids() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools\/list"}"#;
+        assert_eq!(parse(body).unwrap().method(body), Some("tools/list"));
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"\u0074ools/call"}"#;
+        assert_eq!(parse(body).unwrap().method(body), Some("tools/call"));
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
+            Err(FrameError::Invalid(_))
+        ));
+        // An error response may carry a null id.
+        assert!(parse(br#"{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"x"}}"#).is_ok());
+    }
+
+    #[test]
     fn exactly_one_object() {
         assert!(is_one_object(b" {\"a\": [1, {\"b\": null}]} \n"));
         assert!(is_one_object(b"{}"));
@@ -555,6 +660,35 @@ mod tests {
             b"null",
         ] {
             assert!(!is_one_object(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn numbers_are_not_interpreted() {
+        for n in [
+            "123456789012345678901234567890",
+            "-123456789012345678901234567890",
+            "1e400",
+            "-1.5E+400",
+            "0.000000000000000000000000000000000000000000000001e-400",
+        ] {
+            let big = "9".repeat(400);
+            for n in [n, big.as_str()] {
+                let body = format!(
+                    r#"{{"jsonrpc":"2.0","id":{n},"method":"tools/call","params":{{"name":"a\"1","arguments":{{"n":[{n},"-1e999"]}}}}}}"#
+                );
+                let f = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{n}: {e:?}"));
+                assert_eq!(f.id.unwrap().of(body.as_bytes()), n.as_bytes());
+                assert_eq!(
+                    string_value(body.as_bytes(), f.name.unwrap()).unwrap(),
+                    "a\"1"
+                );
+            }
+        }
+        // Still invalid: malformed numbers.
+        for bad in ["01", "1.", "-", "1e", "+1", "--1"] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{bad},"method":"ping"}}"#);
+            assert_eq!(parse(body.as_bytes()), Err(FrameError::Parse), "{bad}");
         }
     }
 

@@ -226,8 +226,36 @@ impl Ctx {
     }
 }
 
+/// Headers that say one thing each: a second copy could say something else to another
+/// reader (the gateway checks the first, a backend or a proxy may act on another).
+const SINGLE_HEADERS: [&str; 4] = [
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
+    "mcp-session-id",
+];
+
+/// The first of [`SINGLE_HEADERS`] that appears more than once.
+fn repeated_header(h: &HeaderMap) -> Option<&'static str> {
+    // Usually no header repeats at all: one comparison.
+    if h.keys_len() == h.len() {
+        return None;
+    }
+    SINGLE_HEADERS
+        .into_iter()
+        .find(|name| h.get_all(*name).iter().nth(1).is_some())
+}
+
 /// Serves one request to an MCP endpoint.
 pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    if let Some(name) = repeated_header(req.headers()) {
+        return RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            format!("the {name} header may appear only once"),
+        )
+        .response(b"null");
+    }
     match *req.method() {
         Method::POST => post(ctx, req).await,
         Method::GET => get(ctx, req),

@@ -741,3 +741,84 @@ async fn broken_backend_answers_become_errors_with_the_clients_id() {
     .await;
     assert_eq!(r.status, 502, "{}", r.text());
 }
+
+#[tokio::test]
+async fn json_the_gateway_misread_is_read_as_json() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    // An escaped slash is the same method.
+    let r = c
+        .post_raw(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/list"}"#, &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["result"]["tools"].is_array(), "{}", r.text());
+    // Numbers are passed through untouched, ids included.
+    let big = "123456789012345678901234567890";
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":{big},"method":"tools/call","params":{{"name":"alpha__echo","arguments":{{"message":"n","n":{big}}}}}}}"#
+    );
+    let r = c.post_raw(body.as_bytes(), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&format!("\"id\":{big}")), "{}", r.text());
+    assert_eq!(
+        support::mcp::response_message(&r)["result"]["content"][0]["text"],
+        "n"
+    );
+    // Numbers no float can hold are valid JSON too.
+    let r = c
+        .post_raw(
+            br#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"x":-1e400}}}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["result"]["tools"].is_array());
+    // A request id must not be null.
+    let r = c
+        .post_raw(br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, &[])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn single_valued_mcp_headers_may_not_repeat() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "x"}, "_meta": meta}});
+    let auth = format!("Bearer {}", gw.client_key);
+    let base = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+    ];
+    for repeated in [
+        [("mcp-name", "alpha__echo"), ("mcp-name", "alpha__fail")],
+        [("mcp-method", "tools/call"), ("mcp-method", "tools/list")],
+        [
+            ("mcp-protocol-version", "2025-06-18"),
+            ("mcp-protocol-version", "2025-03-26"),
+        ],
+        [("mcp-session-id", "a"), ("mcp-session-id", "b")],
+    ] {
+        let headers: Vec<(&str, &str)> = base.iter().chain(repeated.iter()).copied().collect();
+        let r = request(
+            gw.addr,
+            "POST",
+            "/mcp",
+            &headers,
+            Some(call.to_string().as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{repeated:?}: {}", r.text());
+        assert!(r.text().contains(repeated[0].0), "{}", r.text());
+    }
+    // Other headers may repeat (Accept is a list).
+    let r = c
+        .post_raw(call.to_string().as_bytes(), &[("mcp-name", "alpha__echo")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

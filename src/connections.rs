@@ -11,14 +11,30 @@
 //!   that never sent a request first) is closed to make room ([`Connections::admit`]);
 //!   only when every connection is busy does a new one wait (total) or get refused
 //!   (per address).
+//!
+//! The request path pays two relaxed atomic additions per request for this; idleness is
+//! found by one sweeper for all connections ([`Connections::sweep`]), and a connection's
+//! task learns it must close through an atomic flag and waker ([`Conn::closing`]), so a
+//! connection's task polls no timer and takes no lock while it serves.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use foldhash::HashMap;
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
+
+/// Why a connection is asked to close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Idle past the limit, or making room for another connection.
+    Idle,
+    /// The gateway is shutting down.
+    Shutdown,
+}
 
 /// One accepted connection, shared by its task and the service answering on it.
 #[derive(Debug)]
@@ -27,12 +43,16 @@ pub struct Conn {
     peer: IpAddr,
     /// Requests being handled or answered on this connection.
     busy: AtomicUsize,
-    /// Requests started so far (the idle watchdog compares it between ticks).
+    /// Requests started so far (the sweeper compares it between sweeps).
     started: AtomicU64,
-    /// Set once the connection was asked to close to make room.
-    evicting: AtomicBool,
-    /// Wakes the connection's task to close it gracefully.
-    pub evict: Notify,
+    /// What the last sweep saw: `started` then, and how many sweeps in a row found the
+    /// connection idle with no new request.
+    swept_started: AtomicU64,
+    idle_sweeps: AtomicU32,
+    /// 0 while open; otherwise why it must close ([`Close`] as 1 + its index).
+    close: AtomicU8,
+    /// The connection's task, woken when `close` is set.
+    waker: AtomicWaker,
 }
 
 impl Conn {
@@ -55,6 +75,39 @@ impl Conn {
 
     pub fn peer(&self) -> IpAddr {
         self.peer
+    }
+
+    /// Asks the connection's task to close (the first reason given wins, except that
+    /// shutdown overrides idleness).
+    pub fn ask_to_close(&self, why: Close) {
+        let v = match why {
+            Close::Idle => 1,
+            Close::Shutdown => 2,
+        };
+        if self.close.fetch_max(v, Ordering::AcqRel) < v {
+            self.waker.wake();
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        self.close.load(Ordering::Acquire) != 0
+    }
+
+    /// Ready with the reason once the connection is asked to close.
+    pub fn poll_closing(&self, cx: &mut Context<'_>) -> Poll<Close> {
+        let read = || match self.close.load(Ordering::Acquire) {
+            0 => None,
+            1 => Some(Close::Idle),
+            _ => Some(Close::Shutdown),
+        };
+        if let Some(c) = read() {
+            return Poll::Ready(c);
+        }
+        self.waker.register(cx.waker());
+        match read() {
+            Some(c) => Poll::Ready(c),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -128,8 +181,10 @@ impl Connections {
             peer,
             busy: AtomicUsize::new(0),
             started: AtomicU64::new(0),
-            evicting: AtomicBool::new(false),
-            evict: Notify::new(),
+            swept_started: AtomicU64::new(0),
+            idle_sweeps: AtomicU32::new(0),
+            close: AtomicU8::new(0),
+            waker: AtomicWaker::new(),
         });
         t.open.insert(conn.id, conn.clone());
         *t.per_address.entry(peer).or_insert(0) += 1;
@@ -141,21 +196,18 @@ impl Connections {
     /// that many evictions in progress must be outnumbered first.
     fn make_room(&self, t: &Table, peer: Option<IpAddr>, over: usize) -> bool {
         let candidates = || t.open.values().filter(|c| peer.is_none_or(|p| c.peer == p));
-        let evicting = candidates()
-            .filter(|c| c.evicting.load(Ordering::Relaxed))
-            .count();
+        let evicting = candidates().filter(|c| c.is_closing()).count();
         if evicting > over {
             return true;
         }
-        let idle = |c: &&Arc<Conn>| !c.is_busy() && !c.evicting.load(Ordering::Relaxed);
+        let idle = |c: &&Arc<Conn>| !c.is_busy() && !c.is_closing();
         let victim = candidates()
             .filter(idle)
             .find(|c| c.started() == 0)
             .or_else(|| candidates().find(idle));
         match victim {
             Some(c) => {
-                c.evicting.store(true, Ordering::Relaxed);
-                c.evict.notify_one();
+                c.ask_to_close(Close::Idle);
                 self.evictions.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(peer = %c.peer, "idle connection closed to make room");
                 true
@@ -203,8 +255,26 @@ impl Connections {
     pub fn close_all(&self) {
         let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         for c in t.open.values() {
-            c.evicting.store(true, Ordering::Relaxed);
-            c.evict.notify_one();
+            c.ask_to_close(Close::Shutdown);
+        }
+    }
+
+    /// One look at every connection: one found with no request in progress and none
+    /// started by three sweeps in a row is asked to close. Called every half idle limit,
+    /// a silent connection closes between 1 and 1.5 idle limits after its last request
+    /// (or its accept).
+    pub fn sweep(&self) {
+        let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        for c in t.open.values() {
+            let started = c.started();
+            if c.is_busy() || c.swept_started.swap(started, Ordering::Relaxed) != started {
+                c.idle_sweeps.store(0, Ordering::Relaxed);
+                continue;
+            }
+            if c.idle_sweeps.fetch_add(1, Ordering::Relaxed) + 1 >= 3 && !c.is_closing() {
+                tracing::debug!(peer = %c.peer, "idle connection closed");
+                c.ask_to_close(Close::Idle);
+            }
         }
     }
 }
@@ -228,8 +298,8 @@ mod tests {
         drop(_busy_b);
         // b is idle now: it is asked to close, and the newcomer is admitted.
         let n = c.admit(ip("10.0.0.3")).unwrap();
-        assert!(b.evicting.load(Ordering::Relaxed));
-        assert!(!a.evicting.load(Ordering::Relaxed));
+        assert!(b.is_closing());
+        assert!(!a.is_closing());
         assert_eq!(c.evictions(), 1);
         c.release(&b);
         c.release(&n);
@@ -244,11 +314,33 @@ mod tests {
         let silent1 = c.admit(ip("10.0.0.2")).unwrap();
         let silent2 = c.admit(ip("10.0.0.2")).unwrap();
         c.admit(ip("10.0.0.3")).unwrap();
-        assert!(silent1.evicting.load(Ordering::Relaxed));
-        assert!(!used.evicting.load(Ordering::Relaxed));
+        assert!(silent1.is_closing());
+        assert!(!used.is_closing());
         // One eviction already in progress covers one newcomer, not two.
         c.admit(ip("10.0.0.4")).unwrap();
-        assert!(silent2.evicting.load(Ordering::Relaxed));
+        assert!(silent2.is_closing());
+    }
+
+    #[test]
+    fn sweeps_close_what_stayed_idle_for_two_of_them() {
+        let c = Connections::new(10, 10);
+        let quiet = c.admit(ip("10.0.0.1")).unwrap();
+        let active = c.admit(ip("10.0.0.2")).unwrap();
+        let streaming = c.admit(ip("10.0.0.3")).unwrap();
+        let _stream = streaming.begin();
+        c.sweep();
+        drop(active.begin());
+        c.sweep();
+        assert!(!quiet.is_closing(), "two sweeps are not enough");
+        c.sweep();
+        assert!(quiet.is_closing());
+        assert!(!active.is_closing(), "a request since the first sweep");
+        assert!(!streaming.is_closing(), "busy");
+        c.sweep();
+        assert!(!active.is_closing());
+        c.sweep();
+        assert!(active.is_closing());
+        assert!(!streaming.is_closing());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -24,7 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::api;
 use crate::auth::Principal;
-use crate::connections::{Busy, Conn, Refused};
+use crate::connections::{Busy, Close, Conn, Refused};
 use crate::http::{ApiError, Body, empty};
 use crate::keys::KeyId;
 use crate::router::{self, Access, Match};
@@ -351,8 +352,20 @@ fn method_label(m: &Method) -> &'static str {
 /// Serves connections from `listener` until `shutdown` completes, then stops accepting,
 /// ends event streams and lets in-flight requests finish up to [`DRAIN_DEADLINE`].
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut backoff = Duration::from_millis(1);
+    // One sweeper finds the connections idle past the limit, for all of them.
+    let sweeper = tokio::spawn({
+        let state = state.clone();
+        let every = (state.config.header_timeout / 2).max(Duration::from_millis(10));
+        async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                state.connections.sweep();
+            }
+        }
+    });
     tokio::pin!(shutdown);
     'accept: loop {
         let (stream, peer): (_, SocketAddr) = tokio::select! {
@@ -396,16 +409,12 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
             }
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            state.clone(),
-            stream,
-            conn,
-            stop_rx.clone(),
-        ));
+        tokio::spawn(serve_connection(state.clone(), stream, conn));
     }
     drop(listener);
+    sweeper.abort();
     state.events.close();
-    let _ = stop_tx.send(true);
+    state.connections.close_all();
     let drained = async {
         loop {
             let closed = state.connections.wait_for_close();
@@ -420,15 +429,11 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     }
 }
 
-/// Serves one connection: HTTP/1.1 or HTTP/2, closed gracefully when it stays idle past
-/// the idle limit (from accept until a first request, and between requests), when it
-/// must make room for another, or at shutdown.
-async fn serve_connection(
-    state: Arc<State>,
-    stream: tokio::net::TcpStream,
-    conn: Arc<Conn>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// Serves one connection, HTTP/1.1 or HTTP/2, until it ends or is asked to close (idle
+/// past the limit, making room for another, shutdown); then it closes gracefully within
+/// a grace period (a peer that never acknowledges HTTP/2's GOAWAY would otherwise hold
+/// it open).
+async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn: Arc<Conn>) {
     let idle_limit = state.config.header_timeout;
     let service = Gateway {
         state: state.clone(),
@@ -457,54 +462,31 @@ async fn serve_connection(
         .metrics
         .connections_total
         .fetch_add(1, Ordering::Relaxed);
-    // The watchdog ticks once per idle limit: a connection that started no request
-    // during a whole tick and has none in progress is idle past the limit.
-    let tick = tokio::time::sleep(idle_limit);
-    tokio::pin!(tick);
-    let mut seen = conn.started();
-    // Once asked to close, a connection has a grace period to finish (a peer that never
-    // acknowledges HTTP/2's GOAWAY would otherwise hold it open); the tick then marks
-    // its end.
-    let mut closing = false;
-    let close = |served: Pin<&mut _>, tick: Pin<&mut tokio::time::Sleep>, grace| {
-        hyper_util::server::conn::auto::Connection::graceful_shutdown(served);
-        tick.reset(tokio::time::Instant::now() + grace);
-    };
-    if *stop.borrow() {
-        close(served.as_mut(), tick.as_mut(), DRAIN_DEADLINE);
-        closing = true;
-    }
-    loop {
-        tokio::select! {
-            r = served.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
-                break;
+    // Serving: the connection's own future first, then the close flag (an atomic load).
+    let asked = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = served.as_mut().poll(cx) {
+            return Poll::Ready(Err(r));
+        }
+        conn.poll_closing(cx).map(Ok)
+    })
+    .await;
+    match asked {
+        Err(r) => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "connection ended with an error");
             }
-            () = conn.evict.notified(), if !closing => {
-                close(served.as_mut(), tick.as_mut(), idle_limit);
-                closing = true;
-            }
-            r = stop.changed(), if !closing => {
-                if r.is_err() || *stop.borrow() {
-                    close(served.as_mut(), tick.as_mut(), DRAIN_DEADLINE);
-                    closing = true;
-                }
-            }
-            () = tick.as_mut() => {
-                if closing {
-                    tracing::debug!(peer = %conn.peer(), "connection did not close in time; dropped");
-                    break;
-                }
-                let started = conn.started();
-                if started == seen && !conn.is_busy() {
-                    tracing::debug!(peer = %conn.peer(), "idle connection closed");
-                    close(served.as_mut(), tick.as_mut(), idle_limit);
-                    closing = true;
-                } else {
-                    seen = started;
-                    tick.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+        }
+        Ok(why) => {
+            hyper_util::server::conn::auto::Connection::graceful_shutdown(served.as_mut());
+            let grace = match why {
+                Close::Idle => idle_limit,
+                Close::Shutdown => DRAIN_DEADLINE,
+            };
+            match tokio::time::timeout(grace, served.as_mut()).await {
+                Ok(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
+                Ok(Ok(())) => {}
+                Err(_) => {
+                    tracing::debug!(peer = %conn.peer(), "connection did not close in time; dropped")
                 }
             }
         }

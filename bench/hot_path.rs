@@ -13,8 +13,8 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use metamcp::frame::{self, string_value};
-use metamcp::splicer::ResponseSplicer;
+use metamcp::proxy::frame::{self, string_value};
+use metamcp::proxy::splicer::ResponseSplicer;
 use serde_json::{Value, json};
 
 /// A routing table shaped like the gateway's: exposed name → index → (upstream name).

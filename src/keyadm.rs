@@ -8,13 +8,13 @@ use std::io::Write;
 
 use serde_json::json;
 
+use crate::app::secrets::{Secrets, SecretsError};
 use crate::cli::{UsageError, parse_settings};
 use crate::config::{self, Config, EXIT_USAGE};
 use crate::crypto::Cipher;
-use crate::db::{Database, DbError};
-use crate::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
-use crate::migrate;
-use crate::secrets::{Secrets, SecretsError};
+use crate::store::db::{Database, DbError};
+use crate::store::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
+use crate::store::migrate;
 
 pub const HELP: &str = "\
 keyadm — administer metamcp API keys and the database schema

@@ -7,16 +7,16 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::Authenticator;
-use crate::backends::{Backends, Status};
+use crate::auth::session::EndedSessions;
+use crate::backend::{Backends, Status};
 use crate::config::Config;
 use crate::crypto::Cipher;
-use crate::db::Database;
-use crate::events::EventBus;
 use crate::mcp::{InFlight, ListChanged};
-use crate::metrics::Metrics;
-use crate::registry::{Protocol, Registry, Server, Snapshot};
+use crate::observe::events::EventBus;
+use crate::observe::metrics::Metrics;
 use crate::routing::Routing;
-use crate::session::EndedSessions;
+use crate::store::db::Database;
+use crate::store::registry::{Protocol, Registry, Server, Snapshot};
 
 /// Shared state behind an `Arc`.
 pub struct State {
@@ -46,13 +46,13 @@ pub struct State {
     /// Ended client sessions, refused everywhere until they would have expired.
     pub ended_sessions: EndedSessions,
     /// Sessions already opened, so later requests skip the decryption.
-    pub sessions: crate::session::SessionCache,
+    pub sessions: crate::auth::session::SessionCache,
     /// Open client connections and their bounds.
-    pub connections: crate::connections::Connections,
+    pub connections: crate::server::connections::Connections,
     /// Forwarded requests not yet answered, for cancellation.
     pub inflight: InFlight,
     /// Resource subscriptions by URI, for `notifications/resources/updated`.
-    pub subscriptions: Arc<crate::subscriptions::Subscriptions>,
+    pub subscriptions: Arc<crate::routing::subscriptions::Subscriptions>,
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<crate::mcp::ServerRequests>,
     /// Per-view list changes, for clients' notification streams.
@@ -80,8 +80,8 @@ impl State {
             backends: Backends::new(rebuild.clone()),
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
-            sessions: crate::session::SessionCache::default(),
-            connections: crate::connections::Connections::new(
+            sessions: crate::auth::session::SessionCache::default(),
+            connections: crate::server::connections::Connections::new(
                 config.max_connections,
                 config.max_connections_per_address,
             ),
@@ -100,7 +100,7 @@ impl State {
             registry_loaded: AtomicBool::new(false),
             events: EventBus::default(),
             metrics: Metrics::default(),
-            openapi: Bytes::from(crate::openapi::document().to_string()),
+            openapi: Bytes::from(crate::http::openapi::document().to_string()),
         }
     }
 

@@ -11,7 +11,7 @@ use support::http::{get, request, send_json};
 use support::mcp::{Client, messages, response_message, text_of};
 use support::mock::Mock;
 
-use metamcp::keys::Scope;
+use metamcp::store::keys::Scope;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -787,7 +787,7 @@ async fn sample_call(gw: &TestGateway, c: &Client, tool: &str, answer: &str) -> 
         buf.extend_from_slice(&frame.unwrap().into_data().unwrap_or_default());
         while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = buf.drain(..end + 2).collect();
-            for data in metamcp::upstream::sse_data(&event) {
+            for data in metamcp::backend::http::sse_data(&event) {
                 let m: Value = serde_json::from_slice(&data).unwrap();
                 if m["method"] == "sampling/createMessage" {
                     asked = m["id"].clone();

@@ -5,7 +5,7 @@ mod support;
 use std::os::unix::fs::MetadataExt;
 use std::process::Stdio;
 
-use metamcp::embedded::Cluster;
+use metamcp::store::embedded::Cluster;
 use support::{set_mode, stderr, traversable_tempdir};
 
 const KEYADM: &str = env!("CARGO_BIN_EXE_keyadm");

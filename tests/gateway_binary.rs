@@ -44,7 +44,7 @@ async fn starts_migrates_serves_health_and_stops_on_sigterm() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(v, metamcp::migrate::latest());
+    assert_eq!(v, metamcp::store::migrate::latest());
 
     // SAFETY: kill with a valid pid of our own child.
     unsafe {

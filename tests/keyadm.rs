@@ -240,7 +240,7 @@ async fn configuration_errors_exit_64_listing_every_problem() {
 async fn migrate_and_status() {
     let db = TestDb::new().await;
     let status = ok(&db, &["status"]);
-    let names: Vec<&str> = metamcp::migrate::MIGRATIONS
+    let names: Vec<&str> = metamcp::store::migrate::MIGRATIONS
         .iter()
         .map(|m| m.name)
         .collect();
@@ -259,7 +259,7 @@ async fn migrate_and_status() {
     ok(&db, &["keys", "inactivate", &b]);
     let s = json(&ok(&db, &["status", "--json"]));
     assert_eq!(s["database"]["mode"], "external");
-    assert_eq!(s["schema"]["version"], metamcp::migrate::latest());
+    assert_eq!(s["schema"]["version"], metamcp::store::migrate::latest());
     assert_eq!(s["schema"]["pending"], serde_json::json!([]));
     assert_eq!(s["keys"]["active"], 1);
     assert_eq!(s["keys"]["inactive"], 1);

@@ -4,9 +4,9 @@ mod support;
 
 use metamcp::config::KeyBytes;
 use metamcp::crypto::Cipher;
-use metamcp::db::make_pool;
-use metamcp::keys::{AuthFailure, KeyStore, NewKey, Scope, parse_key_text};
-use metamcp::migrate;
+use metamcp::store::db::make_pool;
+use metamcp::store::keys::{AuthFailure, KeyStore, NewKey, Scope, parse_key_text};
+use metamcp::store::migrate;
 use support::{TestDb, cluster};
 
 async fn store(db: &TestDb) -> KeyStore {

@@ -5,8 +5,8 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use metamcp::db::{CHANGES_CHANNEL, DbError};
-use metamcp::migrate::{self, MIGRATIONS};
+use metamcp::store::db::{CHANGES_CHANNEL, DbError};
+use metamcp::store::migrate::{self, MIGRATIONS};
 use support::{TestDb, run_bin, stderr};
 use tokio_postgres::AsyncMessage;
 

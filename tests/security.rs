@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use metamcp::keys::Scope;
+use metamcp::store::keys::Scope;
 use serde_json::{Value, json};
 use support::gateway::{TestGateway, create_key, key_store};
 use support::http::{get, request, send_json};
@@ -283,7 +283,7 @@ async fn sessions_carry_only_what_the_gateway_routes_on() {
     assert_eq!(r.status, 200, "{}", r.text());
     let id = r.header("mcp-session-id").unwrap().to_string();
     assert!(
-        id.len() <= metamcp::session::MAX_SESSION_ID,
+        id.len() <= metamcp::auth::session::MAX_SESSION_ID,
         "a {}-byte session id",
         id.len()
     );
@@ -300,7 +300,7 @@ async fn sessions_carry_only_what_the_gateway_routes_on() {
 
 #[tokio::test]
 async fn one_client_cannot_take_every_resource_subscription() {
-    use metamcp::subscriptions::MAX_PER_CONVERSATION;
+    use metamcp::routing::subscriptions::MAX_PER_CONVERSATION;
     let gw = TestGateway::start().await;
     let rich = Mock::start(&["--profile", "rich"]);
     gw.register(json!({"name": "beta", "protocol": "http", "url": rich.url()}))
@@ -355,7 +355,7 @@ async fn one_client_cannot_take_every_resource_subscription() {
 
 /// Cuts the test database off (no new connections, existing ones ended) or lets it back.
 async fn database_reachable(gw: &TestGateway, yes: bool) {
-    let admin = metamcp::db::connect(&support::cluster().pg_config("postgres"))
+    let admin = metamcp::store::db::connect(&support::cluster().pg_config("postgres"))
         .await
         .unwrap();
     admin

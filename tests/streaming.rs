@@ -15,7 +15,7 @@ use support::http::{get, send_json};
 use support::mock::Mock;
 use support::{TestDb, eventually};
 
-use metamcp::keys::Scope;
+use metamcp::store::keys::Scope;
 
 /// Peak resident set size (VmHWM) of a process, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use metamcp::config::{self, Config, KeyBytes};
 use metamcp::crypto::Cipher;
-use metamcp::keys::{KeyStore, NewKey, Scope};
 use metamcp::state::State;
+use metamcp::store::keys::{KeyStore, NewKey, Scope};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -103,7 +103,7 @@ impl Drop for TestGateway {
 pub fn key_store(db: &TestDb) -> KeyStore {
     let key = config::parse_key_hex(TEST_ENCRYPTION_KEY).unwrap();
     KeyStore::new(
-        metamcp::db::make_pool(super::cluster().pg_config(&db.name), 2),
+        metamcp::store::db::make_pool(super::cluster().pg_config(&db.name), 2),
         Cipher::new(&KeyBytes(key)),
     )
 }

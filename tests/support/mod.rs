@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use metamcp::config::{self, Config};
-use metamcp::embedded::Cluster;
+use metamcp::store::embedded::Cluster;
 
 pub mod gateway;
 pub mod http;
@@ -83,7 +83,7 @@ impl TestDb {
             "t_{}",
             metamcp::crypto::random_alphanumeric(12).to_lowercase()
         );
-        metamcp::db::create_database_if_missing(cluster, &name)
+        metamcp::store::db::create_database_if_missing(cluster, &name)
             .await
             .expect("create test database");
         TestDb {
@@ -113,7 +113,7 @@ impl TestDb {
     }
 
     pub async fn client(&self) -> tokio_postgres::Client {
-        metamcp::db::connect(&cluster().pg_config(&self.name))
+        metamcp::store::db::connect(&cluster().pg_config(&self.name))
             .await
             .expect("connect to test database")
     }

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use metamcp::upstream::{self, Endpoint, UpstreamError};
+use metamcp::backend::http::{self as upstream, Endpoint, UpstreamError};
 use serde_json::{Value, json};
 
 #[global_allocator]

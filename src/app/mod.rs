@@ -1,22 +1,24 @@
 //! Start-up: database, migrations, secrets, listener; then serve until a signal.
 
+pub mod changes;
+pub mod secrets;
+
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::app::secrets::{Secrets, SecretsError};
 use crate::auth::Authenticator;
-use crate::changes;
+use crate::auth::token::Tokens;
 use crate::config::Config;
 use crate::crypto::Cipher;
-use crate::db::{Database, DbError};
-use crate::keys::KeyStore;
-use crate::migrate;
-use crate::registry::Registry;
-use crate::secrets::{Secrets, SecretsError};
 use crate::server;
 use crate::state::State;
-use crate::token::Tokens;
+use crate::store::db::{Database, DbError};
+use crate::store::keys::KeyStore;
+use crate::store::migrate;
+use crate::store::registry::Registry;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]

@@ -18,8 +18,8 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use crate::crypto::{Cipher, random_alphanumeric, random_bytes, to_hex};
-use crate::db::DbError;
-use crate::names::is_valid_name;
+use crate::model::names::is_valid_name;
+use crate::store::db::DbError;
 
 const PREFIX: &str = "mcp_";
 const ID_LEN: usize = 16;

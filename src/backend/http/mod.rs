@@ -2,6 +2,8 @@
 //! requests carrying the backend's own session and credentials, and the small amount of
 //! parsing the control path needs (initialize, lists) — never on the hot path.
 
+pub mod pool;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use crate::registry::Server;
+use crate::store::registry::Server;
 
 /// The pooled client shared by all backends.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;

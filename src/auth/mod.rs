@@ -9,6 +9,10 @@
 //! address; an address out of budget gets 429 instead of any argon2 work, while keys it
 //! already proved (cached) and tokens keep working.
 
+pub mod ratelimit;
+pub mod session;
+pub mod token;
+
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,12 +25,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tokio_postgres::Row;
 
+use crate::auth::ratelimit::FailureLimiter;
+use crate::auth::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti, unix_now};
 use crate::crypto::constant_time_eq;
-use crate::db::DbError;
 use crate::http::ApiError;
-use crate::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, secret_version};
-use crate::ratelimit::FailureLimiter;
-use crate::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti, unix_now};
+use crate::store::db::DbError;
+use crate::store::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, secret_version};
 
 /// Concurrent argon2 verifications at most: a flood of distinct bad keys from many
 /// addresses still cannot take every core.

@@ -13,11 +13,11 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
-use crate::db::{CHANGES_CHANNEL, DbError};
-use crate::events::Audience;
-use crate::keys::KeyId;
-use crate::registry::Snapshot;
+use crate::observe::events::Audience;
 use crate::state::State;
+use crate::store::db::{CHANGES_CHANNEL, DbError};
+use crate::store::keys::KeyId;
+use crate::store::registry::Snapshot;
 
 const FULL_REFRESH: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -40,7 +40,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
     state.auth.reload_all(&state.db.pool).await?;
     state
         .ended_sessions
-        .reload(&state.db.pool, crate::token::unix_now())
+        .reload(&state.db.pool, crate::auth::token::unix_now())
         .await?;
     reload_registry(state).await
 }
@@ -121,7 +121,7 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
                 if let (Some(h), Some(exp)) = (hash, v["expires"].as_u64()) {
                     state
                         .ended_sessions
-                        .insert(h, exp, crate::token::unix_now());
+                        .insert(h, exp, crate::auth::token::unix_now());
                 }
             }
             Some("api_keys") => {

@@ -4,7 +4,7 @@
 
 use tokio_postgres::Client;
 
-use crate::db::DbError;
+use crate::store::db::DbError;
 
 /// One migration file, compiled into the binary.
 #[derive(Debug, Clone, Copy)]
@@ -19,12 +19,12 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "0001_init",
-        sql: include_str!("../sql/0001_init.sql"),
+        sql: include_str!("../../sql/0001_init.sql"),
     },
     Migration {
         version: 2,
         name: "0002_ended_sessions",
-        sql: include_str!("../sql/0002_ended_sessions.sql"),
+        sql: include_str!("../../sql/0002_ended_sessions.sql"),
     },
 ];
 

@@ -7,6 +7,8 @@
 //! Any phase may end the request with a response. HTTP/1.1 (keep-alive, chunked) and
 //! HTTP/2 over cleartext (prior knowledge) are both served.
 
+pub mod connections;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -23,13 +25,13 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::api;
 use crate::auth::Principal;
-use crate::connections::{Busy, Close, Conn, Refused};
+use crate::control;
+use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
-use crate::keys::KeyId;
-use crate::router::{self, Access, Match};
+use crate::server::connections::{Busy, Close, Conn, Refused};
 use crate::state::State;
+use crate::store::keys::KeyId;
 
 /// How long in-flight requests may run after shutdown begins.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -141,7 +143,7 @@ async fn phases(
     let uri = req.uri().clone();
     let path = uri.path();
     if req.method() == Method::OPTIONS {
-        let allow = router::methods_for(path)
+        let allow = routes::methods_for(path)
             .ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
         let mut resp = empty(StatusCode::NO_CONTENT);
         if let Ok(v) = HeaderValue::from_str(&allow) {
@@ -163,7 +165,7 @@ async fn phases(
     }
 
     // Route.
-    let (route, params) = match router::resolve(req.method(), path) {
+    let (route, params) = match routes::resolve(req.method(), path) {
         Match::Found(route, params) => (route, params),
         Match::MethodNotAllowed(allow) => return Err(ApiError::MethodNotAllowed { allow }),
         Match::NotFound => return Err(ApiError::NotFound(format!("no route {path}"))),
@@ -233,7 +235,10 @@ async fn phases(
     };
 
     // Handle (boxed: the management API's future is large and off the hot path).
-    Box::pin(api::dispatch(state, route.id, params, req, principal, peer)).await
+    Box::pin(control::dispatch(
+        state, route.id, params, req, principal, peer,
+    ))
+    .await
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).

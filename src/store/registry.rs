@@ -15,9 +15,9 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::crypto::Cipher;
-use crate::db::DbError;
 use crate::http::ApiError;
-use crate::names::{is_valid_name, is_valid_tool_name};
+use crate::model::names::{is_valid_name, is_valid_tool_name};
+use crate::store::db::DbError;
 
 /// What secrets look like in responses.
 pub const MASK: &str = "********";

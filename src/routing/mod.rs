@@ -8,6 +8,8 @@
 //! characters is shortened deterministically to a readable prefix plus a hash of the
 //! original, and the table maps it back.
 
+pub mod subscriptions;
+
 use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -16,10 +18,10 @@ use bytes::Bytes;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::backends::{Backend, Status};
-use crate::frame::json_string;
-use crate::names::is_valid_tool_name;
-use crate::registry::{Namespace, Snapshot};
+use crate::backend::{Backend, Status};
+use crate::model::names::is_valid_tool_name;
+use crate::proxy::frame::json_string;
+use crate::store::registry::{Namespace, Snapshot};
 
 /// One exposed tool or prompt.
 #[derive(Clone)]
@@ -307,7 +309,7 @@ fn announce_problems(state: &crate::state::State, old: &Table, new: &Table) {
             state.events.publish(
                 "config.problem",
                 fields,
-                crate::events::Audience::Namespaces(
+                crate::observe::events::Audience::Namespaces(
                     namespace.map(str::to_string).into_iter().collect(),
                 ),
             );

@@ -1,6 +1,9 @@
 //! HTTP plumbing shared by every handler: the response body type, reading bounded request
 //! bodies, JSON responses, and the API error type with its mapping to status codes.
 
+pub mod openapi;
+pub mod routes;
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -309,20 +312,20 @@ impl ApiError {
     }
 }
 
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
+impl From<crate::store::db::DbError> for ApiError {
+    fn from(e: crate::store::db::DbError) -> Self {
         ApiError::Unavailable(format!("database unavailable: {e}"))
     }
 }
 
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
-        ApiError::from(crate::db::DbError::Query(e))
+        ApiError::from(crate::store::db::DbError::Query(e))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        ApiError::from(crate::db::DbError::Pool(e))
+        ApiError::from(crate::store::db::DbError::Pool(e))
     }
 }

@@ -11,11 +11,11 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::http::routes::{Params, RouteId};
 use crate::http::{ApiError, Body, empty, is_json, json, json_value, read_body};
-use crate::metrics::PoolFigures;
-use crate::registry::{Namespace, Server};
-use crate::router::{Params, RouteId};
+use crate::observe::metrics::PoolFigures;
 use crate::state::State;
+use crate::store::registry::{Namespace, Server};
 
 /// Runs the handler for `route`; the caller has already authenticated and authorised.
 pub async fn dispatch(
@@ -179,7 +179,7 @@ async fn visible_backend(
     state: &State,
     p: &Principal,
     id_or_name: &str,
-) -> Result<Arc<crate::backends::Backend>, ApiError> {
+) -> Result<Arc<crate::backend::Backend>, ApiError> {
     let server = state.registry.get_server(id_or_name).await?;
     if let Some(v) = visible_servers(state, p).await?
         && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
@@ -187,7 +187,7 @@ async fn visible_backend(
         return Err(ApiError::NotFound(format!("no server {id_or_name:?}")));
     }
     match state.backends.get(&server.id) {
-        Some(b) if b.status() == crate::backends::Status::Running => Ok(b),
+        Some(b) if b.status() == crate::backend::Status::Running => Ok(b),
         _ => Err(ApiError::Unavailable(format!(
             "server {} is not running ({})",
             server.name,
@@ -223,7 +223,7 @@ fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
 /// Makes a registry change visible in this process before answering (other processes
 /// follow through NOTIFY).
 async fn applied(state: &State) {
-    if let Err(e) = crate::changes::reload_registry(state).await {
+    if let Err(e) = crate::app::changes::reload_registry(state).await {
         tracing::warn!(error = %e, "registry reload after a change failed; NOTIFY will retry");
     }
 }

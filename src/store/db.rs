@@ -5,7 +5,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use crate::config::{self, Config};
-use crate::embedded::{self, Cluster, EmbeddedError};
+use crate::store::embedded::{self, Cluster, EmbeddedError};
 
 /// The channel every change to keys, servers and namespaces is announced on.
 pub const CHANGES_CHANNEL: &str = "metamcp_changes";

@@ -10,6 +10,8 @@
 //! backend re-initializes the session once (concurrent 404s wait for the same one) and
 //! the request is sent again.
 
+pub mod http;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -25,9 +27,11 @@ use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::pool::{self, Pool};
-use crate::registry::{Protocol, Server, Snapshot};
-use crate::upstream::{self, Endpoint, HttpClient, UpstreamError, UpstreamSession};
+use crate::backend::http::pool::{self, Pool};
+use crate::backend::http::{
+    self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
+};
+use crate::store::registry::{Protocol, Server, Snapshot};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often an idle backend without a notification stream is pinged.

@@ -4,7 +4,7 @@
 use hyper::Method;
 use serde_json::{Map, Value, json};
 
-use crate::router::{Access, ROUTES, Route, RouteId};
+use crate::http::routes::{Access, ROUTES, Route, RouteId};
 
 /// The whole document.
 pub fn document() -> Value {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{Cipher, base64url, base64url_decode};
-use crate::db::DbError;
+use crate::store::db::DbError;
 
 const AAD: &[u8] = b"mcp_session:v1";
 const PREFIX: &str = "mcs1.";

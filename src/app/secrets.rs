@@ -2,7 +2,7 @@
 
 use crate::config::{Config, Database, KeyBytes, Secret, parse_key_hex};
 use crate::crypto::{random_bytes, to_hex};
-use crate::embedded::{EmbeddedError, load_or_generate_secret};
+use crate::store::embedded::{EmbeddedError, load_or_generate_secret};
 
 /// File names under the data dir (embedded mode only).
 pub const JWT_SECRET_FILE: &str = "jwt_secret";

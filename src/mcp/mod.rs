@@ -25,15 +25,15 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::auth::Principal;
-use crate::backends::Backend;
+use crate::auth::session::{self, SessionClaims};
+use crate::auth::token::unix_now;
+use crate::backend::Backend;
 use crate::crypto::{base64url, base64url_decode};
-use crate::frame::{self, Frame, FrameError, Span, string_value};
 use crate::http::{ApiError, Body, is_json, read_body};
+use crate::proxy::frame::{self, Frame, FrameError, Span, string_value};
+use crate::proxy::splicer::ResponseSplicer;
 use crate::routing::{Listed, Table, View};
-use crate::session::{self, SessionClaims};
-use crate::splicer::ResponseSplicer;
 use crate::state::State;
-use crate::token::unix_now;
 
 /// Session-era versions the gateway speaks with clients, newest first.
 pub const SESSION_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -183,8 +183,8 @@ impl Ctx {
     }
 
     /// This client as the holder of resource subscriptions.
-    fn holder(&self) -> crate::subscriptions::Holder<'_> {
-        crate::subscriptions::Holder {
+    fn holder(&self) -> crate::routing::subscriptions::Holder<'_> {
+        crate::routing::subscriptions::Holder {
             conversation: &self.conversation,
             key: self.kid(),
             session_expires: self.session_expires,
@@ -810,7 +810,7 @@ impl ServerRequests {
         self: &Arc<Self>,
         conversation: Arc<str>,
         backend: Arc<Backend>,
-    ) -> crate::splicer::IdMapper {
+    ) -> crate::proxy::splicer::IdMapper {
         let reqs = self.clone();
         Box::new(move |original: &[u8]| {
             let id = Bytes::from(format!("\"m{}\"", crate::crypto::random_alphanumeric(22)));
@@ -1028,7 +1028,7 @@ async fn forward_call(
         } else {
             let resp = Box::pin(backend.send(upstream_body.clone())).await?;
             let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
-            Ok::<_, crate::upstream::UpstreamError>((
+            Ok::<_, crate::backend::http::UpstreamError>((
                 resp.status().as_u16(),
                 ct,
                 Source::Hyper(resp.into_body()),
@@ -1157,10 +1157,13 @@ async fn collect_response(mut stream: UpstreamBody) -> Response<Body> {
     if !sse {
         return json_response(StatusCode::OK, buf.freeze());
     }
-    let answer = crate::upstream::sse_data(&buf).into_iter().rev().find(|d| {
-        frame::parse(d)
-            .is_ok_and(|f| f.is_response() && f.id.map(|s| s.of(d)) == Some(&client_id[..]))
-    });
+    let answer = crate::backend::http::sse_data(&buf)
+        .into_iter()
+        .rev()
+        .find(|d| {
+            frame::parse(d)
+                .is_ok_and(|f| f.is_response() && f.id.map(|s| s.of(d)) == Some(&client_id[..]))
+        });
     match answer {
         Some(a) => json_response(StatusCode::OK, Bytes::from(a)),
         None => RpcError::method(
@@ -1174,7 +1177,7 @@ async fn collect_response(mut stream: UpstreamBody) -> Response<Body> {
 /// Where a backend's answer is read from.
 enum Source {
     /// The hot path's own connection.
-    Pool(crate::pool::Exchange),
+    Pool(crate::backend::http::pool::Exchange),
     /// hyper's client (https backends).
     Hyper(Incoming),
 }

@@ -1,0 +1,3 @@
+//! The data model: servers, namespaces and the rules their names follow.
+
+pub mod names;

@@ -1,0 +1,5 @@
+//! The hop itself: JSON-RPC frames read as spans, spliced into upstream requests, and the
+//! client's id restored in the answers streaming back.
+
+pub mod frame;
+pub mod splicer;

@@ -34,6 +34,10 @@
 //!   the binaries' shared flags; [`crypto`]: sealing secrets, random tokens.
 //! - [`keyadm`]: the key administration commands behind `tools/keyadm`.
 
+// Unsafe code only where documented and allowed locally: the pool's read into a
+// buffer's spare capacity, and the libc calls of the embedded cluster (euid, getpwnam_r).
+#![deny(unsafe_code)]
+
 pub mod app;
 pub mod auth;
 pub mod backend;

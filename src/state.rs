@@ -4,19 +4,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
+
+use crate::observe::events::Audience;
+use crate::store::db::DbError;
 
 use crate::auth::Authenticator;
 use crate::auth::session::EndedSessions;
 use crate::backend::{Backends, Status};
 use crate::config::Config;
 use crate::crypto::Cipher;
-use crate::mcp::{InFlight, ListChanged};
+use crate::model::{Protocol, Server, Snapshot};
 use crate::observe::events::EventBus;
 use crate::observe::metrics::Metrics;
+use crate::proxy::calls::{InFlight, ServerRequests};
+use crate::routing::ListChanged;
 use crate::routing::Routing;
 use crate::store::db::Database;
-use crate::store::registry::{Protocol, Registry, Server, Snapshot};
+use crate::store::registry::Registry;
 
 /// Shared state behind an `Arc`.
 pub struct State {
@@ -48,13 +54,13 @@ pub struct State {
     /// Sessions already opened, so later requests skip the decryption.
     pub sessions: crate::auth::session::SessionCache,
     /// Open client connections and their bounds.
-    pub connections: crate::server::connections::Connections,
+    pub connections: crate::http::connections::Connections,
     /// Forwarded requests not yet answered, for cancellation.
-    pub inflight: InFlight,
+    pub inflight: Arc<InFlight>,
     /// Resource subscriptions by URI, for `notifications/resources/updated`.
     pub subscriptions: Arc<crate::routing::subscriptions::Subscriptions>,
     /// Backends' requests to clients awaiting the clients' answers.
-    pub server_requests: Arc<crate::mcp::ServerRequests>,
+    pub server_requests: Arc<ServerRequests>,
     /// Per-view list changes, for clients' notification streams.
     pub list_changes: broadcast::Sender<ListChanged>,
     /// Asks the routing builder for a rebuild.
@@ -81,11 +87,11 @@ impl State {
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),
-            connections: crate::server::connections::Connections::new(
+            connections: crate::http::connections::Connections::new(
                 config.max_connections,
                 config.max_connections_per_address,
             ),
-            inflight: InFlight::default(),
+            inflight: Arc::default(),
             server_requests: Arc::default(),
             subscriptions: Arc::default(),
             list_changes: broadcast::channel(64).0,
@@ -126,9 +132,44 @@ impl State {
         let _ = self.rebuild.send(());
     }
 
-    /// Rebuilds the routing table now, in this task.
+    /// Rebuilds the routing table now, in this task: builds it whole, swaps it in, and
+    /// announces list changes per view and configuration problems that are new. Builds
+    /// are serialised so an older snapshot never replaces a newer one.
     pub fn rebuild_routing(&self) {
-        crate::routing::rebuild(self, &self.rebuild_lock);
+        let _serial = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let table = crate::routing::build(&self.snapshot(), &self.backends.all());
+        let old = self.routing.store(table);
+        let new = self.routing.load();
+        for (namespace, p) in crate::routing::new_problems(&old, &new) {
+            tracing::warn!(
+                namespace = namespace.unwrap_or("(all servers)"),
+                "{}",
+                p.message
+            );
+            self.events.publish(
+                "config.problem",
+                crate::observe::events::fields(
+                    json!({"namespace": namespace, "servers": p.servers, "message": p.message}),
+                ),
+                Audience::Namespaces(namespace.map(str::to_string).into_iter().collect()),
+            );
+        }
+        for change in crate::routing::list_changes(&old, &new) {
+            let _ = self.list_changes.send(change);
+        }
+    }
+
+    /// Reloads the registry snapshot, reconciles backends and rebuilds routing now; the
+    /// differences from the previous snapshot become events.
+    pub async fn reload_registry(&self) -> Result<(), DbError> {
+        let _serial = self.reload_lock.lock().await;
+        let fresh = self.registry.snapshot().await?;
+        let old = self.set_snapshot(fresh);
+        let new = self.snapshot();
+        self.backends.reconcile(&new);
+        self.rebuild_routing();
+        publish_differences(self, &old, &new);
+        Ok(())
     }
 
     pub fn is_ready(&self) -> bool {
@@ -147,6 +188,63 @@ impl State {
             // Transports this process does not connect to.
             None if server.protocol != Protocol::Http => Status::Stopped.as_str(),
             None => Status::Starting.as_str(),
+        }
+    }
+}
+
+/// Rebuilds the routing table whenever asked (requests arriving together are coalesced).
+pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::UnboundedReceiver<()>) {
+    while rx.recv().await.is_some() {
+        while rx.try_recv().is_ok() {}
+        let Some(state) = state.upgrade() else { return };
+        state.rebuild_routing();
+    }
+}
+
+/// Events for what differs between two registry snapshots.
+fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
+    for s in &new.servers {
+        let kind = match old.server_by_id(&s.id) {
+            None => "server.created",
+            Some(o) if o != s => "server.updated",
+            Some(_) => continue,
+        };
+        let mut audience = new.namespaces_of(&s.name);
+        audience.extend(old.namespaces_of(&s.name));
+        state.events.publish(
+            kind,
+            crate::observe::events::fields(json!({"id": s.id, "name": s.name})),
+            Audience::Namespaces(audience),
+        );
+    }
+    for o in &old.servers {
+        if new.server_by_id(&o.id).is_none() {
+            state.events.publish(
+                "server.deleted",
+                crate::observe::events::fields(json!({"id": o.id, "name": o.name})),
+                Audience::Namespaces(old.namespaces_of(&o.name)),
+            );
+        }
+    }
+    for n in &new.namespaces {
+        let kind = match old.namespaces.iter().find(|o| o.name == n.name) {
+            None => "namespace.created",
+            Some(o) if o != n => "namespace.updated",
+            Some(_) => continue,
+        };
+        state.events.publish(
+            kind,
+            crate::observe::events::fields(json!({"name": n.name})),
+            Audience::Namespaces(vec![n.name.clone()]),
+        );
+    }
+    for o in &old.namespaces {
+        if !new.namespaces.iter().any(|n| n.name == o.name) {
+            state.events.publish(
+                "namespace.deleted",
+                crate::observe::events::fields(json!({"name": o.name})),
+                Audience::Namespaces(vec![o.name.clone()]),
+            );
         }
     }
 }

@@ -40,6 +40,15 @@ done
 say "installing the independent MCP peers (Python SDK, conformance suite) into target/peers"
 ./tests/peers/install.sh >/dev/null
 
+say "module graph: no cycles between top-level modules"
+if [ -f ../shared/tools/modcycles.py ]; then
+    python3 ../shared/tools/modcycles.py src >/dev/null || {
+        python3 ../shared/tools/modcycles.py src | grep -A40 '^cycle' >&2
+        die "import cycle between top-level modules of src/"
+    }
+else
+    say "(../shared/tools/modcycles.py not found beside the repository: skipped)"
+fi
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"

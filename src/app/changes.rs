@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
@@ -17,7 +17,6 @@ use crate::observe::events::Audience;
 use crate::state::State;
 use crate::store::db::{CHANGES_CHANNEL, DbError};
 use crate::store::keys::KeyId;
-use crate::store::registry::Snapshot;
 
 const FULL_REFRESH: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -42,7 +41,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
         .ended_sessions
         .reload(&state.db.pool, crate::auth::token::unix_now())
         .await?;
-    reload_registry(state).await
+    state.reload_registry().await
 }
 
 async fn session(state: &State, backoff: &mut Duration) -> Result<(), DbError> {
@@ -137,80 +136,15 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
         let change = state.auth.reload_key(&state.db.pool, &id).await?;
         if let Some(kind) = change.event_type() {
             tracing::info!(key_id = %id, event = kind, "key changed");
-            state
-                .events
-                .publish(kind, fields(json!({"id": id.as_str()})), Audience::Admin);
+            state.events.publish(
+                kind,
+                crate::observe::events::fields(json!({"id": id.as_str()})),
+                Audience::Admin,
+            );
         }
     }
     if registry_changed {
-        reload_registry(state).await?;
+        state.reload_registry().await?;
     }
     Ok(())
-}
-
-/// Reloads the registry snapshot, reconciles backends and rebuilds routing now.
-pub async fn reload_registry(state: &State) -> Result<(), DbError> {
-    let _serial = state.reload_lock.lock().await;
-    let fresh = state.registry.snapshot().await?;
-    let old = state.set_snapshot(fresh);
-    let new = state.snapshot();
-    state.backends.reconcile(&new);
-    state.rebuild_routing();
-    publish_differences(state, &old, &new);
-    Ok(())
-}
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-/// Events for what differs between two registry snapshots.
-fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
-    for s in &new.servers {
-        let kind = match old.server_by_id(&s.id) {
-            None => "server.created",
-            Some(o) if o != s => "server.updated",
-            Some(_) => continue,
-        };
-        let mut audience = new.namespaces_of(&s.name);
-        audience.extend(old.namespaces_of(&s.name));
-        state.events.publish(
-            kind,
-            fields(json!({"id": s.id, "name": s.name})),
-            Audience::Namespaces(audience),
-        );
-    }
-    for o in &old.servers {
-        if new.server_by_id(&o.id).is_none() {
-            state.events.publish(
-                "server.deleted",
-                fields(json!({"id": o.id, "name": o.name})),
-                Audience::Namespaces(old.namespaces_of(&o.name)),
-            );
-        }
-    }
-    for n in &new.namespaces {
-        let kind = match old.namespaces.iter().find(|o| o.name == n.name) {
-            None => "namespace.created",
-            Some(o) if o != n => "namespace.updated",
-            Some(_) => continue,
-        };
-        state.events.publish(
-            kind,
-            fields(json!({"name": n.name})),
-            Audience::Namespaces(vec![n.name.clone()]),
-        );
-    }
-    for o in &old.namespaces {
-        if !new.namespaces.iter().any(|n| n.name == o.name) {
-            state.events.publish(
-                "namespace.deleted",
-                fields(json!({"name": o.name})),
-                Audience::Namespaces(vec![o.name.clone()]),
-            );
-        }
-    }
 }

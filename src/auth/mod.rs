@@ -28,7 +28,6 @@ use tokio_postgres::Row;
 use crate::auth::ratelimit::FailureLimiter;
 use crate::auth::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti, unix_now};
 use crate::crypto::constant_time_eq;
-use crate::http::ApiError;
 use crate::store::db::DbError;
 use crate::store::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, secret_version};
 
@@ -139,23 +138,6 @@ impl AuthError {
             AuthError::Invalid { reason } => reason,
             AuthError::RateLimited { .. } => "rate_limited",
             AuthError::Unavailable(_) => "unavailable",
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Missing => ApiError::Unauthorized {
-                message: e.to_string(),
-                presented: false,
-            },
-            AuthError::Invalid { .. } => ApiError::Unauthorized {
-                message: e.to_string(),
-                presented: true,
-            },
-            AuthError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
-            AuthError::Unavailable(m) => ApiError::Unavailable(m),
         }
     }
 }

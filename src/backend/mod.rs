@@ -31,7 +31,7 @@ use crate::backend::http::pool::{self, Pool};
 use crate::backend::http::{
     self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
 };
-use crate::store::registry::{Protocol, Server, Snapshot};
+use crate::model::{Protocol, Server, Snapshot};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often an idle backend without a notification stream is pinged.

@@ -13,9 +13,26 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::http::routes::{Params, RouteId};
 use crate::http::{ApiError, Body, empty, is_json, json, json_value, read_body};
+use crate::model::validate::Invalid;
+use crate::model::{Namespace, Server};
 use crate::observe::metrics::PoolFigures;
 use crate::state::State;
-use crate::store::registry::{Namespace, Server};
+use crate::store::registry::StoreError;
+
+/// Registry failures as HTTP: whose fault each is decides the status.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Db(e) => ApiError::from(e),
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(Invalid { field, message }) => {
+                ApiError::BadRequest { field, message }
+            }
+            StoreError::Corrupt(m) => ApiError::Internal(m),
+        }
+    }
+}
 
 /// Runs the handler for `route`; the caller has already authenticated and authorised.
 pub async fn dispatch(
@@ -223,7 +240,7 @@ fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
 /// Makes a registry change visible in this process before answering (other processes
 /// follow through NOTIFY).
 async fn applied(state: &State) {
-    if let Err(e) = crate::app::changes::reload_registry(state).await {
+    if let Err(e) = state.reload_registry().await {
         tracing::warn!(error = %e, "registry reload after a change failed; NOTIFY will retry");
     }
 }

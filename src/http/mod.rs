@@ -1,8 +1,12 @@
 //! HTTP plumbing shared by every handler: the response body type, reading bounded request
 //! bodies, JSON responses, and the API error type with its mapping to status codes.
 
+pub mod connections;
+pub mod error;
 pub mod openapi;
 pub mod routes;
+
+pub use error::ApiError;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -20,8 +24,11 @@ pub enum Body {
     Full(Option<Bytes>),
     /// Chunks produced by a task (event streams); ends when the sender is dropped.
     Channel(mpsc::Receiver<Bytes>),
-    /// A backend's answer streaming through (see `mcp::UpstreamBody`).
-    Upstream(Box<crate::mcp::UpstreamBody>),
+    /// A body produced as it goes (a backend's answer streaming through, see
+    /// `proxy::forward`). Boxed behind the body trait so this plumbing knows nothing of
+    /// the proxy: one indirect call per piece, on answers that stream (whole answers are
+    /// `Pieces`).
+    Stream(Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = std::io::Error> + Send>>),
     /// A whole answer as the pieces it was spliced into, sent with its length.
     Pieces {
         parts: std::vec::IntoIter<Bytes>,
@@ -57,7 +64,7 @@ impl hyper::body::Body for Body {
             Body::Empty => Poll::Ready(None),
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
-            Body::Upstream(u) => Pin::new(u.as_mut()).poll_frame(cx),
+            Body::Stream(s) => s.as_mut().poll_frame(cx),
             Body::Pieces { parts, left } => Poll::Ready(parts.next().map(|p| {
                 *left -= p.len() as u64;
                 Ok(Frame::data(p))
@@ -69,7 +76,8 @@ impl hyper::body::Body for Body {
         match self {
             Body::Empty => true,
             Body::Full(b) => b.is_none(),
-            Body::Channel(_) | Body::Upstream(_) => false,
+            Body::Channel(_) => false,
+            Body::Stream(s) => s.is_end_stream(),
             Body::Pieces { left, .. } => *left == 0,
         }
     }
@@ -79,7 +87,8 @@ impl hyper::body::Body for Body {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
-            Body::Channel(_) | Body::Upstream(_) => SizeHint::default(),
+            Body::Channel(_) => SizeHint::default(),
+            Body::Stream(s) => s.size_hint(),
             Body::Pieces { left, .. } => SizeHint::with_exact(*left),
         }
     }
@@ -176,156 +185,4 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// Errors of the REST and control-plane routes. Each knows its status and machine code;
-/// the message is for humans and never contains a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("method not allowed; allowed: {allow}")]
-    MethodNotAllowed { allow: String },
-    #[error("{message}")]
-    Unauthorized {
-        message: String,
-        /// A credential was presented (and was bad), as opposed to none at all.
-        presented: bool,
-    },
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{message}")]
-    BadRequest {
-        field: Option<String>,
-        message: String,
-    },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("request body larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
-    #[error("content type must be application/json")]
-    UnsupportedMediaType,
-    #[error("too many failed authentication attempts; retry in {retry_after} s")]
-    RateLimited { retry_after: u64 },
-    #[error("the request took too long to arrive")]
-    Timeout,
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("internal error")]
-    Internal(String),
-}
-
-impl ApiError {
-    pub fn bad_field(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest {
-            field: Some(field.to_string()),
-            message: format!("{field}: {}", message.into()),
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::BadRequest { .. } => "invalid_request",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Timeout => "request_timeout",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal_error",
-        }
-    }
-
-    /// `{"error": …, "code": …, "status": …}` (plus `field` for validation errors), with
-    /// the headers the status calls for.
-    pub fn into_response(self) -> Response<Body> {
-        let status = self.status();
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
-        let mut body = serde_json::json!({
-            "error": self.to_string(),
-            "code": self.code(),
-            "status": status.as_u16(),
-        });
-        if let ApiError::BadRequest {
-            field: Some(field), ..
-        } = &self
-        {
-            body["field"] = serde_json::Value::String(field.clone());
-        }
-        let mut resp = json_value(status, &body);
-        let h = resp.headers_mut();
-        match &self {
-            ApiError::Unauthorized { presented, .. } => {
-                let v = if *presented {
-                    "Bearer realm=\"metamcp\", error=\"invalid_token\""
-                } else {
-                    "Bearer realm=\"metamcp\""
-                };
-                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
-            }
-            ApiError::Forbidden(_) => {
-                h.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(
-                        "Bearer realm=\"metamcp\", error=\"insufficient_scope\"",
-                    ),
-                );
-            }
-            ApiError::MethodNotAllowed { allow } => {
-                if let Ok(v) = HeaderValue::from_str(allow) {
-                    h.insert(header::ALLOW, v);
-                }
-            }
-            ApiError::RateLimited { retry_after } => {
-                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            ApiError::PayloadTooLarge { .. } | ApiError::Timeout => {
-                // The unread rest of the body makes the connection unusable.
-                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            _ => {}
-        }
-        resp
-    }
-}
-
-impl From<crate::store::db::DbError> for ApiError {
-    fn from(e: crate::store::db::DbError) -> Self {
-        ApiError::Unavailable(format!("database unavailable: {e}"))
-    }
-}
-
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        ApiError::from(crate::store::db::DbError::Query(e))
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ApiError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        ApiError::from(crate::store::db::DbError::Pool(e))
-    }
 }

@@ -1,3 +1,183 @@
-//! The data model: servers, namespaces and the rules their names follow.
+//! The data model: servers, namespaces and the registry snapshot, with the rules their
+//! names follow ([`names`]) and the validation of client input ([`validate`]). Nothing
+//! here touches the database or HTTP.
 
 pub mod names;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// What secrets look like in responses.
+pub const MASK: &str = "********";
+
+/// The transport a backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Stdio,
+    Http,
+    Sse,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Stdio => "stdio",
+            Protocol::Http => "http",
+            Protocol::Sse => "sse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "stdio" => Some(Protocol::Stdio),
+            "http" => Some(Protocol::Http),
+            "sse" => Some(Protocol::Sse),
+            _ => None,
+        }
+    }
+}
+
+/// A registered backend, secrets in clear (in memory only; `Debug` masks them).
+#[derive(Clone, PartialEq)]
+pub struct Server {
+    pub id: Uuid,
+    pub name: String,
+    pub protocol: Protocol,
+    pub url: Option<String>,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
+    pub is_active: bool,
+    pub timeout_ms: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When it was registered, in microseconds: the earlier registration wins a resource
+    /// URI two servers offer.
+    pub registered_us: i64,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("url", &self.url)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("is_active", &self.is_active)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn masked(map: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        map.keys()
+            .map(|k| (k.clone(), Value::String(MASK.to_string())))
+            .collect(),
+    )
+}
+
+impl Server {
+    /// The DESIGN.md registry object, secrets masked.
+    pub fn public_json(&self, status: &str) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "protocol": self.protocol.as_str(),
+            "url": self.url,
+            "command": self.command,
+            "args": self.args,
+            "env": masked(&self.env),
+            "headers": masked(&self.headers),
+            "is_active": self.is_active,
+            "timeout_ms": self.timeout_ms,
+            "status": status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// Per-namespace settings for one exposed tool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOverride {
+    pub enabled: bool,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A named selection of servers with its exposure settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Namespace {
+    pub name: String,
+    pub description: Option<String>,
+    /// Server names, in the order given.
+    pub servers: Vec<String>,
+    /// `true` for `always` (`server__tool`), `false` for `never`.
+    pub prefix_tools: bool,
+    /// `false` when `auth: none` opens the namespace without credentials.
+    pub auth_required: bool,
+    pub tools: BTreeMap<String, ToolOverride>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Namespace {
+    pub fn public_json(&self) -> Value {
+        let tools: Map<String, Value> = self
+            .tools
+            .iter()
+            .map(|(k, t)| {
+                let mut o = Map::new();
+                o.insert("enabled".into(), Value::Bool(t.enabled));
+                if let Some(n) = &t.name {
+                    o.insert("name".into(), Value::String(n.clone()));
+                }
+                if let Some(d) = &t.description {
+                    o.insert("description".into(), Value::String(d.clone()));
+                }
+                (k.clone(), Value::Object(o))
+            })
+            .collect();
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "servers": self.servers,
+            "tool_prefix": if self.prefix_tools { "always" } else { "never" },
+            "auth": if self.auth_required { "required" } else { "none" },
+            "tools": tools,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// Everything in the registry at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub servers: Vec<Server>,
+    pub namespaces: Vec<Namespace>,
+}
+
+impl Snapshot {
+    /// Names of the namespaces that include the server called `server`.
+    pub fn namespaces_of(&self, server: &str) -> Vec<String> {
+        self.namespaces
+            .iter()
+            .filter(|n| n.servers.iter().any(|s| s.eq_ignore_ascii_case(server)))
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    pub fn server_by_id(&self, id: &Uuid) -> Option<&Server> {
+        self.servers.iter().find(|s| s.id == *id)
+    }
+}

@@ -37,6 +37,14 @@ pub struct Event {
     pub line: Bytes,
 }
 
+/// An event's fields from a JSON object literal.
+pub fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
 /// Fan-out of events to subscribers.
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,

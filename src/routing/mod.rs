@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, Status};
 use crate::model::names::is_valid_tool_name;
+use crate::model::{Namespace, Snapshot};
 use crate::proxy::frame::json_string;
-use crate::store::registry::{Namespace, Snapshot};
 
 /// One exposed tool or prompt.
 #[derive(Clone)]
@@ -252,68 +252,58 @@ impl Routing {
     }
 }
 
-/// Rebuilds the table whenever asked (requests arriving together are coalesced) and
-/// tells each view's notification streams which of its lists changed.
-pub async fn rebuild_loop(
-    state: std::sync::Weak<crate::state::State>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<()>,
-) {
-    while rx.recv().await.is_some() {
-        while rx.try_recv().is_ok() {}
-        let Some(state) = state.upgrade() else { return };
-        state.rebuild_routing();
-    }
-}
-
-/// Builds a fresh table, installs it and announces list changes per view. Builds are
-/// serialised so an older snapshot never replaces a newer one.
-pub fn rebuild(state: &crate::state::State, lock: &std::sync::Mutex<()>) {
-    let _serial = lock.lock().unwrap_or_else(|p| p.into_inner());
-    let table = build(&state.snapshot(), &state.backends.all());
-    let old = state.routing.store(table);
-    let new = state.routing.load();
-    announce_problems(state, &old, &new);
-    for (key, view) in &new.views {
-        let before = old.views.get(key).map(|v| v.fingerprints);
-        let kinds = match before {
-            Some(b) => [0, 1, 2].map(|i| b[i] != view.fingerprints[i]),
-            None => [false; 3],
-        };
-        if kinds.iter().any(|k| *k) {
-            let _ = state.list_changes.send(crate::mcp::ListChanged {
+/// Which lists of each view differ between two tables (views new in `new` announce
+/// nothing: nobody can be listening to them yet).
+pub fn list_changes(old: &Table, new: &Table) -> Vec<ListChanged> {
+    new.views
+        .iter()
+        .filter_map(|(key, view)| {
+            let before = old.views.get(key)?.fingerprints;
+            let kinds = [0, 1, 2].map(|i| before[i] != view.fingerprints[i]);
+            kinds.iter().any(|k| *k).then(|| ListChanged {
                 view: key.clone(),
                 kinds,
-            });
-        }
-    }
+            })
+        })
+        .collect()
 }
 
-/// Logs and announces configuration problems that were not there before.
-fn announce_problems(state: &crate::state::State, old: &Table, new: &Table) {
+/// Configuration problems in `new` that were not in `old`, with the view they are in.
+pub fn new_problems<'a>(old: &Table, new: &'a Table) -> Vec<(Option<&'a str>, &'a Problem)> {
+    let mut out = Vec::new();
     for (key, view) in &new.views {
         let before = old.views.get(key);
         for p in &view.errors {
-            if before.is_some_and(|b| b.errors.contains(p)) {
-                continue;
+            if !before.is_some_and(|b| b.errors.contains(p)) {
+                out.push((key.as_deref(), p));
             }
-            let namespace = key.as_deref();
-            tracing::warn!(
-                namespace = namespace.unwrap_or("(all servers)"),
-                "{}",
-                p.message
-            );
-            let mut fields = serde_json::Map::new();
-            fields.insert("namespace".into(), serde_json::json!(namespace));
-            fields.insert("servers".into(), serde_json::json!(p.servers));
-            fields.insert("message".into(), Value::String(p.message.clone()));
-            state.events.publish(
-                "config.problem",
-                fields,
-                crate::observe::events::Audience::Namespaces(
-                    namespace.map(str::to_string).into_iter().collect(),
-                ),
-            );
         }
+    }
+    out
+}
+
+/// A change of one view's lists, for its notification streams.
+#[derive(Debug, Clone)]
+pub struct ListChanged {
+    pub view: Option<String>,
+    /// Which lists changed: tools, prompts, resources.
+    pub kinds: [bool; 3],
+}
+
+impl ListChanged {
+    /// The `notifications/*/list_changed` messages as SSE events.
+    pub fn notification(&self) -> Bytes {
+        let mut out = bytes::BytesMut::new();
+        for (changed, kind) in self.kinds.iter().zip(["tools", "prompts", "resources"]) {
+            if *changed {
+                out.extend_from_slice(
+                    b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/",
+                );
+                out.extend_from_slice(kind.as_bytes());
+                out.extend_from_slice(b"/list_changed\"}\n\n");
+            }
+        }
+        out.freeze()
     }
 }
 

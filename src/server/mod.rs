@@ -7,8 +7,6 @@
 //! Any phase may end the request with a response. HTTP/1.1 (keep-alive, chunked) and
 //! HTTP/2 over cleartext (prior knowledge) are both served.
 
-pub mod connections;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -27,9 +25,9 @@ use tokio::net::TcpListener;
 
 use crate::auth::Principal;
 use crate::control;
+use crate::http::connections::{Busy, Close, Conn, Refused};
 use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
-use crate::server::connections::{Busy, Close, Conn, Refused};
 use crate::state::State;
 use crate::store::keys::KeyId;
 

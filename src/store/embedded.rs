@@ -118,8 +118,7 @@ impl Cluster {
         let data_dir = std::path::absolute(data_dir)
             .map_err(io_err(format!("resolving {}", data_dir.display())))?;
         let bin_dir = find_bin_dir().ok_or(EmbeddedError::NoBinaries)?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let owner = if unsafe { libc::geteuid() } == 0 {
+        let owner = if euid() == 0 {
             Some(lookup_user("postgres").ok_or(EmbeddedError::NoPostgresUser)?)
         } else {
             None
@@ -496,7 +495,15 @@ fn find_bin_dir() -> Option<PathBuf> {
     versions.pop().map(|(_, dir)| dir)
 }
 
+/// The effective user id of this process.
+#[allow(unsafe_code)] // a libc call without preconditions
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// uid and gid of a system user, via the reentrant getpwnam_r.
+#[allow(unsafe_code)] // getpwnam_r into a local buffer
 fn lookup_user(name: &str) -> Option<Owner> {
     let cname = CString::new(name).ok()?;
     let mut buf = vec![0 as libc::c_char; 16 * 1024];

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use crate::store::registry::Server;
+use crate::model::Server;
 
 /// The pooled client shared by all backends.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;

@@ -270,6 +270,7 @@ impl Exchange {
     }
 
     /// Reads more from the socket into `buf`; `Ok(0)` at end of stream.
+    #[allow(unsafe_code)] // set_len over the bytes poll_read initialised
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let Some(stream) = self.stream.as_mut() else {
             return Poll::Ready(Ok(0));

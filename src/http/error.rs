@@ -1,0 +1,178 @@
+//! The API error: each variant knows whose fault it is through its status, and maps to
+//! `{"error", "code", "status"}` with the headers that status calls for. Lower layers'
+//! errors (authentication, database) are mapped here, in one place.
+
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::auth::AuthError;
+use crate::http::{Body, json_value};
+
+/// Errors of the REST and control-plane routes. Each knows its status and machine code;
+/// the message is for humans and never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed { allow: String },
+    #[error("{message}")]
+    Unauthorized {
+        message: String,
+        /// A credential was presented (and was bad), as opposed to none at all.
+        presented: bool,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    BadRequest {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("too many failed authentication attempts; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("the request took too long to arrive")]
+    Timeout,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            field: Some(field.to_string()),
+            message: format!("{field}: {}", message.into()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::BadRequest { .. } => "invalid_request",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Timeout => "request_timeout",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// `{"error": …, "code": …, "status": …}` (plus `field` for validation errors), with
+    /// the headers the status calls for.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let mut body = serde_json::json!({
+            "error": self.to_string(),
+            "code": self.code(),
+            "status": status.as_u16(),
+        });
+        if let ApiError::BadRequest {
+            field: Some(field), ..
+        } = &self
+        {
+            body["field"] = serde_json::Value::String(field.clone());
+        }
+        let mut resp = json_value(status, &body);
+        let h = resp.headers_mut();
+        match &self {
+            ApiError::Unauthorized { presented, .. } => {
+                let v = if *presented {
+                    "Bearer realm=\"metamcp\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"metamcp\""
+                };
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+            }
+            ApiError::Forbidden(_) => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"metamcp\", error=\"insufficient_scope\"",
+                    ),
+                );
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    h.insert(header::ALLOW, v);
+                }
+            }
+            ApiError::RateLimited { retry_after } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::PayloadTooLarge { .. } | ApiError::Timeout => {
+                // The unread rest of the body makes the connection unusable.
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<crate::store::db::DbError> for ApiError {
+    fn from(e: crate::store::db::DbError) -> Self {
+        ApiError::Unavailable(format!("database unavailable: {e}"))
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::from(crate::store::db::DbError::Query(e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        ApiError::from(crate::store::db::DbError::Pool(e))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => ApiError::Unauthorized {
+                message: e.to_string(),
+                presented: false,
+            },
+            AuthError::Invalid { .. } => ApiError::Unauthorized {
+                message: e.to_string(),
+                presented: true,
+            },
+            AuthError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            AuthError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
+}

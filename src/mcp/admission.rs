@@ -1,0 +1,146 @@
+//! Admission: which era a message belongs to, its session, and the headers that must
+//! agree with its body.
+
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use hyper::header::HeaderMap;
+use serde_json::json;
+
+use crate::auth::session::SessionClaims;
+use crate::auth::token::unix_now;
+use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};
+use crate::proxy::calls::ANONYMOUS;
+use crate::proxy::frame::{Frame, string_value};
+use crate::proxy::rpc::{RpcError, code};
+
+/// Headers that say one thing each: a second copy could say something else to another
+/// reader (the gateway checks the first, a backend or a proxy may act on another).
+pub(crate) const SINGLE_HEADERS: [&str; 4] = [
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
+    "mcp-session-id",
+];
+
+/// The first of [`SINGLE_HEADERS`] that appears more than once.
+pub(crate) fn repeated_header(h: &HeaderMap) -> Option<&'static str> {
+    // Usually no header repeats at all: one comparison.
+    if h.keys_len() == h.len() {
+        return None;
+    }
+    SINGLE_HEADERS
+        .into_iter()
+        .find(|name| h.get_all(*name).iter().nth(1).is_some())
+}
+
+/// Establishes the era and the session of a non-initialize message.
+pub(crate) fn admit(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &[u8],
+    f: &Frame,
+) -> Result<Option<SessionClaims>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    // Responses carry no `_meta`: a stateless client's answer to a backend's request
+    // says its era in the version header instead.
+    let meta_version = f
+        .meta_version
+        .and_then(|s| string_value(body, s))
+        .or_else(|| {
+            header_str(headers, "mcp-protocol-version")
+                .filter(|v| *v == STATELESS_VERSION)
+                .map(std::borrow::Cow::Borrowed)
+        });
+    if meta_version.is_some() || method == "server/discover" {
+        let version = meta_version.as_deref().unwrap_or(STATELESS_VERSION);
+        if version != STATELESS_VERSION {
+            let mut e = RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::UNSUPPORTED_VERSION,
+                format!("unsupported protocol version {version:?}"),
+            );
+            e.data = Some(json!({"supported": [STATELESS_VERSION], "requested": version}));
+            return Err(e);
+        }
+        check_mirrored_headers(headers, body, f, method)?;
+        ctx.stateless = true;
+        ctx.conversation = match &ctx.principal {
+            Some(p) => Arc::from(format!("k:{}", p.key_id)),
+            // No key to tie requests together: each is a conversation of its own.
+            None => Arc::from(format!(
+                "{ANONYMOUS}{}",
+                crate::crypto::random_alphanumeric(22)
+            )),
+        };
+        return Ok(None);
+    }
+    if let Some(v) = header_str(headers, "mcp-protocol-version")
+        && !SESSION_VERSIONS.contains(&v)
+    {
+        return Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            format!("unsupported MCP-Protocol-Version {v:?}"),
+        ));
+    }
+    let Some(id) = header_str(headers, "mcp-session-id") else {
+        return Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "missing Mcp-Session-Id: send initialize first",
+        ));
+    };
+    match ctx.state.sessions.open(
+        &ctx.state.cipher,
+        &ctx.state.ended_sessions,
+        id,
+        ctx.kid(),
+        ctx.namespace.as_deref(),
+        unix_now(),
+    ) {
+        Ok(open) => {
+            ctx.conversation = open.conversation.clone();
+            ctx.session_expires = Some(open.claims.exp);
+            Ok(Some(open.claims.clone()))
+        }
+        Err(e) => Err(RpcError::new(
+            StatusCode::NOT_FOUND,
+            code::SESSION_NOT_FOUND,
+            format!("{e}: initialize again"),
+        )),
+    }
+}
+
+/// Stateless era: `Mcp-Method` / `Mcp-Name` must mirror the body when present.
+pub(crate) fn check_mirrored_headers(
+    headers: &HeaderMap,
+    body: &[u8],
+    f: &Frame,
+    method: &str,
+) -> Result<(), RpcError> {
+    let mismatch = |what: &str| {
+        Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::HEADER_MISMATCH,
+            format!("the {what} header does not match the request body"),
+        ))
+    };
+    if let Some(h) = header_str(headers, "mcp-method")
+        && h != method
+    {
+        return mismatch("Mcp-Method");
+    }
+    if let Some(h) = header_str(headers, "mcp-name") {
+        let body_name = match method {
+            "tools/call" | "prompts/get" => f.name,
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
+            _ => None,
+        }
+        .and_then(|s| string_value(body, s));
+        if body_name.as_deref() != Some(h) {
+            return mismatch("Mcp-Name");
+        }
+    }
+    Ok(())
+}

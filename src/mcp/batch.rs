@@ -1,0 +1,98 @@
+//! Batches (2025-03-26 sessions only).
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::header::HeaderMap;
+use hyper::{Response, StatusCode};
+
+use crate::http::Body;
+use crate::mcp::Ctx;
+use crate::mcp::admission::admit;
+use crate::mcp::dispatch::{answer_backend, cancel, dispatch};
+use crate::proxy::frame;
+use crate::proxy::rpc::{RpcError, code, json_response, status_only};
+
+/// Batches (2025-03-26 sessions only): each element answered in order, collected.
+pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> Response<Body> {
+    let spans = match frame::batch_elements(body) {
+        Ok(s) => s,
+        Err(_) => {
+            return RpcError::new(StatusCode::BAD_REQUEST, code::PARSE, "parse error")
+                .response(b"null");
+        }
+    };
+    if spans.is_empty() {
+        return RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "empty batch",
+        )
+        .response(b"null");
+    }
+    let mut answers: Vec<Bytes> = Vec::with_capacity(spans.len());
+    let mut admitted = false;
+    for span in spans {
+        let element = body.slice(span.start..span.end);
+        let f = match frame::parse(&element) {
+            Ok(f) => f,
+            Err(_) => {
+                answers.push(
+                    RpcError::method(code::INVALID_REQUEST, "invalid batch element").body(b"null"),
+                );
+                continue;
+            }
+        };
+        let id = f.id.map_or(&b"null"[..], |s| s.of(&element)).to_vec();
+        if f.method(&element) == Some("initialize") {
+            answers.push(
+                RpcError::method(code::INVALID_REQUEST, "initialize cannot be batched").body(&id),
+            );
+            continue;
+        }
+        if !admitted {
+            match admit(ctx, headers, &element, &f) {
+                Ok(Some(claims)) if claims.v == "2025-03-26" => admitted = true,
+                Ok(_) => {
+                    return RpcError::new(
+                        StatusCode::BAD_REQUEST,
+                        code::INVALID_REQUEST,
+                        "batches are only accepted in 2025-03-26 sessions",
+                    )
+                    .response(b"null");
+                }
+                Err(e) => return e.response(b"null"),
+            }
+        }
+        if f.is_notification() {
+            if f.method(&element) == Some("notifications/cancelled") {
+                cancel(ctx, &element, &f).await;
+            }
+            continue;
+        }
+        if f.is_response() {
+            answer_backend(ctx, &element, &f).await;
+            continue;
+        }
+        let resp = match dispatch(ctx, &element, &f, true).await {
+            Ok(r) => r,
+            Err(e) => e.response(&id),
+        };
+        match resp.into_body().collect().await {
+            Ok(c) => answers.push(c.to_bytes()),
+            Err(_) => answers.push(RpcError::method(code::INTERNAL, "answer lost").body(&id)),
+        }
+    }
+    if answers.is_empty() {
+        return status_only(StatusCode::ACCEPTED);
+    }
+    let mut out = BytesMut::new();
+    out.extend_from_slice(b"[");
+    for (i, a) in answers.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(a);
+    }
+    out.extend_from_slice(b"]");
+    json_response(StatusCode::OK, out.freeze())
+}

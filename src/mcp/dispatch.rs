@@ -1,0 +1,199 @@
+//! Dispatch, in two steps: [`route`] turns a request into a [`Target`] (an answer the
+//! gateway makes itself, a stream it opens, or a backend with the name it knows the item
+//! by), checking that the caller reaches it; [`dispatch`] then serves the target. So
+//! "look up, check reach, forward" is written once, whatever the method.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+
+use crate::auth::token::unix_now;
+use crate::backend::Backend;
+use crate::http::Body;
+use crate::mcp::Ctx;
+use crate::mcp::lists::{discover, listing, with_result_type};
+use crate::mcp::stream::listen;
+use crate::proxy::calls::cancellation;
+use crate::proxy::forward::forward;
+use crate::proxy::frame::{self, Frame, Span, string_value};
+use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+
+/// Where a request goes.
+pub enum Target<'v> {
+    /// A result the gateway makes itself.
+    Answer(Bytes),
+    /// The stateless era's notification stream.
+    Listen,
+    /// A backend; `rename` replaces the exposed name (at its span) with the backend's own.
+    Backend {
+        backend: &'v Arc<Backend>,
+        rename: Option<(Span, Bytes)>,
+    },
+}
+
+fn invalid(message: impl Into<String>) -> RpcError {
+    RpcError::method(code::INVALID_PARAMS, message)
+}
+
+/// Routes a request to its target within the caller's view (which is its reach: an
+/// item outside it is unknown).
+pub fn route<'v>(
+    ctx: &'v Ctx,
+    body: &[u8],
+    f: &Frame,
+    collect: bool,
+) -> Result<Target<'v>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    let view = &ctx.view;
+    let named = |span: Option<Span>, what: &str| -> Result<(Span, Cow<'_, str>), RpcError> {
+        let span = span.ok_or_else(|| invalid(format!("{method} needs {what}")))?;
+        Ok((span, string_value(body, span).unwrap_or_default()))
+    };
+    let resource = |uri: Option<Span>| -> Result<Target<'v>, RpcError> {
+        let uri = uri.and_then(|s| string_value(body, s)).unwrap_or_default();
+        let backend = view
+            .resource_backend(&uri)
+            .ok_or_else(|| invalid(format!("unknown resource {uri:?}")))?;
+        Ok(Target::Backend {
+            backend,
+            rename: None,
+        })
+    };
+    let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
+        let (span, name) = named(span, what)?;
+        let p = view
+            .prompt(&name)
+            .ok_or_else(|| invalid(format!("unknown prompt {name:?}")))?;
+        Ok(Target::Backend {
+            backend: &p.backend,
+            rename: Some((span, p.upstream_name.clone())),
+        })
+    };
+    Ok(match method {
+        "ping" | "logging/setLevel" => Target::Answer(Bytes::from_static(b"{}")),
+        "server/discover" => Target::Answer(Bytes::from(discover(ctx).to_string())),
+        "tools/list" => Target::Answer(listing(&view.tools, "tools", body, f)?),
+        "prompts/list" => Target::Answer(listing(&view.prompts, "prompts", body, f)?),
+        "resources/list" => Target::Answer(listing(&view.resources, "resources", body, f)?),
+        "resources/templates/list" => {
+            Target::Answer(listing(&view.templates, "resourceTemplates", body, f)?)
+        }
+        "tools/call" => {
+            let (span, name) = named(f.name, "params.name")?;
+            let Some(tool) = view.tool(&name) else {
+                return Err(invalid(if view.disabled.contains(name.as_ref()) {
+                    format!("tool {name:?} is disabled in this namespace")
+                } else {
+                    format!("unknown tool {name:?}")
+                }));
+            };
+            Target::Backend {
+                backend: &tool.backend,
+                rename: Some((span, tool.upstream_name.clone())),
+            }
+        }
+        "prompts/get" => prompt(f.name, "params.name")?,
+        "resources/read" | "resources/unsubscribe" => {
+            if f.uri.is_none() {
+                return Err(invalid(format!("{method} needs params.uri")));
+            }
+            let target = resource(f.uri)?;
+            if method == "resources/unsubscribe"
+                && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
+            {
+                ctx.state.subscriptions.remove(&uri, &ctx.conversation);
+            }
+            target
+        }
+        "resources/subscribe" => {
+            let uri = f
+                .uri
+                .and_then(|s| string_value(body, s))
+                .ok_or_else(|| invalid("resources/subscribe needs params.uri"))?;
+            let target = resource(f.uri)?;
+            ctx.state
+                .subscriptions
+                .add(&uri, &ctx.holder(), unix_now())
+                .map_err(|e| RpcError::method(code::INTERNAL, e.to_string()))?;
+            target
+        }
+        "completion/complete" => {
+            let kind = f
+                .ref_type
+                .and_then(|s| string_value(body, s))
+                .unwrap_or_default();
+            match kind.as_ref() {
+                "ref/prompt" => prompt(f.ref_name, "ref.name")?,
+                "ref/resource" => resource(f.ref_uri)?,
+                _ => return Err(invalid("ref.type must be ref/prompt or ref/resource")),
+            }
+        }
+        "subscriptions/listen" if ctx.stateless && !collect => Target::Listen,
+        _ => {
+            let status = if ctx.stateless {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            return Err(RpcError::new(
+                status,
+                code::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+            ));
+        }
+    })
+}
+
+/// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
+pub async fn dispatch(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    collect: bool,
+) -> Result<Response<Body>, RpcError> {
+    match route(ctx, body, f, collect)? {
+        Target::Answer(result) => {
+            let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+            Ok(json_response(
+                StatusCode::OK,
+                envelope(id, "result", &with_result_type(result, ctx.stateless)),
+            ))
+        }
+        Target::Listen => Ok(listen(ctx)),
+        Target::Backend { backend, rename } => {
+            Ok(forward(&ctx.caller(), body, f, backend, rename, collect).await)
+        }
+    }
+}
+
+/// A client's answer to a backend's request: sent to that backend with its own id.
+pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
+    let Some(span) = f.id else { return };
+    match ctx
+        .state
+        .server_requests
+        .take(&ctx.conversation, span.of(body))
+    {
+        Some((backend, original)) => {
+            let upstream = frame::splice(body, &mut [(span, &original[..])]);
+            backend.notify(upstream).await;
+        }
+        None => tracing::debug!("a client answered a request nobody is waiting for"),
+    }
+}
+
+/// Forwards the client's cancellation to the backend running the request.
+pub async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
+    let Some(rid) = f.request_id else { return };
+    let key = (
+        ctx.conversation.clone(),
+        Bytes::copy_from_slice(rid.of(body)),
+    );
+    if let Some(p) = ctx.state.inflight.remove(&key) {
+        p.backend
+            .notify(cancellation(&p.upstream_id, "cancelled by the client"))
+            .await;
+    }
+}

@@ -1,0 +1,176 @@
+//! Answers the gateway makes itself: lists from the routing table, paged; capabilities;
+//! `initialize` and `server/discover`.
+
+use bytes::{Bytes, BytesMut};
+use hyper::header::HeaderValue;
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::auth::session::{self, SessionClaims};
+use crate::auth::token::unix_now;
+use crate::crypto::{base64url, base64url_decode};
+use crate::http::Body;
+use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION};
+use crate::proxy::frame::{self, Frame, string_value};
+use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
+use crate::routing::{Listed, View};
+
+/// Items per page of a list.
+pub const PAGE: usize = 200;
+
+/// Adds [`STATELESS_RESULT_MEMBERS`] to a result made by the gateway itself.
+pub(crate) fn with_result_type(result: Bytes, stateless: bool) -> Bytes {
+    if !stateless || result.first() != Some(&b'{') {
+        return result;
+    }
+    let mut out = BytesMut::with_capacity(result.len() + STATELESS_RESULT_MEMBERS.len() + 2);
+    out.extend_from_slice(b"{");
+    out.extend_from_slice(STATELESS_RESULT_MEMBERS);
+    if result.len() > 2 {
+        out.extend_from_slice(b",");
+    }
+    out.extend_from_slice(&result[1..]);
+    out.freeze()
+}
+
+pub(crate) fn cursor<'a>(
+    body: &'a [u8],
+    f: &Frame,
+) -> Result<Option<std::borrow::Cow<'a, str>>, RpcError> {
+    Ok(f.cursor.and_then(|s| string_value(body, s)))
+}
+
+/// One page of a list: `{"<field>":[…],"nextCursor":…}` from prebuilt entries.
+/// One page of a list method's answer: the entries this client may reach.
+pub(crate) fn listing<T: Listed>(
+    items: &[T],
+    field: &str,
+    body: &[u8],
+    f: &Frame,
+) -> Result<Bytes, RpcError> {
+    page(items.iter().map(Listed::entry), field, cursor(body, f)?)
+}
+
+pub(crate) fn page<'a>(
+    entries: impl Iterator<Item = &'a Bytes>,
+    field: &str,
+    cursor: Option<std::borrow::Cow<'_, str>>,
+) -> Result<Bytes, RpcError> {
+    let invalid = || RpcError::method(code::INVALID_PARAMS, "invalid cursor");
+    let start = match cursor {
+        None => 0,
+        Some(c) => {
+            let raw = base64url_decode(&c).ok_or_else(invalid)?;
+            let text = std::str::from_utf8(&raw).map_err(|_| invalid())?;
+            text.strip_prefix("o:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(invalid)?
+        }
+    };
+    let mut out = BytesMut::with_capacity(4096);
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b"\":[");
+    let mut n = 0;
+    let mut more = false;
+    for e in entries.skip(start) {
+        if n == PAGE {
+            more = true;
+            break;
+        }
+        if n > 0 {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(e);
+        n += 1;
+    }
+    if n == 0 && start > 0 && !more {
+        return Err(invalid());
+    }
+    out.extend_from_slice(b"]");
+    if more {
+        let next = base64url(format!("o:{}", start + PAGE).as_bytes());
+        out.extend_from_slice(b",\"nextCursor\":\"");
+        out.extend_from_slice(next.as_bytes());
+        out.extend_from_slice(b"\"");
+    }
+    out.extend_from_slice(b"}");
+    Ok(out.freeze())
+}
+
+/// What the gateway offers: the union of its backends, under its own name.
+pub(crate) fn capabilities(view: &View) -> Value {
+    let mut caps = json!({
+        "tools": {"listChanged": true},
+        "prompts": {"listChanged": true},
+        "resources": {"listChanged": true, "subscribe": view.subscribe},
+        "logging": {},
+    });
+    if view.completions {
+        caps["completions"] = json!({});
+    }
+    caps
+}
+
+pub(crate) fn server_info() -> Value {
+    json!({"name": "metamcp", "version": env!("CARGO_PKG_VERSION")})
+}
+
+pub(crate) fn discover(ctx: &Ctx) -> Value {
+    let mut versions = vec![STATELESS_VERSION];
+    versions.extend_from_slice(SESSION_VERSIONS);
+    json!({
+        "supportedVersions": versions,
+        "capabilities": capabilities(&ctx.view),
+        "serverInfo": server_info(),
+        "instructions": "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.",
+    })
+}
+
+pub(crate) fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcError> {
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    if f.id.is_none() {
+        return Err(RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            "initialize needs an id",
+        ));
+    }
+    let asked = f
+        .protocol_version
+        .and_then(|s| string_value(body, s))
+        .unwrap_or_default();
+    let version = if SESSION_VERSIONS.contains(&asked.as_ref()) {
+        asked.to_string()
+    } else {
+        SESSION_VERSIONS[0].to_string()
+    };
+    let caps = f
+        .params
+        .and_then(|p| frame::container_span(body, p.start))
+        .map_or(0, |p| session::ClientCaps::from_params(p.of(body)));
+    let now = unix_now();
+    let claims = SessionClaims {
+        kid: ctx.kid().to_string(),
+        ns: ctx.namespace.clone(),
+        v: version.clone(),
+        c: caps,
+        iat: now,
+        exp: now + ctx.state.config.session_ttl.as_secs(),
+    };
+    let session_id = session::seal(&ctx.state.cipher, &claims);
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": capabilities(&ctx.view),
+        "serverInfo": server_info(),
+        "instructions": "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.",
+    });
+    let mut resp = json_response(
+        StatusCode::OK,
+        envelope(id, "result", result.to_string().as_bytes()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&session_id) {
+        resp.headers_mut().insert("mcp-session-id", v);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,81 @@
+//! MCP behind the REST routes: a tool call from `POST …/tools/{tool}/execute`, and the
+//! tool list of one server, both within the caller's reach.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::backend::Backend;
+use crate::http::ApiError;
+use crate::mcp::Ctx;
+use crate::proxy::forward::forward;
+use crate::proxy::frame;
+
+/// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
+pub async fn execute(
+    ctx: &Ctx,
+    backend: &Arc<Backend>,
+    tool: &str,
+    arguments: &Bytes,
+) -> Result<Bytes, ApiError> {
+    if ctx.is_narrowed() && !ctx.tools_of(backend).iter().any(|(own, _)| own == tool) {
+        return Err(ApiError::NotFound(format!(
+            "no tool {tool:?} on server {} for this key",
+            backend.name
+        )));
+    }
+    let args = if arguments.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else if frame::is_one_object(arguments) {
+        &arguments[..]
+    } else {
+        // Anything else spliced into the frame could close it early and add members.
+        return Err(ApiError::BadRequest {
+            field: None,
+            message: "the body must be exactly one JSON object of tool arguments".into(),
+        });
+    };
+    let mut body = BytesMut::with_capacity(args.len() + 128);
+    body.extend_from_slice(
+        b"{\"jsonrpc\":\"2.0\",\"id\":\"rest\",\"method\":\"tools/call\",\"params\":{\"name\":",
+    );
+    body.extend_from_slice(&frame::json_string(tool));
+    body.extend_from_slice(b",\"arguments\":");
+    body.extend_from_slice(args);
+    body.extend_from_slice(b"}}");
+    let body = body.freeze();
+    let f = frame::parse(&body).map_err(|_| ApiError::BadRequest {
+        field: None,
+        message: "the body must be exactly one JSON object of tool arguments".into(),
+    })?;
+    let resp = forward(&ctx.caller(), &body, &f, backend, None, true).await;
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .to_bytes();
+    Ok(bytes)
+}
+
+/// The REST tool list of a server: the backend's own tools this caller reaches, each
+/// with the name the caller calls it by on `/mcp` (`exposed_name`).
+pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
+    let lists = backend.lists();
+    let reach = ctx.tools_of(backend);
+    Value::Array(
+        lists
+            .tools
+            .iter()
+            .filter_map(|t| {
+                let own = t["name"].as_str()?;
+                let (_, exposed) = reach.iter().find(|(o, _)| o == own)?;
+                let mut t = t.clone();
+                t["exposed_name"] = Value::String(exposed.clone());
+                Some(t)
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,827 @@
+//! Client input for servers and namespaces, checked field by field so a client learns
+//! exactly which field is wrong; unknown fields are refused. `PUT` changes the fields it
+//! names and keeps the rest, and a masked secret sent back unchanged keeps the stored
+//! value, so GET → edit → PUT works.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::model::names::{is_valid_name, is_valid_tool_name};
+use crate::model::{MASK, Namespace, Protocol, Server, ToolOverride};
+
+/// Input that is not a valid server or namespace: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn field(field: &str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            field: Some(field.to_string()),
+            message: format!("{field}: {}", message.into()),
+        }
+    }
+}
+
+const MAX_URL: usize = 2048;
+const MAX_COMMAND: usize = 1024;
+const MAX_ARGS: usize = 256;
+const MAX_MAP_ENTRIES: usize = 100;
+const MAX_VALUE: usize = 8192;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_TIMEOUT_MS: i64 = 3_600_000;
+const DEFAULT_TIMEOUT_MS: i32 = 60_000;
+/// Headers the gateway sets itself on upstream requests.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+    "accept",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+
+pub fn object(body: &Value) -> Result<&Map<String, Value>, Invalid> {
+    body.as_object().ok_or_else(|| Invalid {
+        field: None,
+        message: "the request body must be a JSON object".into(),
+    })
+}
+
+/// A field's value: absent, explicitly null, or present.
+enum Field<'a> {
+    Absent,
+    Null,
+    Value(&'a Value),
+}
+
+fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Field<'a> {
+    match obj.get(name) {
+        None => Field::Absent,
+        Some(Value::Null) => Field::Null,
+        Some(v) => Field::Value(v),
+    }
+}
+
+fn string_field(obj: &Map<String, Value>, name: &str) -> Result<Option<Option<String>>, Invalid> {
+    match field(obj, name) {
+        Field::Absent => Ok(None),
+        Field::Null => Ok(Some(None)),
+        Field::Value(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Field::Value(_) => Err(Invalid::field(name, "must be a string")),
+    }
+}
+
+fn reject_unknown(
+    obj: &Map<String, Value>,
+    known: &[&str],
+    read_only: &[&str],
+    allow_read_only: bool,
+) -> Result<(), Invalid> {
+    for k in obj.keys() {
+        if read_only.contains(&k.as_str()) {
+            if !allow_read_only {
+                return Err(Invalid::field(k, "is assigned by the gateway"));
+            }
+        } else if !known.contains(&k.as_str()) {
+            return Err(Invalid::field(
+                k,
+                format!("unknown field (expected one of: {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A server being created or changed.
+#[derive(Default)]
+pub struct ServerDraft {
+    pub name: String,
+    pub protocol: Option<Protocol>,
+    pub url: Option<String>,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
+    pub is_active: bool,
+    pub timeout_ms: i32,
+    /// What the change did that the caller did not ask for in so many words.
+    pub warnings: Vec<String>,
+}
+
+impl From<&Server> for ServerDraft {
+    fn from(s: &Server) -> Self {
+        ServerDraft {
+            name: s.name.clone(),
+            protocol: Some(s.protocol),
+            url: s.url.clone(),
+            command: s.command.clone(),
+            args: s.args.clone(),
+            env: s.env.clone(),
+            headers: s.headers.clone(),
+            is_active: s.is_active,
+            timeout_ms: s.timeout_ms as i32,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+const SERVER_FIELDS: &[&str] = &[
+    "name",
+    "protocol",
+    "url",
+    "command",
+    "args",
+    "env",
+    "headers",
+    "is_active",
+    "timeout_ms",
+];
+const SERVER_READ_ONLY: &[&str] = &[
+    "id",
+    "status",
+    "created_at",
+    "updated_at",
+    "problems",
+    "warnings",
+];
+
+impl ServerDraft {
+    /// Applies the fields present in `obj`; `existing` is set for updates.
+    pub fn apply(
+        &mut self,
+        obj: &Map<String, Value>,
+        existing: Option<&Server>,
+    ) -> Result<(), Invalid> {
+        let creating = existing.is_none();
+        reject_unknown(obj, SERVER_FIELDS, SERVER_READ_ONLY, !creating)?;
+        if creating {
+            self.is_active = true;
+            self.timeout_ms = DEFAULT_TIMEOUT_MS;
+        }
+        match string_field(obj, "name")? {
+            Some(Some(n)) => {
+                if !is_valid_name(&n) {
+                    return Err(Invalid::field(
+                        "name",
+                        "must match ^[A-Za-z0-9][A-Za-z0-9-]{0,31}$ (letters, digits, '-')",
+                    ));
+                }
+                self.name = n;
+            }
+            Some(None) => return Err(Invalid::field("name", "cannot be null")),
+            None if creating => return Err(Invalid::field("name", "is required")),
+            None => {}
+        }
+        match string_field(obj, "protocol")? {
+            Some(Some(p)) => {
+                self.protocol = Some(Protocol::parse(&p).ok_or_else(|| {
+                    Invalid::field("protocol", "must be one of stdio, http, sse")
+                })?);
+            }
+            Some(None) => return Err(Invalid::field("protocol", "cannot be null")),
+            None if creating => return Err(Invalid::field("protocol", "is required")),
+            None => {}
+        }
+        // Stored header secrets were given for one origin: they do not follow the URL to
+        // another one unless this request gives them again.
+        let mut moved = false;
+        if let Some(url) = string_field(obj, "url")? {
+            moved = existing.is_some_and(|e| {
+                !e.headers.is_empty() && origin(e.url.as_deref()) != origin(url.as_deref())
+            });
+            self.url = url;
+        }
+        if moved {
+            self.headers.clear();
+            if matches!(field(obj, "headers"), Field::Absent) {
+                self.warnings.push(
+                    "the url moved to another origin: the stored headers were dropped; \
+                     send them again with the new url if it needs them"
+                        .into(),
+                );
+            }
+        }
+        let kept_headers = existing.filter(|_| !moved).map(|e| &e.headers);
+        if let Some(command) = string_field(obj, "command")? {
+            self.command = command;
+        }
+        match field(obj, "args") {
+            Field::Absent => {}
+            Field::Null => self.args.clear(),
+            Field::Value(Value::Array(items)) => {
+                if items.len() > MAX_ARGS {
+                    return Err(Invalid::field("args", format!("at most {MAX_ARGS} items")));
+                }
+                self.args = items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) if !s.contains('\0') && s.len() <= MAX_VALUE => {
+                            Ok(s.clone())
+                        }
+                        _ => Err(Invalid::field("args", "items must be strings without NUL")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            Field::Value(_) => {
+                return Err(Invalid::field("args", "must be an array of strings"));
+            }
+        }
+        if let Some(env) = secret_map(obj, "env", existing.map(|e| &e.env))? {
+            for k in env.keys() {
+                let ok = k
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !ok {
+                    return Err(Invalid::field(
+                        "env",
+                        format!("{k:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"),
+                    ));
+                }
+            }
+            self.env = env;
+        }
+        if let Some(headers) = secret_map(obj, "headers", kept_headers)? {
+            for (k, v) in &headers {
+                let token = !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !token {
+                    return Err(Invalid::field(
+                        "headers",
+                        format!("{k:?} is not a header name"),
+                    ));
+                }
+                if RESERVED_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
+                    return Err(Invalid::field(
+                        "headers",
+                        format!("{k} is set by the gateway and cannot be configured"),
+                    ));
+                }
+                if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                    return Err(Invalid::field(
+                        "headers",
+                        format!("the value of {k} has control characters"),
+                    ));
+                }
+            }
+            self.headers = headers;
+        }
+        match field(obj, "is_active") {
+            Field::Absent => {}
+            Field::Value(Value::Bool(b)) => self.is_active = *b,
+            _ => return Err(Invalid::field("is_active", "must be true or false")),
+        }
+        match field(obj, "timeout_ms") {
+            Field::Absent => {}
+            Field::Value(Value::Number(n)) => match n.as_i64() {
+                Some(t) if (1..=MAX_TIMEOUT_MS).contains(&t) => self.timeout_ms = t as i32,
+                _ => {
+                    return Err(Invalid::field(
+                        "timeout_ms",
+                        format!("must be a whole number from 1 to {MAX_TIMEOUT_MS}"),
+                    ));
+                }
+            },
+            _ => return Err(Invalid::field("timeout_ms", "must be a number")),
+        }
+        Ok(())
+    }
+
+    /// Checks the fields against each other once all are applied.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let Some(protocol) = self.protocol else {
+            return Err(Invalid::field("protocol", "is required"));
+        };
+        match protocol {
+            Protocol::Stdio => {
+                let Some(cmd) = &self.command else {
+                    return Err(Invalid::field("command", "is required for stdio servers"));
+                };
+                if cmd.trim().is_empty() || cmd.len() > MAX_COMMAND || cmd.contains('\0') {
+                    return Err(Invalid::field(
+                        "command",
+                        format!("must be 1 to {MAX_COMMAND} characters without NUL"),
+                    ));
+                }
+                if self.url.is_some() {
+                    return Err(Invalid::field(
+                        "url",
+                        "is not used by stdio servers; send null",
+                    ));
+                }
+                if !self.headers.is_empty() {
+                    return Err(Invalid::field(
+                        "headers",
+                        "are not used by stdio servers; send null",
+                    ));
+                }
+            }
+            Protocol::Http | Protocol::Sse => {
+                let Some(url) = &self.url else {
+                    return Err(Invalid::field(
+                        "url",
+                        format!("is required for {} servers", protocol.as_str()),
+                    ));
+                };
+                validate_url(url)?;
+                if self.command.is_some() || !self.args.is_empty() || !self.env.is_empty() {
+                    let f = if self.command.is_some() {
+                        "command"
+                    } else if !self.args.is_empty() {
+                        "args"
+                    } else {
+                        "env"
+                    };
+                    return Err(Invalid::field(
+                        f,
+                        format!(
+                            "is only for stdio servers; send null for {} servers",
+                            protocol.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_url(url: &str) -> Result<(), Invalid> {
+    if url.len() > MAX_URL {
+        return Err(Invalid::field(
+            "url",
+            format!("longer than {MAX_URL} characters"),
+        ));
+    }
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|_| Invalid::field("url", "is not a valid URL"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => {
+            return Err(Invalid::field("url", "must be an http:// or https:// URL"));
+        }
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| Invalid::field("url", "has no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(Invalid::field(
+            "url",
+            "must not carry credentials; put them in headers, which are stored encrypted",
+        ));
+    }
+    if authority.host().is_empty() {
+        return Err(Invalid::field("url", "has no host"));
+    }
+    // The port as written (the URI type drops one that does not fit in 16 bits, and a
+    // connection would then go to the scheme's default port instead).
+    let written_port = authority
+        .as_str()
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .map(|(_, p)| p);
+    if let Some(port) = written_port
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(Invalid::field(
+            "url",
+            format!("has port {port:?}; ports are 1 to 65535"),
+        ));
+    }
+    Ok(())
+}
+
+/// Scheme, host and port of a URL (the port its scheme implies when absent), compared
+/// to decide whether stored secrets may follow a URL change.
+fn origin(url: Option<&str>) -> Option<(String, String, u16)> {
+    let uri: hyper::Uri = url?.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    let port = authority
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some((scheme, authority.host().to_ascii_lowercase(), port))
+}
+
+/// A string map of secrets (`env`, `headers`): a value equal to [`MASK`] keeps the stored
+/// value for that key, so a masked GET can be sent back unchanged.
+fn secret_map(
+    obj: &Map<String, Value>,
+    name: &str,
+    existing: Option<&BTreeMap<String, String>>,
+) -> Result<Option<BTreeMap<String, String>>, Invalid> {
+    match field(obj, name) {
+        Field::Absent => Ok(None),
+        Field::Null => Ok(Some(BTreeMap::new())),
+        Field::Value(Value::Object(m)) => {
+            if m.len() > MAX_MAP_ENTRIES {
+                return Err(Invalid::field(
+                    name,
+                    format!("at most {MAX_MAP_ENTRIES} entries"),
+                ));
+            }
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                let Value::String(v) = v else {
+                    return Err(Invalid::field(
+                        name,
+                        format!("the value of {k} must be a string"),
+                    ));
+                };
+                if v.len() > MAX_VALUE || v.contains('\0') {
+                    return Err(Invalid::field(
+                        name,
+                        format!("the value of {k} is too long or has NUL"),
+                    ));
+                }
+                let value = if v == MASK {
+                    match existing.and_then(|e| e.get(k)) {
+                        Some(old) => old.clone(),
+                        None => {
+                            return Err(Invalid::field(
+                                name,
+                                format!("{k} is masked but has no stored value to keep"),
+                            ));
+                        }
+                    }
+                } else {
+                    v.clone()
+                };
+                out.insert(k.clone(), value);
+            }
+            Ok(Some(out))
+        }
+        Field::Value(_) => Err(Invalid::field(name, "must be an object of strings")),
+    }
+}
+
+/// A namespace being created or changed.
+#[derive(Default)]
+pub struct NamespaceDraft {
+    pub name: String,
+    pub description: Option<String>,
+    pub servers: Vec<String>,
+    pub prefix_tools: bool,
+    pub auth_required: bool,
+    pub tools: BTreeMap<String, ToolOverride>,
+}
+
+impl From<&Namespace> for NamespaceDraft {
+    fn from(n: &Namespace) -> Self {
+        NamespaceDraft {
+            name: n.name.clone(),
+            description: n.description.clone(),
+            servers: n.servers.clone(),
+            prefix_tools: n.prefix_tools,
+            auth_required: n.auth_required,
+            tools: n.tools.clone(),
+        }
+    }
+}
+
+const NAMESPACE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "servers",
+    "tool_prefix",
+    "auth",
+    "tools",
+];
+const NAMESPACE_READ_ONLY: &[&str] = &["created_at", "updated_at", "problems"];
+
+impl NamespaceDraft {
+    pub fn apply(&mut self, obj: &Map<String, Value>, creating: bool) -> Result<(), Invalid> {
+        reject_unknown(obj, NAMESPACE_FIELDS, NAMESPACE_READ_ONLY, !creating)?;
+        if creating {
+            self.prefix_tools = true;
+            self.auth_required = true;
+        }
+        match string_field(obj, "name")? {
+            Some(Some(n)) if creating => {
+                if !is_valid_name(&n) {
+                    return Err(Invalid::field(
+                        "name",
+                        "must match ^[A-Za-z0-9][A-Za-z0-9-]{0,31}$ (letters, digits, '-')",
+                    ));
+                }
+                self.name = n;
+            }
+            Some(Some(n)) if n == self.name => {}
+            Some(Some(_)) => {
+                return Err(Invalid::field(
+                    "name",
+                    "cannot be changed; create a new namespace",
+                ));
+            }
+            Some(None) => return Err(Invalid::field("name", "cannot be null")),
+            None if creating => return Err(Invalid::field("name", "is required")),
+            None => {}
+        }
+        if let Some(d) = string_field(obj, "description")? {
+            if d.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
+                return Err(Invalid::field(
+                    "description",
+                    format!("at most {MAX_DESCRIPTION} characters"),
+                ));
+            }
+            self.description = d;
+        }
+        match field(obj, "servers") {
+            Field::Absent => {}
+            Field::Null => self.servers.clear(),
+            Field::Value(Value::Array(items)) => {
+                let mut servers: Vec<String> = Vec::with_capacity(items.len());
+                for i in items {
+                    let Value::String(s) = i else {
+                        return Err(Invalid::field(
+                            "servers",
+                            "must be an array of server names",
+                        ));
+                    };
+                    if servers.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                        return Err(Invalid::field("servers", format!("{s:?} is listed twice")));
+                    }
+                    servers.push(s.clone());
+                }
+                self.servers = servers;
+            }
+            Field::Value(_) => {
+                return Err(Invalid::field(
+                    "servers",
+                    "must be an array of server names",
+                ));
+            }
+        }
+        match string_field(obj, "tool_prefix")?.flatten().as_deref() {
+            None => {}
+            Some("always") => self.prefix_tools = true,
+            Some("never") => self.prefix_tools = false,
+            Some(_) => {
+                return Err(Invalid::field("tool_prefix", "must be always or never"));
+            }
+        }
+        match string_field(obj, "auth")?.flatten().as_deref() {
+            None => {}
+            Some("required") => self.auth_required = true,
+            Some("none") => self.auth_required = false,
+            Some(_) => return Err(Invalid::field("auth", "must be required or none")),
+        }
+        match field(obj, "tools") {
+            Field::Absent => {}
+            Field::Null => self.tools.clear(),
+            Field::Value(Value::Object(m)) => {
+                let mut tools = BTreeMap::new();
+                for (tool, settings) in m {
+                    if !is_valid_tool_name(tool) {
+                        return Err(Invalid::field(
+                            "tools",
+                            format!("{tool:?} is not a tool name ([A-Za-z0-9_-]{{1,64}})"),
+                        ));
+                    }
+                    tools.insert(tool.clone(), tool_override(tool, settings)?);
+                }
+                self.tools = tools;
+            }
+            Field::Value(_) => return Err(Invalid::field("tools", "must be an object")),
+        }
+        Ok(())
+    }
+}
+
+fn tool_override(tool: &str, v: &Value) -> Result<ToolOverride, Invalid> {
+    let Value::Object(m) = v else {
+        return Err(Invalid::field(
+            "tools",
+            format!("settings of {tool} must be an object"),
+        ));
+    };
+    let mut o = ToolOverride {
+        enabled: true,
+        name: None,
+        description: None,
+    };
+    for (k, v) in m {
+        match (k.as_str(), v) {
+            ("enabled", Value::Bool(b)) => o.enabled = *b,
+            ("name", Value::String(n)) if is_valid_tool_name(n) => o.name = Some(n.clone()),
+            ("name", Value::Null) | ("description", Value::Null) => {}
+            ("description", Value::String(d)) if d.len() <= MAX_VALUE => {
+                o.description = Some(d.clone())
+            }
+            ("enabled" | "name" | "description", _) => {
+                return Err(Invalid::field(
+                    "tools",
+                    format!("{tool}.{k} has the wrong type or an invalid value"),
+                ));
+            }
+            _ => {
+                return Err(Invalid::field(
+                    "tools",
+                    format!("{tool}.{k} is unknown (expected enabled, name, description)"),
+                ));
+            }
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn draft(v: Value) -> Result<ServerDraft, Invalid> {
+        let mut d = ServerDraft::default();
+        d.apply(v.as_object().unwrap(), None)?;
+        d.validate()?;
+        Ok(d)
+    }
+
+    fn field_of(r: Result<ServerDraft, Invalid>) -> String {
+        match r {
+            Err(Invalid { field: Some(f), .. }) => f,
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn server_input_is_checked_field_by_field() {
+        let ok = draft(
+            json!({"name": "time", "protocol": "stdio", "command": "uvx",
+                              "args": ["mcp-server-time"], "env": {"TZ": "UTC"}}),
+        )
+        .unwrap();
+        assert_eq!(ok.timeout_ms, 60_000);
+        assert!(ok.is_active);
+        assert!(
+            draft(
+                json!({"name": "w", "protocol": "http", "url": "https://x.test/mcp",
+                              "headers": {"Authorization": "Bearer t"}})
+            )
+            .is_ok()
+        );
+        for (input, f) in [
+            (json!({"protocol": "http", "url": "http://a"}), "name"),
+            (
+                json!({"name": "a_b", "protocol": "http", "url": "http://a"}),
+                "name",
+            ),
+            (json!({"name": "a", "protocol": "ftp"}), "protocol"),
+            (json!({"name": "a", "protocol": "http"}), "url"),
+            (
+                json!({"name": "a", "protocol": "http", "url": "ftp://a"}),
+                "url",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://u:p@a"}),
+                "url",
+            ),
+            (json!({"name": "a", "protocol": "stdio"}), "command"),
+            (
+                json!({"name": "a", "protocol": "stdio", "command": "x", "url": "http://a"}),
+                "url",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://a", "command": "x"}),
+                "command",
+            ),
+            (
+                json!({"name": "a", "protocol": "stdio", "command": "x", "env": {"1X": "v"}}),
+                "env",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://a", "headers": {"Host": "v"}}),
+                "headers",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://a", "timeout_ms": 0}),
+                "timeout_ms",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://a", "is_active": "yes"}),
+                "is_active",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://a", "colour": "red"}),
+                "colour",
+            ),
+            (
+                json!({"name": "a", "protocol": "http", "url": "http://a", "id": "x"}),
+                "id",
+            ),
+        ] {
+            assert_eq!(field_of(draft(input.clone())), f, "{input}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_secret_values() {
+        let mut s = ServerDraft::default();
+        s.apply(
+            json!({"name": "w", "protocol": "http", "url": "http://a", "headers": {"Authorization": "Bearer s3cret"}})
+                .as_object()
+                .unwrap(),
+            None,
+        )
+        .unwrap();
+        let server = Server {
+            id: Uuid::nil(),
+            name: s.name,
+            protocol: Protocol::Http,
+            url: s.url,
+            command: None,
+            args: vec![],
+            env: BTreeMap::from([("TOKEN".to_string(), "hunter2".to_string())]),
+            headers: s.headers,
+            is_active: true,
+            timeout_ms: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            registered_us: 0,
+        };
+        let shown = format!("{server:?}");
+        assert!(shown.contains("Authorization") && shown.contains("TOKEN"));
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn masked_secrets_keep_their_stored_values() {
+        let existing = Server {
+            id: Uuid::nil(),
+            name: "w".into(),
+            protocol: Protocol::Http,
+            url: Some("http://a".into()),
+            command: None,
+            args: vec![],
+            env: BTreeMap::new(),
+            headers: BTreeMap::from([("Authorization".to_string(), "Bearer s3cret".to_string())]),
+            is_active: true,
+            timeout_ms: 1000,
+            created_at: String::new(),
+            updated_at: String::new(),
+            registered_us: 0,
+        };
+        let public = existing.public_json("running");
+        assert!(!public.to_string().contains("s3cret"));
+        let mut d = ServerDraft::from(&existing);
+        d.apply(public.as_object().unwrap(), Some(&existing))
+            .unwrap();
+        assert_eq!(d.headers["Authorization"], "Bearer s3cret");
+        let mut d = ServerDraft::from(&existing);
+        let err = d
+            .apply(
+                json!({"headers": {"X-New": MASK}}).as_object().unwrap(),
+                Some(&existing),
+            )
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no stored value"));
+    }
+
+    #[test]
+    fn namespace_input() {
+        let mut d = NamespaceDraft::default();
+        d.apply(
+            json!({"name": "team-a", "servers": ["time"], "tool_prefix": "never", "auth": "none",
+                   "tools": {"time__get": {"enabled": false}, "x": {"name": "now", "description": "d"}}})
+            .as_object()
+            .unwrap(),
+            true,
+        )
+        .unwrap();
+        assert!(!d.prefix_tools && !d.auth_required);
+        assert!(!d.tools["time__get"].enabled);
+        assert_eq!(d.tools["x"].name.as_deref(), Some("now"));
+        for bad in [
+            json!({"name": "a", "tools": {"t": {"colour": 1}}}),
+            json!({"name": "a", "tools": {"bad name": {}}}),
+            json!({"name": "a", "servers": ["x", "X"]}),
+            json!({"name": "a", "tool_prefix": "sometimes"}),
+            json!({"name": "a", "extra": 1}),
+        ] {
+            let mut d = NamespaceDraft::default();
+            assert!(d.apply(bad.as_object().unwrap(), true).is_err(), "{bad}");
+        }
+    }
+}

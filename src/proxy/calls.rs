@@ -1,0 +1,164 @@
+//! Calls in flight: which client request is running at which backend under which
+//! upstream id (for `notifications/cancelled`, and to tell the backend when a client
+//! leaves), and the backends' own requests to clients awaiting their answers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::backend::Backend;
+use crate::proxy::frame;
+
+/// Requests a backend sent to a client (sampling, elicitation, roots) under unguessable
+/// gateway ids, so the client's answers reach the right backend with the backend's own
+/// id, and only the conversation that was asked can answer.
+#[derive(Default)]
+pub struct ServerRequests {
+    map: Mutex<HashMap<Bytes, Asked>>,
+}
+
+/// A backend's request to a client: which conversation was asked, who asked, under
+/// which id of its own, and when.
+pub(crate) struct Asked {
+    conversation: Arc<str>,
+    backend: Arc<Backend>,
+    original: Bytes,
+    at: std::time::Instant,
+}
+
+/// Unanswered backend requests are forgotten after this long.
+pub(crate) const SERVER_REQUEST_TTL: Duration = Duration::from_secs(600);
+/// Unanswered backend requests held at most; the oldest gives way beyond it.
+pub(crate) const MAX_SERVER_REQUESTS: usize = 16_384;
+
+/// Anonymous clients of an open namespace: each stateless request is a conversation of
+/// its own (`a:` and a random suffix).
+pub const ANONYMOUS: &str = "a:";
+
+impl ServerRequests {
+    /// A mapper for one forwarded call's SSE answer.
+    pub(crate) fn mapper(
+        self: &Arc<Self>,
+        conversation: Arc<str>,
+        backend: Arc<Backend>,
+    ) -> crate::proxy::splicer::IdMapper {
+        let reqs = self.clone();
+        Box::new(move |original: &[u8]| {
+            let id = Bytes::from(format!("\"m{}\"", crate::crypto::random_alphanumeric(22)));
+            let mut map = reqs.map.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() >= MAX_SERVER_REQUESTS {
+                map.retain(|_, a| a.at.elapsed() < SERVER_REQUEST_TTL);
+            }
+            if map.len() >= MAX_SERVER_REQUESTS
+                && let Some(oldest) = map.iter().min_by_key(|(_, a)| a.at).map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+            map.insert(
+                id.clone(),
+                Asked {
+                    conversation: conversation.clone(),
+                    backend: backend.clone(),
+                    original: Bytes::copy_from_slice(original),
+                    at: std::time::Instant::now(),
+                },
+            );
+            id
+        })
+    }
+
+    /// The backend and its own id for an answer from `conversation` under `id`; an
+    /// answer from another conversation is refused (anonymous stateless requests, each a
+    /// conversation of its own, answer by knowing the unguessable id).
+    pub(crate) fn take(&self, conversation: &str, id: &[u8]) -> Option<(Arc<Backend>, Bytes)> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = map.get(id)?;
+        let same = *asked.conversation == *conversation
+            || (asked.conversation.starts_with(ANONYMOUS) && conversation.starts_with(ANONYMOUS));
+        if !same {
+            return None;
+        }
+        map.remove(id).map(|a| (a.backend, a.original))
+    }
+}
+
+/// A request of this client in flight at a backend.
+pub(crate) struct Pending {
+    pub(crate) backend: Arc<Backend>,
+    pub(crate) upstream_id: Bytes,
+}
+
+/// In-flight requests by (conversation, client id), for `notifications/cancelled`.
+#[derive(Default)]
+pub struct InFlight {
+    map: Mutex<HashMap<(Arc<str>, Bytes), Pending>>,
+}
+
+impl InFlight {
+    pub(crate) fn insert(&self, key: (Arc<str>, Bytes), p: Pending) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, p);
+    }
+
+    pub(crate) fn remove(&self, key: &(Arc<str>, Bytes)) -> Option<Pending> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub(crate) fn cancellation(upstream_id: &[u8], reason: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    out.extend_from_slice(
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":",
+    );
+    out.extend_from_slice(upstream_id);
+    out.extend_from_slice(b",\"reason\":");
+    out.extend_from_slice(&frame::json_string(reason));
+    out.extend_from_slice(b"}}");
+    out.freeze()
+}
+
+/// Removes the in-flight entry when the response ends; cancels upstream if it never did.
+pub(crate) struct InFlightGuard {
+    pub(crate) inflight: Arc<InFlight>,
+    pub(crate) key: (Arc<str>, Bytes),
+    pub(crate) done: bool,
+}
+
+impl InFlightGuard {
+    pub(crate) fn complete(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.inflight.remove(&self.key);
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(p) = self.inflight.remove(&self.key) {
+            tokio::spawn(async move {
+                p.backend
+                    .notify(cancellation(&p.upstream_id, "the client went away"))
+                    .await;
+            });
+        }
+    }
+}

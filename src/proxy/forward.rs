@@ -1,0 +1,470 @@
+//! Forwarding one call: the request spliced (new id, the backend's own name), sent through
+//! the backend's transport, and its answer streamed back through [`ResponseSplicer`] with
+//! the client's id restored, bounded in time, ending in a JSON-RPC answer for the client
+//! whatever the backend does.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Frame as BodyFrame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::backend::Backend;
+use crate::http::Body;
+use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests};
+use crate::proxy::frame::{self, Frame, Span};
+use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
+use crate::proxy::splicer::ResponseSplicer;
+
+/// Longest a collected (batched, REST) answer may be.
+pub const MAX_COLLECTED: usize = 64 << 20;
+
+/// Who a forwarded call is for: what the forwarding needs to know of the client.
+pub struct Caller<'a> {
+    /// The client's conversation (session, key, or anonymous request).
+    pub conversation: &'a Arc<str>,
+    /// A stateless-era client (results get `resultType` and caching hints).
+    pub stateless: bool,
+    pub inflight: &'a Arc<InFlight>,
+    pub server_requests: &'a Arc<ServerRequests>,
+}
+
+/// Sends the request to `backend` and streams its answer back.
+///
+/// The call's future lives on the heap: every future that awaits it (the whole request
+/// path) then holds a pointer instead of embedding it, and each of them is moved at
+/// least once, so their size is paid for on every request.
+pub fn forward<'a>(
+    caller: &'a Caller<'a>,
+    body: &'a Bytes,
+    f: &'a Frame,
+    backend: &'a Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    collect: bool,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
+    Box::pin(forward_call(caller, body, f, backend, rename, collect))
+}
+
+async fn forward_call(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    collect: bool,
+) -> Response<Body> {
+    let client_id =
+        f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
+    let upstream_id = backend.next_upstream_id();
+    let mut reps: Vec<(Span, &[u8])> = Vec::with_capacity(2);
+    if let Some(s) = f.id {
+        reps.push((s, &upstream_id));
+    }
+    if let Some((span, name)) = &rename {
+        reps.push((*span, name));
+    }
+    let upstream_body = frame::splice(body, &mut reps);
+    let key = (caller.conversation.clone(), client_id.clone());
+    caller.inflight.insert(
+        key.clone(),
+        Pending {
+            backend: backend.clone(),
+            upstream_id: upstream_id.clone(),
+        },
+    );
+    let mut guard = InFlightGuard {
+        inflight: caller.inflight.clone(),
+        key,
+        done: false,
+    };
+    let fail = |e: String| {
+        RpcError::method(code::INTERNAL, format!("backend {}: {e}", backend.name))
+            .response(&client_id)
+    };
+    let timeout = backend.timeout;
+    // `timeout` bounds the whole call from here; only the backend's progress
+    // notifications (and its own requests to the client) extend it.
+    let started = tokio::time::Instant::now();
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let sent = async {
+        if backend.has_pool() {
+            let (head, exchange) = backend.post(&upstream_body).await?;
+            let ct = head
+                .content_type
+                .and_then(|c| HeaderValue::from_maybe_shared(c).ok());
+            Ok((head.status, ct, Source::Pool(exchange)))
+        } else {
+            let resp = Box::pin(backend.send(upstream_body.clone())).await?;
+            let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
+            Ok::<_, crate::backend::http::UpstreamError>((
+                resp.status().as_u16(),
+                ct,
+                Source::Hyper(resp.into_body()),
+            ))
+        }
+    };
+    let answer = tokio::select! {
+        biased;
+        r = sent => r,
+        () = deadline.as_mut() => {
+            // Dropping the guard tells the backend to stop.
+            return fail(format!("no answer within {} ms", timeout.as_millis()));
+        }
+    };
+    let (status, content_type, source) = match answer {
+        Err(e) => {
+            guard.complete();
+            backend.suspect();
+            return fail(e.to_string());
+        }
+        Ok(r) => r,
+    };
+    if status != 200 {
+        guard.complete();
+        return fail(format!("answered HTTP {status}"));
+    }
+    let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
+    let sse = content_type
+        .to_str()
+        .is_ok_and(|c| c.starts_with("text/event-stream"));
+    let mut splicer = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
+    if sse {
+        splicer = splicer.with_other_ids(
+            caller
+                .server_requests
+                .mapper(caller.conversation.clone(), backend.clone()),
+        );
+    }
+    if caller.stateless {
+        splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
+    }
+    let mut source = source;
+    // A JSON answer already here in full goes out whole, with its length: no timer, no
+    // stream to poll, and the backend connection is back in the pool before we return.
+    if !sse
+        && !collect
+        && let Source::Pool(exchange) = &mut source
+        && let Some(whole) = exchange.take_whole()
+    {
+        let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
+        let mut pieces = Vec::with_capacity(3);
+        splicer.feed(whole, &mut pieces);
+        guard.complete();
+        if splicer.answered() && ends_whole {
+            let mut r = Response::new(Body::pieces(pieces));
+            r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+            return r;
+        }
+        // Not JSON, another request's answer, or cut short: the client gets an error
+        // with its own id instead.
+        return fail("answered with something that is not the response to this request".into());
+    }
+    // The answer streams. A JSON one still arriving is sent to the client as one SSE
+    // event, so that if the backend breaks off midway the client still gets an error
+    // with its own id (a JSON body already begun could only be cut).
+    let wrap = !sse && !collect;
+    let stream = UpstreamBody {
+        inner: source,
+        splicer,
+        pending: VecDeque::new(),
+        scratch: Vec::new(),
+        timeout,
+        deadline: Box::pin(tokio::time::sleep_until(started + timeout)),
+        progress: started,
+        guard: Some(guard),
+        sse,
+        wrap,
+        opened: false,
+        tail: Tail::default(),
+        requests_seen: 0,
+        client_id,
+        finished: false,
+        backend: backend.clone(),
+    };
+    if collect {
+        return Box::pin(collect_response(stream)).await;
+    }
+    let mut r = Response::new(Body::Stream(Box::pin(stream)));
+    let content_type = if wrap {
+        HeaderValue::from_static("text/event-stream")
+    } else {
+        content_type
+    };
+    r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    r
+}
+
+/// Reads a whole forwarded answer and returns just the response message as JSON.
+pub(crate) async fn collect_response(mut stream: UpstreamBody) -> Response<Body> {
+    let sse = stream.sse;
+    let client_id = stream.client_id.clone();
+    let mut buf = BytesMut::new();
+    while let Some(frame) = stream.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Ok(d) = f.into_data() {
+                    if buf.len() + d.len() > MAX_COLLECTED {
+                        return RpcError::method(
+                            code::INTERNAL,
+                            "the backend's answer is too large to collect",
+                        )
+                        .response(&client_id);
+                    }
+                    buf.extend_from_slice(&d);
+                }
+            }
+            Err(e) => {
+                return RpcError::method(
+                    code::INTERNAL,
+                    format!("the backend's answer broke off: {e}"),
+                )
+                .response(&client_id);
+            }
+        }
+    }
+    if !sse {
+        return json_response(StatusCode::OK, buf.freeze());
+    }
+    let answer = crate::backend::http::sse_data(&buf)
+        .into_iter()
+        .rev()
+        .find(|d| {
+            frame::parse(d)
+                .is_ok_and(|f| f.is_response() && f.id.map(|s| s.of(d)) == Some(&client_id[..]))
+        });
+    match answer {
+        Some(a) => json_response(StatusCode::OK, Bytes::from(a)),
+        None => RpcError::method(
+            code::INTERNAL,
+            "the backend closed the stream without answering",
+        )
+        .response(&client_id),
+    }
+}
+
+/// Where a backend's answer is read from.
+pub(crate) enum Source {
+    /// The hot path's own connection.
+    Pool(crate::backend::http::pool::Exchange),
+    /// hyper's client (https backends).
+    Hyper(Incoming),
+}
+
+impl Source {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        match self {
+            Source::Pool(x) => x
+                .poll_chunk(cx)
+                .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
+            Source::Hyper(b) => loop {
+                match hyper::body::Body::poll_frame(Pin::new(&mut *b), cx) {
+                    Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                        Ok(d) => return Poll::Ready(Some(Ok(d))),
+                        Err(_) => continue,
+                    },
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.to_string()))),
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
+        }
+    }
+}
+
+/// A backend's response on its way to the client: id restored, idle time bounded,
+/// the backend told when the client leaves early.
+pub struct UpstreamBody {
+    inner: Source,
+    splicer: ResponseSplicer,
+    pending: VecDeque<Bytes>,
+    /// Reused for the splicer's output, so a piece costs no allocation.
+    scratch: Vec<Bytes>,
+    timeout: Duration,
+    /// Fires `timeout` after the call began or the backend last reported progress.
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    progress: tokio::time::Instant,
+    guard: Option<InFlightGuard>,
+    sse: bool,
+    /// A JSON answer sent to the client as one SSE event (`event: message`, `data: `).
+    wrap: bool,
+    /// Whether the wrapped event's head has been sent.
+    opened: bool,
+    /// The end of the previous SSE piece, so a progress notification split between two
+    /// pieces is still seen.
+    tail: Tail,
+    /// The splicer's count of backend requests when last looked at.
+    requests_seen: u32,
+    client_id: Bytes,
+    finished: bool,
+    backend: Arc<Backend>,
+}
+
+/// The last bytes of an SSE piece.
+#[derive(Default)]
+pub(crate) struct Tail {
+    bytes: [u8; PROGRESS.len()],
+    len: usize,
+}
+
+/// What marks a progress notification in an SSE answer.
+pub(crate) const PROGRESS: &[u8] = b"notifications/progress";
+
+impl Tail {
+    /// Whether `piece` (after the previous one) shows a progress notification.
+    fn progress_in(&mut self, piece: &[u8]) -> bool {
+        let head = &piece[..piece.len().min(PROGRESS.len())];
+        let mut joined = [0u8; 2 * PROGRESS.len()];
+        joined[..self.len].copy_from_slice(&self.bytes[..self.len]);
+        joined[self.len..self.len + head.len()].copy_from_slice(head);
+        let found = memchr::memmem::find(&joined[..self.len + head.len()], PROGRESS).is_some()
+            || memchr::memmem::find(piece, PROGRESS).is_some();
+        let keep = piece.len().min(PROGRESS.len() - 1);
+        self.bytes[..keep].copy_from_slice(&piece[piece.len() - keep..]);
+        self.len = keep;
+        found
+    }
+}
+
+impl UpstreamBody {
+    /// The end of an SSE answer that never came: a final error event for the client. It
+    /// starts with a blank line, which ends an event the backend left unfinished.
+    fn error_event(&self, message: &str) -> Bytes {
+        let err = RpcError::method(
+            code::INTERNAL,
+            format!("backend {}: {message}", self.backend.name),
+        )
+        .body(&self.client_id);
+        let mut out = BytesMut::with_capacity(err.len() + 32);
+        out.extend_from_slice(b"\n\nevent: message\ndata: ");
+        out.extend_from_slice(&err);
+        out.extend_from_slice(b"\n\n");
+        out.freeze()
+    }
+
+    /// A piece of a wrapped JSON answer as SSE data: line breaks (only ever whitespace
+    /// in JSON) become spaces, so the event stays one `data:` line.
+    fn wrapped(&mut self, piece: Bytes) -> Bytes {
+        let piece = if memchr::memchr2(b'\n', b'\r', &piece).is_some() {
+            let mut b = BytesMut::from(&piece[..]);
+            for c in b.iter_mut() {
+                if *c == b'\n' || *c == b'\r' {
+                    *c = b' ';
+                }
+            }
+            b.freeze()
+        } else {
+            piece
+        };
+        if self.opened {
+            return piece;
+        }
+        self.opened = true;
+        let mut out = BytesMut::with_capacity(piece.len() + 24);
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(&piece);
+        out.freeze()
+    }
+
+    fn end(&mut self, problem: Option<&str>) -> Option<Result<BodyFrame<Bytes>, std::io::Error>> {
+        self.finished = true;
+        // Whole: an SSE answer's response event ended; a JSON answer's body reached its
+        // end (a JSON body that broke off is not an answer, even with our id in it).
+        let answered = if self.sse {
+            self.splicer.answer_ended()
+        } else {
+            self.splicer.answered() && problem.is_none()
+        };
+        let problem = match problem {
+            None if !answered && self.sse && self.splicer.answered() => {
+                Some("ended the stream in the middle of its answer")
+            }
+            p => p,
+        };
+        if let Some(g) = &mut self.guard
+            && (answered || problem.is_none())
+        {
+            g.complete();
+        }
+        // A guard still armed cancels upstream when dropped.
+        self.guard = None;
+        match problem {
+            Some(p) if (self.sse || self.wrap) && !answered => {
+                Some(Ok(BodyFrame::data(self.error_event(p))))
+            }
+            None if self.wrap && self.opened => {
+                Some(Ok(BodyFrame::data(Bytes::from_static(b"\n\n"))))
+            }
+            Some(p) if !answered => Some(Err(std::io::Error::other(format!(
+                "backend {}: {p}",
+                self.backend.name
+            )))),
+            _ => None,
+        }
+    }
+}
+
+impl hyper::body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.pending.pop_front() {
+                let b = if this.wrap { this.wrapped(b) } else { b };
+                return Poll::Ready(Some(Ok(BodyFrame::data(b))));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.inner.poll_chunk(cx) {
+                Poll::Ready(Some(Ok(data))) => {
+                    // Progress notifications and the backend's own requests to the client
+                    // extend the deadline; comments, keep-alives and other bytes do not.
+                    let progressed = this.sse && this.tail.progress_in(&data);
+                    this.splicer.feed(data, &mut this.scratch);
+                    this.pending.extend(this.scratch.drain(..));
+                    let asked = this.splicer.requests_seen();
+                    if progressed || asked != this.requests_seen {
+                        this.requests_seen = asked;
+                        this.progress = tokio::time::Instant::now();
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let msg = format!("the answer broke off: {e}");
+                    return Poll::Ready(this.end(Some(&msg)));
+                }
+                Poll::Ready(None) => {
+                    let problem =
+                        (!this.splicer.answered()).then_some("closed the stream without answering");
+                    return Poll::Ready(this.end(problem));
+                }
+                Poll::Pending => {
+                    // The timer is moved only when it fires, not on every piece.
+                    while this.deadline.as_mut().poll(cx).is_ready() {
+                        let due = this.progress + this.timeout;
+                        if due <= tokio::time::Instant::now() {
+                            let msg = format!(
+                                "no answer within {} ms (timeout_ms) of the call or its last progress",
+                                this.timeout.as_millis()
+                            );
+                            return Poll::Ready(this.end(Some(&msg)));
+                        }
+                        this.deadline.as_mut().reset(due);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}

@@ -6,31 +6,27 @@
 //! failed ping marks the backend `failed` until a reconnect (with backoff) succeeds.
 //! Every change of status or lists asks for a routing rebuild through one channel.
 //!
-//! Requests on the hot path read the session lock-free ([`ArcSwap`]); a `404` from the
-//! backend re-initializes the session once (concurrent 404s wait for the same one) and
-//! the request is sent again.
+//! Everything protocol-specific is behind the [`transport`] seam: the supervisor here
+//! (backoff, status, lists, the backend's own messages) works the same for every
+//! transport.
 
 pub mod http;
+pub mod transport;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::backend::http::pool::{self, Pool};
-use crate::backend::http::{
-    self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
-};
+use crate::backend::http::transport::HttpTransport;
+use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
+use crate::backend::transport::{Answer, Transport};
 use crate::model::{Protocol, Server, Snapshot};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -85,30 +81,22 @@ pub struct ResourceUpdated {
     pub message: Bytes,
 }
 
-/// One backend connection.
+/// One backend: its transport, its status and lists, kept by its supervisor.
 pub struct Backend {
     pub id: Uuid,
     pub name: String,
-    /// The registry entry this connection was built from.
+    /// The registry entry this backend was built from.
     pub server: Server,
-    endpoint: Endpoint,
     pub timeout: Duration,
-    client: HttpClient,
-    /// The upstream session; read lock-free on every request.
-    session: ArcSwapOption<UpstreamSession>,
-    /// The session's header lines, ready to write (swapped with the session).
-    session_lines: ArcSwapOption<Bytes>,
-    /// Hot-path connections (plain http backends).
-    pool: ArcSwapOption<Pool>,
-    /// Held while (re-)initializing.
-    reinit: Mutex<()>,
+    /// How it is reached ([`Transport`]: the only place that knows the protocol).
+    transport: Transport,
     next_id: AtomicU64,
     status: AtomicU8,
     lists: std::sync::RwLock<Arc<Lists>>,
     /// Pokes the supervisor to check the backend now (a call failed).
     wake: Notify,
     last_error: std::sync::Mutex<Option<String>>,
-    /// Where resource updates from this backend's notification stream go.
+    /// Where resource updates from this backend's own messages go.
     updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
 }
 
@@ -138,93 +126,20 @@ impl Backend {
         upstream_id(n)
     }
 
-    /// Whether the hot path's own connections serve this backend (plain http).
-    pub fn has_pool(&self) -> bool {
-        self.pool.load().is_some()
+    /// The hot path: sends a request frame (its id already the gateway's) and returns
+    /// the answer with its body still arriving. A failure to reach the backend pokes the
+    /// supervisor.
+    pub async fn request(&self, body: Bytes) -> Result<Answer, UpstreamError> {
+        self.transport.request(body).await.inspect_err(|e| {
+            if !matches!(e, UpstreamError::Status(_)) {
+                self.wake.notify_one();
+            }
+        })
     }
 
-    fn store_session(&self, s: Arc<UpstreamSession>) {
-        self.session_lines.store(Some(Arc::new(s.header_lines())));
-        self.session.store(Some(s));
-    }
-
-    /// The hot path: sends a JSON-RPC message on a pooled connection and returns the
-    /// response head with the body still on the socket. Re-initializes once if the
-    /// backend forgot the session.
-    pub async fn post(&self, body: &[u8]) -> Result<(pool::Head, pool::Exchange), UpstreamError> {
-        let (Some(p), Some(session), Some(lines)) = (
-            self.pool.load_full(),
-            self.session.load_full(),
-            self.session_lines.load_full(),
-        ) else {
-            return Err(UpstreamError::Connect(
-                "the backend is not connected".into(),
-            ));
-        };
-        let connect = |e: std::io::Error| {
-            self.wake.notify_one();
-            UpstreamError::Connect(e.to_string())
-        };
-        let (head, exchange) = p.post(&lines, body).await.map_err(connect)?;
-        if head.status != 404 || session.id.is_none() {
-            return Ok((head, exchange));
-        }
-        drop(exchange);
-        tracing::info!(backend = %self.name, "backend forgot our session; re-initializing");
-        let fresh = self.reinitialize(session.generation).await?;
-        p.post(&fresh.header_lines(), body).await.map_err(connect)
-    }
-
-    /// Sends a JSON-RPC message; re-initializes once if the backend forgot the session.
-    pub async fn send(&self, body: Bytes) -> Result<Response<Incoming>, UpstreamError> {
-        let session = self.session.load_full();
-        let Some(session) = session else {
-            return Err(UpstreamError::Connect(
-                "the backend is not connected".into(),
-            ));
-        };
-        let req = upstream::request(&self.endpoint, Some(&session), Method::POST, body.clone());
-        let resp = upstream::send(&self.client, req)
-            .await
-            .inspect_err(|_| self.wake.notify_one())?;
-        if resp.status() != StatusCode::NOT_FOUND || session.id.is_none() {
-            return Ok(resp);
-        }
-        tracing::info!(backend = %self.name, "backend forgot our session; re-initializing");
-        let fresh = self.reinitialize(session.generation).await?;
-        let req = upstream::request(&self.endpoint, Some(&fresh), Method::POST, body);
-        upstream::send(&self.client, req).await
-    }
-
-    /// Opens a new session unless another task already replaced `stale_generation`.
-    async fn reinitialize(
-        &self,
-        stale_generation: u64,
-    ) -> Result<Arc<UpstreamSession>, UpstreamError> {
-        let _guard = self.reinit.lock().await;
-        if let Some(current) = self.session.load_full()
-            && current.generation != stale_generation
-        {
-            return Ok(current);
-        }
-        let s = upstream::initialize(
-            &self.client,
-            &self.endpoint,
-            stale_generation + 1,
-            self.timeout,
-        )
-        .await
-        .inspect_err(|e| self.record_error(e))?;
-        let s = Arc::new(s);
-        self.store_session(s.clone());
-        Ok(s)
-    }
-
-    /// Sends a notification upstream (cancellation), best effort.
+    /// Sends a notification upstream (cancellation, a client's answer), best effort.
     pub async fn notify(&self, body: Bytes) {
-        if let Some(s) = self.session.load_full()
-            && let Err(e) = upstream::notify(&self.client, &self.endpoint, &s, body).await
-        {
+        if let Err(e) = self.transport.notify(body).await {
             tracing::debug!(backend = %self.name, error = %e, "notification not delivered");
         }
     }
@@ -238,49 +153,54 @@ impl Backend {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
     }
 
-    async fn session_now(&self) -> Result<Arc<UpstreamSession>, UpstreamError> {
-        match self.session.load_full() {
-            Some(s) => Ok(s),
-            None => Err(UpstreamError::Connect("not connected".into())),
-        }
-    }
-
     /// Opens the session and lists everything.
     async fn connect(&self) -> Result<(), UpstreamError> {
-        let generation = self.session.load_full().map_or(0, |s| s.generation);
-        let s = upstream::initialize(&self.client, &self.endpoint, generation + 1, self.timeout)
-            .await?;
-        self.store_session(Arc::new(s));
-        if self.pool.load().is_none() && self.endpoint.uri.scheme_str() == Some("http") {
-            match Pool::new(&self.endpoint.uri, &self.endpoint.headers).await {
-                Ok(p) => self.pool.store(Some(Arc::new(p))),
-                Err(e) => return Err(UpstreamError::Connect(e.to_string())),
+        let caps = self.transport.connect().await?;
+        self.refresh_lists(caps).await
+    }
+
+    /// Every page of a list method (`tools/list` → `tools`, …).
+    async fn list_all(&self, method: &str, field: &str) -> Result<Vec<Value>, UpstreamError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for page in 0..1000 {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let id = format!("metamcp-list-{page}");
+            let result = self.transport.call(&id, method, params).await?;
+            if let Some(items) = result[field].as_array() {
+                out.extend(items.iter().cloned());
+            }
+            match result["nextCursor"].as_str() {
+                Some(c) if !c.is_empty() => cursor = Some(c.to_string()),
+                _ => return Ok(out),
             }
         }
-        self.refresh_lists().await
+        Err(UpstreamError::Protocol(format!(
+            "{method} did not end after 1000 pages"
+        )))
     }
 
     /// Re-fetches every list the backend's capabilities promise.
-    async fn refresh_lists(&self) -> Result<(), UpstreamError> {
-        let s = self.session_now().await?;
-        let caps = s.capabilities.clone();
-        let (c, e, t) = (&self.client, &self.endpoint, self.timeout);
+    async fn refresh_lists(&self, caps: Value) -> Result<(), UpstreamError> {
         let has = |k: &str| caps.get(k).is_some_and(|v| !v.is_null());
         let tools = if has("tools") {
-            upstream::list_all(c, e, &s, "tools/list", "tools", t).await?
+            self.list_all("tools/list", "tools").await?
         } else {
             vec![]
         };
         let prompts = if has("prompts") {
-            upstream::list_all(c, e, &s, "prompts/list", "prompts", t).await?
+            self.list_all("prompts/list", "prompts").await?
         } else {
             vec![]
         };
         let (resources, templates) = if has("resources") {
             (
-                upstream::list_all(c, e, &s, "resources/list", "resources", t).await?,
+                self.list_all("resources/list", "resources").await?,
                 // Templates are optional even for servers with resources.
-                upstream::list_all(c, e, &s, "resources/templates/list", "resourceTemplates", t)
+                self.list_all("resources/templates/list", "resourceTemplates")
                     .await
                     .unwrap_or_default(),
             )
@@ -298,66 +218,32 @@ impl Backend {
     }
 
     async fn ping(&self) -> Result<(), UpstreamError> {
-        let s = self.session_now().await?;
         let id = format!(
             "metamcp-ping-{}",
             self.next_id.fetch_add(1, Ordering::Relaxed)
         );
-        match upstream::call(
-            &self.client,
-            &self.endpoint,
-            &s,
-            &id,
-            "ping",
-            json!({}),
-            self.timeout,
-        )
-        .await
-        {
-            Ok(_) => Ok(()),
-            Err(UpstreamError::SessionExpired) => self.reinitialize(s.generation).await.map(|_| ()),
-            Err(e) => Err(e),
-        }
+        self.transport
+            .call(&id, "ping", json!({}))
+            .await
+            .map(|_| ())
     }
 
-    /// Watches a running backend until it looks dead. List changes refresh the lists.
+    /// Watches a running backend until it looks dead. Its own messages are handled as
+    /// they come (list changes refresh the lists); without a message stream, or when it
+    /// ends, the backend is pinged.
     async fn watch(&self, changed: &mpsc::UnboundedSender<()>) -> UpstreamError {
         loop {
-            let Ok(s) = self.session_now().await else {
-                return UpstreamError::Connect("no session".into());
-            };
-            let req = upstream::request(&self.endpoint, Some(&s), Method::GET, Bytes::new());
-            let mut req = req;
-            req.headers_mut().insert(
-                hyper::header::ACCEPT,
-                hyper::header::HeaderValue::from_static("text/event-stream"),
-            );
-            let stream = match upstream::send(&self.client, req).await {
-                Ok(r) if r.status().is_success() && upstream::is_sse(r.headers()) => Some(r),
-                Ok(r) if r.status() == StatusCode::NOT_FOUND => {
-                    if let Err(e) = self.reinitialize(s.generation).await {
-                        return e;
-                    }
-                    continue;
-                }
-                Ok(_) => None,
+            let messages = match self.transport.messages().await {
+                Ok(m) => m,
                 Err(e) => return e,
             };
-            match stream {
-                Some(resp) => {
-                    // Read notifications until the stream ends or a call failure pokes us.
-                    let mut body = resp.into_body();
-                    let mut buf: Vec<u8> = Vec::new();
+            match messages {
+                Some(mut messages) => {
                     loop {
                         tokio::select! {
-                            frame = body.frame() => match frame {
-                                Some(Ok(f)) => {
-                                    if let Ok(data) = f.into_data() {
-                                        buf.extend_from_slice(&data);
-                                        self.handle_notifications(&mut buf, changed).await;
-                                    }
-                                }
-                                _ => break,
+                            m = messages.next() => match m {
+                                Some(m) => self.handle_message(m, changed).await,
+                                None => break,
                             },
                             () = self.wake.notified() => {
                                 if let Err(e) = self.ping().await {
@@ -384,40 +270,36 @@ impl Backend {
         }
     }
 
-    /// Handles complete SSE events in `buf`, leaving a partial one.
-    async fn handle_notifications(&self, buf: &mut Vec<u8>, changed: &mpsc::UnboundedSender<()>) {
-        let Some(end) = buf.windows(2).rposition(|w| w == b"\n\n") else {
+    /// One of the backend's own messages: list changes refresh the lists, resource
+    /// updates go to subscribers.
+    async fn handle_message(&self, data: Vec<u8>, changed: &mpsc::UnboundedSender<()>) {
+        let Ok(msg) = serde_json::from_slice::<Value>(&data) else {
             return;
         };
-        let complete: Vec<u8> = buf.drain(..end + 2).collect();
-        let mut refresh = false;
-        for data in upstream::sse_data(&complete) {
-            let Ok(msg) = serde_json::from_slice::<Value>(&data) else {
-                continue;
-            };
-            match msg["method"].as_str() {
-                Some("notifications/tools/list_changed")
-                | Some("notifications/prompts/list_changed")
-                | Some("notifications/resources/list_changed") => refresh = true,
-                Some("notifications/resources/updated") => {
-                    if let Some(uri) = msg["params"]["uri"].as_str() {
-                        let _ = self.updates.send(ResourceUpdated {
-                            uri: uri.to_string(),
-                            message: Bytes::from(data.clone()),
-                        });
+        match msg["method"].as_str() {
+            Some("notifications/tools/list_changed")
+            | Some("notifications/prompts/list_changed")
+            | Some("notifications/resources/list_changed") => {
+                let caps = self.lists().capabilities.clone();
+                match self.refresh_lists(caps).await {
+                    Ok(()) => {
+                        tracing::info!(backend = %self.name, "backend lists changed");
+                        let _ = changed.send(());
+                    }
+                    Err(e) => {
+                        tracing::warn!(backend = %self.name, error = %e, "list refresh failed")
                     }
                 }
-                _ => {}
             }
-        }
-        if refresh {
-            match self.refresh_lists().await {
-                Ok(()) => {
-                    tracing::info!(backend = %self.name, "backend lists changed");
-                    let _ = changed.send(());
+            Some("notifications/resources/updated") => {
+                if let Some(uri) = msg["params"]["uri"].as_str() {
+                    let _ = self.updates.send(ResourceUpdated {
+                        uri: uri.to_string(),
+                        message: Bytes::from(data),
+                    });
                 }
-                Err(e) => tracing::warn!(backend = %self.name, error = %e, "list refresh failed"),
             }
+            _ => {}
         }
     }
 }
@@ -478,10 +360,6 @@ impl Backends {
         }
     }
 
-    pub fn client(&self) -> &HttpClient {
-        &self.client
-    }
-
     /// Starts, restarts and stops connections to match the registry.
     pub fn reconcile(&self, snapshot: &Snapshot) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -497,12 +375,7 @@ impl Backends {
             if !keep {
                 r.task.abort();
                 let b = r.backend.clone();
-                let client = self.client.clone();
-                tokio::spawn(async move {
-                    if let Some(s) = b.session.load_full() {
-                        upstream::terminate(&client, &b.endpoint, &s).await;
-                    }
-                });
+                tokio::spawn(async move { b.transport.close().await });
                 changed = true;
             }
             keep
@@ -518,17 +391,15 @@ impl Backends {
                     continue;
                 }
             };
+            let timeout = Duration::from_millis(u64::from(server.timeout_ms));
+            let transport =
+                Transport::Http(HttpTransport::new(endpoint, self.client.clone(), timeout));
             let backend = Arc::new(Backend {
                 id,
                 name: server.name.clone(),
                 server: server.clone(),
-                endpoint,
-                timeout: Duration::from_millis(u64::from(server.timeout_ms)),
-                client: self.client.clone(),
-                session: ArcSwapOption::empty(),
-                session_lines: ArcSwapOption::empty(),
-                pool: ArcSwapOption::empty(),
-                reinit: Mutex::new(()),
+                timeout,
+                transport,
                 next_id: AtomicU64::new(1),
                 status: AtomicU8::new(Status::Starting as u8),
                 lists: std::sync::RwLock::default(),

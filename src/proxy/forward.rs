@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::{Frame as BodyFrame, Incoming};
+use hyper::body::Frame as BodyFrame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use crate::backend::Backend;
+use crate::backend::transport::AnswerBody;
 use crate::http::Body;
 use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests};
 use crate::proxy::frame::{self, Frame, Span};
@@ -93,47 +94,26 @@ async fn forward_call(
     let started = tokio::time::Instant::now();
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
-    let sent = async {
-        if backend.has_pool() {
-            let (head, exchange) = backend.post(&upstream_body).await?;
-            let ct = head
-                .content_type
-                .and_then(|c| HeaderValue::from_maybe_shared(c).ok());
-            Ok((head.status, ct, Source::Pool(exchange)))
-        } else {
-            let resp = Box::pin(backend.send(upstream_body.clone())).await?;
-            let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
-            Ok::<_, crate::backend::http::UpstreamError>((
-                resp.status().as_u16(),
-                ct,
-                Source::Hyper(resp.into_body()),
-            ))
-        }
-    };
     let answer = tokio::select! {
         biased;
-        r = sent => r,
+        r = backend.request(upstream_body) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             return fail(format!("no answer within {} ms", timeout.as_millis()));
         }
     };
-    let (status, content_type, source) = match answer {
+    let (sse, mut source) = match answer {
         Err(e) => {
             guard.complete();
-            backend.suspect();
             return fail(e.to_string());
         }
-        Ok(r) => r,
+        Ok(a) => (a.sse, a.body),
     };
-    if status != 200 {
-        guard.complete();
-        return fail(format!("answered HTTP {status}"));
-    }
-    let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
-    let sse = content_type
-        .to_str()
-        .is_ok_and(|c| c.starts_with("text/event-stream"));
+    let content_type = HeaderValue::from_static(if sse {
+        "text/event-stream"
+    } else {
+        "application/json"
+    });
     let mut splicer = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
     if sse {
         splicer = splicer.with_other_ids(
@@ -145,13 +125,11 @@ async fn forward_call(
     if caller.stateless {
         splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
     }
-    let mut source = source;
     // A JSON answer already here in full goes out whole, with its length: no timer, no
     // stream to poll, and the backend connection is back in the pool before we return.
     if !sse
         && !collect
-        && let Source::Pool(exchange) = &mut source
-        && let Some(whole) = exchange.take_whole()
+        && let Some(whole) = source.take_whole()
     {
         let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
         let mut pieces = Vec::with_capacity(3);
@@ -249,39 +227,10 @@ pub(crate) async fn collect_response(mut stream: UpstreamBody) -> Response<Body>
     }
 }
 
-/// Where a backend's answer is read from.
-pub(crate) enum Source {
-    /// The hot path's own connection.
-    Pool(crate::backend::http::pool::Exchange),
-    /// hyper's client (https backends).
-    Hyper(Incoming),
-}
-
-impl Source {
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
-        match self {
-            Source::Pool(x) => x
-                .poll_chunk(cx)
-                .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
-            Source::Hyper(b) => loop {
-                match hyper::body::Body::poll_frame(Pin::new(&mut *b), cx) {
-                    Poll::Ready(Some(Ok(f))) => match f.into_data() {
-                        Ok(d) => return Poll::Ready(Some(Ok(d))),
-                        Err(_) => continue,
-                    },
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.to_string()))),
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                }
-            },
-        }
-    }
-}
-
 /// A backend's response on its way to the client: id restored, idle time bounded,
 /// the backend told when the client leaves early.
 pub struct UpstreamBody {
-    inner: Source,
+    inner: AnswerBody,
     splicer: ResponseSplicer,
     pending: VecDeque<Bytes>,
     /// Reused for the splicer's output, so a piece costs no allocation.

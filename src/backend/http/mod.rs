@@ -3,6 +3,7 @@
 //! parsing the control path needs (initialize, lists) — never on the hot path.
 
 pub mod pool;
+pub mod transport;
 
 use std::time::Duration;
 

@@ -1,0 +1,280 @@
+//! The Streamable-HTTP transport: one upstream session per backend (re-initialized when
+//! the backend forgets it), calls on the hot path's own pooled connections for plain
+//! `http://` backends (hyper's client otherwise), the GET stream for the backend's own
+//! messages. Everything HTTP about a backend (status codes, content types, session
+//! headers) stays in here.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::backend::http::pool::{Exchange, Pool};
+use crate::backend::http::{
+    self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
+};
+
+/// One backend's HTTP session and connections.
+pub struct HttpTransport {
+    endpoint: Endpoint,
+    client: HttpClient,
+    timeout: Duration,
+    /// The upstream session; read lock-free on every request.
+    session: ArcSwapOption<UpstreamSession>,
+    /// The session's header lines, ready to write (swapped with the session).
+    session_lines: ArcSwapOption<Bytes>,
+    /// Hot-path connections (plain http backends).
+    pool: ArcSwapOption<Pool>,
+    /// Held while (re-)initializing.
+    reinit: Mutex<()>,
+}
+
+/// An answer's body as it arrives over HTTP.
+pub enum HttpAnswer {
+    /// The hot path's own connection.
+    Pool(Exchange),
+    /// hyper's client (https backends).
+    Hyper(Incoming),
+}
+
+impl HttpAnswer {
+    /// The whole body, when it is delimited by a length and arrived with the head.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        match self {
+            HttpAnswer::Pool(x) => x.take_whole(),
+            HttpAnswer::Hyper(_) => None,
+        }
+    }
+
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        match self {
+            HttpAnswer::Pool(x) => x
+                .poll_chunk(cx)
+                .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
+            HttpAnswer::Hyper(b) => loop {
+                match hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *b), cx) {
+                    Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                        Ok(d) => return Poll::Ready(Some(Ok(d))),
+                        Err(_) => continue,
+                    },
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.to_string()))),
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
+        }
+    }
+}
+
+/// The backend's own messages from its GET stream, one JSON text at a time.
+pub struct HttpMessages {
+    body: Incoming,
+    buf: Vec<u8>,
+    ready: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl HttpMessages {
+    /// The next message; `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(m) = self.ready.pop_front() {
+                return Some(m);
+            }
+            let data = match self.body.frame().await {
+                Some(Ok(f)) => f.into_data().unwrap_or_default(),
+                _ => return None,
+            };
+            self.buf.extend_from_slice(&data);
+            if let Some(end) = self.buf.windows(2).rposition(|w| w == b"\n\n") {
+                let complete: Vec<u8> = self.buf.drain(..end + 2).collect();
+                self.ready.extend(upstream::sse_data(&complete));
+            }
+        }
+    }
+}
+
+impl HttpTransport {
+    pub fn new(endpoint: Endpoint, client: HttpClient, timeout: Duration) -> HttpTransport {
+        HttpTransport {
+            endpoint,
+            client,
+            timeout,
+            session: ArcSwapOption::empty(),
+            session_lines: ArcSwapOption::empty(),
+            pool: ArcSwapOption::empty(),
+            reinit: Mutex::new(()),
+        }
+    }
+
+    fn store_session(&self, s: Arc<UpstreamSession>) {
+        self.session_lines.store(Some(Arc::new(s.header_lines())));
+        self.session.store(Some(s));
+    }
+
+    fn session_now(&self) -> Result<Arc<UpstreamSession>, UpstreamError> {
+        self.session
+            .load_full()
+            .ok_or_else(|| UpstreamError::Connect("the backend is not connected".into()))
+    }
+
+    /// Opens a fresh session (and the pool for plain http); returns the backend's
+    /// capabilities.
+    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+        let generation = self.session.load_full().map_or(0, |s| s.generation);
+        let s = upstream::initialize(&self.client, &self.endpoint, generation + 1, self.timeout)
+            .await?;
+        let caps = s.capabilities.clone();
+        self.store_session(Arc::new(s));
+        if self.pool.load().is_none() && self.endpoint.uri.scheme_str() == Some("http") {
+            match Pool::new(&self.endpoint.uri, &self.endpoint.headers).await {
+                Ok(p) => self.pool.store(Some(Arc::new(p))),
+                Err(e) => return Err(UpstreamError::Connect(e.to_string())),
+            }
+        }
+        Ok(caps)
+    }
+
+    /// Opens a new session unless another task already replaced `stale_generation`.
+    async fn reinitialize(
+        &self,
+        stale_generation: u64,
+    ) -> Result<Arc<UpstreamSession>, UpstreamError> {
+        let _guard = self.reinit.lock().await;
+        if let Some(current) = self.session.load_full()
+            && current.generation != stale_generation
+        {
+            return Ok(current);
+        }
+        let s = upstream::initialize(
+            &self.client,
+            &self.endpoint,
+            stale_generation + 1,
+            self.timeout,
+        )
+        .await?;
+        let s = Arc::new(s);
+        self.store_session(s.clone());
+        Ok(s)
+    }
+
+    /// The hot path: sends a request and returns the answer with its body still on the
+    /// way. Re-initializes once if the backend forgot the session. An answer other than
+    /// 200 is an error; `Ok((sse, body))` says whether the answer is an SSE stream.
+    pub async fn request(&self, body: Bytes) -> Result<(bool, HttpAnswer), UpstreamError> {
+        let session = self.session_now()?;
+        let (status, content_type, answer) =
+            match (self.pool.load_full(), self.session_lines.load_full()) {
+                (Some(p), Some(lines)) => {
+                    let connect = |e: std::io::Error| UpstreamError::Connect(e.to_string());
+                    let (mut head, mut exchange) = p.post(&lines, &body).await.map_err(connect)?;
+                    if head.status == 404 && session.id.is_some() {
+                        drop(exchange);
+                        tracing::info!("backend forgot our session; re-initializing");
+                        let fresh = self.reinitialize(session.generation).await?;
+                        (head, exchange) = p
+                            .post(&fresh.header_lines(), &body)
+                            .await
+                            .map_err(connect)?;
+                    }
+                    (head.status, head.content_type, HttpAnswer::Pool(exchange))
+                }
+                _ => {
+                    let mut resp = self.send(&session, body.clone()).await?;
+                    if resp.status() == StatusCode::NOT_FOUND && session.id.is_some() {
+                        tracing::info!("backend forgot our session; re-initializing");
+                        let fresh = self.reinitialize(session.generation).await?;
+                        resp = self.send(&fresh, body).await?;
+                    }
+                    let ct = resp
+                        .headers()
+                        .get(hyper::header::CONTENT_TYPE)
+                        .map(|v| Bytes::copy_from_slice(v.as_bytes()));
+                    (
+                        resp.status().as_u16(),
+                        ct,
+                        HttpAnswer::Hyper(resp.into_body()),
+                    )
+                }
+            };
+        if status != 200 {
+            return Err(UpstreamError::Status(status));
+        }
+        let sse = content_type.is_some_and(|c| c.starts_with(b"text/event-stream"));
+        Ok((sse, answer))
+    }
+
+    async fn send(
+        &self,
+        session: &UpstreamSession,
+        body: Bytes,
+    ) -> Result<hyper::Response<Incoming>, UpstreamError> {
+        let req = upstream::request(&self.endpoint, Some(session), Method::POST, body);
+        upstream::send(&self.client, req).await
+    }
+
+    /// A control-path request (lists, ping): its `result`, re-initializing once if the
+    /// backend forgot the session.
+    pub async fn call(
+        &self,
+        id: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, UpstreamError> {
+        let s = self.session_now()?;
+        let (c, e, t) = (&self.client, &self.endpoint, self.timeout);
+        match upstream::call(c, e, &s, id, method, params.clone(), t).await {
+            Err(UpstreamError::SessionExpired) => {
+                let fresh = self.reinitialize(s.generation).await?;
+                upstream::call(c, e, &fresh, id, method, params, t).await
+            }
+            r => r,
+        }
+    }
+
+    /// Sends a notification or an answer to the backend's own request, best effort.
+    pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
+        let s = self.session_now()?;
+        upstream::notify(&self.client, &self.endpoint, &s, body).await
+    }
+
+    /// The backend's stream of its own messages; `None` when it offers none (then the
+    /// supervisor pings instead).
+    pub async fn messages(&self) -> Result<Option<HttpMessages>, UpstreamError> {
+        for _ in 0..2 {
+            let s = self.session_now()?;
+            let mut req = upstream::request(&self.endpoint, Some(&s), Method::GET, Bytes::new());
+            req.headers_mut().insert(
+                hyper::header::ACCEPT,
+                hyper::header::HeaderValue::from_static("text/event-stream"),
+            );
+            match upstream::send(&self.client, req).await? {
+                r if r.status().is_success() && upstream::is_sse(r.headers()) => {
+                    return Ok(Some(HttpMessages {
+                        body: r.into_body(),
+                        buf: Vec::new(),
+                        ready: Default::default(),
+                    }));
+                }
+                r if r.status() == StatusCode::NOT_FOUND => {
+                    self.reinitialize(s.generation).await?;
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ends the session at the backend (best effort).
+    pub async fn close(&self) {
+        if let Some(s) = self.session.load_full() {
+            upstream::terminate(&self.client, &self.endpoint, &s).await;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The transport seam: what a backend's transport offers the supervisor and the proxy,
+//! whatever it speaks. One arm per transport, each in its own folder or file under
+//! `backend/`; adding a transport is a new file and a new arm here, nothing in `proxy/`,
+//! `mcp/` or `routing/`.
+//!
+//! An enum, not a trait object: the hot path (`request`, then the answer's body polled
+//! piece by piece) is matched statically, with no boxed future or virtual call per
+//! request, and each arm keeps its own concrete types.
+
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::backend::http::UpstreamError;
+use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
+
+/// How a backend is reached.
+pub enum Transport {
+    /// Streamable HTTP (sessions, pooled connections, a GET stream).
+    Http(HttpTransport),
+}
+
+/// A backend's answer to a forwarded request, its body still arriving.
+pub struct Answer {
+    /// An SSE stream of messages (notifications, the backend's own requests, then the
+    /// response), as opposed to one JSON message.
+    pub sse: bool,
+    pub body: AnswerBody,
+}
+
+/// The body of an [`Answer`].
+pub enum AnswerBody {
+    Http(HttpAnswer),
+}
+
+impl AnswerBody {
+    /// The whole body, when it has already arrived in full (the usual case for a small
+    /// JSON answer): no stream to poll.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        match self {
+            AnswerBody::Http(a) => a.take_whole(),
+        }
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        match self {
+            AnswerBody::Http(a) => a.poll_chunk(cx),
+        }
+    }
+}
+
+/// The backend's own messages (notifications, requests not tied to a call).
+pub enum Messages {
+    Http(HttpMessages),
+}
+
+impl Messages {
+    /// The next message as JSON text; `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Messages::Http(m) => m.next().await,
+        }
+    }
+}
+
+impl Transport {
+    /// Opens (or reopens) the connection and the MCP session; the backend's
+    /// capabilities.
+    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+        match self {
+            Transport::Http(t) => t.connect().await,
+        }
+    }
+
+    /// Sends a request frame (its id already the gateway's); the answer arrives in
+    /// [`Answer::body`].
+    pub async fn request(&self, body: Bytes) -> Result<Answer, UpstreamError> {
+        match self {
+            Transport::Http(t) => {
+                let (sse, body) = t.request(body).await?;
+                Ok(Answer {
+                    sse,
+                    body: AnswerBody::Http(body),
+                })
+            }
+        }
+    }
+
+    /// A control-path request (lists, ping) and its `result`.
+    pub async fn call(
+        &self,
+        id: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, UpstreamError> {
+        match self {
+            Transport::Http(t) => t.call(id, method, params).await,
+        }
+    }
+
+    /// Sends a notification, or a client's answer to one of the backend's requests.
+    pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
+        match self {
+            Transport::Http(t) => t.notify(body).await,
+        }
+    }
+
+    /// The stream of the backend's own messages, if it offers one.
+    pub async fn messages(&self) -> Result<Option<Messages>, UpstreamError> {
+        match self {
+            Transport::Http(t) => Ok(t.messages().await?.map(Messages::Http)),
+        }
+    }
+
+    /// Ends the session (best effort).
+    pub async fn close(&self) {
+        match self {
+            Transport::Http(t) => t.close().await,
+        }
+    }
+}

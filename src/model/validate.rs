@@ -171,20 +171,17 @@ impl ServerDraft {
             self.is_active = true;
             self.timeout_ms = DEFAULT_TIMEOUT_MS;
         }
-        match string_field(obj, "name")? {
-            Some(Some(n)) => {
-                if !is_valid_name(&n) {
-                    return Err(Invalid::field(
-                        "name",
-                        "must match ^[A-Za-z0-9][A-Za-z0-9-]{0,31}$ (letters, digits, '-')",
-                    ));
-                }
-                self.name = n;
-            }
-            Some(None) => return Err(Invalid::field("name", "cannot be null")),
-            None if creating => return Err(Invalid::field("name", "is required")),
-            None => {}
+        if let Some(n) = name_field(obj, creating)? {
+            self.name = n;
         }
+        self.apply_protocol(obj, creating)?;
+        self.apply_endpoint(obj, existing)?;
+        self.apply_launch(obj, existing)?;
+        self.apply_limits(obj)
+    }
+
+    /// `protocol`: required when creating.
+    fn apply_protocol(&mut self, obj: &Map<String, Value>, creating: bool) -> Result<(), Invalid> {
         match string_field(obj, "protocol")? {
             Some(Some(p)) => {
                 self.protocol = Some(Protocol::parse(&p).ok_or_else(|| {
@@ -195,6 +192,15 @@ impl ServerDraft {
             None if creating => return Err(Invalid::field("protocol", "is required")),
             None => {}
         }
+        Ok(())
+    }
+
+    /// `url` and `headers` (HTTP and SSE servers).
+    fn apply_endpoint(
+        &mut self,
+        obj: &Map<String, Value>,
+        existing: Option<&Server>,
+    ) -> Result<(), Invalid> {
         // Stored header secrets were given for one origin: they do not follow the URL to
         // another one unless this request gives them again.
         let mut moved = false;
@@ -215,6 +221,19 @@ impl ServerDraft {
             }
         }
         let kept_headers = existing.filter(|_| !moved).map(|e| &e.headers);
+        if let Some(headers) = secret_map(obj, "headers", kept_headers)? {
+            check_headers(&headers)?;
+            self.headers = headers;
+        }
+        Ok(())
+    }
+
+    /// `command`, `args` and `env` (stdio servers).
+    fn apply_launch(
+        &mut self,
+        obj: &Map<String, Value>,
+        existing: Option<&Server>,
+    ) -> Result<(), Invalid> {
         if let Some(command) = string_field(obj, "command")? {
             self.command = command;
         }
@@ -255,32 +274,11 @@ impl ServerDraft {
             }
             self.env = env;
         }
-        if let Some(headers) = secret_map(obj, "headers", kept_headers)? {
-            for (k, v) in &headers {
-                let token = !k.is_empty()
-                    && k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-                if !token {
-                    return Err(Invalid::field(
-                        "headers",
-                        format!("{k:?} is not a header name"),
-                    ));
-                }
-                if RESERVED_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
-                    return Err(Invalid::field(
-                        "headers",
-                        format!("{k} is set by the gateway and cannot be configured"),
-                    ));
-                }
-                if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
-                    return Err(Invalid::field(
-                        "headers",
-                        format!("the value of {k} has control characters"),
-                    ));
-                }
-            }
-            self.headers = headers;
-        }
+        Ok(())
+    }
+
+    /// `is_active` and `timeout_ms`.
+    fn apply_limits(&mut self, obj: &Map<String, Value>) -> Result<(), Invalid> {
         match field(obj, "is_active") {
             Field::Absent => {}
             Field::Value(Value::Bool(b)) => self.is_active = *b,
@@ -359,6 +357,49 @@ impl ServerDraft {
         }
         Ok(())
     }
+}
+
+/// `name` (servers and namespaces): `Some` when given; required when creating.
+fn name_field(obj: &Map<String, Value>, creating: bool) -> Result<Option<String>, Invalid> {
+    match string_field(obj, "name")? {
+        Some(Some(n)) if is_valid_name(&n) => Ok(Some(n)),
+        Some(Some(_)) => Err(Invalid::field(
+            "name",
+            "must match ^[A-Za-z0-9][A-Za-z0-9-]{0,31}$ (letters, digits, '-')",
+        )),
+        Some(None) => Err(Invalid::field("name", "cannot be null")),
+        None if creating => Err(Invalid::field("name", "is required")),
+        None => Ok(None),
+    }
+}
+
+/// Header names are tokens the gateway does not set itself; values have no control
+/// characters.
+fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), Invalid> {
+    for (k, v) in headers {
+        let token = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(Invalid::field(
+                "headers",
+                format!("{k:?} is not a header name"),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
+            return Err(Invalid::field(
+                "headers",
+                format!("{k} is set by the gateway and cannot be configured"),
+            ));
+        }
+        if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+            return Err(Invalid::field(
+                "headers",
+                format!("the value of {k} has control characters"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_url(url: &str) -> Result<(), Invalid> {
@@ -512,27 +553,23 @@ impl NamespaceDraft {
             self.prefix_tools = true;
             self.auth_required = true;
         }
-        match string_field(obj, "name")? {
-            Some(Some(n)) if creating => {
-                if !is_valid_name(&n) {
-                    return Err(Invalid::field(
-                        "name",
-                        "must match ^[A-Za-z0-9][A-Za-z0-9-]{0,31}$ (letters, digits, '-')",
-                    ));
-                }
-                self.name = n;
-            }
-            Some(Some(n)) if n == self.name => {}
-            Some(Some(_)) => {
+        match name_field(obj, creating)? {
+            Some(n) if creating => self.name = n,
+            Some(n) if n == self.name => {}
+            Some(_) => {
                 return Err(Invalid::field(
                     "name",
                     "cannot be changed; create a new namespace",
                 ));
             }
-            Some(None) => return Err(Invalid::field("name", "cannot be null")),
-            None if creating => return Err(Invalid::field("name", "is required")),
             None => {}
         }
+        self.apply_members(obj)?;
+        self.apply_exposure(obj)
+    }
+
+    /// `description` and `servers`.
+    fn apply_members(&mut self, obj: &Map<String, Value>) -> Result<(), Invalid> {
         if let Some(d) = string_field(obj, "description")? {
             if d.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
                 return Err(Invalid::field(
@@ -568,6 +605,11 @@ impl NamespaceDraft {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// How the namespace exposes its servers: `tool_prefix`, `auth`, per-tool `tools`.
+    fn apply_exposure(&mut self, obj: &Map<String, Value>) -> Result<(), Invalid> {
         match string_field(obj, "tool_prefix")?.flatten().as_deref() {
             None => {}
             Some("always") => self.prefix_tools = true,

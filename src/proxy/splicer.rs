@@ -246,7 +246,9 @@ impl ResponseSplicer {
         }
     }
 
-    /// Runs the JSON state machine over `chunk[from..to]`.
+    /// Runs the JSON state machine over `chunk[from..to]`: each step handles the state
+    /// the machine is in (capturing an id, inside a string, a comma owed after inserted
+    /// members, deep inside the message, or at its top level) and says where to go on.
     fn json_bytes(
         &mut self,
         chunk: &Bytes,
@@ -260,167 +262,200 @@ impl ResponseSplicer {
             if self.json.done {
                 return;
             }
-            let c = chunk[i];
-            if let Some(cap) = &mut self.json.capture {
-                let string = cap.first() == Some(&b'"');
-                if string {
-                    cap.push(c);
-                    if self.json.esc {
-                        self.json.esc = false;
-                    } else if c == b'\\' {
-                        self.json.esc = true;
-                    } else if c == b'"' && cap.len() > 1 {
-                        *seg = i + 1;
-                        self.finish_capture(chunk, i + 1, seg, out);
-                    }
-                    if cap_too_long(&self.json.capture) {
-                        self.give_up_capture(chunk, i + 1, seg, out);
-                    }
-                    i += 1;
-                    continue;
-                }
-                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                    self.finish_capture(chunk, i, seg, out);
-                    continue;
-                }
-                cap.push(c);
-                if cap_too_long(&self.json.capture) {
-                    self.give_up_capture(chunk, i + 1, seg, out);
-                }
-                i += 1;
-                continue;
-            }
-            if self.json.in_str {
-                if self.json.esc {
-                    self.json.esc = false;
-                    self.key_byte(c);
-                    i += 1;
-                    continue;
-                }
-                // Jump to the next quote or backslash.
-                let rest = &chunk[i..to];
-                match memchr::memchr2(b'"', b'\\', rest) {
-                    None => {
-                        for &b in rest {
-                            self.key_byte(b);
-                        }
-                        i = to;
-                    }
-                    Some(k) => {
-                        for &b in &rest[..k] {
-                            self.key_byte(b);
-                        }
-                        i += k;
-                        if chunk[i] == b'\\' {
-                            self.json.esc = true;
-                        } else {
-                            self.json.in_str = false;
-                            if self.json.expect_key && self.json.depth == 1 {
-                                self.json.expect_key = false;
-                                self.json.id_next =
-                                    self.json.key_len == 2 && &self.json.key[..2] == b"id";
-                                self.json.result_next =
-                                    self.json.key_len == 6 && &self.json.key[..6] == b"result";
-                            }
-                        }
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            if self.json.pending_comma {
-                if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                    i += 1;
-                    continue;
-                }
-                self.json.pending_comma = false;
-                if c != b'}' {
-                    out.push(chunk.slice(*seg..i));
-                    out.push(Bytes::from_static(b","));
-                    *seg = i;
-                }
-                self.update_done();
-                if self.json.done {
-                    return;
-                }
-            }
-            // Deep inside the message nothing but strings and nesting matter: jump to
-            // the next quote or bracket.
-            if self.json.depth > 1 {
-                let rest = &chunk[i..to];
-                match rest
-                    .iter()
-                    .position(|b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))
-                {
-                    Some(k) => i += k,
+            i = if self.json.capture.is_some() {
+                self.capture_step(chunk, i, seg, out)
+            } else if self.json.in_str {
+                self.string_step(chunk, i, to)
+            } else if self.json.pending_comma && !self.comma_step(chunk, i, seg, out) {
+                i + 1
+            } else if self.json.done {
+                return;
+            } else if self.json.depth > 1 {
+                match self.deep_step(chunk, i, to) {
+                    Some(next) => next,
                     None => return,
                 }
-                let c = chunk[i];
-                match c {
-                    b'"' => {
-                        self.json.in_str = true;
-                        self.json.key_len = 0;
-                    }
-                    b'{' | b'[' => self.json.depth += 1,
-                    _ => self.json.depth -= 1,
-                }
-                i += 1;
-                continue;
+            } else {
+                self.top_level_byte(chunk, i, seg, out);
+                i + 1
+            };
+        }
+    }
+
+    /// One byte of the id value being captured; where to go on.
+    #[inline]
+    fn capture_step(
+        &mut self,
+        chunk: &Bytes,
+        i: usize,
+        seg: &mut usize,
+        out: &mut Vec<Bytes>,
+    ) -> usize {
+        let c = chunk[i];
+        let Some(cap) = &mut self.json.capture else {
+            return i + 1;
+        };
+        if cap.first() == Some(&b'"') {
+            cap.push(c);
+            if self.json.esc {
+                self.json.esc = false;
+            } else if c == b'\\' {
+                self.json.esc = true;
+            } else if c == b'"' && cap.len() > 1 {
+                *seg = i + 1;
+                self.finish_capture(chunk, i + 1, seg, out);
             }
-            match c {
-                b'"' => {
-                    if self.json.id_next && self.json.depth == 1 {
-                        self.start_capture(chunk, i, seg, out);
-                        if let Some(cap) = &mut self.json.capture {
-                            cap.push(c);
-                        }
-                    } else {
-                        self.json.in_str = true;
-                        self.json.key_len = 0;
+            if cap_too_long(&self.json.capture) {
+                self.give_up_capture(chunk, i + 1, seg, out);
+            }
+            return i + 1;
+        }
+        if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+            // The byte ends the value; it is looked at again in the next state.
+            self.finish_capture(chunk, i, seg, out);
+            return i;
+        }
+        cap.push(c);
+        if cap_too_long(&self.json.capture) {
+            self.give_up_capture(chunk, i + 1, seg, out);
+        }
+        i + 1
+    }
+
+    /// Inside a string: jump to the next quote or backslash (remembering a top-level
+    /// key's first bytes); where to go on.
+    #[inline]
+    fn string_step(&mut self, chunk: &Bytes, i: usize, to: usize) -> usize {
+        if self.json.esc {
+            self.json.esc = false;
+            self.key_byte(chunk[i]);
+            return i + 1;
+        }
+        let rest = &chunk[i..to];
+        let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+            for &b in rest {
+                self.key_byte(b);
+            }
+            return to;
+        };
+        for &b in &rest[..k] {
+            self.key_byte(b);
+        }
+        let at = i + k;
+        if chunk[at] == b'\\' {
+            self.json.esc = true;
+        } else {
+            self.json.in_str = false;
+            if self.json.expect_key && self.json.depth == 1 {
+                self.json.expect_key = false;
+                self.json.id_next = self.json.key_len == 2 && &self.json.key[..2] == b"id";
+                self.json.result_next = self.json.key_len == 6 && &self.json.key[..6] == b"result";
+            }
+        }
+        at + 1
+    }
+
+    /// After members inserted at the start of `result`: whitespace is skipped (`false`),
+    /// then a comma goes in unless the object was empty (`true`: the byte is then
+    /// handled by the next state).
+    #[inline]
+    fn comma_step(
+        &mut self,
+        chunk: &Bytes,
+        i: usize,
+        seg: &mut usize,
+        out: &mut Vec<Bytes>,
+    ) -> bool {
+        let c = chunk[i];
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            return false;
+        }
+        self.json.pending_comma = false;
+        if c != b'}' {
+            out.push(chunk.slice(*seg..i));
+            out.push(Bytes::from_static(b","));
+            *seg = i;
+        }
+        self.update_done();
+        true
+    }
+
+    /// Deep inside the message nothing but strings and nesting matter: jump to the next
+    /// quote or bracket. `None` when the chunk has none.
+    #[inline]
+    fn deep_step(&mut self, chunk: &Bytes, i: usize, to: usize) -> Option<usize> {
+        let k = chunk[i..to]
+            .iter()
+            .position(|b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))?;
+        let at = i + k;
+        match chunk[at] {
+            b'"' => {
+                self.json.in_str = true;
+                self.json.key_len = 0;
+            }
+            b'{' | b'[' => self.json.depth += 1,
+            _ => self.json.depth -= 1,
+        }
+        Some(at + 1)
+    }
+
+    /// One byte at the message's top level (depth 0 or 1): keys, the id's value, the
+    /// start of `result`, nesting.
+    #[inline]
+    fn top_level_byte(&mut self, chunk: &Bytes, i: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+        let c = chunk[i];
+        match c {
+            b'"' => {
+                if self.json.id_next && self.json.depth == 1 {
+                    self.start_capture(chunk, i, seg, out);
+                    if let Some(cap) = &mut self.json.capture {
+                        cap.push(c);
                     }
+                } else {
+                    self.json.in_str = true;
+                    self.json.key_len = 0;
                 }
-                b'{' | b'[' => {
-                    let result_object = c == b'{' && self.json.depth == 1 && self.json.result_next;
-                    self.json.depth += 1;
+            }
+            b'{' | b'[' => {
+                let result_object = c == b'{' && self.json.depth == 1 && self.json.result_next;
+                self.json.depth += 1;
+                self.json.id_next = false;
+                self.json.result_next = false;
+                self.json.expect_key = c == b'{' && self.json.depth == 1;
+                if result_object
+                    && !self.json.injected
+                    && let Some(members) = self.inject.clone()
+                {
+                    out.push(chunk.slice(*seg..i + 1));
+                    out.push(members);
+                    *seg = i + 1;
+                    self.json.injected = true;
+                    self.json.pending_comma = true;
+                }
+            }
+            b'}' | b']' => {
+                self.json.depth = self.json.depth.saturating_sub(1);
+                if self.json.depth == 0 {
+                    // End of the message without our id: nothing more to find in it.
+                    self.json.done = !self.sse;
+                }
+            }
+            b',' => {
+                if self.json.depth == 1 {
+                    self.json.expect_key = true;
                     self.json.id_next = false;
                     self.json.result_next = false;
-                    self.json.expect_key = c == b'{' && self.json.depth == 1;
-                    if result_object
-                        && !self.json.injected
-                        && let Some(members) = self.inject.clone()
-                    {
-                        out.push(chunk.slice(*seg..i + 1));
-                        out.push(members);
-                        *seg = i + 1;
-                        self.json.injected = true;
-                        self.json.pending_comma = true;
-                    }
                 }
-                b'}' | b']' => {
-                    self.json.depth = self.json.depth.saturating_sub(1);
-                    if self.json.depth == 0 {
-                        // End of the message without our id: nothing more to find in it.
-                        self.json.done = !self.sse;
-                    }
-                }
-                b',' => {
-                    if self.json.depth == 1 {
-                        self.json.expect_key = true;
-                        self.json.id_next = false;
-                        self.json.result_next = false;
-                    }
-                }
-                b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
-                _ => {
-                    if self.json.id_next && self.json.depth == 1 {
-                        self.start_capture(chunk, i, seg, out);
-                        if let Some(cap) = &mut self.json.capture {
-                            cap.push(c);
-                        }
+            }
+            b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => {
+                if self.json.id_next && self.json.depth == 1 {
+                    self.start_capture(chunk, i, seg, out);
+                    if let Some(cap) = &mut self.json.capture {
+                        cap.push(c);
                     }
                 }
             }
-            i += 1;
         }
     }
 

@@ -13,7 +13,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use metamcp::proxy::frame::{self, string_value};
+use metamcp::jsonrpc::frame::{self, string_value};
 use metamcp::proxy::splicer::ResponseSplicer;
 use serde_json::{Value, json};
 

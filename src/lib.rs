@@ -20,6 +20,7 @@
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`backend`]: supervised backends behind one transport seam (Streamable HTTP today).
+//! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the proxy and the transports.
 //! - [`observe`]: the lifecycle event stream and Prometheus metrics.
 //! - [`auth`]: keys and tokens checked from memory, sealed client sessions, the
 //!   failed-attempt limiter.
@@ -46,6 +47,7 @@ pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod http;
+pub mod jsonrpc;
 pub mod keyadm;
 pub mod mcp;
 pub mod model;

@@ -186,7 +186,7 @@ impl State {
             Some(b) if b.server == *server => b.status().as_str(),
             Some(_) => Status::Starting.as_str(),
             // Transports this process does not connect to.
-            None if server.protocol != Protocol::Http => Status::Stopped.as_str(),
+            None if server.protocol == Protocol::Sse => Status::Stopped.as_str(),
             None => Status::Starting.as_str(),
         }
     }

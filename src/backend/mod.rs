@@ -11,6 +11,7 @@
 //! transport.
 
 pub mod http;
+pub mod stdio;
 pub mod transport;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 use crate::backend::http::transport::HttpTransport;
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
+use crate::backend::stdio::{Launch, StdioTransport};
 use crate::backend::transport::{Answer, Transport};
 use crate::model::{Protocol, Server, Snapshot};
 
@@ -129,12 +131,34 @@ impl Backend {
     /// The hot path: sends a request frame (its id already the gateway's) and returns
     /// the answer with its body still arriving. A failure to reach the backend pokes the
     /// supervisor.
-    pub async fn request(&self, body: Bytes) -> Result<Answer, UpstreamError> {
-        self.transport.request(body).await.inspect_err(|e| {
-            if !matches!(e, UpstreamError::Status(_)) {
-                self.wake.notify_one();
-            }
-        })
+    pub async fn request(
+        &self,
+        id: &Bytes,
+        body: Bytes,
+        token: Option<Bytes>,
+    ) -> Result<Answer, UpstreamError> {
+        self.transport
+            .request(id, body, token)
+            .await
+            .inspect_err(|e| {
+                if !matches!(e, UpstreamError::Status(_)) {
+                    self.wake.notify_one();
+                }
+            })
+    }
+
+    /// Whether a request's progress token must be replaced by its upstream id (see
+    /// [`Transport::rewrites_progress_tokens`]).
+    pub fn rewrites_progress_tokens(&self) -> bool {
+        self.transport.rewrites_progress_tokens()
+    }
+
+    /// The process id of a stdio backend's running child.
+    pub fn pid(&self) -> Option<i32> {
+        match &self.transport {
+            Transport::Stdio(t) => t.pid(),
+            Transport::Http(_) => None,
+        }
     }
 
     /// Sends a notification upstream (cancellation, a client's answer), best effort.
@@ -366,7 +390,7 @@ impl Backends {
         let wanted: HashMap<Uuid, &Server> = snapshot
             .servers
             .iter()
-            .filter(|s| s.is_active && s.protocol == Protocol::Http)
+            .filter(|s| s.is_active && s.protocol != Protocol::Sse)
             .map(|s| (s.id, s))
             .collect();
         let mut changed = false;
@@ -384,16 +408,14 @@ impl Backends {
             if running.contains_key(&id) {
                 continue;
             }
-            let endpoint = match Endpoint::for_server(server) {
-                Ok(e) => e,
+            let timeout = Duration::from_millis(u64::from(server.timeout_ms));
+            let transport = match self.transport_for(server, timeout) {
+                Ok(t) => t,
                 Err(e) => {
                     tracing::error!(backend = %server.name, error = %e, "backend cannot be configured");
                     continue;
                 }
             };
-            let timeout = Duration::from_millis(u64::from(server.timeout_ms));
-            let transport =
-                Transport::Http(HttpTransport::new(endpoint, self.client.clone(), timeout));
             let backend = Arc::new(Backend {
                 id,
                 name: server.name.clone(),
@@ -414,6 +436,30 @@ impl Backends {
         if changed {
             let _ = self.changed.send(());
         }
+    }
+
+    /// The transport a server's protocol calls for.
+    fn transport_for(
+        &self,
+        server: &Server,
+        timeout: Duration,
+    ) -> Result<Transport, UpstreamError> {
+        Ok(match server.protocol {
+            Protocol::Stdio => Transport::Stdio(StdioTransport::new(
+                Launch {
+                    name: server.name.clone(),
+                    command: server.command.clone().unwrap_or_default(),
+                    args: server.args.clone(),
+                    env: server.env.clone(),
+                },
+                timeout,
+            )),
+            _ => Transport::Http(HttpTransport::new(
+                Endpoint::for_server(server)?,
+                self.client.clone(),
+                timeout,
+            )),
+        })
     }
 
     /// Every backend, whatever its status.

@@ -14,11 +14,17 @@ use serde_json::Value;
 
 use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
+use crate::backend::stdio::{StdioAnswer, StdioMessages, StdioTransport};
 
 /// How a backend is reached.
+// One per backend, inside its `Arc`: the arms' sizes do not matter, and boxing the HTTP
+// arm would add a pointer chase to every forwarded call.
+#[allow(clippy::large_enum_variant)]
 pub enum Transport {
     /// Streamable HTTP (sessions, pooled connections, a GET stream).
     Http(HttpTransport),
+    /// A child process on stdin/stdout, shared by every client.
+    Stdio(StdioTransport),
 }
 
 /// A backend's answer to a forwarded request, its body still arriving.
@@ -32,6 +38,7 @@ pub struct Answer {
 /// The body of an [`Answer`].
 pub enum AnswerBody {
     Http(HttpAnswer),
+    Stdio(StdioAnswer),
 }
 
 impl AnswerBody {
@@ -40,6 +47,7 @@ impl AnswerBody {
     pub fn take_whole(&mut self) -> Option<Bytes> {
         match self {
             AnswerBody::Http(a) => a.take_whole(),
+            AnswerBody::Stdio(a) => a.take_whole(),
         }
     }
 
@@ -47,6 +55,7 @@ impl AnswerBody {
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
         match self {
             AnswerBody::Http(a) => a.poll_chunk(cx),
+            AnswerBody::Stdio(a) => a.poll_chunk(cx),
         }
     }
 }
@@ -54,6 +63,7 @@ impl AnswerBody {
 /// The backend's own messages (notifications, requests not tied to a call).
 pub enum Messages {
     Http(HttpMessages),
+    Stdio(StdioMessages),
 }
 
 impl Messages {
@@ -61,6 +71,7 @@ impl Messages {
     pub async fn next(&mut self) -> Option<Vec<u8>> {
         match self {
             Messages::Http(m) => m.next().await,
+            Messages::Stdio(m) => m.next().await,
         }
     }
 }
@@ -71,18 +82,38 @@ impl Transport {
     pub async fn connect(&self) -> Result<Value, UpstreamError> {
         match self {
             Transport::Http(t) => t.connect().await,
+            Transport::Stdio(t) => t.connect().await,
         }
     }
 
-    /// Sends a request frame (its id already the gateway's); the answer arrives in
-    /// [`Answer::body`].
-    pub async fn request(&self, body: Bytes) -> Result<Answer, UpstreamError> {
+    /// Whether requests must carry gateway-unique progress tokens (all calls share one
+    /// stream of messages, as on a pipe).
+    pub fn rewrites_progress_tokens(&self) -> bool {
+        matches!(self, Transport::Stdio(_))
+    }
+
+    /// Sends a request frame (its id, `id`, already the gateway's; its progress token,
+    /// if the transport rewrites them, replaced by `id`, the client's own in `token`);
+    /// the answer arrives in [`Answer::body`].
+    pub async fn request(
+        &self,
+        id: &Bytes,
+        body: Bytes,
+        token: Option<Bytes>,
+    ) -> Result<Answer, UpstreamError> {
         match self {
             Transport::Http(t) => {
                 let (sse, body) = t.request(body).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Http(body),
+                })
+            }
+            Transport::Stdio(t) => {
+                let (sse, body) = t.request(id, body, token).await?;
+                Ok(Answer {
+                    sse,
+                    body: AnswerBody::Stdio(body),
                 })
             }
         }
@@ -97,6 +128,7 @@ impl Transport {
     ) -> Result<Value, UpstreamError> {
         match self {
             Transport::Http(t) => t.call(id, method, params).await,
+            Transport::Stdio(t) => t.call(method, params).await,
         }
     }
 
@@ -104,6 +136,7 @@ impl Transport {
     pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
         match self {
             Transport::Http(t) => t.notify(body).await,
+            Transport::Stdio(t) => t.notify(body).await,
         }
     }
 
@@ -111,6 +144,7 @@ impl Transport {
     pub async fn messages(&self) -> Result<Option<Messages>, UpstreamError> {
         match self {
             Transport::Http(t) => Ok(t.messages().await?.map(Messages::Http)),
+            Transport::Stdio(t) => Ok(t.messages()?.map(Messages::Stdio)),
         }
     }
 
@@ -118,6 +152,7 @@ impl Transport {
     pub async fn close(&self) {
         match self {
             Transport::Http(t) => t.close().await,
+            Transport::Stdio(t) => t.close().await,
         }
     }
 }

@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::auth::session::SessionClaims;
 use crate::auth::token::unix_now;
+use crate::jsonrpc::frame::{Frame, string_value};
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};
 use crate::proxy::calls::ANONYMOUS;
-use crate::proxy::frame::{Frame, string_value};
 use crate::proxy::rpc::{RpcError, code};
 
 /// Headers that say one thing each: a second copy could say something else to another

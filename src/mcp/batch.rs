@@ -6,10 +6,10 @@ use hyper::header::HeaderMap;
 use hyper::{Response, StatusCode};
 
 use crate::http::Body;
+use crate::jsonrpc::frame;
 use crate::mcp::Ctx;
 use crate::mcp::admission::admit;
 use crate::mcp::dispatch::{answer_backend, cancel, dispatch};
-use crate::proxy::frame;
 use crate::proxy::rpc::{RpcError, code, json_response, status_only};
 
 /// Batches (2025-03-26 sessions only): each element answered in order, collected.

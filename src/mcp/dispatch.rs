@@ -12,12 +12,12 @@ use hyper::{Response, StatusCode};
 use crate::auth::token::unix_now;
 use crate::backend::Backend;
 use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
 use crate::mcp::lists::{discover, listing, with_result_type};
 use crate::mcp::stream::listen;
 use crate::proxy::calls::cancellation;
 use crate::proxy::forward::forward;
-use crate::proxy::frame::{self, Frame, Span, string_value};
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 
 /// Where a request goes.

@@ -10,8 +10,8 @@ use crate::auth::session::{self, SessionClaims};
 use crate::auth::token::unix_now;
 use crate::crypto::{base64url, base64url_decode};
 use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION};
-use crate::proxy::frame::{self, Frame, string_value};
 use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
 use crate::routing::{Listed, View};
 

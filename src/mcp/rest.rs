@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use crate::backend::Backend;
 use crate::http::ApiError;
+use crate::jsonrpc::frame;
 use crate::mcp::Ctx;
 use crate::proxy::forward::forward;
-use crate::proxy::frame;
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
 pub async fn execute(

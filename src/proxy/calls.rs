@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use crate::backend::Backend;
-use crate::proxy::frame;
+use crate::jsonrpc::frame;
 
 /// Requests a backend sent to a client (sampling, elicitation, roots) under unguessable
 /// gateway ids, so the client's answers reach the right backend with the backend's own

@@ -18,8 +18,8 @@ use hyper::{Response, StatusCode};
 use crate::backend::Backend;
 use crate::backend::transport::AnswerBody;
 use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests};
-use crate::proxy::frame::{self, Frame, Span};
 use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
 
@@ -70,6 +70,15 @@ async fn forward_call(
     if let Some((span, name)) = &rename {
         reps.push((*span, name));
     }
+    // On a transport whose calls share one message stream, the progress token becomes
+    // the upstream id (unique there); the transport restores the client's own.
+    let token = match f.progress_token {
+        Some(span) if backend.rewrites_progress_tokens() => {
+            reps.push((span, &upstream_id));
+            Some(Bytes::copy_from_slice(span.of(body)))
+        }
+        _ => None,
+    };
     let upstream_body = frame::splice(body, &mut reps);
     let key = (caller.conversation.clone(), client_id.clone());
     caller.inflight.insert(
@@ -96,7 +105,7 @@ async fn forward_call(
     tokio::pin!(deadline);
     let answer = tokio::select! {
         biased;
-        r = backend.request(upstream_body) => r,
+        r = backend.request(&upstream_id, upstream_body, token) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             return fail(format!("no answer within {} ms", timeout.as_millis()));

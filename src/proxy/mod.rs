@@ -3,6 +3,5 @@
 
 pub mod calls;
 pub mod forward;
-pub mod frame;
 pub mod rpc;
 pub mod splicer;

@@ -19,9 +19,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::{Backend, Status};
+use crate::jsonrpc::frame::json_string;
 use crate::model::names::is_valid_tool_name;
 use crate::model::{Namespace, Snapshot};
-use crate::proxy::frame::json_string;
 
 /// One exposed tool or prompt.
 #[derive(Clone)]

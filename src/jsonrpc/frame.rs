@@ -57,8 +57,10 @@ pub struct Frame {
     pub cursor: Option<Span>,
     /// `params.requestId` (in `notifications/cancelled`).
     pub request_id: Option<Span>,
-    /// `params._meta.progressToken`.
+    /// `params._meta.progressToken` (a request's).
     pub progress_token: Option<Span>,
+    /// `params.progressToken` (a progress notification's).
+    pub progress: Option<Span>,
     /// `params._meta["io.modelcontextprotocol/protocolVersion"]` as a string literal.
     pub meta_version: Option<Span>,
     /// `params.ref.type`, `params.ref.name`, `params.ref.uri` (completion/complete).
@@ -292,6 +294,7 @@ impl Walker<'_, '_> {
                 "uri" if self.is_str(v) => f.uri = Some(span),
                 "cursor" if self.is_str(v) => f.cursor = Some(span),
                 "requestId" => f.request_id = Some(span),
+                "progressToken" => f.progress = Some(span),
                 "protocolVersion" if self.is_str(v) => f.protocol_version = Some(span),
                 "_meta" => self.members(v, |key, v, span| match key {
                     "progressToken" => f.progress_token = Some(span),

@@ -1,0 +1,695 @@
+//! The stdio transport: one supervised child process per server, shared by every client,
+//! speaking newline-delimited JSON-RPC on its stdin and stdout.
+//!
+//! - **Multiplexed**: requests carry gateway-unique ids already (the proxy gives every
+//!   upstream request one); answers are matched to their callers by id. The proxy
+//!   replaces a request's `progressToken` by the request's upstream id (this transport
+//!   asks for it), and the client's own token is restored here in the progress
+//!   notifications on the way out, byte-spliced: arguments and results are never
+//!   re-serialised.
+//! - **Spawned safely**: its own process group, killed with the gateway
+//!   (`PR_SET_PDEATHSIG`), a minimal inherited environment (PATH, HOME, locale) plus the
+//!   server's `env` with `${VAR}` taken from the gateway's; stderr goes to the log line
+//!   by line (bounded length and rate); a line on stdout that is not JSON is logged and
+//!   skipped; a line longer than the maximum fails the call that awaited it.
+//! - **Supervised**: the child's exit fails every call in flight at once with an error
+//!   carrying each caller's id, and wakes the supervisor, which restarts it with backoff.
+//! - **Stopped without leaks**: stdin closed, a grace period, SIGTERM to the whole group,
+//!   another, SIGKILL to the group, then reaped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::backend::http::UpstreamError;
+use crate::jsonrpc::frame;
+
+/// Longest line accepted from a child's stdout.
+pub const MAX_LINE: usize = 16 << 20;
+/// Calls in flight on one child's pipe at most; beyond, calls are refused at once.
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// Longest stderr line logged (the rest is cut), and lines logged per second at most.
+const MAX_LOG_LINE: usize = 2048;
+const LOG_LINES_PER_SEC: u32 = 50;
+/// Grace periods when stopping: after closing stdin, after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// Variables a child inherits from the gateway (besides its own `env`).
+const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
+
+/// What to run.
+#[derive(Clone)]
+pub struct Launch {
+    pub name: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// One server's child process, restarted by the supervisor through [`connect`].
+///
+/// [`connect`]: StdioTransport::connect
+pub struct StdioTransport {
+    launch: Launch,
+    timeout: Duration,
+    child: Mutex<Option<Arc<Child>>>,
+    next_id: AtomicU64,
+}
+
+/// A call waiting for its answer: its messages go here.
+struct Waiter {
+    tx: mpsc::Sender<Bytes>,
+    /// The client's own progress token, restored in progress notifications.
+    token: Option<Bytes>,
+}
+
+/// A running child.
+struct Child {
+    pid: i32,
+    /// Lines for the child's stdin; taken (closing stdin) when stopping.
+    stdin: Mutex<Option<mpsc::Sender<Bytes>>>,
+    pending: Mutex<HashMap<Bytes, Waiter>>,
+    /// The child's own messages (notifications, requests not tied to a call).
+    own: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+    exited: AtomicBool,
+    process: tokio::sync::Mutex<Option<tokio::process::Child>>,
+}
+
+impl Child {
+    fn stdin(&self) -> Option<mpsc::Sender<Bytes>> {
+        self.stdin.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn write(&self, line: Bytes) -> Result<(), UpstreamError> {
+        let gone = || UpstreamError::Connect("the server's process exited".into());
+        self.stdin()
+            .ok_or_else(gone)?
+            .send(line)
+            .await
+            .map_err(|_| gone())
+    }
+
+    fn take_waiter(&self, id: &[u8]) -> Option<Waiter> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+    }
+
+    /// Fails every call in flight: the child is gone.
+    fn fail_all(&self, why: &str) {
+        let waiters: Vec<(Bytes, Waiter)> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for (id, w) in waiters {
+            let _ = w.tx.try_send(error_answer(&id, why));
+        }
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32603,"message":…}}`.
+fn error_answer(id: &[u8], message: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(id.len() + message.len() + 64);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id);
+    out.extend_from_slice(b",\"error\":{\"code\":-32603,\"message\":");
+    out.extend_from_slice(&frame::json_string(message));
+    out.extend_from_slice(b"}}");
+    out.freeze()
+}
+
+/// `${VAR}` in `value` replaced by the gateway's own environment (empty when unset).
+fn expand(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(j) => {
+                out.push_str(&std::env::var(&after[..j]).unwrap_or_default());
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Sends `signal` to the process group `pgid`.
+#[allow(unsafe_code)] // kill(2) on a process group we created
+fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill has no memory preconditions; a stale group id fails with ESRCH.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// The child dies with the gateway, even when the gateway is SIGKILLed.
+#[allow(unsafe_code)] // prctl in the child between fork and exec
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
+    // parent; it runs in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+impl StdioTransport {
+    pub fn new(launch: Launch, timeout: Duration) -> StdioTransport {
+        StdioTransport {
+            launch,
+            timeout,
+            child: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn current(&self) -> Result<Arc<Child>, UpstreamError> {
+        self.child
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|c| !c.exited.load(Ordering::Acquire))
+            .ok_or_else(|| UpstreamError::Connect("the server's process is not running".into()))
+    }
+
+    /// The process id of the running child, if any.
+    pub fn pid(&self) -> Option<i32> {
+        self.current().ok().map(|c| c.pid)
+    }
+
+    /// Starts the child (stopping a previous one first) and initializes it; the
+    /// server's capabilities.
+    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+        self.close().await;
+        let child = self.spawn()?;
+        *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        let init = json!({
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
+        });
+        let result = match self.call_raw("initialize", init).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.close().await;
+                return Err(e);
+            }
+        };
+        self.notify(Bytes::from_static(
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+        ))
+        .await?;
+        Ok(result["capabilities"].clone())
+    }
+
+    fn spawn(&self) -> Result<Arc<Child>, UpstreamError> {
+        let l = &self.launch;
+        let mut cmd = tokio::process::Command::new(&l.command);
+        cmd.args(&l.args)
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        for k in INHERITED {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+        for (k, v) in &l.env {
+            cmd.env(k, expand(v));
+        }
+        die_with_parent(&mut cmd);
+        let mut process = cmd
+            .spawn()
+            .map_err(|e| UpstreamError::Connect(format!("cannot start {:?}: {e}", l.command)))?;
+        let pid = process.id().map_or(0, |p| p as i32);
+        let (Some(stdin), Some(stdout), Some(stderr)) = (
+            process.stdin.take(),
+            process.stdout.take(),
+            process.stderr.take(),
+        ) else {
+            return Err(UpstreamError::Connect(
+                "the child's pipes are missing".into(),
+            ));
+        };
+        let (in_tx, in_rx) = mpsc::channel::<Bytes>(256);
+        let (own_tx, own_rx) = mpsc::channel::<Vec<u8>>(256);
+        let child = Arc::new(Child {
+            pid,
+            stdin: Mutex::new(Some(in_tx)),
+            pending: Mutex::new(HashMap::new()),
+            own: Mutex::new(Some(own_rx)),
+            exited: AtomicBool::new(false),
+            process: tokio::sync::Mutex::new(Some(process)),
+        });
+        tokio::spawn(write_lines(stdin, in_rx));
+        tokio::spawn(log_stderr(l.name.clone(), stderr));
+        tokio::spawn(read_lines(child.clone(), l.name.clone(), stdout, own_tx));
+        tracing::info!(backend = %l.name, pid, command = %l.command, "server process started");
+        Ok(child)
+    }
+
+    /// A request the transport makes itself (initialize, lists, ping): its `result`.
+    async fn call_raw(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+        let id = format!("\"s{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let body = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":{},\"params\":{params}}}",
+            Value::String(method.into())
+        );
+        let id = Bytes::from(id);
+        let (mut answer, _) = self.start(&id, Bytes::from(body), None).await?;
+        let line = tokio::time::timeout(self.timeout, async {
+            loop {
+                match answer.recv().await {
+                    Some(m) if frame::parse(&m).is_ok_and(|f| f.is_response()) => return Ok(m),
+                    Some(_) => continue,
+                    None => {
+                        return Err(UpstreamError::Connect("the server's process exited".into()));
+                    }
+                }
+            }
+        })
+        .await
+        .map_err(|_| UpstreamError::Timeout(self.timeout.as_millis() as u64))??;
+        let v: Value = serde_json::from_slice(&line)
+            .map_err(|e| UpstreamError::Protocol(format!("unreadable answer: {e}")))?;
+        if let Some(e) = v.get("error") {
+            return Err(UpstreamError::Rpc {
+                code: e["code"].as_i64().unwrap_or(0),
+                message: e["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(v["result"].clone())
+    }
+
+    /// Registers a call under `id`, rewriting its progress token, and writes it.
+    async fn start(
+        &self,
+        id: &Bytes,
+        body: Bytes,
+        token: Option<Bytes>,
+    ) -> Result<(mpsc::Receiver<Bytes>, Arc<Child>), UpstreamError> {
+        let child = self.current()?;
+        let (tx, rx) = mpsc::channel(64);
+        {
+            let mut pending = child.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.len() >= MAX_IN_FLIGHT {
+                return Err(UpstreamError::Connect(format!(
+                    "{MAX_IN_FLIGHT} calls are in flight on this server already; retry"
+                )));
+            }
+            pending.insert(id.clone(), Waiter { tx, token });
+        }
+        if let Err(e) = child.write(one_line(body)).await {
+            child.take_waiter(id);
+            return Err(e);
+        }
+        Ok((rx, child))
+    }
+
+    /// The hot path: writes the request (its id the gateway's) and returns its answer:
+    /// one JSON message when the response comes first, else an SSE stream of the call's
+    /// messages (progress, then the response).
+    pub async fn request(
+        &self,
+        id: &Bytes,
+        body: Bytes,
+        token: Option<Bytes>,
+    ) -> Result<(bool, StdioAnswer), UpstreamError> {
+        let (mut rx, child) = self.start(id, body, token).await?;
+        let guard = Pending {
+            child,
+            id: id.clone(),
+        };
+        let Some(first) = rx.recv().await else {
+            return Err(UpstreamError::Connect("the server's process exited".into()));
+        };
+        let whole = frame::parse(&first).is_ok_and(|f| f.is_response());
+        Ok((
+            !whole,
+            StdioAnswer {
+                first: Some(first),
+                rx,
+                sse: !whole,
+                _pending: guard,
+            },
+        ))
+    }
+
+    /// A control-path request with the caller's own id: its `result`.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+        self.call_raw(method, params).await
+    }
+
+    /// Writes a notification or a client's answer.
+    pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
+        self.current()?.write(one_line(body)).await
+    }
+
+    /// The child's own messages (once per child).
+    pub fn messages(&self) -> Result<Option<StdioMessages>, UpstreamError> {
+        let child = self.current()?;
+        let rx = child.own.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Ok(rx.map(|rx| StdioMessages { rx }))
+    }
+
+    /// Stops the child: stdin closed, a grace period, SIGTERM to its group, another,
+    /// SIGKILL to the group; reaped.
+    pub async fn close(&self) {
+        let Some(child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        stop(&child).await;
+    }
+}
+
+/// Stops a child and every process of its group.
+async fn stop(child: &Child) {
+    let Some(mut process) = child.process.lock().await.take() else {
+        return;
+    };
+    // Closing stdin asks a well-behaved server to exit (the writer task ends, and with
+    // it the pipe, once its sender is gone).
+    let pgid = child.pid;
+    child.stdin.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let exited = |p: &mut tokio::process::Child| matches!(p.try_wait(), Ok(Some(_)));
+    let mut done = tokio::time::timeout(STOP_GRACE, process.wait())
+        .await
+        .is_ok()
+        || exited(&mut process);
+    if !done {
+        signal_group(pgid, libc::SIGTERM);
+        done = tokio::time::timeout(STOP_GRACE, process.wait())
+            .await
+            .is_ok();
+    }
+    // Whatever the leader did, nothing of its group outlives it.
+    signal_group(pgid, libc::SIGKILL);
+    if !done {
+        let _ = process.wait().await;
+    }
+    child.exited.store(true, Ordering::Release);
+    child.fail_all("the server's process was stopped");
+}
+
+/// The body as one line: line breaks (whitespace in JSON) become spaces.
+fn one_line(body: Bytes) -> Bytes {
+    let mut out = BytesMut::with_capacity(body.len() + 1);
+    out.extend_from_slice(&body);
+    for b in out.iter_mut() {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+    out.extend_from_slice(b"\n");
+    out.freeze()
+}
+
+async fn write_lines(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
+    while let Some(line) = rx.recv().await {
+        if stdin.write_all(&line).await.is_err() {
+            return;
+        }
+    }
+    // Every sender gone: stdin closes here.
+}
+
+async fn log_stderr(name: String, stderr: tokio::process::ChildStderr) {
+    let mut reader = BufReader::new(stderr);
+    let mut line = Vec::new();
+    let mut window = tokio::time::Instant::now();
+    let mut logged = 0u32;
+    let mut dropped = 0u64;
+    loop {
+        line.clear();
+        match (&mut reader)
+            .take(MAX_LOG_LINE as u64 * 4)
+            .read_until(b'\n', &mut line)
+            .await
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if window.elapsed() >= Duration::from_secs(1) {
+            if dropped > 0 {
+                tracing::warn!(backend = %name, dropped, "server stderr lines not logged (rate limit)");
+            }
+            window = tokio::time::Instant::now();
+            logged = 0;
+            dropped = 0;
+        }
+        if logged >= LOG_LINES_PER_SEC {
+            dropped += 1;
+            continue;
+        }
+        logged += 1;
+        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LOG_LINE)]);
+        tracing::info!(backend = %name, "stderr: {}", text.trim_end());
+    }
+}
+
+/// Reads the child's stdout line by line and routes each message: responses to their
+/// callers, progress notifications to the call that owns the token, the rest to the
+/// supervisor.
+async fn read_lines(
+    child: Arc<Child>,
+    name: String,
+    stdout: tokio::process::ChildStdout,
+    own: mpsc::Sender<Vec<u8>>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+            .unwrap_or_default();
+        if n == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') && line.len() > MAX_LINE {
+            // Too long: fail the call it answers (if its id can be read), skip the rest.
+            let id = too_long_id(&line);
+            tracing::warn!(backend = %name, "a line over {MAX_LINE} bytes from the server was dropped");
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                match (&mut reader)
+                    .take(64 * 1024)
+                    .read_until(b'\n', &mut rest)
+                    .await
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if rest.last() == Some(&b'\n') => break,
+                    Ok(_) => {}
+                }
+            }
+            if let Some(id) = id
+                && let Some(w) = child.take_waiter(&id)
+            {
+                let _ =
+                    w.tx.send(error_answer(
+                        &id,
+                        &format!("the server's answer is longer than {MAX_LINE} bytes"),
+                    ))
+                    .await;
+            }
+            continue;
+        }
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let Ok(f) = frame::parse(text) else {
+            let shown = String::from_utf8_lossy(&text[..text.len().min(200)]);
+            tracing::info!(backend = %name, "not JSON-RPC on stdout, skipped: {shown}");
+            continue;
+        };
+        let msg = Bytes::copy_from_slice(text);
+        if f.is_response() {
+            if let Some(id) = f.id
+                && let Some(w) = child.take_waiter(id.of(&msg))
+            {
+                let _ = w.tx.send(msg).await;
+            }
+            continue;
+        }
+        if f.method(&msg) == Some("notifications/progress")
+            && let Some(span) = f.progress
+        {
+            let key = Bytes::copy_from_slice(span.of(&msg));
+            let target = {
+                let pending = child.pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending.get(&key).map(|w| (w.tx.clone(), w.token.clone()))
+            };
+            if let Some((tx, token)) = target {
+                let restored = match token {
+                    Some(t) => frame::splice(&msg, &mut [(span, &t[..])]),
+                    None => msg,
+                };
+                let _ = tx.send(restored).await;
+                continue;
+            }
+        }
+        // A request of the server's own (sampling, roots) goes with the only call in
+        // flight when there is one; otherwise, and for other notifications, to the
+        // supervisor.
+        if f.is_request() {
+            let only = {
+                let pending = child.pending.lock().unwrap_or_else(|p| p.into_inner());
+                (pending.len() == 1)
+                    .then(|| pending.values().next().map(|w| w.tx.clone()))
+                    .flatten()
+            };
+            if let Some(tx) = only {
+                let _ = tx.send(msg).await;
+                continue;
+            }
+        }
+        let _ = own.try_send(msg.to_vec());
+    }
+    child.exited.store(true, Ordering::Release);
+    child.fail_all("the server's process exited");
+    tracing::warn!(backend = %name, pid = child.pid, "server process ended its output");
+    // Reap it (and its group) now rather than at the next start.
+    if let Some(mut p) = child.process.lock().await.take() {
+        signal_group(child.pid, libc::SIGKILL);
+        let status = p.wait().await;
+        tracing::warn!(backend = %name, status = ?status.ok(), "server process exited");
+    }
+}
+
+/// The `"id"` value near the start of an over-long line, if it is one of ours.
+fn too_long_id(prefix: &[u8]) -> Option<Bytes> {
+    let head = &prefix[..prefix.len().min(4096)];
+    let at = memchr::memmem::find(head, b"\"id\":")? + 5;
+    let rest = &head[at..];
+    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &rest[start..];
+    if rest.first() != Some(&b'"') {
+        return None;
+    }
+    let end = memchr::memchr(b'"', &rest[1..])? + 2;
+    Some(Bytes::copy_from_slice(&rest[..end]))
+}
+
+/// Removes a call's waiter when its answer is dropped (done, or the client left).
+struct Pending {
+    child: Arc<Child>,
+    id: Bytes,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.child.take_waiter(&self.id);
+    }
+}
+
+/// A call's answer from a child: one JSON message, or its messages as SSE events.
+pub struct StdioAnswer {
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
+    sse: bool,
+    _pending: Pending,
+}
+
+fn sse_event(msg: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(msg.len() + 24);
+    out.extend_from_slice(b"event: message\ndata: ");
+    out.extend_from_slice(msg);
+    out.extend_from_slice(b"\n\n");
+    out.freeze()
+}
+
+impl StdioAnswer {
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        if self.sse { None } else { self.first.take() }
+    }
+
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(if self.sse { sse_event(&first) } else { first })));
+        }
+        if !self.sse {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(m)) => {
+                let done = frame::parse(&m).is_ok_and(|f| f.is_response());
+                let event = sse_event(&m);
+                if done {
+                    self.rx.close();
+                }
+                Poll::Ready(Some(Ok(event)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The child's own messages.
+pub struct StdioMessages {
+    rx: mpsc::Receiver<Vec<u8>>,
+}
+
+impl StdioMessages {
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        self.rx.recv().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_expand_from_the_gateways_environment() {
+        // SAFETY: tests in this module do not read this variable concurrently.
+        assert_eq!(expand("plain"), "plain");
+        assert_eq!(expand("${METAMCP_TEST_SURELY_UNSET}x"), "x");
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(expand("a:${PATH}"), format!("a:{path}"));
+        assert_eq!(expand("${unterminated"), "${unterminated");
+    }
+
+    #[test]
+    fn lines_and_ids() {
+        assert_eq!(
+            &one_line(Bytes::from_static(b"{\n\"a\": 1\r}"))[..],
+            b"{ \"a\": 1 }\n"
+        );
+        assert_eq!(
+            too_long_id(br#"{"jsonrpc":"2.0","id": "g42","result":{"x":"#).as_deref(),
+            Some(&b"\"g42\""[..])
+        );
+        assert_eq!(too_long_id(br#"{"id":7,"#), None);
+    }
+}

@@ -1,0 +1,4 @@
+//! JSON-RPC messages read as spans of their bytes (no value tree), shared by the proxy and
+//! the transports that read backends' messages.
+
+pub mod frame;

@@ -1,0 +1,206 @@
+//! stdio backends: a real child process (mockmcp over stdio) behind the gateway, shared
+//! by every client, multiplexed by id, supervised, and stopped without leaks.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::gateway::TestGateway;
+use support::http::send_json;
+use support::mcp::{Client, post_streaming};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn stdio_gateway() -> TestGateway {
+    let gw = TestGateway::start().await;
+    gw.register(json!({"name": "s", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"]}))
+        .await;
+    gw
+}
+
+async fn session(gw: &TestGateway) -> Client {
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    c
+}
+
+fn pid_of(gw: &TestGateway) -> i32 {
+    let b = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "s")
+        .expect("the stdio backend");
+    b.pid().expect("a running child")
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie has been reaped once its /proc entry is gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
+}
+
+#[tokio::test]
+async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
+    let gw = stdio_gateway().await;
+    let a = session(&gw).await;
+    let b = session(&gw).await;
+    let names = a.tool_names().await;
+    assert!(names.contains(&"s__echo".to_string()), "{names:?}");
+
+    // Many clients, the same ids, one pipe: every answer reaches its caller.
+    let mut calls = Vec::new();
+    for i in 0..60 {
+        let c = if i % 2 == 0 { &a } else { &b };
+        let (addr, path, key, sid) = (c.addr, c.path.clone(), c.key.clone(), c.session.clone());
+        calls.push(tokio::spawn(async move {
+            let mut c = Client::new(addr, &path, key.as_deref());
+            c.session = sid;
+            let m = c
+                .call(
+                    json!(1),
+                    "tools/call",
+                    json!({"name": "s__echo", "arguments": {"message": format!("m{i}")}}),
+                )
+                .await;
+            (i, m)
+        }));
+    }
+    for call in calls {
+        let (i, m) = call.await.unwrap();
+        assert_eq!(m["id"], 1);
+        assert_eq!(m["result"]["content"][0]["text"], format!("m{i}"), "{m}");
+    }
+
+    // Progress reaches the caller with its own token, before the result.
+    let auth = format!("Bearer {}", gw.client_key);
+    let sid = a.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "s__progress", "arguments": {"steps": 3},
+                                 "_meta": {"progressToken": "mine"}}});
+    let mut rx = post_streaming(gw.addr, "/mcp", &headers, &call).await;
+    let mut seen = Vec::new();
+    while let Some(m) = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("messages")
+    {
+        seen.push(m);
+    }
+    let progress: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 3, "{seen:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|m| m["params"]["progressToken"] == "mine")
+    );
+    assert_eq!(seen.last().unwrap()["id"], 7);
+
+    // The child killed mid-call: that call fails at once with the caller's id; a new
+    // child takes over and later calls succeed.
+    let first = pid_of(&gw);
+    let slow = {
+        let (addr, key, sid) = (a.addr, a.key.clone(), a.session.clone());
+        tokio::spawn(async move {
+            let mut c = Client::new(addr, "/mcp", key.as_deref());
+            c.session = sid;
+            let t0 = Instant::now();
+            let m = c
+                .call(
+                    json!("slow"),
+                    "tools/call",
+                    json!({"name": "s__sleep", "arguments": {"ms": 30000}}),
+                )
+                .await;
+            (m, t0.elapsed())
+        })
+    };
+    support::eventually(WAIT, "the slow call in flight", || async {
+        (!gw.state.inflight.is_empty()).then_some(())
+    })
+    .await;
+    // SAFETY: signalling our own test's child process.
+    unsafe {
+        libc::kill(first, libc::SIGKILL);
+    }
+    let (m, took) = slow.await.unwrap();
+    assert_eq!(m["id"], "slow");
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("exited"),
+        "{m}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let second = support::eventually(WAIT, "a new child", || async {
+        gw.state
+            .backends
+            .all()
+            .into_iter()
+            .find(|b| b.name == "s")
+            .and_then(|b| b.pid())
+            .filter(|p| *p != first)
+    })
+    .await;
+    gw.wait_status("s", "running").await;
+    let m = a
+        .call(
+            json!(2),
+            "tools/call",
+            json!({"name": "s__echo", "arguments": {"message": "back"}}),
+        )
+        .await;
+    assert_eq!(m["result"]["content"][0]["text"], "back", "{m}");
+    assert!(!alive(first), "the killed child was reaped");
+
+    // Deleting the server stops its child, reaped.
+    let r = support::http::request(
+        gw.addr,
+        "DELETE",
+        "/api/v1/mcp/servers/s",
+        &[("authorization", &format!("Bearer {}", gw.admin_key))],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    support::eventually(WAIT, "the child to be gone", || async {
+        (!alive(second)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stdio_server_that_cannot_start_says_so() {
+    let gw = TestGateway::start().await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "nope", "protocol": "stdio", "command": "/nonexistent/metamcp-test"}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    gw.wait_status("nope", "failed").await;
+    let b = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "nope")
+        .unwrap();
+    assert!(
+        b.last_error().unwrap().contains("cannot start"),
+        "{:?}",
+        b.last_error()
+    );
+}

@@ -83,7 +83,7 @@ impl State {
     ) -> State {
         State {
             cipher,
-            backends: Backends::new(rebuild.clone()),
+            backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone())),
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),

@@ -204,3 +204,165 @@ async fn a_stdio_server_that_cannot_start_says_so() {
         b.last_error()
     );
 }
+
+/// Processes (not zombies) whose environment carries `LEAKTEST=<token>`.
+fn tagged(token: &str) -> Vec<i32> {
+    let needle = format!("LEAKTEST={token}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| alive(*pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// A stdio server whose child starts a grandchild, tagged with `token`.
+fn forking_server(name: &str, token: &str) -> Value {
+    json!({"name": name, "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+           "args": ["--transport", "stdio", "--fork"], "env": {"LEAKTEST": token}})
+}
+
+async fn count_becomes(token: &str, n: usize, what: &str) {
+    support::eventually(WAIT, what, || async {
+        (tagged(token).len() == n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_process_is_left_behind_by_deactivation_deletion_or_churn() {
+    let gw = TestGateway::start().await;
+    let token = metamcp::crypto::random_alphanumeric(16);
+    gw.register(forking_server("f", &token)).await;
+    count_becomes(&token, 2, "the child and its grandchild").await;
+    let admin = gw.admin_key.clone();
+    let put = |active: bool| {
+        let admin = admin.clone();
+        async move {
+            send_json(
+                gw.addr,
+                "PUT",
+                "/api/v1/mcp/servers/f",
+                &admin,
+                &json!({"is_active": active}),
+            )
+            .await
+        }
+    };
+    assert_eq!(put(false).await.status, 200);
+    count_becomes(&token, 0, "nothing left after deactivation").await;
+    assert_eq!(put(true).await.status, 200);
+    gw.wait_status("f", "running").await;
+    count_becomes(&token, 2, "started again").await;
+    let del = |name: String| {
+        let admin = admin.clone();
+        async move {
+            support::http::request(
+                gw.addr,
+                "DELETE",
+                &format!("/api/v1/mcp/servers/{name}"),
+                &[("authorization", &format!("Bearer {admin}"))],
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(del("f".into()).await, 204);
+    count_becomes(&token, 0, "nothing left after deletion").await;
+
+    // Create, call, delete, again and again: nothing accumulates.
+    let c = session(&gw).await;
+    for i in 0..100 {
+        let name = format!("c{i}");
+        gw.register(forking_server(&name, &token)).await;
+        let tool = format!("{name}__echo");
+        let m = support::eventually(WAIT, "the tool routed", || {
+            let tool = tool.clone();
+            let c = &c;
+            async move {
+                let m = c
+                    .call(
+                        json!(i),
+                        "tools/call",
+                        json!({"name": tool, "arguments": {"message": "x"}}),
+                    )
+                    .await;
+                m.get("result").is_some().then_some(m)
+            }
+        })
+        .await;
+        assert_eq!(m["result"]["content"][0]["text"], "x");
+        assert_eq!(del(name).await, 204);
+    }
+    count_becomes(&token, 0, "nothing left after 100 cycles").await;
+}
+
+#[tokio::test]
+async fn a_gateway_stopped_or_killed_leaves_no_process_behind() {
+    let db = support::TestDb::new().await;
+    // The first gateway migrates the database; the key is made after it starts.
+    let (mut child, _stderr, addr) = support::start_gateway_binary(&db);
+    let store = support::gateway::key_store(&db);
+    let admin =
+        support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+            .await;
+    let token = metamcp::crypto::random_alphanumeric(16);
+    let wait_running = |addr| {
+        let admin = admin.clone();
+        async move {
+            support::eventually(WAIT, "the server running", || async {
+                let r = support::http::get(addr, "/api/v1/mcp/servers/f", &admin).await;
+                (r.json()["status"] == "running").then_some(())
+            })
+            .await;
+        }
+    };
+
+    // SIGTERM: the gateway stops its children (and their children) before it exits.
+    let r = send_json(
+        addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &forking_server("f", &token),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_running(addr).await;
+    count_becomes(&token, 2, "the child and its grandchild").await;
+    // SAFETY: signalling the gateway process this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let _ = child.wait();
+    count_becomes(&token, 0, "nothing left after SIGTERM").await;
+
+    // SIGKILL: the child dies with the gateway; its grandchild is killed by the next
+    // gateway to start on the same data dir.
+    let (mut child, _stderr, addr) = support::start_gateway_binary(&db);
+    wait_running(addr).await;
+    count_becomes(&token, 2, "started by the second gateway").await;
+    let before = tagged(&token);
+    let _ = child.kill();
+    let _ = child.wait();
+    let (mut third, _stderr, addr) = support::start_gateway_binary(&db);
+    wait_running(addr).await;
+    support::eventually(WAIT, "the old processes gone", || async {
+        before.iter().all(|p| !alive(*p)).then_some(())
+    })
+    .await;
+    count_becomes(&token, 2, "only the third gateway's").await;
+    let _ = third.kill();
+    let _ = third.wait();
+    // Leave nothing behind ourselves: a last gateway reaps the third's leftovers.
+    let (mut last, _stderr, _) = support::start_gateway_binary(&db);
+    unsafe {
+        libc::kill(last.id() as i32, libc::SIGTERM);
+    }
+    let _ = last.wait();
+    count_becomes(&token, 0, "nothing left at the end").await;
+}

@@ -74,7 +74,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     let listener_task = tokio::spawn(changes::run(state.clone()));
     server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();
-    state.backends.stop_all();
+    state.backends.stop_all().await;
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.

@@ -10,6 +10,7 @@
 //! (backoff, status, lists, the backend's own messages) works the same for every
 //! transport.
 
+pub mod groups;
 pub mod http;
 pub mod stdio;
 pub mod transport;
@@ -367,6 +368,8 @@ struct Running {
 /// Every backend connection of this process.
 pub struct Backends {
     client: HttpClient,
+    /// stdio children's process groups, recorded in the data dir.
+    groups: Arc<groups::Groups>,
     /// Resource updates from every backend.
     pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
     running: std::sync::Mutex<HashMap<Uuid, Running>>,
@@ -375,9 +378,17 @@ pub struct Backends {
 
 impl Backends {
     /// `changed` receives a unit whenever routing should be rebuilt.
-    pub fn new(changed: mpsc::UnboundedSender<()>) -> Backends {
+    /// `data_dir` records stdio children's process groups (and leftovers of a previous
+    /// gateway there are killed now).
+    pub fn new(
+        changed: mpsc::UnboundedSender<()>,
+        data_dir: Option<std::path::PathBuf>,
+    ) -> Backends {
+        let groups = Arc::new(groups::Groups::new(data_dir));
+        groups.reap_leftovers();
         Backends {
             client: upstream::client(),
+            groups,
             updates: tokio::sync::broadcast::channel(256).0,
             running: std::sync::Mutex::default(),
             changed,
@@ -453,6 +464,7 @@ impl Backends {
                     env: server.env.clone(),
                 },
                 timeout,
+                self.groups.clone(),
             )),
             _ => Transport::Http(HttpTransport::new(
                 Endpoint::for_server(server)?,
@@ -480,15 +492,24 @@ impl Backends {
             .map(|r| r.backend.clone())
     }
 
-    /// Stops every connection (shutdown).
-    pub fn stop_all(&self) {
-        for (_, r) in self
+    /// Stops every backend (shutdown): supervisors end, sessions close, children stop.
+    pub async fn stop_all(&self) {
+        let running: Vec<Running> = self
             .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
-        {
-            r.task.abort();
+            .map(|(_, r)| r)
+            .collect();
+        let closing: Vec<_> = running
+            .into_iter()
+            .map(|r| {
+                r.task.abort();
+                tokio::spawn(async move { r.backend.transport.close().await })
+            })
+            .collect();
+        for c in closing {
+            let _ = c.await;
         }
     }
 }

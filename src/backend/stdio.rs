@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use crate::backend::groups::{Groups, MARKER_VAR};
 use crate::backend::http::UpstreamError;
 use crate::jsonrpc::frame;
 
@@ -58,6 +59,8 @@ pub struct Launch {
 /// [`connect`]: StdioTransport::connect
 pub struct StdioTransport {
     launch: Launch,
+    /// Where the children's process groups are recorded.
+    groups: Arc<Groups>,
     timeout: Duration,
     child: Mutex<Option<Arc<Child>>>,
     next_id: AtomicU64,
@@ -80,6 +83,7 @@ struct Child {
     own: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
     exited: AtomicBool,
     process: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    groups: Arc<Groups>,
 }
 
 impl Child {
@@ -150,6 +154,17 @@ fn expand(value: &str) -> String {
     out
 }
 
+/// Kills one process.
+#[allow(unsafe_code)] // kill(2)
+pub fn kill_process(pid: i32) {
+    if pid > 1 {
+        // SAFETY: kill has no memory preconditions.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
 /// Sends `signal` to the process group `pgid`.
 #[allow(unsafe_code)] // kill(2) on a process group we created
 fn signal_group(pgid: i32, signal: i32) {
@@ -177,9 +192,10 @@ fn die_with_parent(cmd: &mut tokio::process::Command) {
 }
 
 impl StdioTransport {
-    pub fn new(launch: Launch, timeout: Duration) -> StdioTransport {
+    pub fn new(launch: Launch, timeout: Duration, groups: Arc<Groups>) -> StdioTransport {
         StdioTransport {
             launch,
+            groups,
             timeout,
             child: Mutex::new(None),
             next_id: AtomicU64::new(1),
@@ -243,11 +259,14 @@ impl StdioTransport {
         for (k, v) in &l.env {
             cmd.env(k, expand(v));
         }
+        let marker = crate::crypto::random_alphanumeric(24);
+        cmd.env(MARKER_VAR, &marker);
         die_with_parent(&mut cmd);
         let mut process = cmd
             .spawn()
             .map_err(|e| UpstreamError::Connect(format!("cannot start {:?}: {e}", l.command)))?;
         let pid = process.id().map_or(0, |p| p as i32);
+        self.groups.add(pid, &marker);
         let (Some(stdin), Some(stdout), Some(stderr)) = (
             process.stdin.take(),
             process.stdout.take(),
@@ -266,6 +285,7 @@ impl StdioTransport {
             own: Mutex::new(Some(own_rx)),
             exited: AtomicBool::new(false),
             process: tokio::sync::Mutex::new(Some(process)),
+            groups: self.groups.clone(),
         });
         tokio::spawn(write_lines(stdin, in_rx));
         tokio::spawn(log_stderr(l.name.clone(), stderr));
@@ -414,6 +434,7 @@ async fn stop(child: &Child) {
         let _ = process.wait().await;
     }
     child.exited.store(true, Ordering::Release);
+    child.groups.remove(pgid);
     child.fail_all("the server's process was stopped");
 }
 
@@ -582,6 +603,7 @@ async fn read_lines(
     if let Some(mut p) = child.process.lock().await.take() {
         signal_group(child.pid, libc::SIGKILL);
         let status = p.wait().await;
+        child.groups.remove(child.pid);
         tracing::warn!(backend = %name, status = ?status.ok(), "server process exited");
     }
 }

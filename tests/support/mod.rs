@@ -98,7 +98,15 @@ impl TestDb {
             (config::DATABASE_URL, self.url.clone()),
             (config::JWT_SECRET, TEST_JWT_SECRET.to_string()),
             (config::ENCRYPTION_KEY, TEST_ENCRYPTION_KEY.to_string()),
+            (config::DATA_DIR, self.data_dir().display().to_string()),
         ]
+    }
+
+    /// A data dir of this test's own (stdio process-group records and the like).
+    pub fn data_dir(&self) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("metamcp-data-{}", self.name));
+        let _ = std::fs::create_dir_all(&dir);
+        dir
     }
 
     /// Configuration for in-process use.

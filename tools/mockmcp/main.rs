@@ -42,6 +42,9 @@ struct Options {
     port: u16,
     rich: bool,
     always_sse: bool,
+    /// Start a grandchild (`sleep 3600`) that outlives us unless our group is killed:
+    /// for the gateway's leak tests.
+    fork: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -50,6 +53,7 @@ fn parse_args() -> Result<Options, String> {
         port: 0,
         rich: false,
         always_sse: false,
+        fork: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -67,8 +71,9 @@ fn parse_args() -> Result<Options, String> {
                 p => return Err(format!("unknown profile {p:?} (basic, rich)")),
             },
             "--sse" => o.always_sse = true,
+            "--fork" => o.fork = true,
             "-h" | "--help" => {
-                return Err("usage: mockmcp [--transport http|stdio] [--port N] [--profile basic|rich] [--sse]".into());
+                return Err("usage: mockmcp [--transport http|stdio] [--port N] [--profile basic|rich] [--sse] [--fork]".into());
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -839,6 +844,15 @@ fn main() {
             std::process::exit(64);
         }
     };
+    if opts.fork
+        && let Err(e) = std::process::Command::new("sleep")
+            .arg("3600")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+    {
+        eprintln!("mockmcp: cannot fork a grandchild: {e}");
+    }
     let server = Arc::new(Server {
         rich: opts.rich,
         always_sse: opts.always_sse,

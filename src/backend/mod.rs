@@ -12,6 +12,7 @@
 
 pub mod groups;
 pub mod http;
+pub mod mux;
 pub mod stdio;
 pub mod transport;
 

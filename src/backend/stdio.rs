@@ -17,11 +17,10 @@
 //! - **Stopped without leaks**: stdin closed, a grace period, SIGTERM to the whole group,
 //!   another, SIGKILL to the group, then reaped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -31,12 +30,10 @@ use tokio::sync::mpsc;
 
 use crate::backend::groups::{Groups, MARKER_VAR};
 use crate::backend::http::UpstreamError;
-use crate::jsonrpc::frame;
+use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration};
 
 /// Longest line accepted from a child's stdout.
 pub const MAX_LINE: usize = 16 << 20;
-/// Calls in flight on one child's pipe at most; beyond, calls are refused at once.
-pub const MAX_IN_FLIGHT: usize = 1024;
 /// Longest stderr line logged (the rest is cut), and lines logged per second at most.
 const MAX_LOG_LINE: usize = 2048;
 const LOG_LINES_PER_SEC: u32 = 50;
@@ -66,19 +63,13 @@ pub struct StdioTransport {
     next_id: AtomicU64,
 }
 
-/// A call waiting for its answer: its messages go here.
-struct Waiter {
-    tx: mpsc::Sender<Bytes>,
-    /// The client's own progress token, restored in progress notifications.
-    token: Option<Bytes>,
-}
-
 /// A running child.
 struct Child {
     pid: i32,
     /// Lines for the child's stdin; taken (closing stdin) when stopping.
     stdin: Mutex<Option<mpsc::Sender<Bytes>>>,
-    pending: Mutex<HashMap<Bytes, Waiter>>,
+    /// The calls in flight on the pipe.
+    mux: Arc<Mux>,
     /// The child's own messages (notifications, requests not tied to a call).
     own: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
     exited: AtomicBool,
@@ -99,37 +90,6 @@ impl Child {
             .await
             .map_err(|_| gone())
     }
-
-    fn take_waiter(&self, id: &[u8]) -> Option<Waiter> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-    }
-
-    /// Fails every call in flight: the child is gone.
-    fn fail_all(&self, why: &str) {
-        let waiters: Vec<(Bytes, Waiter)> = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
-        for (id, w) in waiters {
-            let _ = w.tx.try_send(error_answer(&id, why));
-        }
-    }
-}
-
-/// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32603,"message":…}}`.
-fn error_answer(id: &[u8], message: &str) -> Bytes {
-    let mut out = BytesMut::with_capacity(id.len() + message.len() + 64);
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(id);
-    out.extend_from_slice(b",\"error\":{\"code\":-32603,\"message\":");
-    out.extend_from_slice(&frame::json_string(message));
-    out.extend_from_slice(b"}}");
-    out.freeze()
 }
 
 /// `${VAR}` in `value` replaced by the gateway's own environment (empty when unset).
@@ -277,11 +237,11 @@ impl StdioTransport {
             ));
         };
         let (in_tx, in_rx) = mpsc::channel::<Bytes>(256);
-        let (own_tx, own_rx) = mpsc::channel::<Vec<u8>>(256);
+        let (mux, own_rx) = Mux::new();
         let child = Arc::new(Child {
             pid,
             stdin: Mutex::new(Some(in_tx)),
-            pending: Mutex::new(HashMap::new()),
+            mux,
             own: Mutex::new(Some(own_rx)),
             exited: AtomicBool::new(false),
             process: tokio::sync::Mutex::new(Some(process)),
@@ -289,7 +249,7 @@ impl StdioTransport {
         });
         tokio::spawn(write_lines(stdin, in_rx));
         tokio::spawn(log_stderr(l.name.clone(), stderr));
-        tokio::spawn(read_lines(child.clone(), l.name.clone(), stdout, own_tx));
+        tokio::spawn(read_lines(child.clone(), l.name.clone(), stdout));
         tracing::info!(backend = %l.name, pid, command = %l.command, "server process started");
         Ok(child)
     }
@@ -301,55 +261,23 @@ impl StdioTransport {
             "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":{},\"params\":{params}}}",
             Value::String(method.into())
         );
-        let id = Bytes::from(id);
-        let (mut answer, _) = self.start(&id, Bytes::from(body), None).await?;
-        let line = tokio::time::timeout(self.timeout, async {
-            loop {
-                match answer.recv().await {
-                    Some(m) if frame::parse(&m).is_ok_and(|f| f.is_response()) => return Ok(m),
-                    Some(_) => continue,
-                    None => {
-                        return Err(UpstreamError::Connect("the server's process exited".into()));
-                    }
-                }
-            }
-        })
-        .await
-        .map_err(|_| UpstreamError::Timeout(self.timeout.as_millis() as u64))??;
-        let v: Value = serde_json::from_slice(&line)
-            .map_err(|e| UpstreamError::Protocol(format!("unreadable answer: {e}")))?;
-        if let Some(e) = v.get("error") {
-            return Err(UpstreamError::Rpc {
-                code: e["code"].as_i64().unwrap_or(0),
-                message: e["message"].as_str().unwrap_or_default().to_string(),
-            });
-        }
-        Ok(v["result"].clone())
+        let call = self
+            .start(&Bytes::from(id), Bytes::from(body), None)
+            .await?;
+        call.result(self.timeout).await
     }
 
-    /// Registers a call under `id`, rewriting its progress token, and writes it.
+    /// Registers a call under `id` and writes it.
     async fn start(
         &self,
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
-    ) -> Result<(mpsc::Receiver<Bytes>, Arc<Child>), UpstreamError> {
+    ) -> Result<Registration, UpstreamError> {
         let child = self.current()?;
-        let (tx, rx) = mpsc::channel(64);
-        {
-            let mut pending = child.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if pending.len() >= MAX_IN_FLIGHT {
-                return Err(UpstreamError::Connect(format!(
-                    "{MAX_IN_FLIGHT} calls are in flight on this server already; retry"
-                )));
-            }
-            pending.insert(id.clone(), Waiter { tx, token });
-        }
-        if let Err(e) = child.write(one_line(body)).await {
-            child.take_waiter(id);
-            return Err(e);
-        }
-        Ok((rx, child))
+        let call = child.mux.register(id, token)?;
+        child.write(one_line(body)).await?;
+        Ok(call)
     }
 
     /// The hot path: writes the request (its id the gateway's) and returns its answer:
@@ -360,25 +288,8 @@ impl StdioTransport {
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
-    ) -> Result<(bool, StdioAnswer), UpstreamError> {
-        let (mut rx, child) = self.start(id, body, token).await?;
-        let guard = Pending {
-            child,
-            id: id.clone(),
-        };
-        let Some(first) = rx.recv().await else {
-            return Err(UpstreamError::Connect("the server's process exited".into()));
-        };
-        let whole = frame::parse(&first).is_ok_and(|f| f.is_response());
-        Ok((
-            !whole,
-            StdioAnswer {
-                first: Some(first),
-                rx,
-                sse: !whole,
-                _pending: guard,
-            },
-        ))
+    ) -> Result<(bool, MuxAnswer), UpstreamError> {
+        self.start(id, body, token).await?.answer().await
     }
 
     /// A control-path request with the caller's own id: its `result`.
@@ -392,10 +303,10 @@ impl StdioTransport {
     }
 
     /// The child's own messages (once per child).
-    pub fn messages(&self) -> Result<Option<StdioMessages>, UpstreamError> {
+    pub fn messages(&self) -> Result<Option<OwnMessages>, UpstreamError> {
         let child = self.current()?;
         let rx = child.own.lock().unwrap_or_else(|p| p.into_inner()).take();
-        Ok(rx.map(|rx| StdioMessages { rx }))
+        Ok(rx.map(|rx| OwnMessages { rx }))
     }
 
     /// Stops the child: stdin closed, a grace period, SIGTERM to its group, another,
@@ -435,7 +346,7 @@ async fn stop(child: &Child) {
     }
     child.exited.store(true, Ordering::Release);
     child.groups.remove(pgid);
-    child.fail_all("the server's process was stopped");
+    child.mux.fail_all("the server's process was stopped");
 }
 
 /// The body as one line: line breaks (whitespace in JSON) become spaces.
@@ -494,15 +405,8 @@ async fn log_stderr(name: String, stderr: tokio::process::ChildStderr) {
     }
 }
 
-/// Reads the child's stdout line by line and routes each message: responses to their
-/// callers, progress notifications to the call that owns the token, the rest to the
-/// supervisor.
-async fn read_lines(
-    child: Arc<Child>,
-    name: String,
-    stdout: tokio::process::ChildStdout,
-    own: mpsc::Sender<Vec<u8>>,
-) {
+/// Reads the child's stdout line by line and routes each message through the mux.
+async fn read_lines(child: Arc<Child>, name: String, stdout: tokio::process::ChildStdout) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line: Vec<u8> = Vec::new();
     loop {
@@ -532,14 +436,13 @@ async fn read_lines(
                     Ok(_) => {}
                 }
             }
-            if let Some(id) = id
-                && let Some(w) = child.take_waiter(&id)
-            {
-                let _ =
-                    w.tx.send(error_answer(
+            if let Some(id) = id {
+                child
+                    .mux
+                    .fail(
                         &id,
                         &format!("the server's answer is longer than {MAX_LINE} bytes"),
-                    ))
+                    )
                     .await;
             }
             continue;
@@ -548,56 +451,13 @@ async fn read_lines(
         if text.is_empty() {
             continue;
         }
-        let Ok(f) = frame::parse(text) else {
+        if !child.mux.route(Bytes::copy_from_slice(text)).await {
             let shown = String::from_utf8_lossy(&text[..text.len().min(200)]);
             tracing::info!(backend = %name, "not JSON-RPC on stdout, skipped: {shown}");
-            continue;
-        };
-        let msg = Bytes::copy_from_slice(text);
-        if f.is_response() {
-            if let Some(id) = f.id
-                && let Some(w) = child.take_waiter(id.of(&msg))
-            {
-                let _ = w.tx.send(msg).await;
-            }
-            continue;
         }
-        if f.method(&msg) == Some("notifications/progress")
-            && let Some(span) = f.progress
-        {
-            let key = Bytes::copy_from_slice(span.of(&msg));
-            let target = {
-                let pending = child.pending.lock().unwrap_or_else(|p| p.into_inner());
-                pending.get(&key).map(|w| (w.tx.clone(), w.token.clone()))
-            };
-            if let Some((tx, token)) = target {
-                let restored = match token {
-                    Some(t) => frame::splice(&msg, &mut [(span, &t[..])]),
-                    None => msg,
-                };
-                let _ = tx.send(restored).await;
-                continue;
-            }
-        }
-        // A request of the server's own (sampling, roots) goes with the only call in
-        // flight when there is one; otherwise, and for other notifications, to the
-        // supervisor.
-        if f.is_request() {
-            let only = {
-                let pending = child.pending.lock().unwrap_or_else(|p| p.into_inner());
-                (pending.len() == 1)
-                    .then(|| pending.values().next().map(|w| w.tx.clone()))
-                    .flatten()
-            };
-            if let Some(tx) = only {
-                let _ = tx.send(msg).await;
-                continue;
-            }
-        }
-        let _ = own.try_send(msg.to_vec());
     }
     child.exited.store(true, Ordering::Release);
-    child.fail_all("the server's process exited");
+    child.mux.fail_all("the server's process exited");
     tracing::warn!(backend = %name, pid = child.pid, "server process ended its output");
     // Reap it (and its group) now rather than at the next start.
     if let Some(mut p) = child.process.lock().await.take() {
@@ -620,72 +480,6 @@ fn too_long_id(prefix: &[u8]) -> Option<Bytes> {
     }
     let end = memchr::memchr(b'"', &rest[1..])? + 2;
     Some(Bytes::copy_from_slice(&rest[..end]))
-}
-
-/// Removes a call's waiter when its answer is dropped (done, or the client left).
-struct Pending {
-    child: Arc<Child>,
-    id: Bytes,
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.child.take_waiter(&self.id);
-    }
-}
-
-/// A call's answer from a child: one JSON message, or its messages as SSE events.
-pub struct StdioAnswer {
-    first: Option<Bytes>,
-    rx: mpsc::Receiver<Bytes>,
-    sse: bool,
-    _pending: Pending,
-}
-
-fn sse_event(msg: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(msg.len() + 24);
-    out.extend_from_slice(b"event: message\ndata: ");
-    out.extend_from_slice(msg);
-    out.extend_from_slice(b"\n\n");
-    out.freeze()
-}
-
-impl StdioAnswer {
-    pub fn take_whole(&mut self) -> Option<Bytes> {
-        if self.sse { None } else { self.first.take() }
-    }
-
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(if self.sse { sse_event(&first) } else { first })));
-        }
-        if !self.sse {
-            return Poll::Ready(None);
-        }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(m)) => {
-                let done = frame::parse(&m).is_ok_and(|f| f.is_response());
-                let event = sse_event(&m);
-                if done {
-                    self.rx.close();
-                }
-                Poll::Ready(Some(Ok(event)))
-            }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-/// The child's own messages.
-pub struct StdioMessages {
-    rx: mpsc::Receiver<Vec<u8>>,
-}
-
-impl StdioMessages {
-    pub async fn next(&mut self) -> Option<Vec<u8>> {
-        self.rx.recv().await
-    }
 }
 
 #[cfg(test)]

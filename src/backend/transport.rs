@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
-use crate::backend::stdio::{StdioAnswer, StdioMessages, StdioTransport};
+use crate::backend::mux::{MuxAnswer, OwnMessages};
+use crate::backend::stdio::StdioTransport;
 
 /// How a backend is reached.
 // One per backend, inside its `Arc`: the arms' sizes do not matter, and boxing the HTTP
@@ -38,7 +39,8 @@ pub struct Answer {
 /// The body of an [`Answer`].
 pub enum AnswerBody {
     Http(HttpAnswer),
-    Stdio(StdioAnswer),
+    /// A call multiplexed on a stream shared with others (stdio, legacy SSE).
+    Mux(MuxAnswer),
 }
 
 impl AnswerBody {
@@ -47,7 +49,7 @@ impl AnswerBody {
     pub fn take_whole(&mut self) -> Option<Bytes> {
         match self {
             AnswerBody::Http(a) => a.take_whole(),
-            AnswerBody::Stdio(a) => a.take_whole(),
+            AnswerBody::Mux(a) => a.take_whole(),
         }
     }
 
@@ -55,7 +57,7 @@ impl AnswerBody {
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
         match self {
             AnswerBody::Http(a) => a.poll_chunk(cx),
-            AnswerBody::Stdio(a) => a.poll_chunk(cx),
+            AnswerBody::Mux(a) => a.poll_chunk(cx),
         }
     }
 }
@@ -63,7 +65,7 @@ impl AnswerBody {
 /// The backend's own messages (notifications, requests not tied to a call).
 pub enum Messages {
     Http(HttpMessages),
-    Stdio(StdioMessages),
+    Own(OwnMessages),
 }
 
 impl Messages {
@@ -71,7 +73,7 @@ impl Messages {
     pub async fn next(&mut self) -> Option<Vec<u8>> {
         match self {
             Messages::Http(m) => m.next().await,
-            Messages::Stdio(m) => m.next().await,
+            Messages::Own(m) => m.next().await,
         }
     }
 }
@@ -113,7 +115,7 @@ impl Transport {
                 let (sse, body) = t.request(id, body, token).await?;
                 Ok(Answer {
                     sse,
-                    body: AnswerBody::Stdio(body),
+                    body: AnswerBody::Mux(body),
                 })
             }
         }
@@ -144,7 +146,7 @@ impl Transport {
     pub async fn messages(&self) -> Result<Option<Messages>, UpstreamError> {
         match self {
             Transport::Http(t) => Ok(t.messages().await?.map(Messages::Http)),
-            Transport::Stdio(t) => Ok(t.messages()?.map(Messages::Stdio)),
+            Transport::Stdio(t) => Ok(t.messages()?.map(Messages::Own)),
         }
     }
 

@@ -1,0 +1,264 @@
+//! Calls multiplexed over one stream of messages (a child's stdout, a legacy SSE
+//! stream): every message from the backend is routed to the call it belongs to — a
+//! response by its id, a progress notification by its token (restored to the client's
+//! own), a request of the backend's own to the only call in flight — and the rest to
+//! the supervisor. Shared by the stdio and SSE transports.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::backend::http::UpstreamError;
+use crate::jsonrpc::frame;
+
+/// Calls in flight on one stream at most; beyond, calls are refused at once.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// A call waiting for its answer: its messages go here.
+struct Waiter {
+    tx: mpsc::Sender<Bytes>,
+    /// The client's own progress token, restored in progress notifications.
+    token: Option<Bytes>,
+}
+
+/// The calls in flight on one stream.
+pub struct Mux {
+    pending: Mutex<HashMap<Bytes, Waiter>>,
+    /// The backend's own messages, for the supervisor (gone once the stream ends).
+    own: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32603,"message":…}}`.
+pub fn error_answer(id: &[u8], message: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(id.len() + message.len() + 64);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id);
+    out.extend_from_slice(b",\"error\":{\"code\":-32603,\"message\":");
+    out.extend_from_slice(&frame::json_string(message));
+    out.extend_from_slice(b"}}");
+    out.freeze()
+}
+
+impl Mux {
+    /// A mux and the receiving end of the backend's own messages.
+    pub fn new() -> (Arc<Mux>, mpsc::Receiver<Vec<u8>>) {
+        let (own, rx) = mpsc::channel(256);
+        (
+            Arc::new(Mux {
+                pending: Mutex::new(HashMap::new()),
+                own: Mutex::new(Some(own)),
+            }),
+            rx,
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, Waiter>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a call under its upstream `id` (the client's progress token in
+    /// `token`, if the request carried one); its messages arrive on the receiver.
+    pub fn register(
+        self: &Arc<Self>,
+        id: &Bytes,
+        token: Option<Bytes>,
+    ) -> Result<Registration, UpstreamError> {
+        let (tx, rx) = mpsc::channel(64);
+        let mut pending = self.lock();
+        if pending.len() >= MAX_IN_FLIGHT {
+            return Err(UpstreamError::Connect(format!(
+                "{MAX_IN_FLIGHT} calls are in flight on this server already; retry"
+            )));
+        }
+        pending.insert(id.clone(), Waiter { tx, token });
+        Ok(Registration {
+            mux: self.clone(),
+            id: id.clone(),
+            rx,
+        })
+    }
+
+    fn forget(&self, id: &[u8]) -> Option<Waiter> {
+        self.lock().remove(id)
+    }
+
+    /// Fails one call (its answer could not be read).
+    pub async fn fail(&self, id: &[u8], why: &str) {
+        if let Some(w) = self.forget(id) {
+            let _ = w.tx.send(error_answer(id, why)).await;
+        }
+    }
+
+    /// Fails every call in flight and ends the supervisor's stream of own messages:
+    /// the backend's stream is gone.
+    pub fn fail_all(&self, why: &str) {
+        self.own.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let waiters: Vec<(Bytes, Waiter)> = self.lock().drain().collect();
+        for (id, w) in waiters {
+            let _ = w.tx.try_send(error_answer(&id, why));
+        }
+    }
+
+    /// Routes one message from the backend. `false` when it is not JSON-RPC.
+    pub async fn route(&self, msg: Bytes) -> bool {
+        let Ok(f) = frame::parse(&msg) else {
+            return false;
+        };
+        if f.is_response() {
+            if let Some(id) = f.id
+                && let Some(w) = self.forget(id.of(&msg))
+            {
+                let _ = w.tx.send(msg).await;
+            }
+            return true;
+        }
+        if f.method(&msg) == Some("notifications/progress")
+            && let Some(span) = f.progress
+        {
+            let target = self
+                .lock()
+                .get(span.of(&msg))
+                .map(|w| (w.tx.clone(), w.token.clone()));
+            if let Some((tx, token)) = target {
+                let restored = match token {
+                    Some(t) => frame::splice(&msg, &mut [(span, &t[..])]),
+                    None => msg,
+                };
+                let _ = tx.send(restored).await;
+                return true;
+            }
+        }
+        // A request of the backend's own (sampling, roots) goes with the only call in
+        // flight when there is one; otherwise, and for other notifications, to the
+        // supervisor.
+        if f.is_request() {
+            let only = {
+                let pending = self.lock();
+                (pending.len() == 1)
+                    .then(|| pending.values().next().map(|w| w.tx.clone()))
+                    .flatten()
+            };
+            if let Some(tx) = only {
+                let _ = tx.send(msg).await;
+                return true;
+            }
+        }
+        let own = self.own.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(own) = own {
+            let _ = own.try_send(msg.to_vec());
+        }
+        true
+    }
+}
+
+/// A registered call; dropping it (answered, or the client left) forgets it.
+pub struct Registration {
+    mux: Arc<Mux>,
+    id: Bytes,
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.mux.forget(&self.id);
+    }
+}
+
+impl Registration {
+    /// Waits for the call's first message: one JSON answer when the response comes
+    /// first, else an SSE stream of its messages (progress, then the response).
+    pub async fn answer(mut self) -> Result<(bool, MuxAnswer), UpstreamError> {
+        let Some(first) = self.rx.recv().await else {
+            return Err(UpstreamError::Connect("the server went away".into()));
+        };
+        let whole = frame::parse(&first).is_ok_and(|f| f.is_response());
+        Ok((
+            !whole,
+            MuxAnswer {
+                first: Some(first),
+                sse: !whole,
+                call: self,
+            },
+        ))
+    }
+
+    /// Waits (at most `timeout`) for the response and returns its `result`.
+    pub async fn result(mut self, timeout: Duration) -> Result<Value, UpstreamError> {
+        let line = tokio::time::timeout(timeout, async {
+            loop {
+                match self.rx.recv().await {
+                    Some(m) if frame::parse(&m).is_ok_and(|f| f.is_response()) => return Ok(m),
+                    Some(_) => continue,
+                    None => return Err(UpstreamError::Connect("the server went away".into())),
+                }
+            }
+        })
+        .await
+        .map_err(|_| UpstreamError::Timeout(timeout.as_millis() as u64))??;
+        let v: Value = serde_json::from_slice(&line)
+            .map_err(|e| UpstreamError::Protocol(format!("unreadable answer: {e}")))?;
+        if let Some(e) = v.get("error") {
+            return Err(UpstreamError::Rpc {
+                code: e["code"].as_i64().unwrap_or(0),
+                message: e["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(v["result"].clone())
+    }
+}
+
+/// A call's answer: one JSON message, or its messages as SSE events.
+pub struct MuxAnswer {
+    first: Option<Bytes>,
+    sse: bool,
+    call: Registration,
+}
+
+fn sse_event(msg: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(msg.len() + 24);
+    out.extend_from_slice(b"event: message\ndata: ");
+    out.extend_from_slice(msg);
+    out.extend_from_slice(b"\n\n");
+    out.freeze()
+}
+
+impl MuxAnswer {
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        if self.sse { None } else { self.first.take() }
+    }
+
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(if self.sse { sse_event(&first) } else { first })));
+        }
+        if !self.sse {
+            return Poll::Ready(None);
+        }
+        match self.call.rx.poll_recv(cx) {
+            Poll::Ready(Some(m)) => {
+                if frame::parse(&m).is_ok_and(|f| f.is_response()) {
+                    self.call.rx.close();
+                }
+                Poll::Ready(Some(Ok(sse_event(&m))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The backend's own messages.
+pub struct OwnMessages {
+    pub rx: mpsc::Receiver<Vec<u8>>,
+}
+
+impl OwnMessages {
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        self.rx.recv().await
+    }
+}

@@ -15,7 +15,7 @@ use crate::auth::session::EndedSessions;
 use crate::backend::{Backends, Status};
 use crate::config::Config;
 use crate::crypto::Cipher;
-use crate::model::{Protocol, Server, Snapshot};
+use crate::model::{Server, Snapshot};
 use crate::observe::events::EventBus;
 use crate::observe::metrics::Metrics;
 use crate::proxy::calls::{InFlight, ServerRequests};
@@ -186,7 +186,6 @@ impl State {
             Some(b) if b.server == *server => b.status().as_str(),
             Some(_) => Status::Starting.as_str(),
             // Transports this process does not connect to.
-            None if server.protocol == Protocol::Sse => Status::Stopped.as_str(),
             None => Status::Starting.as_str(),
         }
     }

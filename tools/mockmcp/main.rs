@@ -73,13 +73,16 @@ fn parse_args() -> Result<Options, String> {
             "--sse" => o.always_sse = true,
             "--fork" => o.fork = true,
             "-h" | "--help" => {
-                return Err("usage: mockmcp [--transport http|stdio] [--port N] [--profile basic|rich] [--sse] [--fork]".into());
+                return Err("usage: mockmcp [--transport http|sse|stdio] [--port N] [--profile basic|rich] [--sse] [--fork]".into());
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if !matches!(o.transport.as_str(), "http" | "stdio") {
-        return Err(format!("unknown transport {:?} (http, stdio)", o.transport));
+    if !matches!(o.transport.as_str(), "http" | "stdio" | "sse") {
+        return Err(format!(
+            "unknown transport {:?} (http, sse, stdio)",
+            o.transport
+        ));
     }
     Ok(o)
 }
@@ -97,6 +100,8 @@ struct Session {
 struct Server {
     rich: bool,
     always_sse: bool,
+    /// Legacy HTTP+SSE sessions (`--transport sse`): the stream each session's answers go to.
+    sse_streams: Mutex<HashMap<String, mpsc::Sender<Bytes>>>,
     sessions: Mutex<HashMap<String, Session>>,
     /// Messages for every open GET stream (list_changed).
     notify: broadcast::Sender<String>,
@@ -411,6 +416,8 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
             full(StatusCode::OK, "application/json", body.to_string())
         }
         (Method::POST, "/mcp") => post(server, req).await,
+        (Method::GET, "/sse") => legacy_stream(&server),
+        (Method::POST, "/message") => legacy_post(server, req).await,
         (Method::GET, "/mcp") => {
             if !session_known(&server, &req) {
                 return full(StatusCode::NOT_FOUND, "text/plain", "unknown session");
@@ -740,6 +747,88 @@ fn sample(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Resp
     sse_response(rx)
 }
 
+/// The legacy HTTP+SSE transport: `GET /sse` opens a session's stream, whose first event
+/// names the endpoint to POST to; answers and messages come on the stream.
+fn legacy_stream(server: &Arc<Server>) -> Response<Body> {
+    let id = format!(
+        "sse-{}",
+        server.next_session.fetch_add(1, Ordering::Relaxed)
+    );
+    let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+    let _ = tx.try_send(Bytes::from(format!(
+        "event: endpoint\ndata: /message?sessionId={id}\n\n"
+    )));
+    server
+        .sse_streams
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, tx.clone());
+    // List changes reach every stream, as on the Streamable-HTTP GET stream.
+    let mut notes = server.notify.subscribe();
+    tokio::spawn(async move {
+        while let Ok(m) = notes.recv().await {
+            let event = format!("event: message\ndata: {m}\n\n");
+            if tx.send(Bytes::from(event)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    });
+    let mut r = Response::new(StreamBody::new(stream).boxed());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    r
+}
+
+/// `POST /message?sessionId=…`: 202 at once; the answer goes on the session's stream.
+async fn legacy_post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+    let session = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("sessionId=")))
+        .map(str::to_string);
+    let stream = session.and_then(|s| {
+        server
+            .sse_streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&s)
+            .cloned()
+    });
+    let Some(stream) = stream else {
+        return full(StatusCode::NOT_FOUND, "text/plain", "unknown session");
+    };
+    let Ok(body) = req.into_body().collect().await else {
+        return full(StatusCode::BAD_REQUEST, "text/plain", "bad body");
+    };
+    let Ok(msg) = serde_json::from_slice::<Value>(&body.to_bytes()) else {
+        return full(StatusCode::BAD_REQUEST, "text/plain", "not JSON");
+    };
+    if let (Some(id), true) = (msg.get("id").cloned(), msg.get("method").is_some()) {
+        tokio::spawn(async move {
+            let reply = handle(&server, &msg).await;
+            let send = |m: String| {
+                let stream = stream.clone();
+                async move {
+                    let _ = stream
+                        .send(Bytes::from(format!("event: message\ndata: {m}\n\n")))
+                        .await;
+                }
+            };
+            for n in reply.notifications {
+                if !reply.interval.is_zero() {
+                    tokio::time::sleep(reply.interval).await;
+                }
+                send(n.to_string()).await;
+            }
+            send(response(&id, &reply.outcome).to_string()).await;
+        });
+    }
+    full(StatusCode::ACCEPTED, "text/plain", "")
+}
+
 /// Marks the response of a `hangup` call: the connection is closed instead.
 const HANGUP: &str = "x-mockmcp-hangup";
 
@@ -856,6 +945,7 @@ fn main() {
     let server = Arc::new(Server {
         rich: opts.rich,
         always_sse: opts.always_sse,
+        sse_streams: Mutex::default(),
         sessions: Mutex::default(),
         notify: broadcast::channel(64).0,
         extra: Mutex::new(false),

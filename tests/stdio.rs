@@ -435,3 +435,65 @@ async fn a_legacy_sse_server_behind_the_gateway() {
         .await;
     assert_eq!(m["result"]["content"][0]["text"], "again", "{m}");
 }
+
+#[tokio::test]
+async fn calls_beyond_max_concurrency_wait_in_a_bounded_queue() {
+    let gw = TestGateway::start().await;
+    let dir = std::env::temp_dir();
+    gw.register(json!({"name": "q", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"],
+                       "cwd": dir, "max_concurrency": 2}))
+        .await;
+    let r = support::http::get(gw.addr, "/api/v1/mcp/servers/q", &gw.admin_key).await;
+    assert_eq!(r.json()["max_concurrency"], 2);
+    assert_eq!(r.json()["cwd"], json!(dir));
+    let a = session(&gw).await;
+    // 2 in flight + 2 × 4 waiting are accepted; the next is refused at once.
+    let mut slow = Vec::new();
+    for i in 0..10 {
+        let (addr, key, sid) = (a.addr, a.key.clone(), a.session.clone());
+        slow.push(tokio::spawn(async move {
+            let mut c = Client::new(addr, "/mcp", key.as_deref());
+            c.session = sid;
+            c.call(
+                json!(i),
+                "tools/call",
+                json!({"name": "q__sleep", "arguments": {"ms": 400}}),
+            )
+            .await
+        }));
+    }
+    support::eventually(WAIT, "ten calls in flight or waiting", || async {
+        (gw.state.inflight.len() == 10).then_some(())
+    })
+    .await;
+    let t0 = Instant::now();
+    let m = a
+        .call(
+            json!("over"),
+            "tools/call",
+            json!({"name": "q__sleep", "arguments": {"ms": 1}}),
+        )
+        .await;
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert_eq!(m["id"], "over");
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("waiting"),
+        "{m}"
+    );
+    for s in slow {
+        let m = s.await.unwrap();
+        assert!(m.get("result").is_some(), "{m}");
+    }
+    // A relative directory is refused.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/q",
+        &gw.admin_key,
+        &json!({"cwd": "relative/dir"}),
+    )
+    .await;
+    assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("cwd")));
+}

@@ -465,6 +465,8 @@ impl Backends {
                     command: server.command.clone().unwrap_or_default(),
                     args: server.args.clone(),
                     env: server.env.clone(),
+                    cwd: server.cwd.clone(),
+                    max_concurrency: server.max_concurrency as usize,
                 },
                 timeout,
                 self.groups.clone(),

@@ -171,8 +171,12 @@ impl Drop for Registration {
 
 impl Registration {
     /// Waits for the call's first message: one JSON answer when the response comes
-    /// first, else an SSE stream of its messages (progress, then the response).
-    pub async fn answer(mut self) -> Result<(bool, MuxAnswer), UpstreamError> {
+    /// first, else an SSE stream of its messages (progress, then the response). `slot`
+    /// (a place among the calls allowed in flight) is held until the answer is done.
+    pub async fn answer(
+        mut self,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<(bool, MuxAnswer), UpstreamError> {
         let Some(first) = self.rx.recv().await else {
             return Err(UpstreamError::Connect("the server went away".into()));
         };
@@ -183,6 +187,7 @@ impl Registration {
                 first: Some(first),
                 sse: !whole,
                 call: self,
+                _slot: slot,
             },
         ))
     }
@@ -217,6 +222,7 @@ pub struct MuxAnswer {
     first: Option<Bytes>,
     sse: bool,
     call: Registration,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 fn sse_event(msg: &[u8]) -> Bytes {

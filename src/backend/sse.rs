@@ -247,7 +247,7 @@ impl SseTransport {
         body: Bytes,
         token: Option<Bytes>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
-        self.start(id, body, token).await?.answer().await
+        self.start(id, body, token).await?.answer(None).await
     }
 
     /// A request the transport makes itself: its `result`.

@@ -49,7 +49,14 @@ pub struct Launch {
     pub command: String,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// The directory it runs in (the gateway's own when `None`).
+    pub cwd: Option<String>,
+    /// Calls in flight on the pipe at once; up to [`QUEUE_PER_SLOT`] times as many wait.
+    pub max_concurrency: usize,
 }
+
+/// Calls that may wait for a place on the pipe, per place; beyond, calls are refused.
+pub const QUEUE_PER_SLOT: usize = 4;
 
 /// One server's child process, restarted by the supervisor through [`connect`].
 ///
@@ -61,6 +68,18 @@ pub struct StdioTransport {
     timeout: Duration,
     child: Mutex<Option<Arc<Child>>>,
     next_id: AtomicU64,
+    /// Places for calls in flight on the pipe (`max_concurrency`), and calls waiting.
+    slots: Arc<tokio::sync::Semaphore>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a call waiting for a place while it waits (also when it is given up).
+struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A running child.
@@ -153,12 +172,15 @@ fn die_with_parent(cmd: &mut tokio::process::Command) {
 
 impl StdioTransport {
     pub fn new(launch: Launch, timeout: Duration, groups: Arc<Groups>) -> StdioTransport {
+        let slots = launch.max_concurrency.max(1);
         StdioTransport {
             launch,
             groups,
             timeout,
             child: Mutex::new(None),
             next_id: AtomicU64::new(1),
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            waiting: Arc::default(),
         }
     }
 
@@ -204,6 +226,9 @@ impl StdioTransport {
     fn spawn(&self) -> Result<Arc<Child>, UpstreamError> {
         let l = &self.launch;
         let mut cmd = tokio::process::Command::new(&l.command);
+        if let Some(dir) = &l.cwd {
+            cmd.current_dir(dir);
+        }
         cmd.args(&l.args)
             .env_clear()
             .stdin(Stdio::piped())
@@ -289,7 +314,27 @@ impl StdioTransport {
         body: Bytes,
         token: Option<Bytes>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
-        self.start(id, body, token).await?.answer().await
+        let cap = self.launch.max_concurrency.max(1);
+        let slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
+                let _waiting = Waiting(self.waiting.clone());
+                if queued >= cap * QUEUE_PER_SLOT {
+                    return Err(UpstreamError::Connect(format!(
+                        "{cap} calls are in flight and {} waiting on server {}; retry later",
+                        cap * QUEUE_PER_SLOT,
+                        self.launch.name
+                    )));
+                }
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| UpstreamError::Connect("the server is stopping".into()))?
+            }
+        };
+        self.start(id, body, token).await?.answer(Some(slot)).await
     }
 
     /// A control-path request with the caller's own id: its `result`.

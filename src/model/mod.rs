@@ -53,6 +53,10 @@ pub struct Server {
     pub headers: BTreeMap<String, String>,
     pub is_active: bool,
     pub timeout_ms: u32,
+    /// stdio: the directory the command runs in (the gateway's own when `None`).
+    pub cwd: Option<String>,
+    /// stdio: calls in flight on the pipe at once; more wait in a bounded queue.
+    pub max_concurrency: u32,
     pub created_at: String,
     pub updated_at: String,
     /// When it was registered, in microseconds: the earlier registration wins a resource
@@ -99,6 +103,8 @@ impl Server {
             "headers": masked(&self.headers),
             "is_active": self.is_active,
             "timeout_ms": self.timeout_ms,
+            "cwd": self.cwd,
+            "max_concurrency": self.max_concurrency,
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

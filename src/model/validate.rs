@@ -35,6 +35,8 @@ const MAX_VALUE: usize = 8192;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_TIMEOUT_MS: i64 = 3_600_000;
 const DEFAULT_TIMEOUT_MS: i32 = 60_000;
+const DEFAULT_MAX_CONCURRENCY: i32 = 32;
+const MAX_CONCURRENCY: i64 = 1024;
 /// Headers the gateway sets itself on upstream requests.
 const RESERVED_HEADERS: &[&str] = &[
     "host",
@@ -117,6 +119,8 @@ pub struct ServerDraft {
     pub headers: BTreeMap<String, String>,
     pub is_active: bool,
     pub timeout_ms: i32,
+    pub cwd: Option<String>,
+    pub max_concurrency: i32,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
 }
@@ -133,6 +137,8 @@ impl From<&Server> for ServerDraft {
             headers: s.headers.clone(),
             is_active: s.is_active,
             timeout_ms: s.timeout_ms as i32,
+            cwd: s.cwd.clone(),
+            max_concurrency: s.max_concurrency as i32,
             warnings: Vec::new(),
         }
     }
@@ -148,6 +154,8 @@ const SERVER_FIELDS: &[&str] = &[
     "headers",
     "is_active",
     "timeout_ms",
+    "cwd",
+    "max_concurrency",
 ];
 const SERVER_READ_ONLY: &[&str] = &[
     "id",
@@ -170,6 +178,7 @@ impl ServerDraft {
         if creating {
             self.is_active = true;
             self.timeout_ms = DEFAULT_TIMEOUT_MS;
+            self.max_concurrency = DEFAULT_MAX_CONCURRENCY;
         }
         if let Some(n) = name_field(obj, creating)? {
             self.name = n;
@@ -237,6 +246,9 @@ impl ServerDraft {
         if let Some(command) = string_field(obj, "command")? {
             self.command = command;
         }
+        if let Some(cwd) = string_field(obj, "cwd")? {
+            self.cwd = cwd;
+        }
         match field(obj, "args") {
             Field::Absent => {}
             Field::Null => self.args.clear(),
@@ -297,6 +309,19 @@ impl ServerDraft {
             },
             _ => return Err(Invalid::field("timeout_ms", "must be a number")),
         }
+        match field(obj, "max_concurrency") {
+            Field::Absent => {}
+            Field::Value(Value::Number(n)) => match n.as_i64() {
+                Some(c) if (1..=MAX_CONCURRENCY).contains(&c) => self.max_concurrency = c as i32,
+                _ => {
+                    return Err(Invalid::field(
+                        "max_concurrency",
+                        format!("must be a whole number from 1 to {MAX_CONCURRENCY}"),
+                    ));
+                }
+            },
+            _ => return Err(Invalid::field("max_concurrency", "must be a number")),
+        }
         Ok(())
     }
 
@@ -322,6 +347,14 @@ impl ServerDraft {
                         "is not used by stdio servers; send null",
                     ));
                 }
+                if let Some(cwd) = &self.cwd
+                    && (!cwd.starts_with('/') || cwd.len() > MAX_COMMAND || cwd.contains('\0'))
+                {
+                    return Err(Invalid::field(
+                        "cwd",
+                        "must be an absolute path without NUL",
+                    ));
+                }
                 if !self.headers.is_empty() {
                     return Err(Invalid::field(
                         "headers",
@@ -337,6 +370,12 @@ impl ServerDraft {
                     ));
                 };
                 validate_url(url)?;
+                if self.cwd.is_some() {
+                    return Err(Invalid::field(
+                        "cwd",
+                        "is only for stdio servers; send null",
+                    ));
+                }
                 if self.command.is_some() || !self.args.is_empty() || !self.env.is_empty() {
                     let f = if self.command.is_some() {
                         "command"
@@ -795,6 +834,8 @@ mod tests {
             headers: s.headers,
             is_active: true,
             timeout_ms: 1,
+            cwd: None,
+            max_concurrency: 32,
             created_at: String::new(),
             updated_at: String::new(),
             registered_us: 0,
@@ -820,6 +861,8 @@ mod tests {
             headers: BTreeMap::from([("Authorization".to_string(), "Bearer s3cret".to_string())]),
             is_active: true,
             timeout_ms: 1000,
+            cwd: None,
+            max_concurrency: 32,
             created_at: String::new(),
             updated_at: String::new(),
             registered_us: 0,

@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_ended_sessions",
         sql: include_str!("../../sql/0002_ended_sessions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_stdio_options",
+        sql: include_str!("../../sql/0003_stdio_options.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

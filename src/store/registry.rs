@@ -52,7 +52,7 @@ fn server_select(source: &str) -> String {
         "SELECT id, name, protocol, url, command, args, env_sealed, headers_sealed, is_active,
                 timeout_ms, to_char(created_at AT TIME ZONE 'UTC', {TS}),
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
-                (extract(epoch FROM created_at) * 1000000)::int8
+                (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency
          FROM {source}"
     )
 }
@@ -89,6 +89,8 @@ impl Registry {
             created_at: row.try_get(10)?,
             updated_at: row.try_get(11)?,
             registered_us: row.try_get(12)?,
+            cwd: row.try_get(13)?,
+            max_concurrency: row.try_get::<_, i32>(14)?.max(1) as u32,
         })
     }
 
@@ -186,8 +188,8 @@ impl Registry {
         draft.validate()?;
         let client = self.pool.get().await?;
         let sql = "INSERT INTO mcp_servers (id, name, protocol, url, command, args, env_sealed,
-                       headers_sealed, is_active, timeout_ms)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *";
+                       headers_sealed, is_active, timeout_ms, cwd, max_concurrency)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *";
         self.write_server(&client, sql, Uuid::new_v4(), &draft)
             .await
     }
@@ -208,7 +210,7 @@ impl Registry {
         draft.validate()?;
         let sql = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
                        args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
-                       timeout_ms = $10, updated_at = now()
+                       timeout_ms = $10, cwd = $11, max_concurrency = $12, updated_at = now()
                    WHERE id = $1 RETURNING *";
         let server = self.write_server(&tx, sql, existing.id, &draft).await?;
         tx.commit().await?;
@@ -216,7 +218,8 @@ impl Registry {
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
-    /// ($1 id … $10 timeout_ms), secrets sealed, and reads the row back.
+    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency), secrets sealed, and reads
+    /// the row back.
     async fn write_server<C: GenericClient>(
         &self,
         client: &C,
@@ -238,6 +241,8 @@ impl Registry {
                     &self.seal_map(&draft.headers, "server_headers", &id),
                     &draft.is_active,
                     &draft.timeout_ms,
+                    &draft.cwd,
+                    &draft.max_concurrency,
                 ],
             )
             .await

@@ -191,6 +191,31 @@ impl State {
     }
 }
 
+/// Announces backends' status changes on the events stream (`server.status`, with the
+/// reason) to those who may see the server.
+pub async fn status_events(state: std::sync::Weak<State>) {
+    let Some(mut rx) = state.upgrade().map(|s| s.backends.statuses.subscribe()) else {
+        return;
+    };
+    loop {
+        let change = match rx.recv().await {
+            Ok(c) => c,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        let Some(state) = state.upgrade() else { return };
+        let audience = state.snapshot().namespaces_of(&change.name);
+        state.events.publish(
+            "server.status",
+            crate::observe::events::fields(json!({
+                "id": change.id, "name": change.name,
+                "status": change.status.as_str(), "reason": change.reason,
+            })),
+            Audience::Namespaces(audience),
+        );
+    }
+}
+
 /// Rebuilds the routing table whenever asked (requests arriving together are coalesced).
 pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::UnboundedReceiver<()>) {
     while rx.recv().await.is_some() {

@@ -152,6 +152,12 @@ async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
     })
     .await;
     gw.wait_status("s", "running").await;
+    let v = support::http::get(gw.addr, "/api/v1/mcp/servers/s", &gw.admin_key)
+        .await
+        .json();
+    assert!(v["restarts"].as_u64() >= Some(1), "{v}");
+    assert!(v["tools"].as_u64() >= Some(6), "{v}");
+    assert!(v["last_connected_at"].is_string(), "{v}");
     let m = a
         .call(
             json!(2),
@@ -180,7 +186,14 @@ async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
 
 #[tokio::test]
 async fn a_stdio_server_that_cannot_start_says_so() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let gw = TestGateway::start().await;
+    let mut events = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
+        gw.admin_key
+    );
+    events.write_all(head.as_bytes()).await.unwrap();
     let r = send_json(
         gw.addr,
         "POST",
@@ -203,6 +216,48 @@ async fn a_stdio_server_that_cannot_start_says_so() {
         "{:?}",
         b.last_error()
     );
+    // The REST object says why; a call to one of its tools says it is unavailable.
+    let r = support::http::get(gw.addr, "/api/v1/mcp/servers/nope", &gw.admin_key).await;
+    let v = r.json();
+    assert_eq!(v["status"], "failed");
+    assert!(
+        v["last_error"].as_str().unwrap().contains("cannot start"),
+        "{v}"
+    );
+    assert_eq!(v["last_connected_at"], Value::Null);
+    assert_eq!(v["tools"], 0);
+    let c = session(&gw).await;
+    let m = c
+        .call(
+            json!(4),
+            "tools/call",
+            json!({"name": "nope__echo", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(m["id"], 4);
+    let message = m["error"]["message"].as_str().unwrap();
+    assert!(message.contains("server `nope` is unavailable: "), "{m}");
+    assert!(message.contains("cannot start"), "{m}");
+    // The change of status was an event, with its reason.
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(WAIT, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = events.read(&mut buf).await.unwrap();
+            assert!(n > 0, "events stream ended");
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.lines().any(|l| {
+                l.contains("\"server.status\"")
+                    && l.contains("\"failed\"")
+                    && l.contains("cannot start")
+            }) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "{}", String::from_utf8_lossy(&seen));
 }
 
 /// Processes (not zombies) whose environment carries `LEAKTEST=<token>`.

@@ -53,6 +53,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let registry = Registry::new(db.pool.clone(), cipher.clone());
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();
     let state = Arc::new(State::new(config, db, auth, registry, cipher, rebuild_tx));
+    tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),
         rebuild_rx,

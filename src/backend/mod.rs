@@ -87,6 +87,16 @@ pub struct ResourceUpdated {
     pub message: Bytes,
 }
 
+/// A backend's status changed (for the events stream).
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub id: Uuid,
+    pub name: String,
+    pub status: Status,
+    /// Why: the error that took it down, or what brought it up.
+    pub reason: String,
+}
+
 /// One backend: its transport, its status and lists, kept by its supervisor.
 pub struct Backend {
     pub id: Uuid,
@@ -102,6 +112,11 @@ pub struct Backend {
     /// Pokes the supervisor to check the backend now (a call failed).
     wake: Notify,
     last_error: std::sync::Mutex<Option<String>>,
+    /// When it last connected (unix seconds), and how often it came back after failing.
+    last_connected: AtomicU64,
+    restarts: std::sync::atomic::AtomicU32,
+    /// Where status changes go.
+    statuses: tokio::sync::broadcast::Sender<StatusChange>,
     /// Where resource updates from this backend's own messages go.
     updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
 }
@@ -117,6 +132,36 @@ impl Backend {
 
     pub fn lists(&self) -> Arc<Lists> {
         self.lists.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// When it last connected (unix seconds), if ever.
+    pub fn last_connected(&self) -> Option<u64> {
+        Some(self.last_connected.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
+    /// How often it came back after failing.
+    pub fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Sets the status; a change is logged (at `warn` when it is a failure) and
+    /// announced once, with its reason.
+    fn change_status(&self, s: Status, reason: &str) -> bool {
+        if !self.set_status(s) {
+            return false;
+        }
+        if s == Status::Failed {
+            tracing::warn!(backend = %self.name, status = s.as_str(), %reason, "backend status");
+        } else {
+            tracing::info!(backend = %self.name, status = s.as_str(), %reason, "backend status");
+        }
+        let _ = self.statuses.send(StatusChange {
+            id: self.id,
+            name: self.name.clone(),
+            status: s,
+            reason: reason.to_string(),
+        });
+        true
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -340,20 +385,24 @@ async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()>) {
             Ok(()) => {
                 backoff = Duration::from_millis(100);
                 *b.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                b.set_status(Status::Running);
-                tracing::info!(backend = %b.name, "backend running");
+                if b.last_connected().is_some() {
+                    b.restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                b.last_connected
+                    .store(crate::auth::token::unix_now(), Ordering::Relaxed);
+                b.change_status(Status::Running, "connected");
                 let _ = changed.send(());
                 let e = b.watch(&changed).await;
                 b.record_error(&e);
-                tracing::warn!(backend = %b.name, error = %e, "backend failed");
+                b.change_status(Status::Failed, &e.to_string());
+                let _ = changed.send(());
             }
             Err(e) => {
                 b.record_error(&e);
-                tracing::debug!(backend = %b.name, error = %e, "backend not reachable");
+                if b.change_status(Status::Failed, &e.to_string()) {
+                    let _ = changed.send(());
+                }
             }
-        }
-        if b.set_status(Status::Failed) {
-            let _ = changed.send(());
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
@@ -375,6 +424,8 @@ pub struct Backends {
     groups: Arc<groups::Groups>,
     /// Resource updates from every backend.
     pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
+    /// Status changes of every backend.
+    pub statuses: tokio::sync::broadcast::Sender<StatusChange>,
     running: std::sync::Mutex<HashMap<Uuid, Running>>,
     changed: mpsc::UnboundedSender<()>,
 }
@@ -393,6 +444,7 @@ impl Backends {
             client: upstream::client(),
             groups,
             updates: tokio::sync::broadcast::channel(256).0,
+            statuses: tokio::sync::broadcast::channel(256).0,
             running: std::sync::Mutex::default(),
             changed,
         }
@@ -441,6 +493,9 @@ impl Backends {
                 lists: std::sync::RwLock::default(),
                 wake: Notify::new(),
                 last_error: std::sync::Mutex::new(None),
+                last_connected: AtomicU64::new(0),
+                restarts: std::sync::atomic::AtomicU32::new(0),
+                statuses: self.statuses.clone(),
                 updates: self.updates.clone(),
             });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));

@@ -249,6 +249,19 @@ async fn applied(state: &State) {
 /// problems it is part of among all servers (`/mcp`).
 fn server_json(state: &State, s: &Server) -> Value {
     let mut out = s.public_json(state.server_status(s));
+    let backend = state.backends.get(&s.id).filter(|b| b.server == *s);
+    let lists = backend.as_ref().map(|b| b.lists());
+    out["last_error"] = json!(backend.as_ref().and_then(|b| b.last_error()));
+    out["last_connected_at"] = json!(
+        backend
+            .as_ref()
+            .and_then(|b| b.last_connected())
+            .map(crate::observe::events::rfc3339)
+    );
+    out["restarts"] = json!(backend.as_ref().map_or(0, |b| b.restarts()));
+    out["tools"] = json!(lists.as_ref().map_or(0, |l| l.tools.len()));
+    out["prompts"] = json!(lists.as_ref().map_or(0, |l| l.prompts.len()));
+    out["resources"] = json!(lists.as_ref().map_or(0, |l| l.resources.len()));
     let table = state.routing.load();
     let problems: Vec<Value> = table
         .view(None)

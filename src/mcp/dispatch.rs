@@ -33,6 +33,25 @@ pub enum Target<'v> {
     },
 }
 
+/// For a name `<server>__<tool>` of a server in this view that is not running: why
+/// (its tools are out of the lists until it is back).
+fn unavailable(ctx: &Ctx, name: &str) -> Option<String> {
+    let (server, _) = name.split_once("__")?;
+    let b = ctx
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name.eq_ignore_ascii_case(server) && ctx.view.members.contains(&b.id))?;
+    if b.status() == crate::backend::Status::Running {
+        return None;
+    }
+    let reason = b
+        .last_error()
+        .unwrap_or_else(|| b.status().as_str().to_string());
+    Some(format!("server `{}` is unavailable: {reason}", b.name))
+}
+
 fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
@@ -83,11 +102,16 @@ pub fn route<'v>(
         "tools/call" => {
             let (span, name) = named(f.name, "params.name")?;
             let Some(tool) = view.tool(&name) else {
-                return Err(invalid(if view.disabled.contains(name.as_ref()) {
-                    format!("tool {name:?} is disabled in this namespace")
-                } else {
-                    format!("unknown tool {name:?}")
-                }));
+                if view.disabled.contains(name.as_ref()) {
+                    return Err(invalid(format!(
+                        "tool {name:?} is disabled in this namespace"
+                    )));
+                }
+                // Not the client's fault: its server is down.
+                if let Some(why) = unavailable(ctx, &name) {
+                    return Err(RpcError::method(code::INTERNAL, why));
+                }
+                return Err(invalid(format!("unknown tool {name:?}")));
             };
             Target::Backend {
                 backend: &tool.backend,

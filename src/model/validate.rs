@@ -164,6 +164,12 @@ const SERVER_READ_ONLY: &[&str] = &[
     "updated_at",
     "problems",
     "warnings",
+    "last_error",
+    "last_connected_at",
+    "restarts",
+    "tools",
+    "prompts",
+    "resources",
 ];
 
 impl ServerDraft {

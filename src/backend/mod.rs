@@ -234,26 +234,10 @@ impl Backend {
 
     /// Every page of a list method (`tools/list` → `tools`, …).
     async fn list_all(&self, method: &str, field: &str) -> Result<Vec<Value>, UpstreamError> {
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        for page in 0..1000 {
-            let params = match &cursor {
-                Some(c) => json!({"cursor": c}),
-                None => json!({}),
-            };
-            let id = format!("metamcp-list-{page}");
-            let result = self.transport.call(&id, method, params).await?;
-            if let Some(items) = result[field].as_array() {
-                out.extend(items.iter().cloned());
-            }
-            match result["nextCursor"].as_str() {
-                Some(c) if !c.is_empty() => cursor = Some(c.to_string()),
-                _ => return Ok(out),
-            }
-        }
-        Err(UpstreamError::Protocol(format!(
-            "{method} did not end after 1000 pages"
-        )))
+        upstream::every_page(method, field, |id, params| async move {
+            self.transport.call(&id, method, params).await
+        })
+        .await
     }
 
     /// Re-fetches every list the backend's capabilities promise.

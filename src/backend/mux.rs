@@ -33,6 +33,15 @@ pub struct Mux {
     own: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
 }
 
+/// `{"jsonrpc":"2.0","id":<id>,"method":<method>,"params":<params>}`, for the requests a
+/// transport makes itself (`id` a JSON literal).
+pub fn request_frame(id: &str, method: &str, params: &Value) -> Bytes {
+    Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":{},\"params\":{params}}}",
+        Value::String(method.into())
+    ))
+}
+
 /// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32603,"message":…}}`.
 pub fn error_answer(id: &[u8], message: &str) -> Bytes {
     let mut out = BytesMut::with_capacity(id.len() + message.len() + 64);

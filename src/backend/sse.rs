@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
-use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration};
+use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
 
 /// Largest SSE event accepted from the stream.
 const MAX_EVENT: usize = 16 << 20;
@@ -253,13 +253,8 @@ impl SseTransport {
     /// A request the transport makes itself: its `result`.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"e{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
-        let body = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":{},\"params\":{params}}}",
-            Value::String(method.into())
-        );
-        let call = self
-            .start(&Bytes::from(id), Bytes::from(body), None)
-            .await?;
+        let body = request_frame(&id, method, &params);
+        let call = self.start(&Bytes::from(id), body, None).await?;
         call.result(self.timeout).await
     }
 

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 
 use crate::backend::groups::{Groups, MARKER_VAR};
 use crate::backend::http::UpstreamError;
-use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration};
+use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
 
 /// Longest line accepted from a child's stdout.
 pub const MAX_LINE: usize = 16 << 20;
@@ -282,13 +282,8 @@ impl StdioTransport {
     /// A request the transport makes itself (initialize, lists, ping): its `result`.
     async fn call_raw(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"s{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
-        let body = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":{},\"params\":{params}}}",
-            Value::String(method.into())
-        );
-        let call = self
-            .start(&Bytes::from(id), Bytes::from(body), None)
-            .await?;
+        let body = request_frame(&id, method, &params);
+        let call = self.start(&Bytes::from(id), body, None).await?;
         call.result(self.timeout).await
     }
 

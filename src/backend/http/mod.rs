@@ -379,6 +379,23 @@ pub async fn list_all(
     field: &str,
     timeout: Duration,
 ) -> Result<Vec<Value>, UpstreamError> {
+    every_page(method, field, |id, params| async move {
+        call(client, endpoint, session, &id, method, params, timeout).await
+    })
+    .await
+}
+
+/// Every page of a list method, each fetched by `fetch(request id, params)`: the items
+/// of `field`, following `nextCursor` (at most 1,000 pages).
+pub async fn every_page<F, Fut>(
+    method: &str,
+    field: &str,
+    mut fetch: F,
+) -> Result<Vec<Value>, UpstreamError>
+where
+    F: FnMut(String, Value) -> Fut,
+    Fut: Future<Output = Result<Value, UpstreamError>>,
+{
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     for page in 0..1000 {
@@ -386,8 +403,7 @@ pub async fn list_all(
             Some(c) => json!({"cursor": c}),
             None => json!({}),
         };
-        let id = format!("metamcp-list-{page}");
-        let result = call(client, endpoint, session, &id, method, params, timeout).await?;
+        let result = fetch(format!("metamcp-list-{page}"), params).await?;
         if let Some(items) = result[field].as_array() {
             out.extend(items.iter().cloned());
         }

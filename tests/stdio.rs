@@ -552,3 +552,57 @@ async fn calls_beyond_max_concurrency_wait_in_a_bounded_queue() {
     .await;
     assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("cwd")));
 }
+
+#[tokio::test]
+async fn an_idle_child_is_stopped_and_started_again_by_the_next_call() {
+    let gw = TestGateway::start().await;
+    gw.register(json!({"name": "lazy", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"], "idle_stop_ms": 300}))
+        .await;
+    let backend = || {
+        gw.state
+            .backends
+            .all()
+            .into_iter()
+            .find(|b| b.name == "lazy")
+            .unwrap()
+    };
+    let first = backend().pid().expect("running at first");
+    // Nobody calls: the child is stopped and reaped, the server stays listed.
+    support::eventually(WAIT, "the idle child stopped", || async {
+        (backend().pid().is_none() && !alive(first)).then_some(())
+    })
+    .await;
+    let c = session(&gw).await;
+    assert!(c.tool_names().await.contains(&"lazy__echo".to_string()));
+    let v = support::http::get(gw.addr, "/api/v1/mcp/servers/lazy", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(v["status"], "running");
+    assert_eq!(v["idle_stop_ms"], 300);
+    // The next call starts it again.
+    let m = c
+        .call(
+            json!(1),
+            "tools/call",
+            json!({"name": "lazy__echo", "arguments": {"message": "up"}}),
+        )
+        .await;
+    assert_eq!(m["result"]["content"][0]["text"], "up", "{m}");
+    let second = backend().pid().expect("started for the call");
+    assert_ne!(first, second);
+    // Only stdio servers take it.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "h", "protocol": "http", "url": "http://127.0.0.1:9/mcp", "idle_stop_ms": 500}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (400, Some("idle_stop_ms"))
+    );
+}

@@ -290,6 +290,10 @@ impl Backend {
     /// ends, the backend is pinged.
     async fn watch(&self, changed: &mpsc::UnboundedSender<()>) -> UpstreamError {
         loop {
+            if self.transport.is_asleep() {
+                self.transport.wait_awake().await;
+                continue;
+            }
             let messages = match self.transport.messages().await {
                 Ok(m) => m,
                 Err(e) => return e,
@@ -307,7 +311,15 @@ impl Backend {
                                     return e;
                                 }
                             }
+                            () = idle(self.transport.idle_remaining()) => {
+                                if self.transport.try_sleep().await {
+                                    break;
+                                }
+                            }
                         }
+                    }
+                    if self.transport.is_asleep() {
+                        continue;
                     }
                     // The stream ended: gone, or just closed by the backend?
                     if let Err(e) = self.ping().await {
@@ -358,6 +370,14 @@ impl Backend {
             }
             _ => {}
         }
+    }
+}
+
+/// Completes after `d`; never without one.
+async fn idle(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -506,6 +526,9 @@ impl Backends {
                     env: server.env.clone(),
                     cwd: server.cwd.clone(),
                     max_concurrency: server.max_concurrency as usize,
+                    idle_stop: server
+                        .idle_stop_ms
+                        .map(|ms| Duration::from_millis(u64::from(ms))),
                 },
                 timeout,
                 self.groups.clone(),

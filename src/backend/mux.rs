@@ -66,6 +66,11 @@ impl Mux {
         )
     }
 
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, Waiter>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }

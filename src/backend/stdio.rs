@@ -53,6 +53,8 @@ pub struct Launch {
     pub cwd: Option<String>,
     /// Calls in flight on the pipe at once; up to [`QUEUE_PER_SLOT`] times as many wait.
     pub max_concurrency: usize,
+    /// Stop the child after this long unused; it starts again on the next call.
+    pub idle_stop: Option<Duration>,
 }
 
 /// Calls that may wait for a place on the pipe, per place; beyond, calls are refused.
@@ -71,6 +73,12 @@ pub struct StdioTransport {
     /// Places for calls in flight on the pipe (`max_concurrency`), and calls waiting.
     slots: Arc<tokio::sync::Semaphore>,
     waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// When the child was last used; whether it is stopped for idleness (its tools stay
+    /// listed), woken by the next call.
+    last_used: Mutex<tokio::time::Instant>,
+    asleep: AtomicBool,
+    awake: tokio::sync::Notify,
+    waking: tokio::sync::Mutex<()>,
 }
 
 /// Counts a call waiting for a place while it waits (also when it is given up).
@@ -181,6 +189,10 @@ impl StdioTransport {
             next_id: AtomicU64::new(1),
             slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             waiting: Arc::default(),
+            last_used: Mutex::new(tokio::time::Instant::now()),
+            asleep: AtomicBool::new(false),
+            awake: tokio::sync::Notify::new(),
+            waking: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -202,6 +214,80 @@ impl StdioTransport {
     /// server's capabilities.
     pub async fn connect(&self) -> Result<Value, UpstreamError> {
         self.close().await;
+        self.asleep.store(false, Ordering::Release);
+        self.touch();
+        self.start_child().await
+    }
+
+    fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
+    }
+
+    /// Whether the child is stopped for idleness.
+    pub fn is_asleep(&self) -> bool {
+        self.asleep.load(Ordering::Acquire)
+    }
+
+    /// How long until the child has been idle for `idle_stop`; `None` without one.
+    pub fn idle_remaining(&self) -> Option<Duration> {
+        let limit = self.launch.idle_stop?;
+        let since = self
+            .last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed();
+        Some(limit.saturating_sub(since))
+    }
+
+    /// Stops the child if it has been idle for `idle_stop` with no call in flight;
+    /// `true` when it did.
+    pub async fn try_sleep(&self) -> bool {
+        if self.idle_remaining() != Some(Duration::ZERO) {
+            return false;
+        }
+        let _waking = self.waking.lock().await;
+        let Ok(child) = self.current() else {
+            return false;
+        };
+        if child.mux.in_flight() > 0 || self.idle_remaining() != Some(Duration::ZERO) {
+            return false;
+        }
+        self.asleep.store(true, Ordering::Release);
+        tracing::info!(backend = %self.launch.name, "server process stopped after being idle");
+        self.close().await;
+        true
+    }
+
+    /// Starts the child again if it is asleep (the next call needs it).
+    async fn ensure_awake(&self) -> Result<(), UpstreamError> {
+        if self.launch.idle_stop.is_none() {
+            return Ok(());
+        }
+        // Serialised with `try_sleep`: a call never meets a child being put to sleep.
+        let _waking = self.waking.lock().await;
+        self.touch();
+        if self.is_asleep() {
+            tracing::info!(backend = %self.launch.name, "server process started for a call");
+            self.start_child().await?;
+            self.asleep.store(false, Ordering::Release);
+            self.awake.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// Waits until a call wakes the child.
+    pub async fn wait_awake(&self) {
+        loop {
+            let woken = self.awake.notified();
+            if !self.is_asleep() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Spawns and initializes a child; its capabilities.
+    async fn start_child(&self) -> Result<Value, UpstreamError> {
         let child = self.spawn()?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
@@ -216,10 +302,11 @@ impl StdioTransport {
                 return Err(e);
             }
         };
-        self.notify(Bytes::from_static(
-            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
-        ))
-        .await?;
+        self.current()?
+            .write(one_line(Bytes::from_static(
+                b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+            )))
+            .await?;
         Ok(result["capabilities"].clone())
     }
 
@@ -309,6 +396,7 @@ impl StdioTransport {
         body: Bytes,
         token: Option<Bytes>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
+        self.ensure_awake().await?;
         let cap = self.launch.max_concurrency.max(1);
         let slot = match self.slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
@@ -339,6 +427,7 @@ impl StdioTransport {
 
     /// Writes a notification or a client's answer.
     pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
+        self.ensure_awake().await?;
         self.current()?.write(one_line(body)).await
     }
 

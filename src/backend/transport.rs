@@ -164,6 +164,34 @@ impl Transport {
         }
     }
 
+    /// How long until an idle-stopping transport stops for idleness (`None`: never).
+    pub fn idle_remaining(&self) -> Option<std::time::Duration> {
+        match self {
+            Transport::Stdio(t) if !t.is_asleep() => t.idle_remaining(),
+            _ => None,
+        }
+    }
+
+    /// Stops for idleness if the time has come; `true` when it did.
+    pub async fn try_sleep(&self) -> bool {
+        match self {
+            Transport::Stdio(t) => t.try_sleep().await,
+            _ => false,
+        }
+    }
+
+    /// Whether it is stopped for idleness (its lists stay; the next call wakes it).
+    pub fn is_asleep(&self) -> bool {
+        matches!(self, Transport::Stdio(t) if t.is_asleep())
+    }
+
+    /// Waits until a call wakes it.
+    pub async fn wait_awake(&self) {
+        if let Transport::Stdio(t) = self {
+            t.wait_awake().await;
+        }
+    }
+
     /// Ends the session (best effort).
     pub async fn close(&self) {
         match self {

@@ -57,6 +57,8 @@ pub struct Server {
     pub cwd: Option<String>,
     /// stdio: calls in flight on the pipe at once; more wait in a bounded queue.
     pub max_concurrency: u32,
+    /// stdio: stop the child after this long unused (it starts again on the next call).
+    pub idle_stop_ms: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
     /// When it was registered, in microseconds: the earlier registration wins a resource
@@ -105,6 +107,7 @@ impl Server {
             "timeout_ms": self.timeout_ms,
             "cwd": self.cwd,
             "max_concurrency": self.max_concurrency,
+            "idle_stop_ms": self.idle_stop_ms,
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -121,6 +121,7 @@ pub struct ServerDraft {
     pub timeout_ms: i32,
     pub cwd: Option<String>,
     pub max_concurrency: i32,
+    pub idle_stop_ms: Option<i32>,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
 }
@@ -139,6 +140,7 @@ impl From<&Server> for ServerDraft {
             timeout_ms: s.timeout_ms as i32,
             cwd: s.cwd.clone(),
             max_concurrency: s.max_concurrency as i32,
+            idle_stop_ms: s.idle_stop_ms.map(|v| v as i32),
             warnings: Vec::new(),
         }
     }
@@ -156,6 +158,7 @@ const SERVER_FIELDS: &[&str] = &[
     "timeout_ms",
     "cwd",
     "max_concurrency",
+    "idle_stop_ms",
 ];
 const SERVER_READ_ONLY: &[&str] = &[
     "id",
@@ -328,6 +331,20 @@ impl ServerDraft {
             },
             _ => return Err(Invalid::field("max_concurrency", "must be a number")),
         }
+        match field(obj, "idle_stop_ms") {
+            Field::Absent => {}
+            Field::Null => self.idle_stop_ms = None,
+            Field::Value(Value::Number(n)) => match n.as_i64() {
+                Some(t) if (100..=86_400_000).contains(&t) => self.idle_stop_ms = Some(t as i32),
+                _ => {
+                    return Err(Invalid::field(
+                        "idle_stop_ms",
+                        "must be a whole number from 100 to 86400000, or null",
+                    ));
+                }
+            },
+            _ => return Err(Invalid::field("idle_stop_ms", "must be a number or null")),
+        }
         Ok(())
     }
 
@@ -376,6 +393,12 @@ impl ServerDraft {
                     ));
                 };
                 validate_url(url)?;
+                if self.idle_stop_ms.is_some() {
+                    return Err(Invalid::field(
+                        "idle_stop_ms",
+                        "is only for stdio servers; send null",
+                    ));
+                }
                 if self.cwd.is_some() {
                     return Err(Invalid::field(
                         "cwd",
@@ -842,6 +865,7 @@ mod tests {
             timeout_ms: 1,
             cwd: None,
             max_concurrency: 32,
+            idle_stop_ms: None,
             created_at: String::new(),
             updated_at: String::new(),
             registered_us: 0,
@@ -869,6 +893,7 @@ mod tests {
             timeout_ms: 1000,
             cwd: None,
             max_concurrency: 32,
+            idle_stop_ms: None,
             created_at: String::new(),
             updated_at: String::new(),
             registered_us: 0,

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_stdio_options",
         sql: include_str!("../../sql/0003_stdio_options.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_idle_stop",
+        sql: include_str!("../../sql/0004_idle_stop.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

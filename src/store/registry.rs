@@ -52,7 +52,8 @@ fn server_select(source: &str) -> String {
         "SELECT id, name, protocol, url, command, args, env_sealed, headers_sealed, is_active,
                 timeout_ms, to_char(created_at AT TIME ZONE 'UTC', {TS}),
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
-                (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency
+                (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
+                idle_stop_ms
          FROM {source}"
     )
 }
@@ -91,6 +92,7 @@ impl Registry {
             registered_us: row.try_get(12)?,
             cwd: row.try_get(13)?,
             max_concurrency: row.try_get::<_, i32>(14)?.max(1) as u32,
+            idle_stop_ms: row.try_get::<_, Option<i32>>(15)?.map(|v| v.max(1) as u32),
         })
     }
 
@@ -188,8 +190,8 @@ impl Registry {
         draft.validate()?;
         let client = self.pool.get().await?;
         let sql = "INSERT INTO mcp_servers (id, name, protocol, url, command, args, env_sealed,
-                       headers_sealed, is_active, timeout_ms, cwd, max_concurrency)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *";
+                       headers_sealed, is_active, timeout_ms, cwd, max_concurrency, idle_stop_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *";
         self.write_server(&client, sql, Uuid::new_v4(), &draft)
             .await
     }
@@ -210,7 +212,7 @@ impl Registry {
         draft.validate()?;
         let sql = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
                        args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
-                       timeout_ms = $10, cwd = $11, max_concurrency = $12, updated_at = now()
+                       timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13, updated_at = now()
                    WHERE id = $1 RETURNING *";
         let server = self.write_server(&tx, sql, existing.id, &draft).await?;
         tx.commit().await?;
@@ -218,7 +220,7 @@ impl Registry {
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
-    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency), secrets sealed, and reads
+    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms), secrets sealed, and reads
     /// the row back.
     async fn write_server<C: GenericClient>(
         &self,
@@ -243,6 +245,7 @@ impl Registry {
                     &draft.timeout_ms,
                     &draft.cwd,
                     &draft.max_concurrency,
+                    &draft.idle_stop_ms,
                 ],
             )
             .await

@@ -305,45 +305,14 @@ impl ServerDraft {
             Field::Value(Value::Bool(b)) => self.is_active = *b,
             _ => return Err(Invalid::field("is_active", "must be true or false")),
         }
-        match field(obj, "timeout_ms") {
-            Field::Absent => {}
-            Field::Value(Value::Number(n)) => match n.as_i64() {
-                Some(t) if (1..=MAX_TIMEOUT_MS).contains(&t) => self.timeout_ms = t as i32,
-                _ => {
-                    return Err(Invalid::field(
-                        "timeout_ms",
-                        format!("must be a whole number from 1 to {MAX_TIMEOUT_MS}"),
-                    ));
-                }
-            },
-            _ => return Err(Invalid::field("timeout_ms", "must be a number")),
+        if let Some(t) = whole_number(obj, "timeout_ms", 1, MAX_TIMEOUT_MS, false)? {
+            self.timeout_ms = t.unwrap_or(DEFAULT_TIMEOUT_MS);
         }
-        match field(obj, "max_concurrency") {
-            Field::Absent => {}
-            Field::Value(Value::Number(n)) => match n.as_i64() {
-                Some(c) if (1..=MAX_CONCURRENCY).contains(&c) => self.max_concurrency = c as i32,
-                _ => {
-                    return Err(Invalid::field(
-                        "max_concurrency",
-                        format!("must be a whole number from 1 to {MAX_CONCURRENCY}"),
-                    ));
-                }
-            },
-            _ => return Err(Invalid::field("max_concurrency", "must be a number")),
+        if let Some(c) = whole_number(obj, "max_concurrency", 1, MAX_CONCURRENCY, false)? {
+            self.max_concurrency = c.unwrap_or(DEFAULT_MAX_CONCURRENCY);
         }
-        match field(obj, "idle_stop_ms") {
-            Field::Absent => {}
-            Field::Null => self.idle_stop_ms = None,
-            Field::Value(Value::Number(n)) => match n.as_i64() {
-                Some(t) if (100..=86_400_000).contains(&t) => self.idle_stop_ms = Some(t as i32),
-                _ => {
-                    return Err(Invalid::field(
-                        "idle_stop_ms",
-                        "must be a whole number from 100 to 86400000, or null",
-                    ));
-                }
-            },
-            _ => return Err(Invalid::field("idle_stop_ms", "must be a number or null")),
+        if let Some(t) = whole_number(obj, "idle_stop_ms", 100, 86_400_000, true)? {
+            self.idle_stop_ms = t;
         }
         Ok(())
     }
@@ -424,6 +393,30 @@ impl ServerDraft {
             }
         }
         Ok(())
+    }
+}
+
+/// A whole-number field within `lo..=hi`: `None` when absent, `Some(None)` when null
+/// (allowed only if `nullable`).
+fn whole_number(
+    obj: &Map<String, Value>,
+    name: &str,
+    lo: i64,
+    hi: i64,
+    nullable: bool,
+) -> Result<Option<Option<i32>>, Invalid> {
+    let or_null = if nullable { ", or null" } else { "" };
+    match field(obj, name) {
+        Field::Absent => Ok(None),
+        Field::Null if nullable => Ok(Some(None)),
+        Field::Value(Value::Number(n)) => match n.as_i64() {
+            Some(v) if (lo..=hi).contains(&v) => Ok(Some(Some(v as i32))),
+            _ => Err(Invalid::field(
+                name,
+                format!("must be a whole number from {lo} to {hi}{or_null}"),
+            )),
+        },
+        _ => Err(Invalid::field(name, format!("must be a number{or_null}"))),
     }
 }
 

@@ -613,12 +613,7 @@ async fn a_later_registration_cannot_take_over_resource_uris() {
     gw.register(json!({"name": "zeta", "protocol": "http", "url": first.url()}))
         .await;
     // Watch the events stream while the second one arrives.
-    let mut events = TcpStream::connect(gw.addr).await.unwrap();
-    let head = format!(
-        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        gw.admin_key
-    );
-    events.write_all(head.as_bytes()).await.unwrap();
+    let mut events = support::http::live_events(gw.addr, &gw.admin_key).await;
     gw.register(json!({"name": "alpha", "protocol": "http", "url": later.url()}))
         .await;
     let c = session(&gw, "/mcp", &gw.client_key).await;

@@ -186,14 +186,9 @@ async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
 
 #[tokio::test]
 async fn a_stdio_server_that_cannot_start_says_so() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let gw = TestGateway::start().await;
-    let mut events = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    let head = format!(
-        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        gw.admin_key
-    );
-    events.write_all(head.as_bytes()).await.unwrap();
+    let mut events = support::http::live_events(gw.addr, &gw.admin_key).await;
     let r = send_json(
         gw.addr,
         "POST",

@@ -80,6 +80,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
 
 /// Runs the gateway until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartError> {
+    let shutdown = shutdown_signal();
     let addr = config.listen;
     let state = prepare(config).await?;
     let listener = TcpListener::bind(addr)
@@ -87,30 +88,35 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(%local, "metamcp listening");
-    run(listener, state, shutdown_signal()).await;
+    run(listener, state, shutdown).await;
     tracing::info!("metamcp stopped");
     Ok(())
 }
 
 /// Completes on the first SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    // Registered now, not when first awaited: a SIGTERM that arrives while the gateway
+    // starts (children already spawned) still shuts it down gracefully.
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    );
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                // Without signal handlers there is nothing to wait for but Ctrl-C.
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
-        _ => {
-            // Without signal handlers there is nothing to wait for but Ctrl-C.
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        tracing::info!("shutdown signal received; draining");
     }
-    tracing::info!("shutdown signal received; draining");
 }
 
 /// Logs to stderr with the given `RUST_LOG` filter (already validated by config).

@@ -421,6 +421,16 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+impl Running {
+    /// Stops the supervisor, waits until it has stopped (so it starts nothing more),
+    /// then closes the transport.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.backend.transport.close().await;
+    }
+}
+
 /// Every backend connection of this process.
 pub struct Backends {
     client: HttpClient,
@@ -464,16 +474,17 @@ impl Backends {
             .map(|s| (s.id, s))
             .collect();
         let mut changed = false;
-        running.retain(|id, r| {
-            let keep = wanted.get(id).is_some_and(|s| **s == r.backend.server);
-            if !keep {
-                r.task.abort();
-                let b = r.backend.clone();
-                tokio::spawn(async move { b.transport.close().await });
+        let gone: Vec<Uuid> = running
+            .iter()
+            .filter(|(id, r)| !wanted.get(id).is_some_and(|s| **s == r.backend.server))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(r) = running.remove(&id) {
+                tokio::spawn(r.stop());
                 changed = true;
             }
-            keep
-        });
+        }
         for (id, server) in wanted {
             if running.contains_key(&id) {
                 continue;
@@ -575,10 +586,7 @@ impl Backends {
             .collect();
         let closing: Vec<_> = running
             .into_iter()
-            .map(|r| {
-                r.task.abort();
-                tokio::spawn(async move { r.backend.transport.close().await })
-            })
+            .map(|r| tokio::spawn(r.stop()))
             .collect();
         for c in closing {
             let _ = c.await;

@@ -94,3 +94,25 @@ pub async fn send_json(
     )
     .await
 }
+
+/// Opens `GET /api/v1/events` on a raw socket and returns it once the stream is live (its
+/// `ready` line has arrived), so no event after this call is missed.
+pub async fn live_events(addr: SocketAddr, key: &str) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("send");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains("\"ready\"") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the events stream answers")
+            .expect("read");
+        assert!(n > 0, "the events stream closed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    s
+}

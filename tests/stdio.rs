@@ -156,6 +156,7 @@ async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
         .await
         .json();
     assert!(v["restarts"].as_u64() >= Some(1), "{v}");
+    assert_eq!(v["last_exit"], "signal 9", "{v}");
     assert!(v["tools"].as_u64() >= Some(6), "{v}");
     assert!(v["last_connected_at"].is_string(), "{v}");
     let m = a

@@ -202,6 +202,14 @@ impl Backend {
         self.transport.rewrites_progress_tokens()
     }
 
+    /// How a stdio backend's last child ended on its own (`exit status N`, `signal N`).
+    pub fn last_exit(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Stdio(t) => t.last_exit(),
+            Transport::Http(_) | Transport::Sse(_) => None,
+        }
+    }
+
     /// The process id of a stdio backend's running child.
     pub fn pid(&self) -> Option<i32> {
         match &self.transport {

@@ -67,6 +67,8 @@ pub struct StdioTransport {
     launch: Launch,
     /// Where the children's process groups are recorded.
     groups: Arc<Groups>,
+    /// How the last child ended (`exit status N`, `signal N`).
+    last_exit: Arc<Mutex<Option<String>>>,
     timeout: Duration,
     child: Mutex<Option<Arc<Child>>>,
     next_id: AtomicU64,
@@ -102,6 +104,8 @@ struct Child {
     exited: AtomicBool,
     process: tokio::sync::Mutex<Option<tokio::process::Child>>,
     groups: Arc<Groups>,
+    /// Where its exit status goes (kept by the transport across restarts).
+    last_exit: Arc<Mutex<Option<String>>>,
 }
 
 impl Child {
@@ -184,6 +188,7 @@ impl StdioTransport {
         StdioTransport {
             launch,
             groups,
+            last_exit: Arc::default(),
             timeout,
             child: Mutex::new(None),
             next_id: AtomicU64::new(1),
@@ -203,6 +208,14 @@ impl StdioTransport {
             .clone()
             .filter(|c| !c.exited.load(Ordering::Acquire))
             .ok_or_else(|| UpstreamError::Connect("the server's process is not running".into()))
+    }
+
+    /// How the last child ended, if one did on its own.
+    pub fn last_exit(&self) -> Option<String> {
+        self.last_exit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The process id of the running child, if any.
@@ -358,6 +371,7 @@ impl StdioTransport {
             exited: AtomicBool::new(false),
             process: tokio::sync::Mutex::new(Some(process)),
             groups: self.groups.clone(),
+            last_exit: self.last_exit.clone(),
         });
         tokio::spawn(write_lines(stdin, in_rx));
         tokio::spawn(log_stderr(l.name.clone(), stderr));
@@ -453,6 +467,10 @@ async fn stop(child: &Child) {
     let Some(mut process) = child.process.lock().await.take() else {
         return;
     };
+    // Ended on its own before we asked: that is how it ended.
+    if let Ok(Some(status)) = process.try_wait() {
+        *child.last_exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(describe_exit(&status));
+    }
     // Closing stdin asks a well-behaved server to exit (the writer task ends, and with
     // it the pipe, once its sender is gone).
     let pgid = child.pid;
@@ -476,6 +494,16 @@ async fn stop(child: &Child) {
     child.exited.store(true, Ordering::Release);
     child.groups.remove(pgid);
     child.mux.fail_all("the server's process was stopped");
+}
+
+/// `exit status N` or `signal N`.
+fn describe_exit(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal {sig}"),
+        _ => status.to_string(),
+    }
 }
 
 /// The body as one line: line breaks (whitespace in JSON) become spaces.
@@ -593,7 +621,9 @@ async fn read_lines(child: Arc<Child>, name: String, stdout: tokio::process::Chi
         signal_group(child.pid, libc::SIGKILL);
         let status = p.wait().await;
         child.groups.remove(child.pid);
-        tracing::warn!(backend = %name, status = ?status.ok(), "server process exited");
+        let how = status.map_or_else(|e| format!("unknown ({e})"), |s| describe_exit(&s));
+        tracing::warn!(backend = %name, how = %how, "server process exited");
+        *child.last_exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(how);
     }
 }
 

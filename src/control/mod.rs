@@ -259,6 +259,7 @@ fn server_json(state: &State, s: &Server) -> Value {
             .map(crate::observe::events::rfc3339)
     );
     out["restarts"] = json!(backend.as_ref().map_or(0, |b| b.restarts()));
+    out["last_exit"] = json!(backend.as_ref().and_then(|b| b.last_exit()));
     out["tools"] = json!(lists.as_ref().map_or(0, |l| l.tools.len()));
     out["prompts"] = json!(lists.as_ref().map_or(0, |l| l.prompts.len()));
     out["resources"] = json!(lists.as_ref().map_or(0, |l| l.resources.len()));

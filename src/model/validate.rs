@@ -170,6 +170,7 @@ const SERVER_READ_ONLY: &[&str] = &[
     "last_error",
     "last_connected_at",
     "restarts",
+    "last_exit",
     "tools",
     "prompts",
     "resources",

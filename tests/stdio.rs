@@ -602,3 +602,247 @@ async fn an_idle_child_is_stopped_and_started_again_by_the_next_call() {
         (400, Some("idle_stop_ms"))
     );
 }
+
+/// `whoami` through the gateway: (the child's pid, calls it has answered).
+async fn whoami(c: &Client, tool: &str) -> Result<(i32, u64), String> {
+    let m = c
+        .call(
+            json!(7),
+            "tools/call",
+            json!({"name": tool, "arguments": {}}),
+        )
+        .await;
+    let text = m["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or_else(|| m["error"]["message"].as_str().unwrap_or("?").to_string())?;
+    let mut words = text.split_whitespace();
+    let pid = words.nth(1).and_then(|p| p.parse().ok()).unwrap();
+    let calls = words.nth(1).and_then(|p| p.parse().ok()).unwrap();
+    Ok((pid, calls))
+}
+
+#[tokio::test]
+async fn isolated_servers_run_a_child_per_session_capped_and_reaped() {
+    let gw = TestGateway::start().await;
+    let token = metamcp::crypto::random_alphanumeric(16);
+    gw.register(json!({"name": "iso", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"], "env": {"LEAKTEST": token},
+                       "session_mode": "isolated", "max_instances": 3}))
+        .await;
+    let v = support::http::get(gw.addr, "/api/v1/mcp/servers/iso", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(
+        (&v["session_mode"], &v["max_instances"], &v["instances"]),
+        (&json!("isolated"), &json!(3), &json!(0)),
+        "{v}"
+    );
+    // The lists were read by a child started for it, which is gone once they are.
+    count_becomes(&token, 0, "no child before any client calls").await;
+
+    // Three sessions, three children: each sees only its own calls.
+    let clients = [session(&gw).await, session(&gw).await, session(&gw).await];
+    assert!(
+        clients[0]
+            .tool_names()
+            .await
+            .contains(&"iso__whoami".to_string())
+    );
+    let mut pids = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        for _ in 0..=i {
+            whoami(c, "iso__whoami").await.unwrap();
+        }
+    }
+    for (i, c) in clients.iter().enumerate() {
+        let (pid, calls) = whoami(c, "iso__whoami").await.unwrap();
+        assert_eq!(calls, i as u64 + 2, "session {i} sees only its own calls");
+        pids.push(pid);
+    }
+    pids.sort();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "a child per session");
+    assert_eq!(tagged(&token).len(), 3);
+    // Racing first calls of one session start one child.
+    let fourth_key = gw.client_key.clone();
+    let mut racing = Client::new(gw.addr, "/mcp", Some(&fourth_key));
+    racing.initialize().await;
+    // The cap: a fourth session is refused at once, with its id and a clear reason.
+    let e = whoami(&racing, "iso__whoami").await.unwrap_err();
+    assert!(e.contains("max_instances"), "{e}");
+    assert_eq!(tagged(&token).len(), 3);
+
+    // DELETE ends the first session: its child goes, and the fourth may start one.
+    let sid = clients[0].session.clone().unwrap();
+    let auth = format!("Bearer {}", gw.client_key);
+    let r = support::http::request(
+        gw.addr,
+        "DELETE",
+        "/mcp",
+        &[("authorization", &auth), ("mcp-session-id", &sid)],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    count_becomes(&token, 2, "the ended session's child stopped").await;
+    assert!(
+        !pids
+            .iter()
+            .any(|p| alive(*p) && !tagged(&token).contains(p))
+    );
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, key, sid) = (racing.addr, racing.key.clone(), racing.session.clone());
+            tokio::spawn(async move {
+                let mut c = Client::new(addr, "/mcp", key.as_deref());
+                c.session = sid;
+                whoami(&c, "iso__whoami").await
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for c in calls {
+        seen.push(c.await.unwrap().unwrap().0);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "one child for the session: {seen:?}");
+    assert_eq!(tagged(&token).len(), 3);
+
+    // Deleting the server stops every child.
+    let r = send_json(
+        gw.addr,
+        "DELETE",
+        "/api/v1/mcp/servers/iso",
+        &gw.admin_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    count_becomes(&token, 0, "every isolated child stopped").await;
+}
+
+#[tokio::test]
+async fn isolated_children_of_idle_clients_are_reaped_and_keys_get_their_own() {
+    let gw = TestGateway::start().await;
+    let token = metamcp::crypto::random_alphanumeric(16);
+    gw.register(json!({"name": "iso", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"], "env": {"LEAKTEST": token},
+                       "session_mode": "isolated", "idle_stop_ms": 400}))
+        .await;
+    // The stateless era: a child per API key.
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "iso__whoami", "arguments": {}, "_meta": meta}});
+    let stateless = || async {
+        let r = c
+            .post_raw(
+                call.to_string().as_bytes(),
+                &[("mcp-method", "tools/call"), ("mcp-name", "iso__whoami")],
+            )
+            .await;
+        let m = support::mcp::response_message(&r);
+        let text = m["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<i32>().ok())
+            .expect(&text)
+    };
+    let first = stateless().await;
+    assert_eq!(stateless().await, first, "the key keeps its child");
+    let s = session(&gw).await;
+    let (other, _) = whoami(&s, "iso__whoami").await.unwrap();
+    assert_ne!(other, first, "a session has a child of its own");
+    assert_eq!(tagged(&token).len(), 2);
+    // Nobody calls: both are reaped; the next call starts a fresh one.
+    count_becomes(&token, 0, "idle isolated children stopped").await;
+    let (again, calls) = whoami(&s, "iso__whoami").await.unwrap();
+    assert_ne!(again, other);
+    assert_eq!(calls, 1, "a fresh child");
+
+    // Only stdio servers can be isolated; the memory limit is for stdio too.
+    for (body, field) in [
+        (
+            json!({"name": "h", "protocol": "http", "url": "http://127.0.0.1:9/mcp", "session_mode": "isolated"}),
+            "session_mode",
+        ),
+        (
+            json!({"name": "h", "protocol": "http", "url": "http://127.0.0.1:9/mcp", "max_memory_mb": 64}),
+            "max_memory_mb",
+        ),
+        (
+            json!({"name": "h", "protocol": "stdio", "command": "x", "session_mode": "solo"}),
+            "session_mode",
+        ),
+        (
+            json!({"name": "h", "protocol": "stdio", "command": "x", "max_instances": 0}),
+            "max_instances",
+        ),
+        (
+            json!({"name": "h", "protocol": "stdio", "command": "x", "max_memory_mb": 1}),
+            "max_memory_mb",
+        ),
+    ] {
+        let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+        assert_eq!(
+            (r.status, r.json()["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_childs_memory_limit_holds() {
+    let gw = TestGateway::start().await;
+    gw.register(json!({"name": "small", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"], "max_memory_mb": 512}))
+        .await;
+    let c = session(&gw).await;
+    let alloc = |mb: u64| {
+        let c = &c;
+        async move {
+            let m = c
+                .call(
+                    json!(1),
+                    "tools/call",
+                    json!({"name": "small__alloc", "arguments": {"mb": mb}}),
+                )
+                .await;
+            (
+                m["result"]["isError"] == true,
+                support::mcp::text_of(&m["result"]),
+            )
+        }
+    };
+    let (failed, text) = alloc(16).await;
+    assert!(!failed, "{text}");
+    let (failed, text) = alloc(1024).await;
+    assert!(failed && text.contains("cannot allocate"), "{text}");
+    let v = support::http::get(gw.addr, "/api/v1/mcp/servers/small", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(v["max_memory_mb"], 512);
+    // Without the limit the same allocation succeeds (it is the limit that refused it).
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/small",
+        &gw.admin_key,
+        &json!({"max_memory_mb": null}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    support::eventually(WAIT, "the unlimited child allocates", || async {
+        let (failed, _) = alloc(1024).await;
+        (!failed).then_some(())
+    })
+    .await;
+}

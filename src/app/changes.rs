@@ -121,6 +121,10 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
                     state
                         .ended_sessions
                         .insert(h, exp, crate::auth::token::unix_now());
+                    // Ended in another process: this one's isolated children for it go.
+                    state
+                        .backends
+                        .end_owner(&format!("s:{}", crate::crypto::base64url(&h)));
                 }
             }
             Some("api_keys") => {

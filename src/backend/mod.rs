@@ -12,6 +12,7 @@
 
 pub mod groups;
 pub mod http;
+pub mod isolated;
 pub mod mux;
 pub mod sse;
 pub mod stdio;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 use crate::backend::http::transport::HttpTransport;
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
+use crate::backend::isolated::{IsolatedTransport, Owner};
 use crate::backend::sse::SseTransport;
 use crate::backend::stdio::{Launch, StdioTransport};
 use crate::backend::transport::{Answer, Transport};
@@ -179,15 +181,16 @@ impl Backend {
 
     /// The hot path: sends a request frame (its id already the gateway's) and returns
     /// the answer with its body still arriving. A failure to reach the backend pokes the
-    /// supervisor.
+    /// supervisor. `owner` is the client (an isolated server runs a child for each).
     pub async fn request(
         &self,
+        owner: Owner<'_>,
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
     ) -> Result<Answer, UpstreamError> {
         self.transport
-            .request(id, body, token)
+            .request(owner, id, body, token)
             .await
             .inspect_err(|e| {
                 if !matches!(e, UpstreamError::Status(_)) {
@@ -206,21 +209,38 @@ impl Backend {
     pub fn last_exit(&self) -> Option<String> {
         match &self.transport {
             Transport::Stdio(t) => t.last_exit(),
-            Transport::Http(_) | Transport::Sse(_) => None,
+            Transport::Http(_) | Transport::Sse(_) | Transport::Isolated(_) => None,
         }
     }
 
-    /// The process id of a stdio backend's running child.
+    /// The process id of a shared stdio backend's running child.
     pub fn pid(&self) -> Option<i32> {
         match &self.transport {
             Transport::Stdio(t) => t.pid(),
-            Transport::Http(_) | Transport::Sse(_) => None,
+            Transport::Http(_) | Transport::Sse(_) | Transport::Isolated(_) => None,
         }
     }
 
-    /// Sends a notification upstream (cancellation, a client's answer), best effort.
-    pub async fn notify(&self, body: Bytes) {
-        if let Err(e) = self.transport.notify(body).await {
+    /// An isolated stdio backend's clients' children: how many, and their process ids.
+    pub fn instances(&self) -> Option<(usize, Vec<i32>)> {
+        match &self.transport {
+            Transport::Isolated(t) => Some((t.instances(), t.pids())),
+            _ => None,
+        }
+    }
+
+    /// A client's session ended: an isolated backend stops that client's child.
+    pub async fn end_owner(&self, owner: &str) -> bool {
+        match &self.transport {
+            Transport::Isolated(t) => t.end(owner).await,
+            _ => false,
+        }
+    }
+
+    /// Sends a notification upstream (cancellation, a client's answer) from `owner`,
+    /// best effort.
+    pub async fn notify(&self, owner: &str, body: Bytes) {
+        if let Err(e) = self.transport.notify(owner, body).await {
             tracing::debug!(backend = %self.name, error = %e, "notification not delivered");
         }
     }
@@ -250,6 +270,12 @@ impl Backend {
 
     /// Re-fetches every list the backend's capabilities promise.
     async fn refresh_lists(&self, caps: Value) -> Result<(), UpstreamError> {
+        let listed = self.read_lists(caps).await;
+        self.transport.settle().await;
+        listed
+    }
+
+    async fn read_lists(&self, caps: Value) -> Result<(), UpstreamError> {
         let has = |k: &str| caps.get(k).is_some_and(|v| !v.is_null());
         let tools = if has("tools") {
             self.list_all("tools/list", "tools").await?
@@ -530,28 +556,46 @@ impl Backends {
         }
     }
 
+    /// A client's session ended (DELETE here, or announced by another process): the
+    /// isolated backends stop that client's children, in the background (a child may
+    /// take its grace periods to go).
+    pub fn end_owner(&self, owner: &str) {
+        for b in self.all() {
+            if b.instances().is_some() {
+                let owner = owner.to_string();
+                tokio::spawn(async move { b.end_owner(&owner).await });
+            }
+        }
+    }
+
     /// The transport a server's protocol calls for.
     fn transport_for(
         &self,
         server: &Server,
         timeout: Duration,
     ) -> Result<Transport, UpstreamError> {
+        let launch = || Launch {
+            name: server.name.clone(),
+            command: server.command.clone().unwrap_or_default(),
+            args: server.args.clone(),
+            env: server.env.clone(),
+            cwd: server.cwd.clone(),
+            max_concurrency: server.max_concurrency as usize,
+            idle_stop: server
+                .idle_stop_ms
+                .map(|ms| Duration::from_millis(u64::from(ms))),
+            max_memory: server.max_memory_mb.map(|mb| u64::from(mb) << 20),
+        };
         Ok(match server.protocol {
-            Protocol::Stdio => Transport::Stdio(StdioTransport::new(
-                Launch {
-                    name: server.name.clone(),
-                    command: server.command.clone().unwrap_or_default(),
-                    args: server.args.clone(),
-                    env: server.env.clone(),
-                    cwd: server.cwd.clone(),
-                    max_concurrency: server.max_concurrency as usize,
-                    idle_stop: server
-                        .idle_stop_ms
-                        .map(|ms| Duration::from_millis(u64::from(ms))),
-                },
+            Protocol::Stdio if server.isolated => Transport::Isolated(IsolatedTransport::new(
+                launch(),
                 timeout,
                 self.groups.clone(),
+                server.max_instances as usize,
             )),
+            Protocol::Stdio => {
+                Transport::Stdio(StdioTransport::new(launch(), timeout, self.groups.clone()))
+            }
             Protocol::Sse => Transport::Sse(SseTransport::new(
                 Endpoint::for_server(server)?,
                 self.client.clone(),

@@ -55,6 +55,8 @@ pub struct Launch {
     pub max_concurrency: usize,
     /// Stop the child after this long unused; it starts again on the next call.
     pub idle_stop: Option<Duration>,
+    /// The child's address-space limit in bytes (`RLIMIT_AS`), if any.
+    pub max_memory: Option<u64>,
 }
 
 /// Calls that may wait for a place on the pipe, per place; beyond, calls are refused.
@@ -167,15 +169,25 @@ fn signal_group(pgid: i32, signal: i32) {
     }
 }
 
-/// The child dies with the gateway, even when the gateway is SIGKILLed.
-#[allow(unsafe_code)] // prctl in the child between fork and exec
-fn die_with_parent(cmd: &mut tokio::process::Command) {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
-    // parent; it runs in the forked child before exec.
+/// The child dies with the gateway, even when the gateway is SIGKILLed; its address
+/// space is limited to `max_memory` bytes when set.
+#[allow(unsafe_code)] // prctl and setrlimit in the child between fork and exec
+fn confine(cmd: &mut tokio::process::Command, max_memory: Option<u64>) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and setrlimit are async-signal-safe and touch no
+    // memory of the parent; they run in the forked child before exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(bytes) = max_memory {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });
@@ -216,6 +228,11 @@ impl StdioTransport {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Calls in flight on the running child's pipe.
+    pub fn in_flight(&self) -> usize {
+        self.current().map_or(0, |c| c.mux.in_flight())
     }
 
     /// The process id of the running child, if any.
@@ -346,7 +363,7 @@ impl StdioTransport {
         }
         let marker = crate::crypto::random_alphanumeric(24);
         cmd.env(MARKER_VAR, &marker);
-        die_with_parent(&mut cmd);
+        confine(&mut cmd, l.max_memory);
         let mut process = cmd
             .spawn()
             .map_err(|e| UpstreamError::Connect(format!("cannot start {:?}: {e}", l.command)))?;

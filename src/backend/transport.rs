@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
+use crate::backend::isolated::{IsolatedTransport, Owner};
 use crate::backend::mux::{MuxAnswer, OwnMessages};
 use crate::backend::sse::SseTransport;
 use crate::backend::stdio::StdioTransport;
@@ -29,6 +30,8 @@ pub enum Transport {
     Stdio(StdioTransport),
     /// The legacy HTTP+SSE transport (2024-11-05).
     Sse(SseTransport),
+    /// stdio with a child per client (`session_mode: "isolated"`).
+    Isolated(IsolatedTransport),
 }
 
 /// A backend's answer to a forwarded request, its body still arriving.
@@ -89,20 +92,33 @@ impl Transport {
             Transport::Http(t) => t.connect().await,
             Transport::Stdio(t) => t.connect().await,
             Transport::Sse(t) => t.connect().await,
+            Transport::Isolated(t) => t.connect().await,
+        }
+    }
+
+    /// The lists are read after a connect or a change (an isolated server's catalog
+    /// child stops until the next change).
+    pub async fn settle(&self) {
+        if let Transport::Isolated(t) = self {
+            t.settle().await;
         }
     }
 
     /// Whether requests must carry gateway-unique progress tokens (all calls share one
     /// stream of messages, as on a pipe).
     pub fn rewrites_progress_tokens(&self) -> bool {
-        matches!(self, Transport::Stdio(_) | Transport::Sse(_))
+        matches!(
+            self,
+            Transport::Stdio(_) | Transport::Sse(_) | Transport::Isolated(_)
+        )
     }
 
     /// Sends a request frame (its id, `id`, already the gateway's; its progress token,
     /// if the transport rewrites them, replaced by `id`, the client's own in `token`);
-    /// the answer arrives in [`Answer::body`].
+    /// the answer arrives in [`Answer::body`]. `owner` picks an isolated server's child.
     pub async fn request(
         &self,
+        owner: Owner<'_>,
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
@@ -129,6 +145,13 @@ impl Transport {
                     body: AnswerBody::Mux(body),
                 })
             }
+            Transport::Isolated(t) => {
+                let (sse, body) = t.request(owner, id, body, token).await?;
+                Ok(Answer {
+                    sse,
+                    body: AnswerBody::Mux(body),
+                })
+            }
         }
     }
 
@@ -143,15 +166,18 @@ impl Transport {
             Transport::Http(t) => t.call(id, method, params).await,
             Transport::Stdio(t) => t.call(method, params).await,
             Transport::Sse(t) => t.call(method, params).await,
+            Transport::Isolated(t) => t.call(method, params).await,
         }
     }
 
-    /// Sends a notification, or a client's answer to one of the backend's requests.
-    pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
+    /// Sends a notification, or a client's answer to one of the backend's requests
+    /// (`owner`'s child, for an isolated server).
+    pub async fn notify(&self, owner: &str, body: Bytes) -> Result<(), UpstreamError> {
         match self {
             Transport::Http(t) => t.notify(body).await,
             Transport::Stdio(t) => t.notify(body).await,
             Transport::Sse(t) => t.notify(body).await,
+            Transport::Isolated(t) => t.notify(owner, body).await,
         }
     }
 
@@ -161,6 +187,7 @@ impl Transport {
             Transport::Http(t) => Ok(t.messages().await?.map(Messages::Http)),
             Transport::Stdio(t) => Ok(t.messages()?.map(Messages::Own)),
             Transport::Sse(t) => Ok(t.messages()?.map(Messages::Own)),
+            Transport::Isolated(t) => Ok(t.messages().map(Messages::Own)),
         }
     }
 
@@ -168,6 +195,7 @@ impl Transport {
     pub fn idle_remaining(&self) -> Option<std::time::Duration> {
         match self {
             Transport::Stdio(t) if !t.is_asleep() => t.idle_remaining(),
+            Transport::Isolated(_) => Some(crate::backend::isolated::SWEEP_EVERY),
             _ => None,
         }
     }
@@ -176,6 +204,11 @@ impl Transport {
     pub async fn try_sleep(&self) -> bool {
         match self {
             Transport::Stdio(t) => t.try_sleep().await,
+            // An isolated server never sleeps as a whole; its clients' children do.
+            Transport::Isolated(t) => {
+                t.sweep().await;
+                false
+            }
             _ => false,
         }
     }
@@ -198,6 +231,7 @@ impl Transport {
             Transport::Http(t) => t.close().await,
             Transport::Stdio(t) => t.close().await,
             Transport::Sse(t) => t.close().await,
+            Transport::Isolated(t) => t.close().await,
         }
     }
 }

@@ -260,6 +260,15 @@ fn server_json(state: &State, s: &Server) -> Value {
     );
     out["restarts"] = json!(backend.as_ref().map_or(0, |b| b.restarts()));
     out["last_exit"] = json!(backend.as_ref().and_then(|b| b.last_exit()));
+    if s.isolated {
+        // Clients with a child of their own now.
+        out["instances"] = json!(
+            backend
+                .as_ref()
+                .and_then(|b| b.instances())
+                .map_or(0, |(n, _)| n)
+        );
+    }
     out["tools"] = json!(lists.as_ref().map_or(0, |l| l.tools.len()));
     out["prompts"] = json!(lists.as_ref().map_or(0, |l| l.prompts.len()));
     out["resources"] = json!(lists.as_ref().map_or(0, |l| l.resources.len()));

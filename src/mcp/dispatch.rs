@@ -16,7 +16,7 @@ use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
 use crate::mcp::lists::{discover, listing, with_result_type};
 use crate::mcp::stream::listen;
-use crate::proxy::calls::cancellation;
+use crate::proxy::calls::{cancellation, owner_key};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 
@@ -202,7 +202,7 @@ pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
     {
         Some((backend, original)) => {
             let upstream = frame::splice(body, &mut [(span, &original[..])]);
-            backend.notify(upstream).await;
+            backend.notify(owner_key(&ctx.conversation), upstream).await;
         }
         None => tracing::debug!("a client answered a request nobody is waiting for"),
     }
@@ -217,7 +217,10 @@ pub async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
     );
     if let Some(p) = ctx.state.inflight.remove(&key) {
         p.backend
-            .notify(cancellation(&p.upstream_id, "cancelled by the client"))
+            .notify(
+                owner_key(&ctx.conversation),
+                cancellation(&p.upstream_id, "cancelled by the client"),
+            )
             .await;
     }
 }

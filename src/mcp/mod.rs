@@ -116,6 +116,7 @@ impl Ctx {
             stateless: self.stateless,
             inflight: &self.state.inflight,
             server_requests: &self.state.server_requests,
+            expires: self.session_expires,
         }
     }
 

@@ -154,9 +154,9 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         .await
     {
         Ok(()) => {
-            ctx.state
-                .subscriptions
-                .forget(&format!("s:{}", base64url(&session::hash(id))));
+            let conversation = format!("s:{}", base64url(&session::hash(id)));
+            ctx.state.subscriptions.forget(&conversation);
+            ctx.state.backends.end_owner(&conversation);
             status_only(StatusCode::OK)
         }
         Err(e) => {

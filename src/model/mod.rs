@@ -59,6 +59,12 @@ pub struct Server {
     pub max_concurrency: u32,
     /// stdio: stop the child after this long unused (it starts again on the next call).
     pub idle_stop_ms: Option<u32>,
+    /// stdio: `session_mode: "isolated"`, a child per client session (per key in the
+    /// stateless era), at most `max_instances` at once.
+    pub isolated: bool,
+    pub max_instances: u32,
+    /// stdio: the address-space limit of each child (`RLIMIT_AS`), in MiB.
+    pub max_memory_mb: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
     /// When it was registered, in microseconds: the earlier registration wins a resource
@@ -108,6 +114,9 @@ impl Server {
             "cwd": self.cwd,
             "max_concurrency": self.max_concurrency,
             "idle_stop_ms": self.idle_stop_ms,
+            "session_mode": if self.isolated { "isolated" } else { "shared" },
+            "max_instances": self.max_instances,
+            "max_memory_mb": self.max_memory_mb,
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -37,6 +37,8 @@ const MAX_TIMEOUT_MS: i64 = 3_600_000;
 const DEFAULT_TIMEOUT_MS: i32 = 60_000;
 const DEFAULT_MAX_CONCURRENCY: i32 = 32;
 const MAX_CONCURRENCY: i64 = 1024;
+const DEFAULT_MAX_INSTANCES: i32 = 8;
+const MAX_INSTANCES: i64 = 1024;
 /// Headers the gateway sets itself on upstream requests.
 const RESERVED_HEADERS: &[&str] = &[
     "host",
@@ -122,6 +124,10 @@ pub struct ServerDraft {
     pub cwd: Option<String>,
     pub max_concurrency: i32,
     pub idle_stop_ms: Option<i32>,
+    /// stdio: a child per client session (or per key, stateless era) instead of one shared.
+    pub isolated: bool,
+    pub max_instances: i32,
+    pub max_memory_mb: Option<i32>,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
 }
@@ -141,6 +147,9 @@ impl From<&Server> for ServerDraft {
             cwd: s.cwd.clone(),
             max_concurrency: s.max_concurrency as i32,
             idle_stop_ms: s.idle_stop_ms.map(|v| v as i32),
+            isolated: s.isolated,
+            max_instances: s.max_instances as i32,
+            max_memory_mb: s.max_memory_mb.map(|v| v as i32),
             warnings: Vec::new(),
         }
     }
@@ -159,6 +168,9 @@ const SERVER_FIELDS: &[&str] = &[
     "cwd",
     "max_concurrency",
     "idle_stop_ms",
+    "session_mode",
+    "max_instances",
+    "max_memory_mb",
 ];
 const SERVER_READ_ONLY: &[&str] = &[
     "id",
@@ -171,6 +183,7 @@ const SERVER_READ_ONLY: &[&str] = &[
     "last_connected_at",
     "restarts",
     "last_exit",
+    "instances",
     "tools",
     "prompts",
     "resources",
@@ -189,6 +202,7 @@ impl ServerDraft {
             self.is_active = true;
             self.timeout_ms = DEFAULT_TIMEOUT_MS;
             self.max_concurrency = DEFAULT_MAX_CONCURRENCY;
+            self.max_instances = DEFAULT_MAX_INSTANCES;
         }
         if let Some(n) = name_field(obj, creating)? {
             self.name = n;
@@ -315,6 +329,23 @@ impl ServerDraft {
         if let Some(t) = whole_number(obj, "idle_stop_ms", 100, 86_400_000, true)? {
             self.idle_stop_ms = t;
         }
+        match field(obj, "session_mode") {
+            Field::Absent => {}
+            Field::Value(Value::String(m)) if m == "shared" => self.isolated = false,
+            Field::Value(Value::String(m)) if m == "isolated" => self.isolated = true,
+            _ => {
+                return Err(Invalid::field(
+                    "session_mode",
+                    "must be \"shared\" or \"isolated\"",
+                ));
+            }
+        }
+        if let Some(n) = whole_number(obj, "max_instances", 1, MAX_INSTANCES, false)? {
+            self.max_instances = n.unwrap_or(DEFAULT_MAX_INSTANCES);
+        }
+        if let Some(m) = whole_number(obj, "max_memory_mb", 16, 1 << 20, true)? {
+            self.max_memory_mb = m;
+        }
         Ok(())
     }
 
@@ -363,10 +394,18 @@ impl ServerDraft {
                     ));
                 };
                 validate_url(url)?;
-                if self.idle_stop_ms.is_some() {
+                for (set, name) in [
+                    (self.idle_stop_ms.is_some(), "idle_stop_ms"),
+                    (self.max_memory_mb.is_some(), "max_memory_mb"),
+                ] {
+                    if set {
+                        return Err(Invalid::field(name, "is only for stdio servers; send null"));
+                    }
+                }
+                if self.isolated {
                     return Err(Invalid::field(
-                        "idle_stop_ms",
-                        "is only for stdio servers; send null",
+                        "session_mode",
+                        "isolated is only for stdio servers (a process per session)",
                     ));
                 }
                 if self.cwd.is_some() {
@@ -860,6 +899,9 @@ mod tests {
             cwd: None,
             max_concurrency: 32,
             idle_stop_ms: None,
+            isolated: false,
+            max_instances: 8,
+            max_memory_mb: None,
             created_at: String::new(),
             updated_at: String::new(),
             registered_us: 0,
@@ -888,6 +930,9 @@ mod tests {
             cwd: None,
             max_concurrency: 32,
             idle_stop_ms: None,
+            isolated: false,
+            max_instances: 8,
+            max_memory_mb: None,
             created_at: String::new(),
             updated_at: String::new(),
             registered_us: 0,

@@ -37,6 +37,16 @@ pub(crate) const MAX_SERVER_REQUESTS: usize = 16_384;
 /// its own (`a:` and a random suffix).
 pub const ANONYMOUS: &str = "a:";
 
+/// The client as an isolated backend keys its children: the conversation, except that
+/// anonymous clients (a conversation per request) share one.
+pub fn owner_key(conversation: &str) -> &str {
+    if conversation.starts_with(ANONYMOUS) {
+        "anonymous"
+    } else {
+        conversation
+    }
+}
+
 impl ServerRequests {
     /// A mapper for one forwarded call's SSE answer.
     pub(crate) fn mapper(
@@ -154,9 +164,13 @@ impl Drop for InFlightGuard {
             return;
         }
         if let Some(p) = self.inflight.remove(&self.key) {
+            let conversation = self.key.0.clone();
             tokio::spawn(async move {
                 p.backend
-                    .notify(cancellation(&p.upstream_id, "the client went away"))
+                    .notify(
+                        owner_key(&conversation),
+                        cancellation(&p.upstream_id, "the client went away"),
+                    )
                     .await;
             });
         }

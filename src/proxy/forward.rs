@@ -16,10 +16,11 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use crate::backend::Backend;
+use crate::backend::isolated::Owner;
 use crate::backend::transport::AnswerBody;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
-use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests};
+use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests, owner_key};
 use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
 
@@ -34,6 +35,18 @@ pub struct Caller<'a> {
     pub stateless: bool,
     pub inflight: &'a Arc<InFlight>,
     pub server_requests: &'a Arc<ServerRequests>,
+    /// When the client's session expires (unix seconds); `None` in the stateless era.
+    pub expires: Option<u64>,
+}
+
+impl Caller<'_> {
+    /// The client, as an isolated backend tells its children apart.
+    pub fn owner(&self) -> Owner<'_> {
+        Owner {
+            key: owner_key(self.conversation),
+            expires: self.expires,
+        }
+    }
 }
 
 /// Sends the request to `backend` and streams its answer back.
@@ -105,7 +118,7 @@ async fn forward_call(
     tokio::pin!(deadline);
     let answer = tokio::select! {
         biased;
-        r = backend.request(&upstream_id, upstream_body, token) => r,
+        r = backend.request(caller.owner(), &upstream_id, upstream_body, token) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             return fail(format!("no answer within {} ms", timeout.as_millis()));

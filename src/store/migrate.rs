@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_idle_stop",
         sql: include_str!("../../sql/0004_idle_stop.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_isolation",
+        sql: include_str!("../../sql/0005_isolation.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -53,7 +53,7 @@ fn server_select(source: &str) -> String {
                 timeout_ms, to_char(created_at AT TIME ZONE 'UTC', {TS}),
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
-                idle_stop_ms
+                idle_stop_ms, session_mode, max_instances, max_memory_mb
          FROM {source}"
     )
 }
@@ -93,6 +93,9 @@ impl Registry {
             cwd: row.try_get(13)?,
             max_concurrency: row.try_get::<_, i32>(14)?.max(1) as u32,
             idle_stop_ms: row.try_get::<_, Option<i32>>(15)?.map(|v| v.max(1) as u32),
+            isolated: row.try_get::<_, String>(16)? == "isolated",
+            max_instances: row.try_get::<_, i32>(17)?.max(1) as u32,
+            max_memory_mb: row.try_get::<_, Option<i32>>(18)?.map(|v| v.max(1) as u32),
         })
     }
 
@@ -190,8 +193,10 @@ impl Registry {
         draft.validate()?;
         let client = self.pool.get().await?;
         let sql = "INSERT INTO mcp_servers (id, name, protocol, url, command, args, env_sealed,
-                       headers_sealed, is_active, timeout_ms, cwd, max_concurrency, idle_stop_ms)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *";
+                       headers_sealed, is_active, timeout_ms, cwd, max_concurrency, idle_stop_ms,
+                       session_mode, max_instances, max_memory_mb)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                   RETURNING *";
         self.write_server(&client, sql, Uuid::new_v4(), &draft)
             .await
     }
@@ -212,7 +217,8 @@ impl Registry {
         draft.validate()?;
         let sql = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
                        args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
-                       timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13, updated_at = now()
+                       timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13,
+                       session_mode = $14, max_instances = $15, max_memory_mb = $16, updated_at = now()
                    WHERE id = $1 RETURNING *";
         let server = self.write_server(&tx, sql, existing.id, &draft).await?;
         tx.commit().await?;
@@ -220,7 +226,7 @@ impl Registry {
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
-    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms), secrets sealed, and reads
+    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb), secrets sealed, and reads
     /// the row back.
     async fn write_server<C: GenericClient>(
         &self,
@@ -246,6 +252,9 @@ impl Registry {
                     &draft.cwd,
                     &draft.max_concurrency,
                     &draft.idle_stop_ms,
+                    &(if draft.isolated { "isolated" } else { "shared" }),
+                    &draft.max_instances,
+                    &draft.max_memory_mb,
                 ],
             )
             .await

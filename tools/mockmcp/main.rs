@@ -140,6 +140,10 @@ impl Server {
                    "inputSchema": obj(json!({"steps": {"type": "number"}}), json!(["steps"]))}),
             json!({"name": "misbehave", "description": "Answers the way broken backends do (mode: not_json, wrong_id, truncated, truncated_sse, drip, slow_json)",
                    "inputSchema": obj(json!({"mode": {"type": "string"}}), json!(["mode"]))}),
+            json!({"name": "whoami", "description": "This process's id and how many calls of every tool it has answered",
+                   "inputSchema": obj(json!({}), json!([]))}),
+            json!({"name": "alloc", "description": "Allocates and touches mb MiB, then frees them",
+                   "inputSchema": obj(json!({"mb": {"type": "number"}}), json!(["mb"]))}),
         ];
         if self.rich {
             tools.push(
@@ -292,6 +296,29 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             let ms = args["ms"].as_u64().unwrap_or(0).min(600_000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Reply::ok(text(format!("slept {ms} ms")))
+        }
+        "whoami" => {
+            let calls: u64 = server
+                .calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .sum();
+            Reply::ok(text(format!("pid {} calls {calls}", std::process::id())))
+        }
+        "alloc" => {
+            let mb = args["mb"].as_u64().unwrap_or(0).min(64 << 10) as usize;
+            // try_reserve: an address-space limit shows as an error, not an abort.
+            let mut v: Vec<u8> = Vec::new();
+            match v.try_reserve_exact(mb << 20) {
+                Ok(()) => {
+                    v.resize(mb << 20, 1);
+                    Reply::ok(text(format!("allocated {mb} MiB")))
+                }
+                Err(e) => Reply::ok(
+                    json!({"content": [{"type": "text", "text": format!("cannot allocate {mb} MiB: {e}")}], "isError": true}),
+                ),
+            }
         }
         "big" => {
             let n = args["bytes"].as_u64().unwrap_or(0).min(256 << 20) as usize;

@@ -1,0 +1,313 @@
+//! `session_mode: "isolated"`: a stdio server with a child of its own per client — per
+//! session in the session era, per API key in the stateless era (anonymous clients of an
+//! open namespace share one) — for servers that keep state between calls.
+//!
+//! - **Listing**: the server's lists come from a *catalog* child started for the purpose
+//!   and stopped as soon as they are read (again when an instance says its lists
+//!   changed), so between refreshes only the clients' own children run.
+//! - **Instances**: started on a client's first call (never two for one client, however
+//!   many calls race), at most `max_instances` at once — a client beyond that is refused
+//!   at once with a clear error, never queued. Each is a [`StdioTransport`] of its own
+//!   (multiplexed, bounded by `max_concurrency`, its crashes failing its calls at once
+//!   and restarted on the next call), and its own messages join the supervisor's stream.
+//! - **Reaped**: when the client's session ends (DELETE, in this process or announced by
+//!   another), when the session expires, and after `idle_stop_ms` without a call
+//!   ([`DEFAULT_IDLE`] without one); always with the stop sequence of every stdio child.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::backend::groups::Groups;
+use crate::backend::http::UpstreamError;
+use crate::backend::mux::{MuxAnswer, OwnMessages};
+use crate::backend::stdio::{Launch, StdioTransport};
+
+/// How long an instance may go without a call when the server sets no `idle_stop_ms`.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
+/// How often idle and expired instances are looked for.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Which client a call is for, as far as isolation cares.
+#[derive(Clone, Copy)]
+pub struct Owner<'a> {
+    /// The instance key: the client's conversation (session or key).
+    pub key: &'a str,
+    /// When the client's session expires (unix seconds); `None` for keys.
+    pub expires: Option<u64>,
+}
+
+/// One client's child.
+struct Instance {
+    transport: StdioTransport,
+    expires: Option<u64>,
+    last_used: Mutex<tokio::time::Instant>,
+    /// Held while the child starts, so racing first calls start one.
+    starting: tokio::sync::Mutex<()>,
+}
+
+impl Instance {
+    fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
+    }
+}
+
+/// The supervisor's end of the instances' own messages (replaced at each connect).
+type OwnSlot = Arc<Mutex<Option<mpsc::Sender<Vec<u8>>>>>;
+
+/// An isolated stdio server: its catalog child and its clients' children.
+pub struct IsolatedTransport {
+    launch: Launch,
+    timeout: Duration,
+    groups: Arc<Groups>,
+    max_instances: usize,
+    idle: Duration,
+    catalog: StdioTransport,
+    instances: Mutex<HashMap<Arc<str>, Arc<Instance>>>,
+    own: OwnSlot,
+    own_rx: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+}
+
+impl IsolatedTransport {
+    pub fn new(
+        launch: Launch,
+        timeout: Duration,
+        groups: Arc<Groups>,
+        max_instances: usize,
+    ) -> IsolatedTransport {
+        let idle = launch.idle_stop.unwrap_or(DEFAULT_IDLE);
+        // Children come and go by this transport's rules, not their own idle timers.
+        let launch = Launch {
+            idle_stop: None,
+            ..launch
+        };
+        IsolatedTransport {
+            catalog: StdioTransport::new(launch.clone(), timeout, groups.clone()),
+            launch,
+            timeout,
+            groups,
+            max_instances: max_instances.max(1),
+            idle,
+            instances: Mutex::default(),
+            own: Arc::default(),
+            own_rx: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Instance>>> {
+        self.instances.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the catalog child; the server's capabilities. A fresh stream of the
+    /// instances' own messages begins for the supervisor.
+    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+        let caps = self.catalog.connect().await?;
+        let (tx, rx) = mpsc::channel(256);
+        *self.own.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        *self.own_rx.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
+        Ok(caps)
+    }
+
+    /// The lists are read: the catalog child is not needed until they change.
+    pub async fn settle(&self) {
+        self.catalog.close().await;
+    }
+
+    /// A control-path request (lists) to the catalog child, started again if it was
+    /// stopped. A ping checks nothing: each instance is supervised on its own.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+        if method == "ping" {
+            return Ok(json!({}));
+        }
+        if self.catalog.pid().is_none() {
+            self.catalog.connect().await?;
+        }
+        self.catalog.call(method, params).await
+    }
+
+    /// The instances' own messages (notifications, list changes), for the supervisor.
+    pub fn messages(&self) -> Option<OwnMessages> {
+        self.own_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .map(|rx| OwnMessages { rx })
+    }
+
+    /// The client's child, started if it has none (refused beyond `max_instances`).
+    async fn instance(&self, owner: Owner<'_>) -> Result<Arc<Instance>, UpstreamError> {
+        let inst = {
+            let mut map = self.lock();
+            match map.get(owner.key) {
+                Some(i) => i.clone(),
+                None => {
+                    if map.len() >= self.max_instances {
+                        return Err(UpstreamError::Connect(format!(
+                            "server {} already runs its max_instances ({}) isolated processes; \
+                             retry once a session ends",
+                            self.launch.name, self.max_instances
+                        )));
+                    }
+                    let i = Arc::new(Instance {
+                        transport: StdioTransport::new(
+                            self.launch.clone(),
+                            self.timeout,
+                            self.groups.clone(),
+                        ),
+                        expires: owner.expires,
+                        last_used: Mutex::new(tokio::time::Instant::now()),
+                        starting: tokio::sync::Mutex::new(()),
+                    });
+                    map.insert(Arc::from(owner.key), i.clone());
+                    i
+                }
+            }
+        };
+        inst.touch();
+        self.start(owner.key, &inst).await?;
+        Ok(inst)
+    }
+
+    /// Starts `inst`'s child unless it runs (again after a crash).
+    async fn start(&self, key: &str, inst: &Arc<Instance>) -> Result<(), UpstreamError> {
+        let _starting = inst.starting.lock().await;
+        if inst.transport.pid().is_some() {
+            return Ok(());
+        }
+        match inst.transport.connect().await {
+            Ok(_) => {
+                // Ended (or the gateway stopping) while it started: it must not outlive that.
+                let kept = self.lock().get(key).is_some_and(|i| Arc::ptr_eq(i, inst));
+                if !kept {
+                    inst.transport.close().await;
+                    return Err(UpstreamError::Connect(
+                        "the client's session ended while its process started".into(),
+                    ));
+                }
+                if let Ok(Some(messages)) = inst.transport.messages() {
+                    tokio::spawn(pump(messages, self.own.clone()));
+                }
+                tracing::info!(backend = %self.launch.name, pid = ?inst.transport.pid(),
+                    "isolated server process started for a client");
+                Ok(())
+            }
+            Err(e) => {
+                self.remove_if(key, inst);
+                inst.transport.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes `key`'s instance if it is still `inst`.
+    fn remove_if(&self, key: &str, inst: &Arc<Instance>) {
+        let mut map = self.lock();
+        if map.get(key).is_some_and(|i| Arc::ptr_eq(i, inst)) {
+            map.remove(key);
+        }
+    }
+
+    /// The hot path: the call goes to its client's own child.
+    pub async fn request(
+        &self,
+        owner: Owner<'_>,
+        id: &Bytes,
+        body: Bytes,
+        token: Option<Bytes>,
+    ) -> Result<(bool, MuxAnswer), UpstreamError> {
+        let inst = self.instance(owner).await?;
+        let answer = inst.transport.request(id, body, token).await;
+        inst.touch();
+        answer
+    }
+
+    /// A notification or a client's answer, to that client's child if it has one.
+    pub async fn notify(&self, owner: &str, body: Bytes) -> Result<(), UpstreamError> {
+        let inst = self.lock().get(owner).cloned();
+        match inst {
+            Some(i) => i.transport.notify(body).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The client's session ended: its child is stopped. `true` if it had one.
+    pub async fn end(&self, owner: &str) -> bool {
+        let inst = self.lock().remove(owner);
+        match inst {
+            Some(i) => {
+                tracing::info!(backend = %self.launch.name, "isolated server process stopped: its session ended");
+                i.transport.close().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops the children of expired sessions and those idle for longer than allowed.
+    pub async fn sweep(&self) {
+        let now = crate::auth::token::unix_now();
+        let done: Vec<Arc<Instance>> = {
+            let mut map = self.lock();
+            let keys: Vec<Arc<str>> = map
+                .iter()
+                .filter(|(_, i)| {
+                    i.expires.is_some_and(|e| e <= now)
+                        || (i.idle_for() >= self.idle && i.transport.in_flight() == 0)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        for i in done {
+            tracing::info!(backend = %self.launch.name, "isolated server process stopped: idle or its session expired");
+            i.transport.close().await;
+        }
+    }
+
+    /// The clients' children's process ids.
+    pub fn pids(&self) -> Vec<i32> {
+        self.lock()
+            .values()
+            .filter_map(|i| i.transport.pid())
+            .collect()
+    }
+
+    /// How many clients have a child (started or starting).
+    pub fn instances(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Stops every child: the catalog's and every client's.
+    pub async fn close(&self) {
+        let all: Vec<Arc<Instance>> = self.lock().drain().map(|(_, i)| i).collect();
+        let stopping: Vec<_> = all
+            .into_iter()
+            .map(|i| tokio::spawn(async move { i.transport.close().await }))
+            .collect();
+        self.catalog.close().await;
+        for s in stopping {
+            let _ = s.await;
+        }
+    }
+}
+
+/// Passes one instance's own messages on to the supervisor's current stream.
+async fn pump(mut messages: OwnMessages, own: OwnSlot) {
+    while let Some(m) = messages.next().await {
+        let tx = own.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(tx) = tx {
+            let _ = tx.send(m).await;
+        }
+    }
+}

@@ -25,8 +25,7 @@ ARGS=${ARGS:-'{"message":"hello from wrk"}'}
 GATEWAY_CORE=${GATEWAY_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
+. loadtest/lib.sh
 
 if ! command -v wrk >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "wrk is needed (apt-get install wrk)"
@@ -51,27 +50,6 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp >&2
-BIN=target/release
-
-work=$(mktemp -d /tmp/metamcp-load.XXXXXX)
-chmod 711 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    local pgdata="$work/data/postgres"
-    if [ -f "$pgdata/PG_VERSION" ]; then
-        local bindir; bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | tail -1)
-        if [ "$(id -u)" = 0 ]; then
-            su -s /bin/sh postgres -c "$bindir/pg_ctl stop -D $pgdata -m immediate -s" 2>/dev/null || true
-        else
-            "$bindir/pg_ctl" stop -D "$pgdata" -m immediate -s 2>/dev/null || true
-        fi
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export METAMCP_DATA_DIR="$work/data"
 
 say "starting mockmcp on core $GATEWAY_CORE"
 taskset -c "$GATEWAY_CORE" "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
@@ -81,24 +59,11 @@ MOCK_PID=${pids[-1]}
 MOCK_PORT=$(head -1 "$work/mock.out")
 [ -n "$MOCK_PORT" ] || die "mockmcp did not start"
 
-ADMIN=$("$BIN/keyadm" keys create --name loadtest --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-
 say "starting the gateway on core $GATEWAY_CORE"
-METAMCP_LISTEN=127.0.0.1:0 RUST_LOG=warn,metamcp::app=info \
-    taskset -c "$GATEWAY_CORE" "$BIN/metamcp" > "$work/gateway.log" 2>&1 &
-GW_PID=$!
-pids+=($GW_PID)
-for _ in $(seq 200); do grep -q 'local=' "$work/gateway.log" 2>/dev/null && break; sleep 0.05; done
-GW=$(grep -o 'local=[0-9.:]*' "$work/gateway.log" | head -1 | cut -d= -f2)
-[ -n "$GW" ] || die "the gateway did not start: $(cat "$work/gateway.log")"
+start_gateway "$GATEWAY_CORE"
+GW_PID=$gw_pid
 
-curl -sf "http://$GW/api/v1/mcp/servers" -H "authorization: Bearer $ADMIN" \
-    -H 'content-type: application/json' \
-    -d "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}" >/dev/null
-for _ in $(seq 200); do
-    curl -sf "http://$GW/api/v1/mcp/servers/mock" -H "authorization: Bearer $ADMIN" | grep -q '"status":"running"' && break
-    sleep 0.05
-done
+register "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
 
 # Opens an MCP session at $1 (with optional auth header $2); prints the session id.
 session() {

@@ -10,8 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-8}
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
+. loadtest/lib.sh
 if ! command -v wrk >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "wrk is needed (apt-get install wrk)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
@@ -19,45 +18,9 @@ fi
 
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin pipebench >&2
-BIN=$PWD/target/release
-work=$(mktemp -d /tmp/metamcp-stdio.XXXXXX)
-chmod 711 "$work"
-gw_pid=
-cleanup() {
-    [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-    local pgdata="$work/data/postgres" bindir
-    if [ -f "$pgdata/PG_VERSION" ]; then
-        bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | tail -1)
-        if [ "$(id -u)" = 0 ]; then
-            su -s /bin/sh postgres -c "$bindir/pg_ctl stop -D $pgdata -m immediate -s" 2>/dev/null || true
-        else
-            "$bindir/pg_ctl" stop -D "$pgdata" -m immediate -s 2>/dev/null || true
-        fi
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export METAMCP_DATA_DIR="$work/data"
-
-ADMIN=$("$BIN/keyadm" keys create --name loadtest --scope admin --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-METAMCP_LISTEN=127.0.0.1:0 RUST_LOG=warn,metamcp::app=info \
-    taskset -c 0 "$BIN/metamcp" > "$work/gateway.log" 2>&1 &
-gw_pid=$!
-for _ in $(seq 200); do grep -q 'local=' "$work/gateway.log" 2>/dev/null && break; sleep 0.05; done
-GW=$(grep -o 'local=[0-9.:]*' "$work/gateway.log" | head -1 | cut -d= -f2)
-[ -n "$GW" ] || die "the gateway did not start: $(cat "$work/gateway.log")"
-curl -sf "http://$GW/api/v1/mcp/servers" -H "authorization: Bearer $ADMIN" \
-    -H 'content-type: application/json' \
-    -d "{\"name\":\"pipe\",\"protocol\":\"stdio\",\"command\":\"$BIN/mockmcp\",\"args\":[\"--transport\",\"stdio\"],\"max_concurrency\":256}" >/dev/null
-for _ in $(seq 200); do
-    curl -sf "http://$GW/api/v1/mcp/servers/pipe" -H "authorization: Bearer $ADMIN" | grep -q '"status":"running"' && break
-    sleep 0.05
-done
-SESSION=$(curl -sf -D - -o /dev/null "http://$GW/mcp" -H "authorization: Bearer $ADMIN" \
-    -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
-    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
-    tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+start_gateway 0
+register "{\"name\":\"pipe\",\"protocol\":\"stdio\",\"command\":\"$BIN/mockmcp\",\"args\":[\"--transport\",\"stdio\"],\"max_concurrency\":256}"
+SESSION=$(new_session)
 [ -n "$SESSION" ] || die "no session"
 
 for c in 1 64; do

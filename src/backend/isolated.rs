@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::backend::groups::Groups;
 use crate::backend::http::UpstreamError;
-use crate::backend::mux::{MuxAnswer, OwnMessages};
+use crate::backend::mux::{MuxAnswer, OwnMessages, unroutable_answer};
 use crate::backend::stdio::{Launch, StdioTransport};
 
 /// How long an instance may go without a call when the server sets no `idle_stop_ms`.
@@ -39,6 +39,18 @@ pub struct Owner<'a> {
     pub key: &'a str,
     /// When the client's session expires (unix seconds); `None` for keys.
     pub expires: Option<u64>,
+}
+
+impl Owner<'_> {
+    /// A number that tells clients apart on a shared stream (never 0, the gateway's).
+    pub fn tag(&self) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let mut h = SEED.get_or_init(Default::default).build_hasher();
+        h.write(self.key.as_bytes());
+        h.finish() | 1
+    }
 }
 
 /// One client's child.
@@ -196,7 +208,7 @@ impl IsolatedTransport {
                     ));
                 }
                 if let Ok(Some(messages)) = inst.transport.messages() {
-                    tokio::spawn(pump(messages, self.own.clone()));
+                    tokio::spawn(pump(messages, self.own.clone(), inst.clone()));
                 }
                 tracing::info!(backend = %self.launch.name, pid = ?inst.transport.pid(),
                     "isolated server process started for a client");
@@ -227,7 +239,7 @@ impl IsolatedTransport {
         token: Option<Bytes>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
         let inst = self.instance(owner).await?;
-        let answer = inst.transport.request(id, body, token).await;
+        let answer = inst.transport.request(owner.tag(), id, body, token).await;
         inst.touch();
         answer
     }
@@ -302,9 +314,14 @@ impl IsolatedTransport {
     }
 }
 
-/// Passes one instance's own messages on to the supervisor's current stream.
-async fn pump(mut messages: OwnMessages, own: OwnSlot) {
+/// Passes one instance's own messages on to the supervisor's current stream; its
+/// requests that no call can take are answered here (only this child can be told).
+async fn pump(mut messages: OwnMessages, own: OwnSlot, inst: Arc<Instance>) {
     while let Some(m) = messages.next().await {
+        if let Some(answer) = unroutable_answer(&m) {
+            let _ = inst.transport.notify(answer).await;
+            continue;
+        }
         let tx = own.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(tx) = tx {
             let _ = tx.send(m).await;

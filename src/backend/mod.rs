@@ -402,7 +402,14 @@ impl Backend {
                     });
                 }
             }
-            _ => {}
+            _ => {
+                // A request no client can take: answered, never left waiting.
+                if let Some(answer) = mux::unroutable_answer(&data) {
+                    tracing::info!(backend = %self.name, method = ?msg["method"].as_str(),
+                        "a request of the backend's own not tied to one client's call was refused");
+                    self.notify("", answer).await;
+                }
+            }
         }
     }
 }

@@ -24,6 +24,10 @@ struct Waiter {
     tx: mpsc::Sender<Bytes>,
     /// The client's own progress token, restored in progress notifications.
     token: Option<Bytes>,
+    /// Whose call it is ([`Owner::tag`]; 0 for the gateway's own).
+    ///
+    /// [`Owner::tag`]: crate::backend::isolated::Owner::tag
+    owner: u64,
 }
 
 /// The calls in flight on one stream.
@@ -53,6 +57,29 @@ pub fn error_answer(id: &[u8], message: &str) -> Bytes {
     out.freeze()
 }
 
+/// The gateway's answer to a request of the backend's own that no client can take (not
+/// tied to a call, or several clients' calls in flight): `{}` to a ping, else an error
+/// saying why, so the backend is not left waiting. `None` for anything but a request.
+pub fn unroutable_answer(msg: &[u8]) -> Option<Bytes> {
+    let f = frame::parse(msg).ok()?;
+    if !f.is_request() {
+        return None;
+    }
+    let id = f.id?.of(msg);
+    if f.method(msg) == Some("ping") {
+        let mut out = BytesMut::with_capacity(id.len() + 40);
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        out.extend_from_slice(id);
+        out.extend_from_slice(b",\"result\":{}}");
+        return Some(out.freeze());
+    }
+    Some(error_answer(
+        id,
+        "the gateway cannot tell which client this request is for: send it while \
+         handling that client's call (and only that client's calls)",
+    ))
+}
+
 impl Mux {
     /// A mux and the receiving end of the backend's own messages.
     pub fn new() -> (Arc<Mux>, mpsc::Receiver<Vec<u8>>) {
@@ -75,12 +102,14 @@ impl Mux {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a call under its upstream `id` (the client's progress token in
-    /// `token`, if the request carried one); its messages arrive on the receiver.
+    /// Registers a call of `owner`'s under its upstream `id` (the client's progress
+    /// token in `token`, if the request carried one); its messages arrive on the
+    /// receiver.
     pub fn register(
         self: &Arc<Self>,
         id: &Bytes,
         token: Option<Bytes>,
+        owner: u64,
     ) -> Result<Registration, UpstreamError> {
         let (tx, rx) = mpsc::channel(64);
         let mut pending = self.lock();
@@ -89,7 +118,7 @@ impl Mux {
                 "{MAX_IN_FLIGHT} calls are in flight on this server already; retry"
             )));
         }
-        pending.insert(id.clone(), Waiter { tx, token });
+        pending.insert(id.clone(), Waiter { tx, token, owner });
         Ok(Registration {
             mux: self.clone(),
             id: id.clone(),
@@ -147,15 +176,20 @@ impl Mux {
                 return true;
             }
         }
-        // A request of the backend's own (sampling, roots) goes with the only call in
-        // flight when there is one; otherwise, and for other notifications, to the
-        // supervisor.
+        // A request of the backend's own (sampling, roots) carries nothing that ties it
+        // to a call: it goes with a call in flight when every call in flight is one
+        // client's (always so for an isolated child); otherwise, and for other
+        // notifications, to the supervisor.
         if f.is_request() {
             let only = {
                 let pending = self.lock();
-                (pending.len() == 1)
-                    .then(|| pending.values().next().map(|w| w.tx.clone()))
-                    .flatten()
+                let mut calls = pending.values();
+                match calls.next() {
+                    Some(first) if first.owner != 0 && calls.all(|w| w.owner == first.owner) => {
+                        Some(first.tx.clone())
+                    }
+                    _ => None,
+                }
             };
             if let Some(tx) = only {
                 let _ = tx.send(msg).await;
@@ -280,5 +314,57 @@ pub struct OwnMessages {
 impl OwnMessages {
     pub async fn next(&mut self) -> Option<Vec<u8>> {
         self.rx.recv().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLING: &[u8] =
+        br#"{"jsonrpc":"2.0","id":"b1","method":"sampling/createMessage","params":{}}"#;
+
+    #[tokio::test]
+    async fn a_backends_request_goes_with_a_call_only_when_one_client_is_in_flight() {
+        let (mux, mut own) = Mux::new();
+        let a = Bytes::from_static(b"\"g1\"");
+        let b = Bytes::from_static(b"\"g2\"");
+        let c = Bytes::from_static(b"\"g3\"");
+        let mut first = mux.register(&a, None, 7).unwrap();
+        let mut second = mux.register(&b, None, 7).unwrap();
+        // Two calls of one client: the request goes with one of them.
+        assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+        let got = tokio::select! {
+            m = first.rx.recv() => m,
+            m = second.rx.recv() => m,
+        };
+        assert_eq!(got.as_deref(), Some(SAMPLING));
+        // Another client's call in flight too: nobody can be told; the supervisor gets it.
+        let _third = mux.register(&c, None, 9).unwrap();
+        assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+        assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
+        assert!(first.rx.try_recv().is_err() && second.rx.try_recv().is_err());
+        // The gateway's own calls (owner 0) never take a client's request.
+        drop((first, second, _third));
+        let _list = mux.register(&a, None, 0).unwrap();
+        assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+        assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
+    }
+
+    #[test]
+    fn requests_nobody_can_take_are_answered() {
+        let e = unroutable_answer(SAMPLING).unwrap();
+        let v: Value = serde_json::from_slice(&e).unwrap();
+        assert_eq!(v["id"], "b1");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("which client")
+        );
+        let ping = unroutable_answer(br#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#).unwrap();
+        assert_eq!(&ping[..], br#"{"jsonrpc":"2.0","id":5,"result":{}}"#);
+        assert!(unroutable_answer(br#"{"jsonrpc":"2.0","method":"notifications/x"}"#).is_none());
+        assert!(unroutable_answer(br#"{"jsonrpc":"2.0","id":5,"result":{}}"#).is_none());
     }
 }

@@ -233,9 +233,10 @@ impl SseTransport {
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
+        owner: u64,
     ) -> Result<Registration, UpstreamError> {
         let conn = self.current()?;
-        let call = conn.mux.register(id, token)?;
+        let call = conn.mux.register(id, token, owner)?;
         self.post(&conn, body).await?;
         Ok(call)
     }
@@ -243,18 +244,19 @@ impl SseTransport {
     /// The hot path: POSTs the request; its answer comes on the stream.
     pub async fn request(
         &self,
+        owner: u64,
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
-        self.start(id, body, token).await?.answer(None).await
+        self.start(id, body, token, owner).await?.answer(None).await
     }
 
     /// A request the transport makes itself: its `result`.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"e{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
         let body = request_frame(&id, method, &params);
-        let call = self.start(&Bytes::from(id), body, None).await?;
+        let call = self.start(&Bytes::from(id), body, None, 0).await?;
         call.result(self.timeout).await
     }
 

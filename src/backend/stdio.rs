@@ -401,28 +401,30 @@ impl StdioTransport {
     async fn call_raw(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"s{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
         let body = request_frame(&id, method, &params);
-        let call = self.start(&Bytes::from(id), body, None).await?;
+        let call = self.start(&Bytes::from(id), body, None, 0).await?;
         call.result(self.timeout).await
     }
 
-    /// Registers a call under `id` and writes it.
+    /// Registers a call of `owner`'s under `id` and writes it.
     async fn start(
         &self,
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
+        owner: u64,
     ) -> Result<Registration, UpstreamError> {
         let child = self.current()?;
-        let call = child.mux.register(id, token)?;
+        let call = child.mux.register(id, token, owner)?;
         child.write(one_line(body)).await?;
         Ok(call)
     }
 
     /// The hot path: writes the request (its id the gateway's) and returns its answer:
     /// one JSON message when the response comes first, else an SSE stream of the call's
-    /// messages (progress, then the response).
+    /// messages (progress, then the response). `owner` tells clients apart.
     pub async fn request(
         &self,
+        owner: u64,
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
@@ -448,7 +450,10 @@ impl StdioTransport {
                     .map_err(|_| UpstreamError::Connect("the server is stopping".into()))?
             }
         };
-        self.start(id, body, token).await?.answer(Some(slot)).await
+        self.start(id, body, token, owner)
+            .await?
+            .answer(Some(slot))
+            .await
     }
 
     /// A control-path request with the caller's own id: its `result`.

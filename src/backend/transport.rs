@@ -132,14 +132,14 @@ impl Transport {
                 })
             }
             Transport::Stdio(t) => {
-                let (sse, body) = t.request(id, body, token).await?;
+                let (sse, body) = t.request(owner.tag(), id, body, token).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Mux(body),
                 })
             }
             Transport::Sse(t) => {
-                let (sse, body) = t.request(id, body, token).await?;
+                let (sse, body) = t.request(owner.tag(), id, body, token).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Mux(body),

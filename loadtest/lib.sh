@@ -1,0 +1,62 @@
+# Shared by the loadtest scripts: a gateway on a private embedded cluster in a temporary
+# directory, cleaned up on exit. Source it after `cd` to the repository root; then
+#   start_gateway CORE          # sets GW (host:port), ADMIN (an admin key), gw_pid
+# Processes a script starts itself go in `pids` to be stopped on exit too.
+#   register JSON               # registers a server, waits until it runs
+#   new_session                 # prints a new MCP session id (admin key)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
+
+BIN=$PWD/target/release
+work=$(mktemp -d /tmp/metamcp-load.XXXXXX)
+chmod 711 "$work"
+gw_pid=
+pids=() # other processes a script starts, stopped on exit
+cleanup() {
+    for p in $gw_pid "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    local pgdata="$work/data/postgres" bindir
+    if [ -f "$pgdata/PG_VERSION" ]; then
+        bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | tail -1)
+        if [ "$(id -u)" = 0 ]; then
+            su -s /bin/sh postgres -c "$bindir/pg_ctl stop -D $pgdata -m immediate -s" 2>/dev/null || true
+        else
+            "$bindir/pg_ctl" stop -D "$pgdata" -m immediate -s 2>/dev/null || true
+        fi
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export METAMCP_DATA_DIR="$work/data"
+
+start_gateway() {
+    ADMIN=$("$BIN/keyadm" keys create --name loadtest --scope admin --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    METAMCP_LISTEN=127.0.0.1:0 RUST_LOG=warn,metamcp::app=info \
+        taskset -c "$1" "$BIN/metamcp" > "$work/gateway.log" 2>&1 &
+    gw_pid=$!
+    for _ in $(seq 200); do grep -q 'local=' "$work/gateway.log" 2>/dev/null && break; sleep 0.05; done
+    GW=$(grep -o 'local=[0-9.:]*' "$work/gateway.log" | head -1 | cut -d= -f2)
+    [ -n "$GW" ] || die "the gateway did not start: $(cat "$work/gateway.log")"
+}
+
+register() {
+    local name
+    name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "$1")
+    curl -sf "http://$GW/api/v1/mcp/servers" -H "authorization: Bearer $ADMIN" \
+        -H 'content-type: application/json' -d "$1" >/dev/null || die "cannot register $name"
+    for _ in $(seq 200); do
+        curl -sf "http://$GW/api/v1/mcp/servers/$name" -H "authorization: Bearer $ADMIN" |
+            grep -q '"status":"running"' && return 0
+        sleep 0.05
+    done
+    die "$name did not start"
+}
+
+new_session() {
+    curl -sf -D - -o /dev/null "http://$GW/mcp" -H "authorization: Bearer $ADMIN" \
+        -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+        -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"loadtest","version":"1"}}}' |
+        tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}'
+}

@@ -936,3 +936,69 @@ async fn resource_updates_reach_subscribed_clients_only() {
     let n = next_notification(&mut sub_stream).await;
     assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
 }
+
+#[tokio::test]
+async fn overrides_survive_a_server_rename_and_stale_ones_are_problems() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let ns = json!({"name": "team", "servers": ["beta", "alpha"],
+                    "tools": {"beta__fail": {"enabled": false},
+                              "beta__echo": {"name": "say"},
+                              "beta__nosuch": {"enabled": false},
+                              "ghost__x": {"enabled": false}}});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Stale overrides are problems of the namespace, not only log lines.
+    let problems = eventually(WAIT, "the namespace's problems", || async {
+        let v = get(gw.addr, "/api/v1/namespaces/team", &gw.admin_key)
+            .await
+            .json();
+        let p = v["problems"].to_string();
+        (p.contains("beta__nosuch") && p.contains("ghost__x")).then_some(p)
+    })
+    .await;
+    assert!(problems.contains("does not offer"), "{problems}");
+    assert!(problems.contains("not in namespace team"), "{problems}");
+    assert!(!problems.contains("beta__echo"), "{problems}");
+
+    // Renaming the server keeps its overrides: they are kept against the server itself.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/beta",
+        &gw.admin_key,
+        &json!({"name": "b2"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = get(gw.addr, "/api/v1/namespaces/team", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(v["servers"], json!(["b2", "alpha"]), "{v}");
+    assert_eq!(v["tools"]["b2__fail"]["enabled"], false, "{v}");
+    assert_eq!(v["tools"]["b2__echo"]["name"], "say", "{v}");
+    let c = session(&gw, "/mcp/team", &gw.client_key).await;
+    let names = wait_tools(&c, "the renamed server's tools", |n| {
+        n.contains(&"b2__add".to_string())
+    })
+    .await;
+    assert!(names.contains(&"say".to_string()), "{names:?}");
+    assert!(
+        !names.contains(&"b2__fail".to_string()) && !names.contains(&"b2__echo".to_string()),
+        "{names:?}"
+    );
+    let m = c
+        .call(
+            json!(1),
+            "tools/call",
+            json!({"name": "b2__fail", "arguments": {}}),
+        )
+        .await;
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("disabled"),
+        "{m}"
+    );
+    // A GET → PUT round trip of the namespace keeps them as they are.
+    let r = send_json(gw.addr, "PUT", "/api/v1/namespaces/team", &gw.admin_key, &v).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["tools"], v["tools"]);
+}

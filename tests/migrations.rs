@@ -226,3 +226,57 @@ async fn next_change(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> s
         .expect("channel open");
     serde_json::from_str(&payload).unwrap()
 }
+
+#[tokio::test]
+async fn overrides_are_carried_over_to_server_ids() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    migrate::run_to(&mut client, 5).await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO mcp_servers (id, name, protocol, url)
+                 VALUES ('00000000-0000-0000-0000-0000000000e1', 'Everything', 'http', 'http://127.0.0.1:9/mcp');
+             INSERT INTO namespaces (name) VALUES ('team');
+             INSERT INTO namespace_servers (namespace, server_id, position)
+                 VALUES ('team', '00000000-0000-0000-0000-0000000000e1', 0);
+             INSERT INTO namespace_tools (namespace, tool, enabled, rename_to) VALUES
+                 ('team', 'everything__echo', false, NULL),
+                 ('team', 'everything__get_sum', true, 'sum'),
+                 ('team', 'plain', true, 'p'),
+                 ('team', 'ghost__x', false, NULL);",
+        )
+        .await
+        .unwrap();
+    let applied = migrate::run(&mut client).await.unwrap();
+    assert_eq!(applied, vec!["0006_overrides_by_server"]);
+    let rows = client
+        .query(
+            "SELECT coalesce(server_id::text, '-'), tool, enabled, coalesce(rename_to, '-')
+             FROM namespace_tools ORDER BY tool",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, bool, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let e1 = "00000000-0000-0000-0000-0000000000e1".to_string();
+    assert_eq!(
+        got,
+        vec![
+            (e1.clone(), "echo".into(), false, "-".into()),
+            (e1, "get_sum".into(), true, "sum".into()),
+            ("-".into(), "ghost__x".into(), false, "-".into()),
+            ("-".into(), "plain".into(), true, "p".into()),
+        ]
+    );
+    // One override per (namespace, server, tool), also for the ones without a server.
+    let dup = client
+        .execute(
+            "INSERT INTO namespace_tools (namespace, tool) VALUES ('team', 'plain')",
+            &[],
+        )
+        .await;
+    assert!(dup.is_err());
+}

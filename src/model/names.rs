@@ -17,6 +17,15 @@ pub fn is_valid_tool_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
+/// A namespace's key for a tool override: `<server>__<tool>` (the backend's own tool
+/// name, which may be longer than an exposed name and contain `.` or `/`) or an exposed
+/// name: `^[A-Za-z0-9_./-]{1,164}$`.
+pub fn is_valid_override_key(s: &str) -> bool {
+    (1..=164).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +41,7 @@ mod tests {
         assert!(is_valid_tool_name("time__get_current_time"));
         assert!(!is_valid_tool_name(&"x".repeat(65)));
         assert!(!is_valid_tool_name("a.b"));
+        assert!(is_valid_override_key("s__files/read.v2"));
+        assert!(!is_valid_override_key("a b") && !is_valid_override_key(""));
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::model::names::{is_valid_name, is_valid_tool_name};
+use crate::model::names::{is_valid_name, is_valid_override_key, is_valid_tool_name};
 use crate::model::{MASK, Namespace, Protocol, Server, ToolOverride};
 
 /// Input that is not a valid server or namespace: which field, and why.
@@ -731,10 +731,12 @@ impl NamespaceDraft {
             Field::Value(Value::Object(m)) => {
                 let mut tools = BTreeMap::new();
                 for (tool, settings) in m {
-                    if !is_valid_tool_name(tool) {
+                    if !is_valid_override_key(tool) {
                         return Err(Invalid::field(
                             "tools",
-                            format!("{tool:?} is not a tool name ([A-Za-z0-9_-]{{1,64}})"),
+                            format!(
+                                "{tool:?} is not <server>__<tool> or a tool name ([A-Za-z0-9_./-]{{1,164}})"
+                            ),
                         ));
                     }
                     tools.insert(tool.clone(), tool_override(tool, settings)?);

@@ -228,6 +228,48 @@ fn union(parts: &[&Arc<View>]) -> View {
     view
 }
 
+/// Overrides that name no tool of the namespace: a server outside it, a tool its server
+/// no longer offers, an exposed name nothing has. Only judged against running servers
+/// (a server that is down has no list to judge by).
+fn unmatched_overrides(
+    view: &mut View,
+    members: &[&Arc<Backend>],
+    ns: &Namespace,
+    matched: &std::collections::HashSet<&str>,
+) {
+    let all_running = members.iter().all(|b| b.status() == Status::Running);
+    for key in ns.tools.keys().filter(|k| !matched.contains(k.as_str())) {
+        let server = key.split_once("__").map(|(s, _)| s);
+        let member = server.and_then(|s| members.iter().find(|b| b.name.eq_ignore_ascii_case(s)));
+        let problem = match (server, member) {
+            (Some(_), Some(b)) if b.status() == Status::Running => Problem {
+                servers: vec![b.name.clone()],
+                message: format!(
+                    "the override of {key:?} names a tool server {} does not offer",
+                    b.name
+                ),
+            },
+            (Some(_), Some(_)) => continue,
+            _ if !all_running => continue,
+            (Some(s), None) if ns.servers.iter().all(|m| !m.eq_ignore_ascii_case(s)) => Problem {
+                servers: vec![],
+                message: format!(
+                    "the override of {key:?} names server {s}, which is not in namespace {}",
+                    ns.name
+                ),
+            },
+            _ => Problem {
+                servers: vec![],
+                message: format!(
+                    "the override of {key:?} matches no tool of namespace {}",
+                    ns.name
+                ),
+            },
+        };
+        view.errors.push(problem);
+    }
+}
+
 /// The swappable table.
 pub struct Routing {
     table: ArcSwap<Table>,
@@ -350,6 +392,8 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
         members: members.iter().map(|b| b.id).collect(),
         ..View::default()
     };
+    // Override keys that matched a tool (the rest are reported).
+    let mut matched: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for b in members.iter().filter(|b| b.status() == Status::Running) {
         let lists = b.lists();
         let caps = &lists.capabilities;
@@ -365,11 +409,18 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             } else {
                 exposed_name(&b.name, original, false)
             };
+            // Keyed by the server and the backend's own name (what the store keeps), or
+            // by the exposed name.
+            let own_key = format!("{}__{original}", b.name);
             let o = ns.and_then(|n| {
-                n.tools
-                    .get(&prefixed)
-                    .or_else(|| n.tools.get(&default_name))
+                [&own_key, &prefixed, &default_name]
+                    .into_iter()
+                    .find_map(|k| n.tools.get_key_value(k.as_str()))
             });
+            if let Some((k, _)) = o {
+                matched.insert(k.as_str());
+            }
+            let o = o.map(|(_, o)| o);
             if o.is_some_and(|o| !o.enabled) {
                 view.disabled.insert(default_name);
                 continue;
@@ -471,6 +522,9 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 entry: Bytes::from(t.to_string()),
             });
         }
+    }
+    if let Some(ns) = ns {
+        unmatched_overrides(&mut view, members, ns, &matched);
     }
     view.fingerprints = fingerprints(&view);
     view

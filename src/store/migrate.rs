@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_isolation",
         sql: include_str!("../../sql/0005_isolation.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_overrides_by_server",
+        sql: include_str!("../../sql/0006_overrides_by_server.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.
@@ -57,10 +62,16 @@ pub struct SchemaStatus {
 
 /// Applies every pending migration; returns the names applied by this call.
 pub async fn run(client: &mut Client) -> Result<Vec<&'static str>, DbError> {
+    run_to(client, latest()).await
+}
+
+/// Applies the pending migrations up to `version` (tests of a migration's data
+/// conversion start from the schema before it).
+pub async fn run_to(client: &mut Client, version: i32) -> Result<Vec<&'static str>, DbError> {
     client
         .query_one("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;
-    let result = apply_pending(client).await;
+    let result = apply_pending(client, version).await;
     // The lock also ends with the session; unlocking keeps a pooled session clean.
     let unlocked = client
         .query_one("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
@@ -70,7 +81,7 @@ pub async fn run(client: &mut Client) -> Result<Vec<&'static str>, DbError> {
     Ok(applied)
 }
 
-async fn apply_pending(client: &mut Client) -> Result<Vec<&'static str>, DbError> {
+async fn apply_pending(client: &mut Client, up_to: i32) -> Result<Vec<&'static str>, DbError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -81,7 +92,10 @@ async fn apply_pending(client: &mut Client) -> Result<Vec<&'static str>, DbError
         .await?;
     let current = current_version(client).await?;
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current && m.version <= up_to)
+    {
         let tx = client.transaction().await?;
         tx.batch_execute(m.sql)
             .await

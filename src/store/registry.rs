@@ -439,8 +439,10 @@ async fn load_namespaces<C: GenericClient>(
         .await?;
     let tool_rows = client
         .query(
-            "SELECT namespace, tool, enabled, rename_to, description FROM namespace_tools
-             WHERE $1::text IS NULL OR namespace = $1",
+            "SELECT t.namespace, CASE WHEN s.name IS NULL THEN t.tool ELSE s.name || '__' || t.tool END,
+                    t.enabled, t.rename_to, t.description
+             FROM namespace_tools t LEFT JOIN mcp_servers s ON s.id = t.server_id
+             WHERE $1::text IS NULL OR t.namespace = $1",
             &[&only],
         )
         .await?;
@@ -490,11 +492,20 @@ async fn write_members<C: GenericClient>(tx: &C, d: &NamespaceDraft) -> Result<(
             )));
         }
     }
-    for (tool, o) in &d.tools {
+    // Kept against the server's id and the backend's own tool name ("<server>__<tool>"
+    // naming a registered server), so a rename keeps them; any other key as it is.
+    for (key, o) in &d.tools {
         tx.execute(
-            "INSERT INTO namespace_tools (namespace, tool, enabled, rename_to, description)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&d.name, tool, &o.enabled, &o.name, &o.description],
+            "WITH k AS (
+                 SELECT s.id AS server_id, substr($2, position('__' IN $2) + 2) AS tool
+                 FROM mcp_servers s
+                 WHERE position('__' IN $2) > 1 AND length($2) > position('__' IN $2) + 1
+                   AND lower(s.name) = lower(left($2, position('__' IN $2) - 1))
+                 UNION ALL SELECT NULL, $2
+             )
+             INSERT INTO namespace_tools (namespace, server_id, tool, enabled, rename_to, description)
+             SELECT $1, server_id, tool, $3, $4, $5 FROM k ORDER BY server_id IS NULL LIMIT 1",
+            &[&d.name, key, &o.enabled, &o.name, &o.description],
         )
         .await?;
     }

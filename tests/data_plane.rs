@@ -820,7 +820,8 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
         json!({"name": "gamma", "protocol": "http", "url": gamma.url()}),
     )
     .await;
-    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize_with(json!({"sampling": {}})).await;
     // Both backends number their requests from 0 and the client reuses id 1: the gateway
     // must keep all of it apart, both ways.
     let (b, g) = tokio::join!(
@@ -837,6 +838,37 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
     // An answer to a request nobody made is accepted and dropped.
     let stray = json!({"jsonrpc": "2.0", "id": "m999999", "result": {}});
     assert_eq!(c.post(&stray).await.status, 202);
+
+    // A client that did not declare sampling never sees the request: the gateway answers
+    // the backend with an error at once, and the call ends with the backend's verdict.
+    let plain = session(&gw, "/mcp", &gw.client_key).await;
+    let started = std::time::Instant::now();
+    let r = plain
+        .post(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "beta__sample", "arguments": {"prompt": "hi"}}}))
+        .await;
+    let seen = messages(&r);
+    assert!(
+        seen.iter().all(|m| m["method"] != "sampling/createMessage"),
+        "{seen:?}"
+    );
+    let last = seen.last().unwrap();
+    assert_eq!(last["id"], 5);
+    assert!(
+        last.to_string()
+            .contains("did not declare the sampling capability"),
+        "{last}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The backends were told the gateway can route sampling, elicitation and roots.
+    let stats = beta.control("GET", "/control/stats").await;
+    let declared = &stats["client_capabilities"];
+    assert!(
+        declared["sampling"].is_object()
+            && declared["elicitation"].is_object()
+            && declared["roots"].is_object(),
+        "{stats}"
+    );
 }
 
 /// Opens the session's GET notification stream; returns its lines.

@@ -316,6 +316,7 @@ async fn real_stdio_and_sse_servers_behind_the_gateway() {
         ["time__get_current_time", {"timezone": "UTC"}],
         ["everything__echo", {"message": "through a pipe"}],
         ["evsse__echo", {"message": "through a stream"}],
+        ["everything__trigger-sampling-request", {"prompt": "hello", "maxTokens": 10}],
     ]);
     let mut cmd = Command::new(python());
     cmd.arg(concat!(
@@ -352,6 +353,20 @@ async fn real_stdio_and_sse_servers_behind_the_gateway() {
             .as_str()
             .unwrap()
             .contains("through a stream"),
+        "{seen}"
+    );
+    // The gateway declares sampling to backends, so server-everything offers its
+    // sampling tool; its request reaches the sampling client and the answer returns.
+    assert!(
+        tools.contains(&json!("everything__trigger-sampling-request")),
+        "{seen}"
+    );
+    assert_eq!(seen["results"][3][0], false, "{seen}");
+    assert!(
+        seen["results"][3][1]
+            .as_str()
+            .unwrap()
+            .contains("sampled by the test"),
         "{seen}"
     );
     drop(sse_server);

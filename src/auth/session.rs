@@ -49,28 +49,68 @@ impl ClientCaps {
     pub fn from_params(params: &[u8]) -> u8 {
         #[derive(Deserialize, Default)]
         #[serde(default)]
-        struct Declared {
-            sampling: Option<serde::de::IgnoredAny>,
-            elicitation: Option<serde::de::IgnoredAny>,
-            roots: Option<serde::de::IgnoredAny>,
+        struct Params {
+            capabilities: Declared,
+        }
+        serde_json::from_slice::<Params>(params).map_or(0, |p| p.capabilities.bits())
+    }
+
+    /// The bits a stateless-era request declares in its `_meta`
+    /// (`io.modelcontextprotocol/clientCapabilities`), from the whole request.
+    pub fn from_request(request: &[u8]) -> u8 {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Meta {
+            #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
+            capabilities: Declared,
         }
         #[derive(Deserialize, Default)]
         #[serde(default)]
         struct Params {
-            capabilities: Declared,
+            #[serde(rename = "_meta")]
+            meta: Meta,
         }
-        let Ok(p) = serde_json::from_slice::<Params>(params) else {
-            return 0;
-        };
-        let c = &p.capabilities;
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Request {
+            params: Params,
+        }
+        serde_json::from_slice::<Request>(request).map_or(0, |r| r.params.meta.capabilities.bits())
+    }
+}
+
+/// Declared client capabilities, values skipped.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Declared {
+    sampling: Option<serde::de::IgnoredAny>,
+    elicitation: Option<serde::de::IgnoredAny>,
+    roots: Option<serde::de::IgnoredAny>,
+}
+
+impl Declared {
+    fn bits(&self) -> u8 {
+        let c = self;
         [
-            (c.sampling.is_some(), Self::SAMPLING),
-            (c.elicitation.is_some(), Self::ELICITATION),
-            (c.roots.is_some(), Self::ROOTS),
+            (c.sampling.is_some(), ClientCaps::SAMPLING),
+            (c.elicitation.is_some(), ClientCaps::ELICITATION),
+            (c.roots.is_some(), ClientCaps::ROOTS),
         ]
         .iter()
         .filter(|(declared, _)| *declared)
         .fold(0, |bits, (_, bit)| bits | bit)
+    }
+}
+
+impl ClientCaps {
+    /// The bit a backend's request to the client needs, for the requests that need one.
+    pub fn needed_by(method: &str) -> Option<(u8, &'static str)> {
+        match method {
+            "sampling/createMessage" => Some((Self::SAMPLING, "sampling")),
+            "elicitation/create" => Some((Self::ELICITATION, "elicitation")),
+            "roots/list" => Some((Self::ROOTS, "roots")),
+            _ => None,
+        }
     }
 }
 

@@ -46,12 +46,26 @@ pub fn request_frame(id: &str, method: &str, params: &Value) -> Bytes {
     ))
 }
 
+/// The client capabilities the gateway declares to backends: the requests it can route
+/// to a client (each only to a client that declared it; others are answered with an
+/// error).
+pub fn routed_capabilities() -> Value {
+    serde_json::json!({"sampling": {}, "elicitation": {}, "roots": {}})
+}
+
 /// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32603,"message":…}}`.
 pub fn error_answer(id: &[u8], message: &str) -> Bytes {
+    error_answer_with(id, -32603, message)
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"error":{"code":<code>,"message":…}}`.
+pub fn error_answer_with(id: &[u8], code: i64, message: &str) -> Bytes {
     let mut out = BytesMut::with_capacity(id.len() + message.len() + 64);
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     out.extend_from_slice(id);
-    out.extend_from_slice(b",\"error\":{\"code\":-32603,\"message\":");
+    out.extend_from_slice(b",\"error\":{\"code\":");
+    out.extend_from_slice(code.to_string().as_bytes());
+    out.extend_from_slice(b",\"message\":");
     out.extend_from_slice(&frame::json_string(message));
     out.extend_from_slice(b"}}");
     out.freeze()

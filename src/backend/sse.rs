@@ -206,7 +206,7 @@ impl SseTransport {
         }));
         let init = json!({
             "protocolVersion": "2024-11-05",
-            "capabilities": {},
+            "capabilities": crate::backend::mux::routed_capabilities(),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = self.call("initialize", init).await?;

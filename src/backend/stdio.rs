@@ -322,7 +322,7 @@ impl StdioTransport {
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
             "protocolVersion": "2025-06-18",
-            "capabilities": {},
+            "capabilities": crate::backend::mux::routed_capabilities(),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = match self.call_raw("initialize", init).await {

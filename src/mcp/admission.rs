@@ -102,6 +102,7 @@ pub(crate) fn admit(
         Ok(open) => {
             ctx.conversation = open.conversation.clone();
             ctx.session_expires = Some(open.claims.exp);
+            ctx.client_caps = Some(open.claims.c);
             Ok(Some(open.claims.clone()))
         }
         Err(e) => Err(RpcError::new(

@@ -61,6 +61,11 @@ pub struct Ctx {
     pub conversation: Arc<str>,
     /// The session's expiry (unix seconds), once a session-era request is admitted.
     pub session_expires: Option<u64>,
+    /// The session's client capabilities ([`ClientCaps`] bits); `None` when each
+    /// request declares its own (stateless era) or there is no client to ask (REST).
+    ///
+    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    pub client_caps: Option<u8>,
 }
 
 impl Ctx {
@@ -83,6 +88,7 @@ impl Ctx {
             stateless: false,
             conversation: no_conversation(),
             session_expires: None,
+            client_caps: None,
         })
     }
 
@@ -117,6 +123,7 @@ impl Ctx {
             inflight: &self.state.inflight,
             server_requests: &self.state.server_requests,
             expires: self.session_expires,
+            caps: self.client_caps,
         }
     }
 

@@ -15,6 +15,7 @@ use hyper::body::Frame as BodyFrame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
 use crate::backend::isolated::Owner;
 use crate::backend::transport::AnswerBody;
@@ -37,6 +38,8 @@ pub struct Caller<'a> {
     pub server_requests: &'a Arc<ServerRequests>,
     /// When the client's session expires (unix seconds); `None` in the stateless era.
     pub expires: Option<u64>,
+    /// The session's client capabilities; `None`: as the request's `_meta` declares.
+    pub caps: Option<u8>,
 }
 
 impl Caller<'_> {
@@ -187,6 +190,9 @@ async fn forward_call(
         client_id,
         finished: false,
         backend: backend.clone(),
+        caps: caller.caps,
+        request: body.clone(),
+        conversation: caller.conversation.clone(),
     };
     if collect {
         return Box::pin(collect_response(stream)).await;
@@ -275,6 +281,20 @@ pub struct UpstreamBody {
     client_id: Bytes,
     finished: bool,
     backend: Arc<Backend>,
+    /// The client's capabilities; `None` until read from `request`'s `_meta`.
+    caps: Option<u8>,
+    request: Bytes,
+    conversation: Arc<str>,
+}
+
+/// Where the first whole SSE event of `piece` ends (after its blank line).
+fn event_end(piece: &[u8]) -> Option<usize> {
+    let lf = memchr::memmem::find(piece, b"\n\n").map(|i| i + 2);
+    let crlf = memchr::memmem::find(piece, b"\n\r\n").map(|i| i + 3);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The last bytes of an SSE piece.
@@ -303,7 +323,76 @@ impl Tail {
     }
 }
 
+/// What marks a backend's request that needs a client capability, in an SSE piece.
+const GATED: [&[u8]; 3] = [
+    b"sampling/createMessage",
+    b"elicitation/create",
+    b"roots/list",
+];
+
 impl UpstreamBody {
+    /// The client's capabilities (a stateless client's, read once from its request).
+    fn caps(&mut self) -> u8 {
+        *self
+            .caps
+            .get_or_insert_with(|| ClientCaps::from_request(&self.request))
+    }
+
+    /// Cuts out of an SSE piece the backend's requests to the client that need a
+    /// capability the client did not declare, and answers each to the backend with an
+    /// error. Only whole events in the piece are looked at; a piece without a marker
+    /// (almost all) is returned untouched.
+    fn screen(&mut self, data: Bytes) -> Bytes {
+        if !GATED
+            .iter()
+            .any(|m| memchr::memmem::find(&data, m).is_some())
+        {
+            return data;
+        }
+        let mut kept = BytesMut::new();
+        let mut from = 0;
+        let mut start = 0;
+        while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
+            if let Some((id, name)) = self.refused(&data[start..end]) {
+                kept.extend_from_slice(&data[from..start]);
+                from = end;
+                let answer = crate::backend::mux::error_answer_with(
+                    &id,
+                    code::METHOD_NOT_FOUND,
+                    &format!("the client did not declare the {name} capability"),
+                );
+                let backend = self.backend.clone();
+                let conversation = self.conversation.clone();
+                tokio::spawn(async move {
+                    backend
+                        .notify(crate::proxy::calls::owner_key(&conversation), answer)
+                        .await;
+                });
+            }
+            start = end;
+        }
+        if from == 0 {
+            return data;
+        }
+        kept.extend_from_slice(&data[from..]);
+        kept.freeze()
+    }
+
+    /// The backend's id and the capability, for an event carrying a request the client
+    /// cannot take.
+    fn refused(&mut self, event: &[u8]) -> Option<(Vec<u8>, &'static str)> {
+        let data = crate::backend::http::sse_data(event).pop()?;
+        let f = frame::parse(&data).ok()?;
+        if !f.is_request() {
+            return None;
+        }
+        let (bit, name) = ClientCaps::needed_by(f.method(&data)?)?;
+        if self.caps() & bit != 0 {
+            return None;
+        }
+        Some((f.id?.of(&data).to_vec(), name))
+    }
+
     /// The end of an SSE answer that never came: a final error event for the client. It
     /// starts with a blank line, which ends an event the backend left unfinished.
     fn error_event(&self, message: &str) -> Bytes {
@@ -400,6 +489,7 @@ impl hyper::body::Body for UpstreamBody {
             }
             match this.inner.poll_chunk(cx) {
                 Poll::Ready(Some(Ok(data))) => {
+                    let data = if this.sse { this.screen(data) } else { data };
                     // Progress notifications and the backend's own requests to the client
                     // extend the deadline; comments, keep-alives and other bytes do not.
                     let progressed = this.sse && this.tail.progress_in(&data);

@@ -1,4 +1,5 @@
 """The official Python SDK as a client of the gateway: lists the tools, calls some.
+It declares sampling and answers every sampling request with "sampled by the test".
 
 usage: sdk_tools.py URL API_KEY CALLS_JSON
   CALLS_JSON: [[tool, arguments], ...]
@@ -8,14 +9,22 @@ import asyncio
 import json
 import sys
 
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.client.streamable_http import streamablehttp_client
+
+
+async def sample(context, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    return types.CreateMessageResult(
+        role="assistant",
+        content=types.TextContent(type="text", text="sampled by the test"),
+        model="test",
+    )
 
 
 async def main(url: str, key: str, calls: list) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     async with streamablehttp_client(url, headers=headers) as (read, write, _):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, sampling_callback=sample) as session:
             await session.initialize()
             tools = await session.list_tools()
             results = []

@@ -52,9 +52,14 @@ impl Client {
     }
 
     pub async fn initialize(&mut self) -> Resp {
+        self.initialize_with(json!({})).await
+    }
+
+    /// `initialize` declaring `capabilities`.
+    pub async fn initialize_with(&mut self, capabilities: Value) -> Resp {
         let r = self
             .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                          "params": {"protocolVersion": self.version, "capabilities": {},
+                          "params": {"protocolVersion": self.version, "capabilities": capabilities,
                                      "clientInfo": {"name": "test", "version": "1"}}}))
             .await;
         assert_eq!(r.status, 200, "initialize: {}", r.text());

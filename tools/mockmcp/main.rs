@@ -108,6 +108,8 @@ struct Server {
     /// Whether the `extra` tool is listed (toggled by the `toggle` tool).
     extra: Mutex<bool>,
     initializes: AtomicU64,
+    /// The capabilities the last `initialize` declared.
+    client_capabilities: Mutex<Value>,
     requests: AtomicU64,
     /// `notifications/cancelled` received.
     cancelled: AtomicU64,
@@ -215,6 +217,10 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
     match method {
         "initialize" => {
             server.initializes.fetch_add(1, Ordering::Relaxed);
+            *server
+                .client_capabilities
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = params["capabilities"].clone();
             let asked = params["protocolVersion"].as_str().unwrap_or_default();
             let version = if VERSIONS.contains(&asked) {
                 asked
@@ -439,6 +445,7 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
                               "hangups": server.hangups.load(Ordering::Relaxed),
                               "authorized": server.authorized.load(Ordering::Relaxed),
+                              "client_capabilities": *server.client_capabilities.lock().unwrap_or_else(|p| p.into_inner()),
                               "calls": *server.calls.lock().unwrap_or_else(|p| p.into_inner())});
             full(StatusCode::OK, "application/json", body.to_string())
         }
@@ -977,6 +984,7 @@ fn main() {
         notify: broadcast::channel(64).0,
         extra: Mutex::new(false),
         initializes: AtomicU64::new(0),
+        client_capabilities: Mutex::new(Value::Null),
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
         hangups: AtomicU64::new(0),

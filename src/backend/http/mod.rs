@@ -188,7 +188,7 @@ pub async fn initialize(
 ) -> Result<UpstreamSession, UpstreamError> {
     let body = json!({
         "jsonrpc": "2.0", "id": "metamcp-init", "method": "initialize",
-        "params": {"protocolVersion": UPSTREAM_VERSION, "capabilities": {},
+        "params": {"protocolVersion": UPSTREAM_VERSION, "capabilities": crate::backend::mux::routed_capabilities(),
                    "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}
     });
     let req = request(endpoint, None, Method::POST, Bytes::from(body.to_string()));

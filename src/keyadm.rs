@@ -486,7 +486,7 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
         };
     }
     let dash = || "-".to_string();
-    let rows: Vec<[String; 8]> = keys
+    let rows: Vec<[String; 9]> = keys
         .iter()
         .map(|k| {
             [
@@ -501,6 +501,7 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
                 },
                 k.created_at.clone(),
                 k.last_used_at.clone().unwrap_or_else(dash),
+                k.calls.to_string(),
                 k.expires_at.clone().unwrap_or_else(dash),
             ]
         })
@@ -513,6 +514,7 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
         "NAMESPACES",
         "CREATED",
         "LAST USED",
+        "CALLS",
         "EXPIRES",
     ];
     let mut widths = header.map(|h| h.chars().count());
@@ -543,7 +545,7 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
 fn details(k: &KeyRecord) -> String {
     let dash = "-".to_string();
     format!(
-        "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\nexpires      {}\n",
+        "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\ncalls        {}\nexpires      {}\n",
         k.id,
         k.name,
         k.description.as_deref().unwrap_or("-"),
@@ -557,6 +559,7 @@ fn details(k: &KeyRecord) -> String {
         k.created_at,
         k.updated_at,
         k.last_used_at.as_ref().unwrap_or(&dash),
+        k.calls,
         k.expires_at.as_ref().unwrap_or(&dash),
     )
 }

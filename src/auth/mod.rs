@@ -12,6 +12,7 @@
 pub mod ratelimit;
 pub mod session;
 pub mod token;
+pub mod usage;
 
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
@@ -168,6 +169,8 @@ pub struct Authenticator {
     argon2_slots: Semaphore,
     /// Set once the first full load succeeded (`/ready` waits for it).
     loaded: AtomicBool,
+    /// When keys were last used and how many calls they made, written in batches.
+    pub usage: usage::Usage,
 }
 
 const STATE_COLUMNS: &str =
@@ -202,6 +205,7 @@ impl Authenticator {
             limiter: FailureLimiter::default(),
             argon2_slots: Semaphore::new(ARGON2_SLOTS),
             loaded: AtomicBool::new(false),
+            usage: usage::Usage::default(),
         }
     }
 
@@ -271,10 +275,12 @@ impl Authenticator {
         headers: &HeaderMap,
         peer: IpAddr,
     ) -> Result<Principal, AuthError> {
-        match credential(headers)? {
+        let principal = match credential(headers)? {
             Credential::ApiKey(text) => self.verify_api_key(text, peer).await,
             Credential::Jwt(token) => self.verify_jwt(token, peer),
-        }
+        }?;
+        self.usage.used(principal.key_id.as_str());
+        Ok(principal)
     }
 
     fn fail(&self, peer: IpAddr, reason: &'static str) -> AuthError {

@@ -187,6 +187,9 @@ pub async fn dispatch(
         }
         Target::Listen => Ok(listen(ctx)),
         Target::Backend { backend, rename } => {
+            if let Some(p) = &ctx.principal {
+                ctx.state.auth.usage.called(p.key_id.as_str());
+            }
             Ok(forward(&ctx.caller(), body, f, backend, rename, collect).await)
         }
     }

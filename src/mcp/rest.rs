@@ -50,6 +50,9 @@ pub async fn execute(
         field: None,
         message: "the body must be exactly one JSON object of tool arguments".into(),
     })?;
+    if let Some(p) = &ctx.principal {
+        ctx.state.auth.usage.called(p.key_id.as_str());
+    }
     let resp = forward(&ctx.caller(), &body, &f, backend, None, true).await;
     let bytes = resp
         .into_body()

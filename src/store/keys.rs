@@ -132,6 +132,8 @@ pub struct KeyRecord {
     pub updated_at: String,
     pub last_used_at: Option<String>,
     pub expires_at: Option<String>,
+    /// Calls forwarded to backends with this key (recorded every few seconds).
+    pub calls: i64,
 }
 
 impl KeyRecord {
@@ -151,7 +153,7 @@ const RECORD_COLUMNS: &str = "id, name, description, scope, namespaces, is_activ
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
      to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
      to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-     to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+     to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), calls";
 
 fn record(row: &Row) -> Result<KeyRecord, KeyError> {
     let scope: String = row.try_get(3)?;
@@ -167,6 +169,7 @@ fn record(row: &Row) -> Result<KeyRecord, KeyError> {
         updated_at: row.try_get(8)?,
         last_used_at: row.try_get(9)?,
         expires_at: row.try_get(10)?,
+        calls: row.try_get(11)?,
     })
 }
 
@@ -469,15 +472,6 @@ impl KeyStore {
             version,
             id,
         };
-        if let Err(e) = client
-            .execute(
-                "UPDATE api_keys SET last_used_at = now() WHERE id = $1",
-                &[&key.id.as_str()],
-            )
-            .await
-        {
-            tracing::warn!(key_id = %key.id, error = %e, "could not record key use");
-        }
         Ok(key)
     }
 

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_overrides_by_server",
         sql: include_str!("../../sql/0006_overrides_by_server.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_key_calls",
+        sql: include_str!("../../sql/0007_key_calls.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -40,7 +40,7 @@ pub struct State {
     registry_loaded: AtomicBool,
     /// Lifecycle events for `/api/v1/events`.
     pub events: EventBus,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Seals client sessions (and secrets at rest).
@@ -105,7 +105,7 @@ impl State {
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             registry_loaded: AtomicBool::new(false),
             events: EventBus::default(),
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
         }
     }

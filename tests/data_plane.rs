@@ -1034,3 +1034,45 @@ async fn overrides_survive_a_server_rename_and_stale_ones_are_problems() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["tools"], v["tools"]);
 }
+
+#[tokio::test]
+async fn calls_are_counted_per_backend_and_per_tool() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    for (tool, args) in [
+        ("alpha__echo", json!({"message": "secret-argument-value"})),
+        ("alpha__echo", json!({"message": "x"})),
+        ("alpha__fail", json!({})),
+        ("alpha__misbehave", json!({"mode": "not_json"})),
+        ("beta__add", json!({"a": 1, "b": 2})),
+        // A JSON-RPC error from the backend.
+        ("alpha__add", json!({"a": "one"})),
+    ] {
+        c.call(
+            json!(1),
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        )
+        .await;
+    }
+    let text = get(gw.addr, "/metrics", "").await.text();
+    for line in [
+        "metamcp_backend_up{backend=\"alpha\",status=\"running\"} 1",
+        "metamcp_backend_calls_total{backend=\"alpha\"} 5",
+        "metamcp_backend_errors_total{backend=\"alpha\"} 2",
+        "metamcp_tool_errors_total{backend=\"alpha\",tool=\"add\"} 1",
+        "metamcp_backend_calls_total{backend=\"beta\"} 1",
+        "metamcp_backend_call_duration_seconds_count{backend=\"alpha\"} 5",
+        "metamcp_tool_calls_total{backend=\"alpha\",tool=\"echo\"} 2",
+        // An isError result is a tool's answer, not a failed call.
+        "metamcp_tool_errors_total{backend=\"alpha\",tool=\"fail\"} 0",
+        "metamcp_tool_errors_total{backend=\"alpha\",tool=\"misbehave\"} 1",
+        "metamcp_tool_calls_total{backend=\"beta\",tool=\"add\"} 1",
+    ] {
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "{line} missing:\n{text}"
+        );
+    }
+    assert!(!text.contains("secret-argument-value"));
+}

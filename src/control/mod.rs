@@ -358,7 +358,7 @@ async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
 
 fn metrics(state: &State) -> Response<Body> {
     let s = state.db.pool.status();
-    let text = state.metrics.render(
+    let mut text = state.metrics.render(
         &PoolFigures {
             max_size: s.max_size,
             size: s.size,
@@ -367,6 +367,14 @@ fn metrics(state: &State) -> Response<Body> {
         },
         state.events.subscribers(),
     );
+    let mut statuses: Vec<(String, &'static str)> = state
+        .backends
+        .all()
+        .iter()
+        .map(|b| (b.name.clone(), b.status().as_str()))
+        .collect();
+    statuses.sort();
+    state.metrics.render_calls(&mut text, &statuses);
     let mut resp = Response::new(Body::full(Bytes::from(text)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -124,6 +124,9 @@ impl Ctx {
             server_requests: &self.state.server_requests,
             expires: self.session_expires,
             caps: self.client_caps,
+            metrics: &self.state.metrics,
+            key: self.principal.as_ref().map(|p| p.key_id.as_str()),
+            namespace: self.namespace.as_deref(),
         }
     }
 

@@ -1,6 +1,10 @@
 //! Prometheus metrics: request counts and latency histograms by route, method and
-//! status; authentication failures by reason; connections; database pool state.
-//! Labels come from the route table, never from raw paths, so cardinality stays bounded.
+//! status; authentication failures by reason; connections; database pool state;
+//! forwarded calls per backend (calls, errors, latency) and per tool (calls, errors).
+//! Labels come from the route table, the registry and the backends' own lists, never
+//! from raw paths, and the per-backend and per-tool series are capped
+//! ([`MAX_BACKEND_SERIES`], [`MAX_TOOL_SERIES`]; beyond, they count under `_other`), so
+//! cardinality stays bounded.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +25,60 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn record(&mut self, secs: f64) {
+        self.count += 1;
+        self.sum += secs;
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i] += 1;
+        }
+    }
+
+    /// Its `_bucket`, `_sum` and `_count` lines for `name{labels}`.
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i];
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
 type RequestKey = (&'static str, &'static str, u16);
+
+/// Backends with series of their own at most; the rest count under `_other`.
+pub const MAX_BACKEND_SERIES: usize = 1000;
+/// Tools with series of their own at most (over every backend).
+pub const MAX_TOOL_SERIES: usize = 5000;
+const OTHER: &str = "_other";
+
+/// Forwarded calls of one backend.
+#[derive(Default)]
+struct BackendCalls {
+    errors: u64,
+    latency: Histogram,
+}
+
+/// Forwarded calls by backend and by (backend, tool).
+#[derive(Default)]
+struct Calls {
+    backends: HashMap<String, BackendCalls>,
+    tools: HashMap<(String, String), (u64, u64)>,
+}
+
+/// A Prometheus label value: `\`, `"` and line breaks escaped.
+fn label(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains(['\\', '"', '\n']) {
+        return v.into();
+    }
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .into()
+}
 
 /// The process's metrics.
 #[derive(Default)]
@@ -34,6 +91,7 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Idle connections closed to make room for new ones.
     pub connections_evicted: AtomicU64,
+    calls: Mutex<Calls>,
 }
 
 /// Database pool figures at render time.
@@ -48,11 +106,104 @@ impl Metrics {
     /// Records one finished request.
     pub fn observe(&self, route: &'static str, method: &'static str, status: u16, secs: f64) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let h = map.entry((route, method, status)).or_default();
-        h.count += 1;
-        h.sum += secs;
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            h.buckets[i] += 1;
+        map.entry((route, method, status)).or_default().record(secs);
+    }
+
+    /// Records one forwarded call: its backend, the tool (for `tools/call`), how long it
+    /// took and whether it failed.
+    pub fn call(&self, backend: &str, tool: Option<&str>, secs: f64, failed: bool) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let calls = &mut *calls;
+        let b = if calls.backends.contains_key(backend) || calls.backends.len() < MAX_BACKEND_SERIES
+        {
+            backend
+        } else {
+            OTHER
+        };
+        let entry = match calls.backends.get_mut(b) {
+            Some(e) => e,
+            None => calls.backends.entry(b.to_string()).or_default(),
+        };
+        entry.latency.record(secs);
+        entry.errors += u64::from(failed);
+        if let Some(tool) = tool {
+            let key = (b.to_string(), tool.to_string());
+            let key = if calls.tools.contains_key(&key) || calls.tools.len() < MAX_TOOL_SERIES {
+                key
+            } else {
+                (b.to_string(), OTHER.to_string())
+            };
+            let t = calls.tools.entry(key).or_default();
+            t.0 += 1;
+            t.1 += u64::from(failed);
+        }
+    }
+
+    /// The per-backend and per-tool series, each backend's status among them.
+    pub fn render_calls(&self, out: &mut String, statuses: &[(String, &'static str)]) {
+        out.push_str("# HELP metamcp_backend_up Whether the backend is running (by status).\n");
+        out.push_str("# TYPE metamcp_backend_up gauge\n");
+        for (name, status) in statuses {
+            let up = u8::from(*status == "running");
+            let _ = writeln!(
+                out,
+                "metamcp_backend_up{{backend=\"{}\",status=\"{status}\"}} {up}",
+                label(name)
+            );
+        }
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut backends: Vec<(&String, &BackendCalls)> = calls.backends.iter().collect();
+        backends.sort_by(|a, b| a.0.cmp(b.0));
+        out.push_str("# HELP metamcp_backend_calls_total Calls forwarded to each backend.\n");
+        out.push_str("# TYPE metamcp_backend_calls_total counter\n");
+        for (name, c) in &backends {
+            let _ = writeln!(
+                out,
+                "metamcp_backend_calls_total{{backend=\"{}\"}} {}",
+                label(name),
+                c.latency.count
+            );
+        }
+        out.push_str("# HELP metamcp_backend_errors_total Forwarded calls that ended in an error (the backend's or the gateway's).\n");
+        out.push_str("# TYPE metamcp_backend_errors_total counter\n");
+        for (name, c) in &backends {
+            let _ = writeln!(
+                out,
+                "metamcp_backend_errors_total{{backend=\"{}\"}} {}",
+                label(name),
+                c.errors
+            );
+        }
+        out.push_str("# HELP metamcp_backend_call_duration_seconds Forwarded calls, from the request to the end of the answer.\n");
+        out.push_str("# TYPE metamcp_backend_call_duration_seconds histogram\n");
+        for (name, c) in &backends {
+            let labels = format!("backend=\"{}\"", label(name));
+            c.latency
+                .write(out, "metamcp_backend_call_duration_seconds", &labels);
+        }
+        let mut tools: Vec<_> = calls.tools.iter().collect();
+        tools.sort();
+        out.push_str("# HELP metamcp_tool_calls_total tools/call requests by backend and tool.\n");
+        out.push_str("# TYPE metamcp_tool_calls_total counter\n");
+        for ((b, t), (n, _)) in &tools {
+            let _ = writeln!(
+                out,
+                "metamcp_tool_calls_total{{backend=\"{}\",tool=\"{}\"}} {n}",
+                label(b),
+                label(t)
+            );
+        }
+        out.push_str(
+            "# HELP metamcp_tool_errors_total tools/call requests that ended in an error.\n",
+        );
+        out.push_str("# TYPE metamcp_tool_errors_total counter\n");
+        for ((b, t), (_, e)) in &tools {
+            let _ = writeln!(
+                out,
+                "metamcp_tool_errors_total{{backend=\"{}\",tool=\"{}\"}} {e}",
+                label(b),
+                label(t)
+            );
         }
     }
 
@@ -89,31 +240,8 @@ impl Metrics {
         out.push_str("# HELP metamcp_http_request_duration_seconds Time to the response head.\n");
         out.push_str("# TYPE metamcp_http_request_duration_seconds histogram\n");
         for k in &keys {
-            let h = &requests[*k];
             let labels = format!("route=\"{}\",method=\"{}\",status=\"{}\"", k.0, k.1, k.2);
-            let mut cumulative = 0;
-            for (i, b) in BUCKETS.iter().enumerate() {
-                cumulative += h.buckets[i];
-                let _ = writeln!(
-                    out,
-                    "metamcp_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "metamcp_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "metamcp_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "metamcp_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+            requests[*k].write(&mut out, "metamcp_http_request_duration_seconds", &labels);
         }
         drop(requests);
         out.push_str("# HELP metamcp_auth_failures_total Refused credentials by reason.\n");

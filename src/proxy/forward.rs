@@ -21,6 +21,7 @@ use crate::backend::isolated::Owner;
 use crate::backend::transport::AnswerBody;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::observe::metrics::Metrics;
 use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests, owner_key};
 use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
@@ -40,6 +41,126 @@ pub struct Caller<'a> {
     pub expires: Option<u64>,
     /// The session's client capabilities; `None`: as the request's `_meta` declares.
     pub caps: Option<u8>,
+    /// For the call's metrics and its log line: the key and the namespace, if any.
+    pub metrics: &'a Arc<Metrics>,
+    pub key: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+}
+
+/// What a forwarded call ended as, for its metrics and log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A result (a tool's `isError` result included: the call itself worked).
+    Ok,
+    /// The backend answered with a JSON-RPC error.
+    Error,
+    /// No answer: unreachable, timed out, broken, refused by the gateway.
+    Failed,
+    /// The client went away first.
+    Cancelled,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One forwarded call's account: recorded once, when it ends (a dropped one was
+/// cancelled). Argument values are never part of it.
+struct CallRecord {
+    started: tokio::time::Instant,
+    metrics: Arc<Metrics>,
+    backend: Arc<Backend>,
+    method: &'static str,
+    tool: Option<Box<str>>,
+    key: Option<Box<str>>,
+    namespace: Option<Box<str>>,
+    request_bytes: usize,
+    response_bytes: usize,
+    done: bool,
+}
+
+/// The methods a call can be forwarded for, as static labels.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 6] = [
+        "tools/call",
+        "prompts/get",
+        "resources/read",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "completion/complete",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
+impl CallRecord {
+    fn new(
+        caller: &Caller<'_>,
+        backend: &Arc<Backend>,
+        body: &[u8],
+        f: &Frame,
+        upstream_name: Option<&[u8]>,
+    ) -> CallRecord {
+        let method = method_label(f.method(body).unwrap_or_default());
+        // The backend's own name (the same in every namespace).
+        let tool = match (method, upstream_name) {
+            ("tools/call", Some(n)) => serde_json::from_slice::<String>(n)
+                .ok()
+                .map(String::into_boxed_str),
+            _ => None,
+        };
+        CallRecord {
+            started: tokio::time::Instant::now(),
+            metrics: caller.metrics.clone(),
+            backend: backend.clone(),
+            method,
+            tool,
+            key: caller.key.map(Box::from),
+            namespace: caller.namespace.map(Box::from),
+            request_bytes: body.len(),
+            response_bytes: 0,
+            done: false,
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let took = self.started.elapsed();
+        let failed = outcome != Outcome::Ok;
+        self.metrics.call(
+            &self.backend.name,
+            self.tool.as_deref(),
+            took.as_secs_f64(),
+            failed,
+        );
+        tracing::info!(
+            target: "metamcp::call",
+            key = %self.key.as_deref().unwrap_or("-"),
+            namespace = %self.namespace.as_deref().unwrap_or("-"),
+            method = %self.method,
+            tool = %self.tool.as_deref().unwrap_or("-"),
+            backend = %self.backend.name,
+            duration_us = took.as_micros() as u64,
+            outcome = %outcome.as_str(),
+            request_bytes = self.request_bytes,
+            response_bytes = self.response_bytes,
+            "call"
+        );
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        self.finish(Outcome::Cancelled);
+    }
 }
 
 impl Caller<'_> {
@@ -79,6 +200,13 @@ async fn forward_call(
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let upstream_id = backend.next_upstream_id();
+    let mut record = CallRecord::new(
+        caller,
+        backend,
+        body,
+        f,
+        rename.as_ref().map(|(_, n)| &n[..]),
+    );
     let mut reps: Vec<(Span, &[u8])> = Vec::with_capacity(2);
     if let Some(s) = f.id {
         reps.push((s, &upstream_id));
@@ -124,12 +252,14 @@ async fn forward_call(
         r = backend.request(caller.owner(), &upstream_id, upstream_body, token) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
+            record.finish(Outcome::Failed);
             return fail(format!("no answer within {} ms", timeout.as_millis()));
         }
     };
     let (sse, mut source) = match answer {
         Err(e) => {
             guard.complete();
+            record.finish(Outcome::Failed);
             return fail(e.to_string());
         }
         Ok(a) => (a.sse, a.body),
@@ -157,16 +287,23 @@ async fn forward_call(
         && let Some(whole) = source.take_whole()
     {
         let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
+        record.response_bytes = whole.len();
         let mut pieces = Vec::with_capacity(3);
         splicer.feed(whole, &mut pieces);
         guard.complete();
         if splicer.answered() && ends_whole {
+            record.finish(if splicer.errored() {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            });
             let mut r = Response::new(Body::pieces(pieces));
             r.headers_mut().insert(header::CONTENT_TYPE, content_type);
             return r;
         }
         // Not JSON, another request's answer, or cut short: the client gets an error
         // with its own id instead.
+        record.finish(Outcome::Failed);
         return fail("answered with something that is not the response to this request".into());
     }
     // The answer streams. A JSON one still arriving is sent to the client as one SSE
@@ -182,6 +319,7 @@ async fn forward_call(
         deadline: Box::pin(tokio::time::sleep_until(started + timeout)),
         progress: started,
         guard: Some(guard),
+        record,
         sse,
         wrap,
         opened: false,
@@ -285,6 +423,8 @@ pub struct UpstreamBody {
     caps: Option<u8>,
     request: Bytes,
     conversation: Arc<str>,
+    /// The call's account, finished with the answer.
+    record: CallRecord,
 }
 
 /// Where the first whole SSE event of `piece` ends (after its blank line).
@@ -454,6 +594,11 @@ impl UpstreamBody {
         }
         // A guard still armed cancels upstream when dropped.
         self.guard = None;
+        self.record.finish(match (answered, problem) {
+            (true, _) if self.splicer.errored() => Outcome::Error,
+            (true, _) | (false, None) => Outcome::Ok,
+            (false, Some(_)) => Outcome::Failed,
+        });
         match problem {
             Some(p) if (self.sse || self.wrap) && !answered => {
                 Some(Ok(BodyFrame::data(self.error_event(p))))
@@ -490,6 +635,7 @@ impl hyper::body::Body for UpstreamBody {
             match this.inner.poll_chunk(cx) {
                 Poll::Ready(Some(Ok(data))) => {
                     let data = if this.sse { this.screen(data) } else { data };
+                    this.record.response_bytes += data.len();
                     // Progress notifications and the backend's own requests to the client
                     // extend the deadline; comments, keep-alives and other bytes do not.
                     let progressed = this.sse && this.tail.progress_in(&data);

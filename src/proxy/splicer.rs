@@ -63,6 +63,8 @@ pub struct ResponseSplicer {
     prev_cr: bool,
     /// Set when a message with our id has been seen (the response arrived).
     answered: bool,
+    /// Set when a message had an `error` member (the response was an error).
+    errored: bool,
     /// The backend's own requests to the client seen so far (renamed by `other_ids`).
     requests_seen: u32,
     /// SSE: the event carrying our response ended (a blank line followed it).
@@ -100,6 +102,7 @@ impl ResponseSplicer {
             field_len: 0,
             skip_space: false,
             prev_cr: false,
+            errored: false,
             answered: false,
             requests_seen: 0,
             answer_ended: false,
@@ -140,6 +143,11 @@ impl ResponseSplicer {
     /// Whether the response to our request has gone by.
     pub fn answered(&self) -> bool {
         self.answered
+    }
+
+    /// Whether a message of the answer was a JSON-RPC error.
+    pub fn errored(&self) -> bool {
+        self.errored
     }
 
     /// Processes `chunk`, appending what to send to `out`.
@@ -350,6 +358,7 @@ impl ResponseSplicer {
                 self.json.expect_key = false;
                 self.json.id_next = self.json.key_len == 2 && &self.json.key[..2] == b"id";
                 self.json.result_next = self.json.key_len == 6 && &self.json.key[..6] == b"result";
+                self.errored |= self.json.key_len == 5 && &self.json.key[..5] == b"error";
             }
         }
         at + 1

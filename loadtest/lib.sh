@@ -31,14 +31,15 @@ trap cleanup EXIT
 export METAMCP_DATA_DIR="$work/data"
 
 start_gateway() {
-    ADMIN=$("$BIN/keyadm" keys create --name loadtest --scope admin --json |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
     METAMCP_LISTEN=127.0.0.1:0 RUST_LOG=warn,metamcp::app=info \
         taskset -c "$1" "$BIN/metamcp" > "$work/gateway.log" 2>&1 &
     gw_pid=$!
     for _ in $(seq 200); do grep -q 'local=' "$work/gateway.log" 2>/dev/null && break; sleep 0.05; done
     GW=$(grep -o 'local=[0-9.:]*' "$work/gateway.log" | head -1 | cut -d= -f2)
     [ -n "$GW" ] || die "the gateway did not start: $(cat "$work/gateway.log")"
+    # keyadm uses the cluster the gateway created.
+    ADMIN=$("$BIN/keyadm" keys create --name loadtest --scope admin --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
 }
 
 register() {

@@ -252,6 +252,20 @@ pub struct Config {
     pub log_filter: String,
 }
 
+/// The per-user data directory: `$XDG_DATA_HOME/metamcp`, else
+/// `$HOME/.local/share/metamcp` (never the current directory).
+pub fn default_data_dir(src: &dyn Source) -> Option<PathBuf> {
+    let absolute = |key: &str| {
+        src.get(key)
+            .and_then(Result::ok)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_DATA_HOME")
+        .map(|d| d.join("metamcp"))
+        .or_else(|| absolute("HOME").map(|h| h.join(".local/share/metamcp")))
+}
+
 impl Config {
     /// Parses every setting from `src`, reporting all bad values together.
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigErrors> {
@@ -300,7 +314,21 @@ impl Config {
                     .map_err(|e| format!("not a PostgreSQL URL: {e}")),
             ),
         };
-        let data_dir = PathBuf::from(data_raw.as_deref().unwrap_or("./data"));
+        let data_dir = match data_raw.filter(|d| !d.trim().is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => match default_data_dir(src) {
+                Some(d) => d,
+                None if url_raw.is_some() => PathBuf::from("/nonexistent/metamcp"),
+                None => {
+                    errs.push(
+                        DATA_DIR,
+                        "no data directory: set METAMCP_DATA_DIR (or HOME, for the per-user default)"
+                            .to_string(),
+                    );
+                    PathBuf::new()
+                }
+            },
+        };
         let jwt_secret = jwt_raw.and_then(|s| {
             errs.check(
                 JWT_SECRET,
@@ -608,11 +636,47 @@ mod tests {
     }
 
     #[test]
+    fn the_data_dir_is_the_flag_the_variable_or_a_per_user_default_never_cwd() {
+        let dir = |pairs: &[(&str, &str)]| Config::from_source(&map(pairs)).map(|c| c.data_dir);
+        assert_eq!(
+            dir(&[("XDG_DATA_HOME", "/x"), ("HOME", "/h")]).unwrap(),
+            PathBuf::from("/x/metamcp")
+        );
+        assert_eq!(
+            dir(&[("XDG_DATA_HOME", "rel"), ("HOME", "/h")]).unwrap(),
+            PathBuf::from("/h/.local/share/metamcp")
+        );
+        assert_eq!(
+            dir(&[(DATA_DIR, "/d"), ("HOME", "/h")]).unwrap(),
+            PathBuf::from("/d")
+        );
+        // Flags over the environment.
+        let flags = map(&[(DATA_DIR, "/flag")]);
+        let env = map(&[(DATA_DIR, "/env"), ("HOME", "/h")]);
+        let layered = Layered(&flags, &env);
+        assert_eq!(
+            Config::from_source(&layered).unwrap().data_dir,
+            PathBuf::from("/flag")
+        );
+        let e = dir(&[]).unwrap_err().to_string();
+        assert!(e.contains("METAMCP_DATA_DIR"), "{e}");
+        // With an external database the data dir is not needed.
+        assert!(
+            dir(&[
+                (DATABASE_URL, "postgres://u@h/db"),
+                (JWT_SECRET, &"s".repeat(32)),
+                (ENCRYPTION_KEY, &"ab".repeat(32))
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn defaults_are_embedded_mode_on_loopback() {
-        let c = Config::from_source(&map(&[])).expect("defaults parse");
+        let c = Config::from_source(&map(&[("HOME", "/home/u")])).expect("defaults parse");
         assert_eq!(c.listen.to_string(), "127.0.0.1:12009");
         assert!(matches!(c.database, Database::Embedded));
-        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.data_dir, PathBuf::from("/home/u/.local/share/metamcp"));
         assert_eq!(c.max_body, 4 * 1024 * 1024);
         assert!(c.jwt_secret.is_none() && c.encryption_key.is_none());
         assert!(c.allowed_hosts.contains(&"localhost".to_string()));
@@ -685,7 +749,7 @@ mod tests {
              METAMCP_ALLOWED_HOSTS = [\"a.test\", \"b.test\"]\n",
         )
         .expect("valid toml");
-        let env = map(&[(LISTEN, "127.0.0.1:2")]);
+        let env = map(&[(LISTEN, "127.0.0.1:2"), ("HOME", "/h")]);
         let c = Config::from_source(&Layered(&env, &file)).expect("parses");
         assert_eq!(c.listen.port(), 2);
         assert_eq!(c.max_body, 1024);

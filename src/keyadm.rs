@@ -284,10 +284,24 @@ pub fn main(args: Vec<String>) -> i32 {
 
 /// Runs one command against the configured database; returns what to print.
 pub async fn execute(config: &Config, inv: &Invocation) -> Result<String, KeyadmError> {
-    let db = Database::open(config).await?;
+    if let Command::Help = inv.command {
+        return Ok(format!("{HELP}\n"));
+    }
+    // keyadm never creates the embedded cluster: that is the gateway's first start.
+    let db = Database::open_existing(config).await?;
+    let out = run_command(config, &db, inv).await;
+    db.close().await;
+    out
+}
+
+async fn run_command(
+    config: &Config,
+    db: &Database,
+    inv: &Invocation,
+) -> Result<String, KeyadmError> {
     match &inv.command {
         Command::Help => Ok(format!("{HELP}\n")),
-        Command::Status => status(config, &db, inv.json).await,
+        Command::Status => status(config, db, inv.json).await,
         Command::Migrate => {
             let mut client = db.connect().await?;
             let applied = migrate::run(&mut client).await?;

@@ -50,6 +50,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod keyadm;
 pub mod mcp;
+pub mod mcpc;
 pub mod model;
 pub mod observe;
 pub mod proxy;

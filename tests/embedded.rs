@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Stdio;
 
 use metamcp::store::embedded::Cluster;
-use support::{set_mode, stderr, traversable_tempdir};
+use support::{set_mode, start_gateway_binary_with, stderr, traversable_tempdir};
 
 const KEYADM: &str = env!("CARGO_BIN_EXE_keyadm");
 
@@ -44,11 +44,52 @@ impl Drop for Cleanup {
     }
 }
 
+/// A gateway process on `data` (its cluster created or reused), once it listens.
+fn gateway_in(data: &std::path::Path, extra: &[(&'static str, String)]) -> std::process::Child {
+    let mut env = vec![
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("METAMCP_DATA_DIR", data.display().to_string()),
+    ];
+    env.extend_from_slice(extra);
+    let (child, mut stderr, _) = start_gateway_binary_with(&env);
+    // Keep reading its log, so it never writes to a closed pipe.
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+    });
+    child
+}
+
+/// SIGTERM, then its exit status.
+fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+    // SAFETY: kill with a valid pid of our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    child.wait().unwrap()
+}
+
 #[test]
 fn processes_starting_together_share_one_cluster_and_one_set_of_secrets() {
     let root = traversable_tempdir("metamcp-embedded-");
     let _cleanup = Cleanup(root.clone(), None, None);
     let data = root.join("data");
+    // keyadm never creates a cluster: it says where it looked and what to do.
+    let out = keyadm_in(&data, &["keys", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&data.display().to_string()) && err.contains("start the gateway"),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing created");
+    // Three gateways starting together create one cluster and one set of secrets.
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            let data = data.clone();
+            std::thread::spawn(move || gateway_in(&data, &[]))
+        })
+        .collect();
+    let gateways: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
     let children: Vec<_> = (0..3)
         .map(|_| {
             keyadm_in(&data, &["keys", "create", "--name", "racer", "--json"])
@@ -89,17 +130,47 @@ fn processes_starting_together_share_one_cluster_and_one_set_of_secrets() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("init-") || (n.starts_with('.') && n != ".postgres.lock"))
+        .filter(|n| {
+            n.contains("init-")
+                || (n.starts_with('.') && n != ".postgres.lock" && n != ".postgres.users")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
-    // A stopped cluster is started again by the next process, data intact.
-    Cluster::locate(&data).unwrap().stop(true).unwrap();
+    // Gateways leaving cleanly keep the cluster running for the others; the last one
+    // stops it.
+    let cluster = Cluster::locate(&data).unwrap();
+    let mut gateways = gateways.into_iter();
+    for g in gateways.by_ref().take(2) {
+        assert!(stop(g).success());
+        assert!(cluster.is_running().unwrap(), "others still use it");
+    }
+    assert!(stop(gateways.next().unwrap()).success());
+    assert!(!cluster.is_running().unwrap(), "the last one stopped it");
+    // keyadm starts an existing cluster, data intact, and stops it again when done.
     let out = keyadm_in(&data, &["status", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["database"]["mode"], "embedded");
     assert_eq!(s["keys"]["active"], 3);
+    assert!(!cluster.is_running().unwrap());
+    // A key's whole text is accepted wherever a key id is.
+    let out = keyadm_in(&data, &["keys", "create", "--name", "whole", "--json"])
+        .output()
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = created["api_key"].as_str().unwrap();
+    let out = keyadm_in(&data, &["keys", "show", text, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["id"], created["id"]);
+    let bad = keyadm_in(&data, &["keys", "show", "mcp_nothex_secretpart"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(!stderr(&bad).contains("secretpart"), "{}", stderr(&bad));
 }
 
 #[test]
@@ -117,6 +188,12 @@ fn a_data_dir_the_postgres_user_cannot_reach_gets_a_relocated_cluster() {
     let data = closed.join("data");
     let _cleanup = Cleanup(root.clone(), Some(data.clone()), Some(relocation.clone()));
 
+    // The gateway creates it (relocated), and stops it when it leaves.
+    let gw = gateway_in(
+        &data,
+        &[("METAMCP_CLUSTER_ROOT", relocation.display().to_string())],
+    );
+    assert!(stop(gw).success());
     let out = keyadm_in(&data, &["status", "--json"])
         .env("METAMCP_CLUSTER_ROOT", &relocation)
         .output()

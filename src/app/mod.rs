@@ -54,7 +54,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();
     let state = Arc::new(State::new(config, db, auth, registry, cipher, rebuild_tx));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
-    tokio::spawn(crate::auth::usage::flush_loop(Arc::downgrade(&state)));
+    tokio::spawn(flush_usage(Arc::downgrade(&state)));
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),
         rebuild_rx,
@@ -71,6 +71,18 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     Ok(state)
 }
 
+/// Writes key usage every [`FLUSH_EVERY`](crate::auth::usage::FLUSH_EVERY) until the
+/// state is gone.
+async fn flush_usage(state: std::sync::Weak<crate::state::State>) {
+    loop {
+        tokio::time::sleep(crate::auth::usage::FLUSH_EVERY).await;
+        let Some(state) = state.upgrade() else { return };
+        if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
+            tracing::warn!(error = %e, "could not record key usage; retrying");
+        }
+    }
+}
+
 /// Serves on `listener` with the background tasks running, until `shutdown` completes.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     let listener_task = tokio::spawn(changes::run(state.clone()));
@@ -80,6 +92,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
         tracing::warn!(error = %e, "could not record the last key usage");
     }
+    state.db.close().await;
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.

@@ -76,14 +76,3 @@ impl Usage {
         }
     }
 }
-
-/// Flushes every [`FLUSH_EVERY`] until the state is gone.
-pub async fn flush_loop(usage: std::sync::Weak<crate::state::State>) {
-    loop {
-        tokio::time::sleep(FLUSH_EVERY).await;
-        let Some(state) = usage.upgrade() else { return };
-        if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
-            tracing::warn!(error = %e, "could not record key usage; retrying");
-        }
-    }
-}

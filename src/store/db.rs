@@ -44,27 +44,72 @@ pub struct Database {
     pub pg: tokio_postgres::Config,
     /// The embedded cluster, when that is what we run on.
     pub cluster: Option<Cluster>,
+    /// This process's use of the embedded cluster, given up by [`Database::close`].
+    using: Option<std::sync::Arc<std::sync::Mutex<Option<embedded::ClusterUse>>>>,
 }
 
 impl Database {
-    /// Opens the configured database, starting the embedded cluster if that is the mode,
-    /// and checks that a connection can be made.
+    /// Opens the configured database, creating and starting the embedded cluster if
+    /// that is the mode (the gateway), and checks that a connection can be made.
     pub async fn open(config: &Config) -> Result<Database, DbError> {
-        let (pg, cluster) = match &config.database {
-            config::Database::Url(pg) => ((**pg).clone(), None),
+        Self::open_with(config, true).await
+    }
+
+    /// Opens the configured database; an embedded cluster must exist already (it is
+    /// started if stopped). For keyadm, which never creates one.
+    pub async fn open_existing(config: &Config) -> Result<Database, DbError> {
+        Self::open_with(config, false).await
+    }
+
+    async fn open_with(config: &Config, create: bool) -> Result<Database, DbError> {
+        let (pg, cluster, using) = match &config.database {
+            config::Database::Url(pg) => ((**pg).clone(), None, None),
             config::Database::Embedded => {
                 let cluster = Cluster::locate(&config.data_dir)?;
                 let c = cluster.clone();
-                tokio::task::spawn_blocking(move || c.ensure_running())
+                let using = tokio::task::spawn_blocking(move || c.open_for_use(create))
                     .await
                     .map_err(|e| DbError::Task(e.to_string()))??;
-                create_database_if_missing(&cluster, embedded::DATABASE).await?;
-                (cluster.pg_config(embedded::DATABASE), Some(cluster))
+                if create {
+                    create_database_if_missing(&cluster, embedded::DATABASE).await?;
+                }
+                (
+                    cluster.pg_config(embedded::DATABASE),
+                    Some(cluster),
+                    Some(std::sync::Arc::new(std::sync::Mutex::new(Some(using)))),
+                )
             }
         };
         let pool = make_pool(pg.clone(), config.db_pool_size);
         drop(pool.get().await?);
-        Ok(Database { pool, pg, cluster })
+        Ok(Database {
+            pool,
+            pg,
+            cluster,
+            using,
+        })
+    }
+
+    /// Done with the database: the pool closes, and an embedded cluster this process
+    /// used is stopped when no other metamcp process uses it.
+    pub async fn close(&self) {
+        self.pool.close();
+        let using = self
+            .using
+            .as_ref()
+            .and_then(|u| u.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(u) = using {
+            match tokio::task::spawn_blocking(move || u.leave()).await {
+                Ok(Ok(true)) => {
+                    tracing::info!("embedded PostgreSQL stopped (no other metamcp process uses it)")
+                }
+                Ok(Ok(false)) => tracing::info!(
+                    "embedded PostgreSQL left running for the other metamcp processes using it"
+                ),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not stop embedded PostgreSQL"),
+                Err(e) => tracing::warn!(error = %e, "could not stop embedded PostgreSQL"),
+            }
+        }
     }
 
     /// A dedicated connection outside the pool; its driver runs on a spawned task.

@@ -5,8 +5,12 @@
 //! postgres/          the cluster (PGDATA), owned by the user the server runs as
 //! run/               its Unix socket (no TCP listener) and postgres.log
 //! .postgres.lock     held while one process initialises or starts the cluster
+//! .postgres.users    share-locked by every metamcp process using the cluster
 //! ```
 //! Whichever process finds the cluster stopped starts it; every other process reuses it.
+//! A process that leaves cleanly stops the cluster when it was the last one using it
+//! ([`ClusterUse::leave`]); a process starting meanwhile waits until it is stopped and
+//! starts it again. Only the gateway creates a cluster; keyadm uses an existing one.
 //! As root the server runs as the `postgres` system user, because initdb refuses root; the
 //! data dir and its parents must then be traversable by that user. When they are not (a
 //! clone under a 0700 home directory), nothing's permissions are changed: the cluster and
@@ -34,6 +38,32 @@ const SERVER_BINARIES: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 /// Where clusters of unreachable data dirs live (root only).
 pub const CLUSTER_ROOT_VAR: &str = "METAMCP_CLUSTER_ROOT";
 const DEFAULT_CLUSTER_ROOT: &str = "/var/lib/metamcp/clusters";
+
+/// This process's use of the cluster (a shared lock on `.postgres.users`); dropping it
+/// without [`leave`](ClusterUse::leave) leaves the cluster running.
+#[derive(Debug)]
+pub struct ClusterUse {
+    file: File,
+    cluster: Cluster,
+}
+
+impl ClusterUse {
+    /// Stops using the cluster; stops it (fast) when no other metamcp process uses it.
+    /// Whether it stopped it. Blocking.
+    pub fn leave(self) -> Result<bool, EmbeddedError> {
+        match self.file.try_lock() {
+            Ok(()) => {
+                self.cluster.stop(true)?;
+                Ok(true)
+            }
+            Err(fs::TryLockError::WouldBlock) => Ok(false),
+            Err(fs::TryLockError::Error(e)) => Err(EmbeddedError::Io {
+                context: "locking .postgres.users".into(),
+                source: e,
+            }),
+        }
+    }
+}
 
 /// Why the embedded cluster could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +95,13 @@ pub enum EmbeddedError {
          choose a shorter METAMCP_DATA_DIR"
     )]
     SocketPathTooLong(PathBuf),
+    #[error(
+        "no metamcp database at {0}: start the gateway once to create it (`metamcp`, with the \
+         same --data-dir / METAMCP_DATA_DIR), or set DATABASE_URL. The data directory is \
+         --data-dir, else METAMCP_DATA_DIR, else $XDG_DATA_HOME/metamcp, else \
+         ~/.local/share/metamcp"
+    )]
+    Missing(PathBuf),
     #[error("{action} failed: {detail}")]
     Command { action: String, detail: String },
     #[error("{context}: {source}")]
@@ -195,6 +232,31 @@ impl Cluster {
             percent_encode(dbname),
             percent_encode(&self.socket_dir.to_string_lossy())
         )
+    }
+
+    /// Joins the cluster's users (waiting while a leaving process stops it), then starts
+    /// it if it is stopped, creating it first if `create` (else a missing cluster is
+    /// [`EmbeddedError::Missing`]). Blocking.
+    pub fn open_for_use(&self, create: bool) -> Result<ClusterUse, EmbeddedError> {
+        if !create && !self.pgdata.join("PG_VERSION").is_file() {
+            return Err(EmbeddedError::Missing(self.data_dir.clone()));
+        }
+        self.prepare_data_dir()?;
+        let path = self.data_dir.join(".postgres.users");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(format!("opening {}", path.display())))?;
+        file.lock_shared()
+            .map_err(io_err(format!("locking {}", path.display())))?;
+        self.ensure_running()?;
+        Ok(ClusterUse {
+            file,
+            cluster: self.clone(),
+        })
     }
 
     /// Creates the cluster if it does not exist and starts it if it is stopped.

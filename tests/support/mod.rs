@@ -157,6 +157,17 @@ pub fn start_gateway_binary(
     std::io::BufReader<std::process::ChildStderr>,
     std::net::SocketAddr,
 ) {
+    start_gateway_binary_with(&db.env())
+}
+
+/// The gateway binary with exactly `env` (plus an info log and port 0), once it listens.
+pub fn start_gateway_binary_with(
+    env: &[(&str, String)],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    std::net::SocketAddr,
+) {
     use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_metamcp"));
     cmd.env_clear()
@@ -164,7 +175,7 @@ pub fn start_gateway_binary(
         .env("METAMCP_LISTEN", "127.0.0.1:0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    for (k, v) in db.env() {
+    for (k, v) in env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn metamcp");

@@ -429,6 +429,8 @@ struct Answer {
     /// The JSON-RPC error code, if the answer was an error.
     rpc_error: Option<i64>,
     session: Option<String>,
+    /// The server closes the connection after this answer (`Connection: close`).
+    close: bool,
 }
 
 /// Reads one response into `buf` (reused): head, then a body by `Content-Length` or
@@ -448,6 +450,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
     let mut length = None;
     let mut chunked = false;
     let mut session = None;
+    let mut close = false;
     for line in head.split("\r\n").skip(1) {
         let Some((k, v)) = line.split_once(':') else {
             continue;
@@ -459,6 +462,8 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
             chunked = true;
         } else if k.eq_ignore_ascii_case("mcp-session-id") {
             session = Some(v.to_string());
+        } else if k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close") {
+            close = true;
         }
     }
     let rpc_error;
@@ -508,6 +513,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
         status,
         rpc_error,
         session,
+        close,
     })
 }
 
@@ -741,6 +747,17 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
         let us = now.duration_since(intended).as_micros() as u64;
         match result {
             Ok(Ok(answer)) => {
+                // A server that closes keep-alive connections now and then (nginx after
+                // `keepalive_requests`) is not failing: connect again.
+                if answer.close && a.scenario != "connect" {
+                    match connect(&shared).await {
+                        Ok(s) => {
+                            stream = s;
+                            buf.clear();
+                        }
+                        Err(_) => tally.error("connection".into(), &shared),
+                    }
+                }
                 if answer.status != 200 && answer.status != 202 {
                     tally.error(format!("http_{}", answer.status), &shared);
                 } else if let Some(code) = answer.rpc_error {

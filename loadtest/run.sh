@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tools/call throughput and latency through the gateway, as a ratio of the same load sent
-# straight to the backend, in one run. The gateway and mockmcp share core 0; wrk runs on
-# core 1. Everything listens on 127.0.0.1; every run is bounded by DURATION.
+# straight to the backend, in one run, driven by mcpload (real MCP sessions, a unique id
+# per request). The gateway and mockmcp share core 0; mcpload runs on core 1. Everything
+# listens on 127.0.0.1; every run is bounded by DURATION. Each run's mcpload JSON and SVG
+# and the printed table go to RESULTS (default loadtest/results/<date-time>).
 #
 #   loadtest/run.sh                       # 10 s per target, 32 connections
 #   DURATION=30s CONNECTIONS=64 loadtest/run.sh
@@ -21,17 +23,13 @@ DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 TOOL=${TOOL:-echo}
-ARGS=${ARGS:-'{"message":"hello from wrk"}'}
+ARGS=${ARGS:-'{"message":"hello from mcpload"}'}
+RESULTS=${RESULTS:-loadtest/results/$(date +%Y%m%d-%H%M%S)}
 GATEWAY_CORE=${GATEWAY_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 
 . loadtest/lib.sh
 
-if ! command -v wrk >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "wrk is needed (apt-get install wrk)"
-    say "installing wrk"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
 for t in taskset curl python3; do command -v $t >/dev/null || die "$t is needed"; done
 # Reference proxies, measured in the same run: REFERENCE=nginx,haproxy (either or both).
 reference() { case ",${REFERENCE:-}," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -49,7 +47,9 @@ done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp >&2
+cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+mkdir -p "$RESULTS"
+RESULTS=$(cd "$RESULTS" && pwd)
 
 say "starting mockmcp on core $GATEWAY_CORE"
 taskset -c "$GATEWAY_CORE" "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
@@ -65,16 +65,6 @@ GW_PID=$gw_pid
 
 register "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
 
-# Opens an MCP session at $1 (with optional auth header $2); prints the session id.
-session() {
-    local h=()
-    [ -n "${2:-}" ] && h=(-H "authorization: $2")
-    curl -sf -D - -o /dev/null "$1" "${h[@]}" -H 'content-type: application/json' \
-        -H 'accept: application/json, text/event-stream' \
-        -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
-        tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}'
-}
-
 # Prints "user system switches" for process $1 (all threads; CPU in clock ticks).
 usage_of() {
     local stat; stat=$(cat "/proc/$1/stat")
@@ -82,17 +72,21 @@ usage_of() {
     echo "$stat" | awk -v sw="$sw" '{print $14, $15, sw}'
 }
 
-# Runs wrk against $2 (session $3, auth $4, tool $5) and prints one line:
-# "name rps=.. p50_ms=.. .. <proc>_user=.. <proc>_sys=.. <proc>_switches=.." for each
-# "proc=pid" given after the tool.
+# Runs mcpload against $2 (key $3, tool $4; more mcpload flags in MCPLOAD_FLAGS) and
+# prints one line: "name rps=.. p50_us=.. p99_us=.. requests=.. errors=.." and, for each
+# "proc=pid" given after the tool, "<proc>_user=.. <proc>_sys=.. <proc>_switches=..".
 measure() {
-    local name=$1 url=$2 session=$3 auth=$4 tool=$5; shift 5
-    local before=() p
+    local name=$1 url=$2 key=$3 tool=$4; shift 4
+    local before=() p auth=()
+    [ -n "$key" ] && auth=(--key "$key")
     for p in "$@"; do before+=("$(usage_of "${p#*=}")"); done
+    run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
+    echo "$run_no" > "$RESULTS/.runs"
     local result
-    result=$(MCP_SESSION="$session" MCP_AUTH="$auth" MCP_TOOL="$tool" MCP_ARGS="$ARGS" \
-        taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s loadtest/tools_call.lua "$url" | grep '^RESULT' | cut -d' ' -f2-)
+    result=$(taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "$url" "${auth[@]}" --tool "$tool" \
+        --args "$ARGS" --connections "$CONNECTIONS" --duration "$DURATION" ${MCPLOAD_FLAGS:-} \
+        --json "$RESULTS/$run_no-$name.json" --svg "$RESULTS/$run_no-$name.svg" |
+        grep '^RESULT' | cut -d' ' -f2-)
     local i=0
     for p in "$@"; do
         read -r u0 s0 w0 <<<"${before[$i]}"
@@ -105,9 +99,6 @@ measure() {
 
 DIRECT_URL="http://127.0.0.1:$MOCK_PORT/mcp"
 GW_URL="http://$GW/mcp"
-DIRECT_SESSION=$(session "$DIRECT_URL")
-GW_SESSION=$(session "$GW_URL" "Bearer $ADMIN")
-[ -n "$DIRECT_SESSION" ] && [ -n "$GW_SESSION" ] || die "could not open sessions"
 
 if reference nginx; then
     mkdir -p "$work/nginx"
@@ -119,6 +110,7 @@ error_log $work/nginx/error.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
+    keepalive_requests 100000000;
     client_body_temp_path $work/nginx/body;
     proxy_temp_path $work/nginx/proxy;
     upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 64; }
@@ -170,21 +162,21 @@ CONF
 fi
 
 say "warming up"
-DURATION=2s measure warm "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL" >/dev/null
-DURATION=2s measure warm "$GW_URL" "$GW_SESSION" "Bearer $ADMIN" "mock__$TOOL" >/dev/null
+DURATION=2s measure warm "$DIRECT_URL" "" "$TOOL" >/dev/null
+DURATION=2s measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 
 results=()
 for round in $(seq "$ROUNDS"); do
     say "round $round/$ROUNDS: direct to mockmcp ($DURATION, $CONNECTIONS connections, tool $TOOL)"
-    results+=("$(measure direct "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL" mockmcp="$MOCK_PID")")
+    results+=("$(measure direct "$DIRECT_URL" "" "$TOOL" mockmcp="$MOCK_PID")")
     if [ -n "${NGINX_WORKER:-}" ]; then
         say "round $round/$ROUNDS: through nginx (plain reverse proxy, keep-alive upstream)"
-        results+=("$(measure nginx "http://127.0.0.1:$NGINX_PORT/mcp" "$DIRECT_SESSION" "" "$TOOL" \
+        results+=("$(measure nginx "http://127.0.0.1:$NGINX_PORT/mcp" "" "$TOOL" \
             mockmcp="$MOCK_PID" proxy="$NGINX_WORKER")")
     fi
     if [ -n "${HAPROXY_PID:-}" ]; then
         say "round $round/$ROUNDS: through haproxy (plain reverse proxy, connection reuse)"
-        results+=("$(measure haproxy "http://127.0.0.1:$HAPROXY_PORT/mcp" "$DIRECT_SESSION" "" "$TOOL" \
+        results+=("$(measure haproxy "http://127.0.0.1:$HAPROXY_PORT/mcp" "" "$TOOL" \
             mockmcp="$MOCK_PID" proxy="$HAPROXY_PID")")
     fi
     say "round $round/$ROUNDS: through the gateway (API key, session, routing, id rewriting)"
@@ -193,7 +185,7 @@ for round in $(seq "$ROUNDS"); do
         perf record -q ${PERF_ARGS:--e cpu-clock -F 1999 -g} -p "$GW_PID" -o "$PROFILE" -- sleep "${DURATION%s}" 2>/dev/null &
         perf_pid=$!
     fi
-    results+=("$(measure gateway "$GW_URL" "$GW_SESSION" "Bearer $ADMIN" "mock__$TOOL" \
+    results+=("$(measure gateway "$GW_URL" "$ADMIN" "mock__$TOOL" \
         mockmcp="$MOCK_PID" proxy="$GW_PID")")
     if [ -n "${perf_pid:-}" ]; then
         wait "$perf_pid" && say "profile written to $PROFILE (perf report -i $PROFILE)"
@@ -203,27 +195,40 @@ done
 # The direct rate drifts between measurements (±10 % on a shared VM): every proxy is
 # compared with the mean of the direct runs just before and just after it.
 say "direct to mockmcp again, closing the last round"
-results+=("$(measure direct "$DIRECT_URL" "$DIRECT_SESSION" "" "$TOOL" mockmcp="$MOCK_PID")")
+results+=("$(measure direct "$DIRECT_URL" "" "$TOOL" mockmcp="$MOCK_PID")")
 
-python3 - "$(getconf CLK_TCK)" "${results[@]}" <<'PY'
+# Unloaded: one connection, closed loop; what the hop adds to a lone call's latency.
+say "unloaded latency: one connection, direct and through the gateway"
+unloaded=()
+for _ in 1 2; do
+    unloaded+=("$(CONNECTIONS=1 measure direct1 "$DIRECT_URL" "" "$TOOL")")
+    unloaded+=("$(CONNECTIONS=1 measure gateway1 "$GW_URL" "$ADMIN" "mock__$TOOL")")
+done
+
+python3 - "$(getconf CLK_TCK)" "${results[@]}" -- "${unloaded[@]}" <<'PY' | tee "$RESULTS/table.txt"
 import sys
 hz = float(sys.argv[1])
-runs = []
-for line in sys.argv[2:]:
-    name, *fields = line.split()
-    runs.append((name, {k: float(v) for k, v in (f.split("=") for f in fields)}))
+split = sys.argv.index("--")
+def parse(lines):
+    out = []
+    for line in lines:
+        name, *fields = line.split()
+        out.append((name, {k: float(v) for k, v in (f.split("=") for f in fields)}))
+    return out
+runs = parse(sys.argv[2:split])
+alone = parse(sys.argv[split + 1:])
 
 def us(r, key):
     return r.get(key, 0.0) / hz / r["requests"] * 1e6
 
-print(f"{'':9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
+print(f"{'':9} {'req/s':>8} {'ratio':>6} {'p50 us':>7} {'p99 us':>7} {'errors':>6}   "
       f"{'core us/request: backend':>24} {'proxy (user+sys)':>17}   {'switches/req':>12}")
 def baseline(i):
     """The mean of the direct runs on either side of run i."""
     around = [r for _, r in (next(((n, r) for n, r in reversed(runs[:i]) if n == "direct"), (None, None)),
                              next(((n, r) for n, r in runs[i + 1:] if n == "direct"), (None, None)))
               if r is not None]
-    return {k: sum(r[k] for r in around) / len(around) for k in ("rps", "p50_ms", "p99_ms")}
+    return {k: sum(r[k] for r in around) / len(around) for k in ("rps", "p50_us", "p99_us")}
 
 ratios = {}
 for i, (name, r) in enumerate(runs):
@@ -234,15 +239,23 @@ for i, (name, r) in enumerate(runs):
     proxy = (f"{us(r, 'proxy_user') + us(r, 'proxy_sys'):5.1f} ({us(r, 'proxy_user'):.1f}+"
              f"{us(r, 'proxy_sys'):.1f})" if "proxy_user" in r else "-")
     switches = (r.get("mockmcp_switches", 0) + r.get("proxy_switches", 0)) / r["requests"]
-    print(f"{name:9} {r['rps']:>8.0f} {ratio:>6.2f} {r['p50_ms']:>7.3f} "
-          f"{r['p99_ms']:>7.3f} {r['errors']:>6.0f}   "
+    print(f"{name:9} {r['rps']:>8.0f} {ratio:>6.2f} {r['p50_us']:>7.0f} "
+          f"{r['p99_us']:>7.0f} {r['errors']:>6.0f}   "
           f"{us(r, 'mockmcp_user') + us(r, 'mockmcp_sys'):>24.1f} {proxy:>17}   {switches:>12.2f}")
 for name in ratios:
     rounds = sorted(ratios[name], key=lambda x: x[0])
     ratio, r, d = rounds[len(rounds) // 2]
     print(f"{name}: throughput {ratio:.2f} of direct (median of {len(rounds)} round(s); "
           f"all: {', '.join(f'{x[0]:.2f}' for x in ratios[name])}); "
-          f"p50 {r['p50_ms'] / d['p50_ms']:.2f}x, p99 {r['p99_ms'] / d['p99_ms']:.2f}x of direct")
-if any(r["errors"] for _, r in runs):
+          f"p50 {r['p50_us'] / d['p50_us']:.2f}x, p99 {r['p99_us'] / d['p99_us']:.2f}x of direct")
+def mid(name, key):
+    xs = sorted(r[key] for n, r in alone if n == name)
+    return xs[len(xs) // 2] if xs else 0.0
+print(f"unloaded (1 connection): direct p50 {mid('direct1', 'p50_us'):.0f} us p99 {mid('direct1', 'p99_us'):.0f} us; "
+      f"gateway p50 {mid('gateway1', 'p50_us'):.0f} us p99 {mid('gateway1', 'p99_us'):.0f} us; "
+      f"added p50 {mid('gateway1', 'p50_us') - mid('direct1', 'p50_us'):.0f} us, "
+      f"p99 {mid('gateway1', 'p99_us') - mid('direct1', 'p99_us'):.0f} us")
+if any(r["errors"] for _, r in runs + alone):
     sys.exit("errors during the run")
 PY
+say "results (mcpload JSON and SVG of every run) in $RESULTS"

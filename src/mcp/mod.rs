@@ -125,7 +125,7 @@ impl Ctx {
             expires: self.session_expires,
             caps: self.client_caps,
             metrics: &self.state.metrics,
-            key: self.principal.as_ref().map(|p| p.key_id.as_str()),
+            key: self.principal.as_ref().map(|p| p.key_id),
             namespace: self.namespace.as_deref(),
         }
     }

@@ -55,18 +55,20 @@ pub const MAX_BACKEND_SERIES: usize = 1000;
 pub const MAX_TOOL_SERIES: usize = 5000;
 const OTHER: &str = "_other";
 
-/// Forwarded calls of one backend.
+/// Forwarded calls of one backend, and of each of its tools (calls, errors).
 #[derive(Default)]
 struct BackendCalls {
     errors: u64,
     latency: Histogram,
+    tools: HashMap<String, (u64, u64)>,
 }
 
-/// Forwarded calls by backend and by (backend, tool).
+/// Forwarded calls by backend (looked up by `&str`: no allocation once a series exists).
 #[derive(Default)]
 struct Calls {
     backends: HashMap<String, BackendCalls>,
-    tools: HashMap<(String, String), (u64, u64)>,
+    /// Tool series over every backend (bounded by [`MAX_TOOL_SERIES`]).
+    tool_series: usize,
 }
 
 /// A Prometheus label value: `\`, `"` and line breaks escaped.
@@ -120,22 +122,33 @@ impl Metrics {
         } else {
             OTHER
         };
-        let entry = match calls.backends.get_mut(b) {
-            Some(e) => e,
-            None => calls.backends.entry(b.to_string()).or_default(),
+        if !calls.backends.contains_key(b) {
+            calls
+                .backends
+                .insert(b.to_string(), BackendCalls::default());
+        }
+        let Some(entry) = calls.backends.get_mut(b) else {
+            return;
         };
         entry.latency.record(secs);
         entry.errors += u64::from(failed);
         if let Some(tool) = tool {
-            let key = (b.to_string(), tool.to_string());
-            let key = if calls.tools.contains_key(&key) || calls.tools.len() < MAX_TOOL_SERIES {
-                key
+            let t = if entry.tools.contains_key(tool) {
+                tool
+            } else if calls.tool_series < MAX_TOOL_SERIES {
+                calls.tool_series += 1;
+                entry.tools.insert(tool.to_string(), (0, 0));
+                tool
             } else {
-                (b.to_string(), OTHER.to_string())
+                if !entry.tools.contains_key(OTHER) {
+                    entry.tools.insert(OTHER.to_string(), (0, 0));
+                }
+                OTHER
             };
-            let t = calls.tools.entry(key).or_default();
-            t.0 += 1;
-            t.1 += u64::from(failed);
+            if let Some(t) = entry.tools.get_mut(t) {
+                t.0 += 1;
+                t.1 += u64::from(failed);
+            }
         }
     }
 
@@ -181,11 +194,15 @@ impl Metrics {
             c.latency
                 .write(out, "metamcp_backend_call_duration_seconds", &labels);
         }
-        let mut tools: Vec<_> = calls.tools.iter().collect();
+        let mut tools: Vec<(&String, &String, &(u64, u64))> = calls
+            .backends
+            .iter()
+            .flat_map(|(b, c)| c.tools.iter().map(move |(t, n)| (b, t, n)))
+            .collect();
         tools.sort();
         out.push_str("# HELP metamcp_tool_calls_total tools/call requests by backend and tool.\n");
         out.push_str("# TYPE metamcp_tool_calls_total counter\n");
-        for ((b, t), (n, _)) in &tools {
+        for (b, t, (n, _)) in &tools {
             let _ = writeln!(
                 out,
                 "metamcp_tool_calls_total{{backend=\"{}\",tool=\"{}\"}} {n}",
@@ -197,7 +214,7 @@ impl Metrics {
             "# HELP metamcp_tool_errors_total tools/call requests that ended in an error.\n",
         );
         out.push_str("# TYPE metamcp_tool_errors_total counter\n");
-        for ((b, t), (_, e)) in &tools {
+        for (b, t, (_, e)) in &tools {
             let _ = writeln!(
                 out,
                 "metamcp_tool_errors_total{{backend=\"{}\",tool=\"{}\"}} {e}",

@@ -43,7 +43,7 @@ pub struct Caller<'a> {
     pub caps: Option<u8>,
     /// For the call's metrics and its log line: the key and the namespace, if any.
     pub metrics: &'a Arc<Metrics>,
-    pub key: Option<&'a str>,
+    pub key: Option<crate::store::keys::KeyId>,
     pub namespace: Option<&'a str>,
 }
 
@@ -78,8 +78,11 @@ struct CallRecord {
     metrics: Arc<Metrics>,
     backend: Arc<Backend>,
     method: &'static str,
-    tool: Option<Box<str>>,
-    key: Option<Box<str>>,
+    /// The backend's own tool name as a JSON string (shared, not copied), for
+    /// `tools/call`.
+    tool: Option<Bytes>,
+    key: Option<crate::store::keys::KeyId>,
+    /// Copied only for namespace endpoints (`/mcp` has none).
     namespace: Option<Box<str>>,
     request_bytes: usize,
     response_bytes: usize,
@@ -105,23 +108,18 @@ impl CallRecord {
         backend: &Arc<Backend>,
         body: &[u8],
         f: &Frame,
-        upstream_name: Option<&[u8]>,
+        upstream_name: Option<&Bytes>,
     ) -> CallRecord {
         let method = method_label(f.method(body).unwrap_or_default());
         // The backend's own name (the same in every namespace).
-        let tool = match (method, upstream_name) {
-            ("tools/call", Some(n)) => serde_json::from_slice::<String>(n)
-                .ok()
-                .map(String::into_boxed_str),
-            _ => None,
-        };
+        let tool = upstream_name.filter(|_| method == "tools/call").cloned();
         CallRecord {
             started: tokio::time::Instant::now(),
             metrics: caller.metrics.clone(),
             backend: backend.clone(),
             method,
             tool,
-            key: caller.key.map(Box::from),
+            key: caller.key,
             namespace: caller.namespace.map(Box::from),
             request_bytes: body.len(),
             response_bytes: 0,
@@ -135,18 +133,28 @@ impl CallRecord {
         }
         let took = self.started.elapsed();
         let failed = outcome != Outcome::Ok;
+        // A JSON string's text: borrowed unless it has escapes (tool names rarely do).
+        let tool = self.tool.as_ref().map(|t| {
+            let inner = t.get(1..t.len().saturating_sub(1)).unwrap_or_default();
+            match std::str::from_utf8(inner) {
+                Ok(s) if !s.contains('\\') => std::borrow::Cow::Borrowed(s),
+                _ => {
+                    std::borrow::Cow::Owned(serde_json::from_slice::<String>(t).unwrap_or_default())
+                }
+            }
+        });
         self.metrics.call(
             &self.backend.name,
-            self.tool.as_deref(),
+            tool.as_deref(),
             took.as_secs_f64(),
             failed,
         );
         tracing::info!(
             target: "metamcp::call",
-            key = %self.key.as_deref().unwrap_or("-"),
+            key = %self.key.as_ref().map_or("-", |k| k.as_str()),
             namespace = %self.namespace.as_deref().unwrap_or("-"),
             method = %self.method,
-            tool = %self.tool.as_deref().unwrap_or("-"),
+            tool = %tool.as_deref().unwrap_or("-"),
             backend = %self.backend.name,
             duration_us = took.as_micros() as u64,
             outcome = %outcome.as_str(),
@@ -200,30 +208,29 @@ async fn forward_call(
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let upstream_id = backend.next_upstream_id();
-    let mut record = CallRecord::new(
-        caller,
-        backend,
-        body,
-        f,
-        rename.as_ref().map(|(_, n)| &n[..]),
-    );
-    let mut reps: Vec<(Span, &[u8])> = Vec::with_capacity(2);
+    let mut record = CallRecord::new(caller, backend, body, f, rename.as_ref().map(|(_, n)| n));
+    // At most three replacements (id, name, progress token), on the stack.
+    let mut reps: [(Span, &[u8]); 3] = [(Span::default(), &[]); 3];
+    let mut n = 0;
     if let Some(s) = f.id {
-        reps.push((s, &upstream_id));
+        reps[n] = (s, &upstream_id);
+        n += 1;
     }
     if let Some((span, name)) = &rename {
-        reps.push((*span, name));
+        reps[n] = (*span, name);
+        n += 1;
     }
     // On a transport whose calls share one message stream, the progress token becomes
     // the upstream id (unique there); the transport restores the client's own.
     let token = match f.progress_token {
         Some(span) if backend.rewrites_progress_tokens() => {
-            reps.push((span, &upstream_id));
+            reps[n] = (span, &upstream_id);
+            n += 1;
             Some(Bytes::copy_from_slice(span.of(body)))
         }
         _ => None,
     };
-    let upstream_body = frame::splice(body, &mut reps);
+    let upstream_body = frame::splice(body, &mut reps[..n]);
     let key = (caller.conversation.clone(), client_id.clone());
     caller.inflight.insert(
         key.clone(),

@@ -704,7 +704,11 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
     let interval = a
         .rate
         .map(|r| Duration::from_secs_f64(a.connections as f64 / r));
-    let mut next_send = Instant::now();
+    // Connections' schedules are staggered, so the offered load is even, not in bursts.
+    let mut next_send = Instant::now()
+        + interval.map_or(Duration::ZERO, |s| {
+            s.mul_f64(index as f64 / a.connections as f64)
+        });
     let mut i = index * (CORPUS_ENTRIES / a.connections.max(1));
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -719,8 +723,15 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
             Some(step) => {
                 let t = next_send;
                 next_send += step;
-                if t > Instant::now() {
-                    tokio::time::sleep_until(t.into()).await;
+                // Timers fire on millisecond ticks: sleep to just before the intended
+                // time, then yield until it, so lateness is ours to measure, not the
+                // timer's.
+                let margin = Duration::from_micros(1500);
+                if t > Instant::now() + margin {
+                    tokio::time::sleep_until((t - margin).into()).await;
+                }
+                while Instant::now() < t {
+                    tokio::task::yield_now().await;
                 }
                 t
             }

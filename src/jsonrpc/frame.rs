@@ -108,9 +108,28 @@ pub fn string_value<'a>(body: &'a [u8], span: Span) -> Option<Cow<'a, str>> {
     serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
 }
 
+/// Reused scratch space for simd-json, which parses in place: the copy of the input,
+/// simd-json's buffers, and the tape's allocation (kept empty between parses).
+struct Scratch {
+    input: Vec<u8>,
+    buffers: Option<simd_json::Buffers>,
+    tape: Vec<simd_json::Node<'static>>,
+}
+
 thread_local! {
-    /// Reused scratch space for simd-json, which parses in place.
-    static SCRATCH: RefCell<(Vec<u8>, Option<simd_json::Buffers>)> = const { RefCell::new((Vec::new(), None)) };
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch { input: Vec::new(), buffers: None, tape: Vec::new() })
+    };
+}
+
+/// An empty vector of another element lifetime on the same allocation (the in-place
+/// collect of an empty iterator keeps it), so the tape's capacity outlives each parse
+/// without a node outliving its input.
+fn recycle<'a, 'b>(mut v: Vec<simd_json::Node<'a>>) -> Vec<simd_json::Node<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| simd_json::Node::Static(simd_json::StaticNode::Null))
+        .collect()
 }
 
 /// Validates `body` as JSON and records the spans of one JSON-RPC message.
@@ -135,27 +154,41 @@ fn with_tape<R>(
 ) -> Result<R, FrameError> {
     SCRATCH.with(|cell| {
         let mut guard = cell.borrow_mut();
-        let (scratch, buffers) = &mut *guard;
+        let Scratch {
+            input: scratch,
+            buffers,
+            tape: kept,
+        } = &mut *guard;
         let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(bytes.len()));
+        let mut tape = simd_json::tape::Tape(recycle(std::mem::take(kept)));
         scratch.clear();
         scratch.extend_from_slice(bytes);
         let base = scratch.as_ptr() as usize;
-        let retry = match simd_json::to_tape_with_buffers(scratch, buffers) {
-            Ok(tape) => return Ok(f(&tape.0, base)),
+        let retry = match simd_json::fill_tape(scratch, buffers, &mut tape) {
+            Ok(()) => {
+                let r = f(&tape.0, base);
+                *kept = recycle(tape.0);
+                return Ok(r);
+            }
             Err(e) => *e.error() == simd_json::ErrorType::InvalidNumber,
         };
         if !retry {
+            *kept = recycle(tape.0);
             return Err(FrameError::Parse);
         }
+        let mut tape = simd_json::tape::Tape(recycle(tape.0));
         scratch.clear();
         scratch.extend_from_slice(bytes);
         if !neutralize_numbers(scratch) {
             return Err(FrameError::Parse);
         }
         let base = scratch.as_ptr() as usize;
-        let tape =
-            simd_json::to_tape_with_buffers(scratch, buffers).map_err(|_| FrameError::Parse)?;
-        Ok(f(&tape.0, base))
+        let parsed = simd_json::fill_tape(scratch, buffers, &mut tape);
+        let r = parsed
+            .map(|()| f(&tape.0, base))
+            .map_err(|_| FrameError::Parse);
+        *kept = recycle(tape.0);
+        r
     })
 }
 

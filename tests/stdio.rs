@@ -641,8 +641,11 @@ async fn isolated_servers_run_a_child_per_session_capped_and_reaped() {
     // The lists were read by a child started for it, which is gone once they are.
     count_becomes(&token, 0, "no child before any client calls").await;
 
-    // Three sessions, three children: each sees only its own calls.
-    let clients = [session(&gw).await, session(&gw).await, session(&gw).await];
+    // Three sessions (two keys: one key may hold all but one), three children: each
+    // sees only its own calls.
+    let mut third = Client::new(gw.addr, "/mcp", Some(&gw.admin_key));
+    third.initialize().await;
+    let clients = [session(&gw).await, session(&gw).await, third];
     assert!(
         clients[0]
             .tool_names()
@@ -845,4 +848,28 @@ async fn a_childs_memory_limit_holds() {
         (!failed).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn one_key_cannot_take_every_isolated_instance() {
+    let gw = TestGateway::start().await;
+    let token = metamcp::crypto::random_alphanumeric(16);
+    gw.register(json!({"name": "iso", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"], "env": {"LEAKTEST": token},
+                       "session_mode": "isolated", "max_instances": 2}))
+        .await;
+    let first = session(&gw).await;
+    whoami(&first, "iso__whoami").await.unwrap();
+    // The same key's next session is refused while the total still has room…
+    let second = session(&gw).await;
+    let e = whoami(&second, "iso__whoami").await.unwrap_err();
+    assert!(e.contains("this API key's sessions already hold 1"), "{e}");
+    // …which another key gets.
+    let mut other = Client::new(gw.addr, "/mcp", Some(&gw.admin_key));
+    other.initialize().await;
+    whoami(&other, "iso__whoami").await.unwrap();
+    assert_eq!(tagged(&token).len(), 2);
+    assert_eq!(metamcp::backend::isolated::per_key_share(8), 7);
+    assert_eq!(metamcp::backend::isolated::per_key_share(1), 1);
 }

@@ -39,6 +39,15 @@ pub struct Owner<'a> {
     pub key: &'a str,
     /// When the client's session expires (unix seconds); `None` for keys.
     pub expires: Option<u64>,
+    /// The API key behind the client (`None`: an open namespace's anonymous clients),
+    /// whose sessions together may hold only [`per_key_share`] of the instances.
+    pub api_key: Option<crate::store::keys::KeyId>,
+}
+
+/// How many of a server's `max_instances` one API key's sessions may hold: all but
+/// one, so a key opening session after session cannot lock every other key out.
+pub fn per_key_share(max_instances: usize) -> usize {
+    max_instances.saturating_sub(1).max(1)
 }
 
 impl Owner<'_> {
@@ -57,6 +66,7 @@ impl Owner<'_> {
 struct Instance {
     transport: StdioTransport,
     expires: Option<u64>,
+    api_key: Option<crate::store::keys::KeyId>,
     last_used: Mutex<tokio::time::Instant>,
     /// Held while the child starts, so racing first calls start one.
     starting: tokio::sync::Mutex<()>,
@@ -171,6 +181,16 @@ impl IsolatedTransport {
                             self.launch.name, self.max_instances
                         )));
                     }
+                    let share = per_key_share(self.max_instances);
+                    if owner.api_key.is_some()
+                        && map.values().filter(|i| i.api_key == owner.api_key).count() >= share
+                    {
+                        return Err(UpstreamError::Connect(format!(
+                            "this API key's sessions already hold {share} of server {}'s \
+                             max_instances ({}) isolated processes; end one of its sessions",
+                            self.launch.name, self.max_instances
+                        )));
+                    }
                     let i = Arc::new(Instance {
                         transport: StdioTransport::new(
                             self.launch.clone(),
@@ -178,6 +198,7 @@ impl IsolatedTransport {
                             self.groups.clone(),
                         ),
                         expires: owner.expires,
+                        api_key: owner.api_key,
                         last_used: Mutex::new(tokio::time::Instant::now()),
                         starting: tokio::sync::Mutex::new(()),
                     });

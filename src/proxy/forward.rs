@@ -177,6 +177,7 @@ impl Caller<'_> {
         Owner {
             key: owner_key(self.conversation),
             expires: self.expires,
+            api_key: self.key,
         }
     }
 }

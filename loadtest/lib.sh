@@ -61,3 +61,40 @@ new_session() {
         -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"loadtest","version":"1"}}}' |
         tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}'
 }
+
+# A free port from the kernel, for proxies that cannot listen on port 0 and report it.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Prints "user system switches" for process $1 (all threads; CPU in clock ticks).
+usage_of() {
+    local stat; stat=$(cat "/proc/$1/stat")
+    local sw; sw=$(cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}')
+    echo "$stat" | awk -v sw="$sw" '{print $14, $15, sw}'
+}
+
+# Starts one nginx worker on core $1 whose http block holds $2 (a server listening on
+# 127.0.0.1:NGINX_PORT, written as that placeholder); sets NGINX_PORT and NGINX_WORKER.
+start_nginx() {
+    command -v nginx >/dev/null || die "nginx is needed"
+    mkdir -p "$work/nginx"
+    NGINX_PORT=$(free_port)
+    cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+${2//NGINX_PORT/$NGINX_PORT}
+}
+CONF
+    taskset -c "$1" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.05; done
+    NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+    [ -n "$NGINX_WORKER" ] || die "nginx did not start: $(cat "$work/nginx/error.log")"
+}

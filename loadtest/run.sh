@@ -43,8 +43,6 @@ for r in ${REFERENCE//,/ }; do
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkg >/dev/null
     fi
 done
-# A free port from the kernel, for proxies that cannot listen on port 0 and report it.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
@@ -65,12 +63,6 @@ GW_PID=$gw_pid
 
 register "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
 
-# Prints "user system switches" for process $1 (all threads; CPU in clock ticks).
-usage_of() {
-    local stat; stat=$(cat "/proc/$1/stat")
-    local sw; sw=$(cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}')
-    echo "$stat" | awk -v sw="$sw" '{print $14, $15, sw}'
-}
 
 # Runs mcpload against $2 (key $3, tool $4; more mcpload flags in MCPLOAD_FLAGS) and
 # prints one line: "name rps=.. p50_us=.. p99_us=.. requests=.. errors=.." and, for each
@@ -101,37 +93,16 @@ DIRECT_URL="http://127.0.0.1:$MOCK_PORT/mcp"
 GW_URL="http://$GW/mcp"
 
 if reference nginx; then
-    mkdir -p "$work/nginx"
-    cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 64; }
+    start_nginx "$GATEWAY_CORE" "    upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 64; }
     server {
-        listen 127.0.0.1:0;
+        listen 127.0.0.1:NGINX_PORT;
         location / {
             proxy_pass http://mock;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Connection \"\";
             proxy_buffering off;
         }
-    }
-}
-CONF
-    NGINX_PORT=$(free_port)
-    sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$NGINX_PORT;/" "$work/nginx/nginx.conf"
-    taskset -c "$GATEWAY_CORE" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-    pids+=($!)
-    for _ in $(seq 100); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.05; done
-    NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
-    [ -n "$NGINX_WORKER" ] || die "nginx did not start: $(cat "$work/nginx/error.log")"
+    }"
 fi
 
 if reference haproxy; then

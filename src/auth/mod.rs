@@ -34,6 +34,9 @@ use crate::store::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, se
 
 /// Concurrent argon2 verifications at most: a flood of distinct bad keys from many
 /// addresses still cannot take every core.
+/// The API key header (a name parsed once, not on every lookup).
+pub const X_API_KEY: hyper::header::HeaderName =
+    hyper::header::HeaderName::from_static("x-api-key");
 const ARGON2_SLOTS: usize = 2;
 
 /// How the caller proved who it is.
@@ -484,7 +487,7 @@ fn credential(headers: &HeaderMap) -> Result<Credential<'_>, AuthError> {
             Credential::Jwt(token)
         });
     }
-    if let Some(v) = headers.get("x-api-key") {
+    if let Some(v) = headers.get(X_API_KEY) {
         let v = v.to_str().map_err(|_| AuthError::Invalid {
             reason: "malformed",
         })?;

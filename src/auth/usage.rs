@@ -2,11 +2,11 @@
 //! memory on the request path (one short lock, no I/O) and written to the database in
 //! one statement every [`FLUSH_EVERY`] and at shutdown.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use foldhash::HashMap;
 
 use crate::store::db::DbError;
 

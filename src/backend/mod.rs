@@ -173,10 +173,11 @@ impl Backend {
             .clone()
     }
 
-    /// A fresh upstream request id, unique in this backend's sessions: `"g<n>"`.
-    pub fn next_upstream_id(&self) -> Bytes {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        upstream_id(n)
+    /// A fresh upstream request number, unique in this backend's sessions; on the wire
+    /// it is [`upstream_id`]`(n)`. A number is kept where the id is needed again only
+    /// rarely (to cancel): no copy of the id's bytes is held for every call.
+    pub fn next_upstream_number(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The hot path: sends a request frame (its id already the gateway's) and returns
@@ -653,8 +654,8 @@ impl Backends {
     }
 }
 
-/// `"g<n>"`, written on the stack and copied once.
-fn upstream_id(n: u64) -> Bytes {
+/// Upstream request `n`'s id, `"g<n>"`: written on the stack and copied once.
+pub fn upstream_id(n: u64) -> Bytes {
     let mut buf = [0u8; 24];
     let mut at = buf.len() - 1;
     buf[at] = b'"';

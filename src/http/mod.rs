@@ -18,6 +18,17 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
+/// MCP's own headers, as names parsed once: a lookup by a `&str` parses and hashes the
+/// name on every request.
+pub mod names {
+    use hyper::header::HeaderName;
+
+    pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+    pub const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+    pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+    pub const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+}
+
 /// Every response body the gateway sends.
 pub enum Body {
     Empty,

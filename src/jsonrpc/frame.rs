@@ -585,8 +585,12 @@ impl Scanner<'_> {
 /// The body with each span replaced by its bytes (spans must not overlap).
 pub fn splice(body: &[u8], replacements: &mut [(Span, &[u8])]) -> Bytes {
     replacements.sort_by_key(|(s, _)| s.start);
-    let extra: usize = replacements.iter().map(|(_, r)| r.len()).sum();
-    let mut out = BytesMut::with_capacity(body.len() + extra);
+    // The exact length: a buffer filled to its capacity becomes `Bytes` without a
+    // second allocation for its shared part.
+    let len = replacements.iter().fold(body.len(), |n, (span, r)| {
+        n - (span.end - span.start) + r.len()
+    });
+    let mut out = BytesMut::with_capacity(len);
     let mut at = 0;
     for (span, bytes) in replacements.iter() {
         out.extend_from_slice(&body[at..span.start]);

@@ -7,8 +7,9 @@ use hyper::StatusCode;
 use hyper::header::HeaderMap;
 use serde_json::json;
 
-use crate::auth::session::SessionClaims;
+use crate::auth::session::OpenSession;
 use crate::auth::token::unix_now;
+use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};
 use crate::proxy::calls::ANONYMOUS;
@@ -40,7 +41,7 @@ pub(crate) fn admit(
     headers: &HeaderMap,
     body: &[u8],
     f: &Frame,
-) -> Result<Option<SessionClaims>, RpcError> {
+) -> Result<Option<Arc<OpenSession>>, RpcError> {
     let method = f.method(body).unwrap_or_default();
     // Responses carry no `_meta`: a stateless client's answer to a backend's request
     // says its era in the version header instead.
@@ -48,7 +49,7 @@ pub(crate) fn admit(
         .meta_version
         .and_then(|s| string_value(body, s))
         .or_else(|| {
-            header_str(headers, "mcp-protocol-version")
+            header_str(headers, names::MCP_PROTOCOL_VERSION)
                 .filter(|v| *v == STATELESS_VERSION)
                 .map(std::borrow::Cow::Borrowed)
         });
@@ -75,7 +76,7 @@ pub(crate) fn admit(
         };
         return Ok(None);
     }
-    if let Some(v) = header_str(headers, "mcp-protocol-version")
+    if let Some(v) = header_str(headers, names::MCP_PROTOCOL_VERSION)
         && !SESSION_VERSIONS.contains(&v)
     {
         return Err(RpcError::new(
@@ -84,7 +85,7 @@ pub(crate) fn admit(
             format!("unsupported MCP-Protocol-Version {v:?}"),
         ));
     }
-    let Some(id) = header_str(headers, "mcp-session-id") else {
+    let Some(id) = header_str(headers, names::MCP_SESSION_ID) else {
         return Err(RpcError::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_REQUEST,
@@ -103,7 +104,7 @@ pub(crate) fn admit(
             ctx.conversation = open.conversation.clone();
             ctx.session_expires = Some(open.claims.exp);
             ctx.client_caps = Some(open.claims.c);
-            Ok(Some(open.claims.clone()))
+            Ok(Some(open))
         }
         Err(e) => Err(RpcError::new(
             StatusCode::NOT_FOUND,
@@ -127,12 +128,12 @@ pub(crate) fn check_mirrored_headers(
             format!("the {what} header does not match the request body"),
         ))
     };
-    if let Some(h) = header_str(headers, "mcp-method")
+    if let Some(h) = header_str(headers, names::MCP_METHOD)
         && h != method
     {
         return mismatch("Mcp-Method");
     }
-    if let Some(h) = header_str(headers, "mcp-name") {
+    if let Some(h) = header_str(headers, names::MCP_NAME) {
         let body_name = match method {
             "tools/call" | "prompts/get" => f.name,
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,

@@ -51,7 +51,7 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
         }
         if !admitted {
             match admit(ctx, headers, &element, &f) {
-                Ok(Some(claims)) if claims.v == "2025-03-26" => admitted = true,
+                Ok(Some(open)) if open.claims.v == "2025-03-26" => admitted = true,
                 Ok(_) => {
                     return RpcError::new(
                         StatusCode::BAD_REQUEST,

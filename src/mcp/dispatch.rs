@@ -222,7 +222,10 @@ pub async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
         p.backend
             .notify(
                 owner_key(&ctx.conversation),
-                cancellation(&p.upstream_id, "cancelled by the client"),
+                cancellation(
+                    &crate::backend::upstream_id(p.upstream),
+                    "cancelled by the client",
+                ),
             )
             .await;
     }

@@ -184,7 +184,7 @@ pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-pub(crate) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str(h: &HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 

@@ -14,6 +14,7 @@ use crate::auth::session;
 use crate::auth::token::unix_now;
 use crate::crypto::base64url;
 use crate::http::Body;
+use crate::http::names;
 use crate::mcp::{Ctx, accepted, header_str};
 use crate::proxy::rpc::{RpcError, code, status_only};
 
@@ -30,7 +31,7 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         )
         .response(b"null");
     }
-    let Some(id) = header_str(req.headers(), "mcp-session-id") else {
+    let Some(id) = header_str(req.headers(), names::MCP_SESSION_ID) else {
         return RpcError::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_REQUEST,
@@ -120,7 +121,7 @@ pub(crate) fn listen(ctx: &Ctx) -> Response<Body> {
 
 /// `DELETE`: ends the session everywhere.
 pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
-    let Some(id) = header_str(req.headers(), "mcp-session-id") else {
+    let Some(id) = header_str(req.headers(), names::MCP_SESSION_ID) else {
         return RpcError::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_REQUEST,

@@ -116,6 +116,22 @@ impl Metrics {
     pub fn call(&self, backend: &str, tool: Option<&str>, secs: f64, failed: bool) {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let calls = &mut *calls;
+        // The common case: the backend's and the tool's series exist (one lookup each).
+        if let Some(entry) = calls.backends.get_mut(backend) {
+            let tool = match tool {
+                None => Some(None),
+                Some(t) => entry.tools.get_mut(t).map(Some),
+            };
+            if let Some(tool) = tool {
+                entry.latency.record(secs);
+                entry.errors += u64::from(failed);
+                if let Some(t) = tool {
+                    t.0 += 1;
+                    t.1 += u64::from(failed);
+                }
+                return;
+            }
+        }
         let b = if calls.backends.contains_key(backend) || calls.backends.len() < MAX_BACKEND_SERIES
         {
             backend

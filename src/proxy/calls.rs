@@ -2,7 +2,7 @@
 //! upstream id (for `notifications/cancelled`, and to tell the backend when a client
 //! leaves), and the backends' own requests to clients awaiting their answers.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,7 +97,8 @@ impl ServerRequests {
 /// A request of this client in flight at a backend.
 pub(crate) struct Pending {
     pub(crate) backend: Arc<Backend>,
-    pub(crate) upstream_id: Bytes,
+    /// Its upstream request number (see [`crate::backend::upstream_id`]).
+    pub(crate) upstream: u64,
 }
 
 /// In-flight requests by (conversation, client id), for `notifications/cancelled`.
@@ -169,7 +170,10 @@ impl Drop for InFlightGuard {
                 p.backend
                     .notify(
                         owner_key(&conversation),
-                        cancellation(&p.upstream_id, "the client went away"),
+                        cancellation(
+                            &crate::backend::upstream_id(p.upstream),
+                            "the client went away",
+                        ),
                     )
                     .await;
             });

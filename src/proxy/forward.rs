@@ -208,7 +208,8 @@ async fn forward_call(
 ) -> Response<Body> {
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
-    let upstream_id = backend.next_upstream_id();
+    let upstream = backend.next_upstream_number();
+    let upstream_id = crate::backend::upstream_id(upstream);
     let mut record = CallRecord::new(caller, backend, body, f, rename.as_ref().map(|(_, n)| n));
     // At most three replacements (id, name, progress token), on the stack.
     let mut reps: [(Span, &[u8]); 3] = [(Span::default(), &[]); 3];
@@ -237,7 +238,7 @@ async fn forward_call(
         key.clone(),
         Pending {
             backend: backend.clone(),
-            upstream_id: upstream_id.clone(),
+            upstream,
         },
     );
     let mut guard = InFlightGuard {

@@ -12,6 +12,63 @@ use bytes::Bytes;
 
 /// Longest id value captured for comparison; longer ones cannot be ours.
 const MAX_ID: usize = 256;
+/// Id values up to this long are captured without an allocation (the gateway's own
+/// upstream ids, `"g<n>"`, always are).
+const INLINE_ID: usize = 24;
+
+/// An id value being captured: on the stack while short, on the heap beyond.
+#[derive(Debug, Clone)]
+struct IdBuf {
+    inline: [u8; INLINE_ID],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl IdBuf {
+    fn new() -> IdBuf {
+        IdBuf {
+            inline: [0; INLINE_ID],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, c: u8) {
+        if self.len < INLINE_ID {
+            self.inline[self.len] = c;
+        } else {
+            if self.len == INLINE_ID {
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(c);
+        }
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.len <= INLINE_ID {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn first(&self) -> Option<&u8> {
+        self.as_slice().first()
+    }
+
+    fn into_bytes(self) -> Bytes {
+        if self.len <= INLINE_ID {
+            Bytes::copy_from_slice(&self.inline[..self.len])
+        } else {
+            Bytes::from(self.heap)
+        }
+    }
+}
 
 #[derive(Debug, Default, Clone)]
 struct Json {
@@ -34,7 +91,7 @@ struct Json {
     /// Just inserted after `{`: a comma is due unless the object is empty.
     pending_comma: bool,
     /// Capturing the id value: `Some(bytes so far)`.
-    capture: Option<Vec<u8>>,
+    capture: Option<IdBuf>,
     /// The top-level id of this message was handled: nothing left to do in it.
     done: bool,
 }
@@ -482,21 +539,21 @@ impl ResponseSplicer {
             out.push(chunk.slice(*seg..at));
         }
         *seg = at;
-        self.json.capture = Some(Vec::with_capacity(16));
+        self.json.capture = Some(IdBuf::new());
         self.json.id_next = false;
     }
 
     /// The id value is complete: emit the client's id if it is ours, else as it was.
     fn finish_capture(&mut self, _chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
         if let Some(cap) = self.json.capture.take() {
-            if cap == self.upstream_id[..] {
+            if cap.as_slice() == &self.upstream_id[..] {
                 out.push(self.client_id.clone());
                 self.answered = true;
             } else if let (true, Some(map)) = (self.sse, self.other_ids.as_mut()) {
                 self.requests_seen += 1;
-                out.push(map(&cap));
+                out.push(map(cap.as_slice()));
             } else {
-                out.push(Bytes::from(cap));
+                out.push(cap.into_bytes());
             }
         }
         *seg = at;
@@ -512,7 +569,7 @@ impl ResponseSplicer {
         out: &mut Vec<Bytes>,
     ) {
         if let Some(cap) = self.json.capture.take() {
-            out.push(Bytes::from(cap));
+            out.push(cap.into_bytes());
         }
         *seg = at;
         self.json.id_done = true;
@@ -520,7 +577,7 @@ impl ResponseSplicer {
     }
 }
 
-fn cap_too_long(cap: &Option<Vec<u8>>) -> bool {
+fn cap_too_long(cap: &Option<IdBuf>) -> bool {
     cap.as_ref().is_some_and(|c| c.len() > MAX_ID)
 }
 
@@ -572,6 +629,17 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":"g-10","result":{}}"#,
             false,
         );
+        // Longer than the inline capture, and beyond the longest id captured at all.
+        let long = format!(
+            r#"{{"jsonrpc":"2.0","id":"{}","result":{{}}}}"#,
+            "x".repeat(40)
+        );
+        check_all_splits(long.as_bytes(), long.as_bytes(), false);
+        let longest = format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{}}}}"#,
+            "7".repeat(300)
+        );
+        check_all_splits(longest.as_bytes(), longest.as_bytes(), false);
     }
 
     #[test]

@@ -183,7 +183,7 @@ async fn phases(
         };
         let open = !view.auth_required;
         let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
-            || req.headers().contains_key("x-api-key");
+            || req.headers().contains_key(crate::auth::X_API_KEY);
         let principal = if open && !has_credentials {
             None
         } else {

@@ -117,16 +117,18 @@ impl Pool {
     /// A request is sent again on a fresh connection only when writing it failed, so the
     /// backend cannot have acted on it: a call that may have run is never repeated.
     pub async fn post(self: &Arc<Self>, extra: &[u8], body: &[u8]) -> io::Result<(Head, Exchange)> {
-        let mut request =
-            BytesMut::with_capacity(self.head_prefix.len() + extra.len() + body.len() + 40);
-        request.extend_from_slice(&self.head_prefix);
-        request.extend_from_slice(extra);
-        request.extend_from_slice(b"Content-Length: ");
-        request.extend_from_slice(itoa(body.len()).as_bytes());
-        request.extend_from_slice(b"\r\n\r\n");
-        request.extend_from_slice(body);
+        // Head and body go out in one vectored write, straight from where they are.
+        let mut length = [0; 20];
+        let request: [&[u8]; 6] = [
+            &self.head_prefix,
+            extra,
+            b"Content-Length: ",
+            decimal(body.len(), &mut length),
+            b"\r\n\r\n",
+            body,
+        ];
         if let Some((mut stream, buf)) = self.checkout() {
-            match stream.write_all(&request).await {
+            match write_all(&mut stream, &request).await {
                 Ok(()) => return self.exchange(stream, buf).await,
                 // The backend closed it as it was taken: nothing was acted on.
                 Err(e)
@@ -137,7 +139,7 @@ impl Pool {
         }
         let mut stream = TcpStream::connect(self.addr).await?;
         stream.set_nodelay(true)?;
-        stream.write_all(&request).await?;
+        write_all(&mut stream, &request).await?;
         self.exchange(stream, BytesMut::new()).await
     }
 
@@ -239,8 +241,32 @@ fn still_open(stream: &TcpStream) -> bool {
     matches!(stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
-fn itoa(n: usize) -> String {
-    n.to_string()
+/// Writes every part, in order, with as few (vectored) writes as the socket allows.
+async fn write_all(stream: &mut TcpStream, parts: &[&[u8]; 6]) -> io::Result<()> {
+    let mut slices = parts.map(io::IoSlice::new);
+    let mut left: &mut [io::IoSlice<'_>] = &mut slices;
+    io::IoSlice::advance_slices(&mut left, 0);
+    while !left.is_empty() {
+        let n = stream.write_vectored(left).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        io::IoSlice::advance_slices(&mut left, n);
+    }
+    Ok(())
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
 }
 
 /// The body half of one exchange, read straight off the socket.
@@ -411,4 +437,44 @@ impl Exchange {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimal, write_all};
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn parts_are_written_whole_and_in_order_across_partial_writes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Larger than the socket buffers: the writes are partial.
+        let body: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let parts: [&[u8]; 6] = [
+            b"POST / HTTP/1.1\r\n",
+            b"",
+            b"A: b\r\n",
+            b"7",
+            b"\r\n",
+            &body,
+        ];
+        let expected: Vec<u8> = parts.concat();
+        let reader = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        write_all(&mut stream, &parts).await.unwrap();
+        drop(stream);
+        assert!(reader.await.unwrap() == expected);
+    }
+
+    #[test]
+    fn lengths_are_written_in_decimal() {
+        for n in [0, 7, 10, 150, 20_000, usize::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
 }

@@ -169,10 +169,16 @@ say "direct to mockmcp again, closing the last round"
 results+=("$(measure direct "$DIRECT_URL" "" "$TOOL" mockmcp="$MOCK_PID")")
 
 # Unloaded: one connection, closed loop; what the hop adds to a lone call's latency.
-say "unloaded latency: one connection, direct and through the gateway"
+say "unloaded latency: one connection, direct and through each proxy"
 unloaded=()
 for _ in 1 2; do
     unloaded+=("$(CONNECTIONS=1 measure direct1 "$DIRECT_URL" "" "$TOOL")")
+    if [ -n "${NGINX_WORKER:-}" ]; then
+        unloaded+=("$(CONNECTIONS=1 measure nginx1 "http://127.0.0.1:$NGINX_PORT/mcp" "" "$TOOL")")
+    fi
+    if [ -n "${HAPROXY_PID:-}" ]; then
+        unloaded+=("$(CONNECTIONS=1 measure haproxy1 "http://127.0.0.1:$HAPROXY_PORT/mcp" "" "$TOOL")")
+    fi
     unloaded+=("$(CONNECTIONS=1 measure gateway1 "$GW_URL" "$ADMIN" "mock__$TOOL")")
 done
 
@@ -222,10 +228,12 @@ for name in ratios:
 def mid(name, key):
     xs = sorted(r[key] for n, r in alone if n == name)
     return xs[len(xs) // 2] if xs else 0.0
-print(f"unloaded (1 connection): direct p50 {mid('direct1', 'p50_us'):.0f} us p99 {mid('direct1', 'p99_us'):.0f} us; "
-      f"gateway p50 {mid('gateway1', 'p50_us'):.0f} us p99 {mid('gateway1', 'p99_us'):.0f} us; "
-      f"added p50 {mid('gateway1', 'p50_us') - mid('direct1', 'p50_us'):.0f} us, "
-      f"p99 {mid('gateway1', 'p99_us') - mid('direct1', 'p99_us'):.0f} us")
+print(f"unloaded (1 connection): direct p50 {mid('direct1', 'p50_us'):.0f} us p99 {mid('direct1', 'p99_us'):.0f} us")
+for proxy in ("gateway", "nginx", "haproxy"):
+    if any(n == proxy + "1" for n, _ in alone):
+        print(f"  {proxy:8} p50 {mid(proxy + '1', 'p50_us'):.0f} us p99 {mid(proxy + '1', 'p99_us'):.0f} us; "
+              f"added p50 {mid(proxy + '1', 'p50_us') - mid('direct1', 'p50_us'):.0f} us, "
+              f"p99 {mid(proxy + '1', 'p99_us') - mid('direct1', 'p99_us'):.0f} us")
 if any(r["errors"] for _, r in runs + alone):
     sys.exit("errors during the run")
 PY

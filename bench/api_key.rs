@@ -98,7 +98,9 @@ fn main() {
             .api_key;
         let auth = Authenticator::new(
             KeyStore::new(db::make_pool(pg, 2), cipher),
-            Tokens::new(&Secret::new("bench-jwt-secret-long-enough-0123456789".into())),
+            Tokens::new(&Secret::new(
+                "bench-jwt-secret-long-enough-0123456789".into(),
+            )),
         );
         (auth, store, key)
     });

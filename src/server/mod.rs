@@ -432,31 +432,33 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     }
 }
 
+/// Which protocol a connection speaks, from its first bytes (left in the socket).
+#[derive(Debug, PartialEq)]
+enum Protocol {
+    Http1,
+    Http2,
+    /// Too few bytes yet to tell (a lone `P` or `PR`): hyper's detection decides.
+    Unsure,
+}
+
+/// Peeks at the first bytes: HTTP/2 with prior knowledge opens with `PRI`, which no
+/// HTTP/1.1 request line does. Deciding here serves a connection with the protocol's
+/// own connection type, without the detection layer on every read and its memory.
+async fn sniff(stream: &tokio::net::TcpStream) -> Protocol {
+    let mut first = [0u8; 3];
+    match stream.peek(&mut first).await {
+        Ok(3) if &first == b"PRI" => Protocol::Http2,
+        Ok(3) => Protocol::Http1,
+        Ok(n) if n > 0 && !b"PRI".starts_with(&first[..n]) => Protocol::Http1,
+        _ => Protocol::Unsure,
+    }
+}
+
 /// Serves one connection, HTTP/1.1 or HTTP/2, until it ends or is asked to close (idle
 /// past the limit, making room for another, shutdown); then it closes gracefully within
 /// a grace period (a peer that never acknowledges HTTP/2's GOAWAY would otherwise hold
 /// it open).
 async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn: Arc<Conn>) {
-    let idle_limit = state.config.header_timeout;
-    let service = Gateway {
-        state: state.clone(),
-        conn: conn.clone(),
-    };
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(idle_limit)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADERS);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEAD_BYTES as u32)
-        .max_concurrent_streams(256)
-        .keep_alive_interval(Some(Duration::from_secs(30)));
-    let served = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(served);
     state
         .metrics
         .connections_open
@@ -465,7 +467,75 @@ async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn
         .metrics
         .connections_total
         .fetch_add(1, Ordering::Relaxed);
-    // Serving: the connection's own future first, then the close flag (an atomic load).
+    // A connection that never says anything is closed when asked (the sweeper asks).
+    let protocol = tokio::select! {
+        p = sniff(&stream) => Some(p),
+        _ = std::future::poll_fn(|cx| conn.poll_closing(cx)) => None,
+    };
+    if let Some(protocol) = protocol {
+        serve_protocol(&state, stream, &conn, protocol).await;
+    }
+    state
+        .metrics
+        .connections_open
+        .fetch_sub(1, Ordering::Relaxed);
+    state.connections.release(&conn);
+}
+
+async fn serve_protocol(
+    state: &Arc<State>,
+    stream: tokio::net::TcpStream,
+    conn: &Arc<Conn>,
+    protocol: Protocol,
+) {
+    let idle_limit = state.config.header_timeout;
+    let service = Gateway {
+        state: state.clone(),
+        conn: conn.clone(),
+    };
+    let io = TokioIo::new(stream);
+    match protocol {
+        Protocol::Http1 => {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(idle_limit)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS);
+            drive(b.serve_connection(io, service), conn, idle_limit).await;
+        }
+        Protocol::Http2 => {
+            let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            b.timer(TokioTimer::new())
+                .max_header_list_size(MAX_HEAD_BYTES as u32)
+                .max_concurrent_streams(256)
+                .keep_alive_interval(Some(Duration::from_secs(30)));
+            drive(b.serve_connection(io, service), conn, idle_limit).await;
+        }
+        Protocol::Unsure => {
+            let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            b.http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle_limit)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS);
+            b.http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(MAX_HEAD_BYTES as u32)
+                .max_concurrent_streams(256)
+                .keep_alive_interval(Some(Duration::from_secs(30)));
+            drive(b.serve_connection(io, service), conn, idle_limit).await;
+        }
+    }
+}
+
+/// Drives a connection: its own future first, then the close flag (an atomic load);
+/// asked to close, it shuts down gracefully within the grace period.
+async fn drive<C>(served: C, conn: &Conn, idle_limit: Duration)
+where
+    C: hyper_util::server::graceful::GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(served);
     let asked = std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = served.as_mut().poll(cx) {
             return Poll::Ready(Err(r));
@@ -480,7 +550,7 @@ async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn
             }
         }
         Ok(why) => {
-            hyper_util::server::conn::auto::Connection::graceful_shutdown(served.as_mut());
+            served.as_mut().graceful_shutdown();
             let grace = match why {
                 Close::Idle => idle_limit,
                 Close::Shutdown => DRAIN_DEADLINE,
@@ -494,16 +564,46 @@ async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn
             }
         }
     }
-    state
-        .metrics
-        .connections_open
-        .fetch_sub(1, Ordering::Relaxed);
-    state.connections.release(&conn);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first bytes a client sends, as the gateway sees them.
+    async fn sniffed(first: &[u8]) -> Protocol {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(first).await.unwrap();
+        let p = sniff(&server).await;
+        // The bytes stay in the socket for the protocol's own parser.
+        let mut again = vec![0; first.len()];
+        let mut seen = 0;
+        while seen < first.len() {
+            seen = server.peek(&mut again).await.unwrap();
+        }
+        assert_eq!(again, first);
+        p
+    }
+
+    #[tokio::test]
+    async fn the_protocol_is_told_from_the_first_bytes() {
+        assert_eq!(
+            sniffed(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await,
+            Protocol::Http2
+        );
+        assert_eq!(sniffed(b"POST /mcp HTTP/1.1\r\n").await, Protocol::Http1);
+        assert_eq!(sniffed(b"GET").await, Protocol::Http1);
+        assert_eq!(sniffed(b"G").await, Protocol::Http1);
+        assert_eq!(sniffed(b"PU").await, Protocol::Http1);
+        // Could still be either: left to hyper's detection.
+        assert_eq!(sniffed(b"P").await, Protocol::Unsure);
+        assert_eq!(sniffed(b"PR").await, Protocol::Unsure);
+    }
 
     #[test]
     fn ports_are_stripped_from_hosts() {

@@ -42,9 +42,52 @@ pub enum Body {
     Stream(Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = std::io::Error> + Send>>),
     /// A whole answer as the pieces it was spliced into, sent with its length.
     Pieces {
-        parts: std::vec::IntoIter<Bytes>,
+        parts: Pieces,
+        next: usize,
         left: u64,
     },
+}
+
+/// Up to this many pieces of a whole answer are held without an allocation.
+pub const INLINE_PIECES: usize = 4;
+
+/// The pieces of a whole answer, in order: the first [`INLINE_PIECES`] in place (a
+/// spliced answer is usually three: before the id, the client's id, after it), any more
+/// on the heap.
+#[derive(Default)]
+pub struct Pieces {
+    inline: [Bytes; INLINE_PIECES],
+    len: usize,
+    more: Vec<Bytes>,
+}
+
+impl Pieces {
+    pub fn push(&mut self, piece: Bytes) {
+        if self.len < INLINE_PIECES {
+            self.inline[self.len] = piece;
+            self.len += 1;
+        } else {
+            self.more.push(piece);
+        }
+    }
+
+    /// Takes piece `i` (each once), or `None` past the last.
+    fn take(&mut self, i: usize) -> Option<Bytes> {
+        if i < self.len {
+            Some(std::mem::take(&mut self.inline[i]))
+        } else {
+            let i = i.checked_sub(INLINE_PIECES)?;
+            self.more.get_mut(i).map(std::mem::take)
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.inline[..self.len]
+            .iter()
+            .chain(&self.more)
+            .map(|p| p.len() as u64)
+            .sum()
+    }
 }
 
 impl Body {
@@ -52,11 +95,11 @@ impl Body {
         Body::Full(Some(bytes.into()))
     }
 
-    pub fn pieces(parts: Vec<Bytes>) -> Body {
-        let left = parts.iter().map(|p| p.len() as u64).sum();
+    pub fn pieces(parts: Pieces) -> Body {
         Body::Pieces {
-            parts: parts.into_iter(),
-            left,
+            left: parts.total(),
+            parts,
+            next: 0,
         }
     }
 }
@@ -76,7 +119,8 @@ impl hyper::body::Body for Body {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
             Body::Stream(s) => s.as_mut().poll_frame(cx),
-            Body::Pieces { parts, left } => Poll::Ready(parts.next().map(|p| {
+            Body::Pieces { parts, next, left } => Poll::Ready(parts.take(*next).map(|p| {
+                *next += 1;
                 *left -= p.len() as u64;
                 Ok(Frame::data(p))
             })),
@@ -196,4 +240,30 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn pieces_are_sent_in_order_with_their_length() {
+        for n in [0, 1, 3, INLINE_PIECES, INLINE_PIECES + 1, 9] {
+            let mut parts = Pieces::default();
+            let mut expected = Vec::new();
+            for i in 0..n {
+                let piece = format!("<{i}>").repeat(i + 1);
+                expected.extend_from_slice(piece.as_bytes());
+                parts.push(Bytes::from(piece));
+            }
+            let body = Body::pieces(parts);
+            assert_eq!(
+                hyper::body::Body::size_hint(&body).exact(),
+                Some(expected.len() as u64)
+            );
+            let got = body.collect().await.unwrap().to_bytes();
+            assert_eq!(got, expected, "{n} pieces");
+        }
+    }
 }

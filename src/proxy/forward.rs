@@ -297,7 +297,7 @@ async fn forward_call(
     {
         let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
         record.response_bytes = whole.len();
-        let mut pieces = Vec::with_capacity(3);
+        let mut pieces = crate::http::Pieces::default();
         splicer.feed(whole, &mut pieces);
         guard.complete();
         if splicer.answered() && ends_whole {

@@ -10,6 +10,23 @@
 
 use bytes::Bytes;
 
+/// Where the splicer puts its output's pieces, in order.
+pub trait Sink {
+    fn push(&mut self, piece: Bytes);
+}
+
+impl Sink for Vec<Bytes> {
+    fn push(&mut self, piece: Bytes) {
+        Vec::push(self, piece);
+    }
+}
+
+impl Sink for crate::http::Pieces {
+    fn push(&mut self, piece: Bytes) {
+        crate::http::Pieces::push(self, piece);
+    }
+}
+
 /// Longest id value captured for comparison; longer ones cannot be ours.
 const MAX_ID: usize = 256;
 /// Id values up to this long are captured without an allocation (the gateway's own
@@ -208,7 +225,7 @@ impl ResponseSplicer {
     }
 
     /// Processes `chunk`, appending what to send to `out`.
-    pub fn feed(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) {
+    pub fn feed(&mut self, chunk: Bytes, out: &mut impl Sink) {
         if !self.sse {
             if self.json.done {
                 out.push(chunk);
@@ -298,14 +315,14 @@ impl ResponseSplicer {
     }
 
     /// Sends the rest of `chunk` from `seg`, unless an id being captured holds it.
-    fn flush_tail(&self, chunk: &Bytes, seg: usize, out: &mut Vec<Bytes>) {
+    fn flush_tail(&self, chunk: &Bytes, seg: usize, out: &mut impl Sink) {
         if self.json.capture.is_none() && seg < chunk.len() {
             out.push(chunk.slice(seg..));
         }
     }
 
     /// The JSON text of an SSE event ended: an id value still being captured is complete.
-    fn end_json_text(&mut self, chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+    fn end_json_text(&mut self, chunk: &Bytes, at: usize, seg: &mut usize, out: &mut impl Sink) {
         if self.json.capture.is_some() {
             self.finish_capture(chunk, at, seg, out);
         }
@@ -320,7 +337,7 @@ impl ResponseSplicer {
         from: usize,
         to: usize,
         seg: &mut usize,
-        out: &mut Vec<Bytes>,
+        out: &mut impl Sink,
     ) {
         let mut i = from;
         while i < to {
@@ -354,7 +371,7 @@ impl ResponseSplicer {
         chunk: &Bytes,
         i: usize,
         seg: &mut usize,
-        out: &mut Vec<Bytes>,
+        out: &mut impl Sink,
     ) -> usize {
         let c = chunk[i];
         let Some(cap) = &mut self.json.capture else {
@@ -430,7 +447,7 @@ impl ResponseSplicer {
         chunk: &Bytes,
         i: usize,
         seg: &mut usize,
-        out: &mut Vec<Bytes>,
+        out: &mut impl Sink,
     ) -> bool {
         let c = chunk[i];
         if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
@@ -468,7 +485,7 @@ impl ResponseSplicer {
     /// One byte at the message's top level (depth 0 or 1): keys, the id's value, the
     /// start of `result`, nesting.
     #[inline]
-    fn top_level_byte(&mut self, chunk: &Bytes, i: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+    fn top_level_byte(&mut self, chunk: &Bytes, i: usize, seg: &mut usize, out: &mut impl Sink) {
         let c = chunk[i];
         match c {
             b'"' => {
@@ -534,7 +551,7 @@ impl ResponseSplicer {
         }
     }
 
-    fn start_capture(&mut self, chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+    fn start_capture(&mut self, chunk: &Bytes, at: usize, seg: &mut usize, out: &mut impl Sink) {
         if at > *seg {
             out.push(chunk.slice(*seg..at));
         }
@@ -544,7 +561,7 @@ impl ResponseSplicer {
     }
 
     /// The id value is complete: emit the client's id if it is ours, else as it was.
-    fn finish_capture(&mut self, _chunk: &Bytes, at: usize, seg: &mut usize, out: &mut Vec<Bytes>) {
+    fn finish_capture(&mut self, _chunk: &Bytes, at: usize, seg: &mut usize, out: &mut impl Sink) {
         if let Some(cap) = self.json.capture.take() {
             if cap.as_slice() == &self.upstream_id[..] {
                 out.push(self.client_id.clone());
@@ -561,13 +578,7 @@ impl ResponseSplicer {
         self.update_done();
     }
 
-    fn give_up_capture(
-        &mut self,
-        _chunk: &Bytes,
-        at: usize,
-        seg: &mut usize,
-        out: &mut Vec<Bytes>,
-    ) {
+    fn give_up_capture(&mut self, _chunk: &Bytes, at: usize, seg: &mut usize, out: &mut impl Sink) {
         if let Some(cap) = self.json.capture.take() {
             out.push(cap.into_bytes());
         }

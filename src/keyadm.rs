@@ -34,8 +34,9 @@ commands:
   status [--json]        database, schema and key counts
 
 The API key is printed once, by `keys create` and `keys rotate`; store it then.
-Database settings are the gateway's: DATABASE_URL, or the embedded cluster under
-METAMCP_DATA_DIR (default ./data).";
+Database settings are the gateway's: DATABASE_URL, or the embedded cluster the gateway
+created under the data directory (--data-dir, else METAMCP_DATA_DIR, else
+$XDG_DATA_HOME/metamcp, else ~/.local/share/metamcp); keyadm never creates one.";
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq)]

@@ -347,3 +347,170 @@ async fn key_usage_is_counted_off_the_request_path_and_shown() {
     let table = keyadm_here(&gw.db, &["keys", "list"]).await;
     assert!(table.lines().next().unwrap().contains("CALLS"), "{table}");
 }
+
+/// keyadm's command in process: the output, or the error's exit status and message.
+async fn here(db: &TestDb, args: &[&str]) -> Result<String, (i32, String)> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let inv = metamcp::keyadm::parse(&args).map_err(|e| (64, e.to_string()))?;
+    metamcp::keyadm::execute(&db.config(), &inv)
+        .await
+        .map_err(|e| (e.exit_code(), e.to_string()))
+}
+
+/// Every command once more, run in process (the code the binary runs, counted by
+/// coverage), text and JSON, with the errors' statuses.
+#[tokio::test]
+async fn every_command_in_process() {
+    let db = TestDb::new().await;
+    let migrated = here(&db, &["migrate"]).await.unwrap();
+    assert!(migrated.contains("applied") || migrated.contains("up to date"));
+    let latest = json(&here(&db, &["migrate", "--json"]).await.unwrap())["version"].clone();
+    assert!(!latest.is_null(), "migrate --json names the schema version");
+    let created = here(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ops",
+            "--description",
+            "on call",
+            "--scope",
+            "admin",
+            "--namespace",
+            "a",
+            "--namespace",
+            "b",
+            "--expires-in",
+            "30",
+        ],
+    )
+    .await
+    .unwrap();
+    let key = created
+        .lines()
+        .find(|l| l.starts_with("mcp_"))
+        .expect("the key once");
+    let id = key.split('_').nth(1).unwrap().to_string();
+    let v = json(
+        &here(&db, &["keys", "create", "--name", "ci", "--json"])
+            .await
+            .unwrap(),
+    );
+    let other = v["id"].as_str().unwrap().to_string();
+
+    let listed = here(&db, &["keys", "list"]).await.unwrap();
+    assert!(listed.contains("ops") && listed.contains("ci"), "{listed}");
+    let shown = here(&db, &["keys", "show", &id]).await.unwrap();
+    for needle in ["ops", "on call", "admin", "a, b"] {
+        assert!(shown.contains(needle), "{shown} lacks {needle}");
+    }
+    assert_eq!(
+        json(&here(&db, &["keys", "show", &id, "--json"]).await.unwrap())["namespaces"],
+        serde_json::json!(["a", "b"])
+    );
+    let status = here(&db, &["status"]).await.unwrap();
+    assert!(
+        status.contains("2 active, 0 inactive, 0 expired"),
+        "{status}"
+    );
+    assert!(status.contains("(up to date)"), "{status}");
+    assert_eq!(
+        json(&here(&db, &["status", "--json"]).await.unwrap())["keys"]["active"],
+        2
+    );
+
+    assert!(
+        here(&db, &["keys", "inactivate", &other])
+            .await
+            .unwrap()
+            .contains("inactive")
+    );
+    assert_eq!(
+        here(&db, &["keys", "inactivate", &other])
+            .await
+            .unwrap_err()
+            .0,
+        1
+    );
+    let all = json(
+        &here(&db, &["keys", "list", "--include-inactive", "--json"])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    assert!(
+        here(&db, &["keys", "list", "--include-inactive"])
+            .await
+            .unwrap()
+            .contains("ci")
+    );
+    assert_eq!(
+        json(
+            &here(&db, &["keys", "activate", &other, "--json"])
+                .await
+                .unwrap()
+        )["is_active"],
+        true
+    );
+
+    let rotated = here(&db, &["keys", "rotate", &id]).await.unwrap();
+    let new_key = rotated
+        .lines()
+        .find(|l| l.starts_with("mcp_"))
+        .expect("a new key");
+    assert_ne!(new_key, key);
+    let (code, message) = here(&db, &["keys", "delete", &id]).await.unwrap_err();
+    assert_eq!(
+        (code, message.contains("--confirm")),
+        (1, true),
+        "{message}"
+    );
+    assert!(
+        here(&db, &["keys", "delete", &id, "--confirm"])
+            .await
+            .is_ok()
+    );
+    let (code, message) = here(&db, &["keys", "show", &id]).await.unwrap_err();
+    assert_eq!(
+        (code, message.contains("no key with id")),
+        (1, true),
+        "{message}"
+    );
+    assert_eq!(here(&db, &["keys", "frobnicate"]).await.unwrap_err().0, 64);
+    assert!(
+        here(&db, &["--help"])
+            .await
+            .unwrap()
+            .contains("keys rotate")
+    );
+}
+
+/// The binary's entry point in process: help, usage errors and a command's status.
+#[tokio::test]
+async fn the_entry_point_returns_the_exit_status() {
+    let db = TestDb::new().await;
+    // The settings as a config file (the process's environment is shared by the tests).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metamcp.toml");
+    let toml: String = db
+        .env()
+        .iter()
+        .map(|(k, v)| format!("{k} = {v:?}\n"))
+        .collect();
+    std::fs::write(&file, toml).unwrap();
+    let file = file.display().to_string();
+    let main = |args: &[&str]| metamcp::keyadm::main(args.iter().map(|s| s.to_string()).collect());
+    let codes = tokio::task::spawn_blocking(move || {
+        [
+            main(&["--help"]),
+            main(&["keys", "frobnicate"]),
+            main(&["--database-url"]),
+            main(&["--config", &file, "status"]),
+            main(&["--config", &file, "keys", "show", "0000000000000000"]),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(codes, [0, 64, 64, 0, 1]);
+}

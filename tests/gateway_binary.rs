@@ -72,3 +72,23 @@ fn bad_configuration_exits_64_naming_each_problem() {
         "{err}"
     );
 }
+
+/// The binary's entry point in process: help, version, usage and configuration errors,
+/// and a start that fails (a data directory that cannot exist).
+#[tokio::test]
+async fn the_entry_point_returns_the_exit_status() {
+    let main = |args: &[&str]| metamcp::app::main(args.iter().map(|s| s.to_string()).collect());
+    let codes = tokio::task::spawn_blocking(move || {
+        [
+            main(&["--help"]),
+            main(&["--version"]),
+            main(&["--frobnicate"]),
+            main(&["--listen"]),
+            main(&["--listen", "not an address"]),
+            main(&["--listen", "127.0.0.1:0", "--data-dir", "/dev/null/metamcp"]),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(codes, [0, 0, 64, 64, 64, 1]);
+}

@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use crate::app::secrets::{Secrets, SecretsError};
 use crate::auth::Authenticator;
 use crate::auth::token::Tokens;
-use crate::config::Config;
+use crate::cli::{SETTING_FLAGS, parse_settings};
+use crate::config::{Config, EXIT_USAGE};
 use crate::crypto::Cipher;
 use crate::server;
 use crate::state::State;
@@ -145,4 +146,79 @@ pub fn init_logging(filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// `metamcp --help`.
+pub const HELP: &str = "\
+metamcp — an MCP gateway: many MCP servers behind one authenticated endpoint
+
+usage: metamcp [--listen ADDR] [--database-url URL] [--data-dir DIR] [--max-body SIZE]
+               [--config FILE]
+
+Flags override environment variables (METAMCP_LISTEN, DATABASE_URL, METAMCP_DATA_DIR,
+METAMCP_MAX_BODY), which override the TOML file named by --config or METAMCP_CONFIG.
+Without DATABASE_URL a private PostgreSQL cluster is started under the data dir.";
+
+/// The gateway binary's whole run: flags and configuration, then serving until a
+/// signal; returns the exit status (64 for usage and configuration errors).
+pub fn main(args: Vec<String>) -> u8 {
+    let parsed = match parse_settings(args) {
+        Ok(p) => p,
+        Err(e) => return usage(&e.to_string()),
+    };
+    if let Some(arg) = parsed.rest.first() {
+        return match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{HELP}");
+                0
+            }
+            "-V" | "--version" => {
+                println!("metamcp {}", env!("CARGO_PKG_VERSION"));
+                0
+            }
+            other => usage(&format!(
+                "unknown argument {other:?} (flags: {})",
+                SETTING_FLAGS
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        };
+    }
+    let config = match Config::load(parsed.overrides, parsed.config_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE as u8;
+        }
+    };
+    init_logging(&config.log_filter);
+    // On one core (taskset, a one-CPU container) a current-thread runtime avoids the
+    // work-stealing scheduler's cost; with more, one worker per CPU.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("metamcp: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("metamcp: {e}");
+            1
+        }
+    }
+}
+
+fn usage(message: &str) -> u8 {
+    eprintln!("metamcp: {message}\nrun `metamcp --help` for usage");
+    EXIT_USAGE as u8
 }

@@ -807,6 +807,63 @@ mod tests {
         }
     }
 
+    /// Every kind of bad value each server field can get, named by its field.
+    #[test]
+    fn each_bad_server_field_is_named() {
+        let many_args: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        let many_env: serde_json::Map<String, Value> =
+            (0..10_000).map(|i| (format!("V{i}"), json!("x"))).collect();
+        let long_url = format!("http://a/{}", "x".repeat(10_000));
+        let stdio = |extra: Value| {
+            let mut v = json!({"name": "a", "protocol": "stdio", "command": "x"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            v
+        };
+        let http = |extra: Value| {
+            let mut v = json!({"name": "a", "protocol": "http", "url": "http://a"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            v
+        };
+        let mut failures = Vec::new();
+        for (input, f) in [
+            (json!({"name": "a", "protocol": null}), "protocol"),
+            (
+                json!({"name": null, "protocol": "http", "url": "http://a"}),
+                "name",
+            ),
+            (stdio(json!({"command": 5})), "command"),
+            (stdio(json!({"command": " "})), "command"),
+            (stdio(json!({"args": many_args})), "args"),
+            (stdio(json!({"args": [1]})), "args"),
+            (stdio(json!({"args": "x"})), "args"),
+            (stdio(json!({"headers": {"A": "b"}})), "headers"),
+            (stdio(json!({"env": Value::Object(many_env)})), "env"),
+            (stdio(json!({"env": {"A": 1}})), "env"),
+            (stdio(json!({"env": {"A": "a\u{0}"}})), "env"),
+            (stdio(json!({"env": "x"})), "env"),
+            (http(json!({"cwd": "/tmp"})), "cwd"),
+            (http(json!({"args": ["x"]})), "args"),
+            (http(json!({"timeout_ms": "x"})), "timeout_ms"),
+            (http(json!({"headers": {"bad name": "v"}})), "headers"),
+            (http(json!({"headers": {"A": "a\u{1}b"}})), "headers"),
+            (http(json!({"url": long_url})), "url"),
+        ] {
+            match draft(input.clone()) {
+                Err(Invalid {
+                    field: Some(got), ..
+                }) if got == f => {}
+                other => failures.push(format!("{input}: expected {f}, got {:?}", other.err())),
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        // Null clears a list or a map.
+        assert!(draft(stdio(json!({"args": null, "env": null}))).is_ok());
+    }
+
     #[test]
     fn server_input_is_checked_field_by_field() {
         let ok = draft(

@@ -137,7 +137,8 @@ impl State {
     /// are serialised so an older snapshot never replaces a newer one.
     pub fn rebuild_routing(&self) {
         let _serial = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let table = crate::routing::build(&self.snapshot(), &self.backends.all());
+        let table =
+            crate::routing::build(&self.snapshot(), &self.backends.all(), &self.routing.load());
         let old = self.routing.store(table);
         let new = self.routing.load();
         for (namespace, p) in crate::routing::new_problems(&old, &new) {

@@ -1076,3 +1076,159 @@ async fn calls_are_counted_per_backend_and_per_tool() {
     }
     assert!(!text.contains("secret-argument-value"));
 }
+
+/// The error a call gets: its message, asserting it is a JSON-RPC error.
+async fn error_of(c: &Client, method: &str, params: Value) -> (i64, String) {
+    let m = c.call(json!(7), method, params).await;
+    assert_eq!(m["id"], 7, "the request's id: {m}");
+    let e = &m["error"];
+    assert!(e.is_object(), "{method} should fail: {m}");
+    (
+        e["code"].as_i64().unwrap_or_default(),
+        e["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn every_name_a_down_server_exposed_says_it_is_unavailable() {
+    let gw = TestGateway::start().await;
+    let mut beta = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    let ns = json!({"name": "team", "servers": ["beta"], "tool_prefix": "never",
+                    "tools": {"beta__echo": {"name": "say"}}});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let all = session(&gw, "/mcp", &gw.client_key).await;
+    let team = session(&gw, "/mcp/team", &gw.client_key).await;
+    let team_names = wait_tools(&team, "the namespace's tools", |n| {
+        n.contains(&"say".to_string())
+    })
+    .await;
+    let all_names = wait_tools(&all, "beta's tools", |n| n.contains(&"beta__echo".into())).await;
+    let shortened = |names: &[String]| {
+        names
+            .iter()
+            .find(|n| n.contains("summarise_everything"))
+            .cloned()
+            .expect("the long tool, shortened")
+    };
+    let (team_long, all_long) = (shortened(&team_names), shortened(&all_names));
+    assert_eq!(team_long.len(), 64, "{team_long}");
+    assert_eq!(all_long.len(), 64, "{all_long}");
+    // While it runs, each of those names works.
+    assert_eq!(
+        text_of(&team.result("tools/call", json!({"name": team_long})).await),
+        "all quiet"
+    );
+
+    beta.kill();
+    wait_tools(&all, "beta's tools to drop out", |n| n.is_empty()).await;
+    let down = |c: &'static str| {
+        move |(code, message): (i64, String)| {
+            assert_eq!(code, -32603, "{c}: {message}");
+            assert!(
+                message.starts_with("server `beta` is unavailable: "),
+                "{c}: {message}"
+            );
+            assert!(
+                message.len() > "server `beta` is unavailable: ".len(),
+                "{message}"
+            );
+        }
+    };
+    let calls: Vec<(&Client, &str, Value, &'static str)> = vec![
+        (&team, "tools/call", json!({"name": "say"}), "renamed tool"),
+        (
+            &team,
+            "tools/call",
+            json!({"name": "add"}),
+            "unprefixed tool",
+        ),
+        (
+            &team,
+            "tools/call",
+            json!({"name": team_long}),
+            "shortened, unprefixed",
+        ),
+        (
+            &all,
+            "tools/call",
+            json!({"name": "beta__add"}),
+            "prefixed tool",
+        ),
+        (
+            &all,
+            "tools/call",
+            json!({"name": all_long}),
+            "shortened, prefixed",
+        ),
+        (
+            &team,
+            "prompts/get",
+            json!({"name": "greet"}),
+            "unprefixed prompt",
+        ),
+        (
+            &all,
+            "prompts/get",
+            json!({"name": "beta__greet"}),
+            "prefixed prompt",
+        ),
+        (
+            &all,
+            "resources/read",
+            json!({"uri": "mock://static/hello"}),
+            "resource",
+        ),
+        (
+            &team,
+            "resources/read",
+            json!({"uri": "mock://items/42"}),
+            "templated resource",
+        ),
+    ];
+    for (c, method, params, what) in &calls {
+        down(what)(error_of(c, method, params.clone()).await);
+    }
+    // A name that was never exposed stays unknown, also a prefixed-looking one.
+    for (c, name) in [(&team, "echo"), (&team, "nothing"), (&all, "beta__nothing")] {
+        let (code, message) = error_of(c, "tools/call", json!({"name": name})).await;
+        assert_eq!(code, -32602, "{message}");
+        assert!(message.contains("unknown tool"), "{message}");
+    }
+    let (code, _) = error_of(&all, "resources/read", json!({"uri": "mock://nowhere"})).await;
+    assert_eq!(code, -32602);
+
+    // A change to the server while it is down rebuilds its backend with no lists yet:
+    // the names it had are still remembered.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/beta",
+        &gw.admin_key,
+        &json!({"timeout_ms": 7000}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (c, method, params, what) in &calls {
+        down(what)(error_of(c, method, params.clone()).await);
+    }
+
+    // Back up: the same names work again.
+    beta.restart();
+    wait_tools(&team, "the namespace's tools to return", |n| {
+        n.contains(&"say".to_string())
+    })
+    .await;
+    let r = team
+        .result(
+            "tools/call",
+            json!({"name": "say", "arguments": {"message": "back"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "back");
+}

@@ -33,23 +33,22 @@ pub enum Target<'v> {
     },
 }
 
-/// For a name `<server>__<tool>` of a server in this view that is not running: why
-/// (its tools are out of the lists until it is back).
-fn unavailable(ctx: &Ctx, name: &str) -> Option<String> {
-    let (server, _) = name.split_once("__")?;
-    let b = ctx
-        .state
-        .backends
-        .all()
-        .into_iter()
-        .find(|b| b.name.eq_ignore_ascii_case(server) && ctx.view.members.contains(&b.id))?;
+/// Why the server `id` of this view cannot serve what the client named, if it is a
+/// member that is not running (its items are out of the lists until it is back).
+fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>) -> Option<RpcError> {
+    let id = id.filter(|id| ctx.view.members.contains(id))?;
+    let b = ctx.state.backends.get(&id)?;
     if b.status() == crate::backend::Status::Running {
         return None;
     }
     let reason = b
         .last_error()
         .unwrap_or_else(|| b.status().as_str().to_string());
-    Some(format!("server `{}` is unavailable: {reason}", b.name))
+    // Not the client's fault: its server is down.
+    Some(RpcError::method(
+        code::INTERNAL,
+        format!("server `{}` is unavailable: {reason}", b.name),
+    ))
 }
 
 fn invalid(message: impl Into<String>) -> RpcError {
@@ -72,9 +71,10 @@ pub fn route<'v>(
     };
     let resource = |uri: Option<Span>| -> Result<Target<'v>, RpcError> {
         let uri = uri.and_then(|s| string_value(body, s)).unwrap_or_default();
-        let backend = view
-            .resource_backend(&uri)
-            .ok_or_else(|| invalid(format!("unknown resource {uri:?}")))?;
+        let backend = view.resource_backend(&uri).ok_or_else(|| {
+            unavailable(ctx, view.absent.resource(&uri))
+                .unwrap_or_else(|| invalid(format!("unknown resource {uri:?}")))
+        })?;
         Ok(Target::Backend {
             backend,
             rename: None,
@@ -82,9 +82,10 @@ pub fn route<'v>(
     };
     let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
         let (span, name) = named(span, what)?;
-        let p = view
-            .prompt(&name)
-            .ok_or_else(|| invalid(format!("unknown prompt {name:?}")))?;
+        let p = view.prompt(&name).ok_or_else(|| {
+            unavailable(ctx, view.absent.prompts.get(name.as_ref()).copied())
+                .unwrap_or_else(|| invalid(format!("unknown prompt {name:?}")))
+        })?;
         Ok(Target::Backend {
             backend: &p.backend,
             rename: Some((span, p.upstream_name.clone())),
@@ -107,9 +108,8 @@ pub fn route<'v>(
                         "tool {name:?} is disabled in this namespace"
                     )));
                 }
-                // Not the client's fault: its server is down.
-                if let Some(why) = unavailable(ctx, &name) {
-                    return Err(RpcError::method(code::INTERNAL, why));
+                if let Some(e) = unavailable(ctx, view.absent.tools.get(name.as_ref()).copied()) {
+                    return Err(e);
                 }
                 return Err(invalid(format!("unknown tool {name:?}")));
             };

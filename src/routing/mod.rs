@@ -97,6 +97,9 @@ pub struct View {
     pub resources: Vec<ResourceRoute>,
     resource_index: HashMap<String, usize>,
     pub templates: Vec<TemplateRoute>,
+    /// Names this view exposes, or exposed, for servers that are not running now: a
+    /// call to one gets "server `X` is unavailable", not "unknown".
+    pub absent: Absent,
     /// Backends in this view (running or not).
     pub members: Vec<Uuid>,
     /// Configuration problems found while building: names offered twice (under
@@ -108,6 +111,57 @@ pub struct View {
     /// Capabilities of the running members.
     pub completions: bool,
     pub subscribe: bool,
+}
+
+/// What a view exposed for servers that are down: exposed names (as clients know them,
+/// overrides and shortening applied) and resource URIs, each with its server's id.
+#[derive(Default, Clone)]
+pub struct Absent {
+    pub tools: HashMap<String, Uuid>,
+    pub prompts: HashMap<String, Uuid>,
+    pub resources: HashMap<String, Uuid>,
+    pub templates: Vec<(String, Uuid)>,
+}
+
+impl Absent {
+    /// The down server behind a resource URI (exact, else by template).
+    pub fn resource(&self, uri: &str) -> Option<Uuid> {
+        self.resources.get(uri).copied().or_else(|| {
+            self.templates
+                .iter()
+                .find(|(t, _)| template_matches(t, uri))
+                .map(|(_, id)| *id)
+        })
+    }
+
+    /// Adds what `other` knows that this does not.
+    fn extend(&mut self, other: &Absent) {
+        for (mine, theirs) in [
+            (&mut self.tools, &other.tools),
+            (&mut self.prompts, &other.prompts),
+            (&mut self.resources, &other.resources),
+        ] {
+            for (k, v) in theirs {
+                mine.entry(k.clone()).or_insert(*v);
+            }
+        }
+        for t in &other.templates {
+            if !self.templates.iter().any(|x| x.0 == t.0) {
+                self.templates.push(t.clone());
+            }
+        }
+    }
+
+    /// Forgets what the view now serves live.
+    fn without_live(&mut self, view: &View) {
+        self.tools.retain(|n, _| !view.tool_index.contains_key(n));
+        self.prompts
+            .retain(|n, _| !view.prompt_index.contains_key(n));
+        self.resources
+            .retain(|u, _| !view.resource_index.contains_key(u));
+        self.templates
+            .retain(|(t, _)| !view.templates.iter().any(|x| &x.template == t));
+    }
 }
 
 impl View {
@@ -217,6 +271,7 @@ fn union(parts: &[&Arc<View>]) -> View {
                 view.members.push(*m);
             }
         }
+        view.absent.extend(&part.absent);
         view.disabled.extend(part.disabled.iter().cloned());
         view.errors.extend(part.errors.iter().cloned());
         view.completions |= part.completions;
@@ -224,6 +279,9 @@ fn union(parts: &[&Arc<View>]) -> View {
     }
     view.disabled
         .retain(|name| !view.tool_index.contains_key(name));
+    let mut absent = std::mem::take(&mut view.absent);
+    absent.without_live(&view);
+    view.absent = absent;
     view.fingerprints = fingerprints(&view);
     view
 }
@@ -349,8 +407,9 @@ impl ListChanged {
     }
 }
 
-/// Builds the table from the registry and the backends.
-pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>]) -> Table {
+/// Builds the table from the registry and the backends; `previous` (the table being
+/// replaced) lends the names of servers that are down and have no lists of their own.
+pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>], previous: &Table) -> Table {
     let by_id: HashMap<Uuid, &Arc<Backend>> = backends.iter().map(|b| (b.id, b)).collect();
     let mut table = Table::default();
     let all: Vec<&Arc<Backend>> = {
@@ -366,7 +425,16 @@ pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>]) -> Table {
         });
         v
     };
-    table.views.insert(None, Arc::new(build_view(&all, None)));
+    let down = |id: &Uuid| by_id.get(id).is_some_and(|b| b.status() != Status::Running);
+    let finish = |mut view: View, key: &Option<String>| {
+        if let Some(old) = previous.views.get(key) {
+            remember(&mut view, old, &down);
+        }
+        Arc::new(view)
+    };
+    table
+        .views
+        .insert(None, finish(build_view(&all, None), &None));
     for ns in &snapshot.namespaces {
         let members: Vec<&Arc<Backend>> = ns
             .servers
@@ -379,8 +447,9 @@ pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>]) -> Table {
                     .and_then(|s| by_id.get(&s.id).copied())
             })
             .collect();
-        let view = build_view(&members, Some(ns));
-        table.views.insert(Some(ns.name.clone()), Arc::new(view));
+        let key = Some(ns.name.clone());
+        let view = finish(build_view(&members, Some(ns)), &key);
+        table.views.insert(key, view);
     }
     table
 }
@@ -394,11 +463,16 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
     };
     // Override keys that matched a tool (the rest are reported).
     let mut matched: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for b in members.iter().filter(|b| b.status() == Status::Running) {
+    // Every member is named alike; a server that is down keeps its last lists, and what
+    // it would expose is remembered in `absent` rather than listed.
+    for b in members {
+        let running = b.status() == Status::Running;
         let lists = b.lists();
-        let caps = &lists.capabilities;
-        view.completions |= caps.get("completions").is_some();
-        view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
+        if running {
+            let caps = &lists.capabilities;
+            view.completions |= caps.get("completions").is_some();
+            view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
+        }
         for tool in &lists.tools {
             let Some(original) = tool["name"].as_str() else {
                 continue;
@@ -426,6 +500,10 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 continue;
             }
             let name = o.and_then(|o| o.name.clone()).unwrap_or(default_name);
+            if !running {
+                view.absent.tools.entry(name).or_insert(b.id);
+                continue;
+            }
             let mut entry = tool.clone();
             entry["name"] = Value::String(name.clone());
             if let Some(d) = o.and_then(|o| o.description.clone()) {
@@ -455,6 +533,10 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 continue;
             };
             let name = exposed_name(&b.name, original, prefix);
+            if !running {
+                view.absent.prompts.entry(name).or_insert(b.id);
+                continue;
+            }
             if let Some(first) = view.prompt_index.get(&name).map(|i| &view.prompts[*i]) {
                 view.errors.push(Problem {
                     servers: vec![first.backend.name.clone(), b.name.clone()],
@@ -479,13 +561,23 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
     }
     // Resources: the earlier registration wins a URI (or an identical template) two
     // servers offer, whatever their names; the other is reported.
-    let mut by_age: Vec<&&Arc<Backend>> = members
-        .iter()
-        .filter(|b| b.status() == Status::Running)
-        .collect();
+    let mut by_age: Vec<&&Arc<Backend>> = members.iter().collect();
     by_age.sort_by_key(|b| (b.server.registered_us, b.id));
     for b in by_age {
         let lists = b.lists();
+        if b.status() != Status::Running {
+            for uri in lists.resources.iter().filter_map(|r| r["uri"].as_str()) {
+                view.absent.resources.entry(uri.to_string()).or_insert(b.id);
+            }
+            for t in lists
+                .templates
+                .iter()
+                .filter_map(|t| t["uriTemplate"].as_str())
+            {
+                view.absent.templates.push((t.to_string(), b.id));
+            }
+            continue;
+        }
         for r in &lists.resources {
             let Some(uri) = r["uri"].as_str() else {
                 continue;
@@ -526,8 +618,42 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
     if let Some(ns) = ns {
         unmatched_overrides(&mut view, members, ns, &matched);
     }
+    let mut absent = std::mem::take(&mut view.absent);
+    absent.without_live(&view);
+    view.absent = absent;
     view.fingerprints = fingerprints(&view);
     view
+}
+
+/// Carries over what `old` exposed (live or remembered) for servers that are still
+/// members of the view but not running now, so a server whose lists are gone (its
+/// backend was rebuilt, or never listed since) still answers "unavailable" by every
+/// name it had.
+fn remember(view: &mut View, old: &View, down: &dyn Fn(&Uuid) -> bool) {
+    let keep = |id: &Uuid| view.members.contains(id) && down(id);
+    let mut was = Absent::default();
+    for (list, map) in [
+        (&old.tools, &mut was.tools),
+        (&old.prompts, &mut was.prompts),
+    ] {
+        for e in list.iter().filter(|e| keep(&e.backend.id)) {
+            map.insert(e.name.clone(), e.backend.id);
+        }
+    }
+    for r in old.resources.iter().filter(|r| keep(&r.backend.id)) {
+        was.resources.insert(r.uri.clone(), r.backend.id);
+    }
+    for t in old.templates.iter().filter(|t| keep(&t.backend.id)) {
+        was.templates.push((t.template.clone(), t.backend.id));
+    }
+    let mut kept = old.absent.clone();
+    kept.tools.retain(|_, id| keep(id));
+    kept.prompts.retain(|_, id| keep(id));
+    kept.resources.retain(|_, id| keep(id));
+    kept.templates.retain(|(_, id)| keep(id));
+    was.extend(&kept);
+    was.without_live(view);
+    view.absent.extend(&was);
 }
 
 fn shadowed(what: &str, uri: &str, winner: &Backend, loser: &Backend) -> Problem {

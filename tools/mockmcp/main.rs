@@ -35,6 +35,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
+/// A tool name past the 64 characters clients accept (rich profile).
+const LONG_TOOL: &str = "summarise_everything_this_server_has_seen_since_it_started_running_today";
+
 const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 struct Options {
@@ -154,6 +157,9 @@ impl Server {
             );
             tools.push(json!({"name": "touch", "description": "Announces that a resource changed",
                               "inputSchema": obj(json!({"uri": {"type": "string"}}), json!(["uri"]))}));
+            // Longer than 64 characters: the gateway must shorten it.
+            tools.push(json!({"name": LONG_TOOL, "description": "A tool whose name no client accepts as it is",
+                              "inputSchema": obj(json!({}), json!([]))}));
             tools.push(json!({"name": "sample", "description": "Asks the client to sample a message, returns its text",
                               "inputSchema": obj(json!({"prompt": {"type": "string"}}), json!(["prompt"]))}));
             if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -294,6 +300,7 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             Some(m) => Reply::ok(text(m)),
             None => Reply::err(-32602, "echo needs a string message"),
         },
+        LONG_TOOL => Reply::ok(text("all quiet")),
         "add" => match (args["a"].as_f64(), args["b"].as_f64()) {
             (Some(a), Some(b)) => Reply::ok(text(format!("{}", a + b))),
             _ => Reply::err(-32602, "add needs numbers a and b"),

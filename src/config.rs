@@ -28,6 +28,8 @@ pub const ALLOWED_HOSTS: &str = "METAMCP_ALLOWED_HOSTS";
 pub const ALLOWED_ORIGINS: &str = "METAMCP_ALLOWED_ORIGINS";
 /// Largest request body accepted.
 pub const MAX_BODY: &str = "METAMCP_MAX_BODY";
+/// Largest request head (request line and every header, in bytes): 431 beyond.
+pub const MAX_HEADER_BYTES: &str = "METAMCP_MAX_HEADER_BYTES";
 /// Database connection pool size.
 pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
 /// Absolute lifetime of a client session.
@@ -56,6 +58,7 @@ const FILE_KEYS: &[&str] = &[
     ALLOWED_HOSTS,
     ALLOWED_ORIGINS,
     MAX_BODY,
+    MAX_HEADER_BYTES,
     DB_POOL_SIZE,
     SESSION_TTL,
     MAX_CONNECTIONS,
@@ -71,6 +74,10 @@ pub const EXIT_USAGE: i32 = 64;
 const DEFAULT_LISTEN: &str = "127.0.0.1:12009";
 const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 const MAX_MAX_BODY: usize = 1024 * 1024 * 1024;
+const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// hyper's HTTP/1.1 read buffer cannot be smaller than 8 KiB.
+const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
+const MAX_MAX_HEADER_BYTES: usize = 1024 * 1024;
 const DEFAULT_POOL_SIZE: usize = 16;
 const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -243,6 +250,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub max_body: usize,
+    /// Largest request head in bytes (HTTP/1.1 head, HTTP/2 header list).
+    pub max_header_bytes: usize,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -288,6 +297,7 @@ impl Config {
         let hosts_raw = get(ALLOWED_HOSTS);
         let origins_raw = get(ALLOWED_ORIGINS);
         let body_raw = get(MAX_BODY);
+        let head_raw = get(MAX_HEADER_BYTES);
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
         let conns_raw = get(MAX_CONNECTIONS);
@@ -380,6 +390,18 @@ impl Config {
                 }),
             )
         });
+        let max_header_bytes = head_raw.map_or(Some(DEFAULT_MAX_HEADER_BYTES), |s| {
+            errs.check(
+                MAX_HEADER_BYTES,
+                parse_size(&s).and_then(|n| {
+                    if (MIN_MAX_HEADER_BYTES..=MAX_MAX_HEADER_BYTES).contains(&n) {
+                        Ok(n)
+                    } else {
+                        Err("must be between 8KiB and 1MiB".to_string())
+                    }
+                }),
+            )
+        });
         let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
             errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
         });
@@ -434,6 +456,7 @@ impl Config {
                 allowed_hosts,
                 allowed_origins,
                 max_body,
+                max_header_bytes: max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER_BYTES),
                 db_pool_size,
                 session_ttl,
                 max_connections,
@@ -678,6 +701,7 @@ mod tests {
         assert!(matches!(c.database, Database::Embedded));
         assert_eq!(c.data_dir, PathBuf::from("/home/u/.local/share/metamcp"));
         assert_eq!(c.max_body, 4 * 1024 * 1024);
+        assert_eq!(c.max_header_bytes, 64 * 1024);
         assert!(c.jwt_secret.is_none() && c.encryption_key.is_none());
         assert!(c.allowed_hosts.contains(&"localhost".to_string()));
         assert_eq!(c.session_ttl, Duration::from_secs(86400));
@@ -688,6 +712,7 @@ mod tests {
         let errs = Config::from_source(&map(&[
             (LISTEN, "nowhere"),
             (MAX_BODY, "12 parsecs"),
+            (MAX_HEADER_BYTES, "1KiB"),
             (ENCRYPTION_KEY, "abcd"),
             (JWT_SECRET, "short"),
             (DB_POOL_SIZE, "0"),
@@ -699,6 +724,7 @@ mod tests {
         for k in [
             LISTEN,
             MAX_BODY,
+            MAX_HEADER_BYTES,
             ENCRYPTION_KEY,
             JWT_SECRET,
             DB_POOL_SIZE,

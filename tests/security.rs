@@ -817,3 +817,97 @@ async fn single_valued_mcp_headers_may_not_repeat() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// Sends `head` (a whole HTTP/1.1 request head) on a fresh connection; returns what the
+/// gateway answered and whether it then closed the connection.
+async fn raw_h1(gw: &TestGateway, head: &[u8]) -> (String, bool) {
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    // The gateway may answer and close before it has read everything: a failed write
+    // is then expected.
+    let _ = s.write_all(head).await;
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            // A complete answer to a request the gateway keeps the connection for.
+            if buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.starts_with(b"HTTP/1.1 431") {
+                return false;
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    let text = String::from_utf8_lossy(&buf);
+    (text.lines().next().unwrap_or_default().to_string(), closed)
+}
+
+fn head_with(header_bytes: usize) -> Vec<u8> {
+    let mut h = b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Filler: ".to_vec();
+    h.extend(std::iter::repeat_n(b'a', header_bytes));
+    h.extend_from_slice(b"\r\n\r\n");
+    h
+}
+
+#[tokio::test]
+async fn request_heads_are_bounded_in_bytes() {
+    let gw = TestGateway::start().await;
+    // The default bound is 64 KiB: one 100 KB header line is refused and the connection
+    // closed; a head just under the bound is served.
+    let (status, closed) = raw_h1(&gw, &head_with(100_000)).await;
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+    assert!(closed, "the connection closes after a 431");
+    let (status, _) = raw_h1(&gw, &head_with(60_000)).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // Many headers adding up past the bound, each small.
+    let mut many = b"GET /health HTTP/1.1\r\nHost: localhost\r\n".to_vec();
+    for i in 0..90 {
+        many.extend_from_slice(format!("X-H{i}: {}\r\n", "b".repeat(1000)).as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    let (status, closed) = raw_h1(&gw, &many).await;
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+    assert!(closed);
+    assert_eq!(health_within(&gw, Duration::from_secs(3)).await, 200);
+
+    // The bound is configurable.
+    let small = TestGateway::start_with(|c| c.max_header_bytes = 16 * 1024).await;
+    let (status, _) = raw_h1(&small, &head_with(20_000)).await;
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+    let (status, _) = raw_h1(&small, &head_with(12_000)).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+
+    // HTTP/2: the header list is bounded the same way.
+    let h2 = |gw: &TestGateway, filler: usize| {
+        let addr = gw.addr;
+        async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .max_header_list_size(1 << 20)
+                    .handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .expect("h2 handshake");
+            tokio::spawn(conn);
+            let req = hyper::Request::builder()
+                .uri(format!("http://localhost:{}/health", addr.port()))
+                .header("x-filler", "c".repeat(filler))
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .unwrap();
+            // hyper's HTTP/2 server answers 431 itself (not a bare stream reset).
+            sender
+                .send_request(req)
+                .await
+                .expect("an answer")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(h2(&gw, 1000).await, 200);
+    assert_eq!(h2(&gw, 100_000).await, 431);
+    assert_eq!(h2(&small, 20_000).await, 431);
+    assert_eq!(h2(&small, 12_000).await, 200);
+}

@@ -33,9 +33,9 @@ use crate::store::keys::KeyId;
 
 /// How long in-flight requests may run after shutdown begins.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
-/// Largest request head (request line and headers) accepted.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
+/// Largest HTTP/1.1 read buffer (request bodies are read through it).
+const READ_BUFFER: usize = 64 * 1024;
 /// Headers a browser may send cross-origin (CORS preflight).
 const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, mcp-session-id, \
      mcp-protocol-version, last-event-id, mcp-method, mcp-name";
@@ -437,20 +437,27 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
 enum Protocol {
     Http1,
     Http2,
-    /// Too few bytes yet to tell (a lone `P` or `PR`): hyper's detection decides.
-    Unsure,
 }
+
+/// How often a connection that has sent only `P` or `PR` is looked at again.
+const SNIFF_AGAIN: Duration = Duration::from_millis(5);
 
 /// Peeks at the first bytes: HTTP/2 with prior knowledge opens with `PRI`, which no
 /// HTTP/1.1 request line does. Deciding here serves a connection with the protocol's
-/// own connection type, without the detection layer on every read and its memory.
-async fn sniff(stream: &tokio::net::TcpStream) -> Protocol {
+/// own connection type, without a detection layer on every read and its memory. A
+/// client that stops after `P` or `PR` is looked at again until it says more (the
+/// caller bounds the wait with the idle limit); `None` when it closes before a byte.
+async fn sniff(stream: &tokio::net::TcpStream) -> Option<Protocol> {
     let mut first = [0u8; 3];
-    match stream.peek(&mut first).await {
-        Ok(3) if &first == b"PRI" => Protocol::Http2,
-        Ok(3) => Protocol::Http1,
-        Ok(n) if n > 0 && !b"PRI".starts_with(&first[..n]) => Protocol::Http1,
-        _ => Protocol::Unsure,
+    loop {
+        match stream.peek(&mut first).await {
+            Ok(3) if &first == b"PRI" => return Some(Protocol::Http2),
+            Ok(3) => return Some(Protocol::Http1),
+            Ok(n) if n > 0 && !b"PRI".starts_with(&first[..n]) => return Some(Protocol::Http1),
+            Ok(0) | Err(_) => return None,
+            // The bytes so far stay readable, so waiting for readiness would not wait.
+            Ok(_) => tokio::time::sleep(SNIFF_AGAIN).await,
+        }
     }
 }
 
@@ -469,7 +476,7 @@ async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn
         .fetch_add(1, Ordering::Relaxed);
     // A connection that never says anything is closed when asked (the sweeper asks).
     let protocol = tokio::select! {
-        p = sniff(&stream) => Some(p),
+        p = sniff(&stream) => p,
         _ = std::future::poll_fn(|cx| conn.poll_closing(cx)) => None,
     };
     if let Some(protocol) = protocol {
@@ -489,6 +496,7 @@ async fn serve_protocol(
     protocol: Protocol,
 ) {
     let idle_limit = state.config.header_timeout;
+    let max_head = state.config.max_header_bytes;
     let service = Gateway {
         state: state.clone(),
         conn: conn.clone(),
@@ -499,28 +507,17 @@ async fn serve_protocol(
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new())
                 .header_read_timeout(idle_limit)
-                .max_buf_size(MAX_HEAD_BYTES)
+                // The head's bound in bytes (431 beyond); the read buffer is at least as
+                // large, so the bound, not the buffer, decides.
+                .max_header_size(max_head)
+                .max_buf_size(max_head.max(READ_BUFFER))
                 .max_headers(MAX_HEADERS);
             drive(b.serve_connection(io, service), conn, idle_limit).await;
         }
         Protocol::Http2 => {
             let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
             b.timer(TokioTimer::new())
-                .max_header_list_size(MAX_HEAD_BYTES as u32)
-                .max_concurrent_streams(256)
-                .keep_alive_interval(Some(Duration::from_secs(30)));
-            drive(b.serve_connection(io, service), conn, idle_limit).await;
-        }
-        Protocol::Unsure => {
-            let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            b.http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle_limit)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .max_headers(MAX_HEADERS);
-            b.http2()
-                .timer(TokioTimer::new())
-                .max_header_list_size(MAX_HEAD_BYTES as u32)
+                .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX))
                 .max_concurrent_streams(256)
                 .keep_alive_interval(Some(Duration::from_secs(30)));
             drive(b.serve_connection(io, service), conn, idle_limit).await;
@@ -571,7 +568,7 @@ mod tests {
     use super::*;
 
     /// The first bytes a client sends, as the gateway sees them.
-    async fn sniffed(first: &[u8]) -> Protocol {
+    async fn sniffed(first: &[u8]) -> Option<Protocol> {
         use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
@@ -594,15 +591,35 @@ mod tests {
     async fn the_protocol_is_told_from_the_first_bytes() {
         assert_eq!(
             sniffed(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await,
-            Protocol::Http2
+            Some(Protocol::Http2)
         );
-        assert_eq!(sniffed(b"POST /mcp HTTP/1.1\r\n").await, Protocol::Http1);
-        assert_eq!(sniffed(b"GET").await, Protocol::Http1);
-        assert_eq!(sniffed(b"G").await, Protocol::Http1);
-        assert_eq!(sniffed(b"PU").await, Protocol::Http1);
-        // Could still be either: left to hyper's detection.
-        assert_eq!(sniffed(b"P").await, Protocol::Unsure);
-        assert_eq!(sniffed(b"PR").await, Protocol::Unsure);
+        assert_eq!(
+            sniffed(b"POST /mcp HTTP/1.1\r\n").await,
+            Some(Protocol::Http1)
+        );
+        assert_eq!(sniffed(b"GET").await, Some(Protocol::Http1));
+        assert_eq!(sniffed(b"G").await, Some(Protocol::Http1));
+        assert_eq!(sniffed(b"PU").await, Some(Protocol::Http1));
+    }
+
+    #[tokio::test]
+    async fn a_protocol_told_late_is_still_told() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        for (first, rest, want) in [
+            (&b"P"[..], &b"RI * HTTP/2.0"[..], Some(Protocol::Http2)),
+            (b"PR", b"I", Some(Protocol::Http2)),
+            (b"P", b"OST /mcp HTTP/1.1", Some(Protocol::Http1)),
+        ] {
+            let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            client.write_all(first).await.unwrap();
+            let told = tokio::spawn(async move { sniff(&server).await });
+            tokio::task::yield_now().await;
+            client.write_all(rest).await.unwrap();
+            assert_eq!(told.await.unwrap(), want, "{first:?} then {rest:?}");
+        }
     }
 
     #[test]

@@ -911,3 +911,62 @@ async fn request_heads_are_bounded_in_bytes() {
     assert_eq!(h2(&small, 20_000).await, 431);
     assert_eq!(h2(&small, 12_000).await, 200);
 }
+
+#[tokio::test]
+async fn a_version_header_contradicting_the_session_is_refused() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    assert_eq!(c.version, "2025-06-18");
+    let ping = json!({"jsonrpc": "2.0", "id": "p-1", "method": "ping"}).to_string();
+    let call = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "x"}}})
+    .to_string();
+    for (body, id) in [(&ping, json!("p-1")), (&call, json!(41))] {
+        for other in ["2026-07-28", "2025-03-26", "2025-11-25", "1999-01-01"] {
+            let r = c
+                .post_raw(body.as_bytes(), &[("mcp-protocol-version", other)])
+                .await;
+            assert_eq!(r.status, 400, "{other}: {}", r.text());
+            let m = r.json();
+            assert_eq!(m["id"], id, "the request's id: {m}");
+            assert_eq!(m["error"]["code"], -32600, "{m}");
+            assert!(m.get("result").is_none(), "not answered as stateless: {m}");
+        }
+    }
+    // The session's own version, or none, is served as before.
+    let r = c.post_raw(call.as_bytes(), &[]).await;
+    assert_eq!(r.status, 200);
+    let r = c
+        .post_raw(call.as_bytes(), &[("mcp-protocol-version", "")])
+        .await;
+    assert_eq!(r.status, 400, "an empty version is not the session's");
+    let session_id = c.session.clone().unwrap();
+    let auth = format!("Bearer {}", gw.client_key);
+    // GET and DELETE of the session check it the same way.
+    for method in ["GET", "DELETE"] {
+        let h = [
+            ("authorization", auth.as_str()),
+            ("mcp-session-id", session_id.as_str()),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", "2026-07-28"),
+        ];
+        let r = request(gw.addr, method, "/mcp", &h, None).await;
+        assert_eq!(r.status, 400, "{method}: {}", r.text());
+    }
+    // The refused DELETE did not end the session.
+    let r = c.post_raw(ping.as_bytes(), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Without a session, the stateless era's header still means the stateless era.
+    let stateless = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let r = stateless
+        .post_raw(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string()
+            .as_bytes(),
+            &[("mcp-protocol-version", "2026-07-28")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

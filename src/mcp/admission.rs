@@ -43,14 +43,17 @@ pub(crate) fn admit(
     f: &Frame,
 ) -> Result<Option<Arc<OpenSession>>, RpcError> {
     let method = f.method(body).unwrap_or_default();
+    let session_id = header_str(headers, names::MCP_SESSION_ID);
     // Responses carry no `_meta`: a stateless client's answer to a backend's request
-    // says its era in the version header instead.
+    // says its era in the version header instead. A request naming a session belongs
+    // to that session, whatever its version header says (checked against the session
+    // below).
     let meta_version = f
         .meta_version
         .and_then(|s| string_value(body, s))
         .or_else(|| {
             header_str(headers, names::MCP_PROTOCOL_VERSION)
-                .filter(|v| *v == STATELESS_VERSION)
+                .filter(|v| *v == STATELESS_VERSION && session_id.is_none())
                 .map(std::borrow::Cow::Borrowed)
         });
     if meta_version.is_some() || method == "server/discover" {
@@ -85,7 +88,7 @@ pub(crate) fn admit(
             format!("unsupported MCP-Protocol-Version {v:?}"),
         ));
     }
-    let Some(id) = header_str(headers, names::MCP_SESSION_ID) else {
+    let Some(id) = session_id else {
         return Err(RpcError::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_REQUEST,
@@ -101,6 +104,7 @@ pub(crate) fn admit(
         unix_now(),
     ) {
         Ok(open) => {
+            check_session_version(headers, &open.claims.v)?;
             ctx.conversation = open.conversation.clone();
             ctx.session_expires = Some(open.claims.exp);
             ctx.client_caps = Some(open.claims.c);
@@ -111,6 +115,26 @@ pub(crate) fn admit(
             code::SESSION_NOT_FOUND,
             format!("{e}: initialize again"),
         )),
+    }
+}
+
+/// A session's requests carry the version it negotiated, or none (then 2025-03-26 is
+/// assumed, which the session's own version governs): a header naming another
+/// version contradicts the session.
+pub(crate) fn check_session_version(headers: &HeaderMap, negotiated: &str) -> Result<(), RpcError> {
+    match header_str(headers, names::MCP_PROTOCOL_VERSION) {
+        Some(v) if v != negotiated => {
+            let mut e = RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                format!(
+                    "MCP-Protocol-Version {v:?} does not match this session's version {negotiated:?}"
+                ),
+            );
+            e.data = Some(json!({"supported": [negotiated], "requested": v}));
+            Err(e)
+        }
+        _ => Ok(()),
     }
 }
 

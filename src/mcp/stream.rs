@@ -15,6 +15,7 @@ use crate::auth::token::unix_now;
 use crate::crypto::base64url;
 use crate::http::Body;
 use crate::http::names;
+use crate::mcp::admission::check_session_version;
 use crate::mcp::{Ctx, accepted, header_str};
 use crate::proxy::rpc::{RpcError, code, status_only};
 
@@ -57,6 +58,9 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
             .response(b"null");
         }
     };
+    if let Err(e) = check_session_version(req.headers(), &claims.v) {
+        return e.response(b"null");
+    }
     ctx.conversation = Arc::from(format!("s:{}", base64url(&session::hash(id))));
     ctx.session_expires = Some(claims.exp);
     listen(&ctx)
@@ -148,6 +152,9 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
             .response(b"null");
         }
     };
+    if let Err(e) = check_session_version(req.headers(), &claims.v) {
+        return e.response(b"null");
+    }
     match ctx
         .state
         .ended_sessions

@@ -970,3 +970,51 @@ async fn a_version_header_contradicting_the_session_is_refused() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// How long after `from` the server closed `s` (reading and discarding what it sends).
+async fn closes_after(mut s: TcpStream, from: Instant) -> Duration {
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("closed within 10 s")
+        .ok();
+    from.elapsed()
+}
+
+#[tokio::test]
+async fn a_silent_connection_closes_at_the_documented_time() {
+    let limit = Duration::from_secs(1);
+    let gw = TestGateway::start_with(|c| c.header_timeout = limit).await;
+    // Silent connections opened at staggered times, so some open just after a sweep and
+    // some just before: each must close once silent for the limit, and soon after it.
+    let mut waits = Vec::new();
+    for i in 0..16 {
+        let s = TcpStream::connect(gw.addr).await.unwrap();
+        let opened = Instant::now();
+        waits.push(tokio::spawn(closes_after(s, opened)));
+        if i % 4 == 3 {
+            // A kept-alive connection after its first answer.
+            let mut s = TcpStream::connect(gw.addr).await.unwrap();
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 2048];
+            let mut seen = Vec::new();
+            while !seen.windows(2).any(|w| w == b"ok") {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "answered before closing");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let answered = Instant::now();
+            waits.push(tokio::spawn(closes_after(s, answered)));
+        }
+        tokio::time::sleep(Duration::from_millis(70)).await;
+    }
+    // Closed no sooner than the limit, and no later than the sweep's two intervals
+    // (2 × 25 ms here) plus scheduling slack.
+    for w in waits {
+        let after = w.await.unwrap();
+        assert!(after >= limit - Duration::from_millis(20), "{after:?}");
+        assert!(after < limit + Duration::from_millis(250), "{after:?}");
+    }
+}

@@ -15,13 +15,16 @@
 //! The request path pays two relaxed atomic additions per request for this; idleness is
 //! found by one sweeper for all connections ([`Connections::sweep`]), and a connection's
 //! task learns it must close through an atomic flag and waker ([`Conn::closing`]), so a
-//! connection's task polls no timer and takes no lock while it serves.
+//! connection's task polls no timer and takes no lock while it serves. The sweeper runs
+//! every [`sweep_interval`] of the idle limit: a connection silent for the limit is closed
+//! no earlier than the limit and no later than two intervals after it.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 use futures_util::task::AtomicWaker;
@@ -45,10 +48,11 @@ pub struct Conn {
     busy: AtomicUsize,
     /// Requests started so far (the sweeper compares it between sweeps).
     started: AtomicU64,
-    /// What the last sweep saw: `started` then, and how many sweeps in a row found the
-    /// connection idle with no new request.
+    /// What the last sweep saw: `started` then, and since when (milliseconds after
+    /// [`Connections::epoch`]) the connection has been seen idle with no new request:
+    /// its accept, or the sweep that last saw it busy or with a new request.
     swept_started: AtomicU64,
-    idle_sweeps: AtomicU32,
+    idle_since_ms: AtomicU64,
     /// 0 while open; otherwise why it must close ([`Close`] as 1 + its index).
     close: AtomicU8,
     /// The connection's task, woken when `close` is set.
@@ -147,6 +151,15 @@ pub struct Connections {
     closed: Notify,
     /// Connections asked to close to make room (for tests and metrics).
     evictions: AtomicU64,
+    /// Where the sweeper's clock starts.
+    epoch: Instant,
+}
+
+/// How often the sweeper looks at every connection: a fortieth of the idle limit, at
+/// least 10 ms and at most 250 ms (a silent connection is closed at most two of these
+/// after the limit: half a second past the 30 s default).
+pub fn sweep_interval(idle_limit: Duration) -> Duration {
+    (idle_limit / 40).clamp(Duration::from_millis(10), Duration::from_millis(250))
 }
 
 impl Connections {
@@ -157,7 +170,12 @@ impl Connections {
             max_per_address: max_per_address.max(1),
             closed: Notify::new(),
             evictions: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    fn ms_since_epoch(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Takes a slot for a connection from `peer`, closing an idle connection to make room
@@ -182,7 +200,7 @@ impl Connections {
             busy: AtomicUsize::new(0),
             started: AtomicU64::new(0),
             swept_started: AtomicU64::new(0),
-            idle_sweeps: AtomicU32::new(0),
+            idle_since_ms: AtomicU64::new(self.ms_since_epoch(Instant::now())),
             close: AtomicU8::new(0),
             waker: AtomicWaker::new(),
         });
@@ -259,19 +277,23 @@ impl Connections {
         }
     }
 
-    /// One look at every connection: one found with no request in progress and none
-    /// started by three sweeps in a row is asked to close. Called every half idle limit,
-    /// a silent connection closes between 1 and 1.5 idle limits after its last request
-    /// (or its accept).
-    pub fn sweep(&self) {
+    /// One look at every connection, at `now`: one busy, or with a request started since
+    /// the last look, is idle from now on at the earliest; one idle since `idle_limit` or
+    /// longer is asked to close. So no connection closes before it has been silent for
+    /// the limit, and, called every [`sweep_interval`], none stays open more than two
+    /// intervals past it.
+    pub fn sweep(&self, now: Instant, idle_limit: Duration) {
+        let now_ms = self.ms_since_epoch(now);
+        let limit_ms = u64::try_from(idle_limit.as_millis()).unwrap_or(u64::MAX);
         let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         for c in t.open.values() {
             let started = c.started();
             if c.is_busy() || c.swept_started.swap(started, Ordering::Relaxed) != started {
-                c.idle_sweeps.store(0, Ordering::Relaxed);
+                c.idle_since_ms.store(now_ms, Ordering::Relaxed);
                 continue;
             }
-            if c.idle_sweeps.fetch_add(1, Ordering::Relaxed) + 1 >= 3 && !c.is_closing() {
+            let since = c.idle_since_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(since) >= limit_ms && !c.is_closing() {
                 tracing::debug!(peer = %c.peer, "idle connection closed");
                 c.ask_to_close(Close::Idle);
             }
@@ -322,25 +344,45 @@ mod tests {
     }
 
     #[test]
-    fn sweeps_close_what_stayed_idle_for_two_of_them() {
+    fn sweeps_close_what_stayed_silent_for_the_limit_and_nothing_sooner() {
+        let limit = Duration::from_secs(30);
         let c = Connections::new(10, 10);
+        let t0 = Instant::now();
         let quiet = c.admit(ip("10.0.0.1")).unwrap();
         let active = c.admit(ip("10.0.0.2")).unwrap();
         let streaming = c.admit(ip("10.0.0.3")).unwrap();
         let _stream = streaming.begin();
-        c.sweep();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        c.sweep(at(10_000), limit);
         drop(active.begin());
-        c.sweep();
-        assert!(!quiet.is_closing(), "two sweeps are not enough");
-        c.sweep();
-        assert!(quiet.is_closing());
-        assert!(!active.is_closing(), "a request since the first sweep");
+        c.sweep(at(20_000), limit);
+        c.sweep(at(29_000), limit);
+        assert!(!quiet.is_closing(), "silent for less than the limit");
+        c.sweep(at(30_050), limit);
+        assert!(quiet.is_closing(), "silent since its accept, for the limit");
+        assert!(!active.is_closing(), "a request seen at 20 s");
         assert!(!streaming.is_closing(), "busy");
-        c.sweep();
+        c.sweep(at(49_900), limit);
         assert!(!active.is_closing());
-        c.sweep();
+        c.sweep(at(50_000), limit);
         assert!(active.is_closing());
         assert!(!streaming.is_closing());
+    }
+
+    #[test]
+    fn the_sweep_interval_keeps_the_window_tight() {
+        assert_eq!(
+            sweep_interval(Duration::from_secs(30)),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            sweep_interval(Duration::from_secs(2)),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            sweep_interval(Duration::from_millis(100)),
+            Duration::from_millis(10)
+        );
     }
 
     #[test]

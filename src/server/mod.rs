@@ -359,13 +359,13 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     // One sweeper finds the connections idle past the limit, for all of them.
     let sweeper = tokio::spawn({
         let state = state.clone();
-        let every = (state.config.header_timeout / 2).max(Duration::from_millis(10));
+        let limit = state.config.header_timeout;
         async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(crate::http::connections::sweep_interval(limit));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                state.connections.sweep();
+                state.connections.sweep(Instant::now(), limit);
             }
         }
     });

@@ -19,11 +19,12 @@
 //!   client's id restored; calls in flight.
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
-//! - [`backend`]: supervised backends behind one transport seam (Streamable HTTP today).
+//! - [`backend`]: supervised backends behind one transport seam: Streamable HTTP, legacy
+//!   HTTP+SSE, stdio children (shared or one per client).
 //! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the proxy and the transports.
 //! - [`observe`]: the lifecycle event stream and Prometheus metrics.
 //! - [`auth`]: keys and tokens checked from memory, sealed client sessions, the
-//!   failed-attempt limiter.
+//!   failed-attempt limiter, key usage.
 //! - [`store`]: the database (external or embedded), migrations, registry and key
 //!   queries.
 //! - [`model`]: servers, namespaces, the snapshot, and their validation and name rules.
@@ -33,7 +34,8 @@
 //!   that keeps every process current.
 //! - [`config`]: environment (over an optional TOML file) parsed in one pass; [`cli`]:
 //!   the binaries' shared flags; [`crypto`]: sealing secrets, random tokens.
-//! - [`keyadm`]: the key administration commands behind `tools/keyadm`.
+//! - [`keyadm`]: the key administration commands behind `tools/keyadm`; [`mcpc`]: the
+//!   small MCP client behind `tools/mcpc`.
 
 // Unsafe code only where documented and allowed locally: the pool's read into a
 // buffer's spare capacity, and the libc calls of the embedded cluster (euid, getpwnam_r).

@@ -1,10 +1,15 @@
-//! Backends: one supervised connection per active HTTP server in the registry.
+//! Backends: one supervised [`Backend`] per active server in the registry, whatever its
+//! protocol: Streamable HTTP, legacy HTTP+SSE, or stdio (a shared child, or a child per
+//! client with `session_mode: "isolated"`).
 //!
 //! A supervisor task per backend opens the upstream session (initialize, then every
-//! list), marks the backend `running`, then watches it: the backend's GET stream brings
-//! `list_changed` notifications (lists are re-fetched), and its end, a failed call or a
-//! failed ping marks the backend `failed` until a reconnect (with backoff) succeeds.
-//! Every change of status or lists asks for a routing rebuild through one channel.
+//! list), marks the backend `running`, then watches it: the backend's own messages (its
+//! GET stream, its SSE stream or its child's stdout) bring `list_changed` notifications
+//! (lists are re-fetched) and resource updates; the end of that stream, a failed call or
+//! a failed ping marks the backend `failed` until a reconnect (with backoff) succeeds. A
+//! backend that is down keeps its last lists, so the routing table still knows what it
+//! offered. Every change of status or lists asks for a routing rebuild through one
+//! channel.
 //!
 //! Everything protocol-specific is behind the [`transport`] seam: the supervisor here
 //! (backoff, status, lists, the backend's own messages) works the same for every

@@ -6,7 +6,7 @@
 //! slot, so slots must never be lost to clients that connect and send nothing:
 //! - every connection must start a request within the idle limit of being accepted (or
 //!   of its last request ending), whatever protocol it turns out to speak, or it is
-//!   closed ([`Conn::idle_for`], watched by the connection's own task);
+//!   closed ([`Connections::sweep`], one sweeper for every connection);
 //! - when the total or an address's share is reached, the oldest idle connection (one
 //!   that never sent a request first) is closed to make room ([`Connections::admit`]);
 //!   only when every connection is busy does a new one wait (total) or get refused
@@ -14,7 +14,7 @@
 //!
 //! The request path pays two relaxed atomic additions per request for this; idleness is
 //! found by one sweeper for all connections ([`Connections::sweep`]), and a connection's
-//! task learns it must close through an atomic flag and waker ([`Conn::closing`]), so a
+//! task learns it must close through an atomic flag and waker ([`Conn::poll_closing`]), so a
 //! connection's task polls no timer and takes no lock while it serves. The sweeper runs
 //! every [`sweep_interval`] of the idle limit: a connection silent for the limit is closed
 //! no earlier than the limit and no later than two intervals after it.

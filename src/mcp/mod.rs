@@ -8,7 +8,7 @@
 //! Lists are answered from the routing table. Calls (`tools/call`, `prompts/get`,
 //! `resources/read`, …) are forwarded: the body is spliced (new id, backend's own name),
 //! sent on the pooled connection, and the backend's response streams back through
-//! [`ResponseSplicer`], whatever its content type.
+//! [`ResponseSplicer`](crate::proxy::splicer::ResponseSplicer), whatever its content type.
 
 use std::sync::Arc;
 

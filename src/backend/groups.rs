@@ -137,3 +137,113 @@ pub fn process_group(pid: i32) -> Option<i32> {
     // state ppid pgrp …
     after.split_whitespace().nth(2)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command};
+
+    /// A `sleep` in a process group of its own, carrying `marker`.
+    fn marked_sleeper(marker: &str) -> Child {
+        Command::new("sleep")
+            .arg("60")
+            .env(MARKER_VAR, marker)
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep")
+    }
+
+    /// The id of a process that has ended.
+    fn gone_pid() -> u32 {
+        let mut c = Command::new("true").spawn().expect("spawn true");
+        let pid = c.id();
+        c.wait().expect("reaped");
+        pid
+    }
+
+    fn ended(child: &mut Child) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if child.try_wait().expect("try_wait").is_some() {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
+    }
+
+    #[test]
+    fn groups_are_recorded_as_they_come_and_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Groups::new(Some(dir.path().join("nested")));
+        g.add(4242, "m1");
+        g.add(4343, "m2");
+        g.remove(4242);
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("nested"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(files.len(), 1, "one file per gateway, no temporary left");
+        let name = files[0].file_name().into_string().unwrap();
+        assert!(name.starts_with(&format!("{PREFIX}{}-", std::process::id())));
+        assert_eq!(
+            std::fs::read_to_string(files[0].path()).unwrap(),
+            "4343 m2\n"
+        );
+        // Without a data dir nothing is recorded and nothing reaped.
+        let none = Groups::new(None);
+        none.add(1, "x");
+        assert_eq!(none.reap_leftovers(), 0);
+    }
+
+    #[test]
+    fn leftovers_of_a_gateway_that_is_gone_are_killed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut leftover = marked_sleeper("left-behind");
+        let mut wrong_marker = marked_sleeper("someone-else");
+        let mut still_owned = marked_sleeper("owned");
+        let pgid = |c: &Child| c.id() as i32;
+        let dead = gone_pid();
+        // A gateway that is gone: its groups, a garbled line, a group whose processes
+        // carry another marker (a reused group id).
+        std::fs::write(
+            dir.path().join(format!("{PREFIX}{dead}-abcdefgh")),
+            format!(
+                "{} left-behind\nnot a line\n{} not-their-marker\n",
+                pgid(&leftover),
+                pgid(&wrong_marker)
+            ),
+        )
+        .unwrap();
+        // A gateway that is alive (this process): never touched.
+        let mine = dir
+            .path()
+            .join(format!("{PREFIX}{}-zzzzzzzz", std::process::id()));
+        std::fs::write(&mine, format!("{} owned\n", pgid(&still_owned))).unwrap();
+        std::fs::write(dir.path().join("unrelated-file"), "1 x\n").unwrap();
+
+        let g = Groups::new(Some(dir.path().to_path_buf()));
+        assert_eq!(g.reap_leftovers(), 1);
+        assert!(ended(&mut leftover), "the leftover is killed");
+        assert!(wrong_marker.try_wait().unwrap().is_none(), "not its marker");
+        assert!(
+            still_owned.try_wait().unwrap().is_none(),
+            "its gateway lives"
+        );
+        assert!(mine.exists());
+        assert!(
+            !dir.path().join(format!("{PREFIX}{dead}-abcdefgh")).exists(),
+            "the dead gateway's record is removed"
+        );
+        assert_eq!(
+            process_group(still_owned.id() as i32),
+            Some(pgid(&still_owned))
+        );
+        for c in [&mut wrong_marker, &mut still_owned] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+        assert_eq!(process_group(i32::MAX), None);
+    }
+}

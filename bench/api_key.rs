@@ -92,6 +92,7 @@ fn main() {
                 scope: Scope::Client,
                 namespaces: Vec::new(),
                 expires_in_days: None,
+                limits: Default::default(),
             })
             .await
             .expect("a key")
@@ -101,6 +102,7 @@ fn main() {
             Tokens::new(&Secret::new(
                 "bench-jwt-secret-long-enough-0123456789".into(),
             )),
+            metamcp::auth::limits::Limiter::new(Default::default()),
         );
         (auth, store, key)
     });

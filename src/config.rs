@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::model::limits::{Defaults, Rate};
+
 /// Gateway listen address.
 pub const LISTEN: &str = "METAMCP_LISTEN";
 /// PostgreSQL URL; unset means the embedded cluster under the data dir.
@@ -30,6 +32,12 @@ pub const ALLOWED_ORIGINS: &str = "METAMCP_ALLOWED_ORIGINS";
 pub const MAX_BODY: &str = "METAMCP_MAX_BODY";
 /// Largest request head (request line and every header, in bytes): 431 beyond.
 pub const MAX_HEADER_BYTES: &str = "METAMCP_MAX_HEADER_BYTES";
+/// Default request rate of keys that set none (`50/s`, `600/m`; unset: unlimited).
+pub const KEY_RATE: &str = "METAMCP_KEY_RATE";
+/// Default burst of keys that set none (unset: the rate's count).
+pub const KEY_BURST: &str = "METAMCP_KEY_BURST";
+/// Default cap on a key's MCP requests in flight (unset: unlimited).
+pub const KEY_MAX_CONCURRENT: &str = "METAMCP_KEY_MAX_CONCURRENT";
 /// Database connection pool size.
 pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
 /// Absolute lifetime of a client session.
@@ -59,6 +67,9 @@ const FILE_KEYS: &[&str] = &[
     ALLOWED_ORIGINS,
     MAX_BODY,
     MAX_HEADER_BYTES,
+    KEY_RATE,
+    KEY_BURST,
+    KEY_MAX_CONCURRENT,
     DB_POOL_SIZE,
     SESSION_TTL,
     MAX_CONNECTIONS,
@@ -252,6 +263,8 @@ pub struct Config {
     pub max_body: usize,
     /// Largest request head in bytes (HTTP/1.1 head, HTTP/2 header list).
     pub max_header_bytes: usize,
+    /// Limits of keys that set none of their own.
+    pub key_defaults: Defaults,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -298,6 +311,9 @@ impl Config {
         let origins_raw = get(ALLOWED_ORIGINS);
         let body_raw = get(MAX_BODY);
         let head_raw = get(MAX_HEADER_BYTES);
+        let key_rate_raw = get(KEY_RATE).filter(|s| !s.trim().is_empty());
+        let key_burst_raw = get(KEY_BURST).filter(|s| !s.trim().is_empty());
+        let key_conc_raw = get(KEY_MAX_CONCURRENT).filter(|s| !s.trim().is_empty());
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
         let conns_raw = get(MAX_CONNECTIONS);
@@ -402,6 +418,17 @@ impl Config {
                 }),
             )
         });
+        let key_defaults = Defaults {
+            rate: key_rate_raw.and_then(|s| errs.check(KEY_RATE, Rate::parse(&s))),
+            burst: key_burst_raw.and_then(|s| {
+                errs.check(KEY_BURST, whole_number(&s, 1_000_000_000))
+                    .and_then(|n| u32::try_from(n).ok())
+            }),
+            max_concurrent: key_conc_raw.and_then(|s| {
+                errs.check(KEY_MAX_CONCURRENT, whole_number(&s, 1_000_000))
+                    .and_then(|n| u32::try_from(n).ok())
+            }),
+        };
         let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
             errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
         });
@@ -457,6 +484,7 @@ impl Config {
                 allowed_origins,
                 max_body,
                 max_header_bytes: max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER_BYTES),
+                key_defaults,
                 db_pool_size,
                 session_ttl,
                 max_connections,
@@ -702,6 +730,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/home/u/.local/share/metamcp"));
         assert_eq!(c.max_body, 4 * 1024 * 1024);
         assert_eq!(c.max_header_bytes, 64 * 1024);
+        assert_eq!(c.key_defaults, Defaults::default(), "no limits by default");
         assert!(c.jwt_secret.is_none() && c.encryption_key.is_none());
         assert!(c.allowed_hosts.contains(&"localhost".to_string()));
         assert_eq!(c.session_ttl, Duration::from_secs(86400));
@@ -713,6 +742,8 @@ mod tests {
             (LISTEN, "nowhere"),
             (MAX_BODY, "12 parsecs"),
             (MAX_HEADER_BYTES, "1KiB"),
+            (KEY_RATE, "lots"),
+            (KEY_MAX_CONCURRENT, "0"),
             (ENCRYPTION_KEY, "abcd"),
             (JWT_SECRET, "short"),
             (DB_POOL_SIZE, "0"),
@@ -725,6 +756,8 @@ mod tests {
             LISTEN,
             MAX_BODY,
             MAX_HEADER_BYTES,
+            KEY_RATE,
+            KEY_MAX_CONCURRENT,
             ENCRYPTION_KEY,
             JWT_SECRET,
             DB_POOL_SIZE,

@@ -12,9 +12,15 @@ use crate::app::secrets::{Secrets, SecretsError};
 use crate::cli::{UsageError, parse_settings};
 use crate::config::{self, Config, EXIT_USAGE};
 use crate::crypto::Cipher;
+use crate::model::limits::{
+    KeyLimits, LimitsChange, Setting, parse_count_setting, parse_rate_setting,
+};
 use crate::store::db::{Database, DbError};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
 use crate::store::migrate;
+
+/// The flags that set a key's limits.
+const LIMIT_FLAGS: [&str; 4] = ["--rate", "--burst", "--max-concurrent", "--daily-calls"];
 
 pub const HELP: &str = "\
 keyadm — administer metamcp API keys and the database schema
@@ -24,7 +30,8 @@ usage: keyadm [--database-url URL] [--data-dir DIR] [--config FILE] COMMAND
 commands:
   keys list [--include-inactive] [--json]
   keys create --name NAME [--description TEXT] [--scope admin|client]
-              [--namespace NS]... [--expires-in DAYS] [--json]
+              [--namespace NS]... [--expires-in DAYS] [LIMITS] [--json]
+  keys update ID LIMITS [--json]
   keys show ID [--json]
   keys activate ID [--json]
   keys inactivate ID [--json]
@@ -32,6 +39,13 @@ commands:
   keys rotate ID [--json]
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
+
+LIMITS (each per gateway process; `none` returns a limit to the gateway's default,
+`unlimited` exempts the key from it):
+  --rate N/s|N/m         requests per second or minute (a token bucket)
+  --burst N              requests at once before the rate applies (default: N of the rate)
+  --max-concurrent N     MCP requests in flight at once
+  --daily-calls N        tool calls per UTC day
 
 The API key is printed once, by `keys create` and `keys rotate`; store it then.
 Database settings are the gateway's: DATABASE_URL, or the embedded cluster the gateway
@@ -48,6 +62,7 @@ pub enum Command {
     Activate(String),
     Inactivate(String),
     Delete { id: String, confirm: bool },
+    Update { id: String, limits: LimitsChange },
     Rotate(String),
     Migrate,
     Status,
@@ -60,6 +75,7 @@ pub struct CreateArgs {
     pub scope: Scope,
     pub namespaces: Vec<String>,
     pub expires_in_days: Option<u32>,
+    pub limits: LimitsChange,
 }
 
 /// A command and the output format asked for.
@@ -87,7 +103,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 });
             }
             "--include-inactive" | "--confirm" => flags.push((a, None)),
-            "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" => {
+            "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" | "--rate"
+            | "--burst" | "--max-concurrent" | "--daily-calls" => {
                 let Some(v) = args.get(i + 1) else {
                     return usage(format!("{a} needs a value"));
                 };
@@ -118,6 +135,43 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             .filter(move |(n, _)| *n == f)
             .filter_map(|(_, v)| *v)
     };
+    let limits = || -> Result<LimitsChange, UsageError> {
+        for f in LIMIT_FLAGS {
+            if single(f).count() > 1 {
+                return Err(UsageError(format!("{f} given more than once")));
+            }
+        }
+        let flag = |f: &str, e: String| UsageError(format!("{f}: {e}"));
+        let count = |f: &'static str, max: u64| {
+            single(f)
+                .next()
+                .map(|v| parse_count_setting(v, max).map_err(|e| flag(f, e)))
+                .transpose()
+        };
+        let narrow = |s: Setting<u64>| match s {
+            Setting::Is(n) => Setting::Is(u32::try_from(n).unwrap_or(u32::MAX)),
+            Setting::Unlimited => Setting::Unlimited,
+            Setting::Default => Setting::Default,
+        };
+        Ok(LimitsChange {
+            rate: single("--rate")
+                .next()
+                .map(|v| parse_rate_setting(v).map_err(|e| flag("--rate", e)))
+                .transpose()?,
+            burst: match count("--burst", 1_000_000_000)? {
+                None => None,
+                Some(Setting::Is(n)) => Some(Some(u32::try_from(n).unwrap_or(u32::MAX))),
+                Some(Setting::Default) => Some(None),
+                Some(Setting::Unlimited) => {
+                    return Err(UsageError(
+                        "--burst takes a number or none (a burst cannot be unlimited)".into(),
+                    ));
+                }
+            },
+            max_concurrent: count("--max-concurrent", 1_000_000)?.map(narrow),
+            daily_calls: count("--daily-calls", 1_000_000_000_000)?,
+        })
+    };
     let command =
         match words.as_slice() {
             [] | ["help"] => Command::Help,
@@ -142,6 +196,10 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                     "--scope",
                     "--namespace",
                     "--expires-in",
+                    "--rate",
+                    "--burst",
+                    "--max-concurrent",
+                    "--daily-calls",
                 ])?;
                 for f in ["--name", "--description", "--scope", "--expires-in"] {
                     if single(f).count() > 1 {
@@ -171,7 +229,20 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                     scope,
                     namespaces: single("--namespace").map(String::from).collect(),
                     expires_in_days,
+                    limits: limits()?,
                 })
+            }
+            ["keys", "update", rest @ ..] => {
+                allowed(&LIMIT_FLAGS)?;
+                let id = one_id(rest, "update")?;
+                let limits = limits()?;
+                if limits.is_empty() {
+                    return usage(format!(
+                        "keys update needs at least one of {}",
+                        LIMIT_FLAGS.join(", ")
+                    ));
+                }
+                Command::Update { id, limits }
             }
             ["keys", "show", rest @ ..] => {
                 allowed(&[])?;
@@ -197,7 +268,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 Command::Rotate(one_id(rest, "rotate")?)
             }
             ["keys"] => return usage(
-                "keys needs a subcommand: list, create, show, activate, inactivate, delete, rotate"
+                "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate"
                     .to_string(),
             ),
             ["keys", other, ..] => return usage(format!("unknown keys subcommand {other:?}")),
@@ -346,6 +417,7 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
                     scope: a.scope,
                     namespaces: a.namespaces.clone(),
                     expires_in_days: a.expires_in_days,
+                    limits: a.limits,
                 })
                 .await?;
             Ok(if json {
@@ -363,6 +435,14 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
                 line(serde_json::to_value(&key).unwrap_or_default())
             } else {
                 details(&key)
+            })
+        }
+        Command::Update { id, limits } => {
+            let key = store.update_limits(id, limits).await?;
+            Ok(if json {
+                line(serde_json::to_value(&key).unwrap_or_default())
+            } else {
+                format!("key {} limits: {}\n", key.id, describe_limits(&key.limits))
             })
         }
         Command::Activate(id) | Command::Inactivate(id) => {
@@ -557,10 +637,28 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
     out
 }
 
+/// `rate 20/s (burst 40), max concurrent 8, daily calls default`.
+fn describe_limits(l: &KeyLimits) -> String {
+    fn setting<T: std::fmt::Display>(s: &Setting<T>) -> String {
+        match s {
+            Setting::Default => "default".to_string(),
+            Setting::Unlimited => "unlimited".to_string(),
+            Setting::Is(v) => v.to_string(),
+        }
+    }
+    let burst = l.burst.map(|b| format!(" (burst {b})")).unwrap_or_default();
+    format!(
+        "rate {}{burst}, max concurrent {}, daily calls {}",
+        setting(&l.rate),
+        setting(&l.max_concurrent),
+        setting(&l.daily_calls)
+    )
+}
+
 fn details(k: &KeyRecord) -> String {
     let dash = "-".to_string();
     format!(
-        "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\ncalls        {}\nexpires      {}\n",
+        "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\ncalls        {}\nexpires      {}\nlimits       {}\n",
         k.id,
         k.name,
         k.description.as_deref().unwrap_or("-"),
@@ -576,6 +674,7 @@ fn details(k: &KeyRecord) -> String {
         k.last_used_at.as_ref().unwrap_or(&dash),
         k.calls,
         k.expires_at.as_ref().unwrap_or(&dash),
+        describe_limits(&k.limits),
     )
 }
 
@@ -608,6 +707,7 @@ mod tests {
                 scope: Scope::Admin,
                 namespaces: vec!["a".into(), "b".into()],
                 expires_in_days: Some(7),
+                limits: LimitsChange::default(),
             })
         );
         assert_eq!(

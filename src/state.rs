@@ -11,6 +11,7 @@ use crate::observe::events::Audience;
 use crate::store::db::DbError;
 
 use crate::auth::Authenticator;
+use crate::auth::limits::Refused;
 use crate::auth::session::EndedSessions;
 use crate::backend::{Backends, Status};
 use crate::config::Config;
@@ -22,6 +23,7 @@ use crate::proxy::calls::{InFlight, ServerRequests};
 use crate::routing::ListChanged;
 use crate::routing::Routing;
 use crate::store::db::Database;
+use crate::store::keys::KeyId;
 use crate::store::registry::Registry;
 
 /// Shared state behind an `Arc`.
@@ -171,6 +173,20 @@ impl State {
         self.rebuild_routing();
         publish_differences(self, &old, &new);
         Ok(())
+    }
+
+    /// A request refused by a key's limit: counted, and logged once a minute per key
+    /// while the key is being limited (not once per refusal).
+    pub fn over_limit(&self, key: &KeyId, refused: &Refused) {
+        self.metrics.limited(key.as_str(), refused.kind.as_str());
+        if self
+            .auth
+            .limits
+            .should_log(key, crate::auth::token::unix_now())
+        {
+            tracing::warn!(key_id = %key, limit = refused.kind.as_str(), reason = %refused.message,
+                "key is being limited (logged once a minute)");
+        }
     }
 
     pub fn is_ready(&self) -> bool {

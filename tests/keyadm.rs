@@ -514,3 +514,97 @@ async fn the_entry_point_returns_the_exit_status() {
     .unwrap();
     assert_eq!(codes, [0, 64, 64, 0, 1]);
 }
+
+#[tokio::test]
+async fn keys_carry_limits_that_update_changes_and_show_prints() {
+    let db = TestDb::new().await;
+    let (id, _) = create(
+        &db,
+        &[
+            "--name",
+            "limited",
+            "--rate",
+            "20/s",
+            "--burst",
+            "40",
+            "--max-concurrent",
+            "8",
+            "--daily-calls",
+            "10000",
+        ],
+    );
+    let shown = json(&ok(&db, &["keys", "show", &id, "--json"]));
+    assert_eq!(
+        shown["limits"],
+        serde_json::json!({"rate": "20/s", "burst": 40, "max_concurrent": 8, "daily_calls": 10000})
+    );
+    // update changes only what it names; none returns a limit to the default,
+    // unlimited exempts the key from it.
+    let updated = json(&ok(
+        &db,
+        &[
+            "keys",
+            "update",
+            &id,
+            "--rate",
+            "none",
+            "--max-concurrent",
+            "unlimited",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        updated["limits"],
+        serde_json::json!({"rate": null, "burst": 40, "max_concurrent": "unlimited", "daily_calls": 10000})
+    );
+    let listed = json(&ok(&db, &["keys", "list", "--json"]));
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(entry["limits"], updated["limits"]);
+    let human = ok(&db, &["keys", "show", &id]);
+    assert!(
+        human.contains(
+            "limits       rate default (burst 40), max concurrent unlimited, daily calls 10000"
+        ),
+        "{human}"
+    );
+    let human = ok(&db, &["keys", "update", &id, "--rate", "600/m"]);
+    assert!(human.contains("rate 600/m"), "{human}");
+
+    fails(&db, &["keys", "update", &id], 64, "needs at least one of");
+    fails(
+        &db,
+        &["keys", "update", &id, "--rate", "fast"],
+        64,
+        "--rate",
+    );
+    fails(
+        &db,
+        &["keys", "update", &id, "--burst", "unlimited"],
+        64,
+        "--burst",
+    );
+    fails(
+        &db,
+        &["keys", "update", &id, "--daily-calls", "0"],
+        64,
+        "--daily-calls",
+    );
+    fails(
+        &db,
+        &["keys", "update", &id, "--rate", "1/s", "--rate", "2/s"],
+        64,
+        "more than once",
+    );
+    fails(
+        &db,
+        &["keys", "update", "0123456789abcdef", "--rate", "1/s"],
+        1,
+        "no key with id",
+    );
+}

@@ -23,6 +23,7 @@ fn new_key(name: &str) -> NewKey {
         scope: Scope::Client,
         namespaces: vec!["team-a".into()],
         expires_in_days: None,
+        limits: Default::default(),
     }
 }
 
@@ -112,6 +113,7 @@ async fn expiring_keys_carry_their_expiry() {
     let issued = keys
         .create(NewKey {
             expires_in_days: Some(2),
+            limits: Default::default(),
             ..new_key("e")
         })
         .await

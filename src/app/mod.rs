@@ -50,6 +50,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let auth = Authenticator::new(
         KeyStore::new(db.pool.clone(), cipher.clone()),
         Tokens::new(&secrets.jwt),
+        crate::auth::limits::Limiter::new(config.key_defaults),
     );
     let registry = Registry::new(db.pool.clone(), cipher.clone());
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -9,6 +9,7 @@
 //! address; an address out of budget gets 429 instead of any argon2 work, while keys it
 //! already proved (cached) and tokens keep working.
 
+pub mod limits;
 pub mod ratelimit;
 pub mod session;
 pub mod token;
@@ -26,9 +27,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tokio_postgres::Row;
 
+use crate::auth::limits::Limiter;
 use crate::auth::ratelimit::FailureLimiter;
 use crate::auth::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti, unix_now};
 use crate::crypto::constant_time_eq;
+use crate::model::limits::KeyLimits;
 use crate::store::db::DbError;
 use crate::store::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, secret_version};
 
@@ -54,6 +57,8 @@ pub struct Principal {
     /// Namespaces this key may use; empty means all.
     pub namespaces: Arc<[String]>,
     pub via: Via,
+    /// The key's own limits (the process defaults fill in the rest).
+    pub limits: KeyLimits,
 }
 
 impl Principal {
@@ -81,6 +86,7 @@ pub struct KeyState {
     pub active: bool,
     pub expires_at: Option<f64>,
     pub version: String,
+    pub limits: KeyLimits,
 }
 
 impl KeyState {
@@ -174,10 +180,12 @@ pub struct Authenticator {
     loaded: AtomicBool,
     /// When keys were last used and how many calls they made, written in batches.
     pub usage: usage::Usage,
+    /// Per-key rates, concurrency caps and quotas.
+    pub limits: Limiter,
 }
 
-const STATE_COLUMNS: &str =
-    "id, name, scope, namespaces, is_active, extract(epoch FROM expires_at)::float8, secret_hash";
+const STATE_COLUMNS: &str = "id, name, scope, namespaces, is_active, \
+     extract(epoch FROM expires_at)::float8, secret_hash, rate, burst, max_concurrent, daily_calls";
 
 fn state_from_row(row: &Row) -> Result<(KeyId, KeyState), DbError> {
     let id: String = row.try_get(0)?;
@@ -194,12 +202,18 @@ fn state_from_row(row: &Row) -> Result<(KeyId, KeyState), DbError> {
             active: row.try_get(4)?,
             expires_at: row.try_get(5)?,
             version: secret_version(&hash),
+            limits: KeyLimits::from_columns(
+                row.try_get::<_, Option<&str>>(7)?,
+                row.try_get(8)?,
+                row.try_get(9)?,
+                row.try_get(10)?,
+            ),
         },
     ))
 }
 
 impl Authenticator {
-    pub fn new(store: KeyStore, tokens: Tokens) -> Authenticator {
+    pub fn new(store: KeyStore, tokens: Tokens, limits: Limiter) -> Authenticator {
         Authenticator {
             store,
             tokens,
@@ -209,6 +223,7 @@ impl Authenticator {
             argon2_slots: Semaphore::new(ARGON2_SLOTS),
             loaded: AtomicBool::new(false),
             usage: usage::Usage::default(),
+            limits,
         }
     }
 
@@ -258,7 +273,10 @@ impl Authenticator {
         let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
         let old = match &fresh {
             Some(s) => states.insert(*id, Arc::new(s.clone())),
-            None => states.remove(id),
+            None => {
+                self.limits.forget(id);
+                states.remove(id)
+            }
         };
         Ok(match (old, fresh) {
             (None, None) => KeyChange::Unchanged,
@@ -320,6 +338,7 @@ impl Authenticator {
             scope: state.scope,
             namespaces: state.namespaces.clone(),
             via: Via::Jwt,
+            limits: state.limits,
         })
     }
 
@@ -344,6 +363,7 @@ impl Authenticator {
                     scope: state.scope,
                     namespaces: state.namespaces.clone(),
                     via: Via::ApiKey,
+                    limits: state.limits,
                 });
             }
         }
@@ -396,6 +416,7 @@ impl Authenticator {
                         active: true,
                         expires_at: key.expires_at,
                         version: key.version.clone(),
+                        limits: key.limits,
                     })
                 })
                 .clone()
@@ -422,6 +443,7 @@ impl Authenticator {
             scope: state.scope,
             namespaces: state.namespaces.clone(),
             via: Via::ApiKey,
+            limits: state.limits,
         })
     }
 

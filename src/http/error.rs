@@ -37,6 +37,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("too many failed authentication attempts; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// A key over one of its limits (rate, concurrency, daily quota, a tool's rate).
+    #[error("{message}; retry in {retry_after} s")]
+    OverLimit { message: String, retry_after: u64 },
     #[error("the request took too long to arrive")]
     Timeout,
     #[error("{0}")]
@@ -63,7 +66,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -80,7 +85,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => "rate_limited",
             ApiError::Timeout => "request_timeout",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -129,7 +134,7 @@ impl ApiError {
                     h.insert(header::ALLOW, v);
                 }
             }
-            ApiError::RateLimited { retry_after } => {
+            ApiError::RateLimited { retry_after } | ApiError::OverLimit { retry_after, .. } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             ApiError::PayloadTooLarge { .. } | ApiError::Timeout => {

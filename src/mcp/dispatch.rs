@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
+use crate::auth::limits::{InFlight, Refused};
 use crate::auth::token::unix_now;
 use crate::backend::Backend;
 use crate::http::Body;
@@ -19,6 +20,7 @@ use crate::mcp::stream::listen;
 use crate::proxy::calls::{cancellation, owner_key};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+use crate::routing::ToolRate;
 
 /// Where a request goes.
 pub enum Target<'v> {
@@ -30,6 +32,8 @@ pub enum Target<'v> {
     Backend {
         backend: &'v Arc<Backend>,
         rename: Option<(Span, Bytes)>,
+        /// A tool call (counted against a daily quota), with its namespace's rate if any.
+        tool: Option<Option<&'v ToolRate>>,
     },
 }
 
@@ -78,6 +82,7 @@ pub fn route<'v>(
         Ok(Target::Backend {
             backend,
             rename: None,
+            tool: None,
         })
     };
     let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
@@ -89,6 +94,7 @@ pub fn route<'v>(
         Ok(Target::Backend {
             backend: &p.backend,
             rename: Some((span, p.upstream_name.clone())),
+            tool: None,
         })
     };
     Ok(match method {
@@ -116,6 +122,7 @@ pub fn route<'v>(
             Target::Backend {
                 backend: &tool.backend,
                 rename: Some((span, tool.upstream_name.clone())),
+                tool: Some(tool.rate.as_ref()),
             }
         }
         "prompts/get" => prompt(f.name, "params.name")?,
@@ -177,6 +184,8 @@ pub async fn dispatch(
     f: &Frame,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
+    // Limits first: a refused request costs no backend work.
+    let held = admit(ctx)?;
     match route(ctx, body, f, collect)? {
         Target::Answer(result) => {
             let id = f.id.map_or(&b"null"[..], |s| s.of(body));
@@ -186,12 +195,94 @@ pub async fn dispatch(
             ))
         }
         Target::Listen => Ok(listen(ctx)),
-        Target::Backend { backend, rename } => {
+        Target::Backend {
+            backend,
+            rename,
+            tool,
+        } => {
             if let Some(p) = &ctx.principal {
+                if let Some(rate) = tool {
+                    charge_tool_call(ctx, p, rate)?;
+                }
                 ctx.state.auth.usage.called(p.key_id.as_str());
             }
-            Ok(forward(&ctx.caller(), body, f, backend, rename, collect).await)
+            let resp = forward(&ctx.caller(), body, f, backend, rename, collect).await;
+            Ok(match held {
+                // The place is held until the answer has been sent.
+                Some(held) => resp.map(|b| {
+                    Body::Stream(Box::pin(Held {
+                        body: b,
+                        _held: held,
+                    }))
+                }),
+                None => resp,
+            })
         }
+    }
+}
+
+/// Applies the caller's key limits to one request: its rate, then a place among its
+/// requests in flight (held by the caller until the answer is sent).
+fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(None);
+    };
+    let limiter = &ctx.state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if !limits.any() {
+        return Ok(None);
+    }
+    limiter
+        .request(&p.key_id, &limits, std::time::Instant::now())
+        .and_then(|()| limiter.enter(&p.key_id, &limits))
+        .map_err(|r| refuse(ctx, &p.key_id, &r))
+}
+
+/// Charges a tool call to the key's daily quota and to the tool's own rate.
+fn charge_tool_call(
+    ctx: &Ctx,
+    p: &crate::auth::Principal,
+    rate: Option<&ToolRate>,
+) -> Result<(), RpcError> {
+    let limiter = &ctx.state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    // The tool's rate first: a call it refuses does not count against the day.
+    let charged = match rate {
+        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate, std::time::Instant::now()),
+        None => Ok(()),
+    }
+    .and_then(|()| limiter.tool_call(&p.key_id, &limits, unix_now()));
+    charged.map_err(|r| refuse(ctx, &p.key_id, &r))
+}
+
+fn refuse(ctx: &Ctx, key: &crate::store::keys::KeyId, r: &Refused) -> RpcError {
+    ctx.state.over_limit(key, r);
+    RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms)
+}
+
+/// An answer's body with the key's place in flight, given back when it has been sent.
+struct Held {
+    body: Body,
+    _held: InFlight,
+}
+
+impl hyper::body::Body for Held {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -51,6 +51,7 @@ pub async fn execute(
         message: "the body must be exactly one JSON object of tool arguments".into(),
     })?;
     if let Some(p) = &ctx.principal {
+        charge_tool_call(ctx, p, backend, tool)?;
         ctx.state.auth.usage.called(p.key_id.as_str());
     }
     let resp = forward(&ctx.caller(), &body, &f, backend, None, true).await;
@@ -61,6 +62,41 @@ pub async fn execute(
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .to_bytes();
     Ok(bytes)
+}
+
+/// Charges a REST tool call like one over MCP: the tool's rate in the caller's
+/// namespace, then the key's daily quota.
+fn charge_tool_call(
+    ctx: &Ctx,
+    p: &crate::auth::Principal,
+    backend: &Backend,
+    tool: &str,
+) -> Result<(), ApiError> {
+    let limiter = &ctx.state.auth.limits;
+    let rate = ctx
+        .view
+        .tools
+        .iter()
+        .find(|t| t.backend.id == backend.id && t.original == tool)
+        .and_then(|t| t.rate.as_ref());
+    match rate {
+        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate, std::time::Instant::now()),
+        None => Ok(()),
+    }
+    .and_then(|()| {
+        limiter.tool_call(
+            &p.key_id,
+            &limiter.effective(&p.limits),
+            crate::auth::token::unix_now(),
+        )
+    })
+    .map_err(|r| {
+        ctx.state.over_limit(&p.key_id, &r);
+        ApiError::OverLimit {
+            retry_after: r.retry_after_secs(),
+            message: r.message,
+        }
+    })
 }
 
 /// The REST tool list of a server: the backend's own tools this caller reaches, each

@@ -2,6 +2,7 @@
 //! names follow ([`names`]) and the validation of client input ([`validate`]). Nothing
 //! here touches the database or HTTP.
 
+pub mod limits;
 pub mod names;
 pub mod validate;
 
@@ -130,6 +131,8 @@ pub struct ToolOverride {
     pub enabled: bool,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Calls allowed per key (`"rate": "10/m"`).
+    pub rate: Option<limits::Rate>,
 }
 
 /// A named selection of servers with its exposure settings.
@@ -161,6 +164,9 @@ impl Namespace {
                 }
                 if let Some(d) = &t.description {
                     o.insert("description".into(), Value::String(d.clone()));
+                }
+                if let Some(r) = &t.rate {
+                    o.insert("rate".into(), Value::String(r.to_string()));
                 }
                 (k.clone(), Value::Object(o))
             })

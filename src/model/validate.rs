@@ -760,16 +760,23 @@ fn tool_override(tool: &str, v: &Value) -> Result<ToolOverride, Invalid> {
         enabled: true,
         name: None,
         description: None,
+        rate: None,
     };
     for (k, v) in m {
         match (k.as_str(), v) {
             ("enabled", Value::Bool(b)) => o.enabled = *b,
             ("name", Value::String(n)) if is_valid_tool_name(n) => o.name = Some(n.clone()),
-            ("name", Value::Null) | ("description", Value::Null) => {}
+            ("name", Value::Null) | ("description", Value::Null) | ("rate", Value::Null) => {}
+            ("rate", Value::String(r)) => {
+                o.rate = Some(
+                    crate::model::limits::Rate::parse(r)
+                        .map_err(|e| Invalid::field("tools", format!("{tool}.rate: {e}")))?,
+                )
+            }
             ("description", Value::String(d)) if d.len() <= MAX_VALUE => {
                 o.description = Some(d.clone())
             }
-            ("enabled" | "name" | "description", _) => {
+            ("enabled" | "name" | "description" | "rate", _) => {
                 return Err(Invalid::field(
                     "tools",
                     format!("{tool}.{k} has the wrong type or an invalid value"),
@@ -778,7 +785,7 @@ fn tool_override(tool: &str, v: &Value) -> Result<ToolOverride, Invalid> {
             _ => {
                 return Err(Invalid::field(
                     "tools",
-                    format!("{tool}.{k} is unknown (expected enabled, name, description)"),
+                    format!("{tool}.{k} is unknown (expected enabled, name, description, rate)"),
                 ));
             }
         }

@@ -188,6 +188,7 @@ mod tests {
             scope: crate::store::keys::Scope::Admin,
             namespaces: Arc::from(Vec::<String>::new()),
             via: crate::auth::Via::ApiKey,
+            limits: crate::model::limits::KeyLimits::default(),
         };
         let mut body = bus.subscribe(p);
         // Let the subscriber task start and queue its `ready` line.

@@ -54,6 +54,9 @@ pub const MAX_BACKEND_SERIES: usize = 1000;
 /// Tools with series of their own at most (over every backend).
 pub const MAX_TOOL_SERIES: usize = 5000;
 const OTHER: &str = "_other";
+/// Refusal series (key and limit) at most, a thousand keys' worth; the rest count under
+/// `_other`.
+pub const MAX_KEY_SERIES: usize = 1000;
 
 /// Forwarded calls of one backend, and of each of its tools (calls, errors).
 #[derive(Default)]
@@ -94,6 +97,8 @@ pub struct Metrics {
     /// Idle connections closed to make room for new ones.
     pub connections_evicted: AtomicU64,
     calls: Mutex<Calls>,
+    /// Requests refused by a key's limits, by key id and limit.
+    limited: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 /// Database pool figures at render time.
@@ -244,6 +249,20 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request refused by a key's limit (`kind`: rate, concurrency, daily_calls,
+    /// tool_rate).
+    pub fn limited(&self, key: &str, kind: &'static str) {
+        let mut m = self.limited.lock().unwrap_or_else(|p| p.into_inner());
+        // Refusals are off the hot path: a lookup by owned key is fine here.
+        let series = (key.to_string(), kind);
+        let series = if m.contains_key(&series) || m.len() < MAX_KEY_SERIES * 4 {
+            series
+        } else {
+            (OTHER.to_string(), kind)
+        };
+        *m.entry(series).or_default() += 1;
+    }
+
     pub fn auth_failure(&self, reason: &'static str) {
         *self
             .auth_failures
@@ -288,6 +307,22 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "metamcp_auth_failures_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP metamcp_limited_requests_total Requests refused by a key's limits, by key and limit.\n",
+        );
+        out.push_str("# TYPE metamcp_limited_requests_total counter\n");
+        for ((key, kind), n) in self
+            .limited
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "metamcp_limited_requests_total{{key=\"{}\",limit=\"{kind}\"}} {n}",
+                label(key)
             );
         }
         let gauges: [(&str, &str, i64); 9] = [

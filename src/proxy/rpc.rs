@@ -18,6 +18,8 @@ pub mod code {
     pub const SESSION_NOT_FOUND: i64 = -32001;
     pub const HEADER_MISMATCH: i64 = -32020;
     pub const UNSUPPORTED_VERSION: i64 = -32022;
+    /// Over a limit of the caller's key (with `data.retryAfterMs`).
+    pub const LIMITED: i64 = -32029;
 }
 
 /// A JSON-RPC error answer with its HTTP status.
@@ -52,8 +54,25 @@ impl RpcError {
         envelope(id, "error", err.to_string().as_bytes())
     }
 
+    /// An answer over a limit: 429 with `data.retryAfterMs` (and `Retry-After`, in whole
+    /// seconds, on the response).
+    pub fn limited(message: impl Into<String>, kind: &str, retry_after_ms: u64) -> RpcError {
+        let mut e = RpcError::new(StatusCode::TOO_MANY_REQUESTS, code::LIMITED, message);
+        e.data = Some(json!({"retryAfterMs": retry_after_ms, "limit": kind}));
+        e
+    }
+
     pub fn response(&self, id: &[u8]) -> Response<Body> {
-        json_response(self.status, self.body(id))
+        let mut r = json_response(self.status, self.body(id));
+        if self.status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(ms) = self.data.as_ref().and_then(|d| d["retryAfterMs"].as_u64())
+        {
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(ms.div_ceil(1000).max(1)),
+            );
+        }
+        r
     }
 }
 

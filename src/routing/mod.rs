@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, Status};
 use crate::jsonrpc::frame::json_string;
+use crate::model::limits::Rate;
 use crate::model::names::is_valid_tool_name;
 use crate::model::{Namespace, Snapshot};
 
@@ -34,6 +35,16 @@ pub struct Exposed {
     pub upstream_name: Bytes,
     /// The listing entry (name and description as exposed), serialised once.
     pub entry: Bytes,
+    /// A per-key rate the namespace sets for this tool.
+    pub rate: Option<ToolRate>,
+}
+
+/// A namespace's rate for one tool, applied per key.
+#[derive(Clone, Debug)]
+pub struct ToolRate {
+    pub rate: Rate,
+    /// `<namespace>/<exposed name>`: what each key's bucket is kept under.
+    pub id: Arc<str>,
 }
 
 /// One resource, routed by its exact URI.
@@ -520,12 +531,17 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 continue;
             }
             view.tool_index.insert(name.clone(), view.tools.len());
+            let rate = o.and_then(|o| o.rate).zip(ns).map(|(rate, ns)| ToolRate {
+                rate,
+                id: Arc::from(format!("{}/{name}", ns.name)),
+            });
             view.tools.push(Exposed {
                 name,
                 backend: (*b).clone(),
                 original: original.to_string(),
                 upstream_name: Bytes::from(json_string(original)),
                 entry: Bytes::from(entry.to_string()),
+                rate,
             });
         }
         for prompt in &lists.prompts {
@@ -556,6 +572,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 original: original.to_string(),
                 upstream_name: Bytes::from(json_string(original)),
                 entry: Bytes::from(entry.to_string()),
+                rate: None,
             });
         }
     }

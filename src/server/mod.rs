@@ -228,6 +228,7 @@ async fn phases(
                     "this route needs a key with the admin scope".into(),
                 ));
             }
+            charge_rate(state, &p)?;
             Some(p)
         }
     };
@@ -237,6 +238,26 @@ async fn phases(
         state, route.id, params, req, principal, peer,
     ))
     .await
+}
+
+/// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC
+/// request, with the answer in JSON-RPC).
+fn charge_rate(state: &State, p: &Principal) -> Result<(), ApiError> {
+    let limits = state.auth.limits.effective(&p.limits);
+    if limits.rate.is_none() {
+        return Ok(());
+    }
+    state
+        .auth
+        .limits
+        .request(&p.key_id, &limits, Instant::now())
+        .map_err(|r| {
+            state.over_limit(&p.key_id, &r);
+            ApiError::OverLimit {
+                retry_after: r.retry_after_secs(),
+                message: r.message,
+            }
+        })
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use crate::crypto::{Cipher, random_alphanumeric, random_bytes, to_hex};
+use crate::model::limits::{KeyLimits, LimitsChange};
 use crate::model::names::is_valid_name;
 use crate::store::db::DbError;
 
@@ -134,6 +135,8 @@ pub struct KeyRecord {
     pub expires_at: Option<String>,
     /// Calls forwarded to backends with this key (recorded every few seconds).
     pub calls: i64,
+    /// The key's own limits (`null`: the gateway's default applies).
+    pub limits: KeyLimits,
 }
 
 impl KeyRecord {
@@ -153,7 +156,8 @@ const RECORD_COLUMNS: &str = "id, name, description, scope, namespaces, is_activ
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
      to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
      to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-     to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), calls";
+     to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), calls, \
+     rate, burst, max_concurrent, daily_calls";
 
 fn record(row: &Row) -> Result<KeyRecord, KeyError> {
     let scope: String = row.try_get(3)?;
@@ -170,6 +174,12 @@ fn record(row: &Row) -> Result<KeyRecord, KeyError> {
         last_used_at: row.try_get(9)?,
         expires_at: row.try_get(10)?,
         calls: row.try_get(11)?,
+        limits: KeyLimits::from_columns(
+            row.try_get::<_, Option<&str>>(12)?,
+            row.try_get(13)?,
+            row.try_get(14)?,
+            row.try_get(15)?,
+        ),
     })
 }
 
@@ -181,6 +191,8 @@ pub struct NewKey {
     pub scope: Scope,
     pub namespaces: Vec<String>,
     pub expires_in_days: Option<u32>,
+    /// Limits to set (absent ones stay at the default).
+    pub limits: LimitsChange,
 }
 
 /// A key just created or rotated: the only moment its text exists outside the client.
@@ -277,6 +289,7 @@ pub struct VerifiedKey {
     pub expires_at: Option<f64>,
     /// [`secret_version`] of the hash the secret was checked against.
     pub version: String,
+    pub limits: KeyLimits,
 }
 
 /// A short fingerprint of a stored secret hash: changes exactly when the key is rotated.
@@ -303,14 +316,17 @@ impl KeyStore {
         let id = KeyId::generate();
         let (text, hash, sealed) = self.make_secret(&id).await?;
         let days = new.expires_in_days.map(|d| d as i32);
+        let l = new.limits.applied_to(&KeyLimits::default());
+        let (rate, burst, max_concurrent, daily_calls) = l.to_columns();
         let client = self.pool.get().await?;
         client
             .execute(
                 "INSERT INTO api_keys (id, name, description, scope, namespaces, secret_hash,
-                     key_sealed, expires_at)
+                     key_sealed, expires_at, rate, burst, max_concurrent, daily_calls)
                  VALUES ($1, $2, $3, $4, $5, $6, $7,
                      CASE WHEN $8::int IS NULL THEN NULL
-                          ELSE now() + make_interval(days => $8::int) END)",
+                          ELSE now() + make_interval(days => $8::int) END,
+                     $9, $10, $11, $12)",
                 &[
                     &id.as_str(),
                     &new.name,
@@ -320,6 +336,10 @@ impl KeyStore {
                     &hash,
                     &sealed,
                     &days,
+                    &rate,
+                    &burst,
+                    &max_concurrent,
+                    &daily_calls,
                 ],
             )
             .await?;
@@ -389,6 +409,43 @@ impl KeyStore {
         record(&row)
     }
 
+    /// Changes a key's limits (those `change` names; the rest stay); every gateway
+    /// process applies them within a second (NOTIFY).
+    pub async fn update_limits(
+        &self,
+        id: &str,
+        change: &LimitsChange,
+    ) -> Result<KeyRecord, KeyError> {
+        let id = parse_id(id)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {RECORD_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE"),
+                &[&id.as_str()],
+            )
+            .await?
+            .ok_or_else(|| KeyError::NotFound(id))?;
+        let current = record(&row)?;
+        let (rate, burst, max_concurrent, daily_calls) =
+            change.applied_to(&current.limits).to_columns();
+        tx.execute(
+            "UPDATE api_keys SET rate = $2, burst = $3, max_concurrent = $4, daily_calls = $5,
+                 updated_at = now()
+             WHERE id = $1",
+            &[&id.as_str(), &rate, &burst, &max_concurrent, &daily_calls],
+        )
+        .await?;
+        let row = tx
+            .query_one(
+                &format!("SELECT {RECORD_COLUMNS} FROM api_keys WHERE id = $1"),
+                &[&id.as_str()],
+            )
+            .await?;
+        tx.commit().await?;
+        record(&row)
+    }
+
     pub async fn delete(&self, id: &str) -> Result<(), KeyError> {
         let id = parse_id(id)?;
         let client = self.pool.get().await?;
@@ -428,7 +485,8 @@ impl KeyStore {
             .query_opt(
                 "SELECT name, scope, namespaces, secret_hash, is_active,
                         (expires_at IS NOT NULL AND expires_at <= now()),
-                        extract(epoch FROM expires_at)::float8
+                        extract(epoch FROM expires_at)::float8,
+                        rate, burst, max_concurrent, daily_calls
                  FROM api_keys WHERE id = $1",
                 &[&id.as_str()],
             )
@@ -471,6 +529,12 @@ impl KeyStore {
             expires_at: row.try_get(6).map_err(get)?,
             version,
             id,
+            limits: KeyLimits::from_columns(
+                row.try_get::<_, Option<&str>>(7).map_err(get)?,
+                row.try_get(8).map_err(get)?,
+                row.try_get(9).map_err(get)?,
+                row.try_get(10).map_err(get)?,
+            ),
         };
         Ok(key)
     }
@@ -619,6 +683,7 @@ mod tests {
             scope: Scope::Client,
             namespaces: vec!["team-a".into()],
             expires_in_days: Some(30),
+            limits: LimitsChange::default(),
         };
         assert!(validate(&base).is_ok());
         let bad = [

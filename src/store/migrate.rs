@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_key_calls",
         sql: include_str!("../../sql/0007_key_calls.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_key_limits",
+        sql: include_str!("../../sql/0008_key_limits.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -440,7 +440,7 @@ async fn load_namespaces<C: GenericClient>(
     let tool_rows = client
         .query(
             "SELECT t.namespace, CASE WHEN s.name IS NULL THEN t.tool ELSE s.name || '__' || t.tool END,
-                    t.enabled, t.rename_to, t.description
+                    t.enabled, t.rename_to, t.description, t.rate
              FROM namespace_tools t LEFT JOIN mcp_servers s ON s.id = t.server_id
              WHERE $1::text IS NULL OR t.namespace = $1",
             &[&only],
@@ -459,6 +459,9 @@ async fn load_namespaces<C: GenericClient>(
                     enabled: t.try_get(2)?,
                     name: t.try_get(3)?,
                     description: t.try_get(4)?,
+                    rate: t
+                        .try_get::<_, Option<&str>>(5)?
+                        .and_then(|r| crate::model::limits::Rate::parse(r).ok()),
                 },
             );
         }
@@ -503,9 +506,18 @@ async fn write_members<C: GenericClient>(tx: &C, d: &NamespaceDraft) -> Result<(
                    AND lower(s.name) = lower(left($2, position('__' IN $2) - 1))
                  UNION ALL SELECT NULL, $2
              )
-             INSERT INTO namespace_tools (namespace, server_id, tool, enabled, rename_to, description)
-             SELECT $1, server_id, tool, $3, $4, $5 FROM k ORDER BY server_id IS NULL LIMIT 1",
-            &[&d.name, key, &o.enabled, &o.name, &o.description],
+             INSERT INTO namespace_tools
+                 (namespace, server_id, tool, enabled, rename_to, description, rate)
+             SELECT $1, server_id, tool, $3, $4, $5, $6 FROM k
+             ORDER BY server_id IS NULL LIMIT 1",
+            &[
+                &d.name,
+                key,
+                &o.enabled,
+                &o.name,
+                &o.description,
+                &o.rate.map(|r| r.to_string()),
+            ],
         )
         .await?;
     }

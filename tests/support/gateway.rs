@@ -116,6 +116,7 @@ pub async fn create_key(store: &KeyStore, name: &str, scope: Scope, namespaces: 
             scope,
             namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
             expires_in_days: None,
+            limits: Default::default(),
         })
         .await
         .expect("create key")

@@ -1,0 +1,414 @@
+//! Per-key limits over real sockets: a key's rate and burst, its cap on requests in
+//! flight, its daily quota of tool calls, a namespace's per-tool rate, the process
+//! defaults, and changes reaching the gateway while it runs.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use metamcp::model::limits::{LimitsChange, Rate, Setting};
+use metamcp::store::keys::{KeyStore, NewKey, Scope};
+use serde_json::{Value, json};
+use support::eventually;
+use support::gateway::{TestGateway, key_store};
+use support::http::{Resp, get, send_json};
+use support::mcp::{Client, response_message, text_of};
+use support::mock::Mock;
+
+async fn limited_key(store: &KeyStore, name: &str, limits: LimitsChange) -> (String, String) {
+    let issued = store
+        .create(NewKey {
+            name: name.into(),
+            description: None,
+            scope: Scope::Client,
+            namespaces: vec![],
+            expires_in_days: None,
+            limits,
+        })
+        .await
+        .expect("create key");
+    (issued.id.to_string(), issued.api_key)
+}
+
+/// An access token for `key` (so the test's requests cost no argon2 each).
+async fn token(gw: &TestGateway, key: &str) -> String {
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/auth/token",
+        "",
+        &json!({"api_key": key}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["access_token"].as_str().unwrap().to_string()
+}
+
+fn rate(s: &str) -> Option<Setting<Rate>> {
+    Some(Setting::Is(Rate::parse(s).unwrap()))
+}
+
+async fn gateway_with_alpha() -> (TestGateway, Mock) {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    (gw, alpha)
+}
+
+/// Checks a refusal: 429, `Retry-After`, and the JSON-RPC error with the request's id.
+fn assert_limited(r: &Resp, id: &Value) -> Value {
+    assert_eq!(r.status, 429, "{}", r.text());
+    let secs: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("whole seconds");
+    assert!(secs >= 1);
+    let m = r.json();
+    assert_eq!(&m["id"], id, "{m}");
+    assert_eq!(m["error"]["code"], -32029, "{m}");
+    let ms = m["error"]["data"]["retryAfterMs"]
+        .as_u64()
+        .expect("retryAfterMs");
+    assert!(ms.div_ceil(1000).max(1) == secs, "{ms} ms vs {secs} s");
+    m
+}
+
+/// Sends `n` pings at once; returns the answers.
+async fn pings(c: &Client, n: usize) -> Vec<Resp> {
+    let bodies: Vec<String> = (0..n)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "ping"}).to_string())
+        .collect();
+    join_all(bodies.iter().map(|b| c.post_raw(b.as_bytes(), &[]))).await
+}
+
+#[tokio::test]
+async fn a_key_gets_its_burst_then_its_rate() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let store = key_store(&gw.db);
+    let (_, key) = limited_key(
+        &store,
+        "twenty",
+        LimitsChange {
+            rate: rate("20/s"),
+            burst: Some(Some(20)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
+    c.initialize().await;
+    let start = Instant::now();
+    let answers = pings(&c, 100).await;
+    let through = answers.iter().filter(|r| r.status == 200).count();
+    assert!((18..=22).contains(&through), "{through} of 100 got through");
+    for (i, r) in answers.iter().enumerate() {
+        if r.status != 200 {
+            let m = assert_limited(r, &json!(i));
+            assert!(
+                m["error"]["message"].as_str().unwrap().contains("rate"),
+                "{m}"
+            );
+        }
+    }
+    // Another key is not affected.
+    let mut other = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    other.initialize().await;
+    assert!(pings(&other, 30).await.iter().all(|r| r.status == 200));
+    // A second later, about twenty more.
+    tokio::time::sleep_until((start + Duration::from_millis(1050)).into()).await;
+    let more = pings(&c, 100).await;
+    let through = more.iter().filter(|r| r.status == 200).count();
+    assert!(
+        (17..=24).contains(&through),
+        "{through} of 100 a second later"
+    );
+    // Notifications are never refused.
+    let n = c
+        .post_raw(
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(n.status, 202);
+    // Refusals are counted per key and limit.
+    let metrics = get(gw.addr, "/metrics", "").await.text();
+    assert!(
+        metrics.contains("metamcp_limited_requests_total{key=\"")
+            && metrics.contains("limit=\"rate\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_concurrency_cap_refuses_at_once_what_is_over_it() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let store = key_store(&gw.db);
+    let (_, key) = limited_key(
+        &store,
+        "two-at-once",
+        LimitsChange {
+            max_concurrent: Some(Setting::Is(2)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
+    c.initialize().await;
+    let calls = (0..5).map(|i| {
+        let c = &c;
+        async move {
+            let t0 = Instant::now();
+            let r = c
+                .post(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                              "params": {"name": "alpha__sleep", "arguments": {"ms": 1500}}}))
+                .await;
+            (r, t0.elapsed())
+        }
+    });
+    let results = join_all(calls).await;
+    let ok: Vec<_> = results.iter().filter(|(r, _)| r.status == 200).collect();
+    let refused: Vec<_> = results.iter().filter(|(r, _)| r.status == 429).collect();
+    assert_eq!((ok.len(), refused.len()), (2, 3), "2 through, 3 refused");
+    for (r, took) in &refused {
+        let m = r.json();
+        assert_eq!(m["error"]["code"], -32029, "{m}");
+        assert!(
+            m["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("concurrency")
+        );
+        assert!(
+            *took < Duration::from_millis(1000),
+            "refused at once: {took:?}"
+        );
+    }
+    for (r, took) in &ok {
+        assert!(
+            text_of(&response_message(r)["result"]).contains("slept"),
+            "{}",
+            r.text()
+        );
+        assert!(*took >= Duration::from_millis(1500));
+    }
+    // The places are given back once the answers are sent.
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "again"}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_daily_quota_counts_tool_calls_only() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let store = key_store(&gw.db);
+    let (id, key) = limited_key(
+        &store,
+        "three-a-day",
+        LimitsChange {
+            daily_calls: Some(Setting::Is(3)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
+    c.initialize().await;
+    let echo = |i: i64| {
+        json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                               "params": {"name": "alpha__echo", "arguments": {"message": "x"}}})
+    };
+    for i in 0..2 {
+        assert_eq!(c.post(&echo(i)).await.status, 200);
+    }
+    // REST execute counts too.
+    let server = get(gw.addr, "/api/v1/mcp/servers/alpha", &jwt).await.json();
+    let path = format!(
+        "/api/v1/mcp/servers/{}/tools/echo/execute",
+        server["id"].as_str().unwrap()
+    );
+    let r = send_json(gw.addr, "POST", &path, &jwt, &json!({"message": "rest"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = assert_limited(&c.post(&echo(4)).await, &json!(4));
+    assert!(
+        m["error"]["message"].as_str().unwrap().contains("daily"),
+        "{m}"
+    );
+    let until_midnight = m["error"]["data"]["retryAfterMs"].as_u64().unwrap();
+    assert!(until_midnight <= 86_400_000, "{until_midnight}");
+    let r = send_json(gw.addr, "POST", &path, &jwt, &json!({"message": "rest"})).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["code"], "rate_limited");
+    assert!(r.header("retry-after").is_some());
+    // Lists and pings are not tool calls.
+    assert_eq!(
+        pings(&c, 3)
+            .await
+            .iter()
+            .filter(|r| r.status == 200)
+            .count(),
+        3
+    );
+    let list = c.result("tools/list", json!({})).await;
+    assert!(list["tools"].as_array().is_some_and(|t| !t.is_empty()));
+
+    // `keys update` takes effect while the gateway runs (NOTIFY): a larger quota.
+    store
+        .update_limits(
+            &id,
+            &LimitsChange {
+                daily_calls: Some(Setting::Is(100)),
+                ..LimitsChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    eventually(Duration::from_secs(2), "the larger quota", || async {
+        (c.post(&echo(5)).await.status == 200).then_some(())
+    })
+    .await;
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn a_limit_set_while_running_applies_within_a_second_and_rest_is_limited_too() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let store = key_store(&gw.db);
+    let (id, key) = limited_key(&store, "later", LimitsChange::default()).await;
+    let jwt = token(&gw, &key).await;
+    for _ in 0..5 {
+        assert_eq!(get(gw.addr, "/api/v1/mcp/servers", &jwt).await.status, 200);
+    }
+    store
+        .update_limits(
+            &id,
+            &LimitsChange {
+                rate: rate("2/m"),
+                ..LimitsChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    let r = eventually(Duration::from_secs(2), "the new rate", || async {
+        let r = get(gw.addr, "/api/v1/mcp/servers", &jwt).await;
+        (r.status == 429).then_some(r)
+    })
+    .await;
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    let body = r.json();
+    assert_eq!(
+        (body["code"].as_str(), body["status"].as_u64()),
+        (Some("rate_limited"), Some(429))
+    );
+    assert!(body["error"].as_str().unwrap().contains("2/m"), "{body}");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    // `none` returns the key to the default (no limit here).
+    store
+        .update_limits(
+            &id,
+            &LimitsChange {
+                rate: Some(Setting::Default),
+                ..LimitsChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(2), "the limit to be lifted", || async {
+        (get(gw.addr, "/api/v1/mcp/servers", &jwt).await.status == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_namespace_limits_a_tool_per_key() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let ns = json!({"name": "team", "servers": ["alpha"],
+                    "tools": {"alpha__echo": {"rate": "2/m"}}});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["tools"]["alpha__echo"]["rate"], "2/m");
+    let bad =
+        json!({"name": "bad", "servers": ["alpha"], "tools": {"alpha__echo": {"rate": "fast"}}});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &bad).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let store = key_store(&gw.db);
+    let (_, a) = limited_key(&store, "a", LimitsChange::default()).await;
+    let (_, b) = limited_key(&store, "b", LimitsChange::default()).await;
+    let (a, b) = (token(&gw, &a).await, token(&gw, &b).await);
+    let echo = |i: i64| {
+        json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                               "params": {"name": "alpha__echo", "arguments": {"message": "x"}}})
+    };
+    let mut ca = Client::new(gw.addr, "/mcp/team", Some(&a));
+    ca.initialize().await;
+    eventually(Duration::from_secs(15), "the namespace's tools", || async {
+        ca.tool_names()
+            .await
+            .contains(&"alpha__echo".to_string())
+            .then_some(())
+    })
+    .await;
+    for i in 0..2 {
+        assert_eq!(ca.post(&echo(i)).await.status, 200);
+    }
+    let m = assert_limited(&ca.post(&echo(3)).await, &json!(3));
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("alpha__echo"),
+        "{m}"
+    );
+    // Other tools of the namespace, and the same tool for another key, are not limited.
+    let add = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                     "params": {"name": "alpha__add", "arguments": {"a": 1, "b": 2}}});
+    assert_eq!(ca.post(&add).await.status, 200);
+    let mut cb = Client::new(gw.addr, "/mcp/team", Some(&b));
+    cb.initialize().await;
+    assert_eq!(cb.post(&echo(5)).await.status, 200);
+    // The rate is the namespace's: on /mcp the tool is not limited.
+    let mut all = Client::new(gw.addr, "/mcp", Some(&a));
+    all.initialize().await;
+    assert_eq!(all.post(&echo(6)).await.status, 200);
+}
+
+#[tokio::test]
+async fn process_defaults_apply_to_keys_that_set_nothing() {
+    let gw = TestGateway::start_with(|c| {
+        c.key_defaults.rate = Some(Rate::parse("3/m").unwrap());
+    })
+    .await;
+    let store = key_store(&gw.db);
+    let (_, plain) = limited_key(&store, "plain", LimitsChange::default()).await;
+    let (_, exempt) = limited_key(
+        &store,
+        "exempt",
+        LimitsChange {
+            rate: Some(Setting::Unlimited),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let (plain, exempt) = (token(&gw, &plain).await, token(&gw, &exempt).await);
+    let mut c = Client::new(gw.addr, "/mcp", Some(&plain));
+    c.initialize().await;
+    let through = pings(&c, 10)
+        .await
+        .iter()
+        .filter(|r| r.status == 200)
+        .count();
+    assert_eq!(through, 3, "the default's burst is its count");
+    let mut e = Client::new(gw.addr, "/mcp", Some(&exempt));
+    e.initialize().await;
+    assert!(pings(&e, 10).await.iter().all(|r| r.status == 200));
+}

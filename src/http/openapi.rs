@@ -219,7 +219,8 @@ fn components() -> Value {
                 "is_active": {"type": "boolean"},
                 "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 3_600_000}}},
             "ToolOverride": {"type": "object", "additionalProperties": false, "properties": {
-                "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"}}},
+                "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"},
+                "rate": {"type": "string", "pattern": "^[0-9]+/(s|m)$", "description": "calls per key, e.g. 10/m"}}},
             "Namespace": {"type": "object", "properties": {
                 "name": {"type": "string"}, "description": {"type": ["string", "null"]},
                 "servers": {"type": "array", "items": {"type": "string"}},

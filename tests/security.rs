@@ -922,7 +922,7 @@ async fn a_version_header_contradicting_the_session_is_refused() {
                       "params": {"name": "alpha__echo", "arguments": {"message": "x"}}})
     .to_string();
     for (body, id) in [(&ping, json!("p-1")), (&call, json!(41))] {
-        for other in ["2026-07-28", "2025-03-26", "2025-11-25", "1999-01-01"] {
+        for other in ["2026-07-28", "1999-01-01", "2025-6-18"] {
             let r = c
                 .post_raw(body.as_bytes(), &[("mcp-protocol-version", other)])
                 .await;
@@ -933,9 +933,22 @@ async fn a_version_header_contradicting_the_session_is_refused() {
             assert!(m.get("result").is_none(), "not answered as stateless: {m}");
         }
     }
-    // The session's own version, or none, is served as before.
+    // The session's own version, none, or another of the session era (as the official
+    // conformance suite sends) is served by the session's negotiated version.
     let r = c.post_raw(call.as_bytes(), &[]).await;
     assert_eq!(r.status, 200);
+    for era in ["2025-06-18", "2025-03-26", "2025-11-25"] {
+        let r = c
+            .post_raw(call.as_bytes(), &[("mcp-protocol-version", era)])
+            .await;
+        assert_eq!(r.status, 200, "{era}: {}", r.text());
+        assert!(r.text().contains("\"id\":41"), "{}", r.text());
+        assert!(
+            !r.text().contains("resultType"),
+            "not the stateless era: {}",
+            r.text()
+        );
+    }
     let r = c
         .post_raw(call.as_bytes(), &[("mcp-protocol-version", "")])
         .await;

@@ -118,12 +118,16 @@ pub(crate) fn admit(
     }
 }
 
-/// A session's requests carry the version it negotiated, or none (then 2025-03-26 is
-/// assumed, which the session's own version governs): a header naming another
-/// version contradicts the session.
+/// A session's requests carry a version of the session era, or none (then 2025-03-26
+/// is assumed): the session's own negotiated version governs either way. A header of the
+/// stateless era, or one no era knows, contradicts the session.
+///
+/// Another session-era version is accepted: the official conformance suite sends
+/// `2025-03-26` on requests of sessions it negotiated at 2025-11-25, and the spec's own
+/// default for a missing header is a version other than the negotiated one.
 pub(crate) fn check_session_version(headers: &HeaderMap, negotiated: &str) -> Result<(), RpcError> {
     match header_str(headers, names::MCP_PROTOCOL_VERSION) {
-        Some(v) if v != negotiated => {
+        Some(v) if v != negotiated && !SESSION_VERSIONS.contains(&v) => {
             let mut e = RpcError::new(
                 StatusCode::BAD_REQUEST,
                 code::INVALID_REQUEST,

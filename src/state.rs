@@ -233,6 +233,33 @@ pub async fn status_events(state: std::sync::Weak<State>) {
     }
 }
 
+/// Announces backends' circuit changes on the events stream (`server.circuit`, with the
+/// reason) to those who may see the server, and counts them.
+pub async fn circuit_events(state: std::sync::Weak<State>) {
+    let Some(mut rx) = state.upgrade().map(|s| s.backends.circuits.subscribe()) else {
+        return;
+    };
+    loop {
+        let change = match rx.recv().await {
+            Ok(c) => c,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        let Some(state) = state.upgrade() else { return };
+        let t = &change.transition;
+        state.metrics.circuit(&change.name, t.circuit.as_str());
+        let audience = state.snapshot().namespaces_of(&change.name);
+        state.events.publish(
+            "server.circuit",
+            crate::observe::events::fields(json!({
+                "id": change.id, "name": change.name, "circuit": t.circuit.as_str(),
+                "consecutive_failures": t.consecutive_failures, "reason": t.reason,
+            })),
+            Audience::Namespaces(audience),
+        );
+    }
+}
+
 /// Rebuilds the routing table whenever asked (requests arriving together are coalesced).
 pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::UnboundedReceiver<()>) {
     while rx.recv().await.is_some() {

@@ -56,6 +56,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();
     let state = Arc::new(State::new(config, db, auth, registry, cipher, rebuild_tx));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
+    tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
     tokio::spawn(flush_usage(Arc::downgrade(&state)));
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),

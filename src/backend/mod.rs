@@ -15,6 +15,8 @@
 //! (backoff, status, lists, the backend's own messages) works the same for every
 //! transport.
 
+pub mod breaker;
+pub mod bulkhead;
 pub mod groups;
 pub mod http;
 pub mod isolated;
@@ -34,6 +36,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::backend::breaker::{Breaker, Circuit, Ticket, Transition};
+use crate::backend::bulkhead::Bulkhead;
 use crate::backend::http::transport::HttpTransport;
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
 use crate::backend::isolated::{IsolatedTransport, Owner};
@@ -104,6 +108,32 @@ pub struct StatusChange {
     pub reason: String,
 }
 
+/// A backend's circuit changed (for the events stream).
+#[derive(Debug, Clone)]
+pub struct CircuitChange {
+    pub id: Uuid,
+    pub name: String,
+    pub transition: Transition,
+}
+
+/// A call let through to a backend: its breaker ticket and, for transports bounded
+/// here, its place among the calls in flight (given back when this is dropped).
+pub struct Admitted {
+    pub ticket: Ticket,
+    _place: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// How a call ended, as far as the backend's health goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEnd<'a> {
+    /// The backend answered (a result, an `isError` result or a JSON-RPC error).
+    Answered,
+    /// It failed in a way that says the backend is in trouble.
+    Failed(&'a str),
+    /// Nothing learned (the client went away, the gateway refused the call).
+    Neutral,
+}
+
 /// One backend: its transport, its status and lists, kept by its supervisor.
 pub struct Backend {
     pub id: Uuid,
@@ -126,6 +156,13 @@ pub struct Backend {
     statuses: tokio::sync::broadcast::Sender<StatusChange>,
     /// Where resource updates from this backend's own messages go.
     updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
+    /// Failures in a row open the circuit: calls then fail at once.
+    breaker: Breaker,
+    /// Calls in flight at once (`max_concurrency`) for transports that do not bound
+    /// them themselves (stdio bounds its pipe, isolated children each their own).
+    bulkhead: Option<Bulkhead>,
+    /// Where circuit changes go.
+    circuits: tokio::sync::broadcast::Sender<CircuitChange>,
 }
 
 impl Backend {
@@ -199,7 +236,7 @@ impl Backend {
             .request(owner, id, body, token)
             .await
             .inspect_err(|e| {
-                if !matches!(e, UpstreamError::Status(_)) {
+                if !matches!(e, UpstreamError::Status(_) | UpstreamError::Busy(_)) {
                     self.wake.notify_one();
                 }
             })
@@ -249,6 +286,61 @@ impl Backend {
         if let Err(e) = self.transport.notify(owner, body).await {
             tracing::debug!(backend = %self.name, error = %e, "notification not delivered");
         }
+    }
+
+    /// Lets a call through the breaker and the bulkhead, or says why not (a message
+    /// naming the server: its circuit is open, or it is busy).
+    pub async fn admit(&self) -> Result<Admitted, String> {
+        let (ticket, change) = self.breaker.admit(&self.name, std::time::Instant::now())?;
+        self.announce(change);
+        let place = match &self.bulkhead {
+            Some(b) => match b.enter(&self.name).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.breaker.abandoned(ticket);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        Ok(Admitted {
+            ticket,
+            _place: place,
+        })
+    }
+
+    /// Tells the breaker how an admitted call ended.
+    pub fn call_ended(&self, ticket: Ticket, end: CallEnd<'_>) {
+        let change = match end {
+            CallEnd::Answered => self.breaker.success(ticket),
+            CallEnd::Failed(why) => self.breaker.failure(ticket, why, std::time::Instant::now()),
+            CallEnd::Neutral => {
+                self.breaker.abandoned(ticket);
+                None
+            }
+        };
+        self.announce(change);
+    }
+
+    fn announce(&self, change: Option<Transition>) {
+        let Some(transition) = change else { return };
+        if transition.circuit == Circuit::Open {
+            tracing::warn!(backend = %self.name, circuit = transition.circuit.as_str(),
+                reason = %transition.reason, "circuit");
+        } else {
+            tracing::info!(backend = %self.name, circuit = transition.circuit.as_str(),
+                reason = %transition.reason, "circuit");
+        }
+        let _ = self.circuits.send(CircuitChange {
+            id: self.id,
+            name: self.name.clone(),
+            transition,
+        });
+    }
+
+    /// The circuit and the failed calls in a row, for the registry.
+    pub fn circuit(&self) -> (Circuit, u32) {
+        self.breaker.snapshot()
     }
 
     /// Tells the supervisor a call failed in a way that suggests the backend is gone.
@@ -487,6 +579,8 @@ pub struct Backends {
     pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
     /// Status changes of every backend.
     pub statuses: tokio::sync::broadcast::Sender<StatusChange>,
+    /// Circuit changes of every backend.
+    pub circuits: tokio::sync::broadcast::Sender<CircuitChange>,
     running: std::sync::Mutex<HashMap<Uuid, Running>>,
     changed: mpsc::UnboundedSender<()>,
 }
@@ -506,6 +600,7 @@ impl Backends {
             groups,
             updates: tokio::sync::broadcast::channel(256).0,
             statuses: tokio::sync::broadcast::channel(256).0,
+            circuits: tokio::sync::broadcast::channel(256).0,
             running: std::sync::Mutex::default(),
             changed,
         }
@@ -559,6 +654,13 @@ impl Backends {
                 restarts: std::sync::atomic::AtomicU32::new(0),
                 statuses: self.statuses.clone(),
                 updates: self.updates.clone(),
+                breaker: Breaker::new(
+                    server.breaker_failures,
+                    Duration::from_millis(u64::from(server.breaker_cooldown_ms)),
+                ),
+                bulkhead: matches!(server.protocol, Protocol::Http | Protocol::Sse)
+                    .then(|| Bulkhead::new(server.max_concurrency as usize)),
+                circuits: self.circuits.clone(),
             });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
             running.insert(id, Running { backend, task });

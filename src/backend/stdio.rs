@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use crate::backend::bulkhead::Bulkhead;
 use crate::backend::groups::{Groups, MARKER_VAR};
 use crate::backend::http::UpstreamError;
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
@@ -59,8 +60,7 @@ pub struct Launch {
     pub max_memory: Option<u64>,
 }
 
-/// Calls that may wait for a place on the pipe, per place; beyond, calls are refused.
-pub const QUEUE_PER_SLOT: usize = 4;
+pub use crate::backend::bulkhead::QUEUE_PER_SLOT;
 
 /// One server's child process, restarted by the supervisor through [`connect`].
 ///
@@ -75,23 +75,13 @@ pub struct StdioTransport {
     child: Mutex<Option<Arc<Child>>>,
     next_id: AtomicU64,
     /// Places for calls in flight on the pipe (`max_concurrency`), and calls waiting.
-    slots: Arc<tokio::sync::Semaphore>,
-    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    slots: Bulkhead,
     /// When the child was last used; whether it is stopped for idleness (its tools stay
     /// listed), woken by the next call.
     last_used: Mutex<tokio::time::Instant>,
     asleep: AtomicBool,
     awake: tokio::sync::Notify,
     waking: tokio::sync::Mutex<()>,
-}
-
-/// Counts a call waiting for a place while it waits (also when it is given up).
-struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// A running child.
@@ -196,7 +186,7 @@ fn confine(cmd: &mut tokio::process::Command, max_memory: Option<u64>) {
 
 impl StdioTransport {
     pub fn new(launch: Launch, timeout: Duration, groups: Arc<Groups>) -> StdioTransport {
-        let slots = launch.max_concurrency.max(1);
+        let slots = Bulkhead::new(launch.max_concurrency);
         StdioTransport {
             launch,
             groups,
@@ -204,8 +194,7 @@ impl StdioTransport {
             timeout,
             child: Mutex::new(None),
             next_id: AtomicU64::new(1),
-            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-            waiting: Arc::default(),
+            slots,
             last_used: Mutex::new(tokio::time::Instant::now()),
             asleep: AtomicBool::new(false),
             awake: tokio::sync::Notify::new(),
@@ -430,26 +419,11 @@ impl StdioTransport {
         token: Option<Bytes>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
         self.ensure_awake().await?;
-        let cap = self.launch.max_concurrency.max(1);
-        let slot = match self.slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
-                let _waiting = Waiting(self.waiting.clone());
-                if queued >= cap * QUEUE_PER_SLOT {
-                    return Err(UpstreamError::Connect(format!(
-                        "{cap} calls are in flight and {} waiting on server {}; retry later",
-                        cap * QUEUE_PER_SLOT,
-                        self.launch.name
-                    )));
-                }
-                self.slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| UpstreamError::Connect("the server is stopping".into()))?
-            }
-        };
+        let slot = self
+            .slots
+            .enter(&self.launch.name)
+            .await
+            .map_err(UpstreamError::Busy)?;
         self.start(id, body, token, owner)
             .await?
             .answer(Some(slot))

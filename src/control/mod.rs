@@ -260,6 +260,13 @@ fn server_json(state: &State, s: &Server) -> Value {
     );
     out["restarts"] = json!(backend.as_ref().map_or(0, |b| b.restarts()));
     out["last_exit"] = json!(backend.as_ref().and_then(|b| b.last_exit()));
+    let (circuit, failures) = backend
+        .as_ref()
+        .map_or((crate::backend::breaker::Circuit::Closed, 0), |b| {
+            b.circuit()
+        });
+    out["circuit"] = json!(circuit.as_str());
+    out["consecutive_failures"] = json!(failures);
     if s.isolated {
         // Clients with a child of their own now.
         out["instances"] = json!(

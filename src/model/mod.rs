@@ -56,8 +56,12 @@ pub struct Server {
     pub timeout_ms: u32,
     /// stdio: the directory the command runs in (the gateway's own when `None`).
     pub cwd: Option<String>,
-    /// stdio: calls in flight on the pipe at once; more wait in a bounded queue.
+    /// Calls in flight at once (on the pipe, for stdio); more wait in a bounded queue.
     pub max_concurrency: u32,
+    /// Consecutive failed calls that open the circuit (0: no breaker).
+    pub breaker_failures: u32,
+    /// How long an open circuit waits before letting one probe call through.
+    pub breaker_cooldown_ms: u32,
     /// stdio: stop the child after this long unused (it starts again on the next call).
     pub idle_stop_ms: Option<u32>,
     /// stdio: `session_mode: "isolated"`, a child per client session (per key in the
@@ -118,6 +122,8 @@ impl Server {
             "session_mode": if self.isolated { "isolated" } else { "shared" },
             "max_instances": self.max_instances,
             "max_memory_mb": self.max_memory_mb,
+            "breaker_failures": self.breaker_failures,
+            "breaker_cooldown_ms": self.breaker_cooldown_ms,
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

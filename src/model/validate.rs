@@ -38,6 +38,8 @@ const DEFAULT_TIMEOUT_MS: i32 = 60_000;
 const DEFAULT_MAX_CONCURRENCY: i32 = 32;
 const MAX_CONCURRENCY: i64 = 1024;
 const DEFAULT_MAX_INSTANCES: i32 = 8;
+const DEFAULT_BREAKER_FAILURES: i32 = 5;
+const DEFAULT_BREAKER_COOLDOWN_MS: i32 = 10_000;
 const MAX_INSTANCES: i64 = 1024;
 /// Headers the gateway sets itself on upstream requests.
 const RESERVED_HEADERS: &[&str] = &[
@@ -128,6 +130,8 @@ pub struct ServerDraft {
     pub isolated: bool,
     pub max_instances: i32,
     pub max_memory_mb: Option<i32>,
+    pub breaker_failures: i32,
+    pub breaker_cooldown_ms: i32,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
 }
@@ -150,6 +154,8 @@ impl From<&Server> for ServerDraft {
             isolated: s.isolated,
             max_instances: s.max_instances as i32,
             max_memory_mb: s.max_memory_mb.map(|v| v as i32),
+            breaker_failures: s.breaker_failures as i32,
+            breaker_cooldown_ms: s.breaker_cooldown_ms as i32,
             warnings: Vec::new(),
         }
     }
@@ -171,6 +177,8 @@ const SERVER_FIELDS: &[&str] = &[
     "session_mode",
     "max_instances",
     "max_memory_mb",
+    "breaker_failures",
+    "breaker_cooldown_ms",
 ];
 const SERVER_READ_ONLY: &[&str] = &[
     "id",
@@ -184,6 +192,8 @@ const SERVER_READ_ONLY: &[&str] = &[
     "restarts",
     "last_exit",
     "instances",
+    "circuit",
+    "consecutive_failures",
     "tools",
     "prompts",
     "resources",
@@ -203,6 +213,8 @@ impl ServerDraft {
             self.timeout_ms = DEFAULT_TIMEOUT_MS;
             self.max_concurrency = DEFAULT_MAX_CONCURRENCY;
             self.max_instances = DEFAULT_MAX_INSTANCES;
+            self.breaker_failures = DEFAULT_BREAKER_FAILURES;
+            self.breaker_cooldown_ms = DEFAULT_BREAKER_COOLDOWN_MS;
         }
         if let Some(n) = name_field(obj, creating)? {
             self.name = n;
@@ -345,6 +357,12 @@ impl ServerDraft {
         }
         if let Some(m) = whole_number(obj, "max_memory_mb", 16, 1 << 20, true)? {
             self.max_memory_mb = m;
+        }
+        if let Some(n) = whole_number(obj, "breaker_failures", 0, 1000, false)? {
+            self.breaker_failures = n.unwrap_or(DEFAULT_BREAKER_FAILURES);
+        }
+        if let Some(n) = whole_number(obj, "breaker_cooldown_ms", 100, 3_600_000, false)? {
+            self.breaker_cooldown_ms = n.unwrap_or(DEFAULT_BREAKER_COOLDOWN_MS);
         }
         Ok(())
     }
@@ -967,6 +985,8 @@ mod tests {
             idle_stop_ms: None,
             isolated: false,
             max_instances: 8,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 10_000,
             max_memory_mb: None,
             created_at: String::new(),
             updated_at: String::new(),
@@ -998,6 +1018,8 @@ mod tests {
             idle_stop_ms: None,
             isolated: false,
             max_instances: 8,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 10_000,
             max_memory_mb: None,
             created_at: String::new(),
             updated_at: String::new(),

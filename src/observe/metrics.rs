@@ -99,6 +99,8 @@ pub struct Metrics {
     calls: Mutex<Calls>,
     /// Requests refused by a key's limits, by key id and limit.
     limited: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Circuit transitions by backend and the state entered.
+    circuits: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 /// Database pool figures at render time.
@@ -263,6 +265,18 @@ impl Metrics {
         *m.entry(series).or_default() += 1;
     }
 
+    /// A backend's circuit entered `circuit` (closed, open, half_open).
+    pub fn circuit(&self, backend: &str, circuit: &'static str) {
+        let mut m = self.circuits.lock().unwrap_or_else(|p| p.into_inner());
+        let series = (backend.to_string(), circuit);
+        let series = if m.contains_key(&series) || m.len() < MAX_BACKEND_SERIES * 3 {
+            series
+        } else {
+            (OTHER.to_string(), circuit)
+        };
+        *m.entry(series).or_default() += 1;
+    }
+
     pub fn auth_failure(&self, reason: &'static str) {
         *self
             .auth_failures
@@ -323,6 +337,22 @@ impl Metrics {
                 out,
                 "metamcp_limited_requests_total{{key=\"{}\",limit=\"{kind}\"}} {n}",
                 label(key)
+            );
+        }
+        out.push_str(
+            "# HELP metamcp_circuit_transitions_total Backend circuit changes by backend and the state entered.\n",
+        );
+        out.push_str("# TYPE metamcp_circuit_transitions_total counter\n");
+        for ((backend, circuit), n) in self
+            .circuits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "metamcp_circuit_transitions_total{{backend=\"{}\",circuit=\"{circuit}\"}} {n}",
+                label(backend)
             );
         }
         let gauges: [(&str, &str, i64); 9] = [

@@ -16,9 +16,10 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use crate::auth::session::ClientCaps;
-use crate::backend::Backend;
+use crate::backend::http::UpstreamError;
 use crate::backend::isolated::Owner;
 use crate::backend::transport::AnswerBody;
+use crate::backend::{Backend, CallEnd};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::observe::metrics::Metrics;
@@ -54,8 +55,10 @@ enum Outcome {
     Ok,
     /// The backend answered with a JSON-RPC error.
     Error,
-    /// No answer: unreachable, timed out, broken, refused by the gateway.
+    /// No answer: unreachable, timed out, broken.
     Failed,
+    /// Not sent: the backend's circuit is open or its calls in flight are full.
+    Refused,
     /// The client went away first.
     Cancelled,
 }
@@ -66,6 +69,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Error => "error",
             Outcome::Failed => "failed",
+            Outcome::Refused => "refused",
             Outcome::Cancelled => "cancelled",
         }
     }
@@ -87,6 +91,11 @@ struct CallRecord {
     request_bytes: usize,
     response_bytes: usize,
     done: bool,
+    /// The call's pass through the backend's breaker and bulkhead, once admitted.
+    admitted: Option<crate::backend::Admitted>,
+    /// Why it failed, for the breaker (`None`: a failure that says nothing about the
+    /// backend, such as an HTTP 4xx).
+    failure: Option<String>,
 }
 
 /// The methods a call can be forwarded for, as static labels.
@@ -124,12 +133,28 @@ impl CallRecord {
             request_bytes: body.len(),
             response_bytes: 0,
             done: false,
+            admitted: None,
+            failure: None,
         }
+    }
+
+    /// Ends a call that failed because of the backend, saying why.
+    fn fail(&mut self, why: &str) {
+        self.failure = Some(why.to_string());
+        self.finish(Outcome::Failed);
     }
 
     fn finish(&mut self, outcome: Outcome) {
         if std::mem::replace(&mut self.done, true) {
             return;
+        }
+        if let Some(a) = self.admitted.take() {
+            let end = match (outcome, &self.failure) {
+                (Outcome::Ok | Outcome::Error, _) => CallEnd::Answered,
+                (Outcome::Failed, Some(why)) => CallEnd::Failed(why),
+                _ => CallEnd::Neutral,
+            };
+            self.backend.call_ended(a.ticket, end);
         }
         let took = self.started.elapsed();
         let failed = outcome != Outcome::Ok;
@@ -256,20 +281,50 @@ async fn forward_call(
     let started = tokio::time::Instant::now();
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
+    // The breaker and the bulkhead first: an open circuit or a full backend answers at
+    // once, and the backend sees nothing. A wait for a place counts against the timeout.
+    let admitted = tokio::select! {
+        biased;
+        a = backend.admit() => a,
+        () = deadline.as_mut() => Err(format!(
+            "server `{}` is busy: no place for the call within {} ms",
+            backend.name,
+            timeout.as_millis()
+        )),
+    };
+    match admitted {
+        Ok(a) => record.admitted = Some(a),
+        Err(why) => {
+            guard.complete();
+            record.finish(Outcome::Refused);
+            return RpcError::method(code::INTERNAL, why).response(&client_id);
+        }
+    }
     let answer = tokio::select! {
         biased;
         r = backend.request(caller.owner(), &upstream_id, upstream_body, token) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
-            record.finish(Outcome::Failed);
-            return fail(format!("no answer within {} ms", timeout.as_millis()));
+            let why = format!("no answer within {} ms", timeout.as_millis());
+            record.fail(&why);
+            return fail(why);
         }
     };
     let (sse, mut source) = match answer {
+        Err(UpstreamError::Busy(why)) => {
+            guard.complete();
+            record.finish(Outcome::Refused);
+            return RpcError::method(code::INTERNAL, why).response(&client_id);
+        }
         Err(e) => {
             guard.complete();
-            record.finish(Outcome::Failed);
-            return fail(e.to_string());
+            let why = e.to_string();
+            match e {
+                // A client-side HTTP error says nothing of the backend's health.
+                UpstreamError::Status(s) if s < 500 => record.finish(Outcome::Failed),
+                _ => record.fail(&why),
+            }
+            return fail(why);
         }
         Ok(a) => (a.sse, a.body),
     };
@@ -312,7 +367,7 @@ async fn forward_call(
         }
         // Not JSON, another request's answer, or cut short: the client gets an error
         // with its own id instead.
-        record.finish(Outcome::Failed);
+        record.fail("an unreadable answer");
         return fail("answered with something that is not the response to this request".into());
     }
     // The answer streams. A JSON one still arriving is sent to the client as one SSE
@@ -603,11 +658,11 @@ impl UpstreamBody {
         }
         // A guard still armed cancels upstream when dropped.
         self.guard = None;
-        self.record.finish(match (answered, problem) {
-            (true, _) if self.splicer.errored() => Outcome::Error,
-            (true, _) | (false, None) => Outcome::Ok,
-            (false, Some(_)) => Outcome::Failed,
-        });
+        match (answered, problem) {
+            (true, _) if self.splicer.errored() => self.record.finish(Outcome::Error),
+            (true, _) | (false, None) => self.record.finish(Outcome::Ok),
+            (false, Some(p)) => self.record.fail(p),
+        }
         match problem {
             Some(p) if (self.sse || self.wrap) && !answered => {
                 Some(Ok(BodyFrame::data(self.error_event(p))))

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_key_limits",
         sql: include_str!("../../sql/0008_key_limits.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_circuit_breaker",
+        sql: include_str!("../../sql/0009_circuit_breaker.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

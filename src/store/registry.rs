@@ -53,7 +53,8 @@ fn server_select(source: &str) -> String {
                 timeout_ms, to_char(created_at AT TIME ZONE 'UTC', {TS}),
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
-                idle_stop_ms, session_mode, max_instances, max_memory_mb
+                idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
+                breaker_cooldown_ms
          FROM {source}"
     )
 }
@@ -96,6 +97,8 @@ impl Registry {
             isolated: row.try_get::<_, String>(16)? == "isolated",
             max_instances: row.try_get::<_, i32>(17)?.max(1) as u32,
             max_memory_mb: row.try_get::<_, Option<i32>>(18)?.map(|v| v.max(1) as u32),
+            breaker_failures: row.try_get::<_, i32>(19)?.max(0) as u32,
+            breaker_cooldown_ms: row.try_get::<_, i32>(20)?.max(1) as u32,
         })
     }
 
@@ -194,8 +197,10 @@ impl Registry {
         let client = self.pool.get().await?;
         let sql = "INSERT INTO mcp_servers (id, name, protocol, url, command, args, env_sealed,
                        headers_sealed, is_active, timeout_ms, cwd, max_concurrency, idle_stop_ms,
-                       session_mode, max_instances, max_memory_mb)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                       session_mode, max_instances, max_memory_mb, breaker_failures,
+                       breaker_cooldown_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17, $18)
                    RETURNING *";
         self.write_server(&client, sql, Uuid::new_v4(), &draft)
             .await
@@ -218,7 +223,8 @@ impl Registry {
         let sql = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
                        args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
                        timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13,
-                       session_mode = $14, max_instances = $15, max_memory_mb = $16, updated_at = now()
+                       session_mode = $14, max_instances = $15, max_memory_mb = $16,
+                       breaker_failures = $17, breaker_cooldown_ms = $18, updated_at = now()
                    WHERE id = $1 RETURNING *";
         let server = self.write_server(&tx, sql, existing.id, &draft).await?;
         tx.commit().await?;
@@ -226,7 +232,7 @@ impl Registry {
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
-    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb), secrets sealed, and reads
+    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb, $17 breaker_failures, $18 breaker_cooldown_ms), secrets sealed, and reads
     /// the row back.
     async fn write_server<C: GenericClient>(
         &self,
@@ -255,6 +261,8 @@ impl Registry {
                     &(if draft.isolated { "isolated" } else { "shared" }),
                     &draft.max_instances,
                     &draft.max_memory_mb,
+                    &draft.breaker_failures,
+                    &draft.breaker_cooldown_ms,
                 ],
             )
             .await

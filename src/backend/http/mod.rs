@@ -56,6 +56,10 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("the backend returned error {code}: {message}")]
     Rpc { code: i64, message: String },
+    /// Refused by the gateway before reaching the backend: its calls in flight and its
+    /// queue are full (the message names the server).
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Where and how to reach one backend.

@@ -18,7 +18,8 @@
 //!   `bytemuck::Pod` entries, then the payloads) mapped with `memmap2` and replayed; a
 //!   connection reuses its buffers, so sending and reading a request allocates nothing.
 //! - At the end: throughput, errors by kind (`http_<status>`, `rpc_<code>`, `timeout`,
-//!   `connection`), latency percentiles from a log-linear histogram (< 1 % error);
+//!   `connection` for a request sent and not answered, `connect` for a connection that
+//!   could not be opened again, so nothing was sent), latency percentiles from a log-linear histogram (< 1 % error);
 //!   `--json` writes the same, `--svg` draws latency and throughput over time and the
 //!   latency distribution. A progress line is shown once a second on a terminal.
 
@@ -710,8 +711,9 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
             s.mul_f64(index as f64 / a.connections as f64)
         });
     let mut i = index * (CORPUS_ENTRIES / a.connections.max(1));
+    let mut reconnect_failed = false;
     loop {
-        if shared.stop.load(Ordering::Relaxed) {
+        if shared.stop.load(Ordering::Relaxed) || reconnect_failed {
             break;
         }
         if let Some(limit) = a.requests
@@ -766,7 +768,12 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
                             stream = s;
                             buf.clear();
                         }
-                        Err(_) => tally.error("connection".into(), &shared),
+                        // Nothing was sent: the server no longer takes connections (it
+                        // is draining, or gone). This connection's share ends here.
+                        Err(_) => {
+                            tally.error("connect".into(), &shared);
+                            reconnect_failed = true;
+                        }
                     }
                 }
                 if answer.status != 200 && answer.status != 202 {

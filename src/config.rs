@@ -51,6 +51,10 @@ pub const MAX_CONNECTIONS_PER_ADDRESS: &str = "METAMCP_MAX_CONNECTIONS_PER_ADDRE
 pub const HEADER_TIMEOUT: &str = "METAMCP_HEADER_TIMEOUT";
 /// Time a client has to send a request's body once its headers have arrived.
 pub const BODY_TIMEOUT: &str = "METAMCP_BODY_TIMEOUT";
+/// After SIGTERM: how long new connections are still served (while `/ready` says 503).
+pub const DRAIN_GRACE: &str = "METAMCP_DRAIN_GRACE";
+/// After the grace: how long requests in flight may take to finish.
+pub const DRAIN_TIMEOUT: &str = "METAMCP_DRAIN_TIMEOUT";
 /// Log filter (tracing-subscriber `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Optional TOML file whose keys are the variable names above.
@@ -76,6 +80,8 @@ const FILE_KEYS: &[&str] = &[
     MAX_CONNECTIONS_PER_ADDRESS,
     HEADER_TIMEOUT,
     BODY_TIMEOUT,
+    DRAIN_GRACE,
+    DRAIN_TIMEOUT,
     RUST_LOG,
 ];
 
@@ -95,6 +101,8 @@ const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 1_024;
 const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(2);
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
@@ -271,6 +279,10 @@ pub struct Config {
     pub max_connections_per_address: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
+    /// After SIGTERM, new connections are served this long (`/ready` already 503).
+    pub drain_grace: Duration,
+    /// Then requests in flight have this long to finish.
+    pub drain_timeout: Duration,
     pub log_filter: String,
 }
 
@@ -320,6 +332,8 @@ impl Config {
         let per_address_raw = get(MAX_CONNECTIONS_PER_ADDRESS);
         let header_raw = get(HEADER_TIMEOUT);
         let body_timeout_raw = get(BODY_TIMEOUT);
+        let grace_raw = get(DRAIN_GRACE);
+        let drain_raw = get(DRAIN_TIMEOUT);
         let log_raw = get(RUST_LOG);
 
         let listen = errs.check(
@@ -448,6 +462,12 @@ impl Config {
         let body_timeout = body_timeout_raw.map_or(Some(DEFAULT_BODY_TIMEOUT), |s| {
             errs.check(BODY_TIMEOUT, parse_duration(&s))
         });
+        let drain_grace = grace_raw.map_or(Some(DEFAULT_DRAIN_GRACE), |s| {
+            errs.check(DRAIN_GRACE, parse_duration_or_zero(&s))
+        });
+        let drain_timeout = drain_raw.map_or(Some(DEFAULT_DRAIN_TIMEOUT), |s| {
+            errs.check(DRAIN_TIMEOUT, parse_duration(&s))
+        });
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             errs.push(RUST_LOG, format!("bad filter: {e}"));
@@ -491,6 +511,8 @@ impl Config {
                 max_connections_per_address,
                 header_timeout,
                 body_timeout,
+                drain_grace: drain_grace.unwrap_or(DEFAULT_DRAIN_GRACE),
+                drain_timeout: drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
                 log_filter,
             }),
             _ => Err(ConfigErrors(errs.0)),
@@ -622,16 +644,41 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("expected a duration like 24h, got {s:?}"))?;
-    let secs = match unit.trim() {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("unknown duration unit in {s:?} (use s, m, h, d)")),
+    let millis = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "unknown duration unit in {s:?} (use ms, s, m, h, d)"
+            ));
+        }
     };
-    match n.checked_mul(secs) {
+    match n.checked_mul(millis) {
         Some(0) | None => Err(format!("duration {s:?} must be positive and finite")),
-        Some(total) => Ok(Duration::from_secs(total)),
+        Some(total) => Ok(Duration::from_millis(total)),
+    }
+}
+
+/// A duration that may also be zero (`0`, `0s`).
+fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Err(e) => {
+            let t = s.trim();
+            let rest = t.trim_start_matches('0');
+            // All zeros with a valid unit: zero.
+            if rest.len() < t.len()
+                && !rest.starts_with(|c: char| c.is_ascii_digit())
+                && parse_duration(&format!("1{rest}")).is_ok()
+            {
+                Ok(Duration::ZERO)
+            } else {
+                Err(e)
+            }
+        }
+        ok => ok,
     }
 }
 
@@ -799,6 +846,11 @@ mod tests {
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("-1h").is_err());
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration_or_zero("0parsecs").is_err());
+        assert_eq!(parse_duration_or_zero("2s"), Ok(Duration::from_secs(2)));
     }
 
     #[test]

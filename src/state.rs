@@ -40,6 +40,9 @@ pub struct State {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Set once the first registry load succeeded (`/ready` waits for it).
     registry_loaded: AtomicBool,
+    /// Set on SIGTERM: `/ready` says 503 so balancers stop sending, and HTTP/1.1 answers
+    /// close their connections.
+    draining: AtomicBool,
     /// Lifecycle events for `/api/v1/events`.
     pub events: EventBus,
     pub metrics: Arc<Metrics>,
@@ -106,6 +109,7 @@ impl State {
             registry,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             registry_loaded: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             events: EventBus::default(),
             metrics: Arc::default(),
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
@@ -187,6 +191,15 @@ impl State {
             tracing::warn!(key_id = %key, limit = refused.kind.as_str(), reason = %refused.message,
                 "key is being limited (logged once a minute)");
         }
+    }
+
+    /// Begins the drain (shutdown): the process stops saying it is ready.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 
     pub fn is_ready(&self) -> bool {

@@ -298,3 +298,85 @@ async fn the_event_stream_reports_registry_and_key_changes() {
     assert_eq!(e["type"], "server.updated", "client saw {e}");
     assert_eq!(next_event(&mut client).await["type"], "server.deleted");
 }
+
+#[tokio::test]
+async fn a_drain_says_not_ready_serves_the_grace_then_finishes_what_is_in_flight() {
+    let mut gw = TestGateway::start_with(|c| {
+        c.drain_grace = Duration::from_millis(800);
+        c.drain_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let mock = support::mock::Mock::start(&[]);
+    gw.register(json!({"name": "slow", "protocol": "http", "url": mock.url()}))
+        .await;
+    let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    assert_eq!(
+        request(gw.addr, "GET", "/ready", &[], None).await.status,
+        200
+    );
+    // A call in flight when the drain begins, longer than the grace.
+    let in_flight = {
+        let c = support::mcp::Client {
+            session: c.session.clone(),
+            ..support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key))
+        };
+        tokio::spawn(async move {
+            c.call(
+                json!(1),
+                "tools/call",
+                json!({"name": "slow__sleep", "arguments": {"ms": 2000}}),
+            )
+            .await
+        })
+    };
+    support::eventually(Duration::from_secs(5), "the call in flight", || async {
+        (mock.control("GET", "/control/stats").await["calls"]["sleep"].as_u64() == Some(1))
+            .then_some(())
+    })
+    .await;
+    let began = Instant::now();
+    let server = gw.begin_shutdown();
+    // /ready says 503 at once; new connections are still served during the grace, and
+    // told to close.
+    support::eventually(Duration::from_secs(2), "/ready to say draining", || async {
+        (request(gw.addr, "GET", "/ready", &[], None).await.status == 503).then_some(())
+    })
+    .await;
+    assert!(began.elapsed() < Duration::from_millis(500));
+    let r = c
+        .call(
+            json!(2),
+            "tools/call",
+            json!({"name": "slow__echo", "arguments": {"message": "grace"}}),
+        )
+        .await;
+    assert_eq!(r["result"]["content"][0]["text"], "grace", "{r}");
+    let h = request(gw.addr, "GET", "/health", &[], None).await;
+    assert_eq!((h.status, h.header("connection")), (200, Some("close")));
+    // After the grace, no new connections.
+    support::eventually(Duration::from_secs(5), "the listener to close", || async {
+        TcpStream::connect(gw.addr).await.is_err().then_some(())
+    })
+    .await;
+    assert!(
+        began.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        began.elapsed()
+    );
+    // The call in flight finishes, and only then does the server return.
+    let answer = in_flight.await.unwrap();
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "slept 2000 ms",
+        "{answer}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the drain ends once nothing is in flight")
+        .unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+}

@@ -345,6 +345,11 @@ async fn json_body(state: &State, req: Request<Incoming>) -> Result<Value, ApiEr
 }
 
 async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::Unavailable(
+            "draining: this process is shutting down".into(),
+        ));
+    }
     let client = state
         .db
         .pool

@@ -55,6 +55,20 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>) -> Option<RpcError> {
     ))
 }
 
+/// For `<server>__<tool>` of a member that has never listed its tools (it never
+/// started): that server, whose names nobody can know yet.
+fn never_listed(ctx: &Ctx, name: &str) -> Option<uuid::Uuid> {
+    let (server, _) = name.split_once("__")?;
+    let b = ctx
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name.eq_ignore_ascii_case(server) && ctx.view.members.contains(&b.id))?;
+    let known = !b.lists().tools.is_empty() || ctx.view.absent.tools.values().any(|id| *id == b.id);
+    (!known).then_some(b.id)
+}
+
 fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
@@ -114,7 +128,13 @@ pub fn route<'v>(
                         "tool {name:?} is disabled in this namespace"
                     )));
                 }
-                if let Some(e) = unavailable(ctx, view.absent.tools.get(name.as_ref()).copied()) {
+                let owner = view
+                    .absent
+                    .tools
+                    .get(name.as_ref())
+                    .copied()
+                    .or_else(|| never_listed(ctx, &name));
+                if let Some(e) = unavailable(ctx, owner) {
                     return Err(e);
                 }
                 return Err(invalid(format!("unknown tool {name:?}")));

@@ -31,8 +31,6 @@ use crate::http::{ApiError, Body, empty};
 use crate::state::State;
 use crate::store::keys::KeyId;
 
-/// How long in-flight requests may run after shutdown begins.
-pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 const MAX_HEADERS: usize = 100;
 /// Largest HTTP/1.1 read buffer (request bodies are read through it).
 const READ_BUFFER: usize = 64 * 1024;
@@ -110,10 +108,17 @@ async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Resp
         method: method_label(&method),
         key_id: None,
     };
+    let http11 = req.version() == hyper::Version::HTTP_11;
     let mut resp = match phases(state, peer, req, origin.as_ref(), &mut outcome).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    // Draining: a client is told to take its next request elsewhere (HTTP/2 clients get
+    // GOAWAY when the grace ends).
+    if http11 && state.is_draining() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     record(
         state,
         &mut resp,
@@ -373,8 +378,10 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// Serves connections from `listener` until `shutdown` completes, then stops accepting,
-/// ends event streams and lets in-flight requests finish up to [`DRAIN_DEADLINE`].
+/// Serves connections from `listener` until `shutdown` completes, then drains: `/ready`
+/// answers 503 at once and new connections are still served for `drain_grace` (a
+/// balancer needs a moment to notice), then accepting stops, event streams end, and
+/// requests in flight have `drain_timeout` to finish.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     let mut backoff = Duration::from_millis(1);
     // One sweeper finds the connections idle past the limit, for all of them.
@@ -390,7 +397,20 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
             }
         }
     });
-    tokio::pin!(shutdown);
+    let stop = {
+        let state = state.clone();
+        async move {
+            shutdown.await;
+            state.begin_drain();
+            let grace = state.config.drain_grace;
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "draining: /ready says 503; new connections served for the grace period"
+            );
+            tokio::time::sleep(grace).await;
+        }
+    };
+    tokio::pin!(stop);
     'accept: loop {
         let (stream, peer): (_, SocketAddr) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -406,7 +426,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut stop => break,
         };
         let conn = loop {
             // Registered before admitting, so a close in between is not missed.
@@ -428,7 +448,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
                 // the listen backlog meanwhile).
                 Err(Refused::Full) => tokio::select! {
                     () = closed => {}
-                    () = &mut shutdown => break 'accept,
+                    () = &mut stop => break 'accept,
                 },
             }
         };
@@ -448,8 +468,17 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
             closed.await;
         }
     };
-    if tokio::time::timeout(DRAIN_DEADLINE, drained).await.is_err() {
-        tracing::warn!("drain deadline passed with requests still in flight");
+    let timeout = state.config.drain_timeout;
+    tracing::info!(
+        open = state.connections.open(),
+        timeout_ms = timeout.as_millis() as u64,
+        "draining: no new connections; waiting for requests in flight"
+    );
+    if tokio::time::timeout(timeout, drained).await.is_err() {
+        tracing::warn!(
+            open = state.connections.open(),
+            "drain timeout passed with requests still in flight"
+        );
     }
 }
 
@@ -533,7 +562,7 @@ async fn serve_protocol(
                 .max_header_size(max_head)
                 .max_buf_size(max_head.max(READ_BUFFER))
                 .max_headers(MAX_HEADERS);
-            drive(b.serve_connection(io, service), conn, idle_limit).await;
+            drive(b.serve_connection(io, service), conn, idle_limit, state).await;
         }
         Protocol::Http2 => {
             let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -541,14 +570,14 @@ async fn serve_protocol(
                 .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX))
                 .max_concurrent_streams(256)
                 .keep_alive_interval(Some(Duration::from_secs(30)));
-            drive(b.serve_connection(io, service), conn, idle_limit).await;
+            drive(b.serve_connection(io, service), conn, idle_limit, state).await;
         }
     }
 }
 
 /// Drives a connection: its own future first, then the close flag (an atomic load);
 /// asked to close, it shuts down gracefully within the grace period.
-async fn drive<C>(served: C, conn: &Conn, idle_limit: Duration)
+async fn drive<C>(served: C, conn: &Conn, idle_limit: Duration, state: &State)
 where
     C: hyper_util::server::graceful::GracefulConnection,
     C::Error: std::fmt::Display,
@@ -571,7 +600,7 @@ where
             served.as_mut().graceful_shutdown();
             let grace = match why {
                 Close::Idle => idle_limit,
-                Close::Shutdown => DRAIN_DEADLINE,
+                Close::Shutdown => state.config.drain_timeout,
             };
             match tokio::time::timeout(grace, served.as_mut()).await {
                 Ok(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),

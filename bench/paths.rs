@@ -12,6 +12,10 @@
 //!   JSON) every time, and a server-side session store (`RwLock<HashMap>`) as baseline.
 //! - `stdio_id_rewrite`: a `tools/call` with a progress token made unique on the way to a
 //!   stdio child (id and token spliced in the bytes) against parse-modify-serialise.
+//! - `key_limits`: what a request pays for per-key limits: a key with none (the common
+//!   case: three fields looked at), a key with a rate it never reaches (its bucket), and
+//!   a key with a rate and a concurrency cap; the baseline is a global `Mutex<HashMap>`
+//!   of buckets by key, what a naive limiter would take on every request.
 //!
 //! Run: `cargo bench --bench paths`.
 
@@ -258,11 +262,60 @@ fn bench_stdio_rewrite(c: &mut Criterion) {
     g.finish();
 }
 
+fn bench_key_limits(c: &mut Criterion) {
+    use metamcp::auth::limits::Limiter;
+    use metamcp::model::limits::{Defaults, KeyLimits, Rate, Setting};
+    use metamcp::store::keys::KeyId;
+    use std::time::Instant;
+    let limiter = Limiter::new(Defaults::default());
+    let key = KeyId::parse("0123456789abcdef").unwrap();
+    let none = KeyLimits::default();
+    let rate = KeyLimits {
+        rate: Setting::Is(Rate::parse("1000000000/s").unwrap()),
+        ..KeyLimits::default()
+    };
+    let both = KeyLimits {
+        max_concurrent: Setting::Is(1_000_000),
+        ..rate
+    };
+    let mut g = c.benchmark_group("key_limits");
+    let admit = |limits: &KeyLimits| {
+        let eff = limiter.effective(limits);
+        if !eff.any() {
+            return None;
+        }
+        limiter.request(&key, &eff, Instant::now()).ok()?;
+        limiter.enter(&key, &eff).ok()?
+    };
+    g.bench_function("metamcp_unlimited_key", |b| {
+        b.iter(|| black_box(admit(black_box(&none))))
+    });
+    g.bench_function("metamcp_rate_never_reached", |b| {
+        b.iter(|| black_box(admit(black_box(&rate))))
+    });
+    g.bench_function("metamcp_rate_and_concurrency", |b| {
+        b.iter(|| black_box(admit(black_box(&both))))
+    });
+    let naive: std::sync::Mutex<HashMap<String, (f64, Instant)>> = std::sync::Mutex::default();
+    g.bench_function("global_mutex_hashmap", |b| {
+        b.iter(|| {
+            let mut m = naive.lock().unwrap();
+            let now = Instant::now();
+            let e = m.entry(key.to_string()).or_insert((1e9, now));
+            e.0 = (e.0 + now.duration_since(e.1).as_secs_f64() * 1e9).min(1e9) - 1.0;
+            e.1 = now;
+            black_box(e.0)
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_routing,
     bench_jwt,
     bench_sessions,
-    bench_stdio_rewrite
+    bench_stdio_rewrite,
+    bench_key_limits
 );
 criterion_main!(benches);

@@ -12,6 +12,9 @@
 #   PROFILE=/tmp/gw.perf loadtest/run.sh  # also samples the gateway with perf (cpu-clock)
 #   REFERENCE=nginx loadtest/run.sh       # adds nginx as a plain reverse proxy (same core)
 #   REFERENCE=nginx,haproxy loadtest/run.sh   # and HAProxy (one thread, same core)
+#   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
+#                                         # limits (rate, concurrency, daily quota) are
+#                                         # never reached: the limiter's cost
 #
 # Each proxy is compared with the mean of the direct runs just before and after it (the
 # direct rate drifts by ±10 % on a shared machine). Besides req/s and latency it reports the core time (user + system, from /proc) and the
@@ -62,6 +65,11 @@ start_gateway "$GATEWAY_CORE"
 GW_PID=$gw_pid
 
 register "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+if [ -n "${LIMITS:-}" ]; then
+    LIMITED=$("$BIN/keyadm" keys create --name limited --scope client --rate 1000000000/s \
+        --max-concurrent 1000000 --daily-calls 1000000000000 --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+fi
 
 
 # Runs mcpload against $2 (key $3, tool $4; more mcpload flags in MCPLOAD_FLAGS) and
@@ -158,6 +166,11 @@ for round in $(seq "$ROUNDS"); do
     fi
     results+=("$(measure gateway "$GW_URL" "$ADMIN" "mock__$TOOL" \
         mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    if [ -n "${LIMITED:-}" ]; then
+        say "round $round/$ROUNDS: through the gateway with a key whose limits are never reached"
+        results+=("$(measure limited "$GW_URL" "$LIMITED" "mock__$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    fi
     if [ -n "${perf_pid:-}" ]; then
         wait "$perf_pid" && say "profile written to $PROFILE (perf report -i $PROFILE)"
         perf_pid=
@@ -225,6 +238,10 @@ for name in ratios:
     print(f"{name}: throughput {ratio:.2f} of direct (median of {len(rounds)} round(s); "
           f"all: {', '.join(f'{x[0]:.2f}' for x in ratios[name])}); "
           f"p50 {r['p50_us'] / d['p50_us']:.2f}x, p99 {r['p99_us'] / d['p99_us']:.2f}x of direct")
+if "limited" in ratios and "gateway" in ratios:
+    pairs = sorted(l[0] / g[0] for g, l in zip(ratios["gateway"], ratios["limited"]))
+    print(f"limits configured, never reached: {pairs[len(pairs) // 2]:.3f} of the unlimited key's "
+          f"throughput (median; all: {', '.join(f'{p:.3f}' for p in pairs)})")
 def mid(name, key):
     xs = sorted(r[key] for n, r in alone if n == name)
     return xs[len(xs) // 2] if xs else 0.0

@@ -221,56 +221,74 @@ impl State {
     }
 }
 
-/// Announces backends' status changes on the events stream (`server.status`, with the
-/// reason) to those who may see the server.
-pub async fn status_events(state: std::sync::Weak<State>) {
-    let Some(mut rx) = state.upgrade().map(|s| s.backends.statuses.subscribe()) else {
-        return;
-    };
+/// Relays one broadcast of the backends to `handle` until the channel or the state is
+/// gone (a reader that lagged skips what it missed).
+async fn relay<T: Clone>(
+    state: std::sync::Weak<State>,
+    mut rx: broadcast::Receiver<T>,
+    handle: impl Fn(&State, T),
+) {
     loop {
-        let change = match rx.recv().await {
+        let item = match rx.recv().await {
             Ok(c) => c,
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(_) => return,
         };
         let Some(state) = state.upgrade() else { return };
-        let audience = state.snapshot().namespaces_of(&change.name);
-        state.events.publish(
+        handle(&state, item);
+    }
+}
+
+/// Announces a change of one server to those who may see it.
+fn announce(state: &State, kind: &str, name: &str, fields: serde_json::Value) {
+    let audience = state.snapshot().namespaces_of(name);
+    state.events.publish(
+        kind,
+        crate::observe::events::fields(fields),
+        Audience::Namespaces(audience),
+    );
+}
+
+/// Announces backends' status changes on the events stream (`server.status`, with the
+/// reason) to those who may see the server.
+pub async fn status_events(state: std::sync::Weak<State>) {
+    let Some(rx) = state.upgrade().map(|s| s.backends.statuses.subscribe()) else {
+        return;
+    };
+    relay(state, rx, |state, change| {
+        announce(
+            state,
             "server.status",
-            crate::observe::events::fields(json!({
+            &change.name,
+            json!({
                 "id": change.id, "name": change.name,
                 "status": change.status.as_str(), "reason": change.reason,
-            })),
-            Audience::Namespaces(audience),
+            }),
         );
-    }
+    })
+    .await;
 }
 
 /// Announces backends' circuit changes on the events stream (`server.circuit`, with the
 /// reason) to those who may see the server, and counts them.
 pub async fn circuit_events(state: std::sync::Weak<State>) {
-    let Some(mut rx) = state.upgrade().map(|s| s.backends.circuits.subscribe()) else {
+    let Some(rx) = state.upgrade().map(|s| s.backends.circuits.subscribe()) else {
         return;
     };
-    loop {
-        let change = match rx.recv().await {
-            Ok(c) => c,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(_) => return,
-        };
-        let Some(state) = state.upgrade() else { return };
+    relay(state, rx, |state, change| {
         let t = &change.transition;
         state.metrics.circuit(&change.name, t.circuit.as_str());
-        let audience = state.snapshot().namespaces_of(&change.name);
-        state.events.publish(
+        announce(
+            state,
             "server.circuit",
-            crate::observe::events::fields(json!({
+            &change.name,
+            json!({
                 "id": change.id, "name": change.name, "circuit": t.circuit.as_str(),
                 "consecutive_failures": t.consecutive_failures, "reason": t.reason,
-            })),
-            Audience::Namespaces(audience),
+            }),
         );
-    }
+    })
+    .await;
 }
 
 /// Rebuilds the routing table whenever asked (requests arriving together are coalesced).

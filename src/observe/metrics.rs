@@ -85,6 +85,39 @@ fn label(v: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Counters by a free-form name (a key id, a backend) and a fixed label, bounded: past
+/// a cap of names, new ones count under `_other`. Off the hot path (refusals, circuit
+/// changes): a lookup by owned key is fine here.
+#[derive(Default)]
+struct Counters(Mutex<BTreeMap<(String, &'static str), u64>>);
+
+impl Counters {
+    /// Counts one for (`name`, `label`), with at most `cap` names' worth of series.
+    fn add(&self, name: &str, label: &'static str, cap: usize) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let series = (name.to_string(), label);
+        let series = if m.contains_key(&series) || m.len() < cap * 4 {
+            series
+        } else {
+            (OTHER.to_string(), label)
+        };
+        *m.entry(series).or_default() += 1;
+    }
+
+    fn render(&self, out: &mut String, metric: &str, help: &str, labels: (&str, &str)) {
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter");
+        for ((name, label), n) in self.0.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "{metric}{{{}=\"{}\",{}=\"{label}\"}} {n}",
+                labels.0,
+                self::label(name),
+                labels.1
+            );
+        }
+    }
+}
+
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
@@ -98,9 +131,9 @@ pub struct Metrics {
     pub connections_evicted: AtomicU64,
     calls: Mutex<Calls>,
     /// Requests refused by a key's limits, by key id and limit.
-    limited: Mutex<BTreeMap<(String, &'static str), u64>>,
+    limited: Counters,
     /// Circuit transitions by backend and the state entered.
-    circuits: Mutex<BTreeMap<(String, &'static str), u64>>,
+    circuits: Counters,
 }
 
 /// Database pool figures at render time.
@@ -254,27 +287,12 @@ impl Metrics {
     /// A request refused by a key's limit (`kind`: rate, concurrency, daily_calls,
     /// tool_rate).
     pub fn limited(&self, key: &str, kind: &'static str) {
-        let mut m = self.limited.lock().unwrap_or_else(|p| p.into_inner());
-        // Refusals are off the hot path: a lookup by owned key is fine here.
-        let series = (key.to_string(), kind);
-        let series = if m.contains_key(&series) || m.len() < MAX_KEY_SERIES * 4 {
-            series
-        } else {
-            (OTHER.to_string(), kind)
-        };
-        *m.entry(series).or_default() += 1;
+        self.limited.add(key, kind, MAX_KEY_SERIES);
     }
 
     /// A backend's circuit entered `circuit` (closed, open, half_open).
     pub fn circuit(&self, backend: &str, circuit: &'static str) {
-        let mut m = self.circuits.lock().unwrap_or_else(|p| p.into_inner());
-        let series = (backend.to_string(), circuit);
-        let series = if m.contains_key(&series) || m.len() < MAX_BACKEND_SERIES * 3 {
-            series
-        } else {
-            (OTHER.to_string(), circuit)
-        };
-        *m.entry(series).or_default() += 1;
+        self.circuits.add(backend, circuit, MAX_BACKEND_SERIES);
     }
 
     pub fn auth_failure(&self, reason: &'static str) {
@@ -323,38 +341,18 @@ impl Metrics {
                 "metamcp_auth_failures_total{{reason=\"{reason}\"}} {n}"
             );
         }
-        out.push_str(
-            "# HELP metamcp_limited_requests_total Requests refused by a key's limits, by key and limit.\n",
+        self.limited.render(
+            &mut out,
+            "metamcp_limited_requests_total",
+            "Requests refused by a key's limits, by key and limit.",
+            ("key", "limit"),
         );
-        out.push_str("# TYPE metamcp_limited_requests_total counter\n");
-        for ((key, kind), n) in self
-            .limited
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "metamcp_limited_requests_total{{key=\"{}\",limit=\"{kind}\"}} {n}",
-                label(key)
-            );
-        }
-        out.push_str(
-            "# HELP metamcp_circuit_transitions_total Backend circuit changes by backend and the state entered.\n",
+        self.circuits.render(
+            &mut out,
+            "metamcp_circuit_transitions_total",
+            "Backend circuit changes by backend and the state entered.",
+            ("backend", "circuit"),
         );
-        out.push_str("# TYPE metamcp_circuit_transitions_total counter\n");
-        for ((backend, circuit), n) in self
-            .circuits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "metamcp_circuit_transitions_total{{backend=\"{}\",circuit=\"{circuit}\"}} {n}",
-                label(backend)
-            );
-        }
         let gauges: [(&str, &str, i64); 9] = [
             (
                 "metamcp_http_connections_open",
@@ -446,5 +444,29 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 3\n"));
         assert!(text.contains("metamcp_auth_failures_total{reason=\"bad_secret\"} 1"));
         assert!(text.contains("metamcp_db_pool_max_size 16"));
+    }
+
+    #[test]
+    fn refusal_and_circuit_series_are_bounded() {
+        let m = Metrics::default();
+        for i in 0..(MAX_KEY_SERIES * 4 + 10) {
+            m.limited(&format!("key{i}"), "rate");
+        }
+        m.circuit("web", "open");
+        m.circuit("web", "open");
+        let text = m.render(
+            &PoolFigures {
+                max_size: 1,
+                size: 0,
+                available: 0,
+                waiting: 0,
+            },
+            0,
+        );
+        assert!(text.contains("metamcp_limited_requests_total{key=\"key0\",limit=\"rate\"} 1"));
+        assert!(text.contains("metamcp_limited_requests_total{key=\"_other\",limit=\"rate\"} 10"));
+        assert!(
+            text.contains("metamcp_circuit_transitions_total{backend=\"web\",circuit=\"open\"} 2")
+        );
     }
 }

@@ -407,7 +407,8 @@ async fn process_defaults_apply_to_keys_that_set_nothing() {
         .iter()
         .filter(|r| r.status == 200)
         .count();
-    assert_eq!(through, 3, "the default's burst is its count");
+    // The default's burst is its count, and initialize was one of the three.
+    assert_eq!(through, 2);
     let mut e = Client::new(gw.addr, "/mcp", Some(&exempt));
     e.initialize().await;
     assert!(pings(&e, 10).await.iter().all(|r| r.status == 200));

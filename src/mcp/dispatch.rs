@@ -243,7 +243,7 @@ pub async fn dispatch(
 
 /// Applies the caller's key limits to one request: its rate, then a place among its
 /// requests in flight (held by the caller until the answer is sent).
-fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+pub(crate) fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
     let Some(p) = &ctx.principal else {
         return Ok(None);
     };

@@ -268,6 +268,10 @@ fn api_error_as_rpc(e: ApiError) -> Response<Body> {
 async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> Response<Body> {
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     if f.method(body) == Some("initialize") {
+        // A request like any other for the key's rate.
+        if let Err(e) = dispatch::admit(ctx) {
+            return e.response(id);
+        }
         return match lists::initialize(ctx, body, f) {
             Ok(r) => r,
             Err(e) => e.response(id),

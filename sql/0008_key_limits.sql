@@ -4,7 +4,7 @@
 --   max_concurrent  MCP requests in flight at once; 0 = unlimited
 --   daily_calls     tool calls per UTC day; 0 = unlimited
 ALTER TABLE api_keys
-    ADD COLUMN rate text CHECK (rate ~ '^([1-9][0-9]{0,8}/[sm]|unlimited)$'),
+    ADD COLUMN rate text CHECK (rate ~ '^([1-9][0-9]{0,9}/[sm]|unlimited)$'),
     ADD COLUMN burst integer CHECK (burst BETWEEN 1 AND 1000000000),
     ADD COLUMN max_concurrent integer CHECK (max_concurrent BETWEEN 0 AND 1000000),
     ADD COLUMN daily_calls bigint CHECK (daily_calls BETWEEN 0 AND 1000000000000);
@@ -18,4 +18,4 @@ CREATE TRIGGER api_keys_changed_fields
 
 -- A namespace may limit a tool's calls per key ('N/s' or 'N/m').
 ALTER TABLE namespace_tools
-    ADD COLUMN rate text CHECK (rate ~ '^[1-9][0-9]{0,8}/[sm]$');
+    ADD COLUMN rate text CHECK (rate ~ '^[1-9][0-9]{0,9}/[sm]$');

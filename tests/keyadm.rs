@@ -575,6 +575,33 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
     );
     let human = ok(&db, &["keys", "update", &id, "--rate", "600/m"]);
     assert!(human.contains("rate 600/m"), "{human}");
+    // The largest values each flag takes are stored as given.
+    let human = ok(
+        &db,
+        &[
+            "keys",
+            "update",
+            &id,
+            "--rate",
+            "1000000000/s",
+            "--burst",
+            "1000000000",
+            "--max-concurrent",
+            "1000000",
+            "--daily-calls",
+            "1000000000000",
+        ],
+    );
+    assert!(
+        human.contains("rate 1000000000/s (burst 1000000000)"),
+        "{human}"
+    );
+    fails(
+        &db,
+        &["keys", "update", &id, "--rate", "1000000001/s"],
+        64,
+        "--rate",
+    );
 
     fails(&db, &["keys", "update", &id], 64, "needs at least one of");
     fails(

@@ -299,6 +299,54 @@ async fn the_event_stream_reports_registry_and_key_changes() {
     assert_eq!(next_event(&mut client).await["type"], "server.deleted");
 }
 
+/// HTTP/1.1 cannot tell a client that a request it is sending on a keep-alive
+/// connection will not be read, so a drain never closes such a connection while the
+/// client may still be using it: one kept open past the grace still answers (and says
+/// `Connection: close`); one left quiet closes on its own.
+#[tokio::test]
+async fn a_drain_answers_a_request_sent_on_a_kept_connection_after_the_grace() {
+    let mut gw = TestGateway::start_with(|c| {
+        c.drain_grace = Duration::from_millis(300);
+        c.drain_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let began = Instant::now();
+    let server = gw.begin_shutdown();
+    support::eventually(Duration::from_secs(2), "/ready to say draining", || async {
+        (request(gw.addr, "GET", "/ready", &[], None).await.status == 503).then_some(())
+    })
+    .await;
+    // Opened during the grace; the client sends on it only once the grace is over.
+    let mut kept = TcpStream::connect(gw.addr).await.unwrap();
+    let mut quiet = TcpStream::connect(gw.addr).await.unwrap();
+    support::eventually(Duration::from_secs(5), "the listener to close", || async {
+        TcpStream::connect(gw.addr).await.is_err().then_some(())
+    })
+    .await;
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, closed) = read_until_close(&mut kept, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer:?}"
+    );
+    assert!(closed, "the connection closes after its answer");
+    // The quiet one is closed within a second or so of quiet, and the drain ends.
+    let (rest, closed) = read_until_close(&mut quiet, Duration::from_secs(5)).await;
+    assert!(closed && rest.is_empty(), "{rest:?}");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the drain ends once every connection is closed")
+        .unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        began.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn a_drain_says_not_ready_serves_the_grace_then_finishes_what_is_in_flight() {
     let mut gw = TestGateway::start_with(|c| {

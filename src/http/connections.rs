@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -55,6 +55,8 @@ pub struct Conn {
     idle_since_ms: AtomicU64,
     /// 0 while open; otherwise why it must close ([`Close`] as 1 + its index).
     close: AtomicU8,
+    /// Speaks HTTP/2, whose GOAWAY tells a client which requests were not taken.
+    multiplexed: AtomicBool,
     /// The connection's task, woken when `close` is set.
     waker: AtomicWaker,
 }
@@ -79,6 +81,11 @@ impl Conn {
 
     pub fn peer(&self) -> IpAddr {
         self.peer
+    }
+
+    /// Marks the connection as HTTP/2 (known once its first bytes are read).
+    pub fn set_multiplexed(&self) {
+        self.multiplexed.store(true, Ordering::Relaxed);
     }
 
     /// Asks the connection's task to close (the first reason given wins, except that
@@ -155,6 +162,10 @@ pub struct Connections {
     epoch: Instant,
 }
 
+/// While draining, how long an HTTP/1.1 connection may stay quiet before it is closed
+/// (one that carries a request closes after its answer).
+pub const DRAIN_QUIET: Duration = Duration::from_secs(1);
+
 /// How often the sweeper looks at every connection: a fortieth of the idle limit, at
 /// least 10 ms and at most 250 ms (a silent connection is closed at most two of these
 /// after the limit: half a second past the 30 s default).
@@ -202,6 +213,7 @@ impl Connections {
             swept_started: AtomicU64::new(0),
             idle_since_ms: AtomicU64::new(self.ms_since_epoch(Instant::now())),
             close: AtomicU8::new(0),
+            multiplexed: AtomicBool::new(false),
             waker: AtomicWaker::new(),
         });
         t.open.insert(conn.id, conn.clone());
@@ -269,11 +281,19 @@ impl Connections {
         self.evictions.load(Ordering::Relaxed)
     }
 
-    /// Asks every connection to finish what it is doing and close.
-    pub fn close_all(&self) {
+    /// The first step of a drain once new connections are refused: HTTP/2 connections
+    /// are asked to close (GOAWAY names the last stream taken, so a client knows what to
+    /// send elsewhere). HTTP/1.1 has no such signal: closing an idle keep-alive
+    /// connection races a request the client may be sending on it, a request it cannot
+    /// safely send again. Those connections close after their next answer (which says
+    /// `Connection: close`), or once quiet for a while ([`Connections::sweep`] with
+    /// [`DRAIN_QUIET`]).
+    pub fn close_multiplexed(&self) {
         let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         for c in t.open.values() {
-            c.ask_to_close(Close::Shutdown);
+            if c.multiplexed.load(Ordering::Relaxed) {
+                c.ask_to_close(Close::Shutdown);
+            }
         }
     }
 

@@ -458,14 +458,21 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     drop(listener);
     sweeper.abort();
     state.events.close();
-    state.connections.close_all();
+    state.connections.close_multiplexed();
+    // HTTP/1.1 connections close after their next answer, or once quiet for
+    // DRAIN_QUIET: a client that is about to send on one is never cut off mid-request.
+    let quiet = crate::http::connections::DRAIN_QUIET;
     let drained = async {
+        let mut tick = tokio::time::interval(crate::http::connections::sweep_interval(quiet));
         loop {
             let closed = state.connections.wait_for_close();
             if state.connections.open() == 0 {
                 break;
             }
-            closed.await;
+            tokio::select! {
+                () = closed => {}
+                _ = tick.tick() => state.connections.sweep(Instant::now(), quiet),
+            }
         }
     };
     let timeout = state.config.drain_timeout;
@@ -530,6 +537,9 @@ async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn
         _ = std::future::poll_fn(|cx| conn.poll_closing(cx)) => None,
     };
     if let Some(protocol) = protocol {
+        if protocol == Protocol::Http2 {
+            conn.set_multiplexed();
+        }
         serve_protocol(&state, stream, &conn, protocol).await;
     }
     state

@@ -15,6 +15,7 @@ use crate::crypto::Cipher;
 use crate::model::limits::{
     KeyLimits, LimitsChange, Setting, parse_count_setting, parse_rate_setting,
 };
+use crate::store::audit::{Filter, When};
 use crate::store::db::{Database, DbError};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
 use crate::store::migrate;
@@ -37,6 +38,11 @@ commands:
   keys inactivate ID [--json]
   keys delete ID --confirm [--json]
   keys rotate ID [--json]
+  keys usage ID [--since 30d] [--json]
+                         calls per tool, errors, p50/p99 and bytes (from the audit trail)
+  audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
+        [--limit N] [--cursor C] [--json]
+                         the audit trail, newest first (TIME: RFC 3339 or a duration ago)
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 
@@ -64,6 +70,8 @@ pub enum Command {
     Delete { id: String, confirm: bool },
     Update { id: String, limits: LimitsChange },
     Rotate(String),
+    Usage { id: String, since: When },
+    Audit(Filter),
     Migrate,
     Status,
 }
@@ -104,7 +112,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             }
             "--include-inactive" | "--confirm" => flags.push((a, None)),
             "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" | "--rate"
-            | "--burst" | "--max-concurrent" | "--daily-calls" => {
+            | "--burst" | "--max-concurrent" | "--daily-calls" | "--since" | "--until"
+            | "--key" | "--server" | "--tool" | "--outcome" | "--limit" | "--cursor" => {
                 let Some(v) = args.get(i + 1) else {
                     return usage(format!("{a} needs a value"));
                 };
@@ -135,6 +144,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             .filter(move |(n, _)| *n == f)
             .filter_map(|(_, v)| *v)
     };
+    let value = |f: &'static str| single(f).next_back();
     let limits = || -> Result<LimitsChange, UsageError> {
         for f in LIMIT_FLAGS {
             if single(f).count() > 1 {
@@ -267,8 +277,50 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 allowed(&[])?;
                 Command::Rotate(one_id(rest, "rotate")?)
             }
+            ["keys", "usage", rest @ ..] => {
+                allowed(&["--since"])?;
+                let since = match value("--since") {
+                    Some(v) => When::parse(v).map_err(|e| UsageError(format!("--since: {e}")))?,
+                    None => When::Ago(std::time::Duration::from_secs(30 * 86_400)),
+                };
+                Command::Usage {
+                    id: one_id(rest, "usage")?,
+                    since,
+                }
+            }
+            ["audit"] => {
+                allowed(&[
+                    "--since", "--until", "--key", "--server", "--tool", "--outcome", "--limit",
+                    "--cursor",
+                ])?;
+                let when = |flag: &'static str| -> Result<Option<When>, UsageError> {
+                    value(flag)
+                        .map(|v| When::parse(v).map_err(|e| UsageError(format!("{flag}: {e}"))))
+                        .transpose()
+                };
+                let limit = value("--limit")
+                    .map(|v| {
+                        v.parse::<i64>()
+                            .map_err(|_| UsageError(format!("--limit: not a number: {v:?}")))
+                    })
+                    .transpose()?;
+                let filter = Filter {
+                    key: value("--key").map(str::to_string),
+                    server: value("--server").map(str::to_string),
+                    tool: value("--tool").map(str::to_string),
+                    outcome: value("--outcome").map(str::to_string),
+                    since: when("--since")?,
+                    until: when("--until")?,
+                    limit,
+                    cursor: value("--cursor").map(str::to_string),
+                };
+                filter
+                    .validate()
+                    .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
+                Command::Audit(filter)
+            }
             ["keys"] => return usage(
-                "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate"
+                "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate, usage"
                     .to_string(),
             ),
             ["keys", other, ..] => return usage(format!("unknown keys subcommand {other:?}")),
@@ -374,6 +426,16 @@ async fn run_command(
     match &inv.command {
         Command::Help => Ok(format!("{HELP}\n")),
         Command::Status => status(config, db, inv.json).await,
+        Command::Audit(filter) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let (entries, next) = crate::store::audit::list(&db.pool, filter).await?;
+            Ok(if inv.json {
+                line(json!({"entries": entries, "next_cursor": next}))
+            } else {
+                audit_table(&entries, next.as_deref())
+            })
+        }
         Command::Migrate => {
             let mut client = db.connect().await?;
             let applied = migrate::run(&mut client).await?;
@@ -478,7 +540,18 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
                 )
             })
         }
-        Command::Help | Command::Migrate | Command::Status => Ok(String::new()),
+        Command::Usage { id, since } => {
+            // An unknown key is an error, not an empty report.
+            let key = store.show(id).await?;
+            let usage =
+                crate::store::audit::usage(store.pool(), &key.id.to_string(), since).await?;
+            Ok(if json {
+                line(usage)
+            } else {
+                usage_table(&usage)
+            })
+        }
+        Command::Help | Command::Migrate | Command::Status | Command::Audit(_) => Ok(String::new()),
     }
 }
 
@@ -612,7 +685,12 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
         "CALLS",
         "EXPIRES",
     ];
-    let mut widths = header.map(|h| h.chars().count());
+    aligned(&header, rows.iter().map(|r| r.to_vec()).collect())
+}
+
+/// Rows under a header, in columns two spaces apart.
+fn aligned(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
@@ -620,7 +698,7 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
     }
     let mut out = String::new();
     let mut push_row = |cells: Vec<&str>| {
-        let last = cells.len() - 1;
+        let last = cells.len().saturating_sub(1);
         for (i, c) in cells.iter().enumerate() {
             out.push_str(c);
             if i < last {
@@ -634,6 +712,101 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
     for r in &rows {
         push_row(r.iter().map(String::as_str).collect());
     }
+    out
+}
+
+/// `keyadm audit` as text: one line an entry, then how to get the next page.
+fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> String {
+    if entries.is_empty() {
+        return "no audit entries\n".to_string();
+    }
+    let cell = |e: &serde_json::Value, k: &str| match &e[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_string(),
+        v => v.to_string(),
+    };
+    let rows = entries
+        .iter()
+        .map(|e| {
+            [
+                "at",
+                "key_id",
+                "namespace",
+                "server",
+                "method",
+                "tool",
+                "outcome",
+                "duration_ms",
+            ]
+            .map(|k| cell(e, k))
+            .to_vec()
+        })
+        .collect();
+    let mut out = aligned(
+        &[
+            "AT",
+            "KEY",
+            "NAMESPACE",
+            "SERVER",
+            "METHOD",
+            "TOOL",
+            "OUTCOME",
+            "MS",
+        ],
+        rows,
+    );
+    if let Some(c) = next {
+        out.push_str(&format!("more: --cursor {c}\n"));
+    }
+    out
+}
+
+/// `keyadm keys usage` as text: one line a tool, then the totals.
+fn usage_table(usage: &serde_json::Value) -> String {
+    let tools = usage["tools"].as_array().cloned().unwrap_or_default();
+    if tools.is_empty() {
+        return format!(
+            "key {} made no calls in the period\n",
+            usage["key_id"].as_str().unwrap_or("-")
+        );
+    }
+    let n = |v: &serde_json::Value| v.as_f64().map_or("-".to_string(), |f| f.to_string());
+    let rows = tools
+        .iter()
+        .map(|t| {
+            vec![
+                t["tool"].as_str().unwrap_or("-").to_string(),
+                t["method"].as_str().unwrap_or("-").to_string(),
+                n(&t["calls"]),
+                n(&t["errors"]),
+                n(&t["p50_ms"]),
+                n(&t["p99_ms"]),
+                n(&t["request_bytes"]),
+                n(&t["response_bytes"]),
+            ]
+        })
+        .collect();
+    let mut out = aligned(
+        &[
+            "TOOL",
+            "METHOD",
+            "CALLS",
+            "ERRORS",
+            "P50 MS",
+            "P99 MS",
+            "BYTES IN",
+            "BYTES OUT",
+        ],
+        rows,
+    );
+    let t = &usage["total"];
+    out.push_str(&format!(
+        "total: {} calls, {} errors, {} bytes in, {} bytes out\n",
+        n(&t["calls"]),
+        n(&t["errors"]),
+        n(&t["request_bytes"]),
+        n(&t["response_bytes"])
+    ));
     out
 }
 

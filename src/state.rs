@@ -46,6 +46,8 @@ pub struct State {
     /// Lifecycle events for `/api/v1/events`.
     pub events: EventBus,
     pub metrics: Arc<Metrics>,
+    /// Audit rows waiting to be written.
+    pub audit: Arc<crate::observe::audit::Audit>,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Seals client sessions (and secrets at rest).
@@ -86,6 +88,10 @@ impl State {
         cipher: Cipher,
         rebuild: mpsc::UnboundedSender<()>,
     ) -> State {
+        let audit = Arc::new(crate::observe::audit::Audit::new(
+            config.audit,
+            config.audit_queue,
+        ));
         State {
             cipher,
             backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone())),
@@ -112,6 +118,7 @@ impl State {
             draining: AtomicBool::new(false),
             events: EventBus::default(),
             metrics: Arc::default(),
+            audit,
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
         }
     }

@@ -58,6 +58,19 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
     tokio::spawn(flush_usage(Arc::downgrade(&state)));
+    if state.config.audit {
+        tokio::spawn(crate::observe::audit::Audit::run(
+            Arc::downgrade(&state.audit),
+            state.db.pool.clone(),
+        ));
+    }
+    if let Some(retention) = state.config.audit_retention {
+        tokio::spawn(crate::observe::audit::expire_loop(
+            Arc::downgrade(&state.audit),
+            state.db.pool.clone(),
+            retention,
+        ));
+    }
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),
         rebuild_rx,
@@ -94,6 +107,9 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     state.backends.stop_all().await;
     if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
         tracing::warn!(error = %e, "could not record the last key usage");
+    }
+    if let Err(e) = state.audit.flush(&state.db.pool).await {
+        tracing::warn!(error = %e, queued = state.audit.queued(), "could not write the last audit rows");
     }
     state.db.close().await;
 }

@@ -138,6 +138,8 @@ pub enum CallEnd<'a> {
 pub struct Backend {
     pub id: Uuid,
     pub name: String,
+    /// The name again, shared by records that outlive a call (audit rows).
+    pub label: Arc<str>,
     /// The registry entry this backend was built from.
     pub server: Server,
     pub timeout: Duration,
@@ -642,6 +644,7 @@ impl Backends {
             let backend = Arc::new(Backend {
                 id,
                 name: server.name.clone(),
+                label: Arc::from(server.name.as_str()),
                 server: server.clone(),
                 timeout,
                 transport,

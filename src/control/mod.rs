@@ -83,6 +83,7 @@ pub async fn dispatch(
         RouteId::CreateServer => {
             let body = json_body(state, req).await?;
             let server = state.registry.create_server(&body).await?;
+            changed(state, &principal, "server.create", &server.name);
             applied(state).await;
             tracing::info!(server = %server.name, protocol = server.protocol.as_str(), "server registered");
             let mut resp = json_value(StatusCode::CREATED, &server_json(state, &server));
@@ -94,6 +95,7 @@ pub async fn dispatch(
         RouteId::UpdateServer => {
             let body = json_body(state, req).await?;
             let (server, warnings) = state.registry.update_server(param(), &body).await?;
+            changed(state, &principal, "server.update", &server.name);
             applied(state).await;
             let mut out = server_json(state, &server);
             if !warnings.is_empty() {
@@ -103,6 +105,7 @@ pub async fn dispatch(
         }
         RouteId::DeleteServer => {
             let server = state.registry.delete_server(param()).await?;
+            changed(state, &principal, "server.delete", &server.name);
             applied(state).await;
             tracing::info!(server = %server.name, "server removed");
             Ok(empty(StatusCode::NO_CONTENT))
@@ -130,6 +133,7 @@ pub async fn dispatch(
         RouteId::CreateNamespace => {
             let body = json_body(state, req).await?;
             let ns = state.registry.create_namespace(&body).await?;
+            changed(state, &principal, "namespace.create", &ns.name);
             applied(state).await;
             if !ns.auth_required {
                 tracing::warn!(namespace = %ns.name, "namespace is open without credentials (auth: none)");
@@ -143,11 +147,13 @@ pub async fn dispatch(
         RouteId::UpdateNamespace => {
             let body = json_body(state, req).await?;
             let ns = state.registry.update_namespace(param(), &body).await?;
+            changed(state, &principal, "namespace.update", &ns.name);
             applied(state).await;
             Ok(json_value(StatusCode::OK, &namespace_json(state, &ns)))
         }
         RouteId::DeleteNamespace => {
             state.registry.delete_namespace(param()).await?;
+            changed(state, &principal, "namespace.delete", param());
             applied(state).await;
             Ok(empty(StatusCode::NO_CONTENT))
         }
@@ -175,6 +181,39 @@ pub async fn dispatch(
             let answer = crate::mcp::execute(&ctx, &backend, &tool, &args).await?;
             rest_result(&answer)
         }
+        RouteId::Audit => {
+            let filter = audit_filter(req.uri().query())?;
+            let (entries, next) = crate::store::audit::list(&state.db.pool, &filter).await?;
+            Ok(json_value(
+                StatusCode::OK,
+                &json!({"entries": entries, "next_cursor": next}),
+            ))
+        }
+        RouteId::Usage => {
+            let p = who()?;
+            let q = query_pairs(req.uri().query())?;
+            let key = match q.iter().find(|(k, _)| k == "key") {
+                Some((_, k)) if p.is_admin() || *k == p.key_id.as_str() => k.clone(),
+                Some(_) => {
+                    return Err(ApiError::Forbidden(
+                        "a client key may read only its own usage".into(),
+                    ));
+                }
+                None => p.key_id.as_str().to_string(),
+            };
+            let since = match q.iter().find(|(k, _)| k == "since") {
+                Some((_, v)) => crate::store::audit::When::parse(v)
+                    .map_err(|e| ApiError::bad_field("since", e))?,
+                None => crate::store::audit::When::Ago(DEFAULT_USAGE_SINCE),
+            };
+            let mut usage = crate::store::audit::usage(&state.db.pool, &key, &since).await?;
+            usage["since"] = json!(
+                q.iter()
+                    .find(|(k, _)| k == "since")
+                    .map_or("30d", |(_, v)| v)
+            );
+            Ok(json_value(StatusCode::OK, &usage))
+        }
         RouteId::Mcp | RouteId::McpNamespace => Err(ApiError::Internal(
             "MCP routes are served by mcp::handle".into(),
         )),
@@ -189,6 +228,88 @@ pub async fn dispatch(
             Ok(resp)
         }
     }
+}
+
+/// How far back usage goes when the request does not say.
+const DEFAULT_USAGE_SINCE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// Audits a registry change made through the API by `principal`'s key.
+fn changed(state: &State, principal: &Option<Principal>, what: &'static str, object: &str) {
+    if let Some(p) = principal {
+        state
+            .audit
+            .record(crate::observe::audit::Entry::change(p.key_id, what, object));
+    }
+}
+
+/// A query string's pairs, percent-decoded (`+` is a space); a pair that does not decode
+/// to UTF-8 is a bad request.
+fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    fn decode(s: &str) -> Option<String> {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            match (decode(k), decode(v)) {
+                (Some(k), Some(v)) => Ok((k, v)),
+                _ => Err(ApiError::bad_field(
+                    "query",
+                    format!("cannot decode the query parameter {p:?}"),
+                )),
+            }
+        })
+        .collect()
+}
+
+/// `GET /api/v1/audit`'s filter from its query string.
+fn audit_filter(query: Option<&str>) -> Result<crate::store::audit::Filter, ApiError> {
+    use crate::store::audit::{Filter, When};
+    let mut f = Filter::default();
+    for (k, v) in query_pairs(query)? {
+        let when = |v: &str| When::parse(v).map_err(|e| ApiError::bad_field(&k, e));
+        match k.as_str() {
+            "key" => f.key = Some(v),
+            "server" => f.server = Some(v),
+            "tool" => f.tool = Some(v),
+            "outcome" => f.outcome = Some(v),
+            "since" => f.since = Some(when(&v)?),
+            "until" => f.until = Some(when(&v)?),
+            "limit" => {
+                f.limit = Some(v.parse().map_err(|_| {
+                    ApiError::bad_field("limit", format!("limit must be a whole number, got {v:?}"))
+                })?)
+            }
+            "cursor" => f.cursor = Some(v),
+            other => {
+                return Err(ApiError::bad_field(
+                    other,
+                    "unknown filter (key, server, tool, outcome, since, until, limit, cursor)",
+                ));
+            }
+        }
+    }
+    f.validate()
+        .map_err(|(field, m)| ApiError::bad_field(field, m))?;
+    Ok(f)
 }
 
 /// The running backend of a server the key may see, by UUID or name.
@@ -387,6 +508,12 @@ fn metrics(state: &State) -> Response<Body> {
         .collect();
     statuses.sort();
     state.metrics.render_calls(&mut text, &statuses);
+    crate::observe::metrics::render_audit(
+        &mut text,
+        state.audit.written(),
+        state.audit.dropped(),
+        state.audit.queued(),
+    );
     let mut resp = Response::new(Body::full(Bytes::from(text)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

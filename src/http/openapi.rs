@@ -60,6 +60,8 @@ fn operation(route: &Route) -> Value {
                    "description": description, "schema": {"type": "string"}})
         })
         .collect();
+    let mut params = params;
+    params.extend(query_parameters(route.id));
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
@@ -90,6 +92,12 @@ fn operation(route: &Route) -> Value {
     if matches!(route.id, RouteId::Mcp | RouteId::McpNamespace) {
         errors.extend([400, 404, 406]);
     }
+    if matches!(route.id, RouteId::Audit | RouteId::Usage) {
+        errors.push(400);
+    }
+    if route.id == RouteId::Usage {
+        errors.push(403);
+    }
     if matches!(
         route.id,
         RouteId::CreateServer | RouteId::UpdateServer | RouteId::CreateNamespace
@@ -108,6 +116,49 @@ fn operation(route: &Route) -> Value {
     }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
+}
+
+/// The query parameters of the routes that take some.
+fn query_parameters(id: RouteId) -> Vec<Value> {
+    let q = |name: &str, description: &str, schema: Value| {
+        json!({"name": name, "in": "query", "required": false,
+               "description": description, "schema": schema})
+    };
+    let text = || json!({"type": "string"});
+    let when = "an RFC 3339 time, or a duration before now (24h, 30d)";
+    match id {
+        RouteId::Audit => vec![
+            q("key", "the key id", text()),
+            q("server", "the server's name", text()),
+            q(
+                "tool",
+                "the tool, prompt or resource as exposed (for changes: the object)",
+                text(),
+            ),
+            q(
+                "outcome",
+                "ok, tool_error, rpc_error, timeout, unavailable, refused or cancelled",
+                text(),
+            ),
+            q("since", when, text()),
+            q("until", when, text()),
+            q(
+                "limit",
+                "entries in the page (default 100)",
+                json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+            ),
+            q("cursor", "the previous page's next_cursor", text()),
+        ],
+        RouteId::Usage => vec![
+            q(
+                "key",
+                "the key id (a client key: its own, the default)",
+                text(),
+            ),
+            q("since", &format!("{when}; default 30d"), text()),
+        ],
+        _ => vec![],
+    }
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -167,6 +218,8 @@ fn success(id: RouteId) -> (u16, Value) {
             200,
             json_body(json!({"type": "object", "description": "the tools/call result"})),
         ),
+        RouteId::Audit => (200, json_body(schema_ref("AuditPage"))),
+        RouteId::Usage => (200, json_body(schema_ref("Usage"))),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
@@ -192,6 +245,29 @@ fn components() -> Value {
                 "error": {"type": "string"}, "code": {"type": "string"}, "status": {"type": "integer"},
                 "field": {"type": "string", "description": "the request field at fault (400 only)"}}},
             "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
+            "AuditPage": {"type": "object", "required": ["entries", "next_cursor"], "properties": {
+                "entries": {"type": "array", "items": schema_ref("AuditEntry")},
+                "next_cursor": {"type": ["string", "null"], "description": "null on the last page"}}},
+            "AuditEntry": {"type": "object", "description": "never an argument or a result value", "properties": {
+                "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                "kind": {"enum": ["call", "change"]},
+                "key_id": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
+                "namespace": {"type": ["string", "null"]}, "server": {"type": ["string", "null"]},
+                "method": {"type": "string", "description": "tools/call, prompts/get, resources/read; server.create and the like"},
+                "tool": {"type": ["string", "null"], "description": "as exposed (for changes: the object)"},
+                "upstream_tool": {"type": ["string", "null"], "description": "as the backend knows it"},
+                "outcome": {"enum": ["ok", "tool_error", "rpc_error", "timeout", "unavailable", "refused", "cancelled"]},
+                "duration_ms": {"type": "number"}, "request_bytes": {"type": "integer"},
+                "response_bytes": {"type": "integer"}, "trace_id": {"type": ["string", "null"]}}},
+            "Usage": {"type": "object", "properties": {
+                "key_id": {"type": "string"}, "since": {"type": "string"},
+                "tools": {"type": "array", "items": {"type": "object", "properties": {
+                    "method": {"type": "string"}, "tool": {"type": ["string", "null"]},
+                    "servers": {"type": "array", "items": {"type": "string"}},
+                    "calls": {"type": "integer"}, "errors": {"type": "integer", "description": "every outcome but ok"},
+                    "p50_ms": {"type": "number"}, "p99_ms": {"type": "number"},
+                    "request_bytes": {"type": "integer"}, "response_bytes": {"type": "integer"}}}},
+                "total": {"type": "object"}}},
             "TokenRequest": {"type": "object", "required": ["api_key"], "additionalProperties": false,
                 "properties": {"api_key": {"type": "string"}}},
             "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in"],

@@ -40,6 +40,8 @@ pub enum RouteId {
     McpNamespace,
     ServerTools,
     ExecuteTool,
+    Audit,
+    Usage,
 }
 
 /// One entry of the table.
@@ -92,6 +94,8 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/mcp/servers/{id}/tools" => ServerTools, Client, "The tools a server offers, with their exposed names"),
     route!(POST "/api/v1/mcp/servers/{id}/tools/{tool}/execute" => ExecuteTool, Client, "Call a tool: the body is its arguments, the answer its result"),
     route!(GET "/api/v1/events" => Events, Client, "NDJSON stream of registry and lifecycle events"),
+    route!(GET "/api/v1/audit" => Audit, Admin, "The audit trail, newest first: forwarded calls and registry changes"),
+    route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
 ];
 
 /// Path parameters in pattern order (no route has more than two).

@@ -39,7 +39,8 @@ pub enum Target<'v> {
 
 /// Why the server `id` of this view cannot serve what the client named, if it is a
 /// member that is not running (its items are out of the lists until it is back).
-fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>) -> Option<RpcError> {
+/// A call of the audited kinds (`method` on `name`) is audited as `unavailable`.
+fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> Option<RpcError> {
     let id = id.filter(|id| ctx.view.members.contains(id))?;
     let b = ctx.state.backends.get(&id)?;
     if b.status() == crate::backend::Status::Running {
@@ -48,6 +49,32 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>) -> Option<RpcError> {
     let reason = b
         .last_error()
         .unwrap_or_else(|| b.status().as_str().to_string());
+    let audited = ["tools/call", "prompts/get", "resources/read"]
+        .into_iter()
+        .find(|m| *m == method);
+    if let Some(method) = audited
+        && ctx.state.audit.enabled()
+    {
+        ctx.state.audit.record(crate::observe::audit::Entry {
+            at: std::time::SystemTime::now(),
+            kind: crate::observe::audit::Kind::Call,
+            key_id: ctx.principal.as_ref().map(|p| p.key_id),
+            subject: None,
+            namespace: ctx
+                .namespace
+                .as_deref()
+                .map(crate::observe::audit::Text::from),
+            server: Some(crate::observe::audit::Text::Shared(b.label.clone())),
+            method,
+            tool: Some(name.into()),
+            upstream_tool: None,
+            outcome: crate::observe::audit::Outcome::Unavailable.as_str(),
+            duration: std::time::Duration::ZERO,
+            request_bytes: 0,
+            response_bytes: 0,
+            trace_id: None,
+        });
+    }
     // Not the client's fault: its server is down.
     Some(RpcError::method(
         code::INTERNAL,
@@ -90,7 +117,7 @@ pub fn route<'v>(
     let resource = |uri: Option<Span>| -> Result<Target<'v>, RpcError> {
         let uri = uri.and_then(|s| string_value(body, s)).unwrap_or_default();
         let backend = view.resource_backend(&uri).ok_or_else(|| {
-            unavailable(ctx, view.absent.resource(&uri))
+            unavailable(ctx, view.absent.resource(&uri), method, &uri)
                 .unwrap_or_else(|| invalid(format!("unknown resource {uri:?}")))
         })?;
         Ok(Target::Backend {
@@ -102,8 +129,13 @@ pub fn route<'v>(
     let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
         let (span, name) = named(span, what)?;
         let p = view.prompt(&name).ok_or_else(|| {
-            unavailable(ctx, view.absent.prompts.get(name.as_ref()).copied())
-                .unwrap_or_else(|| invalid(format!("unknown prompt {name:?}")))
+            unavailable(
+                ctx,
+                view.absent.prompts.get(name.as_ref()).copied(),
+                method,
+                &name,
+            )
+            .unwrap_or_else(|| invalid(format!("unknown prompt {name:?}")))
         })?;
         Ok(Target::Backend {
             backend: &p.backend,
@@ -134,7 +166,7 @@ pub fn route<'v>(
                     .get(name.as_ref())
                     .copied()
                     .or_else(|| never_listed(ctx, &name));
-                if let Some(e) = unavailable(ctx, owner) {
+                if let Some(e) = unavailable(ctx, owner, method, &name) {
                     return Err(e);
                 }
                 return Err(invalid(format!("unknown tool {name:?}")));

@@ -127,6 +127,7 @@ impl Ctx {
             metrics: &self.state.metrics,
             key: self.principal.as_ref().map(|p| p.key_id),
             namespace: self.namespace.as_deref(),
+            audit: &self.state.audit,
         }
     }
 

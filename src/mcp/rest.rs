@@ -37,11 +37,21 @@ pub async fn execute(
             message: "the body must be exactly one JSON object of tool arguments".into(),
         });
     };
-    let mut body = BytesMut::with_capacity(args.len() + 128);
+    // The frame names the tool as MCP clients know it (so the call is accounted and
+    // audited alike); the backend receives its own name.
+    let exposed = ctx
+        .tools_of(backend)
+        .into_iter()
+        .find(|(own, _)| own == tool)
+        .map_or_else(
+            || crate::routing::exposed_name(&backend.name, tool, true),
+            |(_, exposed)| exposed,
+        );
+    let mut body = BytesMut::with_capacity(args.len() + exposed.len() + 128);
     body.extend_from_slice(
         b"{\"jsonrpc\":\"2.0\",\"id\":\"rest\",\"method\":\"tools/call\",\"params\":{\"name\":",
     );
-    body.extend_from_slice(&frame::json_string(tool));
+    body.extend_from_slice(&frame::json_string(&exposed));
     body.extend_from_slice(b",\"arguments\":");
     body.extend_from_slice(args);
     body.extend_from_slice(b"}}");
@@ -54,7 +64,10 @@ pub async fn execute(
         charge_tool_call(ctx, p, backend, tool)?;
         ctx.state.auth.usage.called(p.key_id.as_str());
     }
-    let resp = forward(&ctx.caller(), &body, &f, backend, None, true).await;
+    let rename = f
+        .name
+        .map(|span| (span, Bytes::from(frame::json_string(tool))));
+    let resp = forward(&ctx.caller(), &body, &f, backend, rename, true).await;
     let bytes = resp
         .into_body()
         .collect()

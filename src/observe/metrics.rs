@@ -137,6 +137,35 @@ pub struct Metrics {
 }
 
 /// Database pool figures at render time.
+/// The audit trail's counts: rows written, dropped (queue full), waiting.
+pub fn render_audit(out: &mut String, written: u64, dropped: u64, queued: usize) {
+    for (name, kind, help, value) in [
+        (
+            "metamcp_audit_rows_written_total",
+            "counter",
+            "Audit rows written to the database.",
+            written,
+        ),
+        (
+            "metamcp_audit_rows_dropped_total",
+            "counter",
+            "Audit rows dropped because the queue was full.",
+            dropped,
+        ),
+        (
+            "metamcp_audit_rows_queued",
+            "gauge",
+            "Audit rows waiting to be written.",
+            queued as u64,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+}
+
 pub struct PoolFigures {
     pub max_size: usize,
     pub size: usize,

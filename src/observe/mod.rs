@@ -1,4 +1,6 @@
-//! What the gateway tells operators: the lifecycle event stream and Prometheus metrics.
+//! What the gateway tells operators: the lifecycle event stream, Prometheus metrics and
+//! the audit trail.
 
+pub mod audit;
 pub mod events;
 pub mod metrics;

@@ -22,6 +22,7 @@ use crate::backend::transport::AnswerBody;
 use crate::backend::{Backend, CallEnd};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::observe::audit::{self, Audit};
 use crate::observe::metrics::Metrics;
 use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests, owner_key};
 use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
@@ -46,6 +47,8 @@ pub struct Caller<'a> {
     pub metrics: &'a Arc<Metrics>,
     pub key: Option<crate::store::keys::KeyId>,
     pub namespace: Option<&'a str>,
+    /// Where the call's audit row goes.
+    pub audit: &'a Arc<Audit>,
 }
 
 /// What a forwarded call ended as, for its metrics and log line.
@@ -96,6 +99,32 @@ struct CallRecord {
     /// Why it failed, for the breaker (`None`: a failure that says nothing about the
     /// backend, such as an HTTP 4xx).
     failure: Option<String>,
+    /// The call's audit row in the making (calls the trail covers, when it is on).
+    audit: Option<AuditDraft>,
+}
+
+/// What an audit row needs beyond the call's account.
+struct AuditDraft {
+    audit: Arc<Audit>,
+    at: std::time::SystemTime,
+    /// The name (or URI) as the client gave it, and as the backend knows it.
+    exposed: Option<audit::Text>,
+    upstream: Option<audit::Text>,
+    /// A `tools/call` result said `isError: true`.
+    tool_error: bool,
+    /// The call failed because `timeout_ms` passed.
+    timed_out: bool,
+}
+
+/// Whether a piece of an answer carries `"isError": true` (a tool's own error result).
+fn says_is_error(data: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"isError\"";
+    memchr::memmem::find_iter(data, KEY).any(|i| {
+        let rest = &data[i + KEY.len()..];
+        let rest = rest.trim_ascii_start();
+        rest.strip_prefix(b":")
+            .is_some_and(|r| r.trim_ascii_start().starts_with(b"true"))
+    })
 }
 
 /// The methods a call can be forwarded for, as static labels.
@@ -122,6 +151,30 @@ impl CallRecord {
         let method = method_label(f.method(body).unwrap_or_default());
         // The backend's own name (the same in every namespace).
         let tool = upstream_name.filter(|_| method == "tools/call").cloned();
+        let audit = (caller.audit.enabled()
+            && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
+        .then(|| {
+            let named = if method == "resources/read" {
+                f.uri
+            } else {
+                f.name
+            };
+            // Copied: a slice would keep the whole request body (and the connection's
+            // read buffer it came in) alive while the row waits.
+            let exposed = named
+                .and_then(|s| frame::string_value(body, s))
+                .map(|n| audit::Text::from(n.as_ref()));
+            // None: the backend knows it by the same name.
+            let upstream = upstream_name.map(|raw| audit::Text::Literal(raw.clone()));
+            AuditDraft {
+                audit: caller.audit.clone(),
+                at: std::time::SystemTime::now(),
+                exposed,
+                upstream,
+                tool_error: false,
+                timed_out: false,
+            }
+        });
         CallRecord {
             started: tokio::time::Instant::now(),
             metrics: caller.metrics.clone(),
@@ -135,7 +188,56 @@ impl CallRecord {
             done: false,
             admitted: None,
             failure: None,
+            audit,
         }
+    }
+
+    /// Looks at a piece of the answer for what the audit row says of it.
+    fn saw(&mut self, data: &[u8]) {
+        if let Some(d) = &mut self.audit
+            && !d.tool_error
+            && self.method == "tools/call"
+        {
+            d.tool_error = says_is_error(data);
+        }
+    }
+
+    /// Ends a call that got no answer within the server's timeout.
+    fn time_out(&mut self, why: &str) {
+        if let Some(d) = &mut self.audit {
+            d.timed_out = true;
+        }
+        self.fail(why);
+    }
+
+    /// Queues the call's audit row.
+    fn audit(&mut self, outcome: Outcome, took: Duration) {
+        let Some(d) = self.audit.take() else { return };
+        let outcome = match outcome {
+            Outcome::Ok if d.tool_error => audit::Outcome::ToolError,
+            Outcome::Ok => audit::Outcome::Ok,
+            Outcome::Error => audit::Outcome::RpcError,
+            Outcome::Failed if d.timed_out => audit::Outcome::Timeout,
+            Outcome::Failed => audit::Outcome::Unavailable,
+            Outcome::Refused => audit::Outcome::Refused,
+            Outcome::Cancelled => audit::Outcome::Cancelled,
+        };
+        d.audit.record(audit::Entry {
+            at: d.at,
+            kind: audit::Kind::Call,
+            key_id: self.key,
+            subject: None,
+            namespace: self.namespace.as_deref().map(audit::Text::from),
+            server: Some(audit::Text::Shared(self.backend.label.clone())),
+            method: self.method,
+            upstream_tool: d.upstream.or_else(|| d.exposed.clone()),
+            tool: d.exposed,
+            outcome: outcome.as_str(),
+            duration: took,
+            request_bytes: self.request_bytes as u64,
+            response_bytes: self.response_bytes as u64,
+            trace_id: None,
+        });
     }
 
     /// Ends a call that failed because of the backend, saying why.
@@ -157,6 +259,7 @@ impl CallRecord {
             self.backend.call_ended(a.ticket, end);
         }
         let took = self.started.elapsed();
+        self.audit(outcome, took);
         let failed = outcome != Outcome::Ok;
         // A JSON string's text: borrowed unless it has escapes (tool names rarely do).
         let tool = self.tool.as_ref().map(|t| {
@@ -306,7 +409,7 @@ async fn forward_call(
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             let why = format!("no answer within {} ms", timeout.as_millis());
-            record.fail(&why);
+            record.time_out(&why);
             return fail(why);
         }
     };
@@ -352,6 +455,7 @@ async fn forward_call(
     {
         let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
         record.response_bytes = whole.len();
+        record.saw(&whole);
         let mut pieces = crate::http::Pieces::default();
         splicer.feed(whole, &mut pieces);
         guard.complete();
@@ -700,6 +804,7 @@ impl hyper::body::Body for UpstreamBody {
                 Poll::Ready(Some(Ok(data))) => {
                     let data = if this.sse { this.screen(data) } else { data };
                     this.record.response_bytes += data.len();
+                    this.record.saw(&data);
                     // Progress notifications and the backend's own requests to the client
                     // extend the deadline; comments, keep-alives and other bytes do not.
                     let progressed = this.sse && this.tail.progress_in(&data);
@@ -725,6 +830,9 @@ impl hyper::body::Body for UpstreamBody {
                     while this.deadline.as_mut().poll(cx).is_ready() {
                         let due = this.progress + this.timeout;
                         if due <= tokio::time::Instant::now() {
+                            if let Some(d) = &mut this.record.audit {
+                                d.timed_out = true;
+                            }
                             let msg = format!(
                                 "no answer within {} ms (timeout_ms) of the call or its last progress",
                                 this.timeout.as_millis()

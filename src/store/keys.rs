@@ -310,6 +310,11 @@ impl KeyStore {
         KeyStore { pool, cipher }
     }
 
+    /// The pool the store queries through.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Creates a key and returns its text, which is never shown again.
     pub async fn create(&self, new: NewKey) -> Result<IssuedKey, KeyError> {
         validate(&new)?;

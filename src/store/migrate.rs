@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_circuit_breaker",
         sql: include_str!("../../sql/0009_circuit_breaker.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_audit",
+        sql: include_str!("../../sql/0010_audit.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -1,6 +1,7 @@
 //! Storage: the database (external or embedded), migrations, and the registry and key
-//! queries.
+//! queries, and the audit trail's reads.
 
+pub mod audit;
 pub mod db;
 pub mod embedded;
 pub mod keys;

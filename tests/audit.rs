@@ -1,0 +1,534 @@
+//! The audit trail over real sockets and a real PostgreSQL: one row per forwarded call
+//! with its outcome and never its arguments, registry changes with the admin key that
+//! made them, filters and cursor pagination, usage per key, a database outage that loses
+//! nothing queued, and retention.
+
+mod support;
+
+use std::time::{Duration, SystemTime};
+
+use metamcp::observe::audit::{Entry, Kind};
+use metamcp::store::keys::{KeyStore, NewKey, Scope};
+use serde_json::{Value, json};
+use support::eventually;
+use support::gateway::{TestGateway, key_store};
+use support::http::{get, send_json};
+use support::mcp::Client;
+use support::mock::Mock;
+
+/// A value no audit row may ever hold: it travels only as a tool argument.
+const SECRET_ARGUMENT: &str = "argument-value-7f3a9c-never-stored";
+
+async fn key(store: &KeyStore, name: &str, scope: Scope) -> (String, String) {
+    let issued = store
+        .create(NewKey {
+            name: name.into(),
+            description: None,
+            scope,
+            namespaces: vec![],
+            expires_in_days: None,
+            limits: Default::default(),
+        })
+        .await
+        .expect("create key");
+    (issued.id.to_string(), issued.api_key)
+}
+
+async fn session(gw: &TestGateway, key: &str) -> Client {
+    let mut c = Client::new(gw.addr, "/mcp", Some(key));
+    let r = c.initialize().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    c
+}
+
+async fn call(c: &Client, name: &str, arguments: Value) -> Value {
+    c.call(
+        json!(1),
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    )
+    .await
+}
+
+/// The audit page for `query`, as the admin reads it.
+async fn audit(gw: &TestGateway, query: &str) -> Value {
+    let r = get(gw.addr, &format!("/api/v1/audit?{query}"), &gw.admin_key).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    r.json()
+}
+
+fn outcomes(page: &Value) -> Vec<String> {
+    page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_forwarded_call_is_one_row_with_its_outcome_and_no_argument_values() {
+    let gw = TestGateway::start().await;
+    let store = key_store(&gw.db);
+    let (client_id, client_key) = key(&store, "auditee", Scope::Client).await;
+    let alpha = Mock::start(&[]);
+    let mut beta = Mock::start(&[]);
+    gw.register(
+        json!({"name": "alpha", "protocol": "http", "url": alpha.url(),
+                       "timeout_ms": 300, "breaker_failures": 2,
+                       "breaker_cooldown_ms": 600000}),
+    )
+    .await;
+    gw.register(json!({"name": "beta", "protocol": "http", "url": beta.url()}))
+        .await;
+    let c = session(&gw, &client_key).await;
+
+    // ok, through MCP and through REST execute.
+    let r = call(&c, "alpha__echo", json!({"message": SECRET_ARGUMENT})).await;
+    assert!(r["result"].is_object(), "{r}");
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/echo/execute",
+        &client_key,
+        &json!({"message": SECRET_ARGUMENT}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // tool_error: an isError result.
+    let r = call(&c, "alpha__fail", json!({})).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    // rpc_error: the backend answers with a JSON-RPC error.
+    let r = call(&c, "alpha__echo", json!({"not_message": SECRET_ARGUMENT})).await;
+    assert!(r["error"].is_object(), "{r}");
+    // unavailable: the owner is down.
+    beta.kill();
+    gw.wait_status("beta", "failed").await;
+    let r = call(&c, "beta__echo", json!({"message": SECRET_ARGUMENT})).await;
+    assert!(r["error"].is_object(), "{r}");
+    // timeout twice, which opens alpha's circuit; then refused.
+    for _ in 0..2 {
+        let r = call(&c, "alpha__sleep", json!({"ms": 5000})).await;
+        assert!(r["error"].is_object(), "{r}");
+    }
+    let r = call(&c, "alpha__echo", json!({"message": SECRET_ARGUMENT})).await;
+    assert!(r["error"].is_object(), "{r}");
+
+    // All eight within 2 s, newest first.
+    let expected = [
+        "refused",
+        "timeout",
+        "timeout",
+        "unavailable",
+        "rpc_error",
+        "tool_error",
+        "ok",
+        "ok",
+    ];
+    let page = eventually(Duration::from_secs(2), "eight audit rows", || async {
+        let page = audit(&gw, &format!("key={client_id}")).await;
+        (page["entries"].as_array().map(Vec::len) == Some(expected.len())).then_some(page)
+    })
+    .await;
+    assert_eq!(outcomes(&page), expected, "{page:#}");
+    let entries = page["entries"].as_array().unwrap();
+    for e in entries {
+        assert_eq!(e["kind"], "call", "{e}");
+        assert_eq!(e["key_id"], client_id.as_str(), "{e}");
+        assert_eq!(e["method"], "tools/call", "{e}");
+        assert!(e["at"].as_str().unwrap().ends_with('Z'), "{e}");
+        assert!(e["duration_ms"].as_f64().is_some(), "{e}");
+    }
+    let echo = &entries[7];
+    assert_eq!(
+        (&echo["server"], &echo["tool"], &echo["upstream_tool"]),
+        (&json!("alpha"), &json!("alpha__echo"), &json!("echo")),
+        "{echo}"
+    );
+    assert!(echo["request_bytes"].as_i64().unwrap() > 0, "{echo}");
+    assert!(echo["response_bytes"].as_i64().unwrap() > 0, "{echo}");
+    assert_eq!(entries[3]["server"], "beta");
+    assert_eq!(entries[3]["tool"], "beta__echo");
+    let timeout_ms = entries[1]["duration_ms"].as_f64().unwrap();
+    assert!((250.0..5000.0).contains(&timeout_ms), "{timeout_ms}");
+
+    // The registrations are audited with the admin key that made them.
+    let changes = audit(&gw, "tool=alpha").await;
+    let change = changes["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "change")
+        .cloned()
+        .expect("a change row");
+    assert_eq!(change["method"], "server.create", "{change}");
+    let db = gw.db.client().await;
+    let admin_id: String = db
+        .query_one("SELECT id FROM api_keys WHERE name = 'admin'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(change["key_id"], admin_id.as_str(), "{change}");
+
+    // No argument value anywhere in the table.
+    let rows = db
+        .query("SELECT row_to_json(a)::text FROM audit_log a", &[])
+        .await
+        .unwrap();
+    assert!(rows.len() >= 10, "{}", rows.len());
+    for row in rows {
+        let text: String = row.get(0);
+        assert!(!text.contains(SECRET_ARGUMENT), "{text}");
+    }
+
+    // Usage per key: the admin reads any key's, a client key only its own.
+    let usage = get(
+        gw.addr,
+        &format!("/api/v1/usage?key={client_id}&since=1h"),
+        &gw.admin_key,
+    )
+    .await;
+    assert_eq!(usage.status, 200, "{}", usage.text());
+    let usage = usage.json();
+    assert_eq!(usage["total"]["calls"], 8, "{usage:#}");
+    assert_eq!(usage["total"]["errors"], 6, "{usage:#}");
+    let echo = usage["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tool"] == "alpha__echo")
+        .expect("alpha__echo");
+    assert_eq!((&echo["calls"], &echo["errors"]), (&json!(4), &json!(2)));
+    assert!(echo["p50_ms"].as_f64().is_some() && echo["p99_ms"].as_f64().is_some());
+    let own = get(gw.addr, "/api/v1/usage", &client_key).await;
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json()["key_id"], client_id.as_str());
+    let other = get(
+        gw.addr,
+        &format!("/api/v1/usage?key={admin_id}"),
+        &client_key,
+    )
+    .await;
+    assert_eq!(other.status, 403, "{}", other.text());
+    let r = get(gw.addr, "/api/v1/audit", &client_key).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // keyadm prints the same.
+    let env = gw.db.env();
+    let o = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &env,
+        &["keys", "usage", &client_id, "--json"],
+    );
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let printed: Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(printed["total"], usage["total"]);
+    let o = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &env,
+        &["audit", "--key", &client_id, "--since", "1h", "--json"],
+    );
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let printed: Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(outcomes(&printed), expected);
+    let o = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &env,
+        &["audit", "--outcome", "timeout"],
+    );
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let text = support::stdout(&o);
+    assert_eq!(text.matches("timeout").count(), 2, "{text}");
+    assert!(text.contains("alpha__sleep"), "{text}");
+    let o = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &env,
+        &["keys", "usage", &client_id],
+    );
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(support::stdout(&o).contains("alpha__fail"));
+}
+
+/// A row as the writer would queue it, `age` ago.
+fn row(key: &str, server: &str, tool: &str, outcome: &'static str, age: Duration) -> Entry {
+    Entry {
+        at: SystemTime::now() - age,
+        kind: Kind::Call,
+        key_id: Some(metamcp::store::keys::KeyId::parse(key).expect("a key id")),
+        subject: None,
+        namespace: None,
+        server: Some(server.into()),
+        method: "tools/call",
+        tool: Some(format!("{server}__{tool}").as_str().into()),
+        upstream_tool: Some(tool.into()),
+        outcome,
+        duration: Duration::from_millis(3),
+        request_bytes: 10,
+        response_bytes: 20,
+        trace_id: None,
+    }
+}
+
+#[tokio::test]
+async fn filters_and_cursor_pagination() {
+    let gw = TestGateway::start().await;
+    let store = key_store(&gw.db);
+    let (a, _) = key(&store, "a", Scope::Client).await;
+    let (b, _) = key(&store, "b", Scope::Client).await;
+    // 25 rows for a on alpha (every fifth an error), 5 for b on beta; one a minute back.
+    for i in 0..25u64 {
+        let outcome = if i % 5 == 0 { "tool_error" } else { "ok" };
+        let tool = if i % 2 == 0 { "even" } else { "odd" };
+        gw.state
+            .audit
+            .record(row(&a, "alpha", tool, outcome, Duration::from_secs(60 * i)));
+    }
+    for i in 0..5u64 {
+        gw.state.audit.record(row(
+            &b,
+            "beta",
+            "echo",
+            "ok",
+            Duration::from_secs(60 * i + 30),
+        ));
+    }
+    gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
+
+    // Every page of 10 in turn: all 25 once, newest first.
+    let mut seen = Vec::new();
+    let mut query = format!("key={a}&limit=10");
+    let mut pages = 0;
+    loop {
+        let page = audit(&gw, &query).await;
+        pages += 1;
+        let entries = page["entries"].as_array().unwrap();
+        assert!(entries.len() <= 10);
+        seen.extend(
+            entries
+                .iter()
+                .map(|e| e["at"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => query = format!("key={a}&limit=10&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    sorted.dedup();
+    assert_eq!(sorted, seen, "newest first, no repeats");
+
+    let count = |q: &'static str| {
+        let gw = &gw;
+        async move { audit(gw, q).await["entries"].as_array().unwrap().len() }
+    };
+    assert_eq!(count("server=beta").await, 5);
+    assert_eq!(count("server=alpha&outcome=tool_error").await, 5);
+    assert_eq!(count("tool=alpha__even").await, 13);
+    assert_eq!(count("tool=alpha__odd&outcome=ok").await, 10);
+    assert_eq!(count("since=630s&server=alpha").await, 11);
+    assert_eq!(count("since=630s&until=330s").await, 5);
+    assert_eq!(count("limit=3").await, 3);
+    let since = humantime_rfc3339(SystemTime::now() - Duration::from_secs(140));
+    let page = audit(&gw, &format!("since={since}")).await;
+    assert_eq!(outcomes(&page).len(), 3 + 2, "{page:#}");
+
+    // Bad filters are 400s that name the parameter.
+    for (q, param) in [
+        ("limit=1001", "limit"),
+        ("limit=0", "limit"),
+        ("outcome=bogus", "outcome"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-40T00:00:00Z", "until"),
+        ("until=2026-02-29T00:00:00Z", "until"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("key=%ff", "key"),
+        ("colour=blue", "colour"),
+    ] {
+        let r = get(gw.addr, &format!("/api/v1/audit?{q}"), &gw.admin_key).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+        assert!(r.text().contains(param), "{q}: {}", r.text());
+    }
+}
+
+/// `t` as RFC 3339 UTC with seconds.
+fn humantime_rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[tokio::test]
+async fn a_database_stop_and_start_loses_no_queued_row() {
+    // A cluster of this test's own: stopping it must not disturb the others.
+    let root = support::traversable_tempdir("metamcp-audit-outage-");
+    let cluster = metamcp::store::embedded::Cluster::locate(&root.join("data"))
+        .expect("PostgreSQL binaries")
+        .unsynced();
+    cluster.ensure_running().expect("cluster starts");
+    metamcp::store::db::create_database_if_missing(&cluster, "outage")
+        .await
+        .unwrap();
+    let db = support::TestDb {
+        name: "outage".into(),
+        url: cluster.url("outage"),
+    };
+    let state = metamcp::app::prepare(db.config()).await.expect("prepares");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(metamcp::app::run(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let store = KeyStore::new(
+        metamcp::store::db::make_pool(cluster.pg_config("outage"), 2),
+        metamcp::crypto::Cipher::new(&metamcp::config::KeyBytes(
+            metamcp::config::parse_key_hex(support::TEST_ENCRYPTION_KEY).unwrap(),
+        )),
+    );
+    let (admin_id, admin) = key(&store, "admin", Scope::Admin).await;
+    let alpha = Mock::start(&[]);
+    let r = send_json(
+        addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "alpha", "protocol": "http", "url": alpha.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    eventually(Duration::from_secs(15), "alpha running", || async {
+        let r = get(addr, "/api/v1/mcp/servers/alpha", &admin).await;
+        (r.json()["status"] == "running").then_some(())
+    })
+    .await;
+    let mut c = Client::new(addr, "/mcp", Some(&admin));
+    assert_eq!(c.initialize().await.status, 200);
+    let calls = |n: usize| {
+        let c = &c;
+        async move {
+            for _ in 0..n {
+                let r = call(c, "alpha__echo", json!({"message": "hi"})).await;
+                assert!(r["result"].is_object(), "{r}");
+            }
+        }
+    };
+    calls(3).await;
+    let written = eventually(Duration::from_secs(5), "the first rows", || async {
+        (state.audit.written() >= 4).then_some(state.audit.written())
+    })
+    .await;
+
+    cluster.stop(true).expect("cluster stops");
+    calls(20).await;
+    // The writer tries, fails, keeps them.
+    assert_eq!(state.audit.dropped(), 0);
+    assert!(state.audit.queued() >= 20, "{}", state.audit.queued());
+    cluster.ensure_running().expect("cluster starts again");
+    eventually(Duration::from_secs(30), "the queue written", || async {
+        (state.audit.queued() == 0).then_some(())
+    })
+    .await;
+    assert!(
+        state.audit.written() >= written + 20,
+        "{} then {}",
+        written,
+        state.audit.written()
+    );
+    let pg = metamcp::store::db::connect(&cluster.pg_config("outage"))
+        .await
+        .unwrap();
+    let n: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE key_id = $1 AND kind = 'call'",
+            &[&admin_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // Every call once: none lost, none written twice.
+    assert_eq!(n, 23);
+    drop(pg);
+    let _ = stop.send(());
+    let _ = server.await;
+    drop(state);
+    let _ = cluster.stop(true);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn retention_deletes_old_rows_and_keeps_recent_ones() {
+    let gw = TestGateway::start().await;
+    let store = key_store(&gw.db);
+    let (a, _) = key(&store, "a", Scope::Client).await;
+    let db = gw.db.client().await;
+    // More than one deletion batch of old rows, and recent ones.
+    db.execute(
+        "INSERT INTO audit_log (at, kind, key_id, method, outcome, duration_us,
+                                request_bytes, response_bytes)
+         SELECT now() - interval '31 days' - g * interval '1 second', 'call', $1,
+                'tools/call', 'ok', 1, 1, 1
+         FROM generate_series(1, 12000) g",
+        &[&a],
+    )
+    .await
+    .unwrap();
+    for i in 0..7u64 {
+        gw.state
+            .audit
+            .record(row(&a, "alpha", "t", "ok", Duration::from_secs(3600 * i)));
+    }
+    gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
+
+    // A second gateway on the same database (default retention, 30 days) runs its pass
+    // at start.
+    let second = metamcp::app::prepare(gw.db.config())
+        .await
+        .expect("a second gateway");
+    let count = || async {
+        let r = db
+            .query_one("SELECT count(*) FROM audit_log WHERE key_id = $1", &[&a])
+            .await
+            .unwrap();
+        r.get::<_, i64>(0)
+    };
+    eventually(Duration::from_secs(30), "old rows deleted", || async {
+        (count().await == 7).then_some(())
+    })
+    .await;
+    drop(second);
+
+    // The pass itself, directly: rows older than the period go, in batches.
+    db.execute(
+        "INSERT INTO audit_log (at, kind, key_id, method, outcome, duration_us,
+                                request_bytes, response_bytes)
+         SELECT now() - interval '2 hours', 'call', $1, 'tools/call', 'ok', 1, 1, 1
+         FROM generate_series(1, 6000) g",
+        &[&a],
+    )
+    .await
+    .unwrap();
+    let deleted = metamcp::observe::audit::expire(&gw.state.db.pool, Duration::from_secs(90 * 60))
+        .await
+        .unwrap();
+    // The 6,000 and the five of the seven that are 2 to 6 hours old.
+    assert_eq!(deleted, 6005);
+    assert_eq!(count().await, 2);
+}

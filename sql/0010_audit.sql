@@ -23,3 +23,8 @@ CREATE INDEX audit_log_at ON audit_log (at DESC, id DESC);
 CREATE INDEX audit_log_key ON audit_log (key_id, at DESC, id DESC);
 CREATE INDEX audit_log_server ON audit_log (server, at DESC, id DESC);
 CREATE INDEX audit_log_tool ON audit_log (tool, at DESC, id DESC);
+-- Outcomes other than `ok` are rare: partial indexes find them without walking every
+-- row of a key (or of the whole table) when a filter asks for them.
+CREATE INDEX audit_log_failed ON audit_log (outcome, at DESC, id DESC) WHERE outcome <> 'ok';
+CREATE INDEX audit_log_key_failed ON audit_log (key_id, outcome, at DESC, id DESC)
+    WHERE outcome <> 'ok';

@@ -15,6 +15,11 @@
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
+#   OBSERVE=1 loadtest/run.sh             # also gateways with the audit trail and tracing
+#                                         # off ("bare"), tracing at 100 % to a local sink
+#                                         # with the audit on ("traced"), and tracing
+#                                         # configured but not sampled ("unsampled"); the
+#                                         # main gateway has the audit on (the default)
 #
 # Each proxy is compared with the mean of the direct runs just before and after it (the
 # direct rate drifts by ±10 % on a shared machine). Besides req/s and latency it reports the core time (user + system, from /proc) and the
@@ -48,7 +53,7 @@ for r in ${REFERENCE//,/ }; do
 done
 
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload --bin fixedserver >&2
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 
@@ -65,6 +70,40 @@ start_gateway "$GATEWAY_CORE"
 GW_PID=$gw_pid
 
 register "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+# Another gateway on the same cluster and registry, with its own settings; prints
+# "addr pid".
+start_variant() {
+    local name=$1; shift
+    env "$@" METAMCP_LISTEN=127.0.0.1:0 RUST_LOG=warn,metamcp::app=info \
+        taskset -c "$GATEWAY_CORE" "$BIN/metamcp" > "$work/$name.log" 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    local addr=
+    for _ in $(seq 200); do
+        addr=$(grep -o 'local=[0-9.:]*' "$work/$name.log" 2>/dev/null | head -1 | cut -d= -f2)
+        [ -n "$addr" ] && break
+        sleep 0.05
+    done
+    [ -n "$addr" ] || die "the $name gateway did not start: $(cat "$work/$name.log")"
+    for _ in $(seq 200); do
+        curl -sf "http://$addr/api/v1/mcp/servers/mock" -H "authorization: Bearer $ADMIN" |
+            grep -q '"status":"running"' && break
+        sleep 0.05
+    done
+    echo "$addr $pid"
+}
+if [ -n "${OBSERVE:-}" ]; then
+    say "starting the observability variants (a span sink: fixedserver)"
+    taskset -c "$GATEWAY_CORE" "$BIN/fixedserver" > "$work/sink.out" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$work/sink.out" ] && break; sleep 0.05; done
+    SINK="http://127.0.0.1:$(head -1 "$work/sink.out")"
+    read -r BARE_ADDR BARE_PID <<<"$(start_variant bare METAMCP_AUDIT=off)"
+    read -r TRACED_ADDR TRACED_PID <<<"$(start_variant traced OTEL_EXPORTER_OTLP_ENDPOINT="$SINK" \
+        OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=1000)"
+    read -r UNSAMPLED_ADDR UNSAMPLED_PID <<<"$(start_variant unsampled METAMCP_AUDIT=off \
+        OTEL_EXPORTER_OTLP_ENDPOINT="$SINK" OTEL_TRACES_SAMPLER=always_off)"
+fi
 if [ -n "${LIMITS:-}" ]; then
     LIMITED=$("$BIN/keyadm" keys create --name limited --scope client --rate 1000000000/s \
         --max-concurrent 1000000 --daily-calls 1000000000000 --json |
@@ -146,6 +185,11 @@ DURATION=2s measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 # The limited key's first use is checked against the database and argon2, whose work is
 # bounded: 32 connections opening at once would be refused in part and skew the round.
 [ -n "${LIMITS:-}" ] && DURATION=2s measure warm "$GW_URL" "$LIMITED" "mock__$TOOL" >/dev/null
+if [ -n "${OBSERVE:-}" ]; then
+    for a in "$BARE_ADDR" "$TRACED_ADDR" "$UNSAMPLED_ADDR"; do
+        DURATION=2s measure warm "http://$a/mcp" "$ADMIN" "mock__$TOOL" >/dev/null
+    done
+fi
 
 results=()
 for round in $(seq "$ROUNDS"); do
@@ -173,6 +217,15 @@ for round in $(seq "$ROUNDS"); do
         say "round $round/$ROUNDS: through the gateway with a key whose limits are never reached"
         results+=("$(measure limited "$GW_URL" "$LIMITED" "mock__$TOOL" \
             mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    fi
+    if [ -n "${OBSERVE:-}" ]; then
+        say "round $round/$ROUNDS: the observability variants (bare, traced, unsampled)"
+        results+=("$(measure bare "http://$BARE_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$BARE_PID")")
+        results+=("$(measure traced "http://$TRACED_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$TRACED_PID")")
+        results+=("$(measure unsampled "http://$UNSAMPLED_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$UNSAMPLED_PID")")
     fi
     if [ -n "${perf_pid:-}" ]; then
         wait "$perf_pid" && say "profile written to $PROFILE (perf report -i $PROFILE)"
@@ -245,6 +298,13 @@ if "limited" in ratios and "gateway" in ratios:
     pairs = sorted(l[0] / g[0] for g, l in zip(ratios["gateway"], ratios["limited"]))
     print(f"limits configured, never reached: {pairs[len(pairs) // 2]:.3f} of the unlimited key's "
           f"throughput (median; all: {', '.join(f'{p:.3f}' for p in pairs)})")
+if "bare" in ratios:
+    for name, what in (("gateway", "audit on"), ("traced", "audit on + tracing 100 %"),
+                       ("unsampled", "tracing configured, not sampled")):
+        if name in ratios:
+            pairs = sorted(v[0] / b[0] for b, v in zip(ratios["bare"], ratios[name]))
+            print(f"{what}: {pairs[len(pairs) // 2]:.3f} of the bare gateway's throughput "
+                  f"(median; all: {', '.join(f'{p:.3f}' for p in pairs)})")
 def mid(name, key):
     xs = sorted(r[key] for n, r in alone if n == name)
     return xs[len(xs) // 2] if xs else 0.0

@@ -48,6 +48,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     /// Audit rows waiting to be written.
     pub audit: Arc<crate::observe::audit::Audit>,
+    /// Span export, when an OTLP endpoint is configured.
+    pub tracer: Option<Arc<crate::observe::trace::Tracer>>,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Seals client sessions (and secrets at rest).
@@ -88,6 +90,10 @@ impl State {
         cipher: Cipher,
         rebuild: mpsc::UnboundedSender<()>,
     ) -> State {
+        let tracer = config
+            .tracing
+            .clone()
+            .map(|t| Arc::new(crate::observe::trace::Tracer::new(t)));
         let audit = Arc::new(crate::observe::audit::Audit::new(
             config.audit,
             config.audit_queue,
@@ -119,6 +125,7 @@ impl State {
             events: EventBus::default(),
             metrics: Arc::default(),
             audit,
+            tracer,
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
         }
     }

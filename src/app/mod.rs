@@ -64,6 +64,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
             state.db.pool.clone(),
         ));
     }
+    if let Some(t) = &state.tracer {
+        tokio::spawn(crate::observe::trace::Tracer::run(Arc::downgrade(t)));
+    }
     if let Some(retention) = state.config.audit_retention {
         tokio::spawn(crate::observe::audit::expire_loop(
             Arc::downgrade(&state.audit),
@@ -110,6 +113,9 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     }
     if let Err(e) = state.audit.flush(&state.db.pool).await {
         tracing::warn!(error = %e, queued = state.audit.queued(), "could not write the last audit rows");
+    }
+    if let Some(t) = &state.tracer {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t.export_queued()).await;
     }
     state.db.close().await;
 }

@@ -46,7 +46,10 @@ const ARGON2_SLOTS: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     Jwt,
+    /// An API key found in the cache.
     ApiKey,
+    /// An API key checked against the database (argon2) on this request.
+    ApiKeyChecked,
 }
 
 /// An authenticated caller.
@@ -442,7 +445,7 @@ impl Authenticator {
             key_id: key.id,
             scope: state.scope,
             namespaces: state.namespaces.clone(),
-            via: Via::ApiKey,
+            via: Via::ApiKeyChecked,
             limits: state.limits,
         })
     }

@@ -25,6 +25,7 @@ pub mod sse;
 pub mod stdio;
 pub mod transport;
 
+use crate::observe::trace::Propagation;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -233,15 +234,24 @@ impl Backend {
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
+        trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
         self.transport
-            .request(owner, id, body, token)
+            .request(owner, id, body, token, trace)
             .await
             .inspect_err(|e| {
                 if !matches!(e, UpstreamError::Status(_) | UpstreamError::Busy(_)) {
                     self.wake.notify_one();
                 }
             })
+    }
+
+    /// OpenTelemetry's `network.transport` for calls to this backend.
+    pub fn network_transport(&self) -> &'static str {
+        match self.server.protocol {
+            Protocol::Stdio => "pipe",
+            _ => "tcp",
+        }
     }
 
     /// Whether a request's progress token must be replaced by its upstream id (see

@@ -217,8 +217,16 @@ impl SseTransport {
         Ok(result["capabilities"].clone())
     }
 
-    async fn post(&self, conn: &Conn, body: Bytes) -> Result<(), UpstreamError> {
-        let req = upstream::request(&conn.post, None, Method::POST, body);
+    async fn post(
+        &self,
+        conn: &Conn,
+        body: Bytes,
+        trace: Option<&crate::observe::trace::Propagation>,
+    ) -> Result<(), UpstreamError> {
+        let mut req = upstream::request(&conn.post, None, Method::POST, body);
+        if let Some(t) = trace {
+            t.apply(req.headers_mut());
+        }
         let resp = upstream::within(self.timeout, upstream::send(&self.client, req)).await?;
         let status = resp.status();
         let _ = resp.into_body().collect().await;
@@ -234,10 +242,11 @@ impl SseTransport {
         body: Bytes,
         token: Option<Bytes>,
         owner: u64,
+        trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<Registration, UpstreamError> {
         let conn = self.current()?;
         let call = conn.mux.register(id, token, owner)?;
-        self.post(&conn, body).await?;
+        self.post(&conn, body, trace).await?;
         Ok(call)
     }
 
@@ -248,21 +257,25 @@ impl SseTransport {
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
+        trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
-        self.start(id, body, token, owner).await?.answer(None).await
+        self.start(id, body, token, owner, trace)
+            .await?
+            .answer(None)
+            .await
     }
 
     /// A request the transport makes itself: its `result`.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"e{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
         let body = request_frame(&id, method, &params);
-        let call = self.start(&Bytes::from(id), body, None, 0).await?;
+        let call = self.start(&Bytes::from(id), body, None, 0, None).await?;
         call.result(self.timeout).await
     }
 
     pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
         let conn = self.current()?;
-        self.post(&conn, body).await
+        self.post(&conn, body, None).await
     }
 
     pub fn messages(&self) -> Result<Option<OwnMessages>, UpstreamError> {

@@ -122,31 +122,37 @@ impl Transport {
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
+        trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<Answer, UpstreamError> {
+        // Over a pipe the trace context travels in `params._meta`.
+        let in_meta = |body: Bytes| match trace {
+            Some(t) => t.in_meta(&body),
+            None => body,
+        };
         match self {
             Transport::Http(t) => {
-                let (sse, body) = t.request(body).await?;
+                let (sse, body) = t.request(body, trace).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Http(body),
                 })
             }
             Transport::Stdio(t) => {
-                let (sse, body) = t.request(owner.tag(), id, body, token).await?;
+                let (sse, body) = t.request(owner.tag(), id, in_meta(body), token).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Mux(body),
                 })
             }
             Transport::Sse(t) => {
-                let (sse, body) = t.request(owner.tag(), id, body, token).await?;
+                let (sse, body) = t.request(owner.tag(), id, body, token, trace).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Mux(body),
                 })
             }
             Transport::Isolated(t) => {
-                let (sse, body) = t.request(owner, id, body, token).await?;
+                let (sse, body) = t.request(owner, id, in_meta(body), token).await?;
                 Ok(Answer {
                     sse,
                     body: AnswerBody::Mux(body),

@@ -514,6 +514,10 @@ fn metrics(state: &State) -> Response<Body> {
         state.audit.dropped(),
         state.audit.queued(),
     );
+    if let Some(t) = &state.tracer {
+        let (full, failed) = t.dropped();
+        crate::observe::metrics::render_trace(&mut text, t.exported(), full, failed, t.queued());
+    }
     let mut resp = Response::new(Body::full(Bytes::from(text)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -69,6 +69,11 @@ pub struct Frame {
     pub ref_uri: Option<Span>,
     /// `params.protocolVersion` (initialize).
     pub protocol_version: Option<Span>,
+    /// Where `params._meta` starts (an object's span is empty, at its `{`).
+    pub meta: Option<Span>,
+    /// `params._meta.traceparent` and `tracestate` (string literals).
+    pub meta_traceparent: Option<Span>,
+    pub meta_tracestate: Option<Span>,
 }
 
 impl Frame {
@@ -329,13 +334,18 @@ impl Walker<'_, '_> {
                 "requestId" => f.request_id = Some(span),
                 "progressToken" => f.progress = Some(span),
                 "protocolVersion" if self.is_str(v) => f.protocol_version = Some(span),
-                "_meta" => self.members(v, |key, v, span| match key {
-                    "progressToken" => f.progress_token = Some(span),
-                    "io.modelcontextprotocol/protocolVersion" if self.is_str(v) => {
-                        f.meta_version = Some(span)
-                    }
-                    _ => {}
-                }),
+                "_meta" => {
+                    f.meta = Some(span);
+                    self.members(v, |key, v, span| match key {
+                        "progressToken" => f.progress_token = Some(span),
+                        "traceparent" if self.is_str(v) => f.meta_traceparent = Some(span),
+                        "tracestate" if self.is_str(v) => f.meta_tracestate = Some(span),
+                        "io.modelcontextprotocol/protocolVersion" if self.is_str(v) => {
+                            f.meta_version = Some(span)
+                        }
+                        _ => {}
+                    })
+                }
                 "ref" => self.members(v, |key, v, span| {
                     if self.is_str(v) {
                         match key {

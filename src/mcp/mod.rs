@@ -66,6 +66,8 @@ pub struct Ctx {
     ///
     /// [`ClientCaps`]: crate::auth::session::ClientCaps
     pub client_caps: Option<u8>,
+    /// This request's trace, when tracing is configured.
+    pub trace: Option<Box<crate::observe::trace::RequestTrace>>,
 }
 
 impl Ctx {
@@ -89,6 +91,7 @@ impl Ctx {
             conversation: no_conversation(),
             session_expires: None,
             client_caps: None,
+            trace: None,
         })
     }
 
@@ -128,6 +131,7 @@ impl Ctx {
             key: self.principal.as_ref().map(|p| p.key_id),
             namespace: self.namespace.as_deref(),
             audit: &self.state.audit,
+            trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),
         }
     }
 
@@ -267,18 +271,144 @@ fn api_error_as_rpc(e: ApiError) -> Response<Body> {
 }
 
 async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> Response<Body> {
+    if ctx.trace.as_ref().is_none_or(|t| !t.ctx.sampled) || !f.is_request() {
+        return single_untraced(ctx, headers, body, f).await;
+    }
+    let start = std::time::SystemTime::now();
+    let mut error = None;
+    let resp = single_untraced_with(ctx, headers, body, f, &mut error).await;
+    server_span(ctx, headers, body, f, start, resp.status(), error);
+    resp
+}
+
+async fn single_untraced(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Response<Body> {
+    single_untraced_with(ctx, headers, body, f, &mut None).await
+}
+
+/// Records the server span of one traced MCP request (the OpenTelemetry MCP semantic
+/// conventions' attributes; names and ids only, never argument values).
+fn server_span(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+    start: std::time::SystemTime,
+    status: StatusCode,
+    error: Option<i64>,
+) {
+    use crate::observe::trace::{Kind, SpanData, Value};
+    let (Some(tracer), Some(trace)) = (&ctx.state.tracer, &ctx.trace) else {
+        return;
+    };
+    let method = f.method(body).unwrap_or_default();
+    let str_value = |s: &str| Value::Str(s.into());
+    let mut attributes = vec![
+        ("mcp.method.name", str_value(method)),
+        ("network.transport", str_value("tcp")),
+        ("network.protocol.name", str_value("http")),
+    ];
+    let named = match method {
+        "tools/call" | "prompts/get" => f.name,
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
+        _ => None,
+    }
+    .and_then(|s| frame::string_value(body, s));
+    if let Some(n) = &named {
+        let key = match method {
+            "tools/call" => "gen_ai.tool.name",
+            "prompts/get" => "gen_ai.prompt.name",
+            _ => "mcp.resource.uri",
+        };
+        attributes.push((key, str_value(n)));
+        let owner = match method {
+            "tools/call" => ctx.view.tool(n).map(|t| t.backend.name.as_str()),
+            "prompts/get" => ctx.view.prompt(n).map(|p| p.backend.name.as_str()),
+            _ => ctx.view.resource_backend(n).map(|b| b.name.as_str()),
+        };
+        if let Some(server) = owner {
+            attributes.push(("metamcp.server", str_value(server)));
+        }
+    }
+    if let Some(id) = f.id.map(|s| s.of(body)) {
+        let id = std::str::from_utf8(id).unwrap_or_default();
+        attributes.push(("jsonrpc.request.id", str_value(id.trim_matches('"'))));
+    }
+    if let Some(sid) = header_str(headers, "mcp-session-id") {
+        attributes.push(("mcp.session.id", str_value(sid)));
+    }
+    let version = header_str(headers, "mcp-protocol-version")
+        .map(str::to_string)
+        .or_else(|| {
+            f.protocol_version
+                .or(f.meta_version)
+                .and_then(|s| frame::string_value(body, s))
+                .map(|v| v.into_owned())
+        });
+    if let Some(v) = version {
+        attributes.push(("mcp.protocol.version", str_value(&v)));
+    }
+    if let Some(p) = &ctx.principal {
+        attributes.push(("metamcp.key.id", str_value(p.key_id.as_str())));
+    }
+    if let Some(ns) = &ctx.namespace {
+        attributes.push(("metamcp.namespace", str_value(ns)));
+    }
+    let error_type = match error {
+        Some(code) => Some(code.to_string()),
+        None if !status.is_success() => Some(status.as_u16().to_string()),
+        None => None,
+    };
+    if let Some(e) = &error_type {
+        attributes.push(("error.type", str_value(e)));
+        if let Some(code) = error {
+            attributes.push(("rpc.jsonrpc.error_code", Value::Int(code)));
+        }
+    }
+    let name = match &named {
+        Some(n) if method != "resources/read" => format!("{method} {n}"),
+        _ => method.to_string(),
+    };
+    tracer.record(SpanData {
+        ctx: trace.ctx,
+        parent: trace.parent,
+        name: name.into(),
+        kind: Kind::Server,
+        start,
+        end: std::time::SystemTime::now(),
+        attributes,
+        error: error_type.map(|e| format!("error {e}").into()),
+    });
+}
+
+async fn single_untraced_with(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+    error: &mut Option<i64>,
+) -> Response<Body> {
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     if f.method(body) == Some("initialize") {
         // A request like any other for the key's rate.
         if let Err(e) = dispatch::admit(ctx) {
+            *error = Some(e.code);
             return e.response(id);
         }
         return match lists::initialize(ctx, body, f) {
             Ok(r) => r,
-            Err(e) => e.response(id),
+            Err(e) => {
+                *error = Some(e.code);
+                e.response(id)
+            }
         };
     }
     if let Err(e) = admission::admit(ctx, headers, body, f) {
+        *error = Some(e.code);
         return e.response(id);
     }
     if f.is_response() {
@@ -293,7 +423,10 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
     }
     match dispatch::dispatch(ctx, body, f, false).await {
         Ok(r) => r,
-        Err(e) => e.response(id),
+        Err(e) => {
+            *error = Some(e.code);
+            e.response(id)
+        }
     }
 }
 

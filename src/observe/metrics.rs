@@ -138,6 +138,23 @@ pub struct Metrics {
 
 /// Database pool figures at render time.
 /// The audit trail's counts: rows written, dropped (queue full), waiting.
+/// The span exporter's counters (only when tracing is configured).
+pub fn render_trace(out: &mut String, exported: u64, full: u64, failed: u64, queued: usize) {
+    let _ = writeln!(
+        out,
+        "# HELP metamcp_trace_spans_exported_total Spans the collector accepted.\n\
+         # TYPE metamcp_trace_spans_exported_total counter\n\
+         metamcp_trace_spans_exported_total {exported}\n\
+         # HELP metamcp_trace_spans_dropped_total Spans dropped: the queue was full, or their export failed.\n\
+         # TYPE metamcp_trace_spans_dropped_total counter\n\
+         metamcp_trace_spans_dropped_total{{reason=\"queue_full\"}} {full}\n\
+         metamcp_trace_spans_dropped_total{{reason=\"export_failed\"}} {failed}\n\
+         # HELP metamcp_trace_spans_queued Spans waiting for export.\n\
+         # TYPE metamcp_trace_spans_queued gauge\n\
+         metamcp_trace_spans_queued {queued}"
+    );
+}
+
 pub fn render_audit(out: &mut String, written: u64, dropped: u64, queued: usize) {
     for (name, kind, help, value) in [
         (

@@ -4,3 +4,4 @@
 pub mod audit;
 pub mod events;
 pub mod metrics;
+pub mod trace;

@@ -24,6 +24,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::observe::audit::{self, Audit};
 use crate::observe::metrics::Metrics;
+use crate::observe::trace::Tracer;
 use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests, owner_key};
 use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
@@ -49,6 +50,8 @@ pub struct Caller<'a> {
     pub namespace: Option<&'a str>,
     /// Where the call's audit row goes.
     pub audit: &'a Arc<Audit>,
+    /// The request's trace and the tracer (when tracing is configured).
+    pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
 }
 
 /// What a forwarded call ended as, for its metrics and log line.
@@ -101,6 +104,21 @@ struct CallRecord {
     failure: Option<String>,
     /// The call's audit row in the making (calls the trail covers, when it is on).
     audit: Option<AuditDraft>,
+    /// The call's client span, when its request is sampled.
+    span: Option<Box<ClientSpan>>,
+    /// A `tools/call` result said `isError: true` (looked for only for an audit row or
+    /// a span).
+    tool_error: bool,
+    /// The call failed because `timeout_ms` passed.
+    timed_out: bool,
+}
+
+/// A client span in the making: one upstream call.
+struct ClientSpan {
+    tracer: Arc<Tracer>,
+    ctx: crate::observe::trace::SpanContext,
+    parent: [u8; 8],
+    start: std::time::SystemTime,
 }
 
 /// What an audit row needs beyond the call's account.
@@ -110,10 +128,7 @@ struct AuditDraft {
     /// The name (or URI) as the client gave it, and as the backend knows it.
     exposed: Option<audit::Text>,
     upstream: Option<audit::Text>,
-    /// A `tools/call` result said `isError: true`.
-    tool_error: bool,
-    /// The call failed because `timeout_ms` passed.
-    timed_out: bool,
+    trace_id: Option<[u8; 16]>,
 }
 
 /// Whether a piece of an answer carries `"isError": true` (a tool's own error result).
@@ -171,8 +186,7 @@ impl CallRecord {
                 at: std::time::SystemTime::now(),
                 exposed,
                 upstream,
-                tool_error: false,
-                timed_out: false,
+                trace_id: None,
             }
         });
         CallRecord {
@@ -189,39 +203,83 @@ impl CallRecord {
             admitted: None,
             failure: None,
             audit,
+            span: None,
+            tool_error: false,
+            timed_out: false,
         }
+    }
+
+    /// Records the client span (when sampled), with the audit outcome as `error.type`.
+    fn end_span(&mut self, outcome: &'static str) {
+        use crate::observe::trace::{Kind, SpanData, Value};
+        let Some(s) = self.span.take() else { return };
+        let tool = self
+            .tool
+            .as_ref()
+            .and_then(|t| serde_json::from_slice::<String>(t).ok());
+        let mut attributes = vec![
+            ("mcp.method.name", Value::Str(self.method.into())),
+            (
+                "metamcp.server",
+                Value::Str(self.backend.name.as_str().into()),
+            ),
+            (
+                "network.transport",
+                Value::Str(self.backend.network_transport().into()),
+            ),
+        ];
+        if let Some(t) = &tool {
+            attributes.push(("gen_ai.tool.name", Value::Str(t.as_str().into())));
+        }
+        let error = (outcome != "ok").then_some(outcome);
+        if let Some(e) = error {
+            attributes.push(("error.type", Value::Str(e.into())));
+        }
+        let name = match &tool {
+            Some(t) => format!("{} {t}", self.method),
+            None => self.method.to_string(),
+        };
+        s.tracer.record(SpanData {
+            ctx: s.ctx,
+            parent: Some(s.parent),
+            name: name.into(),
+            kind: Kind::Client,
+            start: s.start,
+            end: std::time::SystemTime::now(),
+            attributes,
+            error: error.map(Box::from),
+        });
     }
 
     /// Looks at a piece of the answer for what the audit row says of it.
     fn saw(&mut self, data: &[u8]) {
-        if let Some(d) = &mut self.audit
-            && !d.tool_error
+        if (self.audit.is_some() || self.span.is_some())
+            && !self.tool_error
             && self.method == "tools/call"
         {
-            d.tool_error = says_is_error(data);
+            self.tool_error = says_is_error(data);
         }
     }
 
     /// Ends a call that got no answer within the server's timeout.
     fn time_out(&mut self, why: &str) {
-        if let Some(d) = &mut self.audit {
-            d.timed_out = true;
-        }
+        self.timed_out = true;
         self.fail(why);
     }
 
     /// Queues the call's audit row.
     fn audit(&mut self, outcome: Outcome, took: Duration) {
-        let Some(d) = self.audit.take() else { return };
         let outcome = match outcome {
-            Outcome::Ok if d.tool_error => audit::Outcome::ToolError,
+            Outcome::Ok if self.tool_error => audit::Outcome::ToolError,
             Outcome::Ok => audit::Outcome::Ok,
             Outcome::Error => audit::Outcome::RpcError,
-            Outcome::Failed if d.timed_out => audit::Outcome::Timeout,
+            Outcome::Failed if self.timed_out => audit::Outcome::Timeout,
             Outcome::Failed => audit::Outcome::Unavailable,
             Outcome::Refused => audit::Outcome::Refused,
             Outcome::Cancelled => audit::Outcome::Cancelled,
         };
+        self.end_span(outcome.as_str());
+        let Some(d) = self.audit.take() else { return };
         d.audit.record(audit::Entry {
             at: d.at,
             kind: audit::Kind::Call,
@@ -236,7 +294,7 @@ impl CallRecord {
             duration: took,
             request_bytes: self.request_bytes as u64,
             response_bytes: self.response_bytes as u64,
-            trace_id: None,
+            trace_id: d.trace_id,
         });
     }
 
@@ -339,6 +397,25 @@ async fn forward_call(
     let upstream = backend.next_upstream_number();
     let upstream_id = crate::backend::upstream_id(upstream);
     let mut record = CallRecord::new(caller, backend, body, f, rename.as_ref().map(|(_, n)| n));
+    // The upstream call's own span: its context travels to the backend.
+    let propagation = caller.trace.map(|(t, tracer)| {
+        let ctx = t.child();
+        if let Some(d) = &mut record.audit {
+            d.trace_id = Some(ctx.trace_id);
+        }
+        if ctx.sampled {
+            record.span = Some(Box::new(ClientSpan {
+                tracer: tracer.clone(),
+                ctx,
+                parent: t.ctx.span_id,
+                start: std::time::SystemTime::now(),
+            }));
+        }
+        crate::observe::trace::Propagation {
+            traceparent: ctx.traceparent(),
+            tracestate: t.tracestate.clone(),
+        }
+    });
     // At most three replacements (id, name, progress token), on the stack.
     let mut reps: [(Span, &[u8]); 3] = [(Span::default(), &[]); 3];
     let mut n = 0;
@@ -405,7 +482,7 @@ async fn forward_call(
     }
     let answer = tokio::select! {
         biased;
-        r = backend.request(caller.owner(), &upstream_id, upstream_body, token) => r,
+        r = backend.request(caller.owner(), &upstream_id, upstream_body, token, propagation.as_ref()) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             let why = format!("no answer within {} ms", timeout.as_millis());
@@ -830,9 +907,7 @@ impl hyper::body::Body for UpstreamBody {
                     while this.deadline.as_mut().poll(cx).is_ready() {
                         let due = this.progress + this.timeout;
                         if due <= tokio::time::Instant::now() {
-                            if let Some(d) = &mut this.record.audit {
-                                d.timed_out = true;
-                            }
+                            this.record.timed_out = true;
                             let msg = format!(
                                 "no answer within {} ms (timeout_ms) of the call or its last progress",
                                 this.timeout.as_millis()

@@ -186,6 +186,11 @@ async fn phases(
                 namespace.unwrap_or_default()
             )));
         };
+        let trace = state.tracer.as_ref().map(|t| {
+            let h = req.headers();
+            let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+            Box::new(t.start(get("traceparent"), get("tracestate")))
+        });
         let open = !view.auth_required;
         let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
             || req.headers().contains_key(crate::auth::X_API_KEY);
@@ -200,6 +205,25 @@ async fn phases(
                 }
             };
             outcome.key_id = Some(p.key_id);
+            if let (Some(t), Some(tr)) = (&state.tracer, &trace)
+                && p.via == crate::auth::Via::ApiKeyChecked
+            {
+                // The authentication step when it missed the cache (argon2 and the
+                // database): from the request's start to now.
+                t.record(crate::observe::trace::SpanData {
+                    ctx: tr.child(),
+                    parent: Some(tr.ctx.span_id),
+                    name: "authenticate".into(),
+                    kind: crate::observe::trace::Kind::Internal,
+                    start: tr.start,
+                    end: std::time::SystemTime::now(),
+                    attributes: vec![(
+                        "metamcp.key.id",
+                        crate::observe::trace::Value::Str(p.key_id.as_str().into()),
+                    )],
+                    error: None,
+                });
+            }
             if let Some(ns) = namespace
                 && !p.may_use(ns)
             {
@@ -209,8 +233,9 @@ async fn phases(
             }
             Some(p)
         };
-        let ctx = crate::mcp::Ctx::new(state, principal, namespace)
+        let mut ctx = crate::mcp::Ctx::new(state, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
+        ctx.trace = trace;
         // Boxed: the MCP future then moves once, not with each future that awaits it.
         return Ok(Box::pin(crate::mcp::handle(ctx, req)).await);
     }

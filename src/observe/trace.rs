@@ -1,0 +1,736 @@
+//! OpenTelemetry traces: W3C trace context in and out, the sampling decision, and spans
+//! exported as OTLP/HTTP protobuf in batches by one task from a bounded queue.
+//!
+//! The protobuf is written by hand (a span is a few dozen fields of
+//! `opentelemetry/proto/trace/v1/trace.proto`): no SDK, no code generator, no allocation
+//! per field. Nothing here runs unless an OTLP endpoint is configured; a request that is
+//! not sampled costs a random span id and a header.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::config::{Root, Sampler, Tracing};
+
+/// A span's place in a trace, as `traceparent` carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanContext {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub sampled: bool,
+}
+
+impl SpanContext {
+    /// Parses a W3C `traceparent` (version 00, or a later version's first four fields).
+    pub fn parse(header: &str) -> Option<SpanContext> {
+        let h = header.trim().as_bytes();
+        if h.len() < 55 || (h.len() > 55 && h[55] != b'-') {
+            return None;
+        }
+        let version = hex::<1>(&h[0..2])?[0];
+        if version == 0xff || (version == 0 && h.len() != 55) {
+            return None;
+        }
+        if h[2] != b'-' || h[35] != b'-' || h[52] != b'-' {
+            return None;
+        }
+        let trace_id = hex::<16>(&h[3..35])?;
+        let span_id = hex::<8>(&h[36..52])?;
+        let flags = hex::<1>(&h[53..55])?[0];
+        if trace_id == [0; 16] || span_id == [0; 8] {
+            return None;
+        }
+        Some(SpanContext {
+            trace_id,
+            span_id,
+            sampled: flags & 1 == 1,
+        })
+    }
+
+    /// `00-<trace id>-<span id>-<flags>`.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{}-{}",
+            crate::crypto::to_hex(&self.trace_id),
+            crate::crypto::to_hex(&self.span_id),
+            if self.sampled { "01" } else { "00" }
+        )
+    }
+}
+
+/// Lowercase or uppercase hex of exactly `N` bytes (W3C asks for lowercase; both are read).
+fn hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+/// A `tracestate` worth passing on: printable ASCII, at most 512 bytes (W3C's limit).
+pub fn valid_tracestate(s: &str) -> bool {
+    s.len() <= 512 && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    crate::crypto::random_bytes(&mut b);
+    if b == [0; N] {
+        b[N - 1] = 1;
+    }
+    b
+}
+
+/// The trace of one request: its server span's context, its parent's span id, and the
+/// caller's `tracestate`.
+#[derive(Debug, Clone)]
+pub struct RequestTrace {
+    pub ctx: SpanContext,
+    pub parent: Option<[u8; 8]>,
+    pub tracestate: Option<Box<str>>,
+    pub start: SystemTime,
+}
+
+impl RequestTrace {
+    /// A child of this request's span (a client span, the authentication step).
+    pub fn child(&self) -> SpanContext {
+        SpanContext {
+            span_id: random(),
+            ..self.ctx
+        }
+    }
+}
+
+/// The trace context a call carries upstream: the client span's `traceparent` and the
+/// caller's `tracestate`.
+#[derive(Debug, Clone)]
+pub struct Propagation {
+    pub traceparent: String,
+    pub tracestate: Option<Box<str>>,
+}
+
+impl Propagation {
+    /// As HTTP header lines (each ending in CRLF).
+    pub fn header_lines(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(100);
+        out.extend_from_slice(b"traceparent: ");
+        out.extend_from_slice(self.traceparent.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if let Some(s) = &self.tracestate {
+            out.extend_from_slice(b"tracestate: ");
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// Sets the headers on a request.
+    pub fn apply(&self, headers: &mut hyper::HeaderMap) {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&self.traceparent) {
+            headers.insert("traceparent", v);
+        }
+        if let Some(v) = self
+            .tracestate
+            .as_deref()
+            .and_then(|s| hyper::header::HeaderValue::from_str(s).ok())
+        {
+            headers.insert("tracestate", v);
+        }
+    }
+
+    /// The request with `params._meta.traceparent` (and `tracestate`) set, the way MCP
+    /// SDKs carry trace context over stdio; an existing value is replaced.
+    pub fn in_meta(&self, body: &Bytes) -> Bytes {
+        use crate::jsonrpc::frame;
+        let Ok(f) = frame::parse(body) else {
+            return body.clone();
+        };
+        let mut members = Vec::with_capacity(128);
+        members.extend_from_slice(b"\"traceparent\":");
+        members.extend_from_slice(&frame::json_string(&self.traceparent));
+        if let Some(s) = &self.tracestate {
+            members.extend_from_slice(b",\"tracestate\":");
+            members.extend_from_slice(&frame::json_string(s));
+        }
+        let close = |b: &[u8], open: usize| {
+            b[open + 1..]
+                .iter()
+                .find(|c| !c.is_ascii_whitespace())
+                .is_some_and(|c| *c == b'}')
+        };
+        // Replace existing values in place, then add what is missing.
+        if let Some(meta) = f.meta.filter(|m| body.get(m.start) == Some(&b'{')) {
+            let mut reps: Vec<(frame::Span, &[u8])> = Vec::new();
+            let tp = frame::json_string(&self.traceparent);
+            let ts = self
+                .tracestate
+                .as_deref()
+                .map(frame::json_string)
+                .unwrap_or_default();
+            let mut add = Vec::new();
+            match f.meta_traceparent {
+                Some(span) => reps.push((span, &tp)),
+                None => {
+                    add.extend_from_slice(b"\"traceparent\":");
+                    add.extend_from_slice(&frame::json_string(&self.traceparent));
+                }
+            }
+            if let Some(s) = &self.tracestate {
+                match f.meta_tracestate {
+                    Some(span) => reps.push((span, &ts)),
+                    None => {
+                        if !add.is_empty() {
+                            add.push(b',');
+                        }
+                        add.extend_from_slice(b"\"tracestate\":");
+                        add.extend_from_slice(&frame::json_string(s));
+                    }
+                }
+            }
+            if !add.is_empty() && !close(body, meta.start) {
+                add.push(b',');
+            }
+            let at = frame::Span {
+                start: meta.start + 1,
+                end: meta.start + 1,
+            };
+            if !add.is_empty() {
+                reps.push((at, &add));
+            }
+            reps.sort_by_key(|(s, _)| s.start);
+            return frame::splice(body, &mut reps);
+        }
+        match f.params.filter(|p| body.get(p.start) == Some(&b'{')) {
+            Some(p) => {
+                let mut add = b"\"_meta\":{".to_vec();
+                add.extend_from_slice(&members);
+                add.push(b'}');
+                if !close(body, p.start) {
+                    add.push(b',');
+                }
+                let at = frame::Span {
+                    start: p.start + 1,
+                    end: p.start + 1,
+                };
+                frame::splice(body, &mut [(at, &add)])
+            }
+            // No params object: only a request without params gets one.
+            None if f.params.is_none() => {
+                let end = body.iter().rposition(|c| *c == b'}').unwrap_or(body.len());
+                let mut add = b",\"params\":{\"_meta\":{".to_vec();
+                add.extend_from_slice(&members);
+                add.extend_from_slice(b"}}");
+                let at = frame::Span { start: end, end };
+                frame::splice(body, &mut [(at, &add)])
+            }
+            None => body.clone(),
+        }
+    }
+}
+
+/// An attribute value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(Box<str>),
+    Int(i64),
+}
+
+/// What a span is in its trace (OTLP's `SpanKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Internal = 1,
+    Server = 2,
+    Client = 3,
+}
+
+/// A finished span waiting for export.
+#[derive(Debug, Clone)]
+pub struct SpanData {
+    pub ctx: SpanContext,
+    pub parent: Option<[u8; 8]>,
+    pub name: Box<str>,
+    pub kind: Kind,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    pub attributes: Vec<(&'static str, Value)>,
+    /// Set: the span's status is an error with this message.
+    pub error: Option<Box<str>>,
+}
+
+/// The tracer: sampling, and the bounded queue the exporter drains.
+pub struct Tracer {
+    config: Tracing,
+    queue: Mutex<Vec<SpanData>>,
+    wake: Notify,
+    exported: AtomicU64,
+    dropped_full: AtomicU64,
+    dropped_export: AtomicU64,
+    logged: AtomicU64,
+}
+
+impl Tracer {
+    pub fn new(config: Tracing) -> Tracer {
+        Tracer {
+            config,
+            queue: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+            exported: AtomicU64::new(0),
+            dropped_full: AtomicU64::new(0),
+            dropped_export: AtomicU64::new(0),
+            logged: AtomicU64::new(0),
+        }
+    }
+
+    /// The trace a request with these headers' values (`traceparent`, `tracestate`)
+    /// belongs to, with the sampling decision made.
+    pub fn start(&self, traceparent: Option<&str>, tracestate: Option<&str>) -> RequestTrace {
+        let parent = traceparent.and_then(SpanContext::parse);
+        let trace_id = parent.map_or_else(random, |p| p.trace_id);
+        let root = |r: Root| match r {
+            Root::AlwaysOn => true,
+            Root::AlwaysOff => false,
+            Root::Ratio(x) => ratio_says(x, &trace_id),
+        };
+        let sampled = match self.config.sampler {
+            Sampler::AlwaysOn => true,
+            Sampler::AlwaysOff => false,
+            Sampler::Ratio(x) => ratio_says(x, &trace_id),
+            Sampler::ParentBased(r) => parent.map_or_else(|| root(r), |p| p.sampled),
+        };
+        RequestTrace {
+            ctx: SpanContext {
+                trace_id,
+                span_id: random(),
+                sampled,
+            },
+            parent: parent.map(|p| p.span_id),
+            tracestate: parent
+                .and(tracestate)
+                .filter(|s| valid_tracestate(s))
+                .map(Box::from),
+            start: SystemTime::now(),
+        }
+    }
+
+    /// Queues a finished span; a full queue drops it (counted).
+    pub fn record(&self, span: SpanData) {
+        if !span.ctx.sampled {
+            return;
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= self.config.queue {
+            drop(q);
+            self.dropped_full.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        q.push(span);
+        let full = q.len() >= self.config.batch;
+        drop(q);
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    pub fn exported(&self) -> u64 {
+        self.exported.load(Ordering::Relaxed)
+    }
+
+    /// Spans dropped because the queue was full, and because their export failed.
+    pub fn dropped(&self) -> (u64, u64) {
+        (
+            self.dropped_full.load(Ordering::Relaxed),
+            self.dropped_export.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Exports batches while the tracer lives: every `delay`, or at once when a batch is
+    /// full. A failed export drops its spans (counted; logged once a minute).
+    pub async fn run(tracer: std::sync::Weak<Tracer>) {
+        let Some(t) = tracer.upgrade() else { return };
+        let delay = t.config.delay;
+        drop(t);
+        loop {
+            {
+                let Some(t) = tracer.upgrade() else { return };
+                tokio::select! {
+                    () = t.wake.notified() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            let Some(t) = tracer.upgrade() else { return };
+            t.export_queued().await;
+        }
+    }
+
+    /// Exports everything queued now, a batch at a time.
+    pub async fn export_queued(&self) {
+        loop {
+            let batch: Vec<SpanData> = {
+                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let n = q.len().min(self.config.batch);
+                q.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let body = encode(&self.config, &batch);
+            match tokio::time::timeout(self.config.timeout, post(&self.config, body)).await {
+                Ok(Ok(())) => {
+                    self.exported
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                failed => {
+                    let dropped = self
+                        .dropped_export
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed)
+                        + batch.len() as u64;
+                    if once_a_minute(&self.logged) {
+                        let why = match failed {
+                            Ok(Err(e)) => e,
+                            _ => format!("no answer within {:?}", self.config.timeout),
+                        };
+                        tracing::warn!(
+                            collector = %self.config.authority,
+                            error = %why,
+                            dropped,
+                            "could not export spans; dropping them"
+                        );
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn once_a_minute(last: &AtomicU64) -> bool {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let before = last.load(Ordering::Relaxed);
+    (before == 0 || now >= before + 60)
+        && last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// The trace id's ratio rule: its last 8 bytes, as a number, below `ratio` of the range.
+fn ratio_says(ratio: f64, trace_id: &[u8; 16]) -> bool {
+    let mut last = [0u8; 8];
+    last.copy_from_slice(&trace_id[8..]);
+    let x = u64::from_be_bytes(last) >> 1;
+    (x as f64) < ratio * (1u64 << 63) as f64
+}
+
+/// One POST of an encoded batch to the collector.
+async fn post(config: &Tracing, body: Vec<u8>) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(&config.authority)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let mut req = hyper::Request::post(config.path.as_str())
+        .header(hyper::header::HOST, config.authority.as_str())
+        .header(hyper::header::CONTENT_TYPE, "application/x-protobuf");
+    for (k, v) in &config.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(http_body_util::Full::new(Bytes::from(body)))
+        .map_err(|e| format!("request: {e}"))?;
+    let resp = send
+        .send_request(req)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = resp.status();
+    // Read (and bound) the answer so the connection ends cleanly.
+    let _ = http_body_util::Limited::new(resp.into_body(), 64 << 10)
+        .collect()
+        .await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the collector answered {status}"))
+    }
+}
+
+// --- OTLP protobuf (opentelemetry/proto/collector/trace/v1 and trace/v1) ---
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn tag(out: &mut Vec<u8>, field: u32, wire: u8) {
+    varint(out, (u64::from(field) << 3) | u64::from(wire));
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    tag(out, field, 2);
+    varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
+    tag(out, field, 1);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A length-delimited sub-message written by `f`.
+fn message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
+    let mut inner = Vec::new();
+    f(&mut inner);
+    bytes_field(out, field, &inner);
+}
+
+/// A `KeyValue` (field `field` of its parent).
+fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
+    message(out, field, |kv| {
+        bytes_field(kv, 1, key.as_bytes());
+        message(kv, 2, |any| match value {
+            Value::Str(s) => bytes_field(any, 1, s.as_bytes()),
+            Value::Int(i) => {
+                tag(any, 3, 0);
+                varint(any, *i as u64);
+            }
+        });
+    });
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// An `ExportTraceServiceRequest` with one resource and one scope.
+pub fn encode(config: &Tracing, spans: &[SpanData]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + spans.len() * 256);
+    message(&mut out, 1, |rs| {
+        message(rs, 1, |resource| {
+            attribute(
+                resource,
+                1,
+                "service.name",
+                &Value::Str(config.service_name.as_str().into()),
+            );
+            attribute(
+                resource,
+                1,
+                "service.version",
+                &Value::Str(env!("CARGO_PKG_VERSION").into()),
+            );
+            for (k, v) in &config.resource {
+                attribute(resource, 1, k, &Value::Str(v.as_str().into()));
+            }
+        });
+        message(rs, 2, |ss| {
+            message(ss, 1, |scope| {
+                bytes_field(scope, 1, b"metamcp");
+                bytes_field(scope, 2, env!("CARGO_PKG_VERSION").as_bytes());
+            });
+            for s in spans {
+                message(ss, 2, |span| encode_span(span, s));
+            }
+        });
+    });
+    out
+}
+
+fn encode_span(out: &mut Vec<u8>, s: &SpanData) {
+    bytes_field(out, 1, &s.ctx.trace_id);
+    bytes_field(out, 2, &s.ctx.span_id);
+    if let Some(p) = &s.parent {
+        bytes_field(out, 4, p);
+    }
+    bytes_field(out, 5, s.name.as_bytes());
+    tag(out, 6, 0);
+    varint(out, s.kind as u64);
+    fixed64(out, 7, unix_nanos(s.start));
+    fixed64(out, 8, unix_nanos(s.end).max(unix_nanos(s.start)));
+    for (k, v) in &s.attributes {
+        attribute(out, 9, k, v);
+    }
+    // Status: code 2 (error) with its message, else unset.
+    if let Some(e) = &s.error {
+        message(out, 15, |st| {
+            bytes_field(st, 2, e.as_bytes());
+            tag(st, 3, 0);
+            varint(st, 2);
+        });
+    }
+}
+
+/// How long ago `start` was, for spans measured with the monotonic clock elsewhere.
+pub fn since(start: SystemTime) -> Duration {
+    SystemTime::now().duration_since(start).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sampler: Sampler) -> Tracing {
+        Tracing {
+            authority: "127.0.0.1:1".into(),
+            path: "/v1/traces".into(),
+            headers: vec![],
+            service_name: "metamcp".into(),
+            resource: vec![],
+            sampler,
+            queue: 2,
+            batch: 2,
+            delay: Duration::from_millis(10),
+            timeout: Duration::from_millis(100),
+        }
+    }
+
+    const PARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[test]
+    fn traceparent_is_parsed_and_written_back() {
+        let c = SpanContext::parse(PARENT).unwrap();
+        assert!(c.sampled);
+        assert_eq!(c.traceparent(), PARENT);
+        for bad in [
+            "",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+            "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01",
+        ] {
+            assert_eq!(SpanContext::parse(bad), None, "{bad}");
+        }
+        // A later version may add fields.
+        assert!(
+            SpanContext::parse("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-xyz")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn sampling_follows_the_parent_or_the_root_rule() {
+        let t = Tracer::new(config(Sampler::ParentBased(Root::AlwaysOff)));
+        let r = t.start(Some(PARENT), Some("vendor=x"));
+        assert!(r.ctx.sampled);
+        assert_eq!(
+            crate::crypto::to_hex(&r.ctx.trace_id),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(
+            r.parent.map(|p| crate::crypto::to_hex(&p)).as_deref(),
+            Some("b7ad6b7169203331")
+        );
+        assert_eq!(r.tracestate.as_deref(), Some("vendor=x"));
+        assert!(!t.start(None, None).ctx.sampled);
+        let unsampled = PARENT.replace("-01", "-00");
+        let t = Tracer::new(config(Sampler::ParentBased(Root::AlwaysOn)));
+        assert!(!t.start(Some(&unsampled), None).ctx.sampled);
+        assert!(t.start(None, None).ctx.sampled);
+        let t = Tracer::new(config(Sampler::AlwaysOff));
+        assert!(!t.start(Some(PARENT), None).ctx.sampled);
+        let t = Tracer::new(config(Sampler::Ratio(0.25)));
+        let n = (0..4000)
+            .filter(|_| t.start(None, None).ctx.sampled)
+            .count();
+        assert!((800..1200).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let t = Tracer::new(config(Sampler::AlwaysOn));
+        let r = t.start(None, None);
+        for _ in 0..3 {
+            t.record(SpanData {
+                ctx: r.ctx,
+                parent: None,
+                name: "x".into(),
+                kind: Kind::Server,
+                start: r.start,
+                end: SystemTime::now(),
+                attributes: vec![("a", Value::Int(1))],
+                error: None,
+            });
+        }
+        assert_eq!((t.queued(), t.dropped()), (2, (1, 0)));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_collector_drops_the_batch_and_counts_it() {
+        let t = Tracer::new(config(Sampler::AlwaysOn));
+        let r = t.start(None, None);
+        t.record(SpanData {
+            ctx: r.ctx,
+            parent: None,
+            name: "x".into(),
+            kind: Kind::Server,
+            start: r.start,
+            end: SystemTime::now(),
+            attributes: vec![],
+            error: Some("boom".into()),
+        });
+        t.export_queued().await;
+        assert_eq!((t.queued(), t.dropped(), t.exported()), (0, (0, 1), 0));
+    }
+
+    #[test]
+    fn trace_context_goes_into_meta() {
+        let p = Propagation {
+            traceparent: PARENT.into(),
+            tracestate: None,
+        };
+        let meta = |b: &str| -> serde_json::Value {
+            let out = p.in_meta(&Bytes::from(b.to_string()));
+            serde_json::from_slice(&out).unwrap()
+        };
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"traceparent":"00-11111111111111111111111111111111-2222222222222222-01"}}}"#,
+        ] {
+            let v = meta(body);
+            assert_eq!(v["params"]["_meta"]["traceparent"], PARENT, "{body} -> {v}");
+            assert_eq!(v["id"], 1);
+        }
+        assert_eq!(
+            meta(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"progressToken":7}}}"#)
+                ["params"]["_meta"]["progressToken"],
+            7
+        );
+    }
+
+    #[test]
+    fn varints_are_little_endian_base_128() {
+        let mut v = Vec::new();
+        varint(&mut v, 300);
+        assert_eq!(v, [0xac, 0x02]);
+    }
+}

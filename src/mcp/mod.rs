@@ -307,11 +307,10 @@ fn server_span(
     };
     let method = f.method(body).unwrap_or_default();
     let str_value = |s: &str| Value::Str(s.into());
-    let mut attributes = vec![
-        ("mcp.method.name", str_value(method)),
-        ("network.transport", str_value("tcp")),
-        ("network.protocol.name", str_value("http")),
-    ];
+    let mut attributes = Vec::with_capacity(12);
+    attributes.push(("mcp.method.name", str_value(method)));
+    attributes.push(("network.transport", Value::Static("tcp")));
+    attributes.push(("network.protocol.name", Value::Static("http")));
     let named = match method {
         "tools/call" | "prompts/get" => f.name,
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
@@ -326,12 +325,12 @@ fn server_span(
         };
         attributes.push((key, str_value(n)));
         let owner = match method {
-            "tools/call" => ctx.view.tool(n).map(|t| t.backend.name.as_str()),
-            "prompts/get" => ctx.view.prompt(n).map(|p| p.backend.name.as_str()),
-            _ => ctx.view.resource_backend(n).map(|b| b.name.as_str()),
+            "tools/call" => ctx.view.tool(n).map(|t| &t.backend.label),
+            "prompts/get" => ctx.view.prompt(n).map(|p| &p.backend.label),
+            _ => ctx.view.resource_backend(n).map(|b| &b.label),
         };
         if let Some(server) = owner {
-            attributes.push(("metamcp.server", str_value(server)));
+            attributes.push(("metamcp.server", Value::Shared(server.clone())));
         }
     }
     if let Some(id) = f.id.map(|s| s.of(body)) {

@@ -50,14 +50,33 @@ impl SpanContext {
         })
     }
 
-    /// `00-<trace id>-<span id>-<flags>`.
-    pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{}",
-            crate::crypto::to_hex(&self.trace_id),
-            crate::crypto::to_hex(&self.span_id),
-            if self.sampled { "01" } else { "00" }
-        )
+    /// `00-<trace id>-<span id>-<flags>`, written without allocating.
+    pub fn traceparent(&self) -> Traceparent {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        for (i, b) in self.trace_id.iter().enumerate() {
+            out[3 + 2 * i] = HEX[usize::from(b >> 4)];
+            out[4 + 2 * i] = HEX[usize::from(b & 15)];
+        }
+        for (i, b) in self.span_id.iter().enumerate() {
+            out[36 + 2 * i] = HEX[usize::from(b >> 4)];
+            out[37 + 2 * i] = HEX[usize::from(b & 15)];
+        }
+        if self.sampled {
+            out[54] = b'1';
+        }
+        Traceparent(out)
+    }
+}
+
+/// A `traceparent` value (55 ASCII bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Traceparent([u8; 55]);
+
+impl Traceparent {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and dashes are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -83,9 +102,32 @@ pub fn valid_tracestate(s: &str) -> bool {
     s.len() <= 512 && s.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
+thread_local! {
+    /// wyrand state, seeded from the operating system once per thread: trace and span
+    /// ids must be unique and unpredictable enough to sample on, not secret, and a
+    /// system call per id would cost more than the rest of an unsampled request.
+    static IDS: std::cell::Cell<u64> = std::cell::Cell::new({
+        let mut seed = [0u8; 8];
+        crate::crypto::random_bytes(&mut seed);
+        u64::from_le_bytes(seed)
+    });
+}
+
+fn next_u64() -> u64 {
+    IDS.with(|state| {
+        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) ^ t) as u64
+    })
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
-    crate::crypto::random_bytes(&mut b);
+    for chunk in b.chunks_mut(8) {
+        let r = next_u64().to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
     if b == [0; N] {
         b[N - 1] = 1;
     }
@@ -116,16 +158,17 @@ impl RequestTrace {
 /// caller's `tracestate`.
 #[derive(Debug, Clone)]
 pub struct Propagation {
-    pub traceparent: String,
+    pub traceparent: Traceparent,
     pub tracestate: Option<Box<str>>,
 }
 
 impl Propagation {
-    /// As HTTP header lines (each ending in CRLF).
-    pub fn header_lines(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(100);
+    /// `lines` followed by these headers' lines (each ending in CRLF), in one buffer.
+    pub fn after_lines(&self, lines: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(lines.len() + 80);
+        out.extend_from_slice(lines);
         out.extend_from_slice(b"traceparent: ");
-        out.extend_from_slice(self.traceparent.as_bytes());
+        out.extend_from_slice(self.traceparent.as_str().as_bytes());
         out.extend_from_slice(b"\r\n");
         if let Some(s) = &self.tracestate {
             out.extend_from_slice(b"tracestate: ");
@@ -137,7 +180,7 @@ impl Propagation {
 
     /// Sets the headers on a request.
     pub fn apply(&self, headers: &mut hyper::HeaderMap) {
-        if let Ok(v) = hyper::header::HeaderValue::from_str(&self.traceparent) {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(self.traceparent.as_str()) {
             headers.insert("traceparent", v);
         }
         if let Some(v) = self
@@ -158,7 +201,7 @@ impl Propagation {
         };
         let mut members = Vec::with_capacity(128);
         members.extend_from_slice(b"\"traceparent\":");
-        members.extend_from_slice(&frame::json_string(&self.traceparent));
+        members.extend_from_slice(&frame::json_string(self.traceparent.as_str()));
         if let Some(s) = &self.tracestate {
             members.extend_from_slice(b",\"tracestate\":");
             members.extend_from_slice(&frame::json_string(s));
@@ -172,7 +215,7 @@ impl Propagation {
         // Replace existing values in place, then add what is missing.
         if let Some(meta) = f.meta.filter(|m| body.get(m.start) == Some(&b'{')) {
             let mut reps: Vec<(frame::Span, &[u8])> = Vec::new();
-            let tp = frame::json_string(&self.traceparent);
+            let tp = frame::json_string(self.traceparent.as_str());
             let ts = self
                 .tracestate
                 .as_deref()
@@ -183,7 +226,7 @@ impl Propagation {
                 Some(span) => reps.push((span, &tp)),
                 None => {
                     add.extend_from_slice(b"\"traceparent\":");
-                    add.extend_from_slice(&frame::json_string(&self.traceparent));
+                    add.extend_from_slice(&frame::json_string(self.traceparent.as_str()));
                 }
             }
             if let Some(s) = &self.tracestate {
@@ -243,7 +286,20 @@ impl Propagation {
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Box<str>),
+    Static(&'static str),
+    Shared(std::sync::Arc<str>),
     Int(i64),
+}
+
+impl Value {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Static(s) => Some(s),
+            Value::Shared(s) => Some(s),
+            Value::Int(_) => None,
+        }
+    }
 }
 
 /// What a span is in its trace (OTLP's `SpanKind`).
@@ -506,18 +562,33 @@ fn message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
     bytes_field(out, field, &inner);
 }
 
-/// A `KeyValue` (field `field` of its parent).
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A `KeyValue` (field `field` of its parent), sized first: no buffer of its own.
 fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
-    message(out, field, |kv| {
-        bytes_field(kv, 1, key.as_bytes());
-        message(kv, 2, |any| match value {
-            Value::Str(s) => bytes_field(any, 1, s.as_bytes()),
-            Value::Int(i) => {
-                tag(any, 3, 0);
-                varint(any, *i as u64);
-            }
-        });
-    });
+    let any = match value.text() {
+        Some(s) => 1 + varint_len(s.len() as u64) + s.len(),
+        None => match value {
+            Value::Int(i) => 1 + varint_len(*i as u64),
+            _ => 0,
+        },
+    };
+    let kv = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
+    tag(out, field, 2);
+    varint(out, kv as u64);
+    bytes_field(out, 1, key.as_bytes());
+    tag(out, 2, 2);
+    varint(out, any as u64);
+    match (value.text(), value) {
+        (Some(s), _) => bytes_field(out, 1, s.as_bytes()),
+        (None, Value::Int(i)) => {
+            tag(out, 3, 0);
+            varint(out, *i as u64);
+        }
+        _ => {}
+    }
 }
 
 fn unix_nanos(t: SystemTime) -> u64 {
@@ -540,7 +611,7 @@ pub fn encode(config: &Tracing, spans: &[SpanData]) -> Vec<u8> {
                 resource,
                 1,
                 "service.version",
-                &Value::Str(env!("CARGO_PKG_VERSION").into()),
+                &Value::Static(env!("CARGO_PKG_VERSION")),
             );
             for (k, v) in &config.resource {
                 attribute(resource, 1, k, &Value::Str(v.as_str().into()));
@@ -551,8 +622,12 @@ pub fn encode(config: &Tracing, spans: &[SpanData]) -> Vec<u8> {
                 bytes_field(scope, 1, b"metamcp");
                 bytes_field(scope, 2, env!("CARGO_PKG_VERSION").as_bytes());
             });
+            // One scratch buffer for every span's body (its length goes first).
+            let mut scratch = Vec::with_capacity(512);
             for s in spans {
-                message(ss, 2, |span| encode_span(span, s));
+                scratch.clear();
+                encode_span(&mut scratch, s);
+                bytes_field(ss, 2, &scratch);
             }
         });
     });
@@ -613,7 +688,7 @@ mod tests {
     fn traceparent_is_parsed_and_written_back() {
         let c = SpanContext::parse(PARENT).unwrap();
         assert!(c.sampled);
-        assert_eq!(c.traceparent(), PARENT);
+        assert_eq!(c.traceparent().as_str(), PARENT);
         for bad in [
             "",
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
@@ -701,7 +776,7 @@ mod tests {
     #[test]
     fn trace_context_goes_into_meta() {
         let p = Propagation {
-            traceparent: PARENT.into(),
+            traceparent: SpanContext::parse(PARENT).unwrap().traceparent(),
             tracestate: None,
         };
         let meta = |b: &str| -> serde_json::Value {
@@ -732,5 +807,34 @@ mod tests {
         let mut v = Vec::new();
         varint(&mut v, 300);
         assert_eq!(v, [0xac, 0x02]);
+        for n in [0u64, 1, 127, 128, 300, 16_383, 16_384, u64::MAX] {
+            let mut v = Vec::new();
+            varint(&mut v, n);
+            assert_eq!(v.len(), varint_len(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn an_attribute_is_sized_as_a_nested_message_would_be() {
+        for value in [
+            Value::Static("tools/call"),
+            Value::Int(-32602),
+            Value::Int(7),
+        ] {
+            let mut direct = Vec::new();
+            attribute(&mut direct, 9, "mcp.method.name", &value);
+            let mut nested = Vec::new();
+            message(&mut nested, 9, |kv| {
+                bytes_field(kv, 1, b"mcp.method.name");
+                message(kv, 2, |any| match &value {
+                    Value::Int(i) => {
+                        tag(any, 3, 0);
+                        varint(any, *i as u64);
+                    }
+                    v => bytes_field(any, 1, v.text().unwrap_or_default().as_bytes()),
+                });
+            });
+            assert_eq!(direct, nested);
+        }
     }
 }

@@ -218,14 +218,11 @@ impl CallRecord {
             .as_ref()
             .and_then(|t| serde_json::from_slice::<String>(t).ok());
         let mut attributes = vec![
-            ("mcp.method.name", Value::Str(self.method.into())),
-            (
-                "metamcp.server",
-                Value::Str(self.backend.name.as_str().into()),
-            ),
+            ("mcp.method.name", Value::Static(self.method)),
+            ("metamcp.server", Value::Shared(self.backend.label.clone())),
             (
                 "network.transport",
-                Value::Str(self.backend.network_transport().into()),
+                Value::Static(self.backend.network_transport()),
             ),
         ];
         if let Some(t) = &tool {
@@ -233,7 +230,7 @@ impl CallRecord {
         }
         let error = (outcome != "ok").then_some(outcome);
         if let Some(e) = error {
-            attributes.push(("error.type", Value::Str(e.into())));
+            attributes.push(("error.type", Value::Static(e)));
         }
         let name = match &tool {
             Some(t) => format!("{} {t}", self.method),

@@ -177,9 +177,8 @@ impl HttpTransport {
             match (self.pool.load_full(), self.session_lines.load_full()) {
                 (Some(p), Some(lines)) => {
                     let connect = |e: std::io::Error| UpstreamError::Connect(e.to_string());
-                    let with_trace = |lines: &[u8]| -> Option<Vec<u8>> {
-                        trace.map(|t| [lines, &t.header_lines()].concat())
-                    };
+                    let with_trace =
+                        |lines: &[u8]| -> Option<Vec<u8>> { trace.map(|t| t.after_lines(lines)) };
                     let traced = with_trace(&lines);
                     let (mut head, mut exchange) = p
                         .post(traced.as_deref().unwrap_or(&lines), &body)

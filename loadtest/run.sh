@@ -19,7 +19,9 @@
 #                                         # off ("bare"), tracing at 100 % to a local sink
 #                                         # with the audit on ("traced"), and tracing
 #                                         # configured but not sampled ("unsampled"); the
-#                                         # main gateway has the audit on (the default)
+#                                         # main gateway has the audit on (the default);
+#                                         # TRACED_ENV="VAR=.. .." replaces the traced
+#                                         # one's batch settings (OTEL_BSP_*)
 #
 # Each proxy is compared with the mean of the direct runs just before and after it (the
 # direct rate drifts by ±10 % on a shared machine). Besides req/s and latency it reports the core time (user + system, from /proc) and the
@@ -100,7 +102,7 @@ if [ -n "${OBSERVE:-}" ]; then
     SINK="http://127.0.0.1:$(head -1 "$work/sink.out")"
     read -r BARE_ADDR BARE_PID <<<"$(start_variant bare METAMCP_AUDIT=off)"
     read -r TRACED_ADDR TRACED_PID <<<"$(start_variant traced OTEL_EXPORTER_OTLP_ENDPOINT="$SINK" \
-        OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=1000)"
+        OTEL_TRACES_SAMPLER=always_on ${TRACED_ENV:-OTEL_BSP_SCHEDULE_DELAY=1000})"
     read -r UNSAMPLED_ADDR UNSAMPLED_PID <<<"$(start_variant unsampled METAMCP_AUDIT=off \
         OTEL_EXPORTER_OTLP_ENDPOINT="$SINK" OTEL_TRACES_SAMPLER=always_off)"
 fi

@@ -297,6 +297,86 @@ async fn a_traced_call_gives_server_client_and_auth_spans_and_every_backend_the_
             .all(|s| s["trace_id"] == TRACE_ID && s["attributes"]["jsonrpc.request.id"] != 9),
         "{late:#?}"
     );
+    // REST execute is traced like a tools/call on /mcp: a server span named for the
+    // exposed tool, in the caller's trace, and the backend's context under its client span.
+    const REST_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    let rest_parent = format!("00-{REST_TRACE}-b7ad6b7169203331-01");
+    let auth = format!("Bearer {}", gw.admin_key);
+    let r = support::http::request(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/web/tools/trace/execute",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+            ("traceparent", &rest_parent),
+        ],
+        Some(b"{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got: Value = serde_json::from_str(&text_of(&r.json())).unwrap();
+    let upstream = got["header"].as_str().unwrap().to_string();
+    assert!(
+        upstream.starts_with(&format!("00-{REST_TRACE}-")),
+        "{upstream}"
+    );
+    let rest = eventually(Duration::from_secs(10), "the REST spans", || async {
+        let spans: Vec<Value> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s["trace_id"] == REST_TRACE)
+            .collect();
+        (spans.len() >= 2).then_some(spans)
+    })
+    .await;
+    let server = span_named(&rest, "tools/call web__trace").expect("the REST server span");
+    assert_eq!(server["kind"], 2);
+    assert_eq!(server["parent_span_id"], "b7ad6b7169203331");
+    assert_eq!(server["attributes"]["metamcp.server"], "web");
+    let client = rest
+        .iter()
+        .find(|s| s["kind"] == 3)
+        .expect("the client span");
+    assert_eq!(client["parent_span_id"], server["span_id"]);
+    assert_eq!(upstream.split('-').nth(2), client["span_id"].as_str());
+
+    // A batch (2025-03-26) is one server span, the parent of its calls' client spans.
+    const BATCH_TRACE: &str = "5b8aa5a2d2c872e8321cf37308d69df2";
+    let mut old = Client::new(gw.addr, "/mcp", Some(&gw.admin_key));
+    old.version = "2025-03-26".into();
+    old.initialize().await;
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+         "params": {"name": "web__echo", "arguments": {"message": "a"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "pipe__echo", "arguments": {"message": "b"}}}
+    ]);
+    let r = old
+        .post_raw(
+            batch.to_string().as_bytes(),
+            &[("traceparent", &format!("00-{BATCH_TRACE}-{PARENT_SPAN}-01"))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let spans = eventually(Duration::from_secs(10), "the batch spans", || async {
+        let spans: Vec<Value> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s["trace_id"] == BATCH_TRACE)
+            .collect();
+        (spans.len() >= 3).then_some(spans)
+    })
+    .await;
+    let server = span_named(&spans, "batch").expect("the batch's server span");
+    assert_eq!(server["kind"], 2);
+    assert_eq!(server["parent_span_id"], PARENT_SPAN);
+    let clients: Vec<&Value> = spans.iter().filter(|s| s["kind"] == 3).collect();
+    assert_eq!(clients.len(), 2, "{spans:#?}");
+    for c in clients {
+        assert_eq!(c["parent_span_id"], server["span_id"], "{c}");
+    }
+
     let metrics = get(gw.addr, "/metrics", "").await.text();
     assert!(
         metrics.contains("metamcp_trace_spans_dropped_total{reason=\"export_failed\"} 0"),

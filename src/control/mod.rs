@@ -171,11 +171,16 @@ pub async fn dispatch(
             let p = who()?;
             let backend = visible_backend(state, &p, param()).await?;
             let tool = params.get(1).unwrap_or_default().to_string();
+            let trace = state
+                .tracer
+                .as_ref()
+                .map(|t| Box::new(t.start_for(req.headers())));
             let args = json_bytes(state, req).await?;
             let ctx = crate::mcp::Ctx::new(state, Some(p.clone()), None)
                 .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
             let ctx = crate::mcp::Ctx {
                 conversation: std::sync::Arc::from(format!("rest:{}", p.key_id)),
+                trace,
                 ..ctx
             };
             let answer = crate::mcp::execute(&ctx, &backend, &tool, &args).await?;

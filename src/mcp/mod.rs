@@ -244,7 +244,12 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     };
     match frame::parse(&body) {
         Ok(f) => single(&mut ctx, &parts.headers, &body, &f).await,
-        Err(FrameError::Batch) => Box::pin(batch::batch(&mut ctx, &parts.headers, &body)).await,
+        Err(FrameError::Batch) => {
+            let start = std::time::SystemTime::now();
+            let resp = Box::pin(batch::batch(&mut ctx, &parts.headers, &body)).await;
+            batch_span(&ctx, &parts.headers, start, resp.status());
+            resp
+        }
         Err(FrameError::Parse) => RpcError::new(
             StatusCode::BAD_REQUEST,
             code::PARSE,
@@ -290,9 +295,48 @@ async fn single_untraced(
     single_untraced_with(ctx, headers, body, f, &mut None).await
 }
 
+/// Records the server span of a traced JSON-RPC batch (2025-03-26): the parent of its
+/// calls' client spans.
+fn batch_span(ctx: &Ctx, headers: &HeaderMap, start: std::time::SystemTime, status: StatusCode) {
+    use crate::observe::trace::{Kind, SpanData, Value};
+    let (Some(tracer), Some(trace)) = (&ctx.state.tracer, &ctx.trace) else {
+        return;
+    };
+    if !trace.ctx.sampled {
+        return;
+    }
+    let mut attributes = vec![
+        ("network.transport", Value::Static("tcp")),
+        ("network.protocol.name", Value::Static("http")),
+    ];
+    if let Some(sid) = header_str(headers, "mcp-session-id") {
+        attributes.push(("mcp.session.id", Value::Str(sid.into())));
+    }
+    if let Some(p) = &ctx.principal {
+        attributes.push(("metamcp.key.id", Value::Str(p.key_id.as_str().into())));
+    }
+    if let Some(ns) = &ctx.namespace {
+        attributes.push(("metamcp.namespace", Value::Str(ns.as_str().into())));
+    }
+    let error = (!status.is_success()).then(|| status.as_u16().to_string());
+    if let Some(e) = &error {
+        attributes.push(("error.type", Value::Str(e.as_str().into())));
+    }
+    tracer.record(SpanData {
+        ctx: trace.ctx,
+        parent: trace.parent,
+        name: "batch".into(),
+        kind: Kind::Server,
+        start,
+        end: std::time::SystemTime::now(),
+        attributes,
+        error: error.map(|e| format!("error {e}").into()),
+    });
+}
+
 /// Records the server span of one traced MCP request (the OpenTelemetry MCP semantic
 /// conventions' attributes; names and ids only, never argument values).
-fn server_span(
+pub(crate) fn server_span(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,

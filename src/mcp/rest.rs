@@ -67,13 +67,32 @@ pub async fn execute(
     let rename = f
         .name
         .map(|span| (span, Bytes::from(frame::json_string(tool))));
+    let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
+    let start = std::time::SystemTime::now();
     let resp = forward(&ctx.caller(), &body, &f, backend, rename, true).await;
+    let status = resp.status();
     let bytes = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .to_bytes();
+    if traced {
+        // The REST call's server span, like a `tools/call` on `/mcp`'s: the error is the
+        // JSON-RPC code the backend or the gateway answered with.
+        let error = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|a| a["error"]["code"].as_i64());
+        crate::mcp::server_span(
+            ctx,
+            &hyper::HeaderMap::new(),
+            &body,
+            &f,
+            start,
+            status,
+            error,
+        );
+    }
     Ok(bytes)
 }
 

@@ -379,6 +379,12 @@ impl Tracer {
         }
     }
 
+    /// The trace of a request with these headers (its `traceparent` and `tracestate`).
+    pub fn start_for(&self, headers: &hyper::HeaderMap) -> RequestTrace {
+        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        self.start(get("traceparent"), get("tracestate"))
+    }
+
     /// Queues a finished span; a full queue drops it (counted).
     pub fn record(&self, span: SpanData) {
         if !span.ctx.sampled {

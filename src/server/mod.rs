@@ -186,11 +186,10 @@ async fn phases(
                 namespace.unwrap_or_default()
             )));
         };
-        let trace = state.tracer.as_ref().map(|t| {
-            let h = req.headers();
-            let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
-            Box::new(t.start(get("traceparent"), get("tracestate")))
-        });
+        let trace = state
+            .tracer
+            .as_ref()
+            .map(|t| Box::new(t.start_for(req.headers())));
         let open = !view.auth_required;
         let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
             || req.headers().contains_key(crate::auth::X_API_KEY);

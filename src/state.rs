@@ -229,6 +229,7 @@ impl State {
         match self.backends.get(&server.id) {
             Some(b) if b.server == *server => b.status().as_str(),
             Some(_) => Status::Starting.as_str(),
+            None if self.backends.config_error(&server.id).is_some() => Status::Failed.as_str(),
             // Transports this process does not connect to.
             None => Status::Starting.as_str(),
         }

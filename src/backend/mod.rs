@@ -594,6 +594,9 @@ pub struct Backends {
     /// Circuit changes of every backend.
     pub circuits: tokio::sync::broadcast::Sender<CircuitChange>,
     running: std::sync::Mutex<HashMap<Uuid, Running>>,
+    /// Active servers whose configuration cannot make a transport (a header's `${VAR}`
+    /// unset, a URL it cannot use): why, shown as the server's `last_error`.
+    unconfigured: std::sync::Mutex<HashMap<Uuid, String>>,
     changed: mpsc::UnboundedSender<()>,
 }
 
@@ -614,8 +617,19 @@ impl Backends {
             statuses: tokio::sync::broadcast::channel(256).0,
             circuits: tokio::sync::broadcast::channel(256).0,
             running: std::sync::Mutex::default(),
+            unconfigured: std::sync::Mutex::default(),
             changed,
         }
+    }
+
+    /// Why an active server has no backend in this process, if its configuration is the
+    /// reason.
+    pub fn config_error(&self, id: &Uuid) -> Option<String> {
+        self.unconfigured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// Starts, restarts and stops connections to match the registry.
@@ -627,6 +641,10 @@ impl Backends {
             .filter(|s| s.is_active)
             .map(|s| (s.id, s))
             .collect();
+        self.unconfigured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let mut changed = false;
         let gone: Vec<Uuid> = running
             .iter()
@@ -648,6 +666,9 @@ impl Backends {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::error!(backend = %server.name, error = %e, "backend cannot be configured");
+                    let mut unconfigured =
+                        self.unconfigured.lock().unwrap_or_else(|p| p.into_inner());
+                    unconfigured.insert(id, e.to_string());
                     continue;
                 }
             };

@@ -9,7 +9,7 @@
 //!   re-serialised.
 //! - **Spawned safely**: its own process group, killed with the gateway
 //!   (`PR_SET_PDEATHSIG`), a minimal inherited environment (PATH, HOME, locale) plus the
-//!   server's `env` with `${VAR}` taken from the gateway's; stderr goes to the log line
+//!   server's `env` with `${VAR}` taken from the gateway's ([`crate::model::refs`]); stderr goes to the log line
 //!   by line (bounded length and rate); a line on stdout that is not JSON is logged and
 //!   skipped; a line longer than the maximum fails the call that awaited it.
 //! - **Supervised**: the child's exit fails every call in flight at once with an error
@@ -113,28 +113,6 @@ impl Child {
             .await
             .map_err(|_| gone())
     }
-}
-
-/// `${VAR}` in `value` replaced by the gateway's own environment (empty when unset).
-fn expand(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find('}') {
-            Some(j) => {
-                out.push_str(&std::env::var(&after[..j]).unwrap_or_default());
-                rest = &after[j + 1..];
-            }
-            None => {
-                out.push_str(&rest[i..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Kills one process.
@@ -347,9 +325,8 @@ impl StdioTransport {
                 cmd.env(k, v);
             }
         }
-        for (k, v) in &l.env {
-            cmd.env(k, expand(v));
-        }
+        let env = crate::model::refs::expand_map("env", &l.env).map_err(UpstreamError::Connect)?;
+        cmd.envs(env);
         let marker = crate::crypto::random_alphanumeric(24);
         cmd.env(MARKER_VAR, &marker);
         confine(&mut cmd, l.max_memory);
@@ -640,16 +617,6 @@ fn too_long_id(prefix: &[u8]) -> Option<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variables_expand_from_the_gateways_environment() {
-        // SAFETY: tests in this module do not read this variable concurrently.
-        assert_eq!(expand("plain"), "plain");
-        assert_eq!(expand("${METAMCP_TEST_SURELY_UNSET}x"), "x");
-        let path = std::env::var("PATH").unwrap_or_default();
-        assert_eq!(expand("a:${PATH}"), format!("a:{path}"));
-        assert_eq!(expand("${unterminated"), "${unterminated");
-    }
 
     #[test]
     fn lines_and_ids() {

@@ -2,8 +2,10 @@
 //! names follow ([`names`]) and the validation of client input ([`validate`]). Nothing
 //! here touches the database or HTTP.
 
+pub mod import;
 pub mod limits;
 pub mod names;
+pub mod refs;
 pub mod validate;
 
 use std::collections::BTreeMap;

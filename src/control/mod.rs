@@ -70,6 +70,28 @@ pub async fn dispatch(
                 .collect();
             Ok(json_value(StatusCode::OK, &Value::Array(list)))
         }
+        RouteId::ImportServers => {
+            let q = query_pairs(req.uri().query())?;
+            let opts = import_options(&q)?;
+            let bytes = json_bytes(state, req).await?;
+            import_servers(state, &principal, &bytes, &opts).await
+        }
+        RouteId::ExportServers => {
+            let q = query_pairs(req.uri().query())?;
+            let servers = state.registry.list_servers().await?;
+            let only = match q.iter().find(|(k, _)| k == "namespace") {
+                Some((_, ns)) => Some(state.registry.get_namespace(ns).await?.servers),
+                None => None,
+            };
+            let picked = servers.iter().filter(|s| {
+                only.as_ref()
+                    .is_none_or(|o| o.iter().any(|n| n.eq_ignore_ascii_case(&s.name)))
+            });
+            Ok(json_value(
+                StatusCode::OK,
+                &crate::model::import::export(picked),
+            ))
+        }
         RouteId::GetServer => {
             let p = who()?;
             let server = state.registry.get_server(param()).await?;
@@ -247,6 +269,89 @@ fn changed(state: &State, principal: &Option<Principal>, what: &'static str, obj
     }
 }
 
+/// `?dry_run=true&prune=true&namespace=NS&source=S` of an import.
+fn import_options(q: &[(String, String)]) -> Result<crate::store::import::Options, ApiError> {
+    let flag = |name: &str| -> Result<bool, ApiError> {
+        match q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()) {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1" | "") => Ok(true),
+            Some(_) => Err(ApiError::bad_field(name, "must be true or false")),
+        }
+    };
+    let text = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let source = text("source").unwrap_or_else(|| "api".into());
+    if source.is_empty() || source.len() > 1000 {
+        return Err(ApiError::bad_field("source", "1 to 1000 characters"));
+    }
+    Ok(crate::store::import::Options {
+        source,
+        dry_run: flag("dry_run")?,
+        prune: flag("prune")?,
+        namespace: text("namespace"),
+    })
+}
+
+/// Imports a file: 200 with the report (a dry run too); 400 with every problem and
+/// nothing written.
+async fn import_servers(
+    state: &State,
+    principal: &Option<Principal>,
+    bytes: &[u8],
+    opts: &crate::store::import::Options,
+) -> Result<Response<Body>, ApiError> {
+    use crate::store::import::ImportError;
+    let problems = |report: &crate::store::import::Report| {
+        let mut body = json!({
+            "error": format!("the file has {} problem(s); nothing was written", report.problems.len()),
+            "code": "invalid_import", "status": 400,
+        });
+        body["problems"] = json!(report.problems);
+        body["report"] = json!(report);
+        json_value(StatusCode::BAD_REQUEST, &body)
+    };
+    let parsed = match crate::model::import::parse(bytes) {
+        Ok(p) => p,
+        Err(found) => {
+            return Ok(problems(&crate::store::import::Report {
+                problems: found,
+                dry_run: opts.dry_run,
+                source: opts.source.clone(),
+                ..Default::default()
+            }));
+        }
+    };
+    let report = match state.registry.import(&parsed, opts).await {
+        Ok(r) => r,
+        Err(ImportError::Problems(r)) => return Ok(problems(&r)),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+    };
+    if !report.dry_run && report.changes() {
+        for (list, what) in [
+            (&report.created, "server.create"),
+            (&report.updated, "server.update"),
+            (&report.removed, "server.delete"),
+        ] {
+            for name in list {
+                changed(state, principal, what, name);
+            }
+        }
+        if let Some(ns) = &report.namespace {
+            let what = match ns["action"].as_str() {
+                Some("created") => Some("namespace.create"),
+                Some("updated") => Some("namespace.update"),
+                _ => None,
+            };
+            if let (Some(what), Some(name)) = (what, ns["name"].as_str()) {
+                changed(state, principal, what, name);
+            }
+        }
+        applied(state).await;
+        tracing::info!(source = %report.source, created = report.created.len(),
+            updated = report.updated.len(), removed = report.removed.len(), "servers imported");
+    }
+    Ok(json_value(StatusCode::OK, &json!(report)))
+}
+
 /// A query string's pairs, percent-decoded (`+` is a space); a pair that does not decode
 /// to UTF-8 is a bad request.
 fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
@@ -377,7 +482,12 @@ fn server_json(state: &State, s: &Server) -> Value {
     let mut out = s.public_json(state.server_status(s));
     let backend = state.backends.get(&s.id).filter(|b| b.server == *s);
     let lists = backend.as_ref().map(|b| b.lists());
-    out["last_error"] = json!(backend.as_ref().and_then(|b| b.last_error()));
+    out["last_error"] = json!(
+        backend
+            .as_ref()
+            .and_then(|b| b.last_error())
+            .or_else(|| state.backends.config_error(&s.id))
+    );
     out["last_connected_at"] = json!(
         backend
             .as_ref()

@@ -92,8 +92,14 @@ fn operation(route: &Route) -> Value {
     if matches!(route.id, RouteId::Mcp | RouteId::McpNamespace) {
         errors.extend([400, 404, 406]);
     }
-    if matches!(route.id, RouteId::Audit | RouteId::Usage) {
+    if matches!(
+        route.id,
+        RouteId::Audit | RouteId::Usage | RouteId::ExportServers
+    ) {
         errors.push(400);
+    }
+    if route.id == RouteId::ExportServers {
+        errors.push(404);
     }
     if route.id == RouteId::Usage {
         errors.push(403);
@@ -149,6 +155,29 @@ fn query_parameters(id: RouteId) -> Vec<Value> {
             ),
             q("cursor", "the previous page's next_cursor", text()),
         ],
+        RouteId::ImportServers => vec![
+            q(
+                "dry_run",
+                "report what would change and write nothing",
+                json!({"type": "boolean"}),
+            ),
+            q(
+                "prune",
+                "remove servers an earlier import of this source created that the file no longer names",
+                json!({"type": "boolean"}),
+            ),
+            q(
+                "namespace",
+                "also make this namespace hold exactly the imported servers",
+                text(),
+            ),
+            q(
+                "source",
+                "where the file came from (default api): what prune compares",
+                text(),
+            ),
+        ],
+        RouteId::ExportServers => vec![q("namespace", "only this namespace's servers", text())],
         RouteId::Usage => vec![
             q(
                 "key",
@@ -171,6 +200,7 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::CreateServer | RouteId::UpdateServer => schema_ref("ServerInput"),
         RouteId::CreateNamespace | RouteId::UpdateNamespace => schema_ref("NamespaceInput"),
         RouteId::ExecuteTool => json!({"type": "object", "description": "the tool's arguments"}),
+        RouteId::ImportServers => schema_ref("McpServersFile"),
         RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
     })
@@ -219,6 +249,8 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "object", "description": "the tools/call result"})),
         ),
         RouteId::Audit => (200, json_body(schema_ref("AuditPage"))),
+        RouteId::ImportServers => (200, json_body(schema_ref("ImportReport"))),
+        RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),
         RouteId::Events => (
             200,
@@ -268,6 +300,29 @@ fn components() -> Value {
                     "p50_ms": {"type": "number"}, "p99_ms": {"type": "number"},
                     "request_bytes": {"type": "integer"}, "response_bytes": {"type": "integer"}}}},
                 "total": {"type": "object"}}},
+            "McpServersFile": {"type": "object", "description": "Claude Desktop, Claude Code, Cursor and Windsurf keep mcpServers; VS Code keeps servers; the inner object alone is accepted too",
+                "properties": {"mcpServers": {"type": "object", "additionalProperties": schema_ref("McpServerEntry")},
+                               "servers": {"type": "object", "additionalProperties": schema_ref("McpServerEntry")}}},
+            "McpServerEntry": {"type": "object", "description": "stdio (command) or HTTP (url; type absent or http: Streamable HTTP, sse: legacy SSE); ${VAR} in env and headers comes from the gateway's environment",
+                "properties": {
+                    "command": {"type": "string"}, "args": {"type": "array", "items": {"type": "string"}},
+                    "env": string_map, "cwd": {"type": "string"},
+                    "url": {"type": "string"}, "type": {"enum": ["stdio", "http", "streamable-http", "sse"]},
+                    "headers": string_map, "disabled": {"type": "boolean"}}},
+            "ImportProblem": {"type": "object", "required": ["path", "message"], "properties": {
+                "path": {"type": "string", "description": "JSON path in the file, e.g. $.mcpServers.time.command"},
+                "message": {"type": "string"}}},
+            "ImportReport": {"type": "object", "required": ["created", "updated", "unchanged", "removed", "renamed", "problems"], "properties": {
+                "created": {"type": "array", "items": {"type": "string"}},
+                "updated": {"type": "array", "items": {"type": "string"}},
+                "unchanged": {"type": "array", "items": {"type": "string"}},
+                "removed": {"type": "array", "items": {"type": "string"}},
+                "renamed": {"type": "array", "items": {"type": "object", "properties": {
+                    "from": {"type": "string"}, "to": {"type": "string"}, "path": {"type": "string"}}}},
+                "problems": {"type": "array", "items": schema_ref("ImportProblem")},
+                "ignored": {"type": "array", "items": schema_ref("ImportProblem")},
+                "namespace": {"type": ["object", "null"]},
+                "dry_run": {"type": "boolean"}, "source": {"type": "string"}}},
             "TokenRequest": {"type": "object", "required": ["api_key"], "additionalProperties": false,
                 "properties": {"api_key": {"type": "string"}}},
             "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in"],

@@ -27,6 +27,8 @@ pub enum RouteId {
     Token,
     ListServers,
     CreateServer,
+    ImportServers,
+    ExportServers,
     GetServer,
     UpdateServer,
     DeleteServer,
@@ -83,6 +85,10 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/auth/token" => Token, Public, "Exchange an API key for a 15-minute access token"),
     route!(GET "/api/v1/mcp/servers" => ListServers, Client, "List registered MCP servers"),
     route!(POST "/api/v1/mcp/servers" => CreateServer, Admin, "Register an MCP server"),
+    // Before `{id}`: these two literal paths win over a server named `import` or
+    // `export` (reach such a server by its UUID).
+    route!(POST "/api/v1/mcp/servers/import" => ImportServers, Admin, "Import an mcpServers file (Claude, Cursor, VS Code, …): one transaction, idempotent"),
+    route!(GET "/api/v1/mcp/servers/export" => ExportServers, Admin, "The registry as an mcpServers file, secrets masked (references kept)"),
     route!(GET "/api/v1/mcp/servers/{id}" => GetServer, Client, "Show a server by UUID or name"),
     route!(PUT "/api/v1/mcp/servers/{id}" => UpdateServer, Admin, "Update a server (fields given replace, others stay)"),
     route!(DELETE "/api/v1/mcp/servers/{id}" => DeleteServer, Admin, "Remove a server"),

@@ -2,7 +2,8 @@
 //!
 //! Human output is aligned text; `--json` prints one JSON document for scripts. Every
 //! failure is one line on stderr and a non-zero exit: 64 for usage and configuration,
-//! 1 for everything else.
+//! 65 for input the command cannot use (an import file with problems, a server the
+//! registry refuses, a key that does not work), 1 for everything else.
 
 use std::io::Write;
 
@@ -11,6 +12,9 @@ use serde_json::json;
 use crate::app::secrets::{Secrets, SecretsError};
 use crate::cli::{UsageError, parse_settings};
 use crate::config::{self, Config, EXIT_USAGE};
+
+/// Exit status for input a command cannot use (sysexits' EX_DATAERR).
+pub const EXIT_DATA: i32 = 65;
 use crate::crypto::Cipher;
 use crate::model::limits::{
     KeyLimits, LimitsChange, Setting, parse_count_setting, parse_rate_setting,
@@ -19,6 +23,10 @@ use crate::store::audit::{Filter, When};
 use crate::store::db::{Database, DbError};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
 use crate::store::migrate;
+
+mod servers;
+
+pub use servers::{ClientConfigArgs, Format, ServersCommand};
 
 /// The flags that set a key's limits.
 const LIMIT_FLAGS: [&str; 4] = ["--rate", "--burst", "--max-concurrent", "--daily-calls"];
@@ -43,6 +51,21 @@ commands:
   audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
         [--limit N] [--cursor C] [--json]
                          the audit trail, newest first (TIME: RFC 3339 or a duration ago)
+  servers import FILE [--dry-run] [--prune] [--namespace NS] [--source S] [--json]
+                         bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
+                         one transaction, idempotent; --prune removes what an earlier
+                         import of the same source (default: the file's path) created
+                         and the file no longer names
+  servers export [--namespace NS]
+                         the registry as an mcpServers file (secrets masked, ${VAR} kept)
+  servers list [--json] | servers show ID [--json]
+  servers add NAME (--command CMD [--arg A]... [--env K=V]... [--cwd DIR]
+                   | --url URL [--type http|sse] [--header K=V]...) [--inactive] [--json]
+  servers remove ID --confirm [--json]
+  client-config (--key KEY | --create-key NAME) [--namespace NS] [--url URL]
+                [--format claude|cursor|vscode|json] [--bridge]
+                         the entry to paste into an MCP client (--bridge: the stdio
+                         relay `mcpc bridge`, for clients that run only stdio servers)
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 
@@ -74,6 +97,8 @@ pub enum Command {
     Audit(Filter),
     Migrate,
     Status,
+    Servers(ServersCommand),
+    ClientConfig(ClientConfigArgs),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +121,25 @@ pub struct Invocation {
 /// Parses everything after the settings flags.
 pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
     let usage = |m: String| Err(UsageError(m));
+    let json_flag = args.iter().any(|a| a == "--json");
+    let help = args.iter().any(|a| a == "-h" || a == "--help");
+    match args.iter().position(|a| !a.starts_with('-')) {
+        Some(i) if !help && args[i] == "servers" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::Servers(servers::parse_servers(&rest)?),
+                json: json_flag,
+            });
+        }
+        Some(i) if !help && args[i] == "client-config" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::ClientConfig(servers::parse_client_config(&rest)?),
+                json: json_flag,
+            });
+        }
+        _ => {}
+    }
     let mut json = false;
     let mut words: Vec<&str> = Vec::new();
     let mut flags: Vec<(&str, Option<&str>)> = Vec::new();
@@ -342,14 +386,24 @@ pub enum KeyadmError {
     Secrets(#[from] SecretsError),
     #[error("{0}")]
     Key(#[from] KeyError),
-    #[error("refusing to delete key {0} without --confirm")]
+    #[error("refusing to delete {0} without --confirm")]
     NotConfirmed(String),
+    #[error("{0}")]
+    Registry(#[from] crate::store::registry::StoreError),
+    /// Input the command cannot use (a file it cannot read, a key that does not work).
+    #[error("{0}")]
+    Input(String),
+    /// An import refused whole: `stdout` (the report, with `--json`) is printed too.
+    #[error("{message}")]
+    Rejected { stdout: String, message: String },
 }
 
 impl KeyadmError {
     pub fn exit_code(&self) -> i32 {
         match self {
             KeyadmError::Usage(_) | KeyadmError::Config(_) => EXIT_USAGE,
+            KeyadmError::Input(_) | KeyadmError::Rejected { .. } => EXIT_DATA,
+            KeyadmError::Registry(crate::store::registry::StoreError::Invalid(_)) => EXIT_DATA,
             _ => 1,
         }
     }
@@ -400,6 +454,11 @@ pub fn main(args: Vec<String>) -> i32 {
             0
         }
         Err(e) => {
+            if let KeyadmError::Rejected { stdout, .. } = &e {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(stdout.as_bytes());
+                let _ = out.flush();
+            }
             eprintln!("keyadm: error: {e}");
             e.exit_code()
         }
@@ -449,6 +508,23 @@ async fn run_command(
                     .map(|m| format!("applied {m}\n"))
                     .collect::<String>()
             })
+        }
+        Command::Servers(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let registry = crate::store::registry::Registry::new(
+                db.pool.clone(),
+                Cipher::new(&secrets.encryption),
+            );
+            servers::servers_command(&registry, cmd, inv.json).await
+        }
+        Command::ClientConfig(args) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
+            servers::client_config(config, &store, args).await
         }
         cmd => {
             // Keys commands work on a fresh database: the schema is brought up first.
@@ -520,7 +596,7 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
             if !confirm {
                 // Check the id first so a typo is reported as such, not as "confirm".
                 store.show(id).await?;
-                return Err(KeyadmError::NotConfirmed(id.clone()));
+                return Err(KeyadmError::NotConfirmed(format!("key {id}")));
             }
             store.delete(id).await?;
             Ok(if json {
@@ -551,7 +627,12 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
                 usage_table(&usage)
             })
         }
-        Command::Help | Command::Migrate | Command::Status | Command::Audit(_) => Ok(String::new()),
+        Command::Help
+        | Command::Migrate
+        | Command::Status
+        | Command::Audit(_)
+        | Command::Servers(_)
+        | Command::ClientConfig(_) => Ok(String::new()),
     }
 }
 
@@ -640,7 +721,7 @@ fn describe_external(config: &Config) -> String {
     )
 }
 
-fn line(v: serde_json::Value) -> String {
+pub(crate) fn line(v: serde_json::Value) -> String {
     format!("{v}\n")
 }
 
@@ -689,7 +770,7 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
 }
 
 /// Rows under a header, in columns two spaces apart.
-fn aligned(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn aligned(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {

@@ -3,6 +3,7 @@
 //! ```text
 //! mcpc --url URL [--key KEY] [--timeout-ms N] tools | prompts | resources | templates
 //! mcpc --url URL [--key KEY] call NAME [JSON] | get PROMPT [JSON] | read URI
+//! mcpc bridge --url URL [--key KEY]     (stdio relay: see [`bridge`])
 //! ```
 //!
 //! Prints the result as JSON on stdout. Errors go to stderr and say who failed: the
@@ -21,6 +22,8 @@ use serde_json::{Value, json};
 
 use crate::backend::http::{HttpClient, client, sse_data};
 
+pub mod bridge;
+
 /// `--help`.
 pub const USAGE: &str = "usage: mcpc --url URL [--key KEY] [--timeout-ms N] COMMAND
 
@@ -32,6 +35,8 @@ commands:
   call NAME [JSON]       call a tool with JSON arguments (default {})
   get PROMPT [JSON]      get a prompt with JSON arguments
   read URI               read a resource
+  bridge                 relay MCP on stdin/stdout to URL (for stdio-only clients);
+                         the key may come from METAMCP_KEY instead of --key
 
 Prints the result as JSON. Exit status: 0 success, 1 the server answered with an error,
 2 the tool reported an error (isError), 64 usage or input error, 69 the server cannot

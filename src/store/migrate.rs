@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_audit",
         sql: include_str!("../../sql/0010_audit.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_import_source",
+        sql: include_str!("../../sql/0011_import_source.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

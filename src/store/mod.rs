@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod db;
 pub mod embedded;
+pub mod import;
 pub mod keys;
 pub mod migrate;
 pub mod registry;

@@ -59,10 +59,25 @@ fn server_select(source: &str) -> String {
     )
 }
 
+/// A server row written from a [`ServerDraft`] (parameters as [`Registry::write_server`]
+/// binds them).
+pub(super) const INSERT_SERVER: &str = "INSERT INTO mcp_servers (id, name, protocol, url, command,
+        args, env_sealed, headers_sealed, is_active, timeout_ms, cwd, max_concurrency,
+        idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
+        breaker_cooldown_ms)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    RETURNING *";
+pub(super) const UPDATE_SERVER: &str = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4,
+        command = $5, args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
+        timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13,
+        session_mode = $14, max_instances = $15, max_memory_mb = $16, breaker_failures = $17,
+        breaker_cooldown_ms = $18, updated_at = now()
+    WHERE id = $1 RETURNING *";
+
 /// Registry storage over the database.
 #[derive(Clone)]
 pub struct Registry {
-    pool: Pool,
+    pub(super) pool: Pool,
     cipher: Cipher,
 }
 
@@ -150,7 +165,7 @@ impl Registry {
         rows.iter().map(|r| self.server_from_row(r)).collect()
     }
 
-    async fn find_server<C: GenericClient>(
+    pub(super) async fn find_server<C: GenericClient>(
         &self,
         client: &C,
         id_or_name: &str,
@@ -195,14 +210,7 @@ impl Registry {
         draft.apply(obj, None)?;
         draft.validate()?;
         let client = self.pool.get().await?;
-        let sql = "INSERT INTO mcp_servers (id, name, protocol, url, command, args, env_sealed,
-                       headers_sealed, is_active, timeout_ms, cwd, max_concurrency, idle_stop_ms,
-                       session_mode, max_instances, max_memory_mb, breaker_failures,
-                       breaker_cooldown_ms)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18)
-                   RETURNING *";
-        self.write_server(&client, sql, Uuid::new_v4(), &draft)
+        self.write_server(&client, INSERT_SERVER, Uuid::new_v4(), &draft)
             .await
     }
 
@@ -220,13 +228,9 @@ impl Registry {
         let mut draft = ServerDraft::from(&existing);
         draft.apply(obj, Some(&existing))?;
         draft.validate()?;
-        let sql = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4, command = $5,
-                       args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
-                       timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13,
-                       session_mode = $14, max_instances = $15, max_memory_mb = $16,
-                       breaker_failures = $17, breaker_cooldown_ms = $18, updated_at = now()
-                   WHERE id = $1 RETURNING *";
-        let server = self.write_server(&tx, sql, existing.id, &draft).await?;
+        let server = self
+            .write_server(&tx, UPDATE_SERVER, existing.id, &draft)
+            .await?;
         tx.commit().await?;
         Ok((server, draft.warnings))
     }
@@ -234,7 +238,7 @@ impl Registry {
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
     /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb, $17 breaker_failures, $18 breaker_cooldown_ms), secrets sealed, and reads
     /// the row back.
-    async fn write_server<C: GenericClient>(
+    pub(super) async fn write_server<C: GenericClient>(
         &self,
         client: &C,
         write: &str,
@@ -410,16 +414,16 @@ impl Registry {
     }
 }
 
-fn prefix_str(prefix: bool) -> &'static str {
+pub(super) fn prefix_str(prefix: bool) -> &'static str {
     if prefix { "always" } else { "never" }
 }
 
-fn auth_str(required: bool) -> &'static str {
+pub(super) fn auth_str(required: bool) -> &'static str {
     if required { "required" } else { "none" }
 }
 
 /// 409 for a duplicate name, otherwise the database error.
-fn conflict_or(e: tokio_postgres::Error, what: &str, name: &str) -> StoreError {
+pub(super) fn conflict_or(e: tokio_postgres::Error, what: &str, name: &str) -> StoreError {
     if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(format!("a {what} named {name:?} already exists"))
     } else {
@@ -427,7 +431,7 @@ fn conflict_or(e: tokio_postgres::Error, what: &str, name: &str) -> StoreError {
     }
 }
 
-async fn load_namespaces<C: GenericClient>(
+pub(super) async fn load_namespaces<C: GenericClient>(
     client: &C,
     only: Option<&str>,
 ) -> Result<Vec<Namespace>, StoreError> {
@@ -487,7 +491,10 @@ async fn load_namespaces<C: GenericClient>(
     Ok(out)
 }
 
-async fn write_members<C: GenericClient>(tx: &C, d: &NamespaceDraft) -> Result<(), StoreError> {
+pub(super) async fn write_members<C: GenericClient>(
+    tx: &C,
+    d: &NamespaceDraft,
+) -> Result<(), StoreError> {
     for (position, server) in d.servers.iter().enumerate() {
         let n = tx
             .execute(

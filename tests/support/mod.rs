@@ -16,6 +16,23 @@ pub mod http;
 pub mod mcp;
 pub mod mock;
 
+/// The independent peers' directory (tests/peers/install.sh: the Python SDK, the
+/// conformance suite, the OTLP decoder, the OpenAPI validator, playwright-core), installed
+/// on first use from the package registries.
+pub fn peers() -> &'static PathBuf {
+    static PEERS: OnceLock<PathBuf> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/install.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run tests/peers/install.sh");
+        assert!(out.status.success(), "installing the test peers failed");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
 /// Fixed secrets for external-database mode in tests.
 pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123456789";
 pub const TEST_ENCRYPTION_KEY: &str =

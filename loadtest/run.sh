@@ -10,6 +10,8 @@
 #   ROUNDS=3 loadtest/run.sh              # alternates the targets 3 times, reports medians
 #   TOOL=big ARGS='{"bytes":20000}' loadtest/run.sh
 #   PROFILE=/tmp/gw.perf loadtest/run.sh  # also samples the gateway with perf (cpu-clock)
+#   OBSERVE=1 PROFILE_TRACED=/tmp/t.perf loadtest/run.sh   # the traced variant (and
+#                                         # the bare one, in /tmp/t.perf.bare)
 #   REFERENCE=nginx loadtest/run.sh       # adds nginx as a plain reverse proxy (same core)
 #   REFERENCE=nginx,haproxy loadtest/run.sh   # and HAProxy (one thread, same core)
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
@@ -222,10 +224,19 @@ for round in $(seq "$ROUNDS"); do
     fi
     if [ -n "${OBSERVE:-}" ]; then
         say "round $round/$ROUNDS: the observability variants (bare, traced, unsampled)"
-        results+=("$(measure bare "http://$BARE_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
-            mockmcp="$MOCK_PID" proxy="$BARE_PID")")
-        results+=("$(measure traced "http://$TRACED_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
-            mockmcp="$MOCK_PID" proxy="$TRACED_PID")")
+        # PROFILE_TRACED=F: perf profiles of the traced variant (F) and the bare one (F.bare).
+        profiled() {
+            local name=$1 pid=$2 out=$3; shift 3
+            local perf_job=
+            if [ -n "${PROFILE_TRACED:-}" ] && [ "$round" = 1 ]; then
+                perf record -q ${PERF_ARGS:--e cpu-clock -F 1999 -g} -p "$pid" -o "$out" -- sleep "${DURATION%s}" 2>/dev/null &
+                perf_job=$!
+            fi
+            measure "$name" "$@" mockmcp="$MOCK_PID" proxy="$pid"
+            if [ -n "$perf_job" ]; then wait "$perf_job" && say "profile of $name written to $out"; fi
+        }
+        results+=("$(profiled bare "$BARE_PID" "${PROFILE_TRACED:-}.bare" "http://$BARE_ADDR/mcp" "$ADMIN" "mock__$TOOL")")
+        results+=("$(profiled traced "$TRACED_PID" "${PROFILE_TRACED:-}" "http://$TRACED_ADDR/mcp" "$ADMIN" "mock__$TOOL")")
         results+=("$(measure unsampled "http://$UNSAMPLED_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
             mockmcp="$MOCK_PID" proxy="$UNSAMPLED_PID")")
     fi

@@ -298,39 +298,39 @@ async fn single_untraced(
 /// Records the server span of a traced JSON-RPC batch (2025-03-26): the parent of its
 /// calls' client spans.
 fn batch_span(ctx: &Ctx, headers: &HeaderMap, start: std::time::SystemTime, status: StatusCode) {
-    use crate::observe::trace::{Kind, SpanData, Value};
+    use crate::observe::trace::{Attrs, Kind, SpanData};
     let (Some(tracer), Some(trace)) = (&ctx.state.tracer, &ctx.trace) else {
         return;
     };
     if !trace.ctx.sampled {
         return;
     }
-    let mut attributes = vec![
-        ("network.transport", Value::Static("tcp")),
-        ("network.protocol.name", Value::Static("http")),
-    ];
+    let mut attributes = Attrs::default();
+    attributes.str("network.transport", "tcp");
+    attributes.str("network.protocol.name", "http");
     if let Some(sid) = header_str(headers, "mcp-session-id") {
-        attributes.push(("mcp.session.id", Value::Str(sid.into())));
+        attributes.str("mcp.session.id", sid);
     }
     if let Some(p) = &ctx.principal {
-        attributes.push(("metamcp.key.id", Value::Str(p.key_id.as_str().into())));
+        attributes.str("metamcp.key.id", p.key_id.as_str());
     }
     if let Some(ns) = &ctx.namespace {
-        attributes.push(("metamcp.namespace", Value::Str(ns.as_str().into())));
+        attributes.str("metamcp.namespace", ns);
     }
-    let error = (!status.is_success()).then(|| status.as_u16().to_string());
-    if let Some(e) = &error {
-        attributes.push(("error.type", Value::Str(e.as_str().into())));
+    let code = status.as_str();
+    let message = format!("error {code}");
+    if !status.is_success() {
+        attributes.str("error.type", code);
     }
     tracer.record(SpanData {
         ctx: trace.ctx,
         parent: trace.parent,
-        name: "batch".into(),
+        name: "batch",
         kind: Kind::Server,
         start,
         end: std::time::SystemTime::now(),
-        attributes,
-        error: error.map(|e| format!("error {e}").into()),
+        attributes: attributes.as_slice(),
+        error: (!status.is_success()).then_some(message.as_str()),
     });
 }
 
@@ -345,86 +345,86 @@ pub(crate) fn server_span(
     status: StatusCode,
     error: Option<i64>,
 ) {
-    use crate::observe::trace::{Kind, SpanData, Value};
+    use crate::observe::trace::{Attrs, Kind, SpanData, Value};
     let (Some(tracer), Some(trace)) = (&ctx.state.tracer, &ctx.trace) else {
         return;
     };
     let method = f.method(body).unwrap_or_default();
-    let str_value = |s: &str| Value::Str(s.into());
-    let mut attributes = Vec::with_capacity(12);
-    attributes.push(("mcp.method.name", str_value(method)));
-    attributes.push(("network.transport", Value::Static("tcp")));
-    attributes.push(("network.protocol.name", Value::Static("http")));
+    let mut attributes = Attrs::default();
+    attributes.str("mcp.method.name", method);
+    attributes.str("network.transport", "tcp");
+    attributes.str("network.protocol.name", "http");
     let named = match method {
         "tools/call" | "prompts/get" => f.name,
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
         _ => None,
     }
     .and_then(|s| frame::string_value(body, s));
+    let owner = named.as_deref().and_then(|n| match method {
+        "tools/call" => ctx.view.tool(n).map(|t| &t.backend.label),
+        "prompts/get" => ctx.view.prompt(n).map(|p| &p.backend.label),
+        _ => ctx.view.resource_backend(n).map(|b| &b.label),
+    });
     if let Some(n) = &named {
         let key = match method {
             "tools/call" => "gen_ai.tool.name",
             "prompts/get" => "gen_ai.prompt.name",
             _ => "mcp.resource.uri",
         };
-        attributes.push((key, str_value(n)));
-        let owner = match method {
-            "tools/call" => ctx.view.tool(n).map(|t| &t.backend.label),
-            "prompts/get" => ctx.view.prompt(n).map(|p| &p.backend.label),
-            _ => ctx.view.resource_backend(n).map(|b| &b.label),
-        };
+        attributes.str(key, n);
         if let Some(server) = owner {
-            attributes.push(("metamcp.server", Value::Shared(server.clone())));
+            attributes.str("metamcp.server", server);
         }
     }
-    if let Some(id) = f.id.map(|s| s.of(body)) {
-        let id = std::str::from_utf8(id).unwrap_or_default();
-        attributes.push(("jsonrpc.request.id", str_value(id.trim_matches('"'))));
+    let id = f.id.map(|s| {
+        std::str::from_utf8(s.of(body))
+            .unwrap_or_default()
+            .trim_matches('"')
+    });
+    if let Some(id) = id {
+        attributes.str("jsonrpc.request.id", id);
     }
     if let Some(sid) = header_str(headers, "mcp-session-id") {
-        attributes.push(("mcp.session.id", str_value(sid)));
+        attributes.str("mcp.session.id", sid);
     }
-    let version = header_str(headers, "mcp-protocol-version")
-        .map(str::to_string)
-        .or_else(|| {
-            f.protocol_version
-                .or(f.meta_version)
-                .and_then(|s| frame::string_value(body, s))
-                .map(|v| v.into_owned())
-        });
-    if let Some(v) = version {
-        attributes.push(("mcp.protocol.version", str_value(&v)));
+    let in_body = f
+        .protocol_version
+        .or(f.meta_version)
+        .and_then(|s| frame::string_value(body, s));
+    if let Some(v) = header_str(headers, "mcp-protocol-version").or(in_body.as_deref()) {
+        attributes.str("mcp.protocol.version", v);
     }
     if let Some(p) = &ctx.principal {
-        attributes.push(("metamcp.key.id", str_value(p.key_id.as_str())));
+        attributes.str("metamcp.key.id", p.key_id.as_str());
     }
     if let Some(ns) = &ctx.namespace {
-        attributes.push(("metamcp.namespace", str_value(ns)));
+        attributes.str("metamcp.namespace", ns);
     }
     let error_type = match error {
         Some(code) => Some(code.to_string()),
-        None if !status.is_success() => Some(status.as_u16().to_string()),
+        None if !status.is_success() => Some(status.as_str().to_string()),
         None => None,
     };
     if let Some(e) = &error_type {
-        attributes.push(("error.type", str_value(e)));
+        attributes.str("error.type", e);
         if let Some(code) = error {
-            attributes.push(("rpc.jsonrpc.error_code", Value::Int(code)));
+            attributes.push("rpc.jsonrpc.error_code", Value::Int(code));
         }
     }
     let name = match &named {
         Some(n) if method != "resources/read" => format!("{method} {n}"),
         _ => method.to_string(),
     };
+    let message = error_type.as_ref().map(|e| format!("error {e}"));
     tracer.record(SpanData {
         ctx: trace.ctx,
         parent: trace.parent,
-        name: name.into(),
+        name: &name,
         kind: Kind::Server,
         start,
         end: std::time::SystemTime::now(),
-        attributes,
-        error: error_type.map(|e| format!("error {e}").into()),
+        attributes: attributes.as_slice(),
+        error: message.as_deref(),
     });
 }
 

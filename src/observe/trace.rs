@@ -282,24 +282,69 @@ impl Propagation {
     }
 }
 
-/// An attribute value.
-#[derive(Debug, Clone)]
-pub enum Value {
-    Str(Box<str>),
-    Static(&'static str),
-    Shared(std::sync::Arc<str>),
+/// An attribute value, borrowed: a span is encoded when it is recorded.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Str(&'a str),
     Int(i64),
 }
 
-impl Value {
+impl Value<'_> {
     fn text(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
-            Value::Static(s) => Some(s),
-            Value::Shared(s) => Some(s),
             Value::Int(_) => None,
         }
     }
+}
+
+/// A span's attributes, on the stack (beyond 16 more are ignored).
+#[derive(Debug, Clone, Copy)]
+pub struct Attrs<'a> {
+    items: [(&'static str, Value<'a>); 16],
+    n: usize,
+}
+
+impl Default for Attrs<'_> {
+    fn default() -> Self {
+        Attrs {
+            items: [("", Value::Int(0)); 16],
+            n: 0,
+        }
+    }
+}
+
+impl<'a> Attrs<'a> {
+    pub fn push(&mut self, key: &'static str, value: Value<'a>) {
+        if let Some(slot) = self.items.get_mut(self.n) {
+            *slot = (key, value);
+            self.n += 1;
+        }
+    }
+
+    pub fn str(&mut self, key: &'static str, value: &'a str) {
+        self.push(key, Value::Str(value));
+    }
+
+    pub fn as_slice(&self) -> &[(&'static str, Value<'a>)] {
+        &self.items[..self.n]
+    }
+}
+
+/// Longest attribute value or status message kept, in bytes (longer ones are cut at a
+/// character boundary): a client's long tool name or session id cannot make the queue
+/// hold more than `queue` spans of a few kilobytes.
+const VALUE_LIMIT: usize = 512;
+
+fn limited(s: &str) -> &str {
+    if s.len() <= VALUE_LIMIT {
+        return s;
+    }
+    let mut end = VALUE_LIMIT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// What a span is in its trace (OTLP's `SpanKind`).
@@ -310,24 +355,40 @@ pub enum Kind {
     Client = 3,
 }
 
-/// A finished span waiting for export.
+/// A finished span, handed to `Tracer::record` (which encodes it at once).
 #[derive(Debug, Clone)]
-pub struct SpanData {
+pub struct SpanData<'a> {
     pub ctx: SpanContext,
     pub parent: Option<[u8; 8]>,
-    pub name: Box<str>,
+    pub name: &'a str,
     pub kind: Kind,
     pub start: SystemTime,
     pub end: SystemTime,
-    pub attributes: Vec<(&'static str, Value)>,
+    pub attributes: &'a [(&'static str, Value<'a>)],
     /// Set: the span's status is an error with this message.
-    pub error: Option<Box<str>>,
+    pub error: Option<&'a str>,
+}
+
+/// Encoded spans waiting for export: whole `Span` messages (field 2 of `ScopeSpans`)
+/// back to back, at most `batch` of them per buffer.
+#[derive(Default)]
+struct Queue {
+    batches: std::collections::VecDeque<Batch>,
+    /// Spans in all of them.
+    spans: usize,
+    /// Emptied buffers kept for reuse.
+    spare: Vec<Vec<u8>>,
+}
+
+struct Batch {
+    bytes: Vec<u8>,
+    spans: usize,
 }
 
 /// The tracer: sampling, and the bounded queue the exporter drains.
 pub struct Tracer {
     config: Tracing,
-    queue: Mutex<Vec<SpanData>>,
+    queue: Mutex<Queue>,
     wake: Notify,
     exported: AtomicU64,
     dropped_full: AtomicU64,
@@ -339,7 +400,7 @@ impl Tracer {
     pub fn new(config: Tracing) -> Tracer {
         Tracer {
             config,
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             exported: AtomicU64::new(0),
             dropped_full: AtomicU64::new(0),
@@ -385,19 +446,30 @@ impl Tracer {
         self.start(get("traceparent"), get("tracestate"))
     }
 
-    /// Queues a finished span; a full queue drops it (counted).
-    pub fn record(&self, span: SpanData) {
+    /// Encodes a finished span into the queue, while its data is still in the cache
+    /// (nothing of it is kept but bytes); a full queue drops it (counted).
+    pub fn record(&self, span: SpanData<'_>) {
         if !span.ctx.sampled {
             return;
         }
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.len() >= self.config.queue {
+        if q.spans >= self.config.queue {
             drop(q);
             self.dropped_full.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        q.push(span);
-        let full = q.len() >= self.config.batch;
+        let batch_size = self.config.batch;
+        if q.batches.back().is_none_or(|b| b.spans >= batch_size) {
+            let bytes = q.spare.pop().unwrap_or_default();
+            q.batches.push_back(Batch { bytes, spans: 0 });
+        }
+        q.spans += 1;
+        let Some(batch) = q.batches.back_mut() else {
+            return;
+        };
+        message(&mut batch.bytes, 2, |out| encode_span(out, &span));
+        batch.spans += 1;
+        let full = batch.spans >= batch_size;
         drop(q);
         if full {
             self.wake.notify_one();
@@ -417,7 +489,7 @@ impl Tracer {
     }
 
     pub fn queued(&self) -> usize {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).spans
     }
 
     /// Exports batches while the tracer lives: every `delay`, or at once when a batch is
@@ -426,6 +498,7 @@ impl Tracer {
         let Some(t) = tracer.upgrade() else { return };
         let delay = t.config.delay;
         drop(t);
+        let mut exporter = Exporter::default();
         loop {
             {
                 let Some(t) = tracer.upgrade() else { return };
@@ -435,32 +508,46 @@ impl Tracer {
                 }
             }
             let Some(t) = tracer.upgrade() else { return };
-            t.export_queued().await;
+            t.export_with(&mut exporter).await;
         }
     }
 
-    /// Exports everything queued now, a batch at a time.
+    /// Exports everything queued now, a batch at a time (at shutdown).
     pub async fn export_queued(&self) {
+        self.export_with(&mut Exporter::default()).await;
+    }
+
+    async fn export_with(&self, exporter: &mut Exporter) {
         loop {
-            let batch: Vec<SpanData> = {
+            let Some(batch) = ({
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                let n = q.len().min(self.config.batch);
-                q.drain(..n).collect()
-            };
-            if batch.is_empty() {
+                let b = q.batches.pop_front();
+                q.spans -= b.as_ref().map_or(0, |b| b.spans);
+                b
+            }) else {
                 return;
+            };
+            wrap_into(&mut exporter.buf, &self.config, &batch.bytes);
+            exporter.spans = batch.spans;
+            {
+                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                if q.spare.len() < 2 {
+                    let mut bytes = batch.bytes;
+                    bytes.clear();
+                    q.spare.push(bytes);
+                }
             }
-            let body = encode(&self.config, &batch);
-            match tokio::time::timeout(self.config.timeout, post(&self.config, body)).await {
+            let sent = tokio::time::timeout(self.config.timeout, exporter.post(&self.config)).await;
+            match sent {
                 Ok(Ok(())) => {
                     self.exported
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        .fetch_add(exporter.spans as u64, Ordering::Relaxed);
                 }
                 failed => {
-                    let dropped = self
-                        .dropped_export
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed)
-                        + batch.len() as u64;
+                    // The connection may be mid-exchange: never reuse it.
+                    exporter.conn = None;
+                    let n = exporter.spans as u64;
+                    let dropped = self.dropped_export.fetch_add(n, Ordering::Relaxed) + n;
                     if once_a_minute(&self.logged) {
                         let why = match failed {
                             Ok(Err(e)) => e,
@@ -499,41 +586,93 @@ fn ratio_says(ratio: f64, trace_id: &[u8; 16]) -> bool {
     (x as f64) < ratio * (1u64 << 63) as f64
 }
 
-/// One POST of an encoded batch to the collector.
-async fn post(config: &Tracing, body: Vec<u8>) -> Result<(), String> {
-    use http_body_util::BodyExt;
-    let stream = tokio::net::TcpStream::connect(&config.authority)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let (mut send, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+type Collector = hyper::client::conn::http1::SendRequest<http_body_util::Full<Bytes>>;
+
+/// The exporter's state between batches: the spans being sent, the buffer they are
+/// encoded into and the connection to the collector, all reused (a batch allocates
+/// nothing once they have grown to size).
+#[derive(Default)]
+struct Exporter {
+    /// Spans in `buf`.
+    spans: usize,
+    buf: Vec<u8>,
+    conn: Option<Collector>,
+}
+
+impl Exporter {
+    /// POSTs `buf` to the collector over the kept connection, or a new one. A kept
+    /// connection the collector has closed meanwhile gets one retry on a new one.
+    async fn post(&mut self, config: &Tracing) -> Result<(), String> {
+        let body = Bytes::from(std::mem::take(&mut self.buf));
+        let result = match self.conn.take() {
+            Some(conn) if !conn.is_closed() => match send(conn, config, body.clone()).await {
+                Err(Stale) => self.post_fresh(config, body.clone()).await,
+                Ok(r) => r.map(|c| self.conn = c),
+            },
+            _ => self.post_fresh(config, body.clone()).await,
+        };
+        // Take the buffer back once hyper is done with it.
+        self.buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
+        self.buf.clear();
+        result
+    }
+
+    async fn post_fresh(&mut self, config: &Tracing, body: Bytes) -> Result<(), String> {
+        let stream = tokio::net::TcpStream::connect(&config.authority)
             .await
-            .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (conn, driver) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(driver);
+        match send(conn, config, body).await {
+            Err(Stale) => Err("the collector closed the connection".into()),
+            Ok(r) => r.map(|c| self.conn = c),
+        }
+    }
+}
+
+/// The request never reached the collector (a kept connection it had closed).
+struct Stale;
+
+/// One POST; `Ok(Ok(conn))` gives back the connection when it may be kept.
+async fn send(
+    mut conn: Collector,
+    config: &Tracing,
+    body: Bytes,
+) -> Result<Result<Option<Collector>, String>, Stale> {
+    use http_body_util::BodyExt;
+    if conn.ready().await.is_err() {
+        return Err(Stale);
+    }
     let mut req = hyper::Request::post(config.path.as_str())
         .header(hyper::header::HOST, config.authority.as_str())
         .header(hyper::header::CONTENT_TYPE, "application/x-protobuf");
     for (k, v) in &config.headers {
         req = req.header(k.as_str(), v.as_str());
     }
-    let req = req
-        .body(http_body_util::Full::new(Bytes::from(body)))
-        .map_err(|e| format!("request: {e}"))?;
-    let resp = send
-        .send_request(req)
-        .await
-        .map_err(|e| format!("send: {e}"))?;
+    let req = match req.body(http_body_util::Full::new(body)) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(format!("request: {e}"))),
+    };
+    let resp = match conn.send_request(req).await {
+        Ok(r) => r,
+        Err(e) if e.is_canceled() || e.is_incomplete_message() => return Err(Stale),
+        Err(e) => return Ok(Err(format!("send: {e}"))),
+    };
     let status = resp.status();
-    // Read (and bound) the answer so the connection ends cleanly.
-    let _ = http_body_util::Limited::new(resp.into_body(), 64 << 10)
+    // Read (and bound) the answer so the connection can carry the next batch.
+    let whole = http_body_util::Limited::new(resp.into_body(), 64 << 10)
         .collect()
-        .await;
-    if status.is_success() {
-        Ok(())
+        .await
+        .is_ok();
+    Ok(if status.is_success() {
+        Ok(whole.then_some(conn))
     } else {
         Err(format!("the collector answered {status}"))
-    }
+    })
 }
 
 // --- OTLP protobuf (opentelemetry/proto/collector/trace/v1 and trace/v1) ---
@@ -561,11 +700,24 @@ fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-/// A length-delimited sub-message written by `f`.
+/// A length-delimited sub-message written by `f`, in place: the body is written after
+/// the tag, then moved up by its length's size once that is known (no buffer of its own).
 fn message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
-    let mut inner = Vec::new();
-    f(&mut inner);
-    bytes_field(out, field, &inner);
+    tag(out, field, 2);
+    let at = out.len();
+    f(out);
+    let len = (out.len() - at) as u64;
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    let mut v = len;
+    while v >= 0x80 {
+        prefix[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    prefix[n] = v as u8;
+    n += 1;
+    out.splice(at..at, prefix[..n].iter().copied());
 }
 
 fn varint_len(v: u64) -> usize {
@@ -573,8 +725,9 @@ fn varint_len(v: u64) -> usize {
 }
 
 /// A `KeyValue` (field `field` of its parent), sized first: no buffer of its own.
-fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
-    let any = match value.text() {
+fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value<'_>) {
+    let text = value.text().map(limited);
+    let any = match text {
         Some(s) => 1 + varint_len(s.len() as u64) + s.len(),
         None => match value {
             Value::Int(i) => 1 + varint_len(*i as u64),
@@ -587,7 +740,7 @@ fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
     bytes_field(out, 1, key.as_bytes());
     tag(out, 2, 2);
     varint(out, any as u64);
-    match (value.text(), value) {
+    match (text, value) {
         (Some(s), _) => bytes_field(out, 1, s.as_bytes()),
         (None, Value::Int(i)) => {
             tag(out, 3, 0);
@@ -603,24 +756,37 @@ fn unix_nanos(t: SystemTime) -> u64 {
 }
 
 /// An `ExportTraceServiceRequest` with one resource and one scope.
-pub fn encode(config: &Tracing, spans: &[SpanData]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + spans.len() * 256);
-    message(&mut out, 1, |rs| {
+pub fn encode(config: &Tracing, spans: &[SpanData<'_>]) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    for s in spans {
+        message(&mut encoded, 2, |out| encode_span(out, s));
+    }
+    let mut out = Vec::new();
+    wrap_into(&mut out, config, &encoded);
+    out
+}
+
+/// The request around already encoded spans, into `out` (cleared first, its allocation
+/// reused).
+fn wrap_into(out: &mut Vec<u8>, config: &Tracing, spans: &[u8]) {
+    out.clear();
+    out.reserve(512 + spans.len());
+    message(out, 1, |rs| {
         message(rs, 1, |resource| {
             attribute(
                 resource,
                 1,
                 "service.name",
-                &Value::Str(config.service_name.as_str().into()),
+                &Value::Str(&config.service_name),
             );
             attribute(
                 resource,
                 1,
                 "service.version",
-                &Value::Static(env!("CARGO_PKG_VERSION")),
+                &Value::Str(env!("CARGO_PKG_VERSION")),
             );
             for (k, v) in &config.resource {
-                attribute(resource, 1, k, &Value::Str(v.as_str().into()));
+                attribute(resource, 1, k, &Value::Str(v));
             }
         });
         message(rs, 2, |ss| {
@@ -628,36 +794,29 @@ pub fn encode(config: &Tracing, spans: &[SpanData]) -> Vec<u8> {
                 bytes_field(scope, 1, b"metamcp");
                 bytes_field(scope, 2, env!("CARGO_PKG_VERSION").as_bytes());
             });
-            // One scratch buffer for every span's body (its length goes first).
-            let mut scratch = Vec::with_capacity(512);
-            for s in spans {
-                scratch.clear();
-                encode_span(&mut scratch, s);
-                bytes_field(ss, 2, &scratch);
-            }
+            ss.extend_from_slice(spans);
         });
     });
-    out
 }
 
-fn encode_span(out: &mut Vec<u8>, s: &SpanData) {
+fn encode_span(out: &mut Vec<u8>, s: &SpanData<'_>) {
     bytes_field(out, 1, &s.ctx.trace_id);
     bytes_field(out, 2, &s.ctx.span_id);
     if let Some(p) = &s.parent {
         bytes_field(out, 4, p);
     }
-    bytes_field(out, 5, s.name.as_bytes());
+    bytes_field(out, 5, limited(s.name).as_bytes());
     tag(out, 6, 0);
     varint(out, s.kind as u64);
     fixed64(out, 7, unix_nanos(s.start));
     fixed64(out, 8, unix_nanos(s.end).max(unix_nanos(s.start)));
-    for (k, v) in &s.attributes {
+    for (k, v) in s.attributes {
         attribute(out, 9, k, v);
     }
     // Status: code 2 (error) with its message, else unset.
     if let Some(e) = &s.error {
         message(out, 15, |st| {
-            bytes_field(st, 2, e.as_bytes());
+            bytes_field(st, 2, limited(e).as_bytes());
             tag(st, 3, 0);
             varint(st, 2);
         });
@@ -672,6 +831,7 @@ pub fn since(start: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn config(sampler: Sampler) -> Tracing {
         Tracing {
@@ -750,11 +910,11 @@ mod tests {
             t.record(SpanData {
                 ctx: r.ctx,
                 parent: None,
-                name: "x".into(),
+                name: "x",
                 kind: Kind::Server,
                 start: r.start,
                 end: SystemTime::now(),
-                attributes: vec![("a", Value::Int(1))],
+                attributes: &[("a", Value::Int(1))],
                 error: None,
             });
         }
@@ -768,15 +928,120 @@ mod tests {
         t.record(SpanData {
             ctx: r.ctx,
             parent: None,
-            name: "x".into(),
+            name: "x",
             kind: Kind::Server,
             start: r.start,
             end: SystemTime::now(),
-            attributes: vec![],
-            error: Some("boom".into()),
+            attributes: &[],
+            error: Some("boom"),
         });
         t.export_queued().await;
         assert_eq!((t.queued(), t.dropped(), t.exported()), (0, (0, 1), 0));
+    }
+
+    /// A collector that answers every request 200 and counts connections and requests;
+    /// it closes each connection after `per_conn` requests.
+    async fn counting_collector(per_conn: usize) -> (String, Arc<(AtomicU64, AtomicU64)>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let c = counts.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                c.0.fetch_add(1, Ordering::Relaxed);
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut served = 0;
+                    while served < per_conn {
+                        let mut chunk = [0u8; 4096];
+                        let Ok(n) = s.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        // One request: a head with Content-Length, then that many bytes.
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() < end + 4 + len {
+                            continue;
+                        }
+                        buf.drain(..end + 4 + len);
+                        served += 1;
+                        c.1.fetch_add(1, Ordering::Relaxed);
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                    }
+                });
+            }
+        });
+        (addr, counts)
+    }
+
+    fn a_span(t: &Tracer) -> SpanData<'static> {
+        let r = t.start(None, None);
+        SpanData {
+            ctx: r.ctx,
+            parent: None,
+            name: "x",
+            kind: Kind::Server,
+            start: r.start,
+            end: SystemTime::now(),
+            attributes: &[("k", Value::Str("v"))],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(VALUE_LIMIT);
+        let cut = limited(&long);
+        assert!(cut.len() <= VALUE_LIMIT && cut.len() >= VALUE_LIMIT - 1);
+        assert!(long.starts_with(cut));
+        assert_eq!(limited("short"), "short");
+        // A span holding a huge value queues at most a few kilobytes.
+        let t = Tracer::new(config(Sampler::AlwaysOn));
+        let huge = "x".repeat(1 << 20);
+        let mut span = a_span(&t);
+        let attrs = [("gen_ai.tool.name", Value::Str(&huge))];
+        span.attributes = &attrs;
+        span.name = &huge;
+        t.record(span);
+        let q = t.queue.lock().unwrap();
+        assert!(q.batches[0].bytes.len() < 2 * VALUE_LIMIT + 200);
+    }
+
+    #[tokio::test]
+    async fn batches_share_one_connection_and_survive_its_closing() {
+        let (addr, counts) = counting_collector(2).await;
+        let mut cfg = config(Sampler::AlwaysOn);
+        cfg.authority = addr;
+        cfg.timeout = Duration::from_secs(5);
+        let t = Tracer::new(cfg);
+        let mut exporter = Exporter::default();
+        for _ in 0..5 {
+            t.record(a_span(&t));
+            t.export_with(&mut exporter).await;
+        }
+        // Five batches over three connections: the collector closes each after two, and
+        // the closed one is noticed and replaced without losing a batch.
+        assert_eq!(t.exported(), 5);
+        assert_eq!(t.dropped(), (0, 0));
+        assert_eq!(counts.1.load(Ordering::Relaxed), 5);
+        assert_eq!(counts.0.load(Ordering::Relaxed), 3);
+        // The encode buffer came back for the next batch.
+        assert!(exporter.buf.capacity() > 0);
     }
 
     #[test]
@@ -822,11 +1087,7 @@ mod tests {
 
     #[test]
     fn an_attribute_is_sized_as_a_nested_message_would_be() {
-        for value in [
-            Value::Static("tools/call"),
-            Value::Int(-32602),
-            Value::Int(7),
-        ] {
+        for value in [Value::Str("tools/call"), Value::Int(-32602), Value::Int(7)] {
             let mut direct = Vec::new();
             attribute(&mut direct, 9, "mcp.method.name", &value);
             let mut nested = Vec::new();

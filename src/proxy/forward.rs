@@ -211,26 +211,22 @@ impl CallRecord {
 
     /// Records the client span (when sampled), with the audit outcome as `error.type`.
     fn end_span(&mut self, outcome: &'static str) {
-        use crate::observe::trace::{Kind, SpanData, Value};
+        use crate::observe::trace::{Attrs, Kind, SpanData};
         let Some(s) = self.span.take() else { return };
         let tool = self
             .tool
             .as_ref()
             .and_then(|t| serde_json::from_slice::<String>(t).ok());
-        let mut attributes = vec![
-            ("mcp.method.name", Value::Static(self.method)),
-            ("metamcp.server", Value::Shared(self.backend.label.clone())),
-            (
-                "network.transport",
-                Value::Static(self.backend.network_transport()),
-            ),
-        ];
+        let mut attributes = Attrs::default();
+        attributes.str("mcp.method.name", self.method);
+        attributes.str("metamcp.server", &self.backend.label);
+        attributes.str("network.transport", self.backend.network_transport());
         if let Some(t) = &tool {
-            attributes.push(("gen_ai.tool.name", Value::Str(t.as_str().into())));
+            attributes.str("gen_ai.tool.name", t);
         }
         let error = (outcome != "ok").then_some(outcome);
         if let Some(e) = error {
-            attributes.push(("error.type", Value::Static(e)));
+            attributes.str("error.type", e);
         }
         let name = match &tool {
             Some(t) => format!("{} {t}", self.method),
@@ -239,12 +235,12 @@ impl CallRecord {
         s.tracer.record(SpanData {
             ctx: s.ctx,
             parent: Some(s.parent),
-            name: name.into(),
+            name: &name,
             kind: Kind::Client,
             start: s.start,
             end: std::time::SystemTime::now(),
-            attributes,
-            error: error.map(Box::from),
+            attributes: attributes.as_slice(),
+            error,
         });
     }
 

@@ -212,13 +212,13 @@ async fn phases(
                 t.record(crate::observe::trace::SpanData {
                     ctx: tr.child(),
                     parent: Some(tr.ctx.span_id),
-                    name: "authenticate".into(),
+                    name: "authenticate",
                     kind: crate::observe::trace::Kind::Internal,
                     start: tr.start,
                     end: std::time::SystemTime::now(),
-                    attributes: vec![(
+                    attributes: &[(
                         "metamcp.key.id",
-                        crate::observe::trace::Value::Str(p.key_id.as_str().into()),
+                        crate::observe::trace::Value::Str(p.key_id.as_str()),
                     )],
                     error: None,
                 });

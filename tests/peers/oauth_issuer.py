@@ -1,0 +1,213 @@
+"""A test OAuth 2.1 authorization server on 127.0.0.1, for tests/oauth.rs.
+
+Tokens are signed by an independent library (PyPI `joserfc`), with keys generated here
+at start: RSA (RS256), EC P-256 (ES256) and Ed25519 (EdDSA).
+
+    python oauth_issuer.py [--path /tenant]     # prints the port, then serves
+
+Serves:
+  GET  /.well-known/oauth-authorization-server[/path]   RFC 8414 metadata
+  GET  /jwks                                            the public keys (fetches counted)
+  POST /sign      {"claims": {...}, "key": "rsa|ec|ed|unknown", "alg"?: "...",
+                   "forge"?: "none|hs256-public"}        -> {"token": "..."}
+  POST /rotate    a new RSA key (new kid) replaces the old one in the JWKS
+  GET  /stats     {"jwks_fetches": n}
+and, for an MCP client's OAuth flow without a browser: /register (dynamic client
+registration), /authorize (redirects at once with a code), /token (authorization code
+with PKCE S256, and refresh), issuing tokens for the `resource` asked for (RFC 8707).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from joserfc import jwt
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+PATH = ""
+if "--path" in sys.argv:
+    PATH = sys.argv[sys.argv.index("--path") + 1]
+
+LOCK = threading.Lock()
+STATE = {"fetches": 0, "rotations": 0}
+
+
+def new_keys():
+    rsa = RSAKey.generate_key(2048, parameters={"kid": f"rsa-{secrets.token_hex(4)}", "use": "sig"})
+    ec = ECKey.generate_key("P-256", parameters={"kid": "ec-1", "use": "sig"})
+    ed = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
+    return {"rsa": rsa, "ec": ec, "ed": ed}
+
+
+KEYS = new_keys()
+# Never published: a key the gateway cannot know.
+UNKNOWN = RSAKey.generate_key(2048, parameters={"kid": "unknown-1"})
+ALGS = {"rsa": "RS256", "ec": "ES256", "ed": "EdDSA", "unknown": "RS256"}
+CODES = {}
+CLIENTS = {}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign(claims, key="rsa", alg=None, forge=None):
+    if forge == "none":
+        header = {"alg": "none", "typ": "JWT", "kid": KEYS["rsa"].kid}
+        return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
+    if forge == "hs256-public":
+        # The classic confusion attack: HMAC keyed with the RSA public key's PEM.
+        pem = KEYS["rsa"].as_pem(private=False)
+        header = {"alg": "HS256", "typ": "JWT", "kid": KEYS["rsa"].kid}
+        signing = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        mac = hmac.new(pem, signing.encode(), hashlib.sha256).digest()
+        return f"{signing}.{b64url(mac)}"
+    k = UNKNOWN if key == "unknown" else KEYS[key]
+    header = {"alg": alg or ALGS[key], "typ": "JWT", "kid": k.kid}
+    return jwt.encode(header, claims, k, algorithms=[header["alg"]])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def base(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{PATH}"
+
+    def send_json(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        if "json" in (self.headers.get("content-type") or ""):
+            return json.loads(raw or b"{}")
+        return dict(urllib.parse.parse_qsl(raw.decode()))
+
+    def metadata(self):
+        b = self.base()
+        return {
+            "issuer": b,
+            "jwks_uri": f"{b}/jwks",
+            "authorization_endpoint": f"{b}/authorize",
+            "token_endpoint": f"{b}/token",
+            "registration_endpoint": f"{b}/register",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
+            "scopes_supported": ["mcp:use", "mcp:admin"],
+        }
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        if url.path in (
+            "/.well-known/oauth-authorization-server" + PATH,
+            PATH + "/.well-known/openid-configuration",
+        ):
+            return self.send_json(200, self.metadata())
+        if url.path == PATH + "/jwks":
+            with LOCK:
+                STATE["fetches"] += 1
+                keys = [k.as_dict(private=False) for k in KEYS.values()]
+            return self.send_json(200, {"keys": keys})
+        if url.path == PATH + "/stats":
+            with LOCK:
+                return self.send_json(200, {"jwks_fetches": STATE["fetches"]})
+        if url.path == PATH + "/authorize":
+            q = dict(urllib.parse.parse_qsl(url.query))
+            code = secrets.token_urlsafe(16)
+            CODES[code] = q
+            target = q["redirect_uri"] + "?" + urllib.parse.urlencode(
+                {"code": code, "state": q.get("state", "")}
+            )
+            self.send_response(302)
+            self.send_header("location", target)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return None
+        return self.send_json(404, {"error": "not_found"})
+
+    def issue(self, client_id, scope, resource):
+        now = int(time.time())
+        claims = {
+            "iss": self.base(),
+            "sub": f"user-of-{client_id}",
+            "client_id": client_id,
+            "aud": resource,
+            "scope": scope,
+            "iat": now,
+            "exp": now + 300,
+        }
+        return {
+            "access_token": sign(claims),
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": scope,
+            "refresh_token": secrets.token_urlsafe(16),
+        }
+
+    def do_POST(self):
+        url = urllib.parse.urlparse(self.path)
+        body = self.body()
+        if url.path == PATH + "/sign":
+            token = sign(body["claims"], body.get("key", "rsa"), body.get("alg"), body.get("forge"))
+            return self.send_json(200, {"token": token})
+        if url.path == PATH + "/rotate":
+            with LOCK:
+                KEYS["rsa"] = RSAKey.generate_key(
+                    2048, parameters={"kid": f"rsa-{secrets.token_hex(4)}", "use": "sig"}
+                )
+                kid = KEYS["rsa"].kid
+            return self.send_json(200, {"kid": kid})
+        if url.path == PATH + "/register":
+            client_id = f"client-{secrets.token_hex(4)}"
+            CLIENTS[client_id] = body
+            reg = dict(body)
+            reg.update({"client_id": client_id, "client_id_issued_at": int(time.time())})
+            reg.setdefault("token_endpoint_auth_method", "none")
+            return self.send_json(201, reg)
+        if url.path == PATH + "/token":
+            if body.get("grant_type") == "authorization_code":
+                asked = CODES.pop(body.get("code"), None)
+                if asked is None:
+                    return self.send_json(400, {"error": "invalid_grant"})
+                verifier = body.get("code_verifier", "")
+                challenge = b64url(hashlib.sha256(verifier.encode()).digest())
+                if challenge != asked.get("code_challenge"):
+                    return self.send_json(400, {"error": "invalid_grant", "error_description": "PKCE"})
+                resource = body.get("resource") or asked.get("resource")
+                scope = asked.get("scope") or "mcp:use"
+                return self.send_json(200, self.issue(body.get("client_id"), scope, resource))
+            if body.get("grant_type") == "refresh_token":
+                return self.send_json(
+                    200, self.issue(body.get("client_id"), "mcp:use", body.get("resource"))
+                )
+            return self.send_json(400, {"error": "unsupported_grant_type"})
+        return self.send_json(404, {"error": "not_found"})
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -66,6 +66,16 @@ pub const AUDIT_QUEUE: &str = "METAMCP_AUDIT_QUEUE";
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Optional TOML file whose keys are the variable names above.
 pub const CONFIG_FILE: &str = "METAMCP_CONFIG";
+/// The gateway's public base URL: OAuth resources are `<url>/mcp` and `<url>/mcp/<ns>`.
+pub const PUBLIC_URL: &str = "METAMCP_PUBLIC_URL";
+/// OAuth 2.1 authorization servers whose access tokens are accepted on the MCP
+/// endpoints: a comma-separated list of issuers, each optionally followed by its own
+/// `key=value` mapping (`admin=`, `client=`, `namespaces=`, `jwks=`).
+pub const OAUTH_ISSUER: &str = "METAMCP_OAUTH_ISSUER";
+/// The JWKS URL of the (single) issuer, instead of its metadata's `jwks_uri`.
+pub const OAUTH_JWKS_URL: &str = "METAMCP_OAUTH_JWKS_URL";
+/// The default mapping of token scopes: `admin=mcp:admin client=mcp:use namespaces=groups`.
+pub const OAUTH_SCOPES: &str = "METAMCP_OAUTH_SCOPES";
 
 /// Every variable a TOML file may set (everything but the file's own name).
 const FILE_KEYS: &[&str] = &[
@@ -92,6 +102,10 @@ const FILE_KEYS: &[&str] = &[
     AUDIT,
     AUDIT_RETENTION,
     AUDIT_QUEUE,
+    PUBLIC_URL,
+    OAUTH_ISSUER,
+    OAUTH_JWKS_URL,
+    OAUTH_SCOPES,
     OTEL_SDK_DISABLED,
     OTEL_TRACES_EXPORTER,
     OTEL_ENDPOINT,
@@ -317,7 +331,155 @@ pub struct Config {
     pub audit_queue: usize,
     /// OpenTelemetry trace export (the standard `OTEL_*` variables); `None`: off.
     pub tracing: Option<Tracing>,
+    /// OAuth 2.1 resource server (`METAMCP_OAUTH_*`); `None`: API keys and our own
+    /// tokens only.
+    pub oauth: Option<OAuth>,
     pub log_filter: String,
+}
+
+/// The gateway as an OAuth 2.1 resource server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuth {
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub issuers: Vec<Issuer>,
+}
+
+/// One accepted authorization server and how its tokens' scopes map to ours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issuer {
+    /// Exactly as tokens carry it in `iss`.
+    pub issuer: String,
+    /// Else discovered from the issuer's metadata.
+    pub jwks_url: Option<String>,
+    /// The token scope that makes an admin.
+    pub admin_scope: String,
+    /// The token scope that makes a client.
+    pub client_scope: String,
+    /// A claim naming the namespaces the caller may use (else: any, within the resource).
+    pub namespaces_claim: Option<String>,
+}
+
+impl OAuth {
+    /// The resource a request to `/mcp` (`None`) or `/mcp/<ns>` is for.
+    pub fn resource(&self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) => format!("{}/mcp/{ns}", self.public_url),
+            None => format!("{}/mcp", self.public_url),
+        }
+    }
+
+    /// Its Protected Resource Metadata URL (RFC 9728: the well-known prefix before the
+    /// resource's path).
+    pub fn metadata_url(&self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) => format!(
+                "{}/.well-known/oauth-protected-resource/mcp/{ns}",
+                self.public_url
+            ),
+            None => format!(
+                "{}/.well-known/oauth-protected-resource/mcp",
+                self.public_url
+            ),
+        }
+    }
+}
+
+/// An `http://` URL, checked; `https://` needs TLS, which this build has no client for.
+fn oauth_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let uri: hyper::Uri = s.parse().map_err(|_| format!("{s:?} is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") if uri.host().is_some() => Ok(s.to_string()),
+        Some("https") => Err(format!(
+            "{s}: https issuers need a TLS client, which this build does not have; \
+             reach the issuer over http (a sidecar or an internal address)"
+        )),
+        _ => Err(format!("{s:?} must be an http:// URL")),
+    }
+}
+
+/// `key=value` words (space or comma separated) over `base`.
+fn scope_mapping(base: &Issuer, words: &str) -> Result<Issuer, String> {
+    let mut i = base.clone();
+    for word in words.split([' ', ',']).filter(|w| !w.is_empty()) {
+        let (k, v) = word
+            .split_once('=')
+            .ok_or_else(|| format!("{word:?}: expected key=value"))?;
+        if v.is_empty() {
+            return Err(format!("{k}: empty value"));
+        }
+        match k {
+            "admin" => i.admin_scope = v.to_string(),
+            "client" => i.client_scope = v.to_string(),
+            "namespaces" => i.namespaces_claim = Some(v.to_string()),
+            "jwks" => i.jwks_url = Some(oauth_url(v)?),
+            _ => {
+                return Err(format!("{k:?}: expected admin, client, namespaces or jwks"));
+            }
+        }
+    }
+    Ok(i)
+}
+
+fn oauth_from(
+    public: Option<String>,
+    issuers: Option<String>,
+    jwks: Option<String>,
+    scopes: Option<String>,
+    errs: &mut Collector,
+) -> Option<OAuth> {
+    let issuers = issuers.filter(|s| !s.trim().is_empty())?;
+    let base = Issuer {
+        issuer: String::new(),
+        jwks_url: None,
+        admin_scope: "mcp:admin".into(),
+        client_scope: "mcp:use".into(),
+        namespaces_claim: None,
+    };
+    let base = match scopes {
+        Some(s) => errs.check(OAUTH_SCOPES, scope_mapping(&base, &s))?,
+        None => base,
+    };
+    let mut list = Vec::new();
+    for item in issuers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (url, words) = item.split_once(' ').unwrap_or((item, ""));
+        let Some(url) = errs.check(OAUTH_ISSUER, oauth_url(url)) else {
+            continue;
+        };
+        if let Some(mut i) = errs.check(OAUTH_ISSUER, scope_mapping(&base, words)) {
+            i.issuer = url;
+            list.push(i);
+        }
+    }
+    if let Some(j) = jwks.filter(|s| !s.trim().is_empty()) {
+        match list.as_mut_slice() {
+            [only] => only.jwks_url = errs.check(OAUTH_JWKS_URL, oauth_url(&j)),
+            _ => errs.push(
+                OAUTH_JWKS_URL,
+                "only with one issuer (give each issuer its own jwks= in METAMCP_OAUTH_ISSUER)",
+            ),
+        }
+    }
+    let Some(public) = public.filter(|s| !s.trim().is_empty()) else {
+        errs.push(
+            PUBLIC_URL,
+            "required with METAMCP_OAUTH_ISSUER: tokens must name this gateway as their audience",
+        );
+        return None;
+    };
+    let public = public.trim().trim_end_matches('/');
+    let ok = public
+        .parse::<hyper::Uri>()
+        .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    if !ok {
+        errs.push(PUBLIC_URL, format!("{public:?} must be an http(s):// URL"));
+        return None;
+    }
+    Some(OAuth {
+        public_url: public.to_string(),
+        issuers: list,
+    })
 }
 
 /// Where and how spans are exported (OTLP/HTTP with protobuf).
@@ -623,6 +785,12 @@ impl Config {
         let retention_raw = get(AUDIT_RETENTION);
         let audit_queue_raw = get(AUDIT_QUEUE);
         let log_raw = get(RUST_LOG);
+        let (public_raw, issuer_raw, jwks_raw, scopes_raw) = (
+            get(PUBLIC_URL),
+            get(OAUTH_ISSUER),
+            get(OAUTH_JWKS_URL),
+            get(OAUTH_SCOPES),
+        );
         let otel: Vec<(&'static str, Option<String>)> =
             OTEL_KEYS.iter().map(|k| (*k, get(k))).collect();
 
@@ -777,6 +945,7 @@ impl Config {
             },
             &mut errs,
         );
+        let oauth = oauth_from(public_raw, issuer_raw, jwks_raw, scopes_raw, &mut errs);
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             errs.push(RUST_LOG, format!("bad filter: {e}"));
@@ -826,6 +995,7 @@ impl Config {
                 audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
                 tracing,
+                oauth,
                 log_filter,
             }),
             _ => Err(ConfigErrors(errs.0)),

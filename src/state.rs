@@ -50,6 +50,8 @@ pub struct State {
     pub audit: Arc<crate::observe::audit::Audit>,
     /// Span export, when an OTLP endpoint is configured.
     pub tracer: Option<Arc<crate::observe::trace::Tracer>>,
+    /// OAuth access tokens on the MCP endpoints (when configured).
+    pub oauth: Option<Arc<crate::auth::oauth::OAuth>>,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Seals client sessions (and secrets at rest).
@@ -90,6 +92,10 @@ impl State {
         cipher: Cipher,
         rebuild: mpsc::UnboundedSender<()>,
     ) -> State {
+        let oauth = config
+            .oauth
+            .clone()
+            .map(|o| Arc::new(crate::auth::oauth::OAuth::new(o)));
         let tracer = config
             .tracing
             .clone()
@@ -126,6 +132,7 @@ impl State {
             metrics: Arc::default(),
             audit,
             tracer,
+            oauth,
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
         }
     }

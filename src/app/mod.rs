@@ -64,6 +64,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
             state.db.pool.clone(),
         ));
     }
+    if let Some(o) = &state.oauth {
+        tokio::spawn(crate::auth::oauth::OAuth::refresh_loop(Arc::downgrade(o)));
+    }
     if let Some(t) = &state.tracer {
         tokio::spawn(crate::observe::trace::Tracer::run(Arc::downgrade(t)));
     }

@@ -10,6 +10,7 @@
 //! already proved (cached) and tokens keep working.
 
 pub mod limits;
+pub mod oauth;
 pub mod ratelimit;
 pub mod session;
 pub mod token;
@@ -46,6 +47,8 @@ const ARGON2_SLOTS: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     Jwt,
+    /// An OAuth access token from a configured authorization server.
+    OAuth,
     /// An API key found in the cache.
     ApiKey,
     /// An API key checked against the database (argon2) on this request.
@@ -62,6 +65,9 @@ pub struct Principal {
     pub via: Via,
     /// The key's own limits (the process defaults fill in the rest).
     pub limits: KeyLimits,
+    /// Set when the caller came with an OAuth access token: who it speaks for
+    /// (`key_id` is then derived from its issuer and subject).
+    pub oauth: Option<Arc<oauth::Identity>>,
 }
 
 impl Principal {
@@ -72,6 +78,18 @@ impl Principal {
     /// Whether this key may use `namespace`.
     pub fn may_use(&self, namespace: &str) -> bool {
         self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// The principal of an accepted OAuth token.
+    pub fn from_oauth(id: oauth::Identity) -> Principal {
+        Principal {
+            key_id: id.key_id,
+            scope: id.scope,
+            namespaces: id.namespaces.clone(),
+            via: Via::OAuth,
+            limits: KeyLimits::default(),
+            oauth: Some(Arc::new(id)),
+        }
     }
 
     /// Whether this key is limited to some namespaces.
@@ -342,6 +360,7 @@ impl Authenticator {
             namespaces: state.namespaces.clone(),
             via: Via::Jwt,
             limits: state.limits,
+            oauth: None,
         })
     }
 
@@ -367,6 +386,7 @@ impl Authenticator {
                     namespaces: state.namespaces.clone(),
                     via: Via::ApiKey,
                     limits: state.limits,
+                    oauth: None,
                 });
             }
         }
@@ -447,6 +467,7 @@ impl Authenticator {
             namespaces: state.namespaces.clone(),
             via: Via::ApiKeyChecked,
             limits: state.limits,
+            oauth: None,
         })
     }
 

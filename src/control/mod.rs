@@ -34,6 +34,46 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The Protected Resource Metadata (RFC 9728) of `/mcp` or of `/mcp/<namespace>`.
+fn resource_metadata(state: &State, namespace: Option<&str>) -> Result<Response<Body>, ApiError> {
+    let o = state.oauth.as_ref().ok_or_else(|| {
+        ApiError::NotFound(
+            "this gateway takes no OAuth tokens (METAMCP_OAUTH_ISSUER is unset)".into(),
+        )
+    })?;
+    if let Some(ns) = namespace
+        && state.routing.load().view(Some(ns)).is_none()
+    {
+        return Err(ApiError::NotFound(format!("no namespace {ns:?}")));
+    }
+    let mut scopes: Vec<&str> = Vec::new();
+    for i in &o.settings.issuers {
+        for s in [i.client_scope.as_str(), i.admin_scope.as_str()] {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+    }
+    let name = match namespace {
+        Some(ns) => format!("metamcp: namespace {ns}"),
+        None => "metamcp".to_string(),
+    };
+    let doc = json!({
+        "resource": o.settings.resource(namespace),
+        "authorization_servers": o.settings.issuers.iter().map(|i| &i.issuer).collect::<Vec<_>>(),
+        "scopes_supported": scopes,
+        "bearer_methods_supported": ["header"],
+        "resource_name": name,
+        "resource_documentation": format!("{}/swagger-ui/", o.settings.public_url),
+    });
+    let mut resp = json_value(StatusCode::OK, &doc);
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(resp)
+}
+
 /// Runs the handler for `route`; the caller has already authenticated and authorised.
 pub async fn dispatch(
     state: &Arc<State>,
@@ -54,6 +94,7 @@ pub async fn dispatch(
         RouteId::Ready => ready(state).await,
         RouteId::Metrics => Ok(metrics(state)),
         RouteId::OpenApi => Ok(json(StatusCode::OK, state.openapi.clone())),
+        RouteId::ResourceMetadata => resource_metadata(state, params.get(0)),
         RouteId::SwaggerUi => {
             crate::http::swagger::serve(params.get(0), req.uri().query(), req.headers())
         }

@@ -58,7 +58,7 @@ const TAGS: &[(&str, &str)] = &[
 
 fn tag(route: &Route) -> &'static str {
     let p = route.path;
-    if p.starts_with("/mcp") || p == "/api/v1/mcp/stream" {
+    if p.starts_with("/mcp") || p == "/api/v1/mcp/stream" || p.starts_with("/.well-known") {
         "MCP"
     } else if p.starts_with("/api/v1/mcp/servers") {
         "Servers"
@@ -143,7 +143,7 @@ fn operation(route: &Route) -> Value {
     ) {
         errors.push(400);
     }
-    if route.id == RouteId::ExportServers {
+    if matches!(route.id, RouteId::ExportServers | RouteId::ResourceMetadata) {
         errors.push(404);
     }
     if route.id == RouteId::Usage {
@@ -275,6 +275,7 @@ fn success(id: RouteId) -> (u16, Value) {
                    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}),
         ),
         RouteId::OpenApi => (200, json_body(json!({"type": "object"}))),
+        RouteId::ResourceMetadata => (200, json_body(schema_ref("ProtectedResourceMetadata"))),
         RouteId::SwaggerUi => (
             200,
             json!({"description": "Swagger UI's page or files",
@@ -326,7 +327,7 @@ fn success(id: RouteId) -> (u16, Value) {
 
 fn components() -> Value {
     let string_map = json!({"type": "object", "additionalProperties": {"type": "string"}});
-    json!({
+    let mut c = json!({
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer",
                        "description": "An access token from /api/v1/auth/token, or an API key"},
@@ -448,7 +449,16 @@ fn components() -> Value {
                 "at": {"type": "string", "format": "date-time"},
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
-    })
+    });
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    c["schemas"]["ProtectedResourceMetadata"] = json!({
+        "type": "object", "required": ["resource", "authorization_servers"],
+        "description": "RFC 9728; 404 when no METAMCP_OAUTH_ISSUER is configured",
+        "properties": {"resource": {"type": "string"},
+            "authorization_servers": strings, "scopes_supported": strings,
+            "bearer_methods_supported": strings,
+            "resource_name": {"type": "string"}, "resource_documentation": {"type": "string"}}});
+    c
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub enum RouteId {
     Metrics,
     OpenApi,
     SwaggerUi,
+    ResourceMetadata,
     Token,
     ListServers,
     CreateServer,
@@ -88,6 +89,9 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/swagger-ui/" => SwaggerUi, Public, "Swagger UI"),
     route!(GET "/swagger-ui/{file}" => SwaggerUi, Public, "Swagger UI's files"),
     route!(POST "/api/v1/auth/token" => Token, Public, "Exchange an API key for a 15-minute access token"),
+    route!(GET "/.well-known/oauth-protected-resource" => ResourceMetadata, Public, "OAuth Protected Resource Metadata (RFC 9728) of /mcp"),
+    route!(GET "/.well-known/oauth-protected-resource/mcp" => ResourceMetadata, Public, "OAuth Protected Resource Metadata (RFC 9728) of /mcp"),
+    route!(GET "/.well-known/oauth-protected-resource/mcp/{namespace}" => ResourceMetadata, Public, "OAuth Protected Resource Metadata (RFC 9728) of /mcp/{namespace}"),
     route!(GET "/api/v1/mcp/servers" => ListServers, Client, "List registered MCP servers"),
     route!(POST "/api/v1/mcp/servers" => CreateServer, Admin, "Register an MCP server"),
     // Before `{id}`: these two literal paths win over a server named `import` or

@@ -59,7 +59,11 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> O
             at: std::time::SystemTime::now(),
             kind: crate::observe::audit::Kind::Call,
             key_id: ctx.principal.as_ref().map(|p| p.key_id),
-            subject: None,
+            subject: ctx
+                .principal
+                .as_ref()
+                .and_then(|p| p.oauth.as_ref())
+                .map(|o| crate::observe::audit::Text::Shared(o.subject.clone())),
             namespace: ctx
                 .namespace
                 .as_deref()

@@ -129,6 +129,11 @@ impl Ctx {
             caps: self.client_caps,
             metrics: &self.state.metrics,
             key: self.principal.as_ref().map(|p| p.key_id),
+            subject: self
+                .principal
+                .as_ref()
+                .and_then(|p| p.oauth.as_ref())
+                .map(|o| &o.subject),
             namespace: self.namespace.as_deref(),
             audit: &self.state.audit,
             trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),

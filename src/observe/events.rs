@@ -189,6 +189,7 @@ mod tests {
             namespaces: Arc::from(Vec::<String>::new()),
             via: crate::auth::Via::ApiKey,
             limits: crate::model::limits::KeyLimits::default(),
+            oauth: None,
         };
         let mut body = bus.subscribe(p);
         // Let the subscriber task start and queue its `ready` line.

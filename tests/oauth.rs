@@ -1,0 +1,364 @@
+//! The gateway as an OAuth 2.1 resource server, end to end over real sockets: a test
+//! authorization server on 127.0.0.1 (tests/peers/oauth_issuer.py) publishes its
+//! metadata and JWKS, and signs tokens with PyPI `joserfc` (RS256, ES256, EdDSA). The
+//! gateway discovers the JWKS from the metadata, accepts valid tokens for its resource,
+//! and refuses every other one with the right status and `WWW-Authenticate`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use metamcp::config::{Issuer, OAuth};
+use serde_json::{Value, json};
+use support::gateway::TestGateway;
+use support::http::request;
+use support::mcp::{Client, text_of};
+use support::mock::Mock;
+use support::{eventually, peers};
+
+const PUBLIC: &str = "http://mcp.example.test";
+
+/// The test authorization server.
+struct Idp {
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl Idp {
+    fn start() -> Idp {
+        let mut child = Command::new(peers().join("oauth/bin/python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/peers/oauth_issuer.py"
+            ))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the test authorization server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("its port");
+        let port: u16 = line.trim().parse().expect("a port");
+        Idp {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+        }
+    }
+
+    fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let body = body.to_string();
+        let r = request(
+            self.addr,
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+    }
+
+    /// A token signed by `key` (rsa, ec, ed, unknown) with these claims over the defaults.
+    async fn token(&self, key: &str, claims: Value) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let mut all = json!({"iss": self.issuer(), "sub": "alice", "client_id": "cli-1",
+                             "aud": format!("{PUBLIC}/mcp"), "scope": "mcp:use",
+                             "iat": now, "exp": now + 300});
+        for (k, v) in claims.as_object().expect("claims") {
+            all[k] = v.clone();
+        }
+        self.post("/sign", json!({"claims": all, "key": key})).await["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    async fn forged(&self, forge: &str) -> String {
+        let claims = json!({"iss": self.issuer(), "sub": "mallory", "aud": format!("{PUBLIC}/mcp"),
+                            "scope": "mcp:admin", "exp": 9_999_999_999u64});
+        self.post("/sign", json!({"claims": claims, "forge": forge}))
+            .await["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    async fn jwks_fetches(&self) -> u64 {
+        let r = request(self.addr, "GET", "/stats", &[], None).await;
+        r.json()["jwks_fetches"].as_u64().expect("count")
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
+    let issuer = idp.issuer();
+    let gw = TestGateway::start_with(|c| {
+        c.oauth = Some(OAuth {
+            public_url: PUBLIC.into(),
+            issuers: vec![Issuer {
+                issuer,
+                jwks_url: None,
+                admin_scope: "mcp:admin".into(),
+                client_scope: "mcp:use".into(),
+                namespaces_claim: None,
+            }],
+        });
+    })
+    .await;
+    let mock = Mock::start(&[]);
+    gw.register(json!({"name": "mock", "protocol": "http", "url": mock.url()}))
+        .await;
+    let r = support::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "team", "servers": ["mock"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    (gw, mock)
+}
+
+/// An MCP initialize with `token` at `path`: the status and the `WWW-Authenticate`.
+async fn try_token(gw: &TestGateway, path: &str, token: &str) -> (u16, String) {
+    let c = Client::new(gw.addr, path, Some(token));
+    let r = c
+        .post(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "oauth-test", "version": "1"}}}),
+        )
+        .await;
+    let challenge = r.header("www-authenticate").unwrap_or_default().to_string();
+    (r.status, challenge)
+}
+
+#[tokio::test]
+async fn valid_tokens_reach_tools_and_every_bad_one_is_refused() {
+    let idp = Idp::start();
+    let (gw, _mock) = gateway(&idp).await;
+
+    // Accepted: RS256, ES256 and EdDSA tokens for the resource.
+    for key in ["rsa", "ec", "ed"] {
+        let token = idp.token(key, json!({})).await;
+        let mut c = Client::new(gw.addr, "/mcp", Some(&token));
+        assert_eq!(c.initialize().await.status, 200, "{key}");
+        let result = c
+            .result(
+                "tools/call",
+                json!({"name": "mock__echo", "arguments": {"message": key}}),
+            )
+            .await;
+        assert_eq!(text_of(&result), key);
+    }
+    // A token for the namespace's own resource works there.
+    let team = idp
+        .token("rsa", json!({"aud": format!("{PUBLIC}/mcp/team")}))
+        .await;
+    assert_eq!(try_token(&gw, "/mcp/team", &team).await.0, 200);
+
+    // Refused with 401 invalid_token and the metadata to start over from.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let cases = [
+        (
+            "wrong audience",
+            idp.token("rsa", json!({"aud": "http://other.test/mcp"}))
+                .await,
+            "/mcp",
+        ),
+        ("another namespace's resource", team.clone(), "/mcp"),
+        (
+            "wrong issuer",
+            idp.token("rsa", json!({"iss": "http://evil.test"})).await,
+            "/mcp",
+        ),
+        (
+            "expired",
+            idp.token("rsa", json!({"exp": now - 3600})).await,
+            "/mcp",
+        ),
+        (
+            "not yet valid",
+            idp.token("ec", json!({"nbf": now + 3600})).await,
+            "/mcp",
+        ),
+        ("unknown kid", idp.token("unknown", json!({})).await, "/mcp"),
+        ("alg none", idp.forged("none").await, "/mcp"),
+        (
+            "HS256 keyed with the public key",
+            idp.forged("hs256-public").await,
+            "/mcp",
+        ),
+    ];
+    for (what, token, path) in &cases {
+        let (status, challenge) = try_token(&gw, path, token).await;
+        assert_eq!(status, 401, "{what}");
+        assert!(challenge.starts_with("Bearer "), "{what}: {challenge}");
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "{what}: {challenge}"
+        );
+        assert!(
+            challenge.contains(&format!(
+                "resource_metadata=\"{PUBLIC}/.well-known/oauth-protected-resource/mcp\""
+            )),
+            "{what}: {challenge}"
+        );
+    }
+    // A token without the scope: 403 insufficient_scope, naming the scope needed.
+    let scopeless = idp.token("rsa", json!({"scope": "openid profile"})).await;
+    let (status, challenge) = try_token(&gw, "/mcp", &scopeless).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"mcp:use\""),
+        "{challenge}"
+    );
+    // No credentials at all: 401 with where to start, and the scope to ask for.
+    let r = request(
+        gw.addr,
+        "POST",
+        "/mcp/team",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+        ],
+        Some(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(
+            format!(
+                "Bearer resource_metadata=\"{PUBLIC}/.well-known/oauth-protected-resource/mcp/team\", scope=\"mcp:use\""
+            )
+            .as_str()
+        )
+    );
+    // API keys keep working beside tokens.
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    assert_eq!(c.initialize().await.status, 200);
+}
+
+#[tokio::test]
+async fn the_calls_of_a_token_are_audited_under_its_subject() {
+    let idp = Idp::start();
+    let (gw, _mock) = gateway(&idp).await;
+    let token = idp.token("ed", json!({"sub": "bob"})).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&token));
+    assert_eq!(c.initialize().await.status, 200);
+    c.result(
+        "tools/call",
+        json!({"name": "mock__echo", "arguments": {"message": "x"}}),
+    )
+    .await;
+    let key_id = metamcp::auth::oauth::derived_key_id(&idp.issuer(), "bob");
+    let entries = eventually(Duration::from_secs(10), "the audit row", || async {
+        let r = support::http::get(gw.addr, "/api/v1/audit?tool=mock__echo", &gw.admin_key).await;
+        let entries = r.json()["entries"].as_array().cloned().unwrap_or_default();
+        (!entries.is_empty()).then_some(entries)
+    })
+    .await;
+    assert_eq!(entries[0]["subject"], "bob");
+    assert_eq!(entries[0]["key_id"], key_id.as_str());
+}
+
+#[tokio::test]
+async fn key_rotation_is_picked_up_and_unknown_kids_cost_one_fetch_per_interval() {
+    let idp = Idp::start();
+    let (gw, _mock) = gateway(&idp).await;
+    let first = idp.token("rsa", json!({})).await;
+    assert_eq!(try_token(&gw, "/mcp", &first).await.0, 200);
+    // The issuer rotates its RSA key: a token signed with the new one names a kid the
+    // gateway has not seen, which makes it fetch the JWKS again.
+    idp.post("/rotate", json!({})).await;
+    let rotated = idp.token("rsa", json!({})).await;
+    let before = idp.jwks_fetches().await;
+    assert_eq!(try_token(&gw, "/mcp", &rotated).await.0, 200);
+    assert_eq!(idp.jwks_fetches().await, before + 1);
+    // A flood of tokens with unknown kids within the interval: no fetch at all.
+    let before = idp.jwks_fetches().await;
+    let unknown = idp.token("unknown", json!({})).await;
+    let flood = (0..50).map(|_| try_token(&gw, "/mcp", &unknown));
+    for (status, _) in futures_util::future::join_all(flood).await {
+        assert_eq!(status, 401);
+    }
+    assert!(
+        idp.jwks_fetches().await <= before + 1,
+        "an unknown-kid flood reached the issuer"
+    );
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_has_rfc_9728_members() {
+    let idp = Idp::start();
+    let (gw, _mock) = gateway(&idp).await;
+    for (path, resource) in [
+        (
+            "/.well-known/oauth-protected-resource",
+            format!("{PUBLIC}/mcp"),
+        ),
+        (
+            "/.well-known/oauth-protected-resource/mcp",
+            format!("{PUBLIC}/mcp"),
+        ),
+        (
+            "/.well-known/oauth-protected-resource/mcp/team",
+            format!("{PUBLIC}/mcp/team"),
+        ),
+    ] {
+        let r = request(gw.addr, "GET", path, &[], None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let doc = r.json();
+        // RFC 9728 §2: resource is required; the others are what MCP clients read.
+        assert_eq!(doc["resource"], resource.as_str(), "{path}");
+        assert_eq!(doc["authorization_servers"], json!([idp.issuer()]));
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+        let scopes = doc["scopes_supported"].as_array().expect("scopes");
+        assert!(scopes.contains(&json!("mcp:use")) && scopes.contains(&json!("mcp:admin")));
+    }
+    let r = request(
+        gw.addr,
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp/nope",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // Without OAuth configured there is no metadata.
+    let plain = TestGateway::start().await;
+    let r = request(
+        plain.addr,
+        "GET",
+        "/.well-known/oauth-protected-resource",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}

@@ -170,6 +170,23 @@ async fn valid_tokens_reach_tools_and_every_bad_one_is_refused() {
             .await;
         assert_eq!(text_of(&result), key);
     }
+    // The token stays here: the backend sees the gateway's own request, never it.
+    let token = idp.token("rsa", json!({})).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&token));
+    c.initialize().await;
+    let seen = text_of(
+        &c.result(
+            "tools/call",
+            json!({"name": "mock__env", "arguments": {"name": "HOME"}}),
+        )
+        .await,
+    );
+    let seen: Value = serde_json::from_str(&seen).expect("env's answer");
+    assert_eq!(
+        seen["authorization"],
+        Value::Null,
+        "the backend got a credential: {seen}"
+    );
     // A token for the namespace's own resource works there.
     let team = idp
         .token("rsa", json!({"aud": format!("{PUBLIC}/mcp/team")}))
@@ -361,4 +378,103 @@ async fn protected_resource_metadata_has_rfc_9728_members() {
     )
     .await;
     assert_eq!(r.status, 404);
+}
+
+async fn keyadm(gw: &TestGateway, args: &[&str]) -> Result<String, (i32, String)> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let inv = metamcp::keyadm::parse(&args).map_err(|e| (64, e.to_string()))?;
+    metamcp::keyadm::execute(&gw.db.config(), &inv)
+        .await
+        .map_err(|e| (e.exit_code(), e.to_string()))
+}
+
+#[tokio::test]
+async fn a_blocked_subject_or_client_is_refused_within_a_second() {
+    let idp = Idp::start();
+    let (gw, _mock) = gateway(&idp).await;
+    let carol = idp
+        .token("rsa", json!({"sub": "carol", "client_id": "app-1"}))
+        .await;
+    let dave = idp
+        .token("rsa", json!({"sub": "dave", "client_id": "app-2"}))
+        .await;
+    assert_eq!(try_token(&gw, "/mcp", &carol).await.0, 200);
+
+    let out = keyadm(
+        &gw,
+        &[
+            "oauth",
+            "block",
+            "--sub",
+            "carol",
+            "--reason",
+            "left the team",
+        ],
+    )
+    .await
+    .expect("block");
+    assert!(out.contains("blocked sub=carol"), "{out}");
+    let refused = |token: String| {
+        let gw = &gw;
+        move || {
+            let token = token.clone();
+            async move {
+                let (status, challenge) = try_token(gw, "/mcp", &token).await;
+                (status == 401).then_some(challenge)
+            }
+        }
+    };
+    let challenge = eventually(Duration::from_secs(1), "the block", refused(carol.clone())).await;
+    assert!(
+        challenge.contains("error_description=\"blocked\""),
+        "{challenge}"
+    );
+    // Others are not touched.
+    assert_eq!(try_token(&gw, "/mcp", &dave).await.0, 200);
+    let listed: Value = serde_json::from_str(
+        &keyadm(&gw, &["oauth", "blocks", "--json"])
+            .await
+            .expect("list"),
+    )
+    .expect("json");
+    assert_eq!(listed["blocks"][0]["kind"], "sub");
+    assert_eq!(listed["blocks"][0]["value"], "carol");
+    assert_eq!(listed["blocks"][0]["reason"], "left the team");
+
+    // Unblocked: accepted again; a client id block refuses every user of that client.
+    keyadm(&gw, &["oauth", "unblock", "--sub", "carol"])
+        .await
+        .expect("unblock");
+    eventually(Duration::from_secs(1), "the unblock", || async {
+        (try_token(&gw, "/mcp", &carol).await.0 == 200).then_some(())
+    })
+    .await;
+    let issuer = idp.issuer();
+    keyadm(
+        &gw,
+        &[
+            "oauth",
+            "block",
+            "--client-id",
+            "app-2",
+            "--issuer",
+            &issuer,
+        ],
+    )
+    .await
+    .expect("block client");
+    eventually(
+        Duration::from_secs(1),
+        "the client block",
+        refused(dave.clone()),
+    )
+    .await;
+    assert_eq!(try_token(&gw, "/mcp", &carol).await.0, 200);
+    // Unblocking what is not blocked is an input error (65).
+    assert_eq!(
+        keyadm(&gw, &["oauth", "unblock", "--sub", "nobody"])
+            .await
+            .map_err(|e| e.0),
+        Err(65)
+    );
 }

@@ -37,6 +37,9 @@ pub async fn run(state: Arc<State>) {
 /// Loads keys, ended sessions and the registry in full (start-up and safety net).
 pub async fn full_refresh(state: &State) -> Result<(), DbError> {
     state.auth.reload_all(&state.db.pool).await?;
+    if let Some(o) = &state.oauth {
+        o.reload_blocks(&state.db.pool).await?;
+    }
     state
         .ended_sessions
         .reload(&state.db.pool, crate::auth::token::unix_now())
@@ -103,6 +106,7 @@ async fn session(state: &State, backoff: &mut Duration) -> Result<(), DbError> {
 async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError> {
     let mut keys = BTreeSet::new();
     let mut registry_changed = false;
+    let mut blocks_changed = false;
     for p in payloads {
         let Ok(v) = serde_json::from_str::<Value>(p) else {
             tracing::warn!(payload = %p, "unreadable change notification");
@@ -132,6 +136,7 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
                     keys.insert(id);
                 }
             }
+            Some("oauth_blocks") => blocks_changed = true,
             Some(_) => registry_changed = true,
             None => {}
         }
@@ -149,6 +154,10 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
     }
     if registry_changed {
         state.reload_registry().await?;
+    }
+    if let (true, Some(o)) = (blocks_changed, &state.oauth) {
+        o.reload_blocks(&state.db.pool).await?;
+        tracing::info!("blocked OAuth identities reloaded");
     }
     Ok(())
 }

@@ -98,6 +98,8 @@ pub struct OAuth {
     issuers: Vec<IssuerState>,
     /// JWKS and metadata requests made (for tests and `/metrics`).
     fetches: std::sync::atomic::AtomicU64,
+    /// Blocked subjects and client ids (`keyadm oauth block`), reloaded on NOTIFY.
+    blocks: ArcSwap<Vec<crate::store::oauth::Block>>,
 }
 
 impl OAuth {
@@ -115,7 +117,18 @@ impl OAuth {
             settings,
             issuers,
             fetches: Default::default(),
+            blocks: ArcSwap::from_pointee(Vec::new()),
         }
+    }
+
+    /// Replaces the blocked identities from the database.
+    pub async fn reload_blocks(
+        &self,
+        pool: &deadpool_postgres::Pool,
+    ) -> Result<(), crate::store::db::DbError> {
+        let list = crate::store::oauth::list(pool).await?;
+        self.blocks.store(Arc::new(list));
+        Ok(())
     }
 
     pub fn fetches(&self) -> u64 {
@@ -257,7 +270,16 @@ impl OAuth {
                 _ => "malformed",
             })
         })?;
-        identity(&issuer.settings, &data.claims)
+        let id = identity(&issuer.settings, &data.claims)?;
+        let blocked = self
+            .blocks
+            .load()
+            .iter()
+            .any(|b| b.matches(&id.issuer, &id.subject, id.client_id.as_deref()));
+        if blocked {
+            return Err(OAuthError::Invalid("blocked"));
+        }
+        Ok(id)
     }
 }
 

@@ -24,7 +24,10 @@ use crate::store::db::{Database, DbError};
 use crate::store::keys::{KeyError, KeyRecord, KeyStore, NewKey, Scope};
 use crate::store::migrate;
 
+mod oauth;
 mod servers;
+
+pub use oauth::OAuthCommand;
 
 pub use servers::{ClientConfigArgs, Format, ServersCommand};
 
@@ -66,6 +69,10 @@ commands:
                 [--format claude|cursor|vscode|json] [--bridge]
                          the entry to paste into an MCP client (--bridge: the stdio
                          relay `mcpc bridge`, for clients that run only stdio servers)
+  oauth block (--sub S | --client-id C) [--issuer URL] [--reason TEXT] [--json]
+  oauth unblock (--sub S | --client-id C) [--issuer URL] [--json]
+  oauth blocks [--json]  refuse an OAuth identity's tokens on every gateway (within a
+                         second), take it back, list what is blocked
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 
@@ -99,6 +106,7 @@ pub enum Command {
     Status,
     Servers(ServersCommand),
     ClientConfig(ClientConfigArgs),
+    OAuth(OAuthCommand),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +136,13 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
             return Ok(Invocation {
                 command: Command::Servers(servers::parse_servers(&rest)?),
+                json: json_flag,
+            });
+        }
+        Some(i) if !help && args[i] == "oauth" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::OAuth(oauth::parse_oauth(&rest)?),
                 json: json_flag,
             });
         }
@@ -519,6 +534,11 @@ async fn run_command(
             );
             servers::servers_command(&registry, cmd, inv.json).await
         }
+        Command::OAuth(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            oauth::oauth_command(&db.pool, cmd, inv.json).await
+        }
         Command::ClientConfig(args) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
@@ -632,7 +652,8 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
         | Command::Status
         | Command::Audit(_)
         | Command::Servers(_)
-        | Command::ClientConfig(_) => Ok(String::new()),
+        | Command::ClientConfig(_)
+        | Command::OAuth(_) => Ok(String::new()),
     }
 }
 

@@ -61,13 +61,13 @@ pub struct ClientConfigArgs {
 }
 
 /// Flags and words of one command line (after the settings flags).
-struct Line<'a> {
-    words: Vec<&'a str>,
-    flags: Vec<(&'a str, Option<&'a str>)>,
+pub(super) struct Line<'a> {
+    pub(super) words: Vec<&'a str>,
+    pub(super) flags: Vec<(&'a str, Option<&'a str>)>,
 }
 
 impl<'a> Line<'a> {
-    fn read(
+    pub(super) fn read(
         args: &'a [String],
         switches: &[&str],
         valued: &[&str],
@@ -98,7 +98,7 @@ impl<'a> Line<'a> {
         Ok(line)
     }
 
-    fn has(&self, f: &str) -> bool {
+    pub(super) fn has(&self, f: &str) -> bool {
         self.flags.iter().any(|(n, _)| *n == f)
     }
 
@@ -110,7 +110,7 @@ impl<'a> Line<'a> {
             .collect()
     }
 
-    fn one(&self, f: &str) -> Result<Option<&'a str>, UsageError> {
+    pub(super) fn one(&self, f: &str) -> Result<Option<&'a str>, UsageError> {
         match self.all(f).as_slice() {
             [] => Ok(None),
             [v] => Ok(Some(v)),

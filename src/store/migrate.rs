@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_import_source",
         sql: include_str!("../../sql/0011_import_source.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_oauth_blocks",
+        sql: include_str!("../../sql/0012_oauth_blocks.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -7,4 +7,5 @@ pub mod embedded;
 pub mod import;
 pub mod keys;
 pub mod migrate;
+pub mod oauth;
 pub mod registry;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::model::limits::{Defaults, Rate};
+use crate::model::limits::{self, Defaults, Rate, Setting};
 
 /// Gateway listen address.
 pub const LISTEN: &str = "METAMCP_LISTEN";
@@ -358,6 +358,12 @@ pub struct Issuer {
     pub client_scope: String,
     /// A claim naming the namespaces the caller may use (else: any, within the resource).
     pub namespaces_claim: Option<String>,
+    /// The limits each identity of this issuer gets (the process defaults fill in the
+    /// rest), as a key's.
+    pub limits: crate::model::limits::KeyLimits,
+    /// Whose limits they are: each subject's (default), or each client's (every user of
+    /// one client application shares them).
+    pub limit_by_client: bool,
 }
 
 impl OAuth {
@@ -414,8 +420,31 @@ fn scope_mapping(base: &Issuer, words: &str) -> Result<Issuer, String> {
             "client" => i.client_scope = v.to_string(),
             "namespaces" => i.namespaces_claim = Some(v.to_string()),
             "jwks" => i.jwks_url = Some(oauth_url(v)?),
+            "rate" => i.limits.rate = limits::parse_rate_setting(v)?,
+            "burst" => {
+                let n = whole_number(v, 1_000_000_000)?;
+                i.limits.burst = Some(u32::try_from(n).map_err(|_| "burst: too large")?);
+            }
+            "concurrency" => {
+                i.limits.max_concurrent = match limits::parse_count_setting(v, 1_000_000)? {
+                    Setting::Is(n) => Setting::Is(u32::try_from(n).unwrap_or(u32::MAX)),
+                    Setting::Unlimited => Setting::Unlimited,
+                    Setting::Default => Setting::Default,
+                }
+            }
+            "daily" => i.limits.daily_calls = limits::parse_count_setting(v, 1_000_000_000_000)?,
+            "limit_by" => {
+                i.limit_by_client = match v {
+                    "sub" => false,
+                    "client_id" => true,
+                    _ => return Err(format!("limit_by={v}: expected sub or client_id")),
+                }
+            }
             _ => {
-                return Err(format!("{k:?}: expected admin, client, namespaces or jwks"));
+                return Err(format!(
+                    "{k:?}: expected admin, client, namespaces, jwks, rate, burst, \
+                     concurrency, daily or limit_by"
+                ));
             }
         }
     }
@@ -436,6 +465,8 @@ fn oauth_from(
         admin_scope: "mcp:admin".into(),
         client_scope: "mcp:use".into(),
         namespaces_claim: None,
+        limits: limits::KeyLimits::default(),
+        limit_by_client: false,
     };
     let base = match scopes {
         Some(s) => errs.check(OAUTH_SCOPES, scope_mapping(&base, &s))?,
@@ -1223,6 +1254,89 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn oauth_issuers_parse_with_their_own_mappings_and_bad_ones_are_named() {
+        let oauth = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("HOME", "/h")];
+            all.extend_from_slice(pairs);
+            Config::from_source(&map(&all)).map(|c| c.oauth)
+        };
+        assert_eq!(oauth(&[]).unwrap(), None);
+        let o = oauth(&[
+            (PUBLIC_URL, "https://gw.example/"),
+            (
+                OAUTH_ISSUER,
+                "http://a.test/, http://b.test/t admin=b:admin namespaces=groups rate=10/m limit_by=client_id",
+            ),
+            (OAUTH_SCOPES, "client=use"),
+        ])
+        .unwrap()
+        .expect("oauth");
+        assert_eq!(o.public_url, "https://gw.example");
+        assert_eq!(o.resource(Some("x")), "https://gw.example/mcp/x");
+        assert_eq!(
+            o.metadata_url(None),
+            "https://gw.example/.well-known/oauth-protected-resource/mcp"
+        );
+        let (a, b) = (&o.issuers[0], &o.issuers[1]);
+        assert_eq!(
+            (
+                a.issuer.as_str(),
+                a.admin_scope.as_str(),
+                a.client_scope.as_str()
+            ),
+            ("http://a.test", "mcp:admin", "use")
+        );
+        assert_eq!(
+            (
+                b.issuer.as_str(),
+                b.admin_scope.as_str(),
+                b.client_scope.as_str()
+            ),
+            ("http://b.test/t", "b:admin", "use")
+        );
+        assert_eq!(b.namespaces_claim.as_deref(), Some("groups"));
+        assert!(b.limit_by_client && !a.limit_by_client);
+        assert!(matches!(b.limits.rate, Setting::Is(_)));
+        for (pairs, key) in [
+            (vec![(OAUTH_ISSUER, "http://a.test")], PUBLIC_URL),
+            (
+                vec![(OAUTH_ISSUER, "a.test"), (PUBLIC_URL, "http://g")],
+                OAUTH_ISSUER,
+            ),
+            (
+                vec![(OAUTH_ISSUER, "https://a.test"), (PUBLIC_URL, "http://g")],
+                OAUTH_ISSUER,
+            ),
+            (
+                vec![
+                    (OAUTH_ISSUER, "http://a.test bogus=1"),
+                    (PUBLIC_URL, "http://g"),
+                ],
+                OAUTH_ISSUER,
+            ),
+            (
+                vec![
+                    (OAUTH_ISSUER, "http://a,http://b"),
+                    (OAUTH_JWKS_URL, "http://j"),
+                    (PUBLIC_URL, "http://g"),
+                ],
+                OAUTH_JWKS_URL,
+            ),
+            (
+                vec![
+                    (OAUTH_ISSUER, "http://a"),
+                    (OAUTH_SCOPES, "admin"),
+                    (PUBLIC_URL, "http://g"),
+                ],
+                OAUTH_SCOPES,
+            ),
+        ] {
+            let e = oauth(&pairs).unwrap_err();
+            assert!(e.0.iter().any(|e| e.key == key), "{pairs:?}: {e}");
+        }
     }
 
     #[test]

@@ -119,6 +119,8 @@ async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
                 admin_scope: "mcp:admin".into(),
                 client_scope: "mcp:use".into(),
                 namespaces_claim: None,
+                limits: Default::default(),
+                limit_by_client: false,
             }],
         });
     })
@@ -399,6 +401,8 @@ async fn a_blocked_subject_or_client_is_refused_within_a_second() {
         .token("rsa", json!({"sub": "dave", "client_id": "app-2"}))
         .await;
     assert_eq!(try_token(&gw, "/mcp", &carol).await.0, 200);
+    let mut events = support::http::live_events(gw.addr, &gw.admin_key).await;
+    let mut seen = String::new();
 
     let out = keyadm(
         &gw,
@@ -428,6 +432,15 @@ async fn a_blocked_subject_or_client_is_refused_within_a_second() {
     assert!(
         challenge.contains("error_description=\"blocked\""),
         "{challenge}"
+    );
+    // Admins see it on the event stream.
+    let e = support::http::events_until(&mut events, &mut seen, Duration::from_secs(5), |v| {
+        v["type"] == "oauth.blocked"
+    })
+    .await;
+    assert_eq!(
+        (e["sub"].as_str(), e["reason"].as_str()),
+        (Some("carol"), Some("left the team"))
     );
     // Others are not touched.
     assert_eq!(try_token(&gw, "/mcp", &dave).await.0, 200);
@@ -477,4 +490,63 @@ async fn a_blocked_subject_or_client_is_refused_within_a_second() {
             .map_err(|e| e.0),
         Err(65)
     );
+}
+
+#[tokio::test]
+async fn an_issuers_limits_apply_per_subject_or_per_client() {
+    let idp = Idp::start();
+    let issuer = idp.issuer();
+    let mut limits = metamcp::model::limits::KeyLimits::default();
+    limits.daily_calls = metamcp::model::limits::Setting::Is(2);
+    let gw = TestGateway::start_with(|c| {
+        c.oauth = Some(OAuth {
+            public_url: PUBLIC.into(),
+            issuers: vec![Issuer {
+                issuer,
+                jwks_url: None,
+                admin_scope: "mcp:admin".into(),
+                client_scope: "mcp:use".into(),
+                namespaces_claim: None,
+                limits,
+                limit_by_client: true,
+            }],
+        });
+    })
+    .await;
+    let mock = Mock::start(&[]);
+    gw.register(json!({"name": "mock", "protocol": "http", "url": mock.url()}))
+        .await;
+    let session = |sub: &'static str, client: &'static str| {
+        let idp = &idp;
+        let gw = &gw;
+        async move {
+            let token = idp
+                .token("ec", json!({"sub": sub, "client_id": client}))
+                .await;
+            let mut c = Client::new(gw.addr, "/mcp", Some(&token));
+            c.initialize().await;
+            c
+        }
+    };
+    async fn echo(c: &Client) -> Value {
+        let r = c
+            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "mock__echo", "arguments": {"message": "x"}}}))
+            .await;
+        support::mcp::response_message(&r)
+    }
+    // Two users of one client share the client's two calls a day.
+    let u1 = session("u1", "app").await;
+    let u2 = session("u2", "app").await;
+    assert!(echo(&u1).await["result"].is_object());
+    assert!(echo(&u2).await["result"].is_object());
+    let refused = echo(&u1).await;
+    assert!(refused["error"].is_object(), "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["limit"], "daily_calls",
+        "{refused}"
+    );
+    // Another client's user has its own.
+    let u3 = session("u3", "other-app").await;
+    assert!(echo(&u3).await["result"].is_object());
 }

@@ -11,10 +11,9 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use support::eventually;
 use support::gateway::TestGateway;
-use support::http::{get, live_events, send_json};
+use support::http::{events_until, get, live_events, send_json};
 use support::mcp::{Client, text_of};
 use support::mock::Mock;
-use tokio::io::AsyncReadExt;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -41,31 +40,6 @@ async fn server(gw: &TestGateway, name: &str) -> Value {
     )
     .await
     .json()
-}
-
-/// Reads the event stream until `pred` matches an event; returns the events seen.
-async fn events_until(
-    s: &mut tokio::net::TcpStream,
-    seen: &mut String,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        for line in seen.lines() {
-            if let Ok(v) = serde_json::from_str::<Value>(line)
-                && pred(&v)
-            {
-                return v;
-            }
-        }
-        let mut buf = [0u8; 4096];
-        let n = tokio::time::timeout_at(deadline.into(), s.read(&mut buf))
-            .await
-            .expect("the event in time")
-            .expect("read");
-        assert!(n > 0, "the events stream closed");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
 }
 
 /// The breaker's whole life on one backend: `name` is registered with `fields`.
@@ -121,7 +95,7 @@ async fn breaker_cycle(gw: &TestGateway, name: &str, fields: Value) {
         (Some("open"), Some(3)),
         "{s}"
     );
-    let open = events_until(&mut events, &mut seen, |v| {
+    let open = events_until(&mut events, &mut seen, WAIT, |v| {
         v["type"] == "server.circuit" && v["name"] == name && v["circuit"] == "open"
     })
     .await;
@@ -157,7 +131,7 @@ async fn breaker_cycle(gw: &TestGateway, name: &str, fields: Value) {
         (Some("closed"), Some(0))
     );
     for state in ["half_open", "closed"] {
-        events_until(&mut events, &mut seen, |v| {
+        events_until(&mut events, &mut seen, WAIT, |v| {
             v["type"] == "server.circuit" && v["name"] == name && v["circuit"] == state
         })
         .await;

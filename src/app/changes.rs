@@ -38,7 +38,7 @@ pub async fn run(state: Arc<State>) {
 pub async fn full_refresh(state: &State) -> Result<(), DbError> {
     state.auth.reload_all(&state.db.pool).await?;
     if let Some(o) = &state.oauth {
-        o.reload_blocks(&state.db.pool).await?;
+        announce_blocks(state, o.reload_blocks(&state.db.pool).await?);
     }
     state
         .ended_sessions
@@ -156,8 +156,30 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
         state.reload_registry().await?;
     }
     if let (true, Some(o)) = (blocks_changed, &state.oauth) {
-        o.reload_blocks(&state.db.pool).await?;
-        tracing::info!("blocked OAuth identities reloaded");
+        announce_blocks(state, o.reload_blocks(&state.db.pool).await?);
     }
     Ok(())
+}
+
+/// `oauth.blocked` / `oauth.unblocked` events (admins only) and log lines.
+fn announce_blocks(
+    state: &State,
+    (added, removed): (
+        Vec<crate::store::oauth::Block>,
+        Vec<crate::store::oauth::Block>,
+    ),
+) {
+    for (kind, list) in [("oauth.blocked", added), ("oauth.unblocked", removed)] {
+        for b in list {
+            tracing::info!(event = kind, who = b.kind.as_str(), value = %b.value,
+                           issuer = b.issuer.as_deref().unwrap_or("(any)"), "OAuth identity");
+            state.events.publish(
+                kind,
+                crate::observe::events::fields(
+                    json!({b.kind.as_str(): b.value, "issuer": b.issuer, "reason": b.reason}),
+                ),
+                Audience::Admin,
+            );
+        }
+    }
 }

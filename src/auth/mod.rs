@@ -87,7 +87,7 @@ impl Principal {
             scope: id.scope,
             namespaces: id.namespaces.clone(),
             via: Via::OAuth,
-            limits: KeyLimits::default(),
+            limits: id.limits,
             oauth: Some(Arc::new(id)),
         }
     }

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Issuer, OAuth as Settings};
 use crate::store::keys::{KeyId, Scope};
+use crate::store::oauth::Block;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
@@ -65,8 +66,11 @@ pub struct Identity {
     pub scope: Scope,
     /// Empty: every namespace (the resource still binds the token to one endpoint).
     pub namespaces: Arc<[String]>,
-    /// Stands for the identity wherever a key id does (limits, usage, audit, metrics).
+    /// Stands for the identity wherever a key id does (limits, usage, audit, metrics):
+    /// derived from the issuer and the subject (or the client, with `limit_by=client_id`).
     pub key_id: KeyId,
+    /// The issuer's limits for each identity.
+    pub limits: crate::model::limits::KeyLimits,
 }
 
 /// A verification key with the one algorithm it is used with.
@@ -99,7 +103,7 @@ pub struct OAuth {
     /// JWKS and metadata requests made (for tests and `/metrics`).
     fetches: std::sync::atomic::AtomicU64,
     /// Blocked subjects and client ids (`keyadm oauth block`), reloaded on NOTIFY.
-    blocks: ArcSwap<Vec<crate::store::oauth::Block>>,
+    blocks: ArcSwap<Vec<Block>>,
 }
 
 impl OAuth {
@@ -121,14 +125,27 @@ impl OAuth {
         }
     }
 
-    /// Replaces the blocked identities from the database.
+    /// Replaces the blocked identities from the database; returns the blocks added and
+    /// those removed since the last load.
     pub async fn reload_blocks(
         &self,
         pool: &deadpool_postgres::Pool,
-    ) -> Result<(), crate::store::db::DbError> {
+    ) -> Result<(Vec<Block>, Vec<Block>), crate::store::db::DbError> {
         let list = crate::store::oauth::list(pool).await?;
-        self.blocks.store(Arc::new(list));
-        Ok(())
+        let old = self.blocks.swap(Arc::new(list.clone()));
+        let same =
+            |a: &Block, b: &Block| (a.kind, &a.value, &a.issuer) == (b.kind, &b.value, &b.issuer);
+        let added = list
+            .iter()
+            .filter(|n| !old.iter().any(|o| same(o, n)))
+            .cloned()
+            .collect();
+        let removed = old
+            .iter()
+            .filter(|o| !list.iter().any(|n| same(o, n)))
+            .cloned()
+            .collect();
+        Ok((added, removed))
     }
 
     pub fn fetches(&self) -> u64 {
@@ -395,13 +412,18 @@ fn identity(settings: &Issuer, claims: &Value) -> Result<Identity, OAuthError> {
             _ => vec![String::new()],
         },
     };
+    let limited = match client_id {
+        Some(c) if settings.limit_by_client => format!("client_id:{c}"),
+        _ => subject.to_string(),
+    };
     Ok(Identity {
         issuer: settings.issuer.as_str().into(),
         subject: subject.into(),
         client_id: client_id.map(Into::into),
         scope,
         namespaces: namespaces.into(),
-        key_id: derived_key_id(&settings.issuer, subject),
+        key_id: derived_key_id(&settings.issuer, &limited),
+        limits: settings.limits,
     })
 }
 
@@ -474,6 +496,8 @@ mod tests {
             admin_scope: "mcp:admin".into(),
             client_scope: "mcp:use".into(),
             namespaces_claim: Some("groups".into()),
+            limits: Default::default(),
+            limit_by_client: false,
         }
     }
 

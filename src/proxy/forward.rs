@@ -335,6 +335,7 @@ impl CallRecord {
         tracing::info!(
             target: "metamcp::call",
             key = %self.key.as_ref().map_or("-", |k| k.as_str()),
+            subject = %self.subject.as_deref().unwrap_or("-"),
             namespace = %self.namespace.as_deref().unwrap_or("-"),
             method = %self.method,
             tool = %tool.as_deref().unwrap_or("-"),

@@ -116,3 +116,31 @@ pub async fn live_events(addr: SocketAddr, key: &str) -> TcpStream {
     }
     s
 }
+
+/// Reads the event stream until `pred` matches an event (within `wait`); `seen` keeps
+/// what was read, so the next call looks at it again.
+pub async fn events_until(
+    s: &mut TcpStream,
+    seen: &mut String,
+    wait: std::time::Duration,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        for line in seen.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                && pred(&v)
+            {
+                return v;
+            }
+        }
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+            .await
+            .expect("the event in time")
+            .expect("read");
+        assert!(n > 0, "the events stream closed");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}

@@ -550,3 +550,72 @@ async fn an_issuers_limits_apply_per_subject_or_per_client() {
     let u3 = session("u3", "other-app").await;
     assert!(echo(&u3).await["result"].is_object());
 }
+
+#[tokio::test]
+async fn the_python_sdk_signs_in_through_its_oauth_flow_and_reaches_tools() {
+    let idp = Idp::start();
+    let issuer = idp.issuer();
+    let gw = TestGateway::start_at(|c, addr| {
+        c.oauth = Some(OAuth {
+            public_url: format!("http://{addr}"),
+            issuers: vec![Issuer {
+                issuer,
+                jwks_url: None,
+                admin_scope: "mcp:admin".into(),
+                client_scope: "mcp:use".into(),
+                namespaces_claim: None,
+                limits: Default::default(),
+                limit_by_client: false,
+            }],
+        });
+    })
+    .await;
+    let mock = Mock::start(&[]);
+    gw.register(json!({"name": "mock", "protocol": "http", "url": mock.url()}))
+        .await;
+    let url = format!("http://{}/mcp", gw.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(peers().join("venv/bin/python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/peers/sdk_oauth.py"
+            ))
+            .arg(&url)
+            .output()
+            .expect("run the SDK client")
+    })
+    .await
+    .expect("SDK task");
+    assert!(
+        out.status.success(),
+        "the SDK's OAuth flow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the SDK's report");
+    assert_eq!(report["text"], "signed in");
+    assert!(
+        report["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("mock__echo")))
+    );
+    // It asked for a token bound to this resource, with the scope the gateway named.
+    assert_eq!(report["resource"], format!("http://{}/mcp", gw.addr));
+    assert!(
+        report["scope"]
+            .as_str()
+            .is_some_and(|s| s.contains("mcp:use")),
+        "{report}"
+    );
+    // And the call went in under the token's subject.
+    let entries = eventually(Duration::from_secs(10), "the audit row", || async {
+        let r = support::http::get(gw.addr, "/api/v1/audit?tool=mock__echo", &gw.admin_key).await;
+        let entries = r.json()["entries"].as_array().cloned().unwrap_or_default();
+        (!entries.is_empty()).then_some(entries)
+    })
+    .await;
+    assert!(
+        entries[0]["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("user-of-client-"))
+    );
+}

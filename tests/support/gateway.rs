@@ -30,12 +30,18 @@ impl TestGateway {
 
     /// Starts with the test database's config, adjusted by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        Self::start_at(|cfg, _| tweak(cfg)).await
+    }
+
+    /// As `start_with`, and `tweak` learns the address the gateway will listen on (bound
+    /// first), for settings that name it (a public URL).
+    pub async fn start_at(tweak: impl FnOnce(&mut Config, SocketAddr)) -> TestGateway {
         let db = TestDb::new().await;
-        let mut cfg = db.config();
-        tweak(&mut cfg);
-        let state = metamcp::app::prepare(cfg).await.expect("gateway prepares");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let mut cfg = db.config();
+        tweak(&mut cfg, addr);
+        let state = metamcp::app::prepare(cfg).await.expect("gateway prepares");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(metamcp::app::run(listener, state.clone(), async {
             let _ = rx.await;

@@ -76,6 +76,8 @@ pub const OAUTH_ISSUER: &str = "METAMCP_OAUTH_ISSUER";
 pub const OAUTH_JWKS_URL: &str = "METAMCP_OAUTH_JWKS_URL";
 /// The default mapping of token scopes: `admin=mcp:admin client=mcp:use namespaces=groups`.
 pub const OAUTH_SCOPES: &str = "METAMCP_OAUTH_SCOPES";
+/// PEM certificates trusted for `https://` issuers besides the bundled public roots.
+pub const OAUTH_CA_FILE: &str = "METAMCP_OAUTH_CA_FILE";
 
 /// Every variable a TOML file may set (everything but the file's own name).
 const FILE_KEYS: &[&str] = &[
@@ -106,6 +108,7 @@ const FILE_KEYS: &[&str] = &[
     OAUTH_ISSUER,
     OAUTH_JWKS_URL,
     OAUTH_SCOPES,
+    OAUTH_CA_FILE,
     OTEL_SDK_DISABLED,
     OTEL_TRACES_EXPORTER,
     OTEL_ENDPOINT,
@@ -343,6 +346,8 @@ pub struct OAuth {
     /// Without a trailing slash.
     pub public_url: String,
     pub issuers: Vec<Issuer>,
+    /// Extra trusted certificates (PEM) for `https://` issuers.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One accepted authorization server and how its tokens' scopes map to ours.
@@ -391,17 +396,13 @@ impl OAuth {
     }
 }
 
-/// An `http://` URL, checked; `https://` needs TLS, which this build has no client for.
+/// An `https://` (or `http://`) URL with a host, checked.
 fn oauth_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     let uri: hyper::Uri = s.parse().map_err(|_| format!("{s:?} is not a URL"))?;
     match uri.scheme_str() {
-        Some("http") if uri.host().is_some() => Ok(s.to_string()),
-        Some("https") => Err(format!(
-            "{s}: https issuers need a TLS client, which this build does not have; \
-             reach the issuer over http (a sidecar or an internal address)"
-        )),
-        _ => Err(format!("{s:?} must be an http:// URL")),
+        Some("http" | "https") if uri.host().is_some() => Ok(s.to_string()),
+        _ => Err(format!("{s:?} must be an https:// (or http://) URL")),
     }
 }
 
@@ -451,13 +452,42 @@ fn scope_mapping(base: &Issuer, words: &str) -> Result<Issuer, String> {
     Ok(i)
 }
 
-fn oauth_from(
+/// The raw `METAMCP_OAUTH_*` settings and the public URL.
+struct OAuthRaw {
     public: Option<String>,
     issuers: Option<String>,
     jwks: Option<String>,
     scopes: Option<String>,
-    errs: &mut Collector,
-) -> Option<OAuth> {
+    ca_file: Option<String>,
+}
+
+fn oauth_from(raw: OAuthRaw, errs: &mut Collector) -> Option<OAuth> {
+    let OAuthRaw {
+        public,
+        issuers,
+        jwks,
+        scopes,
+        ca_file,
+    } = raw;
+    let ca_file = ca_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from);
+    if let Some(f) = &ca_file {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_file_iter(f)
+            .map_err(|e| format!("{}: {e}", f.display()))
+            .and_then(|it| {
+                it.collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("{}: {e}", f.display()))
+            });
+        match certs {
+            Ok(c) if c.is_empty() => errs.push(
+                OAUTH_CA_FILE,
+                format!("{}: no PEM certificate in it", f.display()),
+            ),
+            Ok(_) => {}
+            Err(e) => errs.push(OAUTH_CA_FILE, e),
+        }
+    }
     let issuers = issuers.filter(|s| !s.trim().is_empty())?;
     let base = Issuer {
         issuer: String::new(),
@@ -510,6 +540,7 @@ fn oauth_from(
     Some(OAuth {
         public_url: public.to_string(),
         issuers: list,
+        ca_file,
     })
 }
 
@@ -816,12 +847,13 @@ impl Config {
         let retention_raw = get(AUDIT_RETENTION);
         let audit_queue_raw = get(AUDIT_QUEUE);
         let log_raw = get(RUST_LOG);
-        let (public_raw, issuer_raw, jwks_raw, scopes_raw) = (
-            get(PUBLIC_URL),
-            get(OAUTH_ISSUER),
-            get(OAUTH_JWKS_URL),
-            get(OAUTH_SCOPES),
-        );
+        let oauth_raw = OAuthRaw {
+            public: get(PUBLIC_URL),
+            issuers: get(OAUTH_ISSUER),
+            jwks: get(OAUTH_JWKS_URL),
+            scopes: get(OAUTH_SCOPES),
+            ca_file: get(OAUTH_CA_FILE),
+        };
         let otel: Vec<(&'static str, Option<String>)> =
             OTEL_KEYS.iter().map(|k| (*k, get(k))).collect();
 
@@ -976,7 +1008,7 @@ impl Config {
             },
             &mut errs,
         );
-        let oauth = oauth_from(public_raw, issuer_raw, jwks_raw, scopes_raw, &mut errs);
+        let oauth = oauth_from(oauth_raw, &mut errs);
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             errs.push(RUST_LOG, format!("bad filter: {e}"));
@@ -1307,8 +1339,16 @@ mod tests {
                 OAUTH_ISSUER,
             ),
             (
-                vec![(OAUTH_ISSUER, "https://a.test"), (PUBLIC_URL, "http://g")],
+                vec![(OAUTH_ISSUER, "ftp://a.test"), (PUBLIC_URL, "http://g")],
                 OAUTH_ISSUER,
+            ),
+            (
+                vec![
+                    (OAUTH_ISSUER, "https://a.test"),
+                    (PUBLIC_URL, "http://g"),
+                    (OAUTH_CA_FILE, "/nonexistent/ca.pem"),
+                ],
+                OAUTH_CA_FILE,
             ),
             (
                 vec![

@@ -23,17 +23,30 @@ const PUBLIC: &str = "http://mcp.example.test";
 
 /// The test authorization server.
 struct Idp {
+    /// Where the test reaches it (plain HTTP).
     addr: SocketAddr,
+    /// Its issuer URL.
+    issuer: String,
     child: Child,
 }
 
 impl Idp {
     fn start() -> Idp {
+        Self::spawn(&[])
+    }
+
+    /// Serving HTTPS with a certificate from a CA whose certificate is `dir/ca.pem`.
+    fn start_tls(dir: &std::path::Path) -> Idp {
+        Self::spawn(&["--tls".as_ref(), dir.as_os_str()])
+    }
+
+    fn spawn(args: &[&std::ffi::OsStr]) -> Idp {
         let mut child = Command::new(peers().join("oauth/bin/python"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/peers/oauth_issuer.py"
             ))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -42,15 +55,24 @@ impl Idp {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("its port");
-        let port: u16 = line.trim().parse().expect("a port");
+        let ports: Vec<u16> = line
+            .split_whitespace()
+            .map(|p| p.parse().expect("a port"))
+            .collect();
+        let (issuer, control) = match ports.as_slice() {
+            [p] => (format!("http://127.0.0.1:{p}"), *p),
+            [tls, plain] => (format!("https://127.0.0.1:{tls}"), *plain),
+            _ => panic!("unexpected first line {line:?}"),
+        };
         Idp {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr: SocketAddr::from(([127, 0, 0, 1], control)),
+            issuer,
             child,
         }
     }
 
     fn issuer(&self) -> String {
-        format!("http://{}", self.addr)
+        self.issuer.clone()
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
@@ -109,10 +131,15 @@ impl Drop for Idp {
 }
 
 async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
+    gateway_trusting(idp, None).await
+}
+
+async fn gateway_trusting(idp: &Idp, ca_file: Option<std::path::PathBuf>) -> (TestGateway, Mock) {
     let issuer = idp.issuer();
     let gw = TestGateway::start_with(|c| {
         c.oauth = Some(OAuth {
             public_url: PUBLIC.into(),
+            ca_file,
             issuers: vec![Issuer {
                 issuer,
                 jwks_url: None,
@@ -501,6 +528,7 @@ async fn an_issuers_limits_apply_per_subject_or_per_client() {
     let gw = TestGateway::start_with(|c| {
         c.oauth = Some(OAuth {
             public_url: PUBLIC.into(),
+            ca_file: None,
             issuers: vec![Issuer {
                 issuer,
                 jwks_url: None,
@@ -558,6 +586,7 @@ async fn the_python_sdk_signs_in_through_its_oauth_flow_and_reaches_tools() {
     let gw = TestGateway::start_at(|c, addr| {
         c.oauth = Some(OAuth {
             public_url: format!("http://{addr}"),
+            ca_file: None,
             issuers: vec![Issuer {
                 issuer,
                 jwks_url: None,
@@ -618,4 +647,27 @@ async fn the_python_sdk_signs_in_through_its_oauth_flow_and_reaches_tools() {
             .as_str()
             .is_some_and(|s| s.starts_with("user-of-client-"))
     );
+}
+
+#[tokio::test]
+async fn an_https_issuer_is_trusted_through_the_ca_file_and_only_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let idp = Idp::start_tls(dir.path());
+    assert!(idp.issuer().starts_with("https://"));
+    let (gw, _mock) = gateway_trusting(&idp, Some(dir.path().join("ca.pem"))).await;
+    let token = idp.token("ec", json!({})).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&token));
+    assert_eq!(c.initialize().await.status, 200);
+    let result = c
+        .result(
+            "tools/call",
+            json!({"name": "mock__echo", "arguments": {"message": "over tls"}}),
+        )
+        .await;
+    assert_eq!(text_of(&result), "over tls");
+    // A gateway that does not trust the issuer's CA cannot fetch its keys: refused.
+    let (untrusting, _mock2) = gateway_trusting(&idp, None).await;
+    let (status, challenge) = try_token(&untrusting, "/mcp", &token).await;
+    assert_eq!(status, 401, "{challenge}");
+    assert!(challenge.contains("unknown_key"), "{challenge}");
 }

@@ -99,6 +99,9 @@ struct Fetched {
 /// The process's OAuth verifier.
 pub struct OAuth {
     pub settings: Settings,
+    /// For `https://` issuers: the bundled public roots and `METAMCP_OAUTH_CA_FILE`
+    /// (checked when the configuration was read).
+    tls: Option<tokio_rustls::TlsConnector>,
     issuers: Vec<IssuerState>,
     /// JWKS and metadata requests made (for tests and `/metrics`).
     fetches: std::sync::atomic::AtomicU64,
@@ -117,8 +120,13 @@ impl OAuth {
                 fetch: tokio::sync::Mutex::new(Fetched::default()),
             })
             .collect();
+        let tls = tls_client(settings.ca_file.as_deref())
+            .inspect_err(|e| tracing::error!(error = %e, "OAuth: no TLS client for https issuers"))
+            .ok()
+            .map(tokio_rustls::TlsConnector::from);
         OAuth {
             settings,
+            tls,
             issuers,
             fetches: Default::default(),
             blocks: ArcSwap::from_pointee(Vec::new()),
@@ -239,7 +247,7 @@ impl OAuth {
     async fn get_json(&self, url: &str) -> Result<Value, String> {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let body = tokio::time::timeout(FETCH_TIMEOUT, http_get(url))
+        let body = tokio::time::timeout(FETCH_TIMEOUT, http_get(self.tls.as_ref(), url))
             .await
             .map_err(|_| format!("{url}: no answer within {FETCH_TIMEOUT:?}"))??;
         serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
@@ -447,18 +455,69 @@ fn split_origin(url: &str) -> (&str, &str) {
     }
 }
 
-/// A bounded GET over plain HTTP/1.1.
-async fn http_get(url: &str) -> Result<Bytes, String> {
-    use http_body_util::BodyExt;
-    let uri: hyper::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!("{url}: only http:// is supported"));
+/// The TLS client for issuers: Mozilla's roots (webpki-roots) and the certificates of
+/// `ca_file`, TLS 1.2 and 1.3 with ring.
+pub fn tls_client(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(f) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(f)
+            .map_err(|e| format!("{}: {e}", f.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!("{}: no usable certificate", f.display()));
+        }
     }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A bounded GET over HTTP/1.1, with TLS for `https://`.
+async fn http_get(tls: Option<&tokio_rustls::TlsConnector>, url: &str) -> Result<Bytes, String> {
+    let uri: hyper::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(format!("{url}: only https:// and http:// are supported")),
+    };
     let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let stream = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("{url}: {e}"))?;
+    if https {
+        let name = rustls::pki_types::ServerName::try_from(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        )
+        .map_err(|e| format!("{url}: {e}"))?;
+        let tls = tls.ok_or_else(|| format!("{url}: no TLS client (see the start-up log)"))?;
+        let stream = tls
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("{url}: TLS: {e}"))?;
+        get_over(stream, &uri, url).await
+    } else {
+        get_over(stream, &uri, url).await
+    }
+}
+
+async fn get_over<S>(stream: S, uri: &hyper::Uri, url: &str) -> Result<Bytes, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    use http_body_util::BodyExt;
+    let host = uri.host().unwrap_or_default();
     let (mut send, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await

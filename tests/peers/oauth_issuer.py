@@ -3,7 +3,11 @@
 Tokens are signed by an independent library (PyPI `joserfc`), with keys generated here
 at start: RSA (RS256), EC P-256 (ES256) and Ed25519 (EdDSA).
 
-    python oauth_issuer.py [--path /tenant]     # prints the port, then serves
+    python oauth_issuer.py [--path /tenant] [--tls DIR]   # prints the port, then serves
+
+With --tls it serves HTTPS with a certificate for 127.0.0.1 from a CA made at start,
+whose certificate it writes to DIR/ca.pem (PyPI `cryptography`, joserfc's own dependency),
+and prints a second port: the same endpoints over plain HTTP, for the test's /sign.
 
 Serves:
   GET  /.well-known/oauth-authorization-server[/path]   RFC 8414 metadata
@@ -81,6 +85,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def base(self):
+        if ISSUER["base"]:
+            return ISSUER["base"]
         return f"http://127.0.0.1:{self.server.server_address[1]}{PATH}"
 
     def send_json(self, status, body, headers=()):
@@ -203,9 +209,84 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json(404, {"error": "not_found"})
 
 
+def tls_context(folder):
+    """A CA and a server certificate for 127.0.0.1 signed by it; the CA goes to ca.pem."""
+    import datetime
+    import ipaddress
+    import os
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "metamcp test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                          content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False,
+                          encipher_only=False, decipher_only=False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+    with open(os.path.join(folder, "ca.pem"), "wb") as f:
+        f.write(pem(ca))
+    with open(os.path.join(folder, "server.pem"), "wb") as f:
+        f.write(pem(cert))
+    with open(os.path.join(folder, "server.key"), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(folder, "server.pem"), os.path.join(folder, "server.key"))
+    return ctx
+
+
+# With --tls: the https issuer URL, which every answer names (the plain control port too).
+ISSUER = {"base": None}
+
+
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
+    if "--tls" in sys.argv:
+        ctx = tls_context(sys.argv[sys.argv.index("--tls") + 1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        ISSUER["base"] = f"https://127.0.0.1:{server.server_address[1]}{PATH}"
+        # The test signs tokens and reads counts over plain HTTP on a second port.
+        control = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=control.serve_forever, daemon=True).start()
+        print(server.server_address[1], control.server_address[1], flush=True)
+    else:
+        print(server.server_address[1], flush=True)
     server.serve_forever()
 
 

@@ -11,6 +11,7 @@
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
 #           apt-get when /usr/bin/chromium is missing and we are root)
+# and Debian's nginx-light (the balancer of tests/replicas.rs), when missing and root.
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
 set -euo pipefail
@@ -74,6 +75,16 @@ if [ ! -x /usr/bin/chromium ]; then
         echo "tests/peers/install.sh: /usr/bin/chromium is missing: install Debian's chromium" >&2
         exit 1
     fi
+fi
+if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # The balancer of tests/replicas.rs (without it, the test balances by itself).
+    echo "installing nginx for the replicas test" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || {
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+    }
+    # A package install may start the system's nginx: the tests run their own.
+    [ -f /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
 fi
 if [ ! -f "$dest/browser/.done" ]; then
     rm -rf "$dest/browser"

@@ -1,0 +1,559 @@
+//! Three gateway processes on one PostgreSQL, behind a round-robin balancer: nginx with
+//! the repository's own `deploy/nginx.conf` when nginx is installed (tests/peers/install.sh
+//! installs it), else a TCP round robin written here. The replicas get the settings
+//! `compose.yaml` gives them (`metamcp.env.example`: one database, one JWT secret, one
+//! encryption key, a pool of 8).
+//!
+//! Checked: a session opened on one replica goes on on the others; ending it on one is
+//! 404 on all within a second; a registry change and a namespace override made on one
+//! are served by all within a second; key inactivation and rotation reach all within a
+//! second; stdio servers run in every replica (a child each); the official Python SDK
+//! keeps calling tools through the balancer while a replica is killed with SIGKILL, and
+//! only the call in flight on that replica fails.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::http::{get, request, send_json};
+use support::mcp::{Client, text_of};
+use support::mock::Mock;
+use support::{TestDb, eventually, peers};
+
+/// Within a second, as the deployment promises.
+const SECOND: Duration = Duration::from_secs(1);
+
+/// One gateway process; a thread reads its log so that it never blocks on it.
+struct Replica {
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl Replica {
+    fn start(db: &TestDb) -> Replica {
+        let mut env = db.env();
+        // As in metamcp.env.example.
+        env.push(("METAMCP_DB_POOL_SIZE", "8".into()));
+        let (child, stderr, addr) = support::start_gateway_binary_with(&env);
+        std::thread::spawn(move || for _ in stderr.lines().map_while(Result::ok) {});
+        Replica { addr, child }
+    }
+
+    /// `POST /mcp` requests it has answered (its `/metrics`).
+    async fn mcp_posts(&self) -> u64 {
+        let text = request(self.addr, "GET", "/metrics", &[], None)
+            .await
+            .text();
+        text.lines()
+            .filter(|l| l.starts_with("metamcp_http_requests_total{route=\"/mcp\",method=\"POST\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The balancer in front.
+enum Balancer {
+    Nginx {
+        addr: SocketAddr,
+        child: Child,
+        _dir: tempfile::TempDir,
+    },
+    Tcp {
+        addr: SocketAddr,
+        task: tokio::task::JoinHandle<()>,
+    },
+}
+
+impl Balancer {
+    async fn start(replicas: &[SocketAddr]) -> Balancer {
+        if std::path::Path::new("/usr/sbin/nginx").exists() {
+            Self::nginx(replicas)
+        } else {
+            Self::tcp(replicas.to_vec()).await
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Balancer::Nginx { addr, .. } | Balancer::Tcp { addr, .. } => *addr,
+        }
+    }
+
+    /// deploy/nginx.conf with the upstream servers and the port replaced.
+    fn nginx(replicas: &[SocketAddr]) -> Balancer {
+        let conf =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
+                .expect("deploy/nginx.conf");
+        let start = conf.find("# servers begin").expect("servers begin");
+        let end = conf.find("# servers end").expect("servers end");
+        let servers: String = replicas
+            .iter()
+            .map(|a| format!("server {a} max_fails=1 fail_timeout=5s;\n        "))
+            .collect();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let conf = format!("{}{servers}{}", &conf[..start], &conf[end..])
+            .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+        let dir = tempfile::tempdir().expect("nginx prefix");
+        // nginx's workers run as nobody when the master is root: they must reach it.
+        support::set_mode(dir.path(), 0o755);
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+        let child = Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .args(["-c", "nginx.conf", "-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nginx did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Balancer::Nginx {
+            addr,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Round robin per connection; a replica that refuses is skipped (as nginx's
+    /// `proxy_next_upstream error`).
+    async fn tcp(replicas: Vec<SocketAddr>) -> Balancer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let next = Arc::new(AtomicUsize::new(0));
+            while let Ok((mut client, _)) = listener.accept().await {
+                let replicas = replicas.clone();
+                let next = next.clone();
+                tokio::spawn(async move {
+                    for _ in 0..replicas.len() {
+                        let i = next.fetch_add(1, Ordering::Relaxed) % replicas.len();
+                        if let Ok(mut upstream) = tokio::net::TcpStream::connect(replicas[i]).await
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Balancer::Tcp { addr, task }
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        match self {
+            Balancer::Nginx { child, .. } => {
+                // SIGTERM: the master takes its workers with it (SIGKILL would not).
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    // SAFETY: kill(2) on our own child's pid.
+                    unsafe {
+                        libc::kill(pid, libc::SIGTERM);
+                    }
+                }
+                let _ = child.wait();
+            }
+            Balancer::Tcp { task, .. } => task.abort(),
+        }
+    }
+}
+
+/// Three replicas on a fresh database, an admin key, a mock backend registered.
+async fn cluster() -> (TestDb, Vec<Replica>, String, Mock) {
+    let db = TestDb::new().await;
+    let replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&db)).collect();
+    let store = support::gateway::key_store(&db);
+    let admin =
+        support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+            .await;
+    let mock = Mock::start(&["--profile", "rich"]);
+    let r = send_json(
+        replicas[0].addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for rep in &replicas {
+        eventually(
+            Duration::from_secs(20),
+            "mock running on every replica",
+            || async {
+                let r = get(rep.addr, "/api/v1/mcp/servers/mock", &admin).await;
+                (r.json()["status"] == "running").then_some(())
+            },
+        )
+        .await;
+    }
+    (db, replicas, admin, mock)
+}
+
+/// A client of `addr` using the session `from` opened elsewhere.
+fn same_session(addr: SocketAddr, key: &str, from: &Client) -> Client {
+    let mut c = Client::new(addr, "/mcp", Some(key));
+    c.session = from.session.clone();
+    c
+}
+
+async fn echo(c: &Client, message: &str) -> String {
+    text_of(
+        &c.result(
+            "tools/call",
+            json!({"name": "mock__echo", "arguments": {"message": message}}),
+        )
+        .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_registry_and_keys_are_shared_by_every_replica() {
+    let (db, replicas, admin, _mock) = cluster().await;
+    let [a, b, c] = [replicas[0].addr, replicas[1].addr, replicas[2].addr];
+
+    // A session opened on A goes on on B and C: no affinity needed.
+    let mut on_a = Client::new(a, "/mcp", Some(&admin));
+    assert_eq!(on_a.initialize().await.status, 200);
+    for addr in [b, c] {
+        let other = same_session(addr, &admin, &on_a);
+        assert_eq!(echo(&other, "hop").await, "hop");
+    }
+
+    // Ended on B: 404 on every replica within a second.
+    let on_b = same_session(b, &admin, &on_a);
+    let sid = on_b.session.clone().expect("a session id");
+    let r = request(
+        b,
+        "DELETE",
+        "/mcp",
+        &[
+            ("authorization", &format!("Bearer {admin}")),
+            ("mcp-session-id", &sid),
+        ],
+        None,
+    )
+    .await;
+    assert!(matches!(r.status, 200 | 204), "{}", r.text());
+    for addr in [a, b, c] {
+        let gone = same_session(addr, &admin, &on_a);
+        eventually(SECOND, "the session ended everywhere", || async {
+            let r = gone
+                .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+                .await;
+            (r.status == 404).then_some(())
+        })
+        .await;
+    }
+
+    // A server added through A is served by B and C within a second.
+    let mut on_b = Client::new(b, "/mcp", Some(&admin));
+    on_b.initialize().await;
+    let mut on_c = Client::new(c, "/mcp", Some(&admin));
+    on_c.initialize().await;
+    let second = Mock::start(&[]);
+    let r = send_json(
+        a,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "second", "protocol": "http", "url": second.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for client in [&on_b, &on_c] {
+        eventually(
+            Duration::from_secs(5),
+            "the new server's tools everywhere",
+            || async {
+                client
+                    .tool_names()
+                    .await
+                    .contains(&"second__echo".to_string())
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    // A namespace override changed on C is served by A and B within a second.
+    let r = send_json(
+        a,
+        "POST",
+        "/api/v1/namespaces",
+        &admin,
+        &json!({"name": "team", "servers": ["mock"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut team_a = Client::new(a, "/mcp/team", Some(&admin));
+    team_a.initialize().await;
+    let mut team_b = Client::new(b, "/mcp/team", Some(&admin));
+    team_b.initialize().await;
+    let r = send_json(
+        c,
+        "PUT",
+        "/api/v1/namespaces/team",
+        &admin,
+        &json!({"tools": {"mock__echo": {"name": "say"}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let started = std::time::Instant::now();
+    for client in [&team_a, &team_b] {
+        eventually(SECOND, "the override everywhere", || async {
+            client
+                .tool_names()
+                .await
+                .contains(&"say".to_string())
+                .then_some(())
+        })
+        .await;
+    }
+    eprintln!(
+        "override served by every replica after {:?}",
+        started.elapsed()
+    );
+
+    // A key inactivated and a key rotated: every replica within a second.
+    let store = support::gateway::key_store(&db);
+    let key =
+        support::gateway::create_key(&store, "user", metamcp::store::keys::Scope::Client, &[])
+            .await;
+    for addr in [a, b, c] {
+        let mut k = Client::new(addr, "/mcp", Some(&key));
+        assert_eq!(k.initialize().await.status, 200);
+    }
+    let id = key
+        .strip_prefix("mcp_")
+        .and_then(|k| k.split('_').next())
+        .expect("key id")
+        .to_string();
+    keyadm(&db, &["keys", "inactivate", &id]).await;
+    for addr in [a, b, c] {
+        eventually(SECOND, "the inactivation everywhere", || async {
+            (get(addr, "/api/v1/namespaces", &key).await.status == 401).then_some(())
+        })
+        .await;
+    }
+    keyadm(&db, &["keys", "activate", &id]).await;
+    for addr in [a, b, c] {
+        eventually(SECOND, "the activation everywhere", || async {
+            (get(addr, "/api/v1/namespaces", &key).await.status == 200).then_some(())
+        })
+        .await;
+    }
+    let rotated = keyadm(&db, &["keys", "rotate", &id, "--json"]).await;
+    let new_key = serde_json::from_str::<Value>(&rotated).expect("json")["api_key"]
+        .as_str()
+        .expect("the new key")
+        .to_string();
+    for addr in [a, b, c] {
+        eventually(SECOND, "the rotation everywhere", || async {
+            let old = get(addr, "/api/v1/namespaces", &key).await.status;
+            let new = get(addr, "/api/v1/namespaces", &new_key).await.status;
+            (old == 401 && new == 200).then_some(())
+        })
+        .await;
+    }
+}
+
+async fn keyadm(db: &TestDb, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let inv = metamcp::keyadm::parse(&args).expect("keyadm arguments");
+    metamcp::keyadm::execute(&db.config(), &inv)
+        .await
+        .unwrap_or_else(|e| panic!("keyadm {args:?}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_servers_run_in_every_replica() {
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let r = send_json(
+        replicas[0].addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "pipe", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+                "args": ["--transport", "stdio"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut pids = Vec::new();
+    for rep in &replicas {
+        let mut c = Client::new(rep.addr, "/mcp", Some(&admin));
+        c.initialize().await;
+        let who = eventually(Duration::from_secs(20), "the stdio child", || async {
+            let r = c
+                .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                              "params": {"name": "pipe__whoami", "arguments": {}}}))
+                .await;
+            let m = support::mcp::response_message(&r);
+            m["result"].is_object().then(|| text_of(&m["result"]))
+        })
+        .await;
+        // "pid N calls M"
+        let pid: u64 = who
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("whoami said {who:?}"));
+        pids.push(pid);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "one child per replica: {pids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_rides_out_a_killed_replica_behind_the_balancer() {
+    let (_db, mut replicas, admin, _mock) = cluster().await;
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp", balancer.addr());
+
+    let mut sdk = Command::new(peers().join("venv/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/replicas_sdk.py"
+        ))
+        .args([&url, &admin])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the SDK client");
+    let mut stdin = sdk.stdin.take().expect("stdin");
+    let lines = Arc::new(Mutex::new(
+        BufReader::new(sdk.stdout.take().expect("stdout")).lines(),
+    ));
+    let next_line = |lines: Arc<Mutex<std::io::Lines<BufReader<std::process::ChildStdout>>>>| async move {
+        tokio::task::spawn_blocking(move || {
+            lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        })
+        .await
+        .expect("reader")
+    };
+    // The SDK has made its first calls, through every replica.
+    let first: Value = serde_json::from_str(&next_line(lines.clone()).await).expect("first half");
+    assert_eq!(first["ok"], 10, "{first}");
+    let mut spread = 0;
+    for r in &replicas {
+        if r.mcp_posts().await > 0 {
+            spread += 1;
+        }
+    }
+    if matches!(balancer, Balancer::Nginx { .. }) {
+        assert_eq!(
+            spread, 3,
+            "nginx spreads one session's requests over every replica"
+        );
+    }
+
+    // A call in flight on the third replica when it is killed fails; nothing else does.
+    // It goes to a backend of its own, so that its start can be seen there.
+    let slow = Mock::start(&[]);
+    let r = send_json(
+        addrs[0],
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "slow", "protocol": "http", "url": slow.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut direct = Client::new(addrs[2], "/mcp", Some(&admin));
+    direct.initialize().await;
+    eventually(
+        Duration::from_secs(10),
+        "slow's tools on the third replica",
+        || async {
+            direct
+                .tool_names()
+                .await
+                .contains(&"slow__sleep".to_string())
+                .then_some(())
+        },
+    )
+    .await;
+    let in_flight = tokio::spawn(async move {
+        direct
+            .post(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                          "params": {"name": "slow__sleep", "arguments": {"ms": 10000}}}))
+            .await
+    });
+    let slow_addr: SocketAddr = slow
+        .url()
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("the mock's address");
+    let mut probe = Client::new(slow_addr, "/mcp", None);
+    probe.initialize().await;
+    let polls = AtomicUsize::new(0);
+    eventually(
+        Duration::from_secs(5),
+        "the slow call at the backend",
+        || async {
+            // whoami counts itself too: the sleep has started once it counts one more.
+            let n = polls.fetch_add(1, Ordering::Relaxed) as u64 + 1;
+            let who = text_of(
+                &probe
+                    .result("tools/call", json!({"name": "whoami", "arguments": {}}))
+                    .await,
+            );
+            let calls: u64 = who
+                .rsplit(' ')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            (calls > n).then_some(())
+        },
+    )
+    .await;
+    replicas[2].kill();
+    let lost = in_flight.await;
+    assert!(
+        lost.is_err() || lost.as_ref().is_ok_and(|r| r.status != 200),
+        "the call in flight on the killed replica cannot have succeeded"
+    );
+    writeln!(stdin, "go").expect("tell the SDK to go on");
+    let second: Value = serde_json::from_str(&next_line(lines.clone()).await).expect("second half");
+    assert_eq!(
+        second["ok"], 20,
+        "every call after the kill succeeded: {second}"
+    );
+    assert_eq!(second["errors"], json!([]), "{second}");
+    let _ = sdk.wait();
+}

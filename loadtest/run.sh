@@ -107,6 +107,8 @@ if [ -n "${OBSERVE:-}" ]; then
         OTEL_TRACES_SAMPLER=always_on ${TRACED_ENV:-OTEL_BSP_SCHEDULE_DELAY=1000})"
     read -r UNSAMPLED_ADDR UNSAMPLED_PID <<<"$(start_variant unsampled METAMCP_AUDIT=off \
         OTEL_EXPORTER_OTLP_ENDPOINT="$SINK" OTEL_TRACES_SAMPLER=always_off)"
+    # start_variant ran in a subshell: its `pids+=` did not reach this one.
+    pids+=("$BARE_PID" "$TRACED_PID" "$UNSAMPLED_PID")
 fi
 if [ -n "${LIMITS:-}" ]; then
     LIMITED=$("$BIN/keyadm" keys create --name limited --scope client --rate 1000000000/s \

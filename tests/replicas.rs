@@ -7,7 +7,9 @@
 //! Checked: a session opened on one replica goes on on the others; ending it on one is
 //! 404 on all within a second; a registry change and a namespace override made on one
 //! are served by all within a second; key inactivation and rotation reach all within a
-//! second; stdio servers run in every replica (a child each); the official Python SDK
+//! second; a resource subscription taken through one replica is delivered on the
+//! session's GET stream held by another; stdio servers run in every replica (a child
+//! each); the official Python SDK
 //! keeps calling tools through the balancer while a replica is killed with SIGKILL, and
 //! only the call in flight on that replica fails.
 
@@ -556,4 +558,93 @@ async fn the_python_sdk_rides_out_a_killed_replica_behind_the_balancer() {
     );
     assert_eq!(second["errors"], json!([]), "{second}");
     let _ = sdk.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_taken_on_one_replica_is_delivered_on_anothers_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let [a, b] = [replicas[0].addr, replicas[1].addr];
+    let mut on_a = Client::new(a, "/mcp", Some(&admin));
+    assert_eq!(on_a.initialize().await.status, 200);
+    let sid = on_a.session.clone().expect("session");
+
+    // The session's GET stream is held by replica B.
+    let mut stream = tokio::net::TcpStream::connect(b).await.expect("connect B");
+    let head = format!(
+        "GET /mcp HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nauthorization: Bearer {admin}\r\n\
+         accept: text/event-stream\r\nmcp-session-id: {sid}\r\nmcp-protocol-version: 2025-06-18\r\n\r\n",
+        b.port()
+    );
+    stream.write_all(head.as_bytes()).await.expect("GET");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let started = tokio::time::Instant::now();
+    while !seen.contains("\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("the stream's head")
+            .expect("read");
+        assert!(n > 0, "B closed the stream: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+
+    // Subscribed through replica A.
+    let uri = "mock://static/hello";
+    on_a.result("resources/subscribe", json!({"uri": uri}))
+        .await;
+    // The backend says the resource changed (again until the update arrives, since B
+    // adopts the subscription asynchronously): B's stream delivers it.
+    let deadline = started + Duration::from_secs(10);
+    loop {
+        on_a.result(
+            "tools/call",
+            json!({"name": "mock__touch", "arguments": {"uri": uri}}),
+        )
+        .await;
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+        if let Ok(Ok(n)) = read {
+            assert!(n > 0, "B closed the stream");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if seen.contains("notifications/resources/updated") && seen.contains(uri) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no update on B's stream: {seen}"
+        );
+    }
+    eprintln!("delivered on B after {:?}", started.elapsed());
+
+    // A stream opened on C after the subscription was taken gets the updates too.
+    let c = replicas[2].addr;
+    let mut on_c = tokio::net::TcpStream::connect(c).await.expect("connect C");
+    let head = head.replace(
+        &format!("127.0.0.1:{}", b.port()),
+        &format!("127.0.0.1:{}", c.port()),
+    );
+    on_c.write_all(head.as_bytes()).await.expect("GET on C");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        on_a.result(
+            "tools/call",
+            json!({"name": "mock__touch", "arguments": {"uri": uri}}),
+        )
+        .await;
+        let read = tokio::time::timeout(Duration::from_millis(200), on_c.read(&mut buf)).await;
+        if let Ok(Ok(n)) = read {
+            assert!(n > 0, "C closed the stream: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if seen.contains("notifications/resources/updated") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no update on C's stream: {seen}"
+        );
+    }
 }

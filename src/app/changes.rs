@@ -47,7 +47,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
     state.reload_registry().await
 }
 
-async fn session(state: &State, backoff: &mut Duration) -> Result<(), DbError> {
+async fn session(state: &Arc<State>, backoff: &mut Duration) -> Result<(), DbError> {
     let (client, mut connection) = state
         .db
         .pg
@@ -103,7 +103,7 @@ async fn session(state: &State, backoff: &mut Duration) -> Result<(), DbError> {
     result
 }
 
-async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError> {
+async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbError> {
     let mut keys = BTreeSet::new();
     let mut registry_changed = false;
     let mut blocks_changed = false;
@@ -137,6 +137,23 @@ async fn handle_batch(state: &State, payloads: &[String]) -> Result<(), DbError>
                 }
             }
             Some("oauth_blocks") => blocks_changed = true,
+            Some("resource_subscriptions") => {
+                let text = |k: &str| v[k].as_str().map(str::to_string);
+                if let (Some(conversation), Some(uri), Some(expires)) =
+                    (text("conversation"), text("uri"), v["expires"].as_u64())
+                {
+                    crate::mcp::shared::announced(
+                        state,
+                        crate::store::subscriptions::Shared {
+                            conversation,
+                            uri,
+                            namespace: text("namespace"),
+                            key_id: text("key_id").unwrap_or_default(),
+                            expires,
+                        },
+                    );
+                }
+            }
             Some(_) => registry_changed = true,
             None => {}
         }

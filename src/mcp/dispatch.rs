@@ -191,6 +191,9 @@ pub fn route<'v>(
                 && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
             {
                 ctx.state.subscriptions.remove(&uri, &ctx.conversation);
+                if ctx.session_expires.is_some() {
+                    crate::mcp::shared::unshare(&ctx.state, &ctx.conversation, Some(&uri));
+                }
             }
             target
         }
@@ -204,6 +207,7 @@ pub fn route<'v>(
                 .subscriptions
                 .add(&uri, &ctx.holder(), unix_now())
                 .map_err(|e| RpcError::method(code::INTERNAL, e.to_string()))?;
+            crate::mcp::shared::share(&ctx.state, &ctx.holder(), ctx.namespace.as_deref(), &uri);
             target
         }
         "completion/complete" => {

@@ -31,6 +31,7 @@ pub mod batch;
 pub mod dispatch;
 pub mod lists;
 pub mod rest;
+pub mod shared;
 pub mod stream;
 
 pub use crate::proxy::rpc::{RpcError, code};

@@ -75,6 +75,10 @@ pub(crate) fn listen(ctx: &Ctx) -> Response<Body> {
     let state = ctx.state.clone();
     let conversation = ctx.conversation.clone();
     let listening = ctx.state.subscriptions.listening(&ctx.holder());
+    // A session's subscriptions taken through other replicas are delivered here too.
+    if ctx.session_expires.is_some() {
+        crate::mcp::shared::adopt_all(&ctx.state, &ctx.conversation);
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let _listening = listening;
@@ -164,6 +168,7 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         Ok(()) => {
             let conversation = format!("s:{}", base64url(&session::hash(id)));
             ctx.state.subscriptions.forget(&conversation);
+            crate::mcp::shared::unshare(&ctx.state, &conversation, None);
             ctx.state.backends.end_owner(&conversation);
             status_only(StatusCode::OK)
         }

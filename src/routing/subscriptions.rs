@@ -166,6 +166,16 @@ impl Subscriptions {
         }
     }
 
+    /// Whether a listening stream of `conversation` is open in this process.
+    pub fn is_listening(&self, conversation: &str) -> bool {
+        self.table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_conversation
+            .get(conversation)
+            .is_some_and(|c| c.listeners > 0)
+    }
+
     /// Subscriptions held now.
     pub fn len(&self) -> usize {
         self.table.lock().unwrap_or_else(|p| p.into_inner()).total

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_oauth_blocks",
         sql: include_str!("../../sql/0012_oauth_blocks.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_resource_subscriptions",
+        sql: include_str!("../../sql/0013_resource_subscriptions.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

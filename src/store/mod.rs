@@ -9,3 +9,4 @@ pub mod keys;
 pub mod migrate;
 pub mod oauth;
 pub mod registry;
+pub mod subscriptions;

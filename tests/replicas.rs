@@ -596,26 +596,7 @@ async fn a_subscription_taken_on_one_replica_is_delivered_on_anothers_stream() {
         .await;
     // The backend says the resource changed (again until the update arrives, since B
     // adopts the subscription asynchronously): B's stream delivers it.
-    let deadline = started + Duration::from_secs(10);
-    loop {
-        on_a.result(
-            "tools/call",
-            json!({"name": "mock__touch", "arguments": {"uri": uri}}),
-        )
-        .await;
-        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
-        if let Ok(Ok(n)) = read {
-            assert!(n > 0, "B closed the stream");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        if seen.contains("notifications/resources/updated") && seen.contains(uri) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no update on B's stream: {seen}"
-        );
-    }
+    touch_until_delivered(&on_a, uri, &mut stream, &mut seen).await;
     eprintln!("delivered on B after {:?}", started.elapsed());
 
     // A stream opened on C after the subscription was taken gets the updates too.
@@ -626,25 +607,38 @@ async fn a_subscription_taken_on_one_replica_is_delivered_on_anothers_stream() {
         &format!("127.0.0.1:{}", c.port()),
     );
     on_c.write_all(head.as_bytes()).await.expect("GET on C");
-    let mut seen = String::new();
+    touch_until_delivered(&on_a, uri, &mut on_c, &mut String::new()).await;
+}
+
+/// Has the backend announce a change of `uri` (through `client`) until `stream` delivers
+/// the update (within 10 s); `seen` collects what the stream said.
+async fn touch_until_delivered(
+    client: &Client,
+    uri: &str,
+    stream: &mut tokio::net::TcpStream,
+    seen: &mut String,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        on_a.result(
-            "tools/call",
-            json!({"name": "mock__touch", "arguments": {"uri": uri}}),
-        )
-        .await;
-        let read = tokio::time::timeout(Duration::from_millis(200), on_c.read(&mut buf)).await;
+        client
+            .result(
+                "tools/call",
+                json!({"name": "mock__touch", "arguments": {"uri": uri}}),
+            )
+            .await;
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
         if let Ok(Ok(n)) = read {
-            assert!(n > 0, "C closed the stream: {seen}");
+            assert!(n > 0, "the stream closed: {seen}");
             seen.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
-        if seen.contains("notifications/resources/updated") {
-            break;
+        if seen.contains("notifications/resources/updated") && seen.contains(uri) {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no update on C's stream: {seen}"
+            "no update on the stream: {seen}"
         );
     }
 }

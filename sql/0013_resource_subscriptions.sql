@@ -9,19 +9,27 @@ CREATE TABLE resource_subscriptions (
     namespace    text CHECK (length(namespace) <= 200),
     key_id       text NOT NULL DEFAULT '' CHECK (length(key_id) <= 64),
     expires_at   timestamptz NOT NULL,
+    -- The gateway process that wrote it (it ignores its own announcements).
+    origin       text NOT NULL DEFAULT '' CHECK (length(origin) <= 64),
     PRIMARY KEY (conversation, uri)
 );
 CREATE INDEX resource_subscriptions_expiry ON resource_subscriptions (expires_at);
 
 CREATE FUNCTION metamcp_notify_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('metamcp_changes', json_build_object(
-        'table', 'resource_subscriptions', 'op', 'insert', 'conversation', NEW.conversation,
-        'uri', NEW.uri, 'namespace', NEW.namespace, 'key_id', NEW.key_id,
-        'expires', extract(epoch FROM NEW.expires_at)::bigint)::text);
+    IF TG_OP = 'INSERT' THEN
+        PERFORM pg_notify('metamcp_changes', json_build_object(
+            'table', 'resource_subscriptions', 'op', 'insert', 'conversation', NEW.conversation,
+            'uri', NEW.uri, 'namespace', NEW.namespace, 'key_id', NEW.key_id,
+            'expires', extract(epoch FROM NEW.expires_at)::bigint, 'origin', NEW.origin)::text);
+    ELSE
+        PERFORM pg_notify('metamcp_changes', json_build_object(
+            'table', 'resource_subscriptions', 'op', 'delete', 'conversation', OLD.conversation,
+            'uri', OLD.uri, 'origin', OLD.origin)::text);
+    END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER resource_subscriptions_insert AFTER INSERT ON resource_subscriptions
+CREATE TRIGGER resource_subscriptions_changed AFTER INSERT OR DELETE ON resource_subscriptions
     FOR EACH ROW EXECUTE FUNCTION metamcp_notify_subscription();

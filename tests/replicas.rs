@@ -608,6 +608,42 @@ async fn a_subscription_taken_on_one_replica_is_delivered_on_anothers_stream() {
     );
     on_c.write_all(head.as_bytes()).await.expect("GET on C");
     touch_until_delivered(&on_a, uri, &mut on_c, &mut String::new()).await;
+
+    // Unsubscribed through A: B stops delivering. A list change (mock__toggle) after a
+    // touch marks where an update would have come.
+    on_a.result("resources/unsubscribe", json!({"uri": uri}))
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        use tokio::io::AsyncReadExt;
+        on_a.result(
+            "tools/call",
+            json!({"name": "mock__touch", "arguments": {"uri": uri}}),
+        )
+        .await;
+        on_a.result(
+            "tools/call",
+            json!({"name": "mock__toggle", "arguments": {}}),
+        )
+        .await;
+        let mut since = String::new();
+        while !since.contains("tools/list_changed") {
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                .await
+                .expect("the list change on B")
+                .expect("read");
+            assert!(n > 0, "B closed the stream");
+            since.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if !since.contains("resources/updated") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B still delivers after the unsubscribe"
+        );
+    }
 }
 
 /// Has the backend announce a change of `uri` (through `client`) until `stream` delivers

@@ -139,9 +139,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
             Some("oauth_blocks") => blocks_changed = true,
             Some("resource_subscriptions") => {
                 let text = |k: &str| v[k].as_str().map(str::to_string);
-                if let (Some(conversation), Some(uri), Some(expires)) =
-                    (text("conversation"), text("uri"), v["expires"].as_u64())
-                {
+                if let (Some(conversation), Some(uri)) = (text("conversation"), text("uri")) {
                     crate::mcp::shared::announced(
                         state,
                         crate::store::subscriptions::Shared {
@@ -149,8 +147,10 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                             uri,
                             namespace: text("namespace"),
                             key_id: text("key_id").unwrap_or_default(),
-                            expires,
+                            expires: v["expires"].as_u64().unwrap_or(0),
+                            origin: text("origin").unwrap_or_default(),
                         },
+                        v["op"] == "insert",
                     );
                 }
             }

@@ -191,9 +191,6 @@ pub fn route<'v>(
                 && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
             {
                 ctx.state.subscriptions.remove(&uri, &ctx.conversation);
-                if ctx.session_expires.is_some() {
-                    crate::mcp::shared::unshare(&ctx.state, &ctx.conversation, Some(&uri));
-                }
             }
             target
         }
@@ -207,7 +204,7 @@ pub fn route<'v>(
                 .subscriptions
                 .add(&uri, &ctx.holder(), unix_now())
                 .map_err(|e| RpcError::method(code::INTERNAL, e.to_string()))?;
-            crate::mcp::shared::share(&ctx.state, &ctx.holder(), ctx.namespace.as_deref(), &uri);
+
             target
         }
         "completion/complete" => {
@@ -265,6 +262,12 @@ pub async fn dispatch(
                     charge_tool_call(ctx, p, rate)?;
                 }
                 ctx.state.auth.usage.called(p.key_id.as_str());
+            }
+            let method = f.method(body).unwrap_or_default();
+            if matches!(method, "resources/subscribe" | "resources/unsubscribe")
+                && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
+            {
+                crate::mcp::shared::record(ctx, method, &uri).await;
             }
             let resp = forward(&ctx.caller(), body, f, backend, rename, collect).await;
             Ok(match held {

@@ -19,45 +19,83 @@ use crate::store::subscriptions::{self, Shared};
 
 /// How long an upstream subscribe made for another replica's client may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a subscription's row may take to be written.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Records a session's new subscription for the other replicas (stateless-era clients
-/// are not shared: their subscriptions live with their stream).
-pub(crate) fn share(state: &Arc<State>, holder: &Holder<'_>, namespace: Option<&str>, uri: &str) {
-    let Some(expires) = holder.session_expires else {
+/// This process, as the origin of the subscriptions it writes (it ignores their
+/// announcements: its own table already has them).
+fn origin() -> &'static str {
+    static ORIGIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let mut b = [0u8; 8];
+        crate::crypto::random_bytes(&mut b);
+        crate::crypto::to_hex(&b)
+    })
+}
+
+/// Writes a session's `resources/subscribe` or `resources/unsubscribe` for the other
+/// replicas, before the request goes upstream (so that a subscribe and the unsubscribe
+/// after it reach the table in that order). Stateless-era clients are not shared: their
+/// subscriptions live with their stream. A database failure is logged: the call itself
+/// goes on, served by this replica.
+pub(crate) async fn record(ctx: &crate::mcp::Ctx, method: &str, uri: &str) {
+    let Some(expires) = ctx.session_expires else {
         return;
     };
-    let row = Shared {
-        conversation: holder.conversation.to_string(),
-        uri: uri.to_string(),
-        namespace: namespace.map(str::to_string),
-        key_id: holder.key.to_string(),
-        expires,
+    let pool = &ctx.state.db.pool;
+    let written = match method {
+        "resources/subscribe" => {
+            let row = Shared {
+                conversation: ctx.conversation.to_string(),
+                uri: uri.to_string(),
+                namespace: ctx.namespace.clone(),
+                key_id: ctx.holder().key.to_string(),
+                expires,
+                origin: origin().to_string(),
+            };
+            tokio::time::timeout(WRITE_TIMEOUT, subscriptions::insert(pool, &row)).await
+        }
+        "resources/unsubscribe" => {
+            tokio::time::timeout(
+                WRITE_TIMEOUT,
+                subscriptions::remove(pool, &ctx.conversation, Some(uri)),
+            )
+            .await
+        }
+        _ => return,
     };
-    let state = state.clone();
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not share a resource subscription with the other replicas")
+        }
+        Err(_) => {
+            tracing::warn!("sharing a resource subscription with the other replicas took too long")
+        }
+    }
+}
+
+/// Forgets every subscription of an ended session, for every replica.
+pub(crate) fn forget(state: &Arc<State>, conversation: &str) {
+    let (state, conversation) = (state.clone(), conversation.to_string());
     tokio::spawn(async move {
-        if let Err(e) = subscriptions::insert(&state.db.pool, &row).await {
-            tracing::warn!(error = %e, "could not share a resource subscription with the other replicas");
+        if let Err(e) = subscriptions::remove(&state.db.pool, &conversation, None).await {
+            tracing::warn!(error = %e, "could not forget an ended session's subscriptions");
         }
     });
 }
 
-/// Forgets a session's subscription (`uri`), or all of them, for every replica.
-pub(crate) fn unshare(state: &Arc<State>, conversation: &str, uri: Option<&str>) {
-    let (state, conversation, uri) = (
-        state.clone(),
-        conversation.to_string(),
-        uri.map(str::to_string),
-    );
-    tokio::spawn(async move {
-        if let Err(e) = subscriptions::remove(&state.db.pool, &conversation, uri.as_deref()).await {
-            tracing::warn!(error = %e, "could not forget a shared resource subscription");
-        }
-    });
-}
-
-/// A subscription announced by another replica: adopted if this one holds a stream of
-/// that session and does not have it yet.
-pub fn announced(state: &Arc<State>, row: Shared) {
+/// A subscription another replica took (`Some`) or dropped (`None` row, with its
+/// conversation and uri): adopted if this replica holds a stream of that session;
+/// dropped here too.
+pub fn announced(state: &Arc<State>, row: Shared, inserted: bool) {
+    if row.origin == origin() {
+        return;
+    }
+    if !inserted {
+        state.subscriptions.remove(&row.uri, &row.conversation);
+        return;
+    }
     if state.subscriptions.is_listening(&row.conversation)
         && !state.subscriptions.has(&row.uri, &row.conversation)
     {

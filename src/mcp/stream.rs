@@ -168,7 +168,7 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         Ok(()) => {
             let conversation = format!("s:{}", base64url(&session::hash(id)));
             ctx.state.subscriptions.forget(&conversation);
-            crate::mcp::shared::unshare(&ctx.state, &conversation, None);
+            crate::mcp::shared::forget(&ctx.state, &conversation);
             ctx.state.backends.end_owner(&conversation);
             status_only(StatusCode::OK)
         }

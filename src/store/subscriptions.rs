@@ -15,6 +15,8 @@ pub struct Shared {
     pub key_id: String,
     /// The session's expiry, unix seconds.
     pub expires: u64,
+    /// The process that took it.
+    pub origin: String,
 }
 
 /// Records a subscription (announced by NOTIFY); expired rows are swept on the way.
@@ -28,8 +30,9 @@ pub async fn insert(pool: &Pool, s: &Shared) -> Result<(), DbError> {
         .await?;
     client
         .execute(
-            "INSERT INTO resource_subscriptions (conversation, uri, namespace, key_id, expires_at)
-             VALUES ($1, $2, $3, $4, to_timestamp($5::float8))
+            "INSERT INTO resource_subscriptions
+                 (conversation, uri, namespace, key_id, expires_at, origin)
+             VALUES ($1, $2, $3, $4, to_timestamp($5::float8), $6)
              ON CONFLICT (conversation, uri) DO NOTHING",
             &[
                 &s.conversation,
@@ -37,6 +40,7 @@ pub async fn insert(pool: &Pool, s: &Shared) -> Result<(), DbError> {
                 &s.namespace,
                 &s.key_id,
                 &(s.expires as f64),
+                &s.origin,
             ],
         )
         .await?;
@@ -72,7 +76,7 @@ pub async fn of(pool: &Pool, conversation: &str) -> Result<Vec<Shared>, DbError>
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT uri, namespace, key_id, extract(epoch FROM expires_at)::int8
+            "SELECT uri, namespace, key_id, extract(epoch FROM expires_at)::int8, origin
              FROM resource_subscriptions WHERE conversation = $1 AND expires_at > now()
              LIMIT 1024",
             &[&conversation],
@@ -86,6 +90,7 @@ pub async fn of(pool: &Pool, conversation: &str) -> Result<Vec<Shared>, DbError>
                 namespace: r.try_get(1)?,
                 key_id: r.try_get(2)?,
                 expires: u64::try_from(r.try_get::<_, i64>(3)?).unwrap_or(0),
+                origin: r.try_get(4)?,
             })
         })
         .collect()

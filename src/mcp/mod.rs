@@ -314,7 +314,7 @@ fn batch_span(ctx: &Ctx, headers: &HeaderMap, start: std::time::SystemTime, stat
     let mut attributes = Attrs::default();
     attributes.str("network.transport", "tcp");
     attributes.str("network.protocol.name", "http");
-    if let Some(sid) = header_str(headers, "mcp-session-id") {
+    if let Some(sid) = header_str(headers, &crate::http::names::MCP_SESSION_ID) {
         attributes.str("mcp.session.id", sid);
     }
     if let Some(p) = &ctx.principal {
@@ -390,14 +390,16 @@ pub(crate) fn server_span(
     if let Some(id) = id {
         attributes.str("jsonrpc.request.id", id);
     }
-    if let Some(sid) = header_str(headers, "mcp-session-id") {
+    if let Some(sid) = header_str(headers, &crate::http::names::MCP_SESSION_ID) {
         attributes.str("mcp.session.id", sid);
     }
     let in_body = f
         .protocol_version
         .or(f.meta_version)
         .and_then(|s| frame::string_value(body, s));
-    if let Some(v) = header_str(headers, "mcp-protocol-version").or(in_body.as_deref()) {
+    if let Some(v) =
+        header_str(headers, &crate::http::names::MCP_PROTOCOL_VERSION).or(in_body.as_deref())
+    {
         attributes.str("mcp.protocol.version", v);
     }
     if let Some(p) = &ctx.principal {

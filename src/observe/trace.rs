@@ -442,8 +442,13 @@ impl Tracer {
 
     /// The trace of a request with these headers (its `traceparent` and `tracestate`).
     pub fn start_for(&self, headers: &hyper::HeaderMap) -> RequestTrace {
-        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-        self.start(get("traceparent"), get("tracestate"))
+        // Names parsed once, not per request.
+        const TRACEPARENT: hyper::header::HeaderName =
+            hyper::header::HeaderName::from_static("traceparent");
+        const TRACESTATE: hyper::header::HeaderName =
+            hyper::header::HeaderName::from_static("tracestate");
+        let get = |n: &hyper::header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
+        self.start(get(&TRACEPARENT), get(&TRACESTATE))
     }
 
     /// Encodes a finished span into the queue, while its data is still in the cache
@@ -467,7 +472,7 @@ impl Tracer {
         let Some(batch) = q.batches.back_mut() else {
             return;
         };
-        message(&mut batch.bytes, 2, |out| encode_span(out, &span));
+        short_message(&mut batch.bytes, 2, |out| encode_span(out, &span));
         batch.spans += 1;
         let full = batch.spans >= batch_size;
         drop(q);
@@ -698,6 +703,35 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
 fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
     tag(out, field, 1);
     out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A length-delimited sub-message of 128 bytes to 16 KiB (a span, its values cut at
+/// `VALUE_LIMIT`): two bytes are kept for its length and filled in once it is written, so
+/// nothing moves. Another size falls back to [`message`]'s move.
+fn short_message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
+    tag(out, field, 2);
+    let at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    f(out);
+    let len = out.len() - at - 2;
+    if (128..16_384).contains(&len) {
+        out[at] = (len as u8 & 0x7f) | 0x80;
+        out[at + 1] = (len >> 7) as u8;
+        return;
+    }
+    // Rare: drop the two bytes and write the length as `message` does.
+    out.drain(at..at + 2);
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    let mut v = len as u64;
+    while v >= 0x80 {
+        prefix[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    prefix[n] = v as u8;
+    n += 1;
+    out.splice(at..at, prefix[..n].iter().copied());
 }
 
 /// A length-delimited sub-message written by `f`, in place: the body is written after
@@ -1000,6 +1034,17 @@ mod tests {
             end: SystemTime::now(),
             attributes: &[("k", Value::Str("v"))],
             error: None,
+        }
+    }
+
+    #[test]
+    fn a_short_message_is_the_same_bytes_as_a_moved_one() {
+        for size in [0, 1, 127, 128, 300, 16_383, 16_384, 20_000] {
+            let body = vec![7u8; size];
+            let (mut a, mut b) = (vec![1u8], vec![1u8]);
+            short_message(&mut a, 2, |o| o.extend_from_slice(&body));
+            message(&mut b, 2, |o| o.extend_from_slice(&body));
+            assert_eq!(a, b, "{size}");
         }
     }
 

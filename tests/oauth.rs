@@ -130,6 +130,23 @@ impl Drop for Idp {
     }
 }
 
+/// OAuth settings with one issuer and the default mapping.
+fn settings(public_url: String, issuer: String, ca_file: Option<std::path::PathBuf>) -> OAuth {
+    OAuth {
+        public_url,
+        ca_file,
+        issuers: vec![Issuer {
+            issuer,
+            jwks_url: None,
+            admin_scope: "mcp:admin".into(),
+            client_scope: "mcp:use".into(),
+            namespaces_claim: None,
+            limits: Default::default(),
+            limit_by_client: false,
+        }],
+    }
+}
+
 async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
     gateway_trusting(idp, None).await
 }
@@ -137,19 +154,7 @@ async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
 async fn gateway_trusting(idp: &Idp, ca_file: Option<std::path::PathBuf>) -> (TestGateway, Mock) {
     let issuer = idp.issuer();
     let gw = TestGateway::start_with(|c| {
-        c.oauth = Some(OAuth {
-            public_url: PUBLIC.into(),
-            ca_file,
-            issuers: vec![Issuer {
-                issuer,
-                jwks_url: None,
-                admin_scope: "mcp:admin".into(),
-                client_scope: "mcp:use".into(),
-                namespaces_claim: None,
-                limits: Default::default(),
-                limit_by_client: false,
-            }],
-        });
+        c.oauth = Some(settings(PUBLIC.into(), issuer, ca_file));
     })
     .await;
     let mock = Mock::start(&[]);
@@ -526,19 +531,10 @@ async fn an_issuers_limits_apply_per_subject_or_per_client() {
     let mut limits = metamcp::model::limits::KeyLimits::default();
     limits.daily_calls = metamcp::model::limits::Setting::Is(2);
     let gw = TestGateway::start_with(|c| {
-        c.oauth = Some(OAuth {
-            public_url: PUBLIC.into(),
-            ca_file: None,
-            issuers: vec![Issuer {
-                issuer,
-                jwks_url: None,
-                admin_scope: "mcp:admin".into(),
-                client_scope: "mcp:use".into(),
-                namespaces_claim: None,
-                limits,
-                limit_by_client: true,
-            }],
-        });
+        let mut o = settings(PUBLIC.into(), issuer, None);
+        o.issuers[0].limits = limits;
+        o.issuers[0].limit_by_client = true;
+        c.oauth = Some(o);
     })
     .await;
     let mock = Mock::start(&[]);
@@ -584,19 +580,7 @@ async fn the_python_sdk_signs_in_through_its_oauth_flow_and_reaches_tools() {
     let idp = Idp::start();
     let issuer = idp.issuer();
     let gw = TestGateway::start_at(|c, addr| {
-        c.oauth = Some(OAuth {
-            public_url: format!("http://{addr}"),
-            ca_file: None,
-            issuers: vec![Issuer {
-                issuer,
-                jwks_url: None,
-                admin_scope: "mcp:admin".into(),
-                client_scope: "mcp:use".into(),
-                namespaces_claim: None,
-                limits: Default::default(),
-                limit_by_client: false,
-            }],
-        });
+        c.oauth = Some(settings(format!("http://{addr}"), issuer, None));
     })
     .await;
     let mock = Mock::start(&[]);

@@ -719,19 +719,9 @@ fn short_message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
         out[at + 1] = (len >> 7) as u8;
         return;
     }
-    // Rare: drop the two bytes and write the length as `message` does.
+    // Rare: drop the two bytes and put the length in as `message` does.
     out.drain(at..at + 2);
-    let mut prefix = [0u8; 10];
-    let mut n = 0;
-    let mut v = len as u64;
-    while v >= 0x80 {
-        prefix[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    prefix[n] = v as u8;
-    n += 1;
-    out.splice(at..at, prefix[..n].iter().copied());
+    insert_length(out, at);
 }
 
 /// A length-delimited sub-message written by `f`, in place: the body is written after
@@ -740,10 +730,14 @@ fn message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
     tag(out, field, 2);
     let at = out.len();
     f(out);
-    let len = (out.len() - at) as u64;
+    insert_length(out, at);
+}
+
+/// Puts the length of `out[at..]`, as a varint, in front of it (moving it up).
+fn insert_length(out: &mut Vec<u8>, at: usize) {
     let mut prefix = [0u8; 10];
     let mut n = 0;
-    let mut v = len;
+    let mut v = (out.len() - at) as u64;
     while v >= 0x80 {
         prefix[n] = (v as u8) | 0x80;
         v >>= 7;

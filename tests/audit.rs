@@ -528,3 +528,82 @@ async fn retention_deletes_old_rows_and_keeps_recent_ones() {
     assert_eq!(deleted, 6005);
     assert_eq!(count().await, 2);
 }
+
+/// Rows are written as binary COPY tuples: every column comes back as it was recorded,
+/// a name holding NUL (PostgreSQL's text cannot) or running past the 1,024-byte limit is
+/// written clean and whole batches are kept apart (more than one batch's worth of rows).
+#[tokio::test]
+async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_clean() {
+    use metamcp::observe::audit::{BATCH, Text};
+    let gw = TestGateway::start().await;
+    let store = key_store(&gw.db);
+    let (a, _) = key(&store, "a", Scope::Client).await;
+    let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_763_000_000_123_456);
+    let long = "é".repeat(700); // 1,400 bytes
+    let mut first = row(&a, "alpha", "t", "tool_error", Duration::ZERO);
+    first.at = at;
+    first.subject = Some(Text::Shared("user-7".into()));
+    first.namespace = Some("team".into());
+    first.tool = Some(Text::Literal(bytes::Bytes::from_static(
+        br#""alpha__a\u0000b\"q""#,
+    )));
+    first.upstream_tool = Some(long.as_str().into());
+    first.duration = Duration::from_micros(4_242);
+    first.request_bytes = u64::MAX;
+    first.response_bytes = 77;
+    first.trace_id = Some(*b"\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c");
+    gw.state.audit.record(first);
+    for _ in 0..BATCH + 5 {
+        gw.state
+            .audit
+            .record(row(&a, "beta", "bulk", "ok", Duration::ZERO));
+    }
+    assert_eq!(gw.state.audit.queued(), BATCH + 6);
+    // The full first batch may already be under way in the writer task.
+    gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
+    let audit = &gw.state.audit;
+    eventually(Duration::from_secs(5), "every row written", || async {
+        (audit.written() == BATCH as u64 + 6 && audit.queued() == 0).then_some(())
+    })
+    .await;
+    assert_eq!(audit.dropped(), 0);
+
+    let db = gw.db.client().await;
+    let r = db
+        .query_one(
+            "SELECT (extract(epoch FROM at) * 1000000)::int8, kind, key_id, subject, namespace,
+                    server, method, tool, upstream_tool, outcome, duration_us, request_bytes,
+                    response_bytes, trace_id
+             FROM audit_log WHERE server = 'alpha'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, i64>(0), 1_763_000_000_123_456);
+    assert_eq!(r.get::<_, &str>(1), "call");
+    assert_eq!(r.get::<_, Option<&str>>(2), Some(a.as_str()));
+    assert_eq!(r.get::<_, Option<&str>>(3), Some("user-7"));
+    assert_eq!(r.get::<_, Option<&str>>(4), Some("team"));
+    assert_eq!(r.get::<_, Option<&str>>(6), Some("tools/call"));
+    assert_eq!(r.get::<_, Option<&str>>(7), Some("alpha__a\u{fffd}b\"q"));
+    let upstream: &str = r.get(8);
+    assert_eq!(upstream, "é".repeat(512));
+    assert_eq!(r.get::<_, &str>(9), "tool_error");
+    assert_eq!(r.get::<_, i64>(10), 4_242);
+    assert_eq!(r.get::<_, i64>(11), i64::MAX);
+    assert_eq!(r.get::<_, i64>(12), 77);
+    assert_eq!(
+        r.get::<_, Option<&str>>(13),
+        Some("0af7651916cd43dd8448eb211c80319c")
+    );
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE server = 'beta' AND tool = 'beta__bulk'
+                 AND upstream_tool = 'bulk' AND subject IS NULL AND trace_id IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, BATCH as i64 + 5);
+}

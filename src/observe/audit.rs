@@ -15,6 +15,7 @@ use bytes::Bytes;
 use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 
+use super::batches::{Batches, Pushed};
 use crate::jsonrpc::frame::{self, Span};
 
 use crate::store::db::DbError;
@@ -168,11 +169,13 @@ impl Entry {
     }
 }
 
-/// The queue of rows not yet written, and its counts.
+/// The queue of rows not yet written, and its counts. Rows wait in the form they are
+/// written in, binary COPY tuples: one is encoded when it is recorded, while its names are
+/// at hand, so queuing it copies no name and holds nothing of the request.
 pub struct Audit {
     enabled: bool,
     capacity: usize,
-    queue: Mutex<Vec<Entry>>,
+    queue: Mutex<Batches>,
     wake: Notify,
     written: AtomicU64,
     dropped: AtomicU64,
@@ -185,7 +188,7 @@ impl Audit {
         Audit {
             enabled,
             capacity: capacity.max(1),
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Batches::default()),
             wake: Notify::new(),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -198,8 +201,19 @@ impl Audit {
         self.enabled
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Batches> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count_dropped(&self, n: u64, why: &str) {
+        let dropped = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        if once_a_minute(&self.drop_logged) {
+            tracing::warn!(
+                dropped,
+                capacity = self.capacity,
+                "audit rows dropped: {why}"
+            );
+        }
     }
 
     /// Queues a row; a full queue drops it (counted, and logged once a minute).
@@ -207,24 +221,19 @@ impl Audit {
         if !self.enabled {
             return;
         }
-        let mut q = self.lock();
-        if q.len() >= self.capacity {
-            drop(q);
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if once_a_minute(&self.drop_logged) {
-                tracing::warn!(
-                    dropped,
-                    capacity = self.capacity,
-                    "audit queue full: rows dropped (the database is slow or unreachable)"
-                );
+        let pushed = self.lock().push(self.capacity, BATCH, |out| {
+            encode_row(out, &entry);
+            true
+        });
+        match pushed {
+            Pushed::Queued(full_batch) => {
+                if full_batch {
+                    self.wake.notify_one();
+                }
             }
-            return;
-        }
-        q.push(entry);
-        let full_batch = q.len() == BATCH;
-        drop(q);
-        if full_batch {
-            self.wake.notify_one();
+            Pushed::Full | Pushed::Refused => {
+                self.count_dropped(1, "the queue is full (the database is slow or unreachable)");
+            }
         }
     }
 
@@ -238,42 +247,38 @@ impl Audit {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Rows dropped because the queue was full.
+    /// Rows dropped because the queue was full (or the database refused their batch).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Writes every queued row, a batch at a time; on failure the rows not written go back
-    /// to the front of the queue (still within its bound) and the error is returned.
+    /// Writes every queued row, a batch at a time; a batch that fails goes back to the
+    /// front of the queue and the error is returned. A batch the database refuses for
+    /// its data (which encoding rules out; it would otherwise block the queue for good)
+    /// is dropped and counted.
     pub async fn flush(&self, pool: &Pool) -> Result<usize, DbError> {
         let mut total = 0;
         loop {
-            let batch: Vec<Entry> = {
-                let mut q = self.lock();
-                let n = q.len().min(BATCH);
-                q.drain(..n).collect()
-            };
-            if batch.is_empty() {
+            let Some(mut batch) = self.lock().take() else {
                 return Ok(total);
-            }
-            match write(pool, &batch).await {
+            };
+            let result;
+            (batch.bytes, result) = copy(pool, std::mem::take(&mut batch.bytes)).await;
+            let rows = batch.records;
+            match result {
+                Err(e) if !refused_data(&e) => {
+                    self.lock().put_back(batch);
+                    return Err(e);
+                }
                 Ok(()) => {
-                    total += batch.len();
-                    self.written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.lock().done(batch);
+                    total += rows;
+                    self.written.fetch_add(rows as u64, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    let mut q = self.lock();
-                    let room = self.capacity.saturating_sub(q.len()).min(batch.len());
-                    let lost = batch.len() - room;
-                    // Rows queued meanwhile take the places of the oldest of this batch
-                    // only when the queue cannot hold both.
-                    q.splice(0..0, batch.into_iter().skip(lost));
-                    drop(q);
-                    if lost > 0 {
-                        self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
-                    }
-                    return Err(e);
+                    self.lock().done(batch);
+                    tracing::error!(error = %e, rows, "the database refused a batch of audit rows");
+                    self.count_dropped(rows as u64, "the database refused them");
                 }
             }
         }
@@ -316,58 +321,114 @@ fn once_a_minute(last: &AtomicU64) -> bool {
             .is_ok()
 }
 
-/// One statement for a batch of rows.
-async fn write(pool: &Pool, rows: &[Entry]) -> Result<(), DbError> {
-    fn texts(rows: &[Entry], f: impl Fn(&Entry) -> Option<&Text>) -> Vec<Option<Cow<'_, str>>> {
-        rows.iter().map(|r| f(r).map(Text::as_str)).collect()
-    }
-    fn refs<'a>(v: &'a [Option<Cow<'a, str>>]) -> Vec<Option<&'a str>> {
-        v.iter().map(|c| c.as_deref()).collect()
-    }
-    let at: Vec<SystemTime> = rows.iter().map(|r| r.at).collect();
-    let kind: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-    let key: Vec<Option<&str>> = rows
-        .iter()
-        .map(|r| r.key_id.as_ref().map(KeyId::as_str))
-        .collect();
-    let subject_text = texts(rows, |r| r.subject.as_ref());
-    let subject = refs(&subject_text);
-    let namespace_text = texts(rows, |r| r.namespace.as_ref());
-    let namespace = refs(&namespace_text);
-    let server_text = texts(rows, |r| r.server.as_ref());
-    let server = refs(&server_text);
-    let method: Vec<&str> = rows.iter().map(|r| r.method).collect();
-    let tool_text = texts(rows, |r| r.tool.as_ref());
-    let tool = refs(&tool_text);
-    let upstream_text = texts(rows, |r| r.upstream_tool.as_ref());
-    let upstream = refs(&upstream_text);
-    let outcome: Vec<&str> = rows.iter().map(|r| r.outcome).collect();
-    let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let duration: Vec<i64> = rows
-        .iter()
-        .map(|r| clamp(u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX)))
-        .collect();
-    let req: Vec<i64> = rows.iter().map(|r| clamp(r.request_bytes)).collect();
-    let resp: Vec<i64> = rows.iter().map(|r| clamp(r.response_bytes)).collect();
-    let trace: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| r.trace_id.as_ref().map(|t| crate::crypto::to_hex(t)))
-        .collect();
+/// The columns a row gives, in the order [`encode_row`] writes them.
+const COPY: &str = "COPY audit_log (at, kind, key_id, subject, namespace, server, method, tool, \
+     upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id) \
+     FROM STDIN (FORMAT binary)";
+/// The binary COPY signature, no flags and no header extension; and the end marker.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+const COPY_TRAILER: &[u8] = &[0xff, 0xff];
+/// Longest name kept in a row, in bytes (cut at a character boundary): what a client
+/// names is bounded by its request, not by what a queue of rows may hold.
+const TEXT_LIMIT: usize = 1024;
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// One statement for a batch of encoded rows (written whole or not at all). The buffer
+/// comes back for reuse, or to be written again.
+async fn copy(pool: &Pool, rows: Vec<u8>) -> (Vec<u8>, Result<(), DbError>) {
+    let rows = Bytes::from(rows);
+    let result = copy_bytes(pool, rows.clone()).await;
+    let back = match rows.try_into_mut() {
+        Ok(b) => Vec::from(b),
+        Err(shared) => shared.to_vec(),
+    };
+    (back, result)
+}
+
+async fn copy_bytes(pool: &Pool, rows: Bytes) -> Result<(), DbError> {
+    use futures_util::SinkExt;
     let client = pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO audit_log (at, kind, key_id, subject, namespace, server, method, tool,
-                 upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id)
-             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[],
-                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                 $11::int8[], $12::int8[], $13::int8[], $14::text[])",
-            &[
-                &at, &kind, &key, &subject, &namespace, &server, &method, &tool, &upstream,
-                &outcome, &duration, &req, &resp, &trace,
-            ],
-        )
-        .await?;
+    let statement = client.prepare_cached(COPY).await?;
+    let sink = client.copy_in::<_, Bytes>(&statement).await?;
+    let mut sink = std::pin::pin!(sink);
+    sink.feed(Bytes::from_static(COPY_HEADER)).await?;
+    sink.feed(rows).await?;
+    sink.feed(Bytes::from_static(COPY_TRAILER)).await?;
+    sink.as_mut().finish().await?;
     Ok(())
+}
+
+/// Whether the database refused the rows themselves (a data or constraint error), which
+/// writing them again cannot mend.
+fn refused_data(e: &DbError) -> bool {
+    match e {
+        DbError::Query(e) => e
+            .code()
+            .is_some_and(|c| matches!(&c.code()[..2], "22" | "23")),
+        _ => false,
+    }
+}
+
+/// A row as a binary COPY tuple: the field count, then each field's length (-1: NULL)
+/// and bytes, in [`COPY`]'s column order.
+fn encode_row(out: &mut Vec<u8>, e: &Entry) {
+    out.reserve(256);
+    out.extend_from_slice(&14i16.to_be_bytes());
+    let micros =
+        e.at.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    int8(out, micros.saturating_sub(PG_EPOCH_MICROS));
+    text(out, Some(e.kind.as_str()));
+    text(out, e.key_id.as_ref().map(KeyId::as_str));
+    for t in [&e.subject, &e.namespace, &e.server] {
+        text(out, t.as_ref().map(Text::as_str).as_deref());
+    }
+    text(out, Some(e.method));
+    for t in [&e.tool, &e.upstream_tool] {
+        text(out, t.as_ref().map(Text::as_str).as_deref());
+    }
+    text(out, Some(e.outcome));
+    let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    int8(
+        out,
+        clamp(u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX)),
+    );
+    int8(out, clamp(e.request_bytes));
+    int8(out, clamp(e.response_bytes));
+    match &e.trace_id {
+        Some(id) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&32i32.to_be_bytes());
+            for b in id {
+                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+fn int8(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&8i32.to_be_bytes());
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// A text field: cut at [`TEXT_LIMIT`], and without NUL characters (which PostgreSQL's
+/// text cannot hold; a JSON `\u0000` decodes to one), replaced by U+FFFD.
+fn text(out: &mut Vec<u8>, s: Option<&str>) {
+    let Some(s) = s else {
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+        return;
+    };
+    let s = super::cut(s, TEXT_LIMIT);
+    if !s.as_bytes().contains(&0) {
+        out.extend_from_slice(&(s.len() as i32).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    let clean = s.replace('\0', "\u{fffd}");
+    out.extend_from_slice(&(clean.len() as i32).to_be_bytes());
+    out.extend_from_slice(clean.as_bytes());
 }
 
 /// Deletes rows older than `retention`, [`DELETE_BATCH`] per transaction, while this

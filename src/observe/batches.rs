@@ -1,0 +1,129 @@
+//! A bounded queue of encoded records in batches of bytes, shared by the audit trail
+//! (binary COPY rows) and the tracer (protobuf spans): a record is encoded into the last
+//! batch when it is recorded, a writer takes whole batches from the front, and written
+//! batches' buffers are kept for the next ones, so a steady stream allocates nothing.
+
+use std::collections::VecDeque;
+
+/// Buffers of written batches kept for reuse.
+const SPARE: usize = 2;
+
+/// Records encoded back to back, `records` of them.
+pub(crate) struct Batch {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) records: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Batches {
+    batches: VecDeque<Batch>,
+    /// Records queued, batches taken and not yet done with included.
+    records: usize,
+    spare: Vec<Vec<u8>>,
+}
+
+/// What became of a record handed to [`Batches::push`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// The queue holds `capacity` records already: dropped.
+    Full,
+    /// The encoder refused it: dropped, and nothing of it kept.
+    Refused,
+    /// Queued; `true` when its batch now holds `per_batch` records (time to write).
+    Queued(bool),
+}
+
+impl Batches {
+    /// Encodes a record into the last batch with room, or a new one; `encode` appends
+    /// it to the buffer and says whether it did.
+    pub(crate) fn push(
+        &mut self,
+        capacity: usize,
+        per_batch: usize,
+        encode: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> Pushed {
+        if self.records >= capacity {
+            return Pushed::Full;
+        }
+        if self.batches.back().is_none_or(|b| b.records >= per_batch) {
+            let bytes = self.spare.pop().unwrap_or_default();
+            self.batches.push_back(Batch { bytes, records: 0 });
+        }
+        let Some(batch) = self.batches.back_mut() else {
+            return Pushed::Refused;
+        };
+        if !encode(&mut batch.bytes) {
+            return Pushed::Refused;
+        }
+        batch.records += 1;
+        self.records += 1;
+        Pushed::Queued(batch.records >= per_batch)
+    }
+
+    /// The oldest batch, to be written; it still counts until [`Batches::done`].
+    pub(crate) fn take(&mut self) -> Option<Batch> {
+        self.batches.pop_front()
+    }
+
+    /// A taken batch that could not be written, back at the front (oldest first).
+    pub(crate) fn put_back(&mut self, batch: Batch) {
+        self.batches.push_front(batch);
+    }
+
+    /// A taken batch is written or given up: its records leave the count and its
+    /// buffer is kept for a later batch.
+    pub(crate) fn done(&mut self, batch: Batch) {
+        self.records -= batch.records;
+        if self.spare.len() < SPARE {
+            let mut bytes = batch.bytes;
+            bytes.clear();
+            self.spare.push(bytes);
+        }
+    }
+
+    /// Records queued (taken batches included until done).
+    pub(crate) fn len(&self) -> usize {
+        self.records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_fill_batches_in_order_within_the_bound_and_buffers_come_back() {
+        let mut q = Batches::default();
+        let push = |q: &mut Batches, b: u8| {
+            q.push(4, 2, |out| {
+                out.push(b);
+                true
+            })
+        };
+        assert_eq!(push(&mut q, 1), Pushed::Queued(false));
+        assert_eq!(push(&mut q, 2), Pushed::Queued(true));
+        assert_eq!(push(&mut q, 3), Pushed::Queued(false));
+        assert_eq!(q.push(4, 2, |_| false), Pushed::Refused);
+        let first = q.take().unwrap();
+        assert_eq!((first.bytes.as_slice(), first.records), (&[1u8, 2][..], 2));
+        // Taken, not done: it still counts against the bound.
+        assert_eq!(push(&mut q, 4), Pushed::Queued(true));
+        assert_eq!(push(&mut q, 5), Pushed::Full);
+        assert_eq!(q.len(), 4);
+        q.put_back(first);
+        let again = q.take().unwrap();
+        assert_eq!(again.bytes, [1, 2]);
+        let capacity = again.bytes.capacity();
+        q.done(again);
+        assert_eq!(q.len(), 2);
+        let second = q.take().unwrap();
+        assert_eq!(second.bytes, [3, 4]);
+        q.done(second);
+        assert_eq!(q.len(), 0);
+        // A new batch starts in a kept buffer.
+        assert_eq!(push(&mut q, 6), Pushed::Queued(false));
+        let third = q.take().unwrap();
+        assert_eq!(third.bytes, [6]);
+        assert!(third.bytes.capacity() >= capacity.min(2));
+    }
+}

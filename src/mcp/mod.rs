@@ -332,6 +332,7 @@ fn batch_span(ctx: &Ctx, headers: &HeaderMap, start: std::time::SystemTime, stat
         ctx: trace.ctx,
         parent: trace.parent,
         name: "batch",
+        target: None,
         kind: Kind::Server,
         start,
         end: std::time::SystemTime::now(),
@@ -419,15 +420,12 @@ pub(crate) fn server_span(
             attributes.push("rpc.jsonrpc.error_code", Value::Int(code));
         }
     }
-    let name = match &named {
-        Some(n) if method != "resources/read" => format!("{method} {n}"),
-        _ => method.to_string(),
-    };
     let message = error_type.as_ref().map(|e| format!("error {e}"));
     tracer.record(SpanData {
         ctx: trace.ctx,
         parent: trace.parent,
-        name: &name,
+        name: method,
+        target: named.as_deref().filter(|_| method != "resources/read"),
         kind: Kind::Server,
         start,
         end: std::time::SystemTime::now(),

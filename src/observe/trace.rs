@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::batches::{Batches, Pushed};
 use crate::config::{Root, Sampler, Tracing};
 
 /// A span's place in a trace, as `traceparent` carries it.
@@ -337,14 +338,7 @@ impl<'a> Attrs<'a> {
 const VALUE_LIMIT: usize = 512;
 
 fn limited(s: &str) -> &str {
-    if s.len() <= VALUE_LIMIT {
-        return s;
-    }
-    let mut end = VALUE_LIMIT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    super::cut(s, VALUE_LIMIT)
 }
 
 /// What a span is in its trace (OTLP's `SpanKind`).
@@ -361,6 +355,9 @@ pub struct SpanData<'a> {
     pub ctx: SpanContext,
     pub parent: Option<[u8; 8]>,
     pub name: &'a str,
+    /// What the operation acted on, written after the name and a space (`tools/call
+    /// get_weather`, as the semantic conventions name spans): no string is formatted for it.
+    pub target: Option<&'a str>,
     pub kind: Kind,
     pub start: SystemTime,
     pub end: SystemTime,
@@ -369,26 +366,11 @@ pub struct SpanData<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Encoded spans waiting for export: whole `Span` messages (field 2 of `ScopeSpans`)
-/// back to back, at most `batch` of them per buffer.
-#[derive(Default)]
-struct Queue {
-    batches: std::collections::VecDeque<Batch>,
-    /// Spans in all of them.
-    spans: usize,
-    /// Emptied buffers kept for reuse.
-    spare: Vec<Vec<u8>>,
-}
-
-struct Batch {
-    bytes: Vec<u8>,
-    spans: usize,
-}
-
-/// The tracer: sampling, and the bounded queue the exporter drains.
+/// The tracer: sampling, and the bounded queue the exporter drains (whole `Span`
+/// messages, field 2 of `ScopeSpans`, back to back, at most `batch` per buffer).
 pub struct Tracer {
     config: Tracing,
-    queue: Mutex<Queue>,
+    queue: Mutex<Batches>,
     wake: Notify,
     exported: AtomicU64,
     dropped_full: AtomicU64,
@@ -400,7 +382,7 @@ impl Tracer {
     pub fn new(config: Tracing) -> Tracer {
         Tracer {
             config,
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Batches::default()),
             wake: Notify::new(),
             exported: AtomicU64::new(0),
             dropped_full: AtomicU64::new(0),
@@ -457,28 +439,22 @@ impl Tracer {
         if !span.ctx.sampled {
             return;
         }
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.spans >= self.config.queue {
-            drop(q);
-            self.dropped_full.fetch_add(1, Ordering::Relaxed);
-            return;
+        let pushed = self
+            .lock()
+            .push(self.config.queue, self.config.batch, |out| {
+                append_span(out, &span)
+            });
+        match pushed {
+            Pushed::Queued(true) => self.wake.notify_one(),
+            Pushed::Queued(false) | Pushed::Refused => {}
+            Pushed::Full => {
+                self.dropped_full.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        let batch_size = self.config.batch;
-        if q.batches.back().is_none_or(|b| b.spans >= batch_size) {
-            let bytes = q.spare.pop().unwrap_or_default();
-            q.batches.push_back(Batch { bytes, spans: 0 });
-        }
-        q.spans += 1;
-        let Some(batch) = q.batches.back_mut() else {
-            return;
-        };
-        short_message(&mut batch.bytes, 2, |out| encode_span(out, &span));
-        batch.spans += 1;
-        let full = batch.spans >= batch_size;
-        drop(q);
-        if full {
-            self.wake.notify_one();
-        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Batches> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn exported(&self) -> u64 {
@@ -494,7 +470,7 @@ impl Tracer {
     }
 
     pub fn queued(&self) -> usize {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).spans
+        self.lock().len()
     }
 
     /// Exports batches while the tracer lives: every `delay`, or at once when a batch is
@@ -524,24 +500,12 @@ impl Tracer {
 
     async fn export_with(&self, exporter: &mut Exporter) {
         loop {
-            let Some(batch) = ({
-                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                let b = q.batches.pop_front();
-                q.spans -= b.as_ref().map_or(0, |b| b.spans);
-                b
-            }) else {
+            let Some(batch) = self.lock().take() else {
                 return;
             };
             wrap_into(&mut exporter.buf, &self.config, &batch.bytes);
-            exporter.spans = batch.spans;
-            {
-                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                if q.spare.len() < 2 {
-                    let mut bytes = batch.bytes;
-                    bytes.clear();
-                    q.spare.push(bytes);
-                }
-            }
+            exporter.spans = batch.records;
+            self.lock().done(batch);
             let sent = tokio::time::timeout(self.config.timeout, exporter.post(&self.config)).await;
             match sent {
                 Ok(Ok(())) => {
@@ -700,30 +664,6 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
-    tag(out, field, 1);
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-/// A length-delimited sub-message of 128 bytes to 16 KiB (a span, its values cut at
-/// `VALUE_LIMIT`): two bytes are kept for its length and filled in once it is written, so
-/// nothing moves. Another size falls back to [`message`]'s move.
-fn short_message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
-    tag(out, field, 2);
-    let at = out.len();
-    out.extend_from_slice(&[0, 0]);
-    f(out);
-    let len = out.len() - at - 2;
-    if (128..16_384).contains(&len) {
-        out[at] = (len as u8 & 0x7f) | 0x80;
-        out[at + 1] = (len >> 7) as u8;
-        return;
-    }
-    // Rare: drop the two bytes and put the length in as `message` does.
-    out.drain(at..at + 2);
-    insert_length(out, at);
-}
-
 /// A length-delimited sub-message written by `f`, in place: the body is written after
 /// the tag, then moved up by its length's size once that is known (no buffer of its own).
 fn message(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
@@ -784,10 +724,11 @@ fn unix_nanos(t: SystemTime) -> u64 {
 }
 
 /// An `ExportTraceServiceRequest` with one resource and one scope.
+#[cfg(test)]
 pub fn encode(config: &Tracing, spans: &[SpanData<'_>]) -> Vec<u8> {
     let mut encoded = Vec::new();
     for s in spans {
-        message(&mut encoded, 2, |out| encode_span(out, s));
+        append_span(&mut encoded, s);
     }
     let mut out = Vec::new();
     wrap_into(&mut out, config, &encoded);
@@ -827,27 +768,181 @@ fn wrap_into(out: &mut Vec<u8>, config: &Tracing, spans: &[u8]) {
     });
 }
 
-fn encode_span(out: &mut Vec<u8>, s: &SpanData<'_>) {
-    bytes_field(out, 1, &s.ctx.trace_id);
-    bytes_field(out, 2, &s.ctx.span_id);
-    if let Some(p) = &s.parent {
-        bytes_field(out, 4, p);
+/// Writes into space already sized: each write is a store at an index, with no capacity
+/// check and no length kept in the vector between bytes. Bytes past the end are counted,
+/// not written (which the caller checks: the sizing and the writing disagree).
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.at) {
+            *slot = b;
+        }
+        self.at += 1;
     }
-    bytes_field(out, 5, limited(s.name).as_bytes());
-    tag(out, 6, 0);
-    varint(out, s.kind as u64);
-    fixed64(out, 7, unix_nanos(s.start));
-    fixed64(out, 8, unix_nanos(s.end).max(unix_nanos(s.start)));
+
+    #[inline(always)]
+    fn bytes(&mut self, b: &[u8]) {
+        if let Some(slot) = self.buf.get_mut(self.at..self.at + b.len()) {
+            slot.copy_from_slice(b);
+        }
+        self.at += b.len();
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    /// A length-delimited field whose tag fits one byte (field numbers up to 15).
+    #[inline(always)]
+    fn len_field(&mut self, tag: u8, b: &[u8]) {
+        self.byte(tag);
+        self.varint(b.len() as u64);
+        self.bytes(b);
+    }
+}
+
+/// Tags of the `Span` fields written (field number << 3 | wire type).
+mod tags {
+    pub const TRACE_ID: u8 = 1 << 3 | 2;
+    pub const SPAN_ID: u8 = 2 << 3 | 2;
+    pub const PARENT_SPAN_ID: u8 = 4 << 3 | 2;
+    pub const NAME: u8 = 5 << 3 | 2;
+    pub const KIND: u8 = 6 << 3;
+    pub const START: u8 = 7 << 3 | 1;
+    pub const END: u8 = 8 << 3 | 1;
+    pub const ATTRIBUTE: u8 = 9 << 3 | 2;
+    pub const STATUS: u8 = 15 << 3 | 2;
+    /// `ScopeSpans.spans`.
+    pub const SPANS: u8 = 2 << 3 | 2;
+    /// In `KeyValue` and `AnyValue`.
+    pub const KEY: u8 = 1 << 3 | 2;
+    pub const VALUE: u8 = 2 << 3 | 2;
+    pub const STRING: u8 = 1 << 3 | 2;
+    pub const INT: u8 = 3 << 3;
+    /// In `Status`.
+    pub const MESSAGE: u8 = 2 << 3 | 2;
+    pub const CODE: u8 = 3 << 3;
+}
+
+/// A delimited field's size: its one-byte tag, its length, its bytes.
+fn delimited(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+/// An attribute's `AnyValue` size, and its `KeyValue` size.
+fn attribute_sizes(key: &str, value: &Value<'_>) -> (usize, usize) {
+    let any = match value {
+        Value::Str(s) => delimited(limited(s).len()),
+        Value::Int(i) => 1 + varint_len(*i as u64),
+    };
+    (any, delimited(key.len()) + delimited(any))
+}
+
+/// The name field's text, in parts: the name, and the target after a space, cut so that
+/// the whole is at most `VALUE_LIMIT` bytes.
+fn name_parts<'a>(s: &SpanData<'a>) -> (&'a str, Option<&'a str>) {
+    let name = limited(s.name);
+    let target = s.target.map(|t| {
+        let room = VALUE_LIMIT.saturating_sub(name.len() + 1);
+        super::cut(t, room)
+    });
+    (name, target.filter(|_| name.len() < VALUE_LIMIT))
+}
+
+/// A span's encoded size (its fields, without its own tag and length).
+fn span_len(s: &SpanData<'_>) -> usize {
+    let (name, target) = name_parts(s);
+    let name_len = name.len() + target.map_or(0, |t| 1 + t.len());
+    let mut n = delimited(16) + delimited(8) + delimited(name_len) + 2 + 2 * 9;
+    if s.parent.is_some() {
+        n += delimited(8);
+    }
     for (k, v) in s.attributes {
-        attribute(out, 9, k, v);
+        n += delimited(attribute_sizes(k, v).1);
+    }
+    if let Some(e) = s.error {
+        n += delimited(delimited(limited(e).len()) + 2);
+    }
+    n
+}
+
+/// Appends a span as a whole `Span` message (field 2 of `ScopeSpans`), sized first and
+/// written in one pass. False (and nothing appended) if the sizing and the writing
+/// disagree, which the tests rule out.
+fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
+    let len = span_len(s);
+    let start = out.len();
+    let total = delimited(len);
+    out.resize(start + total, 0);
+    let mut c = Cursor {
+        buf: &mut out[start..],
+        at: 0,
+    };
+    c.byte(tags::SPANS);
+    c.varint(len as u64);
+    write_span(&mut c, s);
+    if c.at != total {
+        debug_assert_eq!(c.at, total, "span sizing");
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
+fn write_span(c: &mut Cursor<'_>, s: &SpanData<'_>) {
+    c.len_field(tags::TRACE_ID, &s.ctx.trace_id);
+    c.len_field(tags::SPAN_ID, &s.ctx.span_id);
+    if let Some(p) = &s.parent {
+        c.len_field(tags::PARENT_SPAN_ID, p);
+    }
+    let (name, target) = name_parts(s);
+    c.byte(tags::NAME);
+    c.varint((name.len() + target.map_or(0, |t| 1 + t.len())) as u64);
+    c.bytes(name.as_bytes());
+    if let Some(t) = target {
+        c.byte(b' ');
+        c.bytes(t.as_bytes());
+    }
+    c.byte(tags::KIND);
+    c.byte(s.kind as u8);
+    let start = unix_nanos(s.start);
+    c.byte(tags::START);
+    c.bytes(&start.to_le_bytes());
+    c.byte(tags::END);
+    c.bytes(&unix_nanos(s.end).max(start).to_le_bytes());
+    for (k, v) in s.attributes {
+        let (any, kv) = attribute_sizes(k, v);
+        c.byte(tags::ATTRIBUTE);
+        c.varint(kv as u64);
+        c.len_field(tags::KEY, k.as_bytes());
+        c.byte(tags::VALUE);
+        c.varint(any as u64);
+        match v {
+            Value::Str(text) => c.len_field(tags::STRING, limited(text).as_bytes()),
+            Value::Int(i) => {
+                c.byte(tags::INT);
+                c.varint(*i as u64);
+            }
+        }
     }
     // Status: code 2 (error) with its message, else unset.
-    if let Some(e) = &s.error {
-        message(out, 15, |st| {
-            bytes_field(st, 2, limited(e).as_bytes());
-            tag(st, 3, 0);
-            varint(st, 2);
-        });
+    if let Some(e) = s.error {
+        let message = limited(e);
+        c.byte(tags::STATUS);
+        c.varint((delimited(message.len()) + 2) as u64);
+        c.len_field(tags::MESSAGE, message.as_bytes());
+        c.byte(tags::CODE);
+        c.byte(2);
     }
 }
 
@@ -939,6 +1034,7 @@ mod tests {
                 ctx: r.ctx,
                 parent: None,
                 name: "x",
+                target: None,
                 kind: Kind::Server,
                 start: r.start,
                 end: SystemTime::now(),
@@ -957,6 +1053,7 @@ mod tests {
             ctx: r.ctx,
             parent: None,
             name: "x",
+            target: None,
             kind: Kind::Server,
             start: r.start,
             end: SystemTime::now(),
@@ -1023,6 +1120,7 @@ mod tests {
             ctx: r.ctx,
             parent: None,
             name: "x",
+            target: None,
             kind: Kind::Server,
             start: r.start,
             end: SystemTime::now(),
@@ -1031,14 +1129,84 @@ mod tests {
         }
     }
 
+    /// The span as nested messages would write it, each built on its own and moved into
+    /// its parent: the plain way, kept here to check the sized one-pass writer against.
+    fn nested(s: &SpanData<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        message(&mut out, 2, |out| {
+            bytes_field(out, 1, &s.ctx.trace_id);
+            bytes_field(out, 2, &s.ctx.span_id);
+            if let Some(p) = &s.parent {
+                bytes_field(out, 4, p);
+            }
+            let (name, target) = name_parts(s);
+            let mut full = name.to_string();
+            if let Some(t) = target {
+                full = format!("{full} {t}");
+            }
+            bytes_field(out, 5, full.as_bytes());
+            tag(out, 6, 0);
+            varint(out, s.kind as u64);
+            for (field, t) in [(7, unix_nanos(s.start)), (8, unix_nanos(s.end))] {
+                tag(out, field, 1);
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+            for (k, v) in s.attributes {
+                message(out, 9, |kv| {
+                    bytes_field(kv, 1, k.as_bytes());
+                    message(kv, 2, |any| match v {
+                        Value::Int(i) => {
+                            tag(any, 3, 0);
+                            varint(any, *i as u64);
+                        }
+                        Value::Str(t) => bytes_field(any, 1, limited(t).as_bytes()),
+                    });
+                });
+            }
+            if let Some(e) = s.error {
+                message(out, 15, |st| {
+                    bytes_field(st, 2, limited(e).as_bytes());
+                    tag(st, 3, 0);
+                    varint(st, 2);
+                });
+            }
+        });
+        out
+    }
+
     #[test]
-    fn a_short_message_is_the_same_bytes_as_a_moved_one() {
-        for size in [0, 1, 127, 128, 300, 16_383, 16_384, 20_000] {
-            let body = vec![7u8; size];
-            let (mut a, mut b) = (vec![1u8], vec![1u8]);
-            short_message(&mut a, 2, |o| o.extend_from_slice(&body));
-            message(&mut b, 2, |o| o.extend_from_slice(&body));
-            assert_eq!(a, b, "{size}");
+    fn a_span_written_in_one_pass_is_the_same_bytes_as_nested_messages() {
+        let t = Tracer::new(config(Sampler::AlwaysOn));
+        let long = "ü".repeat(400);
+        let names: [(&str, Option<&str>); 4] = [
+            ("tools/call", Some("get_weather")),
+            ("initialize", None),
+            ("tools/call", Some(&long)),
+            (&long, Some("x")),
+        ];
+        for (name, target) in names {
+            for error in [None, Some("error -32602"), Some(long.as_str())] {
+                for parent in [None, Some([7u8; 8])] {
+                    let mut span = a_span(&t);
+                    span.name = name;
+                    span.target = target;
+                    span.error = error;
+                    span.parent = parent;
+                    let attrs = [
+                        ("mcp.method.name", Value::Str("tools/call")),
+                        ("rpc.jsonrpc.error_code", Value::Int(-32602)),
+                        ("jsonrpc.request.id", Value::Int(1 << 40)),
+                        ("gen_ai.tool.name", Value::Str(&long)),
+                        ("empty", Value::Str("")),
+                    ];
+                    span.attributes = &attrs;
+                    let mut out = vec![9u8];
+                    assert!(append_span(&mut out, &span));
+                    assert_eq!(out[1..], nested(&span), "{name} {target:?} {error:?}");
+                    let name_len = span_len(&span);
+                    assert!(name_len < 4 * VALUE_LIMIT + 400, "{name_len}");
+                }
+            }
         }
     }
 
@@ -1057,8 +1225,8 @@ mod tests {
         span.attributes = &attrs;
         span.name = &huge;
         t.record(span);
-        let q = t.queue.lock().unwrap();
-        assert!(q.batches[0].bytes.len() < 2 * VALUE_LIMIT + 200);
+        let batch = t.lock().take().unwrap();
+        assert!(batch.bytes.len() < 2 * VALUE_LIMIT + 200);
     }
 
     #[tokio::test]

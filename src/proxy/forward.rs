@@ -108,7 +108,7 @@ struct CallRecord {
     /// The call's audit row in the making (calls the trail covers, when it is on).
     audit: Option<AuditDraft>,
     /// The call's client span, when its request is sampled.
-    span: Option<Box<ClientSpan>>,
+    span: Option<ClientSpan>,
     /// A `tools/call` result said `isError: true` (looked for only for an audit row or
     /// a span).
     tool_error: bool,
@@ -137,12 +137,24 @@ struct AuditDraft {
 /// Whether a piece of an answer carries `"isError": true` (a tool's own error result).
 fn says_is_error(data: &[u8]) -> bool {
     const KEY: &[u8] = b"\"isError\"";
-    memchr::memmem::find_iter(data, KEY).any(|i| {
+    // Built once: building a searcher costs more than searching a short answer.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    FINDER.find_iter(data).any(|i| {
         let rest = &data[i + KEY.len()..];
         let rest = rest.trim_ascii_start();
         rest.strip_prefix(b":")
             .is_some_and(|r| r.trim_ascii_start().starts_with(b"true"))
     })
+}
+
+/// A JSON string literal's text: borrowed unless it has escapes (tool names rarely do).
+fn json_text(literal: &[u8]) -> std::borrow::Cow<'_, str> {
+    let whole = Span {
+        start: 0,
+        end: literal.len(),
+    };
+    frame::string_value(literal, whole).unwrap_or_default()
 }
 
 /// The methods a call can be forwarded for, as static labels.
@@ -217,10 +229,7 @@ impl CallRecord {
     fn end_span(&mut self, outcome: &'static str) {
         use crate::observe::trace::{Attrs, Kind, SpanData};
         let Some(s) = self.span.take() else { return };
-        let tool = self
-            .tool
-            .as_ref()
-            .and_then(|t| serde_json::from_slice::<String>(t).ok());
+        let tool = self.tool.as_ref().map(|t| json_text(t));
         let mut attributes = Attrs::default();
         attributes.str("mcp.method.name", self.method);
         attributes.str("metamcp.server", &self.backend.label);
@@ -232,14 +241,11 @@ impl CallRecord {
         if let Some(e) = error {
             attributes.str("error.type", e);
         }
-        let name = match &tool {
-            Some(t) => format!("{} {t}", self.method),
-            None => self.method.to_string(),
-        };
         s.tracer.record(SpanData {
             ctx: s.ctx,
             parent: Some(s.parent),
-            name: &name,
+            name: self.method,
+            target: tool.as_deref(),
             kind: Kind::Client,
             start: s.start,
             end: std::time::SystemTime::now(),
@@ -316,16 +322,7 @@ impl CallRecord {
         let took = self.started.elapsed();
         self.audit(outcome, took);
         let failed = outcome != Outcome::Ok;
-        // A JSON string's text: borrowed unless it has escapes (tool names rarely do).
-        let tool = self.tool.as_ref().map(|t| {
-            let inner = t.get(1..t.len().saturating_sub(1)).unwrap_or_default();
-            match std::str::from_utf8(inner) {
-                Ok(s) if !s.contains('\\') => std::borrow::Cow::Borrowed(s),
-                _ => {
-                    std::borrow::Cow::Owned(serde_json::from_slice::<String>(t).unwrap_or_default())
-                }
-            }
-        });
+        let tool = self.tool.as_ref().map(|t| json_text(t));
         self.metrics.call(
             &self.backend.name,
             tool.as_deref(),
@@ -402,12 +399,12 @@ async fn forward_call(
             d.trace_id = Some(ctx.trace_id);
         }
         if ctx.sampled {
-            record.span = Some(Box::new(ClientSpan {
+            record.span = Some(ClientSpan {
                 tracer: tracer.clone(),
                 ctx,
                 parent: t.ctx.span_id,
                 start: std::time::SystemTime::now(),
-            }));
+            });
         }
         crate::observe::trace::Propagation {
             traceparent: ctx.traceparent(),

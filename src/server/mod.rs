@@ -237,6 +237,7 @@ async fn phases(
                     ctx: tr.child(),
                     parent: Some(tr.ctx.span_id),
                     name: "authenticate",
+                    target: None,
                     kind: crate::observe::trace::Kind::Internal,
                     start: tr.start,
                     end: std::time::SystemTime::now(),

@@ -1028,19 +1028,8 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts() {
         let t = Tracer::new(config(Sampler::AlwaysOn));
-        let r = t.start(None, None);
         for _ in 0..3 {
-            t.record(SpanData {
-                ctx: r.ctx,
-                parent: None,
-                name: "x",
-                target: None,
-                kind: Kind::Server,
-                start: r.start,
-                end: SystemTime::now(),
-                attributes: &[("a", Value::Int(1))],
-                error: None,
-            });
+            t.record(a_span(&t));
         }
         assert_eq!((t.queued(), t.dropped()), (2, (1, 0)));
     }
@@ -1048,18 +1037,9 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_collector_drops_the_batch_and_counts_it() {
         let t = Tracer::new(config(Sampler::AlwaysOn));
-        let r = t.start(None, None);
-        t.record(SpanData {
-            ctx: r.ctx,
-            parent: None,
-            name: "x",
-            target: None,
-            kind: Kind::Server,
-            start: r.start,
-            end: SystemTime::now(),
-            attributes: &[],
-            error: Some("boom"),
-        });
+        let mut span = a_span(&t);
+        span.error = Some("boom");
+        t.record(span);
         t.export_queued().await;
         assert_eq!((t.queued(), t.dropped(), t.exported()), (0, (0, 1), 0));
     }

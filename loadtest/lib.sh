@@ -98,3 +98,22 @@ CONF
     NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
     [ -n "$NGINX_WORKER" ] || die "nginx did not start: $(cat "$work/nginx/error.log")"
 }
+
+# Waits (at most 60 s) until the processes given are idle: under 3 % of a core between
+# two looks 0.5 s apart. A run that follows one with the audit on would otherwise share
+# its load core with PostgreSQL still writing, checkpointing or vacuuming the last run's
+# rows, and be charged for them.
+settle() {
+    local deadline=$((SECONDS + 60)) hz before after p
+    hz=$(getconf CLK_TCK)
+    while [ $SECONDS -lt $deadline ]; do
+        before=0 after=0
+        for p in "$@"; do before=$((before + $(ticks_of "$p"))); done
+        sleep 0.5
+        for p in "$@"; do after=$((after + $(ticks_of "$p"))); done
+        [ $((after - before)) -le $((hz * 3 / 200)) ] && return 0
+    done
+    say "still busy after 60 s: measuring anyway"
+}
+# User + system ticks of process $1 (0 once it is gone).
+ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }

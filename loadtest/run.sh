@@ -111,7 +111,8 @@ start_variant() {
 if [ -n "${OBSERVE:-}" ]; then
     say "starting the observability variants (a span sink: fixedserver, on core $SINK_CORE)"
     taskset -c "$SINK_CORE" "$BIN/fixedserver" > "$work/sink.out" 2>&1 &
-    pids+=($!)
+    SINK_PID=$!
+    pids+=($SINK_PID)
     for _ in $(seq 100); do [ -s "$work/sink.out" ] && break; sleep 0.05; done
     SINK="http://127.0.0.1:$(head -1 "$work/sink.out")"
     read -r BARE_ADDR BARE_PID <<<"$(start_variant bare METAMCP_AUDIT=off)"
@@ -136,6 +137,10 @@ measure() {
     local name=$1 url=$2 key=$3 tool=$4; shift 4
     local before=() p auth=()
     [ -n "$key" ] && auth=(--key "$key")
+    # Every run starts on a quiet machine: PostgreSQL done with the last run's audit rows,
+    # every gateway done exporting.
+    settle "$postmaster" $(pgrep -P "$postmaster") $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
+        ${UNSAMPLED_PID:-} ${SINK_PID:-}
     for p in "$@"; do before+=("$(usage_of "${p#*=}")"); done
     run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
     echo "$run_no" > "$RESULTS/.runs"

@@ -299,17 +299,17 @@ impl Value<'_> {
     }
 }
 
-/// A span's attributes, on the stack (beyond 16 more are ignored).
+/// A span's attributes, on the stack (beyond [`MAX_ATTRIBUTES`] more are ignored).
 #[derive(Debug, Clone, Copy)]
 pub struct Attrs<'a> {
-    items: [(&'static str, Value<'a>); 16],
+    items: [(&'static str, Value<'a>); MAX_ATTRIBUTES],
     n: usize,
 }
 
 impl Default for Attrs<'_> {
     fn default() -> Self {
         Attrs {
-            items: [("", Value::Int(0)); 16],
+            items: [("", Value::Int(0)); MAX_ATTRIBUTES],
             n: 0,
         }
     }
@@ -370,6 +370,7 @@ pub struct SpanData<'a> {
 /// messages, field 2 of `ScopeSpans`, back to back, at most `batch` per buffer).
 pub struct Tracer {
     config: Tracing,
+    head: Head,
     queue: Mutex<Batches>,
     wake: Notify,
     exported: AtomicU64,
@@ -381,6 +382,7 @@ pub struct Tracer {
 impl Tracer {
     pub fn new(config: Tracing) -> Tracer {
         Tracer {
+            head: Head::new(&config),
             config,
             queue: Mutex::new(Batches::default()),
             wake: Notify::new(),
@@ -503,7 +505,7 @@ impl Tracer {
             let Some(batch) = self.lock().take() else {
                 return;
             };
-            wrap_into(&mut exporter.buf, &self.config, &batch.bytes);
+            wrap_into(&mut exporter.buf, &self.head, &batch.bytes);
             exporter.spans = batch.records;
             self.lock().done(batch);
             let sent = tokio::time::timeout(self.config.timeout, exporter.post(&self.config)).await;
@@ -731,41 +733,57 @@ pub fn encode(config: &Tracing, spans: &[SpanData<'_>]) -> Vec<u8> {
         append_span(&mut encoded, s);
     }
     let mut out = Vec::new();
-    wrap_into(&mut out, config, &encoded);
+    wrap_into(&mut out, &Head::new(config), &encoded);
     out
 }
 
-/// The request around already encoded spans, into `out` (cleared first, its allocation
-/// reused).
-fn wrap_into(out: &mut Vec<u8>, config: &Tracing, spans: &[u8]) {
-    out.clear();
-    out.reserve(512 + spans.len());
-    message(out, 1, |rs| {
-        message(rs, 1, |resource| {
+/// What every export request has before its spans: the `Resource` (field 1 of
+/// `ResourceSpans`) and the `InstrumentationScope` (field 1 of `ScopeSpans`), each with its
+/// tag and length. Encoded once, when the tracer is made.
+#[derive(Debug)]
+struct Head {
+    resource: Vec<u8>,
+    scope: Vec<u8>,
+}
+
+impl Head {
+    fn new(config: &Tracing) -> Head {
+        let mut resource = Vec::new();
+        message(&mut resource, 1, |r| {
+            attribute(r, 1, "service.name", &Value::Str(&config.service_name));
             attribute(
-                resource,
-                1,
-                "service.name",
-                &Value::Str(&config.service_name),
-            );
-            attribute(
-                resource,
+                r,
                 1,
                 "service.version",
                 &Value::Str(env!("CARGO_PKG_VERSION")),
             );
             for (k, v) in &config.resource {
-                attribute(resource, 1, k, &Value::Str(v));
+                attribute(r, 1, k, &Value::Str(v));
             }
         });
-        message(rs, 2, |ss| {
-            message(ss, 1, |scope| {
-                bytes_field(scope, 1, b"metamcp");
-                bytes_field(scope, 2, env!("CARGO_PKG_VERSION").as_bytes());
-            });
-            ss.extend_from_slice(spans);
+        let mut scope = Vec::new();
+        message(&mut scope, 1, |s| {
+            bytes_field(s, 1, b"metamcp");
+            bytes_field(s, 2, env!("CARGO_PKG_VERSION").as_bytes());
         });
-    });
+        Head { resource, scope }
+    }
+}
+
+/// The `ExportTraceServiceRequest` around already encoded spans, into `out` (cleared
+/// first, its allocation reused): sized first, so the spans are copied once.
+fn wrap_into(out: &mut Vec<u8>, head: &Head, spans: &[u8]) {
+    let scope_spans = head.scope.len() + spans.len();
+    let resource_spans = head.resource.len() + delimited(scope_spans);
+    out.clear();
+    out.reserve(delimited(resource_spans));
+    tag(out, 1, 2);
+    varint(out, resource_spans as u64);
+    out.extend_from_slice(&head.resource);
+    tag(out, 2, 2);
+    varint(out, scope_spans as u64);
+    out.extend_from_slice(&head.scope);
+    out.extend_from_slice(spans);
 }
 
 /// Writes into space already sized: each write is a store at an index, with no capacity
@@ -839,13 +857,40 @@ fn delimited(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-/// An attribute's `AnyValue` size, and its `KeyValue` size.
-fn attribute_sizes(key: &str, value: &Value<'_>) -> (usize, usize) {
-    let any = match value {
-        Value::Str(s) => delimited(limited(s).len()),
-        Value::Int(i) => 1 + varint_len(*i as u64),
+/// An attribute's sizes: its value's bytes as written (cut at [`VALUE_LIMIT`]; 0 for an
+/// int), its `AnyValue`, and its `KeyValue`.
+#[derive(Debug, Clone, Copy, Default)]
+struct AttrSize {
+    text: usize,
+    any: usize,
+    kv: usize,
+}
+
+fn attribute_sizes(key: &str, value: &Value<'_>) -> AttrSize {
+    let (text, any) = match value {
+        Value::Str(s) => {
+            let text = limited(s).len();
+            (text, delimited(text))
+        }
+        Value::Int(i) => (0, 1 + varint_len(*i as u64)),
     };
-    (any, delimited(key.len()) + delimited(any))
+    AttrSize {
+        text,
+        any,
+        kv: delimited(key.len()) + delimited(any),
+    }
+}
+
+/// The most attributes a span carries (as [`Attrs`] holds); beyond, they are not written.
+const MAX_ATTRIBUTES: usize = 16;
+
+/// The sizes of a span's attributes, each computed once for its sizing and its writing.
+fn attribute_table(s: &SpanData<'_>) -> [AttrSize; MAX_ATTRIBUTES] {
+    let mut table = [AttrSize::default(); MAX_ATTRIBUTES];
+    for (slot, (k, v)) in table.iter_mut().zip(s.attributes) {
+        *slot = attribute_sizes(k, v);
+    }
+    table
 }
 
 /// The name field's text, in parts: the name, and the target after a space, cut so that
@@ -860,15 +905,15 @@ fn name_parts<'a>(s: &SpanData<'a>) -> (&'a str, Option<&'a str>) {
 }
 
 /// A span's encoded size (its fields, without its own tag and length).
-fn span_len(s: &SpanData<'_>) -> usize {
+fn span_len(s: &SpanData<'_>, sizes: &[AttrSize; MAX_ATTRIBUTES]) -> usize {
     let (name, target) = name_parts(s);
     let name_len = name.len() + target.map_or(0, |t| 1 + t.len());
     let mut n = delimited(16) + delimited(8) + delimited(name_len) + 2 + 2 * 9;
     if s.parent.is_some() {
         n += delimited(8);
     }
-    for (k, v) in s.attributes {
-        n += delimited(attribute_sizes(k, v).1);
+    for a in sizes.iter().take(s.attributes.len()) {
+        n += delimited(a.kv);
     }
     if let Some(e) = s.error {
         n += delimited(delimited(limited(e).len()) + 2);
@@ -880,7 +925,8 @@ fn span_len(s: &SpanData<'_>) -> usize {
 /// written in one pass. False (and nothing appended) if the sizing and the writing
 /// disagree, which the tests rule out.
 fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
-    let len = span_len(s);
+    let sizes = attribute_table(s);
+    let len = span_len(s, &sizes);
     let start = out.len();
     let total = delimited(len);
     out.resize(start + total, 0);
@@ -890,7 +936,7 @@ fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
     };
     c.byte(tags::SPANS);
     c.varint(len as u64);
-    write_span(&mut c, s);
+    write_span(&mut c, s, &sizes);
     if c.at != total {
         debug_assert_eq!(c.at, total, "span sizing");
         out.truncate(start);
@@ -899,7 +945,7 @@ fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
     true
 }
 
-fn write_span(c: &mut Cursor<'_>, s: &SpanData<'_>) {
+fn write_span(c: &mut Cursor<'_>, s: &SpanData<'_>, sizes: &[AttrSize; MAX_ATTRIBUTES]) {
     c.len_field(tags::TRACE_ID, &s.ctx.trace_id);
     c.len_field(tags::SPAN_ID, &s.ctx.span_id);
     if let Some(p) = &s.parent {
@@ -920,15 +966,19 @@ fn write_span(c: &mut Cursor<'_>, s: &SpanData<'_>) {
     c.bytes(&start.to_le_bytes());
     c.byte(tags::END);
     c.bytes(&unix_nanos(s.end).max(start).to_le_bytes());
-    for (k, v) in s.attributes {
-        let (any, kv) = attribute_sizes(k, v);
+    for ((k, v), size) in s.attributes.iter().zip(sizes) {
         c.byte(tags::ATTRIBUTE);
-        c.varint(kv as u64);
+        c.varint(size.kv as u64);
         c.len_field(tags::KEY, k.as_bytes());
         c.byte(tags::VALUE);
-        c.varint(any as u64);
+        c.varint(size.any as u64);
         match v {
-            Value::Str(text) => c.len_field(tags::STRING, limited(text).as_bytes()),
+            Value::Str(text) => {
+                c.len_field(
+                    tags::STRING,
+                    text.as_bytes().get(..size.text).unwrap_or_default(),
+                );
+            }
             Value::Int(i) => {
                 c.byte(tags::INT);
                 c.varint(*i as u64);
@@ -1183,7 +1233,7 @@ mod tests {
                     let mut out = vec![9u8];
                     assert!(append_span(&mut out, &span));
                     assert_eq!(out[1..], nested(&span), "{name} {target:?} {error:?}");
-                    let name_len = span_len(&span);
+                    let name_len = span_len(&span, &attribute_table(&span));
                     assert!(name_len < 4 * VALUE_LIMIT + 400, "{name_len}");
                 }
             }

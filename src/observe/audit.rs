@@ -257,9 +257,24 @@ impl Audit {
     /// its data (which encoding rules out; it would otherwise block the queue for good)
     /// is dropped and counted.
     pub async fn flush(&self, pool: &Pool) -> Result<usize, DbError> {
+        self.write(pool, true).await
+    }
+
+    /// Writes the queued batches: all of them when `all`, else only the full ones (a
+    /// writer kept busy by a steady stream then writes batches of [`BATCH`] rows, not the
+    /// few that arrived during its last write: each batch costs a round trip and a commit).
+    async fn write(&self, pool: &Pool, all: bool) -> Result<usize, DbError> {
         let mut total = 0;
         loop {
-            let Some(mut batch) = self.lock().take() else {
+            let next = {
+                let mut queue = self.lock();
+                if all {
+                    queue.take()
+                } else {
+                    queue.take_full(BATCH)
+                }
+            };
+            let Some(mut batch) = next else {
                 return Ok(total);
             };
             let result;
@@ -284,19 +299,25 @@ impl Audit {
         }
     }
 
-    /// Writes rows while the state lives: every [`FLUSH_EVERY`], or at once when a batch is
-    /// waiting. An unreachable database is logged once a minute and retried.
+    /// Writes rows while the state lives: a batch as soon as it is full, and everything
+    /// queued every [`FLUSH_EVERY`]. An unreachable database is logged once a minute and
+    /// retried.
     pub async fn run(audit: std::sync::Weak<Audit>, pool: Pool) {
         let logged = AtomicU64::new(0);
         let Some(wake) = audit.upgrade() else { return };
+        let mut due = tokio::time::Instant::now() + FLUSH_EVERY;
         loop {
             // A notification sent while a write was under way is kept for this wait.
             tokio::select! {
                 () = wake.wake.notified() => {}
-                () = tokio::time::sleep(FLUSH_EVERY) => {}
+                () = tokio::time::sleep_until(due) => {}
             }
             let Some(a) = audit.upgrade() else { return };
-            if let Err(e) = a.flush(&pool).await
+            let all = tokio::time::Instant::now() >= due;
+            if all {
+                due = tokio::time::Instant::now() + FLUSH_EVERY;
+            }
+            if let Err(e) = a.write(&pool, all).await
                 && once_a_minute(&logged)
             {
                 tracing::warn!(

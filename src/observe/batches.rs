@@ -65,6 +65,15 @@ impl Batches {
         self.batches.pop_front()
     }
 
+    /// The oldest batch if it is closed: it holds `per_batch` records, or a newer batch
+    /// follows it. The batch still being filled stays, so that a writer kept busy by a
+    /// steady stream writes whole batches, not whatever arrived during its last write.
+    pub(crate) fn take_full(&mut self, per_batch: usize) -> Option<Batch> {
+        let closed =
+            self.batches.len() > 1 || self.batches.front().is_some_and(|b| b.records >= per_batch);
+        if closed { self.take() } else { None }
+    }
+
     /// A taken batch that could not be written, back at the front (oldest first).
     pub(crate) fn put_back(&mut self, batch: Batch) {
         self.batches.push_front(batch);
@@ -91,15 +100,18 @@ impl Batches {
 mod tests {
     use super::*;
 
+    /// Queues the one-byte record `b`, in batches of two.
+    fn push(q: &mut Batches, capacity: usize, b: u8) -> Pushed {
+        q.push(capacity, 2, |out| {
+            out.push(b);
+            true
+        })
+    }
+
     #[test]
     fn records_fill_batches_in_order_within_the_bound_and_buffers_come_back() {
         let mut q = Batches::default();
-        let push = |q: &mut Batches, b: u8| {
-            q.push(4, 2, |out| {
-                out.push(b);
-                true
-            })
-        };
+        let push = |q: &mut Batches, b: u8| push(q, 4, b);
         assert_eq!(push(&mut q, 1), Pushed::Queued(false));
         assert_eq!(push(&mut q, 2), Pushed::Queued(true));
         assert_eq!(push(&mut q, 3), Pushed::Queued(false));
@@ -125,5 +137,26 @@ mod tests {
         let third = q.take().unwrap();
         assert_eq!(third.bytes, [6]);
         assert!(third.bytes.capacity() >= capacity.min(2));
+        q.done(third);
+    }
+
+    #[test]
+    fn a_busy_writer_takes_only_closed_batches() {
+        let mut q = Batches::default();
+        let push = |q: &mut Batches, b: u8| push(q, 100, b);
+        assert_eq!(push(&mut q, 1), Pushed::Queued(false));
+        assert!(q.take_full(2).is_none(), "[1] is still being filled");
+        assert_eq!(push(&mut q, 2), Pushed::Queued(true));
+        assert_eq!(push(&mut q, 3), Pushed::Queued(false));
+        assert_eq!(q.take_full(2).unwrap().bytes, [1, 2]);
+        assert!(q.take_full(2).is_none(), "[3] is still being filled");
+        // A batch put back after a failed write is closed whatever it holds.
+        let partial = q.take().unwrap();
+        assert_eq!(partial.bytes, [3]);
+        assert_eq!(push(&mut q, 4), Pushed::Queued(false));
+        q.put_back(partial);
+        assert_eq!(q.take_full(2).unwrap().bytes, [3]);
+        assert!(q.take_full(2).is_none(), "[4] is still being filled");
+        assert_eq!(q.take().unwrap().bytes, [4]);
     }
 }

@@ -482,27 +482,43 @@ impl Tracer {
         let delay = t.config.delay;
         drop(t);
         let mut exporter = Exporter::default();
+        let mut due = tokio::time::Instant::now() + delay;
         loop {
             {
                 let Some(t) = tracer.upgrade() else { return };
                 tokio::select! {
                     () = t.wake.notified() => {}
-                    () = tokio::time::sleep(delay) => {}
+                    () = tokio::time::sleep_until(due) => {}
                 }
             }
             let Some(t) = tracer.upgrade() else { return };
-            t.export_with(&mut exporter).await;
+            let all = tokio::time::Instant::now() >= due;
+            if all {
+                due = tokio::time::Instant::now() + delay;
+            }
+            t.export_with(&mut exporter, all).await;
         }
     }
 
     /// Exports everything queued now, a batch at a time (at shutdown).
     pub async fn export_queued(&self) {
-        self.export_with(&mut Exporter::default()).await;
+        self.export_with(&mut Exporter::default(), true).await;
     }
 
-    async fn export_with(&self, exporter: &mut Exporter) {
+    /// Exports the queued batches: all of them when `all`, else only the full ones (each
+    /// export is a request: a busy exporter sends full batches, not the few spans that
+    /// arrived during its last request).
+    async fn export_with(&self, exporter: &mut Exporter, all: bool) {
         loop {
-            let Some(batch) = self.lock().take() else {
+            let next = {
+                let mut queue = self.lock();
+                if all {
+                    queue.take()
+                } else {
+                    queue.take_full(self.config.batch)
+                }
+            };
+            let Some(batch) = next else {
                 return;
             };
             wrap_into(&mut exporter.buf, &self.head, &batch.bytes);
@@ -1269,7 +1285,7 @@ mod tests {
         let mut exporter = Exporter::default();
         for _ in 0..5 {
             t.record(a_span(&t));
-            t.export_with(&mut exporter).await;
+            t.export_with(&mut exporter, true).await;
         }
         // Five batches over three connections: the collector closes each after two, and
         // the closed one is noticed and replaced without losing a batch.

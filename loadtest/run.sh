@@ -25,6 +25,8 @@
 #                                         # TRACED_ENV="VAR=.. .." replaces the traced
 #                                         # one's batch settings (OTEL_BSP_*)
 #
+# Every run starts once PostgreSQL, the gateways and the span sink are idle (settle, in
+# lib.sh). On a VM whose speed drifts, prefer more, shorter rounds (ROUNDS=7 DURATION=3s).
 # Each proxy is compared with the mean of the direct runs just before and after it (the
 # direct rate drifts by ±10 % on a shared machine). Besides req/s and latency it reports the core time (user + system, from /proc) and the
 # context switches each process spent per request, which is where a proxy's cost shows.

@@ -378,12 +378,9 @@ fn humantime_rfc3339(t: SystemTime) -> String {
 #[tokio::test]
 async fn a_database_stop_and_start_loses_no_queued_row() {
     // A cluster of this test's own: stopping it must not disturb the others.
-    let root = support::traversable_tempdir("metamcp-audit-outage-");
-    let cluster = metamcp::store::embedded::Cluster::locate(&root.join("data"))
-        .expect("PostgreSQL binaries")
-        .unsynced();
-    cluster.ensure_running().expect("cluster starts");
-    metamcp::store::db::create_database_if_missing(&cluster, "outage")
+    let own = support::OwnCluster::start("metamcp-audit-outage-");
+    let cluster = &own.cluster;
+    metamcp::store::db::create_database_if_missing(cluster, "outage")
         .await
         .unwrap();
     let db = support::TestDb {
@@ -465,8 +462,6 @@ async fn a_database_stop_and_start_loses_no_queued_row() {
     let _ = stop.send(());
     let _ = server.await;
     drop(state);
-    let _ = cluster.stop(true);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[tokio::test]

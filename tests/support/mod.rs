@@ -86,6 +86,32 @@ extern "C" fn stop_shared_cluster() {
     }
 }
 
+/// A cluster of one test's own (for a test that stops and starts it), in a temporary
+/// directory: stopped and removed when dropped, a failing test's included.
+pub struct OwnCluster {
+    pub cluster: Cluster,
+    root: PathBuf,
+}
+
+impl OwnCluster {
+    pub fn start(prefix: &str) -> OwnCluster {
+        let root = traversable_tempdir(prefix);
+        let cluster = Cluster::locate(&root.join("data"))
+            .expect("PostgreSQL binaries")
+            .unsynced();
+        let own = OwnCluster { cluster, root };
+        own.cluster.ensure_running().expect("cluster starts");
+        own
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop(true);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 /// A database of its own for one test.
 pub struct TestDb {
     pub name: String,

@@ -78,6 +78,8 @@ pub const OAUTH_JWKS_URL: &str = "METAMCP_OAUTH_JWKS_URL";
 pub const OAUTH_SCOPES: &str = "METAMCP_OAUTH_SCOPES";
 /// PEM certificates trusted for `https://` issuers besides the bundled public roots.
 pub const OAUTH_CA_FILE: &str = "METAMCP_OAUTH_CA_FILE";
+/// PEM certificates trusted for `https://` backends besides the bundled public roots.
+pub const BACKEND_CA_FILE: &str = "METAMCP_BACKEND_CA_FILE";
 
 /// Every variable a TOML file may set (everything but the file's own name).
 const FILE_KEYS: &[&str] = &[
@@ -109,6 +111,7 @@ const FILE_KEYS: &[&str] = &[
     OAUTH_JWKS_URL,
     OAUTH_SCOPES,
     OAUTH_CA_FILE,
+    BACKEND_CA_FILE,
     OTEL_SDK_DISABLED,
     OTEL_TRACES_EXPORTER,
     OTEL_ENDPOINT,
@@ -337,6 +340,8 @@ pub struct Config {
     /// OAuth 2.1 resource server (`METAMCP_OAUTH_*`); `None`: API keys and our own
     /// tokens only.
     pub oauth: Option<OAuth>,
+    /// Extra trusted certificates (PEM) for `https://` backends.
+    pub backend_ca_file: Option<PathBuf>,
     pub log_filter: String,
 }
 
@@ -452,6 +457,27 @@ fn scope_mapping(base: &Issuer, words: &str) -> Result<Issuer, String> {
     Ok(i)
 }
 
+/// A file of PEM certificates to trust (`key`'s value), checked: it must hold one.
+fn ca_file_from(key: &str, raw: Option<String>, errs: &mut Collector) -> Option<PathBuf> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let f = PathBuf::from(raw.filter(|s| !s.trim().is_empty())?);
+    let certs = CertificateDer::pem_file_iter(&f)
+        .map_err(|e| format!("{}: {e}", f.display()))
+        .and_then(|it| {
+            it.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: {e}", f.display()))
+        });
+    match certs {
+        Ok(c) if c.is_empty() => {
+            errs.push(key, format!("{}: no PEM certificate in it", f.display()))
+        }
+        Ok(_) => {}
+        Err(e) => errs.push(key, e),
+    }
+    Some(f)
+}
+
 /// The raw `METAMCP_OAUTH_*` settings and the public URL.
 struct OAuthRaw {
     public: Option<String>,
@@ -469,25 +495,7 @@ fn oauth_from(raw: OAuthRaw, errs: &mut Collector) -> Option<OAuth> {
         scopes,
         ca_file,
     } = raw;
-    let ca_file = ca_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from);
-    if let Some(f) = &ca_file {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let certs = CertificateDer::pem_file_iter(f)
-            .map_err(|e| format!("{}: {e}", f.display()))
-            .and_then(|it| {
-                it.collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("{}: {e}", f.display()))
-            });
-        match certs {
-            Ok(c) if c.is_empty() => errs.push(
-                OAUTH_CA_FILE,
-                format!("{}: no PEM certificate in it", f.display()),
-            ),
-            Ok(_) => {}
-            Err(e) => errs.push(OAUTH_CA_FILE, e),
-        }
-    }
+    let ca_file = ca_file_from(OAUTH_CA_FILE, ca_file, errs);
     let issuers = issuers.filter(|s| !s.trim().is_empty())?;
     let base = Issuer {
         issuer: String::new(),
@@ -847,6 +855,7 @@ impl Config {
         let retention_raw = get(AUDIT_RETENTION);
         let audit_queue_raw = get(AUDIT_QUEUE);
         let log_raw = get(RUST_LOG);
+        let backend_ca_raw = get(BACKEND_CA_FILE);
         let oauth_raw = OAuthRaw {
             public: get(PUBLIC_URL),
             issuers: get(OAUTH_ISSUER),
@@ -1009,6 +1018,7 @@ impl Config {
             &mut errs,
         );
         let oauth = oauth_from(oauth_raw, &mut errs);
+        let backend_ca_file = ca_file_from(BACKEND_CA_FILE, backend_ca_raw, &mut errs);
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             errs.push(RUST_LOG, format!("bad filter: {e}"));
@@ -1059,6 +1069,7 @@ impl Config {
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
                 tracing,
                 oauth,
+                backend_ca_file,
                 log_filter,
             }),
             _ => Err(ConfigErrors(errs.0)),
@@ -1377,6 +1388,35 @@ mod tests {
             let e = oauth(&pairs).unwrap_err();
             assert!(e.0.iter().any(|e| e.key == key), "{pairs:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_backend_ca_file_must_hold_a_certificate() {
+        let ca = |value: &str| {
+            Config::from_source(&map(&[(BACKEND_CA_FILE, value), (DATA_DIR, "/d")]))
+                .map(|c| c.backend_ca_file)
+        };
+        assert_eq!(ca("").unwrap(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        for bad in ["/nonexistent/ca.pem", empty.to_str().unwrap()] {
+            let e = ca(bad).unwrap_err();
+            assert!(
+                e.0.iter()
+                    .any(|e| e.key == BACKEND_CA_FILE && e.message.contains(bad)),
+                "{bad}: {e}"
+            );
+        }
+        let good = dir.path().join("ca.pem");
+        // PEM framing is what is checked here (a DER SEQUENCE; the TLS tests use real
+        // certificates).
+        std::fs::write(
+            &good,
+            "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert_eq!(ca(good.to_str().unwrap()).unwrap(), Some(good));
     }
 
     #[test]

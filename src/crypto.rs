@@ -1,4 +1,5 @@
-//! Secrets at rest: XChaCha20-Poly1305 sealing, random tokens, constant-time comparison.
+//! Secrets at rest: XChaCha20-Poly1305 sealing, random tokens, constant-time comparison;
+//! and the TLS client configuration the gateway trusts servers with.
 //!
 //! Sealed values are `nonce (24 bytes) || ciphertext+tag`. Every seal names its purpose
 //! and owner as associated data (`"api_key:<id>"`, `"server_env:<uuid>"`), so a ciphertext
@@ -65,6 +66,35 @@ impl Cipher {
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
             .map_err(|_| OpenError)
     }
+}
+
+/// A TLS client configuration (for OAuth issuers and `https://` backends): Mozilla's
+/// roots (webpki-roots, compiled in) and the certificates of `ca_file`, TLS 1.2 and 1.3
+/// with ring.
+pub fn tls_client(
+    ca_file: Option<&std::path::Path>,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(f) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(f)
+            .map_err(|e| format!("{}: {e}", f.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!("{}: no usable certificate", f.display()));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 /// Fills `buf` from the operating system's CSPRNG.

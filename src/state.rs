@@ -91,6 +91,7 @@ impl State {
         registry: Registry,
         cipher: Cipher,
         rebuild: mpsc::UnboundedSender<()>,
+        backend_tls: &rustls::ClientConfig,
     ) -> State {
         let oauth = config
             .oauth
@@ -106,7 +107,7 @@ impl State {
         ));
         State {
             cipher,
-            backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone())),
+            backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone()), backend_tls),
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),

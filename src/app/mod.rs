@@ -34,11 +34,15 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("METAMCP_BACKEND_CA_FILE (TLS for https:// backends): {0}")]
+    Tls(String),
 }
 
 /// Opens the database, applies migrations, builds the shared state and loads keys and
 /// registry.
 pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
+    let tls =
+        crate::crypto::tls_client(config.backend_ca_file.as_deref()).map_err(StartError::Tls)?;
     let db = Database::open(&config).await?;
     let mut client = db.connect().await?;
     let applied = migrate::run(&mut client).await?;
@@ -54,7 +58,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     );
     let registry = Registry::new(db.pool.clone(), cipher.clone());
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();
-    let state = Arc::new(State::new(config, db, auth, registry, cipher, rebuild_tx));
+    let state = Arc::new(State::new(
+        config, db, auth, registry, cipher, rebuild_tx, &tls,
+    ));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
     tokio::spawn(flush_usage(Arc::downgrade(&state)));

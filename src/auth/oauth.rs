@@ -120,7 +120,7 @@ impl OAuth {
                 fetch: tokio::sync::Mutex::new(Fetched::default()),
             })
             .collect();
-        let tls = tls_client(settings.ca_file.as_deref())
+        let tls = crate::crypto::tls_client(settings.ca_file.as_deref())
             .inspect_err(|e| tracing::error!(error = %e, "OAuth: no TLS client for https issuers"))
             .ok()
             .map(tokio_rustls::TlsConnector::from);
@@ -453,32 +453,6 @@ fn split_origin(url: &str) -> (&str, &str) {
         Some(i) => url.split_at(after + i),
         None => (url, ""),
     }
-}
-
-/// The TLS client for issuers: Mozilla's roots (webpki-roots) and the certificates of
-/// `ca_file`, TLS 1.2 and 1.3 with ring.
-pub fn tls_client(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(f) = ca_file {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(f)
-            .map_err(|e| format!("{}: {e}", f.display()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", f.display()))?;
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(format!("{}: no usable certificate", f.display()));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// A bounded GET over HTTP/1.1, with TLS for `https://`.

@@ -604,14 +604,16 @@ impl Backends {
     /// `changed` receives a unit whenever routing should be rebuilt.
     /// `data_dir` records stdio children's process groups (and leftovers of a previous
     /// gateway there are killed now).
+    /// `tls` is whom `https://` servers are checked against.
     pub fn new(
         changed: mpsc::UnboundedSender<()>,
         data_dir: Option<std::path::PathBuf>,
+        tls: &rustls::ClientConfig,
     ) -> Backends {
         let groups = Arc::new(groups::Groups::new(data_dir));
         groups.reap_leftovers();
         Backends {
-            client: upstream::client(),
+            client: upstream::client(tls),
             groups,
             updates: tokio::sync::broadcast::channel(256).0,
             statuses: tokio::sync::broadcast::channel(256).0,

@@ -20,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::sync::{Semaphore, mpsc};
 
 use super::Failure;
-use crate::backend::http::{HttpClient, client, sse_data};
+use crate::backend::http::{HttpClient, sse_data};
 
 /// Longest line read from stdin.
 const MAX_LINE: usize = 16 << 20;
@@ -63,8 +63,8 @@ pub fn parse(args: &[String], env_key: Option<String>) -> Result<BridgeArgs, Fai
     let url: Uri = url
         .parse()
         .ok()
-        .filter(|u: &Uri| u.scheme_str() == Some("http") && u.host().is_some())
-        .ok_or_else(|| usage(&format!("--url {url:?} is not an http:// URL")))?;
+        .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
+        .ok_or_else(|| usage(&format!("--url {url:?} is not an http:// or https:// URL")))?;
     Ok(BridgeArgs {
         url,
         key: key.or(env_key).filter(|k| !k.is_empty()),
@@ -373,6 +373,7 @@ pub async fn run(
     input: impl AsyncRead + Unpin,
     mut output: impl AsyncWrite + Unpin + Send + 'static,
 ) -> Result<(), Failure> {
+    let http = super::http_client()?;
     let (out, mut lines) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
     let writer = tokio::spawn(async move {
         while let Some(mut line) = lines.recv().await {
@@ -383,7 +384,7 @@ pub async fn run(
         }
     });
     let relay = Arc::new(Relay {
-        http: client(),
+        http,
         args,
         session: Mutex::default(),
         reinit: tokio::sync::Mutex::new(()),

@@ -38,6 +38,9 @@ commands:
   bridge                 relay MCP on stdin/stdout to URL (for stdio-only clients);
                          the key may come from METAMCP_KEY instead of --key
 
+URL is http:// or https://; https:// servers are checked against Mozilla's roots and
+the PEM certificates in SSL_CERT_FILE when it is set.
+
 Prints the result as JSON. Exit status: 0 success, 1 the server answered with an error,
 2 the tool reported an error (isError), 64 usage or input error, 69 the server cannot
 be reached or broke the protocol.
@@ -123,8 +126,8 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
     let url: Uri = url
         .parse()
         .ok()
-        .filter(|u: &Uri| u.scheme_str() == Some("http") && u.host().is_some())
-        .ok_or_else(|| usage(&format!("--url {url:?} is not an http:// URL")))?;
+        .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
+        .ok_or_else(|| usage(&format!("--url {url:?} is not an http:// or https:// URL")))?;
     let arguments = |s: Option<&&str>| -> Result<Value, Failure> {
         match s {
             None => Ok(json!({})),
@@ -322,10 +325,20 @@ fn http_failure(method: &str, status: StatusCode, body: &[u8]) -> Failure {
     }
 }
 
+/// The HTTP client: `https://` gateways are checked against Mozilla's roots and the
+/// certificates in `SSL_CERT_FILE` when it is set (the variable OpenSSL, curl and Python
+/// read).
+fn http_client() -> Result<HttpClient, Failure> {
+    let ca = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty());
+    let tls = crate::crypto::tls_client(ca.as_deref().map(std::path::Path::new))
+        .map_err(|e| Failure::Usage(format!("SSL_CERT_FILE: {e}")))?;
+    Ok(client(&tls))
+}
+
 /// Opens a session, runs the command (every page of a list), ends the session.
 pub async fn run(args: &Args) -> Result<Value, Failure> {
     let mut c = Conversation {
-        http: client(),
+        http: http_client()?,
         args,
         session: None,
         version: None,

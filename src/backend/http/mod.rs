@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, Uri};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -19,8 +20,8 @@ use serde_json::{Value, json};
 
 use crate::model::Server;
 
-/// The pooled client shared by all backends.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The pooled client shared by all backends: `http://`, and `https://` over rustls.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The version the gateway asks backends for; they answer it or their latest.
 pub const UPSTREAM_VERSION: &str = "2025-11-25";
@@ -29,12 +30,21 @@ pub const UPSTREAM_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26
 /// Largest control-path response read whole (lists, initialize).
 const MAX_CONTROL_BODY: usize = 64 << 20;
 
-/// Builds the one client: keep-alive, idle connections capped per backend.
-pub fn client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    connector.set_keepalive(Some(Duration::from_secs(60)));
+/// Builds the one client: keep-alive, idle connections capped per backend, `https://`
+/// servers checked against `tls`'s roots (HTTP/1.1 over TLS 1.2 or 1.3; the server's
+/// name must match its certificate, and nothing falls back to plain text).
+pub fn client(tls: &rustls::ClientConfig) -> HttpClient {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(Duration::from_secs(5)));
+    tcp.set_keepalive(Some(Duration::from_secs(60)));
+    // The TLS layer decides by scheme; the TCP one must let `https://` through to it.
+    tcp.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(512)

@@ -120,3 +120,146 @@ async fn mcpc_tells_who_failed() {
         stderr(&refused)
     );
 }
+
+type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::io::DuplexStream>>;
+
+/// `mcpc bridge` in process, its stdin and stdout as in-memory pipes.
+fn bridge_on(
+    args: metamcp::mcpc::bridge::BridgeArgs,
+) -> (
+    tokio::io::DuplexStream,
+    Lines,
+    tokio::task::JoinHandle<Result<(), metamcp::mcpc::Failure>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let (stdin, bridge_in) = tokio::io::duplex(1 << 16);
+    let (bridge_out, stdout) = tokio::io::duplex(1 << 16);
+    let task = tokio::spawn(metamcp::mcpc::bridge::run(args, bridge_in, bridge_out));
+    (stdin, tokio::io::BufReader::new(stdout).lines(), task)
+}
+
+async fn write_line(stdin: &mut tokio::io::DuplexStream, line: &str) {
+    use tokio::io::AsyncWriteExt;
+    stdin
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+}
+
+/// The bridge's next line on stdout, as JSON.
+async fn next_message(lines: &mut Lines) -> Value {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("a line within 10 s")
+        .unwrap()
+        .expect("a line");
+    serde_json::from_str(&line).unwrap()
+}
+
+/// The bridge's relay, in process: JSON lines in, the gateway's messages out as lines
+/// (progress as it comes, then the answer), a line that is not JSON answered with a
+/// parse error, errors for the client's request when the gateway refuses or is not
+/// there, and the session ended when stdin ends.
+#[tokio::test]
+async fn the_bridge_relays_lines_and_ends_its_session() {
+    use metamcp::mcpc::bridge;
+
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&[]);
+    gw.register(json!({"name": "m", "protocol": "http", "url": mock.url()}))
+        .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let args = |key: &str| {
+        bridge::parse(
+            &["bridge".into(), "--url".into(), url.clone()],
+            Some(key.to_string()),
+        )
+        .unwrap()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "bridge-test", "version": "1"}}})
+    .to_string();
+    let db = gw.db.client().await;
+    let ended = || async {
+        db.query_one("SELECT count(*) FROM ended_sessions", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let ended_before = ended().await;
+
+    let (mut stdin, mut lines, task) = bridge_on(args(&gw.client_key));
+    write_line(&mut stdin, &init).await;
+    let answer = next_message(&mut lines).await;
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["result"]["protocolVersion"], "2025-06-18");
+    for line in [
+        r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#,
+        "",
+        "{not json",
+    ] {
+        write_line(&mut stdin, line).await;
+    }
+    let parse_error = next_message(&mut lines).await;
+    assert_eq!(parse_error["id"], Value::Null);
+    assert_eq!(parse_error["error"]["code"], -32700);
+    let call = json!({"jsonrpc": "2.0", "id": "p", "method": "tools/call",
+        "params": {"name": "m__progress", "arguments": {"steps": 2},
+                   "_meta": {"progressToken": "t"}}});
+    write_line(&mut stdin, &call.to_string()).await;
+    let mut progress = vec![];
+    let done = loop {
+        let m = next_message(&mut lines).await;
+        if m["method"] == "notifications/progress" {
+            progress.push(m["params"]["progress"].clone());
+        } else {
+            break m;
+        }
+    };
+    assert_eq!(progress, vec![json!(1), json!(2)]);
+    assert_eq!(done["id"], "p");
+    assert_eq!(done["result"]["content"][0]["text"], "done after 2 steps");
+    let unknown = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "m__nope", "arguments": {}}});
+    write_line(&mut stdin, &unknown.to_string()).await;
+    let refused = next_message(&mut lines).await;
+    assert_eq!(refused["id"], 7);
+    assert!(refused["error"]["code"].is_i64(), "{refused}");
+    // stdin ends: the bridge ends its session (DELETE) and returns.
+    drop(stdin);
+    tokio::time::timeout(std::time::Duration::from_secs(30), task)
+        .await
+        .expect("the bridge ends with stdin")
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended().await, ended_before + 1);
+
+    // A key the gateway refuses: the client's request gets an error with its id.
+    let (mut stdin, mut lines, task) = bridge_on(args("mcp_0000000000000000_nope"));
+    write_line(&mut stdin, &init).await;
+    let refused = next_message(&mut lines).await;
+    assert_eq!(refused["id"], 1, "{refused}");
+    assert!(refused["error"]["message"].is_string(), "{refused}");
+    drop(stdin);
+    task.await.unwrap().unwrap();
+
+    // A gateway that is not there: an error with the request's id, naming the address.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/mcp", closed.local_addr().unwrap());
+    drop(closed);
+    let (mut stdin, mut lines, task) =
+        bridge_on(bridge::parse(&["--url".into(), dead.clone()], None).unwrap());
+    write_line(&mut stdin, &init).await;
+    let unreachable = next_message(&mut lines).await;
+    assert_eq!(unreachable["id"], 1, "{unreachable}");
+    assert_eq!(unreachable["error"]["code"], -32603);
+    assert!(
+        unreachable["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot reach the gateway") && m.contains(&dead)),
+        "{unreachable}"
+    );
+    drop(stdin);
+    task.await.unwrap().unwrap();
+}

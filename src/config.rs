@@ -1390,6 +1390,189 @@ mod tests {
         }
     }
 
+    /// The tracing settings `pairs` give (with a data dir), or the keys they are wrong in.
+    fn tracing(pairs: &[(&str, &str)]) -> Result<Option<Tracing>, Vec<String>> {
+        let mut all = vec![(DATA_DIR, "/d")];
+        all.extend_from_slice(pairs);
+        Config::from_source(&map(&all))
+            .map(|c| c.tracing)
+            .map_err(|e| e.0.into_iter().map(|e| e.key).collect())
+    }
+
+    #[test]
+    fn tracing_follows_the_standard_otel_variables() {
+        assert_eq!(tracing(&[]).unwrap(), None, "no endpoint: no exporter");
+        let t = tracing(&[(OTEL_ENDPOINT, "http://collector:4318")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path.as_str()),
+            ("collector:4318", "/v1/traces")
+        );
+        assert_eq!(t.service_name, "metamcp");
+        assert_eq!(t.sampler, Sampler::ParentBased(Root::AlwaysOn));
+        assert_eq!(
+            (t.queue, t.batch, t.delay, t.timeout),
+            (
+                2048,
+                512,
+                Duration::from_millis(5000),
+                Duration::from_millis(10_000)
+            )
+        );
+        // Under a base path, and on port 80 when none is given.
+        let t = tracing(&[(OTEL_ENDPOINT, "http://c/base/")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path.as_str()),
+            ("c:80", "/base/v1/traces")
+        );
+        // The traces endpoint wins and is used as it is.
+        let t = tracing(&[
+            (OTEL_ENDPOINT, "http://ignored:1"),
+            (OTEL_TRACES_ENDPOINT, "http://c:4318/custom"),
+            (OTEL_HEADERS, "api-key=secret%20value, x = y"),
+            (OTEL_TRACES_HEADERS, "z=1"),
+            (
+                OTEL_RESOURCE_ATTRIBUTES,
+                "service.name=from-resource,deployment.environment=prod",
+            ),
+            (OTEL_SAMPLER, "parentbased_traceidratio"),
+            (OTEL_SAMPLER_ARG, "0.25"),
+            (OTEL_BSP_QUEUE, "10"),
+            (OTEL_BSP_BATCH, "100"),
+            (OTEL_BSP_DELAY, "250"),
+            (OTEL_TIMEOUT, "5"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path.as_str()),
+            ("c:4318", "/custom")
+        );
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            t.headers,
+            pairs(&[("api-key", "secret value"), ("x", "y"), ("z", "1")])
+        );
+        assert_eq!(t.service_name, "from-resource");
+        assert_eq!(t.resource, pairs(&[("deployment.environment", "prod")]));
+        assert_eq!(t.sampler, Sampler::ParentBased(Root::Ratio(0.25)));
+        // A batch is never larger than the queue.
+        assert_eq!((t.queue, t.batch), (10, 10));
+        assert_eq!(t.delay, Duration::from_millis(250));
+        assert_eq!(t.timeout, Duration::from_millis(5));
+        // OTEL_SERVICE_NAME wins over the resource's service.name.
+        let t = tracing(&[
+            (OTEL_ENDPOINT, "http://c:1"),
+            (OTEL_SERVICE_NAME, "named"),
+            (OTEL_RESOURCE_ATTRIBUTES, "service.name=other"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.service_name, "named");
+        for (name, arg, sampler) in [
+            ("always_on", None, Sampler::AlwaysOn),
+            ("always_off", None, Sampler::AlwaysOff),
+            ("traceidratio", Some("0.5"), Sampler::Ratio(0.5)),
+            ("traceidratio", None, Sampler::Ratio(1.0)),
+            (
+                "parentbased_always_on",
+                None,
+                Sampler::ParentBased(Root::AlwaysOn),
+            ),
+            (
+                "parentbased_always_off",
+                None,
+                Sampler::ParentBased(Root::AlwaysOff),
+            ),
+        ] {
+            let mut pairs = vec![(OTEL_ENDPOINT, "http://c:1"), (OTEL_SAMPLER, name)];
+            pairs.extend(arg.map(|a| (OTEL_SAMPLER_ARG, a)));
+            assert_eq!(tracing(&pairs).unwrap().unwrap().sampler, sampler, "{name}");
+        }
+        // Turned off.
+        for off in [(OTEL_SDK_DISABLED, "TRUE"), (OTEL_TRACES_EXPORTER, "none")] {
+            assert_eq!(
+                tracing(&[(OTEL_ENDPOINT, "http://c:1"), off]).unwrap(),
+                None
+            );
+        }
+        assert_eq!(
+            tracing(&[
+                (OTEL_ENDPOINT, "http://c:1"),
+                (OTEL_TRACES_EXPORTER, "otlp")
+            ])
+            .unwrap()
+            .map(|t| t.authority),
+            Some("c:1".to_string())
+        );
+    }
+
+    #[test]
+    fn bad_otel_variables_are_named() {
+        let endpoint = (OTEL_ENDPOINT, "http://c:1");
+        for (pairs, key) in [
+            (vec![(OTEL_ENDPOINT, "https://c:4318")], OTEL_ENDPOINT),
+            (vec![(OTEL_ENDPOINT, "c:4318")], OTEL_ENDPOINT),
+            (vec![(OTEL_ENDPOINT, "http://user@c:1")], OTEL_ENDPOINT),
+            (
+                vec![(OTEL_TRACES_ENDPOINT, "http:///v1/traces")],
+                OTEL_TRACES_ENDPOINT,
+            ),
+            (
+                vec![endpoint, (OTEL_TRACES_EXPORTER, "zipkin")],
+                OTEL_TRACES_EXPORTER,
+            ),
+            (vec![endpoint, (OTEL_HEADERS, "novalue")], OTEL_HEADERS),
+            (vec![endpoint, (OTEL_HEADERS, "=v")], OTEL_HEADERS),
+            (vec![endpoint, (OTEL_HEADERS, "k=%zz")], OTEL_HEADERS),
+            (vec![endpoint, (OTEL_HEADERS, "k=%e2%28")], OTEL_HEADERS),
+            (
+                vec![endpoint, (OTEL_TRACES_HEADERS, "k=%4")],
+                OTEL_TRACES_HEADERS,
+            ),
+            (
+                vec![endpoint, (OTEL_RESOURCE_ATTRIBUTES, "a")],
+                OTEL_RESOURCE_ATTRIBUTES,
+            ),
+            (vec![endpoint, (OTEL_SAMPLER, "sometimes")], OTEL_SAMPLER),
+            (
+                vec![
+                    endpoint,
+                    (OTEL_SAMPLER, "traceidratio"),
+                    (OTEL_SAMPLER_ARG, "2"),
+                ],
+                OTEL_SAMPLER,
+            ),
+            (
+                vec![
+                    endpoint,
+                    (OTEL_SAMPLER, "parentbased_traceidratio"),
+                    (OTEL_SAMPLER_ARG, "half"),
+                ],
+                OTEL_SAMPLER,
+            ),
+            (vec![endpoint, (OTEL_BSP_QUEUE, "many")], OTEL_BSP_QUEUE),
+            (vec![endpoint, (OTEL_BSP_BATCH, "-1")], OTEL_BSP_BATCH),
+            (
+                vec![endpoint, (OTEL_BSP_DELAY, "99999999999")],
+                OTEL_BSP_DELAY,
+            ),
+            (vec![endpoint, (OTEL_TIMEOUT, "1s")], OTEL_TIMEOUT),
+        ] {
+            let keys = tracing(&pairs).unwrap_err();
+            assert_eq!(keys, vec![key.to_string()], "{pairs:?}");
+        }
+        // Errors are reported even when export is then disabled.
+        assert!(tracing(&[endpoint, (OTEL_SDK_DISABLED, "true"), (OTEL_BSP_QUEUE, "x")]).is_err());
+    }
+
     #[test]
     fn the_backend_ca_file_must_hold_a_certificate() {
         let ca = |value: &str| {

@@ -374,6 +374,49 @@ async fn every_transport_status_code() {
     assert_eq!(answers[0]["id"], 1);
     assert_eq!(answers[1]["id"], 2);
     assert_eq!(text_of(&answers[1]["result"]), "3");
+    // A batch's bad input: each element answered in order with its own id, or the whole
+    // batch refused when it cannot be read.
+    let r = old.post_raw(b"[]", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32600);
+    let r = old
+        .post_raw(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}"#, &[])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32700);
+    let r = old
+        .post_raw(
+            br#"[1, {"jsonrpc":"2.0","id":9,"method":"initialize","params":{}}, {"jsonrpc":"2.0","id":"x","result":{}}, {"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":77}}, {"jsonrpc":"2.0","id":3,"method":"ping"}]"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answers = r.json();
+    let answers = answers.as_array().expect("an array");
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert_eq!(
+        (
+            answers[0]["id"].clone(),
+            answers[0]["error"]["code"].clone()
+        ),
+        (Value::Null, json!(-32600))
+    );
+    assert_eq!(
+        (
+            answers[1]["id"].clone(),
+            answers[1]["error"]["code"].clone()
+        ),
+        (json!(9), json!(-32600))
+    );
+    assert_eq!(
+        (answers[2]["id"].clone(), answers[2]["result"].clone()),
+        (json!(3), json!({}))
+    );
+    // Only notifications and answers: nothing to say.
+    let r = old
+        .post_raw(br#"[{"jsonrpc":"2.0","method":"notifications/x"}]"#, &[])
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
 
     // Origin and Host (DNS rebinding), and credentials.
     let r = c

@@ -231,22 +231,56 @@ async fn every_forwarded_call_is_one_row_with_its_outcome_and_no_argument_values
     assert!(o.status.success(), "{}", support::stderr(&o));
     let printed: Value = serde_json::from_str(&support::stdout(&o)).unwrap();
     assert_eq!(outcomes(&printed), expected);
-    let o = support::run_bin(
-        env!("CARGO_BIN_EXE_keyadm"),
-        &env,
-        &["audit", "--outcome", "timeout"],
+    // The text forms, in process (the code the binary runs).
+    let keyadm = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let config = gw.db.config();
+        async move {
+            let inv = metamcp::keyadm::parse(&args).expect("valid arguments");
+            metamcp::keyadm::execute(&config, &inv)
+                .await
+                .expect("keyadm succeeds")
+        }
+    };
+    let text = keyadm(&["audit", "--outcome", "timeout"]).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("AT") && lines[0].contains("OUTCOME"),
+        "{text}"
     );
-    assert!(o.status.success(), "{}", support::stderr(&o));
-    let text = support::stdout(&o);
-    assert_eq!(text.matches("timeout").count(), 2, "{text}");
-    assert!(text.contains("alpha__sleep"), "{text}");
-    let o = support::run_bin(
-        env!("CARGO_BIN_EXE_keyadm"),
-        &env,
-        &["keys", "usage", &client_id],
+    assert_eq!(lines.len(), 3, "a header and two rows: {text}");
+    for row in &lines[1..] {
+        assert!(
+            row.contains("alpha__sleep") && row.contains("timeout"),
+            "{text}"
+        );
+    }
+    // A page: the next one is named.
+    let text = keyadm(&["audit", "--key", &client_id, "--limit", "2"]).await;
+    assert!(text.contains("more: --cursor "), "{text}");
+    let text = keyadm(&["audit", "--tool", "nothing__here"]).await;
+    assert_eq!(text, "no audit entries\n");
+    let text = keyadm(&["keys", "usage", &client_id]).await;
+    let echo_row = text
+        .lines()
+        .find(|l| l.starts_with("alpha__echo "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = echo_row.split_whitespace().collect();
+    assert_eq!(&cells[1..4], &["tools/call", "4", "2"], "{text}");
+    assert!(
+        text.lines().next().is_some_and(|h| h.starts_with("TOOL")),
+        "{text}"
     );
-    assert!(o.status.success(), "{}", support::stderr(&o));
-    assert!(support::stdout(&o).contains("alpha__fail"));
+    let total = &usage["total"];
+    assert!(
+        text.contains(&format!(
+            "total: {} calls, {} errors,",
+            total["calls"], total["errors"]
+        )),
+        "{text}"
+    );
+    let text = keyadm(&["keys", "usage", &admin_id, "--since", "1s"]).await;
+    assert!(text.ends_with("made no calls in the period\n"), "{text}");
 }
 
 /// A row as the writer would queue it, `age` ago.

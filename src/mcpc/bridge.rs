@@ -60,11 +60,8 @@ pub fn parse(args: &[String], env_key: Option<String>) -> Result<BridgeArgs, Fai
         }
     }
     let url = url.ok_or_else(|| usage("--url is required"))?;
-    let url: Uri = url
-        .parse()
-        .ok()
-        .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
-        .ok_or_else(|| usage(&format!("--url {url:?} is not an http:// or https:// URL")))?;
+    let url = super::gateway_url(url)
+        .ok_or_else(|| usage(&format!("--url {url:?} {}", super::NOT_A_URL)))?;
     Ok(BridgeArgs {
         url,
         key: key.or(env_key).filter(|k| !k.is_empty()),

@@ -123,11 +123,7 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
         }
     }
     let url = url.ok_or_else(|| usage("--url is required"))?;
-    let url: Uri = url
-        .parse()
-        .ok()
-        .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
-        .ok_or_else(|| usage(&format!("--url {url:?} is not an http:// or https:// URL")))?;
+    let url = gateway_url(url).ok_or_else(|| usage(&format!("--url {url:?} {NOT_A_URL}")))?;
     let arguments = |s: Option<&&str>| -> Result<Value, Failure> {
         match s {
             None => Ok(json!({})),
@@ -323,6 +319,16 @@ fn http_failure(method: &str, status: StatusCode, body: &[u8]) -> Failure {
             text.trim().to_string()
         },
     }
+}
+
+/// Why `--url` was refused.
+const NOT_A_URL: &str = "is not an http:// or https:// URL";
+
+/// `--url`: an `http://` or `https://` URL with a host.
+fn gateway_url(s: &str) -> Option<Uri> {
+    s.parse()
+        .ok()
+        .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
 }
 
 /// The HTTP client: `https://` gateways are checked against Mozilla's roots and the

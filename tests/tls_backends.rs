@@ -197,3 +197,49 @@ async fn mcpc_reaches_an_https_gateway_trusting_ssl_cert_file() {
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
     assert!(stderr(&out).contains("SSL_CERT_FILE"), "{}", stderr(&out));
 }
+
+/// A backend that takes the connection and never answers the TLS handshake: bounded by
+/// the server's `timeout_ms` like any slow backend; the server fails with the reason and
+/// the gateway goes on serving the others.
+#[tokio::test]
+async fn a_backend_stalling_its_tls_handshake_is_bounded_by_its_timeout() {
+    // Accepted by the kernel (the backlog), never read from.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}/mcp",
+        silent.local_addr().unwrap().port()
+    );
+    let gw = TestGateway::start().await;
+    let r = support::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "mute", "protocol": "http", "url": url, "timeout_ms": 300}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let started = std::time::Instant::now();
+    let error = eventually(Duration::from_secs(15), "the timeout", || async {
+        let s = get(gw.addr, "/api/v1/mcp/servers/mute", &gw.admin_key)
+            .await
+            .json();
+        (s["status"] == "failed").then(|| s["last_error"].to_string())
+    })
+    .await;
+    assert!(error.contains("within 300 ms"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mock = Mock::start(&[]);
+    gw.register(json!({"name": "m", "protocol": "http", "url": mock.url()}))
+        .await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    assert_eq!(c.initialize().await.status, 200);
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "m__echo", "arguments": {"message": "unaffected"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "unaffected");
+    drop(silent);
+}

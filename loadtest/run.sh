@@ -44,7 +44,9 @@ LOAD_CORE=${LOAD_CORE:-1}
 # PostgreSQL (the audit trail's writes) and the span sink stand for services on other
 # machines: on the gateway's core they would be charged to it, and PostgreSQL, starved by
 # a saturated core, fell so far behind that the audit queue dropped most rows (measured:
-# 25,216 of 29,216 in one 5 s run), which made the audit look cheaper than it is.
+# 25,216 of 29,216 in one 5 s run), which made the audit look cheaper than it is. On the
+# load core they must not delay the load generator either: it runs as a real-time task
+# (`realtime` in lib.sh; LOAD_RT=0 turns that off).
 DB_CORE=${DB_CORE:-$LOAD_CORE}
 SINK_CORE=${SINK_CORE:-$LOAD_CORE}
 
@@ -64,6 +66,9 @@ for r in ${REFERENCE//,/ }; do
     fi
 done
 
+[ "$LOAD_RT" = 0 ] && say "the load generator runs at normal priority (no chrt -f): a busy" \
+    "PostgreSQL or span sink on its core (DB_CORE, SINK_CORE) then delays it, which is charged" \
+    "to the gateway under test"
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload --bin fixedserver >&2
 mkdir -p "$RESULTS"
@@ -147,7 +152,7 @@ measure() {
     run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
     echo "$run_no" > "$RESULTS/.runs"
     local result
-    result=$(taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "$url" "${auth[@]}" --tool "$tool" \
+    result=$(realtime taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "$url" "${auth[@]}" --tool "$tool" \
         --args "$ARGS" --connections "$CONNECTIONS" --duration "$DURATION" ${MCPLOAD_FLAGS:-} \
         --json "$RESULTS/$run_no-$name.json" --svg "$RESULTS/$run_no-$name.svg" |
         grep '^RESULT' | cut -d' ' -f2-)

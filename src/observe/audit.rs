@@ -420,10 +420,13 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry) {
     match &e.trace_id {
         Some(id) => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&32i32.to_be_bytes());
-            for b in id {
-                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            let mut hex = [0u8; 36];
+            hex[..4].copy_from_slice(&32i32.to_be_bytes());
+            for (pair, b) in hex[4..].chunks_exact_mut(2).zip(id) {
+                pair[0] = HEX[usize::from(b >> 4)];
+                pair[1] = HEX[usize::from(b & 15)];
             }
+            out.extend_from_slice(&hex);
         }
         None => out.extend_from_slice(&(-1i32).to_be_bytes()),
     }

@@ -79,9 +79,14 @@ impl Traceparent {
         // Only ASCII hex digits and dashes are ever written.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// The same, as bytes (no check): for header lines written as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
-/// Lowercase or uppercase hex of exactly `N` bytes (W3C asks for lowercase; both are read).
+/// Lowercase hex of exactly `N` bytes (W3C's only form: anything else is not a context).
 fn hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     if s.len() != 2 * N {
         return None;
@@ -169,7 +174,7 @@ impl Propagation {
         let mut out = Vec::with_capacity(lines.len() + 80);
         out.extend_from_slice(lines);
         out.extend_from_slice(b"traceparent: ");
-        out.extend_from_slice(self.traceparent.as_str().as_bytes());
+        out.extend_from_slice(self.traceparent.as_bytes());
         out.extend_from_slice(b"\r\n");
         if let Some(s) = &self.tracestate {
             out.extend_from_slice(b"tracestate: ");
@@ -432,7 +437,9 @@ impl Tracer {
         const TRACESTATE: hyper::header::HeaderName =
             hyper::header::HeaderName::from_static("tracestate");
         let get = |n: &hyper::header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
-        self.start(get(&TRACEPARENT), get(&TRACESTATE))
+        // `tracestate` means nothing without a `traceparent`: not looked up then.
+        let parent = get(&TRACEPARENT);
+        self.start(parent, parent.and_then(|_| get(&TRACESTATE)))
     }
 
     /// Encodes a finished span into the queue, while its data is still in the cache
@@ -1077,6 +1084,48 @@ mod tests {
             .filter(|_| t.start(None, None).ctx.sampled)
             .count();
         assert!((800..1200).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn a_request_s_headers_give_its_context_and_the_upstream_lines() {
+        let t = Tracer::new(config(Sampler::ParentBased(Root::AlwaysOff)));
+        let mut h = hyper::HeaderMap::new();
+        h.insert(
+            "tracestate",
+            hyper::header::HeaderValue::from_static("vendor=x"),
+        );
+        // No parent: a root (not sampled here), and its tracestate means nothing.
+        let root = t.start_for(&h);
+        assert_eq!(
+            (root.parent, root.tracestate, root.ctx.sampled),
+            (None, None, false)
+        );
+        h.insert(
+            "traceparent",
+            hyper::header::HeaderValue::from_static(PARENT),
+        );
+        let r = t.start_for(&h);
+        assert!(r.ctx.sampled);
+        assert_eq!(r.tracestate.as_deref(), Some("vendor=x"));
+        let child = r.child();
+        let p = Propagation {
+            traceparent: child.traceparent(),
+            tracestate: r.tracestate.clone(),
+        };
+        let lines = String::from_utf8(p.after_lines(b"host: a\r\n")).unwrap();
+        assert_eq!(
+            lines,
+            format!(
+                "host: a\r\ntraceparent: {}\r\ntracestate: vendor=x\r\n",
+                child.traceparent().as_str()
+            )
+        );
+        assert_eq!(p.traceparent.as_bytes(), p.traceparent.as_str().as_bytes());
+        assert_ne!(child.span_id, r.ctx.span_id);
+        // One past W3C's 512 bytes is not passed on.
+        let long = format!("v={}", "x".repeat(511));
+        h.insert("tracestate", long.parse().unwrap());
+        assert_eq!(t.start_for(&h).tracestate, None);
     }
 
     #[test]

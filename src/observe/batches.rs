@@ -20,6 +20,9 @@ pub(crate) struct Batches {
     /// Records queued, batches taken and not yet done with included.
     records: usize,
     spare: Vec<Vec<u8>>,
+    /// Bytes each batch starts with, left for its writer (a message head written in
+    /// place at export, so that the records are never copied).
+    prefix: usize,
 }
 
 /// What became of a record handed to [`Batches::push`].
@@ -34,6 +37,14 @@ pub(crate) enum Pushed {
 }
 
 impl Batches {
+    /// Batches whose bytes start with `prefix` zeros, before their first record.
+    pub(crate) fn with_prefix(prefix: usize) -> Batches {
+        Batches {
+            prefix,
+            ..Batches::default()
+        }
+    }
+
     /// Encodes a record into the last batch with room, or a new one; `encode` appends
     /// it to the buffer and says whether it did.
     pub(crate) fn push(
@@ -46,7 +57,8 @@ impl Batches {
             return Pushed::Full;
         }
         if self.batches.back().is_none_or(|b| b.records >= per_batch) {
-            let bytes = self.spare.pop().unwrap_or_default();
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            bytes.resize(self.prefix, 0);
             self.batches.push_back(Batch { bytes, records: 0 });
         }
         let Some(batch) = self.batches.back_mut() else {
@@ -94,6 +106,12 @@ impl Batches {
     pub(crate) fn len(&self) -> usize {
         self.records
     }
+
+    /// Buffers kept for the next batches.
+    #[cfg(test)]
+    pub(crate) fn spare(&self) -> usize {
+        self.spare.len()
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +156,26 @@ mod tests {
         assert_eq!(third.bytes, [6]);
         assert!(third.bytes.capacity() >= capacity.min(2));
         q.done(third);
+    }
+
+    #[test]
+    fn every_batch_starts_with_its_prefix() {
+        let mut q = Batches::with_prefix(3);
+        for b in [1, 2, 3] {
+            push(&mut q, 10, b);
+        }
+        let first = q.take().unwrap();
+        assert_eq!(
+            (first.bytes.as_slice(), first.records),
+            (&[0u8, 0, 0, 1, 2][..], 2)
+        );
+        q.done(first);
+        assert_eq!(q.spare(), 1);
+        push(&mut q, 10, 4);
+        assert_eq!(q.take().unwrap().bytes, [0, 0, 0, 3, 4]);
+        push(&mut q, 10, 5);
+        // A kept buffer starts with the prefix too.
+        assert_eq!(q.take().unwrap().bytes, [0, 0, 0, 5]);
     }
 
     #[test]

@@ -386,10 +386,11 @@ pub struct Tracer {
 
 impl Tracer {
     pub fn new(config: Tracing) -> Tracer {
+        let head = Head::new(&config);
         Tracer {
-            head: Head::new(&config),
+            queue: Mutex::new(Batches::with_prefix(head.room())),
+            head,
             config,
-            queue: Mutex::new(Batches::default()),
             wake: Notify::new(),
             exported: AtomicU64::new(0),
             dropped_full: AtomicU64::new(0),
@@ -513,22 +514,27 @@ impl Tracer {
 
     async fn export_with(&self, exporter: &mut Exporter) {
         loop {
-            let Some(batch) = self.lock().take() else {
+            let Some(mut batch) = self.lock().take() else {
                 return;
             };
-            wrap_into(&mut exporter.buf, &self.head, &batch.bytes);
-            exporter.spans = batch.records;
+            // The request's head goes in the room left before the spans: they are sent
+            // from where they were encoded, never copied.
+            let start = self.head.write_before(&mut batch.bytes);
+            let whole = Bytes::from(std::mem::take(&mut batch.bytes));
+            let body = whole.slice(start.min(whole.len())..);
+            let sent =
+                tokio::time::timeout(self.config.timeout, exporter.post(&self.config, body)).await;
+            // The buffer comes back for a later batch once hyper is done with it.
+            batch.bytes = whole.try_into_mut().map(Vec::from).unwrap_or_default();
+            let n = batch.records as u64;
             self.lock().done(batch);
-            let sent = tokio::time::timeout(self.config.timeout, exporter.post(&self.config)).await;
             match sent {
                 Ok(Ok(())) => {
-                    self.exported
-                        .fetch_add(exporter.spans as u64, Ordering::Relaxed);
+                    self.exported.fetch_add(n, Ordering::Relaxed);
                 }
                 failed => {
                     // The connection may be mid-exchange: never reuse it.
                     exporter.conn = None;
-                    let n = exporter.spans as u64;
                     let dropped = self.dropped_export.fetch_add(n, Ordering::Relaxed) + n;
                     if once_a_minute(&self.logged) {
                         let why = match failed {
@@ -575,28 +581,20 @@ type Collector = hyper::client::conn::http1::SendRequest<http_body_util::Full<By
 /// nothing once they have grown to size).
 #[derive(Default)]
 struct Exporter {
-    /// Spans in `buf`.
-    spans: usize,
-    buf: Vec<u8>,
     conn: Option<Collector>,
 }
 
 impl Exporter {
-    /// POSTs `buf` to the collector over the kept connection, or a new one. A kept
+    /// POSTs `body` to the collector over the kept connection, or a new one. A kept
     /// connection the collector has closed meanwhile gets one retry on a new one.
-    async fn post(&mut self, config: &Tracing) -> Result<(), String> {
-        let body = Bytes::from(std::mem::take(&mut self.buf));
-        let result = match self.conn.take() {
+    async fn post(&mut self, config: &Tracing, body: Bytes) -> Result<(), String> {
+        match self.conn.take() {
             Some(conn) if !conn.is_closed() => match send(conn, config, body.clone()).await {
-                Err(Stale) => self.post_fresh(config, body.clone()).await,
+                Err(Stale) => self.post_fresh(config, body).await,
                 Ok(r) => r.map(|c| self.conn = c),
             },
-            _ => self.post_fresh(config, body.clone()).await,
-        };
-        // Take the buffer back once hyper is done with it.
-        self.buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
-        self.buf.clear();
-        result
+            _ => self.post_fresh(config, body).await,
+        }
     }
 
     async fn post_fresh(&mut self, config: &Tracing, body: Bytes) -> Result<(), String> {
@@ -739,13 +737,13 @@ fn unix_nanos(t: SystemTime) -> u64 {
 /// An `ExportTraceServiceRequest` with one resource and one scope.
 #[cfg(test)]
 pub fn encode(config: &Tracing, spans: &[SpanData<'_>]) -> Vec<u8> {
-    let mut encoded = Vec::new();
+    let head = Head::new(config);
+    let mut out = vec![0; head.room()];
     for s in spans {
-        append_span(&mut encoded, s);
+        append_span(&mut out, s);
     }
-    let mut out = Vec::new();
-    wrap_into(&mut out, &Head::new(config), &encoded);
-    out
+    let start = head.write_before(&mut out);
+    out.split_off(start)
 }
 
 /// What every export request has before its spans: the `Resource` (field 1 of
@@ -779,22 +777,32 @@ impl Head {
         });
         Head { resource, scope }
     }
-}
 
-/// The `ExportTraceServiceRequest` around already encoded spans, into `out` (cleared
-/// first, its allocation reused): sized first, so the spans are copied once.
-fn wrap_into(out: &mut Vec<u8>, head: &Head, spans: &[u8]) {
-    let scope_spans = head.scope.len() + spans.len();
-    let resource_spans = head.resource.len() + delimited(scope_spans);
-    out.clear();
-    out.reserve(delimited(resource_spans));
-    tag(out, 1, 2);
-    varint(out, resource_spans as u64);
-    out.extend_from_slice(&head.resource);
-    tag(out, 2, 2);
-    varint(out, scope_spans as u64);
-    out.extend_from_slice(&head.scope);
-    out.extend_from_slice(spans);
+    /// The bytes a batch leaves before its spans for [`Head::write_before`]: the resource
+    /// and the scope, and two tags and lengths (a varint is at most 10 bytes).
+    fn room(&self) -> usize {
+        self.resource.len() + self.scope.len() + 2 * 11
+    }
+
+    /// Makes `buf` (`room()` bytes, then encoded spans) an `ExportTraceServiceRequest` by
+    /// writing its head just before the spans; returns where the request starts.
+    fn write_before(&self, buf: &mut [u8]) -> usize {
+        let room = self.room();
+        let scope_spans = self.scope.len() + buf.len().saturating_sub(room);
+        let resource_spans = self.resource.len() + delimited(scope_spans);
+        let mut head = Vec::with_capacity(room);
+        tag(&mut head, 1, 2);
+        varint(&mut head, resource_spans as u64);
+        head.extend_from_slice(&self.resource);
+        tag(&mut head, 2, 2);
+        varint(&mut head, scope_spans as u64);
+        head.extend_from_slice(&self.scope);
+        let start = room.saturating_sub(head.len());
+        if let Some(place) = buf.get_mut(start..room) {
+            place.copy_from_slice(&head);
+        }
+        start
+    }
 }
 
 /// Writes into space already sized: each write is a store at an index, with no capacity
@@ -1309,7 +1317,7 @@ mod tests {
         span.name = &huge;
         t.record(span);
         let batch = t.lock().take().unwrap();
-        assert!(batch.bytes.len() < 2 * VALUE_LIMIT + 200);
+        assert!(batch.bytes.len() - t.head.room() < 2 * VALUE_LIMIT + 200);
     }
 
     #[tokio::test]
@@ -1330,8 +1338,8 @@ mod tests {
         assert_eq!(t.dropped(), (0, 0));
         assert_eq!(counts.1.load(Ordering::Relaxed), 5);
         assert_eq!(counts.0.load(Ordering::Relaxed), 3);
-        // The encode buffer came back for the next batch.
-        assert!(exporter.buf.capacity() > 0);
+        // The batch's buffer came back for the next batch.
+        assert_eq!(t.lock().spare(), 1);
     }
 
     #[test]

@@ -285,9 +285,13 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
     if ctx.trace.as_ref().is_none_or(|t| !t.ctx.sampled) || !f.is_request() {
         return single_untraced(ctx, headers, body, f).await;
     }
-    let start = std::time::SystemTime::now();
     let mut error = None;
     let resp = single_untraced_with(ctx, headers, body, f, &mut error).await;
+    // The span starts with the request (its trace was started as it was routed).
+    let start = ctx
+        .trace
+        .as_ref()
+        .map_or_else(std::time::SystemTime::now, |t| t.start);
     server_span(ctx, headers, body, f, start, resp.status(), error);
     resp
 }

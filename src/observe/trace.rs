@@ -657,6 +657,7 @@ async fn send(
 
 // --- OTLP protobuf (opentelemetry/proto/collector/trace/v1 and trace/v1) ---
 
+#[inline(always)]
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -699,8 +700,16 @@ fn insert_length(out: &mut Vec<u8>, at: usize) {
     out.splice(at..at, prefix[..n].iter().copied());
 }
 
+#[inline(always)]
 fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    // Lengths and small ints first: a compare, not a bit scan and a division.
+    if v < 0x80 {
+        1
+    } else if v < 0x4000 {
+        2
+    } else {
+        (64 - v.leading_zeros() as usize).div_ceil(7)
+    }
 }
 
 /// A `KeyValue` (field `field` of its parent), sized first: no buffer of its own.
@@ -805,49 +814,6 @@ impl Head {
     }
 }
 
-/// Writes into space already sized: each write is a store at an index, with no capacity
-/// check and no length kept in the vector between bytes. Bytes past the end are counted,
-/// not written (which the caller checks: the sizing and the writing disagree).
-struct Cursor<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    #[inline(always)]
-    fn byte(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.at) {
-            *slot = b;
-        }
-        self.at += 1;
-    }
-
-    #[inline(always)]
-    fn bytes(&mut self, b: &[u8]) {
-        if let Some(slot) = self.buf.get_mut(self.at..self.at + b.len()) {
-            slot.copy_from_slice(b);
-        }
-        self.at += b.len();
-    }
-
-    #[inline(always)]
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.byte(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.byte(v as u8);
-    }
-
-    /// A length-delimited field whose tag fits one byte (field numbers up to 15).
-    #[inline(always)]
-    fn len_field(&mut self, tag: u8, b: &[u8]) {
-        self.byte(tag);
-        self.varint(b.len() as u64);
-        self.bytes(b);
-    }
-}
-
 /// Tags of the `Span` fields written (field number << 3 | wire type).
 mod tags {
     pub const TRACE_ID: u8 = 1 << 3 | 2;
@@ -876,41 +842,17 @@ fn delimited(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-/// An attribute's sizes: its value's bytes as written (cut at [`VALUE_LIMIT`]; 0 for an
-/// int), its `AnyValue`, and its `KeyValue`.
-#[derive(Debug, Clone, Copy, Default)]
-struct AttrSize {
-    text: usize,
-    any: usize,
-    kv: usize,
-}
-
-fn attribute_sizes(key: &str, value: &Value<'_>) -> AttrSize {
-    let (text, any) = match value {
-        Value::Str(s) => {
-            let text = limited(s).len();
-            (text, delimited(text))
-        }
-        Value::Int(i) => (0, 1 + varint_len(*i as u64)),
-    };
-    AttrSize {
-        text,
-        any,
-        kv: delimited(key.len()) + delimited(any),
-    }
-}
-
 /// The most attributes a span carries (as [`Attrs`] holds); beyond, they are not written.
 const MAX_ATTRIBUTES: usize = 16;
 
-/// The sizes of a span's attributes, each computed once for its sizing and its writing.
-fn attribute_table(s: &SpanData<'_>) -> [AttrSize; MAX_ATTRIBUTES] {
-    let mut table = [AttrSize::default(); MAX_ATTRIBUTES];
-    for (slot, (k, v)) in table.iter_mut().zip(s.attributes) {
-        *slot = attribute_sizes(k, v);
-    }
-    table
-}
+/// Longest attribute key written, in bytes (keys are the gateway's own constants; a
+/// longer one is skipped): with [`VALUE_LIMIT`] and [`MAX_ATTRIBUTES`] it bounds a span
+/// below [`SPAN_LIMIT`].
+const KEY_LIMIT: usize = 64;
+
+/// A span's encoded size is below this (checked in the tests), so its length is a
+/// varint of at most two bytes, for which room is left before the span is written.
+const SPAN_LIMIT: usize = 1 << 14;
 
 /// The name field's text, in parts: the name, and the target after a space, cut so that
 /// the whole is at most `VALUE_LIMIT` bytes.
@@ -923,96 +865,115 @@ fn name_parts<'a>(s: &SpanData<'a>) -> (&'a str, Option<&'a str>) {
     (name, target.filter(|_| name.len() < VALUE_LIMIT))
 }
 
-/// A span's encoded size (its fields, without its own tag and length).
-fn span_len(s: &SpanData<'_>, sizes: &[AttrSize; MAX_ATTRIBUTES]) -> usize {
+/// A length-delimited field whose tag fits one byte (field numbers up to 15).
+#[inline(always)]
+fn len_field(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
+    if b.len() < 0x80 {
+        out.extend_from_slice(&[tag, b.len() as u8]);
+    } else {
+        out.push(tag);
+        varint(out, b.len() as u64);
+    }
+    out.extend_from_slice(b);
+}
+
+/// An attribute (`KeyValue`, field 9 of `Span`). Its sizes are known from the key's and
+/// the value's lengths, so it is written in one pass; in the common case (a key and a
+/// value under 128 bytes together) its headers are two four-byte stores.
+#[inline(always)]
+fn put_attribute(out: &mut Vec<u8>, key: &[u8], value: &Value<'_>) {
+    match value {
+        Value::Str(s) => {
+            let text = limited(s).as_bytes();
+            let any = delimited(text.len());
+            let kv = delimited(key.len()) + delimited(any);
+            if kv < 0x80 {
+                out.extend_from_slice(&[tags::ATTRIBUTE, kv as u8, tags::KEY, key.len() as u8]);
+                out.extend_from_slice(key);
+                out.extend_from_slice(&[tags::VALUE, any as u8, tags::STRING, text.len() as u8]);
+                out.extend_from_slice(text);
+            } else {
+                out.push(tags::ATTRIBUTE);
+                varint(out, kv as u64);
+                len_field(out, tags::KEY, key);
+                out.push(tags::VALUE);
+                varint(out, any as u64);
+                len_field(out, tags::STRING, text);
+            }
+        }
+        Value::Int(i) => {
+            let any = 1 + varint_len(*i as u64);
+            let kv = delimited(key.len()) + delimited(any);
+            out.push(tags::ATTRIBUTE);
+            varint(out, kv as u64);
+            len_field(out, tags::KEY, key);
+            out.extend_from_slice(&[tags::VALUE, any as u8, tags::INT]);
+            varint(out, *i as u64);
+        }
+    }
+}
+
+/// Appends a span as a whole `Span` message (field 2 of `ScopeSpans`), in one pass: the
+/// fields are written after room for a two-byte length, which is filled in at the end
+/// (and closed up when the span is short enough for one byte). False (and nothing
+/// appended) for a span of [`SPAN_LIMIT`] bytes or more, which the limits rule out.
+fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
+    let start = out.len();
+    out.reserve(256);
+    out.extend_from_slice(&[tags::SPANS, 0, 0, tags::TRACE_ID, 16]);
+    out.extend_from_slice(&s.ctx.trace_id);
+    out.extend_from_slice(&[tags::SPAN_ID, 8]);
+    out.extend_from_slice(&s.ctx.span_id);
+    if let Some(p) = &s.parent {
+        out.extend_from_slice(&[tags::PARENT_SPAN_ID, 8]);
+        out.extend_from_slice(p);
+    }
     let (name, target) = name_parts(s);
     let name_len = name.len() + target.map_or(0, |t| 1 + t.len());
-    let mut n = delimited(16) + delimited(8) + delimited(name_len) + 2 + 2 * 9;
-    if s.parent.is_some() {
-        n += delimited(8);
+    if name_len < 0x80 {
+        out.extend_from_slice(&[tags::NAME, name_len as u8]);
+    } else {
+        out.push(tags::NAME);
+        varint(out, name_len as u64);
     }
-    for a in sizes.iter().take(s.attributes.len()) {
-        n += delimited(a.kv);
-    }
-    if let Some(e) = s.error {
-        n += delimited(delimited(limited(e).len()) + 2);
-    }
-    n
-}
-
-/// Appends a span as a whole `Span` message (field 2 of `ScopeSpans`), sized first and
-/// written in one pass. False (and nothing appended) if the sizing and the writing
-/// disagree, which the tests rule out.
-fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
-    let sizes = attribute_table(s);
-    let len = span_len(s, &sizes);
-    let start = out.len();
-    let total = delimited(len);
-    out.resize(start + total, 0);
-    let mut c = Cursor {
-        buf: &mut out[start..],
-        at: 0,
-    };
-    c.byte(tags::SPANS);
-    c.varint(len as u64);
-    write_span(&mut c, s, &sizes);
-    if c.at != total {
-        debug_assert_eq!(c.at, total, "span sizing");
-        out.truncate(start);
-        return false;
-    }
-    true
-}
-
-fn write_span(c: &mut Cursor<'_>, s: &SpanData<'_>, sizes: &[AttrSize; MAX_ATTRIBUTES]) {
-    c.len_field(tags::TRACE_ID, &s.ctx.trace_id);
-    c.len_field(tags::SPAN_ID, &s.ctx.span_id);
-    if let Some(p) = &s.parent {
-        c.len_field(tags::PARENT_SPAN_ID, p);
-    }
-    let (name, target) = name_parts(s);
-    c.byte(tags::NAME);
-    c.varint((name.len() + target.map_or(0, |t| 1 + t.len())) as u64);
-    c.bytes(name.as_bytes());
+    out.extend_from_slice(name.as_bytes());
     if let Some(t) = target {
-        c.byte(b' ');
-        c.bytes(t.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(t.as_bytes());
     }
-    c.byte(tags::KIND);
-    c.byte(s.kind as u8);
-    let start = unix_nanos(s.start);
-    c.byte(tags::START);
-    c.bytes(&start.to_le_bytes());
-    c.byte(tags::END);
-    c.bytes(&unix_nanos(s.end).max(start).to_le_bytes());
-    for ((k, v), size) in s.attributes.iter().zip(sizes) {
-        c.byte(tags::ATTRIBUTE);
-        c.varint(size.kv as u64);
-        c.len_field(tags::KEY, k.as_bytes());
-        c.byte(tags::VALUE);
-        c.varint(size.any as u64);
-        match v {
-            Value::Str(text) => {
-                c.len_field(
-                    tags::STRING,
-                    text.as_bytes().get(..size.text).unwrap_or_default(),
-                );
-            }
-            Value::Int(i) => {
-                c.byte(tags::INT);
-                c.varint(*i as u64);
-            }
+    let begin = unix_nanos(s.start);
+    let mut times = [0u8; 20];
+    times[..3].copy_from_slice(&[tags::KIND, s.kind as u8, tags::START]);
+    times[3..11].copy_from_slice(&begin.to_le_bytes());
+    times[11] = tags::END;
+    times[12..].copy_from_slice(&unix_nanos(s.end).max(begin).to_le_bytes());
+    out.extend_from_slice(&times);
+    for (k, v) in s.attributes.iter().take(MAX_ATTRIBUTES) {
+        if k.len() <= KEY_LIMIT {
+            put_attribute(out, k.as_bytes(), v);
         }
     }
     // Status: code 2 (error) with its message, else unset.
     if let Some(e) = s.error {
-        let message = limited(e);
-        c.byte(tags::STATUS);
-        c.varint((delimited(message.len()) + 2) as u64);
-        c.len_field(tags::MESSAGE, message.as_bytes());
-        c.byte(tags::CODE);
-        c.byte(2);
+        let message = limited(e).as_bytes();
+        out.push(tags::STATUS);
+        varint(out, (delimited(message.len()) + 2) as u64);
+        len_field(out, tags::MESSAGE, message);
+        out.extend_from_slice(&[tags::CODE, 2]);
     }
+    let len = out.len() - start - 3;
+    if len >= SPAN_LIMIT {
+        out.truncate(start);
+        return false;
+    }
+    if len < 0x80 {
+        out[start + 1] = len as u8;
+        out.remove(start + 2);
+    } else {
+        out[start + 1] = (len as u8) | 0x80;
+        out[start + 2] = (len >> 7) as u8;
+    }
+    true
 }
 
 /// How long ago `start` was, for spans measured with the monotonic clock elsewhere.
@@ -1289,16 +1250,50 @@ mod tests {
                         ("jsonrpc.request.id", Value::Int(1 << 40)),
                         ("gen_ai.tool.name", Value::Str(&long)),
                         ("empty", Value::Str("")),
+                        ("a.key.and.value.of.127.bytes", Value::Str(&"v".repeat(93))),
+                        ("a.key.and.value.of.128.bytes", Value::Str(&"v".repeat(94))),
                     ];
-                    span.attributes = &attrs;
-                    let mut out = vec![9u8];
-                    assert!(append_span(&mut out, &span));
-                    assert_eq!(out[1..], nested(&span), "{name} {target:?} {error:?}");
-                    let name_len = span_len(&span, &attribute_table(&span));
-                    assert!(name_len < 4 * VALUE_LIMIT + 400, "{name_len}");
+                    // With these attributes, with none, and with one (short spans, whose
+                    // length takes one byte).
+                    for n in [attrs.len(), 0, 1] {
+                        span.attributes = &attrs[..n];
+                        let mut out = vec![9u8];
+                        assert!(append_span(&mut out, &span));
+                        assert_eq!(out[1..], nested(&span), "{name} {target:?} {error:?} {n}");
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_largest_span_fits_its_two_byte_length() {
+        let t = Tracer::new(config(Sampler::AlwaysOn));
+        let long = "x".repeat(4 * VALUE_LIMIT);
+        let key = "k".repeat(KEY_LIMIT);
+        let key: &'static str = Box::leak(key.into_boxed_str());
+        let attrs = [(key, Value::Str(&long)); MAX_ATTRIBUTES + 4];
+        let mut span = a_span(&t);
+        span.name = &long;
+        span.target = Some(&long);
+        span.error = Some(&long);
+        span.parent = Some([1; 8]);
+        span.attributes = &attrs;
+        let mut out = Vec::new();
+        assert!(append_span(&mut out, &span));
+        assert!(out.len() < SPAN_LIMIT, "{}", out.len());
+        // Attributes beyond the limit, and keys over KEY_LIMIT, are left out.
+        span.attributes = &attrs[..MAX_ATTRIBUTES];
+        assert_eq!(out, nested(&span));
+        let longer = [(
+            "k".repeat(KEY_LIMIT + 1).leak() as &'static str,
+            Value::Str("v"),
+        )];
+        span.attributes = &longer;
+        let mut out = Vec::new();
+        assert!(append_span(&mut out, &span));
+        span.attributes = &[];
+        assert_eq!(out, nested(&span));
     }
 
     #[test]

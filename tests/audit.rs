@@ -283,8 +283,28 @@ async fn every_forwarded_call_is_one_row_with_its_outcome_and_no_argument_values
     assert!(text.ends_with("made no calls in the period\n"), "{text}");
 }
 
+/// Queues a row as a call of `server__tool` would, `age` ago.
+fn record(
+    audit: &metamcp::observe::audit::Audit,
+    key: &str,
+    server: &str,
+    tool: &str,
+    outcome: &'static str,
+    age: Duration,
+) {
+    let exposed = format!("{server}__{tool}");
+    audit.record(row(key, server, tool, &exposed, outcome, age));
+}
+
 /// A row as the writer would queue it, `age` ago.
-fn row(key: &str, server: &str, tool: &str, outcome: &'static str, age: Duration) -> Entry {
+fn row<'a>(
+    key: &str,
+    server: &'a str,
+    tool: &'a str,
+    exposed: &'a str,
+    outcome: &'static str,
+    age: Duration,
+) -> Entry<'a> {
     Entry {
         at: SystemTime::now() - age,
         kind: Kind::Call,
@@ -293,7 +313,7 @@ fn row(key: &str, server: &str, tool: &str, outcome: &'static str, age: Duration
         namespace: None,
         server: Some(server.into()),
         method: "tools/call",
-        tool: Some(format!("{server}__{tool}").as_str().into()),
+        tool: Some(exposed.into()),
         upstream_tool: Some(tool.into()),
         outcome,
         duration: Duration::from_millis(3),
@@ -313,18 +333,24 @@ async fn filters_and_cursor_pagination() {
     for i in 0..25u64 {
         let outcome = if i % 5 == 0 { "tool_error" } else { "ok" };
         let tool = if i % 2 == 0 { "even" } else { "odd" };
-        gw.state
-            .audit
-            .record(row(&a, "alpha", tool, outcome, Duration::from_secs(60 * i)));
+        record(
+            &gw.state.audit,
+            &a,
+            "alpha",
+            tool,
+            outcome,
+            Duration::from_secs(60 * i),
+        );
     }
     for i in 0..5u64 {
-        gw.state.audit.record(row(
+        record(
+            &gw.state.audit,
             &b,
             "beta",
             "echo",
             "ok",
             Duration::from_secs(60 * i + 30),
-        ));
+        );
     }
     gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
 
@@ -516,9 +542,14 @@ async fn retention_deletes_old_rows_and_keeps_recent_ones() {
     .await
     .unwrap();
     for i in 0..7u64 {
-        gw.state
-            .audit
-            .record(row(&a, "alpha", "t", "ok", Duration::from_secs(3600 * i)));
+        record(
+            &gw.state.audit,
+            &a,
+            "alpha",
+            "t",
+            "ok",
+            Duration::from_secs(3600 * i),
+        );
     }
     gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
 
@@ -569,13 +600,11 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
     let (a, _) = key(&store, "a", Scope::Client).await;
     let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_763_000_000_123_456);
     let long = "é".repeat(700); // 1,400 bytes
-    let mut first = row(&a, "alpha", "t", "tool_error", Duration::ZERO);
+    let mut first = row(&a, "alpha", "t", "alpha__t", "tool_error", Duration::ZERO);
     first.at = at;
-    first.subject = Some(Text::Shared("user-7".into()));
+    first.subject = Some(Text::Str("user-7"));
     first.namespace = Some("team".into());
-    first.tool = Some(Text::Literal(bytes::Bytes::from_static(
-        br#""alpha__a\u0000b\"q""#,
-    )));
+    first.tool = Some(Text::Literal(br#""alpha__a\u0000b\"q""#));
     first.upstream_tool = Some(long.as_str().into());
     first.duration = Duration::from_micros(4_242);
     first.request_bytes = u64::MAX;
@@ -583,9 +612,7 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
     first.trace_id = Some(*b"\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c");
     gw.state.audit.record(first);
     for _ in 0..BATCH + 5 {
-        gw.state
-            .audit
-            .record(row(&a, "beta", "bulk", "ok", Duration::ZERO));
+        record(&gw.state.audit, &a, "beta", "bulk", "ok", Duration::ZERO);
     }
     assert_eq!(gw.state.audit.queued(), BATCH + 6);
     // The full first batch may already be under way in the writer task.

@@ -63,12 +63,12 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> O
                 .principal
                 .as_ref()
                 .and_then(|p| p.oauth.as_ref())
-                .map(|o| crate::observe::audit::Text::Shared(o.subject.clone())),
+                .map(|o| crate::observe::audit::Text::Str(&o.subject)),
             namespace: ctx
                 .namespace
                 .as_deref()
-                .map(crate::observe::audit::Text::from),
-            server: Some(crate::observe::audit::Text::Shared(b.label.clone())),
+                .map(crate::observe::audit::Text::Str),
+            server: Some(crate::observe::audit::Text::Str(&b.label)),
             method,
             tool: Some(name.into()),
             upstream_tool: None,

@@ -7,8 +7,8 @@
 //! A row holds names, sizes, times and outcomes, never an argument or a result value.
 
 use std::borrow::Cow;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -86,17 +86,17 @@ impl Outcome {
     pub const NAMES: [&'static str; 7] = crate::store::audit::OUTCOMES;
 }
 
-/// A name in a row, held the cheapest way it came: queuing a row copies no name.
-#[derive(Debug, Clone)]
-pub enum Text {
+/// A name in a row, borrowed for as long as the row is being recorded (it is encoded
+/// at once): queuing a row copies no name and holds nothing of the request.
+#[derive(Debug, Clone, Copy)]
+pub enum Text<'a> {
     /// A JSON string literal as the client sent it (quotes included), decoded when the
-    /// row is written.
-    Literal(Bytes),
-    Shared(Arc<str>),
-    Owned(Box<str>),
+    /// row is encoded.
+    Literal(&'a [u8]),
+    Str(&'a str),
 }
 
-impl Text {
+impl Text<'_> {
     /// The text (borrowed unless a literal has escapes).
     pub fn as_str(&self) -> Cow<'_, str> {
         match self {
@@ -108,36 +108,35 @@ impl Text {
                 },
             )
             .unwrap_or(Cow::Borrowed("")),
-            Text::Shared(s) => Cow::Borrowed(s),
-            Text::Owned(s) => Cow::Borrowed(s),
+            Text::Str(s) => Cow::Borrowed(s),
         }
     }
 }
 
-impl From<&str> for Text {
-    fn from(s: &str) -> Text {
-        Text::Owned(s.into())
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(s: &'a str) -> Text<'a> {
+        Text::Str(s)
     }
 }
 
-/// One audit row.
+/// One audit row, borrowing its names.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub struct Entry<'a> {
     pub at: SystemTime,
     pub kind: Kind,
     pub key_id: Option<KeyId>,
     /// The token's subject, when the caller came with one that names somebody other than
     /// the key.
-    pub subject: Option<Text>,
-    pub namespace: Option<Text>,
-    pub server: Option<Text>,
+    pub subject: Option<Text<'a>>,
+    pub namespace: Option<Text<'a>>,
+    pub server: Option<Text<'a>>,
     /// `tools/call`, `prompts/get`, `resources/read`; for changes `server.create` and the
     /// like.
     pub method: &'static str,
     /// The tool, prompt or resource as the client named it (for changes: the object).
-    pub tool: Option<Text>,
+    pub tool: Option<Text<'a>>,
     /// The same as the backend knows it.
-    pub upstream_tool: Option<Text>,
+    pub upstream_tool: Option<Text<'a>>,
     /// An [`Outcome`] name (`ok` for changes).
     pub outcome: &'static str,
     pub duration: Duration,
@@ -147,9 +146,9 @@ pub struct Entry {
     pub trace_id: Option<[u8; 16]>,
 }
 
-impl Entry {
+impl<'a> Entry<'a> {
     /// A registry change made by `key`.
-    pub fn change(key: KeyId, method: &'static str, object: &str) -> Entry {
+    pub fn change(key: KeyId, method: &'static str, object: &'a str) -> Entry<'a> {
         Entry {
             at: SystemTime::now(),
             kind: Kind::Change,
@@ -217,7 +216,7 @@ impl Audit {
     }
 
     /// Queues a row; a full queue drops it (counted, and logged once a minute).
-    pub fn record(&self, entry: Entry) {
+    pub fn record(&self, entry: Entry<'_>) {
         if !self.enabled {
             return;
         }
@@ -393,30 +392,41 @@ fn refused_data(e: &DbError) -> bool {
 
 /// A row as a binary COPY tuple: the field count, then each field's length (-1: NULL)
 /// and bytes, in [`COPY`]'s column order.
-fn encode_row(out: &mut Vec<u8>, e: &Entry) {
+fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.reserve(256);
-    out.extend_from_slice(&14i16.to_be_bytes());
     let micros =
         e.at.duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    int8(out, micros.saturating_sub(PG_EPOCH_MICROS));
-    text(out, Some(e.kind.as_str()));
-    text(out, e.key_id.as_ref().map(KeyId::as_str));
+    let mut head = [0u8; 14];
+    head[..2].copy_from_slice(&14i16.to_be_bytes());
+    head[2..6].copy_from_slice(&8i32.to_be_bytes());
+    head[6..].copy_from_slice(&micros.saturating_sub(PG_EPOCH_MICROS).to_be_bytes());
+    out.extend_from_slice(&head);
+    // The gateway's own words (kind, key id, method, outcome) hold no NUL and are short.
+    known(out, e.kind.as_str().as_bytes());
+    match &e.key_id {
+        Some(k) => known(out, k.as_bytes()),
+        None => null(out),
+    }
     for t in [&e.subject, &e.namespace, &e.server] {
         text(out, t.as_ref().map(Text::as_str).as_deref());
     }
-    text(out, Some(e.method));
+    known(out, e.method.as_bytes());
     for t in [&e.tool, &e.upstream_tool] {
         text(out, t.as_ref().map(Text::as_str).as_deref());
     }
-    text(out, Some(e.outcome));
+    known(out, e.outcome.as_bytes());
     let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    int8(
-        out,
+    let mut ints = [0u8; 36];
+    for (slot, v) in ints.chunks_exact_mut(12).zip([
         clamp(u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX)),
-    );
-    int8(out, clamp(e.request_bytes));
-    int8(out, clamp(e.response_bytes));
+        clamp(e.request_bytes),
+        clamp(e.response_bytes),
+    ]) {
+        slot[..4].copy_from_slice(&8i32.to_be_bytes());
+        slot[4..].copy_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&ints);
     match &e.trace_id {
         Some(id) => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -428,26 +438,31 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry) {
             }
             out.extend_from_slice(&hex);
         }
-        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        None => null(out),
     }
 }
 
-fn int8(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(&8i32.to_be_bytes());
-    out.extend_from_slice(&v.to_be_bytes());
+fn null(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+}
+
+/// A text field the gateway wrote itself: no NUL, under [`TEXT_LIMIT`].
+fn known(out: &mut Vec<u8>, b: &[u8]) {
+    debug_assert!(b.len() <= TEXT_LIMIT && !b.contains(&0));
+    out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+    out.extend_from_slice(b);
 }
 
 /// A text field: cut at [`TEXT_LIMIT`], and without NUL characters (which PostgreSQL's
 /// text cannot hold; a JSON `\u0000` decodes to one), replaced by U+FFFD.
 fn text(out: &mut Vec<u8>, s: Option<&str>) {
     let Some(s) = s else {
-        out.extend_from_slice(&(-1i32).to_be_bytes());
+        null(out);
         return;
     };
     let s = super::cut(s, TEXT_LIMIT);
     if !s.as_bytes().contains(&0) {
-        out.extend_from_slice(&(s.len() as i32).to_be_bytes());
-        out.extend_from_slice(s.as_bytes());
+        known(out, s.as_bytes());
         return;
     }
     let clean = s.replace('\0', "\u{fffd}");
@@ -515,7 +530,7 @@ pub async fn expire_loop(audit: std::sync::Weak<Audit>, pool: Pool, retention: D
 mod tests {
     use super::*;
 
-    fn row() -> Entry {
+    fn row() -> Entry<'static> {
         Entry::change(
             KeyId::parse("0123456789abcdef").unwrap(),
             "server.create",

@@ -129,8 +129,9 @@ struct AuditDraft {
     audit: Arc<Audit>,
     at: std::time::SystemTime,
     /// The name (or URI) as the client gave it, and as the backend knows it.
-    exposed: Option<audit::Text>,
-    upstream: Option<audit::Text>,
+    exposed: Option<Box<str>>,
+    /// A JSON string literal (the routing table's, shared).
+    upstream: Option<Bytes>,
     trace_id: Option<[u8; 16]>,
 }
 
@@ -193,9 +194,9 @@ impl CallRecord {
             // read buffer it came in) alive while the row waits.
             let exposed = named
                 .and_then(|s| frame::string_value(body, s))
-                .map(|n| audit::Text::from(n.as_ref()));
+                .map(|n| Box::from(n.as_ref()));
             // None: the backend knows it by the same name.
-            let upstream = upstream_name.map(|raw| audit::Text::Literal(raw.clone()));
+            let upstream = upstream_name.cloned();
             AuditDraft {
                 audit: caller.audit.clone(),
                 at: std::time::SystemTime::now(),
@@ -225,8 +226,9 @@ impl CallRecord {
         }
     }
 
-    /// Records the client span (when sampled), with the audit outcome as `error.type`.
-    fn end_span(&mut self, outcome: &'static str) {
+    /// Records the client span (when sampled), `took` long, with the audit outcome as
+    /// `error.type`.
+    fn end_span(&mut self, outcome: &'static str, took: Duration) {
         use crate::observe::trace::{Attrs, Kind, SpanData};
         let Some(s) = self.span.take() else { return };
         let tool = self.tool.as_ref().map(|t| json_text(t));
@@ -248,7 +250,7 @@ impl CallRecord {
             target: tool.as_deref(),
             kind: Kind::Client,
             start: s.start,
-            end: std::time::SystemTime::now(),
+            end: s.start + took,
             attributes: attributes.as_slice(),
             error,
         });
@@ -281,18 +283,19 @@ impl CallRecord {
             Outcome::Refused => audit::Outcome::Refused,
             Outcome::Cancelled => audit::Outcome::Cancelled,
         };
-        self.end_span(outcome.as_str());
+        self.end_span(outcome.as_str(), took);
         let Some(d) = self.audit.take() else { return };
+        let tool = d.exposed.as_deref().map(audit::Text::Str);
         d.audit.record(audit::Entry {
             at: d.at,
             kind: audit::Kind::Call,
             key_id: self.key,
-            subject: self.subject.clone().map(audit::Text::Shared),
-            namespace: self.namespace.as_deref().map(audit::Text::from),
-            server: Some(audit::Text::Shared(self.backend.label.clone())),
+            subject: self.subject.as_deref().map(audit::Text::Str),
+            namespace: self.namespace.as_deref().map(audit::Text::Str),
+            server: Some(audit::Text::Str(&self.backend.label)),
             method: self.method,
-            upstream_tool: d.upstream.or_else(|| d.exposed.clone()),
-            tool: d.exposed,
+            upstream_tool: d.upstream.as_deref().map(audit::Text::Literal).or(tool),
+            tool,
             outcome: outcome.as_str(),
             duration: took,
             request_bytes: self.request_bytes as u64,
@@ -403,7 +406,11 @@ async fn forward_call(
                 tracer: tracer.clone(),
                 ctx,
                 parent: t.ctx.span_id,
-                start: std::time::SystemTime::now(),
+                // The call's start, as its audit row has it (one clock reading).
+                start: record
+                    .audit
+                    .as_ref()
+                    .map_or_else(std::time::SystemTime::now, |d| d.at),
             });
         }
         crate::observe::trace::Propagation {

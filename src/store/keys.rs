@@ -95,6 +95,11 @@ impl KeyId {
         // Only ASCII hex digits are ever stored.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// The same, as bytes (no check): ASCII hex digits.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl fmt::Display for KeyId {

@@ -8,7 +8,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -976,15 +976,11 @@ fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
     true
 }
 
-/// How long ago `start` was, for spans measured with the monotonic clock elsewhere.
-pub fn since(start: SystemTime) -> Duration {
-    SystemTime::now().duration_since(start).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use std::time::Duration;
 
     fn config(sampler: Sampler) -> Tracing {
         Tracing {

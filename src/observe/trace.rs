@@ -295,15 +295,6 @@ pub enum Value<'a> {
     Int(i64),
 }
 
-impl Value<'_> {
-    fn text(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            Value::Int(_) => None,
-        }
-    }
-}
-
 /// A span's attributes, on the stack (beyond [`MAX_ATTRIBUTES`] more are ignored).
 #[derive(Debug, Clone, Copy)]
 pub struct Attrs<'a> {
@@ -712,32 +703,6 @@ fn varint_len(v: u64) -> usize {
     }
 }
 
-/// A `KeyValue` (field `field` of its parent), sized first: no buffer of its own.
-fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value<'_>) {
-    let text = value.text().map(limited);
-    let any = match text {
-        Some(s) => 1 + varint_len(s.len() as u64) + s.len(),
-        None => match value {
-            Value::Int(i) => 1 + varint_len(*i as u64),
-            _ => 0,
-        },
-    };
-    let kv = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
-    tag(out, field, 2);
-    varint(out, kv as u64);
-    bytes_field(out, 1, key.as_bytes());
-    tag(out, 2, 2);
-    varint(out, any as u64);
-    match (text, value) {
-        (Some(s), _) => bytes_field(out, 1, s.as_bytes()),
-        (None, Value::Int(i)) => {
-            tag(out, 3, 0);
-            varint(out, *i as u64);
-        }
-        _ => {}
-    }
-}
-
 fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -768,15 +733,20 @@ impl Head {
     fn new(config: &Tracing) -> Head {
         let mut resource = Vec::new();
         message(&mut resource, 1, |r| {
-            attribute(r, 1, "service.name", &Value::Str(&config.service_name));
-            attribute(
+            put_attribute(
                 r,
-                1,
-                "service.version",
+                RESOURCE_ATTRIBUTE,
+                b"service.name",
+                &Value::Str(&config.service_name),
+            );
+            put_attribute(
+                r,
+                RESOURCE_ATTRIBUTE,
+                b"service.version",
                 &Value::Str(env!("CARGO_PKG_VERSION")),
             );
             for (k, v) in &config.resource {
-                attribute(r, 1, k, &Value::Str(v));
+                put_attribute(r, RESOURCE_ATTRIBUTE, k.as_bytes(), &Value::Str(v));
             }
         });
         let mut scope = Vec::new();
@@ -877,23 +847,26 @@ fn len_field(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// An attribute (`KeyValue`, field 9 of `Span`). Its sizes are known from the key's and
-/// the value's lengths, so it is written in one pass; in the common case (a key and a
+/// `Resource.attributes`: field 1, length-delimited.
+const RESOURCE_ATTRIBUTE: u8 = 1 << 3 | 2;
+
+/// An attribute (`KeyValue`) under `tag`: field 9 of `Span`, or [`RESOURCE_ATTRIBUTE`].
+/// Its sizes are known from the key's and the value's lengths, so it is written in one pass; in the common case (a key and a
 /// value under 128 bytes together) its headers are two four-byte stores.
 #[inline(always)]
-fn put_attribute(out: &mut Vec<u8>, key: &[u8], value: &Value<'_>) {
+fn put_attribute(out: &mut Vec<u8>, tag: u8, key: &[u8], value: &Value<'_>) {
     match value {
         Value::Str(s) => {
             let text = limited(s).as_bytes();
             let any = delimited(text.len());
             let kv = delimited(key.len()) + delimited(any);
             if kv < 0x80 {
-                out.extend_from_slice(&[tags::ATTRIBUTE, kv as u8, tags::KEY, key.len() as u8]);
+                out.extend_from_slice(&[tag, kv as u8, tags::KEY, key.len() as u8]);
                 out.extend_from_slice(key);
                 out.extend_from_slice(&[tags::VALUE, any as u8, tags::STRING, text.len() as u8]);
                 out.extend_from_slice(text);
             } else {
-                out.push(tags::ATTRIBUTE);
+                out.push(tag);
                 varint(out, kv as u64);
                 len_field(out, tags::KEY, key);
                 out.push(tags::VALUE);
@@ -904,7 +877,7 @@ fn put_attribute(out: &mut Vec<u8>, key: &[u8], value: &Value<'_>) {
         Value::Int(i) => {
             let any = 1 + varint_len(*i as u64);
             let kv = delimited(key.len()) + delimited(any);
-            out.push(tags::ATTRIBUTE);
+            out.push(tag);
             varint(out, kv as u64);
             len_field(out, tags::KEY, key);
             out.extend_from_slice(&[tags::VALUE, any as u8, tags::INT]);
@@ -950,7 +923,7 @@ fn append_span(out: &mut Vec<u8>, s: &SpanData<'_>) -> bool {
     out.extend_from_slice(&times);
     for (k, v) in s.attributes.iter().take(MAX_ATTRIBUTES) {
         if k.len() <= KEY_LIMIT {
-            put_attribute(out, k.as_bytes(), v);
+            put_attribute(out, tags::ATTRIBUTE, k.as_bytes(), v);
         }
     }
     // Status: code 2 (error) with its message, else unset.
@@ -1378,7 +1351,7 @@ mod tests {
     fn an_attribute_is_sized_as_a_nested_message_would_be() {
         for value in [Value::Str("tools/call"), Value::Int(-32602), Value::Int(7)] {
             let mut direct = Vec::new();
-            attribute(&mut direct, 9, "mcp.method.name", &value);
+            put_attribute(&mut direct, tags::ATTRIBUTE, b"mcp.method.name", &value);
             let mut nested = Vec::new();
             message(&mut nested, 9, |kv| {
                 bytes_field(kv, 1, b"mcp.method.name");
@@ -1387,7 +1360,7 @@ mod tests {
                         tag(any, 3, 0);
                         varint(any, *i as u64);
                     }
-                    v => bytes_field(any, 1, v.text().unwrap_or_default().as_bytes()),
+                    Value::Str(t) => bytes_field(any, 1, t.as_bytes()),
                 });
             });
             assert_eq!(direct, nested);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::model::limits::{self, Defaults, Rate, Setting};
+use crate::model::limits::{self, Defaults, Rate, Setting, StreamBounds};
 
 /// Gateway listen address.
 pub const LISTEN: &str = "METAMCP_LISTEN";
@@ -38,6 +38,11 @@ pub const KEY_RATE: &str = "METAMCP_KEY_RATE";
 pub const KEY_BURST: &str = "METAMCP_KEY_BURST";
 /// Default cap on a key's MCP requests in flight (unset: unlimited).
 pub const KEY_MAX_CONCURRENT: &str = "METAMCP_KEY_MAX_CONCURRENT";
+/// Long-lived streams (GET `/mcp`, `subscriptions/listen`, `/api/v1/events`) one key may
+/// hold open at once.
+pub const KEY_MAX_STREAMS: &str = "METAMCP_KEY_MAX_STREAMS";
+/// Long-lived streams the process holds open at once, over all keys.
+pub const MAX_STREAMS: &str = "METAMCP_MAX_STREAMS";
 /// Database connection pool size.
 pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
 /// Absolute lifetime of a client session.
@@ -95,6 +100,8 @@ const FILE_KEYS: &[&str] = &[
     KEY_RATE,
     KEY_BURST,
     KEY_MAX_CONCURRENT,
+    KEY_MAX_STREAMS,
+    MAX_STREAMS,
     DB_POOL_SIZE,
     SESSION_TTL,
     MAX_CONNECTIONS,
@@ -319,6 +326,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Limits of keys that set none of their own.
     pub key_defaults: Defaults,
+    /// Long-lived streams per key and in total.
+    pub stream_bounds: StreamBounds,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -843,6 +852,8 @@ impl Config {
         let key_rate_raw = get(KEY_RATE).filter(|s| !s.trim().is_empty());
         let key_burst_raw = get(KEY_BURST).filter(|s| !s.trim().is_empty());
         let key_conc_raw = get(KEY_MAX_CONCURRENT).filter(|s| !s.trim().is_empty());
+        let key_streams_raw = get(KEY_MAX_STREAMS);
+        let streams_raw = get(MAX_STREAMS);
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
         let conns_raw = get(MAX_CONNECTIONS);
@@ -973,6 +984,14 @@ impl Config {
                     .and_then(|n| u32::try_from(n).ok())
             }),
         };
+        let stream_bounds = StreamBounds {
+            per_key: key_streams_raw
+                .and_then(|s| errs.check(KEY_MAX_STREAMS, whole_number(&s, 1_000_000)))
+                .map_or(limits::DEFAULT_KEY_MAX_STREAMS, |n| n as u32),
+            total: streams_raw
+                .and_then(|s| errs.check(MAX_STREAMS, whole_number(&s, 10_000_000)))
+                .map_or(limits::DEFAULT_MAX_STREAMS, |n| n as u32),
+        };
         let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
             errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
         });
@@ -1056,6 +1075,7 @@ impl Config {
                 max_body,
                 max_header_bytes: max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER_BYTES),
                 key_defaults,
+                stream_bounds,
                 db_pool_size,
                 session_ttl,
                 max_connections,

@@ -538,8 +538,8 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
         shown["limits"],
         serde_json::json!({"rate": "20/s", "burst": 40, "max_concurrent": 8, "daily_calls": 10000})
     );
-    // update changes only what it names; none returns a limit to the default,
-    // unlimited exempts the key from it.
+    // update changes only what it names; default returns a limit to the gateway's
+    // default (and the rate's burst with it), none (or unlimited) removes it.
     let updated = json(&ok(
         &db,
         &[
@@ -547,7 +547,7 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
             "update",
             &id,
             "--rate",
-            "none",
+            "default",
             "--max-concurrent",
             "unlimited",
             "--json",
@@ -555,7 +555,7 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
     ));
     assert_eq!(
         updated["limits"],
-        serde_json::json!({"rate": null, "burst": 40, "max_concurrent": "unlimited", "daily_calls": 10000})
+        serde_json::json!({"rate": "default", "burst": null, "max_concurrent": "none", "daily_calls": 10000})
     );
     let listed = json(&ok(&db, &["keys", "list", "--json"]));
     let entry = listed
@@ -569,7 +569,7 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
     let human = ok(&db, &["keys", "show", &id]);
     assert!(
         human.contains(
-            "limits       rate default (burst 40), max concurrent unlimited, daily calls 10000"
+            "limits       rate default (no limit: METAMCP_KEY_RATE unset), max concurrent none (no limit), daily calls 10000"
         ),
         "{human}"
     );
@@ -612,7 +612,7 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
     );
     fails(
         &db,
-        &["keys", "update", &id, "--burst", "unlimited"],
+        &["keys", "update", &id, "--burst", "none"],
         64,
         "--burst",
     );

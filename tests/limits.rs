@@ -311,7 +311,7 @@ async fn a_limit_set_while_running_applies_within_a_second_and_rest_is_limited_t
     assert!(body["error"].as_str().unwrap().contains("2/m"), "{body}");
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=30).contains(&retry), "{retry}");
-    // `none` returns the key to the default (no limit here).
+    // `default` returns the key to the default (no limit here).
     store
         .update_limits(
             &id,
@@ -324,6 +324,105 @@ async fn a_limit_set_while_running_applies_within_a_second_and_rest_is_limited_t
         .unwrap();
     eventually(Duration::from_secs(2), "the limit to be lifted", || async {
         (get(gw.addr, "/api/v1/mcp/servers", &jwt).await.status == 200).then_some(())
+    })
+    .await;
+}
+
+/// `keys update ID --rate none` (and `--max-concurrent none`) removes the key's limit even
+/// where the gateway has a default: no limit at all, the burst gone with the rate, on
+/// the running gateway within a second. `--rate default` brings the default back.
+#[tokio::test]
+async fn none_lifts_a_keys_limit_even_over_a_default_and_default_restores_it() {
+    let gw = TestGateway::start_with(|c| {
+        c.key_defaults.rate = Some(Rate::parse("1/m").unwrap());
+        c.key_defaults.max_concurrent = Some(1);
+    })
+    .await;
+    let store = key_store(&gw.db);
+    // The admin key that registers the backend is exempt from the default (`none`).
+    let admin_id = gw.admin_key.split('_').nth(1).unwrap();
+    store
+        .update_limits(
+            admin_id,
+            &LimitsChange {
+                rate: Some(Setting::Unlimited),
+                ..LimitsChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let alpha = Mock::start(&[]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    let (id, key) = limited_key(
+        &store,
+        "twenty",
+        LimitsChange {
+            rate: rate("20/s"),
+            burst: Some(Some(20)),
+            max_concurrent: Some(Setting::Is(2)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
+    c.initialize().await;
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["keys", "update", id.as_str()];
+        argv.extend_from_slice(args);
+        // keyadm reads the same defaults as the gateway, to say what `default` means.
+        let mut env = gw.db.env();
+        env.push(("METAMCP_KEY_RATE", "1/m".to_string()));
+        let out = support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &argv);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        support::stdout(&out)
+    };
+    let printed = cli(&["--rate", "none", "--max-concurrent", "none"]);
+    assert!(
+        printed.contains("rate none (no limit), max concurrent none (no limit)"),
+        "{printed}"
+    );
+    let shown = store.show(&id).await.unwrap();
+    assert_eq!(shown.limits.burst, None, "the burst went with the rate");
+    let t0 = Instant::now();
+    eventually(
+        Duration::from_secs(2),
+        "60 pings at once, all through",
+        || async {
+            pings(&c, 60)
+                .await
+                .iter()
+                .all(|r| r.status == 200)
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    // No concurrency cap either: four slow calls at once all run.
+    let slow = (0..4).map(|i| {
+        let c = &c;
+        async move {
+            c.post(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                           "params": {"name": "alpha__sleep", "arguments": {"ms": 300}}}))
+                .await
+        }
+    });
+    assert!(join_all(slow).await.iter().all(|r| r.status == 200));
+    // `default` is the gateway's 1/m again (burst 1: its count).
+    let printed = cli(&["--rate", "default"]);
+    assert!(
+        printed.contains("rate default (1/m, METAMCP_KEY_RATE)"),
+        "{printed}"
+    );
+    eventually(Duration::from_secs(2), "the default rate", || async {
+        (pings(&c, 5)
+            .await
+            .iter()
+            .filter(|r| r.status == 429)
+            .count()
+            >= 4)
+            .then_some(())
     })
     .await;
 }
@@ -412,4 +511,220 @@ async fn process_defaults_apply_to_keys_that_set_nothing() {
     let mut e = Client::new(gw.addr, "/mcp", Some(&exempt));
     e.initialize().await;
     assert!(pings(&e, 10).await.iter().all(|r| r.status == 200));
+}
+
+/// Opens a long-lived stream on a raw socket and reads its head: the status, the socket
+/// (held open by the caller) and what was read.
+async fn open_stream(
+    addr: std::net::SocketAddr,
+    head: String,
+    body: &str,
+) -> (u16, tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("send head");
+    s.write_all(body.as_bytes()).await.expect("send body");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("an answer")
+            .expect("read");
+        assert!(n > 0, "closed before its head");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen).to_string();
+    let status = text[9..12].parse().expect("a status");
+    // A refusal's body is short: read it all (the connection is kept alive).
+    if status != 200 {
+        while !text.contains("}") && !seen.ends_with(b"}") {
+            let n = s.read(&mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+    }
+    (status, s, String::from_utf8_lossy(&seen).to_string())
+}
+
+fn get_stream_head(jwt: &str, session: &str) -> String {
+    format!(
+        "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {jwt}\r\n\
+         Accept: text/event-stream\r\nMcp-Session-Id: {session}\r\n\
+         MCP-Protocol-Version: 2025-06-18\r\n\r\n"
+    )
+}
+
+fn listen_request(jwt: &str, id: u32) -> (String, String) {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen",
+        "params": {"notifications": {"toolsListChanged": true},
+                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                             "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {jwt}\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n\
+         Mcp-Method: subscriptions/listen\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    (head, body)
+}
+
+/// Every long-lived stream a key can open (GET `/mcp`, 2026 `subscriptions/listen`,
+/// `/api/v1/events`) counts toward `METAMCP_KEY_MAX_STREAMS`; over it, 429 with the
+/// -32029 error (REST: `rate_limited`). Streams never take the key's `max_concurrent`
+/// places, and a closed stream gives its place back. Another key is unaffected.
+#[tokio::test]
+async fn long_lived_streams_are_bounded_per_key() {
+    let gw = TestGateway::start_with(|c| {
+        c.stream_bounds.per_key = 4;
+    })
+    .await;
+    let alpha = Mock::start(&[]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    let store = key_store(&gw.db);
+    let (_, key) = limited_key(
+        &store,
+        "streamer",
+        LimitsChange {
+            max_concurrent: Some(Setting::Is(1)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
+    c.initialize().await;
+    let session = c.session.clone().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (status, s, text) = open_stream(gw.addr, get_stream_head(&jwt, &session), "").await;
+        assert_eq!(status, 200, "{text}");
+        held.push(s);
+    }
+    let (head, body) = listen_request(&jwt, 7);
+    let (status, s, text) = open_stream(gw.addr, head, &body).await;
+    assert_eq!(status, 200, "{text}");
+    held.push(s);
+    let events = support::http::live_events(gw.addr, &jwt).await;
+    held.push(events);
+    // The fifth stream of each kind is refused.
+    let (status, _, text) = open_stream(gw.addr, get_stream_head(&jwt, &session), "").await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.to_lowercase().contains("retry-after"), "{text}");
+    assert!(
+        text.contains("-32029") && text.contains("METAMCP_KEY_MAX_STREAMS"),
+        "{text}"
+    );
+    let (head, body) = listen_request(&jwt, 8);
+    let (status, _, text) = open_stream(gw.addr, head, &body).await;
+    assert_eq!(status, 429, "{text}");
+    assert!(
+        text.contains("\"id\":8") && text.contains("-32029"),
+        "{text}"
+    );
+    let r = get(gw.addr, "/api/v1/events", &jwt).await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // Four streams open, and the key's one place in flight is still free for a call.
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "x"}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Another key has its own bound.
+    let mut other = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    other.initialize().await;
+    let other_session = other.session.clone().unwrap();
+    let (status, _o, text) =
+        open_stream(gw.addr, get_stream_head(&gw.client_key, &other_session), "").await;
+    assert_eq!(status, 200, "{text}");
+    // A closed stream gives its place back.
+    drop(held.pop());
+    eventually(
+        Duration::from_secs(5),
+        "a place after a stream closed",
+        || async {
+            let (status, s, _) = open_stream(gw.addr, get_stream_head(&jwt, &session), "").await;
+            (status == 200).then_some(s)
+        },
+    )
+    .await;
+}
+
+/// Opening a stream spends the key's rate like any request: a key with an empty bucket
+/// cannot open streams (here `initialize` spent the one token of 1/m).
+#[tokio::test]
+async fn opening_a_stream_spends_the_rate() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let store = key_store(&gw.db);
+    let (_, key) = limited_key(
+        &store,
+        "slow",
+        LimitsChange {
+            rate: rate("1/m"),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
+    c.initialize().await;
+    let session = c.session.clone().unwrap();
+    let (status, _, text) = open_stream(gw.addr, get_stream_head(&jwt, &session), "").await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("rate limit"), "{text}");
+}
+
+/// REST execute takes a place under the key's `max_concurrent` like an MCP call: a key
+/// capped at 2 runs 2 slow calls at once, the rest are refused at once, and the backend
+/// sees 2.
+#[tokio::test]
+async fn rest_execute_counts_toward_max_concurrent() {
+    let (gw, alpha) = gateway_with_alpha().await;
+    let store = key_store(&gw.db);
+    let (_, key) = limited_key(
+        &store,
+        "two-rest",
+        LimitsChange {
+            max_concurrent: Some(Setting::Is(2)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let jwt = token(&gw, &key).await;
+    let path = "/api/v1/mcp/servers/alpha/tools/sleep/execute";
+    let calls = (0..6).map(|_| {
+        let jwt = jwt.clone();
+        let addr = gw.addr;
+        async move {
+            let t0 = Instant::now();
+            let r = send_json(addr, "POST", path, &jwt, &json!({"ms": 1000})).await;
+            (r, t0.elapsed())
+        }
+    });
+    let results = join_all(calls).await;
+    let ok = results.iter().filter(|(r, _)| r.status == 200).count();
+    let refused: Vec<_> = results.iter().filter(|(r, _)| r.status == 429).collect();
+    assert_eq!((ok, refused.len()), (2, 4), "2 through, 4 refused");
+    for (r, took) in refused {
+        assert_eq!(r.json()["code"], "rate_limited", "{}", r.text());
+        assert!(r.json()["error"].as_str().unwrap().contains("concurrency"));
+        assert!(r.header("retry-after").is_some());
+        assert!(
+            *took < Duration::from_millis(900),
+            "refused at once: {took:?}"
+        );
+    }
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(stats["calls"]["sleep"], 2, "{stats}");
+    // The places were given back.
+    let r = send_json(gw.addr, "POST", path, &jwt, &json!({"ms": 1})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }

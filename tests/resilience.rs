@@ -282,3 +282,121 @@ async fn a_full_http_backend_queues_a_few_calls_and_refuses_the_rest_at_once() {
     // A refusal is no failure of the backend's.
     assert_eq!(server(&gw, "narrow").await["circuit"], "closed");
 }
+
+/// A backend killed with calls in flight opens its circuit; once it is back and the
+/// gateway has initialized and listed it again, calls go through at once, not after
+/// the (here 60 s) cool-down.
+#[tokio::test]
+async fn a_backend_that_comes_back_closes_its_circuit_when_it_is_listed_again() {
+    let gw = TestGateway::start().await;
+    let mut mock = Mock::start(&[]);
+    gw.register(
+        json!({"name": "phoenix", "protocol": "http", "url": mock.url(),
+                       "breaker_failures": 2, "breaker_cooldown_ms": 60000}),
+    )
+    .await;
+    let c = session(&gw).await;
+    eventually(WAIT, "its tools", || async {
+        c.tool_names()
+            .await
+            .contains(&"phoenix__echo".to_string())
+            .then_some(())
+    })
+    .await;
+    let in_flight = (0..3).map(|_| call(&c, "phoenix__sleep", json!({"ms": 5000})));
+    let killer = async {
+        eventually(WAIT, "the calls to reach the backend", || async {
+            let stats = mock.control("GET", "/control/stats").await;
+            (stats["calls"]["sleep"].as_u64() == Some(3)).then_some(())
+        })
+        .await;
+        mock.kill();
+    };
+    let (answers, ()) = tokio::join!(join_all(in_flight), killer);
+    assert!(
+        answers.iter().all(|r| r["error"].is_object()),
+        "{answers:?}"
+    );
+    eventually(WAIT, "the circuit to open", || async {
+        (server(&gw, "phoenix").await["circuit"] == "open").then_some(())
+    })
+    .await;
+    let r = call(&c, "phoenix__echo", json!({"message": "x"})).await;
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("server `phoenix` is unavailable"),
+        "{r}"
+    );
+    let t0 = Instant::now();
+    mock.restart();
+    let r = eventually(WAIT, "a call to the backend that came back", || async {
+        let r = call(&c, "phoenix__echo", json!({"message": "back"})).await;
+        r.get("result").is_some().then_some(r)
+    })
+    .await;
+    assert_eq!(text_of(&r["result"]), "back");
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "well before the cool-down: {:?}",
+        t0.elapsed()
+    );
+    let s = server(&gw, "phoenix").await;
+    assert_eq!(
+        (s["circuit"].as_str(), s["consecutive_failures"].as_u64()),
+        (Some("closed"), Some(0)),
+        "{s}"
+    );
+}
+
+/// One key calling a tool that sleeps past `timeout_ms` cannot open a shared backend's
+/// circuit while the backend answers other calls; timeouts with nothing answered do.
+#[tokio::test]
+async fn timeouts_while_other_calls_are_answered_do_not_open_the_circuit() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&[]);
+    gw.register(
+        json!({"name": "shared", "protocol": "http", "url": mock.url(),
+                       "timeout_ms": 600, "breaker_failures": 2, "breaker_cooldown_ms": 60000}),
+    )
+    .await;
+    let c = session(&gw).await;
+    let other = session(&gw).await;
+    eventually(WAIT, "its tools", || async {
+        c.tool_names()
+            .await
+            .contains(&"shared__echo".to_string())
+            .then_some(())
+    })
+    .await;
+    for round in 0..3 {
+        let slow = (0..4).map(|_| call(&c, "shared__sleep", json!({"ms": 3000})));
+        let quick = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            call(&other, "shared__echo", json!({"message": "still here"})).await
+        };
+        let (timed_out, answered) = tokio::join!(join_all(slow), quick);
+        assert_eq!(text_of(&answered["result"]), "still here", "round {round}");
+        for r in &timed_out {
+            assert!(
+                r["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("no answer within"),
+                "{r}"
+            );
+        }
+        let s = server(&gw, "shared").await;
+        assert_eq!(
+            (s["circuit"].as_str(), s["consecutive_failures"].as_u64()),
+            (Some("closed"), Some(0)),
+            "round {round}: {s}"
+        );
+    }
+    // With nothing else answered, two timeouts in a row open it.
+    for _ in 0..2 {
+        call(&c, "shared__sleep", json!({"ms": 3000})).await;
+    }
+    assert_eq!(server(&gw, "shared").await["circuit"], "open");
+}

@@ -54,7 +54,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let auth = Authenticator::new(
         KeyStore::new(db.pool.clone(), cipher.clone()),
         Tokens::new(&secrets.jwt),
-        crate::auth::limits::Limiter::new(config.key_defaults),
+        crate::auth::limits::Limiter::new(config.key_defaults).with_streams(config.stream_bounds),
     );
     let registry = Registry::new(db.pool.clone(), cipher.clone());
     let (rebuild_tx, rebuild_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -6,6 +6,12 @@
 //! the rest of its state) win over the process defaults (`METAMCP_KEY_RATE`,
 //! `METAMCP_KEY_BURST`, `METAMCP_KEY_MAX_CONCURRENT`). A key with no limit at all costs
 //! one check of three fields; a limited key one uncontended lock of its own bucket.
+//!
+//! Long-lived streams (a session's `GET /mcp`, `subscriptions/listen`, `/api/v1/events`)
+//! are bounded apart from requests: per key (`METAMCP_KEY_MAX_STREAMS`) and in total
+//! (`METAMCP_MAX_STREAMS`). Callers without a key (namespaces with `auth: none`) share one
+//! per-key bound. A stream is not a request in flight: it never counts toward a key's
+//! `max_concurrent`, so a client's open streams cannot starve its own calls.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,7 +19,7 @@ use std::time::Instant;
 
 use foldhash::HashMap;
 
-use crate::model::limits::{Defaults, KeyLimits, Rate};
+use crate::model::limits::{Defaults, KeyLimits, Rate, StreamBounds};
 use crate::store::keys::KeyId;
 
 /// Per-tool buckets held at most; beyond, the ones that have refilled are forgotten.
@@ -28,6 +34,7 @@ pub enum Kind {
     Concurrency,
     Daily,
     ToolRate,
+    Streams,
 }
 
 impl Kind {
@@ -37,6 +44,7 @@ impl Kind {
             Kind::Concurrency => "concurrency",
             Kind::Daily => "daily_calls",
             Kind::ToolRate => "tool_rate",
+            Kind::Streams => "streams",
         }
     }
 }
@@ -98,6 +106,41 @@ struct Counters {
     daily: AtomicU64,
     /// When this key's being limited was last logged (unix seconds).
     logged: AtomicU64,
+    /// Long-lived streams open.
+    streams: AtomicU32,
+}
+
+impl Counters {
+    fn new() -> Counters {
+        Counters {
+            bucket: Mutex::new(None),
+            in_flight: AtomicU32::new(0),
+            daily: AtomicU64::new(0),
+            logged: AtomicU64::new(0),
+            streams: AtomicU32::new(0),
+        }
+    }
+}
+
+/// A long-lived stream's place, per key and in total, given back when dropped.
+pub struct StreamPlace {
+    key: Arc<Counters>,
+    total: Arc<AtomicU32>,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        self.key.streams.fetch_sub(1, Ordering::Release);
+        self.total.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// Takes a place under `max` in `n`.
+fn take_place(n: &AtomicU32, max: u32) -> bool {
+    n.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        (v < max).then_some(v + 1)
+    })
+    .is_ok()
 }
 
 const DAY_SHIFT: u32 = 40;
@@ -119,6 +162,11 @@ pub struct Limiter {
     keys: RwLock<HashMap<KeyId, Arc<Counters>>>,
     /// Per-tool buckets by key and tool (namespace and exposed name).
     tools: Mutex<HashMap<(KeyId, Arc<str>), Bucket>>,
+    streams: StreamBounds,
+    /// Long-lived streams open in this process.
+    streams_open: Arc<AtomicU32>,
+    /// The stream count of callers without a key.
+    anonymous: Arc<Counters>,
 }
 
 impl Limiter {
@@ -127,7 +175,52 @@ impl Limiter {
             defaults,
             keys: RwLock::default(),
             tools: Mutex::default(),
+            streams: StreamBounds::default(),
+            streams_open: Arc::default(),
+            anonymous: Arc::new(Counters::new()),
         }
+    }
+
+    /// The same limiter with these stream bounds.
+    pub fn with_streams(mut self, bounds: StreamBounds) -> Limiter {
+        self.streams = bounds;
+        self
+    }
+
+    /// Long-lived streams open in this process.
+    pub fn streams_open(&self) -> u32 {
+        self.streams_open.load(Ordering::Relaxed)
+    }
+
+    /// Takes a place for a long-lived stream of `key` (`None`: a caller without one),
+    /// or says which bound is reached.
+    pub fn open_stream(&self, key: Option<&KeyId>) -> Result<StreamPlace, Refused> {
+        let counters = match key {
+            Some(k) => self.counters(k),
+            None => self.anonymous.clone(),
+        };
+        let refused = |message: String| Refused {
+            kind: Kind::Streams,
+            message,
+            retry_after_ms: CONCURRENCY_RETRY_MS,
+        };
+        if !take_place(&counters.streams, self.streams.per_key) {
+            return Err(refused(format!(
+                "stream limit of this key reached ({} streams open; METAMCP_KEY_MAX_STREAMS)",
+                self.streams.per_key
+            )));
+        }
+        if !take_place(&self.streams_open, self.streams.total) {
+            counters.streams.fetch_sub(1, Ordering::Release);
+            return Err(refused(format!(
+                "the gateway holds as many streams as it serves ({}; METAMCP_MAX_STREAMS)",
+                self.streams.total
+            )));
+        }
+        Ok(StreamPlace {
+            key: counters,
+            total: self.streams_open.clone(),
+        })
     }
 
     pub fn defaults(&self) -> Defaults {
@@ -153,14 +246,7 @@ impl Limiter {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .entry(*key)
-            .or_insert_with(|| {
-                Arc::new(Counters {
-                    bucket: Mutex::new(None),
-                    in_flight: AtomicU32::new(0),
-                    daily: AtomicU64::new(0),
-                    logged: AtomicU64::new(0),
-                })
-            })
+            .or_insert_with(|| Arc::new(Counters::new()))
             .clone()
     }
 
@@ -316,6 +402,39 @@ mod tests {
 
     fn key(n: u8) -> KeyId {
         KeyId::parse(&format!("{n:016x}")).unwrap()
+    }
+
+    #[test]
+    fn streams_are_bounded_per_key_and_in_total_and_given_back() {
+        let l = Limiter::new(Defaults::default()).with_streams(StreamBounds {
+            per_key: 2,
+            total: 3,
+        });
+        let a1 = l.open_stream(Some(&key(1))).unwrap();
+        let _a2 = l.open_stream(Some(&key(1))).unwrap();
+        let over = l.open_stream(Some(&key(1))).err().unwrap();
+        assert_eq!(over.kind, Kind::Streams);
+        assert!(
+            over.message.contains("METAMCP_KEY_MAX_STREAMS"),
+            "{}",
+            over.message
+        );
+        let _b1 = l.open_stream(Some(&key(2))).unwrap();
+        let full = l.open_stream(Some(&key(3))).err().unwrap();
+        assert!(
+            full.message.contains("METAMCP_MAX_STREAMS"),
+            "{}",
+            full.message
+        );
+        assert_eq!(l.streams_open(), 3);
+        drop(a1);
+        assert_eq!(l.streams_open(), 2);
+        let _c = l.open_stream(Some(&key(3))).unwrap();
+        // A refusal by the total gives the key's place back.
+        assert!(l.open_stream(None).is_err());
+        drop(_c);
+        let _anon = l.open_stream(None).unwrap();
+        assert!(l.open_stream(Some(&key(4))).is_err());
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! costing the backend nothing. After the cool-down one probe call is let through
 //! (**half-open**): its success closes the circuit, its failure opens it again with the
 //! cool-down doubled (up to [`MAX_COOLDOWN`]). A call is never retried by the breaker.
+//!
+//! Two things close a circuit besides a call: a successful (re)connection, which
+//! initialized the backend and read its lists ([`Breaker::reconnected`]), and nothing
+//! else. And one thing does not count against it: a call that timed out while another
+//! call to the same backend was answered after it began ([`Breaker::timed_out`]). The
+//! backend is alive; the slow tool is the caller's, so one key calling a tool that
+//! sleeps past `timeout_ms` cannot open the circuit for every other key.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -57,6 +64,8 @@ struct State {
     retry_at: Instant,
     cooldown: Duration,
     probing: bool,
+    /// When a call was last answered.
+    last_answer: Option<Instant>,
 }
 
 /// One backend's breaker.
@@ -79,6 +88,7 @@ impl Breaker {
                 retry_at: Instant::now(),
                 cooldown,
                 probing: false,
+                last_answer: None,
             }),
         }
     }
@@ -143,10 +153,25 @@ impl Breaker {
             return None;
         }
         let mut s = self.state();
-        s.failures = 0;
+        s.last_answer = Some(Instant::now());
         if ticket == Ticket::Probe {
             s.probing = false;
         }
+        self.close(s, "a call succeeded")
+    }
+
+    /// The backend was connected again: initialized and its lists read, which proves
+    /// it answers. An open or half-open circuit closes at once.
+    pub fn reconnected(&self) -> Option<Transition> {
+        if self.threshold == 0 {
+            return None;
+        }
+        let s = self.state();
+        self.close(s, "the backend was initialized and listed again")
+    }
+
+    fn close(&self, mut s: std::sync::MutexGuard<'_, State>, reason: &str) -> Option<Transition> {
+        s.failures = 0;
         if s.circuit == Circuit::Closed {
             return None;
         }
@@ -156,8 +181,29 @@ impl Breaker {
         Some(Transition {
             circuit: Circuit::Closed,
             consecutive_failures: 0,
-            reason: "a call succeeded".into(),
+            reason: reason.into(),
         })
+    }
+
+    /// A call admitted at `began` got no answer within its timeout. It counts as a
+    /// failure unless another call was answered since it began: then the backend is
+    /// alive and only this call was slow, which says nothing against it.
+    pub fn timed_out(
+        &self,
+        ticket: Ticket,
+        reason: &str,
+        began: Instant,
+        now: Instant,
+    ) -> Option<Transition> {
+        if self.threshold == 0 {
+            return None;
+        }
+        let answered_since = self.state().last_answer.is_some_and(|t| t >= began);
+        if answered_since {
+            self.abandoned(ticket);
+            return None;
+        }
+        self.failure(ticket, reason, now)
     }
 
     /// The call failed in a way that counts against the backend.
@@ -240,6 +286,43 @@ mod tests {
         let closed = b.success(probe).unwrap();
         assert_eq!(closed.circuit, Circuit::Closed);
         assert!(b.admit("s", later).is_ok());
+    }
+
+    #[test]
+    fn a_reconnection_closes_an_open_circuit_before_its_cooldown() {
+        let b = Breaker::new(1, Duration::from_secs(10));
+        let t0 = Instant::now();
+        let (t, _) = b.admit("s", t0).unwrap();
+        assert!(b.failure(t, "reset", t0).is_some());
+        assert!(b.admit("s", t0).is_err());
+        let closed = b.reconnected().expect("a transition");
+        assert_eq!(closed.circuit, Circuit::Closed);
+        assert_eq!(b.snapshot(), (Circuit::Closed, 0));
+        assert_eq!(b.admit("s", t0).unwrap().0, Ticket::Normal);
+        assert!(b.reconnected().is_none(), "closed already: nothing to say");
+        assert!(Breaker::new(0, Duration::ZERO).reconnected().is_none());
+    }
+
+    #[test]
+    fn a_timeout_counts_only_when_nothing_was_answered_since_the_call_began() {
+        let b = Breaker::new(2, Duration::from_secs(10));
+        let began = Instant::now();
+        let (slow1, _) = b.admit("s", began).unwrap();
+        let (slow2, _) = b.admit("s", began).unwrap();
+        let (quick, _) = b.admit("s", began).unwrap();
+        b.success(quick);
+        // Another call was answered after these began: the backend is alive.
+        let later = began + Duration::from_secs(5);
+        assert!(b.timed_out(slow1, "no answer", began, later).is_none());
+        assert!(b.timed_out(slow2, "no answer", began, later).is_none());
+        assert_eq!(b.snapshot(), (Circuit::Closed, 0));
+        // Timeouts with no answer since they began count, and open the circuit.
+        let began = Instant::now() + Duration::from_millis(1);
+        let (t1, _) = b.admit("s", began).unwrap();
+        let (t2, _) = b.admit("s", began).unwrap();
+        assert!(b.timed_out(t1, "no answer", began, began).is_none());
+        let opened = b.timed_out(t2, "no answer", began, began).unwrap();
+        assert_eq!(opened.circuit, Circuit::Open);
     }
 
     #[test]

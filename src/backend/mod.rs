@@ -121,6 +121,8 @@ pub struct CircuitChange {
 /// here, its place among the calls in flight (given back when this is dropped).
 pub struct Admitted {
     pub ticket: Ticket,
+    /// When the call was let through (a timeout is weighed against later answers).
+    pub at: std::time::Instant,
     _place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
@@ -131,6 +133,8 @@ pub enum CallEnd<'a> {
     Answered,
     /// It failed in a way that says the backend is in trouble.
     Failed(&'a str),
+    /// No answer within `timeout_ms` of the call admitted at the instant given.
+    TimedOut(&'a str, std::time::Instant),
     /// Nothing learned (the client went away, the gateway refused the call).
     Neutral,
 }
@@ -317,6 +321,7 @@ impl Backend {
         };
         Ok(Admitted {
             ticket,
+            at: std::time::Instant::now(),
             _place: place,
         })
     }
@@ -326,6 +331,10 @@ impl Backend {
         let change = match end {
             CallEnd::Answered => self.breaker.success(ticket),
             CallEnd::Failed(why) => self.breaker.failure(ticket, why, std::time::Instant::now()),
+            CallEnd::TimedOut(why, began) => {
+                self.breaker
+                    .timed_out(ticket, why, began, std::time::Instant::now())
+            }
             CallEnd::Neutral => {
                 self.breaker.abandoned(ticket);
                 None
@@ -546,6 +555,8 @@ async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()>) {
                 b.last_connected
                     .store(crate::auth::token::unix_now(), Ordering::Relaxed);
                 b.change_status(Status::Running, "connected");
+                // Initialized and listed: the backend answers, so calls may go to it.
+                b.announce(b.breaker.reconnected());
                 let _ = changed.send(());
                 let e = b.watch(&changed).await;
                 b.record_error(&e);

@@ -289,7 +289,19 @@ pub async fn dispatch(
             "MCP routes are served by mcp::handle".into(),
         )),
         RouteId::Events => {
-            let mut resp = Response::new(state.events.subscribe(who()?));
+            let p = who()?;
+            let place = state
+                .auth
+                .limits
+                .open_stream(Some(&p.key_id))
+                .map_err(|r| {
+                    state.over_limit(&p.key_id, &r);
+                    ApiError::OverLimit {
+                        retry_after: r.retry_after_secs(),
+                        message: r.message,
+                    }
+                })?;
+            let mut resp = Response::new(state.events.subscribe(p, place));
             let h = resp.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,

@@ -17,7 +17,7 @@ use crate::config::{self, Config, EXIT_USAGE};
 pub const EXIT_DATA: i32 = 65;
 use crate::crypto::Cipher;
 use crate::model::limits::{
-    KeyLimits, LimitsChange, Setting, parse_count_setting, parse_rate_setting,
+    Defaults, KeyLimits, LimitsChange, Setting, parse_count_setting, parse_rate_setting,
 };
 use crate::store::audit::{Filter, When};
 use crate::store::db::{Database, DbError};
@@ -76,9 +76,10 @@ commands:
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 
-LIMITS (each per gateway process; `none` returns a limit to the gateway's default,
-`unlimited` exempts the key from it):
-  --rate N/s|N/m         requests per second or minute (a token bucket)
+LIMITS (each per gateway process; `none` removes the key's limit: no limit at all;
+`default` returns it to the gateway's METAMCP_KEY_* default):
+  --rate N/s|N/m         requests per second or minute (a token bucket); none or default
+                         also clears the key's burst
   --burst N              requests at once before the rate applies (default: N of the rate)
   --max-concurrent N     MCP requests in flight at once
   --daily-calls N        tool calls per UTC day
@@ -233,7 +234,9 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 Some(Setting::Default) => Some(None),
                 Some(Setting::Unlimited) => {
                     return Err(UsageError(
-                        "--burst takes a number or none (a burst cannot be unlimited)".into(),
+                        "--burst takes a number or default (a burst cannot be none: \
+                         --rate none removes the rate and its burst)"
+                            .into(),
                     ));
                 }
             },
@@ -552,12 +555,17 @@ async fn run_command(
             migrate::run(&mut client).await?;
             let secrets = Secrets::resolve(config)?;
             let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
-            keys_command(&store, cmd, inv.json).await
+            keys_command(&store, cmd, inv.json, &config.key_defaults).await
         }
     }
 }
 
-async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<String, KeyadmError> {
+async fn keys_command(
+    store: &KeyStore,
+    cmd: &Command,
+    json: bool,
+    defaults: &Defaults,
+) -> Result<String, KeyadmError> {
     match cmd {
         Command::List { include_inactive } => {
             let keys = store.list(*include_inactive).await?;
@@ -592,7 +600,7 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
             Ok(if json {
                 line(serde_json::to_value(&key).unwrap_or_default())
             } else {
-                details(&key)
+                details(&key, defaults)
             })
         }
         Command::Update { id, limits } => {
@@ -600,7 +608,11 @@ async fn keys_command(store: &KeyStore, cmd: &Command, json: bool) -> Result<Str
             Ok(if json {
                 line(serde_json::to_value(&key).unwrap_or_default())
             } else {
-                format!("key {} limits: {}\n", key.id, describe_limits(&key.limits))
+                format!(
+                    "key {} limits: {}\n",
+                    key.id,
+                    describe_limits(&key.limits, defaults)
+                )
             })
         }
         Command::Activate(id) | Command::Inactivate(id) => {
@@ -912,25 +924,37 @@ fn usage_table(usage: &serde_json::Value) -> String {
     out
 }
 
-/// `rate 20/s (burst 40), max concurrent 8, daily calls default`.
-fn describe_limits(l: &KeyLimits) -> String {
-    fn setting<T: std::fmt::Display>(s: &Setting<T>) -> String {
-        match s {
-            Setting::Default => "default".to_string(),
-            Setting::Unlimited => "unlimited".to_string(),
-            Setting::Is(v) => v.to_string(),
-        }
-    }
-    let burst = l.burst.map(|b| format!(" (burst {b})")).unwrap_or_default();
-    format!(
-        "rate {}{burst}, max concurrent {}, daily calls {}",
-        setting(&l.rate),
-        setting(&l.max_concurrent),
-        setting(&l.daily_calls)
-    )
+/// `rate 20/s (burst 40), max concurrent none (no limit), daily calls default (no limit:
+/// …)`: each limit as set, and where the default applies, what it is in this
+/// configuration.
+fn describe_limits(l: &KeyLimits, d: &Defaults) -> String {
+    let rate = l.rate.describe(
+        d.rate.as_ref().map(|r| r as &dyn std::fmt::Display),
+        config::KEY_RATE,
+    );
+    let burst = match (l.burst, l.rate) {
+        (Some(b), _) => format!(" (burst {b})"),
+        (None, Setting::Default) => match (d.rate, d.burst) {
+            (Some(_), Some(b)) => format!(" (burst {b})"),
+            _ => String::new(),
+        },
+        (None, _) => String::new(),
+    };
+    let concurrent = l.max_concurrent.describe(
+        d.max_concurrent
+            .as_ref()
+            .map(|n| n as &dyn std::fmt::Display),
+        config::KEY_MAX_CONCURRENT,
+    );
+    // Daily quotas have no process default: `default` means none.
+    let daily = match l.daily_calls {
+        Setting::Default => format!("{} (no limit)", crate::model::limits::DEFAULT),
+        other => other.describe(None, ""),
+    };
+    format!("rate {rate}{burst}, max concurrent {concurrent}, daily calls {daily}")
 }
 
-fn details(k: &KeyRecord) -> String {
+fn details(k: &KeyRecord, d: &Defaults) -> String {
     let dash = "-".to_string();
     format!(
         "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\ncalls        {}\nexpires      {}\nlimits       {}\n",
@@ -949,7 +973,7 @@ fn details(k: &KeyRecord) -> String {
         k.last_used_at.as_ref().unwrap_or(&dash),
         k.calls,
         k.expires_at.as_ref().unwrap_or(&dash),
-        describe_limits(&k.limits),
+        describe_limits(&k.limits, d),
     )
 }
 

@@ -251,7 +251,7 @@ pub async fn dispatch(
                 envelope(id, "result", &with_result_type(result, ctx.stateless)),
             ))
         }
-        Target::Listen => Ok(listen(ctx)),
+        Target::Listen => listen(ctx),
         Target::Backend {
             backend,
             rename,
@@ -299,6 +299,29 @@ pub(crate) fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
         .request(&p.key_id, &limits, std::time::Instant::now())
         .and_then(|()| limiter.enter(&p.key_id, &limits))
         .map_err(|r| refuse(ctx, &p.key_id, &r))
+}
+
+/// Charges one request to the caller's key rate alone (opening a stream).
+pub(crate) fn charge_rate(ctx: &Ctx) -> Result<(), RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(());
+    };
+    let limiter = &ctx.state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if limits.rate.is_none() {
+        return Ok(());
+    }
+    limiter
+        .request(&p.key_id, &limits, std::time::Instant::now())
+        .map_err(|r| refuse(ctx, &p.key_id, &r))
+}
+
+/// A stream refused by the stream bounds (counted like the key's other refusals).
+pub(crate) fn refuse_stream(ctx: &Ctx, r: &Refused) -> RpcError {
+    match &ctx.principal {
+        Some(p) => refuse(ctx, &p.key_id, r),
+        None => RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms),
+    }
 }
 
 /// Charges a tool call to the key's daily quota and to the tool's own rate.

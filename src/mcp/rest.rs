@@ -60,10 +60,20 @@ pub async fn execute(
         field: None,
         message: "the body must be exactly one JSON object of tool arguments".into(),
     })?;
-    if let Some(p) = &ctx.principal {
-        charge_tool_call(ctx, p, backend, tool)?;
-        ctx.state.auth.usage.called(p.key_id.as_str());
-    }
+    // A REST call is a request in flight like one over MCP: it takes a place under the
+    // key's `max_concurrent` (held until the answer is read) before anything is charged.
+    let _in_flight = match &ctx.principal {
+        Some(p) => {
+            let limiter = &ctx.state.auth.limits;
+            let held = limiter
+                .enter(&p.key_id, &limiter.effective(&p.limits))
+                .map_err(|r| over_limit(ctx, p, r))?;
+            charge_tool_call(ctx, p, backend, tool)?;
+            ctx.state.auth.usage.called(p.key_id.as_str());
+            held
+        }
+        None => None,
+    };
     let rename = f
         .name
         .map(|span| (span, Bytes::from(frame::json_string(tool))));
@@ -122,13 +132,15 @@ fn charge_tool_call(
             crate::auth::token::unix_now(),
         )
     })
-    .map_err(|r| {
-        ctx.state.over_limit(&p.key_id, &r);
-        ApiError::OverLimit {
-            retry_after: r.retry_after_secs(),
-            message: r.message,
-        }
-    })
+    .map_err(|r| over_limit(ctx, p, r))
+}
+
+fn over_limit(ctx: &Ctx, p: &crate::auth::Principal, r: crate::auth::limits::Refused) -> ApiError {
+    ctx.state.over_limit(&p.key_id, &r);
+    ApiError::OverLimit {
+        retry_after: r.retry_after_secs(),
+        message: r.message,
+    }
 }
 
 /// The REST tool list of a server: the backend's own tools this caller reaches, each

@@ -63,11 +63,26 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     }
     ctx.conversation = Arc::from(format!("s:{}", base64url(&session::hash(id))));
     ctx.session_expires = Some(claims.exp);
-    listen(&ctx)
+    // Opening a stream is a request (it spends the key's rate), and the stream holds a
+    // place among the key's streams for as long as it is open.
+    if let Err(e) = crate::mcp::dispatch::charge_rate(&ctx) {
+        return e.response(b"null");
+    }
+    match listen(&ctx) {
+        Ok(r) => r,
+        Err(e) => e.response(b"null"),
+    }
 }
 
-/// An SSE stream of list_changed notifications for this endpoint, with keep-alives.
-pub(crate) fn listen(ctx: &Ctx) -> Response<Body> {
+/// An SSE stream of list_changed notifications for this endpoint, with keep-alives; or
+/// a refusal when the caller holds as many streams as it may (or the gateway does).
+pub(crate) fn listen(ctx: &Ctx) -> Result<Response<Body>, RpcError> {
+    let place = ctx
+        .state
+        .auth
+        .limits
+        .open_stream(ctx.principal.as_ref().map(|p| &p.key_id))
+        .map_err(|r| crate::mcp::dispatch::refuse_stream(ctx, &r))?;
     let mut changes = ctx.state.list_changes.subscribe();
     let mut updates = ctx.state.backends.updates.subscribe();
     let mut closing = ctx.state.events.closing();
@@ -82,6 +97,7 @@ pub(crate) fn listen(ctx: &Ctx) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let _listening = listening;
+        let _place = place;
         let mut keepalive =
             tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
         loop {
@@ -124,7 +140,7 @@ pub(crate) fn listen(ctx: &Ctx) -> Response<Body> {
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
+    Ok(r)
 }
 
 /// `DELETE`: ends the session everywhere.

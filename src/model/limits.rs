@@ -114,6 +114,28 @@ pub struct Defaults {
     pub max_concurrent: Option<u32>,
 }
 
+/// Bounds on long-lived streams, per key and in total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamBounds {
+    pub per_key: u32,
+    pub total: u32,
+}
+
+/// `METAMCP_KEY_MAX_STREAMS`' default: an IDE holds one or two; 32 leaves room for many
+/// windows and tools on one key.
+pub const DEFAULT_KEY_MAX_STREAMS: u32 = 32;
+/// `METAMCP_MAX_STREAMS`' default.
+pub const DEFAULT_MAX_STREAMS: u32 = 10_000;
+
+impl Default for StreamBounds {
+    fn default() -> StreamBounds {
+        StreamBounds {
+            per_key: DEFAULT_KEY_MAX_STREAMS,
+            total: DEFAULT_MAX_STREAMS,
+        }
+    }
+}
+
 impl KeyLimits {
     /// The stored columns (see [`KeyLimits::from_columns`]).
     pub fn to_columns(&self) -> (Option<String>, Option<i32>, Option<i32>, Option<i64>) {
@@ -141,15 +163,16 @@ impl KeyLimits {
 
 fn setting_json<T: fmt::Display>(s: &Setting<T>) -> serde_json::Value {
     match s {
-        Setting::Default => serde_json::Value::Null,
-        Setting::Unlimited => serde_json::Value::from("unlimited"),
+        Setting::Default => serde_json::Value::from(DEFAULT),
+        Setting::Unlimited => serde_json::Value::from(NONE),
         Setting::Is(v) => serde_json::Value::from(v.to_string()),
     }
 }
 
 impl serde::Serialize for KeyLimits {
-    /// `{"rate": "20/s", "burst": 40, "max_concurrent": 8, "daily_calls": 10000}`; `null`
-    /// where the default applies, `"unlimited"` where the key is exempt from it.
+    /// `{"rate": "20/s", "burst": 40, "max_concurrent": 8, "daily_calls": 10000}`;
+    /// `"default"` where the gateway's default applies, `"none"` where the key has no
+    /// limit; `burst` is `null` where it follows the rate.
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let number = |s: &Setting<u64>| match s {
             Setting::Is(n) => serde_json::Value::from(*n),
@@ -170,7 +193,8 @@ impl serde::Serialize for KeyLimits {
 }
 
 /// A change of limits, as `keyadm keys create|update` flags give it: each limit is left
-/// alone (`None`), cleared back to the default (`none`), exempted (`unlimited`) or set.
+/// alone (`None`), returned to the process default (`default`), removed (`none`, or its
+/// older spelling `unlimited`) or set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LimitsChange {
     pub rate: Option<Setting<Rate>>,
@@ -185,36 +209,66 @@ impl LimitsChange {
         *self == LimitsChange::default()
     }
 
+    /// The limits after the change. A rate that is removed or returned to the default
+    /// takes its burst with it, unless the change sets the burst too: a burst belongs to
+    /// the key's own rate.
     pub fn applied_to(&self, current: &KeyLimits) -> KeyLimits {
+        let burst = match (self.burst, self.rate) {
+            (Some(b), _) => b,
+            (None, Some(Setting::Default | Setting::Unlimited)) => None,
+            (None, _) => current.burst,
+        };
         KeyLimits {
             rate: self.rate.unwrap_or(current.rate),
-            burst: self.burst.unwrap_or(current.burst),
+            burst,
             max_concurrent: self.max_concurrent.unwrap_or(current.max_concurrent),
             daily_calls: self.daily_calls.unwrap_or(current.daily_calls),
         }
     }
 }
 
-/// A rate setting: `none` (the default), `unlimited`, or a rate.
+/// The word for "no limit at all" in flags and output; `unlimited` is read as the same.
+pub const NONE: &str = "none";
+/// The word for "the gateway's default applies" (`METAMCP_KEY_*`).
+pub const DEFAULT: &str = "default";
+
+/// A rate setting: `none` (no limit), `default`, or a rate.
 pub fn parse_rate_setting(s: &str) -> Result<Setting<Rate>, String> {
     match s.trim() {
-        "none" => Ok(Setting::Default),
-        "unlimited" => Ok(Setting::Unlimited),
-        r => Rate::parse(r).map(Setting::Is),
+        NONE | "unlimited" => Ok(Setting::Unlimited),
+        DEFAULT => Ok(Setting::Default),
+        r => Rate::parse(r)
+            .map(Setting::Is)
+            .map_err(|e| format!("{e}, none or default")),
     }
 }
 
-/// A count setting: `none` (the default), `unlimited`, or a whole number from 1 to `max`.
+/// A count setting: `none` (no limit), `default`, or a whole number from 1 to `max`.
 pub fn parse_count_setting(s: &str, max: u64) -> Result<Setting<u64>, String> {
     match s.trim() {
-        "none" => Ok(Setting::Default),
-        "unlimited" => Ok(Setting::Unlimited),
+        NONE | "unlimited" => Ok(Setting::Unlimited),
+        DEFAULT => Ok(Setting::Default),
         n => match n.parse::<u64>() {
             Ok(v) if (1..=max).contains(&v) => Ok(Setting::Is(v)),
             _ => Err(format!(
-                "{s:?} is not a whole number from 1 to {max}, none or unlimited"
+                "{s:?} is not a whole number from 1 to {max}, none or default"
             )),
         },
+    }
+}
+
+impl<T: fmt::Display> Setting<T> {
+    /// How a setting reads in text output: `20/s`, `none (no limit)`, or
+    /// `default (<what the default is>)`, the default described by the caller.
+    pub fn describe(&self, default: Option<&dyn fmt::Display>, variable: &str) -> String {
+        match self {
+            Setting::Is(v) => v.to_string(),
+            Setting::Unlimited => format!("{NONE} (no limit)"),
+            Setting::Default => match default {
+                Some(d) => format!("{DEFAULT} ({d}, {variable})"),
+                None => format!("{DEFAULT} (no limit: {variable} unset)"),
+            },
+        }
     }
 }
 
@@ -240,8 +294,11 @@ mod tests {
 
     #[test]
     fn settings_parse_change_and_print() {
-        assert_eq!(parse_rate_setting("none"), Ok(Setting::Default));
+        assert_eq!(parse_rate_setting("none"), Ok(Setting::Unlimited));
         assert_eq!(parse_rate_setting("unlimited"), Ok(Setting::Unlimited));
+        assert_eq!(parse_rate_setting("default"), Ok(Setting::Default));
+        assert_eq!(parse_count_setting("none", 9), Ok(Setting::Unlimited));
+        assert_eq!(parse_count_setting("default", 9), Ok(Setting::Default));
         assert!(parse_rate_setting("fast").is_err());
         assert_eq!(parse_count_setting("8", 100), Ok(Setting::Is(8)));
         assert!(parse_count_setting("0", 100).is_err());
@@ -259,7 +316,31 @@ mod tests {
         };
         let after = change.applied_to(&start);
         assert_eq!(after.rate, Setting::Default);
-        assert_eq!(after.burst, Some(40), "left alone");
+        assert_eq!(after.burst, None, "the burst goes with the key's own rate");
+        assert_eq!(after.max_concurrent, Setting::Is(8), "left alone");
+        let lifted = LimitsChange {
+            rate: Some(Setting::Unlimited),
+            ..LimitsChange::default()
+        }
+        .applied_to(&start);
+        assert_eq!((lifted.rate, lifted.burst), (Setting::Unlimited, None));
+        let kept = LimitsChange {
+            rate: Some(Setting::Default),
+            burst: Some(Some(7)),
+            ..LimitsChange::default()
+        }
+        .applied_to(&start);
+        assert_eq!(kept.burst, Some(7), "a burst given with the change stays");
+        let untouched = LimitsChange {
+            daily_calls: Some(Setting::Unlimited),
+            ..LimitsChange::default()
+        }
+        .applied_to(&start);
+        assert_eq!(
+            untouched.burst,
+            Some(40),
+            "a change not naming the rate keeps the burst"
+        );
         assert_eq!(after.daily_calls, Setting::Is(10));
         assert_eq!(
             KeyLimits::from_columns(
@@ -274,7 +355,7 @@ mod tests {
         let json = serde_json::to_value(start).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"rate": "20/s", "burst": 40, "max_concurrent": 8, "daily_calls": null})
+            serde_json::json!({"rate": "20/s", "burst": 40, "max_concurrent": 8, "daily_calls": "default"})
         );
         assert!(LimitsChange::default().is_empty());
     }

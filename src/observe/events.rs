@@ -88,11 +88,13 @@ impl EventBus {
     }
 
     /// A streaming body of the events `p` may see.
-    pub fn subscribe(&self, p: Principal) -> Body {
+    /// The stream holds `place` (its place among the caller's streams) while it is open.
+    pub fn subscribe(&self, p: Principal, place: crate::auth::limits::StreamPlace) -> Body {
         let mut rx = self.tx.subscribe();
         let mut closing = self.closing.subscribe();
         let (out, body) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
         tokio::spawn(async move {
+            let _place = place;
             let ready = line(json!({"type": "ready", "at": rfc3339_now()}));
             if out.try_send(ready).is_err() {
                 return;
@@ -191,7 +193,9 @@ mod tests {
             limits: crate::model::limits::KeyLimits::default(),
             oauth: None,
         };
-        let mut body = bus.subscribe(p);
+        let limiter = crate::auth::limits::Limiter::new(Default::default());
+        let place = limiter.open_stream(Some(&p.key_id)).unwrap();
+        let mut body = bus.subscribe(p, place);
         // Let the subscriber task start and queue its `ready` line.
         tokio::task::yield_now().await;
         for i in 0..(CLIENT_BUFFER * 3) {

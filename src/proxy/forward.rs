@@ -317,6 +317,7 @@ impl CallRecord {
         if let Some(a) = self.admitted.take() {
             let end = match (outcome, &self.failure) {
                 (Outcome::Ok | Outcome::Error, _) => CallEnd::Answered,
+                (Outcome::Failed, Some(why)) if self.timed_out => CallEnd::TimedOut(why, a.at),
                 (Outcome::Failed, Some(why)) => CallEnd::Failed(why),
                 _ => CallEnd::Neutral,
             };

@@ -663,3 +663,77 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
         .get(0);
     assert_eq!(n, BATCH as i64 + 5);
 }
+
+/// A client's hostile strings reach the audit trail as sent, but `keyadm audit` prints
+/// them escaped: one row per line, no raw escape or bell byte on the admin's terminal.
+#[tokio::test]
+async fn keyadm_audit_escapes_what_a_client_sent() {
+    let gw = TestGateway::start().await;
+    let rich = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "rich", "protocol": "http", "url": rich.url()}))
+        .await;
+    let store = key_store(&gw.db);
+    let (id, key) = key(&store, "hostile", Scope::Client).await;
+    let c = session(&gw, &key).await;
+    let forged = "mock://items/x\n2026-11-23T00:00:00Z  0123456789abcdef  -  tools/call FORGED-ROW ok\x1b[2J\x1b]0;pwned\x07\u{202e}";
+    let r = c
+        .call(json!(5), "resources/read", json!({"uri": forged}))
+        .await;
+    assert!(r.get("error").is_some() || r.get("result").is_some(), "{r}");
+    let entries = eventually(Duration::from_secs(5), "the row", || async {
+        let page = audit(&gw, &format!("key={id}")).await;
+        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        (!entries.is_empty()).then_some(entries)
+    })
+    .await;
+    assert!(
+        entries.iter().any(|e| e["tool"].as_str() == Some(forged)),
+        "stored as sent: {entries:?}"
+    );
+    let o = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &gw.db.env(),
+        &["audit", "--key", &id],
+    );
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let raw = o.stdout;
+    for bad in [0x1b_u8, 0x07, b'\r'] {
+        assert!(!raw.contains(&bad), "byte {bad:#x} printed raw");
+    }
+    let text = String::from_utf8(raw).unwrap();
+    assert!(!text.contains('\u{202e}'), "{text}");
+    assert_eq!(
+        text.lines().count(),
+        1 + entries.len(),
+        "one row per line: {text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("FORGED-ROW"))
+        .expect("the row");
+    assert!(
+        row.contains(r"mock://items/x\n2026-11-23")
+            && row.contains(r"\x1b[2J")
+            && row.contains(r"\x07"),
+        "{row}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("2026-11-23T00:00:00Z")),
+        "{text}"
+    );
+    // --json stays valid JSON with the same string.
+    let o = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &gw.db.env(),
+        &["audit", "--key", &id, "--json"],
+    );
+    let printed: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(!o.stdout.contains(&0x1b));
+    assert!(
+        printed["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["tool"].as_str() == Some(forged))
+    );
+}

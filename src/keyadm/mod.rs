@@ -464,20 +464,26 @@ pub fn main(args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    // Whatever a client or a backend managed to store (a URI, a tool or server name),
+    // no control character of it reaches the admin's terminal raw.
+    let print = |text: &str| {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(crate::cli::safe_output(text).as_bytes());
+        let _ = stdout.flush();
+    };
     match runtime.block_on(execute(&config, &inv)) {
         Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(out.as_bytes());
-            let _ = stdout.flush();
+            print(&out);
             0
         }
         Err(e) => {
             if let KeyadmError::Rejected { stdout, .. } = &e {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(stdout.as_bytes());
-                let _ = out.flush();
+                print(stdout);
             }
-            eprintln!("keyadm: error: {e}");
+            eprintln!(
+                "keyadm: error: {}",
+                crate::cli::terminal_safe(&e.to_string())
+            );
             e.exit_code()
         }
     }
@@ -804,6 +810,18 @@ fn table(keys: &[KeyRecord], include_inactive: bool) -> String {
 
 /// Rows under a header, in columns two spaces apart.
 pub(crate) fn aligned(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    // One row per line: a cell's control characters are escaped, never printed.
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|c| match crate::cli::printable(&c) {
+                    std::borrow::Cow::Borrowed(_) => c,
+                    std::borrow::Cow::Owned(escaped) => escaped,
+                })
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -955,18 +973,19 @@ fn describe_limits(l: &KeyLimits, d: &Defaults) -> String {
 }
 
 fn details(k: &KeyRecord, d: &Defaults) -> String {
+    use crate::cli::printable;
     let dash = "-".to_string();
     format!(
         "id           {}\nname         {}\ndescription  {}\nscope        {}\nstate        {}\nnamespaces   {}\ncreated      {}\nupdated      {}\nlast used    {}\ncalls        {}\nexpires      {}\nlimits       {}\n",
         k.id,
-        k.name,
-        k.description.as_deref().unwrap_or("-"),
+        printable(&k.name),
+        printable(k.description.as_deref().unwrap_or("-")),
         k.scope,
         k.state(),
         if k.namespaces.is_empty() {
             "* (all)".to_string()
         } else {
-            k.namespaces.join(", ")
+            printable(&k.namespaces.join(", ")).into_owned()
         },
         k.created_at,
         k.updated_at,

@@ -303,11 +303,12 @@ pub fn parse_client_config(args: &[String]) -> Result<ClientConfigArgs, UsageErr
 }
 
 fn report_table(r: &Report) -> String {
+    use crate::cli::printable;
     let list = |v: &[String]| {
         if v.is_empty() {
             "-".to_string()
         } else {
-            v.join(", ")
+            printable(&v.join(", ")).into_owned()
         }
     };
     let mut out = String::new();
@@ -325,7 +326,9 @@ fn report_table(r: &Report) -> String {
     for n in &r.renamed {
         out.push_str(&format!(
             "renamed    {:?} -> {} ({})\n",
-            n.from, n.to, n.path
+            n.from,
+            printable(&n.to),
+            printable(&n.path)
         ));
     }
     if let Some(ns) = &r.namespace {
@@ -336,10 +339,18 @@ fn report_table(r: &Report) -> String {
         ));
     }
     for p in &r.ignored {
-        out.push_str(&format!("ignored    {}: {}\n", p.path, p.message));
+        out.push_str(&format!(
+            "ignored    {}: {}\n",
+            printable(&p.path),
+            printable(&p.message)
+        ));
     }
     for p in &r.problems {
-        out.push_str(&format!("problem    {}: {}\n", p.path, p.message));
+        out.push_str(&format!(
+            "problem    {}: {}\n",
+            printable(&p.path),
+            printable(&p.message)
+        ));
     }
     out
 }
@@ -359,7 +370,13 @@ fn rejected(report: &Report, json: bool) -> KeyadmError {
             report
                 .problems
                 .iter()
-                .map(|p| format!("  {}: {}", p.path, p.message))
+                .map(|p| {
+                    format!(
+                        "  {}: {}",
+                        crate::cli::printable(&p.path),
+                        crate::cli::printable(&p.message)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         ),

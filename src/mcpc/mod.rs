@@ -395,7 +395,19 @@ async fn run_command(c: &mut Conversation<'_>, args: &Args) -> Result<Value, Fai
 }
 
 /// The whole command: its exit status, what it prints on stdout and on stderr.
+///
+/// Both texts are made safe for a terminal ([`crate::cli::safe_output`]): a backend's
+/// strings (tool names, error messages, an HTTP body) print escaped, never raw.
 pub async fn main(args: &[String]) -> (i32, String, String) {
+    let (code, out, err) = run_main(args).await;
+    (
+        code,
+        crate::cli::safe_output(&out).into_owned(),
+        crate::cli::terminal_safe(&err).into_owned(),
+    )
+}
+
+async fn run_main(args: &[String]) -> (i32, String, String) {
     let args = match parse(args) {
         Ok(Some(a)) => a,
         Ok(None) => return (0, USAGE.to_string(), String::new()),

@@ -737,3 +737,57 @@ async fn keyadm_audit_escapes_what_a_client_sent() {
             .any(|e| e["tool"].as_str() == Some(forged))
     );
 }
+
+/// Every bad query parameter of the audit and usage routes is the client's: 400
+/// `invalid_request` naming it, while the database is healthy (they were 503
+/// "database unavailable"). A value the database itself refuses maps to 400 too, a lost
+/// database to 503.
+#[tokio::test]
+async fn bad_query_parameters_are_400_naming_them_never_503() {
+    let gw = TestGateway::start().await;
+    let cases = [
+        ("/api/v1/audit?tool=%00", "tool"),
+        ("/api/v1/audit?key=%00", "key"),
+        ("/api/v1/audit?key=not-a-key", "key"),
+        ("/api/v1/audit?server=%00", "server"),
+        ("/api/v1/audit?since=0000-01-01T00:00:00Z", "since"),
+        ("/api/v1/audit?since=99999999999d", "since"),
+        ("/api/v1/audit?until=99999999999d", "until"),
+        ("/api/v1/audit?cursor=9223372036854775807.1", "cursor"),
+        ("/api/v1/audit?cursor=-9223372036854775808.1", "cursor"),
+        ("/api/v1/usage?key=%00", "key"),
+        ("/api/v1/usage?since=99999999999d", "since"),
+        ("/api/v1/usage?since=0000-01-01T00:00:00Z", "since"),
+        ("/api/v1/usage?bogus=1", "bogus"),
+    ];
+    for (path, field) in cases {
+        let r = get(gw.addr, path, &gw.admin_key).await;
+        let body = r.json();
+        assert_eq!(
+            (r.status, body["code"].as_str(), body["field"].as_str()),
+            (400, Some("invalid_request"), Some(field)),
+            "{path}: {body}"
+        );
+    }
+    // The extremes that are valid still answer.
+    for path in [
+        "/api/v1/audit?since=36500d&until=0001-01-01T00:00:00Z",
+        "/api/v1/audit?cursor=253402300799999999.5",
+        "/api/v1/audit?since=9999-12-31T23:59:59Z",
+        "/api/v1/usage?since=36500d",
+    ] {
+        let r = get(gw.addr, path, &gw.admin_key).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    // The mapping by the database's own verdict.
+    let client = gw.state.db.pool.get().await.unwrap();
+    let refused = client.query_one("SELECT 'x'::int4", &[]).await.unwrap_err();
+    let e = metamcp::http::ApiError::from(metamcp::store::db::DbError::Query(refused));
+    assert_eq!(e.code(), "invalid_request", "{e}");
+    let lost = tokio_postgres::connect("host=127.0.0.1 port=1 user=x", tokio_postgres::NoTls)
+        .await
+        .err()
+        .unwrap();
+    let e = metamcp::http::ApiError::from(metamcp::store::db::DbError::Connect(lost));
+    assert_eq!(e.code(), "unavailable", "{e}");
+}

@@ -263,7 +263,18 @@ pub async fn dispatch(
         RouteId::Usage => {
             let p = who()?;
             let q = query_pairs(req.uri().query())?;
+            if let Some((name, _)) = q.iter().find(|(k, _)| k != "key" && k != "since") {
+                return Err(ApiError::bad_field(name, "unknown parameter (key, since)"));
+            }
             let key = match q.iter().find(|(k, _)| k == "key") {
+                Some((_, k)) if crate::store::audit::check_key_id(k).is_err() => {
+                    return Err(ApiError::bad_field(
+                        "key",
+                        crate::store::audit::check_key_id(k)
+                            .err()
+                            .unwrap_or_default(),
+                    ));
+                }
                 Some((_, k)) if p.is_admin() || *k == p.key_id.as_str() => k.clone(),
                 Some(_) => {
                     return Err(ApiError::Forbidden(

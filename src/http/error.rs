@@ -148,8 +148,19 @@ impl ApiError {
 }
 
 impl From<crate::store::db::DbError> for ApiError {
+    /// By whose fault: a value the database refused is the client's (400), a lost
+    /// database an outage (503), anything else the gateway's own (500). Monitoring
+    /// reading 503 as "the database is down" is never told so by a typo.
     fn from(e: crate::store::db::DbError) -> Self {
-        ApiError::Unavailable(format!("database unavailable: {e}"))
+        use crate::store::db::DbFault;
+        match e.fault() {
+            DbFault::Data => ApiError::BadRequest {
+                field: None,
+                message: format!("the database refused a value of the request: {e}"),
+            },
+            DbFault::Unavailable => ApiError::Unavailable(format!("database unavailable: {e}")),
+            DbFault::Internal => ApiError::Internal(format!("database: {e}")),
+        }
     }
 }
 

@@ -24,6 +24,16 @@ pub const OUTCOMES: [&str; 7] = [
     "cancelled",
 ];
 
+/// The longest duration back a filter may name (`36500d`): further back than any
+/// retention, and within what PostgreSQL's intervals hold.
+pub const MAX_AGO: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+/// The longest name a filter may give, in bytes (stored names are cut at 1,024).
+pub const MAX_NAME: usize = 4096;
+/// Cursor times PostgreSQL can hold: 0001-01-01 to 9999-12-31, in microseconds since the
+/// epoch.
+const CURSOR_RANGE: std::ops::RangeInclusive<i64> =
+    -62_135_596_800_000_000..=253_402_300_799_999_999;
+
 /// A point in time as a filter gives it: an RFC 3339 time, or a duration before now
 /// (`24h`, `30d`).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +49,16 @@ impl When {
         if is_rfc3339(s) {
             return Ok(When::At(s.to_string()));
         }
-        crate::config::parse_duration(s)
-            .map(When::Ago)
-            .map_err(|_| format!("expected an RFC 3339 time or a duration like 24h, got {s:?}"))
+        match crate::config::parse_duration(s) {
+            Ok(d) if d <= MAX_AGO => Ok(When::Ago(d)),
+            Ok(_) => Err(format!(
+                "{s:?} is too far back (at most {}d)",
+                MAX_AGO.as_secs() / 86_400
+            )),
+            Err(_) => Err(format!(
+                "expected an RFC 3339 time (years 0001 to 9999) or a duration like 24h, got {s:?}"
+            )),
+        }
     }
 
     /// This point as SQL over parameter `$n` (pushed onto `args`).
@@ -80,6 +97,10 @@ fn is_rfc3339(s: &str) -> bool {
         return false;
     }
     let (year, month) = (num(0..4), num(5..7));
+    if year == 0 {
+        // Year zero does not exist in PostgreSQL's (proleptic Gregorian, AD) calendar.
+        return false;
+    }
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let days = match month {
         2 if leap => 29,
@@ -136,15 +157,25 @@ pub struct Filter {
 fn parse_cursor(c: &str) -> Result<(i64, i64), String> {
     let bad = || format!("not a cursor from a previous page: {c:?}");
     let (us, id) = c.split_once('.').ok_or_else(bad)?;
-    Ok((
-        us.parse().map_err(|_| bad())?,
-        id.parse().map_err(|_| bad())?,
-    ))
+    let us: i64 = us.parse().map_err(|_| bad())?;
+    let id: i64 = id.parse().map_err(|_| bad())?;
+    if !CURSOR_RANGE.contains(&us) || id < 0 {
+        return Err(bad());
+    }
+    Ok((us, id))
 }
 
 impl Filter {
     /// Checks the values a client gave (the database sees only valid ones).
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(k) = &self.key {
+            check_key_id(k).map_err(|e| ("key", e))?;
+        }
+        for (field, v) in [("server", &self.server), ("tool", &self.tool)] {
+            if let Some(v) = v {
+                check_name(v).map_err(|e| (field, e))?;
+            }
+        }
         if let Some(o) = &self.outcome
             && !OUTCOMES.contains(&o.as_str())
         {
@@ -163,6 +194,24 @@ impl Filter {
         }
         Ok(())
     }
+}
+
+/// A key id as keyadm prints it (16 lowercase hex digits).
+pub fn check_key_id(k: &str) -> Result<(), String> {
+    crate::store::keys::KeyId::parse(k)
+        .map(|_| ())
+        .ok_or_else(|| format!("{k:?} is not a key id (16 hex digits, as keyadm prints it)"))
+}
+
+/// A name to filter on: text PostgreSQL can hold (no NUL), of a bounded length.
+fn check_name(v: &str) -> Result<(), String> {
+    if v.contains('\0') {
+        return Err("must not contain NUL (no stored name does)".into());
+    }
+    if v.len() > MAX_NAME {
+        return Err(format!("longer than {MAX_NAME} bytes"));
+    }
+    Ok(())
 }
 
 /// One page of entries, newest first, and the cursor of the next page (`None` at the

@@ -35,6 +35,41 @@ pub enum DbError {
     Task(String),
 }
 
+/// What a database error says about whose fault it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFault {
+    /// The database refused a value it was given (SQLSTATE class 22, data exception):
+    /// the caller's input, which validation should have caught first.
+    Data,
+    /// The database cannot be reached or is going away (no connection, class 08, 53,
+    /// 57): an outage.
+    Unavailable,
+    /// Anything else: a query the gateway got wrong.
+    Internal,
+}
+
+impl DbError {
+    /// Whose fault this error is, by its SQLSTATE class.
+    pub fn fault(&self) -> DbFault {
+        let e = match self {
+            DbError::Query(e) | DbError::Migration { source: e, .. } => e,
+            DbError::Connect(_) | DbError::Pool(_) | DbError::Embedded(_) | DbError::Task(_) => {
+                return DbFault::Unavailable;
+            }
+            DbError::SchemaTooNew { .. } => return DbFault::Internal,
+        };
+        match e.code().map(|c| c.code()) {
+            // No SQLSTATE: the connection broke or closed.
+            None => DbFault::Unavailable,
+            Some(c) if c.starts_with("22") => DbFault::Data,
+            Some(c) if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
+                DbFault::Unavailable
+            }
+            Some(_) => DbFault::Internal,
+        }
+    }
+}
+
 /// An open database.
 #[derive(Clone)]
 pub struct Database {

@@ -383,6 +383,10 @@ pub struct Issuer {
     /// Whose limits they are: each subject's (default), or each client's (every user of
     /// one client application shares them).
     pub limit_by_client: bool,
+    /// Whether a token whose `aud` lists other audiences besides this resource is
+    /// accepted (`audience=includes`); by default (`audience=exact`) it is refused, so a
+    /// token good for other services cannot be replayed here.
+    pub audience_includes: bool,
 }
 
 impl OAuth {
@@ -455,10 +459,17 @@ fn scope_mapping(base: &Issuer, words: &str) -> Result<Issuer, String> {
                     _ => return Err(format!("limit_by={v}: expected sub or client_id")),
                 }
             }
+            "audience" => {
+                i.audience_includes = match v {
+                    "exact" => false,
+                    "includes" => true,
+                    _ => return Err(format!("audience={v}: expected exact or includes")),
+                }
+            }
             _ => {
                 return Err(format!(
                     "{k:?}: expected admin, client, namespaces, jwks, rate, burst, \
-                     concurrency, daily or limit_by"
+                     concurrency, daily, limit_by or audience"
                 ));
             }
         }
@@ -514,6 +525,7 @@ fn oauth_from(raw: OAuthRaw, errs: &mut Collector) -> Option<OAuth> {
         namespaces_claim: None,
         limits: limits::KeyLimits::default(),
         limit_by_client: false,
+        audience_includes: false,
     };
     let base = match scopes {
         Some(s) => errs.check(OAUTH_SCOPES, scope_mapping(&base, &s))?,

@@ -107,6 +107,18 @@ impl Idp {
             .to_string()
     }
 
+    /// A valid token (default claims) whose header carries `extra` members besides its
+    /// own, correctly signed.
+    async fn with_header(&self, extra: Value) -> String {
+        let claims = json!({"iss": self.issuer(), "sub": "alice", "aud": format!("{PUBLIC}/mcp"),
+                            "scope": "mcp:use", "exp": 9_999_999_999u64});
+        self.post("/sign", json!({"claims": claims, "header": extra}))
+            .await["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
     async fn forged(&self, forge: &str) -> String {
         let claims = json!({"iss": self.issuer(), "sub": "mallory", "aud": format!("{PUBLIC}/mcp"),
                             "scope": "mcp:admin", "exp": 9_999_999_999u64});
@@ -143,6 +155,7 @@ fn settings(public_url: String, issuer: String, ca_file: Option<std::path::PathB
             namespaces_claim: None,
             limits: Default::default(),
             limit_by_client: false,
+            audience_includes: false,
         }],
     }
 }
@@ -241,6 +254,27 @@ async fn valid_tokens_reach_tools_and_every_bad_one_is_refused() {
         ),
         ("another namespace's resource", team.clone(), "/mcp"),
         (
+            "an audience besides this resource",
+            idp.token(
+                "rsa",
+                json!({"aud": [format!("{PUBLIC}/mcp"), "https://other.example/mcp"]}),
+            )
+            .await,
+            "/mcp",
+        ),
+        (
+            "a crit extension the gateway does not understand",
+            idp.with_header(json!({"crit": ["urn:example:must-understand"],
+                                   "urn:example:must-understand": true}))
+                .await,
+            "/mcp",
+        ),
+        (
+            "an empty crit",
+            idp.with_header(json!({"crit": []})).await,
+            "/mcp",
+        ),
+        (
             "wrong issuer",
             idp.token("rsa", json!({"iss": "http://evil.test"})).await,
             "/mcp",
@@ -312,6 +346,38 @@ async fn valid_tokens_reach_tools_and_every_bad_one_is_refused() {
     // API keys keep working beside tokens.
     let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     assert_eq!(c.initialize().await.status, 200);
+    // The same audience array alone, and a header without crit, are fine.
+    let only_here = idp
+        .token("rsa", json!({"aud": [format!("{PUBLIC}/mcp")]}))
+        .await;
+    assert_eq!(try_token(&gw, "/mcp", &only_here).await.0, 200);
+    let plain = idp.with_header(json!({"cty": "JWT"})).await;
+    assert_eq!(try_token(&gw, "/mcp", &plain).await.0, 200);
+}
+
+/// An issuer configured with `audience=includes` accepts a token whose `aud` lists this
+/// resource among others (and still refuses one that does not list it).
+#[tokio::test]
+async fn audience_includes_is_an_issuers_explicit_choice() {
+    let idp = Idp::start();
+    let issuer = idp.issuer();
+    let gw = TestGateway::start_with(|c| {
+        let mut s = settings(PUBLIC.into(), issuer, None);
+        s.issuers[0].audience_includes = true;
+        c.oauth = Some(s);
+    })
+    .await;
+    let shared = idp
+        .token(
+            "rsa",
+            json!({"aud": [format!("{PUBLIC}/mcp"), "https://other.example/mcp"]}),
+        )
+        .await;
+    assert_eq!(try_token(&gw, "/mcp", &shared).await.0, 200);
+    let elsewhere = idp
+        .token("rsa", json!({"aud": ["https://other.example/mcp"]}))
+        .await;
+    assert_eq!(try_token(&gw, "/mcp", &elsewhere).await.0, 401);
 }
 
 #[tokio::test]

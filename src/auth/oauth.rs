@@ -5,8 +5,11 @@
 //!   ES384; Ed25519: EdDSA), never from the token alone: a token whose header names
 //!   another is refused, and `none` and HS* never match a published key.
 //! - `iss` must be the issuer, `aud` must be this request's resource (RFC 8707:
-//!   `<public url>/mcp` or `<public url>/mcp/<namespace>`), `exp`/`nbf` are checked with
-//!   a minute of leeway.
+//!   `<public url>/mcp` or `<public url>/mcp/<namespace>`) and nothing else, unless the
+//!   issuer is configured with `audience=includes`; `exp`/`nbf` are checked with a
+//!   minute of leeway.
+//! - A header with `crit` is refused (RFC 7515 §4.1.11): the gateway understands no
+//!   header extension, so none may be required of it.
 //! - Keys are cached and refreshed every ten minutes; a token with an unknown `kid`
 //!   triggers a refresh at most once per `REFETCH_EVERY` per issuer, so a flood of
 //!   unknown kids costs the issuer one fetch per interval.
@@ -260,6 +263,9 @@ impl OAuth {
             .ok_or(OAuthError::Invalid("unknown_issuer"))?;
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| OAuthError::Invalid("malformed"))?;
+        if names_critical_extensions(token) {
+            return Err(OAuthError::Invalid("crit"));
+        }
         let key = match pick(&issuer.keys.load(), &header) {
             Picked::Found(k) => k,
             Picked::WrongAlgorithm => return Err(OAuthError::Invalid("algorithm")),
@@ -295,6 +301,9 @@ impl OAuth {
                 _ => "malformed",
             })
         })?;
+        if !issuer.settings.audience_includes && !audience_is_only(&data.claims, resource) {
+            return Err(OAuthError::Invalid("audience"));
+        }
         let id = identity(&issuer.settings, &data.claims)?;
         let blocked = self
             .blocks
@@ -305,6 +314,29 @@ impl OAuth {
             return Err(OAuthError::Invalid("blocked"));
         }
         Ok(id)
+    }
+}
+
+/// Whether the token's header carries `crit` (any value: the gateway understands no
+/// extension, and an empty or malformed `crit` is itself invalid).
+fn names_critical_extensions(token: &str) -> bool {
+    let Some(head) = token.split('.').next() else {
+        return false;
+    };
+    crate::crypto::base64url_decode(head)
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .is_none_or(|h| h.get("crit").is_some())
+}
+
+/// Whether `aud` names this resource and nothing else (a string, or an array whose
+/// every member is the resource).
+fn audience_is_only(claims: &Value, resource: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == resource,
+        Some(Value::Array(all)) => {
+            !all.is_empty() && all.iter().all(|a| a.as_str() == Some(resource))
+        }
+        _ => false,
     }
 }
 
@@ -531,6 +563,7 @@ mod tests {
             namespaces_claim: Some("groups".into()),
             limits: Default::default(),
             limit_by_client: false,
+            audience_includes: false,
         }
     }
 

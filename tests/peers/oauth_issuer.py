@@ -13,7 +13,7 @@ Serves:
   GET  /.well-known/oauth-authorization-server[/path]   RFC 8414 metadata
   GET  /jwks                                            the public keys (fetches counted)
   POST /sign      {"claims": {...}, "key": "rsa|ec|ed|unknown", "alg"?: "...",
-                   "forge"?: "none|hs256-public"}        -> {"token": "..."}
+                   "forge"?: "none|hs256-public", "header"?: {...}}  -> {"token": "..."}
   POST /rotate    a new RSA key (new kid) replaces the old one in the JWKS
   GET  /stats     {"jwks_fetches": n}
 and, for an MCP client's OAuth flow without a browser: /register (dynamic client
@@ -62,7 +62,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def sign(claims, key="rsa", alg=None, forge=None):
+def sign(claims, key="rsa", alg=None, forge=None, extra_header=None):
     if forge == "none":
         header = {"alg": "none", "typ": "JWT", "kid": KEYS["rsa"].kid}
         return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
@@ -75,6 +75,18 @@ def sign(claims, key="rsa", alg=None, forge=None):
         return f"{signing}.{b64url(mac)}"
     k = UNKNOWN if key == "unknown" else KEYS[key]
     header = {"alg": alg or ALGS[key], "typ": "JWT", "kid": k.kid}
+    if extra_header:
+        # Members joserfc will not write (a `crit` it does not understand): RS256 by
+        # hand over the same key, as a careless or hostile issuer would.
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        header.update(extra_header)
+        header["alg"] = "RS256"
+        signing = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        private = serialization.load_pem_private_key(KEYS["rsa"].as_pem(private=True), None)
+        sig = private.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing}.{b64url(sig)}"
     return jwt.encode(header, claims, k, algorithms=[header["alg"]])
 
 
@@ -173,7 +185,10 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         body = self.body()
         if url.path == PATH + "/sign":
-            token = sign(body["claims"], body.get("key", "rsa"), body.get("alg"), body.get("forge"))
+            token = sign(
+                body["claims"], body.get("key", "rsa"), body.get("alg"), body.get("forge"),
+                body.get("header"),
+            )
             return self.send_json(200, {"token": token})
         if url.path == PATH + "/rotate":
             with LOCK:

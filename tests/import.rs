@@ -271,6 +271,38 @@ async fn bad_files_report_every_problem_and_write_nothing() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("$.mcpServers.fresh.env"), "{}", r.text());
     assert!(servers(&gw).await.is_empty(), "nothing written");
+    // The rejected import's report says what happened: nothing (here `fine` would have
+    // been created had `fresh` been good).
+    let report = &r.json()["report"];
+    for list in ["created", "updated", "unchanged", "removed"] {
+        assert_eq!(report[list], json!([]), "{list}: {report}");
+    }
+    let path = write(dir.path(), "masked.json", &masked);
+    let (code, _) = keyadm(
+        &gw.db,
+        &["servers", "import", path.to_str().unwrap(), "--json"],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, 65);
+    // The same server named twice: a problem with both places, nothing written (a JSON
+    // reader keeps the last silently). Written by hand: serializers cannot repeat a key.
+    let twice = br#"{"mcpServers": {"clock": {"command": "a"}, "other": {"command": "b"},
+                                     "clock": {"command": "c"}}}"#;
+    let path = dir.path().join("twice.json");
+    std::fs::write(&path, twice).unwrap();
+    let (code, message) = keyadm(&gw.db, &["servers", "import", path.to_str().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(code, 65, "{message}");
+    assert!(
+        message.contains("$.mcpServers.clock: named twice in $.mcpServers: members 1 and 3"),
+        "{message}"
+    );
+    let r = import_rest(&gw, "", twice).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["report"]["created"], json!([]));
+    assert!(servers(&gw).await.is_empty(), "nothing written");
     // Wrong content type, bad flags, unreadable file.
     let auth = format!("Bearer {}", gw.admin_key);
     let r = request(

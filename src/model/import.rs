@@ -7,7 +7,10 @@
 //! HTTP, `sse` legacy SSE; `type: "stdio"` goes with `command`. `disabled: true` (Cline,
 //! Windsurf) imports the server inactive. Names that break the registry's rule are
 //! mapped to valid ones deterministically. `${VAR}` references stay as written
-//! ([`crate::model::refs`]). Every problem is collected, each with its JSON path.
+//! ([`crate::model::refs`]). Every problem is collected, each with its JSON path. A key
+//! named twice in one object (two servers called `time`, an `env` variable given twice)
+//! is a problem, reported with both places: JSON parsers keep the last silently, and
+//! an import must not drop what the file says without a word.
 
 use std::collections::BTreeMap;
 
@@ -118,12 +121,26 @@ pub fn map_name(original: &str) -> String {
 
 /// Reads a file. `Err` holds every problem found (nothing of such a file is used).
 pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
-    let root: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let duplicates = std::cell::RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let root: Value = serde::de::DeserializeSeed::deserialize(
+        Checked {
+            path: "$".into(),
+            duplicates: &duplicates,
+        },
+        &mut de,
+    )
+    .and_then(|v| de.end().map(|()| v))
+    .map_err(|e| {
         vec![Problem {
             path: "$".into(),
             message: format!("not JSON: {e}"),
         }]
     })?;
+    let duplicates = duplicates.into_inner();
+    if !duplicates.is_empty() {
+        return Err(duplicates);
+    }
     let Value::Object(top) = &root else {
         return Err(vec![Problem {
             path: "$".into(),
@@ -176,6 +193,99 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
         Ok(parsed)
     } else {
         Err(problems)
+    }
+}
+
+/// Reads JSON into a [`Value`] as serde_json does, noting every key an object names a
+/// second time (with both places: the member's path and its position among the
+/// object's members).
+struct Checked<'a> {
+    path: String,
+    duplicates: &'a std::cell::RefCell<Vec<Problem>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Checked {
+            path: format!("{}[{}]", self.path, out.len()),
+            duplicates: self.duplicates,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        // Each key's position among the members, 1-based, for the report.
+        let mut first: BTreeMap<String, usize> = BTreeMap::new();
+        let mut n = 0;
+        while let Some(key) = map.next_key::<String>()? {
+            n += 1;
+            let path = member(&self.path, &key);
+            let v = map.next_value_seed(Checked {
+                path: path.clone(),
+                duplicates: self.duplicates,
+            })?;
+            match first.get(&key) {
+                Some(at) => self.duplicates.borrow_mut().push(Problem {
+                    path,
+                    message: format!(
+                        "named twice in {}: members {at} and {n}; keep one (a JSON \
+                         reader would silently keep the last)",
+                        self.path
+                    ),
+                }),
+                None => {
+                    first.insert(key.clone(), n);
+                }
+            }
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -445,6 +555,39 @@ mod tests {
         );
         assert_eq!(member("$.mcpServers", "a b"), "$.mcpServers[\"a b\"]");
         assert_eq!(member("$.mcpServers", "time"), "$.mcpServers.time");
+    }
+
+    #[test]
+    fn a_key_named_twice_is_a_problem_with_both_places() {
+        let problems = parse(
+            br#"{"mcpServers": {"time": {"command": "a"}, "x": {"url": "http://h/"},
+                "time": {"command": "b", "env": {"K": "1", "K": "2"}}}}"#,
+        )
+        .unwrap_err();
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert!(
+            found.contains(&(
+                "$.mcpServers.time",
+                "named twice in $.mcpServers: members 1 and 3; keep one (a JSON reader \
+                 would silently keep the last)"
+            )),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(p, m)| *p == "$.mcpServers.time.env.K" && m.contains("members 1 and 2")),
+            "{found:?}"
+        );
+        // Without duplicates the same file reads as before.
+        let ok = parse(br#"{"mcpServers": {"time": {"command": "a", "args": [1.5e0, "x"]}}}"#);
+        assert!(ok.is_err(), "args must be strings: still reported");
+        let ok = parse(br#"{"mcpServers": {"time": {"command": "a", "args": ["x"]}}}"#).unwrap();
+        assert_eq!(ok.entries.len(), 1);
+        assert!(parse(br#"{"mcpServers": {}} trailing"#).is_err());
     }
 
     #[test]

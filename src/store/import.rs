@@ -48,6 +48,15 @@ pub struct Report {
 
 impl Report {
     /// Whether the import wrote (or would write) anything.
+    /// Clears what would have been written: for a rejected import.
+    pub fn nothing_written(&mut self) {
+        self.created.clear();
+        self.updated.clear();
+        self.unchanged.clear();
+        self.removed.clear();
+        self.namespace = None;
+    }
+
     pub fn changes(&self) -> bool {
         !(self.created.is_empty() && self.updated.is_empty() && self.removed.is_empty())
             || self
@@ -144,7 +153,9 @@ impl Registry {
             }
         }
         if !report.problems.is_empty() {
-            // Dropping the transaction rolls it back.
+            // Dropping the transaction rolls it back: the report says what happened,
+            // which is nothing.
+            report.nothing_written();
             return Err(ImportError::Problems(Box::new(report)));
         }
         let names: Vec<String> = file

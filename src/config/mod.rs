@@ -1,0 +1,555 @@
+//! Configuration: environment variables (over an optional TOML file), parsed in one pass.
+//!
+//! Every setting is read through a [`Source`], so tests hand in a map instead of mutating
+//! the process environment. Parsing never stops at the first bad value: all problems are
+//! collected into [`ConfigErrors`] so an operator fixes them in one round; the binaries
+//! print them and exit with status 64 (`EX_USAGE`).
+//!
+//! # Layout
+//! - this file: the variables' names and defaults, [`Config`], and the one parse pass
+//!   over every group ([`Config::from_source`]);
+//! - [`source`]: where settings come from (environment, TOML file, flags, layered);
+//! - [`values`]: how one value is read (sizes, durations, lists, keys), secrets that never
+//!   print, and the error list;
+//! - [`oauth`]: the resource server's settings (`METAMCP_PUBLIC_URL`, `METAMCP_OAUTH_*`);
+//! - [`otel`]: trace export (the standard `OTEL_*` variables).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::model::limits::{self, Defaults, Rate, StreamBounds};
+
+pub mod oauth;
+pub mod otel;
+pub mod source;
+pub mod values;
+
+pub use oauth::{Issuer, OAuth};
+pub use otel::{
+    OTEL_BSP_BATCH, OTEL_BSP_DELAY, OTEL_BSP_QUEUE, OTEL_ENDPOINT, OTEL_HEADERS,
+    OTEL_RESOURCE_ATTRIBUTES, OTEL_SAMPLER, OTEL_SAMPLER_ARG, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
+    OTEL_TIMEOUT, OTEL_TRACES_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_TRACES_HEADERS, Root, Sampler,
+    Tracing,
+};
+pub use source::{Env, Layered, Source, TomlFile};
+pub use values::{
+    ConfigError, ConfigErrors, KeyBytes, Secret, parse_duration, parse_key_hex, parse_size,
+};
+
+use oauth::{OAuthRaw, ca_file_from, oauth_from};
+use otel::{OTEL_KEYS, tracing_from};
+use values::{
+    Collector, default_hosts, default_origins, on_off, parse_duration_or_zero, parse_list,
+    whole_number,
+};
+
+/// Gateway listen address.
+pub const LISTEN: &str = "METAMCP_LISTEN";
+/// PostgreSQL URL; unset means the embedded cluster under the data dir.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+/// Embedded cluster and generated secrets.
+pub const DATA_DIR: &str = "METAMCP_DATA_DIR";
+/// HS256 secret for access tokens.
+pub const JWT_SECRET: &str = "JWT_SECRET";
+/// 32 bytes, hex: the ChaCha20-Poly1305 key for secrets at rest and sealed sessions.
+pub const ENCRYPTION_KEY: &str = "ENCRYPTION_KEY";
+/// Host names accepted in the `Host` header (DNS-rebinding protection).
+pub const ALLOWED_HOSTS: &str = "METAMCP_ALLOWED_HOSTS";
+/// Origins accepted in the `Origin` header.
+pub const ALLOWED_ORIGINS: &str = "METAMCP_ALLOWED_ORIGINS";
+/// Largest request body accepted.
+pub const MAX_BODY: &str = "METAMCP_MAX_BODY";
+/// Largest request head (request line and every header, in bytes): 431 beyond.
+pub const MAX_HEADER_BYTES: &str = "METAMCP_MAX_HEADER_BYTES";
+/// Default request rate of keys that set none (`50/s`, `600/m`; unset: unlimited).
+pub const KEY_RATE: &str = "METAMCP_KEY_RATE";
+/// Default burst of keys that set none (unset: the rate's count).
+pub const KEY_BURST: &str = "METAMCP_KEY_BURST";
+/// Default cap on a key's MCP requests in flight (unset: unlimited).
+pub const KEY_MAX_CONCURRENT: &str = "METAMCP_KEY_MAX_CONCURRENT";
+/// Long-lived streams (GET `/mcp`, `subscriptions/listen`, `/api/v1/events`) one key may
+/// hold open at once.
+pub const KEY_MAX_STREAMS: &str = "METAMCP_KEY_MAX_STREAMS";
+/// Long-lived streams the process holds open at once, over all keys.
+pub const MAX_STREAMS: &str = "METAMCP_MAX_STREAMS";
+/// Database connection pool size.
+pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
+/// Absolute lifetime of a client session.
+pub const SESSION_TTL: &str = "METAMCP_SESSION_TTL";
+/// Most client connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: &str = "METAMCP_MAX_CONNECTIONS";
+/// Most client connections served at once from one address.
+pub const MAX_CONNECTIONS_PER_ADDRESS: &str = "METAMCP_MAX_CONNECTIONS_PER_ADDRESS";
+/// Time a client has to send a request's headers (slowloris protection); also how long
+/// an idle keep-alive connection stays open.
+pub const HEADER_TIMEOUT: &str = "METAMCP_HEADER_TIMEOUT";
+/// Time a client has to send a request's body once its headers have arrived.
+pub const BODY_TIMEOUT: &str = "METAMCP_BODY_TIMEOUT";
+/// After SIGTERM: how long new connections are still served (while `/ready` says 503).
+pub const DRAIN_GRACE: &str = "METAMCP_DRAIN_GRACE";
+/// After the grace: how long requests in flight may take to finish.
+pub const DRAIN_TIMEOUT: &str = "METAMCP_DRAIN_TIMEOUT";
+/// Whether forwarded calls and registry changes are written to the audit table.
+pub const AUDIT: &str = "METAMCP_AUDIT";
+/// How long audit rows are kept (`off`: forever).
+pub const AUDIT_RETENTION: &str = "METAMCP_AUDIT_RETENTION";
+/// Most audit rows held in memory waiting to be written; beyond, rows are dropped and
+/// counted.
+pub const AUDIT_QUEUE: &str = "METAMCP_AUDIT_QUEUE";
+/// Log filter (tracing-subscriber `EnvFilter` syntax).
+pub const RUST_LOG: &str = "RUST_LOG";
+/// Optional TOML file whose keys are the variable names above.
+pub const CONFIG_FILE: &str = "METAMCP_CONFIG";
+/// The gateway's public base URL: OAuth resources are `<url>/mcp` and `<url>/mcp/<ns>`.
+pub const PUBLIC_URL: &str = "METAMCP_PUBLIC_URL";
+/// OAuth 2.1 authorization servers whose access tokens are accepted on the MCP
+/// endpoints: a comma-separated list of issuers, each optionally followed by its own
+/// `key=value` mapping (`admin=`, `client=`, `namespaces=`, `jwks=`).
+pub const OAUTH_ISSUER: &str = "METAMCP_OAUTH_ISSUER";
+/// The JWKS URL of the (single) issuer, instead of its metadata's `jwks_uri`.
+pub const OAUTH_JWKS_URL: &str = "METAMCP_OAUTH_JWKS_URL";
+/// The default mapping of token scopes: `admin=mcp:admin client=mcp:use namespaces=groups`.
+pub const OAUTH_SCOPES: &str = "METAMCP_OAUTH_SCOPES";
+/// PEM certificates trusted for `https://` issuers besides the bundled public roots.
+pub const OAUTH_CA_FILE: &str = "METAMCP_OAUTH_CA_FILE";
+/// PEM certificates trusted for `https://` backends besides the bundled public roots.
+pub const BACKEND_CA_FILE: &str = "METAMCP_BACKEND_CA_FILE";
+
+/// Every variable a TOML file may set (everything but the file's own name).
+const FILE_KEYS: &[&str] = &[
+    LISTEN,
+    DATABASE_URL,
+    DATA_DIR,
+    JWT_SECRET,
+    ENCRYPTION_KEY,
+    ALLOWED_HOSTS,
+    ALLOWED_ORIGINS,
+    MAX_BODY,
+    MAX_HEADER_BYTES,
+    KEY_RATE,
+    KEY_BURST,
+    KEY_MAX_CONCURRENT,
+    KEY_MAX_STREAMS,
+    MAX_STREAMS,
+    DB_POOL_SIZE,
+    SESSION_TTL,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_ADDRESS,
+    HEADER_TIMEOUT,
+    BODY_TIMEOUT,
+    DRAIN_GRACE,
+    DRAIN_TIMEOUT,
+    AUDIT,
+    AUDIT_RETENTION,
+    AUDIT_QUEUE,
+    PUBLIC_URL,
+    OAUTH_ISSUER,
+    OAUTH_JWKS_URL,
+    OAUTH_SCOPES,
+    OAUTH_CA_FILE,
+    BACKEND_CA_FILE,
+    OTEL_SDK_DISABLED,
+    OTEL_TRACES_EXPORTER,
+    OTEL_ENDPOINT,
+    OTEL_TRACES_ENDPOINT,
+    OTEL_HEADERS,
+    OTEL_TRACES_HEADERS,
+    OTEL_TIMEOUT,
+    OTEL_SERVICE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_SAMPLER,
+    OTEL_SAMPLER_ARG,
+    OTEL_BSP_QUEUE,
+    OTEL_BSP_BATCH,
+    OTEL_BSP_DELAY,
+    RUST_LOG,
+];
+
+/// Exit status for bad configuration or usage (`EX_USAGE` from sysexits.h).
+pub const EXIT_USAGE: i32 = 64;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:12009";
+const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+const MAX_MAX_BODY: usize = 1024 * 1024 * 1024;
+const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// hyper's HTTP/1.1 read buffer cannot be smaller than 8 KiB.
+const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
+const MAX_MAX_HEADER_BYTES: usize = 1024 * 1024;
+const DEFAULT_POOL_SIZE: usize = 16;
+const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 1_024;
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(2);
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+const DEFAULT_AUDIT_QUEUE: usize = 100_000;
+/// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
+const MIN_JWT_SECRET: usize = 32;
+
+/// Where the database lives.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// An external server; nothing is started.
+    Url(Box<tokio_postgres::Config>),
+    /// The private cluster under `<data dir>/postgres`.
+    Embedded,
+}
+
+/// The parsed configuration shared by the gateway and keyadm.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub data_dir: PathBuf,
+    /// `None` only in embedded mode, where it is generated into the data dir.
+    pub jwt_secret: Option<Secret>,
+    /// `None` only in embedded mode, where it is generated into the data dir.
+    pub encryption_key: Option<KeyBytes>,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_body: usize,
+    /// Largest request head in bytes (HTTP/1.1 head, HTTP/2 header list).
+    pub max_header_bytes: usize,
+    /// Limits of keys that set none of their own.
+    pub key_defaults: Defaults,
+    /// Long-lived streams per key and in total.
+    pub stream_bounds: StreamBounds,
+    pub db_pool_size: usize,
+    pub session_ttl: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    /// After SIGTERM, new connections are served this long (`/ready` already 503).
+    pub drain_grace: Duration,
+    /// Then requests in flight have this long to finish.
+    pub drain_timeout: Duration,
+    /// Forwarded calls and registry changes go to the audit table.
+    pub audit: bool,
+    /// Audit rows older than this are deleted; `None` keeps them.
+    pub audit_retention: Option<Duration>,
+    /// Most audit rows waiting to be written.
+    pub audit_queue: usize,
+    /// OpenTelemetry trace export (the standard `OTEL_*` variables); `None`: off.
+    pub tracing: Option<Tracing>,
+    /// OAuth 2.1 resource server (`METAMCP_OAUTH_*`); `None`: API keys and our own
+    /// tokens only.
+    pub oauth: Option<OAuth>,
+    /// Extra trusted certificates (PEM) for `https://` backends.
+    pub backend_ca_file: Option<PathBuf>,
+    pub log_filter: String,
+}
+
+/// The per-user data directory: `$XDG_DATA_HOME/metamcp`, else
+/// `$HOME/.local/share/metamcp` (never the current directory).
+pub fn default_data_dir(src: &dyn Source) -> Option<PathBuf> {
+    let absolute = |key: &str| {
+        src.get(key)
+            .and_then(Result::ok)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_DATA_HOME")
+        .map(|d| d.join("metamcp"))
+        .or_else(|| absolute("HOME").map(|h| h.join(".local/share/metamcp")))
+}
+
+impl Config {
+    /// Parses every setting from `src`, reporting all bad values together.
+    pub fn from_source(src: &dyn Source) -> Result<Config, ConfigErrors> {
+        let mut errs = Collector::default();
+        let mut get = |key: &'static str| -> Option<String> {
+            match src.get(key) {
+                None => None,
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) => {
+                    errs.push(key, e);
+                    None
+                }
+            }
+        };
+        let listen_raw = get(LISTEN);
+        let url_raw = get(DATABASE_URL).filter(|s| !s.trim().is_empty());
+        let data_raw = get(DATA_DIR);
+        let jwt_raw = get(JWT_SECRET).filter(|s| !s.is_empty());
+        let enc_raw = get(ENCRYPTION_KEY).filter(|s| !s.is_empty());
+        let hosts_raw = get(ALLOWED_HOSTS);
+        let origins_raw = get(ALLOWED_ORIGINS);
+        let body_raw = get(MAX_BODY);
+        let head_raw = get(MAX_HEADER_BYTES);
+        let key_rate_raw = get(KEY_RATE).filter(|s| !s.trim().is_empty());
+        let key_burst_raw = get(KEY_BURST).filter(|s| !s.trim().is_empty());
+        let key_conc_raw = get(KEY_MAX_CONCURRENT).filter(|s| !s.trim().is_empty());
+        let key_streams_raw = get(KEY_MAX_STREAMS);
+        let streams_raw = get(MAX_STREAMS);
+        let pool_raw = get(DB_POOL_SIZE);
+        let ttl_raw = get(SESSION_TTL);
+        let conns_raw = get(MAX_CONNECTIONS);
+        let per_address_raw = get(MAX_CONNECTIONS_PER_ADDRESS);
+        let header_raw = get(HEADER_TIMEOUT);
+        let body_timeout_raw = get(BODY_TIMEOUT);
+        let grace_raw = get(DRAIN_GRACE);
+        let drain_raw = get(DRAIN_TIMEOUT);
+        let audit_raw = get(AUDIT);
+        let retention_raw = get(AUDIT_RETENTION);
+        let audit_queue_raw = get(AUDIT_QUEUE);
+        let log_raw = get(RUST_LOG);
+        let backend_ca_raw = get(BACKEND_CA_FILE);
+        let oauth_raw = OAuthRaw {
+            public: get(PUBLIC_URL),
+            issuers: get(OAUTH_ISSUER),
+            jwks: get(OAUTH_JWKS_URL),
+            scopes: get(OAUTH_SCOPES),
+            ca_file: get(OAUTH_CA_FILE),
+        };
+        let otel: Vec<(&'static str, Option<String>)> =
+            OTEL_KEYS.iter().map(|k| (*k, get(k))).collect();
+
+        let listen = errs.check(
+            LISTEN,
+            listen_raw
+                .as_deref()
+                .unwrap_or(DEFAULT_LISTEN)
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| "expected an address like 127.0.0.1:12009".to_string()),
+        );
+        let database = match &url_raw {
+            None => Some(Database::Embedded),
+            Some(url) => errs.check(
+                DATABASE_URL,
+                tokio_postgres::Config::from_str(url)
+                    .map(|c| Database::Url(Box::new(c)))
+                    .map_err(|e| format!("not a PostgreSQL URL: {e}")),
+            ),
+        };
+        let data_dir = match data_raw.filter(|d| !d.trim().is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => match default_data_dir(src) {
+                Some(d) => d,
+                None if url_raw.is_some() => PathBuf::from("/nonexistent/metamcp"),
+                None => {
+                    errs.push(
+                        DATA_DIR,
+                        "no data directory: set METAMCP_DATA_DIR (or HOME, for the per-user default)"
+                            .to_string(),
+                    );
+                    PathBuf::new()
+                }
+            },
+        };
+        let jwt_secret = jwt_raw.and_then(|s| {
+            errs.check(
+                JWT_SECRET,
+                if s.len() < MIN_JWT_SECRET {
+                    Err(format!("must be at least {MIN_JWT_SECRET} bytes"))
+                } else {
+                    Ok(Secret::new(s))
+                },
+            )
+        });
+        let encryption_key = enc_raw.and_then(|s| {
+            errs.check(
+                ENCRYPTION_KEY,
+                parse_key_hex(&s).map(KeyBytes).ok_or_else(|| {
+                    "must be 64 hex digits (32 bytes); generate one with `openssl rand -hex 32`"
+                        .to_string()
+                }),
+            )
+        });
+        if url_raw.is_some() {
+            if jwt_secret.is_none() && !errs.has(JWT_SECRET) {
+                errs.push(JWT_SECRET, "required when DATABASE_URL is set");
+            }
+            if encryption_key.is_none() && !errs.has(ENCRYPTION_KEY) {
+                errs.push(ENCRYPTION_KEY, "required when DATABASE_URL is set");
+            }
+        }
+        let allowed_hosts = match hosts_raw {
+            None => default_hosts(),
+            Some(s) => errs
+                .check(ALLOWED_HOSTS, parse_list(&s))
+                .unwrap_or_default(),
+        };
+        let allowed_origins = match origins_raw {
+            None => default_origins(),
+            Some(s) => errs
+                .check(ALLOWED_ORIGINS, parse_list(&s))
+                .unwrap_or_default(),
+        };
+        let max_body = body_raw.map_or(Some(DEFAULT_MAX_BODY), |s| {
+            errs.check(
+                MAX_BODY,
+                parse_size(&s).and_then(|n| {
+                    if n == 0 || n > MAX_MAX_BODY {
+                        Err("must be between 1 byte and 1GiB".to_string())
+                    } else {
+                        Ok(n)
+                    }
+                }),
+            )
+        });
+        let max_header_bytes = head_raw.map_or(Some(DEFAULT_MAX_HEADER_BYTES), |s| {
+            errs.check(
+                MAX_HEADER_BYTES,
+                parse_size(&s).and_then(|n| {
+                    if (MIN_MAX_HEADER_BYTES..=MAX_MAX_HEADER_BYTES).contains(&n) {
+                        Ok(n)
+                    } else {
+                        Err("must be between 8KiB and 1MiB".to_string())
+                    }
+                }),
+            )
+        });
+        let key_defaults = Defaults {
+            rate: key_rate_raw.and_then(|s| errs.check(KEY_RATE, Rate::parse(&s))),
+            burst: key_burst_raw.and_then(|s| {
+                errs.check(KEY_BURST, whole_number(&s, 1_000_000_000))
+                    .and_then(|n| u32::try_from(n).ok())
+            }),
+            max_concurrent: key_conc_raw.and_then(|s| {
+                errs.check(KEY_MAX_CONCURRENT, whole_number(&s, 1_000_000))
+                    .and_then(|n| u32::try_from(n).ok())
+            }),
+        };
+        let stream_bounds = StreamBounds {
+            per_key: key_streams_raw
+                .and_then(|s| errs.check(KEY_MAX_STREAMS, whole_number(&s, 1_000_000)))
+                .map_or(limits::DEFAULT_KEY_MAX_STREAMS, |n| n as u32),
+            total: streams_raw
+                .and_then(|s| errs.check(MAX_STREAMS, whole_number(&s, 10_000_000)))
+                .map_or(limits::DEFAULT_MAX_STREAMS, |n| n as u32),
+        };
+        let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
+            errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
+        });
+        let session_ttl = ttl_raw.map_or(Some(DEFAULT_SESSION_TTL), |s| {
+            errs.check(SESSION_TTL, parse_duration(&s))
+        });
+        let max_connections = conns_raw.map_or(Some(DEFAULT_MAX_CONNECTIONS), |s| {
+            errs.check(MAX_CONNECTIONS, whole_number(&s, 1_000_000))
+        });
+        let max_connections_per_address = per_address_raw
+            .map_or(Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), |s| {
+                errs.check(MAX_CONNECTIONS_PER_ADDRESS, whole_number(&s, 1_000_000))
+            });
+        let header_timeout = header_raw.map_or(Some(DEFAULT_HEADER_TIMEOUT), |s| {
+            errs.check(HEADER_TIMEOUT, parse_duration(&s))
+        });
+        let body_timeout = body_timeout_raw.map_or(Some(DEFAULT_BODY_TIMEOUT), |s| {
+            errs.check(BODY_TIMEOUT, parse_duration(&s))
+        });
+        let drain_grace = grace_raw.map_or(Some(DEFAULT_DRAIN_GRACE), |s| {
+            errs.check(DRAIN_GRACE, parse_duration_or_zero(&s))
+        });
+        let drain_timeout = drain_raw.map_or(Some(DEFAULT_DRAIN_TIMEOUT), |s| {
+            errs.check(DRAIN_TIMEOUT, parse_duration(&s))
+        });
+        let audit = audit_raw.map_or(Some(true), |s| errs.check(AUDIT, on_off(&s)));
+        let audit_retention = retention_raw.map_or(Some(Some(DEFAULT_AUDIT_RETENTION)), |s| {
+            if s.trim().eq_ignore_ascii_case("off") {
+                Some(None)
+            } else {
+                errs.check(AUDIT_RETENTION, parse_duration(&s)).map(Some)
+            }
+        });
+        let audit_queue = audit_queue_raw.map_or(Some(DEFAULT_AUDIT_QUEUE), |s| {
+            errs.check(AUDIT_QUEUE, whole_number(&s, 10_000_000))
+        });
+        let tracing = tracing_from(
+            &mut |k| {
+                otel.iter()
+                    .find(|(n, _)| *n == k)
+                    .and_then(|(_, v)| v.clone())
+            },
+            &mut errs,
+        );
+        let oauth = oauth_from(oauth_raw, &mut errs);
+        let backend_ca_file = ca_file_from(BACKEND_CA_FILE, backend_ca_raw, &mut errs);
+        let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            errs.push(RUST_LOG, format!("bad filter: {e}"));
+        }
+
+        match (
+            listen,
+            database,
+            max_body,
+            db_pool_size,
+            session_ttl,
+            max_connections,
+            max_connections_per_address,
+            header_timeout,
+            body_timeout,
+        ) {
+            (
+                Some(listen),
+                Some(database),
+                Some(max_body),
+                Some(db_pool_size),
+                Some(session_ttl),
+                Some(max_connections),
+                Some(max_connections_per_address),
+                Some(header_timeout),
+                Some(body_timeout),
+            ) if errs.0.is_empty() => Ok(Config {
+                listen,
+                database,
+                data_dir,
+                jwt_secret,
+                encryption_key,
+                allowed_hosts,
+                allowed_origins,
+                max_body,
+                max_header_bytes: max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER_BYTES),
+                key_defaults,
+                stream_bounds,
+                db_pool_size,
+                session_ttl,
+                max_connections,
+                max_connections_per_address,
+                header_timeout,
+                body_timeout,
+                drain_grace: drain_grace.unwrap_or(DEFAULT_DRAIN_GRACE),
+                drain_timeout: drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+                audit: audit.unwrap_or(true),
+                audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
+                audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
+                tracing,
+                oauth,
+                backend_ca_file,
+                log_filter,
+            }),
+            _ => Err(ConfigErrors(errs.0)),
+        }
+    }
+
+    /// Reads the environment layered over the TOML file named by `METAMCP_CONFIG`
+    /// (or `file`), with `overrides` (command-line flags) on top.
+    pub fn load(
+        overrides: HashMap<String, String>,
+        file: Option<&Path>,
+    ) -> Result<Config, ConfigErrors> {
+        let file_path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => match Env.get(CONFIG_FILE) {
+                Some(Ok(p)) if !p.is_empty() => Some(PathBuf::from(p)),
+                Some(Err(e)) => return Err(ConfigErrors::one(CONFIG_FILE, e)),
+                _ => None,
+            },
+        };
+        let toml = match file_path {
+            Some(p) => TomlFile::load(&p)?,
+            None => TomlFile::default(),
+        };
+        Config::from_source(&Layered(overrides, Layered(Env, toml)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

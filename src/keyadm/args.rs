@@ -1,0 +1,435 @@
+//! keyadm's command line: every command and flag, checked into an [`Invocation`], and
+//! `--help`. Hand-written like the other binaries' (see [`crate::cli`]): the grammar is
+//! small, every error names the flag, and no parser crate is built for it.
+
+use crate::cli::UsageError;
+use crate::model::limits::{LimitsChange, Setting, parse_count_setting, parse_rate_setting};
+use crate::store::audit::{Filter, When};
+use crate::store::keys::Scope;
+
+use super::oauth::{self, OAuthCommand};
+use super::servers::{self, ClientConfigArgs, ServersCommand};
+
+/// The flags that set a key's limits.
+const LIMIT_FLAGS: [&str; 4] = ["--rate", "--burst", "--max-concurrent", "--daily-calls"];
+
+pub const HELP: &str = "\
+keyadm — administer metamcp API keys and the database schema
+
+usage: keyadm [--database-url URL] [--data-dir DIR] [--config FILE] COMMAND
+
+commands:
+  keys list [--include-inactive] [--json]
+  keys create --name NAME [--description TEXT] [--scope admin|client]
+              [--namespace NS]... [--expires-in DAYS] [LIMITS] [--json]
+  keys update ID LIMITS [--json]
+  keys show ID [--json]
+  keys activate ID [--json]
+  keys inactivate ID [--json]
+  keys delete ID --confirm [--json]
+  keys rotate ID [--json]
+  keys usage ID [--since 30d] [--json]
+                         calls per tool, errors, p50/p99 and bytes (from the audit trail)
+  audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
+        [--limit N] [--cursor C] [--json]
+                         the audit trail, newest first (TIME: RFC 3339 or a duration ago)
+  servers import FILE [--dry-run] [--prune] [--namespace NS] [--source S] [--json]
+                         bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
+                         one transaction, idempotent; --prune removes what an earlier
+                         import of the same source (default: the file's path) created
+                         and the file no longer names
+  servers export [--namespace NS]
+                         the registry as an mcpServers file (secrets masked, ${VAR} kept)
+  servers list [--json] | servers show ID [--json]
+  servers add NAME (--command CMD [--arg A]... [--env K=V]... [--cwd DIR]
+                   | --url URL [--type http|sse] [--header K=V]...) [--inactive] [--json]
+  servers remove ID --confirm [--json]
+  client-config (--key KEY | --create-key NAME) [--namespace NS] [--url URL]
+                [--format claude|cursor|vscode|json] [--bridge]
+                         the entry to paste into an MCP client (--bridge: the stdio
+                         relay `mcpc bridge`, for clients that run only stdio servers)
+  oauth block (--sub S | --client-id C) [--issuer URL] [--reason TEXT] [--json]
+  oauth unblock (--sub S | --client-id C) [--issuer URL] [--json]
+  oauth blocks [--json]  refuse an OAuth identity's tokens on every gateway (within a
+                         second), take it back, list what is blocked
+  migrate [--json]       apply pending schema migrations
+  status [--json]        database, schema and key counts
+
+LIMITS (each per gateway process; `none` removes the key's limit: no limit at all;
+`default` returns it to the gateway's METAMCP_KEY_* default):
+  --rate N/s|N/m         requests per second or minute (a token bucket); none or default
+                         also clears the key's burst
+  --burst N              requests at once before the rate applies (default: N of the rate)
+  --max-concurrent N     MCP requests in flight at once
+  --daily-calls N        tool calls per UTC day
+
+The API key is printed once, by `keys create` and `keys rotate`; store it then.
+Database settings are the gateway's: DATABASE_URL, or the embedded cluster the gateway
+created under the data directory (--data-dir, else METAMCP_DATA_DIR, else
+$XDG_DATA_HOME/metamcp, else ~/.local/share/metamcp); keyadm never creates one.";
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Help,
+    List { include_inactive: bool },
+    Create(CreateArgs),
+    Show(String),
+    Activate(String),
+    Inactivate(String),
+    Delete { id: String, confirm: bool },
+    Update { id: String, limits: LimitsChange },
+    Rotate(String),
+    Usage { id: String, since: When },
+    Audit(Filter),
+    Migrate,
+    Status,
+    Servers(ServersCommand),
+    ClientConfig(ClientConfigArgs),
+    OAuth(OAuthCommand),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateArgs {
+    pub name: String,
+    pub description: Option<String>,
+    pub scope: Scope,
+    pub namespaces: Vec<String>,
+    pub expires_in_days: Option<u32>,
+    pub limits: LimitsChange,
+}
+
+/// A command and the output format asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub command: Command,
+    pub json: bool,
+}
+
+/// Parses everything after the settings flags.
+pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
+    let usage = |m: String| Err(UsageError(m));
+    let json_flag = args.iter().any(|a| a == "--json");
+    let help = args.iter().any(|a| a == "-h" || a == "--help");
+    match args.iter().position(|a| !a.starts_with('-')) {
+        Some(i) if !help && args[i] == "servers" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::Servers(servers::parse_servers(&rest)?),
+                json: json_flag,
+            });
+        }
+        Some(i) if !help && args[i] == "oauth" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::OAuth(oauth::parse_oauth(&rest)?),
+                json: json_flag,
+            });
+        }
+        Some(i) if !help && args[i] == "client-config" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::ClientConfig(servers::parse_client_config(&rest)?),
+                json: json_flag,
+            });
+        }
+        _ => {}
+    }
+    let mut json = false;
+    let mut words: Vec<&str> = Vec::new();
+    let mut flags: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "--json" => json = true,
+            "-h" | "--help" => {
+                return Ok(Invocation {
+                    command: Command::Help,
+                    json,
+                });
+            }
+            "--include-inactive" | "--confirm" => flags.push((a, None)),
+            "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" | "--rate"
+            | "--burst" | "--max-concurrent" | "--daily-calls" | "--since" | "--until"
+            | "--key" | "--server" | "--tool" | "--outcome" | "--limit" | "--cursor" => {
+                let Some(v) = args.get(i + 1) else {
+                    return usage(format!("{a} needs a value"));
+                };
+                flags.push((a, Some(v.as_str())));
+                i += 1;
+            }
+            _ if a.starts_with('-') => return usage(format!("unknown flag {a}")),
+            _ => words.push(a),
+        }
+        i += 1;
+    }
+    let allowed = |ok: &[&str]| -> Result<(), UsageError> {
+        match flags.iter().find(|(f, _)| !ok.contains(f)) {
+            Some((f, _)) => Err(UsageError(format!("{f} does not apply to this command"))),
+            None => Ok(()),
+        }
+    };
+    let one_id = |rest: &[&str], cmd: &str| -> Result<String, UsageError> {
+        match rest {
+            [id] => Ok(id.to_string()),
+            [] => Err(UsageError(format!("keys {cmd} needs a key ID"))),
+            _ => Err(UsageError(format!("keys {cmd} takes one key ID"))),
+        }
+    };
+    let single = |f: &'static str| {
+        flags
+            .iter()
+            .filter(move |(n, _)| *n == f)
+            .filter_map(|(_, v)| *v)
+    };
+    let value = |f: &'static str| single(f).next_back();
+    let limits = || -> Result<LimitsChange, UsageError> {
+        for f in LIMIT_FLAGS {
+            if single(f).count() > 1 {
+                return Err(UsageError(format!("{f} given more than once")));
+            }
+        }
+        let flag = |f: &str, e: String| UsageError(format!("{f}: {e}"));
+        let count = |f: &'static str, max: u64| {
+            single(f)
+                .next()
+                .map(|v| parse_count_setting(v, max).map_err(|e| flag(f, e)))
+                .transpose()
+        };
+        let narrow = |s: Setting<u64>| match s {
+            Setting::Is(n) => Setting::Is(u32::try_from(n).unwrap_or(u32::MAX)),
+            Setting::Unlimited => Setting::Unlimited,
+            Setting::Default => Setting::Default,
+        };
+        Ok(LimitsChange {
+            rate: single("--rate")
+                .next()
+                .map(|v| parse_rate_setting(v).map_err(|e| flag("--rate", e)))
+                .transpose()?,
+            burst: match count("--burst", 1_000_000_000)? {
+                None => None,
+                Some(Setting::Is(n)) => Some(Some(u32::try_from(n).unwrap_or(u32::MAX))),
+                Some(Setting::Default) => Some(None),
+                Some(Setting::Unlimited) => {
+                    return Err(UsageError(
+                        "--burst takes a number or default (a burst cannot be none: \
+                         --rate none removes the rate and its burst)"
+                            .into(),
+                    ));
+                }
+            },
+            max_concurrent: count("--max-concurrent", 1_000_000)?.map(narrow),
+            daily_calls: count("--daily-calls", 1_000_000_000_000)?,
+        })
+    };
+    let command =
+        match words.as_slice() {
+            [] | ["help"] => Command::Help,
+            ["migrate"] => {
+                allowed(&[])?;
+                Command::Migrate
+            }
+            ["status"] => {
+                allowed(&[])?;
+                Command::Status
+            }
+            ["keys", "list"] => {
+                allowed(&["--include-inactive"])?;
+                Command::List {
+                    include_inactive: flags.iter().any(|(f, _)| *f == "--include-inactive"),
+                }
+            }
+            ["keys", "create"] => {
+                allowed(&[
+                    "--name",
+                    "--description",
+                    "--scope",
+                    "--namespace",
+                    "--expires-in",
+                    "--rate",
+                    "--burst",
+                    "--max-concurrent",
+                    "--daily-calls",
+                ])?;
+                for f in ["--name", "--description", "--scope", "--expires-in"] {
+                    if single(f).count() > 1 {
+                        return usage(format!("{f} given more than once"));
+                    }
+                }
+                let Some(name) = single("--name").next() else {
+                    return usage("keys create needs --name".to_string());
+                };
+                let scope = match single("--scope").next() {
+                    None => Scope::Client,
+                    Some(s) => Scope::parse(s).ok_or_else(|| {
+                        UsageError(format!("--scope must be admin or client, not {s:?}"))
+                    })?,
+                };
+                let expires_in_days = match single("--expires-in").next() {
+                    None => None,
+                    Some(d) => Some(d.parse::<u32>().map_err(|_| {
+                        UsageError(format!(
+                            "--expires-in takes a whole number of days, not {d:?}"
+                        ))
+                    })?),
+                };
+                Command::Create(CreateArgs {
+                    name: name.to_string(),
+                    description: single("--description").next().map(String::from),
+                    scope,
+                    namespaces: single("--namespace").map(String::from).collect(),
+                    expires_in_days,
+                    limits: limits()?,
+                })
+            }
+            ["keys", "update", rest @ ..] => {
+                allowed(&LIMIT_FLAGS)?;
+                let id = one_id(rest, "update")?;
+                let limits = limits()?;
+                if limits.is_empty() {
+                    return usage(format!(
+                        "keys update needs at least one of {}",
+                        LIMIT_FLAGS.join(", ")
+                    ));
+                }
+                Command::Update { id, limits }
+            }
+            ["keys", "show", rest @ ..] => {
+                allowed(&[])?;
+                Command::Show(one_id(rest, "show")?)
+            }
+            ["keys", "activate", rest @ ..] => {
+                allowed(&[])?;
+                Command::Activate(one_id(rest, "activate")?)
+            }
+            ["keys", "inactivate", rest @ ..] => {
+                allowed(&[])?;
+                Command::Inactivate(one_id(rest, "inactivate")?)
+            }
+            ["keys", "delete", rest @ ..] => {
+                allowed(&["--confirm"])?;
+                Command::Delete {
+                    id: one_id(rest, "delete")?,
+                    confirm: flags.iter().any(|(f, _)| *f == "--confirm"),
+                }
+            }
+            ["keys", "rotate", rest @ ..] => {
+                allowed(&[])?;
+                Command::Rotate(one_id(rest, "rotate")?)
+            }
+            ["keys", "usage", rest @ ..] => {
+                allowed(&["--since"])?;
+                let since = match value("--since") {
+                    Some(v) => When::parse(v).map_err(|e| UsageError(format!("--since: {e}")))?,
+                    None => When::Ago(std::time::Duration::from_secs(30 * 86_400)),
+                };
+                Command::Usage {
+                    id: one_id(rest, "usage")?,
+                    since,
+                }
+            }
+            ["audit"] => {
+                allowed(&[
+                    "--since", "--until", "--key", "--server", "--tool", "--outcome", "--limit",
+                    "--cursor",
+                ])?;
+                let when = |flag: &'static str| -> Result<Option<When>, UsageError> {
+                    value(flag)
+                        .map(|v| When::parse(v).map_err(|e| UsageError(format!("{flag}: {e}"))))
+                        .transpose()
+                };
+                let limit = value("--limit")
+                    .map(|v| {
+                        v.parse::<i64>()
+                            .map_err(|_| UsageError(format!("--limit: not a number: {v:?}")))
+                    })
+                    .transpose()?;
+                let filter = Filter {
+                    key: value("--key").map(str::to_string),
+                    server: value("--server").map(str::to_string),
+                    tool: value("--tool").map(str::to_string),
+                    outcome: value("--outcome").map(str::to_string),
+                    since: when("--since")?,
+                    until: when("--until")?,
+                    limit,
+                    cursor: value("--cursor").map(str::to_string),
+                };
+                filter
+                    .validate()
+                    .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
+                Command::Audit(filter)
+            }
+            ["keys"] => return usage(
+                "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate, usage"
+                    .to_string(),
+            ),
+            ["keys", other, ..] => return usage(format!("unknown keys subcommand {other:?}")),
+            [other, ..] => return usage(format!("unknown command {other:?}")),
+        };
+    Ok(Invocation { command, json })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Invocation, UsageError> {
+        parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(
+            p("keys list --include-inactive --json").unwrap(),
+            Invocation {
+                command: Command::List {
+                    include_inactive: true
+                },
+                json: true
+            }
+        );
+        let c = p("keys create --name ci --scope admin --namespace a --namespace b --expires-in 7")
+            .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Create(CreateArgs {
+                name: "ci".into(),
+                description: None,
+                scope: Scope::Admin,
+                namespaces: vec!["a".into(), "b".into()],
+                expires_in_days: Some(7),
+                limits: LimitsChange::default(),
+            })
+        );
+        assert_eq!(
+            p("keys delete abc").unwrap().command,
+            Command::Delete {
+                id: "abc".into(),
+                confirm: false
+            }
+        );
+        assert_eq!(p("status").unwrap().command, Command::Status);
+        assert_eq!(p("migrate").unwrap().command, Command::Migrate);
+        assert_eq!(p("").unwrap().command, Command::Help);
+    }
+
+    #[test]
+    fn rejects_bad_usage_with_a_reason() {
+        for (args, needle) in [
+            ("keys create", "--name"),
+            ("keys create --name a --scope root", "--scope"),
+            ("keys create --name a --expires-in soon", "--expires-in"),
+            ("keys create --name a --name b", "more than once"),
+            ("keys show", "needs a key ID"),
+            ("keys show a b", "one key ID"),
+            ("keys list --confirm", "does not apply"),
+            ("keys frobnicate", "frobnicate"),
+            ("keys list --bogus", "--bogus"),
+            ("frobnicate", "frobnicate"),
+        ] {
+            let e = p(args).expect_err(args);
+            assert!(e.0.contains(needle), "{args}: {e}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `keyadm audit` and `keyadm keys usage` as text: aligned rows, one per line.
+
+use super::text::aligned;
+
+/// `keyadm audit` as text: one line an entry, then how to get the next page.
+pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> String {
+    if entries.is_empty() {
+        return "no audit entries\n".to_string();
+    }
+    let cell = |e: &serde_json::Value, k: &str| match &e[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_string(),
+        v => v.to_string(),
+    };
+    let rows = entries
+        .iter()
+        .map(|e| {
+            [
+                "at",
+                "key_id",
+                "namespace",
+                "server",
+                "method",
+                "tool",
+                "outcome",
+                "duration_ms",
+            ]
+            .map(|k| cell(e, k))
+            .to_vec()
+        })
+        .collect();
+    let mut out = aligned(
+        &[
+            "AT",
+            "KEY",
+            "NAMESPACE",
+            "SERVER",
+            "METHOD",
+            "TOOL",
+            "OUTCOME",
+            "MS",
+        ],
+        rows,
+    );
+    if let Some(c) = next {
+        out.push_str(&format!("more: --cursor {c}\n"));
+    }
+    out
+}
+
+/// `keyadm keys usage` as text: one line a tool, then the totals.
+pub(super) fn usage_table(usage: &serde_json::Value) -> String {
+    let tools = usage["tools"].as_array().cloned().unwrap_or_default();
+    if tools.is_empty() {
+        return format!(
+            "key {} made no calls in the period\n",
+            usage["key_id"].as_str().unwrap_or("-")
+        );
+    }
+    let n = |v: &serde_json::Value| v.as_f64().map_or("-".to_string(), |f| f.to_string());
+    let rows = tools
+        .iter()
+        .map(|t| {
+            vec![
+                t["tool"].as_str().unwrap_or("-").to_string(),
+                t["method"].as_str().unwrap_or("-").to_string(),
+                n(&t["calls"]),
+                n(&t["errors"]),
+                n(&t["p50_ms"]),
+                n(&t["p99_ms"]),
+                n(&t["request_bytes"]),
+                n(&t["response_bytes"]),
+            ]
+        })
+        .collect();
+    let mut out = aligned(
+        &[
+            "TOOL",
+            "METHOD",
+            "CALLS",
+            "ERRORS",
+            "P50 MS",
+            "P99 MS",
+            "BYTES IN",
+            "BYTES OUT",
+        ],
+        rows,
+    );
+    let t = &usage["total"];
+    out.push_str(&format!(
+        "total: {} calls, {} errors, {} bytes in, {} bytes out\n",
+        n(&t["calls"]),
+        n(&t["errors"]),
+        n(&t["request_bytes"]),
+        n(&t["response_bytes"])
+    ));
+    out
+}

@@ -1,7 +1,16 @@
 //! The hop itself: JSON-RPC frames read as spans, spliced into upstream requests, and the
 //! client's id restored in the answers streaming back.
+//!
+//! - [`forward`]: one call sent to its backend (breaker, bulkhead, timeout) and its
+//!   answer handed back; `record`: what the call ended as (metrics, audit row, spans,
+//!   log line); `upstream`: the answer on its way to the client;
+//! - [`splicer`]: the client's id put back into each message, JSON or SSE;
+//! - [`calls`]: calls in flight and the backend's requests awaiting a client's answer;
+//! - [`rpc`]: JSON-RPC errors and envelopes.
 
 pub mod calls;
 pub mod forward;
+mod record;
 pub mod rpc;
 pub mod splicer;
+mod upstream;

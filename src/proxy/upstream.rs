@@ -1,0 +1,307 @@
+//! A backend's answer on its way to the client: the client's id spliced back into each
+//! message (JSON or SSE events), idle time bounded (progress extends it), requests the
+//! client cannot serve refused upstream, and the backend told when the client leaves.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use hyper::body::Frame as BodyFrame;
+
+use crate::auth::session::ClientCaps;
+use crate::backend::Backend;
+use crate::backend::transport::AnswerBody;
+use crate::jsonrpc::frame::{self};
+use crate::proxy::calls::InFlightGuard;
+use crate::proxy::rpc::{RpcError, code};
+use crate::proxy::splicer::ResponseSplicer;
+
+use super::record::{CallRecord, Outcome};
+
+/// A backend's response on its way to the client: id restored, idle time bounded,
+/// the backend told when the client leaves early.
+pub struct UpstreamBody {
+    pub(super) inner: AnswerBody,
+    pub(super) splicer: ResponseSplicer,
+    pub(super) pending: VecDeque<Bytes>,
+    /// Reused for the splicer's output, so a piece costs no allocation.
+    pub(super) scratch: Vec<Bytes>,
+    pub(super) timeout: Duration,
+    /// Fires `timeout` after the call began or the backend last reported progress.
+    pub(super) deadline: Pin<Box<tokio::time::Sleep>>,
+    pub(super) progress: tokio::time::Instant,
+    pub(super) guard: Option<InFlightGuard>,
+    pub(super) sse: bool,
+    /// A JSON answer sent to the client as one SSE event (`event: message`, `data: `).
+    pub(super) wrap: bool,
+    /// Whether the wrapped event's head has been sent.
+    pub(super) opened: bool,
+    /// The end of the previous SSE piece, so a progress notification split between two
+    /// pieces is still seen.
+    pub(super) tail: Tail,
+    /// The splicer's count of backend requests when last looked at.
+    pub(super) requests_seen: u32,
+    pub(super) client_id: Bytes,
+    pub(super) finished: bool,
+    pub(super) backend: Arc<Backend>,
+    /// The client's capabilities; `None` until read from `request`'s `_meta`.
+    pub(super) caps: Option<u8>,
+    pub(super) request: Bytes,
+    pub(super) conversation: Arc<str>,
+    /// The call's account, finished with the answer.
+    pub(super) record: CallRecord,
+}
+
+/// Where the first whole SSE event of `piece` ends (after its blank line).
+pub(super) fn event_end(piece: &[u8]) -> Option<usize> {
+    let lf = memchr::memmem::find(piece, b"\n\n").map(|i| i + 2);
+    let crlf = memchr::memmem::find(piece, b"\n\r\n").map(|i| i + 3);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The last bytes of an SSE piece.
+#[derive(Default)]
+pub(crate) struct Tail {
+    pub(super) bytes: [u8; PROGRESS.len()],
+    pub(super) len: usize,
+}
+
+/// What marks a progress notification in an SSE answer.
+pub(crate) const PROGRESS: &[u8] = b"notifications/progress";
+
+impl Tail {
+    /// Whether `piece` (after the previous one) shows a progress notification.
+    fn progress_in(&mut self, piece: &[u8]) -> bool {
+        let head = &piece[..piece.len().min(PROGRESS.len())];
+        let mut joined = [0u8; 2 * PROGRESS.len()];
+        joined[..self.len].copy_from_slice(&self.bytes[..self.len]);
+        joined[self.len..self.len + head.len()].copy_from_slice(head);
+        let found = memchr::memmem::find(&joined[..self.len + head.len()], PROGRESS).is_some()
+            || memchr::memmem::find(piece, PROGRESS).is_some();
+        let keep = piece.len().min(PROGRESS.len() - 1);
+        self.bytes[..keep].copy_from_slice(&piece[piece.len() - keep..]);
+        self.len = keep;
+        found
+    }
+}
+
+/// What marks a backend's request that needs a client capability, in an SSE piece.
+pub(super) const GATED: [&[u8]; 3] = [
+    b"sampling/createMessage",
+    b"elicitation/create",
+    b"roots/list",
+];
+
+impl UpstreamBody {
+    /// The client's capabilities (a stateless client's, read once from its request).
+    fn caps(&mut self) -> u8 {
+        *self
+            .caps
+            .get_or_insert_with(|| ClientCaps::from_request(&self.request))
+    }
+
+    /// Cuts out of an SSE piece the backend's requests to the client that need a
+    /// capability the client did not declare, and answers each to the backend with an
+    /// error. Only whole events in the piece are looked at; a piece without a marker
+    /// (almost all) is returned untouched.
+    fn screen(&mut self, data: Bytes) -> Bytes {
+        if !GATED
+            .iter()
+            .any(|m| memchr::memmem::find(&data, m).is_some())
+        {
+            return data;
+        }
+        let mut kept = BytesMut::new();
+        let mut from = 0;
+        let mut start = 0;
+        while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
+            if let Some((id, name)) = self.refused(&data[start..end]) {
+                kept.extend_from_slice(&data[from..start]);
+                from = end;
+                let answer = crate::backend::mux::error_answer_with(
+                    &id,
+                    code::METHOD_NOT_FOUND,
+                    &format!("the client did not declare the {name} capability"),
+                );
+                let backend = self.backend.clone();
+                let conversation = self.conversation.clone();
+                tokio::spawn(async move {
+                    backend
+                        .notify(crate::proxy::calls::owner_key(&conversation), answer)
+                        .await;
+                });
+            }
+            start = end;
+        }
+        if from == 0 {
+            return data;
+        }
+        kept.extend_from_slice(&data[from..]);
+        kept.freeze()
+    }
+
+    /// The backend's id and the capability, for an event carrying a request the client
+    /// cannot take.
+    fn refused(&mut self, event: &[u8]) -> Option<(Vec<u8>, &'static str)> {
+        let data = crate::backend::http::sse_data(event).pop()?;
+        let f = frame::parse(&data).ok()?;
+        if !f.is_request() {
+            return None;
+        }
+        let (bit, name) = ClientCaps::needed_by(f.method(&data)?)?;
+        if self.caps() & bit != 0 {
+            return None;
+        }
+        Some((f.id?.of(&data).to_vec(), name))
+    }
+
+    /// The end of an SSE answer that never came: a final error event for the client. It
+    /// starts with a blank line, which ends an event the backend left unfinished.
+    fn error_event(&self, message: &str) -> Bytes {
+        let err = RpcError::method(
+            code::INTERNAL,
+            format!("backend {}: {message}", self.backend.name),
+        )
+        .body(&self.client_id);
+        let mut out = BytesMut::with_capacity(err.len() + 32);
+        out.extend_from_slice(b"\n\nevent: message\ndata: ");
+        out.extend_from_slice(&err);
+        out.extend_from_slice(b"\n\n");
+        out.freeze()
+    }
+
+    /// A piece of a wrapped JSON answer as SSE data: line breaks (only ever whitespace
+    /// in JSON) become spaces, so the event stays one `data:` line.
+    fn wrapped(&mut self, piece: Bytes) -> Bytes {
+        let piece = if memchr::memchr2(b'\n', b'\r', &piece).is_some() {
+            let mut b = BytesMut::from(&piece[..]);
+            for c in b.iter_mut() {
+                if *c == b'\n' || *c == b'\r' {
+                    *c = b' ';
+                }
+            }
+            b.freeze()
+        } else {
+            piece
+        };
+        if self.opened {
+            return piece;
+        }
+        self.opened = true;
+        let mut out = BytesMut::with_capacity(piece.len() + 24);
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(&piece);
+        out.freeze()
+    }
+
+    fn end(&mut self, problem: Option<&str>) -> Option<Result<BodyFrame<Bytes>, std::io::Error>> {
+        self.finished = true;
+        // Whole: an SSE answer's response event ended; a JSON answer's body reached its
+        // end (a JSON body that broke off is not an answer, even with our id in it).
+        let answered = if self.sse {
+            self.splicer.answer_ended()
+        } else {
+            self.splicer.answered() && problem.is_none()
+        };
+        let problem = match problem {
+            None if !answered && self.sse && self.splicer.answered() => {
+                Some("ended the stream in the middle of its answer")
+            }
+            p => p,
+        };
+        if let Some(g) = &mut self.guard
+            && (answered || problem.is_none())
+        {
+            g.complete();
+        }
+        // A guard still armed cancels upstream when dropped.
+        self.guard = None;
+        match (answered, problem) {
+            (true, _) if self.splicer.errored() => self.record.finish(Outcome::Error),
+            (true, _) | (false, None) => self.record.finish(Outcome::Ok),
+            (false, Some(p)) => self.record.fail(p),
+        }
+        match problem {
+            Some(p) if (self.sse || self.wrap) && !answered => {
+                Some(Ok(BodyFrame::data(self.error_event(p))))
+            }
+            None if self.wrap && self.opened => {
+                Some(Ok(BodyFrame::data(Bytes::from_static(b"\n\n"))))
+            }
+            Some(p) if !answered => Some(Err(std::io::Error::other(format!(
+                "backend {}: {p}",
+                self.backend.name
+            )))),
+            _ => None,
+        }
+    }
+}
+
+impl hyper::body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.pending.pop_front() {
+                let b = if this.wrap { this.wrapped(b) } else { b };
+                return Poll::Ready(Some(Ok(BodyFrame::data(b))));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.inner.poll_chunk(cx) {
+                Poll::Ready(Some(Ok(data))) => {
+                    let data = if this.sse { this.screen(data) } else { data };
+                    this.record.response_bytes += data.len();
+                    this.record.saw(&data);
+                    // Progress notifications and the backend's own requests to the client
+                    // extend the deadline; comments, keep-alives and other bytes do not.
+                    let progressed = this.sse && this.tail.progress_in(&data);
+                    this.splicer.feed(data, &mut this.scratch);
+                    this.pending.extend(this.scratch.drain(..));
+                    let asked = this.splicer.requests_seen();
+                    if progressed || asked != this.requests_seen {
+                        this.requests_seen = asked;
+                        this.progress = tokio::time::Instant::now();
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let msg = format!("the answer broke off: {e}");
+                    return Poll::Ready(this.end(Some(&msg)));
+                }
+                Poll::Ready(None) => {
+                    let problem =
+                        (!this.splicer.answered()).then_some("closed the stream without answering");
+                    return Poll::Ready(this.end(problem));
+                }
+                Poll::Pending => {
+                    // The timer is moved only when it fires, not on every piece.
+                    while this.deadline.as_mut().poll(cx).is_ready() {
+                        let due = this.progress + this.timeout;
+                        if due <= tokio::time::Instant::now() {
+                            this.record.timed_out = true;
+                            let msg = format!(
+                                "no answer within {} ms (timeout_ms) of the call or its last progress",
+                                this.timeout.as_millis()
+                            );
+                            return Poll::Ready(this.end(Some(&msg)));
+                        }
+                        this.deadline.as_mut().reset(due);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}

@@ -11,9 +11,18 @@
 //! offered. Every change of status or lists asks for a routing rebuild through one
 //! channel.
 //!
-//! Everything protocol-specific is behind the [`transport`] seam: the supervisor here
+//! Everything protocol-specific is behind the [`transport`] seam: the supervisor
 //! (backoff, status, lists, the backend's own messages) works the same for every
 //! transport.
+//!
+//! # Layout
+//! - this file: one [`Backend`] (status, lists, breaker, bulkhead, its calls);
+//! - `supervisor`: the task that connects a backend, watches it and reconnects it;
+//! - `set`: [`Backends`], every backend of the process, started, changed and stopped
+//!   as the registry changes;
+//! - `ids`: upstream request ids;
+//! - the transports: [`http`], [`sse`], [`stdio`], [`isolated`], behind [`transport`];
+//!   [`breaker`], [`bulkhead`], [`mux`], [`groups`].
 
 pub mod breaker;
 pub mod bulkhead;
@@ -25,27 +34,29 @@ pub mod sse;
 pub mod stdio;
 pub mod transport;
 
+mod ids;
+mod set;
+mod supervisor;
+
+pub use ids::upstream_id;
+pub use set::Backends;
+
 use crate::observe::trace::Propagation;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::backend::breaker::{Breaker, Circuit, Ticket, Transition};
 use crate::backend::bulkhead::Bulkhead;
-use crate::backend::http::transport::HttpTransport;
-use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
-use crate::backend::isolated::{IsolatedTransport, Owner};
-use crate::backend::sse::SseTransport;
-use crate::backend::stdio::{Launch, StdioTransport};
+use crate::backend::http::{self as upstream, UpstreamError};
+use crate::backend::isolated::Owner;
 use crate::backend::transport::{Answer, Transport};
-use crate::model::{Protocol, Server, Snapshot};
+use crate::model::{Protocol, Server};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often an idle backend without a notification stream is pinged.
@@ -538,328 +549,5 @@ async fn idle(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Runs one backend until aborted.
-async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()>) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match b.connect().await {
-            Ok(()) => {
-                backoff = Duration::from_millis(100);
-                *b.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                if b.last_connected().is_some() {
-                    b.restarts.fetch_add(1, Ordering::Relaxed);
-                }
-                b.last_connected
-                    .store(crate::auth::token::unix_now(), Ordering::Relaxed);
-                b.change_status(Status::Running, "connected");
-                // Initialized and listed: the backend answers, so calls may go to it.
-                b.announce(b.breaker.reconnected());
-                let _ = changed.send(());
-                let e = b.watch(&changed).await;
-                b.record_error(&e);
-                b.change_status(Status::Failed, &e.to_string());
-                let _ = changed.send(());
-            }
-            Err(e) => {
-                b.record_error(&e);
-                if b.change_status(Status::Failed, &e.to_string()) {
-                    let _ = changed.send(());
-                }
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            () = b.wake.notified() => {}
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-struct Running {
-    backend: Arc<Backend>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    /// Stops the supervisor, waits until it has stopped (so it starts nothing more),
-    /// then closes the transport.
-    async fn stop(self) {
-        self.task.abort();
-        let _ = self.task.await;
-        self.backend.transport.close().await;
-    }
-}
-
-/// Every backend connection of this process.
-pub struct Backends {
-    client: HttpClient,
-    /// stdio children's process groups, recorded in the data dir.
-    groups: Arc<groups::Groups>,
-    /// Resource updates from every backend.
-    pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
-    /// Status changes of every backend.
-    pub statuses: tokio::sync::broadcast::Sender<StatusChange>,
-    /// Circuit changes of every backend.
-    pub circuits: tokio::sync::broadcast::Sender<CircuitChange>,
-    running: std::sync::Mutex<HashMap<Uuid, Running>>,
-    /// Active servers whose configuration cannot make a transport (a header's `${VAR}`
-    /// unset, a URL it cannot use): why, shown as the server's `last_error`.
-    unconfigured: std::sync::Mutex<HashMap<Uuid, String>>,
-    changed: mpsc::UnboundedSender<()>,
-}
-
-impl Backends {
-    /// `changed` receives a unit whenever routing should be rebuilt.
-    /// `data_dir` records stdio children's process groups (and leftovers of a previous
-    /// gateway there are killed now).
-    /// `tls` is whom `https://` servers are checked against.
-    pub fn new(
-        changed: mpsc::UnboundedSender<()>,
-        data_dir: Option<std::path::PathBuf>,
-        tls: &rustls::ClientConfig,
-    ) -> Backends {
-        let groups = Arc::new(groups::Groups::new(data_dir));
-        groups.reap_leftovers();
-        Backends {
-            client: upstream::client(tls),
-            groups,
-            updates: tokio::sync::broadcast::channel(256).0,
-            statuses: tokio::sync::broadcast::channel(256).0,
-            circuits: tokio::sync::broadcast::channel(256).0,
-            running: std::sync::Mutex::default(),
-            unconfigured: std::sync::Mutex::default(),
-            changed,
-        }
-    }
-
-    /// Why an active server has no backend in this process, if its configuration is the
-    /// reason.
-    pub fn config_error(&self, id: &Uuid) -> Option<String> {
-        self.unconfigured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
-    }
-
-    /// Starts, restarts and stops connections to match the registry.
-    pub fn reconcile(&self, snapshot: &Snapshot) {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let wanted: HashMap<Uuid, &Server> = snapshot
-            .servers
-            .iter()
-            .filter(|s| s.is_active)
-            .map(|s| (s.id, s))
-            .collect();
-        self.unconfigured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-        let mut changed = false;
-        let gone: Vec<Uuid> = running
-            .iter()
-            .filter(|(id, r)| !wanted.get(id).is_some_and(|s| **s == r.backend.server))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in gone {
-            if let Some(r) = running.remove(&id) {
-                tokio::spawn(r.stop());
-                changed = true;
-            }
-        }
-        for (id, server) in wanted {
-            if running.contains_key(&id) {
-                continue;
-            }
-            let timeout = Duration::from_millis(u64::from(server.timeout_ms));
-            let transport = match self.transport_for(server, timeout) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(backend = %server.name, error = %e, "backend cannot be configured");
-                    let mut unconfigured =
-                        self.unconfigured.lock().unwrap_or_else(|p| p.into_inner());
-                    unconfigured.insert(id, e.to_string());
-                    continue;
-                }
-            };
-            let backend = Arc::new(Backend {
-                id,
-                name: server.name.clone(),
-                label: Arc::from(server.name.as_str()),
-                server: server.clone(),
-                timeout,
-                transport,
-                next_id: AtomicU64::new(1),
-                status: AtomicU8::new(Status::Starting as u8),
-                lists: std::sync::RwLock::default(),
-                wake: Notify::new(),
-                last_error: std::sync::Mutex::new(None),
-                last_connected: AtomicU64::new(0),
-                restarts: std::sync::atomic::AtomicU32::new(0),
-                statuses: self.statuses.clone(),
-                updates: self.updates.clone(),
-                breaker: Breaker::new(
-                    server.breaker_failures,
-                    Duration::from_millis(u64::from(server.breaker_cooldown_ms)),
-                ),
-                bulkhead: matches!(server.protocol, Protocol::Http | Protocol::Sse)
-                    .then(|| Bulkhead::new(server.max_concurrency as usize)),
-                circuits: self.circuits.clone(),
-            });
-            let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
-            running.insert(id, Running { backend, task });
-            changed = true;
-        }
-        if changed {
-            let _ = self.changed.send(());
-        }
-    }
-
-    /// A client's session ended (DELETE here, or announced by another process): the
-    /// isolated backends stop that client's children, in the background (a child may
-    /// take its grace periods to go).
-    pub fn end_owner(&self, owner: &str) {
-        for b in self.all() {
-            if b.instances().is_some() {
-                let owner = owner.to_string();
-                tokio::spawn(async move { b.end_owner(&owner).await });
-            }
-        }
-    }
-
-    /// The transport a server's protocol calls for.
-    fn transport_for(
-        &self,
-        server: &Server,
-        timeout: Duration,
-    ) -> Result<Transport, UpstreamError> {
-        let launch = || Launch {
-            name: server.name.clone(),
-            command: server.command.clone().unwrap_or_default(),
-            args: server.args.clone(),
-            env: server.env.clone(),
-            cwd: server.cwd.clone(),
-            max_concurrency: server.max_concurrency as usize,
-            idle_stop: server
-                .idle_stop_ms
-                .map(|ms| Duration::from_millis(u64::from(ms))),
-            max_memory: server.max_memory_mb.map(|mb| u64::from(mb) << 20),
-        };
-        Ok(match server.protocol {
-            Protocol::Stdio if server.isolated => Transport::Isolated(IsolatedTransport::new(
-                launch(),
-                timeout,
-                self.groups.clone(),
-                server.max_instances as usize,
-            )),
-            Protocol::Stdio => {
-                Transport::Stdio(StdioTransport::new(launch(), timeout, self.groups.clone()))
-            }
-            Protocol::Sse => Transport::Sse(SseTransport::new(
-                Endpoint::for_server(server)?,
-                self.client.clone(),
-                timeout,
-            )),
-            Protocol::Http => Transport::Http(HttpTransport::new(
-                Endpoint::for_server(server)?,
-                self.client.clone(),
-                timeout,
-            )),
-        })
-    }
-
-    /// Every backend, whatever its status.
-    pub fn all(&self) -> Vec<Arc<Backend>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .map(|r| r.backend.clone())
-            .collect()
-    }
-
-    pub fn get(&self, id: &Uuid) -> Option<Arc<Backend>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|r| r.backend.clone())
-    }
-
-    /// Stops every backend (shutdown): supervisors end, sessions close, children stop.
-    pub async fn stop_all(&self) {
-        let running: Vec<Running> = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, r)| r)
-            .collect();
-        let closing: Vec<_> = running
-            .into_iter()
-            .map(|r| tokio::spawn(r.stop()))
-            .collect();
-        for c in closing {
-            let _ = c.await;
-        }
-    }
-}
-
-/// Upstream request `n`'s id, `"g<n>"`: written on the stack, then into this thread's
-/// id arena and handed out as a slice of it (one allocation for some hundreds of ids,
-/// not one a call).
-pub fn upstream_id(n: u64) -> Bytes {
-    let mut buf = [0u8; 24];
-    let mut at = buf.len() - 1;
-    buf[at] = b'"';
-    let mut rest = n;
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    buf[at - 2] = b'"';
-    buf[at - 1] = b'g';
-    let id = &buf[at - 2..];
-    ID_ARENA.with(|arena| {
-        let mut arena = arena.borrow_mut();
-        if arena.capacity() - arena.len() < id.len() {
-            // The old arena lives on only as long as ids cut from it.
-            *arena = BytesMut::with_capacity(ID_ARENA_BYTES);
-        }
-        arena.extend_from_slice(id);
-        arena.split().freeze()
-    })
-}
-
-/// Size of one upstream-id arena.
-const ID_ARENA_BYTES: usize = 4096;
-
-thread_local! {
-    static ID_ARENA: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upstream_ids_are_quoted_and_numbered() {
-        assert_eq!(&upstream_id(0)[..], b"\"g0\"");
-        assert_eq!(&upstream_id(42)[..], b"\"g42\"");
-        assert_eq!(&upstream_id(u64::MAX)[..], b"\"g18446744073709551615\"");
-        // Across many arenas, each id keeps its bytes while later ones are written.
-        let ids: Vec<(u64, Bytes)> = (0..5000u64)
-            .map(|i| (i * 7919, upstream_id(i * 7919)))
-            .collect();
-        for (n, id) in &ids {
-            assert_eq!(&id[..], format!("\"g{n}\"").as_bytes());
-        }
     }
 }

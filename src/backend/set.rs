@@ -1,0 +1,254 @@
+//! Every backend of this process: started when a server becomes active, restarted when
+//! its settings change, stopped when it goes, each under its own supervisor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::backend::breaker::Breaker;
+use crate::backend::bulkhead::Bulkhead;
+use crate::backend::http::transport::HttpTransport;
+use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
+use crate::backend::isolated::IsolatedTransport;
+use crate::backend::sse::SseTransport;
+use crate::backend::stdio::{Launch, StdioTransport};
+use crate::backend::transport::Transport;
+use crate::model::{Protocol, Server, Snapshot};
+
+use super::supervisor::supervise;
+use super::*;
+
+struct Running {
+    backend: Arc<Backend>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the supervisor, waits until it has stopped (so it starts nothing more),
+    /// then closes the transport.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.backend.transport.close().await;
+    }
+}
+
+/// Every backend connection of this process.
+pub struct Backends {
+    client: HttpClient,
+    /// stdio children's process groups, recorded in the data dir.
+    groups: Arc<groups::Groups>,
+    /// Resource updates from every backend.
+    pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
+    /// Status changes of every backend.
+    pub statuses: tokio::sync::broadcast::Sender<StatusChange>,
+    /// Circuit changes of every backend.
+    pub circuits: tokio::sync::broadcast::Sender<CircuitChange>,
+    running: std::sync::Mutex<HashMap<Uuid, Running>>,
+    /// Active servers whose configuration cannot make a transport (a header's `${VAR}`
+    /// unset, a URL it cannot use): why, shown as the server's `last_error`.
+    unconfigured: std::sync::Mutex<HashMap<Uuid, String>>,
+    changed: mpsc::UnboundedSender<()>,
+}
+
+impl Backends {
+    /// `changed` receives a unit whenever routing should be rebuilt.
+    /// `data_dir` records stdio children's process groups (and leftovers of a previous
+    /// gateway there are killed now).
+    /// `tls` is whom `https://` servers are checked against.
+    pub fn new(
+        changed: mpsc::UnboundedSender<()>,
+        data_dir: Option<std::path::PathBuf>,
+        tls: &rustls::ClientConfig,
+    ) -> Backends {
+        let groups = Arc::new(groups::Groups::new(data_dir));
+        groups.reap_leftovers();
+        Backends {
+            client: upstream::client(tls),
+            groups,
+            updates: tokio::sync::broadcast::channel(256).0,
+            statuses: tokio::sync::broadcast::channel(256).0,
+            circuits: tokio::sync::broadcast::channel(256).0,
+            running: std::sync::Mutex::default(),
+            unconfigured: std::sync::Mutex::default(),
+            changed,
+        }
+    }
+
+    /// Why an active server has no backend in this process, if its configuration is the
+    /// reason.
+    pub fn config_error(&self, id: &Uuid) -> Option<String> {
+        self.unconfigured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Starts, restarts and stops connections to match the registry.
+    pub fn reconcile(&self, snapshot: &Snapshot) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted: HashMap<Uuid, &Server> = snapshot
+            .servers
+            .iter()
+            .filter(|s| s.is_active)
+            .map(|s| (s.id, s))
+            .collect();
+        self.unconfigured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let mut changed = false;
+        let gone: Vec<Uuid> = running
+            .iter()
+            .filter(|(id, r)| !wanted.get(id).is_some_and(|s| **s == r.backend.server))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(r) = running.remove(&id) {
+                tokio::spawn(r.stop());
+                changed = true;
+            }
+        }
+        for (id, server) in wanted {
+            if running.contains_key(&id) {
+                continue;
+            }
+            let timeout = Duration::from_millis(u64::from(server.timeout_ms));
+            let transport = match self.transport_for(server, timeout) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(backend = %server.name, error = %e, "backend cannot be configured");
+                    let mut unconfigured =
+                        self.unconfigured.lock().unwrap_or_else(|p| p.into_inner());
+                    unconfigured.insert(id, e.to_string());
+                    continue;
+                }
+            };
+            let backend = Arc::new(Backend {
+                id,
+                name: server.name.clone(),
+                label: Arc::from(server.name.as_str()),
+                server: server.clone(),
+                timeout,
+                transport,
+                next_id: AtomicU64::new(1),
+                status: AtomicU8::new(Status::Starting as u8),
+                lists: std::sync::RwLock::default(),
+                wake: Notify::new(),
+                last_error: std::sync::Mutex::new(None),
+                last_connected: AtomicU64::new(0),
+                restarts: std::sync::atomic::AtomicU32::new(0),
+                statuses: self.statuses.clone(),
+                updates: self.updates.clone(),
+                breaker: Breaker::new(
+                    server.breaker_failures,
+                    Duration::from_millis(u64::from(server.breaker_cooldown_ms)),
+                ),
+                bulkhead: matches!(server.protocol, Protocol::Http | Protocol::Sse)
+                    .then(|| Bulkhead::new(server.max_concurrency as usize)),
+                circuits: self.circuits.clone(),
+            });
+            let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
+            running.insert(id, Running { backend, task });
+            changed = true;
+        }
+        if changed {
+            let _ = self.changed.send(());
+        }
+    }
+
+    /// A client's session ended (DELETE here, or announced by another process): the
+    /// isolated backends stop that client's children, in the background (a child may
+    /// take its grace periods to go).
+    pub fn end_owner(&self, owner: &str) {
+        for b in self.all() {
+            if b.instances().is_some() {
+                let owner = owner.to_string();
+                tokio::spawn(async move { b.end_owner(&owner).await });
+            }
+        }
+    }
+
+    /// The transport a server's protocol calls for.
+    fn transport_for(
+        &self,
+        server: &Server,
+        timeout: Duration,
+    ) -> Result<Transport, UpstreamError> {
+        let launch = || Launch {
+            name: server.name.clone(),
+            command: server.command.clone().unwrap_or_default(),
+            args: server.args.clone(),
+            env: server.env.clone(),
+            cwd: server.cwd.clone(),
+            max_concurrency: server.max_concurrency as usize,
+            idle_stop: server
+                .idle_stop_ms
+                .map(|ms| Duration::from_millis(u64::from(ms))),
+            max_memory: server.max_memory_mb.map(|mb| u64::from(mb) << 20),
+        };
+        Ok(match server.protocol {
+            Protocol::Stdio if server.isolated => Transport::Isolated(IsolatedTransport::new(
+                launch(),
+                timeout,
+                self.groups.clone(),
+                server.max_instances as usize,
+            )),
+            Protocol::Stdio => {
+                Transport::Stdio(StdioTransport::new(launch(), timeout, self.groups.clone()))
+            }
+            Protocol::Sse => Transport::Sse(SseTransport::new(
+                Endpoint::for_server(server)?,
+                self.client.clone(),
+                timeout,
+            )),
+            Protocol::Http => Transport::Http(HttpTransport::new(
+                Endpoint::for_server(server)?,
+                self.client.clone(),
+                timeout,
+            )),
+        })
+    }
+
+    /// Every backend, whatever its status.
+    pub fn all(&self) -> Vec<Arc<Backend>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|r| r.backend.clone())
+            .collect()
+    }
+
+    pub fn get(&self, id: &Uuid) -> Option<Arc<Backend>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|r| r.backend.clone())
+    }
+
+    /// Stops every backend (shutdown): supervisors end, sessions close, children stop.
+    pub async fn stop_all(&self) {
+        let running: Vec<Running> = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, r)| r)
+            .collect();
+        let closing: Vec<_> = running
+            .into_iter()
+            .map(|r| tokio::spawn(r.stop()))
+            .collect();
+        for c in closing {
+            let _ = c.await;
+        }
+    }
+}

@@ -32,8 +32,11 @@ fn table(generation: usize) -> HashMap<String, usize> {
         .collect()
 }
 
+/// Work run on another thread until told to stop.
+type Background = Box<dyn Fn(&AtomicBool) + Send>;
+
 /// Runs `f` while `background` runs on other threads (each until told to stop).
-fn alongside<R>(background: Vec<Box<dyn Fn(&AtomicBool) + Send>>, f: impl FnOnce() -> R) -> R {
+fn alongside<R>(background: Vec<Background>, f: impl FnOnce() -> R) -> R {
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = background
         .into_iter()
@@ -61,7 +64,7 @@ fn bench_snapshot(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("snapshot_load_{label}"));
 
         let swap = Arc::new(ArcSwap::from_pointee(table(0)));
-        let background: Vec<Box<dyn Fn(&AtomicBool) + Send>> = if contended {
+        let background: Vec<Background> = if contended {
             let (r, w) = (swap.clone(), swap.clone());
             vec![
                 Box::new(move |stop: &AtomicBool| {
@@ -88,7 +91,7 @@ fn bench_snapshot(c: &mut Criterion) {
         });
 
         let atomic = Arc::new(Atomic::new(table(0)));
-        let background: Vec<Box<dyn Fn(&AtomicBool) + Send>> = if contended {
+        let background: Vec<Background> = if contended {
             let (r, w) = (atomic.clone(), atomic.clone());
             vec![
                 Box::new(move |stop: &AtomicBool| {

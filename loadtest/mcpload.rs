@@ -13,7 +13,10 @@
 //!   key first). Every request has its own JSON-RPC id.
 //! - Closed loop (each connection sends its next request when the previous is
 //!   answered) or open loop at `--rate` requests per second in total, latency measured
-//!   from the intended send time, so queueing is not hidden.
+//!   from the intended send time, so queueing is not hidden. Send times are kept by one
+//!   timer thread that sleeps until the next one is due (`Pacer`): the generator is idle
+//!   between sends, so whatever shares its core (a database standing for another
+//!   machine) runs then, instead of waiting behind a spinning load generator.
 //! - The request bodies are prepared up front in a corpus file (a table of fixed-size
 //!   `bytemuck::Pod` entries, then the payloads) mapped with `memmap2` and replayed; a
 //!   connection reuses its buffers, so sending and reading a request allocates nothing.
@@ -571,8 +574,110 @@ async fn send(
 // Running the load
 
 /// What every connection shares.
+/// Wakes tasks at precise instants: tokio's timers tick in milliseconds, which would add
+/// up to a millisecond of the generator's own lateness to every open-loop request. One
+/// thread sleeps (a futex wait with a timeout: tens of microseconds late at most, less
+/// as a real-time task) until the earliest instant asked for, and wakes its task.
+struct Pacer {
+    due: std::sync::Mutex<std::collections::BinaryHeap<Due>>,
+    changed: std::sync::Condvar,
+    stop: AtomicBool,
+}
+
+struct Due(Instant, tokio::sync::oneshot::Sender<()>);
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Due) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Due) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    /// Earliest first (the heap is a max-heap).
+    fn cmp(&self, other: &Due) -> std::cmp::Ordering {
+        other.0.cmp(&self.0)
+    }
+}
+
+impl Pacer {
+    /// Starts the timer thread; it runs until [`Pacer::stop`].
+    fn start() -> Arc<Pacer> {
+        let pacer = Arc::new(Pacer {
+            due: std::sync::Mutex::new(std::collections::BinaryHeap::new()),
+            changed: std::sync::Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
+        let p = pacer.clone();
+        std::thread::Builder::new()
+            .name("mcpload-pacer".into())
+            .spawn(move || p.run())
+            .ok();
+        pacer
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.changed.notify_one();
+    }
+
+    fn run(&self) {
+        let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            match due.peek().map(|d| d.0) {
+                Some(t) if t <= now => {
+                    if let Some(Due(_, wake)) = due.pop() {
+                        let _ = wake.send(());
+                    }
+                }
+                next => {
+                    // At most 100 ms at a time, to see `stop`.
+                    let wait = next
+                        .map_or(Duration::from_millis(100), |t| t - now)
+                        .min(Duration::from_millis(100));
+                    due = self
+                        .changed
+                        .wait_timeout(due, wait)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+        // Whoever still waits is let go.
+        for Due(_, wake) in due.drain() {
+            let _ = wake.send(());
+        }
+    }
+
+    /// Completes at `t` (at once if it has passed).
+    async fn until(&self, t: Instant) {
+        // The bulk of a long wait on tokio's timer; the last stretch on the thread.
+        let margin = Duration::from_micros(2500);
+        if t > Instant::now() + margin {
+            tokio::time::sleep_until((t - margin).into()).await;
+        }
+        if t <= Instant::now() {
+            return;
+        }
+        let (wake, woken) = tokio::sync::oneshot::channel();
+        self.due
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Due(t, wake));
+        self.changed.notify_one();
+        let _ = woken.await;
+    }
+}
+
 struct Shared {
     args: Args,
+    /// The open loop's timer (with `--rate`).
+    pacer: Option<Arc<Pacer>>,
     corpus: Corpus,
     auth: Option<String>,
     /// Request slots handed out (with `--requests`).
@@ -725,15 +830,9 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
             Some(step) => {
                 let t = next_send;
                 next_send += step;
-                // Timers fire on millisecond ticks: sleep to just before the intended
-                // time, then yield until it, so lateness is ours to measure, not the
-                // timer's.
-                let margin = Duration::from_micros(1500);
-                if t > Instant::now() + margin {
-                    tokio::time::sleep_until((t - margin).into()).await;
-                }
-                while Instant::now() < t {
-                    tokio::task::yield_now().await;
+                match &shared.pacer {
+                    Some(p) => p.until(t).await,
+                    None => tokio::time::sleep_until(t.into()).await,
                 }
                 t
             }
@@ -1071,6 +1170,7 @@ async fn run(args: Args) -> Result<Value, String> {
     };
     let shared = Arc::new(Shared {
         args: args.clone(),
+        pacer: args.rate.map(|_| Pacer::start()),
         corpus,
         auth,
         issued: AtomicU64::new(0),
@@ -1111,6 +1211,9 @@ async fn run(args: Args) -> Result<Value, String> {
         }
     };
     let elapsed = shared.started.elapsed();
+    if let Some(p) = &shared.pacer {
+        p.stop();
+    }
     if tty {
         eprintln!();
     }
@@ -1170,6 +1273,58 @@ fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The open loop's timer wakes each waiter at its instant, never before, in order,
+    /// and idles in between: the process uses a small share of a core while 32 waiters
+    /// wait out 300 ms (the spinning wait it replaced used all of it).
+    #[test]
+    fn the_pacer_wakes_on_time_and_idles_between() {
+        fn cpu_time() -> Duration {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest)
+                .split_whitespace()
+                .collect();
+            let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+                + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            Duration::from_millis(ticks * 10)
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pacer = Pacer::start();
+        let start = Instant::now() + Duration::from_millis(20);
+        let cpu_before = cpu_time();
+        let woken: Vec<(Instant, Instant)> = rt.block_on(async {
+            let waits = (0..32u32).map(|i| {
+                let pacer = pacer.clone();
+                let at = start + Duration::from_millis(u64::from(i) * 9 % 280);
+                async move {
+                    pacer.until(at).await;
+                    (at, Instant::now())
+                }
+            });
+            futures_util::future::join_all(waits).await
+        });
+        let cpu = cpu_time().saturating_sub(cpu_before);
+        pacer.stop();
+        for (due, at) in &woken {
+            assert!(at >= due, "woken {:?} early", *due - *at);
+            assert!(
+                *at - *due < Duration::from_millis(20),
+                "late by {:?}",
+                *at - *due
+            );
+        }
+        assert!(
+            cpu < Duration::from_millis(150),
+            "{cpu:?} of CPU over ~300 ms of waiting"
+        );
+        // An instant that has passed completes at once.
+        rt.block_on(pacer.until(Instant::now() - Duration::from_millis(1)));
+    }
 
     #[test]
     fn histogram_percentiles_are_within_one_percent() {

@@ -55,7 +55,7 @@ if [ -n "${COMPARE_AUDIT:-}" ]; then
     pids+=("$bare_pid")
     BARE=
     for _ in $(seq 200); do
-        BARE=$(grep -o 'local=[0-9.:]*' "$work/bare.log" 2>/dev/null | head -1 | cut -d= -f2)
+        BARE=$(grep -o 'local=[0-9.:]*' "$work/bare.log" 2>/dev/null | head -1 | cut -d= -f2 || true)
         [ -n "$BARE" ] && break
         sleep 0.05
     done

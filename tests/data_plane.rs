@@ -1275,3 +1275,106 @@ async fn every_name_a_down_server_exposed_says_it_is_unavailable() {
         .await;
     assert_eq!(text_of(&r), "back");
 }
+
+async fn next_message(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Value {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a message in time")
+        .expect("the stream is open")
+}
+
+/// `subscriptions/listen` on the wire: the acknowledgement first, with the honoured
+/// subset (a URI nobody owns is left out); only opted-in kinds, each tagged with the
+/// listen request's id; a resource update of a subscribed URI; and at shutdown the
+/// request's response with `resultType: "complete"`.
+#[tokio::test]
+async fn subscriptions_listen_acknowledges_tags_filters_and_ends_gracefully() {
+    let (mut gw, _alpha, _beta) = two_backends().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let listen = json!({"jsonrpc": "2.0", "id": "listen-7", "method": "subscriptions/listen",
+        "params": {"_meta": meta, "notifications": {
+            "toolsListChanged": true, "promptsListChanged": false,
+            "resourceSubscriptions": ["mock://static/hello", "nobody://owns/this"]}}});
+    let auth = format!("Bearer {}", gw.client_key);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-method", "subscriptions/listen"),
+        ("mcp-protocol-version", "2026-07-28"),
+    ];
+    let mut rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &listen).await;
+    let tag = json!({"io.modelcontextprotocol/subscriptionId": "listen-7"});
+    let ack = next_message(&mut rx).await;
+    assert_eq!(
+        ack,
+        json!({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+               "params": {"_meta": tag, "notifications": {"toolsListChanged": true,
+                          "resourceSubscriptions": ["mock://static/hello"]}}})
+    );
+    // A server added changes tools and prompts (rich has prompts): only tools is sent.
+    let gamma = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "gamma", "protocol": "http", "url": gamma.url()}),
+    )
+    .await;
+    let changed = next_message(&mut rx).await;
+    assert_eq!(
+        changed,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed",
+               "params": {"_meta": tag}})
+    );
+    // The backend's update of the subscribed resource, tagged.
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "beta__touch", "arguments": {"uri": "mock://static/hello"},
+                                 "_meta": meta}});
+    let r = c
+        .post_raw(
+            call.to_string().as_bytes(),
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "beta__touch"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut updated = next_message(&mut rx).await;
+    while updated["method"] == "notifications/tools/list_changed" {
+        updated = next_message(&mut rx).await;
+    }
+    assert_eq!(
+        updated,
+        json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+               "params": {"uri": "mock://static/hello", "_meta": tag}})
+    );
+    // A malformed filter is the client's error.
+    let bad = json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen",
+                     "params": {"_meta": meta, "notifications": {"toolsListChanged": "yes"}}});
+    let r = c
+        .post_raw(
+            bad.to_string().as_bytes(),
+            &[
+                ("mcp-method", "subscriptions/listen"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (400, Some(-32602))
+    );
+    assert_eq!(r.json()["id"], 9);
+    // The gateway shutting down ends the stream with the request's response.
+    let _stopping = gw.begin_shutdown();
+    let mut end = next_message(&mut rx).await;
+    while end.get("method").is_some() {
+        end = next_message(&mut rx).await;
+    }
+    assert_eq!(
+        end,
+        json!({"jsonrpc": "2.0", "id": "listen-7",
+               "result": {"resultType": "complete", "_meta": tag}})
+    );
+}

@@ -58,6 +58,18 @@ async fn gateway_with_alpha() -> (TestGateway, Mock, String) {
     (gw, alpha, url)
 }
 
+/// A gateway with one rich mockmcp backend (resources, prompts, subscriptions), `rich`.
+async fn gateway_with_rich() -> (TestGateway, Mock) {
+    let gw = TestGateway::start().await;
+    let rich = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "rich", "protocol": "http", "url": rich.url()}),
+    )
+    .await;
+    (gw, rich)
+}
+
 #[tokio::test]
 async fn the_python_sdk_as_a_client() {
     let (gw, _alpha, url) = gateway_with_alpha().await;
@@ -128,6 +140,89 @@ async fn the_python_sdk_2_in_the_stateless_era() {
     assert_eq!(seen["echo"], "from sdk 2");
 }
 
+async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Option<Value> {
+    tokio::time::timeout(Duration::from_secs(30), lines.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// SDK 2.x's `client.listen()` through the gateway: the acknowledgement arrives (it timed
+/// out before), names the honoured subset, and a tool-list change (a server added
+/// through REST) and a resource update (the backend's) each reach the listener as typed
+/// events.
+#[tokio::test]
+async fn the_python_sdk_2_listens_for_changes() {
+    use std::io::{BufRead, BufReader};
+    let (gw, _rich) = gateway_with_rich().await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let mut child = std::process::Command::new(peers().join("venv2/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/sdk2_listen.py"
+        ))
+        .args([&url, &gw.client_key, "mock://static/hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let acked = next_line(&mut lines)
+        .await
+        .expect("the ack (the SDK waits for it)");
+    assert_eq!(
+        acked["acked"],
+        json!({"tools": true, "prompts": false, "uris": ["mock://static/hello"]}),
+        "{acked}"
+    );
+    // A server added through REST changes the tool list.
+    let beta = Mock::start(&[]);
+    register(
+        &gw,
+        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    let tools = next_line(&mut lines).await.expect("a tool-list change");
+    assert!(
+        tools["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("beta__echo"))),
+        "{tools}"
+    );
+    // The backend's own update of the subscribed resource.
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let touched = c
+        .result(
+            "tools/call",
+            json!({"name": "rich__touch", "arguments": {"uri": "mock://static/hello"}}),
+        )
+        .await;
+    assert_eq!(text_of(&touched), "touched mock://static/hello");
+    let updated = next_line(&mut lines).await.expect("the resource update");
+    assert_eq!(updated["updated"], "mock://static/hello", "{updated}");
+    let done = next_line(&mut lines).await.expect("the end");
+    assert_eq!(done["done"], json!(["resource", "tools"]), "{done}");
+    assert_eq!(done["protocol"], "2026-07-28");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn the_python_sdk_as_a_backend() {
     let gw = TestGateway::start().await;
@@ -189,13 +284,7 @@ async fn the_python_sdk_as_a_backend() {
 /// against an open namespace (the suite sends no credentials).
 #[tokio::test]
 async fn the_official_conformance_scenarios() {
-    let gw = TestGateway::start().await;
-    let rich = Mock::start(&["--profile", "rich"]);
-    register(
-        &gw,
-        json!({"name": "rich", "protocol": "http", "url": rich.url()}),
-    )
-    .await;
+    let (gw, _rich) = gateway_with_rich().await;
     let ns = json!({"name": "open", "servers": ["rich"], "auth": "none"});
     assert_eq!(
         send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns)

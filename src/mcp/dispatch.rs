@@ -251,7 +251,10 @@ pub async fn dispatch(
                 envelope(id, "result", &with_result_type(result, ctx.stateless)),
             ))
         }
-        Target::Listen => listen(ctx),
+        Target::Listen => listen(
+            ctx,
+            Some(crate::mcp::era::listen::Subscription::parse(body, f)?),
+        ),
         Target::Backend {
             backend,
             rename,

@@ -29,6 +29,7 @@ use crate::state::State;
 pub mod admission;
 pub mod batch;
 pub mod dispatch;
+pub mod era;
 pub mod lists;
 pub mod rest;
 pub mod shared;

@@ -143,41 +143,68 @@ async fn adopt(state: &Arc<State>, row: Shared) {
     let Some(backend) = backend else {
         return;
     };
-    let id = crate::backend::upstream_id(backend.next_upstream_number());
-    let mut body = Vec::with_capacity(row.uri.len() + 96);
-    body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    body.extend_from_slice(&id);
-    body.extend_from_slice(b",\"method\":\"resources/subscribe\",\"params\":{\"uri\":");
-    body.extend_from_slice(&crate::jsonrpc::frame::json_string(&row.uri));
-    body.extend_from_slice(b"}}");
     let owner = Owner {
         key: owner_key(&row.conversation),
         expires: Some(row.expires),
         api_key: KeyId::parse(&row.key_id),
     };
-    let sent = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
+    let sent = subscribe_upstream(&backend, owner, &row.uri, UPSTREAM_TIMEOUT).await;
+    match sent {
+        Ok(()) => {
+            tracing::debug!(uri = %row.uri, "adopted a subscription taken by another replica")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, uri = %row.uri, "could not subscribe upstream for another replica's client")
+        }
+    }
+}
+
+/// Sends `resources/subscribe` for `uri` to `backend` on behalf of `owner`, within
+/// `timeout`; the answer is read through (so the connection goes back to its pool) and
+/// a JSON-RPC error in it is a failure.
+pub(crate) async fn subscribe_upstream(
+    backend: &crate::backend::Backend,
+    owner: Owner<'_>,
+    uri: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let id = crate::backend::upstream_id(backend.next_upstream_number());
+    let mut body = Vec::with_capacity(uri.len() + 96);
+    body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    body.extend_from_slice(&id);
+    body.extend_from_slice(b",\"method\":\"resources/subscribe\",\"params\":{\"uri\":");
+    body.extend_from_slice(&crate::jsonrpc::frame::json_string(uri));
+    body.extend_from_slice(b"}}");
+    let exchange = async {
         let mut answer = backend
             .request(owner, &id, Bytes::from(body), None, None)
             .await
             .map_err(|e| e.to_string())?;
-        // Read the answer through, so that the connection goes back to the pool.
-        if answer.body.take_whole().is_none() {
-            while let Some(chunk) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await {
-                chunk?;
+        let mut whole = Vec::new();
+        match answer.body.take_whole() {
+            Some(b) => whole.extend_from_slice(&b),
+            None => {
+                while let Some(chunk) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await
+                {
+                    let chunk = chunk?;
+                    if whole.len() < 64 * 1024 {
+                        whole.extend_from_slice(&chunk);
+                    }
+                }
             }
         }
+        if memchr::memmem::find(&whole, b"\"error\"").is_some()
+            && memchr::memmem::find(&whole, b"\"result\"").is_none()
+        {
+            return Err(format!(
+                "the backend refused: {}",
+                String::from_utf8_lossy(&whole[..whole.len().min(200)])
+            ));
+        }
         Ok::<(), String>(())
-    })
-    .await;
-    match sent {
-        Ok(Ok(())) => {
-            tracing::debug!(uri = %row.uri, "adopted a subscription taken by another replica")
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, uri = %row.uri, "could not subscribe upstream for another replica's client")
-        }
-        Err(_) => {
-            tracing::warn!(uri = %row.uri, "an upstream subscribe for another replica's client took too long")
-        }
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }

@@ -1,6 +1,7 @@
 //! Streams to clients: the session's `GET` stream and `subscriptions/listen`
 //! (notifications, resource updates, keep-alives); `DELETE` ending a session.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::crypto::base64url;
 use crate::http::Body;
 use crate::http::names;
 use crate::mcp::admission::check_session_version;
+use crate::mcp::era::listen::Subscription;
 use crate::mcp::{Ctx, accepted, header_str};
 use crate::proxy::rpc::{RpcError, code, status_only};
 
@@ -68,15 +70,24 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     if let Err(e) = crate::mcp::dispatch::charge_rate(&ctx) {
         return e.response(b"null");
     }
-    match listen(&ctx) {
+    match listen(&ctx, None) {
         Ok(r) => r,
         Err(e) => e.response(b"null"),
     }
 }
 
+/// How long a listen stream waits for one upstream `resources/subscribe` before its
+/// acknowledgement leaves the URI out.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An SSE stream of list_changed notifications for this endpoint, with keep-alives; or
 /// a refusal when the caller holds as many streams as it may (or the gateway does).
-pub(crate) fn listen(ctx: &Ctx) -> Result<Response<Body>, RpcError> {
+/// `subscription`: a 2026 `subscriptions/listen` (acknowledged first, every message
+/// tagged, only what it opted into, a graceful end); `None`: a session's `GET` stream.
+pub(crate) fn listen(
+    ctx: &Ctx,
+    subscription: Option<Subscription>,
+) -> Result<Response<Body>, RpcError> {
     let place = ctx
         .state
         .auth
@@ -95,32 +106,64 @@ pub(crate) fn listen(ctx: &Ctx) -> Result<Response<Body>, RpcError> {
         crate::mcp::shared::adopt_all(&ctx.state, &ctx.conversation);
     }
     let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let upstream = subscription.as_ref().map(|s| Upstream {
+        view: ctx.view.clone(),
+        key: ctx.holder().key.to_string(),
+        api_key: ctx.principal.as_ref().map(|p| p.key_id),
+        uris: s.uris.clone(),
+    });
     tokio::spawn(async move {
         let _listening = listening;
         let _place = place;
+        let mut subscription = subscription;
+        if let (Some(s), Some(up)) = (subscription.as_mut(), upstream) {
+            s.honoured = up.subscribe(&state, &conversation).await;
+            if tx.send(s.acknowledgement()).await.is_err() {
+                return;
+            }
+        }
         let mut keepalive =
             tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
         loop {
             let next = tokio::select! {
                 c = changes.recv() => match c {
-                    Ok(c) if watched.contains(&c.view) => c.notification(),
+                    Ok(c) if watched.contains(&c.view) => match &subscription {
+                        None => c.notification(),
+                        Some(s) => match s.list_changed(c.kinds) {
+                            Some(n) => n,
+                            None => continue,
+                        },
+                    },
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 },
                 u = updates.recv() => match u {
-                    Ok(u) if state.subscriptions.has(&u.uri, &conversation) => {
-                        let mut event = BytesMut::with_capacity(u.message.len() + 24);
-                        event.extend_from_slice(b"event: message\ndata: ");
-                        event.extend_from_slice(&u.message);
-                        event.extend_from_slice(b"\n\n");
-                        event.freeze()
-                    }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Ok(u) => match &subscription {
+                        Some(s) => match s.updated(&u.uri) {
+                            Some(n) => n,
+                            None => continue,
+                        },
+                        None if state.subscriptions.has(&u.uri, &conversation) => {
+                            let mut event = BytesMut::with_capacity(u.message.len() + 24);
+                            event.extend_from_slice(b"event: message\ndata: ");
+                            event.extend_from_slice(&u.message);
+                            event.extend_from_slice(b"\n\n");
+                            event.freeze()
+                        }
+                        None => continue,
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 },
                 _ = keepalive.tick() => Bytes::from_static(b": keep-alive\n\n"),
-                _ = closing.changed() => return,
+                _ = closing.changed() => {
+                    // A graceful end: the listen request's response, then the close.
+                    if let Some(s) = &subscription {
+                        let _ = tx.try_send(s.end());
+                    }
+                    return;
+                }
                 () = tx.closed() => return,
             };
             match tx.try_send(next) {
@@ -141,6 +184,65 @@ pub(crate) fn listen(ctx: &Ctx) -> Result<Response<Body>, RpcError> {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(r)
+}
+
+/// What a listen stream subscribes to upstream before it acknowledges.
+struct Upstream {
+    view: Arc<crate::routing::View>,
+    key: String,
+    api_key: Option<crate::store::keys::KeyId>,
+    uris: Vec<String>,
+}
+
+impl Upstream {
+    /// Subscribes to each URI whose owner in the view offers `resources.subscribe`,
+    /// within the subscription bounds, all at once; the URIs that took.
+    async fn subscribe(
+        self,
+        state: &Arc<crate::state::State>,
+        conversation: &Arc<str>,
+    ) -> HashSet<String> {
+        let holder = crate::routing::subscriptions::Holder {
+            conversation,
+            key: &self.key,
+            session_expires: None,
+        };
+        let mut asked = Vec::new();
+        for uri in &self.uris {
+            let Some(backend) = self.view.resource_backend(uri) else {
+                continue;
+            };
+            let subscribable = backend.lists().capabilities["resources"]["subscribe"] == true;
+            if !subscribable || state.subscriptions.add(uri, &holder, unix_now()).is_err() {
+                continue;
+            }
+            asked.push((uri.clone(), backend.clone()));
+        }
+        let owner_key = crate::proxy::calls::owner_key(conversation);
+        let results = futures_util::future::join_all(asked.iter().map(|(uri, backend)| {
+            let owner = crate::backend::isolated::Owner {
+                key: owner_key,
+                expires: None,
+                api_key: self.api_key,
+            };
+            crate::mcp::shared::subscribe_upstream(backend, owner, uri, SUBSCRIBE_TIMEOUT)
+        }))
+        .await;
+        let mut honoured = HashSet::new();
+        for ((uri, backend), result) in asked.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    honoured.insert(uri);
+                }
+                Err(e) => {
+                    tracing::info!(backend = %backend.name, uri = %uri, error = %e,
+                        "a listen stream's resource subscription was not taken upstream");
+                    state.subscriptions.remove(&uri, conversation);
+                }
+            }
+        }
+        honoured
+    }
 }
 
 /// `DELETE`: ends the session everywhere.

@@ -1378,3 +1378,96 @@ async fn subscriptions_listen_acknowledges_tags_filters_and_ends_gracefully() {
                "result": {"resultType": "complete", "_meta": tag}})
     );
 }
+
+/// A stateless request's log messages: none without `logLevel`, those at or above it
+/// with one; a bad level and a request without `clientCapabilities` are -32602 with
+/// HTTP 400. A session-era client's stream is as before.
+#[tokio::test]
+async fn stateless_log_messages_follow_the_requests_log_level() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let call = |meta: Value| {
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "alpha__progress",
+                          "arguments": {"steps": 1, "log": ["debug", "info", "warning", "error"]},
+                          "_meta": meta}})
+    };
+    let headers = [
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "alpha__progress"),
+        ("mcp-protocol-version", "2026-07-28"),
+    ];
+    let levels = |r: &support::http::Resp| -> Vec<String> {
+        messages(r)
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .map(|m| {
+                m["params"]["level"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let base = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let r = c
+        .post_raw(call(base.clone()).to_string().as_bytes(), &headers)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        levels(&r),
+        Vec::<String>::new(),
+        "no level asked, no message"
+    );
+    assert_eq!(
+        text_of(&response_message(&r)["result"]),
+        "done after 1 steps"
+    );
+    let mut warning = base.clone();
+    warning["io.modelcontextprotocol/logLevel"] = json!("warning");
+    let r = c
+        .post_raw(call(warning).to_string().as_bytes(), &headers)
+        .await;
+    assert_eq!(levels(&r), ["warning", "error"], "{}", r.text());
+    let mut debug = base.clone();
+    debug["io.modelcontextprotocol/logLevel"] = json!("debug");
+    let r = c
+        .post_raw(call(debug).to_string().as_bytes(), &headers)
+        .await;
+    assert_eq!(levels(&r), ["debug", "info", "warning", "error"]);
+    // A level that is none, and capabilities left out: the client's errors.
+    let mut loud = base.clone();
+    loud["io.modelcontextprotocol/logLevel"] = json!("loud");
+    let r = c
+        .post_raw(call(loud).to_string().as_bytes(), &headers)
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.json()["error"]["code"].as_i64(),
+            r.json()["id"].as_i64()
+        ),
+        (400, Some(-32602), Some(3)),
+        "{}",
+        r.text()
+    );
+    let bare = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+    let r = c
+        .post_raw(call(bare).to_string().as_bytes(), &headers)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (400, Some(-32602))
+    );
+    assert!(r.text().contains("clientCapabilities"), "{}", r.text());
+    // The session era is untouched: every message reaches a session's call stream.
+    let mut s = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    s.initialize().await;
+    let r = s
+        .post(&json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                       "params": {"name": "alpha__progress",
+                                  "arguments": {"steps": 1, "log": ["debug", "error"]}}}))
+        .await;
+    assert_eq!(levels(&r), ["debug", "error"]);
+}

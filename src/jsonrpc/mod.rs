@@ -2,3 +2,4 @@
 //! the transports that read backends' messages.
 
 pub mod frame;
+pub mod log_level;

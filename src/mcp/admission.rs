@@ -68,6 +68,7 @@ pub(crate) fn admit(
             return Err(e);
         }
         check_mirrored_headers(headers, body, f, method)?;
+        check_meta(body, f, method)?;
         ctx.stateless = true;
         ctx.conversation = match &ctx.principal {
             Some(p) => Arc::from(format!("k:{}", p.key_id)),
@@ -140,6 +141,38 @@ pub(crate) fn check_session_version(headers: &HeaderMap, negotiated: &str) -> Re
         }
         _ => Ok(()),
     }
+}
+
+/// The capabilities key every stateless request's `_meta` carries.
+const CLIENT_CAPABILITIES: &[u8] = b"\"io.modelcontextprotocol/clientCapabilities\"";
+
+/// Stateless era: a request's `_meta` names its client's capabilities (400 and -32602
+/// without them; `server/discover`, asked before anything is known, may omit them),
+/// and a `logLevel`, if any, is a level.
+pub(crate) fn check_meta(body: &[u8], f: &Frame, method: &str) -> Result<(), RpcError> {
+    if !f.is_request() {
+        return Ok(());
+    }
+    let meta = f
+        .meta
+        .and_then(|s| crate::jsonrpc::frame::container_span(body, s.start))
+        .map_or(&b""[..], |s| s.of(body));
+    let invalid = |m: String| RpcError::new(StatusCode::BAD_REQUEST, code::INVALID_PARAMS, m);
+    if method != "server/discover" && memchr::memmem::find(meta, CLIENT_CAPABILITIES).is_none() {
+        return Err(invalid(
+            "params._meta[\"io.modelcontextprotocol/clientCapabilities\"] is required in \
+             the 2026-07-28 revision"
+                .into(),
+        ));
+    }
+    crate::jsonrpc::log_level::requested(meta)
+        .map(|_| ())
+        .map_err(|e| {
+            invalid(format!(
+                "params._meta[\"{}\"]: {e}",
+                crate::jsonrpc::log_level::META_KEY
+            ))
+        })
 }
 
 /// Stateless era: `Mcp-Method` / `Mcp-Name` must mirror the body when present.

@@ -279,6 +279,8 @@ async fn forward_call(
         finished: false,
         backend: backend.clone(),
         caps: caller.caps,
+        stateless: caller.stateless,
+        log_floor: None,
         request: body.clone(),
         conversation: caller.conversation.clone(),
     };

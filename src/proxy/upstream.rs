@@ -49,6 +49,11 @@ pub struct UpstreamBody {
     pub(super) backend: Arc<Backend>,
     /// The client's capabilities; `None` until read from `request`'s `_meta`.
     pub(super) caps: Option<u8>,
+    /// A stateless-era client: log messages reach it only at or above the level its
+    /// request asked for, and none when it asked for none.
+    pub(super) stateless: bool,
+    /// That level, once read from `request`'s `_meta` (`Some(None)`: none asked).
+    pub(super) log_floor: Option<Option<u8>>,
     pub(super) request: Bytes,
     pub(super) conversation: Arc<str>,
     /// The call's account, finished with the answer.
@@ -91,6 +96,9 @@ impl Tail {
     }
 }
 
+/// What marks a log message in an SSE piece.
+pub(super) const LOG_MESSAGE: &[u8] = b"notifications/message";
+
 /// What marks a backend's request that needs a client capability, in an SSE piece.
 pub(super) const GATED: [&[u8]; 3] = [
     b"sampling/createMessage",
@@ -106,15 +114,41 @@ impl UpstreamBody {
             .get_or_insert_with(|| ClientCaps::from_request(&self.request))
     }
 
+    /// The level a stateless client's request asked for (read once).
+    fn log_floor(&mut self) -> Option<u8> {
+        *self.log_floor.get_or_insert_with(|| {
+            frame::parse(&self.request)
+                .ok()
+                .and_then(|f| f.meta)
+                .and_then(|s| frame::container_span(&self.request, s.start))
+                .and_then(|s| crate::jsonrpc::log_level::requested(s.of(&self.request)).ok())
+                .flatten()
+        })
+    }
+
+    /// Whether an event is a log message a stateless client is not to see.
+    fn muted(&mut self, event: &[u8]) -> bool {
+        if !self.stateless || memchr::memmem::find(event, LOG_MESSAGE).is_none() {
+            return false;
+        }
+        let floor = self.log_floor();
+        crate::backend::http::sse_data(event).iter().any(|data| {
+            frame::parse(data).is_ok_and(|f| f.method(data) == Some("notifications/message"))
+                && !crate::jsonrpc::log_level::passes(data, floor)
+        })
+    }
+
     /// Cuts out of an SSE piece the backend's requests to the client that need a
     /// capability the client did not declare, and answers each to the backend with an
-    /// error. Only whole events in the piece are looked at; a piece without a marker
-    /// (almost all) is returned untouched.
+    /// error; and, for a stateless client, log messages below the level its request
+    /// asked for (all of them when it asked for none). Only whole events in the piece
+    /// are looked at; a piece without a marker (almost all) is returned untouched.
     fn screen(&mut self, data: Bytes) -> Bytes {
-        if !GATED
+        let gated = GATED
             .iter()
-            .any(|m| memchr::memmem::find(&data, m).is_some())
-        {
+            .any(|m| memchr::memmem::find(&data, m).is_some());
+        let logged = self.stateless && memchr::memmem::find(&data, LOG_MESSAGE).is_some();
+        if !(gated || logged) {
             return data;
         }
         let mut kept = BytesMut::new();
@@ -136,6 +170,9 @@ impl UpstreamBody {
                         .notify(crate::proxy::calls::owner_key(&conversation), answer)
                         .await;
                 });
+            } else if self.muted(&data[start..end]) {
+                kept.extend_from_slice(&data[from..start]);
+                from = end;
             }
             start = end;
         }

@@ -374,7 +374,7 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             let interval =
                 Duration::from_millis(args["interval_ms"].as_u64().unwrap_or(0).min(10_000));
             let token = params["_meta"]["progressToken"].clone();
-            let notifications = if token.is_null() {
+            let mut notifications: Vec<Value> = if token.is_null() {
                 vec![]
             } else {
                 (1..=steps)
@@ -383,6 +383,11 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
                                                "message": format!("step {i}")}}))
                     .collect()
             };
+            // `"log": ["debug", "error"]`: a log message at each level on the call's stream.
+            for level in args["log"].as_array().into_iter().flatten().take(100) {
+                notifications.push(json!({"jsonrpc": "2.0", "method": "notifications/message",
+                    "params": {"level": level, "logger": "mockmcp", "data": format!("a {} message", level.as_str().unwrap_or("?"))}}));
+            }
             Reply {
                 notifications,
                 outcome: Ok(text(format!("done after {steps} steps"))),

@@ -485,7 +485,7 @@ async fn the_stateless_era() {
     let r = c
         .post_raw(
             json!({"jsonrpc": "2.0", "id": "d", "method": "server/discover", "params": {"_meta": meta}}).to_string().as_bytes(),
-            &[("mcp-method", "server/discover")],
+            &[("mcp-method", "server/discover"), ("mcp-protocol-version", "2026-07-28")],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -505,32 +505,61 @@ async fn the_stateless_era() {
 
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                       "params": {"name": "alpha__echo", "arguments": {"message": "x"}, "_meta": meta}});
-    let r = c
-        .post_raw(
-            call.to_string().as_bytes(),
-            &[("mcp-method", "tools/call"), ("mcp-name", "alpha__echo")],
-        )
-        .await;
+    let r = c.post_stateless(&call).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(text_of(&response_message(&r)["result"]), "x");
-    let r = c
-        .post_raw(call.to_string().as_bytes(), &[("mcp-name", "alpha__add")])
-        .await;
-    assert_eq!(
-        (r.status, r.json()["error"]["code"].as_i64()),
-        (400, Some(-32020))
-    );
-    let r = c
-        .post_raw(call.to_string().as_bytes(), &[("mcp-method", "tools/list")])
-        .await;
-    assert_eq!(
-        (r.status, r.json()["error"]["code"].as_i64()),
-        (400, Some(-32020))
-    );
+    let v = ("mcp-protocol-version", "2026-07-28");
+    // Headers that contradict the body, or are missing, are refused with -32020; a
+    // value's Base64 form and the whitespace around it are read as the value.
+    for headers in [
+        vec![v, ("mcp-method", "tools/call"), ("mcp-name", "alpha__add")],
+        vec![v, ("mcp-method", "tools/list"), ("mcp-name", "alpha__echo")],
+        vec![v, ("mcp-method", "TOOLS/CALL"), ("mcp-name", "alpha__echo")],
+        vec![v, ("mcp-name", "alpha__echo")],
+        vec![v, ("mcp-method", "tools/call")],
+        vec![("mcp-method", "tools/call"), ("mcp-name", "alpha__echo")],
+        vec![
+            ("mcp-protocol-version", "2025-11-25"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "alpha__echo"),
+        ],
+        vec![
+            v,
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?YWxwaGFfX2VjaG8?="),
+        ],
+    ] {
+        let r = c.post_raw(call.to_string().as_bytes(), &headers).await;
+        assert_eq!(
+            (
+                r.status,
+                r.json()["error"]["code"].as_i64(),
+                r.json()["id"].as_i64()
+            ),
+            (400, Some(-32020), Some(2)),
+            "{headers:?}: {}",
+            r.text()
+        );
+    }
+    for headers in [
+        vec![
+            v,
+            ("mcp-method", "  tools/call "),
+            ("mcp-name", "\talpha__echo "),
+        ],
+        vec![
+            v,
+            ("mcp-method", "=?base64?dG9vbHMvY2FsbA==?="),
+            ("mcp-name", "=?base64?YWxwaGFfX2VjaG8=?="),
+        ],
+    ] {
+        let r = c.post_raw(call.to_string().as_bytes(), &headers).await;
+        assert_eq!(r.status, 200, "{headers:?}: {}", r.text());
+    }
 
     let list =
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": meta}});
-    let r = c.post(&list).await;
+    let r = c.post_stateless(&list).await;
     assert_eq!(r.json()["result"]["resultType"], "complete");
     let old = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list",
                      "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2027-01-01"}}});
@@ -542,7 +571,7 @@ async fn the_stateless_era() {
     assert!(r.json()["error"]["data"]["supported"].is_array());
     let unknown =
         json!({"jsonrpc": "2.0", "id": 5, "method": "nope/nope", "params": {"_meta": meta}});
-    let r = c.post(&unknown).await;
+    let r = c.post_stateless(&unknown).await;
     assert_eq!(
         (r.status, r.json()["error"]["code"].as_i64()),
         (404, Some(-32601))

@@ -560,7 +560,12 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
     let mut first = support::eventually(Duration::from_secs(15), "the open namespace", || {
         let call = call.clone();
         async move {
-            let mut rx = support::mcp::post_streaming(gw.addr, "/mcp/open", &[], &call).await;
+            let headers = [
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "beta__sample"),
+            ];
+            let mut rx = support::mcp::post_streaming(gw.addr, "/mcp/open", &headers, &call).await;
             match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
                 Ok(Some(m)) if m["method"] == "sampling/createMessage" => Some((rx, m)),
                 _ => None,
@@ -578,7 +583,7 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
     let stateless = [("mcp-protocol-version", "2026-07-28")];
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                         "params": {"requestId": 77, "_meta": meta}});
-    assert_eq!(other.post(&cancel).await.status, 202);
+    assert_eq!(other.post_stateless(&cancel).await.status, 202);
     for guess in ["m0", "m1", "m2"] {
         let answer = json!({"jsonrpc": "2.0", "id": guess,
                             "result": {"role": "assistant", "model": "x",
@@ -818,9 +823,7 @@ async fn single_valued_mcp_headers_may_not_repeat() {
         assert!(r.text().contains(repeated[0].0), "{}", r.text());
     }
     // Other headers may repeat (Accept is a list).
-    let r = c
-        .post_raw(call.to_string().as_bytes(), &[("mcp-name", "alpha__echo")])
-        .await;
+    let r = c.post_stateless(&call).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -984,7 +987,10 @@ async fn a_version_header_contradicting_the_session_is_refused() {
                 "io.modelcontextprotocol/clientCapabilities": {}}}})
             .to_string()
             .as_bytes(),
-            &[("mcp-protocol-version", "2026-07-28")],
+            &[
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/list"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -744,7 +744,11 @@ async fn isolated_children_of_idle_clients_are_reaped_and_keys_get_their_own() {
         let r = c
             .post_raw(
                 call.to_string().as_bytes(),
-                &[("mcp-method", "tools/call"), ("mcp-name", "iso__whoami")],
+                &[
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "iso__whoami"),
+                    ("mcp-protocol-version", "2026-07-28"),
+                ],
             )
             .await;
         let m = support::mcp::response_message(&r);

@@ -67,7 +67,15 @@ pub(crate) fn admit(
             e.data = Some(json!({"supported": [STATELESS_VERSION], "requested": version}));
             return Err(e);
         }
-        check_mirrored_headers(headers, body, f, method)?;
+        crate::mcp::era::headers::check(
+            headers,
+            body,
+            f,
+            method,
+            f.meta_version
+                .and_then(|s| string_value(body, s))
+                .as_deref(),
+        )?;
         check_meta(body, f, method)?;
         ctx.stateless = true;
         ctx.conversation = match &ctx.principal {
@@ -158,6 +166,13 @@ pub(crate) fn check_meta(body: &[u8], f: &Frame, method: &str) -> Result<(), Rpc
         .and_then(|s| crate::jsonrpc::frame::container_span(body, s.start))
         .map_or(&b""[..], |s| s.of(body));
     let invalid = |m: String| RpcError::new(StatusCode::BAD_REQUEST, code::INVALID_PARAMS, m);
+    if method != "server/discover" && f.meta_version.is_none() {
+        return Err(invalid(
+            "params._meta[\"io.modelcontextprotocol/protocolVersion\"] is required in the \
+             2026-07-28 revision"
+                .into(),
+        ));
+    }
     if method != "server/discover" && memchr::memmem::find(meta, CLIENT_CAPABILITIES).is_none() {
         return Err(invalid(
             "params._meta[\"io.modelcontextprotocol/clientCapabilities\"] is required in \
@@ -173,37 +188,4 @@ pub(crate) fn check_meta(body: &[u8], f: &Frame, method: &str) -> Result<(), Rpc
                 crate::jsonrpc::log_level::META_KEY
             ))
         })
-}
-
-/// Stateless era: `Mcp-Method` / `Mcp-Name` must mirror the body when present.
-pub(crate) fn check_mirrored_headers(
-    headers: &HeaderMap,
-    body: &[u8],
-    f: &Frame,
-    method: &str,
-) -> Result<(), RpcError> {
-    let mismatch = |what: &str| {
-        Err(RpcError::new(
-            StatusCode::BAD_REQUEST,
-            code::HEADER_MISMATCH,
-            format!("the {what} header does not match the request body"),
-        ))
-    };
-    if let Some(h) = header_str(headers, names::MCP_METHOD)
-        && h != method
-    {
-        return mismatch("Mcp-Method");
-    }
-    if let Some(h) = header_str(headers, names::MCP_NAME) {
-        let body_name = match method {
-            "tools/call" | "prompts/get" => f.name,
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
-            _ => None,
-        }
-        .and_then(|s| string_value(body, s));
-        if body_name.as_deref() != Some(h) {
-            return mismatch("Mcp-Name");
-        }
-    }
-    Ok(())
 }

@@ -51,6 +51,27 @@ impl Client {
         self.post_raw(msg.to_string().as_bytes(), &[]).await
     }
 
+    /// POSTs a 2026-07-28 message with the standard headers mirrored from it, as a
+    /// conforming client sends them: `MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name`
+    /// for `tools/call`, `prompts/get` (`params.name`) and `resources/read` (`params.uri`).
+    pub async fn post_stateless(&self, msg: &Value) -> Resp {
+        let method = msg["method"].as_str().unwrap_or_default().to_string();
+        let name = match method.as_str() {
+            "tools/call" | "prompts/get" => msg["params"]["name"].as_str(),
+            "resources/read" => msg["params"]["uri"].as_str(),
+            _ => None,
+        }
+        .map(String::from);
+        let mut extra = vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method.as_str()),
+        ];
+        if let Some(n) = &name {
+            extra.push(("mcp-name", n.as_str()));
+        }
+        self.post_raw(msg.to_string().as_bytes(), &extra).await
+    }
+
     pub async fn initialize(&mut self) -> Resp {
         self.initialize_with(json!({})).await
     }

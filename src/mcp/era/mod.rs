@@ -1,7 +1,9 @@
 //! What the stateless era (2026-07-28) asks of the gateway beyond routing a request,
-//! one idea a file: [`listen`], the `subscriptions/listen` stream (its acknowledgement,
-//! its subscription id, the kinds a client opted into).
+//! one idea a file: [`headers`], the standard request headers checked against the
+//! body; [`listen`], the `subscriptions/listen` stream (its acknowledgement, its
+//! subscription id, the kinds a client opted into).
 //!
 //! `mcp::dispatch` routes; what it hands off lives here.
 
+pub mod headers;
 pub mod listen;

@@ -576,6 +576,64 @@ async fn the_stateless_era() {
         (r.status, r.json()["error"]["code"].as_i64()),
         (404, Some(-32601))
     );
+    // What the revision removed is a method like any unknown one, with the request's id.
+    for removed in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+    ] {
+        let m = json!({"jsonrpc": "2.0", "id": 6, "method": removed,
+                       "params": {"_meta": meta, "uri": "mock://static/hello",
+                                  "protocolVersion": "2025-06-18", "capabilities": {},
+                                  "clientInfo": {"name": "x", "version": "1"}, "level": "info"}});
+        let r = c.post_stateless(&m).await;
+        assert_eq!(
+            (
+                r.status,
+                r.json()["error"]["code"].as_i64(),
+                r.json()["id"].as_i64()
+            ),
+            (404, Some(-32601), Some(6)),
+            "{removed}: {}",
+            r.text()
+        );
+        assert!(r.header("mcp-session-id").is_none(), "{removed}");
+    }
+    // A version header that contradicts `_meta` is a mismatch, before any version check.
+    let r = c
+        .post_raw(
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2025-11-25",
+                "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string()
+            .as_bytes(),
+            &[
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/list"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_i64()),
+        (400, Some(-32020))
+    );
+    // Every request names both `_meta` keys, server/discover included.
+    for partial in [
+        json!({}),
+        json!({"io.modelcontextprotocol/clientCapabilities": {}}),
+        json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"}),
+    ] {
+        let m = json!({"jsonrpc": "2.0", "id": 8, "method": "server/discover",
+                       "params": {"_meta": partial}});
+        let r = c.post_stateless(&m).await;
+        assert_eq!(
+            (r.status, r.json()["error"]["code"].as_i64()),
+            (400, Some(-32602)),
+            "{partial}: {}",
+            r.text()
+        );
+    }
 }
 
 /// Every client starts at id 1: the gateway must give each upstream request its own id

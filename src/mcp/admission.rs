@@ -58,6 +58,20 @@ pub(crate) fn admit(
         });
     if meta_version.is_some() || method == "server/discover" {
         let version = meta_version.as_deref().unwrap_or(STATELESS_VERSION);
+        // A version header that contradicts `_meta` is a header mismatch, whatever the
+        // versions are.
+        if let (Some(h), Some(m)) = (
+            header_str(headers, names::MCP_PROTOCOL_VERSION)
+                .and_then(crate::mcp::era::headers::decoded),
+            f.meta_version.and_then(|s| string_value(body, s)),
+        ) && h != m
+        {
+            return Err(RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::HEADER_MISMATCH,
+                format!("the MCP-Protocol-Version header ({h}) does not match params._meta ({m})"),
+            ));
+        }
         if version != STATELESS_VERSION {
             let mut e = RpcError::new(
                 StatusCode::BAD_REQUEST,
@@ -76,7 +90,7 @@ pub(crate) fn admit(
                 .and_then(|s| string_value(body, s))
                 .as_deref(),
         )?;
-        check_meta(body, f, method)?;
+        check_meta(body, f)?;
         ctx.stateless = true;
         ctx.conversation = match &ctx.principal {
             Some(p) => Arc::from(format!("k:{}", p.key_id)),
@@ -154,10 +168,10 @@ pub(crate) fn check_session_version(headers: &HeaderMap, negotiated: &str) -> Re
 /// The capabilities key every stateless request's `_meta` carries.
 const CLIENT_CAPABILITIES: &[u8] = b"\"io.modelcontextprotocol/clientCapabilities\"";
 
-/// Stateless era: a request's `_meta` names its client's capabilities (400 and -32602
-/// without them; `server/discover`, asked before anything is known, may omit them),
-/// and a `logLevel`, if any, is a level.
-pub(crate) fn check_meta(body: &[u8], f: &Frame, method: &str) -> Result<(), RpcError> {
+/// Stateless era: a request's `_meta` names its protocol version and its client's
+/// capabilities (400 and -32602 without them, `server/discover` included), and a
+/// `logLevel`, if any, is a level.
+pub(crate) fn check_meta(body: &[u8], f: &Frame) -> Result<(), RpcError> {
     if !f.is_request() {
         return Ok(());
     }
@@ -166,14 +180,14 @@ pub(crate) fn check_meta(body: &[u8], f: &Frame, method: &str) -> Result<(), Rpc
         .and_then(|s| crate::jsonrpc::frame::container_span(body, s.start))
         .map_or(&b""[..], |s| s.of(body));
     let invalid = |m: String| RpcError::new(StatusCode::BAD_REQUEST, code::INVALID_PARAMS, m);
-    if method != "server/discover" && f.meta_version.is_none() {
+    if f.meta_version.is_none() {
         return Err(invalid(
             "params._meta[\"io.modelcontextprotocol/protocolVersion\"] is required in the \
              2026-07-28 revision"
                 .into(),
         ));
     }
-    if method != "server/discover" && memchr::memmem::find(meta, CLIENT_CAPABILITIES).is_none() {
+    if memchr::memmem::find(meta, CLIENT_CAPABILITIES).is_none() {
         return Err(invalid(
             "params._meta[\"io.modelcontextprotocol/clientCapabilities\"] is required in \
              the 2026-07-28 revision"

@@ -147,6 +147,13 @@ pub fn route<'v>(
             tool: None,
         })
     };
+    if ctx.stateless && REMOVED_IN_2026.contains(&method) {
+        return Err(RpcError::new(
+            StatusCode::NOT_FOUND,
+            code::METHOD_NOT_FOUND,
+            format!("method not found: {method} is not part of the 2026-07-28 revision"),
+        ));
+    }
     Ok(match method {
         "ping" | "logging/setLevel" => Target::Answer(Bytes::from_static(b"{}")),
         "server/discover" => Target::Answer(Bytes::from(discover(ctx).to_string())),
@@ -233,6 +240,16 @@ pub fn route<'v>(
         }
     })
 }
+
+/// Requests the 2026-07-28 revision removed: a stateless client asking for one gets 404
+/// and -32601, as for any method the gateway does not serve.
+const REMOVED_IN_2026: [&str; 5] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
 
 /// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
 pub async fn dispatch(

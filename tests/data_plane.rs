@@ -508,6 +508,13 @@ async fn the_stateless_era() {
     let r = c.post_stateless(&call).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(text_of(&response_message(&r)["result"]), "x");
+    // Every result names the server the client speaks to: the gateway.
+    assert_eq!(
+        response_message(&r)["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "metamcp",
+        "{}",
+        r.text()
+    );
     let v = ("mcp-protocol-version", "2026-07-28");
     // Headers that contradict the body, or are missing, are refused with -32020; a
     // value's Base64 form and the whitespace around it are read as the value.
@@ -1459,10 +1466,15 @@ async fn subscriptions_listen_acknowledges_tags_filters_and_ends_gracefully() {
     while end.get("method").is_some() {
         end = next_message(&mut rx).await;
     }
+    assert_eq!(end["id"], "listen-7");
+    assert_eq!(end["result"]["resultType"], "complete");
     assert_eq!(
-        end,
-        json!({"jsonrpc": "2.0", "id": "listen-7",
-               "result": {"resultType": "complete", "_meta": tag}})
+        end["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "listen-7"
+    );
+    assert_eq!(
+        end["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "metamcp"
     );
 }
 

@@ -529,7 +529,9 @@ mod tests {
             serde_json::from_slice(&with_result_type(Bytes::from_static(b"{}"), true)).unwrap();
         assert_eq!(
             empty,
-            json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
+            json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "private",
+                   "_meta": {"io.modelcontextprotocol/serverInfo":
+                             {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}})
         );
         let one: Value =
             serde_json::from_slice(&with_result_type(Bytes::from_static(b"{\"a\":1}"), true))

@@ -105,8 +105,14 @@ pub(crate) fn status_only(status: StatusCode) -> Response<Body> {
     r
 }
 
-/// What every result carries for stateless (2026-07-28) clients: `resultType`, and the
+/// What every result carries for stateless (2026-07-28) clients: `resultType`, the
 /// caching hints list, read and discover results require (lists depend on the caller's
-/// key, so they are private and not to be reused).
-pub(crate) const STATELESS_RESULT_MEMBERS: &[u8] =
-    br#""resultType":"complete","ttlMs":0,"cacheScope":"private""#;
+/// key, so they are private and not to be reused), and the gateway's own
+/// `_meta["io.modelcontextprotocol/serverInfo"]` (the server the client speaks to is the
+/// gateway, whichever backend answered).
+pub(crate) const STATELESS_RESULT_MEMBERS: &[u8] = concat!(
+    r#""resultType":"complete","ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"metamcp","version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#""}}"#
+)
+.as_bytes();

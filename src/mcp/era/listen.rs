@@ -169,16 +169,20 @@ impl Subscription {
         })
     }
 
-    /// The graceful end: the listen request's response.
+    /// The graceful end: the listen request's response (with the gateway's serverInfo,
+    /// as every result).
     pub fn end(&self) -> Bytes {
         let mut out = BytesMut::new();
         out.extend_from_slice(b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":");
         out.extend_from_slice(&self.id);
         out.extend_from_slice(b",\"result\":");
         out.extend_from_slice(
-            json!({"resultType": "complete", "_meta": self.meta()})
-                .to_string()
-                .as_bytes(),
+            json!({"resultType": "complete", "_meta": {
+                SUBSCRIPTION_ID: self.meta()[SUBSCRIPTION_ID].clone(),
+                "io.modelcontextprotocol/serverInfo":
+                    {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}})
+            .to_string()
+            .as_bytes(),
         );
         out.extend_from_slice(b"}\n\n");
         out.freeze()
@@ -251,7 +255,9 @@ mod tests {
         assert_eq!(
             end,
             &json!({"jsonrpc": "2.0", "id": "listen-1",
-                    "result": {"resultType": "complete", "_meta": {SUBSCRIPTION_ID: "listen-1"}}})
+                    "result": {"resultType": "complete", "_meta": {SUBSCRIPTION_ID: "listen-1",
+                        "io.modelcontextprotocol/serverInfo":
+                            {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}}})
         );
     }
 

@@ -31,6 +31,17 @@ async fn limited_key(store: &KeyStore, name: &str, limits: LimitsChange) -> (Str
     (issued.id.to_string(), issued.api_key)
 }
 
+/// A new key with `limits`, and an access token for it.
+async fn limited_jwt(
+    gw: &TestGateway,
+    store: &KeyStore,
+    name: &str,
+    limits: LimitsChange,
+) -> String {
+    let (_, key) = limited_key(store, name, limits).await;
+    token(gw, &key).await
+}
+
 /// An access token for `key` (so the test's requests cost no argon2 each).
 async fn token(gw: &TestGateway, key: &str) -> String {
     let r = send_json(
@@ -88,7 +99,8 @@ async fn pings(c: &Client, n: usize) -> Vec<Resp> {
 async fn a_key_gets_its_burst_then_its_rate() {
     let (gw, _alpha) = gateway_with_alpha().await;
     let store = key_store(&gw.db);
-    let (_, key) = limited_key(
+    let jwt = limited_jwt(
+        &gw,
         &store,
         "twenty",
         LimitsChange {
@@ -98,7 +110,6 @@ async fn a_key_gets_its_burst_then_its_rate() {
         },
     )
     .await;
-    let jwt = token(&gw, &key).await;
     let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
     c.initialize().await;
     let start = Instant::now();
@@ -147,7 +158,8 @@ async fn a_key_gets_its_burst_then_its_rate() {
 async fn a_concurrency_cap_refuses_at_once_what_is_over_it() {
     let (gw, _alpha) = gateway_with_alpha().await;
     let store = key_store(&gw.db);
-    let (_, key) = limited_key(
+    let jwt = limited_jwt(
+        &gw,
         &store,
         "two-at-once",
         LimitsChange {
@@ -156,7 +168,6 @@ async fn a_concurrency_cap_refuses_at_once_what_is_over_it() {
         },
     )
     .await;
-    let jwt = token(&gw, &key).await;
     let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
     c.initialize().await;
     let calls = (0..5).map(|i| {
@@ -587,7 +598,8 @@ async fn long_lived_streams_are_bounded_per_key() {
     gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
         .await;
     let store = key_store(&gw.db);
-    let (_, key) = limited_key(
+    let jwt = limited_jwt(
+        &gw,
         &store,
         "streamer",
         LimitsChange {
@@ -596,7 +608,6 @@ async fn long_lived_streams_are_bounded_per_key() {
         },
     )
     .await;
-    let jwt = token(&gw, &key).await;
     let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
     c.initialize().await;
     let session = c.session.clone().unwrap();
@@ -664,7 +675,8 @@ async fn long_lived_streams_are_bounded_per_key() {
 async fn opening_a_stream_spends_the_rate() {
     let (gw, _alpha) = gateway_with_alpha().await;
     let store = key_store(&gw.db);
-    let (_, key) = limited_key(
+    let jwt = limited_jwt(
+        &gw,
         &store,
         "slow",
         LimitsChange {
@@ -673,7 +685,6 @@ async fn opening_a_stream_spends_the_rate() {
         },
     )
     .await;
-    let jwt = token(&gw, &key).await;
     let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
     c.initialize().await;
     let session = c.session.clone().unwrap();
@@ -689,7 +700,8 @@ async fn opening_a_stream_spends_the_rate() {
 async fn rest_execute_counts_toward_max_concurrent() {
     let (gw, alpha) = gateway_with_alpha().await;
     let store = key_store(&gw.db);
-    let (_, key) = limited_key(
+    let jwt = limited_jwt(
+        &gw,
         &store,
         "two-rest",
         LimitsChange {
@@ -698,7 +710,6 @@ async fn rest_execute_counts_toward_max_concurrent() {
         },
     )
     .await;
-    let jwt = token(&gw, &key).await;
     let path = "/api/v1/mcp/servers/alpha/tools/sleep/execute";
     let calls = (0..6).map(|_| {
         let jwt = jwt.clone();

@@ -1570,3 +1570,72 @@ async fn stateless_log_messages_follow_the_requests_log_level() {
         .await;
     assert_eq!(levels(&r), ["debug", "error"]);
 }
+
+/// The backends' own `instructions` reach clients: combined under a heading per server
+/// in `initialize` and `server/discover`, for the view the client uses (a namespace
+/// gets its members' only), each cut to 8 KiB and all within 32 KiB, so a server that
+/// sends a megabyte cannot fill a client's context.
+#[tokio::test]
+async fn backend_instructions_are_combined_by_server_and_bounded() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let hostile = Mock::start(&["--instructions-kib", "1024"]);
+    register(
+        &gw,
+        json!({"name": "huge", "protocol": "http", "url": hostile.url()}),
+    )
+    .await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "alpha-only", "servers": ["alpha"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let r = c.initialize().await;
+    let text = r.json()["result"]["instructions"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.starts_with("metamcp aggregates"), "{text}");
+    assert!(
+        text.contains("\n\n## beta\nRead mock://static/hello before calling echo."),
+        "{text}"
+    );
+    assert!(!text.contains("## alpha"), "alpha gives none");
+    let huge = text
+        .split("## huge\n")
+        .nth(1)
+        .expect("the huge server's section");
+    assert!(
+        huge.len() <= 8 * 1024 + 3 && huge.ends_with('…'),
+        "cut to 8 KiB: {} bytes",
+        huge.len()
+    );
+    assert!(text.len() <= 32 * 1024, "{} bytes", text.len());
+    // The stateless era's discover says the same.
+    let d = Client::new(gw.addr, "/mcp", Some(&gw.client_key))
+        .post_stateless(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
+            "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                 "io.modelcontextprotocol/clientCapabilities": {}}}}),
+        )
+        .await;
+    assert_eq!(
+        d.json()["result"]["instructions"].as_str(),
+        Some(text.as_str())
+    );
+    // A namespace's view holds only its members' instructions.
+    let mut ns = Client::new(gw.addr, "/mcp/alpha-only", Some(&gw.client_key));
+    let r = ns.initialize().await;
+    let only = r.json()["result"]["instructions"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !only.contains("## beta") && !only.contains("## huge"),
+        "{only}"
+    );
+}

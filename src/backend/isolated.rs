@@ -133,7 +133,7 @@ impl IsolatedTransport {
 
     /// Starts the catalog child; the server's capabilities. A fresh stream of the
     /// instances' own messages begins for the supervisor.
-    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
         let caps = self.catalog.connect().await?;
         let (tx, rx) = mpsc::channel(256);
         *self.own.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);

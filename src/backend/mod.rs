@@ -164,6 +164,8 @@ pub struct Backend {
     next_id: AtomicU64,
     status: AtomicU8,
     lists: std::sync::RwLock<Arc<Lists>>,
+    /// Its `instructions` from its last `initialize`.
+    instructions: std::sync::RwLock<Option<Arc<str>>>,
     /// Pokes the supervisor to check the backend now (a call failed).
     wake: Notify,
     last_error: std::sync::Mutex<Option<String>>,
@@ -386,8 +388,18 @@ impl Backend {
 
     /// Opens the session and lists everything.
     async fn connect(&self) -> Result<(), UpstreamError> {
-        let caps = self.transport.connect().await?;
-        self.refresh_lists(caps).await
+        let hello = self.transport.connect().await?;
+        *self.instructions.write().unwrap_or_else(|p| p.into_inner()) =
+            hello.instructions.map(Arc::from);
+        self.refresh_lists(hello.capabilities).await
+    }
+
+    /// The backend's `instructions`, as it gave them when its session opened (bounded).
+    pub fn instructions(&self) -> Option<Arc<str>> {
+        self.instructions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Every page of a list method (`tools/list` → `tools`, …).

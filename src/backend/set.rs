@@ -140,6 +140,7 @@ impl Backends {
                 next_id: AtomicU64::new(1),
                 status: AtomicU8::new(Status::Starting as u8),
                 lists: std::sync::RwLock::default(),
+                instructions: std::sync::RwLock::default(),
                 wake: Notify::new(),
                 last_error: std::sync::Mutex::new(None),
                 last_connected: AtomicU64::new(0),

@@ -160,7 +160,7 @@ impl SseTransport {
     }
 
     /// Opens the stream, learns the POST endpoint, initializes; the capabilities.
-    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
         self.close().await;
         let mut req = upstream::request(&self.sse, None, Method::GET, Bytes::new());
         req.headers_mut().insert(
@@ -214,7 +214,7 @@ impl SseTransport {
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
         ))
         .await?;
-        Ok(result["capabilities"].clone())
+        Ok(crate::backend::transport::Hello::from_result(&result))
     }
 
     async fn post(

@@ -209,7 +209,7 @@ impl StdioTransport {
 
     /// Starts the child (stopping a previous one first) and initializes it; the
     /// server's capabilities.
-    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
         self.close().await;
         self.asleep.store(false, Ordering::Release);
         self.touch();
@@ -284,7 +284,7 @@ impl StdioTransport {
     }
 
     /// Spawns and initializes a child; its capabilities.
-    async fn start_child(&self) -> Result<Value, UpstreamError> {
+    async fn start_child(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
         let child = self.spawn()?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
@@ -304,7 +304,7 @@ impl StdioTransport {
                 b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
             )))
             .await?;
-        Ok(result["capabilities"].clone())
+        Ok(crate::backend::transport::Hello::from_result(&result))
     }
 
     fn spawn(&self) -> Result<Arc<Child>, UpstreamError> {

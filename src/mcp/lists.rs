@@ -116,6 +116,45 @@ pub(crate) fn server_info() -> Value {
     json!({"name": "metamcp", "version": env!("CARGO_PKG_VERSION")})
 }
 
+/// The gateway's own line, first in every `instructions`.
+const GATEWAY_INSTRUCTIONS: &str =
+    "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.";
+/// The most the combined `instructions` may hold, in bytes.
+pub const MAX_COMBINED_INSTRUCTIONS: usize = 32 * 1024;
+
+/// The view's `instructions`: the gateway's line, then each member server's own (as it
+/// gave them at `initialize`, each cut to 8 KiB), under a heading naming the server,
+/// within [`MAX_COMBINED_INSTRUCTIONS`]; servers that no longer fit are named.
+pub(crate) fn instructions(ctx: &Ctx) -> String {
+    let mut out = String::from(GATEWAY_INSTRUCTIONS);
+    let mut left_out = Vec::new();
+    for id in &ctx.view.members {
+        let Some(backend) = ctx.state.backends.get(id) else {
+            continue;
+        };
+        let Some(text) = backend.instructions() else {
+            continue;
+        };
+        let section = format!("\n\n## {}\n{}", backend.name, text);
+        if out.len() + section.len() <= MAX_COMBINED_INSTRUCTIONS {
+            out.push_str(&section);
+        } else {
+            left_out.push(backend.name.clone());
+        }
+    }
+    if !left_out.is_empty() {
+        let named = left_out.len().min(8);
+        let more = left_out.len() - named;
+        out.push_str(&format!(
+            "\n\n(The instructions of {}{} are left out: the combined instructions are at most {} KiB.)",
+            left_out[..named].join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() },
+            MAX_COMBINED_INSTRUCTIONS / 1024
+        ));
+    }
+    out
+}
+
 pub(crate) fn discover(ctx: &Ctx) -> Value {
     let mut versions = vec![STATELESS_VERSION];
     versions.extend_from_slice(SESSION_VERSIONS);
@@ -123,7 +162,7 @@ pub(crate) fn discover(ctx: &Ctx) -> Value {
         "supportedVersions": versions,
         "capabilities": capabilities(&ctx.view),
         "serverInfo": server_info(),
-        "instructions": "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.",
+        "instructions": instructions(ctx),
     })
 }
 
@@ -163,7 +202,7 @@ pub(crate) fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<
         "protocolVersion": version,
         "capabilities": capabilities(&ctx.view),
         "serverInfo": server_info(),
-        "instructions": "metamcp aggregates several MCP servers; tool and prompt names are <server>__<name>.",
+        "instructions": instructions(ctx),
     });
     let mut resp = json_response(
         StatusCode::OK,

@@ -48,6 +48,9 @@ struct Options {
     /// Start a grandchild (`sleep 3600`) that outlives us unless our group is killed:
     /// for the gateway's leak tests.
     fork: bool,
+    /// `--instructions-kib N`: `instructions` of N KiB in the initialize result (a
+    /// hostile server's); the rich profile gives a short line without it.
+    instructions_kib: Option<usize>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -57,6 +60,7 @@ fn parse_args() -> Result<Options, String> {
         rich: false,
         always_sse: false,
         fork: false,
+        instructions_kib: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -75,6 +79,13 @@ fn parse_args() -> Result<Options, String> {
             },
             "--sse" => o.always_sse = true,
             "--fork" => o.fork = true,
+            "--instructions-kib" => {
+                o.instructions_kib = Some(
+                    value("--instructions-kib")?
+                        .parse()
+                        .map_err(|_| "--instructions-kib takes a number".to_string())?,
+                )
+            }
             "-h" | "--help" => {
                 return Err("usage: mockmcp [--transport http|sse|stdio] [--port N] [--profile basic|rich] [--sse] [--fork]".into());
             }
@@ -102,6 +113,8 @@ struct Session {
 
 struct Server {
     rich: bool,
+    /// What `initialize` answers as `instructions`, if anything.
+    instructions: Option<String>,
     always_sse: bool,
     /// Legacy HTTP+SSE sessions (`--transport sse`): the stream each session's answers go to.
     sse_streams: Mutex<HashMap<String, mpsc::Sender<Bytes>>>,
@@ -241,10 +254,12 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
             } else {
                 VERSIONS[0]
             };
-            Reply::ok(
-                json!({"protocolVersion": version, "capabilities": server.capabilities(),
-                             "serverInfo": {"name": "mockmcp", "version": env!("CARGO_PKG_VERSION")}}),
-            )
+            let mut result = json!({"protocolVersion": version, "capabilities": server.capabilities(),
+                             "serverInfo": {"name": "mockmcp", "version": env!("CARGO_PKG_VERSION")}});
+            if let Some(i) = &server.instructions {
+                result["instructions"] = Value::String(i.clone());
+            }
+            Reply::ok(result)
         }
         "ping" => Reply::ok(json!({})),
         "tools/list" => Reply::ok(json!({"tools": server.tools()})),
@@ -1031,8 +1046,14 @@ fn main() {
     {
         eprintln!("mockmcp: cannot fork a grandchild: {e}");
     }
+    let instructions = match opts.instructions_kib {
+        Some(kib) => Some("Use the tools carefully. ".repeat(kib * 1024 / 25 + 1)),
+        None if opts.rich => Some("Read mock://static/hello before calling echo.".to_string()),
+        None => None,
+    };
     let server = Arc::new(Server {
         rich: opts.rich,
+        instructions,
         always_sse: opts.always_sse,
         sse_streams: Mutex::default(),
         sessions: Mutex::default(),

@@ -132,6 +132,8 @@ pub struct UpstreamSession {
     pub version: HeaderValue,
     pub capabilities: Value,
     pub server_info: Value,
+    /// What the backend said of itself (its capabilities and `instructions`).
+    pub hello: crate::backend::transport::Hello,
     /// Counts re-initializations, so concurrent 404s re-initialize once.
     pub generation: u64,
 }
@@ -223,6 +225,7 @@ pub async fn initialize(
             .map_err(|_| UpstreamError::Protocol("bad version".into()))?,
         capabilities: result["capabilities"].clone(),
         server_info: result["serverInfo"].clone(),
+        hello: crate::backend::transport::Hello::from_result(&result),
         generation,
     };
     let note = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);

@@ -124,13 +124,13 @@ impl HttpTransport {
             .ok_or_else(|| UpstreamError::Connect("the backend is not connected".into()))
     }
 
-    /// Opens a fresh session (and the pool for plain http); returns the backend's
-    /// capabilities.
-    pub async fn connect(&self) -> Result<Value, UpstreamError> {
+    /// Opens a fresh session (and the pool for plain http); returns what the backend
+    /// said of itself.
+    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
         let generation = self.session.load_full().map_or(0, |s| s.generation);
         let s = upstream::initialize(&self.client, &self.endpoint, generation + 1, self.timeout)
             .await?;
-        let caps = s.capabilities.clone();
+        let caps = s.hello.clone();
         self.store_session(Arc::new(s));
         if self.pool.load().is_none() && self.endpoint.uri.scheme_str() == Some("http") {
             match Pool::new(&self.endpoint.uri, &self.endpoint.headers).await {

@@ -1639,3 +1639,38 @@ async fn backend_instructions_are_combined_by_server_and_bounded() {
         "{only}"
     );
 }
+
+/// A backend's retired -32002 (resource not found) reaches a 2026-07-28 client as
+/// -32602; a session-era client gets the backend's code as it was.
+#[tokio::test]
+async fn stateless_clients_never_see_the_retired_resource_not_found_code() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let read = json!({"jsonrpc": "2.0", "id": 9, "method": "resources/read",
+                      "params": {"uri": "mock://items/missing", "_meta": meta}});
+    let r = Client::new(gw.addr, "/mcp", Some(&gw.client_key))
+        .post_stateless(&read)
+        .await;
+    let m = response_message(&r);
+    assert_eq!(
+        (m["id"].as_i64(), m["error"]["code"].as_i64()),
+        (Some(9), Some(-32602)),
+        "{m}"
+    );
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not found")
+    );
+    let s = session(&gw, "/mcp", &gw.client_key).await;
+    let m = s
+        .call(
+            json!(9),
+            "resources/read",
+            json!({"uri": "mock://items/missing"}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32002, "{m}");
+}

@@ -235,6 +235,11 @@ async fn forward_call(
         && !collect
         && let Some(whole) = source.take_whole()
     {
+        let whole = if caller.stateless {
+            super::upstream::retire_codes(whole)
+        } else {
+            whole
+        };
         let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
         record.response_bytes = whole.len();
         record.saw(&whole);

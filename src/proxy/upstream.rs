@@ -96,6 +96,34 @@ impl Tail {
     }
 }
 
+/// A backend's error codes the 2026-07-28 revision retired, and what a stateless client
+/// gets instead: -32002 (resource not found) is -32602 (invalid params). Same length, so
+/// the answer is patched in place; a code split between two pieces is left as it is.
+const RETIRED: &[(&[u8], &[u8])] = &[(b"-32002", b"-32602")];
+
+/// `piece` with each retired code that is the value of a `"code"` member replaced.
+pub(super) fn retire_codes(piece: Bytes) -> Bytes {
+    let mut patched: Option<BytesMut> = None;
+    for (old, new) in RETIRED {
+        let mut from = 0;
+        while let Some(at) = memchr::memmem::find(&piece[from..], old).map(|i| from + i) {
+            from = at + old.len();
+            let before = piece[..at].trim_ascii_end();
+            let is_code = before
+                .strip_suffix(b":")
+                .is_some_and(|b| b.trim_ascii_end().ends_with(b"\"code\""));
+            let whole = piece
+                .get(at + old.len())
+                .is_none_or(|c| !c.is_ascii_digit());
+            if is_code && whole {
+                let p = patched.get_or_insert_with(|| BytesMut::from(&piece[..]));
+                p[at..at + new.len()].copy_from_slice(new);
+            }
+        }
+    }
+    patched.map_or(piece, BytesMut::freeze)
+}
+
 /// What marks a log message in an SSE piece.
 pub(super) const LOG_MESSAGE: &[u8] = b"notifications/message";
 
@@ -300,6 +328,11 @@ impl hyper::body::Body for UpstreamBody {
             match this.inner.poll_chunk(cx) {
                 Poll::Ready(Some(Ok(data))) => {
                     let data = if this.sse { this.screen(data) } else { data };
+                    let data = if this.stateless {
+                        retire_codes(data)
+                    } else {
+                        data
+                    };
                     this.record.response_bytes += data.len();
                     this.record.saw(&data);
                     // Progress notifications and the backend's own requests to the client
@@ -339,6 +372,31 @@ impl hyper::body::Body for UpstreamBody {
                     return Poll::Pending;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retired_codes_are_renumbered_only_as_error_codes() {
+        let answer = |s: &str| retire_codes(Bytes::from(s.to_string()));
+        assert_eq!(
+            answer(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32002,"message":"not found"}}"#),
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"not found"}}"#
+        );
+        assert_eq!(
+            answer("data: {\"error\":{\"code\" : -32002}}\n\n"),
+            "data: {\"error\":{\"code\" : -32602}}\n\n"
+        );
+        for kept in [
+            r#"{"result":{"content":[{"type":"text","text":"-32002"}]}}"#,
+            r#"{"error":{"code":-320021,"message":"x"}}"#,
+            r#"{"result":{"count":-32002}}"#,
+        ] {
+            assert_eq!(answer(kept), kept);
         }
     }
 }

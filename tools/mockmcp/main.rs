@@ -286,6 +286,9 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
                 Reply::ok(
                     json!({"contents": [{"uri": uri, "mimeType": "text/plain", "text": "hello from mockmcp"}]}),
                 )
+            } else if uri == "mock://items/missing" {
+                // A URI the template matches that names nothing.
+                Reply::err(-32002, format!("resource not found: {uri}"))
             } else if let Some(id) = uri.strip_prefix("mock://items/") {
                 Reply::ok(
                     json!({"contents": [{"uri": uri, "mimeType": "application/json",

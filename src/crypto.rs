@@ -183,6 +183,33 @@ pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Decodes standard Base64 (RFC 4648 §4) with its padding, strictly: the length a
+/// multiple of four, `=` only at the end and only as much as the length needs, the
+/// standard alphabet only, and no stray bits (one spelling per value). Through
+/// [`base64url_decode`], after translating the alphabet.
+pub fn base64_decode_padded(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(4) || s.contains(['-', '_']) {
+        return None;
+    }
+    let unpadded = s
+        .strip_suffix("==")
+        .or_else(|| s.strip_suffix('='))
+        .unwrap_or(s);
+    if unpadded.contains('=') {
+        return None;
+    }
+    let url: String = unpadded
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    let bytes = base64url_decode(&url)?;
+    (base64url(&bytes) == url).then_some(bytes)
+}
+
 /// Compares two byte strings in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

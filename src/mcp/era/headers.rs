@@ -25,48 +25,8 @@ pub fn decoded(value: &str) -> Option<Cow<'_, str>> {
     else {
         return Some(Cow::Borrowed(v));
     };
-    let bytes = base64_standard(inner)?;
+    let bytes = crate::crypto::base64_decode_padded(inner)?;
     String::from_utf8(bytes).ok().map(Cow::Owned)
-}
-
-/// Strict standard Base64 (RFC 4648 §4) with padding.
-fn base64_standard(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    for (i, chunk) in b.chunks(4).enumerate() {
-        let last = i == b.len() / 4 - 1;
-        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for (j, c) in chunk.iter().enumerate() {
-            n <<= 6;
-            if j < 4 - pad {
-                n |= value(*c)?;
-            }
-        }
-        let got = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        // Bits beyond the last byte must be zero (one spelling per value).
-        if (pad == 1 && got[2] != 0) || (pad == 2 && got[1] != 0) {
-            return None;
-        }
-        out.extend_from_slice(&got[..3 - pad]);
-    }
-    Some(out)
 }
 
 fn mismatch(message: String) -> RpcError {

@@ -72,6 +72,8 @@ pub struct State {
     pub subscriptions: Arc<crate::routing::subscriptions::Subscriptions>,
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<ServerRequests>,
+    /// Stateless clients' calls waiting for their input (multi-round-trip requests).
+    pub parked: Arc<crate::proxy::rounds::Parked>,
     /// Per-view list changes, for clients' notification streams.
     pub list_changes: broadcast::Sender<ListChanged>,
     /// Asks the routing builder for a rebuild.
@@ -105,7 +107,17 @@ impl State {
             config.audit,
             config.audit_queue,
         ));
+        let parked = Arc::new(crate::proxy::rounds::Parked::new(
+            crate::proxy::rounds::ParkBounds {
+                ttl: config.parked.ttl,
+                per_key: config.parked.per_key,
+                total: config.parked.total,
+            },
+            cipher.clone(),
+            config.parked.replica_url.clone(),
+        ));
         State {
+            parked,
             cipher,
             backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone()), backend_tls),
             routing: Routing::default(),

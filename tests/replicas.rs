@@ -678,3 +678,72 @@ async fn touch_until_delivered(
         );
     }
 }
+
+/// A 2026-07-28 client's call whose backend asks it something waits on the replica that
+/// forwarded it; the retries may come to any replica, which passes them on. Checked by
+/// hand (call on one replica, retries on the two others) and with the official Python
+/// SDK 2.x behind the round-robin balancer, four rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_of_a_call_waiting_for_input_may_reach_any_replica() {
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}});
+    let elicit = |key: &str| {
+        json!([{"method": "elicitation/create", "key": key,
+                "params": {"message": key, "requestedSchema": {"type": "object", "properties": {}}}}])
+    };
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "mock__ask", "_meta": meta,
+                                 "arguments": {"rounds": [elicit("a"), elicit("b")]}}});
+    let on = |i: usize| Client::new(replicas[i].addr, "/mcp", Some(&admin));
+    let first = support::mcp::response_message(&on(0).post_stateless(&call).await);
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let mut state = first["result"]["requestState"].clone();
+    for (round, (replica, key)) in [(1, "a"), (2, "b")].into_iter().enumerate() {
+        let mut retry = call.clone();
+        retry["id"] = json!(10 + round);
+        retry["params"]["inputResponses"] =
+            json!({key: {"action": "accept", "content": {"via": replica}}});
+        retry["params"]["requestState"] = state.clone();
+        let m = support::mcp::response_message(&on(replica).post_stateless(&retry).await);
+        assert_eq!(m["id"], 10 + round, "{m}");
+        if round == 0 {
+            assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+            state = m["result"]["requestState"].clone();
+        } else {
+            assert_eq!(m["result"]["resultType"], "complete", "{m}");
+            let answers: Value = serde_json::from_str(&text_of(&m["result"])).unwrap();
+            assert_eq!(answers[0][0]["content"]["via"], 1, "{answers}");
+            assert_eq!(answers[1][0]["content"]["via"], 2, "{answers}");
+        }
+    }
+    // The SDK through the balancer.
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp", balancer.addr());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(peers().join("venv2/bin/python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/peers/sdk2_rounds.py"
+            ))
+            .args([&url, &admin])
+            .output()
+            .expect("run the SDK")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "sdk2_rounds.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(seen["error"], false, "{seen}");
+    let answers = &seen["answers"];
+    assert_eq!(answers[0][0]["content"]["name"], "one", "{seen}");
+    assert_eq!(answers[1][0]["content"]["text"], "sampled", "{seen}");
+    assert_eq!(answers[2][0]["roots"][0]["uri"], "file:///srv", "{seen}");
+    assert_eq!(answers[3][0]["content"]["name"], "four", "{seen}");
+}

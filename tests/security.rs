@@ -557,34 +557,34 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
                       "io.modelcontextprotocol/clientCapabilities": {"sampling": {}}});
     let call = json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call",
                       "params": {"name": "beta__sample", "arguments": {"prompt": "hi"}, "_meta": meta}});
-    let mut first = support::eventually(Duration::from_secs(15), "the open namespace", || {
+    // The backend's question ends the response as `input_required` with a sealed state
+    // (a stateless client takes no requests); the call waits at the gateway.
+    let first = support::eventually(Duration::from_secs(15), "the open namespace", || {
         let call = call.clone();
+        let c = Client::new(gw.addr, "/mcp/open", None);
         async move {
-            let headers = [
-                ("mcp-protocol-version", "2026-07-28"),
-                ("mcp-method", "tools/call"),
-                ("mcp-name", "beta__sample"),
-            ];
-            let mut rx = support::mcp::post_streaming(gw.addr, "/mcp/open", &headers, &call).await;
-            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                Ok(Some(m)) if m["method"] == "sampling/createMessage" => Some((rx, m)),
-                _ => None,
-            }
+            let r = c.post_stateless(&call).await;
+            let m = support::mcp::response_message(&r);
+            (m["result"]["resultType"] == "input_required").then_some(m)
         }
     })
     .await;
-    let asked = first.1["id"].as_str().unwrap().to_string();
-    assert!(
-        asked.len() >= 20 && asked.starts_with('m'),
-        "an unguessable id: {asked}"
-    );
-    // A second anonymous client cancels "its" request 77 and answers guessed ids.
+    assert_eq!(first["id"], 77, "{first}");
+    let asks = first["result"]["inputRequests"].as_object().unwrap();
+    let (key, ask) = asks.iter().next().unwrap();
+    assert_eq!(ask["method"], "sampling/createMessage", "{first}");
+    let state = first["result"]["requestState"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A second anonymous client cancels "its" request 77, answers guessed ids, and
+    // retries with forged states: nothing of it reaches the waiting call.
     let other = Client::new(gw.addr, "/mcp/open", None);
     let stateless = [("mcp-protocol-version", "2026-07-28")];
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                         "params": {"requestId": 77, "_meta": meta}});
     assert_eq!(other.post_stateless(&cancel).await.status, 202);
-    for guess in ["m0", "m1", "m2"] {
+    for guess in ["m0", "m1", "0"] {
         let answer = json!({"jsonrpc": "2.0", "id": guess,
                             "result": {"role": "assistant", "model": "x",
                                        "content": {"type": "text", "text": "hijacked"}}});
@@ -593,19 +593,31 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
             .await;
         assert_eq!(r.status, 202, "{}", r.text());
     }
-    // The client that was asked answers; its call completes with its own answer.
-    let answer = json!({"jsonrpc": "2.0", "id": asked,
-                        "result": {"role": "assistant", "model": "x",
-                                   "content": {"type": "text", "text": "mine"}}});
-    let r = other
-        .post_raw(answer.to_string().as_bytes(), &stateless)
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text());
-    let done = tokio::time::timeout(Duration::from_secs(10), first.0.recv())
-        .await
-        .expect("the call completes")
-        .expect("a result");
-    assert_eq!(done["id"], 77, "{done}");
+    let answers = json!({key: {"role": "assistant", "model": "x",
+                               "content": {"type": "text", "text": "hijacked"}}});
+    for forged in [
+        format!("{state}x"),
+        "mrs1.AAAA".to_string(),
+        state[..state.len() - 8].to_string(),
+    ] {
+        let mut retry = call.clone();
+        retry["id"] = json!(78);
+        retry["params"]["inputResponses"] = answers.clone();
+        retry["params"]["requestState"] = json!(forged);
+        let m = support::mcp::response_message(&other.post_stateless(&retry).await);
+        assert_eq!(m["error"]["code"], -32602, "{m}");
+    }
+    assert_eq!(gw.state.parked.len(), 1, "the call still waits");
+    // The client that was asked answers with its state; its call completes with its
+    // own answer.
+    let mut retry = call.clone();
+    retry["id"] = json!(79);
+    retry["params"]["inputResponses"] = json!({key: {"role": "assistant", "model": "x",
+                                                     "content": {"type": "text", "text": "mine"}}});
+    retry["params"]["requestState"] = json!(state);
+    let c = Client::new(gw.addr, "/mcp/open", None);
+    let done = support::mcp::response_message(&c.post_stateless(&retry).await);
+    assert_eq!(done["id"], 79, "{done}");
     assert!(
         done["result"]["content"][0]["text"]
             .as_str()

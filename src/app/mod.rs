@@ -113,6 +113,9 @@ async fn flush_usage(state: std::sync::Weak<crate::state::State>) {
 
 /// Serves on `listener` with the background tasks running, until `shutdown` completes.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+    if let Ok(local) = listener.local_addr() {
+        state.parked.listening_at(local);
+    }
     let listener_task = tokio::spawn(changes::run(state.clone()));
     server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();

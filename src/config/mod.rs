@@ -75,6 +75,16 @@ pub const KEY_MAX_CONCURRENT: &str = "METAMCP_KEY_MAX_CONCURRENT";
 pub const KEY_MAX_STREAMS: &str = "METAMCP_KEY_MAX_STREAMS";
 /// Long-lived streams the process holds open at once, over all keys.
 pub const MAX_STREAMS: &str = "METAMCP_MAX_STREAMS";
+/// How long a call whose backend asked the client something waits for a stateless
+/// client's retry (multi-round-trip requests) before it is cancelled upstream.
+pub const MRTR_TTL: &str = "METAMCP_MRTR_TTL";
+/// Calls one key may have waiting for its input at once.
+pub const KEY_MAX_PARKED: &str = "METAMCP_KEY_MAX_PARKED";
+/// Calls waiting for clients' input the process holds at once, over all keys.
+pub const MAX_PARKED: &str = "METAMCP_MAX_PARKED";
+/// The URL other replicas reach this one at (`http://10.0.3.7:12009`): a retry of a
+/// call waiting here may reach any replica, which passes it on.
+pub const REPLICA_URL: &str = "METAMCP_REPLICA_URL";
 /// Database connection pool size.
 pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
 /// Absolute lifetime of a client session.
@@ -134,6 +144,10 @@ const FILE_KEYS: &[&str] = &[
     KEY_MAX_CONCURRENT,
     KEY_MAX_STREAMS,
     MAX_STREAMS,
+    MRTR_TTL,
+    KEY_MAX_PARKED,
+    MAX_PARKED,
+    REPLICA_URL,
     DB_POOL_SIZE,
     SESSION_TTL,
     MAX_CONNECTIONS,
@@ -188,6 +202,9 @@ const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(2);
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 const DEFAULT_AUDIT_QUEUE: usize = 100_000;
+const DEFAULT_MRTR_TTL: Duration = Duration::from_secs(300);
+const DEFAULT_KEY_MAX_PARKED: usize = 64;
+const DEFAULT_MAX_PARKED: usize = 10_000;
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
@@ -219,6 +236,8 @@ pub struct Config {
     pub key_defaults: Defaults,
     /// Long-lived streams per key and in total.
     pub stream_bounds: StreamBounds,
+    /// Calls waiting for stateless clients' input.
+    pub parked: Parking,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -243,6 +262,17 @@ pub struct Config {
     /// Extra trusted certificates (PEM) for `https://` backends.
     pub backend_ca_file: Option<PathBuf>,
     pub log_filter: String,
+}
+
+/// Calls waiting for a stateless client's input (multi-round-trip requests).
+#[derive(Clone, Debug)]
+pub struct Parking {
+    pub ttl: Duration,
+    pub per_key: usize,
+    pub total: usize,
+    /// Where other replicas reach this one; `None`: the listen address when it is a
+    /// specific one, else retries must come back to this replica.
+    pub replica_url: Option<String>,
 }
 
 /// The per-user data directory: `$XDG_DATA_HOME/metamcp`, else
@@ -287,6 +317,10 @@ impl Config {
         let key_conc_raw = get(KEY_MAX_CONCURRENT).filter(|s| !s.trim().is_empty());
         let key_streams_raw = get(KEY_MAX_STREAMS);
         let streams_raw = get(MAX_STREAMS);
+        let mrtr_ttl_raw = get(MRTR_TTL);
+        let key_parked_raw = get(KEY_MAX_PARKED);
+        let parked_raw = get(MAX_PARKED);
+        let replica_raw = get(REPLICA_URL).filter(|s| !s.trim().is_empty());
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
         let conns_raw = get(MAX_CONNECTIONS);
@@ -425,6 +459,18 @@ impl Config {
                 .and_then(|s| errs.check(MAX_STREAMS, whole_number(&s, 10_000_000)))
                 .map_or(limits::DEFAULT_MAX_STREAMS, |n| n as u32),
         };
+        let parked = Parking {
+            ttl: mrtr_ttl_raw
+                .and_then(|s| errs.check(MRTR_TTL, parse_duration(&s)))
+                .unwrap_or(DEFAULT_MRTR_TTL),
+            per_key: key_parked_raw
+                .and_then(|s| errs.check(KEY_MAX_PARKED, whole_number(&s, 1_000_000)))
+                .unwrap_or(DEFAULT_KEY_MAX_PARKED),
+            total: parked_raw
+                .and_then(|s| errs.check(MAX_PARKED, whole_number(&s, 10_000_000)))
+                .unwrap_or(DEFAULT_MAX_PARKED),
+            replica_url: replica_raw.and_then(|s| errs.check(REPLICA_URL, replica_url(&s))),
+        };
         let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
             errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
         });
@@ -509,6 +555,7 @@ impl Config {
                 max_header_bytes: max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER_BYTES),
                 key_defaults,
                 stream_bounds,
+                parked,
                 db_pool_size,
                 session_ttl,
                 max_connections,
@@ -549,6 +596,18 @@ impl Config {
         };
         Config::from_source(&Layered(overrides, Layered(Env, toml)))
     }
+}
+
+/// A replica URL: `http://host:port`, no path (the MCP paths are added to it).
+fn replica_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("http://")
+        .ok_or("must be an http:// URL (replicas talk on the internal network)")?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err("must be http://host:port with no path, query or user".into());
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]

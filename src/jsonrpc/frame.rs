@@ -74,6 +74,10 @@ pub struct Frame {
     /// `params._meta.traceparent` and `tracestate` (string literals).
     pub meta_traceparent: Option<Span>,
     pub meta_tracestate: Option<Span>,
+    /// `params.requestState` (a multi-round-trip retry's, any JSON value).
+    pub request_state: Option<Span>,
+    /// Where `params.inputResponses` starts (an object's span is empty, at its `{`).
+    pub input_responses: Option<Span>,
 }
 
 impl Frame {
@@ -334,6 +338,8 @@ impl Walker<'_, '_> {
                 "requestId" => f.request_id = Some(span),
                 "progressToken" => f.progress = Some(span),
                 "protocolVersion" if self.is_str(v) => f.protocol_version = Some(span),
+                "requestState" => f.request_state = Some(span),
+                "inputResponses" => f.input_responses = Some(span),
                 "_meta" => {
                     f.meta = Some(span);
                     self.members(v, |key, v, span| match key {

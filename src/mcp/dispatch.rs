@@ -366,6 +366,11 @@ fn refuse(ctx: &Ctx, key: &crate::store::keys::KeyId, r: &Refused) -> RpcError {
     RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms)
 }
 
+/// `body` holding the key's place in flight until it has been sent.
+pub(crate) fn held(body: Body, held: InFlight) -> Body {
+    Body::Stream(Box::pin(Held { body, _held: held }))
+}
+
 /// An answer's body with the key's place in flight, given back when it has been sent.
 struct Held {
     body: Body,

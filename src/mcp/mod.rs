@@ -139,6 +139,7 @@ impl Ctx {
             namespace: self.namespace.as_deref(),
             audit: &self.state.audit,
             trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),
+            parked: &self.state.parked,
         }
     }
 
@@ -477,7 +478,12 @@ async fn single_untraced_with(
         }
         return status_only(StatusCode::ACCEPTED);
     }
-    match dispatch::dispatch(ctx, body, f, false).await {
+    let answered = if ctx.stateless && f.request_state.is_some() {
+        Box::pin(era::retry::retry(ctx, headers, body, f)).await
+    } else {
+        dispatch::dispatch(ctx, body, f, false).await
+    };
+    match answered {
         Ok(r) => r,
         Err(e) => {
             *error = Some(e.code);

@@ -31,6 +31,9 @@ use super::record::{CallRecord, ClientSpan, Outcome};
 pub(crate) use super::upstream::Tail;
 pub use super::upstream::UpstreamBody;
 
+/// The requests a server may answer with `input_required` (2026-07-28).
+pub const MRTR_METHODS: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
+
 /// Longest a collected (batched, REST) answer may be.
 pub const MAX_COLLECTED: usize = 64 << 20;
 
@@ -56,6 +59,8 @@ pub struct Caller<'a> {
     pub audit: &'a Arc<Audit>,
     /// The request's trace and the tracer (when tracing is configured).
     pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
+    /// Where a stateless client's call waits for its input (multi-round-trip requests).
+    pub parked: &'a Arc<super::rounds::Parked>,
 }
 
 impl Caller<'_> {
@@ -288,7 +293,28 @@ async fn forward_call(
         log_floor: None,
         request: body.clone(),
         conversation: caller.conversation.clone(),
+        mrtr: false,
+        asks: Vec::new(),
     };
+    let method = f.method(body).unwrap_or_default();
+    if caller.stateless && sse && !collect && MRTR_METHODS.contains(&method) {
+        let mut stream = Box::new(stream);
+        stream.mrtr = true;
+        let binding = super::rounds::Binding {
+            principal: caller
+                .key
+                .as_ref()
+                .map(|k| k.as_str().to_string())
+                .unwrap_or_default(),
+            namespace: caller.namespace.map(str::to_string),
+            method: method.to_string(),
+            digest: String::new(),
+        };
+        let rounds = super::rounds::Rounds::new(stream, caller.parked.clone(), binding);
+        let mut r = Response::new(Body::Stream(Box::pin(rounds)));
+        r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        return r;
+    }
     if collect {
         return Box::pin(collect_response(stream)).await;
     }

@@ -11,6 +11,7 @@
 pub mod calls;
 pub mod forward;
 mod record;
+pub mod rounds;
 pub mod rpc;
 pub mod splicer;
 mod upstream;

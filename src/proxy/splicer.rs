@@ -204,6 +204,12 @@ impl ResponseSplicer {
         self
     }
 
+    /// Puts another client id into the response still to come: a multi-round-trip
+    /// request's retry carries a new id, and the waiting call answers it.
+    pub fn set_client_id(&mut self, client_id: Bytes) {
+        self.client_id = client_id;
+    }
+
     /// Whether the SSE event carrying the response has ended (its blank line went by).
     pub fn answer_ended(&self) -> bool {
         self.answer_ended

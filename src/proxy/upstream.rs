@@ -58,6 +58,11 @@ pub struct UpstreamBody {
     pub(super) conversation: Arc<str>,
     /// The call's account, finished with the answer.
     pub(super) record: CallRecord,
+    /// A stateless client's call that may need input (`tools/call`, `prompts/get`,
+    /// `resources/read`): the backend's requests to the client are held in `asks`
+    /// instead of being relayed, and the call waits for the client's retry.
+    pub(super) mrtr: bool,
+    pub(super) asks: Vec<super::rounds::Ask>,
 }
 
 /// Where the first whole SSE event of `piece` ends (after its blank line).
@@ -198,6 +203,10 @@ impl UpstreamBody {
                         .notify(crate::proxy::calls::owner_key(&conversation), answer)
                         .await;
                 });
+            } else if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
+                kept.extend_from_slice(&data[from..start]);
+                from = end;
+                self.asks.push(ask);
             } else if self.muted(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
@@ -224,6 +233,38 @@ impl UpstreamBody {
             return None;
         }
         Some((f.id?.of(&data).to_vec(), name))
+    }
+
+    /// A request of the backend's that a stateless client answers on its retry.
+    fn held(&self, event: &[u8]) -> Option<super::rounds::Ask> {
+        let data = crate::backend::http::sse_data(event).pop()?;
+        let f = frame::parse(&data).ok()?;
+        if !f.is_request() {
+            return None;
+        }
+        super::rounds::Ask::of(&data, &f, &self.asks)
+    }
+
+    /// Goes on answering a multi-round-trip retry: its id in the response still to
+    /// come, its `_meta` read afresh, and the timeout counted from now.
+    pub(super) fn resume(&mut self, client_id: Bytes, request: Bytes) {
+        self.splicer.set_client_id(client_id.clone());
+        self.client_id = client_id;
+        self.request = request;
+        self.caps = None;
+        self.log_floor = None;
+        self.progress = tokio::time::Instant::now();
+        let due = self.progress + self.timeout;
+        self.deadline.as_mut().reset(due);
+    }
+
+    /// Ends a call nobody will take further (its client never retried): recorded as
+    /// cancelled (not the backend's failure), and cancelled upstream as the guard drops.
+    pub(super) fn finish_abandoned(&mut self, why: &str) {
+        tracing::debug!(backend = %self.backend.name, why, "a call waiting for input was given up");
+        self.finished = true;
+        self.guard = None;
+        self.record.finish(Outcome::Cancelled);
     }
 
     /// The end of an SSE answer that never came: a final error event for the client. It

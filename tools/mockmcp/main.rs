@@ -183,6 +183,8 @@ impl Server {
                               "inputSchema": obj(json!({}), json!([]))}));
             tools.push(json!({"name": "sample", "description": "Asks the client to sample a message, returns its text",
                               "inputSchema": obj(json!({"prompt": {"type": "string"}}), json!(["prompt"]))}));
+            tools.push(json!({"name": "ask", "description": "Asks the client each round's requests at once ({method, params, key?}), round after round; returns every answer",
+                              "inputSchema": obj(json!({"rounds": {"type": "array"}}), json!(["rounds"]))}));
             if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
                 tools.push(
                     json!({"name": "extra", "description": "Appears after toggle",
@@ -664,6 +666,10 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
         let sid = new_session.clone().or(session).unwrap_or_default();
         return sample(&server, sid, id, &msg);
     }
+    if server.rich && msg["method"] == "tools/call" && msg["params"]["name"] == "ask" {
+        let sid = new_session.clone().or(session).unwrap_or_default();
+        return ask(&server, sid, id, &msg);
+    }
     // A strict backend: the same id twice in flight in one session is a client bug.
     let key = id.to_string();
     let sid = new_session.clone().or(session).unwrap_or_default();
@@ -849,6 +855,69 @@ fn sample(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Resp
             _ => Err((-32603, "no answer from the client".to_string())),
         };
         let _ = tx.send(response(&id, &outcome).to_string()).await;
+    });
+    sse_response(rx)
+}
+
+/// `ask`: each round's requests sent to the client at once on the call's SSE stream
+/// (a `key` becomes `_meta["io.metamcp/inputKey"]`), all answers awaited, round after
+/// round; the result's text is the JSON array of every round's answers.
+fn ask(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Response<Body> {
+    let rounds = msg["params"]["arguments"]["rounds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let (tx, rx) = mpsc::channel(64);
+    let server = server.clone();
+    tokio::spawn(async move {
+        let mut answers = Vec::new();
+        for round in rounds {
+            let mut waiting = Vec::new();
+            for q in round.as_array().cloned().unwrap_or_default() {
+                let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
+                let ask_id = {
+                    let mut sessions = server.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                    let s = sessions.entry(session.clone()).or_default();
+                    let n = s.next_ask;
+                    s.next_ask += 1;
+                    s.asked.insert(n.to_string(), answer_tx);
+                    n
+                };
+                let mut params = q.get("params").cloned().unwrap_or_else(|| json!({}));
+                if let Some(k) = q.get("key") {
+                    params["_meta"] = json!({"io.metamcp/inputKey": k});
+                }
+                let ask = json!({"jsonrpc": "2.0", "id": ask_id, "method": q["method"], "params": params});
+                if tx.send(ask.to_string()).await.is_err() {
+                    return;
+                }
+                waiting.push(answer_rx);
+            }
+            let mut got = Vec::new();
+            for w in waiting {
+                match tokio::time::timeout(Duration::from_secs(60), w).await {
+                    Ok(Ok(a)) => got.push(
+                        a.get("result")
+                            .or(a.get("error"))
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    ),
+                    _ => {
+                        let _ = tx
+                            .send(
+                                response(&id, &Err((-32603, "no answer from the client".into())))
+                                    .to_string(),
+                            )
+                            .await;
+                        return;
+                    }
+                }
+            }
+            answers.push(Value::Array(got));
+        }
+        let _ = tx
+            .send(response(&id, &Ok(text(Value::Array(answers).to_string()))).to_string())
+            .await;
     });
     sse_response(rx)
 }

@@ -1,0 +1,175 @@
+//! A stateless client's retry of a multi-round-trip request: `inputResponses` and the
+//! `requestState` the gateway sealed when the call's backend asked something.
+//!
+//! The state is opened and checked (sealed by this gateway, unexpired, this caller,
+//! this request); the call it names waits on the replica that sealed it. Here, its
+//! answers go to the backend and the call goes on in this response; on another replica,
+//! the request is passed to that one as it came (replicas need no affinity at the
+//! balancer, only `METAMCP_REPLICA_URL`).
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::header::HeaderMap;
+use hyper::{Response, StatusCode};
+
+use crate::auth::request_state::{self, StateError};
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::mcp::Ctx;
+use crate::mcp::dispatch::{Target, admit, route};
+use crate::proxy::forward::MRTR_METHODS;
+use crate::proxy::rounds::{self, Binding};
+use crate::proxy::rpc::{RpcError, code};
+
+/// Marks a request one replica passed to another, so it is never passed on again.
+pub const RELAYED: &str = "metamcp-relayed";
+/// How long a replica waits for another to take a relayed retry's headers.
+const RELAY_CONNECT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn invalid(message: impl Into<String>) -> RpcError {
+    RpcError::method(code::INVALID_PARAMS, message)
+}
+
+impl From<StateError> for RpcError {
+    fn from(e: StateError) -> RpcError {
+        invalid(e.to_string())
+    }
+}
+
+/// Serves a request carrying `requestState`.
+pub async fn retry(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Response<Body>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    if !MRTR_METHODS.contains(&method) {
+        return Err(invalid(format!(
+            "requestState is only for tools/call, prompts/get and resources/read, not {method}"
+        )));
+    }
+    let state = f
+        .request_state
+        .and_then(|s| string_value(body, s))
+        .ok_or_else(|| invalid("requestState must be the string the gateway gave"))?;
+    let now = crate::auth::token::unix_now_ms();
+    let claims = request_state::open(
+        &ctx.state.cipher,
+        &state,
+        ctx.kid(),
+        ctx.namespace.as_deref(),
+        now,
+    )?;
+    let digest = request_state::params_digest(body).unwrap_or_default();
+    claims.binds(method, &digest)?;
+    let parked = &ctx.state.parked;
+    if claims.replica != parked.replica {
+        return match claims.replica_url.as_deref() {
+            Some(url) if !headers.contains_key(RELAYED) => {
+                Ok(Box::pin(relay(ctx, url, headers, body)).await)
+            }
+            _ => Err(invalid(
+                "the call waiting for this input is held by another replica, which this one cannot reach (set METAMCP_REPLICA_URL on every replica)",
+            )),
+        };
+    }
+    // A retry is a request like any other for the key's rate and concurrency, and the
+    // caller must still reach what it names; it is not another tool call for the day.
+    let held = admit(ctx)?;
+    let Target::Backend { backend, .. } = route(ctx, body, f, false)? else {
+        return Err(invalid(format!(
+            "{method} with requestState names nothing to resume"
+        )));
+    };
+    let binding = Binding {
+        principal: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
+        method: method.to_string(),
+        digest,
+    };
+    let responses = f
+        .input_responses
+        .and_then(|s| frame::container_span(body, s.start).or(Some(s)))
+        .map(|s| &body[s.start..s.end]);
+    let call = parked.take(&claims.call, &binding).ok_or_else(|| {
+        invalid("no call waits for this requestState: it was answered already, or given up")
+    })?;
+    if call.backend().id != backend.id {
+        return Err(invalid("requestState belongs to another request"));
+    }
+    let matched = match rounds::match_answers(&call.asks, responses) {
+        Ok(m) => m,
+        Err(rounds::AnswerError::Invalid(why)) => {
+            parked.put_back(&claims.call, call);
+            return Err(invalid(why));
+        }
+    };
+    let client_id =
+        f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
+    let resp = rounds::resume(parked, call, matched, client_id, body.clone()).await;
+    Ok(match held {
+        Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
+        None => resp,
+    })
+}
+
+/// Passes a retry to the replica holding its call, and its answer back as it comes.
+async fn relay(ctx: &Ctx, base: &str, headers: &HeaderMap, body: &Bytes) -> Response<Body> {
+    static CLIENT: std::sync::OnceLock<
+        hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            http_body_util::Full<Bytes>,
+        >,
+    > = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http()
+    });
+    let path = match &ctx.namespace {
+        Some(ns) => format!("/mcp/{ns}"),
+        None => "/mcp".to_string(),
+    };
+    let id = frame::parse(body)
+        .ok()
+        .and_then(|f| f.id.map(|s| s.of(body).to_vec()))
+        .unwrap_or_else(|| b"null".to_vec());
+    let mut req = hyper::Request::post(format!("{base}{path}"));
+    for (name, value) in headers {
+        if !matches!(
+            name.as_str(),
+            "connection" | "content-length" | "transfer-encoding" | "keep-alive" | "upgrade"
+        ) {
+            req = req.header(name, value);
+        }
+    }
+    let req = match req
+        .header(RELAYED, "1")
+        .body(http_body_util::Full::new(body.clone()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return RpcError::method(code::INTERNAL, format!("could not relay the retry: {e}"))
+                .response(&id);
+        }
+    };
+    match tokio::time::timeout(RELAY_CONNECT, client.request(req)).await {
+        Ok(Ok(resp)) => {
+            let (parts, incoming) = resp.into_parts();
+            let stream = incoming.map_err(std::io::Error::other);
+            Response::from_parts(parts, Body::Stream(Box::pin(stream)))
+        }
+        Ok(Err(e)) => RpcError::new(
+            StatusCode::BAD_GATEWAY,
+            code::INTERNAL,
+            format!("the replica holding this call did not answer: {e}"),
+        )
+        .response(&id),
+        Err(_) => RpcError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            code::INTERNAL,
+            "the replica holding this call did not answer in time",
+        )
+        .response(&id),
+    }
+}

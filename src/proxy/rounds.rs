@@ -1,0 +1,569 @@
+//! Multi-round-trip requests (MCP 2026-07-28) over a session-era backend.
+//!
+//! A stateless client cannot take requests from the server. When a backend asks one
+//! (`sampling/createMessage`, `elicitation/create`, `roots/list`) during a call, the
+//! questions are held back, the client's response ends with `resultType:
+//! "input_required"`, the questions as `inputRequests` and a sealed `requestState`, and
+//! the upstream call waits here, parked with its answer stream. The client's retry
+//! (a new id, `inputResponses`, the same state) answers the backend's requests with the
+//! backend's own ids, and the parked answer stream goes on to the retry's response, over
+//! as many rounds as the backend needs.
+//!
+//! Parked calls are bounded per key and in total; one whose retry never comes is
+//! cancelled upstream after the TTL (its questions answered as refused first).
+
+use foldhash::{HashMap, HashMapExt};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use hyper::body::Frame as BodyFrame;
+
+use crate::auth::request_state::{self, StateClaims};
+use crate::crypto::Cipher;
+use crate::jsonrpc::frame::{self, Frame};
+
+use super::upstream::UpstreamBody;
+
+/// How long a call may wait for more of the backend's questions once it asked one, so
+/// that questions asked together go to the client in one round.
+const SETTLE: Duration = Duration::from_millis(20);
+/// Longest `inputRequests` key taken from a backend.
+const MAX_KEY: usize = 64;
+/// The `_meta` member a session-era backend may name its question with.
+pub const INPUT_KEY: &str = "io.metamcp/inputKey";
+
+/// One question of the backend's, waiting for the client's answer.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// Its `inputRequests` key.
+    pub key: String,
+    /// The backend's own id (raw JSON).
+    pub id: Bytes,
+    pub method: &'static str,
+    /// Its `params` (raw JSON object), `{}` when it had none.
+    pub params: Bytes,
+}
+
+impl Ask {
+    /// The question in a backend's request, keyed by the name the backend gave it in
+    /// `_meta["io.metamcp/inputKey"]`, else by its id; `None` for other requests.
+    pub(super) fn of(data: &[u8], f: &Frame, earlier: &[Ask]) -> Option<Ask> {
+        let method: &'static str = match f.method(data)? {
+            "sampling/createMessage" => "sampling/createMessage",
+            "elicitation/create" => "elicitation/create",
+            "roots/list" => "roots/list",
+            _ => return None,
+        };
+        let id = Bytes::copy_from_slice(f.id?.of(data));
+        let params = f
+            .params
+            .and_then(|s| frame::container_span(data, s.start))
+            .map_or(Bytes::from_static(b"{}"), |s| {
+                Bytes::copy_from_slice(s.of(data))
+            });
+        let named = serde_json::from_slice::<serde_json::Value>(&params)
+            .ok()
+            .and_then(|p| p["_meta"][INPUT_KEY].as_str().map(str::to_string))
+            .filter(|k| key_like(k));
+        let plain = String::from_utf8_lossy(&id).trim_matches('"').to_string();
+        let taken = |k: &str| earlier.iter().any(|a| a.key == k);
+        let key = match named {
+            Some(k) if !taken(&k) => k,
+            _ if key_like(&plain) && !taken(&plain) => plain,
+            _ => format!("input-{}", earlier.len() + 1),
+        };
+        Some(Ask {
+            key,
+            id,
+            method,
+            params,
+        })
+    }
+}
+
+fn key_like(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= MAX_KEY
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// Bounds on calls waiting for a client's input.
+#[derive(Debug, Clone, Copy)]
+pub struct ParkBounds {
+    /// How long a call waits for the retry.
+    pub ttl: Duration,
+    pub per_key: usize,
+    pub total: usize,
+}
+
+/// Who a parked call belongs to and which request it answers (the sealed state's
+/// claims, less the call and the expiry).
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Key id, or empty for an open namespace's anonymous callers (who share a bound).
+    pub principal: String,
+    pub namespace: Option<String>,
+    pub method: String,
+    pub digest: String,
+}
+
+/// A call waiting for its client's retry.
+pub struct ParkedCall {
+    body: Box<UpstreamBody>,
+    pub asks: Vec<Ask>,
+    principal: String,
+    binding: Binding,
+}
+
+impl ParkedCall {
+    /// The backend the call waits at.
+    pub fn backend(&self) -> &Arc<crate::backend::Backend> {
+        &self.body.backend
+    }
+}
+
+/// Calls waiting for their clients' input, on this replica.
+pub struct Parked {
+    calls: Mutex<HashMap<String, ParkedCall>>,
+    bounds: ParkBounds,
+    cipher: Cipher,
+    /// This process's id, and the URL other replicas reach it at.
+    pub replica: String,
+    replica_url: std::sync::OnceLock<String>,
+}
+
+impl Parked {
+    pub fn new(bounds: ParkBounds, cipher: Cipher, replica_url: Option<String>) -> Parked {
+        let url = std::sync::OnceLock::new();
+        if let Some(u) = replica_url {
+            let _ = url.set(u);
+        }
+        Parked {
+            calls: Mutex::new(HashMap::new()),
+            bounds,
+            cipher,
+            replica: crate::crypto::random_alphanumeric(16),
+            replica_url: url,
+        }
+    }
+
+    /// Where other replicas reach this one, unless configured: the address it listens
+    /// on, when that is a specific one (not 0.0.0.0 or ::).
+    pub fn listening_at(&self, addr: std::net::SocketAddr) {
+        if !addr.ip().is_unspecified() {
+            let _ = self.replica_url.set(format!("http://{addr}"));
+        }
+    }
+
+    pub fn replica_url(&self) -> Option<&str> {
+        self.replica_url.get().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ParkedCall>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Parks a call under a new id, if the bounds allow; the call comes back on refusal.
+    #[allow(clippy::result_large_err)]
+    fn park(self: &Arc<Self>, call: ParkedCall) -> Result<String, (ParkedCall, String)> {
+        let mut calls = self.lock();
+        if calls.len() >= self.bounds.total {
+            let why = format!(
+                "the gateway holds {} calls waiting for input, its most (METAMCP_MAX_PARKED)",
+                calls.len()
+            );
+            return Err((call, why));
+        }
+        let mine = calls
+            .values()
+            .filter(|c| c.principal == call.principal)
+            .count();
+        if mine >= self.bounds.per_key {
+            let why = format!(
+                "this key has {mine} calls waiting for input, its most (METAMCP_KEY_MAX_PARKED)"
+            );
+            return Err((call, why));
+        }
+        let mut raw = [0u8; 16];
+        crate::crypto::random_bytes(&mut raw);
+        let id = crate::crypto::to_hex(&raw);
+        calls.insert(id.clone(), call);
+        drop(calls);
+        let parked = self.clone();
+        let key = id.clone();
+        let ttl = self.bounds.ttl;
+        tokio::spawn(async move {
+            tokio::time::sleep(ttl).await;
+            let expired = parked.lock().remove(&key);
+            if let Some(call) = expired {
+                give_up(call, "the client did not retry within METAMCP_MRTR_TTL").await;
+            }
+        });
+        Ok(id)
+    }
+
+    /// Takes the parked call `id` if `binding` is the one it was parked under (the
+    /// state's claims are checked already; this is the replay and mix-up guard).
+    pub fn take(&self, id: &str, binding: &Binding) -> Option<ParkedCall> {
+        let mut calls = self.lock();
+        let c = calls.get(id)?;
+        if c.binding.principal != binding.principal
+            || c.binding.namespace != binding.namespace
+            || c.binding.method != binding.method
+            || c.binding.digest != binding.digest
+        {
+            return None;
+        }
+        calls.remove(id)
+    }
+
+    /// Returns a call taken for a retry that could not use it (its answers were
+    /// malformed), so a good retry still finds it.
+    pub fn put_back(&self, id: &str, call: ParkedCall) {
+        self.lock().insert(id.to_string(), call);
+    }
+
+    /// Seals the state of a call parked as `id`.
+    fn state(&self, id: &str, binding: &Binding) -> String {
+        let expires_ms = crate::auth::token::unix_now_ms()
+            .saturating_add(u64::try_from(self.bounds.ttl.as_millis()).unwrap_or(u64::MAX));
+        request_state::seal(
+            &self.cipher,
+            &StateClaims {
+                call: id.to_string(),
+                replica: self.replica.clone(),
+                replica_url: self.replica_url().map(str::to_string),
+                principal: binding.principal.clone(),
+                namespace: binding.namespace.clone(),
+                method: binding.method.clone(),
+                digest: binding.digest.clone(),
+                expires_ms,
+            },
+        )
+    }
+}
+
+/// Answers a parked call's questions as refused, then ends the call (cancelled upstream).
+async fn give_up(mut call: ParkedCall, why: &str) {
+    let owner = crate::proxy::calls::owner_key(&call.body.conversation).to_string();
+    for a in &call.asks {
+        call.body.backend.notify(&owner, refusal(a, why)).await;
+    }
+    call.body.finish_abandoned(why);
+}
+
+/// What a backend is told when its question gets no answer: an elicitation is cancelled
+/// (its own way of saying "no answer"), the others fail.
+fn refusal(a: &Ask, why: &str) -> Bytes {
+    if a.method == "elicitation/create" {
+        let mut out = BytesMut::new();
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        out.extend_from_slice(&a.id);
+        out.extend_from_slice(b",\"result\":{\"action\":\"cancel\"}}");
+        return out.freeze();
+    }
+    crate::backend::mux::error_answer_with(&a.id, -1, why)
+}
+
+/// The client's answer to one question, for the backend under its own id.
+fn answer(a: &Ask, result: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(result.len() + a.id.len() + 40);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(&a.id);
+    out.extend_from_slice(b",\"result\":");
+    out.extend_from_slice(result);
+    out.extend_from_slice(b"}");
+    out.freeze()
+}
+
+/// A stateless client's call answer: the backend's stream, until the backend asks the
+/// client something; then the `input_required` result, and the call is parked.
+pub struct Rounds {
+    inner: Option<Box<UpstreamBody>>,
+    parked: Arc<Parked>,
+    binding: Binding,
+    settle: Option<Pin<Box<tokio::time::Sleep>>>,
+    last: Option<Bytes>,
+    done: bool,
+}
+
+impl Rounds {
+    pub(super) fn new(body: Box<UpstreamBody>, parked: Arc<Parked>, binding: Binding) -> Rounds {
+        Rounds {
+            inner: Some(body),
+            parked,
+            binding,
+            settle: None,
+            last: None,
+            done: false,
+        }
+    }
+
+    /// Parks the call and makes the `input_required` answer (or, over the bounds, an
+    /// error, and the call is cancelled).
+    fn detach(&mut self) {
+        let Some(mut body) = self.inner.take() else {
+            return;
+        };
+        let client_id = body.client_id.clone();
+        if body.splicer.answered() {
+            // The backend answered without waiting: its questions are moot.
+            let asks = std::mem::take(&mut body.asks);
+            let backend = body.backend.clone();
+            let owner = crate::proxy::calls::owner_key(&body.conversation).to_string();
+            tokio::spawn(async move {
+                for a in &asks {
+                    backend
+                        .notify(&owner, refusal(a, "the call was already answered"))
+                        .await;
+                }
+            });
+            self.inner = Some(body);
+            return;
+        }
+        if self.binding.digest.is_empty() {
+            self.binding.digest = request_state::params_digest(&body.request).unwrap_or_default();
+        }
+        let asks = std::mem::take(&mut body.asks);
+        let call = ParkedCall {
+            body,
+            asks: asks.clone(),
+            principal: self.binding.principal.clone(),
+            binding: self.binding.clone(),
+        };
+        let event = match self.parked.park(call) {
+            Ok(id) => input_required(&client_id, &asks, &self.parked.state(&id, &self.binding)),
+            Err((call, why)) => {
+                let err = crate::proxy::rpc::RpcError::limited(why.clone(), "parked", 1000)
+                    .body(&client_id);
+                tokio::spawn(async move { give_up(call, &why).await });
+                err
+            }
+        };
+        let mut out = BytesMut::with_capacity(event.len() + 32);
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(&event);
+        out.extend_from_slice(b"\n\n");
+        self.last = Some(out.freeze());
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":…,"result":{"resultType":"input_required",…}}`.
+pub fn input_required(client_id: &[u8], asks: &[Ask], state: &str) -> Bytes {
+    let mut out =
+        BytesMut::with_capacity(256 + asks.iter().map(|a| a.params.len() + 64).sum::<usize>());
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(client_id);
+    out.extend_from_slice(b",\"result\":{\"resultType\":\"input_required\",\"inputRequests\":{");
+    for (i, a) in asks.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(&frame::json_string(&a.key));
+        out.extend_from_slice(b":{\"method\":\"");
+        out.extend_from_slice(a.method.as_bytes());
+        out.extend_from_slice(b"\",\"params\":");
+        out.extend_from_slice(&a.params);
+        out.extend_from_slice(b"}");
+    }
+    out.extend_from_slice(b"},\"requestState\":");
+    out.extend_from_slice(&frame::json_string(state));
+    out.extend_from_slice(
+        concat!(
+            r#","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"metamcp","version":""#,
+            env!("CARGO_PKG_VERSION"),
+            r#""}}}}"#
+        )
+        .as_bytes(),
+    );
+    out.freeze()
+}
+
+impl hyper::body::Body for Rounds {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(last) = this.last.take() {
+                this.done = true;
+                return Poll::Ready(Some(Ok(BodyFrame::data(last))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let Some(inner) = this.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match Pin::new(&mut **inner).poll_frame(cx) {
+                Poll::Ready(Some(frame)) => return Poll::Ready(Some(frame)),
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending if inner.asks.is_empty() => return Poll::Pending,
+                Poll::Pending => {
+                    let settle = this
+                        .settle
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(SETTLE)));
+                    if settle.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    this.settle = None;
+                    this.detach();
+                    if this.last.is_none() && this.inner.is_none() {
+                        return Poll::Ready(None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A retry's answers matched to the questions.
+pub struct Matched {
+    /// Each answered question with the client's result (raw JSON object).
+    pub answered: Vec<(Ask, Bytes)>,
+    /// The questions the retry left unanswered (asked again).
+    pub missing: Vec<Ask>,
+}
+
+/// Why a retry's answers cannot be used.
+#[derive(Debug)]
+pub enum AnswerError {
+    /// `inputResponses` is not an object, or an answer is not one (-32602).
+    Invalid(String),
+}
+
+/// The client's answers to a parked call's questions, checked: each answered question's
+/// result (raw JSON object), and the questions still unanswered. Members answering no
+/// question are ignored.
+pub fn match_answers(asks: &[Ask], responses: Option<&[u8]>) -> Result<Matched, AnswerError> {
+    let map = match responses {
+        None => serde_json::Map::new(),
+        Some(raw) => match serde_json::from_slice::<serde_json::Value>(raw) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => {
+                return Err(AnswerError::Invalid(
+                    "inputResponses must be an object keyed by the inputRequests' keys".into(),
+                ));
+            }
+        },
+    };
+    let mut answered = Vec::new();
+    let mut missing = Vec::new();
+    for a in asks {
+        match map.get(&a.key) {
+            Some(v @ serde_json::Value::Object(_)) => {
+                answered.push((a.clone(), Bytes::from(v.to_string())));
+            }
+            Some(_) => {
+                return Err(AnswerError::Invalid(format!(
+                    "inputResponses[{:?}] must be the result object of its {}",
+                    a.key, a.method
+                )));
+            }
+            None => missing.push(a.clone()),
+        }
+    }
+    Ok(Matched { answered, missing })
+}
+
+/// Resumes a parked call for a retry (`client_id`, `request`): the answers go to the
+/// backend, and its answer stream goes on in the retry's response. Questions still
+/// unanswered are asked again at once.
+pub async fn resume(
+    parked: &Arc<Parked>,
+    mut call: ParkedCall,
+    Matched { answered, missing }: Matched,
+    client_id: Bytes,
+    request: Bytes,
+) -> hyper::Response<crate::http::Body> {
+    let owner = crate::proxy::calls::owner_key(&call.body.conversation).to_string();
+    for (a, result) in &answered {
+        call.body.backend.notify(&owner, answer(a, result)).await;
+    }
+    call.body.resume(client_id, request);
+    call.body.asks = missing;
+    let rounds = Rounds::new(call.body, parked.clone(), call.binding);
+    let mut r = hyper::Response::new(crate::http::Body::Stream(Box::pin(rounds)));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(data: &str, earlier: &[Ask]) -> Option<Ask> {
+        let f = frame::parse(data.as_bytes()).unwrap();
+        Ask::of(data.as_bytes(), &f, earlier)
+    }
+
+    #[test]
+    fn questions_are_keyed_by_their_name_or_id() {
+        let a = ask(r#"{"jsonrpc":"2.0","id":3,"method":"roots/list"}"#, &[]).unwrap();
+        assert_eq!(
+            (a.key.as_str(), &a.params[..], a.method),
+            ("3", &b"{}"[..], "roots/list")
+        );
+        let named = r#"{"jsonrpc":"2.0","id":"x y","method":"elicitation/create","params":{"message":"m","_meta":{"io.metamcp/inputKey":"user_name"}}}"#;
+        let b = ask(named, &[]).unwrap();
+        assert_eq!((b.key.as_str(), &b.id[..]), ("user_name", &b"\"x y\""[..]));
+        // The same name twice, or an id that is no key: numbered instead.
+        let c = ask(named, std::slice::from_ref(&b)).unwrap();
+        assert_eq!(c.key, "input-2");
+        assert!(ask(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, &[]).is_none());
+    }
+
+    #[test]
+    fn answers_are_matched_by_key_and_must_be_objects() {
+        let asks = vec![
+            ask(r#"{"jsonrpc":"2.0","id":1,"method":"roots/list"}"#, &[]).unwrap(),
+            ask(
+                r#"{"jsonrpc":"2.0","id":2,"method":"elicitation/create","params":{}}"#,
+                &[],
+            )
+            .unwrap(),
+        ];
+        let Matched {
+            answered: done,
+            missing,
+        } = match_answers(&asks, Some(br#"{"1":{"roots":[]},"extra":{"x":1}}"#)).unwrap();
+        assert_eq!(done.len(), 1);
+        assert_eq!(&done[0].1[..], br#"{"roots":[]}"#);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].key, "2");
+        for bad in [&b"null"[..], b"[]", br#"{"1":12345}"#] {
+            assert!(match_answers(&asks, Some(bad)).is_err());
+        }
+        assert_eq!(match_answers(&asks, None).unwrap().missing.len(), 2);
+        assert_eq!(
+            &answer(&asks[1], br#"{"action":"accept"}"#)[..],
+            br#"{"jsonrpc":"2.0","id":2,"result":{"action":"accept"}}"#
+        );
+        assert_eq!(
+            &refusal(&asks[1], "x")[..],
+            br#"{"jsonrpc":"2.0","id":2,"result":{"action":"cancel"}}"#
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! Multi-round-trip requests (2026-07-28) over session-era backends: a backend's
+//! sampling, elicitation and roots requests during a call reach a stateless client as
+//! `input_required`; its retries answer them and the call goes on, over as many rounds
+//! as the backend needs. The sealed `requestState` is refused altered, replayed,
+//! expired, presented by another key or for another request; calls waiting for input
+//! are bounded per key and given up after the TTL (cancelled upstream).
+
+mod support;
+
+use std::time::Duration;
+
+use metamcp::store::keys::Scope;
+use serde_json::{Value, json};
+use support::gateway::{TestGateway, create_key, key_store};
+use support::mcp::{Client, response_message, text_of};
+use support::mock::Mock;
+
+fn meta(caps: Value) -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+           "io.modelcontextprotocol/clientCapabilities": caps})
+}
+
+fn all_caps() -> Value {
+    json!({"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}})
+}
+
+fn call(id: u64, rounds: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": "ask", "arguments": {"rounds": rounds}, "_meta": meta(all_caps())}})
+}
+
+/// The same call retried with `answers` and `state`.
+fn retry(first: &Value, id: u64, answers: Value, state: &Value) -> Value {
+    let mut r = first.clone();
+    r["id"] = json!(id);
+    r["params"]["inputResponses"] = answers;
+    r["params"]["requestState"] = state.clone();
+    r
+}
+
+async fn gateway_with(tweak: impl FnOnce(&mut metamcp::config::Config)) -> (TestGateway, Mock) {
+    let gw = TestGateway::start_with(tweak).await;
+    let mock = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "m", "protocol": "http", "url": mock.url()}))
+        .await;
+    let r = support::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "bare", "servers": ["m"], "tool_prefix": "never"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    (gw, mock)
+}
+
+fn client(gw: &TestGateway) -> Client {
+    Client::new(gw.addr, "/mcp/bare", Some(&gw.client_key))
+}
+
+async fn send(c: &Client, msg: &Value) -> Value {
+    let r = c.post_stateless(msg).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    response_message(&r)
+}
+
+fn input_required(m: &Value) -> (&serde_json::Map<String, Value>, Value) {
+    let result = &m["result"];
+    assert_eq!(result["resultType"], "input_required", "{m}");
+    assert!(
+        result.get("ttlMs").is_none(),
+        "no cache hints on input_required: {m}"
+    );
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "metamcp",
+        "{m}"
+    );
+    let state = result["requestState"].clone();
+    assert!(
+        state.as_str().is_some_and(|s| s.starts_with("mrs1.")),
+        "{m}"
+    );
+    (
+        result["inputRequests"].as_object().expect("inputRequests"),
+        state,
+    )
+}
+
+fn elicit(key: &str, message: &str) -> Value {
+    json!({"method": "elicitation/create", "key": key,
+           "params": {"message": message, "requestedSchema": {"type": "object",
+                      "properties": {"name": {"type": "string"}}}}})
+}
+
+#[tokio::test]
+async fn a_backends_questions_reach_a_stateless_client_over_several_rounds() {
+    let (gw, mock) = gateway_with(|_| {}).await;
+    let c = client(&gw);
+    // Round 1 asks three things at once; round 2 one more.
+    let first = call(
+        1,
+        json!([[elicit("user_name", "What is your name?"),
+                {"method": "sampling/createMessage", "key": "greeting",
+                 "params": {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5}},
+                {"method": "roots/list"}],
+               [elicit("color", "Favourite colour?")]]),
+    );
+    let m = send(&c, &first).await;
+    assert_eq!(m["id"], 1);
+    let (asks, state) = input_required(&m);
+    assert_eq!(asks.len(), 3, "{m}");
+    assert_eq!(asks["user_name"]["method"], "elicitation/create");
+    assert_eq!(asks["user_name"]["params"]["message"], "What is your name?");
+    assert_eq!(asks["greeting"]["method"], "sampling/createMessage");
+    let roots_key = asks
+        .iter()
+        .find(|(_, v)| v["method"] == "roots/list")
+        .map(|(k, _)| k.clone())
+        .expect("a roots/list question");
+    // Answers to every question, plus one nobody asked (ignored).
+    let answers = json!({
+        "user_name": {"action": "accept", "content": {"name": "Alice"}},
+        "greeting": {"role": "assistant", "model": "m", "content": {"type": "text", "text": "Hello!"}},
+        roots_key: {"roots": [{"uri": "file:///work", "name": "work"}]},
+        "extra": {"ignored": true}
+    });
+    let m = send(&c, &retry(&first, 2, answers, &state)).await;
+    assert_eq!(m["id"], 2, "the retry's own id: {m}");
+    let (asks, state2) = input_required(&m);
+    assert_ne!(state, state2, "each round has its own state");
+    assert_eq!(asks.keys().collect::<Vec<_>>(), ["color"]);
+    // The first round's state was used up: replaying it finds nothing.
+    let replay = send(
+        &c,
+        &retry(
+            &first,
+            3,
+            json!({"user_name": {"action": "decline"}}),
+            &state,
+        ),
+    )
+    .await;
+    assert_eq!(replay["error"]["code"], -32602, "{replay}");
+    assert_eq!(replay["id"], 3);
+    let m = send(
+        &c,
+        &retry(
+            &first,
+            4,
+            json!({"color": {"action": "accept", "content": {"name": "teal"}}}),
+            &state2,
+        ),
+    )
+    .await;
+    assert_eq!(m["id"], 4);
+    assert_eq!(m["result"]["resultType"], "complete", "{m}");
+    let answers: Value = serde_json::from_str(&text_of(&m["result"])).expect("the tool's answers");
+    assert_eq!(answers[0][0]["content"]["name"], "Alice", "{answers}");
+    assert_eq!(answers[0][1]["content"]["text"], "Hello!");
+    assert_eq!(answers[0][2]["roots"][0]["uri"], "file:///work");
+    assert_eq!(answers[1][0]["content"]["name"], "teal");
+    assert_eq!(gw.state.parked.len(), 0, "nothing left waiting");
+    let stats = mock.control("GET", "/control/stats").await;
+    assert_eq!(
+        stats["cancelled"], 0,
+        "the call was never cancelled: {stats}"
+    );
+}
+
+#[tokio::test]
+async fn bad_states_and_answers_are_refused_and_lose_nothing() {
+    let (gw, _mock) = gateway_with(|_| {}).await;
+    let c = client(&gw);
+    let first = call(1, json!([[elicit("user_name", "Name?")]]));
+    let (_, state) = input_required(&send(&c, &first).await).clone();
+    let s = state.as_str().unwrap().to_string();
+    let good = json!({"user_name": {"action": "accept", "content": {"name": "Bob"}}});
+    let refused = |m: &Value, id: u64| {
+        assert_eq!(m["error"]["code"], -32602, "{m}");
+        assert_eq!(m["id"], id, "{m}");
+    };
+    // Altered, not a string, not ours.
+    for (id, bad) in [
+        (10, json!(format!("{s}-TAMPERED"))),
+        (11, json!(format!("mrs1.{}", &s[5..s.len() - 4]))),
+        (12, json!(42)),
+        (13, json!("opaque-backend-state")),
+    ] {
+        refused(&send(&c, &retry(&first, id, good.clone(), &bad)).await, id);
+    }
+    // Another request (other arguments, another tool) with this state.
+    let mut other = retry(&first, 14, good.clone(), &state);
+    other["params"]["arguments"]["rounds"] = json!([]);
+    refused(&send(&c, &other).await, 14);
+    // Another key presenting it.
+    let store = key_store(&gw.db);
+    let second = create_key(&store, "other", Scope::Client, &[]).await;
+    let thief = Client::new(gw.addr, "/mcp/bare", Some(&second));
+    refused(
+        &send(&thief, &retry(&first, 15, good.clone(), &state)).await,
+        15,
+    );
+    // Answers that are not results: refused, and the call still waits.
+    for (id, bad) in [
+        (16, json!(null)),
+        (17, json!({"user_name": 12345})),
+        (18, json!([1])),
+    ] {
+        refused(&send(&c, &retry(&first, id, bad, &state)).await, id);
+    }
+    // A retry that leaves the question unanswered is asked it again.
+    let again = send(
+        &c,
+        &retry(&first, 19, json!({"wrong_key": {"x": 1}}), &state),
+    )
+    .await;
+    let (asks, state) = input_required(&again);
+    assert!(asks.contains_key("user_name"), "{again}");
+    let done = send(&c, &retry(&first, 20, good, &state)).await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert!(text_of(&done["result"]).contains("Bob"), "{done}");
+}
+
+#[tokio::test]
+async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounded() {
+    let (gw, mock) = gateway_with(|cfg| {
+        cfg.parked.ttl = Duration::from_millis(600);
+        cfg.parked.per_key = 3;
+    })
+    .await;
+    let c = client(&gw);
+    let mut states = Vec::new();
+    for id in 1..=3 {
+        let (_, state) = input_required(&send(&c, &call(id, json!([[elicit("q", "?")]]))).await);
+        states.push(state);
+    }
+    assert_eq!(gw.state.parked.len(), 3);
+    // The fourth is over the key's bound: an error for the client, cancelled upstream.
+    let over = send(&c, &call(4, json!([[elicit("q", "?")]]))).await;
+    assert_eq!(over["error"]["code"], -32029, "{over}");
+    assert_eq!(over["id"], 4);
+    // Another key still gets its own place.
+    let store = key_store(&gw.db);
+    let second = create_key(&store, "other", Scope::Client, &[]).await;
+    let other = Client::new(gw.addr, "/mcp/bare", Some(&second));
+    input_required(&send(&other, &call(5, json!([[elicit("q", "?")]]))).await);
+    // Nobody retries: every waiting call is given up and cancelled at the backend.
+    support::eventually(
+        Duration::from_secs(10),
+        "waiting calls given up",
+        || async { (gw.state.parked.is_empty()).then_some(()) },
+    )
+    .await;
+    support::eventually(
+        Duration::from_secs(10),
+        "cancellations upstream",
+        || async {
+            let stats = mock.control("GET", "/control/stats").await;
+            (stats["cancelled"].as_u64() >= Some(5)).then_some(())
+        },
+    )
+    .await;
+    // A retry after that finds nothing (its state has expired too).
+    let late = send(
+        &c,
+        &retry(
+            &call(1, json!([[elicit("q", "?")]])),
+            9,
+            json!({"q": {"action": "accept"}}),
+            &states[0],
+        ),
+    )
+    .await;
+    assert_eq!(late["error"]["code"], -32602, "{late}");
+}
+
+#[tokio::test]
+async fn questions_for_undeclared_capabilities_never_reach_the_client() {
+    let (gw, _mock) = gateway_with(|_| {}).await;
+    let c = client(&gw);
+    // Declares sampling only: the elicitation is refused to the backend, the sampling
+    // asked.
+    let msg = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "ask", "_meta": meta(json!({"sampling": {}})),
+                   "arguments": {"rounds": [[elicit("e", "?"),
+                       {"method": "sampling/createMessage", "key": "s",
+                        "params": {"messages": [], "maxTokens": 1}}]]}}});
+    let m = send(&c, &msg).await;
+    let (asks, state) = input_required(&m);
+    assert_eq!(asks.keys().collect::<Vec<_>>(), ["s"], "{m}");
+    let done = send(
+        &c,
+        &retry(&msg, 2, json!({"s": {"role": "assistant", "model": "x", "content": {"type": "text", "text": "ok"}}}), &state),
+    )
+    .await;
+    let answers: Value = serde_json::from_str(&text_of(&done["result"])).expect("answers");
+    assert_eq!(
+        answers[0][0]["code"], -32601,
+        "the elicitation was refused: {answers}"
+    );
+    assert_eq!(answers[0][1]["content"]["text"], "ok");
+}

@@ -237,7 +237,12 @@ async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounde
     }
     assert_eq!(gw.state.parked.len(), 3);
     // The fourth is over the key's bound: an error for the client, cancelled upstream.
-    let over = send(&c, &call(4, json!([[elicit("q", "?")]]))).await;
+    let r = c
+        .post_stateless(&call(4, json!([[elicit("q", "?")]])))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let over = r.json();
     assert_eq!(over["error"]["code"], -32029, "{over}");
     assert_eq!(over["id"], 4);
     // Another key still gets its own place.
@@ -277,7 +282,7 @@ async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounde
 
 #[tokio::test]
 async fn questions_for_undeclared_capabilities_never_reach_the_client() {
-    let (gw, _mock) = gateway_with(|_| {}).await;
+    let (gw, mock) = gateway_with(|_| {}).await;
     let c = client(&gw);
     // Declares sampling only: the elicitation is refused to the backend, the sampling
     // asked.
@@ -300,4 +305,30 @@ async fn questions_for_undeclared_capabilities_never_reach_the_client() {
         "the elicitation was refused: {answers}"
     );
     assert_eq!(answers[0][1]["content"]["text"], "ok");
+    // Asked only what the client cannot answer: -32021 with HTTP 400, naming the
+    // capability, and the call is cancelled at the backend.
+    let only = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "ask", "_meta": meta(json!({})),
+                   "arguments": {"rounds": [[{"method": "sampling/createMessage",
+                                              "params": {"messages": [], "maxTokens": 1}}]]}}});
+    let r = c.post_stateless(&only).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let m = r.json();
+    assert_eq!(m["id"], 3, "{m}");
+    assert_eq!(m["error"]["code"], -32021, "{m}");
+    assert_eq!(
+        m["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}}),
+        "{m}"
+    );
+    support::eventually(
+        Duration::from_secs(10),
+        "the call cancelled upstream",
+        || async {
+            let stats = mock.control("GET", "/control/stats").await;
+            (stats["cancelled"].as_u64() >= Some(1)).then_some(())
+        },
+    )
+    .await;
+    assert!(gw.state.parked.is_empty());
 }

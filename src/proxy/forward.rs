@@ -311,9 +311,7 @@ async fn forward_call(
             digest: String::new(),
         };
         let rounds = super::rounds::Rounds::new(stream, caller.parked.clone(), binding);
-        let mut r = Response::new(Body::Stream(Box::pin(rounds)));
-        r.headers_mut().insert(header::CONTENT_TYPE, content_type);
-        return r;
+        return Box::pin(super::rounds::respond(rounds)).await;
     }
     if collect {
         return Box::pin(collect_response(stream)).await;

@@ -45,6 +45,8 @@ pub struct Ask {
     pub method: &'static str,
     /// Its `params` (raw JSON object), `{}` when it had none.
     pub params: Bytes,
+    /// The capability it needs, when the client's request did not declare it.
+    pub undeclared: Option<&'static str>,
 }
 
 impl Ask {
@@ -80,6 +82,7 @@ impl Ask {
             id,
             method,
             params,
+            undeclared: None,
         })
     }
 }
@@ -295,8 +298,21 @@ pub struct Rounds {
     parked: Arc<Parked>,
     binding: Binding,
     settle: Option<Pin<Box<tokio::time::Sleep>>>,
-    last: Option<Bytes>,
+    /// A first piece taken by [`respond`] to decide the response's head.
+    prefix: Option<Bytes>,
+    /// Whether anything has gone to the client yet.
+    started: bool,
+    /// The message that ends this response (an `input_required` result or an error).
+    last: Option<Final>,
+    /// The ending message when nothing else was sent: [`respond`] sends it whole.
+    head: Option<Final>,
     done: bool,
+}
+
+/// The message a round ends with, and the HTTP status it has alone.
+struct Final {
+    message: Bytes,
+    status: hyper::StatusCode,
 }
 
 impl Rounds {
@@ -306,57 +322,160 @@ impl Rounds {
             parked,
             binding,
             settle: None,
+            prefix: None,
+            started: false,
             last: None,
+            head: None,
             done: false,
         }
     }
 
-    /// Parks the call and makes the `input_required` answer (or, over the bounds, an
-    /// error, and the call is cancelled).
+    /// Ends the round: the questions the client can answer are asked (the call parks);
+    /// the others are refused to the backend. Asked only questions the client cannot
+    /// take, the client gets -32021 naming the capabilities, and the call is given up.
+    /// Over the parking bounds, -32029 and the call is given up.
     fn detach(&mut self) {
         let Some(mut body) = self.inner.take() else {
             return;
         };
         let client_id = body.client_id.clone();
-        if body.splicer.answered() {
-            // The backend answered without waiting: its questions are moot.
-            let asks = std::mem::take(&mut body.asks);
+        let owner = crate::proxy::calls::owner_key(&body.conversation).to_string();
+        let (asks, refused): (Vec<Ask>, Vec<Ask>) = std::mem::take(&mut body.asks)
+            .into_iter()
+            .partition(|a| a.undeclared.is_none());
+        if body.splicer.answered() || !refused.is_empty() {
+            // Moot (the backend answered without waiting) or not the client's to answer.
             let backend = body.backend.clone();
-            let owner = crate::proxy::calls::owner_key(&body.conversation).to_string();
+            let owner = owner.clone();
+            let answered = body.splicer.answered();
+            let moot = if answered { asks.clone() } else { Vec::new() };
+            let refused = refused.clone();
             tokio::spawn(async move {
-                for a in &asks {
+                for a in &refused {
+                    let why = format!(
+                        "the client did not declare the {} capability",
+                        a.undeclared.unwrap_or_default()
+                    );
+                    let answer = crate::backend::mux::error_answer_with(
+                        &a.id,
+                        crate::proxy::rpc::code::METHOD_NOT_FOUND,
+                        &why,
+                    );
+                    backend.notify(&owner, answer).await;
+                }
+                for a in &moot {
                     backend
                         .notify(&owner, refusal(a, "the call was already answered"))
                         .await;
                 }
             });
-            self.inner = Some(body);
+            if answered {
+                self.inner = Some(body);
+                return;
+            }
+        }
+        if asks.is_empty() {
+            let mut required = serde_json::Map::new();
+            for a in &refused {
+                required.insert(
+                    a.undeclared.unwrap_or_default().to_string(),
+                    serde_json::json!({}),
+                );
+            }
+            let mut err = crate::proxy::rpc::RpcError::new(
+                hyper::StatusCode::BAD_REQUEST,
+                crate::proxy::rpc::code::MISSING_CAPABILITY,
+                "the server needs client capabilities this request did not declare",
+            );
+            err.data = Some(serde_json::json!({"requiredCapabilities": required}));
+            self.end_with(Final {
+                message: err.body(&client_id),
+                status: hyper::StatusCode::BAD_REQUEST,
+            });
+            tokio::spawn(async move {
+                let mut body = body;
+                body.finish_abandoned("the client lacks a capability the server needs");
+            });
             return;
         }
         if self.binding.digest.is_empty() {
             self.binding.digest = request_state::params_digest(&body.request).unwrap_or_default();
         }
-        let asks = std::mem::take(&mut body.asks);
         let call = ParkedCall {
             body,
             asks: asks.clone(),
             principal: self.binding.principal.clone(),
             binding: self.binding.clone(),
         };
-        let event = match self.parked.park(call) {
-            Ok(id) => input_required(&client_id, &asks, &self.parked.state(&id, &self.binding)),
+        let end = match self.parked.park(call) {
+            Ok(id) => Final {
+                message: input_required(&client_id, &asks, &self.parked.state(&id, &self.binding)),
+                status: hyper::StatusCode::OK,
+            },
             Err((call, why)) => {
-                let err = crate::proxy::rpc::RpcError::limited(why.clone(), "parked", 1000)
-                    .body(&client_id);
+                let err = crate::proxy::rpc::RpcError::limited(why.clone(), "parked", 1000);
+                let status = err.status;
                 tokio::spawn(async move { give_up(call, &why).await });
-                err
+                Final {
+                    message: err.body(&client_id),
+                    status,
+                }
             }
         };
-        let mut out = BytesMut::with_capacity(event.len() + 32);
-        out.extend_from_slice(b"event: message\ndata: ");
-        out.extend_from_slice(&event);
-        out.extend_from_slice(b"\n\n");
-        self.last = Some(out.freeze());
+        self.end_with(end);
+    }
+
+    /// The response ends with `last`: on the stream when something went before it,
+    /// else whole (see [`respond`]).
+    fn end_with(&mut self, last: Final) {
+        if self.started {
+            self.last = Some(last);
+        } else {
+            self.head = Some(last);
+            self.done = true;
+        }
+    }
+}
+
+/// The response to a stateless client's call that may need its input: its head waits
+/// for the first thing to send, so that a round ending before anything else went out is
+/// a plain JSON answer with its own status (400 for -32021), and otherwise an SSE stream.
+pub async fn respond(mut rounds: Rounds) -> hyper::Response<crate::http::Body> {
+    use http_body_util::BodyExt;
+    let first = loop {
+        match rounds.frame().await {
+            Some(Ok(f)) => match f.into_data() {
+                Ok(d) if d.is_empty() => continue,
+                Ok(d) => break Some(d),
+                Err(_) => continue,
+            },
+            Some(Err(_)) | None => break None,
+        }
+    };
+    match first {
+        Some(d) => {
+            rounds.prefix = Some(d);
+            rounds.done = false;
+            let mut r = hyper::Response::new(crate::http::Body::Stream(Box::pin(rounds)));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/event-stream"),
+            );
+            r
+        }
+        None => match rounds.head.take() {
+            Some(f) => {
+                let mut r = crate::proxy::rpc::json_response(f.status, f.message);
+                if f.status == hyper::StatusCode::TOO_MANY_REQUESTS {
+                    r.headers_mut().insert(
+                        hyper::header::RETRY_AFTER,
+                        hyper::header::HeaderValue::from_static("1"),
+                    );
+                }
+                r
+            }
+            None => crate::proxy::rpc::status_only(hyper::StatusCode::BAD_GATEWAY),
+        },
     }
 }
 
@@ -400,10 +519,18 @@ impl hyper::body::Body for Rounds {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
         let this = &mut *self;
+        if let Some(p) = this.prefix.take() {
+            this.started = true;
+            return Poll::Ready(Some(Ok(BodyFrame::data(p))));
+        }
         loop {
             if let Some(last) = this.last.take() {
                 this.done = true;
-                return Poll::Ready(Some(Ok(BodyFrame::data(last))));
+                let mut out = BytesMut::with_capacity(last.message.len() + 32);
+                out.extend_from_slice(b"event: message\ndata: ");
+                out.extend_from_slice(&last.message);
+                out.extend_from_slice(b"\n\n");
+                return Poll::Ready(Some(Ok(BodyFrame::data(out.freeze()))));
             }
             if this.done {
                 return Poll::Ready(None);
@@ -412,7 +539,10 @@ impl hyper::body::Body for Rounds {
                 return Poll::Ready(None);
             };
             match Pin::new(&mut **inner).poll_frame(cx) {
-                Poll::Ready(Some(frame)) => return Poll::Ready(Some(frame)),
+                Poll::Ready(Some(frame)) => {
+                    this.started = true;
+                    return Poll::Ready(Some(frame));
+                }
                 Poll::Ready(None) => {
                     this.done = true;
                     return Poll::Ready(None);
@@ -427,9 +557,6 @@ impl hyper::body::Body for Rounds {
                     }
                     this.settle = None;
                     this.detach();
-                    if this.last.is_none() && this.inner.is_none() {
-                        return Poll::Ready(None);
-                    }
                 }
             }
         }
@@ -501,13 +628,7 @@ pub async fn resume(
     }
     call.body.resume(client_id, request);
     call.body.asks = missing;
-    let rounds = Rounds::new(call.body, parked.clone(), call.binding);
-    let mut r = hyper::Response::new(crate::http::Body::Stream(Box::pin(rounds)));
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/event-stream"),
-    );
-    r
+    respond(Rounds::new(call.body, parked.clone(), call.binding)).await
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub mod code {
     pub const INTERNAL: i64 = -32603;
     pub const SESSION_NOT_FOUND: i64 = -32001;
     pub const HEADER_MISMATCH: i64 = -32020;
+    /// A request needs a client capability it did not declare (2026-07-28).
+    pub const MISSING_CAPABILITY: i64 = -32021;
     pub const UNSUPPORTED_VERSION: i64 = -32022;
     /// Over a limit of the caller's key (with `data.retryAfterMs`).
     pub const LIMITED: i64 = -32029;

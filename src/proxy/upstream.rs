@@ -188,7 +188,11 @@ impl UpstreamBody {
         let mut from = 0;
         let mut start = 0;
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
-            if let Some((id, name)) = self.refused(&data[start..end]) {
+            if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
+                kept.extend_from_slice(&data[from..start]);
+                from = end;
+                self.asks.push(ask);
+            } else if let Some((id, name)) = self.refused(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
                 let answer = crate::backend::mux::error_answer_with(
@@ -203,10 +207,6 @@ impl UpstreamBody {
                         .notify(crate::proxy::calls::owner_key(&conversation), answer)
                         .await;
                 });
-            } else if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
-                kept.extend_from_slice(&data[from..start]);
-                from = end;
-                self.asks.push(ask);
             } else if self.muted(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
@@ -235,14 +235,21 @@ impl UpstreamBody {
         Some((f.id?.of(&data).to_vec(), name))
     }
 
-    /// A request of the backend's that a stateless client answers on its retry.
-    fn held(&self, event: &[u8]) -> Option<super::rounds::Ask> {
+    /// A request of the backend's that a stateless client answers on its retry (or,
+    /// needing a capability the client did not declare, is refused when the round ends).
+    fn held(&mut self, event: &[u8]) -> Option<super::rounds::Ask> {
         let data = crate::backend::http::sse_data(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
         }
-        super::rounds::Ask::of(&data, &f, &self.asks)
+        let mut ask = super::rounds::Ask::of(&data, &f, &self.asks)?;
+        if let Some((bit, name)) = ClientCaps::needed_by(ask.method)
+            && self.caps() & bit == 0
+        {
+            ask.undeclared = Some(name);
+        }
+        Some(ask)
     }
 
     /// Goes on answering a multi-round-trip retry: its id in the response still to

@@ -91,6 +91,14 @@ pub(crate) fn admit(
                 .as_deref(),
         )?;
         check_meta(body, f)?;
+        if method == "tools/call"
+            && let Some(tool) = f
+                .name
+                .and_then(|s| string_value(body, s))
+                .and_then(|n| ctx.view.tool(&n))
+        {
+            crate::mcp::era::headers::check_params(headers, body, &tool.header_params)?;
+        }
         ctx.stateless = true;
         ctx.conversation = match &ctx.principal {
             Some(p) => Arc::from(format!("k:{}", p.key_id)),

@@ -37,6 +37,34 @@ pub struct Exposed {
     pub entry: Bytes,
     /// A per-key rate the namespace sets for this tool.
     pub rate: Option<ToolRate>,
+    /// The arguments a 2026-07-28 client also sends as `Mcp-Param-*` headers (SEP-2243):
+    /// (property, header name after `Mcp-Param-`). Empty for almost every tool.
+    pub header_params: Arc<[(String, String)]>,
+}
+
+/// The valid `x-mcp-header` declarations of a tool's input schema: on a string, integer
+/// or boolean property directly under `properties`, naming an RFC 9110 token not named
+/// twice (case-insensitively). Invalid ones are not checked (clients drop such tools).
+pub fn header_params(tool: &Value) -> Arc<[(String, String)]> {
+    let Some(props) = tool["inputSchema"]["properties"].as_object() else {
+        return Arc::from([]);
+    };
+    let token = |h: &str| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, p) in props {
+        let Some(h) = p.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let typed = matches!(p["type"].as_str(), Some("string" | "integer" | "boolean"));
+        if typed && token(h) && !out.iter().any(|(_, o)| o.eq_ignore_ascii_case(h)) {
+            out.push((name.clone(), h.to_string()));
+        }
+    }
+    Arc::from(out)
 }
 
 /// A namespace's rate for one tool, applied per key.
@@ -542,6 +570,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 upstream_name: Bytes::from(json_string(original)),
                 entry: Bytes::from(entry.to_string()),
                 rate,
+                header_params: header_params(tool),
             });
         }
         for prompt in &lists.prompts {
@@ -573,6 +602,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 upstream_name: Bytes::from(json_string(original)),
                 entry: Bytes::from(entry.to_string()),
                 rate: None,
+                header_params: Arc::from([]),
             });
         }
     }

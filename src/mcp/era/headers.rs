@@ -102,6 +102,59 @@ pub fn check(
     }
 }
 
+/// Checks a `tools/call`'s `Mcp-Param-*` headers against its arguments, for each
+/// argument the tool declares `x-mcp-header` on: a value in the body needs its header with
+/// the same value (a string as it is, an integer in decimal, `true`/`false`; the header's
+/// Base64 form decoded), and a header needs the value. Anything else: 400 with -32020.
+pub fn check_params(
+    headers: &HeaderMap,
+    body: &[u8],
+    params: &[(String, String)],
+) -> Result<(), RpcError> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let args = &v["params"]["arguments"];
+    for (property, name) in params {
+        let header = format!("mcp-param-{name}");
+        let sent = match header_str(headers, header.as_str()) {
+            None => None,
+            Some(raw) => Some(decoded(raw).ok_or_else(|| {
+                mismatch(format!(
+                    "the Mcp-Param-{name} header's Base64 form is malformed"
+                ))
+            })?),
+        };
+        let expected = match &args[property.as_str()] {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+            _ => {
+                return Err(mismatch(format!(
+                    "argument {property:?} (sent as Mcp-Param-{name}) must be a string, integer or boolean"
+                )));
+            }
+        };
+        match (sent, expected) {
+            (None, None) => {}
+            (Some(h), Some(e)) if *h == *e => {}
+            (None, Some(_)) => {
+                return Err(mismatch(format!(
+                    "the Mcp-Param-{name} header is required: argument {property:?} is set"
+                )));
+            }
+            _ => {
+                return Err(mismatch(format!(
+                    "the Mcp-Param-{name} header does not match argument {property:?}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +184,74 @@ mod tests {
             decoded("=?base64?").as_deref(),
             Some("=?base64?"),
             "not the form: literal"
+        );
+    }
+
+    #[test]
+    fn param_headers_must_mirror_the_arguments_they_declare() {
+        let params = vec![
+            ("region".to_string(), "Region".to_string()),
+            ("n".to_string(), "N".to_string()),
+        ];
+        let body = |args: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"t","arguments":{args}}}}}"#
+            )
+        };
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let ok = |h: &HeaderMap, b: &str| check_params(h, b.as_bytes(), &params).is_ok();
+        let b = body(r#"{"region":"Hello","n":7}"#);
+        assert!(ok(
+            &with(&[("mcp-param-region", "Hello"), ("mcp-param-n", "7")]),
+            &b
+        ));
+        assert!(ok(
+            &with(&[
+                ("mcp-param-region", "=?base64?SGVsbG8=?="),
+                ("mcp-param-n", "7")
+            ]),
+            &b
+        ));
+        for bad in [
+            with(&[("mcp-param-n", "7")]),
+            with(&[("mcp-param-region", "Hallo"), ("mcp-param-n", "7")]),
+            with(&[
+                ("mcp-param-region", "=?base64?SGVsbG8?="),
+                ("mcp-param-n", "7"),
+            ]),
+            with(&[
+                ("mcp-param-region", "=?base64?SGVs!!!bG8=?="),
+                ("mcp-param-n", "7"),
+            ]),
+            with(&[("mcp-param-region", "Hello"), ("mcp-param-n", "07")]),
+        ] {
+            let e = check_params(&bad, b.as_bytes(), &params).unwrap_err();
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::BAD_REQUEST, code::HEADER_MISMATCH)
+            );
+        }
+        // Not in the body: no header, and a header alone is refused.
+        assert!(ok(&HeaderMap::new(), &body("{}")));
+        assert!(!ok(&with(&[("mcp-param-region", "x")]), &body("{}")));
+        // A literal that merely looks like Base64 is compared as it is.
+        let b64 = body(r#"{"region":"SGVsbG8="}"#);
+        assert!(ok(&with(&[("mcp-param-region", "SGVsbG8=")]), &b64));
+        assert!(
+            crate::routing::header_params(&serde_json::json!({"inputSchema": {"properties": {
+                "a": {"type": "string", "x-mcp-header": "Region"},
+                "b": {"type": "object", "x-mcp-header": "Obj"},
+                "c": {"type": "string", "x-mcp-header": "bad name"},
+                "d": {"type": "integer", "x-mcp-header": "region"}}}}))
+            .iter()
+            .map(|(p, h)| (p.as_str(), h.as_str()))
+            .eq([("a", "Region")])
         );
     }
 }

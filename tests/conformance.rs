@@ -1,0 +1,54 @@
+//! The official MCP conformance suite through the gateway: `tests/conformance/run.sh`,
+//! which prints one `N passed, M failed` line per suite and fails on any failure.
+//!
+//! Suites run here: `server 2026-07-28 (legacy fixture)` — every scenario the
+//! 2026-07-28 revision requires of a server (and the pending ones it runs unscored),
+//! against the gateway fronting a session-era fixture written with the official Python
+//! SDK 1.x: stateless requests, headers, caching, and every multi-round-trip scenario,
+//! bridged from the fixture's sampling, elicitation and roots requests.
+
+mod support;
+
+use std::path::Path;
+
+#[tokio::test]
+async fn the_official_conformance_suite_passes_through_the_gateway() {
+    let peers = support::peers().clone();
+    let bin = Path::new(env!("CARGO_BIN_EXE_metamcp"))
+        .parent()
+        .expect("the binaries' directory")
+        .to_path_buf();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/run.sh");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env("BIN", bin)
+            .env("PEERS", peers)
+            .output()
+            .expect("run tests/conformance/run.sh")
+    })
+    .await
+    .expect("the runner");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "conformance failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("server 2026-07-28 (legacy fixture): "))
+        .unwrap_or_else(|| panic!("no line for the suite in:\n{stdout}"));
+    let (passed, failed) = line
+        .rsplit_once(": ")
+        .and_then(|(_, counts)| counts.split_once(" passed, "))
+        .map(|(p, f)| {
+            (
+                p.parse::<u32>().unwrap(),
+                f.trim_end_matches(" failed").parse::<u32>().unwrap(),
+            )
+        })
+        .expect("N passed, M failed");
+    assert_eq!(failed, 0, "{stdout}");
+    assert!(passed >= 40, "every required scenario ran: {stdout}");
+}

@@ -568,6 +568,33 @@ async fn the_stateless_era() {
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": meta}});
     let r = c.post_stateless(&list).await;
     assert_eq!(r.json()["result"]["resultType"], "complete");
+    // The shared view's lists may be kept for METAMCP_LIST_TTL and shared; a
+    // namespace's are the caller's own.
+    assert_eq!(
+        (
+            &r.json()["result"]["ttlMs"],
+            &r.json()["result"]["cacheScope"]
+        ),
+        (&json!(60_000), &json!("public"))
+    );
+    assert_eq!(d["result"]["ttlMs"], 60_000, "server/discover too");
+    let ns = json!({"name": "hinted", "servers": ["alpha"]});
+    let made = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let in_ns = Client::new(gw.addr, "/mcp/hinted", Some(&gw.client_key));
+    let r = support::eventually(Duration::from_secs(10), "the namespace", || async {
+        let r = in_ns.post_stateless(&list).await;
+        (r.status == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(r.json()["result"]["cacheScope"], "private", "{}", r.text());
+    let read = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"message": "y"}, "_meta": meta}});
+    let forwarded = response_message(&c.post_stateless(&read).await);
+    assert_eq!(
+        forwarded["result"]["ttlMs"], 0,
+        "a backend's answer: no hint to give"
+    );
     let old = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list",
                      "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2027-01-01"}}});
     let r = c.post(&old).await;

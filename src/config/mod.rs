@@ -78,6 +78,9 @@ pub const MAX_STREAMS: &str = "METAMCP_MAX_STREAMS";
 /// How long a call whose backend asked the client something waits for a stateless
 /// client's retry (multi-round-trip requests) before it is cancelled upstream.
 pub const MRTR_TTL: &str = "METAMCP_MRTR_TTL";
+/// How long a 2026-07-28 client may reuse the gateway's lists and `server/discover`
+/// (`ttlMs`; `0`: not at all).
+pub const LIST_TTL: &str = "METAMCP_LIST_TTL";
 /// Calls one key may have waiting for its input at once.
 pub const KEY_MAX_PARKED: &str = "METAMCP_KEY_MAX_PARKED";
 /// Calls waiting for clients' input the process holds at once, over all keys.
@@ -145,6 +148,7 @@ const FILE_KEYS: &[&str] = &[
     KEY_MAX_STREAMS,
     MAX_STREAMS,
     MRTR_TTL,
+    LIST_TTL,
     KEY_MAX_PARKED,
     MAX_PARKED,
     REPLICA_URL,
@@ -203,6 +207,7 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 const DEFAULT_AUDIT_QUEUE: usize = 100_000;
 const DEFAULT_MRTR_TTL: Duration = Duration::from_secs(300);
+const DEFAULT_LIST_TTL: Duration = Duration::from_secs(60);
 const DEFAULT_KEY_MAX_PARKED: usize = 64;
 const DEFAULT_MAX_PARKED: usize = 10_000;
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
@@ -238,6 +243,8 @@ pub struct Config {
     pub stream_bounds: StreamBounds,
     /// Calls waiting for stateless clients' input.
     pub parked: Parking,
+    /// `ttlMs` of the gateway's lists for 2026-07-28 clients.
+    pub list_ttl: Duration,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -318,6 +325,7 @@ impl Config {
         let key_streams_raw = get(KEY_MAX_STREAMS);
         let streams_raw = get(MAX_STREAMS);
         let mrtr_ttl_raw = get(MRTR_TTL);
+        let list_ttl_raw = get(LIST_TTL);
         let key_parked_raw = get(KEY_MAX_PARKED);
         let parked_raw = get(MAX_PARKED);
         let replica_raw = get(REPLICA_URL).filter(|s| !s.trim().is_empty());
@@ -471,6 +479,9 @@ impl Config {
                 .unwrap_or(DEFAULT_MAX_PARKED),
             replica_url: replica_raw.and_then(|s| errs.check(REPLICA_URL, replica_url(&s))),
         };
+        let list_ttl = list_ttl_raw
+            .and_then(|s| errs.check(LIST_TTL, parse_duration_or_zero(&s)))
+            .unwrap_or(DEFAULT_LIST_TTL);
         let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
             errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
         });
@@ -556,6 +567,7 @@ impl Config {
                 key_defaults,
                 stream_bounds,
                 parked,
+                list_ttl,
                 db_pool_size,
                 session_ttl,
                 max_connections,

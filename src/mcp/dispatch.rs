@@ -15,7 +15,7 @@ use crate::backend::Backend;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
-use crate::mcp::lists::{discover, listing, with_result_type};
+use crate::mcp::lists::{discover, list_cache, listing, with_hints};
 use crate::mcp::stream::listen;
 use crate::proxy::calls::{cancellation, owner_key};
 use crate::proxy::forward::forward;
@@ -265,7 +265,11 @@ pub async fn dispatch(
             let id = f.id.map_or(&b"null"[..], |s| s.of(body));
             Ok(json_response(
                 StatusCode::OK,
-                envelope(id, "result", &with_result_type(result, ctx.stateless)),
+                envelope(
+                    id,
+                    "result",
+                    &with_hints(result, ctx.stateless, Some(list_cache(ctx))),
+                ),
             ))
         }
         Target::Listen => listen(

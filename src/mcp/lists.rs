@@ -19,13 +19,51 @@ use crate::routing::{Listed, View};
 pub const PAGE: usize = 200;
 
 /// Adds [`STATELESS_RESULT_MEMBERS`] to a result made by the gateway itself.
-pub(crate) fn with_result_type(result: Bytes, stateless: bool) -> Bytes {
+/// How long a client may reuse an answer the gateway makes from its own lists, and
+/// whether it may be shared between callers (2026-07-28 caching hints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cache {
+    pub ttl_ms: u64,
+    pub public: bool,
+}
+
+/// The caching hints of this caller's lists: the gateway's list TTL (it learns of every
+/// change it will serve: backends' `list_changed`, reconnections, registry changes), and
+/// `public` only for the unnarrowed view every caller shares.
+pub(crate) fn list_cache(ctx: &Ctx) -> Cache {
+    Cache {
+        ttl_ms: u64::try_from(ctx.state.config.list_ttl.as_millis()).unwrap_or(u64::MAX),
+        public: !ctx.is_narrowed(),
+    }
+}
+
+/// `result` with the stateless era's members first: `resultType`, caching hints (`cache`,
+/// or "not cacheable": 0 ms, private) and the gateway's `serverInfo`.
+pub(crate) fn with_hints(result: Bytes, stateless: bool, cache: Option<Cache>) -> Bytes {
     if !stateless || result.first() != Some(&b'{') {
         return result;
     }
-    let mut out = BytesMut::with_capacity(result.len() + STATELESS_RESULT_MEMBERS.len() + 2);
+    let mut out = BytesMut::with_capacity(result.len() + STATELESS_RESULT_MEMBERS.len() + 24);
     out.extend_from_slice(b"{");
-    out.extend_from_slice(STATELESS_RESULT_MEMBERS);
+    match cache {
+        None => out.extend_from_slice(STATELESS_RESULT_MEMBERS),
+        Some(c) => {
+            // The same members with the hints replaced.
+            let members = std::str::from_utf8(STATELESS_RESULT_MEMBERS).unwrap_or_default();
+            let rest = members
+                .split_once(r#""cacheScope":"private","#)
+                .map_or(members, |(_, r)| r);
+            out.extend_from_slice(
+                format!(
+                    r#""resultType":"complete","ttlMs":{},"cacheScope":"{}","#,
+                    c.ttl_ms,
+                    if c.public { "public" } else { "private" }
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(rest.as_bytes());
+        }
+    }
     if result.len() > 2 {
         out.extend_from_slice(b",");
     }

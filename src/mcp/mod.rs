@@ -494,7 +494,7 @@ async fn single_untraced_with(
 
 #[cfg(test)]
 mod tests {
-    use super::lists::{PAGE, page, with_result_type};
+    use super::lists::{Cache, PAGE, page, with_hints};
     use super::*;
     use crate::crypto::base64url;
     use serde_json::{Value, json};
@@ -532,7 +532,7 @@ mod tests {
     #[test]
     fn result_type_is_added_for_stateless_clients() {
         let empty: Value =
-            serde_json::from_slice(&with_result_type(Bytes::from_static(b"{}"), true)).unwrap();
+            serde_json::from_slice(&with_hints(Bytes::from_static(b"{}"), true, None)).unwrap();
         assert_eq!(
             empty,
             json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "private",
@@ -540,16 +540,47 @@ mod tests {
                              {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}})
         );
         let one: Value =
-            serde_json::from_slice(&with_result_type(Bytes::from_static(b"{\"a\":1}"), true))
+            serde_json::from_slice(&with_hints(Bytes::from_static(b"{\"a\":1}"), true, None))
                 .unwrap();
         assert_eq!(
             (one["a"].as_i64(), one["resultType"].as_str()),
             (Some(1), Some("complete"))
         );
         assert_eq!(
-            &with_result_type(Bytes::from_static(b"{}"), false)[..],
+            &with_hints(Bytes::from_static(b"{}"), false, None)[..],
             b"{}"
         );
+    }
+
+    #[test]
+    fn lists_carry_the_gateways_caching_hints() {
+        let hinted = |public| {
+            let c = Cache {
+                ttl_ms: 60_000,
+                public,
+            };
+            serde_json::from_slice::<Value>(&with_hints(
+                Bytes::from_static(b"{\"tools\":[]}"),
+                true,
+                Some(c),
+            ))
+            .unwrap()
+        };
+        let shared = hinted(true);
+        assert_eq!(
+            (
+                &shared["ttlMs"],
+                &shared["cacheScope"],
+                &shared["resultType"]
+            ),
+            (&json!(60_000), &json!("public"), &json!("complete"))
+        );
+        assert_eq!(shared["tools"], json!([]));
+        assert_eq!(
+            shared["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "metamcp"
+        );
+        assert_eq!(hinted(false)["cacheScope"], "private");
     }
 
     #[test]

@@ -332,3 +332,48 @@ async fn questions_for_undeclared_capabilities_never_reach_the_client() {
     .await;
     assert!(gw.state.parked.is_empty());
 }
+
+#[tokio::test]
+async fn a_backend_needing_the_user_at_a_url_gets_a_url_question_then_the_call_again() {
+    // The backend's -32042 as a JSON answer, then as an SSE one.
+    for sse in [false, true] {
+        let (gw, mock) = gateway_with(|_| {}).await;
+        let c = client(&gw);
+        let msg = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "url_first", "arguments": {"sse": sse}, "_meta": meta(all_caps())}});
+        let m = send(&c, &msg).await;
+        assert_eq!(m["id"], 1);
+        let (asks, state) = input_required(&m);
+        assert_eq!(asks.len(), 1, "{m}");
+        let ask = &asks["sign-in"];
+        assert_eq!(ask["method"], "elicitation/create");
+        assert_eq!(ask["params"]["mode"], "url");
+        assert_eq!(ask["params"]["url"], "https://auth.example/sign-in");
+        assert!(ask["params"].get("elicitationId").is_none(), "{m}");
+        assert_eq!(
+            gw.state.parked.len(),
+            0,
+            "nothing waits: the call is sent again"
+        );
+        // Retried before the visit: asked again.
+        let early = send(
+            &c,
+            &retry(&msg, 2, json!({"sign-in": {"action": "accept"}}), &state),
+        )
+        .await;
+        let (_, state) = input_required(&early);
+        mock.control("GET", "/control/visit").await;
+        let done = send(
+            &c,
+            &retry(&msg, 3, json!({"sign-in": {"action": "accept"}}), &state),
+        )
+        .await;
+        assert_eq!(done["id"], 3, "{done}");
+        assert_eq!(text_of(&done["result"]), "signed in", "sse {sse}: {done}");
+        let stats = mock.control("GET", "/control/stats").await;
+        assert_eq!(
+            stats["calls"]["url_first"], 3,
+            "sent again on each retry: {stats}"
+        );
+    }
+}

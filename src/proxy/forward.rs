@@ -64,6 +64,20 @@ pub struct Caller<'a> {
 }
 
 impl Caller<'_> {
+    /// Who may retry this caller's call of `method` (multi-round-trip requests).
+    fn binding(&self, method: &str, digest: String) -> super::rounds::Binding {
+        super::rounds::Binding {
+            principal: self
+                .key
+                .as_ref()
+                .map(|k| k.as_str().to_string())
+                .unwrap_or_default(),
+            namespace: self.namespace.map(str::to_string),
+            method: method.to_string(),
+            digest,
+        }
+    }
+
     /// The client, as an isolated backend tells its children apart.
     pub fn owner(&self) -> Owner<'_> {
         Owner {
@@ -248,6 +262,24 @@ async fn forward_call(
         let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
         record.response_bytes = whole.len();
         record.saw(&whole);
+        let method = f.method(body).unwrap_or_default();
+        if caller.stateless
+            && MRTR_METHODS.contains(&method)
+            && memchr::memmem::find(&whole, b"-32042").is_some()
+            && let Some(asks) = super::rounds::url_asks(&whole)
+        {
+            guard.complete();
+            record.finish(Outcome::Error);
+            let binding = caller.binding(
+                method,
+                crate::auth::request_state::params_digest(body).unwrap_or_default(),
+            );
+            let state = caller.parked.resend_state(&binding);
+            return json_response(
+                StatusCode::OK,
+                super::rounds::input_required(&client_id, &asks, &state),
+            );
+        }
         let mut pieces = crate::http::Pieces::default();
         splicer.feed(whole, &mut pieces);
         guard.complete();
@@ -295,21 +327,14 @@ async fn forward_call(
         conversation: caller.conversation.clone(),
         mrtr: false,
         asks: Vec::new(),
+        url_asks: Vec::new(),
     };
     let method = f.method(body).unwrap_or_default();
     if caller.stateless && sse && !collect && MRTR_METHODS.contains(&method) {
         let mut stream = Box::new(stream);
         stream.mrtr = true;
-        let binding = super::rounds::Binding {
-            principal: caller
-                .key
-                .as_ref()
-                .map(|k| k.as_str().to_string())
-                .unwrap_or_default(),
-            namespace: caller.namespace.map(str::to_string),
-            method: method.to_string(),
-            digest: String::new(),
-        };
+        // The digest is taken when a round ends (most calls ask nothing).
+        let binding = caller.binding(method, String::new());
         let rounds = super::rounds::Rounds::new(stream, caller.parked.clone(), binding);
         return Box::pin(super::rounds::respond(rounds)).await;
     }

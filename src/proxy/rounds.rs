@@ -87,6 +87,45 @@ impl Ask {
     }
 }
 
+/// The URL questions of a backend's -32042 answer (URL elicitation required), as a 2026
+/// client gets them: `elicitation/create` in URL mode without the `elicitationId` (the
+/// revision has none), keyed by that id when it is a plain word. `None` for anything
+/// else. `data` is an SSE event or a JSON message.
+pub fn url_asks(data: &[u8]) -> Option<Vec<Ask>> {
+    let message = if data.first() == Some(&b'{') {
+        data.to_vec()
+    } else {
+        crate::backend::http::sse_data(data).pop()?
+    };
+    let v: serde_json::Value = serde_json::from_slice(&message).ok()?;
+    if v.get("method").is_some() || v["error"]["code"].as_i64() != Some(-32042) {
+        return None;
+    }
+    let mut asks: Vec<Ask> = Vec::new();
+    for e in v["error"]["data"]["elicitations"].as_array()? {
+        let url = e["url"].as_str()?;
+        let id = e["elicitationId"].as_str().unwrap_or_default();
+        let key = if key_like(id) && !asks.iter().any(|a| a.key == id) {
+            id.to_string()
+        } else {
+            format!("url-{}", asks.len() + 1)
+        };
+        let params = serde_json::json!({
+            "mode": "url",
+            "url": url,
+            "message": e["message"].as_str().unwrap_or("Open this page to continue"),
+        });
+        asks.push(Ask {
+            key,
+            id: Bytes::new(),
+            method: "elicitation/create",
+            params: Bytes::from(params.to_string()),
+            undeclared: None,
+        });
+    }
+    (!asks.is_empty()).then_some(asks)
+}
+
 fn key_like(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= MAX_KEY
@@ -238,7 +277,14 @@ impl Parked {
         self.lock().insert(id.to_string(), call);
     }
 
-    /// Seals the state of a call parked as `id`.
+    /// Seals the state of a request to send again on the retry (nothing waits here: the
+    /// backend answered -32042 and will be asked afresh once the user has been to the
+    /// URLs). Any replica serves such a retry.
+    pub fn resend_state(&self, binding: &Binding) -> String {
+        self.state("", binding)
+    }
+
+    /// Seals the state of a call parked as `id` (empty: none, send again).
     fn state(&self, id: &str, binding: &Binding) -> String {
         let expires_ms = crate::auth::token::unix_now_ms()
             .saturating_add(u64::try_from(self.bounds.ttl.as_millis()).unwrap_or(u64::MAX));
@@ -542,6 +588,19 @@ impl hyper::body::Body for Rounds {
                 Poll::Ready(Some(frame)) => {
                     this.started = true;
                     return Poll::Ready(Some(frame));
+                }
+                Poll::Ready(None) if !inner.url_asks.is_empty() => {
+                    let asks = std::mem::take(&mut inner.url_asks);
+                    let client_id = inner.client_id.clone();
+                    if this.binding.digest.is_empty() {
+                        this.binding.digest =
+                            request_state::params_digest(&inner.request).unwrap_or_default();
+                    }
+                    let state = this.parked.resend_state(&this.binding);
+                    this.end_with(Final {
+                        message: input_required(&client_id, &asks, &state),
+                        status: hyper::StatusCode::OK,
+                    });
                 }
                 Poll::Ready(None) => {
                     this.done = true;

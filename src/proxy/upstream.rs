@@ -63,6 +63,9 @@ pub struct UpstreamBody {
     /// instead of being relayed, and the call waits for the client's retry.
     pub(super) mrtr: bool,
     pub(super) asks: Vec<super::rounds::Ask>,
+    /// The backend answered -32042 (URL elicitation required): the answer is held back
+    /// and these URL questions go to the stateless client instead, which retries.
+    pub(super) url_asks: Vec<super::rounds::Ask>,
 }
 
 /// Where the first whole SSE event of `piece` ends (after its blank line).
@@ -179,7 +182,8 @@ impl UpstreamBody {
     fn screen(&mut self, data: Bytes) -> Bytes {
         let gated = GATED
             .iter()
-            .any(|m| memchr::memmem::find(&data, m).is_some());
+            .any(|m| memchr::memmem::find(&data, m).is_some())
+            || (self.mrtr && memchr::memmem::find(&data, b"-32042").is_some());
         let logged = self.stateless && memchr::memmem::find(&data, LOG_MESSAGE).is_some();
         if !(gated || logged) {
             return data;
@@ -188,7 +192,15 @@ impl UpstreamBody {
         let mut from = 0;
         let mut start = 0;
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
-            if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
+            if let Some(asks) = self
+                .mrtr
+                .then(|| super::rounds::url_asks(&data[start..end]))
+                .flatten()
+            {
+                kept.extend_from_slice(&data[from..start]);
+                from = end;
+                self.url_asks = asks;
+            } else if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
                 self.asks.push(ask);
@@ -317,11 +329,13 @@ impl UpstreamBody {
         self.finished = true;
         // Whole: an SSE answer's response event ended; a JSON answer's body reached its
         // end (a JSON body that broke off is not an answer, even with our id in it).
-        let answered = if self.sse {
-            self.splicer.answer_ended()
-        } else {
-            self.splicer.answered() && problem.is_none()
-        };
+        let withheld = !self.url_asks.is_empty();
+        let answered = withheld
+            || if self.sse {
+                self.splicer.answer_ended()
+            } else {
+                self.splicer.answered() && problem.is_none()
+            };
         let problem = match problem {
             None if !answered && self.sse && self.splicer.answered() => {
                 Some("ended the stream in the middle of its answer")
@@ -336,7 +350,7 @@ impl UpstreamBody {
         // A guard still armed cancels upstream when dropped.
         self.guard = None;
         match (answered, problem) {
-            (true, _) if self.splicer.errored() => self.record.finish(Outcome::Error),
+            (true, _) if self.splicer.errored() || withheld => self.record.finish(Outcome::Error),
             (true, _) | (false, None) => self.record.finish(Outcome::Ok),
             (false, Some(p)) => self.record.fail(p),
         }
@@ -399,8 +413,8 @@ impl hyper::body::Body for UpstreamBody {
                     return Poll::Ready(this.end(Some(&msg)));
                 }
                 Poll::Ready(None) => {
-                    let problem =
-                        (!this.splicer.answered()).then_some("closed the stream without answering");
+                    let problem = (!this.splicer.answered() && this.url_asks.is_empty())
+                        .then_some("closed the stream without answering");
                     return Poll::Ready(this.end(problem));
                 }
                 Poll::Pending => {

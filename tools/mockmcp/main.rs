@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -131,6 +131,8 @@ struct Server {
     cancelled: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
+    /// Set by `GET /control/visit`: the user went to `url_first`'s sign-in page.
+    visited: AtomicBool,
     /// HTTP requests that carried an `Authorization` header.
     authorized: AtomicU64,
     /// Calls received per tool name.
@@ -183,6 +185,8 @@ impl Server {
                               "inputSchema": obj(json!({}), json!([]))}));
             tools.push(json!({"name": "sample", "description": "Asks the client to sample a message, returns its text",
                               "inputSchema": obj(json!({"prompt": {"type": "string"}}), json!(["prompt"]))}));
+            tools.push(json!({"name": "url_first", "description": "Needs the user at a sign-in page first (-32042) until GET /control/visit",
+                              "inputSchema": obj(json!({"sse": {"type": "boolean"}}), json!([]))}));
             tools.push(json!({"name": "ask", "description": "Asks the client each round's requests at once ({method, params, key?}), round after round; returns every answer",
                               "inputSchema": obj(json!({"rounds": {"type": "array"}}), json!(["rounds"]))}));
             if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -386,6 +390,17 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             let n = args["bytes"].as_u64().unwrap_or(0).min(256 << 20) as usize;
             Reply::ok(text("x".repeat(n)))
         }
+        // Needs the user at a URL first (-32042) until `GET /control/visit`;
+        // `"sse": true` answers on an SSE stream.
+        "url_first" => {
+            let mut r = if server.visited.load(Ordering::Relaxed) {
+                Reply::ok(text("signed in"))
+            } else {
+                Reply::err(-32042, "sign in at the page first")
+            };
+            r.stream = args["sse"].as_bool().unwrap_or(false);
+            r
+        }
         "fail" => Reply::ok(
             json!({"content": [{"type": "text", "text": "this tool always fails"}], "isError": true}),
         ),
@@ -447,6 +462,12 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
 fn response(id: &Value, outcome: &Result<Value, (i64, String)>) -> Value {
     match outcome {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        // URL elicitation required: the user must visit the sign-in page first.
+        Err((-32042, message)) => {
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32042, "message": message,
+                   "data": {"elicitations": [{"mode": "url", "elicitationId": "sign-in",
+                                              "url": "https://auth.example/sign-in", "message": message}]}}})
+        }
         Err((code, message)) => {
             json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
         }
@@ -494,6 +515,10 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                 .unwrap_or_else(|p| p.into_inner())
                 .clear();
             full(StatusCode::OK, "application/json", r#"{"forgotten":true}"#)
+        }
+        (Method::GET, "/control/visit") => {
+            server.visited.store(true, Ordering::Relaxed);
+            full(StatusCode::OK, "application/json", r#"{"visited":true}"#)
         }
         (Method::GET, "/control/stats") => {
             let sessions = server
@@ -1136,6 +1161,7 @@ fn main() {
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
+        visited: AtomicBool::new(false),
         authorized: AtomicU64::new(0),
         calls: Mutex::default(),
         next_session: AtomicU64::new(1),

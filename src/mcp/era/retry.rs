@@ -64,6 +64,14 @@ pub async fn retry(
     let digest = request_state::params_digest(body).unwrap_or_default();
     claims.binds(method, &digest)?;
     let parked = &ctx.state.parked;
+    if claims.call.is_empty() {
+        // Nothing waits: the backend wanted the user at a URL first (-32042). The request
+        // goes again, as it first came, from any replica.
+        let again = without_retry_members(body)
+            .ok_or_else(|| invalid("the request's params must be an object"))?;
+        let f = frame::parse(&again).map_err(|_| invalid("the request could not be read again"))?;
+        return Box::pin(crate::mcp::dispatch::dispatch(ctx, &again, &f, false)).await;
+    }
     if claims.replica != parked.replica {
         return match claims.replica_url.as_deref() {
             Some(url) if !headers.contains_key(RELAYED) => {
@@ -112,6 +120,15 @@ pub async fn retry(
         Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
         None => resp,
     })
+}
+
+/// The request without `inputResponses` and `requestState`: what the backend first got.
+fn without_retry_members(body: &[u8]) -> Option<Bytes> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let params = v.get_mut("params")?.as_object_mut()?;
+    params.remove("inputResponses");
+    params.remove("requestState");
+    serde_json::to_vec(&v).ok().map(Bytes::from)
 }
 
 /// Passes a retry to the replica holding its call, and its answer back as it comes.

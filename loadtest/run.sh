@@ -14,6 +14,9 @@
 #                                         # the bare one, in /tmp/t.perf.bare)
 #   REFERENCE=nginx loadtest/run.sh       # adds nginx as a plain reverse proxy (same core)
 #   REFERENCE=nginx,haproxy loadtest/run.sh   # and HAProxy (one thread, same core)
+#   STATELESS=1 loadtest/run.sh           # also through the gateway as 2026-07-28 clients
+#                                         # (no session; _meta and the standard headers on
+#                                         # every request): the stateless path's cost
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
@@ -215,6 +218,8 @@ DURATION=2s measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 # The limited key's first use is checked against the database and argon2, whose work is
 # bounded: 32 connections opening at once would be refused in part and skew the round.
 [ -n "${LIMITS:-}" ] && DURATION=2s measure warm "$GW_URL" "$LIMITED" "mock__$TOOL" >/dev/null
+[ -n "${STATELESS:-}" ] && DURATION=2s MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" \
+    measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 if [ -n "${OBSERVE:-}" ]; then
     for a in "$BARE_ADDR" "$TRACED_ADDR" "$UNSAMPLED_ADDR"; do
         DURATION=2s measure warm "http://$a/mcp" "$ADMIN" "mock__$TOOL" >/dev/null
@@ -243,6 +248,11 @@ for round in $(seq "$ROUNDS"); do
     fi
     results+=("$(measure gateway "$GW_URL" "$ADMIN" "mock__$TOOL" \
         mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    if [ -n "${STATELESS:-}" ]; then
+        say "round $round/$ROUNDS: through the gateway as 2026-07-28 clients (stateless)"
+        results+=("$(MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" measure stateless "$GW_URL" \
+            "$ADMIN" "mock__$TOOL" mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    fi
     if [ -n "${LIMITED:-}" ]; then
         say "round $round/$ROUNDS: through the gateway with a key whose limits are never reached"
         results+=("$(measure limited "$GW_URL" "$LIMITED" "mock__$TOOL" \
@@ -336,6 +346,10 @@ for name in ratios:
 if "limited" in ratios and "gateway" in ratios:
     pairs = sorted(l[0] / g[0] for g, l in zip(ratios["gateway"], ratios["limited"]))
     print(f"limits configured, never reached: {pairs[len(pairs) // 2]:.3f} of the unlimited key's "
+          f"throughput (median; all: {', '.join(f'{p:.3f}' for p in pairs)})")
+if "stateless" in ratios and "gateway" in ratios:
+    pairs = sorted(t[0] / g[0] for g, t in zip(ratios["gateway"], ratios["stateless"]))
+    print(f"2026-07-28 (stateless) clients: {pairs[len(pairs) // 2]:.3f} of the session path's "
           f"throughput (median; all: {', '.join(f'{p:.3f}' for p in pairs)})")
 if "bare" in ratios:
     for name, what in (("gateway", "audit on"), ("traced", "audit on + tracing 100 %"),

@@ -26,7 +26,8 @@ pub fn rank(level: &str) -> Option<u8> {
 /// none, `Err` with the value when it is not a level. The object is read only when
 /// the key appears in it (almost no request names one).
 pub fn requested(meta: &[u8]) -> Result<Option<u8>, String> {
-    if memchr::memmem::find(meta, META_KEY.as_bytes()).is_none() {
+    static KEY: super::needle::Needle = crate::needle!(META_KEY.as_bytes());
+    if !KEY.in_(meta) {
         return Ok(None);
     }
     let object: serde_json::Map<String, serde_json::Value> =

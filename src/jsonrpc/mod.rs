@@ -3,3 +3,4 @@
 
 pub mod frame;
 pub mod log_level;
+pub mod needle;

@@ -195,7 +195,8 @@ pub(crate) fn check_meta(body: &[u8], f: &Frame) -> Result<(), RpcError> {
                 .into(),
         ));
     }
-    if memchr::memmem::find(meta, CLIENT_CAPABILITIES).is_none() {
+    static CAPS: crate::jsonrpc::needle::Needle = crate::needle!(CLIENT_CAPABILITIES);
+    if !CAPS.in_(meta) {
         return Err(invalid(
             "params._meta[\"io.modelcontextprotocol/clientCapabilities\"] is required in \
              the 2026-07-28 revision"

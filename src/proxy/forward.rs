@@ -265,7 +265,7 @@ async fn forward_call(
         let method = f.method(body).unwrap_or_default();
         if caller.stateless
             && MRTR_METHODS.contains(&method)
-            && memchr::memmem::find(&whole, b"-32042").is_some()
+            && super::upstream::URL_REQUIRED.in_(&whole)
             && let Some(asks) = super::rounds::url_asks(&whole)
         {
             guard.complete();

@@ -15,6 +15,7 @@ use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
 use crate::backend::transport::AnswerBody;
 use crate::jsonrpc::frame::{self};
+use crate::jsonrpc::needle::Needle;
 use crate::proxy::calls::InFlightGuard;
 use crate::proxy::rpc::{RpcError, code};
 use crate::proxy::splicer::ResponseSplicer;
@@ -107,26 +108,26 @@ impl Tail {
 /// A backend's error codes the 2026-07-28 revision retired, and what a stateless client
 /// gets instead: -32002 (resource not found) is -32602 (invalid params). Same length, so
 /// the answer is patched in place; a code split between two pieces is left as it is.
-const RETIRED: &[(&[u8], &[u8])] = &[(b"-32002", b"-32602")];
+static RETIRED: Needle = crate::needle!(b"-32002");
+const RETIRED_AS: &[u8] = b"-32602";
+/// What marks a backend's -32042 (URL elicitation required).
+pub(super) static URL_REQUIRED: Needle = crate::needle!(b"-32042");
 
 /// `piece` with each retired code that is the value of a `"code"` member replaced.
 pub(super) fn retire_codes(piece: Bytes) -> Bytes {
     let mut patched: Option<BytesMut> = None;
-    for (old, new) in RETIRED {
-        let mut from = 0;
-        while let Some(at) = memchr::memmem::find(&piece[from..], old).map(|i| from + i) {
-            from = at + old.len();
-            let before = piece[..at].trim_ascii_end();
-            let is_code = before
-                .strip_suffix(b":")
-                .is_some_and(|b| b.trim_ascii_end().ends_with(b"\"code\""));
-            let whole = piece
-                .get(at + old.len())
-                .is_none_or(|c| !c.is_ascii_digit());
-            if is_code && whole {
-                let p = patched.get_or_insert_with(|| BytesMut::from(&piece[..]));
-                p[at..at + new.len()].copy_from_slice(new);
-            }
+    let (old, new) = (RETIRED.len(), RETIRED_AS);
+    let mut from = 0;
+    while let Some(at) = RETIRED.find(&piece[from..]).map(|i| from + i) {
+        from = at + old;
+        let before = piece[..at].trim_ascii_end();
+        let is_code = before
+            .strip_suffix(b":")
+            .is_some_and(|b| b.trim_ascii_end().ends_with(b"\"code\""));
+        let whole = piece.get(at + old).is_none_or(|c| !c.is_ascii_digit());
+        if is_code && whole {
+            let p = patched.get_or_insert_with(|| BytesMut::from(&piece[..]));
+            p[at..at + new.len()].copy_from_slice(new);
         }
     }
     patched.map_or(piece, BytesMut::freeze)
@@ -134,6 +135,12 @@ pub(super) fn retire_codes(piece: Bytes) -> Bytes {
 
 /// What marks a log message in an SSE piece.
 pub(super) const LOG_MESSAGE: &[u8] = b"notifications/message";
+static LOG_NEEDLE: Needle = crate::needle!(LOG_MESSAGE);
+static GATED_NEEDLES: [Needle; 3] = [
+    crate::needle!(GATED[0]),
+    crate::needle!(GATED[1]),
+    crate::needle!(GATED[2]),
+];
 
 /// What marks a backend's request that needs a client capability, in an SSE piece.
 pub(super) const GATED: [&[u8]; 3] = [
@@ -164,7 +171,7 @@ impl UpstreamBody {
 
     /// Whether an event is a log message a stateless client is not to see.
     fn muted(&mut self, event: &[u8]) -> bool {
-        if !self.stateless || memchr::memmem::find(event, LOG_MESSAGE).is_none() {
+        if !self.stateless || !LOG_NEEDLE.in_(event) {
             return false;
         }
         let floor = self.log_floor();
@@ -180,11 +187,9 @@ impl UpstreamBody {
     /// asked for (all of them when it asked for none). Only whole events in the piece
     /// are looked at; a piece without a marker (almost all) is returned untouched.
     fn screen(&mut self, data: Bytes) -> Bytes {
-        let gated = GATED
-            .iter()
-            .any(|m| memchr::memmem::find(&data, m).is_some())
-            || (self.mrtr && memchr::memmem::find(&data, b"-32042").is_some());
-        let logged = self.stateless && memchr::memmem::find(&data, LOG_MESSAGE).is_some();
+        let gated = GATED_NEEDLES.iter().any(|n| n.in_(&data))
+            || (self.mrtr && URL_REQUIRED.in_(&data));
+        let logged = self.stateless && LOG_NEEDLE.in_(&data);
         if !(gated || logged) {
             return data;
         }

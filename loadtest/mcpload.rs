@@ -1,7 +1,7 @@
 //! `mcpload`: a load generator that speaks MCP.
 //!
 //! ```text
-//! mcpload --url URL [--key KEY] [--jwt] [--stateless]
+//! mcpload --url URL [--key KEY] [--jwt] [--stateless] [--answer-input]
 //!         [--scenario ping|tools-list|tools-call|mixed|connect]
 //!         [--tool NAME] [--args JSON] [--payload BYTES] [--mix ping=1,tools-list=1,tools-call=8]
 //!         [--connections N] (--duration 10s | --requests N) [--rate R]
@@ -10,7 +10,9 @@
 //!
 //! - Every connection opens a real MCP session (initialize, then calls carrying its id)
 //!   or speaks the stateless era (`--stateless`); API key or JWT (`--jwt` exchanges the
-//!   key first). Every request has its own JSON-RPC id.
+//!   key first). Every request has its own JSON-RPC id. `--answer-input` answers a
+//!   2026-07-28 `input_required` result as a client would and retries (up to 10 rounds):
+//!   the request counts once, with the latency of every round.
 //! - Closed loop (each connection sends its next request when the previous is
 //!   answered) or open loop at `--rate` requests per second in total, latency measured
 //!   from the intended send time, so queueing is not hidden. Send times are kept by one
@@ -40,7 +42,7 @@ use tokio::net::TcpStream;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: mcpload --url URL [--key KEY] [--jwt] [--stateless] \
+const USAGE: &str = "usage: mcpload --url URL [--key KEY] [--jwt] [--stateless] [--answer-input] \
 [--scenario ping|tools-list|tools-call|mixed|connect] [--tool NAME] [--args JSON] \
 [--payload BYTES] [--mix ping=1,tools-list=1,tools-call=8] [--connections N] \
 (--duration 10s | --requests N) [--rate R] [--timeout-ms N] [--json FILE] [--svg FILE] \
@@ -79,6 +81,9 @@ struct Args {
     key: Option<String>,
     jwt: bool,
     stateless: bool,
+    /// Answer `input_required` results (multi-round-trip requests) and retry: a request
+    /// counts once, with the latency of all its rounds.
+    answer_input: bool,
     scenario: String,
     tool: String,
     args: Value,
@@ -116,7 +121,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => return Err(USAGE.into()),
-            "--jwt" | "--stateless" => switches.push(a.as_str()),
+            "--jwt" | "--stateless" | "--answer-input" => switches.push(a.as_str()),
             f if f.starts_with("--") => {
                 let v = it.next().ok_or(format!("{f} needs a value"))?;
                 flags.insert(f, v);
@@ -212,6 +217,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         key: flags.get("--key").map(|s| s.to_string()),
         jwt: switches.contains(&"--jwt"),
         stateless: switches.contains(&"--stateless"),
+        answer_input: switches.contains(&"--answer-input"),
         scenario,
         tool: flags.get("--tool").copied().unwrap_or("echo").to_string(),
         args,
@@ -301,10 +307,16 @@ fn build_corpus(args: &Args, path: &std::path::Path) -> Result<Corpus, String> {
         arguments["message"] = Value::String("x".repeat(n));
     }
     let arguments = arguments.to_string();
+    // A client answering input declares what it answers.
+    let caps = if args.answer_input {
+        r#"{"roots":{},"sampling":{},"elicitation":{}}"#
+    } else {
+        "{}"
+    };
     let meta = if args.stateless {
         format!(
             ",\"_meta\":{{\"io.modelcontextprotocol/protocolVersion\":\"{STATELESS}\",\
-             \"io.modelcontextprotocol/clientCapabilities\":{{}}}}"
+             \"io.modelcontextprotocol/clientCapabilities\":{caps}}}"
         )
     } else {
         String::new()
@@ -435,6 +447,8 @@ struct Answer {
     session: Option<String>,
     /// The server closes the connection after this answer (`Connection: close`).
     close: bool,
+    /// A JSON body asking for the client's input (`resultType: "input_required"`).
+    input: Option<Vec<u8>>,
 }
 
 /// Reads one response into `buf` (reused): head, then a body by `Content-Length` or
@@ -471,6 +485,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
         }
     }
     let rpc_error;
+    let mut input = None;
     if chunked {
         // Chunks are consumed one by one; the body is looked at as it passes.
         let mut at = head_end;
@@ -511,6 +526,8 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
             }
         }
         rpc_error = rpc_error_code(&buf[head_end..head_end + len]);
+        let body = &buf[head_end..head_end + len];
+        input = memchr::memmem::find(body, b"\"input_required\"").map(|_| body.to_vec());
         buf.drain(..head_end + len);
     }
     Ok(Answer {
@@ -518,7 +535,34 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
         rpc_error,
         session,
         close,
+        input,
     })
+}
+
+/// The retry of `request` answering the questions of `input` (an `input_required`
+/// answer) as a client would: elicitations accepted with no content, roots none, samples
+/// a fixed text; the same `requestState`.
+fn retry_with_input(request: &[u8], input: &[u8]) -> Option<Vec<u8>> {
+    let answer: Value = serde_json::from_slice(input).ok()?;
+    let result = &answer["result"];
+    let mut responses = serde_json::Map::new();
+    for (key, q) in result["inputRequests"].as_object()? {
+        let reply = match q["method"].as_str()? {
+            "roots/list" => json!({"roots": []}),
+            "sampling/createMessage" => {
+                json!({"role": "assistant", "model": "mcpload", "content": {"type": "text", "text": "ok"}})
+            }
+            _ => json!({"action": "accept", "content": {}}),
+        };
+        responses.insert(key.clone(), reply);
+    }
+    let mut retry: Value = serde_json::from_slice(request).ok()?;
+    retry["id"] = json!(format!("r{}", answer["id"]));
+    retry["params"]["inputResponses"] = Value::Object(responses);
+    if let Some(state) = result.get("requestState") {
+        retry["params"]["requestState"] = state.clone();
+    }
+    serde_json::to_vec(&retry).ok()
 }
 
 async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
@@ -852,7 +896,21 @@ async fn run_connection(shared: Arc<Shared>, index: usize) -> Tally {
         i += 1;
         let exchange = async {
             send(&mut stream, &mut out, &heads[kind as usize], body).await?;
-            read_response(&mut stream, &mut buf).await
+            let mut answer = read_response(&mut stream, &mut buf).await?;
+            let mut rounds = 0;
+            while a.answer_input && rounds < 10 {
+                let Some(retry) = answer
+                    .input
+                    .as_deref()
+                    .and_then(|i| retry_with_input(body, i))
+                else {
+                    break;
+                };
+                rounds += 1;
+                send(&mut stream, &mut out, &heads[kind as usize], &retry).await?;
+                answer = read_response(&mut stream, &mut buf).await?;
+            }
+            Ok::<_, std::io::Error>(answer)
         };
         let result = tokio::time::timeout(a.timeout, exchange).await;
         let now = Instant::now();

@@ -226,6 +226,14 @@ if [ -n "${OBSERVE:-}" ]; then
     done
 fi
 
+# STATELESS=1: the gateway again, as 2026-07-28 clients.
+stateless_run() {
+    [ -n "${STATELESS:-}" ] || return 0
+    say "round $round/$ROUNDS: through the gateway as 2026-07-28 clients (stateless)"
+    results+=("$(MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" measure stateless "$GW_URL" \
+        "$ADMIN" "mock__$TOOL" mockmcp="$MOCK_PID" proxy="$GW_PID")")
+}
+
 results=()
 for round in $(seq "$ROUNDS"); do
     say "round $round/$ROUNDS: direct to mockmcp ($DURATION, $CONNECTIONS connections, tool $TOOL)"
@@ -240,6 +248,7 @@ for round in $(seq "$ROUNDS"); do
         results+=("$(measure haproxy "http://127.0.0.1:$HAPROXY_PORT/mcp" "" "$TOOL" \
             mockmcp="$MOCK_PID" proxy="$HAPROXY_PID")")
     fi
+    [ $((round % 2)) = 0 ] && stateless_run
     say "round $round/$ROUNDS: through the gateway (API key, session, routing, id rewriting)"
     if [ -n "${PROFILE:-}" ] && [ "$round" = 1 ]; then
         command -v perf >/dev/null || die "PROFILE needs perf (apt-get install linux-perf)"
@@ -248,11 +257,8 @@ for round in $(seq "$ROUNDS"); do
     fi
     results+=("$(measure gateway "$GW_URL" "$ADMIN" "mock__$TOOL" \
         mockmcp="$MOCK_PID" proxy="$GW_PID")")
-    if [ -n "${STATELESS:-}" ]; then
-        say "round $round/$ROUNDS: through the gateway as 2026-07-28 clients (stateless)"
-        results+=("$(MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" measure stateless "$GW_URL" \
-            "$ADMIN" "mock__$TOOL" mockmcp="$MOCK_PID" proxy="$GW_PID")")
-    fi
+    # After the session path in odd rounds, before it in even ones: no order bias.
+    [ $((round % 2)) = 1 ] && stateless_run
     if [ -n "${LIMITED:-}" ]; then
         say "round $round/$ROUNDS: through the gateway with a key whose limits are never reached"
         results+=("$(measure limited "$GW_URL" "$LIMITED" "mock__$TOOL" \

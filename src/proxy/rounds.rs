@@ -27,9 +27,12 @@ use crate::jsonrpc::frame::{self, Frame};
 
 use super::upstream::UpstreamBody;
 
-/// How long a call may wait for more of the backend's questions once it asked one, so
-/// that questions asked together go to the client in one round.
-const SETTLE: Duration = Duration::from_millis(20);
+/// How long a call waits for more of the backend's questions after its last one, so
+/// that questions asked together (concurrently, written within microseconds) go to the
+/// client in one round; each new question restarts it, up to [`SETTLE_MOST`]. It is
+/// most of a round trip's cost (see loadtest `--answer-input`), so it is short.
+const SETTLE: Duration = Duration::from_millis(1);
+const SETTLE_MOST: Duration = Duration::from_millis(20);
 /// Longest `inputRequests` key taken from a backend.
 const MAX_KEY: usize = 64;
 /// The `_meta` member a session-era backend may name its question with.
@@ -343,7 +346,7 @@ pub struct Rounds {
     inner: Option<Box<UpstreamBody>>,
     parked: Arc<Parked>,
     binding: Binding,
-    settle: Option<Pin<Box<tokio::time::Sleep>>>,
+    settle: Option<Settle>,
     /// A first piece taken by [`respond`] to decide the response's head.
     prefix: Option<Bytes>,
     /// Whether anything has gone to the client yet.
@@ -353,6 +356,14 @@ pub struct Rounds {
     /// The ending message when nothing else was sent: [`respond`] sends it whole.
     head: Option<Final>,
     done: bool,
+}
+
+/// The wait for more questions once the backend asked one.
+struct Settle {
+    timer: Pin<Box<tokio::time::Sleep>>,
+    began: tokio::time::Instant,
+    /// Questions held when the timer was last set.
+    asked: usize,
 }
 
 /// The message a round ends with, and the HTTP status it has alone.
@@ -608,10 +619,19 @@ impl hyper::body::Body for Rounds {
                 }
                 Poll::Pending if inner.asks.is_empty() => return Poll::Pending,
                 Poll::Pending => {
-                    let settle = this
-                        .settle
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(SETTLE)));
-                    if settle.as_mut().poll(cx).is_pending() {
+                    let now = tokio::time::Instant::now();
+                    let asked = inner.asks.len();
+                    let settle = this.settle.get_or_insert_with(|| Settle {
+                        timer: Box::pin(tokio::time::sleep(SETTLE)),
+                        began: now,
+                        asked,
+                    });
+                    if asked > settle.asked {
+                        settle.asked = asked;
+                        let due = (now + SETTLE).min(settle.began + SETTLE_MOST);
+                        settle.timer.as_mut().reset(due);
+                    }
+                    if settle.timer.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;
                     }
                     this.settle = None;

@@ -187,8 +187,8 @@ impl UpstreamBody {
     /// asked for (all of them when it asked for none). Only whole events in the piece
     /// are looked at; a piece without a marker (almost all) is returned untouched.
     fn screen(&mut self, data: Bytes) -> Bytes {
-        let gated = GATED_NEEDLES.iter().any(|n| n.in_(&data))
-            || (self.mrtr && URL_REQUIRED.in_(&data));
+        let gated =
+            GATED_NEEDLES.iter().any(|n| n.in_(&data)) || (self.mrtr && URL_REQUIRED.in_(&data));
         let logged = self.stateless && LOG_NEEDLE.in_(&data);
         if !(gated || logged) {
             return data;

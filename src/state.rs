@@ -74,6 +74,8 @@ pub struct State {
     pub server_requests: Arc<ServerRequests>,
     /// Stateless clients' calls waiting for their input (multi-round-trip requests).
     pub parked: Arc<crate::proxy::rounds::Parked>,
+    /// The log levels session-era clients set (`logging/setLevel`).
+    pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.
     pub list_changes: broadcast::Sender<ListChanged>,
     /// Asks the routing builder for a rebuild.
@@ -118,6 +120,7 @@ impl State {
         ));
         State {
             parked,
+            log_levels: Arc::default(),
             cipher,
             backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone()), backend_tls),
             routing: Routing::default(),

@@ -1701,3 +1701,68 @@ async fn stateless_clients_never_see_the_retired_resource_not_found_code() {
         .await;
     assert_eq!(m["error"]["code"], -32002, "{m}");
 }
+
+/// The levels of the log messages a call of `beta__progress` brings `c`.
+async fn levels_seen(c: &Client) -> Vec<String> {
+    let r = c
+        .post(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": {"name": "beta__progress",
+                       "arguments": {"steps": 1, "log": ["debug", "info", "warning", "error"]}}}))
+        .await;
+    messages(&r)
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| {
+            m["params"]["level"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+async fn set_level(c: &Client, level: &str) -> Value {
+    c.call(json!(1), "logging/setLevel", json!({"level": level}))
+        .await
+}
+
+/// A session's `logging/setLevel` reaches the backends that log (the lowest level any
+/// live session wants), and each session's call streams carry only the messages at or
+/// above its own level; a session that set none gets them all.
+#[tokio::test]
+async fn session_log_levels_are_forwarded_and_applied_per_session() {
+    let (gw, alpha, beta) = two_backends().await;
+    let quiet = session(&gw, "/mcp", &gw.client_key).await;
+    let chatty = session(&gw, "/mcp", &gw.client_key).await;
+    let silent = session(&gw, "/mcp", &gw.client_key).await;
+    assert_eq!(set_level(&quiet, "warning").await["result"], json!({}));
+    eventually(WAIT, "the backend asked for warning", || async {
+        let s = beta.control("GET", "/control/stats").await;
+        (s["log_levels"] == json!(["warning"])).then_some(())
+    })
+    .await;
+    assert_eq!(set_level(&chatty, "debug").await["result"], json!({}));
+    eventually(WAIT, "the backend asked for debug", || async {
+        let s = beta.control("GET", "/control/stats").await;
+        (s["log_levels"] == json!(["warning", "debug"])).then_some(())
+    })
+    .await;
+    assert_eq!(levels_seen(&quiet).await, ["warning", "error"]);
+    assert_eq!(
+        levels_seen(&chatty).await,
+        ["debug", "info", "warning", "error"]
+    );
+    assert_eq!(
+        levels_seen(&silent).await,
+        ["debug", "info", "warning", "error"]
+    );
+    // A level no lower than the floor changes nothing upstream; a bad one is refused.
+    assert_eq!(set_level(&quiet, "error").await["result"], json!({}));
+    let bad = set_level(&quiet, "loud").await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let s = beta.control("GET", "/control/stats").await;
+    assert_eq!(s["log_levels"], json!(["warning", "debug"]), "{s}");
+    // alpha declares no logging: it is never asked.
+    let a = alpha.control("GET", "/control/stats").await;
+    assert_eq!(a["log_levels"], json!([]), "{a}");
+}

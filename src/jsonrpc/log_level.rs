@@ -69,9 +69,72 @@ pub fn passes(message: &[u8], floor: Option<u8>) -> bool {
     level >= floor
 }
 
+/// The levels session-era clients set with `logging/setLevel`, by conversation, until
+/// their sessions expire. Backends are asked for the lowest level any live session
+/// wants; each session's call streams then carry only what it asked for.
+#[derive(Default)]
+pub struct Levels {
+    map: std::sync::Mutex<std::collections::HashMap<std::sync::Arc<str>, (u8, u64)>>,
+}
+
+/// Sessions whose levels are remembered at most; beyond, an expired one gives way, and
+/// a new level when none has expired is applied upstream without being remembered.
+pub const MAX_LEVELS: usize = 100_000;
+
+impl Levels {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<std::sync::Arc<str>, (u8, u64)>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `level` for `conversation` (its session expiring at `expires`, unix
+    /// seconds); the lowest level of the live sessions before and after.
+    pub fn set(
+        &self,
+        conversation: &std::sync::Arc<str>,
+        level: u8,
+        expires: u64,
+        now: u64,
+    ) -> (Option<u8>, Option<u8>) {
+        let mut map = self.lock();
+        let floor = |m: &std::collections::HashMap<std::sync::Arc<str>, (u8, u64)>| {
+            m.values().filter(|(_, e)| *e > now).map(|(l, _)| *l).min()
+        };
+        let before = floor(&map);
+        if map.len() >= MAX_LEVELS && !map.contains_key(conversation) {
+            map.retain(|_, (_, e)| *e > now);
+        }
+        if map.len() < MAX_LEVELS || map.contains_key(conversation) {
+            map.insert(conversation.clone(), (level, expires));
+        }
+        let after = floor(&map).map_or(Some(level), |f| Some(f.min(level)));
+        (before, after)
+    }
+
+    /// The level `conversation` set, if any.
+    pub fn get(&self, conversation: &str) -> Option<u8> {
+        self.lock().get(conversation).map(|(l, _)| *l)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_floor_is_the_lowest_level_of_live_sessions() {
+        let levels = Levels::default();
+        let a: std::sync::Arc<str> = "a".into();
+        let b: std::sync::Arc<str> = "b".into();
+        assert_eq!(levels.set(&a, 4, 100, 10), (None, Some(4)));
+        assert_eq!(levels.set(&b, 1, 100, 10), (Some(4), Some(1)));
+        assert_eq!(levels.set(&b, 6, 100, 10), (Some(1), Some(4)));
+        assert_eq!(levels.get("b"), Some(6));
+        // a's session has expired: b's own level is the floor.
+        assert_eq!(levels.set(&b, 5, 300, 200), (None, Some(5)));
+        assert_eq!(levels.get("nobody"), None);
+    }
 
     #[test]
     fn levels_are_asked_for_checked_and_applied() {

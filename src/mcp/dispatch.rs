@@ -241,6 +241,64 @@ pub fn route<'v>(
     })
 }
 
+/// A session's `logging/setLevel`: remembered for its call streams, and when the lowest
+/// level any live session wants changes, sent on to every backend of the caller's view
+/// that logs (in the background; the client's answer does not wait for them).
+fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcError> {
+    let level = f
+        .params
+        .and_then(|p| frame::container_span(body, p.start))
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(p.of(body)).ok())
+        .and_then(|p| p["level"].as_str().map(str::to_string))
+        .ok_or_else(|| invalid("logging/setLevel needs params.level"))?;
+    let rank = crate::jsonrpc::log_level::rank(&level).ok_or_else(|| {
+        invalid(format!(
+            "{level:?} is not a log level ({})",
+            crate::jsonrpc::log_level::LEVELS.join(", ")
+        ))
+    })?;
+    let expires = ctx.session_expires.unwrap_or(u64::MAX);
+    let (before, after) = ctx
+        .state
+        .log_levels
+        .set(&ctx.conversation, rank, expires, unix_now());
+    let Some(floor) = after.filter(|a| Some(*a) != before) else {
+        return Ok(());
+    };
+    let name = crate::jsonrpc::log_level::LEVELS[usize::from(floor)];
+    let params = format!("{{\"level\":\"{name}\"}}");
+    let backends: Vec<Arc<Backend>> = ctx
+        .view
+        .members
+        .iter()
+        .filter_map(|id| ctx.state.backends.get(id))
+        .filter(|b| b.lists().capabilities.get("logging").is_some())
+        .collect();
+    let owner = owner_key(&ctx.conversation).to_string();
+    let expires = ctx.session_expires;
+    tokio::spawn(async move {
+        for b in backends {
+            let owner = crate::backend::isolated::Owner {
+                key: &owner,
+                expires,
+                api_key: None,
+            };
+            let sent = crate::mcp::shared::upstream_request(
+                &b,
+                owner,
+                "logging/setLevel",
+                params.as_bytes(),
+                std::time::Duration::from_secs(5),
+            )
+            .await;
+            if let Err(e) = sent {
+                tracing::debug!(backend = %b.name, error = %e, "logging/setLevel not taken");
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Requests the 2026-07-28 revision removed: a stateless client asking for one gets 404
 /// and -32601, as for any method the gateway does not serve.
 const REMOVED_IN_2026: [&str; 5] = [
@@ -260,6 +318,9 @@ pub async fn dispatch(
 ) -> Result<Response<Body>, RpcError> {
     // Limits first: a refused request costs no backend work.
     let held = admit(ctx)?;
+    if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
+        set_level(ctx, body, f)?;
+    }
     match route(ctx, body, f, collect)? {
         Target::Answer(result) => {
             let id = f.id.map_or(&b"null"[..], |s| s.of(body));

@@ -140,6 +140,7 @@ impl Ctx {
             audit: &self.state.audit,
             trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),
             parked: &self.state.parked,
+            log_levels: &self.state.log_levels,
         }
     }
 

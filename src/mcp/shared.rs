@@ -168,13 +168,31 @@ pub(crate) async fn subscribe_upstream(
     uri: &str,
     timeout: Duration,
 ) -> Result<(), String> {
+    let mut params = Vec::with_capacity(uri.len() + 16);
+    params.extend_from_slice(b"{\"uri\":");
+    params.extend_from_slice(&crate::jsonrpc::frame::json_string(uri));
+    params.extend_from_slice(b"}");
+    upstream_request(backend, owner, "resources/subscribe", &params, timeout).await
+}
+
+/// Sends the gateway's own request (`method`, `params` a JSON object) to `backend` and
+/// waits for its answer: an error answer, or none within `timeout`, is the error.
+pub(crate) async fn upstream_request(
+    backend: &crate::backend::Backend,
+    owner: Owner<'_>,
+    method: &str,
+    params: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
     let id = crate::backend::upstream_id(backend.next_upstream_number());
-    let mut body = Vec::with_capacity(uri.len() + 96);
+    let mut body = Vec::with_capacity(params.len() + method.len() + 64);
     body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     body.extend_from_slice(&id);
-    body.extend_from_slice(b",\"method\":\"resources/subscribe\",\"params\":{\"uri\":");
-    body.extend_from_slice(&crate::jsonrpc::frame::json_string(uri));
-    body.extend_from_slice(b"}}");
+    body.extend_from_slice(b",\"method\":");
+    body.extend_from_slice(&crate::jsonrpc::frame::json_string(method));
+    body.extend_from_slice(b",\"params\":");
+    body.extend_from_slice(params);
+    body.extend_from_slice(b"}");
     let exchange = async {
         let mut answer = backend
             .request(owner, &id, Bytes::from(body), None, None)

@@ -61,6 +61,8 @@ pub struct Caller<'a> {
     pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
     /// Where a stateless client's call waits for its input (multi-round-trip requests).
     pub parked: &'a Arc<super::rounds::Parked>,
+    /// The log levels sessions set.
+    pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
 }
 
 impl Caller<'_> {
@@ -323,6 +325,7 @@ async fn forward_call(
         caps: caller.caps,
         stateless: caller.stateless,
         log_floor: None,
+        levels: caller.log_levels.clone(),
         request: body.clone(),
         conversation: caller.conversation.clone(),
         mrtr: false,

@@ -53,6 +53,8 @@ pub struct UpstreamBody {
     /// A stateless-era client: log messages reach it only at or above the level its
     /// request asked for, and none when it asked for none.
     pub(super) stateless: bool,
+    /// The levels sessions set (`logging/setLevel`), for a session client's messages.
+    pub(super) levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// That level, once read from `request`'s `_meta` (`Some(None)`: none asked).
     pub(super) log_floor: Option<Option<u8>>,
     pub(super) request: Bytes,
@@ -171,10 +173,18 @@ impl UpstreamBody {
 
     /// Whether an event is a log message a stateless client is not to see.
     fn muted(&mut self, event: &[u8]) -> bool {
-        if !self.stateless || !LOG_NEEDLE.in_(event) {
+        if !LOG_NEEDLE.in_(event) {
             return false;
         }
-        let floor = self.log_floor();
+        let floor = if self.stateless {
+            self.log_floor()
+        } else {
+            // A session that set no level gets every message.
+            match self.levels.get(&self.conversation) {
+                Some(level) => Some(level),
+                None => return false,
+            }
+        };
         crate::backend::http::sse_data(event).iter().any(|data| {
             frame::parse(data).is_ok_and(|f| f.method(data) == Some("notifications/message"))
                 && !crate::jsonrpc::log_level::passes(data, floor)
@@ -183,13 +193,14 @@ impl UpstreamBody {
 
     /// Cuts out of an SSE piece the backend's requests to the client that need a
     /// capability the client did not declare, and answers each to the backend with an
-    /// error; and, for a stateless client, log messages below the level its request
-    /// asked for (all of them when it asked for none). Only whole events in the piece
+    /// error; and log messages below the level the client asked for (a stateless one in
+    /// its request, all of them when it asked for none; a session with
+    /// `logging/setLevel`). Only whole events in the piece
     /// are looked at; a piece without a marker (almost all) is returned untouched.
     fn screen(&mut self, data: Bytes) -> Bytes {
         let gated =
             GATED_NEEDLES.iter().any(|n| n.in_(&data)) || (self.mrtr && URL_REQUIRED.in_(&data));
-        let logged = self.stateless && LOG_NEEDLE.in_(&data);
+        let logged = LOG_NEEDLE.in_(&data);
         if !(gated || logged) {
             return data;
         }

@@ -126,6 +126,8 @@ struct Server {
     initializes: AtomicU64,
     /// The capabilities the last `initialize` declared.
     client_capabilities: Mutex<Value>,
+    /// The levels `logging/setLevel` asked for, in order (rich profile).
+    log_levels: Mutex<Vec<String>>,
     requests: AtomicU64,
     /// `notifications/cancelled` received.
     cancelled: AtomicU64,
@@ -270,7 +272,6 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
         "ping" => Reply::ok(json!({})),
         "tools/list" => Reply::ok(json!({"tools": server.tools()})),
         "tools/call" => call_tool(server, params).await,
-        "logging/setLevel" => Reply::ok(json!({})),
         "prompts/list" if server.rich => Reply::ok(json!({"prompts": [
             {"name": "greet", "description": "Greets someone",
              "arguments": [{"name": "name", "description": "who", "required": true}]}]})),
@@ -305,6 +306,15 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
             }
         }
         "resources/subscribe" | "resources/unsubscribe" if server.rich => Reply::ok(json!({})),
+        "logging/setLevel" => {
+            let level = params["level"].as_str().unwrap_or_default().to_string();
+            server
+                .log_levels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(level);
+            Reply::ok(json!({}))
+        }
         "completion/complete" if server.rich => {
             let prefix = params["argument"]["value"].as_str().unwrap_or_default();
             let values: Vec<&str> = ["alice", "bob", "carol"]
@@ -532,6 +542,7 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                               "hangups": server.hangups.load(Ordering::Relaxed),
                               "authorized": server.authorized.load(Ordering::Relaxed),
                               "client_capabilities": *server.client_capabilities.lock().unwrap_or_else(|p| p.into_inner()),
+                              "log_levels": *server.log_levels.lock().unwrap_or_else(|p| p.into_inner()),
                               "calls": *server.calls.lock().unwrap_or_else(|p| p.into_inner())});
             full(StatusCode::OK, "application/json", body.to_string())
         }
@@ -1158,6 +1169,7 @@ fn main() {
         extra: Mutex::new(false),
         initializes: AtomicU64::new(0),
         client_capabilities: Mutex::new(Value::Null),
+        log_levels: Mutex::new(Vec::new()),
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
         hangups: AtomicU64::new(0),

@@ -8,7 +8,9 @@
 //! characters is shortened deterministically to a readable prefix plus a hash of the
 //! original, and the table maps it back.
 
+mod header_params;
 pub mod subscriptions;
+pub use header_params::header_params;
 
 use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,31 +42,6 @@ pub struct Exposed {
     /// The arguments a 2026-07-28 client also sends as `Mcp-Param-*` headers (SEP-2243):
     /// (property, header name after `Mcp-Param-`). Empty for almost every tool.
     pub header_params: Arc<[(String, String)]>,
-}
-
-/// The valid `x-mcp-header` declarations of a tool's input schema: on a string, integer
-/// or boolean property directly under `properties`, naming an RFC 9110 token not named
-/// twice (case-insensitively). Invalid ones are not checked (clients drop such tools).
-pub fn header_params(tool: &Value) -> Arc<[(String, String)]> {
-    let Some(props) = tool["inputSchema"]["properties"].as_object() else {
-        return Arc::from([]);
-    };
-    let token = |h: &str| {
-        !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
-    let mut out: Vec<(String, String)> = Vec::new();
-    for (name, p) in props {
-        let Some(h) = p.get("x-mcp-header").and_then(Value::as_str) else {
-            continue;
-        };
-        let typed = matches!(p["type"].as_str(), Some("string" | "integer" | "boolean"));
-        if typed && token(h) && !out.iter().any(|(_, o)| o.eq_ignore_ascii_case(h)) {
-            out.push((name.clone(), h.to_string()));
-        }
-    }
-    Arc::from(out)
 }
 
 /// A namespace's rate for one tool, applied per key.

@@ -377,3 +377,72 @@ async fn a_backend_needing_the_user_at_a_url_gets_a_url_question_then_the_call_a
         );
     }
 }
+
+/// 10,000 calls from one key whose backend asks something (16 at a time, within the
+/// backend's bulkhead): the key's bound (METAMCP_KEY_MAX_PARKED, 64) wait, every other
+/// is refused with -32029 at once and cancelled at the backend, and another key is
+/// served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
+    use futures_util::StreamExt;
+    const N: usize = 10_000;
+    let (gw, mock) = gateway_with(|_| {}).await;
+    let c = client(&gw);
+    // The key proved once (argon2), so the flood is not refused at the door instead.
+    let echo = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "still here"}, "_meta": meta(json!({}))}});
+    assert_eq!(text_of(&send(&c, &echo).await["result"]), "still here");
+    let outcomes: Vec<(u16, Value)> = futures_util::stream::iter(0..N as u64)
+        .map(|i| {
+            let c = &c;
+            async move {
+                let r = c
+                    .post_stateless(&call(i, json!([[elicit("q", "?")]])))
+                    .await;
+                (r.status, response_message(&r))
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let waiting = outcomes
+        .iter()
+        .filter(|(s, m)| *s == 200 && m["result"]["resultType"] == "input_required")
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|(s, m)| *s == 429 && m["error"]["code"] == -32029)
+        .count();
+    let mut other: std::collections::BTreeMap<String, usize> = Default::default();
+    for (s, m) in &outcomes {
+        *other
+            .entry(format!(
+                "{s} {} {}",
+                m["result"]["resultType"],
+                m["error"].to_string().chars().take(120).collect::<String>()
+            ))
+            .or_default() += 1;
+    }
+    assert_eq!((waiting, refused), (64, N - 64), "nothing else: {other:?}");
+    assert_eq!(gw.state.parked.len(), 64);
+    // Another key: served (the 64 waiting calls hold none of the backend's 32 places:
+    // a client that never answers does not block it for everyone), and given its own
+    // places to wait in.
+    let store = key_store(&gw.db);
+    let other = Client::new(
+        gw.addr,
+        "/mcp/bare",
+        Some(&create_key(&store, "other", Scope::Client, &[]).await),
+    );
+    assert_eq!(text_of(&send(&other, &echo).await["result"]), "still here");
+    input_required(&send(&other, &call(2, json!([[elicit("q", "?")]]))).await);
+    support::eventually(
+        Duration::from_secs(30),
+        "the refused calls cancelled upstream",
+        || async {
+            let stats = mock.control("GET", "/control/stats").await;
+            (stats["cancelled"].as_u64() >= Some(N as u64 - 64)).then_some(())
+        },
+    )
+    .await;
+}

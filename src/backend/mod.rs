@@ -137,6 +137,15 @@ pub struct Admitted {
     _place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
+impl Admitted {
+    /// Gives the call's bulkhead place back while it waits for its client's input (a
+    /// multi-round-trip request): a client that never answers must not hold the
+    /// backend's places for everyone else. The breaker ticket stays with the call.
+    pub fn release_place(&mut self) {
+        self._place = None;
+    }
+}
+
 /// How a call ended, as far as the backend's health goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallEnd<'a> {

@@ -458,6 +458,9 @@ impl Rounds {
         if self.binding.digest.is_empty() {
             self.binding.digest = request_state::params_digest(&body.request).unwrap_or_default();
         }
+        if let Some(a) = &mut body.record.admitted {
+            a.release_place();
+        }
         let call = ParkedCall {
             body,
             asks: asks.clone(),

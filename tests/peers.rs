@@ -243,6 +243,8 @@ async fn the_python_sdk_2_listens_for_changes() {
     );
 }
 
+/// FastMCP (the Python SDK 1.x) as a backend: called by session clients, and by the SDK
+/// 2.x in the stateless era through a tool that asks the user and a model mid-call.
 #[tokio::test]
 async fn the_python_sdk_as_a_backend() {
     let gw = TestGateway::start().await;
@@ -298,6 +300,18 @@ async fn the_python_sdk_as_a_backend() {
         .result("resources/read", json!({"uri": "py://greeting"}))
         .await;
     assert_eq!(r["contents"][0]["text"], "hello from FastMCP");
+    // SDK 2.x (the stateless era) calls a FastMCP tool that asks the user, then a model,
+    // during the call: each question reaches its callbacks as `input_required`.
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let seen = sdk2(
+        "sdk2_fastmcp.py",
+        &[&url, &gw.client_key, "py__greet_asked"],
+    )
+    .await;
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(seen["asked"], json!(["elicitation", "sampling"]), "{seen}");
+    assert_eq!(seen["error"], false, "{seen}");
+    assert_eq!(seen["text"], "Grace: hello (greet Grace)", "{seen}");
 }
 
 /// The official conformance suite's protocol scenarios that need no fixture tools, run

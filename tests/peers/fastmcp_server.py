@@ -4,7 +4,9 @@ usage: fastmcp_server.py PORT   (serves Streamable HTTP on 127.0.0.1:PORT/mcp)
 """
 import sys
 
-from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import SamplingMessage, TextContent
+from pydantic import BaseModel
 
 mcp = FastMCP("pyserver", host="127.0.0.1", port=int(sys.argv[1]))
 
@@ -13,6 +15,24 @@ mcp = FastMCP("pyserver", host="127.0.0.1", port=int(sys.argv[1]))
 def shout(text: str) -> str:
     """Returns the text in capitals."""
     return text.upper()
+
+
+class Name(BaseModel):
+    name: str
+
+
+@mcp.tool()
+async def greet_asked(ctx: Context) -> str:
+    """Asks the user's name (elicitation), then a model for a greeting (sampling)."""
+    answer = await ctx.elicit("What is your name?", schema=Name)
+    if answer.action != "accept":
+        return f"no name ({answer.action})"
+    sampled = await ctx.session.create_message(
+        messages=[SamplingMessage(role="user", content=TextContent(type="text", text=f"greet {answer.data.name}"))],
+        max_tokens=20,
+        related_request_id=ctx.request_id,
+    )
+    return f"{answer.data.name}: {sampled.content.text}"
 
 
 @mcp.resource("py://greeting")

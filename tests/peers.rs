@@ -158,6 +158,11 @@ async fn the_python_sdk_2_in_the_stateless_era() {
             .contains(&json!("alpha__echo"))
     );
     assert_eq!(seen["echo"], "from sdk 2");
+    assert_eq!(
+        seen["logged"],
+        json!(["warning", "error"]),
+        "only the levels asked for"
+    );
 }
 
 async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Option<Value> {

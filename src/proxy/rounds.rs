@@ -160,7 +160,6 @@ pub struct Binding {
 pub struct ParkedCall {
     body: Box<UpstreamBody>,
     pub asks: Vec<Ask>,
-    principal: String,
     binding: Binding,
 }
 
@@ -233,7 +232,7 @@ impl Parked {
         }
         let mine = calls
             .values()
-            .filter(|c| c.principal == call.principal)
+            .filter(|c| c.binding.principal == call.binding.principal)
             .count();
         if mine >= self.bounds.per_key {
             let why = format!(
@@ -464,7 +463,6 @@ impl Rounds {
         let call = ParkedCall {
             body,
             asks: asks.clone(),
-            principal: self.binding.principal.clone(),
             binding: self.binding.clone(),
         };
         let end = match self.parked.park(call) {

@@ -12,6 +12,9 @@
 #       (the scenarios call `test_*` tools by their bare names) open to anonymous callers:
 #       the 37 scenarios the revision requires and the 3 it runs unscored (pending), all
 #       but the tasks extension's.
+#   server 2025-11-25                    `conformance server --requirements 2025-11-25`,
+#       the same way (suite `legacy-2025`): the session era's scenarios, sampling,
+#       elicitation, logging, subscriptions and SSE polling among them.
 #
 # usage: tests/conformance/run.sh [SUITE...]   (BIN: where metamcp and keyadm are, by
 #        default target/debug; PEERS: where tests/peers/install.sh installs, by default
@@ -107,7 +110,7 @@ PY
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy legacy-2025)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
@@ -120,6 +123,15 @@ for s in "${suites[@]}"; do
         # The tasks extension's scenarios it also runs (not scored for the revision) are
         # the `tasks` suite's.
         server_suite "server 2026-07-28 (legacy fixture)" "server-tasks-" --requirements 2026-07-28
+        ;;
+    legacy-2025)
+        port=$(free_port)
+        "$PEERS/venv/bin/python" tests/conformance/legacy_fixture.py "$port" > "$work/legacy25.log" 2>&1 &
+        pids+=($!)
+        await python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port))" ||
+            die "the legacy fixture did not start: $(cat "$work/legacy25.log")"
+        front legacy25 "http://127.0.0.1:$port/mcp/"
+        server_suite "server 2025-11-25" "server-tasks-" --requirements 2025-11-25
         ;;
     *) die "unknown suite $s" ;;
     esac

@@ -1766,3 +1766,43 @@ async fn session_log_levels_are_forwarded_and_applied_per_session() {
     let a = alpha.control("GET", "/control/stats").await;
     assert_eq!(a["log_levels"], json!([]), "{a}");
 }
+
+/// Icons (2025-11-25) on a backend's tools, prompts, resources and templates reach
+/// clients of both eras as the backend gave them.
+#[tokio::test]
+async fn icons_are_kept_on_every_list() {
+    let (gw, _alpha, _beta) = two_backends().await;
+    let expected = json!([{"src": "https://mock.example/icon.png", "mimeType": "image/png", "sizes": ["48x48"]},
+                          {"src": "data:image/svg+xml;base64,PHN2Zy8+", "mimeType": "image/svg+xml", "theme": "dark"}]);
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let lists = [
+        ("tools/list", "tools", "name", "beta__touch"),
+        ("prompts/list", "prompts", "name", "beta__greet"),
+        ("resources/list", "resources", "uri", "mock://static/hello"),
+        (
+            "resources/templates/list",
+            "resourceTemplates",
+            "uriTemplate",
+            "mock://items/{id}",
+        ),
+    ];
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let stateless = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    for (method, field, key, name) in lists {
+        let session_list = c.result(method, json!({})).await;
+        let r = stateless
+            .post_stateless(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": {"_meta": meta}}),
+            )
+            .await;
+        let stateless_list = response_message(&r)["result"].clone();
+        for list in [session_list, stateless_list] {
+            let item = list[field]
+                .as_array()
+                .and_then(|items| items.iter().find(|i| i[key] == name))
+                .unwrap_or_else(|| panic!("{name} in {list}"));
+            assert_eq!(item["icons"], expected, "{method}: {item}");
+        }
+    }
+}

@@ -180,7 +180,7 @@ impl Server {
                 json!({"name": "toggle", "description": "Adds or removes the extra tool",
                               "inputSchema": obj(json!({}), json!([]))}),
             );
-            tools.push(json!({"name": "touch", "description": "Announces that a resource changed",
+            tools.push(json!({"name": "touch", "description": "Announces that a resource changed", "icons": icons(),
                               "inputSchema": obj(json!({"uri": {"type": "string"}}), json!(["uri"]))}));
             // Longer than 64 characters: the gateway must shorten it.
             tools.push(json!({"name": LONG_TOOL, "description": "A tool whose name no client accepts as it is",
@@ -210,6 +210,13 @@ impl Server {
             json!({"tools": {"listChanged": false}})
         }
     }
+}
+
+/// The icons the rich profile puts on a tool, a prompt, a resource and a template
+/// (2025-11-25), light and dark.
+fn icons() -> Value {
+    json!([{"src": "https://mock.example/icon.png", "mimeType": "image/png", "sizes": ["48x48"]},
+           {"src": "data:image/svg+xml;base64,PHN2Zy8+", "mimeType": "image/svg+xml", "theme": "dark"}])
 }
 
 /// What a request produces: the result or error, and notifications to send first.
@@ -273,7 +280,7 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
         "tools/list" => Reply::ok(json!({"tools": server.tools()})),
         "tools/call" => call_tool(server, params).await,
         "prompts/list" if server.rich => Reply::ok(json!({"prompts": [
-            {"name": "greet", "description": "Greets someone",
+            {"name": "greet", "description": "Greets someone", "icons": icons(),
              "arguments": [{"name": "name", "description": "who", "required": true}]}]})),
         "prompts/get" if server.rich => match params["name"].as_str() {
             Some("greet") => {
@@ -284,9 +291,9 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
             _ => Reply::err(-32602, "unknown prompt"),
         },
         "resources/list" if server.rich => Reply::ok(json!({"resources": [
-            {"uri": "mock://static/hello", "name": "hello", "mimeType": "text/plain"}]})),
+            {"uri": "mock://static/hello", "name": "hello", "mimeType": "text/plain", "icons": icons()}]})),
         "resources/templates/list" if server.rich => Reply::ok(json!({"resourceTemplates": [
-            {"uriTemplate": "mock://items/{id}", "name": "item", "mimeType": "application/json"}]})),
+            {"uriTemplate": "mock://items/{id}", "name": "item", "mimeType": "application/json", "icons": icons()}]})),
         "resources/read" if server.rich => {
             let uri = params["uri"].as_str().unwrap_or_default();
             if uri == "mock://static/hello" {

@@ -1028,8 +1028,9 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
     let stats = beta.control("GET", "/control/stats").await;
     let declared = &stats["client_capabilities"];
     assert!(
-        declared["sampling"].is_object()
-            && declared["elicitation"].is_object()
+        declared["sampling"]["tools"].is_object()
+            && declared["elicitation"]["form"].is_object()
+            && declared["elicitation"]["url"].is_object()
             && declared["roots"].is_object(),
         "{stats}"
     );

@@ -446,3 +446,49 @@ async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
     )
     .await;
 }
+
+/// URL-mode elicitation and sampling with tools (2025-11-25) need their sub-capabilities:
+/// asked of a client that declared only `elicitation: {}` (form) or `sampling: {}`, the
+/// client gets -32021 naming them; declared, the question reaches it (a URL one without
+/// its session-era `elicitationId`).
+#[tokio::test]
+async fn url_elicitation_and_sampling_with_tools_need_their_sub_capabilities() {
+    let (gw, _mock) = gateway_with(|_| {}).await;
+    let c = client(&gw);
+    let url_q = json!({"method": "elicitation/create", "key": "u",
+        "params": {"mode": "url", "url": "https://auth.example/x", "message": "Sign in",
+                   "elicitationId": "e-1"}});
+    let tools_q = json!({"method": "sampling/createMessage", "key": "s",
+        "params": {"messages": [], "maxTokens": 5,
+                   "tools": [{"name": "lookup", "inputSchema": {"type": "object"}}]}});
+    let ask = |id: u64, q: &Value, caps: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "ask", "arguments": {"rounds": [[q]]}, "_meta": meta(caps)}})
+    };
+    for (id, q, caps, required) in [
+        (
+            1,
+            &url_q,
+            json!({"elicitation": {}}),
+            json!({"elicitation": {"url": {}}}),
+        ),
+        (
+            2,
+            &tools_q,
+            json!({"sampling": {}}),
+            json!({"sampling": {"tools": {}}}),
+        ),
+    ] {
+        let r = c.post_stateless(&ask(id, q, caps)).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.json()["error"]["code"], -32021, "{}", r.text());
+        assert_eq!(r.json()["error"]["data"]["requiredCapabilities"], required);
+    }
+    let m = send(&c, &ask(3, &url_q, json!({"elicitation": {"url": {}}}))).await;
+    let (asks, _) = input_required(&m);
+    assert_eq!(asks["u"]["params"]["url"], "https://auth.example/x", "{m}");
+    assert!(asks["u"]["params"].get("elicitationId").is_none(), "{m}");
+    let m = send(&c, &ask(4, &tools_q, json!({"sampling": {"tools": {}}}))).await;
+    let (asks, _) = input_required(&m);
+    assert_eq!(asks["s"]["params"]["tools"][0]["name"], "lookup", "{m}");
+}

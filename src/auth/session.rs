@@ -43,6 +43,10 @@ impl ClientCaps {
     pub const SAMPLING: u8 = 1;
     pub const ELICITATION: u8 = 2;
     pub const ROOTS: u8 = 4;
+    /// `sampling.tools` (2025-11-25): sampling requests that offer the model tools.
+    pub const SAMPLING_TOOLS: u8 = 8;
+    /// `elicitation.url` (2025-11-25): URL-mode elicitation.
+    pub const ELICITATION_URL: u8 = 16;
 
     /// The bits of an `initialize` request's `params` (raw JSON); values are skipped,
     /// not built.
@@ -79,13 +83,22 @@ impl ClientCaps {
     }
 }
 
-/// Declared client capabilities, values skipped.
+/// Declared client capabilities, values skipped but for the sub-capabilities the
+/// gateway routes on.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Declared {
-    sampling: Option<serde::de::IgnoredAny>,
-    elicitation: Option<serde::de::IgnoredAny>,
+    sampling: Option<Sub>,
+    elicitation: Option<Sub>,
     roots: Option<serde::de::IgnoredAny>,
+}
+
+/// `sampling.tools`, `elicitation.url` (anything else skipped).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Sub {
+    tools: Option<serde::de::IgnoredAny>,
+    url: Option<serde::de::IgnoredAny>,
 }
 
 impl Declared {
@@ -95,6 +108,14 @@ impl Declared {
             (c.sampling.is_some(), ClientCaps::SAMPLING),
             (c.elicitation.is_some(), ClientCaps::ELICITATION),
             (c.roots.is_some(), ClientCaps::ROOTS),
+            (
+                c.sampling.as_ref().is_some_and(|s| s.tools.is_some()),
+                ClientCaps::SAMPLING_TOOLS,
+            ),
+            (
+                c.elicitation.as_ref().is_some_and(|e| e.url.is_some()),
+                ClientCaps::ELICITATION_URL,
+            ),
         ]
         .iter()
         .filter(|(declared, _)| *declared)
@@ -103,6 +124,27 @@ impl Declared {
 }
 
 impl ClientCaps {
+    /// The bit a backend's request (the whole message) needs, and the capability's name:
+    /// besides the method's, `elicitation.url` for a URL-mode elicitation and
+    /// `sampling.tools` for a sampling request that offers tools.
+    pub fn needed_by_request(message: &[u8], method: &str) -> Option<(u8, &'static str)> {
+        let base = Self::needed_by(method)?;
+        if !matches!(method, "sampling/createMessage" | "elicitation/create") {
+            return Some(base);
+        }
+        let v: serde_json::Value = serde_json::from_slice(message).ok()?;
+        let params = &v["params"];
+        if method == "elicitation/create" && params["mode"] == "url" {
+            return Some((Self::ELICITATION_URL, "elicitation.url"));
+        }
+        if method == "sampling/createMessage"
+            && params["tools"].as_array().is_some_and(|t| !t.is_empty())
+        {
+            return Some((Self::SAMPLING_TOOLS, "sampling.tools"));
+        }
+        Some(base)
+    }
+
     /// The bit a backend's request to the client needs, for the requests that need one.
     pub fn needed_by(method: &str) -> Option<(u8, &'static str)> {
         match method {
@@ -413,6 +455,46 @@ mod tests {
         );
         assert_eq!(ClientCaps::from_params(b"{}"), 0);
         assert_eq!(ClientCaps::from_params(b"[1]"), 0);
+        assert_eq!(
+            ClientCaps::from_params(
+                br#"{"capabilities":{"sampling":{"tools":{}},"elicitation":{"form":{},"url":{}}}}"#
+            ),
+            ClientCaps::SAMPLING
+                | ClientCaps::SAMPLING_TOOLS
+                | ClientCaps::ELICITATION
+                | ClientCaps::ELICITATION_URL
+        );
+    }
+
+    #[test]
+    fn url_elicitation_and_sampling_with_tools_need_their_sub_capabilities() {
+        let need = |m: &str| {
+            let v: serde_json::Value = serde_json::from_str(m).unwrap();
+            ClientCaps::needed_by_request(m.as_bytes(), v["method"].as_str().unwrap())
+        };
+        assert_eq!(
+            need(
+                r#"{"id":1,"method":"elicitation/create","params":{"mode":"url","url":"https://x"}}"#
+            ),
+            Some((ClientCaps::ELICITATION_URL, "elicitation.url"))
+        );
+        assert_eq!(
+            need(r#"{"id":1,"method":"elicitation/create","params":{"message":"m"}}"#),
+            Some((ClientCaps::ELICITATION, "elicitation"))
+        );
+        assert_eq!(
+            need(r#"{"id":1,"method":"sampling/createMessage","params":{"tools":[{"name":"t"}]}}"#),
+            Some((ClientCaps::SAMPLING_TOOLS, "sampling.tools"))
+        );
+        assert_eq!(
+            need(r#"{"id":1,"method":"sampling/createMessage","params":{"tools":[]}}"#),
+            Some((ClientCaps::SAMPLING, "sampling"))
+        );
+        assert_eq!(
+            need(r#"{"id":1,"method":"roots/list"}"#),
+            Some((ClientCaps::ROOTS, "roots"))
+        );
+        assert_eq!(need(r#"{"id":1,"method":"ping"}"#), None);
     }
 
     #[test]

@@ -69,10 +69,21 @@ impl Ask {
             .map_or(Bytes::from_static(b"{}"), |s| {
                 Bytes::copy_from_slice(s.of(data))
             });
-        let named = serde_json::from_slice::<serde_json::Value>(&params)
-            .ok()
+        let parsed = serde_json::from_slice::<serde_json::Value>(&params).ok();
+        let named = parsed
+            .as_ref()
             .and_then(|p| p["_meta"][INPUT_KEY].as_str().map(str::to_string))
             .filter(|k| key_like(k));
+        // A URL-mode question has no `elicitationId` in the 2026 revision.
+        let params = match parsed {
+            Some(mut p) if p["mode"] == "url" && p.get("elicitationId").is_some() => {
+                if let Some(o) = p.as_object_mut() {
+                    o.remove("elicitationId");
+                }
+                Bytes::from(p.to_string())
+            }
+            _ => params,
+        };
         let plain = String::from_utf8_lossy(&id).trim_matches('"').to_string();
         let taken = |k: &str| earlier.iter().any(|a| a.key == k);
         let key = match named {
@@ -433,10 +444,15 @@ impl Rounds {
         if asks.is_empty() {
             let mut required = serde_json::Map::new();
             for a in &refused {
-                required.insert(
-                    a.undeclared.unwrap_or_default().to_string(),
-                    serde_json::json!({}),
-                );
+                // `elicitation.url` is {"elicitation": {"url": {}}}.
+                let name = a.undeclared.unwrap_or_default();
+                let (top, sub) = name.split_once('.').unwrap_or((name, ""));
+                let entry = required
+                    .entry(top.to_string())
+                    .or_insert_with(|| serde_json::json!({}));
+                if !sub.is_empty() {
+                    entry[sub] = serde_json::json!({});
+                }
             }
             let mut err = crate::proxy::rpc::RpcError::new(
                 hyper::StatusCode::BAD_REQUEST,

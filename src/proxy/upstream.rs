@@ -256,7 +256,7 @@ impl UpstreamBody {
         if !f.is_request() {
             return None;
         }
-        let (bit, name) = ClientCaps::needed_by(f.method(&data)?)?;
+        let (bit, name) = ClientCaps::needed_by_request(&data, f.method(&data)?)?;
         if self.caps() & bit != 0 {
             return None;
         }
@@ -272,7 +272,7 @@ impl UpstreamBody {
             return None;
         }
         let mut ask = super::rounds::Ask::of(&data, &f, &self.asks)?;
-        if let Some((bit, name)) = ClientCaps::needed_by(ask.method)
+        if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
             && self.caps() & bit == 0
         {
             ask.undeclared = Some(name);

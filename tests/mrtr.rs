@@ -491,4 +491,28 @@ async fn url_elicitation_and_sampling_with_tools_need_their_sub_capabilities() {
     let m = send(&c, &ask(4, &tools_q, json!({"sampling": {"tools": {}}}))).await;
     let (asks, _) = input_required(&m);
     assert_eq!(asks["s"]["params"]["tools"][0]["name"], "lookup", "{m}");
+    // A session client that declared form elicitation only: the URL one is refused to
+    // the backend (which says so in its answer), never sent to the client.
+    let mut session = Client::new(gw.addr, "/mcp/bare", Some(&gw.client_key));
+    session
+        .initialize_with(json!({"elicitation": {"form": {}}}))
+        .await;
+    let r = session
+        .post(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "ask", "arguments": {"rounds": [[url_q]]}}}))
+        .await;
+    let all = support::mcp::messages(&r);
+    assert!(
+        all.iter().all(|m| m.get("method").is_none()),
+        "no request reached the client: {all:?}"
+    );
+    let answers: Value = serde_json::from_str(&text_of(&response_message(&r)["result"])).unwrap();
+    assert_eq!(answers[0][0]["code"], -32601, "{answers}");
+    assert!(
+        answers[0][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("elicitation.url"),
+        "{answers}"
+    );
 }

@@ -8,7 +8,7 @@
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
 
-BIN=$PWD/target/release
+BIN=${BIN:-$PWD/target/release}
 work=$(mktemp -d /tmp/metamcp-load.XXXXXX)
 chmod 711 "$work"
 gw_pid=
@@ -25,7 +25,7 @@ cleanup() {
             "$bindir/pg_ctl" stop -D "$pgdata" -m immediate -s 2>/dev/null || true
         fi
     fi
-    rm -rf "$work"
+    if [ "${KEEP:-0}" = 1 ]; then say "work kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 export METAMCP_DATA_DIR="$work/data"

@@ -31,27 +31,11 @@ for b in metamcp keyadm; do
     [ -x "$BIN/$b" ] || { echo "conformance: $BIN/$b is missing (cargo build --bins)" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/metamcp-conformance.XXXXXX)
-chmod 711 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    local pgdata="$work/data/postgres" bindir
-    if [ -f "$pgdata/PG_VERSION" ]; then
-        bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | tail -1)
-        if [ "$(id -u)" = 0 ]; then
-            su -s /bin/sh postgres -c "$bindir/pg_ctl stop -D $pgdata -m immediate -s" 2>/dev/null || true
-        else
-            "$bindir/pg_ctl" stop -D "$pgdata" -m immediate -s 2>/dev/null || true
-        fi
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then echo "conformance: work kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-export METAMCP_DATA_DIR="$work/data"
+# A work directory, the embedded cluster's data dir in it, and the cleanup on exit
+# (processes in `pids` stopped, the cluster stopped, the directory removed unless
+# KEEP=1): the loadtest scripts' own.
+. loadtest/lib.sh
 die() { echo "conformance: $*" >&2; exit 2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Polls "$@" (a command) for at most 30 s.
 await() { for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
@@ -109,28 +93,29 @@ sys.exit(1 if failed or not passed else 0)
 PY
 }
 
+# Starts tests/conformance/legacy_fixture.py and fronts it as NAME.
+legacy_fixture() { # NAME
+    local port
+    port=$(free_port)
+    "$PEERS/venv/bin/python" tests/conformance/legacy_fixture.py "$port" > "$work/$1.log" 2>&1 &
+    pids+=($!)
+    await python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" ||
+        die "the legacy fixture did not start: $(cat "$work/$1.log")"
+    front "$1" "http://127.0.0.1:$port/mcp/"
+}
+
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(legacy legacy-2025)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
-        port=$(free_port)
-        "$PEERS/venv/bin/python" tests/conformance/legacy_fixture.py "$port" > "$work/legacy.log" 2>&1 &
-        pids+=($!)
-        await python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port))" ||
-            die "the legacy fixture did not start: $(cat "$work/legacy.log")"
-        front legacy "http://127.0.0.1:$port/mcp/"
         # The tasks extension's scenarios it also runs (not scored for the revision) are
         # the `tasks` suite's.
+        legacy_fixture legacy
         server_suite "server 2026-07-28 (legacy fixture)" "server-tasks-" --requirements 2026-07-28
         ;;
     legacy-2025)
-        port=$(free_port)
-        "$PEERS/venv/bin/python" tests/conformance/legacy_fixture.py "$port" > "$work/legacy25.log" 2>&1 &
-        pids+=($!)
-        await python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port))" ||
-            die "the legacy fixture did not start: $(cat "$work/legacy25.log")"
-        front legacy25 "http://127.0.0.1:$port/mcp/"
+        legacy_fixture legacy25
         server_suite "server 2025-11-25" "server-tasks-" --requirements 2025-11-25
         ;;
     *) die "unknown suite $s" ;;

@@ -55,6 +55,19 @@ async fn gateway_with(tweak: impl FnOnce(&mut metamcp::config::Config)) -> (Test
     (gw, mock)
 }
 
+/// Waits (30 s at most) until the backend has seen `n` cancellations.
+async fn cancelled_upstream(mock: &Mock, n: u64) {
+    support::eventually(
+        Duration::from_secs(30),
+        "cancellations upstream",
+        || async {
+            let stats = mock.control("GET", "/control/stats").await;
+            (stats["cancelled"].as_u64() >= Some(n)).then_some(())
+        },
+    )
+    .await;
+}
+
 fn client(gw: &TestGateway) -> Client {
     Client::new(gw.addr, "/mcp/bare", Some(&gw.client_key))
 }
@@ -257,15 +270,7 @@ async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounde
         || async { (gw.state.parked.is_empty()).then_some(()) },
     )
     .await;
-    support::eventually(
-        Duration::from_secs(10),
-        "cancellations upstream",
-        || async {
-            let stats = mock.control("GET", "/control/stats").await;
-            (stats["cancelled"].as_u64() >= Some(5)).then_some(())
-        },
-    )
-    .await;
+    cancelled_upstream(&mock, 5).await;
     // A retry after that finds nothing (its state has expired too).
     let late = send(
         &c,
@@ -321,15 +326,7 @@ async fn questions_for_undeclared_capabilities_never_reach_the_client() {
         json!({"sampling": {}}),
         "{m}"
     );
-    support::eventually(
-        Duration::from_secs(10),
-        "the call cancelled upstream",
-        || async {
-            let stats = mock.control("GET", "/control/stats").await;
-            (stats["cancelled"].as_u64() >= Some(1)).then_some(())
-        },
-    )
-    .await;
+    cancelled_upstream(&mock, 1).await;
     assert!(gw.state.parked.is_empty());
 }
 
@@ -436,15 +433,7 @@ async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
     );
     assert_eq!(text_of(&send(&other, &echo).await["result"]), "still here");
     input_required(&send(&other, &call(2, json!([[elicit("q", "?")]]))).await);
-    support::eventually(
-        Duration::from_secs(30),
-        "the refused calls cancelled upstream",
-        || async {
-            let stats = mock.control("GET", "/control/stats").await;
-            (stats["cancelled"].as_u64() >= Some(N as u64 - 64)).then_some(())
-        },
-    )
-    .await;
+    cancelled_upstream(&mock, N as u64 - 64).await;
 }
 
 /// URL-mode elicitation and sampling with tools (2025-11-25) need their sub-capabilities:

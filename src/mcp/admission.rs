@@ -92,6 +92,7 @@ pub(crate) fn admit(
         )?;
         check_meta(body, f)?;
         if method == "tools/call"
+            && ctx.view.header_params
             && let Some(tool) = f
                 .name
                 .and_then(|s| string_value(body, s))

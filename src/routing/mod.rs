@@ -127,6 +127,9 @@ pub struct View {
     /// Capabilities of the running members.
     pub completions: bool,
     pub subscribe: bool,
+    /// Whether any tool declares `x-mcp-header` arguments (so a stateless `tools/call`
+    /// needs its `Mcp-Param-*` headers checked at all).
+    pub header_params: bool,
 }
 
 /// What a view exposed for servers that are down: exposed names (as clients know them,
@@ -282,6 +285,7 @@ fn union(parts: &[&Arc<View>]) -> View {
                 view.templates.push(t.clone());
             }
         }
+        view.header_params |= part.header_params;
         for m in &part.members {
             if !view.members.contains(m) {
                 view.members.push(*m);
@@ -549,6 +553,10 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 rate,
                 header_params: header_params(tool),
             });
+            view.header_params |= view
+                .tools
+                .last()
+                .is_some_and(|t| !t.header_params.is_empty());
         }
         for prompt in &lists.prompts {
             let Some(original) = prompt["name"].as_str() else {

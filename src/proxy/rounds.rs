@@ -33,6 +33,8 @@ use super::upstream::UpstreamBody;
 /// most of a round trip's cost (see loadtest `--answer-input`), so it is short.
 const SETTLE: Duration = Duration::from_millis(1);
 const SETTLE_MOST: Duration = Duration::from_millis(20);
+/// Questions one round holds at most; a backend asking more at once has the rest refused.
+pub const MAX_ASKS: usize = 64;
 /// Longest `inputRequests` key taken from a backend.
 const MAX_KEY: usize = 64;
 /// The `_meta` member a session-era backend may name its question with.
@@ -116,7 +118,11 @@ pub fn url_asks(data: &[u8]) -> Option<Vec<Ask>> {
         return None;
     }
     let mut asks: Vec<Ask> = Vec::new();
-    for e in v["error"]["data"]["elicitations"].as_array()? {
+    for e in v["error"]["data"]["elicitations"]
+        .as_array()?
+        .iter()
+        .take(MAX_ASKS)
+    {
         let url = e["url"].as_str()?;
         let id = e["elicitationId"].as_str().unwrap_or_default();
         let key = if key_like(id) && !asks.iter().any(|a| a.key == id) {

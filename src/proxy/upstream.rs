@@ -219,22 +219,24 @@ impl UpstreamBody {
             } else if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                self.asks.push(ask);
+                if self.asks.len() < super::rounds::MAX_ASKS {
+                    self.asks.push(ask);
+                } else {
+                    // A backend flooding one round: the rest are refused to it.
+                    self.tell_backend(crate::backend::mux::error_answer_with(
+                        &ask.id,
+                        code::INTERNAL,
+                        "too many questions in one round for the client",
+                    ));
+                }
             } else if let Some((id, name)) = self.refused(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                let answer = crate::backend::mux::error_answer_with(
+                self.tell_backend(crate::backend::mux::error_answer_with(
                     &id,
                     code::METHOD_NOT_FOUND,
                     &format!("the client did not declare the {name} capability"),
-                );
-                let backend = self.backend.clone();
-                let conversation = self.conversation.clone();
-                tokio::spawn(async move {
-                    backend
-                        .notify(crate::proxy::calls::owner_key(&conversation), answer)
-                        .await;
-                });
+                ));
             } else if self.muted(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
@@ -246,6 +248,17 @@ impl UpstreamBody {
         }
         kept.extend_from_slice(&data[from..]);
         kept.freeze()
+    }
+
+    /// Sends the backend an answer to one of its requests, in the background.
+    fn tell_backend(&self, answer: Bytes) {
+        let backend = self.backend.clone();
+        let conversation = self.conversation.clone();
+        tokio::spawn(async move {
+            backend
+                .notify(crate::proxy::calls::owner_key(&conversation), answer)
+                .await;
+        });
     }
 
     /// The backend's id and the capability, for an event carrying a request the client

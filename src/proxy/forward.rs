@@ -331,6 +331,8 @@ async fn forward_call(
         mrtr: false,
         asks: Vec::new(),
         url_asks: Vec::new(),
+        carry: BytesMut::new(),
+        inner_done: false,
     };
     let method = f.method(body).unwrap_or_default();
     if caller.stateless && sse && !collect && MRTR_METHODS.contains(&method) {

@@ -69,6 +69,10 @@ pub struct UpstreamBody {
     /// The backend answered -32042 (URL elicitation required): the answer is held back
     /// and these URL questions go to the stateless client instead, which retries.
     pub(super) url_asks: Vec<super::rounds::Ask>,
+    /// The unfinished last event of a stateless call's SSE piece, held for the rest.
+    pub(super) carry: BytesMut,
+    /// The backend's answer stream has ended (what was held has been taken in).
+    pub(super) inner_done: bool,
 }
 
 /// Where the first whole SSE event of `piece` ends (after its blank line).
@@ -79,6 +83,15 @@ pub(super) fn event_end(piece: &[u8]) -> Option<usize> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Where the last whole SSE event of `piece` ends (0: none ends in it).
+fn last_event_end(piece: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(e) = event_end(&piece[at..]) {
+        at += e;
+    }
+    at
 }
 
 /// The last bytes of an SSE piece.
@@ -198,6 +211,18 @@ impl UpstreamBody {
     /// `logging/setLevel`). Only whole events in the piece
     /// are looked at; a piece without a marker (almost all) is returned untouched.
     fn screen(&mut self, data: Bytes) -> Bytes {
+        // A stateless client's call answer is looked at in whole events: the unfinished
+        // end of a piece waits for the rest, so a question split between two pieces is
+        // still held back (not relayed as a request the client cannot take).
+        let data = if self.mrtr {
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(&data);
+            let whole = last_event_end(&joined);
+            self.carry = joined.split_off(whole);
+            joined.freeze()
+        } else {
+            data
+        };
         let gated =
             GATED_NEEDLES.iter().any(|n| n.in_(&data)) || (self.mrtr && URL_REQUIRED.in_(&data));
         let logged = LOG_NEEDLE.in_(&data);
@@ -248,6 +273,28 @@ impl UpstreamBody {
         }
         kept.extend_from_slice(&data[from..]);
         kept.freeze()
+    }
+
+    /// Takes a screened piece of the answer: retired codes renumbered (stateless), counted,
+    /// the client's id spliced in, and the deadline moved on progress.
+    fn take_in(&mut self, data: Bytes) {
+        let data = if self.stateless {
+            retire_codes(data)
+        } else {
+            data
+        };
+        self.record.response_bytes += data.len();
+        self.record.saw(&data);
+        // Progress notifications and the backend's own requests to the client extend the
+        // deadline; comments, keep-alives and other bytes do not.
+        let progressed = self.sse && self.tail.progress_in(&data);
+        self.splicer.feed(data, &mut self.scratch);
+        self.pending.extend(self.scratch.drain(..));
+        let asked = self.splicer.requests_seen();
+        if progressed || asked != self.requests_seen {
+            self.requests_seen = asked;
+            self.progress = tokio::time::Instant::now();
+        }
     }
 
     /// Sends the backend an answer to one of its requests, in the background.
@@ -416,35 +463,27 @@ impl hyper::body::Body for UpstreamBody {
             if this.finished {
                 return Poll::Ready(None);
             }
+            if this.inner_done {
+                let problem = (!this.splicer.answered() && this.url_asks.is_empty())
+                    .then_some("closed the stream without answering");
+                return Poll::Ready(this.end(problem));
+            }
             match this.inner.poll_chunk(cx) {
                 Poll::Ready(Some(Ok(data))) => {
                     let data = if this.sse { this.screen(data) } else { data };
-                    let data = if this.stateless {
-                        retire_codes(data)
-                    } else {
-                        data
-                    };
-                    this.record.response_bytes += data.len();
-                    this.record.saw(&data);
-                    // Progress notifications and the backend's own requests to the client
-                    // extend the deadline; comments, keep-alives and other bytes do not.
-                    let progressed = this.sse && this.tail.progress_in(&data);
-                    this.splicer.feed(data, &mut this.scratch);
-                    this.pending.extend(this.scratch.drain(..));
-                    let asked = this.splicer.requests_seen();
-                    if progressed || asked != this.requests_seen {
-                        this.requests_seen = asked;
-                        this.progress = tokio::time::Instant::now();
-                    }
+                    this.take_in(data);
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let msg = format!("the answer broke off: {e}");
                     return Poll::Ready(this.end(Some(&msg)));
                 }
                 Poll::Ready(None) => {
-                    let problem = (!this.splicer.answered() && this.url_asks.is_empty())
-                        .then_some("closed the stream without answering");
-                    return Poll::Ready(this.end(problem));
+                    // What was held back as an unfinished event goes as it is.
+                    this.inner_done = true;
+                    let tail = std::mem::take(&mut this.carry);
+                    if !tail.is_empty() {
+                        this.take_in(tail.freeze());
+                    }
                 }
                 Poll::Pending => {
                     // The timer is moved only when it fires, not on every piece.

@@ -183,6 +183,22 @@ pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Standard Base64 (RFC 4648 §4) with its padding (through [`base64url`]).
+pub fn base64_padded(data: &[u8]) -> String {
+    let mut out: String = base64url(data)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
 /// Decodes standard Base64 (RFC 4648 §4) with its padding, strictly: the length a
 /// multiple of four, `=` only at the end and only as much as the length needs, the
 /// standard alphabet only, and no stray bits (one spelling per value). Through

@@ -5,8 +5,16 @@
 //! 2026-07-28 revision requires of a server (and the pending ones it runs unscored),
 //! against the gateway fronting a session-era fixture written with the official Python
 //! SDK 1.x: stateless requests, headers, caching, and every multi-round-trip scenario,
-//! bridged from the fixture's sampling, elicitation and roots requests; and `server
-//! 2025-11-25`, the session era's required scenarios against the same fixture.
+//! bridged from the fixture's sampling, elicitation and roots requests; `server
+//! 2026-07-28 (modern fixture)`, the same scenarios against a 2026-07-28 fixture written
+//! with the official Python SDK 2.x, which the gateway finds to be one (`server/discover`)
+//! and calls statelessly, its own `input_required` results and `requestState` passed
+//! through; `client 2026-07-28`, the client scenarios that apply to the gateway as a
+//! client of a 2026-07-28 backend (request metadata, standard and custom headers, tools
+//! with invalid header declarations, `requestState` handling, JSON Schema references and
+//! 2020-12 keywords), each scenario's server registered as a backend and driven through
+//! the gateway; and `server 2025-11-25`, the session era's required scenarios against the
+//! session-era fixture.
 
 mod support;
 
@@ -38,6 +46,8 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
     );
     for (suite, least) in [
         ("server 2026-07-28 (legacy fixture)", 40),
+        ("server 2026-07-28 (modern fixture)", 40),
+        ("client 2026-07-28", 7),
         ("server 2025-11-25", 33),
     ] {
         let line = stdout

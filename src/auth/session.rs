@@ -48,6 +48,30 @@ impl ClientCaps {
     /// `elicitation.url` (2025-11-25): URL-mode elicitation.
     pub const ELICITATION_URL: u8 = 16;
 
+    /// The capabilities `bits` stand for, as a JSON object (what a modern backend is told
+    /// a session client declared).
+    pub fn to_json(bits: u8) -> String {
+        let mut parts: Vec<&str> = Vec::with_capacity(3);
+        if bits & Self::SAMPLING != 0 {
+            parts.push(if bits & Self::SAMPLING_TOOLS != 0 {
+                r#""sampling":{"tools":{}}"#
+            } else {
+                r#""sampling":{}"#
+            });
+        }
+        if bits & Self::ELICITATION != 0 {
+            parts.push(if bits & Self::ELICITATION_URL != 0 {
+                r#""elicitation":{"form":{},"url":{}}"#
+            } else {
+                r#""elicitation":{"form":{}}"#
+            });
+        }
+        if bits & Self::ROOTS != 0 {
+            parts.push(r#""roots":{}"#);
+        }
+        format!("{{{}}}", parts.join(","))
+    }
+
     /// The bits of an `initialize` request's `params` (raw JSON); values are skipped,
     /// not built.
     pub fn from_params(params: &[u8]) -> u8 {

@@ -262,14 +262,44 @@ impl Backend {
         token: Option<Bytes>,
         trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
+        let headers = self
+            .transport
+            .is_modern()
+            .then(|| self.modern_headers(&body));
         self.transport
-            .request(owner, id, body, token, trace)
+            .request(owner, id, body, token, headers.as_ref(), trace)
             .await
             .inspect_err(|e| {
                 if !matches!(e, UpstreamError::Status(_) | UpstreamError::Busy(_)) {
                     self.wake.notify_one();
                 }
             })
+    }
+
+    /// Whether the backend speaks 2026-07-28: every request carries its own envelope.
+    pub fn is_modern(&self) -> bool {
+        self.transport.is_modern()
+    }
+
+    /// A request's standard headers for a modern backend: its method, its target, and
+    /// the arguments the tool takes as headers too (as the backend's lists declare them).
+    fn modern_headers(&self, body: &[u8]) -> upstream::modern::Headers {
+        let Ok(f) = crate::jsonrpc::frame::parse(body) else {
+            return Default::default();
+        };
+        let name = f
+            .name
+            .and_then(|s| crate::jsonrpc::frame::string_value(body, s));
+        let params = match (f.method(body), name) {
+            (Some("tools/call"), Some(name)) => self
+                .lists()
+                .tools
+                .iter()
+                .find(|t| t["name"].as_str() == Some(&*name))
+                .map(upstream::modern::header_params),
+            _ => None,
+        };
+        upstream::modern::Headers::of(body, &f, params.as_deref().unwrap_or(&[]))
     }
 
     /// OpenTelemetry's `network.transport` for calls to this backend.

@@ -72,6 +72,9 @@ pub enum Transport {
 
 /// A backend's answer to a forwarded request, its body still arriving.
 pub struct Answer {
+    /// The HTTP status it came with (200 but for a 2026-07-28 backend's refusal, a 4xx
+    /// with the JSON-RPC error; 200 for transports without one).
+    pub status: u16,
     /// An SSE stream of messages (notifications, the backend's own requests, then the
     /// response), as opposed to one JSON message.
     pub sse: bool,
@@ -158,6 +161,7 @@ impl Transport {
         id: &Bytes,
         body: Bytes,
         token: Option<Bytes>,
+        headers: Option<&crate::backend::http::modern::Headers>,
         trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<Answer, UpstreamError> {
         // Over a pipe the trace context travels in `params._meta`.
@@ -167,8 +171,9 @@ impl Transport {
         };
         match self {
             Transport::Http(t) => {
-                let (sse, body) = t.request(body, trace).await?;
+                let (status, sse, body) = t.request(body, headers, trace).await?;
                 Ok(Answer {
+                    status,
                     sse,
                     body: AnswerBody::Http(body),
                 })
@@ -176,6 +181,7 @@ impl Transport {
             Transport::Stdio(t) => {
                 let (sse, body) = t.request(owner.tag(), id, in_meta(body), token).await?;
                 Ok(Answer {
+                    status: 200,
                     sse,
                     body: AnswerBody::Mux(body),
                 })
@@ -183,6 +189,7 @@ impl Transport {
             Transport::Sse(t) => {
                 let (sse, body) = t.request(owner.tag(), id, body, token, trace).await?;
                 Ok(Answer {
+                    status: 200,
                     sse,
                     body: AnswerBody::Mux(body),
                 })
@@ -190,6 +197,7 @@ impl Transport {
             Transport::Isolated(t) => {
                 let (sse, body) = t.request(owner, id, in_meta(body), token).await?;
                 Ok(Answer {
+                    status: 200,
                     sse,
                     body: AnswerBody::Mux(body),
                 })
@@ -221,6 +229,11 @@ impl Transport {
             Transport::Sse(t) => t.notify(body).await,
             Transport::Isolated(t) => t.notify(owner, body).await,
         }
+    }
+
+    /// Whether the backend speaks 2026-07-28 (stateless; only Streamable HTTP so far).
+    pub fn is_modern(&self) -> bool {
+        matches!(self, Transport::Http(t) if t.is_modern())
     }
 
     /// The stream of the backend's own messages, if it offers one.

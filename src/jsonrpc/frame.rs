@@ -618,6 +618,55 @@ pub fn splice(body: &[u8], replacements: &mut [(Span, &[u8])]) -> Bytes {
 }
 
 /// Writes `s` as a JSON string literal.
+/// Whether the object opening at `open` in `body` is empty (`{` then, past whitespace,
+/// `}`).
+pub fn opens_empty(body: &[u8], open: usize) -> bool {
+    body[open + 1..]
+        .iter()
+        .find(|c| !c.is_ascii_whitespace())
+        .is_some_and(|c| *c == b'}')
+}
+
+/// `body` (one message, parsed as `f`) with `members` (JSON object members, no braces)
+/// added to `params._meta`: into the `_meta` object there, as a new `_meta`, or in new
+/// `params`. A body whose `params` or `_meta` is there but not an object is returned as
+/// it is.
+pub fn add_to_meta(body: &Bytes, f: &Frame, members: &[u8]) -> Bytes {
+    let object = |s: Option<Span>| s.filter(|s| body.get(s.start) == Some(&b'{'));
+    let insert = |open: usize, head: &[u8], tail: &[u8]| {
+        let mut add = Vec::with_capacity(head.len() + members.len() + tail.len() + 1);
+        add.extend_from_slice(head);
+        add.extend_from_slice(members);
+        add.extend_from_slice(tail);
+        if !opens_empty(body, open) {
+            add.push(b',');
+        }
+        let at = Span {
+            start: open + 1,
+            end: open + 1,
+        };
+        splice(body, &mut [(at, &add)])
+    };
+    if let Some(meta) = object(f.meta) {
+        return insert(meta.start, b"", b"");
+    }
+    if f.meta.is_some() {
+        return body.clone();
+    }
+    match object(f.params) {
+        Some(p) => insert(p.start, b"\"_meta\":{", b"}"),
+        None if f.params.is_none() => {
+            let end = body.iter().rposition(|c| *c == b'}').unwrap_or(body.len());
+            let mut add = b",\"params\":{\"_meta\":{".to_vec();
+            add.extend_from_slice(members);
+            add.extend_from_slice(b"}}");
+            let at = Span { start: end, end };
+            splice(body, &mut [(at, &add)])
+        }
+        None => body.clone(),
+    }
+}
+
 pub fn json_string(s: &str) -> Vec<u8> {
     // serde_json escapes exactly what JSON requires.
     serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec())

@@ -212,12 +212,6 @@ impl Propagation {
             members.extend_from_slice(b",\"tracestate\":");
             members.extend_from_slice(&frame::json_string(s));
         }
-        let close = |b: &[u8], open: usize| {
-            b[open + 1..]
-                .iter()
-                .find(|c| !c.is_ascii_whitespace())
-                .is_some_and(|c| *c == b'}')
-        };
         // Replace existing values in place, then add what is missing.
         if let Some(meta) = f.meta.filter(|m| body.get(m.start) == Some(&b'{')) {
             let mut reps: Vec<(frame::Span, &[u8])> = Vec::new();
@@ -247,7 +241,7 @@ impl Propagation {
                     }
                 }
             }
-            if !add.is_empty() && !close(body, meta.start) {
+            if !add.is_empty() && !frame::opens_empty(body, meta.start) {
                 add.push(b',');
             }
             let at = frame::Span {
@@ -260,31 +254,7 @@ impl Propagation {
             reps.sort_by_key(|(s, _)| s.start);
             return frame::splice(body, &mut reps);
         }
-        match f.params.filter(|p| body.get(p.start) == Some(&b'{')) {
-            Some(p) => {
-                let mut add = b"\"_meta\":{".to_vec();
-                add.extend_from_slice(&members);
-                add.push(b'}');
-                if !close(body, p.start) {
-                    add.push(b',');
-                }
-                let at = frame::Span {
-                    start: p.start + 1,
-                    end: p.start + 1,
-                };
-                frame::splice(body, &mut [(at, &add)])
-            }
-            // No params object: only a request without params gets one.
-            None if f.params.is_none() => {
-                let end = body.iter().rposition(|c| *c == b'}').unwrap_or(body.len());
-                let mut add = b",\"params\":{\"_meta\":{".to_vec();
-                add.extend_from_slice(&members);
-                add.extend_from_slice(b"}}");
-                let at = frame::Span { start: end, end };
-                frame::splice(body, &mut [(at, &add)])
-            }
-            None => body.clone(),
-        }
+        frame::add_to_meta(body, &f, &members)
     }
 }
 

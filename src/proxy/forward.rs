@@ -163,7 +163,12 @@ async fn forward_call(
         }
         _ => None,
     };
-    let upstream_body = frame::splice(body, &mut reps[..n]);
+    let mut upstream_body = frame::splice(body, &mut reps[..n]);
+    if backend.is_modern() && f.meta_version.is_none() {
+        // A session client's request: a modern backend needs the envelope its own
+        // requests would carry.
+        upstream_body = with_envelope(caller, upstream_body);
+    }
     let key = (caller.conversation.clone(), client_id.clone());
     caller.inflight.insert(
         key.clone(),
@@ -216,7 +221,7 @@ async fn forward_call(
             return fail(why);
         }
     };
-    let (sse, mut source) = match answer {
+    let (sse, mut source, status) = match answer {
         Err(UpstreamError::Busy(why)) => {
             guard.complete();
             record.finish(Outcome::Refused);
@@ -232,8 +237,14 @@ async fn forward_call(
             }
             return fail(why);
         }
-        Ok(a) => (a.sse, a.body),
+        Ok(a) => (a.sse, a.body, a.status),
     };
+    // A stateless client sees a modern backend's refusal with the status it came with
+    // (the revision's table: 400 for -32602, -32020, -32021, …).
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| caller.stateless && s.is_client_error())
+        .unwrap_or(StatusCode::OK);
     let content_type = HeaderValue::from_static(if sse {
         "text/event-stream"
     } else {
@@ -247,7 +258,9 @@ async fn forward_call(
                 .mapper(caller.conversation.clone(), backend.clone()),
         );
     }
-    if caller.stateless {
+    // A modern backend's results already carry what a stateless client needs (and
+    // `input_required` ones must reach it as they are).
+    if caller.stateless && !backend.is_modern() {
         splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
     }
     // A JSON answer already here in full goes out whole, with its length: no timer, no
@@ -292,6 +305,7 @@ async fn forward_call(
                 Outcome::Ok
             });
             let mut r = Response::new(Body::pieces(pieces));
+            *r.status_mut() = status;
             r.headers_mut().insert(header::CONTENT_TYPE, content_type);
             return r;
         }
@@ -335,7 +349,8 @@ async fn forward_call(
         inner_done: false,
     };
     let method = f.method(body).unwrap_or_default();
-    if caller.stateless && sse && !collect && MRTR_METHODS.contains(&method) {
+    if caller.stateless && sse && !collect && !backend.is_modern() && MRTR_METHODS.contains(&method)
+    {
         let mut stream = Box::new(stream);
         stream.mrtr = true;
         // The digest is taken when a round ends (most calls ask nothing).
@@ -347,6 +362,7 @@ async fn forward_call(
         return Box::pin(collect_response(stream)).await;
     }
     let mut r = Response::new(Body::Stream(Box::pin(stream)));
+    *r.status_mut() = status;
     let content_type = if wrap {
         HeaderValue::from_static("text/event-stream")
     } else {
@@ -354,6 +370,22 @@ async fn forward_call(
     };
     r.headers_mut().insert(header::CONTENT_TYPE, content_type);
     r
+}
+
+/// A session client's request to a modern backend, with the envelope in its `_meta`:
+/// the revision, the capabilities the session declared, and the level it set.
+fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
+    let Ok(f) = frame::parse(&body) else {
+        return body;
+    };
+    let caps = crate::auth::session::ClientCaps::to_json(caller.caps.unwrap_or(0));
+    let level = caller.log_levels.get(caller.conversation).and_then(|l| {
+        crate::jsonrpc::log_level::LEVELS
+            .get(usize::from(l))
+            .copied()
+    });
+    let members = crate::backend::http::modern::envelope(&caps, level);
+    frame::add_to_meta(&body, &f, &members)
 }
 
 /// Reads a whole forwarded answer and returns just the response message as JSON.

@@ -1,31 +1,20 @@
 //! The arguments a 2026-07-28 client also sends as `Mcp-Param-*` headers (SEP-2243),
-//! read once from each tool's input schema when the routing table is built.
+//! read once from each tool's input schema when the routing table is built (the same
+//! reading the gateway sends a modern backend's headers by).
 
-use std::sync::Arc;
+pub use crate::backend::http::modern::{header_params, header_params_valid};
 
-use serde_json::Value;
-
-/// The valid `x-mcp-header` declarations of a tool's input schema: on a string, integer
-/// or boolean property directly under `properties`, naming an RFC 9110 token not named
-/// twice (case-insensitively). Invalid ones are not checked (clients drop such tools).
-pub fn header_params(tool: &Value) -> Arc<[(String, String)]> {
-    let Some(props) = tool["inputSchema"]["properties"].as_object() else {
-        return Arc::from([]);
-    };
-    let token = |h: &str| {
-        !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
-    let mut out: Vec<(String, String)> = Vec::new();
-    for (name, p) in props {
-        let Some(h) = p.get("x-mcp-header").and_then(Value::as_str) else {
-            continue;
-        };
-        let typed = matches!(p["type"].as_str(), Some("string" | "integer" | "boolean"));
-        if typed && token(h) && !out.iter().any(|(_, o)| o.eq_ignore_ascii_case(h)) {
-            out.push((name.clone(), h.to_string()));
-        }
-    }
-    Arc::from(out)
+/// A tool that declares an invalid `x-mcp-header` is not offered (a client must not call
+/// it, SEP-2243): the problem that says so, for such a tool of `server`.
+pub(super) fn invalid_declaration(
+    tool: &serde_json::Value,
+    name: &str,
+    server: &str,
+) -> Option<super::Problem> {
+    (!header_params_valid(tool)).then(|| super::Problem {
+        servers: vec![server.to_string()],
+        message: format!(
+            "tool {name:?} of {server} declares an invalid x-mcp-header; it is hidden"
+        ),
+    })
 }

@@ -10,7 +10,7 @@
 
 mod header_params;
 pub mod subscriptions;
-pub use header_params::header_params;
+pub use header_params::{header_params, header_params_valid};
 
 use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
@@ -497,6 +497,10 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             let Some(original) = tool["name"].as_str() else {
                 continue;
             };
+            if let Some(p) = header_params::invalid_declaration(tool, original, &b.name) {
+                view.errors.push(p);
+                continue;
+            }
             let prefixed = exposed_name(&b.name, original, true);
             let default_name = if prefix {
                 prefixed.clone()

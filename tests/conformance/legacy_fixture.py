@@ -11,6 +11,7 @@ usage: legacy_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp)
 """
 import contextlib
 import json
+import os
 import sys
 
 import anyio
@@ -23,8 +24,9 @@ from mcp.shared.message import ServerMessageMetadata
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-AUDIO = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
+sys.path.insert(0, os.path.dirname(__file__))
+from catalog import AUDIO, IMAGE, RESOURCES, TOOLS, obj  # noqa: E402
+
 KEY = "io.metamcp/inputKey"
 
 server = Server("legacy-conformance-fixture", version="1.0.0")
@@ -32,57 +34,6 @@ server = Server("legacy-conformance-fixture", version="1.0.0")
 
 def text(t):
     return types.TextContent(type="text", text=t)
-
-
-def obj(properties=None, required=None):
-    schema = {"type": "object", "properties": properties or {}}
-    if required:
-        schema["required"] = required
-    return schema
-
-
-TOOLS = [
-    ("test_simple_text", "Returns simple text", obj()),
-    ("test_image_content", "Returns an image", obj()),
-    ("test_audio_content", "Returns audio", obj()),
-    ("test_embedded_resource", "Returns an embedded resource", obj()),
-    ("test_multiple_content_types", "Returns text, image and a resource", obj()),
-    ("test_tool_with_logging", "Logs three messages while it runs", obj()),
-    ("test_logging_tool", "Logs at several levels", obj()),
-    ("test_tool_with_progress", "Reports progress three times", obj()),
-    ("test_error_handling", "Always fails", obj()),
-    ("test_sampling", "Asks the client to sample", obj({"prompt": {"type": "string"}}, ["prompt"])),
-    ("test_elicitation", "Asks the user", obj({"message": {"type": "string"}}, ["message"])),
-    ("test_elicitation_sep1034_defaults", "Asks with defaults", obj()),
-    ("test_elicitation_sep1330_enums", "Asks with enums", obj()),
-    ("test_missing_capability", "Needs sampling", obj()),
-    ("test_streaming_elicitation", "Asks the user mid-call", obj()),
-    ("test_input_required_result_elicitation", "Asks a name", obj()),
-    ("test_input_required_result_sampling", "Asks for a sample", obj()),
-    ("test_input_required_result_list_roots", "Asks for roots", obj()),
-    ("test_input_required_result_request_state", "Asks a confirmation", obj()),
-    ("test_input_required_result_multiple_inputs", "Asks three things at once", obj()),
-    ("test_input_required_result_multi_round", "Asks twice", obj()),
-    ("test_input_required_result_tampered_state", "Asks a confirmation", obj()),
-    ("test_input_required_result_capabilities", "Asks what the client declared", obj()),
-    ("json_schema_2020_12_tool", "JSON Schema 2020-12 input", {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "$defs": {"address": {"$anchor": "addressDef", "type": "object", "properties": {
-            "street": {"type": "string"}, "city": {"type": "string"}}}},
-        "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
-                       "contactMethod": {"type": "string", "enum": ["phone", "email"]},
-                       "phone": {"type": "string"}, "email": {"type": "string"}},
-        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
-        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
-        "then": {"required": ["phone"]},
-        "else": {"required": ["email"]},
-        "additionalProperties": False,
-    }),
-    # A header-mirrored parameter (SEP-2243): clients send `Mcp-Param-Region`.
-    ("test_custom_headers", "Echoes a region sent as a header too", obj(
-        {"region": {"type": "string", "x-mcp-header": "Region"}, "note": {"type": "string"}}, ["region"])),
-]
 
 
 async def ask(method, params, result_type, key=None):
@@ -257,13 +208,6 @@ async def handle_call(req):
 async def list_tools(req):
     return types.ServerResult(types.ListToolsResult(tools=[
         types.Tool(name=n, description=d, inputSchema=s) for n, d, s in TOOLS]))
-
-
-RESOURCES = {
-    "test://static-text": ("text/plain", "This is the content of the static text resource.", None),
-    "test://static-binary": ("image/png", None, IMAGE),
-    "test://watched-resource": ("text/plain", "Watched resource content", None),
-}
 
 
 async def list_resources(req):

@@ -12,6 +12,9 @@
 #       (the scenarios call `test_*` tools by their bare names) open to anonymous callers:
 #       the 37 scenarios the revision requires and the 3 it runs unscored (pending), all
 #       but the tasks extension's.
+#   server 2026-07-28 (modern fixture)   the same against tests/conformance/modern_fixture.py,
+#       a 2026-07-28 server written with the official Python SDK 2.x: the gateway finds
+#       its era with `server/discover` and calls it statelessly.
 #   server 2025-11-25                    `conformance server --requirements 2025-11-25`,
 #       the same way (suite `legacy-2025`): the session era's scenarios, sampling,
 #       elicitation, logging, subscriptions and SSE polling among them.
@@ -74,7 +77,14 @@ server_suite() { # LABEL SKIP ARGS...
     local label=$1 skip=$2 out="$work/results-${#pids[@]}-$RANDOM"
     shift 2
     "$NODE" "$SUITE_JS" server --url "http://$GW/mcp/bare" "$@" -o "$out" > "$out.log" 2>&1 || true
-    python3 - "$label" "$out" "$skip" <<'PY' || failed_any=1
+    count "$label" "$out" "$skip"
+}
+
+# Prints LABEL's line from the scenarios' checks under OUT (a scenario passes when none
+# of its checks is a FAILURE), skipping scenarios whose directory name starts with one
+# of SKIP (space-separated); marks the run failed when any failed.
+count() { # LABEL OUT SKIP
+    python3 - "$1" "$2" "$3" <<'PY' || failed_any=1
 import json, pathlib, sys
 label, out, skip = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3].split()
 passed, failed = [], []
@@ -93,29 +103,54 @@ sys.exit(1 if failed or not passed else 0)
 PY
 }
 
-# Starts tests/conformance/legacy_fixture.py and fronts it as NAME.
-legacy_fixture() { # NAME
-    local port
+# Runs the client scenarios that apply to the gateway as a client of a 2026-07-28
+# backend; prints their line. tests/conformance/client_wrapper.py registers each
+# scenario's server as a backend and drives the calls through the gateway.
+CLIENT_SCENARIOS=(${CLIENT_SCENARIOS:-request-metadata http-standard-headers http-custom-headers
+    http-invalid-tool-headers sep-2322-client-request-state json-schema-ref-no-deref
+    json-schema-2020-12-preservation})
+client_suite() { # LABEL
+    local out="$work/client-results"
+    for scenario in "${CLIENT_SCENARIOS[@]}"; do
+        METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN "$NODE" "$SUITE_JS" client \
+            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --scenario "$scenario" --spec-version 2026-07-28 -o "$out" >> "$out.log" 2>&1 || true
+    done
+    count "$1" "$out" ""
+}
+
+# Starts a fixture (legacy: tests/conformance/legacy_fixture.py on the Python SDK 1.x;
+# modern: tests/conformance/modern_fixture.py on the SDK 2.x) and fronts it as NAME.
+fixture() { # ERA NAME
+    local port venv=venv path=/mcp/
     port=$(free_port)
-    "$PEERS/venv/bin/python" tests/conformance/legacy_fixture.py "$port" > "$work/$1.log" 2>&1 &
+    [ "$1" = modern ] && venv=venv2 path=/mcp
+    "$PEERS/$venv/bin/python" "tests/conformance/$1_fixture.py" "$port" > "$work/$2.log" 2>&1 &
     pids+=($!)
     await python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" ||
-        die "the legacy fixture did not start: $(cat "$work/$1.log")"
-    front "$1" "http://127.0.0.1:$port/mcp/"
+        die "the $1 fixture did not start: $(cat "$work/$2.log")"
+    front "$2" "http://127.0.0.1:$port$path"
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy legacy-2025)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client legacy-2025)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
         # The tasks extension's scenarios it also runs (not scored for the revision) are
         # the `tasks` suite's.
-        legacy_fixture legacy
+        fixture legacy legacy
         server_suite "server 2026-07-28 (legacy fixture)" "server-tasks-" --requirements 2026-07-28
         ;;
+    modern)
+        fixture modern modern
+        server_suite "server 2026-07-28 (modern fixture)" "server-tasks-" --requirements 2026-07-28
+        ;;
+    client)
+        client_suite "client 2026-07-28"
+        ;;
     legacy-2025)
-        legacy_fixture legacy25
+        fixture legacy legacy25
         server_suite "server 2025-11-25" "server-tasks-" --requirements 2025-11-25
         ;;
     *) die "unknown suite $s" ;;

@@ -2,6 +2,7 @@
 //! requests carrying the backend's own session and credentials, and the small amount of
 //! parsing the control path needs (initialize, lists) — never on the hot path.
 
+pub mod modern;
 pub mod pool;
 pub mod transport;
 
@@ -136,6 +137,9 @@ pub struct UpstreamSession {
     pub hello: crate::backend::transport::Hello,
     /// Counts re-initializations, so concurrent 404s re-initialize once.
     pub generation: u64,
+    /// A 2026-07-28 backend: no session (`id` is `None`), every request with its own
+    /// envelope and headers ([`modern`]).
+    pub modern: bool,
 }
 
 impl UpstreamSession {
@@ -227,6 +231,7 @@ pub async fn initialize(
         server_info: result["serverInfo"].clone(),
         hello: crate::backend::transport::Hello::from_result(&result),
         generation,
+        modern: false,
     };
     let note = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     let resp = within(
@@ -254,13 +259,17 @@ pub async fn call(
     params: Value,
     timeout: Duration,
 ) -> Result<Value, UpstreamError> {
-    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    let req = request(
-        endpoint,
-        Some(session),
-        Method::POST,
-        Bytes::from(body.to_string()),
-    );
+    let req = if session.modern {
+        modern::control_request(endpoint, session, id, method, params)
+    } else {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        request(
+            endpoint,
+            Some(session),
+            Method::POST,
+            Bytes::from(body.to_string()),
+        )
+    };
     let resp = within(timeout, send(client, req)).await?;
     read_response(resp, &json!(id), timeout).await
 }

@@ -16,6 +16,7 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use crate::backend::http::modern::{self, Headers};
 use crate::backend::http::pool::{Exchange, Pool};
 use crate::backend::http::{
     self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
@@ -124,12 +125,21 @@ impl HttpTransport {
             .ok_or_else(|| UpstreamError::Connect("the backend is not connected".into()))
     }
 
+    /// Whether the backend speaks 2026-07-28 (as its last connect found).
+    pub fn is_modern(&self) -> bool {
+        self.session.load().as_ref().is_some_and(|s| s.modern)
+    }
+
     /// Opens a fresh session (and the pool for plain http); returns what the backend
-    /// said of itself.
+    /// said of itself. The era is probed first: a backend that answers `server/discover`
+    /// with 2026-07-28 gets no session; any other is initialized.
     pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
-        let generation = self.session.load_full().map_or(0, |s| s.generation);
-        let s = upstream::initialize(&self.client, &self.endpoint, generation + 1, self.timeout)
-            .await?;
+        let generation = self.session.load_full().map_or(0, |s| s.generation) + 1;
+        let (c, e, t) = (&self.client, &self.endpoint, self.timeout);
+        let s = match modern::discover(c, e, generation, t).await? {
+            Some(s) => s,
+            None => upstream::initialize(c, e, generation, t).await?,
+        };
         let caps = s.hello.clone();
         self.store_session(Arc::new(s));
         if self.pool.load().is_none() && self.endpoint.uri.scheme_str() == Some("http") {
@@ -166,22 +176,27 @@ impl HttpTransport {
 
     /// The hot path: sends a request and returns the answer with its body still on the
     /// way. Re-initializes once if the backend forgot the session. An answer other than
-    /// 200 is an error; `Ok((sse, body))` says whether the answer is an SSE stream.
+    /// 200 is an error, but for a modern backend's JSON-RPC error in a 4xx answer;
+    /// `Ok((sse, body))` says whether the answer is an SSE stream. `headers`: a modern
+    /// backend's request's own ([`Headers::of`]). The answer's HTTP status comes first.
     pub async fn request(
         &self,
         body: Bytes,
+        headers: Option<&Headers>,
         trace: Option<&crate::observe::trace::Propagation>,
-    ) -> Result<(bool, HttpAnswer), UpstreamError> {
+    ) -> Result<(u16, bool, HttpAnswer), UpstreamError> {
         let session = self.session_now()?;
         let (status, content_type, answer) =
             match (self.pool.load_full(), self.session_lines.load_full()) {
                 (Some(p), Some(lines)) => {
                     let connect = |e: std::io::Error| UpstreamError::Connect(e.to_string());
+                    let own = headers.map(|h| h.after_lines(&lines));
+                    let lines: &[u8] = own.as_deref().unwrap_or(&lines);
                     let with_trace =
                         |lines: &[u8]| -> Option<Vec<u8>> { trace.map(|t| t.after_lines(lines)) };
-                    let traced = with_trace(&lines);
+                    let traced = with_trace(lines);
                     let (mut head, mut exchange) = p
-                        .post(traced.as_deref().unwrap_or(&lines), &body)
+                        .post(traced.as_deref().unwrap_or(lines), &body)
                         .await
                         .map_err(connect)?;
                     if head.status == 404 && session.id.is_some() {
@@ -198,11 +213,11 @@ impl HttpTransport {
                     (head.status, head.content_type, HttpAnswer::Pool(exchange))
                 }
                 _ => {
-                    let mut resp = self.send(&session, body.clone(), trace).await?;
+                    let mut resp = self.send(&session, body.clone(), headers, trace).await?;
                     if resp.status() == StatusCode::NOT_FOUND && session.id.is_some() {
                         tracing::info!("backend forgot our session; re-initializing");
                         let fresh = self.reinitialize(session.generation).await?;
-                        resp = self.send(&fresh, body, trace).await?;
+                        resp = self.send(&fresh, body, headers, trace).await?;
                     }
                     let ct = resp
                         .headers()
@@ -215,20 +230,31 @@ impl HttpTransport {
                     )
                 }
             };
-        if status != 200 {
+        let sse = content_type
+            .as_ref()
+            .is_some_and(|c| c.starts_with(b"text/event-stream"));
+        // A modern backend refuses a request with a 4xx and the JSON-RPC error: the
+        // error is the answer.
+        let refusal = session.modern
+            && (400..500).contains(&status)
+            && content_type.is_some_and(|c| c.starts_with(b"application/json"));
+        if status != 200 && !refusal {
             return Err(UpstreamError::Status(status));
         }
-        let sse = content_type.is_some_and(|c| c.starts_with(b"text/event-stream"));
-        Ok((sse, answer))
+        Ok((status, sse, answer))
     }
 
     async fn send(
         &self,
         session: &UpstreamSession,
         body: Bytes,
+        headers: Option<&Headers>,
         trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<hyper::Response<Incoming>, UpstreamError> {
         let mut req = upstream::request(&self.endpoint, Some(session), Method::POST, body);
+        if let Some(h) = headers {
+            h.apply(req.headers_mut());
+        }
         if let Some(t) = trace {
             t.apply(req.headers_mut());
         }
@@ -263,6 +289,15 @@ impl HttpTransport {
     /// The backend's stream of its own messages; `None` when it offers none (then the
     /// supervisor pings instead).
     pub async fn messages(&self) -> Result<Option<HttpMessages>, UpstreamError> {
+        let s = self.session_now()?;
+        if s.modern {
+            let stream = modern::listen(&self.client, &self.endpoint, &s).await?;
+            return Ok(stream.map(|r| HttpMessages {
+                body: r.into_body(),
+                buf: Vec::new(),
+                ready: Default::default(),
+            }));
+        }
         for _ in 0..2 {
             let s = self.session_now()?;
             let mut req = upstream::request(&self.endpoint, Some(&s), Method::GET, Bytes::new());

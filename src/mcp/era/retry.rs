@@ -1,5 +1,6 @@
 //! A stateless client's retry of a multi-round-trip request: `inputResponses` and the
-//! `requestState` the gateway sealed when the call's backend asked something.
+//! `requestState` the gateway sealed when the call's backend asked something (a
+//! 2026-07-28 backend's own state goes back to it untouched).
 //!
 //! The state is opened and checked (sealed by this gateway, unexpired, this caller,
 //! this request); the call it names waits on the replica that sealed it. Here, its
@@ -48,6 +49,13 @@ pub async fn retry(
         return Err(invalid(format!(
             "requestState is only for tools/call, prompts/get and resources/read, not {method}"
         )));
+    }
+    // A 2026-07-28 backend asked, and sealed its own state: the retry goes to it as
+    // any request does (its name routes it), and the backend checks what it sealed.
+    if let Ok(Target::Backend { backend, .. }) = route(ctx, body, f, false)
+        && backend.is_modern()
+    {
+        return Box::pin(crate::mcp::dispatch::dispatch(ctx, body, f, false)).await;
     }
     let state = f
         .request_state

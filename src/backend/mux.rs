@@ -287,7 +287,8 @@ pub struct MuxAnswer {
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-fn sse_event(msg: &[u8]) -> Bytes {
+/// One message as an SSE event (`event: message`).
+pub fn sse_event(msg: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(msg.len() + 24);
     out.extend_from_slice(b"event: message\ndata: ");
     out.extend_from_slice(msg);

@@ -17,7 +17,7 @@ use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
 use crate::mcp::lists::{discover, list_cache, listing, with_hints};
 use crate::mcp::stream::listen;
-use crate::proxy::calls::{cancellation, owner_key};
+use crate::proxy::calls::{Taken, cancellation, owner_key};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::ToolRate;
@@ -470,9 +470,12 @@ pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
         .server_requests
         .take(&ctx.conversation, span.of(body))
     {
-        Some((backend, original)) => {
+        Some(Taken::Backend(backend, original)) => {
             let upstream = frame::splice(body, &mut [(span, &original[..])]);
             backend.notify(owner_key(&ctx.conversation), upstream).await;
+        }
+        Some(Taken::Gateway(waiter)) => {
+            let _ = waiter.send(body.clone());
         }
         None => tracing::debug!("a client answered a request nobody is waiting for"),
     }

@@ -26,6 +26,17 @@ pub(crate) struct Asked {
     backend: Arc<Backend>,
     original: Bytes,
     at: std::time::Instant,
+    /// The gateway asked, on a backend's behalf (a 2026-07-28 backend's question to a
+    /// session client): the client's answer goes here, not to the backend.
+    waiter: Option<tokio::sync::oneshot::Sender<Bytes>>,
+}
+
+/// Who waits for a client's answer.
+pub(crate) enum Taken {
+    /// The backend, under its own id.
+    Backend(Arc<Backend>, Bytes),
+    /// The gateway (the whole answer message goes to it).
+    Gateway(tokio::sync::oneshot::Sender<Bytes>),
 }
 
 /// Unanswered backend requests are forgotten after this long.
@@ -56,33 +67,54 @@ impl ServerRequests {
     ) -> crate::proxy::splicer::IdMapper {
         let reqs = self.clone();
         Box::new(move |original: &[u8]| {
-            let id = Bytes::from(format!("\"m{}\"", crate::crypto::random_alphanumeric(22)));
-            let mut map = reqs.map.lock().unwrap_or_else(|e| e.into_inner());
-            if map.len() >= MAX_SERVER_REQUESTS {
-                map.retain(|_, a| a.at.elapsed() < SERVER_REQUEST_TTL);
-            }
-            if map.len() >= MAX_SERVER_REQUESTS
-                && let Some(oldest) = map.iter().min_by_key(|(_, a)| a.at).map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-            map.insert(
-                id.clone(),
-                Asked {
-                    conversation: conversation.clone(),
-                    backend: backend.clone(),
-                    original: Bytes::copy_from_slice(original),
-                    at: std::time::Instant::now(),
-                },
-            );
-            id
+            reqs.insert(Asked {
+                conversation: conversation.clone(),
+                backend: backend.clone(),
+                original: Bytes::copy_from_slice(original),
+                at: std::time::Instant::now(),
+                waiter: None,
+            })
         })
+    }
+
+    /// A request the gateway sends `conversation` on `backend`'s behalf: its id (a JSON
+    /// string literal), and where the client's answer arrives.
+    pub(crate) fn ask(
+        &self,
+        conversation: Arc<str>,
+        backend: Arc<Backend>,
+    ) -> (Bytes, tokio::sync::oneshot::Receiver<Bytes>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let id = self.insert(Asked {
+            conversation,
+            backend,
+            original: Bytes::new(),
+            at: std::time::Instant::now(),
+            waiter: Some(tx),
+        });
+        (id, rx)
+    }
+
+    /// Keeps `asked` under a fresh unguessable id (the oldest gives way when full).
+    fn insert(&self, asked: Asked) -> Bytes {
+        let id = Bytes::from(format!("\"m{}\"", crate::crypto::random_alphanumeric(22)));
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_SERVER_REQUESTS {
+            map.retain(|_, a| a.at.elapsed() < SERVER_REQUEST_TTL);
+        }
+        if map.len() >= MAX_SERVER_REQUESTS
+            && let Some(oldest) = map.iter().min_by_key(|(_, a)| a.at).map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(id.clone(), asked);
+        id
     }
 
     /// The backend and its own id for an answer from `conversation` under `id`; an
     /// answer from another conversation is refused (anonymous stateless requests, each a
     /// conversation of its own, answer by knowing the unguessable id).
-    pub(crate) fn take(&self, conversation: &str, id: &[u8]) -> Option<(Arc<Backend>, Bytes)> {
+    pub(crate) fn take(&self, conversation: &str, id: &[u8]) -> Option<Taken> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let asked = map.get(id)?;
         let same = *asked.conversation == *conversation
@@ -90,7 +122,10 @@ impl ServerRequests {
         if !same {
             return None;
         }
-        map.remove(id).map(|a| (a.backend, a.original))
+        map.remove(id).map(|a| match a.waiter {
+            Some(w) => Taken::Gateway(w),
+            None => Taken::Backend(a.backend, a.original),
+        })
     }
 }
 

@@ -114,6 +114,14 @@ async fn forward_call(
     rename: Option<(Span, Bytes)>,
     collect: bool,
 ) -> Response<Body> {
+    if !collect
+        && !caller.stateless
+        && backend.is_modern()
+        && MRTR_METHODS.contains(&f.method(body).unwrap_or_default())
+    {
+        // The backend may answer `input_required`: a session client is asked instead.
+        return Box::pin(super::bridge::rounds(caller, body, f, backend, rename)).await;
+    }
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let upstream = backend.next_upstream_number();
@@ -374,7 +382,7 @@ async fn forward_call(
 
 /// A session client's request to a modern backend, with the envelope in its `_meta`:
 /// the revision, the capabilities the session declared, and the level it set.
-fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
+pub(super) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
     let Ok(f) = frame::parse(&body) else {
         return body;
     };

@@ -4,10 +4,13 @@
 //! - [`forward`]: one call sent to its backend (breaker, bulkhead, timeout) and its
 //!   answer handed back; `record`: what the call ended as (metrics, audit row, spans,
 //!   log line); `upstream`: the answer on its way to the client;
+//! - `rounds`: a 2026-07-28 client's call waiting for its input; `bridge`: a 2026-07-28
+//!   backend's questions put to a session-era client;
 //! - [`splicer`]: the client's id put back into each message, JSON or SSE;
 //! - [`calls`]: calls in flight and the backend's requests awaiting a client's answer;
 //! - [`rpc`]: JSON-RPC errors and envelopes.
 
+mod bridge;
 pub mod calls;
 pub mod forward;
 mod record;

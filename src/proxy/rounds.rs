@@ -224,6 +224,11 @@ impl Parked {
         self.replica_url.get().map(String::as_str)
     }
 
+    /// How long a call waits for its client's answers.
+    pub fn ttl(&self) -> Duration {
+        self.bounds.ttl
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

@@ -93,8 +93,20 @@ impl HttpMessages {
                 _ => return None,
             };
             self.buf.extend_from_slice(&data);
-            if let Some(end) = self.buf.windows(2).rposition(|w| w == b"\n\n") {
-                let complete: Vec<u8> = self.buf.drain(..end + 2).collect();
+            // Events end with a blank line: `\n\n`, or `\r\n\r\n` (sse-starlette's, so
+            // the Python SDK's).
+            let lf = self
+                .buf
+                .windows(2)
+                .rposition(|w| w == b"\n\n")
+                .map(|i| i + 2);
+            let crlf = self
+                .buf
+                .windows(3)
+                .rposition(|w| w == b"\n\r\n")
+                .map(|i| i + 3);
+            if let Some(end) = lf.max(crlf) {
+                let complete: Vec<u8> = self.buf.drain(..end).collect();
                 self.ready.extend(upstream::sse_data(&complete));
             }
         }

@@ -1,0 +1,266 @@
+//! A session-era client's `tools/call`, `prompts/get` or `resources/read` at a 2026-07-28
+//! backend: when the backend answers `input_required`, its questions become real
+//! requests to the client on the call's SSE stream (as a session-era server would send
+//! them; a URL-mode elicitation gets the `elicitationId` that era needs), and the gateway
+//! retries upstream with the client's answers and the backend's `requestState`, untouched,
+//! until the backend completes ([`MAX_ROUNDS`] rounds at most).
+//!
+//! A question the client declared no capability for, or one it answers with an error,
+//! ends the call: a tool's result with `isError`, an error otherwise. A client that does
+//! not answer within the multi-round-trip TTL ends it with an error; one that goes away
+//! ends it (the backend holds nothing between rounds).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::auth::session::ClientCaps;
+use crate::backend::Backend;
+use crate::backend::isolated::Owner;
+use crate::backend::mux::sse_event;
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::proxy::calls::ServerRequests;
+use crate::proxy::forward::{Caller, MAX_COLLECTED, forward};
+
+/// Rounds of questions one call may take (the SDKs stop at 10 as well).
+pub const MAX_ROUNDS: usize = 10;
+
+/// What the rounds after the first need of the call, owned (they run in their own task).
+struct Bridge {
+    backend: Arc<Backend>,
+    conversation: Arc<str>,
+    caps: u8,
+    asks: Arc<ServerRequests>,
+    /// The upstream request as the backend takes it (its own name, the envelope).
+    request: Value,
+    method: String,
+    client_id: Value,
+    /// How long the client has to answer a round.
+    ttl: Duration,
+    expires: Option<u64>,
+    api_key: Option<crate::store::keys::KeyId>,
+}
+
+/// Serves the call: the first round as any call (collected), then, if the backend needs
+/// input, an SSE stream carrying the questions and, at last, the answer.
+pub(super) async fn rounds(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+) -> Response<Body> {
+    let first = forward(caller, body, f, backend, rename.clone(), true).await;
+    let (parts, answer) = first.into_parts();
+    let answer = match answer.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let message: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    if message["result"]["resultType"] != "input_required" {
+        return Response::from_parts(parts, Body::Full(Some(answer)));
+    }
+    let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
+    let spliced = frame::splice(body, &mut spans);
+    let request = serde_json::from_slice(&super::forward::with_envelope(caller, spliced))
+        .unwrap_or(Value::Null);
+    let bridge = Bridge {
+        backend: backend.clone(),
+        conversation: caller.conversation.clone(),
+        caps: caller.caps.unwrap_or(0),
+        asks: caller.server_requests.clone(),
+        request,
+        method: f.method(body).unwrap_or_default().to_string(),
+        client_id: message["id"].clone(),
+        ttl: caller.parked.ttl(),
+        expires: caller.expires,
+        api_key: caller.key,
+    };
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let last = bridge.run(message["result"].clone(), &tx).await;
+        let _ = tx.send(sse_event(&last)).await;
+    });
+    let mut r = Response::new(Body::Channel(rx));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    *r.status_mut() = StatusCode::OK;
+    r
+}
+
+/// A JSON-RPC message as bytes.
+fn text(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+impl Bridge {
+    /// Runs the rounds from the backend's first `input_required` result; the message
+    /// that ends the call (with the client's id).
+    async fn run(&self, mut result: Value, tx: &mpsc::Sender<Bytes>) -> Bytes {
+        for _ in 0..MAX_ROUNDS {
+            if result["resultType"] != "input_required" {
+                return self.answer(json!({"result": result}));
+            }
+            let responses = match self.ask(&result["inputRequests"], tx).await {
+                Ok(r) => r,
+                Err(why) => return self.refused(&why),
+            };
+            let mut retry = self.request.clone();
+            retry["params"]["inputResponses"] = responses;
+            match result.get("requestState") {
+                Some(state) => retry["params"]["requestState"] = state.clone(),
+                None => {
+                    if let Some(p) = retry["params"].as_object_mut() {
+                        p.remove("requestState");
+                    }
+                }
+            }
+            match self.send(retry).await {
+                Ok(m) if m.get("error").is_some() => return self.answer(m),
+                Ok(m) => result = m["result"].clone(),
+                Err(why) => return self.failed(&why),
+            }
+        }
+        self.failed(&format!(
+            "the backend still wanted input after {MAX_ROUNDS} rounds"
+        ))
+    }
+
+    /// Puts one round's questions to the client and waits for every answer.
+    async fn ask(&self, requests: &Value, tx: &mpsc::Sender<Bytes>) -> Result<Value, String> {
+        let Some(requests) = requests.as_object().filter(|r| !r.is_empty()) else {
+            return Err("the backend asked for input without saying what".into());
+        };
+        let mut waiting = Vec::with_capacity(requests.len());
+        for (key, request) in requests {
+            let method = request["method"].as_str().unwrap_or_default();
+            let mut params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+            let needed = ClientCaps::needed_by_request(&text(request), method);
+            match needed {
+                Some((bit, cap)) if self.caps & bit == 0 => {
+                    return Err(format!(
+                        "the server needs {cap}, which this client did not declare"
+                    ));
+                }
+                None => return Err(format!("the server asked for {method:?}")),
+                Some(_) => {}
+            }
+            if method == "elicitation/create"
+                && params["mode"] == "url"
+                && params.get("elicitationId").is_none()
+            {
+                params["elicitationId"] = Value::String(crate::crypto::random_alphanumeric(22));
+            }
+            let (id, answer) = self
+                .asks
+                .ask(self.conversation.clone(), self.backend.clone());
+            let mut out = BytesMut::from(&b"{\"jsonrpc\":\"2.0\",\"id\":"[..]);
+            out.extend_from_slice(&id);
+            out.extend_from_slice(b",\"method\":");
+            out.extend_from_slice(&frame::json_string(method));
+            out.extend_from_slice(b",\"params\":");
+            out.extend_from_slice(&text(&params));
+            out.extend_from_slice(b"}");
+            tx.send(sse_event(&out))
+                .await
+                .map_err(|_| "the client went away".to_string())?;
+            waiting.push((key.clone(), method.to_string(), answer));
+        }
+        let mut responses = serde_json::Map::new();
+        for (key, method, answer) in waiting {
+            let reply = tokio::time::timeout(self.ttl, answer)
+                .await
+                .map_err(|_| format!("no answer to {method} within {} s", self.ttl.as_secs()))?
+                .map_err(|_| format!("the {method} request was dropped unanswered"))?;
+            let reply: Value = serde_json::from_slice(&reply).unwrap_or(Value::Null);
+            match reply.get("result") {
+                Some(r) if r.is_object() => {
+                    responses.insert(key, r.clone());
+                }
+                _ => {
+                    let why = reply["error"]["message"].as_str().unwrap_or("no result");
+                    return Err(format!("the client refused {method}: {why}"));
+                }
+            }
+        }
+        Ok(Value::Object(responses))
+    }
+
+    /// One retry upstream; the backend's response message.
+    async fn send(&self, mut request: Value) -> Result<Value, String> {
+        let number = self.backend.next_upstream_number();
+        let id = crate::backend::upstream_id(number);
+        request["id"] = serde_json::from_slice(&id).unwrap_or(Value::Null);
+        let admitted = self.backend.admit().await?;
+        let owner = Owner {
+            key: crate::proxy::calls::owner_key(&self.conversation),
+            expires: self.expires,
+            api_key: self.api_key,
+        };
+        let sent = tokio::time::timeout(self.backend.timeout, async {
+            let mut answer = self
+                .backend
+                .request(owner, &id, text(&request), None, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = BytesMut::new();
+            while let Some(piece) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await {
+                buf.extend_from_slice(&piece?);
+                if buf.len() > MAX_COLLECTED {
+                    return Err("the backend's answer is too large".to_string());
+                }
+            }
+            let messages: Vec<Value> = if answer.sse {
+                crate::backend::http::sse_data(&buf)
+                    .iter()
+                    .filter_map(|d| serde_json::from_slice(d).ok())
+                    .collect()
+            } else {
+                serde_json::from_slice(&buf).into_iter().collect()
+            };
+            messages
+                .into_iter()
+                .find(|m| m["id"] == request["id"] && m.get("method").is_none())
+                .ok_or_else(|| "the backend did not answer the retry".to_string())
+        })
+        .await
+        .unwrap_or_else(|_| Err("the backend did not answer the retry in time".into()));
+        let end = match &sent {
+            Ok(_) => crate::backend::CallEnd::Answered,
+            Err(why) => crate::backend::CallEnd::Failed(why),
+        };
+        self.backend.call_ended(admitted.ticket, end);
+        sent
+    }
+
+    /// The message that ends the call, `body` with the client's id.
+    fn answer(&self, mut body: Value) -> Bytes {
+        body["jsonrpc"] = json!("2.0");
+        body["id"] = self.client_id.clone();
+        text(&body)
+    }
+
+    /// A question the client did not or could not answer: a tool's `isError` result, an
+    /// error for the others.
+    fn refused(&self, why: &str) -> Bytes {
+        if self.method == "tools/call" {
+            return self.answer(json!({"result": {
+                "content": [{"type": "text", "text": why}], "isError": true}}));
+        }
+        self.failed(why)
+    }
+
+    fn failed(&self, why: &str) -> Bytes {
+        self.answer(json!({"error": {"code": -32603, "message": format!(
+            "backend {}: {why}", self.backend.name)}}))
+    }
+}

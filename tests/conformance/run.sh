@@ -114,7 +114,7 @@ client_suite() { # LABEL
     for scenario in "${CLIENT_SCENARIOS[@]}"; do
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN "$NODE" "$SUITE_JS" client \
             --command "python3 $root/tests/conformance/client_wrapper.py" \
-            --scenario "$scenario" --spec-version 2026-07-28 -o "$out" >> "$out.log" 2>&1 || true
+            --scenario "$scenario" --spec-version 2026-07-28 --timeout 120000 -o "$out" >> "$out.log" 2>&1 || true
     done
     count "$1" "$out" ""
 }

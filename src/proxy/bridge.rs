@@ -177,10 +177,13 @@ impl Bridge {
         }
         let mut responses = serde_json::Map::new();
         for (key, method, answer) in waiting {
-            let reply = tokio::time::timeout(self.ttl, answer)
-                .await
-                .map_err(|_| format!("no answer to {method} within {} s", self.ttl.as_secs()))?
-                .map_err(|_| format!("the {method} request was dropped unanswered"))?;
+            // A client that goes away ends the wait (and the call) at once.
+            let reply = tokio::select! {
+                r = tokio::time::timeout(self.ttl, answer) => r
+                    .map_err(|_| format!("no answer to {method} within {} s", self.ttl.as_secs()))?
+                    .map_err(|_| format!("the {method} request was dropped unanswered"))?,
+                () = tx.closed() => return Err("the client went away".into()),
+            };
             let reply: Value = serde_json::from_slice(&reply).unwrap_or(Value::Null);
             match reply.get("result") {
                 Some(r) if r.is_object() => {

@@ -1524,18 +1524,6 @@ async fn stateless_log_messages_follow_the_requests_log_level() {
         ("mcp-name", "alpha__progress"),
         ("mcp-protocol-version", "2026-07-28"),
     ];
-    let levels = |r: &support::http::Resp| -> Vec<String> {
-        messages(r)
-            .iter()
-            .filter(|m| m["method"] == "notifications/message")
-            .map(|m| {
-                m["params"]["level"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect()
-    };
     let base = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                       "io.modelcontextprotocol/clientCapabilities": {}});
     let r = c
@@ -1710,7 +1698,12 @@ async fn levels_seen(c: &Client) -> Vec<String> {
             "params": {"name": "beta__progress",
                        "arguments": {"steps": 1, "log": ["debug", "info", "warning", "error"]}}}))
         .await;
-    messages(&r)
+    levels(&r)
+}
+
+/// The levels of the log messages in a response, in order.
+fn levels(r: &support::http::Resp) -> Vec<String> {
+    messages(r)
         .iter()
         .filter(|m| m["method"] == "notifications/message")
         .map(|m| {

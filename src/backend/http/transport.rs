@@ -74,6 +74,9 @@ impl HttpAnswer {
     }
 }
 
+/// The largest event read from a backend's own stream.
+const MAX_EVENT: usize = 16 << 20;
+
 /// The backend's own messages from its GET stream, one JSON text at a time.
 pub struct HttpMessages {
     body: Incoming,
@@ -108,6 +111,14 @@ impl HttpMessages {
             if let Some(end) = lf.max(crlf) {
                 let complete: Vec<u8> = self.buf.drain(..end).collect();
                 self.ready.extend(upstream::sse_data(&complete));
+            }
+            // A backend that never ends its event holds no more than this: the stream is
+            // dropped (and reopened by the supervisor).
+            if self.buf.len() > MAX_EVENT {
+                tracing::warn!(
+                    "a backend's event exceeded {MAX_EVENT} bytes; its stream is dropped"
+                );
+                return None;
             }
         }
     }

@@ -122,7 +122,12 @@ impl State {
             parked,
             log_levels: Arc::default(),
             cipher,
-            backends: Backends::new(rebuild.clone(), Some(config.data_dir.clone()), backend_tls),
+            backends: Backends::new(
+                rebuild.clone(),
+                Some(config.data_dir.clone()),
+                backend_tls,
+                config.capability_sessions,
+            ),
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),

@@ -1024,16 +1024,20 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
         "{last}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
-    // The backends were told the gateway can route sampling, elicitation and roots.
+    // Three sessions with the backend: the gateway's main one (declaring everything it
+    // routes), one for the sampling client's set, and the last for the plain client's,
+    // declaring what it did: nothing.
     let stats = beta.control("GET", "/control/stats").await;
-    let declared = &stats["client_capabilities"];
-    assert!(
-        declared["sampling"]["tools"].is_object()
-            && declared["elicitation"]["form"].is_object()
-            && declared["elicitation"]["url"].is_object()
-            && declared["roots"].is_object(),
-        "{stats}"
-    );
+    assert_eq!(stats["sessions"], 3, "{stats}");
+    assert_eq!(stats["client_capabilities"], json!({}), "{stats}");
+    // A client declaring everything is served by the main session: no fourth one.
+    let mut full = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    full.initialize_with(json!({"sampling": {"tools": {}}, "roots": {},
+                                "elicitation": {"form": {}, "url": {}}}))
+        .await;
+    full.tool_names().await;
+    let stats = beta.control("GET", "/control/stats").await;
+    assert_eq!(stats["sessions"], 3, "{stats}");
 }
 
 /// Opens the session's GET notification stream; returns its lines.

@@ -616,4 +616,207 @@ async fn a_2026_backend_serves_clients_of_both_eras() {
         };
         assert_eq!(seen["added"], added, "{seen}");
     }
+    // A session client gets results of its own era: no `resultType` or caching hints.
+    let mut session = Client::new(gw.addr, "/mcp/m", Some(&gw.client_key));
+    session.initialize().await;
+    let r = session
+        .post(&json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                      "params": {"name": "test_simple_text", "arguments": {}}}))
+        .await;
+    let m = support::mcp::response_message(&r);
+    assert!(!text_of(&m["result"]).is_empty(), "{m}");
+    for member in ["resultType", "ttlMs", "cacheScope"] {
+        assert!(m["result"].get(member).is_none(), "{member}: {m}");
+    }
+    // Its `resources/subscribe` (which the revision has not) is followed on the
+    // backend's listen stream: the update reaches the session's own stream.
+    let mut stream = session_stream(&gw, "/mcp/m", &session).await;
+    let subscribed = session
+        .call(
+            json!(5),
+            "resources/subscribe",
+            json!({"uri": "test://static-text"}),
+        )
+        .await;
+    assert_eq!(subscribed["result"], json!({}), "{subscribed}");
+    // The listen stream is reopened with the resource in the background: touched until
+    // an update arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let updated = loop {
+        assert!(std::time::Instant::now() < deadline, "no resource update");
+        session
+            .result(
+                "tools/call",
+                json!({"name": "touch_resource", "arguments": {"uri": "test://static-text"}}),
+            )
+            .await;
+        let next = tokio::time::timeout(Duration::from_secs(1), next_data(&mut stream)).await;
+        if let Ok(Some(m)) = next
+            && m["method"] == "notifications/resources/updated"
+        {
+            break m;
+        }
+    };
+    assert_eq!(updated["params"]["uri"], "test://static-text", "{updated}");
+}
+
+/// A session's GET stream on `path`, its head read.
+async fn session_stream(
+    gw: &TestGateway,
+    path: &str,
+    c: &Client,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Accept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+        c.key.as_ref().unwrap(),
+        c.session.as_ref().unwrap()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(s).lines();
+    let status = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    lines
+}
+
+/// The next JSON message on a stream (`None` when it ends).
+async fn next_data(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>>,
+) -> Option<Value> {
+    loop {
+        let l = lines.next_line().await.ok()??;
+        if let Some(data) = l.strip_prefix("data: ")
+            && let Ok(v) = serde_json::from_str(data)
+        {
+            return Some(v);
+        }
+    }
+}
+
+/// A session-era server picks its tools from what its client declared: server-everything
+/// lists `trigger-sampling-request` only to a client that declared sampling (and so on
+/// for elicitation, URL elicitation and roots). Each client of the gateway sees what the
+/// backend offers a client like it, in either era, and its calls reach a session (here a
+/// child) that declared what it did; the backend's question reaches the client.
+#[tokio::test]
+async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
+    let gw = TestGateway::start().await;
+    register_everything(&gw).await;
+    let conditional = [
+        "everything__get-roots-list",
+        "everything__trigger-elicitation-request",
+        "everything__trigger-sampling-request",
+        "everything__trigger-url-elicitation",
+    ];
+    let offered = |names: &[String]| -> Vec<&str> {
+        assert!(names.contains(&"everything__echo".to_string()), "{names:?}");
+        conditional
+            .iter()
+            .copied()
+            .filter(|c| names.iter().any(|n| n == c))
+            .collect()
+    };
+    let session = |caps: Value| {
+        let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+        async move {
+            c.initialize_with(caps).await;
+            c
+        }
+    };
+    let plain = session(json!({})).await;
+    assert_eq!(offered(&plain.tool_names().await), Vec::<&str>::new());
+    let sampler = session(json!({"sampling": {}})).await;
+    assert_eq!(
+        offered(&sampler.tool_names().await),
+        ["everything__trigger-sampling-request"]
+    );
+    let everything = session(json!({"sampling": {"tools": {}}, "roots": {},
+                                    "elicitation": {"form": {}, "url": {}}}))
+    .await;
+    assert_eq!(offered(&everything.tool_names().await), conditional);
+    // A 2026-07-28 client declares its capabilities in each request.
+    let stateless = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let r = stateless
+        .post_stateless(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = r.json();
+    let names: Vec<String> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(offered(&names), ["everything__trigger-elicitation-request"]);
+    assert_eq!(
+        listed["result"]["cacheScope"], "private",
+        "a list narrowed for this caller"
+    );
+    // The sampling client's call: the backend asks it (on the call's stream) and uses
+    // its answer.
+    let auth = format!("Bearer {}", gw.client_key);
+    let sid = sampler.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "everything__trigger-sampling-request",
+                                 "arguments": {"prompt": "two words", "maxTokens": 5}}});
+    let mut rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &call).await;
+    let mut asked = false;
+    let result = loop {
+        let m = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the call goes on")
+            .expect("the call's answer");
+        if m["method"] == "sampling/createMessage" {
+            asked = true;
+            let answer = json!({"jsonrpc": "2.0", "id": m["id"], "result": {
+                "role": "assistant", "model": "test",
+                "content": {"type": "text", "text": "from the sampler"}}});
+            assert_eq!(sampler.post(&answer).await.status, 202);
+        } else if m["id"] == 9 {
+            break m;
+        }
+    };
+    assert!(asked, "the backend asked the client");
+    assert!(
+        result["result"].to_string().contains("from the sampler"),
+        "{result}"
+    );
+    // A tool the backend does not offer the plain client is not its to call.
+    let m = plain
+        .call(
+            json!(2),
+            "tools/call",
+            json!({"name": "everything__trigger-sampling-request",
+                   "arguments": {"prompt": "x", "maxTokens": 5}}),
+        )
+        .await;
+    assert!(
+        m.get("error").is_some() || m["result"]["isError"] == true,
+        "{m}"
+    );
+    // A set offered every tool the main child lists (all but `sampling.tools`): its
+    // child is opened, found to be offered the same, and not kept.
+    let nearly = session(json!({"sampling": {}, "elicitation": {"url": {}}, "roots": {}})).await;
+    assert_eq!(offered(&nearly.tool_names().await), conditional);
+    // A child for each set offered less (nothing declared, sampling, elicitation); the
+    // full set is the main child's own.
+    let backend = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "everything")
+        .unwrap();
+    assert_eq!(backend.variants.count(), 3);
 }

@@ -640,6 +640,8 @@ async fn a_later_registration_cannot_take_over_resource_uris() {
     gw.register(json!({"name": "alpha", "protocol": "http", "url": later.url()}))
         .await;
     let c = session(&gw, "/mcp", &gw.client_key).await;
+    // The client's own sessions with the backends are opened first (their lists).
+    c.tool_names().await;
     let before = (
         first.control("GET", "/control/stats").await["requests"]
             .as_u64()

@@ -47,6 +47,13 @@ impl ClientCaps {
     pub const SAMPLING_TOOLS: u8 = 8;
     /// `elicitation.url` (2025-11-25): URL-mode elicitation.
     pub const ELICITATION_URL: u8 = 16;
+    /// Every capability the gateway can route: what a backend's main session declares.
+    pub const ALL: u8 = 31;
+
+    /// The capabilities `bits` stand for, as a backend is told at `initialize`.
+    pub fn declared(bits: u8) -> serde_json::Value {
+        serde_json::from_str(&Self::to_json(bits)).unwrap_or_default()
+    }
 
     /// The capabilities `bits` stand for, as a JSON object (what a modern backend is told
     /// a session client declared).
@@ -81,6 +88,24 @@ impl ClientCaps {
             capabilities: Declared,
         }
         serde_json::from_slice::<Params>(params).map_or(0, |p| p.capabilities.bits())
+    }
+
+    /// The bits a stateless-era request's `_meta` object (raw JSON) declares.
+    pub fn from_meta(meta: &[u8]) -> u8 {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Meta {
+            #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
+            capabilities: Declared,
+        }
+        serde_json::from_slice::<Meta>(meta).map_or(0, |m| m.capabilities.bits())
+    }
+
+    /// The bits of a request's `params._meta`, found by its frame (`0` without one).
+    pub fn of_frame(body: &[u8], f: &crate::jsonrpc::frame::Frame) -> u8 {
+        f.meta
+            .and_then(|s| crate::jsonrpc::frame::container_span(body, s.start))
+            .map_or(0, |s| Self::from_meta(s.of(body)))
     }
 
     /// The bits a stateless-era request declares in its `_meta`

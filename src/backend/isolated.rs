@@ -42,6 +42,12 @@ pub struct Owner<'a> {
     /// The API key behind the client (`None`: an open namespace's anonymous clients),
     /// whose sessions together may hold only [`per_key_share`] of the instances.
     pub api_key: Option<crate::store::keys::KeyId>,
+    /// The client capabilities it declared ([`ClientCaps`] bits): which of the backend's
+    /// sessions serves it ([`ClientCaps::ALL`]: the main one).
+    ///
+    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
+    pub caps: u8,
 }
 
 /// How many of a server's `max_instances` one API key's sessions may hold: all but

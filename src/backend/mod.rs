@@ -37,6 +37,7 @@ pub mod transport;
 mod ids;
 mod set;
 mod supervisor;
+pub mod variants;
 
 pub use ids::upstream_id;
 pub use set::Backends;
@@ -192,6 +193,8 @@ pub struct Backend {
     bulkhead: Option<Bulkhead>,
     /// Where circuit changes go.
     circuits: tokio::sync::broadcast::Sender<CircuitChange>,
+    /// Its sessions for clients that declared fewer capabilities than its main one.
+    pub variants: variants::Variants,
 }
 
 impl Backend {
@@ -266,6 +269,25 @@ impl Backend {
             .transport
             .is_modern()
             .then(|| self.modern_headers(&body));
+        if let Some(v) = self.variant(owner.caps).await {
+            let answer = v
+                .transport
+                .request(owner, id, body, token, headers.as_ref(), trace)
+                .await;
+            return match answer {
+                Ok(mut a) => {
+                    a.via = v.caps;
+                    Ok(a)
+                }
+                Err(e) => {
+                    if matches!(e, UpstreamError::Connect(_)) {
+                        // Its child or stream is gone: the next call opens a fresh one.
+                        self.variants.broken(v.caps).await;
+                    }
+                    Err(e)
+                }
+            };
+        }
         self.transport
             .request(owner, id, body, token, headers.as_ref(), trace)
             .await
@@ -274,6 +296,37 @@ impl Backend {
                     self.wake.notify_one();
                 }
             })
+    }
+
+    /// The session that serves clients with the capabilities `caps`, when it is not
+    /// the main one (opened now if need be; see [`variants`]).
+    pub async fn variant(&self, caps: u8) -> Option<Arc<variants::Variant>> {
+        if caps == crate::auth::session::ClientCaps::ALL || !self.transport.varies() {
+            return None;
+        }
+        self.variants
+            .get_or_open(caps, &self.transport, &self.lists().tools, &self.name)
+            .await
+    }
+
+    /// The tools this backend lists that it does not offer clients with the
+    /// capabilities `caps` (as their own session lists); empty when it offers them all.
+    pub async fn hidden_tools(&self, caps: u8) -> Arc<std::collections::HashSet<String>> {
+        match self.variant(caps).await {
+            Some(v) => v.hidden(&self.lists().tools).await,
+            None => Arc::default(),
+        }
+    }
+
+    /// Follows (`on`) or stops following a 2026-07-28 backend's resource for session
+    /// clients' subscriptions ([`Transport::watch`]).
+    pub fn follow(&self, uri: &str, on: bool) -> Result<(), String> {
+        self.transport.watch(uri, on)
+    }
+
+    /// Whether it may serve clients through sessions per capability set ([`variants`]).
+    pub fn varies(&self) -> bool {
+        self.transport.varies()
     }
 
     /// Whether the backend speaks 2026-07-28: every request carries its own envelope.
@@ -349,9 +402,14 @@ impl Backend {
     }
 
     /// Sends a notification upstream (cancellation, a client's answer) from `owner`,
-    /// best effort.
-    pub async fn notify(&self, owner: &str, body: Bytes) {
-        if let Err(e) = self.transport.notify(owner, body).await {
+    /// best effort, on the session `via` (the [`Answer::via`] of the call it is about).
+    pub async fn notify(&self, owner: &str, via: u8, body: Bytes) {
+        let variant = match via {
+            crate::auth::session::ClientCaps::ALL => None,
+            caps => self.variants.get(caps),
+        };
+        let transport = variant.as_deref().map_or(&self.transport, |v| &v.transport);
+        if let Err(e) = transport.notify(owner, body).await {
             tracing::debug!(backend = %self.name, error = %e, "notification not delivered");
         }
     }
@@ -452,6 +510,7 @@ impl Backend {
     /// Re-fetches every list the backend's capabilities promise.
     async fn refresh_lists(&self, caps: Value) -> Result<(), UpstreamError> {
         let listed = self.read_lists(caps).await;
+        self.variants.lists_changed();
         self.transport.settle().await;
         listed
     }
@@ -504,6 +563,8 @@ impl Backend {
     /// they come (list changes refresh the lists); without a message stream, or when it
     /// ends, the backend is pinged.
     async fn watch(&self, changed: &mpsc::UnboundedSender<()>) -> UpstreamError {
+        let every = variants::IDLE / 10;
+        let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             if self.transport.is_asleep() {
                 self.transport.wait_awake().await;
@@ -526,6 +587,9 @@ impl Backend {
                                     return e;
                                 }
                             }
+                            _ = sweep.tick() => self.variants.sweep().await,
+                            // A 2026-07-28 backend's stream follows other resources now.
+                            () = self.transport.rewatched() => break,
                             () = idle(self.transport.idle_remaining()) => {
                                 if self.transport.try_sleep().await {
                                     break;
@@ -546,6 +610,7 @@ impl Backend {
                         _ = tokio::time::sleep(PING_EVERY) => {}
                         () = self.wake.notified() => {}
                     }
+                    self.variants.sweep().await;
                     if let Err(e) = self.ping().await {
                         return e;
                     }
@@ -588,7 +653,8 @@ impl Backend {
                 if let Some(answer) = mux::unroutable_answer(&data) {
                     tracing::info!(backend = %self.name, method = ?msg["method"].as_str(),
                         "a request of the backend's own not tied to one client's call was refused");
-                    self.notify("", answer).await;
+                    self.notify("", crate::auth::session::ClientCaps::ALL, answer)
+                        .await;
                 }
             }
         }

@@ -46,13 +46,6 @@ pub fn request_frame(id: &str, method: &str, params: &Value) -> Bytes {
     ))
 }
 
-/// The client capabilities the gateway declares to backends: the requests it can route
-/// to a client (each only to a client that declared it, sub-capabilities included:
-/// URL-mode elicitation, sampling with tools; others are answered with an error).
-pub fn routed_capabilities() -> Value {
-    serde_json::json!({"sampling": {"tools": {}}, "elicitation": {"form": {}, "url": {}}, "roots": {}})
-}
-
 /// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32603,"message":…}}`.
 pub fn error_answer(id: &[u8], message: &str) -> Bytes {
     error_answer_with(id, -32603, message)

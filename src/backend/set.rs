@@ -34,6 +34,7 @@ impl Running {
     async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
+        self.backend.variants.close_all().await;
         self.backend.transport.close().await;
     }
 }
@@ -54,6 +55,8 @@ pub struct Backends {
     /// unset, a URL it cannot use): why, shown as the server's `last_error`.
     unconfigured: std::sync::Mutex<HashMap<Uuid, String>>,
     changed: mpsc::UnboundedSender<()>,
+    /// Sessions per backend for client capability sets ([`variants`]).
+    capability_sessions: usize,
 }
 
 impl Backends {
@@ -61,10 +64,12 @@ impl Backends {
     /// `data_dir` records stdio children's process groups (and leftovers of a previous
     /// gateway there are killed now).
     /// `tls` is whom `https://` servers are checked against.
+    /// `capability_sessions` bounds each backend's sessions per client capability set.
     pub fn new(
         changed: mpsc::UnboundedSender<()>,
         data_dir: Option<std::path::PathBuf>,
         tls: &rustls::ClientConfig,
+        capability_sessions: usize,
     ) -> Backends {
         let groups = Arc::new(groups::Groups::new(data_dir));
         groups.reap_leftovers();
@@ -77,6 +82,7 @@ impl Backends {
             running: std::sync::Mutex::default(),
             unconfigured: std::sync::Mutex::default(),
             changed,
+            capability_sessions,
         }
     }
 
@@ -154,6 +160,7 @@ impl Backends {
                 bulkhead: matches!(server.protocol, Protocol::Http | Protocol::Sse)
                     .then(|| Bulkhead::new(server.max_concurrency as usize)),
                 circuits: self.circuits.clone(),
+                variants: variants::Variants::new(self.capability_sessions, timeout),
             });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
             running.insert(id, Running { backend, task });

@@ -31,6 +31,10 @@ pub struct SseTransport {
     timeout: Duration,
     conn: Mutex<Option<Arc<Conn>>>,
     next_id: AtomicU64,
+    /// The client capabilities its session declares ([`ClientCaps`] bits).
+    ///
+    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    declared: u8,
 }
 
 /// One open stream and where to POST.
@@ -147,6 +151,16 @@ impl SseTransport {
             timeout,
             conn: Mutex::new(None),
             next_id: AtomicU64::new(1),
+            declared: crate::auth::session::ClientCaps::ALL,
+        }
+    }
+
+    /// Another stream to the same server, its session declaring only the client
+    /// capabilities `declared`.
+    pub fn variant(&self, declared: u8) -> SseTransport {
+        SseTransport {
+            declared,
+            ..SseTransport::new(self.sse.clone(), self.client.clone(), self.timeout)
         }
     }
 
@@ -206,7 +220,7 @@ impl SseTransport {
         }));
         let init = json!({
             "protocolVersion": "2024-11-05",
-            "capabilities": crate::backend::mux::routed_capabilities(),
+            "capabilities": crate::auth::session::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = self.call("initialize", init).await?;

@@ -82,6 +82,10 @@ pub struct StdioTransport {
     asleep: AtomicBool,
     awake: tokio::sync::Notify,
     waking: tokio::sync::Mutex<()>,
+    /// The client capabilities its children declare ([`ClientCaps`] bits).
+    ///
+    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    declared: u8,
 }
 
 /// A running child.
@@ -177,6 +181,16 @@ impl StdioTransport {
             asleep: AtomicBool::new(false),
             awake: tokio::sync::Notify::new(),
             waking: tokio::sync::Mutex::new(()),
+            declared: crate::auth::session::ClientCaps::ALL,
+        }
+    }
+
+    /// Another child of the same server, its session declaring only the client
+    /// capabilities `declared`.
+    pub fn variant(&self, declared: u8) -> StdioTransport {
+        StdioTransport {
+            declared,
+            ..StdioTransport::new(self.launch.clone(), self.timeout, self.groups.clone())
         }
     }
 
@@ -289,7 +303,7 @@ impl StdioTransport {
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
             "protocolVersion": "2025-06-18",
-            "capabilities": crate::backend::mux::routed_capabilities(),
+            "capabilities": crate::auth::session::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = match self.call_raw("initialize", init).await {

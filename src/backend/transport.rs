@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::auth::session::ClientCaps;
 use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
 use crate::backend::isolated::{IsolatedTransport, Owner};
@@ -79,6 +80,13 @@ pub struct Answer {
     /// response), as opposed to one JSON message.
     pub sse: bool,
     pub body: AnswerBody,
+    /// Which of the backend's sessions answers ([`ClientCaps`] bits of the one it
+    /// declared; [`ClientCaps::ALL`] for its main session): the client's answers and
+    /// cancellations go to the same one.
+    ///
+    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
+    pub via: u8,
 }
 
 /// The body of an [`Answer`].
@@ -176,6 +184,7 @@ impl Transport {
                     status,
                     sse,
                     body: AnswerBody::Http(body),
+                    via: ClientCaps::ALL,
                 })
             }
             Transport::Stdio(t) => {
@@ -184,6 +193,7 @@ impl Transport {
                     status: 200,
                     sse,
                     body: AnswerBody::Mux(body),
+                    via: ClientCaps::ALL,
                 })
             }
             Transport::Sse(t) => {
@@ -192,6 +202,7 @@ impl Transport {
                     status: 200,
                     sse,
                     body: AnswerBody::Mux(body),
+                    via: ClientCaps::ALL,
                 })
             }
             Transport::Isolated(t) => {
@@ -200,6 +211,7 @@ impl Transport {
                     status: 200,
                     sse,
                     body: AnswerBody::Mux(body),
+                    via: ClientCaps::ALL,
                 })
             }
         }
@@ -228,6 +240,46 @@ impl Transport {
             Transport::Stdio(t) => t.notify(body).await,
             Transport::Sse(t) => t.notify(body).await,
             Transport::Isolated(t) => t.notify(owner, body).await,
+        }
+    }
+
+    /// A session of the same server declaring only the client capabilities `declared`
+    /// (another child, for stdio); `None` for transports that need none: a 2026-07-28
+    /// backend is told each request's capabilities, an isolated server runs a child per
+    /// client already.
+    pub fn variant(&self, declared: u8) -> Option<Transport> {
+        match self {
+            Transport::Http(t) if !t.is_modern() => Some(Transport::Http(t.variant(declared))),
+            Transport::Stdio(t) => Some(Transport::Stdio(t.variant(declared))),
+            Transport::Sse(t) => Some(Transport::Sse(t.variant(declared))),
+            Transport::Http(_) | Transport::Isolated(_) => None,
+        }
+    }
+
+    /// Follows or stops following a 2026-07-28 backend's resource for session clients
+    /// (their `resources/subscribe`, which that revision has not: its listen stream
+    /// carries the updates).
+    pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
+        match self {
+            Transport::Http(t) if t.is_modern() => t.watch(uri, on),
+            _ => Err("not a 2026-07-28 backend".into()),
+        }
+    }
+
+    /// Completes when the followed resources changed; never for other transports.
+    pub async fn rewatched(&self) {
+        match self {
+            Transport::Http(t) => t.rewatched().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// Whether it may have sessions per client capability set ([`Transport::variant`]).
+    pub fn varies(&self) -> bool {
+        match self {
+            Transport::Http(t) => !t.is_modern(),
+            Transport::Stdio(_) | Transport::Sse(_) => true,
+            Transport::Isolated(_) => false,
         }
     }
 

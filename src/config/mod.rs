@@ -85,6 +85,10 @@ pub const LIST_TTL: &str = "METAMCP_LIST_TTL";
 pub const KEY_MAX_PARKED: &str = "METAMCP_KEY_MAX_PARKED";
 /// Calls waiting for clients' input the process holds at once, over all keys.
 pub const MAX_PARKED: &str = "METAMCP_MAX_PARKED";
+/// Sessions (children, for stdio) one backend may hold besides its main one, each
+/// declaring one set of client capabilities that clients declared (`0`: one session
+/// declaring every capability the gateway routes).
+pub const CAPABILITY_SESSIONS: &str = "METAMCP_CAPABILITY_SESSIONS";
 /// The URL other replicas reach this one at (`http://10.0.3.7:12009`): a retry of a
 /// call waiting here may reach any replica, which passes it on.
 pub const REPLICA_URL: &str = "METAMCP_REPLICA_URL";
@@ -151,6 +155,7 @@ const FILE_KEYS: &[&str] = &[
     LIST_TTL,
     KEY_MAX_PARKED,
     MAX_PARKED,
+    CAPABILITY_SESSIONS,
     REPLICA_URL,
     DB_POOL_SIZE,
     SESSION_TTL,
@@ -210,6 +215,7 @@ const DEFAULT_MRTR_TTL: Duration = Duration::from_secs(300);
 const DEFAULT_LIST_TTL: Duration = Duration::from_secs(60);
 const DEFAULT_KEY_MAX_PARKED: usize = 64;
 const DEFAULT_MAX_PARKED: usize = 10_000;
+const DEFAULT_CAPABILITY_SESSIONS: usize = 4;
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
@@ -245,6 +251,8 @@ pub struct Config {
     pub parked: Parking,
     /// `ttlMs` of the gateway's lists for 2026-07-28 clients.
     pub list_ttl: Duration,
+    /// Sessions per backend for the capability sets clients declare, besides its main.
+    pub capability_sessions: usize,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -328,6 +336,7 @@ impl Config {
         let list_ttl_raw = get(LIST_TTL);
         let key_parked_raw = get(KEY_MAX_PARKED);
         let parked_raw = get(MAX_PARKED);
+        let capability_sessions_raw = get(CAPABILITY_SESSIONS);
         let replica_raw = get(REPLICA_URL).filter(|s| !s.trim().is_empty());
         let pool_raw = get(DB_POOL_SIZE);
         let ttl_raw = get(SESSION_TTL);
@@ -479,6 +488,15 @@ impl Config {
                 .unwrap_or(DEFAULT_MAX_PARKED),
             replica_url: replica_raw.and_then(|s| errs.check(REPLICA_URL, replica_url(&s))),
         };
+        let capability_sessions = capability_sessions_raw
+            .and_then(|s| {
+                let s = s.trim();
+                if s == "0" {
+                    return Some(0);
+                }
+                errs.check(CAPABILITY_SESSIONS, whole_number(s, 32))
+            })
+            .unwrap_or(DEFAULT_CAPABILITY_SESSIONS);
         let list_ttl = list_ttl_raw
             .and_then(|s| errs.check(LIST_TTL, parse_duration_or_zero(&s)))
             .unwrap_or(DEFAULT_LIST_TTL);
@@ -568,6 +586,7 @@ impl Config {
                 stream_bounds,
                 parked,
                 list_ttl,
+                capability_sessions,
                 db_pool_size,
                 session_ttl,
                 max_connections,

@@ -282,6 +282,7 @@ fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcError> {
                 key: &owner,
                 expires,
                 api_key: None,
+                caps: crate::auth::session::ClientCaps::ALL,
             };
             let sent = crate::mcp::shared::upstream_request(
                 &b,
@@ -321,6 +322,25 @@ pub async fn dispatch(
     if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
         set_level(ctx, body, f)?;
     }
+    // Some backends offer this caller fewer tools than they list to the gateway: a
+    // listing of its own (never shared between callers).
+    if f.method(body) == Some("tools/list")
+        && let Some(result) = crate::mcp::lists::tools_for(ctx, body, f).await?
+    {
+        let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+        let cache = crate::mcp::lists::Cache {
+            public: false,
+            ..list_cache(ctx)
+        };
+        return Ok(json_response(
+            StatusCode::OK,
+            envelope(
+                id,
+                "result",
+                &with_hints(result, ctx.stateless, Some(cache)),
+            ),
+        ));
+    }
     match route(ctx, body, f, collect)? {
         Target::Answer(result) => {
             let id = f.id.map_or(&b"null"[..], |s| s.of(body));
@@ -353,6 +373,17 @@ pub async fn dispatch(
                 && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
             {
                 crate::mcp::shared::record(ctx, method, &uri).await;
+                if backend.is_modern() {
+                    // The revision has no resources/subscribe: the backend's listen
+                    // stream follows the resource instead.
+                    let on =
+                        method == "resources/subscribe" || ctx.state.subscriptions.is_held(&uri);
+                    backend
+                        .follow(&uri, on)
+                        .map_err(|e| RpcError::method(code::INTERNAL, e))?;
+                    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+                    return Ok(json_response(StatusCode::OK, envelope(id, "result", b"{}")));
+                }
             }
             let resp = forward(&ctx.caller(), body, f, backend, rename, collect).await;
             Ok(match held {
@@ -470,9 +501,11 @@ pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
         .server_requests
         .take(&ctx.conversation, span.of(body))
     {
-        Some(Taken::Backend(backend, original)) => {
+        Some(Taken::Backend(backend, original, via)) => {
             let upstream = frame::splice(body, &mut [(span, &original[..])]);
-            backend.notify(owner_key(&ctx.conversation), upstream).await;
+            backend
+                .notify(owner_key(&ctx.conversation), via, upstream)
+                .await;
         }
         Some(Taken::Gateway(waiter)) => {
             let _ = waiter.send(body.clone());
@@ -492,6 +525,7 @@ pub async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
         p.backend
             .notify(
                 owner_key(&ctx.conversation),
+                p.via,
                 cancellation(
                     &crate::backend::upstream_id(p.upstream),
                     "cancelled by the client",

@@ -6,7 +6,7 @@ use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::auth::session::{self, SessionClaims};
+use crate::auth::session::{self, ClientCaps, SessionClaims};
 use crate::auth::token::unix_now;
 use crate::crypto::{base64url, base64url_decode};
 use crate::http::Body;
@@ -134,6 +134,58 @@ pub(crate) fn page<'a>(
     }
     out.extend_from_slice(b"}");
     Ok(out.freeze())
+}
+
+/// The capabilities of a caller that declared fewer than the gateway routes (a
+/// session's, or a stateless request's own): some backends may offer it less. `None`
+/// when nothing narrows: REST callers, and clients that declared everything.
+fn narrowing_caps(ctx: &Ctx, body: &[u8], f: &Frame) -> Option<u8> {
+    let caps = match ctx.client_caps {
+        Some(c) => c,
+        None if ctx.stateless => ClientCaps::of_frame(body, f),
+        None => return None,
+    };
+    (caps != ClientCaps::ALL).then_some(caps)
+}
+
+/// `tools/list` for a caller some backends offer fewer tools than they list to the
+/// gateway (they choose from the capabilities their client declared; see
+/// [`crate::backend::variants`]): the view's tools less those. `None` when no backend
+/// of the view hides anything from this caller (the shared listing serves it).
+pub(crate) async fn tools_for(
+    ctx: &Ctx,
+    body: &[u8],
+    f: &Frame,
+) -> Result<Option<Bytes>, RpcError> {
+    let Some(caps) = narrowing_caps(ctx, body, f) else {
+        return Ok(None);
+    };
+    let members: Vec<_> = ctx
+        .view
+        .members
+        .iter()
+        .filter_map(|id| ctx.state.backends.get(id))
+        .filter(|b| b.varies() && b.status() == crate::backend::Status::Running)
+        .collect();
+    if members.is_empty() {
+        return Ok(None);
+    }
+    let hidden = futures_util::future::join_all(members.iter().map(|b| b.hidden_tools(caps))).await;
+    let hidden: std::collections::HashMap<uuid::Uuid, _> = members
+        .iter()
+        .map(|b| b.id)
+        .zip(hidden)
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
+    if hidden.is_empty() {
+        return Ok(None);
+    }
+    let offered = ctx.view.tools.iter().filter(|t| {
+        !hidden
+            .get(&t.backend.id)
+            .is_some_and(|h| h.contains(&t.original))
+    });
+    page(offered.map(Listed::entry), "tools", cursor(body, f)?).map(Some)
 }
 
 /// What the gateway offers: the union of its backends, under its own name.

@@ -147,6 +147,7 @@ async fn adopt(state: &Arc<State>, row: Shared) {
         key: owner_key(&row.conversation),
         expires: Some(row.expires),
         api_key: KeyId::parse(&row.key_id),
+        caps: crate::auth::session::ClientCaps::ALL,
     };
     let sent = subscribe_upstream(&backend, owner, &row.uri, UPSTREAM_TIMEOUT).await;
     match sent {

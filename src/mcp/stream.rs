@@ -224,6 +224,7 @@ impl Upstream {
                 key: owner_key,
                 expires: None,
                 api_key: self.api_key,
+                caps: crate::auth::session::ClientCaps::ALL,
             };
             crate::mcp::shared::subscribe_upstream(backend, owner, uri, SUBSCRIBE_TIMEOUT)
         }))

@@ -63,8 +63,16 @@ pub(super) async fn rounds(
         Ok(c) => c.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let message: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    let mut message: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
     if message["result"]["resultType"] != "input_required" {
+        let mut parts = parts;
+        let answer = match as_session_result(&mut message["result"]) {
+            true => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                text(&message)
+            }
+            false => answer,
+        };
         return Response::from_parts(parts, Body::Full(Some(answer)));
     }
     let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
@@ -97,6 +105,20 @@ pub(super) async fn rounds(
     r
 }
 
+/// Takes out of a 2026-07-28 result what only that revision's clients read (its
+/// `resultType` and caching hints): a session client sees a result of its own era.
+/// Whether there was any.
+fn as_session_result(result: &mut Value) -> bool {
+    let Some(members) = result.as_object_mut() else {
+        return false;
+    };
+    let mut any = false;
+    for key in ["resultType", "ttlMs", "cacheScope"] {
+        any |= members.remove(key).is_some();
+    }
+    any
+}
+
 /// A JSON-RPC message as bytes.
 fn text(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(v).unwrap_or_default())
@@ -108,6 +130,7 @@ impl Bridge {
     async fn run(&self, mut result: Value, tx: &mpsc::Sender<Bytes>) -> Bytes {
         for _ in 0..MAX_ROUNDS {
             if result["resultType"] != "input_required" {
+                as_session_result(&mut result);
                 return self.answer(json!({"result": result}));
             }
             let responses = match self.ask(&result["inputRequests"], tx).await {
@@ -208,6 +231,7 @@ impl Bridge {
             key: crate::proxy::calls::owner_key(&self.conversation),
             expires: self.expires,
             api_key: self.api_key,
+            caps: crate::auth::session::ClientCaps::ALL,
         };
         let sent = tokio::time::timeout(self.backend.timeout, async {
             let mut answer = self

@@ -25,6 +25,8 @@ pub(crate) struct Asked {
     conversation: Arc<str>,
     backend: Arc<Backend>,
     original: Bytes,
+    /// The backend's session that asked ([`crate::backend::transport::Answer::via`]).
+    via: u8,
     at: std::time::Instant,
     /// The gateway asked, on a backend's behalf (a 2026-07-28 backend's question to a
     /// session client): the client's answer goes here, not to the backend.
@@ -33,8 +35,8 @@ pub(crate) struct Asked {
 
 /// Who waits for a client's answer.
 pub(crate) enum Taken {
-    /// The backend, under its own id.
-    Backend(Arc<Backend>, Bytes),
+    /// The backend, under its own id, on its session `via`.
+    Backend(Arc<Backend>, Bytes, u8),
     /// The gateway (the whole answer message goes to it).
     Gateway(tokio::sync::oneshot::Sender<Bytes>),
 }
@@ -64,6 +66,7 @@ impl ServerRequests {
         self: &Arc<Self>,
         conversation: Arc<str>,
         backend: Arc<Backend>,
+        via: u8,
     ) -> crate::proxy::splicer::IdMapper {
         let reqs = self.clone();
         Box::new(move |original: &[u8]| {
@@ -71,6 +74,7 @@ impl ServerRequests {
                 conversation: conversation.clone(),
                 backend: backend.clone(),
                 original: Bytes::copy_from_slice(original),
+                via,
                 at: std::time::Instant::now(),
                 waiter: None,
             })
@@ -89,6 +93,7 @@ impl ServerRequests {
             conversation,
             backend,
             original: Bytes::new(),
+            via: crate::auth::session::ClientCaps::ALL,
             at: std::time::Instant::now(),
             waiter: Some(tx),
         });
@@ -124,7 +129,7 @@ impl ServerRequests {
         }
         map.remove(id).map(|a| match a.waiter {
             Some(w) => Taken::Gateway(w),
-            None => Taken::Backend(a.backend, a.original),
+            None => Taken::Backend(a.backend, a.original, a.via),
         })
     }
 }
@@ -134,6 +139,9 @@ pub(crate) struct Pending {
     pub(crate) backend: Arc<Backend>,
     /// Its upstream request number (see [`crate::backend::upstream_id`]).
     pub(crate) upstream: u64,
+    /// The client capabilities the call was sent with (which of the backend's sessions
+    /// has it: [`Backend::notify`]).
+    pub(crate) via: u8,
 }
 
 /// In-flight requests by (conversation, client id), for `notifications/cancelled`.
@@ -205,6 +213,7 @@ impl Drop for InFlightGuard {
                 p.backend
                     .notify(
                         owner_key(&conversation),
+                        p.via,
                         cancellation(
                             &crate::backend::upstream_id(p.upstream),
                             "the client went away",

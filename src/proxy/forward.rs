@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
 use crate::backend::http::UpstreamError;
 use crate::backend::isolated::Owner;
@@ -81,11 +82,13 @@ impl Caller<'_> {
     }
 
     /// The client, as an isolated backend tells its children apart.
-    pub fn owner(&self) -> Owner<'_> {
+    /// `caps`: the capabilities it declared (for the call at hand, in the stateless era).
+    pub fn owner(&self, caps: u8) -> Owner<'_> {
         Owner {
             key: owner_key(self.conversation),
             expires: self.expires,
             api_key: self.key,
+            caps,
         }
     }
 }
@@ -126,6 +129,13 @@ async fn forward_call(
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let upstream = backend.next_upstream_number();
     let upstream_id = crate::backend::upstream_id(upstream);
+    // Which of the backend's sessions serves the call: the one declaring what the
+    // client declared (a stateless client declares it in each request).
+    let caps = match caller.caps {
+        Some(c) => c,
+        None if backend.varies() => ClientCaps::of_frame(body, f),
+        None => ClientCaps::ALL,
+    };
     let mut record = CallRecord::new(caller, backend, body, f, rename.as_ref().map(|(_, n)| n));
     // The upstream call's own span: its context travels to the backend.
     let propagation = caller.trace.map(|(t, tracer)| {
@@ -183,6 +193,7 @@ async fn forward_call(
         Pending {
             backend: backend.clone(),
             upstream,
+            via: caps,
         },
     );
     let mut guard = InFlightGuard {
@@ -221,7 +232,7 @@ async fn forward_call(
     }
     let answer = tokio::select! {
         biased;
-        r = backend.request(caller.owner(), &upstream_id, upstream_body, token, propagation.as_ref()) => r,
+        r = backend.request(caller.owner(caps), &upstream_id, upstream_body, token, propagation.as_ref()) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             let why = format!("no answer within {} ms", timeout.as_millis());
@@ -229,7 +240,7 @@ async fn forward_call(
             return fail(why);
         }
     };
-    let (sse, mut source, status) = match answer {
+    let (sse, mut source, status, via) = match answer {
         Err(UpstreamError::Busy(why)) => {
             guard.complete();
             record.finish(Outcome::Refused);
@@ -245,7 +256,7 @@ async fn forward_call(
             }
             return fail(why);
         }
-        Ok(a) => (a.sse, a.body, a.status),
+        Ok(a) => (a.sse, a.body, a.status, a.via),
     };
     // A stateless client sees a modern backend's refusal with the status it came with
     // (the revision's table: 400 for -32602, -32020, -32021, …).
@@ -260,11 +271,11 @@ async fn forward_call(
     });
     let mut splicer = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
     if sse {
-        splicer = splicer.with_other_ids(
-            caller
-                .server_requests
-                .mapper(caller.conversation.clone(), backend.clone()),
-        );
+        splicer = splicer.with_other_ids(caller.server_requests.mapper(
+            caller.conversation.clone(),
+            backend.clone(),
+            via,
+        ));
     }
     // A modern backend's results already carry what a stateless client needs (and
     // `input_required` ones must reach it as they are).
@@ -344,6 +355,7 @@ async fn forward_call(
         client_id,
         finished: false,
         backend: backend.clone(),
+        via,
         caps: caller.caps,
         stateless: caller.stateless,
         log_floor: None,

@@ -332,7 +332,10 @@ impl Parked {
 async fn give_up(mut call: ParkedCall, why: &str) {
     let owner = crate::proxy::calls::owner_key(&call.body.conversation).to_string();
     for a in &call.asks {
-        call.body.backend.notify(&owner, refusal(a, why)).await;
+        call.body
+            .backend
+            .notify(&owner, call.body.via, refusal(a, why))
+            .await;
     }
     call.body.finish_abandoned(why);
 }
@@ -424,6 +427,7 @@ impl Rounds {
         if body.splicer.answered() || !refused.is_empty() {
             // Moot (the backend answered without waiting) or not the client's to answer.
             let backend = body.backend.clone();
+            let via = body.via;
             let owner = owner.clone();
             let answered = body.splicer.answered();
             let moot = if answered { asks.clone() } else { Vec::new() };
@@ -439,11 +443,11 @@ impl Rounds {
                         crate::proxy::rpc::code::METHOD_NOT_FOUND,
                         &why,
                     );
-                    backend.notify(&owner, answer).await;
+                    backend.notify(&owner, via, answer).await;
                 }
                 for a in &moot {
                     backend
-                        .notify(&owner, refusal(a, "the call was already answered"))
+                        .notify(&owner, via, refusal(a, "the call was already answered"))
                         .await;
                 }
             });
@@ -731,7 +735,10 @@ pub async fn resume(
 ) -> hyper::Response<crate::http::Body> {
     let owner = crate::proxy::calls::owner_key(&call.body.conversation).to_string();
     for (a, result) in &answered {
-        call.body.backend.notify(&owner, answer(a, result)).await;
+        call.body
+            .backend
+            .notify(&owner, call.body.via, answer(a, result))
+            .await;
     }
     call.body.resume(client_id, request);
     call.body.asks = missing;

@@ -48,6 +48,8 @@ pub struct UpstreamBody {
     pub(super) client_id: Bytes,
     pub(super) finished: bool,
     pub(super) backend: Arc<Backend>,
+    /// The backend's session the call is on ([`crate::backend::transport::Answer::via`]).
+    pub(super) via: u8,
     /// The client's capabilities; `None` until read from `request`'s `_meta`.
     pub(super) caps: Option<u8>,
     /// A stateless-era client: log messages reach it only at or above the level its
@@ -301,9 +303,10 @@ impl UpstreamBody {
     fn tell_backend(&self, answer: Bytes) {
         let backend = self.backend.clone();
         let conversation = self.conversation.clone();
+        let via = self.via;
         tokio::spawn(async move {
             backend
-                .notify(crate::proxy::calls::owner_key(&conversation), answer)
+                .notify(crate::proxy::calls::owner_key(&conversation), via, answer)
                 .await;
         });
     }

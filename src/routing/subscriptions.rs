@@ -152,6 +152,16 @@ impl Subscriptions {
             .is_some_and(|set| set.contains(conversation))
     }
 
+    /// Whether any conversation holds a subscription to `uri`.
+    pub fn is_held(&self, uri: &str) -> bool {
+        self.table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_uri
+            .get(uri)
+            .is_some_and(|set| !set.is_empty())
+    }
+
     /// A listening stream of a conversation opened; its subscriptions stay while any is
     /// open. The guard marks it closed.
     pub fn listening(self: &Arc<Self>, who: &Holder<'_>) -> Listening {

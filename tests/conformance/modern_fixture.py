@@ -7,8 +7,8 @@ the session-era fixture). Where a scenario wants the server to need the client's
 it answers the 2026-07-28 way: an `InputRequiredResult` keyed as the scenario expects,
 with a `requestState` the SDK seals (`RequestStateBoundary`), and completes when the
 client retries with the answers. It serves `subscriptions/listen`; the tool
-`toggle_extra_tool` adds or removes a tool and announces the change there (for the
-gateway's own tests).
+`toggle_extra_tool` adds or removes a tool and announces the change there, and
+`touch_resource` announces a resource update there (for the gateway's own tests).
 
 usage: modern_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp)
 """
@@ -20,7 +20,7 @@ import anyio
 import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -31,6 +31,8 @@ bus = InMemorySubscriptionBus()
 extra = {"on": False}
 EXTRA_TOOL = {"name": "extra_tool", "description": "Appears when toggled", "inputSchema": obj()}
 TOGGLE = ("toggle_extra_tool", "Adds or removes extra_tool and announces the change", obj())
+TOUCH = ("touch_resource", "Announces an update of the resource `uri` on listen streams",
+         obj({"uri": {"type": "string"}}, ["uri"]))
 
 
 def text(t):
@@ -188,13 +190,16 @@ async def call_tool(ctx, params):
         extra["on"] = not extra["on"]
         await bus.publish(ToolsListChanged())
         return done([text(f"extra_tool {'added' if extra['on'] else 'removed'}")])
+    if name == TOUCH[0]:
+        await bus.publish(ResourceUpdated(uri=args.get("uri", "")))
+        return done([text(f"touched {args.get('uri')}")])
     if name == "extra_tool" and extra["on"]:
         return done([text("the extra tool answers")])
     raise MCPError(code=-32602, message=f"Unknown tool: {name}")
 
 
 async def list_tools(ctx, params):
-    tools = [{"name": n, "description": d, "inputSchema": s} for n, d, s in TOOLS + [TOGGLE]]
+    tools = [{"name": n, "description": d, "inputSchema": s} for n, d, s in TOOLS + [TOGGLE, TOUCH]]
     if extra["on"]:
         tools.append(EXTRA_TOOL)
     return complete({"tools": tools}, 0)

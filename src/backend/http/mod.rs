@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
+use crate::auth::session::ClientCaps;
 use crate::model::Server;
 
 /// The pooled client shared by all backends: `http://`, and `https://` over rustls.
@@ -201,16 +202,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Opens a session: `initialize`, then `notifications/initialized`.
+/// Opens a session: `initialize` declaring the client capabilities `declared`
+/// ([`ClientCaps`] bits), then `notifications/initialized`.
 pub async fn initialize(
     client: &HttpClient,
     endpoint: &Endpoint,
     generation: u64,
     timeout: Duration,
+    declared: u8,
 ) -> Result<UpstreamSession, UpstreamError> {
     let body = json!({
         "jsonrpc": "2.0", "id": "metamcp-init", "method": "initialize",
-        "params": {"protocolVersion": UPSTREAM_VERSION, "capabilities": crate::backend::mux::routed_capabilities(),
+        "params": {"protocolVersion": UPSTREAM_VERSION, "capabilities": ClientCaps::declared(declared),
                    "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}
     });
     let req = request(endpoint, None, Method::POST, Bytes::from(body.to_string()));

@@ -37,7 +37,7 @@ const INFO_KEY: &str = "io.modelcontextprotocol/clientInfo";
 pub fn own_meta() -> Value {
     json!({
         VERSION_KEY: VERSION,
-        CAPS_KEY: crate::backend::mux::routed_capabilities(),
+        CAPS_KEY: crate::auth::session::ClientCaps::declared(crate::auth::session::ClientCaps::ALL),
         INFO_KEY: {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
     })
 }
@@ -338,6 +338,7 @@ pub async fn listen(
     client: &HttpClient,
     endpoint: &Endpoint,
     session: &UpstreamSession,
+    uris: &[String],
 ) -> Result<Option<Response<hyper::body::Incoming>>, UpstreamError> {
     let caps = &session.capabilities;
     let changes = |k: &str| caps[k]["listChanged"] == json!(true);
@@ -350,6 +351,9 @@ pub async fn listen(
         if changes(cap) {
             wanted.insert(member.to_string(), Value::Bool(true));
         }
+    }
+    if !uris.is_empty() {
+        wanted.insert("resourceSubscriptions".into(), json!(uris));
     }
     if wanted.is_empty() {
         return Ok(None);

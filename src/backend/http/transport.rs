@@ -16,6 +16,7 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use crate::auth::session::ClientCaps;
 use crate::backend::http::modern::{self, Headers};
 use crate::backend::http::pool::{Exchange, Pool};
 use crate::backend::http::{
@@ -35,6 +36,13 @@ pub struct HttpTransport {
     pool: ArcSwapOption<Pool>,
     /// Held while (re-)initializing.
     reinit: Mutex<()>,
+    /// A 2026-07-28 backend's resources session clients subscribed to: its listen
+    /// stream asks for their updates, and is opened again when they change.
+    watched: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    rewatch: tokio::sync::Notify,
+    /// The client capabilities its session declares ([`ClientCaps`] bits): every one the
+    /// gateway routes for a backend's main session, a client's own for another.
+    declared: u8,
 }
 
 /// An answer's body as it arrives over HTTP.
@@ -73,6 +81,9 @@ impl HttpAnswer {
         }
     }
 }
+
+/// Resources of one 2026-07-28 backend followed at once.
+pub const MAX_WATCHED: usize = 1024;
 
 /// The largest event read from a backend's own stream.
 const MAX_EVENT: usize = 16 << 20;
@@ -134,7 +145,21 @@ impl HttpTransport {
             session_lines: ArcSwapOption::empty(),
             pool: ArcSwapOption::empty(),
             reinit: Mutex::new(()),
+            watched: Default::default(),
+            rewatch: tokio::sync::Notify::new(),
+            declared: ClientCaps::ALL,
         }
+    }
+
+    /// Another session with the same backend, declaring only the client capabilities
+    /// `declared`; it shares this one's connections.
+    pub fn variant(&self, declared: u8) -> HttpTransport {
+        let t = HttpTransport {
+            declared,
+            ..HttpTransport::new(self.endpoint.clone(), self.client.clone(), self.timeout)
+        };
+        t.pool.store(self.pool.load_full());
+        t
     }
 
     fn store_session(&self, s: Arc<UpstreamSession>) {
@@ -159,9 +184,14 @@ impl HttpTransport {
     pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
         let generation = self.session.load_full().map_or(0, |s| s.generation) + 1;
         let (c, e, t) = (&self.client, &self.endpoint, self.timeout);
-        let s = match modern::discover(c, e, generation, t).await? {
+        // A backend's other sessions are opened once its main one found its era.
+        let probed = match self.declared {
+            ClientCaps::ALL => modern::discover(c, e, generation, t).await?,
+            _ => None,
+        };
+        let s = match probed {
             Some(s) => s,
-            None => upstream::initialize(c, e, generation, t).await?,
+            None => upstream::initialize(c, e, generation, t, self.declared).await?,
         };
         let caps = s.hello.clone();
         self.store_session(Arc::new(s));
@@ -190,6 +220,7 @@ impl HttpTransport {
             &self.endpoint,
             stale_generation + 1,
             self.timeout,
+            self.declared,
         )
         .await?;
         let s = Arc::new(s);
@@ -314,7 +345,14 @@ impl HttpTransport {
     pub async fn messages(&self) -> Result<Option<HttpMessages>, UpstreamError> {
         let s = self.session_now()?;
         if s.modern {
-            let stream = modern::listen(&self.client, &self.endpoint, &s).await?;
+            let uris: Vec<String> = self
+                .watched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            let stream = modern::listen(&self.client, &self.endpoint, &s, &uris).await?;
             return Ok(stream.map(|r| HttpMessages {
                 body: r.into_body(),
                 buf: Vec::new(),
@@ -343,6 +381,31 @@ impl HttpTransport {
             }
         }
         Ok(None)
+    }
+
+    /// Follows (`on`) or stops following a 2026-07-28 backend's resource `uri` on its
+    /// listen stream (reopened with the new set); at most [`MAX_WATCHED`] at once.
+    pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
+        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = if on {
+            if watched.len() >= MAX_WATCHED && !watched.contains(uri) {
+                return Err(format!(
+                    "the gateway follows at most {MAX_WATCHED} of this server's resources"
+                ));
+            }
+            watched.insert(uri.to_string())
+        } else {
+            watched.remove(uri)
+        };
+        if changed {
+            self.rewatch.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Completes when the resources to follow changed (the listen stream is reopened).
+    pub async fn rewatched(&self) {
+        self.rewatch.notified().await;
     }
 
     /// Ends the session at the backend (best effort).

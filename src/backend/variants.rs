@@ -1,0 +1,308 @@
+//! A backend's sessions per client capability set. A session-era server decides what it
+//! offers from the capabilities its client declared at `initialize` (server-everything
+//! lists `trigger-sampling-request` only to a client that declared sampling, and asks a
+//! client for roots only if it declared them). The backend's main session declares
+//! every capability the gateway can route; a client that declared less is served by a
+//! session (a child, for stdio) that declares exactly what it did, shared by every
+//! client with the same set. What such a session does not list is hidden from those
+//! clients, and their calls, cancellations and answers go through it.
+//!
+//! Bounded: at most `METAMCP_CAPABILITY_SESSIONS` per backend (the sets are also few by
+//! nature: five bits). A set beyond the bound, or whose session cannot be opened, is
+//! served by the main session, as before: what the client cannot take is refused to the
+//! backend. Sessions idle for long are closed, and all of them when the backend stops.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use serde_json::Value;
+
+use crate::backend::http as upstream;
+use crate::backend::mux;
+use crate::backend::transport::Transport;
+
+/// A set whose session could not be opened is not tried again for this long.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// A session unused for this long (and for twice the backend's timeout) is closed.
+pub const IDLE: Duration = Duration::from_secs(600);
+/// A session unused for this long may make way for another set when all are taken.
+const EVICTABLE: Duration = Duration::from_secs(60);
+
+/// One session, for clients that declared the capabilities `caps`.
+pub struct Variant {
+    pub caps: u8,
+    pub transport: Transport,
+    /// Tool names the main session lists and this one does not; `None` until listed,
+    /// and again whenever the backend's lists change.
+    hidden: ArcSwapOption<HashSet<String>>,
+    /// When it was last used, in milliseconds since [`Variants::epoch`].
+    last_used: AtomicU64,
+    /// Answers the requests of the backend's own that arrive on it (stdio, legacy SSE).
+    drain: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A backend's sessions besides its main one.
+pub struct Variants {
+    max: usize,
+    /// Twice the backend's call timeout: a session used more recently may have a call
+    /// running on it, and is never closed.
+    busy: Duration,
+    open: ArcSwap<Vec<Arc<Variant>>>,
+    /// Sets whose session could not be opened, and when they may be tried again.
+    failed: Mutex<Vec<(u8, Instant)>>,
+    /// Sets a child (stdio) or stream (legacy SSE) was opened for and found to be
+    /// offered every tool the main session lists: the main one serves them, and no
+    /// process is kept for nothing.
+    same: Mutex<Vec<u8>>,
+    /// Held while a session is opened or closed (one at a time per backend).
+    opening: tokio::sync::Mutex<()>,
+    epoch: Instant,
+}
+
+impl Variants {
+    /// At most `max` sessions (`0`: none; every client uses the main one). `timeout` is
+    /// the backend's call timeout: a session is never closed while a call could still be
+    /// running on it.
+    pub fn new(max: usize, timeout: Duration) -> Variants {
+        Variants {
+            max,
+            busy: timeout.saturating_mul(2),
+            open: ArcSwap::from_pointee(Vec::new()),
+            failed: Mutex::new(Vec::new()),
+            same: Mutex::new(Vec::new()),
+            opening: tokio::sync::Mutex::new(()),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn is_same(&self, caps: u8) -> bool {
+        self.same
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&caps)
+    }
+
+    /// How many are open now.
+    pub fn count(&self) -> usize {
+        self.open.load().len()
+    }
+
+    /// The open session for `caps`, marked as used.
+    pub fn get(&self, caps: u8) -> Option<Arc<Variant>> {
+        let v = self.open.load().iter().find(|v| v.caps == caps).cloned()?;
+        v.last_used.store(self.now_ms(), Ordering::Relaxed);
+        Some(v)
+    }
+
+    /// The session for `caps`, opened from `main` (which lists `main_tools`) if need
+    /// be; `None` when the main session serves the client: the bound is reached with
+    /// every session busy, the session cannot be opened, or it is a child or stream
+    /// offered the same tools as the main one.
+    pub async fn get_or_open(
+        &self,
+        caps: u8,
+        main: &Transport,
+        main_tools: &[Value],
+        name: &str,
+    ) -> Option<Arc<Variant>> {
+        if self.max == 0 || self.is_same(caps) {
+            return None;
+        }
+        if let Some(v) = self.get(caps) {
+            return Some(v);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(v) = self.get(caps) {
+            return Some(v);
+        }
+        if self.is_same(caps) {
+            return None;
+        }
+        {
+            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            failed.retain(|(_, until)| *until > Instant::now());
+            if failed.iter().any(|(c, _)| *c == caps) {
+                return None;
+            }
+        }
+        if self.count() >= self.max && !self.evict_one().await {
+            return None;
+        }
+        let transport = main.variant(caps)?;
+        if let Err(e) = transport.connect().await {
+            tracing::info!(backend = %name, caps, error = %e,
+                "a session for a client capability set could not be opened; the main one serves it");
+            transport.close().await;
+            self.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((caps, Instant::now() + RETRY_AFTER));
+            return None;
+        }
+        let v = Arc::new(Variant {
+            caps,
+            transport,
+            hidden: ArcSwapOption::empty(),
+            last_used: AtomicU64::new(self.now_ms()),
+            drain: Mutex::new(None),
+        });
+        let everything = !matches!(v.transport, Transport::Http(_))
+            && v.hidden(main_tools).await.is_empty()
+            && v.hidden.load().is_some();
+        if everything {
+            tracing::info!(backend = %name, caps,
+                "a client capability set is offered every tool; its child or stream is not kept");
+            self.same
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(caps);
+            // Stopping a child takes a grace period: nobody waits for it.
+            tokio::spawn(async move { v.transport.close().await });
+            return None;
+        }
+        tracing::info!(backend = %name, caps, "session opened for a client capability set");
+        if let Ok(Some(mut own)) = v.transport.messages().await {
+            let weak = Arc::downgrade(&v);
+            let task = tokio::spawn(async move {
+                while let Some(m) = own.next().await {
+                    let (Some(v), Some(answer)) = (weak.upgrade(), mux::unroutable_answer(&m))
+                    else {
+                        continue;
+                    };
+                    let _ = v.transport.notify("", answer).await;
+                }
+            });
+            *v.drain.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        }
+        let mut all = Vec::clone(&self.open.load());
+        all.push(v.clone());
+        self.open.store(Arc::new(all));
+        Some(v)
+    }
+
+    /// Closes the least recently used session unused for [`EVICTABLE`] (and twice the
+    /// backend's timeout); `false` when none is.
+    async fn evict_one(&self) -> bool {
+        let limit = EVICTABLE.max(self.busy);
+        let now = self.now_ms();
+        let oldest = self
+            .open
+            .load()
+            .iter()
+            .filter(|v| {
+                now.saturating_sub(v.last_used.load(Ordering::Relaxed)) >= limit.as_millis() as u64
+            })
+            .min_by_key(|v| v.last_used.load(Ordering::Relaxed))
+            .cloned();
+        match oldest {
+            Some(v) => {
+                self.remove(v.caps).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes the session for `caps` out and closes it.
+    async fn remove(&self, caps: u8) {
+        let mut all = Vec::clone(&self.open.load());
+        let Some(at) = all.iter().position(|v| v.caps == caps) else {
+            return;
+        };
+        let v = all.remove(at);
+        self.open.store(Arc::new(all));
+        close(&v).await;
+    }
+
+    /// A call on the session for `caps` found it broken (its child gone, its stream
+    /// closed): it is closed, and the next call opens a fresh one.
+    pub async fn broken(&self, caps: u8) {
+        let _opening = self.opening.lock().await;
+        self.remove(caps).await;
+    }
+
+    /// Closes the sessions unused for the idle time.
+    pub async fn sweep(&self) {
+        let now = self.now_ms();
+        let idle: Vec<u8> = self
+            .open
+            .load()
+            .iter()
+            .filter(|v| {
+                now.saturating_sub(v.last_used.load(Ordering::Relaxed))
+                    >= IDLE.max(self.busy).as_millis() as u64
+            })
+            .map(|v| v.caps)
+            .collect();
+        if idle.is_empty() {
+            return;
+        }
+        let _opening = self.opening.lock().await;
+        for caps in idle {
+            self.remove(caps).await;
+        }
+    }
+
+    /// The backend's lists changed: every session lists its tools again when next
+    /// asked.
+    pub fn lists_changed(&self) {
+        for v in self.open.load().iter() {
+            v.hidden.store(None);
+        }
+    }
+
+    /// Closes every session (the backend stops).
+    pub async fn close_all(&self) {
+        let _opening = self.opening.lock().await;
+        let all = self.open.swap(Arc::new(Vec::new()));
+        for v in all.iter() {
+            close(v).await;
+        }
+    }
+}
+
+async fn close(v: &Variant) {
+    if let Some(task) = v.drain.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        task.abort();
+    }
+    v.transport.close().await;
+}
+
+impl Variant {
+    /// The tools the main session lists (`main`) that this session does not, listing
+    /// this session's tools if they are not known since the last change. A failure to
+    /// list hides nothing.
+    pub async fn hidden(&self, main: &[Value]) -> Arc<HashSet<String>> {
+        if let Some(h) = self.hidden.load_full() {
+            return h;
+        }
+        let listed = upstream::every_page("tools/list", "tools", |id, params| async move {
+            self.transport.call(&id, "tools/list", params).await
+        })
+        .await;
+        let tools = match listed {
+            Ok(tools) => tools,
+            Err(e) => {
+                tracing::debug!(caps = self.caps, error = %e, "a capability set's tools could not be listed");
+                return Arc::default();
+            }
+        };
+        let offered: HashSet<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+        let hidden: HashSet<String> = main
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .filter(|n| !offered.contains(n))
+            .map(str::to_string)
+            .collect();
+        let hidden = Arc::new(hidden);
+        self.hidden.store(Some(hidden.clone()));
+        hidden
+    }
+}

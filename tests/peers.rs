@@ -189,28 +189,9 @@ async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> O
 /// events.
 #[tokio::test]
 async fn the_python_sdk_2_listens_for_changes() {
-    use std::io::{BufRead, BufReader};
     let (gw, _rich) = gateway_with_rich().await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
-    let mut child = std::process::Command::new(peers().join("venv2/bin/python"))
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/sdk2_listen.py"
-        ))
-        .args([&url, &gw.client_key, "mock://static/hello"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
+    let (child, mut lines) = support::sdk2_listening(&url, &gw.client_key, "mock://static/hello");
     let acked = next_line(&mut lines)
         .await
         .expect("the ack (the SDK waits for it)");

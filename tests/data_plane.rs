@@ -1804,3 +1804,40 @@ async fn icons_are_kept_on_every_list() {
         }
     }
 }
+
+/// Sessions per client capability set are bounded per backend: with one allowed, a
+/// second set is served by the main session (and clients flooding capability sets
+/// cannot make the gateway open more).
+#[tokio::test]
+async fn capability_set_sessions_are_bounded_per_backend() {
+    let gw = TestGateway::start_with(|c| c.capability_sessions = 1).await;
+    let beta = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    for caps in [
+        json!({}),
+        json!({"sampling": {}}),
+        json!({"roots": {}}),
+        json!({"elicitation": {}}),
+    ] {
+        let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+        c.initialize_with(caps).await;
+        let r = c
+            .result(
+                "tools/call",
+                json!({"name": "beta__echo", "arguments": {"message": "bounded"}}),
+            )
+            .await;
+        assert_eq!(text_of(&r), "bounded");
+    }
+    let stats = beta.control("GET", "/control/stats").await;
+    assert_eq!(
+        stats["sessions"], 2,
+        "the main session and one more: {stats}"
+    );
+    let backend = gw.state.backends.all().pop().unwrap();
+    assert_eq!(backend.variants.count(), 1);
+}

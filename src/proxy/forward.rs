@@ -131,11 +131,13 @@ async fn forward_call(
     let upstream_id = crate::backend::upstream_id(upstream);
     // Which of the backend's sessions serves the call: the one declaring what the
     // client declared (a stateless client declares it in each request).
-    let caps = match caller.caps {
-        Some(c) => c,
-        None if backend.varies() => ClientCaps::of_frame(body, f),
-        None => ClientCaps::ALL,
+    // Read once: the answer's screening uses them too.
+    let declared = match caller.caps {
+        Some(c) => Some(c),
+        None if backend.varies() => Some(ClientCaps::of_frame(body, f)),
+        None => None,
     };
+    let caps = declared.unwrap_or(ClientCaps::ALL);
     let mut record = CallRecord::new(caller, backend, body, f, rename.as_ref().map(|(_, n)| n));
     // The upstream call's own span: its context travels to the backend.
     let propagation = caller.trace.map(|(t, tracer)| {
@@ -356,7 +358,7 @@ async fn forward_call(
         finished: false,
         backend: backend.clone(),
         via,
-        caps: caller.caps,
+        caps: declared,
         stateless: caller.stateless,
         log_floor: None,
         levels: caller.log_levels.clone(),

@@ -132,7 +132,14 @@ def main(server_url):
                 sys.exit(f"{server_url} did not become a running backend of the gateway")
             time.sleep(0.1)
         client = Client(f"http://{GW}/mcp/{name}")
+        # "running" comes before the routing rebuild that adds the server's tools to the
+        # namespace: listed again until they are there (a scenario without tools waits
+        # out the deadline and goes on).
+        deadline = time.time() + 10
         tools = {t["name"]: t for t in client.every_page("tools/list", "tools")}
+        while not tools and time.time() < deadline:
+            time.sleep(0.1)
+            tools = {t["name"]: t for t in client.every_page("tools/list", "tools")}
         planned = CONTEXT.get("toolCalls") or []
         for call in planned:
             tool = tools.get(call["name"], {})

@@ -191,7 +191,8 @@ async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> O
 async fn the_python_sdk_2_listens_for_changes() {
     let (gw, _rich) = gateway_with_rich().await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
-    let (child, mut lines) = support::sdk2_listening(&url, &gw.client_key, "mock://static/hello");
+    let (child, mut lines) =
+        support::sdk2_listening(&url, &gw.client_key, "mock://static/hello", "beta__echo");
     let acked = next_line(&mut lines)
         .await
         .expect("the ack (the SDK waits for it)");

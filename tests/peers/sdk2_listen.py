@@ -3,7 +3,12 @@ stream for tool-list changes and one resource, prints the honoured subset once t
 has arrived (a line "acked ..."), then waits for one event of each kind it asked for:
 the test adds a server through REST and touches the resource when it sees that line.
 
-usage: sdk2_listen.py URL API_KEY URI   (prints JSON lines of what it saw)
+With EXPECT (a tool name), a tool-list change counts once the list holds that tool:
+behind a balancer the change may be heard from one replica (or be another change, such
+as a backend's child announcing its tools) and the list read from another that has not
+caught up yet, so the list is read again, for up to 10 s, until it holds the tool.
+
+usage: sdk2_listen.py URL API_KEY URI [EXPECT]   (prints JSON lines of what it saw)
 """
 import asyncio
 import json
@@ -15,7 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourceUpdated, ToolsListChanged
 
 
-async def main(url: str, key: str, uri: str) -> None:
+async def main(url: str, key: str, uri: str, expect: str | None) -> None:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"})
     async with Client(streamable_http_client(url, http_client=http)) as client:
         async with client.listen(tools_list_changed=True, resource_subscriptions=[uri]) as sub:
@@ -29,9 +34,14 @@ async def main(url: str, key: str, uri: str) -> None:
             async with asyncio.timeout(30):
                 async for event in sub:
                     if isinstance(event, ToolsListChanged):
-                        seen.add("tools")
-                        tools = await client.list_tools()
-                        print(json.dumps({"tools": sorted(t.name for t in tools.tools)}), flush=True)
+                        names = sorted(t.name for t in (await client.list_tools()).tools)
+                        deadline = asyncio.get_running_loop().time() + 10
+                        while expect and expect not in names and asyncio.get_running_loop().time() < deadline:
+                            await asyncio.sleep(0.2)
+                            names = sorted(t.name for t in (await client.list_tools()).tools)
+                        if not expect or expect in names:
+                            seen.add("tools")
+                        print(json.dumps({"tools": names}), flush=True)
                     elif isinstance(event, ResourceUpdated):
                         seen.add("resource")
                         print(json.dumps({"updated": event.uri}), flush=True)
@@ -42,4 +52,4 @@ async def main(url: str, key: str, uri: str) -> None:
         print(json.dumps({"done": sorted(seen), "protocol": client.protocol_version}), flush=True)
 
 
-asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None))

@@ -261,11 +261,13 @@ where
 }
 
 /// Starts `tests/peers/sdk2_listen.py` (the SDK 2.x's `client.listen()`) against `url`
-/// for the resource `uri`; the child and the JSON lines it prints, as they come.
+/// for the resource `uri`, a tool-list change counting once the list holds `expect`; the
+/// child and the JSON lines it prints, as they come.
 pub fn sdk2_listening(
     url: &str,
     key: &str,
     uri: &str,
+    expect: &str,
 ) -> (
     std::process::Child,
     tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
@@ -276,7 +278,7 @@ pub fn sdk2_listening(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/sdk2_listen.py"
         ))
-        .args([url, key, uri])
+        .args([url, key, uri, expect])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

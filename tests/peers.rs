@@ -242,7 +242,9 @@ async fn the_python_sdk_2_listens_for_changes() {
 }
 
 /// FastMCP (the Python SDK 1.x) as a backend: called by session clients, and by the SDK
-/// 2.x in the stateless era through a tool that asks the user and a model mid-call.
+/// 2.x in the stateless era through tools that ask the user, a model and the client's
+/// roots mid-call and log. FastMCP sends its roots request on its GET stream (it names
+/// no call): it joins the one client's call in flight.
 #[tokio::test]
 async fn the_python_sdk_as_a_backend() {
     let gw = TestGateway::start().await;
@@ -266,18 +268,12 @@ async fn the_python_sdk_as_a_backend() {
         .result("resources/read", json!({"uri": "py://greeting"}))
         .await;
     assert_eq!(r["contents"][0]["text"], "hello from FastMCP");
-    // SDK 2.x (the stateless era) calls a FastMCP tool that asks the user, then a model,
-    // during the call: each question reaches its callbacks as `input_required`.
+    // SDK 2.x (the stateless era) calls FastMCP tools that ask the user and a model, and
+    // read the client's roots on the backend's own stream, during the call: each question
+    // reaches its callbacks as `input_required`.
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
-    let seen = sdk2(
-        "sdk2_fastmcp.py",
-        &[&url, &gw.client_key, "py__greet_asked"],
-    )
-    .await;
-    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
-    assert_eq!(seen["asked"], json!(["elicitation", "sampling"]), "{seen}");
-    assert_eq!(seen["error"], false, "{seen}");
-    assert_eq!(seen["text"], "Grace: hello (greet Grace)", "{seen}");
+    let seen = sdk2("sdk2_fastmcp.py", &[&url, &gw.client_key, "py__"]).await;
+    support::assert_fastmcp_asked(&seen);
 }
 
 /// The official conformance suite's protocol scenarios that need no fixture tools, run
@@ -338,26 +334,35 @@ async fn the_official_conformance_scenarios() {
 }
 
 /// SDK 2.x in auto mode (the stateless era) with server-everything behind the gateway:
-/// the backend's sampling and elicitation requests, asked during the calls, reach the
-/// SDK's callbacks as `input_required` and the retried calls complete. Before, the SDK
-/// answered them -32601 (requests on a response stream are not part of its era).
+/// the backend's questions asked during the calls (sampling, a form elicitation, a URL
+/// elicitation as a request and as error -32042, the roots list) reach the SDK's
+/// callbacks as `input_required` and the retried calls complete; the backend's log
+/// message during a call reaches the SDK at the level it asked for. Before, the SDK
+/// answered the questions -32601 (requests on a response stream are not part of its
+/// era) and a stdio child's log messages were dropped.
 #[tokio::test]
 async fn the_python_sdk_2_answers_a_session_era_backends_questions() {
     let gw = TestGateway::start().await;
     register_everything(&gw).await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
     let seen = sdk2("sdk2_input.py", &[&url, &gw.client_key]).await;
-    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
-    assert_eq!(seen["asked"], json!(["sampling", "elicitation"]), "{seen}");
-    assert_eq!(seen["sampled_error"], false, "{seen}");
+    support::assert_everything_asked(&seen);
     assert!(
         seen["sampled"]
             .to_string()
             .contains("sampled [Resource trigger-sampling-request context: two words]"),
         "{seen}"
     );
-    assert_eq!(seen["elicited_error"], false, "{seen}");
-    assert!(seen["elicited"].to_string().contains("Ada"), "{seen}");
+    // Each call had a session of its own at the backend (one child): -32042 once.
+    assert_eq!(
+        seen["urls"],
+        json!([
+            "https://example.com/consent",
+            "https://modelcontextprotocol.io",
+            "https://example.com/login"
+        ]),
+        "{seen}"
+    );
     assert!(gw.state.parked.is_empty(), "nothing left waiting");
 }
 

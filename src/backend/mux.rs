@@ -183,11 +183,12 @@ impl Mux {
                 return true;
             }
         }
-        // A request of the backend's own (sampling, roots) carries nothing that ties it
-        // to a call: it goes with a call in flight when every call in flight is one
-        // client's (always so for an isolated child); otherwise, and for other
-        // notifications, to the supervisor.
-        if f.is_request() {
+        // A request of the backend's own (sampling, roots) or a log message carries
+        // nothing that ties it to a call: it goes with a call in flight when every call
+        // in flight is one client's (always so for an isolated child), where the
+        // client's level screens a log message; otherwise, and for other notifications,
+        // to the supervisor.
+        if may_join(&f, &msg) {
             let only = {
                 let pending = self.lock();
                 let mut calls = pending.values();
@@ -209,6 +210,12 @@ impl Mux {
         }
         true
     }
+}
+
+/// Whether a message of the backend's own that names no call may go with a call in
+/// flight: a request (sampling, elicitation, roots) or a log message.
+pub fn may_join(f: &frame::Frame, msg: &[u8]) -> bool {
+    f.is_request() || f.method(msg) == Some("notifications/message")
 }
 
 /// A registered call; dropping it (answered, or the client left) forgets it.

@@ -16,7 +16,7 @@ use crate::auth::session::ClientCaps;
 use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
 use crate::backend::isolated::{IsolatedTransport, Owner};
-use crate::backend::mux::{MuxAnswer, OwnMessages};
+use crate::backend::mux::{self, MuxAnswer, OwnMessages};
 use crate::backend::sse::SseTransport;
 use crate::backend::stdio::StdioTransport;
 
@@ -179,7 +179,7 @@ impl Transport {
         };
         match self {
             Transport::Http(t) => {
-                let (status, sse, body) = t.request(body, headers, trace).await?;
+                let (status, sse, body) = t.request(owner.tag(), body, headers, trace).await?;
                 Ok(Answer {
                     status,
                     sse,
@@ -271,6 +271,21 @@ impl Transport {
         match self {
             Transport::Http(t) => t.rewatched().await,
             _ => std::future::pending().await,
+        }
+    }
+
+    /// Hands a message of the backend's own stream that names no call (a request, a log
+    /// message) to the one client's call in flight, when there is one; `false`
+    /// otherwise. On a shared pipe the [`Mux`] hands them as they arrive.
+    ///
+    /// [`Mux`]: crate::backend::mux::Mux
+    pub fn join(&self, msg: &[u8]) -> bool {
+        match self {
+            Transport::Http(t) => {
+                crate::jsonrpc::frame::parse(msg).is_ok_and(|f| mux::may_join(&f, msg))
+                    && t.join(msg)
+            }
+            _ => false,
         }
     }
 

@@ -172,8 +172,11 @@ impl Variants {
             let weak = Arc::downgrade(&v);
             let task = tokio::spawn(async move {
                 while let Some(m) = own.next().await {
-                    let (Some(v), Some(answer)) = (weak.upgrade(), mux::unroutable_answer(&m))
-                    else {
+                    let Some(v) = weak.upgrade() else { break };
+                    if v.transport.join(&m) {
+                        continue;
+                    }
+                    let Some(answer) = mux::unroutable_answer(&m) else {
                         continue;
                     };
                     let _ = v.transport.notify("", answer).await;

@@ -35,6 +35,17 @@ async def greet_asked(ctx: Context) -> str:
     return f"{answer.data.name}: {sampled.content.text}"
 
 
+@mcp.tool()
+async def survey(ctx: Context) -> str:
+    """Reads the client's roots (a request naming no call: the SDK sends it on the GET
+    stream), logs at debug and warning, then asks the user to open a URL."""
+    roots = await ctx.session.list_roots()
+    await ctx.debug("looking at the roots")
+    await ctx.warning(f"{len(roots.roots)} root(s) to survey")
+    answer = await ctx.elicit_url("Sign in to survey", "https://example.com/py-login", "py-survey-1")
+    return f"{','.join(str(r.uri) for r in roots.roots)} {answer.action}"
+
+
 @mcp.resource("py://greeting")
 def greeting() -> str:
     """A fixed greeting."""

@@ -297,3 +297,86 @@ pub fn sdk2_listening(
     });
     (child, lines)
 }
+
+/// What `tests/peers/sdk2_input.py` saw of server-everything's questions, in either
+/// deployment: every question asked in order and answered, every call complete, the
+/// URL elicitations (the request path's URL first and the error path's last, the
+/// prerequisite between), and the backend's info message about the roots it received.
+pub fn assert_everything_asked(seen: &serde_json::Value) {
+    use serde_json::json;
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(
+        seen["asked"],
+        json!(["sampling", "elicitation", "url", "roots"]),
+        "{seen}"
+    );
+    for call in ["sampled", "elicited", "browsed", "required", "rooted"] {
+        assert_eq!(seen[format!("{call}_error")], false, "{call}: {seen}");
+    }
+    assert!(seen["elicited"].to_string().contains("Ada"), "{seen}");
+    assert!(
+        seen["browsed"]
+            .to_string()
+            .contains("completed the URL elicitation flow"),
+        "{seen}"
+    );
+    assert!(
+        seen["required"]
+            .to_string()
+            .contains("URL: https://example.com/login"),
+        "{seen}"
+    );
+    let urls = seen["urls"].as_array().expect("urls");
+    assert_eq!(urls.first(), Some(&json!("https://example.com/consent")));
+    assert_eq!(urls.last(), Some(&json!("https://example.com/login")));
+    assert!(
+        urls.contains(&json!("https://modelcontextprotocol.io")),
+        "{seen}"
+    );
+    assert!(
+        seen["rooted"].to_string().contains("file:///srv/project"),
+        "{seen}"
+    );
+    assert!(
+        seen["logged"]
+            .as_array()
+            .is_some_and(|l| l.contains(&json!({
+                "level": "info",
+                "data": "Roots updated: 1 root(s) received from client"
+            }))),
+        "{seen}"
+    );
+}
+
+/// What `tests/peers/sdk2_fastmcp.py` saw of FastMCP's questions and logs, in either
+/// deployment: both tools complete, each question asked in order, and of the backend's
+/// two log messages only the warning (the client asked for info and above).
+pub fn assert_fastmcp_asked(seen: &serde_json::Value) {
+    use serde_json::json;
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(
+        seen["greeted"],
+        json!({"error": false, "text": "Grace: hello (greet Grace)"}),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["surveyed"],
+        json!({"error": false, "text": "file:///srv/py accept"}),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["asked"],
+        json!([
+            "elicitation",
+            "sampling",
+            "roots",
+            "url https://example.com/py-login"
+        ]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["logged"],
+        json!([{"level": "warning", "data": "1 root(s) to survey"}]),
+        "{seen}"
+    );
+}

@@ -2,6 +2,7 @@
 //! requests carrying the backend's own session and credentials, and the small amount of
 //! parsing the control path needs (initialize, lists) — never on the hot path.
 
+pub mod joined;
 pub mod modern;
 pub mod pool;
 pub mod transport;

@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::auth::session::ClientCaps;
+use crate::backend::http::joined::Joins;
 use crate::backend::http::modern::{self, Headers};
 use crate::backend::http::pool::{Exchange, Pool};
 use crate::backend::http::{
@@ -43,6 +44,8 @@ pub struct HttpTransport {
     /// The client capabilities its session declares ([`ClientCaps`] bits): every one the
     /// gateway routes for a backend's main session, a client's own for another.
     declared: u8,
+    /// Its calls in flight with SSE answers, which its own stream's messages may join.
+    joins: Joins,
 }
 
 /// An answer's body as it arrives over HTTP.
@@ -51,6 +54,8 @@ pub enum HttpAnswer {
     Pool(Exchange),
     /// hyper's client (https backends).
     Hyper(Incoming),
+    /// An SSE answer that the backend's messages naming no call may join.
+    Joined(Box<super::joined::Joined>),
 }
 
 impl HttpAnswer {
@@ -58,7 +63,7 @@ impl HttpAnswer {
     pub fn take_whole(&mut self) -> Option<Bytes> {
         match self {
             HttpAnswer::Pool(x) => x.take_whole(),
-            HttpAnswer::Hyper(_) => None,
+            HttpAnswer::Hyper(_) | HttpAnswer::Joined(_) => None,
         }
     }
 
@@ -78,6 +83,7 @@ impl HttpAnswer {
                     Poll::Pending => return Poll::Pending,
                 }
             },
+            HttpAnswer::Joined(j) => j.poll_chunk(cx),
         }
     }
 }
@@ -148,6 +154,7 @@ impl HttpTransport {
             watched: Default::default(),
             rewatch: tokio::sync::Notify::new(),
             declared: ClientCaps::ALL,
+            joins: Joins::default(),
         }
     }
 
@@ -171,6 +178,12 @@ impl HttpTransport {
         self.session
             .load_full()
             .ok_or_else(|| UpstreamError::Connect("the backend is not connected".into()))
+    }
+
+    /// Hands a request or log message of the session's own stream to the one client's
+    /// call in flight ([`Joins::offer`]); `false` when it is not for one.
+    pub fn join(&self, msg: &[u8]) -> bool {
+        self.joins.offer(msg)
     }
 
     /// Whether the backend speaks 2026-07-28 (as its last connect found).
@@ -233,8 +246,11 @@ impl HttpTransport {
     /// 200 is an error, but for a modern backend's JSON-RPC error in a 4xx answer;
     /// `Ok((sse, body))` says whether the answer is an SSE stream. `headers`: a modern
     /// backend's request's own ([`Headers::of`]). The answer's HTTP status comes first.
+    /// `owner` ([`crate::backend::isolated::Owner::tag`]): whose call it is, for the
+    /// messages of the session's own stream that may join its answer.
     pub async fn request(
         &self,
+        owner: u64,
         body: Bytes,
         headers: Option<&Headers>,
         trace: Option<&crate::observe::trace::Propagation>,
@@ -295,6 +311,11 @@ impl HttpTransport {
         if status != 200 && !refusal {
             return Err(UpstreamError::Status(status));
         }
+        let answer = if sse && !session.modern {
+            self.joins.open(owner, answer)
+        } else {
+            answer
+        };
         Ok((status, sse, answer))
     }
 

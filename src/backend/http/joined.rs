@@ -1,0 +1,107 @@
+//! A session-era backend's own stream (GET) carries requests and log messages that name
+//! no call: the Python SDK 1.x's `session.list_roots()`, or a log sent without a related
+//! request. When every call in flight on that session whose answer is an SSE stream is
+//! one client's, such a message joins that call's stream, as it does on a stdio child's
+//! (see [`crate::backend::mux`]); otherwise it stays the supervisor's, which refuses a
+//! request no client can take.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::transport::HttpAnswer;
+
+/// Messages waiting to join one call; beyond, the message is left to the supervisor.
+const QUEUED: usize = 16;
+
+type Book = Arc<Mutex<HashMap<u64, (u64, mpsc::Sender<Bytes>)>>>;
+
+/// The calls of one session that other messages may join, by serial: whose call it is
+/// ([`crate::backend::isolated::Owner::tag`]) and where its extra messages go.
+#[derive(Default)]
+pub struct Joins {
+    serial: AtomicU64,
+    calls: Book,
+}
+
+impl Joins {
+    /// Makes `answer` (an SSE stream of `owner`'s call) one that messages may join.
+    pub fn open(&self, owner: u64, answer: HttpAnswer) -> HttpAnswer {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let (tx, extra) = mpsc::channel(QUEUED);
+        self.book().insert(serial, (owner, tx));
+        HttpAnswer::Joined(Box::new(Joined {
+            inner: answer,
+            extra,
+            boundary: true,
+            _left: Left {
+                serial,
+                calls: self.calls.clone(),
+            },
+        }))
+    }
+
+    /// Hands `msg` (a request or a log message of the backend's own) to the one client's
+    /// call in flight; `false` when there is none, or several clients' calls.
+    pub fn offer(&self, msg: &[u8]) -> bool {
+        let book = self.book();
+        let mut calls = book.values();
+        let Some((owner, tx)) = calls.next() else {
+            return false;
+        };
+        if *owner == 0 || !calls.all(|(o, _)| o == owner) {
+            return false;
+        }
+        tx.try_send(Bytes::copy_from_slice(msg)).is_ok()
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, mpsc::Sender<Bytes>)>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Forgets a call when its answer is dropped (finished, or the client left).
+struct Left {
+    serial: u64,
+    calls: Book,
+}
+
+impl Drop for Left {
+    fn drop(&mut self) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.serial);
+    }
+}
+
+/// A call's SSE answer with the messages that joined it, each put between two of the
+/// answer's own events.
+pub struct Joined {
+    inner: HttpAnswer,
+    extra: mpsc::Receiver<Bytes>,
+    /// Whether what was passed on so far ends at the end of an event.
+    boundary: bool,
+    _left: Left,
+}
+
+impl Joined {
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        if self.boundary
+            && let Poll::Ready(Some(msg)) = self.extra.poll_recv(cx)
+        {
+            return Poll::Ready(Some(Ok(crate::backend::mux::sse_event(&msg))));
+        }
+        let piece = self.inner.poll_chunk(cx);
+        if let Poll::Ready(Some(Ok(d))) = &piece
+            && !d.is_empty()
+        {
+            self.boundary = d.ends_with(b"\n\n") || d.ends_with(b"\n\r\n");
+        }
+        piece
+    }
+}

@@ -575,8 +575,39 @@ async fn a_2026_backend_serves_clients_of_both_eras() {
                "url": format!("http://127.0.0.1:{}/mcp", fixture.1)}),
     )
     .await;
-    let url = namespace(
+    serves_both_eras(&gw).await;
+}
+
+/// A stdio server of 2026-07-28 alone (the fixture refusing `initialize` with -32022)
+/// is started again and asked `server/discover` first, then called statelessly: it
+/// serves clients of both eras as over HTTP, its list changes and resource updates
+/// coming on its `subscriptions/listen` on the pipe. Before, it never started.
+#[tokio::test]
+async fn a_2026_stdio_server_serves_clients_of_both_eras() {
+    let gw = TestGateway::start().await;
+    register(
         &gw,
+        json!({"name": "modern", "protocol": "stdio",
+               "command": peers().join("venv2/bin/python"),
+               "args": [concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/modern_fixture.py"), "stdio"]}),
+    )
+    .await;
+    let modern = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "modern")
+        .expect("the backend");
+    assert!(modern.is_modern(), "called statelessly");
+    serves_both_eras(&gw).await;
+}
+
+/// The modern fixture, registered as `modern`, through the namespace `m` to the SDK 2.x
+/// in both modes and to a session client.
+async fn serves_both_eras(gw: &TestGateway) {
+    let url = namespace(
+        gw,
         json!({"name": "m", "servers": ["modern"], "tool_prefix": "never"}),
     )
     .await;
@@ -617,7 +648,7 @@ async fn a_2026_backend_serves_clients_of_both_eras() {
     }
     // Its `resources/subscribe` (which the revision has not) is followed on the
     // backend's listen stream: the update reaches the session's own stream.
-    let mut stream = session_stream(&gw, "/mcp/m", &session).await;
+    let mut stream = session_stream(gw, "/mcp/m", &session).await;
     let subscribed = session
         .call(
             json!(5),

@@ -256,6 +256,53 @@ async fn a_stdio_server_that_cannot_start_says_so() {
     assert!(found.is_ok(), "{}", String::from_utf8_lossy(&seen));
 }
 
+/// A child that refuses `initialize` is started again and asked `server/discover` first
+/// (a server of 2026-07-28 alone); one that refuses that too is failed with the
+/// backend's own refusal, and its tools' calls say so.
+#[tokio::test]
+async fn a_stdio_server_of_neither_era_is_probed_once_each_way_and_says_why() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("first-requests");
+    let script = r#"
+import json, sys
+first = None
+for line in sys.stdin:
+    m = json.loads(line)
+    if "id" in m and "method" in m:
+        if first is None:
+            first = m["method"]
+            with open(sys.argv[1], "a") as f:
+                f.write(first + "\n")
+        print(json.dumps({"jsonrpc": "2.0", "id": m["id"],
+                          "error": {"code": -32601, "message": "no era of ours"}}), flush=True)
+"#;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "neither", "protocol": "stdio", "command": "python3",
+                "args": ["-c", script, log]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    gw.wait_status("neither", "failed").await;
+    let v = support::http::get(gw.addr, "/api/v1/mcp/servers/neither", &gw.admin_key)
+        .await
+        .json();
+    assert!(
+        v["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("-32601: no era of ours"),
+        "{v}"
+    );
+    let firsts = std::fs::read_to_string(&log).unwrap();
+    let firsts: Vec<&str> = firsts.lines().take(2).collect();
+    assert_eq!(firsts, ["initialize", "server/discover"]);
+}
+
 /// Processes (not zombies) whose environment carries `LEAKTEST=<token>`.
 fn tagged(token: &str) -> Vec<i32> {
     let needle = format!("LEAKTEST={token}");

@@ -648,7 +648,7 @@ impl Backend {
                     });
                 }
             }
-            _ if self.transport.join(&data) => {}
+            _ if self.transport.join(&data).await => {}
             _ => {
                 // A request no client can take: answered, never left waiting.
                 if let Some(answer) = mux::unroutable_answer(&data) {

@@ -16,6 +16,12 @@
 //!   carrying each caller's id, and wakes the supervisor, which restarts it with backoff.
 //! - **Stopped without leaks**: stdin closed, a grace period, SIGTERM to the whole group,
 //!   another, SIGKILL to the group, then reaped.
+//! - **Either era**: `initialize` first. A server that refuses it (one of 2026-07-28
+//!   alone) is started again and asked `server/discover` first; it is then called
+//!   statelessly, and a `subscriptions/listen` on the pipe brings its list changes and
+//!   the updates of the resources session clients follow. (The Python SDK 2.x serves
+//!   either era on a pipe, the first request deciding which: asked `initialize` first
+//!   it keeps the session era, where every client capability set gets its own child.)
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -86,6 +92,12 @@ pub struct StdioTransport {
     ///
     /// [`ClientCaps`]: crate::auth::session::ClientCaps
     declared: u8,
+    /// The running child speaks 2026-07-28 (it refused `initialize`).
+    modern: AtomicBool,
+    /// Such a child's capabilities, what its listen asks for.
+    listening: Mutex<Value>,
+    /// The resources session clients follow on such a child's listen.
+    watched: crate::backend::http::modern::Watched,
 }
 
 /// A running child.
@@ -95,6 +107,8 @@ struct Child {
     stdin: Mutex<Option<mpsc::Sender<Bytes>>>,
     /// The calls in flight on the pipe.
     mux: Arc<Mux>,
+    /// The serial of a modern child's open `subscriptions/listen` (id `listen<N>`).
+    listening: AtomicU64,
     /// The child's own messages (notifications, requests not tied to a call).
     own: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
     exited: AtomicBool,
@@ -182,6 +196,9 @@ impl StdioTransport {
             awake: tokio::sync::Notify::new(),
             waking: tokio::sync::Mutex::new(()),
             declared: crate::auth::session::ClientCaps::ALL,
+            modern: AtomicBool::new(false),
+            listening: Mutex::new(Value::Null),
+            watched: Default::default(),
         }
     }
 
@@ -297,17 +314,26 @@ impl StdioTransport {
         }
     }
 
-    /// Spawns and initializes a child; its capabilities.
+    /// Spawns and initializes a child; its capabilities. A child that refuses
+    /// `initialize` is stopped and a fresh one is asked `server/discover` first.
     async fn start_child(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
+        self.modern.store(false, Ordering::Release);
         let child = self.spawn()?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
-            "protocolVersion": "2025-06-18",
+            "protocolVersion": crate::backend::http::UPSTREAM_VERSION,
             "capabilities": crate::auth::session::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = match self.call_raw("initialize", init).await {
             Ok(r) => r,
+            Err(e @ UpstreamError::Rpc { .. }) => {
+                self.close().await;
+                return match self.start_modern().await {
+                    Some(hello) => Ok(hello),
+                    None => Err(e),
+                };
+            }
             Err(e) => {
                 self.close().await;
                 return Err(e);
@@ -319,6 +345,80 @@ impl StdioTransport {
             )))
             .await?;
         Ok(crate::backend::transport::Hello::from_result(&result))
+    }
+
+    /// Starts a child of a server that refused `initialize` and probes it: `server/discover`
+    /// naming 2026-07-28 makes it a modern one, listened to; `None` (the child stopped)
+    /// when it is not.
+    async fn start_modern(&self) -> Option<crate::backend::transport::Hello> {
+        let child = self.spawn().ok()?;
+        *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        self.modern.store(true, Ordering::Release);
+        let found = self.call_raw("server/discover", json!({})).await;
+        match found {
+            Ok(result)
+                if crate::backend::http::modern::lists_ours(&result["supportedVersions"]) =>
+            {
+                tracing::info!(backend = %self.launch.name,
+                    "the server speaks 2026-07-28 alone: called statelessly");
+                *self.listening.lock().unwrap_or_else(|p| p.into_inner()) =
+                    result["capabilities"].clone();
+                self.listen();
+                Some(crate::backend::transport::Hello::from_result(&result))
+            }
+            _ => {
+                self.modern.store(false, Ordering::Release);
+                self.close().await;
+                None
+            }
+        }
+    }
+
+    /// Whether the running child speaks 2026-07-28.
+    pub fn is_modern(&self) -> bool {
+        self.modern.load(Ordering::Acquire)
+    }
+
+    /// (Re)opens a modern child's `subscriptions/listen` on the pipe for its list
+    /// changes and the followed resources, ending the one before (cancelled). Its
+    /// notifications arrive among the child's own messages.
+    fn listen(&self) {
+        let Ok(child) = self.current() else { return };
+        let uris = self.watched.uris();
+        let caps = self
+            .listening
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let serial = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let Some(stdin) = child.stdin() else { return };
+        let before = child.listening.swap(serial, Ordering::AcqRel);
+        if before != 0 {
+            let cancel = format!(
+                r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":"listen{before}"}}}}"#
+            );
+            let _ = stdin.try_send(one_line(Bytes::from(cancel)));
+        }
+        let Some(mut params) = crate::backend::http::modern::listen_params(&caps, &uris) else {
+            return;
+        };
+        let method = crate::backend::http::modern::enveloped("subscriptions/listen", &mut params);
+        let body = request_frame(&format!("\"listen{serial}\""), method, &params);
+        if stdin.try_send(one_line(body)).is_err() {
+            tracing::warn!(backend = %self.launch.name, "the server's listen could not be sent");
+        }
+    }
+
+    /// Follows (`on`) or stops following a resource on a modern child's listen.
+    pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
+        if !self.is_modern() {
+            return Err("not a 2026-07-28 backend".into());
+        }
+        let changed = self.watched.set(uri, on)?;
+        if changed {
+            self.listen();
+        }
+        Ok(())
     }
 
     fn spawn(&self) -> Result<Arc<Child>, UpstreamError> {
@@ -364,6 +464,7 @@ impl StdioTransport {
             pid,
             stdin: Mutex::new(Some(in_tx)),
             mux,
+            listening: AtomicU64::new(0),
             own: Mutex::new(Some(own_rx)),
             exited: AtomicBool::new(false),
             process: tokio::sync::Mutex::new(Some(process)),
@@ -377,9 +478,15 @@ impl StdioTransport {
         Ok(child)
     }
 
-    /// A request the transport makes itself (initialize, lists, ping): its `result`.
-    async fn call_raw(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+    /// A request the transport makes itself (initialize, lists, ping): its `result`. A
+    /// modern child's carries the gateway's envelope (a ping is a `server/discover`).
+    async fn call_raw(&self, method: &str, mut params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"s{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let method = if self.is_modern() {
+            crate::backend::http::modern::enveloped(method, &mut params)
+        } else {
+            method
+        };
         let body = request_frame(&id, method, &params);
         let call = self.start(&Bytes::from(id), body, None, 0).await?;
         call.result(self.timeout).await

@@ -250,9 +250,9 @@ impl Transport {
     pub fn variant(&self, declared: u8) -> Option<Transport> {
         match self {
             Transport::Http(t) if !t.is_modern() => Some(Transport::Http(t.variant(declared))),
-            Transport::Stdio(t) => Some(Transport::Stdio(t.variant(declared))),
+            Transport::Stdio(t) if !t.is_modern() => Some(Transport::Stdio(t.variant(declared))),
             Transport::Sse(t) => Some(Transport::Sse(t.variant(declared))),
-            Transport::Http(_) | Transport::Isolated(_) => None,
+            Transport::Http(_) | Transport::Stdio(_) | Transport::Isolated(_) => None,
         }
     }
 
@@ -262,6 +262,7 @@ impl Transport {
     pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
         match self {
             Transport::Http(t) if t.is_modern() => t.watch(uri, on),
+            Transport::Stdio(t) => t.watch(uri, on),
             _ => Err("not a 2026-07-28 backend".into()),
         }
     }
@@ -279,11 +280,11 @@ impl Transport {
     /// otherwise. On a shared pipe the [`Mux`] hands them as they arrive.
     ///
     /// [`Mux`]: crate::backend::mux::Mux
-    pub fn join(&self, msg: &[u8]) -> bool {
+    pub async fn join(&self, msg: &[u8]) -> bool {
         match self {
             Transport::Http(t) => {
                 crate::jsonrpc::frame::parse(msg).is_ok_and(|f| mux::may_join(&f, msg))
-                    && t.join(msg)
+                    && t.join(msg).await
             }
             _ => false,
         }
@@ -293,14 +294,19 @@ impl Transport {
     pub fn varies(&self) -> bool {
         match self {
             Transport::Http(t) => !t.is_modern(),
-            Transport::Stdio(_) | Transport::Sse(_) => true,
+            Transport::Stdio(t) => !t.is_modern(),
+            Transport::Sse(_) => true,
             Transport::Isolated(_) => false,
         }
     }
 
-    /// Whether the backend speaks 2026-07-28 (stateless; only Streamable HTTP so far).
+    /// Whether the backend speaks 2026-07-28 (stateless: Streamable HTTP or a pipe).
     pub fn is_modern(&self) -> bool {
-        matches!(self, Transport::Http(t) if t.is_modern())
+        match self {
+            Transport::Http(t) => t.is_modern(),
+            Transport::Stdio(t) => t.is_modern(),
+            Transport::Sse(_) | Transport::Isolated(_) => false,
+        }
     }
 
     /// The stream of the backend's own messages, if it offers one.

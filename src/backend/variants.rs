@@ -173,7 +173,7 @@ impl Variants {
             let task = tokio::spawn(async move {
                 while let Some(m) = own.next().await {
                     let Some(v) = weak.upgrade() else { break };
-                    if v.transport.join(&m) {
+                    if v.transport.join(&m).await {
                         continue;
                     }
                     let Some(answer) = mux::unroutable_answer(&m) else {

@@ -11,6 +11,8 @@ client retries with the answers. It serves `subscriptions/listen`; the tool
 `touch_resource` announces a resource update there (for the gateway's own tests).
 
 usage: modern_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp)
+       modern_fixture.py stdio  (stdio, serving 2026-07-28 only: `initialize` is refused
+                                 with -32022, as a server without the session era does)
 """
 import json
 import os
@@ -288,10 +290,28 @@ server = Server(
 server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="modern-fixture"))
 
 
+async def modern_only(ctx, call_next):
+    if ctx.method == "initialize":
+        requested = (ctx.params or {}).get("protocolVersion")
+        raise MCPError(code=-32022, message="only 2026-07-28 is served here",
+                       data={"supported": ["2026-07-28"], "requested": requested})
+    return await call_next(ctx)
+
+
+async def run_stdio():
+    from mcp.server.stdio import stdio_server
+    server.middleware.insert(0, modern_only)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
 def main(port):
     app = server.streamable_http_app(streamable_http_path="/mcp")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    if sys.argv[1] == "stdio":
+        anyio.run(run_stdio)
+    else:
+        main(int(sys.argv[1]))

@@ -26,7 +26,13 @@ type Book = Arc<Mutex<HashMap<u64, (u64, mpsc::Sender<Bytes>)>>>;
 pub struct Joins {
     serial: AtomicU64,
     calls: Book,
+    /// Told when a call opens: a message that came before its answer's head waits.
+    opened: tokio::sync::Notify,
 }
+
+/// How long a message waits for a call when none is in flight: the backend may send
+/// it before the head of the call's answer reaches the gateway.
+const WAIT_FOR_CALL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Joins {
     /// Makes `answer` (an SSE stream of `owner`'s call) one that messages may join.
@@ -34,6 +40,7 @@ impl Joins {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let (tx, extra) = mpsc::channel(QUEUED);
         self.book().insert(serial, (owner, tx));
+        self.opened.notify_waiters();
         HttpAnswer::Joined(Box::new(Joined {
             inner: answer,
             extra,
@@ -46,17 +53,28 @@ impl Joins {
     }
 
     /// Hands `msg` (a request or a log message of the backend's own) to the one client's
-    /// call in flight; `false` when there is none, or several clients' calls.
-    pub fn offer(&self, msg: &[u8]) -> bool {
+    /// call in flight; `false` when there is none (after waiting a moment for one), or
+    /// several clients' calls.
+    pub async fn offer(&self, msg: &[u8]) -> bool {
+        let opened = self.opened.notified();
+        match self.try_offer(msg) {
+            Some(taken) => taken,
+            None => {
+                let _ = tokio::time::timeout(WAIT_FOR_CALL, opened).await;
+                self.try_offer(msg).unwrap_or(false)
+            }
+        }
+    }
+
+    /// `None` when no call is in flight.
+    fn try_offer(&self, msg: &[u8]) -> Option<bool> {
         let book = self.book();
         let mut calls = book.values();
-        let Some((owner, tx)) = calls.next() else {
-            return false;
-        };
+        let (owner, tx) = calls.next()?;
         if *owner == 0 || !calls.all(|(o, _)| o == owner) {
-            return false;
+            return Some(false);
         }
-        tx.try_send(Bytes::copy_from_slice(msg)).is_ok()
+        Some(tx.try_send(Bytes::copy_from_slice(msg)).is_ok())
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, mpsc::Sender<Bytes>)>> {

@@ -202,23 +202,12 @@ impl Headers {
     }
 }
 
-/// A control-path request to a modern backend: the gateway's envelope in its `params`
-/// and the standard headers. A `ping` (which the revision removed) is a
-/// `server/discover`.
-pub fn control_request(
-    endpoint: &Endpoint,
-    session: &UpstreamSession,
-    id: &str,
-    method: &str,
-    mut params: Value,
-) -> Request<http_body_util::Full<Bytes>> {
-    let method = if method == "ping" {
-        "server/discover"
-    } else {
-        method
-    };
+/// The gateway's own request `method` with `params` made a 2026-07-28 one: its envelope
+/// added to `params._meta`, and a `ping` (which the revision removed) made a
+/// `server/discover`; the method to send.
+pub fn enveloped<'a>(method: &'a str, params: &mut Value) -> &'a str {
     if !params.is_object() {
-        params = json!({});
+        *params = json!({});
     }
     let meta = &mut params["_meta"];
     if !meta.is_object() {
@@ -229,6 +218,87 @@ pub fn control_request(
             m.entry(k).or_insert(v);
         }
     }
+    if method == "ping" {
+        "server/discover"
+    } else {
+        method
+    }
+}
+
+/// Whether a `server/discover` result, or the data of an error refusing a version,
+/// names 2026-07-28 among the versions served.
+pub fn lists_ours(versions: &Value) -> bool {
+    versions
+        .as_array()
+        .is_some_and(|v| v.iter().any(|v| v == VERSION))
+}
+
+/// What a `subscriptions/listen` asks for: the list changes the backend's capabilities
+/// promise (`listChanged`) and the resources `uris`; `None` when that is nothing.
+pub fn listen_params(caps: &Value, uris: &[String]) -> Option<Value> {
+    let changes = |k: &str| caps[k]["listChanged"] == json!(true);
+    let mut wanted = serde_json::Map::new();
+    for (cap, member) in [
+        ("tools", "toolsListChanged"),
+        ("prompts", "promptsListChanged"),
+        ("resources", "resourcesListChanged"),
+    ] {
+        if changes(cap) {
+            wanted.insert(member.to_string(), Value::Bool(true));
+        }
+    }
+    if !uris.is_empty() {
+        wanted.insert("resourceSubscriptions".into(), json!(uris));
+    }
+    (!wanted.is_empty()).then(|| json!({"notifications": wanted}))
+}
+
+/// Resources of one 2026-07-28 backend followed at once.
+pub const MAX_WATCHED: usize = 1024;
+
+/// The resources of a 2026-07-28 backend that session clients follow (their
+/// `resources/subscribe`): its listen asks for their updates.
+#[derive(Default)]
+pub struct Watched(std::sync::Mutex<std::collections::BTreeSet<String>>);
+
+impl Watched {
+    /// Follows (`on`) or stops following `uri`; whether the set changed. At most
+    /// [`MAX_WATCHED`] are followed.
+    pub fn set(&self, uri: &str, on: bool) -> Result<bool, String> {
+        let mut watched = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !on {
+            return Ok(watched.remove(uri));
+        }
+        if watched.len() >= MAX_WATCHED && !watched.contains(uri) {
+            return Err(format!(
+                "the gateway follows at most {MAX_WATCHED} of this server's resources"
+            ));
+        }
+        Ok(watched.insert(uri.to_string()))
+    }
+
+    /// The followed resources.
+    pub fn uris(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+/// A control-path request to a modern backend: the gateway's envelope in its `params`
+/// and the standard headers. A `ping` (which the revision removed) is a
+/// `server/discover`.
+pub fn control_request(
+    endpoint: &Endpoint,
+    session: &UpstreamSession,
+    id: &str,
+    method: &str,
+    mut params: Value,
+) -> Request<http_body_util::Full<Bytes>> {
+    let method = enveloped(method, &mut params);
     let headers = Headers::of_value(method, &params);
     let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
     let mut req = upstream::request(
@@ -283,7 +353,6 @@ pub async fn discover(
         let Some(answer) = read_answer(resp, &json!("metamcp-discover"), timeout).await else {
             return Ok(None);
         };
-        let lists_ours = |v: &Value| v.as_array().is_some_and(|v| v.iter().any(|v| v == VERSION));
         if let Some(result) = answer.get("result") {
             if !lists_ours(&result["supportedVersions"]) {
                 return Ok(None);
@@ -340,30 +409,15 @@ pub async fn listen(
     session: &UpstreamSession,
     uris: &[String],
 ) -> Result<Option<Response<hyper::body::Incoming>>, UpstreamError> {
-    let caps = &session.capabilities;
-    let changes = |k: &str| caps[k]["listChanged"] == json!(true);
-    let mut wanted = serde_json::Map::new();
-    for (cap, member) in [
-        ("tools", "toolsListChanged"),
-        ("prompts", "promptsListChanged"),
-        ("resources", "resourcesListChanged"),
-    ] {
-        if changes(cap) {
-            wanted.insert(member.to_string(), Value::Bool(true));
-        }
-    }
-    if !uris.is_empty() {
-        wanted.insert("resourceSubscriptions".into(), json!(uris));
-    }
-    if wanted.is_empty() {
+    let Some(params) = listen_params(&session.capabilities, uris) else {
         return Ok(None);
-    }
+    };
     let mut req = control_request(
         endpoint,
         session,
         "metamcp-listen",
         "subscriptions/listen",
-        json!({"notifications": wanted}),
+        params,
     );
     req.headers_mut().insert(
         hyper::header::ACCEPT,
@@ -440,6 +494,44 @@ mod tests {
         ] {
             assert!(!header_params_valid(&tool(bad.clone())), "{bad}");
         }
+    }
+
+    #[test]
+    fn followed_resources_are_bounded_and_counted_once() {
+        let w = Watched::default();
+        assert_eq!(w.set("a://0", true), Ok(true));
+        assert_eq!(w.set("a://0", true), Ok(false), "already followed");
+        for i in 1..MAX_WATCHED {
+            assert_eq!(w.set(&format!("a://{i}"), true), Ok(true));
+        }
+        let refused = w.set("a://one-too-many", true).unwrap_err();
+        assert!(refused.contains("at most 1024"), "{refused}");
+        assert_eq!(
+            w.set("a://0", true),
+            Ok(false),
+            "a followed one is still fine"
+        );
+        assert_eq!(w.set("a://0", false), Ok(true));
+        assert_eq!(w.set("a://0", false), Ok(false));
+        assert_eq!(w.set("a://one-too-many", true), Ok(true), "room again");
+        assert_eq!(w.uris().len(), MAX_WATCHED);
+    }
+
+    #[test]
+    fn listening_asks_for_what_the_capabilities_promise() {
+        let caps = json!({"tools": {"listChanged": true}, "prompts": {}, "resources": {"listChanged": false}});
+        assert_eq!(
+            listen_params(&caps, &[]),
+            Some(json!({"notifications": {"toolsListChanged": true}}))
+        );
+        assert_eq!(listen_params(&json!({"tools": {}}), &[]), None);
+        assert_eq!(
+            listen_params(&json!({}), &["r://x".to_string()]),
+            Some(json!({"notifications": {"resourceSubscriptions": ["r://x"]}}))
+        );
+        let mut params = json!(null);
+        assert_eq!(enveloped("ping", &mut params), "server/discover");
+        assert_eq!(params["_meta"][VERSION_KEY], VERSION);
     }
 
     #[test]

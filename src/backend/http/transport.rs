@@ -39,7 +39,7 @@ pub struct HttpTransport {
     reinit: Mutex<()>,
     /// A 2026-07-28 backend's resources session clients subscribed to: its listen
     /// stream asks for their updates, and is opened again when they change.
-    watched: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    watched: modern::Watched,
     rewatch: tokio::sync::Notify,
     /// The client capabilities its session declares ([`ClientCaps`] bits): every one the
     /// gateway routes for a backend's main session, a client's own for another.
@@ -87,9 +87,6 @@ impl HttpAnswer {
         }
     }
 }
-
-/// Resources of one 2026-07-28 backend followed at once.
-pub const MAX_WATCHED: usize = 1024;
 
 /// The largest event read from a backend's own stream.
 const MAX_EVENT: usize = 16 << 20;
@@ -182,8 +179,8 @@ impl HttpTransport {
 
     /// Hands a request or log message of the session's own stream to the one client's
     /// call in flight ([`Joins::offer`]); `false` when it is not for one.
-    pub fn join(&self, msg: &[u8]) -> bool {
-        self.joins.offer(msg)
+    pub async fn join(&self, msg: &[u8]) -> bool {
+        self.joins.offer(msg).await
     }
 
     /// Whether the backend speaks 2026-07-28 (as its last connect found).
@@ -366,13 +363,7 @@ impl HttpTransport {
     pub async fn messages(&self) -> Result<Option<HttpMessages>, UpstreamError> {
         let s = self.session_now()?;
         if s.modern {
-            let uris: Vec<String> = self
-                .watched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .cloned()
-                .collect();
+            let uris = self.watched.uris();
             let stream = modern::listen(&self.client, &self.endpoint, &s, &uris).await?;
             return Ok(stream.map(|r| HttpMessages {
                 body: r.into_body(),
@@ -405,20 +396,9 @@ impl HttpTransport {
     }
 
     /// Follows (`on`) or stops following a 2026-07-28 backend's resource `uri` on its
-    /// listen stream (reopened with the new set); at most [`MAX_WATCHED`] at once.
+    /// listen stream (reopened with the new set); at most [`modern::MAX_WATCHED`] at once.
     pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
-        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        let changed = if on {
-            if watched.len() >= MAX_WATCHED && !watched.contains(uri) {
-                return Err(format!(
-                    "the gateway follows at most {MAX_WATCHED} of this server's resources"
-                ));
-            }
-            watched.insert(uri.to_string())
-        } else {
-            watched.remove(uri)
-        };
-        if changed {
+        if self.watched.set(uri, on)? {
             self.rewatch.notify_one();
         }
         Ok(())

@@ -1760,6 +1760,14 @@ async fn session_log_levels_are_forwarded_and_applied_per_session() {
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
     let s = beta.control("GET", "/control/stats").await;
     assert_eq!(s["log_levels"], json!(["warning", "debug"]), "{s}");
+    // The calls above opened a session of these clients' capability set (they declared
+    // none): a new floor reaches it as well as the main one.
+    assert_eq!(set_level(&chatty, "info").await["result"], json!({}));
+    eventually(WAIT, "both of beta's sessions asked for info", || async {
+        let s = beta.control("GET", "/control/stats").await;
+        (s["log_levels"] == json!(["warning", "debug", "info", "info"])).then_some(())
+    })
+    .await;
     // alpha declares no logging: it is never asked.
     let a = alpha.control("GET", "/control/stats").await;
     assert_eq!(a["log_levels"], json!([]), "{a}");

@@ -646,6 +646,51 @@ async fn serves_both_eras(gw: &TestGateway) {
     for member in ["resultType", "ttlMs", "cacheScope"] {
         assert!(m["result"].get(member).is_none(), "{member}: {m}");
     }
+    // What the backend sends during a call reaches the session client as it comes, before
+    // the result: progress with the client's own token, and log messages at the level
+    // the session set (told to the backend in each request's envelope).
+    let r = session
+        .post(&json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+                      "params": {"name": "test_tool_with_progress", "arguments": {},
+                                 "_meta": {"progressToken": "p-6"}}}))
+        .await;
+    let all = support::mcp::messages(&r);
+    let progress: Vec<&Value> = all
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 3, "{all:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|m| m["params"]["progressToken"] == "p-6")
+    );
+    assert_eq!(
+        all.last().unwrap()["id"],
+        6,
+        "the result comes last: {all:?}"
+    );
+    // (Over a pipe the backend sees a token of the gateway's, restored on the way out.)
+    assert!(
+        all.last().unwrap()["result"]["content"].is_array(),
+        "{all:?}"
+    );
+    let set = session
+        .call(json!(7), "logging/setLevel", json!({"level": "warning"}))
+        .await;
+    assert_eq!(set["result"], json!({}), "{set}");
+    let r = session
+        .post(&json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                      "params": {"name": "test_logging_tool", "arguments": {}}}))
+        .await;
+    let all = support::mcp::messages(&r);
+    let logged: Vec<&Value> = all
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| &m["params"]["level"])
+        .collect();
+    assert_eq!(logged, [&json!("warning"), &json!("error")], "{all:?}");
+    assert_eq!(all.last().unwrap()["id"], 8, "{all:?}");
     // Its `resources/subscribe` (which the revision has not) is followed on the
     // backend's listen stream: the update reaches the session's own stream.
     let mut stream = session_stream(gw, "/mcp/m", &session).await;

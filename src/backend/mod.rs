@@ -324,6 +324,16 @@ impl Backend {
         self.transport.watch(uri, on)
     }
 
+    /// The client capability sets its sessions declare: its main one's
+    /// ([`ClientCaps::ALL`]) and those of the other sessions open now ([`variants`]).
+    ///
+    /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
+    pub fn session_sets(&self) -> Vec<u8> {
+        let mut sets = vec![crate::auth::session::ClientCaps::ALL];
+        sets.extend(self.variants.sets());
+        sets
+    }
+
     /// Whether it may serve clients through sessions per capability set ([`variants`]).
     pub fn varies(&self) -> bool {
         self.transport.varies()

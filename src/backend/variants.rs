@@ -94,6 +94,11 @@ impl Variants {
         self.open.load().len()
     }
 
+    /// The capability sets of the sessions open now.
+    pub fn sets(&self) -> Vec<u8> {
+        self.open.load().iter().map(|v| v.caps).collect()
+    }
+
     /// The open session for `caps`, marked as used.
     pub fn get(&self, caps: u8) -> Option<Arc<Variant>> {
         let v = self.open.load().iter().find(|v| v.caps == caps).cloned()?;

@@ -278,22 +278,25 @@ fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcError> {
     let expires = ctx.session_expires;
     tokio::spawn(async move {
         for b in backends {
-            let owner = crate::backend::isolated::Owner {
-                key: &owner,
-                expires,
-                api_key: None,
-                caps: crate::auth::session::ClientCaps::ALL,
-            };
-            let sent = crate::mcp::shared::upstream_request(
-                &b,
-                owner,
-                "logging/setLevel",
-                params.as_bytes(),
-                std::time::Duration::from_secs(5),
-            )
-            .await;
-            if let Err(e) = sent {
-                tracing::debug!(backend = %b.name, error = %e, "logging/setLevel not taken");
+            // Each of its sessions: the main one and those of client capability sets.
+            for caps in b.session_sets() {
+                let owner = crate::backend::isolated::Owner {
+                    key: &owner,
+                    expires,
+                    api_key: None,
+                    caps,
+                };
+                let sent = crate::mcp::shared::upstream_request(
+                    &b,
+                    owner,
+                    "logging/setLevel",
+                    params.as_bytes(),
+                    std::time::Duration::from_secs(5),
+                )
+                .await;
+                if let Err(e) = sent {
+                    tracing::debug!(backend = %b.name, error = %e, "logging/setLevel not taken");
+                }
             }
         }
     });

@@ -27,7 +27,7 @@ use crate::backend::mux::sse_event;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::proxy::calls::ServerRequests;
-use crate::proxy::forward::{Caller, MAX_COLLECTED, forward};
+use crate::proxy::forward::{Caller, MAX_COLLECTED};
 
 /// Rounds of questions one call may take (the SDKs stop at 10 as well).
 pub const MAX_ROUNDS: usize = 10;
@@ -46,10 +46,14 @@ struct Bridge {
     ttl: Duration,
     expires: Option<u64>,
     api_key: Option<crate::store::keys::KeyId>,
+    /// The levels sessions set, for the backend's log messages.
+    levels: Arc<crate::jsonrpc::log_level::Levels>,
 }
 
-/// Serves the call: the first round as any call (collected), then, if the backend needs
-/// input, an SSE stream carrying the questions and, at last, the answer.
+/// Serves the call: the first round as any call, then, if the backend needs input, the
+/// questions on the call's SSE stream and, at last, the answer. What the backend sends
+/// before its answer in any round (progress, log messages at the session's level)
+/// reaches the client as it comes.
 pub(super) async fn rounds(
     caller: &Caller<'_>,
     body: &Bytes,
@@ -57,28 +61,14 @@ pub(super) async fn rounds(
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Response<Body> {
-    let first = forward(caller, body, f, backend, rename.clone(), true).await;
-    let (parts, answer) = first.into_parts();
-    let answer = match answer.collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let mut message: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
-    if message["result"]["resultType"] != "input_required" {
-        let mut parts = parts;
-        let answer = match as_session_result(&mut message["result"]) {
-            true => {
-                parts.headers.remove(header::CONTENT_LENGTH);
-                text(&message)
-            }
-            false => answer,
-        };
-        return Response::from_parts(parts, Body::Full(Some(answer)));
-    }
+    let first = super::forward::forward_unbridged(caller, body, f, backend, rename.clone()).await;
     let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
     let spliced = frame::splice(body, &mut spans);
     let request = serde_json::from_slice(&super::forward::with_envelope(caller, spliced))
         .unwrap_or(Value::Null);
+    let client_id =
+        f.id.and_then(|s| serde_json::from_slice(s.of(body)).ok())
+            .unwrap_or(Value::Null);
     let bridge = Bridge {
         backend: backend.clone(),
         conversation: caller.conversation.clone(),
@@ -86,16 +76,79 @@ pub(super) async fn rounds(
         asks: caller.server_requests.clone(),
         request,
         method: f.method(body).unwrap_or_default().to_string(),
-        client_id: message["id"].clone(),
+        client_id,
         ttl: caller.parked.ttl(),
         expires: caller.expires,
         api_key: caller.key,
+        levels: caller.log_levels.clone(),
     };
+    let sse = first
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let (mut parts, answer) = first.into_parts();
+    if !sse {
+        let answer = match answer.collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        let mut message: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+        if message["result"]["resultType"] != "input_required" {
+            let answer = match as_session_result(&mut message["result"]) {
+                true => {
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    text(&message)
+                }
+                false => answer,
+            };
+            return Response::from_parts(parts, Body::Full(Some(answer)));
+        }
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let last = bridge.run(message["result"].clone(), &tx).await;
+            let _ = tx.send(sse_event(&last)).await;
+        });
+        return stream(rx);
+    }
+    // An SSE answer: its events go on as they come, its response is looked at.
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
-        let last = bridge.run(message["result"].clone(), &tx).await;
+        let mut answer = answer;
+        let mut events = Events::default();
+        let mut response = None;
+        let read = async {
+            while let Some(piece) = answer.frame().await {
+                let Ok(data) = piece.map(|p| p.into_data().unwrap_or_default()) else {
+                    return Err("the backend's answer broke off".to_string());
+                };
+                for event in events.push(&data)? {
+                    if let Some(r) = bridge.pass(event, &tx).await? {
+                        response = Some(r);
+                    }
+                }
+            }
+            Ok(())
+        };
+        let last = match read.await {
+            Err(why) => bridge.failed(&why),
+            Ok(()) => match response {
+                None => bridge.failed("the backend ended its answer without a response"),
+                Some(m) if m["result"]["resultType"] == "input_required" => {
+                    bridge.run(m["result"].clone(), &tx).await
+                }
+                Some(mut m) => {
+                    as_session_result(&mut m["result"]);
+                    text(&m)
+                }
+            },
+        };
         let _ = tx.send(sse_event(&last)).await;
     });
+    stream(rx)
+}
+
+/// The client's answer: an SSE stream of what `rx` carries.
+fn stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     let mut r = Response::new(Body::Channel(rx));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -103,6 +156,27 @@ pub(super) async fn rounds(
     );
     *r.status_mut() = StatusCode::OK;
     r
+}
+
+/// Whole SSE events out of the pieces of a stream.
+#[derive(Default)]
+struct Events {
+    buf: BytesMut,
+}
+
+impl Events {
+    /// The events `piece` completes; an error when one grows past [`MAX_COLLECTED`].
+    fn push(&mut self, piece: &[u8]) -> Result<Vec<Bytes>, String> {
+        self.buf.extend_from_slice(piece);
+        let mut out = Vec::new();
+        while let Some(end) = super::upstream::event_end(&self.buf) {
+            out.push(self.buf.split_to(end).freeze());
+        }
+        if self.buf.len() > MAX_COLLECTED {
+            return Err("the backend's answer is too large".into());
+        }
+        Ok(out)
+    }
 }
 
 /// Takes out of a 2026-07-28 result what only that revision's clients read (its
@@ -147,7 +221,7 @@ impl Bridge {
                     }
                 }
             }
-            match self.send(retry).await {
+            match self.send(retry, tx).await {
                 Ok(m) if m.get("error").is_some() => return self.answer(m),
                 Ok(m) => result = m["result"].clone(),
                 Err(why) => return self.failed(&why),
@@ -221,8 +295,9 @@ impl Bridge {
         Ok(Value::Object(responses))
     }
 
-    /// One retry upstream; the backend's response message.
-    async fn send(&self, mut request: Value) -> Result<Value, String> {
+    /// One retry upstream; the backend's response message. What it sends before goes
+    /// to the client as it comes ([`Bridge::pass`]).
+    async fn send(&self, mut request: Value, tx: &mpsc::Sender<Bytes>) -> Result<Value, String> {
         let number = self.backend.next_upstream_number();
         let id = crate::backend::upstream_id(number);
         request["id"] = serde_json::from_slice(&id).unwrap_or(Value::Null);
@@ -239,25 +314,32 @@ impl Bridge {
                 .request(owner, &id, text(&request), None, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut buf = BytesMut::new();
+            let is_ours = |m: &Value| m["id"] == request["id"] && m.get("method").is_none();
+            if !answer.sse {
+                let mut buf = BytesMut::new();
+                while let Some(piece) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await
+                {
+                    buf.extend_from_slice(&piece?);
+                    if buf.len() > MAX_COLLECTED {
+                        return Err("the backend's answer is too large".to_string());
+                    }
+                }
+                return serde_json::from_slice::<Value>(&buf)
+                    .ok()
+                    .filter(is_ours)
+                    .ok_or_else(|| "the backend did not answer the retry".to_string());
+            }
+            let mut events = Events::default();
             while let Some(piece) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await {
-                buf.extend_from_slice(&piece?);
-                if buf.len() > MAX_COLLECTED {
-                    return Err("the backend's answer is too large".to_string());
+                for event in events.push(&piece?)? {
+                    if let Some(m) = self.pass(event, tx).await?
+                        && is_ours(&m)
+                    {
+                        return Ok(m);
+                    }
                 }
             }
-            let messages: Vec<Value> = if answer.sse {
-                crate::backend::http::sse_data(&buf)
-                    .iter()
-                    .filter_map(|d| serde_json::from_slice(d).ok())
-                    .collect()
-            } else {
-                serde_json::from_slice(&buf).into_iter().collect()
-            };
-            messages
-                .into_iter()
-                .find(|m| m["id"] == request["id"] && m.get("method").is_none())
-                .ok_or_else(|| "the backend did not answer the retry".to_string())
+            Err("the backend did not answer the retry".to_string())
         })
         .await
         .unwrap_or_else(|_| Err("the backend did not answer the retry in time".into()));
@@ -267,6 +349,32 @@ impl Bridge {
         };
         self.backend.call_ended(admitted.ticket, end);
         sent
+    }
+
+    /// One event of the backend's answer: its response (any message with an id and no
+    /// method) returned, held back; anything else passed on to the client, but a log
+    /// message below the level its session set. An error when the client went away.
+    async fn pass(&self, event: Bytes, tx: &mpsc::Sender<Bytes>) -> Result<Option<Value>, String> {
+        let data = crate::backend::http::sse_data(&event);
+        for d in &data {
+            let Ok(f) = frame::parse(d) else { continue };
+            if f.is_response() {
+                return Ok(serde_json::from_slice(d).ok());
+            }
+            if f.method(d) == Some("notifications/message")
+                && let Some(floor) = self.levels.get(&self.conversation)
+                && !crate::jsonrpc::log_level::passes(d, Some(floor))
+            {
+                return Ok(None);
+            }
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        tx.send(event)
+            .await
+            .map_err(|_| "the client went away".to_string())?;
+        Ok(None)
     }
 
     /// The message that ends the call, `body` with the client's id.

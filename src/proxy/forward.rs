@@ -106,7 +106,20 @@ pub fn forward<'a>(
     rename: Option<(Span, Bytes)>,
     collect: bool,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    Box::pin(forward_call(caller, body, f, backend, rename, collect))
+    Box::pin(forward_call(
+        caller, body, f, backend, rename, collect, false,
+    ))
+}
+
+/// [`forward`] streaming, for the bridge's first round: never bridged again.
+pub(super) fn forward_unbridged<'a>(
+    caller: &'a Caller<'a>,
+    body: &'a Bytes,
+    f: &'a Frame,
+    backend: &'a Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
+    Box::pin(forward_call(caller, body, f, backend, rename, false, true))
 }
 
 async fn forward_call(
@@ -116,8 +129,10 @@ async fn forward_call(
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
     collect: bool,
+    bridged: bool,
 ) -> Response<Body> {
     if !collect
+        && !bridged
         && !caller.stateless
         && backend.is_modern()
         && MRTR_METHODS.contains(&f.method(body).unwrap_or_default())

@@ -17,6 +17,9 @@
 #   STATELESS=1 loadtest/run.sh           # also through the gateway as 2026-07-28 clients
 #                                         # (no session; _meta and the standard headers on
 #                                         # every request): the stateless path's cost
+#   STATELESS=1 PROFILE=/tmp/s.perf PROFILE_STATELESS=/tmp/t.perf loadtest/run.sh
+#                                         # perf profiles of the session path and the
+#                                         # stateless one, to compare
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
@@ -230,8 +233,17 @@ fi
 stateless_run() {
     [ -n "${STATELESS:-}" ] || return 0
     say "round $round/$ROUNDS: through the gateway as 2026-07-28 clients (stateless)"
+    local spid=""
+    if [ -n "${PROFILE_STATELESS:-}" ] && [ "$round" = 1 ]; then
+        command -v perf >/dev/null || die "PROFILE_STATELESS needs perf"
+        perf record -q ${PERF_ARGS:--e cpu-clock -F 1999 -g} -p "$GW_PID" -o "$PROFILE_STATELESS" -- sleep "${DURATION%s}" 2>/dev/null &
+        spid=$!
+    fi
     results+=("$(MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" measure stateless "$GW_URL" \
         "$ADMIN" "mock__$TOOL" mockmcp="$MOCK_PID" proxy="$GW_PID")")
+    if [ -n "$spid" ]; then
+        wait "$spid" && say "stateless profile written to $PROFILE_STATELESS"
+    fi
 }
 
 results=()

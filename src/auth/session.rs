@@ -92,6 +92,9 @@ impl ClientCaps {
 
     /// The bits a stateless-era request's `_meta` object (raw JSON) declares.
     pub fn from_meta(meta: &[u8]) -> u8 {
+        if !Self::may_declare(meta) {
+            return 0;
+        }
         #[derive(Deserialize, Default)]
         #[serde(default)]
         struct Meta {
@@ -99,6 +102,17 @@ impl ClientCaps {
             capabilities: Declared,
         }
         serde_json::from_slice::<Meta>(meta).map_or(0, |m| m.capabilities.bits())
+    }
+
+    /// Whether `bytes` may declare a capability the gateway routes: a name of one
+    /// appears in them. Most stateless requests declare none (`{}`), and are not parsed.
+    fn may_declare(bytes: &[u8]) -> bool {
+        static NAMES: [crate::jsonrpc::needle::Needle; 3] = [
+            crate::needle!(b"sampling"),
+            crate::needle!(b"elicitation"),
+            crate::needle!(b"roots"),
+        ];
+        NAMES.iter().any(|n| n.in_(bytes))
     }
 
     /// The bits of a request's `params._meta`, found by its frame (`0` without one).
@@ -111,6 +125,9 @@ impl ClientCaps {
     /// The bits a stateless-era request declares in its `_meta`
     /// (`io.modelcontextprotocol/clientCapabilities`), from the whole request.
     pub fn from_request(request: &[u8]) -> u8 {
+        if !Self::may_declare(request) {
+            return 0;
+        }
         #[derive(Deserialize, Default)]
         #[serde(default)]
         struct Meta {

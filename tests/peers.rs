@@ -691,6 +691,38 @@ async fn serves_both_eras(gw: &TestGateway) {
         .collect();
     assert_eq!(logged, [&json!("warning"), &json!("error")], "{all:?}");
     assert_eq!(all.last().unwrap()["id"], 8, "{all:?}");
+    // A session client that goes away while asked: the question is forgotten (nothing
+    // waits for an answer that cannot come), and the gateway serves the next call.
+    let elicitor = {
+        let mut c = Client::new(gw.addr, "/mcp/m", Some(&gw.client_key));
+        c.initialize_with(json!({"elicitation": {}})).await;
+        c
+    };
+    let mut asked = post_stream(
+        gw,
+        "/mcp/m",
+        &elicitor,
+        &json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {"name": "test_elicitation", "arguments": {}}}),
+    )
+    .await;
+    let question = next_data(&mut asked).await.expect("the backend's question");
+    assert_eq!(question["method"], "elicitation/create", "{question}");
+    assert_eq!(gw.state.server_requests.len(), 1);
+    drop(asked);
+    eventually(
+        Duration::from_secs(10),
+        "the question forgotten",
+        || async { gw.state.server_requests.is_empty().then_some(()) },
+    )
+    .await;
+    let r = session
+        .result(
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert!(!text_of(&r).is_empty(), "{r}");
     // Its `resources/subscribe` (which the revision has not) is followed on the
     // backend's listen stream: the update reaches the session's own stream.
     let mut stream = session_stream(gw, "/mcp/m", &session).await;
@@ -736,6 +768,31 @@ async fn session_stream(
          Accept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
         c.key.as_ref().unwrap(),
         c.session.as_ref().unwrap()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(s).lines();
+    let status = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    lines
+}
+
+/// A POST of `msg` in `c`'s session on `path`, its answer's SSE stream open, head read.
+async fn post_stream(
+    gw: &TestGateway,
+    path: &str,
+    c: &Client,
+    msg: &Value,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let body = msg.to_string();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n\
+         Mcp-Session-Id: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        c.key.as_ref().unwrap(),
+        c.session.as_ref().unwrap(),
+        body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
     let mut lines = BufReader::new(s).lines();

@@ -232,8 +232,24 @@ impl Bridge {
         ))
     }
 
-    /// Puts one round's questions to the client and waits for every answer.
+    /// Puts one round's questions to the client and waits for every answer. Questions
+    /// left unanswered when the round fails (the client went away, refused or took too
+    /// long) are forgotten.
     async fn ask(&self, requests: &Value, tx: &mpsc::Sender<Bytes>) -> Result<Value, String> {
+        let mut asked = Vec::new();
+        let answered = self.ask_round(requests, tx, &mut asked).await;
+        if answered.is_err() {
+            self.asks.forget(&asked);
+        }
+        answered
+    }
+
+    async fn ask_round(
+        &self,
+        requests: &Value,
+        tx: &mpsc::Sender<Bytes>,
+        asked: &mut Vec<Bytes>,
+    ) -> Result<Value, String> {
         let Some(requests) = requests.as_object().filter(|r| !r.is_empty()) else {
             return Err("the backend asked for input without saying what".into());
         };
@@ -260,6 +276,7 @@ impl Bridge {
             let (id, answer) = self
                 .asks
                 .ask(self.conversation.clone(), self.backend.clone());
+            asked.push(id.clone());
             let mut out = BytesMut::from(&b"{\"jsonrpc\":\"2.0\",\"id\":"[..]);
             out.extend_from_slice(&id);
             out.extend_from_slice(b",\"method\":");

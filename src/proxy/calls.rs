@@ -100,6 +100,23 @@ impl ServerRequests {
         (id, rx)
     }
 
+    /// Questions waiting for their answers.
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets questions the gateway asked that will not be answered (the call ended).
+    pub(crate) fn forget(&self, ids: &[Bytes]) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            map.remove(id);
+        }
+    }
+
     /// Keeps `asked` under a fresh unguessable id (the oldest gives way when full).
     fn insert(&self, asked: Asked) -> Bytes {
         let id = Bytes::from(format!("\"m{}\"", crate::crypto::random_alphanumeric(22)));

@@ -230,15 +230,7 @@ async fn the_python_sdk_2_listens_for_changes() {
     let done = next_line(&mut lines).await.expect("the end");
     assert_eq!(done["done"], json!(["resource", "tools"]), "{done}");
     assert_eq!(done["protocol"], "2026-07-28");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::exits_cleanly(child).await;
 }
 
 /// FastMCP (the Python SDK 1.x) as a backend: called by session clients, and by the SDK

@@ -885,15 +885,7 @@ async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
     assert_eq!(updated["updated"], "mock://static/hello", "{updated}");
     let done = next(&mut lines).await.expect("the end");
     assert_eq!(done["done"], json!(["resource", "tools"]), "{done}");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::exits_cleanly(child).await;
 }
 
 /// A helper process, killed when the test ends.

@@ -128,24 +128,7 @@ impl ClientCaps {
         if !Self::may_declare(request) {
             return 0;
         }
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct Meta {
-            #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
-            capabilities: Declared,
-        }
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct Params {
-            #[serde(rename = "_meta")]
-            meta: Meta,
-        }
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct Request {
-            params: Params,
-        }
-        serde_json::from_slice::<Request>(request).map_or(0, |r| r.params.meta.capabilities.bits())
+        crate::jsonrpc::frame::parse(request).map_or(0, |f| Self::of_frame(request, &f))
     }
 }
 

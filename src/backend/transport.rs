@@ -282,10 +282,10 @@ impl Transport {
     /// [`Mux`]: crate::backend::mux::Mux
     pub async fn join(&self, msg: &[u8]) -> bool {
         match self {
-            Transport::Http(t) => {
-                crate::jsonrpc::frame::parse(msg).is_ok_and(|f| mux::may_join(&f, msg))
-                    && t.join(msg).await
-            }
+            Transport::Http(t) => match crate::jsonrpc::frame::parse(msg) {
+                Ok(f) if mux::may_join(&f, msg) => t.join(msg, f.is_request()).await,
+                _ => false,
+            },
             _ => false,
         }
     }

@@ -260,6 +260,19 @@ where
     }
 }
 
+/// Waits for a helper process to end; it must succeed (its stderr says why not).
+pub async fn exits_cleanly(child: std::process::Child) {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("the wait")
+        .expect("the process");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Starts `tests/peers/sdk2_listen.py` (the SDK 2.x's `client.listen()`) against `url`
 /// for the resource `uri`, a tool-list change counting once the list holds `expect`; the
 /// child and the JSON lines it prints, as they come.

@@ -53,12 +53,14 @@ impl Joins {
     }
 
     /// Hands `msg` (a request or a log message of the backend's own) to the one client's
-    /// call in flight; `false` when there is none (after waiting a moment for one), or
-    /// several clients' calls.
-    pub async fn offer(&self, msg: &[u8]) -> bool {
+    /// call in flight; `false` when there is none, or several clients' calls. A request
+    /// (`wait`) waits a moment for a call when none is in flight; a log message does
+    /// not (a chatty backend would hold up its own stream).
+    pub async fn offer(&self, msg: &[u8], wait: bool) -> bool {
         let opened = self.opened.notified();
         match self.try_offer(msg) {
             Some(taken) => taken,
+            None if !wait => false,
             None => {
                 let _ = tokio::time::timeout(WAIT_FOR_CALL, opened).await;
                 self.try_offer(msg).unwrap_or(false)

@@ -179,8 +179,8 @@ impl HttpTransport {
 
     /// Hands a request or log message of the session's own stream to the one client's
     /// call in flight ([`Joins::offer`]); `false` when it is not for one.
-    pub async fn join(&self, msg: &[u8]) -> bool {
-        self.joins.offer(msg).await
+    pub async fn join(&self, msg: &[u8], wait: bool) -> bool {
+        self.joins.offer(msg, wait).await
     }
 
     /// Whether the backend speaks 2026-07-28 (as its last connect found).

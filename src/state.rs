@@ -78,6 +78,9 @@ pub struct State {
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.
     pub list_changes: broadcast::Sender<ListChanged>,
+    /// Messages for one session's stream (a task's status, a URL elicitation's end),
+    /// from this replica's backends or passed on by another replica.
+    pub session_messages: broadcast::Sender<crate::backend::Notice>,
     /// Asks the routing builder for a rebuild.
     rebuild: mpsc::UnboundedSender<()>,
     /// Serialises routing builds.
@@ -139,6 +142,7 @@ impl State {
             server_requests: Arc::default(),
             subscriptions: Arc::default(),
             list_changes: broadcast::channel(64).0,
+            session_messages: broadcast::channel(1024).0,
             rebuild,
             rebuild_lock: std::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),

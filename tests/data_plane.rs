@@ -905,13 +905,14 @@ async fn progress_keeps_a_slow_call_alive_past_the_timeout() {
 async fn list_changes_reach_the_clients_notification_stream() {
     let (gw, _alpha, _beta) = two_backends().await;
     let c = session(&gw, "/mcp", &gw.client_key).await;
-    let mut lines = notification_stream(&gw, &c).await;
+    let mut lines = support::mcp::notification_stream(gw.addr, &c).await;
     c.result(
         "tools/call",
         json!({"name": "beta__toggle", "arguments": {}}),
     )
     .await;
-    let saw = next_notification(&mut lines).await["method"] == "notifications/tools/list_changed";
+    let saw = support::mcp::next_notification(&mut lines).await["method"]
+        == "notifications/tools/list_changed";
     assert!(saw, "tools/list_changed on the GET stream");
     let names = c.tool_names().await;
     assert!(names.contains(&"beta__extra".to_string()), "{names:?}");
@@ -1040,59 +1041,13 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
     assert_eq!(stats["sessions"], 3, "{stats}");
 }
 
-/// Opens the session's GET notification stream; returns its lines.
-async fn notification_stream(
-    gw: &TestGateway,
-    c: &Client,
-) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(
-        format!(
-            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
-            c.key.as_ref().unwrap(),
-            c.session.as_ref().unwrap()
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut lines = BufReader::new(s).lines();
-    // Subscribed before the head is sent: from here on, nothing is missed.
-    assert!(
-        lines
-            .next_line()
-            .await
-            .unwrap()
-            .unwrap()
-            .starts_with("HTTP/1.1 200")
-    );
-    lines
-}
-
-/// The next JSON-RPC message on a notification stream.
-async fn next_notification(
-    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>>,
-) -> Value {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let l = lines.next_line().await.unwrap().expect("stream open");
-            if let Some(data) = l.strip_prefix("data: ") {
-                return serde_json::from_str::<Value>(data).unwrap();
-            }
-        }
-    })
-    .await
-    .expect("a notification in time")
-}
-
 #[tokio::test]
 async fn resource_updates_reach_subscribed_clients_only() {
     let (gw, _alpha, _beta) = two_backends().await;
     let subscriber = session(&gw, "/mcp", &gw.client_key).await;
     let bystander = session(&gw, "/mcp", &gw.client_key).await;
-    let mut sub_stream = notification_stream(&gw, &subscriber).await;
-    let mut by_stream = notification_stream(&gw, &bystander).await;
+    let mut sub_stream = support::mcp::notification_stream(gw.addr, &subscriber).await;
+    let mut by_stream = support::mcp::notification_stream(gw.addr, &bystander).await;
     subscriber
         .result("resources/subscribe", json!({"uri": "mock://static/hello"}))
         .await;
@@ -1102,7 +1057,7 @@ async fn resource_updates_reach_subscribed_clients_only() {
             json!({"name": "beta__touch", "arguments": {"uri": "mock://static/hello"}}),
         )
         .await;
-    let n = next_notification(&mut sub_stream).await;
+    let n = support::mcp::next_notification(&mut sub_stream).await;
     assert_eq!(n["method"], "notifications/resources/updated");
     assert_eq!(n["params"]["uri"], "mock://static/hello");
     // The bystander did not subscribe: the next thing it hears is a list change.
@@ -1112,7 +1067,7 @@ async fn resource_updates_reach_subscribed_clients_only() {
             json!({"name": "beta__toggle", "arguments": {}}),
         )
         .await;
-    let n = next_notification(&mut by_stream).await;
+    let n = support::mcp::next_notification(&mut by_stream).await;
     assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
     // After unsubscribing, updates stop: again the next message is a list change.
     subscriber
@@ -1121,7 +1076,7 @@ async fn resource_updates_reach_subscribed_clients_only() {
             json!({"uri": "mock://static/hello"}),
         )
         .await;
-    let _ = next_notification(&mut sub_stream).await; // the toggle above
+    let _ = support::mcp::next_notification(&mut sub_stream).await; // the toggle above
     bystander
         .result(
             "tools/call",
@@ -1134,7 +1089,7 @@ async fn resource_updates_reach_subscribed_clients_only() {
             json!({"name": "beta__toggle", "arguments": {}}),
         )
         .await;
-    let n = next_notification(&mut sub_stream).await;
+    let n = support::mcp::next_notification(&mut sub_stream).await;
     assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
 }
 

@@ -137,6 +137,15 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 }
             }
             Some("oauth_blocks") => blocks_changed = true,
+            Some("session_messages") => {
+                if let (Some(origin), Some(conversation), Some(message)) = (
+                    v["origin"].as_str(),
+                    v["conversation"].as_str(),
+                    v["message"].as_str(),
+                ) {
+                    crate::mcp::shared::passed_on(state, origin, conversation, message);
+                }
+            }
             Some("resource_subscriptions") => {
                 let text = |k: &str| v[k].as_str().map(str::to_string);
                 if let (Some(conversation), Some(uri)) = (text("conversation"), text("uri")) {

@@ -63,6 +63,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     ));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
+    tokio::spawn(crate::mcp::shared::deliver_notices(Arc::downgrade(&state)));
     tokio::spawn(flush_usage(Arc::downgrade(&state)));
     if state.config.audit {
         tokio::spawn(crate::observe::audit::Audit::run(

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod ratelimit;
 pub mod request_state;
 pub mod session;
+pub mod task_id;
 pub mod token;
 pub mod usage;
 

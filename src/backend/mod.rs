@@ -30,6 +30,7 @@ pub mod groups;
 pub mod http;
 pub mod isolated;
 pub mod mux;
+pub mod notices;
 pub mod sse;
 pub mod stdio;
 pub mod transport;
@@ -40,6 +41,7 @@ mod supervisor;
 pub mod variants;
 
 pub use ids::upstream_id;
+pub use notices::{Correlations, NOTICES, Notice};
 pub use set::Backends;
 
 use crate::observe::trace::Propagation;
@@ -186,6 +188,10 @@ pub struct Backend {
     statuses: tokio::sync::broadcast::Sender<StatusChange>,
     /// Where resource updates from this backend's own messages go.
     updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
+    /// Where its messages for one client that name no call go.
+    notices: tokio::sync::broadcast::Sender<Notice>,
+    /// Whose its tasks and URL elicitations are.
+    pub correlations: Arc<Correlations>,
     /// Failures in a row open the circuit: calls then fail at once.
     breaker: Breaker,
     /// Calls in flight at once (`max_concurrency`) for transports that do not bound
@@ -656,6 +662,11 @@ impl Backend {
                         uri: uri.to_string(),
                         message: Bytes::from(data),
                     });
+                }
+            }
+            Some(m) if NOTICES.contains(&m) => {
+                if let Some(n) = self.correlations.notice(self.id, &data) {
+                    let _ = self.notices.send(n);
                 }
             }
             _ if self.transport.join(&data).await => {}

@@ -46,6 +46,8 @@ pub struct Backends {
     groups: Arc<groups::Groups>,
     /// Resource updates from every backend.
     pub updates: tokio::sync::broadcast::Sender<ResourceUpdated>,
+    /// Every backend's messages for one client that name no call.
+    pub notices: tokio::sync::broadcast::Sender<super::Notice>,
     /// Status changes of every backend.
     pub statuses: tokio::sync::broadcast::Sender<StatusChange>,
     /// Circuit changes of every backend.
@@ -77,6 +79,7 @@ impl Backends {
             client: upstream::client(tls),
             groups,
             updates: tokio::sync::broadcast::channel(256).0,
+            notices: tokio::sync::broadcast::channel(1024).0,
             statuses: tokio::sync::broadcast::channel(256).0,
             circuits: tokio::sync::broadcast::channel(256).0,
             running: std::sync::Mutex::default(),
@@ -126,6 +129,7 @@ impl Backends {
                 continue;
             }
             let timeout = Duration::from_millis(u64::from(server.timeout_ms));
+            let correlations = Arc::new(super::Correlations::default());
             let transport = match self.transport_for(server, timeout) {
                 Ok(t) => t,
                 Err(e) => {
@@ -136,32 +140,36 @@ impl Backends {
                     continue;
                 }
             };
-            let backend = Arc::new(Backend {
-                id,
-                name: server.name.clone(),
-                label: Arc::from(server.name.as_str()),
-                server: server.clone(),
-                timeout,
-                transport,
-                next_id: AtomicU64::new(1),
-                status: AtomicU8::new(Status::Starting as u8),
-                lists: std::sync::RwLock::default(),
-                instructions: std::sync::RwLock::default(),
-                wake: Notify::new(),
-                last_error: std::sync::Mutex::new(None),
-                last_connected: AtomicU64::new(0),
-                restarts: std::sync::atomic::AtomicU32::new(0),
-                statuses: self.statuses.clone(),
-                updates: self.updates.clone(),
-                breaker: Breaker::new(
-                    server.breaker_failures,
-                    Duration::from_millis(u64::from(server.breaker_cooldown_ms)),
-                ),
-                bulkhead: matches!(server.protocol, Protocol::Http | Protocol::Sse)
-                    .then(|| Bulkhead::new(server.max_concurrency as usize)),
-                circuits: self.circuits.clone(),
-                variants: variants::Variants::new(self.capability_sessions, timeout),
-            });
+            let backend =
+                Arc::new(Backend {
+                    id,
+                    name: server.name.clone(),
+                    label: Arc::from(server.name.as_str()),
+                    server: server.clone(),
+                    timeout,
+                    transport,
+                    next_id: AtomicU64::new(1),
+                    status: AtomicU8::new(Status::Starting as u8),
+                    lists: std::sync::RwLock::default(),
+                    instructions: std::sync::RwLock::default(),
+                    wake: Notify::new(),
+                    last_error: std::sync::Mutex::new(None),
+                    last_connected: AtomicU64::new(0),
+                    restarts: std::sync::atomic::AtomicU32::new(0),
+                    statuses: self.statuses.clone(),
+                    updates: self.updates.clone(),
+                    notices: self.notices.clone(),
+                    correlations: correlations.clone(),
+                    breaker: Breaker::new(
+                        server.breaker_failures,
+                        Duration::from_millis(u64::from(server.breaker_cooldown_ms)),
+                    ),
+                    bulkhead: matches!(server.protocol, Protocol::Http | Protocol::Sse)
+                        .then(|| Bulkhead::new(server.max_concurrency as usize)),
+                    circuits: self.circuits.clone(),
+                    variants: variants::Variants::new(self.capability_sessions, timeout)
+                        .with_notices(id, self.notices.clone(), correlations.clone()),
+                });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
             running.insert(id, Running { backend, task });
             changed = true;

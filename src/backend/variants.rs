@@ -60,6 +60,12 @@ pub struct Variants {
     /// Held while a session is opened or closed (one at a time per backend).
     opening: tokio::sync::Mutex<()>,
     epoch: Instant,
+    /// The backend, and where its sessions' messages for one client go.
+    notices: Option<(
+        uuid::Uuid,
+        tokio::sync::broadcast::Sender<super::Notice>,
+        Arc<super::Correlations>,
+    )>,
 }
 
 impl Variants {
@@ -75,6 +81,7 @@ impl Variants {
             same: Mutex::new(Vec::new()),
             opening: tokio::sync::Mutex::new(()),
             epoch: Instant::now(),
+            notices: None,
         }
     }
 
@@ -175,9 +182,20 @@ impl Variants {
         tracing::info!(backend = %name, caps, "session opened for a client capability set");
         if let Ok(Some(mut own)) = v.transport.messages().await {
             let weak = Arc::downgrade(&v);
+            let notices = self.notices.clone();
             let task = tokio::spawn(async move {
                 while let Some(m) = own.next().await {
                     let Some(v) = weak.upgrade() else { break };
+                    if let Some((backend, tx, correlations)) = &notices
+                        && crate::jsonrpc::frame::parse(&m).is_ok_and(|f| {
+                            f.method(&m).is_some_and(|x| super::NOTICES.contains(&x))
+                        })
+                    {
+                        if let Some(n) = correlations.notice(*backend, &m) {
+                            let _ = tx.send(n);
+                        }
+                        continue;
+                    }
                     if v.transport.join(&m).await {
                         continue;
                     }
@@ -193,6 +211,18 @@ impl Variants {
         all.push(v.clone());
         self.open.store(Arc::new(all));
         Some(v)
+    }
+
+    /// Messages of the backend `id`'s sessions for one client that name no call go to
+    /// `notices`.
+    pub fn with_notices(
+        mut self,
+        id: uuid::Uuid,
+        notices: tokio::sync::broadcast::Sender<super::Notice>,
+        correlations: Arc<super::Correlations>,
+    ) -> Variants {
+        self.notices = Some((id, notices, correlations));
+        self
     }
 
     /// Closes the least recently used session unused for [`EVICTABLE`] (and twice the

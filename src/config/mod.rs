@@ -85,6 +85,10 @@ pub const LIST_TTL: &str = "METAMCP_LIST_TTL";
 pub const KEY_MAX_PARKED: &str = "METAMCP_KEY_MAX_PARKED";
 /// Calls waiting for clients' input the process holds at once, over all keys.
 pub const MAX_PARKED: &str = "METAMCP_MAX_PARKED";
+/// Tasks (MCP tasks a backend runs for a client) one key may hold at once.
+pub const KEY_MAX_TASKS: &str = "METAMCP_KEY_MAX_TASKS";
+/// Longest a `tasks/result` waits for its task to end.
+pub const TASK_WAIT: &str = "METAMCP_TASK_WAIT";
 /// Sessions (children, for stdio) one backend may hold besides its main one, each
 /// declaring one set of client capabilities that clients declared (`0`: one session
 /// declaring every capability the gateway routes).
@@ -155,6 +159,8 @@ const FILE_KEYS: &[&str] = &[
     LIST_TTL,
     KEY_MAX_PARKED,
     MAX_PARKED,
+    KEY_MAX_TASKS,
+    TASK_WAIT,
     CAPABILITY_SESSIONS,
     REPLICA_URL,
     DB_POOL_SIZE,
@@ -215,6 +221,8 @@ const DEFAULT_MRTR_TTL: Duration = Duration::from_secs(300);
 const DEFAULT_LIST_TTL: Duration = Duration::from_secs(60);
 const DEFAULT_KEY_MAX_PARKED: usize = 64;
 const DEFAULT_MAX_PARKED: usize = 10_000;
+const DEFAULT_KEY_MAX_TASKS: usize = 1_000;
+const DEFAULT_TASK_WAIT: Duration = Duration::from_secs(3600);
 const DEFAULT_CAPABILITY_SESSIONS: usize = 4;
 /// A JWT secret shorter than this is guessable; HS256 wants at least 256 bits.
 const MIN_JWT_SECRET: usize = 32;
@@ -249,6 +257,8 @@ pub struct Config {
     pub stream_bounds: StreamBounds,
     /// Calls waiting for stateless clients' input.
     pub parked: Parking,
+    /// Tasks backends run for clients.
+    pub tasks: Tasking,
     /// `ttlMs` of the gateway's lists for 2026-07-28 clients.
     pub list_ttl: Duration,
     /// Sessions per backend for the capability sets clients declare, besides its main.
@@ -288,6 +298,16 @@ pub struct Parking {
     /// Where other replicas reach this one; `None`: the listen address when it is a
     /// specific one, else retries must come back to this replica.
     pub replica_url: Option<String>,
+}
+
+/// Tasks backends run for clients (MCP tasks).
+#[derive(Clone, Debug)]
+pub struct Tasking {
+    /// Tasks one key may hold at once (the gateway's record of them, in PostgreSQL).
+    pub per_key: usize,
+    /// Longest a `tasks/result` waits for its task to end (not the backend's
+    /// `timeout_ms`, which bounds one call).
+    pub wait: Duration,
 }
 
 /// The per-user data directory: `$XDG_DATA_HOME/metamcp`, else
@@ -336,6 +356,8 @@ impl Config {
         let list_ttl_raw = get(LIST_TTL);
         let key_parked_raw = get(KEY_MAX_PARKED);
         let parked_raw = get(MAX_PARKED);
+        let key_tasks_raw = get(KEY_MAX_TASKS);
+        let task_wait_raw = get(TASK_WAIT);
         let capability_sessions_raw = get(CAPABILITY_SESSIONS);
         let replica_raw = get(REPLICA_URL).filter(|s| !s.trim().is_empty());
         let pool_raw = get(DB_POOL_SIZE);
@@ -488,6 +510,14 @@ impl Config {
                 .unwrap_or(DEFAULT_MAX_PARKED),
             replica_url: replica_raw.and_then(|s| errs.check(REPLICA_URL, replica_url(&s))),
         };
+        let tasks = Tasking {
+            per_key: key_tasks_raw
+                .and_then(|s| errs.check(KEY_MAX_TASKS, whole_number(&s, 1_000_000)))
+                .unwrap_or(DEFAULT_KEY_MAX_TASKS),
+            wait: task_wait_raw
+                .and_then(|s| errs.check(TASK_WAIT, parse_duration(&s)))
+                .unwrap_or(DEFAULT_TASK_WAIT),
+        };
         let capability_sessions = capability_sessions_raw
             .and_then(|s| {
                 let s = s.trim();
@@ -585,6 +615,7 @@ impl Config {
                 key_defaults,
                 stream_bounds,
                 parked,
+                tasks,
                 list_ttl,
                 capability_sessions,
                 db_pool_size,

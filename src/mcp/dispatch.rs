@@ -388,7 +388,15 @@ pub async fn dispatch(
                     return Ok(json_response(StatusCode::OK, envelope(id, "result", b"{}")));
                 }
             }
-            let resp = forward(&ctx.caller(), body, f, backend, rename, collect).await;
+            let resp = if method == "tools/call"
+                && !ctx.stateless
+                && !collect
+                && crate::mcp::tasks::asks_task(body, f)
+            {
+                Box::pin(crate::mcp::tasks::call(ctx, body, f, backend, rename)).await?
+            } else {
+                forward(&ctx.caller(), body, f, backend, rename, collect).await
+            };
             Ok(match held {
                 // The place is held until the answer has been sent.
                 Some(held) => resp.map(|b| {

@@ -189,7 +189,9 @@ pub(crate) async fn tools_for(
 }
 
 /// What the gateway offers: the union of its backends, under its own name.
-pub(crate) fn capabilities(view: &View) -> Value {
+/// `session`: for a session client (`initialize`); a 2026-07-28 client's discovery has
+/// no `tasks` member (the revision moved tasks to an extension).
+pub(crate) fn capabilities(view: &View, session: bool) -> Value {
     let mut caps = json!({
         "tools": {"listChanged": true},
         "prompts": {"listChanged": true},
@@ -198,6 +200,9 @@ pub(crate) fn capabilities(view: &View) -> Value {
     });
     if view.completions {
         caps["completions"] = json!({});
+    }
+    if view.tasks && session {
+        caps["tasks"] = json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
     }
     caps
 }
@@ -250,7 +255,7 @@ pub(crate) fn discover(ctx: &Ctx) -> Value {
     versions.extend_from_slice(SESSION_VERSIONS);
     json!({
         "supportedVersions": versions,
-        "capabilities": capabilities(&ctx.view),
+        "capabilities": capabilities(&ctx.view, false),
         "serverInfo": server_info(),
         "instructions": instructions(ctx),
     })
@@ -290,7 +295,7 @@ pub(crate) fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<
     let session_id = session::seal(&ctx.state.cipher, &claims);
     let result = json!({
         "protocolVersion": version,
-        "capabilities": capabilities(&ctx.view),
+        "capabilities": capabilities(&ctx.view, true),
         "serverInfo": server_info(),
         "instructions": instructions(ctx),
     });

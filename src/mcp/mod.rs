@@ -34,6 +34,7 @@ pub mod lists;
 pub mod rest;
 pub mod shared;
 pub mod stream;
+pub mod tasks;
 
 pub use crate::proxy::rpc::{RpcError, code};
 pub use rest::{execute, server_tools};
@@ -141,6 +142,7 @@ impl Ctx {
             trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),
             parked: &self.state.parked,
             log_levels: &self.state.log_levels,
+            timeout: None,
         }
     }
 
@@ -481,6 +483,11 @@ async fn single_untraced_with(
     }
     let answered = if ctx.stateless && f.request_state.is_some() {
         Box::pin(era::retry::retry(ctx, headers, body, f)).await
+    } else if !ctx.stateless
+        && f.method(body)
+            .is_some_and(|m| tasks::TASK_METHODS.contains(&m))
+    {
+        Box::pin(tasks::serve(ctx, headers, body, f)).await
     } else {
         dispatch::dispatch(ctx, body, f, false).await
     };

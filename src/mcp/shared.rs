@@ -227,3 +227,57 @@ pub(crate) async fn upstream_request(
         Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }
+
+/// Delivers backends' messages for one session ([`crate::backend::Notice`]) to the
+/// session's stream: on this replica when it holds the stream, else passed to every
+/// replica through the database (the one holding it delivers; they are optional
+/// notifications, so nobody holding it means nobody gets it).
+pub async fn deliver_notices(state: std::sync::Weak<State>) {
+    let Some(mut rx) = state.upgrade().map(|s| s.backends.notices.subscribe()) else {
+        return;
+    };
+    loop {
+        let notice = match rx.recv().await {
+            Ok(n) => n,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    lost = n,
+                    "backend notices came faster than they were delivered"
+                );
+                continue;
+            }
+            Err(_) => return,
+        };
+        let Some(state) = state.upgrade() else { return };
+        if state.subscriptions.is_listening(&notice.conversation) {
+            let _ = state.session_messages.send(notice);
+            continue;
+        }
+        let announced = tokio::time::timeout(
+            WRITE_TIMEOUT,
+            crate::store::tasks::announce(
+                &state.db.pool,
+                origin(),
+                &notice.conversation,
+                &notice.message,
+            ),
+        )
+        .await;
+        if !matches!(announced, Ok(Ok(()))) {
+            tracing::debug!("a session message could not be passed to the other replicas");
+        }
+    }
+}
+
+/// A session message another replica passed on: delivered when this one holds the
+/// session's stream.
+pub fn passed_on(state: &State, origin_of: &str, conversation: &str, message: &str) {
+    if origin_of == origin() || !state.subscriptions.is_listening(conversation) {
+        return;
+    }
+    let _ = state.session_messages.send(crate::backend::Notice {
+        backend: uuid::Uuid::nil(),
+        conversation: Arc::from(conversation),
+        message: Bytes::copy_from_slice(message.as_bytes()),
+    });
+}

@@ -96,6 +96,7 @@ pub(crate) fn listen(
         .map_err(|r| crate::mcp::dispatch::refuse_stream(ctx, &r))?;
     let mut changes = ctx.state.list_changes.subscribe();
     let mut updates = ctx.state.backends.updates.subscribe();
+    let mut messages = ctx.state.session_messages.subscribe();
     let mut closing = ctx.state.events.closing();
     let watched = ctx.watched_views();
     let state = ctx.state.clone();
@@ -154,6 +155,18 @@ pub(crate) fn listen(
                         None => continue,
                     },
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                },
+                m = messages.recv() => match m {
+                    // Only a session's own GET stream carries them.
+                    Ok(m) if subscription.is_none() && m.conversation == conversation => {
+                        let mut event = BytesMut::with_capacity(m.message.len() + 24);
+                        event.extend_from_slice(b"event: message\ndata: ");
+                        event.extend_from_slice(&m.message);
+                        event.extend_from_slice(b"\n\n");
+                        event.freeze()
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 },
                 _ = keepalive.tick() => Bytes::from_static(b": keep-alive\n\n"),

@@ -64,6 +64,9 @@ pub struct Caller<'a> {
     pub parked: &'a Arc<super::rounds::Parked>,
     /// The log levels sessions set.
     pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
+    /// How long the call may take, when not the backend's `timeout_ms` (a task's
+    /// `tasks/result`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Caller<'_> {
@@ -222,7 +225,7 @@ async fn forward_call(
         RpcError::method(code::INTERNAL, format!("backend {}: {e}", backend.name))
             .response(&client_id)
     };
-    let timeout = backend.timeout;
+    let timeout = caller.timeout.unwrap_or(backend.timeout);
     // `timeout` bounds the whole call from here; only the backend's progress
     // notifications (and its own requests to the client) extend it.
     let started = tokio::time::Instant::now();

@@ -321,6 +321,16 @@ impl UpstreamBody {
         }
         let (bit, name) = ClientCaps::needed_by_request(&data, f.method(&data)?)?;
         if self.caps() & bit != 0 {
+            if bit == ClientCaps::ELICITATION_URL {
+                // Its end (`notifications/elicitation/complete`) may come on the
+                // backend's own stream: it goes to this client alone.
+                let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
+                if let Some(id) = v["params"]["elicitationId"].as_str() {
+                    self.backend
+                        .correlations
+                        .elicitation(id, self.conversation.clone());
+                }
+            }
             return None;
         }
         Some((f.id?.of(&data).to_vec(), name))

@@ -126,6 +126,8 @@ pub struct View {
     pub auth_required: bool,
     /// Capabilities of the running members.
     pub completions: bool,
+    /// A member runs tools as tasks (MCP 2025-11-25 `tasks.requests.tools.call`).
+    pub tasks: bool,
     pub subscribe: bool,
     /// Whether any tool declares `x-mcp-header` arguments (so a stateless `tools/call`
     /// needs its `Mcp-Param-*` headers checked at all).
@@ -295,6 +297,7 @@ fn union(parts: &[&Arc<View>]) -> View {
         view.disabled.extend(part.disabled.iter().cloned());
         view.errors.extend(part.errors.iter().cloned());
         view.completions |= part.completions;
+        view.tasks |= part.tasks;
         view.subscribe |= part.subscribe;
     }
     view.disabled
@@ -491,6 +494,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
         if running {
             let caps = &lists.capabilities;
             view.completions |= caps.get("completions").is_some();
+            view.tasks |= caps["tasks"]["requests"]["tools"].get("call").is_some();
             view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
         }
         for tool in &lists.tools {

@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_resource_subscriptions",
         sql: include_str!("../../sql/0013_resource_subscriptions.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_tasks",
+        sql: include_str!("../../sql/0014_tasks.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

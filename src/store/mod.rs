@@ -10,3 +10,4 @@ pub mod migrate;
 pub mod oauth;
 pub mod registry;
 pub mod subscriptions;
+pub mod tasks;

@@ -205,3 +205,49 @@ pub async fn post_streaming(
     });
     rx
 }
+
+/// Opens the session's GET notification stream; returns its lines.
+pub async fn notification_stream(
+    addr: std::net::SocketAddr,
+    c: &Client,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!(
+            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+            c.key.as_ref().unwrap(),
+            c.session.as_ref().unwrap()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut lines = BufReader::new(s).lines();
+    // Subscribed before the head is sent: from here on, nothing is missed.
+    assert!(
+        lines
+            .next_line()
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    lines
+}
+
+/// The next JSON-RPC message on a notification stream.
+pub async fn next_notification(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>>,
+) -> Value {
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let l = lines.next_line().await.unwrap().expect("stream open");
+            if let Some(data) = l.strip_prefix("data: ") {
+                return serde_json::from_str::<Value>(data).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a notification in time")
+}

@@ -139,8 +139,14 @@ fn without_retry_members(body: &[u8]) -> Option<Bytes> {
     serde_json::to_vec(&v).ok().map(Bytes::from)
 }
 
-/// Passes a retry to the replica holding its call, and its answer back as it comes.
-async fn relay(ctx: &Ctx, base: &str, headers: &HeaderMap, body: &Bytes) -> Response<Body> {
+/// Passes a request to the replica holding what it names (a retry's call, a task), and
+/// its answer back as it comes.
+pub(crate) async fn relay(
+    ctx: &Ctx,
+    base: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response<Body> {
     static CLIENT: std::sync::OnceLock<
         hyper_util::client::legacy::Client<
             hyper_util::client::legacy::connect::HttpConnector,

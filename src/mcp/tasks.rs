@@ -1,0 +1,469 @@
+//! Tasks (MCP 2025-11-25) through the gateway, for session clients.
+//!
+//! A `tools/call` with `params.task` goes to the tool's backend like any call; the
+//! `CreateTaskResult` it answers comes back with the task's id replaced by a gateway task
+//! id ([`crate::auth::task_id`]): sealed, naming the backend, the session of it that
+//! holds the task and the replica talking to that session, and bound to the caller.
+//! `tasks/get`, `tasks/result` and `tasks/cancel` open that id and go to the owner with
+//! the backend's own id (from any replica: another one passes the request to the
+//! replica named, as it does a multi-round-trip retry); every mention of the backend's
+//! id in the answer (the task's id, the `related-task` `_meta`) becomes the client's.
+//! `tasks/result` waits up to `METAMCP_TASK_WAIT`, not the backend's `timeout_ms`.
+//! `tasks/list` lists the caller's tasks, recorded in PostgreSQL (`tasks`), each read
+//! afresh from its owner. A key holds at most `METAMCP_KEY_MAX_TASKS` tasks.
+//! A task's status notifications reach the session's stream ([`crate::backend::Notice`]).
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::header::HeaderMap;
+use hyper::{Response, StatusCode};
+use serde_json::Value;
+
+use crate::auth::session::ClientCaps;
+use crate::auth::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
+use crate::auth::token::unix_now_ms;
+use crate::backend::Backend;
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, Span, json_string};
+use crate::mcp::Ctx;
+use crate::proxy::forward::forward;
+use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+
+/// The methods of tasks a session client sends.
+pub const TASK_METHODS: [&str; 4] = ["tasks/get", "tasks/result", "tasks/cancel", "tasks/list"];
+/// The longest a task is known for when its backend gives it no time to live (or a
+/// longer one).
+pub const MAX_TASK_LIFE: Duration = Duration::from_secs(24 * 3600);
+/// Tasks per `tasks/list` page.
+pub const LIST_PAGE: usize = 50;
+/// How long `tasks/list` waits for one task's owner before showing it as last seen.
+const LIST_FETCH: Duration = Duration::from_secs(5);
+
+fn invalid(message: impl Into<String>) -> RpcError {
+    RpcError::method(code::INVALID_PARAMS, message)
+}
+
+fn unknown() -> RpcError {
+    invalid("unknown task")
+}
+
+/// The request's `params` as JSON (`{}` when it has none).
+fn params(body: &[u8], f: &Frame) -> Value {
+    f.params
+        .and_then(|p| frame::container_span(body, p.start))
+        .and_then(|p| serde_json::from_slice(p.of(body)).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Whether a `tools/call` asks for a task (`params.task`, an object).
+pub fn asks_task(body: &[u8], f: &Frame) -> bool {
+    memchr::memmem::find(body, b"\"task\"").is_some() && params(body, f)["task"].is_object()
+}
+
+/// The whole body of an answer (up to the collected-answer bound).
+async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    (parts, bytes)
+}
+
+/// A task-augmented `tools/call` of a session client: forwarded, and the task it
+/// created given a gateway id (and recorded) before the answer goes back.
+pub(crate) async fn call(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+) -> Result<Response<Body>, RpcError> {
+    let key = ctx.kid().to_string();
+    let bound = ctx.state.config.tasks.per_key;
+    let live = crate::store::tasks::live(&ctx.state.db.pool, &key)
+        .await
+        .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
+    if live >= bound as u64 {
+        return Err(RpcError::limited(
+            format!(
+                "this key holds {live} tasks, the most it may (METAMCP_KEY_MAX_TASKS): wait for some to end"
+            ),
+            "tasks",
+            1000,
+        ));
+    }
+    let caller = ctx.caller();
+    let resp = forward(&caller, body, f, backend, rename, true).await;
+    let (parts, answer) = whole(resp).await;
+    let passed = |answer: Bytes| Ok(Response::from_parts(parts, Body::full(answer)));
+    let Ok(mut v) = serde_json::from_slice::<Value>(&answer) else {
+        return passed(answer);
+    };
+    let Some(upstream) = v["result"]["task"]["taskId"].as_str().map(str::to_string) else {
+        // An error, or a backend that ran the call at once: as it came.
+        return passed(answer);
+    };
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    if upstream.len() > MAX_UPSTREAM_ID {
+        return Ok(RpcError::method(
+            code::INTERNAL,
+            format!(
+                "backend {}: a task id longer than {MAX_UPSTREAM_ID} bytes",
+                backend.name
+            ),
+        )
+        .response(id));
+    }
+    let life = v["result"]["task"]["ttl"]
+        .as_u64()
+        .map_or(MAX_TASK_LIFE, Duration::from_millis)
+        .min(MAX_TASK_LIFE);
+    let parked = &ctx.state.parked;
+    let claims = TaskClaims {
+        b: backend.id,
+        t: upstream.clone(),
+        c: ctx.client_caps.unwrap_or(ClientCaps::ALL),
+        p: key.clone(),
+        n: ctx.namespace.clone(),
+        r: parked.replica.clone(),
+        u: parked.replica_url().map(str::to_string),
+        e: unix_now_ms() + life.as_millis() as u64 + 60_000,
+    };
+    let gid = task_id::seal(&ctx.state.cipher, &claims);
+    v["result"]["task"]["taskId"] = Value::from(gid.as_str());
+    backend.correlations.task(
+        &upstream,
+        ctx.conversation.clone(),
+        Arc::from(gid.as_str()),
+        life,
+    );
+    let row = crate::store::tasks::Row {
+        id: gid,
+        key_id: key,
+        namespace: ctx.namespace.clone(),
+        expires: claims.e / 1000,
+        task: v["result"]["task"].clone(),
+    };
+    if let Err(e) = crate::store::tasks::insert(&ctx.state.db.pool, &row).await {
+        // The task is the client's still: only tasks/list misses it.
+        tracing::warn!(error = %e, "a task could not be recorded");
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
+    ))
+}
+
+/// `tasks/get`, `tasks/result`, `tasks/cancel` and `tasks/list` of a session client.
+pub(crate) async fn serve(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Response<Body>, RpcError> {
+    let held = crate::mcp::dispatch::admit(ctx)?;
+    let resp = if f.method(body) == Some("tasks/list") {
+        list(ctx, headers, body, f).await?
+    } else {
+        one(ctx, headers, body, f).await?
+    };
+    Ok(match held {
+        Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
+        None => resp,
+    })
+}
+
+/// One task's request, at the replica holding it.
+async fn one(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Response<Body>, RpcError> {
+    let method = f.method(body).unwrap_or_default().to_string();
+    let mut v: Value =
+        serde_json::from_slice(body).map_err(|_| invalid("the request could not be read"))?;
+    let gid = v["params"]["taskId"]
+        .as_str()
+        .ok_or_else(|| invalid(format!("{method} needs params.taskId")))?
+        .to_string();
+    let claims = task_id::open(
+        &ctx.state.cipher,
+        &gid,
+        ctx.kid(),
+        ctx.namespace.as_deref(),
+        unix_now_ms(),
+    )
+    .map_err(|_| unknown())?;
+    let parked = &ctx.state.parked;
+    if claims.r != parked.replica {
+        return match claims.u.as_deref() {
+            Some(url) if !headers.contains_key(crate::mcp::era::retry::RELAYED) => {
+                Ok(crate::mcp::era::retry::relay(ctx, url, headers, body).await)
+            }
+            _ => Err(RpcError::method(
+                code::INTERNAL,
+                "this task is held by another replica, which this one cannot reach (set METAMCP_REPLICA_URL on every replica)",
+            )),
+        };
+    }
+    let backend = ctx
+        .state
+        .backends
+        .get(&claims.b)
+        .filter(|b| ctx.view.members.contains(&b.id))
+        .ok_or_else(unknown)?;
+    v["params"]["taskId"] = Value::from(claims.t.as_str());
+    let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+    let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;
+    let caller = crate::proxy::forward::Caller {
+        caps: Some(claims.c),
+        timeout: (method == "tasks/result").then_some(ctx.state.config.tasks.wait),
+        ..ctx.caller()
+    };
+    let resp = forward(&caller, &upstream, &uf, &backend, None, false).await;
+    let from = json_string(&claims.t);
+    let to = Bytes::from(json_string(&gid));
+    Ok(resp.map(|b| Body::Stream(Box::pin(Replace::new(b, from, to)))))
+}
+
+/// The caller's tasks, a page at a time, each as its owner says it is now (as last
+/// seen when its owner cannot say); tasks their owners no longer know are forgotten.
+async fn list(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Response<Body>, RpcError> {
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    let after = match &params(body, f)["cursor"] {
+        Value::Null => 0,
+        Value::String(c) => c
+            .strip_prefix('t')
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(|| invalid("unknown cursor"))?,
+        _ => return Err(invalid("params.cursor must be a string")),
+    };
+    let pool = &ctx.state.db.pool;
+    let (rows, next) =
+        crate::store::tasks::page(pool, ctx.kid(), ctx.namespace.as_deref(), after, LIST_PAGE)
+            .await
+            .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
+    let fetched = futures_util::future::join_all(
+        rows.iter()
+            .map(|r| tokio::time::timeout(LIST_FETCH, fetch(ctx, headers, &r.id))),
+    )
+    .await;
+    let mut tasks = Vec::with_capacity(rows.len());
+    for (row, got) in rows.into_iter().zip(fetched) {
+        match got {
+            Ok(Fetched::Now(task)) => {
+                if task != row.task {
+                    let _ = crate::store::tasks::update(pool, &row.id, &task).await;
+                }
+                tasks.push(task);
+            }
+            Ok(Fetched::Gone) => {
+                let _ = crate::store::tasks::remove(pool, &row.id).await;
+            }
+            Ok(Fetched::Unknown) | Err(_) => tasks.push(row.task),
+        }
+    }
+    let mut result = serde_json::json!({ "tasks": tasks });
+    if let Some(n) = next {
+        result["nextCursor"] = Value::from(format!("t{n}"));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        envelope(id, "result", result.to_string().as_bytes()),
+    ))
+}
+
+enum Fetched {
+    /// The task as its owner says it is now.
+    Now(Value),
+    /// Its owner does not know it (any more).
+    Gone,
+    /// Its owner could not be asked.
+    Unknown,
+}
+
+/// One of the caller's tasks, read from its owner (here or at its replica).
+async fn fetch(ctx: &Ctx, headers: &HeaderMap, gid: &str) -> Fetched {
+    let request = serde_json::json!({
+        "jsonrpc": "2.0", "id": 0, "method": "tasks/get", "params": {"taskId": gid},
+    });
+    let request = Bytes::from(request.to_string());
+    let Ok(f) = frame::parse(&request) else {
+        return Fetched::Unknown;
+    };
+    let resp = match Box::pin(one(ctx, headers, &request, &f)).await {
+        Ok(r) => r,
+        Err(e) if e.code == code::INVALID_PARAMS => return Fetched::Gone,
+        Err(_) => return Fetched::Unknown,
+    };
+    let (_, answer) = whole(resp).await;
+    let message = if answer.starts_with(b"{") {
+        answer.to_vec()
+    } else {
+        // An SSE answer: its last message is the response.
+        match crate::backend::http::sse_data(&answer).pop() {
+            Some(m) => m,
+            None => return Fetched::Unknown,
+        }
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&message) else {
+        return Fetched::Unknown;
+    };
+    match (&v["result"], v["error"]["code"].as_i64()) {
+        (r, _) if r.is_object() => Fetched::Now(r.clone()),
+        (_, Some(code::INVALID_PARAMS)) => Fetched::Gone,
+        _ => Fetched::Unknown,
+    }
+}
+
+/// An answer with every occurrence of one byte string replaced by another, as it
+/// streams (a piece shorter than the string is held back until the next comes).
+pub struct Replace {
+    inner: Body,
+    from: Vec<u8>,
+    to: Bytes,
+    carry: BytesMut,
+    ended: bool,
+}
+
+impl Replace {
+    pub fn new(inner: Body, from: Vec<u8>, to: Bytes) -> Replace {
+        Replace {
+            inner,
+            from,
+            to,
+            carry: BytesMut::new(),
+            ended: false,
+        }
+    }
+
+    /// What can go out now: everything but a tail that may begin an occurrence (all of
+    /// it at the end).
+    fn ready(&mut self, all: bool) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.carry.len() + self.to.len());
+        let mut i = 0;
+        while let Some(at) = memchr::memmem::find(&self.carry[i..], &self.from) {
+            out.extend_from_slice(&self.carry[i..i + at]);
+            out.extend_from_slice(&self.to);
+            i += at + self.from.len();
+        }
+        // Held back: the longest tail that begins an occurrence (so a message whose
+        // end is here goes out whole, whatever comes after it).
+        let rest = &self.carry[i..];
+        let keep = if all {
+            0
+        } else {
+            (1..self.from.len().min(rest.len() + 1))
+                .rev()
+                .find(|&k| rest.ends_with(&self.from[..k]))
+                .unwrap_or(0)
+        };
+        out.extend_from_slice(&self.carry[i..self.carry.len() - keep]);
+        let _ = self.carry.split_to(self.carry.len() - keep);
+        out.freeze()
+    }
+}
+
+impl hyper::body::Body for Replace {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => {
+                        self.carry.extend_from_slice(&data);
+                        let out = self.ready(false);
+                        if !out.is_empty() {
+                            return Poll::Ready(Some(Ok(hyper::body::Frame::data(out))));
+                        }
+                    }
+                    Err(other) => return Poll::Ready(Some(Ok(other))),
+                },
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => {
+                    self.ended = true;
+                    let out = self.ready(true);
+                    if out.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                    return Poll::Ready(Some(Ok(hyper::body::Frame::data(out))));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn replaced(pieces: &[&[u8]], from: &str, to: &str) -> Vec<u8> {
+        let (tx, rx) = tokio::sync::mpsc::channel(pieces.len() + 1);
+        for p in pieces {
+            tx.send(Bytes::copy_from_slice(p)).await.unwrap();
+        }
+        drop(tx);
+        let r = Replace::new(
+            Body::Channel(rx),
+            json_string(from),
+            Bytes::from(json_string(to)),
+        );
+        r.collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn an_id_is_replaced_wherever_the_pieces_split_it() {
+        let whole = br#"{"result":{"taskId":"up-1","_meta":{"io.modelcontextprotocol/related-task":{"taskId":"up-1"}}},"x":"up-12"}"#;
+        let want = br#"{"result":{"taskId":"mtk1.G","_meta":{"io.modelcontextprotocol/related-task":{"taskId":"mtk1.G"}}},"x":"up-12"}"#;
+        for a in 0..whole.len() {
+            for b in a..whole.len() {
+                let got =
+                    replaced(&[&whole[..a], &whole[a..b], &whole[b..]], "up-1", "mtk1.G").await;
+                assert_eq!(got, want.to_vec(), "split at {a},{b}");
+            }
+        }
+        assert_eq!(replaced(&[b"up-1"], "up-1", "g").await, b"up-1".to_vec());
+    }
+
+    #[tokio::test]
+    async fn a_piece_goes_out_at_once_unless_its_end_may_begin_the_id() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut r = Replace::new(
+            Body::Channel(rx),
+            json_string("up-1"),
+            Bytes::from_static(b"\"g\""),
+        );
+        let next =
+            async |r: &mut Replace| r.frame().await.unwrap().unwrap().into_data().unwrap();
+        tx.send(Bytes::from_static(b"data: {\"id\":1}\n\n"))
+            .await
+            .unwrap();
+        assert_eq!(&next(&mut r).await[..], b"data: {\"id\":1}\n\n");
+        tx.send(Bytes::from_static(b"{\"taskId\":\"up"))
+            .await
+            .unwrap();
+        assert_eq!(&next(&mut r).await[..], b"{\"taskId\":");
+        tx.send(Bytes::from_static(b"-1\"}")).await.unwrap();
+        assert_eq!(&next(&mut r).await[..], b"\"g\"}");
+    }
+}

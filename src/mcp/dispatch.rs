@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
 use crate::auth::limits::{InFlight, Refused};
+use crate::auth::session::ClientCaps;
 use crate::auth::token::unix_now;
 use crate::backend::Backend;
 use crate::http::Body;
@@ -523,6 +524,34 @@ pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
         }
         None => tracing::debug!("a client answered a request nobody is waiting for"),
     }
+}
+
+/// A session client's roots changed: the backends of its view are told, each on the
+/// session of it that serves this client, if that session is open (nothing is started
+/// just to be told; a 2026-07-28 backend asks for roots with each request instead).
+/// A session shared with other clients hears it too, and asks for roots again during
+/// the next call that needs them, which the asking client answers.
+pub async fn roots_changed(ctx: &Ctx) {
+    if ctx.client_caps.is_some_and(|c| c & ClientCaps::ROOTS == 0) {
+        return;
+    }
+    let owner = owner_key(&ctx.conversation);
+    let via = ctx.client_caps.unwrap_or(ClientCaps::ALL);
+    let message =
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+    let backends: Vec<Arc<Backend>> = ctx
+        .view
+        .members
+        .iter()
+        .filter_map(|id| ctx.state.backends.get(id))
+        .filter(|b| !b.is_modern() && b.status() == crate::backend::Status::Running)
+        .collect();
+    futures_util::future::join_all(
+        backends
+            .iter()
+            .map(|b| b.notify(owner, via, message.clone())),
+    )
+    .await;
 }
 
 /// Forwards the client's cancellation to the backend running the request.

@@ -476,8 +476,12 @@ async fn single_untraced_with(
         return status_only(StatusCode::ACCEPTED);
     }
     if f.is_notification() {
-        if f.method(body) == Some("notifications/cancelled") {
-            Box::pin(dispatch::cancel(ctx, body, f)).await;
+        match f.method(body) {
+            Some("notifications/cancelled") => Box::pin(dispatch::cancel(ctx, body, f)).await,
+            Some("notifications/roots/list_changed") if !ctx.stateless => {
+                Box::pin(dispatch::roots_changed(ctx)).await;
+            }
+            _ => {}
         }
         return status_only(StatusCode::ACCEPTED);
     }

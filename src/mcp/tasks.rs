@@ -453,8 +453,7 @@ mod tests {
             json_string("up-1"),
             Bytes::from_static(b"\"g\""),
         );
-        let next =
-            async |r: &mut Replace| r.frame().await.unwrap().unwrap().into_data().unwrap();
+        let next = async |r: &mut Replace| r.frame().await.unwrap().unwrap().into_data().unwrap();
         tx.send(Bytes::from_static(b"data: {\"id\":1}\n\n"))
             .await
             .unwrap();

@@ -131,6 +131,8 @@ struct Server {
     requests: AtomicU64,
     /// `notifications/cancelled` received.
     cancelled: AtomicU64,
+    /// `notifications/roots/list_changed` received.
+    roots_changed: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
     /// Set by `GET /control/visit`: the user went to `url_first`'s sign-in page.
@@ -546,6 +548,7 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
             let body = json!({"initializes": server.initializes.load(Ordering::Relaxed),
                               "requests": server.requests.load(Ordering::Relaxed), "sessions": sessions,
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
+                              "roots_changed": server.roots_changed.load(Ordering::Relaxed),
                               "hangups": server.hangups.load(Ordering::Relaxed),
                               "authorized": server.authorized.load(Ordering::Relaxed),
                               "client_capabilities": *server.client_capabilities.lock().unwrap_or_else(|p| p.into_inner()),
@@ -673,6 +676,9 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     let Some(id) = msg.get("id").cloned() else {
         if msg["method"] == "notifications/cancelled" {
             server.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        if msg["method"] == "notifications/roots/list_changed" {
+            server.roots_changed.fetch_add(1, Ordering::Relaxed);
         }
         return full(StatusCode::ACCEPTED, "text/plain", "");
     };
@@ -1179,6 +1185,7 @@ fn main() {
         log_levels: Mutex::new(Vec::new()),
         requests: AtomicU64::new(0),
         cancelled: AtomicU64::new(0),
+        roots_changed: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
         visited: AtomicBool::new(false),
         authorized: AtomicU64::new(0),

@@ -74,6 +74,8 @@ pub struct State {
     pub server_requests: Arc<ServerRequests>,
     /// Stateless clients' calls waiting for their input (multi-round-trip requests).
     pub parked: Arc<crate::proxy::rounds::Parked>,
+    /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
+    pub task_inputs: Arc<crate::proxy::task_inputs::TaskInputs>,
     /// The log levels session-era clients set (`logging/setLevel`).
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.
@@ -123,6 +125,10 @@ impl State {
         ));
         State {
             parked,
+            task_inputs: Arc::new(crate::proxy::task_inputs::TaskInputs::new(
+                config.tasks.per_key,
+                config.parked.total,
+            )),
             log_levels: Arc::default(),
             cipher,
             backends: Backends::new(

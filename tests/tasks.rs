@@ -244,3 +244,182 @@ async fn task_ids_are_nobody_elses_and_a_key_holds_few() {
     // The stranger's own bound is its own.
     start_task(&stranger, json!({"topic": "e"})).await;
 }
+
+/// A 2026-07-28 request: its `_meta` declares elicitation, and the tasks extension when
+/// `ext`.
+fn modern(id: u64, method: &str, mut params: Value, ext: bool) -> Value {
+    let mut caps = json!({"elicitation": {}});
+    if ext {
+        caps["extensions"] = json!({"io.modelcontextprotocol/tasks": {}});
+    }
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                             "io.modelcontextprotocol/clientCapabilities": caps});
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// The result of a 2026-07-28 request that must succeed.
+async fn modern_result(c: &Client, id: u64, method: &str, params: Value) -> Value {
+    let r = c.post_stateless(&modern(id, method, params, true)).await;
+    let m = support::mcp::response_message(&r);
+    assert!(m["result"].is_object(), "{method}: {m}");
+    m["result"].clone()
+}
+
+/// `tasks/get` until `done` holds for the task (30 s at most).
+async fn task_until(c: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    eventually(Duration::from_secs(30), "the task's state", || async {
+        let t = modern_result(c, 20, "tasks/get", json!({"taskId": id})).await;
+        done(&t).then_some(t)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_2026_client_runs_a_session_backends_task_through_the_tasks_extension() {
+    let gw = with_everything(|_| {}).await;
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let found = modern_result(&c, 1, "server/discover", json!({})).await;
+    assert_eq!(
+        found["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"],
+        json!({}),
+        "{found}"
+    );
+    assert!(found["capabilities"]["tasks"].is_null(), "{found}");
+
+    // Not declared: a tool that runs only as a task is refused, naming the extension;
+    // so are the extension's methods.
+    let call = json!({"name": RESEARCH, "arguments": {"topic": "rust"}});
+    let refused = c
+        .post_stateless(&modern(2, "tools/call", call.clone(), false))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    let refused = refused.json();
+    assert_eq!(refused["id"], 2);
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["requiredCapabilities"]["extensions"]["io.modelcontextprotocol/tasks"],
+        json!({}),
+        "{refused}"
+    );
+    let gated = c
+        .post_stateless(&modern(3, "tasks/get", json!({"taskId": "x"}), false))
+        .await;
+    assert_eq!(gated.json()["error"]["code"], -32021, "{}", gated.text());
+
+    // Declared: a flat task under a gateway id, never the 2025-11-25 shape.
+    let task = modern_result(&c, 4, "tools/call", call).await;
+    assert_eq!(task["resultType"], "task", "{task}");
+    let id = task["taskId"].as_str().expect("a task id").to_string();
+    assert!(id.starts_with("mtk1."), "{task}");
+    assert!(
+        task.get("task").is_none() && task.get("ttl").is_none(),
+        "{task}"
+    );
+    assert_eq!(task["pollIntervalMs"], 1000, "{task}");
+    assert!(
+        task["createdAt"].is_string() && task.get("ttlMs").is_some(),
+        "{task}"
+    );
+    // Read until it ends: the result inlined, without the old `related-task`.
+    let done = task_until(&c, &id, |t| t["status"] != "working").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["resultType"], "complete", "{done}");
+    assert_eq!(done["taskId"], id.as_str());
+    assert!(
+        support::mcp::text_of(&done["result"]).contains("rust"),
+        "{done}"
+    );
+    assert!(
+        done["result"]["_meta"]["io.modelcontextprotocol/related-task"].is_null(),
+        "{done}"
+    );
+    // Cancelling an ended task is acknowledged all the same, with nothing but that.
+    let ack = modern_result(&c, 5, "tasks/cancel", json!({"taskId": id})).await;
+    assert_eq!(ack, json!({"resultType": "complete"}));
+    // The 2025-11-25 methods are not the extension's.
+    for method in ["tasks/result", "tasks/list"] {
+        let r = c
+            .post_stateless(&modern(6, method, json!({"taskId": id}), true))
+            .await;
+        assert_eq!(r.status, 404, "{method}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], -32601, "{}", r.text());
+    }
+    // A header naming another task is refused.
+    let wrong = c
+        .post_raw(
+            modern(7, "tasks/get", json!({"taskId": id}), true)
+                .to_string()
+                .as_bytes(),
+            &[
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tasks/get"),
+                ("mcp-name", "another-task"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.text());
+    assert_eq!(wrong.json()["error"]["code"], -32020, "{}", wrong.text());
+
+    // A task that needs input: its question is the task's `inputRequests`, and
+    // `tasks/update` answers it.
+    let call = json!({"name": RESEARCH, "arguments": {"topic": "python", "ambiguous": true}});
+    let task = modern_result(&c, 8, "tools/call", call).await;
+    let id = task["taskId"].as_str().unwrap().to_string();
+    let waiting = task_until(&c, &id, |t| t["status"] == "input_required").await;
+    let asks = waiting["inputRequests"].as_object().expect("its questions");
+    assert_eq!(asks.len(), 1, "{waiting}");
+    let (key, ask) = asks.iter().next().unwrap();
+    assert_eq!(ask["method"], "elicitation/create", "{waiting}");
+    let related = &ask["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"];
+    assert!(related.is_null() || related == id.as_str(), "{waiting}");
+    // An answer that is no object is refused; one to no question is ignored.
+    let bad = c
+        .post_stateless(&modern(
+            9,
+            "tasks/update",
+            json!({"taskId": id, "inputResponses": {key.clone(): "yes"}}),
+            true,
+        ))
+        .await;
+    assert_eq!(bad.json()["error"]["code"], -32602, "{}", bad.text());
+    let answer = json!({"action": "accept", "content": {"interpretation": "programming"}});
+    let ack = modern_result(
+        &c,
+        10,
+        "tasks/update",
+        json!({"taskId": id, "inputResponses": {key.clone(): answer, "nobody": {}}}),
+    )
+    .await;
+    assert_eq!(ack, json!({"resultType": "complete"}));
+    let done = task_until(&c, &id, |t| {
+        ["completed", "failed", "cancelled"].contains(&t["status"].as_str().unwrap_or(""))
+    })
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(
+        done["result"].to_string().contains("programming"),
+        "the answer reached the backend: {done}"
+    );
+
+    // Another key knows none of this key's tasks.
+    let other_key = support::gateway::create_key(
+        &support::gateway::key_store(&gw.db),
+        "stranger",
+        metamcp::store::keys::Scope::Client,
+        &[],
+    )
+    .await;
+    let stranger = Client::new(gw.addr, "/mcp", Some(&other_key));
+    for (method, params) in [
+        ("tasks/get", json!({"taskId": id})),
+        ("tasks/cancel", json!({"taskId": id})),
+        ("tasks/update", json!({"taskId": id, "inputResponses": {}})),
+    ] {
+        let r = stranger
+            .post_stateless(&modern(11, method, params, true))
+            .await;
+        let m = r.json();
+        assert_eq!(m["error"]["code"], -32602, "{method}: {m}");
+        assert_eq!(m["error"]["message"], "unknown task", "{m}");
+    }
+}

@@ -102,7 +102,9 @@ impl StateClaims {
 }
 
 /// Members of `params` a retry adds or may change: left out of the digest.
-const RETRY_MEMBERS: [&str; 3] = ["inputResponses", "requestState", "_meta"];
+/// `task` too: a 2026-07-28 client sends none (a 2025-11-25 one it may send is dropped),
+/// and the gateway adds it to a call it makes a task.
+const RETRY_MEMBERS: [&str; 4] = ["inputResponses", "requestState", "_meta", "task"];
 
 /// A digest of a request's `params` without the retry's own members, over their
 /// canonical form (keys sorted, no whitespace), so the same request spelt another way

@@ -21,7 +21,7 @@ use crate::mcp::stream::listen;
 use crate::proxy::calls::{Taken, cancellation, owner_key};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
-use crate::routing::ToolRate;
+use crate::routing::{TaskSupport, ToolRate};
 
 /// Where a request goes.
 pub enum Target<'v> {
@@ -35,6 +35,8 @@ pub enum Target<'v> {
         rename: Option<(Span, Bytes)>,
         /// A tool call (counted against a daily quota), with its namespace's rate if any.
         tool: Option<Option<&'v ToolRate>>,
+        /// Whether the tool runs as a task (forbidden for anything but a tool).
+        task: TaskSupport,
     },
 }
 
@@ -129,6 +131,7 @@ pub fn route<'v>(
             backend,
             rename: None,
             tool: None,
+            task: TaskSupport::Forbidden,
         })
     };
     let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
@@ -146,6 +149,7 @@ pub fn route<'v>(
             backend: &p.backend,
             rename: Some((span, p.upstream_name.clone())),
             tool: None,
+            task: TaskSupport::Forbidden,
         })
     };
     if ctx.stateless && REMOVED_IN_2026.contains(&method) {
@@ -187,6 +191,7 @@ pub fn route<'v>(
                 backend: &tool.backend,
                 rename: Some((span, tool.upstream_name.clone())),
                 tool: Some(tool.rate.as_ref()),
+                task: tool.task,
             }
         }
         "prompts/get" => prompt(f.name, "params.name")?,
@@ -365,6 +370,7 @@ pub async fn dispatch(
             backend,
             rename,
             tool,
+            task,
         } => {
             if let Some(p) = &ctx.principal {
                 if let Some(rate) = tool {
@@ -395,6 +401,18 @@ pub async fn dispatch(
                 && crate::mcp::tasks::asks_task(body, f)
             {
                 Box::pin(crate::mcp::tasks::call(ctx, body, f, backend, rename)).await?
+            } else if method == "tools/call" && ctx.stateless {
+                use crate::mcp::task_ext::{self, Plan};
+                match task_ext::plan(body, f, backend, task)? {
+                    Plan::Task if !collect => {
+                        Box::pin(task_ext::call(ctx, body, f, backend, rename)).await?
+                    }
+                    Plan::Without(plain) => {
+                        let (pf, rename) = task_ext::reframe(&plain, rename)?;
+                        forward(&ctx.caller(), &plain, &pf, backend, rename, collect).await
+                    }
+                    _ => forward(&ctx.caller(), body, f, backend, rename, collect).await,
+                }
             } else {
                 forward(&ctx.caller(), body, f, backend, rename, collect).await
             };

@@ -204,6 +204,10 @@ pub(crate) fn capabilities(view: &View, session: bool) -> Value {
     if view.tasks && session {
         caps["tasks"] = json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
     }
+    if view.tasks && !session {
+        // The 2026-07-28 revision's tasks are an extension (SEP-2663).
+        caps["extensions"] = json!({crate::routing::TASKS_EXTENSION: {}});
+    }
     caps
 }
 

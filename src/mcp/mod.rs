@@ -34,6 +34,7 @@ pub mod lists;
 pub mod rest;
 pub mod shared;
 pub mod stream;
+pub mod task_ext;
 pub mod tasks;
 
 pub use crate::proxy::rpc::{RpcError, code};
@@ -492,6 +493,11 @@ async fn single_untraced_with(
             .is_some_and(|m| tasks::TASK_METHODS.contains(&m))
     {
         Box::pin(tasks::serve(ctx, headers, body, f)).await
+    } else if ctx.stateless
+        && f.method(body)
+            .is_some_and(|m| task_ext::EXT_METHODS.contains(&m))
+    {
+        Box::pin(task_ext::serve(ctx, headers, body, f)).await
     } else {
         dispatch::dispatch(ctx, body, f, false).await
     };

@@ -43,16 +43,16 @@ pub const LIST_PAGE: usize = 50;
 /// How long `tasks/list` waits for one task's owner before showing it as last seen.
 const LIST_FETCH: Duration = Duration::from_secs(5);
 
-fn invalid(message: impl Into<String>) -> RpcError {
+pub(crate) fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
 
-fn unknown() -> RpcError {
+pub(crate) fn unknown() -> RpcError {
     invalid("unknown task")
 }
 
 /// The request's `params` as JSON (`{}` when it has none).
-fn params(body: &[u8], f: &Frame) -> Value {
+pub(crate) fn params(body: &[u8], f: &Frame) -> Value {
     f.params
         .and_then(|p| frame::container_span(body, p.start))
         .and_then(|p| serde_json::from_slice(p.of(body)).ok())
@@ -65,7 +65,7 @@ pub fn asks_task(body: &[u8], f: &Frame) -> bool {
 }
 
 /// The whole body of an answer (up to the collected-answer bound).
-async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
+pub(crate) async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
     let (parts, body) = resp.into_parts();
     let bytes = match body.collect().await {
         Ok(c) => c.to_bytes(),
@@ -74,18 +74,11 @@ async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
     (parts, bytes)
 }
 
-/// A task-augmented `tools/call` of a session client: forwarded, and the task it
-/// created given a gateway id (and recorded) before the answer goes back.
-pub(crate) async fn call(
-    ctx: &Ctx,
-    body: &Bytes,
-    f: &Frame,
-    backend: &Arc<Backend>,
-    rename: Option<(Span, Bytes)>,
-) -> Result<Response<Body>, RpcError> {
-    let key = ctx.kid().to_string();
+/// Refuses a new task when the caller's key holds its most already
+/// (`METAMCP_KEY_MAX_TASKS`): checked before the backend starts anything.
+pub(crate) async fn room(ctx: &Ctx) -> Result<(), RpcError> {
     let bound = ctx.state.config.tasks.per_key;
-    let live = crate::store::tasks::live(&ctx.state.db.pool, &key)
+    let live = crate::store::tasks::live(&ctx.state.db.pool, ctx.kid())
         .await
         .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
     if live >= bound as u64 {
@@ -97,6 +90,71 @@ pub(crate) async fn call(
             1000,
         ));
     }
+    Ok(())
+}
+
+/// Who a new task belongs to, and where it runs: what its gateway id is sealed with.
+pub(crate) struct Owner {
+    pub state: Arc<crate::state::State>,
+    pub backend: Arc<Backend>,
+    /// The client capabilities of the backend's session that holds the task.
+    pub caps: u8,
+    pub key: String,
+    pub namespace: Option<String>,
+}
+
+impl Owner {
+    /// A task the backend created as `upstream`, living `life`: its gateway id, and the
+    /// unix seconds the gateway's record of it expires at.
+    pub fn seal(&self, upstream: &str, life: Duration) -> (String, u64) {
+        let parked = &self.state.parked;
+        let claims = TaskClaims {
+            b: self.backend.id,
+            t: upstream.to_string(),
+            c: self.caps,
+            p: self.key.clone(),
+            n: self.namespace.clone(),
+            r: parked.replica.clone(),
+            u: parked.replica_url().map(str::to_string),
+            e: unix_now_ms() + life.as_millis() as u64 + 60_000,
+        };
+        (task_id::seal(&self.state.cipher, &claims), claims.e / 1000)
+    }
+
+    /// Records a task the caller was given (for `tasks/list` and the key's bound).
+    pub async fn record(&self, id: String, expires: u64, task: Value) {
+        let row = crate::store::tasks::Row {
+            id,
+            key_id: self.key.clone(),
+            namespace: self.namespace.clone(),
+            expires,
+            task,
+        };
+        if let Err(e) = crate::store::tasks::insert(&self.state.db.pool, &row).await {
+            // The task is the client's still: only tasks/list and the bound miss it.
+            tracing::warn!(error = %e, "a task could not be recorded");
+        }
+    }
+}
+
+/// How long a task lives by its backend's `ttl` (milliseconds, or none), at most
+/// [`MAX_TASK_LIFE`].
+pub(crate) fn life(ttl: &Value) -> Duration {
+    ttl.as_u64()
+        .map_or(MAX_TASK_LIFE, Duration::from_millis)
+        .min(MAX_TASK_LIFE)
+}
+
+/// A task-augmented `tools/call` of a session client: forwarded, and the task it
+/// created given a gateway id (and recorded) before the answer goes back.
+pub(crate) async fn call(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+) -> Result<Response<Body>, RpcError> {
+    room(ctx).await?;
     let caller = ctx.caller();
     let resp = forward(&caller, body, f, backend, rename, true).await;
     let (parts, answer) = whole(resp).await;
@@ -110,31 +168,17 @@ pub(crate) async fn call(
     };
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     if upstream.len() > MAX_UPSTREAM_ID {
-        return Ok(RpcError::method(
-            code::INTERNAL,
-            format!(
-                "backend {}: a task id longer than {MAX_UPSTREAM_ID} bytes",
-                backend.name
-            ),
-        )
-        .response(id));
+        return Ok(too_long(backend).response(id));
     }
-    let life = v["result"]["task"]["ttl"]
-        .as_u64()
-        .map_or(MAX_TASK_LIFE, Duration::from_millis)
-        .min(MAX_TASK_LIFE);
-    let parked = &ctx.state.parked;
-    let claims = TaskClaims {
-        b: backend.id,
-        t: upstream.clone(),
-        c: ctx.client_caps.unwrap_or(ClientCaps::ALL),
-        p: key.clone(),
-        n: ctx.namespace.clone(),
-        r: parked.replica.clone(),
-        u: parked.replica_url().map(str::to_string),
-        e: unix_now_ms() + life.as_millis() as u64 + 60_000,
+    let life = life(&v["result"]["task"]["ttl"]);
+    let owner = Owner {
+        state: ctx.state.clone(),
+        backend: backend.clone(),
+        caps: ctx.client_caps.unwrap_or(ClientCaps::ALL),
+        key: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
     };
-    let gid = task_id::seal(&ctx.state.cipher, &claims);
+    let (gid, expires) = owner.seal(&upstream, life);
     v["result"]["task"]["taskId"] = Value::from(gid.as_str());
     backend.correlations.task(
         &upstream,
@@ -142,21 +186,24 @@ pub(crate) async fn call(
         Arc::from(gid.as_str()),
         life,
     );
-    let row = crate::store::tasks::Row {
-        id: gid,
-        key_id: key,
-        namespace: ctx.namespace.clone(),
-        expires: claims.e / 1000,
-        task: v["result"]["task"].clone(),
-    };
-    if let Err(e) = crate::store::tasks::insert(&ctx.state.db.pool, &row).await {
-        // The task is the client's still: only tasks/list misses it.
-        tracing::warn!(error = %e, "a task could not be recorded");
-    }
+    owner
+        .record(gid, expires, v["result"]["task"].clone())
+        .await;
     Ok(json_response(
         StatusCode::OK,
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
     ))
+}
+
+/// A backend's task id too long to seal.
+pub(crate) fn too_long(backend: &Backend) -> RpcError {
+    RpcError::method(
+        code::INTERNAL,
+        format!(
+            "backend {}: a task id longer than {MAX_UPSTREAM_ID} bytes",
+            backend.name
+        ),
+    )
 }
 
 /// `tasks/get`, `tasks/result`, `tasks/cancel` and `tasks/list` of a session client.
@@ -178,23 +225,26 @@ pub(crate) async fn serve(
     })
 }
 
-/// One task's request, at the replica holding it.
-async fn one(
+/// Where a task named by its gateway id is.
+pub(crate) enum Held {
+    /// Here: its claims and its backend.
+    Here(TaskClaims, Arc<Backend>),
+    /// At another replica, which answered the request passed to it.
+    There(Response<Body>),
+}
+
+/// Opens the caller's task id `gid` and finds its backend here, or passes the request
+/// to the replica holding it. Any id that is not the caller's, or whose backend is not
+/// in the caller's view, is unknown alike.
+pub(crate) async fn held(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
-    f: &Frame,
-) -> Result<Response<Body>, RpcError> {
-    let method = f.method(body).unwrap_or_default().to_string();
-    let mut v: Value =
-        serde_json::from_slice(body).map_err(|_| invalid("the request could not be read"))?;
-    let gid = v["params"]["taskId"]
-        .as_str()
-        .ok_or_else(|| invalid(format!("{method} needs params.taskId")))?
-        .to_string();
+    gid: &str,
+) -> Result<Held, RpcError> {
     let claims = task_id::open(
         &ctx.state.cipher,
-        &gid,
+        gid,
         ctx.kid(),
         ctx.namespace.as_deref(),
         unix_now_ms(),
@@ -203,9 +253,9 @@ async fn one(
     let parked = &ctx.state.parked;
     if claims.r != parked.replica {
         return match claims.u.as_deref() {
-            Some(url) if !headers.contains_key(crate::mcp::era::retry::RELAYED) => {
-                Ok(crate::mcp::era::retry::relay(ctx, url, headers, body).await)
-            }
+            Some(url) if !headers.contains_key(crate::mcp::era::retry::RELAYED) => Ok(Held::There(
+                crate::mcp::era::retry::relay(ctx, url, headers, body).await,
+            )),
             _ => Err(RpcError::method(
                 code::INTERNAL,
                 "this task is held by another replica, which this one cannot reach (set METAMCP_REPLICA_URL on every replica)",
@@ -218,6 +268,39 @@ async fn one(
         .get(&claims.b)
         .filter(|b| ctx.view.members.contains(&b.id))
         .ok_or_else(unknown)?;
+    Ok(Held::Here(claims, backend))
+}
+
+/// One task's request, at the replica holding it.
+async fn one(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Response<Body>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    let gid = params(body, f)["taskId"]
+        .as_str()
+        .ok_or_else(|| invalid(format!("{method} needs params.taskId")))?
+        .to_string();
+    match held(ctx, headers, body, &gid).await? {
+        Held::Here(claims, backend) => pass(ctx, body, &claims, &gid, &backend).await,
+        Held::There(resp) => Ok(resp),
+    }
+}
+
+/// A request about a task, to its backend with the backend's own id, and the answer
+/// with every mention of that id the client's.
+pub(crate) async fn pass(
+    ctx: &Ctx,
+    body: &Bytes,
+    claims: &TaskClaims,
+    gid: &str,
+    backend: &Arc<Backend>,
+) -> Result<Response<Body>, RpcError> {
+    let mut v: Value =
+        serde_json::from_slice(body).map_err(|_| invalid("the request could not be read"))?;
+    let method = v["method"].as_str().unwrap_or_default().to_string();
     v["params"]["taskId"] = Value::from(claims.t.as_str());
     let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;
@@ -226,9 +309,9 @@ async fn one(
         timeout: (method == "tasks/result").then_some(ctx.state.config.tasks.wait),
         ..ctx.caller()
     };
-    let resp = forward(&caller, &upstream, &uf, &backend, None, false).await;
+    let resp = forward(&caller, &upstream, &uf, backend, None, false).await;
     let from = json_string(&claims.t);
-    let to = Bytes::from(json_string(&gid));
+    let to = Bytes::from(json_string(gid));
     Ok(resp.map(|b| Body::Stream(Box::pin(Replace::new(b, from, to)))))
 }
 

@@ -29,8 +29,8 @@ use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response}
 use crate::proxy::splicer::ResponseSplicer;
 
 use super::record::{CallRecord, ClientSpan, Outcome};
-pub(crate) use super::upstream::Tail;
 pub use super::upstream::UpstreamBody;
+pub(crate) use super::upstream::{Tail, event_end};
 
 /// The requests a server may answer with `input_required` (2026-07-28).
 pub const MRTR_METHODS: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];

@@ -17,4 +17,5 @@ mod record;
 pub mod rounds;
 pub mod rpc;
 pub mod splicer;
+pub mod task_inputs;
 mod upstream;

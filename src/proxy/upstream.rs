@@ -78,7 +78,7 @@ pub struct UpstreamBody {
 }
 
 /// Where the first whole SSE event of `piece` ends (after its blank line).
-pub(super) fn event_end(piece: &[u8]) -> Option<usize> {
+pub(crate) fn event_end(piece: &[u8]) -> Option<usize> {
     let lf = memchr::memmem::find(piece, b"\n\n").map(|i| i + 2);
     let crlf = memchr::memmem::find(piece, b"\n\r\n").map(|i| i + 3);
     match (lf, crlf) {

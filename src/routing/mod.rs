@@ -10,10 +10,15 @@
 
 mod header_params;
 pub mod subscriptions;
+mod task_support;
 mod templates;
 
 pub use header_params::{header_params, header_params_valid};
+pub use task_support::TaskSupport;
 pub use templates::template_matches;
+
+/// The tasks extension of MCP 2026-07-28 (SEP-2663), as capabilities name it.
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
@@ -45,6 +50,8 @@ pub struct Exposed {
     /// The arguments a 2026-07-28 client also sends as `Mcp-Param-*` headers (SEP-2243):
     /// (property, header name after `Mcp-Param-`). Empty for almost every tool.
     pub header_params: Arc<[(String, String)]>,
+    /// Whether a tool runs as a task (always forbidden for prompts).
+    pub task: TaskSupport,
 }
 
 /// A namespace's rate for one tool, applied per key.
@@ -497,7 +504,8 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
         if running {
             let caps = &lists.capabilities;
             view.completions |= caps.get("completions").is_some();
-            view.tasks |= caps["tasks"]["requests"]["tools"].get("call").is_some();
+            view.tasks |= caps["tasks"]["requests"]["tools"].get("call").is_some()
+                || caps["extensions"][crate::routing::TASKS_EXTENSION].is_object();
             view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
         }
         for tool in &lists.tools {
@@ -563,6 +571,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 entry: Bytes::from(entry.to_string()),
                 rate,
                 header_params: header_params(tool),
+                task: TaskSupport::of(tool),
             });
             view.header_params |= view
                 .tools
@@ -599,6 +608,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 entry: Bytes::from(entry.to_string()),
                 rate: None,
                 header_params: Arc::from([]),
+                task: TaskSupport::Forbidden,
             });
         }
     }

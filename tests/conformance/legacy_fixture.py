@@ -2,7 +2,10 @@
 fixture the conformance suite's server scenarios call through the gateway.
 
 Its tools, resources and prompts are the ones the suite names (`test_*`,
-`test://…`). It knows nothing of 2026-07-28: where a scenario wants a server to need
+`test://…`), and the tasks extension's (`greet`, `slow_compute`, `failing_job`,
+`protocol_error_job`, `confirm_delete`, `multi_input`, `test_tool_with_task`) run as
+2025-11-25 tasks (the SDK's experimental task support) when the call asks for one: the
+gateway bridges them to the 2026-07-28 tasks extension. It knows nothing of 2026-07-28: where a scenario wants a server to need
 the client's input (multi-round-trip requests), it asks the client the session-era way,
 with a request on the call's stream, and names each question with
 `_meta["io.metamcp/inputKey"]` so the gateway can key it as the scenario expects.
@@ -30,6 +33,19 @@ from catalog import AUDIO, IMAGE, RESOURCES, TOOLS, obj  # noqa: E402
 KEY = "io.metamcp/inputKey"
 
 server = Server("legacy-conformance-fixture", version="1.0.0")
+server.experimental.enable_tasks()
+
+# The tasks extension's tools: name, description, input schema, task support.
+TASK_TOOLS = [
+    ("greet", "Greets by name; never a task", obj({"name": {"type": "string"}}), None),
+    ("slow_compute", "Waits `seconds`, then answers; a task when asked",
+     obj({"seconds": {"type": "number"}, "label": {"type": "string"}}), "optional"),
+    ("failing_job", "Ends in a tool error after about a second", obj(), "required"),
+    ("protocol_error_job", "Crashes: the task fails", obj(), "optional"),
+    ("confirm_delete", "Asks the user to confirm, then answers", obj({"filename": {"type": "string"}}), "required"),
+    ("multi_input", "Asks two questions at once", obj(), "required"),
+    ("test_tool_with_task", "Asks the user's name on the call, then works on as a task", obj(), "required"),
+]
 
 
 def text(t):
@@ -64,10 +80,65 @@ async def log(level, data):
     await ctx.session.send_log_message(level=level, data=data, logger="fixture", related_request_id=ctx.request_id)
 
 
+def confirmed(r):
+    return f"action={r.action}, content={json.dumps(r.content or {}, sort_keys=True)}"
+
+
+async def task_tool(name, args):
+    """The tasks extension's tools: run as a task when the call asks for one."""
+    ctx = server.request_context
+    if name == "greet":
+        return [text(f"Hello, {args.get('name', 'World')}!")]
+    if name == "test_tool_with_task":
+        r = await ask("elicitation/create", name_form("What is your name?"), types.ElicitResult, key="user_name")
+        who = (r.content or {}).get("name", "stranger")
+
+        async def named(task):
+            return types.CallToolResult(content=[text(f"Hello, {who}! (finished as a task)")])
+        return await ctx.experimental.run_task(named)
+
+    async def work(task):
+        if name == "slow_compute":
+            await anyio.sleep(float(args.get("seconds", 0)))
+            if task is not None:
+                # The SDK completes a task by its own copy of the status, and a task
+                # cancelled meanwhile would crash the session: it learns of the end here.
+                stored = await ctx.experimental._task_support.store.get_task(task.task_id)
+                if stored is not None and stored.status in ("cancelled", "completed", "failed"):
+                    task._ctx._task = stored
+            return types.CallToolResult(content=[text(f"computed {args.get('label', '')} after {args.get('seconds', 0)} s")])
+        if name == "failing_job":
+            await anyio.sleep(1)
+            return types.CallToolResult(content=[text("the job failed")], isError=True)
+        if name == "protocol_error_job":
+            await anyio.sleep(0.2)
+            raise RuntimeError("the job crashed")
+        if name == "confirm_delete":
+            r = await task.elicit(message=f"Delete {args.get('filename')}?",
+                                  requestedSchema=obj({"confirm": {"type": "boolean"}}, ["confirm"]))
+            return types.CallToolResult(content=[text(f"delete {args.get('filename')}: {confirmed(r)}")])
+        answers = {}
+
+        async def one(key):
+            answers[key] = await task.elicit(message=f"Question {key}?",
+                                             requestedSchema=obj({"name": {"type": "string"}}))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one, "first")
+            tg.start_soon(one, "second")
+        return types.CallToolResult(content=[text("; ".join(f"{k}: {confirmed(r)}" for k, r in sorted(answers.items())))])
+    if ctx.experimental.is_task:
+        return await ctx.experimental.run_task(work)
+    if name in ("confirm_delete", "multi_input", "failing_job"):
+        raise McpError(types.ErrorData(code=-32601, message=f"{name} runs only as a task"))
+    return await work(None)
+
+
 async def call_tool(req):
     name = req.params.name
     args = req.params.arguments or {}
     ctx = server.request_context
+    if name in [t[0] for t in TASK_TOOLS]:
+        return await task_tool(name, args)
     if name == "test_simple_text":
         return [text("This is a simple text response for testing.")]
     if name == "test_image_content":
@@ -200,14 +271,17 @@ async def handle_call(req):
         raise
     except Exception as e:  # a tool's failure is its result
         return types.ServerResult(types.CallToolResult(content=[text(str(e))], isError=True))
-    if isinstance(out, types.CallToolResult):
+    if isinstance(out, (types.CallToolResult, types.CreateTaskResult)):
         return types.ServerResult(out)
     return types.ServerResult(types.CallToolResult(content=out, isError=False))
 
 
 async def list_tools(req):
     return types.ServerResult(types.ListToolsResult(tools=[
-        types.Tool(name=n, description=d, inputSchema=s) for n, d, s in TOOLS]))
+        types.Tool(name=n, description=d, inputSchema=s) for n, d, s in TOOLS] + [
+        types.Tool(name=n, description=d, inputSchema=s,
+                   execution=types.ToolExecution(taskSupport=t) if t else None)
+        for n, d, s, t in TASK_TOOLS]))
 
 
 async def list_resources(req):

@@ -18,6 +18,10 @@
 #   server 2025-11-25                    `conformance server --requirements 2025-11-25`,
 #       the same way (suite `legacy-2025`): the session era's scenarios, sampling,
 #       elicitation, logging, subscriptions and SSE polling among them.
+#   server tasks extension               the ten `tasks-*` scenarios of the 2026-07-28
+#       tasks extension (SEP-2663), one by one, against the gateway fronting the legacy
+#       fixture, whose tools run as 2025-11-25 tasks (suite `tasks`): the gateway
+#       bridges the two.
 #
 # usage: tests/conformance/run.sh [SUITE...]   (BIN: where metamcp and keyadm are, by
 #        default target/debug; PEERS: where tests/peers/install.sh installs, by default
@@ -119,6 +123,21 @@ client_suite() { # LABEL
     count "$1" "$out" ""
 }
 
+# The tasks extension's scenarios, one by one (a fixture is fronted already); prints
+# their line.
+TASK_SCENARIOS=(tasks-lifecycle tasks-capability-negotiation tasks-wire-fields
+    tasks-request-state-removal tasks-mrtr-input tasks-request-headers
+    tasks-dispatch-and-envelope tasks-status-notifications tasks-required-task-error
+    tasks-mrtr-composition)
+tasks_suite() { # LABEL
+    local out="$work/tasks-results"
+    for scenario in "${TASK_SCENARIOS[@]}"; do
+        "$NODE" "$SUITE_JS" server --url "http://$GW/mcp/bare" --scenario "$scenario" \
+            -o "$out" >> "$out.log" 2>&1 || true
+    done
+    count "$1" "$out" ""
+}
+
 # Starts a fixture (legacy: tests/conformance/legacy_fixture.py on the Python SDK 1.x;
 # modern: tests/conformance/modern_fixture.py on the SDK 2.x) and fronts it as NAME.
 fixture() { # ERA NAME
@@ -133,7 +152,7 @@ fixture() { # ERA NAME
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client legacy-2025)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client legacy-2025 tasks)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
@@ -152,6 +171,10 @@ for s in "${suites[@]}"; do
     legacy-2025)
         fixture legacy legacy25
         server_suite "server 2025-11-25" "server-tasks-" --requirements 2025-11-25
+        ;;
+    tasks)
+        fixture legacy tasks
+        tasks_suite "server tasks extension (legacy fixture)"
         ;;
     *) die "unknown suite $s" ;;
     esac

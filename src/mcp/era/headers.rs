@@ -81,11 +81,16 @@ pub fn check(
         Some(_) => {}
     }
     let body_name = match method {
-        "tools/call" | "prompts/get" => f.name,
-        "resources/read" => f.uri,
+        "tools/call" | "prompts/get" => f.name.and_then(|s| string_value(body, s)),
+        "resources/read" => f.uri.and_then(|s| string_value(body, s)),
+        // The tasks extension's: the task's id, when the client sends the header.
+        "tasks/get" | "tasks/update" | "tasks/cancel"
+            if header_str(headers, names::MCP_NAME).is_some() =>
+        {
+            task_id(body, f).map(Cow::Owned)
+        }
         _ => None,
-    }
-    .and_then(|s| string_value(body, s));
+    };
     match (header(names::MCP_NAME, "Mcp-Name")?, body_name) {
         (None, Some(_)) => Err(mismatch(format!(
             "the Mcp-Name header is required for {method}"
@@ -100,6 +105,13 @@ pub fn check(
         }
         _ => Ok(()),
     }
+}
+
+/// A tasks request's `params.taskId`.
+fn task_id(body: &[u8], f: &Frame) -> Option<String> {
+    let params = crate::jsonrpc::frame::container_span(body, f.params?.start)?;
+    let v: serde_json::Value = serde_json::from_slice(params.of(body)).ok()?;
+    v["taskId"].as_str().map(str::to_string)
 }
 
 /// Checks a `tools/call`'s `Mcp-Param-*` headers against its arguments, for each

@@ -93,7 +93,7 @@ pub async fn retry(
     // A retry is a request like any other for the key's rate and concurrency, and the
     // caller must still reach what it names; it is not another tool call for the day.
     let held = admit(ctx)?;
-    let Target::Backend { backend, .. } = route(ctx, body, f, false)? else {
+    let Target::Backend { backend, task, .. } = route(ctx, body, f, false)? else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"
         )));
@@ -124,6 +124,13 @@ pub async fn retry(
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let resp = rounds::resume(parked, call, matched, client_id, body.clone()).await;
+    // A call going on as a task: the task it becomes is given the client's shape.
+    let resp = match crate::mcp::task_ext::plan(body, f, backend, task) {
+        Ok(crate::mcp::task_ext::Plan::Task) => {
+            crate::mcp::task_ext::flatten(crate::mcp::task_ext::owner(ctx, body, f, backend), resp)
+        }
+        _ => resp,
+    };
     Ok(match held {
         Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
         None => resp,

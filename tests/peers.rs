@@ -595,6 +595,92 @@ async fn a_2026_stdio_server_serves_clients_of_both_eras() {
     serves_both_eras(&gw).await;
 }
 
+/// A 2026-07-28 backend's own tasks (the tasks extension, which the modern fixture
+/// serves) pass through to a 2026-07-28 client under gateway ids: the extension is
+/// offered, a declaring call gets a task whose id is the gateway's, `tasks/get` and
+/// `tasks/cancel` reach the backend's task by it, and the answers name the client's id.
+/// A request without the extension runs the tool at once.
+#[tokio::test]
+async fn a_2026_backends_tasks_pass_through_under_gateway_ids() {
+    let gw = TestGateway::start().await;
+    let fixture = Listening::start(
+        peers().join("venv2/bin/python"),
+        "tests/conformance/modern_fixture.py",
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "modern", "protocol": "http",
+               "url": format!("http://127.0.0.1:{}/mcp", fixture.1)}),
+    )
+    .await;
+    let url = namespace(
+        &gw,
+        json!({"name": "m", "servers": ["modern"], "tool_prefix": "never"}),
+    )
+    .await;
+    let path = url
+        .split_once("/mcp")
+        .map(|(_, p)| format!("/mcp{p}"))
+        .unwrap();
+    let c = Client::new(gw.addr, &path, Some(&gw.client_key));
+    let request = |id: u64, method: &str, mut params: Value, ext: bool| {
+        let caps = if ext {
+            json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
+        } else {
+            json!({})
+        };
+        params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                 "io.modelcontextprotocol/clientCapabilities": caps});
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+    };
+    let result = async |m: Value| {
+        let r = support::mcp::response_message(&c.post_stateless(&m).await);
+        assert!(r["result"].is_object(), "{m}: {r}");
+        r["result"].clone()
+    };
+    let found = result(request(1, "server/discover", json!({}), true)).await;
+    assert_eq!(
+        found["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"],
+        json!({}),
+        "{found}"
+    );
+    let call = json!({"name": "slow_compute", "arguments": {"seconds": 1, "label": "pi"}});
+    let now = result(request(2, "tools/call", call.clone(), false)).await;
+    assert_eq!(text_of(&now), "computed pi", "{now}");
+    let task = result(request(3, "tools/call", call.clone(), true)).await;
+    assert_eq!(task["resultType"], "task", "{task}");
+    let id = task["taskId"].as_str().unwrap().to_string();
+    assert!(
+        id.starts_with("mtk1."),
+        "a gateway id, not the backend's: {task}"
+    );
+    assert_eq!(task["ttlMs"], 60000, "{task}");
+    let done = eventually(Duration::from_secs(20), "the task completes", || async {
+        let t = result(request(4, "tasks/get", json!({"taskId": id}), true)).await;
+        assert_eq!(t["taskId"], id.as_str(), "{t}");
+        (t["status"] == "completed").then_some(t)
+    })
+    .await;
+    assert_eq!(text_of(&done["result"]), "computed pi", "{done}");
+    let other = result(request(5, "tools/call", call, true)).await;
+    let oid = other["taskId"].as_str().unwrap();
+    let ack = result(request(6, "tasks/cancel", json!({"taskId": oid}), true)).await;
+    assert_eq!(ack["resultType"], "complete", "{ack}");
+    let cancelled = result(request(7, "tasks/get", json!({"taskId": oid}), true)).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    // The backend's own id is nothing to the gateway.
+    let raw = c
+        .post_stateless(&request(
+            8,
+            "tasks/get",
+            json!({"taskId": "d6981227-202e-45ad-b151-14b82e58f155"}),
+            true,
+        ))
+        .await;
+    assert_eq!(raw.json()["error"]["code"], -32602, "{}", raw.text());
+}
+
 /// The modern fixture, registered as `modern`, through the namespace `m` to the SDK 2.x
 /// in both modes and to a session client.
 async fn serves_both_eras(gw: &TestGateway) {

@@ -9,14 +9,20 @@ with a `requestState` the SDK seals (`RequestStateBoundary`), and completes when
 client retries with the answers. It serves `subscriptions/listen`; the tool
 `toggle_extra_tool` adds or removes a tool and announces the change there, and
 `touch_resource` announces a resource update there (for the gateway's own tests).
+It offers the tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663, which the SDK
+does not implement: written here): `slow_compute` is a task for a request declaring it,
+working for `seconds`, then completed (tasks/get, tasks/update, tasks/cancel served).
 
 usage: modern_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp)
        modern_fixture.py stdio  (stdio, serving 2026-07-28 only: `initialize` is refused
                                  with -32022, as a server without the session era does)
 """
+import datetime
 import json
 import os
 import sys
+import time
+import uuid
 
 import anyio
 import uvicorn
@@ -24,6 +30,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ToolsListChanged
 from mcp.shared.exceptions import MCPError
+from mcp.types import RequestParams
 
 sys.path.insert(0, os.path.dirname(__file__))
 from catalog import AUDIO, IMAGE, RESOURCES, TOOLS, obj  # noqa: E402
@@ -85,12 +92,66 @@ def declared(ctx):
     return caps if isinstance(caps, dict) else {}
 
 
+TASKS = "io.modelcontextprotocol/tasks"
+SLOW = ("slow_compute", "Waits `seconds`; a task for a request declaring the tasks extension",
+        obj({"seconds": {"type": "number"}, "label": {"type": "string"}}))
+tasks = {}
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def task_state(task_id):
+    t = tasks.get(task_id)
+    if t is None:
+        raise MCPError(code=-32602, message=f"unknown task {task_id}")
+    status = "cancelled" if t["cancelled"] else (
+        "completed" if time.time() >= t["created"] + t["seconds"] else "working")
+    out = {"resultType": "complete", "taskId": task_id, "status": status, "createdAt": iso(t["created"]),
+           "lastUpdatedAt": iso(time.time()), "ttlMs": 60000, "pollIntervalMs": 100}
+    if status == "completed":
+        out["result"] = {"content": [text(f"computed {t['label']}")], "isError": False}
+    return out
+
+
+class TaskParams(RequestParams):
+    taskId: str
+    inputResponses: dict | None = None
+
+
+async def tasks_get(ctx, params):
+    return task_state(params.taskId)
+
+
+async def tasks_cancel(ctx, params):
+    task_state(params.taskId)
+    tasks[params.taskId]["cancelled"] = True
+    return {"resultType": "complete"}
+
+
+async def tasks_update(ctx, params):
+    task_state(params.taskId)
+    return {"resultType": "complete"}
+
+
 async def call_tool(ctx, params):
     raw = ctx.params or {}
     name = raw.get("name")
     args = raw.get("arguments") or {}
     responses = raw.get("inputResponses")
     state = raw.get("requestState")
+    if name == "slow_compute":
+        seconds, label = float(args.get("seconds", 0)), args.get("label", "")
+        declared = (((raw.get("_meta") or {}).get(CAPS) or {}).get("extensions") or {}).get(TASKS)
+        if declared is None:
+            await anyio.sleep(seconds)
+            return done([text(f"computed {label}")])
+        task_id = str(uuid.uuid4())
+        tasks[task_id] = {"created": time.time(), "seconds": seconds, "label": label, "cancelled": False}
+        created = task_state(task_id)
+        created["resultType"] = "task"
+        return created
     if name == "test_simple_text":
         return done([text("This is a simple text response for testing.")])
     if name == "test_image_content":
@@ -201,7 +262,7 @@ async def call_tool(ctx, params):
 
 
 async def list_tools(ctx, params):
-    tools = [{"name": n, "description": d, "inputSchema": s} for n, d, s in TOOLS + [TOGGLE, TOUCH]]
+    tools = [{"name": n, "description": d, "inputSchema": s} for n, d, s in TOOLS + [TOGGLE, TOUCH, SLOW]]
     if extra["on"]:
         tools.append(EXTRA_TOOL)
     return complete({"tools": tools}, 0)
@@ -287,6 +348,10 @@ server = Server(
     on_read_resource=read_resource, on_list_prompts=list_prompts, on_get_prompt=get_prompt,
     on_completion=completion, on_subscriptions_listen=ListenHandler(bus),
 )
+server.extensions[TASKS] = {}
+server.add_request_handler("tasks/get", TaskParams, tasks_get)
+server.add_request_handler("tasks/cancel", TaskParams, tasks_cancel)
+server.add_request_handler("tasks/update", TaskParams, tasks_update)
 server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="modern-fixture"))
 
 

@@ -1833,3 +1833,30 @@ async fn a_sessions_roots_change_reaches_its_backends_and_only_if_it_has_roots()
         1
     );
 }
+
+/// SSE polling (SEP-1699), the gateway as the client: a backend that ends a call's SSE
+/// answer after an event id (and a `retry` of 100 ms), before the response, is asked
+/// again with GET and `Last-Event-ID`, and the response it sends there ends the call;
+/// the resumed stream, which the backend keeps open, does not hold the call up. For a
+/// session client and for a 2026-07-28 client alike.
+#[tokio::test]
+async fn a_backend_that_ends_a_call_early_is_resumed_with_last_event_id() {
+    let (gw, alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let call = json!({"name": "alpha__misbehave", "arguments": {"mode": "resumable"}});
+    let started = std::time::Instant::now();
+    let m = c.call(json!(1), "tools/call", call.clone()).await;
+    assert_eq!(support::mcp::text_of(&m["result"]), "resumed", "{m}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the kept-open stream held the call"
+    );
+    let modern = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let mut request = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call});
+    request["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                        "io.modelcontextprotocol/clientCapabilities": {}});
+    let m = support::mcp::response_message(&modern.post_stateless(&request).await);
+    assert_eq!(support::mcp::text_of(&m["result"]), "resumed", "{m}");
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(stats["resumed"], 2, "{stats}");
+}

@@ -353,8 +353,12 @@ fn refusal(a: &Ask, why: &str) -> Bytes {
     crate::backend::mux::error_answer_with(&a.id, -1, why)
 }
 
-/// The client's answer to one question, for the backend under its own id.
+/// The client's answer to one question, for the backend under its own id. An accepted
+/// form that leaves out fields the question gave defaults for gets those defaults, as a
+/// client applying them would have sent (SEP-1034).
 fn answer(a: &Ask, result: &[u8]) -> Bytes {
+    let filled = with_defaults(a, result);
+    let result = filled.as_deref().unwrap_or(result);
     let mut out = BytesMut::with_capacity(result.len() + a.id.len() + 40);
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     out.extend_from_slice(&a.id);
@@ -362,6 +366,35 @@ fn answer(a: &Ask, result: &[u8]) -> Bytes {
     out.extend_from_slice(result);
     out.extend_from_slice(b"}");
     out.freeze()
+}
+
+/// An accepted elicitation's answer with the defaults of the fields it left out; `None`
+/// when nothing is to be added.
+fn with_defaults(a: &Ask, result: &[u8]) -> Option<Vec<u8>> {
+    if a.method != "elicitation/create" || memchr::memmem::find(&a.params, b"\"default\"").is_none()
+    {
+        return None;
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(result).ok()?;
+    if v["action"] != "accept" {
+        return None;
+    }
+    let params: serde_json::Value = serde_json::from_slice(&a.params).ok()?;
+    let fields = params["requestedSchema"]["properties"].as_object()?;
+    if v.get("content").is_none() {
+        v["content"] = serde_json::json!({});
+    }
+    let content = v["content"].as_object_mut()?;
+    let mut added = false;
+    for (name, field) in fields {
+        if let Some(d) = field.get("default")
+            && !content.contains_key(name)
+        {
+            content.insert(name.clone(), d.clone());
+            added = true;
+        }
+    }
+    added.then(|| serde_json::to_vec(&v).ok()).flatten()
 }
 
 /// A stateless client's call answer: the backend's stream, until the backend asks the
@@ -747,6 +780,38 @@ pub async fn resume(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_accepted_form_gets_the_defaults_of_what_it_left_out() {
+        let ask = |params: &str| super::Ask {
+            key: "k".into(),
+            id: bytes::Bytes::from_static(b"7"),
+            method: "elicitation/create",
+            params: bytes::Bytes::from(params.to_string()),
+            undeclared: None,
+        };
+        let form = ask(
+            r#"{"message":"m","requestedSchema":{"type":"object","properties":{"name":{"type":"string","default":"Ada"},"age":{"type":"integer","default":30},"note":{"type":"string"}}}}"#,
+        );
+        let sent = super::answer(&form, br#"{"action":"accept","content":{"age":41}}"#);
+        let v: serde_json::Value = serde_json::from_slice(&sent).unwrap();
+        assert_eq!(v["id"], 7);
+        assert_eq!(
+            v["result"],
+            serde_json::json!({"action": "accept", "content": {"age": 41, "name": "Ada"}})
+        );
+        for kept in [
+            &br#"{"action":"decline"}"#[..],
+            br#"{"action":"accept","content":{"name":"x","age":1}}"#,
+        ] {
+            let sent = super::answer(&form, kept);
+            assert!(sent.ends_with(&[kept, &b"}"[..]].concat()), "{sent:?}");
+        }
+        let plain =
+            ask(r#"{"message":"m","requestedSchema":{"properties":{"a":{"type":"string"}}}}"#);
+        let sent = super::answer(&plain, br#"{"action":"accept"}"#);
+        assert!(sent.ends_with(br#"{"action":"accept"}}"#));
+    }
+
     use super::*;
 
     fn ask(data: &str, earlier: &[Ask]) -> Option<Ask> {

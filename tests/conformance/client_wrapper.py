@@ -119,6 +119,14 @@ class Client:
         return items
 
 
+def sample(schema):
+    """Arguments a tool's schema requires, each a plain value of its type."""
+    plain = {"number": 1, "integer": 1, "string": "value", "boolean": True, "object": {}, "array": []}
+    props = schema.get("properties") or {}
+    return {k: plain.get((props.get(k) or {}).get("type"), "value")
+            for k in schema.get("required") or [] if k in props}
+
+
 def main(server_url):
     # Server and namespace names: at most 32 of letters, digits and '-'.
     name = "c-" + "".join(c if c.isalnum() else "-" for c in SCENARIO).strip("-")[:22] + f"-{os.getpid() % 100000}"
@@ -148,7 +156,7 @@ def main(server_url):
         for tool_name, tool in tools.items():
             if any(c["name"] == tool_name for c in planned):
                 continue
-            args = {}
+            args = sample(tool.get("inputSchema") or {})
             if "schema" in ((tool.get("inputSchema") or {}).get("properties") or {}):
                 # A harness echo tool: hand back the richest schema the gateway listed.
                 focal = max((t for t in tools.values() if t is not tool),

@@ -135,6 +135,10 @@ struct Server {
     roots_changed: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
+    /// `resumable` answers not sent yet, by the event id their GET resumes after.
+    resumable: Mutex<HashMap<String, String>>,
+    /// GETs that resumed an answer (`Last-Event-ID`).
+    resumed: AtomicU64,
     /// Set by `GET /control/visit`: the user went to `url_first`'s sign-in page.
     visited: AtomicBool,
     /// HTTP requests that carried an `Authorization` header.
@@ -550,6 +554,7 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
                               "roots_changed": server.roots_changed.load(Ordering::Relaxed),
                               "hangups": server.hangups.load(Ordering::Relaxed),
+                              "resumed": server.resumed.load(Ordering::Relaxed),
                               "authorized": server.authorized.load(Ordering::Relaxed),
                               "client_capabilities": *server.client_capabilities.lock().unwrap_or_else(|p| p.into_inner()),
                               "log_levels": *server.log_levels.lock().unwrap_or_else(|p| p.into_inner()),
@@ -562,6 +567,21 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
         (Method::GET, "/mcp") => {
             if !session_known(&server, &req) {
                 return full(StatusCode::NOT_FOUND, "text/plain", "unknown session");
+            }
+            if let Some(after) = header(&req, "last-event-id") {
+                let Some(answer) = server
+                    .resumable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&after)
+                else {
+                    return full(StatusCode::NOT_FOUND, "text/plain", "nothing to resume");
+                };
+                server.resumed.fetch_add(1, Ordering::Relaxed);
+                // The answer, then a stream kept open (the client must let go of it).
+                return sse_response_raw(format!(
+                    "event: message\nid: {after}-1\ndata: {answer}\n\n"
+                ));
             }
             let mut rx = server.notify.subscribe();
             let (tx, out) = mpsc::channel(16);
@@ -705,6 +725,31 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
             .insert(HANGUP, hyper::header::HeaderValue::from_static("1"));
         return r;
     }
+    if msg["method"] == "tools/call"
+        && msg["params"]["name"] == "misbehave"
+        && msg["params"]["arguments"]["mode"] == "resumable"
+    {
+        // SSE polling (SEP-1699): an event to resume after, then the stream ends; the
+        // answer waits for a GET with that `Last-Event-ID`.
+        let event = format!("r-{}", server.requests.load(Ordering::Relaxed));
+        let answer = json!({"jsonrpc": "2.0", "id": id,
+                            "result": {"content": [{"type": "text", "text": "resumed"}]}});
+        server
+            .resumable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(event.clone(), answer.to_string());
+        let mut r = Response::new(raw_stream(
+            vec![format!("id: {event}\nretry: 100\ndata: \n\n")],
+            Duration::ZERO,
+            false,
+        ));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/event-stream"),
+        );
+        return r;
+    }
     if msg["method"] == "tools/call" && msg["params"]["name"] == "misbehave" {
         let mode = msg["params"]["arguments"]["mode"]
             .as_str()
@@ -775,6 +820,20 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
 
 /// Raw body pieces, `delay` apart, then the end of the body (or, with `forever`, the
 /// last piece again and again until the client goes away).
+/// An SSE answer of `first`, then nothing, never ending.
+fn sse_response_raw(first: String) -> Response<Body> {
+    let mut r = Response::new(raw_stream(
+        vec![first, ": still here\n\n".into()],
+        Duration::from_secs(3600),
+        true,
+    ));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    r
+}
+
 fn raw_stream(pieces: Vec<String>, delay: Duration, forever: bool) -> Body {
     let (tx, mut rx) = mpsc::channel::<Bytes>(1);
     tokio::spawn(async move {
@@ -1187,6 +1246,8 @@ fn main() {
         cancelled: AtomicU64::new(0),
         roots_changed: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
+        resumable: Mutex::default(),
+        resumed: AtomicU64::new(0),
         visited: AtomicBool::new(false),
         authorized: AtomicU64::new(0),
         calls: Mutex::default(),

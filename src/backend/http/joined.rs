@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::resume::{Resume, Resuming};
 use super::transport::HttpAnswer;
 
 /// Messages waiting to join one call; beyond, the message is left to the supervisor.
@@ -35,8 +36,9 @@ pub struct Joins {
 const WAIT_FOR_CALL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Joins {
-    /// Makes `answer` (an SSE stream of `owner`'s call) one that messages may join.
-    pub fn open(&self, owner: u64, answer: HttpAnswer) -> HttpAnswer {
+    /// Makes `answer` (an SSE stream of `owner`'s call) one that messages may join, and
+    /// that goes on where the backend ends it early ([`Resume`]).
+    pub fn open(&self, owner: u64, answer: HttpAnswer, resume: Resume) -> HttpAnswer {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let (tx, extra) = mpsc::channel(QUEUED);
         self.book().insert(serial, (owner, tx));
@@ -45,6 +47,8 @@ impl Joins {
             inner: answer,
             extra,
             boundary: true,
+            resume,
+            resuming: None,
             _left: Left {
                 serial,
                 calls: self.calls.clone(),
@@ -106,22 +110,57 @@ pub struct Joined {
     extra: mpsc::Receiver<Bytes>,
     /// Whether what was passed on so far ends at the end of an event.
     boundary: bool,
+    resume: Resume,
+    resuming: Option<Resuming>,
     _left: Left,
 }
 
 impl Joined {
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
-        if self.boundary
-            && let Poll::Ready(Some(msg)) = self.extra.poll_recv(cx)
-        {
-            return Poll::Ready(Some(Ok(crate::backend::mux::sse_event(&msg))));
+        loop {
+            if self.boundary
+                && let Poll::Ready(Some(msg)) = self.extra.poll_recv(cx)
+            {
+                return Poll::Ready(Some(Ok(crate::backend::mux::sse_event(&msg))));
+            }
+            if self.boundary && self.resume.done() {
+                // The resumed stream is a GET the backend may keep open: let go of it.
+                self.inner = HttpAnswer::Done;
+                return Poll::Ready(None);
+            }
+            if let Some(r) = &mut self.resuming {
+                match r.as_mut().poll(cx) {
+                    Poll::Ready(Ok(answer)) => {
+                        self.resuming = None;
+                        self.inner = answer;
+                        if !self.boundary {
+                            // The event the backend left unfinished ends here.
+                            self.boundary = true;
+                            return Poll::Ready(Some(Ok(Bytes::from_static(b"\n\n"))));
+                        }
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.resuming = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            let piece = self.inner.poll_chunk(cx);
+            match &piece {
+                Poll::Ready(Some(Ok(d))) if !d.is_empty() => {
+                    self.boundary = d.ends_with(b"\n\n") || d.ends_with(b"\n\r\n");
+                    self.resume.scan(d);
+                }
+                Poll::Ready(None) => {
+                    if let Some(r) = self.resume.after_end() {
+                        self.resuming = Some(r);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            return piece;
         }
-        let piece = self.inner.poll_chunk(cx);
-        if let Poll::Ready(Some(Ok(d))) = &piece
-            && !d.is_empty()
-        {
-            self.boundary = d.ends_with(b"\n\n") || d.ends_with(b"\n\r\n");
-        }
-        piece
     }
 }

@@ -5,6 +5,7 @@
 pub mod joined;
 pub mod modern;
 pub mod pool;
+pub mod resume;
 pub mod transport;
 
 use std::time::Duration;

@@ -56,6 +56,10 @@ pub enum HttpAnswer {
     Hyper(Incoming),
     /// An SSE answer that the backend's messages naming no call may join.
     Joined(Box<super::joined::Joined>),
+    /// A resumed answer on a connection of its own (closed when it is dropped).
+    Owned(Incoming, super::resume::OwnConnection),
+    /// An answer read to its end and let go (its connection with it).
+    Done,
 }
 
 impl HttpAnswer {
@@ -63,7 +67,10 @@ impl HttpAnswer {
     pub fn take_whole(&mut self) -> Option<Bytes> {
         match self {
             HttpAnswer::Pool(x) => x.take_whole(),
-            HttpAnswer::Hyper(_) | HttpAnswer::Joined(_) => None,
+            HttpAnswer::Hyper(_)
+            | HttpAnswer::Owned(..)
+            | HttpAnswer::Joined(_)
+            | HttpAnswer::Done => None,
         }
     }
 
@@ -72,7 +79,7 @@ impl HttpAnswer {
             HttpAnswer::Pool(x) => x
                 .poll_chunk(cx)
                 .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
-            HttpAnswer::Hyper(b) => loop {
+            HttpAnswer::Hyper(b) | HttpAnswer::Owned(b, _) => loop {
                 match hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *b), cx) {
                     Poll::Ready(Some(Ok(f))) => match f.into_data() {
                         Ok(d) => return Poll::Ready(Some(Ok(d))),
@@ -84,6 +91,7 @@ impl HttpAnswer {
                 }
             },
             HttpAnswer::Joined(j) => j.poll_chunk(cx),
+            HttpAnswer::Done => Poll::Ready(None),
         }
     }
 }
@@ -253,6 +261,8 @@ impl HttpTransport {
         trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<(u16, bool, HttpAnswer), UpstreamError> {
         let session = self.session_now()?;
+        // Kept (a reference) for the call's id, should its answer need resuming.
+        let body_id_source = body.clone();
         let (status, content_type, answer) =
             match (self.pool.load_full(), self.session_lines.load_full()) {
                 (Some(p), Some(lines)) => {
@@ -309,7 +319,17 @@ impl HttpTransport {
             return Err(UpstreamError::Status(status));
         }
         let answer = if sse && !session.modern {
-            self.joins.open(owner, answer)
+            let id = crate::jsonrpc::frame::parse(&body_id_source)
+                .ok()
+                .and_then(|f| f.id.map(|s| Bytes::copy_from_slice(s.of(&body_id_source))))
+                .unwrap_or_default();
+            let resume = super::resume::Resume::new(
+                self.client.clone(),
+                self.endpoint.clone(),
+                session.clone(),
+                id,
+            );
+            self.joins.open(owner, answer, resume)
         } else {
             answer
         };

@@ -143,8 +143,8 @@ async def call_tool(ctx, params):
     state = raw.get("requestState")
     if name == "slow_compute":
         seconds, label = float(args.get("seconds", 0)), args.get("label", "")
-        declared = (((raw.get("_meta") or {}).get(CAPS) or {}).get("extensions") or {}).get(TASKS)
-        if declared is None:
+        wants_task = (((raw.get("_meta") or {}).get(CAPS) or {}).get("extensions") or {}).get(TASKS)
+        if wants_task is None:
             await anyio.sleep(seconds)
             return done([text(f"computed {label}")])
         task_id = str(uuid.uuid4())

@@ -1034,7 +1034,10 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
     // A client declaring everything is served by the main session: no fourth one.
     let mut full = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     full.initialize_with(json!({"sampling": {"tools": {}}, "roots": {},
-                                "elicitation": {"form": {}, "url": {}}}))
+                                "elicitation": {"form": {}, "url": {}},
+                                "tasks": {"requests": {"sampling": {"createMessage": {}},
+                                                       "elicitation": {"create": {}}}},
+                                "extensions": {"io.modelcontextprotocol/ui": {}}}))
         .await;
     full.tool_names().await;
     let stats = beta.control("GET", "/control/stats").await;

@@ -547,6 +547,22 @@ impl Listening {
     }
 }
 
+/// The modern fixture (SDK 2.x) over HTTP, registered as `modern`.
+async fn modern_over_http(gw: &TestGateway) -> Listening {
+    let fixture = Listening::start(
+        peers().join("venv2/bin/python"),
+        "tests/conformance/modern_fixture.py",
+    )
+    .await;
+    register(
+        gw,
+        json!({"name": "modern", "protocol": "http",
+               "url": format!("http://127.0.0.1:{}/mcp", fixture.1)}),
+    )
+    .await;
+    fixture
+}
+
 /// A 2026-07-28 backend (the SDK 2.x conformance fixture): the gateway finds its era by
 /// `server/discover` and calls it statelessly. Its tools that ask the user work for a
 /// 2026-07-28 client (its `input_required` results and `requestState` passed through)
@@ -556,17 +572,7 @@ impl Listening {
 #[tokio::test]
 async fn a_2026_backend_serves_clients_of_both_eras() {
     let gw = TestGateway::start().await;
-    let fixture = Listening::start(
-        peers().join("venv2/bin/python"),
-        "tests/conformance/modern_fixture.py",
-    )
-    .await;
-    register(
-        &gw,
-        json!({"name": "modern", "protocol": "http",
-               "url": format!("http://127.0.0.1:{}/mcp", fixture.1)}),
-    )
-    .await;
+    let _fixture = modern_over_http(&gw).await;
     serves_both_eras(&gw).await;
 }
 
@@ -595,6 +601,52 @@ async fn a_2026_stdio_server_serves_clients_of_both_eras() {
     serves_both_eras(&gw).await;
 }
 
+/// The extensions a 2026-07-28 backend is told of: what the gateway carries (MCP Apps,
+/// tasks) with the client's own settings, never an extension it does not handle; a
+/// session client's, from what its session kept.
+#[tokio::test]
+async fn a_2026_backend_is_told_only_the_extensions_the_gateway_carries() {
+    let gw = TestGateway::start().await;
+    let _fixture = modern_over_http(&gw).await;
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "modern__declared_capabilities", "arguments": {},
+                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                             "io.modelcontextprotocol/clientCapabilities": {"sampling": {},
+                                 "extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app", "x/y"]},
+                                                "io.modelcontextprotocol/tasks": {},
+                                                "com.example/spy": {"token": "secret"}}}}}});
+    let r = support::mcp::response_message(&c.post_stateless(&call).await);
+    let told: Value = serde_json::from_str(&text_of(&r["result"])).expect("JSON");
+    assert_eq!(
+        told,
+        json!({"sampling": {}, "extensions": {
+            "io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app", "x/y"]},
+            "io.modelcontextprotocol/tasks": {}}}),
+        "{r}"
+    );
+
+    let mut session = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    session
+        .initialize_with(json!({"roots": {}, "extensions": {
+            "io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]},
+            "com.example/spy": {}}}))
+        .await;
+    let r = session
+        .result(
+            "tools/call",
+            json!({"name": "modern__declared_capabilities"}),
+        )
+        .await;
+    let told: Value = serde_json::from_str(&text_of(&r)).expect("JSON");
+    assert_eq!(
+        told,
+        json!({"roots": {}, "extensions": {
+            "io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}),
+        "{r}"
+    );
+}
+
 /// A 2026-07-28 backend's own tasks (the tasks extension, which the modern fixture
 /// serves) pass through to a 2026-07-28 client under gateway ids: the extension is
 /// offered, a declaring call gets a task whose id is the gateway's, `tasks/get` and
@@ -603,17 +655,7 @@ async fn a_2026_stdio_server_serves_clients_of_both_eras() {
 #[tokio::test]
 async fn a_2026_backends_tasks_pass_through_under_gateway_ids() {
     let gw = TestGateway::start().await;
-    let fixture = Listening::start(
-        peers().join("venv2/bin/python"),
-        "tests/conformance/modern_fixture.py",
-    )
-    .await;
-    register(
-        &gw,
-        json!({"name": "modern", "protocol": "http",
-               "url": format!("http://127.0.0.1:{}/mcp", fixture.1)}),
-    )
-    .await;
+    let _fixture = modern_over_http(&gw).await;
     let url = namespace(
         &gw,
         json!({"name": "m", "servers": ["modern"], "tool_prefix": "never"}),
@@ -905,9 +947,13 @@ async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
     let conditional = [
         "everything__get-roots-list",
         "everything__trigger-elicitation-request",
+        "everything__trigger-elicitation-request-async",
         "everything__trigger-sampling-request",
+        "everything__trigger-sampling-request-async",
         "everything__trigger-url-elicitation",
     ];
+    let client_tasks =
+        json!({"requests": {"sampling": {"createMessage": {}}, "elicitation": {"create": {}}}});
     let offered = |names: &[String]| -> Vec<&str> {
         assert!(names.contains(&"everything__echo".to_string()), "{names:?}");
         conditional
@@ -931,7 +977,9 @@ async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
         ["everything__trigger-sampling-request"]
     );
     let everything = session(json!({"sampling": {"tools": {}}, "roots": {},
-                                    "elicitation": {"form": {}, "url": {}}}))
+                                    "elicitation": {"form": {}, "url": {}},
+                                    "tasks": client_tasks.clone(),
+                                    "extensions": {"io.modelcontextprotocol/ui": {}}}))
     .await;
     assert_eq!(offered(&everything.tool_names().await), conditional);
     // A 2026-07-28 client declares its capabilities in each request.
@@ -990,6 +1038,61 @@ async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
         result["result"].to_string().contains("from the sampler"),
         "{result}"
     );
+    // The reverse direction of tasks: the backend asks the client that declared
+    // `tasks.requests.sampling.createMessage` to sample as a task of its own, then polls
+    // that task and fetches its result, every request on the call's stream.
+    let sid = everything.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call",
+                      "params": {"name": "everything__trigger-sampling-request-async",
+                                 "arguments": {"prompt": "as a task", "maxTokens": 5}}});
+    let mut rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &call).await;
+    let task = json!({"taskId": "client-task-1", "createdAt": "2026-11-24T00:00:00Z",
+                      "lastUpdatedAt": "2026-11-24T00:00:00Z", "ttl": 300000, "pollInterval": 100});
+    let mut seen = Vec::new();
+    let result = loop {
+        let m = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the call goes on")
+            .expect("the call's answer");
+        let method = m["method"].as_str().unwrap_or_default().to_string();
+        let answer = match method.as_str() {
+            "sampling/createMessage" => {
+                assert!(m["params"]["task"].is_object(), "{m}");
+                let mut t = task.clone();
+                t["status"] = json!("working");
+                json!({"task": t})
+            }
+            "tasks/get" => {
+                assert_eq!(m["params"]["taskId"], "client-task-1", "{m}");
+                let mut t = task.clone();
+                t["status"] = json!("completed");
+                t
+            }
+            "tasks/result" => json!({"role": "assistant", "model": "test",
+                "content": {"type": "text", "text": "sampled by the client's task"}}),
+            _ if m["id"] == 10 => break m,
+            _ => continue,
+        };
+        seen.push(method);
+        let reply = json!({"jsonrpc": "2.0", "id": m["id"], "result": answer});
+        assert_eq!(everything.post(&reply).await.status, 202);
+    };
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("sampling/createMessage")
+    );
+    assert!(seen.iter().any(|m| m == "tasks/get"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("tasks/result"));
+    let text = result["result"].to_string();
+    assert!(
+        text.contains("[COMPLETED]") && text.contains("sampled by the client's task"),
+        "{result}"
+    );
     // A tool the backend does not offer the plain client is not its to call.
     let m = plain
         .call(
@@ -1003,9 +1106,14 @@ async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
         m.get("error").is_some() || m["result"]["isError"] == true,
         "{m}"
     );
-    // A set offered every tool the main child lists (all but `sampling.tools`): its
-    // child is opened, found to be offered the same, and not kept.
-    let nearly = session(json!({"sampling": {}, "elicitation": {"url": {}}, "roots": {}})).await;
+    // A set offered every tool the main child lists (all but `sampling.tools` and the
+    // MCP Apps extension): its child is opened, found to be offered the same, and not
+    // kept.
+    let nearly = session(
+        json!({"sampling": {}, "elicitation": {"url": {}}, "roots": {},
+                                "tasks": client_tasks}),
+    )
+    .await;
     assert_eq!(offered(&nearly.tool_names().await), conditional);
     // A child for each set offered less (nothing declared, sampling, elicitation); the
     // full set is the main child's own.

@@ -121,15 +121,17 @@ pub fn route<'v>(
         let span = span.ok_or_else(|| invalid(format!("{method} needs {what}")))?;
         Ok((span, string_value(body, span).unwrap_or_default()))
     };
-    let resource = |uri: Option<Span>| -> Result<Target<'v>, RpcError> {
-        let uri = uri.and_then(|s| string_value(body, s)).unwrap_or_default();
+    let resource = |span: Option<Span>| -> Result<Target<'v>, RpcError> {
+        let uri = span.and_then(|s| string_value(body, s)).unwrap_or_default();
         let backend = view.resource_backend(&uri).ok_or_else(|| {
             unavailable(ctx, view.absent.resource(&uri), method, &uri)
                 .unwrap_or_else(|| invalid(format!("unknown resource {uri:?}")))
         })?;
+        // A view URI the gateway renamed reaches its server under the server's own.
+        let rename = span.zip(view.ui.get(uri.as_ref()).and_then(|r| r.upstream.clone()));
         Ok(Target::Backend {
             backend,
-            rename: None,
+            rename,
             tool: None,
             task: TaskSupport::Forbidden,
         })

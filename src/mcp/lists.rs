@@ -204,9 +204,18 @@ pub(crate) fn capabilities(view: &View, session: bool) -> Value {
     if view.tasks && session {
         caps["tasks"] = json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
     }
+    // Extensions (SEP-2133): only those the gateway handles; a member's others are not
+    // offered, as the gateway could not route what they add.
+    let mut extensions = serde_json::Map::new();
     if view.tasks && !session {
         // The 2026-07-28 revision's tasks are an extension (SEP-2663).
-        caps["extensions"] = json!({crate::routing::TASKS_EXTENSION: {}});
+        extensions.insert(crate::routing::TASKS_EXTENSION.into(), json!({}));
+    }
+    if view.apps {
+        extensions.insert(crate::routing::UI_EXTENSION.into(), json!({}));
+    }
+    if !extensions.is_empty() {
+        caps["extensions"] = Value::Object(extensions);
     }
     caps
 }

@@ -259,7 +259,7 @@ impl Bridge {
             let mut params = request.get("params").cloned().unwrap_or_else(|| json!({}));
             let needed = ClientCaps::needed_by_request(&text(request), method);
             match needed {
-                Some((bit, cap)) if self.caps & bit == 0 => {
+                Some((bit, cap)) if self.caps & bit != bit => {
                     return Err(format!(
                         "the server needs {cap}, which this client did not declare"
                     ));

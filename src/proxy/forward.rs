@@ -202,6 +202,9 @@ async fn forward_call(
         _ => None,
     };
     let mut upstream_body = frame::splice(body, &mut reps[..n]);
+    if backend.is_modern() && f.meta_version.is_some() {
+        upstream_body = super::extensions::carried_only(upstream_body);
+    }
     if backend.is_modern() && f.meta_version.is_none() {
         // A session client's request: a modern backend needs the envelope its own
         // requests would carry.

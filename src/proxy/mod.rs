@@ -12,6 +12,7 @@
 
 mod bridge;
 pub mod calls;
+mod extensions;
 pub mod forward;
 mod record;
 pub mod rounds;

@@ -320,8 +320,8 @@ impl UpstreamBody {
             return None;
         }
         let (bit, name) = ClientCaps::needed_by_request(&data, f.method(&data)?)?;
-        if self.caps() & bit != 0 {
-            if bit == ClientCaps::ELICITATION_URL {
+        if self.caps() & bit == bit {
+            if bit & ClientCaps::ELICITATION_URL != 0 {
                 // Its end (`notifications/elicitation/complete`) may come on the
                 // backend's own stream: it goes to this client alone.
                 let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
@@ -346,7 +346,7 @@ impl UpstreamBody {
         }
         let mut ask = super::rounds::Ask::of(&data, &f, &self.asks)?;
         if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
-            && self.caps() & bit == 0
+            && self.caps() & bit != bit
         {
             ask.undeclared = Some(name);
         }

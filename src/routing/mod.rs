@@ -8,11 +8,14 @@
 //! characters is shortened deterministically to a readable prefix plus a hash of the
 //! original, and the table maps it back.
 
+mod apps;
 mod header_params;
 pub mod subscriptions;
 mod task_support;
 mod templates;
+mod union;
 
+pub use apps::{UI_EXTENSION, UiRoute};
 pub use header_params::{header_params, header_params_valid};
 pub use task_support::TaskSupport;
 pub use templates::template_matches;
@@ -139,6 +142,11 @@ pub struct View {
     /// A member runs tools as tasks (MCP 2025-11-25 `tasks.requests.tools.call`).
     pub tasks: bool,
     pub subscribe: bool,
+    /// A member offers MCP Apps ([`UI_EXTENSION`]).
+    pub apps: bool,
+    /// Every `ui://` URI of the running members, listed or only named by a tool, as
+    /// exposed (see [`apps`]).
+    pub ui: HashMap<String, UiRoute>,
     /// Whether any tool declares `x-mcp-header` arguments (so a stateless `tools/call`
     /// needs its `Mcp-Param-*` headers checked at all).
     pub header_params: bool,
@@ -206,6 +214,9 @@ impl View {
 
     /// The backend serving `uri`: an exact listed resource, else a matching template.
     pub fn resource_backend(&self, uri: &str) -> Option<&Arc<Backend>> {
+        if let Some(r) = self.ui.get(uri) {
+            return Some(&r.backend);
+        }
         if let Some(i) = self.resource_index.get(uri) {
             return Some(&self.resources[*i].backend);
         }
@@ -256,67 +267,12 @@ impl Table {
             .iter()
             .filter_map(|n| self.views.get(&Some(n.clone())))
             .collect();
-        let view = Arc::new(union(&parts));
+        let view = Arc::new(union::union(&parts));
         if cache.len() < MAX_CACHED_REACHES {
             cache.insert(names, view.clone());
         }
         view
     }
-}
-
-/// The union of several views: the first to offer a name wins (clashes are listed in
-/// `errors`); a name disabled in one view and offered by another is offered.
-fn union(parts: &[&Arc<View>]) -> View {
-    let mut view = View {
-        auth_required: true,
-        ..View::default()
-    };
-    for part in parts {
-        for t in &part.tools {
-            if view.tool_index.contains_key(&t.name) {
-                continue;
-            }
-            view.tool_index.insert(t.name.clone(), view.tools.len());
-            view.tools.push(t.clone());
-        }
-        for p in &part.prompts {
-            if !view.prompt_index.contains_key(&p.name) {
-                view.prompt_index.insert(p.name.clone(), view.prompts.len());
-                view.prompts.push(p.clone());
-            }
-        }
-        for r in &part.resources {
-            if !view.resource_index.contains_key(&r.uri) {
-                view.resource_index
-                    .insert(r.uri.clone(), view.resources.len());
-                view.resources.push(r.clone());
-            }
-        }
-        for t in &part.templates {
-            if !view.templates.iter().any(|x| x.template == t.template) {
-                view.templates.push(t.clone());
-            }
-        }
-        view.header_params |= part.header_params;
-        for m in &part.members {
-            if !view.members.contains(m) {
-                view.members.push(*m);
-            }
-        }
-        view.absent.extend(&part.absent);
-        view.disabled.extend(part.disabled.iter().cloned());
-        view.errors.extend(part.errors.iter().cloned());
-        view.completions |= part.completions;
-        view.tasks |= part.tasks;
-        view.subscribe |= part.subscribe;
-    }
-    view.disabled
-        .retain(|name| !view.tool_index.contains_key(name));
-    let mut absent = std::mem::take(&mut view.absent);
-    absent.without_live(&view);
-    view.absent = absent;
-    view.fingerprints = fingerprints(&view);
-    view
 }
 
 /// Overrides that name no tool of the namespace: a server outside it, a tool its server
@@ -494,6 +450,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
         members: members.iter().map(|b| b.id).collect(),
         ..View::default()
     };
+    let ui = apps::UiNames::of(members);
     // Override keys that matched a tool (the rest are reported).
     let mut matched: std::collections::HashSet<&str> = std::collections::HashSet::new();
     // Every member is named alike; a server that is down keeps its last lists, and what
@@ -507,6 +464,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             view.tasks |= caps["tasks"]["requests"]["tools"].get("call").is_some()
                 || caps["extensions"][crate::routing::TASKS_EXTENSION].is_object();
             view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
+            view.apps |= apps::offers_apps(caps, &lists.tools);
         }
         for tool in &lists.tools {
             let Some(original) = tool["name"].as_str() else {
@@ -545,6 +503,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             }
             let mut entry = tool.clone();
             entry["name"] = Value::String(name.clone());
+            ui.tool_entry(b.id, &mut entry);
             if let Some(d) = o.and_then(|o| o.description.clone()) {
                 entry["description"] = Value::String(d);
             }
@@ -632,9 +591,10 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             continue;
         }
         for r in &lists.resources {
-            let Some(uri) = r["uri"].as_str() else {
+            let Some(own) = r["uri"].as_str() else {
                 continue;
             };
+            let uri = ui.exposed(b.id, own);
             if let Some(first) = view.resource_index.get(uri).map(|i| &view.resources[*i]) {
                 if first.backend.id != b.id {
                     view.errors
@@ -644,10 +604,17 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             }
             view.resource_index
                 .insert(uri.to_string(), view.resources.len());
+            let entry = if uri == own {
+                Bytes::from(r.to_string())
+            } else {
+                let mut renamed = r.clone();
+                renamed["uri"] = Value::String(uri.to_string());
+                Bytes::from(renamed.to_string())
+            };
             view.resources.push(ResourceRoute {
                 uri: uri.to_string(),
                 backend: (*b).clone(),
-                entry: Bytes::from(r.to_string()),
+                entry,
             });
         }
         for t in &lists.templates {
@@ -671,6 +638,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
     if let Some(ns) = ns {
         unmatched_overrides(&mut view, members, ns, &matched);
     }
+    view.ui = ui.routes();
     let mut absent = std::mem::take(&mut view.absent);
     absent.without_live(&view);
     view.absent = absent;

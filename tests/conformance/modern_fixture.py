@@ -39,6 +39,7 @@ CAPS = "io.modelcontextprotocol/clientCapabilities"
 bus = InMemorySubscriptionBus()
 extra = {"on": False}
 EXTRA_TOOL = {"name": "extra_tool", "description": "Appears when toggled", "inputSchema": obj()}
+DECLARED = ("declared_capabilities", "Returns the client capabilities this request declared, as JSON", obj())
 TOGGLE = ("toggle_extra_tool", "Adds or removes extra_tool and announces the change", obj())
 TOUCH = ("touch_resource", "Announces an update of the resource `uri` on listen streams",
          obj({"uri": {"type": "string"}}, ["uri"]))
@@ -249,6 +250,8 @@ async def call_tool(ctx, params):
         return done([text(f"region={args.get('region')}")])
     if name == "json_schema_2020_12_tool":
         return done([text(f"JSON Schema 2020-12 tool called with: {json.dumps(args)}")])
+    if name == DECLARED[0]:
+        return done([text(json.dumps(declared(ctx), sort_keys=True))])
     if name == TOGGLE[0]:
         extra["on"] = not extra["on"]
         await bus.publish(ToolsListChanged())
@@ -262,7 +265,7 @@ async def call_tool(ctx, params):
 
 
 async def list_tools(ctx, params):
-    tools = [{"name": n, "description": d, "inputSchema": s} for n, d, s in TOOLS + [TOGGLE, TOUCH, SLOW]]
+    tools = [{"name": n, "description": d, "inputSchema": s} for n, d, s in TOOLS + [TOGGLE, TOUCH, SLOW, DECLARED]]
     if extra["on"]:
         tools.append(EXTRA_TOOL)
     return complete({"tools": tools}, 0)

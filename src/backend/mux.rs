@@ -28,6 +28,9 @@ struct Waiter {
     ///
     /// [`Owner::tag`]: crate::backend::isolated::Owner::tag
     owner: u64,
+    /// For a `tasks/result` call, the task it waits on: a request of the backend's that
+    /// names that task (`related-task`) is the task's, not another call's.
+    task: Option<Box<str>>,
 }
 
 /// The calls in flight on one stream.
@@ -117,6 +120,7 @@ impl Mux {
         id: &Bytes,
         token: Option<Bytes>,
         owner: u64,
+        task: Option<Box<str>>,
     ) -> Result<Registration, UpstreamError> {
         let (tx, rx) = mpsc::channel(64);
         let mut pending = self.lock();
@@ -125,7 +129,15 @@ impl Mux {
                 "{MAX_IN_FLIGHT} calls are in flight on this server already; retry"
             )));
         }
-        pending.insert(id.clone(), Waiter { tx, token, owner });
+        pending.insert(
+            id.clone(),
+            Waiter {
+                tx,
+                token,
+                owner,
+                task,
+            },
+        );
         Ok(Registration {
             mux: self.clone(),
             id: id.clone(),
@@ -189,12 +201,24 @@ impl Mux {
         // client's level screens a log message; otherwise, and for other notifications,
         // to the supervisor.
         if may_join(&f, &msg) {
+            let related = related_task(&msg);
             let only = {
                 let pending = self.lock();
                 let mut calls = pending.values();
-                match calls.next() {
-                    Some(first) if first.owner != 0 && calls.all(|w| w.owner == first.owner) => {
-                        Some(first.tx.clone())
+                let waiting_task = related.as_deref().and_then(|t| {
+                    pending
+                        .values()
+                        .find(|w| w.owner != 0 && w.task.as_deref() == Some(t))
+                });
+                match (waiting_task, calls.next()) {
+                    (Some(w), _) => Some(w.tx.clone()),
+                    (None, Some(first))
+                        if first.owner != 0 && calls.all(|w| w.owner == first.owner) =>
+                    {
+                        // One client's calls: a request naming no task waiting here goes
+                        // with a call that is not a task's `tasks/result`.
+                        let call = pending.values().find(|w| w.task.is_none());
+                        Some(call.unwrap_or(first).tx.clone())
                     }
                     _ => None,
                 }
@@ -210,6 +234,31 @@ impl Mux {
         }
         true
     }
+}
+
+/// The task a `tasks/result` request (a whole message) waits on.
+pub fn result_task(request: &[u8]) -> Option<Box<str>> {
+    static RESULT: crate::jsonrpc::needle::Needle = crate::needle!(b"tasks/result");
+    if !RESULT.in_(request) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(request).ok()?;
+    (v["method"] == "tasks/result")
+        .then(|| v["params"]["taskId"].as_str().map(Box::from))
+        .flatten()
+}
+
+/// The task a backend's message says it belongs to (`_meta` `related-task`).
+fn related_task(msg: &[u8]) -> Option<String> {
+    static RELATED: crate::jsonrpc::needle::Needle =
+        crate::needle!(b"io.modelcontextprotocol/related-task");
+    if !RELATED.in_(msg) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(msg).ok()?;
+    v["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"]
+        .as_str()
+        .map(String::from)
 }
 
 /// Whether a message of the backend's own that names no call may go with a call in
@@ -345,8 +394,8 @@ mod tests {
         let a = Bytes::from_static(b"\"g1\"");
         let b = Bytes::from_static(b"\"g2\"");
         let c = Bytes::from_static(b"\"g3\"");
-        let mut first = mux.register(&a, None, 7).unwrap();
-        let mut second = mux.register(&b, None, 7).unwrap();
+        let mut first = mux.register(&a, None, 7, None).unwrap();
+        let mut second = mux.register(&b, None, 7, None).unwrap();
         // Two calls of one client: the request goes with one of them.
         assert!(mux.route(Bytes::from_static(SAMPLING)).await);
         let got = tokio::select! {
@@ -355,15 +404,50 @@ mod tests {
         };
         assert_eq!(got.as_deref(), Some(SAMPLING));
         // Another client's call in flight too: nobody can be told; the supervisor gets it.
-        let _third = mux.register(&c, None, 9).unwrap();
+        let _third = mux.register(&c, None, 9, None).unwrap();
         assert!(mux.route(Bytes::from_static(SAMPLING)).await);
         assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
         assert!(first.rx.try_recv().is_err() && second.rx.try_recv().is_err());
         // The gateway's own calls (owner 0) never take a client's request.
         drop((first, second, _third));
-        let _list = mux.register(&a, None, 0).unwrap();
+        let _list = mux.register(&a, None, 0, None).unwrap();
         assert!(mux.route(Bytes::from_static(SAMPLING)).await);
         assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
+    }
+
+    /// A task's `tasks/result` held open beside a call of the same client: the backend's
+    /// request for the task goes to the task's stream, any other to the call.
+    #[tokio::test]
+    async fn a_request_for_a_task_goes_to_its_result_and_others_to_the_call() {
+        let (mux, _own) = Mux::new();
+        let result = request_frame(
+            "\"g1\"",
+            "tasks/result",
+            &serde_json::json!({"taskId": "t-9"}),
+        );
+        assert_eq!(result_task(&result).as_deref(), Some("t-9"));
+        assert_eq!(result_task(SAMPLING), None);
+        let mut held = mux
+            .register(
+                &Bytes::from_static(b"\"g1\""),
+                None,
+                7,
+                result_task(&result),
+            )
+            .unwrap();
+        let mut call = mux
+            .register(&Bytes::from_static(b"\"g2\""), None, 7, None)
+            .unwrap();
+        for _ in 0..8 {
+            assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+            assert_eq!(call.rx.recv().await.as_deref(), Some(SAMPLING));
+        }
+        let of_task = Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":"b2","method":"elicitation/create","params":{"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t-9"}}}}"#,
+        );
+        assert!(mux.route(of_task.clone()).await);
+        assert_eq!(held.rx.recv().await, Some(of_task));
+        assert!(call.rx.try_recv().is_err());
     }
 
     #[test]

@@ -259,7 +259,9 @@ impl SseTransport {
         trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<Registration, UpstreamError> {
         let conn = self.current()?;
-        let call = conn.mux.register(id, token, owner)?;
+        let call = conn
+            .mux
+            .register(id, token, owner, crate::backend::mux::result_task(&body))?;
         self.post(&conn, body, trace).await?;
         Ok(call)
     }

@@ -501,7 +501,9 @@ impl StdioTransport {
         owner: u64,
     ) -> Result<Registration, UpstreamError> {
         let child = self.current()?;
-        let call = child.mux.register(id, token, owner)?;
+        let call = child
+            .mux
+            .register(id, token, owner, crate::backend::mux::result_task(&body))?;
         child.write(one_line(body)).await?;
         Ok(call)
     }

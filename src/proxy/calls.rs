@@ -182,6 +182,13 @@ impl InFlight {
             .remove(key)
     }
 
+    pub(crate) fn contains(&self, key: &(Arc<str>, Bytes)) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(key)
+    }
+
     pub fn len(&self) -> usize {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -203,14 +210,22 @@ pub(crate) fn cancellation(upstream_id: &[u8], reason: &str) -> Bytes {
     out.freeze()
 }
 
-/// Removes the in-flight entry when the response ends; cancels upstream if it never did.
+/// Removes the in-flight entry when the response ends; cancels upstream if it never did,
+/// unless the call is a session client's (`leave_running`): a session client that goes
+/// away has not cancelled (MCP: a disconnect is not a cancellation).
 pub(crate) struct InFlightGuard {
     pub(crate) inflight: Arc<InFlight>,
     pub(crate) key: (Arc<str>, Bytes),
     pub(crate) done: bool,
+    pub(crate) leave_running: bool,
 }
 
 impl InFlightGuard {
+    /// Makes dropping the guard cancel the call upstream (the gateway gave up on it).
+    pub(crate) fn cancel_on_drop(&mut self) {
+        self.leave_running = false;
+    }
+
     pub(crate) fn complete(&mut self) {
         if !self.done {
             self.done = true;
@@ -224,7 +239,10 @@ impl Drop for InFlightGuard {
         if self.done {
             return;
         }
-        if let Some(p) = self.inflight.remove(&self.key) {
+        let Some(p) = self.inflight.remove(&self.key) else {
+            return;
+        };
+        if !self.leave_running {
             let conversation = self.key.0.clone();
             tokio::spawn(async move {
                 p.backend

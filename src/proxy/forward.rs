@@ -223,6 +223,9 @@ async fn forward_call(
         inflight: caller.inflight.clone(),
         key,
         done: false,
+        // A session client leaving has not cancelled; a 2026-07-28 client's closed
+        // stream is its cancellation.
+        leave_running: !caller.stateless,
     };
     let fail = |e: String| {
         RpcError::method(code::INTERNAL, format!("backend {}: {e}", backend.name))
@@ -258,6 +261,7 @@ async fn forward_call(
         r = backend.request(caller.owner(caps), &upstream_id, upstream_body, token, propagation.as_ref()) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
+            guard.cancel_on_drop();
             let why = format!("no answer within {} ms", timeout.as_millis());
             record.time_out(&why);
             return fail(why);
@@ -404,7 +408,13 @@ async fn forward_call(
     if collect {
         return Box::pin(collect_response(stream)).await;
     }
-    let mut r = Response::new(Body::Stream(Box::pin(stream)));
+    let mut r = Response::new(if caller.stateless {
+        Body::Stream(Box::pin(stream))
+    } else {
+        Body::Stream(Box::pin(super::upstream::Detachable(Some(Box::pin(
+            stream,
+        )))))
+    });
     *r.status_mut() = status;
     let content_type = if wrap {
         HeaderValue::from_static("text/event-stream")

@@ -256,14 +256,10 @@ impl UpstreamBody {
                         "too many questions in one round for the client",
                     ));
                 }
-            } else if let Some((id, name)) = self.refused(&data[start..end]) {
+            } else if let Some((id, error, why)) = self.refused(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                self.tell_backend(crate::backend::mux::error_answer_with(
-                    &id,
-                    code::METHOD_NOT_FOUND,
-                    &format!("the client did not declare the {name} capability"),
-                ));
+                self.tell_backend(crate::backend::mux::error_answer_with(&id, error, &why));
             } else if self.muted(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
@@ -311,9 +307,10 @@ impl UpstreamBody {
         });
     }
 
-    /// The backend's id and the capability, for an event carrying a request the client
-    /// cannot take.
-    fn refused(&mut self, event: &[u8]) -> Option<(Vec<u8>, &'static str)> {
+    /// The backend's id, an error code and why, for an event carrying a request the
+    /// client cannot take: it needs a capability the client did not declare, or it is a
+    /// URL elicitation whose id the gateway passed to another client.
+    fn refused(&mut self, event: &[u8]) -> Option<(Vec<u8>, i64, String)> {
         let data = crate::backend::http::sse_data(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
@@ -325,15 +322,26 @@ impl UpstreamBody {
                 // Its end (`notifications/elicitation/complete`) may come on the
                 // backend's own stream: it goes to this client alone.
                 let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
-                if let Some(id) = v["params"]["elicitationId"].as_str() {
-                    self.backend
+                if let Some(id) = v["params"]["elicitationId"].as_str()
+                    && !self
+                        .backend
                         .correlations
-                        .elicitation(id, self.conversation.clone());
+                        .elicitation(id, self.conversation.clone())
+                {
+                    return Some((
+                        f.id?.of(&data).to_vec(),
+                        code::INVALID_PARAMS,
+                        format!("elicitationId {id:?} is another client's"),
+                    ));
                 }
             }
             return None;
         }
-        Some((f.id?.of(&data).to_vec(), name))
+        Some((
+            f.id?.of(&data).to_vec(),
+            code::METHOD_NOT_FOUND,
+            format!("the client did not declare the {name} capability"),
+        ))
     }
 
     /// A request of the backend's that a stateless client answers on its retry (or,
@@ -436,7 +444,10 @@ impl UpstreamBody {
         {
             g.complete();
         }
-        // A guard still armed cancels upstream when dropped.
+        // A guard still armed cancels upstream when dropped: the gateway gave up.
+        if let Some(g) = &mut self.guard {
+            g.cancel_on_drop();
+        }
         self.guard = None;
         match (answered, problem) {
             (true, _) if self.splicer.errored() || withheld => self.record.finish(Outcome::Error),
@@ -516,6 +527,74 @@ impl hyper::body::Body for UpstreamBody {
                 }
             }
         }
+    }
+}
+
+/// How often a call going on without its client looks whether it was cancelled since.
+const DETACHED_CHECK: Duration = Duration::from_secs(1);
+
+/// A session client's answer. A session client that goes away has not cancelled its call
+/// (MCP: a disconnect is not a cancellation): the call goes on upstream to its end, in
+/// the background, within its time limit and still holding its place at the backend;
+/// its answer is recorded and dropped. It stops early when the client cancels it after
+/// all (`notifications/cancelled`). A 2026-07-28 client's closed stream is its
+/// cancellation: its answer is not one of these.
+pub(super) struct Detachable(pub(super) Option<Pin<Box<UpstreamBody>>>);
+
+impl hyper::body::Body for Detachable {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
+        match self.0.as_mut() {
+            Some(body) => body.as_mut().poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl Drop for Detachable {
+    fn drop(&mut self) {
+        let Some(mut body) = self.0.take() else {
+            return;
+        };
+        if body.finished {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            use http_body_util::BodyExt;
+            let mut check = tokio::time::interval(DETACHED_CHECK);
+            loop {
+                tokio::select! {
+                    frame = body.frame() => {
+                        if !matches!(frame, Some(Ok(_))) {
+                            break;
+                        }
+                    }
+                    _ = check.tick() => {
+                        if body.cancelled_by_client() {
+                            body.finish_abandoned("cancelled by its client after it went away");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl UpstreamBody {
+    /// Whether the client cancelled the call (its in-flight entry is gone before its end).
+    fn cancelled_by_client(&self) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| !g.done && !g.inflight.contains(&g.key))
     }
 }
 

@@ -66,6 +66,23 @@ impl Mock {
     }
 }
 
+impl Mock {
+    /// Has the mock send `notification` on every open GET stream.
+    pub async fn announce(&self, notification: &Value) {
+        let addr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let body = notification.to_string();
+        let r = super::http::request(
+            addr,
+            "POST",
+            "/control/announce",
+            &[],
+            Some(body.as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}
+
 impl Drop for Mock {
     fn drop(&mut self) {
         self.kill();

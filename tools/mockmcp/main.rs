@@ -558,6 +558,24 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                 .clear();
             full(StatusCode::OK, "application/json", r#"{"forgotten":true}"#)
         }
+        (Method::POST, "/control/announce") => {
+            // The body, a JSON-RPC notification, goes out on every open GET stream.
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return full(StatusCode::BAD_REQUEST, "text/plain", "unreadable body"),
+            };
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(v) if v.get("method").is_some() => {
+                    let _ = server.notify.send(v.to_string());
+                    full(StatusCode::OK, "application/json", r#"{"announced":true}"#)
+                }
+                _ => full(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    "a notification, please",
+                ),
+            }
+        }
         (Method::GET, "/control/visit") => {
             server.visited.store(true, Ordering::Relaxed);
             full(StatusCode::OK, "application/json", r#"{"visited":true}"#)

@@ -868,9 +868,23 @@ async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
             .as_array()
             .is_some_and(|t| t.contains(&json!("beta__echo")))
     };
-    let mut tools = next(&mut lines).await.expect("a tool-list change");
+    // The listener's own account when it ends early (its stderr), for the failure.
+    let mut child = child;
+    let mut heard = async |lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>| -> Value {
+        if let Some(v) = next(lines).await {
+            return v;
+        }
+        let _ = child.kill();
+        let mut why = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            use std::io::Read;
+            let _ = err.read_to_string(&mut why);
+        }
+        panic!("a tool-list change; the listener: {why}");
+    };
+    let mut tools = heard(&mut lines).await;
     while tools.get("tools").is_some() && !has_beta(&tools) {
-        tools = next(&mut lines).await.expect("a tool-list change");
+        tools = heard(&mut lines).await;
     }
     assert!(has_beta(&tools), "{tools}");
     let mut toucher = Client::new(replicas[1].addr, "/mcp", Some(&admin));

@@ -980,6 +980,33 @@ async fn a_session_client_that_goes_away_has_not_cancelled_its_call() {
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
 }
 
+/// Calls going on without their client are bounded per key: a key that leaves call
+/// after call mid-answer has at most 16 going on; leaving one more cancels it upstream.
+#[tokio::test]
+async fn calls_left_running_by_clients_that_went_away_are_bounded_per_key() {
+    let (gw, slow, c) = backend_with_timeout(30_000).await;
+    let per_key = metamcp::proxy::calls::MAX_DETACHED_PER_KEY;
+    for id in 0..u64::from(per_key) {
+        let args = json!({"steps": 300, "interval_ms": 100});
+        call_and_leave(&gw, &slow, &c, 100 + id, "progress", args, true).await;
+    }
+    eventually(WAIT, "every call left running", || async {
+        (gw.state.inflight.detached() == per_key).then_some(())
+    })
+    .await;
+    let stats = slow.control("GET", "/control/stats").await;
+    assert_eq!(stats["cancelled"], 0, "{stats}");
+    // One more: no place left, so leaving it cancels it.
+    let args = json!({"steps": 300, "interval_ms": 100});
+    call_and_leave(&gw, &slow, &c, 999, "progress", args, true).await;
+    eventually(WAIT, "the backend to hear of the cancellation", || async {
+        let stats = slow.control("GET", "/control/stats").await;
+        (stats["cancelled"] == 1).then_some(())
+    })
+    .await;
+    assert_eq!(gw.state.inflight.detached(), per_key);
+}
+
 #[tokio::test]
 async fn progress_keeps_a_slow_call_alive_past_the_timeout() {
     let (_gw, _slow, c) = backend_with_timeout(400).await;

@@ -161,10 +161,41 @@ pub(crate) struct Pending {
     pub(crate) via: u8,
 }
 
+/// Calls going on without their client (a session client that left mid-answer) that
+/// one key may have at once; beyond, leaving cancels.
+pub const MAX_DETACHED_PER_KEY: u32 = 16;
+/// Such calls of every key at once.
+pub const MAX_DETACHED: u32 = 1024;
+
 /// In-flight requests by (conversation, client id), for `notifications/cancelled`.
 #[derive(Default)]
 pub struct InFlight {
     map: Mutex<HashMap<(Arc<str>, Bytes), Pending>>,
+    /// Calls going on without their client, per key (`None`: no key), and in all.
+    detached: Mutex<(HashMap<Option<crate::store::keys::KeyId>, u32>, u32)>,
+}
+
+/// A detached call's place ([`InFlight::detach`]), given back when dropped.
+pub(crate) struct DetachedPlace {
+    inflight: Arc<InFlight>,
+    key: Option<crate::store::keys::KeyId>,
+}
+
+impl Drop for DetachedPlace {
+    fn drop(&mut self) {
+        let mut d = self
+            .inflight
+            .detached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        d.1 = d.1.saturating_sub(1);
+        if let Some(n) = d.0.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                d.0.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl InFlight {
@@ -180,6 +211,30 @@ impl InFlight {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key)
+    }
+
+    /// A place for a call of `key`'s to go on without its client, within
+    /// [`MAX_DETACHED_PER_KEY`] and [`MAX_DETACHED`]; `None` when there is none.
+    pub(crate) fn detach(
+        self: &Arc<Self>,
+        key: Option<crate::store::keys::KeyId>,
+    ) -> Option<DetachedPlace> {
+        let mut d = self.detached.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = d.0.get(&key).copied().unwrap_or(0);
+        if mine >= MAX_DETACHED_PER_KEY || d.1 >= MAX_DETACHED {
+            return None;
+        }
+        d.0.insert(key, mine + 1);
+        d.1 += 1;
+        Some(DetachedPlace {
+            inflight: self.clone(),
+            key,
+        })
+    }
+
+    /// Calls going on without their client now.
+    pub fn detached(&self) -> u32 {
+        self.detached.lock().unwrap_or_else(|e| e.into_inner()).1
     }
 
     pub(crate) fn contains(&self, key: &(Arc<str>, Bytes)) -> bool {

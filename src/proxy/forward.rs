@@ -411,9 +411,7 @@ async fn forward_call(
     let mut r = Response::new(if caller.stateless {
         Body::Stream(Box::pin(stream))
     } else {
-        Body::Stream(Box::pin(super::upstream::Detachable(Some(Box::pin(
-            stream,
-        )))))
+        Body::Stream(Box::pin(super::upstream::Detachable(Some(stream))))
     });
     *r.status_mut() = status;
     let content_type = if wrap {

@@ -536,10 +536,11 @@ const DETACHED_CHECK: Duration = Duration::from_secs(1);
 /// A session client's answer. A session client that goes away has not cancelled its call
 /// (MCP: a disconnect is not a cancellation): the call goes on upstream to its end, in
 /// the background, within its time limit and still holding its place at the backend;
-/// its answer is recorded and dropped. It stops early when the client cancels it after
+/// its answer is recorded and dropped. At most [`MAX_DETACHED_PER_KEY`](crate::proxy::calls::MAX_DETACHED_PER_KEY) calls of a key
+/// (and [`MAX_DETACHED`](crate::proxy::calls::MAX_DETACHED) in all) go on so; beyond, leaving cancels. It stops early when the client cancels it after
 /// all (`notifications/cancelled`). A 2026-07-28 client's closed stream is its
 /// cancellation: its answer is not one of these.
-pub(super) struct Detachable(pub(super) Option<Pin<Box<UpstreamBody>>>);
+pub(super) struct Detachable(pub(super) Option<UpstreamBody>);
 
 impl hyper::body::Body for Detachable {
     type Data = Bytes;
@@ -550,7 +551,7 @@ impl hyper::body::Body for Detachable {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<BodyFrame<Bytes>, std::io::Error>>> {
         match self.0.as_mut() {
-            Some(body) => body.as_mut().poll_frame(cx),
+            Some(body) => Pin::new(body).poll_frame(cx),
             None => Poll::Ready(None),
         }
     }
@@ -564,11 +565,21 @@ impl Drop for Detachable {
         if body.finished {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // A place among the key's (and everyone's) calls going on without their client;
+        // with none left, leaving cancels.
+        let place = body
+            .guard
+            .as_ref()
+            .and_then(|g| g.inflight.detach(body.record.key));
+        let (Some(place), Ok(runtime)) = (place, tokio::runtime::Handle::try_current()) else {
+            if let Some(g) = &mut body.guard {
+                g.cancel_on_drop();
+            }
             return;
         };
         runtime.spawn(async move {
             use http_body_util::BodyExt;
+            let _place = place;
             let mut check = tokio::time::interval(DETACHED_CHECK);
             loop {
                 tokio::select! {

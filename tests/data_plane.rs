@@ -2082,3 +2082,46 @@ async fn a_backend_that_ends_a_call_early_is_resumed_with_last_event_id() {
     let stats = alpha.control("GET", "/control/stats").await;
     assert_eq!(stats["resumed"], 2, "{stats}");
 }
+
+#[tokio::test]
+async fn a_removed_backend_keeps_no_connection_to_its_server() {
+    let (gw, alpha, _beta) = two_backends().await;
+    let c = session(&gw, "/mcp", &gw.client_key).await;
+    let _stream = support::mcp::notification_stream(gw.addr, &c).await;
+    // Calls at once: the backend's pool opens a connection for each and keeps them idle.
+    let calls = (0..8).map(|i| {
+        c.call(
+            json!(i),
+            "tools/call",
+            json!({"name": "alpha__sleep", "arguments": {"ms": 200}}),
+        )
+    });
+    for r in futures_util::future::join_all(calls).await {
+        assert_eq!(text_of(&r["result"]), "slept 200 ms", "{r}");
+    }
+    let open = alpha.control("GET", "/control/stats").await["connections"]
+        .as_u64()
+        .unwrap();
+    assert!(open > 2, "the gateway keeps connections to alpha: {open}");
+
+    let auth = format!("Bearer {}", gw.admin_key);
+    let r = request(
+        gw.addr,
+        "DELETE",
+        "/api/v1/mcp/servers/alpha",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    // Only the one asking is left: idle pooled connections and streams all closed.
+    eventually(
+        Duration::from_secs(10),
+        "alpha's connections closed",
+        || async {
+            let stats = alpha.control("GET", "/control/stats").await;
+            (stats["connections"] == 1).then_some(())
+        },
+    )
+    .await;
+}

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::backend::breaker::Breaker;
 use crate::backend::bulkhead::Bulkhead;
 use crate::backend::http::transport::HttpTransport;
-use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
+use crate::backend::http::{self as upstream, Endpoint, UpstreamError};
 use crate::backend::isolated::IsolatedTransport;
 use crate::backend::sse::SseTransport;
 use crate::backend::stdio::{Launch, StdioTransport};
@@ -41,7 +41,11 @@ impl Running {
 
 /// Every backend connection of this process.
 pub struct Backends {
-    client: HttpClient,
+    /// Whom `https://` servers are checked against. Each HTTP or SSE backend gets a client
+    /// (a connection pool) of its own, built with it: when a backend stops, its pool goes
+    /// with it, and no idle connection (hyper opens one more while a request waits for a
+    /// pooled one) stays open to a server the gateway no longer fronts.
+    tls: rustls::ClientConfig,
     /// stdio children's process groups, recorded in the data dir.
     groups: Arc<groups::Groups>,
     /// Resource updates from every backend.
@@ -76,7 +80,7 @@ impl Backends {
         let groups = Arc::new(groups::Groups::new(data_dir));
         groups.reap_leftovers();
         Backends {
-            client: upstream::client(tls),
+            tls: tls.clone(),
             groups,
             updates: tokio::sync::broadcast::channel(256).0,
             notices: tokio::sync::broadcast::channel(1024).0,
@@ -221,12 +225,12 @@ impl Backends {
             }
             Protocol::Sse => Transport::Sse(SseTransport::new(
                 Endpoint::for_server(server)?,
-                self.client.clone(),
+                upstream::client(&self.tls),
                 timeout,
             )),
             Protocol::Http => Transport::Http(HttpTransport::new(
                 Endpoint::for_server(server)?,
-                self.client.clone(),
+                upstream::client(&self.tls),
                 timeout,
             )),
         })

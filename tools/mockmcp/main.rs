@@ -139,6 +139,8 @@ struct Server {
     roots_changed: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
+    /// TCP connections open to the HTTP listener now (the one asking included).
+    connections: AtomicU64,
     /// `resumable` answers not sent yet, by the event id their GET resumes after.
     resumable: Mutex<HashMap<String, String>>,
     /// GETs that resumed an answer (`Last-Event-ID`).
@@ -591,6 +593,7 @@ async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Bod
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
                               "roots_changed": server.roots_changed.load(Ordering::Relaxed),
                               "hangups": server.hangups.load(Ordering::Relaxed),
+                              "connections": server.connections.load(Ordering::Relaxed),
                               "resumed": server.resumed.load(Ordering::Relaxed),
                               "authorized": server.authorized.load(Ordering::Relaxed),
                               "client_capabilities": *server.client_capabilities.lock().unwrap_or_else(|p| p.into_inner()),
@@ -1178,7 +1181,9 @@ async fn run_http(server: Arc<Server>, port: u16) -> std::io::Result<()> {
         };
         let _ = stream.set_nodelay(true);
         let server = server.clone();
+        server.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
+            let open = server.clone();
             let svc = service_fn(move |req| {
                 let server = server.clone();
                 async move {
@@ -1193,6 +1198,7 @@ async fn run_http(server: Arc<Server>, port: u16) -> std::io::Result<()> {
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
+            open.connections.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
@@ -1283,6 +1289,7 @@ fn main() {
         cancelled: AtomicU64::new(0),
         roots_changed: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
         resumable: Mutex::default(),
         resumed: AtomicU64::new(0),
         visited: AtomicBool::new(false),

@@ -34,7 +34,7 @@ pub const UPSTREAM_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26
 /// Largest control-path response read whole (lists, initialize).
 const MAX_CONTROL_BODY: usize = 64 << 20;
 
-/// Builds the one client: keep-alive, idle connections capped per backend, `https://`
+/// Builds a backend's client: keep-alive, idle connections capped, `https://`
 /// servers checked against `tls`'s roots (HTTP/1.1 over TLS 1.2 or 1.3; the server's
 /// name must match its certificate, and nothing falls back to plain text).
 pub fn client(tls: &rustls::ClientConfig) -> HttpClient {

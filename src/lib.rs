@@ -60,3 +60,4 @@ pub mod routing;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod vault;

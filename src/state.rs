@@ -58,6 +58,8 @@ pub struct State {
     pub cipher: Cipher,
     /// One supervised connection per active backend.
     pub backends: Backends,
+    /// Tokens the gateway holds for OAuth backends, and its OAuth client.
+    pub vault: Arc<crate::vault::Vault>,
     /// Who serves each exposed tool, prompt and resource; swapped whole.
     pub routing: Routing,
     /// Ended client sessions, refused everywhere until they would have expired.
@@ -123,7 +125,14 @@ impl State {
             cipher.clone(),
             config.parked.replica_url.clone(),
         ));
+        let vault = Arc::new(crate::vault::Vault::new(
+            db.pool.clone(),
+            cipher.clone(),
+            Arc::new(backend_tls.clone()),
+            config.public_url.clone(),
+        ));
         State {
+            vault: vault.clone(),
             parked,
             task_inputs: Arc::new(crate::proxy::task_inputs::TaskInputs::new(
                 config.tasks.per_key,
@@ -136,6 +145,7 @@ impl State {
                 Some(config.data_dir.clone()),
                 backend_tls,
                 config.capability_sessions,
+                Some(vault),
             ),
             routing: Routing::default(),
             ended_sessions: EndedSessions::default(),

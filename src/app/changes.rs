@@ -137,6 +137,18 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 }
             }
             Some("oauth_blocks") => blocks_changed = true,
+            Some("upstream_tokens") => {
+                // Another replica connected, refreshed or removed a backend's account:
+                // the next request reads the token again.
+                if let Some(id) = v["id"].as_str().and_then(|s| s.parse().ok()) {
+                    state.vault.invalidate(&id);
+                    if v["op"] == "insert"
+                        && let Some(b) = state.backends.get(&id)
+                    {
+                        b.credentials_changed();
+                    }
+                }
+            }
             Some("session_messages") => {
                 if let (Some(origin), Some(conversation), Some(message)) = (
                     v["origin"].as_str(),

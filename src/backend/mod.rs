@@ -201,6 +201,8 @@ pub struct Backend {
     circuits: tokio::sync::broadcast::Sender<CircuitChange>,
     /// Its sessions for clients that declared fewer capabilities than its main one.
     pub variants: variants::Variants,
+    /// An OAuth backend's token (the one its endpoints send).
+    pub bearer: Option<Arc<http::bearer::Bearer>>,
 }
 
 impl Backend {
@@ -271,6 +273,9 @@ impl Backend {
         token: Option<Bytes>,
         trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
+        if let Some(b) = &self.bearer {
+            b.ensure().await?;
+        }
         let headers = self
             .transport
             .is_modern()
@@ -298,6 +303,7 @@ impl Backend {
             .request(owner, id, body, token, headers.as_ref(), trace)
             .await
             .inspect_err(|e| {
+                self.refused(e);
                 if !matches!(e, UpstreamError::Status(_) | UpstreamError::Busy(_)) {
                     self.wake.notify_one();
                 }
@@ -495,16 +501,39 @@ impl Backend {
         self.wake.notify_one();
     }
 
+    /// Its credentials changed (an OAuth account connected): it connects again now, and
+    /// reads its token again first.
+    pub fn credentials_changed(&self) {
+        if let Some(b) = &self.bearer {
+            b.refused();
+        }
+        self.wake.notify_one();
+    }
+
+    /// A 401 from the backend: its token is read again before the next use.
+    fn refused(&self, e: &UpstreamError) {
+        if let (UpstreamError::Status(401), Some(b)) = (e, &self.bearer) {
+            // The token sent is retired (refreshed or asked for again before next use).
+            let _ = b.challenged(401, None);
+        }
+    }
+
     fn record_error(&self, e: &UpstreamError) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
     }
 
     /// Opens the session and lists everything.
     async fn connect(&self) -> Result<(), UpstreamError> {
-        let hello = self.transport.connect().await?;
-        *self.instructions.write().unwrap_or_else(|p| p.into_inner()) =
-            hello.instructions.map(Arc::from);
-        self.refresh_lists(hello.capabilities).await
+        if let Some(b) = &self.bearer {
+            b.ensure().await?;
+        }
+        let connected = async {
+            let hello = self.transport.connect().await?;
+            *self.instructions.write().unwrap_or_else(|p| p.into_inner()) =
+                hello.instructions.map(Arc::from);
+            self.refresh_lists(hello.capabilities).await
+        };
+        connected.await.inspect_err(|e| self.refused(e))
     }
 
     /// The backend's `instructions`, as it gave them when its session opened (bounded).

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::backend::breaker::Breaker;
 use crate::backend::bulkhead::Bulkhead;
+use crate::backend::http::bearer::Bearer;
 use crate::backend::http::transport::HttpTransport;
 use crate::backend::http::{self as upstream, Endpoint, UpstreamError};
 use crate::backend::isolated::IsolatedTransport;
@@ -63,6 +64,8 @@ pub struct Backends {
     changed: mpsc::UnboundedSender<()>,
     /// Sessions per backend for client capability sets ([`variants`]).
     capability_sessions: usize,
+    /// Upstream tokens, for OAuth backends.
+    vault: Option<Arc<crate::vault::Vault>>,
 }
 
 impl Backends {
@@ -76,6 +79,7 @@ impl Backends {
         data_dir: Option<std::path::PathBuf>,
         tls: &rustls::ClientConfig,
         capability_sessions: usize,
+        vault: Option<Arc<crate::vault::Vault>>,
     ) -> Backends {
         let groups = Arc::new(groups::Groups::new(data_dir));
         groups.reap_leftovers();
@@ -90,6 +94,7 @@ impl Backends {
             unconfigured: std::sync::Mutex::default(),
             changed,
             capability_sessions,
+            vault,
         }
     }
 
@@ -134,7 +139,17 @@ impl Backends {
             }
             let timeout = Duration::from_millis(u64::from(server.timeout_ms));
             let correlations = Arc::new(super::Correlations::default());
-            let transport = match self.transport_for(server, timeout) {
+            let bearer = match (&server.auth, &self.vault) {
+                (crate::model::auth::ServerAuth::Static, _) => None,
+                (_, Some(v)) => Some(Arc::new(Bearer::new(v.clone(), server.clone()))),
+                (_, None) => {
+                    let mut unconfigured =
+                        self.unconfigured.lock().unwrap_or_else(|p| p.into_inner());
+                    unconfigured.insert(id, "this process holds no upstream tokens".into());
+                    continue;
+                }
+            };
+            let transport = match self.transport_for(server, timeout, bearer.clone()) {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::error!(backend = %server.name, error = %e, "backend cannot be configured");
@@ -173,6 +188,7 @@ impl Backends {
                     circuits: self.circuits.clone(),
                     variants: variants::Variants::new(self.capability_sessions, timeout)
                         .with_notices(id, self.notices.clone(), correlations.clone()),
+                    bearer,
                 });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
             running.insert(id, Running { backend, task });
@@ -200,7 +216,14 @@ impl Backends {
         &self,
         server: &Server,
         timeout: Duration,
+        bearer: Option<Arc<Bearer>>,
     ) -> Result<Transport, UpstreamError> {
+        let endpoint = || {
+            Endpoint::for_server(server).map(|mut e| {
+                e.bearer = bearer.clone();
+                e
+            })
+        };
         let launch = || Launch {
             name: server.name.clone(),
             command: server.command.clone().unwrap_or_default(),
@@ -224,12 +247,12 @@ impl Backends {
                 Transport::Stdio(StdioTransport::new(launch(), timeout, self.groups.clone()))
             }
             Protocol::Sse => Transport::Sse(SseTransport::new(
-                Endpoint::for_server(server)?,
+                endpoint()?,
                 upstream::client(&self.tls),
                 timeout,
             )),
             Protocol::Http => Transport::Http(HttpTransport::new(
-                Endpoint::for_server(server)?,
+                endpoint()?,
                 upstream::client(&self.tls),
                 timeout,
             )),

@@ -209,6 +209,7 @@ impl SseTransport {
         let post = Endpoint {
             uri: resolve(&self.sse.uri, &announced)?,
             headers: self.sse.headers.clone(),
+            bearer: self.sse.bearer.clone(),
         };
         let (mux, own) = Mux::new();
         let reader = tokio::spawn(read_stream(body, buf, mux.clone()));

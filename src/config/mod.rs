@@ -284,6 +284,9 @@ pub struct Config {
     /// OAuth 2.1 resource server (`METAMCP_OAUTH_*`); `None`: API keys and our own
     /// tokens only.
     pub oauth: Option<OAuth>,
+    /// `METAMCP_PUBLIC_URL` without its trailing slash: where users' browsers reach this
+    /// gateway (the upstream OAuth callback and client metadata document live under it).
+    pub public_url: Option<String>,
     /// Extra trusted certificates (PEM) for `https://` backends.
     pub backend_ca_file: Option<PathBuf>,
     pub log_filter: String,
@@ -574,6 +577,13 @@ impl Config {
             },
             &mut errs,
         );
+        let public_url = oauth::public_url_of(oauth_raw.public.as_deref());
+        if oauth_raw.issuers.is_none()
+            && let Some(Err(e)) = &public_url
+        {
+            errs.push(PUBLIC_URL, e.clone());
+        }
+        let public_url = public_url.and_then(Result::ok);
         let oauth = oauth_from(oauth_raw, &mut errs);
         let backend_ca_file = ca_file_from(BACKEND_CA_FILE, backend_ca_raw, &mut errs);
         let log_filter = log_raw.unwrap_or_else(|| "info".to_string());
@@ -631,6 +641,7 @@ impl Config {
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
                 tracing,
                 oauth,
+                public_url,
                 backend_ca_file,
                 log_filter,
             }),

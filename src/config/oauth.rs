@@ -216,17 +216,31 @@ pub(super) fn oauth_from(raw: OAuthRaw, errs: &mut Collector) -> Option<OAuth> {
         );
         return None;
     };
-    let public = public.trim().trim_end_matches('/');
+    let public = match public_url_of(Some(&public)) {
+        Some(Ok(p)) => p,
+        _ => {
+            errs.push(PUBLIC_URL, format!("{public:?} must be an http(s):// URL"));
+            return None;
+        }
+    };
+    Some(OAuth {
+        public_url: public,
+        issuers: list,
+        ca_file,
+    })
+}
+
+/// `METAMCP_PUBLIC_URL` checked and without its trailing slash (`None` when unset or
+/// blank).
+pub(super) fn public_url_of(raw: Option<&str>) -> Option<Result<String, String>> {
+    let public = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    let public = public.trim_end_matches('/');
     let ok = public
         .parse::<hyper::Uri>()
         .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
-    if !ok {
-        errs.push(PUBLIC_URL, format!("{public:?} must be an http(s):// URL"));
-        return None;
-    }
-    Some(OAuth {
-        public_url: public.to_string(),
-        issuers: list,
-        ca_file,
+    Some(if ok {
+        Ok(public.to_string())
+    } else {
+        Err(format!("{public:?} must be an http(s):// URL"))
     })
 }

@@ -1,6 +1,8 @@
 //! Control-plane handlers: health, readiness, metrics, the OpenAPI document, tokens, the
 //! server and namespace registry, and the event stream.
 
+mod upstream;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -223,6 +225,9 @@ pub async fn dispatch(
             applied(state).await;
             Ok(empty(StatusCode::NO_CONTENT))
         }
+        RouteId::AuthorizeServer => upstream::authorize(state, param(), &req).await,
+        RouteId::OAuthCallback => Ok(upstream::callback(state, &req).await),
+        RouteId::ClientMetadata => upstream::client_metadata(state),
         RouteId::ServerTools => {
             let p = who()?;
             let backend = visible_backend(state, &p, param()).await?;
@@ -422,24 +427,7 @@ async fn import_servers(
 /// A query string's pairs, percent-decoded (`+` is a space); a pair that does not decode
 /// to UTF-8 is a bad request.
 fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    fn decode(s: &str) -> Option<String> {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
-                    i += 2;
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).ok()
-    }
+    use crate::vault::form::decode;
     query
         .unwrap_or_default()
         .split('&')

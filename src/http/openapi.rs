@@ -314,6 +314,20 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "object", "description": "the tools/call result"})),
         ),
         RouteId::Audit => (200, json_body(schema_ref("AuditPage"))),
+        RouteId::AuthorizeServer => (
+            200,
+            json_body(
+                json!({"type": "object", "required": ["server", "authorization_url", "redirect_uri", "expires_in"],
+                             "properties": {"server": {"type": "string"}, "authorization_url": {"type": "string"},
+                                            "redirect_uri": {"type": "string"}, "expires_in": {"type": "integer"}}}),
+            ),
+        ),
+        RouteId::OAuthCallback => (
+            200,
+            json!({"description": "A page saying whether the account is connected (400 when the state is unknown, used or expired, or the grant was refused)",
+                   "content": {"text/html": {"schema": {"type": "string"}}}}),
+        ),
+        RouteId::ClientMetadata => (200, json_body(json!({"type": "object"}))),
         RouteId::ImportServers => (200, json_body(schema_ref("ImportReport"))),
         RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),
@@ -408,6 +422,7 @@ fn components() -> Value {
                 "consecutive_failures": {"type": "integer"},
                 "max_concurrency": {"type": "integer"},
                 "breaker_failures": {"type": "integer"}, "breaker_cooldown_ms": {"type": "integer"},
+                "auth": {"$ref": "#/components/schemas/ServerAuth"},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}}},
             "ServerInput": {"type": "object", "additionalProperties": false, "properties": {
@@ -426,7 +441,15 @@ fn components() -> Value {
                 "max_instances": {"type": "integer", "minimum": 1},
                 "max_memory_mb": {"type": ["integer", "null"]},
                 "breaker_failures": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "failed calls in a row that open the circuit; 0 switches the breaker off"},
-                "breaker_cooldown_ms": {"type": "integer", "minimum": 100, "maximum": 3_600_000}}},
+                "breaker_cooldown_ms": {"type": "integer", "minimum": 100, "maximum": 3_600_000},
+                "auth": {"$ref": "#/components/schemas/ServerAuth"}}},
+            "ServerAuth": {"type": ["object", "null"], "description": "how the gateway proves itself to the backend; static (the default): its headers and env; oauth: the gateway is an OAuth client of the backend, with one shared account connected by an admin (POST /api/v1/mcp/servers/{id}/authorize)",
+                "additionalProperties": false, "properties": {
+                "type": {"enum": ["static", "oauth"]},
+                "principal": {"enum": ["shared"]},
+                "client_id": {"type": ["string", "null"], "description": "a client registered beforehand (an https URL is a client metadata document's); default: the gateway's own document, else dynamic registration"},
+                "client_secret": {"type": ["string", "null"], "description": "masked in answers; stored encrypted"},
+                "scopes": {"type": ["array", "null"], "items": {"type": "string"}}}},
             "ToolOverride": {"type": "object", "additionalProperties": false, "properties": {
                 "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"},
                 "rate": {"type": "string", "pattern": "^[0-9]+/(s|m)$", "description": "calls per key, e.g. 10/m"}}},

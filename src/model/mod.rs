@@ -2,6 +2,7 @@
 //! names follow ([`names`]) and the validation of client input ([`validate`]). Nothing
 //! here touches the database or HTTP.
 
+pub mod auth;
 pub mod import;
 pub mod limits;
 pub mod names;
@@ -72,6 +73,8 @@ pub struct Server {
     pub max_instances: u32,
     /// stdio: the address-space limit of each child (`RLIMIT_AS`), in MiB.
     pub max_memory_mb: Option<u32>,
+    /// How the gateway proves itself to the backend (HTTP and SSE servers).
+    pub auth: auth::ServerAuth,
     pub created_at: String,
     pub updated_at: String,
     /// When it was registered, in microseconds: the earlier registration wins a resource
@@ -126,6 +129,7 @@ impl Server {
             "max_memory_mb": self.max_memory_mb,
             "breaker_failures": self.breaker_failures,
             "breaker_cooldown_ms": self.breaker_cooldown_ms,
+            "auth": self.auth.public_json(),
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

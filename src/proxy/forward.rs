@@ -273,6 +273,16 @@ async fn forward_call(
             record.finish(Outcome::Refused);
             return RpcError::method(code::INTERNAL, why).response(&client_id);
         }
+        Err(UpstreamError::Unauthorized(why)) => {
+            guard.complete();
+            record.finish(Outcome::Refused);
+            return RpcError {
+                data: Some(serde_json::json!({"server": backend.name,
+                                  "authorize": format!("/api/v1/mcp/servers/{}/authorize", backend.name)})),
+                ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, format!("backend {}: {why}", backend.name))
+            }
+            .response(&client_id);
+        }
         Err(e) => {
             guard.complete();
             let why = e.to_string();

@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_tasks",
         sql: include_str!("../../sql/0014_tasks.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_upstream_auth",
+        sql: include_str!("../../sql/0015_upstream_auth.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

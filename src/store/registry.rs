@@ -12,6 +12,7 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::crypto::Cipher;
+use crate::model::auth::ServerAuth;
 use crate::model::validate::{Invalid, NamespaceDraft, ServerDraft, object};
 use crate::model::{Namespace, Protocol, Server, Snapshot, ToolOverride};
 use crate::store::db::DbError;
@@ -54,7 +55,7 @@ fn server_select(source: &str) -> String {
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
                 idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
-                breaker_cooldown_ms
+                breaker_cooldown_ms, auth_sealed
          FROM {source}"
     )
 }
@@ -64,14 +65,15 @@ fn server_select(source: &str) -> String {
 pub(super) const INSERT_SERVER: &str = "INSERT INTO mcp_servers (id, name, protocol, url, command,
         args, env_sealed, headers_sealed, is_active, timeout_ms, cwd, max_concurrency,
         idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
-        breaker_cooldown_ms)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        breaker_cooldown_ms, auth_sealed)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19)
     RETURNING *";
 pub(super) const UPDATE_SERVER: &str = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4,
         command = $5, args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
         timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13,
         session_mode = $14, max_instances = $15, max_memory_mb = $16, breaker_failures = $17,
-        breaker_cooldown_ms = $18, updated_at = now()
+        breaker_cooldown_ms = $18, auth_sealed = $19, updated_at = now()
     WHERE id = $1 RETURNING *";
 
 /// Registry storage over the database.
@@ -114,6 +116,7 @@ impl Registry {
             max_memory_mb: row.try_get::<_, Option<i32>>(18)?.map(|v| v.max(1) as u32),
             breaker_failures: row.try_get::<_, i32>(19)?.max(0) as u32,
             breaker_cooldown_ms: row.try_get::<_, i32>(20)?.max(1) as u32,
+            auth: self.open_auth(row.try_get(21)?, &id)?,
         })
     }
 
@@ -136,6 +139,33 @@ impl Registry {
             })?;
         serde_json::from_slice(&plain)
             .map_err(|e| StoreError::Corrupt(format!("stored secrets of server {id}: {e}")))
+    }
+
+    fn open_auth(&self, sealed: Option<Vec<u8>>, id: &Uuid) -> Result<ServerAuth, StoreError> {
+        let Some(sealed) = sealed else {
+            return Ok(ServerAuth::Static);
+        };
+        let plain = self
+            .cipher
+            .open(&sealed, format!("server_auth:{id}").as_bytes())
+            .map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "the auth of server {id} cannot be opened (was ENCRYPTION_KEY changed?)"
+                ))
+            })?;
+        serde_json::from_slice(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("the auth of server {id}: {e}")))
+    }
+
+    fn seal_auth(&self, auth: &ServerAuth, id: &Uuid) -> Option<Vec<u8>> {
+        if auth.is_static() {
+            return None;
+        }
+        let plain = serde_json::to_vec(auth).unwrap_or_default();
+        Some(
+            self.cipher
+                .seal(&plain, format!("server_auth:{id}").as_bytes()),
+        )
     }
 
     fn seal_map(
@@ -236,7 +266,7 @@ impl Registry {
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
-    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb, $17 breaker_failures, $18 breaker_cooldown_ms), secrets sealed, and reads
+    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb, $17 breaker_failures, $18 breaker_cooldown_ms, $19 auth), secrets sealed, and reads
     /// the row back.
     pub(super) async fn write_server<C: GenericClient>(
         &self,
@@ -267,6 +297,7 @@ impl Registry {
                     &draft.max_memory_mb,
                     &draft.breaker_failures,
                     &draft.breaker_cooldown_ms,
+                    &self.seal_auth(&draft.auth, &id),
                 ],
             )
             .await

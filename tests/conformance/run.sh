@@ -132,6 +132,31 @@ client_suite() { # LABEL VERSION SCENARIO...
     count "$label" "$out" ""
 }
 
+# The client authorization scenarios (`auth/*`), the gateway as the OAuth client of each
+# scenario's server: every scenario at every revision it applies to among 2025-03-26,
+# 2025-11-25 and 2026-07-28, as the suite lists them (extension scenarios are not on a
+# revision's timeline). client_wrapper.py registers the server with `auth: oauth`, asks
+# the gateway for the authorization URL and follows it (the scenario's authorization
+# server approves at once), as an admin's browser would; prints one line.
+auth_suite() { # LABEL
+    local out="$work/client-auth"
+    "$NODE" "$SUITE_JS" list --client | python3 -c '
+import re, sys
+for line in sys.stdin:
+    m = re.match(r"\s*- (auth/\S+) \[([^\]]*)\]", line)
+    if m:
+        for v in m.group(2).split(","):
+            if v in ("2025-03-26", "2025-11-25", "2026-07-28"):
+                print(m.group(1), v)' > "$work/auth-scenarios"
+    while read -r scenario version; do
+        METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
+            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --scenario "$scenario" --spec-version "$version" --timeout 120000 \
+            -o "$out/$version" >> "$out.log" 2>&1 || true
+    done < "$work/auth-scenarios"
+    count "$1" "$out" ""
+}
+
 # The tasks extension's scenarios, one by one (a fixture is fronted already); prints
 # their line.
 TASK_SCENARIOS=(tasks-lifecycle tasks-capability-negotiation tasks-wire-fields
@@ -161,7 +186,7 @@ fixture() { # ERA NAME
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 legacy-2025 tasks)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 tasks)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
@@ -179,6 +204,9 @@ for s in "${suites[@]}"; do
         ;;
     client-2025)
         client_suite "client 2025-11-25" 2025-11-25 "${CLIENT_SCENARIOS_2025[@]}"
+        ;;
+    client-auth)
+        auth_suite "client auth"
         ;;
     legacy-2025)
         fixture legacy legacy25

@@ -2,6 +2,7 @@
 //! requests carrying the backend's own session and credentials, and the small amount of
 //! parsing the control path needs (initialize, lists) — never on the hot path.
 
+pub mod bearer;
 pub mod joined;
 pub mod modern;
 pub mod pool;
@@ -70,6 +71,9 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("the backend returned error {code}: {message}")]
     Rpc { code: i64, message: String },
+    /// The backend's account is not connected (an OAuth backend): why, and how.
+    #[error("{0}")]
+    Unauthorized(String),
     /// Refused by the gateway before reaching the backend: its calls in flight and its
     /// queue are full (the message names the server).
     #[error("{0}")]
@@ -82,6 +86,8 @@ pub struct Endpoint {
     pub uri: Uri,
     /// Configured headers (decrypted), plus the protocol's own.
     pub headers: HeaderMap,
+    /// An OAuth backend's access token, set on every request.
+    pub bearer: Option<std::sync::Arc<bearer::Bearer>>,
 }
 
 impl Endpoint {
@@ -110,7 +116,11 @@ impl Endpoint {
             header::ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream"),
         );
-        Ok(Endpoint { uri, headers })
+        Ok(Endpoint {
+            uri,
+            headers,
+            bearer: None,
+        })
     }
 
     pub fn for_server(server: &Server) -> Result<Endpoint, UpstreamError> {
@@ -172,6 +182,9 @@ pub fn request(
     *req.method_mut() = method;
     *req.uri_mut() = endpoint.uri.clone();
     *req.headers_mut() = endpoint.headers.clone();
+    if let Some(b) = endpoint.bearer.as_ref().and_then(|b| b.header()) {
+        req.headers_mut().insert(header::AUTHORIZATION, b);
+    }
     if let Some(s) = session {
         if let Some(id) = &s.id {
             req.headers_mut().insert("mcp-session-id", id.clone());

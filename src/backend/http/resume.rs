@@ -266,6 +266,7 @@ mod tests {
         let endpoint = Endpoint {
             uri: "http://127.0.0.1:9/mcp".parse().unwrap(),
             headers: Default::default(),
+            bearer: None,
         };
         let session = Arc::new(UpstreamSession {
             id: None,

@@ -213,7 +213,12 @@ impl HttpTransport {
         };
         let caps = s.hello.clone();
         self.store_session(Arc::new(s));
-        if self.pool.load().is_none() && self.endpoint.uri.scheme_str() == Some("http") {
+        // The hot path's pool writes a fixed head: a backend whose token changes is
+        // called through the client instead.
+        if self.pool.load().is_none()
+            && self.endpoint.uri.scheme_str() == Some("http")
+            && self.endpoint.bearer.is_none()
+        {
             match Pool::new(&self.endpoint.uri, &self.endpoint.headers).await {
                 Ok(p) => self.pool.store(Some(Arc::new(p))),
                 Err(e) => return Err(UpstreamError::Connect(e.to_string())),
@@ -295,6 +300,13 @@ impl HttpTransport {
                         tracing::info!("backend forgot our session; re-initializing");
                         let fresh = self.reinitialize(session.generation).await?;
                         resp = self.send(&fresh, body, headers, trace).await?;
+                    }
+                    if let (401 | 403, Some(b)) = (resp.status().as_u16(), &self.endpoint.bearer) {
+                        let www = resp.headers().get(hyper::header::WWW_AUTHENTICATE);
+                        return Err(b.challenged(
+                            resp.status().as_u16(),
+                            www.and_then(|v| v.to_str().ok()),
+                        ));
                     }
                     let ct = resp
                         .headers()

@@ -30,6 +30,7 @@ pub struct ServerDraft {
     pub max_memory_mb: Option<i32>,
     pub breaker_failures: i32,
     pub breaker_cooldown_ms: i32,
+    pub auth: crate::model::auth::ServerAuth,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
 }
@@ -54,6 +55,7 @@ impl From<&Server> for ServerDraft {
             max_memory_mb: s.max_memory_mb.map(|v| v as i32),
             breaker_failures: s.breaker_failures as i32,
             breaker_cooldown_ms: s.breaker_cooldown_ms as i32,
+            auth: s.auth.clone(),
             warnings: Vec::new(),
         }
     }
@@ -77,6 +79,7 @@ const SERVER_FIELDS: &[&str] = &[
     "max_memory_mb",
     "breaker_failures",
     "breaker_cooldown_ms",
+    "auth",
 ];
 const SERVER_READ_ONLY: &[&str] = &[
     "id",
@@ -120,6 +123,9 @@ impl ServerDraft {
         self.apply_protocol(obj, creating)?;
         self.apply_endpoint(obj, existing)?;
         self.apply_launch(obj, existing)?;
+        if let Some(auth) = obj.get("auth") {
+            self.auth = crate::model::auth::ServerAuth::parse(auth, existing.map(|e| &e.auth))?;
+        }
         self.apply_limits(obj)
     }
 
@@ -312,6 +318,12 @@ impl ServerDraft {
                     return Err(Invalid::field(
                         "cwd",
                         "must be an absolute path without NUL",
+                    ));
+                }
+                if !self.auth.is_static() {
+                    return Err(Invalid::field(
+                        "auth",
+                        "stdio servers take their secrets in env; oauth is for http and sse servers",
                     ));
                 }
                 if !self.headers.is_empty() {

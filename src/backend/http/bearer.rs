@@ -1,0 +1,107 @@
+//! The access token an OAuth backend gets with every request: fetched from the vault
+//! (refreshed there ahead of expiry) before a call or a connection, and set on each
+//! request as it is built.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use hyper::header::HeaderValue;
+
+use super::UpstreamError;
+use crate::model::Server;
+use crate::vault::Vault;
+
+pub struct Bearer {
+    vault: Arc<Vault>,
+    server: Server,
+    /// `Bearer <token>`, marked sensitive (never printed by hyper's debug output).
+    current: ArcSwapOption<HeaderValue>,
+}
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(***)")
+    }
+}
+
+impl Bearer {
+    pub fn new(vault: Arc<Vault>, server: Server) -> Bearer {
+        Bearer {
+            vault,
+            server,
+            current: ArcSwapOption::empty(),
+        }
+    }
+
+    /// Makes sure a current token is at hand (the vault's cache, else its row, else a
+    /// refresh); fails when the server's account is not connected.
+    pub async fn ensure(&self) -> Result<(), UpstreamError> {
+        let token = self
+            .vault
+            .bearer(&self.server)
+            .await
+            .map_err(|e| UpstreamError::Unauthorized(e.to_string()))?;
+        let loaded = self.current.load();
+        let same = loaded
+            .as_deref()
+            .is_some_and(|h| h.as_bytes().get(7..) == Some(token.as_bytes()));
+        if !same {
+            let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| UpstreamError::Unauthorized("the token cannot be sent".into()))?;
+            v.set_sensitive(true);
+            self.current.store(Some(Arc::new(v)));
+        }
+        Ok(())
+    }
+
+    /// The token is read again before its next use (another replica may have
+    /// replaced it).
+    pub fn refused(&self) {
+        self.vault.invalidate(&self.server.id);
+    }
+
+    /// The backend answered `status` (401 or 403) with the challenge `www`: a 401
+    /// retires the token sent (its next use refreshes it, or asks for a new
+    /// authorization); a 403 for want of a scope has the next authorization ask for it.
+    /// Returns the error the call fails with.
+    pub fn challenged(&self, status: u16, www: Option<&str>) -> UpstreamError {
+        let c = www
+            .and_then(crate::vault::discover::challenge)
+            .unwrap_or_default();
+        let name = &self.server.name;
+        let why = if status == 403 && c.error.as_deref() == Some("insufficient_scope") {
+            if let Some(scope) = &c.scope {
+                self.vault.want(self.server.id, scope);
+            }
+            format!(
+                "the account connected for server {name} lacks the scope the call needs ({})",
+                c.scope.as_deref().unwrap_or("unnamed")
+            )
+        } else if status == 401 {
+            let sent = self.header();
+            let vault = self.vault.clone();
+            let server = self.server.clone();
+            tokio::spawn(async move {
+                let token = sent
+                    .as_ref()
+                    .and_then(|h| h.to_str().ok())
+                    .and_then(|h| h.get(7..));
+                if let Some(t) = token
+                    && let Err(e) = vault.rejected(&server, t).await
+                {
+                    tracing::warn!(backend = %server.name, error = %e, "could not retire a refused upstream token");
+                }
+            });
+            format!("server {name} refused the gateway's token")
+        } else {
+            return UpstreamError::Status(status);
+        };
+        UpstreamError::Unauthorized(format!(
+            "{why}; an admin connects it again (POST /api/v1/mcp/servers/{name}/authorize)"
+        ))
+    }
+
+    pub fn header(&self) -> Option<HeaderValue> {
+        self.current.load().as_deref().cloned()
+    }
+}

@@ -1,0 +1,139 @@
+//! Upstream credentials over REST: an admin starts the authorization of a server's
+//! account (`POST /api/v1/mcp/servers/{id}/authorize`), the user's browser comes back to
+//! `GET /oauth/callback`, and authorization servers read the gateway's client metadata
+//! document at `GET /oauth/client-metadata.json`.
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde_json::json;
+
+use crate::http::{ApiError, Body, json_value};
+use crate::state::State;
+use crate::vault::VaultError;
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::NotOAuth(_) => ApiError::BadRequest {
+                field: Some("auth".into()),
+                message: e.to_string(),
+            },
+            VaultError::Discovery(m) => {
+                ApiError::Unavailable(format!("the server's authorization cannot be started: {m}"))
+            }
+            VaultError::UnknownState | VaultError::Denied(_) => ApiError::BadRequest {
+                field: None,
+                message: e.to_string(),
+            },
+            VaultError::Busy => ApiError::OverLimit {
+                message: e.to_string(),
+                retry_after: 60,
+            },
+            VaultError::NoPublicUrl => ApiError::Unavailable(e.to_string()),
+            VaultError::Unauthorized { .. } => ApiError::Unavailable(e.to_string()),
+            VaultError::Db(m) => ApiError::Unavailable(format!("database: {m}")),
+        }
+    }
+}
+
+/// The gateway's address as the admin reached it (when `METAMCP_PUBLIC_URL` is unset).
+fn reached_at(req: &Request<Incoming>) -> Option<String> {
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    (!host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()) && !host.contains('/'))
+        .then(|| format!("http://{host}"))
+}
+
+/// `POST /api/v1/mcp/servers/{id}/authorize`: the URL to open, valid 10 minutes.
+pub async fn authorize(
+    state: &State,
+    id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let server = state.registry.get_server(id).await?;
+    let redirect = state.vault.redirect_uri(reached_at(req).as_deref())?;
+    let url = state.vault.begin(&server, &redirect).await?;
+    tracing::info!(server = %server.name, "upstream authorization started");
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({"server": server.name, "authorization_url": url, "redirect_uri": redirect,
+                "expires_in": crate::vault::PENDING_TTL_SECS}),
+    ))
+}
+
+/// `GET /oauth/callback`: finishes the authorization the `state` names, and says so in
+/// a page the user reads.
+pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> {
+    let query = req.uri().query().unwrap_or_default();
+    let pairs = crate::vault::form::pairs(query).unwrap_or_default();
+    let (status, text) = match state.vault.finish(&pairs).await {
+        Ok(done) => {
+            if let Some(b) = state.backends.get(&done.server_id) {
+                b.credentials_changed();
+            }
+            let name = state
+                .snapshot()
+                .servers
+                .iter()
+                .find(|s| s.id == done.server_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            tracing::info!(server = %name, principal = %done.principal, "upstream account connected");
+            (
+                StatusCode::OK,
+                format!("Connected: {}. You can close this window.", escape(&name)),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "upstream authorization callback refused");
+            let status = match e {
+                VaultError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, format!("Not connected: {}", escape(&e.to_string())))
+        }
+    };
+    let page = format!("<!doctype html><meta charset=utf-8><title>metamcp</title><p>{text}</p>\n");
+    let mut resp = Response::new(Body::full(page));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+/// `GET /oauth/client-metadata.json`: who the gateway is as an OAuth client, for
+/// authorization servers that take a document's URL as a client id.
+pub fn client_metadata(state: &State) -> Result<Response<Body>, ApiError> {
+    let public = state.config.public_url.as_deref().ok_or_else(|| {
+        ApiError::NotFound(
+            "METAMCP_PUBLIC_URL is unset: this gateway has no public client id".into(),
+        )
+    })?;
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({
+            "client_id": format!("{public}/oauth/client-metadata.json"),
+            "client_name": "metamcp",
+            "client_uri": public,
+            "redirect_uris": [format!("{public}/oauth/callback")],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        }),
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

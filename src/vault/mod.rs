@@ -1,0 +1,627 @@
+//! Upstream credentials: the gateway as an OAuth client of the backends that ask for
+//! one ([`discover`], [`flow`]), and the vault of the tokens it holds for them.
+//!
+//! Tokens are sealed under `ENCRYPTION_KEY`, bound to their server and principal, in
+//! `upstream_tokens`; an authorization in progress is a row of `upstream_pending` found
+//! by the SHA-256 of its `state` and deleted by the callback that finishes it (single
+//! use). A token is refreshed ahead of its expiry under its row's lock, so replicas
+//! refreshing at once use a rotated refresh token once; every replica learns of a new
+//! token by NOTIFY. Nothing here logs or returns a token.
+
+pub mod discover;
+pub mod flow;
+pub mod form;
+pub mod net;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use deadpool_postgres::Pool;
+use sha2::Digest;
+use uuid::Uuid;
+
+use crate::crypto::Cipher;
+use crate::model::Server;
+use crate::model::auth::{Principal, ServerAuth};
+use flow::{ClientId, Grant, Pending};
+use net::Net;
+
+/// How long an authorization may take, from its URL to its callback.
+pub const PENDING_TTL_SECS: i64 = 600;
+/// Authorizations in progress per principal (the oldest go first) and in all.
+pub const MAX_PENDING_PER_PRINCIPAL: i64 = 16;
+pub const MAX_PENDING: i64 = 10_000;
+/// A token this close to its expiry is refreshed before use.
+const REFRESH_AHEAD_SECS: u64 = 60;
+
+/// Why an upstream credential could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("server {0} does not use oauth")]
+    NotOAuth(String),
+    #[error("server {server} needs authorization: {why}")]
+    Unauthorized { server: String, why: String },
+    #[error("{0}")]
+    Discovery(String),
+    #[error("the authorization is unknown, used or expired")]
+    UnknownState,
+    #[error("the authorization was not granted: {0}")]
+    Denied(String),
+    #[error("too many authorizations in progress; finish or wait for one")]
+    Busy,
+    #[error("METAMCP_PUBLIC_URL is not set; the callback needs a public address")]
+    NoPublicUrl,
+    #[error("database: {0}")]
+    Db(String),
+}
+
+impl From<tokio_postgres::Error> for VaultError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        VaultError::Db(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for VaultError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        VaultError::Db(e.to_string())
+    }
+}
+
+/// An authorization finished: whose tokens are now held.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub server_id: Uuid,
+    pub principal: String,
+}
+
+/// A token in memory with when it expires (unix seconds).
+#[derive(Clone)]
+struct Cached {
+    access: Arc<str>,
+    expires: Option<u64>,
+}
+
+/// The vault and the OAuth client.
+pub struct Vault {
+    pool: Pool,
+    cipher: Cipher,
+    tls: Arc<rustls::ClientConfig>,
+    public_url: Option<String>,
+    cache: Mutex<HashMap<(Uuid, String), Cached>>,
+    /// Scopes backends said their calls need beyond the token's (`insufficient_scope`),
+    /// asked for with the others at the next authorization.
+    wanted: Mutex<HashMap<Uuid, Vec<String>>>,
+}
+
+fn principal_name(p: Principal) -> &'static str {
+    match p {
+        Principal::Shared => "shared",
+    }
+}
+
+fn aad(purpose: &str, server: &Uuid, principal: &str) -> Vec<u8> {
+    format!("{purpose}:{server}:{principal}").into_bytes()
+}
+
+fn now() -> u64 {
+    crate::auth::token::unix_now()
+}
+
+impl Vault {
+    pub fn new(
+        pool: Pool,
+        cipher: Cipher,
+        tls: Arc<rustls::ClientConfig>,
+        public_url: Option<String>,
+    ) -> Vault {
+        Vault {
+            pool,
+            cipher,
+            tls,
+            public_url,
+            cache: Mutex::default(),
+            wanted: Mutex::default(),
+        }
+    }
+
+    /// Where callbacks come: `METAMCP_PUBLIC_URL`, else `fallback` (the address an
+    /// admin reached this gateway at).
+    pub fn redirect_uri(&self, fallback: Option<&str>) -> Result<String, VaultError> {
+        let base = self
+            .public_url
+            .as_deref()
+            .or(fallback)
+            .ok_or(VaultError::NoPublicUrl)?;
+        Ok(format!("{}/oauth/callback", base.trim_end_matches('/')))
+    }
+
+    /// Starts an authorization of `server`'s shared account: discovery, the client,
+    /// a pending row; returns the URL the user's browser goes to.
+    pub async fn begin(&self, server: &Server, redirect_uri: &str) -> Result<String, VaultError> {
+        let ServerAuth::OAuth(settings) = &server.auth else {
+            return Err(VaultError::NotOAuth(server.name.clone()));
+        };
+        let url = server
+            .url
+            .as_deref()
+            .ok_or_else(|| VaultError::Discovery("the server has no url".into()))?;
+        let zone = net::zone_of_url(url).await.map_err(VaultError::Discovery)?;
+        let net = Net {
+            tls: self.tls.clone(),
+            zone,
+        };
+        let seen = discover::probe(&net, url)
+            .await
+            .map_err(VaultError::Discovery)?;
+        let d = discover::discover(&net, url, &seen)
+            .await
+            .map_err(VaultError::Discovery)?;
+        let client = match &settings.client_id {
+            Some(id) => ClientId {
+                id: id.clone(),
+                secret: settings.client_secret.clone(),
+                method: flow::method_for(settings.client_secret.is_some(), &d.auth_methods),
+            },
+            None => match (&self.public_url, d.client_id_documents) {
+                (Some(p), true) if p.starts_with("https://") => ClientId {
+                    id: format!("{p}/oauth/client-metadata.json"),
+                    secret: None,
+                    method: "none".into(),
+                },
+                _ => match &d.registration_endpoint {
+                    Some(endpoint) => flow::register(&net, &d, endpoint, redirect_uri)
+                        .await
+                        .map_err(VaultError::Discovery)?,
+                    None => {
+                        return Err(VaultError::Discovery(
+                            "the authorization server offers no registration: give the \
+                             server's auth a client_id"
+                                .into(),
+                        ));
+                    }
+                },
+            },
+        };
+        // What the admin set, else what the backend asks for now; with what was asked
+        // for before and what a call was refused for (SEP-2350: the union).
+        let mut scopes = settings.scopes.clone().or_else(|| d.scopes.clone());
+        let before = self
+            .granted_scopes(server.id, principal_name(settings.principal))
+            .await?;
+        let wanted = self
+            .wanted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&server.id)
+            .cloned()
+            .unwrap_or_default();
+        for s in before.into_iter().chain(wanted) {
+            let list = scopes.get_or_insert_with(Vec::new);
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+        if let Some(s) = scopes.as_mut()
+            && d.server_scopes.iter().any(|x| x == "offline_access")
+            && !s.iter().any(|x| x == "offline_access")
+        {
+            s.push("offline_access".into());
+        }
+        let (verifier, challenge) = flow::pkce();
+        let mut raw = [0u8; 32];
+        crate::crypto::random_bytes(&mut raw);
+        let state = crate::crypto::base64url(&raw);
+        let link = flow::authorization_url(
+            &d,
+            &client,
+            redirect_uri,
+            &state,
+            &challenge,
+            scopes.as_deref(),
+        );
+        let pending = Pending {
+            verifier,
+            redirect_uri: redirect_uri.to_string(),
+            client,
+            token_endpoint: d.token_endpoint.clone(),
+            revocation_endpoint: d.revocation_endpoint.clone(),
+            resource: d.resource.clone(),
+            issuer: d.issuer.clone(),
+            iss_supported: d.iss_supported,
+            zone,
+            scopes: scopes.clone().unwrap_or_default(),
+        };
+        self.remember(
+            server.id,
+            principal_name(settings.principal),
+            &state,
+            &pending,
+        )
+        .await?;
+        Ok(link)
+    }
+
+    /// Records a pending authorization, within its bounds.
+    async fn remember(
+        &self,
+        server: Uuid,
+        principal: &str,
+        state: &str,
+        pending: &Pending,
+    ) -> Result<(), VaultError> {
+        let hash = sha2::Sha256::digest(state.as_bytes()).to_vec();
+        let sealed = self.cipher.seal(
+            &serde_json::to_vec(pending).unwrap_or_default(),
+            &aad("upstream_pending", &server, principal),
+        );
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        tx.execute("DELETE FROM upstream_pending WHERE expires_at < now()", &[])
+            .await?;
+        // The principal's oldest go first; past the total bound, nobody new starts.
+        tx.execute(
+            "DELETE FROM upstream_pending WHERE state_hash IN (
+                 SELECT state_hash FROM upstream_pending WHERE principal = $1
+                 ORDER BY created_at DESC OFFSET $2)",
+            &[&principal, &(MAX_PENDING_PER_PRINCIPAL - 1)],
+        )
+        .await?;
+        let total: i64 = tx
+            .query_one("SELECT count(*) FROM upstream_pending", &[])
+            .await?
+            .get(0);
+        if total >= MAX_PENDING {
+            return Err(VaultError::Busy);
+        }
+        tx.execute(
+            "INSERT INTO upstream_pending (state_hash, server_id, principal, sealed, expires_at)
+             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+            &[
+                &hash,
+                &server,
+                &principal,
+                &sealed,
+                &(PENDING_TTL_SECS as f64),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finishes an authorization from its callback's query: the pending row taken
+    /// (once), `iss` checked, the code exchanged, the tokens stored.
+    pub async fn finish(&self, query: &[(String, String)]) -> Result<Connected, VaultError> {
+        let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let state = get("state").ok_or(VaultError::UnknownState)?;
+        let hash = sha2::Sha256::digest(state.as_bytes()).to_vec();
+        // Taken at once and for good: a state is used once, whatever happens next.
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "DELETE FROM upstream_pending WHERE state_hash = $1 AND expires_at > now()
+                 RETURNING server_id, principal, sealed",
+                &[&hash],
+            )
+            .await?
+            .ok_or(VaultError::UnknownState)?;
+        let (server, principal): (Uuid, String) = (row.get(0), row.get(1));
+        let sealed: Vec<u8> = row.get(2);
+        let pending: Pending = self
+            .cipher
+            .open(&sealed, &aad("upstream_pending", &server, &principal))
+            .ok()
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .ok_or(VaultError::UnknownState)?;
+        if let Some(e) = get("error") {
+            return Err(VaultError::Denied(e.chars().take(100).collect()));
+        }
+        // RFC 9207: an `iss` must name the server the flow began with, and one that
+        // says it sends `iss` must send it.
+        match get("iss") {
+            // Compared as they are (RFC 9207 §2.4: no normalization).
+            Some(iss) if iss != pending.issuer => {
+                return Err(VaultError::Denied(
+                    "the response names another issuer (a mix-up attack?)".into(),
+                ));
+            }
+            None if pending.iss_supported => {
+                return Err(VaultError::Denied(
+                    "the response lacks the iss its server says it sends".into(),
+                ));
+            }
+            _ => {}
+        }
+        let code = get("code").ok_or_else(|| VaultError::Denied("no code".into()))?;
+        let net = Net {
+            tls: self.tls.clone(),
+            zone: pending.zone,
+        };
+        let issued = flow::token_request(
+            &net,
+            &pending.token_endpoint,
+            &pending.client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &pending.redirect_uri),
+                ("code_verifier", &pending.verifier),
+                ("resource", &pending.resource),
+            ],
+        )
+        .await
+        .map_err(|e| VaultError::Denied(e.message))?;
+        let grant = Grant {
+            access_token: issued.access_token.clone(),
+            refresh_token: issued.refresh_token.clone(),
+            client: pending.client,
+            token_endpoint: pending.token_endpoint,
+            revocation_endpoint: pending.revocation_endpoint,
+            resource: pending.resource,
+            issuer: pending.issuer,
+            zone: pending.zone,
+        };
+        let mut issued = issued;
+        if issued.scope.is_none() && !pending.scopes.is_empty() {
+            issued.scope = Some(pending.scopes.join(" "));
+        }
+        self.store(&db, server, &principal, &grant, &issued).await?;
+        self.wanted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&server);
+        self.cache_put(server, &principal, &issued);
+        Ok(Connected {
+            server_id: server,
+            principal,
+        })
+    }
+
+    async fn store<C: deadpool_postgres::GenericClient>(
+        &self,
+        db: &C,
+        server: Uuid,
+        principal: &str,
+        grant: &Grant,
+        issued: &flow::Issued,
+    ) -> Result<(), VaultError> {
+        let sealed = self.cipher.seal(
+            &serde_json::to_vec(grant).unwrap_or_default(),
+            &aad("upstream_tokens", &server, principal),
+        );
+        let expires = issued.expires_in.map(|s| s.min(10 * 365 * 86_400) as f64);
+        db.execute(
+            "INSERT INTO upstream_tokens (server_id, principal, sealed, scopes, expires_at)
+             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+             ON CONFLICT (server_id, principal) DO UPDATE SET sealed = excluded.sealed,
+                 scopes = excluded.scopes, expires_at = excluded.expires_at,
+                 updated_at = clock_timestamp()",
+            &[
+                &server,
+                &principal,
+                &sealed,
+                &issued.scope.clone().unwrap_or_default(),
+                &expires,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn cache_put(&self, server: Uuid, principal: &str, issued: &flow::Issued) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            (server, principal.to_string()),
+            Cached {
+                access: issued.access_token.as_str().into(),
+                expires: issued.expires_in.map(|s| now() + s),
+            },
+        );
+    }
+
+    /// Forgets what this process holds for `server` (another replica changed its
+    /// tokens, or a backend refused one).
+    pub fn invalidate(&self, server: &Uuid) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(s, _), _| s != server);
+    }
+
+    /// The access token to send to `server` for its shared account, refreshed first
+    /// when it is about to expire.
+    pub async fn bearer(&self, server: &Server) -> Result<Arc<str>, VaultError> {
+        let ServerAuth::OAuth(settings) = &server.auth else {
+            return Err(VaultError::NotOAuth(server.name.clone()));
+        };
+        let principal = principal_name(settings.principal);
+        let key = (server.id, principal.to_string());
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            && c.expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS)
+        {
+            return Ok(c.access.clone());
+        }
+        let unauthorized = |why: &str| VaultError::Unauthorized {
+            server: server.name.clone(),
+            why: why.to_string(),
+        };
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        // The row's lock: one replica refreshes, the others wait and read its result.
+        let row = tx
+            .query_opt(
+                "SELECT sealed, extract(epoch FROM expires_at)::int8 FROM upstream_tokens
+                 WHERE server_id = $1 AND principal = $2 FOR UPDATE",
+                &[&server.id, &principal],
+            )
+            .await?
+            .ok_or_else(|| unauthorized("no account is connected"))?;
+        let sealed: Vec<u8> = row.get(0);
+        let expires: Option<i64> = row.get(1);
+        let grant: Grant = self
+            .cipher
+            .open(&sealed, &aad("upstream_tokens", &server.id, principal))
+            .ok()
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .ok_or_else(|| unauthorized("the stored tokens cannot be opened"))?;
+        let expires = expires.map(|e| e.max(0) as u64);
+        if expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS) {
+            tx.commit().await?;
+            let c = Cached {
+                access: grant.access_token.as_str().into(),
+                expires,
+            };
+            let access = c.access.clone();
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, c);
+            return Ok(access);
+        }
+        let Some(refresh) = grant.refresh_token.clone() else {
+            tx.execute(
+                "DELETE FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
+                &[&server.id, &principal],
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(unauthorized(
+                "the token expired and there is no refresh token",
+            ));
+        };
+        let net = Net {
+            tls: self.tls.clone(),
+            zone: grant.zone,
+        };
+        let issued = flow::token_request(
+            &net,
+            &grant.token_endpoint,
+            &grant.client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("resource", &grant.resource),
+            ],
+        )
+        .await;
+        let issued = match issued {
+            Ok(i) => i,
+            Err(e) if !e.refused => {
+                tracing::warn!(backend = %server.name, error = %e, "upstream token refresh failed; kept for a retry");
+                return Err(unauthorized(&format!("the refresh failed: {e}")));
+            }
+            Err(e) => {
+                tracing::warn!(backend = %server.name, error = %e, "upstream token refresh refused");
+                tx.execute(
+                    "DELETE FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
+                    &[&server.id, &principal],
+                )
+                .await?;
+                tx.commit().await?;
+                return Err(unauthorized("the refresh was refused; connect again"));
+            }
+        };
+        let renewed = Grant {
+            access_token: issued.access_token.clone(),
+            // Rotation: a new refresh token replaces the old; none keeps the old.
+            refresh_token: issued.refresh_token.clone().or(Some(refresh)),
+            ..grant
+        };
+        self.store(&tx, server.id, principal, &renewed, &issued)
+            .await?;
+        tx.commit().await?;
+        self.cache_put(server.id, principal, &issued);
+        Ok(issued.access_token.as_str().into())
+    }
+
+    /// The scopes held (or last asked for) for `server` and `principal`.
+    async fn granted_scopes(
+        &self,
+        server: Uuid,
+        principal: &str,
+    ) -> Result<Vec<String>, VaultError> {
+        let db = self.pool.get().await?;
+        Ok(db
+            .query_opt(
+                "SELECT scopes FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
+                &[&server, &principal],
+            )
+            .await?
+            .map(|r| {
+                r.get::<_, String>(0)
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// A backend refused a call for want of `scope` (`insufficient_scope`): the next
+    /// authorization asks for it too.
+    pub fn want(&self, server: Uuid, scope: &str) {
+        let mut wanted = self.wanted.lock().unwrap_or_else(|p| p.into_inner());
+        let list = wanted.entry(server).or_default();
+        for s in scope.split_whitespace().take(32) {
+            if list.len() < 64 && !list.iter().any(|x| x == s) {
+                list.push(s.to_string());
+            }
+        }
+    }
+
+    /// A backend refused `access` (401): unless another replica replaced it already,
+    /// it is expired now, so its next use refreshes it (or, without a refresh token,
+    /// asks for a new authorization).
+    pub async fn rejected(&self, server: &Server, access: &str) -> Result<(), VaultError> {
+        let ServerAuth::OAuth(settings) = &server.auth else {
+            return Ok(());
+        };
+        let principal = principal_name(settings.principal);
+        self.invalidate(&server.id);
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT sealed FROM upstream_tokens WHERE server_id = $1 AND principal = $2
+                 FOR UPDATE",
+                &[&server.id, &principal],
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        let sealed: Vec<u8> = row.get(0);
+        let same = self
+            .cipher
+            .open(&sealed, &aad("upstream_tokens", &server.id, principal))
+            .ok()
+            .and_then(|p| serde_json::from_slice::<Grant>(&p).ok())
+            .is_some_and(|g| {
+                crate::crypto::constant_time_eq(g.access_token.as_bytes(), access.as_bytes())
+            });
+        if same {
+            tx.execute(
+                "UPDATE upstream_tokens SET expires_at = now(), updated_at = clock_timestamp()
+                 WHERE server_id = $1 AND principal = $2",
+                &[&server.id, &principal],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether `server`'s shared account is connected (a token row exists).
+    pub async fn connected(&self, server: &Uuid) -> Result<bool, VaultError> {
+        let db = self.pool.get().await?;
+        Ok(db
+            .query_opt(
+                "SELECT 1 FROM upstream_tokens WHERE server_id = $1",
+                &[server],
+            )
+            .await?
+            .is_some())
+    }
+}

@@ -225,7 +225,11 @@ pub async fn dispatch(
             applied(state).await;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        RouteId::AuthorizeServer => upstream::authorize(state, param(), &req).await,
+        RouteId::AuthorizeServer => {
+            let resp = upstream::authorize(state, param(), &req, principal.as_ref()).await?;
+            changed(state, &principal, "server.authorize", param());
+            Ok(resp)
+        }
         RouteId::OAuthCallback => Ok(upstream::callback(state, &req).await),
         RouteId::ClientMetadata => upstream::client_metadata(state),
         RouteId::ServerTools => {
@@ -684,6 +688,15 @@ fn metrics(state: &State) -> Response<Body> {
         state.audit.dropped(),
         state.audit.queued(),
     );
+    let (refreshed, refresh_failures) = state.vault.refreshes();
+    text.push_str(&format!(
+        "# HELP metamcp_upstream_token_refreshes_total Upstream OAuth tokens refreshed by this process.\n\
+         # TYPE metamcp_upstream_token_refreshes_total counter\n\
+         metamcp_upstream_token_refreshes_total {refreshed}\n\
+         # HELP metamcp_upstream_token_refresh_failures_total Upstream OAuth token refreshes that failed (the account must be connected again when the authorization server refused).\n\
+         # TYPE metamcp_upstream_token_refresh_failures_total counter\n\
+         metamcp_upstream_token_refresh_failures_total {refresh_failures}\n"
+    ));
     if let Some(t) = &state.tracer {
         let (full, failed) = t.dropped();
         crate::observe::metrics::render_trace(&mut text, t.exported(), full, failed, t.queued());

@@ -49,10 +49,12 @@ pub async fn authorize(
     state: &State,
     id: &str,
     req: &Request<Incoming>,
+    admin: Option<&crate::auth::Principal>,
 ) -> Result<Response<Body>, ApiError> {
     let server = state.registry.get_server(id).await?;
     let redirect = state.vault.redirect_uri(reached_at(req).as_deref())?;
-    let url = state.vault.begin(&server, &redirect).await?;
+    let by = admin.map(|p| p.key_id.as_str().to_string());
+    let url = state.vault.begin(&server, &redirect, by).await?;
     tracing::info!(server = %server.name, "upstream authorization started");
     Ok(json_value(
         StatusCode::OK,
@@ -78,6 +80,18 @@ pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> 
                 .find(|s| s.id == done.server_id)
                 .map(|s| s.name.clone())
                 .unwrap_or_default();
+            // Who connected it: the admin who started the authorization.
+            if let Some(key) = done
+                .started_by
+                .as_deref()
+                .and_then(crate::store::keys::KeyId::parse)
+            {
+                state.audit.record(crate::observe::audit::Entry::change(
+                    key,
+                    "server.connect",
+                    &name,
+                ));
+            }
             tracing::info!(server = %name, principal = %done.principal, "upstream account connected");
             (
                 StatusCode::OK,

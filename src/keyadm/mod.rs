@@ -35,6 +35,7 @@ mod oauth;
 mod servers;
 mod status;
 mod text;
+mod upstream;
 
 pub use args::{Command, CreateArgs, HELP, Invocation, parse};
 pub use oauth::OAuthCommand;
@@ -194,6 +195,17 @@ async fn run_command(
                 db.pool.clone(),
                 Cipher::new(&secrets.encryption),
             );
+            if let servers::ServersCommand::Authorize(name) = cmd {
+                let tls = crate::crypto::tls_client(config.backend_ca_file.as_deref())
+                    .map_err(KeyadmError::Input)?;
+                let vault = crate::vault::Vault::new(
+                    db.pool.clone(),
+                    Cipher::new(&secrets.encryption),
+                    tls,
+                    config.public_url.clone(),
+                );
+                return upstream::authorize(&registry, &vault, name, inv.json).await;
+            }
             servers::servers_command(&registry, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {

@@ -33,6 +33,8 @@ pub enum ServersCommand {
         id: String,
         confirm: bool,
     },
+    /// Connects an OAuth server's shared account: prints the URL, waits for the callback.
+    Authorize(String),
 }
 
 /// How `client-config` prints.
@@ -202,6 +204,10 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
                 id: one_word(rest, "remove", "a server ID or name")?,
                 confirm: line.has("--confirm"),
             }
+        }
+        ["authorize", rest @ ..] => {
+            allowed(&[])?;
+            ServersCommand::Authorize(one_word(rest, "authorize", "a server ID or name")?)
         }
         ["add", rest @ ..] => {
             allowed(&[
@@ -493,6 +499,9 @@ pub async fn servers_command(
                 )
             })
         }
+        ServersCommand::Authorize(_) => Err(KeyadmError::Input(
+            "servers authorize runs with the vault (keyadm's own dispatch)".into(),
+        )),
         ServersCommand::Remove { id, confirm } => {
             if !confirm {
                 registry.get_server(id).await?;

@@ -40,6 +40,9 @@ pub struct Pending {
     /// The scopes asked for (recorded with the tokens when the answer names none).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The key that started it (recorded in the audit trail when it is finished).
+    #[serde(default)]
+    pub started_by: Option<String>,
 }
 
 /// Tokens held for one server and principal (sealed in their row).

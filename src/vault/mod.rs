@@ -72,6 +72,8 @@ impl From<deadpool_postgres::PoolError> for VaultError {
 pub struct Connected {
     pub server_id: Uuid,
     pub principal: String,
+    /// The key that started the authorization (an admin's), when one did.
+    pub started_by: Option<String>,
 }
 
 /// A token in memory with when it expires (unix seconds).
@@ -88,6 +90,8 @@ pub struct Vault {
     tls: Arc<rustls::ClientConfig>,
     public_url: Option<String>,
     cache: Mutex<HashMap<(Uuid, String), Cached>>,
+    refreshed: std::sync::atomic::AtomicU64,
+    refresh_failures: std::sync::atomic::AtomicU64,
     /// Scopes backends said their calls need beyond the token's (`insufficient_scope`),
     /// asked for with the others at the next authorization.
     wanted: Mutex<HashMap<Uuid, Vec<String>>>,
@@ -120,6 +124,8 @@ impl Vault {
             tls,
             public_url,
             cache: Mutex::default(),
+            refreshed: Default::default(),
+            refresh_failures: Default::default(),
             wanted: Mutex::default(),
         }
     }
@@ -137,7 +143,12 @@ impl Vault {
 
     /// Starts an authorization of `server`'s shared account: discovery, the client,
     /// a pending row; returns the URL the user's browser goes to.
-    pub async fn begin(&self, server: &Server, redirect_uri: &str) -> Result<String, VaultError> {
+    pub async fn begin(
+        &self,
+        server: &Server,
+        redirect_uri: &str,
+        started_by: Option<String>,
+    ) -> Result<String, VaultError> {
         let ServerAuth::OAuth(settings) = &server.auth else {
             return Err(VaultError::NotOAuth(server.name.clone()));
         };
@@ -230,6 +241,7 @@ impl Vault {
             iss_supported: d.iss_supported,
             zone,
             scopes: scopes.clone().unwrap_or_default(),
+            started_by,
         };
         self.remember(
             server.id,
@@ -374,6 +386,7 @@ impl Vault {
         Ok(Connected {
             server_id: server,
             principal,
+            started_by: pending.started_by,
         })
     }
 
@@ -510,10 +523,14 @@ impl Vault {
         let issued = match issued {
             Ok(i) => i,
             Err(e) if !e.refused => {
+                self.refresh_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(backend = %server.name, error = %e, "upstream token refresh failed; kept for a retry");
                 return Err(unauthorized(&format!("the refresh failed: {e}")));
             }
             Err(e) => {
+                self.refresh_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(backend = %server.name, error = %e, "upstream token refresh refused");
                 tx.execute(
                     "DELETE FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
@@ -524,6 +541,8 @@ impl Vault {
                 return Err(unauthorized("the refresh was refused; connect again"));
             }
         };
+        self.refreshed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let renewed = Grant {
             access_token: issued.access_token.clone(),
             // Rotation: a new refresh token replaces the old; none keeps the old.
@@ -535,6 +554,15 @@ impl Vault {
         tx.commit().await?;
         self.cache_put(server.id, principal, &issued);
         Ok(issued.access_token.as_str().into())
+    }
+
+    /// Refreshes done, and failed, by this process.
+    pub fn refreshes(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.refreshed.load(Relaxed),
+            self.refresh_failures.load(Relaxed),
+        )
     }
 
     /// The scopes held (or last asked for) for `server` and `principal`.
@@ -611,6 +639,29 @@ impl Vault {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// When `server`'s shared account was last connected or refreshed (the database's
+    /// clock, unix seconds), if it is.
+    pub async fn connected_at(&self, server: &Uuid) -> Result<Option<f64>, VaultError> {
+        let db = self.pool.get().await?;
+        Ok(db
+            .query_opt(
+                "SELECT extract(epoch FROM max(updated_at))::float8 FROM upstream_tokens
+                 WHERE server_id = $1 HAVING count(*) > 0",
+                &[server],
+            )
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    /// The database's clock now (unix seconds).
+    pub async fn db_now(&self) -> Result<f64, VaultError> {
+        let db = self.pool.get().await?;
+        Ok(db
+            .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+            .await?
+            .get(0))
     }
 
     /// Whether `server`'s shared account is connected (a token row exists).

@@ -12,6 +12,8 @@
 //! tool counts the call and closes the connection without answering (so a gateway that
 //! repeats calls the backend may have acted on is caught).
 
+mod oauth;
+
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::io::Write;
@@ -55,6 +57,8 @@ struct Options {
     /// `--instructions-kib N`: `instructions` of N KiB in the initialize result (a
     /// hostile server's); the rich profile gives a short line without it.
     instructions_kib: Option<usize>,
+    /// `--oauth`: bearer tokens guard the MCP endpoints ([`oauth`]).
+    oauth: Option<oauth::Settings>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -65,6 +69,7 @@ fn parse_args() -> Result<Options, String> {
         always_sse: false,
         fork: false,
         instructions_kib: None,
+        oauth: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -89,6 +94,30 @@ fn parse_args() -> Result<Options, String> {
                         .parse()
                         .map_err(|_| "--instructions-kib takes a number".to_string())?,
                 )
+            }
+            "--oauth" => {
+                o.oauth
+                    .get_or_insert_with(oauth::Settings::default)
+                    .expires_in = 3600
+            }
+            "--oauth-expires" => {
+                let secs = value("--oauth-expires")?
+                    .parse()
+                    .map_err(|_| "--oauth-expires takes seconds".to_string())?;
+                o.oauth
+                    .get_or_insert_with(oauth::Settings::default)
+                    .expires_in = secs;
+            }
+            "--oauth-as" => {
+                let url = value("--oauth-as")?;
+                o.oauth
+                    .get_or_insert_with(oauth::Settings::default)
+                    .authorization_server = Some(url);
+            }
+            "--oauth-huge-token" => {
+                o.oauth
+                    .get_or_insert_with(oauth::Settings::default)
+                    .huge_token = true;
             }
             "-h" | "--help" => {
                 return Err("usage: mockmcp [--transport http|sse|stdio] [--port N] [--profile basic|rich] [--sse] [--fork]".into());
@@ -116,6 +145,8 @@ struct Session {
 }
 
 struct Server {
+    /// `--oauth`: its tokens guard `/mcp`, and it is its own authorization server.
+    oauth: Option<oauth::OAuth>,
     rich: bool,
     /// What `initialize` answers as `instructions`, if anything.
     instructions: Option<String>,
@@ -551,6 +582,16 @@ fn futures_stream(
 
 async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
+    if let Some(o) = &server.oauth {
+        if oauth::OAuth::owns(&path) {
+            return o.serve(req).await;
+        }
+        if matches!(path.as_str(), "/mcp" | "/sse" | "/message")
+            && let Some(refused) = o.refusal(&req)
+        {
+            return refused;
+        }
+    }
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/control/forget") => {
             server
@@ -1298,6 +1339,7 @@ fn main() {
         next_session: AtomicU64::new(1),
         traceparent: Mutex::new(None),
         authorization: Mutex::new(None),
+        oauth: opts.oauth.map(oauth::OAuth::new),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

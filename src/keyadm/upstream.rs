@@ -1,0 +1,62 @@
+//! `keyadm servers authorize NAME`: connects an OAuth server's shared account. Prints
+//! the URL to open (the callback comes back to the gateway at `METAMCP_PUBLIC_URL`) and
+//! waits until the gateway has the tokens, or the authorization expires.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::KeyadmError;
+use crate::store::registry::Registry;
+use crate::vault::{PENDING_TTL_SECS, Vault, VaultError};
+
+pub async fn authorize(
+    registry: &Registry,
+    vault: &Vault,
+    name: &str,
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let server = registry.get_server(name).await?;
+    let fail = |e: VaultError| KeyadmError::Input(e.to_string());
+    let redirect = vault.redirect_uri(None).map_err(fail)?;
+    let since = vault.db_now().await.map_err(fail)?;
+    let url = vault.begin(&server, &redirect, None).await.map_err(fail)?;
+    let mut out = std::io::stdout();
+    let first = if json {
+        super::line(
+            json!({"server": server.name, "authorization_url": url, "expires_in": PENDING_TTL_SECS}),
+        )
+    } else {
+        format!(
+            "Open this URL in a browser to connect {}'s account (valid {} minutes):\n{url}\nwaiting…\n",
+            server.name,
+            PENDING_TTL_SECS / 60
+        )
+    };
+    let _ = out.write_all(first.as_bytes());
+    let _ = out.flush();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(PENDING_TTL_SECS as u64);
+    loop {
+        if vault
+            .connected_at(&server.id)
+            .await
+            .map_err(fail)?
+            .is_some_and(|at| at >= since)
+        {
+            return Ok(if json {
+                super::line(json!({"server": server.name, "connected": true}))
+            } else {
+                format!("connected {}\n", server.name)
+            });
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(KeyadmError::Input(format!(
+                "{} was not connected within {} minutes",
+                server.name,
+                PENDING_TTL_SECS / 60
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,392 @@
+//! Upstream OAuth end to end: a real gateway, a real database, and mockmcp `--oauth` as a
+//! backend that demands its own bearer tokens and is its own authorization server
+//! (registration, PKCE, codes, rotated refresh tokens).
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::gateway::TestGateway;
+use support::http::{get, request, send_json};
+use support::mcp::{Client, text_of};
+use support::mock::Mock;
+use support::{cluster, eventually};
+
+/// The path and query of an absolute `http://` URL, and its address.
+fn split(url: &str) -> (SocketAddr, String) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = authority.replace("localhost", "127.0.0.1");
+    (authority.parse().expect("an address"), path.to_string())
+}
+
+/// `POST /api/v1/mcp/servers/{server}/authorize` with `key`.
+async fn authorize(gw: &TestGateway, server: &str, key: &str) -> support::http::Resp {
+    send_json(
+        gw.addr,
+        "POST",
+        &format!("/api/v1/mcp/servers/{server}/authorize"),
+        key,
+        &json!({}),
+    )
+    .await
+}
+
+/// Starts the authorization of `server` (admin), follows the authorization server's
+/// redirect as a browser would, and returns the callback's path and query (not yet
+/// visited).
+async fn authorization(gw: &TestGateway, server: &str) -> String {
+    let r = authorize(gw, server, &gw.admin_key).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let link = r.json()["authorization_url"].as_str().unwrap().to_string();
+    let (at, path) = split(&link);
+    let r = request(at, "GET", &path, &[], None).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let (back, callback) = split(r.header("location").expect("a redirect"));
+    assert_eq!(back, gw.addr, "the redirect comes back to the gateway");
+    assert!(callback.starts_with("/oauth/callback?"), "{callback}");
+    callback
+}
+
+async fn connect(gw: &TestGateway, server: &str) {
+    let callback = authorization(gw, server).await;
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("Connected"), "{}", r.text());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+async fn register(gw: &TestGateway, name: &str, mock: &Mock) {
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": name, "protocol": "http", "url": mock.url(), "auth": {"type": "oauth"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+async fn oauth_stats(mock: &Mock) -> Value {
+    mock.control("GET", "/control/oauth").await
+}
+
+async fn echo(gw: &TestGateway, key: &str, tool: &str) -> Value {
+    let mut c = Client::new(gw.addr, "/mcp", Some(key));
+    c.initialize().await;
+    c.call(
+        json!(1),
+        "tools/call",
+        json!({"name": tool, "arguments": {"message": "hi"}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_connects_a_shared_account_and_calls_carry_its_token() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&["--oauth"]);
+    register(&gw, "guarded", &mock).await;
+
+    // Not connected yet: the status says what to do, and calls are refused by name.
+    eventually(
+        Duration::from_secs(10),
+        "the needs-authorization status",
+        || async {
+            let s = get(gw.addr, "/api/v1/mcp/servers/guarded", &gw.admin_key)
+                .await
+                .json();
+            (s["status"] == "failed"
+                && s["last_error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("needs authorization"))
+            .then_some(s)
+        },
+    )
+    .await;
+
+    // Only an admin starts an authorization.
+    let r = authorize(&gw, "guarded", &gw.client_key).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = authorize(&gw, "nope", &gw.admin_key).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    let callback = authorization(&gw, "guarded").await;
+    // A forged state is refused, and so is the callback without one.
+    let r = request(
+        gw.addr,
+        "GET",
+        "/oauth/callback?code=x&state=forged",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = request(gw.addr, "GET", "/oauth/callback?code=x", &[], None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The state was used once: a replayed callback is refused.
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("unknown, used or expired"),
+        "{}",
+        r.text()
+    );
+
+    gw.wait_status("guarded", "running").await;
+    // The audit trail says who started it and that it was connected.
+    eventually(Duration::from_secs(10), "the audit rows", || async {
+        let a = get(gw.addr, "/api/v1/audit", &gw.admin_key).await.json();
+        let methods: Vec<String> = a["entries"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["tool"] == "guarded")
+            .filter_map(|e| e["method"].as_str().map(str::to_string))
+            .collect();
+        (methods.iter().any(|m| m == "server.authorize")
+            && methods.iter().any(|m| m == "server.connect"))
+        .then_some(())
+    })
+    .await;
+    let r = echo(&gw, &gw.client_key, "guarded__echo").await;
+    assert_eq!(text_of(&r["result"]), "hi", "{r}");
+    let stats = oauth_stats(&mock).await;
+    assert!(stats["bearer_calls"].as_u64().unwrap() >= 3, "{stats}");
+    assert_eq!(stats["registered"], 1, "registered dynamically, once");
+    assert_eq!(
+        stats["resources"],
+        json!([mock.url()]),
+        "the resource indicator is the server's URL"
+    );
+
+    // The tokens are nowhere the gateway shows or stores in clear.
+    let tokens: Vec<String> = stats["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tokens.len(), 2, "an access and a refresh token: {stats}");
+    let shown = get(gw.addr, "/api/v1/mcp/servers/guarded", &gw.admin_key).await;
+    assert_eq!(
+        shown.json()["auth"],
+        json!({"type": "oauth", "principal": "shared", "client_id": null, "client_secret": null, "scopes": null})
+    );
+    let dump = std::process::Command::new(cluster().bin_dir().join("pg_dump"))
+        .arg(&gw.db.url)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.contains("upstream_tokens"),
+        "the dump has the vault's table"
+    );
+    for t in &tokens {
+        assert!(!shown.text().contains(t.as_str()));
+        assert!(!dump.contains(t.as_str()), "a token in clear in pg_dump");
+    }
+}
+
+#[tokio::test]
+async fn expiring_tokens_are_refreshed_once_per_rotation_by_two_replicas_at_once() {
+    let gw = TestGateway::start().await;
+    // Tokens live 2 s: every use is within the refresh margin, so every use refreshes.
+    let mock = Mock::start(&["--oauth", "--oauth-expires", "2"]);
+    register(&gw, "rotating", &mock).await;
+    connect(&gw, "rotating").await;
+    gw.wait_status("rotating", "running").await;
+
+    // A second replica on the same database.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = listener.local_addr().unwrap();
+    let state = metamcp::app::prepare(gw.db.config())
+        .await
+        .expect("second replica");
+    let run = tokio::spawn(metamcp::app::run(listener, state, std::future::pending()));
+    eventually(
+        Duration::from_secs(20),
+        "the second replica's backend",
+        || async {
+            let s = get(second, "/api/v1/mcp/servers/rotating", &gw.admin_key)
+                .await
+                .json();
+            (s["status"] == "running").then_some(())
+        },
+    )
+    .await;
+
+    let mut calls = Vec::new();
+    for i in 0..12 {
+        let addr = if i % 2 == 0 { gw.addr } else { second };
+        let key = gw.client_key.clone();
+        calls.push(tokio::spawn(async move {
+            let mut c = Client::new(addr, "/mcp", Some(&key));
+            c.initialize().await;
+            c.call(
+                json!(i),
+                "tools/call",
+                json!({"name": "rotating__echo", "arguments": {"message": "hi"}}),
+            )
+            .await
+        }));
+    }
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_eq!(text_of(&r["result"]), "hi", "{r}");
+    }
+    let stats = oauth_stats(&mock).await;
+    assert!(stats["refreshed"].as_u64().unwrap() >= 2, "{stats}");
+    assert_eq!(
+        stats["reused"], 0,
+        "a rotated refresh token was used twice: {stats}"
+    );
+    let metrics = get(gw.addr, "/metrics", &gw.admin_key).await.text();
+    let refreshed = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("metamcp_upstream_token_refreshes_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(refreshed.is_some_and(|n| n >= 1), "{metrics}");
+    assert!(metrics.contains("metamcp_upstream_token_refresh_failures_total 0"));
+    run.abort();
+}
+
+#[tokio::test]
+async fn hostile_authorization_servers_get_nothing_and_pending_consents_are_bounded() {
+    let gw = TestGateway::start().await;
+    // Resource metadata naming a cloud metadata address as the authorization server.
+    let inward = Mock::start(&["--oauth", "--oauth-as", "http://169.254.169.254/latest"]);
+    register(&gw, "inward", &inward).await;
+    let r = authorize(&gw, "inward", &gw.admin_key).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("169.254.169.254"), "{}", r.text());
+
+    // A token endpoint answering 100 MB: the callback refuses it, and the gateway
+    // goes on serving.
+    let huge = Mock::start(&["--oauth", "--oauth-huge-token"]);
+    register(&gw, "huge", &huge).await;
+    let callback = authorization(&gw, "huge").await;
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(get(gw.addr, "/health", &gw.admin_key).await.status, 200);
+
+    // Many authorizations started for one server's account: at most 16 wait at once,
+    // the oldest going first.
+    let mock = Mock::start(&["--oauth"]);
+    register(&gw, "busy", &mock).await;
+    let first = authorization(&gw, "busy").await;
+    for _ in 0..20 {
+        let r = authorize(&gw, "busy", &gw.admin_key).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let db = gw.db.client().await;
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM upstream_pending WHERE principal = 'shared'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n <= 16, "{n} pending authorizations");
+    let r = request(gw.addr, "GET", &first, &[], None).await;
+    assert_eq!(r.status, 400, "the oldest was dropped: {}", r.text());
+
+    // Static servers have nothing to authorize.
+    let plain = Mock::start(&[]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "plain", "protocol": "http", "url": plain.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["auth"], json!({"type": "static"}));
+    let r = authorize(&gw, "plain", &gw.admin_key).await;
+    assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("auth")));
+}
+
+#[tokio::test]
+async fn the_client_metadata_document_lives_under_the_public_url() {
+    let gw = TestGateway::start().await;
+    let r = request(gw.addr, "GET", "/oauth/client-metadata.json", &[], None).await;
+    assert_eq!(r.status, 404);
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("https://{addr}"))).await;
+    let r = request(gw.addr, "GET", "/oauth/client-metadata.json", &[], None).await;
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    let public = format!("https://{}", gw.addr);
+    assert_eq!(
+        doc["client_id"],
+        format!("{public}/oauth/client-metadata.json")
+    );
+    assert_eq!(
+        doc["redirect_uris"],
+        json!([format!("{public}/oauth/callback")])
+    );
+    assert_eq!(doc["token_endpoint_auth_method"], "none");
+}
+
+#[tokio::test]
+async fn keyadm_prints_the_url_and_waits_for_the_account() {
+    use std::io::{BufRead, BufReader};
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&["--oauth"]);
+    register(&gw, "cli", &mock).await;
+    let mut env = gw.db.env();
+    env.push(("METAMCP_PUBLIC_URL", format!("http://{}", gw.addr)));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyadm"))
+        .args(["servers", "authorize", "cli", "--json"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("keyadm starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["server"], "cli");
+    let (at, path) = split(first["authorization_url"].as_str().unwrap());
+    let r = request(at, "GET", &path, &[], None).await;
+    let (back, callback) = split(r.header("location").expect("a redirect"));
+    assert_eq!(back, gw.addr);
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let done = tokio::task::spawn_blocking(move || {
+        let last = lines.next().unwrap().unwrap();
+        (last, child.wait().unwrap())
+    })
+    .await
+    .unwrap();
+    assert!(done.1.success());
+    assert_eq!(
+        serde_json::from_str::<Value>(&done.0).unwrap()["connected"],
+        true
+    );
+    gw.wait_status("cli", "running").await;
+
+    // Without METAMCP_PUBLIC_URL the callback has no address: said at once.
+    let out = support::run_bin(
+        env!("CARGO_BIN_EXE_keyadm"),
+        &gw.db.env(),
+        &["servers", "authorize", "cli"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        support::stderr(&out).contains("METAMCP_PUBLIC_URL"),
+        "{}",
+        support::stderr(&out)
+    );
+}

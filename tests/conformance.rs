@@ -53,7 +53,7 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
         ("server 2026-07-28 (modern fixture)", 40),
         ("client 2026-07-28", 7),
         ("client 2025-11-25", 5),
-        ("client auth", 41),
+        ("client auth", 43),
         ("server 2025-11-25", 33),
         ("server tasks extension (legacy fixture)", 10),
     ] {

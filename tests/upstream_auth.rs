@@ -390,3 +390,64 @@ async fn keyadm_prints_the_url_and_waits_for_the_account() {
         support::stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn client_credentials_need_no_consent_and_are_got_again_when_they_expire() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&["--oauth", "--oauth-expires", "2"]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "machine", "protocol": "http", "url": mock.url(),
+                "auth": {"type": "oauth_client_credentials", "client_id": "m1", "client_secret": "secret-of-m1"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["auth"]["client_secret"], "********");
+    assert!(!r.text().contains("secret-of-m1"));
+    gw.wait_status("machine", "running").await;
+    for _ in 0..2 {
+        let r = echo(&gw, &gw.client_key, "machine__echo").await;
+        assert_eq!(text_of(&r["result"]), "hi", "{r}");
+    }
+    let stats = oauth_stats(&mock).await;
+    assert!(
+        stats["machine_grants"].as_u64().unwrap() >= 2,
+        "got again near expiry: {stats}"
+    );
+    assert_eq!(stats["authorizations"], 0, "nobody was asked");
+    assert!(
+        stats["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| *r == json!(mock.url()))
+    );
+
+    // A wrong secret: the server says why, and calls are refused by name.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/machine",
+        &gw.admin_key,
+        &json!({"auth": {"type": "oauth_client_credentials", "client_id": "m1", "client_secret": "wrong"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    eventually(
+        Duration::from_secs(10),
+        "the refused credentials in the status",
+        || async {
+            let s = get(gw.addr, "/api/v1/mcp/servers/machine", &gw.admin_key)
+                .await
+                .json();
+            s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("client credentials were not accepted"))
+                .then_some(())
+        },
+    )
+    .await;
+}

@@ -20,6 +20,7 @@ const MAX_CLIENT_ID: usize = 2048;
 const MAX_CLIENT_SECRET: usize = 4096;
 const MAX_SCOPES: usize = 32;
 const MAX_SCOPE: usize = 200;
+const MAX_PRIVATE_KEY: usize = 16 << 10;
 
 /// Whose account the gateway uses at the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,38 @@ impl std::fmt::Debug for OAuthClient {
     }
 }
 
+/// Machine-to-machine: the client credentials grant, with a client secret or a signed
+/// assertion (`private_key_jwt`, RFC 7523).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineClient {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// A PEM private key (PKCS#8, or PKCS#1/SEC1) the assertion is signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// The assertion's algorithm: RS256, PS256, ES256, ES384 or EdDSA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for MachineClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MachineClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| MASK))
+            .field("private_key", &self.private_key.as_ref().map(|_| MASK))
+            .field("signing_algorithm", &self.signing_algorithm)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// The algorithms an assertion may be signed with.
+pub const ASSERTION_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "ES384", "EdDSA"];
+
 /// A server's `auth`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -64,6 +97,8 @@ pub enum ServerAuth {
     Static,
     #[serde(rename = "oauth")]
     OAuth(OAuthClient),
+    #[serde(rename = "oauth_client_credentials")]
+    ClientCredentials(MachineClient),
 }
 
 impl ServerAuth {
@@ -81,6 +116,11 @@ impl ServerAuth {
                 o["client_secret"] = json!(c.client_secret.as_ref().map(|_| MASK));
                 o
             }
+            ServerAuth::ClientCredentials(c) => json!({
+                "type": "oauth_client_credentials", "client_id": c.client_id,
+                "client_secret": c.client_secret.as_ref().map(|_| MASK),
+                "private_key": c.private_key.as_ref().map(|_| MASK),
+                "signing_algorithm": c.signing_algorithm, "scopes": c.scopes}),
         }
     }
 
@@ -126,21 +166,7 @@ impl ServerAuth {
                 if client_secret.is_some() && client_id.is_none() {
                     return Err(bad("client_secret needs its client_id"));
                 }
-                let scopes = match obj.get("scopes") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Array(items)) if items.len() <= MAX_SCOPES => Some(
-                        items
-                            .iter()
-                            .map(|i| match i.as_str() {
-                                Some(s) if scope_ok(s) => Ok(s.to_string()),
-                                _ => Err(bad("scopes must be scope tokens (no spaces or quotes)")),
-                            })
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
-                    Some(_) => {
-                        return Err(bad(&format!("scopes: at most {MAX_SCOPES} strings")));
-                    }
-                };
+                let scopes = scopes(obj)?;
                 Ok(ServerAuth::OAuth(OAuthClient {
                     principal,
                     client_id,
@@ -148,11 +174,117 @@ impl ServerAuth {
                     scopes,
                 }))
             }
-            "oauth_client_credentials" | "token_exchange" => Err(bad(&format!(
+            "oauth_client_credentials" => machine(obj, existing),
+            "token_exchange" => Err(bad(&format!(
                 "type {kind:?} is not offered by this version; use \"static\" or \"oauth\""
             ))),
-            _ => Err(bad("type must be \"static\" or \"oauth\"")),
+            _ => Err(bad(
+                "type must be \"static\", \"oauth\" or \"oauth_client_credentials\"",
+            )),
         }
+    }
+}
+
+/// `oauth_client_credentials`: a client id, and a secret or a private key (masked
+/// values keep the stored ones).
+fn machine(obj: &Map<String, Value>, existing: Option<&ServerAuth>) -> Result<ServerAuth, Invalid> {
+    let bad = |m: &str| Invalid::field("auth", m);
+    only(
+        obj,
+        &[
+            "type",
+            "client_id",
+            "client_secret",
+            "private_key",
+            "signing_algorithm",
+            "scopes",
+        ],
+    )?;
+    let stored = match existing {
+        Some(ServerAuth::ClientCredentials(c)) => Some(c),
+        _ => None,
+    };
+    let kept = |name: &str, value: Option<String>, old: Option<&String>| match value {
+        Some(v) if v == MASK => old
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| bad(&format!("{name} is masked but none is stored"))),
+        v => Ok(v),
+    };
+    let client_id =
+        text(obj, "client_id", MAX_CLIENT_ID)?.ok_or_else(|| bad("client_id is required"))?;
+    let client_secret = kept(
+        "client_secret",
+        text(obj, "client_secret", MAX_CLIENT_SECRET)?,
+        stored.and_then(|c| c.client_secret.as_ref()),
+    )?;
+    let private_key = kept(
+        "private_key",
+        text_multiline(obj, "private_key", MAX_PRIVATE_KEY)?,
+        stored.and_then(|c| c.private_key.as_ref()),
+    )?;
+    if client_secret.is_some() == private_key.is_some() {
+        return Err(bad(
+            "give a client_secret or a private_key (private_key_jwt), one of them",
+        ));
+    }
+    let signing_algorithm = text(obj, "signing_algorithm", 16)?;
+    if private_key.is_some() {
+        let alg = signing_algorithm.as_deref().unwrap_or("RS256");
+        if !ASSERTION_ALGORITHMS.contains(&alg) {
+            return Err(bad(&format!(
+                "signing_algorithm must be one of {}",
+                ASSERTION_ALGORITHMS.join(", ")
+            )));
+        }
+    } else if signing_algorithm.is_some() {
+        return Err(bad("signing_algorithm goes with a private_key"));
+    }
+    let scopes = scopes(obj)?;
+    Ok(ServerAuth::ClientCredentials(MachineClient {
+        client_id,
+        client_secret,
+        private_key,
+        signing_algorithm,
+        scopes,
+    }))
+}
+
+fn scopes(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, Invalid> {
+    let bad = |m: &str| Invalid::field("auth", m);
+    match obj.get("scopes") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) if items.len() <= MAX_SCOPES => items
+            .iter()
+            .map(|i| match i.as_str() {
+                Some(s) if scope_ok(s) => Ok(s.to_string()),
+                _ => Err(bad("scopes must be scope tokens (no spaces or quotes)")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(bad(&format!("scopes: at most {MAX_SCOPES} strings"))),
+    }
+}
+
+/// A PEM text: printable lines.
+fn text_multiline(
+    obj: &Map<String, Value>,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, Invalid> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if !s.is_empty()
+                && s.len() <= max
+                && s.chars().all(|c| c == '\n' || c == '\r' || !c.is_control()) =>
+        {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(Invalid::field(
+            "auth",
+            format!("{name} must be a text of at most {max} characters"),
+        )),
     }
 }
 
@@ -214,6 +346,34 @@ mod tests {
         let again = ServerAuth::parse(&shown, Some(&a)).unwrap();
         assert_eq!(again, a);
         assert!(ServerAuth::parse(&shown, None).is_err());
+    }
+
+    #[test]
+    fn client_credentials_take_a_secret_or_a_key_and_show_neither() {
+        let a = ServerAuth::parse(
+            &json!({"type": "oauth_client_credentials", "client_id": "c", "private_key": "-----BEGIN PRIVATE KEY-----\nAAA\n-----END PRIVATE KEY-----\n", "signing_algorithm": "ES256"}),
+            None,
+        )
+        .unwrap();
+        let shown = a.public_json();
+        assert_eq!(
+            (
+                shown["private_key"].as_str(),
+                shown["client_secret"].as_str()
+            ),
+            (Some(MASK), None)
+        );
+        assert!(!shown.to_string().contains("BEGIN") && !format!("{a:?}").contains("BEGIN"));
+        assert_eq!(ServerAuth::parse(&shown, Some(&a)).unwrap(), a);
+        for bad in [
+            json!({"type": "oauth_client_credentials", "client_id": "c"}),
+            json!({"type": "oauth_client_credentials", "client_id": "c", "client_secret": "s", "private_key": "k"}),
+            json!({"type": "oauth_client_credentials", "client_secret": "s"}),
+            json!({"type": "oauth_client_credentials", "client_id": "c", "private_key": "k", "signing_algorithm": "HS256"}),
+            json!({"type": "oauth_client_credentials", "client_id": "c", "client_secret": "s", "signing_algorithm": "ES256"}),
+        ] {
+            assert!(ServerAuth::parse(&bad, None).is_err(), "{bad}");
+        }
     }
 
     #[test]

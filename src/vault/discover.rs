@@ -178,7 +178,14 @@ fn refusal(a: &super::net::Answer) -> Option<Challenge> {
 }
 
 /// Everything from the challenge on.
-pub async fn discover(net: &Net, url: &str, seen: &Challenge) -> Result<Discovered, String> {
+/// `pkce`: the authorization code flow follows, so the server must list PKCE S256 (a
+/// client credentials grant has no use for it).
+pub async fn discover(
+    net: &Net,
+    url: &str,
+    seen: &Challenge,
+    pkce: bool,
+) -> Result<Discovered, String> {
     let (origin, path) = split(url)?;
     // Protected resource metadata: where the challenge says, else the path-aware then
     // the root well-known location.
@@ -266,7 +273,7 @@ pub async fn discover(net: &Net, url: &str, seen: &Challenge) -> Result<Discover
         ));
     }
     let methods = strings(&meta["code_challenge_methods_supported"]);
-    if !methods.iter().any(|m| m == "S256") {
+    if pkce && !methods.iter().any(|m| m == "S256") {
         return Err(format!(
             "the authorization server {issuer} does not say it supports PKCE S256: refused"
         ));

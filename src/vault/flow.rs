@@ -226,6 +226,15 @@ pub async fn token_request(
             pairs.push(("client_id", &client.id));
             pairs.push(("client_secret", secret));
         }
+        // RFC 7523 §2.2: the signed assertion is the client's authentication.
+        ("private_key_jwt", Some(assertion)) => {
+            pairs.push(("client_id", &client.id));
+            pairs.push((
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+            pairs.push(("client_assertion", assertion));
+        }
         _ => pairs.push(("client_id", &client.id)),
     }
     let a = net

@@ -11,6 +11,7 @@
 pub mod discover;
 pub mod flow;
 pub mod form;
+pub mod machine;
 pub mod net;
 
 use std::collections::HashMap;
@@ -164,7 +165,7 @@ impl Vault {
         let seen = discover::probe(&net, url)
             .await
             .map_err(VaultError::Discovery)?;
-        let d = discover::discover(&net, url, &seen)
+        let d = discover::discover(&net, url, &seen, true)
             .await
             .map_err(VaultError::Discovery)?;
         let client = match &settings.client_id {
@@ -443,10 +444,11 @@ impl Vault {
     /// The access token to send to `server` for its shared account, refreshed first
     /// when it is about to expire.
     pub async fn bearer(&self, server: &Server) -> Result<Arc<str>, VaultError> {
-        let ServerAuth::OAuth(settings) = &server.auth else {
-            return Err(VaultError::NotOAuth(server.name.clone()));
+        let (principal, machine) = match &server.auth {
+            ServerAuth::OAuth(settings) => (principal_name(settings.principal), None),
+            ServerAuth::ClientCredentials(c) => ("shared", Some(c)),
+            ServerAuth::Static => return Err(VaultError::NotOAuth(server.name.clone())),
         };
-        let principal = principal_name(settings.principal);
         let key = (server.id, principal.to_string());
         if let Some(c) = self
             .cache
@@ -463,6 +465,15 @@ impl Vault {
         };
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
+        if machine.is_some() {
+            // A token got with client credentials may have no row yet to lock: the
+            // server's own lock makes its first grant single-flight too.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&format!("metamcp upstream {}", server.id)],
+            )
+            .await?;
+        }
         // The row's lock: one replica refreshes, the others wait and read its result.
         let row = tx
             .query_opt(
@@ -470,8 +481,20 @@ impl Vault {
                  WHERE server_id = $1 AND principal = $2 FOR UPDATE",
                 &[&server.id, &principal],
             )
-            .await?
-            .ok_or_else(|| unauthorized("no account is connected"))?;
+            .await?;
+        let fresh = |r: &Option<tokio_postgres::Row>| {
+            r.as_ref()
+                .and_then(|r| r.get::<_, Option<i64>>(1))
+                .is_none_or(|e| e.max(0) as u64 > now() + REFRESH_AHEAD_SECS)
+        };
+        if let Some(client) = machine
+            && (row.is_none() || !fresh(&row))
+        {
+            let access = self.machine_grant(&tx, server, client).await?;
+            tx.commit().await?;
+            return Ok(access);
+        }
+        let row = row.ok_or_else(|| unauthorized("no account is connected"))?;
         let sealed: Vec<u8> = row.get(0);
         let expires: Option<i64> = row.get(1);
         let grant: Grant = self
@@ -556,6 +579,58 @@ impl Vault {
         Ok(issued.access_token.as_str().into())
     }
 
+    /// Gets (again) a client credentials token for `server` and stores it.
+    async fn machine_grant(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        server: &Server,
+        client: &crate::model::auth::MachineClient,
+    ) -> Result<Arc<str>, VaultError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let unauthorized = |why: String| VaultError::Unauthorized {
+            server: server.name.clone(),
+            why,
+        };
+        let url = server
+            .url
+            .as_deref()
+            .ok_or_else(|| unauthorized("no url".into()))?;
+        let zone = net::zone_of_url(url).await.map_err(unauthorized)?;
+        let net = Net {
+            tls: self.tls.clone(),
+            zone,
+        };
+        let found = machine::find(&net, url).await.map_err(unauthorized)?;
+        let issued = match machine::acquire(&net, &found, client).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.refresh_failures.fetch_add(1, Relaxed);
+                tracing::warn!(backend = %server.name, error = %e, "client credentials grant failed");
+                return Err(unauthorized(format!(
+                    "its client credentials were not accepted: {e}"
+                )));
+            }
+        };
+        self.refreshed.fetch_add(1, Relaxed);
+        let grant = Grant {
+            access_token: issued.access_token.clone(),
+            refresh_token: None,
+            client: ClientId {
+                id: client.client_id.clone(),
+                secret: None,
+                method: "client_credentials".into(),
+            },
+            token_endpoint: found.token_endpoint,
+            revocation_endpoint: None,
+            resource: found.resource,
+            issuer: found.issuer,
+            zone,
+        };
+        self.store(tx, server.id, "shared", &grant, &issued).await?;
+        self.cache_put(server.id, "shared", &issued);
+        Ok(issued.access_token.as_str().into())
+    }
+
     /// Refreshes done, and failed, by this process.
     pub fn refreshes(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
@@ -603,10 +678,11 @@ impl Vault {
     /// it is expired now, so its next use refreshes it (or, without a refresh token,
     /// asks for a new authorization).
     pub async fn rejected(&self, server: &Server, access: &str) -> Result<(), VaultError> {
-        let ServerAuth::OAuth(settings) = &server.auth else {
-            return Ok(());
+        let principal = match &server.auth {
+            ServerAuth::OAuth(settings) => principal_name(settings.principal),
+            ServerAuth::ClientCredentials(_) => "shared",
+            ServerAuth::Static => return Ok(()),
         };
-        let principal = principal_name(settings.principal);
         self.invalidate(&server.id);
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;

@@ -141,7 +141,17 @@ def sample(schema):
 
 def oauth_settings():
     """The server's `auth` for an authorization scenario: the gateway as the OAuth client
-    of the scenario's server, with the client the scenario's context names, if any."""
+    of the scenario's server, with the client the scenario's context names, if any (for
+    the client credentials scenarios, the gateway's own account with the secret or the
+    private key the context gives)."""
+    if SCENARIO.startswith("auth/client-credentials"):
+        auth = {"type": "oauth_client_credentials", "client_id": CONTEXT["client_id"]}
+        if CONTEXT.get("private_key_pem"):
+            auth["private_key"] = CONTEXT["private_key_pem"]
+            auth["signing_algorithm"] = CONTEXT.get("signing_algorithm", "ES256")
+        else:
+            auth["client_secret"] = CONTEXT["client_secret"]
+        return auth
     auth = {"type": "oauth", "principal": "shared"}
     if CONTEXT.get("client_id"):
         auth["client_id"] = CONTEXT["client_id"]
@@ -174,7 +184,7 @@ def main(server_url):
         server["auth"] = oauth_settings()
     api("POST", "/api/v1/mcp/servers", server)
     try:
-        if SCENARIO.startswith("auth/"):
+        if SCENARIO.startswith("auth/") and server["auth"]["type"] == "oauth":
             consent(name)
         api("POST", "/api/v1/namespaces", {"name": name, "servers": [name], "auth": "none",
                                             "tool_prefix": "never"})
@@ -183,7 +193,7 @@ def main(server_url):
         while (shown := api("GET", f"/api/v1/mcp/servers/{name}")).get("status") != "running":
             if time.time() > deadline:
                 sys.exit(f"{server_url} did not become a running backend of the gateway")
-            if SCENARIO.startswith("auth/") and consents < 2 and time.time() - last > 3 and \
+            if server.get("auth", {}).get("type") == "oauth" and consents < 2 and time.time() - last > 3 and \
                     "needs authorization" in (shown.get("last_error") or ""):
                 # What an admin does on seeing the status a while after connecting it:
                 # connects the account again.

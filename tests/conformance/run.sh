@@ -134,8 +134,9 @@ client_suite() { # LABEL VERSION SCENARIO...
 
 # The client authorization scenarios (`auth/*`), the gateway as the OAuth client of each
 # scenario's server: every scenario at every revision it applies to among 2025-03-26,
-# 2025-11-25 and 2026-07-28, as the suite lists them (extension scenarios are not on a
-# revision's timeline). client_wrapper.py registers the server with `auth: oauth`, asks
+# 2025-11-25 and 2026-07-28, as the suite lists them, and the extension scenarios the
+# gateway implements (client credentials, with a secret and with private_key_jwt: on no
+# revision's timeline, so run with --force at 2026-07-28). client_wrapper.py registers the server with `auth: oauth`, asks
 # the gateway for the authorization URL and follows it (the scenario's authorization
 # server approves at once), as an admin's browser would; prints one line.
 auth_suite() { # LABEL
@@ -147,11 +148,16 @@ for line in sys.stdin:
     if m:
         for v in m.group(2).split(","):
             if v in ("2025-03-26", "2025-11-25", "2026-07-28"):
+                print(m.group(1), v)
+            elif v == "extension" and m.group(1) in ("auth/client-credentials-basic",
+                                                     "auth/client-credentials-jwt"):
                 print(m.group(1), v)' > "$work/auth-scenarios"
     while read -r scenario version; do
+        local run=(--spec-version "$version")
+        [ "$version" = extension ] && run=(--spec-version 2026-07-28 --force)
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
             --command "python3 $root/tests/conformance/client_wrapper.py" \
-            --scenario "$scenario" --spec-version "$version" --timeout 120000 \
+            --scenario "$scenario" "${run[@]}" --timeout 120000 \
             -o "$out/$version" >> "$out.log" 2>&1 || true
     done < "$work/auth-scenarios"
     count "$1" "$out" ""

@@ -58,6 +58,8 @@ pub struct OAuth {
     registered: AtomicU64,
     authorizations: AtomicU64,
     bearer_calls: AtomicU64,
+    /// Client credentials grants.
+    machine: AtomicU64,
 }
 
 fn json_response(status: StatusCode, v: Value) -> Response<Body> {
@@ -116,6 +118,7 @@ impl OAuth {
             registered: AtomicU64::new(0),
             authorizations: AtomicU64::new(0),
             bearer_calls: AtomicU64::new(0),
+            machine: AtomicU64::new(0),
         }
     }
 
@@ -181,7 +184,8 @@ impl OAuth {
                 json!({"issuer": me, "authorization_endpoint": format!("{me}/authorize"),
                        "token_endpoint": format!("{me}/token"), "registration_endpoint": format!("{me}/register"),
                        "response_types_supported": ["code"], "grant_types_supported": ["authorization_code", "refresh_token"],
-                       "code_challenge_methods_supported": ["S256"], "token_endpoint_auth_methods_supported": ["none"],
+                       "code_challenge_methods_supported": ["S256"],
+                       "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
                        "scopes_supported": ["mcp", "offline_access"]}),
             ),
             (Method::POST, "/register") => {
@@ -239,7 +243,8 @@ impl OAuth {
                            "reused": self.reused.load(Ordering::Relaxed),
                            "registered": self.registered.load(Ordering::Relaxed),
                            "authorizations": self.authorizations.load(Ordering::Relaxed),
-                           "bearer_calls": self.bearer_calls.load(Ordering::Relaxed)}),
+                           "bearer_calls": self.bearer_calls.load(Ordering::Relaxed),
+                           "machine_grants": self.machine.load(Ordering::Relaxed)}),
                 )
             }
             _ => full(StatusCode::NOT_FOUND, "text/plain", "not found"),
@@ -263,6 +268,13 @@ impl OAuth {
             );
             return resp;
         }
+        let req_basic = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Basic "))
+            .and_then(base64_decode)
+            .map(|raw| String::from_utf8_lossy(&raw).into_owned());
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
@@ -286,6 +298,29 @@ impl OAuth {
                     return bad("invalid_grant");
                 }
                 i.resources.push(code.resource);
+            }
+            // Machine to machine: a client with its secret, as HTTP Basic or in the body.
+            Some("client_credentials") => {
+                let basic = req_basic.as_deref().map(|b| {
+                    b.split_once(':')
+                        .map(|(i, s)| (i.to_string(), s.to_string()))
+                });
+                let (id, secret) = match basic.flatten() {
+                    Some(pair) => pair,
+                    None => (
+                        f.get("client_id").cloned().unwrap_or_default(),
+                        f.get("client_secret").cloned().unwrap_or_default(),
+                    ),
+                };
+                if id.is_empty() || secret != format!("secret-of-{id}") {
+                    return json_response(
+                        StatusCode::UNAUTHORIZED,
+                        json!({"error": "invalid_client"}),
+                    );
+                }
+                self.machine.fetch_add(1, Ordering::Relaxed);
+                i.resources
+                    .push(f.get("resource").cloned().unwrap_or_default());
             }
             Some("refresh_token") => {
                 let Some(rt) = f.get("refresh_token") else {
@@ -328,6 +363,24 @@ fn enc(s: &str) -> String {
             }
         })
         .collect()
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.trim_end_matches('=').bytes() {
+        let v = A.iter().position(|x| *x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 fn base64url(data: &[u8]) -> String {

@@ -70,6 +70,13 @@ async fn register(gw: &TestGateway, name: &str, mock: &Mock) {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
+/// `DELETE /api/v1/me/connections/{server}` with `key`.
+async fn disconnect(gw: &TestGateway, key: &str, server: &str) -> support::http::Resp {
+    let auth = format!("Bearer {key}");
+    let path = format!("/api/v1/me/connections/{server}");
+    request(gw.addr, "DELETE", &path, &[("authorization", &auth)], None).await
+}
+
 async fn oauth_stats(mock: &Mock) -> Value {
     mock.control("GET", "/control/oauth").await
 }
@@ -450,4 +457,98 @@ async fn client_credentials_need_no_consent_and_are_got_again_when_they_expire()
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn connections_are_listed_without_tokens_and_revoked_upstream() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&["--oauth"]);
+    register(&gw, "linked", &mock).await;
+    connect(&gw, "linked").await;
+    gw.wait_status("linked", "running").await;
+
+    let r = get(gw.addr, "/api/v1/me/connections", &gw.admin_key).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json()["connections"].clone();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        (
+            &list[0]["server"],
+            &list[0]["principal"],
+            &list[0]["status"],
+            &list[0]["scopes"]
+        ),
+        (
+            &json!("linked"),
+            &json!("shared"),
+            &json!("connected"),
+            &json!(["mcp"])
+        )
+    );
+    assert!(list[0]["expires_at"].is_string());
+    let stats = oauth_stats(&mock).await;
+    for t in stats["tokens"].as_array().unwrap() {
+        assert!(!r.text().contains(t.as_str().unwrap()));
+    }
+    // A client key sees its own connections only (the shared account is not one).
+    let r = get(gw.addr, "/api/v1/me/connections", &gw.client_key).await;
+    assert_eq!(r.json()["connections"], json!([]));
+    let r = disconnect(&gw, &gw.client_key, "linked").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // The admin disconnects it: revoked at the authorization server, gone here.
+    let r = disconnect(&gw, &gw.admin_key, "linked").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(oauth_stats(&mock).await["revoked"].as_u64().unwrap() >= 1);
+    let r = get(gw.addr, "/api/v1/me/connections", &gw.admin_key).await;
+    assert_eq!(r.json()["connections"], json!([]));
+    // Calls now say whom to ask, by name.
+    let r = echo(&gw, &gw.client_key, "linked__echo").await;
+    assert_eq!(r["error"]["code"], -32051, "{r}");
+    assert_eq!(r["error"]["data"]["server"], "linked");
+    assert_eq!(
+        r["error"]["data"]["authorize"],
+        "/api/v1/mcp/servers/linked/authorize"
+    );
+    let r = disconnect(&gw, &gw.admin_key, "linked").await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn keyadm_lists_and_revokes_connections() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&["--oauth"]);
+    register(&gw, "kc", &mock).await;
+    connect(&gw, "kc").await;
+    let keyadm = env!("CARGO_BIN_EXE_keyadm");
+    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "list", "--json"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let list: Value = serde_json::from_str(&support::stdout(&out)).unwrap();
+    assert_eq!(list[0]["server"], "kc");
+    assert_eq!(list[0]["status"], "connected");
+    let stats = oauth_stats(&mock).await;
+    for t in stats["tokens"].as_array().unwrap() {
+        assert!(!support::stdout(&out).contains(t.as_str().unwrap()));
+    }
+    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "revoke", "kc"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(oauth_stats(&mock).await["revoked"].as_u64().unwrap() >= 1);
+    // The gateway learns of it at once (NOTIFY) and stops using the token.
+    eventually(
+        Duration::from_secs(10),
+        "the call refused for want of the account",
+        || async {
+            let r = echo(&gw, &gw.client_key, "kc__echo").await;
+            (r["error"]["code"] == -32051).then_some(())
+        },
+    )
+    .await;
+    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "revoke", "kc"]);
+    assert!(!out.status.success());
+    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "list"]);
+    assert!(
+        support::stdout(&out).contains("SERVER"),
+        "{}",
+        support::stdout(&out)
+    );
 }

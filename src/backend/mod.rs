@@ -203,6 +203,8 @@ pub struct Backend {
     pub variants: variants::Variants,
     /// An OAuth backend's token (the one its endpoints send).
     pub bearer: Option<Arc<http::bearer::Bearer>>,
+    /// Its last failure was its account's: not connected, or its token refused.
+    needs_account: std::sync::atomic::AtomicBool,
 }
 
 impl Backend {
@@ -518,7 +520,21 @@ impl Backend {
         }
     }
 
+    /// Whether it is down for want of a connected account (an OAuth backend whose
+    /// token is missing or was refused).
+    pub fn needs_account(&self) -> bool {
+        self.needs_account.load(Ordering::Relaxed)
+    }
+
     fn record_error(&self, e: &UpstreamError) {
+        self.needs_account.store(
+            self.bearer.is_some()
+                && matches!(
+                    e,
+                    UpstreamError::Unauthorized(_) | UpstreamError::Status(401)
+                ),
+            Ordering::Relaxed,
+        );
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
     }
 

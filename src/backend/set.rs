@@ -189,6 +189,7 @@ impl Backends {
                     variants: variants::Variants::new(self.capability_sessions, timeout)
                         .with_notices(id, self.notices.clone(), correlations.clone()),
                     bearer,
+                    needs_account: Default::default(),
                 });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));
             running.insert(id, Running { backend, task });

@@ -18,6 +18,7 @@ pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()
             Ok(()) => {
                 backoff = Duration::from_millis(100);
                 *b.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                b.needs_account.store(false, Ordering::Relaxed);
                 if b.last_connected().is_some() {
                     b.restarts.fetch_add(1, Ordering::Relaxed);
                 }

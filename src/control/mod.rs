@@ -231,6 +231,11 @@ pub async fn dispatch(
             Ok(resp)
         }
         RouteId::OAuthCallback => Ok(upstream::callback(state, &req).await),
+        RouteId::Connections => {
+            let q = query_pairs(req.uri().query())?;
+            upstream::connections(state, &who()?, &q).await
+        }
+        RouteId::Disconnect => upstream::disconnect(state, &who()?, param()).await,
         RouteId::ClientMetadata => upstream::client_metadata(state),
         RouteId::ServerTools => {
             let p = who()?;

@@ -151,3 +151,57 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// `GET /api/v1/me/connections`: the accounts the gateway holds for the caller. An
+/// admin sees every one (`?server=NAME` for one server's), shared accounts included.
+pub async fn connections(
+    state: &State,
+    who: &crate::auth::Principal,
+    query: &[(String, String)],
+) -> Result<Response<Body>, ApiError> {
+    let server = match query.iter().find(|(k, _)| k == "server") {
+        Some((_, name)) => Some(state.registry.get_server(name).await?.id),
+        None => None,
+    };
+    let mine = format!("key:{}", who.key_id.as_str());
+    let list: Vec<serde_json::Value> = state
+        .vault
+        .connections(server)
+        .await?
+        .into_iter()
+        .filter(|c| who.is_admin() || c["principal"] == mine.as_str())
+        .collect();
+    Ok(json_value(StatusCode::OK, &json!({"connections": list})))
+}
+
+/// `DELETE /api/v1/me/connections/{server}`: ends the caller's connection with the
+/// server (an admin's: the server's shared account), revoked at its authorization
+/// server when that offers revocation.
+pub async fn disconnect(
+    state: &State,
+    who: &crate::auth::Principal,
+    server: &str,
+) -> Result<Response<Body>, ApiError> {
+    let server = state.registry.get_server(server).await?;
+    let principal = if who.is_admin() {
+        "shared".to_string()
+    } else {
+        format!("key:{}", who.key_id.as_str())
+    };
+    if !state.vault.revoke(&server, &principal).await? {
+        return Err(ApiError::NotFound(format!(
+            "no connection with server {:?}",
+            server.name
+        )));
+    }
+    if let Some(b) = state.backends.get(&server.id) {
+        b.credentials_changed();
+    }
+    tracing::info!(server = %server.name, principal = %principal, "upstream account disconnected");
+    state.audit.record(crate::observe::audit::Entry::change(
+        who.key_id,
+        "server.disconnect",
+        &server.name,
+    ));
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}

@@ -328,6 +328,17 @@ fn success(id: RouteId) -> (u16, Value) {
                    "content": {"text/html": {"schema": {"type": "string"}}}}),
         ),
         RouteId::ClientMetadata => (200, json_body(json!({"type": "object"}))),
+        RouteId::Connections => (
+            200,
+            json_body(
+                json!({"type": "object", "properties": {"connections": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "server": {"type": "string"}, "server_id": {"type": "string"}, "principal": {"type": "string"},
+                    "status": {"enum": ["connected", "expired"]}, "scopes": {"type": "array", "items": {"type": "string"}},
+                    "expires_at": {"type": ["string", "null"]}, "connected_at": {"type": "string"}, "refreshed_at": {"type": "string"}}}}}}),
+            ),
+        ),
+        RouteId::Disconnect => (204, json!({"description": "Disconnected"})),
         RouteId::ImportServers => (200, json_body(schema_ref("ImportReport"))),
         RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),

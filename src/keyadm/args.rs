@@ -44,6 +44,12 @@ commands:
   servers add NAME (--command CMD [--arg A]... [--env K=V]... [--cwd DIR]
                    | --url URL [--type http|sse] [--header K=V]...) [--inactive] [--json]
   servers remove ID --confirm [--json]
+  servers authorize ID [--json]
+                         connect an OAuth server's shared account: prints the URL to
+                         open (METAMCP_PUBLIC_URL is where it comes back) and waits
+  connections list [--server S] [--json] | connections revoke SERVER [--json]
+                         the upstream accounts the gateway holds (never their tokens);
+                         revoke one, at its authorization server too when it offers that
   client-config (--key KEY | --create-key NAME) [--namespace NS] [--url URL]
                 [--format claude|cursor|vscode|json] [--bridge]
                          the entry to paste into an MCP client (--bridge: the stdio
@@ -87,6 +93,7 @@ pub enum Command {
     Servers(ServersCommand),
     ClientConfig(ClientConfigArgs),
     OAuth(OAuthCommand),
+    Connections(super::upstream::ConnectionsCommand),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +130,13 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
             return Ok(Invocation {
                 command: Command::OAuth(oauth::parse_oauth(&rest)?),
+                json: json_flag,
+            });
+        }
+        Some(i) if !help && args[i] == "connections" => {
+            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
+            return Ok(Invocation {
+                command: Command::Connections(super::upstream::parse(&rest)?),
                 json: json_flag,
             });
         }

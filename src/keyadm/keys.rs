@@ -117,7 +117,8 @@ pub(super) async fn keys_command(
         | Command::Audit(_)
         | Command::Servers(_)
         | Command::ClientConfig(_)
-        | Command::OAuth(_) => Ok(String::new()),
+        | Command::OAuth(_)
+        | Command::Connections(_) => Ok(String::new()),
     }
 }
 

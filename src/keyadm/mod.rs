@@ -213,6 +213,18 @@ async fn run_command(
             migrate::run(&mut client).await?;
             oauth::oauth_command(&db.pool, cmd, inv.json).await
         }
+        Command::Connections(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let cipher = Cipher::new(&secrets.encryption);
+            let registry = crate::store::registry::Registry::new(db.pool.clone(), cipher.clone());
+            let tls = crate::crypto::tls_client(config.backend_ca_file.as_deref())
+                .map_err(KeyadmError::Input)?;
+            let vault =
+                crate::vault::Vault::new(db.pool.clone(), cipher, tls, config.public_url.clone());
+            upstream::connections(&registry, &vault, cmd, inv.json).await
+        }
         Command::ClientConfig(args) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;

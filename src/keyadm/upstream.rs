@@ -60,3 +60,78 @@ pub async fn authorize(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// `keyadm connections list [--server NAME]` and `keyadm connections revoke SERVER`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionsCommand {
+    List { server: Option<String> },
+    Revoke(String),
+}
+
+pub fn parse(args: &[String]) -> Result<ConnectionsCommand, crate::cli::UsageError> {
+    use crate::cli::UsageError;
+    let line = super::servers::Line::read(args, &[], &["--server"])?;
+    match line.words.as_slice() {
+        ["list"] => Ok(ConnectionsCommand::List {
+            server: line.one("--server")?.map(str::to_string),
+        }),
+        ["revoke", server] if line.flags.is_empty() => {
+            Ok(ConnectionsCommand::Revoke(server.to_string()))
+        }
+        ["revoke", ..] => Err(UsageError("connections revoke takes one SERVER".into())),
+        _ => Err(UsageError(
+            "usage: keyadm connections list [--server NAME] | connections revoke SERVER".into(),
+        )),
+    }
+}
+
+pub async fn connections(
+    registry: &Registry,
+    vault: &Vault,
+    cmd: &ConnectionsCommand,
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let fail = |e: VaultError| KeyadmError::Input(e.to_string());
+    match cmd {
+        ConnectionsCommand::List { server } => {
+            let id = match server {
+                Some(s) => Some(registry.get_server(s).await?.id),
+                None => None,
+            };
+            let list = vault.connections(id).await.map_err(fail)?;
+            if json {
+                return Ok(super::line(json!(list)));
+            }
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+            let rows = list
+                .iter()
+                .map(|c| {
+                    vec![
+                        text(&c["server"]),
+                        text(&c["principal"]),
+                        text(&c["status"]),
+                        text(&c["expires_at"]),
+                    ]
+                })
+                .collect();
+            Ok(super::aligned(
+                &["SERVER", "PRINCIPAL", "STATUS", "EXPIRES"],
+                rows,
+            ))
+        }
+        ConnectionsCommand::Revoke(name) => {
+            let server = registry.get_server(name).await?;
+            if !vault.revoke(&server, "shared").await.map_err(fail)? {
+                return Err(KeyadmError::Input(format!(
+                    "server {} has no connected account",
+                    server.name
+                )));
+            }
+            Ok(if json {
+                super::line(json!({"server": server.name, "revoked": true}))
+            } else {
+                format!("revoked {}'s account\n", server.name)
+            })
+        }
+    }
+}

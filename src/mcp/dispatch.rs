@@ -82,6 +82,17 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> O
             trace_id: None,
         });
     }
+    if b.needs_account() {
+        // Down for want of its account: say so, and where an admin connects it.
+        return Some(RpcError {
+            data: Some(serde_json::json!({"server": b.name,
+                "authorize": format!("/api/v1/mcp/servers/{}/authorize", b.name)})),
+            ..RpcError::method(
+                code::UPSTREAM_UNAUTHORIZED,
+                format!("server `{}` needs its account connected: {reason}", b.name),
+            )
+        });
+    }
     // Not the client's fault: its server is down.
     Some(RpcError::method(
         code::INTERNAL,

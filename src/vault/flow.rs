@@ -192,18 +192,38 @@ pub fn authorization_url(
     format!("{}{sep}{}", d.authorization_endpoint, form::encode(&pairs))
 }
 
-/// POSTs a grant to the token endpoint with the client's authentication.
-pub async fn token_request(
+/// RFC 7009: asks the authorization server to revoke a token (200 is success, whatever
+/// the token was).
+pub async fn revoke(
     net: &Net,
     endpoint: &str,
     client: &ClientId,
-    grant: &[(&str, &str)],
-) -> Result<Issued, TokenError> {
-    let broke = |message: String| TokenError {
-        refused: false,
-        message,
-    };
-    let mut pairs: Vec<(&str, &str)> = grant.to_vec();
+    pairs: &[(&str, &str)],
+) -> Result<(), String> {
+    let (headers, body) = authenticated(client, pairs.to_vec());
+    let a = net
+        .send(
+            Method::POST,
+            endpoint,
+            &headers,
+            Some(Bytes::from(form::encode(&body))),
+        )
+        .await?;
+    if a.status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{endpoint}: HTTP {}", a.status.as_u16()))
+    }
+}
+
+/// A request's headers.
+type Headers = Vec<(header::HeaderName, String)>;
+
+/// A form request's headers and pairs with the client's authentication added.
+fn authenticated<'a>(
+    client: &'a ClientId,
+    mut pairs: Vec<(&'a str, &'a str)>,
+) -> (Headers, Vec<(&'a str, &'a str)>) {
     let mut headers = vec![
         (
             header::CONTENT_TYPE,
@@ -235,8 +255,24 @@ pub async fn token_request(
             ));
             pairs.push(("client_assertion", assertion));
         }
+        ("client_credentials", _) => {}
         _ => pairs.push(("client_id", &client.id)),
     }
+    (headers, pairs)
+}
+
+/// POSTs a grant to the token endpoint with the client's authentication.
+pub async fn token_request(
+    net: &Net,
+    endpoint: &str,
+    client: &ClientId,
+    grant: &[(&str, &str)],
+) -> Result<Issued, TokenError> {
+    let broke = |message: String| TokenError {
+        refused: false,
+        message,
+    };
+    let (headers, pairs) = authenticated(client, grant.to_vec());
     let a = net
         .send(
             Method::POST,

@@ -8,6 +8,7 @@
 //! refreshing at once use a rotated refresh token once; every replica learns of a new
 //! token by NOTIFY. Nothing here logs or returns a token.
 
+mod accounts;
 pub mod discover;
 pub mod flow;
 pub mod form;
@@ -715,40 +716,5 @@ impl Vault {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// When `server`'s shared account was last connected or refreshed (the database's
-    /// clock, unix seconds), if it is.
-    pub async fn connected_at(&self, server: &Uuid) -> Result<Option<f64>, VaultError> {
-        let db = self.pool.get().await?;
-        Ok(db
-            .query_opt(
-                "SELECT extract(epoch FROM max(updated_at))::float8 FROM upstream_tokens
-                 WHERE server_id = $1 HAVING count(*) > 0",
-                &[server],
-            )
-            .await?
-            .map(|r| r.get(0)))
-    }
-
-    /// The database's clock now (unix seconds).
-    pub async fn db_now(&self) -> Result<f64, VaultError> {
-        let db = self.pool.get().await?;
-        Ok(db
-            .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
-            .await?
-            .get(0))
-    }
-
-    /// Whether `server`'s shared account is connected (a token row exists).
-    pub async fn connected(&self, server: &Uuid) -> Result<bool, VaultError> {
-        let db = self.pool.get().await?;
-        Ok(db
-            .query_opt(
-                "SELECT 1 FROM upstream_tokens WHERE server_id = $1",
-                &[server],
-            )
-            .await?
-            .is_some())
     }
 }

@@ -60,6 +60,8 @@ pub struct OAuth {
     bearer_calls: AtomicU64,
     /// Client credentials grants.
     machine: AtomicU64,
+    /// Tokens revoked (RFC 7009).
+    revoked: AtomicU64,
 }
 
 fn json_response(status: StatusCode, v: Value) -> Response<Body> {
@@ -119,6 +121,7 @@ impl OAuth {
             authorizations: AtomicU64::new(0),
             bearer_calls: AtomicU64::new(0),
             machine: AtomicU64::new(0),
+            revoked: AtomicU64::new(0),
         }
     }
 
@@ -132,7 +135,7 @@ impl OAuth {
         path.starts_with("/.well-known/")
             || matches!(
                 path,
-                "/authorize" | "/token" | "/register" | "/control/oauth"
+                "/authorize" | "/token" | "/register" | "/revoke" | "/control/oauth"
             )
     }
 
@@ -183,6 +186,7 @@ impl OAuth {
                 StatusCode::OK,
                 json!({"issuer": me, "authorization_endpoint": format!("{me}/authorize"),
                        "token_endpoint": format!("{me}/token"), "registration_endpoint": format!("{me}/register"),
+                       "revocation_endpoint": format!("{me}/revoke"),
                        "response_types_supported": ["code"], "grant_types_supported": ["authorization_code", "refresh_token"],
                        "code_challenge_methods_supported": ["S256"],
                        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
@@ -234,6 +238,22 @@ impl OAuth {
                 resp
             }
             (Method::POST, "/token") => self.token(req).await,
+            (Method::POST, "/revoke") => {
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let f = pairs(&String::from_utf8_lossy(&body));
+                if let Some(t) = f.get("token") {
+                    let mut i = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+                    if i.access.remove(t).is_some() || i.refresh.remove(t).is_some() {
+                        self.revoked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                full(StatusCode::OK, "application/json", "{}")
+            }
             (Method::GET, "/control/oauth") => {
                 let i = self.issued.lock().unwrap_or_else(|p| p.into_inner());
                 json_response(
@@ -244,7 +264,8 @@ impl OAuth {
                            "registered": self.registered.load(Ordering::Relaxed),
                            "authorizations": self.authorizations.load(Ordering::Relaxed),
                            "bearer_calls": self.bearer_calls.load(Ordering::Relaxed),
-                           "machine_grants": self.machine.load(Ordering::Relaxed)}),
+                           "machine_grants": self.machine.load(Ordering::Relaxed),
+                           "revoked": self.revoked.load(Ordering::Relaxed)}),
                 )
             }
             _ => full(StatusCode::NOT_FOUND, "text/plain", "not found"),

@@ -211,25 +211,38 @@ async fn expiring_tokens_are_refreshed_once_per_rotation_by_two_replicas_at_once
     // Tokens live 2 s: every use is within the refresh margin, so every use refreshes.
     let mock = Mock::start(&["--oauth", "--oauth-expires", "2"]);
     register(&gw, "rotating", &mock).await;
-    connect(&gw, "rotating").await;
-    gw.wait_status("rotating", "running").await;
 
-    // A second replica on the same database.
+    // A second replica on the same database, waiting for the account like the first.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let second = listener.local_addr().unwrap();
     let state = metamcp::app::prepare(gw.db.config())
         .await
         .expect("second replica");
     let run = tokio::spawn(metamcp::app::run(listener, state, std::future::pending()));
+    let status = |addr: SocketAddr| {
+        let key = gw.admin_key.clone();
+        async move {
+            get(addr, "/api/v1/mcp/servers/rotating", &key).await.json()["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
     eventually(
         Duration::from_secs(20),
-        "the second replica's backend",
-        || async {
-            let s = get(second, "/api/v1/mcp/servers/rotating", &gw.admin_key)
-                .await
-                .json();
-            (s["status"] == "running").then_some(())
-        },
+        "the second replica, failed",
+        || async { (status(second).await == "failed").then_some(()) },
+    )
+    .await;
+
+    // Connected through the first: the second uses the token within 3 s (NOTIFY wakes
+    // its backend at once; its own retries would wait up to 5 s).
+    connect(&gw, "rotating").await;
+    gw.wait_status("rotating", "running").await;
+    eventually(
+        Duration::from_secs(3),
+        "the second replica, running",
+        || async { (status(second).await == "running").then_some(()) },
     )
     .await;
 

@@ -578,7 +578,11 @@ impl Config {
             &mut errs,
         );
         let public_url = oauth::public_url_of(oauth_raw.public.as_deref());
-        if oauth_raw.issuers.is_none()
+        // With an issuer, oauth_from names a bad public URL itself.
+        if oauth_raw
+            .issuers
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
             && let Some(Err(e)) = &public_url
         {
             errs.push(PUBLIC_URL, e.clone());

@@ -11,6 +11,28 @@ fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 }
 
 #[test]
+fn the_public_url_stands_alone_and_a_bad_one_is_named_once() {
+    let public = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("HOME", "/h")];
+        all.extend_from_slice(pairs);
+        Config::from_source(&map(&all)).map(|c| c.public_url)
+    };
+    assert_eq!(public(&[]).unwrap(), None);
+    assert_eq!(
+        public(&[(PUBLIC_URL, "https://gw.example/")])
+            .unwrap()
+            .as_deref(),
+        Some("https://gw.example")
+    );
+    for issuer in [None, Some(""), Some("https://a.test")] {
+        let mut pairs = vec![(PUBLIC_URL, "gw.example")];
+        pairs.extend(issuer.map(|i| (OAUTH_ISSUER, i)));
+        let e = public(&pairs).unwrap_err().to_string();
+        assert_eq!(e.matches(PUBLIC_URL).count(), 1, "{e}");
+    }
+}
+
+#[test]
 fn oauth_issuers_parse_with_their_own_mappings_and_bad_ones_are_named() {
     let oauth = |pairs: &[(&str, &str)]| {
         let mut all = vec![("HOME", "/h")];

@@ -482,6 +482,11 @@ async fn connections_are_listed_without_tokens_and_revoked_upstream() {
 
     let r = get(gw.addr, "/api/v1/me/connections", &gw.admin_key).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    let one = get(gw.addr, "/api/v1/me/connections/linked", &gw.admin_key).await;
+    assert_eq!(one.json(), r.json(), "the one server's");
+    let r = get(gw.addr, "/api/v1/me/connections/nope", &gw.admin_key).await;
+    assert_eq!(r.status, 404);
+    let r = get(gw.addr, "/api/v1/me/connections", &gw.admin_key).await;
     let list = r.json()["connections"].clone();
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(

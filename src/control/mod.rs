@@ -235,6 +235,10 @@ pub async fn dispatch(
             let q = query_pairs(req.uri().query())?;
             upstream::connections(state, &who()?, &q).await
         }
+        RouteId::Connection => {
+            let q = [("server".to_string(), param().to_string())];
+            upstream::connections(state, &who()?, &q).await
+        }
         RouteId::Disconnect => upstream::disconnect(state, &who()?, param()).await,
         RouteId::ClientMetadata => upstream::client_metadata(state),
         RouteId::ServerTools => {

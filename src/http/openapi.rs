@@ -328,7 +328,7 @@ fn success(id: RouteId) -> (u16, Value) {
                    "content": {"text/html": {"schema": {"type": "string"}}}}),
         ),
         RouteId::ClientMetadata => (200, json_body(json!({"type": "object"}))),
-        RouteId::Connections => (
+        RouteId::Connections | RouteId::Connection => (
             200,
             json_body(
                 json!({"type": "object", "properties": {"connections": {"type": "array", "items": {

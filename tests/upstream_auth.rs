@@ -77,6 +77,20 @@ async fn disconnect(gw: &TestGateway, key: &str, server: &str) -> support::http:
     request(gw.addr, "DELETE", &path, &[("authorization", &auth)], None).await
 }
 
+/// keyadm with the test database's environment, off the test's runtime: keyadm takes
+/// rows the in-process gateway may hold a lock on for a moment, and a blocked runtime
+/// would never let go of it.
+async fn keyadm(gw: &TestGateway, args: &[&str]) -> std::process::Output {
+    let env = gw.db.env();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &args)
+    })
+    .await
+    .unwrap()
+}
+
 async fn oauth_stats(mock: &Mock) -> Value {
     mock.control("GET", "/control/oauth").await
 }
@@ -398,11 +412,7 @@ async fn keyadm_prints_the_url_and_waits_for_the_account() {
     gw.wait_status("cli", "running").await;
 
     // Without METAMCP_PUBLIC_URL the callback has no address: said at once.
-    let out = support::run_bin(
-        env!("CARGO_BIN_EXE_keyadm"),
-        &gw.db.env(),
-        &["servers", "authorize", "cli"],
-    );
+    let out = keyadm(&gw, &["servers", "authorize", "cli"]).await;
     assert!(!out.status.success());
     assert!(
         support::stderr(&out).contains("METAMCP_PUBLIC_URL"),
@@ -538,8 +548,7 @@ async fn keyadm_lists_and_revokes_connections() {
     let mock = Mock::start(&["--oauth"]);
     register(&gw, "kc", &mock).await;
     connect(&gw, "kc").await;
-    let keyadm = env!("CARGO_BIN_EXE_keyadm");
-    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "list", "--json"]);
+    let out = keyadm(&gw, &["connections", "list", "--json"]).await;
     assert!(out.status.success(), "{}", support::stderr(&out));
     let list: Value = serde_json::from_str(&support::stdout(&out)).unwrap();
     assert_eq!(list[0]["server"], "kc");
@@ -548,7 +557,7 @@ async fn keyadm_lists_and_revokes_connections() {
     for t in stats["tokens"].as_array().unwrap() {
         assert!(!support::stdout(&out).contains(t.as_str().unwrap()));
     }
-    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "revoke", "kc"]);
+    let out = keyadm(&gw, &["connections", "revoke", "kc"]).await;
     assert!(out.status.success(), "{}", support::stderr(&out));
     assert!(oauth_stats(&mock).await["revoked"].as_u64().unwrap() >= 1);
     // The gateway learns of it at once (NOTIFY) and stops using the token.
@@ -561,9 +570,9 @@ async fn keyadm_lists_and_revokes_connections() {
         },
     )
     .await;
-    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "revoke", "kc"]);
+    let out = keyadm(&gw, &["connections", "revoke", "kc"]).await;
     assert!(!out.status.success());
-    let out = support::run_bin(keyadm, &gw.db.env(), &["connections", "list"]);
+    let out = keyadm(&gw, &["connections", "list"]).await;
     assert!(
         support::stdout(&out).contains("SERVER"),
         "{}",

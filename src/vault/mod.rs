@@ -85,13 +85,18 @@ struct Cached {
     expires: Option<u64>,
 }
 
+/// A server and a principal: whose tokens.
+type Account = (Uuid, String);
+
 /// The vault and the OAuth client.
 pub struct Vault {
     pool: Pool,
     cipher: Cipher,
     tls: Arc<rustls::ClientConfig>,
     public_url: Option<String>,
-    cache: Mutex<HashMap<(Uuid, String), Cached>>,
+    cache: Mutex<HashMap<Account, Cached>>,
+    /// One reader of each token's row at a time in this process.
+    turns: Mutex<HashMap<Account, Arc<tokio::sync::Mutex<()>>>>,
     refreshed: std::sync::atomic::AtomicU64,
     refresh_failures: std::sync::atomic::AtomicU64,
     /// Scopes backends said their calls need beyond the token's (`insufficient_scope`),
@@ -126,6 +131,7 @@ impl Vault {
             tls,
             public_url,
             cache: Mutex::default(),
+            turns: Mutex::default(),
             refreshed: Default::default(),
             refresh_failures: Default::default(),
             wanted: Mutex::default(),
@@ -433,6 +439,16 @@ impl Vault {
         );
     }
 
+    /// The cached token for `key` unless it is about to expire.
+    fn cached(&self, key: &Account) -> Option<Arc<str>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .filter(|c| c.expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS))
+            .map(|c| c.access.clone())
+    }
+
     /// Forgets what this process holds for `server` (another replica changed its
     /// tokens, or a backend refused one).
     pub fn invalidate(&self, server: &Uuid) {
@@ -440,6 +456,11 @@ impl Vault {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(s, _), _| s != server);
+        // Turns nobody waits for go with it (the map holds one per live account at most).
+        self.turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(s, _), t| s != server || Arc::strong_count(t) > 1);
     }
 
     /// The access token to send to `server` for its shared account, refreshed first
@@ -451,14 +472,21 @@ impl Vault {
             ServerAuth::Static => return Err(VaultError::NotOAuth(server.name.clone())),
         };
         let key = (server.id, principal.to_string());
-        if let Some(c) = self
-            .cache
+        if let Some(access) = self.cached(&key) {
+            return Ok(access);
+        }
+        // One task of this process reads (or refreshes) the row; the others wait here,
+        // holding no database connection, and take what it cached.
+        let turn = self
+            .turns
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            && c.expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS)
-        {
-            return Ok(c.access.clone());
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
+        if let Some(access) = self.cached(&key) {
+            return Ok(access);
         }
         let unauthorized = |why: &str| VaultError::Unauthorized {
             server: server.name.clone(),

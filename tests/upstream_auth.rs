@@ -579,3 +579,200 @@ async fn keyadm_lists_and_revokes_connections() {
         support::stdout(&out)
     );
 }
+
+/// Follows an authorization URL as `user` would in a browser (the mock's authorization
+/// server signs them in as the `user` parameter says) to the gateway's callback, and
+/// visits it.
+async fn consent_as(gw: &TestGateway, link: &str, user: &str) {
+    let (at, path) = split(link);
+    let r = request(at, "GET", &format!("{path}&user={user}"), &[], None).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let (back, callback) = split(r.header("location").expect("a redirect"));
+    assert_eq!(back, gw.addr, "the redirect comes back to the gateway");
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A state works once.
+    let r = request(gw.addr, "GET", &callback, &[], None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+/// A per-caller server: every key connects an account of its own and each call goes
+/// with its caller's token. The first caller connects over REST; a 2026-07-28 client
+/// is sent to the page as a URL input request and its retry goes through; a session
+/// client that declared URL elicitation is asked on the call's stream and its call goes
+/// on once the account is connected; any other client gets -32051 with the URL. Nobody
+/// ever gets another caller's account, and revoking one leaves the others.
+#[tokio::test]
+async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
+    use metamcp::store::keys::Scope;
+    use support::gateway::{create_key, key_store};
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let mock = Mock::start(&["--oauth"]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "mine", "protocol": "http", "url": mock.url(),
+                "auth": {"type": "oauth", "principal": "caller"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["auth"]["principal"], "caller");
+    let store = key_store(&gw.db);
+    let bob = create_key(&store, "bob", Scope::Client, &[]).await;
+    let carol = create_key(&store, "carol", Scope::Client, &[]).await;
+    let dave = create_key(&store, "dave", Scope::Client, &[]).await;
+
+    // Nobody has connected: the status says how.
+    eventually(Duration::from_secs(10), "the status", || async {
+        let s = get(gw.addr, "/api/v1/mcp/servers/mine", &gw.admin_key)
+            .await
+            .json();
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/api/v1/me/connections/mine"))
+            .then_some(())
+    })
+    .await;
+    // An admin does not authorize it for everyone, and keyadm says why.
+    let r = authorize(&gw, "mine", &gw.admin_key).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("/api/v1/me/connections/mine"),
+        "{}",
+        r.text()
+    );
+
+    // The first caller connects over REST.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/me/connections/mine",
+        &gw.client_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    consent_as(
+        &gw,
+        r.json()["authorization_url"].as_str().unwrap(),
+        "alice",
+    )
+    .await;
+    gw.wait_status("mine", "running").await;
+    let alice_says = || async { text_of(&echo_account(&gw, &gw.client_key).await["result"]) };
+    assert_eq!(alice_says().await, "alice");
+
+    // A 2026-07-28 client without an account is sent to the page; its retry goes on.
+    let c = Client::new(gw.addr, "/mcp", Some(&bob));
+    let first = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "mine__account", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}, "url": {}}}}}});
+    let m = support::mcp::response_message(&c.post_stateless(&first).await);
+    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+    let (key, ask) = m["result"]["inputRequests"]
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("one question");
+    assert_eq!(ask["method"], "elicitation/create");
+    assert_eq!(ask["params"]["mode"], "url");
+    assert!(ask["params"].get("elicitationId").is_none(), "{ask}");
+    consent_as(&gw, ask["params"]["url"].as_str().unwrap(), "bob").await;
+    let mut again = first.clone();
+    again["id"] = json!(2);
+    again["params"]["inputResponses"] = json!({key: {"action": "accept"}});
+    again["params"]["requestState"] = m["result"]["requestState"].clone();
+    let m = support::mcp::response_message(&c.post_stateless(&again).await);
+    assert_eq!(text_of(&m["result"]), "bob", "{m}");
+
+    // A session client that declared URL elicitation is asked on the call's stream.
+    let mut s = Client::new(gw.addr, "/mcp", Some(&carol));
+    s.initialize_with(json!({"elicitation": {"form": {}, "url": {}}}))
+        .await;
+    let auth = format!("Bearer {carol}");
+    let sid = s.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "mine__account", "arguments": {}}});
+    let mut rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &call).await;
+    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>| {
+        tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("a message in time")
+            .expect("the stream goes on")
+    };
+    let q = next(&mut rx).await;
+    assert_eq!(q["method"], "elicitation/create", "{q}");
+    assert_eq!(q["params"]["mode"], "url");
+    let elicitation = q["params"]["elicitationId"].clone();
+    assert!(elicitation.is_string(), "{q}");
+    let reply = json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept"}});
+    assert_eq!(s.post(&reply).await.status, 202);
+    consent_as(&gw, q["params"]["url"].as_str().unwrap(), "carol").await;
+    let done = next(&mut rx).await;
+    assert_eq!(
+        done["method"], "notifications/elicitation/complete",
+        "{done}"
+    );
+    assert_eq!(done["params"]["elicitationId"], elicitation);
+    let answer = next(&mut rx).await;
+    assert_eq!(answer["id"], 7, "{answer}");
+    assert_eq!(text_of(&answer["result"]), "carol", "{answer}");
+
+    // A client that cannot be asked gets the URL in an error naming the server.
+    let m = echo_account(&gw, &dave).await;
+    assert_eq!(m["error"]["code"], -32051, "{m}");
+    assert_eq!(m["error"]["data"]["server"], "mine");
+    assert!(
+        m["error"]["data"]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("state=")),
+        "{m}"
+    );
+
+    // Each sees their own; nobody's token is shown.
+    assert_eq!(alice_says().await, "alice");
+    let mine = get(gw.addr, "/api/v1/me/connections", &bob).await.json();
+    let list = mine["connections"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{mine}");
+    assert!(list[0]["principal"].as_str().unwrap().starts_with("key:"));
+    let all = get(gw.addr, "/api/v1/me/connections?server=mine", &gw.admin_key).await;
+    assert_eq!(
+        all.json()["connections"].as_array().unwrap().len(),
+        3,
+        "{}",
+        all.text()
+    );
+    for token in oauth_stats(&mock).await["tokens"].as_array().unwrap() {
+        assert!(!all.text().contains(token.as_str().unwrap()));
+    }
+
+    // Bob ends his: he is asked again, and the others keep theirs.
+    assert_eq!(disconnect(&gw, &bob, "mine").await.status, 204);
+    let m = support::mcp::response_message(&c.post_stateless(&first).await);
+    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+    assert_eq!(alice_says().await, "alice");
+    // Only an admin names another key.
+    let path = "/api/v1/me/connections/mine?key=0123456789abcdef";
+    let auth = format!("Bearer {carol}");
+    let r = request(gw.addr, "DELETE", path, &[("authorization", &auth)], None).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
+async fn echo_account(gw: &TestGateway, key: &str) -> Value {
+    let mut c = Client::new(gw.addr, "/mcp", Some(key));
+    c.initialize().await;
+    c.call(
+        json!(1),
+        "tools/call",
+        json!({"name": "mine__account", "arguments": {}}),
+    )
+    .await
+}

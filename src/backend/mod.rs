@@ -26,6 +26,7 @@
 
 pub mod breaker;
 pub mod bulkhead;
+pub mod callers;
 pub mod groups;
 pub mod http;
 pub mod isolated;
@@ -203,6 +204,8 @@ pub struct Backend {
     pub variants: variants::Variants,
     /// An OAuth backend's token (the one its endpoints send).
     pub bearer: Option<Arc<http::bearer::Bearer>>,
+    /// A per-caller server's callers' sessions (each with the caller's own token).
+    pub callers: Option<callers::Callers>,
     /// Its last failure was its account's: not connected, or its token refused.
     needs_account: std::sync::atomic::AtomicBool,
 }
@@ -275,13 +278,26 @@ impl Backend {
         token: Option<Bytes>,
         trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
-        if let Some(b) = &self.bearer {
-            b.ensure().await?;
-        }
         let headers = self
             .transport
             .is_modern()
             .then(|| self.modern_headers(&body));
+        if let Some(c) = &self.callers {
+            // The caller's own session, with their token; their account's troubles
+            // are theirs, not the backend's.
+            let s = c.session(owner).await?;
+            let answer = s
+                .transport
+                .request(owner, id, body, token, headers.as_ref(), trace)
+                .await;
+            if matches!(answer, Err(UpstreamError::Connect(_))) {
+                c.broken(&owner).await;
+            }
+            return answer;
+        }
+        if let Some(b) = &self.bearer {
+            b.ensure().await?;
+        }
         if let Some(v) = self.variant(owner.caps).await {
             let answer = v
                 .transport
@@ -315,7 +331,7 @@ impl Backend {
     /// The session that serves clients with the capabilities `caps`, when it is not
     /// the main one (opened now if need be; see [`variants`]).
     pub async fn variant(&self, caps: u8) -> Option<Arc<variants::Variant>> {
-        if caps == crate::auth::session::ClientCaps::ALL || !self.transport.varies() {
+        if caps == crate::auth::session::ClientCaps::ALL || !self.varies() {
             return None;
         }
         self.variants
@@ -350,7 +366,8 @@ impl Backend {
 
     /// Whether it may serve clients through sessions per capability set ([`variants`]).
     pub fn varies(&self) -> bool {
-        self.transport.varies()
+        // A per-caller server's sessions are per caller, each declaring everything.
+        self.callers.is_none() && self.transport.varies()
     }
 
     /// Whether the backend speaks 2026-07-28: every request carries its own envelope.
@@ -428,6 +445,12 @@ impl Backend {
     /// Sends a notification upstream (cancellation, a client's answer) from `owner`,
     /// best effort, on the session `via` (the [`Answer::via`] of the call it is about).
     pub async fn notify(&self, owner: &str, via: u8, body: Bytes) {
+        if let Some(c) = &self.callers {
+            if let Err(e) = c.notify(owner, body).await {
+                tracing::debug!(backend = %self.name, error = %e, "notification not delivered");
+            }
+            return;
+        }
         let variant = match via {
             crate::auth::session::ClientCaps::ALL => None,
             caps => self.variants.get(caps),
@@ -508,6 +531,9 @@ impl Backend {
     pub fn credentials_changed(&self) {
         if let Some(b) = &self.bearer {
             b.refused();
+        }
+        if let Some(c) = &self.callers {
+            c.accounts_changed();
         }
         self.wake.notify_one();
     }
@@ -648,7 +674,12 @@ impl Backend {
                                     return e;
                                 }
                             }
-                            _ = sweep.tick() => self.variants.sweep().await,
+                            _ = sweep.tick() => {
+                                self.variants.sweep().await;
+                                if let Some(c) = &self.callers {
+                                    c.sweep().await;
+                                }
+                            }
                             // A 2026-07-28 backend's stream follows other resources now.
                             () = self.transport.rewatched() => break,
                             () = idle(self.transport.idle_remaining()) => {
@@ -672,6 +703,9 @@ impl Backend {
                         () = self.wake.notified() => {}
                     }
                     self.variants.sweep().await;
+                    if let Some(c) = &self.callers {
+                        c.sweep().await;
+                    }
                     if let Err(e) = self.ping().await {
                         return e;
                     }

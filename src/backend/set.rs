@@ -36,6 +36,9 @@ impl Running {
         self.task.abort();
         let _ = self.task.await;
         self.backend.variants.close_all().await;
+        if let Some(c) = &self.backend.callers {
+            c.close_all().await;
+        }
         self.backend.transport.close().await;
     }
 }
@@ -141,7 +144,13 @@ impl Backends {
             let correlations = Arc::new(super::Correlations::default());
             let bearer = match (&server.auth, &self.vault) {
                 (crate::model::auth::ServerAuth::Static, _) => None,
-                (_, Some(v)) => Some(Arc::new(Bearer::new(v.clone(), server.clone()))),
+                // A per-caller server's main session lists with the account connected
+                // last; every other server's uses its one account.
+                (auth, Some(v)) => Some(Arc::new(Bearer::new(
+                    v.clone(),
+                    server.clone(),
+                    (!auth.per_caller()).then(|| Arc::from("shared")),
+                ))),
                 (_, None) => {
                     let mut unconfigured =
                         self.unconfigured.lock().unwrap_or_else(|p| p.into_inner());
@@ -158,6 +167,17 @@ impl Backends {
                     unconfigured.insert(id, e.to_string());
                     continue;
                 }
+            };
+            let callers = match (&transport, &self.vault) {
+                (Transport::Http(t), Some(v)) if server.auth.per_caller() => {
+                    Some(super::callers::Callers::new(
+                        v.clone(),
+                        server.clone(),
+                        t.for_caller(Arc::new(Bearer::new(v.clone(), server.clone(), None))),
+                        super::callers::MAX_SESSIONS,
+                    ))
+                }
+                _ => None,
             };
             let backend =
                 Arc::new(Backend {
@@ -189,6 +209,7 @@ impl Backends {
                     variants: variants::Variants::new(self.capability_sessions, timeout)
                         .with_notices(id, self.notices.clone(), correlations.clone()),
                     bearer,
+                    callers,
                     needs_account: Default::default(),
                 });
             let task = tokio::spawn(supervise(backend.clone(), self.changed.clone()));

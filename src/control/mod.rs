@@ -239,7 +239,20 @@ pub async fn dispatch(
             let q = [("server".to_string(), param().to_string())];
             upstream::connections(state, &who()?, &q).await
         }
-        RouteId::Disconnect => upstream::disconnect(state, &who()?, param()).await,
+        RouteId::Connect => {
+            let p = who()?;
+            let server = state.registry.get_server(param()).await?;
+            if let Some(v) = visible_servers(state, &p).await?
+                && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
+            {
+                return Err(ApiError::NotFound(format!("no server {:?}", param())));
+            }
+            upstream::connect(state, &p, &server).await
+        }
+        RouteId::Disconnect => {
+            let q = query_pairs(req.uri().query())?;
+            upstream::disconnect(state, &who()?, param(), &q).await
+        }
         RouteId::ClientMetadata => upstream::client_metadata(state),
         RouteId::ServerTools => {
             let p = who()?;

@@ -52,15 +52,62 @@ pub async fn authorize(
     admin: Option<&crate::auth::Principal>,
 ) -> Result<Response<Body>, ApiError> {
     let server = state.registry.get_server(id).await?;
+    if server.auth.per_caller() {
+        return Err(ApiError::BadRequest {
+            field: Some("auth".into()),
+            message: format!(
+                "server {} connects each caller's own account: a caller connects theirs with \
+                 POST /api/v1/me/connections/{}, or when a call asks them to",
+                server.name, server.name
+            ),
+        });
+    }
     let redirect = state.vault.redirect_uri(reached_at(req).as_deref())?;
     let by = admin.map(|p| p.key_id.as_str().to_string());
-    let url = state.vault.begin(&server, &redirect, by).await?;
+    let url = state.vault.begin(&server, "shared", &redirect, by).await?;
     tracing::info!(server = %server.name, "upstream authorization started");
-    Ok(json_value(
+    Ok(started(&server, &url, &redirect))
+}
+
+fn started(server: &crate::model::Server, url: &str, redirect: &str) -> Response<Body> {
+    json_value(
         StatusCode::OK,
         &json!({"server": server.name, "authorization_url": url, "redirect_uri": redirect,
                 "expires_in": crate::vault::PENDING_TTL_SECS}),
-    ))
+    )
+}
+
+/// `POST /api/v1/me/connections/{server}`: the URL at which the caller connects their
+/// own account with a per-caller server (valid 10 minutes). The callback's address is
+/// always `METAMCP_PUBLIC_URL`'s: a caller's request never chooses where codes go.
+pub async fn connect(
+    state: &State,
+    who: &crate::auth::Principal,
+    server: &crate::model::Server,
+) -> Result<Response<Body>, ApiError> {
+    if !server.auth.per_caller() {
+        return Err(ApiError::BadRequest {
+            field: Some("auth".into()),
+            message: format!(
+                "server {} does not connect each caller's own account (its auth is not \
+                 oauth with principal \"caller\")",
+                server.name
+            ),
+        });
+    }
+    let redirect = state.vault.redirect_uri(None)?;
+    let principal = crate::vault::principal_of(server, Some(&who.key_id))?;
+    let url = state
+        .vault
+        .begin(
+            server,
+            &principal,
+            &redirect,
+            Some(who.key_id.as_str().to_string()),
+        )
+        .await?;
+    tracing::info!(server = %server.name, "a caller's upstream authorization started");
+    Ok(started(server, &url, &redirect))
 }
 
 /// `GET /oauth/callback`: finishes the authorization the `state` names, and says so in
@@ -73,6 +120,8 @@ pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> 
             if let Some(b) = state.backends.get(&done.server_id) {
                 b.credentials_changed();
             }
+            // Who connected it: the admin who started the authorization, or the caller
+            // whose own account it is.
             let name = state
                 .snapshot()
                 .servers
@@ -80,7 +129,6 @@ pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> 
                 .find(|s| s.id == done.server_id)
                 .map(|s| s.name.clone())
                 .unwrap_or_default();
-            // Who connected it: the admin who started the authorization.
             if let Some(key) = done
                 .started_by
                 .as_deref()
@@ -153,7 +201,8 @@ fn escape(s: &str) -> String {
 }
 
 /// `GET /api/v1/me/connections`: the accounts the gateway holds for the caller. An
-/// admin sees every one (`?server=NAME` for one server's), shared accounts included.
+/// admin sees every one (`?server=NAME` for one server's, `?key=ID` for one key's),
+/// shared accounts included.
 pub async fn connections(
     state: &State,
     who: &crate::auth::Principal,
@@ -164,29 +213,49 @@ pub async fn connections(
         None => None,
     };
     let mine = format!("key:{}", who.key_id.as_str());
+    let key = query
+        .iter()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| format!("key:{v}"));
     let list: Vec<serde_json::Value> = state
         .vault
         .connections(server)
         .await?
         .into_iter()
         .filter(|c| who.is_admin() || c["principal"] == mine.as_str())
+        .filter(|c| key.as_ref().is_none_or(|k| c["principal"] == k.as_str()))
         .collect();
     Ok(json_value(StatusCode::OK, &json!({"connections": list})))
 }
 
 /// `DELETE /api/v1/me/connections/{server}`: ends the caller's connection with the
-/// server (an admin's: the server's shared account), revoked at its authorization
-/// server when that offers revocation.
+/// server, revoked at its authorization server when that offers revocation. An admin
+/// ends a shared account's, or a caller's with `?key=ID`.
 pub async fn disconnect(
     state: &State,
     who: &crate::auth::Principal,
     server: &str,
+    query: &[(String, String)],
 ) -> Result<Response<Body>, ApiError> {
     let server = state.registry.get_server(server).await?;
-    let principal = if who.is_admin() {
-        "shared".to_string()
-    } else {
-        format!("key:{}", who.key_id.as_str())
+    let key = query.iter().find(|(k, _)| k == "key").map(|(_, v)| v);
+    let principal = match key {
+        Some(k) if who.is_admin() => {
+            let k = crate::store::keys::KeyId::parse(k).ok_or_else(|| ApiError::BadRequest {
+                field: Some("key".into()),
+                message: "must be a key id (16 hex digits)".into(),
+            })?;
+            format!("key:{}", k.as_str())
+        }
+        Some(_) => {
+            return Err(ApiError::Forbidden(
+                "only an admin ends another key's connection".into(),
+            ));
+        }
+        None if server.auth.per_caller() || !who.is_admin() => {
+            format!("key:{}", who.key_id.as_str())
+        }
+        None => "shared".to_string(),
     };
     if !state.vault.revoke(&server, &principal).await? {
         return Err(ApiError::NotFound(format!(

@@ -314,7 +314,7 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "object", "description": "the tools/call result"})),
         ),
         RouteId::Audit => (200, json_body(schema_ref("AuditPage"))),
-        RouteId::AuthorizeServer => (
+        RouteId::AuthorizeServer | RouteId::Connect => (
             200,
             json_body(
                 json!({"type": "object", "required": ["server", "authorization_url", "redirect_uri", "expires_in"],

@@ -18,10 +18,20 @@ pub async fn authorize(
     json: bool,
 ) -> Result<String, KeyadmError> {
     let server = registry.get_server(name).await?;
+    if server.auth.per_caller() {
+        return Err(KeyadmError::Input(format!(
+            "server {} connects each caller's own account: callers connect theirs \
+             (POST /api/v1/me/connections/{}, `mcpc auth connect`, or when a call asks)",
+            server.name, server.name
+        )));
+    }
     let fail = |e: VaultError| KeyadmError::Input(e.to_string());
     let redirect = vault.redirect_uri(None).map_err(fail)?;
     let since = vault.db_now().await.map_err(fail)?;
-    let url = vault.begin(&server, &redirect, None).await.map_err(fail)?;
+    let url = vault
+        .begin(&server, "shared", &redirect, None)
+        .await
+        .map_err(fail)?;
     let mut out = std::io::stdout();
     let first = if json {
         super::line(

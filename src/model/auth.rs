@@ -5,6 +5,9 @@
 //! - `{"type": "oauth", "principal": "shared", "client_id"?, "client_secret"?,
 //!   "scopes"?}`: one account for the whole server, authorized once by an admin
 //!   (`POST /api/v1/mcp/servers/{id}/authorize`); the gateway is the OAuth client.
+//! - `{"type": "oauth", "principal": "caller", …}`: each caller (API key or OAuth
+//!   subject) connects an account of their own, the first time they need the server
+//!   (URL elicitation, or `POST /api/v1/me/connections/{server}`). Streamable HTTP only.
 //!
 //! A client secret is stored sealed with the rest of the object and shown as `MASK`;
 //! sending the mask back keeps the stored one.
@@ -28,6 +31,8 @@ const MAX_PRIVATE_KEY: usize = 16 << 10;
 pub enum Principal {
     /// One account for everyone who calls the server.
     Shared,
+    /// Each caller's own account.
+    Caller,
 }
 
 /// The OAuth client's settings for one server.
@@ -106,6 +111,11 @@ impl ServerAuth {
         matches!(self, ServerAuth::Static)
     }
 
+    /// Whether each caller connects an account of their own.
+    pub fn per_caller(&self) -> bool {
+        matches!(self, ServerAuth::OAuth(c) if c.principal == Principal::Caller)
+    }
+
     /// The object as clients see it: the secret masked.
     pub fn public_json(&self) -> Value {
         match self {
@@ -145,13 +155,8 @@ impl ServerAuth {
                 )?;
                 let principal = match obj.get("principal").and_then(Value::as_str) {
                     None | Some("shared") => Principal::Shared,
-                    Some("caller") => {
-                        return Err(bad(
-                            "principal \"caller\" (each caller's own account) is not offered by \
-                             this version; use \"shared\"",
-                        ));
-                    }
-                    Some(_) => return Err(bad("principal must be \"shared\"")),
+                    Some("caller") => Principal::Caller,
+                    Some(_) => return Err(bad("principal must be \"shared\" or \"caller\"")),
                 };
                 let client_id = text(obj, "client_id", MAX_CLIENT_ID)?;
                 let mut client_secret = text(obj, "client_secret", MAX_CLIENT_SECRET)?;
@@ -379,7 +384,6 @@ mod tests {
     #[test]
     fn what_is_not_offered_or_malformed_is_refused_by_name() {
         for bad in [
-            json!({"type": "oauth", "principal": "caller"}),
             json!({"type": "oauth", "principal": "everyone"}),
             json!({"type": "oauth_client_credentials"}),
             json!({"type": "magic"}),

@@ -50,6 +50,41 @@ struct Bridge {
     levels: Arc<crate::jsonrpc::log_level::Levels>,
 }
 
+impl Bridge {
+    /// What the bridge needs of the call, owned.
+    fn of(
+        caller: &Caller<'_>,
+        body: &Bytes,
+        f: &Frame,
+        backend: &Arc<Backend>,
+        rename: Option<(Span, Bytes)>,
+    ) -> Bridge {
+        let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
+        let spliced = frame::splice(body, &mut spans);
+        let spliced = match backend.is_modern() {
+            true => super::forward::with_envelope(caller, spliced),
+            false => spliced,
+        };
+        let request = serde_json::from_slice(&spliced).unwrap_or(Value::Null);
+        let client_id =
+            f.id.and_then(|s| serde_json::from_slice(s.of(body)).ok())
+                .unwrap_or(Value::Null);
+        Bridge {
+            backend: backend.clone(),
+            conversation: caller.conversation.clone(),
+            caps: caller.caps.unwrap_or(0),
+            asks: caller.server_requests.clone(),
+            request,
+            method: f.method(body).unwrap_or_default().to_string(),
+            client_id,
+            ttl: caller.parked.ttl(),
+            expires: caller.expires,
+            api_key: caller.key,
+            levels: caller.log_levels.clone(),
+        }
+    }
+}
+
 /// Serves the call: the first round as any call, then, if the backend needs input, the
 /// questions on the call's SSE stream and, at last, the answer. What the backend sends
 /// before its answer in any round (progress, log messages at the session's level)
@@ -62,26 +97,7 @@ pub(super) async fn rounds(
     rename: Option<(Span, Bytes)>,
 ) -> Response<Body> {
     let first = super::forward::forward_unbridged(caller, body, f, backend, rename.clone()).await;
-    let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
-    let spliced = frame::splice(body, &mut spans);
-    let request = serde_json::from_slice(&super::forward::with_envelope(caller, spliced))
-        .unwrap_or(Value::Null);
-    let client_id =
-        f.id.and_then(|s| serde_json::from_slice(s.of(body)).ok())
-            .unwrap_or(Value::Null);
-    let bridge = Bridge {
-        backend: backend.clone(),
-        conversation: caller.conversation.clone(),
-        caps: caller.caps.unwrap_or(0),
-        asks: caller.server_requests.clone(),
-        request,
-        method: f.method(body).unwrap_or_default().to_string(),
-        client_id,
-        ttl: caller.parked.ttl(),
-        expires: caller.expires,
-        api_key: caller.key,
-        levels: caller.log_levels.clone(),
-    };
+    let bridge = Bridge::of(caller, body, f, backend, rename);
     let sse = first
         .headers()
         .get(header::CONTENT_TYPE)
@@ -142,6 +158,29 @@ pub(super) async fn rounds(
                 }
             },
         };
+        let _ = tx.send(sse_event(&last)).await;
+    });
+    stream(rx)
+}
+
+/// A session client's call to a per-caller server whose account it has not connected
+/// ([`super::consent`]): the user is asked to open `url` (URL elicitation), and once the
+/// account is connected the call goes on, on the same stream.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn consent(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    principal: Arc<str>,
+    url: String,
+    message: String,
+) -> Response<Body> {
+    let bridge = Bridge::of(caller, body, f, backend, rename);
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let last = bridge.consent(&principal, url, message, &tx).await;
         let _ = tx.send(sse_event(&last)).await;
     });
     stream(rx)
@@ -230,6 +269,74 @@ impl Bridge {
         self.failed(&format!(
             "the backend still wanted input after {MAX_ROUNDS} rounds"
         ))
+    }
+
+    /// Asks the user to connect their account at `url`, waits until they have (within
+    /// the authorization's own lifetime), says so, and makes the call; the message that
+    /// ends it.
+    async fn consent(
+        &self,
+        principal: &Arc<str>,
+        url: String,
+        message: String,
+        tx: &mpsc::Sender<Bytes>,
+    ) -> Bytes {
+        use crate::backend::callers::Waited;
+        let Some(callers) = &self.backend.callers else {
+            return self.failed("the server does not take callers' own accounts");
+        };
+        let id = crate::crypto::random_alphanumeric(22);
+        let question = json!({"connect": {"method": "elicitation/create", "params": {
+            "mode": "url", "elicitationId": id, "url": url, "message": message}}});
+        let answers = match self.ask(&question, tx).await {
+            Ok(a) => a,
+            Err(why) => return self.refused(&why),
+        };
+        let action = answers["connect"]["action"].as_str().unwrap_or("cancel");
+        if action != "accept" {
+            return self.refused(&format!(
+                "the account with server {} is not connected (the user chose {action})",
+                self.backend.name
+            ));
+        }
+        let within = Duration::from_secs(crate::vault::PENDING_TTL_SECS as u64);
+        let waited = tokio::select! {
+            w = callers.wait_connected(principal, within) => w,
+            () = tx.closed() => return self.failed("the client went away"),
+        };
+        match waited {
+            Waited::Connected => {}
+            Waited::TimedOut => {
+                return self.refused(&format!(
+                    "the account with server {} was not connected within {} minutes",
+                    self.backend.name,
+                    within.as_secs() / 60
+                ));
+            }
+            Waited::TooMany => {
+                return self.refused(&format!(
+                    "too many calls wait for your account with server {} to be connected",
+                    self.backend.name
+                ));
+            }
+        }
+        let done = json!({"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
+                          "params": {"elicitationId": id}});
+        if tx.send(sse_event(&text(&done))).await.is_err() {
+            return self.failed("the client went away");
+        }
+        match self.send(self.request.clone(), tx).await {
+            Ok(m) if m["result"]["resultType"] == "input_required" => {
+                self.run(m["result"].clone(), tx).await
+            }
+            Ok(mut m) => {
+                if let Some(r) = m.get_mut("result") {
+                    as_session_result(r);
+                }
+                self.answer(m)
+            }
+            Err(why) => self.failed(&why),
+        }
     }
 
     /// Puts one round's questions to the client and waits for every answer. Questions

@@ -84,6 +84,26 @@ impl Caller<'_> {
         }
     }
 
+    /// A stateless client's call that needs the user at the URLs `asks` first: a URL
+    /// input request, and a state that has the retry sent again as it first came.
+    pub(super) fn to_the_urls(
+        &self,
+        body: &Bytes,
+        method: &str,
+        client_id: &[u8],
+        asks: &[super::rounds::Ask],
+    ) -> Response<Body> {
+        let binding = self.binding(
+            method,
+            crate::auth::request_state::params_digest(body).unwrap_or_default(),
+        );
+        let state = self.parked.resend_state(&binding);
+        json_response(
+            StatusCode::OK,
+            super::rounds::input_required(client_id, asks, &state),
+        )
+    }
+
     /// The client, as an isolated backend tells its children apart.
     /// `caps`: the capabilities it declared (for the call at hand, in the stateless era).
     pub fn owner(&self, caps: u8) -> Owner<'_> {
@@ -273,6 +293,14 @@ async fn forward_call(
             record.finish(Outcome::Refused);
             return RpcError::method(code::INTERNAL, why).response(&client_id);
         }
+        Err(UpstreamError::NeedsAccount(why)) => {
+            guard.complete();
+            record.finish(Outcome::Refused);
+            return Box::pin(super::consent::ask(
+                caller, body, f, backend, rename, collect, &why,
+            ))
+            .await;
+        }
         Err(UpstreamError::Unauthorized(why)) => {
             guard.complete();
             record.finish(Outcome::Refused);
@@ -341,15 +369,7 @@ async fn forward_call(
         {
             guard.complete();
             record.finish(Outcome::Error);
-            let binding = caller.binding(
-                method,
-                crate::auth::request_state::params_digest(body).unwrap_or_default(),
-            );
-            let state = caller.parked.resend_state(&binding);
-            return json_response(
-                StatusCode::OK,
-                super::rounds::input_required(&client_id, &asks, &state),
-            );
+            return caller.to_the_urls(body, method, &client_id, &asks);
         }
         let mut pieces = crate::http::Pieces::default();
         splicer.feed(whole, &mut pieces);

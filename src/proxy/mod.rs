@@ -12,6 +12,7 @@
 
 mod bridge;
 pub mod calls;
+mod consent;
 mod extensions;
 pub mod forward;
 mod record;

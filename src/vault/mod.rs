@@ -14,6 +14,7 @@ pub mod flow;
 pub mod form;
 pub mod machine;
 pub mod net;
+mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,8 +42,14 @@ const REFRESH_AHEAD_SECS: u64 = 60;
 pub enum VaultError {
     #[error("server {0} does not use oauth")]
     NotOAuth(String),
+    /// `reconnect`: the account is not connected (or no longer), and connecting it
+    /// again is the way on.
     #[error("server {server} needs authorization: {why}")]
-    Unauthorized { server: String, why: String },
+    Unauthorized {
+        server: String,
+        why: String,
+        reconnect: bool,
+    },
     #[error("{0}")]
     Discovery(String),
     #[error("the authorization is unknown, used or expired")]
@@ -104,9 +111,24 @@ pub struct Vault {
     wanted: Mutex<HashMap<Uuid, Vec<String>>>,
 }
 
-fn principal_name(p: Principal) -> &'static str {
-    match p {
-        Principal::Shared => "shared",
+/// Whose account a call to `server` by the key `key` uses: the server's one
+/// (`shared`), or the caller's own (`key:<id>`; OAuth subjects have key ids too).
+pub fn principal_of(
+    server: &Server,
+    key: Option<&crate::store::keys::KeyId>,
+) -> Result<String, VaultError> {
+    match &server.auth {
+        ServerAuth::OAuth(s) if s.principal == Principal::Caller => match key {
+            Some(k) => Ok(format!("key:{}", k.as_str())),
+            None => Err(VaultError::Unauthorized {
+                server: server.name.clone(),
+                why: "each caller connects an account of their own, and an anonymous \
+                      caller has none: call with an API key"
+                    .into(),
+                reconnect: false,
+            }),
+        },
+        _ => Ok("shared".into()),
     }
 }
 
@@ -149,11 +171,13 @@ impl Vault {
         Ok(format!("{}/oauth/callback", base.trim_end_matches('/')))
     }
 
-    /// Starts an authorization of `server`'s shared account: discovery, the client,
-    /// a pending row; returns the URL the user's browser goes to.
+    /// Starts an authorization of `server`'s account for `principal` (see
+    /// [`principal_of`]): discovery, the client, a pending row; returns the URL the
+    /// user's browser goes to.
     pub async fn begin(
         &self,
         server: &Server,
+        principal: &str,
         redirect_uri: &str,
         started_by: Option<String>,
     ) -> Result<String, VaultError> {
@@ -204,9 +228,7 @@ impl Vault {
         // What the admin set, else what the backend asks for now; with what was asked
         // for before and what a call was refused for (SEP-2350: the union).
         let mut scopes = settings.scopes.clone().or_else(|| d.scopes.clone());
-        let before = self
-            .granted_scopes(server.id, principal_name(settings.principal))
-            .await?;
+        let before = self.granted_scopes(server.id, principal).await?;
         let wanted = self
             .wanted
             .lock()
@@ -251,13 +273,8 @@ impl Vault {
             scopes: scopes.clone().unwrap_or_default(),
             started_by,
         };
-        self.remember(
-            server.id,
-            principal_name(settings.principal),
-            &state,
-            &pending,
-        )
-        .await?;
+        self.remember(server.id, principal, &state, &pending)
+            .await?;
         Ok(link)
     }
 
@@ -449,6 +466,14 @@ impl Vault {
             .map(|c| c.access.clone())
     }
 
+    /// Forgets what this process holds for `principal`'s account at `server`.
+    pub fn invalidate_one(&self, server: &Uuid, principal: &str) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(s, p), _| s != server || p != principal);
+    }
+
     /// Forgets what this process holds for `server` (another replica changed its
     /// tokens, or a backend refused one).
     pub fn invalidate(&self, server: &Uuid) {
@@ -461,203 +486,6 @@ impl Vault {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(s, _), t| s != server || Arc::strong_count(t) > 1);
-    }
-
-    /// The access token to send to `server` for its shared account, refreshed first
-    /// when it is about to expire.
-    pub async fn bearer(&self, server: &Server) -> Result<Arc<str>, VaultError> {
-        let (principal, machine) = match &server.auth {
-            ServerAuth::OAuth(settings) => (principal_name(settings.principal), None),
-            ServerAuth::ClientCredentials(c) => ("shared", Some(c)),
-            ServerAuth::Static => return Err(VaultError::NotOAuth(server.name.clone())),
-        };
-        let key = (server.id, principal.to_string());
-        if let Some(access) = self.cached(&key) {
-            return Ok(access);
-        }
-        // One task of this process reads (or refreshes) the row; the others wait here,
-        // holding no database connection, and take what it cached.
-        let turn = self
-            .turns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        let _turn = turn.lock().await;
-        if let Some(access) = self.cached(&key) {
-            return Ok(access);
-        }
-        let unauthorized = |why: &str| VaultError::Unauthorized {
-            server: server.name.clone(),
-            why: why.to_string(),
-        };
-        let mut db = self.pool.get().await?;
-        let tx = db.transaction().await?;
-        if machine.is_some() {
-            // A token got with client credentials may have no row yet to lock: the
-            // server's own lock makes its first grant single-flight too.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                &[&format!("metamcp upstream {}", server.id)],
-            )
-            .await?;
-        }
-        // The row's lock: one replica refreshes, the others wait and read its result.
-        let row = tx
-            .query_opt(
-                "SELECT sealed, extract(epoch FROM expires_at)::int8 FROM upstream_tokens
-                 WHERE server_id = $1 AND principal = $2 FOR UPDATE",
-                &[&server.id, &principal],
-            )
-            .await?;
-        let fresh = |r: &Option<tokio_postgres::Row>| {
-            r.as_ref()
-                .and_then(|r| r.get::<_, Option<i64>>(1))
-                .is_none_or(|e| e.max(0) as u64 > now() + REFRESH_AHEAD_SECS)
-        };
-        if let Some(client) = machine
-            && (row.is_none() || !fresh(&row))
-        {
-            let access = self.machine_grant(&tx, server, client).await?;
-            tx.commit().await?;
-            return Ok(access);
-        }
-        let row = row.ok_or_else(|| unauthorized("no account is connected"))?;
-        let sealed: Vec<u8> = row.get(0);
-        let expires: Option<i64> = row.get(1);
-        let grant: Grant = self
-            .cipher
-            .open(&sealed, &aad("upstream_tokens", &server.id, principal))
-            .ok()
-            .and_then(|p| serde_json::from_slice(&p).ok())
-            .ok_or_else(|| unauthorized("the stored tokens cannot be opened"))?;
-        let expires = expires.map(|e| e.max(0) as u64);
-        if expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS) {
-            tx.commit().await?;
-            let c = Cached {
-                access: grant.access_token.as_str().into(),
-                expires,
-            };
-            let access = c.access.clone();
-            self.cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, c);
-            return Ok(access);
-        }
-        let Some(refresh) = grant.refresh_token.clone() else {
-            tx.execute(
-                "DELETE FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
-                &[&server.id, &principal],
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(unauthorized(
-                "the token expired and there is no refresh token",
-            ));
-        };
-        let net = Net {
-            tls: self.tls.clone(),
-            zone: grant.zone,
-        };
-        let issued = flow::token_request(
-            &net,
-            &grant.token_endpoint,
-            &grant.client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("resource", &grant.resource),
-            ],
-        )
-        .await;
-        let issued = match issued {
-            Ok(i) => i,
-            Err(e) if !e.refused => {
-                self.refresh_failures
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(backend = %server.name, error = %e, "upstream token refresh failed; kept for a retry");
-                return Err(unauthorized(&format!("the refresh failed: {e}")));
-            }
-            Err(e) => {
-                self.refresh_failures
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(backend = %server.name, error = %e, "upstream token refresh refused");
-                tx.execute(
-                    "DELETE FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
-                    &[&server.id, &principal],
-                )
-                .await?;
-                tx.commit().await?;
-                return Err(unauthorized("the refresh was refused; connect again"));
-            }
-        };
-        self.refreshed
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let renewed = Grant {
-            access_token: issued.access_token.clone(),
-            // Rotation: a new refresh token replaces the old; none keeps the old.
-            refresh_token: issued.refresh_token.clone().or(Some(refresh)),
-            ..grant
-        };
-        self.store(&tx, server.id, principal, &renewed, &issued)
-            .await?;
-        tx.commit().await?;
-        self.cache_put(server.id, principal, &issued);
-        Ok(issued.access_token.as_str().into())
-    }
-
-    /// Gets (again) a client credentials token for `server` and stores it.
-    async fn machine_grant(
-        &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        server: &Server,
-        client: &crate::model::auth::MachineClient,
-    ) -> Result<Arc<str>, VaultError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let unauthorized = |why: String| VaultError::Unauthorized {
-            server: server.name.clone(),
-            why,
-        };
-        let url = server
-            .url
-            .as_deref()
-            .ok_or_else(|| unauthorized("no url".into()))?;
-        let zone = net::zone_of_url(url).await.map_err(unauthorized)?;
-        let net = Net {
-            tls: self.tls.clone(),
-            zone,
-        };
-        let found = machine::find(&net, url).await.map_err(unauthorized)?;
-        let issued = match machine::acquire(&net, &found, client).await {
-            Ok(i) => i,
-            Err(e) => {
-                self.refresh_failures.fetch_add(1, Relaxed);
-                tracing::warn!(backend = %server.name, error = %e, "client credentials grant failed");
-                return Err(unauthorized(format!(
-                    "its client credentials were not accepted: {e}"
-                )));
-            }
-        };
-        self.refreshed.fetch_add(1, Relaxed);
-        let grant = Grant {
-            access_token: issued.access_token.clone(),
-            refresh_token: None,
-            client: ClientId {
-                id: client.client_id.clone(),
-                secret: None,
-                method: "client_credentials".into(),
-            },
-            token_endpoint: found.token_endpoint,
-            revocation_endpoint: None,
-            resource: found.resource,
-            issuer: found.issuer,
-            zone,
-        };
-        self.store(tx, server.id, "shared", &grant, &issued).await?;
-        self.cache_put(server.id, "shared", &issued);
-        Ok(issued.access_token.as_str().into())
     }
 
     /// Refreshes done, and failed, by this process.
@@ -701,48 +529,5 @@ impl Vault {
                 list.push(s.to_string());
             }
         }
-    }
-
-    /// A backend refused `access` (401): unless another replica replaced it already,
-    /// it is expired now, so its next use refreshes it (or, without a refresh token,
-    /// asks for a new authorization).
-    pub async fn rejected(&self, server: &Server, access: &str) -> Result<(), VaultError> {
-        let principal = match &server.auth {
-            ServerAuth::OAuth(settings) => principal_name(settings.principal),
-            ServerAuth::ClientCredentials(_) => "shared",
-            ServerAuth::Static => return Ok(()),
-        };
-        self.invalidate(&server.id);
-        let mut db = self.pool.get().await?;
-        let tx = db.transaction().await?;
-        let Some(row) = tx
-            .query_opt(
-                "SELECT sealed FROM upstream_tokens WHERE server_id = $1 AND principal = $2
-                 FOR UPDATE",
-                &[&server.id, &principal],
-            )
-            .await?
-        else {
-            return Ok(());
-        };
-        let sealed: Vec<u8> = row.get(0);
-        let same = self
-            .cipher
-            .open(&sealed, &aad("upstream_tokens", &server.id, principal))
-            .ok()
-            .and_then(|p| serde_json::from_slice::<Grant>(&p).ok())
-            .is_some_and(|g| {
-                crate::crypto::constant_time_eq(g.access_token.as_bytes(), access.as_bytes())
-            });
-        if same {
-            tx.execute(
-                "UPDATE upstream_tokens SET expires_at = now(), updated_at = clock_timestamp()
-                 WHERE server_id = $1 AND principal = $2",
-                &[&server.id, &principal],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -218,6 +218,10 @@ impl Server {
             json!({"name": "alloc", "description": "Allocates and touches mb MiB, then frees them",
                    "inputSchema": obj(json!({"mb": {"type": "number"}}), json!(["mb"]))}),
         ];
+        if self.oauth.is_some() {
+            tools.push(json!({"name": "account", "description": "Names the user whose token the call came with",
+                              "inputSchema": obj(json!({}), json!([]))}));
+        }
         if self.rich {
             tools.push(
                 json!({"name": "toggle", "description": "Adds or removes the extra tool",
@@ -403,6 +407,9 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
         .entry(params["name"].as_str().unwrap_or_default().to_string())
         .or_default() += 1;
     match params["name"].as_str().unwrap_or_default() {
+        "account" => Reply::ok(text(
+            oauth::USER.try_with(|u| u.clone()).unwrap_or_default(),
+        )),
         "echo" => match args["message"].as_str() {
             Some(m) => Reply::ok(text(m)),
             None => Reply::err(-32602, "echo needs a string message"),
@@ -582,16 +589,24 @@ fn futures_stream(
 
 async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
+    let mut user = String::new();
     if let Some(o) = &server.oauth {
         if oauth::OAuth::owns(&path) {
             return o.serve(req).await;
         }
-        if matches!(path.as_str(), "/mcp" | "/sse" | "/message")
-            && let Some(refused) = o.refusal(&req)
-        {
-            return refused;
+        if matches!(path.as_str(), "/mcp" | "/sse" | "/message") {
+            match o.refusal(&req) {
+                Ok(u) => user = u,
+                Err(refused) => return *refused,
+            }
         }
     }
+    oauth::USER
+        .scope(user, serve_routes(server, req, path))
+        .await
+}
+
+async fn serve_routes(server: Arc<Server>, req: Request<Incoming>, path: String) -> Response<Body> {
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/control/forget") => {
             server

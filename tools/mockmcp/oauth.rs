@@ -5,6 +5,10 @@
 //! tokens (rotated: a refresh token works once). `GET /control/oauth` shows what it
 //! issued and saw, tokens included (the tests look for them where they must not be).
 //!
+//! Each authorization is some user's: `/authorize?…&user=NAME` (default `default`), and
+//! the tokens it leads to (refreshed ones too) are that user's. The `account` tool
+//! answers the user of the token the call came with ([`USER`]).
+//!
 //! Hostile knobs: `--oauth-as URL` names another authorization server in the resource
 //! metadata; `--oauth-huge-token` answers the token endpoint with 100 MB.
 
@@ -34,14 +38,20 @@ struct Code {
     redirect_uri: String,
     client_id: String,
     resource: String,
+    user: String,
+}
+
+tokio::task_local! {
+    /// The user of the bearer token the MCP request at hand came with.
+    pub static USER: String;
 }
 
 #[derive(Default)]
 struct Issued {
-    /// Access tokens and when they expire.
-    access: HashMap<String, Instant>,
-    /// Refresh tokens not used yet.
-    refresh: HashMap<String, ()>,
+    /// Access tokens: when they expire, and whose they are.
+    access: HashMap<String, (Instant, String)>,
+    /// Refresh tokens not used yet, and whose they are.
+    refresh: HashMap<String, String>,
     /// Every token ever issued (access and refresh).
     all: Vec<String>,
     codes: HashMap<String, Code>,
@@ -141,23 +151,24 @@ impl OAuth {
 
     /// The MCP endpoints' guard: `None` for a live bearer token, else the 401 with the
     /// challenge.
-    pub fn refusal(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+    pub fn refusal(&self, req: &Request<Incoming>) -> Result<String, Box<Response<Body>>> {
         let token = req
             .headers()
             .get(hyper::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "));
-        let live = token.is_some_and(|t| {
+        let live = token.and_then(|t| {
             self.issued
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .access
                 .get(t)
-                .is_some_and(|exp| *exp > Instant::now())
+                .filter(|(exp, _)| *exp > Instant::now())
+                .map(|(_, user)| user.clone())
         });
-        if live {
+        if let Some(user) = live {
             self.bearer_calls.fetch_add(1, Ordering::Relaxed);
-            return None;
+            return Ok(user);
         }
         let mut resp = json_response(StatusCode::UNAUTHORIZED, json!({"error": "invalid_token"}));
         if let Ok(v) = format!(
@@ -168,7 +179,7 @@ impl OAuth {
         {
             resp.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, v);
         }
-        Some(resp)
+        Err(Box::new(resp))
     }
 
     pub async fn serve(&self, req: Request<Incoming>) -> Response<Body> {
@@ -220,6 +231,7 @@ impl OAuth {
                             redirect_uri: redirect.clone(),
                             client_id: q.get("client_id").cloned().unwrap_or_default(),
                             resource: q.get("resource").cloned().unwrap_or_default(),
+                            user: q.get("user").cloned().unwrap_or_else(|| "default".into()),
                         },
                     );
                     i.scopes.push(q.get("scope").cloned().unwrap_or_default());
@@ -305,7 +317,7 @@ impl OAuth {
         let f = pairs(&String::from_utf8_lossy(&body));
         let bad = |e: &str| json_response(StatusCode::BAD_REQUEST, json!({"error": e}));
         let mut i = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-        match f.get("grant_type").map(String::as_str) {
+        let user = match f.get("grant_type").map(String::as_str) {
             Some("authorization_code") => {
                 let Some(code) = f.get("code").and_then(|c| i.codes.remove(c)) else {
                     return bad("invalid_grant");
@@ -319,6 +331,7 @@ impl OAuth {
                     return bad("invalid_grant");
                 }
                 i.resources.push(code.resource);
+                code.user
             }
             // Machine to machine: a client with its secret, as HTTP Basic or in the body.
             Some("client_credentials") => {
@@ -342,28 +355,33 @@ impl OAuth {
                 self.machine.fetch_add(1, Ordering::Relaxed);
                 i.resources
                     .push(f.get("resource").cloned().unwrap_or_default());
+                id
             }
             Some("refresh_token") => {
                 let Some(rt) = f.get("refresh_token") else {
                     return bad("invalid_request");
                 };
-                if i.refresh.remove(rt).is_none() {
+                let Some(user) = i.refresh.remove(rt) else {
                     if i.all.contains(rt) {
                         self.reused.fetch_add(1, Ordering::Relaxed);
                     }
                     return bad("invalid_grant");
-                }
+                };
                 self.refreshed.fetch_add(1, Ordering::Relaxed);
+                user
             }
             _ => return bad("unsupported_grant_type"),
-        }
+        };
         let access = self.next("at");
         let refresh = self.next("rt");
         i.access.insert(
             access.clone(),
-            Instant::now() + Duration::from_secs(self.settings.expires_in),
+            (
+                Instant::now() + Duration::from_secs(self.settings.expires_in),
+                user.clone(),
+            ),
         );
-        i.refresh.insert(refresh.clone(), ());
+        i.refresh.insert(refresh.clone(), user);
         i.all.push(access.clone());
         i.all.push(refresh.clone());
         json_response(

@@ -14,6 +14,11 @@ use crate::vault::Vault;
 pub struct Bearer {
     vault: Arc<Vault>,
     server: Server,
+    /// Whose account: a fixed principal (`shared`, or one caller's), or `None` for a
+    /// per-caller server's lists (the account connected last, [`Vault::lister`]).
+    principal: Option<Arc<str>>,
+    /// The principal of the token held now.
+    holder: std::sync::Mutex<Option<Arc<str>>>,
     /// `Bearer <token>`, marked sensitive (never printed by hyper's debug output).
     current: ArcSwapOption<HeaderValue>,
 }
@@ -25,22 +30,41 @@ impl std::fmt::Debug for Bearer {
 }
 
 impl Bearer {
-    pub fn new(vault: Arc<Vault>, server: Server) -> Bearer {
+    /// `principal`: see [`Bearer::principal`].
+    pub fn new(vault: Arc<Vault>, server: Server, principal: Option<Arc<str>>) -> Bearer {
         Bearer {
             vault,
             server,
+            principal,
+            holder: std::sync::Mutex::new(None),
             current: ArcSwapOption::empty(),
         }
+    }
+
+    /// Whether it holds one caller's token (a per-caller server's caller session).
+    fn for_a_caller(&self) -> bool {
+        self.server.auth.per_caller() && self.principal.is_some()
     }
 
     /// Makes sure a current token is at hand (the vault's cache, else its row, else a
     /// refresh); fails when the server's account is not connected.
     pub async fn ensure(&self) -> Result<(), UpstreamError> {
+        let fail = |e: crate::vault::VaultError| match e {
+            crate::vault::VaultError::Unauthorized {
+                reconnect: true, ..
+            } if self.for_a_caller() => UpstreamError::NeedsAccount(e.to_string()),
+            e => UpstreamError::Unauthorized(e.to_string()),
+        };
+        let principal = match &self.principal {
+            Some(p) => p.clone(),
+            None => Arc::from(self.vault.lister(&self.server).await.map_err(fail)?),
+        };
         let token = self
             .vault
-            .bearer(&self.server)
+            .bearer(&self.server, &principal)
             .await
-            .map_err(|e| UpstreamError::Unauthorized(e.to_string()))?;
+            .map_err(fail)?;
+        *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
         let loaded = self.current.load();
         let same = loaded
             .as_deref()
@@ -57,7 +81,10 @@ impl Bearer {
     /// The token is read again before its next use (another replica may have
     /// replaced it).
     pub fn refused(&self) {
-        self.vault.invalidate(&self.server.id);
+        match &self.principal {
+            Some(p) => self.vault.invalidate_one(&self.server.id, p),
+            None => self.vault.invalidate(&self.server.id),
+        }
     }
 
     /// The backend answered `status` (401 or 403) with the challenge `www`: a 401
@@ -81,13 +108,19 @@ impl Bearer {
             let sent = self.header();
             let vault = self.vault.clone();
             let server = self.server.clone();
+            let holder = self
+                .holder
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             tokio::spawn(async move {
                 let token = sent
                     .as_ref()
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| h.get(7..));
                 if let Some(t) = token
-                    && let Err(e) = vault.rejected(&server, t).await
+                    && let Some(p) = holder
+                    && let Err(e) = vault.rejected(&server, &p, t).await
                 {
                     tracing::warn!(backend = %server.name, error = %e, "could not retire a refused upstream token");
                 }
@@ -96,6 +129,9 @@ impl Bearer {
         } else {
             return UpstreamError::Status(status);
         };
+        if self.for_a_caller() {
+            return UpstreamError::NeedsAccount(format!("{why}; connect your account again"));
+        }
         UpstreamError::Unauthorized(format!(
             "{why}; an admin connects it again (POST /api/v1/mcp/servers/{name}/authorize)"
         ))

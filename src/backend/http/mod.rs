@@ -74,6 +74,10 @@ pub enum UpstreamError {
     /// The backend's account is not connected (an OAuth backend): why, and how.
     #[error("{0}")]
     Unauthorized(String),
+    /// The caller has not connected their own account with a per-caller server (or it
+    /// was refused): they are asked to connect it.
+    #[error("{0}")]
+    NeedsAccount(String),
     /// Refused by the gateway before reaching the backend: its calls in flight and its
     /// queue are full (the message names the server).
     #[error("{0}")]

@@ -174,6 +174,14 @@ impl HttpTransport {
         t
     }
 
+    /// A session of the same backend with `bearer`'s token (a per-caller server's
+    /// caller session): it finds the era and opens its session itself.
+    pub fn for_caller(&self, bearer: Arc<super::bearer::Bearer>) -> HttpTransport {
+        let mut endpoint = self.endpoint.clone();
+        endpoint.bearer = Some(bearer);
+        HttpTransport::new(endpoint, self.client.clone(), self.timeout)
+    }
+
     fn store_session(&self, s: Arc<UpstreamSession>) {
         self.session_lines.store(Some(Arc::new(s.header_lines())));
         self.session.store(Some(s));

@@ -52,8 +52,23 @@ pub async fn retry(
     }
     // A 2026-07-28 backend asked, and sealed its own state: the retry goes to it as
     // any request does (its name routes it), and the backend checks what it sealed.
+    // But a per-caller server's caller may hold the gateway's own state (they were sent
+    // to connect their account first): that one opens under the gateway's key.
     if let Ok(Target::Backend { backend, .. }) = route(ctx, body, f, false)
         && backend.is_modern()
+        && !(backend.callers.is_some()
+            && f.request_state
+                .and_then(|s| string_value(body, s))
+                .is_some_and(|s| {
+                    request_state::open(
+                        &ctx.state.cipher,
+                        &s,
+                        ctx.kid(),
+                        ctx.namespace.as_deref(),
+                        crate::auth::token::unix_now_ms(),
+                    )
+                    .is_ok()
+                }))
     {
         return Box::pin(crate::mcp::dispatch::dispatch(ctx, body, f, false)).await;
     }

@@ -341,6 +341,13 @@ impl ServerDraft {
                     ));
                 };
                 validate_url(url)?;
+                if protocol == Protocol::Sse && self.auth.per_caller() {
+                    return Err(Invalid::field(
+                        "auth",
+                        "principal \"caller\" needs a Streamable HTTP server (protocol http): \
+                         a legacy SSE server has one stream for everyone",
+                    ));
+                }
                 for (set, name) in [
                     (self.idle_stop_ms.is_some(), "idle_stop_ms"),
                     (self.max_memory_mb.is_some(), "max_memory_mb"),

@@ -764,6 +764,21 @@ async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
     let auth = format!("Bearer {carol}");
     let r = request(gw.addr, "DELETE", path, &[("authorization", &auth)], None).await;
     assert_eq!(r.status, 403, "{}", r.text());
+    // keyadm ends one caller's, by key id.
+    let theirs = get(gw.addr, "/api/v1/me/connections", &carol).await.json();
+    let principal = theirs["connections"][0]["principal"].as_str().unwrap();
+    let id = principal.strip_prefix("key:").unwrap().to_string();
+    let out = keyadm(&gw, &["connections", "list", "--key", &id, "--json"]).await;
+    assert!(
+        support::stdout(&out).contains(principal),
+        "{}",
+        support::stdout(&out)
+    );
+    let out = keyadm(&gw, &["connections", "revoke", "mine", "--key", &id]).await;
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let theirs = get(gw.addr, "/api/v1/me/connections", &carol).await.json();
+    assert_eq!(theirs["connections"], json!([]));
+    assert_eq!(alice_says().await, "alice");
 }
 
 async fn echo_account(gw: &TestGateway, key: &str) -> Value {

@@ -47,7 +47,7 @@ commands:
   servers authorize ID [--json]
                          connect an OAuth server's shared account: prints the URL to
                          open (METAMCP_PUBLIC_URL is where it comes back) and waits
-  connections list [--server S] [--json] | connections revoke SERVER [--json]
+  connections list [--server S] [--key ID] [--json] | connections revoke SERVER [--key ID] [--json]
                          the upstream accounts the gateway holds (never their tokens);
                          revoke one, at its authorization server too when it offers that
   client-config (--key KEY | --create-key NAME) [--namespace NS] [--url URL]

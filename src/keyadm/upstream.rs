@@ -71,26 +71,49 @@ pub async fn authorize(
     }
 }
 
-/// `keyadm connections list [--server NAME]` and `keyadm connections revoke SERVER`.
+/// `keyadm connections list [--server NAME] [--key ID]` and `keyadm connections revoke
+/// SERVER [--key ID]` (a caller's own account at a per-caller server; without `--key`,
+/// the server's shared account).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionsCommand {
-    List { server: Option<String> },
-    Revoke(String),
+    List {
+        server: Option<String>,
+        key: Option<String>,
+    },
+    Revoke {
+        server: String,
+        key: Option<String>,
+    },
+}
+
+/// A `--key` value: a key id, as `key:<id>` principals name it.
+fn key_principal(key: Option<&str>) -> Result<Option<String>, crate::cli::UsageError> {
+    key.map(|k| {
+        crate::store::keys::KeyId::parse(k)
+            .map(|id| format!("key:{}", id.as_str()))
+            .ok_or_else(|| crate::cli::UsageError("--key takes a key id (16 hex digits)".into()))
+    })
+    .transpose()
 }
 
 pub fn parse(args: &[String]) -> Result<ConnectionsCommand, crate::cli::UsageError> {
     use crate::cli::UsageError;
-    let line = super::servers::Line::read(args, &[], &["--server"])?;
+    let line = super::servers::Line::read(args, &[], &["--server", "--key"])?;
+    let key = key_principal(line.one("--key")?)?;
     match line.words.as_slice() {
         ["list"] => Ok(ConnectionsCommand::List {
             server: line.one("--server")?.map(str::to_string),
+            key,
         }),
-        ["revoke", server] if line.flags.is_empty() => {
-            Ok(ConnectionsCommand::Revoke(server.to_string()))
-        }
+        ["revoke", server] if line.one("--server")?.is_none() => Ok(ConnectionsCommand::Revoke {
+            server: server.to_string(),
+            key,
+        }),
         ["revoke", ..] => Err(UsageError("connections revoke takes one SERVER".into())),
         _ => Err(UsageError(
-            "usage: keyadm connections list [--server NAME] | connections revoke SERVER".into(),
+            "usage: keyadm connections list [--server NAME] [--key ID] | connections revoke \
+             SERVER [--key ID]"
+                .into(),
         )),
     }
 }
@@ -103,12 +126,15 @@ pub async fn connections(
 ) -> Result<String, KeyadmError> {
     let fail = |e: VaultError| KeyadmError::Input(e.to_string());
     match cmd {
-        ConnectionsCommand::List { server } => {
+        ConnectionsCommand::List { server, key } => {
             let id = match server {
                 Some(s) => Some(registry.get_server(s).await?.id),
                 None => None,
             };
-            let list = vault.connections(id).await.map_err(fail)?;
+            let mut list = vault.connections(id).await.map_err(fail)?;
+            if let Some(k) = key {
+                list.retain(|c| c["principal"] == k.as_str());
+            }
             if json {
                 return Ok(super::line(json!(list)));
             }
@@ -129,18 +155,19 @@ pub async fn connections(
                 rows,
             ))
         }
-        ConnectionsCommand::Revoke(name) => {
+        ConnectionsCommand::Revoke { server: name, key } => {
             let server = registry.get_server(name).await?;
-            if !vault.revoke(&server, "shared").await.map_err(fail)? {
+            let principal = key.as_deref().unwrap_or("shared");
+            if !vault.revoke(&server, principal).await.map_err(fail)? {
                 return Err(KeyadmError::Input(format!(
-                    "server {} has no connected account",
+                    "server {} has no connected account for {principal}",
                     server.name
                 )));
             }
             Ok(if json {
-                super::line(json!({"server": server.name, "revoked": true}))
+                super::line(json!({"server": server.name, "principal": principal, "revoked": true}))
             } else {
-                format!("revoked {}'s account\n", server.name)
+                format!("revoked {}'s account for {principal}\n", server.name)
             })
         }
     }

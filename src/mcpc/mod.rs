@@ -4,6 +4,7 @@
 //! mcpc --url URL [--key KEY] [--timeout-ms N] tools | prompts | resources | templates
 //! mcpc --url URL [--key KEY] call NAME [JSON] | get PROMPT [JSON] | read URI
 //! mcpc bridge --url URL [--key KEY]     (stdio relay: see [`bridge`])
+//! mcpc --url URL --key KEY auth list | auth connect SERVER | auth revoke SERVER  ([`auth`])
 //! ```
 //!
 //! Prints the result as JSON on stdout. Errors go to stderr and say who failed: the
@@ -22,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::backend::http::{HttpClient, client, sse_data};
 
+pub mod auth;
 pub mod bridge;
 
 /// `--help`.
@@ -35,6 +37,10 @@ commands:
   call NAME [JSON]       call a tool with JSON arguments (default {})
   get PROMPT [JSON]      get a prompt with JSON arguments
   read URI               read a resource
+  auth list              the accounts the gateway holds for this key upstream
+  auth connect SERVER    connect this key's own account with SERVER: prints the
+                         page to open, waits until the account is connected
+  auth revoke SERVER     end this key's connection with SERVER
   bridge                 relay MCP on stdin/stdout to URL (for stdio-only clients);
                          the key may come from METAMCP_KEY instead of --key
 
@@ -96,6 +102,8 @@ pub struct Args {
     /// The method and its params.
     pub method: &'static str,
     pub params: Value,
+    /// An `auth` command instead (the gateway's REST API, not MCP).
+    pub auth: Option<auth::Auth>,
 }
 
 /// `Ok(None)` for `--help`.
@@ -150,6 +158,16 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
             json!({"name": name, "arguments": arguments(rest.first())?}),
         ),
         ["read", uri] => ("resources/read", json!({"uri": uri})),
+        ["auth", rest @ ..] => {
+            return Ok(Some(Args {
+                url,
+                key: key.cloned(),
+                timeout,
+                method: "",
+                params: Value::Null,
+                auth: Some(auth::Auth::parse(rest).map_err(|m| usage(&m))?),
+            }));
+        }
         [] => return Err(usage("a command is required")),
         other => return Err(usage(&format!("unknown command {:?}", other.join(" ")))),
     };
@@ -159,6 +177,7 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
         timeout,
         method,
         params,
+        auth: None,
     }))
 }
 
@@ -300,7 +319,7 @@ impl Conversation<'_> {
 }
 
 /// The innermost cause of a client error (e.g. "Connection refused").
-fn source_of(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn source_of(e: &(dyn std::error::Error + 'static)) -> String {
     let mut inner = e;
     while let Some(s) = inner.source() {
         inner = s;
@@ -308,7 +327,7 @@ fn source_of(e: &(dyn std::error::Error + 'static)) -> String {
     inner.to_string()
 }
 
-fn http_failure(method: &str, status: StatusCode, body: &[u8]) -> Failure {
+pub(crate) fn http_failure(method: &str, status: StatusCode, body: &[u8]) -> Failure {
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX_SHOWN)]);
     Failure::Http {
         method: method.to_string(),
@@ -325,7 +344,7 @@ fn http_failure(method: &str, status: StatusCode, body: &[u8]) -> Failure {
 const NOT_A_URL: &str = "is not an http:// or https:// URL";
 
 /// `--url`: an `http://` or `https://` URL with a host.
-fn gateway_url(s: &str) -> Option<Uri> {
+pub(crate) fn gateway_url(s: &str) -> Option<Uri> {
     s.parse()
         .ok()
         .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
@@ -334,7 +353,7 @@ fn gateway_url(s: &str) -> Option<Uri> {
 /// The HTTP client: `https://` gateways are checked against Mozilla's roots and the
 /// certificates in `SSL_CERT_FILE` when it is set (the variable OpenSSL, curl and Python
 /// read).
-fn http_client() -> Result<HttpClient, Failure> {
+pub(crate) fn http_client() -> Result<HttpClient, Failure> {
     let ca = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty());
     let tls = crate::crypto::tls_client(ca.as_deref().map(std::path::Path::new))
         .map_err(|e| Failure::Usage(format!("SSL_CERT_FILE: {e}")))?;
@@ -413,7 +432,11 @@ async fn run_main(args: &[String]) -> (i32, String, String) {
         Ok(None) => return (0, USAGE.to_string(), String::new()),
         Err(e) => return (e.exit_code(), String::new(), format!("mcpc: {e}\n")),
     };
-    match run(&args).await {
+    let ran = match &args.auth {
+        Some(a) => auth::run(&args, a).await,
+        None => run(&args).await,
+    };
+    match ran {
         Ok(result) => {
             let out = format!(
                 "{}\n",

@@ -571,15 +571,24 @@ async fn the_python_sdk_over_mcpc_bridge_reaches_real_servers() {
 /// stopped when dropped.
 struct Listening(#[allow(dead_code)] KillOnDrop, u16);
 
+/// A port free now on 127.0.0.1.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 impl Listening {
     async fn start(python: PathBuf, script: &str) -> Listening {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        Listening::start_with(python, script, &[]).await
+    }
+
+    /// `script PORT ARGS…`, once it listens on PORT.
+    async fn start_with(python: PathBuf, script: &str, args: &[&str]) -> Listening {
+        let port = free_port();
         let child = Command::new(python)
             .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script))
             .arg(port.to_string())
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -1174,4 +1183,142 @@ async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
         .find(|b| b.name == "everything")
         .unwrap();
     assert_eq!(backend.variants.count(), 3);
+}
+
+/// Goes where an authorization URL leads, as a browser would: the SDK authorization
+/// server's login as `user`, then the gateway's callback (which must accept it).
+async fn sign_in(link: &str, user: &str) {
+    let hop = |url: &str| {
+        let rest = url
+            .strip_prefix("http://")
+            .expect("an http URL")
+            .to_string();
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        (
+            authority
+                .parse::<std::net::SocketAddr>()
+                .expect("an address"),
+            path.to_string(),
+        )
+    };
+    let (at, path) = hop(link);
+    let r = support::http::request(at, "GET", &path, &[], None).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let (at, path) = hop(r.header("location").expect("to the login"));
+    let r = support::http::request(at, "GET", &format!("{path}&user={user}"), &[], None).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let (at, path) = hop(r.header("location").expect("to the gateway"));
+    let r = support::http::request(at, "GET", &path, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// The official Python SDK on every side of a server that wants each caller's own
+/// account: its authorization server (registration, PKCE, rotated refresh tokens,
+/// revocation) and a FastMCP resource server with a token verifier upstream, and SDK
+/// 2.x as a client that consents through URL elicitation. Two keys connect two users and
+/// each sees their own; the tokens live 30 s, under the gateway's refresh lead, so every
+/// call refreshes (a rotated refresh token is never used twice); a revoked account is
+/// revoked at the authorization server and asked for again; no token is ever shown.
+#[tokio::test]
+async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_their_own() {
+    use metamcp::store::keys::Scope;
+    use support::gateway::{create_key, key_store};
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let as_port = free_port().to_string();
+    let server = Listening::start_with(
+        python(),
+        "tests/peers/sdk_auth_servers.py",
+        &[&as_port, "30"],
+    )
+    .await;
+    let stats = || async {
+        support::http::get(
+            format!("127.0.0.1:{as_port}").parse().unwrap(),
+            "/control/stats",
+            "-",
+        )
+        .await
+        .json()
+    };
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "accounts", "protocol": "http",
+                "url": format!("http://127.0.0.1:{}/mcp", server.1),
+                "auth": {"type": "oauth", "principal": "caller"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // Alice connects over REST, and her calls are hers.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/me/connections/accounts",
+        &gw.client_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    sign_in(r.json()["authorization_url"].as_str().unwrap(), "alice").await;
+    gw.wait_status("accounts", "running").await;
+    let says = async |key: &str| {
+        let mut c = Client::new(gw.addr, "/mcp", Some(key));
+        c.initialize().await;
+        c.call(
+            json!(1),
+            "tools/call",
+            json!({"name": "accounts__account", "arguments": {}}),
+        )
+        .await
+    };
+    assert_eq!(text_of(&says(&gw.client_key).await["result"]), "alice");
+
+    // Bob's SDK 2.x client is sent to the page, consents, and its retry is his.
+    let bob = create_key(&key_store(&gw.db), "bob", Scope::Client, &[]).await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let seen = sdk2("sdk2_consent.py", &[&url, &bob, "bob", "accounts__account"]).await;
+    assert_eq!(seen["text"], json!(["bob"]), "{seen}");
+    assert_eq!(seen["is_error"], false, "{seen}");
+    assert_eq!(seen["pages"], json!([200]), "{seen}");
+    assert_eq!(seen["urls"].as_array().map(Vec::len), Some(1), "{seen}");
+
+    // Each keeps their own, every call refreshing, no refresh token used twice.
+    for _ in 0..2 {
+        assert_eq!(text_of(&says(&gw.client_key).await["result"]), "alice");
+        assert_eq!(text_of(&says(&bob).await["result"]), "bob");
+    }
+    let s = stats().await;
+    assert!(s["refreshed"].as_u64() >= Some(2), "{s}");
+    assert_eq!(s["reused"], 0, "{s}");
+    let listed = get(
+        gw.addr,
+        "/api/v1/me/connections?server=accounts",
+        &gw.admin_key,
+    )
+    .await;
+    assert_eq!(
+        listed.json()["connections"].as_array().map(Vec::len),
+        Some(2)
+    );
+    for token in s["tokens"].as_array().unwrap() {
+        assert!(!listed.text().contains(token.as_str().unwrap()));
+    }
+
+    // Bob ends his: revoked upstream, and asked for again; Alice keeps hers.
+    let auth = format!("Bearer {bob}");
+    let r = support::http::request(
+        gw.addr,
+        "DELETE",
+        "/api/v1/me/connections/accounts",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(stats().await["revoked"].as_u64() >= Some(1));
+    assert_eq!(says(&bob).await["error"]["code"], -32051);
+    assert_eq!(text_of(&says(&gw.client_key).await["result"]), "alice");
 }

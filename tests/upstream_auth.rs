@@ -689,26 +689,8 @@ async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
     assert_eq!(text_of(&m["result"]), "bob", "{m}");
 
     // A session client that declared URL elicitation is asked on the call's stream.
-    let mut s = Client::new(gw.addr, "/mcp", Some(&carol));
-    s.initialize_with(json!({"elicitation": {"form": {}, "url": {}}}))
-        .await;
-    let auth = format!("Bearer {carol}");
-    let sid = s.session.clone().unwrap();
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("mcp-session-id", sid.as_str()),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
-    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-                      "params": {"name": "mine__account", "arguments": {}}});
-    let mut rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &call).await;
-    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>| {
-        tokio::time::timeout(Duration::from_secs(20), rx.recv())
-            .await
-            .expect("a message in time")
-            .expect("the stream goes on")
-    };
-    let q = next(&mut rx).await;
+    let (s, mut rx) = call_declaring_url(&gw, &carol, "mine__account", 7).await;
+    let q = next_message(&mut rx).await;
     assert_eq!(q["method"], "elicitation/create", "{q}");
     assert_eq!(q["params"]["mode"], "url");
     let elicitation = q["params"]["elicitationId"].clone();
@@ -716,13 +698,13 @@ async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
     let reply = json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept"}});
     assert_eq!(s.post(&reply).await.status, 202);
     consent_as(&gw, q["params"]["url"].as_str().unwrap(), "carol").await;
-    let done = next(&mut rx).await;
+    let done = next_message(&mut rx).await;
     assert_eq!(
         done["method"], "notifications/elicitation/complete",
         "{done}"
     );
     assert_eq!(done["params"]["elicitationId"], elicitation);
-    let answer = next(&mut rx).await;
+    let answer = next_message(&mut rx).await;
     assert_eq!(answer["id"], 7, "{answer}");
     assert_eq!(text_of(&answer["result"]), "carol", "{answer}");
 
@@ -790,4 +772,234 @@ async fn echo_account(gw: &TestGateway, key: &str) -> Value {
         json!({"name": "mine__account", "arguments": {}}),
     )
     .await
+}
+
+/// `{{caller.secret}}`: a server that takes an API token of each caller's own. A caller
+/// sets theirs over REST, or on the gateway's page when a call asks them to (URL
+/// elicitation); each call carries its caller's secret only; the page's state works once;
+/// the secrets are sealed (not in pg_dump) and never shown.
+#[tokio::test]
+async fn each_caller_sets_their_own_secret() {
+    use metamcp::store::keys::Scope;
+    use support::gateway::{create_key, key_store};
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let mock = Mock::start(&["--accounts"]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "keyed", "protocol": "http", "url": mock.url(),
+                "headers": {"Authorization": "Bearer {{caller.secret}}", "X-Team": "blue"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Not with oauth, not for legacy SSE.
+    for (bad, field) in [
+        (
+            json!({"name": "k2", "protocol": "http", "url": mock.url(), "auth": {"type": "oauth"},
+                "headers": {"X-Key": "{{caller.secret}}"}}),
+            "headers",
+        ),
+        (
+            json!({"name": "k3", "protocol": "sse", "url": mock.url(),
+                "headers": {"X-Key": "{{caller.secret}}"}}),
+            "auth",
+        ),
+    ] {
+        let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &bad).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.json()["field"], field, "{}", r.text());
+    }
+    let store = key_store(&gw.db);
+    let carol = create_key(&store, "carol", Scope::Client, &[]).await;
+    let dave = create_key(&store, "dave", Scope::Client, &[]).await;
+    let put = async |key: &str, secret: &str| {
+        send_json(
+            gw.addr,
+            "PUT",
+            "/api/v1/me/connections/keyed",
+            key,
+            &json!({"secret": secret}),
+        )
+        .await
+    };
+    let r = put(&gw.client_key, "bad\u{1}secret").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(put(&gw.client_key, "bob-token").await.status, 204);
+    gw.wait_status("keyed", "running").await;
+    let account = async |key: &str| {
+        let mut c = Client::new(gw.addr, "/mcp", Some(key));
+        c.initialize().await;
+        c.call(
+            json!(1),
+            "tools/call",
+            json!({"name": "keyed__account", "arguments": {}}),
+        )
+        .await
+    };
+    assert_eq!(
+        text_of(&account(&gw.client_key).await["result"]),
+        "Bearer bob-token"
+    );
+
+    // Carol's session client is sent to the gateway's page, sets hers there, and her
+    // call goes on.
+    let (s, mut rx) = call_declaring_url(&gw, &carol, "keyed__account", 3).await;
+    let q = next_message(&mut rx).await;
+    assert_eq!(q["method"], "elicitation/create", "{q}");
+    let link = q["params"]["url"].as_str().unwrap().to_string();
+    let (at, path) = split(&link);
+    assert_eq!(at, gw.addr);
+    assert!(path.starts_with("/oauth/secret?state="), "{path}");
+    let form = request(gw.addr, "GET", &path, &[], None).await;
+    assert_eq!(form.status, 200, "{}", form.text());
+    assert!(form.text().contains("keyed") && form.text().contains("type=password"));
+    assert_eq!(form.header("cache-control"), Some("no-store"));
+    let state = path.split("state=").nth(1).unwrap().to_string();
+    let save = async |body: String| {
+        request(
+            gw.addr,
+            "POST",
+            "/oauth/secret",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(body.as_bytes()),
+        )
+        .await
+    };
+    let r = save(format!("state={state}&secret=carol-token")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The page's state works once, and a forged one not at all.
+    assert_eq!(
+        save(format!("state={state}&secret=mallory")).await.status,
+        400
+    );
+    assert_eq!(save("state=forged&secret=mallory".into()).await.status, 400);
+    assert_eq!(
+        request(gw.addr, "GET", "/oauth/secret?state=forged", &[], None)
+            .await
+            .status,
+        400
+    );
+    let reply = json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept"}});
+    assert_eq!(s.post(&reply).await.status, 202);
+    let done = next_message(&mut rx).await;
+    assert_eq!(
+        done["method"], "notifications/elicitation/complete",
+        "{done}"
+    );
+    let answer = next_message(&mut rx).await;
+    assert_eq!(text_of(&answer["result"]), "Bearer carol-token", "{answer}");
+
+    // A client that cannot be asked gets the page's address.
+    let m = account(&dave).await;
+    assert_eq!(m["error"]["code"], -32051, "{m}");
+    assert!(
+        m["error"]["data"]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/oauth/secret?state="))
+    );
+    // Each call carries its own caller's secret.
+    assert_eq!(
+        text_of(&account(&gw.client_key).await["result"]),
+        "Bearer bob-token"
+    );
+    assert_eq!(
+        text_of(&account(&carol).await["result"]),
+        "Bearer carol-token"
+    );
+
+    // Listed without the secret; sealed in the database.
+    let listed = get(gw.addr, "/api/v1/me/connections", &carol).await;
+    assert_eq!(
+        listed.json()["connections"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(!listed.text().contains("carol-token"));
+    let shown = get(gw.addr, "/api/v1/mcp/servers/keyed", &gw.admin_key).await;
+    assert!(!shown.text().contains("carol-token") && !shown.text().contains("bob-token"));
+    let dump = std::process::Command::new(cluster().bin_dir().join("pg_dump"))
+        .arg(&gw.db.url)
+        .output()
+        .expect("pg_dump runs");
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("upstream_tokens"));
+    assert!(!dump.contains("carol-token") && !dump.contains("bob-token"));
+    // A server without the placeholder takes no secret.
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/me/connections/nope",
+        &carol,
+        &json!({"secret": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // Dave sets his from the command line, on stdin.
+    let url = format!("http://{}/mcp", gw.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcpc"))
+            .args([
+                "--url",
+                url.as_str(),
+                "--key",
+                dave.as_str(),
+                "auth",
+                "set",
+                "keyed",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"dave-token\n")
+            .unwrap();
+        (child.wait_with_output().unwrap(), dave)
+    })
+    .await
+    .unwrap();
+    assert!(out.0.status.success(), "{}", support::stderr(&out.0));
+    assert_eq!(
+        text_of(&account(&out.1).await["result"]),
+        "Bearer dave-token"
+    );
+}
+
+/// A session client of `key` that declared URL elicitation calls `tool` (request `id`):
+/// the client (to answer on), and the messages of the call's stream as they come.
+async fn call_declaring_url(
+    gw: &TestGateway,
+    key: &str,
+    tool: &str,
+    id: u64,
+) -> (Client, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let mut s = Client::new(gw.addr, "/mcp", Some(key));
+    s.initialize_with(json!({"elicitation": {"form": {}, "url": {}}}))
+        .await;
+    let auth = format!("Bearer {key}");
+    let sid = s.session.clone().unwrap();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                      "params": {"name": tool, "arguments": {}}});
+    let rx = support::mcp::post_streaming(gw.addr, "/mcp", &headers, &call).await;
+    (s, rx)
+}
+
+/// The next message of a call's stream (20 s at most).
+async fn next_message(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Value {
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a message in time")
+        .expect("the stream goes on")
 }

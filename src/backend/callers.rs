@@ -1,4 +1,5 @@
-//! A per-caller server's sessions (`auth: {"type": "oauth", "principal": "caller"}`):
+//! A per-caller server's sessions (`auth: {"type": "oauth", "principal": "caller"}`, or
+//! `{{caller.secret}}` in its headers):
 //! each caller's calls go through a session of their own, opened with their own token,
 //! so the backend sees (and answers for) that caller's account only. The backend's main
 //! session only lists: it uses the account connected last ([`Vault::lister`]).
@@ -309,13 +310,20 @@ impl Callers {
                 return Ok((principal, url.clone()));
             }
         }
-        let redirect = self.vault.redirect_uri(None).map_err(|e| e.to_string())?;
         let by = owner.api_key.map(|k| k.as_str().to_string());
-        let url = self
-            .vault
-            .begin(&self.server, &principal, &redirect, by)
-            .await
-            .map_err(|e| e.to_string())?;
+        let url = if self.server.takes_caller_secret() {
+            self.vault.begin_secret(&self.server, &principal, by).await
+        } else {
+            match self.vault.redirect_uri(None) {
+                Ok(redirect) => {
+                    self.vault
+                        .begin(&self.server, &principal, &redirect, by)
+                        .await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        .map_err(|e| e.to_string())?;
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if recent.len() < MAX_SESSIONS {
             recent.insert(principal.clone(), (Instant::now(), url.clone()));
@@ -351,7 +359,7 @@ impl Callers {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let changed = self.connected.notified();
-            if self.vault.bearer(&self.server, principal).await.is_ok() {
+            if self.vault.has_account(&self.server, principal).await {
                 return Waited::Connected;
             }
             if tokio::time::Instant::now() >= deadline {

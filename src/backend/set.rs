@@ -143,13 +143,21 @@ impl Backends {
             let timeout = Duration::from_millis(u64::from(server.timeout_ms));
             let correlations = Arc::new(super::Correlations::default());
             let bearer = match (&server.auth, &self.vault) {
-                (crate::model::auth::ServerAuth::Static, _) => None,
+                (crate::model::auth::ServerAuth::Static, Some(v))
+                    if server.takes_caller_secret() =>
+                {
+                    // Lists with the secret set last; each caller's calls with theirs.
+                    Some(Arc::new(Bearer::new(v.clone(), server.clone(), None)))
+                }
+                (crate::model::auth::ServerAuth::Static, _) if !server.takes_caller_secret() => {
+                    None
+                }
                 // A per-caller server's main session lists with the account connected
                 // last; every other server's uses its one account.
-                (auth, Some(v)) => Some(Arc::new(Bearer::new(
+                (_, Some(v)) => Some(Arc::new(Bearer::new(
                     v.clone(),
                     server.clone(),
-                    (!auth.per_caller()).then(|| Arc::from("shared")),
+                    (!server.per_caller()).then(|| Arc::from("shared")),
                 ))),
                 (_, None) => {
                     let mut unconfigured =
@@ -169,7 +177,7 @@ impl Backends {
                 }
             };
             let callers = match (&transport, &self.vault) {
-                (Transport::Http(t), Some(v)) if server.auth.per_caller() => {
+                (Transport::Http(t), Some(v)) if server.per_caller() => {
                     Some(super::callers::Callers::new(
                         v.clone(),
                         server.clone(),

@@ -239,16 +239,14 @@ pub async fn dispatch(
             let q = [("server".to_string(), param().to_string())];
             upstream::connections(state, &who()?, &q).await
         }
-        RouteId::Connect => {
+        RouteId::Connect => upstream::connect(state, &who()?, param()).await,
+        RouteId::SetSecret => {
             let p = who()?;
-            let server = state.registry.get_server(param()).await?;
-            if let Some(v) = visible_servers(state, &p).await?
-                && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
-            {
-                return Err(ApiError::NotFound(format!("no server {:?}", param())));
-            }
-            upstream::connect(state, &p, &server).await
+            let body = json_body(state, req).await?;
+            upstream::set_secret(state, &p, param(), &body).await
         }
+        RouteId::SecretPage => Ok(upstream::secret_page(state, &req).await),
+        RouteId::SecretSave => Ok(upstream::secret_save(state, req).await),
         RouteId::Disconnect => {
             let q = query_pairs(req.uri().query())?;
             upstream::disconnect(state, &who()?, param(), &q).await

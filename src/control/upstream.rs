@@ -77,85 +77,125 @@ fn started(server: &crate::model::Server, url: &str, redirect: &str) -> Response
     )
 }
 
-/// `POST /api/v1/me/connections/{server}`: the URL at which the caller connects their
-/// own account with a per-caller server (valid 10 minutes). The callback's address is
-/// always `METAMCP_PUBLIC_URL`'s: a caller's request never chooses where codes go.
+/// A server the caller may reach (a key limited to namespaces reaches theirs only).
+async fn reachable(
+    state: &State,
+    who: &crate::auth::Principal,
+    name: &str,
+) -> Result<crate::model::Server, ApiError> {
+    let server = state.registry.get_server(name).await?;
+    if let Some(v) = super::visible_servers(state, who).await?
+        && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
+    {
+        return Err(ApiError::NotFound(format!("no server {name:?}")));
+    }
+    Ok(server)
+}
+
+/// `POST /api/v1/me/connections/{server}`: the page at which the caller connects their
+/// own account with a per-caller server, or sets their own secret for it (valid 10
+/// minutes). The callback's address is always `METAMCP_PUBLIC_URL`'s: a caller's
+/// request never chooses where codes go.
 pub async fn connect(
     state: &State,
     who: &crate::auth::Principal,
-    server: &crate::model::Server,
+    name: &str,
 ) -> Result<Response<Body>, ApiError> {
-    if !server.auth.per_caller() {
+    let server = reachable(state, who, name).await?;
+    if !server.per_caller() {
         return Err(ApiError::BadRequest {
             field: Some("auth".into()),
             message: format!(
-                "server {} does not connect each caller's own account (its auth is not \
-                 oauth with principal \"caller\")",
+                "server {} does not take each caller's own account (its auth is not oauth \
+                 with principal \"caller\", and its headers hold no {{{{caller.secret}}}})",
                 server.name
             ),
         });
     }
-    let redirect = state.vault.redirect_uri(None)?;
-    let principal = crate::vault::principal_of(server, Some(&who.key_id))?;
-    let url = state
-        .vault
-        .begin(
-            server,
-            &principal,
-            &redirect,
-            Some(who.key_id.as_str().to_string()),
-        )
-        .await?;
-    tracing::info!(server = %server.name, "a caller's upstream authorization started");
-    Ok(started(server, &url, &redirect))
+    let principal = crate::vault::principal_of(&server, Some(&who.key_id))?;
+    let by = Some(who.key_id.as_str().to_string());
+    let (url, redirect) = if server.takes_caller_secret() {
+        let url = state.vault.begin_secret(&server, &principal, by).await?;
+        (url.clone(), url)
+    } else {
+        let redirect = state.vault.redirect_uri(None)?;
+        let url = state
+            .vault
+            .begin(&server, &principal, &redirect, by)
+            .await?;
+        (url, redirect)
+    };
+    tracing::info!(server = %server.name, "a caller's upstream connection started");
+    Ok(started(&server, &url, &redirect))
 }
 
-/// `GET /oauth/callback`: finishes the authorization the `state` names, and says so in
-/// a page the user reads.
-pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> {
-    let query = req.uri().query().unwrap_or_default();
-    let pairs = crate::vault::form::pairs(query).unwrap_or_default();
-    let (status, text) = match state.vault.finish(&pairs).await {
-        Ok(done) => {
-            if let Some(b) = state.backends.get(&done.server_id) {
-                b.credentials_changed();
-            }
-            // Who connected it: the admin who started the authorization, or the caller
-            // whose own account it is.
-            let name = state
-                .snapshot()
-                .servers
-                .iter()
-                .find(|s| s.id == done.server_id)
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
-            if let Some(key) = done
-                .started_by
-                .as_deref()
-                .and_then(crate::store::keys::KeyId::parse)
-            {
-                state.audit.record(crate::observe::audit::Entry::change(
-                    key,
-                    "server.connect",
-                    &name,
-                ));
-            }
-            tracing::info!(server = %name, principal = %done.principal, "upstream account connected");
-            (
-                StatusCode::OK,
-                format!("Connected: {}. You can close this window.", escape(&name)),
-            )
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "upstream authorization callback refused");
-            let status = match e {
-                VaultError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (status, format!("Not connected: {}", escape(&e.to_string())))
-        }
-    };
-    let page = format!("<!doctype html><meta charset=utf-8><title>metamcp</title><p>{text}</p>\n");
+/// `PUT /api/v1/me/connections/{server}` `{"secret": "…"}`: sets the caller's own
+/// secret for a server whose headers take `{{caller.secret}}`.
+pub async fn set_secret(
+    state: &State,
+    who: &crate::auth::Principal,
+    name: &str,
+    body: &serde_json::Value,
+) -> Result<Response<Body>, ApiError> {
+    let server = reachable(state, who, name).await?;
+    if !server.takes_caller_secret() {
+        return Err(ApiError::BadRequest {
+            field: Some("secret".into()),
+            message: format!(
+                "server {}'s headers hold no {{{{caller.secret}}}}: it takes no secret of yours",
+                server.name
+            ),
+        });
+    }
+    let secret = body["secret"]
+        .as_str()
+        .ok_or_else(|| ApiError::BadRequest {
+            field: Some("secret".into()),
+            message: "is required, a string".into(),
+        })?;
+    let principal = crate::vault::principal_of(&server, Some(&who.key_id))?;
+    state
+        .vault
+        .store_secret(server.id, &principal, secret)
+        .await
+        .map_err(|e| match e {
+            VaultError::Denied(m) => ApiError::BadRequest {
+                field: Some("secret".into()),
+                message: m,
+            },
+            e => e.into(),
+        })?;
+    let _ = connected(state, server.id, Some(who.key_id));
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}
+
+/// An account was connected: every backend of the server reads it again, and the
+/// audit trail says who. The server's name.
+fn connected(state: &State, server: uuid::Uuid, by: Option<crate::store::keys::KeyId>) -> String {
+    if let Some(b) = state.backends.get(&server) {
+        b.credentials_changed();
+    }
+    let name = state
+        .snapshot()
+        .servers
+        .iter()
+        .find(|s| s.id == server)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    if let Some(key) = by {
+        state.audit.record(crate::observe::audit::Entry::change(
+            key,
+            "server.connect",
+            &name,
+        ));
+    }
+    tracing::info!(server = %name, "upstream account connected");
+    name
+}
+
+/// A page for a person: its text, as HTML that loads nothing and is never cached.
+fn page(status: StatusCode, html: String) -> Response<Body> {
+    let page = format!("<!doctype html><meta charset=utf-8><title>metamcp</title>{html}\n");
     let mut resp = Response::new(Body::full(page));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -168,7 +208,124 @@ pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> 
         header::HeaderName::from_static("referrer-policy"),
         HeaderValue::from_static("no-referrer"),
     );
+    h.insert(
+        header::HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
     resp
+}
+
+/// `GET /oauth/secret?state=…`: the form where a caller sets their secret.
+pub async fn secret_page(state: &State, req: &Request<Incoming>) -> Response<Body> {
+    let query = req.uri().query().unwrap_or_default();
+    let pairs = crate::vault::form::pairs(query).unwrap_or_default();
+    let asked = pairs.iter().find(|(k, _)| k == "state").map(|(_, v)| v);
+    let server = match asked {
+        Some(s) => state.vault.secret_page(s).await,
+        None => Err(VaultError::UnknownState),
+    };
+    let name = server.ok().and_then(|id| {
+        state
+            .snapshot()
+            .servers
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.name.clone())
+    });
+    match (name, asked) {
+        (Some(name), Some(s)) => page(
+            StatusCode::OK,
+            format!(
+                "<p>Your secret for {}:</p><form method=post action=/oauth/secret>\
+                 <input type=hidden name=state value=\"{}\">\
+                 <input type=password name=secret autocomplete=off required>\
+                 <button>Save</button></form>",
+                escape(&name),
+                escape(s)
+            ),
+        ),
+        _ => page(
+            StatusCode::BAD_REQUEST,
+            "<p>This page is unknown, used or expired.</p>".into(),
+        ),
+    }
+}
+
+/// `POST /oauth/secret` (a form: `state`, `secret`): sets it, once.
+pub async fn secret_save(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "<p>Send the page's form.</p>".into(),
+        );
+    }
+    let bytes = match crate::http::read_body(body, &parts.headers, &state.config).await {
+        Ok(b) if b.len() <= 4 * crate::model::auth::MAX_CALLER_SECRET => b,
+        _ => {
+            return page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "<p>That is too long.</p>".into(),
+            );
+        }
+    };
+    let pairs = crate::vault::form::pairs(&String::from_utf8_lossy(&bytes)).unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let saved = match (get("state"), get("secret")) {
+        (Some(s), Some(secret)) => state.vault.finish_secret(s, secret).await,
+        _ => Err(VaultError::UnknownState),
+    };
+    outcome(state, saved, "Saved", "Not saved")
+}
+
+/// The page that ends a connection's flow: `ok` and the server's name, or `not` and why.
+fn outcome(
+    state: &State,
+    result: Result<crate::vault::Connected, VaultError>,
+    ok: &str,
+    not: &str,
+) -> Response<Body> {
+    match result {
+        Ok(done) => {
+            // Who connected it: the admin who started the authorization, or the caller
+            // whose own account it is.
+            let by = done
+                .started_by
+                .as_deref()
+                .and_then(crate::store::keys::KeyId::parse);
+            let name = connected(state, done.server_id, by);
+            page(
+                StatusCode::OK,
+                format!("<p>{ok}: {}. You can close this window.</p>", escape(&name)),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "an upstream connection's page refused");
+            let status = match e {
+                VaultError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            page(status, format!("<p>{not}: {}</p>", escape(&e.to_string())))
+        }
+    }
+}
+
+/// `GET /oauth/callback`: finishes the authorization the `state` names, and says so in
+/// a page the user reads.
+pub async fn callback(state: &State, req: &Request<Incoming>) -> Response<Body> {
+    let query = req.uri().query().unwrap_or_default();
+    let pairs = crate::vault::form::pairs(query).unwrap_or_default();
+    outcome(
+        state,
+        state.vault.finish(&pairs).await,
+        "Connected",
+        "Not connected",
+    )
 }
 
 /// `GET /oauth/client-metadata.json`: who the gateway is as an OAuth client, for

@@ -113,9 +113,13 @@ fn operation(route: &Route) -> Value {
     if let Some(schema) = request_schema(route.id)
         .filter(|_| route.method == Method::POST || route.method == Method::PUT)
     {
+        let media = match route.id {
+            RouteId::SecretSave => "application/x-www-form-urlencoded",
+            _ => "application/json",
+        };
         op.insert(
             "requestBody".into(),
-            json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+            json!({"required": true, "content": {media: {"schema": schema}}}),
         );
     }
     let (status, body) = success(route.id);
@@ -259,6 +263,10 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::CreateServer | RouteId::UpdateServer => schema_ref("ServerInput"),
         RouteId::CreateNamespace | RouteId::UpdateNamespace => schema_ref("NamespaceInput"),
         RouteId::ExecuteTool => json!({"type": "object", "description": "the tool's arguments"}),
+        RouteId::SetSecret => json!({"type": "object", "required": ["secret"],
+            "properties": {"secret": {"type": "string", "maxLength": crate::model::auth::MAX_CALLER_SECRET}}}),
+        RouteId::SecretSave => json!({"type": "object", "required": ["state", "secret"],
+            "properties": {"state": {"type": "string"}, "secret": {"type": "string"}}}),
         RouteId::ImportServers => schema_ref("McpServersFile"),
         RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
@@ -339,6 +347,12 @@ fn success(id: RouteId) -> (u16, Value) {
             ),
         ),
         RouteId::Disconnect => (204, json!({"description": "Disconnected"})),
+        RouteId::SetSecret => (204, json!({"description": "Set"})),
+        RouteId::SecretPage | RouteId::SecretSave => (
+            200,
+            json!({"description": "The page (400 when the state is unknown, used or expired)",
+                   "content": {"text/html": {"schema": {"type": "string"}}}}),
+        ),
         RouteId::ImportServers => (200, json_body(schema_ref("ImportReport"))),
         RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),

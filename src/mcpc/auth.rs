@@ -5,6 +5,9 @@
 //! - `auth connect SERVER`: starts connecting this key's own account with a per-caller
 //!   server, prints the page to open on stderr at once, and waits until the gateway
 //!   holds the account (or the authorization expires); prints the connection.
+//! - `auth set SERVER`: sets this key's own secret for a server whose headers take
+//!   `{{caller.secret}}`, read from the first line of stdin (never from the command
+//!   line, where other users of the machine could see it).
 //! - `auth revoke SERVER`: ends this key's connection (revoked upstream when the
 //!   server offers that).
 
@@ -25,6 +28,7 @@ const POLL: Duration = Duration::from_millis(500);
 pub enum Auth {
     List,
     Connect(String),
+    Set(String),
     Revoke(String),
 }
 
@@ -33,8 +37,9 @@ impl Auth {
         match words {
             ["list"] => Ok(Auth::List),
             ["connect", server] => Ok(Auth::Connect(server.to_string())),
+            ["set", server] => Ok(Auth::Set(server.to_string())),
             ["revoke", server] => Ok(Auth::Revoke(server.to_string())),
-            _ => Err("auth takes list, connect SERVER or revoke SERVER".into()),
+            _ => Err("auth takes list, connect SERVER, set SERVER or revoke SERVER".into()),
         }
     }
 }
@@ -45,6 +50,7 @@ async fn rest(
     args: &Args,
     method: Method,
     path: &str,
+    body: Option<&Value>,
 ) -> Result<Value, Failure> {
     let origin = format!(
         "{}://{}",
@@ -61,12 +67,12 @@ async fn rest(
         .uri(format!("{origin}{path}"))
         .header(header::AUTHORIZATION, format!("Bearer {key}"))
         .header(header::ACCEPT, "application/json");
-    if method == Method::POST {
+    if body.is_some() {
         req = req.header(header::CONTENT_TYPE, "application/json");
     }
-    let body = if method == Method::POST { "{}" } else { "" };
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
     let req = req
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .body(Full::new(body))
         .map_err(|e| Failure::Usage(format!("cannot build the request: {e}")))?;
     let exchange = async {
         let resp = http.request(req).await.map_err(|e| {
@@ -115,20 +121,42 @@ pub async fn run(args: &Args, auth: &Auth) -> Result<Value, Failure> {
     let http = http_client()?;
     match auth {
         Auth::List => {
-            let v = rest(&http, args, Method::GET, "/api/v1/me/connections").await?;
+            let v = rest(&http, args, Method::GET, "/api/v1/me/connections", None).await?;
             Ok(v["connections"].clone())
         }
         Auth::Revoke(server) => {
             let path = format!("/api/v1/me/connections/{}", segment(server)?);
-            rest(&http, args, Method::DELETE, &path).await?;
+            rest(&http, args, Method::DELETE, &path, None).await?;
             Ok(json!({"server": server, "revoked": true}))
+        }
+        Auth::Set(server) => {
+            let path = format!("/api/v1/me/connections/{}", segment(server)?);
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Failure::Usage(format!("cannot read the secret from stdin: {e}")))?;
+            let secret = line.trim_end_matches(['\r', '\n']);
+            if secret.is_empty() {
+                return Err(Failure::Usage(
+                    "give the secret on the first line of stdin".into(),
+                ));
+            }
+            rest(
+                &http,
+                args,
+                Method::PUT,
+                &path,
+                Some(&json!({"secret": secret})),
+            )
+            .await?;
+            Ok(json!({"server": server, "set": true}))
         }
         Auth::Connect(server) => {
             let path = format!("/api/v1/me/connections/{}", segment(server)?);
             let before =
-                rest(&http, args, Method::GET, &path).await?["connections"][0]["refreshed_at"]
+                rest(&http, args, Method::GET, &path, None).await?["connections"][0]["refreshed_at"]
                     .clone();
-            let started = rest(&http, args, Method::POST, &path).await?;
+            let started = rest(&http, args, Method::POST, &path, Some(&json!({}))).await?;
             let url = started["authorization_url"].as_str().unwrap_or_default();
             let minutes = started["expires_in"].as_u64().unwrap_or(600) / 60;
             eprintln!(
@@ -140,7 +168,7 @@ pub async fn run(args: &Args, auth: &Auth) -> Result<Value, Failure> {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
             loop {
                 tokio::time::sleep(POLL).await;
-                let now = rest(&http, args, Method::GET, &path).await?;
+                let now = rest(&http, args, Method::GET, &path, None).await?;
                 let c = &now["connections"][0];
                 if c.is_object() && c["refreshed_at"] != before {
                     return Ok(c.clone());

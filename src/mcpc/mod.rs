@@ -4,7 +4,7 @@
 //! mcpc --url URL [--key KEY] [--timeout-ms N] tools | prompts | resources | templates
 //! mcpc --url URL [--key KEY] call NAME [JSON] | get PROMPT [JSON] | read URI
 //! mcpc bridge --url URL [--key KEY]     (stdio relay: see [`bridge`])
-//! mcpc --url URL --key KEY auth list | auth connect SERVER | auth revoke SERVER  ([`auth`])
+//! mcpc --url URL --key KEY auth list | connect SERVER | set SERVER | revoke SERVER  ([`auth`])
 //! ```
 //!
 //! Prints the result as JSON on stdout. Errors go to stderr and say who failed: the
@@ -40,6 +40,8 @@ commands:
   auth list              the accounts the gateway holds for this key upstream
   auth connect SERVER    connect this key's own account with SERVER: prints the
                          page to open, waits until the account is connected
+  auth set SERVER        set this key's own secret for SERVER (a server whose
+                         headers take {{caller.secret}}): the first line of stdin
   auth revoke SERVER     end this key's connection with SERVER
   bridge                 relay MCP on stdin/stdout to URL (for stdio-only clients);
                          the key may come from METAMCP_KEY instead of --key

@@ -9,6 +9,10 @@
 //!   subject) connects an account of their own, the first time they need the server
 //!   (URL elicitation, or `POST /api/v1/me/connections/{server}`). Streamable HTTP only.
 //!
+//! Per-caller static secrets: a header value of an http server may hold
+//! [`CALLER_SECRET`], which each caller sets for themselves (the gateway's page, REST or
+//! `mcpc auth set`); such a server runs a session per caller, like `principal: "caller"`.
+//!
 //! A client secret is stored sealed with the rest of the object and shown as `MASK`;
 //! sending the mask back keeps the stored one.
 
@@ -17,6 +21,11 @@ use serde_json::{Map, Value, json};
 
 use super::MASK;
 use super::validate::Invalid;
+
+/// Where each caller's own secret goes in a header value.
+pub const CALLER_SECRET: &str = "{{caller.secret}}";
+/// Longest caller secret.
+pub const MAX_CALLER_SECRET: usize = 4096;
 
 /// Longest client id (a client metadata document's URL included).
 const MAX_CLIENT_ID: usize = 2048;

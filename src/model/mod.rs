@@ -108,6 +108,19 @@ fn masked(map: &BTreeMap<String, String>) -> Value {
 }
 
 impl Server {
+    /// Whether its header values take each caller's own secret ([`auth::CALLER_SECRET`]).
+    pub fn takes_caller_secret(&self) -> bool {
+        self.headers
+            .values()
+            .any(|v| v.contains(auth::CALLER_SECRET))
+    }
+
+    /// Whether each caller uses an account of their own: `principal: "caller"`, or a
+    /// secret of their own.
+    pub fn per_caller(&self) -> bool {
+        self.auth.per_caller() || self.takes_caller_secret()
+    }
+
     /// The DESIGN.md registry object, secrets masked.
     pub fn public_json(&self, status: &str) -> Value {
         json!({

@@ -62,10 +62,16 @@ pub(super) async fn ask(
             );
         }
     };
-    let message = format!(
-        "Connect your account with {} to continue: open the page, sign in and consent",
-        backend.name
-    );
+    let message = match backend.server.takes_caller_secret() {
+        true => format!(
+            "Set your own secret for {} to continue: open the page and enter it",
+            backend.name
+        ),
+        false => format!(
+            "Connect your account with {} to continue: open the page, sign in and consent",
+            backend.name
+        ),
+    };
     let caps = caller.caps.unwrap_or_else(|| ClientCaps::of_frame(body, f));
     let declared = caps & ClientCaps::ELICITATION_URL != 0;
     let method = f.method(body).unwrap_or_default();

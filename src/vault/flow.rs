@@ -105,8 +105,12 @@ pub async fn register(
     redirect_uri: &str,
 ) -> Result<ClientId, String> {
     let public = d.auth_methods.is_empty() || d.auth_methods.iter().any(|m| m == "none");
+    // A client registered here takes its secret in the body when the server offers
+    // that: the official Python SDK's revocation endpoint reads it nowhere else.
     let method = if public {
         "none".to_string()
+    } else if d.auth_methods.iter().any(|m| m == "client_secret_post") {
+        "client_secret_post".to_string()
     } else {
         method_for(true, &d.auth_methods)
     };
@@ -241,6 +245,9 @@ fn authenticated<'a>(
                 header::AUTHORIZATION,
                 format!("Basic {}", crate::crypto::base64_padded(raw.as_bytes())),
             ));
+            // RFC 6749 §3.2.1 lets a client name itself in the body too, and some
+            // servers (the official Python SDK's) look for it there only.
+            pairs.push(("client_id", &client.id));
         }
         ("client_secret_post", Some(secret)) => {
             pairs.push(("client_id", &client.id));

@@ -14,6 +14,7 @@ pub mod flow;
 pub mod form;
 pub mod machine;
 pub mod net;
+mod secrets;
 mod tokens;
 
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use uuid::Uuid;
 
 use crate::crypto::Cipher;
 use crate::model::Server;
-use crate::model::auth::{Principal, ServerAuth};
+use crate::model::auth::ServerAuth;
 use flow::{ClientId, Grant, Pending};
 use net::Net;
 
@@ -117,8 +118,8 @@ pub fn principal_of(
     server: &Server,
     key: Option<&crate::store::keys::KeyId>,
 ) -> Result<String, VaultError> {
-    match &server.auth {
-        ServerAuth::OAuth(s) if s.principal == Principal::Caller => match key {
+    match server.per_caller() {
+        true => match key {
             Some(k) => Ok(format!("key:{}", k.as_str())),
             None => Err(VaultError::Unauthorized {
                 server: server.name.clone(),
@@ -128,7 +129,7 @@ pub fn principal_of(
                 reconnect: false,
             }),
         },
-        _ => Ok("shared".into()),
+        false => Ok("shared".into()),
     }
 }
 
@@ -273,24 +274,24 @@ impl Vault {
             scopes: scopes.clone().unwrap_or_default(),
             started_by,
         };
-        self.remember(server.id, principal, &state, &pending)
+        let plain = serde_json::to_vec(&pending).unwrap_or_default();
+        self.remember(server.id, principal, &state, "upstream_pending", &plain)
             .await?;
         Ok(link)
     }
 
-    /// Records a pending authorization, within its bounds.
+    /// Records a pending authorization (`plain`, sealed for `purpose`), within its
+    /// bounds.
     async fn remember(
         &self,
         server: Uuid,
         principal: &str,
         state: &str,
-        pending: &Pending,
+        purpose: &str,
+        plain: &[u8],
     ) -> Result<(), VaultError> {
         let hash = sha2::Sha256::digest(state.as_bytes()).to_vec();
-        let sealed = self.cipher.seal(
-            &serde_json::to_vec(pending).unwrap_or_default(),
-            &aad("upstream_pending", &server, principal),
-        );
+        let sealed = self.cipher.seal(plain, &aad(purpose, &server, principal));
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
         tx.execute("DELETE FROM upstream_pending WHERE expires_at < now()", &[])
@@ -331,19 +332,8 @@ impl Vault {
     pub async fn finish(&self, query: &[(String, String)]) -> Result<Connected, VaultError> {
         let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let state = get("state").ok_or(VaultError::UnknownState)?;
-        let hash = sha2::Sha256::digest(state.as_bytes()).to_vec();
-        // Taken at once and for good: a state is used once, whatever happens next.
+        let (server, principal, sealed) = self.take_pending(state).await?;
         let db = self.pool.get().await?;
-        let row = db
-            .query_opt(
-                "DELETE FROM upstream_pending WHERE state_hash = $1 AND expires_at > now()
-                 RETURNING server_id, principal, sealed",
-                &[&hash],
-            )
-            .await?
-            .ok_or(VaultError::UnknownState)?;
-        let (server, principal): (Uuid, String) = (row.get(0), row.get(1));
-        let sealed: Vec<u8> = row.get(2);
         let pending: Pending = self
             .cipher
             .open(&sealed, &aad("upstream_pending", &server, &principal))
@@ -413,6 +403,22 @@ impl Vault {
             principal,
             started_by: pending.started_by,
         })
+    }
+
+    /// Takes the pending row `state` names, at once and for good: a state is used once,
+    /// whatever happens next. Its server, principal and sealed content.
+    async fn take_pending(&self, state: &str) -> Result<(Uuid, String, Vec<u8>), VaultError> {
+        let hash = sha2::Sha256::digest(state.as_bytes()).to_vec();
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "DELETE FROM upstream_pending WHERE state_hash = $1 AND expires_at > now()
+                 RETURNING server_id, principal, sealed",
+                &[&hash],
+            )
+            .await?
+            .ok_or(VaultError::UnknownState)?;
+        Ok((row.get(0), row.get(1), row.get(2)))
     }
 
     async fn store<C: deadpool_postgres::GenericClient>(

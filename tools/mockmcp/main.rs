@@ -59,6 +59,9 @@ struct Options {
     instructions_kib: Option<usize>,
     /// `--oauth`: bearer tokens guard the MCP endpoints ([`oauth`]).
     oauth: Option<oauth::Settings>,
+    /// `--accounts`: lists the `account` tool, which names the caller (the user of an
+    /// OAuth token, else the request's `authorization` header).
+    accounts: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Options, String> {
         fork: false,
         instructions_kib: None,
         oauth: None,
+        accounts: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -114,6 +118,7 @@ fn parse_args() -> Result<Options, String> {
                     .get_or_insert_with(oauth::Settings::default)
                     .authorization_server = Some(url);
             }
+            "--accounts" => o.accounts = true,
             "--oauth-huge-token" => {
                 o.oauth
                     .get_or_insert_with(oauth::Settings::default)
@@ -147,6 +152,7 @@ struct Session {
 struct Server {
     /// `--oauth`: its tokens guard `/mcp`, and it is its own authorization server.
     oauth: Option<oauth::OAuth>,
+    accounts: bool,
     rich: bool,
     /// What `initialize` answers as `instructions`, if anything.
     instructions: Option<String>,
@@ -218,7 +224,7 @@ impl Server {
             json!({"name": "alloc", "description": "Allocates and touches mb MiB, then frees them",
                    "inputSchema": obj(json!({"mb": {"type": "number"}}), json!(["mb"]))}),
         ];
-        if self.oauth.is_some() {
+        if self.accounts {
             tools.push(json!({"name": "account", "description": "Names the user whose token the call came with",
                               "inputSchema": obj(json!({}), json!([]))}));
         }
@@ -589,7 +595,7 @@ fn futures_stream(
 
 async fn serve_http(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
-    let mut user = String::new();
+    let mut user = header(&req, "authorization").unwrap_or_default();
     if let Some(o) = &server.oauth {
         if oauth::OAuth::owns(&path) {
             return o.serve(req).await;
@@ -1354,6 +1360,7 @@ fn main() {
         next_session: AtomicU64::new(1),
         traceparent: Mutex::new(None),
         authorization: Mutex::new(None),
+        accounts: opts.accounts || opts.oauth.is_some(),
         oauth: opts.oauth.map(oauth::OAuth::new),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()

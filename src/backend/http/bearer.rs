@@ -1,11 +1,12 @@
-//! The access token an OAuth backend gets with every request: fetched from the vault
-//! (refreshed there ahead of expiry) before a call or a connection, and set on each
-//! request as it is built.
+//! The credentials a backend gets with every request from the vault: an OAuth backend's
+//! access token (refreshed there ahead of expiry), or the headers that carry a caller's
+//! own secret (`{{caller.secret}}`); fetched before a call or a connection, and set on
+//! each request as it is built.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::UpstreamError;
 use crate::model::Server;
@@ -21,7 +22,15 @@ pub struct Bearer {
     holder: std::sync::Mutex<Option<Arc<str>>>,
     /// `Bearer <token>`, marked sensitive (never printed by hyper's debug output).
     current: ArcSwapOption<HeaderValue>,
+    /// A server that takes its callers' own secrets: its header values that hold
+    /// `{{caller.secret}}` (empty for OAuth).
+    templates: Vec<(HeaderName, String)>,
+    /// Those headers with the secret in, and the secret itself.
+    filled: ArcSwapOption<Filled>,
 }
+
+/// Headers with a caller's secret in, and the secret.
+type Filled = (Vec<(HeaderName, HeaderValue)>, Arc<str>);
 
 impl std::fmt::Debug for Bearer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,18 +41,59 @@ impl std::fmt::Debug for Bearer {
 impl Bearer {
     /// `principal`: see [`Bearer::principal`].
     pub fn new(vault: Arc<Vault>, server: Server, principal: Option<Arc<str>>) -> Bearer {
+        let templates = secret_templates(&server);
         Bearer {
             vault,
             server,
             principal,
             holder: std::sync::Mutex::new(None),
             current: ArcSwapOption::empty(),
+            templates,
+            filled: ArcSwapOption::empty(),
         }
     }
 
-    /// Whether it holds one caller's token (a per-caller server's caller session).
+    /// Whether it holds one caller's credentials (a per-caller server's caller session).
     fn for_a_caller(&self) -> bool {
-        self.server.auth.per_caller() && self.principal.is_some()
+        self.server.per_caller() && self.principal.is_some()
+    }
+
+    /// The principal of the credentials held now.
+    fn holder(&self) -> Option<Arc<str>> {
+        self.holder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the credentials on a request's headers.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        if let Some(h) = self.header() {
+            headers.insert(hyper::header::AUTHORIZATION, h);
+        }
+        if let Some(f) = self.filled.load().as_deref() {
+            for (name, value) in &f.0 {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// The headers with `secret` in.
+    fn fill(&self, secret: Arc<str>) -> Result<(), UpstreamError> {
+        if self.filled.load().as_deref().is_some_and(|f| f.1 == secret) {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(self.templates.len());
+        for (name, template) in &self.templates {
+            let mut v = HeaderValue::from_str(
+                &template.replace(crate::model::auth::CALLER_SECRET, &secret),
+            )
+            .map_err(|_| UpstreamError::Unauthorized("the secret cannot be sent".into()))?;
+            v.set_sensitive(true);
+            out.push((name.clone(), v));
+        }
+        self.filled.store(Some(Arc::new((out, secret))));
+        Ok(())
     }
 
     /// Makes sure a current token is at hand (the vault's cache, else its row, else a
@@ -59,6 +109,15 @@ impl Bearer {
             Some(p) => p.clone(),
             None => Arc::from(self.vault.lister(&self.server).await.map_err(fail)?),
         };
+        if !self.templates.is_empty() {
+            let secret = self
+                .vault
+                .secret(&self.server, &principal)
+                .await
+                .map_err(fail)?;
+            *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
+            return self.fill(secret);
+        }
         let token = self
             .vault
             .bearer(&self.server, &principal)
@@ -104,15 +163,24 @@ impl Bearer {
                 "the account connected for server {name} lacks the scope the call needs ({})",
                 c.scope.as_deref().unwrap_or("unnamed")
             )
+        } else if status == 401 && !self.templates.is_empty() {
+            let sent = self.filled.load().as_deref().map(|f| f.1.clone());
+            let vault = self.vault.clone();
+            let server = self.server.clone();
+            let holder = self.holder();
+            tokio::spawn(async move {
+                if let (Some(sent), Some(p)) = (sent, holder)
+                    && let Err(e) = vault.secret_refused(&server, &p, &sent).await
+                {
+                    tracing::warn!(backend = %server.name, error = %e, "could not retire a refused secret");
+                }
+            });
+            format!("server {name} refused the secret it was sent")
         } else if status == 401 {
             let sent = self.header();
             let vault = self.vault.clone();
             let server = self.server.clone();
-            let holder = self
-                .holder
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
+            let holder = self.holder();
             tokio::spawn(async move {
                 let token = sent
                     .as_ref()
@@ -140,4 +208,17 @@ impl Bearer {
     pub fn header(&self) -> Option<HeaderValue> {
         self.current.load().as_deref().cloned()
     }
+}
+
+/// A server's header values that take its callers' own secret (`${VAR}` references in
+/// them already expanded from the gateway's environment).
+fn secret_templates(server: &Server) -> Vec<(HeaderName, String)> {
+    let Ok(expanded) = crate::model::refs::expand_map("header", &server.headers) else {
+        return Vec::new();
+    };
+    expanded
+        .into_iter()
+        .filter(|(_, v)| v.contains(crate::model::auth::CALLER_SECRET))
+        .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.as_bytes()).ok()?, v)))
+        .collect()
 }

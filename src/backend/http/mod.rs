@@ -135,8 +135,10 @@ impl Endpoint {
         // `${VAR}` in a header value comes from the gateway's environment.
         let expanded = crate::model::refs::expand_map("header", &server.headers)
             .map_err(UpstreamError::Protocol)?;
+        // A caller's own secret is set on each request ([`bearer::Bearer`]).
         let headers: Vec<(&str, &str)> = expanded
             .iter()
+            .filter(|(_, v)| !v.contains(crate::model::auth::CALLER_SECRET))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         Endpoint::new(url, &headers)
@@ -186,8 +188,8 @@ pub fn request(
     *req.method_mut() = method;
     *req.uri_mut() = endpoint.uri.clone();
     *req.headers_mut() = endpoint.headers.clone();
-    if let Some(b) = endpoint.bearer.as_ref().and_then(|b| b.header()) {
-        req.headers_mut().insert(header::AUTHORIZATION, b);
+    if let Some(b) = &endpoint.bearer {
+        b.apply(req.headers_mut());
     }
     if let Some(s) = session {
         if let Some(id) = &s.id {

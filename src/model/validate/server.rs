@@ -211,6 +211,16 @@ impl ServerDraft {
             }
         }
         if let Some(env) = secret_map(obj, "env", existing.map(|e| &e.env))? {
+            if env
+                .values()
+                .any(|v| v.contains(crate::model::auth::CALLER_SECRET))
+            {
+                return Err(Invalid::field(
+                    "env",
+                    "{{caller.secret}} is offered in the headers of http servers; a stdio \
+                     server's env holds the server's own secrets",
+                ));
+            }
             for k in env.keys() {
                 let ok = k
                     .bytes()
@@ -341,11 +351,23 @@ impl ServerDraft {
                     ));
                 };
                 validate_url(url)?;
-                if protocol == Protocol::Sse && self.auth.per_caller() {
+                let secret = self
+                    .headers
+                    .values()
+                    .any(|v| v.contains(crate::model::auth::CALLER_SECRET));
+                if secret && !self.auth.is_static() {
+                    return Err(Invalid::field(
+                        "headers",
+                        "{{caller.secret}} is each caller's static secret: the server's auth \
+                         must be static",
+                    ));
+                }
+                if protocol == Protocol::Sse && (secret || self.auth.per_caller()) {
                     return Err(Invalid::field(
                         "auth",
-                        "principal \"caller\" needs a Streamable HTTP server (protocol http): \
-                         a legacy SSE server has one stream for everyone",
+                        "each caller's own account (principal \"caller\", {{caller.secret}}) needs \
+                         a Streamable HTTP server (protocol http): a legacy SSE server has one \
+                         stream for everyone",
                     ));
                 }
                 for (set, name) in [

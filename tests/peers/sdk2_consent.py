@@ -1,0 +1,52 @@
+"""The official Python SDK 2.x in auto mode calling a server that needs the caller's own
+account, for tests/peers.rs. The gateway sends it to the page where the account is
+connected (a URL input request); its elicitation callback goes there as a browser would
+(the authorization server's login as USER, then the gateway's callback) and accepts, and
+the SDK retries the call.
+
+usage: sdk2_consent.py URL API_KEY USER TOOL   (prints one JSON line of what it saw)
+"""
+import asyncio
+import json
+import sys
+
+import httpx2
+from mcp import Client, types
+from mcp.client.streamable_http import streamable_http_client
+
+URL, KEY, USER, TOOL = sys.argv[1:5]
+urls = []
+pages = []
+
+
+async def browse(url):
+    async with httpx2.AsyncClient(follow_redirects=False) as browser:
+        login = (await browser.get(url)).headers["location"]
+        callback = (await browser.get(f"{login}&user={USER}")).headers["location"]
+        page = await browser.get(callback)
+        pages.append(page.status_code)
+
+
+async def elicitation(context, params):
+    if getattr(params, "mode", None) != "url":
+        return types.ElicitResult(action="decline")
+    urls.append(params.url)
+    await browse(params.url)
+    return types.ElicitResult(action="accept")
+
+
+async def main():
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"})
+    async with Client(streamable_http_client(URL, http_client=http),
+                      elicitation_callback=elicitation) as client:
+        result = await client.call_tool(TOOL, {})
+        print(json.dumps({
+            "protocol": client.protocol_version,
+            "text": [c.text for c in result.content if c.type == "text"],
+            "is_error": result.is_error,
+            "urls": urls,
+            "pages": pages,
+        }))
+
+
+asyncio.run(main())

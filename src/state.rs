@@ -125,12 +125,15 @@ impl State {
             cipher.clone(),
             config.parked.replica_url.clone(),
         ));
-        let vault = Arc::new(crate::vault::Vault::new(
-            db.pool.clone(),
-            cipher.clone(),
-            Arc::new(backend_tls.clone()),
-            config.public_url.clone(),
-        ));
+        let vault = Arc::new(
+            crate::vault::Vault::new(
+                db.pool.clone(),
+                cipher.clone(),
+                Arc::new(backend_tls.clone()),
+                config.public_url.clone(),
+            )
+            .with_audit(audit.clone()),
+        );
         State {
             vault: vault.clone(),
             parked,

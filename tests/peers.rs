@@ -1293,6 +1293,21 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
     let s = stats().await;
     assert!(s["refreshed"].as_u64() >= Some(2), "{s}");
     assert_eq!(s["reused"], 0, "{s}");
+    // Each refresh is in the audit trail, under the key whose account it is.
+    eventually(Duration::from_secs(10), "refresh rows", || async {
+        let a = get(gw.addr, "/api/v1/audit", &gw.admin_key).await.json();
+        a["entries"]
+            .as_array()?
+            .iter()
+            .any(|e| {
+                e["method"] == "server.refresh"
+                    && e["tool"] == "accounts"
+                    && e["outcome"] == "ok"
+                    && e["key_id"].is_string()
+            })
+            .then_some(())
+    })
+    .await;
     let listed = get(
         gw.addr,
         "/api/v1/me/connections?server=accounts",

@@ -149,10 +149,15 @@ pub struct Entry<'a> {
 impl<'a> Entry<'a> {
     /// A registry change made by `key`.
     pub fn change(key: KeyId, method: &'static str, object: &'a str) -> Entry<'a> {
+        Entry::change_by(Some(key), method, object)
+    }
+
+    /// A change made by `key`, or by the gateway itself (`None`: a token it refreshed).
+    pub fn change_by(key: Option<KeyId>, method: &'static str, object: &'a str) -> Entry<'a> {
         Entry {
             at: SystemTime::now(),
             kind: Kind::Change,
-            key_id: Some(key),
+            key_id: key,
             subject: None,
             namespace: None,
             server: None,

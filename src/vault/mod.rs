@@ -110,6 +110,8 @@ pub struct Vault {
     /// Scopes backends said their calls need beyond the token's (`insufficient_scope`),
     /// asked for with the others at the next authorization.
     wanted: Mutex<HashMap<Uuid, Vec<String>>>,
+    /// Where refreshes are recorded (`server.refresh` rows).
+    audit: Option<Arc<crate::observe::audit::Audit>>,
 }
 
 /// Whose account a call to `server` by the key `key` uses: the server's one
@@ -158,7 +160,30 @@ impl Vault {
             refreshed: Default::default(),
             refresh_failures: Default::default(),
             wanted: Mutex::default(),
+            audit: None,
         }
+    }
+
+    /// Records each refresh in `audit`.
+    pub fn with_audit(mut self, audit: Arc<crate::observe::audit::Audit>) -> Vault {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// An audit row for a token of `principal`'s at `server` got again (`outcome`: `ok`,
+    /// `unavailable` when the authorization server could not be reached, `refused` when it
+    /// said no and the account must be connected again).
+    fn audit_refresh(&self, server: &Server, principal: &str, outcome: &'static str) {
+        let Some(audit) = &self.audit else { return };
+        let key = principal
+            .strip_prefix("key:")
+            .and_then(crate::store::keys::KeyId::parse);
+        audit.record(crate::observe::audit::Entry {
+            key_id: key,
+            outcome,
+            server: Some(server.name.as_str().into()),
+            ..crate::observe::audit::Entry::change_by(key, "server.refresh", &server.name)
+        });
     }
 
     /// Where callbacks come: `METAMCP_PUBLIC_URL`, else `fallback` (the address an

@@ -127,6 +127,7 @@ impl Vault {
                 self.refresh_failures
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(backend = %server.name, error = %e, "upstream token refresh failed; kept for a retry");
+                self.audit_refresh(server, principal, "unavailable");
                 return Err(VaultError::Unauthorized {
                     server: server.name.clone(),
                     why: format!("the refresh failed: {e}"),
@@ -137,6 +138,7 @@ impl Vault {
                 self.refresh_failures
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(backend = %server.name, error = %e, "upstream token refresh refused");
+                self.audit_refresh(server, principal, "refused");
                 tx.execute(
                     "DELETE FROM upstream_tokens WHERE server_id = $1 AND principal = $2",
                     &[&server.id, &principal],
@@ -157,6 +159,7 @@ impl Vault {
         self.store(&tx, server.id, principal, &renewed, &issued)
             .await?;
         tx.commit().await?;
+        self.audit_refresh(server, principal, "ok");
         self.cache_put(server.id, principal, &issued);
         Ok(issued.access_token.as_str().into())
     }
@@ -189,6 +192,7 @@ impl Vault {
             Err(e) => {
                 self.refresh_failures.fetch_add(1, Relaxed);
                 tracing::warn!(backend = %server.name, error = %e, "client credentials grant failed");
+                self.audit_refresh(server, "shared", "unavailable");
                 return Err(unauthorized(format!(
                     "its client credentials were not accepted: {e}"
                 )));
@@ -210,6 +214,7 @@ impl Vault {
             zone,
         };
         self.store(tx, server.id, "shared", &grant, &issued).await?;
+        self.audit_refresh(server, "shared", "ok");
         self.cache_put(server.id, "shared", &issued);
         Ok(issued.access_token.as_str().into())
     }

@@ -721,3 +721,99 @@ async fn an_https_issuer_is_trusted_through_the_ca_file_and_only_so() {
     assert_eq!(status, 401, "{challenge}");
     assert!(challenge.contains("unknown_key"), "{challenge}");
 }
+
+/// The payload of a JWT, read (not verified).
+fn claims_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&metamcp::crypto::base64url_decode(payload).expect("base64url"))
+        .expect("JSON")
+}
+
+/// `token_exchange` (RFC 8693): each caller's own access token is exchanged at its issuer
+/// for one for the backend; the backend sees the caller's subject, its own URL as the
+/// audience and the gateway as the actor. An exchanged token is reused while it lives
+/// (one exchange per caller token), nothing is stored, the lists are read with the
+/// exchange client's own grant, and an API key caller (who has no token) is told why.
+#[tokio::test]
+async fn each_callers_own_token_is_exchanged_for_the_backends() {
+    let idp = Idp::start();
+    let issuer = idp.issuer();
+    let gw = TestGateway::start_with(|c| {
+        c.oauth = Some(settings(PUBLIC.into(), issuer.clone(), None));
+    })
+    .await;
+    let mock = Mock::start(&["--accounts"]);
+    let r = support::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "exch", "protocol": "http", "url": mock.url(),
+                "auth": {"type": "token_exchange", "issuer": issuer, "client_id": "exchanger",
+                         "client_secret": "exchanger-secret", "scopes": ["upstream"]}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["auth"]["client_secret"], "********");
+    gw.wait_status("exch", "running").await;
+
+    let account = async |token: &str| {
+        let mut c = Client::new(gw.addr, "/mcp", Some(token));
+        c.initialize().await;
+        c.call(
+            json!(1),
+            "tools/call",
+            json!({"name": "exch__account", "arguments": {}}),
+        )
+        .await
+    };
+    let alice = idp.token("rsa", json!({"sub": "alice"})).await;
+    let bob = idp.token("rsa", json!({"sub": "bob"})).await;
+    for (token, who) in [(&alice, "alice"), (&bob, "bob"), (&alice, "alice")] {
+        let m = account(token).await;
+        let sent = text_of(&m["result"]);
+        let jwt = sent.strip_prefix("Bearer ").expect("a bearer token");
+        assert_ne!(
+            jwt,
+            token.as_str(),
+            "the caller's own token never reaches the backend"
+        );
+        let c = claims_of(jwt);
+        assert_eq!(c["sub"], who, "{c}");
+        assert_eq!(c["aud"], mock.url(), "{c}");
+        assert_eq!(c["act"]["sub"], "exchanger", "{c}");
+        assert_eq!(c["scope"], "upstream", "{c}");
+    }
+    let stats = request(idp.addr, "GET", "/stats", &[], None).await.json();
+    assert_eq!(
+        stats["exchanges"], 2,
+        "one exchange per caller token: {stats}"
+    );
+    assert!(stats["client_grants"].as_u64() >= Some(1), "{stats}");
+
+    // An API key has no token to exchange; there is nothing to connect either.
+    let m = account(&gw.client_key).await;
+    assert_eq!(m["error"]["code"], -32051, "{m}");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OAuth access token"),
+        "{m}"
+    );
+    let r = support::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/me/connections/exch",
+        &gw.client_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let listed = support::http::get(gw.addr, "/api/v1/me/connections", &gw.admin_key).await;
+    assert_eq!(
+        listed.json()["connections"],
+        json!([]),
+        "nothing stored per caller"
+    );
+}

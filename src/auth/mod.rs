@@ -78,6 +78,12 @@ impl Principal {
         self.scope == Scope::Admin
     }
 
+    /// The key id whose upstream accounts are this caller's own: an OAuth caller's
+    /// subject's (even where its limits go by client), else the key's.
+    pub fn account_key(&self) -> KeyId {
+        self.oauth.as_ref().map_or(self.key_id, |o| o.account_key())
+    }
+
     /// Whether this key may use `namespace`.
     pub fn may_use(&self, namespace: &str) -> bool {
         self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace)

@@ -74,6 +74,28 @@ pub struct Identity {
     pub key_id: KeyId,
     /// The issuer's limits for each identity.
     pub limits: crate::model::limits::KeyLimits,
+    /// The access token itself: exchanged for a backend's own (`token_exchange`), never
+    /// printed.
+    pub token: AccessToken,
+}
+
+/// An inbound access token, kept only to be exchanged (RFC 8693); its `Debug` prints
+/// nothing of it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct AccessToken(pub Arc<str>);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(***)")
+    }
+}
+
+impl Identity {
+    /// The key id that stands for this identity's own upstream accounts: always its
+    /// subject's (an issuer limited by client shares limits, never accounts).
+    pub fn account_key(&self) -> KeyId {
+        derived_key_id(&self.issuer, &self.subject)
+    }
 }
 
 /// A verification key with the one algorithm it is used with.
@@ -304,7 +326,8 @@ impl OAuth {
         if !issuer.settings.audience_includes && !audience_is_only(&data.claims, resource) {
             return Err(OAuthError::Invalid("audience"));
         }
-        let id = identity(&issuer.settings, &data.claims)?;
+        let mut id = identity(&issuer.settings, &data.claims)?;
+        id.token = AccessToken(token.into());
         let blocked = self
             .blocks
             .load()
@@ -464,6 +487,7 @@ fn identity(settings: &Issuer, claims: &Value) -> Result<Identity, OAuthError> {
         namespaces: namespaces.into(),
         key_id: derived_key_id(&settings.issuer, &limited),
         limits: settings.limits,
+        token: AccessToken::default(),
     })
 }
 

@@ -115,7 +115,7 @@ impl Callers {
 
     /// The principal a call by `owner` uses (an error for an anonymous caller).
     pub fn principal(&self, owner: &Owner<'_>) -> Result<Arc<str>, UpstreamError> {
-        crate::vault::principal_of(&self.server, owner.api_key.as_ref())
+        crate::vault::principal_of(&self.server, owner.account_key().as_ref())
             .map(Arc::from)
             .map_err(|e| UpstreamError::Unauthorized(e.to_string()))
     }
@@ -126,7 +126,7 @@ impl Callers {
         self.remember(owner.key, &principal);
         let existing = self.lock().get(&principal).cloned();
         if let Some(s) = existing {
-            return match s.bearer.ensure().await {
+            return match s.bearer.ensure_for(owner.inbound).await {
                 Ok(()) => {
                     s.last_used.store(self.now_ms(), Ordering::Relaxed);
                     Ok(s)
@@ -157,7 +157,7 @@ impl Callers {
                 Some(principal.clone()),
             ));
             // No account, no request: the caller is asked to connect first.
-            bearer.ensure().await?;
+            bearer.ensure_for(owner.inbound).await?;
             if self.count() >= self.max && !self.evict_one().await {
                 return Err(UpstreamError::Busy(format!(
                     "server `{}` has a session open for each of {} callers, all in use; \

@@ -48,6 +48,9 @@ pub struct Owner<'a> {
     /// [`ClientCaps`]: crate::auth::session::ClientCaps
     /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
     pub caps: u8,
+    /// The OAuth identity the client came with, if any (its token is exchanged for a
+    /// `token_exchange` server's own).
+    pub inbound: Option<&'a crate::auth::oauth::Identity>,
 }
 
 /// How many of a server's `max_instances` one API key's sessions may hold: all but
@@ -57,6 +60,12 @@ pub fn per_key_share(max_instances: usize) -> usize {
 }
 
 impl Owner<'_> {
+    /// The key id whose upstream accounts the client uses: its OAuth subject's, else
+    /// its API key's.
+    pub fn account_key(&self) -> Option<crate::store::keys::KeyId> {
+        self.inbound.map(|i| i.account_key()).or(self.api_key)
+    }
+
     /// A number that tells clients apart on a shared stream (never 0, the gateway's).
     pub fn tag(&self) -> u64 {
         use std::hash::{BuildHasher, Hasher};

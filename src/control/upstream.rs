@@ -112,7 +112,20 @@ pub async fn connect(
             ),
         });
     }
-    let principal = crate::vault::principal_of(&server, Some(&who.key_id))?;
+    if matches!(
+        server.auth,
+        crate::model::auth::ServerAuth::TokenExchange(_)
+    ) {
+        return Err(ApiError::BadRequest {
+            field: Some("auth".into()),
+            message: format!(
+                "server {} has nothing to connect: each call's own OAuth access token is \
+                 exchanged for one of its own",
+                server.name
+            ),
+        });
+    }
+    let principal = crate::vault::principal_of(&server, Some(&who.account_key()))?;
     let by = Some(who.key_id.as_str().to_string());
     let (url, redirect) = if server.takes_caller_secret() {
         let url = state.vault.begin_secret(&server, &principal, by).await?;
@@ -153,7 +166,7 @@ pub async fn set_secret(
             field: Some("secret".into()),
             message: "is required, a string".into(),
         })?;
-    let principal = crate::vault::principal_of(&server, Some(&who.key_id))?;
+    let principal = crate::vault::principal_of(&server, Some(&who.account_key()))?;
     state
         .vault
         .store_secret(server.id, &principal, secret)
@@ -369,7 +382,7 @@ pub async fn connections(
         Some((_, name)) => Some(state.registry.get_server(name).await?.id),
         None => None,
     };
-    let mine = format!("key:{}", who.key_id.as_str());
+    let mine = format!("key:{}", who.account_key().as_str());
     let key = query
         .iter()
         .find(|(k, _)| k == "key")
@@ -409,8 +422,8 @@ pub async fn disconnect(
                 "only an admin ends another key's connection".into(),
             ));
         }
-        None if server.auth.per_caller() || !who.is_admin() => {
-            format!("key:{}", who.key_id.as_str())
+        None if server.per_caller() || !who.is_admin() => {
+            format!("key:{}", who.account_key().as_str())
         }
         None => "shared".to_string(),
     };

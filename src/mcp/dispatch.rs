@@ -304,6 +304,7 @@ fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcError> {
                     expires,
                     api_key: None,
                     caps,
+                    inbound: None,
                 };
                 let sent = crate::mcp::shared::upstream_request(
                     &b,

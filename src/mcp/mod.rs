@@ -138,6 +138,7 @@ impl Ctx {
                 .as_ref()
                 .and_then(|p| p.oauth.as_ref())
                 .map(|o| &o.subject),
+            inbound: self.principal.as_ref().and_then(|p| p.oauth.as_ref()),
             namespace: self.namespace.as_deref(),
             audit: &self.state.audit,
             trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),

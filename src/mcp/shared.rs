@@ -148,6 +148,7 @@ async fn adopt(state: &Arc<State>, row: Shared) {
         expires: Some(row.expires),
         api_key: KeyId::parse(&row.key_id),
         caps: crate::auth::session::ClientCaps::ALL,
+        inbound: None,
     };
     let sent = subscribe_upstream(&backend, owner, &row.uri, UPSTREAM_TIMEOUT).await;
     match sent {

@@ -238,6 +238,7 @@ impl Upstream {
                 expires: None,
                 api_key: self.api_key,
                 caps: crate::auth::session::ClientCaps::ALL,
+                inbound: None,
             };
             crate::mcp::shared::subscribe_upstream(backend, owner, uri, SUBSCRIBE_TIMEOUT)
         }))

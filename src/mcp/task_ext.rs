@@ -518,6 +518,7 @@ impl Reader {
                 metrics: &state.metrics,
                 key: self.key,
                 subject: None,
+                inbound: None,
                 namespace: self.namespace.as_deref(),
                 audit: &state.audit,
                 trace: None,

@@ -100,6 +100,39 @@ impl std::fmt::Debug for MachineClient {
     }
 }
 
+/// RFC 8693: each caller's own inbound OAuth access token is exchanged at its issuer for
+/// a token for this backend; nothing is stored per caller. The server's lists are read
+/// with a client credentials grant of the same client.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The issuer whose access tokens are exchanged (one the gateway accepts tokens of).
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Where tokens are exchanged; `None`: the issuer's metadata says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// The `audience` asked for (RFC 8693 §2.1), besides the server's URL as `resource`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| MASK))
+            .field("token_endpoint", &self.token_endpoint)
+            .field("audience", &self.audience)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
 /// The algorithms an assertion may be signed with.
 pub const ASSERTION_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "ES384", "EdDSA"];
 
@@ -113,6 +146,7 @@ pub enum ServerAuth {
     OAuth(OAuthClient),
     #[serde(rename = "oauth_client_credentials")]
     ClientCredentials(MachineClient),
+    TokenExchange(Exchange),
 }
 
 impl ServerAuth {
@@ -122,7 +156,11 @@ impl ServerAuth {
 
     /// Whether each caller connects an account of their own.
     pub fn per_caller(&self) -> bool {
-        matches!(self, ServerAuth::OAuth(c) if c.principal == Principal::Caller)
+        match self {
+            ServerAuth::OAuth(c) => c.principal == Principal::Caller,
+            ServerAuth::TokenExchange(_) => true,
+            ServerAuth::Static | ServerAuth::ClientCredentials(_) => false,
+        }
     }
 
     /// The object as clients see it: the secret masked.
@@ -140,6 +178,10 @@ impl ServerAuth {
                 "client_secret": c.client_secret.as_ref().map(|_| MASK),
                 "private_key": c.private_key.as_ref().map(|_| MASK),
                 "signing_algorithm": c.signing_algorithm, "scopes": c.scopes}),
+            ServerAuth::TokenExchange(c) => json!({
+                "type": "token_exchange", "issuer": c.issuer, "client_id": c.client_id,
+                "client_secret": c.client_secret.as_ref().map(|_| MASK),
+                "token_endpoint": c.token_endpoint, "audience": c.audience, "scopes": c.scopes}),
         }
     }
 
@@ -189,14 +231,64 @@ impl ServerAuth {
                 }))
             }
             "oauth_client_credentials" => machine(obj, existing),
-            "token_exchange" => Err(bad(&format!(
-                "type {kind:?} is not offered by this version; use \"static\" or \"oauth\""
-            ))),
+            "token_exchange" => exchange(obj, existing),
             _ => Err(bad(
-                "type must be \"static\", \"oauth\" or \"oauth_client_credentials\"",
+                "type must be \"static\", \"oauth\", \"oauth_client_credentials\" or \
+                 \"token_exchange\"",
             )),
         }
     }
+}
+
+/// `token_exchange`: the issuer, the client (a masked secret keeps the stored one), and
+/// optionally where and for which audience and scopes.
+fn exchange(
+    obj: &Map<String, Value>,
+    existing: Option<&ServerAuth>,
+) -> Result<ServerAuth, Invalid> {
+    let bad = |m: &str| Invalid::field("auth", m);
+    only(
+        obj,
+        &[
+            "type",
+            "issuer",
+            "client_id",
+            "client_secret",
+            "token_endpoint",
+            "audience",
+            "scopes",
+        ],
+    )?;
+    let url = |name: &str| -> Result<Option<String>, Invalid> {
+        let v = text(obj, name, MAX_CLIENT_ID)?;
+        match &v {
+            Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+                Err(bad(&format!("{name} must be an http(s) URL")))
+            }
+            _ => Ok(v),
+        }
+    };
+    let issuer = url("issuer")?.ok_or_else(|| bad("issuer is required"))?;
+    let token_endpoint = url("token_endpoint")?;
+    let client_id =
+        text(obj, "client_id", MAX_CLIENT_ID)?.ok_or_else(|| bad("client_id is required"))?;
+    let mut client_secret = text(obj, "client_secret", MAX_CLIENT_SECRET)?;
+    if client_secret.as_deref() == Some(MASK) {
+        client_secret = match existing {
+            Some(ServerAuth::TokenExchange(c)) if c.client_secret.is_some() => {
+                c.client_secret.clone()
+            }
+            _ => return Err(bad("client_secret is masked but none is stored")),
+        };
+    }
+    Ok(ServerAuth::TokenExchange(Exchange {
+        issuer,
+        client_id,
+        client_secret,
+        token_endpoint,
+        audience: text(obj, "audience", MAX_CLIENT_ID)?,
+        scopes: scopes(obj)?,
+    }))
 }
 
 /// `oauth_client_credentials`: a client id, and a secret or a private key (masked
@@ -385,6 +477,31 @@ mod tests {
             json!({"type": "oauth_client_credentials", "client_secret": "s"}),
             json!({"type": "oauth_client_credentials", "client_id": "c", "private_key": "k", "signing_algorithm": "HS256"}),
             json!({"type": "oauth_client_credentials", "client_id": "c", "client_secret": "s", "signing_algorithm": "ES256"}),
+        ] {
+            assert!(ServerAuth::parse(&bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_exchange_names_an_issuer_and_a_client_and_masks_its_secret() {
+        let a = ServerAuth::parse(
+            &json!({"type": "token_exchange", "issuer": "https://idp.example", "client_id": "c",
+                    "client_secret": "s", "audience": "api", "scopes": ["x"]}),
+            None,
+        )
+        .unwrap();
+        assert!(a.per_caller());
+        let shown = a.public_json();
+        assert_eq!(shown["client_secret"], MASK);
+        assert_eq!(ServerAuth::parse(&shown, Some(&a)).unwrap(), a);
+        for bad in [
+            json!({"type": "token_exchange", "client_id": "c"}),
+            json!({"type": "token_exchange", "issuer": "ftp://idp", "client_id": "c"}),
+            json!({"type": "token_exchange", "issuer": "https://idp"}),
+            json!({"type": "token_exchange", "issuer": "https://idp", "client_id": "c",
+                   "token_endpoint": "file:///etc"}),
+            json!({"type": "token_exchange", "issuer": "https://idp", "client_id": "c",
+                   "client_secret": MASK}),
         ] {
             assert!(ServerAuth::parse(&bad, None).is_err(), "{bad}");
         }

@@ -46,6 +46,7 @@ struct Bridge {
     ttl: Duration,
     expires: Option<u64>,
     api_key: Option<crate::store::keys::KeyId>,
+    inbound: Option<Arc<crate::auth::oauth::Identity>>,
     /// The levels sessions set, for the backend's log messages.
     levels: Arc<crate::jsonrpc::log_level::Levels>,
 }
@@ -80,6 +81,7 @@ impl Bridge {
             ttl: caller.parked.ttl(),
             expires: caller.expires,
             api_key: caller.key,
+            inbound: caller.inbound.cloned(),
             levels: caller.log_levels.clone(),
         }
     }
@@ -431,6 +433,7 @@ impl Bridge {
             expires: self.expires,
             api_key: self.api_key,
             caps: crate::auth::session::ClientCaps::ALL,
+            inbound: self.inbound.as_deref(),
         };
         let sent = tokio::time::timeout(self.backend.timeout, async {
             let mut answer = self

@@ -55,6 +55,8 @@ pub struct Caller<'a> {
     pub key: Option<crate::store::keys::KeyId>,
     /// The OAuth subject the key id stands for, if any (for the audit row).
     pub subject: Option<&'a Arc<str>>,
+    /// The OAuth identity the caller came with, its token included (`token_exchange`).
+    pub inbound: Option<&'a Arc<crate::auth::oauth::Identity>>,
     pub namespace: Option<&'a str>,
     /// Where the call's audit row goes.
     pub audit: &'a Arc<Audit>,
@@ -112,6 +114,7 @@ impl Caller<'_> {
             expires: self.expires,
             api_key: self.key,
             caps,
+            inbound: self.inbound.map(|i| &**i),
         }
     }
 }

@@ -298,7 +298,7 @@ pub async fn discover(
 
 /// The authorization server's metadata: RFC 8414's location, then OpenID Connect's
 /// (path-inserted, then path-appended); `None` when none answers.
-async fn server_metadata(net: &Net, issuer: &str) -> Result<Option<Value>, String> {
+pub(super) async fn server_metadata(net: &Net, issuer: &str) -> Result<Option<Value>, String> {
     let (origin, path) = split(issuer)?;
     let urls = if path.is_empty() {
         vec![

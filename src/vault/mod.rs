@@ -10,6 +10,7 @@
 
 mod accounts;
 pub mod discover;
+mod exchange;
 pub mod flow;
 pub mod form;
 pub mod machine;
@@ -112,6 +113,8 @@ pub struct Vault {
     wanted: Mutex<HashMap<Uuid, Vec<String>>>,
     /// Where refreshes are recorded (`server.refresh` rows).
     audit: Option<Arc<crate::observe::audit::Audit>>,
+    /// Tokens got by exchange (RFC 8693), in memory only.
+    exchanges: exchange::Exchanges,
 }
 
 /// Whose account a call to `server` by the key `key` uses: the server's one
@@ -161,6 +164,7 @@ impl Vault {
             refresh_failures: Default::default(),
             wanted: Mutex::default(),
             audit: None,
+            exchanges: Default::default(),
         }
     }
 
@@ -508,6 +512,7 @@ impl Vault {
     /// Forgets what this process holds for `server` (another replica changed its
     /// tokens, or a backend refused one).
     pub fn invalidate(&self, server: &Uuid) {
+        self.exchanges.forget(server);
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())

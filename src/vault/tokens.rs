@@ -17,7 +17,9 @@ impl Vault {
         let machine = match &server.auth {
             ServerAuth::OAuth(_) => None,
             ServerAuth::ClientCredentials(c) => Some(c),
-            ServerAuth::Static => return Err(VaultError::NotOAuth(server.name.clone())),
+            ServerAuth::Static | ServerAuth::TokenExchange(_) => {
+                return Err(VaultError::NotOAuth(server.name.clone()));
+            }
         };
         let key = (server.id, principal.to_string());
         if let Some(access) = self.cached(&key) {

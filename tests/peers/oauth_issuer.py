@@ -19,6 +19,10 @@ Serves:
 and, for an MCP client's OAuth flow without a browser: /register (dynamic client
 registration), /authorize (redirects at once with a code), /token (authorization code
 with PKCE S256, and refresh), issuing tokens for the `resource` asked for (RFC 8707).
+For a gateway's `token_exchange` servers, /token also takes RFC 8693 token exchange and
+client credentials from the client `exchanger` (secret `exchanger-secret`, in the body):
+an exchanged token keeps the subject of the token it replaces (verified here), names the
+`resource` as its audience and the client in `act`. GET /stats counts the exchanges.
 """
 
 import base64
@@ -40,7 +44,8 @@ if "--path" in sys.argv:
     PATH = sys.argv[sys.argv.index("--path") + 1]
 
 LOCK = threading.Lock()
-STATE = {"fetches": 0, "rotations": 0}
+STATE = {"fetches": 0, "rotations": 0, "exchanges": 0, "client_grants": 0}
+EXCHANGER = ("exchanger", "exchanger-secret")
 
 
 def new_keys():
@@ -127,7 +132,8 @@ class Handler(BaseHTTPRequestHandler):
             "token_endpoint": f"{b}/token",
             "registration_endpoint": f"{b}/register",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                      "urn:ietf:params:oauth:grant-type:token-exchange"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
             "scopes_supported": ["mcp:use", "mcp:admin"],
@@ -147,7 +153,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"keys": keys})
         if url.path == PATH + "/stats":
             with LOCK:
-                return self.send_json(200, {"jwks_fetches": STATE["fetches"]})
+                return self.send_json(200, {"jwks_fetches": STATE["fetches"],
+                                            "exchanges": STATE["exchanges"],
+                                            "client_grants": STATE["client_grants"]})
         if url.path == PATH + "/authorize":
             q = dict(urllib.parse.parse_qsl(url.query))
             code = secrets.token_urlsafe(16)
@@ -180,6 +188,19 @@ class Handler(BaseHTTPRequestHandler):
             "scope": scope,
             "refresh_token": secrets.token_urlsafe(16),
         }
+
+    def exchange(self, body):
+        if (body.get("client_id"), body.get("client_secret")) != EXCHANGER:
+            return self.send_json(401, {"error": "invalid_client"})
+        claims = exchange_claims(self, body)
+        if claims is None:
+            return self.send_json(400, {"error": "invalid_grant"})
+        with LOCK:
+            key = "client_grants" if claims["sub"] == EXCHANGER[0] else "exchanges"
+            STATE[key] += 1
+        return self.send_json(200, {
+            "access_token": sign(claims), "token_type": "Bearer", "expires_in": 300,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"})
 
     def do_POST(self):
         url = urllib.parse.urlparse(self.path)
@@ -216,12 +237,36 @@ class Handler(BaseHTTPRequestHandler):
                 resource = body.get("resource") or asked.get("resource")
                 scope = asked.get("scope") or "mcp:use"
                 return self.send_json(200, self.issue(body.get("client_id"), scope, resource))
+            grant = body.get("grant_type")
+            if grant in ("urn:ietf:params:oauth:grant-type:token-exchange", "client_credentials"):
+                return self.exchange(body)
             if body.get("grant_type") == "refresh_token":
                 return self.send_json(
                     200, self.issue(body.get("client_id"), "mcp:use", body.get("resource"))
                 )
             return self.send_json(400, {"error": "unsupported_grant_type"})
         return self.send_json(404, {"error": "not_found"})
+
+
+def exchange_claims(handler, body):
+    """The claims of the token a token exchange (or client credentials) grant gives."""
+    now = int(time.time())
+    claims = {"iss": handler.base(), "aud": body.get("resource"), "client_id": EXCHANGER[0],
+              "scope": body.get("scope", ""), "iat": now, "exp": now + 300}
+    if body.get("grant_type") == "client_credentials":
+        claims["sub"] = EXCHANGER[0]
+        return claims
+    if body.get("subject_token_type") != "urn:ietf:params:oauth:token-type:access_token":
+        return None
+    try:
+        subject = jwt.decode(body.get("subject_token", ""), KEYS["rsa"], algorithms=["RS256"])
+    except Exception:
+        return None
+    if subject.claims.get("iss") != handler.base() or subject.claims.get("exp", 0) < now:
+        return None
+    claims["sub"] = subject.claims.get("sub")
+    claims["act"] = {"sub": EXCHANGER[0]}
+    return claims
 
 
 def tls_context(folder):

@@ -58,6 +58,14 @@ impl Bearer {
         self.server.per_caller() && self.principal.is_some()
     }
 
+    /// Whether it exchanges callers' tokens (`token_exchange`).
+    fn exchanges(&self) -> bool {
+        matches!(
+            self.server.auth,
+            crate::model::auth::ServerAuth::TokenExchange(_)
+        )
+    }
+
     /// The principal of the credentials held now.
     fn holder(&self) -> Option<Arc<str>> {
         self.holder
@@ -99,12 +107,35 @@ impl Bearer {
     /// Makes sure a current token is at hand (the vault's cache, else its row, else a
     /// refresh); fails when the server's account is not connected.
     pub async fn ensure(&self) -> Result<(), UpstreamError> {
+        self.ensure_for(None).await
+    }
+
+    /// [`Bearer::ensure`] for a call by `inbound` (the OAuth identity it came with,
+    /// whose token a `token_exchange` server's caller session exchanges).
+    pub async fn ensure_for(
+        &self,
+        inbound: Option<&crate::auth::oauth::Identity>,
+    ) -> Result<(), UpstreamError> {
         let fail = |e: crate::vault::VaultError| match e {
             crate::vault::VaultError::Unauthorized {
                 reconnect: true, ..
             } if self.for_a_caller() => UpstreamError::NeedsAccount(e.to_string()),
             e => UpstreamError::Unauthorized(e.to_string()),
         };
+        if self.exchanges() {
+            let token = match (&self.principal, inbound) {
+                (None, _) => self.vault.exchange_lister(&self.server).await,
+                (Some(_), Some(identity)) => self.vault.exchange(&self.server, identity).await,
+                (Some(_), None) => {
+                    return Err(UpstreamError::Unauthorized(format!(
+                        "server {} takes each caller's own OAuth access token, exchanged for \
+                         its own: call with one (an API key has none)",
+                        self.server.name
+                    )));
+                }
+            };
+            return self.hold(&token.map_err(fail)?);
+        }
         let principal = match &self.principal {
             Some(p) => p.clone(),
             None => Arc::from(self.vault.lister(&self.server).await.map_err(fail)?),
@@ -124,6 +155,11 @@ impl Bearer {
             .await
             .map_err(fail)?;
         *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
+        self.hold(&token)
+    }
+
+    /// Sends `token` from now on.
+    fn hold(&self, token: &str) -> Result<(), UpstreamError> {
         let loaded = self.current.load();
         let same = loaded
             .as_deref()
@@ -163,6 +199,12 @@ impl Bearer {
                 "the account connected for server {name} lacks the scope the call needs ({})",
                 c.scope.as_deref().unwrap_or("unnamed")
             )
+        } else if status == 401 && self.exchanges() {
+            // Exchanged afresh at the next call.
+            self.vault.invalidate(&self.server.id);
+            return UpstreamError::Unauthorized(format!(
+                "server {name} refused the token exchanged for yours"
+            ));
         } else if status == 401 && !self.templates.is_empty() {
             let sent = self.filled.load().as_deref().map(|f| f.1.clone());
             let vault = self.vault.clone();

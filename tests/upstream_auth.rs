@@ -1003,3 +1003,71 @@ async fn next_message(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> V
         .expect("a message in time")
         .expect("the stream goes on")
 }
+
+/// `{{caller.secret}}` in a stdio server's env: each caller's calls go to a child of
+/// their own, started with their own secret (another caller's never), whatever their
+/// sessions; a caller without one is sent to set it; a changed secret gets a new child.
+#[tokio::test]
+async fn a_stdio_server_runs_a_child_per_caller_with_their_own_secret() {
+    use metamcp::store::keys::Scope;
+    use support::gateway::{create_key, key_store};
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "local", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+                "args": ["--transport", "stdio"],
+                "env": {"MOCK_SECRET": "{{caller.secret}}", "MOCK_PLAIN": "same"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let carol = create_key(&key_store(&gw.db), "carol", Scope::Client, &[]).await;
+    let put = async |key: &str, secret: &str| {
+        let path = "/api/v1/me/connections/local";
+        let r = send_json(gw.addr, "PUT", path, key, &json!({"secret": secret})).await;
+        assert_eq!(r.status, 204, "{}", r.text());
+    };
+    let env_of = async |key: &str, name: &str| {
+        let mut c = Client::new(gw.addr, "/mcp", Some(key));
+        c.initialize().await;
+        c.call(
+            json!(1),
+            "tools/call",
+            json!({"name": "local__env", "arguments": {"name": name}}),
+        )
+        .await
+    };
+    let value = |m: &Value| -> Value {
+        serde_json::from_str::<Value>(&text_of(&m["result"])).expect("the env tool's JSON")["value"]
+            .clone()
+    };
+    put(&gw.client_key, "bob-s").await;
+    gw.wait_status("local", "running").await;
+    assert_eq!(value(&env_of(&gw.client_key, "MOCK_SECRET").await), "bob-s");
+    assert_eq!(value(&env_of(&gw.client_key, "MOCK_PLAIN").await), "same");
+    // Carol has none: she is sent to set it, then has her own child.
+    let m = env_of(&carol, "MOCK_SECRET").await;
+    assert_eq!(m["error"]["code"], -32051, "{m}");
+    assert!(
+        m["error"]["data"]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/oauth/secret?state="))
+    );
+    put(&carol, "carol-s").await;
+    assert_eq!(value(&env_of(&carol, "MOCK_SECRET").await), "carol-s");
+    assert_eq!(value(&env_of(&gw.client_key, "MOCK_SECRET").await), "bob-s");
+    // One child per caller, however many sessions they opened.
+    let shown = get(gw.addr, "/api/v1/mcp/servers/local", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(shown["instances"], 2, "{shown}");
+    // A new secret, a new child.
+    put(&gw.client_key, "bob-2").await;
+    assert_eq!(value(&env_of(&gw.client_key, "MOCK_SECRET").await), "bob-2");
+    let shown = get(gw.addr, "/api/v1/mcp/servers/local", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(shown["instances"], 2, "{shown}");
+}

@@ -66,8 +66,10 @@ pub struct CallerSession {
 pub struct Callers {
     vault: Arc<Vault>,
     server: Server,
-    /// The main session's transport: each caller's is made like it.
-    template: HttpTransport,
+    /// The main session's transport: each caller's is made like it (`None`: a stdio
+    /// server, whose callers' children are its isolated instances; only consent is
+    /// asked here).
+    template: Option<HttpTransport>,
     max: usize,
     open: Mutex<HashMap<Arc<str>, Arc<CallerSession>>>,
     /// Which principal each conversation that called is.
@@ -84,7 +86,12 @@ pub struct Callers {
 }
 
 impl Callers {
-    pub fn new(vault: Arc<Vault>, server: Server, template: HttpTransport, max: usize) -> Callers {
+    pub fn new(
+        vault: Arc<Vault>,
+        server: Server,
+        template: Option<HttpTransport>,
+        max: usize,
+    ) -> Callers {
         Callers {
             vault,
             server,
@@ -106,6 +113,11 @@ impl Callers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<CallerSession>>> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether callers' calls go through sessions of their own here (Streamable HTTP).
+    pub fn has_sessions(&self) -> bool {
+        self.template.is_some()
     }
 
     /// How many are open now.
@@ -165,7 +177,12 @@ impl Callers {
                     self.server.name, self.max
                 )));
             }
-            let transport = Transport::Http(self.template.for_caller(bearer.clone()));
+            let Some(template) = &self.template else {
+                return Err(UpstreamError::Protocol(
+                    "no sessions per caller here".into(),
+                ));
+            };
+            let transport = Transport::Http(template.for_caller(bearer.clone()));
             if let Err(e) = transport.connect().await {
                 transport.close().await;
                 return Err(match e {

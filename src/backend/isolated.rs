@@ -10,6 +10,11 @@
 //!   at once with a clear error, never queued. Each is a [`StdioTransport`] of its own
 //!   (multiplexed, bounded by `max_concurrency`, its crashes failing its calls at once
 //!   and restarted on the next call), and its own messages join the supervisor's stream.
+//! - **Each caller's own secret** (`{{caller.secret}}` in the server's env): the child
+//!   is the caller's (API key or OAuth subject), not the session's, and starts with the
+//!   caller's secret in its env; a caller without one is asked to set it
+//!   ([`UpstreamError::NeedsAccount`]); a caller whose secret changed gets a new child.
+//!   The catalog child runs with the secret set last.
 //! - **Reaped**: when the client's session ends (DELETE, in this process or announced by
 //!   another), when the session expires, and after `idle_stop_ms` without a call
 //!   ([`DEFAULT_IDLE`] without one); always with the stop sequence of every stdio child.
@@ -80,6 +85,8 @@ impl Owner<'_> {
 /// One client's child.
 struct Instance {
     transport: StdioTransport,
+    /// The caller's secret it started with (a server that takes them).
+    secret: Option<Arc<str>>,
     expires: Option<u64>,
     api_key: Option<crate::store::keys::KeyId>,
     last_used: Mutex<tokio::time::Instant>,
@@ -110,7 +117,12 @@ pub struct IsolatedTransport {
     groups: Arc<Groups>,
     max_instances: usize,
     idle: Duration,
-    catalog: StdioTransport,
+    catalog: arc_swap::ArcSwap<StdioTransport>,
+    /// A server whose env takes each caller's own secret: where the secrets are.
+    secrets: Option<(Arc<crate::vault::Vault>, crate::model::Server)>,
+    /// With secrets: which caller each conversation that called is (its answers and
+    /// cancellations go to the caller's child).
+    callers_of: Mutex<HashMap<Arc<str>, Arc<str>>>,
     instances: Mutex<HashMap<Arc<str>, Arc<Instance>>>,
     own: OwnSlot,
     own_rx: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
@@ -130,7 +142,13 @@ impl IsolatedTransport {
             ..launch
         };
         IsolatedTransport {
-            catalog: StdioTransport::new(launch.clone(), timeout, groups.clone()),
+            catalog: arc_swap::ArcSwap::from_pointee(StdioTransport::new(
+                launch.clone(),
+                timeout,
+                groups.clone(),
+            )),
+            secrets: None,
+            callers_of: Mutex::default(),
             launch,
             timeout,
             groups,
@@ -142,6 +160,48 @@ impl IsolatedTransport {
         }
     }
 
+    /// Each caller's child starts with their own secret (`{{caller.secret}}` in the env),
+    /// read from `vault`.
+    pub fn with_secrets(
+        mut self,
+        vault: Arc<crate::vault::Vault>,
+        server: crate::model::Server,
+    ) -> Self {
+        self.secrets = Some((vault, server));
+        self
+    }
+
+    /// The launch with `secret` in the env.
+    fn launch_with(&self, secret: &str) -> Launch {
+        let mut launch = self.launch.clone();
+        for v in launch.env.values_mut() {
+            *v = v.replace(crate::model::auth::CALLER_SECRET, secret);
+        }
+        launch
+    }
+
+    /// The caller's principal and their secret (a server that takes them).
+    async fn caller_secret(
+        &self,
+        owner: &Owner<'_>,
+    ) -> Result<Option<(String, Arc<str>)>, UpstreamError> {
+        let Some((vault, server)) = &self.secrets else {
+            return Ok(None);
+        };
+        let principal = crate::vault::principal_of(server, owner.account_key().as_ref())
+            .map_err(|e| UpstreamError::Unauthorized(e.to_string()))?;
+        let secret = vault
+            .secret(server, &principal)
+            .await
+            .map_err(|e| match e {
+                crate::vault::VaultError::Unauthorized {
+                    reconnect: true, ..
+                } => UpstreamError::NeedsAccount(e.to_string()),
+                e => UpstreamError::Unauthorized(e.to_string()),
+            })?;
+        Ok(Some((principal, secret)))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Instance>>> {
         self.instances.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -149,7 +209,23 @@ impl IsolatedTransport {
     /// Starts the catalog child; the server's capabilities. A fresh stream of the
     /// instances' own messages begins for the supervisor.
     pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
-        let caps = self.catalog.connect().await?;
+        if let Some((vault, server)) = &self.secrets {
+            // The lists come from a child with the secret set last.
+            let unauthorized =
+                |e: crate::vault::VaultError| UpstreamError::Unauthorized(e.to_string());
+            let principal = vault.lister(server).await.map_err(unauthorized)?;
+            let secret = vault
+                .secret(server, &principal)
+                .await
+                .map_err(unauthorized)?;
+            let old = self.catalog.swap(Arc::new(StdioTransport::new(
+                self.launch_with(&secret),
+                self.timeout,
+                self.groups.clone(),
+            )));
+            old.close().await;
+        }
+        let caps = self.catalog.load_full().connect().await?;
         let (tx, rx) = mpsc::channel(256);
         *self.own.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
         *self.own_rx.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
@@ -158,7 +234,7 @@ impl IsolatedTransport {
 
     /// The lists are read: the catalog child is not needed until they change.
     pub async fn settle(&self) {
-        self.catalog.close().await;
+        self.catalog.load_full().close().await;
     }
 
     /// A control-path request (lists) to the catalog child, started again if it was
@@ -167,10 +243,11 @@ impl IsolatedTransport {
         if method == "ping" {
             return Ok(json!({}));
         }
-        if self.catalog.pid().is_none() {
-            self.catalog.connect().await?;
+        let catalog = self.catalog.load_full();
+        if catalog.pid().is_none() {
+            catalog.connect().await?;
         }
-        self.catalog.call(method, params).await
+        catalog.call(method, params).await
     }
 
     /// The instances' own messages (notifications, list changes), for the supervisor.
@@ -184,9 +261,30 @@ impl IsolatedTransport {
 
     /// The client's child, started if it has none (refused beyond `max_instances`).
     async fn instance(&self, owner: Owner<'_>) -> Result<Arc<Instance>, UpstreamError> {
+        let secret = self.caller_secret(&owner).await?;
+        // A caller's own secret makes the child the caller's, whatever the session.
+        let key: &str = secret.as_ref().map_or(owner.key, |(p, _)| p.as_str());
+        if secret.is_some() {
+            let mut of = self.callers_of.lock().unwrap_or_else(|p| p.into_inner());
+            if of.len() >= self.max_instances.saturating_mul(64) {
+                of.clear();
+            }
+            of.insert(Arc::from(owner.key), Arc::from(key));
+        }
+        let stale = {
+            let map = self.lock();
+            map.get(key)
+                .filter(|i| i.secret.as_ref() != secret.as_ref().map(|(_, s)| s))
+                .cloned()
+        };
+        if let Some(old) = stale {
+            // Their secret changed: the child that has the old one goes.
+            self.remove_if(key, &old);
+            old.transport.close().await;
+        }
         let inst = {
             let mut map = self.lock();
-            match map.get(owner.key) {
+            match map.get(key) {
                 Some(i) => i.clone(),
                 None => {
                     if map.len() >= self.max_instances {
@@ -206,24 +304,26 @@ impl IsolatedTransport {
                             self.launch.name, self.max_instances
                         )));
                     }
+                    let launch = match &secret {
+                        Some((_, s)) => self.launch_with(s),
+                        None => self.launch.clone(),
+                    };
                     let i = Arc::new(Instance {
-                        transport: StdioTransport::new(
-                            self.launch.clone(),
-                            self.timeout,
-                            self.groups.clone(),
-                        ),
-                        expires: owner.expires,
+                        transport: StdioTransport::new(launch, self.timeout, self.groups.clone()),
+                        secret: secret.as_ref().map(|(_, s)| s.clone()),
+                        // A caller's child outlives their sessions (idle stop only).
+                        expires: owner.expires.filter(|_| secret.is_none()),
                         api_key: owner.api_key,
                         last_used: Mutex::new(tokio::time::Instant::now()),
                         starting: tokio::sync::Mutex::new(()),
                     });
-                    map.insert(Arc::from(owner.key), i.clone());
+                    map.insert(Arc::from(key), i.clone());
                     i
                 }
             }
         };
         inst.touch();
-        self.start(owner.key, &inst).await?;
+        self.start(key, &inst).await?;
         Ok(inst)
     }
 
@@ -282,7 +382,14 @@ impl IsolatedTransport {
 
     /// A notification or a client's answer, to that client's child if it has one.
     pub async fn notify(&self, owner: &str, body: Bytes) -> Result<(), UpstreamError> {
-        let inst = self.lock().get(owner).cloned();
+        let caller = self
+            .callers_of
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(owner)
+            .cloned();
+        let key = caller.as_deref().unwrap_or(owner);
+        let inst = self.lock().get(key).cloned();
         match inst {
             Some(i) => i.transport.notify(body).await,
             None => Ok(()),
@@ -343,7 +450,7 @@ impl IsolatedTransport {
             .into_iter()
             .map(|i| tokio::spawn(async move { i.transport.close().await }))
             .collect();
-        self.catalog.close().await;
+        self.catalog.load_full().close().await;
         for s in stopping {
             let _ = s.await;
         }

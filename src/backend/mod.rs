@@ -282,7 +282,7 @@ impl Backend {
             .transport
             .is_modern()
             .then(|| self.modern_headers(&body));
-        if let Some(c) = &self.callers {
+        if let Some(c) = self.callers.as_ref().filter(|c| c.has_sessions()) {
             // The caller's own session, with their token; their account's troubles
             // are theirs, not the backend's.
             let s = c.session(owner).await?;
@@ -445,7 +445,7 @@ impl Backend {
     /// Sends a notification upstream (cancellation, a client's answer) from `owner`,
     /// best effort, on the session `via` (the [`Answer::via`] of the call it is about).
     pub async fn notify(&self, owner: &str, via: u8, body: Bytes) {
-        if let Some(c) = &self.callers {
+        if let Some(c) = self.callers.as_ref().filter(|c| c.has_sessions()) {
             if let Err(e) = c.notify(owner, body).await {
                 tracing::debug!(backend = %self.name, error = %e, "notification not delivered");
             }

@@ -144,12 +144,14 @@ impl Backends {
             let correlations = Arc::new(super::Correlations::default());
             let bearer = match (&server.auth, &self.vault) {
                 (crate::model::auth::ServerAuth::Static, Some(v))
-                    if server.takes_caller_secret() =>
+                    if server.takes_caller_secret() && server.protocol != Protocol::Stdio =>
                 {
                     // Lists with the secret set last; each caller's calls with theirs.
                     Some(Arc::new(Bearer::new(v.clone(), server.clone(), None)))
                 }
-                (crate::model::auth::ServerAuth::Static, _) if !server.takes_caller_secret() => {
+                (crate::model::auth::ServerAuth::Static, _)
+                    if !server.takes_caller_secret() || server.protocol == Protocol::Stdio =>
+                {
                     None
                 }
                 // A per-caller server's main session lists with the account connected
@@ -181,10 +183,15 @@ impl Backends {
                     Some(super::callers::Callers::new(
                         v.clone(),
                         server.clone(),
-                        t.for_caller(Arc::new(Bearer::new(v.clone(), server.clone(), None))),
+                        Some(t.for_caller(Arc::new(Bearer::new(v.clone(), server.clone(), None)))),
                         super::callers::MAX_SESSIONS,
                     ))
                 }
+                // A stdio server's callers' children are its isolated instances: only
+                // their consent is asked here.
+                (Transport::Isolated(_), Some(v)) if server.per_caller() => Some(
+                    super::callers::Callers::new(v.clone(), server.clone(), None, 0),
+                ),
                 _ => None,
             };
             let backend =
@@ -267,12 +274,25 @@ impl Backends {
             max_memory: server.max_memory_mb.map(|mb| u64::from(mb) << 20),
         };
         Ok(match server.protocol {
-            Protocol::Stdio if server.isolated => Transport::Isolated(IsolatedTransport::new(
-                launch(),
-                timeout,
-                self.groups.clone(),
-                server.max_instances as usize,
-            )),
+            Protocol::Stdio if server.isolated || server.takes_caller_secret() => {
+                let t = IsolatedTransport::new(
+                    launch(),
+                    timeout,
+                    self.groups.clone(),
+                    server.max_instances as usize,
+                );
+                match (&self.vault, server.takes_caller_secret()) {
+                    (Some(v), true) => {
+                        Transport::Isolated(t.with_secrets(v.clone(), server.clone()))
+                    }
+                    (None, true) => {
+                        return Err(UpstreamError::Protocol(
+                            "this process holds no callers' secrets".into(),
+                        ));
+                    }
+                    _ => Transport::Isolated(t),
+                }
+            }
             Protocol::Stdio => {
                 Transport::Stdio(StdioTransport::new(launch(), timeout, self.groups.clone()))
             }

@@ -582,8 +582,8 @@ fn server_json(state: &State, s: &Server) -> Value {
         });
     out["circuit"] = json!(circuit.as_str());
     out["consecutive_failures"] = json!(failures);
-    if s.isolated {
-        // Clients with a child of their own now.
+    if s.isolated || (s.protocol == crate::model::Protocol::Stdio && s.takes_caller_secret()) {
+        // Clients (or callers) with a child of their own now.
         out["instances"] = json!(
             backend
                 .as_ref()

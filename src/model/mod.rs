@@ -108,10 +108,12 @@ fn masked(map: &BTreeMap<String, String>) -> Value {
 }
 
 impl Server {
-    /// Whether its header values take each caller's own secret ([`auth::CALLER_SECRET`]).
+    /// Whether its header values (http) or env values (stdio) take each caller's own
+    /// secret ([`auth::CALLER_SECRET`]).
     pub fn takes_caller_secret(&self) -> bool {
         self.headers
             .values()
+            .chain(self.env.values())
             .any(|v| v.contains(auth::CALLER_SECRET))
     }
 

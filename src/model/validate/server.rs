@@ -211,16 +211,6 @@ impl ServerDraft {
             }
         }
         if let Some(env) = secret_map(obj, "env", existing.map(|e| &e.env))? {
-            if env
-                .values()
-                .any(|v| v.contains(crate::model::auth::CALLER_SECRET))
-            {
-                return Err(Invalid::field(
-                    "env",
-                    "{{caller.secret}} is offered in the headers of http servers; a stdio \
-                     server's env holds the server's own secrets",
-                ));
-            }
             for k in env.keys() {
                 let ok = k
                     .bytes()

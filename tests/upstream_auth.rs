@@ -925,6 +925,29 @@ async fn each_caller_sets_their_own_secret() {
     let dump = String::from_utf8_lossy(&dump.stdout);
     assert!(dump.contains("upstream_tokens"));
     assert!(!dump.contains("carol-token") && !dump.contains("bob-token"));
+    // One key asking again and again holds at most 16 pages at once, the oldest going.
+    let principal = listed.json()["connections"][0]["principal"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut first = None;
+    for _ in 0..40 {
+        let r = send_json(gw.addr, "POST", "/api/v1/me/connections/keyed", &carol, &json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        first.get_or_insert(r.json()["authorization_url"].as_str().unwrap().to_string());
+    }
+    let db = gw.db.client().await;
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM upstream_pending WHERE principal = $1",
+            &[&principal],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!((1..=16).contains(&n), "{n} pages waiting for one key");
+    let (_, oldest) = split(&first.unwrap());
+    assert_eq!(request(gw.addr, "GET", &oldest, &[], None).await.status, 400);
     // A server without the placeholder takes no secret.
     let r = send_json(
         gw.addr,

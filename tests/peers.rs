@@ -1285,6 +1285,21 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
     assert_eq!(seen["pages"], json!([200]), "{seen}");
     assert_eq!(seen["urls"].as_array().map(Vec::len), Some(1), "{seen}");
 
+    // Carol's SDK 1.x session is asked on the call's stream, and her call goes on.
+    let carol = create_key(&key_store(&gw.db), "carol", Scope::Client, &[]).await;
+    let mut cmd = Command::new(python());
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sdk_consent.py"))
+        .args([url.as_str(), carol.as_str(), "carol", "accounts__account"]);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(seen["text"], json!(["carol"]), "{seen}");
+    assert_eq!(seen["pages"], json!([200]), "{seen}");
+
     // Each keeps their own, every call refreshing, no refresh token used twice.
     for _ in 0..2 {
         assert_eq!(text_of(&says(&gw.client_key).await["result"]), "alice");
@@ -1316,7 +1331,7 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
     .await;
     assert_eq!(
         listed.json()["connections"].as_array().map(Vec::len),
-        Some(2)
+        Some(3)
     );
     for token in s["tokens"].as_array().unwrap() {
         assert!(!listed.text().contains(token.as_str().unwrap()));

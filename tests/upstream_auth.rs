@@ -932,7 +932,14 @@ async fn each_caller_sets_their_own_secret() {
         .to_string();
     let mut first = None;
     for _ in 0..40 {
-        let r = send_json(gw.addr, "POST", "/api/v1/me/connections/keyed", &carol, &json!({})).await;
+        let r = send_json(
+            gw.addr,
+            "POST",
+            "/api/v1/me/connections/keyed",
+            &carol,
+            &json!({}),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.text());
         first.get_or_insert(r.json()["authorization_url"].as_str().unwrap().to_string());
     }
@@ -947,7 +954,10 @@ async fn each_caller_sets_their_own_secret() {
         .get(0);
     assert!((1..=16).contains(&n), "{n} pages waiting for one key");
     let (_, oldest) = split(&first.unwrap());
-    assert_eq!(request(gw.addr, "GET", &oldest, &[], None).await.status, 400);
+    assert_eq!(
+        request(gw.addr, "GET", &oldest, &[], None).await.status,
+        400
+    );
     // A server without the placeholder takes no secret.
     let r = send_json(
         gw.addr,

@@ -21,7 +21,12 @@ async def on_log(params) -> None:
 
 
 async def main(url: str, key: str) -> None:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"})
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {key}"},
+        # The SDK's own defaults (what it builds when given no client): httpx's 5 s
+        # read timeout would end a quiet stream (a listen between keep-alives).
+        timeout=httpx2.Timeout(30.0, read=300.0),
+    )
     async with Client(streamable_http_client(url, http_client=http),
                       log_level="warning", logging_callback=on_log) as client:
         tools = await client.list_tools()

@@ -36,7 +36,12 @@ async def elicitation(context, params):
 
 
 async def main():
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"})
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {KEY}"},
+        # The SDK's own defaults (what it builds when given no client): httpx's 5 s
+        # read timeout would end a quiet stream (a listen between keep-alives).
+        timeout=httpx2.Timeout(30.0, read=300.0),
+    )
     async with Client(streamable_http_client(URL, http_client=http),
                       elicitation_callback=elicitation) as client:
         result = await client.call_tool(TOOL, {})

@@ -6,7 +6,8 @@ the test adds a server through REST and touches the resource when it sees that l
 With EXPECT (a tool name), a tool-list change counts once the list holds that tool:
 behind a balancer the change may be heard from one replica (or be another change, such
 as a backend's child announcing its tools) and the list read from another that has not
-caught up yet, so the list is read again, for up to 10 s, until it holds the tool.
+caught up yet, so the list is read again (past the SDK's cache, which keeps the lagging
+list for its ttlMs), for up to 10 s, until it holds the tool.
 
 usage: sdk2_listen.py URL API_KEY URI [EXPECT]   (prints JSON lines of what it saw)
 """
@@ -21,7 +22,12 @@ from mcp.client.subscriptions import ResourceUpdated, ToolsListChanged
 
 
 async def main(url: str, key: str, uri: str, expect: str | None) -> None:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"})
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {key}"},
+        # The SDK's own defaults (what it builds when given no client): httpx's 5 s
+        # read timeout would end a quiet stream (a listen between keep-alives).
+        timeout=httpx2.Timeout(30.0, read=300.0),
+    )
     async with Client(streamable_http_client(url, http_client=http)) as client:
         async with client.listen(tools_list_changed=True, resource_subscriptions=[uri]) as sub:
             honored = sub.honored
@@ -38,7 +44,10 @@ async def main(url: str, key: str, uri: str, expect: str | None) -> None:
                         deadline = asyncio.get_running_loop().time() + 10
                         while expect and expect not in names and asyncio.get_running_loop().time() < deadline:
                             await asyncio.sleep(0.2)
-                            names = sorted(t.name for t in (await client.list_tools()).tools)
+                            # Past the SDK's cache: the list first read may be a lagging
+                            # replica's, cached for its ttlMs.
+                            listed = await client.list_tools(cache_mode="refresh")
+                            names = sorted(t.name for t in listed.tools)
                         if not expect or expect in names:
                             seen.add("tools")
                         print(json.dumps({"tools": names}), flush=True)

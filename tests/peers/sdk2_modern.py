@@ -39,7 +39,12 @@ def text_of(result):
 
 
 async def main(url: str, key: str, mode: str) -> None:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"})
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {key}"},
+        # The SDK's own defaults (what it builds when given no client): httpx's 5 s
+        # read timeout would end a quiet stream (a listen between keep-alives).
+        timeout=httpx2.Timeout(30.0, read=300.0),
+    )
     out = {}
     kwargs = {"elicitation_callback": elicitation, "mode": mode}
     if mode == "legacy":

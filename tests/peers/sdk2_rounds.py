@@ -28,7 +28,12 @@ async def roots(context):
 
 
 async def main(url: str, key: str) -> None:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"})
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {key}"},
+        # The SDK's own defaults (what it builds when given no client): httpx's 5 s
+        # read timeout would end a quiet stream (a listen between keep-alives).
+        timeout=httpx2.Timeout(30.0, read=300.0),
+    )
     rounds = [
         [{"method": "elicitation/create", "key": "first",
           "params": {"message": "one", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}}],

@@ -1352,3 +1352,72 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
     assert_eq!(says(&bob).await["error"]["code"], -32051);
     assert_eq!(text_of(&says(&gw.client_key).await["result"]), "alice");
 }
+
+/// A 2026-07-28 backend whose header takes each caller's own secret: a caller without
+/// one gets a URL input request for the gateway's page, sets it there, and the retry
+/// (carrying the gateway's own `requestState`, never passed to the backend) is served
+/// afresh through a session of that caller's.
+#[tokio::test]
+async fn a_2026_backend_taking_each_callers_secret_sends_the_caller_to_set_it() {
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let fixture = Listening::start(
+        peers().join("venv2/bin/python"),
+        "tests/conformance/modern_fixture.py",
+    )
+    .await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "modern", "protocol": "http",
+                "url": format!("http://127.0.0.1:{}/mcp", fixture.1),
+                "headers": {"X-Api-Key": "{{caller.secret}}"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/me/connections/modern",
+        &gw.admin_key,
+        &json!({"secret": "admin-s"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    gw.wait_status("modern", "running").await;
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let first = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "modern__test_simple_text", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}, "url": {}}}}}});
+    let m = support::mcp::response_message(&c.post_stateless(&first).await);
+    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+    let (key, ask) = m["result"]["inputRequests"]
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("one question");
+    let page = ask["params"]["url"].as_str().unwrap();
+    let state = page.split("state=").nth(1).expect("the page's state");
+    let body = format!("state={state}&secret=client-s");
+    let r = support::http::request(
+        gw.addr,
+        "POST",
+        "/oauth/secret",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(body.as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut again = first.clone();
+    again["id"] = json!(2);
+    again["params"]["inputResponses"] = json!({key: {"action": "accept"}});
+    again["params"]["requestState"] = m["result"]["requestState"].clone();
+    let m = support::mcp::response_message(&c.post_stateless(&again).await);
+    assert_eq!(
+        text_of(&m["result"]),
+        "This is a simple text response for testing.",
+        "{m}"
+    );
+}

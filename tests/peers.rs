@@ -1387,17 +1387,9 @@ async fn a_2026_backend_taking_each_callers_secret_sends_the_caller_to_set_it() 
     assert_eq!(r.status, 204, "{}", r.text());
     gw.wait_status("modern", "running").await;
     let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
-    let first = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "modern__test_simple_text", "arguments": {}, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}, "url": {}}}}}});
+    let first = support::mcp::call_declaring_url_2026(1, "modern__test_simple_text");
     let m = support::mcp::response_message(&c.post_stateless(&first).await);
-    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
-    let (key, ask) = m["result"]["inputRequests"]
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .expect("one question");
+    let (key, ask) = support::mcp::only_question(&m);
     let page = ask["params"]["url"].as_str().unwrap();
     let state = page.split("state=").nth(1).expect("the page's state");
     let body = format!("state={state}&secret=client-s");

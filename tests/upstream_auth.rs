@@ -666,17 +666,9 @@ async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
 
     // A 2026-07-28 client without an account is sent to the page; its retry goes on.
     let c = Client::new(gw.addr, "/mcp", Some(&bob));
-    let first = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "mine__account", "arguments": {}, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}, "url": {}}}}}});
+    let first = support::mcp::call_declaring_url_2026(1, "mine__account");
     let m = support::mcp::response_message(&c.post_stateless(&first).await);
-    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
-    let (key, ask) = m["result"]["inputRequests"]
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .expect("one question");
+    let (key, ask) = support::mcp::only_question(&m);
     assert_eq!(ask["method"], "elicitation/create");
     assert_eq!(ask["params"]["mode"], "url");
     assert!(ask["params"].get("elicitationId").is_none(), "{ask}");

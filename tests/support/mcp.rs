@@ -251,3 +251,21 @@ pub async fn next_notification(
     .await
     .expect("a notification in time")
 }
+
+/// A 2026-07-28 `tools/call` of `tool` that declares URL elicitation.
+pub fn call_declaring_url_2026(id: u64, tool: &str) -> Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": tool, "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}, "url": {}}}}}})
+}
+
+/// The one question of an `input_required` answer: its key and the request.
+pub fn only_question(m: &Value) -> (String, Value) {
+    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+    m["result"]["inputRequests"]
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("one question")
+}

@@ -1096,3 +1096,66 @@ async fn a_stdio_server_runs_a_child_per_caller_with_their_own_secret() {
         .json();
     assert_eq!(shown["instances"], 2, "{shown}");
 }
+
+/// Calls waiting for their caller's consent are bounded per caller: a fifth one is
+/// refused at once, naming why, and the four waiting go on when the secret is set.
+#[tokio::test]
+async fn calls_waiting_for_a_callers_consent_are_bounded() {
+    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let mock = Mock::start(&["--accounts"]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "keyed", "protocol": "http", "url": mock.url(),
+                "headers": {"Authorization": "Bearer {{caller.secret}}"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/me/connections/keyed",
+        &gw.admin_key,
+        &json!({"secret": "a"}),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    gw.wait_status("keyed", "running").await;
+    let mut calls = Vec::new();
+    for id in 0..5u64 {
+        let (s, mut rx) = call_declaring_url(&gw, &gw.client_key, "keyed__account", id).await;
+        let q = next_message(&mut rx).await;
+        assert_eq!(q["method"], "elicitation/create", "{q}");
+        let reply = json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept"}});
+        assert_eq!(s.post(&reply).await.status, 202);
+        calls.push((s, rx));
+    }
+    // The fifth to accept finds four waiting already.
+    let (_, last) = calls.last_mut().unwrap();
+    let refused = next_message(last).await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(
+        text_of(&refused["result"]).contains("too many calls wait"),
+        "{refused}"
+    );
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/me/connections/keyed",
+        &gw.client_key,
+        &json!({"secret": "mine"}),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    for (_, rx) in calls.iter_mut().take(4) {
+        let done = next_message(rx).await;
+        assert_eq!(
+            done["method"], "notifications/elicitation/complete",
+            "{done}"
+        );
+        let answer = next_message(rx).await;
+        assert_eq!(text_of(&answer["result"]), "Bearer mine", "{answer}");
+    }
+}

@@ -14,24 +14,18 @@ import httpx2
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
+from consent_browser import browse
+
 URL, KEY, USER, TOOL = sys.argv[1:5]
 urls = []
 pages = []
-
-
-async def browse(url):
-    async with httpx2.AsyncClient(follow_redirects=False) as browser:
-        login = (await browser.get(url)).headers["location"]
-        callback = (await browser.get(f"{login}&user={USER}")).headers["location"]
-        page = await browser.get(callback)
-        pages.append(page.status_code)
 
 
 async def elicitation(context, params):
     if getattr(params, "mode", None) != "url":
         return types.ElicitResult(action="decline")
     urls.append(params.url)
-    await browse(params.url)
+    pages.append(await browse(params.url, USER))
     return types.ElicitResult(action="accept")
 
 

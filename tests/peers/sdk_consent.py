@@ -10,27 +10,21 @@ import asyncio
 import json
 import sys
 
-import httpx
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamablehttp_client
+
+from consent_browser import browse
 
 URL, KEY, USER, TOOL = sys.argv[1:5]
 urls = []
 pages = []
 
 
-async def browse(url):
-    async with httpx.AsyncClient(follow_redirects=False) as browser:
-        login = (await browser.get(url)).headers["location"]
-        callback = (await browser.get(f"{login}&user={USER}")).headers["location"]
-        pages.append((await browser.get(callback)).status_code)
-
-
 async def elicitation(context, params):
     if getattr(params, "mode", None) != "url":
         return types.ElicitResult(action="decline")
     urls.append(params.url)
-    await browse(params.url)
+    pages.append(await browse(params.url, USER))
     return types.ElicitResult(action="accept")
 
 

@@ -33,6 +33,18 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null 2>&1 || die "cargo is needed: install Rust (https://rustup.rs)"
+# A clean clone gains nothing from incremental compilation, and its files are a quarter
+# of target/: CI builds without them.
+if [ -n "${CI:-}" ]; then
+    export CARGO_INCREMENTAL=0
+fi
+# The build and the suite's PostgreSQL clusters need a few GB: say what there is, so a
+# link that fails for want of disk is told apart from one that fails for a reason.
+free_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+say "free disk beside the repository: $((free_kb / 1024)) MB"
+if [ "$free_kb" -lt $((4 * 1024 * 1024)) ]; then
+    say "warning: under 4 GB free; the build may fail to link for want of disk"
+fi
 for tool in python3 npm flock; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed for the independent-peer tests"
 done

@@ -313,6 +313,15 @@ async fn sessions_registry_and_keys_are_shared_by_every_replica() {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text());
+    // The new namespace reaches B within a second too (not at once: A's NOTIFY first).
+    let probe = Client::new(b, "/mcp/team", Some(&admin));
+    eventually(SECOND, "the new namespace on B", || async {
+        let r = probe
+            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+            .await;
+        (r.status != 404).then_some(())
+    })
+    .await;
     let mut team_a = Client::new(a, "/mcp/team", Some(&admin));
     team_a.initialize().await;
     let mut team_b = Client::new(b, "/mcp/team", Some(&admin));

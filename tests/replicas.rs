@@ -109,30 +109,47 @@ impl Balancer {
             .iter()
             .map(|a| format!("server {a} max_fails=1 fail_timeout=5s;\n        "))
             .collect();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let conf = format!("{}{servers}{}", &conf[..start], &conf[end..])
-            .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
         let dir = tempfile::tempdir().expect("nginx prefix");
         // nginx's workers run as nobody when the master is root: they must reach it.
         support::set_mode(dir.path(), 0o755);
-        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
-        let child = Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(dir.path())
-            .args(["-c", "nginx.conf", "-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(std::time::Instant::now() < deadline, "nginx did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // nginx takes no port 0: a port free a moment ago may be taken by the time it
+        // binds. It writes its pid file only once its sockets are bound, and exits when
+        // it cannot bind: so a start that exits is tried again on another port.
+        let mut tries = 0;
+        let (child, addr) = loop {
+            tries += 1;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let conf = format!("{}{servers}{}", &conf[..start], &conf[end..])
+                .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+            std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+            let _ = std::fs::remove_file(dir.path().join("nginx.pid"));
+            let mut child = Command::new("/usr/sbin/nginx")
+                .arg("-p")
+                .arg(dir.path())
+                .args(["-c", "nginx.conf", "-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start nginx");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let bound = loop {
+                if dir.path().join("nginx.pid").exists() {
+                    break true;
+                }
+                if child.try_wait().expect("nginx's status").is_some() {
+                    break false;
+                }
+                assert!(std::time::Instant::now() < deadline, "nginx did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if bound {
+                break (child, SocketAddr::from(([127, 0, 0, 1], port)));
+            }
+            assert!(tries < 5, "nginx could not bind a port in {tries} tries");
+        };
         Balancer::Nginx {
             addr,
             child,
@@ -765,29 +782,24 @@ async fn retries_of_a_call_waiting_for_input_may_reach_any_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
     let (_db, replicas, admin, _mock) = cluster().await;
-    let fastmcp_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _fastmcp = Killed(
-        Command::new(peers().join("venv/bin/python"))
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/peers/fastmcp_server.py"
-            ))
-            .arg(fastmcp_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start FastMCP"),
-    );
-    eventually(Duration::from_secs(30), "FastMCP listening", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", fastmcp_port))
-            .await
-            .ok()
-    })
-    .await;
+    // FastMCP binds 127.0.0.1 port 0 itself and prints the port first (serve.py).
+    let mut fastmcp = Command::new(peers().join("venv/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/fastmcp_server.py"
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start FastMCP");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(fastmcp.stdout.take().expect("its stdout")),
+        &mut first,
+    )
+    .expect("FastMCP's port");
+    let _fastmcp = Killed(fastmcp);
+    let fastmcp_port: u16 = first.trim().parse().expect("FastMCP printed its port");
     let everything =
         peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
     for server in [

@@ -10,7 +10,8 @@ the client's input (multi-round-trip requests), it asks the client the session-e
 with a request on the call's stream, and names each question with
 `_meta["io.metamcp/inputKey"]` so the gateway can key it as the scenario expects.
 
-usage: legacy_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp)
+usage: legacy_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp; PORT 0: one the
+       kernel picks; the port is printed on stdout first, see tests/peers/serve.py)
 """
 import contextlib
 import json
@@ -19,7 +20,6 @@ import sys
 
 import anyio
 import mcp.types as types
-import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import McpError
@@ -28,7 +28,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 from catalog import AUDIO, IMAGE, RESOURCES, TOOLS, obj  # noqa: E402
+from serve import announce, bind, serve  # noqa: E402
 
 KEY = "io.metamcp/inputKey"
 
@@ -386,7 +388,9 @@ def main(port):
         await manager.handle_request(scope, receive, send)
 
     app = Starlette(routes=[Mount("/mcp", app=handle)], lifespan=lifespan)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    sock = bind(port)
+    announce(sock)
+    serve(app, sock)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ It offers the tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663, which 
 does not implement: written here): `slow_compute` is a task for a request declaring it,
 working for `seconds`, then completed (tasks/get, tasks/update, tasks/cancel served).
 
-usage: modern_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp)
+usage: modern_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp; PORT 0: one the
+       kernel picks; the port is printed on stdout first, see tests/peers/serve.py)
        modern_fixture.py stdio  (stdio, serving 2026-07-28 only: `initialize` is refused
                                  with -32022, as a server without the session era does)
 """
@@ -25,7 +26,6 @@ import time
 import uuid
 
 import anyio
-import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ToolsListChanged
@@ -33,7 +33,9 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import RequestParams
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 from catalog import AUDIO, IMAGE, RESOURCES, TOOLS, obj  # noqa: E402
+from serve import announce, bind, serve  # noqa: E402
 
 CAPS = "io.modelcontextprotocol/clientCapabilities"
 bus = InMemorySubscriptionBus()
@@ -375,7 +377,9 @@ async def run_stdio():
 
 def main(port):
     app = server.streamable_http_app(streamable_http_path="/mcp")
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    sock = bind(port)
+    announce(sock)
+    serve(app, sock)
 
 
 if __name__ == "__main__":

@@ -180,14 +180,14 @@ tasks_suite() { # LABEL
 
 # Starts a fixture (legacy: tests/conformance/legacy_fixture.py on the Python SDK 1.x;
 # modern: tests/conformance/modern_fixture.py on the SDK 2.x) and fronts it as NAME.
+# The fixture binds port 0 itself and prints the port it got first (no race for a port).
 fixture() { # ERA NAME
     local port venv=venv path=/mcp/
-    port=$(free_port)
     [ "$1" = modern ] && venv=venv2 path=/mcp
-    "$PEERS/$venv/bin/python" "tests/conformance/$1_fixture.py" "$port" > "$work/$2.log" 2>&1 &
+    "$PEERS/$venv/bin/python" "tests/conformance/$1_fixture.py" 0 > "$work/$2.port" 2> "$work/$2.log" &
     pids+=($!)
-    await python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" ||
-        die "the $1 fixture did not start: $(cat "$work/$2.log")"
+    await grep -q '^[0-9]' "$work/$2.port" || die "the $1 fixture did not start: $(cat "$work/$2.log")"
+    port=$(head -1 "$work/$2.port")
     front "$2" "http://127.0.0.1:$port$path"
 }
 

@@ -1,14 +1,18 @@
 """The official Python SDK's FastMCP as a backend behind the gateway.
 
-usage: fastmcp_server.py PORT   (serves Streamable HTTP on 127.0.0.1:PORT/mcp)
+usage: fastmcp_server.py [PORT]   (serves Streamable HTTP on 127.0.0.1:PORT/mcp; PORT 0 or
+       none: one the kernel picks; the port is printed first, see serve.py)
 """
 import sys
+
+from serve import announce, bind, serve
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import SamplingMessage, TextContent
 from pydantic import BaseModel
 
-mcp = FastMCP("pyserver", host="127.0.0.1", port=int(sys.argv[1]))
+SOCK = bind(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+mcp = FastMCP("pyserver", host="127.0.0.1", port=SOCK.getsockname()[1])
 
 
 @mcp.tool()
@@ -52,4 +56,5 @@ def greeting() -> str:
     return "hello from FastMCP"
 
 
-mcp.run(transport="streamable-http")
+announce(SOCK)
+serve(mcp.streamable_http_app(), SOCK)

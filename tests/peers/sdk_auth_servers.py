@@ -4,10 +4,10 @@ in-memory provider: dynamic registration, PKCE, rotated refresh tokens, revocati
 FastMCP resource server whose token verifier takes only that server's live tokens issued
 for its own resource.
 
-usage: sdk_auth_servers.py MCP_PORT AS_PORT TOKEN_SECONDS
+usage: sdk_auth_servers.py TOKEN_SECONDS
 
 Serves FastMCP at http://127.0.0.1:MCP_PORT/mcp and the authorization server at
-http://127.0.0.1:AS_PORT. Its authorization endpoint sends the browser to
+http://127.0.0.1:AS_PORT, ports the kernel picks, printed first as "MCP_PORT AS_PORT". Its authorization endpoint sends the browser to
 /login?request=ID, and /login?request=ID&user=NAME approves as NAME (no password: a test
 signs in by naming the user). The tool `account` answers the user of the call's token.
 GET /control/stats on the authorization server shows what it issued and saw, tokens
@@ -15,7 +15,6 @@ included (the test looks for them where they must not be).
 """
 import asyncio
 import secrets
-import socket
 import sys
 import time
 
@@ -36,7 +35,11 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-MCP_PORT, AS_PORT, TOKEN_SECONDS = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+from serve import announce, bind
+
+MCP_SOCK, AS_SOCK = bind(), bind()
+MCP_PORT, AS_PORT = MCP_SOCK.getsockname()[1], AS_SOCK.getsockname()[1]
+TOKEN_SECONDS = int(sys.argv[1])
 ISSUER = f"http://127.0.0.1:{AS_PORT}"
 RESOURCE = f"http://127.0.0.1:{MCP_PORT}/mcp"
 
@@ -162,12 +165,10 @@ def account() -> str:
 
 async def main():
     servers = []
-    for app, port in ((authorization_server, AS_PORT), (mcp.streamable_http_app(), MCP_PORT)):
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+    for app, sock in ((authorization_server, AS_SOCK), (mcp.streamable_http_app(), MCP_SOCK)):
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         servers.append(server.serve(sockets=[sock]))
+    announce(MCP_SOCK, AS_SOCK)
     await asyncio.gather(*servers)
 
 

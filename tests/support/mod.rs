@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod http;
 pub mod mcp;
 pub mod mock;
+pub mod proc;
 
 /// The independent peers' directory (tests/peers/install.sh: the Python SDK, the
 /// conformance suite, the OTLP decoder, the OpenAPI validator, playwright-core), installed

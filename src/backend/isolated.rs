@@ -19,7 +19,7 @@
 //!   another), when the session expires, and after `idle_stop_ms` without a call
 //!   ([`DEFAULT_IDLE`] without one); always with the stop sequence of every stdio child.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -174,9 +174,7 @@ impl IsolatedTransport {
     /// The launch with `secret` in the env.
     fn launch_with(&self, secret: &str) -> Launch {
         let mut launch = self.launch.clone();
-        for v in launch.env.values_mut() {
-            *v = v.replace(crate::model::auth::CALLER_SECRET, secret);
-        }
+        with_secret(&mut launch.env, secret);
         launch
     }
 
@@ -469,5 +467,35 @@ async fn pump(mut messages: OwnMessages, own: OwnSlot, inst: Arc<Instance>) {
         if let Some(tx) = tx {
             let _ = tx.send(m).await;
         }
+    }
+}
+
+/// `env`'s templates with the caller's `secret` in place of `{{caller.secret}}`. The
+/// template's own references (`${VAR}`, the admin's) are expanded when the child starts;
+/// the caller's value is data and never is: its `$` are written `$$`, which expansion
+/// turns back into `$` (a secret of `${HOME}` reaches the child as `${HOME}`).
+fn with_secret(env: &mut BTreeMap<String, String>, secret: &str) {
+    let literal = secret.replace('$', "$$");
+    for v in env.values_mut() {
+        *v = v.replace(crate::model::auth::CALLER_SECRET, &literal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_secret_is_never_expanded_from_the_gateways_environment() {
+        let mut env = BTreeMap::from([
+            ("TOKEN".to_string(), "{{caller.secret}}".to_string()),
+            ("BOTH".to_string(), "${PATH}:{{caller.secret}}".to_string()),
+        ]);
+        with_secret(&mut env, "${PATH}$$x$");
+        let expanded = crate::model::refs::expand_map("env", &env).unwrap();
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(expanded["TOKEN"], "${PATH}$$x$");
+        // The admin's own reference is still expanded; the caller's part is not.
+        assert_eq!(expanded["BOTH"], format!("{path}:${{PATH}}$$x$"));
     }
 }

@@ -1130,3 +1130,56 @@ async fn calls_waiting_for_a_callers_consent_are_bounded() {
         assert_eq!(text_of(&answer["result"]), "Bearer mine", "{answer}");
     }
 }
+
+/// A key limited to one namespace learns nothing of the servers outside it: asking for
+/// its connection with one of them reads exactly as asking for a server that does not
+/// exist (404, the same words), on every connection route.
+#[tokio::test]
+async fn servers_outside_a_limited_keys_reach_read_as_absent() {
+    use metamcp::store::keys::Scope;
+    use support::gateway::{create_key, key_store};
+    let gw = TestGateway::start().await;
+    let (inside, outside) = (Mock::start(&[]), Mock::start(&[]));
+    gw.add(json!({"name": "inside", "protocol": "http", "url": inside.url()}))
+        .await;
+    gw.add(json!({"name": "hidden", "protocol": "http", "url": outside.url()}))
+        .await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "team", "servers": ["inside"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let limited = create_key(&key_store(&gw.db), "limited", Scope::Client, &["team"]).await;
+    let ask = async |method: &str, path: String| {
+        let r = request(
+            gw.addr,
+            method,
+            &path,
+            &[("authorization", &format!("Bearer {limited}"))],
+            None,
+        )
+        .await;
+        (r.status, r.text())
+    };
+    for (method, path) in [
+        ("GET", "/api/v1/me/connections?server={}"),
+        ("GET", "/api/v1/me/connections/{}"),
+        ("DELETE", "/api/v1/me/connections/{}"),
+    ] {
+        let hidden = ask(method, path.replace("{}", "hidden")).await;
+        let absent = ask(method, path.replace("{}", "nosuch")).await;
+        assert_eq!(hidden.0, 404, "{method} {path}: {hidden:?}");
+        assert_eq!(
+            hidden.1.replace("hidden", "X"),
+            absent.1.replace("nosuch", "X"),
+            "{method} {path}"
+        );
+    }
+    // Its own namespace's server is there.
+    let own = ask("GET", "/api/v1/me/connections/inside".into()).await;
+    assert_eq!(own.0, 200, "{own:?}");
+}

@@ -379,7 +379,8 @@ pub async fn connections(
     query: &[(String, String)],
 ) -> Result<Response<Body>, ApiError> {
     let server = match query.iter().find(|(k, _)| k == "server") {
-        Some((_, name)) => Some(state.registry.get_server(name).await?.id),
+        // Out of the caller's reach reads as not there (no names leak).
+        Some((_, name)) => Some(reachable(state, who, name).await?.id),
         None => None,
     };
     let mine = format!("key:{}", who.account_key().as_str());
@@ -407,7 +408,7 @@ pub async fn disconnect(
     server: &str,
     query: &[(String, String)],
 ) -> Result<Response<Body>, ApiError> {
-    let server = state.registry.get_server(server).await?;
+    let server = reachable(state, who, server).await?;
     let key = query.iter().find(|(k, _)| k == "key").map(|(_, v)| v);
     let principal = match key {
         Some(k) if who.is_admin() => {

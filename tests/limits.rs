@@ -739,3 +739,40 @@ async fn rest_execute_counts_toward_max_concurrent() {
     let r = send_json(gw.addr, "POST", path, &jwt, &json!({"ms": 1})).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// A key change drops the key's cached proof; the burst of calls that then arrives with
+/// the same valid key verifies it once (single flight) and charges no failed attempt: all
+/// 80 are served. A wrong secret for the same key still fails, and is what counts.
+#[tokio::test]
+async fn a_burst_after_a_key_change_verifies_a_valid_key_once_and_locks_nobody_out() {
+    let (gw, _alpha) = gateway_with_alpha().await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let id_text = gw.client_key.split('_').nth(1).unwrap();
+    let id = metamcp::store::keys::KeyId::parse(id_text).unwrap();
+    for round in 0..3 {
+        // What a `keys update` notification does: the cached proof goes.
+        gw.state
+            .auth
+            .reload_key(&gw.state.db.pool, &id)
+            .await
+            .unwrap();
+        let answers = pings(&c, 80).await;
+        let refused: Vec<_> = answers
+            .iter()
+            .filter(|r| r.status != 200)
+            .map(|r| (r.status, r.text()))
+            .collect();
+        assert!(refused.is_empty(), "round {round}: {refused:?}");
+    }
+    let wrong = format!("{}x", &gw.client_key[..gw.client_key.len() - 1]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/mcp",
+        &wrong,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+}

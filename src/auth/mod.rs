@@ -204,6 +204,9 @@ pub struct Authenticator {
     states: RwLock<HashMap<KeyId, Arc<KeyState>>>,
     /// Digests of API key secrets that passed argon2, by key id.
     cache: RwLock<HashMap<KeyId, CachedSecret>>,
+    /// Keys whose secret argon2 is verifying now, one verification each at a time (the
+    /// others wait, then read the cache).
+    verifying: std::sync::Mutex<HashMap<KeyId, Arc<tokio::sync::Mutex<()>>>>,
     limiter: FailureLimiter,
     argon2_slots: Semaphore,
     /// Set once the first full load succeeded (`/ready` waits for it).
@@ -249,6 +252,7 @@ impl Authenticator {
             tokens,
             states: RwLock::default(),
             cache: RwLock::default(),
+            verifying: Default::default(),
             limiter: FailureLimiter::default(),
             argon2_slots: Semaphore::new(ARGON2_SLOTS),
             loaded: AtomicBool::new(false),
@@ -378,30 +382,77 @@ impl Authenticator {
         let (id, secret) = parse_key_text(text).ok_or_else(|| self.fail(peer, "malformed"))?;
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let now = unix_now() as f64;
-        if let Some(state) = self.state(&id) {
-            let hit = self
-                .cache
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&id)
-                .is_some_and(|c| {
-                    c.version == state.version && constant_time_eq(&c.digest, &digest)
-                });
-            if hit {
-                state.usable(now).map_err(|r| self.fail(peer, r))?;
-                return Ok(Principal {
-                    key_id: id,
-                    scope: state.scope,
-                    namespaces: state.namespaces.clone(),
-                    via: Via::ApiKey,
-                    limits: state.limits,
-                    oauth: None,
-                });
-            }
+        if let Some(answer) = self.cached(&id, &digest, now, peer) {
+            return answer;
         }
         // The slow path is boxed: its future (argon2, database) would otherwise be part
         // of every request's.
-        Box::pin(self.verify_with_argon2(text, digest, now, peer)).await
+        Box::pin(self.verify_once(id, text, digest, now, peer)).await
+    }
+
+    /// The answer from the cache, when it holds this key's digest.
+    fn cached(
+        &self,
+        id: &KeyId,
+        digest: &[u8; 32],
+        now: f64,
+        peer: IpAddr,
+    ) -> Option<Result<Principal, AuthError>> {
+        let state = self.state(id)?;
+        let hit = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .is_some_and(|c| c.version == state.version && constant_time_eq(&c.digest, digest));
+        if !hit {
+            return None;
+        }
+        Some(match state.usable(now) {
+            Ok(()) => Ok(Principal {
+                key_id: *id,
+                scope: state.scope,
+                namespaces: state.namespaces.clone(),
+                via: Via::ApiKey,
+                limits: state.limits,
+                oauth: None,
+            }),
+            Err(r) => Err(self.fail(peer, r)),
+        })
+    }
+
+    /// One argon2 verification of a key at a time (single flight): requests that arrive
+    /// while one runs wait for it, then find its digest cached. A burst of calls with a
+    /// valid key whose cached proof was just dropped (a key change) costs one
+    /// verification and charges no failure; only a wrong secret counts as one.
+    async fn verify_once(
+        &self,
+        id: KeyId,
+        text: &str,
+        digest: [u8; 32],
+        now: f64,
+        peer: IpAddr,
+    ) -> Result<Principal, AuthError> {
+        let flight = self
+            .verifying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id)
+            .or_default()
+            .clone();
+        let answer = {
+            let _turn = flight.lock().await;
+            match self.cached(&id, &digest, now, peer) {
+                Some(answer) => answer,
+                None => self.verify_with_argon2(text, digest, now, peer).await,
+            }
+        };
+        // The last one out removes the key's entry: the map holds keys being verified.
+        let mut verifying = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&flight) <= 2 {
+            verifying.remove(&id);
+        }
+        answer
     }
 
     /// Verifies key text against the database (argon2) and caches its digest.

@@ -78,6 +78,9 @@ pub struct State {
     pub parked: Arc<crate::proxy::rounds::Parked>,
     /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
     pub task_inputs: Arc<crate::proxy::task_inputs::TaskInputs>,
+    /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
+    /// recorded ones.
+    pub tasks_creating: Arc<crate::mcp::tasks::Creating>,
     /// The log levels session-era clients set (`logging/setLevel`).
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.
@@ -141,6 +144,7 @@ impl State {
                 config.tasks.per_key,
                 config.parked.total,
             )),
+            tasks_creating: Arc::default(),
             log_levels: Arc::default(),
             cipher,
             backends: Backends::new(

@@ -401,3 +401,41 @@ async fn a_2026_client_runs_a_session_backends_task_through_the_tasks_extension(
         assert_eq!(m["error"]["message"], "unknown task", "{m}");
     }
 }
+
+/// `METAMCP_KEY_MAX_TASKS` holds under concurrency: twelve task calls of one key sent at
+/// once, with room for five, create five tasks; the other seven are refused (429,
+/// -32029) before the backend starts anything, and the key lists five.
+#[tokio::test]
+async fn a_keys_task_bound_holds_when_its_calls_race() {
+    let gw = with_everything(|c| c.tasks.per_key = 5).await;
+    let owner = session(&gw, &gw.client_key).await;
+    let calls = (0..12).map(|i| {
+        let owner = &owner;
+        async move {
+            owner
+                .post(
+                    &json!({"jsonrpc": "2.0", "id": 100 + i, "method": "tools/call",
+                              "params": {"name": RESEARCH, "arguments": {"topic": format!("t{i}")},
+                                         "task": {"ttl": 60000}}}),
+                )
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let created = answers
+        .iter()
+        .filter(|r| r.status == 200 && r.json()["result"]["task"]["taskId"].is_string())
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status == 429 && r.json()["error"]["code"] == -32029)
+        .count();
+    assert_eq!(
+        (created, refused),
+        (5, 7),
+        "{:?}",
+        answers.iter().map(|r| r.text()).collect::<Vec<_>>()
+    );
+    let listed = owner.result("tasks/list", json!({})).await;
+    assert_eq!(listed["tasks"].as_array().unwrap().len(), 5, "{listed}");
+}

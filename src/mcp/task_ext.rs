@@ -160,6 +160,7 @@ pub(crate) fn owner(ctx: &Ctx, body: &[u8], f: &Frame, backend: &Arc<Backend>) -
         caps,
         key: ctx.kid().to_string(),
         namespace: ctx.namespace.clone(),
+        place: None,
     }
 }
 
@@ -172,8 +173,9 @@ pub(crate) async fn call(
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Result<Response<Body>, RpcError> {
-    tasks::room(ctx).await?;
-    let owner = owner(ctx, body, f, backend);
+    let place = tasks::room(ctx).await?;
+    let mut owner = owner(ctx, body, f, backend);
+    owner.place = Some(place);
     let resp = if backend.is_modern() {
         forward(&ctx.caller(), body, f, backend, rename, false).await
     } else {

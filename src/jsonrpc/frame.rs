@@ -46,6 +46,8 @@ pub struct Frame {
     pub method_unescaped: Option<Box<str>>,
     pub has_result: bool,
     pub has_error: bool,
+    /// Where `result` starts (an object's span is empty, at its `{`).
+    pub result: Option<Span>,
     /// Where `params` starts; for an object or array the span is empty (see
     /// [`container_span`]), for a scalar it is the whole value.
     pub params: Option<Span>,
@@ -322,7 +324,10 @@ impl Walker<'_, '_> {
                 }
                 f.method = Some(inner);
             }
-            "result" => f.has_result = true,
+            "result" => {
+                f.has_result = true;
+                f.result = Some(span);
+            }
             "error" => f.has_error = true,
             "params" => {
                 f.params = Some(span);

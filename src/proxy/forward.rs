@@ -357,7 +357,12 @@ async fn forward_call(
         && let Some(whole) = source.take_whole()
     {
         let whole = if caller.stateless {
-            super::upstream::retire_codes(whole)
+            let whole = super::upstream::retire_codes(whole);
+            match backend.is_modern() {
+                // A 2026 backend's result without `resultType` is given one.
+                true => super::rpc::with_result_type(&whole).unwrap_or(whole),
+                false => whole,
+            }
         } else {
             whole
         };
@@ -427,6 +432,7 @@ async fn forward_call(
         url_asks: Vec::new(),
         carry: BytesMut::new(),
         inner_done: false,
+        stamp: caller.stateless && sse && backend.is_modern(),
     };
     let method = f.method(body).unwrap_or_default();
     if caller.stateless && sse && !collect && !backend.is_modern() && MRTR_METHODS.contains(&method)

@@ -121,3 +121,110 @@ pub(crate) const STATELESS_RESULT_MEMBERS: &[u8] = concat!(
     r#""}}"#
 )
 .as_bytes();
+
+/// A response message whose `result` lacks `resultType`, with `"resultType":"complete"`
+/// put first in it; `None` for any other message (a request, an error, a result that has
+/// one). A 2026-07-28 client needs `resultType` on every result, whatever the backend
+/// sent: some 2026 backends leave it out of the results they stream.
+pub(crate) fn with_result_type(message: &[u8]) -> Option<Bytes> {
+    let f = crate::jsonrpc::frame::parse(message).ok()?;
+    let open = f.result?.start;
+    if f.method.is_some() || message.get(open) != Some(&b'{') {
+        return None;
+    }
+    let mut has = false;
+    crate::jsonrpc::frame::each_member(message, open, |key, _| {
+        has |= key.of(message) == b"\"resultType\"";
+    })
+    .ok()?;
+    if has {
+        return None;
+    }
+    let members: &[u8] = match crate::jsonrpc::frame::opens_empty(message, open) {
+        true => br#""resultType":"complete""#,
+        false => br#""resultType":"complete","#,
+    };
+    let at = crate::jsonrpc::frame::Span {
+        start: open + 1,
+        end: open + 1,
+    };
+    Some(crate::jsonrpc::frame::splice(message, &mut [(at, members)]))
+}
+
+/// One SSE event (its lines and blank line) with its single `data` line's message given
+/// a `resultType` ([`with_result_type`]); `None` when it needs none. Other lines
+/// (`id:`, `event:`) are kept as they are.
+pub(crate) fn event_with_result_type(event: &[u8]) -> Option<Bytes> {
+    let mut at = 0;
+    let mut found = None;
+    for line in event.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"data:") {
+            if found.is_some() {
+                return None; // a message over several data lines: left as it is
+            }
+            let skip = if line.get(5) == Some(&b' ') { 6 } else { 5 };
+            let body = line[skip..].trim_ascii_end();
+            found = Some((at + skip, at + skip + body.len()));
+        }
+        at += line.len();
+    }
+    let (start, end) = found?;
+    let fixed = with_result_type(&event[start..end])?;
+    let mut out = BytesMut::with_capacity(event.len() + 24);
+    out.extend_from_slice(&event[..start]);
+    out.extend_from_slice(&fixed);
+    out.extend_from_slice(&event[end..]);
+    Some(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_without_result_type_gets_one_and_nothing_else_changes() {
+        let fixed = with_result_type(br#"{"jsonrpc":"2.0","id":5,"result":{"content":[]}}"#);
+        assert_eq!(
+            fixed.as_deref(),
+            Some(
+                &br#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"complete","content":[]}}"#[..]
+            )
+        );
+        let empty = with_result_type(br#"{"jsonrpc":"2.0","id":5,"result":{ }}"#);
+        assert_eq!(
+            empty.as_deref(),
+            Some(&br#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"complete" }}"#[..])
+        );
+        for untouched in [
+            &br#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"input_required","inputRequests":{}}}"#[..],
+            br#"{"jsonrpc":"2.0","id":5,"result":{"content":[{"resultType":"x"}],"resultType":"complete"}}"#,
+            br#"{"jsonrpc":"2.0","id":5,"error":{"code":1,"message":"m"}}"#,
+            br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+            b"not json",
+        ] {
+            assert_eq!(with_result_type(untouched), None);
+        }
+        // A nested `resultType` is not the result's own.
+        assert!(
+            with_result_type(
+                br#"{"jsonrpc":"2.0","id":5,"result":{"content":[{"resultType":"x"}]}}"#
+            )
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn an_events_data_line_is_stamped_and_its_other_lines_kept() {
+        let event =
+            b"id: 7\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n";
+        let fixed = event_with_result_type(event).unwrap();
+        assert_eq!(
+            &fixed[..],
+            &b"id: 7\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\"}}\n\n"[..]
+        );
+        assert_eq!(
+            event_with_result_type(b"data: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n"),
+            None
+        );
+    }
+}

@@ -75,7 +75,13 @@ pub struct UpstreamBody {
     pub(super) carry: BytesMut,
     /// The backend's answer stream has ended (what was held has been taken in).
     pub(super) inner_done: bool,
+    /// A stateless client's SSE answer from a 2026-07-28 backend: looked at in whole
+    /// events, and a result without `resultType` is given one.
+    pub(super) stamp: bool,
 }
+
+/// What marks a response with a result in an SSE piece.
+static RESULT_NEEDLE: crate::jsonrpc::needle::Needle = crate::needle!(b"\"result\"");
 
 /// Where the first whole SSE event of `piece` ends (after its blank line).
 pub(crate) fn event_end(piece: &[u8]) -> Option<usize> {
@@ -216,7 +222,7 @@ impl UpstreamBody {
         // A stateless client's call answer is looked at in whole events: the unfinished
         // end of a piece waits for the rest, so a question split between two pieces is
         // still held back (not relayed as a request the client cannot take).
-        let data = if self.mrtr {
+        let data = if self.mrtr || self.stamp {
             let mut joined = std::mem::take(&mut self.carry);
             joined.extend_from_slice(&data);
             let whole = last_event_end(&joined);
@@ -228,7 +234,8 @@ impl UpstreamBody {
         let gated =
             GATED_NEEDLES.iter().any(|n| n.in_(&data)) || (self.mrtr && URL_REQUIRED.in_(&data));
         let logged = LOG_NEEDLE.in_(&data);
-        if !(gated || logged) {
+        let stamped = self.stamp && RESULT_NEEDLE.in_(&data);
+        if !(gated || logged || stamped) {
             return data;
         }
         let mut kept = BytesMut::new();
@@ -262,6 +269,13 @@ impl UpstreamBody {
                 self.tell_backend(crate::backend::mux::error_answer_with(&id, error, &why));
             } else if self.muted(&data[start..end]) {
                 kept.extend_from_slice(&data[from..start]);
+                from = end;
+            } else if let Some(fixed) = stamped
+                .then(|| crate::proxy::rpc::event_with_result_type(&data[start..end]))
+                .flatten()
+            {
+                kept.extend_from_slice(&data[from..start]);
+                kept.extend_from_slice(&fixed);
                 from = end;
             }
             start = end;
@@ -504,9 +518,15 @@ impl hyper::body::Body for UpstreamBody {
                 Poll::Ready(None) => {
                     // What was held back as an unfinished event goes as it is.
                     this.inner_done = true;
-                    let tail = std::mem::take(&mut this.carry);
+                    let tail = std::mem::take(&mut this.carry).freeze();
                     if !tail.is_empty() {
-                        this.take_in(tail.freeze());
+                        let tail = match this.stamp {
+                            true => {
+                                crate::proxy::rpc::event_with_result_type(&tail).unwrap_or(tail)
+                            }
+                            false => tail,
+                        };
+                        this.take_in(tail);
                     }
                 }
                 Poll::Pending => {

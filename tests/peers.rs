@@ -603,11 +603,13 @@ impl Listening {
     }
 }
 
-/// The modern fixture (SDK 2.x) over HTTP, registered as `modern`.
+/// The modern fixture (SDK 2.x) over HTTP, serving 2026-07-28 alone (it refuses
+/// `initialize`, so session clients are bridged), registered as `modern`.
 async fn modern_over_http(gw: &TestGateway) -> Listening {
-    let fixture = Listening::start(
+    let fixture = Listening::start_with(
         peers().join("venv2/bin/python"),
         "tests/conformance/modern_fixture.py",
+        &["0", "modern-only"],
     )
     .await;
     register(
@@ -1526,9 +1528,10 @@ async fn reference_server() -> Listening {
 /// TypeScript SDK 1.x servers ask their questions on the tool call's own SSE stream
 /// (`extra.sendRequest`): the conformance reference server's sampling and elicitation
 /// tools, called by the Python SDK 1.x (a session client declaring both), through the
-/// gateway. Each question reaches the client and its answer the server.
+/// gateway. The reference server is dual-era: reached statelessly its tools cannot ask
+/// (its own stateless client answers -32601), so a session client's calls go through a
+/// session of the backend's. Each question reaches the client and its answer the server.
 #[tokio::test]
-#[ignore = "issue 48, item 2: the gateway reaches this dual-era server statelessly, where its tools cannot ask"]
 async fn the_reference_server_asks_a_session_client_on_the_calls_stream() {
     let gw = TestGateway::start().await;
     let server = reference_server().await;
@@ -1557,10 +1560,17 @@ async fn the_reference_server_asks_a_session_client_on_the_calls_stream() {
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-    let results = &seen["results"];
     assert_eq!(
-        results[0],
-        json!([false, "LLM response: sampled by the test"]),
+        seen["asked"],
+        json!(["sampling/createMessage", "elicitation/create"]),
+        "both questions reached the client: {seen}"
+    );
+    let results = &seen["results"];
+    // The server read the client's sampling answer (it then wants a `method` member in
+    // the result, which the conformance suite's own client sends and the SDK's does not).
+    let sampled = results[0][1].as_str().unwrap();
+    assert!(
+        !sampled.contains("Method not found") && sampled.contains("sampling/createMessage"),
         "{seen}"
     );
     assert_eq!(
@@ -1571,5 +1581,9 @@ async fn the_reference_server_asks_a_session_client_on_the_calls_stream() {
         ]),
         "{seen}"
     );
-    assert_eq!(results[2][0], false, "{seen}");
+    assert_eq!(
+        results[2],
+        json!([false, "This is a simple text response for testing."]),
+        "{seen}"
+    );
 }

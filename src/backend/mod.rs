@@ -279,7 +279,8 @@ impl Backend {
         trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
         let modern = self.transport.is_modern();
-        let headers = modern.then(|| self.modern_headers(&body));
+        let headers = (modern && crate::jsonrpc::frame::has_envelope(&body))
+            .then(|| self.modern_headers(&body));
         // A session-era server sees a session-era request, whoever sent it.
         let body = match modern {
             true => body,
@@ -376,6 +377,24 @@ impl Backend {
     /// Whether the backend speaks 2026-07-28: every request carries its own envelope.
     pub fn is_modern(&self) -> bool {
         self.transport.is_modern()
+    }
+
+    /// Whether a client of the stateless era (`stateless`) or a session client is
+    /// served by this backend in the 2026-07-28 era: a dual-era backend serves session
+    /// clients in a session, so nothing is bridged for them.
+    pub fn is_modern_for(&self, stateless: bool) -> bool {
+        // A per-caller server's calls go through each caller's own connection, which
+        // has no session of the other era.
+        self.is_modern()
+            && (stateless || self.callers.is_some() || !self.transport.serves_sessions())
+    }
+
+    /// Before a session client's call to a 2026-07-28 backend: the backend is asked,
+    /// once, whether it takes sessions too ([`Self::is_modern_for`] then says).
+    pub async fn offer_sessions(&self) {
+        if self.is_modern() && self.callers.is_none() {
+            self.transport.offer_sessions().await;
+        }
     }
 
     /// A request's standard headers for a modern backend: its method, its target, and

@@ -300,6 +300,23 @@ impl Transport {
         }
     }
 
+    /// Before a session client's call: a 2026-07-28 backend over HTTP is asked once for
+    /// a session of that client's era.
+    pub async fn offer_sessions(&self) {
+        if let Transport::Http(t) = self {
+            t.offer_sessions().await;
+        }
+    }
+
+    /// Whether a 2026-07-28 backend also serves session clients in a session of their
+    /// own era (a dual-era server over HTTP).
+    pub fn serves_sessions(&self) -> bool {
+        match self {
+            Transport::Http(t) => t.serves_sessions(),
+            _ => false,
+        }
+    }
+
     /// Whether the backend speaks 2026-07-28 (stateless: Streamable HTTP or a pipe).
     pub fn is_modern(&self) -> bool {
         match self {

@@ -684,6 +684,14 @@ const ENVELOPE_KEYS: [&str; 4] = [
 
 static ENVELOPE: crate::jsonrpc::needle::Needle = crate::needle!(b"io.modelcontextprotocol/");
 
+/// Whether `body` (one message) may carry the 2026-07-28 envelope: one substring search.
+pub fn has_envelope(body: &[u8]) -> bool {
+    ENVELOPE_VERSION.in_(body)
+}
+
+static ENVELOPE_VERSION: crate::jsonrpc::needle::Needle =
+    crate::needle!(b"io.modelcontextprotocol/protocolVersion");
+
 /// `body` (one message) with the 2026-07-28 envelope left out of `params._meta`, the
 /// rest of `_meta` (progress token, trace context, related task…) kept byte for byte: a
 /// request bridged from a 2026-07-28 client to a session-era server looks exactly like a

@@ -157,10 +157,16 @@ async fn forward_call(
     collect: bool,
     bridged: bool,
 ) -> Response<Body> {
+    // The backend's era for this client: a dual-era backend serves a session client in
+    // a session, where its questions come on the call's stream as they would direct.
+    if !caller.stateless && backend.is_modern() {
+        backend.offer_sessions().await;
+    }
+    let modern = backend.is_modern_for(caller.stateless);
     if !collect
         && !bridged
         && !caller.stateless
-        && backend.is_modern()
+        && modern
         && MRTR_METHODS.contains(&f.method(body).unwrap_or_default())
     {
         // The backend may answer `input_required`: a session client is asked instead.
@@ -225,10 +231,10 @@ async fn forward_call(
         _ => None,
     };
     let mut upstream_body = frame::splice(body, &mut reps[..n]);
-    if backend.is_modern() && f.meta_version.is_some() {
+    if modern && f.meta_version.is_some() {
         upstream_body = super::extensions::carried_only(upstream_body);
     }
-    if backend.is_modern() && f.meta_version.is_none() {
+    if modern && f.meta_version.is_none() {
         // A session client's request: a modern backend needs the envelope its own
         // requests would carry.
         upstream_body = with_envelope(caller, upstream_body);

@@ -13,8 +13,10 @@ It offers the tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663, which 
 does not implement: written here): `slow_compute` is a task for a request declaring it,
 working for `seconds`, then completed (tasks/get, tasks/update, tasks/cancel served).
 
-usage: modern_fixture.py PORT   (Streamable HTTP on 127.0.0.1:PORT/mcp; PORT 0: one the
-       kernel picks; the port is printed on stdout first, see tests/peers/serve.py)
+usage: modern_fixture.py PORT [modern-only]   (Streamable HTTP on 127.0.0.1:PORT/mcp; PORT
+       0: one the kernel picks; the port is printed on stdout first, see
+       tests/peers/serve.py. Dual-era, as the SDK 2.x serves, unless `modern-only`:
+       then `initialize` is refused as over stdio)
        modern_fixture.py stdio  (stdio, serving 2026-07-28 only: `initialize` is refused
                                  with -32022, as a server without the session era does)
 """
@@ -386,4 +388,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "stdio":
         anyio.run(run_stdio)
     else:
+        if "modern-only" in sys.argv[2:]:
+            # Over HTTP too: no session era, so session clients are bridged.
+            server.middleware.insert(0, modern_only)
         main(int(sys.argv[1]))

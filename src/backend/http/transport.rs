@@ -46,7 +46,24 @@ pub struct HttpTransport {
     declared: u8,
     /// Its calls in flight with SSE answers, which its own stream's messages may join.
     joins: Joins,
+    /// A 2026-07-28 backend that also takes sessions (dual-era, as the TypeScript and
+    /// Python SDKs' servers are): its session-era session, which serves session clients'
+    /// calls in their own era. A dual-era server's tools may ask the client mid-call
+    /// (`sampling/createMessage`, `elicitation/create` on the call's stream) only in a
+    /// session; reached statelessly they cannot ask at all. Requests that carry the 2026
+    /// envelope go statelessly, the others (and answers to its questions) here.
+    sessions: ArcSwapOption<HttpTransport>,
+    /// When a 2026-07-28 backend last refused a session (unix seconds; 0: never asked).
+    /// It is asked on a session client's first call, and again after a while.
+    sessions_refused: std::sync::atomic::AtomicU64,
+    /// Held while asking for that session.
+    sessions_opening: Mutex<()>,
+    /// This transport is such a session: it initializes without probing the era.
+    session_era: bool,
 }
+
+/// How long a 2026-07-28 backend that refused a session is not asked again.
+const SESSIONS_RETRY: u64 = 600;
 
 /// An answer's body as it arrives over HTTP.
 pub enum HttpAnswer {
@@ -160,6 +177,74 @@ impl HttpTransport {
             rewatch: tokio::sync::Notify::new(),
             declared: ClientCaps::ALL,
             joins: Joins::default(),
+            sessions: ArcSwapOption::empty(),
+            sessions_refused: std::sync::atomic::AtomicU64::new(0),
+            sessions_opening: Mutex::new(()),
+            session_era: false,
+        }
+    }
+
+    /// Before a session client's call to a 2026-07-28 backend: asks the backend for a
+    /// session of that client's era, once (and again [`SESSIONS_RETRY`] seconds after a
+    /// refusal). A backend only ever called by 2026-07-28 clients is never asked.
+    pub async fn offer_sessions(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.is_modern() || self.session_era || self.sessions.load().is_some() {
+            return;
+        }
+        let refused = self.sessions_refused.load(Ordering::Relaxed);
+        let now = crate::auth::token::unix_now();
+        if refused != 0 && now < refused + SESSIONS_RETRY {
+            return;
+        }
+        let _asking = self.sessions_opening.lock().await;
+        if self.sessions.load().is_some()
+            || self.sessions_refused.load(Ordering::Relaxed) != refused
+        {
+            return;
+        }
+        self.open_sessions().await;
+    }
+
+    /// The session-era session of a dual-era backend, when it has one.
+    pub fn serves_sessions(&self) -> bool {
+        self.sessions.load().is_some()
+    }
+
+    /// The session-era session that serves `body`: a dual-era backend's, for a message
+    /// without the 2026-07-28 envelope.
+    fn session_for(&self, body: &[u8]) -> Option<Arc<HttpTransport>> {
+        self.sessions
+            .load_full()
+            .filter(|_| !crate::jsonrpc::frame::has_envelope(body))
+    }
+
+    /// Opens the session-era session of a 2026-07-28 backend that also takes sessions;
+    /// none for a backend that refuses `initialize` (2026-07-28 only).
+    async fn open_sessions(&self) {
+        let sessions = HttpTransport {
+            session_era: true,
+            ..self.variant(ClientCaps::ALL)
+        };
+        match Box::pin(sessions.connect()).await {
+            Ok(_) => {
+                tracing::debug!(
+                    "a 2026-07-28 backend takes sessions too: session clients' calls go through one"
+                );
+                if let Some(old) = self.sessions.swap(Some(Arc::new(sessions))) {
+                    old.close().await;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a 2026-07-28 backend takes no sessions");
+                self.sessions_refused.store(
+                    crate::auth::token::unix_now().max(1),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                if let Some(old) = self.sessions.swap(None) {
+                    old.close().await;
+                }
+            }
         }
     }
 
@@ -212,7 +297,7 @@ impl HttpTransport {
         let (c, e, t) = (&self.client, &self.endpoint, self.timeout);
         // A backend's other sessions are opened once its main one found its era.
         let probed = match self.declared {
-            ClientCaps::ALL => modern::discover(c, e, generation, t).await?,
+            ClientCaps::ALL if !self.session_era => modern::discover(c, e, generation, t).await?,
             _ => None,
         };
         let s = match probed {
@@ -231,6 +316,13 @@ impl HttpTransport {
                 Ok(p) => self.pool.store(Some(Arc::new(p))),
                 Err(e) => return Err(UpstreamError::Connect(e.to_string())),
             }
+        }
+        // A new connection: its era found afresh, a session of the other era asked for
+        // again when a session client calls.
+        self.sessions_refused
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        if let Some(old) = self.sessions.swap(None) {
+            Box::pin(old.close()).await;
         }
         Ok(caps)
     }
@@ -273,6 +365,9 @@ impl HttpTransport {
         headers: Option<&Headers>,
         trace: Option<&crate::observe::trace::Propagation>,
     ) -> Result<(u16, bool, HttpAnswer), UpstreamError> {
+        if let Some(sessions) = self.session_for(&body) {
+            return Box::pin(sessions.request(owner, body, None, trace)).await;
+        }
         let session = self.session_now()?;
         // Kept (a reference) for the call's id, should its answer need resuming.
         let body_id_source = body.clone();
@@ -394,6 +489,9 @@ impl HttpTransport {
 
     /// Sends a notification or an answer to the backend's own request, best effort.
     pub async fn notify(&self, body: Bytes) -> Result<(), UpstreamError> {
+        if let Some(sessions) = self.session_for(&body) {
+            return Box::pin(sessions.notify(body)).await;
+        }
         let s = self.session_now()?;
         upstream::notify(&self.client, &self.endpoint, &s, body).await
     }
@@ -451,6 +549,9 @@ impl HttpTransport {
 
     /// Ends the session at the backend (best effort).
     pub async fn close(&self) {
+        if let Some(sessions) = self.sessions.swap(None) {
+            Box::pin(sessions.close()).await;
+        }
         if let Some(s) = self.session.load_full() {
             upstream::terminate(&self.client, &self.endpoint, &s).await;
         }

@@ -1183,3 +1183,70 @@ async fn servers_outside_a_limited_keys_reach_read_as_absent() {
     let own = ask("GET", "/api/v1/me/connections/inside".into()).await;
     assert_eq!(own.0, 200, "{own:?}");
 }
+
+/// An admin moves a connected OAuth server's url to another origin: the token issued
+/// for the old resource (RFC 8707) is dropped in the same change, which says so, and the
+/// new host never sees it: the server waits for its account to be connected again.
+#[tokio::test]
+async fn a_url_moved_to_another_origin_takes_no_token_along() {
+    let gw = TestGateway::start().await;
+    let old = Mock::start(&["--oauth"]);
+    register(&gw, "moving", &old).await;
+    connect(&gw, "moving").await;
+    gw.wait_status("moving", "running").await;
+    let new = Mock::start(&[]);
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/moving",
+        &gw.admin_key,
+        &json!({"url": new.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let warned = r.json()["warnings"].to_string();
+    assert!(warned.contains("token"), "{}", r.text());
+    let r = get(
+        gw.addr,
+        "/api/v1/me/connections?server=moving",
+        &gw.admin_key,
+    )
+    .await;
+    assert_eq!(r.json()["connections"], json!([]), "{}", r.text());
+    // The gateway has tried the new host, and is waiting for an account.
+    eventually(
+        Duration::from_secs(10),
+        "the moved server to want an account",
+        || async {
+            let s = get(gw.addr, "/api/v1/mcp/servers/moving", &gw.admin_key)
+                .await
+                .json();
+            (s["status"] != "running" && s["status"] != "starting").then_some(())
+        },
+    )
+    .await;
+    // Asked directly, the new host has seen no authorization header at all.
+    let mut direct = Client::new(
+        format!(
+            "127.0.0.1:{}",
+            new.url()
+                .split(':')
+                .nth(2)
+                .unwrap()
+                .trim_end_matches("/mcp")
+        )
+        .parse()
+        .unwrap(),
+        "/mcp",
+        None,
+    );
+    direct.initialize().await;
+    let seen = direct
+        .result(
+            "tools/call",
+            json!({"name": "env", "arguments": {"name": "NONE"}}),
+        )
+        .await;
+    let said: Value = serde_json::from_str(text_of(&seen).as_str()).unwrap();
+    assert_eq!(said["authorization"], Value::Null, "{said}");
+}

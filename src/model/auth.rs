@@ -163,6 +163,26 @@ impl ServerAuth {
         }
     }
 
+    /// The same settings without the secrets given for the backend's old origin, when
+    /// the url moves to another: `None` when there is none to drop. A client credentials
+    /// client has nothing to authenticate with without them: it must be given again.
+    pub fn without_secrets(&self) -> Result<Option<ServerAuth>, Invalid> {
+        match self {
+            ServerAuth::OAuth(c) if c.client_secret.is_some() => {
+                Ok(Some(ServerAuth::OAuth(OAuthClient {
+                    client_secret: None,
+                    ..c.clone()
+                })))
+            }
+            ServerAuth::ClientCredentials(_) => Err(Invalid::field(
+                "auth",
+                "the url moves to another origin: send auth again with it (a stored client \
+                 secret or key is never sent to another host)",
+            )),
+            _ => Ok(None),
+        }
+    }
+
     /// The object as clients see it: the secret masked.
     pub fn public_json(&self) -> Value {
         match self {

@@ -261,8 +261,29 @@ impl Registry {
         let server = self
             .write_server(&tx, UPDATE_SERVER, existing.id, &draft)
             .await?;
+        let mut warnings = draft.warnings;
+        if draft.origin_moved {
+            // Tokens were issued for the old resource (RFC 8707): none follows the url.
+            let dropped = tx
+                .execute(
+                    "DELETE FROM upstream_tokens WHERE server_id = $1",
+                    &[&existing.id],
+                )
+                .await?;
+            tx.execute(
+                "DELETE FROM upstream_pending WHERE server_id = $1",
+                &[&existing.id],
+            )
+            .await?;
+            if dropped > 0 {
+                warnings.push(format!(
+                    "the url moved to another origin: the {dropped} stored account token(s) \
+                     were dropped; connect the account again"
+                ));
+            }
+        }
         tx.commit().await?;
-        Ok((server, draft.warnings))
+        Ok((server, warnings))
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields

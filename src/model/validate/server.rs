@@ -33,6 +33,9 @@ pub struct ServerDraft {
     pub auth: crate::model::auth::ServerAuth,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
+    /// The change moves the url to another origin: nothing stored for the old one (its
+    /// headers, tokens, client secrets) may follow it.
+    pub origin_moved: bool,
 }
 
 impl From<&Server> for ServerDraft {
@@ -57,6 +60,7 @@ impl From<&Server> for ServerDraft {
             breaker_cooldown_ms: s.breaker_cooldown_ms as i32,
             auth: s.auth.clone(),
             warnings: Vec::new(),
+            origin_moved: false,
         }
     }
 }
@@ -123,8 +127,19 @@ impl ServerDraft {
         self.apply_protocol(obj, creating)?;
         self.apply_endpoint(obj, existing)?;
         self.apply_launch(obj, existing)?;
+        // A masked secret keeps the stored one, but never for another origin.
+        let kept_auth = existing.filter(|_| !self.origin_moved).map(|e| &e.auth);
         if let Some(auth) = obj.get("auth") {
-            self.auth = crate::model::auth::ServerAuth::parse(auth, existing.map(|e| &e.auth))?;
+            self.auth = crate::model::auth::ServerAuth::parse(auth, kept_auth)?;
+        } else if self.origin_moved
+            && let Some(auth) = self.auth.without_secrets()?
+        {
+            self.auth = auth;
+            self.warnings.push(
+                "the url moved to another origin: the stored client secret was dropped; \
+                 send auth again with the new url if its authorization server needs one"
+                    .into(),
+            );
         }
         self.apply_limits(obj)
     }
@@ -154,9 +169,9 @@ impl ServerDraft {
         // another one unless this request gives them again.
         let mut moved = false;
         if let Some(url) = string_field(obj, "url")? {
-            moved = existing.is_some_and(|e| {
-                !e.headers.is_empty() && origin(e.url.as_deref()) != origin(url.as_deref())
-            });
+            self.origin_moved =
+                existing.is_some_and(|e| origin(e.url.as_deref()) != origin(url.as_deref()));
+            moved = self.origin_moved && existing.is_some_and(|e| !e.headers.is_empty());
             self.url = url;
         }
         if moved {

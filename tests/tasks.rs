@@ -439,3 +439,45 @@ async fn a_keys_task_bound_holds_when_its_calls_race() {
     let listed = owner.result("tasks/list", json!({})).await;
     assert_eq!(listed["tasks"].as_array().unwrap().len(), 5, "{listed}");
 }
+
+/// Task calls inside a 2025-03-26 batch are task calls like any other: each created
+/// task is given the gateway's id (never the backend's) and recorded, so `tasks/get`
+/// finds it, and the key's bound applies: eight in a batch with room for five make five.
+#[tokio::test]
+async fn task_calls_in_a_batch_get_the_gateways_ids_and_count_against_the_bound() {
+    let gw = with_everything(|c| c.tasks.per_key = 5).await;
+    let mut old = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    old.version = "2025-03-26".into();
+    old.initialize_with(
+        json!({"sampling": {"tools": {}}, "elicitation": {"form": {}, "url": {}},
+                                "roots": {"listChanged": true}}),
+    )
+    .await;
+    let batch: Vec<Value> = (0..8)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                   "params": {"name": RESEARCH, "arguments": {"topic": format!("b{i}")},
+                              "task": {"ttl": 60000}}})
+        })
+        .collect();
+    let r = old
+        .post_raw(&serde_json::to_vec(&batch).unwrap(), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answers = r.json();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 8, "{answers:?}");
+    let ids: Vec<String> = answers
+        .iter()
+        .filter_map(|a| a["result"]["task"]["taskId"].as_str().map(String::from))
+        .collect();
+    assert_eq!(ids.len(), 5, "{answers:?}");
+    assert!(ids.iter().all(|id| id.starts_with("mtk1.")), "{ids:?}");
+    let refused = answers
+        .iter()
+        .filter(|a| a["error"]["code"] == -32029)
+        .count();
+    assert_eq!(refused, 3, "{answers:?}");
+    let got = old.result("tasks/get", json!({"taskId": ids[0]})).await;
+    assert_eq!(got["taskId"], ids[0].as_str(), "{got}");
+}

@@ -409,9 +409,10 @@ pub async fn dispatch(
                     return Ok(json_response(StatusCode::OK, envelope(id, "result", b"{}")));
                 }
             }
+            // A session's task call (a batch's too: its answer is whole JSON already)
+            // gets the gateway's task id, is recorded and counts against the key's bound.
             let resp = if method == "tools/call"
                 && !ctx.stateless
-                && !collect
                 && crate::mcp::tasks::asks_task(body, f)
             {
                 Box::pin(crate::mcp::tasks::call(ctx, body, f, backend, rename)).await?

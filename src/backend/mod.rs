@@ -33,6 +33,7 @@ pub mod isolated;
 pub mod mux;
 pub mod notices;
 pub mod sse;
+pub mod stderr;
 pub mod stdio;
 pub mod transport;
 
@@ -182,7 +183,8 @@ pub struct Backend {
     /// Pokes the supervisor to check the backend now (a call failed).
     wake: Notify,
     last_error: std::sync::Mutex<Option<String>>,
-    /// When it last connected (unix seconds), and how often it came back after failing.
+    /// When it last connected (unix seconds), and how often it was started (connected)
+    /// again after failing, whether that start succeeded or not: a crash loop counts.
     last_connected: AtomicU64,
     restarts: std::sync::atomic::AtomicU32,
     /// Where status changes go.
@@ -228,7 +230,7 @@ impl Backend {
         Some(self.last_connected.load(Ordering::Relaxed)).filter(|t| *t > 0)
     }
 
-    /// How often it came back after failing.
+    /// How often it was started again after failing (a crash loop's every attempt).
     pub fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::Relaxed)
     }

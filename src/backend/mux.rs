@@ -24,6 +24,9 @@ struct Waiter {
     tx: mpsc::Sender<Bytes>,
     /// The client's own progress token, restored in progress notifications.
     token: Option<Bytes>,
+    /// Parked: its client's answers are awaited on a retry (a stateless client's call),
+    /// so no request of the backend's own is attributed to it.
+    parked: bool,
     /// Whose call it is ([`Owner::tag`]; 0 for the gateway's own).
     ///
     /// [`Owner::tag`]: crate::backend::isolated::Owner::tag
@@ -38,6 +41,8 @@ pub struct Mux {
     pending: Mutex<HashMap<Bytes, Waiter>>,
     /// The backend's own messages, for the supervisor (gone once the stream ends).
     own: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    /// Why the stream ended ([`Mux::fail_all`]): what the calls it cut short say.
+    gone: Mutex<Option<String>>,
 }
 
 /// `{"jsonrpc":"2.0","id":<id>,"method":<method>,"params":<params>}`, for the requests a
@@ -98,6 +103,7 @@ impl Mux {
             Arc::new(Mux {
                 pending: Mutex::new(HashMap::new()),
                 own: Mutex::new(Some(own)),
+                gone: Mutex::new(None),
             }),
             rx,
         )
@@ -134,6 +140,7 @@ impl Mux {
             Waiter {
                 tx,
                 token,
+                parked: false,
                 owner,
                 task,
             },
@@ -158,12 +165,30 @@ impl Mux {
 
     /// Fails every call in flight and ends the supervisor's stream of own messages:
     /// the backend's stream is gone.
+    /// Ends every call in flight: the stream they were on is gone (`why`). They get no
+    /// answer from the backend: each fails with `why` as the gateway's own error (not
+    /// an error the backend answered), so it is recorded as the backend's failure.
     pub fn fail_all(&self, why: &str) {
         self.own.lock().unwrap_or_else(|p| p.into_inner()).take();
+        *self.gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
         let waiters: Vec<(Bytes, Waiter)> = self.lock().drain().collect();
-        for (id, w) in waiters {
-            let _ = w.tx.try_send(error_answer(&id, why));
+        drop(waiters);
+    }
+
+    /// Marks the call `id` parked (or back in play): see [`Waiter::parked`].
+    pub fn set_parked(&self, id: &[u8], parked: bool) {
+        if let Some(w) = self.lock().get_mut(id) {
+            w.parked = parked;
         }
+    }
+
+    /// Why the stream ended, for a call that lost its answer.
+    fn gone(&self) -> String {
+        self.gone
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| "the server went away".into())
     }
 
     /// Routes one message from the backend. `false` when it is not JSON-RPC.
@@ -204,7 +229,8 @@ impl Mux {
             let related = related_task(&msg);
             let only = {
                 let pending = self.lock();
-                let mut calls = pending.values();
+                // A parked call (its client may never retry) takes nothing new.
+                let mut calls = pending.values().filter(|w| !w.parked);
                 let waiting_task = related.as_deref().and_then(|t| {
                     pending
                         .values()
@@ -289,7 +315,7 @@ impl Registration {
         slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<(bool, MuxAnswer), UpstreamError> {
         let Some(first) = self.rx.recv().await else {
-            return Err(UpstreamError::Connect("the server went away".into()));
+            return Err(UpstreamError::Connect(self.mux.gone()));
         };
         let whole = frame::parse(&first).is_ok_and(|f| f.is_response());
         Ok((
@@ -297,6 +323,7 @@ impl Registration {
             MuxAnswer {
                 first: Some(first),
                 sse: !whole,
+                answered: whole,
                 call: self,
                 _slot: slot,
             },
@@ -310,7 +337,7 @@ impl Registration {
                 match self.rx.recv().await {
                     Some(m) if frame::parse(&m).is_ok_and(|f| f.is_response()) => return Ok(m),
                     Some(_) => continue,
-                    None => return Err(UpstreamError::Connect("the server went away".into())),
+                    None => return Err(UpstreamError::Connect(self.mux.gone())),
                 }
             }
         })
@@ -332,6 +359,8 @@ impl Registration {
 pub struct MuxAnswer {
     first: Option<Bytes>,
     sse: bool,
+    /// Its response has passed (or its loss has been told).
+    answered: bool,
     call: Registration,
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -346,6 +375,11 @@ pub fn sse_event(msg: &[u8]) -> Bytes {
 }
 
 impl MuxAnswer {
+    /// Marks the call parked (waiting for its client's retry) or back in play.
+    pub fn set_parked(&self, parked: bool) {
+        self.call.mux.set_parked(&self.call.id, parked);
+    }
+
     pub fn take_whole(&mut self) -> Option<Bytes> {
         if self.sse { None } else { self.first.take() }
     }
@@ -360,9 +394,15 @@ impl MuxAnswer {
         match self.call.rx.poll_recv(cx) {
             Poll::Ready(Some(m)) => {
                 if frame::parse(&m).is_ok_and(|f| f.is_response()) {
+                    self.answered = true;
                     self.call.rx.close();
                 }
                 Poll::Ready(Some(Ok(sse_event(&m))))
+            }
+            // The stream ended before the answer: why, as a failure of the backend's.
+            Poll::Ready(None) if !self.answered => {
+                self.answered = true;
+                Poll::Ready(Some(Err(self.call.mux.gone())))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,

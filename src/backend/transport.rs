@@ -97,6 +97,17 @@ pub enum AnswerBody {
 }
 
 impl AnswerBody {
+    /// Marks the call parked: its client's answers come on a retry that may never come,
+    /// so the backend's requests naming no call are not its (they would be refused as
+    /// ambiguous while it waits, for up to `METAMCP_MRTR_TTL`).
+    pub fn set_parked(&self, parked: bool) {
+        match self {
+            AnswerBody::Http(HttpAnswer::Joined(j)) => j.set_parked(parked),
+            AnswerBody::Mux(m) => m.set_parked(parked),
+            AnswerBody::Http(_) => {}
+        }
+    }
+
     /// The whole body, when it has already arrived in full (the usual case for a small
     /// JSON answer): no stream to poll.
     pub fn take_whole(&mut self) -> Option<Bytes> {

@@ -265,6 +265,7 @@ impl Parked {
         let mut raw = [0u8; 16];
         crate::crypto::random_bytes(&mut raw);
         let id = crate::crypto::to_hex(&raw);
+        call.body.inner.set_parked(true);
         calls.insert(id.clone(), call);
         drop(calls);
         let parked = self.clone();
@@ -292,12 +293,15 @@ impl Parked {
         {
             return None;
         }
-        calls.remove(id)
+        let call = calls.remove(id)?;
+        call.body.inner.set_parked(false);
+        Some(call)
     }
 
     /// Returns a call taken for a retry that could not use it (its answers were
     /// malformed), so a good retry still finds it.
     pub fn put_back(&self, id: &str, call: ParkedCall) {
+        call.body.inner.set_parked(true);
         self.lock().insert(id.to_string(), call);
     }
 

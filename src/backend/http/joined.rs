@@ -19,7 +19,10 @@ use super::transport::HttpAnswer;
 /// Messages waiting to join one call; beyond, the message is left to the supervisor.
 const QUEUED: usize = 16;
 
-type Book = Arc<Mutex<HashMap<u64, (u64, mpsc::Sender<Bytes>)>>>;
+/// Per call: whose it is, where its extra messages go, and whether it is parked (its
+/// client's answers are awaited on a retry, so nothing new is its).
+type Entry = (u64, mpsc::Sender<Bytes>, bool);
+type Book = Arc<Mutex<HashMap<u64, Entry>>>;
 
 /// The calls of one session that other messages may join, by serial: whose call it is
 /// ([`crate::backend::isolated::Owner::tag`]) and where its extra messages go.
@@ -41,7 +44,7 @@ impl Joins {
     pub fn open(&self, owner: u64, answer: HttpAnswer, resume: Resume) -> HttpAnswer {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let (tx, extra) = mpsc::channel(QUEUED);
-        self.book().insert(serial, (owner, tx));
+        self.book().insert(serial, (owner, tx, false));
         self.opened.notify_waiters();
         HttpAnswer::Joined(Box::new(Joined {
             inner: answer,
@@ -75,15 +78,16 @@ impl Joins {
     /// `None` when no call is in flight.
     fn try_offer(&self, msg: &[u8]) -> Option<bool> {
         let book = self.book();
-        let mut calls = book.values();
-        let (owner, tx) = calls.next()?;
-        if *owner == 0 || !calls.all(|(o, _)| o == owner) {
+        // A parked call (waiting for a client that may never come back) takes nothing.
+        let mut calls = book.values().filter(|(_, _, parked)| !parked);
+        let (owner, tx, _) = calls.next()?;
+        if *owner == 0 || !calls.all(|(o, _, _)| o == owner) {
             return Some(false);
         }
         Some(tx.try_send(Bytes::copy_from_slice(msg)).is_ok())
     }
 
-    fn book(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, mpsc::Sender<Bytes>)>> {
+    fn book(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -116,6 +120,14 @@ pub struct Joined {
 }
 
 impl Joined {
+    /// Marks the call parked (waiting for its client's retry) or back in play.
+    pub fn set_parked(&self, parked: bool) {
+        let mut book = self._left.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = book.get_mut(&self._left.serial) {
+            entry.2 = parked;
+        }
+    }
+
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
         loop {
             if self.boundary

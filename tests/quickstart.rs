@@ -43,7 +43,8 @@ fn runnable(block: &str, bin_dir: &Path) -> String {
             format!(
                 "{bin}/metamcp 2>\"$HOME/gateway.log\" &\n\
                  qs_wait \"$HOME/gateway.log\" 'local=127.0.0.1:[0-9]'\n\
-                 QS_GW=$(grep -o 'local=127.0.0.1:[0-9]*' \"$HOME/gateway.log\" | head -1 | cut -d= -f2)"
+                 QS_GW=$(grep -o 'local=127.0.0.1:[0-9]*' \"$HOME/gateway.log\" | head -1 | cut -d= -f2)\n\
+                 echo \"quickstart: the gateway is at $QS_GW\""
             )
         } else if line.starts_with("target/release/mockmcp --port 3001 &") {
             format!(
@@ -140,6 +141,17 @@ fn the_readme_quick_start_works_line_by_line() {
             cleanup();
             panic!("{expected} is missing from the quick start's output:\n{stdout}\n{stderr}");
         }
+    }
+    // keyadm client-config named the port the gateway bound (METAMCP_LISTEN is :0 here).
+    let at = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("quickstart: the gateway is at "))
+        .expect("the gateway's address");
+    let entry = format!("\"url\": \"http://{at}/mcp/mine\"");
+    if !stdout.contains(&entry) {
+        drop(group);
+        cleanup();
+        panic!("client-config did not name {at}:\n{stdout}");
     }
     // The gateway used the per-user data directory and stopped its cluster on the way out.
     let running = cluster.as_ref().map(|c| c.is_running());

@@ -1,5 +1,6 @@
 //! Start-up: database, migrations, secrets, listener; then serve until a signal.
 
+pub mod address;
 pub mod changes;
 pub mod secrets;
 
@@ -137,13 +138,21 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let shutdown = shutdown_signal();
     let addr = config.listen;
+    let data_dir = config.data_dir.clone();
+    let database = match &config.database {
+        crate::config::Database::Url(_) => "DATABASE_URL",
+        crate::config::Database::Embedded => "embedded, under the data dir",
+    };
     let state = prepare(config).await?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!(%local, "metamcp listening");
+    address::write(&data_dir, local);
+    // `local=` last: scripts read the address off the end of this line.
+    tracing::info!(data_dir = %data_dir.display(), database, %local, "metamcp listening");
     run(listener, state, shutdown).await;
+    address::remove(&data_dir);
     tracing::info!("metamcp stopped");
     Ok(())
 }

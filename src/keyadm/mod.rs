@@ -229,8 +229,10 @@ async fn run_command(
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
             let secrets = Secrets::resolve(config)?;
-            let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
-            servers::client_config(config, &store, args).await
+            let cipher = Cipher::new(&secrets.encryption);
+            let store = KeyStore::new(db.pool.clone(), cipher.clone());
+            let registry = crate::store::registry::Registry::new(db.pool.clone(), cipher);
+            servers::client_config(config, &store, &registry, args).await
         }
         cmd => {
             // Keys commands work on a fresh database: the schema is brought up first.

@@ -527,8 +527,31 @@ fn strip_status(mut v: Value) -> Value {
 
 /// The URL of the gateway's MCP endpoint: `--url` (a base or the endpoint itself), else
 /// the configured listen address.
-fn endpoint(listen: std::net::SocketAddr, args: &ClientConfigArgs) -> String {
-    let base = match &args.url {
+/// The gateway's MCP URL for the entry: `--url`, else `METAMCP_PUBLIC_URL`, else the
+/// address the gateway running on this data directory bound, else `METAMCP_LISTEN`
+/// (refused when its port is 0: nothing knows which port that will be).
+fn endpoint(config: &Config, args: &ClientConfigArgs) -> Result<String, KeyadmError> {
+    let given = args.url.clone().or_else(|| config.public_url.clone());
+    let listen = match given {
+        Some(_) => config.listen,
+        None => match crate::app::address::read(&config.data_dir) {
+            Some(running) => running,
+            None if config.listen.port() == 0 => {
+                return Err(KeyadmError::Input(format!(
+                    "METAMCP_LISTEN is {} (port 0: the gateway picks its port when it starts) \
+                     and no gateway runs on {}: say where clients reach it with --url URL",
+                    config.listen,
+                    config.data_dir.display()
+                )));
+            }
+            None => config.listen,
+        },
+    };
+    Ok(endpoint_at(listen, given.as_deref(), args))
+}
+
+fn endpoint_at(listen: std::net::SocketAddr, url: Option<&str>, args: &ClientConfigArgs) -> String {
+    let base = match url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
             let addr = listen;
@@ -569,14 +592,32 @@ fn mcpc_command() -> String {
 pub async fn client_config(
     config: &Config,
     keys: &KeyStore,
+    registry: &crate::store::registry::Registry,
     args: &ClientConfigArgs,
 ) -> Result<String, KeyadmError> {
+    // An entry for a namespace that does not exist would only fail in the client.
+    if let Some(ns) = &args.namespace {
+        registry.get_namespace(ns).await.map_err(|_| {
+            KeyadmError::Input(format!(
+                "no namespace {ns:?}: `keyadm servers import FILE --namespace {ns}` or \
+                 POST /api/v1/namespaces creates one"
+            ))
+        })?;
+    }
+    let url = endpoint(config, args)?;
     let (key, created) = match (&args.key, &args.create_key) {
         (Some(text), _) => {
             // A key that would not work is refused here, not in the user's client.
-            keys.verify(text).await.map_err(|e| {
+            let verified = keys.verify(text).await.map_err(|e| {
                 KeyadmError::Input(format!("the key does not work: {}", e.reason()))
             })?;
+            if verified.scope == Scope::Admin {
+                eprintln!(
+                    "keyadm: warning: this is an admin key: whoever holds this entry can \
+                     change the gateway (register servers, make keys). A client key is safer: \
+                     --create-key NAME"
+                );
+            }
             (text.clone(), None)
         }
         (None, Some(name)) => {
@@ -596,7 +637,6 @@ pub async fn client_config(
             return Err(KeyadmError::Input("--key or --create-key is needed".into()));
         }
     };
-    let url = endpoint(config.listen, args);
     let name = match &args.namespace {
         Some(ns) => format!("metamcp-{ns}"),
         None => "metamcp".to_string(),
@@ -706,14 +746,36 @@ mod tests {
         assert!(parse_client_config(&words("--format claude")).is_err());
         assert!(parse_client_config(&words("--key k --create-key n")).is_err());
         assert!(parse_client_config(&words("--key k --format zed")).is_err());
-        let config: std::net::SocketAddr = "0.0.0.0:12009".parse().unwrap();
-        let mut a = parse_client_config(&words("--key k")).unwrap();
-        assert_eq!(endpoint(config, &a), "http://127.0.0.1:12009/mcp");
+        let listen: std::net::SocketAddr = "0.0.0.0:12009".parse().unwrap();
+        let a = parse_client_config(&words("--key k")).unwrap();
+        assert_eq!(endpoint_at(listen, None, &a), "http://127.0.0.1:12009/mcp");
+        let mut a = a;
+        let url = |a: &ClientConfigArgs| endpoint_at(listen, a.url.as_deref(), a);
         a.url = Some("https://gw.example.com/mcp/".into());
-        assert_eq!(endpoint(config, &a), "https://gw.example.com/mcp");
+        assert_eq!(url(&a), "https://gw.example.com/mcp");
         a.namespace = Some("dev".into());
-        assert_eq!(endpoint(config, &a), "https://gw.example.com/mcp/dev");
+        assert_eq!(url(&a), "https://gw.example.com/mcp/dev");
         a.url = Some("https://gw.example.com/mcp/dev".into());
-        assert_eq!(endpoint(config, &a), "https://gw.example.com/mcp/dev");
+        assert_eq!(url(&a), "https://gw.example.com/mcp/dev");
+    }
+
+    #[test]
+    fn an_unknowable_port_is_refused_and_a_running_gateways_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: std::collections::HashMap<String, String> = [
+            ("METAMCP_LISTEN", "127.0.0.1:0".to_string()),
+            ("METAMCP_DATA_DIR", dir.path().display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let mut config = Config::from_source(&env).unwrap();
+        let a = parse_client_config(&words("--key k")).unwrap();
+        let e = endpoint(&config, &a).unwrap_err();
+        assert!(e.to_string().contains("--url"), "{e}");
+        crate::app::address::write(dir.path(), "127.0.0.1:45678".parse().unwrap());
+        assert_eq!(endpoint(&config, &a).unwrap(), "http://127.0.0.1:45678/mcp");
+        config.public_url = Some("https://gw.example.com".into());
+        assert_eq!(endpoint(&config, &a).unwrap(), "https://gw.example.com/mcp");
     }
 }

@@ -232,7 +232,10 @@ pub fn start_gateway_binary_with(
             break None;
         }
         if let Some(i) = line.find("local=") {
-            break line[i + 6..].trim().parse().ok();
+            break line[i + 6..]
+                .split_whitespace()
+                .next()
+                .and_then(|a| a.parse().ok());
         }
     };
     match found {

@@ -177,12 +177,17 @@ async fn rotate_prints_a_new_key_for_the_same_id() {
 #[tokio::test]
 async fn bad_input_gets_one_line_and_the_right_status() {
     let db = TestDb::new().await;
-    fails(&db, &["keys", "show", "not-an-id"], 1, "malformed key id");
+    fails(
+        &db,
+        &["keys", "show", "not-an-id"],
+        1,
+        "no key named \"not-an-id\"",
+    );
     fails(
         &db,
         &["keys", "activate", "ABCDEF0123456789"],
         1,
-        "malformed key id",
+        "16 lowercase hex digits",
     );
     fails(&db, &["keys", "create"], 64, "--name");
     fails(
@@ -633,5 +638,85 @@ async fn keys_carry_limits_that_update_changes_and_show_prints() {
         &["keys", "update", "0123456789abcdef", "--rate", "1/s"],
         1,
         "no key with id",
+    );
+}
+
+/// A key is found by its name as well as by its id (the name a user remembers), and an
+/// active key's name is not given to a second one: the name keeps telling them apart.
+#[tokio::test]
+async fn keys_are_found_by_name_and_names_are_not_given_twice() {
+    let db = TestDb::new().await;
+    let (id, _) = create(&db, &["--name", "admin", "--scope", "admin"]);
+    let shown = json(&ok(&db, &["keys", "show", "admin", "--json"]));
+    assert_eq!(shown["id"], id.as_str(), "{shown}");
+    fails(
+        &db,
+        &["keys", "create", "--name", "admin"],
+        1,
+        "an active key is named \"admin\" already",
+    );
+    fails(
+        &db,
+        &["keys", "show", "nobody"],
+        1,
+        "no key named \"nobody\"",
+    );
+    // Once inactive, its name may be used again; the name then means two keys.
+    ok(&db, &["keys", "inactivate", "admin"]);
+    create(&db, &["--name", "admin"]);
+    fails(
+        &db,
+        &["keys", "show", "admin"],
+        1,
+        "2 keys are named \"admin\"",
+    );
+    ok(&db, &["keys", "show", &id]);
+}
+
+/// `client-config` refuses what could not work in the client (a namespace that does not
+/// exist, a port nobody can know) and warns before pasting an admin key.
+#[tokio::test]
+async fn client_config_refuses_entries_that_cannot_work() {
+    let db = TestDb::new().await;
+    let (_, admin) = create(&db, &["--name", "root", "--scope", "admin"]);
+    fails(
+        &db,
+        &[
+            "client-config",
+            "--key",
+            &admin,
+            "--namespace",
+            "nosuch",
+            "--url",
+            "http://gw:1",
+        ],
+        65,
+        "no namespace \"nosuch\"",
+    );
+    let out = run_bin(
+        KEYADM,
+        &[
+            db.env(),
+            vec![("METAMCP_LISTEN", "127.0.0.1:0".to_string())],
+        ]
+        .concat(),
+        &["client-config", "--key", &admin],
+    );
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--url"), "{}", stderr(&out));
+    let out = keyadm(
+        &db,
+        &["client-config", "--key", &admin, "--url", "http://gw:1"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: this is an admin key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("\"url\": \"http://gw:1/mcp\""),
+        "{}",
+        stdout(&out)
     );
 }

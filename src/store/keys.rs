@@ -220,6 +220,13 @@ pub enum KeyError {
     MalformedId(String),
     #[error("no key with id {0}")]
     NotFound(KeyId),
+    #[error(
+        "no key named {0:?}, and it is not a key id (16 lowercase hex digits): keyadm keys \
+         list shows them"
+    )]
+    NoSuchName(String),
+    #[error("{1} keys are named {0:?}: name the one you mean by its id (keyadm keys list)")]
+    Ambiguous(String, usize),
     #[error("key {0} is already active")]
     AlreadyActive(KeyId),
     #[error("key {0} is already inactive")]
@@ -323,6 +330,7 @@ impl KeyStore {
     /// Creates a key and returns its text, which is never shown again.
     pub async fn create(&self, new: NewKey) -> Result<IssuedKey, KeyError> {
         validate(&new)?;
+        self.name_is_free(new.name.trim()).await?;
         let id = KeyId::generate();
         let (text, hash, sealed) = self.make_secret(&id).await?;
         let days = new.expires_in_days.map(|d| d as i32);
@@ -371,8 +379,55 @@ impl KeyStore {
         rows.iter().map(record).collect()
     }
 
+    /// Names tell keys apart (`keyadm keys show NAME`): an active key's name is not
+    /// given to another.
+    async fn name_is_free(&self, name: &str) -> Result<(), KeyError> {
+        let client = self.pool.get().await?;
+        let taken = client
+            .query_opt(
+                "SELECT id FROM api_keys WHERE name = $1 AND is_active LIMIT 1",
+                &[&name],
+            )
+            .await?;
+        match taken {
+            Some(row) => Err(KeyError::Invalid {
+                field: "name",
+                message: format!(
+                    "an active key is named {name:?} already ({}): choose another name",
+                    row.try_get::<_, String>(0).map_err(DbError::from)?
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A key by its id, its whole text, or its name (when one key has that name).
+    pub async fn resolve(&self, id_or_name: &str) -> Result<KeyId, KeyError> {
+        let malformed = match parse_id(id_or_name) {
+            Ok(id) => return Ok(id),
+            Err(e) => e,
+        };
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM api_keys WHERE name = $1 ORDER BY created_at LIMIT 10",
+                &[&id_or_name.trim()],
+            )
+            .await?;
+        match rows.as_slice() {
+            // Key text with a malformed id is not a name anyone gave.
+            [] if id_or_name.starts_with(PREFIX) => Err(malformed),
+            [] => Err(KeyError::NoSuchName(id_or_name.to_string())),
+            [one] => {
+                let id: String = one.try_get(0).map_err(DbError::from)?;
+                KeyId::parse(&id).ok_or(KeyError::Corrupt("id"))
+            }
+            many => Err(KeyError::Ambiguous(id_or_name.to_string(), many.len())),
+        }
+    }
+
     pub async fn show(&self, id: &str) -> Result<KeyRecord, KeyError> {
-        let id = parse_id(id)?;
+        let id = self.resolve(id).await?;
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
@@ -386,7 +441,7 @@ impl KeyStore {
 
     /// Activates or inactivates a key; doing what is already done is an error.
     pub async fn set_active(&self, id: &str, active: bool) -> Result<KeyRecord, KeyError> {
-        let id = parse_id(id)?;
+        let id = self.resolve(id).await?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let row = tx
@@ -426,7 +481,7 @@ impl KeyStore {
         id: &str,
         change: &LimitsChange,
     ) -> Result<KeyRecord, KeyError> {
-        let id = parse_id(id)?;
+        let id = self.resolve(id).await?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let row = tx
@@ -457,7 +512,7 @@ impl KeyStore {
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), KeyError> {
-        let id = parse_id(id)?;
+        let id = self.resolve(id).await?;
         let client = self.pool.get().await?;
         let n = client
             .execute("DELETE FROM api_keys WHERE id = $1", &[&id.as_str()])
@@ -470,7 +525,7 @@ impl KeyStore {
 
     /// Gives a key a new secret; the old text stops working at once.
     pub async fn rotate(&self, id: &str) -> Result<IssuedKey, KeyError> {
-        let id = parse_id(id)?;
+        let id = self.resolve(id).await?;
         let (text, hash, sealed) = self.make_secret(&id).await?;
         let client = self.pool.get().await?;
         let n = client

@@ -145,3 +145,95 @@ async fn a_client_that_went_away_mid_question_blocks_nobody() {
         "the gone client's call still waits"
     );
 }
+
+/// An MCP endpoint's refusals are JSON-RPC errors (the SDKs show their message; a
+/// REST-shaped body read to them as "an error response"), with the status and challenge
+/// as before; a Host the gateway does not answer names the setting that allows it.
+#[tokio::test]
+async fn refusals_on_the_mcp_endpoint_are_json_rpc_errors_that_say_what_to_do() {
+    let gw = TestGateway::start().await;
+    let ping = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let r = support::http::request(
+        gw.addr,
+        "POST",
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+        ],
+        Some(ping),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer"))
+    );
+    let v = r.json();
+    assert_eq!(v["jsonrpc"], "2.0", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"),
+        "{v}"
+    );
+    assert_eq!(v["error"]["data"]["code"], "unauthorized", "{v}");
+    // REST routes keep their own shape.
+    let r = support::http::request(gw.addr, "GET", "/api/v1/mcp/servers", &[], None).await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (401, json!("unauthorized"))
+    );
+    let r = support::http::request(
+        gw.addr,
+        "POST",
+        "/mcp",
+        &[
+            ("host", "evil.example"),
+            ("content-type", "application/json"),
+        ],
+        Some(ping),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("METAMCP_ALLOWED_HOSTS"), "{}", r.text());
+}
+
+#[test]
+fn mcpc_bridge_help_is_help() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpc"))
+        .args(["bridge", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("usage: mcpc bridge --url URL"));
+}
+
+/// `/ready` says the process can serve; `/ready?servers` also waits for the registered
+/// servers: 503 naming those still starting, 200 once every one has settled (a server
+/// that failed has settled: its last_error says why), `&wait=S` holding the answer.
+#[tokio::test]
+async fn readiness_can_wait_for_the_registered_servers() {
+    let gw = TestGateway::start().await;
+    let mock = env!("CARGO_BIN_EXE_mockmcp");
+    gw.add(json!({"name": "slow", "protocol": "stdio", "command": "sh",
+                  "args": ["-c", format!("sleep 3; exec {mock} --transport stdio")]}))
+        .await;
+    let r = get(gw.addr, "/ready", "-").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = get(gw.addr, "/ready?servers", "-").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["starting"], json!(["slow"]), "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let r = get(gw.addr, "/ready?servers&wait=20", "-").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["servers"], "settled");
+    let r = get(gw.addr, "/ready?servers&wait=31", "-").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+}

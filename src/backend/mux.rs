@@ -243,9 +243,7 @@ impl Mux {
                     {
                         // One client's calls: a request naming no task waiting here goes
                         // with a call that is not a task's `tasks/result`.
-                        let call = pending
-                            .values()
-                            .find(|w| w.task.is_none() && !w.parked);
+                        let call = pending.values().find(|w| w.task.is_none() && !w.parked);
                         Some(call.unwrap_or(first).tx.clone())
                     }
                     _ => None,

@@ -1,6 +1,7 @@
 //! Control-plane handlers: health, readiness, metrics, the OpenAPI document, tokens, the
 //! server and namespace registry, and the event stream.
 
+mod ready;
 mod upstream;
 
 use std::net::IpAddr;
@@ -93,7 +94,10 @@ pub async fn dispatch(
     };
     match route {
         RouteId::Health => Ok(json(StatusCode::OK, r#"{"status":"ok"}"#)),
-        RouteId::Ready => ready(state).await,
+        RouteId::Ready => {
+            let q = query_pairs(req.uri().query())?;
+            ready::ready(state, &q).await
+        }
         RouteId::Metrics => Ok(metrics(state)),
         RouteId::OpenApi => Ok(json(StatusCode::OK, state.openapi.clone())),
         RouteId::ResourceMetadata => resource_metadata(state, params.get(0)),
@@ -657,30 +661,6 @@ async fn json_body(state: &State, req: Request<Incoming>) -> Result<Value, ApiEr
         field: None,
         message: format!("the request body is not valid JSON: {e}"),
     })
-}
-
-async fn ready(state: &State) -> Result<Response<Body>, ApiError> {
-    if state.is_draining() {
-        return Err(ApiError::Unavailable(
-            "draining: this process is shutting down".into(),
-        ));
-    }
-    let client = state
-        .db
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
-    client
-        .simple_query("SELECT 1")
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
-    if !state.is_ready() {
-        return Err(ApiError::Unavailable(
-            "keys and registry not loaded yet".into(),
-        ));
-    }
-    Ok(json(StatusCode::OK, r#"{"status":"ready"}"#))
 }
 
 fn metrics(state: &State) -> Response<Body> {

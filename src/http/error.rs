@@ -147,6 +147,39 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The same refusal for an MCP endpoint: its status and headers (the challenge, a
+    /// retry time), with a JSON-RPC error as the body (`id` null: the request was not
+    /// read), whose `data` carries the REST fields.
+    pub fn into_rpc_response(self) -> Response<Body> {
+        use crate::proxy::rpc::code;
+        let rpc = match &self {
+            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => code::LIMITED,
+            ApiError::NotFound(_) | ApiError::MethodNotAllowed { .. } => code::INVALID_REQUEST,
+            e if e.status().is_server_error() => code::INTERNAL,
+            _ => code::INVALID_REQUEST,
+        };
+        let (status, code) = (self.status(), self.code());
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": rpc,
+                "message": self.to_string(),
+                "data": {"code": code, "status": status.as_u16()},
+            },
+        });
+        let rest = self.into_response();
+        let mut resp = json_value(status, &body);
+        for (name, value) in rest.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                resp.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        resp
+    }
+}
+
 impl From<crate::store::db::DbError> for ApiError {
     /// By whose fault: a value the database refused is the client's (400), a lost
     /// database an outage (503), anything else the gateway's own (500). Monitoring

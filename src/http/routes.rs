@@ -91,7 +91,7 @@ pub static ROUTES: &[Route] = &[
     route!(DELETE "/mcp/{namespace}" => McpNamespace, Mcp, "MCP over one namespace: end the session"),
     route!(POST "/api/v1/mcp/stream" => Mcp, Mcp, "Alias of POST /mcp"),
     route!(GET "/health" => Health, Public, "Liveness"),
-    route!(GET "/ready" => Ready, Public, "Readiness: database reachable, registry loaded"),
+    route!(GET "/ready" => Ready, Public, "Readiness: database reachable, registry loaded; ?servers: every active server settled (running or failed), &wait=S holds the answer up to S seconds (30)"),
     route!(GET "/metrics" => Metrics, Public, "Prometheus metrics"),
     route!(GET "/api-docs/openapi.json" => OpenApi, Public, "This document"),
     // Swagger UI over this document; not part of it.

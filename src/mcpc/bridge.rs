@@ -36,13 +36,22 @@ pub struct BridgeArgs {
     pub key: Option<String>,
 }
 
+/// `mcpc bridge --help`.
+pub const USAGE: &str = "usage: mcpc bridge --url URL [--key KEY]  (or METAMCP_KEY)
+
+Relays MCP between stdin/stdout and the gateway at URL (Streamable HTTP), for clients
+that run only stdio servers (Claude Desktop): one JSON-RPC message a line each way.
+keyadm client-config --bridge prints an entry that runs it.";
+
+/// Whether the `mcpc bridge` arguments ask for its help.
+pub fn asks_help(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| matches!(a.as_str(), "-h" | "--help" | "help"))
+}
+
 /// Reads `mcpc bridge` arguments (everything but the word `bridge`).
 pub fn parse(args: &[String], env_key: Option<String>) -> Result<BridgeArgs, Failure> {
-    let usage = |m: &str| {
-        Failure::Usage(format!(
-            "{m}\n\nusage: mcpc bridge --url URL [--key KEY]  (or METAMCP_KEY)"
-        ))
-    };
+    let usage = |m: &str| Failure::Usage(format!("{m}\n\n{USAGE}"));
     let mut url = None;
     let mut key = None;
     let mut it = args.iter().filter(|a| *a != "bridge");
@@ -139,6 +148,7 @@ impl Relay {
         body: Bytes,
         capture: bool,
     ) -> Result<Option<(StatusCode, String)>, Failure> {
+        let sent = body.clone();
         let req = self.request(Method::POST, Some(body))?;
         let resp = self.http.request(req).await.map_err(|e| {
             Failure::Transport(format!(
@@ -186,9 +196,18 @@ impl Relay {
         }
         if !sse
             && !pending.is_empty()
-            && let Ok(v) = serde_json::from_slice::<Value>(&pending)
+            && let Ok(mut v) = serde_json::from_slice::<Value>(&pending)
             && (parts.status.is_success() || v.get("jsonrpc").is_some())
         {
+            // The gateway refused the request before reading it (a bad key): its
+            // error names no id; the client's request gets it under its own.
+            if v["id"].is_null()
+                && v.get("error").is_some()
+                && let Ok(request) = serde_json::from_slice::<Value>(&sent)
+                && let Some(id) = request.get("id")
+            {
+                v["id"] = id.clone();
+            }
             self.note(&v, capture);
             self.emit(&v).await;
             return Ok(None);
@@ -467,6 +486,10 @@ pub async fn run(
 
 /// `mcpc bridge …` over the process's stdin and stdout: the exit status.
 pub async fn main(args: &[String]) -> i32 {
+    if asks_help(args) {
+        println!("{USAGE}");
+        return 0;
+    }
     let args = match parse(args, std::env::var("METAMCP_KEY").ok()) {
         Ok(a) => a,
         Err(e) => {

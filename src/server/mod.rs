@@ -94,6 +94,9 @@ struct Outcome {
     route: &'static str,
     method: &'static str,
     key_id: Option<KeyId>,
+    /// An MCP endpoint's request: its refusals are JSON-RPC errors, which MCP clients
+    /// show (a REST-shaped body reads to them as "an error response").
+    mcp: bool,
 }
 
 async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
@@ -107,10 +110,12 @@ async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Resp
         route: "unmatched",
         method: method_label(&method),
         key_id: None,
+        mcp: false,
     };
     let http11 = req.version() == hyper::Version::HTTP_11;
     let mut resp = match phases(state, peer, req, origin.as_ref(), &mut outcome).await {
         Ok(r) => r,
+        Err(e) if outcome.mcp => e.into_rpc_response(),
         Err(e) => e.into_response(),
     };
     // Draining: a client is told to take its next request elsewhere (HTTP/2 clients get
@@ -178,6 +183,7 @@ async fn phases(
 
     // MCP endpoints: credentials unless the namespace is open.
     if route.access == Access::Mcp {
+        outcome.mcp = true;
         let namespace = params.get(0);
         let table = state.routing.load();
         let Some(view) = table.view(namespace) else {
@@ -345,7 +351,7 @@ fn challenged(
             ),
         ),
     };
-    let mut resp = api_error.into_response();
+    let mut resp = api_error.into_rpc_response();
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -392,7 +398,10 @@ fn check_host(state: &State, req: &Request<Incoming>) -> Result<(), ApiError> {
     if allowed.iter().any(|a| a.eq_ignore_ascii_case(host)) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!("host {host:?} is not allowed")))
+        Err(ApiError::Forbidden(format!(
+            "host {host:?} is not allowed: the gateway answers only the names in \
+             METAMCP_ALLOWED_HOSTS (DNS-rebinding protection); add this one there"
+        )))
     }
 }
 

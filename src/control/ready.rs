@@ -1,0 +1,109 @@
+//! `GET /ready`: the process can serve (its database answers, keys and registry are
+//! loaded, it is not draining). `?servers` also waits for the registered servers: ready
+//! once every active one has settled (running, or failed with its `last_error`), so a
+//! deploy can wait for stdio children to be up before it sends traffic. `&wait=S` holds
+//! the answer up to S seconds (at most 30) for that; without it, it answers at once.
+
+use std::time::Duration;
+
+use hyper::{Response, StatusCode};
+use serde_json::json;
+
+use crate::backend::Status;
+use crate::http::{ApiError, Body, json_value};
+use crate::state::State;
+
+/// The longest `wait` a request may ask for.
+const MAX_WAIT: u64 = 30;
+/// How often a waiting request looks again.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+pub(super) async fn ready(
+    state: &State,
+    query: &[(String, String)],
+) -> Result<Response<Body>, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::Unavailable(
+            "draining: this process is shutting down".into(),
+        ));
+    }
+    let client = state
+        .db
+        .pool
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+    drop(client);
+    if !state.is_ready() {
+        return Err(ApiError::Unavailable(
+            "keys and registry not loaded yet".into(),
+        ));
+    }
+    if !query.iter().any(|(k, _)| k == "servers") {
+        return Ok(json_value(StatusCode::OK, &json!({"status": "ready"})));
+    }
+    let wait = match query.iter().find(|(k, _)| k == "wait") {
+        Some((_, v)) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s <= MAX_WAIT)
+            .ok_or_else(|| ApiError::bad_field("wait", format!("seconds, 0 to {MAX_WAIT}")))?,
+        None => 0,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    loop {
+        let starting = starting(state);
+        if starting.is_empty() {
+            let failed: Vec<String> = state
+                .backends
+                .all()
+                .into_iter()
+                .filter(|b| b.status() == Status::Failed)
+                .map(|b| b.name.clone())
+                .collect();
+            return Ok(json_value(
+                StatusCode::OK,
+                &json!({"status": "ready", "servers": "settled", "failed": failed}),
+            ));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let mut resp = json_value(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"status": "starting", "starting": starting,
+                        "error": "registered servers are still starting"}),
+            );
+            resp.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from(1),
+            );
+            return Ok(resp);
+        }
+        tokio::time::sleep(LOOK_EVERY).await;
+    }
+}
+
+/// The active servers that have not settled yet: no backend for them yet, or their
+/// first start still under way.
+fn starting(state: &State) -> Vec<String> {
+    let backends = state.backends.all();
+    let snapshot = state.snapshot();
+    let mut starting: Vec<String> = snapshot
+        .servers
+        .iter()
+        // A server that cannot be started at all (its configuration) has settled too.
+        .filter(|s| s.is_active && state.backends.config_error(&s.id).is_none())
+        .filter(|s| {
+            backends
+                .iter()
+                .find(|b| b.id == s.id)
+                .is_none_or(|b| b.status() == Status::Starting)
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    starting.sort();
+    starting
+}

@@ -237,3 +237,62 @@ async fn readiness_can_wait_for_the_registered_servers() {
     let r = get(gw.addr, "/ready?servers&wait=31", "-").await;
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+/// A call whose stdio server dies under it (SIGKILL) fails as the server's failure: the
+/// client's error carries its id and names the server, the audit row says `unavailable`
+/// (it said `ok`), and the tool's error counter counts it.
+#[tokio::test]
+async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
+    let gw = TestGateway::start().await;
+    gw.add(json!({"name": "s", "protocol": "stdio",
+                  "command": env!("CARGO_BIN_EXE_mockmcp"), "args": ["--transport", "stdio"]}))
+        .await;
+    gw.wait_status("s", "running").await;
+    let pid = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "s")
+        .and_then(|b| b.pid())
+        .expect("its child");
+    let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let slow = tokio::spawn(async move {
+        c.call(
+            json!("slow"),
+            "tools/call",
+            json!({"name": "s__sleep", "arguments": {"ms": 30000}}),
+        )
+        .await
+    });
+    eventually(Duration::from_secs(10), "the call in flight", || async {
+        (!gw.state.inflight.is_empty()).then_some(())
+    })
+    .await;
+    metamcp::backend::stdio::kill_process(pid);
+    let m = tokio::time::timeout(Duration::from_secs(20), slow)
+        .await
+        .expect("the call ends at once")
+        .unwrap();
+    assert_eq!(m["id"], "slow", "{m}");
+    let message = m["error"]["message"].as_str().unwrap();
+    assert!(message.contains("s") && message.contains("exited"), "{m}");
+    let db = gw.db.client().await;
+    let outcome: String = eventually(Duration::from_secs(10), "the audit row", || async {
+        db.query_opt(
+            "SELECT outcome FROM audit_log WHERE kind = 'call' AND tool = 's__sleep'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .map(|r| r.get(0))
+    })
+    .await;
+    assert_eq!(outcome, "unavailable");
+    let metrics = get(gw.addr, "/metrics", "-").await.text();
+    assert!(
+        metrics.contains("metamcp_tool_errors_total{backend=\"s\",tool=\"sleep\"} 1"),
+        "{metrics}"
+    );
+}

@@ -80,7 +80,7 @@ pub struct State {
     pub task_inputs: Arc<crate::proxy::task_inputs::TaskInputs>,
     /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
     /// recorded ones.
-    pub tasks_creating: Arc<crate::mcp::tasks::Creating>,
+    pub tasks_creating: Arc<crate::proxy::task_places::Creating>,
     /// The log levels session-era clients set (`logging/setLevel`).
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.

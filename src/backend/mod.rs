@@ -305,10 +305,30 @@ impl Backend {
             b.ensure().await?;
         }
         if let Some(v) = self.variant(owner.caps).await {
-            let answer = v
+            let mut v = v;
+            let mut answer = v
                 .transport
-                .request(owner, id, body, token, headers.as_ref(), trace)
+                .request(
+                    owner,
+                    id,
+                    body.clone(),
+                    token.clone(),
+                    headers.as_ref(),
+                    trace,
+                )
                 .await;
+            // Its child died since the last call and nothing reached it: a fresh one
+            // serves this call (the supervisor watches only the main child).
+            if answer.as_ref().is_err_and(stdio::never_reached) {
+                self.variants.broken(v.caps).await;
+                if let Some(fresh) = self.variant(owner.caps).await {
+                    v = fresh;
+                    answer = v
+                        .transport
+                        .request(owner, id, body, token, headers.as_ref(), trace)
+                        .await;
+                }
+            }
             return match answer {
                 Ok(mut a) => {
                     a.via = v.caps;

@@ -39,6 +39,16 @@ use crate::backend::groups::{Groups, MARKER_VAR};
 use crate::backend::http::UpstreamError;
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
 
+/// Why a call found no child to write to: nothing of it reached the server.
+pub const NOT_RUNNING: &str = "the server's process is not running";
+/// Why a call's line could not be written: the child's stdin was gone.
+const NOT_REACHED: &str = "the server's process exited before the call reached it";
+
+/// Whether `e` says a call never reached the child (so it may be sent to a new one).
+pub fn never_reached(e: &UpstreamError) -> bool {
+    matches!(e, UpstreamError::Connect(m) if m == NOT_RUNNING || m == NOT_REACHED)
+}
+
 /// Longest line accepted from a child's stdout.
 pub const MAX_LINE: usize = 16 << 20;
 /// Grace periods when stopping: after closing stdin, after SIGTERM.
@@ -123,7 +133,7 @@ impl Child {
     }
 
     async fn write(&self, line: Bytes) -> Result<(), UpstreamError> {
-        let gone = || UpstreamError::Connect("the server's process exited".into());
+        let gone = || UpstreamError::Connect(NOT_REACHED.into());
         self.stdin()
             .ok_or_else(gone)?
             .send(line)
@@ -216,7 +226,7 @@ impl StdioTransport {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .filter(|c| !c.exited.load(Ordering::Acquire))
-            .ok_or_else(|| UpstreamError::Connect("the server's process is not running".into()))
+            .ok_or_else(|| UpstreamError::Connect(NOT_RUNNING.into()))
     }
 
     /// How the last child ended, if one did on its own.

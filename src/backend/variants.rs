@@ -42,6 +42,9 @@ pub struct Variant {
     last_used: AtomicU64,
     /// Answers the requests of the backend's own that arrive on it (stdio, legacy SSE).
     drain: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Its child or stream ended (the child died): the next call of its set opens a
+    /// fresh one instead of failing on it.
+    dead: std::sync::atomic::AtomicBool,
 }
 
 /// A backend's sessions besides its main one.
@@ -108,7 +111,12 @@ impl Variants {
 
     /// The open session for `caps`, marked as used.
     pub fn get(&self, caps: u8) -> Option<Arc<Variant>> {
-        let v = self.open.load().iter().find(|v| v.caps == caps).cloned()?;
+        let v = self
+            .open
+            .load()
+            .iter()
+            .find(|v| v.caps == caps && !v.dead.load(Ordering::Acquire))
+            .cloned()?;
         v.last_used.store(self.now_ms(), Ordering::Relaxed);
         Some(v)
     }
@@ -133,6 +141,10 @@ impl Variants {
         let _opening = self.opening.lock().await;
         if let Some(v) = self.get(caps) {
             return Some(v);
+        }
+        if self.open.load().iter().any(|v| v.caps == caps) {
+            // Its child died: it goes, and a fresh one is opened below.
+            self.remove(caps).await;
         }
         if self.is_same(caps) {
             return None;
@@ -164,6 +176,7 @@ impl Variants {
             hidden: ArcSwapOption::empty(),
             last_used: AtomicU64::new(self.now_ms()),
             drain: Mutex::new(None),
+            dead: std::sync::atomic::AtomicBool::new(false),
         });
         let everything = !matches!(v.transport, Transport::Http(_))
             && v.hidden(main_tools).await.is_empty()
@@ -203,6 +216,10 @@ impl Variants {
                         continue;
                     };
                     let _ = v.transport.notify("", answer).await;
+                }
+                // The stream ended: its child is gone (or it was closed).
+                if let Some(v) = weak.upgrade() {
+                    v.dead.store(true, Ordering::Release);
                 }
             });
             *v.drain.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);

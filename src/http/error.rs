@@ -152,12 +152,15 @@ impl ApiError {
     /// retry time), with a JSON-RPC error as the body (`id` null: the request was not
     /// read), whose `data` carries the REST fields.
     pub fn into_rpc_response(self) -> Response<Body> {
-        use crate::proxy::rpc::code;
+        // JSON-RPC's invalid request and internal error, and the gateway's "over a
+        // limit" (`proxy::rpc::code`, which sits above this module).
+        const INVALID_REQUEST: i64 = -32600;
+        const INTERNAL: i64 = -32603;
+        const LIMITED: i64 = -32029;
         let rpc = match &self {
-            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => code::LIMITED,
-            ApiError::NotFound(_) | ApiError::MethodNotAllowed { .. } => code::INVALID_REQUEST,
-            e if e.status().is_server_error() => code::INTERNAL,
-            _ => code::INVALID_REQUEST,
+            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => LIMITED,
+            e if e.status().is_server_error() => INTERNAL,
+            _ => INVALID_REQUEST,
         };
         let (status, code) = (self.status(), self.code());
         let body = serde_json::json!({

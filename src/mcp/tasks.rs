@@ -74,45 +74,13 @@ pub(crate) async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts
     (parts, bytes)
 }
 
-/// Tasks being created per key (their calls forwarded, their rows not yet written):
-/// counted with the key's recorded tasks, so concurrent task calls cannot all pass the
-/// bound before any is recorded.
-#[derive(Default)]
-pub struct Creating(std::sync::Mutex<std::collections::HashMap<String, usize>>);
-
-/// One reserved place under a key's bound, given back when dropped (once the task's
-/// row is written, or the call made none).
-pub struct Place {
-    creating: Arc<Creating>,
-    key: String,
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut map = self.creating.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.key);
-            }
-        }
-    }
-}
-
 /// Reserves a place for a new task under the caller's key's bound
 /// (`METAMCP_KEY_MAX_TASKS`) before the backend starts anything: refused when the
 /// tasks it holds and those being created fill it.
-pub(crate) async fn room(ctx: &Ctx) -> Result<Place, RpcError> {
+pub(crate) async fn room(ctx: &Ctx) -> Result<crate::proxy::task_places::Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
     let key = ctx.kid().to_string();
-    let creating = ctx.state.tasks_creating.clone();
-    let ahead = {
-        let mut map = creating.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(key.clone()).or_default();
-        *n += 1;
-        *n
-    };
-    let place = Place { creating, key };
+    let (place, ahead) = ctx.state.tasks_creating.reserve(key);
     let live = crate::store::tasks::live(&ctx.state.db.pool, ctx.kid())
         .await
         .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
@@ -139,7 +107,7 @@ pub(crate) struct Owner {
     pub key: String,
     pub namespace: Option<String>,
     /// The place the task holds under the key's bound until its row is written.
-    pub place: Option<Place>,
+    pub place: Option<crate::proxy::task_places::Place>,
 }
 
 impl Owner {

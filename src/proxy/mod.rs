@@ -8,7 +8,8 @@
 //!   backend's questions put to a session-era client;
 //! - [`splicer`]: the client's id put back into each message, JSON or SSE;
 //! - [`calls`]: calls in flight and the backend's requests awaiting a client's answer;
-//! - [`rpc`]: JSON-RPC errors and envelopes.
+//! - [`rpc`]: JSON-RPC errors and envelopes;
+//! - [`task_places`]: the places task calls hold under their key's bound.
 
 mod bridge;
 pub mod calls;
@@ -20,4 +21,5 @@ pub mod rounds;
 pub mod rpc;
 pub mod splicer;
 pub mod task_inputs;
+pub mod task_places;
 mod upstream;

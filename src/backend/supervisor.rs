@@ -50,3 +50,140 @@ pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
+
+/// Watching a running backend: pings, its own messages, list changes.
+impl Backend {
+    async fn ping(&self) -> Result<(), UpstreamError> {
+        let id = format!(
+            "metamcp-ping-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        self.transport
+            .call(&id, "ping", json!({}))
+            .await
+            .map(|_| ())
+    }
+
+    /// Watches a running backend until it looks dead. Its own messages are handled as
+    /// they come (list changes refresh the lists); without a message stream, or when it
+    /// ends, the backend is pinged.
+    async fn watch(&self, changed: &mpsc::UnboundedSender<()>) -> UpstreamError {
+        let every = variants::IDLE / 10;
+        let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            if self.transport.is_asleep() {
+                self.transport.wait_awake().await;
+                continue;
+            }
+            let messages = match self.transport.messages().await {
+                Ok(m) => m,
+                Err(e) => return e,
+            };
+            match messages {
+                Some(mut messages) => {
+                    loop {
+                        tokio::select! {
+                            m = messages.next() => match m {
+                                Some(m) => self.handle_message(m, changed).await,
+                                None => break,
+                            },
+                            () = self.wake.notified() => {
+                                if let Err(e) = self.ping().await {
+                                    return e;
+                                }
+                            }
+                            _ = sweep.tick() => {
+                                self.variants.sweep().await;
+                                if let Some(c) = &self.callers {
+                                    c.sweep().await;
+                                }
+                            }
+                            // A 2026-07-28 backend's stream follows other resources now.
+                            () = self.transport.rewatched() => break,
+                            () = idle(self.transport.idle_remaining()) => {
+                                if self.transport.try_sleep().await {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    if self.transport.is_asleep() {
+                        continue;
+                    }
+                    // The stream ended: gone, or just closed by the backend?
+                    if let Err(e) = self.ping().await {
+                        return e;
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(PING_EVERY) => {}
+                        () = self.wake.notified() => {}
+                    }
+                    self.variants.sweep().await;
+                    if let Some(c) = &self.callers {
+                        c.sweep().await;
+                    }
+                    if let Err(e) = self.ping().await {
+                        return e;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One of the backend's own messages: list changes refresh the lists, resource
+    /// updates go to subscribers.
+    async fn handle_message(&self, data: Vec<u8>, changed: &mpsc::UnboundedSender<()>) {
+        let Ok(msg) = serde_json::from_slice::<Value>(&data) else {
+            return;
+        };
+        match msg["method"].as_str() {
+            Some("notifications/tools/list_changed")
+            | Some("notifications/prompts/list_changed")
+            | Some("notifications/resources/list_changed") => {
+                let caps = self.lists().capabilities.clone();
+                match self.refresh_lists(caps).await {
+                    Ok(()) => {
+                        tracing::info!(backend = %self.name, "backend lists changed");
+                        let _ = changed.send(());
+                    }
+                    Err(e) => {
+                        tracing::warn!(backend = %self.name, error = %e, "list refresh failed")
+                    }
+                }
+            }
+            Some("notifications/resources/updated") => {
+                if let Some(uri) = msg["params"]["uri"].as_str() {
+                    let _ = self.updates.send(ResourceUpdated {
+                        uri: uri.to_string(),
+                        message: Bytes::from(data),
+                    });
+                }
+            }
+            Some(m) if NOTICES.contains(&m) => {
+                if let Some(n) = self.correlations.notice(self.id, &data) {
+                    let _ = self.notices.send(n);
+                }
+            }
+            _ if self.transport.join(&data).await => {}
+            _ => {
+                // A request no client can take: answered, never left waiting.
+                if let Some(answer) = mux::unroutable_answer(&data) {
+                    tracing::info!(backend = %self.name, method = ?msg["method"].as_str(),
+                        "a request of the backend's own not tied to one client's call was refused");
+                    self.notify("", crate::auth::session::ClientCaps::ALL, answer)
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// Completes after `d`; never without one.
+async fn idle(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

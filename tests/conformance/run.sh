@@ -19,10 +19,12 @@
 #       the same way (suite `legacy-2025`): the session era's scenarios, sampling,
 #       elicitation, logging, subscriptions and SSE polling among them.
 #   reference                            the conformance repository's reference server
-#       (../shared/conformance-reference, TypeScript SDK 1.x) behind the gateway at
-#       2025-11-25 and 2026-07-28, and direct at 2025-11-25 as the control, in the same
-#       run (three lines; the two through the gateway are held to their counts by
-#       tests/conformance.rs rather than failing the run).
+#       (../shared/conformance-reference, TypeScript SDK 1.x, dual-era) at 2025-11-25 and
+#       2026-07-28, through the gateway and direct (the control) in the same run: four
+#       lines, `server <revision> (reference server, gateway|direct)`. At 2026-07-28 the
+#       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
+#       counted. The direct lines, and the gateway's at 2026-07-28, are held to their
+#       counts by tests/conformance.rs rather than failing the run.
 #   server tasks extension               the ten `tasks-*` scenarios of the 2026-07-28
 #       tasks extension (SEP-2663), one by one, against the gateway fronting the legacy
 #       fixture, whose tools run as 2025-11-25 tasks (suite `tasks`): the gateway
@@ -259,10 +261,12 @@ for s in "${suites[@]}"; do
         # own (2025-11-25) as the control. At 2026-07-28 it lacks the tools of the tasks
         # extension's scenarios and of `x-mcp-header`; those are not counted.
         reference reference
-        SOFT=1 server_suite "server 2025-11-25 (reference server)" "" --requirements 2025-11-25
-        direct_suite "server 2025-11-25 (reference server, direct)" "$REFERENCE_URL" "" \
+        server_suite "server 2025-11-25 (reference server, gateway)" "" --requirements 2025-11-25
+        SOFT=1 direct_suite "server 2025-11-25 (reference server, direct)" "$REFERENCE_URL" "" \
             --requirements 2025-11-25
-        SOFT=1 server_suite "server 2026-07-28 (reference server)" \
+        SOFT=1 server_suite "server 2026-07-28 (reference server, gateway)" \
+            "server-tasks- server-http-custom-header-server-validation" --requirements 2026-07-28
+        SOFT=1 direct_suite "server 2026-07-28 (reference server, direct)" "$REFERENCE_URL" \
             "server-tasks- server-http-custom-header-server-validation" --requirements 2026-07-28
         ;;
     *) die "unknown suite $s" ;;

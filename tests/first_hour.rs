@@ -351,3 +351,21 @@ async fn a_dead_capability_set_child_is_replaced_by_the_next_call() {
     );
     assert_ne!(child_of_the_set(), Some(pid), "by a new child");
 }
+
+/// A command that is no MCP server but echoes its input (`cat`) fails at once, saying
+/// so: it stayed `starting` for the whole 60 s timeout before.
+#[tokio::test]
+async fn a_command_that_echoes_is_refused_at_once() {
+    let gw = TestGateway::start().await;
+    gw.add(json!({"name": "echoer", "protocol": "stdio", "command": "cat"}))
+        .await;
+    let v = server_when(&gw, "echoer", |v| v["last_error"].is_string()).await;
+    assert_eq!(v["status"], "failed", "{v}");
+    assert!(
+        v["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("does not look like an MCP server"),
+        "{v}"
+    );
+}

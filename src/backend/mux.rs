@@ -225,6 +225,21 @@ impl Mux {
         // in flight is one client's (always so for an isolated child), where the
         // client's level screens a log message; otherwise, and for other notifications,
         // to the supervisor.
+        // Our own request coming back (a command that echoes its input, such as `cat`,
+        // is no MCP server): its call fails now, not at its timeout.
+        if f.is_request()
+            && let Some(id) = f.id
+            && let Some(w) = self.forget(id.of(&msg))
+        {
+            let _ =
+                w.tx.send(error_answer(
+                    id.of(&msg),
+                    "the server sent the gateway's own request back (an echo): the command \
+                     does not look like an MCP server",
+                ))
+                .await;
+            return true;
+        }
         if may_join(&f, &msg) {
             let related = related_task(&msg);
             let only = {

@@ -369,3 +369,45 @@ async fn a_command_that_echoes_is_refused_at_once() {
         "{v}"
     );
 }
+
+/// The first call from a new client capability set on a stdio server already running
+/// started a whole child (about 1 s for mcp-server-time; 4 children for a first `mcpc
+/// tools`). The gateway now asks each stdio server once, off every client's path, whether
+/// a client that declared nothing is offered every tool: mcp-server-time is, so every set
+/// is served by its one child and no client waits for another.
+#[tokio::test]
+async fn a_new_capability_set_starts_no_child_for_a_server_that_offers_everyone_everything() {
+    let gw = TestGateway::start().await;
+    gw.add(json!({"name": "time", "protocol": "stdio",
+                  "command": peers().join("time/bin/python"),
+                  "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}))
+        .await;
+    gw.wait_status("time", "running").await;
+    let backend = gw
+        .state
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "time")
+        .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the server to be found uniform",
+        || async { backend.variants.uniform().then_some(()) },
+    )
+    .await;
+    for caps in [json!({}), json!({"sampling": {}}), json!({"roots": {}})] {
+        let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+        c.initialize_with(caps.clone()).await;
+        let started = std::time::Instant::now();
+        let r = c
+            .result(
+                "tools/call",
+                json!({"name": "time__get_current_time", "arguments": {"timezone": "UTC"}}),
+            )
+            .await;
+        eprintln!("first call with {caps}: {:?}", started.elapsed());
+        assert!(support::mcp::text_of(&r).contains("UTC"), "{r}");
+    }
+    assert_eq!(backend.variants.count(), 0, "no child for any set");
+}

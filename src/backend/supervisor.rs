@@ -28,6 +28,16 @@ pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()
                 b.last_connected
                     .store(crate::auth::token::unix_now(), Ordering::Relaxed);
                 b.change_status(Status::Running, "connected");
+                // A stdio (or legacy SSE) server is asked once, off every client's path,
+                // whether it offers a client that declared nothing every tool: then no
+                // capability set needs a child of its own (a new set's first call started
+                // one: about 1 s for mcp-server-time).
+                if b.varies() && !matches!(b.transport, Transport::Http(_)) {
+                    let probe = b.clone();
+                    tokio::spawn(async move {
+                        let _ = probe.variant(0).await;
+                    });
+                }
                 // Initialized and listed: the backend answers, so calls may go to it.
                 b.announce(b.breaker.reconnected());
                 let _ = changed.send(());

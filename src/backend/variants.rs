@@ -92,11 +92,18 @@ impl Variants {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Whether the main session serves `caps` (its child or stream was found to be
+    /// offered every tool). A server that offers a client declaring nothing (`0`) every
+    /// tool is taken to offer every set every tool: no set needs a child of its own.
     fn is_same(&self, caps: u8) -> bool {
-        self.same
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&caps)
+        let same = self.same.lock().unwrap_or_else(|p| p.into_inner());
+        same.contains(&caps) || same.contains(&0)
+    }
+
+    /// Whether every client capability set is served by the main session (the server
+    /// offers a client that declared nothing every tool).
+    pub fn uniform(&self) -> bool {
+        self.is_same(0)
     }
 
     /// How many are open now.

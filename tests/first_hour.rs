@@ -278,7 +278,7 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
     assert_eq!(m["id"], "slow", "{m}");
     let message = m["error"]["message"].as_str().unwrap();
     // Named after the server; whether the line had reached the child or not.
-    assert!(message.starts_with("backend s: "), "{m}");
+    assert!(message.starts_with("server `s`: "), "{m}");
     assert!(
         message.contains("exited") || message.contains("not running"),
         "{m}"

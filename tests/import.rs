@@ -529,6 +529,8 @@ async fn the_servers_commands_and_client_config() {
             "laptop",
             "--namespace",
             "team",
+            "--url",
+            &format!("http://{}", gw.addr),
             "--format",
             "json",
             "--bridge",

@@ -208,7 +208,7 @@ pub(crate) fn too_long(backend: &Backend) -> RpcError {
     RpcError::method(
         code::INTERNAL,
         format!(
-            "backend {}: a task id longer than {MAX_UPSTREAM_ID} bytes",
+            "server `{}`: a task id longer than {MAX_UPSTREAM_ID} bytes",
             backend.name
         ),
     )

@@ -523,6 +523,6 @@ impl Bridge {
 
     fn failed(&self, why: &str) -> Bytes {
         self.answer(json!({"error": {"code": -32603, "message": format!(
-            "backend {}: {why}", self.backend.name)}}))
+            "server `{}`: {why}", self.backend.name)}}))
     }
 }

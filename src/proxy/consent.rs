@@ -47,7 +47,7 @@ pub(super) async fn ask(
         .response(&client_id)
     };
     let Some(callers) = &backend.callers else {
-        return refuse(format!("backend {}: {why}", backend.name), None);
+        return refuse(format!("server `{}`: {why}", backend.name), None);
     };
     let owner = caller.owner(ClientCaps::ALL);
     let (principal, url) = match callers.consent(&owner).await {
@@ -55,7 +55,7 @@ pub(super) async fn ask(
         Err(e) => {
             return refuse(
                 format!(
-                    "backend {}: {why}; connecting it cannot start: {e}",
+                    "server `{}`: {why}; connecting it cannot start: {e}",
                     backend.name
                 ),
                 None,
@@ -85,7 +85,7 @@ pub(super) async fn ask(
     if !declared || caller.stateless {
         return refuse(
             format!(
-                "backend {}: your account with it is not connected; open {url} to connect it, \
+                "server `{}`: your account with it is not connected; open {url} to connect it, \
                  then call again",
                 backend.name
             ),

@@ -257,7 +257,7 @@ async fn forward_call(
         leave_running: !caller.stateless,
     };
     let fail = |e: String| {
-        RpcError::method(code::INTERNAL, format!("backend {}: {e}", backend.name))
+        RpcError::method(code::INTERNAL, format!("server `{}`: {e}", backend.name))
             .response(&client_id)
     };
     let timeout = caller.timeout.unwrap_or(backend.timeout);
@@ -316,7 +316,7 @@ async fn forward_call(
             return RpcError {
                 data: Some(serde_json::json!({"server": backend.name,
                                   "authorize": format!("/api/v1/mcp/servers/{}/authorize", backend.name)})),
-                ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, format!("backend {}: {why}", backend.name))
+                ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, format!("server `{}`: {why}", backend.name))
             }
             .response(&client_id);
         }

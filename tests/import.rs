@@ -452,6 +452,28 @@ async fn the_servers_commands_and_client_config() {
     assert!(list.contains("web") && list.contains(&http.url()), "{list}");
     let show = keyadm(&gw.db, &["servers", "show", "web"]).await.unwrap();
     assert!(show.contains("\"protocol\": \"http\""), "{show}");
+    // What the running gateway sees of it (written to PostgreSQL on each status change):
+    // keyadm reads only the database.
+    let seen = support::eventually(
+        std::time::Duration::from_secs(10),
+        "the gateway's view of web",
+        || async {
+            let out = keyadm(&gw.db, &["servers", "show", "web", "--json"])
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_str(&out).unwrap();
+            (v["status"] == "running").then_some(v)
+        },
+    )
+    .await;
+    assert!(seen["tools"].as_i64() > Some(0), "{seen}");
+    assert_eq!(seen["last_error"], Value::Null, "{seen}");
+    assert!(seen["seen"]["replica"].is_string(), "{seen}");
+    let list = keyadm(&gw.db, &["servers", "list"]).await.unwrap();
+    assert!(
+        list.contains("STATUS") && list.contains("running"),
+        "{list}"
+    );
     // The registry's own validation: a bad name, a duplicate.
     let (code, m) = keyadm(&gw.db, &["servers", "add", "bad_name", "--command", "x"])
         .await

@@ -122,6 +122,10 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();
     state.backends.stop_all().await;
+    if let Err(e) = crate::store::server_status::forget(&state.db.pool, &state.parked.replica).await
+    {
+        tracing::debug!(error = %e, "could not forget this replica's server statuses");
+    }
     if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
         tracing::warn!(error = %e, "could not record the last key usage");
     }

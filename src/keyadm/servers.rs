@@ -1,7 +1,7 @@
 //! `keyadm servers …` (the registry from the command line, with the REST API's own
 //! validation) and `keyadm client-config` (the entry a user pastes into an MCP client).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +12,7 @@ use crate::model::import;
 use crate::store::import::{ImportError, Options, Report};
 use crate::store::keys::{KeyStore, NewKey, Scope};
 use crate::store::registry::Registry;
+use crate::store::server_status::Seen;
 
 use super::KeyadmError;
 
@@ -389,14 +390,21 @@ fn rejected(report: &Report, json: bool) -> KeyadmError {
     }
 }
 
-fn server_table(servers: &[Server]) -> String {
+fn server_table(servers: &[Server], seen: &HashMap<uuid::Uuid, Seen>) -> String {
     let rows = servers
         .iter()
         .map(|s| {
+            let x = seen.get(&s.id);
             vec![
                 s.name.clone(),
                 s.protocol.as_str().to_string(),
                 if s.is_active { "active" } else { "inactive" }.to_string(),
+                x.map_or("unknown", |x| x.status.as_str()).to_string(),
+                x.map_or(String::new(), |x| x.tools.to_string()),
+                x.map_or(String::new(), |x| x.restarts.to_string()),
+                x.and_then(|x| x.last_error.clone())
+                    .map(|e| e.chars().take(80).collect())
+                    .unwrap_or_default(),
                 s.url
                     .clone()
                     .or_else(|| {
@@ -411,7 +419,19 @@ fn server_table(servers: &[Server]) -> String {
             ]
         })
         .collect();
-    super::aligned(&["NAME", "PROTOCOL", "STATE", "TARGET"], rows)
+    super::aligned(
+        &[
+            "NAME",
+            "PROTOCOL",
+            "STATE",
+            "STATUS",
+            "TOOLS",
+            "RESTARTS",
+            "LAST ERROR",
+            "TARGET",
+        ],
+        rows,
+    )
 }
 
 pub async fn servers_command(
@@ -462,28 +482,22 @@ pub async fn servers_command(
         }
         ServersCommand::List => {
             let servers = registry.list_servers().await?;
+            let seen = seen(registry).await;
             Ok(if json {
                 super::line(Value::Array(
-                    servers
-                        .iter()
-                        .map(|s| s.public_json(""))
-                        .map(strip_status)
-                        .collect(),
+                    servers.iter().map(|s| with_seen(s, &seen)).collect(),
                 ))
             } else {
-                server_table(&servers)
+                server_table(&servers, &seen)
             })
         }
         ServersCommand::Show(id) => {
             let s = registry.get_server(id).await?;
+            let v = with_seen(&s, &seen(registry).await);
             Ok(if json {
-                super::line(strip_status(s.public_json("")))
+                super::line(v)
             } else {
-                format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&strip_status(s.public_json("")))
-                        .unwrap_or_default()
-                )
+                format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
             })
         }
         ServersCommand::Add(body) => {
@@ -521,6 +535,31 @@ pub async fn servers_command(
 fn strip_status(mut v: Value) -> Value {
     if let Value::Object(m) = &mut v {
         m.remove("status");
+    }
+    v
+}
+
+/// What the gateways last saw of each server (`store::server_status`); none when it
+/// cannot be read.
+async fn seen(registry: &Registry) -> HashMap<uuid::Uuid, Seen> {
+    crate::store::server_status::latest(registry.pool())
+        .await
+        .unwrap_or_default()
+}
+
+/// A server's object with what a gateway last saw of it: `status` (`unknown` when no
+/// gateway runs it), `last_error`, `restarts`, `tools`, and when and by which replica.
+fn with_seen(s: &Server, seen: &HashMap<uuid::Uuid, Seen>) -> Value {
+    let mut v = strip_status(s.public_json(""));
+    match seen.get(&s.id) {
+        Some(x) => {
+            v["status"] = json!(x.status);
+            v["last_error"] = json!(x.last_error);
+            v["restarts"] = json!(x.restarts);
+            v["tools"] = json!(x.tools);
+            v["seen"] = json!({"replica": x.replica, "at": x.at as i64});
+        }
+        None => v["status"] = json!("unknown"),
     }
     v
 }

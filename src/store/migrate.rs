@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_upstream_auth",
         sql: include_str!("../../sql/0015_upstream_auth.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_server_status",
+        sql: include_str!("../../sql/0016_server_status.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -9,5 +9,6 @@ pub mod keys;
 pub mod migrate;
 pub mod oauth;
 pub mod registry;
+pub mod server_status;
 pub mod subscriptions;
 pub mod tasks;

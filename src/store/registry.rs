@@ -229,6 +229,11 @@ impl Registry {
         }
     }
 
+    /// The pool its queries go through (for keyadm's reads beside the registry's).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     pub async fn get_server(&self, id_or_name: &str) -> Result<Server, StoreError> {
         let client = self.pool.get().await?;
         self.find_server(&client, id_or_name, false).await

@@ -91,8 +91,10 @@ fn processes_starting_together_share_one_cluster_and_one_set_of_secrets() {
         .collect();
     let gateways: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
     let children: Vec<_> = (0..3)
-        .map(|_| {
-            keyadm_in(&data, &["keys", "create", "--name", "racer", "--json"])
+        .map(|i| {
+            // Names tell active keys apart: one each.
+            let name = format!("racer{i}");
+            keyadm_in(&data, &["keys", "create", "--name", &name, "--json"])
                 .spawn()
                 .unwrap()
         })

@@ -2125,3 +2125,42 @@ async fn a_removed_backend_keeps_no_connection_to_its_server() {
     )
     .await;
 }
+
+/// Clients of one capability set asking for the tools at once are served by one
+/// listing of their set's session (some servers stall on concurrent requests in one
+/// session: the Python SDK 1.x's did under the conformance suite's three at once).
+#[tokio::test]
+async fn a_capability_sets_tools_are_listed_once_for_clients_asking_at_once() {
+    let gw = TestGateway::start().await;
+    let beta = Mock::start(&["--profile", "rich"]);
+    register(
+        &gw,
+        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    let before = beta.control("GET", "/control/stats").await["requests"]
+        .as_u64()
+        .unwrap();
+    let c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let list = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let answers = futures_util::future::join_all((0..6).map(|_| c.post_stateless(&list))).await;
+    for r in &answers {
+        assert_eq!(r.status, 200, "{}", r.text());
+        let m = response_message(r);
+        assert!(
+            m["result"]["tools"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty()),
+            "{m}"
+        );
+    }
+    let after = beta.control("GET", "/control/stats").await;
+    // The set's session opened (initialize) and listed its tools once (was six times).
+    assert_eq!(
+        after["requests"].as_u64().unwrap() - before,
+        2,
+        "one listing for six clients: {after}"
+    );
+}

@@ -38,6 +38,11 @@ pub struct Variant {
     /// Tool names the main session lists and this one does not; `None` until listed,
     /// and again whenever the backend's lists change.
     hidden: ArcSwapOption<HashSet<String>>,
+    /// Held while its tools are listed: clients asking at once wait for one listing
+    /// (some servers stall on concurrent requests in one session), and how many
+    /// listings were tried, so a waiter does not try again what just failed.
+    listing: tokio::sync::Mutex<()>,
+    listings: AtomicU64,
     /// When it was last used, in milliseconds since [`Variants::epoch`].
     last_used: AtomicU64,
     /// Answers the requests of the backend's own that arrive on it (stdio, legacy SSE).
@@ -181,6 +186,8 @@ impl Variants {
             caps,
             transport,
             hidden: ArcSwapOption::empty(),
+            listing: tokio::sync::Mutex::new(()),
+            listings: AtomicU64::new(0),
             last_used: AtomicU64::new(self.now_ms()),
             drain: Mutex::new(None),
             dead: std::sync::atomic::AtomicBool::new(false),
@@ -345,6 +352,16 @@ impl Variant {
         if let Some(h) = self.hidden.load_full() {
             return h;
         }
+        let tried = self.listings.load(Ordering::Acquire);
+        let _listing = self.listing.lock().await;
+        if let Some(h) = self.hidden.load_full() {
+            return h;
+        }
+        if self.listings.load(Ordering::Acquire) != tried {
+            // Listed (and failed) while this one waited: not asked again now.
+            return Arc::default();
+        }
+        self.listings.fetch_add(1, Ordering::AcqRel);
         let listed = upstream::every_page("tools/list", "tools", |id, params| async move {
             self.transport.call(&id, "tools/list", params).await
         })

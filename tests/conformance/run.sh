@@ -272,4 +272,9 @@ for s in "${suites[@]}"; do
     *) die "unknown suite $s" ;;
     esac
 done
+if [ "$failed_any" != 0 ]; then
+    # What the gateway said of it (CI keeps nothing else of the run).
+    echo "conformance: the gateway's last warnings:" >&2
+    grep -E ' (WARN|ERROR) ' "$work/gateway.log" | tail -40 >&2 || true
+fi
 exit $failed_any

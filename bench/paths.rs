@@ -124,7 +124,7 @@ fn bench_routing(c: &mut Criterion) {
 fn bench_jwt(c: &mut Criterion) {
     let secret = "s".repeat(48);
     let tokens = Tokens::new(&Secret::new(secret.clone()));
-    let now = metamcp::auth::token::unix_now();
+    let now = metamcp::base::unix_now();
     let claims = Claims {
         sub: "0123456789abcdef".into(),
         scope: "client".into(),
@@ -173,7 +173,7 @@ fn bench_jwt(c: &mut Criterion) {
 fn bench_sessions(c: &mut Criterion) {
     let cipher = Cipher::new(&KeyBytes([7; 32]));
     let ended = EndedSessions::default();
-    let now = metamcp::auth::token::unix_now();
+    let now = metamcp::base::unix_now();
     let claims = SessionClaims {
         kid: "0123456789abcdef".into(),
         ns: None,
@@ -264,8 +264,8 @@ fn bench_stdio_rewrite(c: &mut Criterion) {
 
 fn bench_key_limits(c: &mut Criterion) {
     use metamcp::auth::limits::Limiter;
+    use metamcp::base::KeyId;
     use metamcp::model::limits::{Defaults, KeyLimits, Rate, Setting};
-    use metamcp::store::keys::KeyId;
     use std::time::Instant;
     let limiter = Limiter::new(Defaults::default());
     let key = KeyId::parse("0123456789abcdef").unwrap();

@@ -21,13 +21,16 @@
 //!   and the backends' lists; resource subscriptions.
 //! - [`backend`]: supervised backends behind one transport seam: Streamable HTTP, legacy
 //!   HTTP+SSE, stdio children (shared or one per client).
-//! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the proxy and the transports.
+//! - [`vault`]: per-caller upstream accounts: OAuth flows, tokens and secrets, sealed.
 //! - [`observe`]: the lifecycle event stream and Prometheus metrics.
 //! - [`auth`]: keys and tokens checked from memory, sealed client sessions, the
 //!   failed-attempt limiter, key usage.
 //! - [`store`]: the database (external or embedded), migrations, registry and key
 //!   queries.
 //! - [`model`]: servers, namespaces, the snapshot, and their validation and name rules.
+//! - [`base`]: the words every room shares: client capability sets, key ids, the clock,
+//!   a transport's error.
+//! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the proxy and the transports.
 //!
 //! Around them:
 //! - [`app`]: start-up (database, migrations, secrets, listener) and the change listener
@@ -44,6 +47,7 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -14,6 +14,7 @@ use crate::auth::Authenticator;
 use crate::auth::limits::Refused;
 use crate::auth::session::EndedSessions;
 use crate::backend::{Backends, Status};
+use crate::base::KeyId;
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::model::{Server, Snapshot};
@@ -23,7 +24,6 @@ use crate::proxy::calls::{InFlight, ServerRequests};
 use crate::routing::ListChanged;
 use crate::routing::Routing;
 use crate::store::db::Database;
-use crate::store::keys::KeyId;
 use crate::store::registry::Registry;
 
 /// Shared state behind an `Arc`.
@@ -252,11 +252,7 @@ impl State {
     /// while the key is being limited (not once per refusal).
     pub fn over_limit(&self, key: &KeyId, refused: &Refused) {
         self.metrics.limited(key.as_str(), refused.kind.as_str());
-        if self
-            .auth
-            .limits
-            .should_log(key, crate::auth::token::unix_now())
-        {
+        if self.auth.limits.should_log(key, crate::base::unix_now()) {
             tracing::warn!(key_id = %key, limit = refused.kind.as_str(), reason = %refused.message,
                 "key is being limited (logged once a minute)");
         }

@@ -308,7 +308,7 @@ fn row<'a>(
     Entry {
         at: SystemTime::now() - age,
         kind: Kind::Call,
-        key_id: Some(metamcp::store::keys::KeyId::parse(key).expect("a key id")),
+        key_id: Some(metamcp::base::KeyId::parse(key).expect("a key id")),
         subject: None,
         namespace: None,
         server: Some(server.into()),

@@ -10,7 +10,8 @@ use support::gateway::{TestGateway, create_key, key_store};
 use support::http::{get, request, send_json};
 use support::{TEST_JWT_SECRET, eventually, run_bin};
 
-use metamcp::auth::token::{Claims, unix_now};
+use metamcp::auth::token::Claims;
+use metamcp::base::unix_now;
 use metamcp::store::keys::Scope;
 
 const KEYADM: &str = env!("CARGO_BIN_EXE_keyadm");

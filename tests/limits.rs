@@ -749,7 +749,7 @@ async fn a_burst_after_a_key_change_verifies_a_valid_key_once_and_locks_nobody_o
     let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     c.initialize().await;
     let id_text = gw.client_key.split('_').nth(1).unwrap();
-    let id = metamcp::store::keys::KeyId::parse(id_text).unwrap();
+    let id = metamcp::base::KeyId::parse(id_text).unwrap();
     for round in 0..3 {
         // What a `keys update` notification does: the cached proof goes.
         gw.state

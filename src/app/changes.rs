@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
+use crate::base::KeyId;
 use crate::observe::events::Audience;
 use crate::state::State;
 use crate::store::db::{CHANGES_CHANNEL, DbError};
-use crate::store::keys::KeyId;
 
 const FULL_REFRESH: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -42,7 +42,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
     }
     state
         .ended_sessions
-        .reload(&state.db.pool, crate::auth::token::unix_now())
+        .reload(&state.db.pool, crate::base::unix_now())
         .await?;
     state.reload_registry().await
 }
@@ -122,9 +122,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                     <[u8; 16]>::try_from(bytes?.as_slice()).ok()
                 });
                 if let (Some(h), Some(exp)) = (hash, v["expires"].as_u64()) {
-                    state
-                        .ended_sessions
-                        .insert(h, exp, crate::auth::token::unix_now());
+                    state.ended_sessions.insert(h, exp, crate::base::unix_now());
                     // Ended in another process: this one's isolated children for it go.
                     state
                         .backends

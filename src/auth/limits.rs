@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use foldhash::HashMap;
 
+use crate::base::KeyId;
 use crate::model::limits::{Defaults, KeyLimits, Rate, StreamBounds};
-use crate::store::keys::KeyId;
 
 /// Per-tool buckets held at most; beyond, the ones that have refilled are forgotten.
 const MAX_TOOL_BUCKETS: usize = 100_000;

@@ -9,7 +9,6 @@
 //! address; an address out of budget gets 429 instead of any argon2 work, while keys it
 //! already proved (cached) and tokens keep working.
 
-pub mod caps;
 pub mod limits;
 pub mod oauth;
 pub mod ratelimit;
@@ -33,11 +32,13 @@ use tokio_postgres::Row;
 
 use crate::auth::limits::Limiter;
 use crate::auth::ratelimit::FailureLimiter;
-use crate::auth::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti, unix_now};
+use crate::auth::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti};
+use crate::base::KeyId;
+use crate::base::unix_now;
 use crate::crypto::constant_time_eq;
 use crate::model::limits::KeyLimits;
 use crate::store::db::DbError;
-use crate::store::keys::{AuthFailure, KeyId, KeyStore, Scope, parse_key_text, secret_version};
+use crate::store::keys::{AuthFailure, KeyStore, Scope, parse_key_text, secret_version};
 
 /// Concurrent argon2 verifications at most: a flood of distinct bad keys from many
 /// addresses still cannot take every core.

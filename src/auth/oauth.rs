@@ -26,8 +26,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::base::KeyId;
 use crate::config::{Issuer, OAuth as Settings};
-use crate::store::keys::{KeyId, Scope};
+use crate::store::keys::Scope;
 use crate::store::oauth::Block;
 
 /// Clock skew tolerated on `exp` and `nbf`.

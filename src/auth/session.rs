@@ -36,7 +36,7 @@ pub struct SessionClaims {
     pub exp: u64,
 }
 
-pub use super::caps::ClientCaps;
+pub use crate::base::ClientCaps;
 
 /// Longest session id accepted; longer ones are unknown without being decrypted. The
 /// gateway's own ids are a few hundred bytes at most: every claim is bounded.

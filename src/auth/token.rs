@@ -79,25 +79,10 @@ pub fn new_jti() -> String {
     to_hex(&b)
 }
 
-/// Seconds since the Unix epoch.
-/// Milliseconds since the Unix epoch.
-pub fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::unix_now;
 
     fn claims(now: u64) -> Claims {
         Claims {

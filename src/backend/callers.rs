@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::backend::http::UpstreamError;
 use crate::backend::http::bearer::Bearer;
 use crate::backend::http::transport::HttpTransport;
 use crate::backend::isolated::Owner;
 use crate::backend::transport::Transport;
+use crate::base::UpstreamError;
 use crate::model::Server;
 use crate::vault::Vault;
 

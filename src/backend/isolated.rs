@@ -28,9 +28,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::backend::groups::Groups;
-use crate::backend::http::UpstreamError;
 use crate::backend::mux::{MuxAnswer, OwnMessages, unroutable_answer};
 use crate::backend::stdio::{Launch, StdioTransport};
+use crate::base::UpstreamError;
 
 /// How long an instance may go without a call when the server sets no `idle_stop_ms`.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
@@ -46,12 +46,12 @@ pub struct Owner<'a> {
     pub expires: Option<u64>,
     /// The API key behind the client (`None`: an open namespace's anonymous clients),
     /// whose sessions together may hold only [`per_key_share`] of the instances.
-    pub api_key: Option<crate::store::keys::KeyId>,
+    pub api_key: Option<crate::base::KeyId>,
     /// The client capabilities it declared ([`ClientCaps`] bits): which of the backend's
     /// sessions serves it ([`ClientCaps::ALL`]: the main one).
     ///
-    /// [`ClientCaps`]: crate::auth::session::ClientCaps
-    /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
+    /// [`ClientCaps`]: crate::base::ClientCaps
+    /// [`ClientCaps::ALL`]: crate::base::ClientCaps::ALL
     pub caps: u8,
     /// The OAuth identity the client came with, if any (its token is exchanged for a
     /// `token_exchange` server's own).
@@ -67,7 +67,7 @@ pub fn per_key_share(max_instances: usize) -> usize {
 impl Owner<'_> {
     /// The key id whose upstream accounts the client uses: its OAuth subject's, else
     /// its API key's.
-    pub fn account_key(&self) -> Option<crate::store::keys::KeyId> {
+    pub fn account_key(&self) -> Option<crate::base::KeyId> {
         self.inbound.map(|i| i.account_key()).or(self.api_key)
     }
 
@@ -88,7 +88,7 @@ struct Instance {
     /// The caller's secret it started with (a server that takes them).
     secret: Option<Arc<str>>,
     expires: Option<u64>,
-    api_key: Option<crate::store::keys::KeyId>,
+    api_key: Option<crate::base::KeyId>,
     last_used: Mutex<tokio::time::Instant>,
     /// Held while the child starts, so racing first calls start one.
     starting: tokio::sync::Mutex<()>,
@@ -409,7 +409,7 @@ impl IsolatedTransport {
 
     /// Stops the children of expired sessions and those idle for longer than allowed.
     pub async fn sweep(&self) {
-        let now = crate::auth::token::unix_now();
+        let now = crate::base::unix_now();
         let done: Vec<Arc<Instance>> = {
             let mut map = self.lock();
             let keys: Vec<Arc<str>> = map

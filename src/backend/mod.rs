@@ -357,7 +357,7 @@ impl Backend {
     /// The session that serves clients with the capabilities `caps`, when it is not
     /// the main one (opened now if need be; see [`variants`]).
     pub async fn variant(&self, caps: u8) -> Option<Arc<variants::Variant>> {
-        if caps == crate::auth::session::ClientCaps::ALL || !self.varies() {
+        if caps == crate::base::ClientCaps::ALL || !self.varies() {
             return None;
         }
         self.variants
@@ -383,9 +383,9 @@ impl Backend {
     /// The client capability sets its sessions declare: its main one's
     /// ([`ClientCaps::ALL`]) and those of the other sessions open now ([`variants`]).
     ///
-    /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
+    /// [`ClientCaps::ALL`]: crate::base::ClientCaps::ALL
     pub fn session_sets(&self) -> Vec<u8> {
-        let mut sets = vec![crate::auth::session::ClientCaps::ALL];
+        let mut sets = vec![crate::base::ClientCaps::ALL];
         sets.extend(self.variants.sets());
         sets
     }
@@ -496,7 +496,7 @@ impl Backend {
             return;
         }
         let variant = match via {
-            crate::auth::session::ClientCaps::ALL => None,
+            crate::base::ClientCaps::ALL => None,
             caps => self.variants.get(caps),
         };
         let transport = variant.as_deref().map_or(&self.transport, |v| &v.transport);

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::backend::http::UpstreamError;
+use crate::base::UpstreamError;
 use crate::jsonrpc::frame;
 
 /// Calls in flight on one stream at most; beyond, calls are refused at once.

@@ -33,7 +33,7 @@ pub struct SseTransport {
     next_id: AtomicU64,
     /// The client capabilities its session declares ([`ClientCaps`] bits).
     ///
-    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    /// [`ClientCaps`]: crate::base::ClientCaps
     declared: u8,
 }
 
@@ -151,7 +151,7 @@ impl SseTransport {
             timeout,
             conn: Mutex::new(None),
             next_id: AtomicU64::new(1),
-            declared: crate::auth::session::ClientCaps::ALL,
+            declared: crate::base::ClientCaps::ALL,
         }
     }
 
@@ -221,7 +221,7 @@ impl SseTransport {
         }));
         let init = json!({
             "protocolVersion": "2024-11-05",
-            "capabilities": crate::auth::session::ClientCaps::declared(self.declared),
+            "capabilities": crate::base::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = self.call("initialize", init).await?;

@@ -36,8 +36,8 @@ use tokio::sync::mpsc;
 
 use crate::backend::bulkhead::Bulkhead;
 use crate::backend::groups::{Groups, MARKER_VAR};
-use crate::backend::http::UpstreamError;
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
+use crate::base::UpstreamError;
 
 /// Why a call found no child to write to: nothing of it reached the server.
 pub const NOT_RUNNING: &str = "the server's process is not running";
@@ -97,7 +97,7 @@ pub struct StdioTransport {
     waking: tokio::sync::Mutex<()>,
     /// The client capabilities its children declare ([`ClientCaps`] bits).
     ///
-    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    /// [`ClientCaps`]: crate::base::ClientCaps
     declared: u8,
     /// The running child speaks 2026-07-28 (it refused `initialize`).
     modern: AtomicBool,
@@ -204,7 +204,7 @@ impl StdioTransport {
             asleep: AtomicBool::new(false),
             awake: tokio::sync::Notify::new(),
             waking: tokio::sync::Mutex::new(()),
-            declared: crate::auth::session::ClientCaps::ALL,
+            declared: crate::base::ClientCaps::ALL,
             modern: AtomicBool::new(false),
             listening: Mutex::new(Value::Null),
             watched: Default::default(),
@@ -331,7 +331,7 @@ impl StdioTransport {
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
             "protocolVersion": crate::backend::http::UPSTREAM_VERSION,
-            "capabilities": crate::auth::session::ClientCaps::declared(self.declared),
+            "capabilities": crate::base::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
         let result = match self.call_raw("initialize", init).await {

@@ -26,7 +26,7 @@ pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()
                 *b.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 b.needs_account.store(false, Ordering::Relaxed);
                 b.last_connected
-                    .store(crate::auth::token::unix_now(), Ordering::Relaxed);
+                    .store(crate::base::unix_now(), Ordering::Relaxed);
                 b.change_status(Status::Running, "connected");
                 // A stdio (or legacy SSE) server is asked once, off every client's path,
                 // whether it offers a client that declared nothing every tool: then no
@@ -182,8 +182,7 @@ impl Backend {
                 if let Some(answer) = mux::unroutable_answer(&data) {
                     tracing::info!(backend = %self.name, method = ?msg["method"].as_str(),
                         "a request of the backend's own not tied to one client's call was refused");
-                    self.notify("", crate::auth::session::ClientCaps::ALL, answer)
-                        .await;
+                    self.notify("", crate::base::ClientCaps::ALL, answer).await;
                 }
             }
         }

@@ -12,13 +12,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::auth::session::ClientCaps;
-use crate::backend::http::UpstreamError;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
 use crate::backend::isolated::{IsolatedTransport, Owner};
 use crate::backend::mux::{self, MuxAnswer, OwnMessages};
 use crate::backend::sse::SseTransport;
 use crate::backend::stdio::StdioTransport;
+use crate::base::ClientCaps;
+use crate::base::UpstreamError;
 
 /// How a backend is reached.
 // One per backend, inside its `Arc`: the arms' sizes do not matter, and boxing the HTTP
@@ -84,8 +84,8 @@ pub struct Answer {
     /// declared; [`ClientCaps::ALL`] for its main session): the client's answers and
     /// cancellations go to the same one.
     ///
-    /// [`ClientCaps`]: crate::auth::session::ClientCaps
-    /// [`ClientCaps::ALL`]: crate::auth::session::ClientCaps::ALL
+    /// [`ClientCaps`]: crate::base::ClientCaps
+    /// [`ClientCaps::ALL`]: crate::base::ClientCaps::ALL
     pub via: u8,
 }
 

@@ -184,7 +184,7 @@ pub async fn set_secret(
 
 /// An account was connected: every backend of the server reads it again, and the
 /// audit trail says who. The server's name.
-fn connected(state: &State, server: uuid::Uuid, by: Option<crate::store::keys::KeyId>) -> String {
+fn connected(state: &State, server: uuid::Uuid, by: Option<crate::base::KeyId>) -> String {
     if let Some(b) = state.backends.get(&server) {
         b.credentials_changed();
     }
@@ -310,7 +310,7 @@ fn outcome(
             let by = done
                 .started_by
                 .as_deref()
-                .and_then(crate::store::keys::KeyId::parse);
+                .and_then(crate::base::KeyId::parse);
             let name = connected(state, done.server_id, by);
             page(
                 StatusCode::OK,
@@ -412,7 +412,7 @@ pub async fn disconnect(
     let key = query.iter().find(|(k, _)| k == "key").map(|(_, v)| v);
     let principal = match key {
         Some(k) if who.is_admin() => {
-            let k = crate::store::keys::KeyId::parse(k).ok_or_else(|| ApiError::BadRequest {
+            let k = crate::base::KeyId::parse(k).ok_or_else(|| ApiError::BadRequest {
                 field: Some("key".into()),
                 message: "must be a key id (16 hex digits)".into(),
             })?;

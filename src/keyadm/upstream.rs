@@ -89,7 +89,7 @@ pub enum ConnectionsCommand {
 /// A `--key` value: a key id, as `key:<id>` principals name it.
 fn key_principal(key: Option<&str>) -> Result<Option<String>, crate::cli::UsageError> {
     key.map(|k| {
-        crate::store::keys::KeyId::parse(k)
+        crate::base::KeyId::parse(k)
             .map(|id| format!("key:{}", id.as_str()))
             .ok_or_else(|| crate::cli::UsageError("--key takes a key id (16 hex digits)".into()))
     })

@@ -8,7 +8,7 @@ use hyper::header::HeaderMap;
 use serde_json::json;
 
 use crate::auth::session::OpenSession;
-use crate::auth::token::unix_now;
+use crate::base::unix_now;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
 use crate::auth::limits::{InFlight, Refused};
-use crate::auth::session::ClientCaps;
-use crate::auth::token::unix_now;
 use crate::backend::Backend;
+use crate::base::ClientCaps;
+use crate::base::unix_now;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
@@ -502,7 +502,7 @@ fn charge_tool_call(
     charged.map_err(|r| refuse(ctx, &p.key_id, &r))
 }
 
-fn refuse(ctx: &Ctx, key: &crate::store::keys::KeyId, r: &Refused) -> RpcError {
+fn refuse(ctx: &Ctx, key: &crate::base::KeyId, r: &Refused) -> RpcError {
     ctx.state.over_limit(key, r);
     RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms)
 }

@@ -7,7 +7,7 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::auth::session::{self, ClientCaps, SessionClaims};
-use crate::auth::token::unix_now;
+use crate::base::unix_now;
 use crate::crypto::{base64url, base64url_decode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};

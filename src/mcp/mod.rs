@@ -68,7 +68,7 @@ pub struct Ctx {
     /// The session's client capabilities ([`ClientCaps`] bits); `None` when each
     /// request declares its own (stateless era) or there is no client to ask (REST).
     ///
-    /// [`ClientCaps`]: crate::auth::session::ClientCaps
+    /// [`ClientCaps`]: crate::base::ClientCaps
     pub client_caps: Option<u8>,
     /// This request's trace, when tracing is configured.
     pub trace: Option<Box<crate::observe::trace::RequestTrace>>,

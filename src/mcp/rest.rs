@@ -129,7 +129,7 @@ fn charge_tool_call(
         limiter.tool_call(
             &p.key_id,
             &limiter.effective(&p.limits),
-            crate::auth::token::unix_now(),
+            crate::base::unix_now(),
         )
     })
     .map_err(|r| over_limit(ctx, p, r))

@@ -11,10 +11,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::backend::isolated::Owner;
+use crate::base::KeyId;
 use crate::proxy::calls::owner_key;
 use crate::routing::subscriptions::Holder;
 use crate::state::State;
-use crate::store::keys::KeyId;
 use crate::store::subscriptions::{self, Shared};
 
 /// How long an upstream subscribe made for another replica's client may take.
@@ -123,7 +123,7 @@ pub(crate) fn adopt_all(state: &Arc<State>, conversation: &str) {
 
 /// Holds the subscription here and subscribes upstream through this replica.
 async fn adopt(state: &Arc<State>, row: Shared) {
-    let now = crate::auth::token::unix_now();
+    let now = crate::base::unix_now();
     let conversation: Arc<str> = Arc::from(row.conversation.as_str());
     let holder = Holder {
         conversation: &conversation,
@@ -147,7 +147,7 @@ async fn adopt(state: &Arc<State>, row: Shared) {
         key: owner_key(&row.conversation),
         expires: Some(row.expires),
         api_key: KeyId::parse(&row.key_id),
-        caps: crate::auth::session::ClientCaps::ALL,
+        caps: crate::base::ClientCaps::ALL,
         inbound: None,
     };
     let sent = subscribe_upstream(&backend, owner, &row.uri, UPSTREAM_TIMEOUT).await;

@@ -12,7 +12,7 @@ use hyper::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use crate::auth::session;
-use crate::auth::token::unix_now;
+use crate::base::unix_now;
 use crate::crypto::base64url;
 use crate::http::Body;
 use crate::http::names;
@@ -203,7 +203,7 @@ pub(crate) fn listen(
 struct Upstream {
     view: Arc<crate::routing::View>,
     key: String,
-    api_key: Option<crate::store::keys::KeyId>,
+    api_key: Option<crate::base::KeyId>,
     uris: Vec<String>,
 }
 
@@ -237,7 +237,7 @@ impl Upstream {
                 key: owner_key,
                 expires: None,
                 api_key: self.api_key,
-                caps: crate::auth::session::ClientCaps::ALL,
+                caps: crate::base::ClientCaps::ALL,
                 inbound: None,
             };
             crate::mcp::shared::subscribe_upstream(backend, owner, uri, SUBSCRIBE_TIMEOUT)

@@ -30,9 +30,9 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::auth::session::ClientCaps;
 use crate::auth::task_id::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::backend::Backend;
+use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::mcp::Ctx;
@@ -494,7 +494,7 @@ async fn drive(
 /// What reads one task's questions off its `tasks/result`.
 struct Reader {
     state: Arc<crate::state::State>,
-    key: Option<crate::store::keys::KeyId>,
+    key: Option<crate::base::KeyId>,
     namespace: Option<String>,
     claims: TaskClaims,
     backend: Arc<Backend>,

@@ -23,10 +23,10 @@ use hyper::header::HeaderMap;
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::auth::session::ClientCaps;
 use crate::auth::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
-use crate::auth::token::unix_now_ms;
 use crate::backend::Backend;
+use crate::base::ClientCaps;
+use crate::base::unix_now_ms;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::mcp::Ctx;

@@ -18,8 +18,8 @@ use tokio::sync::Notify;
 use super::batches::{Batches, Pushed};
 use crate::jsonrpc::frame::{self, Span};
 
+use crate::base::KeyId;
 use crate::store::db::DbError;
-use crate::store::keys::KeyId;
 
 /// The longest a queued row waits before a write is tried.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);

@@ -153,7 +153,7 @@ fn visible(audience: &Audience, p: &Principal) -> bool {
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339_now() -> String {
-    rfc3339(crate::auth::token::unix_now())
+    rfc3339(crate::base::unix_now())
 }
 
 /// Formats Unix seconds as RFC 3339 UTC (civil-from-days, proleptic Gregorian).
@@ -186,7 +186,7 @@ mod tests {
         use http_body_util::BodyExt;
         let bus = EventBus::default();
         let p = Principal {
-            key_id: crate::store::keys::KeyId::parse("0123456789abcdef").unwrap(),
+            key_id: crate::base::KeyId::parse("0123456789abcdef").unwrap(),
             scope: crate::store::keys::Scope::Admin,
             namespaces: Arc::from(Vec::<String>::new()),
             via: crate::auth::Via::ApiKey,

@@ -20,10 +20,10 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
 use crate::backend::isolated::Owner;
 use crate::backend::mux::sse_event;
+use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::proxy::calls::ServerRequests;
@@ -45,7 +45,7 @@ struct Bridge {
     /// How long the client has to answer a round.
     ttl: Duration,
     expires: Option<u64>,
-    api_key: Option<crate::store::keys::KeyId>,
+    api_key: Option<crate::base::KeyId>,
     inbound: Option<Arc<crate::auth::oauth::Identity>>,
     /// The levels sessions set, for the backend's log messages.
     levels: Arc<crate::jsonrpc::log_level::Levels>,
@@ -432,7 +432,7 @@ impl Bridge {
             key: crate::proxy::calls::owner_key(&self.conversation),
             expires: self.expires,
             api_key: self.api_key,
-            caps: crate::auth::session::ClientCaps::ALL,
+            caps: crate::base::ClientCaps::ALL,
             inbound: self.inbound.as_deref(),
         };
         let sent = tokio::time::timeout(self.backend.timeout, async {

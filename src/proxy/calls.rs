@@ -93,7 +93,7 @@ impl ServerRequests {
             conversation,
             backend,
             original: Bytes::new(),
-            via: crate::auth::session::ClientCaps::ALL,
+            via: crate::base::ClientCaps::ALL,
             at: std::time::Instant::now(),
             waiter: Some(tx),
         });
@@ -172,13 +172,13 @@ pub const MAX_DETACHED: u32 = 1024;
 pub struct InFlight {
     map: Mutex<HashMap<(Arc<str>, Bytes), Pending>>,
     /// Calls going on without their client, per key (`None`: no key), and in all.
-    detached: Mutex<(HashMap<Option<crate::store::keys::KeyId>, u32>, u32)>,
+    detached: Mutex<(HashMap<Option<crate::base::KeyId>, u32>, u32)>,
 }
 
 /// A detached call's place ([`InFlight::detach`]), given back when dropped.
 pub(crate) struct DetachedPlace {
     inflight: Arc<InFlight>,
-    key: Option<crate::store::keys::KeyId>,
+    key: Option<crate::base::KeyId>,
 }
 
 impl Drop for DetachedPlace {
@@ -217,7 +217,7 @@ impl InFlight {
     /// [`MAX_DETACHED_PER_KEY`] and [`MAX_DETACHED`]; `None` when there is none.
     pub(crate) fn detach(
         self: &Arc<Self>,
-        key: Option<crate::store::keys::KeyId>,
+        key: Option<crate::base::KeyId>,
     ) -> Option<DetachedPlace> {
         let mut d = self.detached.lock().unwrap_or_else(|e| e.into_inner());
         let mine = d.0.get(&key).copied().unwrap_or(0);

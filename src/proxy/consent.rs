@@ -16,8 +16,8 @@ use bytes::Bytes;
 use hyper::Response;
 use serde_json::json;
 
-use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
+use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, Span};
 use crate::proxy::forward::{Caller, MRTR_METHODS};

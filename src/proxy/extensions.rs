@@ -1,7 +1,7 @@
 //! The extensions of a 2026-07-28 client's request that reach a backend: those the
 //! gateway carries (MCP Apps, tasks); any other the client declares is left out of the
 //! `io.modelcontextprotocol/clientCapabilities` the backend sees (the policy is
-//! [`crate::auth::caps`]'s). Most requests declare no extension, and are not parsed.
+//! [`crate::base::caps`]'s). Most requests declare no extension, and are not parsed.
 
 use bytes::Bytes;
 use serde_json::Value;

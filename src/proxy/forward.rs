@@ -15,10 +15,10 @@ use http_body_util::BodyExt;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
-use crate::backend::http::UpstreamError;
 use crate::backend::isolated::Owner;
+use crate::base::ClientCaps;
+use crate::base::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::observe::audit::Audit;
@@ -52,7 +52,7 @@ pub struct Caller<'a> {
     pub caps: Option<u8>,
     /// For the call's metrics and its log line: the key and the namespace, if any.
     pub metrics: &'a Arc<Metrics>,
-    pub key: Option<crate::store::keys::KeyId>,
+    pub key: Option<crate::base::KeyId>,
     /// The OAuth subject the key id stands for, if any (for the audit row).
     pub subject: Option<&'a Arc<str>>,
     /// The OAuth identity the caller came with, its token included (`token_exchange`).
@@ -474,7 +474,7 @@ pub(super) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
     let Ok(f) = frame::parse(&body) else {
         return body;
     };
-    let caps = crate::auth::session::ClientCaps::to_json(caller.caps.unwrap_or(0));
+    let caps = crate::base::ClientCaps::to_json(caller.caps.unwrap_or(0));
     let level = caller.log_levels.get(caller.conversation).and_then(|l| {
         crate::jsonrpc::log_level::LEVELS
             .get(usize::from(l))

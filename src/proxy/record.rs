@@ -52,7 +52,7 @@ pub(super) struct CallRecord {
     /// The backend's own tool name as a JSON string (shared, not copied), for
     /// `tools/call`.
     pub(super) tool: Option<Bytes>,
-    pub(super) key: Option<crate::store::keys::KeyId>,
+    pub(super) key: Option<crate::base::KeyId>,
     pub(super) subject: Option<Arc<str>>,
     /// Copied only for namespace endpoints (`/mcp` has none).
     pub(super) namespace: Option<Box<str>>,

@@ -314,7 +314,7 @@ impl Parked {
 
     /// Seals the state of a call parked as `id` (empty: none, send again).
     fn state(&self, id: &str, binding: &Binding) -> String {
-        let expires_ms = crate::auth::token::unix_now_ms()
+        let expires_ms = crate::base::unix_now_ms()
             .saturating_add(u64::try_from(self.bounds.ttl.as_millis()).unwrap_or(u64::MAX));
         request_state::seal(
             &self.cipher,

@@ -11,9 +11,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use hyper::body::Frame as BodyFrame;
 
-use crate::auth::session::ClientCaps;
 use crate::backend::Backend;
 use crate::backend::transport::AnswerBody;
+use crate::base::ClientCaps;
 use crate::jsonrpc::frame::{self};
 use crate::jsonrpc::needle::Needle;
 use crate::proxy::calls::InFlightGuard;

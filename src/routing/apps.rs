@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::backend::{Backend, Status};
 use crate::jsonrpc::frame::json_string;
 
-pub use crate::auth::caps::UI_EXTENSION;
+pub use crate::base::caps::UI_EXTENSION;
 
 const SCHEME: &str = "ui://";
 /// The `_meta` key of the first drafts, still sent by some servers.

@@ -24,12 +24,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::auth::Principal;
+use crate::base::KeyId;
 use crate::control;
 use crate::http::connections::{Busy, Close, Conn, Refused};
 use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
 use crate::state::State;
-use crate::store::keys::KeyId;
 
 const MAX_HEADERS: usize = 100;
 /// Largest HTTP/1.1 read buffer (request bodies are read through it).

@@ -198,7 +198,7 @@ impl Filter {
 
 /// A key id as keyadm prints it (16 lowercase hex digits).
 pub fn check_key_id(k: &str) -> Result<(), String> {
-    crate::store::keys::KeyId::parse(k)
+    crate::base::KeyId::parse(k)
         .map(|_| ())
         .ok_or_else(|| format!("{k:?} is not a key id (16 hex digits, as keyadm prints it)"))
 }

@@ -17,13 +17,14 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use tokio_postgres::Row;
 
+use crate::base::KeyId;
 use crate::crypto::{Cipher, random_alphanumeric, random_bytes, to_hex};
 use crate::model::limits::{KeyLimits, LimitsChange};
 use crate::model::names::is_valid_name;
 use crate::store::db::DbError;
 
 const PREFIX: &str = "mcp_";
-const ID_LEN: usize = 16;
+use crate::base::key_id::ID_LEN;
 const SECRET_LEN: usize = 40;
 /// Longest name and description accepted (the schema enforces the same).
 const MAX_NAME: usize = 100;
@@ -72,46 +73,11 @@ impl fmt::Display for Scope {
     }
 }
 
-/// A key id: 16 lowercase hex digits, held inline (copying one allocates nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId([u8; ID_LEN]);
-
-impl KeyId {
-    pub fn parse(s: &str) -> Option<KeyId> {
-        let bytes: [u8; ID_LEN] = s.as_bytes().try_into().ok()?;
-        bytes
-            .iter()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            .then_some(KeyId(bytes))
-    }
-
-    fn generate() -> KeyId {
-        let mut b = [0u8; ID_LEN / 2];
-        random_bytes(&mut b);
-        KeyId::parse(&to_hex(&b)).unwrap_or(KeyId([b'0'; ID_LEN]))
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever stored.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-
-    /// The same, as bytes (no check): ASCII hex digits.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for KeyId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
+/// A fresh, random key id.
+fn new_key_id() -> KeyId {
+    let mut b = [0u8; ID_LEN / 2];
+    random_bytes(&mut b);
+    KeyId::parse(&to_hex(&b)).unwrap_or(KeyId::ZERO)
 }
 
 /// Presented key text split into id and secret, or `None` if it is not of the form.
@@ -331,7 +297,7 @@ impl KeyStore {
     pub async fn create(&self, new: NewKey) -> Result<IssuedKey, KeyError> {
         validate(&new)?;
         self.name_is_free(new.name.trim()).await?;
-        let id = KeyId::generate();
+        let id = new_key_id();
         let (text, hash, sealed) = self.make_secret(&id).await?;
         let days = new.expires_in_days.map(|d| d as i32);
         let l = new.limits.applied_to(&KeyLimits::default());
@@ -730,7 +696,7 @@ mod tests {
 
     #[test]
     fn generated_ids_parse() {
-        let id = KeyId::generate();
+        let id = new_key_id();
         assert_eq!(KeyId::parse(id.as_str()), Some(id));
     }
 

@@ -47,7 +47,7 @@ pub fn assertion(client: &MachineClient, issuer: &str) -> Result<String, String>
         other => return Err(format!("signing_algorithm {other:?} is not supported")),
     };
     let key = key.map_err(|_| "the private_key cannot be read for its signing_algorithm")?;
-    let now = crate::auth::token::unix_now();
+    let now = crate::base::unix_now();
     let mut jti = [0u8; 16];
     crate::crypto::random_bytes(&mut jti);
     let claims = json!({"iss": client.client_id, "sub": client.client_id, "aud": issuer,

@@ -121,7 +121,7 @@ pub struct Vault {
 /// (`shared`), or the caller's own (`key:<id>`; OAuth subjects have key ids too).
 pub fn principal_of(
     server: &Server,
-    key: Option<&crate::store::keys::KeyId>,
+    key: Option<&crate::base::KeyId>,
 ) -> Result<String, VaultError> {
     match server.per_caller() {
         true => match key {
@@ -143,7 +143,7 @@ fn aad(purpose: &str, server: &Uuid, principal: &str) -> Vec<u8> {
 }
 
 fn now() -> u64 {
-    crate::auth::token::unix_now()
+    crate::base::unix_now()
 }
 
 impl Vault {
@@ -181,7 +181,7 @@ impl Vault {
         let Some(audit) = &self.audit else { return };
         let key = principal
             .strip_prefix("key:")
-            .and_then(crate::store::keys::KeyId::parse);
+            .and_then(crate::base::KeyId::parse);
         audit.record(crate::observe::audit::Entry {
             key_id: key,
             outcome,

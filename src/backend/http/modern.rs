@@ -37,7 +37,7 @@ const INFO_KEY: &str = "io.modelcontextprotocol/clientInfo";
 pub fn own_meta() -> Value {
     json!({
         VERSION_KEY: VERSION,
-        CAPS_KEY: crate::auth::session::ClientCaps::declared(crate::auth::session::ClientCaps::ALL),
+        CAPS_KEY: crate::base::ClientCaps::declared(crate::base::ClientCaps::ALL),
         INFO_KEY: {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
     })
 }

@@ -16,13 +16,13 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::auth::session::ClientCaps;
 use crate::backend::http::joined::Joins;
 use crate::backend::http::modern::{self, Headers};
 use crate::backend::http::pool::{Exchange, Pool};
 use crate::backend::http::{
     self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
 };
+use crate::base::ClientCaps;
 
 /// One backend's HTTP session and connections.
 pub struct HttpTransport {
@@ -193,7 +193,7 @@ impl HttpTransport {
             return;
         }
         let refused = self.sessions_refused.load(Ordering::Relaxed);
-        let now = crate::auth::token::unix_now();
+        let now = crate::base::unix_now();
         if refused != 0 && now < refused + SESSIONS_RETRY {
             return;
         }
@@ -238,7 +238,7 @@ impl HttpTransport {
             Err(e) => {
                 tracing::debug!(error = %e, "a 2026-07-28 backend takes no sessions");
                 self.sessions_refused.store(
-                    crate::auth::token::unix_now().max(1),
+                    crate::base::unix_now().max(1),
                     std::sync::atomic::Ordering::Relaxed,
                 );
                 if let Some(old) = self.sessions.swap(None) {

@@ -65,7 +65,7 @@ pub async fn retry(
                         &s,
                         ctx.kid(),
                         ctx.namespace.as_deref(),
-                        crate::auth::token::unix_now_ms(),
+                        crate::base::unix_now_ms(),
                     )
                     .is_ok()
                 }))
@@ -76,7 +76,7 @@ pub async fn retry(
         .request_state
         .and_then(|s| string_value(body, s))
         .ok_or_else(|| invalid("requestState must be the string the gateway gave"))?;
-    let now = crate::auth::token::unix_now_ms();
+    let now = crate::base::unix_now_ms();
     let claims = request_state::open(
         &ctx.state.cipher,
         &state,

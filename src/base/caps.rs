@@ -1,5 +1,5 @@
 //! The client capabilities the gateway routes on, as the bits a session id carries
-//! ([`super::session::SessionClaims::c`]) and a backend's session per capability set is
+//! ([`crate::auth::session::SessionClaims::c`]) and a backend's session per capability set is
 //! keyed by. What a client declares beyond them is not kept: a session id stays small
 //! whatever the client sent, and a backend is never told of a capability the gateway
 //! cannot carry to the client.

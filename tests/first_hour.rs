@@ -276,7 +276,7 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
         (!gw.state.inflight.is_empty()).then_some(())
     })
     .await;
-    metamcp::backend::stdio::kill_process(pid);
+    metamcp::backend::groups::kill_process(pid);
     let m = tokio::time::timeout(Duration::from_secs(20), slow)
         .await
         .expect("the call ends at once")
@@ -335,7 +335,7 @@ async fn a_dead_capability_set_child_is_replaced_by_the_next_call() {
         })
     };
     let pid = child_of_the_set().expect("a child for clients declaring nothing");
-    metamcp::backend::stdio::kill_process(pid);
+    metamcp::backend::groups::kill_process(pid);
     // The gateway notices at once (its output ends): the set has no child now.
     eventually(
         Duration::from_secs(10),

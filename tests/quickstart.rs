@@ -113,7 +113,7 @@ fn the_readme_quick_start_works_line_by_line() {
     };
     let cleanup = || {
         for pid in left_behind() {
-            metamcp::backend::stdio::kill_process(pid);
+            metamcp::backend::groups::kill_process(pid);
         }
         if let Ok(c) = &cluster {
             let _ = c.stop(false);

@@ -99,7 +99,7 @@ impl Groups {
                     continue;
                 };
                 for pid in members_with_marker(pgid, marker) {
-                    super::stdio::kill_process(pid);
+                    kill_process(pid);
                     killed += 1;
                 }
             }
@@ -136,6 +136,17 @@ pub fn process_group(pid: i32) -> Option<i32> {
     let after = &stat[stat.rfind(')')? + 1..];
     // state ppid pgrp …
     after.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Kills one process.
+#[allow(unsafe_code)] // kill(2)
+pub fn kill_process(pid: i32) {
+    if pid > 1 {
+        // SAFETY: kill has no memory preconditions.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -142,17 +142,6 @@ impl Child {
     }
 }
 
-/// Kills one process.
-#[allow(unsafe_code)] // kill(2)
-pub fn kill_process(pid: i32) {
-    if pid > 1 {
-        // SAFETY: kill has no memory preconditions.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-}
-
 /// Sends `signal` to the process group `pgid`.
 #[allow(unsafe_code)] // kill(2) on a process group we created
 fn signal_group(pgid: i32, signal: i32) {

@@ -62,6 +62,8 @@ pub struct State {
     pub vault: Arc<crate::vault::Vault>,
     /// Who serves each exposed tool, prompt and resource; swapped whole.
     pub routing: Routing,
+    /// The tools the gateway serves itself ([`crate::routing::gateway`]).
+    served: RwLock<Vec<Arc<dyn crate::routing::GatewayTool>>>,
     /// Ended client sessions, refused everywhere until they would have expired.
     pub ended_sessions: EndedSessions,
     /// Sessions already opened, so later requests skip the decryption.
@@ -155,6 +157,7 @@ impl State {
                 Some(vault),
             ),
             routing: Routing::default(),
+            served: RwLock::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),
             connections: crate::http::connections::Connections::new(
@@ -202,6 +205,16 @@ impl State {
         old
     }
 
+    /// Serves `tool` from now on (the routing table is rebuilt): `app` registers the
+    /// gateway's tools at start-up; tests add their own.
+    pub fn serve(&self, tool: Arc<dyn crate::routing::GatewayTool>) {
+        self.served
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tool);
+        self.request_rebuild();
+    }
+
     /// Asks for the routing table to be rebuilt (coalesced).
     pub fn request_rebuild(&self) {
         let _ = self.rebuild.send(());
@@ -212,8 +225,17 @@ impl State {
     /// are serialised so an older snapshot never replaces a newer one.
     pub fn rebuild_routing(&self) {
         let _serial = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let table =
-            crate::routing::build(&self.snapshot(), &self.backends.all(), &self.routing.load());
+        let served = self
+            .served
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let table = crate::routing::build(
+            &self.snapshot(),
+            &self.backends.all(),
+            &served,
+            &self.routing.load(),
+        );
         let old = self.routing.store(table);
         let new = self.routing.load();
         for (namespace, p) in crate::routing::new_problems(&old, &new) {

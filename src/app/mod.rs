@@ -62,6 +62,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     let state = Arc::new(State::new(
         config, db, auth, registry, cipher, rebuild_tx, &tls,
     ));
+    for tool in gateway_tools(&state.config) {
+        state.serve(tool);
+    }
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
     tokio::spawn(crate::mcp::shared::deliver_notices(Arc::downgrade(&state)));
@@ -271,4 +274,13 @@ pub fn main(args: Vec<String>) -> u8 {
 fn usage(message: &str) -> u8 {
     eprintln!("metamcp: {message}\nrun `metamcp --help` for usage");
     EXIT_USAGE as u8
+}
+
+/// The tools the gateway serves itself ([`crate::routing::gateway`]), one line each:
+/// `Arc::new(SomeTool::new(config))`, where `SomeTool` implements
+/// [`GatewayTool`](crate::routing::GatewayTool) in a file of its own. None yet: tool search
+/// will be the first.
+fn gateway_tools(config: &crate::config::Config) -> Vec<Arc<dyn crate::routing::GatewayTool>> {
+    let _ = config;
+    vec![]
 }

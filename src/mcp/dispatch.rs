@@ -16,12 +16,12 @@ use crate::base::unix_now;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
-use crate::mcp::lists::{discover, list_cache, listing, with_hints};
+use crate::mcp::lists::{cursor, discover, list_cache, listing, page, with_hints};
 use crate::mcp::stream::listen;
 use crate::proxy::calls::{Taken, cancellation, owner_key};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
-use crate::routing::{TaskSupport, ToolRate};
+use crate::routing::{Served, TaskSupport, ToolRate};
 
 /// Where a request goes.
 pub enum Target<'v> {
@@ -29,6 +29,8 @@ pub enum Target<'v> {
     Answer(Bytes),
     /// The stateless era's notification stream.
     Listen,
+    /// A tool the gateway serves itself.
+    Gateway(&'v Served),
     /// A backend; `rename` replaces the exposed name (at its span) with the backend's own.
     Backend {
         backend: &'v Arc<Backend>,
@@ -175,7 +177,7 @@ pub fn route<'v>(
     Ok(match method {
         "ping" | "logging/setLevel" => Target::Answer(Bytes::from_static(b"{}")),
         "server/discover" => Target::Answer(Bytes::from(discover(ctx).to_string())),
-        "tools/list" => Target::Answer(listing(&view.tools, "tools", body, f)?),
+        "tools/list" => Target::Answer(page(view.tool_entries(), "tools", cursor(body, f)?)?),
         "prompts/list" => Target::Answer(listing(&view.prompts, "prompts", body, f)?),
         "resources/list" => Target::Answer(listing(&view.resources, "resources", body, f)?),
         "resources/templates/list" => {
@@ -183,6 +185,9 @@ pub fn route<'v>(
         }
         "tools/call" => {
             let (span, name) = named(f.name, "params.name")?;
+            if let Some(served) = view.served(&name) {
+                return Ok(Target::Gateway(served));
+            }
             let Some(tool) = view.tool(&name) else {
                 if view.disabled.contains(name.as_ref()) {
                     return Err(invalid(format!(
@@ -380,6 +385,17 @@ pub async fn dispatch(
             ctx,
             Some(crate::mcp::era::listen::Subscription::parse(body, f)?),
         ),
+        Target::Gateway(served) => {
+            if let Some(p) = &ctx.principal {
+                charge_tool_call(ctx, p, served.rate.as_ref())?;
+                ctx.state.auth.usage.called(p.key_id.as_str());
+            }
+            let resp = crate::mcp::served::call(ctx, body, f, served).await?;
+            Ok(match held {
+                Some(held) => resp.map(|b| self::held(b, held)),
+                None => resp,
+            })
+        }
         Target::Backend {
             backend,
             rename,

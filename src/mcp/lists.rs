@@ -185,7 +185,13 @@ pub(crate) async fn tools_for(
             .get(&t.backend.id)
             .is_some_and(|h| h.contains(&t.original))
     });
-    page(offered.map(Listed::entry), "tools", cursor(body, f)?).map(Some)
+    let served = ctx.view.served.iter().map(|s| &s.entry);
+    page(
+        offered.map(Listed::entry).chain(served),
+        "tools",
+        cursor(body, f)?,
+    )
+    .map(Some)
 }
 
 /// What the gateway offers: the union of its backends, under its own name.

@@ -32,6 +32,7 @@ pub mod dispatch;
 pub mod era;
 pub mod lists;
 pub mod rest;
+pub mod served;
 pub mod shared;
 pub mod stream;
 pub mod task_ext;

@@ -9,13 +9,16 @@
 //! original, and the table maps it back.
 
 mod apps;
+pub mod gateway;
 mod header_params;
+mod resources;
 pub mod subscriptions;
 mod task_support;
 mod templates;
 mod union;
 
 pub use apps::{UI_EXTENSION, UiRoute};
+pub use gateway::{Called, GatewayCall, GatewayTool, SERVED_BY, Served, ToolError};
 pub use header_params::{header_params, header_params_valid};
 pub use task_support::TaskSupport;
 pub use templates::template_matches;
@@ -35,7 +38,7 @@ use crate::backend::{Backend, Status};
 use crate::jsonrpc::frame::json_string;
 use crate::model::limits::Rate;
 use crate::model::names::is_valid_tool_name;
-use crate::model::{Namespace, Snapshot};
+use crate::model::{Namespace, Snapshot, ToolOverride};
 
 /// One exposed tool or prompt.
 #[derive(Clone)]
@@ -119,6 +122,9 @@ impl Problem {
 pub struct View {
     pub tools: Vec<Exposed>,
     tool_index: HashMap<String, usize>,
+    /// Tools the gateway serves itself ([`gateway`]), listed after the backends'.
+    pub served: Vec<Served>,
+    served_index: HashMap<String, usize>,
     /// Exposed names switched off by the namespace (calls get a clear error).
     pub disabled: HashSet<String>,
     pub prompts: Vec<Exposed>,
@@ -208,6 +214,19 @@ impl View {
         self.tool_index.get(name).map(|i| &self.tools[*i])
     }
 
+    /// A tool the gateway serves itself, by its exposed name.
+    pub fn served(&self, name: &str) -> Option<&Served> {
+        self.served_index.get(name).map(|i| &self.served[*i])
+    }
+
+    /// Every tool's listing entry: the backends', then the gateway's own.
+    pub fn tool_entries(&self) -> impl Iterator<Item = &Bytes> {
+        self.tools
+            .iter()
+            .map(|t| &t.entry)
+            .chain(self.served.iter().map(|s| &s.entry))
+    }
+
     pub fn prompt(&self, name: &str) -> Option<&Exposed> {
         self.prompt_index.get(name).map(|i| &self.prompts[*i])
     }
@@ -273,6 +292,45 @@ impl Table {
         }
         view
     }
+}
+
+/// How a namespace exposes one tool of `server` (its own name `original`).
+pub(super) enum Exposure<'n> {
+    /// Switched off, under the name it would have had.
+    Disabled(String),
+    /// Exposed under this name, with the override applied (if any).
+    Exposed(String, Option<&'n ToolOverride>),
+}
+
+/// The namespace's override of `server`'s tool `original`, looked up by the server and
+/// the tool's own name (what the store keeps) or by the exposed name, and the name it is
+/// exposed under; the override's key is added to `matched`.
+pub(super) fn exposure<'n>(
+    server: &str,
+    original: &str,
+    ns: Option<&'n Namespace>,
+    matched: &mut std::collections::HashSet<&'n str>,
+) -> Exposure<'n> {
+    let prefixed = exposed_name(server, original, true);
+    let default_name = if ns.is_none_or(|n| n.prefix_tools) {
+        prefixed.clone()
+    } else {
+        exposed_name(server, original, false)
+    };
+    let own_key = format!("{server}__{original}");
+    let o = ns.and_then(|n| {
+        [&own_key, &prefixed, &default_name]
+            .into_iter()
+            .find_map(|k| n.tools.get_key_value(k.as_str()))
+    });
+    if let Some((k, _)) = o {
+        matched.insert(k.as_str());
+    }
+    let o = o.map(|(_, o)| o);
+    if o.is_some_and(|o| !o.enabled) {
+        return Exposure::Disabled(default_name);
+    }
+    Exposure::Exposed(o.and_then(|o| o.name.clone()).unwrap_or(default_name), o)
 }
 
 /// Overrides that name no tool of the namespace: a server outside it, a tool its server
@@ -398,7 +456,13 @@ impl ListChanged {
 
 /// Builds the table from the registry and the backends; `previous` (the table being
 /// replaced) lends the names of servers that are down and have no lists of their own.
-pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>], previous: &Table) -> Table {
+/// `served`: the tools the gateway serves itself ([`gateway`]).
+pub fn build(
+    snapshot: &Snapshot,
+    backends: &[Arc<Backend>],
+    served: &[Arc<dyn GatewayTool>],
+    previous: &Table,
+) -> Table {
     let by_id: HashMap<Uuid, &Arc<Backend>> = backends.iter().map(|b| (b.id, b)).collect();
     let mut table = Table::default();
     let all: Vec<&Arc<Backend>> = {
@@ -423,7 +487,7 @@ pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>], previous: &Table) -
     };
     table
         .views
-        .insert(None, finish(build_view(&all, None), &None));
+        .insert(None, finish(build_view(&all, served, None), &None));
     for ns in &snapshot.namespaces {
         let members: Vec<&Arc<Backend>> = ns
             .servers
@@ -437,13 +501,17 @@ pub fn build(snapshot: &Snapshot, backends: &[Arc<Backend>], previous: &Table) -
             })
             .collect();
         let key = Some(ns.name.clone());
-        let view = finish(build_view(&members, Some(ns)), &key);
+        let view = finish(build_view(&members, served, Some(ns)), &key);
         table.views.insert(key, view);
     }
     table
 }
 
-fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
+fn build_view(
+    members: &[&Arc<Backend>],
+    served: &[Arc<dyn GatewayTool>],
+    ns: Option<&Namespace>,
+) -> View {
     let prefix = ns.is_none_or(|n| n.prefix_tools);
     let mut view = View {
         auth_required: ns.is_none_or(|n| n.auth_required),
@@ -453,6 +521,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
     let ui = apps::UiNames::of(members);
     // Override keys that matched a tool (the rest are reported).
     let mut matched: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    gateway::add(&mut view, served, ns, &mut matched);
     // Every member is named alike; a server that is down keeps its last lists, and what
     // it would expose is remembered in `absent` rather than listed.
     for b in members {
@@ -474,29 +543,13 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
                 view.errors.push(p);
                 continue;
             }
-            let prefixed = exposed_name(&b.name, original, true);
-            let default_name = if prefix {
-                prefixed.clone()
-            } else {
-                exposed_name(&b.name, original, false)
+            let (name, o) = match exposure(&b.name, original, ns, &mut matched) {
+                Exposure::Disabled(name) => {
+                    view.disabled.insert(name);
+                    continue;
+                }
+                Exposure::Exposed(name, o) => (name, o),
             };
-            // Keyed by the server and the backend's own name (what the store keeps), or
-            // by the exposed name.
-            let own_key = format!("{}__{original}", b.name);
-            let o = ns.and_then(|n| {
-                [&own_key, &prefixed, &default_name]
-                    .into_iter()
-                    .find_map(|k| n.tools.get_key_value(k.as_str()))
-            });
-            if let Some((k, _)) = o {
-                matched.insert(k.as_str());
-            }
-            let o = o.map(|(_, o)| o);
-            if o.is_some_and(|o| !o.enabled) {
-                view.disabled.insert(default_name);
-                continue;
-            }
-            let name = o.and_then(|o| o.name.clone()).unwrap_or(default_name);
             if !running {
                 view.absent.tools.entry(name).or_insert(b.id);
                 continue;
@@ -506,6 +559,9 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             ui.tool_entry(b.id, &mut entry);
             if let Some(d) = o.and_then(|o| o.description.clone()) {
                 entry["description"] = Value::String(d);
+            }
+            if gateway::clash(&mut view, &name, &b.name) {
+                continue;
             }
             if let Some(first) = view.tool_index.get(&name).map(|i| &view.tools[*i]) {
                 view.errors.push(Problem {
@@ -571,70 +627,7 @@ fn build_view(members: &[&Arc<Backend>], ns: Option<&Namespace>) -> View {
             });
         }
     }
-    // Resources: the earlier registration wins a URI (or an identical template) two
-    // servers offer, whatever their names; the other is reported.
-    let mut by_age: Vec<&&Arc<Backend>> = members.iter().collect();
-    by_age.sort_by_key(|b| (b.server.registered_us, b.id));
-    for b in by_age {
-        let lists = b.lists();
-        if b.status() != Status::Running {
-            for uri in lists.resources.iter().filter_map(|r| r["uri"].as_str()) {
-                view.absent.resources.entry(uri.to_string()).or_insert(b.id);
-            }
-            for t in lists
-                .templates
-                .iter()
-                .filter_map(|t| t["uriTemplate"].as_str())
-            {
-                view.absent.templates.push((t.to_string(), b.id));
-            }
-            continue;
-        }
-        for r in &lists.resources {
-            let Some(own) = r["uri"].as_str() else {
-                continue;
-            };
-            let uri = ui.exposed(b.id, own);
-            if let Some(first) = view.resource_index.get(uri).map(|i| &view.resources[*i]) {
-                if first.backend.id != b.id {
-                    view.errors
-                        .push(shadowed("resource", uri, &first.backend, b));
-                }
-                continue;
-            }
-            view.resource_index
-                .insert(uri.to_string(), view.resources.len());
-            let entry = if uri == own {
-                Bytes::from(r.to_string())
-            } else {
-                let mut renamed = r.clone();
-                renamed["uri"] = Value::String(uri.to_string());
-                Bytes::from(renamed.to_string())
-            };
-            view.resources.push(ResourceRoute {
-                uri: uri.to_string(),
-                backend: (*b).clone(),
-                entry,
-            });
-        }
-        for t in &lists.templates {
-            let Some(template) = t["uriTemplate"].as_str() else {
-                continue;
-            };
-            if let Some(first) = view.templates.iter().find(|x| x.template == template) {
-                if first.backend.id != b.id {
-                    view.errors
-                        .push(shadowed("resource template", template, &first.backend, b));
-                }
-                continue;
-            }
-            view.templates.push(TemplateRoute {
-                template: template.to_string(),
-                backend: (*b).clone(),
-                entry: Bytes::from(t.to_string()),
-            });
-        }
-    }
+    resources::add(&mut view, members, &ui);
     if let Some(ns) = ns {
         unmatched_overrides(&mut view, members, ns, &matched);
     }
@@ -677,20 +670,10 @@ fn remember(view: &mut View, old: &View, down: &dyn Fn(&Uuid) -> bool) {
     view.absent.extend(&was);
 }
 
-fn shadowed(what: &str, uri: &str, winner: &Backend, loser: &Backend) -> Problem {
-    Problem {
-        servers: vec![winner.name.clone(), loser.name.clone()],
-        message: format!(
-            "{what} {uri:?} is offered by {} and {}; {} (registered first) serves it",
-            winner.name, loser.name, winner.name
-        ),
-    }
-}
-
 /// A fingerprint of each list of a view: tools, prompts, resources.
 fn fingerprints(view: &View) -> [u64; 3] {
     [
-        fingerprint(view.tools.iter().map(|t| &t.entry)),
+        fingerprint(view.tool_entries()),
         fingerprint(view.prompts.iter().map(|t| &t.entry)),
         fingerprint(
             view.resources

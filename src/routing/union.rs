@@ -20,6 +20,12 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
             view.tool_index.insert(t.name.clone(), view.tools.len());
             view.tools.push(t.clone());
         }
+        for t in &part.served {
+            if !view.served_index.contains_key(&t.name) {
+                view.served_index.insert(t.name.clone(), view.served.len());
+                view.served.push(t.clone());
+            }
+        }
         for p in &part.prompts {
             if !view.prompt_index.contains_key(&p.name) {
                 view.prompt_index.insert(p.name.clone(), view.prompts.len());
@@ -55,8 +61,9 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
             view.ui.entry(uri.clone()).or_insert_with(|| r.clone());
         }
     }
-    view.disabled
-        .retain(|name| !view.tool_index.contains_key(name));
+    view.disabled.retain(|name| {
+        !view.tool_index.contains_key(name) && !view.served_index.contains_key(name)
+    });
     let mut absent = std::mem::take(&mut view.absent);
     absent.without_live(&view);
     view.absent = absent;

@@ -1,0 +1,104 @@
+//! A `tools/call` of a tool the gateway serves itself ([`crate::routing::gateway`]):
+//! charged to the caller's limits like a backend's tool, run with a time bound, audited
+//! as a call of server `metamcp`, and answered in the client's era.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+use serde_json::Value;
+
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame};
+use crate::mcp::Ctx;
+use crate::mcp::lists::with_hints;
+use crate::observe::audit::{Entry, Kind, Outcome, Text};
+use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+use crate::routing::{GatewayCall, SERVED_BY, Served};
+
+/// How long one call of a gateway tool may run.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the call; its limits were charged by the caller.
+pub(crate) async fn call(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    served: &Served,
+) -> Result<Response<Body>, RpcError> {
+    if crate::mcp::tasks::asks_task(body, f) {
+        return Err(RpcError::method(
+            code::INVALID_PARAMS,
+            format!(
+                "tool {:?} does not run as a task: call it without `task`",
+                served.name
+            ),
+        ));
+    }
+    let params: Value = f
+        .params
+        .and_then(|p| frame::container_span(body, p.start))
+        .and_then(|p| serde_json::from_slice(p.of(body)).ok())
+        .unwrap_or(Value::Null);
+    let empty = serde_json::Map::new();
+    let arguments = match &params["arguments"] {
+        Value::Object(m) => m,
+        Value::Null => &empty,
+        _ => {
+            return Err(RpcError::method(
+                code::INVALID_PARAMS,
+                "params.arguments must be an object",
+            ));
+        }
+    };
+    let started = Instant::now();
+    let run = served.tool.call(GatewayCall {
+        view: &ctx.view,
+        arguments,
+        caller: ctx.principal.as_ref().map(|p| p.key_id),
+    });
+    let outcome = match tokio::time::timeout(CALL_TIMEOUT, run).await {
+        Ok(Ok(result)) => Ok(Bytes::from(result.to_string())),
+        Ok(Err(e)) => Err(RpcError::method(e.code, e.message)),
+        Err(_) => Err(RpcError::method(
+            code::INTERNAL,
+            format!(
+                "tool {:?} did not finish within {} s",
+                served.name,
+                CALL_TIMEOUT.as_secs()
+            ),
+        )),
+    };
+    let audited = match &outcome {
+        Ok(r) if memchr::memmem::find(r, br#""isError":true"#).is_some() => Outcome::ToolError,
+        Ok(_) => Outcome::Ok,
+        Err(e) if e.code == code::INTERNAL => Outcome::Timeout,
+        Err(_) => Outcome::RpcError,
+    };
+    ctx.state.audit.record(Entry {
+        at: std::time::SystemTime::now(),
+        kind: Kind::Call,
+        key_id: ctx.principal.as_ref().map(|p| p.key_id),
+        subject: ctx
+            .principal
+            .as_ref()
+            .and_then(|p| p.oauth.as_ref())
+            .map(|o| Text::Str(&o.subject)),
+        namespace: ctx.namespace.as_deref().map(Text::Str),
+        server: Some(Text::Str(SERVED_BY)),
+        method: "tools/call",
+        tool: Some(Text::Str(&served.name)),
+        upstream_tool: Some(Text::Str(served.tool.name())),
+        outcome: audited.as_str(),
+        duration: started.elapsed(),
+        request_bytes: body.len() as u64,
+        response_bytes: outcome.as_ref().map_or(0, |r| r.len() as u64),
+        trace_id: None,
+    });
+    let result = outcome?;
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    Ok(json_response(
+        StatusCode::OK,
+        envelope(id, "result", &with_hints(result, ctx.stateless, None)),
+    ))
+}

@@ -28,6 +28,8 @@
 //! - [`store`]: the database (external or embedded), migrations, registry and key
 //!   queries.
 //! - [`model`]: servers, namespaces, the snapshot, and their validation and name rules.
+//! - [`policy`]: the policy phase of a call (a trait with two hooks) and its first
+//!   policy, `validate_arguments`.
 //! - [`base`]: the words every room shares: client capability sets, key ids, the clock,
 //!   a transport's error.
 //! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the proxy and the transports.
@@ -59,6 +61,7 @@ pub mod mcp;
 pub mod mcpc;
 pub mod model;
 pub mod observe;
+pub mod policy;
 pub mod proxy;
 pub mod routing;
 pub mod server;

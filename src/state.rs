@@ -62,8 +62,9 @@ pub struct State {
     pub vault: Arc<crate::vault::Vault>,
     /// Who serves each exposed tool, prompt and resource; swapped whole.
     pub routing: Routing,
-    /// The tools the gateway serves itself ([`crate::routing::gateway`]).
-    served: RwLock<Vec<Arc<dyn crate::routing::GatewayTool>>>,
+    /// The tools the gateway serves itself ([`crate::routing::gateway`]) and the
+    /// policies of every view ([`crate::policy`]).
+    own: RwLock<crate::routing::Gateway>,
     /// Ended client sessions, refused everywhere until they would have expired.
     pub ended_sessions: EndedSessions,
     /// Sessions already opened, so later requests skip the decryption.
@@ -157,7 +158,7 @@ impl State {
                 Some(vault),
             ),
             routing: Routing::default(),
-            served: RwLock::default(),
+            own: RwLock::default(),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),
             connections: crate::http::connections::Connections::new(
@@ -208,10 +209,22 @@ impl State {
     /// Serves `tool` from now on (the routing table is rebuilt): `app` registers the
     /// gateway's tools at start-up; tests add their own.
     pub fn serve(&self, tool: Arc<dyn crate::routing::GatewayTool>) {
-        self.served
+        self.own
             .write()
             .unwrap_or_else(|p| p.into_inner())
+            .tools
             .push(tool);
+        self.request_rebuild();
+    }
+
+    /// Passes every call of every view through `policy` from now on (the routing table
+    /// is rebuilt), besides the namespaces' own policies.
+    pub fn police(&self, policy: Arc<dyn crate::policy::Policy>) {
+        self.own
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .policies
+            .push(policy);
         self.request_rebuild();
     }
 
@@ -225,15 +238,11 @@ impl State {
     /// are serialised so an older snapshot never replaces a newer one.
     pub fn rebuild_routing(&self) {
         let _serial = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let served = self
-            .served
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let own = self.own.read().unwrap_or_else(|p| p.into_inner()).clone();
         let table = crate::routing::build(
             &self.snapshot(),
             &self.backends.all(),
-            &served,
+            &own,
             &self.routing.load(),
         );
         let old = self.routing.store(table);

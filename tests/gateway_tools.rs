@@ -259,3 +259,34 @@ async fn a_gateway_tool_wins_its_name_and_the_clash_is_reported() {
         shown.text()
     );
 }
+
+#[tokio::test]
+async fn a_namespace_that_validates_arguments_checks_a_gateway_tools_too() {
+    let (gw, _beta, echo) = with_echo().await;
+    let ns = json!({"name": "strict", "servers": ["beta"], "validate_arguments": true});
+    let made = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let mut c = Client::new(gw.addr, "/mcp/strict", Some(&gw.client_key));
+    c.initialize().await;
+    listed(&c, "metamcp__echo").await;
+    let m = c
+        .call(
+            json!(5),
+            "tools/call",
+            json!({"name": "metamcp__echo", "arguments": {"text": 1}}),
+        )
+        .await;
+    assert_eq!(m["error"]["data"]["pointer"], "/text", "{m}");
+    assert_eq!(
+        echo.calls.load(Ordering::Relaxed),
+        0,
+        "refused before it ran"
+    );
+    let r = c
+        .result(
+            "tools/call",
+            json!({"name": "metamcp__echo", "arguments": {"text": "ok"}}),
+        )
+        .await;
+    assert_eq!(text_of(&r), "said: ok");
+}

@@ -487,6 +487,7 @@ fn components() -> Value {
                 "name": {"type": "string"}, "description": {"type": ["string", "null"]},
                 "servers": {"type": "array", "items": {"type": "string"}},
                 "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
+                "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
                 "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}}},
@@ -494,6 +495,7 @@ fn components() -> Value {
                 "name": {"type": "string"}, "description": {"type": ["string", "null"]},
                 "servers": {"type": "array", "items": {"type": "string"}},
                 "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
+                "validate_arguments": {"type": "boolean", "default": false},
                 "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}},
             "Event": {"type": "object", "required": ["type", "at"], "properties": {
                 "type": {"type": "string", "examples": ["ready", "heartbeat", "server.created", "server.updated",

@@ -17,11 +17,12 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
 use crate::mcp::lists::{cursor, discover, list_cache, listing, page, with_hints};
+use crate::mcp::policing;
 use crate::mcp::stream::listen;
 use crate::proxy::calls::{Taken, cancellation, owner_key};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
-use crate::routing::{Served, TaskSupport, ToolRate};
+use crate::routing::{SERVED_BY, Served, TaskSupport, ToolRate};
 
 /// Where a request goes.
 pub enum Target<'v> {
@@ -390,7 +391,15 @@ pub async fn dispatch(
                 charge_tool_call(ctx, p, served.rate.as_ref())?;
                 ctx.state.auth.usage.called(p.key_id.as_str());
             }
-            let resp = crate::mcp::served::call(ctx, body, f, served).await?;
+            let policed = !ctx.view.policies.is_empty();
+            if policed {
+                let schema = served.schema.as_deref();
+                policing::before(ctx, body, f, SERVED_BY, &served.name, schema)?;
+            }
+            let mut resp = crate::mcp::served::call(ctx, body, f, served).await?;
+            if policed {
+                resp = policing::after(ctx, resp, SERVED_BY, &served.name);
+            }
             Ok(match held {
                 Some(held) => resp.map(|b| self::held(b, held)),
                 None => resp,
@@ -409,6 +418,19 @@ pub async fn dispatch(
                 ctx.state.auth.usage.called(p.key_id.as_str());
             }
             let method = f.method(body).unwrap_or_default();
+            // The policy phase: a tools/call of a view with policies.
+            let policed = tool.is_some() && !ctx.view.policies.is_empty();
+            let named = if policed {
+                f.name
+                    .and_then(|s| string_value(body, s))
+                    .unwrap_or_default()
+            } else {
+                Cow::Borrowed("")
+            };
+            if policed {
+                let schema = ctx.view.tool(&named).and_then(|t| t.schema.as_deref());
+                policing::before(ctx, body, f, &backend.name, &named, schema)?;
+            }
             if matches!(method, "resources/subscribe" | "resources/unsubscribe")
                 && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
             {
@@ -446,6 +468,11 @@ pub async fn dispatch(
                 }
             } else {
                 forward(&ctx.caller(), body, f, backend, rename, collect).await
+            };
+            let resp = if policed {
+                policing::after(ctx, resp, &backend.name, &named)
+            } else {
+                resp
             };
             Ok(match held {
                 // The place is held until the answer has been sent.

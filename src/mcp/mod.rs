@@ -31,6 +31,7 @@ pub mod batch;
 pub mod dispatch;
 pub mod era;
 pub mod lists;
+pub mod policing;
 pub mod rest;
 pub mod served;
 pub mod shared;

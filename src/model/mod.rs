@@ -174,6 +174,9 @@ pub struct Namespace {
     /// `false` when `auth: none` opens the namespace without credentials.
     pub auth_required: bool,
     pub tools: BTreeMap<String, ToolOverride>,
+    /// Check each `tools/call`'s arguments against the tool's `inputSchema` before it is
+    /// forwarded (the `validate_arguments` policy).
+    pub validate_arguments: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -203,6 +206,7 @@ impl Namespace {
             "description": self.description,
             "servers": self.servers,
             "tool_prefix": if self.prefix_tools { "always" } else { "never" },
+            "validate_arguments": self.validate_arguments,
             "auth": if self.auth_required { "required" } else { "none" },
             "tools": tools,
             "created_at": self.created_at,

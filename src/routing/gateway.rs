@@ -81,6 +81,8 @@ pub struct Served {
     pub entry: Bytes,
     /// A per-key rate the namespace sets for this tool.
     pub rate: Option<ToolRate>,
+    /// Its `inputSchema`, compiled, when the view checks arguments.
+    pub schema: Option<Arc<crate::policy::schema::Schema>>,
 }
 
 /// Adds the gateway tools `tools` offered in `ns`'s view to `view`, applying the
@@ -89,6 +91,7 @@ pub(super) fn add<'n>(
     view: &mut View,
     tools: &[Arc<dyn GatewayTool>],
     ns: Option<&'n Namespace>,
+    validate: bool,
     matched: &mut std::collections::HashSet<&'n str>,
 ) {
     for tool in tools.iter().filter(|t| t.offered(ns)) {
@@ -110,6 +113,9 @@ pub(super) fn add<'n>(
             Value::Object(m) => Value::Object(m),
             _ => serde_json::json!({}),
         };
+        let schema = validate
+            .then(|| super::compiled(&entry, SERVED_BY))
+            .flatten();
         entry["name"] = Value::String(name.clone());
         if let Some(d) = o.and_then(|o| o.description.clone()) {
             entry["description"] = Value::String(d);
@@ -124,6 +130,7 @@ pub(super) fn add<'n>(
             tool: tool.clone(),
             entry: Bytes::from(entry.to_string()),
             rate,
+            schema,
         });
     }
 }

@@ -39,6 +39,16 @@ use crate::jsonrpc::frame::json_string;
 use crate::model::limits::Rate;
 use crate::model::names::is_valid_tool_name;
 use crate::model::{Namespace, Snapshot, ToolOverride};
+use crate::policy::Policy;
+use crate::policy::schema::Schema;
+
+/// What the gateway adds to every view of its own: the tools it serves itself and the
+/// policies every call passes through (besides a namespace's own).
+#[derive(Default, Clone)]
+pub struct Gateway {
+    pub tools: Vec<Arc<dyn GatewayTool>>,
+    pub policies: Vec<Arc<dyn Policy>>,
+}
 
 /// One exposed tool or prompt.
 #[derive(Clone)]
@@ -58,6 +68,9 @@ pub struct Exposed {
     pub header_params: Arc<[(String, String)]>,
     /// Whether a tool runs as a task (always forbidden for prompts).
     pub task: TaskSupport,
+    /// The tool's `inputSchema`, compiled, when the view checks arguments
+    /// (`validate_arguments`).
+    pub schema: Option<Arc<Schema>>,
 }
 
 /// A namespace's rate for one tool, applied per key.
@@ -120,6 +133,8 @@ impl Problem {
 /// What one endpoint (`/mcp` or `/mcp/{namespace}`) exposes.
 #[derive(Default)]
 pub struct View {
+    /// The policies its calls pass through ([`crate::policy`]); empty by default.
+    pub policies: Vec<Arc<dyn Policy>>,
     pub tools: Vec<Exposed>,
     tool_index: HashMap<String, usize>,
     /// Tools the gateway serves itself ([`gateway`]), listed after the backends'.
@@ -294,6 +309,20 @@ impl Table {
     }
 }
 
+/// A tool's `inputSchema`, compiled for `validate_arguments`; `None` (its calls are not
+/// checked) when it has none or it cannot be compiled.
+pub(super) fn compiled(tool: &Value, server: &str) -> Option<Arc<Schema>> {
+    let schema = tool.get("inputSchema")?;
+    match Schema::compile(schema) {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) => {
+            tracing::debug!(server, tool = %tool["name"], error = ?e,
+                "a tool's inputSchema cannot be compiled; its arguments are not checked");
+            None
+        }
+    }
+}
+
 /// How a namespace exposes one tool of `server` (its own name `original`).
 pub(super) enum Exposure<'n> {
     /// Switched off, under the name it would have had.
@@ -456,11 +485,12 @@ impl ListChanged {
 
 /// Builds the table from the registry and the backends; `previous` (the table being
 /// replaced) lends the names of servers that are down and have no lists of their own.
-/// `served`: the tools the gateway serves itself ([`gateway`]).
+/// `own`: the tools the gateway serves itself ([`gateway`]) and the policies of every
+/// view.
 pub fn build(
     snapshot: &Snapshot,
     backends: &[Arc<Backend>],
-    served: &[Arc<dyn GatewayTool>],
+    own: &Gateway,
     previous: &Table,
 ) -> Table {
     let by_id: HashMap<Uuid, &Arc<Backend>> = backends.iter().map(|b| (b.id, b)).collect();
@@ -487,7 +517,7 @@ pub fn build(
     };
     table
         .views
-        .insert(None, finish(build_view(&all, served, None), &None));
+        .insert(None, finish(build_view(&all, own, None), &None));
     for ns in &snapshot.namespaces {
         let members: Vec<&Arc<Backend>> = ns
             .servers
@@ -501,17 +531,13 @@ pub fn build(
             })
             .collect();
         let key = Some(ns.name.clone());
-        let view = finish(build_view(&members, served, Some(ns)), &key);
+        let view = finish(build_view(&members, own, Some(ns)), &key);
         table.views.insert(key, view);
     }
     table
 }
 
-fn build_view(
-    members: &[&Arc<Backend>],
-    served: &[Arc<dyn GatewayTool>],
-    ns: Option<&Namespace>,
-) -> View {
+fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) -> View {
     let prefix = ns.is_none_or(|n| n.prefix_tools);
     let mut view = View {
         auth_required: ns.is_none_or(|n| n.auth_required),
@@ -521,7 +547,13 @@ fn build_view(
     let ui = apps::UiNames::of(members);
     // Override keys that matched a tool (the rest are reported).
     let mut matched: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    gateway::add(&mut view, served, ns, &mut matched);
+    let validate = ns.is_some_and(|n| n.validate_arguments);
+    view.policies = own.policies.clone();
+    if validate {
+        view.policies
+            .push(Arc::new(crate::policy::arguments::ValidateArguments));
+    }
+    gateway::add(&mut view, &own.tools, ns, validate, &mut matched);
     // Every member is named alike; a server that is down keeps its last lists, and what
     // it would expose is remembered in `absent` rather than listed.
     for b in members {
@@ -587,6 +619,7 @@ fn build_view(
                 rate,
                 header_params: header_params(tool),
                 task: TaskSupport::of(tool),
+                schema: validate.then(|| compiled(tool, &b.name)).flatten(),
             });
             view.header_params |= view
                 .tools
@@ -624,6 +657,7 @@ fn build_view(
                 rate: None,
                 header_params: Arc::from([]),
                 task: TaskSupport::Forbidden,
+                schema: None,
             });
         }
     }

@@ -13,6 +13,11 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         ..View::default()
     };
     for part in parts {
+        for p in &part.policies {
+            if !view.policies.iter().any(|q| q.name() == p.name()) {
+                view.policies.push(p.clone());
+            }
+        }
         for t in &part.tools {
             if view.tool_index.contains_key(&t.name) {
                 continue;

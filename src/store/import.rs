@@ -236,13 +236,14 @@ impl Registry {
             }
             (_, false) => {
                 tx.execute(
-                    "INSERT INTO namespaces (name, description, tool_prefix, auth)
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments)
+                     VALUES ($1, $2, $3, $4, $5)",
                     &[
                         &draft.name,
                         &draft.description,
                         &prefix_str(draft.prefix_tools),
                         &auth_str(draft.auth_required),
+                        &draft.validate_arguments,
                     ],
                 )
                 .await

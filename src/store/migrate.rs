@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_server_status",
         sql: include_str!("../../sql/0016_server_status.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_validate_arguments",
+        sql: include_str!("../../sql/0017_validate_arguments.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -361,12 +361,14 @@ impl Registry {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute(
-            "INSERT INTO namespaces (name, description, tool_prefix, auth) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments)
+             VALUES ($1, $2, $3, $4, $5)",
             &[
                 &draft.name,
                 &draft.description,
                 &prefix_str(draft.prefix_tools),
                 &auth_str(draft.auth_required),
+                &draft.validate_arguments,
             ],
         )
         .await
@@ -403,13 +405,15 @@ impl Registry {
         let mut draft = NamespaceDraft::from(&existing);
         draft.apply(obj, false)?;
         tx.execute(
-            "UPDATE namespaces SET description = $2, tool_prefix = $3, auth = $4, updated_at = now()
+            "UPDATE namespaces SET description = $2, tool_prefix = $3, auth = $4,
+                    validate_arguments = $5, updated_at = now()
              WHERE name = $1",
             &[
                 &draft.name,
                 &draft.description,
                 &prefix_str(draft.prefix_tools),
                 &auth_str(draft.auth_required),
+                &draft.validate_arguments,
             ],
         )
         .await?;
@@ -490,7 +494,8 @@ pub(super) async fn load_namespaces<C: GenericClient>(
                         to_char(n.updated_at AT TIME ZONE 'UTC', {TS}),
                         coalesce((SELECT array_agg(s.name ORDER BY ns.position)
                                   FROM namespace_servers ns JOIN mcp_servers s ON s.id = ns.server_id
-                                  WHERE ns.namespace = n.name), '{{}}')
+                                  WHERE ns.namespace = n.name), '{{}}'),
+                        n.validate_arguments
                  FROM namespaces n WHERE $1::text IS NULL OR n.name = $1 ORDER BY n.name"
             ),
             &[&only],
@@ -531,6 +536,7 @@ pub(super) async fn load_namespaces<C: GenericClient>(
             created_at: r.try_get(4)?,
             updated_at: r.try_get(5)?,
             servers: r.try_get(6)?,
+            validate_arguments: r.try_get(7)?,
             tools,
             name,
         });

@@ -18,6 +18,7 @@ pub struct NamespaceDraft {
     pub prefix_tools: bool,
     pub auth_required: bool,
     pub tools: BTreeMap<String, ToolOverride>,
+    pub validate_arguments: bool,
 }
 
 impl From<&Namespace> for NamespaceDraft {
@@ -29,6 +30,7 @@ impl From<&Namespace> for NamespaceDraft {
             prefix_tools: n.prefix_tools,
             auth_required: n.auth_required,
             tools: n.tools.clone(),
+            validate_arguments: n.validate_arguments,
         }
     }
 }
@@ -40,6 +42,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "tool_prefix",
     "auth",
     "tools",
+    "validate_arguments",
 ];
 const NAMESPACE_READ_ONLY: &[&str] = &["created_at", "updated_at", "problems"];
 
@@ -113,6 +116,17 @@ impl NamespaceDraft {
             Some("never") => self.prefix_tools = false,
             Some(_) => {
                 return Err(Invalid::field("tool_prefix", "must be always or never"));
+            }
+        }
+        match field(obj, "validate_arguments") {
+            Field::Absent => {}
+            Field::Null => self.validate_arguments = false,
+            Field::Value(Value::Bool(b)) => self.validate_arguments = *b,
+            Field::Value(_) => {
+                return Err(Invalid::field(
+                    "validate_arguments",
+                    "must be true or false",
+                ));
             }
         }
         match string_field(obj, "auth")?.flatten().as_deref() {

@@ -1,0 +1,222 @@
+//! The policy phase of a `tools/call` ([`crate::policy`]): the view's policies see the
+//! routed call before it is forwarded (any may refuse it, with its JSON-RPC error and the
+//! request's id), and, for those that ask, its answer once sent. A view without
+//! policies (the default) skips the phase on one emptiness check.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use hyper::Response;
+
+use crate::base::KeyId;
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::mcp::Ctx;
+use crate::policy::schema::Schema;
+use crate::policy::{Call, Called, Policy};
+use crate::proxy::rpc::RpcError;
+
+/// The most of an answer held for policies that see results; a longer one is given to
+/// them cut at this length.
+pub const MAX_SEEN: usize = 1 << 20;
+
+/// Runs the view's policies on a routed call of `tool` (of `server`).
+pub(crate) fn before(
+    ctx: &Ctx,
+    body: &[u8],
+    f: &Frame,
+    server: &str,
+    tool: &str,
+    schema: Option<&Schema>,
+) -> Result<(), RpcError> {
+    let call = Call {
+        called: Called {
+            namespace: ctx.namespace.as_deref(),
+            server,
+            tool,
+            caller: ctx.principal.as_ref().map(|p| &p.key_id),
+        },
+        body,
+        arguments: arguments(body, f),
+        schema,
+    };
+    for p in &ctx.view.policies {
+        if let Err(r) = p.before(&call) {
+            tracing::debug!(policy = p.name(), tool, "a policy refused a call");
+            return Err(RpcError {
+                data: r.data,
+                ..RpcError::method(r.code, r.message)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `resp`, its body watched for the view's policies that see results (unchanged when
+/// none does).
+pub(crate) fn after(ctx: &Ctx, resp: Response<Body>, server: &str, tool: &str) -> Response<Body> {
+    let seeing: Vec<Arc<dyn Policy>> = ctx
+        .view
+        .policies
+        .iter()
+        .filter(|p| p.sees_results())
+        .cloned()
+        .collect();
+    if seeing.is_empty() {
+        return resp;
+    }
+    let stream = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let owned = Owned {
+        namespace: ctx.namespace.as_deref().map(str::to_string),
+        server: server.to_string(),
+        tool: tool.to_string(),
+        caller: ctx.principal.as_ref().map(|p| p.key_id),
+    };
+    resp.map(|body| {
+        Body::Stream(Box::pin(Watched {
+            body,
+            seen: BytesMut::new(),
+            stream,
+            policies: seeing,
+            called: Some(owned),
+        }))
+    })
+}
+
+/// The span of `params.arguments`, if sent.
+fn arguments(body: &[u8], f: &Frame) -> Option<Span> {
+    let params = f
+        .params
+        .and_then(|p| frame::container_span(body, p.start))?;
+    let mut found = None;
+    let _ = frame::each_member(body, params.start, |key, member| {
+        if found.is_none() && key.of(body) == b"\"arguments\"" {
+            let from = member.of(body)[key.end - member.start..]
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b':'))
+                .map(|i| key.end + i);
+            found = from.map(|start| Span {
+                start,
+                end: member.end,
+            });
+        }
+    });
+    found
+}
+
+struct Owned {
+    namespace: Option<String>,
+    server: String,
+    tool: String,
+    caller: Option<KeyId>,
+}
+
+/// An answer's body, its bytes kept (up to [`MAX_SEEN`]) for the policies that see
+/// results, which are given them when it ends.
+struct Watched {
+    body: Body,
+    seen: BytesMut,
+    stream: bool,
+    policies: Vec<Arc<dyn Policy>>,
+    called: Option<Owned>,
+}
+
+impl Watched {
+    fn ended(&mut self) {
+        let Some(o) = self.called.take() else { return };
+        let called = Called {
+            namespace: o.namespace.as_deref(),
+            server: &o.server,
+            tool: &o.tool,
+            caller: o.caller.as_ref(),
+        };
+        let answer = if self.stream {
+            last_event(&self.seen)
+        } else {
+            &self.seen[..]
+        };
+        for p in &self.policies {
+            p.after(&called, answer);
+        }
+    }
+}
+
+/// The data of an event stream's last message event.
+fn last_event(stream: &[u8]) -> &[u8] {
+    let text = stream.strip_suffix(b"\n\n").unwrap_or(stream);
+    let start = memchr::memmem::rfind(text, b"\n\n").map_or(0, |i| i + 2);
+    let event = &text[start..];
+    memchr::memmem::find(event, b"data:")
+        .map(|i| {
+            let data = &event[i + 5..];
+            let end = memchr::memchr(b'\n', data).unwrap_or(data.len());
+            data[..end].trim_ascii()
+        })
+        .unwrap_or_default()
+}
+
+impl Drop for Watched {
+    /// The client went away first: the policies see what was sent.
+    fn drop(&mut self) {
+        self.ended();
+    }
+}
+
+impl hyper::body::Body for Watched {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(f))) => {
+                if let Some(data) = f.data_ref() {
+                    let room = MAX_SEEN.saturating_sub(self.seen.len());
+                    let take = data.len().min(room);
+                    self.seen.extend_from_slice(&data[..take]);
+                }
+                // A body that knows its end is not polled past it.
+                if self.body.is_end_stream() {
+                    self.ended();
+                }
+            }
+            Poll::Ready(None) => self.ended(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arguments_span_and_the_last_event() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t", "arguments" : {"a":[1,2]}}}"#;
+        let f = frame::parse(body).expect("a frame");
+        let span = arguments(body, &f).expect("arguments");
+        assert_eq!(span.of(body), br#"{"a":[1,2]}"#);
+        let none = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#;
+        assert!(arguments(none, &frame::parse(none).expect("a frame")).is_none());
+        let sse = b"id: 1\ndata: \n\nevent: message\ndata: {\"a\":1}\n\nevent: message\ndata: {\"b\":2}\n\n";
+        assert_eq!(last_event(sse), br#"{"b":2}"#);
+        assert_eq!(last_event(b""), b"");
+    }
+}

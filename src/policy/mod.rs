@@ -1,0 +1,68 @@
+//! The policy phase of a call: what may look at a `tools/call` after it is routed and
+//! before it is forwarded (and refuse it), and at its result. A view carries the
+//! policies that apply to it (none by default, and then the phase costs nothing: one
+//! emptiness check, no allocation); a namespace turns on the ones it is configured
+//! with, and `State::police` adds one to every view.
+//!
+//! - [`Policy`]: the trait, two hooks.
+//! - [`arguments`]: the first policy: a call's `arguments` checked against the tool's
+//!   `inputSchema` ([`schema`], compiled when the list changes), per namespace
+//!   (`"validate_arguments": true`).
+
+pub mod arguments;
+pub mod schema;
+
+use crate::base::KeyId;
+use crate::jsonrpc::frame::Span;
+
+/// Who called what: the part of a call both hooks see.
+#[derive(Clone, Copy)]
+pub struct Called<'a> {
+    /// `None`: `/mcp` (every server the caller reaches).
+    pub namespace: Option<&'a str>,
+    /// The server that owns the tool (`metamcp` for the gateway's own).
+    pub server: &'a str,
+    /// The tool as the client named it.
+    pub tool: &'a str,
+    pub caller: Option<&'a KeyId>,
+}
+
+/// A routed `tools/call`, before it is forwarded.
+pub struct Call<'a> {
+    pub called: Called<'a>,
+    /// The request as the client sent it.
+    pub body: &'a [u8],
+    /// `params.arguments` within `body` (absent: none sent).
+    pub arguments: Option<Span>,
+    /// The tool's `inputSchema`, compiled, when the view checks arguments.
+    pub schema: Option<&'a schema::Schema>,
+}
+
+/// A call refused by a policy: a JSON-RPC error for the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<serde_json::Value>,
+}
+
+/// Something that looks at calls.
+pub trait Policy: Send + Sync {
+    /// Its name, for logs.
+    fn name(&self) -> &str;
+    /// Before the call is forwarded: `Err` refuses it (the backend never sees it).
+    fn before(&self, call: &Call<'_>) -> Result<(), Refusal> {
+        let _ = call;
+        Ok(())
+    }
+    /// Whether [`Policy::after`] should be given results (a result is held in full, up to
+    /// a bound, only for a policy that wants it).
+    fn sees_results(&self) -> bool {
+        false
+    }
+    /// The call's whole answer (a JSON-RPC response, or the stream's last message), once
+    /// it has been sent.
+    fn after(&self, called: &Called<'_>, answer: &[u8]) {
+        let _ = (called, answer);
+    }
+}

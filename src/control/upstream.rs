@@ -84,7 +84,7 @@ async fn reachable(
     name: &str,
 ) -> Result<crate::model::Server, ApiError> {
     let server = state.registry.get_server(name).await?;
-    if let Some(v) = super::visible_servers(state, who).await?
+    if let Some(v) = super::servers::visible_servers(state, who).await?
         && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
     {
         return Err(ApiError::NotFound(format!("no server {name:?}")));

@@ -1,0 +1,93 @@
+//! `/api/v1/audit` and `/api/v1/usage`: the call log and a key's usage.
+
+use super::*;
+
+pub(super) async fn audit(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call { state, req, .. } = c;
+    let filter = audit_filter(req.uri().query())?;
+    let (entries, next) = crate::store::audit::list(&state.db.pool, &filter).await?;
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({"entries": entries, "next_cursor": next}),
+    ))
+}
+
+pub(super) async fn usage(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call {
+        state,
+        req,
+        principal,
+        ..
+    } = c;
+    let p = who(&principal)?;
+    let q = query_pairs(req.uri().query())?;
+    if let Some((name, _)) = q.iter().find(|(k, _)| k != "key" && k != "since") {
+        return Err(ApiError::bad_field(name, "unknown parameter (key, since)"));
+    }
+    let key = match q.iter().find(|(k, _)| k == "key") {
+        Some((_, k)) if crate::store::audit::check_key_id(k).is_err() => {
+            return Err(ApiError::bad_field(
+                "key",
+                crate::store::audit::check_key_id(k)
+                    .err()
+                    .unwrap_or_default(),
+            ));
+        }
+        Some((_, k)) if p.is_admin() || *k == p.key_id.as_str() => k.clone(),
+        Some(_) => {
+            return Err(ApiError::Forbidden(
+                "a client key may read only its own usage".into(),
+            ));
+        }
+        None => p.key_id.as_str().to_string(),
+    };
+    let since = match q.iter().find(|(k, _)| k == "since") {
+        Some((_, v)) => {
+            crate::store::audit::When::parse(v).map_err(|e| ApiError::bad_field("since", e))?
+        }
+        None => crate::store::audit::When::Ago(DEFAULT_USAGE_SINCE),
+    };
+    let mut usage = crate::store::audit::usage(&state.db.pool, &key, &since).await?;
+    usage["since"] = json!(
+        q.iter()
+            .find(|(k, _)| k == "since")
+            .map_or("30d", |(_, v)| v)
+    );
+    Ok(json_value(StatusCode::OK, &usage))
+}
+
+/// `GET /api/v1/audit`'s filter from its query string.
+pub(super) fn audit_filter(query: Option<&str>) -> Result<crate::store::audit::Filter, ApiError> {
+    use crate::store::audit::{Filter, When};
+    let mut f = Filter::default();
+    for (k, v) in query_pairs(query)? {
+        let when = |v: &str| When::parse(v).map_err(|e| ApiError::bad_field(&k, e));
+        match k.as_str() {
+            "key" => f.key = Some(v),
+            "server" => f.server = Some(v),
+            "tool" => f.tool = Some(v),
+            "outcome" => f.outcome = Some(v),
+            "since" => f.since = Some(when(&v)?),
+            "until" => f.until = Some(when(&v)?),
+            "limit" => {
+                f.limit = Some(v.parse().map_err(|_| {
+                    ApiError::bad_field("limit", format!("limit must be a whole number, got {v:?}"))
+                })?)
+            }
+            "cursor" => f.cursor = Some(v),
+            other => {
+                return Err(ApiError::bad_field(
+                    other,
+                    "unknown filter (key, server, tool, outcome, since, until, limit, cursor)",
+                ));
+            }
+        }
+    }
+    f.validate()
+        .map_err(|(field, m)| ApiError::bad_field(field, m))?;
+    Ok(f)
+}
+
+/// How far back usage goes when the request does not say.
+pub(super) const DEFAULT_USAGE_SINCE: std::time::Duration =
+    std::time::Duration::from_secs(30 * 86_400);

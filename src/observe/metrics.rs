@@ -137,7 +137,6 @@ pub struct Metrics {
 }
 
 /// Database pool figures at render time.
-/// The audit trail's counts: rows written, dropped (queue full), waiting.
 /// The span exporter's counters (only when tracing is configured).
 pub fn render_trace(out: &mut String, exported: u64, full: u64, failed: u64, queued: usize) {
     let _ = writeln!(
@@ -155,6 +154,7 @@ pub fn render_trace(out: &mut String, exported: u64, full: u64, failed: u64, que
     );
 }
 
+/// The audit trail's counts: rows written, dropped (queue full), waiting.
 pub fn render_audit(out: &mut String, written: u64, dropped: u64, queued: usize) {
     for (name, kind, help, value) in [
         (

@@ -172,6 +172,87 @@ async fn forward_call(
         // The backend may answer `input_required`: a session client is asked instead.
         return Box::pin(super::bridge::rounds(caller, body, f, backend, rename)).await;
     }
+    let mut out = outgoing(caller, body, f, backend, rename.as_ref(), modern);
+    let mut guard = track(caller, &out, backend);
+    let timeout = caller.timeout.unwrap_or(backend.timeout);
+    // `timeout` bounds the whole call from here; only the backend's progress
+    // notifications (and its own requests to the client) extend it.
+    let started = tokio::time::Instant::now();
+    let sent = send(
+        caller, body, f, backend, rename, collect, &mut out, &mut guard, timeout,
+    );
+    let (sse, mut source, status, via) = match sent.await {
+        Ok(a) => (a.sse, a.body, a.status, a.via),
+        Err(refused) => return refused,
+    };
+    // A stateless client sees a modern backend's refusal with the status it came with
+    // (the revision's table: 400 for -32602, -32020, -32021, …).
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| caller.stateless && s.is_client_error())
+        .unwrap_or(StatusCode::OK);
+    let mut splicer = ResponseSplicer::new(out.upstream_id.clone(), out.client_id.clone(), sse);
+    if sse {
+        splicer = splicer.with_other_ids(caller.server_requests.mapper(
+            caller.conversation.clone(),
+            backend.clone(),
+            via,
+        ));
+    }
+    // A modern backend's results already carry what a stateless client needs (and
+    // `input_required` ones must reach it as they are).
+    if caller.stateless && !backend.is_modern() {
+        splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
+    }
+    // A JSON answer already here in full goes out whole, with its length: no timer, no
+    // stream to poll, and the backend connection is back in the pool before we return.
+    if !sse
+        && !collect
+        && let Some(whole) = source.take_whole()
+    {
+        return whole_answer(caller, body, f, backend, whole, splicer, guard, out, status);
+    }
+    let streamed = Streamed {
+        source,
+        splicer,
+        guard,
+        timeout,
+        started,
+        sse,
+        via,
+        status,
+    };
+    streamed_answer(caller, body, f, backend, out, streamed, collect).await
+}
+
+/// The call as the backend gets it, and what it is known by.
+struct Outgoing {
+    /// The client's own id (`null` for none), restored in the answer.
+    client_id: Bytes,
+    upstream: u64,
+    upstream_id: Bytes,
+    /// The capabilities the client declared (a session's, or this request's own).
+    declared: Option<u8>,
+    /// The capability set whose session serves the call.
+    caps: u8,
+    record: CallRecord,
+    propagation: Option<crate::observe::trace::Propagation>,
+    /// The client's progress token, when the transport replaces it.
+    token: Option<Bytes>,
+    body: Bytes,
+}
+
+/// The request rewritten for the backend: its id, the tool's own name and (on a
+/// transport whose calls share one stream) the progress token replaced, the envelope its
+/// era needs; with the call's record and the upstream span's context.
+fn outgoing(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<&(Span, Bytes)>,
+    modern: bool,
+) -> Outgoing {
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let upstream = backend.next_upstream_number();
@@ -185,7 +266,7 @@ async fn forward_call(
         None => None,
     };
     let caps = declared.unwrap_or(ClientCaps::ALL);
-    let mut record = CallRecord::new(caller, backend, body, f, rename.as_ref().map(|(_, n)| n));
+    let mut record = CallRecord::new(caller, backend, body, f, rename.map(|(_, n)| n));
     // The upstream call's own span: its context travels to the backend.
     let propagation = caller.trace.map(|(t, tracer)| {
         let ctx = t.child();
@@ -216,7 +297,7 @@ async fn forward_call(
         reps[n] = (s, &upstream_id);
         n += 1;
     }
-    if let Some((span, name)) = &rename {
+    if let Some((span, name)) = rename {
         reps[n] = (*span, name);
         n += 1;
     }
@@ -239,35 +320,64 @@ async fn forward_call(
         // requests would carry.
         upstream_body = with_envelope(caller, upstream_body);
     }
-    let key = (caller.conversation.clone(), client_id.clone());
+    Outgoing {
+        client_id,
+        upstream,
+        upstream_id,
+        declared,
+        caps,
+        record,
+        propagation,
+        token,
+        body: upstream_body,
+    }
+}
+
+/// The call among the caller's calls in flight (for its cancellation), until the guard
+/// says it is done.
+fn track(caller: &Caller<'_>, out: &Outgoing, backend: &Arc<Backend>) -> InFlightGuard {
+    let key = (caller.conversation.clone(), out.client_id.clone());
     caller.inflight.insert(
         key.clone(),
         Pending {
             backend: backend.clone(),
-            upstream,
-            via: caps,
+            upstream: out.upstream,
+            via: out.caps,
         },
     );
-    let mut guard = InFlightGuard {
+    InFlightGuard {
         inflight: caller.inflight.clone(),
         key,
         done: false,
         // A session client leaving has not cancelled; a 2026-07-28 client's closed
         // stream is its cancellation.
         leave_running: !caller.stateless,
-    };
-    let fail = |e: String| {
-        RpcError::method(code::INTERNAL, format!("server `{}`: {e}", backend.name))
-            .response(&client_id)
-    };
-    let timeout = caller.timeout.unwrap_or(backend.timeout);
-    // `timeout` bounds the whole call from here; only the backend's progress
-    // notifications (and its own requests to the client) extend it.
-    let started = tokio::time::Instant::now();
+    }
+}
+
+/// A failed call's error for the client, naming the server.
+fn failed(backend: &Backend, client_id: &Bytes, why: String) -> Response<Body> {
+    RpcError::method(code::INTERNAL, format!("server `{}`: {why}", backend.name))
+        .response(client_id)
+}
+
+/// Admits the call (breaker and bulkhead: an open circuit or a full backend answers at
+/// once, and the backend sees nothing; a wait for a place counts against the timeout)
+/// and sends it; the backend's answer, or the client's refusal.
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    collect: bool,
+    out: &mut Outgoing,
+    guard: &mut InFlightGuard,
+    timeout: std::time::Duration,
+) -> Result<crate::backend::transport::Answer, Response<Body>> {
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
-    // The breaker and the bulkhead first: an open circuit or a full backend answers at
-    // once, and the backend sees nothing. A wait for a place counts against the timeout.
     let admitted = tokio::select! {
         biased;
         a = backend.admit() => a,
@@ -278,156 +388,175 @@ async fn forward_call(
         )),
     };
     match admitted {
-        Ok(a) => record.admitted = Some(a),
+        Ok(a) => out.record.admitted = Some(a),
         Err(why) => {
             guard.complete();
-            record.finish(Outcome::Refused);
-            return RpcError::method(code::INTERNAL, why).response(&client_id);
+            out.record.finish(Outcome::Refused);
+            return Err(RpcError::method(code::INTERNAL, why).response(&out.client_id));
         }
     }
+    let upstream_body = std::mem::take(&mut out.body);
     let answer = tokio::select! {
         biased;
-        r = backend.request(caller.owner(caps), &upstream_id, upstream_body, token, propagation.as_ref()) => r,
+        r = backend.request(caller.owner(out.caps), &out.upstream_id, upstream_body, out.token.take(), out.propagation.as_ref()) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             guard.cancel_on_drop();
             let why = format!("no answer within {} ms", timeout.as_millis());
-            record.time_out(&why);
-            return fail(why);
+            out.record.time_out(&why);
+            return Err(failed(backend, &out.client_id, why));
         }
     };
-    let (sse, mut source, status, via) = match answer {
+    let refused = |out: &mut Outgoing, guard: &mut InFlightGuard| {
+        guard.complete();
+        out.record.finish(Outcome::Refused);
+    };
+    match answer {
+        Ok(a) => Ok(a),
         Err(UpstreamError::Busy(why)) => {
-            guard.complete();
-            record.finish(Outcome::Refused);
-            return RpcError::method(code::INTERNAL, why).response(&client_id);
+            refused(out, guard);
+            Err(RpcError::method(code::INTERNAL, why).response(&out.client_id))
         }
         Err(UpstreamError::NeedsAccount(why)) => {
-            guard.complete();
-            record.finish(Outcome::Refused);
-            return Box::pin(super::consent::ask(
+            refused(out, guard);
+            Err(Box::pin(super::consent::ask(
                 caller, body, f, backend, rename, collect, &why,
             ))
-            .await;
+            .await)
         }
         Err(UpstreamError::Unauthorized(why)) => {
-            guard.complete();
-            record.finish(Outcome::Refused);
-            return RpcError {
+            refused(out, guard);
+            Err(RpcError {
                 data: Some(serde_json::json!({"server": backend.name,
                                   "authorize": format!("/api/v1/mcp/servers/{}/authorize", backend.name)})),
                 ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, format!("server `{}`: {why}", backend.name))
             }
-            .response(&client_id);
+            .response(&out.client_id))
         }
         Err(e) => {
             guard.complete();
             let why = e.to_string();
             match e {
                 // A client-side HTTP error says nothing of the backend's health.
-                UpstreamError::Status(s) if s < 500 => record.finish(Outcome::Failed),
-                _ => record.fail(&why),
+                UpstreamError::Status(s) if s < 500 => out.record.finish(Outcome::Failed),
+                _ => out.record.fail(&why),
             }
-            return fail(why);
+            Err(failed(backend, &out.client_id, why))
         }
-        Ok(a) => (a.sse, a.body, a.status, a.via),
-    };
-    // A stateless client sees a modern backend's refusal with the status it came with
-    // (the revision's table: 400 for -32602, -32020, -32021, …).
-    let status = StatusCode::from_u16(status)
-        .ok()
-        .filter(|s| caller.stateless && s.is_client_error())
-        .unwrap_or(StatusCode::OK);
-    let content_type = HeaderValue::from_static(if sse {
-        "text/event-stream"
+    }
+}
+
+/// A JSON answer that arrived in full: spliced and sent whole, with its length.
+#[allow(clippy::too_many_arguments)]
+fn whole_answer(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    whole: Bytes,
+    mut splicer: ResponseSplicer,
+    mut guard: InFlightGuard,
+    mut out: Outgoing,
+    status: StatusCode,
+) -> Response<Body> {
+    let whole = if caller.stateless {
+        let whole = super::upstream::retire_codes(whole);
+        match backend.is_modern() {
+            // A 2026 backend's result without `resultType` is given one.
+            true => super::rpc::with_result_type(&whole).unwrap_or(whole),
+            false => whole,
+        }
     } else {
-        "application/json"
-    });
-    let mut splicer = ResponseSplicer::new(upstream_id, client_id.clone(), sse);
-    if sse {
-        splicer = splicer.with_other_ids(caller.server_requests.mapper(
-            caller.conversation.clone(),
-            backend.clone(),
-            via,
-        ));
-    }
-    // A modern backend's results already carry what a stateless client needs (and
-    // `input_required` ones must reach it as they are).
-    if caller.stateless && !backend.is_modern() {
-        splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
-    }
-    // A JSON answer already here in full goes out whole, with its length: no timer, no
-    // stream to poll, and the backend connection is back in the pool before we return.
-    if !sse
-        && !collect
-        && let Some(whole) = source.take_whole()
+        whole
+    };
+    let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
+    let record = &mut out.record;
+    record.response_bytes = whole.len();
+    record.saw(&whole);
+    let method = f.method(body).unwrap_or_default();
+    if caller.stateless
+        && MRTR_METHODS.contains(&method)
+        && super::upstream::URL_REQUIRED.in_(&whole)
+        && let Some(asks) = super::rounds::url_asks(&whole)
     {
-        let whole = if caller.stateless {
-            let whole = super::upstream::retire_codes(whole);
-            match backend.is_modern() {
-                // A 2026 backend's result without `resultType` is given one.
-                true => super::rpc::with_result_type(&whole).unwrap_or(whole),
-                false => whole,
-            }
-        } else {
-            whole
-        };
-        let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
-        record.response_bytes = whole.len();
-        record.saw(&whole);
-        let method = f.method(body).unwrap_or_default();
-        if caller.stateless
-            && MRTR_METHODS.contains(&method)
-            && super::upstream::URL_REQUIRED.in_(&whole)
-            && let Some(asks) = super::rounds::url_asks(&whole)
-        {
-            guard.complete();
-            record.finish(Outcome::Error);
-            return caller.to_the_urls(body, method, &client_id, &asks);
-        }
-        let mut pieces = crate::http::Pieces::default();
-        splicer.feed(whole, &mut pieces);
         guard.complete();
-        if splicer.answered() && ends_whole {
-            record.finish(if splicer.errored() {
-                Outcome::Error
-            } else {
-                Outcome::Ok
-            });
-            let mut r = Response::new(Body::pieces(pieces));
-            *r.status_mut() = status;
-            r.headers_mut().insert(header::CONTENT_TYPE, content_type);
-            return r;
-        }
-        // Not JSON, another request's answer, or cut short: the client gets an error
-        // with its own id instead.
-        record.fail("an unreadable answer");
-        return fail("answered with something that is not the response to this request".into());
+        record.finish(Outcome::Error);
+        return caller.to_the_urls(body, method, &out.client_id, &asks);
     }
-    // The answer streams. A JSON one still arriving is sent to the client as one SSE
-    // event, so that if the backend breaks off midway the client still gets an error
-    // with its own id (a JSON body already begun could only be cut).
+    let mut pieces = crate::http::Pieces::default();
+    splicer.feed(whole, &mut pieces);
+    guard.complete();
+    if splicer.answered() && ends_whole {
+        record.finish(if splicer.errored() {
+            Outcome::Error
+        } else {
+            Outcome::Ok
+        });
+        let mut r = Response::new(Body::pieces(pieces));
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return r;
+    }
+    // Not JSON, another request's answer, or cut short: the client gets an error
+    // with its own id instead.
+    record.fail("an unreadable answer");
+    failed(
+        backend,
+        &out.client_id,
+        "answered with something that is not the response to this request".into(),
+    )
+}
+
+/// What a streamed answer carries on from the call.
+struct Streamed {
+    source: crate::backend::transport::AnswerBody,
+    splicer: ResponseSplicer,
+    guard: InFlightGuard,
+    timeout: std::time::Duration,
+    started: tokio::time::Instant,
+    sse: bool,
+    via: u8,
+    status: StatusCode,
+}
+
+/// An answer still arriving: streamed to the client (a JSON one as one SSE event, so
+/// that if the backend breaks off midway the client still gets an error with its own
+/// id: a JSON body already begun could only be cut), collected whole for a batch or
+/// REST, or held for a stateless client's rounds of questions.
+async fn streamed_answer(
+    caller: &Caller<'_>,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    out: Outgoing,
+    s: Streamed,
+    collect: bool,
+) -> Response<Body> {
+    let sse = s.sse;
     let wrap = !sse && !collect;
     let stream = UpstreamBody {
-        inner: source,
-        splicer,
+        inner: s.source,
+        splicer: s.splicer,
         pending: VecDeque::new(),
         scratch: Vec::new(),
-        timeout,
-        deadline: Box::pin(tokio::time::sleep_until(started + timeout)),
-        progress: started,
-        guard: Some(guard),
-        record,
+        timeout: s.timeout,
+        deadline: Box::pin(tokio::time::sleep_until(s.started + s.timeout)),
+        progress: s.started,
+        guard: Some(s.guard),
+        record: out.record,
         sse,
         wrap,
         opened: false,
         tail: Tail::default(),
         requests_seen: 0,
-        client_id,
+        client_id: out.client_id,
         finished: false,
         backend: backend.clone(),
-        via,
-        caps: declared,
+        via: s.via,
+        caps: out.declared,
         stateless: caller.stateless,
         log_floor: None,
         levels: caller.log_levels.clone(),
@@ -458,13 +587,15 @@ async fn forward_call(
     } else {
         Body::Stream(Box::pin(super::upstream::Detachable(Some(stream))))
     });
-    *r.status_mut() = status;
-    let content_type = if wrap {
-        HeaderValue::from_static("text/event-stream")
-    } else {
-        content_type
-    };
-    r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    *r.status_mut() = s.status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if sse || wrap {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
     r
 }
 

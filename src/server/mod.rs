@@ -151,25 +151,7 @@ async fn phases(
     let uri = req.uri().clone();
     let path = uri.path();
     if req.method() == Method::OPTIONS {
-        let allow = routes::methods_for(path)
-            .ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
-        let mut resp = empty(StatusCode::NO_CONTENT);
-        if let Ok(v) = HeaderValue::from_str(&allow) {
-            resp.headers_mut().insert(header::ALLOW, v.clone());
-            if origin.is_some() {
-                let h = resp.headers_mut();
-                h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
-                h.insert(
-                    header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static(CORS_ALLOW_HEADERS),
-                );
-                h.insert(
-                    header::ACCESS_CONTROL_MAX_AGE,
-                    HeaderValue::from_static("600"),
-                );
-            }
-        }
-        return Ok(resp);
+        return preflight(path, origin.is_some());
     }
 
     // Route.
@@ -197,71 +179,19 @@ async fn phases(
             .as_ref()
             .map(|t| Box::new(t.start_for(req.headers())));
         let open = !view.auth_required;
-        let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
-            || req.headers().contains_key(crate::auth::X_API_KEY);
-        let principal = if open && !has_credentials {
-            None
-        } else {
-            let oauth = state.oauth.as_deref();
-            let token = bearer(req.headers()).filter(|t| oauth.is_some_and(|o| o.claims_issuer(t)));
-            let p = match (oauth, token) {
-                (Some(o), Some(token)) => {
-                    match o.verify(token, &o.settings.resource(namespace)).await {
-                        Ok(id) => Principal::from_oauth(id),
-                        Err(e) => {
-                            state.metrics.auth_failure(e.reason());
-                            tracing::debug!(reason = e.reason(), %peer, "access token refused");
-                            return Ok(challenged(o, namespace, Some(&e)));
-                        }
-                    }
-                }
-                _ => match state.auth.authenticate(req.headers(), peer).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        state.metrics.auth_failure(e.reason());
-                        // An MCP client learns where to get a token.
-                        match (oauth, &e) {
-                            (Some(o), crate::auth::AuthError::Missing) => {
-                                return Ok(challenged(o, namespace, None));
-                            }
-                            (Some(o), crate::auth::AuthError::Invalid { reason }) => {
-                                let e = crate::auth::oauth::OAuthError::Invalid(reason);
-                                return Ok(challenged(o, namespace, Some(&e)));
-                            }
-                            _ => return Err(e.into()),
-                        }
-                    }
-                },
-            };
-            outcome.key_id = Some(p.key_id);
-            if let (Some(t), Some(tr)) = (&state.tracer, &trace)
-                && p.via == crate::auth::Via::ApiKeyChecked
-            {
-                // The authentication step when it missed the cache (argon2 and the
-                // database): from the request's start to now.
-                t.record(crate::observe::trace::SpanData {
-                    ctx: tr.child(),
-                    parent: Some(tr.ctx.span_id),
-                    name: "authenticate",
-                    target: None,
-                    kind: crate::observe::trace::Kind::Internal,
-                    start: tr.start,
-                    end: std::time::SystemTime::now(),
-                    attributes: &[(
-                        "metamcp.key.id",
-                        crate::observe::trace::Value::Str(p.key_id.as_str()),
-                    )],
-                    error: None,
-                });
-            }
-            if let Some(ns) = namespace
-                && !p.may_use(ns)
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "this key may not use namespace {ns:?}"
-                )));
-            }
-            Some(p)
+        let principal = match mcp_caller(
+            state,
+            peer,
+            &req,
+            namespace,
+            open,
+            trace.as_deref(),
+            outcome,
+        )
+        .await?
+        {
+            Ok(p) => p,
+            Err(challenge) => return Ok(challenge),
         };
         let mut ctx = crate::mcp::Ctx::new(state, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
@@ -298,6 +228,106 @@ async fn phases(
         state, route.id, params, req, principal, peer,
     ))
     .await
+}
+
+/// The caller of an MCP endpoint: its key or token (none for an open namespace's
+/// caller without credentials), checked, and allowed the namespace. `Ok(Err(_))`: the
+/// client is challenged for an access token.
+async fn mcp_caller(
+    state: &Arc<State>,
+    peer: IpAddr,
+    req: &Request<Incoming>,
+    namespace: Option<&str>,
+    open: bool,
+    trace: Option<&crate::observe::trace::RequestTrace>,
+    outcome: &mut Outcome,
+) -> Result<Result<Option<Principal>, Response<Body>>, ApiError> {
+    let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
+        || req.headers().contains_key(crate::auth::X_API_KEY);
+    if open && !has_credentials {
+        return Ok(Ok(None));
+    }
+    let oauth = state.oauth.as_deref();
+    let token = bearer(req.headers()).filter(|t| oauth.is_some_and(|o| o.claims_issuer(t)));
+    let p = match (oauth, token) {
+        (Some(o), Some(token)) => match o.verify(token, &o.settings.resource(namespace)).await {
+            Ok(id) => Principal::from_oauth(id),
+            Err(e) => {
+                state.metrics.auth_failure(e.reason());
+                tracing::debug!(reason = e.reason(), %peer, "access token refused");
+                return Ok(Err(challenged(o, namespace, Some(&e))));
+            }
+        },
+        _ => match state.auth.authenticate(req.headers(), peer).await {
+            Ok(p) => p,
+            Err(e) => {
+                state.metrics.auth_failure(e.reason());
+                // An MCP client learns where to get a token.
+                match (oauth, &e) {
+                    (Some(o), crate::auth::AuthError::Missing) => {
+                        return Ok(Err(challenged(o, namespace, None)));
+                    }
+                    (Some(o), crate::auth::AuthError::Invalid { reason }) => {
+                        let e = crate::auth::oauth::OAuthError::Invalid(reason);
+                        return Ok(Err(challenged(o, namespace, Some(&e))));
+                    }
+                    _ => return Err(e.into()),
+                }
+            }
+        },
+    };
+    outcome.key_id = Some(p.key_id);
+    if let (Some(t), Some(tr)) = (&state.tracer, &trace)
+        && p.via == crate::auth::Via::ApiKeyChecked
+    {
+        // The authentication step when it missed the cache (argon2 and the
+        // database): from the request's start to now.
+        t.record(crate::observe::trace::SpanData {
+            ctx: tr.child(),
+            parent: Some(tr.ctx.span_id),
+            name: "authenticate",
+            target: None,
+            kind: crate::observe::trace::Kind::Internal,
+            start: tr.start,
+            end: std::time::SystemTime::now(),
+            attributes: &[(
+                "metamcp.key.id",
+                crate::observe::trace::Value::Str(p.key_id.as_str()),
+            )],
+            error: None,
+        });
+    }
+    if let Some(ns) = namespace
+        && !p.may_use(ns)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "this key may not use namespace {ns:?}"
+        )));
+    }
+    Ok(Ok(Some(p)))
+}
+
+/// A CORS preflight (or a plain `OPTIONS`): the methods the path takes.
+fn preflight(path: &str, cors: bool) -> Result<Response<Body>, ApiError> {
+    let allow =
+        routes::methods_for(path).ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
+    let mut resp = empty(StatusCode::NO_CONTENT);
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(header::ALLOW, v.clone());
+        if cors {
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(CORS_ALLOW_HEADERS),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    Ok(resp)
 }
 
 /// The bearer token of `Authorization`, if that is what the request carries.

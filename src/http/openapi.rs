@@ -480,23 +480,6 @@ fn components() -> Value {
                 "private_key": {"type": ["string", "null"], "description": "oauth_client_credentials: a PEM key for private_key_jwt; masked in answers"},
                 "signing_algorithm": {"type": ["string", "null"], "enum": ["RS256", "PS256", "ES256", "ES384", "EdDSA", null]},
                 "scopes": {"type": ["array", "null"], "items": {"type": "string"}}}},
-            "ToolOverride": {"type": "object", "additionalProperties": false, "properties": {
-                "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"},
-                "rate": {"type": "string", "pattern": "^[0-9]+/(s|m)$", "description": "calls per key, e.g. 10/m"}}},
-            "Namespace": {"type": "object", "properties": {
-                "name": {"type": "string"}, "description": {"type": ["string", "null"]},
-                "servers": {"type": "array", "items": {"type": "string"}},
-                "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
-                "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
-                "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
-                "created_at": {"type": "string", "format": "date-time"},
-                "updated_at": {"type": "string", "format": "date-time"}}},
-            "NamespaceInput": {"type": "object", "additionalProperties": false, "properties": {
-                "name": {"type": "string"}, "description": {"type": ["string", "null"]},
-                "servers": {"type": "array", "items": {"type": "string"}},
-                "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
-                "validate_arguments": {"type": "boolean", "default": false},
-                "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}},
             "Event": {"type": "object", "required": ["type", "at"], "properties": {
                 "type": {"type": "string", "examples": ["ready", "heartbeat", "server.created", "server.updated",
                     "server.deleted", "namespace.created", "namespace.updated", "namespace.deleted",
@@ -505,6 +488,9 @@ fn components() -> Value {
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
     });
+    if let (Some(all), Value::Object(more)) = (c["schemas"].as_object_mut(), namespace_schemas()) {
+        all.extend(more);
+    }
     let strings = json!({"type": "array", "items": {"type": "string"}});
     c["schemas"]["ProtectedResourceMetadata"] = json!({
         "type": "object", "required": ["resource", "authorization_servers"],
@@ -516,11 +502,52 @@ fn components() -> Value {
     c
 }
 
+/// The namespace's schemas: the object, its input, a tool override.
+fn namespace_schemas() -> Value {
+    json!({
+    "ToolOverride": {"type": "object", "additionalProperties": false, "properties": {
+        "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"},
+        "rate": {"type": "string", "pattern": "^[0-9]+/(s|m)$", "description": "calls per key, e.g. 10/m"}}},
+    "Namespace": {"type": "object", "properties": {
+        "name": {"type": "string"}, "description": {"type": ["string", "null"]},
+        "servers": {"type": "array", "items": {"type": "string"}},
+        "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
+        "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
+        "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"}}},
+    "NamespaceInput": {"type": "object", "additionalProperties": false, "properties": {
+        "name": {"type": "string"}, "description": {"type": ["string", "null"]},
+        "servers": {"type": "array", "items": {"type": "string"}},
+        "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
+        "validate_arguments": {"type": "boolean", "default": false},
+        "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Every route in the table is in the document, and the document has nothing else.
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = document();
+        let text = doc.to_string();
+        let mut missing = Vec::new();
+        for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap_or_default();
+            if doc["components"]["schemas"].get(name).is_none() {
+                missing.push(name.to_string());
+            }
+        }
+        assert!(missing.is_empty(), "unresolved: {missing:?}");
+        assert!(
+            doc["components"]["schemas"]["NamespaceInput"]["properties"]["validate_arguments"]
+                .is_object()
+        );
+    }
+
     #[test]
     fn document_and_route_table_agree() {
         let doc = document();

@@ -204,7 +204,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("src/config/mod.rs", "from_source", 323),
     ("src/keyadm/args.rs", "parse", 269),
     ("src/model/import.rs", "read_entry", 188),
-    ("src/vault/tokens.rs", "bearer", 152),
 ];
 
 #[test]

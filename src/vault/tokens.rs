@@ -86,16 +86,7 @@ impl Vault {
         let expires = expires.map(|e| e.max(0) as u64);
         if expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS) {
             tx.commit().await?;
-            let c = Cached {
-                access: grant.access_token.as_str().into(),
-                expires,
-            };
-            let access = c.access.clone();
-            self.cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, c);
-            return Ok(access);
+            return Ok(self.keep(key, &grant.access_token, expires));
         }
         let Some(refresh) = grant.refresh_token.clone() else {
             tx.execute(
@@ -164,6 +155,20 @@ impl Vault {
         self.audit_refresh(server, principal, "ok");
         self.cache_put(server.id, principal, &issued);
         Ok(issued.access_token.as_str().into())
+    }
+
+    /// Caches a stored access token that is still fresh; returns it.
+    fn keep(&self, key: (uuid::Uuid, String), access: &str, expires: Option<u64>) -> Arc<str> {
+        let c = Cached {
+            access: access.into(),
+            expires,
+        };
+        let access = c.access.clone();
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, c);
+        access
     }
 
     /// Gets (again) a client credentials token for `server` and stores it.

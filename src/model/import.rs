@@ -289,6 +289,110 @@ impl<'de> serde::de::Visitor<'de> for Checked<'_> {
     }
 }
 
+/// The entry's protocol, from its `type` or from whether it has a command or a url;
+/// what does not fit is told to `bad`.
+fn protocol_of(
+    kind: Option<&str>,
+    command: &Option<String>,
+    url: &Option<String>,
+    bad: &mut dyn FnMut(&str, &str),
+) -> Option<Protocol> {
+    let protocol = match (kind, command, url) {
+        (Some("stdio"), _, _) | (None, Some(_), None) => Some(Protocol::Stdio),
+        (Some("http" | "streamable-http" | "streamableHttp"), _, _) | (None, None, Some(_)) => {
+            Some(Protocol::Http)
+        }
+        (Some("sse"), _, _) => Some(Protocol::Sse),
+        (Some(other), _, _) => {
+            bad(
+                "type",
+                &format!("unknown type {other:?} (expected stdio, http, streamable-http or sse)"),
+            );
+            None
+        }
+        (None, Some(_), Some(_)) => {
+            bad(
+                "url",
+                "an entry has either command (stdio) or url, not both",
+            );
+            None
+        }
+        (None, None, None) => {
+            bad("command", "an entry needs command (stdio) or url");
+            None
+        }
+    };
+    match protocol {
+        Some(Protocol::Stdio) if command.is_none() => bad("command", "is required for stdio"),
+        Some(Protocol::Http | Protocol::Sse) if url.is_none() => {
+            bad("url", "is required for http and sse")
+        }
+        _ => {}
+    }
+    protocol
+}
+
+/// Members of an entry the gateway does not use: each noted as left out.
+fn note_ignored(e: &Map<String, Value>, path: &str, ignored: &mut Vec<Problem>) {
+    for key in e.keys() {
+        let used = [
+            "command", "args", "env", "cwd", "url", "type", "headers", "disabled",
+        ];
+        if used.contains(&key.as_str()) {
+            continue;
+        }
+        let message = if IGNORED_MEMBERS.contains(&key.as_str()) {
+            "not used by the gateway: left out"
+        } else {
+            "unknown member: left out"
+        };
+        ignored.push(Problem {
+            path: member(path, key),
+            message: message.into(),
+        });
+    }
+}
+
+/// What an entry says of its server, read and checked.
+struct Picked {
+    protocol: Protocol,
+    command: Option<String>,
+    args: Vec<String>,
+    env: Map<String, Value>,
+    cwd: Option<String>,
+    url: Option<String>,
+    headers: Map<String, Value>,
+    disabled: Option<bool>,
+}
+
+/// The registry's server object for an entry.
+fn server_body(p: Picked) -> Map<String, Value> {
+    let nullable_map = |m: Map<String, Value>| {
+        if m.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(m)
+        }
+    };
+    let mut body = match p.protocol {
+        Protocol::Stdio => json!({
+            "protocol": "stdio", "command": p.command, "args": p.args,
+            "env": nullable_map(p.env), "cwd": p.cwd, "url": null, "headers": null,
+        }),
+        _ => json!({
+            "protocol": p.protocol.as_str(), "url": p.url, "headers": nullable_map(p.headers),
+            "command": null, "args": null, "env": null, "cwd": null,
+        }),
+    };
+    if let Some(d) = p.disabled {
+        body["is_active"] = Value::Bool(!d);
+    }
+    match body {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
 fn read_entry(
     entry: &Value,
     path: &str,
@@ -334,38 +438,7 @@ fn read_entry(
     let url = string("url", &mut bad);
     let cwd = string("cwd", &mut bad);
     let kind = string("type", &mut bad);
-    let protocol = match (kind.as_deref(), &command, &url) {
-        (Some("stdio"), _, _) | (None, Some(_), None) => Some(Protocol::Stdio),
-        (Some("http" | "streamable-http" | "streamableHttp"), _, _) | (None, None, Some(_)) => {
-            Some(Protocol::Http)
-        }
-        (Some("sse"), _, _) => Some(Protocol::Sse),
-        (Some(other), _, _) => {
-            bad(
-                "type",
-                &format!("unknown type {other:?} (expected stdio, http, streamable-http or sse)"),
-            );
-            None
-        }
-        (None, Some(_), Some(_)) => {
-            bad(
-                "url",
-                "an entry has either command (stdio) or url, not both",
-            );
-            None
-        }
-        (None, None, None) => {
-            bad("command", "an entry needs command (stdio) or url");
-            None
-        }
-    };
-    match protocol {
-        Some(Protocol::Stdio) if command.is_none() => bad("command", "is required for stdio"),
-        Some(Protocol::Http | Protocol::Sse) if url.is_none() => {
-            bad("url", "is required for http and sse")
-        }
-        _ => {}
-    }
+    let protocol = protocol_of(kind.as_deref(), &command, &url, &mut bad);
     let args = match e.get("args") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -418,23 +491,7 @@ fn read_entry(
             None
         }
     };
-    for key in e.keys() {
-        let used = [
-            "command", "args", "env", "cwd", "url", "type", "headers", "disabled",
-        ];
-        if used.contains(&key.as_str()) {
-            continue;
-        }
-        let message = if IGNORED_MEMBERS.contains(&key.as_str()) {
-            "not used by the gateway: left out"
-        } else {
-            "unknown member: left out"
-        };
-        ignored.push(Problem {
-            path: member(path, key),
-            message: message.into(),
-        });
-    }
+    note_ignored(e, path, ignored);
     if protocol == Some(Protocol::Stdio) && !headers.is_empty() {
         bad("headers", "stdio servers take env, not headers");
     }
@@ -452,30 +509,16 @@ fn read_entry(
     let Some(protocol) = protocol else {
         return Err(problems);
     };
-    let nullable_map = |m: Map<String, Value>| {
-        if m.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(m)
-        }
-    };
-    let mut body = match protocol {
-        Protocol::Stdio => json!({
-            "protocol": "stdio", "command": command, "args": args,
-            "env": nullable_map(env), "cwd": cwd, "url": null, "headers": null,
-        }),
-        _ => json!({
-            "protocol": protocol.as_str(), "url": url, "headers": nullable_map(headers),
-            "command": null, "args": null, "env": null, "cwd": null,
-        }),
-    };
-    if let Some(d) = disabled {
-        body["is_active"] = Value::Bool(!d);
-    }
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(Vec::new()),
-    }
+    Ok(server_body(Picked {
+        protocol,
+        command,
+        args,
+        env,
+        cwd,
+        url,
+        headers,
+        disabled,
+    }))
 }
 
 /// A secret map as an export shows it: references as written, anything else masked.

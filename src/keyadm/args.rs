@@ -115,40 +115,127 @@ pub struct Invocation {
 
 /// Parses everything after the settings flags.
 pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
-    let usage = |m: String| Err(UsageError(m));
-    let json_flag = args.iter().any(|a| a == "--json");
     let help = args.iter().any(|a| a == "-h" || a == "--help");
-    match args.iter().position(|a| !a.starts_with('-')) {
-        Some(i) if !help && args[i] == "servers" => {
-            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
-            return Ok(Invocation {
-                command: Command::Servers(servers::parse_servers(&rest)?),
-                json: json_flag,
-            });
-        }
-        Some(i) if !help && args[i] == "oauth" => {
-            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
-            return Ok(Invocation {
-                command: Command::OAuth(oauth::parse_oauth(&rest)?),
-                json: json_flag,
-            });
-        }
-        Some(i) if !help && args[i] == "connections" => {
-            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
-            return Ok(Invocation {
-                command: Command::Connections(super::upstream::parse(&rest)?),
-                json: json_flag,
-            });
-        }
-        Some(i) if !help && args[i] == "client-config" => {
-            let rest: Vec<String> = args[..i].iter().chain(&args[i + 1..]).cloned().collect();
-            return Ok(Invocation {
-                command: Command::ClientConfig(servers::parse_client_config(&rest)?),
-                json: json_flag,
-            });
-        }
-        _ => {}
+    if !help && let Some(command) = subcommand(args)? {
+        return Ok(Invocation {
+            command,
+            json: args.iter().any(|a| a == "--json"),
+        });
     }
+    let Read {
+        words,
+        flags,
+        json,
+        help,
+    } = read_flags(args)?;
+    if help {
+        return Ok(Invocation {
+            command: Command::Help,
+            json,
+        });
+    }
+    let usage = |m: String| Err(UsageError(m));
+    let command = match words.as_slice() {
+        [] | ["help"] => Command::Help,
+        ["migrate"] => {
+            flags.allowed(&[])?;
+            Command::Migrate
+        }
+        ["status"] => {
+            flags.allowed(&[])?;
+            Command::Status
+        }
+        ["keys", "list"] => {
+            flags.allowed(&["--include-inactive"])?;
+            Command::List {
+                include_inactive: flags.has("--include-inactive"),
+            }
+        }
+        ["keys", "create"] => Command::Create(create_args(&flags)?),
+        ["keys", "update", rest @ ..] => {
+            flags.allowed(&LIMIT_FLAGS)?;
+            let id = one_id(rest, "update")?;
+            let limits = flags.limits()?;
+            if limits.is_empty() {
+                return usage(format!(
+                    "keys update needs at least one of {}",
+                    LIMIT_FLAGS.join(", ")
+                ));
+            }
+            Command::Update { id, limits }
+        }
+        ["keys", "show", rest @ ..] => {
+            flags.allowed(&[])?;
+            Command::Show(one_id(rest, "show")?)
+        }
+        ["keys", "activate", rest @ ..] => {
+            flags.allowed(&[])?;
+            Command::Activate(one_id(rest, "activate")?)
+        }
+        ["keys", "inactivate", rest @ ..] => {
+            flags.allowed(&[])?;
+            Command::Inactivate(one_id(rest, "inactivate")?)
+        }
+        ["keys", "delete", rest @ ..] => {
+            flags.allowed(&["--confirm"])?;
+            Command::Delete {
+                id: one_id(rest, "delete")?,
+                confirm: flags.has("--confirm"),
+            }
+        }
+        ["keys", "rotate", rest @ ..] => {
+            flags.allowed(&[])?;
+            Command::Rotate(one_id(rest, "rotate")?)
+        }
+        ["keys", "usage", rest @ ..] => {
+            flags.allowed(&["--since"])?;
+            let since = match flags.value("--since") {
+                Some(v) => When::parse(v).map_err(|e| UsageError(format!("--since: {e}")))?,
+                None => When::Ago(std::time::Duration::from_secs(30 * 86_400)),
+            };
+            Command::Usage {
+                id: one_id(rest, "usage")?,
+                since,
+            }
+        }
+        ["audit"] => Command::Audit(audit_filter(&flags)?),
+        ["keys"] => return usage(
+            "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate, usage"
+                .to_string(),
+        ),
+        ["keys", other, ..] => return usage(format!("unknown keys subcommand {other:?}")),
+        [other, ..] => return usage(format!("unknown command {other:?}")),
+    };
+    Ok(Invocation { command, json })
+}
+
+/// The commands with parsers of their own (`servers`, `oauth`, `connections`,
+/// `client-config`), given the other arguments; `None` for the others.
+fn subcommand(args: &[String]) -> Result<Option<Command>, UsageError> {
+    let Some(i) = args.iter().position(|a| !a.starts_with('-')) else {
+        return Ok(None);
+    };
+    let rest = || -> Vec<String> { args[..i].iter().chain(&args[i + 1..]).cloned().collect() };
+    Ok(Some(match args[i].as_str() {
+        "servers" => Command::Servers(servers::parse_servers(&rest())?),
+        "oauth" => Command::OAuth(oauth::parse_oauth(&rest())?),
+        "connections" => Command::Connections(super::upstream::parse(&rest())?),
+        "client-config" => Command::ClientConfig(servers::parse_client_config(&rest())?),
+        _ => return Ok(None),
+    }))
+}
+
+/// A key, audit or schema command as given.
+struct Read<'a> {
+    words: Vec<&'a str>,
+    flags: Flags<'a>,
+    json: bool,
+    /// `-h` or `--help` (the rest is not read).
+    help: bool,
+}
+
+/// The words and flags of a key, audit or schema command.
+fn read_flags(args: &[String]) -> Result<Read<'_>, UsageError> {
     let mut json = false;
     let mut words: Vec<&str> = Vec::new();
     let mut flags: Vec<(&str, Option<&str>)> = Vec::new();
@@ -158,9 +245,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
         match a {
             "--json" => json = true,
             "-h" | "--help" => {
-                return Ok(Invocation {
-                    command: Command::Help,
+                return Ok(Read {
+                    words,
+                    flags: Flags(flags),
                     json,
+                    help: true,
                 });
             }
             "--include-inactive" | "--confirm" => flags.push((a, None)),
@@ -168,45 +257,67 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             | "--burst" | "--max-concurrent" | "--daily-calls" | "--since" | "--until"
             | "--key" | "--server" | "--tool" | "--outcome" | "--limit" | "--cursor" => {
                 let Some(v) = args.get(i + 1) else {
-                    return usage(format!("{a} needs a value"));
+                    return Err(UsageError(format!("{a} needs a value")));
                 };
                 flags.push((a, Some(v.as_str())));
                 i += 1;
             }
-            _ if a.starts_with('-') => return usage(format!("unknown flag {a}")),
+            _ if a.starts_with('-') => return Err(UsageError(format!("unknown flag {a}"))),
             _ => words.push(a),
         }
         i += 1;
     }
-    let allowed = |ok: &[&str]| -> Result<(), UsageError> {
-        match flags.iter().find(|(f, _)| !ok.contains(f)) {
+    Ok(Read {
+        words,
+        flags: Flags(flags),
+        json,
+        help: false,
+    })
+}
+
+/// A command's flags, in the order given (a valueless flag has `None`).
+struct Flags<'a>(Vec<(&'a str, Option<&'a str>)>);
+
+impl<'a> Flags<'a> {
+    /// Refuses a flag outside `ok`.
+    fn allowed(&self, ok: &[&str]) -> Result<(), UsageError> {
+        match self.0.iter().find(|(f, _)| !ok.contains(f)) {
             Some((f, _)) => Err(UsageError(format!("{f} does not apply to this command"))),
             None => Ok(()),
         }
-    };
-    let one_id = |rest: &[&str], cmd: &str| -> Result<String, UsageError> {
-        match rest {
-            [id] => Ok(id.to_string()),
-            [] => Err(UsageError(format!("keys {cmd} needs a key ID"))),
-            _ => Err(UsageError(format!("keys {cmd} takes one key ID"))),
-        }
-    };
-    let single = |f: &'static str| {
-        flags
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.0.iter().any(|(f, _)| *f == flag)
+    }
+
+    /// Every value given to `flag`.
+    fn all(&self, flag: &'static str) -> impl DoubleEndedIterator<Item = &'a str> + '_ {
+        self.0
             .iter()
-            .filter(move |(n, _)| *n == f)
+            .filter(move |(n, _)| *n == flag)
             .filter_map(|(_, v)| *v)
-    };
-    let value = |f: &'static str| single(f).next_back();
-    let limits = || -> Result<LimitsChange, UsageError> {
-        for f in LIMIT_FLAGS {
-            if single(f).count() > 1 {
-                return Err(UsageError(format!("{f} given more than once")));
-            }
+    }
+
+    /// The last value given to `flag`.
+    fn value(&self, flag: &'static str) -> Option<&'a str> {
+        self.all(flag).next_back()
+    }
+
+    /// Refuses `flags` given more than once.
+    fn once(&self, flags: &[&'static str]) -> Result<(), UsageError> {
+        match flags.iter().find(|f| self.all(f).count() > 1) {
+            Some(f) => Err(UsageError(format!("{f} given more than once"))),
+            None => Ok(()),
         }
+    }
+
+    /// The limit flags (`--rate`, `--burst`, `--max-concurrent`, `--daily-calls`).
+    fn limits(&self) -> Result<LimitsChange, UsageError> {
+        self.once(&LIMIT_FLAGS)?;
         let flag = |f: &str, e: String| UsageError(format!("{f}: {e}"));
         let count = |f: &'static str, max: u64| {
-            single(f)
+            self.all(f)
                 .next()
                 .map(|v| parse_count_setting(v, max).map_err(|e| flag(f, e)))
                 .transpose()
@@ -217,7 +328,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             Setting::Default => Setting::Default,
         };
         Ok(LimitsChange {
-            rate: single("--rate")
+            rate: self
+                .all("--rate")
                 .next()
                 .map(|v| parse_rate_setting(v).map_err(|e| flag("--rate", e)))
                 .transpose()?,
@@ -236,152 +348,97 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             max_concurrent: count("--max-concurrent", 1_000_000)?.map(narrow),
             daily_calls: count("--daily-calls", 1_000_000_000_000)?,
         })
+    }
+}
+
+/// A command's one key id.
+fn one_id(rest: &[&str], cmd: &str) -> Result<String, UsageError> {
+    match rest {
+        [id] => Ok(id.to_string()),
+        [] => Err(UsageError(format!("keys {cmd} needs a key ID"))),
+        _ => Err(UsageError(format!("keys {cmd} takes one key ID"))),
+    }
+}
+
+/// `keys create`'s flags.
+fn create_args(flags: &Flags<'_>) -> Result<CreateArgs, UsageError> {
+    flags.allowed(&[
+        "--name",
+        "--description",
+        "--scope",
+        "--namespace",
+        "--expires-in",
+        "--rate",
+        "--burst",
+        "--max-concurrent",
+        "--daily-calls",
+    ])?;
+    flags.once(&["--name", "--description", "--scope", "--expires-in"])?;
+    let Some(name) = flags.all("--name").next() else {
+        return Err(UsageError("keys create needs --name".to_string()));
     };
-    let command =
-        match words.as_slice() {
-            [] | ["help"] => Command::Help,
-            ["migrate"] => {
-                allowed(&[])?;
-                Command::Migrate
-            }
-            ["status"] => {
-                allowed(&[])?;
-                Command::Status
-            }
-            ["keys", "list"] => {
-                allowed(&["--include-inactive"])?;
-                Command::List {
-                    include_inactive: flags.iter().any(|(f, _)| *f == "--include-inactive"),
-                }
-            }
-            ["keys", "create"] => {
-                allowed(&[
-                    "--name",
-                    "--description",
-                    "--scope",
-                    "--namespace",
-                    "--expires-in",
-                    "--rate",
-                    "--burst",
-                    "--max-concurrent",
-                    "--daily-calls",
-                ])?;
-                for f in ["--name", "--description", "--scope", "--expires-in"] {
-                    if single(f).count() > 1 {
-                        return usage(format!("{f} given more than once"));
-                    }
-                }
-                let Some(name) = single("--name").next() else {
-                    return usage("keys create needs --name".to_string());
-                };
-                let scope = match single("--scope").next() {
-                    None => Scope::Client,
-                    Some(s) => Scope::parse(s).ok_or_else(|| {
-                        UsageError(format!("--scope must be admin or client, not {s:?}"))
-                    })?,
-                };
-                let expires_in_days = match single("--expires-in").next() {
-                    None => None,
-                    Some(d) => Some(d.parse::<u32>().map_err(|_| {
-                        UsageError(format!(
-                            "--expires-in takes a whole number of days, not {d:?}"
-                        ))
-                    })?),
-                };
-                Command::Create(CreateArgs {
-                    name: name.to_string(),
-                    description: single("--description").next().map(String::from),
-                    scope,
-                    namespaces: single("--namespace").map(String::from).collect(),
-                    expires_in_days,
-                    limits: limits()?,
-                })
-            }
-            ["keys", "update", rest @ ..] => {
-                allowed(&LIMIT_FLAGS)?;
-                let id = one_id(rest, "update")?;
-                let limits = limits()?;
-                if limits.is_empty() {
-                    return usage(format!(
-                        "keys update needs at least one of {}",
-                        LIMIT_FLAGS.join(", ")
-                    ));
-                }
-                Command::Update { id, limits }
-            }
-            ["keys", "show", rest @ ..] => {
-                allowed(&[])?;
-                Command::Show(one_id(rest, "show")?)
-            }
-            ["keys", "activate", rest @ ..] => {
-                allowed(&[])?;
-                Command::Activate(one_id(rest, "activate")?)
-            }
-            ["keys", "inactivate", rest @ ..] => {
-                allowed(&[])?;
-                Command::Inactivate(one_id(rest, "inactivate")?)
-            }
-            ["keys", "delete", rest @ ..] => {
-                allowed(&["--confirm"])?;
-                Command::Delete {
-                    id: one_id(rest, "delete")?,
-                    confirm: flags.iter().any(|(f, _)| *f == "--confirm"),
-                }
-            }
-            ["keys", "rotate", rest @ ..] => {
-                allowed(&[])?;
-                Command::Rotate(one_id(rest, "rotate")?)
-            }
-            ["keys", "usage", rest @ ..] => {
-                allowed(&["--since"])?;
-                let since = match value("--since") {
-                    Some(v) => When::parse(v).map_err(|e| UsageError(format!("--since: {e}")))?,
-                    None => When::Ago(std::time::Duration::from_secs(30 * 86_400)),
-                };
-                Command::Usage {
-                    id: one_id(rest, "usage")?,
-                    since,
-                }
-            }
-            ["audit"] => {
-                allowed(&[
-                    "--since", "--until", "--key", "--server", "--tool", "--outcome", "--limit",
-                    "--cursor",
-                ])?;
-                let when = |flag: &'static str| -> Result<Option<When>, UsageError> {
-                    value(flag)
-                        .map(|v| When::parse(v).map_err(|e| UsageError(format!("{flag}: {e}"))))
-                        .transpose()
-                };
-                let limit = value("--limit")
-                    .map(|v| {
-                        v.parse::<i64>()
-                            .map_err(|_| UsageError(format!("--limit: not a number: {v:?}")))
-                    })
-                    .transpose()?;
-                let filter = Filter {
-                    key: value("--key").map(str::to_string),
-                    server: value("--server").map(str::to_string),
-                    tool: value("--tool").map(str::to_string),
-                    outcome: value("--outcome").map(str::to_string),
-                    since: when("--since")?,
-                    until: when("--until")?,
-                    limit,
-                    cursor: value("--cursor").map(str::to_string),
-                };
-                filter
-                    .validate()
-                    .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
-                Command::Audit(filter)
-            }
-            ["keys"] => return usage(
-                "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate, usage"
-                    .to_string(),
-            ),
-            ["keys", other, ..] => return usage(format!("unknown keys subcommand {other:?}")),
-            [other, ..] => return usage(format!("unknown command {other:?}")),
-        };
-    Ok(Invocation { command, json })
+    let scope = match flags.all("--scope").next() {
+        None => Scope::Client,
+        Some(s) => Scope::parse(s)
+            .ok_or_else(|| UsageError(format!("--scope must be admin or client, not {s:?}")))?,
+    };
+    let expires_in_days = match flags.all("--expires-in").next() {
+        None => None,
+        Some(d) => Some(d.parse::<u32>().map_err(|_| {
+            UsageError(format!(
+                "--expires-in takes a whole number of days, not {d:?}"
+            ))
+        })?),
+    };
+    Ok(CreateArgs {
+        name: name.to_string(),
+        description: flags.all("--description").next().map(String::from),
+        scope,
+        namespaces: flags.all("--namespace").map(String::from).collect(),
+        expires_in_days,
+        limits: flags.limits()?,
+    })
+}
+
+/// `audit`'s flags: the filter.
+fn audit_filter(flags: &Flags<'_>) -> Result<Filter, UsageError> {
+    flags.allowed(&[
+        "--since",
+        "--until",
+        "--key",
+        "--server",
+        "--tool",
+        "--outcome",
+        "--limit",
+        "--cursor",
+    ])?;
+    let when = |flag: &'static str| -> Result<Option<When>, UsageError> {
+        flags
+            .value(flag)
+            .map(|v| When::parse(v).map_err(|e| UsageError(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let limit = flags
+        .value("--limit")
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| UsageError(format!("--limit: not a number: {v:?}")))
+        })
+        .transpose()?;
+    let filter = Filter {
+        key: flags.value("--key").map(str::to_string),
+        server: flags.value("--server").map(str::to_string),
+        tool: flags.value("--tool").map(str::to_string),
+        outcome: flags.value("--outcome").map(str::to_string),
+        since: when("--since")?,
+        until: when("--until")?,
+        limit,
+        cursor: flags.value("--cursor").map(str::to_string),
+    };
+    filter
+        .validate()
+        .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
+    Ok(filter)
 }
 
 #[cfg(test)]

@@ -17,13 +17,13 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::model::limits::{self, Defaults, Rate, StreamBounds};
 
 pub mod oauth;
 pub mod otel;
+mod read;
 pub mod source;
 pub mod values;
 
@@ -331,244 +331,40 @@ impl Config {
     /// Parses every setting from `src`, reporting all bad values together.
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigErrors> {
         let mut errs = Collector::default();
-        let mut get = |key: &'static str| -> Option<String> {
-            match src.get(key) {
-                None => None,
-                Some(Ok(v)) => Some(v),
-                Some(Err(e)) => {
-                    errs.push(key, e);
-                    None
-                }
-            }
-        };
-        let listen_raw = get(LISTEN);
-        let url_raw = get(DATABASE_URL).filter(|s| !s.trim().is_empty());
-        let data_raw = get(DATA_DIR);
-        let jwt_raw = get(JWT_SECRET).filter(|s| !s.is_empty());
-        let enc_raw = get(ENCRYPTION_KEY).filter(|s| !s.is_empty());
-        let hosts_raw = get(ALLOWED_HOSTS);
-        let origins_raw = get(ALLOWED_ORIGINS);
-        let body_raw = get(MAX_BODY);
-        let head_raw = get(MAX_HEADER_BYTES);
-        let key_rate_raw = get(KEY_RATE).filter(|s| !s.trim().is_empty());
-        let key_burst_raw = get(KEY_BURST).filter(|s| !s.trim().is_empty());
-        let key_conc_raw = get(KEY_MAX_CONCURRENT).filter(|s| !s.trim().is_empty());
-        let key_streams_raw = get(KEY_MAX_STREAMS);
-        let streams_raw = get(MAX_STREAMS);
-        let mrtr_ttl_raw = get(MRTR_TTL);
-        let list_ttl_raw = get(LIST_TTL);
-        let key_parked_raw = get(KEY_MAX_PARKED);
-        let parked_raw = get(MAX_PARKED);
-        let key_tasks_raw = get(KEY_MAX_TASKS);
-        let task_wait_raw = get(TASK_WAIT);
-        let capability_sessions_raw = get(CAPABILITY_SESSIONS);
-        let replica_raw = get(REPLICA_URL).filter(|s| !s.trim().is_empty());
-        let pool_raw = get(DB_POOL_SIZE);
-        let ttl_raw = get(SESSION_TTL);
-        let conns_raw = get(MAX_CONNECTIONS);
-        let per_address_raw = get(MAX_CONNECTIONS_PER_ADDRESS);
-        let header_raw = get(HEADER_TIMEOUT);
-        let body_timeout_raw = get(BODY_TIMEOUT);
-        let grace_raw = get(DRAIN_GRACE);
-        let drain_raw = get(DRAIN_TIMEOUT);
-        let audit_raw = get(AUDIT);
-        let retention_raw = get(AUDIT_RETENTION);
-        let audit_queue_raw = get(AUDIT_QUEUE);
-        let log_raw = get(RUST_LOG);
-        let backend_ca_raw = get(BACKEND_CA_FILE);
-        let oauth_raw = OAuthRaw {
-            public: get(PUBLIC_URL),
-            issuers: get(OAUTH_ISSUER),
-            jwks: get(OAUTH_JWKS_URL),
-            scopes: get(OAUTH_SCOPES),
-            ca_file: get(OAUTH_CA_FILE),
-        };
-        let otel: Vec<(&'static str, Option<String>)> =
-            OTEL_KEYS.iter().map(|k| (*k, get(k))).collect();
-
-        let listen = errs.check(
-            LISTEN,
-            listen_raw
-                .as_deref()
-                .unwrap_or(DEFAULT_LISTEN)
-                .trim()
-                .parse::<SocketAddr>()
-                .map_err(|_| "expected an address like 127.0.0.1:12009".to_string()),
-        );
-        let database = match &url_raw {
-            None => Some(Database::Embedded),
-            Some(url) => errs.check(
-                DATABASE_URL,
-                tokio_postgres::Config::from_str(url)
-                    .map(|c| Database::Url(Box::new(c)))
-                    .map_err(|e| format!("not a PostgreSQL URL: {e}")),
-            ),
-        };
-        let data_dir = match data_raw.filter(|d| !d.trim().is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => match default_data_dir(src) {
-                Some(d) => d,
-                None if url_raw.is_some() => PathBuf::from("/nonexistent/metamcp"),
-                None => {
-                    errs.push(
-                        DATA_DIR,
-                        "no data directory: set METAMCP_DATA_DIR (or HOME, for the per-user default)"
-                            .to_string(),
-                    );
-                    PathBuf::new()
-                }
-            },
-        };
-        let jwt_secret = jwt_raw.and_then(|s| {
-            errs.check(
-                JWT_SECRET,
-                if s.len() < MIN_JWT_SECRET {
-                    Err(format!("must be at least {MIN_JWT_SECRET} bytes"))
-                } else {
-                    Ok(Secret::new(s))
-                },
-            )
-        });
-        let encryption_key = enc_raw.and_then(|s| {
-            errs.check(
-                ENCRYPTION_KEY,
-                parse_key_hex(&s).map(KeyBytes).ok_or_else(|| {
-                    "must be 64 hex digits (32 bytes); generate one with `openssl rand -hex 32`"
-                        .to_string()
-                }),
-            )
-        });
-        if url_raw.is_some() {
-            if jwt_secret.is_none() && !errs.has(JWT_SECRET) {
-                errs.push(JWT_SECRET, "required when DATABASE_URL is set");
-            }
-            if encryption_key.is_none() && !errs.has(ENCRYPTION_KEY) {
-                errs.push(ENCRYPTION_KEY, "required when DATABASE_URL is set");
-            }
-        }
-        let allowed_hosts = match hosts_raw {
-            None => default_hosts(),
-            Some(s) => errs
-                .check(ALLOWED_HOSTS, parse_list(&s))
-                .unwrap_or_default(),
-        };
-        let allowed_origins = match origins_raw {
-            None => default_origins(),
-            Some(s) => errs
-                .check(ALLOWED_ORIGINS, parse_list(&s))
-                .unwrap_or_default(),
-        };
-        let max_body = body_raw.map_or(Some(DEFAULT_MAX_BODY), |s| {
-            errs.check(
-                MAX_BODY,
-                parse_size(&s).and_then(|n| {
-                    if n == 0 || n > MAX_MAX_BODY {
-                        Err("must be between 1 byte and 1GiB".to_string())
-                    } else {
-                        Ok(n)
-                    }
-                }),
-            )
-        });
-        let max_header_bytes = head_raw.map_or(Some(DEFAULT_MAX_HEADER_BYTES), |s| {
-            errs.check(
-                MAX_HEADER_BYTES,
-                parse_size(&s).and_then(|n| {
-                    if (MIN_MAX_HEADER_BYTES..=MAX_MAX_HEADER_BYTES).contains(&n) {
-                        Ok(n)
-                    } else {
-                        Err("must be between 8KiB and 1MiB".to_string())
-                    }
-                }),
-            )
-        });
-        let key_defaults = Defaults {
-            rate: key_rate_raw.and_then(|s| errs.check(KEY_RATE, Rate::parse(&s))),
-            burst: key_burst_raw.and_then(|s| {
-                errs.check(KEY_BURST, whole_number(&s, 1_000_000_000))
-                    .and_then(|n| u32::try_from(n).ok())
-            }),
-            max_concurrent: key_conc_raw.and_then(|s| {
-                errs.check(KEY_MAX_CONCURRENT, whole_number(&s, 1_000_000))
-                    .and_then(|n| u32::try_from(n).ok())
-            }),
-        };
-        let stream_bounds = StreamBounds {
-            per_key: key_streams_raw
-                .and_then(|s| errs.check(KEY_MAX_STREAMS, whole_number(&s, 1_000_000)))
-                .map_or(limits::DEFAULT_KEY_MAX_STREAMS, |n| n as u32),
-            total: streams_raw
-                .and_then(|s| errs.check(MAX_STREAMS, whole_number(&s, 10_000_000)))
-                .map_or(limits::DEFAULT_MAX_STREAMS, |n| n as u32),
-        };
-        let parked = Parking {
-            ttl: mrtr_ttl_raw
-                .and_then(|s| errs.check(MRTR_TTL, parse_duration(&s)))
-                .unwrap_or(DEFAULT_MRTR_TTL),
-            per_key: key_parked_raw
-                .and_then(|s| errs.check(KEY_MAX_PARKED, whole_number(&s, 1_000_000)))
-                .unwrap_or(DEFAULT_KEY_MAX_PARKED),
-            total: parked_raw
-                .and_then(|s| errs.check(MAX_PARKED, whole_number(&s, 10_000_000)))
-                .unwrap_or(DEFAULT_MAX_PARKED),
-            replica_url: replica_raw.and_then(|s| errs.check(REPLICA_URL, replica_url(&s))),
-        };
-        let tasks = Tasking {
-            per_key: key_tasks_raw
-                .and_then(|s| errs.check(KEY_MAX_TASKS, whole_number(&s, 1_000_000)))
-                .unwrap_or(DEFAULT_KEY_MAX_TASKS),
-            wait: task_wait_raw
-                .and_then(|s| errs.check(TASK_WAIT, parse_duration(&s)))
-                .unwrap_or(DEFAULT_TASK_WAIT),
-        };
-        let capability_sessions = capability_sessions_raw
-            .and_then(|s| {
-                let s = s.trim();
-                if s == "0" {
-                    return Some(0);
-                }
-                errs.check(CAPABILITY_SESSIONS, whole_number(s, 32))
-            })
-            .unwrap_or(DEFAULT_CAPABILITY_SESSIONS);
-        let list_ttl = list_ttl_raw
-            .and_then(|s| errs.check(LIST_TTL, parse_duration_or_zero(&s)))
-            .unwrap_or(DEFAULT_LIST_TTL);
-        let db_pool_size = pool_raw.map_or(Some(DEFAULT_POOL_SIZE), |s| {
-            errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
-        });
-        let session_ttl = ttl_raw.map_or(Some(DEFAULT_SESSION_TTL), |s| {
-            errs.check(SESSION_TTL, parse_duration(&s))
-        });
-        let max_connections = conns_raw.map_or(Some(DEFAULT_MAX_CONNECTIONS), |s| {
-            errs.check(MAX_CONNECTIONS, whole_number(&s, 1_000_000))
-        });
-        let max_connections_per_address = per_address_raw
-            .map_or(Some(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), |s| {
-                errs.check(MAX_CONNECTIONS_PER_ADDRESS, whole_number(&s, 1_000_000))
-            });
-        let header_timeout = header_raw.map_or(Some(DEFAULT_HEADER_TIMEOUT), |s| {
-            errs.check(HEADER_TIMEOUT, parse_duration(&s))
-        });
-        let body_timeout = body_timeout_raw.map_or(Some(DEFAULT_BODY_TIMEOUT), |s| {
-            errs.check(BODY_TIMEOUT, parse_duration(&s))
-        });
-        let drain_grace = grace_raw.map_or(Some(DEFAULT_DRAIN_GRACE), |s| {
-            errs.check(DRAIN_GRACE, parse_duration_or_zero(&s))
-        });
-        let drain_timeout = drain_raw.map_or(Some(DEFAULT_DRAIN_TIMEOUT), |s| {
-            errs.check(DRAIN_TIMEOUT, parse_duration(&s))
-        });
-        let audit = audit_raw.map_or(Some(true), |s| errs.check(AUDIT, on_off(&s)));
-        let audit_retention = retention_raw.map_or(Some(Some(DEFAULT_AUDIT_RETENTION)), |s| {
-            if s.trim().eq_ignore_ascii_case("off") {
-                Some(None)
-            } else {
-                errs.check(AUDIT_RETENTION, parse_duration(&s)).map(Some)
-            }
-        });
-        let audit_queue = audit_queue_raw.map_or(Some(DEFAULT_AUDIT_QUEUE), |s| {
-            errs.check(AUDIT_QUEUE, whole_number(&s, 10_000_000))
-        });
+        let mut raw = read::read_raw(src, &mut errs);
+        let read::Network {
+            listen,
+            database,
+            data_dir,
+            jwt_secret,
+            encryption_key,
+            allowed_hosts,
+            allowed_origins,
+            max_body,
+            max_header_bytes,
+        } = read::network(&mut raw, src, &mut errs);
+        let read::Bounds {
+            key_defaults,
+            stream_bounds,
+            parked,
+            tasks,
+            capability_sessions,
+            list_ttl,
+            db_pool_size,
+            session_ttl,
+            max_connections,
+            max_connections_per_address,
+            header_timeout,
+            body_timeout,
+            drain_grace,
+            drain_timeout,
+            audit,
+            audit_retention,
+            audit_queue,
+        } = read::bounds(&mut raw, &mut errs);
+        let (otel, oauth_raw) = (raw.otel, raw.oauth_raw);
+        let backend_ca_raw = raw.backend_ca_raw;
+        let log_raw = raw.log_raw;
         let tracing = tracing_from(
             &mut |k| {
                 otel.iter()

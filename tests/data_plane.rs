@@ -1095,7 +1095,7 @@ async fn sample_call(gw: &TestGateway, c: &Client, tool: &str, answer: &str) -> 
         buf.extend_from_slice(&frame.unwrap().into_data().unwrap_or_default());
         while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = buf.drain(..end + 2).collect();
-            for data in metamcp::backend::http::sse_data(&event) {
+            for data in metamcp::jsonrpc::sse::data_of(&event) {
                 let m: Value = serde_json::from_slice(&data).unwrap();
                 if m["method"] == "sampling/createMessage" {
                     asked = m["id"].clone();

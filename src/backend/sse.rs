@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
+use crate::jsonrpc::sse::Event;
 
 /// Largest SSE event accepted from the stream.
 const MAX_EVENT: usize = 16 << 20;
@@ -51,63 +52,13 @@ impl Drop for Conn {
     }
 }
 
-/// One SSE event: its name (`message` when absent) and its data.
-#[derive(Debug, PartialEq)]
-struct Event {
-    name: String,
-    data: Vec<u8>,
-}
-
-/// Splits complete events off the front of `buf`.
+/// Splits the complete events off the front of `buf`.
 fn events(buf: &mut Vec<u8>) -> Vec<Event> {
-    let mut out = Vec::new();
-    loop {
-        let Some((end, sep)) = find_blank_line(buf) else {
-            return out;
-        };
-        let raw: Vec<u8> = buf.drain(..end + sep).collect();
-        let mut name = String::from("message");
-        let mut data: Vec<u8> = Vec::new();
-        let mut has_data = false;
-        for line in raw[..end].split(|b| *b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let (field, value) = match line.iter().position(|b| *b == b':') {
-                Some(0) => continue, // a comment
-                Some(i) => {
-                    let v = &line[i + 1..];
-                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-                }
-                None => (line, &b""[..]),
-            };
-            match field {
-                b"event" => name = String::from_utf8_lossy(value).into_owned(),
-                b"data" => {
-                    if has_data {
-                        data.push(b'\n');
-                    }
-                    data.extend_from_slice(value);
-                    has_data = true;
-                }
-                _ => {}
-            }
-        }
-        if has_data {
-            out.push(Event { name, data });
-        }
-    }
-}
-
-/// Where the first blank line ends an event: (index of the line end, separator length).
-fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
-    let crlf = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
+    let Some(end) = crate::jsonrpc::sse::last_event_end(buf) else {
+        return Vec::new();
+    };
+    let whole: Vec<u8> = buf.drain(..end).collect();
+    crate::jsonrpc::sse::events(&whole)
 }
 
 /// The POST endpoint the `endpoint` event names, resolved against the SSE URL; another

@@ -4,3 +4,4 @@
 pub mod frame;
 pub mod log_level;
 pub mod needle;
+pub mod sse;

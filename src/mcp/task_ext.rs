@@ -237,7 +237,7 @@ pub(crate) fn flatten(owner: Owner, resp: Response<Body>) -> Response<Body> {
 
 /// An SSE event carrying a task call's answer, with the task made flat.
 async fn task_event(owner: &Owner, event: &[u8]) -> Option<Bytes> {
-    let data = crate::backend::http::sse_data(event).pop()?;
+    let data = crate::jsonrpc::sse::data_of(event).pop()?;
     let message = task_message(owner, &data).await?;
     let mut out = BytesMut::with_capacity(message.len() + 24);
     out.extend_from_slice(b"event: message\ndata: ");
@@ -545,7 +545,7 @@ impl Reader {
             buf.extend_from_slice(&data);
             while let Some(end) = event_end(&buf) {
                 let event = buf.split_to(end);
-                for message in crate::backend::http::sse_data(&event) {
+                for message in crate::jsonrpc::sse::data_of(&event) {
                     let Ok(v) = serde_json::from_slice::<Value>(&message) else {
                         continue;
                     };

@@ -403,7 +403,7 @@ async fn fetch(ctx: &Ctx, headers: &HeaderMap, gid: &str) -> Fetched {
         answer.to_vec()
     } else {
         // An SSE answer: its last message is the response.
-        match crate::backend::http::sse_data(&answer).pop() {
+        match crate::jsonrpc::sse::data_of(&answer).pop() {
             Some(m) => m,
             None => return Fetched::Unknown,
         }

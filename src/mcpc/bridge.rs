@@ -20,7 +20,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::sync::{Semaphore, mpsc};
 
 use super::Failure;
-use crate::backend::http::{HttpClient, sse_data};
+use crate::backend::http::HttpClient;
+use crate::jsonrpc::sse::data_of as sse_data;
 
 /// Longest line read from stdin.
 const MAX_LINE: usize = 16 << 20;
@@ -373,15 +374,7 @@ impl Relay {
     }
 }
 
-/// Where the last complete SSE event in `buf` ends (after its blank line).
-fn last_event_end(buf: &[u8]) -> Option<usize> {
-    let lf = buf.windows(2).rposition(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buf
-        .windows(4)
-        .rposition(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
-    lf.max(crlf)
-}
+use crate::jsonrpc::sse::last_event_end;
 
 /// Relays `input` to the gateway and its answers to `output` until `input` ends.
 pub async fn run(

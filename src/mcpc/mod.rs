@@ -21,7 +21,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use serde_json::{Value, json};
 
-use crate::backend::http::{HttpClient, client, sse_data};
+use crate::backend::http::{HttpClient, client};
+use crate::jsonrpc::sse::data_of as sse_data;
 
 pub mod auth;
 pub mod bridge;

@@ -482,7 +482,7 @@ impl Bridge {
     /// method) returned, held back; anything else passed on to the client, but a log
     /// message below the level its session set. An error when the client went away.
     async fn pass(&self, event: Bytes, tx: &mpsc::Sender<Bytes>) -> Result<Option<Value>, String> {
-        let data = crate::backend::http::sse_data(&event);
+        let data = crate::jsonrpc::sse::data_of(&event);
         for d in &data {
             let Ok(f) = frame::parse(d) else { continue };
             if f.is_response() {

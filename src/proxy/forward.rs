@@ -646,7 +646,7 @@ pub(crate) async fn collect_response(mut stream: UpstreamBody) -> Response<Body>
     if !sse {
         return json_response(StatusCode::OK, buf.freeze());
     }
-    let answer = crate::backend::http::sse_data(&buf)
+    let answer = crate::jsonrpc::sse::data_of(&buf)
         .into_iter()
         .rev()
         .find(|d| {

@@ -111,7 +111,7 @@ pub fn url_asks(data: &[u8]) -> Option<Vec<Ask>> {
     let message = if data.first() == Some(&b'{') {
         data.to_vec()
     } else {
-        crate::backend::http::sse_data(data).pop()?
+        crate::jsonrpc::sse::data_of(data).pop()?
     };
     let v: serde_json::Value = serde_json::from_slice(&message).ok()?;
     if v.get("method").is_some() || v["error"]["code"].as_i64() != Some(-32042) {

@@ -83,15 +83,7 @@ pub struct UpstreamBody {
 /// What marks a response with a result in an SSE piece.
 static RESULT_NEEDLE: crate::jsonrpc::needle::Needle = crate::needle!(b"\"result\"");
 
-/// Where the first whole SSE event of `piece` ends (after its blank line).
-pub(crate) fn event_end(piece: &[u8]) -> Option<usize> {
-    let lf = memchr::memmem::find(piece, b"\n\n").map(|i| i + 2);
-    let crlf = memchr::memmem::find(piece, b"\n\r\n").map(|i| i + 3);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
+pub(crate) use crate::jsonrpc::sse::event_end;
 
 /// Where the last whole SSE event of `piece` ends (0: none ends in it).
 fn last_event_end(piece: &[u8]) -> usize {
@@ -206,7 +198,7 @@ impl UpstreamBody {
                 None => return false,
             }
         };
-        crate::backend::http::sse_data(event).iter().any(|data| {
+        crate::jsonrpc::sse::data_of(event).iter().any(|data| {
             frame::parse(data).is_ok_and(|f| f.method(data) == Some("notifications/message"))
                 && !crate::jsonrpc::log_level::passes(data, floor)
         })
@@ -325,7 +317,7 @@ impl UpstreamBody {
     /// client cannot take: it needs a capability the client did not declare, or it is a
     /// URL elicitation whose id the gateway passed to another client.
     fn refused(&mut self, event: &[u8]) -> Option<(Vec<u8>, i64, String)> {
-        let data = crate::backend::http::sse_data(event).pop()?;
+        let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
@@ -361,7 +353,7 @@ impl UpstreamBody {
     /// A request of the backend's that a stateless client answers on its retry (or,
     /// needing a capability the client did not declare, is refused when the round ends).
     fn held(&mut self, event: &[u8]) -> Option<super::rounds::Ask> {
-        let data = crate::backend::http::sse_data(event).pop()?;
+        let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;

@@ -126,7 +126,7 @@ pub fn messages(r: &Resp) -> Vec<Value> {
     if r.header("content-type")
         .is_some_and(|c| c.starts_with("text/event-stream"))
     {
-        metamcp::backend::http::sse_data(&r.body)
+        metamcp::jsonrpc::sse::data_of(&r.body)
             .iter()
             .filter_map(|d| serde_json::from_slice(d).ok())
             .collect()
@@ -192,7 +192,7 @@ pub async fn post_streaming(
             }
             while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
                 let event: Vec<u8> = buf.drain(..end + 2).collect();
-                for data in metamcp::backend::http::sse_data(&event) {
+                for data in metamcp::jsonrpc::sse::data_of(&event) {
                     if let Ok(m) = serde_json::from_slice(&data) {
                         let _ = tx.send(m);
                     }

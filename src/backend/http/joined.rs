@@ -161,7 +161,7 @@ impl Joined {
             let piece = self.inner.poll_chunk(cx);
             match &piece {
                 Poll::Ready(Some(Ok(d))) if !d.is_empty() => {
-                    self.boundary = d.ends_with(b"\n\n") || d.ends_with(b"\n\r\n");
+                    self.boundary = crate::jsonrpc::sse::ends_event(d);
                     self.resume.scan(d);
                 }
                 Poll::Ready(None) => {

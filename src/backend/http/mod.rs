@@ -349,7 +349,7 @@ pub async fn read_response(
     })
     .await?;
     let messages: Vec<Value> = if sse {
-        sse_data(&body)
+        crate::jsonrpc::sse::data_of(&body)
             .into_iter()
             .filter_map(|d| serde_json::from_slice(&d).ok())
             .collect()
@@ -374,36 +374,6 @@ pub fn is_sse(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"))
-}
-
-/// The data payloads of the events in an SSE text (multi-line data joined by `\n`).
-pub fn sse_data(body: &[u8]) -> Vec<Vec<u8>> {
-    let mut events = Vec::new();
-    let mut data: Option<Vec<u8>> = None;
-    let text = body;
-    for line in text.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            if let Some(d) = data.take() {
-                events.push(d);
-            }
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix(b"data:") {
-            let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-            match &mut data {
-                Some(d) => {
-                    d.push(b'\n');
-                    d.extend_from_slice(rest);
-                }
-                None => data = Some(rest.to_vec()),
-            }
-        }
-    }
-    if let Some(d) = data {
-        events.push(d);
-    }
-    events
 }
 
 /// Fetches every page of a list method (`tools/list` → `tools`, …).
@@ -451,24 +421,4 @@ where
     Err(UpstreamError::Protocol(format!(
         "{method} did not end after 1000 pages"
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sse_payloads() {
-        let body =
-            b"event: message\ndata: {\"a\":1}\n\n: c\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: x";
-        let d = sse_data(body);
-        assert_eq!(
-            d,
-            vec![
-                b"{\"a\":1}".to_vec(),
-                b"{\"b\":\n2}".to_vec(),
-                b"x".to_vec()
-            ]
-        );
-    }
 }

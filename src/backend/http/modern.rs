@@ -389,7 +389,7 @@ async fn read_answer(
     .await
     .ok()?;
     let messages: Vec<Value> = if sse {
-        upstream::sse_data(&body)
+        crate::jsonrpc::sse::data_of(&body)
             .iter()
             .filter_map(|d| serde_json::from_slice(d).ok())
             .collect()

@@ -135,21 +135,9 @@ impl HttpMessages {
                 _ => return None,
             };
             self.buf.extend_from_slice(&data);
-            // Events end with a blank line: `\n\n`, or `\r\n\r\n` (sse-starlette's, so
-            // the Python SDK's).
-            let lf = self
-                .buf
-                .windows(2)
-                .rposition(|w| w == b"\n\n")
-                .map(|i| i + 2);
-            let crlf = self
-                .buf
-                .windows(3)
-                .rposition(|w| w == b"\n\r\n")
-                .map(|i| i + 3);
-            if let Some(end) = lf.max(crlf) {
+            if let Some(end) = crate::jsonrpc::sse::last_event_end(&self.buf) {
                 let complete: Vec<u8> = self.buf.drain(..end).collect();
-                self.ready.extend(upstream::sse_data(&complete));
+                self.ready.extend(crate::jsonrpc::sse::data_of(&complete));
             }
             // A backend that never ends its event holds no more than this: the stream is
             // dropped (and reopened by the supervisor).

@@ -16,15 +16,17 @@ pids=() # other processes a script starts, stopped on exit
 cleanup() {
     for p in $gw_pid "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    local pgdata="$work/data/postgres" bindir
-    if [ -f "$pgdata/PG_VERSION" ]; then
+    local pgdata bindir
+    # Every embedded cluster of the run (a baseline gateway has its own).
+    for pgdata in "$work"/*/postgres; do
+        [ -f "$pgdata/PG_VERSION" ] || continue
         bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | tail -1)
         if [ "$(id -u)" = 0 ]; then
             su -s /bin/sh postgres -c "$bindir/pg_ctl stop -D $pgdata -m immediate -s" 2>/dev/null || true
         else
             "$bindir/pg_ctl" stop -D "$pgdata" -m immediate -s 2>/dev/null || true
         fi
-    fi
+    done
     if [ "${KEEP:-0}" = 1 ]; then say "work kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT

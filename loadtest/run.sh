@@ -20,6 +20,14 @@
 #   STATELESS=1 PROFILE=/tmp/s.perf PROFILE_STATELESS=/tmp/t.perf loadtest/run.sh
 #                                         # perf profiles of the session path and the
 #                                         # stateless one, to compare
+#   BASELINE=64297fa ROUNDS=5 loadtest/run.sh
+#                                         # A/B against another revision, in one run: it
+#                                         # is built in a worktree (target/baseline/<rev>,
+#                                         # kept for the next run) and runs beside this
+#                                         # build on the same cluster, both with the audit
+#                                         # off ("current" and "baseline"), measured one
+#                                         # after the other in each round (order
+#                                         # alternating); the table ends with the ratio
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
@@ -100,11 +108,11 @@ say "PostgreSQL on core $DB_CORE"
 
 register "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
 # Another gateway on the same cluster and registry, with its own settings; prints
-# "addr pid".
+# "addr pid". VARIANT_BIN: another build's metamcp.
 start_variant() {
     local name=$1; shift
     env "$@" METAMCP_LISTEN=127.0.0.1:0 RUST_LOG=warn,metamcp::app=info \
-        taskset -c "$GATEWAY_CORE" "$BIN/metamcp" > "$work/$name.log" 2>&1 &
+        taskset -c "$GATEWAY_CORE" "${VARIANT_BIN:-$BIN/metamcp}" > "$work/$name.log" 2>&1 &
     local pid=$!
     pids+=("$pid")
     local addr=
@@ -136,6 +144,37 @@ if [ -n "${OBSERVE:-}" ]; then
     # start_variant ran in a subshell: its `pids+=` did not reach this one.
     pids+=("$BARE_PID" "$TRACED_PID" "$UNSAMPLED_PID")
 fi
+if [ -n "${BASELINE:-}" ]; then
+    base_dir=$PWD/target/baseline/$BASELINE
+    if [ ! -d "$base_dir" ]; then
+        say "checking out $BASELINE into $base_dir"
+        git worktree add -f --detach "$base_dir" "$BASELINE" >&2
+    fi
+    say "building $BASELINE (release)"
+    (cd "$base_dir" && CARGO_TARGET_DIR="$base_dir/target" cargo build --release --locked \
+        --bin metamcp --bin keyadm >&2)
+    say "starting this build and $BASELINE side by side, both with the audit off"
+    read -r CURRENT_ADDR CURRENT_PID <<<"$(start_variant current METAMCP_AUDIT=off)"
+    [ -n "$CURRENT_PID" ] || die "the current gateway did not start"
+    # The other revision may not know this schema: it gets a cluster of its own (on
+    # DB_CORE too), its own admin key, and the same backend.
+    BASE_BIN=$base_dir/target/release
+    METAMCP_DATA_DIR="$work/base-data" METAMCP_AUDIT=off METAMCP_LISTEN=127.0.0.1:0 \
+        RUST_LOG=warn,metamcp::app=info taskset -c "$GATEWAY_CORE" "$BASE_BIN/metamcp" \
+        > "$work/baseline.log" 2>&1 &
+    BASE_PID=$!
+    pids+=("$CURRENT_PID" "$BASE_PID")
+    for _ in $(seq 600); do grep -q 'local=' "$work/baseline.log" 2>/dev/null && break; sleep 0.05; done
+    BASE_ADDR=$(grep -o 'local=[0-9.:]*' "$work/baseline.log" | head -1 | cut -d= -f2)
+    [ -n "$BASE_ADDR" ] || die "the $BASELINE gateway did not start: $(cat "$work/baseline.log")"
+    base_pm=$(head -1 "$work/base-data/postgres/postmaster.pid" 2>/dev/null || true)
+    [ -n "$base_pm" ] || die "no embedded PostgreSQL found for the $BASELINE gateway"
+    for p in $base_pm $(pgrep -P "$base_pm"); do taskset -a -p -c "$DB_CORE" "$p" >/dev/null; done
+    BASE_ADMIN=$(METAMCP_DATA_DIR="$work/base-data" "$BASE_BIN/keyadm" keys create --name loadtest \
+        --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    GW=$BASE_ADDR ADMIN=$BASE_ADMIN register \
+        "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+fi
 if [ -n "${LIMITS:-}" ]; then
     LIMITED=$("$BIN/keyadm" keys create --name limited --scope client --rate 1000000000/s \
         --max-concurrent 1000000 --daily-calls 1000000000000 --json |
@@ -152,8 +191,8 @@ measure() {
     [ -n "$key" ] && auth=(--key "$key")
     # Every run starts on a quiet machine: PostgreSQL done with the last run's audit rows,
     # every gateway done exporting.
-    settle "$postmaster" $(pgrep -P "$postmaster") $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
-        ${UNSAMPLED_PID:-} ${SINK_PID:-}
+    settle "$postmaster" $(pgrep -P "$postmaster") ${base_pm:-} $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
+        ${UNSAMPLED_PID:-} ${SINK_PID:-} ${CURRENT_PID:-} ${BASE_PID:-}
     for p in "$@"; do before+=("$(usage_of "${p#*=}")"); done
     run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
     echo "$run_no" > "$RESULTS/.runs"
@@ -223,6 +262,10 @@ DURATION=2s measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 [ -n "${LIMITS:-}" ] && DURATION=2s measure warm "$GW_URL" "$LIMITED" "mock__$TOOL" >/dev/null
 [ -n "${STATELESS:-}" ] && DURATION=2s MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" \
     measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
+if [ -n "${BASELINE:-}" ]; then
+    DURATION=2s measure warm "http://$CURRENT_ADDR/mcp" "$ADMIN" "mock__$TOOL" >/dev/null
+    DURATION=2s measure warm "http://$BASE_ADDR/mcp" "$BASE_ADMIN" "mock__$TOOL" >/dev/null
+fi
 if [ -n "${OBSERVE:-}" ]; then
     for a in "$BARE_ADDR" "$TRACED_ADDR" "$UNSAMPLED_ADDR"; do
         DURATION=2s measure warm "http://$a/mcp" "$ADMIN" "mock__$TOOL" >/dev/null
@@ -271,6 +314,14 @@ for round in $(seq "$ROUNDS"); do
         mockmcp="$MOCK_PID" proxy="$GW_PID")")
     # After the session path in odd rounds, before it in even ones: no order bias.
     [ $((round % 2)) = 1 ] && stateless_run
+    if [ -n "${BASELINE:-}" ]; then
+        say "round $round/$ROUNDS: this build and $BASELINE (audit off), order alternating"
+        ab_current() { results+=("$(measure current "http://$CURRENT_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$CURRENT_PID")"); }
+        ab_base() { results+=("$(measure baseline "http://$BASE_ADDR/mcp" "$BASE_ADMIN" "mock__$TOOL" \
+            mockmcp="$MOCK_PID" proxy="$BASE_PID")"); }
+        if [ $((round % 2)) = 1 ]; then ab_current; ab_base; else ab_base; ab_current; fi
+    fi
     if [ -n "${LIMITED:-}" ]; then
         say "round $round/$ROUNDS: through the gateway with a key whose limits are never reached"
         results+=("$(measure limited "$GW_URL" "$LIMITED" "mock__$TOOL" \
@@ -365,6 +416,13 @@ if "limited" in ratios and "gateway" in ratios:
     pairs = sorted(l[0] / g[0] for g, l in zip(ratios["gateway"], ratios["limited"]))
     print(f"limits configured, never reached: {pairs[len(pairs) // 2]:.3f} of the unlimited key's "
           f"throughput (median; all: {', '.join(f'{p:.3f}' for p in pairs)})")
+if "current" in ratios and "baseline" in ratios:
+    pairs = sorted(c[0] / b[0] for b, c in zip(ratios["baseline"], ratios["current"]))
+    cur = sorted(c[1]["rps"] for c in ratios["current"])
+    base = sorted(b[1]["rps"] for b in ratios["baseline"])
+    print(f"this build / baseline (audit off, same round): {pairs[len(pairs) // 2]:.3f} "
+          f"(median of {len(pairs)}; all: {', '.join(f'{p:.3f}' for p in pairs)}); "
+          f"median req/s {cur[len(cur) // 2]:.0f} against {base[len(base) // 2]:.0f}")
 if "stateless" in ratios and "gateway" in ratios:
     pairs = sorted(t[0] / g[0] for g, t in zip(ratios["gateway"], ratios["stateless"]))
     print(f"2026-07-28 (stateless) clients: {pairs[len(pairs) // 2]:.3f} of the session path's "

@@ -16,6 +16,7 @@ use crate::base::unix_now;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, string_value};
 use crate::mcp::Ctx;
+use crate::mcp::charge;
 use crate::mcp::lists::{cursor, discover, list_cache, listing, page, with_hints};
 use crate::mcp::policing;
 use crate::mcp::stream::listen;
@@ -491,62 +492,39 @@ pub async fn dispatch(
 /// Applies the caller's key limits to one request: its rate, then a place among its
 /// requests in flight (held by the caller until the answer is sent).
 pub(crate) fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
-    let Some(p) = &ctx.principal else {
-        return Ok(None);
-    };
-    let limiter = &ctx.state.auth.limits;
-    let limits = limiter.effective(&p.limits);
-    if !limits.any() {
-        return Ok(None);
+    match &ctx.principal {
+        Some(p) => charge::request_in_flight(&ctx.state, p).map_err(|r| limited(&r)),
+        None => Ok(None),
     }
-    limiter
-        .request(&p.key_id, &limits, std::time::Instant::now())
-        .and_then(|()| limiter.enter(&p.key_id, &limits))
-        .map_err(|r| refuse(ctx, &p.key_id, &r))
 }
 
 /// Charges one request to the caller's key rate alone (opening a stream).
 pub(crate) fn charge_rate(ctx: &Ctx) -> Result<(), RpcError> {
-    let Some(p) = &ctx.principal else {
-        return Ok(());
-    };
-    let limiter = &ctx.state.auth.limits;
-    let limits = limiter.effective(&p.limits);
-    if limits.rate.is_none() {
-        return Ok(());
+    match &ctx.principal {
+        Some(p) => charge::request(&ctx.state, p).map_err(|r| limited(&r)),
+        None => Ok(()),
     }
-    limiter
-        .request(&p.key_id, &limits, std::time::Instant::now())
-        .map_err(|r| refuse(ctx, &p.key_id, &r))
 }
 
 /// A stream refused by the stream bounds (counted like the key's other refusals).
 pub(crate) fn refuse_stream(ctx: &Ctx, r: &Refused) -> RpcError {
-    match &ctx.principal {
-        Some(p) => refuse(ctx, &p.key_id, r),
-        None => RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms),
+    if let Some(p) = &ctx.principal {
+        ctx.state.over_limit(&p.key_id, r);
     }
+    limited(r)
 }
 
-/// Charges a tool call to the key's daily quota and to the tool's own rate.
+/// Charges a tool call to the tool's own rate and the key's daily quota.
 fn charge_tool_call(
     ctx: &Ctx,
     p: &crate::auth::Principal,
     rate: Option<&ToolRate>,
 ) -> Result<(), RpcError> {
-    let limiter = &ctx.state.auth.limits;
-    let limits = limiter.effective(&p.limits);
-    // The tool's rate first: a call it refuses does not count against the day.
-    let charged = match rate {
-        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate, std::time::Instant::now()),
-        None => Ok(()),
-    }
-    .and_then(|()| limiter.tool_call(&p.key_id, &limits, unix_now()));
-    charged.map_err(|r| refuse(ctx, &p.key_id, &r))
+    charge::tool_call(&ctx.state, p, rate).map_err(|r| limited(&r))
 }
 
-fn refuse(ctx: &Ctx, key: &crate::base::KeyId, r: &Refused) -> RpcError {
-    ctx.state.over_limit(key, r);
+/// A refusal of the key's limits as a JSON-RPC error (HTTP 429, `-32029`).
+fn limited(r: &Refused) -> RpcError {
     RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms)
 }
 

@@ -28,6 +28,7 @@ use crate::state::State;
 
 pub mod admission;
 pub mod batch;
+pub mod charge;
 pub mod dispatch;
 pub mod era;
 pub mod lists;

@@ -64,10 +64,7 @@ pub async fn execute(
     // key's `max_concurrent` (held until the answer is read) before anything is charged.
     let _in_flight = match &ctx.principal {
         Some(p) => {
-            let limiter = &ctx.state.auth.limits;
-            let held = limiter
-                .enter(&p.key_id, &limiter.effective(&p.limits))
-                .map_err(|r| over_limit(ctx, p, r))?;
+            let held = crate::mcp::charge::in_flight(&ctx.state, p).map_err(over_limit)?;
             charge_tool_call(ctx, p, backend, tool)?;
             ctx.state.auth.usage.called(p.key_id.as_str());
             held
@@ -114,29 +111,17 @@ fn charge_tool_call(
     backend: &Backend,
     tool: &str,
 ) -> Result<(), ApiError> {
-    let limiter = &ctx.state.auth.limits;
     let rate = ctx
         .view
         .tools
         .iter()
         .find(|t| t.backend.id == backend.id && t.original == tool)
         .and_then(|t| t.rate.as_ref());
-    match rate {
-        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate, std::time::Instant::now()),
-        None => Ok(()),
-    }
-    .and_then(|()| {
-        limiter.tool_call(
-            &p.key_id,
-            &limiter.effective(&p.limits),
-            crate::base::unix_now(),
-        )
-    })
-    .map_err(|r| over_limit(ctx, p, r))
+    crate::mcp::charge::tool_call(&ctx.state, p, rate).map_err(over_limit)
 }
 
-fn over_limit(ctx: &Ctx, p: &crate::auth::Principal, r: crate::auth::limits::Refused) -> ApiError {
-    ctx.state.over_limit(&p.key_id, &r);
+/// A refusal of the key's limits as the API's 429.
+pub(crate) fn over_limit(r: crate::auth::limits::Refused) -> ApiError {
     ApiError::OverLimit {
         retry_after: r.retry_after_secs(),
         message: r.message,

@@ -391,21 +391,7 @@ fn challenged(
 /// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC
 /// request, with the answer in JSON-RPC).
 fn charge_rate(state: &State, p: &Principal) -> Result<(), ApiError> {
-    let limits = state.auth.limits.effective(&p.limits);
-    if limits.rate.is_none() {
-        return Ok(());
-    }
-    state
-        .auth
-        .limits
-        .request(&p.key_id, &limits, Instant::now())
-        .map_err(|r| {
-            state.over_limit(&p.key_id, &r);
-            ApiError::OverLimit {
-                retry_after: r.retry_after_secs(),
-                message: r.message,
-            }
-        })
+    crate::mcp::charge::request(state, p).map_err(crate::mcp::rest::over_limit)
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).

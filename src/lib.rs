@@ -10,8 +10,6 @@
 //! modules listed after it). In the order a request meets them:
 //! - [`server`]: accept loop, connection bounds, graceful shutdown; the hyper service
 //!   and the request's phases (guard → route → authenticate → handle → record).
-//! - [`http`]: the route table, response bodies, bounded request reads, the API error
-//!   and its mapping to statuses, the OpenAPI document.
 //! - [`control`]: the REST handlers (servers, namespaces, tools, tokens, events, health).
 //! - [`mcp`]: the client-facing MCP endpoint, both protocol eras.
 //! - [`state`]: what every request can reach, and how registry changes reach routing.
@@ -23,6 +21,8 @@
 //!   HTTP+SSE, stdio children (shared or one per client).
 //! - [`vault`]: per-caller upstream accounts: OAuth flows, tokens and secrets, sealed.
 //! - [`observe`]: the lifecycle event stream and Prometheus metrics.
+//! - [`http`]: the route table, response bodies, bounded request reads, the API error
+//!   and its mapping to statuses, the OpenAPI document.
 //! - [`auth`]: keys and tokens checked from memory, sealed client sessions, the
 //!   failed-attempt limiter, key usage.
 //! - [`store`]: the database (external or embedded), migrations, registry and key

@@ -214,3 +214,67 @@ fn no_function_has_more_than_150_lines() {
     }
     assert!(too_long.is_empty(), "split these by step: {too_long:?}");
 }
+
+/// The planes `lib.rs`'s layout list names, in its order (the `- [`name`]` lines before
+/// "Around them").
+fn layout_order(lib: &str) -> Vec<String> {
+    lib.lines()
+        .take_while(|l| !l.starts_with("//! Around them"))
+        .filter_map(|l| l.strip_prefix("//! - [`"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The top-level modules a module's code (before its test modules) names as `crate::x`.
+fn uses_of(dir: &Path, name: &str) -> std::collections::BTreeSet<String> {
+    let mut files = Vec::new();
+    let folder = dir.join(name);
+    if folder.is_dir() {
+        rust_files(&folder, &mut files);
+    } else {
+        files.push(dir.join(format!("{name}.rs")));
+    }
+    let mut used = std::collections::BTreeSet::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let code: String = text
+            .lines()
+            .take(lines_before_tests(&text))
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + 7..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if rest[..end] != *name {
+                used.insert(rest[..end].to_string());
+            }
+        }
+    }
+    used
+}
+
+#[test]
+fn the_layout_list_in_lib_rs_is_the_dependency_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
+    let order = layout_order(&lib);
+    assert!(order.len() > 10, "layout list not found: {order:?}");
+    let mut upward = Vec::new();
+    for (i, module) in order.iter().enumerate() {
+        for used in uses_of(&root.join("src"), module) {
+            if let Some(j) = order.iter().position(|m| *m == used)
+                && j < i
+            {
+                upward.push(format!("{module} -> {used}"));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "a module uses one listed before it in lib.rs: {upward:?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The policy phase of a call: `validate_arguments` (a namespace's, off by default)
 //! refuses a `tools/call` whose arguments do not match the tool's `inputSchema` with
 //! -32602 naming the JSON pointer, before the backend sees it; a policy added to every
-//! view (`State::police`, here a test-only one) may refuse calls and sees their answers.
+//! view (`State::police`, here a test-only one) may refuse calls, over MCP and REST
+//! execution alike, and sees their answers.
 
 mod support;
 
@@ -249,4 +250,45 @@ async fn a_policy_of_every_view_refuses_calls_and_sees_their_answers() {
     );
     let answer: Value = serde_json::from_str(&seen[0].2).expect("the answer as JSON");
     assert_eq!(text_of(&answer["result"]), "seen", "{answer}");
+
+    // A REST execution goes through the same phases: refused by the policy (400, the
+    // policy's code and message), never forwarded; an allowed one is seen by it.
+    let refused = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/beta/tools/fail/execute",
+        &gw.client_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(refused.status, 502, "{}", refused.text());
+    assert_eq!(refused.json()["rpc_code"], -32001, "{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .contains("guard: beta__fail is not allowed here"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        beta.control("GET", "/control/stats").await["calls"]["fail"],
+        Value::Null,
+        "never forwarded"
+    );
+    let done = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/beta/tools/echo/execute",
+        &gw.client_key,
+        &json!({"message": "over rest"}),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    eventually(WAIT, "the policy saw the REST answer", || async {
+        let seen = guard.seen.lock().unwrap().clone();
+        seen.iter()
+            .any(|(_, tool, answer)| tool == "beta__echo" && answer.contains("over rest"))
+            .then_some(())
+    })
+    .await;
 }

@@ -9,7 +9,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame;
 use crate::mcp::Ctx;
 use crate::mcp::admission::admit;
-use crate::mcp::dispatch::{answer_backend, cancel, dispatch};
+use crate::mcp::notices::{answer_backend, cancel};
+use crate::mcp::phases::dispatch;
 use crate::proxy::rpc::{RpcError, code, json_response, status_only};
 
 /// Batches (2025-03-26 sessions only): each element answered in order, collected.

@@ -28,11 +28,10 @@ use crate::state::State;
 
 pub mod admission;
 pub mod batch;
-pub mod charge;
-pub mod dispatch;
 pub mod era;
 pub mod lists;
-pub mod policing;
+pub mod notices;
+pub mod phases;
 pub mod rest;
 pub mod served;
 pub mod shared;
@@ -460,7 +459,7 @@ async fn single_untraced_with(
     // answered by the stateless path.
     if f.method(body) == Some("initialize") && f.meta_version.is_none() {
         // A request like any other for the key's rate.
-        if let Err(e) = dispatch::admit(ctx) {
+        if let Err(e) = phases::admit::admit(ctx) {
             *error = Some(e.code);
             return e.response(id);
         }
@@ -477,14 +476,14 @@ async fn single_untraced_with(
         return e.response(id);
     }
     if f.is_response() {
-        Box::pin(dispatch::answer_backend(ctx, body, f)).await;
+        Box::pin(notices::answer_backend(ctx, body, f)).await;
         return status_only(StatusCode::ACCEPTED);
     }
     if f.is_notification() {
         match f.method(body) {
-            Some("notifications/cancelled") => Box::pin(dispatch::cancel(ctx, body, f)).await,
+            Some("notifications/cancelled") => Box::pin(notices::cancel(ctx, body, f)).await,
             Some("notifications/roots/list_changed") if !ctx.stateless => {
-                Box::pin(dispatch::roots_changed(ctx)).await;
+                Box::pin(notices::roots_changed(ctx)).await;
             }
             _ => {}
         }
@@ -503,7 +502,7 @@ async fn single_untraced_with(
     {
         Box::pin(task_ext::serve(ctx, headers, body, f)).await
     } else {
-        dispatch::dispatch(ctx, body, f, false).await
+        phases::dispatch(ctx, body, f, false).await
     };
     match answered {
         Ok(r) => r,

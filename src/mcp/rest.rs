@@ -1,5 +1,8 @@
 //! MCP behind the REST routes: a tool call from `POST …/tools/{tool}/execute`, and the
-//! tool list of one server, both within the caller's reach.
+//! tool list of one server, both within the caller's reach. The call is a `tools/call`
+//! frame that goes through the same phases as one over MCP ([`crate::mcp::phases`]):
+//! admitted (its request rate was charged by the server; here a place in flight), routed
+//! to the backend's tool, policed, forwarded and recorded.
 
 use std::sync::Arc;
 
@@ -11,7 +14,8 @@ use crate::backend::Backend;
 use crate::http::ApiError;
 use crate::jsonrpc::frame;
 use crate::mcp::Ctx;
-use crate::proxy::forward::forward;
+use crate::mcp::phases::{admit, route};
+use crate::proxy::rpc::code;
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
 pub async fn execute(
@@ -20,12 +24,6 @@ pub async fn execute(
     tool: &str,
     arguments: &Bytes,
 ) -> Result<Bytes, ApiError> {
-    if ctx.is_narrowed() && !ctx.tools_of(backend).iter().any(|(own, _)| own == tool) {
-        return Err(ApiError::NotFound(format!(
-            "no tool {tool:?} on server {} for this key",
-            backend.name
-        )));
-    }
     let args = if arguments.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
     } else if frame::is_one_object(arguments) {
@@ -63,20 +61,24 @@ pub async fn execute(
     // A REST call is a request in flight like one over MCP: it takes a place under the
     // key's `max_concurrent` (held until the answer is read) before anything is charged.
     let _in_flight = match &ctx.principal {
-        Some(p) => {
-            let held = crate::mcp::charge::in_flight(&ctx.state, p).map_err(over_limit)?;
-            charge_tool_call(ctx, p, backend, tool)?;
-            ctx.state.auth.usage.called(p.key_id.as_str());
-            held
-        }
+        Some(p) => admit::in_flight(&ctx.state, p).map_err(admit::over_limit)?,
         None => None,
     };
-    let rename = f
-        .name
-        .map(|span| (span, Bytes::from(frame::json_string(tool))));
+    let callee = route::rest_tool(ctx, backend, tool, f.name)?;
     let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
     let start = std::time::SystemTime::now();
-    let resp = forward(&ctx.caller(), &body, &f, backend, rename, true).await;
+    let resp = match crate::mcp::phases::call(ctx, &body, &f, callee, true).await {
+        Ok(resp) => resp,
+        // Over a limit is the API's 429; any other refusal is answered as the call's.
+        Err(e) if e.code == code::LIMITED => {
+            let ms = e.data.as_ref().and_then(|d| d["retryAfterMs"].as_u64());
+            return Err(ApiError::OverLimit {
+                retry_after: ms.unwrap_or(1000).div_ceil(1000).max(1),
+                message: e.message,
+            });
+        }
+        Err(e) => e.response(b"\"rest\""),
+    };
     let status = resp.status();
     let bytes = resp
         .into_body()
@@ -101,31 +103,6 @@ pub async fn execute(
         );
     }
     Ok(bytes)
-}
-
-/// Charges a REST tool call like one over MCP: the tool's rate in the caller's
-/// namespace, then the key's daily quota.
-fn charge_tool_call(
-    ctx: &Ctx,
-    p: &crate::auth::Principal,
-    backend: &Backend,
-    tool: &str,
-) -> Result<(), ApiError> {
-    let rate = ctx
-        .view
-        .tools
-        .iter()
-        .find(|t| t.backend.id == backend.id && t.original == tool)
-        .and_then(|t| t.rate.as_ref());
-    crate::mcp::charge::tool_call(&ctx.state, p, rate).map_err(over_limit)
-}
-
-/// A refusal of the key's limits as the API's 429.
-pub(crate) fn over_limit(r: crate::auth::limits::Refused) -> ApiError {
-    ApiError::OverLimit {
-        retry_after: r.retry_after_secs(),
-        message: r.message,
-    }
 }
 
 /// The REST tool list of a server: the backend's own tools this caller reaches, each

@@ -67,7 +67,7 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     ctx.session_expires = Some(claims.exp);
     // Opening a stream is a request (it spends the key's rate), and the stream holds a
     // place among the key's streams for as long as it is open.
-    if let Err(e) = crate::mcp::dispatch::charge_rate(&ctx) {
+    if let Err(e) = crate::mcp::phases::admit::charge_rate(&ctx) {
         return e.response(b"null");
     }
     match listen(&ctx, None) {
@@ -93,7 +93,7 @@ pub(crate) fn listen(
         .auth
         .limits
         .open_stream(ctx.principal.as_ref().map(|p| &p.key_id))
-        .map_err(|r| crate::mcp::dispatch::refuse_stream(ctx, &r))?;
+        .map_err(|r| crate::mcp::phases::admit::refuse_stream(ctx, &r))?;
     let mut changes = ctx.state.list_changes.subscribe();
     let mut updates = ctx.state.backends.updates.subscribe();
     let mut messages = ctx.state.session_messages.subscribe();

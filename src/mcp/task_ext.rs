@@ -309,10 +309,10 @@ pub(crate) async fn serve(
     if !declared(body, f) {
         return Err(missing());
     }
-    let held = crate::mcp::dispatch::admit(ctx)?;
+    let held = crate::mcp::phases::admit::admit(ctx)?;
     let resp = one(ctx, headers, body, f).await?;
     Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
+        Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),
         None => resp,
     })
 }

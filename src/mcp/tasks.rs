@@ -221,14 +221,14 @@ pub(crate) async fn serve(
     body: &Bytes,
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
-    let held = crate::mcp::dispatch::admit(ctx)?;
+    let held = crate::mcp::phases::admit::admit(ctx)?;
     let resp = if f.method(body) == Some("tasks/list") {
         list(ctx, headers, body, f).await?
     } else {
         one(ctx, headers, body, f).await?
     };
     Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
+        Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),
         None => resp,
     })
 }

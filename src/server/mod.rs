@@ -391,7 +391,7 @@ fn challenged(
 /// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC
 /// request, with the answer in JSON-RPC).
 fn charge_rate(state: &State, p: &Principal) -> Result<(), ApiError> {
-    crate::mcp::charge::request(state, p).map_err(crate::mcp::rest::over_limit)
+    crate::mcp::phases::admit::request(state, p).map_err(crate::mcp::phases::admit::over_limit)
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).

@@ -4,7 +4,7 @@
 //! subscription id, the kinds a client opted into); [`retry`], a multi-round-trip
 //! request's retry with the client's input.
 //!
-//! `mcp::dispatch` routes; what it hands off lives here.
+//! `mcp::phases` routes; what it hands off lives here.
 
 pub mod headers;
 pub mod listen;

@@ -17,7 +17,8 @@ use crate::auth::request_state::{self, StateError};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::Ctx;
-use crate::mcp::dispatch::{Target, admit, route};
+use crate::mcp::phases::admit::admit;
+use crate::mcp::phases::{Callee, Target, route};
 use crate::proxy::forward::MRTR_METHODS;
 use crate::proxy::rounds::{self, Binding};
 use crate::proxy::rpc::{RpcError, code};
@@ -54,7 +55,7 @@ pub async fn retry(
     // any request does (its name routes it), and the backend checks what it sealed.
     // But a per-caller server's caller may hold the gateway's own state (they were sent
     // to connect their account first): that one opens under the gateway's key.
-    if let Ok(Target::Backend { backend, .. }) = route(ctx, body, f, false)
+    if let Ok(Target::Call(Callee::Backend { backend, .. })) = route(ctx, body, f, false)
         && backend.is_modern()
         && !(backend.callers.is_some()
             && f.request_state
@@ -70,7 +71,7 @@ pub async fn retry(
                     .is_ok()
                 }))
     {
-        return Box::pin(crate::mcp::dispatch::dispatch(ctx, body, f, false)).await;
+        return Box::pin(crate::mcp::phases::dispatch(ctx, body, f, false)).await;
     }
     let state = f
         .request_state
@@ -93,7 +94,7 @@ pub async fn retry(
         let again = without_retry_members(body)
             .ok_or_else(|| invalid("the request's params must be an object"))?;
         let f = frame::parse(&again).map_err(|_| invalid("the request could not be read again"))?;
-        return Box::pin(crate::mcp::dispatch::dispatch(ctx, &again, &f, false)).await;
+        return Box::pin(crate::mcp::phases::dispatch(ctx, &again, &f, false)).await;
     }
     if claims.replica != parked.replica {
         return match claims.replica_url.as_deref() {
@@ -108,7 +109,7 @@ pub async fn retry(
     // A retry is a request like any other for the key's rate and concurrency, and the
     // caller must still reach what it names; it is not another tool call for the day.
     let held = admit(ctx)?;
-    let Target::Backend { backend, task, .. } = route(ctx, body, f, false)? else {
+    let Target::Call(Callee::Backend { backend, task, .. }) = route(ctx, body, f, false)? else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"
         )));
@@ -147,7 +148,7 @@ pub async fn retry(
         _ => resp,
     };
     Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::dispatch::held(b, held)),
+        Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),
         None => resp,
     })
 }

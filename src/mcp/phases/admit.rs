@@ -1,0 +1,161 @@
+//! Phase 1, admit: the key's limits, charged once for every way in: MCP requests of both
+//! eras, REST tool execution, the management API and long-lived streams. A key's request rate,
+//! its place among its requests in flight, and a tool call's own rate and the key's daily
+//! quota. Each refusal is counted and logged (once a minute) by [`State::over_limit`] and
+//! returned as [`Refused`] for the caller to answer in its own shape (a JSON-RPC error, a
+//! 429 problem).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::auth::Principal;
+use crate::auth::limits::{InFlight, Refused};
+use crate::base::unix_now;
+use crate::http::{ApiError, Body};
+use crate::mcp::Ctx;
+use crate::proxy::rpc::RpcError;
+use crate::routing::ToolRate;
+use crate::state::State;
+
+fn refused(state: &State, p: &Principal, r: Refused) -> Refused {
+    state.over_limit(&p.key_id, &r);
+    r
+}
+
+/// One request against the key's rate.
+pub(crate) fn request(state: &State, p: &Principal) -> Result<(), Refused> {
+    let limiter = &state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if limits.rate.is_none() {
+        return Ok(());
+    }
+    limiter
+        .request(&p.key_id, &limits, Instant::now())
+        .map_err(|r| refused(state, p, r))
+}
+
+/// One request against the key's rate, then a place among its requests in flight (held
+/// until the returned guard drops).
+pub(crate) fn request_in_flight(state: &State, p: &Principal) -> Result<Option<InFlight>, Refused> {
+    let limiter = &state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if !limits.any() {
+        return Ok(None);
+    }
+    limiter
+        .request(&p.key_id, &limits, Instant::now())
+        .and_then(|()| limiter.enter(&p.key_id, &limits))
+        .map_err(|r| refused(state, p, r))
+}
+
+/// A place among the key's requests in flight alone (its rate charged already).
+pub(crate) fn in_flight(state: &State, p: &Principal) -> Result<Option<InFlight>, Refused> {
+    let limiter = &state.auth.limits;
+    limiter
+        .enter(&p.key_id, &limiter.effective(&p.limits))
+        .map_err(|r| refused(state, p, r))
+}
+
+/// A tool call: the tool's own rate (`rate`, a namespace's) first, so that a call it
+/// refuses does not count against the day, then the key's daily quota.
+pub(crate) fn tool_call(
+    state: &State,
+    p: &Principal,
+    rate: Option<&ToolRate>,
+) -> Result<(), Refused> {
+    let limiter = &state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    match rate {
+        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate, Instant::now()),
+        None => Ok(()),
+    }
+    .and_then(|()| limiter.tool_call(&p.key_id, &limits, unix_now()))
+    .map_err(|r| refused(state, p, r))
+}
+
+/// Applies the caller's key limits to one MCP request: its rate, then a place among its
+/// requests in flight (held by the caller until the answer is sent).
+pub(crate) fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+    match &ctx.principal {
+        Some(p) => request_in_flight(&ctx.state, p).map_err(|r| limited(&r)),
+        None => Ok(None),
+    }
+}
+
+/// Charges one request to the caller's key rate alone (opening a stream).
+pub(crate) fn charge_rate(ctx: &Ctx) -> Result<(), RpcError> {
+    match &ctx.principal {
+        Some(p) => request(&ctx.state, p).map_err(|r| limited(&r)),
+        None => Ok(()),
+    }
+}
+
+/// A stream refused by the stream bounds (counted like the key's other refusals).
+pub(crate) fn refuse_stream(ctx: &Ctx, r: &Refused) -> RpcError {
+    if let Some(p) = &ctx.principal {
+        ctx.state.over_limit(&p.key_id, r);
+    }
+    limited(r)
+}
+
+/// A refusal of the key's limits as a JSON-RPC error (HTTP 429, `-32029`).
+pub(crate) fn limited(r: &Refused) -> RpcError {
+    RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms)
+}
+
+/// A refusal of the key's limits as the API's 429.
+pub(crate) fn over_limit(r: Refused) -> ApiError {
+    ApiError::OverLimit {
+        retry_after: r.retry_after_secs(),
+        message: r.message,
+    }
+}
+
+/// `resp` holding the key's place in flight (if any) until it has been sent.
+pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
+    match place {
+        Some(place) => resp.map(|b| held(b, place)),
+        None => resp,
+    }
+}
+
+/// `body` holding the key's place in flight until it has been sent.
+pub(crate) fn held(body: Body, held: InFlight) -> Body {
+    Body::Stream(Box::pin(Held { body, _held: held }))
+}
+
+/// An answer's body with the key's place in flight, given back when it has been sent.
+struct Held {
+    body: Body,
+    _held: InFlight,
+}
+
+impl hyper::body::Body for Held {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Charges a tool call to the tool's own rate and the key's daily quota.
+pub(crate) fn charge_tool_call(
+    ctx: &Ctx,
+    p: &Principal,
+    rate: Option<&ToolRate>,
+) -> Result<(), RpcError> {
+    tool_call(&ctx.state, p, rate).map_err(|r| limited(&r))
+}

@@ -1,0 +1,64 @@
+//! Phase 4, forward: a routed call to its backend. The method decides the way: a
+//! subscription a 2026-07-28 backend follows on its own stream, a session's task call
+//! ([`crate::mcp::tasks`]), a stateless client's task call ([`crate::mcp::task_ext`]),
+//! or the hop itself ([`crate::proxy::forward`]), which picks the era adapter.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+
+use crate::backend::Backend;
+use crate::http::Body;
+use crate::jsonrpc::frame::{Frame, Span, string_value};
+use crate::mcp::Ctx;
+use crate::proxy::forward::forward;
+use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+use crate::routing::TaskSupport;
+
+/// Forwards a routed call to `backend`; `collect` returns whole JSON bodies.
+pub(crate) async fn to_backend(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    rename: Option<(Span, Bytes)>,
+    task: TaskSupport,
+    collect: bool,
+) -> Result<Response<Body>, RpcError> {
+    let method = f.method(body).unwrap_or_default();
+    if matches!(method, "resources/subscribe" | "resources/unsubscribe")
+        && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
+    {
+        crate::mcp::shared::record(ctx, method, &uri).await;
+        if backend.is_modern() {
+            // The revision has no resources/subscribe: the backend's listen stream
+            // follows the resource instead.
+            let on = method == "resources/subscribe" || ctx.state.subscriptions.is_held(&uri);
+            backend
+                .follow(&uri, on)
+                .map_err(|e| RpcError::method(code::INTERNAL, e))?;
+            let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+            return Ok(json_response(StatusCode::OK, envelope(id, "result", b"{}")));
+        }
+    }
+    // A session's task call (a batch's too: its answer is whole JSON already) gets the
+    // gateway's task id, is recorded and counts against the key's bound.
+    if method == "tools/call" && !ctx.stateless && crate::mcp::tasks::asks_task(body, f) {
+        return Box::pin(crate::mcp::tasks::call(ctx, body, f, backend, rename)).await;
+    }
+    if method == "tools/call" && ctx.stateless {
+        use crate::mcp::task_ext::{self, Plan};
+        match task_ext::plan(body, f, backend, task)? {
+            Plan::Task if !collect => {
+                return Box::pin(task_ext::call(ctx, body, f, backend, rename)).await;
+            }
+            Plan::Without(plain) => {
+                let (pf, rename) = task_ext::reframe(&plain, rename)?;
+                return Ok(forward(&ctx.caller(), &plain, &pf, backend, rename, collect).await);
+            }
+            _ => {}
+        }
+    }
+    Ok(forward(&ctx.caller(), body, f, backend, rename, collect).await)
+}

@@ -1,0 +1,151 @@
+//! The phases of a call, in the order every call meets them. An MCP request of either
+//! era ([`dispatch`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
+//! long-lived stream ([`crate::mcp::stream`]) all pass through them:
+//!
+//! 1. [`admit`]: the key's limits, one charging path: the request's rate and a place in
+//!    flight (a stream: its rate and the stream bounds); a tool call's own rate and the
+//!    daily quota once it is routed. A refused call costs no backend work.
+//! 2. [`route`]: the request becomes a [`Target`] within the caller's reach: an answer
+//!    the gateway makes, the stream it opens, a tool it serves itself
+//!    ([`crate::mcp::served`]), or a backend with the item's own name.
+//! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
+//!    refuse it; those that ask see its answer. No policy: one emptiness check.
+//! 4. [`forward`]: to the backend through the era adapter its pair of eras needs
+//!    ([`crate::proxy::era`]); as a task where one was asked for.
+//! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
+//!    call when it ends ([`crate::proxy::record`]); a gateway tool's in
+//!    [`crate::mcp::served`].
+//!
+//! A new limit is charged in [`admit`]; a new kind of target is an arm of [`Target`] and
+//! of [`Callee`] and [`call`]; a new policy is a [`crate::policy::Policy`] registered with
+//! [`crate::state::State::police`]; a new gateway tool is a
+//! [`crate::routing::GatewayTool`] registered in [`crate::app::gateway_tools`].
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+
+use crate::http::Body;
+use crate::jsonrpc::frame::{Frame, string_value};
+use crate::mcp::Ctx;
+use crate::mcp::lists::{list_cache, with_hints};
+use crate::proxy::rpc::{RpcError, envelope, json_response};
+use crate::routing::SERVED_BY;
+
+pub mod admit;
+pub mod forward;
+pub mod policy;
+pub mod record;
+pub mod route;
+
+pub use route::{Callee, Target, route};
+
+/// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
+pub async fn dispatch(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    collect: bool,
+) -> Result<Response<Body>, RpcError> {
+    // 1. Admit: a refused request costs no backend work.
+    let place = admit::admit(ctx)?;
+    if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
+        crate::mcp::notices::set_level(ctx, body, f)?;
+    }
+    // Some backends offer this caller fewer tools than they list to the gateway: a
+    // listing of its own (never shared between callers).
+    if f.method(body) == Some("tools/list")
+        && let Some(result) = crate::mcp::lists::tools_for(ctx, body, f).await?
+    {
+        let cache = crate::mcp::lists::Cache {
+            public: false,
+            ..list_cache(ctx)
+        };
+        return Ok(answer(ctx, body, f, result, cache));
+    }
+    // 2. Route.
+    let resp = match route(ctx, body, f, collect)? {
+        Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
+        Target::Listen => {
+            return crate::mcp::stream::listen(
+                ctx,
+                Some(crate::mcp::era::listen::Subscription::parse(body, f)?),
+            );
+        }
+        // 3-5.
+        Target::Call(callee) => call(ctx, body, f, callee, collect).await?,
+    };
+    // The place in flight is held until the answer has been sent.
+    Ok(admit::hold(resp, place))
+}
+
+/// A result the gateway makes itself, with the list hints of the client's era.
+fn answer(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    result: Bytes,
+    cache: crate::mcp::lists::Cache,
+) -> Response<Body> {
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    json_response(
+        StatusCode::OK,
+        envelope(
+            id,
+            "result",
+            &with_hints(result, ctx.stateless, Some(cache)),
+        ),
+    )
+}
+
+/// A routed call of a gateway tool or a backend: the tool's charge and the key's usage,
+/// the policy phase before it, the call, the policy phase on its answer.
+pub(crate) async fn call(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    callee: Callee<'_>,
+    collect: bool,
+) -> Result<Response<Body>, RpcError> {
+    let (server, rate) = match &callee {
+        Callee::Gateway(served) => (SERVED_BY, Some(served.rate.as_ref())),
+        Callee::Backend { backend, tool, .. } => (&*backend.name, *tool),
+    };
+    if let Some(p) = &ctx.principal {
+        if let Some(rate) = rate {
+            admit::charge_tool_call(ctx, p, rate)?;
+        }
+        record::called(ctx, p);
+    }
+    // 3. Policy: a tool call of a view with policies.
+    let policed = rate.is_some() && !ctx.view.policies.is_empty();
+    let named = match policed {
+        true => f
+            .name
+            .and_then(|s| string_value(body, s))
+            .unwrap_or_default(),
+        false => Cow::Borrowed(""),
+    };
+    if policed {
+        let schema = match &callee {
+            Callee::Gateway(served) => served.schema.as_deref(),
+            _ => ctx.view.tool(&named).and_then(|t| t.schema.as_deref()),
+        };
+        policy::before(ctx, body, f, server, &named, schema)?;
+    }
+    // 4. Forward.
+    let resp = match callee {
+        Callee::Gateway(served) => crate::mcp::served::call(ctx, body, f, served).await?,
+        Callee::Backend {
+            backend,
+            rename,
+            task,
+            ..
+        } => forward::to_backend(ctx, body, f, backend, rename, task, collect).await?,
+    };
+    Ok(match policed {
+        true => policy::after(ctx, resp, server, &named),
+        false => resp,
+    })
+}

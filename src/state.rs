@@ -78,9 +78,9 @@ pub struct State {
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<ServerRequests>,
     /// Stateless clients' calls waiting for their input (multi-round-trip requests).
-    pub parked: Arc<crate::proxy::rounds::Parked>,
+    pub parked: Arc<crate::proxy::era::rounds::Parked>,
     /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
-    pub task_inputs: Arc<crate::proxy::task_inputs::TaskInputs>,
+    pub task_inputs: Arc<crate::proxy::era::task_inputs::TaskInputs>,
     /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
     /// recorded ones.
     pub tasks_creating: Arc<crate::proxy::task_places::Creating>,
@@ -122,8 +122,8 @@ impl State {
             config.audit,
             config.audit_queue,
         ));
-        let parked = Arc::new(crate::proxy::rounds::Parked::new(
-            crate::proxy::rounds::ParkBounds {
+        let parked = Arc::new(crate::proxy::era::rounds::Parked::new(
+            crate::proxy::era::rounds::ParkBounds {
                 ttl: config.parked.ttl,
                 per_key: config.parked.per_key,
                 total: config.parked.total,
@@ -143,7 +143,7 @@ impl State {
         State {
             vault: vault.clone(),
             parked,
-            task_inputs: Arc::new(crate::proxy::task_inputs::TaskInputs::new(
+            task_inputs: Arc::new(crate::proxy::era::task_inputs::TaskInputs::new(
                 config.tasks.per_key,
                 config.parked.total,
             )),

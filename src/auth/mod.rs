@@ -12,9 +12,7 @@
 pub mod limits;
 pub mod oauth;
 pub mod ratelimit;
-pub mod request_state;
 pub mod session;
-pub mod task_id;
 pub mod token;
 pub mod usage;
 

@@ -2,6 +2,10 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// Longest backend task id the gateway wraps (longer ones are refused at creation, and
+/// a backend's notice naming a longer one is dropped).
+pub const MAX_UPSTREAM_TASK_ID: usize = 256;
+
 /// Upstream request `n`'s id, `"g<n>"`: written on the stack, then into this thread's
 /// id arena and handed out as a slice of it (one allocation for some hundreds of ids,
 /// not one a call).

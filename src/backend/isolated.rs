@@ -206,7 +206,7 @@ impl IsolatedTransport {
 
     /// Starts the catalog child; the server's capabilities. A fresh stream of the
     /// instances' own messages begins for the supervisor.
-    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::hello::Hello, UpstreamError> {
         if let Some((vault, server)) = &self.secrets {
             // The lists come from a child with the secret set last.
             let unauthorized =

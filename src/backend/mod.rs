@@ -27,7 +27,9 @@
 pub mod breaker;
 pub mod bulkhead;
 pub mod callers;
+pub mod era;
 pub mod groups;
+pub mod hello;
 pub mod http;
 pub mod isolated;
 pub mod mux;
@@ -42,7 +44,7 @@ mod set;
 mod supervisor;
 pub mod variants;
 
-pub use ids::upstream_id;
+pub use ids::{MAX_UPSTREAM_TASK_ID, upstream_id};
 pub use notices::{Correlations, NOTICES, Notice};
 pub use set::Backends;
 
@@ -434,7 +436,7 @@ impl Backend {
                 .tools
                 .iter()
                 .find(|t| t["name"].as_str() == Some(&*name))
-                .map(upstream::modern::header_params),
+                .map(crate::backend::era::header_params),
             _ => None,
         };
         upstream::modern::Headers::of(body, &f, params.as_deref().unwrap_or(&[]))

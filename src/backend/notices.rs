@@ -89,7 +89,7 @@ impl Correlations {
     }
 
     fn put(&self, key: (u8, Box<str>), whose: Whose) {
-        if key.1.len() > crate::auth::task_id::MAX_UPSTREAM_ID {
+        if key.1.len() > crate::backend::MAX_UPSTREAM_TASK_ID {
             return;
         }
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());

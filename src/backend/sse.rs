@@ -125,7 +125,7 @@ impl SseTransport {
     }
 
     /// Opens the stream, learns the POST endpoint, initializes; the capabilities.
-    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::hello::Hello, UpstreamError> {
         self.close().await;
         let mut req = upstream::request(&self.sse, None, Method::GET, Bytes::new());
         req.headers_mut().insert(
@@ -180,7 +180,7 @@ impl SseTransport {
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
         ))
         .await?;
-        Ok(crate::backend::transport::Hello::from_result(&result))
+        Ok(crate::backend::hello::Hello::from_result(&result))
     }
 
     async fn post(

@@ -104,7 +104,7 @@ pub struct StdioTransport {
     /// Such a child's capabilities, what its listen asks for.
     listening: Mutex<Value>,
     /// The resources session clients follow on such a child's listen.
-    watched: crate::backend::http::modern::Watched,
+    watched: crate::backend::era::Watched,
 }
 
 /// A running child.
@@ -238,7 +238,7 @@ impl StdioTransport {
 
     /// Starts the child (stopping a previous one first) and initializes it; the
     /// server's capabilities.
-    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::hello::Hello, UpstreamError> {
         self.close().await;
         self.asleep.store(false, Ordering::Release);
         self.touch();
@@ -314,12 +314,12 @@ impl StdioTransport {
 
     /// Spawns and initializes a child; its capabilities. A child that refuses
     /// `initialize` is stopped and a fresh one is asked `server/discover` first.
-    async fn start_child(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
+    async fn start_child(&self) -> Result<crate::backend::hello::Hello, UpstreamError> {
         self.modern.store(false, Ordering::Release);
         let child = self.spawn()?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         let init = json!({
-            "protocolVersion": crate::backend::http::UPSTREAM_VERSION,
+            "protocolVersion": crate::backend::hello::UPSTREAM_VERSION,
             "capabilities": crate::base::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
@@ -344,7 +344,7 @@ impl StdioTransport {
                 b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
             )))
             .await?;
-        Ok(crate::backend::transport::Hello::from_result(&result))
+        Ok(crate::backend::hello::Hello::from_result(&result))
     }
 
     /// A start-up failure with what the child said of it: how it ended and its last
@@ -373,21 +373,19 @@ impl StdioTransport {
     /// Starts a child of a server that refused `initialize` and probes it: `server/discover`
     /// naming 2026-07-28 makes it a modern one, listened to; `None` (the child stopped)
     /// when it is not.
-    async fn start_modern(&self) -> Option<crate::backend::transport::Hello> {
+    async fn start_modern(&self) -> Option<crate::backend::hello::Hello> {
         let child = self.spawn().ok()?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         self.modern.store(true, Ordering::Release);
         let found = self.call_raw("server/discover", json!({})).await;
         match found {
-            Ok(result)
-                if crate::backend::http::modern::lists_ours(&result["supportedVersions"]) =>
-            {
+            Ok(result) if crate::backend::era::lists_ours(&result["supportedVersions"]) => {
                 tracing::info!(backend = %self.launch.name,
                     "the server speaks 2026-07-28 alone: called statelessly");
                 *self.listening.lock().unwrap_or_else(|p| p.into_inner()) =
                     result["capabilities"].clone();
                 self.listen();
-                Some(crate::backend::transport::Hello::from_result(&result))
+                Some(crate::backend::hello::Hello::from_result(&result))
             }
             _ => {
                 self.modern.store(false, Ordering::Release);
@@ -422,10 +420,10 @@ impl StdioTransport {
             );
             let _ = stdin.try_send(one_line(Bytes::from(cancel)));
         }
-        let Some(mut params) = crate::backend::http::modern::listen_params(&caps, &uris) else {
+        let Some(mut params) = crate::backend::era::listen_params(&caps, &uris) else {
             return;
         };
-        let method = crate::backend::http::modern::enveloped("subscriptions/listen", &mut params);
+        let method = crate::backend::era::enveloped("subscriptions/listen", &mut params);
         let body = request_frame(&format!("\"listen{serial}\""), method, &params);
         if stdin.try_send(one_line(body)).is_err() {
             tracing::warn!(backend = %self.launch.name, "the server's listen could not be sent");
@@ -507,7 +505,7 @@ impl StdioTransport {
     async fn call_raw(&self, method: &str, mut params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"s{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
         let method = if self.is_modern() {
-            crate::backend::http::modern::enveloped(method, &mut params)
+            crate::backend::era::enveloped(method, &mut params)
         } else {
             method
         };

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::backend::hello::Hello;
 use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
 use crate::backend::isolated::{IsolatedTransport, Owner};
 use crate::backend::mux::{self, MuxAnswer, OwnMessages};
@@ -24,42 +25,6 @@ use crate::base::UpstreamError;
 // One per backend, inside its `Arc`: the arms' sizes do not matter, and boxing the HTTP
 // arm would add a pointer chase to every forwarded call.
 #[allow(clippy::large_enum_variant)]
-/// What a backend said of itself when its session opened: its capabilities and its
-/// `instructions` (cut to [`MAX_INSTRUCTIONS`] bytes: a server's advice for a model, not
-/// a place to hold a client's context window hostage).
-#[derive(Debug, Clone, Default)]
-pub struct Hello {
-    pub capabilities: Value,
-    pub instructions: Option<String>,
-}
-
-/// The most of one server's `instructions` kept, in bytes.
-pub const MAX_INSTRUCTIONS: usize = 8 * 1024;
-
-impl Hello {
-    /// From an `initialize` result.
-    pub fn from_result(result: &Value) -> Hello {
-        let instructions = result["instructions"]
-            .as_str()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| {
-                if t.len() <= MAX_INSTRUCTIONS {
-                    return t.to_string();
-                }
-                let mut end = MAX_INSTRUCTIONS;
-                while !t.is_char_boundary(end) {
-                    end -= 1;
-                }
-                format!("{}…", &t[..end])
-            });
-        Hello {
-            capabilities: result["capabilities"].clone(),
-            instructions,
-        }
-    }
-}
-
 pub enum Transport {
     /// Streamable HTTP (sessions, pooled connections, a GET stream).
     Http(HttpTransport),

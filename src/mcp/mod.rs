@@ -9,6 +9,10 @@
 //! `resources/read`, …) are forwarded: the body is spliced (new id, backend's own name),
 //! sent on the pooled connection, and the backend's response streams back through
 //! [`ResponseSplicer`](crate::proxy::splicer::ResponseSplicer), whatever its content type.
+//!
+//! The circles inside this folder are recursion, and stay: a multi-round-trip retry
+//! ([`era::retry`]) and a task's work ([`era::tasks`], [`era::task_ext`]) are admitted and dispatched
+//! through [`phases`] again, which handed them off.
 
 use std::sync::Arc;
 
@@ -36,8 +40,6 @@ pub mod rest;
 pub mod served;
 pub mod shared;
 pub mod stream;
-pub mod task_ext;
-pub mod tasks;
 
 pub use crate::proxy::rpc::{RpcError, code};
 pub use rest::{execute, server_tools};
@@ -493,14 +495,14 @@ async fn single_untraced_with(
         Box::pin(era::retry::retry(ctx, headers, body, f)).await
     } else if !ctx.stateless
         && f.method(body)
-            .is_some_and(|m| tasks::TASK_METHODS.contains(&m))
+            .is_some_and(|m| era::tasks::TASK_METHODS.contains(&m))
     {
-        Box::pin(tasks::serve(ctx, headers, body, f)).await
+        Box::pin(era::tasks::serve(ctx, headers, body, f)).await
     } else if ctx.stateless
         && f.method(body)
-            .is_some_and(|m| task_ext::EXT_METHODS.contains(&m))
+            .is_some_and(|m| era::task_ext::EXT_METHODS.contains(&m))
     {
-        Box::pin(task_ext::serve(ctx, headers, body, f)).await
+        Box::pin(era::task_ext::serve(ctx, headers, body, f)).await
     } else {
         phases::dispatch(ctx, body, f, false).await
     };

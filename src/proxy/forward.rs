@@ -25,9 +25,10 @@ use crate::observe::audit::Audit;
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
 use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests, owner_key};
-use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, json_response};
+use crate::proxy::rpc::{RpcError, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
 
+use super::era::Bridge;
 use super::record::{CallRecord, ClientSpan, Outcome};
 pub use super::upstream::UpstreamBody;
 pub(crate) use super::upstream::{Tail, event_end};
@@ -63,7 +64,7 @@ pub struct Caller<'a> {
     /// The request's trace and the tracer (when tracing is configured).
     pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
     /// Where a stateless client's call waits for its input (multi-round-trip requests).
-    pub parked: &'a Arc<super::rounds::Parked>,
+    pub parked: &'a Arc<super::era::rounds::Parked>,
     /// The log levels sessions set.
     pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
     /// How long the call may take, when not the backend's `timeout_ms` (a task's
@@ -73,8 +74,8 @@ pub struct Caller<'a> {
 
 impl Caller<'_> {
     /// Who may retry this caller's call of `method` (multi-round-trip requests).
-    fn binding(&self, method: &str, digest: String) -> super::rounds::Binding {
-        super::rounds::Binding {
+    fn binding(&self, method: &str, digest: String) -> super::era::rounds::Binding {
+        super::era::rounds::Binding {
             principal: self
                 .key
                 .as_ref()
@@ -93,16 +94,16 @@ impl Caller<'_> {
         body: &Bytes,
         method: &str,
         client_id: &[u8],
-        asks: &[super::rounds::Ask],
+        asks: &[super::era::rounds::Ask],
     ) -> Response<Body> {
         let binding = self.binding(
             method,
-            crate::auth::request_state::params_digest(body).unwrap_or_default(),
+            crate::proxy::era::request_state::params_digest(body).unwrap_or_default(),
         );
         let state = self.parked.resend_state(&binding);
         json_response(
             StatusCode::OK,
-            super::rounds::input_required(client_id, asks, &state),
+            super::era::rounds::input_required(client_id, asks, &state),
         )
     }
 
@@ -157,23 +158,14 @@ async fn forward_call(
     collect: bool,
     bridged: bool,
 ) -> Response<Body> {
-    // The backend's era for this client: a dual-era backend serves a session client in
-    // a session, where its questions come on the call's stream as they would direct.
-    if !caller.stateless && backend.is_modern() {
-        backend.offer_sessions().await;
-    }
-    let modern = backend.is_modern_for(caller.stateless);
-    if !collect
-        && !bridged
-        && !caller.stateless
-        && modern
-        && MRTR_METHODS.contains(&f.method(body).unwrap_or_default())
-    {
+    // The pair of eras this call crosses, chosen once: the hop asks it, not the eras.
+    let bridge = Bridge::choose(caller.stateless, backend).await;
+    if !collect && !bridged && bridge.asks_client(f.method(body).unwrap_or_default()) {
         // The backend may answer `input_required`: a session client is asked instead.
-        return Box::pin(super::bridge::rounds(caller, body, f, backend, rename)).await;
+        return Box::pin(super::era::bridge::rounds(caller, body, f, backend, rename)).await;
     }
-    let mut out = outgoing(caller, body, f, backend, rename.as_ref(), modern);
-    let mut guard = track(caller, &out, backend);
+    let mut out = outgoing(caller, body, f, backend, rename.as_ref(), bridge);
+    let mut guard = track(caller, &out, backend, bridge);
     let timeout = caller.timeout.unwrap_or(backend.timeout);
     // `timeout` bounds the whole call from here; only the backend's progress
     // notifications (and its own requests to the client) extend it.
@@ -189,7 +181,7 @@ async fn forward_call(
     // (the revision's table: 400 for -32602, -32020, -32021, …).
     let status = StatusCode::from_u16(status)
         .ok()
-        .filter(|s| caller.stateless && s.is_client_error())
+        .filter(|s| bridge.client_modern() && s.is_client_error())
         .unwrap_or(StatusCode::OK);
     let mut splicer = ResponseSplicer::new(out.upstream_id.clone(), out.client_id.clone(), sse);
     if sse {
@@ -201,8 +193,8 @@ async fn forward_call(
     }
     // A modern backend's results already carry what a stateless client needs (and
     // `input_required` ones must reach it as they are).
-    if caller.stateless && !backend.is_modern() {
-        splicer = splicer.with_result_members(Bytes::from_static(STATELESS_RESULT_MEMBERS));
+    if let Some(members) = bridge.result_members() {
+        splicer = splicer.with_result_members(members);
     }
     // A JSON answer already here in full goes out whole, with its length: no timer, no
     // stream to poll, and the backend connection is back in the pool before we return.
@@ -210,7 +202,14 @@ async fn forward_call(
         && !collect
         && let Some(whole) = source.take_whole()
     {
-        return whole_answer(caller, body, f, backend, whole, splicer, guard, out, status);
+        let answer = Answered {
+            splicer,
+            guard,
+            out,
+            status,
+            bridge,
+        };
+        return whole_answer(caller, body, f, backend, whole, answer);
     }
     let streamed = Streamed {
         source,
@@ -221,6 +220,7 @@ async fn forward_call(
         sse,
         via,
         status,
+        bridge,
     };
     streamed_answer(caller, body, f, backend, out, streamed, collect).await
 }
@@ -251,7 +251,7 @@ fn outgoing(
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<&(Span, Bytes)>,
-    modern: bool,
+    bridge: Bridge,
 ) -> Outgoing {
     let client_id =
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
@@ -311,15 +311,7 @@ fn outgoing(
         }
         _ => None,
     };
-    let mut upstream_body = frame::splice(body, &mut reps[..n]);
-    if modern && f.meta_version.is_some() {
-        upstream_body = super::extensions::carried_only(upstream_body);
-    }
-    if modern && f.meta_version.is_none() {
-        // A session client's request: a modern backend needs the envelope its own
-        // requests would carry.
-        upstream_body = with_envelope(caller, upstream_body);
-    }
+    let upstream_body = bridge.request(caller, f, frame::splice(body, &mut reps[..n]));
     Outgoing {
         client_id,
         upstream,
@@ -335,7 +327,12 @@ fn outgoing(
 
 /// The call among the caller's calls in flight (for its cancellation), until the guard
 /// says it is done.
-fn track(caller: &Caller<'_>, out: &Outgoing, backend: &Arc<Backend>) -> InFlightGuard {
+fn track(
+    caller: &Caller<'_>,
+    out: &Outgoing,
+    backend: &Arc<Backend>,
+    bridge: Bridge,
+) -> InFlightGuard {
     let key = (caller.conversation.clone(), out.client_id.clone());
     caller.inflight.insert(
         key.clone(),
@@ -351,7 +348,7 @@ fn track(caller: &Caller<'_>, out: &Outgoing, backend: &Arc<Backend>) -> InFligh
         done: false,
         // A session client leaving has not cancelled; a 2026-07-28 client's closed
         // stream is its cancellation.
-        leave_running: !caller.stateless,
+        leave_running: !bridge.client_modern(),
     }
 }
 
@@ -419,7 +416,7 @@ async fn send(
         }
         Err(UpstreamError::NeedsAccount(why)) => {
             refused(out, guard);
-            Err(Box::pin(super::consent::ask(
+            Err(Box::pin(super::era::consent::ask(
                 caller, body, f, backend, rename, collect, &why,
             ))
             .await)
@@ -446,38 +443,41 @@ async fn send(
     }
 }
 
+/// What a call answered in full carries on from it.
+struct Answered {
+    splicer: ResponseSplicer,
+    guard: InFlightGuard,
+    out: Outgoing,
+    status: StatusCode,
+    bridge: Bridge,
+}
+
 /// A JSON answer that arrived in full: spliced and sent whole, with its length.
-#[allow(clippy::too_many_arguments)]
 fn whole_answer(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     whole: Bytes,
-    mut splicer: ResponseSplicer,
-    mut guard: InFlightGuard,
-    mut out: Outgoing,
-    status: StatusCode,
+    answer: Answered,
 ) -> Response<Body> {
-    let whole = if caller.stateless {
-        let whole = super::upstream::retire_codes(whole);
-        match backend.is_modern() {
-            // A 2026 backend's result without `resultType` is given one.
-            true => super::rpc::with_result_type(&whole).unwrap_or(whole),
-            false => whole,
-        }
-    } else {
-        whole
-    };
+    let Answered {
+        mut splicer,
+        mut guard,
+        mut out,
+        status,
+        bridge,
+    } = answer;
+    let whole = bridge.whole(whole);
     let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
     let record = &mut out.record;
     record.response_bytes = whole.len();
     record.saw(&whole);
     let method = f.method(body).unwrap_or_default();
-    if caller.stateless
+    if bridge.client_modern()
         && MRTR_METHODS.contains(&method)
         && super::upstream::URL_REQUIRED.in_(&whole)
-        && let Some(asks) = super::rounds::url_asks(&whole)
+        && let Some(asks) = super::era::rounds::url_asks(&whole)
     {
         guard.complete();
         record.finish(Outcome::Error);
@@ -520,6 +520,7 @@ struct Streamed {
     sse: bool,
     via: u8,
     status: StatusCode,
+    bridge: Bridge,
 }
 
 /// An answer still arriving: streamed to the client (a JSON one as one SSE event, so
@@ -557,7 +558,7 @@ async fn streamed_answer(
         backend: backend.clone(),
         via: s.via,
         caps: out.declared,
-        stateless: caller.stateless,
+        stateless: s.bridge.client_modern(),
         log_floor: None,
         levels: caller.log_levels.clone(),
         request: body.clone(),
@@ -567,22 +568,21 @@ async fn streamed_answer(
         url_asks: Vec::new(),
         carry: BytesMut::new(),
         inner_done: false,
-        stamp: caller.stateless && sse && backend.is_modern(),
+        stamp: sse && s.bridge.stamps_stream(),
     };
     let method = f.method(body).unwrap_or_default();
-    if caller.stateless && sse && !collect && !backend.is_modern() && MRTR_METHODS.contains(&method)
-    {
+    if sse && !collect && s.bridge.rounds_for_client(method) {
         let mut stream = Box::new(stream);
         stream.mrtr = true;
         // The digest is taken when a round ends (most calls ask nothing).
         let binding = caller.binding(method, String::new());
-        let rounds = super::rounds::Rounds::new(stream, caller.parked.clone(), binding);
-        return Box::pin(super::rounds::respond(rounds)).await;
+        let rounds = super::era::rounds::Rounds::new(stream, caller.parked.clone(), binding);
+        return Box::pin(super::era::rounds::respond(rounds)).await;
     }
     if collect {
         return Box::pin(collect_response(stream)).await;
     }
-    let mut r = Response::new(if caller.stateless {
+    let mut r = Response::new(if s.bridge.client_modern() {
         Body::Stream(Box::pin(stream))
     } else {
         Body::Stream(Box::pin(super::upstream::Detachable(Some(stream))))
@@ -597,22 +597,6 @@ async fn streamed_answer(
         }),
     );
     r
-}
-
-/// A session client's request to a modern backend, with the envelope in its `_meta`:
-/// the revision, the capabilities the session declared, and the level it set.
-pub(super) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
-    let Ok(f) = frame::parse(&body) else {
-        return body;
-    };
-    let caps = crate::base::ClientCaps::to_json(caller.caps.unwrap_or(0));
-    let level = caller.log_levels.get(caller.conversation).and_then(|l| {
-        crate::jsonrpc::log_level::LEVELS
-            .get(usize::from(l))
-            .copied()
-    });
-    let members = crate::backend::http::modern::envelope(&caps, level);
-    frame::add_to_meta(&body, &f, &members)
 }
 
 /// Reads a whole forwarded answer and returns just the response message as JSON.

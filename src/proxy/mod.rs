@@ -4,22 +4,23 @@
 //! - [`forward`]: one call sent to its backend (breaker, bulkhead, timeout) and its
 //!   answer handed back; `record`: what the call ended as (metrics, audit row, spans,
 //!   log line); `upstream`: the answer on its way to the client;
-//! - `rounds`: a 2026-07-28 client's call waiting for its input; `bridge`: a 2026-07-28
-//!   backend's questions put to a session-era client;
+//! - [`era`]: the era bridges: the adapter each call's pair of eras picks, MRTR rounds,
+//!   the session bridge, consent, task inputs, sealed request state and task ids;
 //! - [`splicer`]: the client's id put back into each message, JSON or SSE;
 //! - [`calls`]: calls in flight and the backend's requests awaiting a client's answer;
 //! - [`rpc`]: JSON-RPC errors and envelopes;
 //! - [`task_places`]: the places task calls hold under their key's bound.
+//!
+//! The circles inside this folder are recursion, and stay: the session bridge and
+//! consent ([`era`]) send each round of a call through [`forward`] again, which chose
+//! them; the answer on its way back (`upstream`) parks a 2026-07-28 call's rounds and
+//! writes its record (`record`), both of which take the call's [`forward::Caller`].
 
-mod bridge;
 pub mod calls;
-mod consent;
-mod extensions;
+pub mod era;
 pub mod forward;
 mod record;
-pub mod rounds;
 pub mod rpc;
 pub mod splicer;
-pub mod task_inputs;
 pub mod task_places;
 mod upstream;

@@ -67,10 +67,10 @@ pub struct UpstreamBody {
     /// `resources/read`): the backend's requests to the client are held in `asks`
     /// instead of being relayed, and the call waits for the client's retry.
     pub(super) mrtr: bool,
-    pub(super) asks: Vec<super::rounds::Ask>,
+    pub(super) asks: Vec<super::era::rounds::Ask>,
     /// The backend answered -32042 (URL elicitation required): the answer is held back
     /// and these URL questions go to the stateless client instead, which retries.
-    pub(super) url_asks: Vec<super::rounds::Ask>,
+    pub(super) url_asks: Vec<super::era::rounds::Ask>,
     /// The unfinished last event of a stateless call's SSE piece, held for the rest.
     pub(super) carry: BytesMut,
     /// The backend's answer stream has ended (what was held has been taken in).
@@ -129,7 +129,7 @@ const RETIRED_AS: &[u8] = b"-32602";
 pub(super) static URL_REQUIRED: Needle = crate::needle!(b"-32042");
 
 /// `piece` with each retired code that is the value of a `"code"` member replaced.
-pub(super) fn retire_codes(piece: Bytes) -> Bytes {
+pub(in crate::proxy) fn retire_codes(piece: Bytes) -> Bytes {
     let mut patched: Option<BytesMut> = None;
     let (old, new) = (RETIRED.len(), RETIRED_AS);
     let mut from = 0;
@@ -236,7 +236,7 @@ impl UpstreamBody {
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
             if let Some(asks) = self
                 .mrtr
-                .then(|| super::rounds::url_asks(&data[start..end]))
+                .then(|| super::era::rounds::url_asks(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
@@ -245,7 +245,7 @@ impl UpstreamBody {
             } else if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                if self.asks.len() < super::rounds::MAX_ASKS {
+                if self.asks.len() < super::era::rounds::MAX_ASKS {
                     self.asks.push(ask);
                 } else {
                     // A backend flooding one round: the rest are refused to it.
@@ -352,13 +352,13 @@ impl UpstreamBody {
 
     /// A request of the backend's that a stateless client answers on its retry (or,
     /// needing a capability the client did not declare, is refused when the round ends).
-    fn held(&mut self, event: &[u8]) -> Option<super::rounds::Ask> {
+    fn held(&mut self, event: &[u8]) -> Option<super::era::rounds::Ask> {
         let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
         }
-        let mut ask = super::rounds::Ask::of(&data, &f, &self.asks)?;
+        let mut ask = super::era::rounds::Ask::of(&data, &f, &self.asks)?;
         if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
             && self.caps() & bit != bit
         {

@@ -1,6 +1,11 @@
 //! Talking to a backend over Streamable HTTP: one pooled client for every backend,
 //! requests carrying the backend's own session and credentials, and the small amount of
 //! parsing the control path needs (initialize, lists) — never on the hot path.
+//!
+//! One circle is left inside this folder, on purpose: `transport`'s answer
+//! ([`transport::HttpAnswer`]) has two arms that wrap an answer of their own, a stream
+//! resumed after a cut ([`resume`]) and one joined to another call's ([`joined`]); the
+//! type is recursive, so its files name each other.
 
 pub mod bearer;
 pub mod joined;
@@ -28,10 +33,7 @@ use crate::model::Server;
 /// The pooled client shared by all backends: `http://`, and `https://` over rustls.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The version the gateway asks backends for; they answer it or their latest.
-pub const UPSTREAM_VERSION: &str = "2025-11-25";
-/// Versions the gateway can speak to a backend.
-pub const UPSTREAM_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+pub use crate::backend::hello::{UPSTREAM_VERSION, UPSTREAM_VERSIONS};
 /// Largest control-path response read whole (lists, initialize).
 const MAX_CONTROL_BODY: usize = 64 << 20;
 
@@ -127,7 +129,7 @@ pub struct UpstreamSession {
     pub capabilities: Value,
     pub server_info: Value,
     /// What the backend said of itself (its capabilities and `instructions`).
-    pub hello: crate::backend::transport::Hello,
+    pub hello: crate::backend::hello::Hello,
     /// Counts re-initializations, so concurrent 404s re-initialize once.
     pub generation: u64,
     /// A 2026-07-28 backend: no session (`id` is `None`), every request with its own
@@ -237,7 +239,7 @@ pub async fn initialize(
             .map_err(|_| UpstreamError::Protocol("bad version".into()))?,
         capabilities: result["capabilities"].clone(),
         server_info: result["serverInfo"].clone(),
-        hello: crate::backend::transport::Hello::from_result(&result),
+        hello: crate::backend::hello::Hello::from_result(&result),
         generation,
         modern: false,
     };

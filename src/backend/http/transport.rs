@@ -39,7 +39,7 @@ pub struct HttpTransport {
     reinit: Mutex<()>,
     /// A 2026-07-28 backend's resources session clients subscribed to: its listen
     /// stream asks for their updates, and is opened again when they change.
-    watched: modern::Watched,
+    watched: crate::backend::era::Watched,
     rewatch: tokio::sync::Notify,
     /// The client capabilities its session declares ([`ClientCaps`] bits): every one the
     /// gateway routes for a backend's main session, a client's own for another.
@@ -280,7 +280,7 @@ impl HttpTransport {
     /// Opens a fresh session (and the pool for plain http); returns what the backend
     /// said of itself. The era is probed first: a backend that answers `server/discover`
     /// with 2026-07-28 gets no session; any other is initialized.
-    pub async fn connect(&self) -> Result<crate::backend::transport::Hello, UpstreamError> {
+    pub async fn connect(&self) -> Result<crate::backend::hello::Hello, UpstreamError> {
         let generation = self.session.load_full().map_or(0, |s| s.generation) + 1;
         let (c, e, t) = (&self.client, &self.endpoint, self.timeout);
         // A backend's other sessions are opened once its main one found its era.
@@ -522,7 +522,7 @@ impl HttpTransport {
     }
 
     /// Follows (`on`) or stops following a 2026-07-28 backend's resource `uri` on its
-    /// listen stream (reopened with the new set); at most [`modern::MAX_WATCHED`] at once.
+    /// listen stream (reopened with the new set); at most [`crate::backend::era::MAX_WATCHED`] at once.
     pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
         if self.watched.set(uri, on)? {
             self.rewatch.notify_one();

@@ -1,11 +1,15 @@
-//! What the stateless era (2026-07-28) asks of the gateway beyond routing a request,
-//! one idea a file: [`headers`], the standard request headers checked against the
-//! body; [`listen`], the `subscriptions/listen` stream (its acknowledgement, its
-//! subscription id, the kinds a client opted into); [`retry`], a multi-round-trip
-//! request's retry with the client's input.
+//! What a client's era asks of the endpoint beyond the call pipeline, one idea a file:
+//! [`headers`], the 2026-07-28 request headers checked against the body; [`listen`],
+//! the `subscriptions/listen` stream (its acknowledgement, its subscription id, the
+//! kinds a client opted into); [`retry`], a multi-round-trip request's retry with the
+//! client's input; [`tasks`], a session client's tasks (2025-11-25) and [`task_ext`],
+//! the tasks extension of 2026-07-28, both kept by the gateway.
 //!
-//! `mcp::phases` routes; what it hands off lives here.
+//! [`crate::mcp::phases`] routes and forwards; what it hands off lives here. The hop's
+//! side of the bridges is [`crate::proxy::era`].
 
 pub mod headers;
 pub mod listen;
 pub mod retry;
+pub mod task_ext;
+pub mod tasks;

@@ -13,14 +13,14 @@ use http_body_util::BodyExt;
 use hyper::header::HeaderMap;
 use hyper::{Response, StatusCode};
 
-use crate::auth::request_state::{self, StateError};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::Ctx;
 use crate::mcp::phases::admit::admit;
 use crate::mcp::phases::{Callee, Target, route};
+use crate::proxy::era::request_state::{self, StateError};
+use crate::proxy::era::rounds::{self, Binding};
 use crate::proxy::forward::MRTR_METHODS;
-use crate::proxy::rounds::{self, Binding};
 use crate::proxy::rpc::{RpcError, code};
 
 /// Marks a request one replica passed to another, so it is never passed on again.
@@ -141,10 +141,11 @@ pub async fn retry(
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let resp = rounds::resume(parked, call, matched, client_id, body.clone()).await;
     // A call going on as a task: the task it becomes is given the client's shape.
-    let resp = match crate::mcp::task_ext::plan(body, f, backend, task) {
-        Ok(crate::mcp::task_ext::Plan::Task) => {
-            crate::mcp::task_ext::flatten(crate::mcp::task_ext::owner(ctx, body, f, backend), resp)
-        }
+    let resp = match crate::mcp::era::task_ext::plan(body, f, backend, task) {
+        Ok(crate::mcp::era::task_ext::Plan::Task) => crate::mcp::era::task_ext::flatten(
+            crate::mcp::era::task_ext::owner(ctx, body, f, backend),
+            resp,
+        ),
         _ => resp,
     };
     Ok(match held {

@@ -1,6 +1,6 @@
 //! Phase 4, forward: a routed call to its backend. The method decides the way: a
 //! subscription a 2026-07-28 backend follows on its own stream, a session's task call
-//! ([`crate::mcp::tasks`]), a stateless client's task call ([`crate::mcp::task_ext`]),
+//! ([`crate::mcp::era::tasks`]), a stateless client's task call ([`crate::mcp::era::task_ext`]),
 //! or the hop itself ([`crate::proxy::forward`]), which picks the era adapter.
 
 use std::sync::Arc;
@@ -44,11 +44,11 @@ pub(crate) async fn to_backend(
     }
     // A session's task call (a batch's too: its answer is whole JSON already) gets the
     // gateway's task id, is recorded and counts against the key's bound.
-    if method == "tools/call" && !ctx.stateless && crate::mcp::tasks::asks_task(body, f) {
-        return Box::pin(crate::mcp::tasks::call(ctx, body, f, backend, rename)).await;
+    if method == "tools/call" && !ctx.stateless && crate::mcp::era::tasks::asks_task(body, f) {
+        return Box::pin(crate::mcp::era::tasks::call(ctx, body, f, backend, rename)).await;
     }
     if method == "tools/call" && ctx.stateless {
-        use crate::mcp::task_ext::{self, Plan};
+        use crate::mcp::era::task_ext::{self, Plan};
         match task_ext::plan(body, f, backend, task)? {
             Plan::Task if !collect => {
                 return Box::pin(task_ext::call(ctx, body, f, backend, rename)).await;

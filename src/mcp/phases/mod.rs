@@ -13,13 +13,13 @@
 //! 4. [`forward`]: to the backend through the era adapter its pair of eras needs
 //!    ([`crate::proxy::era`]); as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
-//!    call when it ends ([`crate::proxy::record`]); a gateway tool's in
+//!    call when it ends (`proxy::record`); a gateway tool's in
 //!    [`crate::mcp::served`].
 //!
 //! A new limit is charged in [`admit`]; a new kind of target is an arm of [`Target`] and
-//! of [`Callee`] and [`call`]; a new policy is a [`crate::policy::Policy`] registered with
+//! of [`Callee`] and `call`; a new policy is a [`crate::policy::Policy`] registered with
 //! [`crate::state::State::police`]; a new gateway tool is a
-//! [`crate::routing::GatewayTool`] registered in [`crate::app::gateway_tools`].
+//! [`crate::routing::GatewayTool`] registered in `app::gateway_tools`.
 
 use std::borrow::Cow;
 

@@ -21,11 +21,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use hyper::body::Frame as BodyFrame;
 
-use crate::auth::request_state::{self, StateClaims};
 use crate::crypto::Cipher;
 use crate::jsonrpc::frame::{self, Frame};
+use crate::proxy::era::request_state::{self, StateClaims};
 
-use super::upstream::UpstreamBody;
+use crate::proxy::upstream::UpstreamBody;
 
 /// How long a call waits for more of the backend's questions after its last one, so
 /// that questions asked together (concurrently, written within microseconds) go to the
@@ -57,7 +57,7 @@ pub struct Ask {
 impl Ask {
     /// The question in a backend's request, keyed by the name the backend gave it in
     /// `_meta["io.metamcp/inputKey"]`, else by its id; `None` for other requests.
-    pub(super) fn of(data: &[u8], f: &Frame, earlier: &[Ask]) -> Option<Ask> {
+    pub(in crate::proxy) fn of(data: &[u8], f: &Frame, earlier: &[Ask]) -> Option<Ask> {
         let method: &'static str = match f.method(data)? {
             "sampling/createMessage" => "sampling/createMessage",
             "elicitation/create" => "elicitation/create",
@@ -434,7 +434,11 @@ struct Final {
 }
 
 impl Rounds {
-    pub(super) fn new(body: Box<UpstreamBody>, parked: Arc<Parked>, binding: Binding) -> Rounds {
+    pub(in crate::proxy) fn new(
+        body: Box<UpstreamBody>,
+        parked: Arc<Parked>,
+        binding: Binding,
+    ) -> Rounds {
         Rounds {
             inner: Some(body),
             parked,

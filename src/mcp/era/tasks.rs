@@ -2,7 +2,7 @@
 //!
 //! A `tools/call` with `params.task` goes to the tool's backend like any call; the
 //! `CreateTaskResult` it answers comes back with the task's id replaced by a gateway task
-//! id ([`crate::auth::task_id`]): sealed, naming the backend, the session of it that
+//! id ([`crate::proxy::era::task_id`]): sealed, naming the backend, the session of it that
 //! holds the task and the replica talking to that session, and bound to the caller.
 //! `tasks/get`, `tasks/result` and `tasks/cancel` open that id and go to the owner with
 //! the backend's own id (from any replica: another one passes the request to the
@@ -23,13 +23,13 @@ use hyper::header::HeaderMap;
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::auth::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
 use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::base::unix_now_ms;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::mcp::Ctx;
+use crate::proxy::era::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 

@@ -63,7 +63,7 @@ impl Bridge {
         let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
         let spliced = frame::splice(body, &mut spans);
         let spliced = match backend.is_modern() {
-            true => super::forward::with_envelope(caller, spliced),
+            true => super::with_envelope(caller, spliced),
             false => spliced,
         };
         let request = serde_json::from_slice(&spliced).unwrap_or(Value::Null);
@@ -91,14 +91,15 @@ impl Bridge {
 /// questions on the call's SSE stream and, at last, the answer. What the backend sends
 /// before its answer in any round (progress, log messages at the session's level)
 /// reaches the client as it comes.
-pub(super) async fn rounds(
+pub(in crate::proxy) async fn rounds(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Response<Body> {
-    let first = super::forward::forward_unbridged(caller, body, f, backend, rename.clone()).await;
+    let first =
+        crate::proxy::forward::forward_unbridged(caller, body, f, backend, rename.clone()).await;
     let bridge = Bridge::of(caller, body, f, backend, rename);
     let sse = first
         .headers()
@@ -169,7 +170,7 @@ pub(super) async fn rounds(
 /// ([`super::consent`]): the user is asked to open `url` (URL elicitation), and once the
 /// account is connected the call goes on, on the same stream.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn consent(
+pub(in crate::proxy) fn consent(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
@@ -210,7 +211,7 @@ impl Events {
     fn push(&mut self, piece: &[u8]) -> Result<Vec<Bytes>, String> {
         self.buf.extend_from_slice(piece);
         let mut out = Vec::new();
-        while let Some(end) = super::upstream::event_end(&self.buf) {
+        while let Some(end) = crate::proxy::upstream::event_end(&self.buf) {
             out.push(self.buf.split_to(end).freeze());
         }
         if self.buf.len() > MAX_COLLECTED {

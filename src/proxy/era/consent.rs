@@ -27,7 +27,7 @@ use crate::proxy::rpc::{RpcError, code};
 const URL_ELICITATION_REQUIRED: i64 = -32042;
 
 /// Answers a call that found no account of its caller's at `backend` (`why`).
-pub(super) async fn ask(
+pub(in crate::proxy) async fn ask(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,

@@ -10,11 +10,11 @@
 //! A session-era backend runs the task as a 2025-11-25 one: the call goes with
 //! `params.task`, and its `CreateTaskResult` (`{"task":{…}}`) comes back flat
 //! (`resultType: "task"`, `ttlMs`, `pollIntervalMs`) under a gateway task id
-//! ([`crate::auth::task_id`]), sealed as a session client's is. `tasks/get` reads the
+//! ([`crate::proxy::era::task_id`]), sealed as a session client's is. `tasks/get` reads the
 //! task from its backend and inlines its end: the result of `tasks/result` (a tool's
 //! error is `completed`, with `isError`), or the error. A task waiting for input has its
 //! questions read off a `tasks/result` the gateway holds open for it
-//! ([`crate::proxy::task_inputs`]); they are the `inputRequests` of `tasks/get`, and
+//! ([`crate::proxy::era::task_inputs`]); they are the `inputRequests` of `tasks/get`, and
 //! `tasks/update` answers them to the backend. `tasks/cancel` acknowledges with nothing
 //! but `resultType`, for a task already ended too. A 2026-07-28 backend's tasks pass
 //! through with only their ids exchanged. `tasks/result` and `tasks/list` are not part
@@ -30,17 +30,17 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::auth::task_id::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::mcp::Ctx;
-use crate::mcp::tasks::{self, Held, Owner, invalid};
+use crate::mcp::era::tasks::{self, Held, Owner, invalid};
 use crate::proxy::calls::{Taken, owner_key};
+use crate::proxy::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
+use crate::proxy::era::task_inputs::{Inputs, Question};
 use crate::proxy::forward::{Caller, MAX_COLLECTED, event_end, forward};
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
-use crate::proxy::task_inputs::{Inputs, Question};
 use crate::routing::{TASKS_EXTENSION, TaskSupport};
 
 /// The extension's methods.

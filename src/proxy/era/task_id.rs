@@ -20,7 +20,7 @@ const AAD: &[u8] = b"metamcp task-id v1";
 /// Longest id accepted; the gateway's own are a few hundred bytes.
 pub const MAX_TASK_ID: usize = 2048;
 /// Longest backend task id the gateway wraps (longer ones are refused at creation).
-pub const MAX_UPSTREAM_ID: usize = 256;
+pub use crate::backend::MAX_UPSTREAM_TASK_ID as MAX_UPSTREAM_ID;
 
 /// What a task id says, sealed.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct TaskClaims {
     pub b: uuid::Uuid,
     /// The backend's own task id.
     pub t: String,
-    /// The capability set ([`super::session::ClientCaps`] bits) whose session of the
+    /// The capability set ([`crate::base::ClientCaps`] bits) whose session of the
     /// backend holds the task.
     pub c: u8,
     /// Who may see it: the key id (empty for an open namespace's anonymous callers) and
@@ -145,9 +145,9 @@ mod tests {
             open(&cipher, &other, "k1", Some("team"), 1_000),
             Err(UnknownTask)
         );
-        let state = crate::auth::request_state::seal(
+        let state = crate::proxy::era::request_state::seal(
             &cipher,
-            &crate::auth::request_state::StateClaims {
+            &crate::proxy::era::request_state::StateClaims {
                 call: "c".into(),
                 replica: "r1".into(),
                 replica_url: None,

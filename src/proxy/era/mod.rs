@@ -1,0 +1,141 @@
+//! The era bridges of the hop, in one room. A call crosses one of four pairs of eras
+//! (the client's, the backend's); [`Bridge`] is chosen once per call and the hop asks it,
+//! not the eras, what to do: which envelope a request needs, what a result is given,
+//! whether the backend's questions become rounds for the client or requests to it.
+//!
+//! Beside the adapter, what the bridges use:
+//! - [`rounds`]: a 2026-07-28 client's call waiting for its input (multi-round-trip
+//!   requests), parked between rounds; [`request_state`]: the sealed `requestState` a
+//!   retry brings back;
+//! - `bridge`: a 2026-07-28 backend's `input_required` put to a session client as
+//!   requests, its answers sent back as the retry;
+//! - `consent`: a call that needs the caller's upstream account first (URL elicitation
+//!   in either era);
+//! - [`task_inputs`]: a task's questions held for `tasks/input_response`;
+//!   [`task_id`]: the gateway's sealed task ids;
+//! - `extensions`: the `_meta` members a 2026-07-28 request carries on to its backend.
+//!
+//! What the client's era asks of the endpoint itself (its headers, `subscriptions/listen`,
+//! the retry, both eras' tasks) is in [`crate::mcp::era`], which sits above the hop; what a
+//! 2026-07-28 backend hears (the envelope, its listen stream) is in
+//! [`crate::backend::era`], below it. The three are one subject split by the floors: a
+//! single room would have to be above `mcp` (the client side needs its `Ctx`) and the hop
+//! could then not call it.
+
+use bytes::Bytes;
+
+use crate::backend::Backend;
+use crate::jsonrpc::frame::{self, Frame};
+use crate::proxy::forward::{Caller, MRTR_METHODS};
+use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
+
+pub(super) mod bridge;
+pub(super) mod consent;
+pub(super) mod extensions;
+pub mod request_state;
+pub mod rounds;
+pub mod task_id;
+pub mod task_inputs;
+
+/// The pair of eras one call crosses: the client's, then the backend's as it serves this
+/// client (a dual-era backend serves a session client in a session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bridge {
+    /// Session client, session-era backend: the bytes go through as they are.
+    Sessions,
+    /// Session client, 2026-07-28 backend: each request gets the envelope of the
+    /// session; the backend's `input_required` becomes requests to the client.
+    SessionToModern,
+    /// 2026-07-28 client, session-era backend: results get `resultType` and caching
+    /// hints; the backend's requests during a call become `input_required` rounds.
+    ModernToSession,
+    /// Both 2026-07-28: results get `resultType` where the backend left it out.
+    Modern,
+}
+
+impl Bridge {
+    /// The bridge for a client of the stateless era (`stateless`) or a session client
+    /// calling `backend`. A session client's first call to a 2026-07-28 backend asks it,
+    /// once, whether it takes sessions too.
+    pub async fn choose(stateless: bool, backend: &Backend) -> Bridge {
+        if !stateless && backend.is_modern() {
+            backend.offer_sessions().await;
+        }
+        match (stateless, backend.is_modern_for(stateless)) {
+            (false, false) => Bridge::Sessions,
+            (false, true) => Bridge::SessionToModern,
+            (true, false) => Bridge::ModernToSession,
+            (true, true) => Bridge::Modern,
+        }
+    }
+
+    /// The client is of the 2026-07-28 era: a closed stream is its cancellation, a
+    /// refusal keeps its HTTP status, a URL it must visit is an `input_required`.
+    pub fn client_modern(self) -> bool {
+        matches!(self, Bridge::ModernToSession | Bridge::Modern)
+    }
+
+    /// A session client's `method` whose `input_required` rounds are put to it as
+    /// requests (`bridge`).
+    pub fn asks_client(self, method: &str) -> bool {
+        self == Bridge::SessionToModern && MRTR_METHODS.contains(&method)
+    }
+
+    /// A stateless client's `method` whose backend's requests become `input_required`
+    /// rounds ([`rounds`]).
+    pub fn rounds_for_client(self, method: &str) -> bool {
+        self == Bridge::ModernToSession && MRTR_METHODS.contains(&method)
+    }
+
+    /// The request as the backend's era needs it: a 2026-07-28 client's extensions it
+    /// carries on, or a session client's envelope added.
+    pub fn request(self, caller: &Caller<'_>, f: &Frame, body: Bytes) -> Bytes {
+        match self {
+            Bridge::Sessions | Bridge::ModernToSession => body,
+            Bridge::SessionToModern | Bridge::Modern => match f.meta_version {
+                Some(_) => extensions::carried_only(body),
+                None => with_envelope(caller, body),
+            },
+        }
+    }
+
+    /// The members a session-era backend's results need for a stateless client.
+    pub fn result_members(self) -> Option<Bytes> {
+        (self == Bridge::ModernToSession).then(|| Bytes::from_static(STATELESS_RESULT_MEMBERS))
+    }
+
+    /// An answer that arrived whole, as the client's era reads it: error codes the
+    /// revision retired replaced, and a 2026-07-28 backend's result without `resultType`
+    /// given one.
+    pub fn whole(self, whole: Bytes) -> Bytes {
+        match self {
+            Bridge::Sessions | Bridge::SessionToModern => whole,
+            Bridge::ModernToSession => crate::proxy::upstream::retire_codes(whole),
+            Bridge::Modern => {
+                let whole = crate::proxy::upstream::retire_codes(whole);
+                crate::proxy::rpc::with_result_type(&whole).unwrap_or(whole)
+            }
+        }
+    }
+
+    /// A streamed answer's events are given `resultType` where missing.
+    pub fn stamps_stream(self) -> bool {
+        self == Bridge::Modern
+    }
+}
+
+/// A session client's request to a modern backend, with the envelope in its `_meta`:
+/// the revision, the capabilities the session declared, and the level it set.
+pub(in crate::proxy) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
+    let Ok(f) = frame::parse(&body) else {
+        return body;
+    };
+    let caps = crate::base::ClientCaps::to_json(caller.caps.unwrap_or(0));
+    let level = caller.log_levels.get(caller.conversation).and_then(|l| {
+        crate::jsonrpc::log_level::LEVELS
+            .get(usize::from(l))
+            .copied()
+    });
+    let members = crate::backend::era::envelope(&caps, level);
+    frame::add_to_meta(&body, &f, &members)
+}

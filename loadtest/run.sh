@@ -28,6 +28,8 @@
 #                                         # off ("current" and "baseline"), measured one
 #                                         # after the other in each round (order
 #                                         # alternating); the table ends with the ratio
+#                                         # (PROFILE_AB=/tmp/ab: perf profiles of both
+#                                         # builds, /tmp/ab.current and /tmp/ab.baseline)
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
@@ -316,10 +318,18 @@ for round in $(seq "$ROUNDS"); do
     [ $((round % 2)) = 1 ] && stateless_run
     if [ -n "${BASELINE:-}" ]; then
         say "round $round/$ROUNDS: this build and $BASELINE (audit off), order alternating"
-        ab_current() { results+=("$(measure current "http://$CURRENT_ADDR/mcp" "$ADMIN" "mock__$TOOL" \
-            mockmcp="$MOCK_PID" proxy="$CURRENT_PID")"); }
-        ab_base() { results+=("$(measure baseline "http://$BASE_ADDR/mcp" "$BASE_ADMIN" "mock__$TOOL" \
-            mockmcp="$MOCK_PID" proxy="$BASE_PID")"); }
+        # PROFILE_AB=F: perf profiles of both builds in round 1 (F.current, F.baseline).
+        ab_measure() {
+            local name=$1 pid=$2 perf_job=; shift 2
+            if [ -n "${PROFILE_AB:-}" ] && [ "$round" = 1 ]; then
+                perf record -q ${PERF_ARGS:--e cpu-clock -F 1999 -g} -p "$pid" -o "$PROFILE_AB.$name" -- sleep "${DURATION%s}" 2>/dev/null &
+                perf_job=$!
+            fi
+            measure "$name" "$@" mockmcp="$MOCK_PID" proxy="$pid"
+            if [ -n "$perf_job" ]; then wait "$perf_job" && say "profile of $name written to $PROFILE_AB.$name"; fi
+        }
+        ab_current() { results+=("$(ab_measure current "$CURRENT_PID" "http://$CURRENT_ADDR/mcp" "$ADMIN" "mock__$TOOL")"); }
+        ab_base() { results+=("$(ab_measure baseline "$BASE_PID" "http://$BASE_ADDR/mcp" "$BASE_ADMIN" "mock__$TOOL")"); }
         if [ $((round % 2)) = 1 ]; then ab_current; ab_base; else ab_base; ab_current; fi
     fi
     if [ -n "${LIMITED:-}" ]; then

@@ -28,6 +28,7 @@
 //! - [`store`]: the database (external or embedded), migrations, registry and key
 //!   queries.
 //! - [`model`]: servers, namespaces, the snapshot, and their validation and name rules.
+//! - [`search`]: tool search's retrieval: words, related words, the BM25F index.
 //! - [`policy`]: the policy phase of a call (a trait with two hooks) and its first
 //!   policy, `validate_arguments`.
 //! - [`base`]: the words every room shares: client capability sets, key ids, the clock,
@@ -64,6 +65,7 @@ pub mod observe;
 pub mod policy;
 pub mod proxy;
 pub mod routing;
+pub mod search;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -158,7 +158,10 @@ impl State {
                 Some(vault),
             ),
             routing: Routing::default(),
-            own: RwLock::default(),
+            own: RwLock::new(crate::routing::Gateway {
+                search: config.tool_search,
+                ..Default::default()
+            }),
             ended_sessions: EndedSessions::default(),
             sessions: crate::auth::session::SessionCache::default(),
             connections: crate::http::connections::Connections::new(

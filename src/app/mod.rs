@@ -278,9 +278,8 @@ fn usage(message: &str) -> u8 {
 
 /// The tools the gateway serves itself ([`crate::routing::gateway`]), one line each:
 /// `Arc::new(SomeTool::new(config))`, where `SomeTool` implements
-/// [`GatewayTool`](crate::routing::GatewayTool) in a file of its own. None yet: tool search
-/// will be the first.
+/// [`GatewayTool`](crate::routing::GatewayTool) in a file of its own.
 fn gateway_tools(config: &crate::config::Config) -> Vec<Arc<dyn crate::routing::GatewayTool>> {
     let _ = config;
-    vec![]
+    vec![Arc::new(crate::mcp::search::SearchTools)]
 }

@@ -120,6 +120,9 @@ pub const AUDIT_RETENTION: &str = "METAMCP_AUDIT_RETENTION";
 /// Most audit rows held in memory waiting to be written; beyond, rows are dropped and
 /// counted.
 pub const AUDIT_QUEUE: &str = "METAMCP_AUDIT_QUEUE";
+/// Tool search of `/mcp` (every server): `off`, `on` or `auto` (the default: on when the
+/// full tool list would pass 64 KiB).
+pub const TOOL_SEARCH: &str = "METAMCP_TOOL_SEARCH";
 /// Log filter (tracing-subscriber `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Optional TOML file whose keys are the variable names above.
@@ -174,6 +177,7 @@ const FILE_KEYS: &[&str] = &[
     AUDIT,
     AUDIT_RETENTION,
     AUDIT_QUEUE,
+    TOOL_SEARCH,
     PUBLIC_URL,
     OAUTH_ISSUER,
     OAUTH_JWKS_URL,
@@ -275,6 +279,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Forwarded calls and registry changes go to the audit table.
     pub audit: bool,
+    /// Tool search of `/mcp` (a namespace has its own `tool_search`).
+    pub tool_search: crate::model::ToolSearch,
     /// Audit rows older than this are deleted; `None` keeps them.
     pub audit_retention: Option<Duration>,
     /// Most audit rows waiting to be written.
@@ -365,6 +371,13 @@ impl Config {
         let (otel, oauth_raw) = (raw.otel, raw.oauth_raw);
         let backend_ca_raw = raw.backend_ca_raw;
         let log_raw = raw.log_raw;
+        let tool_search = raw.tool_search_raw.map_or(Some(Default::default()), |s| {
+            errs.check(
+                TOOL_SEARCH,
+                crate::model::ToolSearch::parse(s.trim())
+                    .ok_or_else(|| format!("expected off, on or auto, got {s:?}")),
+            )
+        });
         let tracing = tracing_from(
             &mut |k| {
                 otel.iter()
@@ -437,6 +450,7 @@ impl Config {
                 drain_grace: drain_grace.unwrap_or(DEFAULT_DRAIN_GRACE),
                 drain_timeout: drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
                 audit: audit.unwrap_or(true),
+                tool_search: tool_search.unwrap_or_default(),
                 audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
                 tracing,

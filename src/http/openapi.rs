@@ -143,11 +143,14 @@ fn operation(route: &Route) -> Value {
     }
     if matches!(
         route.id,
-        RouteId::Audit | RouteId::Usage | RouteId::ExportServers
+        RouteId::Audit | RouteId::Usage | RouteId::ExportServers | RouteId::SearchTools
     ) {
         errors.push(400);
     }
-    if matches!(route.id, RouteId::ExportServers | RouteId::ResourceMetadata) {
+    if matches!(
+        route.id,
+        RouteId::ExportServers | RouteId::ResourceMetadata | RouteId::SearchTools
+    ) {
         errors.push(404);
     }
     if route.id == RouteId::Usage {
@@ -248,6 +251,23 @@ fn query_parameters(id: RouteId) -> Vec<Value> {
                 text(),
             ),
             q("since", &format!("{when}; default 30d"), text()),
+        ],
+        RouteId::SearchTools => vec![
+            q(
+                "q",
+                "what the tool should do, in a few words (at most 1024 bytes)",
+                text(),
+            ),
+            q(
+                "limit",
+                "most results (1 to 50, default 8)",
+                json!({"type": "integer", "minimum": 1}),
+            ),
+            q(
+                "namespace",
+                "search this namespace's view (one the key may use)",
+                text(),
+            ),
         ],
         _ => vec![],
     }
@@ -356,6 +376,7 @@ fn success(id: RouteId) -> (u16, Value) {
         RouteId::ImportServers => (200, json_body(schema_ref("ImportReport"))),
         RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),
+        RouteId::SearchTools => (200, json_body(schema_ref("ToolSearch"))),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
@@ -488,6 +509,15 @@ fn components() -> Value {
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
     });
+    c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
+        "query": {"type": "string"},
+        "results": {"type": "array", "description": "best first; empty when no tool fits", "items": {
+            "type": "object", "required": ["name", "server", "score"], "properties": {
+                "name": {"type": "string", "description": "the tool's name in the view (what tools/call takes)"},
+                "server": {"type": "string"},
+                "title": {"type": ["string", "null"]},
+                "description": {"type": ["string", "null"]},
+                "score": {"type": "number"}}}}}});
     if let (Some(all), Value::Object(more)) = (c["schemas"].as_object_mut(), namespace_schemas()) {
         all.extend(more);
     }
@@ -513,6 +543,7 @@ fn namespace_schemas() -> Value {
         "servers": {"type": "array", "items": {"type": "string"}},
         "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
         "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
+        "tool_search": {"enum": ["off", "on", "auto"], "description": "on: tools/list gives the gateway's search_tools and call_tool instead of every tool; auto: on when the full list would pass 64 KiB"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"}}},
@@ -521,6 +552,7 @@ fn namespace_schemas() -> Value {
         "servers": {"type": "array", "items": {"type": "string"}},
         "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
         "validate_arguments": {"type": "boolean", "default": false},
+        "tool_search": {"enum": ["off", "on", "auto"], "default": "auto"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
     })
 }

@@ -74,7 +74,12 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
             answer_backend(ctx, &element, &f).await;
             continue;
         }
-        let resp = match dispatch(ctx, &element, &f, true).await {
+        let called = match crate::mcp::search::call_tool(ctx, &element, &f) {
+            Ok(Some((rewritten, rf))) => dispatch(ctx, &rewritten, &rf, true).await,
+            Ok(None) => dispatch(ctx, &element, &f, true).await,
+            Err(e) => Err(e),
+        };
+        let resp = match called {
             Ok(r) => r,
             Err(e) => e.response(&id),
         };

@@ -37,6 +37,7 @@ pub mod lists;
 pub mod notices;
 pub mod phases;
 pub mod rest;
+pub mod search;
 pub mod served;
 pub mod shared;
 pub mod stream;
@@ -491,6 +492,19 @@ async fn single_untraced_with(
         }
         return status_only(StatusCode::ACCEPTED);
     }
+    // `call_tool`: from here on, the named tool's own call.
+    let unwrapped;
+    let (body, f) = match search::call_tool(ctx, body, f) {
+        Ok(None) => (body, f),
+        Ok(Some(call)) => {
+            unwrapped = call;
+            (&unwrapped.0, &unwrapped.1)
+        }
+        Err(e) => {
+            *error = Some(e.code);
+            return e.response(id);
+        }
+    };
     let answered = if ctx.stateless && f.request_state.is_some() {
         Box::pin(era::retry::retry(ctx, headers, body, f)).await
     } else if !ctx.stateless

@@ -45,7 +45,7 @@ impl Auth {
 }
 
 /// One REST request to the gateway; the status and the JSON body (`null` when empty).
-async fn rest(
+pub(super) async fn rest(
     http: &crate::backend::http::HttpClient,
     args: &Args,
     method: Method,
@@ -57,10 +57,9 @@ async fn rest(
         args.url.scheme_str().unwrap_or("http"),
         args.url.authority().map_or("", |a| a.as_str())
     );
-    let key = args
-        .key
-        .as_deref()
-        .ok_or_else(|| Failure::Usage("auth needs --key: the accounts are the key's".into()))?;
+    let key = args.key.as_deref().ok_or_else(|| {
+        Failure::Usage("this command needs --key (the gateway's REST API)".into())
+    })?;
     let what = format!("{method} {path}");
     let mut req = Request::builder()
         .method(method.clone())

@@ -26,6 +26,7 @@ use crate::jsonrpc::sse::data_of as sse_data;
 
 pub mod auth;
 pub mod bridge;
+pub mod search;
 
 /// `--help`.
 pub const USAGE: &str = "usage: mcpc --url URL [--key KEY] [--timeout-ms N] COMMAND
@@ -38,6 +39,8 @@ commands:
   call NAME [JSON]       call a tool with JSON arguments (default {})
   get PROMPT [JSON]      get a prompt with JSON arguments
   read URI               read a resource
+  search QUERY [LIMIT]   the tools that fit QUERY, best first (at most LIMIT, default 8),
+                         in the view the URL names, whatever its search mode
   auth list              the accounts the gateway holds for this key upstream
   auth connect SERVER    connect this key's own account with SERVER: prints the
                          page to open, waits until the account is connected
@@ -107,6 +110,8 @@ pub struct Args {
     pub params: Value,
     /// An `auth` command instead (the gateway's REST API, not MCP).
     pub auth: Option<auth::Auth>,
+    /// A `search` instead (the gateway's REST API): the query and the limit.
+    pub search: Option<(String, Option<u64>)>,
 }
 
 /// `Ok(None)` for `--help`.
@@ -161,6 +166,26 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
             json!({"name": name, "arguments": arguments(rest.first())?}),
         ),
         ["read", uri] => ("resources/read", json!({"uri": uri})),
+        ["search", query, rest @ ..] if rest.len() <= 1 => {
+            let limit = match rest.first() {
+                None => None,
+                Some(l) => Some(
+                    l.parse::<u64>()
+                        .ok()
+                        .filter(|l| *l >= 1)
+                        .ok_or_else(|| usage("LIMIT must be a whole number from 1"))?,
+                ),
+            };
+            return Ok(Some(Args {
+                url,
+                key: key.cloned(),
+                timeout,
+                method: "",
+                params: Value::Null,
+                auth: None,
+                search: Some((query.to_string(), limit)),
+            }));
+        }
         ["auth", rest @ ..] => {
             return Ok(Some(Args {
                 url,
@@ -169,6 +194,7 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
                 method: "",
                 params: Value::Null,
                 auth: Some(auth::Auth::parse(rest).map_err(|m| usage(&m))?),
+                search: None,
             }));
         }
         [] => return Err(usage("a command is required")),
@@ -181,6 +207,7 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
         method,
         params,
         auth: None,
+        search: None,
     }))
 }
 
@@ -435,9 +462,10 @@ async fn run_main(args: &[String]) -> (i32, String, String) {
         Ok(None) => return (0, USAGE.to_string(), String::new()),
         Err(e) => return (e.exit_code(), String::new(), format!("mcpc: {e}\n")),
     };
-    let ran = match &args.auth {
-        Some(a) => auth::run(&args, a).await,
-        None => run(&args).await,
+    let ran = match (&args.auth, &args.search) {
+        (Some(a), _) => auth::run(&args, a).await,
+        (None, Some((query, limit))) => search::run(&args, query, *limit).await,
+        (None, None) => run(&args).await,
     };
     match ran {
         Ok(result) => {

@@ -177,6 +177,8 @@ pub struct Namespace {
     /// Check each `tools/call`'s arguments against the tool's `inputSchema` before it is
     /// forwarded (the `validate_arguments` policy).
     pub validate_arguments: bool,
+    /// Whether its `tools/list` lists the gateway's search tools instead of every tool.
+    pub tool_search: ToolSearch,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -207,6 +209,7 @@ impl Namespace {
             "servers": self.servers,
             "tool_prefix": if self.prefix_tools { "always" } else { "never" },
             "validate_arguments": self.validate_arguments,
+            "tool_search": self.tool_search.as_str(),
             "auth": if self.auth_required { "required" } else { "none" },
             "tools": tools,
             "created_at": self.created_at,
@@ -234,5 +237,50 @@ impl Snapshot {
 
     pub fn server_by_id(&self, id: &Uuid) -> Option<&Server> {
         self.servers.iter().find(|s| s.id == *id)
+    }
+}
+
+/// A view's tool search mode: whether its `tools/list` gives every tool or the gateway's
+/// `search_tools` and `call_tool` (every tool stays callable by its name either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolSearch {
+    /// Every tool in `tools/list`.
+    Off,
+    /// `search_tools` and `call_tool` in `tools/list`.
+    On,
+    /// On when the full `tools/list` would be over [`ToolSearch::AUTO_BYTES`].
+    #[default]
+    Auto,
+}
+
+impl ToolSearch {
+    /// The size of a full `tools/list` result (in bytes of its JSON) over which `auto`
+    /// turns search on: 64 KiB, about 16,000 tokens, some 60 tools of a typical server.
+    pub const AUTO_BYTES: usize = 64 * 1024;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolSearch::Off => "off",
+            ToolSearch::On => "on",
+            ToolSearch::Auto => "auto",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ToolSearch> {
+        match s {
+            "off" => Some(ToolSearch::Off),
+            "on" => Some(ToolSearch::On),
+            "auto" => Some(ToolSearch::Auto),
+            _ => None,
+        }
+    }
+
+    /// Whether a view whose full tool list is `bytes` long is searched.
+    pub fn on_for(self, bytes: usize) -> bool {
+        match self {
+            ToolSearch::Off => false,
+            ToolSearch::On => true,
+            ToolSearch::Auto => bytes > Self::AUTO_BYTES,
+        }
     }
 }

@@ -67,6 +67,11 @@ pub trait GatewayTool: Send + Sync {
         let _ = namespace;
         true
     }
+    /// A tool of tool search: offered only in views whose search is on, under its own
+    /// name (no server prefix, no overrides).
+    fn search_tool(&self) -> bool {
+        false
+    }
     /// Runs one call.
     fn call<'a>(&'a self, call: GatewayCall<'a>) -> Called<'a>;
 }
@@ -95,12 +100,15 @@ pub(super) fn add<'n>(
     matched: &mut std::collections::HashSet<&'n str>,
 ) {
     for tool in tools.iter().filter(|t| t.offered(ns)) {
-        let (name, o) = match exposure(SERVED_BY, tool.name(), ns, matched) {
-            Exposure::Disabled(name) => {
-                view.disabled.insert(name);
-                continue;
-            }
-            Exposure::Exposed(name, o) => (name, o),
+        let (name, o) = match tool.search_tool() {
+            true => (tool.name().to_string(), None),
+            false => match exposure(SERVED_BY, tool.name(), ns, matched) {
+                Exposure::Disabled(name) => {
+                    view.disabled.insert(name);
+                    continue;
+                }
+                Exposure::Exposed(name, o) => (name, o),
+            },
         };
         if view.served_index.contains_key(&name) {
             view.errors.push(Problem {

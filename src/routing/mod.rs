@@ -12,6 +12,7 @@ mod apps;
 pub mod gateway;
 mod header_params;
 mod resources;
+pub mod search;
 pub mod subscriptions;
 mod task_support;
 mod templates;
@@ -48,6 +49,8 @@ use crate::policy::schema::Schema;
 pub struct Gateway {
     pub tools: Vec<Arc<dyn GatewayTool>>,
     pub policies: Vec<Arc<dyn Policy>>,
+    /// Tool search of `/mcp` (`METAMCP_TOOL_SEARCH`); a namespace has its own.
+    pub search: crate::model::ToolSearch,
 }
 
 /// One exposed tool or prompt.
@@ -171,6 +174,13 @@ pub struct View {
     /// Whether any tool declares `x-mcp-header` arguments (so a stateless `tools/call`
     /// needs its `Mcp-Param-*` headers checked at all).
     pub header_params: bool,
+    /// Whether `tools/list` gives the search tools instead of every tool: the view's
+    /// mode ([`search_mode`](Self::search_mode)) against its full list's size.
+    pub search: bool,
+    /// The tool search mode configured for the view.
+    pub search_mode: crate::model::ToolSearch,
+    /// The search index of its tools, built when first searched ([`View::search`]).
+    index: std::sync::OnceLock<Arc<crate::search::Index>>,
 }
 
 /// What a view exposed for servers that are down: exposed names (as clients know them,
@@ -669,6 +679,8 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
     let mut absent = std::mem::take(&mut view.absent);
     absent.without_live(&view);
     view.absent = absent;
+    view.search_mode = ns.map_or(own.search, |n| n.tool_search);
+    search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);
     view
 }

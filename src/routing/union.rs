@@ -62,6 +62,7 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         view.tasks |= part.tasks;
         view.subscribe |= part.subscribe;
         view.apps |= part.apps;
+        view.search |= part.search;
         for (uri, r) in &part.ui {
             view.ui.entry(uri.clone()).or_insert_with(|| r.clone());
         }

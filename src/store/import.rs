@@ -236,14 +236,16 @@ impl Registry {
             }
             (_, false) => {
                 tx.execute(
-                    "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments)
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO namespaces (name, description, tool_prefix, auth,
+                                             validate_arguments, tool_search)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
                         &draft.name,
                         &draft.description,
                         &prefix_str(draft.prefix_tools),
                         &auth_str(draft.auth_required),
                         &draft.validate_arguments,
+                        &draft.tool_search.as_str(),
                     ],
                 )
                 .await

@@ -101,6 +101,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0017_validate_arguments",
         sql: include_str!("../../sql/0017_validate_arguments.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_tool_search",
+        sql: include_str!("../../sql/0018_tool_search.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -361,14 +361,16 @@ impl Registry {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute(
-            "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments,
+                                     tool_search)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &draft.name,
                 &draft.description,
                 &prefix_str(draft.prefix_tools),
                 &auth_str(draft.auth_required),
                 &draft.validate_arguments,
+                &draft.tool_search.as_str(),
             ],
         )
         .await
@@ -406,7 +408,7 @@ impl Registry {
         draft.apply(obj, false)?;
         tx.execute(
             "UPDATE namespaces SET description = $2, tool_prefix = $3, auth = $4,
-                    validate_arguments = $5, updated_at = now()
+                    validate_arguments = $5, tool_search = $6, updated_at = now()
              WHERE name = $1",
             &[
                 &draft.name,
@@ -414,6 +416,7 @@ impl Registry {
                 &prefix_str(draft.prefix_tools),
                 &auth_str(draft.auth_required),
                 &draft.validate_arguments,
+                &draft.tool_search.as_str(),
             ],
         )
         .await?;
@@ -495,7 +498,7 @@ pub(super) async fn load_namespaces<C: GenericClient>(
                         coalesce((SELECT array_agg(s.name ORDER BY ns.position)
                                   FROM namespace_servers ns JOIN mcp_servers s ON s.id = ns.server_id
                                   WHERE ns.namespace = n.name), '{{}}'),
-                        n.validate_arguments
+                        n.validate_arguments, n.tool_search
                  FROM namespaces n WHERE $1::text IS NULL OR n.name = $1 ORDER BY n.name"
             ),
             &[&only],
@@ -537,6 +540,8 @@ pub(super) async fn load_namespaces<C: GenericClient>(
             updated_at: r.try_get(5)?,
             servers: r.try_get(6)?,
             validate_arguments: r.try_get(7)?,
+            tool_search: crate::model::ToolSearch::parse(r.try_get::<_, &str>(8)?)
+                .unwrap_or_default(),
             tools,
             name,
         });

@@ -56,6 +56,7 @@ pub async fn dispatch(
     // Some backends offer this caller fewer tools than they list to the gateway: a
     // listing of its own (never shared between callers).
     if f.method(body) == Some("tools/list")
+        && !ctx.view.search
         && let Some(result) = crate::mcp::lists::tools_for(ctx, body, f).await?
     {
         let cache = crate::mcp::lists::Cache {

@@ -178,6 +178,10 @@ pub fn route<'v>(
     Ok(match method {
         "ping" | "logging/setLevel" => Target::Answer(Bytes::from_static(b"{}")),
         "server/discover" => Target::Answer(Bytes::from(discover(ctx).to_string())),
+        "tools/list" if view.search => {
+            let listed = view.listed_tools();
+            Target::Answer(page(listed.iter(), "tools", cursor(body, f)?)?)
+        }
         "tools/list" => Target::Answer(page(view.tool_entries(), "tools", cursor(body, f)?)?),
         "prompts/list" => Target::Answer(listing(&view.prompts, "prompts", body, f)?),
         "resources/list" => Target::Answer(listing(&view.resources, "resources", body, f)?),

@@ -19,6 +19,7 @@ pub struct NamespaceDraft {
     pub auth_required: bool,
     pub tools: BTreeMap<String, ToolOverride>,
     pub validate_arguments: bool,
+    pub tool_search: crate::model::ToolSearch,
 }
 
 impl From<&Namespace> for NamespaceDraft {
@@ -31,6 +32,7 @@ impl From<&Namespace> for NamespaceDraft {
             auth_required: n.auth_required,
             tools: n.tools.clone(),
             validate_arguments: n.validate_arguments,
+            tool_search: n.tool_search,
         }
     }
 }
@@ -43,6 +45,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "auth",
     "tools",
     "validate_arguments",
+    "tool_search",
 ];
 const NAMESPACE_READ_ONLY: &[&str] = &["created_at", "updated_at", "problems"];
 
@@ -127,6 +130,16 @@ impl NamespaceDraft {
                     "validate_arguments",
                     "must be true or false",
                 ));
+            }
+        }
+        match field(obj, "tool_search") {
+            Field::Absent => {}
+            Field::Null => self.tool_search = crate::model::ToolSearch::default(),
+            Field::Value(v) => {
+                self.tool_search = v
+                    .as_str()
+                    .and_then(crate::model::ToolSearch::parse)
+                    .ok_or_else(|| Invalid::field("tool_search", "must be off, on or auto"))?;
             }
         }
         match string_field(obj, "auth")?.flatten().as_deref() {

@@ -1,0 +1,274 @@
+//! Tool search, measured. Two parts, one command (`bench/toolsearch/run.sh`):
+//!
+//! - Accuracy: the real servers' tools (`TOOLSEARCH_TOOLS`, from `collect.py`) indexed as
+//!   a view names them (`<server>__<tool>`), and the needs of `needs.jsonl` searched;
+//!   recall@1, recall@5, MRR and the rejection rate of needs no tool serves, by kind,
+//!   for the gateway's search and for plain BM25 (one field, no related words, no
+//!   threshold) computed beside it in the same run. The full `tools/list` against the
+//!   search-mode one, in bytes.
+//! - Speed (criterion): a search at 1,000 and 10,000 tools (the real ones, repeated under
+//!   other server names), the index build, its memory per tool.
+//!
+//! Without `TOOLSEARCH_TOOLS` the accuracy part says how to get the tools and stops.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion};
+use metamcp::search::{Fields, Index, fields_of};
+use serde_json::Value;
+
+struct Tool {
+    name: String,
+    server: String,
+    entry: Value,
+}
+
+fn load_tools(path: &str) -> Vec<Tool> {
+    let servers: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read the tools"))
+            .expect("JSON");
+    let mut out = Vec::new();
+    for s in servers {
+        let server = s["name"].as_str().unwrap_or_default().to_string();
+        for t in s["tools"].as_array().into_iter().flatten() {
+            let own = t["name"].as_str().unwrap_or_default();
+            let mut entry = t.clone();
+            let name = format!("{server}__{own}");
+            entry["name"] = Value::String(name.clone());
+            out.push(Tool {
+                name,
+                server: server.clone(),
+                entry,
+            });
+        }
+    }
+    out
+}
+
+struct Need {
+    text: String,
+    expect: Vec<String>,
+    kind: String,
+}
+
+fn load_needs(path: &str) -> Vec<Need> {
+    std::fs::read_to_string(path)
+        .expect("read the needs")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("//"))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            Need {
+                text: v["need"].as_str().unwrap_or_default().to_string(),
+                expect: v["expect"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect(),
+                kind: v["kind"].as_str().unwrap_or("plain").to_string(),
+            }
+        })
+        .collect()
+}
+
+fn index_of(tools: &[Tool]) -> Index {
+    Index::build(tools.iter().map(|t| fields_of(&t.entry, &t.server, "")))
+}
+
+/// Plain BM25: the tool's name, description and parameters as one field, the query's
+/// words alone, no threshold.
+fn baseline_of(tools: &[Tool]) -> (Index, Vec<String>) {
+    let texts: Vec<String> = tools
+        .iter()
+        .map(|t| {
+            let f = fields_of(&t.entry, &t.server, "");
+            format!("{} {} {} {}", f.name, f.title, f.description, f.params)
+        })
+        .collect();
+    let index = Index::build(texts.iter().map(|t| Fields {
+        description: t,
+        ..Fields::default()
+    }));
+    (index, texts)
+}
+
+#[derive(Default)]
+struct Tally {
+    needs: usize,
+    at1: usize,
+    at5: usize,
+    rr: f64,
+    negatives: usize,
+    rejected: usize,
+}
+
+impl Tally {
+    fn add(&mut self, need: &Need, found: &[String]) {
+        if need.expect.is_empty() {
+            self.negatives += 1;
+            self.rejected += usize::from(found.is_empty());
+            return;
+        }
+        self.needs += 1;
+        let rank = found.iter().position(|f| need.expect.contains(f));
+        self.at1 += usize::from(rank == Some(0));
+        self.at5 += usize::from(rank.is_some_and(|r| r < 5));
+        self.rr += rank.map_or(0.0, |r| 1.0 / (r as f64 + 1.0));
+    }
+
+    fn row(&self, what: &str) -> String {
+        let n = self.needs.max(1) as f64;
+        let neg = if self.negatives == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.3}", self.rejected as f64 / self.negatives as f64)
+        };
+        format!(
+            "| {what:<28} | {:>5} | {:>8.3} | {:>8.3} | {:>6.3} | {:>4} | {:>9} |",
+            self.needs,
+            self.at1 as f64 / n,
+            self.at5 as f64 / n,
+            self.rr / n,
+            self.negatives,
+            neg
+        )
+    }
+}
+
+fn accuracy(tools_path: &str, needs_path: &str) {
+    let tools = load_tools(tools_path);
+    let needs = load_needs(needs_path);
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    for n in &needs {
+        for e in &n.expect {
+            assert!(
+                names.contains(&e.as_str()),
+                "{:?} expects {e}, which no server has",
+                n.text
+            );
+        }
+    }
+    let servers: std::collections::BTreeSet<&str> =
+        tools.iter().map(|t| t.server.as_str()).collect();
+    println!(
+        "{} tools of {} servers, {} needs ({} that no tool serves)\n",
+        tools.len(),
+        servers.len(),
+        needs.len(),
+        needs.iter().filter(|n| n.expect.is_empty()).count()
+    );
+    let index = index_of(&tools);
+    let (baseline, _) = baseline_of(&tools);
+    let mut ours: HashMap<String, Tally> = HashMap::new();
+    let mut plain: HashMap<String, Tally> = HashMap::new();
+    let mut misses = Vec::new();
+    for need in &needs {
+        let found: Vec<String> = index
+            .search(&need.text, 5)
+            .iter()
+            .map(|h| tools[h.doc].name.clone())
+            .collect();
+        let base: Vec<String> = baseline
+            .search_plain(&need.text, 5)
+            .iter()
+            .map(|h| tools[h.doc].name.clone())
+            .collect();
+        for kind in [need.kind.as_str(), "all"] {
+            ours.entry(kind.to_string()).or_default().add(need, &found);
+            plain.entry(kind.to_string()).or_default().add(need, &base);
+        }
+        let hit = match need.expect.is_empty() {
+            true => found.is_empty(),
+            false => found.first().is_some_and(|f| need.expect.contains(f)),
+        };
+        if !hit {
+            misses.push(format!(
+                "  {:?} → {:?} (want {:?})",
+                need.text, found, need.expect
+            ));
+        }
+    }
+    println!(
+        "| search                       | needs | recall@1 | recall@5 |    MRR | neg. | rejected  |"
+    );
+    println!(
+        "|------------------------------|-------|----------|----------|--------|------|-----------|"
+    );
+    let mut kinds: Vec<&String> = ours.keys().collect();
+    kinds.sort();
+    for k in &kinds {
+        println!("{}", ours[*k].row(&format!("gateway: {k}")));
+    }
+    for k in &kinds {
+        println!("{}", plain[*k].row(&format!("BM25 baseline: {k}")));
+    }
+    // Context: the full list against the search-mode one.
+    let full: usize = tools.iter().map(|t| t.entry.to_string().len() + 1).sum();
+    let search_mode = metamcp::mcp::search::listed_bytes();
+    println!(
+        "\ntools/list: every tool {full} bytes; search mode {search_mode} bytes ({:.2} %)",
+        search_mode as f64 * 100.0 / full as f64
+    );
+    if std::env::var_os("TOOLSEARCH_MISSES").is_some() {
+        println!("\nnot first:\n{}", misses.join("\n"));
+    }
+}
+
+/// `tools` repeated under other server names until there are `n`.
+fn scaled(tools: &[Tool], n: usize) -> Vec<Tool> {
+    (0..n)
+        .map(|i| {
+            let t = &tools[i % tools.len()];
+            let server = format!("{}{}", t.server, i / tools.len());
+            let mut entry = t.entry.clone();
+            let name = format!("{server}__{}", t.name.split("__").nth(1).unwrap_or(""));
+            entry["name"] = Value::String(name.clone());
+            Tool {
+                name,
+                server,
+                entry,
+            }
+        })
+        .collect()
+}
+
+fn speed(c: &mut Criterion, tools: &[Tool]) {
+    let mut group = c.benchmark_group("toolsearch");
+    group.measurement_time(Duration::from_secs(3));
+    for n in [1_000, 10_000] {
+        let set = scaled(tools, n);
+        let started = Instant::now();
+        let index = index_of(&set);
+        println!(
+            "index of {n} tools: built in {:.1} ms, {} words",
+            started.elapsed().as_secs_f64() * 1e3,
+            index.vocabulary()
+        );
+        group.bench_with_input(BenchmarkId::new("search", n), &index, |b, ix| {
+            b.iter(|| ix.search("create a new branch in my github repository", 8))
+        });
+        group.bench_with_input(BenchmarkId::new("build", n), &set, |b, set| {
+            b.iter(|| index_of(set))
+        });
+    }
+    group.finish();
+}
+
+fn main() {
+    let Ok(tools_path) = std::env::var("TOOLSEARCH_TOOLS") else {
+        eprintln!("set TOOLSEARCH_TOOLS to collect.py's tools.json (bench/toolsearch/run.sh does)");
+        return;
+    };
+    let needs = std::env::var("TOOLSEARCH_NEEDS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/bench/toolsearch/needs.jsonl").into()
+    });
+    accuracy(&tools_path, &needs);
+    if std::env::var_os("TOOLSEARCH_SPEED").is_some() {
+        let tools = load_tools(&tools_path);
+        let mut c = Criterion::default().configure_from_args();
+        speed(&mut c, &tools);
+        c.final_summary();
+    }
+}

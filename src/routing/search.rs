@@ -1,0 +1,100 @@
+//! A view's tool search: whether its `tools/list` gives every tool or the gateway's
+//! `search_tools` and `call_tool` ([`resolve`]), the index of its tools built when first
+//! searched ([`View::search`]), and `call_tool`'s listing entry. Only a view's own tools
+//! are indexed, in its own names (prefixes and overrides applied, disabled tools absent),
+//! so a search never finds a tool outside the caller's reach; the gateway's own tools are
+//! not indexed (`call_tool` does not call them).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::{Exposed, View};
+
+/// The name of the tool that calls a found tool by its name.
+pub const CALL_TOOL: &str = "call_tool";
+
+/// The name of the tool that searches.
+pub const SEARCH_TOOLS: &str = "search_tools";
+
+/// `call_tool`'s listing entry.
+pub fn call_tool_entry() -> Bytes {
+    Bytes::from(
+        serde_json::json!({
+            "name": CALL_TOOL,
+            "title": "Call a tool",
+            "description": "Calls a tool that search_tools found, by its name, with its arguments. \
+                The call is the tool's own: its result, errors, progress and questions come back as \
+                if it had been called directly (it also stays callable by its name).",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "The tool's name, as search_tools gave it"},
+                    "arguments": {"type": "object", "description": "The tool's arguments, as its inputSchema describes them"}
+                },
+                "required": ["name"]
+            },
+            "annotations": {"title": "Call a tool", "openWorldHint": true}
+        })
+        .to_string(),
+    )
+}
+
+/// Decides whether `view` is searched (its mode against the size of every tool's entry)
+/// and, when it is not, takes the search tools out of it.
+pub(super) fn resolve(view: &mut View) {
+    let full: usize = view.tool_entries().map(|e| e.len() + 1).sum();
+    view.search = view.search_mode.on_for(full);
+    if !view.search && view.served.iter().any(|s| s.tool.search_tool()) {
+        view.served.retain(|s| !s.tool.search_tool());
+        view.served_index = view
+            .served
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+    }
+}
+
+impl View {
+    /// The entries its `tools/list` gives: with search on, the gateway's own tools and
+    /// `call_tool`; otherwise every tool.
+    pub fn listed_tools(&self) -> Vec<Bytes> {
+        if !self.search {
+            return self.tool_entries().cloned().collect();
+        }
+        let mut out: Vec<Bytes> = self.served.iter().map(|s| s.entry.clone()).collect();
+        out.push(call_tool_entry());
+        out
+    }
+
+    /// The tools of this view that fit `query`, best first, at most `limit`, with their
+    /// scores. The index is built on the first search of the view (a view lives until its
+    /// lists or the registry change).
+    pub fn search(&self, query: &str, limit: usize) -> Vec<(&Exposed, f32)> {
+        let index = self
+            .index
+            .get_or_init(|| Arc::new(build_index(&self.tools)));
+        index
+            .search(query, limit)
+            .into_iter()
+            .filter_map(|h| self.tools.get(h.doc).map(|t| (t, h.score)))
+            .collect()
+    }
+}
+
+/// The index of `tools`, in order.
+fn build_index(tools: &[Exposed]) -> crate::search::Index {
+    let entries: Vec<Value> = tools
+        .iter()
+        .map(|t| serde_json::from_slice(&t.entry).unwrap_or(Value::Null))
+        .collect();
+    let instructions: Vec<Option<Arc<str>>> =
+        tools.iter().map(|t| t.backend.instructions()).collect();
+    crate::search::Index::build(entries.iter().zip(tools).zip(&instructions).map(
+        |((entry, t), i)| {
+            crate::search::fields_of(entry, &t.backend.name, i.as_deref().unwrap_or(""))
+        },
+    ))
+}

@@ -211,8 +211,44 @@ fn accuracy(tools_path: &str, needs_path: &str) {
         "\ntools/list: every tool {full} bytes; search mode {search_mode} bytes ({:.2} %)",
         search_mode as f64 * 100.0 / full as f64
     );
+    if std::env::var_os("TOOLSEARCH_SWEEP").is_some() {
+        sweep(&tools, &needs, &index);
+    }
     if std::env::var_os("TOOLSEARCH_MISSES").is_some() {
         println!("\nnot first:\n{}", misses.join("\n"));
+    }
+}
+
+/// The calibration: recall@5 and the rejection rate over a grid of the cut-off, the weight
+/// of unknown words and of related words.
+fn sweep(tools: &[Tool], needs: &[Need], index: &Index) {
+    println!("\n| min_coverage | unknown | related | recall@1 | recall@5 | rejected |");
+    for min_coverage in [0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5] {
+        for unknown in [0.1, 0.25, 0.4, 0.6] {
+            for related in [0.0, 0.3, 0.5] {
+                let tuning = metamcp::search::index::Tuning {
+                    min_coverage,
+                    unknown,
+                    related,
+                };
+                let mut t = Tally::default();
+                for need in needs {
+                    let found: Vec<String> = index
+                        .search_tuned(&need.text, 5, &tuning)
+                        .iter()
+                        .map(|h| tools[h.doc].name.clone())
+                        .collect();
+                    t.add(need, &found);
+                }
+                let n = t.needs.max(1) as f64;
+                println!(
+                    "| {min_coverage:>12} | {unknown:>7} | {related:>7} | {:>8.3} | {:>8.3} | {:>8.3} |",
+                    t.at1 as f64 / n,
+                    t.at5 as f64 / n,
+                    t.rejected as f64 / t.negatives.max(1) as f64
+                );
+            }
+        }
     }
 }
 

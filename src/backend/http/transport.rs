@@ -375,7 +375,8 @@ impl HttpTransport {
                     if head.status == 404 && session.id.is_some() {
                         drop(exchange);
                         tracing::info!("backend forgot our session; re-initializing");
-                        let fresh = self.reinitialize(session.generation).await?;
+                        // Boxed: rare, and large enough to weigh on every call's future.
+                        let fresh = Box::pin(self.reinitialize(session.generation)).await?;
                         let lines = fresh.header_lines();
                         let traced = with_trace(&lines);
                         (head, exchange) = p
@@ -386,11 +387,13 @@ impl HttpTransport {
                     (head.status, head.content_type, HttpAnswer::Pool(exchange))
                 }
                 _ => {
-                    let mut resp = self.send(&session, body.clone(), headers, trace).await?;
+                    let mut resp =
+                        Box::pin(self.send(&session, body.clone(), headers, trace)).await?;
                     if resp.status() == StatusCode::NOT_FOUND && session.id.is_some() {
                         tracing::info!("backend forgot our session; re-initializing");
-                        let fresh = self.reinitialize(session.generation).await?;
-                        resp = self.send(&fresh, body, headers, trace).await?;
+                        // Boxed: rare, and large enough to weigh on every call's future.
+                        let fresh = Box::pin(self.reinitialize(session.generation)).await?;
+                        resp = Box::pin(self.send(&fresh, body, headers, trace)).await?;
                     }
                     if let (401 | 403, Some(b)) = (resp.status().as_u16(), &self.endpoint.bearer) {
                         let www = resp.headers().get(hyper::header::WWW_AUTHENTICATE);

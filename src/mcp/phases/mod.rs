@@ -20,6 +20,11 @@
 //! of [`Callee`] and `call`; a new policy is a [`crate::policy::Policy`] registered with
 //! [`crate::state::State::police`]; a new gateway tool is a
 //! [`crate::routing::GatewayTool`] registered in `app::gateway_tools`.
+//!
+//! Every wait off the `tools/call` path is boxed (a per-caller listing, a gateway
+//! tool's call, a subscription's record, a task): laid out inline they would make the
+//! future of every call larger, and a future is copied whole when it is boxed or awaited
+//! (measured per forwarded call with gdb on `memcpy`).
 
 use std::borrow::Cow;
 
@@ -57,7 +62,7 @@ pub async fn dispatch(
     // listing of its own (never shared between callers).
     if f.method(body) == Some("tools/list")
         && !ctx.view.search
-        && let Some(result) = crate::mcp::lists::tools_for(ctx, body, f).await?
+        && let Some(result) = Box::pin(crate::mcp::lists::tools_for(ctx, body, f)).await?
     {
         let cache = crate::mcp::lists::Cache {
             public: false,
@@ -137,7 +142,7 @@ pub(crate) async fn call(
     }
     // 4. Forward.
     let resp = match callee {
-        Callee::Gateway(served) => crate::mcp::served::call(ctx, body, f, served).await?,
+        Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
         Callee::Backend {
             backend,
             rename,

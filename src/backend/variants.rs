@@ -64,7 +64,7 @@ pub struct Variants {
     /// Sets a child (stdio) or stream (legacy SSE) was opened for and found to be
     /// offered every tool the main session lists: the main one serves them, and no
     /// process is kept for nothing.
-    same: Mutex<Vec<u8>>,
+    same: Same,
     /// Held while a session is opened or closed (one at a time per backend).
     opening: tokio::sync::Mutex<()>,
     epoch: Instant,
@@ -86,7 +86,7 @@ impl Variants {
             busy: timeout.saturating_mul(2),
             open: ArcSwap::from_pointee(Vec::new()),
             failed: Mutex::new(Vec::new()),
-            same: Mutex::new(Vec::new()),
+            same: Same::default(),
             opening: tokio::sync::Mutex::new(()),
             epoch: Instant::now(),
             notices: None,
@@ -101,8 +101,7 @@ impl Variants {
     /// offered every tool). A server that offers a client declaring nothing (`0`) every
     /// tool is taken to offer every set every tool: no set needs a child of its own.
     fn is_same(&self, caps: u8) -> bool {
-        let same = self.same.lock().unwrap_or_else(|p| p.into_inner());
-        same.contains(&caps) || same.contains(&0)
+        self.same.has(caps) || self.same.has(0)
     }
 
     /// Whether every client capability set is served by the main session (the server
@@ -208,10 +207,7 @@ impl Variants {
         if everything {
             tracing::info!(backend = %name, caps,
                 "a client capability set is offered every tool; its child or stream is not kept");
-            self.same
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(caps);
+            self.same.add(caps);
             // Stopping a child takes a grace period: nobody waits for it.
             tokio::spawn(async move { v.transport.close().await });
             return None;
@@ -393,5 +389,19 @@ impl Variant {
         let hidden = Arc::new(hidden);
         self.hidden.store(Some(hidden.clone()));
         hidden
+    }
+}
+
+/// A set of client capability sets (one bit each), read without a lock on every call.
+#[derive(Default)]
+struct Same([AtomicU64; 4]);
+
+impl Same {
+    fn has(&self, caps: u8) -> bool {
+        self.0[usize::from(caps >> 6)].load(Ordering::Acquire) & (1 << (caps & 63)) != 0
+    }
+
+    fn add(&self, caps: u8) {
+        self.0[usize::from(caps >> 6)].fetch_or(1 << (caps & 63), Ordering::AcqRel);
     }
 }

@@ -2,7 +2,7 @@
 //! run (report ratios: crossbeam time / metamcp time).
 //!
 //! - `snapshot_load`: reading the routing snapshot on every request. metamcp: `ArcSwap`
-//!   (`state.routing`); crossbeam: an epoch-protected `crossbeam_epoch::Atomic` (pin,
+//!   (`state.data.routing`); crossbeam: an epoch-protected `crossbeam_epoch::Atomic` (pin,
 //!   load, look up). Alone, and with another reader and a writer swapping the table every
 //!   50 µs on the other core.
 //! - `record_handoff`: handing one encoded audit row (or span) from the call's path to

@@ -1,7 +1,7 @@
 //! The per-request checks and lookups besides frame handling, each beside a naive
 //! baseline in the same group (report ratios: baseline time / metamcp time).
 //!
-//! - `routing_lookup`: the routing snapshot (`ArcSwap`, what `state.routing` is) against
+//! - `routing_lookup`: the routing snapshot (`ArcSwap`, what `state.data.routing` is) against
 //!   `RwLock<HashMap>`, single-threaded and with another reader and a writer swapping
 //!   the table every 50 µs on other threads.
 //! - `jwt_verify`: the gateway's `Tokens::verify` (key and validation built once, HS256

@@ -1,4 +1,8 @@
-//! What every request can reach.
+//! What every request can reach, by plane: what all planes share (settings, the
+//! database, credentials, the cipher, the vault); the control plane ([`Control`]: the
+//! registry, readiness, and how a registry change becomes a routing build, which this
+//! file runs); the data plane, owned by `proxy/` ([`crate::proxy::Plane`]); the observe
+//! plane, owned by `observe/` ([`crate::observe::Observe`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -12,21 +16,18 @@ use crate::store::db::DbError;
 
 use crate::auth::Authenticator;
 use crate::auth::limits::Refused;
-use crate::auth::session::EndedSessions;
-use crate::backend::{Backends, Status};
+use crate::backend::Status;
 use crate::base::KeyId;
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::model::{Server, Snapshot};
-use crate::observe::events::EventBus;
-use crate::observe::metrics::Metrics;
-use crate::proxy::calls::{InFlight, ServerRequests};
-use crate::routing::ListChanged;
-use crate::routing::Routing;
 use crate::store::db::Database;
 use crate::store::registry::Registry;
 
-/// Shared state behind an `Arc`.
+/// Shared state behind an `Arc`, in planes: what every plane shares (settings, the
+/// database, credentials, the cipher, the vault), the control plane (the registry and how
+/// its changes reach routing), the data plane ([`crate::proxy::Plane`]) and the observe
+/// plane ([`crate::observe::Observe`]).
 pub struct State {
     /// Settings as parsed at start.
     pub config: Config,
@@ -34,6 +35,23 @@ pub struct State {
     pub db: Database,
     /// Who is calling: keys and tokens, from memory.
     pub auth: Authenticator,
+    /// OAuth access tokens on the MCP endpoints (when configured).
+    pub oauth: Option<Arc<crate::auth::oauth::OAuth>>,
+    /// Seals client sessions (and secrets at rest).
+    pub cipher: Cipher,
+    /// Tokens the gateway holds for OAuth backends, and its OAuth client.
+    pub vault: Arc<crate::vault::Vault>,
+    /// The registry, readiness and routing builds.
+    pub control: Control,
+    /// Everything a call meets on its way through.
+    pub data: crate::proxy::Plane,
+    /// Events, metrics, the audit trail and span export.
+    pub observe: crate::observe::Observe,
+}
+
+/// The control plane: the registry as stored and as last loaded, and how a change
+/// becomes a routing build; readiness and the drain.
+pub struct Control {
     /// Servers and namespaces in the database.
     pub registry: Registry,
     /// The registry as last loaded, swapped whole on every change.
@@ -43,60 +61,17 @@ pub struct State {
     /// Set on SIGTERM: `/ready` says 503 so balancers stop sending, and HTTP/1.1 answers
     /// close their connections.
     draining: AtomicBool,
-    /// Lifecycle events for `/api/v1/events`.
-    pub events: EventBus,
-    pub metrics: Arc<Metrics>,
-    /// Audit rows waiting to be written.
-    pub audit: Arc<crate::observe::audit::Audit>,
-    /// Span export, when an OTLP endpoint is configured.
-    pub tracer: Option<Arc<crate::observe::trace::Tracer>>,
-    /// OAuth access tokens on the MCP endpoints (when configured).
-    pub oauth: Option<Arc<crate::auth::oauth::OAuth>>,
-    /// The OpenAPI document, rendered once.
-    pub openapi: Bytes,
-    /// Seals client sessions (and secrets at rest).
-    pub cipher: Cipher,
-    /// One supervised connection per active backend.
-    pub backends: Backends,
-    /// Tokens the gateway holds for OAuth backends, and its OAuth client.
-    pub vault: Arc<crate::vault::Vault>,
-    /// Who serves each exposed tool, prompt and resource; swapped whole.
-    pub routing: Routing,
     /// The tools the gateway serves itself ([`crate::routing::gateway`]) and the
     /// policies of every view ([`crate::policy`]).
     own: RwLock<crate::routing::Gateway>,
-    /// Ended client sessions, refused everywhere until they would have expired.
-    pub ended_sessions: EndedSessions,
-    /// Sessions already opened, so later requests skip the decryption.
-    pub sessions: crate::auth::session::SessionCache,
-    /// Open client connections and their bounds.
-    pub connections: crate::http::connections::Connections,
-    /// Forwarded requests not yet answered, for cancellation.
-    pub inflight: Arc<InFlight>,
-    /// Resource subscriptions by URI, for `notifications/resources/updated`.
-    pub subscriptions: Arc<crate::routing::subscriptions::Subscriptions>,
-    /// Backends' requests to clients awaiting the clients' answers.
-    pub server_requests: Arc<ServerRequests>,
-    /// Stateless clients' calls waiting for their input (multi-round-trip requests).
-    pub parked: Arc<crate::proxy::era::rounds::Parked>,
-    /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
-    pub task_inputs: Arc<crate::proxy::era::task_inputs::TaskInputs>,
-    /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
-    /// recorded ones.
-    pub tasks_creating: Arc<crate::proxy::task_places::Creating>,
-    /// The log levels session-era clients set (`logging/setLevel`).
-    pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
-    /// Per-view list changes, for clients' notification streams.
-    pub list_changes: broadcast::Sender<ListChanged>,
-    /// Messages for one session's stream (a task's status, a URL elicitation's end),
-    /// from this replica's backends or passed on by another replica.
-    pub session_messages: broadcast::Sender<crate::backend::Notice>,
     /// Asks the routing builder for a rebuild.
     rebuild: mpsc::UnboundedSender<()>,
     /// Serialises routing builds.
     rebuild_lock: std::sync::Mutex<()>,
     /// Serialises registry reloads, so an older read never replaces a newer one.
     pub reload_lock: tokio::sync::Mutex<()>,
+    /// The OpenAPI document, rendered once.
+    pub openapi: Bytes,
 }
 
 impl State {
@@ -114,23 +89,7 @@ impl State {
             .oauth
             .clone()
             .map(|o| Arc::new(crate::auth::oauth::OAuth::new(o)));
-        let tracer = config
-            .tracing
-            .clone()
-            .map(|t| Arc::new(crate::observe::trace::Tracer::new(t)));
-        let audit = Arc::new(crate::observe::audit::Audit::new(
-            config.audit,
-            config.audit_queue,
-        ));
-        let parked = Arc::new(crate::proxy::era::rounds::Parked::new(
-            crate::proxy::era::rounds::ParkBounds {
-                ttl: config.parked.ttl,
-                per_key: config.parked.per_key,
-                total: config.parked.total,
-            },
-            cipher.clone(),
-            config.parked.replica_url.clone(),
-        ));
+        let observe = crate::observe::Observe::new(&config);
         let vault = Arc::new(
             crate::vault::Vault::new(
                 db.pool.clone(),
@@ -138,62 +97,45 @@ impl State {
                 Arc::new(backend_tls.clone()),
                 config.public_url.clone(),
             )
-            .with_audit(audit.clone()),
+            .with_audit(observe.audit.clone()),
         );
-        State {
-            vault: vault.clone(),
-            parked,
-            task_inputs: Arc::new(crate::proxy::era::task_inputs::TaskInputs::new(
-                config.tasks.per_key,
-                config.parked.total,
-            )),
-            tasks_creating: Arc::default(),
-            log_levels: Arc::default(),
-            cipher,
-            backends: Backends::new(
-                rebuild.clone(),
-                Some(config.data_dir.clone()),
-                backend_tls,
-                config.capability_sessions,
-                Some(vault),
-            ),
-            routing: Routing::default(),
-            own: RwLock::new(crate::routing::Gateway {
-                search: config.tool_search,
-                ..Default::default()
-            }),
-            ended_sessions: EndedSessions::default(),
-            sessions: crate::auth::session::SessionCache::default(),
-            connections: crate::http::connections::Connections::new(
-                config.max_connections,
-                config.max_connections_per_address,
-            ),
-            inflight: Arc::default(),
-            server_requests: Arc::default(),
-            subscriptions: Arc::default(),
-            list_changes: broadcast::channel(64).0,
-            session_messages: broadcast::channel(1024).0,
-            rebuild,
-            rebuild_lock: std::sync::Mutex::new(()),
-            reload_lock: tokio::sync::Mutex::new(()),
-            config,
-            db,
-            auth,
+        let data = crate::proxy::Plane::new(
+            &config,
+            &cipher,
+            rebuild.clone(),
+            backend_tls,
+            vault.clone(),
+        );
+        let control = Control {
             registry,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             registry_loaded: AtomicBool::new(false),
             draining: AtomicBool::new(false),
-            events: EventBus::default(),
-            metrics: Arc::default(),
-            audit,
-            tracer,
-            oauth,
+            own: RwLock::new(crate::routing::Gateway {
+                search: config.tool_search,
+                ..Default::default()
+            }),
+            rebuild,
+            rebuild_lock: std::sync::Mutex::new(()),
+            reload_lock: tokio::sync::Mutex::new(()),
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
+        };
+        State {
+            config,
+            db,
+            auth,
+            oauth,
+            cipher,
+            vault,
+            control,
+            data,
+            observe,
         }
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot
+        self.control
+            .snapshot
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -202,17 +144,22 @@ impl State {
     /// Installs a new registry snapshot; returns the one it replaced.
     pub fn set_snapshot(&self, fresh: Snapshot) -> Arc<Snapshot> {
         let old = std::mem::replace(
-            &mut *self.snapshot.write().unwrap_or_else(|p| p.into_inner()),
+            &mut *self
+                .control
+                .snapshot
+                .write()
+                .unwrap_or_else(|p| p.into_inner()),
             Arc::new(fresh),
         );
-        self.registry_loaded.store(true, Ordering::Release);
+        self.control.registry_loaded.store(true, Ordering::Release);
         old
     }
 
     /// Serves `tool` from now on (the routing table is rebuilt): `app` registers the
     /// gateway's tools at start-up; tests add their own.
     pub fn serve(&self, tool: Arc<dyn crate::routing::GatewayTool>) {
-        self.own
+        self.control
+            .own
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .tools
@@ -223,7 +170,8 @@ impl State {
     /// Passes every call of every view through `policy` from now on (the routing table
     /// is rebuilt), besides the namespaces' own policies.
     pub fn police(&self, policy: Arc<dyn crate::policy::Policy>) {
-        self.own
+        self.control
+            .own
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .policies
@@ -233,30 +181,39 @@ impl State {
 
     /// Asks for the routing table to be rebuilt (coalesced).
     pub fn request_rebuild(&self) {
-        let _ = self.rebuild.send(());
+        let _ = self.control.rebuild.send(());
     }
 
     /// Rebuilds the routing table now, in this task: builds it whole, swaps it in, and
     /// announces list changes per view and configuration problems that are new. Builds
     /// are serialised so an older snapshot never replaces a newer one.
     pub fn rebuild_routing(&self) {
-        let _serial = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let own = self.own.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let _serial = self
+            .control
+            .rebuild_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let own = self
+            .control
+            .own
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let table = crate::routing::build(
             &self.snapshot(),
-            &self.backends.all(),
+            &self.data.backends.all(),
             &own,
-            &self.routing.load(),
+            &self.data.routing.load(),
         );
-        let old = self.routing.store(table);
-        let new = self.routing.load();
+        let old = self.data.routing.store(table);
+        let new = self.data.routing.load();
         for (namespace, p) in crate::routing::new_problems(&old, &new) {
             tracing::warn!(
                 namespace = namespace.unwrap_or("(all servers)"),
                 "{}",
                 p.message
             );
-            self.events.publish(
+            self.observe.events.publish(
                 "config.problem",
                 crate::observe::events::fields(
                     json!({"namespace": namespace, "servers": p.servers, "message": p.message}),
@@ -265,18 +222,18 @@ impl State {
             );
         }
         for change in crate::routing::list_changes(&old, &new) {
-            let _ = self.list_changes.send(change);
+            let _ = self.data.list_changes.send(change);
         }
     }
 
     /// Reloads the registry snapshot, reconciles backends and rebuilds routing now; the
     /// differences from the previous snapshot become events.
     pub async fn reload_registry(&self) -> Result<(), DbError> {
-        let _serial = self.reload_lock.lock().await;
-        let fresh = self.registry.snapshot().await?;
+        let _serial = self.control.reload_lock.lock().await;
+        let fresh = self.control.registry.snapshot().await?;
         let old = self.set_snapshot(fresh);
         let new = self.snapshot();
-        self.backends.reconcile(&new);
+        self.data.backends.reconcile(&new);
         self.rebuild_routing();
         publish_differences(self, &old, &new);
         Ok(())
@@ -285,7 +242,9 @@ impl State {
     /// A request refused by a key's limit: counted, and logged once a minute per key
     /// while the key is being limited (not once per refusal).
     pub fn over_limit(&self, key: &KeyId, refused: &Refused) {
-        self.metrics.limited(key.as_str(), refused.kind.as_str());
+        self.observe
+            .metrics
+            .limited(key.as_str(), refused.kind.as_str());
         if self.auth.limits.should_log(key, crate::base::unix_now()) {
             tracing::warn!(key_id = %key, limit = refused.kind.as_str(), reason = %refused.message,
                 "key is being limited (logged once a minute)");
@@ -294,15 +253,15 @@ impl State {
 
     /// Begins the drain (shutdown): the process stops saying it is ready.
     pub fn begin_drain(&self) {
-        self.draining.store(true, Ordering::Release);
+        self.control.draining.store(true, Ordering::Release);
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
+        self.control.draining.load(Ordering::Acquire)
     }
 
     pub fn is_ready(&self) -> bool {
-        self.registry_loaded.load(Ordering::Acquire) && self.auth.is_loaded()
+        self.control.registry_loaded.load(Ordering::Acquire) && self.auth.is_loaded()
     }
 
     /// The status reported for a server: `stopped` when inactive; otherwise what its
@@ -311,10 +270,12 @@ impl State {
         if !server.is_active {
             return Status::Stopped.as_str();
         }
-        match self.backends.get(&server.id) {
+        match self.data.backends.get(&server.id) {
             Some(b) if b.server == *server => b.status().as_str(),
             Some(_) => Status::Starting.as_str(),
-            None if self.backends.config_error(&server.id).is_some() => Status::Failed.as_str(),
+            None if self.data.backends.config_error(&server.id).is_some() => {
+                Status::Failed.as_str()
+            }
             // Transports this process does not connect to.
             None => Status::Starting.as_str(),
         }
@@ -342,7 +303,7 @@ async fn relay<T: Clone>(
 /// Announces a change of one server to those who may see it.
 fn announce(state: &State, kind: &str, name: &str, fields: serde_json::Value) {
     let audience = state.snapshot().namespaces_of(name);
-    state.events.publish(
+    state.observe.events.publish(
         kind,
         crate::observe::events::fields(fields),
         Audience::Namespaces(audience),
@@ -352,7 +313,10 @@ fn announce(state: &State, kind: &str, name: &str, fields: serde_json::Value) {
 /// Announces backends' status changes on the events stream (`server.status`, with the
 /// reason) to those who may see the server.
 pub async fn status_events(state: std::sync::Weak<State>) {
-    let Some(rx) = state.upgrade().map(|s| s.backends.statuses.subscribe()) else {
+    let Some(rx) = state
+        .upgrade()
+        .map(|s| s.data.backends.statuses.subscribe())
+    else {
         return;
     };
     relay(state, rx, |state, change| {
@@ -373,7 +337,7 @@ pub async fn status_events(state: std::sync::Weak<State>) {
 /// Writes what this replica sees of the server `id` now to PostgreSQL, in the
 /// background, for `keyadm servers list|show` (`store::server_status`).
 fn record_status(state: &State, id: uuid::Uuid) {
-    let Some(b) = state.backends.get(&id) else {
+    let Some(b) = state.data.backends.get(&id) else {
         return;
     };
     let seen = crate::store::server_status::Seen {
@@ -381,7 +345,7 @@ fn record_status(state: &State, id: uuid::Uuid) {
         last_error: b.last_error(),
         restarts: i32::try_from(b.restarts()).unwrap_or(i32::MAX),
         tools: i32::try_from(b.lists().tools.len()).unwrap_or(i32::MAX),
-        replica: state.parked.replica.clone(),
+        replica: state.data.parked.replica.clone(),
         at: 0.0,
     };
     let pool = state.db.pool.clone();
@@ -395,12 +359,18 @@ fn record_status(state: &State, id: uuid::Uuid) {
 /// Announces backends' circuit changes on the events stream (`server.circuit`, with the
 /// reason) to those who may see the server, and counts them.
 pub async fn circuit_events(state: std::sync::Weak<State>) {
-    let Some(rx) = state.upgrade().map(|s| s.backends.circuits.subscribe()) else {
+    let Some(rx) = state
+        .upgrade()
+        .map(|s| s.data.backends.circuits.subscribe())
+    else {
         return;
     };
     relay(state, rx, |state, change| {
         let t = &change.transition;
-        state.metrics.circuit(&change.name, t.circuit.as_str());
+        state
+            .observe
+            .metrics
+            .circuit(&change.name, t.circuit.as_str());
         announce(
             state,
             "server.circuit",
@@ -433,7 +403,7 @@ fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
         };
         let mut audience = new.namespaces_of(&s.name);
         audience.extend(old.namespaces_of(&s.name));
-        state.events.publish(
+        state.observe.events.publish(
             kind,
             crate::observe::events::fields(json!({"id": s.id, "name": s.name})),
             Audience::Namespaces(audience),
@@ -441,7 +411,7 @@ fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
     }
     for o in &old.servers {
         if new.server_by_id(&o.id).is_none() {
-            state.events.publish(
+            state.observe.events.publish(
                 "server.deleted",
                 crate::observe::events::fields(json!({"id": o.id, "name": o.name})),
                 Audience::Namespaces(old.namespaces_of(&o.name)),
@@ -454,7 +424,7 @@ fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
             Some(o) if o != n => "namespace.updated",
             Some(_) => continue,
         };
-        state.events.publish(
+        state.observe.events.publish(
             kind,
             crate::observe::events::fields(json!({"name": n.name})),
             Audience::Namespaces(vec![n.name.clone()]),
@@ -462,7 +432,7 @@ fn publish_differences(state: &State, old: &Snapshot, new: &Snapshot) {
     }
     for o in &old.namespaces {
         if !new.namespaces.iter().any(|n| n.name == o.name) {
-            state.events.publish(
+            state.observe.events.publish(
                 "namespace.deleted",
                 crate::observe::events::fields(json!({"name": o.name})),
                 Audience::Namespaces(vec![o.name.clone()]),

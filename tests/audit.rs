@@ -334,7 +334,7 @@ async fn filters_and_cursor_pagination() {
         let outcome = if i % 5 == 0 { "tool_error" } else { "ok" };
         let tool = if i % 2 == 0 { "even" } else { "odd" };
         record(
-            &gw.state.audit,
+            &gw.state.observe.audit,
             &a,
             "alpha",
             tool,
@@ -344,7 +344,7 @@ async fn filters_and_cursor_pagination() {
     }
     for i in 0..5u64 {
         record(
-            &gw.state.audit,
+            &gw.state.observe.audit,
             &b,
             "beta",
             "echo",
@@ -352,7 +352,12 @@ async fn filters_and_cursor_pagination() {
             Duration::from_secs(60 * i + 30),
         );
     }
-    gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
 
     // Every page of 10 in turn: all 25 once, newest first.
     let mut seen = Vec::new();
@@ -489,20 +494,25 @@ async fn a_database_stop_and_start_loses_no_queued_row() {
     };
     calls(3).await;
     let written = eventually(Duration::from_secs(5), "the first rows", || async {
-        (state.audit.written() >= 4).then_some(state.audit.written())
+        (state.observe.audit.written() >= 4).then_some(state.observe.audit.written())
     })
     .await;
 
     cluster.stop(true).expect("cluster stops");
     calls(20).await;
     // The writer tries, fails, keeps them.
-    assert_eq!(state.audit.dropped(), 0);
-    assert!(state.audit.queued() >= 20, "{}", state.audit.queued());
+    assert_eq!(state.observe.audit.dropped(), 0);
+    assert!(
+        state.observe.audit.queued() >= 20,
+        "{}",
+        state.observe.audit.queued()
+    );
     cluster.ensure_running().expect("cluster starts again");
     // Queued rows leave the queue as a batch before that batch is written: wait for
     // the writes themselves.
     eventually(Duration::from_secs(30), "the queue written", || async {
-        (state.audit.queued() == 0 && state.audit.written() >= written + 20).then_some(())
+        (state.observe.audit.queued() == 0 && state.observe.audit.written() >= written + 20)
+            .then_some(())
     })
     .await;
     let pg = metamcp::store::db::connect(&cluster.pg_config("outage"))
@@ -543,7 +553,7 @@ async fn retention_deletes_old_rows_and_keeps_recent_ones() {
     .unwrap();
     for i in 0..7u64 {
         record(
-            &gw.state.audit,
+            &gw.state.observe.audit,
             &a,
             "alpha",
             "t",
@@ -551,7 +561,12 @@ async fn retention_deletes_old_rows_and_keeps_recent_ones() {
             Duration::from_secs(3600 * i),
         );
     }
-    gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
 
     // A second gateway on the same database (default retention, 30 days) runs its pass
     // at start.
@@ -610,14 +625,26 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
     first.request_bytes = u64::MAX;
     first.response_bytes = 77;
     first.trace_id = Some(*b"\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c");
-    gw.state.audit.record(first);
+    gw.state.observe.audit.record(first);
     for _ in 0..BATCH + 5 {
-        record(&gw.state.audit, &a, "beta", "bulk", "ok", Duration::ZERO);
+        record(
+            &gw.state.observe.audit,
+            &a,
+            "beta",
+            "bulk",
+            "ok",
+            Duration::ZERO,
+        );
     }
-    assert_eq!(gw.state.audit.queued(), BATCH + 6);
+    assert_eq!(gw.state.observe.audit.queued(), BATCH + 6);
     // The full first batch may already be under way in the writer task.
-    gw.state.audit.flush(&gw.state.db.pool).await.unwrap();
-    let audit = &gw.state.audit;
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
+    let audit = &gw.state.observe.audit;
     eventually(Duration::from_secs(5), "every row written", || async {
         (audit.written() == BATCH as u64 + 6 && audit.queued() == 0).then_some(())
     })

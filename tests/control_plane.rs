@@ -440,7 +440,13 @@ async fn server_crud_validates_masks_and_keeps_secrets_sealed() {
         (r.json()["timeout_ms"].as_i64(), r.json()["status"].as_str()),
         (Some(7000), Some("stopped"))
     );
-    let stored = gw.state.registry.get_server("weather").await.unwrap();
+    let stored = gw
+        .state
+        .control
+        .registry
+        .get_server("weather")
+        .await
+        .unwrap();
     assert_eq!(
         stored.headers["Authorization"], secret,
         "the masked value kept the stored one"

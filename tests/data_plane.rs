@@ -921,7 +921,7 @@ async fn a_session_client_that_goes_away_has_not_cancelled_its_call() {
     // Before the answer's head: the mock answers a sleep in one JSON body at its end.
     call_and_leave(&gw, &slow, &c, 40, "sleep", json!({"ms": 800}), false).await;
     eventually(WAIT, "the gateway to let go of the call", || async {
-        (gw.state.inflight.is_empty()).then_some(())
+        (gw.state.data.inflight.is_empty()).then_some(())
     })
     .await;
     // Midway: 12 progress steps 100 ms apart, on an SSE answer whose head comes first.
@@ -937,7 +937,7 @@ async fn a_session_client_that_goes_away_has_not_cancelled_its_call() {
     )
     .await;
     eventually(WAIT, "the call to end upstream", || async {
-        (gw.state.inflight.is_empty()).then_some(())
+        (gw.state.data.inflight.is_empty()).then_some(())
     })
     .await;
     assert!(
@@ -974,7 +974,7 @@ async fn a_session_client_that_goes_away_has_not_cancelled_its_call() {
     assert_eq!(c.post(&cancel).await.status, 202);
     eventually(WAIT, "the backend to hear of the cancellation", || async {
         let stats = slow.control("GET", "/control/stats").await;
-        (stats["cancelled"] == 1 && gw.state.inflight.is_empty()).then_some(())
+        (stats["cancelled"] == 1 && gw.state.data.inflight.is_empty()).then_some(())
     })
     .await;
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
@@ -991,7 +991,7 @@ async fn calls_left_running_by_clients_that_went_away_are_bounded_per_key() {
         call_and_leave(&gw, &slow, &c, 100 + id, "progress", args, true).await;
     }
     eventually(WAIT, "every call left running", || async {
-        (gw.state.inflight.detached() == per_key).then_some(())
+        (gw.state.data.inflight.detached() == per_key).then_some(())
     })
     .await;
     let stats = slow.control("GET", "/control/stats").await;
@@ -1004,7 +1004,7 @@ async fn calls_left_running_by_clients_that_went_away_are_bounded_per_key() {
         (stats["cancelled"] == 1).then_some(())
     })
     .await;
-    assert_eq!(gw.state.inflight.detached(), per_key);
+    assert_eq!(gw.state.data.inflight.detached(), per_key);
 }
 
 #[tokio::test]
@@ -2023,7 +2023,7 @@ async fn capability_set_sessions_are_bounded_per_backend() {
         stats["sessions"], 2,
         "the main session and one more: {stats}"
     );
-    let backend = gw.state.backends.all().pop().unwrap();
+    let backend = gw.state.data.backends.all().pop().unwrap();
     assert_eq!(backend.variants.count(), 1);
 }
 

@@ -112,7 +112,7 @@ async fn a_client_that_went_away_mid_question_blocks_nobody() {
         .await;
     let m = support::mcp::response_message(&asked);
     assert_eq!(m["result"]["resultType"], "input_required", "{m}");
-    assert_eq!(gw.state.parked.len(), 1);
+    assert_eq!(gw.state.data.parked.len(), 1);
     // That client is gone. A session client declaring the same capabilities (so the
     // same child serves it) calls for sampling:
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
@@ -146,7 +146,7 @@ async fn a_client_that_went_away_mid_question_blocks_nobody() {
         "{seen}"
     );
     assert_eq!(
-        gw.state.parked.len(),
+        gw.state.data.parked.len(),
         1,
         "the gone client's call still waits"
     );
@@ -256,6 +256,7 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
     gw.wait_status("s", "running").await;
     let pid = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()
@@ -273,7 +274,7 @@ async fn a_call_cut_short_by_its_server_dying_is_recorded_as_a_failure() {
         .await
     });
     eventually(Duration::from_secs(10), "the call in flight", || async {
-        (!gw.state.inflight.is_empty()).then_some(())
+        (!gw.state.data.inflight.is_empty()).then_some(())
     })
     .await;
     metamcp::backend::groups::kill_process(pid);
@@ -323,6 +324,7 @@ async fn a_dead_capability_set_child_is_replaced_by_the_next_call() {
     assert!(first["result"].is_object(), "{first}");
     let backend = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()
@@ -384,6 +386,7 @@ async fn a_new_capability_set_starts_no_child_for_a_server_that_offers_everyone_
     gw.wait_status("time", "running").await;
     let backend = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()

@@ -406,7 +406,7 @@ async fn the_python_sdk_2_answers_a_session_era_backends_questions() {
         ]),
         "{seen}"
     );
-    assert!(gw.state.parked.is_empty(), "nothing left waiting");
+    assert!(gw.state.data.parked.is_empty(), "nothing left waiting");
 }
 
 /// Real servers written by others behind the gateway, listed and called through it by
@@ -650,6 +650,7 @@ async fn a_2026_stdio_server_serves_clients_of_both_eras() {
     .await;
     let modern = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()
@@ -886,12 +887,12 @@ async fn serves_both_eras(gw: &TestGateway) {
     .await;
     let question = next_data(&mut asked).await.expect("the backend's question");
     assert_eq!(question["method"], "elicitation/create", "{question}");
-    assert_eq!(gw.state.server_requests.len(), 1);
+    assert_eq!(gw.state.data.server_requests.len(), 1);
     drop(asked);
     eventually(
         Duration::from_secs(10),
         "the question forgotten",
-        || async { gw.state.server_requests.is_empty().then_some(()) },
+        || async { gw.state.data.server_requests.is_empty().then_some(()) },
     )
     .await;
     let r = session
@@ -1177,6 +1178,7 @@ async fn each_client_sees_what_a_backend_offers_a_client_like_it() {
     // full set is the main child's own.
     let backend = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()

@@ -147,7 +147,7 @@ async fn validate_arguments_refuses_a_mismatch_before_the_backend_sees_it() {
     );
     assert_eq!(adds(&beta).await, 3);
     // And with no policy anywhere the views carry none (the phase is skipped).
-    let table = gw.state.routing.load();
+    let table = gw.state.data.routing.load();
     assert!(table.view(None).unwrap().policies.is_empty());
     assert!(table.view(Some("loose")).unwrap().policies.is_empty());
     assert_eq!(table.view(Some("strict")).unwrap().policies.len(), 1);
@@ -208,6 +208,7 @@ async fn a_policy_of_every_view_refuses_calls_and_sees_their_answers() {
     let c = client(&gw, "/mcp").await;
     eventually(WAIT, "the policy is in the view", || async {
         (!gw.state
+            .data
             .routing
             .load()
             .view(None)

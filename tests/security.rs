@@ -57,7 +57,7 @@ async fn silent_connections_cannot_lock_anyone_out() {
         assert!(closed_within(s, Duration::from_secs(5)).await, "still open");
     }
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
-    assert!(gw.state.connections.evictions() >= 1);
+    assert!(gw.state.data.connections.evictions() >= 1);
 
     // Kept-alive connections that stop sending are closed the same way, in HTTP/1.1 and
     // over HTTP/2 (where hyper's header timeout does not apply).
@@ -336,7 +336,7 @@ async fn one_client_cannot_take_every_resource_subscription() {
     other
         .result("resources/subscribe", json!({"uri": "mock://items/1"}))
         .await;
-    assert_eq!(gw.state.subscriptions.len(), MAX_PER_CONVERSATION + 1);
+    assert_eq!(gw.state.data.subscriptions.len(), MAX_PER_CONVERSATION + 1);
     // Ending the session frees its subscriptions.
     let r = request(
         gw.addr,
@@ -350,7 +350,7 @@ async fn one_client_cannot_take_every_resource_subscription() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(gw.state.subscriptions.len(), 1);
+    assert_eq!(gw.state.data.subscriptions.len(), 1);
 }
 
 /// Cuts the test database off (no new connections, existing ones ended) or lets it back.
@@ -607,7 +607,7 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
         let m = support::mcp::response_message(&other.post_stateless(&retry).await);
         assert_eq!(m["error"]["code"], -32602, "{m}");
     }
-    assert_eq!(gw.state.parked.len(), 1, "the call still waits");
+    assert_eq!(gw.state.data.parked.len(), 1, "the call still waits");
     // The client that was asked answers with its state; its call completes with its
     // own answer.
     let mut retry = call.clone();

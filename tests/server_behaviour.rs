@@ -160,6 +160,7 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     // happened; wait for the gateway to have counted the connection.
     support::eventually(Duration::from_secs(5), "connection accepted", || async {
         (gw.state
+            .observe
             .metrics
             .connections_open
             .load(std::sync::atomic::Ordering::Relaxed)

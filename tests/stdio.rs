@@ -30,6 +30,7 @@ async fn session(gw: &TestGateway) -> Client {
 fn pid_of(gw: &TestGateway) -> i32 {
     let b = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()
@@ -127,7 +128,7 @@ async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
         })
     };
     support::eventually(WAIT, "the slow call in flight", || async {
-        (!gw.state.inflight.is_empty()).then_some(())
+        (!gw.state.data.inflight.is_empty()).then_some(())
     })
     .await;
     // SAFETY: signalling our own test's child process.
@@ -143,6 +144,7 @@ async fn a_stdio_server_is_shared_multiplexed_and_restarted() {
     assert!(took < Duration::from_secs(10), "{took:?}");
     let second = support::eventually(WAIT, "a new child", || async {
         gw.state
+            .data
             .backends
             .all()
             .into_iter()
@@ -202,6 +204,7 @@ async fn a_stdio_server_that_cannot_start_says_so() {
     gw.wait_status("nope", "failed").await;
     let b = gw
         .state
+        .data
         .backends
         .all()
         .into_iter()
@@ -563,7 +566,7 @@ async fn calls_beyond_max_concurrency_wait_in_a_bounded_queue() {
         }));
     }
     support::eventually(WAIT, "ten calls in flight or waiting", || async {
-        (gw.state.inflight.len() == 10).then_some(())
+        (gw.state.data.inflight.len() == 10).then_some(())
     })
     .await;
     let t0 = Instant::now();
@@ -605,6 +608,7 @@ async fn an_idle_child_is_stopped_and_started_again_by_the_next_call() {
         .await;
     let backend = || {
         gw.state
+            .data
             .backends
             .all()
             .into_iter()

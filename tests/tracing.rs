@@ -412,7 +412,7 @@ async fn a_collector_that_is_down_loses_spans_counts_them_and_delays_no_call() {
             (n >= 100).then_some(())
         })
         .await;
-        let t = gw.state.tracer.as_ref().unwrap();
+        let t = gw.state.observe.tracer.as_ref().unwrap();
         assert_eq!(t.exported(), 0);
         assert_eq!(t.dropped().0, 0, "the queue never filled");
     }

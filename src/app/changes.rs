@@ -41,6 +41,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
         announce_blocks(state, o.reload_blocks(&state.db.pool).await?);
     }
     state
+        .data
         .ended_sessions
         .reload(&state.db.pool, crate::base::unix_now())
         .await?;
@@ -122,9 +123,13 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                     <[u8; 16]>::try_from(bytes?.as_slice()).ok()
                 });
                 if let (Some(h), Some(exp)) = (hash, v["expires"].as_u64()) {
-                    state.ended_sessions.insert(h, exp, crate::base::unix_now());
+                    state
+                        .data
+                        .ended_sessions
+                        .insert(h, exp, crate::base::unix_now());
                     // Ended in another process: this one's isolated children for it go.
                     state
+                        .data
                         .backends
                         .end_owner(&format!("s:{}", crate::crypto::base64url(&h)));
                 }
@@ -141,7 +146,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 if let Some(id) = v["id"].as_str().and_then(|s| s.parse().ok()) {
                     state.vault.invalidate(&id);
                     if v["op"] == "insert"
-                        && let Some(b) = state.backends.get(&id)
+                        && let Some(b) = state.data.backends.get(&id)
                     {
                         b.credentials_changed();
                     }
@@ -181,7 +186,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
         let change = state.auth.reload_key(&state.db.pool, &id).await?;
         if let Some(kind) = change.event_type() {
             tracing::info!(key_id = %id, event = kind, "key changed");
-            state.events.publish(
+            state.observe.events.publish(
                 kind,
                 crate::observe::events::fields(json!({"id": id.as_str()})),
                 Audience::Admin,
@@ -209,7 +214,7 @@ fn announce_blocks(
         for b in list {
             tracing::info!(event = kind, who = b.kind.as_str(), value = %b.value,
                            issuer = b.issuer.as_deref().unwrap_or("(any)"), "OAuth identity");
-            state.events.publish(
+            state.observe.events.publish(
                 kind,
                 crate::observe::events::fields(
                     json!({b.kind.as_str(): b.value, "issuer": b.issuer, "reason": b.reason}),

@@ -71,19 +71,19 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     tokio::spawn(flush_usage(Arc::downgrade(&state)));
     if state.config.audit {
         tokio::spawn(crate::observe::audit::Audit::run(
-            Arc::downgrade(&state.audit),
+            Arc::downgrade(&state.observe.audit),
             state.db.pool.clone(),
         ));
     }
     if let Some(o) = &state.oauth {
         tokio::spawn(crate::auth::oauth::OAuth::refresh_loop(Arc::downgrade(o)));
     }
-    if let Some(t) = &state.tracer {
+    if let Some(t) = &state.observe.tracer {
         tokio::spawn(crate::observe::trace::Tracer::run(Arc::downgrade(t)));
     }
     if let Some(retention) = state.config.audit_retention {
         tokio::spawn(crate::observe::audit::expire_loop(
-            Arc::downgrade(&state.audit),
+            Arc::downgrade(&state.observe.audit),
             state.db.pool.clone(),
             retention,
         ));
@@ -119,23 +119,24 @@ async fn flush_usage(state: std::sync::Weak<crate::state::State>) {
 /// Serves on `listener` with the background tasks running, until `shutdown` completes.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     if let Ok(local) = listener.local_addr() {
-        state.parked.listening_at(local);
+        state.data.parked.listening_at(local);
     }
     let listener_task = tokio::spawn(changes::run(state.clone()));
     server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();
-    state.backends.stop_all().await;
-    if let Err(e) = crate::store::server_status::forget(&state.db.pool, &state.parked.replica).await
+    state.data.backends.stop_all().await;
+    if let Err(e) =
+        crate::store::server_status::forget(&state.db.pool, &state.data.parked.replica).await
     {
         tracing::debug!(error = %e, "could not forget this replica's server statuses");
     }
     if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
         tracing::warn!(error = %e, "could not record the last key usage");
     }
-    if let Err(e) = state.audit.flush(&state.db.pool).await {
-        tracing::warn!(error = %e, queued = state.audit.queued(), "could not write the last audit rows");
+    if let Err(e) = state.observe.audit.flush(&state.db.pool).await {
+        tracing::warn!(error = %e, queued = state.observe.audit.queued(), "could not write the last audit rows");
     }
-    if let Some(t) = &state.tracer {
+    if let Some(t) = &state.observe.tracer {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t.export_queued()).await;
     }
     state.db.close().await;

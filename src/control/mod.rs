@@ -121,6 +121,7 @@ pub async fn dispatch(
 fn changed(state: &State, principal: &Option<Principal>, what: &'static str, object: &str) {
     if let Some(p) = principal {
         state
+            .observe
             .audit
             .record(crate::observe::audit::Entry::change(p.key_id, what, object));
     }

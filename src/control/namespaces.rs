@@ -8,6 +8,7 @@ pub(super) async fn list_namespaces(c: Call<'_>) -> Result<Response<Body>, ApiEr
     } = c;
     let p = who(&principal)?;
     let list: Vec<Value> = state
+        .control
         .registry
         .list_namespaces()
         .await?
@@ -30,7 +31,7 @@ pub(super) async fn get_namespace(c: Call<'_>) -> Result<Response<Body>, ApiErro
     if !p.may_use(param()) {
         return Err(ApiError::NotFound(format!("no namespace {:?}", param())));
     }
-    let ns = state.registry.get_namespace(param()).await?;
+    let ns = state.control.registry.get_namespace(param()).await?;
     Ok(json_value(StatusCode::OK, &namespace_json(state, &ns)))
 }
 
@@ -42,7 +43,7 @@ pub(super) async fn create_namespace(c: Call<'_>) -> Result<Response<Body>, ApiE
         ..
     } = c;
     let body = json_body(state, req).await?;
-    let ns = state.registry.create_namespace(&body).await?;
+    let ns = state.control.registry.create_namespace(&body).await?;
     changed(state, &principal, "namespace.create", &ns.name);
     applied(state).await;
     if !ns.auth_required {
@@ -65,7 +66,11 @@ pub(super) async fn update_namespace(c: Call<'_>) -> Result<Response<Body>, ApiE
     } = c;
     let param = || params.get(0).unwrap_or_default();
     let body = json_body(state, req).await?;
-    let ns = state.registry.update_namespace(param(), &body).await?;
+    let ns = state
+        .control
+        .registry
+        .update_namespace(param(), &body)
+        .await?;
     changed(state, &principal, "namespace.update", &ns.name);
     applied(state).await;
     Ok(json_value(StatusCode::OK, &namespace_json(state, &ns)))
@@ -79,7 +84,7 @@ pub(super) async fn delete_namespace(c: Call<'_>) -> Result<Response<Body>, ApiE
         ..
     } = c;
     let param = || params.get(0).unwrap_or_default();
-    state.registry.delete_namespace(param()).await?;
+    state.control.registry.delete_namespace(param()).await?;
     changed(state, &principal, "namespace.delete", param());
     applied(state).await;
     Ok(empty(StatusCode::NO_CONTENT))
@@ -88,7 +93,7 @@ pub(super) async fn delete_namespace(c: Call<'_>) -> Result<Response<Body>, ApiE
 /// A namespace's REST object with the problems of its view.
 pub(super) fn namespace_json(state: &State, n: &Namespace) -> Value {
     let mut out = n.public_json();
-    let table = state.routing.load();
+    let table = state.data.routing.load();
     out["problems"] = Value::Array(
         table
             .view(Some(&n.name))

@@ -59,6 +59,7 @@ pub(super) async fn ready(
         let starting = starting(state);
         if starting.is_empty() {
             let failed: Vec<String> = state
+                .data
                 .backends
                 .all()
                 .into_iter()
@@ -89,13 +90,13 @@ pub(super) async fn ready(
 /// The active servers that have not settled yet: no backend for them yet, or their
 /// first start still under way.
 fn starting(state: &State) -> Vec<String> {
-    let backends = state.backends.all();
+    let backends = state.data.backends.all();
     let snapshot = state.snapshot();
     let mut starting: Vec<String> = snapshot
         .servers
         .iter()
         // A server that cannot be started at all (its configuration) has settled too.
-        .filter(|s| s.is_active && state.backends.config_error(&s.id).is_none())
+        .filter(|s| s.is_active && state.data.backends.config_error(&s.id).is_none())
         .filter(|s| {
             backends
                 .iter()

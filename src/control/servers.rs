@@ -8,7 +8,7 @@ pub(super) async fn list_servers(c: Call<'_>) -> Result<Response<Body>, ApiError
         state, principal, ..
     } = c;
     let p = who(&principal)?;
-    let servers = state.registry.list_servers().await?;
+    let servers = state.control.registry.list_servers().await?;
     let visible = visible_servers(state, &p).await?;
     let list: Vec<Value> = servers
         .iter()
@@ -38,9 +38,9 @@ pub(super) async fn import_servers(c: Call<'_>) -> Result<Response<Body>, ApiErr
 pub(super) async fn export_servers(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call { state, req, .. } = c;
     let q = query_pairs(req.uri().query())?;
-    let servers = state.registry.list_servers().await?;
+    let servers = state.control.registry.list_servers().await?;
     let only = match q.iter().find(|(k, _)| k == "namespace") {
-        Some((_, ns)) => Some(state.registry.get_namespace(ns).await?.servers),
+        Some((_, ns)) => Some(state.control.registry.get_namespace(ns).await?.servers),
         None => None,
     };
     let picked = servers.iter().filter(|s| {
@@ -62,7 +62,7 @@ pub(super) async fn get_server(c: Call<'_>) -> Result<Response<Body>, ApiError> 
     } = c;
     let param = || params.get(0).unwrap_or_default();
     let p = who(&principal)?;
-    let server = state.registry.get_server(param()).await?;
+    let server = state.control.registry.get_server(param()).await?;
     if let Some(v) = visible_servers(state, &p).await?
         && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
     {
@@ -79,7 +79,7 @@ pub(super) async fn create_server(c: Call<'_>) -> Result<Response<Body>, ApiErro
         ..
     } = c;
     let body = json_body(state, req).await?;
-    let server = state.registry.create_server(&body).await?;
+    let server = state.control.registry.create_server(&body).await?;
     changed(state, &principal, "server.create", &server.name);
     applied(state).await;
     tracing::info!(server = %server.name, protocol = server.protocol.as_str(), "server registered");
@@ -100,7 +100,7 @@ pub(super) async fn update_server(c: Call<'_>) -> Result<Response<Body>, ApiErro
     } = c;
     let param = || params.get(0).unwrap_or_default();
     let body = json_body(state, req).await?;
-    let (server, warnings) = state.registry.update_server(param(), &body).await?;
+    let (server, warnings) = state.control.registry.update_server(param(), &body).await?;
     changed(state, &principal, "server.update", &server.name);
     applied(state).await;
     let mut out = server_json(state, &server);
@@ -118,7 +118,7 @@ pub(super) async fn delete_server(c: Call<'_>) -> Result<Response<Body>, ApiErro
         ..
     } = c;
     let param = || params.get(0).unwrap_or_default();
-    let server = state.registry.delete_server(param()).await?;
+    let server = state.control.registry.delete_server(param()).await?;
     changed(state, &principal, "server.delete", &server.name);
     applied(state).await;
     tracing::info!(server = %server.name, "server removed");
@@ -156,6 +156,7 @@ pub(super) async fn execute_tool(c: Call<'_>) -> Result<Response<Body>, ApiError
     let backend = visible_backend(state, &p, param()).await?;
     let tool = params.get(1).unwrap_or_default().to_string();
     let trace = state
+        .observe
         .tracer
         .as_ref()
         .map(|t| Box::new(t.start_for(req.headers())));
@@ -175,13 +176,13 @@ pub(super) async fn execute_tool(c: Call<'_>) -> Result<Response<Body>, ApiError
 /// problems it is part of among all servers (`/mcp`).
 pub(super) fn server_json(state: &State, s: &Server) -> Value {
     let mut out = s.public_json(state.server_status(s));
-    let backend = state.backends.get(&s.id).filter(|b| b.server == *s);
+    let backend = state.data.backends.get(&s.id).filter(|b| b.server == *s);
     let lists = backend.as_ref().map(|b| b.lists());
     out["last_error"] = json!(
         backend
             .as_ref()
             .and_then(|b| b.last_error())
-            .or_else(|| state.backends.config_error(&s.id))
+            .or_else(|| state.data.backends.config_error(&s.id))
     );
     out["last_connected_at"] = json!(
         backend
@@ -210,7 +211,7 @@ pub(super) fn server_json(state: &State, s: &Server) -> Value {
     out["tools"] = json!(lists.as_ref().map_or(0, |l| l.tools.len()));
     out["prompts"] = json!(lists.as_ref().map_or(0, |l| l.prompts.len()));
     out["resources"] = json!(lists.as_ref().map_or(0, |l| l.resources.len()));
-    let table = state.routing.load();
+    let table = state.data.routing.load();
     let problems: Vec<Value> = table
         .view(None)
         .map(|v| {
@@ -233,7 +234,7 @@ pub(super) async fn visible_servers(
     if !p.is_limited() || p.is_admin() {
         return Ok(None);
     }
-    let namespaces = state.registry.list_namespaces().await?;
+    let namespaces = state.control.registry.list_namespaces().await?;
     Ok(Some(
         namespaces
             .into_iter()
@@ -249,13 +250,13 @@ pub(super) async fn visible_backend(
     p: &Principal,
     id_or_name: &str,
 ) -> Result<Arc<crate::backend::Backend>, ApiError> {
-    let server = state.registry.get_server(id_or_name).await?;
+    let server = state.control.registry.get_server(id_or_name).await?;
     if let Some(v) = visible_servers(state, p).await?
         && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
     {
         return Err(ApiError::NotFound(format!("no server {id_or_name:?}")));
     }
-    match state.backends.get(&server.id) {
+    match state.data.backends.get(&server.id) {
         Some(b) if b.status() == crate::backend::Status::Running => Ok(b),
         _ => Err(ApiError::Unavailable(format!(
             "server {} is not running ({})",
@@ -318,7 +319,7 @@ pub(super) async fn run_import(
             }));
         }
     };
-    let report = match state.registry.import(&parsed, opts).await {
+    let report = match state.control.registry.import(&parsed, opts).await {
         Ok(r) => r,
         Err(ImportError::Problems(r)) => return Ok(problems(&r)),
         Err(ImportError::Store(e)) => return Err(e.into()),

@@ -21,7 +21,7 @@ pub(super) async fn metrics(c: Call<'_>) -> Result<Response<Body>, ApiError> {
 
 pub(super) async fn open_api(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call { state, .. } = c;
-    Ok(json(StatusCode::OK, state.openapi.clone()))
+    Ok(json(StatusCode::OK, state.control.openapi.clone()))
 }
 
 pub(super) async fn resource_metadata(c: Call<'_>) -> Result<Response<Body>, ApiError> {
@@ -64,7 +64,7 @@ pub(super) async fn events(c: Call<'_>) -> Result<Response<Body>, ApiError> {
                 message: r.message,
             }
         })?;
-    let mut resp = Response::new(state.events.subscribe(p, place));
+    let mut resp = Response::new(state.observe.events.subscribe(p, place));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -76,28 +76,29 @@ pub(super) async fn events(c: Call<'_>) -> Result<Response<Body>, ApiError> {
 
 pub(super) fn metrics_text(state: &State) -> Response<Body> {
     let s = state.db.pool.status();
-    let mut text = state.metrics.render(
+    let mut text = state.observe.metrics.render(
         &PoolFigures {
             max_size: s.max_size,
             size: s.size,
             available: s.available,
             waiting: s.waiting,
         },
-        state.events.subscribers(),
+        state.observe.events.subscribers(),
     );
     let mut statuses: Vec<(String, &'static str)> = state
+        .data
         .backends
         .all()
         .iter()
         .map(|b| (b.name.clone(), b.status().as_str()))
         .collect();
     statuses.sort();
-    state.metrics.render_calls(&mut text, &statuses);
+    state.observe.metrics.render_calls(&mut text, &statuses);
     crate::observe::metrics::render_audit(
         &mut text,
-        state.audit.written(),
-        state.audit.dropped(),
-        state.audit.queued(),
+        state.observe.audit.written(),
+        state.observe.audit.dropped(),
+        state.observe.audit.queued(),
     );
     let (refreshed, refresh_failures) = state.vault.refreshes();
     text.push_str(&format!(
@@ -108,7 +109,7 @@ pub(super) fn metrics_text(state: &State) -> Response<Body> {
          # TYPE metamcp_upstream_token_refresh_failures_total counter\n\
          metamcp_upstream_token_refresh_failures_total {refresh_failures}\n"
     ));
-    if let Some(t) = &state.tracer {
+    if let Some(t) = &state.observe.tracer {
         let (full, failed) = t.dropped();
         crate::observe::metrics::render_trace(&mut text, t.exported(), full, failed, t.queued());
     }
@@ -142,7 +143,7 @@ pub(super) async fn issue_token(
     let principal = match state.auth.verify_api_key(key, peer).await {
         Ok(p) => p,
         Err(e) => {
-            state.metrics.auth_failure(e.reason());
+            state.observe.metrics.auth_failure(e.reason());
             return Err(e.into());
         }
     };
@@ -162,7 +163,7 @@ pub(super) fn metadata_document(
         )
     })?;
     if let Some(ns) = namespace
-        && state.routing.load().view(Some(ns)).is_none()
+        && state.data.routing.load().view(Some(ns)).is_none()
     {
         return Err(ApiError::NotFound(format!("no namespace {ns:?}")));
     }

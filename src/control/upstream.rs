@@ -51,7 +51,7 @@ pub async fn authorize(
     req: &Request<Incoming>,
     admin: Option<&crate::auth::Principal>,
 ) -> Result<Response<Body>, ApiError> {
-    let server = state.registry.get_server(id).await?;
+    let server = state.control.registry.get_server(id).await?;
     if server.auth.per_caller() {
         return Err(ApiError::BadRequest {
             field: Some("auth".into()),
@@ -83,7 +83,7 @@ async fn reachable(
     who: &crate::auth::Principal,
     name: &str,
 ) -> Result<crate::model::Server, ApiError> {
-    let server = state.registry.get_server(name).await?;
+    let server = state.control.registry.get_server(name).await?;
     if let Some(v) = super::servers::visible_servers(state, who).await?
         && !v.iter().any(|n| n.eq_ignore_ascii_case(&server.name))
     {
@@ -185,7 +185,7 @@ pub async fn set_secret(
 /// An account was connected: every backend of the server reads it again, and the
 /// audit trail says who. The server's name.
 fn connected(state: &State, server: uuid::Uuid, by: Option<crate::base::KeyId>) -> String {
-    if let Some(b) = state.backends.get(&server) {
+    if let Some(b) = state.data.backends.get(&server) {
         b.credentials_changed();
     }
     let name = state
@@ -196,11 +196,14 @@ fn connected(state: &State, server: uuid::Uuid, by: Option<crate::base::KeyId>) 
         .map(|s| s.name.clone())
         .unwrap_or_default();
     if let Some(key) = by {
-        state.audit.record(crate::observe::audit::Entry::change(
-            key,
-            "server.connect",
-            &name,
-        ));
+        state
+            .observe
+            .audit
+            .record(crate::observe::audit::Entry::change(
+                key,
+                "server.connect",
+                &name,
+            ));
     }
     tracing::info!(server = %name, "upstream account connected");
     name
@@ -434,14 +437,17 @@ pub async fn disconnect(
             server.name
         )));
     }
-    if let Some(b) = state.backends.get(&server.id) {
+    if let Some(b) = state.data.backends.get(&server.id) {
         b.credentials_changed();
     }
     tracing::info!(server = %server.name, principal = %principal, "upstream account disconnected");
-    state.audit.record(crate::observe::audit::Entry::change(
-        who.key_id,
-        "server.disconnect",
-        &server.name,
-    ));
+    state
+        .observe
+        .audit
+        .record(crate::observe::audit::Entry::change(
+            who.key_id,
+            "server.disconnect",
+            &server.name,
+        ));
     Ok(crate::http::empty(StatusCode::NO_CONTENT))
 }

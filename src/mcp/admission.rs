@@ -127,9 +127,9 @@ pub(crate) fn admit(
             "missing Mcp-Session-Id: send initialize first",
         ));
     };
-    match ctx.state.sessions.open(
+    match ctx.state.data.sessions.open(
         &ctx.state.cipher,
-        &ctx.state.ended_sessions,
+        &ctx.state.data.ended_sessions,
         id,
         ctx.kid(),
         ctx.namespace.as_deref(),

@@ -164,7 +164,7 @@ pub(crate) async fn tools_for(
         .view
         .members
         .iter()
-        .filter_map(|id| ctx.state.backends.get(id))
+        .filter_map(|id| ctx.state.data.backends.get(id))
         .filter(|b| b.varies() && b.status() == crate::backend::Status::Running)
         .collect();
     if members.is_empty() {
@@ -243,7 +243,7 @@ pub(crate) fn instructions(ctx: &Ctx) -> String {
     let mut out = String::from(GATEWAY_INSTRUCTIONS);
     let mut left_out = Vec::new();
     for id in &ctx.view.members {
-        let Some(backend) = ctx.state.backends.get(id) else {
+        let Some(backend) = ctx.state.data.backends.get(id) else {
             continue;
         };
         let Some(text) = backend.instructions() else {

@@ -85,7 +85,7 @@ impl Ctx {
         principal: Option<Principal>,
         namespace: Option<&str>,
     ) -> Option<Ctx> {
-        let table = state.routing.load();
+        let table = state.data.routing.load();
         let view = match (&principal, namespace) {
             (Some(p), None) if p.is_limited() && !p.is_admin() => table.reach(&p.namespaces),
             _ => table.view(namespace)?.clone(),
@@ -132,11 +132,11 @@ impl Ctx {
         Caller {
             conversation: &self.conversation,
             stateless: self.stateless,
-            inflight: &self.state.inflight,
-            server_requests: &self.state.server_requests,
+            inflight: &self.state.data.inflight,
+            server_requests: &self.state.data.server_requests,
             expires: self.session_expires,
             caps: self.client_caps,
-            metrics: &self.state.metrics,
+            metrics: &self.state.observe.metrics,
             key: self.principal.as_ref().map(|p| p.key_id),
             subject: self
                 .principal
@@ -145,10 +145,13 @@ impl Ctx {
                 .map(|o| &o.subject),
             inbound: self.principal.as_ref().and_then(|p| p.oauth.as_ref()),
             namespace: self.namespace.as_deref(),
-            audit: &self.state.audit,
-            trace: self.trace.as_deref().zip(self.state.tracer.as_ref()),
-            parked: &self.state.parked,
-            log_levels: &self.state.log_levels,
+            audit: &self.state.observe.audit,
+            trace: self
+                .trace
+                .as_deref()
+                .zip(self.state.observe.tracer.as_ref()),
+            parked: &self.state.data.parked,
+            log_levels: &self.state.data.log_levels,
             timeout: None,
         }
     }
@@ -321,7 +324,7 @@ async fn single_untraced(
 /// calls' client spans.
 fn batch_span(ctx: &Ctx, headers: &HeaderMap, start: std::time::SystemTime, status: StatusCode) {
     use crate::observe::trace::{Attrs, Kind, SpanData};
-    let (Some(tracer), Some(trace)) = (&ctx.state.tracer, &ctx.trace) else {
+    let (Some(tracer), Some(trace)) = (&ctx.state.observe.tracer, &ctx.trace) else {
         return;
     };
     if !trace.ctx.sampled {
@@ -369,7 +372,7 @@ pub(crate) fn server_span(
     error: Option<i64>,
 ) {
     use crate::observe::trace::{Attrs, Kind, SpanData, Value};
-    let (Some(tracer), Some(trace)) = (&ctx.state.tracer, &ctx.trace) else {
+    let (Some(tracer), Some(trace)) = (&ctx.state.observe.tracer, &ctx.trace) else {
         return;
     };
     let method = f.method(body).unwrap_or_default();

@@ -18,6 +18,7 @@ pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
     let Some(span) = f.id else { return };
     match ctx
         .state
+        .data
         .server_requests
         .take(&ctx.conversation, span.of(body))
     {
@@ -51,7 +52,7 @@ pub async fn roots_changed(ctx: &Ctx) {
         .view
         .members
         .iter()
-        .filter_map(|id| ctx.state.backends.get(id))
+        .filter_map(|id| ctx.state.data.backends.get(id))
         .filter(|b| !b.is_modern() && b.status() == crate::backend::Status::Running)
         .collect();
     futures_util::future::join_all(
@@ -69,7 +70,7 @@ pub async fn cancel(ctx: &Ctx, body: &Bytes, f: &Frame) {
         ctx.conversation.clone(),
         Bytes::copy_from_slice(rid.of(body)),
     );
-    if let Some(p) = ctx.state.inflight.remove(&key) {
+    if let Some(p) = ctx.state.data.inflight.remove(&key) {
         p.backend
             .notify(
                 owner_key(&ctx.conversation),
@@ -100,10 +101,11 @@ pub(crate) fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcErro
         ))
     })?;
     let expires = ctx.session_expires.unwrap_or(u64::MAX);
-    let (before, after) = ctx
-        .state
-        .log_levels
-        .set(&ctx.conversation, rank, expires, unix_now());
+    let (before, after) =
+        ctx.state
+            .data
+            .log_levels
+            .set(&ctx.conversation, rank, expires, unix_now());
     let Some(floor) = after.filter(|a| Some(*a) != before) else {
         return Ok(());
     };
@@ -113,7 +115,7 @@ pub(crate) fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcErro
         .view
         .members
         .iter()
-        .filter_map(|id| ctx.state.backends.get(id))
+        .filter_map(|id| ctx.state.data.backends.get(id))
         .filter(|b| b.lists().capabilities.get("logging").is_some())
         .collect();
     let owner = owner_key(&ctx.conversation).to_string();

@@ -75,7 +75,7 @@ pub(crate) async fn call(
         Err(e) if e.code == code::INTERNAL => Outcome::Timeout,
         Err(_) => Outcome::RpcError,
     };
-    ctx.state.audit.record(Entry {
+    ctx.state.observe.audit.record(Entry {
         at: std::time::SystemTime::now(),
         kind: Kind::Call,
         key_id: ctx.principal.as_ref().map(|p| p.key_id),

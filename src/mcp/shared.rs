@@ -93,11 +93,11 @@ pub fn announced(state: &Arc<State>, row: Shared, inserted: bool) {
         return;
     }
     if !inserted {
-        state.subscriptions.remove(&row.uri, &row.conversation);
+        state.data.subscriptions.remove(&row.uri, &row.conversation);
         return;
     }
-    if state.subscriptions.is_listening(&row.conversation)
-        && !state.subscriptions.has(&row.uri, &row.conversation)
+    if state.data.subscriptions.is_listening(&row.conversation)
+        && !state.data.subscriptions.has(&row.uri, &row.conversation)
     {
         let state = state.clone();
         tokio::spawn(async move { adopt(&state, row).await });
@@ -111,7 +111,7 @@ pub(crate) fn adopt_all(state: &Arc<State>, conversation: &str) {
         match subscriptions::of(&state.db.pool, &conversation).await {
             Ok(rows) => {
                 for row in rows {
-                    if !state.subscriptions.has(&row.uri, &row.conversation) {
+                    if !state.data.subscriptions.has(&row.uri, &row.conversation) {
                         adopt(&state, row).await;
                     }
                 }
@@ -130,12 +130,12 @@ async fn adopt(state: &Arc<State>, row: Shared) {
         key: &row.key_id,
         session_expires: Some(row.expires),
     };
-    if let Err(e) = state.subscriptions.add(&row.uri, &holder, now) {
+    if let Err(e) = state.data.subscriptions.add(&row.uri, &holder, now) {
         tracing::debug!(error = %e, "a shared subscription was not adopted");
         return;
     }
     let backend = {
-        let table = state.routing.load();
+        let table = state.data.routing.load();
         table
             .view(row.namespace.as_deref())
             .and_then(|v| v.resource_backend(&row.uri).cloned())
@@ -234,7 +234,7 @@ pub(crate) async fn upstream_request(
 /// replica through the database (the one holding it delivers; they are optional
 /// notifications, so nobody holding it means nobody gets it).
 pub async fn deliver_notices(state: std::sync::Weak<State>) {
-    let Some(mut rx) = state.upgrade().map(|s| s.backends.notices.subscribe()) else {
+    let Some(mut rx) = state.upgrade().map(|s| s.data.backends.notices.subscribe()) else {
         return;
     };
     loop {
@@ -250,8 +250,8 @@ pub async fn deliver_notices(state: std::sync::Weak<State>) {
             Err(_) => return,
         };
         let Some(state) = state.upgrade() else { return };
-        if state.subscriptions.is_listening(&notice.conversation) {
-            let _ = state.session_messages.send(notice);
+        if state.data.subscriptions.is_listening(&notice.conversation) {
+            let _ = state.data.session_messages.send(notice);
             continue;
         }
         let announced = tokio::time::timeout(
@@ -273,10 +273,10 @@ pub async fn deliver_notices(state: std::sync::Weak<State>) {
 /// A session message another replica passed on: delivered when this one holds the
 /// session's stream.
 pub fn passed_on(state: &State, origin_of: &str, conversation: &str, message: &str) {
-    if origin_of == origin() || !state.subscriptions.is_listening(conversation) {
+    if origin_of == origin() || !state.data.subscriptions.is_listening(conversation) {
         return;
     }
-    let _ = state.session_messages.send(crate::backend::Notice {
+    let _ = state.data.session_messages.send(crate::backend::Notice {
         backend: uuid::Uuid::nil(),
         conversation: Arc::from(conversation),
         message: Bytes::copy_from_slice(message.as_bytes()),

@@ -44,7 +44,7 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     };
     let claims = match session::open(
         &ctx.state.cipher,
-        &ctx.state.ended_sessions,
+        &ctx.state.data.ended_sessions,
         id,
         ctx.kid(),
         ctx.namespace.as_deref(),
@@ -94,14 +94,14 @@ pub(crate) fn listen(
         .limits
         .open_stream(ctx.principal.as_ref().map(|p| &p.key_id))
         .map_err(|r| crate::mcp::phases::admit::refuse_stream(ctx, &r))?;
-    let mut changes = ctx.state.list_changes.subscribe();
-    let mut updates = ctx.state.backends.updates.subscribe();
-    let mut messages = ctx.state.session_messages.subscribe();
-    let mut closing = ctx.state.events.closing();
+    let mut changes = ctx.state.data.list_changes.subscribe();
+    let mut updates = ctx.state.data.backends.updates.subscribe();
+    let mut messages = ctx.state.data.session_messages.subscribe();
+    let mut closing = ctx.state.observe.events.closing();
     let watched = ctx.watched_views();
     let state = ctx.state.clone();
     let conversation = ctx.conversation.clone();
-    let listening = ctx.state.subscriptions.listening(&ctx.holder());
+    let listening = ctx.state.data.subscriptions.listening(&ctx.holder());
     // A session's subscriptions taken through other replicas are delivered here too.
     if ctx.session_expires.is_some() {
         crate::mcp::shared::adopt_all(&ctx.state, &ctx.conversation);
@@ -145,7 +145,7 @@ pub(crate) fn listen(
                             Some(n) => n,
                             None => continue,
                         },
-                        None if state.subscriptions.has(&u.uri, &conversation) => {
+                        None if state.data.subscriptions.has(&u.uri, &conversation) => {
                             let mut event = BytesMut::with_capacity(u.message.len() + 24);
                             event.extend_from_slice(b"event: message\ndata: ");
                             event.extend_from_slice(&u.message);
@@ -226,7 +226,13 @@ impl Upstream {
                 continue;
             };
             let subscribable = backend.lists().capabilities["resources"]["subscribe"] == true;
-            if !subscribable || state.subscriptions.add(uri, &holder, unix_now()).is_err() {
+            if !subscribable
+                || state
+                    .data
+                    .subscriptions
+                    .add(uri, &holder, unix_now())
+                    .is_err()
+            {
                 continue;
             }
             asked.push((uri.clone(), backend.clone()));
@@ -252,7 +258,7 @@ impl Upstream {
                 Err(e) => {
                     tracing::info!(backend = %backend.name, uri = %uri, error = %e,
                         "a listen stream's resource subscription was not taken upstream");
-                    state.subscriptions.remove(&uri, conversation);
+                    state.data.subscriptions.remove(&uri, conversation);
                 }
             }
         }
@@ -273,7 +279,7 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     let now = unix_now();
     let claims = match session::open(
         &ctx.state.cipher,
-        &ctx.state.ended_sessions,
+        &ctx.state.data.ended_sessions,
         id,
         ctx.kid(),
         ctx.namespace.as_deref(),
@@ -294,15 +300,16 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     }
     match ctx
         .state
+        .data
         .ended_sessions
         .end(&ctx.state.db.pool, id, claims.exp, now)
         .await
     {
         Ok(()) => {
             let conversation = format!("s:{}", base64url(&session::hash(id)));
-            ctx.state.subscriptions.forget(&conversation);
+            ctx.state.data.subscriptions.forget(&conversation);
             crate::mcp::shared::forget(&ctx.state, &conversation);
-            ctx.state.backends.end_owner(&conversation);
+            ctx.state.data.backends.end_owner(&conversation);
             status_only(StatusCode::OK)
         }
         Err(e) => {

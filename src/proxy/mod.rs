@@ -9,7 +9,8 @@
 //! - [`splicer`]: the client's id put back into each message, JSON or SSE;
 //! - [`calls`]: calls in flight and the backend's requests awaiting a client's answer;
 //! - [`rpc`]: JSON-RPC errors and envelopes;
-//! - [`task_places`]: the places task calls hold under their key's bound.
+//! - [`task_places`]: the places task calls hold under their key's bound;
+//! - [`Plane`]: the data plane of the gateway's state, everything a call meets.
 //!
 //! The circles inside this folder are recursion, and stay: the session bridge and
 //! consent ([`era`]) send each round of a call through [`forward`] again, which chose
@@ -19,8 +20,11 @@
 pub mod calls;
 pub mod era;
 pub mod forward;
+mod plane;
 mod record;
 pub mod rpc;
 pub mod splicer;
 pub mod task_places;
 mod upstream;
+
+pub use plane::Plane;

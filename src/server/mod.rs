@@ -167,7 +167,7 @@ async fn phases(
     if route.access == Access::Mcp {
         outcome.mcp = true;
         let namespace = params.get(0);
-        let table = state.routing.load();
+        let table = state.data.routing.load();
         let Some(view) = table.view(namespace) else {
             return Err(ApiError::NotFound(format!(
                 "no namespace {:?}",
@@ -175,6 +175,7 @@ async fn phases(
             )));
         };
         let trace = state
+            .observe
             .tracer
             .as_ref()
             .map(|t| Box::new(t.start_for(req.headers())));
@@ -207,7 +208,7 @@ async fn phases(
             let p = match state.auth.authenticate(req.headers(), peer).await {
                 Ok(p) => p,
                 Err(e) => {
-                    state.metrics.auth_failure(e.reason());
+                    state.observe.metrics.auth_failure(e.reason());
                     tracing::debug!(reason = e.reason(), %peer, "authentication failed");
                     return Err(e.into());
                 }
@@ -256,7 +257,7 @@ async fn mcp_caller(
             match Box::pin(o.verify(token, &o.settings.resource(namespace))).await {
                 Ok(id) => Principal::from_oauth(id),
                 Err(e) => {
-                    state.metrics.auth_failure(e.reason());
+                    state.observe.metrics.auth_failure(e.reason());
                     tracing::debug!(reason = e.reason(), %peer, "access token refused");
                     return Ok(Err(challenged(o, namespace, Some(&e))));
                 }
@@ -265,7 +266,7 @@ async fn mcp_caller(
         _ => match state.auth.authenticate(req.headers(), peer).await {
             Ok(p) => p,
             Err(e) => {
-                state.metrics.auth_failure(e.reason());
+                state.observe.metrics.auth_failure(e.reason());
                 // An MCP client learns where to get a token.
                 match (oauth, &e) {
                     (Some(o), crate::auth::AuthError::Missing) => {
@@ -281,7 +282,7 @@ async fn mcp_caller(
         },
     };
     outcome.key_id = Some(p.key_id);
-    if let (Some(t), Some(tr)) = (&state.tracer, &trace)
+    if let (Some(t), Some(tr)) = (&state.observe.tracer, &trace)
         && p.via == crate::auth::Via::ApiKeyChecked
     {
         // The authentication step when it missed the cache (argon2 and the
@@ -490,6 +491,7 @@ fn record(
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
     state
+        .observe
         .metrics
         .observe(outcome.route, outcome.method, status, elapsed.as_secs_f64());
     tracing::info!(
@@ -530,7 +532,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                state.connections.sweep(Instant::now(), limit);
+                state.data.connections.sweep(Instant::now(), limit);
             }
         }
     });
@@ -567,17 +569,18 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
         };
         let conn = loop {
             // Registered before admitting, so a close in between is not missed.
-            let closed = state.connections.wait_for_close();
-            match state.connections.admit(peer.ip()) {
+            let closed = state.data.connections.wait_for_close();
+            match state.data.connections.admit(peer.ip()) {
                 Ok(c) => {
                     state
+                        .observe
                         .metrics
                         .connections_evicted
-                        .store(state.connections.evictions(), Ordering::Relaxed);
+                        .store(state.data.connections.evictions(), Ordering::Relaxed);
                     break c;
                 }
                 Err(Refused::AddressFull) => {
-                    state.metrics.connection_refused();
+                    state.observe.metrics.connection_refused();
                     tracing::debug!(%peer, "connection refused: this address holds its share");
                     continue 'accept;
                 }
@@ -594,33 +597,33 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     }
     drop(listener);
     sweeper.abort();
-    state.events.close();
-    state.connections.close_multiplexed();
+    state.observe.events.close();
+    state.data.connections.close_multiplexed();
     // HTTP/1.1 connections close after their next answer, or once quiet for
     // DRAIN_QUIET: a client that is about to send on one is never cut off mid-request.
     let quiet = crate::http::connections::DRAIN_QUIET;
     let drained = async {
         let mut tick = tokio::time::interval(crate::http::connections::sweep_interval(quiet));
         loop {
-            let closed = state.connections.wait_for_close();
-            if state.connections.open() == 0 {
+            let closed = state.data.connections.wait_for_close();
+            if state.data.connections.open() == 0 {
                 break;
             }
             tokio::select! {
                 () = closed => {}
-                _ = tick.tick() => state.connections.sweep(Instant::now(), quiet),
+                _ = tick.tick() => state.data.connections.sweep(Instant::now(), quiet),
             }
         }
     };
     let timeout = state.config.drain_timeout;
     tracing::info!(
-        open = state.connections.open(),
+        open = state.data.connections.open(),
         timeout_ms = timeout.as_millis() as u64,
         "draining: no new connections; waiting for requests in flight"
     );
     if tokio::time::timeout(timeout, drained).await.is_err() {
         tracing::warn!(
-            open = state.connections.open(),
+            open = state.data.connections.open(),
             "drain timeout passed with requests still in flight"
         );
     }
@@ -661,10 +664,12 @@ async fn sniff(stream: &tokio::net::TcpStream) -> Option<Protocol> {
 /// it open).
 async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn: Arc<Conn>) {
     state
+        .observe
         .metrics
         .connections_open
         .fetch_add(1, Ordering::Relaxed);
     state
+        .observe
         .metrics
         .connections_total
         .fetch_add(1, Ordering::Relaxed);
@@ -680,10 +685,11 @@ async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream, conn
         serve_protocol(&state, stream, &conn, protocol).await;
     }
     state
+        .observe
         .metrics
         .connections_open
         .fetch_sub(1, Ordering::Relaxed);
-    state.connections.release(&conn);
+    state.data.connections.release(&conn);
 }
 
 async fn serve_protocol(

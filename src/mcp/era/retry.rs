@@ -87,7 +87,7 @@ pub async fn retry(
     )?;
     let digest = request_state::params_digest(body).unwrap_or_default();
     claims.binds(method, &digest)?;
-    let parked = &ctx.state.parked;
+    let parked = &ctx.state.data.parked;
     if claims.call.is_empty() {
         // Nothing waits: the backend wanted the user at a URL first (-32042). The request
         // goes again, as it first came, from any replica.

@@ -424,7 +424,7 @@ async fn get(
         },
         "cancelled" => {}
         _ => {
-            let inputs = match ctx.state.task_inputs.get(gid) {
+            let inputs = match ctx.state.data.task_inputs.get(gid) {
                 Some(i) => Some(i),
                 None if status == "input_required" => drive(ctx, claims, backend, gid).await,
                 None => None,
@@ -471,6 +471,7 @@ async fn drive(
 ) -> Option<Arc<Inputs>> {
     let inputs = match ctx
         .state
+        .data
         .task_inputs
         .open(gid, ctx.conversation.clone(), ctx.kid())?
     {
@@ -513,26 +514,26 @@ impl Reader {
             let caller = Caller {
                 conversation: &conversation,
                 stateless: false,
-                inflight: &state.inflight,
-                server_requests: &state.server_requests,
+                inflight: &state.data.inflight,
+                server_requests: &state.data.server_requests,
                 expires: None,
                 caps: Some(self.claims.c),
-                metrics: &state.metrics,
+                metrics: &state.observe.metrics,
                 key: self.key,
                 subject: None,
                 inbound: None,
                 namespace: self.namespace.as_deref(),
-                audit: &state.audit,
+                audit: &state.observe.audit,
                 trace: None,
-                parked: &state.parked,
-                log_levels: &state.log_levels,
+                parked: &state.data.parked,
+                log_levels: &state.data.log_levels,
                 timeout: Some(state.config.tasks.wait),
             };
             let resp = forward(&caller, &request, &f, &self.backend, None, false).await;
             self.read(resp.into_body()).await;
         }
         self.inputs.end();
-        state.task_inputs.close(&self.gid, &self.inputs);
+        state.data.task_inputs.close(&self.gid, &self.inputs);
     }
 
     /// Takes the questions off the answer stream until its response comes.
@@ -601,7 +602,7 @@ async fn reply(
 ) {
     let id = json_string(key);
     let Some(Taken::Backend(backend, original, via)) =
-        state.server_requests.take(conversation, &id)
+        state.data.server_requests.take(conversation, &id)
     else {
         return;
     };
@@ -626,7 +627,7 @@ async fn update(ctx: &Ctx, gid: &str, params: &Value) -> Result<Value, RpcError>
     let responses = params["inputResponses"]
         .as_object()
         .ok_or_else(|| invalid("tasks/update needs params.inputResponses, an object"))?;
-    if let Some(inputs) = ctx.state.task_inputs.get(gid) {
+    if let Some(inputs) = ctx.state.data.task_inputs.get(gid) {
         if let Some((k, _)) = responses
             .iter()
             .find(|(k, v)| inputs.waits(k) && !v.is_object())
@@ -655,7 +656,7 @@ async fn cancel(
         Err(e) if e["code"].as_i64() == Some(code::INVALID_PARAMS) => {}
         Err(e) => return Err(upstream_error(e)),
     }
-    if let Some(inputs) = ctx.state.task_inputs.get(gid) {
+    if let Some(inputs) = ctx.state.data.task_inputs.get(gid) {
         // Its questions will not be answered: forgotten, not refused (a refusal would
         // reach work the backend has stopped, and some backends fail on that).
         let asked: Vec<Bytes> = inputs
@@ -664,7 +665,7 @@ async fn cancel(
             .filter_map(|q| inputs.take(&q.key))
             .map(|q| Bytes::from(json_string(&q.key)))
             .collect();
-        ctx.state.server_requests.forget(&asked);
+        ctx.state.data.server_requests.forget(&asked);
     }
     Ok(json!({"resultType": "complete"}))
 }

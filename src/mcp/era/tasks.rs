@@ -80,7 +80,7 @@ pub(crate) async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts
 pub(crate) async fn room(ctx: &Ctx) -> Result<crate::proxy::task_places::Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
     let key = ctx.kid().to_string();
-    let (place, ahead) = ctx.state.tasks_creating.reserve(key);
+    let (place, ahead) = ctx.state.data.tasks_creating.reserve(key);
     let live = crate::store::tasks::live(&ctx.state.db.pool, ctx.kid())
         .await
         .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
@@ -114,7 +114,7 @@ impl Owner {
     /// A task the backend created as `upstream`, living `life`: its gateway id, and the
     /// unix seconds the gateway's record of it expires at.
     pub fn seal(&self, upstream: &str, life: Duration) -> (String, u64) {
-        let parked = &self.state.parked;
+        let parked = &self.state.data.parked;
         let claims = TaskClaims {
             b: self.backend.id,
             t: upstream.to_string(),
@@ -258,7 +258,7 @@ pub(crate) async fn held(
         unix_now_ms(),
     )
     .map_err(|_| unknown())?;
-    let parked = &ctx.state.parked;
+    let parked = &ctx.state.data.parked;
     if claims.r != parked.replica {
         return match claims.u.as_deref() {
             Some(url) if !headers.contains_key(crate::mcp::era::retry::RELAYED) => Ok(Held::There(
@@ -272,6 +272,7 @@ pub(crate) async fn held(
     }
     let backend = ctx
         .state
+        .data
         .backends
         .get(&claims.b)
         .filter(|b| ctx.view.members.contains(&b.id))

@@ -34,7 +34,7 @@ pub(crate) async fn to_backend(
         if backend.is_modern() {
             // The revision has no resources/subscribe: the backend's listen stream
             // follows the resource instead.
-            let on = method == "resources/subscribe" || ctx.state.subscriptions.is_held(&uri);
+            let on = method == "resources/subscribe" || ctx.state.data.subscriptions.is_held(&uri);
             backend
                 .follow(&uri, on)
                 .map_err(|e| RpcError::method(code::INTERNAL, e))?;

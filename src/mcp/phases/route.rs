@@ -48,7 +48,7 @@ pub enum Callee<'v> {
 /// A call of the audited kinds (`method` on `name`) is audited as `unavailable`.
 fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> Option<RpcError> {
     let id = id.filter(|id| ctx.view.members.contains(id))?;
-    let b = ctx.state.backends.get(&id)?;
+    let b = ctx.state.data.backends.get(&id)?;
     if b.status() == crate::backend::Status::Running {
         return None;
     }
@@ -59,31 +59,34 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> O
         .into_iter()
         .find(|m| *m == method);
     if let Some(method) = audited
-        && ctx.state.audit.enabled()
+        && ctx.state.observe.audit.enabled()
     {
-        ctx.state.audit.record(crate::observe::audit::Entry {
-            at: std::time::SystemTime::now(),
-            kind: crate::observe::audit::Kind::Call,
-            key_id: ctx.principal.as_ref().map(|p| p.key_id),
-            subject: ctx
-                .principal
-                .as_ref()
-                .and_then(|p| p.oauth.as_ref())
-                .map(|o| crate::observe::audit::Text::Str(&o.subject)),
-            namespace: ctx
-                .namespace
-                .as_deref()
-                .map(crate::observe::audit::Text::Str),
-            server: Some(crate::observe::audit::Text::Str(&b.label)),
-            method,
-            tool: Some(name.into()),
-            upstream_tool: None,
-            outcome: crate::observe::audit::Outcome::Unavailable.as_str(),
-            duration: std::time::Duration::ZERO,
-            request_bytes: 0,
-            response_bytes: 0,
-            trace_id: None,
-        });
+        ctx.state
+            .observe
+            .audit
+            .record(crate::observe::audit::Entry {
+                at: std::time::SystemTime::now(),
+                kind: crate::observe::audit::Kind::Call,
+                key_id: ctx.principal.as_ref().map(|p| p.key_id),
+                subject: ctx
+                    .principal
+                    .as_ref()
+                    .and_then(|p| p.oauth.as_ref())
+                    .map(|o| crate::observe::audit::Text::Str(&o.subject)),
+                namespace: ctx
+                    .namespace
+                    .as_deref()
+                    .map(crate::observe::audit::Text::Str),
+                server: Some(crate::observe::audit::Text::Str(&b.label)),
+                method,
+                tool: Some(name.into()),
+                upstream_tool: None,
+                outcome: crate::observe::audit::Outcome::Unavailable.as_str(),
+                duration: std::time::Duration::ZERO,
+                request_bytes: 0,
+                response_bytes: 0,
+                trace_id: None,
+            });
     }
     if b.needs_account() {
         // Down for want of its account: say so, and where an admin connects it.
@@ -109,6 +112,7 @@ fn never_listed(ctx: &Ctx, name: &str) -> Option<uuid::Uuid> {
     let (server, _) = name.split_once("__")?;
     let b = ctx
         .state
+        .data
         .backends
         .all()
         .into_iter()
@@ -226,7 +230,7 @@ pub fn route<'v>(
             if method == "resources/unsubscribe"
                 && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
             {
-                ctx.state.subscriptions.remove(&uri, &ctx.conversation);
+                ctx.state.data.subscriptions.remove(&uri, &ctx.conversation);
             }
             target
         }
@@ -237,6 +241,7 @@ pub fn route<'v>(
                 .ok_or_else(|| invalid("resources/subscribe needs params.uri"))?;
             let target = resource(f.uri)?;
             ctx.state
+                .data
                 .subscriptions
                 .add(&uri, &ctx.holder(), unix_now())
                 .map_err(|e| RpcError::method(code::INTERNAL, e.to_string()))?;

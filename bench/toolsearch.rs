@@ -3,11 +3,13 @@
 //! - Accuracy: the real servers' tools (`TOOLSEARCH_TOOLS`, from `collect.py`) indexed as
 //!   a view names them (`<server>__<tool>`), and the needs of `needs.jsonl` searched;
 //!   recall@1, recall@5, MRR and the rejection rate of needs no tool serves, by kind,
-//!   for the gateway's search and for plain BM25 (one field, no related words, no
-//!   threshold) computed beside it in the same run. The full `tools/list` against the
-//!   search-mode one, in bytes.
+//!   for the gateway's search (hybrid, the default; and lexical alone) and for plain
+//!   BM25 (one field, no related words, no threshold) computed beside it in the same run.
+//!   The full `tools/list` against the search-mode one, in bytes. `TOOLSEARCH_SWEEP`
+//!   calibrates both the lexical cut-off and the blend.
 //! - Speed (criterion): a search at 1,000 and 10,000 tools (the real ones, repeated under
-//!   other server names), the index build, its memory per tool.
+//!   other server names, their embeddings already kept, as after a restart), with and
+//!   without the query's embedding; a tool's and a query's embedding; the index build.
 //!
 //! Without `TOOLSEARCH_TOOLS` the accuracy part says how to get the tools and stops.
 
@@ -15,7 +17,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use metamcp::search::{Fields, Index, fields_of};
+use metamcp::search::hybrid::Blend;
+use metamcp::search::semantic::{self, Vector};
+use metamcp::search::{Fields, Index, Searcher, fields_of};
 use serde_json::Value;
 
 struct Tool {
@@ -73,8 +77,14 @@ fn load_needs(path: &str) -> Vec<Need> {
         .collect()
 }
 
-fn index_of(tools: &[Tool]) -> Index {
-    Index::build(tools.iter().map(|t| fields_of(&t.entry, &t.server, "")))
+/// The gateway's searcher of `tools`, every embedding computed first.
+fn searcher_of(tools: &[Tool]) -> Searcher {
+    Searcher::build_now(
+        tools
+            .iter()
+            .map(|t| fields_of(&t.entry, &t.server, ""))
+            .collect(),
+    )
 }
 
 /// Plain BM25: the tool's name, description and parameters as one field, the query's
@@ -159,13 +169,36 @@ fn accuracy(tools_path: &str, needs_path: &str) {
         needs.len(),
         needs.iter().filter(|n| n.expect.is_empty()).count()
     );
-    let index = index_of(&tools);
+    let started = Instant::now();
+    let searcher = searcher_of(&tools);
+    println!(
+        "{} tools embedded in {:.1} s (one core)",
+        tools.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let index = searcher.lexical();
     let (baseline, _) = baseline_of(&tools);
+    let started = Instant::now();
+    let vectors: Vec<Vector> = needs
+        .iter()
+        .map(|n| semantic::embed_query(&n.text).expect("the model"))
+        .collect();
+    println!(
+        "{} queries embedded in {:.1} ms each\n",
+        needs.len(),
+        started.elapsed().as_secs_f64() * 1e3 / needs.len() as f64
+    );
     let mut ours: HashMap<String, Tally> = HashMap::new();
+    let mut words: HashMap<String, Tally> = HashMap::new();
     let mut plain: HashMap<String, Tally> = HashMap::new();
     let mut misses = Vec::new();
-    for need in &needs {
-        let found: Vec<String> = index
+    for (need, vector) in needs.iter().zip(&vectors) {
+        let found: Vec<String> = searcher
+            .search(&need.text, 5, Some(vector))
+            .iter()
+            .map(|h| tools[h.doc].name.clone())
+            .collect();
+        let lexical: Vec<String> = index
             .search(&need.text, 5)
             .iter()
             .map(|h| tools[h.doc].name.clone())
@@ -177,6 +210,10 @@ fn accuracy(tools_path: &str, needs_path: &str) {
             .collect();
         for kind in [need.kind.as_str(), "all"] {
             ours.entry(kind.to_string()).or_default().add(need, &found);
+            words
+                .entry(kind.to_string())
+                .or_default()
+                .add(need, &lexical);
             plain.entry(kind.to_string()).or_default().add(need, &base);
         }
         let hit = match need.expect.is_empty() {
@@ -202,6 +239,9 @@ fn accuracy(tools_path: &str, needs_path: &str) {
         println!("{}", ours[*k].row(&format!("gateway: {k}")));
     }
     for k in &kinds {
+        println!("{}", words[*k].row(&format!("lexical alone: {k}")));
+    }
+    for k in &kinds {
         println!("{}", plain[*k].row(&format!("BM25 baseline: {k}")));
     }
     // Context: the full list against the search-mode one.
@@ -212,7 +252,8 @@ fn accuracy(tools_path: &str, needs_path: &str) {
         search_mode as f64 * 100.0 / full as f64
     );
     if std::env::var_os("TOOLSEARCH_SWEEP").is_some() {
-        sweep(&tools, &needs, &index);
+        sweep(&tools, &needs, index);
+        blends(&tools, &needs, &searcher, &vectors);
     }
     if std::env::var_os("TOOLSEARCH_MISSES").is_some() {
         println!("\nnot first:\n{}", misses.join("\n"));
@@ -252,6 +293,42 @@ fn sweep(tools: &[Tool], needs: &[Need], index: &Index) {
     }
 }
 
+/// The blend's calibration: recall and rejection over a grid of the lexical weight and
+/// the two cosines of acceptance.
+fn blends(tools: &[Tool], needs: &[Need], searcher: &Searcher, vectors: &[Vector]) {
+    println!(
+        "\n| lexical weight | accept | with words | recall@1 | recall@5 |    MRR | rejected |"
+    );
+    for lexical_weight in [0.2, 0.3, 0.4, 0.5] {
+        for accept in [0.3, 0.35, 0.4, 0.45] {
+            for accept_with_words in [0.2, 0.25, 0.3] {
+                let blend = Blend {
+                    lexical_weight,
+                    accept,
+                    accept_with_words,
+                };
+                let mut t = Tally::default();
+                for (need, v) in needs.iter().zip(vectors) {
+                    let found: Vec<String> = searcher
+                        .search_blended(&need.text, 5, Some(v), &blend)
+                        .iter()
+                        .map(|h| tools[h.doc].name.clone())
+                        .collect();
+                    t.add(need, &found);
+                }
+                let n = t.needs.max(1) as f64;
+                println!(
+                    "| {lexical_weight:>14} | {accept:>6} | {accept_with_words:>10} | {:>8.3} | {:>8.3} | {:>6.3} | {:>8.3} |",
+                    t.at1 as f64 / n,
+                    t.at5 as f64 / n,
+                    t.rr / n,
+                    t.rejected as f64 / t.negatives.max(1) as f64
+                );
+            }
+        }
+    }
+}
+
 /// `tools` repeated under other server names until there are `n`.
 fn scaled(tools: &[Tool], n: usize) -> Vec<Tool> {
     (0..n)
@@ -273,20 +350,72 @@ fn scaled(tools: &[Tool], n: usize) -> Vec<Tool> {
 fn speed(c: &mut Criterion, tools: &[Tool]) {
     let mut group = c.benchmark_group("toolsearch");
     group.measurement_time(Duration::from_secs(3));
+    let query = "create a new branch in my github repository";
+    // The real tools' embeddings, computed once; the copies under other server names
+    // take their original's (as a restart reads them back from PostgreSQL).
+    let base: Vec<Vector> = tools
+        .iter()
+        .map(|t| {
+            let text = semantic::text_of(&fields_of(&t.entry, &t.server, ""));
+            semantic::store()
+                .get(&semantic::key_of(&text))
+                .unwrap_or_else(|| semantic::embed_tool(&text).expect("the model"))
+        })
+        .collect();
+    let tool_text = semantic::text_of(&fields_of(&tools[0].entry, &tools[0].server, ""));
+    group.bench_function("embed a query", |b| b.iter(|| semantic::embed_query(query)));
+    group.bench_function("embed a tool", |b| {
+        b.iter(|| semantic::embed_tool(&tool_text))
+    });
+    let vector = semantic::embed_query(query).expect("the model");
     for n in [1_000, 10_000] {
         let set = scaled(tools, n);
+        semantic::store().put(set.iter().enumerate().map(|(i, t)| {
+            let text = semantic::text_of(&fields_of(&t.entry, &t.server, ""));
+            (semantic::key_of(&text), base[i % tools.len()].clone())
+        }));
         let started = Instant::now();
-        let index = index_of(&set);
-        println!(
-            "index of {n} tools: built in {:.1} ms, {} words",
-            started.elapsed().as_secs_f64() * 1e3,
-            index.vocabulary()
+        let searcher = Searcher::build(
+            set.iter()
+                .map(|t| fields_of(&t.entry, &t.server, ""))
+                .collect(),
+            true,
         );
-        group.bench_with_input(BenchmarkId::new("search", n), &index, |b, ix| {
-            b.iter(|| ix.search("create a new branch in my github repository", 8))
-        });
+        println!(
+            "searcher of {n} tools: built in {:.1} ms ({} words, {} embeddings missing)",
+            started.elapsed().as_secs_f64() * 1e3,
+            searcher.lexical().vocabulary(),
+            searcher.missing()
+        );
+        group.bench_with_input(
+            BenchmarkId::new("search, index part", n),
+            &searcher,
+            |b, s| b.iter(|| s.search(query, 8, Some(&vector))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("search, with the query's embedding", n),
+            &searcher,
+            |b, s| {
+                b.iter(|| {
+                    let v = semantic::embed_query(query).expect("the model");
+                    s.search(query, 8, Some(&v))
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("search, lexical alone", n),
+            &searcher,
+            |b, s| b.iter(|| s.lexical().search(query, 8)),
+        );
         group.bench_with_input(BenchmarkId::new("build", n), &set, |b, set| {
-            b.iter(|| index_of(set))
+            b.iter(|| {
+                Searcher::build(
+                    set.iter()
+                        .map(|t| fields_of(&t.entry, &t.server, ""))
+                        .collect(),
+                    true,
+                )
+            })
         });
     }
     group.finish();

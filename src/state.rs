@@ -113,6 +113,7 @@ impl State {
             draining: AtomicBool::new(false),
             own: RwLock::new(crate::routing::Gateway {
                 search: config.tool_search,
+                semantic: config.tool_search_semantic,
                 ..Default::default()
             }),
             rebuild,
@@ -223,6 +224,16 @@ impl State {
         }
         for change in crate::routing::list_changes(&old, &new) {
             let _ = self.data.list_changes.send(change);
+        }
+        // Views in search mode are searched first thing: their searchers are built now,
+        // off the runtime's threads, so their tools' embeddings are asked for at once.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            for view in new.views.values().filter(|v| v.search) {
+                let view = view.clone();
+                runtime.spawn_blocking(move || {
+                    view.searcher();
+                });
+            }
         }
     }
 

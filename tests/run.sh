@@ -64,12 +64,12 @@ fi
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 say "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-{ cargo test --locked --all-targets && cargo test --locked --doc; } 2>&1 | tee "$log"
+{ cargo test --locked --workspace --all-targets && cargo test --locked --workspace --doc; } 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite, summed over every test binary.

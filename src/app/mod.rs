@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod changes;
+mod embeddings;
 pub mod secrets;
 
 use std::future::Future;
@@ -87,6 +88,10 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
             state.db.pool.clone(),
             retention,
         ));
+    }
+    if state.config.tool_search_semantic {
+        let wanted = crate::search::semantic::store().attach();
+        tokio::spawn(embeddings::run(Arc::downgrade(&state), wanted));
     }
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),

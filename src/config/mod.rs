@@ -123,6 +123,12 @@ pub const AUDIT_QUEUE: &str = "METAMCP_AUDIT_QUEUE";
 /// Tool search of `/mcp` (every server): `off`, `on` or `auto` (the default: on when the
 /// full tool list would pass 64 KiB).
 pub const TOOL_SEARCH: &str = "METAMCP_TOOL_SEARCH";
+/// How tool search ranks: `hybrid` (the default: words and meaning, all-MiniLM-L6-v2) or
+/// `lexical` (words alone: no model read, no embeddings computed).
+pub const TOOL_SEARCH_RETRIEVAL: &str = "METAMCP_TOOL_SEARCH_RETRIEVAL";
+/// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
+/// is where the build fetched it.
+pub const TOOL_SEARCH_MODEL: &str = "METAMCP_TOOL_SEARCH_MODEL";
 /// Log filter (tracing-subscriber `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Optional TOML file whose keys are the variable names above.
@@ -178,6 +184,8 @@ const FILE_KEYS: &[&str] = &[
     AUDIT_RETENTION,
     AUDIT_QUEUE,
     TOOL_SEARCH,
+    TOOL_SEARCH_RETRIEVAL,
+    TOOL_SEARCH_MODEL,
     PUBLIC_URL,
     OAUTH_ISSUER,
     OAUTH_JWKS_URL,
@@ -281,6 +289,8 @@ pub struct Config {
     pub audit: bool,
     /// Tool search of `/mcp` (a namespace has its own `tool_search`).
     pub tool_search: crate::model::ToolSearch,
+    /// Whether tool search uses meaning as well as words (`hybrid`, the default).
+    pub tool_search_semantic: bool,
     /// Audit rows older than this are deleted; `None` keeps them.
     pub audit_retention: Option<Duration>,
     /// Most audit rows waiting to be written.
@@ -378,6 +388,23 @@ impl Config {
                     .ok_or_else(|| format!("expected off, on or auto, got {s:?}")),
             )
         });
+        let tool_search_semantic = match raw.retrieval_raw.as_deref().map(str::trim) {
+            None | Some("hybrid") => {
+                if let Some(dir) = raw.search_model_raw.as_deref().map(str::trim) {
+                    crate::search::semantic::use_model_dir(std::path::PathBuf::from(dir));
+                }
+                errs.check(
+                    TOOL_SEARCH_RETRIEVAL,
+                    crate::search::semantic::check_model(),
+                )
+                .map(|()| true)
+            }
+            Some("lexical") => Some(false),
+            Some(other) => errs.check(
+                TOOL_SEARCH_RETRIEVAL,
+                Err(format!("expected hybrid or lexical, got {other:?}")),
+            ),
+        };
         let tracing = tracing_from(
             &mut |k| {
                 otel.iter()
@@ -451,6 +478,7 @@ impl Config {
                 drain_timeout: drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
                 audit: audit.unwrap_or(true),
                 tool_search: tool_search.unwrap_or_default(),
+                tool_search_semantic: tool_search_semantic.unwrap_or(true),
                 audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
                 tracing,

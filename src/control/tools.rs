@@ -48,6 +48,7 @@ pub(super) async fn search_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
     let results: Vec<Value> = ctx
         .view
         .search(query, crate::search::clamp_limit(limit))
+        .await
         .into_iter()
         .map(|(t, score)| {
             let entry: Value = serde_json::from_slice(&t.entry).unwrap_or(Value::Null);

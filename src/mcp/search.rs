@@ -49,12 +49,12 @@ impl GatewayTool for SearchTools {
     }
 
     fn call<'a>(&'a self, call: GatewayCall<'a>) -> Called<'a> {
-        Box::pin(async move { search(&call) })
+        Box::pin(async move { search(&call).await })
     }
 }
 
 /// One `search_tools` call: its result.
-fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
+async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
     let query = match call.arguments.get("query") {
         Some(Value::String(q)) => q.as_str(),
         Some(_) => return Err(ToolError::invalid("query must be a string")),
@@ -67,7 +67,7 @@ fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
             ToolError::invalid("limit must be a whole number from 1 (at most 50 are given)")
         })?),
     };
-    let found = call.view.search(query, clamp_limit(limit));
+    let found = call.view.search(query, clamp_limit(limit)).await;
     let tools: Vec<Value> = found
         .iter()
         .filter_map(|(t, _)| serde_json::from_slice::<Value>(&t.entry).ok())

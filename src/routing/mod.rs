@@ -51,6 +51,9 @@ pub struct Gateway {
     pub policies: Vec<Arc<dyn Policy>>,
     /// Tool search of `/mcp` (`METAMCP_TOOL_SEARCH`); a namespace has its own.
     pub search: crate::model::ToolSearch,
+    /// Whether tool search uses meaning as well as words
+    /// (`METAMCP_TOOL_SEARCH_RETRIEVAL`).
+    pub semantic: bool,
 }
 
 /// One exposed tool or prompt.
@@ -179,8 +182,11 @@ pub struct View {
     pub search: bool,
     /// The tool search mode configured for the view.
     pub search_mode: crate::model::ToolSearch,
-    /// The search index of its tools, built when first searched ([`View::search`]).
-    index: std::sync::OnceLock<Arc<crate::search::Index>>,
+    /// Whether its search uses meaning as well as words.
+    pub semantic: bool,
+    /// The searcher of its tools, built when first searched or, in search mode, when the
+    /// view is ([`View::searcher`]).
+    index: std::sync::OnceLock<Arc<crate::search::Searcher>>,
 }
 
 /// What a view exposed for servers that are down: exposed names (as clients know them,
@@ -680,6 +686,7 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
     absent.without_live(&view);
     view.absent = absent;
     view.search_mode = ns.map_or(own.search, |n| n.tool_search);
+    view.semantic = own.semantic;
     search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);
     view

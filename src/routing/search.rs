@@ -69,32 +69,45 @@ impl View {
         out
     }
 
+    /// The searcher of its tools, built on first use (a view lives until its lists or
+    /// the registry change); in search mode, built when the view is
+    /// (`state.rs`), so the tools' embeddings are asked for before the first search.
+    pub fn searcher(&self) -> &Arc<crate::search::Searcher> {
+        self.index
+            .get_or_init(|| Arc::new(build_searcher(&self.tools, self.semantic)))
+    }
+
     /// The tools of this view that fit `query`, best first, at most `limit`, with their
-    /// scores. The index is built on the first search of the view (a view lives until its
-    /// lists or the registry change).
-    pub fn search(&self, query: &str, limit: usize) -> Vec<(&Exposed, f32)> {
-        let index = self
-            .index
-            .get_or_init(|| Arc::new(build_index(&self.tools)));
-        index
-            .search(query, limit)
+    /// scores. The query's embedding is computed off the runtime's threads.
+    pub async fn search(&self, query: &str, limit: usize) -> Vec<(&Exposed, f32)> {
+        let searcher = self.searcher();
+        let vector = match searcher.semantic() {
+            true => crate::search::semantic::query_vector(query).await,
+            false => None,
+        };
+        searcher
+            .search(query, limit, vector.as_ref())
             .into_iter()
             .filter_map(|h| self.tools.get(h.doc).map(|t| (t, h.score)))
             .collect()
     }
 }
 
-/// The index of `tools`, in order.
-fn build_index(tools: &[Exposed]) -> crate::search::Index {
+/// The searcher of `tools`, in order.
+fn build_searcher(tools: &[Exposed], semantic: bool) -> crate::search::Searcher {
     let entries: Vec<Value> = tools
         .iter()
         .map(|t| serde_json::from_slice(&t.entry).unwrap_or(Value::Null))
         .collect();
     let instructions: Vec<Option<Arc<str>>> =
         tools.iter().map(|t| t.backend.instructions()).collect();
-    crate::search::Index::build(entries.iter().zip(tools).zip(&instructions).map(
-        |((entry, t), i)| {
+    let fields = entries
+        .iter()
+        .zip(tools)
+        .zip(&instructions)
+        .map(|((entry, t), i)| {
             crate::search::fields_of(entry, &t.backend.name, i.as_deref().unwrap_or(""))
-        },
-    ))
+        })
+        .collect();
+    crate::search::Searcher::build(fields, semantic)
 }

@@ -22,6 +22,8 @@ pub struct Fields<'a> {
     pub description: &'a str,
     /// Its parameters' names and descriptions, one after the other.
     pub params: String,
+    /// Its parameters' names alone, spaced.
+    pub param_names: String,
     /// The name of the server that serves it.
     pub server: &'a str,
     /// The server's `instructions`.
@@ -191,12 +193,21 @@ impl Index {
     }
 
     fn rank(&self, query: &str, limit: usize, tuning: &Tuning) -> Vec<Hit> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        best(self.scores(query, tuning), limit)
+    }
+
+    /// Every tool the query's words reach (its score above 0) that covers
+    /// `tuning.min_coverage` of the query, in no order.
+    pub fn scores(&self, query: &str, tuning: &Tuning) -> Vec<Hit> {
         let mut asked = words(query);
         asked.dedup();
         let mut seen = std::collections::HashSet::new();
         asked.retain(|w| seen.insert(w.clone()));
         asked.truncate(MAX_QUERY_WORDS);
-        if asked.is_empty() || self.docs == 0 || limit == 0 {
+        if asked.is_empty() || self.docs == 0 {
             return Vec::new();
         }
         // Each asked word's weight, and what it and its related words find.
@@ -232,7 +243,7 @@ impl Index {
                 }
             }
         }
-        let mut hits: Vec<Hit> = score
+        score
             .iter()
             .enumerate()
             .filter(|(_, s)| **s > 0.0)
@@ -242,15 +253,22 @@ impl Index {
                 coverage: covered[doc].iter().sum::<f32>() / total.max(f32::EPSILON),
             })
             .filter(|h| h.coverage >= tuning.min_coverage)
-            .collect();
-        let by_score = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc));
-        if hits.len() > limit {
-            hits.select_nth_unstable_by(limit - 1, by_score);
-            hits.truncate(limit);
-        }
-        hits.sort_by(by_score);
-        hits
+            .collect()
     }
+}
+
+/// The `limit` best of `hits`, best first (ties: the earlier tool).
+pub fn best(mut hits: Vec<Hit>, limit: usize) -> Vec<Hit> {
+    let by_score = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc));
+    if limit == 0 {
+        return Vec::new();
+    }
+    if hits.len() > limit {
+        hits.select_nth_unstable_by(limit - 1, by_score);
+        hits.truncate(limit);
+    }
+    hits.sort_by(by_score);
+    hits
 }
 
 #[cfg(test)]

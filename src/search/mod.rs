@@ -1,18 +1,23 @@
 //! Tool search: which tools of a list fit a need said in words, best first, in process
-//! (no network, nothing downloaded). [`index`] is the lexical retrieval (BM25F over a
-//! tool's name, title, description, parameters and server), with [`synonyms`] for the
-//! usual mismatches between how a need is said and how a tool is named, and [`text`] for
-//! how words are cut. The views of [`crate::routing`] build an index of their tools when
-//! first searched; the gateway's `search_tools` tool and `GET /api/v1/tools/search`
-//! read it.
+//! (no network, nothing downloaded at run time). [`index`] is the lexical retrieval
+//! (BM25F over a tool's name, title, description, parameters and server), with
+//! [`synonyms`] for the usual mismatches between how a need is said and how a tool is
+//! named, and [`text`] for how words are cut; [`semantic`] is the meaning
+//! (all-MiniLM-L6-v2 embeddings, kept by the hash of what was embedded); [`hybrid`]
+//! joins the two ([`Searcher`]). The views of [`crate::routing`] build a searcher of
+//! their tools when first searched (or, in search mode, when their list changes); the
+//! gateway's `search_tools` tool and `GET /api/v1/tools/search` read it.
 
 use serde_json::Value;
 
+pub mod hybrid;
 pub mod index;
+pub mod semantic;
 pub mod synonyms;
 pub mod text;
 
-pub use index::{Fields, Hit, Index};
+pub use hybrid::Searcher;
+pub use index::{Fields, Hit, Index, MIN_COVERAGE};
 
 /// Longest query taken, in bytes; a longer one is refused (a need is a sentence).
 pub const MAX_QUERY: usize = 1024;
@@ -31,8 +36,13 @@ pub fn fields_of<'a>(entry: &'a Value, server: &'a str, instructions: &'a str) -
         t => t,
     };
     let mut params = String::new();
+    let mut param_names = String::new();
     if let Some(props) = entry["inputSchema"]["properties"].as_object() {
         for (name, p) in props {
+            if !param_names.is_empty() {
+                param_names.push(' ');
+            }
+            param_names.push_str(name);
             params.push_str(name);
             params.push(' ');
             params.push_str(text(&p["description"]));
@@ -44,6 +54,7 @@ pub fn fields_of<'a>(entry: &'a Value, server: &'a str, instructions: &'a str) -
         title,
         description: text(&entry["description"]),
         params,
+        param_names,
         server,
         instructions,
     }

@@ -28,6 +28,19 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The words of a name (`list_issues`, `listIssues`), lower-cased and spaced, as they
+/// are: "list issues".
+pub fn split_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    split(name, |w| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    });
+    out
+}
+
 /// Calls `each` with every lower-cased word of `text`.
 fn split(text: &str, mut each: impl FnMut(&str)) {
     let mut word = String::new();

@@ -106,6 +106,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0018_tool_search",
         sql: include_str!("../../sql/0018_tool_search.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_tool_embeddings",
+        sql: include_str!("../../sql/0019_tool_embeddings.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

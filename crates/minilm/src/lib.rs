@@ -1,0 +1,300 @@
+//! Sentence embeddings from all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), in
+//! pure Rust: the uncased WordPiece tokenizer ([`tokenizer`]) and the six-layer BERT
+//! encoder (384 wide, 12 heads, 1536 in the feed-forward), mean-pooled over the tokens
+//! and normalised, as the model's own pipeline does. The weights are the model's
+//! `model.safetensors` (f32) and `vocab.txt`, read by [`Model::load`]; nothing is
+//! downloaded here.
+//!
+//! Made for metamcp's tool search: a need of a few words is embedded in milliseconds on
+//! one core; a tool's definition once (its embedding is kept by the caller).
+
+// Unsafe code only where documented and allowed locally: the AVX2/FMA kernel's call,
+// after the processor was checked.
+#![deny(unsafe_code)]
+
+use std::collections::HashMap;
+
+mod kernel;
+pub mod tokenizer;
+
+pub use kernel::dot;
+use kernel::{gelu, layer_norm, linear};
+use tokenizer::Tokenizer;
+
+/// Width of an embedding.
+pub const DIM: usize = 384;
+const HEADS: usize = 12;
+const HEAD: usize = DIM / HEADS;
+const FFN: usize = 1536;
+const LAYERS: usize = 6;
+/// Most tokens a text is read as (the model was trained on 256; the rest is cut).
+pub const MAX_TOKENS: usize = 256;
+const EPS: f32 = 1e-12;
+
+struct Layer {
+    q: (Vec<f32>, Vec<f32>),
+    k: (Vec<f32>, Vec<f32>),
+    v: (Vec<f32>, Vec<f32>),
+    o: (Vec<f32>, Vec<f32>),
+    norm1: (Vec<f32>, Vec<f32>),
+    up: (Vec<f32>, Vec<f32>),
+    down: (Vec<f32>, Vec<f32>),
+    norm2: (Vec<f32>, Vec<f32>),
+}
+
+/// The model, loaded.
+pub struct Model {
+    tokenizer: Tokenizer,
+    words: Vec<f32>,
+    positions: Vec<f32>,
+    token_type: Vec<f32>,
+    norm: (Vec<f32>, Vec<f32>),
+    layers: Vec<Layer>,
+}
+
+impl Model {
+    /// The model from its `model.safetensors` bytes and its `vocab.txt`. The error says
+    /// which tensor is missing or malformed.
+    pub fn load(safetensors: &[u8], vocab: &str) -> Result<Model, String> {
+        let tensors = Tensors::parse(safetensors)?;
+        let layer = |l: usize| -> Result<Layer, String> {
+            let p = format!("encoder.layer.{l}.");
+            let pair =
+                |w: &str, b: &str, shape: &[usize]| -> Result<(Vec<f32>, Vec<f32>), String> {
+                    Ok((
+                        tensors.get(&format!("{p}{w}"), shape)?,
+                        tensors.get(&format!("{p}{b}"), &shape[..1])?,
+                    ))
+                };
+            Ok(Layer {
+                q: pair(
+                    "attention.self.query.weight",
+                    "attention.self.query.bias",
+                    &[DIM, DIM],
+                )?,
+                k: pair(
+                    "attention.self.key.weight",
+                    "attention.self.key.bias",
+                    &[DIM, DIM],
+                )?,
+                v: pair(
+                    "attention.self.value.weight",
+                    "attention.self.value.bias",
+                    &[DIM, DIM],
+                )?,
+                o: pair(
+                    "attention.output.dense.weight",
+                    "attention.output.dense.bias",
+                    &[DIM, DIM],
+                )?,
+                norm1: (
+                    tensors.get(&format!("{p}attention.output.LayerNorm.weight"), &[DIM])?,
+                    tensors.get(&format!("{p}attention.output.LayerNorm.bias"), &[DIM])?,
+                ),
+                up: pair(
+                    "intermediate.dense.weight",
+                    "intermediate.dense.bias",
+                    &[FFN, DIM],
+                )?,
+                down: pair("output.dense.weight", "output.dense.bias", &[DIM, FFN])?,
+                norm2: (
+                    tensors.get(&format!("{p}output.LayerNorm.weight"), &[DIM])?,
+                    tensors.get(&format!("{p}output.LayerNorm.bias"), &[DIM])?,
+                ),
+            })
+        };
+        let tokenizer = Tokenizer::from_vocab(vocab)?;
+        let words = tensors.get_any("embeddings.word_embeddings.weight", DIM)?;
+        if words.len() / DIM < tokenizer.len() {
+            return Err("the vocabulary is larger than the word embeddings".into());
+        }
+        Ok(Model {
+            tokenizer,
+            words,
+            positions: tensors.get("embeddings.position_embeddings.weight", &[512, DIM])?,
+            token_type: tensors.get("embeddings.token_type_embeddings.weight", &[2, DIM])?,
+            norm: (
+                tensors.get("embeddings.LayerNorm.weight", &[DIM])?,
+                tensors.get("embeddings.LayerNorm.bias", &[DIM])?,
+            ),
+            layers: (0..LAYERS).map(layer).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The tokens `text` is read as, `[CLS]` and `[SEP]` included, at most `max` (and
+    /// at most [`MAX_TOKENS`]).
+    pub fn tokens(&self, text: &str, max: usize) -> Vec<u32> {
+        let max = max.clamp(2, MAX_TOKENS);
+        let mut ids = Vec::with_capacity(16);
+        ids.push(self.tokenizer.cls);
+        ids.extend(self.tokenizer.encode(text, max - 2));
+        ids.push(self.tokenizer.sep);
+        ids
+    }
+
+    /// `text`'s embedding: unit length, so the dot product of two is their cosine.
+    pub fn embed(&self, text: &str) -> [f32; DIM] {
+        self.embed_max(text, MAX_TOKENS)
+    }
+
+    /// [`Model::embed`] of at most `max` tokens of `text` (the cost grows with them).
+    pub fn embed_max(&self, text: &str, max: usize) -> [f32; DIM] {
+        let ids = self.tokens(text, max);
+        let n = ids.len();
+        let mut x = vec![0f32; n * DIM];
+        for (i, &id) in ids.iter().enumerate() {
+            let row = &mut x[i * DIM..(i + 1) * DIM];
+            let w = &self.words[id as usize * DIM..(id as usize + 1) * DIM];
+            let p = &self.positions[i * DIM..(i + 1) * DIM];
+            for k in 0..DIM {
+                row[k] = w[k] + p[k] + self.token_type[k];
+            }
+        }
+        layer_norm(&mut x, DIM, &self.norm.0, &self.norm.1, EPS);
+        let mut q = vec![0f32; n * DIM];
+        let mut k = vec![0f32; n * DIM];
+        let mut v = vec![0f32; n * DIM];
+        let mut ctx = vec![0f32; n * DIM];
+        let mut proj = vec![0f32; n * DIM];
+        let mut hidden = vec![0f32; n * FFN];
+        let mut scores = vec![0f32; n];
+        let scale = 1.0 / (HEAD as f32).sqrt();
+        for l in &self.layers {
+            linear(&x, n, &l.q.0, &l.q.1, DIM, DIM, &mut q);
+            linear(&x, n, &l.k.0, &l.k.1, DIM, DIM, &mut k);
+            linear(&x, n, &l.v.0, &l.v.1, DIM, DIM, &mut v);
+            for h in 0..HEADS {
+                let at = h * HEAD;
+                for i in 0..n {
+                    let qi = &q[i * DIM + at..i * DIM + at + HEAD];
+                    let mut max = f32::NEG_INFINITY;
+                    for (j, s) in scores.iter_mut().enumerate() {
+                        *s = kernel::dot(qi, &k[j * DIM + at..j * DIM + at + HEAD]) * scale;
+                        max = max.max(*s);
+                    }
+                    let mut sum = 0.0;
+                    for s in scores.iter_mut() {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    }
+                    let out = &mut ctx[i * DIM + at..i * DIM + at + HEAD];
+                    out.fill(0.0);
+                    for (j, s) in scores.iter().enumerate() {
+                        let p = s / sum;
+                        let vj = &v[j * DIM + at..j * DIM + at + HEAD];
+                        for d in 0..HEAD {
+                            out[d] += p * vj[d];
+                        }
+                    }
+                }
+            }
+            linear(&ctx, n, &l.o.0, &l.o.1, DIM, DIM, &mut proj);
+            for (a, b) in x.iter_mut().zip(&proj) {
+                *a += b;
+            }
+            layer_norm(&mut x, DIM, &l.norm1.0, &l.norm1.1, EPS);
+            linear(&x, n, &l.up.0, &l.up.1, DIM, FFN, &mut hidden);
+            for h in hidden.iter_mut() {
+                *h = gelu(*h);
+            }
+            linear(&hidden, n, &l.down.0, &l.down.1, FFN, DIM, &mut proj);
+            for (a, b) in x.iter_mut().zip(&proj) {
+                *a += b;
+            }
+            layer_norm(&mut x, DIM, &l.norm2.0, &l.norm2.1, EPS);
+        }
+        let mut pooled = [0f32; DIM];
+        for row in x.chunks_exact(DIM) {
+            for (p, v) in pooled.iter_mut().zip(row) {
+                *p += v;
+            }
+        }
+        let norm = pooled
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::EPSILON);
+        for p in pooled.iter_mut() {
+            *p /= norm;
+        }
+        pooled
+    }
+}
+
+/// The tensors of a safetensors file, by name: (dtype, shape, byte range).
+struct Tensors<'a> {
+    data: &'a [u8],
+    index: HashMap<String, (String, Vec<usize>, usize, usize)>,
+}
+
+impl<'a> Tensors<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Tensors<'a>, String> {
+        let len = bytes
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize)
+            .ok_or("the weights are not a safetensors file (too short)")?;
+        let header = bytes
+            .get(8..8usize.saturating_add(len))
+            .ok_or("the weights' safetensors header runs past the file")?;
+        let header: serde_json::Value = serde_json::from_slice(header)
+            .map_err(|e| format!("the weights' safetensors header is not JSON: {e}"))?;
+        let data = &bytes[8 + len..];
+        let mut index = HashMap::new();
+        for (name, t) in header.as_object().into_iter().flatten() {
+            if name == "__metadata__" {
+                continue;
+            }
+            let dtype = t["dtype"].as_str().unwrap_or_default().to_string();
+            let shape: Vec<usize> = t["shape"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_u64().map(|d| d as usize))
+                .collect();
+            let offsets: Vec<usize> = t["data_offsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_u64().map(|d| d as usize))
+                .collect();
+            let [start, end] = offsets[..] else {
+                return Err(format!("tensor {name} has no data_offsets"));
+            };
+            if start > end || end > data.len() {
+                return Err(format!("tensor {name} runs past the file"));
+            }
+            index.insert(name.clone(), (dtype, shape, start, end));
+        }
+        Ok(Tensors { data, index })
+    }
+
+    /// An f32 tensor of exactly `shape` (`bert.` prefixed names are taken too).
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+        let (dtype, got, start, end) = self
+            .index
+            .get(name)
+            .or_else(|| self.index.get(&format!("bert.{name}")))
+            .ok_or_else(|| format!("the weights have no tensor {name}"))?;
+        if dtype != "F32" || got != shape || end - start != 4 * shape.iter().product::<usize>() {
+            return Err(format!(
+                "tensor {name} is {dtype} {got:?}, not F32 {shape:?}"
+            ));
+        }
+        Ok(self.data[*start..*end]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+
+    /// An f32 tensor of any number of rows `width` wide.
+    fn get_any(&self, name: &str, width: usize) -> Result<Vec<f32>, String> {
+        let rows = self
+            .index
+            .get(name)
+            .or_else(|| self.index.get(&format!("bert.{name}")))
+            .and_then(|t| t.1.first().copied())
+            .ok_or_else(|| format!("the weights have no tensor {name}"))?;
+        self.get(name, &[rows, width])
+    }
+}

@@ -1,0 +1,352 @@
+//! The semantic half of tool search: sentence embeddings from all-MiniLM-L6-v2 (the
+//! `minilm` crate of this repository; the weights reach the machine with the build,
+//! `build/model.rs`), a tool's kept by the hash of the text embedded, and the scores
+//! that join them to the lexical ones ([`super::hybrid`]).
+//!
+//! A tool's embedding costs tens of milliseconds of one core, so it is computed once per
+//! definition: [`Store`] keeps them by key in memory, and the gateway's worker
+//! (`app/embeddings.rs`) looks a missing one up in PostgreSQL (shared by replicas) before
+//! computing it there and storing it. A query's own embedding is computed per search.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::Fields;
+
+pub use minilm::DIM;
+
+/// A unit-length embedding.
+pub type Vector = Arc<[f32; DIM]>;
+
+/// What an embedding is kept by: the SHA-256 of the model's name and the text embedded.
+pub type Key = [u8; 32];
+
+/// The model's name, part of every key (a new model never reads an old one's vectors).
+pub const MODEL: &str = "all-MiniLM-L6-v2";
+
+/// Tokens of a tool's text embedded at most (its name, title, the start of its
+/// description, its parameters' names): its cost grows with them.
+pub const TOOL_TOKENS: usize = 128;
+
+/// Characters of a tool's description taken into its text.
+const DESCRIPTION_CHARS: usize = 600;
+
+/// Embeddings kept in memory at most (1.5 KB each); past it the oldest half goes (they
+/// are in PostgreSQL, and a search meanwhile ranks those tools by their words).
+pub const MAX_VECTORS: usize = 100_000;
+
+/// Tools waiting for their embedding at most; past it, the rest wait for the next list
+/// change (until then a search ranks them by their words).
+pub const MAX_PENDING: usize = 20_000;
+
+/// The text a tool is embedded as: its name's words, title, the start of its description,
+/// its parameters' names and its server's name.
+pub fn text_of(f: &Fields) -> String {
+    let description: String = f.description.chars().take(DESCRIPTION_CHARS).collect();
+    let mut out = String::with_capacity(description.len() + 128);
+    out.push_str(&super::text::split_name(f.name));
+    out.push_str(". ");
+    out.push_str(f.title);
+    out.push(' ');
+    out.push_str(&description);
+    if !f.param_names.is_empty() {
+        out.push_str(" parameters: ");
+        out.push_str(&super::text::split_name(&f.param_names));
+    }
+    out.push_str(" server ");
+    out.push_str(f.server);
+    out
+}
+
+/// The key of `text`'s embedding.
+pub fn key_of(text: &str) -> Key {
+    let mut h = Sha256::new();
+    h.update(MODEL.as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    h.finalize().into()
+}
+
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Where the model is read from: `METAMCP_TOOL_SEARCH_MODEL` (set once, at start), or
+/// the folder the build fetched it into.
+pub fn use_model_dir(dir: PathBuf) {
+    let _ = DIR.set(dir);
+}
+
+pub fn model_dir() -> PathBuf {
+    DIR.get()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from(env!("METAMCP_MODEL_BUILT")))
+}
+
+/// Whether the model's files are where they are read from (checked at start, so a
+/// gateway without them says so then, not at its first search).
+pub fn check_model() -> Result<(), String> {
+    let dir = model_dir();
+    for name in ["model.safetensors", "vocab.txt"] {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Err(format!(
+                "tool search's model file {} is missing: set METAMCP_TOOL_SEARCH_MODEL to the \
+                 folder holding model.safetensors and vocab.txt (the build fetches them into \
+                 target/models/all-MiniLM-L6-v2), or METAMCP_TOOL_SEARCH_RETRIEVAL=lexical",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+static LOADED: OnceLock<Result<minilm::Model, String>> = OnceLock::new();
+
+/// The model, read on first use (about 90 MB, a tenth of a second).
+pub fn model() -> Result<&'static minilm::Model, String> {
+    LOADED
+        .get_or_init(|| {
+            let dir = model_dir();
+            let weights = std::fs::read(dir.join("model.safetensors"))
+                .map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
+            let vocab = std::fs::read_to_string(dir.join("vocab.txt"))
+                .map_err(|e| format!("{}: {e}", dir.join("vocab.txt").display()))?;
+            minilm::Model::load(&weights, &vocab)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// A query's embedding (blocking: milliseconds of one core).
+pub fn embed_query(query: &str) -> Result<Vector, String> {
+    Ok(Arc::new(model()?.embed(query)))
+}
+
+/// Query embeddings computed at once at most; a search that waits longer than
+/// [`QUERY_WAIT`] for its turn is ranked by its words alone.
+pub const QUERY_SLOTS: usize = 2;
+
+/// How long a search waits for a slot to embed its query.
+pub const QUERY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A query's embedding, computed on the blocking pool within [`QUERY_SLOTS`]; `None`
+/// when the model cannot be read (said once in the log) or every slot stayed busy.
+pub async fn query_vector(query: &str) -> Option<Vector> {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(QUERY_SLOTS);
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let slot = tokio::time::timeout(QUERY_WAIT, SLOTS.acquire())
+        .await
+        .ok()?
+        .ok()?;
+    let query = query.to_string();
+    let result = tokio::task::spawn_blocking(move || embed_query(&query)).await;
+    drop(slot);
+    match result {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            SAID.call_once(|| {
+                tracing::error!(error = %e, "tool search: the model cannot be read; searches rank by words alone")
+            });
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// A tool's embedding, from its text ([`text_of`]) (blocking: tens of milliseconds).
+pub fn embed_tool(text: &str) -> Result<Vector, String> {
+    Ok(Arc::new(model()?.embed_max(text, TOOL_TOKENS)))
+}
+
+/// A tool's text waiting for its embedding.
+pub type Wanted = (Key, String);
+
+/// The embeddings of tools, by key, and those wanted.
+#[derive(Default)]
+pub struct Store {
+    vectors: Mutex<HashMap<Key, Vector>>,
+    pending: Mutex<HashSet<Key>>,
+    worker: Mutex<Option<mpsc::UnboundedSender<Vec<Wanted>>>>,
+}
+
+/// The process's store.
+pub fn store() -> &'static Store {
+    static STORE: OnceLock<Store> = OnceLock::new();
+    STORE.get_or_init(Store::default)
+}
+
+impl Store {
+    pub fn get(&self, key: &Key) -> Option<Vector> {
+        self.vectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Keeps embeddings (bounded by [`MAX_VECTORS`]), and they are no longer wanted.
+    pub fn put(&self, found: impl IntoIterator<Item = (Key, Vector)>) {
+        let mut vectors = self.vectors.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, v) in found {
+            if vectors.len() >= MAX_VECTORS {
+                let drop: Vec<Key> = vectors.keys().take(MAX_VECTORS / 2).copied().collect();
+                for k in drop {
+                    vectors.remove(&k);
+                }
+            }
+            pending.remove(&key);
+            vectors.insert(key, v);
+        }
+    }
+
+    /// They will not come (the model failed): wanted again at the next list change.
+    pub fn give_up(&self, keys: impl IntoIterator<Item = Key>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for k in keys {
+            pending.remove(&k);
+        }
+    }
+
+    /// How many are kept, and how many wanted.
+    pub fn counts(&self) -> (usize, usize) {
+        let kept = self.vectors.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let wanted = self.pending.lock().unwrap_or_else(|p| p.into_inner()).len();
+        (kept, wanted)
+    }
+
+    /// Asks for the embeddings of `wanted` that are neither kept nor already asked for:
+    /// the worker takes them ([`Store::attach`]); without one, they are computed here.
+    pub fn want(&self, wanted: Vec<Wanted>) {
+        let fresh: Vec<Wanted> = {
+            let vectors = self.vectors.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            wanted
+                .into_iter()
+                .filter(|(k, _)| !vectors.contains_key(k))
+                .filter(|(k, _)| pending.len() < MAX_PENDING && pending.insert(*k))
+                .collect()
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match worker {
+            Some(tx) => {
+                if let Err(back) = tx.send(fresh) {
+                    self.give_up(back.0.into_iter().map(|(k, _)| k));
+                }
+            }
+            None => self.compute(fresh),
+        }
+    }
+
+    /// Computes `wanted` here and keeps them (the benchmark, and processes without a
+    /// worker).
+    pub fn compute(&self, wanted: Vec<Wanted>) {
+        for (key, text) in wanted {
+            match embed_tool(&text) {
+                Ok(v) => self.put([(key, v)]),
+                Err(e) => {
+                    tracing::warn!(error = %e, "tool search: a tool's embedding failed");
+                    self.give_up([key]);
+                }
+            }
+        }
+    }
+
+    /// Makes the caller the worker: what is wanted from now on comes on the channel.
+    pub fn attach(&self) -> mpsc::UnboundedReceiver<Vec<Wanted>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_gives_the_reference_embeddings() {
+        // sentence-transformers' own pipeline (tokenizer.json, the f32 weights, mean
+        // pooling, normalisation) gives these first components.
+        let v = embed_query("what time is it in Tokyo?").unwrap();
+        let want = [0.04118, 0.02437, -0.00522, 0.01511, 0.00355, 0.0166];
+        for (got, want) in v.iter().zip(want) {
+            assert!((got - want).abs() < 2e-4, "{got} against {want}");
+        }
+        let norm: f32 = v.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+        let m = model().unwrap();
+        assert_eq!(
+            m.tokens("Don't re-use e-mail addresses (CO2 émission)", 256),
+            [
+                101, 2123, 1005, 1056, 2128, 1011, 2224, 1041, 1011, 5653, 11596, 1006, 2522, 2475,
+                15760, 1007, 102
+            ]
+        );
+        assert_eq!(
+            m.tokens(&"word ".repeat(1000), TOOL_TOKENS).len(),
+            TOOL_TOKENS
+        );
+    }
+
+    #[test]
+    fn a_tools_text_and_key() {
+        let f = Fields {
+            name: "git__git_createBranch",
+            title: "Create a branch",
+            description: &"x".repeat(5000),
+            param_names: "repo_path branchName".into(),
+            server: "git",
+            ..Fields::default()
+        };
+        let text = text_of(&f);
+        assert!(
+            text.starts_with("git git create branch. Create a branch xxx"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(" parameters: repo path branch name server git"),
+            "{text}"
+        );
+        assert!(text.len() < 700);
+        assert_eq!(key_of(&text), key_of(&text));
+        assert_ne!(key_of(&text), key_of("other"));
+    }
+
+    #[test]
+    fn the_store_keeps_computes_and_bounds() {
+        let store = Store::default();
+        let text = "read a file".to_string();
+        let key = key_of(&text);
+        store.want(vec![(key, text.clone())]);
+        let v = store.get(&key).expect("computed here without a worker");
+        assert_eq!(store.counts(), (1, 0));
+        // Asked again: kept, not recomputed; with a worker, what is new goes to it.
+        let mut rx = store.attach();
+        store.want(vec![(key, text), (key_of("b"), "b".into())]);
+        let sent = rx.try_recv().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(store.counts(), (1, 1));
+        store.want(vec![(key_of("b"), "b".into())]);
+        assert!(rx.try_recv().is_err(), "already wanted");
+        store.give_up([key_of("b")]);
+        assert_eq!(store.counts(), (1, 0));
+        assert!(Arc::ptr_eq(&v, &store.get(&key).unwrap()));
+        store.put((0..MAX_VECTORS as u32 + 1).map(|i| {
+            let mut k = [0u8; 32];
+            k[..4].copy_from_slice(&i.to_le_bytes());
+            (k, v.clone())
+        }));
+        assert!(store.counts().0 <= MAX_VECTORS);
+    }
+}

@@ -14,11 +14,12 @@
 //! Without `TOOLSEARCH_TOOLS` the accuracy part says how to get the tools and stops.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use metamcp::search::hybrid::Blend;
-use metamcp::search::semantic::{self, Vector};
+use metamcp::search::semantic::{self, Store, Vector};
 use metamcp::search::{Fields, Index, Searcher, fields_of};
 use serde_json::Value;
 
@@ -77,13 +78,14 @@ fn load_needs(path: &str) -> Vec<Need> {
         .collect()
 }
 
-/// The gateway's searcher of `tools`, every embedding computed first.
-fn searcher_of(tools: &[Tool]) -> Searcher {
+/// The gateway's searcher of `tools`, every embedding computed first (into `store`).
+fn searcher_of(tools: &[Tool], store: &Arc<Store>) -> Searcher {
     Searcher::build_now(
         tools
             .iter()
             .map(|t| fields_of(&t.entry, &t.server, ""))
             .collect(),
+        store.clone(),
     )
 }
 
@@ -147,7 +149,7 @@ impl Tally {
     }
 }
 
-fn accuracy(tools_path: &str, needs_path: &str) {
+fn accuracy(tools_path: &str, needs_path: &str) -> Arc<Store> {
     let tools = load_tools(tools_path);
     let needs = load_needs(needs_path);
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
@@ -170,7 +172,8 @@ fn accuracy(tools_path: &str, needs_path: &str) {
         needs.iter().filter(|n| n.expect.is_empty()).count()
     );
     let started = Instant::now();
-    let searcher = searcher_of(&tools);
+    let store = Arc::new(Store::default());
+    let searcher = searcher_of(&tools, &store);
     println!(
         "{} tools embedded in {:.1} s (one core)",
         tools.len(),
@@ -258,6 +261,7 @@ fn accuracy(tools_path: &str, needs_path: &str) {
     if std::env::var_os("TOOLSEARCH_MISSES").is_some() {
         println!("\nnot first:\n{}", misses.join("\n"));
     }
+    store
 }
 
 /// The calibration: recall@5 and the rejection rate over a grid of the cut-off, the weight
@@ -347,7 +351,7 @@ fn scaled(tools: &[Tool], n: usize) -> Vec<Tool> {
         .collect()
 }
 
-fn speed(c: &mut Criterion, tools: &[Tool]) {
+fn speed(c: &mut Criterion, tools: &[Tool], store: &Arc<Store>) {
     let mut group = c.benchmark_group("toolsearch");
     group.measurement_time(Duration::from_secs(3));
     let query = "create a new branch in my github repository";
@@ -357,7 +361,7 @@ fn speed(c: &mut Criterion, tools: &[Tool]) {
         .iter()
         .map(|t| {
             let text = semantic::text_of(&fields_of(&t.entry, &t.server, ""));
-            semantic::store()
+            store
                 .get(&semantic::key_of(&text))
                 .unwrap_or_else(|| semantic::embed_tool(&text).expect("the model"))
         })
@@ -370,7 +374,7 @@ fn speed(c: &mut Criterion, tools: &[Tool]) {
     let vector = semantic::embed_query(query).expect("the model");
     for n in [1_000, 10_000] {
         let set = scaled(tools, n);
-        semantic::store().put(set.iter().enumerate().map(|(i, t)| {
+        store.put(set.iter().enumerate().map(|(i, t)| {
             let text = semantic::text_of(&fields_of(&t.entry, &t.server, ""));
             (semantic::key_of(&text), base[i % tools.len()].clone())
         }));
@@ -379,7 +383,7 @@ fn speed(c: &mut Criterion, tools: &[Tool]) {
             set.iter()
                 .map(|t| fields_of(&t.entry, &t.server, ""))
                 .collect(),
-            true,
+            Some(store.clone()),
         );
         println!(
             "searcher of {n} tools: built in {:.1} ms ({} words, {} embeddings missing)",
@@ -413,7 +417,7 @@ fn speed(c: &mut Criterion, tools: &[Tool]) {
                     set.iter()
                         .map(|t| fields_of(&t.entry, &t.server, ""))
                         .collect(),
-                    true,
+                    Some(store.clone()),
                 )
             })
         });
@@ -429,11 +433,11 @@ fn main() {
     let needs = std::env::var("TOOLSEARCH_NEEDS").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/bench/toolsearch/needs.jsonl").into()
     });
-    accuracy(&tools_path, &needs);
+    let store = accuracy(&tools_path, &needs);
     if std::env::var_os("TOOLSEARCH_SPEED").is_some() {
         let tools = load_tools(&tools_path);
         let mut c = Criterion::default().configure_from_args();
-        speed(&mut c, &tools);
+        speed(&mut c, &tools, &store);
         c.final_summary();
     }
 }

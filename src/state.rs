@@ -113,7 +113,7 @@ impl State {
             draining: AtomicBool::new(false),
             own: RwLock::new(crate::routing::Gateway {
                 search: config.tool_search,
-                semantic: config.tool_search_semantic,
+                embeddings: config.tool_search_semantic.then(Arc::default),
                 ..Default::default()
             }),
             rebuild,
@@ -181,6 +181,16 @@ impl State {
     }
 
     /// Asks for the routing table to be rebuilt (coalesced).
+    /// Tool search's embeddings, when its retrieval is hybrid.
+    pub fn embeddings(&self) -> Option<Arc<crate::search::semantic::Store>> {
+        self.control
+            .own
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .embeddings
+            .clone()
+    }
+
     pub fn request_rebuild(&self) {
         let _ = self.control.rebuild.send(());
     }

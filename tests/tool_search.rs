@@ -452,3 +452,75 @@ async fn the_gateways_own_setting_turns_search_on_for_every_server() {
     .await;
     assert_eq!(names[0], "beta__add");
 }
+
+/// A view in search mode asks for its tools' embeddings as soon as it is built; they are
+/// written to PostgreSQL, and a view built later (here, after the memory forgot them)
+/// reads them back from there instead of computing them: the stored vector of `beta__add`
+/// is replaced by the meaning of a need nothing serves, and that need then finds it.
+#[tokio::test]
+async fn embeddings_are_kept_in_postgresql_and_read_back() {
+    use metamcp::search::semantic;
+    let (gw, _alpha, _beta) = gateway().await;
+    let c = client(&gw, "/mcp/plain", &gw.client_key).await;
+    let listed = eventually(WAIT, "beta's tools", || async {
+        let r = c.result("tools/list", json!({})).await;
+        let tools = r["tools"].as_array().cloned().unwrap_or_default();
+        tools
+            .iter()
+            .any(|t| t["name"] == "beta__add")
+            .then_some(tools)
+    })
+    .await;
+    let add = listed.iter().find(|t| t["name"] == "beta__add").unwrap();
+    let key = semantic::key_of(&semantic::text_of(&metamcp::search::fields_of(
+        add, "beta", "",
+    )));
+    let db = gw.db.client().await;
+    eventually(
+        std::time::Duration::from_secs(60),
+        "beta__add's embedding stored",
+        || async {
+            let n: i64 = db
+                .query_one(
+                    "SELECT count(*) FROM tool_embeddings WHERE key = $1",
+                    &[&&key[..]],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (n == 1).then_some(())
+        },
+    )
+    .await;
+    let sms = "send an SMS to my mother";
+    let f = client(&gw, "/mcp/found", &gw.client_key).await;
+    assert!(found(&f, sms).await.is_empty());
+    let vector: Vec<u8> = semantic::embed_query(sms)
+        .unwrap()
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    db.execute(
+        "UPDATE tool_embeddings SET vector = $2 WHERE key = $1",
+        &[&&key[..], &vector],
+    )
+    .await
+    .unwrap();
+    let store = gw.state.embeddings().expect("hybrid by default");
+    store.forget_all();
+    // A registry change builds the view again.
+    let put = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/namespaces/found",
+        &gw.admin_key,
+        &json!({"description": "rebuilt"}),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    eventually(WAIT, "the stored vector is read back", || async {
+        let names = found(&f, sms).await;
+        (names.first().map(String::as_str) == Some("beta__add")).then_some(())
+    })
+    .await;
+}

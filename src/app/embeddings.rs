@@ -5,13 +5,13 @@
 //! batch after another (one core at most, whatever a backend's list does), and written
 //! back. Rows no view has used for 30 days are deleted once a day.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
-use crate::search::semantic::{self, DIM, Key, Vector, Wanted};
+use crate::search::semantic::{self, DIM, Key, Store, Vector, Wanted};
 use crate::state::State;
 use crate::store::db::DbError;
 
@@ -23,7 +23,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 const UNUSED_FOR: &str = "30 days";
 
 /// Runs until the gateway's state is gone or another worker took the store's queue.
-pub async fn run(state: Weak<State>, mut wanted: mpsc::UnboundedReceiver<Vec<Wanted>>) {
+pub async fn run(
+    state: Weak<State>,
+    store: Arc<Store>,
+    mut wanted: mpsc::UnboundedReceiver<Vec<Wanted>>,
+) {
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -47,13 +51,12 @@ pub async fn run(state: Weak<State>, mut wanted: mpsc::UnboundedReceiver<Vec<Wan
             batch.extend(more);
         }
         let Some(state) = state.upgrade() else { return };
-        embed(&state.db.pool, batch).await;
+        embed(&state.db.pool, &store, batch).await;
     }
 }
 
 /// Embeddings of `batch`: read back, or computed and written.
-async fn embed(pool: &Pool, batch: Vec<Wanted>) {
-    let store = semantic::store();
+async fn embed(pool: &Pool, store: &Store, batch: Vec<Wanted>) {
     let keys: Vec<Key> = batch.iter().map(|(k, _)| *k).collect();
     match load(pool, &keys).await {
         Ok(found) => store.put(found),

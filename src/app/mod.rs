@@ -89,9 +89,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
             retention,
         ));
     }
-    if state.config.tool_search_semantic {
-        let wanted = crate::search::semantic::store().attach();
-        tokio::spawn(embeddings::run(Arc::downgrade(&state), wanted));
+    if let Some(store) = state.embeddings() {
+        let wanted = store.attach();
+        tokio::spawn(embeddings::run(Arc::downgrade(&state), store, wanted));
     }
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),

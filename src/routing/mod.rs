@@ -51,9 +51,9 @@ pub struct Gateway {
     pub policies: Vec<Arc<dyn Policy>>,
     /// Tool search of `/mcp` (`METAMCP_TOOL_SEARCH`); a namespace has its own.
     pub search: crate::model::ToolSearch,
-    /// Whether tool search uses meaning as well as words
+    /// Tool embeddings, when tool search uses meaning as well as words
     /// (`METAMCP_TOOL_SEARCH_RETRIEVAL`).
-    pub semantic: bool,
+    pub embeddings: Option<Arc<crate::search::semantic::Store>>,
 }
 
 /// One exposed tool or prompt.
@@ -182,8 +182,8 @@ pub struct View {
     pub search: bool,
     /// The tool search mode configured for the view.
     pub search_mode: crate::model::ToolSearch,
-    /// Whether its search uses meaning as well as words.
-    pub semantic: bool,
+    /// Tool embeddings, when its search uses meaning as well as words.
+    pub embeddings: Option<Arc<crate::search::semantic::Store>>,
     /// The searcher of its tools, built when first searched or, in search mode, when the
     /// view is ([`View::searcher`]).
     index: std::sync::OnceLock<Arc<crate::search::Searcher>>,
@@ -686,7 +686,7 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
     absent.without_live(&view);
     view.absent = absent;
     view.search_mode = ns.map_or(own.search, |n| n.tool_search);
-    view.semantic = own.semantic;
+    view.embeddings = own.embeddings.clone();
     search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);
     view

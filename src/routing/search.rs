@@ -74,7 +74,7 @@ impl View {
     /// (`state.rs`), so the tools' embeddings are asked for before the first search.
     pub fn searcher(&self) -> &Arc<crate::search::Searcher> {
         self.index
-            .get_or_init(|| Arc::new(build_searcher(&self.tools, self.semantic)))
+            .get_or_init(|| Arc::new(build_searcher(&self.tools, self.embeddings.clone())))
     }
 
     /// The tools of this view that fit `query`, best first, at most `limit`, with their
@@ -94,7 +94,10 @@ impl View {
 }
 
 /// The searcher of `tools`, in order.
-fn build_searcher(tools: &[Exposed], semantic: bool) -> crate::search::Searcher {
+fn build_searcher(
+    tools: &[Exposed],
+    embeddings: Option<Arc<crate::search::semantic::Store>>,
+) -> crate::search::Searcher {
     let entries: Vec<Value> = tools
         .iter()
         .map(|t| serde_json::from_slice(&t.entry).unwrap_or(Value::Null))
@@ -109,5 +112,5 @@ fn build_searcher(tools: &[Exposed], semantic: bool) -> crate::search::Searcher 
             crate::search::fields_of(entry, &t.backend.name, i.as_deref().unwrap_or(""))
         })
         .collect();
-    crate::search::Searcher::build(fields, semantic)
+    crate::search::Searcher::build(fields, embeddings)
 }

@@ -52,6 +52,7 @@ pub struct Searcher {
 }
 
 struct Semantic {
+    store: Arc<semantic::Store>,
     keys: Vec<Key>,
     texts: Vec<String>,
     vectors: ArcSwap<Vectors>,
@@ -65,10 +66,10 @@ struct Vectors {
 }
 
 impl Searcher {
-    /// Indexes `tools` (a hit's `doc` is a position in it); with `semantic`, their
-    /// embeddings are taken from the store and the missing ones asked for.
-    pub fn build<'a>(tools: Vec<Fields<'a>>, semantic: bool) -> Searcher {
-        let searcher = Searcher::index(tools, semantic);
+    /// Indexes `tools` (a hit's `doc` is a position in it); with a `store` (semantic
+    /// retrieval on), their embeddings are taken from it and the missing ones asked for.
+    pub fn build<'a>(tools: Vec<Fields<'a>>, store: Option<Arc<semantic::Store>>) -> Searcher {
+        let searcher = Searcher::index(tools, store);
         if let Some(s) = &searcher.semantic {
             s.want();
         }
@@ -77,27 +78,28 @@ impl Searcher {
 
     /// [`Searcher::build`], the missing embeddings computed before it returns (the
     /// benchmark; blocking).
-    pub fn build_now<'a>(tools: Vec<Fields<'a>>) -> Searcher {
-        let searcher = Searcher::index(tools, true);
+    pub fn build_now<'a>(tools: Vec<Fields<'a>>, store: Arc<semantic::Store>) -> Searcher {
+        let searcher = Searcher::index(tools, Some(store));
         if let Some(s) = &searcher.semantic {
             let wanted: Vec<semantic::Wanted> = s
                 .keys
                 .iter()
                 .zip(&s.texts)
-                .filter(|(k, _)| semantic::store().get(k).is_none())
+                .filter(|(k, _)| s.store.get(k).is_none())
                 .map(|(k, t)| (*k, t.clone()))
                 .collect();
-            semantic::store().compute(wanted);
+            s.store.compute(wanted);
             s.refresh();
         }
         searcher
     }
 
-    fn index<'a>(tools: Vec<Fields<'a>>, semantic: bool) -> Searcher {
-        let semantic = semantic.then(|| {
+    fn index<'a>(tools: Vec<Fields<'a>>, store: Option<Arc<semantic::Store>>) -> Searcher {
+        let semantic = store.map(|store| {
             let texts: Vec<String> = tools.iter().map(semantic::text_of).collect();
             let keys = texts.iter().map(|t| semantic::key_of(t)).collect();
             let s = Semantic {
+                store,
                 keys,
                 texts,
                 vectors: ArcSwap::from_pointee(Vectors {
@@ -203,7 +205,7 @@ impl Semantic {
         if current.missing == 0 {
             return current;
         }
-        let store = semantic::store();
+        let store = &self.store;
         let arrived: Vec<(usize, Vector)> = (0..self.keys.len())
             .filter(|&d| !current.present[d])
             .filter_map(|d| store.get(&self.keys[d]).map(|v| (d, v)))
@@ -236,7 +238,7 @@ impl Semantic {
             .filter(|&d| !vectors.present[d])
             .map(|d| (self.keys[d], self.texts[d].clone()))
             .collect();
-        semantic::store().want(wanted);
+        self.store.want(wanted);
     }
 }
 
@@ -294,7 +296,7 @@ mod tests {
 
     #[test]
     fn meaning_finds_what_words_miss_and_nothing_fits_a_need_no_tool_serves() {
-        let s = Searcher::build_now(tools());
+        let s = Searcher::build_now(tools(), Arc::default());
         assert_eq!(s.missing(), 0);
         assert_eq!(
             names(&s, "what hour is it in Tokyo")[0],
@@ -321,11 +323,11 @@ mod tests {
 
     #[test]
     fn tools_not_embedded_yet_are_found_by_their_words() {
-        let s = Searcher::index(tools(), true);
+        let s = Searcher::index(tools(), Some(Arc::default()));
         let v = semantic::embed_query("create a branch").unwrap();
         let found = s.search("create a branch", 5, Some(&v));
         assert!(!found.is_empty());
-        let off = Searcher::build(tools(), false);
+        let off = Searcher::build(tools(), None);
         assert!(!off.semantic());
         assert_eq!(off.missing(), 0);
         assert_eq!(off.len(), 5);

@@ -164,18 +164,13 @@ pub fn embed_tool(text: &str) -> Result<Vector, String> {
 /// A tool's text waiting for its embedding.
 pub type Wanted = (Key, String);
 
-/// The embeddings of tools, by key, and those wanted.
+/// The embeddings of tools, by key, and those wanted: one a gateway (its worker writes
+/// to its database).
 #[derive(Default)]
 pub struct Store {
     vectors: Mutex<HashMap<Key, Vector>>,
     pending: Mutex<HashSet<Key>>,
     worker: Mutex<Option<mpsc::UnboundedSender<Vec<Wanted>>>>,
-}
-
-/// The process's store.
-pub fn store() -> &'static Store {
-    static STORE: OnceLock<Store> = OnceLock::new();
-    STORE.get_or_init(Store::default)
 }
 
 impl Store {
@@ -260,6 +255,15 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Forgets every embedding kept in memory (what is wanted next is read back from
+    /// PostgreSQL, or computed).
+    pub fn forget_all(&self) {
+        self.vectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Makes the caller the worker: what is wanted from now on comes on the channel.

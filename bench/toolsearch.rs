@@ -297,19 +297,21 @@ fn sweep(tools: &[Tool], needs: &[Need], index: &Index) {
     }
 }
 
-/// The blend's calibration: recall and rejection over a grid of the lexical weight and
-/// the two cosines of acceptance.
+/// The blend's calibration: recall and rejection over a grid of the lexical weight, the
+/// two cosines of acceptance and the coverage at which words alone accept.
 fn blends(tools: &[Tool], needs: &[Need], searcher: &Searcher, vectors: &[Vector]) {
     println!(
-        "\n| lexical weight | accept | with words | recall@1 | recall@5 |    MRR | rejected |"
+        "\n| lexical weight | accept | with words | by words | recall@1 | recall@5 |    MRR | rejected |"
     );
-    for lexical_weight in [0.2, 0.3, 0.4, 0.5] {
-        for accept in [0.3, 0.35, 0.4, 0.45] {
-            for accept_with_words in [0.2, 0.25, 0.3] {
+    let pairs = [(0.25, 0.8), (0.3, 0.7), (0.3, 0.8), (0.3, 0.9), (0.3, 2.0)];
+    for lexical_weight in [0.2, 0.3, 0.4] {
+        for accept in [0.3, 0.35, 0.4] {
+            for (accept_with_words, accept_by_words) in pairs {
                 let blend = Blend {
                     lexical_weight,
                     accept,
                     accept_with_words,
+                    accept_by_words,
                 };
                 let mut t = Tally::default();
                 for (need, v) in needs.iter().zip(vectors) {
@@ -322,7 +324,7 @@ fn blends(tools: &[Tool], needs: &[Need], searcher: &Searcher, vectors: &[Vector
                 }
                 let n = t.needs.max(1) as f64;
                 println!(
-                    "| {lexical_weight:>14} | {accept:>6} | {accept_with_words:>10} | {:>8.3} | {:>8.3} | {:>6.3} | {:>8.3} |",
+                    "| {lexical_weight:>14} | {accept:>6} | {accept_with_words:>10} | {accept_by_words:>8} | {:>8.3} | {:>8.3} | {:>6.3} | {:>8.3} |",
                     t.at1 as f64 / n,
                     t.at5 as f64 / n,
                     t.rr / n,

@@ -524,3 +524,75 @@ async fn embeddings_are_kept_in_postgresql_and_read_back() {
     })
     .await;
 }
+
+/// Hostile backends: one whose tool descriptions are 1 MiB each, one whose list changes as
+/// fast as it is told to. A description is read as its first words and a tool embedded as
+/// at most 128 tokens, the same definition is embedded once however often it comes back,
+/// and the gateway keeps answering searches and other requests meanwhile.
+#[tokio::test]
+async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsive() {
+    let gw = TestGateway::start().await;
+    let huge = Mock::start(&["--description-kib", "1024"]);
+    let churn = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "huge", "protocol": "http", "url": huge.url()}))
+        .await;
+    gw.register(json!({"name": "churn", "protocol": "http", "url": churn.url()}))
+        .await;
+    let made = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "h", "servers": ["huge", "churn"], "tool_search": "on"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let c = client(&gw, "/mcp/h", &gw.client_key).await;
+    let bound = std::time::Duration::from_secs(5);
+    let first = eventually(WAIT, "the huge server's adder found", || async {
+        let names = found(&c, "add two numbers").await;
+        names.iter().any(|n| n == "huge__add").then_some(names)
+    })
+    .await;
+    assert!(first.len() <= 8, "{first:?}");
+    // The churning list: its tool toggled forty times, searches and health checks
+    // answered within the bound all along.
+    for i in 0..40 {
+        let r = c
+            .result(
+                "tools/call",
+                json!({"name": "churn__toggle", "arguments": {}}),
+            )
+            .await;
+        assert!(text_of(&r).starts_with("extra"), "{r}");
+        if i % 8 == 0 {
+            // (The churning server's tools may be between two lists at this moment.)
+            let started = std::time::Instant::now();
+            found(&c, "sum of two numbers").await;
+            assert!(
+                started.elapsed() < bound,
+                "a search took {:?}",
+                started.elapsed()
+            );
+            let health = get(gw.addr, "/health", "").await;
+            assert_eq!(health.status, 200);
+        }
+    }
+    eventually(WAIT, "the adder found by its meaning", || async {
+        let names = found(&c, "sum of two numbers").await;
+        names.iter().any(|n| n == "churn__add").then_some(())
+    })
+    .await;
+    // Every definition embedded once: the toggled tool comes back the same (the two
+    // servers list some 40 tools between them; `/mcp`, in search mode too, names them
+    // the same way, so its texts are the same).
+    let store = gw.state.embeddings().expect("hybrid by default");
+    eventually(
+        std::time::Duration::from_secs(120),
+        "every embedding computed",
+        || async { (store.counts().1 == 0).then_some(()) },
+    )
+    .await;
+    let (kept, _) = store.counts();
+    assert!((10..=64).contains(&kept), "{kept} embeddings");
+}

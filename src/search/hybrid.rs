@@ -2,8 +2,9 @@
 //! words, the embeddings by meaning; a tool's score is [`LEXICAL_WEIGHT`] of its lexical
 //! score (against the best of the query, and only when its words cover enough of the
 //! query) plus the rest of its cosine to the query. A tool is a hit when its meaning is
-//! close ([`ACCEPT`]), or when its words cover the query and its meaning is not far
-//! ([`ACCEPT_WITH_WORDS`]); a need no tool serves gets nothing. The figures are
+//! close ([`ACCEPT`]), when its words cover the query and its meaning is not far
+//! ([`ACCEPT_WITH_WORDS`]), or when its words cover nearly all of the query
+//! ([`ACCEPT_BY_WORDS`]); a need no tool serves gets nothing. The figures are
 //! calibrated on `bench/toolsearch/` (README, "Tool search").
 //!
 //! Tools whose embeddings are not there yet (being computed, [`super::semantic`]) are
@@ -26,6 +27,11 @@ pub const ACCEPT: f32 = 0.35;
 /// The cosine at which a tool whose words cover the query is a hit.
 pub const ACCEPT_WITH_WORDS: f32 = 0.3;
 
+/// The share of the query's weight a tool's words cover to be a hit whatever its cosine
+/// (a short description under an arbitrary server name can sit far from a query that
+/// says exactly what it does).
+pub const ACCEPT_BY_WORDS: f32 = 0.8;
+
 /// How lexical and semantic scores are joined: the defaults are [`LEXICAL_WEIGHT`],
 /// [`ACCEPT`] and [`ACCEPT_WITH_WORDS`] (the benchmark's calibration varies them).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +39,7 @@ pub struct Blend {
     pub lexical_weight: f32,
     pub accept: f32,
     pub accept_with_words: f32,
+    pub accept_by_words: f32,
 }
 
 impl Default for Blend {
@@ -41,6 +48,7 @@ impl Default for Blend {
             lexical_weight: LEXICAL_WEIGHT,
             accept: ACCEPT,
             accept_with_words: ACCEPT_WITH_WORDS,
+            accept_by_words: ACCEPT_BY_WORDS,
         }
     }
 }
@@ -181,7 +189,10 @@ impl Searcher {
                 false if words => blend.accept_with_words,
                 false => continue,
             };
-            if !(cosine >= blend.accept || (words && cosine >= blend.accept_with_words)) {
+            let hit = cosine >= blend.accept
+                || (words && cosine >= blend.accept_with_words)
+                || coverage[doc] >= blend.accept_by_words;
+            if !hit {
                 continue;
             }
             let lex = match words && top > 0.0 {

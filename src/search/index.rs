@@ -59,6 +59,8 @@ pub const MAX_QUERY_WORDS: usize = 32;
 
 /// Words of a field kept, at most (a 1 MB description is read as its first words).
 const MAX_FIELD_WORDS: usize = 2048;
+/// Bytes of a field read, at most (more than its kept words need).
+const MAX_FIELD_BYTES: usize = 32 * 1024;
 
 /// How a search weighs and cuts: the defaults are [`MIN_COVERAGE`], [`UNKNOWN`] and
 /// [`RELATED`].
@@ -104,7 +106,7 @@ impl Index {
             .into_iter()
             .map(|f| {
                 let cut = |text: &str| {
-                    let mut w = words(text);
+                    let mut w = words(super::text::head(text, MAX_FIELD_BYTES));
                     w.truncate(MAX_FIELD_WORDS);
                     w
                 };

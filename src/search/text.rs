@@ -28,6 +28,18 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The first `limit` bytes of `text` at most, cut at a character boundary.
+pub fn head(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The words of a name (`list_issues`, `listIssues`), lower-cased and spaced, as they
 /// are: "list issues".
 pub fn split_name(name: &str) -> String {

@@ -57,6 +57,8 @@ struct Options {
     /// `--instructions-kib N`: `instructions` of N KiB in the initialize result (a
     /// hostile server's); the rich profile gives a short line without it.
     instructions_kib: Option<usize>,
+    /// Every tool's description padded to this many KiB (`--description-kib`).
+    description_kib: Option<usize>,
     /// `--oauth`: bearer tokens guard the MCP endpoints ([`oauth`]).
     oauth: Option<oauth::Settings>,
     /// `--accounts`: lists the `account` tool, which names the caller (the user of an
@@ -72,6 +74,7 @@ fn parse_args() -> Result<Options, String> {
         always_sse: false,
         fork: false,
         instructions_kib: None,
+        description_kib: None,
         oauth: None,
         accounts: false,
     };
@@ -97,6 +100,13 @@ fn parse_args() -> Result<Options, String> {
                     value("--instructions-kib")?
                         .parse()
                         .map_err(|_| "--instructions-kib takes a number".to_string())?,
+                )
+            }
+            "--description-kib" => {
+                o.description_kib = Some(
+                    value("--description-kib")?
+                        .parse()
+                        .map_err(|_| "--description-kib takes a number".to_string())?,
                 )
             }
             "--oauth" => {
@@ -156,6 +166,8 @@ struct Server {
     rich: bool,
     /// What `initialize` answers as `instructions`, if anything.
     instructions: Option<String>,
+    /// Padding added to every tool's description, if any.
+    description_padding: Option<String>,
     always_sse: bool,
     /// Legacy HTTP+SSE sessions (`--transport sse`): the stream each session's answers go to.
     sse_streams: Mutex<HashMap<String, mpsc::Sender<Bytes>>>,
@@ -258,6 +270,12 @@ impl Server {
                     json!({"name": "extra", "description": "Appears after toggle",
                                   "inputSchema": obj(json!({}), json!([]))}),
                 );
+            }
+        }
+        if let Some(padding) = &self.description_padding {
+            for t in &mut tools {
+                let d = format!("{}{padding}", t["description"].as_str().unwrap_or_default());
+                t["description"] = Value::String(d);
             }
         }
         tools
@@ -1339,6 +1357,9 @@ fn main() {
     let server = Arc::new(Server {
         rich: opts.rich,
         instructions,
+        description_padding: opts
+            .description_kib
+            .map(|kib| " It does what it says.".repeat(kib * 1024 / 22 + 1)),
         always_sse: opts.always_sse,
         sse_streams: Mutex::default(),
         sessions: Mutex::default(),

@@ -1617,6 +1617,18 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
                "args": ["-m", "mcp_server_git", "--repository", repo.path()]}),
     )
     .await;
+    // The tools' embeddings are computed in the background once their lists are in;
+    // until then a search ranks by words alone. The clients start once they are there.
+    eventually(Duration::from_secs(120), "the tools embedded", || async {
+        let r = get(
+            gw.addr,
+            "/api/v1/tools/search?q=which%20hour%20is%20it%20in%20London%20at%20the%20moment&limit=1",
+            &gw.client_key,
+        )
+        .await;
+        (r.json()["results"][0]["name"] == "time__get_current_time").then_some(())
+    })
+    .await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
     let calls = json!([
         ["search_tools", {"query": "which hour is it in London at the moment", "limit": 3}],

@@ -1021,13 +1021,18 @@ async fn tool_search_works_through_the_replicas() {
     let mut all = Client::new(replicas[0].addr, "/mcp", Some(&admin));
     all.initialize().await;
     let listed = all.tool_names().await.len() as i64;
-    let stored: i64 = client
-        .query_one("SELECT count(*) FROM tool_embeddings", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(
-        stored >= 1 && stored <= listed,
-        "{stored} rows for {listed} tools"
-    );
+    let stored: i64 = eventually(
+        Duration::from_secs(120),
+        "the tools' embeddings stored",
+        || async {
+            let n: i64 = client
+                .query_one("SELECT count(*) FROM tool_embeddings", &[])
+                .await
+                .unwrap()
+                .get(0);
+            (n >= listed - 2).then_some(n)
+        },
+    )
+    .await;
+    assert!(stored <= listed, "{stored} rows for {listed} tools");
 }

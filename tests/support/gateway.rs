@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use metamcp::config::{self, Config, KeyBytes};
 use metamcp::crypto::Cipher;
+use metamcp::model::limits::LimitsChange;
 use metamcp::state::State;
 use metamcp::store::keys::{KeyStore, NewKey, Scope};
 use tokio::sync::oneshot;
@@ -165,4 +166,20 @@ pub async fn with_everything(tweak: impl FnOnce(&mut Config)) -> TestGateway {
     })
     .await;
     gw
+}
+
+/// A client key with these limits: (its id, the API key).
+pub async fn limited_key(store: &KeyStore, name: &str, limits: LimitsChange) -> (String, String) {
+    let issued = store
+        .create(NewKey {
+            name: name.into(),
+            description: None,
+            scope: Scope::Client,
+            namespaces: vec![],
+            expires_in_days: None,
+            limits,
+        })
+        .await
+        .expect("create key");
+    (issued.id.to_string(), issued.api_key)
 }

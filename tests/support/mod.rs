@@ -16,6 +16,7 @@ pub mod http;
 pub mod mcp;
 pub mod mock;
 pub mod proc;
+pub mod replicas;
 
 /// The independent peers' directory (tests/peers/install.sh: the Python SDK, the
 /// conformance suite, the OTLP decoder, the OpenAPI validator, playwright-core), installed

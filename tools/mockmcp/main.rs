@@ -188,6 +188,9 @@ struct Server {
     roots_changed: AtomicU64,
     /// `hangup` calls received.
     hangups: AtomicU64,
+    /// Tool calls being answered now, and the most at once.
+    calls_now: AtomicU64,
+    calls_peak: AtomicU64,
     /// TCP connections open to the HTTP listener now (the one asking included).
     connections: AtomicU64,
     /// `resumable` answers not sent yet, by the event id their GET resumes after.
@@ -359,7 +362,12 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
         }
         "ping" => Reply::ok(json!({})),
         "tools/list" => Reply::ok(json!({"tools": server.tools()})),
-        "tools/call" => call_tool(server, params).await,
+        "tools/call" => {
+            let now = server.calls_now.fetch_add(1, Ordering::AcqRel) + 1;
+            server.calls_peak.fetch_max(now, Ordering::AcqRel);
+            let _done = InCall(&server.calls_now);
+            call_tool(server, params).await
+        }
         "prompts/list" if server.rich => Reply::ok(json!({"prompts": [
             {"name": "greet", "description": "Greets someone", "icons": icons(),
              "arguments": [{"name": "name", "description": "who", "required": true}]}]})),
@@ -419,6 +427,15 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
             )
         }
         _ => Reply::err(-32601, format!("method not found: {method}")),
+    }
+}
+
+/// A tool call being answered; counted off when done (or dropped).
+struct InCall<'a>(&'a AtomicU64);
+
+impl Drop for InCall<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -673,6 +690,8 @@ async fn serve_routes(server: Arc<Server>, req: Request<Incoming>, path: String)
                               "cancelled": server.cancelled.load(Ordering::Relaxed),
                               "roots_changed": server.roots_changed.load(Ordering::Relaxed),
                               "hangups": server.hangups.load(Ordering::Relaxed),
+                              "calls_now": server.calls_now.load(Ordering::Relaxed),
+                              "calls_peak": server.calls_peak.load(Ordering::Relaxed),
                               "connections": server.connections.load(Ordering::Relaxed),
                               "resumed": server.resumed.load(Ordering::Relaxed),
                               "authorized": server.authorized.load(Ordering::Relaxed),
@@ -1372,6 +1391,8 @@ fn main() {
         cancelled: AtomicU64::new(0),
         roots_changed: AtomicU64::new(0),
         hangups: AtomicU64::new(0),
+        calls_now: AtomicU64::new(0),
+        calls_peak: AtomicU64::new(0),
         connections: AtomicU64::new(0),
         resumable: Mutex::default(),
         resumed: AtomicU64::new(0),

@@ -8,28 +8,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use metamcp::model::limits::{LimitsChange, Rate, Setting};
-use metamcp::store::keys::{KeyStore, NewKey, Scope};
+use metamcp::store::keys::KeyStore;
 use serde_json::{Value, json};
 use support::eventually;
+use support::gateway::limited_key;
 use support::gateway::{TestGateway, key_store};
 use support::http::{Resp, get, send_json};
 use support::mcp::{Client, response_message, text_of};
 use support::mock::Mock;
-
-async fn limited_key(store: &KeyStore, name: &str, limits: LimitsChange) -> (String, String) {
-    let issued = store
-        .create(NewKey {
-            name: name.into(),
-            description: None,
-            scope: Scope::Client,
-            namespaces: vec![],
-            expires_in_days: None,
-            limits,
-        })
-        .await
-        .expect("create key");
-    (issued.id.to_string(), issued.api_key)
-}
 
 /// A new key with `limits`, and an access token for it.
 async fn limited_jwt(

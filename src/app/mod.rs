@@ -3,6 +3,7 @@
 pub mod address;
 pub mod changes;
 mod embeddings;
+mod limits;
 pub mod secrets;
 
 use std::future::Future;
@@ -66,6 +67,20 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     for tool in gateway_tools(&state.config) {
         state.serve(tool);
     }
+    state
+        .auth
+        .limits
+        .share(Arc::new(crate::auth::shared::Shared::new(
+            state.db.pool.clone(),
+            state.data.parked.replica.clone(),
+        )));
+    if let Some(shared) = state.auth.limits.shared() {
+        // Counted among the replicas before the first request is served.
+        if let Err(e) = shared.heartbeat().await {
+            tracing::warn!(error = %e, "could not register with the shared limits");
+        }
+    }
+    tokio::spawn(limits::run(Arc::downgrade(&state)));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
     tokio::spawn(crate::mcp::shared::deliver_notices(Arc::downgrade(&state)));
@@ -130,6 +145,9 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     server::run(listener, state.clone(), shutdown).await;
     listener_task.abort();
     state.data.backends.stop_all().await;
+    if let Some(shared) = state.auth.limits.shared() {
+        crate::auth::renew::release_all(&state.auth.limits, shared).await;
+    }
     if let Err(e) =
         crate::store::server_status::forget(&state.db.pool, &state.data.parked.replica).await
     {

@@ -1,28 +1,34 @@
 //! Per-key limits: a request rate (token bucket with a burst), MCP requests in flight at
-//! once, tool calls per UTC day, and per-tool rates set in a namespace, each applied to
-//! one key at a time. Limits hold per process.
+//! once, tool calls per UTC day, per-tool rates set in a namespace, and long-lived streams.
+//! They hold for a key as a whole, across every replica on the same PostgreSQL and across
+//! restarts: each is a lease of a shared row ([`super::shared`]) spent from memory
+//! ([`super::lease`]), so an ordinary request touches no database. Without a database (or
+//! while it is away) the process keeps each limit alone, at its share.
 //!
 //! A key's own settings ([`KeyLimits`], stored with the key and reloaded on NOTIFY like
 //! the rest of its state) win over the process defaults (`METAMCP_KEY_RATE`,
 //! `METAMCP_KEY_BURST`, `METAMCP_KEY_MAX_CONCURRENT`). A key with no limit at all costs
-//! one check of three fields; a limited key one uncontended lock of its own bucket.
+//! one check of three fields; a limited key one uncontended lock of its own lease.
 //!
 //! Long-lived streams (a session's `GET /mcp`, `subscriptions/listen`, `/api/v1/events`)
-//! are bounded apart from requests: per key (`METAMCP_KEY_MAX_STREAMS`) and in total
-//! (`METAMCP_MAX_STREAMS`). Callers without a key (namespaces with `auth: none`) share one
-//! per-key bound. A stream is not a request in flight: it never counts toward a key's
-//! `max_concurrent`, so a client's open streams cannot starve its own calls.
+//! are bounded apart from requests: per key (`METAMCP_KEY_MAX_STREAMS`, shared like
+//! `max_concurrent`) and in total per process (`METAMCP_MAX_STREAMS`). Callers without a
+//! key (namespaces with `auth: none`) share one per-process bound. A stream is not a
+//! request in flight: it never counts toward a key's `max_concurrent`, so a client's open
+//! streams cannot starve its own calls.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 
-use crate::base::KeyId;
+use super::lease::{DailyLease, FULL_RECHECK, Mode, Place, SlotKind, SlotLease, Step, TokenLease};
+use super::shared::{DailyAsk, Due, Shared, TokenAsk};
+use crate::base::{KeyId, unix_now};
 use crate::model::limits::{Defaults, KeyLimits, Rate, StreamBounds};
 
-/// Per-tool buckets held at most; beyond, the ones that have refilled are forgotten.
+/// Per-tool leases held at most; beyond, idle ones are forgotten.
 const MAX_TOOL_BUCKETS: usize = 100_000;
 /// How long a client is told to wait when its concurrency cap is reached.
 const CONCURRENCY_RETRY_MS: u64 = 1000;
@@ -64,73 +70,51 @@ impl Refused {
     }
 }
 
-/// A token bucket.
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-impl Bucket {
-    fn full(capacity: f64, now: Instant) -> Bucket {
-        Bucket {
-            tokens: capacity,
-            updated: now,
-        }
-    }
-
-    /// Takes a token, or says in how many milliseconds one will be there.
-    fn take(&mut self, rate: Rate, capacity: f64, now: Instant) -> Result<(), u64> {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate.per_second()).min(capacity);
-        self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err((((1.0 - self.tokens) / rate.per_second()) * 1000.0).ceil() as u64)
-        }
-    }
-
-    fn is_full(&self, rate: Rate, capacity: f64, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens + elapsed * rate.per_second() >= capacity
-    }
-}
-
-/// One key's counters.
+/// One key's leases.
 struct Counters {
-    bucket: Mutex<Option<Bucket>>,
-    in_flight: AtomicU32,
-    /// The UTC day (days since the epoch) in the high 24 bits, that day's tool calls in
-    /// the low 40.
-    daily: AtomicU64,
+    rate: Arc<TokenLease>,
+    calls: Arc<SlotLease>,
+    streams: Arc<SlotLease>,
+    daily: Arc<DailyLease>,
     /// When this key's being limited was last logged (unix seconds).
     logged: AtomicU64,
-    /// Long-lived streams open.
-    streams: AtomicU32,
 }
 
 impl Counters {
-    fn new() -> Counters {
+    fn new(key: KeyId, now: Instant) -> Counters {
         Counters {
-            bucket: Mutex::new(None),
-            in_flight: AtomicU32::new(0),
-            daily: AtomicU64::new(0),
+            rate: Arc::new(TokenLease::new(key, Arc::from(""), now)),
+            calls: Arc::new(SlotLease::new(key, SlotKind::Calls, now)),
+            streams: Arc::new(SlotLease::new(key, SlotKind::Streams, now)),
+            daily: Arc::new(DailyLease::new(key, now)),
             logged: AtomicU64::new(0),
-            streams: AtomicU32::new(0),
         }
+    }
+
+    fn is_idle(&self, now: Instant) -> bool {
+        let slots_idle = |s: &SlotLease| {
+            let s = s.state();
+            s.in_use == 0 && s.held == 0
+        };
+        self.rate.state().is_idle(now)
+            && self.daily.state().is_idle(now)
+            && slots_idle(&self.calls)
+            && slots_idle(&self.streams)
     }
 }
 
 /// A long-lived stream's place, per key and in total, given back when dropped.
 pub struct StreamPlace {
-    key: Arc<Counters>,
+    _key: Option<Place>,
+    anonymous: Option<Arc<AtomicU32>>,
     total: Arc<AtomicU32>,
 }
 
 impl Drop for StreamPlace {
     fn drop(&mut self) {
-        self.key.streams.fetch_sub(1, Ordering::Release);
+        if let Some(a) = &self.anonymous {
+            a.fetch_sub(1, Ordering::Release);
+        }
         self.total.fetch_sub(1, Ordering::Release);
     }
 }
@@ -143,30 +127,31 @@ fn take_place(n: &AtomicU32, max: u32) -> bool {
     .is_ok()
 }
 
-const DAY_SHIFT: u32 = 40;
-const COUNT_MASK: u64 = (1 << DAY_SHIFT) - 1;
-
 /// An MCP request of a key with a concurrency cap, in flight until dropped.
-pub struct InFlight(Arc<Counters>);
+pub struct InFlight(#[allow(dead_code)] Place);
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Release);
-    }
+/// Time left in the UTC day by this process's clock (used until the database says).
+fn until_midnight(now_unix: u64) -> Duration {
+    Duration::from_secs(86_400 - now_unix % 86_400)
 }
+
+/// A per-tool lease's key: the API key and the namespace tool.
+type ToolKey = (KeyId, Arc<str>);
 
 /// The process's limiter.
 pub struct Limiter {
     defaults: Defaults,
-    /// Counters of keys that have a limit, made on their first limited request.
+    /// Leases of keys that have a limit, made on their first limited request.
     keys: RwLock<HashMap<KeyId, Arc<Counters>>>,
-    /// Per-tool buckets by key and tool (namespace and exposed name).
-    tools: Mutex<HashMap<(KeyId, Arc<str>), Bucket>>,
+    /// Per-tool leases by key and tool (namespace and exposed name).
+    tools: Mutex<HashMap<ToolKey, Arc<TokenLease>>>,
     streams: StreamBounds,
     /// Long-lived streams open in this process.
     streams_open: Arc<AtomicU32>,
-    /// The stream count of callers without a key.
-    anonymous: Arc<Counters>,
+    /// The streams of callers without a key.
+    anonymous: Arc<AtomicU32>,
+    /// The shared rows, once the process has a database.
+    shared: OnceLock<Arc<Shared>>,
 }
 
 impl Limiter {
@@ -177,7 +162,8 @@ impl Limiter {
             tools: Mutex::default(),
             streams: StreamBounds::default(),
             streams_open: Arc::default(),
-            anonymous: Arc::new(Counters::new()),
+            anonymous: Arc::default(),
+            shared: OnceLock::new(),
         }
     }
 
@@ -187,6 +173,21 @@ impl Limiter {
         self
     }
 
+    /// Shares the limits through PostgreSQL from now on (once).
+    pub fn share(&self, shared: Arc<Shared>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// The shared side, if the limits are shared.
+    pub fn shared(&self) -> Option<&Arc<Shared>> {
+        self.shared.get()
+    }
+
+    /// Where limits are kept now.
+    pub fn mode(&self) -> Mode {
+        self.shared.get().map_or(Mode::Local(1), |s| s.mode())
+    }
+
     /// Long-lived streams open in this process.
     pub fn streams_open(&self) -> u32 {
         self.streams_open.load(Ordering::Relaxed)
@@ -194,31 +195,46 @@ impl Limiter {
 
     /// Takes a place for a long-lived stream of `key` (`None`: a caller without one),
     /// or says which bound is reached.
-    pub fn open_stream(&self, key: Option<&KeyId>) -> Result<StreamPlace, Refused> {
-        let counters = match key {
-            Some(k) => self.counters(k),
-            None => self.anonymous.clone(),
-        };
+    pub async fn open_stream(&self, key: Option<&KeyId>) -> Result<StreamPlace, Refused> {
         let refused = |message: String| Refused {
             kind: Kind::Streams,
             message,
             retry_after_ms: CONCURRENCY_RETRY_MS,
         };
-        if !take_place(&counters.streams, self.streams.per_key) {
-            return Err(refused(format!(
+        let per_key = || {
+            refused(format!(
                 "stream limit of this key reached ({} streams open; METAMCP_KEY_MAX_STREAMS)",
                 self.streams.per_key
-            )));
-        }
+            ))
+        };
+        let (place, anonymous) = match key {
+            Some(k) => {
+                let lease = self.counters(k).streams.clone();
+                let place = self
+                    .take_slot(&lease, self.streams.per_key)
+                    .await
+                    .map_err(|_| per_key())?;
+                (Some(place), None)
+            }
+            None => {
+                if !take_place(&self.anonymous, self.streams.per_key) {
+                    return Err(per_key());
+                }
+                (None, Some(self.anonymous.clone()))
+            }
+        };
         if !take_place(&self.streams_open, self.streams.total) {
-            counters.streams.fetch_sub(1, Ordering::Release);
+            if let Some(a) = &anonymous {
+                a.fetch_sub(1, Ordering::Release);
+            }
             return Err(refused(format!(
                 "the gateway holds as many streams as it serves ({}; METAMCP_MAX_STREAMS)",
                 self.streams.total
             )));
         }
         Ok(StreamPlace {
-            key: counters,
+            _key: place,
+            anonymous,
             total: self.streams_open.clone(),
         })
     }
@@ -227,15 +243,14 @@ impl Limiter {
         self.defaults
     }
 
+    /// The stream bounds.
+    pub fn stream_bounds(&self) -> StreamBounds {
+        self.streams
+    }
+
     /// The limits in force for a key's settings.
     pub fn effective(&self, l: &KeyLimits) -> Effective {
-        let rate = l.rate.or(self.defaults.rate);
-        Effective {
-            rate,
-            burst: rate.map(|r| l.burst.or(self.defaults.burst).unwrap_or(r.count)),
-            max_concurrent: l.max_concurrent.or(self.defaults.max_concurrent),
-            daily_calls: l.daily_calls.or(None),
-        }
+        effective(&self.defaults, l)
     }
 
     fn counters(&self, key: &KeyId) -> Arc<Counters> {
@@ -246,11 +261,11 @@ impl Limiter {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .entry(*key)
-            .or_insert_with(|| Arc::new(Counters::new()))
+            .or_insert_with(|| Arc::new(Counters::new(*key, Instant::now())))
             .clone()
     }
 
-    /// Forgets a key's counters (it was deleted).
+    /// Forgets a key's leases (it was deleted).
     pub fn forget(&self, key: &KeyId) {
         self.keys
             .write()
@@ -263,34 +278,42 @@ impl Limiter {
     }
 
     /// Charges one request to the key's rate.
-    pub fn request(&self, key: &KeyId, limits: &Effective, now: Instant) -> Result<(), Refused> {
+    pub async fn request(&self, key: &KeyId, limits: &Effective) -> Result<(), Refused> {
+        self.request_at(key, limits, Instant::now()).await
+    }
+
+    pub async fn request_at(
+        &self,
+        key: &KeyId,
+        limits: &Effective,
+        now: Instant,
+    ) -> Result<(), Refused> {
         let (Some(rate), Some(burst)) = (limits.rate, limits.burst) else {
             return Ok(());
         };
-        let counters = self.counters(key);
+        let lease = self.counters(key).rate.clone();
         let capacity = f64::from(burst.max(1));
-        let mut bucket = counters.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        let b = bucket.get_or_insert_with(|| Bucket::full(capacity, now));
-        b.take(rate, capacity, now).map_err(|ms| Refused {
-            kind: Kind::Rate,
-            message: format!("rate limit of this key exceeded ({rate}, burst {burst})"),
-            retry_after_ms: ms,
-        })
+        self.spend_tokens(&lease, rate.per_second(), capacity, now)
+            .await
+            .map_err(|ms| Refused {
+                kind: Kind::Rate,
+                message: format!("rate limit of this key exceeded ({rate}, burst {burst})"),
+                retry_after_ms: ms,
+            })
     }
 
     /// Takes one of the key's in-flight places for an MCP request.
-    pub fn enter(&self, key: &KeyId, limits: &Effective) -> Result<Option<InFlight>, Refused> {
+    pub async fn enter(
+        &self,
+        key: &KeyId,
+        limits: &Effective,
+    ) -> Result<Option<InFlight>, Refused> {
         let Some(max) = limits.max_concurrent else {
             return Ok(None);
         };
-        let counters = self.counters(key);
-        let taken = counters
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            });
-        match taken {
-            Ok(_) => Ok(Some(InFlight(counters))),
+        let lease = self.counters(key).calls.clone();
+        match self.take_slot(&lease, max).await {
+            Ok(place) => Ok(Some(InFlight(place))),
             Err(_) => Err(Refused {
                 kind: Kind::Concurrency,
                 message: format!(
@@ -301,65 +324,77 @@ impl Limiter {
         }
     }
 
-    /// Charges one tool call to the key's daily quota (UTC days; `now_unix` in seconds).
-    pub fn tool_call(&self, key: &KeyId, limits: &Effective, now_unix: u64) -> Result<(), Refused> {
+    /// Charges one tool call to the key's daily quota (UTC days).
+    pub async fn tool_call(&self, key: &KeyId, limits: &Effective) -> Result<(), Refused> {
+        self.tool_call_at(key, limits, Instant::now(), unix_now())
+            .await
+    }
+
+    pub async fn tool_call_at(
+        &self,
+        key: &KeyId,
+        limits: &Effective,
+        now: Instant,
+        now_unix: u64,
+    ) -> Result<(), Refused> {
         let Some(quota) = limits.daily_calls else {
             return Ok(());
         };
-        let counters = self.counters(key);
-        let today = now_unix / 86_400;
-        let taken = counters
-            .daily
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |packed| {
-                let (day, count) = (packed >> DAY_SHIFT, packed & COUNT_MASK);
-                let count = if day == today { count } else { 0 };
-                (count < quota).then_some((today << DAY_SHIFT) | (count + 1))
-            });
-        match taken {
-            Ok(_) => Ok(()),
-            Err(_) => Err(Refused {
+        let lease = self.counters(key).daily.clone();
+        let left = until_midnight(now_unix);
+        self.spend_daily(&lease, quota, now, left)
+            .await
+            .map_err(|ms| Refused {
                 kind: Kind::Daily,
                 message: format!(
                     "daily quota of this key used up ({quota} tool calls per UTC day)"
                 ),
-                retry_after_ms: ((today + 1) * 86_400 - now_unix) * 1000,
-            }),
-        }
+                retry_after_ms: ms,
+            })
     }
 
     /// Charges one call of a tool whose namespace limits it (`tool` names the namespace
     /// and the tool), per key.
-    pub fn tool_rate(
+    pub async fn tool_rate(&self, key: &KeyId, tool: &Arc<str>, rate: Rate) -> Result<(), Refused> {
+        self.tool_rate_at(key, tool, rate, Instant::now()).await
+    }
+
+    pub async fn tool_rate_at(
         &self,
         key: &KeyId,
         tool: &Arc<str>,
         rate: Rate,
         now: Instant,
     ) -> Result<(), Refused> {
-        let capacity = f64::from(rate.count);
-        let mut tools = self.tools.lock().unwrap_or_else(|p| p.into_inner());
-        if tools.len() >= MAX_TOOL_BUCKETS && !tools.contains_key(&(*key, tool.clone())) {
-            // Full buckets hold nothing a fresh one would not.
-            tools.retain(|_, b| !b.is_full(rate, capacity, now));
-            if tools.len() >= MAX_TOOL_BUCKETS {
-                return Err(Refused {
-                    kind: Kind::ToolRate,
-                    message: "too many rate-limited tools in use; retry shortly".into(),
-                    retry_after_ms: 1000,
-                });
+        let lease = {
+            let mut tools = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+            if tools.len() >= MAX_TOOL_BUCKETS && !tools.contains_key(&(*key, tool.clone())) {
+                // Idle leases hold nothing a fresh one would not.
+                tools.retain(|_, l| !l.state().is_idle(now));
+                if tools.len() >= MAX_TOOL_BUCKETS {
+                    return Err(Refused {
+                        kind: Kind::ToolRate,
+                        message: "too many rate-limited tools in use; retry shortly".into(),
+                        retry_after_ms: 1000,
+                    });
+                }
             }
-        }
-        let b = tools
-            .entry((*key, tool.clone()))
-            .or_insert_with(|| Bucket::full(capacity, now));
-        b.take(rate, capacity, now).map_err(|ms| Refused {
-            kind: Kind::ToolRate,
-            message: format!(
-                "rate limit of tool {} exceeded for this key ({rate})",
-                after_slash(tool)
-            ),
-            retry_after_ms: ms,
-        })
+            tools
+                .entry((*key, tool.clone()))
+                .or_insert_with(|| Arc::new(TokenLease::new(*key, tool.clone(), now)))
+                .clone()
+        };
+        let capacity = f64::from(rate.count);
+        self.spend_tokens(&lease, rate.per_second(), capacity, now)
+            .await
+            .map_err(|ms| Refused {
+                kind: Kind::ToolRate,
+                message: format!(
+                    "rate limit of tool {} exceeded for this key ({rate})",
+                    after_slash(tool)
+                ),
+                retry_after_ms: ms,
+            })
     }
 
     /// Whether a refusal of `key` should be logged now: once a minute per key.
@@ -372,10 +407,240 @@ impl Limiter {
                 .compare_exchange(last, now_unix, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
     }
+
+    /// Spends a token of `lease`, renewing it first when it is spent.
+    async fn spend_tokens(
+        &self,
+        lease: &Arc<TokenLease>,
+        per_sec: f64,
+        capacity: f64,
+        now: Instant,
+    ) -> Result<(), u64> {
+        let step = lease.state().take(per_sec, capacity, self.mode(), now);
+        match step {
+            Step::Taken { renew_soon } => {
+                if renew_soon && let Some(s) = self.shared.get() {
+                    s.due(Due::Tokens(lease.clone()));
+                }
+                Ok(())
+            }
+            Step::Refused(ms) => Err(ms),
+            Step::Renew => self.renew_tokens(lease, per_sec, capacity).await,
+        }
+    }
+
+    /// Renews a spent token lease on the request path: one request of the key asks, the
+    /// others wait for its answer.
+    async fn renew_tokens(
+        &self,
+        lease: &TokenLease,
+        per_sec: f64,
+        capacity: f64,
+    ) -> Result<(), u64> {
+        let Some(shared) = self.shared.get() else {
+            return Err(FULL_RECHECK.as_millis() as u64);
+        };
+        let _one = lease.renewing.lock().await;
+        let now = Instant::now();
+        let step = lease.state().take(per_sec, capacity, shared.mode(), now);
+        let step = match step {
+            Step::Renew => {
+                let take = lease.state().want(now);
+                let ask = TokenAsk {
+                    lease,
+                    per_sec,
+                    capacity,
+                    take,
+                    give: 0.0,
+                };
+                if let Ok(g) = shared.lease_tokens(&[ask], true).await
+                    && let Some(g) = g.first()
+                {
+                    lease
+                        .state()
+                        .granted(take, g.granted, g.wait_ms, Instant::now());
+                }
+                lease
+                    .state()
+                    .take(per_sec, capacity, shared.mode(), Instant::now())
+            }
+            other => other,
+        };
+        match step {
+            Step::Taken { .. } => Ok(()),
+            Step::Refused(ms) => Err(ms),
+            Step::Renew => Err(FULL_RECHECK.as_millis() as u64),
+        }
+    }
+
+    /// Takes a place of `lease` under `max`, asking the shared count for more when this
+    /// replica holds none free.
+    async fn take_slot(&self, lease: &Arc<SlotLease>, max: u32) -> Result<Place, u64> {
+        let step = lease.state().enter(max, self.mode(), Instant::now());
+        let step = match (step, self.shared.get()) {
+            (Step::Renew, Some(shared)) => {
+                let _one = lease.renewing.lock().await;
+                let again = lease.state().enter(max, shared.mode(), Instant::now());
+                match again {
+                    Step::Renew => {
+                        let want = lease.state().want();
+                        if let Ok(held) = shared.lease_slots(&[(lease, max, want)], true).await
+                            && let Some(h) = held.first()
+                        {
+                            lease.state().granted(*h, Instant::now());
+                        }
+                        lease.state().enter(max, shared.mode(), Instant::now())
+                    }
+                    other => other,
+                }
+            }
+            (step, _) => step,
+        };
+        match step {
+            Step::Taken { .. } => Ok(Place(lease.clone())),
+            Step::Refused(ms) => Err(ms),
+            Step::Renew => Err(FULL_RECHECK.as_millis() as u64),
+        }
+    }
+
+    /// Spends one of the day's calls, reserving a block first when none is left.
+    async fn spend_daily(
+        &self,
+        lease: &Arc<DailyLease>,
+        quota: u64,
+        now: Instant,
+        left: Duration,
+    ) -> Result<(), u64> {
+        let step = lease.state().take(quota, self.mode(), now, left);
+        let step = match (step, self.shared.get()) {
+            (Step::Taken { renew_soon: true }, Some(shared)) => {
+                shared.due(Due::Daily(lease.clone()));
+                return Ok(());
+            }
+            (Step::Renew, Some(shared)) => {
+                let _one = lease.renewing.lock().await;
+                let now = Instant::now();
+                let again = lease.state().take(quota, shared.mode(), now, left);
+                match again {
+                    Step::Renew => {
+                        let (want, give, give_day, charge) = {
+                            let mut s = lease.state();
+                            let want = s.want_among(now, shared.replicas());
+                            (
+                                want,
+                                std::mem::take(&mut s.give),
+                                s.day,
+                                std::mem::take(&mut s.away),
+                            )
+                        };
+                        let ask = DailyAsk {
+                            lease,
+                            quota,
+                            want,
+                            give,
+                            give_day,
+                            charge,
+                        };
+                        match shared.reserve_calls(&[ask], true).await {
+                            Ok(r) => {
+                                if let Some(r) = r.first() {
+                                    lease.state().reserved(want, *r, Instant::now());
+                                }
+                            }
+                            Err(_) => {
+                                let mut s = lease.state();
+                                s.give += give;
+                                s.away += charge;
+                            }
+                        }
+                        lease
+                            .state()
+                            .take(quota, shared.mode(), Instant::now(), left)
+                    }
+                    other => other,
+                }
+            }
+            (step, _) => step,
+        };
+        match step {
+            Step::Taken { .. } => Ok(()),
+            Step::Refused(ms) => Err(ms),
+            Step::Renew => Err(FULL_RECHECK.as_millis() as u64),
+        }
+    }
+}
+
+/// Every lease this process holds, for the background renewal.
+#[derive(Default)]
+pub struct Leases {
+    pub tokens: Vec<Arc<TokenLease>>,
+    pub slots: Vec<Arc<SlotLease>>,
+    pub daily: Vec<Arc<DailyLease>>,
+}
+
+impl Limiter {
+    /// Every lease held now.
+    pub fn leases(&self) -> Leases {
+        let mut all = Leases::default();
+        for c in self.keys.read().unwrap_or_else(|p| p.into_inner()).values() {
+            all.tokens.push(c.rate.clone());
+            all.slots.push(c.calls.clone());
+            all.slots.push(c.streams.clone());
+            all.daily.push(c.daily.clone());
+        }
+        all.tokens.extend(
+            self.tools
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .cloned(),
+        );
+        all
+    }
+
+    /// Forgets the leases of keys and tools idle long enough to hold nothing.
+    pub fn forget_idle(&self, now: Instant) -> usize {
+        let mut n = 0;
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, c| {
+                // Held elsewhere (a request in flight): kept.
+                let keep = Arc::strong_count(c) > 1 || !c.is_idle(now);
+                n += usize::from(!keep);
+                keep
+            });
+        self.tools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, l| {
+                let keep = Arc::strong_count(l) > 1 || !l.state().is_idle(now);
+                n += usize::from(!keep);
+                keep
+            });
+        n
+    }
+
+    /// Leases held for keys (and per-tool ones), for `/metrics`.
+    pub fn lease_count(&self) -> usize {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).len()
+            + self.tools.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 fn after_slash(s: &str) -> &str {
     s.rsplit_once('/').map_or(s, |(_, t)| t)
+}
+
+/// The limits in force for a key's settings under the process defaults.
+pub fn effective(defaults: &Defaults, l: &KeyLimits) -> Effective {
+    let rate = l.rate.or(defaults.rate);
+    Effective {
+        rate,
+        burst: rate.map(|r| l.burst.or(defaults.burst).unwrap_or(r.count)),
+        max_concurrent: l.max_concurrent.or(defaults.max_concurrent),
+        daily_calls: l.daily_calls.or(None),
+    }
 }
 
 /// The limits in force for one key.
@@ -404,23 +669,23 @@ mod tests {
         KeyId::parse(&format!("{n:016x}")).unwrap()
     }
 
-    #[test]
-    fn streams_are_bounded_per_key_and_in_total_and_given_back() {
+    #[tokio::test]
+    async fn streams_are_bounded_per_key_and_in_total_and_given_back() {
         let l = Limiter::new(Defaults::default()).with_streams(StreamBounds {
             per_key: 2,
             total: 3,
         });
-        let a1 = l.open_stream(Some(&key(1))).unwrap();
-        let _a2 = l.open_stream(Some(&key(1))).unwrap();
-        let over = l.open_stream(Some(&key(1))).err().unwrap();
+        let a1 = l.open_stream(Some(&key(1))).await.unwrap();
+        let _a2 = l.open_stream(Some(&key(1))).await.unwrap();
+        let over = l.open_stream(Some(&key(1))).await.err().unwrap();
         assert_eq!(over.kind, Kind::Streams);
         assert!(
             over.message.contains("METAMCP_KEY_MAX_STREAMS"),
             "{}",
             over.message
         );
-        let _b1 = l.open_stream(Some(&key(2))).unwrap();
-        let full = l.open_stream(Some(&key(3))).err().unwrap();
+        let _b1 = l.open_stream(Some(&key(2))).await.unwrap();
+        let full = l.open_stream(Some(&key(3))).await.err().unwrap();
         assert!(
             full.message.contains("METAMCP_MAX_STREAMS"),
             "{}",
@@ -429,16 +694,16 @@ mod tests {
         assert_eq!(l.streams_open(), 3);
         drop(a1);
         assert_eq!(l.streams_open(), 2);
-        let _c = l.open_stream(Some(&key(3))).unwrap();
+        let _c = l.open_stream(Some(&key(3))).await.unwrap();
         // A refusal by the total gives the key's place back.
-        assert!(l.open_stream(None).is_err());
+        assert!(l.open_stream(None).await.is_err());
         drop(_c);
-        let _anon = l.open_stream(None).unwrap();
-        assert!(l.open_stream(Some(&key(4))).is_err());
+        let _anon = l.open_stream(None).await.unwrap();
+        assert!(l.open_stream(Some(&key(4))).await.is_err());
     }
 
-    #[test]
-    fn a_key_gets_its_burst_then_its_rate() {
+    #[tokio::test]
+    async fn a_key_gets_its_burst_then_its_rate() {
         let l = Limiter::new(Defaults::default());
         let eff = l.effective(&KeyLimits {
             rate: Setting::Is(Rate::parse("20/s").unwrap()),
@@ -450,20 +715,22 @@ mod tests {
             "the burst defaults to the rate's count"
         );
         let t0 = Instant::now();
-        let through = (0..100)
-            .filter(|_| l.request(&key(1), &eff, t0).is_ok())
-            .count();
+        let mut through = 0;
+        for _ in 0..100 {
+            through += usize::from(l.request_at(&key(1), &eff, t0).await.is_ok());
+        }
         assert_eq!(through, 20);
-        let refused = l.request(&key(1), &eff, t0).unwrap_err();
+        let refused = l.request_at(&key(1), &eff, t0).await.unwrap_err();
         assert_eq!(refused.kind, Kind::Rate);
         assert_eq!(refused.retry_after_ms, 50);
         assert_eq!(refused.retry_after_secs(), 1);
         // Another key is not affected; one second later about 20 more get through.
-        assert!(l.request(&key(2), &eff, t0).is_ok());
+        assert!(l.request_at(&key(2), &eff, t0).await.is_ok());
         let t1 = t0 + Duration::from_secs(1);
-        let more = (0..100)
-            .filter(|_| l.request(&key(1), &eff, t1).is_ok())
-            .count();
+        let mut more = 0;
+        for _ in 0..100 {
+            more += usize::from(l.request_at(&key(1), &eff, t1).await.is_ok());
+        }
         assert_eq!(more, 20);
     }
 
@@ -500,67 +767,82 @@ mod tests {
         assert!(!exempt.any());
     }
 
-    #[test]
-    fn concurrency_places_are_given_back() {
+    #[tokio::test]
+    async fn concurrency_places_are_given_back() {
         let l = Limiter::new(Defaults::default());
         let eff = Effective {
             max_concurrent: Some(2),
             ..Effective::default()
         };
-        let a = l.enter(&key(1), &eff).unwrap();
-        let b = l.enter(&key(1), &eff).unwrap();
+        let a = l.enter(&key(1), &eff).await.unwrap();
+        let b = l.enter(&key(1), &eff).await.unwrap();
         assert!(a.is_some() && b.is_some());
         assert_eq!(
-            l.enter(&key(1), &eff).err().unwrap().kind,
+            l.enter(&key(1), &eff).await.err().unwrap().kind,
             Kind::Concurrency
         );
         drop(a);
-        assert!(l.enter(&key(1), &eff).unwrap().is_some());
-        assert!(l.enter(&key(9), &Effective::default()).unwrap().is_none());
+        assert!(l.enter(&key(1), &eff).await.unwrap().is_some());
+        assert!(
+            l.enter(&key(9), &Effective::default())
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
-    #[test]
-    fn the_daily_quota_resets_at_utc_midnight() {
+    #[tokio::test]
+    async fn the_daily_quota_resets_at_utc_midnight() {
         let l = Limiter::new(Defaults::default());
         let eff = Effective {
             daily_calls: Some(3),
             ..Effective::default()
         };
         let noon = 20_000 * 86_400 + 43_200;
+        let t0 = Instant::now();
         for _ in 0..3 {
-            l.tool_call(&key(1), &eff, noon).unwrap();
+            l.tool_call_at(&key(1), &eff, t0, noon).await.unwrap();
         }
-        let r = l.tool_call(&key(1), &eff, noon).unwrap_err();
+        let r = l.tool_call_at(&key(1), &eff, t0, noon).await.unwrap_err();
         assert_eq!(r.kind, Kind::Daily);
         assert_eq!(r.retry_after_ms, 43_200_000);
+        let t1 = t0 + Duration::from_secs(43_200);
         assert!(
-            l.tool_call(&key(1), &eff, noon + 43_200).is_ok(),
+            l.tool_call_at(&key(1), &eff, t1, noon + 43_200)
+                .await
+                .is_ok(),
             "a new day"
         );
     }
 
-    #[test]
-    fn tool_rates_are_per_key_and_per_tool() {
+    #[tokio::test]
+    async fn tool_rates_are_per_key_and_per_tool() {
         let l = Limiter::new(Defaults::default());
         let rate = Rate::parse("2/m").unwrap();
         let t0 = Instant::now();
         let search: Arc<str> = Arc::from("team/github__search");
         let other: Arc<str> = Arc::from("team/github__other");
-        assert!(l.tool_rate(&key(1), &search, rate, t0).is_ok());
-        assert!(l.tool_rate(&key(1), &search, rate, t0).is_ok());
-        let r = l.tool_rate(&key(1), &search, rate, t0).unwrap_err();
+        assert!(l.tool_rate_at(&key(1), &search, rate, t0).await.is_ok());
+        assert!(l.tool_rate_at(&key(1), &search, rate, t0).await.is_ok());
+        let r = l
+            .tool_rate_at(&key(1), &search, rate, t0)
+            .await
+            .unwrap_err();
         assert!(r.message.contains("github__search"), "{}", r.message);
         assert_eq!(r.retry_after_ms, 30_000);
         assert!(
-            l.tool_rate(&key(2), &search, rate, t0).is_ok(),
+            l.tool_rate_at(&key(2), &search, rate, t0).await.is_ok(),
             "another key"
         );
         assert!(
-            l.tool_rate(&key(1), &other, rate, t0).is_ok(),
+            l.tool_rate_at(&key(1), &other, rate, t0).await.is_ok(),
             "another tool"
         );
         l.forget(&key(1));
-        assert!(l.tool_rate(&key(1), &search, rate, t0).is_ok(), "forgotten");
+        assert!(
+            l.tool_rate_at(&key(1), &search, rate, t0).await.is_ok(),
+            "forgotten"
+        );
     }
 
     #[test]

@@ -9,10 +9,13 @@
 //! address; an address out of budget gets 429 instead of any argon2 work, while keys it
 //! already proved (cached) and tokens keep working.
 
+pub mod lease;
 pub mod limits;
 pub mod oauth;
 pub mod ratelimit;
+pub mod renew;
 pub mod session;
+pub mod shared;
 pub mod token;
 pub mod usage;
 
@@ -245,6 +248,11 @@ fn state_from_row(row: &Row) -> Result<(KeyId, KeyState), DbError> {
 }
 
 impl Authenticator {
+    /// The key store.
+    pub fn keys(&self) -> &KeyStore {
+        &self.store
+    }
+
     pub fn new(store: KeyStore, tokens: Tokens, limits: Limiter) -> Authenticator {
         Authenticator {
             store,

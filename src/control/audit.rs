@@ -1,4 +1,5 @@
-//! `/api/v1/audit` and `/api/v1/usage`: the call log and a key's usage.
+//! `/api/v1/audit`, `/api/v1/usage` and `/api/v1/keys/{id}`: the call log, a key's usage,
+//! and a key with its use of each limit.
 
 use super::*;
 
@@ -48,6 +49,17 @@ pub(super) async fn usage(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         None => crate::store::audit::When::Ago(DEFAULT_USAGE_SINCE),
     };
     let mut usage = crate::store::audit::usage(&state.db.pool, &key, &since).await?;
+    // Today's count against the daily quota (kept in PostgreSQL, shared by the replicas).
+    let record = state.auth.keys().show(&key).await.map_err(key_error)?;
+    let eff = state.auth.limits.effective(&record.limits);
+    let in_use = crate::auth::shared::key_use(
+        &state.db.pool,
+        &key,
+        &eff,
+        state.auth.limits.stream_bounds().per_key,
+    )
+    .await?;
+    usage["daily_calls"] = in_use["daily_calls"].clone();
     usage["since"] = json!(
         q.iter()
             .find(|(k, _)| k == "since")
@@ -91,3 +103,49 @@ pub(super) fn audit_filter(query: Option<&str>) -> Result<crate::store::audit::F
 /// How far back usage goes when the request does not say.
 pub(super) const DEFAULT_USAGE_SINCE: std::time::Duration =
     std::time::Duration::from_secs(30 * 86_400);
+
+pub(super) async fn key(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call {
+        state,
+        params,
+        principal,
+        ..
+    } = c;
+    let p = who(&principal)?;
+    let record = state
+        .auth
+        .keys()
+        .show(params.get(0).unwrap_or_default())
+        .await
+        .map_err(key_error)?;
+    if !p.is_admin() && record.id != p.key_id {
+        return Err(ApiError::Forbidden(
+            "a client key may read only itself".into(),
+        ));
+    }
+    let eff = state.auth.limits.effective(&record.limits);
+    let in_use = crate::auth::shared::key_use(
+        &state.db.pool,
+        record.id.as_str(),
+        &eff,
+        state.auth.limits.stream_bounds().per_key,
+    )
+    .await?;
+    let mut v = serde_json::to_value(&record)
+        .map_err(|e| ApiError::Internal(format!("the key as JSON: {e}")))?;
+    v["use"] = in_use;
+    Ok(json_value(StatusCode::OK, &v))
+}
+
+/// A key store error as the API's.
+fn key_error(e: crate::store::keys::KeyError) -> ApiError {
+    use crate::store::keys::KeyError;
+    match e {
+        KeyError::MalformedId(_) | KeyError::NoSuchName(_) | KeyError::NotFound(_) => {
+            ApiError::NotFound(e.to_string())
+        }
+        KeyError::Ambiguous(..) => ApiError::bad_field("id", e.to_string()),
+        KeyError::Db(d) => d.into(),
+        other => ApiError::Internal(other.to_string()),
+    }
+}

@@ -111,6 +111,7 @@ pub async fn dispatch(
         RouteId::ExecuteTool => servers::execute_tool(c).await,
         RouteId::Audit => audit::audit(c).await,
         RouteId::Usage => audit::usage(c).await,
+        RouteId::GetKey => audit::key(c).await,
         RouteId::SearchTools => tools::search_tools(c).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,

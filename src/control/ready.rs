@@ -9,6 +9,7 @@ use std::time::Duration;
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
+use crate::auth::lease::Mode;
 use crate::backend::Status;
 use crate::http::{ApiError, Body, json_value};
 use crate::state::State;
@@ -27,16 +28,20 @@ pub(super) async fn ready(
             "draining: this process is shutting down".into(),
         ));
     }
-    let client = state
-        .db
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+    let unreachable = |e: &dyn std::fmt::Display| {
+        let limits = match state.auth.limits.mode() {
+            Mode::Local(n) => format!(
+                "; key limits are kept by this process at 1/{n} of each (the replicas it last saw) until it answers"
+            ),
+            Mode::Shared => String::new(),
+        };
+        ApiError::Unavailable(format!("database unreachable: {e}{limits}"))
+    };
+    let client = state.db.pool.get().await.map_err(|e| unreachable(&e))?;
     client
         .simple_query("SELECT 1")
         .await
-        .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+        .map_err(|e| unreachable(&e))?;
     drop(client);
     if !state.is_ready() {
         return Err(ApiError::Unavailable(
@@ -44,7 +49,10 @@ pub(super) async fn ready(
         ));
     }
     if !query.iter().any(|(k, _)| k == "servers") {
-        return Ok(json_value(StatusCode::OK, &json!({"status": "ready"})));
+        return Ok(json_value(
+            StatusCode::OK,
+            &json!({"status": "ready", "limits": limits(state)}),
+        ));
     }
     let wait = match query.iter().find(|(k, _)| k == "wait") {
         Some((_, v)) => v
@@ -107,4 +115,20 @@ fn starting(state: &State) -> Vec<String> {
         .collect();
     starting.sort();
     starting
+}
+
+/// Where key limits are kept: `{"mode": "shared", "replicas": N}`, or `"local"` with the
+/// share and since when (a degraded replica).
+fn limits(state: &State) -> serde_json::Value {
+    let Some(shared) = state.auth.limits.shared() else {
+        return json!({"mode": "local", "share": 1});
+    };
+    match shared.mode() {
+        Mode::Shared => json!({"mode": "shared", "replicas": shared.replicas()}),
+        Mode::Local(n) => json!({
+            "mode": "local",
+            "share": format!("1/{n}"),
+            "since_unix_ms": shared.degraded_since(),
+        }),
+    }
 }

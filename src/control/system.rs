@@ -57,6 +57,7 @@ pub(super) async fn events(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         .auth
         .limits
         .open_stream(Some(&p.key_id))
+        .await
         .map_err(|r| {
             state.over_limit(&p.key_id, &r);
             ApiError::OverLimit {
@@ -109,6 +110,9 @@ pub(super) fn metrics_text(state: &State) -> Response<Body> {
          # TYPE metamcp_upstream_token_refresh_failures_total counter\n\
          metamcp_upstream_token_refresh_failures_total {refresh_failures}\n"
     ));
+    if let Some(shared) = state.auth.limits.shared() {
+        shared.render_metrics(&mut text, state.auth.limits.lease_count());
+    }
     if let Some(t) = &state.observe.tracer {
         let (full, failed) = t.dropped();
         crate::observe::metrics::render_trace(&mut text, t.exported(), full, failed, t.queued());

@@ -153,8 +153,11 @@ fn operation(route: &Route) -> Value {
     ) {
         errors.push(404);
     }
-    if route.id == RouteId::Usage {
+    if matches!(route.id, RouteId::Usage | RouteId::GetKey) {
         errors.push(403);
+    }
+    if route.id == RouteId::GetKey {
+        errors.push(404);
     }
     if matches!(
         route.id,
@@ -342,6 +345,17 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "object", "description": "the tools/call result"})),
         ),
         RouteId::Audit => (200, json_body(schema_ref("AuditPage"))),
+        RouteId::GetKey => (
+            200,
+            json_body(
+                json!({"type": "object", "required": ["id", "name", "scope", "limits", "use"],
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                    "scope": {"type": "string"}, "limits": {"type": "object"},
+                    "use": {"type": "object", "description": "use of each limit across the replicas: rate (limit, burst, available tokens), max_concurrent and streams (limit, places held), daily_calls (limit, used today, resets_at)",
+                        "properties": {"rate": {"type": ["object", "null"]}, "max_concurrent": {"type": "object"},
+                            "streams": {"type": "object"}, "daily_calls": {"type": "object"}}}}}),
+            ),
+        ),
         RouteId::AuthorizeServer | RouteId::Connect => (
             200,
             json_body(

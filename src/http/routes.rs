@@ -56,6 +56,7 @@ pub enum RouteId {
     ClientMetadata,
     Audit,
     Usage,
+    GetKey,
     SearchTools,
 }
 
@@ -131,6 +132,7 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/mcp/servers/{id}/tools/{tool}/execute" => ExecuteTool, Client, "Call a tool: the body is its arguments, the answer its result"),
     route!(GET "/api/v1/events" => Events, Client, "NDJSON stream of registry and lifecycle events"),
     route!(GET "/api/v1/audit" => Audit, Admin, "The audit trail, newest first: forwarded calls and registry changes"),
+    route!(GET "/api/v1/keys/{id}" => GetKey, Client, "A key (by id or name) with its limits and its use of each across the replicas (a client key: itself)"),
     route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
 ];

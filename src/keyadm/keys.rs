@@ -17,7 +17,14 @@ pub(super) async fn keys_command(
     cmd: &Command,
     json: bool,
     defaults: &Defaults,
+    streams_per_key: u32,
 ) -> Result<String, KeyadmError> {
+    // A key's use of each limit, across the replicas (kept in PostgreSQL).
+    let use_of = |key: &KeyRecord| {
+        let eff = crate::auth::limits::effective(defaults, &key.limits);
+        let id = key.id.to_string();
+        async move { crate::auth::shared::key_use(store.pool(), &id, &eff, streams_per_key).await }
+    };
     match cmd {
         Command::List { include_inactive } => {
             let keys = store.list(*include_inactive).await?;
@@ -49,10 +56,13 @@ pub(super) async fn keys_command(
         }
         Command::Show(id) => {
             let key = store.show(id).await?;
+            let in_use = use_of(&key).await?;
             Ok(if json {
-                line(serde_json::to_value(&key).unwrap_or_default())
+                let mut v = serde_json::to_value(&key).unwrap_or_default();
+                v["use"] = in_use;
+                line(v)
             } else {
-                details(&key, defaults)
+                format!("{}{}", details(&key, defaults), use_lines(&in_use))
             })
         }
         Command::Update { id, limits } => {
@@ -103,8 +113,9 @@ pub(super) async fn keys_command(
         Command::Usage { id, since } => {
             // An unknown key is an error, not an empty report.
             let key = store.show(id).await?;
-            let usage =
+            let mut usage =
                 crate::store::audit::usage(store.pool(), &key.id.to_string(), since).await?;
+            usage["daily_calls"] = use_of(&key).await?["daily_calls"].clone();
             Ok(if json {
                 line(usage)
             } else {
@@ -120,6 +131,34 @@ pub(super) async fn keys_command(
         | Command::OAuth(_)
         | Command::Connections(_) => Ok(String::new()),
     }
+}
+
+/// `keys show`'s lines on the key's use of each limit.
+fn use_lines(u: &serde_json::Value) -> String {
+    let or_none = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "no limit".to_string(),
+        v => v.to_string(),
+    };
+    let rate = match &u["rate"] {
+        serde_json::Value::Null => "no limit".to_string(),
+        r => format!(
+            "{} tokens of {} available ({})",
+            r["available"],
+            r["burst"],
+            r["limit"].as_str().unwrap_or("-")
+        ),
+    };
+    let d = &u["daily_calls"];
+    format!(
+        "use (all replicas)\n  rate         {rate}\n  in flight    {} held of {}\n  streams      {} held of {}\n  calls today  {} of {} (resets {})\n",
+        u["max_concurrent"]["held"],
+        or_none(&u["max_concurrent"]["limit"]),
+        u["streams"]["held"],
+        or_none(&u["streams"]["limit"]),
+        d["used"],
+        or_none(&d["limit"]),
+        d["resets_at"].as_str().unwrap_or("-"),
+    )
 }
 
 /// An aligned table of keys.

@@ -240,7 +240,14 @@ async fn run_command(
             migrate::run(&mut client).await?;
             let secrets = Secrets::resolve(config)?;
             let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
-            keys::keys_command(&store, cmd, inv.json, &config.key_defaults).await
+            keys::keys_command(
+                &store,
+                cmd,
+                inv.json,
+                &config.key_defaults,
+                config.stream_bounds.per_key,
+            )
+            .await
         }
     }
 }

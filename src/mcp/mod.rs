@@ -203,7 +203,7 @@ pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     }
     match *req.method() {
         Method::POST => post(ctx, req).await,
-        Method::GET => stream::get(ctx, req),
+        Method::GET => Box::pin(stream::get(ctx, req)).await,
         // Cold paths are boxed so the hot future stays small (it is moved on every call).
         Method::DELETE => Box::pin(stream::delete(ctx, req)).await,
         _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
@@ -465,7 +465,7 @@ async fn single_untraced_with(
     // answered by the stateless path.
     if f.method(body) == Some("initialize") && f.meta_version.is_none() {
         // A request like any other for the key's rate.
-        if let Err(e) = phases::admit::admit(ctx) {
+        if let Err(e) = phases::admit::admit(ctx).await {
             *error = Some(e.code);
             return e.response(id);
         }

@@ -61,7 +61,9 @@ pub async fn execute(
     // A REST call is a request in flight like one over MCP: it takes a place under the
     // key's `max_concurrent` (held until the answer is read) before anything is charged.
     let _in_flight = match &ctx.principal {
-        Some(p) => admit::in_flight(&ctx.state, p).map_err(admit::over_limit)?,
+        Some(p) => admit::in_flight(&ctx.state, p)
+            .await
+            .map_err(admit::over_limit)?,
         None => None,
     };
     let callee = route::rest_tool(ctx, backend, tool, f.name)?;

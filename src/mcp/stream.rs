@@ -25,7 +25,7 @@ use crate::proxy::rpc::{RpcError, code, status_only};
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// `GET`: the session's stream for the gateway's own notifications.
-pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     if !accepted(req.headers()).sse {
         return RpcError::new(
             StatusCode::NOT_ACCEPTABLE,
@@ -67,10 +67,10 @@ pub(crate) fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     ctx.session_expires = Some(claims.exp);
     // Opening a stream is a request (it spends the key's rate), and the stream holds a
     // place among the key's streams for as long as it is open.
-    if let Err(e) = crate::mcp::phases::admit::charge_rate(&ctx) {
+    if let Err(e) = crate::mcp::phases::admit::charge_rate(&ctx).await {
         return e.response(b"null");
     }
-    match listen(&ctx, None) {
+    match listen(&ctx, None).await {
         Ok(r) => r,
         Err(e) => e.response(b"null"),
     }
@@ -84,7 +84,7 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// a refusal when the caller holds as many streams as it may (or the gateway does).
 /// `subscription`: a 2026 `subscriptions/listen` (acknowledged first, every message
 /// tagged, only what it opted into, a graceful end); `None`: a session's `GET` stream.
-pub(crate) fn listen(
+pub(crate) async fn listen(
     ctx: &Ctx,
     subscription: Option<Subscription>,
 ) -> Result<Response<Body>, RpcError> {
@@ -93,6 +93,7 @@ pub(crate) fn listen(
         .auth
         .limits
         .open_stream(ctx.principal.as_ref().map(|p| &p.key_id))
+        .await
         .map_err(|r| crate::mcp::phases::admit::refuse_stream(ctx, &r))?;
     let mut changes = ctx.state.data.list_changes.subscribe();
     let mut updates = ctx.state.data.backends.updates.subscribe();

@@ -194,7 +194,7 @@ mod tests {
             oauth: None,
         };
         let limiter = crate::auth::limits::Limiter::new(Default::default());
-        let place = limiter.open_stream(Some(&p.key_id)).unwrap();
+        let place = limiter.open_stream(Some(&p.key_id)).await.unwrap();
         let mut body = bus.subscribe(p, place);
         // Let the subscriber task start and queue its `ready` line.
         tokio::task::yield_now().await;

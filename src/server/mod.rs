@@ -219,7 +219,7 @@ async fn phases(
                     "this route needs a key with the admin scope".into(),
                 ));
             }
-            charge_rate(state, &p)?;
+            charge_rate(state, &p).await?;
             Some(p)
         }
     };
@@ -395,8 +395,10 @@ fn challenged(
 
 /// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC
 /// request, with the answer in JSON-RPC).
-fn charge_rate(state: &State, p: &Principal) -> Result<(), ApiError> {
-    crate::mcp::phases::admit::request(state, p).map_err(crate::mcp::phases::admit::over_limit)
+async fn charge_rate(state: &State, p: &Principal) -> Result<(), ApiError> {
+    crate::mcp::phases::admit::request(state, p)
+        .await
+        .map_err(crate::mcp::phases::admit::over_limit)
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).

@@ -111,6 +111,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0019_tool_embeddings",
         sql: include_str!("../../sql/0019_tool_embeddings.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_shared_limits",
+        sql: include_str!("../../sql/0020_shared_limits.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -108,7 +108,7 @@ pub async fn retry(
     }
     // A retry is a request like any other for the key's rate and concurrency, and the
     // caller must still reach what it names; it is not another tool call for the day.
-    let held = admit(ctx)?;
+    let held = admit(ctx).await?;
     let Target::Call(Callee::Backend { backend, task, .. }) = route(ctx, body, f, false)? else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"

@@ -309,7 +309,7 @@ pub(crate) async fn serve(
     if !declared(body, f) {
         return Err(missing());
     }
-    let held = crate::mcp::phases::admit::admit(ctx)?;
+    let held = crate::mcp::phases::admit::admit(ctx).await?;
     let resp = one(ctx, headers, body, f).await?;
     Ok(match held {
         Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),

@@ -221,7 +221,7 @@ pub(crate) async fn serve(
     body: &Bytes,
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
-    let held = crate::mcp::phases::admit::admit(ctx)?;
+    let held = crate::mcp::phases::admit::admit(ctx).await?;
     let resp = if f.method(body) == Some("tasks/list") {
         list(ctx, headers, body, f).await?
     } else {

@@ -5,13 +5,10 @@
 //! returned as [`Refused`] for the caller to answer in its own shape (a JSON-RPC error, a
 //! 429 problem).
 
-use std::time::Instant;
-
 use bytes::Bytes;
 
 use crate::auth::Principal;
 use crate::auth::limits::{InFlight, Refused};
-use crate::base::unix_now;
 use crate::http::{ApiError, Body};
 use crate::mcp::Ctx;
 use crate::proxy::rpc::RpcError;
@@ -24,69 +21,80 @@ fn refused(state: &State, p: &Principal, r: Refused) -> Refused {
 }
 
 /// One request against the key's rate.
-pub(crate) fn request(state: &State, p: &Principal) -> Result<(), Refused> {
+pub(crate) async fn request(state: &State, p: &Principal) -> Result<(), Refused> {
     let limiter = &state.auth.limits;
     let limits = limiter.effective(&p.limits);
     if limits.rate.is_none() {
         return Ok(());
     }
     limiter
-        .request(&p.key_id, &limits, Instant::now())
+        .request(&p.key_id, &limits)
+        .await
         .map_err(|r| refused(state, p, r))
 }
 
 /// One request against the key's rate, then a place among its requests in flight (held
 /// until the returned guard drops).
-pub(crate) fn request_in_flight(state: &State, p: &Principal) -> Result<Option<InFlight>, Refused> {
+pub(crate) async fn request_in_flight(
+    state: &State,
+    p: &Principal,
+) -> Result<Option<InFlight>, Refused> {
     let limiter = &state.auth.limits;
     let limits = limiter.effective(&p.limits);
     if !limits.any() {
         return Ok(None);
     }
-    limiter
-        .request(&p.key_id, &limits, Instant::now())
-        .and_then(|()| limiter.enter(&p.key_id, &limits))
-        .map_err(|r| refused(state, p, r))
+    let charged = match limiter.request(&p.key_id, &limits).await {
+        Ok(()) => limiter.enter(&p.key_id, &limits).await,
+        Err(r) => Err(r),
+    };
+    charged.map_err(|r| refused(state, p, r))
 }
 
 /// A place among the key's requests in flight alone (its rate charged already).
-pub(crate) fn in_flight(state: &State, p: &Principal) -> Result<Option<InFlight>, Refused> {
+pub(crate) async fn in_flight(state: &State, p: &Principal) -> Result<Option<InFlight>, Refused> {
     let limiter = &state.auth.limits;
     limiter
         .enter(&p.key_id, &limiter.effective(&p.limits))
+        .await
         .map_err(|r| refused(state, p, r))
 }
 
 /// A tool call: the tool's own rate (`rate`, a namespace's) first, so that a call it
 /// refuses does not count against the day, then the key's daily quota.
-pub(crate) fn tool_call(
+pub(crate) async fn tool_call(
     state: &State,
     p: &Principal,
     rate: Option<&ToolRate>,
 ) -> Result<(), Refused> {
     let limiter = &state.auth.limits;
     let limits = limiter.effective(&p.limits);
-    match rate {
-        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate, Instant::now()),
+    let charged = match rate {
+        Some(t) => limiter.tool_rate(&p.key_id, &t.id, t.rate).await,
         None => Ok(()),
-    }
-    .and_then(|()| limiter.tool_call(&p.key_id, &limits, unix_now()))
-    .map_err(|r| refused(state, p, r))
+    };
+    let charged = match charged {
+        Ok(()) => limiter.tool_call(&p.key_id, &limits).await,
+        Err(r) => Err(r),
+    };
+    charged.map_err(|r| refused(state, p, r))
 }
 
 /// Applies the caller's key limits to one MCP request: its rate, then a place among its
 /// requests in flight (held by the caller until the answer is sent).
-pub(crate) fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+pub(crate) async fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
     match &ctx.principal {
-        Some(p) => request_in_flight(&ctx.state, p).map_err(|r| limited(&r)),
+        Some(p) => request_in_flight(&ctx.state, p)
+            .await
+            .map_err(|r| limited(&r)),
         None => Ok(None),
     }
 }
 
 /// Charges one request to the caller's key rate alone (opening a stream).
-pub(crate) fn charge_rate(ctx: &Ctx) -> Result<(), RpcError> {
+pub(crate) async fn charge_rate(ctx: &Ctx) -> Result<(), RpcError> {
     match &ctx.principal {
-        Some(p) => request(&ctx.state, p).map_err(|r| limited(&r)),
+        Some(p) => request(&ctx.state, p).await.map_err(|r| limited(&r)),
         None => Ok(()),
     }
 }
@@ -152,10 +160,12 @@ impl hyper::body::Body for Held {
 }
 
 /// Charges a tool call to the tool's own rate and the key's daily quota.
-pub(crate) fn charge_tool_call(
+pub(crate) async fn charge_tool_call(
     ctx: &Ctx,
     p: &Principal,
     rate: Option<&ToolRate>,
 ) -> Result<(), RpcError> {
-    tool_call(&ctx.state, p, rate).map_err(|r| limited(&r))
+    tool_call(&ctx.state, p, rate)
+        .await
+        .map_err(|r| limited(&r))
 }

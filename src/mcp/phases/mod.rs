@@ -54,7 +54,7 @@ pub async fn dispatch(
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
     // 1. Admit: a refused request costs no backend work.
-    let place = admit::admit(ctx)?;
+    let place = admit::admit(ctx).await?;
     if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
@@ -74,10 +74,8 @@ pub async fn dispatch(
     let resp = match route(ctx, body, f, collect)? {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
         Target::Listen => {
-            return crate::mcp::stream::listen(
-                ctx,
-                Some(crate::mcp::era::listen::Subscription::parse(body, f)?),
-            );
+            let subscription = crate::mcp::era::listen::Subscription::parse(body, f)?;
+            return Box::pin(crate::mcp::stream::listen(ctx, Some(subscription))).await;
         }
         // 3-5.
         Target::Call(callee) => call(ctx, body, f, callee, collect).await?,
@@ -120,7 +118,7 @@ pub(crate) async fn call(
     };
     if let Some(p) = &ctx.principal {
         if let Some(rate) = rate {
-            admit::charge_tool_call(ctx, p, rate)?;
+            admit::charge_tool_call(ctx, p, rate).await?;
         }
         record::called(ctx, p);
     }

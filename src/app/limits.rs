@@ -1,0 +1,59 @@
+//! The background task of the shared limits: renews leases every
+//! [`TICK`](crate::auth::shared::TICK) (sooner when a lease runs low), says the replica is
+//! alive every [`HEARTBEAT_EVERY`] (every half second while the database is away, to
+//! notice its return), and prunes rows nobody holds every [`PRUNE_EVERY`].
+
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use crate::auth::lease::Mode;
+use crate::auth::renew;
+use crate::auth::shared::{HEARTBEAT_EVERY, TICK};
+use crate::state::State;
+
+/// How often rows nobody holds are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+/// How often every lease is looked at (idle ones given back).
+const SCAN_EVERY: Duration = Duration::from_millis(250);
+/// How often a degraded replica asks whether the database is back.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+pub async fn run(state: Weak<State>) {
+    let Some(shared) = state
+        .upgrade()
+        .and_then(|s| s.auth.limits.shared().cloned())
+    else {
+        return;
+    };
+    let start = Instant::now();
+    let (mut beat, mut scan, mut prune) = (None::<Instant>, start, start);
+    loop {
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep(TICK) => {}
+        }
+        let Some(state) = state.upgrade() else { return };
+        let now = Instant::now();
+        let every = match shared.mode() {
+            Mode::Shared => HEARTBEAT_EVERY,
+            Mode::Local(_) => PROBE_EVERY,
+        };
+        if beat.is_none_or(|b| now.duration_since(b) >= every) {
+            beat = Some(now);
+            if let Err(e) = shared.heartbeat().await {
+                tracing::debug!(error = %e, "limits heartbeat failed");
+            }
+        }
+        let scanning = now.duration_since(scan) >= SCAN_EVERY;
+        if scanning {
+            scan = now;
+        }
+        renew::tick(&state.auth.limits, &shared, scanning).await;
+        if now.duration_since(prune) >= PRUNE_EVERY && shared.mode() == Mode::Shared {
+            prune = now;
+            if let Err(e) = shared.prune().await {
+                tracing::debug!(error = %e, "could not prune the limits' rows");
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The background half of the shared limits: every [`super::shared::TICK`] (or sooner,
+//! when a lease runs low), one statement renews every token lease that runs low and gives
+//! back every one left idle, one reserves or gives back blocks of the day's calls, and one
+//! gives back spare places in flight. [`release_all`] gives everything back when the
+//! process stops.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::lease::{DailyLease, IDLE_RETURN, Mode, SlotLease, TokenLease};
+use super::limits::Limiter;
+use super::shared::{DailyAsk, Due, Shared, TokenAsk};
+
+/// Leases in one statement at most.
+const BATCH: usize = 1000;
+
+/// One round of the background renewal; `scan`: also look at every lease (idle ones
+/// given back, spare places released, leases of idle keys forgotten).
+pub async fn tick(limiter: &Limiter, shared: &Shared, scan: bool) {
+    if shared.mode() != Mode::Shared {
+        return;
+    }
+    let now = Instant::now();
+    let mut tokens = Vec::new();
+    let mut daily = Vec::new();
+    for d in shared.take_due() {
+        match d {
+            Due::Tokens(l) => tokens.push(l),
+            Due::Daily(l) => daily.push(l),
+        }
+    }
+    let resync = shared
+        .resync
+        .swap(false, std::sync::atomic::Ordering::AcqRel);
+    let mut slots = Vec::new();
+    if scan || resync {
+        let all = limiter.leases();
+        tokens.extend(all.tokens.into_iter().filter(|l| {
+            let s = l.state();
+            s.tokens >= 1.0 && now.saturating_duration_since(s.last) >= IDLE_RETURN
+        }));
+        daily.extend(all.daily.into_iter().filter(|l| {
+            let s = l.state();
+            s.give > 0 || s.away > 0 || (s.block > 0 && s.quiet(now))
+        }));
+        slots.extend(all.slots.into_iter().filter(|l| {
+            let s = l.state();
+            (resync && (s.in_use > 0 || s.held > 0)) || s.to_release(now).is_some()
+        }));
+    }
+    dedupe(&mut tokens);
+    dedupe(&mut daily);
+    for chunk in tokens.chunks(BATCH) {
+        renew_tokens(shared, chunk, now, false).await;
+    }
+    for chunk in daily.chunks(BATCH) {
+        renew_daily(shared, chunk, now, false).await;
+    }
+    for chunk in slots.chunks(BATCH) {
+        release_slots(shared, chunk, now, resync).await;
+    }
+    if scan {
+        limiter.forget_idle(now);
+    }
+}
+
+fn dedupe<T>(v: &mut Vec<Arc<T>>) {
+    v.sort_by_key(|a| Arc::as_ptr(a) as usize);
+    v.dedup_by(|a, b| Arc::ptr_eq(a, b));
+}
+
+/// Renews (or, `all_back` or idle, gives back) token leases in one statement.
+async fn renew_tokens(shared: &Shared, leases: &[Arc<TokenLease>], now: Instant, all_back: bool) {
+    let mut asks = Vec::with_capacity(leases.len());
+    for l in leases {
+        let mut s = l.state();
+        let (per_sec, capacity) = s.under();
+        if per_sec <= 0.0 {
+            s.queued = false;
+            continue;
+        }
+        let idle = all_back || now.saturating_duration_since(s.last) >= IDLE_RETURN;
+        let (take, give) = if idle {
+            (0.0, s.give_back())
+        } else {
+            ((s.want(now) - s.tokens).max(0.0).ceil(), 0.0)
+        };
+        if take == 0.0 && give == 0.0 {
+            s.queued = false;
+            continue;
+        }
+        asks.push(TokenAsk {
+            lease: l,
+            per_sec,
+            capacity,
+            take,
+            give,
+        });
+    }
+    match shared.lease_tokens(&asks, false).await {
+        Ok(grants) => {
+            for (a, g) in asks.iter().zip(grants) {
+                let mut s = a.lease.state();
+                if a.take > 0.0 {
+                    s.granted(a.take, g.granted, g.wait_ms, Instant::now());
+                } else {
+                    s.queued = false;
+                }
+            }
+        }
+        Err(_) => {
+            for a in &asks {
+                let mut s = a.lease.state();
+                s.tokens += a.give;
+                s.queued = false;
+            }
+        }
+    }
+}
+
+/// Reserves, gives back and charges blocks of the day's calls in one statement.
+async fn renew_daily(shared: &Shared, leases: &[Arc<DailyLease>], now: Instant, all_back: bool) {
+    let replicas = shared.replicas();
+    let mut asks = Vec::with_capacity(leases.len());
+    for l in leases {
+        let mut s = l.state();
+        let quota = s.quota();
+        let idle = all_back || s.quiet(now);
+        let mut give = std::mem::take(&mut s.give);
+        if idle {
+            give += std::mem::take(&mut s.block);
+        }
+        let charge = std::mem::take(&mut s.away);
+        let want = if s.queued && !idle && quota > 0 {
+            s.want_among(now, replicas).saturating_sub(s.block)
+        } else {
+            0
+        };
+        if give == 0 && charge == 0 && want == 0 {
+            s.queued = false;
+            continue;
+        }
+        asks.push(DailyAsk {
+            lease: l,
+            quota,
+            want,
+            give,
+            give_day: s.day,
+            charge,
+        });
+    }
+    match shared.reserve_calls(&asks, false).await {
+        Ok(rs) => {
+            for (a, r) in asks.iter().zip(rs) {
+                a.lease.state().reserved(a.want, r, Instant::now());
+            }
+        }
+        Err(_) => {
+            for a in &asks {
+                let mut s = a.lease.state();
+                s.give += a.give;
+                s.away += a.charge;
+                s.queued = false;
+            }
+        }
+    }
+}
+
+/// Gives back spare places in flight (`resync`: sets every held count to what is in use,
+/// after the database was away).
+async fn release_slots(shared: &Shared, leases: &[Arc<SlotLease>], now: Instant, resync: bool) {
+    let asks: Vec<(&SlotLease, u32, u32)> = leases
+        .iter()
+        .filter_map(|l| {
+            let s = l.state();
+            let keep = match s.to_release(now) {
+                Some(k) => k,
+                None if resync => s.in_use.min(s.max),
+                None => return None,
+            };
+            Some((&**l, s.max, keep))
+        })
+        .collect();
+    if let Ok(held) = shared.lease_slots(&asks, false).await {
+        for (a, h) in asks.iter().zip(held) {
+            a.0.state().released(h);
+        }
+    }
+}
+
+/// Gives back everything this process holds (it stops): unspent tokens and calls, places
+/// in flight, its name among the replicas.
+pub async fn release_all(limiter: &Limiter, shared: &Shared) {
+    if shared.mode() != Mode::Shared {
+        return;
+    }
+    let now = Instant::now();
+    let all = limiter.leases();
+    for chunk in all.tokens.chunks(BATCH) {
+        renew_tokens(shared, chunk, now, true).await;
+    }
+    for chunk in all.daily.chunks(BATCH) {
+        renew_daily(shared, chunk, now, true).await;
+    }
+    if let Err(e) = shared.leave().await {
+        tracing::debug!(error = %e, "could not remove this replica's places in flight");
+    }
+}

@@ -1,0 +1,553 @@
+//! Limits shared by every replica on one PostgreSQL (`sql/0020_shared_limits.sql`), with
+//! no statement per call. A replica leases tokens from a key's bucket in batches sized to
+//! the demand it sees, reserves blocks of the day's calls, and holds places in flight in a
+//! shared count; it spends all of them from memory ([`super::lease`]). A lease that runs
+//! low is renewed by the background [`tick`] (one statement for every lease due), one
+//! that runs out on the request path is renewed there (one request renews, the others of
+//! that key wait for it), one left idle is given back, and all are given back when the
+//! process stops. A replica that dies loses at most what it held; its places in flight
+//! stop counting when it has not been seen for [`REPLICA_TIMEOUT`].
+//!
+//! While PostgreSQL does not answer, every limit is kept in this process at a share (the
+//! limit divided by the replicas last seen): [`Shared::mode`] says which. The first failed
+//! statement switches, a heartbeat that answers switches back; each is logged once.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+
+use super::lease::{DailyLease, Mode, Reservation, SlotLease, TokenLease};
+use crate::store::db::DbError;
+
+/// Milliseconds since the epoch (this process's clock: only for how long it was degraded).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A replica not seen for this long no longer counts (its places in flight come back).
+pub const REPLICA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a replica says it is alive (and counts the others).
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How often the background renewal runs when nothing wakes it earlier.
+pub const TICK: Duration = Duration::from_millis(50);
+/// How long a statement on the request path may take before the database counts as away.
+const REQUEST_PATH_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a background statement may take.
+const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Stats {
+    /// Statements sent (every kind).
+    pub statements: AtomicU64,
+    /// Token leases renewed (each lease in a batch counts).
+    pub token_renewals: AtomicU64,
+    /// Of them, renewals made on the request path.
+    pub renewals_inline: AtomicU64,
+    /// Tokens given back unspent.
+    pub tokens_returned: AtomicU64,
+    /// Blocks of daily calls reserved.
+    pub daily_reservations: AtomicU64,
+    /// Daily calls given back unspent.
+    pub calls_returned: AtomicU64,
+    /// Slot counts set (asked for or given back).
+    pub slot_leases: AtomicU64,
+    /// Milliseconds spent degraded, up to the last return.
+    pub degraded_ms: AtomicU64,
+}
+
+/// A lease due for renewal in the background.
+pub enum Due {
+    Tokens(Arc<TokenLease>),
+    Daily(Arc<DailyLease>),
+}
+
+/// One replica's side of the shared limits.
+pub struct Shared {
+    pool: Pool,
+    /// This replica's name in `limit_replicas` and `limit_slots`.
+    pub replica: String,
+    /// Since when (unix ms) the database has not answered; 0 while it does.
+    degraded_since: AtomicU64,
+    /// Replicas seen alive at the last heartbeat, this one included.
+    replicas: AtomicU32,
+    due: Mutex<Vec<Due>>,
+    pub wake: tokio::sync::Notify,
+    pub stats: Stats,
+    /// Set at the return from degraded mode: places in flight are counted again.
+    pub resync: AtomicBool,
+}
+
+/// A token lease asked for: `take` more, `give` back.
+pub struct TokenAsk<'a> {
+    pub lease: &'a TokenLease,
+    pub per_sec: f64,
+    pub capacity: f64,
+    pub take: f64,
+    pub give: f64,
+}
+
+/// What the bucket answered.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenGrant {
+    pub granted: f64,
+    pub wait_ms: f64,
+}
+
+/// Daily calls asked for.
+pub struct DailyAsk<'a> {
+    pub lease: &'a DailyLease,
+    pub quota: u64,
+    pub want: u64,
+    pub give: u64,
+    pub give_day: i32,
+    pub charge: u64,
+}
+
+impl Shared {
+    pub fn new(pool: Pool, replica: String) -> Shared {
+        Shared {
+            pool,
+            replica,
+            degraded_since: AtomicU64::new(0),
+            replicas: AtomicU32::new(1),
+            due: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+            stats: Stats::default(),
+            resync: AtomicBool::new(false),
+        }
+    }
+
+    /// Where limits are kept now.
+    pub fn mode(&self) -> Mode {
+        if self.degraded_since.load(Ordering::Relaxed) == 0 {
+            Mode::Shared
+        } else {
+            Mode::Local(self.replicas())
+        }
+    }
+
+    /// Replicas seen alive at the last heartbeat (at least this one).
+    pub fn replicas(&self) -> u32 {
+        self.replicas.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Since when (unix ms) limits have been kept locally, if they are.
+    pub fn degraded_since(&self) -> Option<u64> {
+        Some(self.degraded_since.load(Ordering::Relaxed)).filter(|t| *t != 0)
+    }
+
+    /// Milliseconds spent degraded in all, the current stretch included.
+    pub fn degraded_ms(&self) -> u64 {
+        let now = unix_ms();
+        self.stats.degraded_ms.load(Ordering::Relaxed)
+            + self.degraded_since().map_or(0, |t| now.saturating_sub(t))
+    }
+
+    /// Queues a lease for the background renewal.
+    pub fn due(&self, d: Due) {
+        self.due.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+        self.wake.notify_one();
+    }
+
+    pub fn take_due(&self) -> Vec<Due> {
+        std::mem::take(&mut *self.due.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn failed(&self, e: &DbError) {
+        let now = unix_ms().max(1);
+        if self
+            .degraded_since
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            tracing::warn!(
+                error = %e,
+                replicas = self.replicas(),
+                "PostgreSQL does not answer: key limits are kept by this process alone, at 1/{} of each (the replicas it last saw), until it answers again",
+                self.replicas()
+            );
+        }
+    }
+
+    fn answered(&self) {
+        let since = self.degraded_since.swap(0, Ordering::AcqRel);
+        if since != 0 {
+            let ms = unix_ms().saturating_sub(since);
+            self.stats.degraded_ms.fetch_add(ms, Ordering::Relaxed);
+            self.resync.store(true, Ordering::Release);
+            tracing::warn!(
+                degraded_ms = ms,
+                "PostgreSQL answers again: key limits are shared by the replicas again"
+            );
+        }
+    }
+
+    /// Runs one statement within `limit`; a failure or a timeout makes the database away.
+    async fn run<T, F>(&self, limit: Duration, f: F) -> Result<T, DbError>
+    where
+        F: std::future::Future<Output = Result<T, DbError>>,
+    {
+        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+        let r = match tokio::time::timeout(limit, f).await {
+            Ok(r) => r,
+            Err(_) => Err(DbError::Task(format!(
+                "no answer within {} ms",
+                limit.as_millis()
+            ))),
+        };
+        match &r {
+            Ok(_) => {}
+            Err(e) => self.failed(e),
+        }
+        r
+    }
+
+    /// Runs one query of the leases (`inline`: on the request path, with its shorter time).
+    async fn query(
+        &self,
+        inline: bool,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, DbError> {
+        let limit = if inline {
+            REQUEST_PATH_TIMEOUT
+        } else {
+            BACKGROUND_TIMEOUT
+        };
+        self.run(limit, async {
+            let client = self.pool.get().await?;
+            Ok(client.query(sql, params).await?)
+        })
+        .await
+    }
+
+    /// Leases tokens: one statement for every ask.
+    pub async fn lease_tokens(
+        &self,
+        asks: &[TokenAsk<'_>],
+        inline: bool,
+    ) -> Result<Vec<TokenGrant>, DbError> {
+        if asks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&str> = asks.iter().map(|a| a.lease.key.as_str()).collect();
+        let scopes: Vec<&str> = asks.iter().map(|a| &*a.lease.scope).collect();
+        let rates: Vec<f64> = asks.iter().map(|a| a.per_sec).collect();
+        let caps: Vec<f64> = asks.iter().map(|a| a.capacity.max(1.0)).collect();
+        let takes: Vec<f64> = asks.iter().map(|a| a.take).collect();
+        let gives: Vec<f64> = asks.iter().map(|a| a.give).collect();
+        let rows = self
+            .query(
+                inline,
+                "SELECT granted, wait_ms FROM metamcp_lease_tokens($1, $2, $3, $4, $5, $6)",
+                &[&keys, &scopes, &rates, &caps, &takes, &gives],
+            )
+            .await?;
+        let grants: Vec<TokenGrant> = rows
+            .iter()
+            .map(|r| TokenGrant {
+                granted: r.try_get(0).unwrap_or(0.0),
+                wait_ms: r.try_get(1).unwrap_or(1000.0),
+            })
+            .collect();
+        let s = &self.stats;
+        let renewed = asks.iter().filter(|a| a.take > 0.0).count() as u64;
+        s.token_renewals.fetch_add(renewed, Ordering::Relaxed);
+        if inline {
+            s.renewals_inline.fetch_add(renewed, Ordering::Relaxed);
+        }
+        let given: f64 = asks.iter().map(|a| a.give).sum();
+        s.tokens_returned.fetch_add(given as u64, Ordering::Relaxed);
+        self.answered();
+        Ok(grants)
+    }
+
+    /// Sets the places this replica holds: `(lease, max, want)` each.
+    pub async fn lease_slots(
+        &self,
+        asks: &[(&SlotLease, u32, u32)],
+        inline: bool,
+    ) -> Result<Vec<u32>, DbError> {
+        if asks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&str> = asks.iter().map(|a| a.0.key.as_str()).collect();
+        let kinds: Vec<&str> = asks.iter().map(|a| a.0.kind.as_str()).collect();
+        let maxes: Vec<i32> = asks.iter().map(|a| clamp_i32(a.1)).collect();
+        let wants: Vec<i32> = asks.iter().map(|a| clamp_i32(a.2)).collect();
+        let rows = self
+            .query(
+                inline,
+                "SELECT held FROM metamcp_lease_slots($1, $2, $3, $4, $5)",
+                &[&self.replica, &keys, &kinds, &maxes, &wants],
+            )
+            .await?;
+        self.stats
+            .slot_leases
+            .fetch_add(asks.len() as u64, Ordering::Relaxed);
+        self.answered();
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<_, i32>(0).unwrap_or(0).max(0) as u32)
+            .collect())
+    }
+
+    /// Reserves blocks of the day's calls (and gives back, and charges).
+    pub async fn reserve_calls(
+        &self,
+        asks: &[DailyAsk<'_>],
+        inline: bool,
+    ) -> Result<Vec<Reservation>, DbError> {
+        if asks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let i64_of = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let keys: Vec<&str> = asks.iter().map(|a| a.lease.key.as_str()).collect();
+        let quotas: Vec<i64> = asks.iter().map(|a| i64_of(a.quota)).collect();
+        let wants: Vec<i64> = asks.iter().map(|a| i64_of(a.want)).collect();
+        let gives: Vec<i64> = asks.iter().map(|a| i64_of(a.give)).collect();
+        let days: Vec<i32> = asks.iter().map(|a| a.give_day).collect();
+        let charges: Vec<i64> = asks.iter().map(|a| i64_of(a.charge)).collect();
+        let rows = self
+            .query(
+                inline,
+                "SELECT granted, used, today, until_midnight_ms
+                 FROM metamcp_reserve_calls($1, $2, $3, $4, $5, $6)",
+                &[&keys, &quotas, &wants, &gives, &days, &charges],
+            )
+            .await?;
+        let s = &self.stats;
+        s.daily_reservations.fetch_add(
+            asks.iter().filter(|a| a.want > 0).count() as u64,
+            Ordering::Relaxed,
+        );
+        s.calls_returned
+            .fetch_add(asks.iter().map(|a| a.give).sum::<u64>(), Ordering::Relaxed);
+        self.answered();
+        Ok(rows
+            .iter()
+            .map(|r| Reservation {
+                granted: r.try_get::<_, i64>(0).unwrap_or(0).max(0) as u64,
+                used: r.try_get::<_, i64>(1).unwrap_or(0).max(0) as u64,
+                day: r.try_get(2).unwrap_or(0),
+                until_midnight_ms: r.try_get(3).unwrap_or(86_400_000),
+            })
+            .collect())
+    }
+
+    /// Says this replica is alive and counts the live ones.
+    pub async fn heartbeat(&self) -> Result<u32, DbError> {
+        let n = self
+            .run(BACKGROUND_TIMEOUT, async {
+                let client = self.pool.get().await?;
+                let row = client
+                    .query_one(
+                        "WITH me AS (
+                             INSERT INTO limit_replicas (replica) VALUES ($1)
+                             ON CONFLICT (replica) DO UPDATE SET seen_at = clock_timestamp()
+                         )
+                         SELECT count(*) FROM limit_replicas
+                         WHERE replica <> $1 AND seen_at > clock_timestamp() - $2 * interval '1 ms'",
+                        &[&self.replica, &(REPLICA_TIMEOUT.as_millis() as f64)],
+                    )
+                    .await?;
+                Ok(row.try_get::<_, i64>(0).unwrap_or(0))
+            })
+            .await?;
+        let n = u32::try_from(n).unwrap_or(u32::MAX).saturating_add(1);
+        self.replicas.store(n, Ordering::Relaxed);
+        self.answered();
+        Ok(n)
+    }
+
+    /// Removes what nobody holds: replicas gone (and their places in flight), buckets
+    /// that have refilled, days before yesterday.
+    pub async fn prune(&self) -> Result<u64, DbError> {
+        self.run(BACKGROUND_TIMEOUT, async {
+            let client = self.pool.get().await?;
+            let gone = format!("{} milliseconds", REPLICA_TIMEOUT.as_millis());
+            let statements = [
+                format!(
+                    "DELETE FROM limit_replicas WHERE seen_at < clock_timestamp() - interval '{gone}'"
+                ),
+                "DELETE FROM limit_slots s WHERE NOT EXISTS
+                 (SELECT 1 FROM limit_replicas r WHERE r.replica = s.replica)"
+                    .into(),
+                "DELETE FROM limit_buckets WHERE tokens + per_second *
+                 extract(epoch FROM clock_timestamp() - updated_at) >= capacity"
+                    .into(),
+                "DELETE FROM limit_daily
+                 WHERE day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1"
+                    .into(),
+            ];
+            let mut n = 0;
+            for sql in &statements {
+                n += client.execute(sql.as_str(), &[]).await?;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    /// This replica stops: its places in flight and its name go.
+    pub async fn leave(&self) -> Result<(), DbError> {
+        self.run(BACKGROUND_TIMEOUT, async {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "DELETE FROM limit_slots WHERE replica = $1",
+                    &[&self.replica],
+                )
+                .await?;
+            client
+                .execute(
+                    "DELETE FROM limit_replicas WHERE replica = $1",
+                    &[&self.replica],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn clamp_i32(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl Shared {
+    /// The shared limits' lines for `/metrics`; `leases`: keys and tools with a lease here.
+    pub fn render_metrics(&self, text: &mut String, leases: usize) {
+        let s = &self.stats;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let degraded = u8::from(self.degraded_since().is_some());
+        let lines: [(&str, &str, &str, String); 11] = [
+            (
+                "metamcp_limits_degraded",
+                "gauge",
+                "1 while PostgreSQL does not answer and key limits are kept by this process at a share.",
+                (u64::from(degraded)).to_string(),
+            ),
+            (
+                "metamcp_limits_degraded_seconds_total",
+                "counter",
+                "Seconds this process has kept key limits alone.",
+                format!("{:.3}", self.degraded_ms() as f64 / 1000.0),
+            ),
+            (
+                "metamcp_limits_replicas",
+                "gauge",
+                "Replicas sharing the limits, as last counted (a degraded replica's share is 1/this).",
+                (u64::from(self.replicas())).to_string(),
+            ),
+            (
+                "metamcp_limits_statements_total",
+                "counter",
+                "Statements the shared limits sent to PostgreSQL (leases, not calls).",
+                (n(&s.statements)).to_string(),
+            ),
+            (
+                "metamcp_limits_lease_renewals_total",
+                "counter",
+                "Token leases renewed.",
+                (n(&s.token_renewals)).to_string(),
+            ),
+            (
+                "metamcp_limits_lease_renewals_inline_total",
+                "counter",
+                "Token leases renewed on the request path (the lease ran out before the background renewal).",
+                (n(&s.renewals_inline)).to_string(),
+            ),
+            (
+                "metamcp_limits_tokens_returned_total",
+                "counter",
+                "Leased tokens given back unspent.",
+                (n(&s.tokens_returned)).to_string(),
+            ),
+            (
+                "metamcp_limits_daily_reservations_total",
+                "counter",
+                "Blocks of daily calls reserved.",
+                (n(&s.daily_reservations)).to_string(),
+            ),
+            (
+                "metamcp_limits_daily_calls_returned_total",
+                "counter",
+                "Reserved daily calls given back unspent.",
+                (n(&s.calls_returned)).to_string(),
+            ),
+            (
+                "metamcp_limits_slot_leases_total",
+                "counter",
+                "Changes of the places in flight this process holds in the shared count.",
+                (n(&s.slot_leases)).to_string(),
+            ),
+            (
+                "metamcp_limits_leases",
+                "gauge",
+                "Keys and per-tool rates with a lease in this process.",
+                (leases as u64).to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in lines {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        }
+    }
+}
+
+/// A key's use of each of its limits, across the replicas, from PostgreSQL:
+/// `{"rate": {"limit", "burst", "available"}, "max_concurrent": {"limit", "held"},
+/// "streams": {"limit", "held"}, "daily_calls": {"limit", "used", "resets_at"}}`.
+/// `available`: tokens in the shared bucket now (replicas may hold a few more, leased);
+/// `held`: places in flight the live replicas hold (in use, and a few spare for a moment).
+pub async fn key_use(
+    pool: &Pool,
+    key_id: &str,
+    eff: &super::limits::Effective,
+    streams_per_key: u32,
+) -> Result<serde_json::Value, DbError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT
+               (SELECT least(capacity, tokens + per_second *
+                       greatest(extract(epoch FROM clock_timestamp() - updated_at), 0))
+                  FROM limit_buckets WHERE key_id = $1 AND scope = ''),
+               (SELECT coalesce(sum(s.held), 0)::int8 FROM limit_slots s
+                  JOIN limit_replicas r ON r.replica = s.replica
+                 WHERE s.key_id = $1 AND s.kind = 'calls'
+                   AND r.seen_at > clock_timestamp() - $2 * interval '1 ms'),
+               (SELECT coalesce(sum(s.held), 0)::int8 FROM limit_slots s
+                  JOIN limit_replicas r ON r.replica = s.replica
+                 WHERE s.key_id = $1 AND s.kind = 'streams'
+                   AND r.seen_at > clock_timestamp() - $2 * interval '1 ms'),
+               (SELECT used FROM limit_daily
+                 WHERE key_id = $1 AND day = (clock_timestamp() AT TIME ZONE 'UTC')::date),
+               to_char((clock_timestamp() AT TIME ZONE 'UTC')::date + 1, 'YYYY-MM-DD\"T00:00:00Z\"')",
+            &[&key_id, &(REPLICA_TIMEOUT.as_millis() as f64)],
+        )
+        .await?;
+    let available: Option<f64> = row.try_get(0)?;
+    let calls: i64 = row.try_get(1)?;
+    let streams: i64 = row.try_get(2)?;
+    let used: Option<i64> = row.try_get(3)?;
+    let resets_at: String = row.try_get(4)?;
+    let burst = eff.burst.map(f64::from);
+    Ok(serde_json::json!({
+        "rate": eff.rate.map(|r| serde_json::json!({
+            "limit": r.to_string(),
+            "burst": eff.burst,
+            "available": available.or(burst).map(|a| (a * 10.0).floor() / 10.0),
+        })),
+        "max_concurrent": {"limit": eff.max_concurrent, "held": calls},
+        "streams": {"limit": streams_per_key, "held": streams},
+        "daily_calls": {"limit": eff.daily_calls, "used": used.unwrap_or(0), "resets_at": resets_at},
+    }))
+}

@@ -1,0 +1,466 @@
+//! Key limits shared by replicas: three gateway processes on one PostgreSQL behind nginx
+//! (`support::replicas`, the layout of tests/replicas.rs). Checked: a key's rate holds for
+//! the key as a whole however its requests are spread; `max_concurrent` counts calls in
+//! flight on every replica (the backend never sees more), and the places of a replica
+//! killed with SIGKILL come back; the daily quota is counted in PostgreSQL through a
+//! restart; a limit lowered mid-load applies on every replica within a second; idle
+//! rows are reclaimed; and with PostgreSQL stopped mid-load each replica keeps a share
+//! of the limit (never none, never nothing), says so, and shares again when it returns.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use metamcp::model::limits::{LimitsChange, Rate, Setting};
+use metamcp::store::keys::KeyStore;
+use serde_json::{Value, json};
+use support::gateway::limited_key;
+use support::http::{get, request};
+use support::mcp::{Client, response_message};
+use support::replicas::{Balancer, Replica, cluster};
+use support::{TestDb, eventually};
+
+fn rate(s: &str) -> Option<Setting<Rate>> {
+    Some(Setting::Is(Rate::parse(s).unwrap()))
+}
+
+/// A request the key's rate counts (a REST read): its status.
+async fn rest(addr: SocketAddr, key: &str) -> u16 {
+    get(addr, "/api/v1/mcp/servers", key).await.status
+}
+
+/// A request the key's rate counts that the gateway answers from memory (a 2026-07-28
+/// `tools/list`): its HTTP status.
+async fn listing(addr: SocketAddr, key: &str) -> u16 {
+    let c = Client::new(addr, "/mcp", Some(key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    c.post_stateless(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+        "params": {"_meta": meta}}))
+        .await
+        .status
+}
+
+/// A 2026-07-28 `tools/call` (no session): the answer's JSON-RPC message.
+async fn call(addr: SocketAddr, key: &str, tool: &str, args: Value) -> Value {
+    let c = Client::new(addr, "/mcp", Some(key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let r = c
+        .post_stateless(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": args, "_meta": meta}}))
+        .await;
+    response_message(&r)
+}
+
+fn is_limited(m: &Value, kind: &str) -> bool {
+    m["error"]["code"] == -32029 && m["error"]["data"]["limit"] == kind
+}
+
+/// A metric's value on one replica.
+async fn metric(addr: SocketAddr, name: &str) -> f64 {
+    let text = request(addr, "GET", "/metrics", &[], None).await.text();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Sends `per_sec` requests a second for `secs` through `addr` (each on its own task, so
+/// a slow answer does not slow the pace); returns (accepted, refused, elapsed seconds).
+async fn drive(addr: SocketAddr, key: &str, per_sec: u32, secs: f64) -> (u32, u32, f64) {
+    let start = Instant::now();
+    let gap = Duration::from_secs_f64(1.0 / f64::from(per_sec));
+    let total = (f64::from(per_sec) * secs) as u32;
+    let mut tasks = Vec::new();
+    for i in 0..total {
+        tokio::time::sleep_until((start + gap * i).into()).await;
+        let key = key.to_string();
+        tasks.push(tokio::spawn(async move { rest(addr, &key).await }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            429 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    (ok, refused, start.elapsed().as_secs_f64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_rate_holds_across_three_replicas_however_its_load_is_spread() {
+    let (db, replicas, _admin, _mock) = cluster().await;
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let lb = Balancer::start(&addrs).await;
+    let store = support::gateway::key_store(&db);
+    let (_, key) = limited_key(
+        &store,
+        "rated",
+        LimitsChange {
+            rate: rate("20/s"),
+            burst: Some(Some(20)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    // Three times the rate through the balancer: each replica alone sees the rate.
+    let (ok, refused, secs) = drive(lb.addr(), &key, 60, 4.0).await;
+    let allowed = 20.0 * secs + 20.0;
+    let ratio = f64::from(ok) / allowed;
+    assert!(
+        (0.8..=1.1).contains(&ratio),
+        "accepted {ok} (refused {refused}) in {secs:.2} s against {allowed:.0}: {ratio:.2}"
+    );
+    // Skewed: most of it at one replica, the rest at the others, at once.
+    let started = Instant::now();
+    let skewed = futures_util::future::join_all([
+        drive(addrs[0], &key, 48, 3.0),
+        drive(addrs[1], &key, 6, 3.0),
+        drive(addrs[2], &key, 6, 3.0),
+    ])
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    let ok: u32 = skewed.iter().map(|r| r.0).sum();
+    // The bucket starts this part near empty (at most its burst).
+    let (least, most) = (20.0 * secs, 20.0 * secs + 20.0);
+    assert!(
+        (0.85 * least..=1.1 * most).contains(&f64::from(ok)),
+        "skewed: accepted {ok} in {secs:.2} s, against {least:.0} to {most:.0} ({skewed:?})"
+    );
+    // Leases, not calls: far fewer statements than requests.
+    let mut statements = 0.0;
+    for a in &addrs {
+        statements += metric(*a, "metamcp_limits_statements_total").await;
+    }
+    assert!(
+        statements < 420.0,
+        "{statements} statements for 420 requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrent_counts_every_replica_and_a_killed_replicas_places_come_back() {
+    let (db, mut replicas, admin, mock) = cluster().await;
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let store = support::gateway::key_store(&db);
+    let (id, key) = limited_key(
+        &store,
+        "concurrent",
+        LimitsChange {
+            max_concurrent: Some(Setting::Is(3)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    // Twelve slow calls at once, four at each replica.
+    let calls = (0..12).map(|i| {
+        let key = key.clone();
+        let addr = addrs[i % 3];
+        async move { call(addr, &key, "mock__sleep", json!({"ms": 400})).await }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let done = answers.iter().filter(|m| m["result"].is_object()).count();
+    let refused = answers
+        .iter()
+        .filter(|m| is_limited(m, "concurrency"))
+        .count();
+    assert_eq!(done + refused, 12, "{answers:?}");
+    assert!((1..=3).contains(&done), "{done} calls done at once");
+    let peak = get(
+        std::net::SocketAddr::from(([127, 0, 0, 1], mock.port)),
+        "/control/stats",
+        "",
+    )
+    .await
+    .json()["calls_peak"]
+        .clone();
+    assert!(
+        peak.as_u64().unwrap() <= 3,
+        "the backend saw {peak} at once"
+    );
+
+    // Spare places go back within moments.
+    eventually(Duration::from_secs(5), "no place held", || async {
+        let shown = get(addrs[0], &format!("/api/v1/keys/{id}"), &admin)
+            .await
+            .json();
+        (shown["use"]["max_concurrent"]["held"] == 0).then_some(())
+    })
+    .await;
+    // A replica that dies holding places: they come back within the replica timeout.
+    let held = (0..3).map(|_| {
+        let key = key.clone();
+        let addr = addrs[0];
+        tokio::spawn(async move { call(addr, &key, "mock__sleep", json!({"ms": 60_000})).await })
+    });
+    let held: Vec<_> = held.collect();
+    eventually(Duration::from_secs(5), "three calls held by A", || async {
+        let now = get(
+            std::net::SocketAddr::from(([127, 0, 0, 1], mock.port)),
+            "/control/stats",
+            "",
+        )
+        .await
+        .json()["calls_now"]
+            .as_u64();
+        (now == Some(3)).then_some(())
+    })
+    .await;
+    let m = call(addrs[1], &key, "mock__echo", json!({"message": "x"})).await;
+    assert!(is_limited(&m, "concurrency"), "{m}");
+    replicas[0].kill();
+    let t0 = Instant::now();
+    eventually(Duration::from_secs(20), "the places back", || async {
+        let m = call(addrs[1], &key, "mock__echo", json!({"message": "x"})).await;
+        m["result"].is_object().then_some(())
+    })
+    .await;
+    assert!(t0.elapsed() < Duration::from_secs(13), "{:?}", t0.elapsed());
+    for h in held {
+        h.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_quota_is_counted_in_postgresql_through_a_restart() {
+    let (db, mut replicas, admin, _mock) = cluster().await;
+    let store = support::gateway::key_store(&db);
+    let (id, key) = limited_key(
+        &store,
+        "quota",
+        LimitsChange {
+            daily_calls: Some(Setting::Is(30)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let mut accepted = 0;
+    let round = |addrs: Vec<SocketAddr>, n: usize| {
+        let key = key.clone();
+        async move {
+            let mut ok = 0;
+            for i in 0..n {
+                let m = call(
+                    addrs[i % addrs.len()],
+                    &key,
+                    "mock__echo",
+                    json!({"message": "q"}),
+                )
+                .await;
+                if m["result"].is_object() {
+                    ok += 1;
+                } else {
+                    assert!(is_limited(&m, "daily_calls"), "{m}");
+                }
+            }
+            ok
+        }
+    };
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    accepted += round(addrs.clone(), 12).await;
+    assert_eq!(accepted, 12);
+    // A deploy restarts one replica (SIGTERM: it gives back what it reserved).
+    replicas[1].stop();
+    replicas[1] = Replica::start(&db);
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    eventually(
+        Duration::from_secs(20),
+        "mock on the new replica",
+        || async {
+            let r = get(addrs[1], "/api/v1/mcp/servers/mock", &admin).await;
+            (r.json()["status"] == "running").then_some(())
+        },
+    )
+    .await;
+    accepted += round(addrs.clone(), 30).await;
+    assert_eq!(accepted, 30, "the quota, not one more");
+    // The count reaches the usage report and the key, on any replica.
+    let usage = get(addrs[2], &format!("/api/v1/usage?key={id}"), &admin)
+        .await
+        .json();
+    assert_eq!(usage["daily_calls"]["limit"], 30, "{usage}");
+    let shown = get(addrs[0], &format!("/api/v1/keys/{id}"), &admin)
+        .await
+        .json();
+    assert_eq!(shown["use"]["daily_calls"]["limit"], 30, "{shown}");
+    eventually(Duration::from_secs(5), "blocks given back", || async {
+        let usage = get(addrs[2], &format!("/api/v1/usage?key={id}"), &admin)
+            .await
+            .json();
+        (usage["daily_calls"]["used"] == 30).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowered_limit_applies_on_every_replica_within_a_second() {
+    let (db, replicas, _admin, _mock) = cluster().await;
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let store = support::gateway::key_store(&db);
+    let (id, key) = limited_key(
+        &store,
+        "fast",
+        LimitsChange {
+            rate: rate("1000/s"),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    // Load on every replica: each holds a lease.
+    let _ = futures_util::future::join_all(addrs.iter().map(|a| drive(*a, &key, 100, 1.0))).await;
+    store
+        .update_limits(
+            &id,
+            &LimitsChange {
+                rate: rate("1/s"),
+                burst: Some(Some(1)),
+                ..LimitsChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    for a in &addrs {
+        eventually(Duration::from_secs(2), "the new rate", || async {
+            (rest(*a, &key).await == 429).then_some(())
+        })
+        .await;
+    }
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    // Outstanding leases were cut: over two seconds, about two get through in all.
+    let results =
+        futures_util::future::join_all(addrs.iter().map(|a| drive(*a, &key, 20, 2.0))).await;
+    let ok: u32 = results.iter().map(|r| r.0).sum();
+    assert!(ok <= 4, "{ok} accepted at 1/s over 2 s ({results:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgresql_stopped_each_replica_keeps_a_share_and_shares_again_on_its_return() {
+    let own = support::OwnCluster::start("metamcp-limits-outage-");
+    let cluster = &own.cluster;
+    metamcp::store::db::create_database_if_missing(cluster, "outage")
+        .await
+        .unwrap();
+    let db = TestDb {
+        name: "outage".into(),
+        url: cluster.url("outage"),
+    };
+    let replicas = [Replica::start(&db), Replica::start(&db)];
+    let store = KeyStore::new(
+        metamcp::store::db::make_pool(cluster.pg_config("outage"), 2),
+        metamcp::crypto::Cipher::new(&metamcp::config::KeyBytes(
+            metamcp::config::parse_key_hex(support::TEST_ENCRYPTION_KEY).unwrap(),
+        )),
+    );
+    let (_, key) = limited_key(
+        &store,
+        "outage",
+        LimitsChange {
+            rate: rate("10/s"),
+            burst: Some(Some(40)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let a = replicas[0].addr;
+    eventually(Duration::from_secs(10), "both replicas counted", || async {
+        (metric(a, "metamcp_limits_replicas").await == 2.0).then_some(())
+    })
+    .await;
+    assert_eq!(listing(a, &key).await, 200);
+    assert_eq!(metric(a, "metamcp_limits_degraded").await, 0.0);
+
+    cluster.stop(true).expect("cluster stops");
+    // Served at half the limit (two replicas last seen), from the first failed statement.
+    let refused_once = eventually(Duration::from_secs(10), "degraded", || async {
+        let r = get(a, "/ready", "").await;
+        (r.status == 503 && r.text().contains("1/2")).then_some(r.text())
+    })
+    .await;
+    assert!(
+        refused_once.contains("database unreachable"),
+        "{refused_once}"
+    );
+    let mut ok = 0;
+    for _ in 0..60 {
+        match listing(a, &key).await {
+            200 => ok += 1,
+            429 => {}
+            other => panic!("status {other} with the database away"),
+        }
+    }
+    // A burst of 40 shared by two: about 20, plus what refills meanwhile; never 0, never
+    // the whole burst.
+    assert!((15..=32).contains(&ok), "{ok} accepted at a half share");
+    assert_eq!(metric(a, "metamcp_limits_degraded").await, 1.0);
+    assert_eq!(replicas[0].logged("PostgreSQL does not answer"), 1);
+
+    cluster.ensure_running().expect("cluster starts again");
+    eventually(Duration::from_secs(30), "shared again", || async {
+        let r = get(a, "/ready", "").await;
+        (r.status == 200 && r.json()["limits"]["mode"] == "shared").then_some(())
+    })
+    .await;
+    assert_eq!(metric(a, "metamcp_limits_degraded").await, 0.0);
+    assert!(metric(a, "metamcp_limits_degraded_seconds_total").await > 0.0);
+    assert_eq!(replicas[0].logged("PostgreSQL answers again"), 1);
+    eventually(Duration::from_secs(10), "calls served", || async {
+        (listing(a, &key).await == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
+    let (db, replicas, _admin, _mock) = cluster().await;
+    let a = replicas[0].addr;
+    let store = support::gateway::key_store(&db);
+    let mut keys = Vec::new();
+    for i in 0..40 {
+        let (_, key) = limited_key(
+            &store,
+            &format!("tiny{i}"),
+            LimitsChange {
+                rate: rate("1/s"),
+                max_concurrent: Some(Setting::Is(1)),
+                daily_calls: Some(Setting::Is(1000)),
+                ..LimitsChange::default()
+            },
+        )
+        .await;
+        keys.push(key);
+    }
+    for k in &keys {
+        assert_eq!(rest(a, k).await, 200);
+        let m = call(a, k, "mock__echo", json!({"message": "x"})).await;
+        assert!(is_limited(&m, "rate"), "{m}");
+    }
+    let pg = metamcp::store::db::connect(&support::cluster().pg_config(&db.name))
+        .await
+        .unwrap();
+    let count = |table: &'static str| {
+        let pg = &pg;
+        async move {
+            pg.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert!(count("limit_buckets").await <= 40);
+    // Spare places go back at once; full buckets at the next prune.
+    eventually(Duration::from_secs(5), "no place held", || async {
+        (count("limit_slots").await == 0).then_some(())
+    })
+    .await;
+    eventually(
+        Duration::from_secs(45),
+        "idle buckets reclaimed",
+        || async { (count("limit_buckets").await == 0).then_some(()) },
+    )
+    .await;
+    assert!(metric(a, "metamcp_limits_leases").await < 40.0);
+}

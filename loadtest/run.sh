@@ -30,6 +30,10 @@
 #                                         # alternating); the table ends with the ratio
 #                                         # (PROFILE_AB=/tmp/ab: perf profiles of both
 #                                         # builds, /tmp/ab.current and /tmp/ab.baseline)
+#   BASELINE=<rev> AB_RATE=1000000000/s loadtest/run.sh
+#                                         # the A/B with a key limited to that rate (never
+#                                         # reached) on both builds: the limiter's cost
+#                                         # before and after a change to it
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
@@ -176,6 +180,16 @@ if [ -n "${BASELINE:-}" ]; then
         --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
     GW=$BASE_ADDR ADMIN=$BASE_ADMIN register \
         "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+    AB_KEY=$ADMIN
+    BASE_AB_KEY=$BASE_ADMIN
+    if [ -n "${AB_RATE:-}" ]; then
+        # Both builds measured with a key limited to AB_RATE (a rate never reached).
+        AB_KEY=$("$BIN/keyadm" keys create --name ab-rate --scope client --rate "$AB_RATE" --json |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+        BASE_AB_KEY=$(METAMCP_DATA_DIR="$work/base-data" "$BASE_BIN/keyadm" keys create \
+            --name ab-rate --scope client --rate "$AB_RATE" --json |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    fi
 fi
 if [ -n "${LIMITS:-}" ]; then
     LIMITED=$("$BIN/keyadm" keys create --name limited --scope client --rate 1000000000/s \
@@ -265,8 +279,8 @@ DURATION=2s measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 [ -n "${STATELESS:-}" ] && DURATION=2s MCPLOAD_FLAGS="${MCPLOAD_FLAGS:-} --stateless" \
     measure warm "$GW_URL" "$ADMIN" "mock__$TOOL" >/dev/null
 if [ -n "${BASELINE:-}" ]; then
-    DURATION=2s measure warm "http://$CURRENT_ADDR/mcp" "$ADMIN" "mock__$TOOL" >/dev/null
-    DURATION=2s measure warm "http://$BASE_ADDR/mcp" "$BASE_ADMIN" "mock__$TOOL" >/dev/null
+    DURATION=2s measure warm "http://$CURRENT_ADDR/mcp" "$AB_KEY" "mock__$TOOL" >/dev/null
+    DURATION=2s measure warm "http://$BASE_ADDR/mcp" "$BASE_AB_KEY" "mock__$TOOL" >/dev/null
 fi
 if [ -n "${OBSERVE:-}" ]; then
     for a in "$BARE_ADDR" "$TRACED_ADDR" "$UNSAMPLED_ADDR"; do
@@ -328,8 +342,8 @@ for round in $(seq "$ROUNDS"); do
             measure "$name" "$@" mockmcp="$MOCK_PID" proxy="$pid"
             if [ -n "$perf_job" ]; then wait "$perf_job" && say "profile of $name written to $PROFILE_AB.$name"; fi
         }
-        ab_current() { results+=("$(ab_measure current "$CURRENT_PID" "http://$CURRENT_ADDR/mcp" "$ADMIN" "mock__$TOOL")"); }
-        ab_base() { results+=("$(ab_measure baseline "$BASE_PID" "http://$BASE_ADDR/mcp" "$BASE_ADMIN" "mock__$TOOL")"); }
+        ab_current() { results+=("$(ab_measure current "$CURRENT_PID" "http://$CURRENT_ADDR/mcp" "$AB_KEY" "mock__$TOOL")"); }
+        ab_base() { results+=("$(ab_measure baseline "$BASE_PID" "http://$BASE_ADDR/mcp" "$BASE_AB_KEY" "mock__$TOOL")"); }
         if [ $((round % 2)) = 1 ]; then ab_current; ab_base; else ab_base; ab_current; fi
     fi
     if [ -n "${LIMITED:-}" ]; then

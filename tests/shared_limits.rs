@@ -293,6 +293,27 @@ async fn the_daily_quota_is_counted_in_postgresql_through_a_restart() {
         (usage["daily_calls"]["used"] == 30).then_some(())
     })
     .await;
+    // keyadm reads the same rows.
+    let keyadm = |args: &[&str]| {
+        let out = support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &db.env(), args);
+        assert!(out.status.success(), "keyadm {args:?}: {out:?}");
+        support::stdout(&out)
+    };
+    let shown: Value = serde_json::from_str(&keyadm(&["keys", "show", &id, "--json"])).unwrap();
+    assert_eq!(shown["use"]["daily_calls"]["used"], 30, "{shown}");
+    let text = keyadm(&["keys", "show", &id]);
+    assert!(text.contains("calls today  30 of 30"), "{text}");
+    let usage: Value = serde_json::from_str(&keyadm(&["keys", "usage", &id, "--json"])).unwrap();
+    assert_eq!(usage["daily_calls"]["used"], 30, "{usage}");
+    // A client key reads only itself.
+    let own = get(addrs[0], &format!("/api/v1/keys/{id}"), &key).await;
+    assert_eq!(own.status, 200, "{}", own.text());
+    let other = get(addrs[0], "/api/v1/keys/admin", &key).await;
+    assert_eq!(other.status, 403, "{}", other.text());
+    assert_eq!(
+        get(addrs[0], "/api/v1/keys/nobody", &admin).await.status,
+        404
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -326,6 +326,9 @@ impl Limiter {
 
     /// Charges one tool call to the key's daily quota (UTC days).
     pub async fn tool_call(&self, key: &KeyId, limits: &Effective) -> Result<(), Refused> {
+        if limits.daily_calls.is_none() {
+            return Ok(());
+        }
         self.tool_call_at(key, limits, Instant::now(), unix_now())
             .await
     }
@@ -425,7 +428,8 @@ impl Limiter {
                 Ok(())
             }
             Step::Refused(ms) => Err(ms),
-            Step::Renew => self.renew_tokens(lease, per_sec, capacity).await,
+            // Boxed: the request's future holds a pointer, not the database's futures.
+            Step::Renew => Box::pin(self.renew_tokens(lease, per_sec, capacity)).await,
         }
     }
 
@@ -478,22 +482,8 @@ impl Limiter {
     async fn take_slot(&self, lease: &Arc<SlotLease>, max: u32) -> Result<Place, u64> {
         let step = lease.state().enter(max, self.mode(), Instant::now());
         let step = match (step, self.shared.get()) {
-            (Step::Renew, Some(shared)) => {
-                let _one = lease.renewing.lock().await;
-                let again = lease.state().enter(max, shared.mode(), Instant::now());
-                match again {
-                    Step::Renew => {
-                        let want = lease.state().want();
-                        if let Ok(held) = shared.lease_slots(&[(lease, max, want)], true).await
-                            && let Some(h) = held.first()
-                        {
-                            lease.state().granted(*h, Instant::now());
-                        }
-                        lease.state().enter(max, shared.mode(), Instant::now())
-                    }
-                    other => other,
-                }
-            }
+            // Boxed: the request's future holds a pointer, not the database's futures.
+            (Step::Renew, Some(shared)) => Box::pin(renew_slot(shared, lease, max)).await,
             (step, _) => step,
         };
         match step {
@@ -518,47 +508,7 @@ impl Limiter {
                 return Ok(());
             }
             (Step::Renew, Some(shared)) => {
-                let _one = lease.renewing.lock().await;
-                let now = Instant::now();
-                let again = lease.state().take(quota, shared.mode(), now, left);
-                match again {
-                    Step::Renew => {
-                        let (want, give, give_day, charge) = {
-                            let mut s = lease.state();
-                            let want = s.want_among(now, shared.replicas());
-                            (
-                                want,
-                                std::mem::take(&mut s.give),
-                                s.day,
-                                std::mem::take(&mut s.away),
-                            )
-                        };
-                        let ask = DailyAsk {
-                            lease,
-                            quota,
-                            want,
-                            give,
-                            give_day,
-                            charge,
-                        };
-                        match shared.reserve_calls(&[ask], true).await {
-                            Ok(r) => {
-                                if let Some(r) = r.first() {
-                                    lease.state().reserved(want, *r, Instant::now());
-                                }
-                            }
-                            Err(_) => {
-                                let mut s = lease.state();
-                                s.give += give;
-                                s.away += charge;
-                            }
-                        }
-                        lease
-                            .state()
-                            .take(quota, shared.mode(), Instant::now(), left)
-                    }
-                    other => other,
-                }
+                Box::pin(reserve_daily(shared, lease, quota, left)).await
             }
             (step, _) => step,
         };
@@ -568,6 +518,72 @@ impl Limiter {
             Step::Renew => Err(FULL_RECHECK.as_millis() as u64),
         }
     }
+}
+
+/// Asks the shared count for places of `lease` (its own spent on the request path): one
+/// request of the key asks, the others wait for its answer.
+async fn renew_slot(shared: &Shared, lease: &Arc<SlotLease>, max: u32) -> Step {
+    let _one = lease.renewing.lock().await;
+    let again = lease.state().enter(max, shared.mode(), Instant::now());
+    if again != Step::Renew {
+        return again;
+    }
+    let want = lease.state().want();
+    if let Ok(held) = shared.lease_slots(&[(lease, max, want)], true).await
+        && let Some(h) = held.first()
+    {
+        lease.state().granted(*h, Instant::now());
+    }
+    lease.state().enter(max, shared.mode(), Instant::now())
+}
+
+/// Reserves a block of the day's calls on the request path (its block spent), giving back
+/// and charging what waits to be.
+async fn reserve_daily(
+    shared: &Shared,
+    lease: &Arc<DailyLease>,
+    quota: u64,
+    left: Duration,
+) -> Step {
+    let _one = lease.renewing.lock().await;
+    let now = Instant::now();
+    let again = lease.state().take(quota, shared.mode(), now, left);
+    if again != Step::Renew {
+        return again;
+    }
+    let (want, give, give_day, charge) = {
+        let mut s = lease.state();
+        let want = s.want_among(now, shared.replicas());
+        (
+            want,
+            std::mem::take(&mut s.give),
+            s.day,
+            std::mem::take(&mut s.away),
+        )
+    };
+    let ask = DailyAsk {
+        lease,
+        quota,
+        want,
+        give,
+        give_day,
+        charge,
+    };
+    match shared.reserve_calls(&[ask], true).await {
+        Ok(r) => {
+            if let Some(r) = r.first() {
+                lease.state().reserved(want, *r, Instant::now());
+            }
+        }
+        Err(_) => {
+            let mut s = lease.state();
+            s.give += give;
+            s.away += charge;
+        }
+    }
+    lease
+        .state()
+        .take(quota, shared.mode(), Instant::now(), left)
 }
 
 /// Every lease this process holds, for the background renewal.

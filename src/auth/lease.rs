@@ -150,6 +150,8 @@ pub struct TokenLease {
 pub struct Tokens {
     /// Leased and not spent.
     pub tokens: f64,
+    /// Below this many, the lease is renewed in the background (half of the last ask).
+    low_water: f64,
     /// The limit they were leased under (per second, capacity).
     under: (f64, f64),
     /// The shared bucket said it is empty until then.
@@ -169,6 +171,7 @@ impl TokenLease {
             scope,
             state: Mutex::new(Tokens {
                 tokens: 0.0,
+                low_water: 0.0,
                 under: (0.0, 0.0),
                 empty_until: None,
                 local: None,
@@ -199,8 +202,7 @@ impl Tokens {
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            let renew_soon =
-                mode == Mode::Shared && !self.queued && self.tokens < self.want(now) / 2.0;
+            let renew_soon = mode == Mode::Shared && !self.queued && self.tokens < self.low_water;
             if renew_soon {
                 self.queued = true;
             }
@@ -238,6 +240,7 @@ impl Tokens {
     /// What the shared bucket granted for an ask of `asked`.
     pub fn granted(&mut self, asked: f64, granted: f64, wait_ms: f64, now: Instant) {
         self.tokens += granted;
+        self.low_water = asked / 2.0;
         self.queued = false;
         self.empty_until = (granted < asked && self.tokens < 1.0)
             .then(|| now + Duration::from_millis(wait_ms.clamp(1.0, 60_000.0) as u64));
@@ -399,6 +402,8 @@ pub struct DailyLease {
 pub struct Daily {
     /// Reserved calls not spent.
     pub block: u64,
+    /// Below this many, a block is reserved in the background (half of the last ask).
+    low_water: u64,
     /// The day the block is of (days since 1970-01-01, UTC, the database's clock).
     pub day: i32,
     /// When that day ends.
@@ -423,6 +428,7 @@ impl DailyLease {
             key,
             state: Mutex::new(Daily {
                 block: 0,
+                low_water: 0,
                 day: 0,
                 ends: None,
                 used: 0,
@@ -473,7 +479,7 @@ impl Daily {
             let renew_soon = mode == Mode::Shared
                 && !self.queued
                 && self.used < quota
-                && (self.block as f64) < self.want(now) as f64 / 2.0;
+                && self.block < self.low_water;
             if renew_soon {
                 self.queued = true;
             }
@@ -520,6 +526,9 @@ impl Daily {
         }
         self.day = r.day;
         self.block += r.granted;
+        if asked > 0 {
+            self.low_water = asked / 2;
+        }
         self.used = r.used;
         self.queued = false;
         self.ends = Some(now + Duration::from_millis(r.until_midnight_ms.max(1) as u64));

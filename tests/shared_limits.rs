@@ -3,7 +3,8 @@
 //! the key as a whole however its requests are spread; `max_concurrent` counts calls in
 //! flight on every replica (the backend never sees more), and the places of a replica
 //! killed with SIGKILL come back; the daily quota is counted in PostgreSQL through a
-//! restart; a limit lowered mid-load applies on every replica within a second; idle
+//! restart; a key's streams count on every replica; a limit lowered mid-load applies on
+//! every replica within a second; idle
 //! rows are reclaimed; and with PostgreSQL stopped mid-load each replica keeps a share
 //! of the limit (never none, never nothing), says so, and shares again when it returns.
 
@@ -484,4 +485,44 @@ async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
     )
     .await;
     assert!(metric(a, "metamcp_limits_leases").await < 40.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_streams_are_counted_on_every_replica_and_given_back_when_closed() {
+    let db = TestDb::new().await;
+    let bound = [("METAMCP_KEY_MAX_STREAMS", "2".to_string())];
+    let replicas = [
+        Replica::start_with(&db, &bound),
+        Replica::start_with(&db, &bound),
+    ];
+    let (a, b) = (replicas[0].addr, replicas[1].addr);
+    let store = support::gateway::key_store(&db);
+    let (_, key) = limited_key(&store, "streams", LimitsChange::default()).await;
+    let first = support::http::live_events(a, &key).await;
+    let _second = support::http::live_events(a, &key).await;
+    // A third, on the other replica: over the key's bound (a refusal answers at once; an
+    // accepted stream would not end).
+    let third = tokio::time::timeout(Duration::from_secs(5), get(b, "/api/v1/events", &key))
+        .await
+        .expect("a refusal, not a stream");
+    assert_eq!(third.status, 429, "{}", third.text());
+    assert!(
+        third.text().contains("METAMCP_KEY_MAX_STREAMS"),
+        "{}",
+        third.text()
+    );
+    // A stream closed gives its place back to the key, whichever replica asks next.
+    drop(first);
+    // (A refusal answers at once; an accepted stream is still open after a second.)
+    eventually(Duration::from_secs(10), "the place back", || async {
+        let r = tokio::time::timeout(Duration::from_secs(1), get(b, "/api/v1/events", &key)).await;
+        match r {
+            Err(_) => Some(()),
+            Ok(refused) => {
+                assert_eq!(refused.status, 429, "{}", refused.text());
+                None
+            }
+        }
+    })
+    .await;
 }

@@ -4,9 +4,9 @@
 //! flight on every replica (the backend never sees more), and the places of a replica
 //! killed with SIGKILL come back; the daily quota is counted in PostgreSQL through a
 //! restart; a key's streams count on every replica; a limit lowered mid-load applies on
-//! every replica within a second; idle
-//! rows are reclaimed; and with PostgreSQL stopped mid-load each replica keeps a share
-//! of the limit (never none, never nothing), says so, and shares again when it returns.
+//! every replica within a second; idle rows are reclaimed; and with PostgreSQL stopped
+//! mid-load each replica keeps a share of the limit (never none, never nothing), says
+//! so, and shares again when it returns.
 
 mod support;
 

@@ -18,7 +18,7 @@ mod kernel;
 pub mod tokenizer;
 
 pub use kernel::dot;
-use kernel::{gelu, layer_norm, linear};
+use kernel::{Dense, gelu, layer_norm, linear};
 use tokenizer::Tokenizer;
 
 /// Width of an embedding.
@@ -32,13 +32,13 @@ pub const MAX_TOKENS: usize = 256;
 const EPS: f32 = 1e-12;
 
 struct Layer {
-    q: (Vec<f32>, Vec<f32>),
-    k: (Vec<f32>, Vec<f32>),
-    v: (Vec<f32>, Vec<f32>),
-    o: (Vec<f32>, Vec<f32>),
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    o: Dense,
     norm1: (Vec<f32>, Vec<f32>),
-    up: (Vec<f32>, Vec<f32>),
-    down: (Vec<f32>, Vec<f32>),
+    up: Dense,
+    down: Dense,
     norm2: (Vec<f32>, Vec<f32>),
 }
 
@@ -59,13 +59,15 @@ impl Model {
         let tensors = Tensors::parse(safetensors)?;
         let layer = |l: usize| -> Result<Layer, String> {
             let p = format!("encoder.layer.{l}.");
-            let pair =
-                |w: &str, b: &str, shape: &[usize]| -> Result<(Vec<f32>, Vec<f32>), String> {
-                    Ok((
-                        tensors.get(&format!("{p}{w}"), shape)?,
-                        tensors.get(&format!("{p}{b}"), &shape[..1])?,
-                    ))
-                };
+            // A dense layer's weights (`[out, in]`) and bias, packed for the kernel.
+            let pair = |w: &str, b: &str, shape: &[usize]| -> Result<Dense, String> {
+                Ok(Dense::new(
+                    &tensors.get(&format!("{p}{w}"), shape)?,
+                    &tensors.get(&format!("{p}{b}"), &shape[..1])?,
+                    shape[1],
+                    shape[0],
+                ))
+            };
             Ok(Layer {
                 q: pair(
                     "attention.self.query.weight",
@@ -140,11 +142,7 @@ impl Model {
     /// [`Model::embed`] of at most `max` tokens of `text` (the cost grows with them).
     pub fn embed_max(&self, text: &str, max: usize) -> [f32; DIM] {
         let ids = self.tokens(text, max);
-        // The dense layers take rows in blocks ([`kernel::ROWS`]): the rows are padded to
-        // a whole number of blocks (a row alone would cost nearly a block), and the
-        // padding is never attended to nor pooled.
-        let tokens = ids.len();
-        let n = tokens.div_ceil(kernel::ROWS) * kernel::ROWS;
+        let (tokens, n) = (ids.len(), ids.len());
         let mut x = vec![0f32; n * DIM];
         for (i, &id) in ids.iter().enumerate() {
             let row = &mut x[i * DIM..(i + 1) * DIM];
@@ -164,9 +162,9 @@ impl Model {
         let mut scores = vec![0f32; tokens];
         let scale = 1.0 / (HEAD as f32).sqrt();
         for l in &self.layers {
-            linear(&x, n, &l.q.0, &l.q.1, DIM, DIM, &mut q);
-            linear(&x, n, &l.k.0, &l.k.1, DIM, DIM, &mut k);
-            linear(&x, n, &l.v.0, &l.v.1, DIM, DIM, &mut v);
+            linear(&x, n, &l.q, &mut q);
+            linear(&x, n, &l.k, &mut k);
+            linear(&x, n, &l.v, &mut v);
             for h in 0..HEADS {
                 let at = h * HEAD;
                 for i in 0..tokens {
@@ -192,16 +190,16 @@ impl Model {
                     }
                 }
             }
-            linear(&ctx, n, &l.o.0, &l.o.1, DIM, DIM, &mut proj);
+            linear(&ctx, n, &l.o, &mut proj);
             for (a, b) in x.iter_mut().zip(&proj) {
                 *a += b;
             }
             layer_norm(&mut x, DIM, &l.norm1.0, &l.norm1.1, EPS);
-            linear(&x, n, &l.up.0, &l.up.1, DIM, FFN, &mut hidden);
+            linear(&x, n, &l.up, &mut hidden);
             for h in hidden.iter_mut() {
                 *h = gelu(*h);
             }
-            linear(&hidden, n, &l.down.0, &l.down.1, FFN, DIM, &mut proj);
+            linear(&hidden, n, &l.down, &mut proj);
             for (a, b) in x.iter_mut().zip(&proj) {
                 *a += b;
             }

@@ -105,7 +105,8 @@ pub fn check_model() -> Result<(), String> {
 
 static LOADED: OnceLock<Result<minilm::Model, String>> = OnceLock::new();
 
-/// The model, read on first use (about 90 MB, a tenth of a second).
+/// The model, read on first use (a 90 MB file kept as 45 MB of halves, a tenth of a
+/// second).
 pub fn model() -> Result<&'static minilm::Model, String> {
     LOADED
         .get_or_init(|| {

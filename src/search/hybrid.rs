@@ -66,9 +66,11 @@ struct Semantic {
     vectors: ArcSwap<Vectors>,
 }
 
-/// The tools' embeddings, one row each; a row not yet there is zeros.
+/// The tools' embeddings, one row each, as half floats (a search streams them all: half
+/// the bytes of f32, and cosines that move by less than 1e-3); a row not yet there is
+/// zeros.
 struct Vectors {
-    rows: Vec<f32>,
+    rows: Vec<u16>,
     present: Vec<bool>,
     missing: usize,
 }
@@ -111,7 +113,7 @@ impl Searcher {
                 keys,
                 texts,
                 vectors: ArcSwap::from_pointee(Vectors {
-                    rows: vec![0.0; tools.len() * DIM],
+                    rows: vec![0; tools.len() * DIM],
                     present: vec![false; tools.len()],
                     missing: tools.len(),
                 }),
@@ -184,7 +186,7 @@ impl Searcher {
         for doc in 0..n {
             let words = coverage[doc] >= MIN_COVERAGE;
             let cosine = match vectors.present[doc] {
-                true => minilm::dot(&q[..], &vectors.rows[doc * DIM..(doc + 1) * DIM]),
+                true => minilm::dot_half(&q[..], &vectors.rows[doc * DIM..(doc + 1) * DIM]),
                 // Not embedded yet: its words decide, its meaning counts as just enough.
                 false if words => blend.accept_with_words,
                 false => continue,
@@ -227,7 +229,9 @@ impl Semantic {
         let mut rows = current.rows.clone();
         let mut present = current.present.clone();
         for (d, v) in &arrived {
-            rows[d * DIM..(d + 1) * DIM].copy_from_slice(&v[..]);
+            for (h, x) in rows[d * DIM..(d + 1) * DIM].iter_mut().zip(&v[..]) {
+                *h = minilm::half(*x);
+            }
             present[*d] = true;
         }
         let fresh = Arc::new(Vectors {

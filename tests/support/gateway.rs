@@ -37,7 +37,23 @@ impl TestGateway {
     /// As `start_with`, and `tweak` learns the address the gateway will listen on (bound
     /// first), for settings that name it (a public URL).
     pub async fn start_at(tweak: impl FnOnce(&mut Config, SocketAddr)) -> TestGateway {
-        let db = TestDb::new().await;
+        let mut gw = Self::start_over(TestDb::new().await, tweak).await;
+        let store = key_store(&gw.db);
+        gw.admin_key = create_key(&store, "admin", Scope::Admin, &[]).await;
+        gw.client_key = create_key(&store, "client", Scope::Client, &[]).await;
+        gw
+    }
+
+    /// Another replica in this process over the same database (sharing its keys, its
+    /// registry and its sessions' rows), as `tweak` adjusts it.
+    pub async fn beside(&self, tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        let mut gw = Self::start_over(self.db.clone(), |cfg, _| tweak(cfg)).await;
+        gw.admin_key = self.admin_key.clone();
+        gw.client_key = self.client_key.clone();
+        gw
+    }
+
+    async fn start_over(db: TestDb, tweak: impl FnOnce(&mut Config, SocketAddr)) -> TestGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut cfg = db.config();
@@ -47,15 +63,12 @@ impl TestGateway {
         let handle = tokio::spawn(metamcp::app::run(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        let store = key_store(&db);
-        let admin_key = create_key(&store, "admin", Scope::Admin, &[]).await;
-        let client_key = create_key(&store, "client", Scope::Client, &[]).await;
         TestGateway {
             addr,
             db,
             state,
-            admin_key,
-            client_key,
+            admin_key: String::new(),
+            client_key: String::new(),
             shutdown: Some(tx),
             handle: Some(handle),
         }

@@ -114,7 +114,8 @@ impl Drop for OwnCluster {
     }
 }
 
-/// A database of its own for one test.
+/// A database of its own for one test (a copy names the same database).
+#[derive(Clone)]
 pub struct TestDb {
     pub name: String,
     pub url: String,

@@ -12,8 +12,7 @@ const KEYADM: &str = env!("CARGO_BIN_EXE_keyadm");
 
 fn keyadm_in(data_dir: &std::path::Path, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(KEYADM);
-    cmd.args(args)
-        .env_clear()
+    support::keep_coverage(cmd.args(args).env_clear())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
         .env("METAMCP_DATA_DIR", data_dir)

@@ -59,8 +59,7 @@ async fn starts_migrates_serves_health_and_stops_on_sigterm() {
 
 #[test]
 fn bad_configuration_exits_64_naming_each_problem() {
-    let out = Command::new(env!("CARGO_BIN_EXE_metamcp"))
-        .env_clear()
+    let out = support::keep_coverage(Command::new(env!("CARGO_BIN_EXE_metamcp")).env_clear())
         .env("METAMCP_LISTEN", "not-an-address")
         .env("METAMCP_MAX_BODY", "huge")
         .output()

@@ -63,6 +63,7 @@ async fn concurrent_starts_apply_each_migration_exactly_once() {
                 .arg("--json")
                 .env_clear()
                 .env("RUST_LOG", "warn");
+            support::keep_coverage(&mut cmd);
             for (k, v) in db.env() {
                 cmd.env(k, v);
             }

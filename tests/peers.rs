@@ -1617,15 +1617,26 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
     )
     .await;
     // The tools' embeddings are computed in the background once their lists are in;
-    // until then a search ranks by words alone. The clients start once they are there.
+    // until then a search ranks by words alone. The clients start once both servers'
+    // are there (each found first for a need as a user words it).
     eventually(Duration::from_secs(120), "the tools embedded", || async {
-        let r = get(
-            gw.addr,
-            "/api/v1/tools/search?q=which%20hour%20is%20it%20in%20London%20at%20the%20moment&limit=1",
-            &gw.client_key,
-        )
-        .await;
-        (r.json()["results"][0]["name"] == "time__get_current_time").then_some(())
+        for (q, want) in [
+            (
+                "which%20hour%20is%20it%20in%20London%20at%20the%20moment",
+                "time__get_current_time",
+            ),
+            (
+                "show%20the%20commit%20history%20of%20my%20repository",
+                "git__git_log",
+            ),
+        ] {
+            let path = format!("/api/v1/tools/search?q={q}&limit=1");
+            let r = get(gw.addr, &path, &gw.client_key).await;
+            if r.json()["results"][0]["name"] != want {
+                return None;
+            }
+        }
+        Some(())
     })
     .await;
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());

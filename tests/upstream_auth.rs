@@ -377,6 +377,7 @@ async fn keyadm_prints_the_url_and_waits_for_the_account() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyadm"))
         .args(["servers", "authorize", "cli", "--json"])
         .env_clear()
+        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

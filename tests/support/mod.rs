@@ -173,6 +173,17 @@ impl TestDb {
     }
 }
 
+/// Keeps the coverage tool's profile pattern (`LLVM_PROFILE_FILE`, set by an instrumented
+/// run such as `cargo tarpaulin --engine llvm`) for a child started with a clean
+/// environment: an instrumented binary that exits then adds its counts instead of
+/// writing them to `default.profraw` in its working directory.
+pub fn keep_coverage(cmd: &mut Command) -> &mut Command {
+    if let Some(pattern) = std::env::var_os("LLVM_PROFILE_FILE") {
+        cmd.env("LLVM_PROFILE_FILE", pattern);
+    }
+    cmd
+}
+
 /// Runs a built binary of this package with a clean, explicit environment.
 pub fn run_bin(bin: &str, env: &[(&str, String)], args: &[&str]) -> Output {
     let mut cmd = Command::new(bin);
@@ -180,6 +191,7 @@ pub fn run_bin(bin: &str, env: &[(&str, String)], args: &[&str]) -> Output {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn");
+    keep_coverage(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -221,6 +233,7 @@ pub fn start_gateway_binary_with(
         .env("METAMCP_LISTEN", "127.0.0.1:0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
+    keep_coverage(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -43,6 +43,7 @@ use tokio::net::TcpStream;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: mcpload --url URL [--key KEY] [--jwt] [--stateless] [--answer-input] \
+[--capabilities JSON] \
 [--scenario ping|tools-list|tools-call|mixed|connect] [--tool NAME] [--args JSON] \
 [--payload BYTES] [--mix ping=1,tools-list=1,tools-call=8] [--connections N] \
 (--duration 10s | --requests N) [--rate R] [--timeout-ms N] [--json FILE] [--svg FILE] \
@@ -97,6 +98,8 @@ struct Args {
     json: Option<String>,
     svg: Option<String>,
     corpus: Option<String>,
+    /// The client capabilities a session declares (`{}` unless given).
+    capabilities: String,
 }
 
 fn parse_duration(s: &str) -> Option<Duration> {
@@ -145,6 +148,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         "--json",
         "--svg",
         "--corpus",
+        "--capabilities",
     ];
     if let Some(f) = flags.keys().find(|f| !known.contains(f)) {
         return Err(format!("unknown option {f}\n{USAGE}"));
@@ -231,6 +235,14 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         json: flags.get("--json").map(|s| s.to_string()),
         svg: flags.get("--svg").map(|s| s.to_string()),
         corpus: flags.get("--corpus").map(|s| s.to_string()),
+        capabilities: match flags.get("--capabilities") {
+            Some(c) => serde_json::from_str::<Value>(c)
+                .ok()
+                .filter(Value::is_object)
+                .map(|v| v.to_string())
+                .ok_or("--capabilities is not a JSON object")?,
+            None => "{}".into(),
+        },
     })
 }
 
@@ -808,8 +820,11 @@ async fn open_session(shared: &Shared) -> Result<(TcpStream, Option<String>), St
     let mut head = head_for(shared, None, Kind::Ping);
     let mut out = Vec::new();
     let mut buf = Vec::new();
-    let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"mcpload","version":"1"}}}"#;
-    send(&mut stream, &mut out, &head, init)
+    let init = format!(
+        r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{{"name":"mcpload","version":"1"}}}}}}"#,
+        shared.args.capabilities
+    );
+    send(&mut stream, &mut out, &head, init.as_bytes())
         .await
         .map_err(|e| format!("initialize: {e}"))?;
     let a = read_response(&mut stream, &mut buf)

@@ -3,15 +3,18 @@
 //! other, which passes the request on to the holder's address; and what a replica does
 //! when the holder is gone. `tests/replicas.rs` runs the same ideas with gateway
 //! processes, a balancer and the official SDKs; these keep the passing-on inside the
-//! measured process, and add its failures.
+//! measured process, and add its failures; and a key's limits, counted in PostgreSQL for
+//! both, shown by `GET /api/v1/keys/{id}`.
 
 mod support;
 
 use std::time::Duration;
 
+use metamcp::model::limits::{LimitsChange, Rate, Setting};
 use serde_json::{Value, json};
 use support::eventually;
-use support::gateway::{TestGateway, with_everything};
+use support::gateway::{TestGateway, limited_key, with_everything};
+use support::http::get;
 use support::mcp::{Client, response_message, text_of};
 use support::mock::Mock;
 
@@ -186,4 +189,92 @@ async fn a_session_and_its_task_opened_on_one_replica_are_served_by_the_other() 
             .is_some_and(|t| t.iter().any(|t| t["name"] == RESEARCH)),
         "{listed}"
     );
+}
+
+/// A 2026-07-28 `tools/call` of the mock's `echo` through `gw` with `key`: the message.
+async fn echo(gw: &TestGateway, key: &str, id: u64) -> Value {
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let r = Client::new(gw.addr, "/mcp", Some(key))
+        .post_stateless(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "mock__echo", "arguments": {"message": "q"}, "_meta": meta}}))
+        .await;
+    response_message(&r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_quota_and_rate_are_counted_for_both_and_shown_by_the_key() {
+    let mut a = TestGateway::start().await;
+    let b = a.beside(|_| {}).await;
+    let mock = Mock::start(&[]);
+    with_mock(&a, &[&b], &mock).await;
+    let store = support::gateway::key_store(&a.db);
+    let (id, key) = limited_key(
+        &store,
+        "counted",
+        LimitsChange {
+            rate: Some(Setting::Is(Rate {
+                count: 600,
+                per_minute: true,
+            })),
+            burst: Some(Some(40)),
+            max_concurrent: Some(Setting::Is(3)),
+            daily_calls: Some(Setting::Is(24)),
+        },
+    )
+    .await;
+    // 30 calls, alternating: the day's 24 and not one more, whichever replica is asked.
+    let mut accepted = 0;
+    for i in 0..30u64 {
+        let m = echo(if i % 2 == 0 { &a } else { &b }, &key, i).await;
+        assert_eq!(m["id"], i, "{m}");
+        if m["result"].is_object() {
+            accepted += 1;
+        } else {
+            assert_eq!(m["error"]["code"], -32029, "{m}");
+            assert_eq!(m["error"]["data"]["limit"], "daily_calls", "{m}");
+        }
+    }
+    assert_eq!(accepted, 24, "the quota, counted for both replicas");
+    // A stops as a deploy stops it: what it reserved and did not spend goes back.
+    let stopped = a.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(30), stopped)
+        .await
+        .expect("A stops")
+        .expect("A's task");
+    let path = format!("/api/v1/keys/{id}");
+    let shown = eventually(
+        Duration::from_secs(10),
+        "the day's calls counted",
+        || async {
+            let shown = get(b.addr, &path, &b.admin_key).await.json();
+            (shown["use"]["daily_calls"]["used"] == 24).then_some(shown)
+        },
+    )
+    .await;
+    let used = &shown["use"];
+    assert_eq!(used["daily_calls"]["limit"], 24, "{shown}");
+    assert!(used["daily_calls"]["resets_at"].is_string(), "{shown}");
+    assert_eq!(used["rate"]["limit"], "600/m", "{shown}");
+    assert_eq!(used["rate"]["burst"], 40, "{shown}");
+    let available = used["rate"]["available"]
+        .as_f64()
+        .expect("tokens available");
+    assert!((0.0..=40.0).contains(&available), "{shown}");
+    assert_eq!(used["max_concurrent"]["limit"], 3, "{shown}");
+    assert_eq!(used["max_concurrent"]["held"], 0, "{shown}");
+    assert!(shown.get("secret").is_none() && !shown.to_string().contains(&key));
+    // The usage report carries the day's count; a client key reads only itself.
+    let usage = get(b.addr, &format!("/api/v1/usage?key={id}"), &b.admin_key)
+        .await
+        .json();
+    assert_eq!(usage["daily_calls"]["used"], 24, "{usage}");
+    assert_eq!(get(b.addr, &path, &key).await.status, 200);
+    let other = get(b.addr, "/api/v1/keys/admin", &key).await;
+    assert_eq!(other.status, 403, "{}", other.text());
+    assert!(other.text().contains("only itself"), "{}", other.text());
+    for unknown in ["/api/v1/keys/nobody", "/api/v1/keys/mk_0000"] {
+        let r = get(b.addr, unknown, &b.admin_key).await;
+        assert_eq!(r.status, 404, "{unknown}: {}", r.text());
+    }
 }

@@ -12,8 +12,10 @@
 pub mod arguments;
 pub mod schema;
 
+use std::sync::Arc;
+
 use crate::base::KeyId;
-use crate::jsonrpc::frame::Span;
+use crate::jsonrpc::frame::{self, Frame, Span};
 
 /// Who called what: the part of a call both hooks see.
 #[derive(Clone, Copy)]
@@ -65,4 +67,36 @@ pub trait Policy: Send + Sync {
     fn after(&self, called: &Called<'_>, answer: &[u8]) {
         let _ = (called, answer);
     }
+}
+
+/// Runs `policies` in their order on `call`: the first to refuse it, with its refusal;
+/// `None` when every one lets it through (and at once when there is none).
+pub fn check<'p>(
+    policies: &'p [Arc<dyn Policy>],
+    call: &Call<'_>,
+) -> Option<(&'p dyn Policy, Refusal)> {
+    policies
+        .iter()
+        .find_map(|p| p.before(call).err().map(|r| (&**p, r)))
+}
+
+/// The span of a request's `params.arguments` (its value), if sent.
+pub fn arguments_of(body: &[u8], f: &Frame) -> Option<Span> {
+    let params = f
+        .params
+        .and_then(|p| frame::container_span(body, p.start))?;
+    let mut found = None;
+    let _ = frame::each_member(body, params.start, |key, member| {
+        if found.is_none() && key.of(body) == b"\"arguments\"" {
+            let from = member.of(body)[key.end - member.start..]
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b':'))
+                .map(|i| key.end + i);
+            found = from.map(|start| Span {
+                start,
+                end: member.end,
+            });
+        }
+    });
+    found
 }

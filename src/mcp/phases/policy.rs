@@ -12,7 +12,7 @@ use hyper::Response;
 
 use crate::base::KeyId;
 use crate::http::Body;
-use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::jsonrpc::frame::Frame;
 use crate::mcp::Ctx;
 use crate::policy::schema::Schema;
 use crate::policy::{Call, Called, Policy};
@@ -39,19 +39,19 @@ pub(crate) fn before(
             caller: ctx.principal.as_ref().map(|p| &p.key_id),
         },
         body,
-        arguments: arguments(body, f),
+        arguments: crate::policy::arguments_of(body, f),
         schema,
     };
-    for p in &ctx.view.policies {
-        if let Err(r) = p.before(&call) {
+    match crate::policy::check(&ctx.view.policies, &call) {
+        None => Ok(()),
+        Some((p, r)) => {
             tracing::debug!(policy = p.name(), tool, "a policy refused a call");
-            return Err(RpcError {
+            Err(RpcError {
                 data: r.data,
                 ..RpcError::method(r.code, r.message)
-            });
+            })
         }
     }
-    Ok(())
 }
 
 /// `resp`, its body watched for the view's policies that see results (unchanged when
@@ -86,27 +86,6 @@ pub(crate) fn after(ctx: &Ctx, resp: Response<Body>, server: &str, tool: &str) -
             called: Some(owned),
         }))
     })
-}
-
-/// The span of `params.arguments`, if sent.
-fn arguments(body: &[u8], f: &Frame) -> Option<Span> {
-    let params = f
-        .params
-        .and_then(|p| frame::container_span(body, p.start))?;
-    let mut found = None;
-    let _ = frame::each_member(body, params.start, |key, member| {
-        if found.is_none() && key.of(body) == b"\"arguments\"" {
-            let from = member.of(body)[key.end - member.start..]
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b':'))
-                .map(|i| key.end + i);
-            found = from.map(|start| Span {
-                start,
-                end: member.end,
-            });
-        }
-    });
-    found
 }
 
 struct Owned {
@@ -206,15 +185,16 @@ impl hyper::body::Body for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::frame;
 
     #[test]
     fn the_arguments_span_and_the_last_event() {
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t", "arguments" : {"a":[1,2]}}}"#;
         let f = frame::parse(body).expect("a frame");
-        let span = arguments(body, &f).expect("arguments");
+        let span = crate::policy::arguments_of(body, &f).expect("arguments");
         assert_eq!(span.of(body), br#"{"a":[1,2]}"#);
         let none = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#;
-        assert!(arguments(none, &frame::parse(none).expect("a frame")).is_none());
+        assert!(crate::policy::arguments_of(none, &frame::parse(none).expect("a frame")).is_none());
         let sse = b"id: 1\ndata: \n\nevent: message\ndata: {\"a\":1}\n\nevent: message\ndata: {\"b\":2}\n\n";
         assert_eq!(last_event(sse), br#"{"b":2}"#);
         assert_eq!(last_event(b""), b"");

@@ -348,18 +348,17 @@ impl Backend {
             trace,
         } = call;
         let mut v = v;
+        // Kept for a second try only where a child may have died before the call
+        // reached it (a clone's first use allocates): not over HTTP.
+        let again = (!matches!(v.transport, Transport::Http(_) | Transport::Sse(_)))
+            .then(|| (body.clone(), token.clone()));
         let mut answer = v
             .transport
-            .request(
-                owner,
-                id,
-                body.clone(),
-                token.clone(),
-                headers.as_ref(),
-                trace,
-            )
+            .request(owner, id, body, token, headers.as_ref(), trace)
             .await;
-        if answer.as_ref().is_err_and(stdio::never_reached) {
+        if let Some((body, token)) = again
+            && answer.as_ref().is_err_and(stdio::never_reached)
+        {
             Box::pin(self.variants.broken(v.caps)).await;
             if let Some(fresh) = Box::pin(self.variant(owner.caps)).await {
                 v = fresh;
@@ -605,21 +604,23 @@ impl Backend {
     /// Lets a call through the breaker and the bulkhead, or says why not (a message
     /// naming the server: its circuit is open, or it is busy).
     pub async fn admit(&self) -> Result<Admitted, String> {
-        let (ticket, change) = self.breaker.admit(&self.name, std::time::Instant::now())?;
+        let now = std::time::Instant::now();
+        let (ticket, change) = self.breaker.admit(&self.name, now)?;
         self.announce(change);
-        let place = match &self.bulkhead {
+        // The call starts once it has its place (one clock reading without a bulkhead).
+        let (place, at) = match &self.bulkhead {
             Some(b) => match b.enter(&self.name).await {
-                Ok(p) => Some(p),
+                Ok(p) => (Some(p), std::time::Instant::now()),
                 Err(e) => {
                     self.breaker.abandoned(ticket);
                     return Err(e);
                 }
             },
-            None => None,
+            None => (None, now),
         };
         Ok(Admitted {
             ticket,
-            at: std::time::Instant::now(),
+            at,
             _place: place,
         })
     }

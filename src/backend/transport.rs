@@ -155,7 +155,7 @@ impl Transport {
         };
         match self {
             Transport::Http(t) => {
-                let (status, sse, body) = t.request(owner.tag(), body, headers, trace).await?;
+                let (status, sse, body) = t.request(&|| owner.tag(), body, headers, trace).await?;
                 Ok(Answer {
                     status,
                     sse,

@@ -44,6 +44,9 @@ pub struct Frame {
     pub method: Option<Span>,
     /// The method decoded, when its literal has escapes (`"tools\/list"`).
     pub method_unescaped: Option<Box<str>>,
+    /// The method, when it is one of MCP's own ([`known_method`]): recognised once at
+    /// parse, so the many questions a request's way asks of it validate nothing again.
+    pub method_known: Option<&'static str>,
     pub has_result: bool,
     pub has_error: bool,
     /// Where `result` starts (an object's span is empty, at its `{`).
@@ -80,12 +83,17 @@ pub struct Frame {
     pub request_state: Option<Span>,
     /// Where `params.inputResponses` starts (an object's span is empty, at its `{`).
     pub input_responses: Option<Span>,
+    /// Where `params.task` starts, when it is an object (a call asking for a task).
+    pub task: Option<Span>,
 }
 
 impl Frame {
     /// The method name, if this is a request or notification: the decoded string, so
     /// `"tools\/list"` is `tools/list`.
     pub fn method<'a>(&'a self, body: &'a [u8]) -> Option<&'a str> {
+        if let Some(m) = self.method_known {
+            return Some(m);
+        }
         if let Some(m) = &self.method_unescaped {
             return Some(m);
         }
@@ -104,6 +112,47 @@ impl Frame {
     pub fn is_response(&self) -> bool {
         self.method.is_none() && (self.has_result || self.has_error)
     }
+}
+
+/// `method` as the `'static` name of one of MCP's methods (both eras), if it is one.
+pub fn known_method(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "tools/call" => "tools/call",
+        "tools/list" => "tools/list",
+        "initialize" => "initialize",
+        "notifications/initialized" => "notifications/initialized",
+        "ping" => "ping",
+        "resources/read" => "resources/read",
+        "resources/list" => "resources/list",
+        "resources/templates/list" => "resources/templates/list",
+        "resources/subscribe" => "resources/subscribe",
+        "resources/unsubscribe" => "resources/unsubscribe",
+        "prompts/get" => "prompts/get",
+        "prompts/list" => "prompts/list",
+        "completion/complete" => "completion/complete",
+        "logging/setLevel" => "logging/setLevel",
+        "server/discover" => "server/discover",
+        "subscriptions/listen" => "subscriptions/listen",
+        "tasks/get" => "tasks/get",
+        "tasks/result" => "tasks/result",
+        "tasks/list" => "tasks/list",
+        "tasks/cancel" => "tasks/cancel",
+        "tasks/update" => "tasks/update",
+        "sampling/createMessage" => "sampling/createMessage",
+        "elicitation/create" => "elicitation/create",
+        "roots/list" => "roots/list",
+        "notifications/cancelled" => "notifications/cancelled",
+        "notifications/progress" => "notifications/progress",
+        "notifications/message" => "notifications/message",
+        "notifications/roots/list_changed" => "notifications/roots/list_changed",
+        "notifications/tools/list_changed" => "notifications/tools/list_changed",
+        "notifications/prompts/list_changed" => "notifications/prompts/list_changed",
+        "notifications/resources/list_changed" => "notifications/resources/list_changed",
+        "notifications/resources/updated" => "notifications/resources/updated",
+        "notifications/tasks/status" => "notifications/tasks/status",
+        "notifications/elicitation/complete" => "notifications/elicitation/complete",
+        _ => return None,
+    })
 }
 
 /// Decodes a JSON string literal span (quotes included) to text.
@@ -317,10 +366,11 @@ impl Walker<'_, '_> {
                     start: span.start + 1,
                     end: span.end.saturating_sub(1).max(span.start + 1),
                 };
-                if let simd_json::Node::String(decoded) = self.nodes[v]
-                    && inner.of(self.body).contains(&b'\\')
-                {
-                    f.method_unescaped = Some(decoded.into());
+                if let simd_json::Node::String(decoded) = self.nodes[v] {
+                    f.method_known = known_method(decoded);
+                    if f.method_known.is_none() && inner.of(self.body).contains(&b'\\') {
+                        f.method_unescaped = Some(decoded.into());
+                    }
                 }
                 f.method = Some(inner);
             }
@@ -345,6 +395,9 @@ impl Walker<'_, '_> {
                 "protocolVersion" if self.is_str(v) => f.protocol_version = Some(span),
                 "requestState" => f.request_state = Some(span),
                 "inputResponses" => f.input_responses = Some(span),
+                "task" if matches!(self.nodes[v], simd_json::Node::Object { .. }) => {
+                    f.task = Some(span)
+                }
                 "_meta" => {
                     f.meta = Some(span);
                     self.members(v, |key, v, span| match key {
@@ -778,6 +831,36 @@ pub fn json_string(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mcps_methods_are_recognised_once_and_others_read_from_the_body() {
+        let f = parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call"}"#).unwrap();
+        assert_eq!(f.method_known, Some("tools/call"));
+        assert_eq!(f.method(b""), Some("tools/call"));
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"vendor/thing"}"#;
+        let f = parse(body).unwrap();
+        assert_eq!(
+            (f.method_known, f.method(body)),
+            (None, Some("vendor/thing"))
+        );
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"vendor\/th\u0069ng"}"#;
+        assert_eq!(parse(body).unwrap().method(body), Some("vendor/thing"));
+        assert_eq!(known_method("tools/cal"), None);
+    }
+
+    #[test]
+    fn a_task_is_asked_for_by_an_object_in_params() {
+        let asks = |b: &[u8]| parse(b).unwrap().task.is_some();
+        assert!(asks(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","task":{"ttl":1000}}}"#
+        ));
+        assert!(!asks(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","task":true}}"#
+        ));
+        assert!(!asks(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"task":{}}}}"#
+        ));
+    }
 
     #[test]
     fn a_bridged_request_loses_the_2026_envelope_and_keeps_the_rest_of_its_meta() {

@@ -7,21 +7,25 @@
 //! comment; `field: value` drops one space after the colon; `data` lines are joined with
 //! `\n`; a line without a colon is a field with an empty value.
 
-/// Where the first whole event of `buf` ends (after its blank line).
+/// Where the first whole event of `buf` ends (after its blank line). Every blank line
+/// follows a line feed: each one's next bytes are looked at (no substring searcher to
+/// build on every piece of a stream).
 pub fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let crlf = memchr::memmem::find(buf, b"\n\r\n").map(|i| i + 3);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    memchr::memchr_iter(b'\n', buf).find_map(|i| blank_after(buf, i))
 }
 
 /// Where the last whole event of `buf` ends (`None`: no event ends in it).
 pub fn last_event_end(buf: &[u8]) -> Option<usize> {
-    let lf = memchr::memmem::rfind(buf, b"\n\n").map(|i| i + 2);
-    let crlf = memchr::memmem::rfind(buf, b"\n\r\n").map(|i| i + 3);
-    lf.max(crlf)
+    memchr::memrchr_iter(b'\n', buf).find_map(|i| blank_after(buf, i))
+}
+
+/// The end of the blank line that follows the line feed at `i`, if one does.
+fn blank_after(buf: &[u8], i: usize) -> Option<usize> {
+    match &buf[i + 1..] {
+        [b'\n', ..] => Some(i + 2),
+        [b'\r', b'\n', ..] => Some(i + 3),
+        _ => None,
+    }
 }
 
 /// Whether `piece` ends at an event's end (its last bytes are a blank line).
@@ -100,6 +104,32 @@ mod tests {
         assert_eq!(last_event_end(b"data: x"), None);
         assert!(ends_event(b"data: x\r\n\r\n") && ends_event(b"data: x\n\n"));
         assert!(!ends_event(b"data: x\n"));
+    }
+
+    #[test]
+    fn the_line_feed_scan_finds_what_a_substring_search_finds() {
+        // Every string of up to six of these bytes: the first and last event ends are
+        // the earliest `\n\n` / `\n\r\n` end and the latest one.
+        let alphabet = [b'\n', b'\r', b'a'];
+        for len in 0..=6 {
+            for n in 0..3usize.pow(len) {
+                let mut buf = Vec::new();
+                let mut k = n;
+                for _ in 0..len {
+                    buf.push(alphabet[k % 3]);
+                    k /= 3;
+                }
+                let ends: Vec<usize> = (0..buf.len())
+                    .filter_map(|i| match &buf[i..] {
+                        [b'\n', b'\n', ..] => Some(i + 2),
+                        [b'\n', b'\r', b'\n', ..] => Some(i + 3),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(event_end(&buf), ends.iter().copied().min(), "{buf:?}");
+                assert_eq!(last_event_end(&buf), ends.iter().copied().max(), "{buf:?}");
+            }
+        }
     }
 
     #[test]

@@ -126,8 +126,8 @@ impl Tail {
         let mut joined = [0u8; 2 * PROGRESS.len()];
         joined[..self.len].copy_from_slice(&self.bytes[..self.len]);
         joined[self.len..self.len + head.len()].copy_from_slice(head);
-        let found = memchr::memmem::find(&joined[..self.len + head.len()], PROGRESS).is_some()
-            || memchr::memmem::find(piece, PROGRESS).is_some();
+        static NEEDLE: crate::jsonrpc::needle::Needle = crate::needle!(PROGRESS);
+        let found = NEEDLE.in_(&joined[..self.len + head.len()]) || NEEDLE.in_(piece);
         let keep = piece.len().min(PROGRESS.len() - 1);
         self.bytes[..keep].copy_from_slice(&piece[piece.len() - keep..]);
         self.len = keep;

@@ -345,10 +345,11 @@ impl HttpTransport {
     /// `Ok((sse, body))` says whether the answer is an SSE stream. `headers`: a modern
     /// backend's request's own ([`Headers::of`]). The answer's HTTP status comes first.
     /// `owner` ([`crate::backend::isolated::Owner::tag`]): whose call it is, for the
-    /// messages of the session's own stream that may join its answer.
+    /// messages of the session's own stream that may join its answer; asked only when
+    /// the answer is a stream (a hash of the caller's key is not made for every call).
     pub async fn request(
         &self,
-        owner: u64,
+        owner: &(dyn Fn() -> u64 + Sync),
         body: Bytes,
         headers: Option<&Headers>,
         trace: Option<&crate::observe::trace::Propagation>,
@@ -435,7 +436,7 @@ impl HttpTransport {
                 session.clone(),
                 id,
             );
-            self.joins.open(owner, answer, resume)
+            self.joins.open(owner(), answer, resume)
         } else {
             answer
         };

@@ -53,7 +53,8 @@ const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
 /// Whether a request declares the extension in its `_meta` client capabilities.
 pub fn declared(body: &[u8], f: &Frame) -> bool {
-    memchr::memmem::find(body, TASKS_EXTENSION.as_bytes()).is_some()
+    static EXTENSION: crate::jsonrpc::needle::Needle = crate::needle!(TASKS_EXTENSION.as_bytes());
+    EXTENSION.in_(body)
         && f.meta
             .and_then(|s| frame::container_span(body, s.start))
             .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok())
@@ -114,7 +115,7 @@ pub(crate) fn plan(
     if declared && support.allowed() && offers(backend) {
         return Ok(Plan::Task);
     }
-    if tasks::asks_task(body, f) {
+    if tasks::asks_task(f) {
         let without = with_params(body, |p| {
             p.remove("task");
         })

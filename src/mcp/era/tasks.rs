@@ -60,8 +60,9 @@ pub(crate) fn params(body: &[u8], f: &Frame) -> Value {
 }
 
 /// Whether a `tools/call` asks for a task (`params.task`, an object).
-pub fn asks_task(body: &[u8], f: &Frame) -> bool {
-    memchr::memmem::find(body, b"\"task\"").is_some() && params(body, f)["task"].is_object()
+/// Asked of every session-era `tools/call`: read off the frame, found when it was parsed.
+pub fn asks_task(f: &Frame) -> bool {
+    f.task.is_some()
 }
 
 /// The whole body of an answer (up to the collected-answer bound).

@@ -44,7 +44,7 @@ pub(crate) async fn to_backend(
     }
     // A session's task call (a batch's too: its answer is whole JSON already) gets the
     // gateway's task id, is recorded and counts against the key's bound.
-    if method == "tools/call" && !ctx.stateless && crate::mcp::era::tasks::asks_task(body, f) {
+    if method == "tools/call" && !ctx.stateless && crate::mcp::era::tasks::asks_task(f) {
         return Box::pin(crate::mcp::era::tasks::call(ctx, body, f, backend, rename)).await;
     }
     if method == "tools/call" && ctx.stateless {

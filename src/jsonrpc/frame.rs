@@ -11,6 +11,8 @@ use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::jsonrpc::methods::known_method;
+
 /// A byte range of the original body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Span {
@@ -112,47 +114,6 @@ impl Frame {
     pub fn is_response(&self) -> bool {
         self.method.is_none() && (self.has_result || self.has_error)
     }
-}
-
-/// `method` as the `'static` name of one of MCP's methods (both eras), if it is one.
-pub fn known_method(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "tools/call" => "tools/call",
-        "tools/list" => "tools/list",
-        "initialize" => "initialize",
-        "notifications/initialized" => "notifications/initialized",
-        "ping" => "ping",
-        "resources/read" => "resources/read",
-        "resources/list" => "resources/list",
-        "resources/templates/list" => "resources/templates/list",
-        "resources/subscribe" => "resources/subscribe",
-        "resources/unsubscribe" => "resources/unsubscribe",
-        "prompts/get" => "prompts/get",
-        "prompts/list" => "prompts/list",
-        "completion/complete" => "completion/complete",
-        "logging/setLevel" => "logging/setLevel",
-        "server/discover" => "server/discover",
-        "subscriptions/listen" => "subscriptions/listen",
-        "tasks/get" => "tasks/get",
-        "tasks/result" => "tasks/result",
-        "tasks/list" => "tasks/list",
-        "tasks/cancel" => "tasks/cancel",
-        "tasks/update" => "tasks/update",
-        "sampling/createMessage" => "sampling/createMessage",
-        "elicitation/create" => "elicitation/create",
-        "roots/list" => "roots/list",
-        "notifications/cancelled" => "notifications/cancelled",
-        "notifications/progress" => "notifications/progress",
-        "notifications/message" => "notifications/message",
-        "notifications/roots/list_changed" => "notifications/roots/list_changed",
-        "notifications/tools/list_changed" => "notifications/tools/list_changed",
-        "notifications/prompts/list_changed" => "notifications/prompts/list_changed",
-        "notifications/resources/list_changed" => "notifications/resources/list_changed",
-        "notifications/resources/updated" => "notifications/resources/updated",
-        "notifications/tasks/status" => "notifications/tasks/status",
-        "notifications/elicitation/complete" => "notifications/elicitation/complete",
-        _ => return None,
-    })
 }
 
 /// Decodes a JSON string literal span (quotes included) to text.

@@ -3,5 +3,6 @@
 
 pub mod frame;
 pub mod log_level;
+pub mod methods;
 pub mod needle;
 pub mod sse;

@@ -202,10 +202,11 @@ async fn forward_call(
         && !collect
         && let Some(whole) = source.take_whole()
     {
+        // Lent, not moved: the call's state is copied nowhere on its way out.
         let answer = Answered {
-            splicer,
-            guard,
-            out,
+            splicer: &mut splicer,
+            guard: &mut guard,
+            out: &mut out,
             status,
             bridge,
         };
@@ -444,10 +445,10 @@ async fn send(
 }
 
 /// What a call answered in full carries on from it.
-struct Answered {
-    splicer: ResponseSplicer,
-    guard: InFlightGuard,
-    out: Outgoing,
+struct Answered<'a> {
+    splicer: &'a mut ResponseSplicer,
+    guard: &'a mut InFlightGuard,
+    out: &'a mut Outgoing,
     status: StatusCode,
     bridge: Bridge,
 }
@@ -459,12 +460,12 @@ fn whole_answer(
     f: &Frame,
     backend: &Arc<Backend>,
     whole: Bytes,
-    answer: Answered,
+    answer: Answered<'_>,
 ) -> Response<Body> {
     let Answered {
-        mut splicer,
-        mut guard,
-        mut out,
+        splicer,
+        guard,
+        out,
         status,
         bridge,
     } = answer;

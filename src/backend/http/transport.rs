@@ -358,8 +358,6 @@ impl HttpTransport {
             return Box::pin(sessions.request(owner, body, None, trace)).await;
         }
         let session = self.session_now()?;
-        // Kept (a reference) for the call's id, should its answer need resuming.
-        let body_id_source = body.clone();
         let (status, content_type, answer) =
             match (self.pool.load_full(), self.session_lines.load_full()) {
                 (Some(p), Some(lines)) => {
@@ -388,13 +386,16 @@ impl HttpTransport {
                     (head.status, head.content_type, HttpAnswer::Pool(exchange))
                 }
                 _ => {
+                    // Cloned, not moved: the call's id is read from it should its
+                    // answer need resuming. (The pool's path above only borrows it,
+                    // and a first clone of a body read into a Vec costs an allocation.)
                     let mut resp =
                         Box::pin(self.send(&session, body.clone(), headers, trace)).await?;
                     if resp.status() == StatusCode::NOT_FOUND && session.id.is_some() {
                         tracing::info!("backend forgot our session; re-initializing");
                         // Boxed: rare, and large enough to weigh on every call's future.
                         let fresh = Box::pin(self.reinitialize(session.generation)).await?;
-                        resp = Box::pin(self.send(&fresh, body, headers, trace)).await?;
+                        resp = Box::pin(self.send(&fresh, body.clone(), headers, trace)).await?;
                     }
                     if let (401 | 403, Some(b)) = (resp.status().as_u16(), &self.endpoint.bearer) {
                         let www = resp.headers().get(hyper::header::WWW_AUTHENTICATE);
@@ -426,9 +427,9 @@ impl HttpTransport {
             return Err(UpstreamError::Status(status));
         }
         let answer = if sse && !session.modern {
-            let id = crate::jsonrpc::frame::parse(&body_id_source)
+            let id = crate::jsonrpc::frame::parse(&body)
                 .ok()
-                .and_then(|f| f.id.map(|s| Bytes::copy_from_slice(s.of(&body_id_source))))
+                .and_then(|f| f.id.map(|s| Bytes::copy_from_slice(s.of(&body))))
                 .unwrap_or_default();
             let resume = super::resume::Resume::new(
                 self.client.clone(),

@@ -82,6 +82,17 @@ impl Pieces {
         }
     }
 
+    /// The pieces joined, in order.
+    pub fn joined(&self) -> Vec<u8> {
+        self.inline[..self.len].iter().chain(&self.more).fold(
+            Vec::with_capacity(self.total() as usize),
+            |mut all, p| {
+                all.extend_from_slice(p);
+                all
+            },
+        )
+    }
+
     fn total(&self) -> u64 {
         self.inline[..self.len]
             .iter()

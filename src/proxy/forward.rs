@@ -487,12 +487,19 @@ fn whole_answer(
     let mut pieces = crate::http::Pieces::default();
     splicer.feed(whole, &mut pieces);
     guard.complete();
-    if splicer.answered() && ends_whole {
-        record.finish(if splicer.errored() {
-            Outcome::Error
-        } else {
-            Outcome::Ok
-        });
+    let (mut answered, mut errored) = (splicer.answered(), splicer.errored());
+    if !answered && ends_whole {
+        // More than the one message in the body (a notification written ahead of the
+        // response, one a line): read again message by message, the others dropped.
+        let mut again = splicer.restarted().with_json_lines();
+        let mut only = crate::http::Pieces::default();
+        again.feed(Bytes::from(pieces.joined()), &mut only);
+        if again.answered() {
+            (answered, errored, pieces) = (true, again.errored(), only);
+        }
+    }
+    if answered && ends_whole {
+        record.finish(if errored { Outcome::Error } else { Outcome::Ok });
         let mut r = Response::new(Body::pieces(pieces));
         *r.status_mut() = status;
         r.headers_mut().insert(
@@ -541,7 +548,9 @@ async fn streamed_answer(
     let wrap = !sse && !collect;
     let stream = UpstreamBody {
         inner: s.source,
-        splicer: s.splicer,
+        // A JSON answer that streams is read message by message: a server may write a
+        // notification ahead of the response in it.
+        splicer: s.splicer.with_json_lines(),
         pending: VecDeque::new(),
         scratch: Vec::new(),
         deadline: super::upstream::Deadline::new(s.started, s.timeout),

@@ -13,11 +13,17 @@ use bytes::Bytes;
 /// Where the splicer puts its output's pieces, in order.
 pub trait Sink {
     fn push(&mut self, piece: Bytes);
+    /// Drops every piece pushed so far.
+    fn discard(&mut self);
 }
 
 impl Sink for Vec<Bytes> {
     fn push(&mut self, piece: Bytes) {
         Vec::push(self, piece);
+    }
+
+    fn discard(&mut self) {
+        self.clear();
     }
 }
 
@@ -25,7 +31,15 @@ impl Sink for crate::http::Pieces {
     fn push(&mut self, piece: Bytes) {
         crate::http::Pieces::push(self, piece);
     }
+
+    fn discard(&mut self) {
+        *self = crate::http::Pieces::default();
+    }
 }
+
+/// In [`ResponseSplicer::with_json_lines`], a message ahead of the answer is held up to
+/// this many bytes; one longer goes out as it is (as without that mode).
+const MAX_HELD: usize = 64 << 10;
 
 /// Longest id value captured for comparison; longer ones cannot be ours.
 const MAX_ID: usize = 256;
@@ -149,6 +163,11 @@ pub struct ResponseSplicer {
     /// Members added at the start of the `result` object (`"resultType":"complete",…`
     /// for stateless-era clients of session-era backends).
     inject: Option<Bytes>,
+    /// JSON: messages ahead of the answer are dropped, see [`Self::with_json_lines`].
+    lines: bool,
+    /// What was read of a message not yet known to be the answer (`lines` only).
+    held: Vec<Bytes>,
+    held_len: usize,
 }
 
 /// Gives a backend-chosen id a gateway-unique replacement (and remembers the pair).
@@ -182,7 +201,28 @@ impl ResponseSplicer {
             answer_ended: false,
             other_ids: None,
             inject: None,
+            lines: false,
+            held: Vec::new(),
+            held_len: 0,
         }
+    }
+
+    /// A splicer for the same call that has read nothing yet (its ids and members).
+    pub fn restarted(&self) -> ResponseSplicer {
+        ResponseSplicer {
+            inject: self.inject.clone(),
+            ..ResponseSplicer::new(self.upstream_id.clone(), self.client_id.clone(), self.sse)
+        }
+    }
+
+    /// A JSON answer that streams may carry more than its one message: some servers
+    /// write a notification (progress, a log line) ahead of the response, one message a
+    /// line, in an `application/json` body. A JSON client has room for one message, so
+    /// each message is held until it turns out to be the answer; one that ends without
+    /// our id is dropped and the next one read. (An SSE answer has nothing to drop.)
+    pub fn with_json_lines(mut self) -> ResponseSplicer {
+        self.lines = !self.sse;
+        self
     }
 
     /// Adds `members` (JSON object members, no braces) at the start of the result object.
@@ -195,6 +235,7 @@ impl ResponseSplicer {
     /// result has its members.
     fn update_done(&mut self) {
         self.json.done = self.json.id_done
+            && (self.answered || !self.lines)
             && (self.inject.is_none() || (self.json.injected && !self.json.pending_comma));
     }
 
@@ -238,6 +279,14 @@ impl ResponseSplicer {
                 return;
             }
             let mut seg = 0;
+            if self.lines {
+                let mut held = std::mem::take(&mut self.held);
+                self.held_len += chunk.len();
+                self.json_bytes(&chunk, 0, chunk.len(), &mut seg, &mut held);
+                self.flush_tail(&chunk, seg, &mut held);
+                self.release(held, out);
+                return;
+            }
             self.json_bytes(&chunk, 0, chunk.len(), &mut seg, out);
             self.flush_tail(&chunk, seg, out);
             return;
@@ -337,6 +386,20 @@ impl ResponseSplicer {
     /// Runs the JSON state machine over `chunk[from..to]`: each step handles the state
     /// the machine is in (capturing an id, inside a string, a comma owed after inserted
     /// members, deep inside the message, or at its top level) and says where to go on.
+    /// Sends what is held once it is the answer, or once it is too long to hold (the
+    /// rest then goes as without [`Self::with_json_lines`]).
+    fn release(&mut self, mut held: Vec<Bytes>, out: &mut impl Sink) {
+        if self.answered || self.held_len > MAX_HELD {
+            self.lines = self.answered;
+            for piece in held.drain(..) {
+                out.push(piece);
+            }
+            self.held_len = 0;
+            self.update_done();
+        }
+        self.held = held;
+    }
+
     fn json_bytes(
         &mut self,
         chunk: &Bytes,
@@ -524,7 +587,14 @@ impl ResponseSplicer {
             }
             b'}' | b']' => {
                 self.json.depth = self.json.depth.saturating_sub(1);
-                if self.json.depth == 0 {
+                if self.json.depth == 0 && self.lines && !self.answered {
+                    // A message ahead of the answer: dropped, and the next one read.
+                    out.discard();
+                    *seg = i + 1;
+                    self.json = Json::default();
+                    self.errored = false;
+                    self.held_len = chunk.len() - (i + 1);
+                } else if self.json.depth == 0 {
                     // End of the message without our id: nothing more to find in it.
                     self.json.done = !self.sse;
                 }
@@ -639,6 +709,98 @@ mod tests {
         );
     }
 
+    /// Upstream id `"g-1"`, client id `42`, JSON, in the lines mode.
+    fn lines_splicer() -> ResponseSplicer {
+        ResponseSplicer::new(
+            Bytes::from_static(b"\"g-1\""),
+            Bytes::from_static(b"42"),
+            false,
+        )
+        .with_json_lines()
+    }
+
+    /// As `check_all_splits`, with [`ResponseSplicer::with_json_lines`].
+    fn check_all_splits_lines(input: &[u8], expected: &[u8]) -> ResponseSplicer {
+        let mut last = None;
+        for a in 0..=input.len() {
+            for b in a..=input.len() {
+                let mut s = lines_splicer();
+                let mut out = Vec::new();
+                for part in [&input[..a], &input[a..b], &input[b..]] {
+                    s.feed(Bytes::copy_from_slice(part), &mut out);
+                }
+                assert_eq!(
+                    String::from_utf8_lossy(&out.concat()),
+                    String::from_utf8_lossy(expected),
+                    "split at {a},{b}"
+                );
+                last = Some(s);
+            }
+        }
+        last.expect("at least one split")
+    }
+
+    #[test]
+    fn json_lines_drop_the_messages_ahead_of_the_answer() {
+        // The conformance repository's reference server writes a progress notification
+        // and then the response, a line each, in one application/json body.
+        let s = check_all_splits_lines(
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"t\",\"progress\":50}}\n{\"jsonrpc\":\"2.0\",\"id\":\"g-1\",\"result\":{\"content\":[]}}",
+            b"\n{\"jsonrpc\":\"2.0\",\"id\":42,\"result\":{\"content\":[]}}",
+        );
+        assert!(s.answered() && !s.errored());
+        // A message with another id (an error among them) goes too, and what follows
+        // the answer passes as it is.
+        let s = check_all_splits_lines(
+            br#"{"jsonrpc":"2.0","id":"g-0","error":{"code":1,"message":"x"}}{"id":"g-1","result":{}} {"x":1}"#,
+            br#"{"id":42,"result":{}} {"x":1}"#,
+        );
+        assert!(s.answered() && !s.errored());
+        // One message, the answer: as without the mode.
+        check_all_splits_lines(
+            br#"{"result":{"a":"}{"},"jsonrpc":"2.0","id":"g-1"}"#,
+            br#"{"result":{"a":"}{"},"jsonrpc":"2.0","id":42}"#,
+        );
+        // No answer: nothing goes out.
+        let s = check_all_splits_lines(br#"{"method":"m"} {"id":"g-2","result":{}}"#, b"");
+        assert!(!s.answered());
+    }
+
+    #[test]
+    fn json_lines_hold_at_most_max_held_bytes() {
+        let long = format!(
+            r#"{{"jsonrpc":"2.0","method":"m","params":{{"x":"{}"}}}}"#,
+            "y".repeat(MAX_HELD)
+        );
+        let mut s = lines_splicer();
+        let mut out = Vec::new();
+        let (first, open) = (40_000, long.len() - 4);
+        s.feed(Bytes::copy_from_slice(&long.as_bytes()[..first]), &mut out);
+        assert!(out.is_empty(), "held while under the bound");
+        s.feed(
+            Bytes::copy_from_slice(&long.as_bytes()[first..open]),
+            &mut out,
+        );
+        let sent: usize = out.iter().map(Bytes::len).sum();
+        assert_eq!(sent, open, "past the bound, what was held goes out");
+        s.feed(Bytes::copy_from_slice(&long.as_bytes()[open..]), &mut out);
+        s.feed(Bytes::from_static(br#"{"id":"g-1"}"#), &mut out);
+        // The rest as without the mode: the body is passed on once its first message
+        // has ended.
+        let joined = out.concat();
+        assert!(joined == [long.as_bytes(), br#"{"id":"g-1"}"#].concat());
+        assert!(!s.answered());
+        // A message ending in the feed that crossed the bound is still dropped (the bound
+        // is checked once a feed: it holds at most one piece more).
+        let mut s = lines_splicer();
+        let mut out = Vec::new();
+        s.feed(Bytes::copy_from_slice(&long.as_bytes()[..first]), &mut out);
+        s.feed(Bytes::copy_from_slice(&long.as_bytes()[first..]), &mut out);
+        s.feed(Bytes::from_static(br#"{"id":"g-1"}"#), &mut out);
+        assert_eq!(out.concat(), br#"{"id":42}"#);
+        assert!(s.answered());
+    }
+
     #[test]
     fn other_ids_are_left_alone() {
         check_all_splits(
@@ -694,7 +856,18 @@ mod tests {
                 br#"{"id":42,"result":{"resultType":"complete","result":{"a":1}},"x":{"result":{}}}"#,
             ),
         ];
-        for (input, expected) in cases {
+        // With the JSON lines mode too, where a message with a result ahead of the answer
+        // goes with the members it was given.
+        let ahead: (&[u8], &[u8]) = (
+            br#"{"id":"g-0","result":{"a":0}} {"id":"g-1","result":{"a":1}}"#,
+            br#" {"id":42,"result":{"resultType":"complete","a":1}}"#,
+        );
+        let runs = cases
+            .iter()
+            .map(|c| (*c, false))
+            .chain(cases.iter().map(|c| (*c, true)))
+            .chain([(ahead, true)]);
+        for ((input, expected), lines) in runs {
             for a in 0..=input.len() {
                 let mut s = ResponseSplicer::new(
                     Bytes::from_static(b"\"g-1\""),
@@ -702,13 +875,16 @@ mod tests {
                     false,
                 )
                 .with_result_members(Bytes::from_static(br#""resultType":"complete""#));
+                if lines {
+                    s = s.with_json_lines();
+                }
                 let mut out = Vec::new();
                 s.feed(Bytes::copy_from_slice(&input[..a]), &mut out);
                 s.feed(Bytes::copy_from_slice(&input[a..]), &mut out);
                 assert_eq!(
                     String::from_utf8(out.concat()).unwrap(),
                     String::from_utf8(expected.to_vec()).unwrap(),
-                    "split at {a}"
+                    "split at {a}, lines {lines}"
                 );
             }
         }

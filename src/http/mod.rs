@@ -84,13 +84,11 @@ impl Pieces {
 
     /// The pieces joined, in order.
     pub fn joined(&self) -> Vec<u8> {
-        self.inline[..self.len].iter().chain(&self.more).fold(
-            Vec::with_capacity(self.total() as usize),
-            |mut all, p| {
-                all.extend_from_slice(p);
-                all
-            },
-        )
+        let mut all = Vec::with_capacity(self.total() as usize);
+        for p in self.inline[..self.len].iter().chain(&self.more) {
+            all.extend_from_slice(p);
+        }
+        all
     }
 
     fn total(&self) -> u64 {

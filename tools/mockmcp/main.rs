@@ -1107,7 +1107,8 @@ fn sample(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Resp
 }
 
 /// `ask`: each round's requests sent to the client at once on the call's SSE stream
-/// (a `key` becomes `_meta["io.metamcp/inputKey"]`), all answers awaited, round after
+/// (a `key` becomes `_meta["io.metamcp/inputKey"]`; `after_ms` waits that long before
+/// the request, as a busy backend's concurrent questions come apart), all answers awaited, round after
 /// round; the result's text is the JSON array of every round's answers.
 fn ask(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Response<Body> {
     let rounds = msg["params"]["arguments"]["rounds"]
@@ -1121,6 +1122,9 @@ fn ask(server: &Arc<Server>, session: String, id: Value, msg: &Value) -> Respons
         for round in rounds {
             let mut waiting = Vec::new();
             for q in round.as_array().cloned().unwrap_or_default() {
+                if let Some(ms) = q.get("after_ms").and_then(Value::as_u64) {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
                 let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
                 let ask_id = {
                     let mut sessions = server.sessions.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,8 +1,12 @@
 //! What a 2026-07-28 client's call holds back from its backend's answer stream, beside
 //! the rounds ([`super::rounds`]) that use it: the backend's questions, answered on the
 //! client's retry (multi-round-trip requests); the URL questions of a -32042; the
-//! unfinished last event while the stream is looked at in whole events; and whether
-//! results are given the `resultType` a session-era backend leaves out.
+//! unfinished last event while the stream is looked at in whole events; whether
+//! results are given the `resultType` a session-era backend leaves out; and how long a
+//! round waits for more questions before it ends ([`Settle`]).
+
+use std::future::Future;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -64,5 +68,66 @@ impl Held {
     /// Whether the answer is withheld for URL questions (the client retries).
     pub(crate) fn withheld(&self) -> bool {
         !self.url_asks.is_empty()
+    }
+}
+
+/// How long a call waits for more of the backend's questions after its last one, so
+/// that questions asked together (concurrently, written within microseconds) go to the
+/// client in one round; each new question restarts it, up to [`SETTLE_MOST`]. It is
+/// most of a round trip's cost (see loadtest `--answer-input`), so it is short.
+const SETTLE: Duration = Duration::from_millis(1);
+const SETTLE_MOST: Duration = Duration::from_millis(20);
+/// How long a call waits, from the backend's first question, while every question held
+/// is one the client did not declare: the backend may still ask something the client
+/// can answer (concurrent questions are written apart by its scheduler, more than
+/// [`SETTLE`] apart on a busy machine), and ending the round now gives the client
+/// -32021 and gives the call up. Only that error's path waits this long.
+const REFUSED_WAIT: Duration = Duration::from_millis(100);
+
+/// The wait for more questions once the backend asked one.
+pub(super) struct Settle {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the first question came, then when the first one the client can answer did.
+    began: tokio::time::Instant,
+    /// Questions held when the timer was last set.
+    asked: usize,
+    /// Whether one of them is a question the client can answer.
+    askable: bool,
+}
+
+impl Settle {
+    /// The wait begun by a first question at `now`.
+    pub(super) fn new(now: tokio::time::Instant) -> Settle {
+        Settle {
+            timer: Box::pin(tokio::time::sleep(SETTLE)),
+            began: now,
+            asked: 0,
+            askable: false,
+        }
+    }
+
+    /// Whether the wait is over (the round ends); registers `cx` otherwise.
+    pub(super) fn over(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        self.timer.as_mut().poll(cx).is_ready()
+    }
+
+    /// Sets the timer for the questions held now: [`SETTLE`] after the last one (at most
+    /// [`SETTLE_MOST`] after the first the client can answer), or [`REFUSED_WAIT`] after
+    /// the first while the client can answer none of them.
+    pub(super) fn held(&mut self, asks: &[Ask], now: tokio::time::Instant) {
+        if asks.len() <= self.asked {
+            return;
+        }
+        self.asked = asks.len();
+        if !self.askable && asks.iter().any(|a| a.undeclared.is_none()) {
+            self.askable = true;
+            self.began = now;
+        }
+        let due = if self.askable {
+            (now + SETTLE).min(self.began + SETTLE_MOST)
+        } else {
+            self.began + REFUSED_WAIT
+        };
+        self.timer.as_mut().reset(due);
     }
 }

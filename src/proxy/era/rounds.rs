@@ -23,16 +23,11 @@ use hyper::body::Frame as BodyFrame;
 
 use crate::crypto::Cipher;
 use crate::jsonrpc::frame::{self, Frame};
+use crate::proxy::era::held::Settle;
 use crate::proxy::era::request_state::{self, StateClaims};
 
 use crate::proxy::upstream::UpstreamBody;
 
-/// How long a call waits for more of the backend's questions after its last one, so
-/// that questions asked together (concurrently, written within microseconds) go to the
-/// client in one round; each new question restarts it, up to [`SETTLE_MOST`]. It is
-/// most of a round trip's cost (see loadtest `--answer-input`), so it is short.
-const SETTLE: Duration = Duration::from_millis(1);
-const SETTLE_MOST: Duration = Duration::from_millis(20);
 /// Questions one round holds at most; a backend asking more at once has the rest refused.
 pub const MAX_ASKS: usize = 64;
 /// Longest `inputRequests` key taken from a backend.
@@ -419,14 +414,6 @@ pub struct Rounds {
     done: bool,
 }
 
-/// The wait for more questions once the backend asked one.
-struct Settle {
-    timer: Pin<Box<tokio::time::Sleep>>,
-    began: tokio::time::Instant,
-    /// Questions held when the timer was last set.
-    asked: usize,
-}
-
 /// The message a round ends with, and the HTTP status it has alone.
 struct Final {
     message: Bytes,
@@ -693,18 +680,9 @@ impl hyper::body::Body for Rounds {
                 Poll::Pending if inner.held.asks.is_empty() => return Poll::Pending,
                 Poll::Pending => {
                     let now = tokio::time::Instant::now();
-                    let asked = inner.held.asks.len();
-                    let settle = this.settle.get_or_insert_with(|| Settle {
-                        timer: Box::pin(tokio::time::sleep(SETTLE)),
-                        began: now,
-                        asked,
-                    });
-                    if asked > settle.asked {
-                        settle.asked = asked;
-                        let due = (now + SETTLE).min(settle.began + SETTLE_MOST);
-                        settle.timer.as_mut().reset(due);
-                    }
-                    if settle.timer.as_mut().poll(cx).is_pending() {
+                    let settle = this.settle.get_or_insert_with(|| Settle::new(now));
+                    settle.held(&inner.held.asks, now);
+                    if !settle.over(cx) {
                         return Poll::Pending;
                     }
                     this.settle = None;

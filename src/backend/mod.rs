@@ -279,19 +279,23 @@ impl Backend {
     /// set's session started) are boxed: laid out inside every call's future they made it
     /// some 8 KB larger, and futures are moved whole (a memcpy of their size) when they
     /// are boxed or awaited; measured per forwarded call with callgrind and gdb.
+    ///
+    /// `enveloped`: whether `body` may carry the 2026-07-28 envelope (it has
+    /// `params._meta`, or the era adapter gave it one); when not, it is not searched.
     pub async fn request(
         &self,
         owner: Owner<'_>,
         id: &Bytes,
         body: Bytes,
+        enveloped: bool,
         token: Option<Bytes>,
         trace: Option<&Propagation>,
     ) -> Result<Answer, UpstreamError> {
         let modern = self.transport.is_modern();
-        let headers = (modern && crate::jsonrpc::frame::has_envelope(&body))
+        let headers = (modern && enveloped && crate::jsonrpc::frame::has_envelope(&body))
             .then(|| self.modern_headers(&body));
         // A session-era server sees a session-era request, whoever sent it.
-        let body = match modern {
+        let body = match modern || !enveloped {
             true => body,
             false => crate::jsonrpc::frame::without_envelope(body),
         };

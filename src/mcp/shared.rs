@@ -197,7 +197,7 @@ pub(crate) async fn upstream_request(
     body.extend_from_slice(b"}");
     let exchange = async {
         let mut answer = backend
-            .request(owner, &id, Bytes::from(body), None, None)
+            .request(owner, &id, Bytes::from(body), true, None, None)
             .await
             .map_err(|e| e.to_string())?;
         let mut whole = Vec::new();

@@ -241,6 +241,8 @@ struct Outgoing {
     /// The client's progress token, when the transport replaces it.
     token: Option<Bytes>,
     body: Bytes,
+    /// Whether `body` may carry the 2026-07-28 envelope ([`Bridge::enveloped`]).
+    enveloped: bool,
 }
 
 /// The request rewritten for the backend: its id, the tool's own name and (on a
@@ -314,6 +316,7 @@ fn outgoing(
     };
     let upstream_body = bridge.request(caller, f, frame::splice(body, &mut reps[..n]));
     Outgoing {
+        enveloped: bridge.enveloped(f),
         client_id,
         upstream,
         upstream_id,
@@ -396,7 +399,7 @@ async fn send(
     let upstream_body = std::mem::take(&mut out.body);
     let answer = tokio::select! {
         biased;
-        r = backend.request(caller.owner(out.caps), &out.upstream_id, upstream_body, out.token.take(), out.propagation.as_ref()) => r,
+        r = backend.request(caller.owner(out.caps), &out.upstream_id, upstream_body, out.enveloped, out.token.take(), out.propagation.as_ref()) => r,
         () = deadline.as_mut() => {
             // Dropping the guard tells the backend to stop.
             guard.cancel_on_drop();

@@ -439,7 +439,7 @@ impl Bridge {
         let sent = tokio::time::timeout(self.backend.timeout, async {
             let mut answer = self
                 .backend
-                .request(owner, &id, text(&request), None, None)
+                .request(owner, &id, text(&request), true, None, None)
                 .await
                 .map_err(|e| e.to_string())?;
             let is_ours = |m: &Value| m["id"] == request["id"] && m.get("method").is_none();

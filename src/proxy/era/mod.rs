@@ -104,6 +104,14 @@ impl Bridge {
         }
     }
 
+    /// Whether the request [`Bridge::request`] makes of `f` may carry the 2026-07-28
+    /// envelope: a 2026-07-28 backend's always does; a session-era backend's only when
+    /// the client's request has a `params._meta` (where the envelope lives), so the
+    /// common call without one is never searched for it.
+    pub fn enveloped(self, f: &Frame) -> bool {
+        matches!(self, Bridge::SessionToModern | Bridge::Modern) || f.meta.is_some()
+    }
+
     /// The members a session-era backend's results need for a stateless client.
     pub fn result_members(self) -> Option<Bytes> {
         (self == Bridge::ModernToSession).then(|| Bytes::from_static(STATELESS_RESULT_MEMBERS))

@@ -14,10 +14,10 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use serde_json::Value;
 
 use crate::backend::http as upstream;
@@ -58,7 +58,10 @@ pub struct Variants {
     /// Twice the backend's call timeout: a session used more recently may have a call
     /// running on it, and is never closed.
     busy: Duration,
-    open: ArcSwap<Vec<Arc<Variant>>>,
+    /// Read on every call of a client with fewer capabilities, written when a session
+    /// opens or closes: a read lock is a fraction of an `ArcSwap` load's cost (the
+    /// debt-list dance), and nothing is awaited while it is held.
+    open: RwLock<Vec<Arc<Variant>>>,
     /// Sets whose session could not be opened, and when they may be tried again.
     failed: Mutex<Vec<(u8, Instant)>>,
     /// Sets a child (stdio) or stream (legacy SSE) was opened for and found to be
@@ -84,13 +87,23 @@ impl Variants {
         Variants {
             max,
             busy: timeout.saturating_mul(2),
-            open: ArcSwap::from_pointee(Vec::new()),
+            open: RwLock::new(Vec::new()),
             failed: Mutex::new(Vec::new()),
             same: Same::default(),
             opening: tokio::sync::Mutex::new(()),
             epoch: Instant::now(),
             notices: None,
         }
+    }
+
+    /// The open sessions (a poisoned lock still holds a whole list: every write is one
+    /// push or remove).
+    fn open(&self) -> RwLockReadGuard<'_, Vec<Arc<Variant>>> {
+        self.open.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open_mut(&self) -> RwLockWriteGuard<'_, Vec<Arc<Variant>>> {
+        self.open.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn now_ms(&self) -> u64 {
@@ -112,19 +125,18 @@ impl Variants {
 
     /// How many are open now.
     pub fn count(&self) -> usize {
-        self.open.load().len()
+        self.open().len()
     }
 
     /// The capability sets of the sessions open now.
     pub fn sets(&self) -> Vec<u8> {
-        self.open.load().iter().map(|v| v.caps).collect()
+        self.open().iter().map(|v| v.caps).collect()
     }
 
     /// The open session for `caps`, marked as used.
     pub fn get(&self, caps: u8) -> Option<Arc<Variant>> {
         let v = self
-            .open
-            .load()
+            .open()
             .iter()
             .find(|v| v.caps == caps && !v.dead.load(Ordering::Acquire))
             .cloned()?;
@@ -163,7 +175,7 @@ impl Variants {
         if let Some(v) = self.get(caps) {
             return Some(v);
         }
-        if self.open.load().iter().any(|v| v.caps == caps) {
+        if self.open().iter().any(|v| v.caps == caps) {
             // Its child died: it goes, and a fresh one is opened below.
             self.remove(caps).await;
         }
@@ -244,9 +256,7 @@ impl Variants {
             });
             *v.drain.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         }
-        let mut all = Vec::clone(&self.open.load());
-        all.push(v.clone());
-        self.open.store(Arc::new(all));
+        self.open_mut().push(v.clone());
         Some(v)
     }
 
@@ -268,8 +278,7 @@ impl Variants {
         let limit = EVICTABLE.max(self.busy);
         let now = self.now_ms();
         let oldest = self
-            .open
-            .load()
+            .open()
             .iter()
             .filter(|v| {
                 now.saturating_sub(v.last_used.load(Ordering::Relaxed)) >= limit.as_millis() as u64
@@ -287,13 +296,14 @@ impl Variants {
 
     /// Takes the session for `caps` out and closes it.
     async fn remove(&self, caps: u8) {
-        let mut all = Vec::clone(&self.open.load());
-        let Some(at) = all.iter().position(|v| v.caps == caps) else {
-            return;
+        let taken = {
+            let mut all = self.open_mut();
+            let at = all.iter().position(|v| v.caps == caps);
+            at.map(|at| all.remove(at))
         };
-        let v = all.remove(at);
-        self.open.store(Arc::new(all));
-        close(&v).await;
+        if let Some(v) = taken {
+            close(&v).await;
+        }
     }
 
     /// A call on the session for `caps` found it broken (its child gone, its stream
@@ -307,8 +317,7 @@ impl Variants {
     pub async fn sweep(&self) {
         let now = self.now_ms();
         let idle: Vec<u8> = self
-            .open
-            .load()
+            .open()
             .iter()
             .filter(|v| {
                 now.saturating_sub(v.last_used.load(Ordering::Relaxed))
@@ -328,7 +337,7 @@ impl Variants {
     /// The backend's lists changed: every session lists its tools again when next
     /// asked.
     pub fn lists_changed(&self) {
-        for v in self.open.load().iter() {
+        for v in self.open().iter() {
             v.hidden.store(None);
         }
     }
@@ -336,7 +345,7 @@ impl Variants {
     /// Closes every session (the backend stops).
     pub async fn close_all(&self) {
         let _opening = self.opening.lock().await;
-        let all = self.open.swap(Arc::new(Vec::new()));
+        let all = std::mem::take(&mut *self.open_mut());
         for v in all.iter() {
             close(v).await;
         }

@@ -131,3 +131,42 @@ impl Settle {
         self.timer.as_mut().reset(due);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(undeclared: Option<&'static str>) -> Ask {
+        Ask {
+            key: "k".into(),
+            id: Bytes::from_static(b"1"),
+            method: "sampling/createMessage",
+            params: Bytes::from_static(b"{}"),
+            undeclared,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_round_of_refusals_waits_longer_than_one_the_client_can_answer() {
+        // Begun a second ago: every deadline below is past, so the wait is over.
+        let began = tokio::time::Instant::now() - Duration::from_secs(1);
+        let at = |ms| began + Duration::from_millis(ms);
+        let mut s = Settle::new(began);
+        let refused = ask(Some("elicitation"));
+        s.held(std::slice::from_ref(&refused), began);
+        assert_eq!(s.timer.deadline(), began + REFUSED_WAIT);
+        // The same questions again: the timer stands.
+        s.held(std::slice::from_ref(&refused), at(30));
+        assert_eq!(s.timer.deadline(), began + REFUSED_WAIT);
+        // One the client can answer: SETTLE after it, within SETTLE_MOST of it.
+        s.held(&[refused.clone(), ask(None)], at(40));
+        assert_eq!(s.timer.deadline(), at(40) + SETTLE);
+        s.held(
+            &[refused.clone(), ask(None), ask(None)],
+            at(40) + SETTLE_MOST,
+        );
+        assert_eq!(s.timer.deadline(), at(40) + SETTLE_MOST);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(s.over(&mut cx));
+    }
+}

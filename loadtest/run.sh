@@ -30,6 +30,11 @@
 #                                         # alternating); the table ends with the ratio
 #                                         # (PROFILE_AB=/tmp/ab: perf profiles of both
 #                                         # builds, /tmp/ab.current and /tmp/ab.baseline)
+#   BASELINE=64297fa AB_TOGETHER=1 ROUNDS=9 loadtest/run.sh
+#                                         # the A/B with both builds loaded at once (half
+#                                         # the connections each) on the same core: what
+#                                         # slows a shared VM slows both in the same
+#                                         # seconds (see measure_pair)
 #   BASELINE=<rev> AB_RATE=1000000000/s loadtest/run.sh
 #                                         # the A/B with a key limited to that rate (never
 #                                         # reached) on both builds: the limiter's cost
@@ -227,6 +232,38 @@ measure() {
     echo "$name $result"
 }
 
+# AB_TOGETHER=1: this build and the baseline loaded at once, each by its own mcpload with
+# half the connections. Both gateways are saturated on the same core, so the scheduler
+# gives each the same share of it and whatever slows the machine slows both alike: the
+# ratio of their req/s is the inverse ratio of their cost per request, taken over the
+# same seconds. Prints a "current" and a "baseline" line as `measure` does.
+measure_pair() {
+    local half=$((CONNECTIONS / 2)) cur_before base_before run_no
+    settle "$postmaster" $(pgrep -P "$postmaster") ${base_pm:-} $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
+        ${UNSAMPLED_PID:-} ${SINK_PID:-} ${CURRENT_PID:-} ${BASE_PID:-}
+    cur_before=$(usage_of "$CURRENT_PID")
+    base_before=$(usage_of "$BASE_PID")
+    run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
+    echo "$run_no" > "$RESULTS/.runs"
+    realtime taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "http://$CURRENT_ADDR/mcp" --key "$AB_KEY" \
+        --tool "mock__$TOOL" --args "$ARGS" --connections "$half" --duration "$DURATION" \
+        ${MCPLOAD_FLAGS:-} --json "$RESULTS/$run_no-current.json" > "$work/pair-current.out" &
+    local cur_job=$!
+    realtime taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "http://$BASE_ADDR/mcp" --key "$BASE_AB_KEY" \
+        --tool "mock__$TOOL" --args "$ARGS" --connections "$half" --duration "$DURATION" \
+        ${MCPLOAD_FLAGS:-} --json "$RESULTS/$run_no-baseline.json" > "$work/pair-baseline.out" &
+    local base_job=$!
+    wait "$cur_job" "$base_job"
+    local name pid before u0 s0 w0 u1 s1 w1
+    for name in current baseline; do
+        if [ "$name" = current ]; then pid=$CURRENT_PID before=$cur_before; else pid=$BASE_PID before=$base_before; fi
+        read -r u0 s0 w0 <<<"$before"
+        read -r u1 s1 w1 <<<"$(usage_of "$pid")"
+        echo "$name $(grep '^RESULT' "$work/pair-$name.out" | cut -d' ' -f2-)" \
+            "proxy_user=$((u1 - u0)) proxy_sys=$((s1 - s0)) proxy_switches=$((w1 - w0))"
+    done
+}
+
 DIRECT_URL="http://127.0.0.1:$MOCK_PORT/mcp"
 GW_URL="http://$GW/mcp"
 
@@ -344,7 +381,9 @@ for round in $(seq "$ROUNDS"); do
         }
         ab_current() { results+=("$(ab_measure current "$CURRENT_PID" "http://$CURRENT_ADDR/mcp" "$AB_KEY" "mock__$TOOL")"); }
         ab_base() { results+=("$(ab_measure baseline "$BASE_PID" "http://$BASE_ADDR/mcp" "$BASE_AB_KEY" "mock__$TOOL")"); }
-        if [ $((round % 2)) = 1 ]; then ab_current; ab_base; else ab_base; ab_current; fi
+        if [ -n "${AB_TOGETHER:-}" ]; then
+            while read -r line; do results+=("$line"); done < <(measure_pair)
+        elif [ $((round % 2)) = 1 ]; then ab_current; ab_base; else ab_base; ab_current; fi
     fi
     if [ -n "${LIMITED:-}" ]; then
         say "round $round/$ROUNDS: through the gateway with a key whose limits are never reached"

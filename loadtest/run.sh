@@ -245,16 +245,21 @@ measure_pair() {
     base_before=$(usage_of "$BASE_PID")
     run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
     echo "$run_no" > "$RESULTS/.runs"
-    realtime taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "http://$CURRENT_ADDR/mcp" --key "$AB_KEY" \
-        --tool "mock__$TOOL" --args "$ARGS" --connections "$half" --duration "$DURATION" \
-        ${MCPLOAD_FLAGS:-} --json "$RESULTS/$run_no-current.json" > "$work/pair-current.out" &
-    local cur_job=$!
-    realtime taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "http://$BASE_ADDR/mcp" --key "$BASE_AB_KEY" \
-        --tool "mock__$TOOL" --args "$ARGS" --connections "$half" --duration "$DURATION" \
-        ${MCPLOAD_FLAGS:-} --json "$RESULTS/$run_no-baseline.json" > "$work/pair-baseline.out" &
-    local base_job=$!
-    wait "$cur_job" "$base_job"
-    local name pid before u0 s0 w0 u1 s1 w1
+    # Started one after the other, the first a few milliseconds ahead: the order
+    # alternates by round (an A/A run of one build against itself gave 1.008 with this
+    # build always first).
+    local order=(current baseline) jobs=() name
+    [ $((round % 2)) = 0 ] && order=(baseline current)
+    for name in "${order[@]}"; do
+        local url="http://$CURRENT_ADDR/mcp" key=$AB_KEY
+        [ "$name" = baseline ] && url="http://$BASE_ADDR/mcp" key=$BASE_AB_KEY
+        realtime taskset -c "$LOAD_CORE" "$BIN/mcpload" --url "$url" --key "$key" \
+            --tool "mock__$TOOL" --args "$ARGS" --connections "$half" --duration "$DURATION" \
+            ${MCPLOAD_FLAGS:-} --json "$RESULTS/$run_no-$name.json" > "$work/pair-$name.out" &
+        jobs+=($!)
+    done
+    wait "${jobs[@]}"
+    local pid before u0 s0 w0 u1 s1 w1
     for name in current baseline; do
         if [ "$name" = current ]; then pid=$CURRENT_PID before=$cur_before; else pid=$BASE_PID before=$base_before; fi
         read -r u0 s0 w0 <<<"$before"

@@ -383,9 +383,6 @@ impl ResponseSplicer {
         }
     }
 
-    /// Runs the JSON state machine over `chunk[from..to]`: each step handles the state
-    /// the machine is in (capturing an id, inside a string, a comma owed after inserted
-    /// members, deep inside the message, or at its top level) and says where to go on.
     /// Sends what is held once it is the answer, or once it is too long to hold (the
     /// rest then goes as without [`Self::with_json_lines`]).
     fn release(&mut self, mut held: Vec<Bytes>, out: &mut impl Sink) {
@@ -400,6 +397,9 @@ impl ResponseSplicer {
         self.held = held;
     }
 
+    /// Runs the JSON state machine over `chunk[from..to]`: each step handles the state
+    /// the machine is in (capturing an id, inside a string, a comma owed after inserted
+    /// members, deep inside the message, or at its top level) and says where to go on.
     fn json_bytes(
         &mut self,
         chunk: &Bytes,

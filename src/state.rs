@@ -415,12 +415,19 @@ pub async fn circuit_events(state: std::sync::Weak<State>) {
     .await;
 }
 
-/// Rebuilds the routing table whenever asked (requests arriving together are coalesced).
+/// Rebuilds the routing table whenever asked (requests arriving together are coalesced),
+/// on the blocking pool: a build reads every member's lists, and a server listing
+/// megabytes of tools must not hold up the requests a runtime thread is serving.
 pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::UnboundedReceiver<()>) {
     while rx.recv().await.is_some() {
         while rx.try_recv().is_ok() {}
         let Some(state) = state.upgrade() else { return };
-        state.rebuild_routing();
+        if tokio::task::spawn_blocking(move || state.rebuild_routing())
+            .await
+            .is_err()
+        {
+            tracing::error!("a routing table rebuild failed; the previous table stays in use");
+        }
     }
 }
 

@@ -548,7 +548,7 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     .await;
     assert_eq!(made.status, 201, "{}", made.text());
     let c = client(&gw, "/mcp/h", &gw.client_key).await;
-    let bound = std::time::Duration::from_secs(5);
+    let bound = std::time::Duration::from_secs(3);
     let first = eventually(WAIT, "the huge server's adder found", || async {
         let names = found(&c, "add two numbers").await;
         names.iter().any(|n| n == "huge__add").then_some(names)
@@ -556,7 +556,9 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     .await;
     assert!(first.len() <= 8, "{first:?}");
     // The churning list: its tool toggled forty times, searches and health checks
-    // answered within the bound all along.
+    // answered within the bound all along. (Each change rebuilds the routing table from
+    // every member's lists, megabytes here: built on a runtime thread, it held searches
+    // for 1.3 to 6 s in this debug build; off it, they take 0.2 to 0.9 s.)
     for i in 0..40 {
         let r = c
             .result(

@@ -27,7 +27,7 @@ pub const SERVED_BY: &str = "metamcp";
 /// What one call of a gateway tool is given.
 pub struct GatewayCall<'a> {
     /// The caller's view: what it reaches.
-    pub view: &'a View,
+    pub view: &'a Arc<View>,
     /// `params.arguments` as sent (empty when absent).
     pub arguments: &'a serde_json::Map<String, Value>,
     /// The calling key (or token identity); `None` for an open namespace's anonymous caller.

@@ -78,9 +78,22 @@ impl View {
     }
 
     /// The tools of this view that fit `query`, best first, at most `limit`, with their
-    /// scores. The query's embedding is computed off the runtime's threads.
-    pub async fn search(&self, query: &str, limit: usize) -> Vec<(&Exposed, f32)> {
-        let searcher = self.searcher();
+    /// scores. The searcher, when this is the view's first search, and the query's
+    /// embedding are computed off the runtime's threads.
+    pub async fn search(self: &Arc<Self>, query: &str, limit: usize) -> Vec<(&Exposed, f32)> {
+        let searcher = match self.index.get() {
+            Some(searcher) => searcher.clone(),
+            None => {
+                let view = self.clone();
+                match tokio::task::spawn_blocking(move || view.searcher().clone()).await {
+                    Ok(searcher) => searcher,
+                    Err(e) => {
+                        tracing::error!(error = %e, "tool search: building a view's index failed");
+                        return Vec::new();
+                    }
+                }
+            }
+        };
         let vector = match searcher.semantic() {
             true => crate::search::semantic::query_vector(query).await,
             false => None,

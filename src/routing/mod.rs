@@ -11,6 +11,7 @@
 mod apps;
 pub mod gateway;
 mod header_params;
+mod prompts;
 mod resources;
 pub mod search;
 pub mod subscriptions;
@@ -612,13 +613,8 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
                 continue;
             }
             if let Some(first) = view.tool_index.get(&name).map(|i| &view.tools[*i]) {
-                view.errors.push(Problem {
-                    servers: vec![first.backend.name.clone(), b.name.clone()],
-                    message: format!(
-                        "tool {name:?} is offered by {} and {}; the one from {} is hidden",
-                        first.backend.name, b.name, b.name
-                    ),
-                });
+                view.errors
+                    .push(Problem::offered_twice("tool", &name, first, &b.name));
                 continue;
             }
             view.tool_index.insert(name.clone(), view.tools.len());
@@ -626,56 +622,20 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
                 rate,
                 id: Arc::from(format!("{}/{name}", ns.name)),
             });
+            let entry = Bytes::from(entry.to_string());
             view.tools.push(Exposed {
-                name,
-                backend: (*b).clone(),
-                original: original.to_string(),
-                upstream_name: Bytes::from(json_string(original)),
-                entry: Bytes::from(entry.to_string()),
                 rate,
                 header_params: header_params(tool),
                 task: TaskSupport::of(tool),
                 schema: validate.then(|| compiled(tool, &b.name)).flatten(),
+                ..Exposed::new(name, b, original, entry)
             });
             view.header_params |= view
                 .tools
                 .last()
                 .is_some_and(|t| !t.header_params.is_empty());
         }
-        for prompt in &lists.prompts {
-            let Some(original) = prompt["name"].as_str() else {
-                continue;
-            };
-            let name = exposed_name(&b.name, original, prefix);
-            if !running {
-                view.absent.prompts.entry(name).or_insert(b.id);
-                continue;
-            }
-            if let Some(first) = view.prompt_index.get(&name).map(|i| &view.prompts[*i]) {
-                view.errors.push(Problem {
-                    servers: vec![first.backend.name.clone(), b.name.clone()],
-                    message: format!(
-                        "prompt {name:?} is offered by {} and {}; the one from {} is hidden",
-                        first.backend.name, b.name, b.name
-                    ),
-                });
-                continue;
-            }
-            let mut entry = prompt.clone();
-            entry["name"] = Value::String(name.clone());
-            view.prompt_index.insert(name.clone(), view.prompts.len());
-            view.prompts.push(Exposed {
-                name,
-                backend: (*b).clone(),
-                original: original.to_string(),
-                upstream_name: Bytes::from(json_string(original)),
-                entry: Bytes::from(entry.to_string()),
-                rate: None,
-                header_params: Arc::from([]),
-                task: TaskSupport::Forbidden,
-                schema: None,
-            });
-        }
+        prompts::add(&mut view, b, &lists, prefix, running);
     }
     resources::add(&mut view, members, &ui);
     if let Some(ns) = ns {
@@ -690,6 +650,37 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
     search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);
     view
+}
+
+impl Exposed {
+    /// `b`'s `original` exposed as `name` with `entry`: no rate, header parameters,
+    /// task support or schema (a tool sets its own).
+    fn new(name: String, b: &Arc<Backend>, original: &str, entry: Bytes) -> Exposed {
+        Exposed {
+            name,
+            backend: b.clone(),
+            original: original.to_string(),
+            upstream_name: Bytes::from(json_string(original)),
+            entry,
+            rate: None,
+            header_params: Arc::from([]),
+            task: TaskSupport::Forbidden,
+            schema: None,
+        }
+    }
+}
+
+impl Problem {
+    /// `name` offered by two members of a view: `first`'s is kept, `second`'s hidden.
+    fn offered_twice(what: &str, name: &str, first: &Exposed, second: &str) -> Problem {
+        let kept = &first.backend.name;
+        Problem {
+            servers: vec![kept.clone(), second.to_string()],
+            message: format!(
+                "{what} {name:?} is offered by {kept} and {second}; the one from {second} is hidden"
+            ),
+        }
+    }
 }
 
 /// Carries over what `old` exposed (live or remembered) for servers that are still

@@ -93,6 +93,12 @@ impl UiNames {
             .map_or(uri, String::as_str)
     }
 
+    /// Whether [`tool_entry`](Self::tool_entry) may change `tool`'s entry (it names a
+    /// `ui://` resource and some are renamed).
+    pub(super) fn touches(&self, tool: &Value) -> bool {
+        !self.renamed.is_empty() && tool.get("_meta").is_some()
+    }
+
     /// A tool's listing entry with its view URIs as exposed.
     pub(super) fn tool_entry(&self, backend: Uuid, entry: &mut Value) {
         if self.renamed.is_empty() {

@@ -9,6 +9,7 @@
 //! original, and the table maps it back.
 
 mod apps;
+mod entries;
 pub mod gateway;
 mod header_params;
 mod prompts;
@@ -43,6 +44,7 @@ use crate::model::names::is_valid_tool_name;
 use crate::model::{Namespace, Snapshot, ToolOverride};
 use crate::policy::Policy;
 use crate::policy::schema::Schema;
+use entries::{Entries, Kind, Reuse, fingerprints};
 
 /// What the gateway adds to every view of its own: the tools it serves itself and the
 /// policies every call passes through (besides a namespace's own).
@@ -285,6 +287,8 @@ pub struct Table {
     pub views: HashMap<Option<String>, Arc<View>>,
     /// Union views of keys limited to several namespaces, built on first use.
     reaches: std::sync::Mutex<HashMap<Vec<String>, Arc<View>>>,
+    /// Its views' listing entries, for the next table to take ([`entries`]).
+    entries: Entries,
 }
 
 /// Union views cached per table at most (a table lives until the next registry change).
@@ -512,6 +516,7 @@ pub fn build(
 ) -> Table {
     let by_id: HashMap<Uuid, &Arc<Backend>> = backends.iter().map(|b| (b.id, b)).collect();
     let mut table = Table::default();
+    let mut reuse = Reuse::from(&previous.entries);
     let all: Vec<&Arc<Backend>> = {
         let mut v: Vec<&Arc<Backend>> = snapshot
             .servers
@@ -534,7 +539,7 @@ pub fn build(
     };
     table
         .views
-        .insert(None, finish(build_view(&all, own, None), &None));
+        .insert(None, finish(build_view(&all, own, None, &mut reuse), &None));
     for ns in &snapshot.namespaces {
         let members: Vec<&Arc<Backend>> = ns
             .servers
@@ -548,13 +553,19 @@ pub fn build(
             })
             .collect();
         let key = Some(ns.name.clone());
-        let view = finish(build_view(&members, own, Some(ns)), &key);
+        let view = finish(build_view(&members, own, Some(ns), &mut reuse), &key);
         table.views.insert(key, view);
     }
+    table.entries = reuse.finish();
     table
 }
 
-fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) -> View {
+fn build_view(
+    members: &[&Arc<Backend>],
+    own: &Gateway,
+    ns: Option<&Namespace>,
+    reuse: &mut Reuse,
+) -> View {
     let prefix = ns.is_none_or(|n| n.prefix_tools);
     let mut view = View {
         auth_required: ns.is_none_or(|n| n.auth_required),
@@ -584,7 +595,7 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
             view.subscribe |= caps["resources"]["subscribe"].as_bool() == Some(true);
             view.apps |= apps::offers_apps(caps, &lists.tools);
         }
-        for tool in &lists.tools {
+        for (index, tool) in lists.tools.iter().enumerate() {
             let Some(original) = tool["name"].as_str() else {
                 continue;
             };
@@ -603,12 +614,6 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
                 view.absent.tools.entry(name).or_insert(b.id);
                 continue;
             }
-            let mut entry = tool.clone();
-            entry["name"] = Value::String(name.clone());
-            ui.tool_entry(b.id, &mut entry);
-            if let Some(d) = o.and_then(|o| o.description.clone()) {
-                entry["description"] = Value::String(d);
-            }
             if gateway::clash(&mut view, &name, &b.name) {
                 continue;
             }
@@ -617,12 +622,25 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
                     .push(Problem::offered_twice("tool", &name, first, &b.name));
                 continue;
             }
+            let description = o.and_then(|o| o.description.as_deref());
+            let make = || {
+                let mut entry = tool.clone();
+                entry["name"] = Value::String(name.clone());
+                ui.tool_entry(b.id, &mut entry);
+                if let Some(d) = description {
+                    entry["description"] = Value::String(d.to_string());
+                }
+                entry
+            };
+            let entry = match ui.touches(tool) {
+                true => Bytes::from(make().to_string()),
+                false => reuse.entry(&lists, (Kind::Tool, index), &name, description, make),
+            };
             view.tool_index.insert(name.clone(), view.tools.len());
             let rate = o.and_then(|o| o.rate).zip(ns).map(|(rate, ns)| ToolRate {
                 rate,
                 id: Arc::from(format!("{}/{name}", ns.name)),
             });
-            let entry = Bytes::from(entry.to_string());
             view.tools.push(Exposed {
                 rate,
                 header_params: header_params(tool),
@@ -635,7 +653,7 @@ fn build_view(members: &[&Arc<Backend>], own: &Gateway, ns: Option<&Namespace>) 
                 .last()
                 .is_some_and(|t| !t.header_params.is_empty());
         }
-        prompts::add(&mut view, b, &lists, prefix, running);
+        prompts::add(&mut view, b, &lists, prefix, running, reuse);
     }
     resources::add(&mut view, members, &ui);
     if let Some(ns) = ns {
@@ -712,26 +730,6 @@ fn remember(view: &mut View, old: &View, down: &dyn Fn(&Uuid) -> bool) {
     was.extend(&kept);
     was.without_live(view);
     view.absent.extend(&was);
-}
-
-/// A fingerprint of each list of a view: tools, prompts, resources.
-fn fingerprints(view: &View) -> [u64; 3] {
-    [
-        fingerprint(view.tool_entries()),
-        fingerprint(view.prompts.iter().map(|t| &t.entry)),
-        fingerprint(
-            view.resources
-                .iter()
-                .map(|r| &r.entry)
-                .chain(view.templates.iter().map(|t| &t.entry)),
-        ),
-    ]
-}
-
-fn fingerprint<'a>(entries: impl Iterator<Item = &'a Bytes>) -> u64 {
-    entries.fold(0xcbf2_9ce4_8422_2325u64, |h, e| {
-        fnv1a(e).wrapping_add(h.rotate_left(5))
-    })
 }
 
 /// FNV-1a, for stable short hashes.

@@ -4,15 +4,22 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde_json::Value;
 
+use super::entries::{Kind, Reuse};
 use super::{Exposed, Problem, View, exposed_name};
 use crate::backend::{Backend, Lists};
 
 /// `b`'s prompts, as `view` exposes them (or remembers them, when `b` is not running).
-pub(super) fn add(view: &mut View, b: &Arc<Backend>, lists: &Lists, prefix: bool, running: bool) {
-    for prompt in &lists.prompts {
+pub(super) fn add(
+    view: &mut View,
+    b: &Arc<Backend>,
+    lists: &Arc<Lists>,
+    prefix: bool,
+    running: bool,
+    reuse: &mut Reuse,
+) {
+    for (index, prompt) in lists.prompts.iter().enumerate() {
         let Some(original) = prompt["name"].as_str() else {
             continue;
         };
@@ -26,10 +33,12 @@ pub(super) fn add(view: &mut View, b: &Arc<Backend>, lists: &Lists, prefix: bool
             view.errors.push(problem);
             continue;
         }
-        let mut entry = prompt.clone();
-        entry["name"] = Value::String(name.clone());
+        let entry = reuse.entry(lists, (Kind::Prompt, index), &name, None, || {
+            let mut entry = prompt.clone();
+            entry["name"] = Value::String(name.clone());
+            entry
+        });
         view.prompt_index.insert(name.clone(), view.prompts.len());
-        let entry = Bytes::from(entry.to_string());
         view.prompts.push(Exposed::new(name, b, original, entry));
     }
 }

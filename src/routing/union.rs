@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{View, fingerprints};
+use super::View;
+use super::entries::fingerprints;
 
 /// The union of several views: the first to offer a name wins (clashes are listed in
 /// `errors`); a name disabled in one view and offered by another is offered.

@@ -19,6 +19,7 @@ use foldhash::{HashMap, HashMapExt};
 use serde_json::Value;
 
 use super::View;
+use super::search::DocCell;
 use crate::backend::Lists;
 
 /// Which list of a backend an entry is from.
@@ -41,7 +42,7 @@ struct Key {
 #[derive(Default)]
 pub(super) struct Entries {
     lists: Vec<Arc<Lists>>,
-    kept: HashMap<Key, Bytes>,
+    kept: HashMap<Key, (Bytes, DocCell)>,
 }
 
 /// One build's entries: the previous table's, taken when their definition and exposure
@@ -63,8 +64,8 @@ impl<'a> Reuse<'a> {
     }
 
     /// The entry of item `index` of `lists`' `kind` list, exposed as `name` with
-    /// `description` (a namespace's override): the previous table's when it made the
-    /// same one, otherwise `make`'s, serialised.
+    /// `description` (a namespace's override), and its search document's cell: the
+    /// previous table's when it made the same one, otherwise `make`'s, serialised.
     pub(super) fn entry(
         &mut self,
         lists: &Arc<Lists>,
@@ -72,7 +73,7 @@ impl<'a> Reuse<'a> {
         name: &str,
         description: Option<&str>,
         make: impl FnOnce() -> Value,
-    ) -> Bytes {
+    ) -> (Bytes, DocCell) {
         let key = Key {
             lists: Arc::as_ptr(lists) as usize,
             kind,
@@ -85,7 +86,7 @@ impl<'a> Reuse<'a> {
         }
         let entry = match self.old.kept.get(&key) {
             Some(kept) => kept.clone(),
-            None => Bytes::from(make().to_string()),
+            None => (Bytes::from(make().to_string()), DocCell::default()),
         };
         if !self.new.lists.iter().any(|l| Arc::ptr_eq(l, lists)) {
             self.new.lists.push(lists.clone());
@@ -154,16 +155,18 @@ mod tests {
         };
         let old = Entries::default();
         let mut first = Reuse::from(&old);
-        let e1 = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
-        // A second view exposing it alike shares it.
-        let e2 = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        let (e1, d1) = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        // A second view exposing it alike shares it, and its search document.
+        let (e2, d2) = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
         assert_eq!((made.get(), e1.as_ptr()), (1, e2.as_ptr()));
+        assert!(Arc::ptr_eq(&d1, &d2));
         let kept = first.finish();
         assert_eq!(kept.kept.len(), 1);
         // The next build takes it; another name, description, kind or list is made anew.
         let mut next = Reuse::from(&kept);
-        let again = next.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        let (again, d3) = next.entry(&a, (Kind::Tool, 0), "s__add", None, make);
         assert_eq!((made.get(), again.as_ptr()), (1, e1.as_ptr()));
+        assert!(Arc::ptr_eq(&d1, &d3));
         next.entry(&a, (Kind::Tool, 0), "add", None, make);
         next.entry(&a, (Kind::Tool, 0), "s__add", Some("Sums"), make);
         next.entry(&a, (Kind::Prompt, 0), "s__add", None, make);

@@ -70,6 +70,8 @@ pub struct Exposed {
     pub upstream_name: Bytes,
     /// The listing entry (name and description as exposed), serialised once.
     pub entry: Bytes,
+    /// Its tool search document, made when first searched (shared with the entry).
+    pub doc: search::DocCell,
     /// A per-key rate the namespace sets for this tool.
     pub rate: Option<ToolRate>,
     /// The arguments a 2026-07-28 client also sends as `Mcp-Param-*` headers (SEP-2243):
@@ -633,7 +635,7 @@ fn build_view(
                 entry
             };
             let entry = match ui.touches(tool) {
-                true => Bytes::from(make().to_string()),
+                true => (Bytes::from(make().to_string()), search::DocCell::default()),
                 false => reuse.entry(&lists, (Kind::Tool, index), &name, description, make),
             };
             view.tool_index.insert(name.clone(), view.tools.len());
@@ -671,15 +673,21 @@ fn build_view(
 }
 
 impl Exposed {
-    /// `b`'s `original` exposed as `name` with `entry`: no rate, header parameters,
-    /// task support or schema (a tool sets its own).
-    fn new(name: String, b: &Arc<Backend>, original: &str, entry: Bytes) -> Exposed {
+    /// `b`'s `original` exposed as `name` with `entry` and its search document's cell:
+    /// no rate, header parameters, task support or schema (a tool sets its own).
+    fn new(
+        name: String,
+        b: &Arc<Backend>,
+        original: &str,
+        (entry, doc): (Bytes, search::DocCell),
+    ) -> Exposed {
         Exposed {
             name,
             backend: b.clone(),
             original: original.to_string(),
             upstream_name: Bytes::from(json_string(original)),
             entry,
+            doc,
             rate: None,
             header_params: Arc::from([]),
             task: TaskSupport::Forbidden,

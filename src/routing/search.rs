@@ -5,12 +5,13 @@
 //! so a search never finds a tool outside the caller's reach; the gateway's own tools are
 //! not indexed (`call_tool` does not call them).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use super::{Exposed, View};
+use crate::search::Doc;
 
 /// The name of the tool that calls a found tool by its name.
 pub const CALL_TOOL: &str = "call_tool";
@@ -111,19 +112,42 @@ fn build_searcher(
     tools: &[Exposed],
     embeddings: Option<Arc<crate::search::semantic::Store>>,
 ) -> crate::search::Searcher {
-    let entries: Vec<Value> = tools
-        .iter()
-        .map(|t| serde_json::from_slice(&t.entry).unwrap_or(Value::Null))
-        .collect();
-    let instructions: Vec<Option<Arc<str>>> =
-        tools.iter().map(|t| t.backend.instructions()).collect();
-    let fields = entries
-        .iter()
-        .zip(tools)
-        .zip(&instructions)
-        .map(|((entry, t), i)| {
-            crate::search::fields_of(entry, &t.backend.name, i.as_deref().unwrap_or(""))
-        })
-        .collect();
-    crate::search::Searcher::build(fields, embeddings)
+    let docs: Vec<Arc<Doc>> = tools.iter().map(doc_of).collect();
+    crate::search::Searcher::of_docs(&docs, embeddings)
+}
+
+/// A tool's search [`Doc`], made when a searcher first needs it and shared by every view
+/// and table exposing the same entry (`entries.rs` carries it with the entry).
+pub type DocCell = Arc<OnceLock<Made>>;
+
+/// A [`Doc`] and what it was made with besides the entry.
+pub struct Made {
+    server: String,
+    instructions: Option<Arc<str>>,
+    doc: Arc<Doc>,
+}
+
+/// `t`'s [`Doc`]: the one made earlier for its entry, unless its server's name or
+/// instructions have changed since.
+fn doc_of(t: &Exposed) -> Arc<Doc> {
+    let instructions = t.backend.instructions();
+    if let Some(made) = t.doc.get()
+        && made.server == t.backend.name
+        && made.instructions == instructions
+    {
+        return made.doc.clone();
+    }
+    let entry: Value = serde_json::from_slice(&t.entry).unwrap_or(Value::Null);
+    let fields = crate::search::fields_of(
+        &entry,
+        &t.backend.name,
+        instructions.as_deref().unwrap_or(""),
+    );
+    let doc = Arc::new(Doc::of(&fields));
+    let _ = t.doc.set(Made {
+        server: t.backend.name.clone(),
+        instructions,
+        doc: doc.clone(),
+    });
+    doc
 }

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 
 use super::index::{Hit, Index, Tuning, best};
 use super::semantic::{self, DIM, Key, Vector};
-use super::{Fields, MIN_COVERAGE};
+use super::{Doc, Fields, MIN_COVERAGE};
 
 /// The share of the lexical score in a tool's score (the rest is the cosine).
 pub const LEXICAL_WEIGHT: f32 = 0.3;
@@ -79,7 +79,12 @@ impl Searcher {
     /// Indexes `tools` (a hit's `doc` is a position in it); with a `store` (semantic
     /// retrieval on), their embeddings are taken from it and the missing ones asked for.
     pub fn build<'a>(tools: Vec<Fields<'a>>, store: Option<Arc<semantic::Store>>) -> Searcher {
-        let searcher = Searcher::index(tools, store);
+        Searcher::of_docs(&docs(&tools), store)
+    }
+
+    /// [`Searcher::build`] from the tools' [`Doc`]s, made earlier.
+    pub fn of_docs(docs: &[Arc<Doc>], store: Option<Arc<semantic::Store>>) -> Searcher {
+        let searcher = Searcher::index(docs, store);
         if let Some(s) = &searcher.semantic {
             s.want();
         }
@@ -89,7 +94,7 @@ impl Searcher {
     /// [`Searcher::build`], the missing embeddings computed before it returns (the
     /// benchmark; blocking).
     pub fn build_now<'a>(tools: Vec<Fields<'a>>, store: Arc<semantic::Store>) -> Searcher {
-        let searcher = Searcher::index(tools, Some(store));
+        let searcher = Searcher::index(&docs(&tools), Some(store));
         if let Some(s) = &searcher.semantic {
             let wanted: Vec<semantic::Wanted> = s
                 .keys
@@ -104,25 +109,24 @@ impl Searcher {
         searcher
     }
 
-    fn index<'a>(tools: Vec<Fields<'a>>, store: Option<Arc<semantic::Store>>) -> Searcher {
+    fn index(docs: &[Arc<Doc>], store: Option<Arc<semantic::Store>>) -> Searcher {
         let semantic = store.map(|store| {
-            let texts: Vec<String> = tools.iter().map(semantic::text_of).collect();
-            let keys = texts.iter().map(|t| semantic::key_of(t)).collect();
             let s = Semantic {
                 store,
-                keys,
-                texts,
+                keys: docs.iter().map(|d| d.key).collect(),
+                texts: docs.iter().map(|d| d.text.clone()).collect(),
                 vectors: ArcSwap::from_pointee(Vectors {
-                    rows: vec![0; tools.len() * DIM],
-                    present: vec![false; tools.len()],
-                    missing: tools.len(),
+                    rows: vec![0; docs.len() * DIM],
+                    present: vec![false; docs.len()],
+                    missing: docs.len(),
                 }),
             };
             s.refresh();
             s
         });
+        let terms: Vec<_> = docs.iter().map(|d| &d.terms).collect();
         Searcher {
-            lexical: Index::build(tools),
+            lexical: Index::of_terms(&terms),
             semantic,
         }
     }
@@ -209,6 +213,11 @@ impl Searcher {
         }
         best(hits, limit)
     }
+}
+
+/// The [`Doc`]s of `tools`.
+fn docs(tools: &[Fields]) -> Vec<Arc<Doc>> {
+    tools.iter().map(|f| Arc::new(Doc::of(f))).collect()
 }
 
 impl Semantic {
@@ -338,7 +347,7 @@ mod tests {
 
     #[test]
     fn tools_not_embedded_yet_are_found_by_their_words() {
-        let s = Searcher::index(tools(), Some(Arc::default()));
+        let s = Searcher::index(&docs(&tools()), Some(Arc::default()));
         let v = semantic::embed_query("create a branch").unwrap();
         let found = s.search("create a branch", 5, Some(&v));
         assert!(!found.is_empty());

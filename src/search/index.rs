@@ -99,31 +99,42 @@ pub struct Index {
     postings: HashMap<Box<str>, Vec<(u32, f32)>>,
 }
 
+/// A tool's words by field, in [`Fields`]' order, as the index reads them (the first
+/// [`MAX_FIELD_WORDS`] of each): made once per tool, whatever the lists it is indexed in.
+#[derive(Debug, Default, Clone)]
+pub struct Terms([Vec<String>; 6]);
+
+impl Terms {
+    pub fn of(f: &Fields) -> Terms {
+        let cut = |text: &str| {
+            let mut w = words(super::text::head(text, MAX_FIELD_BYTES));
+            w.truncate(MAX_FIELD_WORDS);
+            w
+        };
+        Terms([
+            cut(f.name),
+            cut(f.title),
+            cut(f.description),
+            cut(&f.params),
+            cut(f.server),
+            cut(f.instructions),
+        ])
+    }
+}
+
 impl Index {
     /// Indexes `tools`, in order (a hit's `doc` is a position in it).
     pub fn build<'a>(tools: impl IntoIterator<Item = Fields<'a>>) -> Index {
-        let tools: Vec<[Vec<String>; 6]> = tools
-            .into_iter()
-            .map(|f| {
-                let cut = |text: &str| {
-                    let mut w = words(super::text::head(text, MAX_FIELD_BYTES));
-                    w.truncate(MAX_FIELD_WORDS);
-                    w
-                };
-                [
-                    cut(f.name),
-                    cut(f.title),
-                    cut(f.description),
-                    cut(&f.params),
-                    cut(f.server),
-                    cut(f.instructions),
-                ]
-            })
-            .collect();
+        let terms: Vec<Terms> = tools.into_iter().map(|f| Terms::of(&f)).collect();
+        Index::of_terms(&terms.iter().collect::<Vec<_>>())
+    }
+
+    /// Indexes tools by their words, in order.
+    pub fn of_terms(tools: &[&Terms]) -> Index {
         let n = tools.len().max(1) as f32;
         let mut avg = [0f32; 6];
-        for t in &tools {
-            for (i, field) in t.iter().enumerate() {
+        for t in tools {
+            for (i, field) in t.0.iter().enumerate() {
                 avg[i] += field.len() as f32 / n;
             }
         }
@@ -131,7 +142,7 @@ impl Index {
         let mut tf: HashMap<&str, f32> = HashMap::new();
         for (doc, t) in tools.iter().enumerate() {
             tf.clear();
-            for (i, field) in t.iter().enumerate() {
+            for (i, field) in t.0.iter().enumerate() {
                 let (weight, b) = FIELDS[i];
                 let norm = 1.0 - b + b * field.len() as f32 / avg[i].max(1.0);
                 for w in field {

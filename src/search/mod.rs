@@ -17,7 +17,7 @@ pub mod synonyms;
 pub mod text;
 
 pub use hybrid::Searcher;
-pub use index::{Fields, Hit, Index, MIN_COVERAGE};
+pub use index::{Fields, Hit, Index, MIN_COVERAGE, Terms};
 
 /// Longest query taken, in bytes; a longer one is refused (a need is a sentence).
 pub const MAX_QUERY: usize = 1024;
@@ -57,6 +57,27 @@ pub fn fields_of<'a>(entry: &'a Value, server: &'a str, instructions: &'a str) -
         param_names,
         server,
         instructions,
+    }
+}
+
+/// What a searcher takes of one tool: its words by field and, for its meaning, the text
+/// it is embedded as and that embedding's key. Made once per listing entry (the routing
+/// table keeps it with the entry), not at every build of a searcher.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub terms: Terms,
+    pub text: String,
+    pub key: semantic::Key,
+}
+
+impl Doc {
+    pub fn of(f: &Fields) -> Doc {
+        let text = semantic::text_of(f);
+        Doc {
+            terms: Terms::of(f),
+            key: semantic::key_of(&text),
+            text,
+        }
     }
 }
 

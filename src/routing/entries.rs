@@ -10,7 +10,7 @@
 //! so an address names one list for as long as entries are kept by it.
 //!
 //! A view's fingerprints, which tell whether a list changed from one table to the next,
-//! hash its entries' bytes ([`fingerprints`]).
+//! hash its entries' bytes ([`fingerprints`]); a kept entry's hash is kept with it.
 
 use std::sync::Arc;
 
@@ -38,11 +38,32 @@ struct Key {
     description: Option<String>,
 }
 
+/// An entry as a view holds it: its bytes, their [`content_hash`], and the cell of its
+/// search document.
+#[derive(Clone, Default)]
+pub(super) struct Entry {
+    pub bytes: Bytes,
+    pub hash: u64,
+    pub doc: DocCell,
+}
+
+impl Entry {
+    /// `value`'s entry, serialised and hashed.
+    pub(super) fn of(value: &Value) -> Entry {
+        let bytes = Bytes::from(value.to_string());
+        Entry {
+            hash: content_hash(&bytes),
+            bytes,
+            doc: DocCell::default(),
+        }
+    }
+}
+
 /// The entries a table's views hold, by what they were made from.
 #[derive(Default)]
 pub(super) struct Entries {
     lists: Vec<Arc<Lists>>,
-    kept: HashMap<Key, (Bytes, DocCell)>,
+    kept: HashMap<Key, Entry>,
 }
 
 /// One build's entries: the previous table's, taken when their definition and exposure
@@ -73,7 +94,7 @@ impl<'a> Reuse<'a> {
         name: &str,
         description: Option<&str>,
         make: impl FnOnce() -> Value,
-    ) -> (Bytes, DocCell) {
+    ) -> Entry {
         let key = Key {
             lists: Arc::as_ptr(lists) as usize,
             kind,
@@ -86,7 +107,7 @@ impl<'a> Reuse<'a> {
         }
         let entry = match self.old.kept.get(&key) {
             Some(kept) => kept.clone(),
-            None => (Bytes::from(make().to_string()), DocCell::default()),
+            None => Entry::of(&make()),
         };
         if !self.new.lists.iter().any(|l| Arc::ptr_eq(l, lists)) {
             self.new.lists.push(lists.clone());
@@ -102,21 +123,20 @@ impl<'a> Reuse<'a> {
 
 /// A fingerprint of each list of a view: tools, prompts, resources.
 pub(super) fn fingerprints(view: &View) -> [u64; 3] {
+    let tools = view.tools.iter().map(|t| t.entry_hash);
+    let served = view.served.iter().map(|s| content_hash(&s.entry));
+    let resources = view.resources.iter().map(|r| &r.entry);
+    let templates = view.templates.iter().map(|t| &t.entry);
     [
-        fingerprint(view.tool_entries()),
-        fingerprint(view.prompts.iter().map(|t| &t.entry)),
-        fingerprint(
-            view.resources
-                .iter()
-                .map(|r| &r.entry)
-                .chain(view.templates.iter().map(|t| &t.entry)),
-        ),
+        fingerprint(tools.chain(served)),
+        fingerprint(view.prompts.iter().map(|p| p.entry_hash)),
+        fingerprint(resources.chain(templates).map(|e| content_hash(e))),
     ]
 }
 
-fn fingerprint<'a>(entries: impl Iterator<Item = &'a Bytes>) -> u64 {
-    entries.fold(0xcbf2_9ce4_8422_2325u64, |h, e| {
-        content_hash(e).wrapping_add(h.rotate_left(5))
+fn fingerprint(hashes: impl Iterator<Item = u64>) -> u64 {
+    hashes.fold(0xcbf2_9ce4_8422_2325u64, |h, e| {
+        e.wrapping_add(h.rotate_left(5))
     })
 }
 
@@ -155,18 +175,19 @@ mod tests {
         };
         let old = Entries::default();
         let mut first = Reuse::from(&old);
-        let (e1, d1) = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        let e1 = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        assert_eq!(e1.hash, content_hash(br#"{"name":"s__add"}"#));
         // A second view exposing it alike shares it, and its search document.
-        let (e2, d2) = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
-        assert_eq!((made.get(), e1.as_ptr()), (1, e2.as_ptr()));
-        assert!(Arc::ptr_eq(&d1, &d2));
+        let e2 = first.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        assert_eq!((made.get(), e1.bytes.as_ptr()), (1, e2.bytes.as_ptr()));
+        assert!(Arc::ptr_eq(&e1.doc, &e2.doc));
         let kept = first.finish();
         assert_eq!(kept.kept.len(), 1);
         // The next build takes it; another name, description, kind or list is made anew.
         let mut next = Reuse::from(&kept);
-        let (again, d3) = next.entry(&a, (Kind::Tool, 0), "s__add", None, make);
-        assert_eq!((made.get(), again.as_ptr()), (1, e1.as_ptr()));
-        assert!(Arc::ptr_eq(&d1, &d3));
+        let again = next.entry(&a, (Kind::Tool, 0), "s__add", None, make);
+        assert_eq!((made.get(), again.bytes.as_ptr()), (1, e1.bytes.as_ptr()));
+        assert!(Arc::ptr_eq(&e1.doc, &again.doc));
         next.entry(&a, (Kind::Tool, 0), "add", None, make);
         next.entry(&a, (Kind::Tool, 0), "s__add", Some("Sums"), make);
         next.entry(&a, (Kind::Prompt, 0), "s__add", None, make);

@@ -44,7 +44,7 @@ use crate::model::names::is_valid_tool_name;
 use crate::model::{Namespace, Snapshot, ToolOverride};
 use crate::policy::Policy;
 use crate::policy::schema::Schema;
-use entries::{Entries, Kind, Reuse, fingerprints};
+use entries::{Entries, Entry, Kind, Reuse, fingerprints};
 
 /// What the gateway adds to every view of its own: the tools it serves itself and the
 /// policies every call passes through (besides a namespace's own).
@@ -70,6 +70,8 @@ pub struct Exposed {
     pub upstream_name: Bytes,
     /// The listing entry (name and description as exposed), serialised once.
     pub entry: Bytes,
+    /// A hash of `entry`, for the view's fingerprints.
+    entry_hash: u64,
     /// Its tool search document, made when first searched (shared with the entry).
     pub doc: search::DocCell,
     /// A per-key rate the namespace sets for this tool.
@@ -133,6 +135,26 @@ listed!(Exposed, ResourceRoute, TemplateRoute);
 pub struct Problem {
     pub servers: Vec<String>,
     pub message: String,
+}
+
+impl Exposed {
+    /// `b`'s `original` exposed as `name` with `entry`: no rate, header parameters,
+    /// task support or schema (a tool sets its own).
+    fn new(name: String, b: &Arc<Backend>, original: &str, entry: Entry) -> Exposed {
+        Exposed {
+            name,
+            backend: b.clone(),
+            original: original.to_string(),
+            upstream_name: Bytes::from(json_string(original)),
+            entry: entry.bytes,
+            entry_hash: entry.hash,
+            doc: entry.doc,
+            rate: None,
+            header_params: Arc::from([]),
+            task: TaskSupport::Forbidden,
+            schema: None,
+        }
+    }
 }
 
 impl Problem {
@@ -635,7 +657,7 @@ fn build_view(
                 entry
             };
             let entry = match ui.touches(tool) {
-                true => (Bytes::from(make().to_string()), search::DocCell::default()),
+                true => Entry::of(&make()),
                 false => reuse.entry(&lists, (Kind::Tool, index), &name, description, make),
             };
             view.tool_index.insert(name.clone(), view.tools.len());
@@ -670,30 +692,6 @@ fn build_view(
     search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);
     view
-}
-
-impl Exposed {
-    /// `b`'s `original` exposed as `name` with `entry` and its search document's cell:
-    /// no rate, header parameters, task support or schema (a tool sets its own).
-    fn new(
-        name: String,
-        b: &Arc<Backend>,
-        original: &str,
-        (entry, doc): (Bytes, search::DocCell),
-    ) -> Exposed {
-        Exposed {
-            name,
-            backend: b.clone(),
-            original: original.to_string(),
-            upstream_name: Bytes::from(json_string(original)),
-            entry,
-            doc,
-            rate: None,
-            header_params: Arc::from([]),
-            task: TaskSupport::Forbidden,
-            schema: None,
-        }
-    }
 }
 
 impl Problem {

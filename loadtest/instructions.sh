@@ -26,14 +26,7 @@ for t in valgrind callgrind_control callgrind_annotate curl python3; do
 done
 say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
-base_dir=$PWD/target/baseline/$BASELINE
-if [ ! -d "$base_dir" ]; then
-    say "checking out $BASELINE into $base_dir"
-    git worktree add -f --detach "$base_dir" "$BASELINE" >&2
-fi
-say "building $BASELINE (release)"
-(cd "$base_dir" && CARGO_TARGET_DIR="$base_dir/target" cargo build --release --locked \
-    --bin metamcp --bin keyadm >&2)
+build_baseline
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 

@@ -79,6 +79,19 @@ else
     realtime() { "$@"; }
 fi
 
+# Builds revision $BASELINE's metamcp and keyadm (release) in a worktree kept in
+# target/baseline/<rev>, checked out the first time; sets base_dir.
+build_baseline() {
+    base_dir=$PWD/target/baseline/$BASELINE
+    if [ ! -d "$base_dir" ]; then
+        say "checking out $BASELINE into $base_dir"
+        git worktree add -f --detach "$base_dir" "$BASELINE" >&2
+    fi
+    say "building $BASELINE (release)"
+    (cd "$base_dir" && CARGO_TARGET_DIR="$base_dir/target" cargo build --release --locked \
+        --bin metamcp --bin keyadm >&2)
+}
+
 # A free port from the kernel, for proxies that cannot listen on port 0 and report it.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -156,14 +156,7 @@ if [ -n "${OBSERVE:-}" ]; then
     pids+=("$BARE_PID" "$TRACED_PID" "$UNSAMPLED_PID")
 fi
 if [ -n "${BASELINE:-}" ]; then
-    base_dir=$PWD/target/baseline/$BASELINE
-    if [ ! -d "$base_dir" ]; then
-        say "checking out $BASELINE into $base_dir"
-        git worktree add -f --detach "$base_dir" "$BASELINE" >&2
-    fi
-    say "building $BASELINE (release)"
-    (cd "$base_dir" && CARGO_TARGET_DIR="$base_dir/target" cargo build --release --locked \
-        --bin metamcp --bin keyadm >&2)
+    build_baseline
     say "starting this build and $BASELINE side by side, both with the audit off"
     read -r CURRENT_ADDR CURRENT_PID <<<"$(start_variant current METAMCP_AUDIT=off)"
     [ -n "$CURRENT_PID" ] || die "the current gateway did not start"

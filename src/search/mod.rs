@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub mod hybrid;
 pub mod index;
+pub mod query;
 pub mod semantic;
 pub mod synonyms;
 pub mod text;

@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+pub mod background;
 pub mod hybrid;
 pub mod index;
 pub mod query;

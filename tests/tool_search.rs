@@ -93,7 +93,11 @@ async fn search_mode_lists_the_search_tools_and_finds_tools_within_reach() {
     );
     assert!(tools.len() <= 3);
     let text = text_of(&r);
-    assert!(text.starts_with("beta__add: Adds two numbers"), "{text}");
+    assert!(
+        text.starts_with("beta__add (confidence high): Adds two numbers"),
+        "{text}"
+    );
+    assert_eq!(tools[0]["confidence"], "high", "{r}");
     // Nothing outside the view: alpha's tools are not in it, nor the disabled echo.
     for query in ["echo the message back", "returns the message as text"] {
         let names = found(&c, query).await;
@@ -376,8 +380,29 @@ async fn the_modes_decide_what_tools_list_gives_and_are_reported() {
     let (gw, _alpha, _beta) = gateway().await;
     let shown = get(gw.addr, "/api/v1/namespaces/found", &gw.admin_key).await;
     assert_eq!(shown.json()["tool_search"], "on", "{}", shown.text());
+    assert_eq!(
+        shown.json()["tool_search_effective"],
+        "on",
+        "{}",
+        shown.text()
+    );
+    // In search mode the view's tools are embedded as soon as it is built: the count
+    // reaches every tool.
+    eventually(4 * WAIT, "found's tools are embedded", || async {
+        let v = get(gw.addr, "/api/v1/namespaces/found", &gw.admin_key)
+            .await
+            .json();
+        let e = &v["tool_search_embedded"];
+        (e["tools"].as_u64() > Some(0)
+            && e["embedded"] == e["tools"]
+            && e["background_of"].as_u64() > Some(600))
+        .then_some(())
+    })
+    .await;
     let shown = get(gw.addr, "/api/v1/namespaces/plain", &gw.admin_key).await;
     assert_eq!(shown.json()["tool_search"], "off");
+    assert_eq!(shown.json()["tool_search_effective"], "off");
+    assert_eq!(shown.json()["tool_search_why"], "tool_search is off");
     // Off: every tool, and search_tools is not a tool of the view.
     let plain = client(&gw, "/mcp/plain", &gw.client_key).await;
     let names = eventually(WAIT, "beta's tools are listed", || async {
@@ -421,6 +446,32 @@ async fn the_modes_decide_what_tools_list_gives_and_are_reported() {
         (plain.tool_names().await == ["search_tools", "call_tool"]).then_some(())
     })
     .await;
+    let shown = get(gw.addr, "/api/v1/namespaces/plain", &gw.admin_key).await;
+    assert_eq!(
+        shown.json()["tool_search_effective"],
+        "on",
+        "{}",
+        shown.text()
+    );
+    // Auto reports the mode in effect and why: a small view's list is within the bound.
+    let put = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/namespaces/plain",
+        &gw.admin_key,
+        &json!({"tool_search": "auto"}),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.json()["tool_search_effective"], "off", "{}", put.text());
+    let why = put.json()["tool_search_why"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        why.starts_with("auto: the full tools/list is") && why.contains("within the 64 KiB"),
+        "{why}"
+    );
     // A bad mode is refused with the field named.
     let bad = send_json(
         gw.addr,
@@ -494,7 +545,13 @@ async fn embeddings_are_kept_in_postgresql_and_read_back() {
     .await;
     let sms = "send an SMS to my mother";
     let f = client(&gw, "/mcp/found", &gw.client_key).await;
-    assert!(found(&f, sms).await.is_empty());
+    // Before: the adder is not what an SMS needs.
+    let before = found(&f, sms).await;
+    assert_ne!(
+        before.first().map(String::as_str),
+        Some("beta__add"),
+        "{before:?}"
+    );
     let vector: Vec<u8> = semantic::embed_query(sms)
         .unwrap()
         .iter()
@@ -596,5 +653,7 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     )
     .await;
     let (kept, _) = store.counts();
+    // The background catalogue's, and the tools' (10 to 64).
+    let kept = kept - metamcp::search::background::catalogue().len();
     assert!((10..=64).contains(&kept), "{kept} embeddings");
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Tool search's benchmark, one command: collects the tools of the public MCP servers in
 # servers.json (pinned packages from npm and PyPI, started over stdio; once, kept in
-# target/toolsearch), then searches the needs of needs.jsonl and prints recall@1,
-# recall@5, MRR and the rejection rate of needs no tool serves, by kind, with plain BM25
-# beside it, and the search-mode tools/list against the full one.
+# target/toolsearch), then searches five sets (needs.jsonl, situated.jsonl, agents.jsonl
+# over those tools; LiveMCPBench and MetaTool from ../shared/toolsearch-external, or
+# TOOLSEARCH_EXTERNAL) and prints, per set, held-out figures (every parameter fit on the
+# other sets): recall@1, recall@5, MRR@10, real needs answered with nothing, needs no
+# tool serves turned away, by kind, with plain BM25 and the off-the-shelf sum beside them.
 #
 #   bench/toolsearch/run.sh                     # accuracy
 #   TOOLSEARCH_SPEED=1 bench/toolsearch/run.sh  # and latency, build time (criterion)

@@ -94,6 +94,11 @@ pub(super) async fn delete_namespace(c: Call<'_>) -> Result<Response<Body>, ApiE
 pub(super) fn namespace_json(state: &State, n: &Namespace) -> Value {
     let mut out = n.public_json();
     let table = state.data.routing.load();
+    if let (Some(view), Value::Object(o)) = (table.view(Some(&n.name)), &mut out)
+        && let Value::Object(status) = view.search_status()
+    {
+        o.extend(status);
+    }
     out["problems"] = Value::Array(
         table
             .view(Some(&n.name))

@@ -50,7 +50,7 @@ pub(super) async fn search_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
         .search(query, crate::search::clamp_limit(limit))
         .await
         .into_iter()
-        .map(|(t, score)| {
+        .map(|(t, score, confidence)| {
             let entry: Value = serde_json::from_slice(&t.entry).unwrap_or(Value::Null);
             json!({
                 "name": t.name,
@@ -58,6 +58,7 @@ pub(super) async fn search_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
                 "title": entry["title"].as_str().or(entry["annotations"]["title"].as_str()),
                 "description": entry["description"],
                 "score": (f64::from(score) * 1000.0).round() / 1000.0,
+                "confidence": confidence.as_str(),
             })
         })
         .collect();

@@ -525,13 +525,14 @@ fn components() -> Value {
     });
     c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
         "query": {"type": "string"},
-        "results": {"type": "array", "description": "best first; empty when no tool fits", "items": {
-            "type": "object", "required": ["name", "server", "score"], "properties": {
+        "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {
+            "type": "object", "required": ["name", "server", "score", "confidence"], "properties": {
                 "name": {"type": "string", "description": "the tool's name in the view (what tools/call takes)"},
                 "server": {"type": "string"},
                 "title": {"type": ["string", "null"]},
                 "description": {"type": ["string", "null"]},
-                "score": {"type": "number"}}}}}});
+                "score": {"type": "number"},
+                "confidence": {"enum": ["high", "medium", "low"], "description": "how sure the search is that the tool serves the need"}}}}}});
     if let (Some(all), Value::Object(more)) = (c["schemas"].as_object_mut(), namespace_schemas()) {
         all.extend(more);
     }
@@ -559,6 +560,11 @@ fn namespace_schemas() -> Value {
         "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
         "tool_search": {"enum": ["off", "on", "auto"], "description": "on: tools/list gives the gateway's search_tools and call_tool instead of every tool; auto: on when the full list would pass 64 KiB"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
+        "tool_search_effective": {"enum": ["on", "off"], "description": "the mode in effect: for auto, whether the full tools/list passes 64 KiB"},
+        "tool_search_why": {"type": "string", "description": "why the mode in effect is what it is"},
+        "tool_search_embedded": {"type": "object", "description": "tool search's embeddings so far (until every tool of the view is embedded, its words alone rank)",
+            "properties": {"tools": {"type": "integer"}, "embedded": {"type": "integer"},
+                "background": {"type": "integer"}, "background_of": {"type": "integer"}}},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"}}},
     "NamespaceInput": {"type": "object", "additionalProperties": false, "properties": {

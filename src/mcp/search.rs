@@ -33,8 +33,9 @@ impl GatewayTool for SearchTools {
             "title": "Search tools",
             "description": "Finds the tools that fit a need, among every tool this gateway reaches \
                 for you. Say the need in a few words (\"create a branch in a GitHub repository\"). \
-                Gives each tool's full definition, best first; call one with call_tool (or by its \
-                name). An empty list means no tool fits: say the need another way.",
+                Gives each tool's full definition, best first, with the search's confidence that it \
+                serves the need (high, medium or low); call one with call_tool (or by its name). \
+                An empty list means no tool here does this.",
             "inputSchema": {
                 "type": "object",
                 "properties": {
@@ -70,7 +71,12 @@ async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
     let found = call.view.search(query, clamp_limit(limit)).await;
     let tools: Vec<Value> = found
         .iter()
-        .filter_map(|(t, _)| serde_json::from_slice::<Value>(&t.entry).ok())
+        .filter_map(|(t, _, confidence)| {
+            let mut tool = serde_json::from_slice::<Value>(&t.entry).ok()?;
+            tool.as_object_mut()?
+                .insert("confidence".into(), confidence.as_str().into());
+            Some(tool)
+        })
         .collect();
     Ok(json!({
         "content": [{"type": "text", "text": render(query, &tools)}],
@@ -78,15 +84,23 @@ async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
     }))
 }
 
-/// The tools found, as text: one paragraph a tool (its name, what it does, its
-/// arguments, required ones marked `*`).
+/// The tools found, as text: one paragraph a tool (its name, the search's confidence,
+/// what it does, its arguments, required ones marked `*`), after a line saying when no
+/// tool clearly fits.
 fn render(query: &str, tools: &[Value]) -> String {
     if tools.is_empty() {
         return format!(
-            "No tool fits {query:?}. Say the need another way, with the words a tool would use."
+            "No tool fits {query:?}: none of the tools here does this. If you think one \
+             should, say the need another way."
         );
     }
     let mut out = String::new();
+    if tools.iter().all(|t| t["confidence"] == "low") {
+        out.push_str(
+            "No tool clearly fits; the nearest follow (confidence low). Check a tool's \
+             description before calling it.\n",
+        );
+    }
     for t in tools {
         let required: Vec<&str> = t["inputSchema"]["required"]
             .as_array()
@@ -106,8 +120,9 @@ fn render(query: &str, tools: &[Value]) -> String {
         let description = t["description"].as_str().unwrap_or_default();
         let first_line = description.lines().next().unwrap_or_default();
         out.push_str(&format!(
-            "{}: {}\n  arguments: {}\n",
+            "{} (confidence {}): {}\n  arguments: {}\n",
             t["name"].as_str().unwrap_or_default(),
+            t["confidence"].as_str().unwrap_or("low"),
             first_line,
             if args.is_empty() {
                 "none".to_string()

@@ -209,6 +209,8 @@ pub struct View {
     pub search: bool,
     /// The tool search mode configured for the view.
     pub search_mode: crate::model::ToolSearch,
+    /// The bytes of its full `tools/list` entries, which `auto` weighs.
+    pub listed_bytes: usize,
     /// Tool embeddings, when its search uses meaning as well as words.
     pub embeddings: Option<Arc<crate::search::semantic::Store>>,
     /// The searcher of its tools, built when first searched or, in search mode, when the

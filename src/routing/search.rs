@@ -46,6 +46,7 @@ pub fn call_tool_entry() -> Bytes {
 /// and, when it is not, takes the search tools out of it.
 pub(super) fn resolve(view: &mut View) {
     let full: usize = view.tool_entries().map(|e| e.len() + 1).sum();
+    view.listed_bytes = full;
     view.search = view.search_mode.on_for(full);
     if !view.search && view.served.iter().any(|s| s.tool.search_tool()) {
         view.served.retain(|s| !s.tool.search_tool());
@@ -59,6 +60,44 @@ pub(super) fn resolve(view: &mut View) {
 }
 
 impl View {
+    /// Its search mode as clients meet it: `tool_search_effective` (`on` or `off`), why
+    /// (the setting, and for `auto` the full list's size against the bound), and, when
+    /// meaning is searched too, how many of its tools are embedded so far (until then
+    /// those are ranked by their words).
+    pub fn search_status(&self) -> Value {
+        use crate::model::ToolSearch;
+        let kib = |b: usize| b.div_ceil(1024);
+        let why = match self.search_mode {
+            ToolSearch::On => "tool_search is on".to_string(),
+            ToolSearch::Off => "tool_search is off".to_string(),
+            ToolSearch::Auto => format!(
+                "auto: the full tools/list is {} KiB, {} the {} KiB at which search turns on",
+                kib(self.listed_bytes),
+                if self.search { "over" } else { "within" },
+                ToolSearch::AUTO_BYTES / 1024
+            ),
+        };
+        let mut out = serde_json::json!({
+            "tool_search_effective": if self.search { "on" } else { "off" },
+            "tool_search_why": why,
+        });
+        if let Some(store) = &self.embeddings {
+            let embedded = self
+                .tools
+                .iter()
+                .filter(|t| store.get(&doc_of(t).key).is_some())
+                .count();
+            out["tool_search_embedded"] = serde_json::json!({
+                "tools": self.tools.len(),
+                "embedded": embedded,
+                // The catalogue a need is compared with before "no tool fits".
+                "background": crate::search::background::embedded(store),
+                "background_of": crate::search::background::catalogue().len(),
+            });
+        }
+        out
+    }
+
     /// The entries its `tools/list` gives: with search on, the gateway's own tools and
     /// `call_tool`; otherwise every tool.
     pub fn listed_tools(&self) -> Vec<Bytes> {
@@ -81,7 +120,11 @@ impl View {
     /// The tools of this view that fit `query`, best first, at most `limit`, with their
     /// scores. The searcher, when this is the view's first search, and the query's
     /// embedding are computed off the runtime's threads.
-    pub async fn search(self: &Arc<Self>, query: &str, limit: usize) -> Vec<(&Exposed, f32)> {
+    pub async fn search(
+        self: &Arc<Self>,
+        query: &str,
+        limit: usize,
+    ) -> Vec<(&Exposed, f32, crate::search::Confidence)> {
         let searcher = match self.index.get() {
             Some(searcher) => searcher.clone(),
             None => {
@@ -95,14 +138,14 @@ impl View {
                 }
             }
         };
-        let vector = match searcher.semantic() {
-            true => crate::search::semantic::query_vector(query).await,
+        let vectors = match searcher.semantic() {
+            true => crate::search::QueryVectors::compute(query).await,
             false => None,
         };
         searcher
-            .search(query, limit, vector.as_ref())
+            .search(query, limit, vectors.as_ref())
             .into_iter()
-            .filter_map(|h| self.tools.get(h.doc).map(|t| (t, h.score)))
+            .filter_map(|h| self.tools.get(h.doc).map(|t| (t, h.score, h.confidence)))
             .collect()
     }
 }

@@ -1,62 +1,237 @@
-//! Lexical and semantic retrieval joined: the lexical index scores a tool by the query's
-//! words, the embeddings by meaning; a tool's score is [`LEXICAL_WEIGHT`] of its lexical
-//! score (against the best of the query, and only when its words cover enough of the
-//! query) plus the rest of its cosine to the query. A tool is a hit when its meaning is
-//! close ([`ACCEPT`]), when its words cover the query and its meaning is not far
-//! ([`ACCEPT_WITH_WORDS`]), or when its words cover nearly all of the query
-//! ([`ACCEPT_BY_WORDS`]); a need no tool serves gets nothing. The figures are
-//! calibrated on `bench/toolsearch/` (README, "Tool search").
+//! Lexical and semantic retrieval joined. A need is read with its argument values
+//! replaced by the words for their kinds ([`super::query`]); the lexical index scores a
+//! tool by those words, the embeddings by meaning (the whole need's and, for a long one,
+//! its clauses': a tool's cosine is half the whole's and half the best of the whole and
+//! the clauses'). Each is scaled per query (the lexical score against the best, the
+//! cosine between the query's lowest and highest), and a tool's score is
+//! [`Blend::lexical_weight`] of the first plus the rest of the second, plus
+//! [`Blend::mention`] when the need names the tool's server ("in Notion", "on GitLab").
 //!
-//! Tools whose embeddings are not there yet (being computed, [`super::semantic`]) are
-//! ranked by their words alone meanwhile.
+//! Nothing is answered only when the search is sure: the best tool's cosine is under
+//! [`Blend::sure_cosine`] and a tool of the background catalogue ([`super::background`])
+//! fits the need better by [`Blend::background_margin`]. Otherwise the best tools come
+//! back, each with a [`Confidence`] a model can read. The figures are fit on some
+//! benchmark sets and reported on the others (README, "Tool search").
+//!
+//! Until every tool of a list is embedded (seconds after a change), or when the query's
+//! embedding cannot be had, the words alone rank ([`super::Index::search`]): never worse
+//! than the lexical search.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::background::Rows;
 use super::index::{Hit, Index, Tuning, best};
 use super::semantic::{self, DIM, Key, Vector};
-use super::{Doc, Fields, MIN_COVERAGE};
+use super::{Doc, Fields, query, text};
 
-/// The share of the lexical score in a tool's score (the rest is the cosine).
-pub const LEXICAL_WEIGHT: f32 = 0.3;
-
-/// The cosine at which a tool is a hit on meaning alone.
-pub const ACCEPT: f32 = 0.35;
-
-/// The cosine at which a tool whose words cover the query is a hit.
-pub const ACCEPT_WITH_WORDS: f32 = 0.3;
-
-/// The share of the query's weight a tool's words cover to be a hit whatever its cosine
-/// (a short description under an arbitrary server name can sit far from a query that
-/// says exactly what it does).
-pub const ACCEPT_BY_WORDS: f32 = 0.8;
-
-/// How lexical and semantic scores are joined: the defaults are [`LEXICAL_WEIGHT`],
-/// [`ACCEPT`] and [`ACCEPT_WITH_WORDS`] (the benchmark's calibration varies them).
+/// How the signals are joined and when nothing is answered. The defaults are fit on the
+/// benchmark sets (`bench/toolsearch/run.sh` prints the fit and the held-out figures).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Blend {
+    /// The share of the lexical score (the rest is the cosine).
     pub lexical_weight: f32,
-    pub accept: f32,
-    pub accept_with_words: f32,
-    pub accept_by_words: f32,
+    /// Added to the score of the tools of a server the need names.
+    pub mention: f32,
+    /// Nothing fits only when the best cosine is under this...
+    pub sure_cosine: f32,
+    /// ...and a background tool's cosine is over the best by this.
+    pub background_margin: f32,
 }
 
 impl Default for Blend {
     fn default() -> Blend {
         Blend {
-            lexical_weight: LEXICAL_WEIGHT,
-            accept: ACCEPT,
-            accept_with_words: ACCEPT_WITH_WORDS,
-            accept_by_words: ACCEPT_BY_WORDS,
+            lexical_weight: 0.3,
+            mention: 0.2,
+            sure_cosine: 0.2,
+            background_margin: 0.15,
         }
+    }
+}
+
+/// How sure the search is that a tool it gives serves the need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confidence {
+    /// Its meaning is close, or its words say nearly all the need says.
+    High,
+    Medium,
+    /// The nearest there is, but it may not serve the need.
+    Low,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        }
+    }
+}
+
+/// The cosine from which a tool is found with [`Confidence::High`].
+pub const HIGH_COSINE: f32 = 0.5;
+
+/// The share of the need's words a tool covers from which it is found with
+/// [`Confidence::High`].
+pub const HIGH_COVERAGE: f32 = 0.8;
+
+/// One tool found: its position in the list, its score and the search's confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found {
+    pub doc: usize,
+    pub score: f32,
+    pub confidence: Confidence,
+}
+
+/// A query's embeddings: the whole need's (typed) and its clauses'.
+pub struct QueryVectors {
+    pub whole: Vector,
+    pub clauses: Vec<Vector>,
+}
+
+impl QueryVectors {
+    /// The embeddings of `need` (blocking: a query's embedding per clause, milliseconds).
+    pub fn of(need: &str) -> Result<QueryVectors, String> {
+        let typed = query::typed(need);
+        let read = if typed.trim().is_empty() {
+            need
+        } else {
+            &typed
+        };
+        Ok(QueryVectors {
+            whole: semantic::embed_query(read)?,
+            clauses: query::clauses(read)
+                .into_iter()
+                .map(semantic::embed_query)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// [`QueryVectors::of`] on the blocking pool, within [`semantic::QUERY_SLOTS`];
+    /// `None` when the model cannot be read (said once in the log) or every slot stayed
+    /// busy for [`semantic::QUERY_WAIT`] (the words alone then rank).
+    pub async fn compute(need: &str) -> Option<QueryVectors> {
+        static SLOTS: tokio::sync::Semaphore =
+            tokio::sync::Semaphore::const_new(semantic::QUERY_SLOTS);
+        static SAID: std::sync::Once = std::sync::Once::new();
+        let slot = tokio::time::timeout(semantic::QUERY_WAIT, SLOTS.acquire())
+            .await
+            .ok()?
+            .ok()?;
+        let need = need.to_string();
+        let result = tokio::task::spawn_blocking(move || QueryVectors::of(&need)).await;
+        drop(slot);
+        match result {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                SAID.call_once(|| {
+                    tracing::error!(error = %e, "tool search: the model cannot be read; searches rank by words alone")
+                });
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// The cosine of the need to a row of half floats: half the whole's, half the best
+    /// of the whole's and the clauses'.
+    fn cosine(&self, row: &[u16]) -> f32 {
+        let whole = minilm::dot_half(&self.whole[..], row);
+        let best = self
+            .clauses
+            .iter()
+            .map(|c| minilm::dot_half(&c[..], row))
+            .fold(whole, f32::max);
+        0.5 * whole + 0.5 * best
+    }
+}
+
+/// What a query says of every tool, before they are joined ([`Signals::rank`]).
+pub struct Signals {
+    /// The lexical score against the query's best (0 to 1).
+    pub lexical: Vec<f32>,
+    /// The share of the need's words each tool covers.
+    pub coverage: Vec<f32>,
+    /// The cosine ([`QueryVectors`]).
+    pub cosine: Vec<f32>,
+    /// Whether the need names the tool's server.
+    pub named: Vec<bool>,
+    /// The best background tool's cosine, when the background is there.
+    pub background: Option<f32>,
+}
+
+impl Signals {
+    /// The tools that fit, best first, at most `limit`; none when nothing fits for sure.
+    pub fn rank(&self, blend: &Blend, limit: usize) -> Vec<Found> {
+        let n = self.cosine.len();
+        if n == 0 || limit == 0 {
+            return Vec::new();
+        }
+        let (lo, hi) = self
+            .cosine
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(*c), hi.max(*c)));
+        if let Some(bg) = self.background
+            && hi < blend.sure_cosine
+            && bg - hi > blend.background_margin
+        {
+            return Vec::new();
+        }
+        let span = (hi - lo).max(1e-6);
+        let hits: Vec<Hit> = (0..n)
+            .map(|doc| Hit {
+                doc,
+                score: blend.lexical_weight * self.lexical[doc]
+                    + (1.0 - blend.lexical_weight) * (self.cosine[doc] - lo) / span
+                    + if self.named[doc] { blend.mention } else { 0.0 },
+                coverage: self.coverage[doc],
+            })
+            .collect();
+        best(hits, limit)
+            .into_iter()
+            .map(|h| Found {
+                doc: h.doc,
+                score: h.score,
+                confidence: self.confidence(h.doc, blend),
+            })
+            .collect()
+    }
+
+    fn confidence(&self, doc: usize, blend: &Blend) -> Confidence {
+        let cosine = self.cosine[doc];
+        let beaten = self.background.is_some_and(|bg| bg > cosine);
+        if cosine >= HIGH_COSINE || self.coverage[doc] >= HIGH_COVERAGE {
+            Confidence::High
+        } else if cosine < blend.sure_cosine || beaten {
+            Confidence::Low
+        } else {
+            Confidence::Medium
+        }
+    }
+}
+
+/// The confidence of a tool found by its words alone: by the share of the need's words
+/// it covers.
+fn lexical_confidence(coverage: f32) -> Confidence {
+    match coverage {
+        c if c >= HIGH_COVERAGE => Confidence::High,
+        c if c >= 0.5 => Confidence::Medium,
+        _ => Confidence::Low,
     }
 }
 
 /// A list of tools, searched by words and (when on) by meaning.
 pub struct Searcher {
     lexical: Index,
+    /// Each tool's server's words (those a need would name it by).
+    servers: Vec<Arc<[String]>>,
     semantic: Option<Semantic>,
+    /// The background benchmark left out (the benchmark reporting on it).
+    skip: Option<String>,
 }
 
 struct Semantic {
@@ -75,6 +250,9 @@ struct Vectors {
     missing: usize,
 }
 
+/// Words of a server's name that name no product.
+const GENERIC: &[&str] = &["mcp", "server", "tool", "api", "plugin"];
+
 impl Searcher {
     /// Indexes `tools` (a hit's `doc` is a position in it); with a `store` (semantic
     /// retrieval on), their embeddings are taken from it and the missing ones asked for.
@@ -91,18 +269,24 @@ impl Searcher {
         searcher
     }
 
-    /// [`Searcher::build`], the missing embeddings computed before it returns (the
-    /// benchmark; blocking).
+    /// [`Searcher::build`], the missing embeddings (the background's too) computed
+    /// before it returns (the benchmark; blocking).
     pub fn build_now<'a>(tools: Vec<Fields<'a>>, store: Arc<semantic::Store>) -> Searcher {
-        let searcher = Searcher::index(&docs(&tools), Some(store));
+        let searcher = Searcher::index(&docs(&tools), Some(store.clone()));
         if let Some(s) = &searcher.semantic {
-            let wanted: Vec<semantic::Wanted> = s
+            let mut wanted: Vec<semantic::Wanted> = s
                 .keys
                 .iter()
                 .zip(&s.texts)
                 .filter(|(k, _)| s.store.get(k).is_none())
                 .map(|(k, t)| (*k, t.clone()))
                 .collect();
+            wanted.extend(
+                super::background::catalogue()
+                    .iter()
+                    .filter(|e| store.get(&e.key).is_none())
+                    .map(|e| (e.key, e.text.clone())),
+            );
             s.store.compute(wanted);
             s.refresh();
         }
@@ -125,10 +309,33 @@ impl Searcher {
             s
         });
         let terms: Vec<_> = docs.iter().map(|d| &d.terms).collect();
+        let mut servers: Vec<Arc<[String]>> = Vec::with_capacity(docs.len());
+        for d in docs {
+            let words: Vec<String> = d
+                .terms
+                .server()
+                .iter()
+                .filter(|w| !GENERIC.contains(&w.as_str()))
+                .cloned()
+                .collect();
+            // Tools of one server share one list of its words.
+            match servers.last() {
+                Some(last) if **last == *words => servers.push(last.clone()),
+                _ => servers.push(words.into()),
+            }
+        }
         Searcher {
             lexical: Index::of_terms(&terms),
+            servers,
             semantic,
+            skip: None,
         }
+    }
+
+    /// Leaves one benchmark's tools out of the background (the benchmark reports on it).
+    pub fn without_background_from(mut self, from: &str) -> Searcher {
+        self.skip = Some(from.to_string());
+        self
     }
 
     /// How many tools it holds.
@@ -150,68 +357,126 @@ impl Searcher {
         self.semantic.as_ref().map_or(0, |s| s.refresh().missing)
     }
 
-    /// The tools that fit `query`, best first, at most `limit`. `vector` is the query's
-    /// embedding; without it (or with semantic retrieval off) the words alone decide.
-    pub fn search(&self, query: &str, limit: usize, vector: Option<&Vector>) -> Vec<Hit> {
-        self.search_blended(query, limit, vector, &Blend::default())
-    }
-
     /// The lexical index alone (the benchmark's comparison).
     pub fn lexical(&self) -> &Index {
         &self.lexical
     }
 
-    /// [`Searcher::search`] with another [`Blend`].
-    pub fn search_blended(
-        &self,
-        query: &str,
-        limit: usize,
-        vector: Option<&Vector>,
-        blend: &Blend,
-    ) -> Vec<Hit> {
-        let (Some(s), Some(q)) = (&self.semantic, vector) else {
-            return self.lexical.search(query, limit);
-        };
+    /// The tools that fit `query`, best first, at most `limit`. `vectors` are the
+    /// query's embeddings; without them, with semantic retrieval off, or while a tool's
+    /// embedding is missing, the words alone decide.
+    pub fn search(&self, query: &str, limit: usize, vectors: Option<&QueryVectors>) -> Vec<Found> {
+        match self.signals(query, vectors) {
+            Some(signals) => signals.rank(&Blend::default(), limit),
+            None => self.by_words(query, limit),
+        }
+    }
+
+    /// The words alone: every tool the need's (typed) words reach, best first; nothing
+    /// only when no tool has any of them (the words alone cannot be sure of more).
+    pub fn by_words(&self, query: &str, limit: usize) -> Vec<Found> {
         let all = Tuning {
             min_coverage: 0.0,
             ..Tuning::default()
         };
+        self.lexical
+            .search_tuned(&read(query), limit, &all)
+            .into_iter()
+            .map(|h| Found {
+                doc: h.doc,
+                score: h.score,
+                confidence: lexical_confidence(h.coverage),
+            })
+            .collect()
+    }
+
+    /// What `query` says of every tool, when every tool is embedded and `vectors` are
+    /// there (`None` otherwise: the words alone decide).
+    pub fn signals(&self, query: &str, vectors: Option<&QueryVectors>) -> Option<Signals> {
+        let (s, q) = (self.semantic.as_ref()?, vectors?);
+        let embedded = s.refresh();
+        if embedded.missing > 0 {
+            return None;
+        }
+        let typed = read(query);
         let n = self.lexical.len();
+        let all = Tuning {
+            min_coverage: 0.0,
+            ..Tuning::default()
+        };
         let mut lexical = vec![0f32; n];
         let mut coverage = vec![0f32; n];
         let mut top = 0f32;
-        for h in self.lexical.scores(query, &all) {
+        for h in self.lexical.scores(&typed, &all) {
             lexical[h.doc] = h.score;
             coverage[h.doc] = h.coverage;
             top = top.max(h.score);
         }
-        let vectors = s.refresh();
-        let mut hits = Vec::new();
-        for doc in 0..n {
-            let words = coverage[doc] >= MIN_COVERAGE;
-            let cosine = match vectors.present[doc] {
-                true => minilm::dot_half(&q[..], &vectors.rows[doc * DIM..(doc + 1) * DIM]),
-                // Not embedded yet: its words decide, its meaning counts as just enough.
-                false if words => blend.accept_with_words,
-                false => continue,
-            };
-            let hit = cosine >= blend.accept
-                || (words && cosine >= blend.accept_with_words)
-                || coverage[doc] >= blend.accept_by_words;
-            if !hit {
-                continue;
-            }
-            let lex = match words && top > 0.0 {
-                true => lexical[doc] / top,
-                false => 0.0,
-            };
-            hits.push(Hit {
-                doc,
-                score: blend.lexical_weight * lex + (1.0 - blend.lexical_weight) * cosine,
-                coverage: coverage[doc],
-            });
+        if top > 0.0 {
+            lexical.iter_mut().for_each(|l| *l /= top);
         }
-        best(hits, limit)
+        let cosine: Vec<f32> = (0..n)
+            .map(|d| q.cosine(&embedded.rows[d * DIM..(d + 1) * DIM]))
+            .collect();
+        let asked: HashSet<String> = text::words(&typed).into_iter().collect();
+        let named = self
+            .servers
+            .iter()
+            .map(|w| !w.is_empty() && w.iter().all(|x| asked.contains(x)))
+            .collect();
+        let background = self.background(&s.store, q, &cosine, &embedded);
+        Some(Signals {
+            lexical,
+            coverage,
+            cosine,
+            named,
+            background,
+        })
+    }
+
+    /// The best background tool's cosine to the need, leaving out those that are the
+    /// view's own best tool under another name (cosine over [`SAME_TOOL`] to it).
+    fn background(
+        &self,
+        store: &Arc<semantic::Store>,
+        q: &QueryVectors,
+        cosine: &[f32],
+        embedded: &Vectors,
+    ) -> Option<f32> {
+        let rows = match &self.skip {
+            None => Rows::shared(store)?,
+            Some(skip) => Arc::new(Rows::of(store, Some(skip))?),
+        };
+        let best_doc = (0..cosine.len()).max_by(|a, b| cosine[*a].total_cmp(&cosine[*b]))?;
+        let own = &embedded.rows[best_doc * DIM..(best_doc + 1) * DIM];
+        let mut scored: Vec<(f32, usize)> = (0..rows.count)
+            .map(|i| (q.cosine(rows.row(i)), i))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored
+            .into_iter()
+            .take(8)
+            .find(|(_, i)| half_dot(own, rows.row(*i)) <= SAME_TOOL)
+            .map(|(c, _)| c)
+    }
+}
+
+/// The cosine over which a background tool is taken for the view's own.
+pub const SAME_TOOL: f32 = 0.9;
+
+/// The dot product of two rows of half floats.
+fn half_dot(a: &[u16], b: &[u16]) -> f32 {
+    let a: Vec<f32> = a.iter().map(|h| minilm::widen(*h)).collect();
+    minilm::dot_half(&a, b)
+}
+
+/// The need as the search reads it: its values typed, or as it is when that leaves
+/// nothing.
+fn read(query: &str) -> String {
+    let typed = query::typed(query);
+    match typed.trim().is_empty() {
+        true => query.to_string(),
+        false => typed,
     }
 }
 
@@ -252,17 +517,19 @@ impl Semantic {
         fresh
     }
 
-    /// Asks the store for the embeddings still missing.
+    /// Asks the store for the embeddings still missing, the tools' first, then the
+    /// background's (a view's own tools are searched by meaning sooner).
     fn want(&self) {
         let vectors = self.refresh();
-        if vectors.missing == 0 {
-            return;
+        if vectors.missing > 0 {
+            let wanted = (0..self.keys.len())
+                .filter(|&d| !vectors.present[d])
+                .map(|d| (self.keys[d], self.texts[d].clone()))
+                .collect();
+            self.store.want(wanted);
         }
-        let wanted = (0..self.keys.len())
-            .filter(|&d| !vectors.present[d])
-            .map(|d| (self.keys[d], self.texts[d].clone()))
-            .collect();
-        self.store.want(wanted);
+        // While the background's embeddings are missing, this asks for them.
+        let _ = Rows::shared(&self.store);
     }
 }
 
@@ -310,7 +577,7 @@ mod tests {
     }
 
     fn names(s: &Searcher, query: &str) -> Vec<&'static str> {
-        let v = semantic::embed_query(query).unwrap();
+        let v = QueryVectors::of(query).unwrap();
         let all = tools();
         s.search(query, 3, Some(&v))
             .iter()
@@ -343,14 +610,51 @@ mod tests {
             s.search("create branch github", 3, None)[0].doc,
             s.lexical().search("create branch github", 3)[0].doc
         );
+        // The server a need names counts; its values do not match by accident.
+        assert_eq!(
+            names(&s, "create a branch named fetch-timeout-fix on github")[0],
+            "github__create_branch"
+        );
+    }
+
+    #[test]
+    fn confidence_is_said_and_nothing_only_when_sure() {
+        let s = Searcher::build_now(tools(), Arc::default());
+        let v = QueryVectors::of("what time is it in Tokyo").unwrap();
+        let found = s.search("what time is it in Tokyo", 5, Some(&v));
+        assert_ne!(found[0].confidence, Confidence::Low);
+        assert!(found.iter().any(|f| f.confidence == Confidence::Low));
+        let signals = s.signals("what time is it in Tokyo", Some(&v)).unwrap();
+        assert!(signals.background.is_some());
+        // Unsure (nothing close, but no background tool nearer): the nearest, said low.
+        let never = Blend {
+            background_margin: 2.0,
+            ..Blend::default()
+        };
+        let v = QueryVectors::of("send an SMS to my mother").unwrap();
+        let signals = s.signals("send an SMS to my mother", Some(&v)).unwrap();
+        assert!(signals.rank(&Blend::default(), 3).is_empty());
+        let nearest = signals.rank(&never, 3);
+        assert_eq!(nearest.len(), 3);
+        assert!(nearest.iter().all(|f| f.confidence == Confidence::Low));
+        assert!(signals.rank(&never, 0).is_empty());
+        assert_eq!(Confidence::Medium.as_str(), "medium");
+        assert_eq!(lexical_confidence(0.6), Confidence::Medium);
     }
 
     #[test]
     fn tools_not_embedded_yet_are_found_by_their_words() {
         let s = Searcher::index(&docs(&tools()), Some(Arc::default()));
-        let v = semantic::embed_query("create a branch").unwrap();
+        let v = QueryVectors::of("create a branch").unwrap();
+        assert!(s.signals("create a branch", Some(&v)).is_none());
         let found = s.search("create a branch", 5, Some(&v));
-        assert!(!found.is_empty());
+        let words: Vec<usize> = s
+            .lexical()
+            .search("create a branch", 5)
+            .iter()
+            .map(|h| h.doc)
+            .collect();
+        assert_eq!(found.iter().map(|f| f.doc).collect::<Vec<_>>(), words);
         let off = Searcher::build(tools(), None);
         assert!(!off.semantic());
         assert_eq!(off.missing(), 0);

@@ -105,6 +105,11 @@ pub struct Index {
 pub struct Terms([Vec<String>; 6]);
 
 impl Terms {
+    /// The words of the tool's server's name.
+    pub fn server(&self) -> &[String] {
+        &self.0[4]
+    }
+
     pub fn of(f: &Fields) -> Terms {
         let cut = |text: &str| {
             let mut w = words(super::text::head(text, MAX_FIELD_BYTES));

@@ -18,7 +18,7 @@ pub mod semantic;
 pub mod synonyms;
 pub mod text;
 
-pub use hybrid::Searcher;
+pub use hybrid::{Confidence, Found, QueryVectors, Searcher};
 pub use index::{Fields, Hit, Index, MIN_COVERAGE, Terms};
 
 /// Longest query taken, in bytes; a longer one is refused (a need is a sentence).

@@ -126,36 +126,12 @@ pub fn embed_query(query: &str) -> Result<Vector, String> {
     Ok(Arc::new(model()?.embed(query)))
 }
 
-/// Query embeddings computed at once at most; a search that waits longer than
+/// Queries embedded at once at most ([`super::QueryVectors::compute`]); a search that waits longer than
 /// [`QUERY_WAIT`] for its turn is ranked by its words alone.
 pub const QUERY_SLOTS: usize = 2;
 
 /// How long a search waits for a slot to embed its query.
 pub const QUERY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// A query's embedding, computed on the blocking pool within [`QUERY_SLOTS`]; `None`
-/// when the model cannot be read (said once in the log) or every slot stayed busy.
-pub async fn query_vector(query: &str) -> Option<Vector> {
-    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(QUERY_SLOTS);
-    static SAID: std::sync::Once = std::sync::Once::new();
-    let slot = tokio::time::timeout(QUERY_WAIT, SLOTS.acquire())
-        .await
-        .ok()?
-        .ok()?;
-    let query = query.to_string();
-    let result = tokio::task::spawn_blocking(move || embed_query(&query)).await;
-    drop(slot);
-    match result {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            SAID.call_once(|| {
-                tracing::error!(error = %e, "tool search: the model cannot be read; searches rank by words alone")
-            });
-            None
-        }
-        Err(_) => None,
-    }
-}
 
 /// A tool's embedding, from its text ([`text_of`]) (blocking: tens of milliseconds).
 pub fn embed_tool(text: &str) -> Result<Vector, String> {

@@ -435,6 +435,154 @@ async fn with_postgresql_stopped_each_replica_keeps_a_share_and_shares_again_on_
     .await;
 }
 
+/// Replicas on a PostgreSQL cluster of the test's own (so that it can be stopped), with a
+/// mock backend registered and running on each, and a key with `daily` calls a day.
+struct Outage {
+    own: support::OwnCluster,
+    replicas: Vec<Replica>,
+    admin: String,
+    id: String,
+    key: String,
+    _mock: support::mock::Mock,
+}
+
+impl Outage {
+    async fn start(
+        name: &str,
+        replicas: usize,
+        daily: u64,
+        more: &[(&'static str, String)],
+    ) -> Outage {
+        let own = support::OwnCluster::start(&format!("metamcp-{name}-"));
+        metamcp::store::db::create_database_if_missing(&own.cluster, name)
+            .await
+            .unwrap();
+        let db = TestDb {
+            name: name.into(),
+            url: own.cluster.url(name),
+        };
+        let replicas: Vec<Replica> = (0..replicas)
+            .map(|_| Replica::start_with(&db, more))
+            .collect();
+        let store = KeyStore::new(
+            metamcp::store::db::make_pool(own.cluster.pg_config(name), 2),
+            metamcp::crypto::Cipher::new(&metamcp::config::KeyBytes(
+                metamcp::config::parse_key_hex(support::TEST_ENCRYPTION_KEY).unwrap(),
+            )),
+        );
+        let admin =
+            support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+                .await;
+        let (id, key) = limited_key(
+            &store,
+            "daily",
+            LimitsChange {
+                daily_calls: Some(Setting::Is(daily)),
+                ..LimitsChange::default()
+            },
+        )
+        .await;
+        let mock = support::mock::Mock::start(&[]);
+        let r = support::http::send_json(
+            replicas[0].addr,
+            "POST",
+            "/api/v1/mcp/servers",
+            &admin,
+            &json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let n = replicas.len() as f64;
+        for rep in &replicas {
+            eventually(
+                Duration::from_secs(20),
+                "mock running, replicas counted",
+                || async {
+                    let r = get(rep.addr, "/api/v1/mcp/servers/mock", &admin).await;
+                    (r.json()["status"] == "running"
+                        && metric(rep.addr, "metamcp_limits_replicas").await == n)
+                        .then_some(())
+                },
+            )
+            .await;
+        }
+        Outage {
+            own,
+            replicas,
+            admin,
+            id,
+            key,
+            _mock: mock,
+        }
+    }
+
+    /// Tool calls through `at`: how many were served (the others refused by the quota).
+    async fn calls(&self, at: SocketAddr, n: usize) -> usize {
+        let mut ok = 0;
+        for _ in 0..n {
+            let m = call(at, &self.key, "mock__echo", json!({"message": "q"})).await;
+            if m["result"].is_object() {
+                ok += 1;
+            } else {
+                assert!(is_limited(&m, "daily_calls"), "{m}");
+            }
+        }
+        ok
+    }
+
+    /// Stops PostgreSQL; returns once every replica keeps its limits alone.
+    async fn database_away(&self) {
+        self.own.cluster.stop(true).expect("cluster stops");
+        for rep in &self.replicas {
+            eventually(Duration::from_secs(10), "degraded", || async {
+                (metric(rep.addr, "metamcp_limits_degraded").await == 1.0).then_some(())
+            })
+            .await;
+        }
+    }
+
+    /// The day's count in PostgreSQL once every replica that is up shares again.
+    async fn used_after_return(&self) -> Value {
+        self.own
+            .cluster
+            .ensure_running()
+            .expect("cluster starts again");
+        let up: Vec<SocketAddr> = self.replicas.iter().map(|r| r.addr).collect();
+        let mut used = Value::Null;
+        for a in &up {
+            used = eventually(Duration::from_secs(30), "shared again", || async {
+                let r = get(*a, &format!("/api/v1/usage?key={}", self.id), &self.admin).await;
+                (r.status == 200 && metric(*a, "metamcp_limits_degraded").await == 0.0)
+                    .then(|| r.json()["daily_calls"]["used"].clone())
+            })
+            .await;
+        }
+        used
+    }
+}
+
+/// A key that spent its day on one replica, then left idle (its lease forgotten): while
+/// PostgreSQL is away neither that replica (it kept the day's count) nor one that never
+/// served the key (it never read the count) grants it a call more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_daily_quota_does_not_come_back_while_postgresql_is_away() {
+    let o = Outage::start("daily_outage", 2, 4, &[]).await;
+    let (a, b) = (o.replicas[0].addr, o.replicas[1].addr);
+    assert_eq!(o.calls(b, 6).await, 4, "the quota, through one replica");
+    // Replica a knows the key (its credentials), not its day.
+    assert_eq!(listing(a, &o.key).await, 200);
+    eventually(
+        Duration::from_secs(10),
+        "the idle key's lease forgotten",
+        || async { (metric(b, "metamcp_limits_leases").await == 0.0).then_some(()) },
+    )
+    .await;
+    o.database_away().await;
+    let served = o.calls(a, 4).await + o.calls(b, 4).await;
+    assert_eq!(served, 0, "calls granted beyond a spent day");
+    assert_eq!(o.used_after_return().await, 4);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
     let (db, replicas, _admin, _mock) = cluster().await;

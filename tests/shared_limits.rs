@@ -583,6 +583,57 @@ async fn a_spent_daily_quota_does_not_come_back_while_postgresql_is_away() {
     assert_eq!(o.used_after_return().await, 4);
 }
 
+/// A replica stopped with SIGTERM while PostgreSQL is away charges the calls it allowed
+/// meanwhile once the database is back (it waits for it, a while): none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_postgresql_is_away_loses_no_call() {
+    let mut o = Outage::start(
+        "sigterm_outage",
+        1,
+        6,
+        &[("METAMCP_DRAIN_GRACE", "0".into())],
+    )
+    .await;
+    let a = o.replicas[0].addr;
+    let before = o.calls(a, 2).await;
+    assert_eq!(before, 2);
+    o.database_away().await;
+    let during = o.calls(a, 6).await;
+    assert_eq!(
+        before + during,
+        6,
+        "the quota in all, its rest kept by the replica"
+    );
+    let rep = &mut o.replicas[0];
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(rep.child.id() as i32, libc::SIGTERM);
+    }
+    eventually(Duration::from_secs(10), "waiting to write back", || async {
+        (rep.logged("waiting for PostgreSQL") > 0).then_some(())
+    })
+    .await;
+    o.own
+        .cluster
+        .ensure_running()
+        .expect("cluster starts again");
+    let rep = &mut o.replicas[0];
+    let status = rep.child.wait().expect("the replica exits");
+    assert!(status.success(), "{status:?}");
+    let client = metamcp::store::db::connect(&o.own.cluster.pg_config("sigterm_outage"))
+        .await
+        .unwrap();
+    let used: i64 = client
+        .query_one(
+            "SELECT used FROM limit_daily WHERE key_id = $1 ORDER BY day DESC LIMIT 1",
+            &[&o.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(used, 6, "every call served is counted");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
     let (db, replicas, _admin, _mock) = cluster().await;

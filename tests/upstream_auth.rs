@@ -1251,3 +1251,74 @@ async fn a_url_moved_to_another_origin_takes_no_token_along() {
     let said: Value = serde_json::from_str(text_of(&seen).as_str()).unwrap();
     assert_eq!(said["authorization"], Value::Null, "{said}");
 }
+
+/// The same move raced against calls: callers keep calling the server while an admin
+/// moves its url, round after round. The token is bound to the origin it was issued for
+/// and checked as each request is built, so whatever a request, a reconnect or a cache
+/// has in hand at that moment, the new host never receives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_never_reaches_a_moved_servers_new_origin_whatever_the_timing() {
+    let gw = TestGateway::start().await;
+    for round in 0..4 {
+        let name = format!("racing{round}");
+        let old = Mock::start(&["--oauth"]);
+        register(&gw, &name, &old).await;
+        connect(&gw, &name).await;
+        gw.wait_status(&name, "running").await;
+        let new = Mock::start(&[]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let (addr, key, tool, stop) = (
+                    gw.addr,
+                    gw.admin_key.clone(),
+                    format!("{name}__echo"),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let c = Client::new(addr, "/mcp", Some(&key));
+                        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                          "io.modelcontextprotocol/clientCapabilities": {}});
+                        let _ = c
+                            .post_stateless(&json!({"jsonrpc": "2.0", "id": 1,
+                                "method": "tools/call", "params": {"name": tool,
+                                "arguments": {"message": "hi"}, "_meta": meta}}))
+                            .await;
+                    }
+                })
+            })
+            .collect();
+        let r = send_json(
+            gw.addr,
+            "PUT",
+            &format!("/api/v1/mcp/servers/{name}"),
+            &gw.admin_key,
+            &json!({"url": new.url()}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        // Calls go on until the gateway has tried the new host and wants an account.
+        eventually(
+            Duration::from_secs(30),
+            "the moved server to want an account",
+            || async {
+                let s = get(
+                    gw.addr,
+                    &format!("/api/v1/mcp/servers/{name}"),
+                    &gw.admin_key,
+                )
+                .await
+                .json();
+                (s["status"] != "running" && s["status"] != "starting").then_some(())
+            },
+        )
+        .await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in callers {
+            c.await.unwrap();
+        }
+        let seen = new.control("GET", "/control/stats").await;
+        assert_eq!(seen["authorized"], 0, "round {round}: {seen}");
+    }
+}

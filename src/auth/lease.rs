@@ -571,6 +571,11 @@ impl Daily {
         now.saturating_duration_since(self.last) >= IDLE_RETURN
     }
 
+    /// The count is this process's alone (it has no database): its own is the day's.
+    pub fn counted_alone(&mut self) {
+        self.known = true;
+    }
+
     /// The day's count as PostgreSQL last said, while that day lasts.
     pub fn known_day(&self, now: Instant) -> Option<KnownDay> {
         let ends = self.ends.filter(|e| *e > now)?;

@@ -282,7 +282,11 @@ impl Limiter {
                     .remove(key);
                 let now = Instant::now();
                 let known = known.filter(|d| d.ends > now);
-                Arc::new(Counters::new(*key, now, known))
+                let counters = Counters::new(*key, now, known);
+                if self.shared.get().is_none() {
+                    counters.daily.state().counted_alone();
+                }
+                Arc::new(counters)
             })
             .clone()
     }

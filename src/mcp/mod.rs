@@ -519,6 +519,14 @@ async fn single_untraced_with(
         Ok(None) => (body, f),
         Ok(Some(call)) => {
             let (body, f) = served.called.insert(call);
+            // The named tool's `Mcp-Param-*` headers, held to its arguments as on a
+            // direct call (admission saw only `call_tool`'s).
+            if ctx.stateless
+                && let Err(e) = admission::header_params(ctx, headers, body, f)
+            {
+                served.error = Some(e.code);
+                return e.response(id);
+            }
             (&*body, &*f)
         }
         Err(e) => {

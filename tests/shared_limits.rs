@@ -6,7 +6,8 @@
 //! restart; a key's streams count on every replica; a limit lowered mid-load applies on
 //! every replica within a second; idle rows are reclaimed; and with PostgreSQL stopped
 //! mid-load each replica keeps a share of the limit (never none, never nothing), says
-//! so, and shares again when it returns.
+//! so, and shares again when it returns; a SIGTERM while a daily block is being reserved
+//! on a slow database loses no call.
 
 mod support;
 
@@ -724,4 +725,125 @@ async fn a_keys_streams_are_counted_on_every_replica_and_given_back_when_closed(
         }
     })
     .await;
+}
+
+/// A SIGTERM while the background task's reservation of a daily block waits on a slow
+/// database (a row lock held on the key's `limit_daily` row): the block granted after
+/// the stop began is given back with the rest, so the day's count is the calls served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_a_daily_block_is_being_reserved_loses_no_call() {
+    let db = TestDb::new().await;
+    let mut rep = Replica::start_with(&db, &[("METAMCP_DRAIN_GRACE", "0".into())]);
+    let store = support::gateway::key_store(&db);
+    let admin =
+        support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+            .await;
+    let (id, key) = limited_key(
+        &store,
+        "blocks",
+        LimitsChange {
+            daily_calls: Some(Setting::Is(100_000)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let mock = support::mock::Mock::start(&[]);
+    let r = support::http::send_json(
+        rep.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    eventually(Duration::from_secs(20), "mock running", || async {
+        let r = get(rep.addr, "/api/v1/mcp/servers/mock", &admin).await;
+        (r.json()["status"] == "running").then_some(())
+    })
+    .await;
+    let mut served = 0u64;
+    let serve = async |n: usize| {
+        for _ in 0..n {
+            let m = call(rep.addr, &key, "mock__echo", json!({"message": "d"})).await;
+            assert!(m["result"].is_object(), "{m}");
+        }
+        n as u64
+    };
+    // Demand grows, and with it the blocks reserved (renewed in the background when low).
+    served += serve(150).await;
+    assert!(metric(rep.addr, "metamcp_limits_daily_reservations_total").await >= 2.0);
+    // The database turns slow for the key's day: a row lock held elsewhere.
+    let mut holder = db.client().await;
+    let lock = holder.transaction().await.unwrap();
+    let rows = lock
+        .query(
+            "SELECT used FROM limit_daily WHERE key_id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the key's day is counted");
+    let watcher = db.client().await;
+    let waiting = async || -> i64 {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE '%metamcp_reserve_calls%'",
+                &[],
+            )
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or(0)
+    };
+    // Calls go on from the block in memory until the background asks for the next one
+    // (at half the block), and that ask waits on the lock.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while waiting().await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no reservation waits on the lock"
+        );
+        served += serve(1).await;
+    }
+    assert_eq!(
+        metric(rep.addr, "metamcp_limits_degraded").await,
+        0.0,
+        "the reservation is the background's: no call waited for it"
+    );
+    // SIGTERM: the stop waits for that reservation before giving back the leases (fixed),
+    // or gives them back at once, its statement waiting on the lock beside it (the bug).
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(rep.child.id() as i32, libc::SIGTERM);
+    }
+    eventually(Duration::from_secs(10), "the stop under way", || async {
+        (rep.logged("waiting for the limits' statement in progress") > 0 || waiting().await >= 2)
+            .then_some(())
+    })
+    .await;
+    lock.rollback().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = rep.child.wait();
+        (status, rep)
+    })
+    .await
+    .unwrap();
+    let (status, rep) = status;
+    assert!(status.as_ref().is_ok_and(|s| s.success()), "{status:?}");
+    assert_eq!(
+        rep.logged("PostgreSQL does not answer"),
+        0,
+        "the reservation was answered within its time (the lock was held too long)"
+    );
+    let used: i64 = watcher
+        .query_one(
+            "SELECT used FROM limit_daily WHERE key_id = $1 ORDER BY day DESC LIMIT 1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(used as u64, served, "the day's count is the calls served");
 }

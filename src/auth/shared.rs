@@ -141,6 +141,12 @@ impl Shared {
     pub async fn stop_background(&self) {
         self.stopping.store(true, Ordering::Release);
         self.wake.notify_one();
+        if self.round.try_lock().is_err() {
+            tracing::info!(
+                "stopping: waiting for the limits' statement in progress (up to {} s) before giving back the leases",
+                BACKGROUND_TIMEOUT.as_secs()
+            );
+        }
         drop(self.round.lock().await);
     }
 

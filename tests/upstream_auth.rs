@@ -1322,3 +1322,86 @@ async fn a_token_never_reaches_a_moved_servers_new_origin_whatever_the_timing() 
         assert_eq!(seen["authorized"], 0, "round {round}: {seen}");
     }
 }
+
+/// The move while this process's change listener is behind (its reads of the database
+/// slow: here it waits on a lock, reading a key that changed). The PUT's own reload
+/// reconnects the server at once, before the listener hears that the token was dropped,
+/// so the vault's memory still holds the token issued for the old origin. The new host
+/// still never receives it, and the server waits for its account to be connected again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_never_reaches_a_moved_servers_new_origin_while_the_change_listener_lags() {
+    let gw = TestGateway::start().await;
+    let old = Mock::start(&["--oauth"]);
+    register(&gw, "lagging", &old).await;
+    connect(&gw, "lagging").await;
+    gw.wait_status("lagging", "running").await;
+    let new = Mock::start(&[]);
+    // The listener is given a key change to read, and the keys' table is locked.
+    let mut locker = gw.db.client().await;
+    let lock = locker.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let watcher = gw.db.client().await;
+    let (client_id, _) = metamcp::store::keys::parse_key_text(&gw.client_key).unwrap();
+    let change = json!({"table": "api_keys", "op": "update", "id": client_id.as_str()});
+    watcher
+        .execute(
+            "SELECT pg_notify($1, $2)",
+            &[&metamcp::store::db::CHANGES_CHANNEL, &change.to_string()],
+        )
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the change listener to wait on the lock",
+        || async {
+            let row = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'
+                       AND query LIKE 'SELECT %FROM api_keys WHERE id = $1%'",
+                    &[],
+                )
+                .await
+                .ok()?;
+            (row.get::<_, i64>(0) > 0).then_some(())
+        },
+    )
+    .await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        send_json(
+            gw.addr,
+            "PUT",
+            "/api/v1/mcp/servers/lagging",
+            &gw.admin_key,
+            &json!({"url": new.url()}),
+        ),
+    )
+    .await
+    .expect("the PUT answers while the listener waits");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The moved server has been tried against the new host (or refused to be).
+    let status = eventually(
+        Duration::from_secs(10),
+        "the moved server tried",
+        || async {
+            let s = get(gw.addr, "/api/v1/mcp/servers/lagging", &gw.admin_key)
+                .await
+                .json();
+            (s["status"] != "starting").then(|| s["status"].clone())
+        },
+    )
+    .await;
+    let seen = new.control("GET", "/control/stats").await;
+    assert_eq!(
+        seen["authorized"], 0,
+        "the old token reached the new host: {seen}"
+    );
+    assert_ne!(status, "running", "it connected without its account");
+    // The listener catches up; still nothing reached the new host.
+    lock.rollback().await.unwrap();
+    let seen = new.control("GET", "/control/stats").await;
+    assert_eq!(seen["authorized"], 0, "{seen}");
+}

@@ -168,6 +168,24 @@ impl Bearer {
             .bearer(&self.server, &principal)
             .await
             .map_err(fail)?;
+        // A token issued for the server's old url is not this server's: the url moved
+        // to another origin and the vault's memory has not heard yet (its change comes
+        // by NOTIFY). It is forgotten, and the account must be connected again, as once
+        // the change is heard.
+        if let (Some(issued), Some(here)) = (
+            Origin::of(&token.resource),
+            self.server.url.as_deref().and_then(Origin::of),
+        ) && issued != here
+        {
+            self.vault.invalidate_one(&self.server.id, &principal);
+            return Err(fail(crate::vault::VaultError::Unauthorized {
+                server: self.server.name.clone(),
+                why: "the account's token was issued for the server's previous url, on \
+                      another origin: connect the account again"
+                    .into(),
+                reconnect: true,
+            }));
+        }
         *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
         self.hold(&token.access, &token.resource)
     }

@@ -780,3 +780,66 @@ async fn failed_attempts_are_rate_limited_before_argon2_but_cached_keys_still_wo
         200
     );
 }
+
+#[tokio::test]
+async fn a_client_key_cannot_tell_which_other_keys_exist() {
+    let gw = TestGateway::start().await;
+    let own = metamcp::store::keys::parse_key_text(&gw.client_key)
+        .expect("the client key's text")
+        .0;
+    let admin = metamcp::store::keys::parse_key_text(&gw.admin_key)
+        .expect("the admin key's text")
+        .0;
+    // Itself, by id or by name.
+    for me in [own.as_str(), "client"] {
+        let r = get(gw.addr, &format!("/api/v1/keys/{me}"), &gw.client_key).await;
+        assert_eq!(r.status, 200, "{me}: {}", r.text());
+        assert_eq!(r.json()["id"], own.as_str(), "{me}");
+    }
+    // Another key, by id or by name, and keys that do not exist (a well-formed id, a
+    // name, a malformed id): one answer for all, as /api/v1/usage gives.
+    let asked = [
+        admin.as_str().to_string(),
+        "admin".to_string(),
+        "0123456789abcdef0123456789abcdef"[..own.as_str().len()].to_string(),
+        "nobody".to_string(),
+        "mk_0000".to_string(),
+    ];
+    let mut answers = Vec::new();
+    for other in &asked {
+        let r = get(gw.addr, &format!("/api/v1/keys/{other}"), &gw.client_key).await;
+        answers.push((r.status, r.json()));
+    }
+    for (other, answer) in asked.iter().zip(&answers) {
+        assert_eq!(answer, &answers[0], "{other} answers as {} does", asked[0]);
+    }
+    assert_eq!(answers[0].0, 403, "{:?}", answers[0]);
+    assert_eq!(answers[0].1["code"], "forbidden", "{:?}", answers[0]);
+    // /api/v1/usage answers alike for another key and for none.
+    let usage: Vec<(u16, Value)> = {
+        let mut v = Vec::new();
+        for other in &asked[..3] {
+            let r = get(
+                gw.addr,
+                &format!("/api/v1/usage?key={other}"),
+                &gw.client_key,
+            )
+            .await;
+            v.push((r.status, r.json()));
+        }
+        v
+    };
+    assert_eq!(usage[0].0, 403, "{:?}", usage[0]);
+    assert_eq!(usage[0], usage[2], "usage: another key and none alike");
+    // An admin key still learns what exists.
+    assert_eq!(
+        get(gw.addr, &format!("/api/v1/keys/{admin}"), &gw.admin_key)
+            .await
+            .status,
+        200
+    );
+    for unknown in ["nobody", &asked[2]] {
+        let r = get(gw.addr, &format!("/api/v1/keys/{unknown}"), &gw.admin_key).await;
+        assert_eq!(r.status, 404, "{unknown}: {}", r.text());
+    }
+}

@@ -6,7 +6,8 @@
 //! restart; a key's streams count on every replica; a limit lowered mid-load applies on
 //! every replica within a second; idle rows are reclaimed; and with PostgreSQL stopped
 //! mid-load each replica keeps a share of the limit (never none, never nothing), says
-//! so, and shares again when it returns.
+//! so, and shares again when it returns; a SIGTERM while a daily block is being reserved
+//! on a slow database loses no call.
 
 mod support;
 
@@ -435,6 +436,205 @@ async fn with_postgresql_stopped_each_replica_keeps_a_share_and_shares_again_on_
     .await;
 }
 
+/// Replicas on a PostgreSQL cluster of the test's own (so that it can be stopped), with a
+/// mock backend registered and running on each, and a key with `daily` calls a day.
+struct Outage {
+    own: support::OwnCluster,
+    replicas: Vec<Replica>,
+    admin: String,
+    id: String,
+    key: String,
+    _mock: support::mock::Mock,
+}
+
+impl Outage {
+    async fn start(
+        name: &str,
+        replicas: usize,
+        daily: u64,
+        more: &[(&'static str, String)],
+    ) -> Outage {
+        let own = support::OwnCluster::start(&format!("metamcp-{name}-"));
+        metamcp::store::db::create_database_if_missing(&own.cluster, name)
+            .await
+            .unwrap();
+        let db = TestDb {
+            name: name.into(),
+            url: own.cluster.url(name),
+        };
+        let replicas: Vec<Replica> = (0..replicas)
+            .map(|_| Replica::start_with(&db, more))
+            .collect();
+        let store = KeyStore::new(
+            metamcp::store::db::make_pool(own.cluster.pg_config(name), 2),
+            metamcp::crypto::Cipher::new(&metamcp::config::KeyBytes(
+                metamcp::config::parse_key_hex(support::TEST_ENCRYPTION_KEY).unwrap(),
+            )),
+        );
+        let admin =
+            support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+                .await;
+        let (id, key) = limited_key(
+            &store,
+            "daily",
+            LimitsChange {
+                daily_calls: Some(Setting::Is(daily)),
+                ..LimitsChange::default()
+            },
+        )
+        .await;
+        let mock = support::mock::Mock::start(&[]);
+        let r = support::http::send_json(
+            replicas[0].addr,
+            "POST",
+            "/api/v1/mcp/servers",
+            &admin,
+            &json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let n = replicas.len() as f64;
+        for rep in &replicas {
+            eventually(
+                Duration::from_secs(20),
+                "mock running, replicas counted",
+                || async {
+                    let r = get(rep.addr, "/api/v1/mcp/servers/mock", &admin).await;
+                    (r.json()["status"] == "running"
+                        && metric(rep.addr, "metamcp_limits_replicas").await == n)
+                        .then_some(())
+                },
+            )
+            .await;
+        }
+        Outage {
+            own,
+            replicas,
+            admin,
+            id,
+            key,
+            _mock: mock,
+        }
+    }
+
+    /// Tool calls through `at`: how many were served (the others refused by the quota).
+    async fn calls(&self, at: SocketAddr, n: usize) -> usize {
+        let mut ok = 0;
+        for _ in 0..n {
+            let m = call(at, &self.key, "mock__echo", json!({"message": "q"})).await;
+            if m["result"].is_object() {
+                ok += 1;
+            } else {
+                assert!(is_limited(&m, "daily_calls"), "{m}");
+            }
+        }
+        ok
+    }
+
+    /// Stops PostgreSQL; returns once every replica keeps its limits alone.
+    async fn database_away(&self) {
+        self.own.cluster.stop(true).expect("cluster stops");
+        for rep in &self.replicas {
+            eventually(Duration::from_secs(10), "degraded", || async {
+                (metric(rep.addr, "metamcp_limits_degraded").await == 1.0).then_some(())
+            })
+            .await;
+        }
+    }
+
+    /// The day's count in PostgreSQL once every replica that is up shares again.
+    async fn used_after_return(&self) -> Value {
+        self.own
+            .cluster
+            .ensure_running()
+            .expect("cluster starts again");
+        let up: Vec<SocketAddr> = self.replicas.iter().map(|r| r.addr).collect();
+        let mut used = Value::Null;
+        for a in &up {
+            used = eventually(Duration::from_secs(30), "shared again", || async {
+                let r = get(*a, &format!("/api/v1/usage?key={}", self.id), &self.admin).await;
+                (r.status == 200 && metric(*a, "metamcp_limits_degraded").await == 0.0)
+                    .then(|| r.json()["daily_calls"]["used"].clone())
+            })
+            .await;
+        }
+        used
+    }
+}
+
+/// A key that spent its day on one replica, then left idle (its lease forgotten): while
+/// PostgreSQL is away neither that replica (it kept the day's count) nor one that never
+/// served the key (it never read the count) grants it a call more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_daily_quota_does_not_come_back_while_postgresql_is_away() {
+    let o = Outage::start("daily_outage", 2, 4, &[]).await;
+    let (a, b) = (o.replicas[0].addr, o.replicas[1].addr);
+    assert_eq!(o.calls(b, 6).await, 4, "the quota, through one replica");
+    // Replica a knows the key (its credentials), not its day.
+    assert_eq!(listing(a, &o.key).await, 200);
+    eventually(
+        Duration::from_secs(10),
+        "the idle key's lease forgotten",
+        || async { (metric(b, "metamcp_limits_leases").await == 0.0).then_some(()) },
+    )
+    .await;
+    o.database_away().await;
+    let served = o.calls(a, 4).await + o.calls(b, 4).await;
+    assert_eq!(served, 0, "calls granted beyond a spent day");
+    assert_eq!(o.used_after_return().await, 4);
+}
+
+/// A replica stopped with SIGTERM while PostgreSQL is away charges the calls it allowed
+/// meanwhile once the database is back (it waits for it, a while): none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_postgresql_is_away_loses_no_call() {
+    let mut o = Outage::start(
+        "sigterm_outage",
+        1,
+        6,
+        &[("METAMCP_DRAIN_GRACE", "0".into())],
+    )
+    .await;
+    let a = o.replicas[0].addr;
+    let before = o.calls(a, 2).await;
+    assert_eq!(before, 2);
+    o.database_away().await;
+    let during = o.calls(a, 6).await;
+    assert_eq!(
+        before + during,
+        6,
+        "the quota in all, its rest kept by the replica"
+    );
+    let rep = &mut o.replicas[0];
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(rep.child.id() as i32, libc::SIGTERM);
+    }
+    eventually(Duration::from_secs(10), "waiting to write back", || async {
+        (rep.logged("waiting for PostgreSQL") > 0).then_some(())
+    })
+    .await;
+    o.own
+        .cluster
+        .ensure_running()
+        .expect("cluster starts again");
+    let rep = &mut o.replicas[0];
+    let status = rep.child.wait().expect("the replica exits");
+    assert!(status.success(), "{status:?}");
+    let client = metamcp::store::db::connect(&o.own.cluster.pg_config("sigterm_outage"))
+        .await
+        .unwrap();
+    let used: i64 = client
+        .query_one(
+            "SELECT used FROM limit_daily WHERE key_id = $1 ORDER BY day DESC LIMIT 1",
+            &[&o.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(used, 6, "every call served is counted");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
     let (db, replicas, _admin, _mock) = cluster().await;
@@ -525,4 +725,125 @@ async fn a_keys_streams_are_counted_on_every_replica_and_given_back_when_closed(
         }
     })
     .await;
+}
+
+/// A SIGTERM while the background task's reservation of a daily block waits on a slow
+/// database (a row lock held on the key's `limit_daily` row): the block granted after
+/// the stop began is given back with the rest, so the day's count is the calls served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_a_daily_block_is_being_reserved_loses_no_call() {
+    let db = TestDb::new().await;
+    let mut rep = Replica::start_with(&db, &[("METAMCP_DRAIN_GRACE", "0".into())]);
+    let store = support::gateway::key_store(&db);
+    let admin =
+        support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+            .await;
+    let (id, key) = limited_key(
+        &store,
+        "blocks",
+        LimitsChange {
+            daily_calls: Some(Setting::Is(100_000)),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let mock = support::mock::Mock::start(&[]);
+    let r = support::http::send_json(
+        rep.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    eventually(Duration::from_secs(20), "mock running", || async {
+        let r = get(rep.addr, "/api/v1/mcp/servers/mock", &admin).await;
+        (r.json()["status"] == "running").then_some(())
+    })
+    .await;
+    let mut served = 0u64;
+    let serve = async |n: usize| {
+        for _ in 0..n {
+            let m = call(rep.addr, &key, "mock__echo", json!({"message": "d"})).await;
+            assert!(m["result"].is_object(), "{m}");
+        }
+        n as u64
+    };
+    // Demand grows, and with it the blocks reserved (renewed in the background when low).
+    served += serve(150).await;
+    assert!(metric(rep.addr, "metamcp_limits_daily_reservations_total").await >= 2.0);
+    // The database turns slow for the key's day: a row lock held elsewhere.
+    let mut holder = db.client().await;
+    let lock = holder.transaction().await.unwrap();
+    let rows = lock
+        .query(
+            "SELECT used FROM limit_daily WHERE key_id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the key's day is counted");
+    let watcher = db.client().await;
+    let waiting = async || -> i64 {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE '%metamcp_reserve_calls%'",
+                &[],
+            )
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or(0)
+    };
+    // Calls go on from the block in memory until the background asks for the next one
+    // (at half the block), and that ask waits on the lock.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while waiting().await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no reservation waits on the lock"
+        );
+        served += serve(1).await;
+    }
+    assert_eq!(
+        metric(rep.addr, "metamcp_limits_degraded").await,
+        0.0,
+        "the reservation is the background's: no call waited for it"
+    );
+    // SIGTERM: the stop waits for that reservation before giving back the leases (fixed),
+    // or gives them back at once, its statement waiting on the lock beside it (the bug).
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(rep.child.id() as i32, libc::SIGTERM);
+    }
+    eventually(Duration::from_secs(10), "the stop under way", || async {
+        (rep.logged("waiting for the limits' statement in progress") > 0 || waiting().await >= 2)
+            .then_some(())
+    })
+    .await;
+    lock.rollback().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = rep.child.wait();
+        (status, rep)
+    })
+    .await
+    .unwrap();
+    let (status, rep) = status;
+    assert!(status.as_ref().is_ok_and(|s| s.success()), "{status:?}");
+    assert_eq!(
+        rep.logged("PostgreSQL does not answer"),
+        0,
+        "the reservation was answered within its time (the lock was held too long)"
+    );
+    let used: i64 = watcher
+        .query_one(
+            "SELECT used FROM limit_daily WHERE key_id = $1 ORDER BY day DESC LIMIT 1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(used as u64, served, "the day's count is the calls served");
 }

@@ -657,3 +657,76 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     let kept = kept - metamcp::search::background::catalogue().len();
     assert!((10..=64).contains(&kept), "{kept} embeddings");
 }
+
+/// A 2026-07-28 call with the standard headers mirrored from it (as `post_stateless`
+/// sends them) and `Mcp-Param-Region` when `region` is given.
+async fn call_2026(
+    c: &Client,
+    id: u64,
+    params: Value,
+    region: Option<&str>,
+) -> support::http::Resp {
+    let mut params = params;
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                             "io.modelcontextprotocol/clientCapabilities": {}});
+    let name = params["name"].as_str().unwrap_or_default().to_string();
+    let msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+    let mut headers = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", name.as_str()),
+    ];
+    if let Some(r) = region {
+        headers.push(("mcp-param-region", r));
+    }
+    c.post_raw(msg.to_string().as_bytes(), &headers).await
+}
+
+/// `Mcp-Param-*` headers (SEP-2243) are held to the arguments of the tool `call_tool`
+/// names as they are on a direct call: a header contradicting its argument, or missing
+/// for one that is set, is refused with -32020 either way; the matching one is served.
+#[tokio::test]
+async fn call_tool_holds_the_named_tools_mcp_param_headers_to_its_arguments() {
+    let gw = TestGateway::start().await;
+    let geo = Mock::start(&["--header-param"]);
+    gw.register(json!({"name": "geo", "protocol": "http", "url": geo.url()}))
+        .await;
+    let made = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "maps", "servers": ["geo"], "tool_search": "on"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let c = Client::new(gw.addr, "/mcp/maps", Some(&gw.client_key));
+    let direct = |region: &str| json!({"name": "geo__locate", "arguments": {"region": region}});
+    let through = |region: &str| {
+        json!({"name": "call_tool",
+               "arguments": {"name": "geo__locate", "arguments": {"region": region}}})
+    };
+    for (what, params) in [("direct", direct("eu-1")), ("call_tool", through("eu-1"))] {
+        // Matching: served.
+        let r = call_2026(&c, 1, params.clone(), Some("eu-1")).await;
+        assert_eq!(r.status, 200, "{what}: {}", r.text());
+        assert_eq!(
+            text_of(&response_message(&r)["result"]),
+            "region eu-1",
+            "{what}"
+        );
+        // Contradicting, or missing while the argument is set: refused alike.
+        for (header, says) in [(Some("us-2"), "does not match"), (None, "is required")] {
+            let r = call_2026(&c, 2, params.clone(), header).await;
+            assert_eq!(r.status, 400, "{what} with {header:?}: {}", r.text());
+            let m = r.json();
+            assert_eq!(m["error"]["code"], -32020, "{what} with {header:?}: {m}");
+            assert_eq!(m["id"], 2, "{m}");
+            let message = m["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("Mcp-Param-Region") && message.contains(says),
+                "{what} with {header:?}: {m}"
+            );
+        }
+    }
+}

@@ -417,3 +417,68 @@ async fn a_collector_that_is_down_loses_spans_counts_them_and_delays_no_call() {
         assert_eq!(t.dropped().0, 0, "the queue never filled");
     }
 }
+
+#[tokio::test]
+async fn a_call_through_call_tool_is_traced_under_the_tools_own_name() {
+    const CALL_TRACE: &str = "6e0c63257de34c926f9efcd03919fb2d";
+    let receiver = Receiver::start(&[]);
+    let gw = TestGateway::start_with(|c| {
+        c.tool_search = metamcp::model::ToolSearch::On;
+        c.tracing = Some(tracing_to(
+            receiver.port,
+            Sampler::ParentBased(Root::AlwaysOff),
+        ));
+    })
+    .await;
+    let web = Mock::start(&[]);
+    gw.register(json!({"name": "web", "protocol": "http", "url": web.url()}))
+        .await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    eventually(Duration::from_secs(10), "search mode", || async {
+        (c.tool_names().await == ["search_tools", "call_tool"]).then_some(())
+    })
+    .await;
+    let msg = json!({"jsonrpc": "2.0", "id": "via-call-tool", "method": "tools/call",
+                     "params": {"name": "call_tool",
+                                "arguments": {"name": "web__trace", "arguments": {}}}});
+    let r = c
+        .post_raw(
+            msg.to_string().as_bytes(),
+            &[("traceparent", &format!("00-{CALL_TRACE}-{PARENT_SPAN}-01"))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = response_message(&r);
+    let got: Value = serde_json::from_str(&text_of(&m["result"])).unwrap_or_else(|_| panic!("{m}"));
+    let upstream = got["header"].as_str().unwrap_or_else(|| panic!("{got}"));
+    let spans = eventually(Duration::from_secs(10), "the call's spans", || async {
+        let spans: Vec<Value> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s["trace_id"] == CALL_TRACE)
+            .collect();
+        let server = spans.iter().any(|s| s["kind"] == 2);
+        let client = spans.iter().any(|s| s["kind"] == 3);
+        (server && client).then_some(spans)
+    })
+    .await;
+    let server = spans
+        .iter()
+        .find(|s| s["kind"] == 2)
+        .expect("the server span");
+    assert_eq!(server["name"], "tools/call web__trace", "{spans:#?}");
+    assert_eq!(server["parent_span_id"], PARENT_SPAN);
+    let a = &server["attributes"];
+    assert_eq!(a["mcp.method.name"], "tools/call");
+    assert_eq!(a["gen_ai.tool.name"], "web__trace", "{a}");
+    assert_eq!(a["metamcp.server"], "web", "{a}");
+    assert_eq!(a["jsonrpc.request.id"], "via-call-tool");
+    let client = spans
+        .iter()
+        .find(|s| s["kind"] == 3)
+        .expect("the client span");
+    assert_eq!(client["name"], "tools/call trace");
+    assert_eq!(client["parent_span_id"], server["span_id"]);
+    assert_eq!(upstream.split('-').nth(2), client["span_id"].as_str());
+}

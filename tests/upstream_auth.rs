@@ -1251,3 +1251,157 @@ async fn a_url_moved_to_another_origin_takes_no_token_along() {
     let said: Value = serde_json::from_str(text_of(&seen).as_str()).unwrap();
     assert_eq!(said["authorization"], Value::Null, "{said}");
 }
+
+/// The same move raced against calls: callers keep calling the server while an admin
+/// moves its url, round after round. The token is bound to the origin it was issued for
+/// and checked as each request is built, so whatever a request, a reconnect or a cache
+/// has in hand at that moment, the new host never receives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_never_reaches_a_moved_servers_new_origin_whatever_the_timing() {
+    let gw = TestGateway::start().await;
+    for round in 0..4 {
+        let name = format!("racing{round}");
+        let old = Mock::start(&["--oauth"]);
+        register(&gw, &name, &old).await;
+        connect(&gw, &name).await;
+        gw.wait_status(&name, "running").await;
+        let new = Mock::start(&[]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let (addr, key, tool, stop) = (
+                    gw.addr,
+                    gw.admin_key.clone(),
+                    format!("{name}__echo"),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let c = Client::new(addr, "/mcp", Some(&key));
+                        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                          "io.modelcontextprotocol/clientCapabilities": {}});
+                        let _ = c
+                            .post_stateless(&json!({"jsonrpc": "2.0", "id": 1,
+                                "method": "tools/call", "params": {"name": tool,
+                                "arguments": {"message": "hi"}, "_meta": meta}}))
+                            .await;
+                    }
+                })
+            })
+            .collect();
+        let r = send_json(
+            gw.addr,
+            "PUT",
+            &format!("/api/v1/mcp/servers/{name}"),
+            &gw.admin_key,
+            &json!({"url": new.url()}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        // Calls go on until the gateway has tried the new host and wants an account.
+        eventually(
+            Duration::from_secs(30),
+            "the moved server to want an account",
+            || async {
+                let s = get(
+                    gw.addr,
+                    &format!("/api/v1/mcp/servers/{name}"),
+                    &gw.admin_key,
+                )
+                .await
+                .json();
+                (s["status"] != "running" && s["status"] != "starting").then_some(())
+            },
+        )
+        .await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in callers {
+            c.await.unwrap();
+        }
+        let seen = new.control("GET", "/control/stats").await;
+        assert_eq!(seen["authorized"], 0, "round {round}: {seen}");
+    }
+}
+
+/// The move while this process's change listener is behind (its reads of the database
+/// slow: here it waits on a lock, reading a key that changed). The PUT's own reload
+/// reconnects the server at once, before the listener hears that the token was dropped,
+/// so the vault's memory still holds the token issued for the old origin. The new host
+/// still never receives it, and the server waits for its account to be connected again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_never_reaches_a_moved_servers_new_origin_while_the_change_listener_lags() {
+    let gw = TestGateway::start().await;
+    let old = Mock::start(&["--oauth"]);
+    register(&gw, "lagging", &old).await;
+    connect(&gw, "lagging").await;
+    gw.wait_status("lagging", "running").await;
+    let new = Mock::start(&[]);
+    // The listener is given a key change to read, and the keys' table is locked.
+    let mut locker = gw.db.client().await;
+    let lock = locker.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let watcher = gw.db.client().await;
+    let (client_id, _) = metamcp::store::keys::parse_key_text(&gw.client_key).unwrap();
+    let change = json!({"table": "api_keys", "op": "update", "id": client_id.as_str()});
+    watcher
+        .execute(
+            "SELECT pg_notify($1, $2)",
+            &[&metamcp::store::db::CHANGES_CHANNEL, &change.to_string()],
+        )
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the change listener to wait on the lock",
+        || async {
+            let row = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'
+                       AND query LIKE 'SELECT %FROM api_keys WHERE id = $1%'",
+                    &[],
+                )
+                .await
+                .ok()?;
+            (row.get::<_, i64>(0) > 0).then_some(())
+        },
+    )
+    .await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        send_json(
+            gw.addr,
+            "PUT",
+            "/api/v1/mcp/servers/lagging",
+            &gw.admin_key,
+            &json!({"url": new.url()}),
+        ),
+    )
+    .await
+    .expect("the PUT answers while the listener waits");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The moved server has been tried against the new host (or refused to be).
+    let status = eventually(
+        Duration::from_secs(10),
+        "the moved server tried",
+        || async {
+            let s = get(gw.addr, "/api/v1/mcp/servers/lagging", &gw.admin_key)
+                .await
+                .json();
+            (s["status"] != "starting").then(|| s["status"].clone())
+        },
+    )
+    .await;
+    let seen = new.control("GET", "/control/stats").await;
+    assert_eq!(
+        seen["authorized"], 0,
+        "the old token reached the new host: {seen}"
+    );
+    assert_ne!(status, "running", "it connected without its account");
+    // The listener catches up; still nothing reached the new host.
+    lock.rollback().await.unwrap();
+    let seen = new.control("GET", "/control/stats").await;
+    assert_eq!(seen["authorized"], 0, "{seen}");
+}

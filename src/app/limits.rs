@@ -1,7 +1,9 @@
 //! The background task of the shared limits: renews leases every
 //! [`TICK`](crate::auth::shared::TICK) (sooner when a lease runs low), says the replica is
 //! alive every [`HEARTBEAT_EVERY`] (every half second while the database is away, to
-//! notice its return), and prunes rows nobody holds every [`PRUNE_EVERY`].
+//! notice its return), and prunes rows nobody holds every [`PRUNE_EVERY`]. It ends when
+//! the process stops ([`Shared::stop_background`](crate::auth::shared::Shared::stop_background)),
+//! after the round it is in.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -33,6 +35,9 @@ pub async fn run(state: Weak<State>) {
             _ = tokio::time::sleep(TICK) => {}
         }
         let Some(state) = state.upgrade() else { return };
+        let Some(_round) = shared.round().await else {
+            return;
+        };
         let now = Instant::now();
         let every = match shared.mode() {
             Mode::Shared => HEARTBEAT_EVERY,

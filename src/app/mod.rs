@@ -146,6 +146,9 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
     listener_task.abort();
     state.data.backends.stop_all().await;
     if let Some(shared) = state.auth.limits.shared() {
+        // The background task first: a block it is being granted lands in its lease
+        // before the leases are given back, not after.
+        shared.stop_background().await;
         crate::auth::renew::release_all(&state.auth.limits, shared).await;
     }
     if let Err(e) =

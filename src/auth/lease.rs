@@ -417,9 +417,21 @@ pub struct Daily {
     pub away: u64,
     /// Unspent calls to give back (the quota changed).
     pub give: u64,
+    /// Whether the day's count came from PostgreSQL (here, or in a lease of the key this
+    /// process forgot): without it no share is granted while the database is away.
+    known: bool,
     demand: Demand,
     pub last: Instant,
     pub queued: bool,
+}
+
+/// A key's day as PostgreSQL last told this process, kept after its lease is forgotten
+/// (an idle key) so that a share granted while the database is away starts from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownDay {
+    pub day: i32,
+    pub used: u64,
+    pub ends: Instant,
 }
 
 impl DailyLease {
@@ -436,6 +448,7 @@ impl DailyLease {
                 exhausted_until: None,
                 away: 0,
                 give: 0,
+                known: false,
                 demand: Demand::default(),
                 last: now,
                 queued: false,
@@ -446,6 +459,19 @@ impl DailyLease {
 
     pub fn state(&self) -> MutexGuard<'_, Daily> {
         lock(&self.state)
+    }
+
+    /// A lease of a key whose day this process knew before (`known`).
+    pub fn recalling(key: KeyId, now: Instant, known: KnownDay) -> DailyLease {
+        let lease = DailyLease::new(key, now);
+        {
+            let mut s = lease.state();
+            s.day = known.day;
+            s.used = known.used;
+            s.ends = Some(known.ends);
+            s.known = true;
+        }
+        lease
     }
 }
 
@@ -490,8 +516,12 @@ impl Daily {
                 Some(t) if t > now => refused,
                 _ => Step::Renew,
             },
+            // The day's count was never read: another replica may have spent the quota.
+            Mode::Local(_) if !self.known => Step::Refused(DAILY_RECHECK.as_millis() as u64),
             Mode::Local(n) => {
-                let share = quota.saturating_sub(self.used) / u64::from(n.max(1));
+                // What waits to be given back is counted in `used` but was not spent.
+                let spent = self.used.saturating_sub(self.give);
+                let share = quota.saturating_sub(spent) / u64::from(n.max(1));
                 if self.away < share {
                     self.away += 1;
                     Step::Taken { renew_soon: false }
@@ -530,6 +560,7 @@ impl Daily {
             self.low_water = asked / 2;
         }
         self.used = r.used;
+        self.known = true;
         self.queued = false;
         self.ends = Some(now + Duration::from_millis(r.until_midnight_ms.max(1) as u64));
         self.exhausted_until = (asked > 0 && self.block == 0).then(|| now + DAILY_RECHECK);
@@ -538,6 +569,21 @@ impl Daily {
     /// Whether no call has been made for [`IDLE_RETURN`] (its block goes back).
     pub fn quiet(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.last) >= IDLE_RETURN
+    }
+
+    /// The count is this process's alone (it has no database): its own is the day's.
+    pub fn counted_alone(&mut self) {
+        self.known = true;
+    }
+
+    /// The day's count as PostgreSQL last said, while that day lasts.
+    pub fn known_day(&self, now: Instant) -> Option<KnownDay> {
+        let ends = self.ends.filter(|e| *e > now)?;
+        self.known.then_some(KnownDay {
+            day: self.day,
+            used: self.used,
+            ends,
+        })
     }
 
     /// Whether it holds nothing (so it may be forgotten).
@@ -729,5 +775,34 @@ mod tests {
         assert_eq!((s.block, s.give, s.quota()), (0, 2, 20));
         assert!(!s.is_idle(next + Duration::from_secs(5)));
         assert!(s.quiet(next + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn a_share_of_the_day_is_granted_only_from_a_count_postgresql_gave() {
+        let t0 = Instant::now();
+        let hour = Duration::from_secs(3600);
+        // Never read: another replica may have spent the day; nothing while degraded.
+        let lease = DailyLease::new(key(), t0);
+        let mut s = lease.state();
+        assert!(matches!(
+            s.take(4, Mode::Local(2), t0, hour),
+            Step::Refused(_)
+        ));
+        assert_eq!((s.away, s.known_day(t0)), (0, None));
+        drop(s);
+        // Recalled from a forgotten lease: its share of what was left, not of the quota.
+        let known = KnownDay {
+            day: 20_000,
+            used: 2,
+            ends: t0 + hour,
+        };
+        let lease = DailyLease::recalling(key(), t0, known);
+        let mut s = lease.state();
+        let taken = (0..4)
+            .filter(|_| matches!(s.take(4, Mode::Local(2), t0, hour), Step::Taken { .. }))
+            .count();
+        assert_eq!(taken, 1, "(4 - 2) / 2");
+        assert_eq!(s.known_day(t0), Some(known));
+        assert_eq!(s.known_day(t0 + hour), None, "the day is over");
     }
 }

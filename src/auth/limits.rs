@@ -23,13 +23,18 @@ use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 
-use super::lease::{DailyLease, FULL_RECHECK, Mode, Place, SlotKind, SlotLease, Step, TokenLease};
+use super::lease::{
+    DailyLease, FULL_RECHECK, KnownDay, Mode, Place, SlotKind, SlotLease, Step, TokenLease,
+};
 use super::shared::{DailyAsk, Due, Shared, TokenAsk};
 use crate::base::{KeyId, unix_now};
 use crate::model::limits::{Defaults, KeyLimits, Rate, StreamBounds};
 
 /// Per-tool leases held at most; beyond, idle ones are forgotten.
 const MAX_TOOL_BUCKETS: usize = 100_000;
+/// Days of forgotten keys kept at most (about 50 bytes each); a key beyond has no share
+/// while the database is away.
+const MAX_KNOWN_DAYS: usize = 100_000;
 /// How long a client is told to wait when its concurrency cap is reached.
 const CONCURRENCY_RETRY_MS: u64 = 1000;
 
@@ -81,12 +86,16 @@ struct Counters {
 }
 
 impl Counters {
-    fn new(key: KeyId, now: Instant) -> Counters {
+    /// `known`: the key's day as PostgreSQL told it to a lease forgotten since.
+    fn new(key: KeyId, now: Instant, known: Option<KnownDay>) -> Counters {
         Counters {
             rate: Arc::new(TokenLease::new(key, Arc::from(""), now)),
             calls: Arc::new(SlotLease::new(key, SlotKind::Calls, now)),
             streams: Arc::new(SlotLease::new(key, SlotKind::Streams, now)),
-            daily: Arc::new(DailyLease::new(key, now)),
+            daily: Arc::new(match known {
+                Some(k) => DailyLease::recalling(key, now, k),
+                None => DailyLease::new(key, now),
+            }),
             logged: AtomicU64::new(0),
         }
     }
@@ -145,6 +154,9 @@ pub struct Limiter {
     keys: RwLock<HashMap<KeyId, Arc<Counters>>>,
     /// Per-tool leases by key and tool (namespace and exposed name).
     tools: Mutex<HashMap<ToolKey, Arc<TokenLease>>>,
+    /// The day's count of keys whose leases were forgotten (idle), until that day ends:
+    /// a replica grants a share of the day only from a count PostgreSQL gave it.
+    days: Mutex<HashMap<KeyId, KnownDay>>,
     streams: StreamBounds,
     /// Long-lived streams open in this process.
     streams_open: Arc<AtomicU32>,
@@ -160,6 +172,7 @@ impl Limiter {
             defaults,
             keys: RwLock::default(),
             tools: Mutex::default(),
+            days: Mutex::default(),
             streams: StreamBounds::default(),
             streams_open: Arc::default(),
             anonymous: Arc::default(),
@@ -261,7 +274,20 @@ impl Limiter {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .entry(*key)
-            .or_insert_with(|| Arc::new(Counters::new(*key, Instant::now())))
+            .or_insert_with(|| {
+                let known = self
+                    .days
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(key);
+                let now = Instant::now();
+                let known = known.filter(|d| d.ends > now);
+                let counters = Counters::new(*key, now, known);
+                if self.shared.get().is_none() {
+                    counters.daily.state().counted_alone();
+                }
+                Arc::new(counters)
+            })
             .clone()
     }
 
@@ -275,6 +301,10 @@ impl Limiter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(k, _), _| k != key);
+        self.days
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 
     /// Charges one request to the key's rate.
@@ -614,18 +644,24 @@ impl Limiter {
         all
     }
 
-    /// Forgets the leases of keys and tools idle long enough to hold nothing.
+    /// Forgets the leases of keys and tools idle long enough to hold nothing (a key's
+    /// day's count is kept until the day ends).
     pub fn forget_idle(&self, now: Instant) -> usize {
         let mut n = 0;
+        let mut known = Vec::new();
         self.keys
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, c| {
+            .retain(|key, c| {
                 // Held elsewhere (a request in flight): kept.
                 let keep = Arc::strong_count(c) > 1 || !c.is_idle(now);
+                if !keep && let Some(day) = c.daily.state().known_day(now) {
+                    known.push((*key, day));
+                }
                 n += usize::from(!keep);
                 keep
             });
+        self.keep_days(known, now);
         self.tools
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -635,6 +671,26 @@ impl Limiter {
                 keep
             });
         n
+    }
+
+    /// Keeps the days of forgotten keys, within [`MAX_KNOWN_DAYS`] (days over first).
+    fn keep_days(&self, known: Vec<(KeyId, KnownDay)>, now: Instant) {
+        let mut days = self.days.lock().unwrap_or_else(|p| p.into_inner());
+        if days.len() + known.len() > MAX_KNOWN_DAYS {
+            days.retain(|_, d| d.ends > now);
+        }
+        for (key, day) in known {
+            if days.len() >= MAX_KNOWN_DAYS && !days.contains_key(&key) {
+                // Unknown from now on: no share of it while the database is away.
+                break;
+            }
+            days.insert(key, day);
+        }
+    }
+
+    /// Days of forgotten keys kept.
+    pub fn known_days(&self) -> usize {
+        self.days.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Leases held for keys (and per-tool ones), for `/metrics`.
@@ -859,6 +915,30 @@ mod tests {
             l.tool_rate_at(&key(1), &search, rate, t0).await.is_ok(),
             "forgotten"
         );
+    }
+
+    #[tokio::test]
+    async fn an_idle_keys_day_is_kept_when_its_lease_is_forgotten() {
+        let l = Limiter::new(Defaults::default());
+        let t0 = Instant::now();
+        let r = crate::auth::lease::Reservation {
+            granted: 0,
+            used: 4,
+            day: 20_000,
+            until_midnight_ms: 3_600_000,
+        };
+        l.counters(&key(1)).daily.state().reserved(1, r, t0);
+        l.counters(&key(2));
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(l.forget_idle(later), 2);
+        assert_eq!((l.lease_count(), l.known_days()), (0, 1));
+        // Back with the day's count: nothing left of 4, so no share while degraded.
+        let daily = l.counters(&key(1)).daily.clone();
+        let mut s = daily.state();
+        assert_eq!(s.used, 4);
+        let step = s.take(4, Mode::Local(2), later, Duration::from_secs(3600));
+        assert!(matches!(step, Step::Refused(_)), "{step:?}");
+        assert_eq!(l.known_days(), 0, "moved back into the lease");
     }
 
     #[test]

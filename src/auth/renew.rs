@@ -2,10 +2,12 @@
 //! when a lease runs low), one statement renews every token lease that runs low and gives
 //! back every one left idle, one reserves or gives back blocks of the day's calls, and one
 //! gives back spare places in flight. [`release_all`] gives everything back when the
-//! process stops.
+//! process stops (after the background task has stopped: a grant it waits for lands in
+//! a lease before the lease is given back), and charges the calls allowed while the
+//! database was away, waiting a while for it if need be.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::lease::{DailyLease, IDLE_RETURN, Mode, SlotLease, TokenLease};
 use super::limits::Limiter;
@@ -13,6 +15,11 @@ use super::shared::{DailyAsk, Due, Shared, TokenAsk};
 
 /// Leases in one statement at most.
 const BATCH: usize = 1000;
+/// How long a stopping replica waits for an absent database to charge the calls it
+/// allowed meanwhile.
+pub const RELEASE_WAIT: Duration = Duration::from_secs(10);
+/// How often it asks meanwhile.
+const RELEASE_PROBE: Duration = Duration::from_millis(250);
 
 /// One round of the background renewal; `scan`: also look at every lease (idle ones
 /// given back, spare places released, leases of idle keys forgotten).
@@ -189,9 +196,10 @@ async fn release_slots(shared: &Shared, leases: &[Arc<SlotLease>], now: Instant,
 }
 
 /// Gives back everything this process holds (it stops): unspent tokens and calls, places
-/// in flight, its name among the replicas.
+/// in flight, its name among the replicas; and charges the calls it allowed while the
+/// database was away (waiting up to [`RELEASE_WAIT`] for it to answer).
 pub async fn release_all(limiter: &Limiter, shared: &Shared) {
-    if shared.mode() != Mode::Shared {
+    if shared.mode() != Mode::Shared && !database_back(limiter, shared).await {
         return;
     }
     let now = Instant::now();
@@ -205,4 +213,34 @@ pub async fn release_all(limiter: &Limiter, shared: &Shared) {
     if let Err(e) = shared.leave().await {
         tracing::debug!(error = %e, "could not remove this replica's places in flight");
     }
+}
+
+/// Whether the database answers a stopping replica that kept its limits alone: at once
+/// when it owes nothing, else within [`RELEASE_WAIT`]. What it cannot charge is lost (and
+/// logged): the key gets that many calls more that day.
+async fn database_back(limiter: &Limiter, shared: &Shared) -> bool {
+    let owed: u64 = limiter.leases().daily.iter().map(|l| l.state().away).sum();
+    if shared.heartbeat().await.is_ok() {
+        return true;
+    }
+    if owed == 0 {
+        return false;
+    }
+    tracing::warn!(
+        calls = owed,
+        "stopping while PostgreSQL does not answer: waiting for PostgreSQL (up to {} s) to charge the daily calls allowed while it was away",
+        RELEASE_WAIT.as_secs()
+    );
+    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(RELEASE_PROBE).await;
+        if shared.heartbeat().await.is_ok() {
+            return true;
+        }
+    }
+    tracing::warn!(
+        calls = owed,
+        "PostgreSQL did not answer: the daily calls allowed while it was away are not charged"
+    );
+    false
 }

@@ -80,6 +80,12 @@ pub struct Shared {
     pub stats: Stats,
     /// Set at the return from degraded mode: places in flight are counted again.
     pub resync: AtomicBool,
+    /// Held by the background task for each of its rounds, so that stopping it waits for
+    /// the statement it has sent (a grant that lands after the leases were given back
+    /// would be lost).
+    round: tokio::sync::Mutex<()>,
+    /// Set once the process stops: the background task ends at its next round.
+    stopping: AtomicBool,
 }
 
 /// A token lease asked for: `take` more, `give` back.
@@ -119,7 +125,29 @@ impl Shared {
             wake: tokio::sync::Notify::new(),
             stats: Stats::default(),
             resync: AtomicBool::new(false),
+            round: tokio::sync::Mutex::new(()),
+            stopping: AtomicBool::new(false),
         }
+    }
+
+    /// Starts one round of the background task; `None`: the process stops, the task ends.
+    pub async fn round(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let round = self.round.lock().await;
+        (!self.stopping.load(Ordering::Acquire)).then_some(round)
+    }
+
+    /// Stops the background task: returns once the round it is in (if any) is over, and
+    /// no other begins.
+    pub async fn stop_background(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.wake.notify_one();
+        if self.round.try_lock().is_err() {
+            tracing::info!(
+                "stopping: waiting for the limits' statement in progress (up to {} s) before giving back the leases",
+                BACKGROUND_TIMEOUT.as_secs()
+            );
+        }
+        drop(self.round.lock().await);
     }
 
     /// Where limits are kept now.

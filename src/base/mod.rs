@@ -7,15 +7,18 @@
 //! - [`caps`]: the client capabilities the gateway routes on ([`ClientCaps`]) and the
 //!   extensions it carries.
 //! - [`key_id`]: [`KeyId`], an API key's id.
+//! - [`origin`]: [`Origin`], a URL's scheme, host and port (what credentials are bound to).
 //! - [`time`]: [`unix_now`], [`unix_now_ms`].
 //! - [`upstream_error`]: [`UpstreamError`], why talking to a backend failed.
 
 pub mod caps;
 pub mod key_id;
+pub mod origin;
 pub mod time;
 pub mod upstream_error;
 
 pub use caps::ClientCaps;
 pub use key_id::KeyId;
+pub use origin::Origin;
 pub use time::{unix_now, unix_now_ms};
 pub use upstream_error::UpstreamError;

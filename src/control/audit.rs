@@ -112,17 +112,29 @@ pub(super) async fn key(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         ..
     } = c;
     let p = who(&principal)?;
-    let record = state
-        .auth
-        .keys()
-        .show(params.get(0).unwrap_or_default())
-        .await
-        .map_err(key_error)?;
-    if !p.is_admin() && record.id != p.key_id {
-        return Err(ApiError::Forbidden(
-            "a client key may read only itself".into(),
-        ));
-    }
+    let asked = params.get(0).unwrap_or_default();
+    let record = if p.is_admin() {
+        state.auth.keys().show(asked).await.map_err(key_error)?
+    } else {
+        // A client key reads only itself, and learns nothing of other keys: only its own
+        // row is looked up, and any other id or name, of a key or of none, answers alike.
+        let not_itself = || ApiError::Forbidden("a client key may read only itself".into());
+        let own = state
+            .auth
+            .keys()
+            .show(p.key_id.as_str())
+            .await
+            .map_err(|e| match e {
+                crate::store::keys::KeyError::NotFound(_) => not_itself(),
+                e => key_error(e),
+            })?;
+        let names_itself = crate::store::keys::parse_id(asked).is_ok_and(|id| id == own.id)
+            || asked.trim() == own.name;
+        if !names_itself {
+            return Err(not_itself());
+        }
+        own
+    };
     let eff = state.auth.limits.effective(&record.limits);
     let in_use = crate::auth::shared::key_use(
         &state.db.pool,

@@ -35,6 +35,30 @@ pub(crate) fn repeated_header(h: &HeaderMap) -> Option<&'static str> {
         .find(|name| h.get_all(*name).iter().nth(1).is_some())
 }
 
+/// Checks a stateless `tools/call`'s `Mcp-Param-*` headers against the arguments of the
+/// tool it calls, for each argument that tool mirrors (`x-mcp-header`). Run on the body
+/// as it came and again on a `call_tool` call rewritten into the named tool's own, so a
+/// header contradicting that tool's arguments is refused through `call_tool` as it is
+/// on a direct call.
+pub(crate) fn header_params(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &[u8],
+    f: &Frame,
+) -> Result<(), RpcError> {
+    if !ctx.view.header_params || f.method(body) != Some("tools/call") {
+        return Ok(());
+    }
+    match f
+        .name
+        .and_then(|s| string_value(body, s))
+        .and_then(|n| ctx.view.tool(&n))
+    {
+        Some(tool) => crate::mcp::era::headers::check_params(headers, body, &tool.header_params),
+        None => Ok(()),
+    }
+}
+
 /// Establishes the era and the session of a non-initialize message.
 pub(crate) fn admit(
     ctx: &mut Ctx,
@@ -91,15 +115,7 @@ pub(crate) fn admit(
                 .as_deref(),
         )?;
         check_meta(body, f)?;
-        if method == "tools/call"
-            && ctx.view.header_params
-            && let Some(tool) = f
-                .name
-                .and_then(|s| string_value(body, s))
-                .and_then(|n| ctx.view.tool(&n))
-        {
-            crate::mcp::era::headers::check_params(headers, body, &tool.header_params)?;
-        }
+        header_params(ctx, headers, body, f)?;
         ctx.stateless = true;
         ctx.conversation = match &ctx.principal {
             Some(p) => Arc::from(format!("k:{}", p.key_id)),

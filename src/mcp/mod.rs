@@ -308,14 +308,16 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
     if ctx.trace.as_ref().is_none_or(|t| !t.ctx.sampled) || !f.is_request() {
         return single_untraced(ctx, headers, body, f).await;
     }
-    let mut error = None;
-    let resp = single_untraced_with(ctx, headers, body, f, &mut error).await;
+    let mut served = Served::default();
+    let resp = single_untraced_with(ctx, headers, body, f, &mut served).await;
     // The span starts with the request (its trace was started as it was routed).
     let start = ctx
         .trace
         .as_ref()
         .map_or_else(std::time::SystemTime::now, |t| t.start);
-    server_span(ctx, headers, body, f, start, resp.status(), error);
+    // A `call_tool` call is traced as the named tool's own call.
+    let (body, f) = served.called.as_ref().map_or((body, f), |(b, f)| (b, f));
+    server_span(ctx, headers, body, f, start, resp.status(), served.error);
     resp
 }
 
@@ -325,7 +327,16 @@ async fn single_untraced(
     body: &Bytes,
     f: &Frame,
 ) -> Response<Body> {
-    single_untraced_with(ctx, headers, body, f, &mut None).await
+    single_untraced_with(ctx, headers, body, f, &mut Served::default()).await
+}
+
+/// What the server span of a request learns from serving it.
+#[derive(Default)]
+struct Served {
+    /// The JSON-RPC error code the request was answered with.
+    error: Option<i64>,
+    /// A `call_tool` call rewritten into the named tool's own call (body and frame).
+    called: Option<(Bytes, Frame)>,
 }
 
 /// Records the server span of a traced JSON-RPC batch (2025-03-26): the parent of its
@@ -466,7 +477,7 @@ async fn single_untraced_with(
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
-    error: &mut Option<i64>,
+    served: &mut Served,
 ) -> Response<Body> {
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     // `initialize` of a session; one in the stateless era's envelope is a removed method,
@@ -474,19 +485,19 @@ async fn single_untraced_with(
     if f.method(body) == Some("initialize") && f.meta_version.is_none() {
         // A request like any other for the key's rate.
         if let Err(e) = phases::admit::admit(ctx).await {
-            *error = Some(e.code);
+            served.error = Some(e.code);
             return e.response(id);
         }
         return match lists::initialize(ctx, body, f) {
             Ok(r) => r,
             Err(e) => {
-                *error = Some(e.code);
+                served.error = Some(e.code);
                 e.response(id)
             }
         };
     }
     if let Err(e) = admission::admit(ctx, headers, body, f) {
-        *error = Some(e.code);
+        served.error = Some(e.code);
         return e.response(id);
     }
     if f.is_response() {
@@ -504,15 +515,22 @@ async fn single_untraced_with(
         return status_only(StatusCode::ACCEPTED);
     }
     // `call_tool`: from here on, the named tool's own call.
-    let unwrapped;
     let (body, f) = match search::call_tool(ctx, body, f) {
         Ok(None) => (body, f),
         Ok(Some(call)) => {
-            unwrapped = call;
-            (&unwrapped.0, &unwrapped.1)
+            let (body, f) = served.called.insert(call);
+            // The named tool's `Mcp-Param-*` headers, held to its arguments as on a
+            // direct call (admission saw only `call_tool`'s).
+            if ctx.stateless
+                && let Err(e) = admission::header_params(ctx, headers, body, f)
+            {
+                served.error = Some(e.code);
+                return e.response(id);
+            }
+            (&*body, &*f)
         }
         Err(e) => {
-            *error = Some(e.code);
+            served.error = Some(e.code);
             return e.response(id);
         }
     };
@@ -534,7 +552,7 @@ async fn single_untraced_with(
     match answered {
         Ok(r) => r,
         Err(e) => {
-            *error = Some(e.code);
+            served.error = Some(e.code);
             e.response(id)
         }
     }

@@ -613,7 +613,7 @@ fn aad(id: &KeyId) -> String {
 
 /// A key id, or the id inside a whole key text (`mcp_<id>_<secret>`: the secret is
 /// ignored and never repeated in an error).
-fn parse_id(id: &str) -> Result<KeyId, KeyError> {
+pub(crate) fn parse_id(id: &str) -> Result<KeyId, KeyError> {
     if let Some(rest) = id.strip_prefix(PREFIX) {
         let inner = rest.split_once('_').map_or(rest, |(i, _)| i);
         return KeyId::parse(inner)

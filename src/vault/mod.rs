@@ -87,11 +87,20 @@ pub struct Connected {
     pub started_by: Option<String>,
 }
 
-/// A token in memory with when it expires (unix seconds).
+/// A token in memory with the resource it was issued for and when it expires (unix
+/// seconds).
 #[derive(Clone)]
 struct Cached {
-    access: Arc<str>,
+    token: Token,
     expires: Option<u64>,
+}
+
+/// An access token and the resource (RFC 8707) it was issued for: it is sent only to
+/// that resource's origin.
+#[derive(Clone)]
+pub struct Token {
+    pub access: Arc<str>,
+    pub resource: Arc<str>,
 }
 
 /// A server and a principal: whose tokens.
@@ -426,7 +435,7 @@ impl Vault {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&server);
-        self.cache_put(server, &principal, &issued);
+        self.cache_put(server, &principal, &issued, &grant.resource);
         Ok(Connected {
             server_id: server,
             principal,
@@ -481,24 +490,35 @@ impl Vault {
         Ok(())
     }
 
-    fn cache_put(&self, server: Uuid, principal: &str, issued: &flow::Issued) {
+    fn cache_put(
+        &self,
+        server: Uuid,
+        principal: &str,
+        issued: &flow::Issued,
+        resource: &str,
+    ) -> Token {
+        let token = Token {
+            access: issued.access_token.as_str().into(),
+            resource: resource.into(),
+        };
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
             (server, principal.to_string()),
             Cached {
-                access: issued.access_token.as_str().into(),
+                token: token.clone(),
                 expires: issued.expires_in.map(|s| now() + s),
             },
         );
+        token
     }
 
     /// The cached token for `key` unless it is about to expire.
-    fn cached(&self, key: &Account) -> Option<Arc<str>> {
+    fn cached(&self, key: &Account) -> Option<Token> {
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
             .filter(|c| c.expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS))
-            .map(|c| c.access.clone())
+            .map(|c| c.token.clone())
     }
 
     /// Forgets what this process holds for `principal`'s account at `server`.

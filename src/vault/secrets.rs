@@ -133,7 +133,7 @@ impl Vault {
     pub async fn secret(&self, server: &Server, principal: &str) -> Result<Arc<str>, VaultError> {
         let key = (server.id, principal.to_string());
         if let Some(s) = self.cached(&key) {
-            return Ok(s);
+            return Ok(s.access);
         }
         let missing = || VaultError::Unauthorized {
             server: server.name.clone(),
@@ -159,7 +159,10 @@ impl Vault {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
             key,
             Cached {
-                access: secret.clone(),
+                token: super::Token {
+                    access: secret.clone(),
+                    resource: server.url.as_deref().unwrap_or_default().into(),
+                },
                 expires: None,
             },
         );

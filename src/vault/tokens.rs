@@ -2,18 +2,16 @@
 //! its row's lock, one task of this process at a time per account), a client
 //! credentials grant fetched again near expiry, and a token a backend refused retired.
 
-use std::sync::Arc;
-
 use super::flow::{self, ClientId, Grant};
 use super::net::{self, Net};
-use super::{Cached, REFRESH_AHEAD_SECS, Vault, VaultError, aad, machine, now};
+use super::{Cached, REFRESH_AHEAD_SECS, Token, Vault, VaultError, aad, machine, now};
 use crate::model::Server;
 use crate::model::auth::ServerAuth;
 
 impl Vault {
     /// The access token to send to `server` for `principal`'s account, refreshed
     /// first when it is about to expire.
-    pub async fn bearer(&self, server: &Server, principal: &str) -> Result<Arc<str>, VaultError> {
+    pub async fn bearer(&self, server: &Server, principal: &str) -> Result<Token, VaultError> {
         let machine = match &server.auth {
             ServerAuth::OAuth(_) => None,
             ServerAuth::ClientCredentials(c) => Some(c),
@@ -86,7 +84,7 @@ impl Vault {
         let expires = expires.map(|e| e.max(0) as u64);
         if expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS) {
             tx.commit().await?;
-            return Ok(self.keep(key, &grant.access_token, expires));
+            return Ok(self.keep(key, &grant.access_token, &grant.resource, expires));
         }
         let Some(refresh) = grant.refresh_token.clone() else {
             tx.execute(
@@ -153,22 +151,30 @@ impl Vault {
             .await?;
         tx.commit().await?;
         self.audit_refresh(server, principal, "ok");
-        self.cache_put(server.id, principal, &issued);
-        Ok(issued.access_token.as_str().into())
+        Ok(self.cache_put(server.id, principal, &issued, &renewed.resource))
     }
 
     /// Caches a stored access token that is still fresh; returns it.
-    fn keep(&self, key: (uuid::Uuid, String), access: &str, expires: Option<u64>) -> Arc<str> {
-        let c = Cached {
+    fn keep(
+        &self,
+        key: (uuid::Uuid, String),
+        access: &str,
+        resource: &str,
+        expires: Option<u64>,
+    ) -> Token {
+        let token = Token {
             access: access.into(),
+            resource: resource.into(),
+        };
+        let c = Cached {
+            token: token.clone(),
             expires,
         };
-        let access = c.access.clone();
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, c);
-        access
+        token
     }
 
     /// Gets (again) a client credentials token for `server` and stores it.
@@ -177,7 +183,7 @@ impl Vault {
         tx: &deadpool_postgres::Transaction<'_>,
         server: &Server,
         client: &crate::model::auth::MachineClient,
-    ) -> Result<Arc<str>, VaultError> {
+    ) -> Result<Token, VaultError> {
         use std::sync::atomic::Ordering::Relaxed;
         let unauthorized = |why: String| VaultError::Unauthorized {
             server: server.name.clone(),
@@ -222,8 +228,7 @@ impl Vault {
         };
         self.store(tx, server.id, "shared", &grant, &issued).await?;
         self.audit_refresh(server, "shared", "ok");
-        self.cache_put(server.id, "shared", &issued);
-        Ok(issued.access_token.as_str().into())
+        Ok(self.cache_put(server.id, "shared", &issued, &grant.resource))
     }
 
     /// A backend refused `access` (401): unless another replica replaced it already,

@@ -64,6 +64,9 @@ struct Options {
     /// `--accounts`: lists the `account` tool, which names the caller (the user of an
     /// OAuth token, else the request's `authorization` header).
     accounts: bool,
+    /// `--header-param`: lists the `locate` tool, whose `region` argument a 2026-07-28
+    /// client also sends as the `Mcp-Param-Region` header (`x-mcp-header`, SEP-2243).
+    header_param: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -77,6 +80,7 @@ fn parse_args() -> Result<Options, String> {
         description_kib: None,
         oauth: None,
         accounts: false,
+        header_param: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -129,6 +133,7 @@ fn parse_args() -> Result<Options, String> {
                     .authorization_server = Some(url);
             }
             "--accounts" => o.accounts = true,
+            "--header-param" => o.header_param = true,
             "--oauth-huge-token" => {
                 o.oauth
                     .get_or_insert_with(oauth::Settings::default)
@@ -163,6 +168,8 @@ struct Server {
     /// `--oauth`: its tokens guard `/mcp`, and it is its own authorization server.
     oauth: Option<oauth::OAuth>,
     accounts: bool,
+    /// `--header-param`: the `locate` tool is listed.
+    header_param: bool,
     rich: bool,
     /// What `initialize` answers as `instructions`, if anything.
     instructions: Option<String>,
@@ -239,6 +246,11 @@ impl Server {
             json!({"name": "alloc", "description": "Allocates and touches mb MiB, then frees them",
                    "inputSchema": obj(json!({"mb": {"type": "number"}}), json!(["mb"]))}),
         ];
+        if self.header_param {
+            tools.push(json!({"name": "locate", "description": "Names the region it was asked for (sent as the Mcp-Param-Region header too)",
+                              "inputSchema": obj(json!({"region": {"type": "string", "x-mcp-header": "Region"},
+                                                        "note": {"type": "string"}}), json!(["region"]))}));
+        }
         if self.accounts {
             tools.push(json!({"name": "account", "description": "Names the user whose token the call came with",
                               "inputSchema": obj(json!({}), json!([]))}));
@@ -451,6 +463,10 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
         "account" => Reply::ok(text(
             oauth::USER.try_with(|u| u.clone()).unwrap_or_default(),
         )),
+        "locate" => Reply::ok(text(format!(
+            "region {}",
+            args["region"].as_str().unwrap_or_default()
+        ))),
         "echo" => match args["message"].as_str() {
             Some(m) => Reply::ok(text(m)),
             None => Reply::err(-32602, "echo needs a string message"),
@@ -1407,6 +1423,7 @@ fn main() {
         traceparent: Mutex::new(None),
         authorization: Mutex::new(None),
         accounts: opts.accounts || opts.oauth.is_some(),
+        header_param: opts.header_param,
         oauth: opts.oauth.map(oauth::OAuth::new),
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -1,7 +1,8 @@
 //! The credentials a backend gets with every request from the vault: an OAuth backend's
 //! access token (refreshed there ahead of expiry), or the headers that carry a caller's
 //! own secret (`{{caller.secret}}`); fetched before a call or a connection, and set on
-//! each request as it is built.
+//! each request as it is built. A token is bound to the origin it was issued for and set
+//! only on a request to that origin.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use arc_swap::ArcSwapOption;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::UpstreamError;
+use crate::base::Origin;
 use crate::model::Server;
 use crate::vault::Vault;
 
@@ -20,8 +22,9 @@ pub struct Bearer {
     principal: Option<Arc<str>>,
     /// The principal of the token held now.
     holder: std::sync::Mutex<Option<Arc<str>>>,
-    /// `Bearer <token>`, marked sensitive (never printed by hyper's debug output).
-    current: ArcSwapOption<HeaderValue>,
+    /// `Bearer <token>`, marked sensitive (never printed by hyper's debug output), and
+    /// the origin it was issued for: the only one it is sent to.
+    current: ArcSwapOption<(HeaderValue, Option<Origin>)>,
     /// A server that takes its callers' own secrets: its header values that hold
     /// `{{caller.secret}}` (empty for OAuth).
     templates: Vec<(HeaderName, String)>,
@@ -74,10 +77,19 @@ impl Bearer {
             .clone()
     }
 
-    /// Sets the credentials on a request's headers.
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        if let Some(h) = self.header() {
-            headers.insert(hyper::header::AUTHORIZATION, h);
+    /// Sets the credentials on the headers of a request to `target`. The token goes only
+    /// to the origin it was issued for: whatever a request, a reconnect or a cache holds
+    /// while an admin moves the server's url, the new host never receives it.
+    pub fn apply(&self, headers: &mut HeaderMap, target: &hyper::Uri) {
+        if let Some((h, bound)) = self.current.load().as_deref() {
+            if bound.is_some() && *bound == Origin::of_uri(target) {
+                headers.insert(hyper::header::AUTHORIZATION, h.clone());
+            } else {
+                tracing::debug!(
+                    backend = %self.server.name,
+                    "a token was not sent: it was issued for another origin than the request's"
+                );
+            }
         }
         if let Some(f) = self.filled.load().as_deref() {
             for (name, value) in &f.0 {
@@ -134,7 +146,9 @@ impl Bearer {
                     )));
                 }
             };
-            return self.hold(&token.map_err(fail)?);
+            // Exchanged for this server as it was when the exchange was asked for.
+            let audience = self.server.url.as_deref().unwrap_or_default();
+            return self.hold(&token.map_err(fail)?, audience);
         }
         let principal = match &self.principal {
             Some(p) => p.clone(),
@@ -154,21 +168,40 @@ impl Bearer {
             .bearer(&self.server, &principal)
             .await
             .map_err(fail)?;
+        // A token issued for the server's old url is not this server's: the url moved
+        // to another origin and the vault's memory has not heard yet (its change comes
+        // by NOTIFY). It is forgotten, and the account must be connected again, as once
+        // the change is heard.
+        if let (Some(issued), Some(here)) = (
+            Origin::of(&token.resource),
+            self.server.url.as_deref().and_then(Origin::of),
+        ) && issued != here
+        {
+            self.vault.invalidate_one(&self.server.id, &principal);
+            return Err(fail(crate::vault::VaultError::Unauthorized {
+                server: self.server.name.clone(),
+                why: "the account's token was issued for the server's previous url, on \
+                      another origin: connect the account again"
+                    .into(),
+                reconnect: true,
+            }));
+        }
         *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
-        self.hold(&token)
+        self.hold(&token.access, &token.resource)
     }
 
-    /// Sends `token` from now on.
-    fn hold(&self, token: &str) -> Result<(), UpstreamError> {
+    /// Sends `token` from now on, to `resource`'s origin only.
+    fn hold(&self, token: &str, resource: &str) -> Result<(), UpstreamError> {
+        let bound = Origin::of(resource);
         let loaded = self.current.load();
         let same = loaded
             .as_deref()
-            .is_some_and(|h| h.as_bytes().get(7..) == Some(token.as_bytes()));
+            .is_some_and(|(h, o)| h.as_bytes().get(7..) == Some(token.as_bytes()) && *o == bound);
         if !same {
             let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| UpstreamError::Unauthorized("the token cannot be sent".into()))?;
             v.set_sensitive(true);
-            self.current.store(Some(Arc::new(v)));
+            self.current.store(Some(Arc::new((v, bound))));
         }
         Ok(())
     }
@@ -248,7 +281,7 @@ impl Bearer {
     }
 
     pub fn header(&self) -> Option<HeaderValue> {
-        self.current.load().as_deref().cloned()
+        self.current.load().as_deref().map(|(h, _)| h.clone())
     }
 }
 

@@ -165,7 +165,7 @@ pub fn request(
     *req.uri_mut() = endpoint.uri.clone();
     *req.headers_mut() = endpoint.headers.clone();
     if let Some(b) = &endpoint.bearer {
-        b.apply(req.headers_mut());
+        b.apply(req.headers_mut(), &endpoint.uri);
     }
     if let Some(s) = session {
         if let Some(id) = &s.id {

@@ -492,14 +492,7 @@ fn validate_url(url: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Scheme, host and port of a URL (the port its scheme implies when absent), compared
-/// to decide whether stored secrets may follow a URL change.
-fn origin(url: Option<&str>) -> Option<(String, String, u16)> {
-    let uri: hyper::Uri = url?.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let authority = uri.authority()?;
-    let port = authority
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Some((scheme, authority.host().to_ascii_lowercase(), port))
+/// The origin of a URL, compared to decide whether stored secrets may follow a URL change.
+fn origin(url: Option<&str>) -> Option<crate::base::Origin> {
+    crate::base::Origin::of(url?)
 }

@@ -413,3 +413,127 @@ async fn a_new_capability_set_starts_no_child_for_a_server_that_offers_everyone_
     }
     assert_eq!(backend.variants.count(), 0, "no child for any set");
 }
+
+/// A tool called by the name its server gives it (`get_current_time`), or misspelt, is
+/// refused with the names the client probably meant, in the message and in
+/// `data.suggestions`; in a searched view the message also points to `search_tools`.
+#[tokio::test]
+async fn an_unknown_tool_name_gets_the_nearest_names_suggested() {
+    let gw = TestGateway::start().await;
+    gw.register(json!({"name": "time", "protocol": "stdio",
+                       "command": peers().join("time/bin/python"),
+                       "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}))
+        .await;
+    let made = support::http::send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "found", "servers": ["time"], "tool_search": "on"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    for (id, name) in [(1, "get_current_time"), (2, "time__get_curent_time")] {
+        let m = c
+            .call(
+                json!(id),
+                "tools/call",
+                json!({"name": name, "arguments": {"timezone": "UTC"}}),
+            )
+            .await;
+        assert_eq!(m["error"]["code"], -32602, "{m}");
+        let message = m["error"]["message"].as_str().unwrap();
+        assert!(message.contains("unknown tool"), "{m}");
+        assert!(
+            message.contains("did you mean `time__get_current_time`"),
+            "{m}"
+        );
+        assert_eq!(
+            m["error"]["data"]["suggestions"][0], "time__get_current_time",
+            "{m}"
+        );
+    }
+    // Nothing near: no suggestion, and where the names are.
+    let m = c
+        .call(
+            json!(3),
+            "tools/call",
+            json!({"name": "zzz", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(m["error"]["data"]["suggestions"], json!([]), "{m}");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tools/list"),
+        "{m}"
+    );
+    let mut s = support::mcp::Client::new(gw.addr, "/mcp/found", Some(&gw.client_key));
+    s.initialize().await;
+    let m = s
+        .call(
+            json!(4),
+            "tools/call",
+            json!({"name": "get_current_time", "arguments": {}}),
+        )
+        .await;
+    let message = m["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`time__get_current_time`"), "{m}");
+    assert!(message.contains("`search_tools`"), "{m}");
+    assert_eq!(m["error"]["data"]["search"], "search_tools", "{m}");
+}
+
+/// A credential of the wrong shape is told the shape expected: a key without `Bearer`,
+/// and a bearer that is neither an API key nor a JWT.
+#[tokio::test]
+async fn a_malformed_credential_is_told_the_shape_expected() {
+    let gw = TestGateway::start().await;
+    let ping = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for (authorization, says) in [
+        (
+            gw.client_key.clone(),
+            "must read `Bearer <API key or access token>`",
+        ),
+        (format!("Token {}", gw.client_key), "must read `Bearer"),
+        ("Bearer not-a-key".to_string(), "mcp_<16 hex digits>_<40"),
+        (
+            "Bearer mcp_1234_short".to_string(),
+            "mcp_<16 hex digits>_<40",
+        ),
+    ] {
+        let r = support::http::request(
+            gw.addr,
+            "POST",
+            "/mcp",
+            &[
+                ("authorization", authorization.as_str()),
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+            ],
+            Some(ping),
+        )
+        .await;
+        assert_eq!(r.status, 401, "{}", r.text());
+        let v = r.json();
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{authorization}: {v}");
+    }
+    // A well-formed key that is wrong says no more than that.
+    let wrong = format!("Bearer mcp_0123456789abcdef_{}", "a".repeat(40));
+    let r = support::http::request(
+        gw.addr,
+        "POST",
+        "/mcp",
+        &[
+            ("authorization", wrong.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(ping),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(r.text().contains("invalid or revoked"), "{}", r.text());
+}

@@ -537,3 +537,69 @@ async fn a_malformed_credential_is_told_the_shape_expected() {
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.text().contains("invalid or revoked"), "{}", r.text());
 }
+
+/// A stdio server copied from a desktop client's file works behind a company CA or
+/// proxy: the child inherits the gateway's CA bundle and proxy variables (as README
+/// lists them), and nothing else of the gateway's environment (its secrets stay out).
+#[tokio::test]
+async fn a_stdio_child_inherits_the_ca_and_proxy_settings_and_no_secret() {
+    let db = support::TestDb::new().await;
+    let passed = [
+        ("SSL_CERT_FILE", "/etc/company/ca.pem"),
+        ("SSL_CERT_DIR", "/etc/company/certs"),
+        ("NODE_EXTRA_CA_CERTS", "/etc/company/node-ca.pem"),
+        ("REQUESTS_CA_BUNDLE", "/etc/company/requests-ca.pem"),
+        ("HTTP_PROXY", "http://proxy.company:3128"),
+        ("HTTPS_PROXY", "http://proxy.company:3129"),
+        ("NO_PROXY", "localhost,.company"),
+        ("http_proxy", "http://proxy.company:3130"),
+        ("https_proxy", "http://proxy.company:3131"),
+        ("no_proxy", "127.0.0.1"),
+        ("TZ", "Europe/Paris"),
+    ];
+    let mut env = db.env();
+    env.extend(passed.iter().map(|(k, v)| (*k, v.to_string())));
+    env.push(("AWS_SECRET_ACCESS_KEY", "kept-out".into()));
+    let (mut gateway, _stderr, addr) = support::start_gateway_binary_with(&env);
+    let store = support::gateway::key_store(&db);
+    let admin =
+        support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+            .await;
+    let r = support::http::send_json(
+        addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "s", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+                "args": ["--transport", "stdio"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut c = support::mcp::Client::new(addr, "/mcp", Some(&admin));
+    eventually(Duration::from_secs(20), "s running", || async {
+        let r = get(addr, "/api/v1/mcp/servers/s", &admin).await;
+        (r.json()["status"] == "running").then_some(())
+    })
+    .await;
+    c.initialize().await;
+    let value_of = |name: &'static str| {
+        let c = &c;
+        async move {
+            let r = c
+                .result(
+                    "tools/call",
+                    json!({"name": "s__env", "arguments": {"name": name}}),
+                )
+                .await;
+            let v: Value = serde_json::from_str(&support::mcp::text_of(&r)).unwrap();
+            v["value"].clone()
+        }
+    };
+    for (k, v) in passed {
+        assert_eq!(value_of(k).await, json!(v), "{k}");
+    }
+    assert_eq!(value_of("AWS_SECRET_ACCESS_KEY").await, Value::Null);
+    assert_eq!(value_of(metamcp::config::DATABASE_URL).await, Value::Null);
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+}

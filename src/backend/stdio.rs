@@ -8,7 +8,8 @@
 //!   notifications on the way out, byte-spliced: arguments and results are never
 //!   re-serialised.
 //! - **Spawned safely**: its own process group, killed with the gateway
-//!   (`PR_SET_PDEATHSIG`), a minimal inherited environment (PATH, HOME, locale) plus the
+//!   (`PR_SET_PDEATHSIG`), a minimal inherited environment ([`INHERITED`]: PATH, HOME,
+//!   locale, CA bundles, proxies) plus the
 //!   server's `env` with `${VAR}` taken from the gateway's ([`crate::model::refs`]); stderr goes to the log line
 //!   by line (bounded length and rate); a line on stdout that is not JSON is logged and
 //!   skipped; a line longer than the maximum fails the call that awaited it.
@@ -53,8 +54,29 @@ pub fn never_reached(e: &UpstreamError) -> bool {
 pub const MAX_LINE: usize = 16 << 20;
 /// Grace periods when stopping: after closing stdin, after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
-/// Variables a child inherits from the gateway (besides its own `env`).
-const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
+/// Variables a child inherits from the gateway (besides its own `env`): where programs
+/// are, the home, locale, time zone and temporary directory, and the CA bundles and
+/// proxies a server needs to reach anything behind a company CA or proxy (README lists
+/// them). Nothing else: the gateway's own secrets stay out.
+pub const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
 
 /// What to run.
 #[derive(Clone)]

@@ -2,8 +2,9 @@
 //! `keyadm servers import` and `POST /api/v1/mcp/servers/import`, against a running
 //! gateway and a real PostgreSQL: round trips, `${VAR}` references kept (and expanded
 //! only when a backend starts), name mapping, bad files with every problem at once and
-//! nothing written, prune, dry runs, namespaces, concurrent imports, the CLI's servers
-//! commands and client-config.
+//! nothing written, prune, dry runs, namespaces, concurrent imports, a server registered
+//! by hand never taken over without `--replace`, the CLI's servers commands and
+//! client-config.
 
 mod support;
 
@@ -576,4 +577,70 @@ async fn the_servers_commands_and_client_config() {
         .await
         .unwrap();
     assert!(removed.contains("removed server web"));
+}
+
+/// An import never takes over a server it did not create: a server registered by hand
+/// (or by another file) that the file would change is a problem, dry run or not, and
+/// nothing is written; `--replace` lets the file take it over.
+#[tokio::test]
+async fn an_import_does_not_take_over_a_server_registered_by_hand() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "time", "protocol": "stdio", "command": "true", "is_active": false}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let file = json!({"mcpServers": {"time": {"command": "false"},
+                                     "other": {"command": "true"}}});
+    let path = write(dir.path(), "mine.json", &file);
+    let path = path.to_str().unwrap();
+    for dry in [true, false] {
+        let mut args = vec!["servers", "import", path];
+        if dry {
+            args.push("--dry-run");
+        }
+        let (code, message) = keyadm(&gw.db, &args).await.unwrap_err();
+        assert_eq!(code, 65, "{message}");
+        assert!(message.contains("$.mcpServers.time"), "{message}");
+        assert!(message.contains("registered by hand"), "{message}");
+        assert!(message.contains("--replace"), "{message}");
+        assert!(!message.contains("updated    time"), "{message}");
+    }
+    let r = import_rest(&gw, "?dry_run=true", &serde_json::to_vec(&file).unwrap()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("replace=true"), "{}", r.text());
+    let kept = get(gw.addr, "/api/v1/mcp/servers/time", &gw.admin_key).await;
+    assert_eq!(kept.json()["command"], "true", "nothing written");
+    assert_eq!(servers(&gw).await.len(), 1, "nothing written");
+    // An entry the file leaves as it is stays no problem.
+    let same = write(
+        dir.path(),
+        "same.json",
+        &json!({"mcpServers": {"time": {"command": "true", "disabled": true}}}),
+    );
+    let out = keyadm(&gw.db, &["servers", "import", same.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert!(out.contains("unchanged  time"), "{out}");
+    // --replace takes it over; the file's later imports then change it freely.
+    let out = keyadm(&gw.db, &["servers", "import", path, "--replace"])
+        .await
+        .unwrap();
+    assert!(out.contains("updated    time"), "{out}");
+    let taken = get(gw.addr, "/api/v1/mcp/servers/time", &gw.admin_key).await;
+    assert_eq!(taken.json()["command"], "false");
+    let next = write(
+        dir.path(),
+        "mine.json",
+        &json!({"mcpServers": {"time": {"command": "sh"}, "other": {"command": "true"}}}),
+    );
+    let out = keyadm(&gw.db, &["servers", "import", next.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert!(out.contains("updated    time"), "{out}");
 }

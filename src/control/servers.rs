@@ -266,7 +266,7 @@ pub(super) async fn visible_backend(
     }
 }
 
-/// `?dry_run=true&prune=true&namespace=NS&source=S` of an import.
+/// `?dry_run=true&prune=true&replace=true&namespace=NS&source=S` of an import.
 pub(super) fn import_options(
     q: &[(String, String)],
 ) -> Result<crate::store::import::Options, ApiError> {
@@ -287,6 +287,7 @@ pub(super) fn import_options(
         dry_run: flag("dry_run")?,
         prune: flag("prune")?,
         namespace: text("namespace"),
+        replace: flag("replace")?,
     })
 }
 

@@ -142,7 +142,13 @@ fn pairs(flag: &str, values: &[&str]) -> Result<Map<String, Value>, UsageError> 
 pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
     let line = Line::read(
         args,
-        &["--dry-run", "--prune", "--confirm", "--inactive"],
+        &[
+            "--dry-run",
+            "--prune",
+            "--replace",
+            "--confirm",
+            "--inactive",
+        ],
         &[
             "--namespace",
             "--source",
@@ -167,7 +173,13 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
     };
     Ok(match line.words.as_slice() {
         ["import", rest @ ..] => {
-            allowed(&["--dry-run", "--prune", "--namespace", "--source"])?;
+            allowed(&[
+                "--dry-run",
+                "--prune",
+                "--replace",
+                "--namespace",
+                "--source",
+            ])?;
             let file = one_word(rest, "import", "a FILE")?;
             let source = match line.one("--source")? {
                 Some(s) => s.to_string(),
@@ -182,6 +194,7 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
                     dry_run: line.has("--dry-run"),
                     prune: line.has("--prune"),
                     namespace: line.one("--namespace")?.map(String::from),
+                    replace: line.has("--replace"),
                 },
             }
         }

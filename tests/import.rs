@@ -229,6 +229,7 @@ async fn bad_files_report_every_problem_and_write_nothing() {
         "d_x": {"command": "x"}, "d-x": {"command": "y"},
         "e": {"url": "http://127.0.0.1:1/mcp", "env": {"A": "b"}},
         "f": {"command": "x", "env": {"S": "${JWT_SECRET}"}},
+        "g": {"url": "not a url"},
         "good": {"command": "true"}
     }});
     let path = write(dir.path(), "bad.json", &bad);
@@ -244,6 +245,9 @@ async fn bad_files_report_every_problem_and_write_nothing() {
         "d-x",
         "$.mcpServers.e.env",
         "$.mcpServers.f.env.S",
+        // The registry's own validation, reported with the file's problems at once
+        // (it came only after every other problem was fixed).
+        "$.mcpServers.g.url",
     ] {
         assert!(message.contains(needle), "{needle}: {message}");
     }
@@ -251,7 +255,8 @@ async fn bad_files_report_every_problem_and_write_nothing() {
     assert_eq!(r.status, 400);
     let v = r.json();
     assert_eq!(v["code"], "invalid_import");
-    assert!(v["problems"].as_array().unwrap().len() >= 7, "{v}");
+    assert!(v["problems"].as_array().unwrap().len() >= 8, "{v}");
+    assert!(v.to_string().contains("$.mcpServers.g.url"), "{v}");
     assert!(servers(&gw).await.is_empty(), "nothing written");
 
     for (body, needle) in [

@@ -309,7 +309,7 @@ pub(super) async fn run_import(
         body["report"] = json!(report);
         json_value(StatusCode::BAD_REQUEST, &body)
     };
-    let parsed = match crate::model::import::parse(bytes) {
+    let parsed = match crate::model::import::read(bytes) {
         Ok(p) => p,
         Err(found) => {
             return Ok(problems(&crate::store::import::Report {

@@ -456,7 +456,7 @@ pub async fn servers_command(
         ServersCommand::Import { file, options } => {
             let bytes = std::fs::read(file)
                 .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))?;
-            let parsed = match import::parse(&bytes) {
+            let parsed = match import::read(&bytes) {
                 Ok(p) => p,
                 Err(problems) => {
                     return Err(rejected(

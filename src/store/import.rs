@@ -130,6 +130,8 @@ impl Registry {
         let mut report = Report {
             renamed: file.renamed.clone(),
             ignored: file.ignored.clone(),
+            // The file's own problems, to which the readable entries' are added.
+            problems: file.problems.clone(),
             dry_run: opts.dry_run,
             source: opts.source.clone(),
             ..Report::default()

@@ -603,3 +603,102 @@ async fn a_stdio_child_inherits_the_ca_and_proxy_settings_and_no_secret() {
     let _ = gateway.kill();
     let _ = gateway.wait();
 }
+
+/// A Python process (the `time/` virtualenv's) started with `args`, once it printed the
+/// port it listens on (its first line); killed when dropped.
+async fn python_listening(args: &[&str]) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(peers().join("time/bin/python"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the port within 60 s")
+        .unwrap()
+        .expect("a line");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, line.trim().parse().expect("a port"))
+}
+
+/// URL mistakes say what is wrong, as a wrong path's 404 does: a web page and a
+/// `/health` URL are "not an MCP endpoint", a Streamable HTTP server registered as `sse`
+/// is told to try protocol `http`, and `https://` to a plain-HTTP port to use `http://`.
+#[tokio::test]
+async fn url_mistakes_get_hints() {
+    let gw = TestGateway::start().await;
+    // A web page: Python's http.server answers a POST with an HTML 501 page.
+    let (_web, web) = python_listening(&[
+        "-c",
+        "import http.server as h\n\
+         s = h.HTTPServer(('127.0.0.1', 0), h.SimpleHTTPRequestHandler)\n\
+         print(s.server_address[1], flush=True)\n\
+         s.serve_forever()",
+    ])
+    .await;
+    // The Python SDK's Streamable HTTP server (mcp-server-time).
+    let (_time, time) = python_listening(&["time_http.py"]).await;
+    let mock = Mock::start(&[]);
+    let cases = [
+        (
+            json!({"name": "page", "protocol": "http", "url": format!("http://127.0.0.1:{web}/")}),
+            vec!["an HTML page (HTTP 501)", "not an MCP endpoint"],
+        ),
+        (
+            json!({"name": "health", "protocol": "http",
+                   "url": format!("http://{}/health", gw.addr)}),
+            vec!["405 Method Not Allowed", "not an MCP endpoint"],
+        ),
+        (
+            json!({"name": "notsse", "protocol": "sse",
+                   "url": format!("http://127.0.0.1:{time}/mcp")}),
+            vec!["not a legacy SSE endpoint", "try protocol `http`"],
+        ),
+        (
+            json!({"name": "tls", "protocol": "http",
+                   "url": mock.url().replace("http://", "https://")}),
+            vec!["the port speaks plain HTTP", "use http://"],
+        ),
+    ];
+    for (body, _) in &cases {
+        gw.add(body.clone()).await;
+    }
+    for (body, needles) in cases {
+        let name = body["name"].as_str().unwrap();
+        let v = server_when(&gw, name, |v| v["last_error"].is_string()).await;
+        let why = v["last_error"].as_str().unwrap();
+        for needle in needles {
+            assert!(why.contains(needle), "{name}: {needle}: {v}");
+        }
+    }
+}
+
+/// Command mistakes say what to do: a command with its arguments written into it is
+/// told to put them in `args`; a program that ends at once with success (`ls`) is told
+/// its output was not MCP.
+#[tokio::test]
+async fn command_mistakes_get_hints() {
+    let gw = TestGateway::start().await;
+    gw.add(json!({"name": "words", "protocol": "stdio",
+                  "command": "npx -y @modelcontextprotocol/server-everything"}))
+        .await;
+    gw.add(json!({"name": "lister", "protocol": "stdio", "command": "ls"}))
+        .await;
+    let v = server_when(&gw, "words", |v| v["last_error"].is_string()).await;
+    let why = v["last_error"].as_str().unwrap();
+    assert!(
+        why.contains(
+            r#""command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]"#
+        ),
+        "{v}"
+    );
+    let v = server_when(&gw, "lister", |v| v["last_error"].is_string()).await;
+    let why = v["last_error"].as_str().unwrap();
+    assert!(why.contains("exit status 0"), "{v}");
+    assert!(why.contains("its output was not MCP"), "{v}");
+}

@@ -392,7 +392,12 @@ impl StdioTransport {
             true => String::new(),
             false => format!("; its last stderr lines: {last}"),
         };
-        UpstreamError::Connect(format!("{base} during start-up{exit}{said}"))
+        // Ended at once, with success: it never meant to serve MCP on its pipe.
+        let hint = match self.last_exit().as_deref() {
+            Some("exit status 0") => format!("; {}", crate::backend::hints::EXITED_WITHOUT_MCP),
+            _ => String::new(),
+        };
+        UpstreamError::Connect(format!("{base} during start-up{exit}{said}{hint}"))
     }
 
     /// Starts a child of a server that refused `initialize` and probes it: `server/discover`
@@ -490,9 +495,12 @@ impl StdioTransport {
         let marker = crate::crypto::random_alphanumeric(24);
         cmd.env(MARKER_VAR, &marker);
         confine(&mut cmd, l.max_memory);
-        let mut process = cmd
-            .spawn()
-            .map_err(|e| UpstreamError::Connect(format!("cannot start {:?}: {e}", l.command)))?;
+        let mut process = cmd.spawn().map_err(|e| {
+            let hint = crate::backend::hints::command_not_found(&l.command, &e)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            UpstreamError::Connect(format!("cannot start {:?}: {e}{hint}", l.command))
+        })?;
         let pid = process.id().map_or(0, |p| p as i32);
         self.groups.add(pid, &marker);
         let (Some(stdin), Some(stdout), Some(stderr)) = (

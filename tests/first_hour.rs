@@ -2,7 +2,10 @@
 //! server that cannot start says why where an operator looks first (its `last_error`:
 //! how the process ended and its last stderr lines, not only in the log), a crash loop
 //! counts its restarts, and a URL with a wrong path is named as such (a 404 before any
-//! session is not "a forgotten session").
+//! session is not "a forgotten session"). From issue 61: other URL and command mistakes
+//! say what to do, an unknown tool name gets the nearest names, a malformed credential
+//! the shape expected, a stdio child inherits the CA and proxy settings (no secret), and
+//! a launcher killed under its server is noticed.
 
 mod support;
 
@@ -701,4 +704,73 @@ async fn command_mistakes_get_hints() {
     let why = v["last_error"].as_str().unwrap();
     assert!(why.contains("exit status 0"), "{v}");
     assert!(why.contains("its output was not MCP"), "{v}");
+}
+
+/// A launcher killed under its server (`kill -9` of the `npm exec` or `uvx` that started
+/// it) is noticed: the orphaned server is ended with its group and the server is started
+/// again (`restarts` counts it), where it went on serving unnoticed, `running, restarts 0`.
+#[tokio::test]
+async fn a_killed_launcher_is_noticed_and_its_server_restarted() {
+    let gw = TestGateway::start().await;
+    let mock = env!("CARGO_BIN_EXE_mockmcp");
+    // `sh` stays the parent of the server, as npm exec and uvx do.
+    gw.register(
+        json!({"name": "wrapped", "protocol": "stdio", "command": "sh",
+                       "args": ["-c", format!("{mock} --transport stdio; true")]}),
+    )
+    .await;
+    let backend = gw
+        .state
+        .data
+        .backends
+        .all()
+        .into_iter()
+        .find(|b| b.name == "wrapped")
+        .unwrap();
+    let launcher = backend.pid().expect("the launcher");
+    let mut c = support::mcp::Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    // whoami answers `pid N calls M`.
+    let server_pid = |r: Value| -> i64 {
+        let text = support::mcp::text_of(&r);
+        let pid = text.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        pid.unwrap_or_else(|| panic!("a pid in {text:?}"))
+    };
+    let first = server_pid(
+        c.result(
+            "tools/call",
+            json!({"name": "wrapped__whoami", "arguments": {}}),
+        )
+        .await,
+    );
+    assert_ne!(first, i64::from(launcher));
+    metamcp::backend::groups::kill_process(launcher);
+    let v = server_when(&gw, "wrapped", |v| {
+        v["restarts"].as_u64() >= Some(1) && v["status"] == "running"
+    })
+    .await;
+    assert!(
+        v["last_error"].is_null() || v["last_error"].is_string(),
+        "{v}"
+    );
+    eventually(Duration::from_secs(10), "the orphan gone", || async {
+        let gone = std::fs::read_to_string(format!("/proc/{first}/stat"))
+            .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"));
+        gone.then_some(())
+    })
+    .await;
+    let second = eventually(Duration::from_secs(20), "a call served again", || async {
+        let m = c
+            .call(
+                json!(7),
+                "tools/call",
+                json!({"name": "wrapped__whoami", "arguments": {}}),
+            )
+            .await;
+        m["result"]
+            .is_object()
+            .then(|| server_pid(m["result"].clone()))
+    })
+    .await;
+    assert_ne!(second, first, "by a new server process");
 }

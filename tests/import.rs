@@ -649,3 +649,43 @@ async fn an_import_does_not_take_over_a_server_registered_by_hand() {
         .unwrap();
     assert!(out.contains("updated    time"), "{out}");
 }
+
+/// `keyadm servers list|show` says what REST says while a server starts (`starting`,
+/// where it said `unknown` until the server ran) and of an inactive one (`stopped`).
+#[tokio::test]
+async fn keyadm_says_starting_and_stopped_as_rest_does() {
+    let gw = TestGateway::start().await;
+    let mock = env!("CARGO_BIN_EXE_mockmcp");
+    gw.add(json!({"name": "slow", "protocol": "stdio", "command": "sh",
+                  "args": ["-c", format!("sleep 30; exec {mock} --transport stdio")]}))
+        .await;
+    gw.add(json!({"name": "off", "protocol": "stdio", "command": "true", "is_active": false}))
+        .await;
+    let rest = get(gw.addr, "/api/v1/mcp/servers/slow", &gw.admin_key).await;
+    assert_eq!(rest.json()["status"], "starting");
+    eventually(
+        Duration::from_secs(10),
+        "keyadm to say starting",
+        || async {
+            let out = keyadm(&gw.db, &["servers", "show", "slow", "--json"])
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_str(&out).unwrap();
+            (v["status"] == "starting").then_some(())
+        },
+    )
+    .await;
+    let list = keyadm(&gw.db, &["servers", "list"]).await.unwrap();
+    assert!(
+        list.contains("starting") && list.contains("stopped"),
+        "{list}"
+    );
+    assert!(!list.contains("unknown"), "{list}");
+    let rest = get(gw.addr, "/api/v1/mcp/servers/off", &gw.admin_key).await;
+    assert_eq!(rest.json()["status"], "stopped");
+    let out = keyadm(&gw.db, &["servers", "show", "off", "--json"])
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "stopped", "{v}");
+}

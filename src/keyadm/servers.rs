@@ -412,7 +412,12 @@ fn server_table(servers: &[Server], seen: &HashMap<uuid::Uuid, Seen>) -> String 
                 s.name.clone(),
                 s.protocol.as_str().to_string(),
                 if s.is_active { "active" } else { "inactive" }.to_string(),
-                x.map_or("unknown", |x| x.status.as_str()).to_string(),
+                match (s.is_active, x) {
+                    (false, _) => "stopped",
+                    (true, Some(x)) => x.status.as_str(),
+                    (true, None) => "unknown",
+                }
+                .to_string(),
                 x.map_or(String::new(), |x| x.tools.to_string()),
                 x.map_or(String::new(), |x| x.restarts.to_string()),
                 x.and_then(|x| x.last_error.clone())
@@ -573,6 +578,10 @@ fn with_seen(s: &Server, seen: &HashMap<uuid::Uuid, Seen>) -> Value {
             v["seen"] = json!({"replica": x.replica, "at": x.at as i64});
         }
         None => v["status"] = json!("unknown"),
+    }
+    // As REST says: an inactive server is stopped, whatever a replica last wrote.
+    if !s.is_active {
+        v["status"] = json!("stopped");
     }
     v
 }

@@ -326,24 +326,8 @@ pub(super) async fn run_import(
         Err(ImportError::Store(e)) => return Err(e.into()),
     };
     if !report.dry_run && report.changes() {
-        for (list, what) in [
-            (&report.created, "server.create"),
-            (&report.updated, "server.update"),
-            (&report.removed, "server.delete"),
-        ] {
-            for name in list {
-                changed(state, principal, what, name);
-            }
-        }
-        if let Some(ns) = &report.namespace {
-            let what = match ns["action"].as_str() {
-                Some("created") => Some("namespace.create"),
-                Some("updated") => Some("namespace.update"),
-                _ => None,
-            };
-            if let (Some(what), Some(name)) = (what, ns["name"].as_str()) {
-                changed(state, principal, what, name);
-            }
+        for (what, object) in report.audited() {
+            changed(state, principal, what, object);
         }
         applied(state).await;
         tracing::info!(source = %report.source, created = report.created.len(),

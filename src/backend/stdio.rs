@@ -727,7 +727,18 @@ async fn read_lines(child: Arc<Child>, name: String, stdout: tokio::process::Chi
     }
     child.exited.store(true, Ordering::Release);
     child.mux.fail_all("the server's process exited");
-    tracing::warn!(backend = %name, pid = child.pid, "server process ended its output");
+    // Its stdin is closed only by [`stop`]: an end the gateway asked for (a probe's child
+    // let go, a shutdown, an idle stop) is no warning.
+    if child
+        .stdin
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_none()
+    {
+        tracing::debug!(backend = %name, pid = child.pid, "stopped server process ended its output");
+    } else {
+        tracing::warn!(backend = %name, pid = child.pid, "server process ended its output");
+    }
     // Reap it (and its group) now rather than at the next start.
     child.letting_go.notify_one();
     if let Some(mut p) = child.process.lock().await.take() {

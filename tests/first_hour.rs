@@ -5,7 +5,8 @@
 //! session is not "a forgotten session"). From issue 61: other URL and command mistakes
 //! say what to do, an unknown tool name gets the nearest names, a malformed credential
 //! the shape expected, a stdio child inherits the CA and proxy settings (no secret), and
-//! a launcher killed under its server is noticed, and a normal start logs no warning.
+//! a launcher killed under its server is noticed, a normal start logs no warning, and a
+//! key at `--rate 2/s` makes one `mcpc` call a second (the handshake is counted apart).
 
 mod support;
 
@@ -847,4 +848,96 @@ async fn a_normal_start_logs_no_warning() {
         .filter(|l| l.contains(" WARN ") || l.contains("ERROR"))
         .collect();
     assert!(warnings.is_empty(), "{warnings:#?}\n{all}");
+}
+
+/// From issue 61: a key limited to `--rate 2/s` makes one `mcpc` call a second. Each run
+/// of mcpc opens a session (`initialize`, `notifications/initialized`), calls, and ends
+/// the session: only the call counts against the rate (the handshake is bounded on its
+/// own, and ending a session frees resources), so three runs a second apart are served,
+/// where each was refused with 429 once the handshake counted.
+#[tokio::test]
+async fn a_key_at_two_a_second_makes_one_mcpc_call_a_second() {
+    use metamcp::model::limits::{LimitsChange, Rate, Setting};
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&[]);
+    gw.register(json!({"name": "m", "protocol": "http", "url": mock.url()}))
+        .await;
+    let (_, key) = support::gateway::limited_key(
+        &support::gateway::key_store(&gw.db),
+        "two-a-second",
+        LimitsChange {
+            rate: Some(Setting::Is(Rate::parse("2/s").unwrap())),
+            ..LimitsChange::default()
+        },
+    )
+    .await;
+    let url = format!("http://{}/mcp", gw.addr);
+    let start = tokio::time::Instant::now();
+    for i in 0..3u32 {
+        // The pace under test: one call a second.
+        tokio::time::sleep_until(start + Duration::from_secs(u64::from(i))).await;
+        let (url, key) = (url.clone(), key.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            support::run_bin(
+                env!("CARGO_BIN_EXE_mcpc"),
+                &[],
+                &[
+                    "--url",
+                    &url,
+                    "--key",
+                    &key,
+                    "call",
+                    "m__echo",
+                    r#"{"message": "hi"}"#,
+                ],
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "call {i}: {}{}",
+            support::stdout(&out),
+            support::stderr(&out)
+        );
+        assert!(
+            support::stdout(&out).contains("hi"),
+            "{}",
+            support::stdout(&out)
+        );
+    }
+
+    // The 2026-07-28 era's handshake is not charged to the rate either: discover, call,
+    // a second apart, twice.
+    let c = support::mcp::Client::new(gw.addr, "/mcp", Some(&key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    for i in 3..5u32 {
+        tokio::time::sleep_until(start + Duration::from_secs(u64::from(i))).await;
+        let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
+                              "params": {"_meta": meta}});
+        let r = c.post_stateless(&discover).await;
+        assert_eq!(r.status, 200, "discover {i}: {}", r.text());
+        let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                          "params": {"name": "m__echo", "arguments": {"message": "hi"},
+                                     "_meta": meta}});
+        let r = c.post_stateless(&call).await;
+        assert_eq!(r.status, 200, "call {i}: {}", r.text());
+    }
+
+    // Nor free: handshakes at once are refused past a burst of their own (ten).
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                      "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                 "clientInfo": {"name": "flood", "version": "1"}}});
+    let mut refused = None;
+    for _ in 0..12 {
+        let r = c.post(&init).await;
+        if r.status == 429 {
+            refused = Some(r.text());
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let refused = refused.expect("a flood of initialize is refused");
+    assert!(refused.contains("handshake rate"), "{refused}");
 }

@@ -779,12 +779,25 @@ async fn a_killed_launcher_is_noticed_and_its_server_restarted() {
     assert_ne!(second, first, "by a new server process");
 }
 
+/// The gateway binary, killed if the test ends before [`stop_gateway`] stops it.
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// SIGTERM to the gateway binary; its exit status must be 0. Returns the rest of stderr.
 fn stop_gateway(
-    mut child: std::process::Child,
+    mut running: Running,
     mut stderr: std::io::BufReader<std::process::ChildStderr>,
 ) -> String {
     use std::io::Read;
+    let mut child = running.0.take().expect("a running gateway");
     let pid = i32::try_from(child.id()).expect("a pid");
     // SAFETY: a signal to our own child, which has not been waited for.
     unsafe {
@@ -808,6 +821,7 @@ async fn a_normal_start_logs_no_warning() {
     let db = support::TestDb::new().await;
     let mock = Mock::start(&[]);
     let (first, log, addr) = support::start_gateway_binary(&db);
+    let first = Running(Some(first));
     let store = support::gateway::key_store(&db);
     let admin =
         support::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[])
@@ -829,6 +843,7 @@ async fn a_normal_start_logs_no_warning() {
 
     // The start under test: the servers are registered already.
     let (child, log, addr, head) = support::start_gateway_binary_logged(&db.env());
+    let child = Running(Some(child));
     let ready = get(addr, "/ready?servers&wait=20", "").await;
     assert_eq!(ready.status, 200, "{}", ready.text());
     let mut c = support::mcp::Client::new(addr, "/mcp", Some(&admin));

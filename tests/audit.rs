@@ -818,3 +818,85 @@ async fn bad_query_parameters_are_400_naming_them_never_503() {
     let e = metamcp::http::ApiError::from(metamcp::store::db::DbError::Connect(lost));
     assert_eq!(e.code(), "unavailable", "{e}");
 }
+
+/// From issue 61: what keyadm changes (servers import, add and remove, keys, OAuth
+/// blocks) leaves rows of kind `change` as REST's changes do, made by no key but by
+/// `keyadm:` and the OS user who ran it; a dry run leaves none.
+#[tokio::test]
+async fn keyadm_changes_are_audited_as_rest_changes_are() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("servers.json");
+    std::fs::write(
+        &file,
+        json!({"mcpServers": {"imported": {"type": "http", "url": mock.url()}}}).to_string(),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let env = [gw.db.env(), vec![("USER", "alice".to_string())]].concat();
+    let keyadm = |args: &[&str]| {
+        let o = support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, args);
+        assert!(o.status.success(), "{args:?}: {}", support::stderr(&o));
+        support::stdout(&o)
+    };
+    keyadm(&["servers", "add", "web", "--url", &mock.url()]);
+    keyadm(&[
+        "servers",
+        "import",
+        file,
+        "--namespace",
+        "team",
+        "--dry-run",
+    ]);
+    keyadm(&["servers", "import", file, "--namespace", "team"]);
+    keyadm(&["servers", "remove", "web", "--confirm"]);
+    let created: Value =
+        serde_json::from_str(&keyadm(&["keys", "create", "--name", "bot", "--json"])).unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    keyadm(&["keys", "inactivate", &id]);
+    keyadm(&["oauth", "block", "--sub", "mallory"]);
+    keyadm(&["keys", "delete", &id, "--confirm"]);
+
+    let expected = [
+        ("server.create", "web"),
+        ("server.create", "imported"),
+        ("namespace.create", "team"),
+        ("server.delete", "web"),
+        ("key.create", id.as_str()),
+        ("key.inactivate", id.as_str()),
+        ("oauth.block", "sub mallory"),
+        ("key.delete", id.as_str()),
+    ];
+    let page = audit(&gw, "limit=50").await;
+    let mut changes: Vec<&Value> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "change")
+        .collect();
+    changes.reverse();
+    let seen: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or_default(),
+                e["tool"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected, "{page:#}");
+    for e in changes {
+        assert_eq!(
+            (&e["key_id"], &e["subject"], &e["outcome"]),
+            (&Value::Null, &json!("keyadm:alice"), &json!("ok")),
+            "{e}"
+        );
+    }
+    // keyadm's own table names who made a change without a key.
+    let table = keyadm(&["audit", "--tool", "web"]);
+    assert!(
+        table.lines().skip(1).all(|l| l.contains("keyadm:alice")),
+        "{table}"
+    );
+}

@@ -2,8 +2,9 @@
 //! `keyadm servers import` and `POST /api/v1/mcp/servers/import`, against a running
 //! gateway and a real PostgreSQL: round trips, `${VAR}` references kept (and expanded
 //! only when a backend starts), name mapping, bad files with every problem at once and
-//! nothing written, prune, dry runs, namespaces, concurrent imports, the CLI's servers
-//! commands and client-config.
+//! nothing written, prune, dry runs, namespaces, concurrent imports, a server registered
+//! by hand never taken over without `--replace`, the CLI's servers commands and
+//! client-config.
 
 mod support;
 
@@ -228,6 +229,7 @@ async fn bad_files_report_every_problem_and_write_nothing() {
         "d_x": {"command": "x"}, "d-x": {"command": "y"},
         "e": {"url": "http://127.0.0.1:1/mcp", "env": {"A": "b"}},
         "f": {"command": "x", "env": {"S": "${JWT_SECRET}"}},
+        "g": {"url": "not a url"},
         "good": {"command": "true"}
     }});
     let path = write(dir.path(), "bad.json", &bad);
@@ -243,6 +245,9 @@ async fn bad_files_report_every_problem_and_write_nothing() {
         "d-x",
         "$.mcpServers.e.env",
         "$.mcpServers.f.env.S",
+        // The registry's own validation, reported with the file's problems at once
+        // (it came only after every other problem was fixed).
+        "$.mcpServers.g.url",
     ] {
         assert!(message.contains(needle), "{needle}: {message}");
     }
@@ -250,7 +255,8 @@ async fn bad_files_report_every_problem_and_write_nothing() {
     assert_eq!(r.status, 400);
     let v = r.json();
     assert_eq!(v["code"], "invalid_import");
-    assert!(v["problems"].as_array().unwrap().len() >= 7, "{v}");
+    assert!(v["problems"].as_array().unwrap().len() >= 8, "{v}");
+    assert!(v.to_string().contains("$.mcpServers.g.url"), "{v}");
     assert!(servers(&gw).await.is_empty(), "nothing written");
 
     for (body, needle) in [
@@ -576,4 +582,110 @@ async fn the_servers_commands_and_client_config() {
         .await
         .unwrap();
     assert!(removed.contains("removed server web"));
+}
+
+/// An import never takes over a server it did not create: a server registered by hand
+/// (or by another file) that the file would change is a problem, dry run or not, and
+/// nothing is written; `--replace` lets the file take it over.
+#[tokio::test]
+async fn an_import_does_not_take_over_a_server_registered_by_hand() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &gw.admin_key,
+        &json!({"name": "time", "protocol": "stdio", "command": "true", "is_active": false}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let file = json!({"mcpServers": {"time": {"command": "false"},
+                                     "other": {"command": "true"}}});
+    let path = write(dir.path(), "mine.json", &file);
+    let path = path.to_str().unwrap();
+    for dry in [true, false] {
+        let mut args = vec!["servers", "import", path];
+        if dry {
+            args.push("--dry-run");
+        }
+        let (code, message) = keyadm(&gw.db, &args).await.unwrap_err();
+        assert_eq!(code, 65, "{message}");
+        assert!(message.contains("$.mcpServers.time"), "{message}");
+        assert!(message.contains("registered by hand"), "{message}");
+        assert!(message.contains("--replace"), "{message}");
+        assert!(!message.contains("updated    time"), "{message}");
+    }
+    let r = import_rest(&gw, "?dry_run=true", &serde_json::to_vec(&file).unwrap()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("replace=true"), "{}", r.text());
+    let kept = get(gw.addr, "/api/v1/mcp/servers/time", &gw.admin_key).await;
+    assert_eq!(kept.json()["command"], "true", "nothing written");
+    assert_eq!(servers(&gw).await.len(), 1, "nothing written");
+    // An entry the file leaves as it is stays no problem.
+    let same = write(
+        dir.path(),
+        "same.json",
+        &json!({"mcpServers": {"time": {"command": "true", "disabled": true}}}),
+    );
+    let out = keyadm(&gw.db, &["servers", "import", same.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert!(out.contains("unchanged  time"), "{out}");
+    // --replace takes it over; the file's later imports then change it freely.
+    let out = keyadm(&gw.db, &["servers", "import", path, "--replace"])
+        .await
+        .unwrap();
+    assert!(out.contains("updated    time"), "{out}");
+    let taken = get(gw.addr, "/api/v1/mcp/servers/time", &gw.admin_key).await;
+    assert_eq!(taken.json()["command"], "false");
+    let next = write(
+        dir.path(),
+        "mine.json",
+        &json!({"mcpServers": {"time": {"command": "sh"}, "other": {"command": "true"}}}),
+    );
+    let out = keyadm(&gw.db, &["servers", "import", next.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert!(out.contains("updated    time"), "{out}");
+}
+
+/// `keyadm servers list|show` says what REST says while a server starts (`starting`,
+/// where it said `unknown` until the server ran) and of an inactive one (`stopped`).
+#[tokio::test]
+async fn keyadm_says_starting_and_stopped_as_rest_does() {
+    let gw = TestGateway::start().await;
+    let mock = env!("CARGO_BIN_EXE_mockmcp");
+    gw.add(json!({"name": "slow", "protocol": "stdio", "command": "sh",
+                  "args": ["-c", format!("sleep 30; exec {mock} --transport stdio")]}))
+        .await;
+    gw.add(json!({"name": "off", "protocol": "stdio", "command": "true", "is_active": false}))
+        .await;
+    let rest = get(gw.addr, "/api/v1/mcp/servers/slow", &gw.admin_key).await;
+    assert_eq!(rest.json()["status"], "starting");
+    eventually(
+        Duration::from_secs(10),
+        "keyadm to say starting",
+        || async {
+            let out = keyadm(&gw.db, &["servers", "show", "slow", "--json"])
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_str(&out).unwrap();
+            (v["status"] == "starting").then_some(())
+        },
+    )
+    .await;
+    let list = keyadm(&gw.db, &["servers", "list"]).await.unwrap();
+    assert!(
+        list.contains("starting") && list.contains("stopped"),
+        "{list}"
+    );
+    assert!(!list.contains("unknown"), "{list}");
+    let rest = get(gw.addr, "/api/v1/mcp/servers/off", &gw.admin_key).await;
+    assert_eq!(rest.json()["status"], "stopped");
+    let out = keyadm(&gw.db, &["servers", "show", "off", "--json"])
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "stopped", "{v}");
 }

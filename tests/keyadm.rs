@@ -720,3 +720,42 @@ async fn client_config_refuses_entries_that_cannot_work() {
         stdout(&out)
     );
 }
+
+/// From issue 61: `client-config --format json` names the key the entry holds, given with
+/// `--key` or made with `--create-key` (it printed `"key_id": null` for a given key).
+#[tokio::test]
+async fn client_config_json_names_the_key_it_holds() {
+    let db = TestDb::new().await;
+    let (id, key) = create(&db, &["--name", "laptop"]);
+    let given = json(&ok(
+        &db,
+        &[
+            "client-config",
+            "--key",
+            &key,
+            "--url",
+            "http://gw:1",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(given["key_id"], id.as_str(), "{given}");
+    let made = json(&ok(
+        &db,
+        &[
+            "client-config",
+            "--create-key",
+            "desk",
+            "--url",
+            "http://gw:1",
+            "--format",
+            "json",
+        ],
+    ));
+    let made_id = made["key_id"].as_str().expect("the new key's id");
+    let bearer = made["headers"]["Authorization"].as_str().unwrap();
+    assert!(
+        bearer.starts_with(&format!("Bearer mcp_{made_id}_")),
+        "{made}"
+    );
+}

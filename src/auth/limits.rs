@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 
+use super::handshake::Handshakes;
 use super::lease::{
     DailyLease, FULL_RECHECK, KnownDay, Mode, Place, SlotKind, SlotLease, Step, TokenLease,
 };
@@ -81,6 +82,8 @@ struct Counters {
     calls: Arc<SlotLease>,
     streams: Arc<SlotLease>,
     daily: Arc<DailyLease>,
+    /// Its handshakes, apart from its rate ([`super::handshake`]), in this process.
+    handshakes: Mutex<Handshakes>,
     /// When this key's being limited was last logged (unix seconds).
     logged: AtomicU64,
 }
@@ -96,6 +99,7 @@ impl Counters {
                 Some(k) => DailyLease::recalling(key, now, k),
                 None => DailyLease::new(key, now),
             }),
+            handshakes: Mutex::new(Handshakes::new(now)),
             logged: AtomicU64::new(0),
         }
     }
@@ -109,6 +113,11 @@ impl Counters {
             && self.daily.state().is_idle(now)
             && slots_idle(&self.calls)
             && slots_idle(&self.streams)
+            && self
+                .handshakes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_idle(now)
     }
 }
 
@@ -329,6 +338,32 @@ impl Limiter {
                 kind: Kind::Rate,
                 message: format!("rate limit of this key exceeded ({rate}, burst {burst})"),
                 retry_after_ms: ms,
+            })
+    }
+
+    /// Charges one handshake (`initialize`, `server/discover`) of a key with a rate to its
+    /// handshake bucket, not to the rate ([`super::handshake`]).
+    pub fn handshake(&self, key: &KeyId, limits: &Effective, now: Instant) -> Result<(), Refused> {
+        let (Some(rate), Some(burst)) = (limits.rate, limits.burst) else {
+            return Ok(());
+        };
+        let counters = self.counters(key);
+        let mut bucket = counters
+            .handshakes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        bucket
+            .take(rate.per_second(), burst.max(1), now)
+            .map_err(|ms| {
+                let (per_sec, burst) = bucket.bounds();
+                Refused {
+                    kind: Kind::Rate,
+                    message: format!(
+                        "handshake rate of this key exceeded ({per_sec}/s, burst {burst}): \
+                         initialize and server/discover are counted apart from its rate"
+                    ),
+                    retry_after_ms: ms,
+                }
             })
     }
 

@@ -9,6 +9,7 @@
 //! address; an address out of budget gets 429 instead of any argon2 work, while keys it
 //! already proved (cached) and tokens keep working.
 
+pub mod handshake;
 pub mod lease;
 pub mod limits;
 pub mod oauth;
@@ -164,12 +165,29 @@ impl KeyChange {
 pub enum AuthError {
     #[error("authentication required: send Authorization: Bearer <token or API key>, or X-API-Key")]
     Missing,
-    #[error("invalid or revoked credentials")]
+    #[error("{}", invalid_message(reason))]
     Invalid { reason: &'static str },
     #[error("too many failed authentication attempts")]
     RateLimited { retry_after: u64 },
     #[error("authentication is unavailable: {0}")]
     Unavailable(String),
+}
+
+/// What a client is told of credentials refused for `reason`: a credential of the wrong
+/// shape says which shape is expected; any other says no more than that it failed.
+fn invalid_message(reason: &str) -> &'static str {
+    match reason {
+        "scheme" => {
+            "the Authorization header must read `Bearer <API key or access token>` \
+             (or send the API key alone in X-API-Key)"
+        }
+        "malformed" => {
+            "malformed credentials: an API key reads mcp_<16 hex digits>_<40 letters and \
+             digits>, as keyadm printed it; an access token is a JWT (three dot-separated \
+             parts). Send either as `Authorization: Bearer <credential>`"
+        }
+        _ => "invalid or revoked credentials",
+    }
 }
 
 impl AuthError {
@@ -584,21 +602,23 @@ fn credential(headers: &HeaderMap) -> Result<Credential<'_>, AuthError> {
         let v = v.to_str().map_err(|_| AuthError::Invalid {
             reason: "malformed",
         })?;
-        let (scheme, rest) = v.split_once(' ').ok_or(bad)?;
+        // A credential without its scheme (`Authorization: mcp_…`) is told to add it.
+        let (scheme, rest) = v
+            .trim()
+            .split_once(' ')
+            .ok_or(AuthError::Invalid { reason: "scheme" })?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::Invalid { reason: "scheme" });
         }
         let token = rest.trim();
-        if token.is_empty() {
-            return Err(AuthError::Invalid {
-                reason: "malformed",
-            });
+        if token.starts_with("mcp_") {
+            return Ok(Credential::ApiKey(token));
         }
-        return Ok(if token.starts_with("mcp_") {
-            Credential::ApiKey(token)
-        } else {
-            Credential::Jwt(token)
-        });
+        // Neither an API key nor a JWT's three parts: the wrong shape, said so.
+        if token.is_empty() || token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(bad);
+        }
+        return Ok(Credential::Jwt(token));
     }
     if let Some(v) = headers.get(X_API_KEY) {
         let v = v.to_str().map_err(|_| AuthError::Invalid {

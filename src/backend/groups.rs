@@ -6,7 +6,8 @@
 //! only reaped once its gateway process is gone, so gateways sharing a data dir never
 //! touch each other's children.
 //!
-//! The direct child dies with the gateway (`PR_SET_PDEATHSIG`), but what it started
+//! The direct child dies with the gateway (`PR_SET_PDEATHSIG`, set by [`confine`],
+//! which also bounds its memory), but what it started
 //! (the servers behind `npx`, `uvx` and other launchers) may not. Each child gets a
 //! random marker in its environment, inherited by everything it starts; at start-up
 //! every process of a recorded group that carries its group's marker is killed, so a
@@ -146,6 +147,42 @@ pub fn kill_process(pid: i32) {
         unsafe {
             libc::kill(pid, libc::SIGKILL);
         }
+    }
+}
+
+/// Sends `signal` to the process group `pgid`.
+#[allow(unsafe_code)] // kill(2) on a process group we created
+pub fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill has no memory preconditions; a stale group id fails with ESRCH.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// The child dies with the gateway, even when the gateway is SIGKILLed; its address
+/// space is limited to `max_memory` bytes when set.
+#[allow(unsafe_code)] // prctl and setrlimit in the child between fork and exec
+pub fn confine(cmd: &mut tokio::process::Command, max_memory: Option<u64>) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and setrlimit are async-signal-safe and touch no
+    // memory of the parent; they run in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(bytes) = max_memory {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
     }
 }
 

@@ -30,6 +30,7 @@ pub mod callers;
 pub mod era;
 pub mod groups;
 pub mod hello;
+pub mod hints;
 pub mod http;
 pub mod isolated;
 pub mod mux;

@@ -133,8 +133,15 @@ impl SseTransport {
             HeaderValue::from_static("text/event-stream"),
         );
         let resp = upstream::within(self.timeout, upstream::send(&self.client, req)).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(UpstreamError::Status(401));
+        }
         if resp.status() != StatusCode::OK || !upstream::is_sse(resp.headers()) {
-            return Err(UpstreamError::Status(resp.status().as_u16()));
+            // Most often a Streamable HTTP URL registered as `sse`: said so.
+            return Err(UpstreamError::Connect(crate::backend::hints::not_a_stream(
+                resp.status(),
+                self.sse.uri.path(),
+            )));
         }
         let mut body = resp.into_body();
         let mut buf = Vec::new();

@@ -8,12 +8,15 @@
 //!   notifications on the way out, byte-spliced: arguments and results are never
 //!   re-serialised.
 //! - **Spawned safely**: its own process group, killed with the gateway
-//!   (`PR_SET_PDEATHSIG`), a minimal inherited environment (PATH, HOME, locale) plus the
+//!   (`PR_SET_PDEATHSIG`), a minimal inherited environment ([`INHERITED`]: PATH, HOME,
+//!   locale, CA bundles, proxies) plus the
 //!   server's `env` with `${VAR}` taken from the gateway's ([`crate::model::refs`]); stderr goes to the log line
 //!   by line (bounded length and rate); a line on stdout that is not JSON is logged and
 //!   skipped; a line longer than the maximum fails the call that awaited it.
 //! - **Supervised**: the child's exit fails every call in flight at once with an error
 //!   carrying each caller's id, and wakes the supervisor, which restarts it with backoff.
+//!   The process started is watched as well as its output: a launcher killed under its
+//!   server (`npm exec`, `uvx`) ends its whole group, and counts as the child's exit.
 //! - **Stopped without leaks**: stdin closed, a grace period, SIGTERM to the whole group,
 //!   another, SIGKILL to the group, then reaped.
 //! - **Either era**: `initialize` first. A server that refuses it (one of 2026-07-28
@@ -35,7 +38,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::backend::bulkhead::Bulkhead;
-use crate::backend::groups::{Groups, MARKER_VAR};
+use crate::backend::groups::{Groups, MARKER_VAR, confine, signal_group};
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
 use crate::base::UpstreamError;
 
@@ -53,8 +56,29 @@ pub fn never_reached(e: &UpstreamError) -> bool {
 pub const MAX_LINE: usize = 16 << 20;
 /// Grace periods when stopping: after closing stdin, after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
-/// Variables a child inherits from the gateway (besides its own `env`).
-const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
+/// Variables a child inherits from the gateway (besides its own `env`): where programs
+/// are, the home, locale, time zone and temporary directory, and the CA bundles and
+/// proxies a server needs to reach anything behind a company CA or proxy (README lists
+/// them). Nothing else: the gateway's own secrets stay out.
+pub const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
 
 /// What to run.
 #[derive(Clone)]
@@ -119,7 +143,10 @@ struct Child {
     /// The child's own messages (notifications, requests not tied to a call).
     own: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
     exited: AtomicBool,
+    /// Held by [`watch_leader`] while it waits for the process to end.
     process: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    /// Asks [`watch_leader`] to let go of the process (stopping it, or its output ended).
+    letting_go: tokio::sync::Notify,
     groups: Arc<Groups>,
     /// Where its exit status goes (kept by the transport across restarts).
     last_exit: Arc<Mutex<Option<String>>>,
@@ -139,42 +166,6 @@ impl Child {
             .send(line)
             .await
             .map_err(|_| gone())
-    }
-}
-
-/// Sends `signal` to the process group `pgid`.
-#[allow(unsafe_code)] // kill(2) on a process group we created
-fn signal_group(pgid: i32, signal: i32) {
-    if pgid > 1 {
-        // SAFETY: kill has no memory preconditions; a stale group id fails with ESRCH.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
-    }
-}
-
-/// The child dies with the gateway, even when the gateway is SIGKILLed; its address
-/// space is limited to `max_memory` bytes when set.
-#[allow(unsafe_code)] // prctl and setrlimit in the child between fork and exec
-fn confine(cmd: &mut tokio::process::Command, max_memory: Option<u64>) {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) and setrlimit are async-signal-safe and touch no
-    // memory of the parent; they run in the forked child before exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(bytes) = max_memory {
-                let limit = libc::rlimit {
-                    rlim_cur: bytes as libc::rlim_t,
-                    rlim_max: bytes as libc::rlim_t,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
     }
 }
 
@@ -370,7 +361,12 @@ impl StdioTransport {
             true => String::new(),
             false => format!("; its last stderr lines: {last}"),
         };
-        UpstreamError::Connect(format!("{base} during start-up{exit}{said}"))
+        // Ended at once, with success: it never meant to serve MCP on its pipe.
+        let hint = match self.last_exit().as_deref() {
+            Some("exit status 0") => format!("; {}", crate::backend::hints::EXITED_WITHOUT_MCP),
+            _ => String::new(),
+        };
+        UpstreamError::Connect(format!("{base} during start-up{exit}{said}{hint}"))
     }
 
     /// Starts a child of a server that refused `initialize` and probes it: `server/discover`
@@ -468,9 +464,12 @@ impl StdioTransport {
         let marker = crate::crypto::random_alphanumeric(24);
         cmd.env(MARKER_VAR, &marker);
         confine(&mut cmd, l.max_memory);
-        let mut process = cmd
-            .spawn()
-            .map_err(|e| UpstreamError::Connect(format!("cannot start {:?}: {e}", l.command)))?;
+        let mut process = cmd.spawn().map_err(|e| {
+            let hint = crate::backend::hints::command_not_found(&l.command, &e)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            UpstreamError::Connect(format!("cannot start {:?}: {e}{hint}", l.command))
+        })?;
         let pid = process.id().map_or(0, |p| p as i32);
         self.groups.add(pid, &marker);
         let (Some(stdin), Some(stdout), Some(stderr)) = (
@@ -492,6 +491,7 @@ impl StdioTransport {
             own: Mutex::new(Some(own_rx)),
             exited: AtomicBool::new(false),
             process: tokio::sync::Mutex::new(Some(process)),
+            letting_go: tokio::sync::Notify::new(),
             groups: self.groups.clone(),
             last_exit: self.last_exit.clone(),
             stderr: Arc::default(),
@@ -499,6 +499,7 @@ impl StdioTransport {
         tokio::spawn(write_lines(stdin, in_rx));
         child.stderr.read(l.name.clone(), stderr);
         tokio::spawn(read_lines(child.clone(), l.name.clone(), stdout));
+        tokio::spawn(watch_leader(child.clone(), l.name.clone()));
         tracing::info!(backend = %l.name, pid, command = %l.command, "server process started");
         Ok(child)
     }
@@ -583,8 +584,32 @@ impl StdioTransport {
     }
 }
 
+/// Waits for the process the gateway started (the group's leader) to end. A launcher
+/// killed (`npm exec`, `uvx`) leaves the server it started serving on the pipe: the
+/// child counts as exited (calls fail, the supervisor restarts it) and its whole group
+/// is killed. Lets go of the process when asked ([`stop`], the end of its output).
+async fn watch_leader(child: Arc<Child>, name: String) {
+    let mut process = child.process.lock().await;
+    let Some(p) = process.as_mut() else { return };
+    let status = tokio::select! {
+        status = p.wait() => status,
+        () = child.letting_go.notified() => return,
+    };
+    let how = status.map_or_else(|e| format!("unknown ({e})"), |s| describe_exit(&s));
+    // Written before the process is let go: whoever takes the lock next reads it.
+    *child.last_exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(how.clone());
+    process.take();
+    drop(process);
+    child.exited.store(true, Ordering::Release);
+    child.mux.fail_all("the server's process exited");
+    signal_group(child.pid, libc::SIGKILL);
+    child.groups.remove(child.pid);
+    tracing::warn!(backend = %name, pid = child.pid, how = %how, "server process exited");
+}
+
 /// Stops a child and every process of its group.
 async fn stop(child: &Child) {
+    child.letting_go.notify_one();
     let Some(mut process) = child.process.lock().await.take() else {
         return;
     };
@@ -702,8 +727,20 @@ async fn read_lines(child: Arc<Child>, name: String, stdout: tokio::process::Chi
     }
     child.exited.store(true, Ordering::Release);
     child.mux.fail_all("the server's process exited");
-    tracing::warn!(backend = %name, pid = child.pid, "server process ended its output");
+    // Its stdin is closed only by [`stop`]: an end the gateway asked for (a probe's child
+    // let go, a shutdown, an idle stop) is no warning.
+    if child
+        .stdin
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_none()
+    {
+        tracing::debug!(backend = %name, pid = child.pid, "stopped server process ended its output");
+    } else {
+        tracing::warn!(backend = %name, pid = child.pid, "server process ended its output");
+    }
     // Reap it (and its group) now rather than at the next start.
+    child.letting_go.notify_one();
     if let Some(mut p) = child.process.lock().await.take() {
         signal_group(child.pid, libc::SIGKILL);
         let status = p.wait().await;

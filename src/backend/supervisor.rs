@@ -1,4 +1,5 @@
-//! A backend's supervisor: connect (initialize, then every list), mark it running, watch
+//! A backend's supervisor: announce its start, connect (initialize, then every list),
+//! mark it running, watch
 //! its own messages until they end or a ping fails, then reconnect with backoff. A
 //! reconnection closes the backend's circuit: it answers again.
 
@@ -14,6 +15,14 @@ use super::*;
 pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()>) {
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
+    // Its first start is announced as well, so what replicas write for `keyadm servers
+    // list` says `starting` (as REST does) from the start, not `unknown`.
+    let _ = b.statuses.send(StatusChange {
+        id: b.id,
+        name: b.name.clone(),
+        status: Status::Starting,
+        reason: "starting".into(),
+    });
     loop {
         // Every start after the first one follows a failure: a restart (waiting for an
         // account to be connected is not one).

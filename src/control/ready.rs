@@ -2,7 +2,7 @@
 //! loaded, it is not draining). `?servers` also waits for the registered servers: ready
 //! once every active one has settled (running, or failed with its `last_error`), so a
 //! deploy can wait for stdio children to be up before it sends traffic. `&wait=S` holds
-//! the answer up to S seconds (at most 30) for that; without it, it answers at once.
+//! the answer up to S seconds for that (a longer wait is cut to 30 s); without it, it answers at once.
 
 use std::time::Duration;
 
@@ -57,9 +57,8 @@ pub(super) async fn ready(
     let wait = match query.iter().find(|(k, _)| k == "wait") {
         Some((_, v)) => v
             .parse::<u64>()
-            .ok()
-            .filter(|s| *s <= MAX_WAIT)
-            .ok_or_else(|| ApiError::bad_field("wait", format!("seconds, 0 to {MAX_WAIT}")))?,
+            .map(|s| s.min(MAX_WAIT))
+            .map_err(|_| ApiError::bad_field("wait", "whole seconds (at most 30 are waited)"))?,
         None => 0,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);

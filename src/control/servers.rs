@@ -266,7 +266,7 @@ pub(super) async fn visible_backend(
     }
 }
 
-/// `?dry_run=true&prune=true&namespace=NS&source=S` of an import.
+/// `?dry_run=true&prune=true&replace=true&namespace=NS&source=S` of an import.
 pub(super) fn import_options(
     q: &[(String, String)],
 ) -> Result<crate::store::import::Options, ApiError> {
@@ -287,6 +287,7 @@ pub(super) fn import_options(
         dry_run: flag("dry_run")?,
         prune: flag("prune")?,
         namespace: text("namespace"),
+        replace: flag("replace")?,
     })
 }
 
@@ -308,7 +309,7 @@ pub(super) async fn run_import(
         body["report"] = json!(report);
         json_value(StatusCode::BAD_REQUEST, &body)
     };
-    let parsed = match crate::model::import::parse(bytes) {
+    let parsed = match crate::model::import::read(bytes) {
         Ok(p) => p,
         Err(found) => {
             return Ok(problems(&crate::store::import::Report {
@@ -325,24 +326,8 @@ pub(super) async fn run_import(
         Err(ImportError::Store(e)) => return Err(e.into()),
     };
     if !report.dry_run && report.changes() {
-        for (list, what) in [
-            (&report.created, "server.create"),
-            (&report.updated, "server.update"),
-            (&report.removed, "server.delete"),
-        ] {
-            for name in list {
-                changed(state, principal, what, name);
-            }
-        }
-        if let Some(ns) = &report.namespace {
-            let what = match ns["action"].as_str() {
-                Some("created") => Some("namespace.create"),
-                Some("updated") => Some("namespace.update"),
-                _ => None,
-            };
-            if let (Some(what), Some(name)) = (what, ns["name"].as_str()) {
-                changed(state, principal, what, name);
-            }
+        for (what, object) in report.audited() {
+            changed(state, principal, what, object);
         }
         applied(state).await;
         tracing::info!(source = %report.source, created = report.created.len(),

@@ -33,11 +33,13 @@ commands:
   audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
         [--limit N] [--cursor C] [--json]
                          the audit trail, newest first (TIME: RFC 3339 or a duration ago)
-  servers import FILE [--dry-run] [--prune] [--namespace NS] [--source S] [--json]
+  servers import FILE [--dry-run] [--prune] [--replace] [--namespace NS] [--source S]
+                 [--json]
                          bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
                          one transaction, idempotent; --prune removes what an earlier
                          import of the same source (default: the file's path) created
-                         and the file no longer names
+                         and the file no longer names; a server it did not create
+                         (registered by hand) is changed only with --replace
   servers export [--namespace NS]
                          the registry as an mcpServers file (secrets masked, ${VAR} kept)
   servers list [--json] | servers show ID [--json]

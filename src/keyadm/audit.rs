@@ -12,10 +12,15 @@ pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> 
         serde_json::Value::Null => "-".to_string(),
         v => v.to_string(),
     };
+    // A change keyadm made has no key: its actor (`keyadm:alice`) is shown instead.
+    let who = |e: &serde_json::Value| match (&e["key_id"], &e["subject"]) {
+        (serde_json::Value::Null, serde_json::Value::String(s)) => s.clone(),
+        _ => cell(e, "key_id"),
+    };
     let rows = entries
         .iter()
         .map(|e| {
-            [
+            let mut row = [
                 "at",
                 "key_id",
                 "namespace",
@@ -25,8 +30,9 @@ pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> 
                 "outcome",
                 "duration_ms",
             ]
-            .map(|k| cell(e, k))
-            .to_vec()
+            .map(|k| cell(e, k));
+            row[1] = who(e);
+            row.to_vec()
         })
         .collect();
     let mut out = aligned(

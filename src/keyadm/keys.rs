@@ -9,11 +9,13 @@ use crate::model::limits::{Defaults, KeyLimits, Setting};
 use crate::store::keys::{KeyRecord, KeyStore, NewKey};
 
 use super::audit::usage_table;
+use super::changes::Trail;
 use super::text::{aligned, line};
 use super::{Command, KeyadmError};
 
 pub(super) async fn keys_command(
     store: &KeyStore,
+    trail: &Trail,
     cmd: &Command,
     json: bool,
     defaults: &Defaults,
@@ -45,6 +47,7 @@ pub(super) async fn keys_command(
                     limits: a.limits,
                 })
                 .await?;
+            trail.key(store, "key.create", &issued.id.to_string()).await;
             Ok(if json {
                 line(json!({"id": issued.id, "api_key": issued.api_key}))
             } else {
@@ -67,6 +70,7 @@ pub(super) async fn keys_command(
         }
         Command::Update { id, limits } => {
             let key = store.update_limits(id, limits).await?;
+            trail.key(store, "key.update", &key.id.to_string()).await;
             Ok(if json {
                 line(serde_json::to_value(&key).unwrap_or_default())
             } else {
@@ -80,6 +84,12 @@ pub(super) async fn keys_command(
         Command::Activate(id) | Command::Inactivate(id) => {
             let active = matches!(cmd, Command::Activate(_));
             let key = store.set_active(id, active).await?;
+            let what = if active {
+                "key.activate"
+            } else {
+                "key.inactivate"
+            };
+            trail.key(store, what, &key.id.to_string()).await;
             Ok(if json {
                 line(serde_json::to_value(&key).unwrap_or_default())
             } else {
@@ -92,7 +102,10 @@ pub(super) async fn keys_command(
                 store.show(id).await?;
                 return Err(KeyadmError::NotConfirmed(format!("key {id}")));
             }
+            // The key's id, when it was named by its name.
+            let key = store.show(id).await?;
             store.delete(id).await?;
+            trail.key(store, "key.delete", &key.id.to_string()).await;
             Ok(if json {
                 line(json!({"id": id, "deleted": true}))
             } else {
@@ -101,6 +114,7 @@ pub(super) async fn keys_command(
         }
         Command::Rotate(id) => {
             let issued = store.rotate(id).await?;
+            trail.key(store, "key.rotate", &issued.id.to_string()).await;
             Ok(if json {
                 line(json!({"id": issued.id, "api_key": issued.api_key}))
             } else {

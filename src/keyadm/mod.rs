@@ -11,7 +11,8 @@
 //! - [`args`]: the command line (a small hand-written parser, shared flags in
 //!   [`crate::cli`]) and `--help`;
 //! - [`keys`]: `keys …` (create, show, update, rotate, usage, …);
-//! - [`audit`]: `audit` and `keys usage` as text;
+//! - [`audit`]: `audit` and `keys usage` as text; [`changes`]: what keyadm changes, on
+//!   the audit trail as REST's changes are;
 //! - [`status`](status): the `status` command;
 //! - [`servers`]: `servers …` and `client-config`; [`oauth`]: `oauth block|unblock|blocks`;
 //! - [`text`]: output helpers (one JSON line, aligned tables with escaped cells).
@@ -30,6 +31,7 @@ use crate::store::migrate;
 
 mod args;
 mod audit;
+mod changes;
 mod keys;
 mod oauth;
 mod servers;
@@ -160,6 +162,7 @@ async fn run_command(
     db: &Database,
     inv: &Invocation,
 ) -> Result<String, KeyadmError> {
+    let trail = changes::Trail::new(config.audit);
     match &inv.command {
         Command::Help => Ok(format!("{HELP}\n")),
         Command::Status => status::status(config, db, inv.json).await,
@@ -204,14 +207,14 @@ async fn run_command(
                     tls,
                     config.public_url.clone(),
                 );
-                return upstream::authorize(&registry, &vault, name, inv.json).await;
+                return upstream::authorize(&registry, &vault, &trail, name, inv.json).await;
             }
-            servers::servers_command(&registry, cmd, inv.json).await
+            servers::servers_command(&registry, &trail, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
-            oauth::oauth_command(&db.pool, cmd, inv.json).await
+            oauth::oauth_command(&db.pool, &trail, cmd, inv.json).await
         }
         Command::Connections(cmd) => {
             let mut client = db.connect().await?;
@@ -223,7 +226,7 @@ async fn run_command(
                 .map_err(KeyadmError::Input)?;
             let vault =
                 crate::vault::Vault::new(db.pool.clone(), cipher, tls, config.public_url.clone());
-            upstream::connections(&registry, &vault, cmd, inv.json).await
+            upstream::connections(&registry, &vault, &trail, cmd, inv.json).await
         }
         Command::ClientConfig(args) => {
             let mut client = db.connect().await?;
@@ -232,7 +235,7 @@ async fn run_command(
             let cipher = Cipher::new(&secrets.encryption);
             let store = KeyStore::new(db.pool.clone(), cipher.clone());
             let registry = crate::store::registry::Registry::new(db.pool.clone(), cipher);
-            servers::client_config(config, &store, &registry, args).await
+            servers::client_config(config, &store, &registry, &trail, args).await
         }
         cmd => {
             // Keys commands work on a fresh database: the schema is brought up first.
@@ -242,6 +245,7 @@ async fn run_command(
             let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
             keys::keys_command(
                 &store,
+                &trail,
                 cmd,
                 inv.json,
                 &config.key_defaults,

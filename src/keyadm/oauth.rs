@@ -85,8 +85,9 @@ pub fn parse_oauth(args: &[String]) -> Result<OAuthCommand, UsageError> {
     }
 }
 
-pub async fn oauth_command(
+pub(super) async fn oauth_command(
     pool: &deadpool_postgres::Pool,
+    trail: &super::changes::Trail,
     cmd: &OAuthCommand,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -99,6 +100,10 @@ pub async fn oauth_command(
         } => {
             let created =
                 oauth::block(pool, *kind, value, issuer.as_deref(), reason.as_deref()).await?;
+            if created {
+                let who = blocked(*kind, value, issuer.as_deref());
+                trail.record(pool, &[("oauth.block", who.as_str())]).await;
+            }
             if json {
                 line(
                     json!({"blocked": {"kind": kind, "value": value, "issuer": issuer},
@@ -136,6 +141,8 @@ pub async fn oauth_command(
                         .unwrap_or_default()
                 )));
             }
+            let who = blocked(*kind, value, issuer.as_deref());
+            trail.record(pool, &[("oauth.unblock", who.as_str())]).await;
             if json {
                 line(json!({"unblocked": {"kind": kind, "value": value, "issuer": issuer}}))
             } else {
@@ -167,6 +174,14 @@ pub async fn oauth_command(
             }
         }
     })
+}
+
+/// A block as the audit trail names it: `sub alice`, `client_id c1 from https://idp`.
+fn blocked(kind: BlockKind, value: &str, issuer: Option<&str>) -> String {
+    match issuer {
+        Some(i) => format!("{} {value} from {i}", kind.as_str()),
+        None => format!("{} {value}", kind.as_str()),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::store::registry::Registry;
 use crate::store::server_status::Seen;
 
 use super::KeyadmError;
+use super::changes::Trail;
 
 /// A `servers` subcommand.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +143,13 @@ fn pairs(flag: &str, values: &[&str]) -> Result<Map<String, Value>, UsageError> 
 pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
     let line = Line::read(
         args,
-        &["--dry-run", "--prune", "--confirm", "--inactive"],
+        &[
+            "--dry-run",
+            "--prune",
+            "--replace",
+            "--confirm",
+            "--inactive",
+        ],
         &[
             "--namespace",
             "--source",
@@ -167,7 +174,13 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
     };
     Ok(match line.words.as_slice() {
         ["import", rest @ ..] => {
-            allowed(&["--dry-run", "--prune", "--namespace", "--source"])?;
+            allowed(&[
+                "--dry-run",
+                "--prune",
+                "--replace",
+                "--namespace",
+                "--source",
+            ])?;
             let file = one_word(rest, "import", "a FILE")?;
             let source = match line.one("--source")? {
                 Some(s) => s.to_string(),
@@ -182,6 +195,7 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
                     dry_run: line.has("--dry-run"),
                     prune: line.has("--prune"),
                     namespace: line.one("--namespace")?.map(String::from),
+                    replace: line.has("--replace"),
                 },
             }
         }
@@ -399,7 +413,12 @@ fn server_table(servers: &[Server], seen: &HashMap<uuid::Uuid, Seen>) -> String 
                 s.name.clone(),
                 s.protocol.as_str().to_string(),
                 if s.is_active { "active" } else { "inactive" }.to_string(),
-                x.map_or("unknown", |x| x.status.as_str()).to_string(),
+                match (s.is_active, x) {
+                    (false, _) => "stopped",
+                    (true, Some(x)) => x.status.as_str(),
+                    (true, None) => "unknown",
+                }
+                .to_string(),
                 x.map_or(String::new(), |x| x.tools.to_string()),
                 x.map_or(String::new(), |x| x.restarts.to_string()),
                 x.and_then(|x| x.last_error.clone())
@@ -434,8 +453,9 @@ fn server_table(servers: &[Server], seen: &HashMap<uuid::Uuid, Seen>) -> String 
     )
 }
 
-pub async fn servers_command(
+pub(super) async fn servers_command(
     registry: &Registry,
+    trail: &Trail,
     cmd: &ServersCommand,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -443,7 +463,7 @@ pub async fn servers_command(
         ServersCommand::Import { file, options } => {
             let bytes = std::fs::read(file)
                 .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))?;
-            let parsed = match import::parse(&bytes) {
+            let parsed = match import::read(&bytes) {
                 Ok(p) => p,
                 Err(problems) => {
                     return Err(rejected(
@@ -457,12 +477,17 @@ pub async fn servers_command(
                     ));
                 }
             };
-            match registry.import(&parsed, options).await {
-                Ok(r) if json => Ok(super::line(json!(r))),
-                Ok(r) => Ok(report_table(&r)),
-                Err(ImportError::Problems(r)) => Err(rejected(&r, json)),
-                Err(ImportError::Store(e)) => Err(KeyadmError::Registry(e)),
-            }
+            let r = match registry.import(&parsed, options).await {
+                Ok(r) => r,
+                Err(ImportError::Problems(r)) => return Err(rejected(&r, json)),
+                Err(ImportError::Store(e)) => return Err(KeyadmError::Registry(e)),
+            };
+            trail.record(registry.pool(), &r.audited()).await;
+            Ok(if json {
+                super::line(json!(r))
+            } else {
+                report_table(&r)
+            })
         }
         ServersCommand::Export { namespace } => {
             let servers = registry.list_servers().await?;
@@ -502,6 +527,9 @@ pub async fn servers_command(
         }
         ServersCommand::Add(body) => {
             let s = registry.create_server(body).await?;
+            trail
+                .record(registry.pool(), &[("server.create", s.name.as_str())])
+                .await;
             Ok(if json {
                 super::line(strip_status(s.public_json("")))
             } else {
@@ -522,6 +550,9 @@ pub async fn servers_command(
                 return Err(KeyadmError::NotConfirmed(format!("server {id}")));
             }
             let s = registry.delete_server(id).await?;
+            trail
+                .record(registry.pool(), &[("server.delete", s.name.as_str())])
+                .await;
             Ok(if json {
                 super::line(json!({"id": s.id, "name": s.name, "deleted": true}))
             } else {
@@ -560,6 +591,10 @@ fn with_seen(s: &Server, seen: &HashMap<uuid::Uuid, Seen>) -> Value {
             v["seen"] = json!({"replica": x.replica, "at": x.at as i64});
         }
         None => v["status"] = json!("unknown"),
+    }
+    // As REST says: an inactive server is stopped, whatever a replica last wrote.
+    if !s.is_active {
+        v["status"] = json!("stopped");
     }
     v
 }
@@ -628,10 +663,11 @@ fn mcpc_command() -> String {
         .map_or_else(|| "mcpc".to_string(), |p| p.display().to_string())
 }
 
-pub async fn client_config(
+pub(super) async fn client_config(
     config: &Config,
     keys: &KeyStore,
     registry: &crate::store::registry::Registry,
+    trail: &Trail,
     args: &ClientConfigArgs,
 ) -> Result<String, KeyadmError> {
     // An entry for a namespace that does not exist would only fail in the client.
@@ -644,7 +680,7 @@ pub async fn client_config(
         })?;
     }
     let url = endpoint(config, args)?;
-    let (key, created) = match (&args.key, &args.create_key) {
+    let (key, key_id) = match (&args.key, &args.create_key) {
         (Some(text), _) => {
             // A key that would not work is refused here, not in the user's client.
             let verified = keys.verify(text).await.map_err(|e| {
@@ -657,7 +693,7 @@ pub async fn client_config(
                      --create-key NAME"
                 );
             }
-            (text.clone(), None)
+            (text.clone(), verified.id)
         }
         (None, Some(name)) => {
             let issued = keys
@@ -670,7 +706,12 @@ pub async fn client_config(
                     limits: Default::default(),
                 })
                 .await?;
-            (issued.api_key, Some(issued.id))
+            trail.key(keys, "key.create", &issued.id.to_string()).await;
+            eprintln!(
+                "keyadm: created client key {} for this entry (shown only in it)",
+                issued.id
+            );
+            (issued.api_key, issued.id)
         }
         (None, None) => {
             return Err(KeyadmError::Input("--key or --create-key is needed".into()));
@@ -713,14 +754,11 @@ pub async fn client_config(
         Format::Vscode => json!({"servers": one(entry(Some("http")))}),
         Format::Json => json!({
             "name": name, "url": url, "transport": "streamable-http", "headers": headers,
-            "bridge": bridge, "key_id": created,
+            "bridge": bridge, "key_id": key_id,
         }),
     };
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
-    if let Some(id) = created {
-        eprintln!("keyadm: created client key {id} for this entry (shown only in it)");
-    }
     Ok(out)
 }
 

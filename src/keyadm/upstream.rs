@@ -11,9 +11,10 @@ use super::KeyadmError;
 use crate::store::registry::Registry;
 use crate::vault::{PENDING_TTL_SECS, Vault, VaultError};
 
-pub async fn authorize(
+pub(super) async fn authorize(
     registry: &Registry,
     vault: &Vault,
+    trail: &super::changes::Trail,
     name: &str,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -32,6 +33,12 @@ pub async fn authorize(
         .begin(&server, "shared", &redirect, None)
         .await
         .map_err(fail)?;
+    trail
+        .record(
+            registry.pool(),
+            &[("server.authorize", server.name.as_str())],
+        )
+        .await;
     let mut out = std::io::stdout();
     let first = if json {
         super::line(
@@ -118,9 +125,10 @@ pub fn parse(args: &[String]) -> Result<ConnectionsCommand, crate::cli::UsageErr
     }
 }
 
-pub async fn connections(
+pub(super) async fn connections(
     registry: &Registry,
     vault: &Vault,
+    trail: &super::changes::Trail,
     cmd: &ConnectionsCommand,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -164,6 +172,12 @@ pub async fn connections(
                     server.name
                 )));
             }
+            trail
+                .record(
+                    registry.pool(),
+                    &[("server.disconnect", server.name.as_str())],
+                )
+                .await;
             Ok(if json {
                 super::line(json!({"server": server.name, "principal": principal, "revoked": true}))
             } else {

@@ -483,8 +483,8 @@ async fn single_untraced_with(
     // `initialize` of a session; one in the stateless era's envelope is a removed method,
     // answered by the stateless path.
     if f.method(body) == Some("initialize") && f.meta_version.is_none() {
-        // A request like any other for the key's rate.
-        if let Err(e) = phases::admit::admit(ctx).await {
+        // Not charged to the key's rate: to its handshakes (`auth::handshake`).
+        if let Err(e) = phases::admit::handshake(ctx).await {
             served.error = Some(e.code);
             return e.response(id);
         }

@@ -54,6 +54,9 @@ pub struct Parsed {
     pub renamed: Vec<Renamed>,
     /// Members this reader does not use (`autoApprove`, …), reported and left out.
     pub ignored: Vec<Problem>,
+    /// What is wrong in the entries that could not be read ([`read`]); those entries
+    /// are not in `entries`, whose own problems the registry's validation adds.
+    pub problems: Vec<Problem>,
 }
 
 /// Entry members other clients keep that mean nothing to a gateway.
@@ -121,6 +124,18 @@ pub fn map_name(original: &str) -> String {
 
 /// Reads a file. `Err` holds every problem found (nothing of such a file is used).
 pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
+    let parsed = read(bytes)?;
+    match parsed.problems.is_empty() {
+        true => Ok(parsed),
+        false => Err(parsed.problems),
+    }
+}
+
+/// Reads a file as far as it can: `Err` when it is no file of servers at all (not JSON,
+/// not an object of servers); otherwise the entries that could be read, with the
+/// problems of the others and of keys named twice in [`Parsed::problems`], so an import
+/// validates the readable ones too and reports every problem at once.
+pub fn read(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
     let duplicates = std::cell::RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let root: Value = serde::de::DeserializeSeed::deserialize(
@@ -138,9 +153,6 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
         }]
     })?;
     let duplicates = duplicates.into_inner();
-    if !duplicates.is_empty() {
-        return Err(duplicates);
-    }
     let Value::Object(top) = &root else {
         return Err(vec![Problem {
             path: "$".into(),
@@ -166,7 +178,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
         }]);
     };
     let mut parsed = Parsed::default();
-    let mut problems = Vec::new();
+    let mut problems = duplicates;
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
     for (original, entry) in servers {
         let path = member(&base, original);
@@ -189,11 +201,8 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<Problem>> {
             Err(mut p) => problems.append(&mut p),
         }
     }
-    if problems.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(problems)
-    }
+    parsed.problems = problems;
+    Ok(parsed)
 }
 
 /// Reads JSON into a [`Value`] as serde_json does, noting every key an object names a

@@ -16,6 +16,7 @@ mod prompts;
 mod resources;
 pub mod search;
 pub mod subscriptions;
+mod suggest;
 mod task_support;
 mod templates;
 mod union;

@@ -1,7 +1,9 @@
 //! Importing an `mcpServers` file ([`crate::model::import`]) into the registry: one
 //! transaction, all or nothing, imports serialised by an advisory lock; idempotent (what
 //! would not change is not written); servers it creates remember their source, so
-//! `prune` removes only those a later file of the same source no longer names.
+//! `prune` removes only those a later file of the same source no longer names, and a
+//! server it did not create (registered by hand, or by another source) is changed only
+//! with `replace`.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -27,6 +29,10 @@ pub struct Options {
     pub prune: bool,
     /// Also make this namespace hold exactly the imported servers.
     pub namespace: Option<String>,
+    /// Let the file change servers it did not create (registered by hand, or by an
+    /// import of another source); they become this source's. Without it such a change
+    /// is a problem and nothing is written.
+    pub replace: bool,
 }
 
 /// What an import did (or, dry, would do).
@@ -47,7 +53,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether the import wrote (or would write) anything.
     /// Clears what would have been written: for a rejected import.
     pub fn nothing_written(&mut self) {
         self.created.clear();
@@ -57,12 +62,41 @@ impl Report {
         self.namespace = None;
     }
 
+    /// Whether the import wrote (or would write) anything.
     pub fn changes(&self) -> bool {
         !(self.created.is_empty() && self.updated.is_empty() && self.removed.is_empty())
             || self
                 .namespace
                 .as_ref()
                 .is_some_and(|n| n["action"] != "unchanged")
+    }
+
+    /// The audit trail's changes of an import that wrote: `(method, object)`, a server's
+    /// `server.create|update|delete` and the namespace's `namespace.create|update`
+    /// (REST and keyadm record the same rows). None for a dry run.
+    pub fn audited(&self) -> Vec<(&'static str, &str)> {
+        if self.dry_run {
+            return Vec::new();
+        }
+        let mut out: Vec<(&'static str, &str)> = Vec::new();
+        for (list, what) in [
+            (&self.created, "server.create"),
+            (&self.updated, "server.update"),
+            (&self.removed, "server.delete"),
+        ] {
+            out.extend(list.iter().map(|n| (what, n.as_str())));
+        }
+        if let Some(ns) = &self.namespace {
+            let what = match ns["action"].as_str() {
+                Some("created") => Some("namespace.create"),
+                Some("updated") => Some("namespace.update"),
+                _ => None,
+            };
+            if let (Some(what), Some(name)) = (what, ns["name"].as_str()) {
+                out.push((what, name));
+            }
+        }
+        out
     }
 }
 
@@ -100,6 +134,23 @@ fn at_field(entry_path: &str, e: &Invalid) -> Problem {
     }
 }
 
+/// The problem of an entry that would change `name`, a server this import's source did
+/// not create (`made_by`: the source that did, `None` when registered by hand).
+fn not_ours(entry_path: &str, name: &str, made_by: Option<String>) -> Problem {
+    let origin = match made_by {
+        None => "it was registered by hand".to_string(),
+        Some(source) => format!("an import of another source ({source}) created it"),
+    };
+    Problem {
+        path: entry_path.to_string(),
+        message: format!(
+            "a server named `{name}` exists and this import did not create it ({origin}): \
+             the file would change it. Rename the entry, or import with --replace \
+             (REST: replace=true) to let this file take it over"
+        ),
+    }
+}
+
 impl Registry {
     /// Imports a parsed file. Problems found against the registry (a masked secret with
     /// nothing stored to keep, a field the registry refuses) fail the whole import.
@@ -107,6 +158,8 @@ impl Registry {
         let mut report = Report {
             renamed: file.renamed.clone(),
             ignored: file.ignored.clone(),
+            // The file's own problems, to which the readable entries' are added.
+            problems: file.problems.clone(),
             dry_run: opts.dry_run,
             source: opts.source.clone(),
             ..Report::default()
@@ -136,6 +189,26 @@ impl Registry {
                     report.unchanged.push(old.name)
                 }
                 Some(old) => {
+                    let row = tx
+                        .query_one(
+                            "SELECT import_source FROM mcp_servers WHERE id = $1",
+                            &[&old.id],
+                        )
+                        .await?;
+                    let made_by: Option<String> = row.try_get(0)?;
+                    if made_by.as_deref() != Some(opts.source.as_str()) {
+                        if !opts.replace {
+                            report
+                                .problems
+                                .push(not_ours(&entry.path, &old.name, made_by));
+                            continue;
+                        }
+                        tx.execute(
+                            "UPDATE mcp_servers SET import_source = $2 WHERE id = $1",
+                            &[&old.id, &opts.source],
+                        )
+                        .await?;
+                    }
                     self.write_server(&tx, UPDATE_SERVER, old.id, &draft)
                         .await?;
                     report.updated.push(draft.name);

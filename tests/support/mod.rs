@@ -226,6 +226,19 @@ pub fn start_gateway_binary_with(
     std::io::BufReader<std::process::ChildStderr>,
     std::net::SocketAddr,
 ) {
+    let (child, stderr, addr, _) = start_gateway_binary_logged(env);
+    (child, stderr, addr)
+}
+
+/// [`start_gateway_binary_with`], with the log it wrote up to its "listening" line.
+pub fn start_gateway_binary_logged(
+    env: &[(&str, String)],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    std::net::SocketAddr,
+    String,
+) {
     use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_metamcp"));
     cmd.env_clear()
@@ -241,12 +254,15 @@ pub fn start_gateway_binary_with(
     let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut line = String::new();
+    let mut head = String::new();
     let found = loop {
+        head.push_str(&line);
         line.clear();
         if Instant::now() > deadline || stderr.read_line(&mut line).unwrap_or(0) == 0 {
             break None;
         }
         if let Some(i) = line.find("local=") {
+            head.push_str(&line);
             break line[i + 6..]
                 .split_whitespace()
                 .next()
@@ -254,7 +270,7 @@ pub fn start_gateway_binary_with(
         }
     };
     match found {
-        Some(addr) => (child, stderr, addr),
+        Some(addr) => (child, stderr, addr, head),
         None => {
             let _ = child.kill();
             let _ = child.wait();

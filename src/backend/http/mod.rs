@@ -182,10 +182,13 @@ pub async fn send(
     client: &HttpClient,
     req: Request<Full<Bytes>>,
 ) -> Result<Response<Incoming>, UpstreamError> {
-    client
-        .request(req)
-        .await
-        .map_err(|e| UpstreamError::Connect(error_chain(&e)))
+    let scheme = req.uri().scheme_str().map(str::to_string);
+    client.request(req).await.map_err(|e| {
+        UpstreamError::Connect(crate::backend::hints::tls_to_plain(
+            scheme.as_deref(),
+            error_chain(&e),
+        ))
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -216,6 +219,16 @@ pub async fn initialize(
     let req = request(endpoint, None, Method::POST, Bytes::from(body.to_string()));
     let resp = within(timeout, send(client, req)).await?;
     let session_id = resp.headers().get("mcp-session-id").cloned();
+    // An HTML page, or a refusal of the POST itself: a URL of something else.
+    if resp.status() != hyper::StatusCode::NOT_FOUND
+        && let Some(hint) = crate::backend::hints::not_an_endpoint(
+            resp.status(),
+            resp.headers(),
+            endpoint.uri.path(),
+        )
+    {
+        return Err(UpstreamError::Connect(hint));
+    }
     // No session was named yet: a 404 here is a wrong URL, not a forgotten session.
     let result = match read_response(resp, &json!("metamcp-init"), timeout).await {
         Err(UpstreamError::SessionExpired) => {

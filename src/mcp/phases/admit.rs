@@ -1,7 +1,7 @@
 //! Phase 1, admit: the key's limits, charged once for every way in: MCP requests of both
-//! eras, REST tool execution, the management API and long-lived streams. A key's request rate,
-//! its place among its requests in flight, and a tool call's own rate and the key's daily
-//! quota. Each refusal is counted and logged (once a minute) by [`State::over_limit`] and
+//! eras, REST tool execution, the management API and long-lived streams. A key's request rate
+//! (a handshake: its handshake bucket instead), its place among its requests in flight, and
+//! a tool call's own rate and the key's daily quota. Each refusal is counted and logged (once a minute) by [`State::over_limit`] and
 //! returned as [`Refused`] for the caller to answer in its own shape (a JSON-RPC error, a
 //! 429 problem).
 
@@ -89,6 +89,27 @@ pub(crate) async fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
             .map_err(|r| limited(&r)),
         None => Ok(None),
     }
+}
+
+/// Applies the caller's key limits to a handshake (`initialize`, `server/discover`): its
+/// handshake bucket instead of its rate ([`crate::auth::handshake`]), then a place among
+/// its requests in flight.
+pub(crate) async fn handshake(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(None);
+    };
+    let limiter = &ctx.state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if !limits.any() {
+        return Ok(None);
+    }
+    let charged = match limiter.handshake(&p.key_id, &limits, std::time::Instant::now()) {
+        Ok(()) => limiter.enter(&p.key_id, &limits).await,
+        Err(r) => Err(r),
+    };
+    charged
+        .map_err(|r| refused(&ctx.state, p, r))
+        .map_err(|r| limited(&r))
 }
 
 /// Charges one request to the caller's key rate alone (opening a stream).

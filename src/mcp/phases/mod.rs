@@ -53,8 +53,13 @@ pub async fn dispatch(
     f: &Frame,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
-    // 1. Admit: a refused request costs no backend work.
-    let place = admit::admit(ctx).await?;
+    // 1. Admit: a refused request costs no backend work. The 2026-07-28 era's handshake
+    // is charged as the session era's `initialize` is.
+    let place = if f.method(body) == Some("server/discover") {
+        admit::handshake(ctx).await?
+    } else {
+        admit::admit(ctx).await?
+    };
     if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }

@@ -125,6 +125,16 @@ pub(crate) fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
 
+/// A call of a tool the view does not have: the names nearest it, in the message and
+/// as `data.suggestions` (and `search_tools` in a searched view).
+fn unknown_tool(view: &crate::routing::View, name: &str) -> RpcError {
+    let unknown = view.unknown_tool(name);
+    RpcError {
+        data: Some(unknown.data),
+        ..invalid(unknown.message)
+    }
+}
+
 /// Routes a request to its target within the caller's view (which is its reach: an
 /// item outside it is unknown).
 pub fn route<'v>(
@@ -212,7 +222,7 @@ pub fn route<'v>(
                 if let Some(e) = unavailable(ctx, owner, method, &name) {
                     return Err(e);
                 }
-                return Err(invalid(format!("unknown tool {name:?}")));
+                return Err(unknown_tool(view, &name));
             };
             Target::Call(Callee::Backend {
                 backend: &tool.backend,

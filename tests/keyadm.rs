@@ -284,6 +284,13 @@ async fn help_needs_no_database() {
         "keys inactivate",
         "keys delete",
         "keys rotate",
+        "namespaces list",
+        "namespaces show NAME",
+        "namespaces add NAME",
+        "namespaces set NAME",
+        "namespaces remove NAME",
+        "--tool-search off|on|auto",
+        "--validate-arguments true|false",
         "migrate",
         "status",
     ] {
@@ -757,5 +764,297 @@ async fn client_config_json_names_the_key_it_holds() {
     assert!(
         bearer.starts_with(&format!("Bearer mcp_{made_id}_")),
         "{made}"
+    );
+}
+
+/// The tool names a gateway's `/mcp/{namespace}` lists now (a stateless 2026-07-28
+/// `tools/list`), or its HTTP status when it does not answer 200.
+async fn served_tools(gw: &support::gateway::TestGateway, ns: &str) -> Result<Vec<String>, u16> {
+    use serde_json::json;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let list =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
+    let c = support::mcp::Client::new(gw.addr, &format!("/mcp/{ns}"), Some(&gw.client_key));
+    let r = c.post_stateless(&list).await;
+    if r.status != 200 {
+        return Err(r.status);
+    }
+    let m = support::mcp::response_message(&r);
+    let mut names: Vec<String> = m["result"]["tools"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    Ok(names)
+}
+
+/// `keyadm namespaces`: a namespace made, changed, listed and removed from the command
+/// line, through the registry's own writer: the REST API shows each change (its
+/// `tool_search` and `validate_arguments` as set) and the running gateway serves it
+/// (told by NOTIFY, no request to it). A server that is not registered, a value a field
+/// does not take and a name already used are refused with the flag, the value and what
+/// to do next, and write nothing.
+#[tokio::test]
+async fn namespaces_are_made_changed_listed_and_removed() {
+    use serde_json::json;
+    use std::time::Duration;
+    let gw = support::gateway::TestGateway::start().await;
+    let mock = support::mock::Mock::start(&[]);
+    gw.register(json!({"name": "m", "protocol": "http", "url": mock.url()}))
+        .await;
+    let db = &gw.db;
+    let rest = |name: &str| {
+        let path = format!("/api/v1/namespaces/{name}");
+        let (addr, key) = (gw.addr, gw.admin_key.clone());
+        async move { support::http::get(addr, &path, &key).await }
+    };
+
+    // add: the flags are the REST body's fields.
+    let added = json(&ok(
+        db,
+        &[
+            "namespaces",
+            "add",
+            "team",
+            "--server",
+            "m",
+            "--tool-search",
+            "off",
+            "--validate-arguments",
+            "true",
+            "--description",
+            "the team's tools",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        (
+            &added["name"],
+            &added["tool_search"],
+            &added["validate_arguments"]
+        ),
+        (&json!("team"), &json!("off"), &json!(true)),
+        "{added}"
+    );
+    let r = rest("team").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["servers"], json!(["m"]), "{v}");
+    assert_eq!(v["tool_search"], "off", "{v}");
+    assert_eq!(v["validate_arguments"], true, "{v}");
+    assert_eq!(v["tool_prefix"], "always", "{v}");
+    assert_eq!(v["auth"], "required", "{v}");
+    assert_eq!(v["description"], "the team's tools", "{v}");
+    let served = support::eventually(Duration::from_secs(10), "/mcp/team served", || async {
+        served_tools(&gw, "team")
+            .await
+            .ok()
+            .filter(|t| t.iter().any(|n| n == "m__echo"))
+    })
+    .await;
+    assert!(served.iter().all(|n| n.starts_with("m__")), "{served:?}");
+
+    // set: only what is given changes.
+    let changed = ok(
+        db,
+        &[
+            "namespaces",
+            "set",
+            "team",
+            "--tool-search",
+            "on",
+            "--validate-arguments",
+            "false",
+        ],
+    );
+    assert!(changed.starts_with("changed namespace team"), "{changed}");
+    assert!(changed.contains("tool_search         on"), "{changed}");
+    let v = rest("team").await.json();
+    assert_eq!(
+        (&v["tool_search"], &v["validate_arguments"]),
+        (&json!("on"), &json!(false)),
+        "{v}"
+    );
+    assert_eq!(
+        (&v["servers"], &v["description"], &v["tool_prefix"]),
+        (&json!(["m"]), &json!("the team's tools"), &json!("always")),
+        "the fields not given stay: {v}"
+    );
+    support::eventually(
+        Duration::from_secs(10),
+        "/mcp/team in search mode",
+        || async {
+            (served_tools(&gw, "team").await == Ok(vec!["call_tool".into(), "search_tools".into()]))
+                .then_some(())
+        },
+    )
+    .await;
+
+    // list and show.
+    let listed = ok(db, &["namespaces", "list"]);
+    let header = listed.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("TOOL SEARCH") && header.contains("VALIDATE"),
+        "{listed}"
+    );
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("team "))
+        .unwrap_or_else(|| panic!("team listed: {listed}"));
+    assert!(row.contains(" on ") && row.contains(" false "), "{row}");
+    let all = json(&ok(db, &["namespaces", "list", "--json"]));
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all[0]["tool_search"], "on", "{all}");
+    let shown = ok(db, &["namespaces", "show", "team"]);
+    assert!(
+        shown.contains("validate_arguments  false") && shown.contains("servers             m"),
+        "{shown}"
+    );
+    assert_eq!(
+        json(&ok(db, &["namespaces", "show", "team", "--json"]))["updated_at"],
+        v["updated_at"]
+    );
+
+    // Refusals: the reason, what to do next; nothing written.
+    let before = rest("team").await.json();
+    fails(
+        db,
+        &[
+            "namespaces",
+            "add",
+            "ops",
+            "--server",
+            "m",
+            "--server",
+            "nosuch",
+        ],
+        65,
+        "no server named \"nosuch\": `keyadm servers list` shows the registered servers",
+    );
+    fails(
+        db,
+        &["namespaces", "set", "team", "--server", "nosuch"],
+        65,
+        "nothing was written",
+    );
+    fails(
+        db,
+        &["namespaces", "set", "team", "--tool-search", "sometimes"],
+        65,
+        "--tool-search must be off, on or auto, not \"sometimes\"",
+    );
+    fails(
+        db,
+        &["namespaces", "set", "team", "--validate-arguments", "yes"],
+        65,
+        "--validate-arguments must be true or false, not \"yes\"",
+    );
+    fails(
+        db,
+        &["namespaces", "add", "ops", "--auth", "open"],
+        65,
+        "--auth must be required or none, not \"open\"",
+    );
+    fails(
+        db,
+        &["namespaces", "add", "team", "--server", "m"],
+        1,
+        "a namespace named \"team\" already exists: `keyadm namespaces set team …` changes it",
+    );
+    fails(
+        db,
+        &["namespaces", "add", "bad_name", "--server", "m"],
+        65,
+        "the namespace name \"bad_name\" must match",
+    );
+    fails(
+        db,
+        &["namespaces", "add", "ops", "--tool-search"],
+        64,
+        "--tool-search needs a value",
+    );
+    fails(
+        db,
+        &["namespaces", "set", "team"],
+        64,
+        "needs something to change",
+    );
+    fails(
+        db,
+        &["namespaces", "show", "nosuch"],
+        1,
+        "no namespace \"nosuch\": `keyadm namespaces list` shows",
+    );
+    assert_eq!(rest("team").await.json(), before, "team unchanged");
+    assert_eq!(rest("ops").await.status, 404, "ops not made");
+    assert_eq!(
+        json(&ok(db, &["namespaces", "list", "--json"]))
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // --file: the REST body itself (overrides included); NAME fills in its name.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ops.json");
+    std::fs::write(
+        &file,
+        json!({"servers": ["m"], "tool_prefix": "never", "validate_arguments": true,
+               "tools": {"m__echo": {"name": "say"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let out = ok(db, &["namespaces", "add", "ops", "--file", &file]);
+    assert!(out.starts_with("added namespace ops"), "{out}");
+    let v = rest("ops").await.json();
+    assert_eq!(
+        (
+            &v["tool_prefix"],
+            &v["validate_arguments"],
+            &v["tools"]["m__echo"]["name"]
+        ),
+        (&json!("never"), &json!(true), &json!("say")),
+        "{v}"
+    );
+    std::fs::write(&file, "{\"tool_search\": 3}").unwrap();
+    fails(
+        db,
+        &["namespaces", "set", "ops", "--file", &file],
+        65,
+        "tool_search: must be off, on or auto",
+    );
+    std::fs::write(&file, "not json").unwrap();
+    fails(
+        db,
+        &["namespaces", "set", "ops", "--file", &file],
+        65,
+        "is not JSON",
+    );
+    assert_eq!(rest("ops").await.json(), v, "ops unchanged");
+
+    // remove: asks for --confirm, then the namespace is gone everywhere.
+    fails(db, &["namespaces", "remove", "team"], 1, "--confirm");
+    assert_eq!(rest("team").await.status, 200);
+    let out = ok(db, &["namespaces", "remove", "team", "--confirm"]);
+    assert!(out.starts_with("removed namespace team"), "{out}");
+    assert_eq!(rest("team").await.status, 404);
+    support::eventually(Duration::from_secs(10), "/mcp/team gone", || async {
+        (served_tools(&gw, "team").await == Err(404)).then_some(())
+    })
+    .await;
+    let left = json(&ok(db, &["namespaces", "list", "--json"]));
+    assert_eq!(left[0]["name"], "ops", "{left}");
+    assert_eq!(left.as_array().map(Vec::len), Some(1), "{left}");
+    fails(
+        db,
+        &["namespaces", "remove", "team", "--confirm"],
+        1,
+        "no namespace \"team\"",
     );
 }

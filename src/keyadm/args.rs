@@ -7,6 +7,7 @@ use crate::model::limits::{LimitsChange, Setting, parse_count_setting, parse_rat
 use crate::store::audit::{Filter, When};
 use crate::store::keys::Scope;
 
+use super::namespaces::{self, NamespacesCommand};
 use super::oauth::{self, OAuthCommand};
 use super::servers::{self, ClientConfigArgs, ServersCommand};
 
@@ -14,7 +15,7 @@ use super::servers::{self, ClientConfigArgs, ServersCommand};
 const LIMIT_FLAGS: [&str; 4] = ["--rate", "--burst", "--max-concurrent", "--daily-calls"];
 
 pub const HELP: &str = "\
-keyadm — administer metamcp API keys and the database schema
+keyadm — administer metamcp: API keys, servers, namespaces, the database schema
 
 usage: keyadm [--database-url URL] [--data-dir DIR] [--config FILE] COMMAND
 
@@ -49,6 +50,14 @@ commands:
   servers authorize ID [--json]
                          connect an OAuth server's shared account: prints the URL to
                          open (METAMCP_PUBLIC_URL is where it comes back) and waits
+  namespaces list [--json] | namespaces show NAME [--json]
+  namespaces add NAME [--server S]... [NAMESPACE FLAGS] [--json]
+  namespaces add NAME --file BODY.json [--json]
+                         makes a namespace: /mcp/NAME serves its servers' tools
+                         (BODY.json: the body of POST /api/v1/namespaces; -: stdin)
+  namespaces set NAME ([--server S]... [NAMESPACE FLAGS] | --file BODY.json) [--json]
+                         changes only what is given, like PUT (--server: the whole list)
+  namespaces remove NAME --confirm [--json]
   connections list [--server S] [--key ID] [--json] | connections revoke SERVER [--key ID] [--json]
                          the upstream accounts the gateway holds (never their tokens);
                          revoke one, at its authorization server too when it offers that
@@ -70,6 +79,18 @@ LIMITS (each per gateway process; `none` removes the key's limit: no limit at al
   --burst N              requests at once before the rate applies (default: N of the rate)
   --max-concurrent N     MCP requests in flight at once
   --daily-calls N        tool calls per UTC day
+
+NAMESPACE FLAGS (the fields of the REST body; running gateways apply a change at once):
+  --description D        '' clears it
+  --tool-prefix always|never
+                         tools as <server>__<tool> (always, the default) or by their own name
+  --tool-search off|on|auto
+                         tools/list gives every tool (off), or search_tools and call_tool
+                         (on), or those once the full list passes 64 KiB (auto, the default)
+  --validate-arguments true|false
+                         check each call's arguments against the tool's inputSchema
+                         (default false)
+  --auth required|none   none opens /mcp/NAME without credentials (default required)
 
 The API key is printed once, by `keys create` and `keys rotate`; store it then.
 Database settings are the gateway's: DATABASE_URL, or the embedded cluster the gateway
@@ -93,6 +114,7 @@ pub enum Command {
     Migrate,
     Status,
     Servers(ServersCommand),
+    Namespaces(NamespacesCommand),
     ClientConfig(ClientConfigArgs),
     OAuth(OAuthCommand),
     Connections(super::upstream::ConnectionsCommand),
@@ -211,8 +233,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
     Ok(Invocation { command, json })
 }
 
-/// The commands with parsers of their own (`servers`, `oauth`, `connections`,
-/// `client-config`), given the other arguments; `None` for the others.
+/// The commands with parsers of their own (`servers`, `namespaces`, `oauth`,
+/// `connections`, `client-config`), given the other arguments; `None` for the others.
 fn subcommand(args: &[String]) -> Result<Option<Command>, UsageError> {
     let Some(i) = args.iter().position(|a| !a.starts_with('-')) else {
         return Ok(None);
@@ -220,6 +242,7 @@ fn subcommand(args: &[String]) -> Result<Option<Command>, UsageError> {
     let rest = || -> Vec<String> { args[..i].iter().chain(&args[i + 1..]).cloned().collect() };
     Ok(Some(match args[i].as_str() {
         "servers" => Command::Servers(servers::parse_servers(&rest())?),
+        "namespaces" => Command::Namespaces(namespaces::parse_namespaces(&rest())?),
         "oauth" => Command::OAuth(oauth::parse_oauth(&rest())?),
         "connections" => Command::Connections(super::upstream::parse(&rest())?),
         "client-config" => Command::ClientConfig(servers::parse_client_config(&rest())?),
@@ -480,6 +503,13 @@ mod tests {
             Command::Delete {
                 id: "abc".into(),
                 confirm: false
+            }
+        );
+        assert_eq!(
+            p("--json namespaces show team").unwrap(),
+            Invocation {
+                command: Command::Namespaces(NamespacesCommand::Show("team".into())),
+                json: true
             }
         );
         assert_eq!(p("status").unwrap().command, Command::Status);

@@ -141,6 +141,7 @@ pub(super) async fn keys_command(
         | Command::Status
         | Command::Audit(_)
         | Command::Servers(_)
+        | Command::Namespaces(_)
         | Command::ClientConfig(_)
         | Command::OAuth(_)
         | Command::Connections(_) => Ok(String::new()),

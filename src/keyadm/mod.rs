@@ -1,9 +1,10 @@
-//! `keyadm`: API key administration, migrations and status, behind a thin binary.
+//! `keyadm`: administration of API keys, servers, namespaces, migrations and status,
+//! behind a thin binary.
 //!
 //! Human output is aligned text; `--json` prints one JSON document for scripts. Every
 //! failure is one line on stderr and a non-zero exit: 64 for usage and configuration,
-//! 65 for input the command cannot use (an import file with problems, a server the
-//! registry refuses, a key that does not work), 1 for everything else.
+//! 65 for input the command cannot use (an import file with problems, a server or a
+//! namespace the registry refuses, a key that does not work), 1 for everything else.
 //!
 //! # Layout
 //! - this file: the failure type, the binary's entry point and the dispatch of a parsed
@@ -15,6 +16,8 @@
 //!   the audit trail as REST's changes are;
 //! - [`status`](status): the `status` command;
 //! - [`servers`]: `servers …` and `client-config`; [`oauth`]: `oauth block|unblock|blocks`;
+//! - [`namespaces`]: `namespaces list|show|add|set|remove`, through the registry's own
+//!   writer and validation;
 //! - [`text`]: output helpers (one JSON line, aligned tables with escaped cells).
 
 use std::io::Write;
@@ -33,6 +36,7 @@ mod args;
 mod audit;
 mod changes;
 mod keys;
+mod namespaces;
 mod oauth;
 mod servers;
 mod status;
@@ -40,6 +44,7 @@ mod text;
 mod upstream;
 
 pub use args::{Command, CreateArgs, HELP, Invocation, parse};
+pub use namespaces::{Body as NamespaceBody, NamespacesCommand};
 pub use oauth::OAuthCommand;
 pub use servers::{ClientConfigArgs, Format, ServersCommand};
 pub(crate) use text::{aligned, line};
@@ -210,6 +215,16 @@ async fn run_command(
                 return upstream::authorize(&registry, &vault, &trail, name, inv.json).await;
             }
             servers::servers_command(&registry, &trail, cmd, inv.json).await
+        }
+        Command::Namespaces(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let registry = crate::store::registry::Registry::new(
+                db.pool.clone(),
+                Cipher::new(&secrets.encryption),
+            );
+            namespaces::namespaces_command(&registry, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {
             let mut client = db.connect().await?;

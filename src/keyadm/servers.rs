@@ -106,7 +106,7 @@ impl<'a> Line<'a> {
         self.flags.iter().any(|(n, _)| *n == f)
     }
 
-    fn all(&self, f: &str) -> Vec<&'a str> {
+    pub(super) fn all(&self, f: &str) -> Vec<&'a str> {
         self.flags
             .iter()
             .filter(|(n, _)| *n == f)
@@ -674,8 +674,8 @@ pub(super) async fn client_config(
     if let Some(ns) = &args.namespace {
         registry.get_namespace(ns).await.map_err(|_| {
             KeyadmError::Input(format!(
-                "no namespace {ns:?}: `keyadm servers import FILE --namespace {ns}` or \
-                 POST /api/v1/namespaces creates one"
+                "no namespace {ns:?}: `keyadm namespaces add {ns} --server S` creates one \
+                 (`keyadm namespaces list` shows those there are)"
             ))
         })?;
     }

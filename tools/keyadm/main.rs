@@ -1,4 +1,5 @@
-//! `keyadm`: administer metamcp API keys and the database schema.
+//! `keyadm`: administer metamcp's API keys, servers, namespaces and database schema
+//! (the commands are in `metamcp::keyadm`).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

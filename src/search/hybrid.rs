@@ -8,8 +8,9 @@
 //! [`Blend::mention`] when the need names the tool's server ("in Notion", "on GitLab").
 //!
 //! Nothing is answered only when the search is sure: the best tool's cosine is under
-//! [`Blend::sure_cosine`] and a tool of the background catalogue ([`super::background`])
-//! fits the need better by [`Blend::background_margin`]. Otherwise the best tools come
+//! [`Blend::sure_cosine`], and either no tool has any of the need's words or a tool of
+//! the background catalogue ([`super::background`]) fits the need better by
+//! [`Blend::background_margin`]. Otherwise the best tools come
 //! back, each with a [`Confidence`] a model can read. The figures are fit on some
 //! benchmark sets and reported on the others (README, "Tool search").
 //!
@@ -162,6 +163,8 @@ pub struct Signals {
     pub named: Vec<bool>,
     /// The best background tool's cosine, when the background is there.
     pub background: Option<f32>,
+    /// Whether any tool has any of the need's words.
+    pub words_reach: bool,
 }
 
 impl Signals {
@@ -175,10 +178,12 @@ impl Signals {
             .cosine
             .iter()
             .fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(*c), hi.max(*c)));
-        if let Some(bg) = self.background
-            && hi < blend.sure_cosine
-            && bg - hi > blend.background_margin
-        {
+        // Sure: nothing is close in meaning, and either no tool has any of the need's
+        // words or a background tool fits clearly better.
+        let better = self
+            .background
+            .is_some_and(|bg| bg - hi > blend.background_margin);
+        if hi < blend.sure_cosine && (!self.words_reach || better) {
             return Vec::new();
         }
         let span = (hi - lo).max(1e-6);
@@ -431,6 +436,7 @@ impl Searcher {
             cosine,
             named,
             background,
+            words_reach: top > 0.0,
         })
     }
 
@@ -632,7 +638,13 @@ mod tests {
             ..Blend::default()
         };
         let v = QueryVectors::of("send an SMS to my mother").unwrap();
-        let signals = s.signals("send an SMS to my mother", Some(&v)).unwrap();
+        let mut signals = s.signals("send an SMS to my mother", Some(&v)).unwrap();
+        assert!(!signals.words_reach, "no tool has these words");
+        assert!(
+            signals.rank(&never, 3).is_empty(),
+            "nothing close, no word: sure"
+        );
+        signals.words_reach = true;
         assert!(signals.rank(&Blend::default(), 3).is_empty());
         let nearest = signals.rank(&never, 3);
         assert_eq!(nearest.len(), 3);

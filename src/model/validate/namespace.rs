@@ -47,7 +47,15 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "validate_arguments",
     "tool_search",
 ];
-const NAMESPACE_READ_ONLY: &[&str] = &["created_at", "updated_at", "problems"];
+/// What a namespace object shows that a PUT of it may carry back unchanged (read-only).
+const NAMESPACE_READ_ONLY: &[&str] = &[
+    "created_at",
+    "updated_at",
+    "problems",
+    "tool_search_effective",
+    "tool_search_why",
+    "tool_search_embedded",
+];
 
 impl NamespaceDraft {
     pub fn apply(&mut self, obj: &Map<String, Value>, creating: bool) -> Result<(), Invalid> {

@@ -1,10 +1,12 @@
 //! The worker behind tool search's embeddings ([`crate::search::semantic::Store`]): the
 //! tools wanted are first looked up in PostgreSQL (`tool_embeddings`, shared by the
 //! replicas: a definition one replica embedded is not embedded again, and a restart
-//! reads them back), the rest are computed on the blocking pool, a few at a time and one
-//! batch after another (one core at most, whatever a backend's list does), and written
-//! back. Rows no view has used for 30 days are deleted once a day.
+//! reads them back), the rest are computed on the blocking pool, a few at a time (one
+//! core at most, whatever a backend's list does), what was asked for last first (a view's
+//! own tools do not wait behind the background catalogue), and written back. Rows no
+//! view has used for 30 days are deleted once a day.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -46,50 +48,83 @@ pub async fn run(
                 continue;
             }
         };
-        let mut batch = batch;
-        while let Ok(more) = wanted.try_recv() {
-            batch.extend(more);
-        }
         let Some(state) = state.upgrade() else { return };
-        embed(&state.db.pool, &store, batch).await;
+        embed(&state.db.pool, &store, batch, &mut wanted).await;
     }
 }
 
-/// Embeddings of `batch`: read back, or computed and written.
-async fn embed(pool: &Pool, store: &Store, batch: Vec<Wanted>) {
-    let keys: Vec<Key> = batch.iter().map(|(k, _)| *k).collect();
+/// Embeddings of `batch`: read back, or computed and written. What is wanted meanwhile
+/// goes first, and views' tools always before the background catalogue's 646: a view's
+/// own tools, asked for when it is built, never wait behind them.
+async fn embed(
+    pool: &Pool,
+    store: &Store,
+    batch: Vec<Wanted>,
+    wanted: &mut mpsc::UnboundedReceiver<Vec<Wanted>>,
+) {
+    let mut queue: VecDeque<Wanted> = VecDeque::new();
+    let mut incoming = batch;
+    loop {
+        while let Ok(more) = wanted.try_recv() {
+            incoming.extend(more);
+        }
+        if !incoming.is_empty() {
+            read_back(pool, store, &incoming).await;
+            for w in incoming.drain(..).rev() {
+                match crate::search::background::is_background(&w.0) {
+                    true => queue.push_back(w),
+                    false => queue.push_front(w),
+                }
+            }
+        }
+        queue.retain(|(k, _)| store.get(k).is_none());
+        if queue.is_empty() {
+            return;
+        }
+        let chunk: Vec<Wanted> = queue.drain(..CHUNK.min(queue.len())).collect();
+        compute(pool, store, chunk).await;
+    }
+}
+
+/// Puts what PostgreSQL holds of `wanted` into the store.
+async fn read_back(pool: &Pool, store: &Store, wanted: &[Wanted]) {
+    let keys: Vec<Key> = wanted
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| store.get(k).is_none())
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
     match load(pool, &keys).await {
         Ok(found) => store.put(found),
         Err(e) => tracing::warn!(error = %e, "tool embeddings could not be read; computing them"),
     }
-    let missing: Vec<Wanted> = batch
-        .into_iter()
-        .filter(|(k, _)| store.get(k).is_none())
-        .collect();
-    for chunk in missing.chunks(CHUNK) {
-        let chunk = chunk.to_vec();
-        let computed = tokio::task::spawn_blocking(move || {
-            chunk
-                .into_iter()
-                .map(|(k, text)| (k, semantic::embed_tool(&text)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
-        let mut done = Vec::with_capacity(computed.len());
-        for (key, v) in computed {
-            match v {
-                Ok(v) => done.push((key, v)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "a tool's embedding failed");
-                    store.give_up([key]);
-                }
+}
+
+/// Computes one chunk on the blocking pool, keeps it and writes it.
+async fn compute(pool: &Pool, store: &Store, chunk: Vec<Wanted>) {
+    let computed = tokio::task::spawn_blocking(move || {
+        chunk
+            .into_iter()
+            .map(|(k, text)| (k, semantic::embed_tool(&text)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let mut done = Vec::with_capacity(computed.len());
+    for (key, v) in computed {
+        match v {
+            Ok(v) => done.push((key, v)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a tool's embedding failed");
+                store.give_up([key]);
             }
         }
-        store.put(done.iter().cloned());
-        if let Err(e) = save(pool, &done).await {
-            tracing::warn!(error = %e, "tool embeddings could not be written (they are kept in memory)");
-        }
+    }
+    store.put(done.iter().cloned());
+    if let Err(e) = save(pool, &done).await {
+        tracing::warn!(error = %e, "tool embeddings could not be written (they are kept in memory)");
     }
 }
 

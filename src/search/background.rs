@@ -83,6 +83,14 @@ pub fn vectors(store: &Store) -> Vec<Option<Vector>> {
     found
 }
 
+/// Whether `key` is one of the catalogue's (the embeddings worker computes a view's own
+/// tools first).
+pub fn is_background(key: &Key) -> bool {
+    static KEYS: OnceLock<std::collections::HashSet<Key>> = OnceLock::new();
+    KEYS.get_or_init(|| catalogue().iter().map(|e| e.key).collect())
+        .contains(key)
+}
+
 /// How many of the catalogue's embeddings `store` holds.
 pub fn embedded(store: &Store) -> usize {
     catalogue()
@@ -147,6 +155,8 @@ mod tests {
         keys.dedup();
         assert!(keys.len() + 5 >= all.len(), "texts are distinct");
         assert!(parse("not json\n{}\n").len() == 1);
+        assert!(is_background(&all[0].key));
+        assert!(!is_background(&semantic::key_of("a tool of a view")));
     }
 
     #[test]

@@ -1626,7 +1626,7 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
                 "time__get_current_time",
             ),
             (
-                "show%20the%20commit%20history%20of%20my%20repository",
+                "show%20the%20commit%20log%20of%20my%20repository",
                 "git__git_log",
             ),
         ] {
@@ -1643,8 +1643,8 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
     let calls = json!([
         ["search_tools", {"query": "which hour is it in London at the moment", "limit": 3}],
         ["call_tool", {"name": "time__get_current_time", "arguments": {"timezone": "Europe/London"}}],
-        ["search_tools", {"query": "send an SMS to my mother"}],
-        ["search_tools", {"query": "show the commit history of my repository", "limit": 3}],
+        ["search_tools", {"query": "book a flight to Paris"}],
+        ["search_tools", {"query": "show the commit log of my repository", "limit": 3}],
     ])
     .to_string();
     let check = |who: &str, tools: &Value, results: &Value| {
@@ -1654,13 +1654,17 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
             results[i][1].as_str().unwrap().to_string()
         };
         assert!(
-            text(0).starts_with("time__get_current_time: "),
+            text(0).starts_with("time__get_current_time (confidence "),
             "{who}: {}",
             text(0)
         );
         assert!(text(1).contains("Europe/London"), "{who}: {}", text(1));
         assert!(text(2).starts_with("No tool fits"), "{who}: {}", text(2));
-        assert!(text(3).starts_with("git__git_log: "), "{who}: {}", text(3));
+        assert!(
+            text(3).starts_with("git__git_log (confidence high): "),
+            "{who}: {}",
+            text(3)
+        );
     };
     for (mode, version) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
         let seen = sdk2("sdk2_calls.py", &[&url, &gw.client_key, mode, &calls]).await;

@@ -760,7 +760,7 @@ async fn tool_search_works_through_the_replicas() {
     let calls = json!([
         ["search_tools", {"query": "sum of two numbers", "limit": 3}],
         ["call_tool", {"name": "mock__add", "arguments": {"a": 2, "b": 3}}],
-        ["search_tools", {"query": "send an SMS to my mother"}],
+        ["search_tools", {"query": "book a flight to Paris"}],
     ])
     .to_string();
     let run = |cmd: &mut Command| {
@@ -783,7 +783,7 @@ async fn tool_search_works_through_the_replicas() {
             r[0][1]
                 .as_str()
                 .unwrap()
-                .starts_with("mock__add: Adds two numbers"),
+                .starts_with("mock__add (confidence high): Adds two numbers"),
             "{who}: {seen}"
         );
         assert_eq!(r[1], json!([false, "5"]), "{who}: {seen}");
@@ -831,5 +831,10 @@ async fn tool_search_works_through_the_replicas() {
         },
     )
     .await;
-    assert!(stored <= listed, "{stored} rows for {listed} tools");
+    // The tools' rows, and the background catalogue's (one set for every replica).
+    let background = metamcp::search::background::catalogue().len() as i64;
+    assert!(
+        stored <= listed + background,
+        "{stored} rows for {listed} tools"
+    );
 }

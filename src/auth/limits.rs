@@ -29,7 +29,7 @@ use super::lease::{
 };
 use super::shared::{DailyAsk, Due, Shared, TokenAsk};
 use crate::base::{KeyId, unix_now};
-use crate::model::limits::{Defaults, KeyLimits, Rate, StreamBounds};
+use crate::model::limits::{Defaults, Effective, KeyLimits, Rate, StreamBounds, effective};
 
 /// Per-tool leases held at most; beyond, idle ones are forgotten.
 const MAX_TOOL_BUCKETS: usize = 100_000;
@@ -737,33 +737,6 @@ impl Limiter {
 
 fn after_slash(s: &str) -> &str {
     s.rsplit_once('/').map_or(s, |(_, t)| t)
-}
-
-/// The limits in force for a key's settings under the process defaults.
-pub fn effective(defaults: &Defaults, l: &KeyLimits) -> Effective {
-    let rate = l.rate.or(defaults.rate);
-    Effective {
-        rate,
-        burst: rate.map(|r| l.burst.or(defaults.burst).unwrap_or(r.count)),
-        max_concurrent: l.max_concurrent.or(defaults.max_concurrent),
-        daily_calls: l.daily_calls.or(None),
-    }
-}
-
-/// The limits in force for one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Effective {
-    pub rate: Option<Rate>,
-    pub burst: Option<u32>,
-    pub max_concurrent: Option<u32>,
-    pub daily_calls: Option<u64>,
-}
-
-impl Effective {
-    /// Whether any limit applies (most keys: none, and nothing else is looked at).
-    pub fn any(&self) -> bool {
-        self.rate.is_some() || self.max_concurrent.is_some() || self.daily_calls.is_some()
-    }
 }
 
 #[cfg(test)]

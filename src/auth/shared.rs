@@ -538,7 +538,7 @@ impl Shared {
 pub async fn key_use(
     pool: &Pool,
     key_id: &str,
-    eff: &super::limits::Effective,
+    eff: &crate::model::limits::Effective,
     streams_per_key: u32,
 ) -> Result<serde_json::Value, DbError> {
     let client = pool.get().await?;

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::backend::hello::Hello;
-use crate::backend::http::transport::{HttpAnswer, HttpMessages, HttpTransport};
+use crate::backend::http::HttpAnswer;
+use crate::backend::http::transport::{HttpMessages, HttpTransport};
 use crate::backend::isolated::{IsolatedTransport, Owner};
 use crate::backend::mux::{self, MuxAnswer, OwnMessages};
 use crate::backend::sse::SseTransport;

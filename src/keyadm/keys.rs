@@ -23,7 +23,7 @@ pub(super) async fn keys_command(
 ) -> Result<String, KeyadmError> {
     // A key's use of each limit, across the replicas (kept in PostgreSQL).
     let use_of = |key: &KeyRecord| {
-        let eff = crate::auth::limits::effective(defaults, &key.limits);
+        let eff = crate::model::limits::effective(defaults, &key.limits);
         let id = key.id.to_string();
         async move { crate::auth::shared::key_use(store.pool(), &id, &eff, streams_per_key).await }
     };

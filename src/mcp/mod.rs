@@ -10,9 +10,12 @@
 //! sent on the pooled connection, and the backend's response streams back through
 //! [`ResponseSplicer`](crate::proxy::splicer::ResponseSplicer), whatever its content type.
 //!
-//! The circles inside this folder are recursion, and stay: a multi-round-trip retry
-//! ([`era::retry`]) and a task's work ([`era::tasks`], [`era::task_ext`]) are admitted and dispatched
-//! through [`phases`] again, which handed them off.
+//! Re-entering the pipeline has one seam, [`phases::dispatch`]: a multi-round-trip retry
+//! ([`era::retry`]) sent again goes through it, from above. The files the phases hand
+//! off to ([`era::tasks`], [`era::task_ext`], [`served`]) take only the phases below the
+//! pipeline's head ([`phases::admit`]) and the hop, and a request passed to another
+//! replica ([`era::relay`]) is a file of its own, so no file here names one that names it
+//! back (`tests/source_layout.rs` checks).
 
 use std::sync::Arc;
 

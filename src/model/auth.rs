@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::MASK;
-use super::validate::Invalid;
+use super::invalid::Invalid;
 
 /// Where each caller's own secret goes in a header value.
 pub const CALLER_SECRET: &str = "{{caller.secret}}";

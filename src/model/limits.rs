@@ -1,6 +1,8 @@
 //! Limits a key may carry (its rate, burst, concurrency cap and daily quota) and rates
-//! as written in settings (`20/s`, `600/m`): the stored form and its validation. The
-//! limiter that applies them is `auth::limits`.
+//! as written in settings (`20/s`, `600/m`): the stored form and its validation, and the
+//! limits in force for a key under the process defaults ([`Effective`]). The limiter that
+//! applies them is `auth::limits`; the rows it shares across replicas (`auth::shared`)
+//! report a key's use against the same [`Effective`].
 
 use std::fmt;
 
@@ -269,6 +271,33 @@ impl<T: fmt::Display> Setting<T> {
                 None => format!("{DEFAULT} (no limit: {variable} unset)"),
             },
         }
+    }
+}
+
+/// The limits in force for a key's settings under the process defaults.
+pub fn effective(defaults: &Defaults, l: &KeyLimits) -> Effective {
+    let rate = l.rate.or(defaults.rate);
+    Effective {
+        rate,
+        burst: rate.map(|r| l.burst.or(defaults.burst).unwrap_or(r.count)),
+        max_concurrent: l.max_concurrent.or(defaults.max_concurrent),
+        daily_calls: l.daily_calls.or(None),
+    }
+}
+
+/// The limits in force for one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Effective {
+    pub rate: Option<Rate>,
+    pub burst: Option<u32>,
+    pub max_concurrent: Option<u32>,
+    pub daily_calls: Option<u64>,
+}
+
+impl Effective {
+    /// Whether any limit applies (most keys: none, and nothing else is looked at).
+    pub fn any(&self) -> bool {
+        self.rate.is_some() || self.max_concurrent.is_some() || self.daily_calls.is_some()
     }
 }
 

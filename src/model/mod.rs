@@ -1,9 +1,10 @@
 //! The data model: servers, namespaces and the registry snapshot, with the rules their
-//! names follow ([`names`]) and the validation of client input ([`validate`]). Nothing
-//! here touches the database or HTTP.
+//! names follow ([`names`]) and the validation of client input ([`validate`], its error
+//! in [`invalid`]). Nothing here touches the database or HTTP.
 
 pub mod auth;
 pub mod import;
+pub mod invalid;
 pub mod limits;
 pub mod names;
 pub mod refs;

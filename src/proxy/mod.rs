@@ -14,10 +14,14 @@
 //! - [`task_places`]: the places task calls hold under their key's bound;
 //! - [`Plane`]: the data plane of the gateway's state, everything a call meets.
 //!
-//! The circles inside this folder are recursion, and stay: the session bridge and
-//! consent ([`era`]) send each round of a call through [`forward`] again, which chose
-//! them; the answer on its way back (`upstream`) parks a 2026-07-28 call's rounds and
-//! writes its record (`record`), both of which take the call's [`forward::Caller`].
+//! One circle of files is left in this folder (the last in `src/`; `tests/source_layout.rs`
+//! holds it at its size, 8 files, until it is broken up): the session bridge
+//! ([`era`]'s `bridge`) sends a call's first round through [`forward`] again, which chose
+//! it; and the answer on its way back (`upstream`) parks a 2026-07-28 call's rounds and
+//! writes its record (`record`), both of which take the call's [`forward::Caller`], which
+//! names the parked calls (`era::rounds`), which hold that answer. Breaking it takes
+//! `Caller` to a file of its own, the backend's question (`rounds::Ask`) to another, and
+//! the bridge's first round to one seam in [`forward`].
 
 pub mod calls;
 pub mod era;

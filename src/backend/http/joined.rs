@@ -13,8 +13,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::HttpAnswer;
 use super::resume::{Resume, Resuming};
-use super::transport::HttpAnswer;
 
 /// Messages waiting to join one call; beyond, the message is left to the supervisor.
 const QUEUED: usize = 16;

@@ -2,10 +2,11 @@
 //! requests carrying the backend's own session and credentials, and the small amount of
 //! parsing the control path needs (initialize, lists) — never on the hot path.
 //!
-//! One circle is left inside this folder, on purpose: `transport`'s answer
-//! ([`transport::HttpAnswer`]) has two arms that wrap an answer of their own, a stream
-//! resumed after a cut ([`resume`]) and one joined to another call's ([`joined`]); the
-//! type is recursive, so its files name each other.
+//! An answer's body ([`HttpAnswer`]) lives here, in the folder's front door, not in
+//! [`transport`]: the type is recursive (a stream joined to another call's, [`joined`],
+//! wraps an answer of its own, and a stream resumed after a cut, [`resume`], yields
+//! one), so the files that wrap and make it take it from their parent, and none of this
+//! folder's files name each other in a circle.
 
 pub mod bearer;
 pub mod joined;
@@ -14,6 +15,7 @@ pub mod pool;
 pub mod resume;
 pub mod transport;
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -59,6 +61,54 @@ pub fn client(tls: &rustls::ClientConfig) -> HttpClient {
 }
 
 pub use crate::base::UpstreamError;
+
+/// An answer's body as it arrives over HTTP.
+pub enum HttpAnswer {
+    /// The hot path's own connection.
+    Pool(pool::Exchange),
+    /// hyper's client (https backends).
+    Hyper(Incoming),
+    /// An SSE answer that the backend's messages naming no call may join.
+    Joined(Box<joined::Joined>),
+    /// A resumed answer on a connection of its own (closed when it is dropped).
+    Owned(Incoming, resume::OwnConnection),
+    /// An answer read to its end and let go (its connection with it).
+    Done,
+}
+
+impl HttpAnswer {
+    /// The whole body, when it is delimited by a length and arrived with the head.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        match self {
+            HttpAnswer::Pool(x) => x.take_whole(),
+            HttpAnswer::Hyper(_)
+            | HttpAnswer::Owned(..)
+            | HttpAnswer::Joined(_)
+            | HttpAnswer::Done => None,
+        }
+    }
+
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
+        match self {
+            HttpAnswer::Pool(x) => x
+                .poll_chunk(cx)
+                .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
+            HttpAnswer::Hyper(b) | HttpAnswer::Owned(b, _) => loop {
+                match hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *b), cx) {
+                    Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                        Ok(d) => return Poll::Ready(Some(Ok(d))),
+                        Err(_) => continue,
+                    },
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.to_string()))),
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
+            HttpAnswer::Joined(j) => j.poll_chunk(cx),
+            HttpAnswer::Done => Poll::Ready(None),
+        }
+    }
+}
 
 /// Where and how to reach one backend.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::Method;
 
-use super::transport::HttpAnswer;
+use super::HttpAnswer;
 use super::{Endpoint, HttpClient, UpstreamSession};
 
 /// Times one answer is resumed at most.

@@ -5,7 +5,6 @@
 //! headers) stays in here.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -18,9 +17,9 @@ use tokio::sync::Mutex;
 
 use crate::backend::http::joined::Joins;
 use crate::backend::http::modern::{self, Headers};
-use crate::backend::http::pool::{Exchange, Pool};
+use crate::backend::http::pool::Pool;
 use crate::backend::http::{
-    self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession,
+    self as upstream, Endpoint, HttpAnswer, HttpClient, UpstreamError, UpstreamSession,
 };
 use crate::base::ClientCaps;
 
@@ -64,54 +63,6 @@ pub struct HttpTransport {
 
 /// How long a 2026-07-28 backend that refused a session is not asked again.
 const SESSIONS_RETRY: u64 = 600;
-
-/// An answer's body as it arrives over HTTP.
-pub enum HttpAnswer {
-    /// The hot path's own connection.
-    Pool(Exchange),
-    /// hyper's client (https backends).
-    Hyper(Incoming),
-    /// An SSE answer that the backend's messages naming no call may join.
-    Joined(Box<super::joined::Joined>),
-    /// A resumed answer on a connection of its own (closed when it is dropped).
-    Owned(Incoming, super::resume::OwnConnection),
-    /// An answer read to its end and let go (its connection with it).
-    Done,
-}
-
-impl HttpAnswer {
-    /// The whole body, when it is delimited by a length and arrived with the head.
-    pub fn take_whole(&mut self) -> Option<Bytes> {
-        match self {
-            HttpAnswer::Pool(x) => x.take_whole(),
-            HttpAnswer::Hyper(_)
-            | HttpAnswer::Owned(..)
-            | HttpAnswer::Joined(_)
-            | HttpAnswer::Done => None,
-        }
-    }
-
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, String>>> {
-        match self {
-            HttpAnswer::Pool(x) => x
-                .poll_chunk(cx)
-                .map(|o| o.map(|r| r.map_err(|e| e.to_string()))),
-            HttpAnswer::Hyper(b) | HttpAnswer::Owned(b, _) => loop {
-                match hyper::body::Body::poll_frame(std::pin::Pin::new(&mut *b), cx) {
-                    Poll::Ready(Some(Ok(f))) => match f.into_data() {
-                        Ok(d) => return Poll::Ready(Some(Ok(d))),
-                        Err(_) => continue,
-                    },
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.to_string()))),
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                }
-            },
-            HttpAnswer::Joined(j) => j.poll_chunk(cx),
-            HttpAnswer::Done => Poll::Ready(None),
-        }
-    }
-}
 
 /// The largest event read from a backend's own stream.
 const MAX_EVENT: usize = 16 << 20;

@@ -262,8 +262,8 @@ pub(crate) async fn held(
     let parked = &ctx.state.data.parked;
     if claims.r != parked.replica {
         return match claims.u.as_deref() {
-            Some(url) if !headers.contains_key(crate::mcp::era::retry::RELAYED) => Ok(Held::There(
-                crate::mcp::era::retry::relay(ctx, url, headers, body).await,
+            Some(url) if !headers.contains_key(crate::mcp::era::relay::RELAYED) => Ok(Held::There(
+                crate::mcp::era::relay::relay(ctx, url, headers, body).await,
             )),
             _ => Err(RpcError::method(
                 code::INTERNAL,

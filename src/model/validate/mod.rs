@@ -3,7 +3,8 @@
 //! names and keeps the rest, and a masked secret sent back unchanged keeps the stored
 //! value, so GET → edit → PUT works.
 //!
-//! This file holds what both drafts share (the error, field readers, names, secrets);
+//! This file holds what both drafts share (field readers, names, secrets; the error,
+//! [`Invalid`], is `model::invalid`, since `model::auth` returns it too);
 //! [`server`] the server object's fields, its URL and header rules; [`namespace`] the
 //! namespace object's.
 
@@ -14,22 +15,7 @@ use serde_json::{Map, Value};
 use crate::model::MASK;
 use crate::model::names::is_valid_name;
 
-/// Input that is not a valid server or namespace: which field, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Invalid {
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl Invalid {
-    pub fn field(field: &str, message: impl Into<String>) -> Invalid {
-        Invalid {
-            field: Some(field.to_string()),
-            message: format!("{field}: {}", message.into()),
-        }
-    }
-}
+pub use crate::model::invalid::Invalid;
 
 pub(super) const MAX_URL: usize = 2048;
 pub(super) const MAX_COMMAND: usize = 1024;

@@ -319,7 +319,7 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
         .as_ref()
         .map_or_else(std::time::SystemTime::now, |t| t.start);
     // A `call_tool` call is traced as the named tool's own call.
-    let (body, f) = served.called.as_ref().map_or((body, f), |(b, f)| (b, f));
+    let (body, f) = served.called.as_deref().map_or((body, f), |(b, f)| (b, f));
     server_span(ctx, headers, body, f, start, resp.status(), served.error);
     resp
 }
@@ -338,8 +338,9 @@ async fn single_untraced(
 struct Served {
     /// The JSON-RPC error code the request was answered with.
     error: Option<i64>,
-    /// A `call_tool` call rewritten into the named tool's own call (body and frame).
-    called: Option<(Bytes, Frame)>,
+    /// A `call_tool` call rewritten into the named tool's own call (body and frame),
+    /// boxed: every request's future carries this struct, few fill it.
+    called: Option<Box<(Bytes, Frame)>>,
 }
 
 /// Records the server span of a traced JSON-RPC batch (2025-03-26): the parent of its
@@ -521,7 +522,7 @@ async fn single_untraced_with(
     let (body, f) = match search::call_tool(ctx, body, f) {
         Ok(None) => (body, f),
         Ok(Some(call)) => {
-            let (body, f) = served.called.insert(call);
+            let (body, f) = &**served.called.insert(Box::new(call));
             // The named tool's `Mcp-Param-*` headers, held to its arguments as on a
             // direct call (admission saw only `call_tool`'s).
             if ctx.stateless
@@ -530,7 +531,7 @@ async fn single_untraced_with(
                 served.error = Some(e.code);
                 return e.response(id);
             }
-            (&*body, &*f)
+            (body, f)
         }
         Err(e) => {
             served.error = Some(e.code);

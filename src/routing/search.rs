@@ -82,10 +82,13 @@ impl View {
             "tool_search_why": why,
         });
         if let Some(store) = &self.embeddings {
+            // Only tools whose search text was made (the view was searched, or is in
+            // search mode) can have been asked for: the others count as not embedded,
+            // and nothing is made here (a GET stays cheap).
             let embedded = self
                 .tools
                 .iter()
-                .filter(|t| store.get(&doc_of(t).key).is_some())
+                .filter(|t| t.doc.get().is_some_and(|m| store.get(&m.doc.key).is_some()))
                 .count();
             out["tool_search_embedded"] = serde_json::json!({
                 "tools": self.tools.len(),

@@ -62,6 +62,7 @@ pub mod mcp;
 pub mod mcpc;
 pub mod model;
 pub mod observe;
+pub mod pins;
 pub mod policy;
 pub mod proxy;
 pub mod routing;

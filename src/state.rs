@@ -74,6 +74,8 @@ pub struct Control {
     pub openapi: Bytes,
     /// Set while the searchers of views in search mode are being built.
     warming: Arc<AtomicBool>,
+    /// Tool definitions pinned, and what is held for review ([`crate::pins`]).
+    pub pins: Arc<crate::pins::Book>,
 }
 
 impl State {
@@ -108,6 +110,7 @@ impl State {
             backend_tls,
             vault.clone(),
         );
+        let pins = Arc::new(crate::pins::Book::default());
         let control = Control {
             registry,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
@@ -116,6 +119,7 @@ impl State {
             own: RwLock::new(crate::routing::Gateway {
                 search: config.tool_search,
                 embeddings: config.tool_search_semantic.then(Arc::default),
+                pins: Some(pins.clone()),
                 ..Default::default()
             }),
             rebuild,
@@ -123,6 +127,7 @@ impl State {
             reload_lock: tokio::sync::Mutex::new(()),
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
             warming: Arc::default(),
+            pins,
         };
         State {
             config,
@@ -265,6 +270,7 @@ impl State {
         let old = self.set_snapshot(fresh);
         let new = self.snapshot();
         self.data.backends.reconcile(&new);
+        crate::pins::reconcile::run(self).await;
         self.rebuild_routing();
         publish_differences(self, &old, &new);
         Ok(())
@@ -422,6 +428,8 @@ pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::Unbounded
     while rx.recv().await.is_some() {
         while rx.try_recv().is_ok() {}
         let Some(state) = state.upgrade() else { return };
+        // New and changed definitions are pinned or held before the build reads them.
+        crate::pins::reconcile::run(&state).await;
         if tokio::task::spawn_blocking(move || state.rebuild_routing())
             .await
             .is_err()

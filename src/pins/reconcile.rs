@@ -1,0 +1,229 @@
+//! The pass before each routing build: every running backend's tools and prompts against
+//! the book. First sight of a server pins what screening does not flag; afterwards a
+//! changed, new or flagged item is held (or, under `tool_changes: accept`, re-pinned).
+//! Each hold and each accepted change is written in one transaction per server, goes to
+//! the events stream (admins) and to the audit trail, and is counted by the
+//! `metamcp_tools_held` gauge.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::screen::{Context, screen};
+use super::store::{self, Write};
+use super::{Held, Item, Review};
+use crate::model::ToolChanges;
+use crate::observe::events::Audience;
+use crate::state::State;
+
+/// A held item whose server offers yet another definition is written down again at most
+/// this often (a server that changes a description on every list costs one row write a
+/// minute, not one per list).
+const REWRITE_AFTER: Duration = Duration::from_secs(60);
+
+/// Loads the book from the database.
+pub async fn reload(state: &State) -> Result<(), crate::store::db::DbError> {
+    let (pins, held) = store::load(&state.db.pool).await?;
+    state.control.pins.replace(pins, held);
+    Ok(())
+}
+
+/// Runs one pass; failures are logged (what is not pinned stays held).
+pub async fn run(state: &State) {
+    let book = &state.control.pins;
+    let _serial = book.pass.lock().await;
+    if !book.loaded()
+        && let Err(e) = reload(state).await
+    {
+        tracing::warn!(error = %e, "tool pins could not be loaded; unpinned tools stay held");
+        return;
+    }
+    let snapshot = state.snapshot();
+    let backends = state.data.backends.all();
+    let mut changed = false;
+    for b in &backends {
+        if b.status() != crate::backend::Status::Running {
+            continue;
+        }
+        let Some(server) = snapshot.server_by_id(&b.id) else {
+            continue;
+        };
+        let lists = b.lists();
+        if lists.tools.is_empty() && lists.prompts.is_empty() {
+            continue;
+        }
+        let accept = snapshot.tool_changes(server) == ToolChanges::Accept;
+        let digested = book.digested(b.id, &lists);
+        let first_sight = !book.server_pinned(b.id);
+        let own: Vec<&str> = lists
+            .tools
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        let mut others_lists = Vec::new();
+        for o in backends.iter().filter(|o| o.id != b.id) {
+            others_lists.push((o.name.clone(), o.lists()));
+        }
+        let others: Vec<(&str, &str)> = others_lists
+            .iter()
+            .flat_map(|(n, l)| {
+                l.tools
+                    .iter()
+                    .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
+            })
+            .collect();
+        let lengths: Vec<usize> = lists
+            .tools
+            .iter()
+            .filter_map(|t| t["description"].as_str().map(|d| d.chars().count()))
+            .collect();
+        let mut writes = Vec::new();
+        let mut notes = Vec::new();
+        for (item, name, digest, index) in &digested.items {
+            let pin = book.pin(b.id, *item, name);
+            let held = book.held(b.id, *item, name);
+            if pin.as_deref() == Some(digest.as_str()) {
+                if held.is_some() {
+                    writes.push(Write::Release { item: *item, name });
+                    notes.push(Note::Released(*item, name.clone()));
+                }
+                continue;
+            }
+            if let Some(h) = &held
+                && (h.digest == *digest || h.seen.elapsed() < REWRITE_AFTER)
+            {
+                continue;
+            }
+            let definition = digested.definition(*item, *index);
+            let ctx = Context {
+                sibling_lengths: match *item {
+                    Item::Tool => {
+                        let mut l = lengths.clone();
+                        if *index < l.len() {
+                            l.remove(*index);
+                        }
+                        l
+                    }
+                    Item::Prompt => Vec::new(),
+                },
+                own: own.clone(),
+                others: others.clone(),
+            };
+            let findings = screen(definition, &ctx);
+            let review = match (findings.is_empty(), pin.is_some(), first_sight) {
+                (false, _, _) => Some(Review::Flagged),
+                (true, true, _) => Some(Review::Changed),
+                (true, false, true) => None,
+                (true, false, false) => Some(Review::Added),
+            };
+            match review {
+                Some(review) if !accept => {
+                    writes.push(Write::Hold {
+                        item: *item,
+                        name,
+                        definition,
+                        review,
+                        findings: findings.clone(),
+                    });
+                    notes.push(Note::Held(
+                        *item,
+                        name.clone(),
+                        review,
+                        findings,
+                        digest.clone(),
+                    ));
+                }
+                _ => {
+                    writes.push(Write::Pin {
+                        item: *item,
+                        name,
+                        definition,
+                        first: review.is_none(),
+                    });
+                    notes.push(Note::Pinned(
+                        *item,
+                        name.clone(),
+                        review,
+                        findings,
+                        digest.clone(),
+                    ));
+                }
+            }
+        }
+        if writes.is_empty() {
+            continue;
+        }
+        if let Err(e) = store::apply(&state.db.pool, b.id, &writes).await {
+            tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
+            continue;
+        }
+        changed = true;
+        for note in notes {
+            announce(state, &b.name, b.id, note);
+        }
+    }
+    if changed {
+        state.request_rebuild();
+    }
+}
+
+enum Note {
+    Held(Item, String, Review, Vec<String>, String),
+    /// Pinned at first sight (`None`) or a change accepted.
+    Pinned(Item, String, Option<Review>, Vec<String>, String),
+    Released(Item, String),
+}
+
+/// Notes `note` in the book, and announces and audits it.
+fn announce(state: &State, server: &str, id: uuid::Uuid, note: Note) {
+    let book = &state.control.pins;
+    let (kind, item, name, fields) = match note {
+        Note::Held(item, name, review, findings, digest) => {
+            tracing::warn!(server, tool = %name, kind = review.as_str(), findings = ?findings,
+                "a tool definition is held for review");
+            let fields = json!({"server": server, "tool": name, "item": item.as_str(),
+                "kind": review.as_str(), "findings": findings,
+                "approve": format!("keyadm reviews approve {server} {name}")});
+            book.note_held(
+                id,
+                item,
+                &name,
+                Held {
+                    review,
+                    digest,
+                    findings,
+                    rejected: false,
+                    seen: Instant::now(),
+                },
+            );
+            ("tool.held", item, name, fields)
+        }
+        Note::Pinned(item, name, review, findings, digest) => {
+            book.note_pin(id, item, &name, &digest);
+            let Some(review) = review else {
+                return; // First sight: nothing to announce per tool.
+            };
+            tracing::info!(server, tool = %name, kind = review.as_str(),
+                "a tool definition change was accepted (tool_changes: accept)");
+            let fields = json!({"server": server, "tool": name, "item": item.as_str(),
+                "kind": review.as_str(), "findings": findings});
+            ("tool.accepted", item, name, fields)
+        }
+        Note::Released(item, name) => {
+            book.forget_held(id, item, &name);
+            let fields = json!({"server": server, "tool": name, "item": item.as_str()});
+            ("tool.released", item, name, fields)
+        }
+    };
+    let _ = item;
+    state.observe.events.publish(
+        kind,
+        crate::observe::events::fields(fields),
+        Audience::Admin,
+    );
+    let object = format!("{server}/{name}");
+    state
+        .observe
+        .audit
+        .record(crate::observe::audit::Entry::change_by(None, kind, &object));
+}

@@ -8,4 +8,5 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 python3 bench/screening/make_attacks.py target/screening/attacks.jsonl
-cargo bench --bench screening
+# The figures, not speed: the dev profile, which the tests have built already.
+cargo bench --profile dev --bench screening

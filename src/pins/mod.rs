@@ -143,6 +143,11 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
     pub fn get(&self, item: Item, name: &str) -> Option<&Arc<Why>> {
         if self.held.is_empty() {
             return None;
@@ -344,6 +349,11 @@ impl Book {
         let mut inner = self.write();
         inner.held.remove(&(server, item, name.to_string()));
         inner.generation += 1;
+    }
+
+    /// Whether anything of `server` is recorded as held.
+    pub fn holds_any(&self, server: Uuid) -> bool {
+        self.read().held.keys().any(|(id, _, _)| *id == server)
     }
 
     /// The held items of `server` (name, item, held).

@@ -52,6 +52,11 @@ pub async fn run(state: &State) {
         if lists.tools.is_empty() && lists.prompts.is_empty() {
             continue;
         }
+        // Every item its pin and nothing recorded as held (the judgement is cached per
+        // lists and book): nothing to do.
+        if book.loaded() && book.judge(b.id, &b.name, &lists).is_empty() && !book.holds_any(b.id) {
+            continue;
+        }
         let accept = snapshot.tool_changes(server) == ToolChanges::Accept;
         let digested = book.digested(b.id, &lists);
         let first_sight = !book.server_pinned(b.id);
@@ -60,25 +65,55 @@ pub async fn run(state: &State) {
             .iter()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        let mut others_lists = Vec::new();
-        for o in backends.iter().filter(|o| o.id != b.id) {
-            others_lists.push((o.name.clone(), o.lists()));
-        }
-        let others: Vec<(&str, &str)> = others_lists
-            .iter()
-            .flat_map(|(n, l)| {
-                l.tools
+        // The other servers' tools, read only when something is screened.
+        let others_lists = std::sync::OnceLock::new();
+        let others = std::sync::OnceLock::new();
+        let others = || -> &Vec<(&str, &str)> {
+            others.get_or_init(|| {
+                others_lists
+                    .get_or_init(|| {
+                        backends
+                            .iter()
+                            .filter(|o| o.id != b.id)
+                            .map(|o| (o.name.clone(), o.lists()))
+                            .collect::<Vec<_>>()
+                    })
                     .iter()
-                    .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
+                    .flat_map(|(n, l)| {
+                        l.tools
+                            .iter()
+                            .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
+                    })
+                    .collect()
             })
-            .collect();
+        };
         let lengths: Vec<usize> = lists
             .tools
             .iter()
             .filter_map(|t| t["description"].as_str().map(|d| d.chars().count()))
             .collect();
-        let mut writes = Vec::new();
-        let mut notes = Vec::new();
+        // What is recorded as held but no longer offered goes (once it has been held a
+        // while: a tool that comes and goes on every list is not rewritten each time).
+        let gone: Vec<(Item, String)> = book
+            .held_of(b.id)
+            .into_iter()
+            .filter(|(item, name, h)| {
+                h.seen.elapsed() >= REWRITE_AFTER
+                    && !digested
+                        .items
+                        .iter()
+                        .any(|(i, n, _, _)| i == item && n == name)
+            })
+            .map(|(item, name, _)| (item, name))
+            .collect();
+        let mut writes: Vec<Write> = gone
+            .iter()
+            .map(|(item, name)| Write::Release { item: *item, name })
+            .collect();
+        let mut notes: Vec<Note> = gone
+            .iter()
+            .map(|(item, name)| Note::Released(*item, name.clone()))
+            .collect();
         for (item, name, digest, index) in &digested.items {
             let pin = book.pin(b.id, *item, name);
             let held = book.held(b.id, *item, name);
@@ -107,7 +142,7 @@ pub async fn run(state: &State) {
                     Item::Prompt => Vec::new(),
                 },
                 own: own.clone(),
-                others: others.clone(),
+                others: others().clone(),
             };
             let findings = screen(definition, &ctx);
             let review = match (findings.is_empty(), pin.is_some(), first_sight) {

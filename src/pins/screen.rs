@@ -104,7 +104,6 @@ const TO_THE_MODEL: &[&str] = &[
     "must call this tool",
     "mandatory to run this tool",
     "mandatory to call this tool",
-    "instead of the",
     "is deprecated; to",
     "use this tool instead",
     "regardless of the result",

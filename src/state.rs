@@ -270,10 +270,33 @@ impl State {
         let old = self.set_snapshot(fresh);
         let new = self.snapshot();
         self.data.backends.reconcile(&new);
-        crate::pins::reconcile::run(self).await;
+        self.pin_definitions().await;
         self.rebuild_routing();
         publish_differences(self, &old, &new);
         Ok(())
+    }
+
+    /// Pins what is new of the backends' tools and prompts and holds what changed
+    /// ([`crate::pins::reconcile`]); reloads the pins first if this process has none.
+    pub async fn pin_definitions(&self) {
+        let backends = self.data.backends.all();
+        let snapshot = self.snapshot();
+        let wrote = crate::pins::reconcile::run(crate::pins::reconcile::Pass {
+            book: &self.control.pins,
+            pool: &self.db.pool,
+            snapshot: &snapshot,
+            backends: &backends,
+            observe: &self.observe,
+        })
+        .await;
+        if wrote {
+            self.request_rebuild();
+        }
+    }
+
+    /// Loads the pins and what is held from the database.
+    pub async fn reload_pins(&self) -> Result<(), DbError> {
+        crate::pins::reconcile::reload(&self.db.pool, &self.control.pins).await
     }
 
     /// A request refused by a key's limit: counted, and logged once a minute per key
@@ -429,7 +452,7 @@ pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::Unbounded
         while rx.try_recv().is_ok() {}
         let Some(state) = state.upgrade() else { return };
         // New and changed definitions are pinned or held before the build reads them.
-        crate::pins::reconcile::run(&state).await;
+        state.pin_definitions().await;
         if tokio::task::spawn_blocking(move || state.rebuild_routing())
             .await
             .is_err()

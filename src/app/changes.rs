@@ -45,7 +45,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
         .ended_sessions
         .reload(&state.db.pool, crate::base::unix_now())
         .await?;
-    crate::pins::reconcile::reload(state).await?;
+    state.reload_pins().await?;
     state.reload_registry().await
 }
 
@@ -198,7 +198,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
     }
     if pins_changed {
         // Approved, rejected or pinned here or by another replica: the lists follow.
-        crate::pins::reconcile::reload(state).await?;
+        state.reload_pins().await?;
         state.request_rebuild();
     }
     if registry_changed {

@@ -76,7 +76,7 @@ pub(super) async fn decide(c: Call<'_>, approve: bool) -> Result<Response<Body>,
     }
     tracing::info!(server = %server.name, tools = ?names, "{what} held tool definitions");
     // This process lists them at once; the others follow the NOTIFY.
-    if let Err(e) = crate::pins::reconcile::reload(state).await {
+    if let Err(e) = state.reload_pins().await {
         tracing::warn!(error = %e, "pins reload after a review failed; NOTIFY will retry");
     }
     applied(state).await;

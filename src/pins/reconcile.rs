@@ -5,43 +5,60 @@
 //! the events stream (admins) and to the audit trail, and is counted by the
 //! `metamcp_tools_held` gauge.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use deadpool_postgres::Pool;
 use serde_json::json;
 
 use super::screen::{Context, screen};
 use super::store::{self, Write};
-use super::{Held, Item, Review};
-use crate::model::ToolChanges;
+use super::{Book, Held, Item, Review};
+use crate::backend::Backend;
+use crate::model::{Snapshot, ToolChanges};
+use crate::observe::Observe;
 use crate::observe::events::Audience;
-use crate::state::State;
 
 /// A held item whose server offers yet another definition is written down again at most
 /// this often (a server that changes a description on every list costs one row write a
 /// minute, not one per list).
 const REWRITE_AFTER: Duration = Duration::from_secs(60);
 
+/// What a pass reads and where it reports.
+pub struct Pass<'a> {
+    pub book: &'a Book,
+    pub pool: &'a Pool,
+    pub snapshot: &'a Snapshot,
+    pub backends: &'a [Arc<Backend>],
+    pub observe: &'a Observe,
+}
+
 /// Loads the book from the database.
-pub async fn reload(state: &State) -> Result<(), crate::store::db::DbError> {
-    let (pins, held) = store::load(&state.db.pool).await?;
-    state.control.pins.replace(pins, held);
+pub async fn reload(pool: &Pool, book: &Book) -> Result<(), crate::store::db::DbError> {
+    let (pins, held) = store::load(pool).await?;
+    book.replace(pins, held);
     Ok(())
 }
 
-/// Runs one pass; failures are logged (what is not pinned stays held).
-pub async fn run(state: &State) {
-    let book = &state.control.pins;
+/// Runs one pass; failures are logged (what is not pinned stays held). Whether it
+/// wrote anything (the routing table is then to be rebuilt).
+pub async fn run(pass: Pass<'_>) -> bool {
+    let Pass {
+        book,
+        pool,
+        snapshot,
+        backends,
+        observe,
+    } = pass;
     let _serial = book.pass.lock().await;
     if !book.loaded()
-        && let Err(e) = reload(state).await
+        && let Err(e) = reload(pool, book).await
     {
         tracing::warn!(error = %e, "tool pins could not be loaded; unpinned tools stay held");
-        return;
+        return false;
     }
-    let snapshot = state.snapshot();
-    let backends = state.data.backends.all();
     let mut changed = false;
-    for b in &backends {
+    for b in backends {
         if b.status() != crate::backend::Status::Running {
             continue;
         }
@@ -188,18 +205,16 @@ pub async fn run(state: &State) {
         if writes.is_empty() {
             continue;
         }
-        if let Err(e) = store::apply(&state.db.pool, b.id, &writes).await {
+        if let Err(e) = store::apply(pool, b.id, &writes).await {
             tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
             continue;
         }
         changed = true;
         for note in notes {
-            announce(state, &b.name, b.id, note);
+            announce(book, observe, &b.name, b.id, note);
         }
     }
-    if changed {
-        state.request_rebuild();
-    }
+    changed
 }
 
 enum Note {
@@ -210,8 +225,7 @@ enum Note {
 }
 
 /// Notes `note` in the book, and announces and audits it.
-fn announce(state: &State, server: &str, id: uuid::Uuid, note: Note) {
-    let book = &state.control.pins;
+fn announce(book: &Book, observe: &Observe, server: &str, id: uuid::Uuid, note: Note) {
     let (kind, item, name, fields) = match note {
         Note::Held(item, name, review, findings, digest) => {
             tracing::warn!(server, tool = %name, kind = review.as_str(), findings = ?findings,
@@ -251,14 +265,13 @@ fn announce(state: &State, server: &str, id: uuid::Uuid, note: Note) {
         }
     };
     let _ = item;
-    state.observe.events.publish(
+    observe.events.publish(
         kind,
         crate::observe::events::fields(fields),
         Audience::Admin,
     );
     let object = format!("{server}/{name}");
-    state
-        .observe
+    observe
         .audit
         .record(crate::observe::audit::Entry::change_by(None, kind, &object));
 }

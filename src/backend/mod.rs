@@ -606,9 +606,10 @@ impl Backend {
         }
     }
 
-    /// Lets a call through the breaker and the bulkhead, or says why not (a message
-    /// naming the server: its circuit is open, or it is busy).
-    pub async fn admit(&self) -> Result<Admitted, String> {
+    /// Takes the call's place among the backend's calls in flight (its bulkhead), once
+    /// its breaker lets the call through; or says why not (a message naming the server:
+    /// its circuit is open, or it is busy).
+    pub async fn take_place(&self) -> Result<Admitted, String> {
         let now = std::time::Instant::now();
         let (ticket, change) = self.breaker.admit(&self.name, now)?;
         self.announce(change);

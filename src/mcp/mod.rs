@@ -28,7 +28,7 @@ use crate::auth::Principal;
 use crate::backend::Backend;
 use crate::http::{ApiError, Body, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
-use crate::proxy::forward::Caller;
+use crate::proxy::caller::Caller;
 use crate::proxy::rpc::status_only;
 use crate::routing::{Table, View};
 use crate::state::State;

@@ -18,9 +18,9 @@ use crate::mcp::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
 use crate::mcp::phases::admit::admit;
 use crate::mcp::phases::{Callee, Target, route};
+use crate::proxy::era::MRTR_METHODS;
 use crate::proxy::era::request_state::{self, StateError};
 use crate::proxy::era::rounds::{self, Binding};
-use crate::proxy::forward::MRTR_METHODS;
 use crate::proxy::rpc::{RpcError, code};
 
 fn invalid(message: impl Into<String>) -> RpcError {

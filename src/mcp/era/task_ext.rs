@@ -34,12 +34,15 @@ use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
+use crate::jsonrpc::sse::event_end;
 use crate::mcp::Ctx;
 use crate::mcp::era::tasks::{self, Held, Owner, invalid};
+use crate::proxy::caller::Caller;
 use crate::proxy::calls::{Taken, owner_key};
 use crate::proxy::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::proxy::era::task_inputs::{Inputs, Question};
-use crate::proxy::forward::{Caller, MAX_COLLECTED, event_end, forward};
+use crate::proxy::forward::forward;
+use crate::proxy::rpc::MAX_COLLECTED;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::{TASKS_EXTENSION, TaskSupport};
 

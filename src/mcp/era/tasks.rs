@@ -314,7 +314,7 @@ pub(crate) async fn pass(
     v["params"]["taskId"] = Value::from(claims.t.as_str());
     let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;
-    let caller = crate::proxy::forward::Caller {
+    let caller = crate::proxy::caller::Caller {
         caps: Some(claims.c),
         timeout: (method == "tasks/result").then_some(ctx.state.config.tasks.wait),
         ..ctx.caller()

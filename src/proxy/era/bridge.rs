@@ -26,8 +26,9 @@ use crate::backend::mux::sse_event;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::proxy::caller::Caller;
 use crate::proxy::calls::ServerRequests;
-use crate::proxy::forward::{Caller, MAX_COLLECTED};
+use crate::proxy::rpc::MAX_COLLECTED;
 
 /// Rounds of questions one call may take (the SDKs stop at 10 as well).
 pub const MAX_ROUNDS: usize = 10;
@@ -87,19 +88,18 @@ impl Bridge {
     }
 }
 
-/// Serves the call: the first round as any call, then, if the backend needs input, the
+/// Serves the call after its `first` round (sent as any call by the hop), then, if the backend needs input, the
 /// questions on the call's SSE stream and, at last, the answer. What the backend sends
 /// before its answer in any round (progress, log messages at the session's level)
 /// reaches the client as it comes.
 pub(in crate::proxy) async fn rounds(
+    first: Response<Body>,
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Response<Body> {
-    let first =
-        crate::proxy::forward::forward_unbridged(caller, body, f, backend, rename.clone()).await;
     let bridge = Bridge::of(caller, body, f, backend, rename);
     let sse = first
         .headers()
@@ -211,7 +211,7 @@ impl Events {
     fn push(&mut self, piece: &[u8]) -> Result<Vec<Bytes>, String> {
         self.buf.extend_from_slice(piece);
         let mut out = Vec::new();
-        while let Some(end) = crate::proxy::upstream::event_end(&self.buf) {
+        while let Some(end) = crate::jsonrpc::sse::event_end(&self.buf) {
             out.push(self.buf.split_to(end).freeze());
         }
         if self.buf.len() > MAX_COLLECTED {

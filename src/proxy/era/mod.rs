@@ -27,9 +27,10 @@ use bytes::Bytes;
 
 use crate::backend::Backend;
 use crate::jsonrpc::frame::{self, Frame};
-use crate::proxy::forward::{Caller, MRTR_METHODS};
+use crate::proxy::caller::Caller;
 use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
 
+pub mod ask;
 pub(super) mod bridge;
 pub(super) mod consent;
 pub(super) mod extensions;
@@ -38,6 +39,9 @@ pub mod request_state;
 pub mod rounds;
 pub mod task_id;
 pub mod task_inputs;
+
+/// The requests a server may answer with `input_required` (2026-07-28).
+pub const MRTR_METHODS: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
 
 /// The pair of eras one call crosses: the client's, then the backend's as it serves this
 /// client (a dual-era backend serves a session client in a session).

@@ -296,7 +296,7 @@ async fn send(
     tokio::pin!(deadline);
     let admitted = tokio::select! {
         biased;
-        a = backend.admit() => a,
+        a = backend.take_place() => a,
         () = deadline.as_mut() => Err(format!(
             "server `{}` is busy: no place for the call within {} ms",
             backend.name,
@@ -387,7 +387,7 @@ fn whole_answer(
         status,
         bridge,
     } = answer;
-    let whole = bridge.whole(whole);
+    let whole = bridge.answer_for_client(whole);
     let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
     let record = &mut out.record;
     record.response_bytes = whole.len();

@@ -141,7 +141,7 @@ pub(in crate::proxy) async fn rounds(
                     return Err("the backend's answer broke off".to_string());
                 };
                 for event in events.push(&data)? {
-                    if let Some(r) = bridge.pass(event, &tx).await? {
+                    if let Some(r) = bridge.relay_event(event, &tx).await? {
                         response = Some(r);
                     }
                 }
@@ -428,7 +428,7 @@ impl Bridge {
         let number = self.backend.next_upstream_number();
         let id = crate::backend::upstream_id(number);
         request["id"] = serde_json::from_slice(&id).unwrap_or(Value::Null);
-        let admitted = self.backend.admit().await?;
+        let admitted = self.backend.take_place().await?;
         let owner = Owner {
             key: crate::proxy::calls::owner_key(&self.conversation),
             expires: self.expires,
@@ -460,7 +460,7 @@ impl Bridge {
             let mut events = Events::default();
             while let Some(piece) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await {
                 for event in events.push(&piece?)? {
-                    if let Some(m) = self.pass(event, tx).await?
+                    if let Some(m) = self.relay_event(event, tx).await?
                         && is_ours(&m)
                     {
                         return Ok(m);
@@ -482,7 +482,11 @@ impl Bridge {
     /// One event of the backend's answer: its response (any message with an id and no
     /// method) returned, held back; anything else passed on to the client, but a log
     /// message below the level its session set. An error when the client went away.
-    async fn pass(&self, event: Bytes, tx: &mpsc::Sender<Bytes>) -> Result<Option<Value>, String> {
+    async fn relay_event(
+        &self,
+        event: Bytes,
+        tx: &mpsc::Sender<Bytes>,
+    ) -> Result<Option<Value>, String> {
         let data = crate::jsonrpc::sse::data_of(&event);
         for d in &data {
             let Ok(f) = frame::parse(d) else { continue };

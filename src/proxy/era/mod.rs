@@ -124,7 +124,7 @@ impl Bridge {
     /// An answer that arrived whole, as the client's era reads it: error codes the
     /// revision retired replaced, and a 2026-07-28 backend's result without `resultType`
     /// given one.
-    pub fn whole(self, whole: Bytes) -> Bytes {
+    pub fn answer_for_client(self, whole: Bytes) -> Bytes {
         match self {
             Bridge::Sessions | Bridge::SessionToModern => whole,
             Bridge::ModernToSession => crate::proxy::upstream::retire_codes(whole),

@@ -25,6 +25,7 @@ use crate::observe::events::Audience;
 const REWRITE_AFTER: Duration = Duration::from_secs(60);
 
 /// What a pass reads and where it reports.
+#[derive(Clone, Copy)]
 pub struct Pass<'a> {
     pub book: &'a Book,
     pub pool: &'a Pool,
@@ -46,9 +47,8 @@ pub async fn run(pass: Pass<'_>) -> bool {
     let Pass {
         book,
         pool,
-        snapshot,
         backends,
-        observe,
+        ..
     } = pass;
     let _serial = book.pass.lock().await;
     if !book.loaded()
@@ -59,162 +59,174 @@ pub async fn run(pass: Pass<'_>) -> bool {
     }
     let mut changed = false;
     for b in backends {
-        if b.status() != crate::backend::Status::Running {
-            continue;
-        }
-        let Some(server) = snapshot.server_by_id(&b.id) else {
-            continue;
-        };
-        let lists = b.lists();
-        if lists.tools.is_empty() && lists.prompts.is_empty() {
-            continue;
-        }
-        // Every item its pin and nothing recorded as held (the judgement is cached per
-        // lists and book): nothing to do.
-        if book.loaded() && book.judge(b.id, &b.name, &lists).is_empty() && !book.holds_any(b.id) {
-            continue;
-        }
-        let accept = snapshot.tool_changes(server) == ToolChanges::Accept;
-        let digested = book.digested(b.id, &lists);
-        let first_sight = !book.server_pinned(b.id);
-        let own: Vec<&str> = lists
-            .tools
-            .iter()
-            .filter_map(|t| t["name"].as_str())
-            .collect();
-        // The other servers' tools, read only when something is screened.
-        let others_lists = std::sync::OnceLock::new();
-        let others = std::sync::OnceLock::new();
-        let others = || -> &Vec<(&str, &str)> {
-            others.get_or_init(|| {
-                others_lists
-                    .get_or_init(|| {
-                        backends
-                            .iter()
-                            .filter(|o| o.id != b.id)
-                            .map(|o| (o.name.clone(), o.lists()))
-                            .collect::<Vec<_>>()
-                    })
-                    .iter()
-                    .flat_map(|(n, l)| {
-                        l.tools
-                            .iter()
-                            .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
-                    })
-                    .collect()
-            })
-        };
-        let lengths: Vec<usize> = lists
-            .tools
-            .iter()
-            .filter_map(|t| t["description"].as_str().map(|d| d.chars().count()))
-            .collect();
-        // What is recorded as held but no longer offered goes (once it has been held a
-        // while: a tool that comes and goes on every list is not rewritten each time).
-        let gone: Vec<(Item, String)> = book
-            .held_of(b.id)
-            .into_iter()
-            .filter(|(item, name, h)| {
-                h.seen.elapsed() >= REWRITE_AFTER
-                    && !digested
-                        .items
-                        .iter()
-                        .any(|(i, n, _, _)| i == item && n == name)
-            })
-            .map(|(item, name, _)| (item, name))
-            .collect();
-        let mut writes: Vec<Write> = gone
-            .iter()
-            .map(|(item, name)| Write::Release { item: *item, name })
-            .collect();
-        let mut notes: Vec<Note> = gone
-            .iter()
-            .map(|(item, name)| Note::Released(*item, name.clone()))
-            .collect();
-        for (item, name, digest, index) in &digested.items {
-            let pin = book.pin(b.id, *item, name);
-            let held = book.held(b.id, *item, name);
-            if pin.as_deref() == Some(digest.as_str()) {
-                if held.is_some() {
-                    writes.push(Write::Release { item: *item, name });
-                    notes.push(Note::Released(*item, name.clone()));
-                }
-                continue;
-            }
-            if let Some(h) = &held
-                && (h.digest == *digest || h.seen.elapsed() < REWRITE_AFTER)
-            {
-                continue;
-            }
-            let definition = digested.definition(*item, *index);
-            let ctx = Context {
-                sibling_lengths: match *item {
-                    Item::Tool => {
-                        let mut l = lengths.clone();
-                        if *index < l.len() {
-                            l.remove(*index);
-                        }
-                        l
-                    }
-                    Item::Prompt => Vec::new(),
-                },
-                own: own.clone(),
-                others: others().clone(),
-            };
-            let findings = screen(definition, &ctx);
-            let review = match (findings.is_empty(), pin.is_some(), first_sight) {
-                (false, _, _) => Some(Review::Flagged),
-                (true, true, _) => Some(Review::Changed),
-                (true, false, true) => None,
-                (true, false, false) => Some(Review::Added),
-            };
-            match review {
-                Some(review) if !accept => {
-                    writes.push(Write::Hold {
-                        item: *item,
-                        name,
-                        definition,
-                        review,
-                        findings: findings.clone(),
-                    });
-                    notes.push(Note::Held(
-                        *item,
-                        name.clone(),
-                        review,
-                        findings,
-                        digest.clone(),
-                    ));
-                }
-                _ => {
-                    writes.push(Write::Pin {
-                        item: *item,
-                        name,
-                        definition,
-                        first: review.is_none(),
-                    });
-                    notes.push(Note::Pinned(
-                        *item,
-                        name.clone(),
-                        review,
-                        findings,
-                        digest.clone(),
-                    ));
-                }
-            }
-        }
-        if writes.is_empty() {
-            continue;
-        }
-        if let Err(e) = store::apply(pool, b.id, &writes).await {
-            tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
-            continue;
-        }
-        changed = true;
-        for note in notes {
-            announce(book, observe, &b.name, b.id, note);
-        }
+        changed |= server_pass(&pass, b).await;
     }
     changed
+}
+
+/// One server's part of a pass: whether it wrote anything.
+async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
+    let &Pass {
+        book,
+        pool,
+        snapshot,
+        backends,
+        observe,
+    } = pass;
+    if b.status() != crate::backend::Status::Running {
+        return false;
+    }
+    let Some(server) = snapshot.server_by_id(&b.id) else {
+        return false;
+    };
+    let lists = b.lists();
+    if lists.tools.is_empty() && lists.prompts.is_empty() {
+        return false;
+    }
+    // Every item its pin and nothing recorded as held (the judgement is cached per
+    // lists and book): nothing to do.
+    if book.loaded() && book.judge(b.id, &b.name, &lists).is_empty() && !book.holds_any(b.id) {
+        return false;
+    }
+    let accept = snapshot.tool_changes(server) == ToolChanges::Accept;
+    let digested = book.digested(b.id, &lists);
+    let first_sight = !book.server_pinned(b.id);
+    let own: Vec<&str> = lists
+        .tools
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    // The other servers' tools, read only when something is screened.
+    let others_lists = std::sync::OnceLock::new();
+    let others = std::sync::OnceLock::new();
+    let others = || -> &Vec<(&str, &str)> {
+        others.get_or_init(|| {
+            others_lists
+                .get_or_init(|| {
+                    backends
+                        .iter()
+                        .filter(|o| o.id != b.id)
+                        .map(|o| (o.name.clone(), o.lists()))
+                        .collect::<Vec<_>>()
+                })
+                .iter()
+                .flat_map(|(n, l)| {
+                    l.tools
+                        .iter()
+                        .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
+                })
+                .collect()
+        })
+    };
+    let lengths: Vec<usize> = lists
+        .tools
+        .iter()
+        .filter_map(|t| t["description"].as_str().map(|d| d.chars().count()))
+        .collect();
+    // What is recorded as held but no longer offered goes (once it has been held a
+    // while: a tool that comes and goes on every list is not rewritten each time).
+    let gone: Vec<(Item, String)> = book
+        .held_of(b.id)
+        .into_iter()
+        .filter(|(item, name, h)| {
+            h.seen.elapsed() >= REWRITE_AFTER
+                && !digested
+                    .items
+                    .iter()
+                    .any(|(i, n, _, _)| i == item && n == name)
+        })
+        .map(|(item, name, _)| (item, name))
+        .collect();
+    let mut writes: Vec<Write> = gone
+        .iter()
+        .map(|(item, name)| Write::Release { item: *item, name })
+        .collect();
+    let mut notes: Vec<Note> = gone
+        .iter()
+        .map(|(item, name)| Note::Released(*item, name.clone()))
+        .collect();
+    for (item, name, digest, index) in &digested.items {
+        let pin = book.pin(b.id, *item, name);
+        let held = book.held(b.id, *item, name);
+        if pin.as_deref() == Some(digest.as_str()) {
+            if held.is_some() {
+                writes.push(Write::Release { item: *item, name });
+                notes.push(Note::Released(*item, name.clone()));
+            }
+            continue;
+        }
+        if let Some(h) = &held
+            && (h.digest == *digest || h.seen.elapsed() < REWRITE_AFTER)
+        {
+            continue;
+        }
+        let definition = digested.definition(*item, *index);
+        let ctx = Context {
+            sibling_lengths: match *item {
+                Item::Tool => {
+                    let mut l = lengths.clone();
+                    if *index < l.len() {
+                        l.remove(*index);
+                    }
+                    l
+                }
+                Item::Prompt => Vec::new(),
+            },
+            own: own.clone(),
+            others: others().clone(),
+        };
+        let findings = screen(definition, &ctx);
+        let review = match (findings.is_empty(), pin.is_some(), first_sight) {
+            (false, _, _) => Some(Review::Flagged),
+            (true, true, _) => Some(Review::Changed),
+            (true, false, true) => None,
+            (true, false, false) => Some(Review::Added),
+        };
+        match review {
+            Some(review) if !accept => {
+                writes.push(Write::Hold {
+                    item: *item,
+                    name,
+                    definition,
+                    review,
+                    findings: findings.clone(),
+                });
+                notes.push(Note::Held(
+                    *item,
+                    name.clone(),
+                    review,
+                    findings,
+                    digest.clone(),
+                ));
+            }
+            _ => {
+                writes.push(Write::Pin {
+                    item: *item,
+                    name,
+                    definition,
+                    first: review.is_none(),
+                });
+                notes.push(Note::Pinned(
+                    *item,
+                    name.clone(),
+                    review,
+                    findings,
+                    digest.clone(),
+                ));
+            }
+        }
+    }
+    if writes.is_empty() {
+        return false;
+    }
+    if let Err(e) = store::apply(pool, b.id, &writes).await {
+        tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
+        return false;
+    }
+    for note in notes {
+        announce(book, observe, &b.name, b.id, note);
+    }
+    true
 }
 
 enum Note {

@@ -552,6 +552,20 @@ fn components() -> Value {
         all.extend(more);
     }
     let strings = json!({"type": "array", "items": {"type": "string"}});
+    review_schemas(&mut c);
+    c["schemas"]["ProtectedResourceMetadata"] = json!({
+        "type": "object", "required": ["resource", "authorization_servers"],
+        "description": "RFC 9728; 404 when no METAMCP_OAUTH_ISSUER is configured",
+        "properties": {"resource": {"type": "string"},
+            "authorization_servers": strings, "scopes_supported": strings,
+            "bearer_methods_supported": strings,
+            "resource_name": {"type": "string"}, "resource_documentation": {"type": "string"}}});
+    c
+}
+
+/// The schemas of pinned definitions: the `tool_changes` field of servers (namespaces
+/// have theirs in [`namespace_schemas`]), reviews and a review's decision.
+fn review_schemas(c: &mut Value) {
     let tool_changes = json!({"enum": ["hold", "accept"], "default": "hold",
         "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"});
     for schema in ["Server", "ServerInput"] {
@@ -570,14 +584,6 @@ fn components() -> Value {
     c["schemas"]["ReviewDecision"] = json!({"type": "object", "required": ["server"], "additionalProperties": false, "properties": {
                 "server": {"type": "string", "description": "the server's name or UUID"},
                 "tool": {"type": "string", "description": "one held tool or prompt (the server's own name); absent: every one of the server's"}}});
-    c["schemas"]["ProtectedResourceMetadata"] = json!({
-        "type": "object", "required": ["resource", "authorization_servers"],
-        "description": "RFC 9728; 404 when no METAMCP_OAUTH_ISSUER is configured",
-        "properties": {"resource": {"type": "string"},
-            "authorization_servers": strings, "scopes_supported": strings,
-            "bearer_methods_supported": strings,
-            "resource_name": {"type": "string"}, "resource_documentation": {"type": "string"}}});
-    c
 }
 
 /// The namespace's schemas: the object, its input, a tool override.

@@ -118,11 +118,6 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
                 .collect()
         })
     };
-    let lengths: Vec<usize> = lists
-        .tools
-        .iter()
-        .filter_map(|t| t["description"].as_str().map(|d| d.chars().count()))
-        .collect();
     // What is recorded as held but no longer offered goes (once it has been held a
     // while: a tool that comes and goes on every list is not rewritten each time).
     let gone: Vec<(Item, String)> = book
@@ -162,26 +157,12 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
         }
         let definition = digested.definition(*item, *index);
         let ctx = Context {
-            sibling_lengths: match *item {
-                Item::Tool => {
-                    let mut l = lengths.clone();
-                    if *index < l.len() {
-                        l.remove(*index);
-                    }
-                    l
-                }
-                Item::Prompt => Vec::new(),
-            },
+            sibling_lengths: siblings(&lists.tools, *item, *index),
             own: own.clone(),
             others: others().clone(),
         };
         let findings = screen(definition, &ctx);
-        let review = match (findings.is_empty(), pin.is_some(), first_sight) {
-            (false, _, _) => Some(Review::Flagged),
-            (true, true, _) => Some(Review::Changed),
-            (true, false, true) => None,
-            (true, false, false) => Some(Review::Added),
-        };
+        let review = review_of(&findings, pin.is_some(), first_sight);
         match review {
             Some(review) if !accept => {
                 writes.push(Write::Hold {
@@ -227,6 +208,30 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
         announce(book, observe, &b.name, b.id, note);
     }
     true
+}
+
+/// The description lengths of a tool's siblings (none for a prompt).
+fn siblings(tools: &[serde_json::Value], item: Item, index: usize) -> Vec<usize> {
+    match item {
+        Item::Tool => tools
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .filter_map(|(_, t)| t["description"].as_str().map(|d| d.chars().count()))
+            .collect(),
+        Item::Prompt => Vec::new(),
+    }
+}
+
+/// Why an item that is not its pin is held: flagged when screening found anything,
+/// changed when it had a pin, added when its server had pins; `None` at first sight.
+fn review_of(findings: &[String], pinned: bool, first_sight: bool) -> Option<Review> {
+    match (findings.is_empty(), pinned, first_sight) {
+        (false, _, _) => Some(Review::Flagged),
+        (true, true, _) => Some(Review::Changed),
+        (true, false, true) => None,
+        (true, false, false) => Some(Review::Added),
+    }
 }
 
 enum Note {

@@ -130,6 +130,14 @@ fn held(name: &str, why: &crate::pins::Why) -> RpcError {
     }
 }
 
+/// Refuses a call of a tool or prompt `view` holds for review.
+fn held_check(view: &crate::routing::View, name: &str) -> Result<(), RpcError> {
+    match view.held.get(name) {
+        Some(why) => Err(held(name, why)),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
@@ -175,9 +183,7 @@ pub fn route<'v>(
     };
     let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
         let (span, name) = named(span, what)?;
-        if let Some(why) = view.held.get(name.as_ref()) {
-            return Err(held(&name, why));
-        }
+        held_check(view, &name)?;
         let p = view.prompt(&name).ok_or_else(|| {
             unavailable(
                 ctx,
@@ -220,9 +226,7 @@ pub fn route<'v>(
                 return Ok(Target::Call(Callee::Gateway(served)));
             }
             let Some(tool) = view.tool(&name) else {
-                if let Some(why) = view.held.get(name.as_ref()) {
-                    return Err(held(&name, why));
-                }
+                held_check(view, &name)?;
                 if view.disabled.contains(name.as_ref()) {
                     return Err(invalid(format!(
                         "tool {name:?} is disabled in this namespace"

@@ -17,6 +17,8 @@
 //!   client's id restored; calls in flight.
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
+//! - [`pins`]: tool definitions pinned on first sight, changes held for an admin's
+//!   review, and the screening of definitions.
 //! - [`backend`]: supervised backends behind one transport seam: Streamable HTTP, legacy
 //!   HTTP+SSE, stdio children (shared or one per client).
 //! - [`vault`]: per-caller upstream accounts: OAuth flows, tokens and secrets, sealed.
@@ -62,6 +64,7 @@ pub mod mcp;
 pub mod mcpc;
 pub mod model;
 pub mod observe;
+pub mod pins;
 pub mod policy;
 pub mod proxy;
 pub mod routing;

@@ -74,6 +74,8 @@ pub struct Control {
     pub openapi: Bytes,
     /// Set while the searchers of views in search mode are being built.
     warming: Arc<AtomicBool>,
+    /// Tool definitions pinned, and what is held for review ([`crate::pins`]).
+    pub pins: Arc<crate::pins::Book>,
 }
 
 impl State {
@@ -108,6 +110,7 @@ impl State {
             backend_tls,
             vault.clone(),
         );
+        let pins = Arc::new(crate::pins::Book::default());
         let control = Control {
             registry,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
@@ -116,6 +119,7 @@ impl State {
             own: RwLock::new(crate::routing::Gateway {
                 search: config.tool_search,
                 embeddings: config.tool_search_semantic.then(Arc::default),
+                pins: Some(pins.clone()),
                 ..Default::default()
             }),
             rebuild,
@@ -123,6 +127,7 @@ impl State {
             reload_lock: tokio::sync::Mutex::new(()),
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
             warming: Arc::default(),
+            pins,
         };
         State {
             config,
@@ -265,9 +270,33 @@ impl State {
         let old = self.set_snapshot(fresh);
         let new = self.snapshot();
         self.data.backends.reconcile(&new);
+        self.pin_definitions().await;
         self.rebuild_routing();
         publish_differences(self, &old, &new);
         Ok(())
+    }
+
+    /// Pins what is new of the backends' tools and prompts and holds what changed
+    /// ([`crate::pins::reconcile`]); reloads the pins first if this process has none.
+    pub async fn pin_definitions(&self) {
+        let backends = self.data.backends.all();
+        let snapshot = self.snapshot();
+        let wrote = crate::pins::reconcile::run(crate::pins::reconcile::Pass {
+            book: &self.control.pins,
+            pool: &self.db.pool,
+            snapshot: &snapshot,
+            backends: &backends,
+            observe: &self.observe,
+        })
+        .await;
+        if wrote {
+            self.request_rebuild();
+        }
+    }
+
+    /// Loads the pins and what is held from the database.
+    pub async fn reload_pins(&self) -> Result<(), DbError> {
+        crate::pins::reconcile::reload(&self.db.pool, &self.control.pins).await
     }
 
     /// A request refused by a key's limit: counted, and logged once a minute per key
@@ -422,6 +451,8 @@ pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::Unbounded
     while rx.recv().await.is_some() {
         while rx.try_recv().is_ok() {}
         let Some(state) = state.upgrade() else { return };
+        // New and changed definitions are pinned or held before the build reads them.
+        state.pin_definitions().await;
         if tokio::task::spawn_blocking(move || state.rebuild_routing())
             .await
             .is_err()

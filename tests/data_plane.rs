@@ -43,7 +43,9 @@ async fn two_backends() -> (TestGateway, Mock, Mock) {
     .await;
     register(
         &gw,
-        json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+        // `accept`: beta's `toggle` adds a tool whose list change the tests follow (under
+        // the default `hold` it would be held for review; tests/reviews.rs covers that).
+        json!({"name": "beta", "protocol": "http", "url": beta.url(), "tool_changes": "accept"}),
     )
     .await;
     (gw, alpha, beta)

@@ -802,9 +802,11 @@ async fn a_2026_backends_tasks_pass_through_under_gateway_ids() {
 /// The modern fixture, registered as `modern`, through the namespace `m` to the SDK 2.x
 /// in both modes and to a session client.
 async fn serves_both_eras(gw: &TestGateway) {
+    // `accept`: the fixture adds a tool mid-session, which the clients must see.
     let url = namespace(
         gw,
-        json!({"name": "m", "servers": ["modern"], "tool_prefix": "never"}),
+        json!({"name": "m", "servers": ["modern"], "tool_prefix": "never",
+               "tool_changes": "accept"}),
     )
     .await;
     for mode in ["auto", "legacy"] {

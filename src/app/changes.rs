@@ -45,6 +45,7 @@ pub async fn full_refresh(state: &State) -> Result<(), DbError> {
         .ended_sessions
         .reload(&state.db.pool, crate::base::unix_now())
         .await?;
+    state.reload_pins().await?;
     state.reload_registry().await
 }
 
@@ -108,6 +109,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
     let mut keys = BTreeSet::new();
     let mut registry_changed = false;
     let mut blocks_changed = false;
+    let mut pins_changed = false;
     for p in payloads {
         let Ok(v) = serde_json::from_str::<Value>(p) else {
             tracing::warn!(payload = %p, "unreadable change notification");
@@ -140,6 +142,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 }
             }
             Some("oauth_blocks") => blocks_changed = true,
+            Some("tool_pins" | "tool_reviews") => pins_changed = true,
             Some("upstream_tokens") => {
                 // Another replica connected, refreshed or removed a backend's account:
                 // the next request reads the token again.
@@ -192,6 +195,11 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 Audience::Admin,
             );
         }
+    }
+    if pins_changed {
+        // Approved, rejected or pinned here or by another replica: the lists follow.
+        state.reload_pins().await?;
+        state.request_rebuild();
     }
     if registry_changed {
         state.reload_registry().await?;

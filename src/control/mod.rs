@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod namespaces;
 mod ready;
+mod reviews;
 mod servers;
 mod system;
 mod tools;
@@ -113,6 +114,9 @@ pub async fn dispatch(
         RouteId::Usage => audit::usage(c).await,
         RouteId::GetKey => audit::key(c).await,
         RouteId::SearchTools => tools::search_tools(c).await,
+        RouteId::Reviews => reviews::list(c).await,
+        RouteId::ApproveReview => reviews::decide(c, true).await,
+        RouteId::RejectReview => reviews::decide(c, false).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,
     }

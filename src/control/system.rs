@@ -101,6 +101,12 @@ pub(super) fn metrics_text(state: &State) -> Response<Body> {
         state.observe.audit.dropped(),
         state.observe.audit.queued(),
     );
+    text.push_str(&format!(
+        "# HELP metamcp_tools_held Tool and prompt definitions held for review (changed, added or flagged), across every server.\n\
+         # TYPE metamcp_tools_held gauge\n\
+         metamcp_tools_held {}\n",
+        state.control.pins.held_count()
+    ));
     let (refreshed, refresh_failures) = state.vault.refreshes();
     text.push_str(&format!(
         "# HELP metamcp_upstream_token_refreshes_total Upstream OAuth tokens refreshed by this process.\n\

@@ -153,6 +153,9 @@ fn operation(route: &Route) -> Value {
     ) {
         errors.push(404);
     }
+    if matches!(route.id, RouteId::ApproveReview | RouteId::RejectReview) {
+        errors.push(404);
+    }
     if matches!(route.id, RouteId::Usage | RouteId::GetKey) {
         errors.push(403);
     }
@@ -291,6 +294,7 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::SecretSave => json!({"type": "object", "required": ["state", "secret"],
             "properties": {"state": {"type": "string"}, "secret": {"type": "string"}}}),
         RouteId::ImportServers => schema_ref("McpServersFile"),
+        RouteId::ApproveReview | RouteId::RejectReview => schema_ref("ReviewDecision"),
         RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
     })
@@ -391,6 +395,17 @@ fn success(id: RouteId) -> (u16, Value) {
         RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),
         RouteId::SearchTools => (200, json_body(schema_ref("ToolSearch"))),
+        RouteId::Reviews => (200, json_body(schema_ref("Reviews"))),
+        RouteId::ApproveReview => (
+            200,
+            json_body(json!({"type": "object", "properties": {
+            "server": {"type": "string"}, "approved": {"type": "array", "items": {"type": "string"}}}})),
+        ),
+        RouteId::RejectReview => (
+            200,
+            json_body(json!({"type": "object", "properties": {
+            "server": {"type": "string"}, "rejected": {"type": "array", "items": {"type": "string"}}}})),
+        ),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
@@ -537,6 +552,7 @@ fn components() -> Value {
         all.extend(more);
     }
     let strings = json!({"type": "array", "items": {"type": "string"}});
+    review_schemas(&mut c);
     c["schemas"]["ProtectedResourceMetadata"] = json!({
         "type": "object", "required": ["resource", "authorization_servers"],
         "description": "RFC 9728; 404 when no METAMCP_OAUTH_ISSUER is configured",
@@ -545,6 +561,29 @@ fn components() -> Value {
             "bearer_methods_supported": strings,
             "resource_name": {"type": "string"}, "resource_documentation": {"type": "string"}}});
     c
+}
+
+/// The schemas of pinned definitions: the `tool_changes` field of servers (namespaces
+/// have theirs in [`namespace_schemas`]), reviews and a review's decision.
+fn review_schemas(c: &mut Value) {
+    let tool_changes = json!({"enum": ["hold", "accept"], "default": "hold",
+        "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"});
+    for schema in ["Server", "ServerInput"] {
+        c["schemas"][schema]["properties"]["tool_changes"] = tool_changes.clone();
+    }
+    c["schemas"]["Reviews"] = json!({"type": "object", "required": ["reviews"], "properties": {"reviews": {"type": "array", "items": {
+                "type": "object", "required": ["server", "tool", "kind", "findings", "before", "after"], "properties": {
+                    "server": {"type": "string"}, "tool": {"type": "string"}, "item": {"enum": ["tool", "prompt"]},
+                    "kind": {"enum": ["changed", "added", "flagged"]},
+                    "findings": {"type": "array", "items": {"type": "string"}, "description": "what screening found"},
+                    "before": {"type": ["object", "null"], "description": "the pinned definition (null for a new tool)"},
+                    "after": {"type": "object", "description": "the definition held"},
+                    "diff": {"type": "array", "description": "each value changed: path (JSON Pointer), before, after",
+                        "items": {"type": "object", "properties": {"path": {"type": "string"}}}},
+                    "held_at": {"type": "string", "format": "date-time"}}}}}});
+    c["schemas"]["ReviewDecision"] = json!({"type": "object", "required": ["server"], "additionalProperties": false, "properties": {
+                "server": {"type": "string", "description": "the server's name or UUID"},
+                "tool": {"type": "string", "description": "one held tool or prompt (the server's own name); absent: every one of the server's"}}});
 }
 
 /// The namespace's schemas: the object, its input, a tool override.
@@ -560,6 +599,7 @@ fn namespace_schemas() -> Value {
         "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
         "tool_search": {"enum": ["off", "on", "auto"], "description": "on: tools/list gives the gateway's search_tools and call_tool instead of every tool; auto: on when the full list would pass 64 KiB"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
+        "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
         "tool_search_effective": {"enum": ["on", "off"], "description": "the mode in effect: for auto, whether the full tools/list passes 64 KiB"},
         "tool_search_why": {"type": "string", "description": "why the mode in effect is what it is"},
         "tool_search_embedded": {"type": "object", "description": "tool search's embeddings so far (until every tool of the view is embedded, its words alone rank)",
@@ -573,6 +613,7 @@ fn namespace_schemas() -> Value {
         "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
         "validate_arguments": {"type": "boolean", "default": false},
         "tool_search": {"enum": ["off", "on", "auto"], "default": "auto"},
+        "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
     })
 }

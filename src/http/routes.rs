@@ -58,6 +58,9 @@ pub enum RouteId {
     Usage,
     GetKey,
     SearchTools,
+    Reviews,
+    ApproveReview,
+    RejectReview,
 }
 
 /// One entry of the table.
@@ -134,6 +137,9 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/audit" => Audit, Admin, "The audit trail, newest first: forwarded calls and registry changes"),
     route!(GET "/api/v1/keys/{id}" => GetKey, Client, "A key (by id or name) with its limits and its use of each across the replicas (a client key: itself)"),
     route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
+    route!(GET "/api/v1/reviews" => Reviews, Admin, "Tool definitions held for review: changed, added or flagged by screening, with the pinned and the offered definition"),
+    route!(POST "/api/v1/reviews/approve" => ApproveReview, Admin, "Approve held tools ({server, tool?}; every held tool of the server without tool): they are re-pinned and listed again"),
+    route!(POST "/api/v1/reviews/reject" => RejectReview, Admin, "Reject held tools ({server, tool?}): the old pin stays and the offered definition stays held"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
 ];
 

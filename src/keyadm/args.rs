@@ -69,6 +69,11 @@ commands:
   oauth unblock (--sub S | --client-id C) [--issuer URL] [--json]
   oauth blocks [--json]  refuse an OAuth identity's tokens on every gateway (within a
                          second), take it back, list what is blocked
+  reviews list [--json]  tool definitions held for review (changed, new, or flagged by
+                         screening), with what changed
+  reviews approve SERVER [TOOL] [--json] | reviews reject SERVER [TOOL] [--json]
+                         re-pin them (every held tool of SERVER without TOOL), or keep
+                         the old pin (the offered definition stays held)
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 
@@ -117,6 +122,7 @@ pub enum Command {
     Namespaces(NamespacesCommand),
     ClientConfig(ClientConfigArgs),
     OAuth(OAuthCommand),
+    Reviews(super::reviews::ReviewsCommand),
     Connections(super::upstream::ConnectionsCommand),
 }
 
@@ -244,6 +250,7 @@ fn subcommand(args: &[String]) -> Result<Option<Command>, UsageError> {
         "servers" => Command::Servers(servers::parse_servers(&rest())?),
         "namespaces" => Command::Namespaces(namespaces::parse_namespaces(&rest())?),
         "oauth" => Command::OAuth(oauth::parse_oauth(&rest())?),
+        "reviews" => Command::Reviews(super::reviews::parse(&rest())?),
         "connections" => Command::Connections(super::upstream::parse(&rest())?),
         "client-config" => Command::ClientConfig(servers::parse_client_config(&rest())?),
         _ => return Ok(None),

@@ -146,6 +146,7 @@ pub(super) async fn keys_command(
         | Command::Namespaces(_)
         | Command::ClientConfig(_)
         | Command::OAuth(_)
+        | Command::Reviews(_)
         | Command::Connections(_) => Ok(String::new()),
     }
 }

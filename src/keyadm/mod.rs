@@ -38,6 +38,7 @@ mod changes;
 mod keys;
 mod namespaces;
 mod oauth;
+mod reviews;
 mod servers;
 mod status;
 mod text;
@@ -46,6 +47,7 @@ mod upstream;
 pub use args::{Command, CreateArgs, HELP, Invocation, parse};
 pub use namespaces::{Body as NamespaceBody, NamespacesCommand};
 pub use oauth::OAuthCommand;
+pub use reviews::ReviewsCommand;
 pub use servers::{ClientConfigArgs, Format, ServersCommand};
 pub(crate) use text::{aligned, line};
 
@@ -225,6 +227,16 @@ async fn run_command(
                 Cipher::new(&secrets.encryption),
             );
             namespaces::namespaces_command(&registry, cmd, inv.json).await
+        }
+        Command::Reviews(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let registry = crate::store::registry::Registry::new(
+                db.pool.clone(),
+                Cipher::new(&secrets.encryption),
+            );
+            reviews::reviews_command(&registry, &trail, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {
             let mut client = db.connect().await?;

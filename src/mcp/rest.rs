@@ -112,12 +112,20 @@ pub async fn execute(
 pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
     let lists = backend.lists();
     let reach = ctx.tools_of(backend);
+    // Tools held for review are in no list ([`crate::pins`]).
+    let held: std::collections::HashSet<&str> = ctx
+        .view
+        .held
+        .values()
+        .filter(|w| w.server == backend.name && w.item == crate::pins::Item::Tool)
+        .map(|w| w.name.as_str())
+        .collect();
     Value::Array(
         lists
             .tools
             .iter()
             .filter_map(|t| {
-                let own = t["name"].as_str()?;
+                let own = t["name"].as_str().filter(|n| !held.contains(n))?;
                 let (_, exposed) = reach.iter().find(|(o, _)| o == own)?;
                 let mut t = t.clone();
                 t["exposed_name"] = Value::String(exposed.clone());

@@ -81,6 +81,8 @@ pub struct Server {
     /// When it was registered, in microseconds: the earlier registration wins a resource
     /// URI two servers offer.
     pub registered_us: i64,
+    /// What a changed or new tool definition meets ([`crate::pins`]).
+    pub tool_changes: ToolChanges,
 }
 
 impl std::fmt::Debug for Server {
@@ -146,6 +148,7 @@ impl Server {
             "breaker_failures": self.breaker_failures,
             "breaker_cooldown_ms": self.breaker_cooldown_ms,
             "auth": self.auth.public_json(),
+            "tool_changes": self.tool_changes.as_str(),
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -180,6 +183,8 @@ pub struct Namespace {
     pub validate_arguments: bool,
     /// Whether its `tools/list` lists the gateway's search tools instead of every tool.
     pub tool_search: ToolSearch,
+    /// `accept`: its members' changed and new tools are re-pinned at once.
+    pub tool_changes: ToolChanges,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -211,6 +216,7 @@ impl Namespace {
             "tool_prefix": if self.prefix_tools { "always" } else { "never" },
             "validate_arguments": self.validate_arguments,
             "tool_search": self.tool_search.as_str(),
+            "tool_changes": self.tool_changes.as_str(),
             "auth": if self.auth_required { "required" } else { "none" },
             "tools": tools,
             "created_at": self.created_at,
@@ -238,6 +244,49 @@ impl Snapshot {
 
     pub fn server_by_id(&self, id: &Uuid) -> Option<&Server> {
         self.servers.iter().find(|s| s.id == *id)
+    }
+
+    /// What a change of `server`'s tools meets: `accept` when the server or a namespace
+    /// holding it says so, `hold` otherwise.
+    pub fn tool_changes(&self, server: &Server) -> ToolChanges {
+        let accepted = server.tool_changes == ToolChanges::Accept
+            || self.namespaces.iter().any(|n| {
+                n.tool_changes == ToolChanges::Accept
+                    && n.servers
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(&server.name))
+            });
+        match accepted {
+            true => ToolChanges::Accept,
+            false => ToolChanges::Hold,
+        }
+    }
+}
+
+/// What a changed definition, or a new tool of a pinned server, meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolChanges {
+    /// Held out of every list, its calls refused, until an admin approves it.
+    #[default]
+    Hold,
+    /// Re-pinned at once (announced and audited).
+    Accept,
+}
+
+impl ToolChanges {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolChanges::Hold => "hold",
+            ToolChanges::Accept => "accept",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ToolChanges> {
+        match s {
+            "hold" => Some(ToolChanges::Hold),
+            "accept" => Some(ToolChanges::Accept),
+            _ => None,
+        }
     }
 }
 

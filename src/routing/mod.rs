@@ -58,6 +58,9 @@ pub struct Gateway {
     /// Tool embeddings, when tool search uses meaning as well as words
     /// (`METAMCP_TOOL_SEARCH_RETRIEVAL`).
     pub embeddings: Option<Arc<crate::search::semantic::Store>>,
+    /// The pins every tool and prompt is checked against ([`crate::pins`]); none in
+    /// tables built without a database.
+    pub pins: Option<Arc<crate::pins::Book>>,
 }
 
 /// One exposed tool or prompt.
@@ -176,6 +179,9 @@ pub struct View {
     served_index: HashMap<String, usize>,
     /// Exposed names switched off by the namespace (calls get a clear error).
     pub disabled: HashSet<String>,
+    /// Exposed names of tools and prompts held for review ([`crate::pins`]): not listed,
+    /// and a call is told why.
+    pub held: HashMap<String, Arc<crate::pins::Why>>,
     pub prompts: Vec<Exposed>,
     prompt_index: HashMap<String, usize>,
     pub resources: Vec<ResourceRoute>,
@@ -614,6 +620,7 @@ fn build_view(
     for b in members {
         let running = b.status() == Status::Running;
         let lists = b.lists();
+        let held = own.pins.as_ref().map(|p| p.judge(b.id, &b.name, &lists));
         if running {
             let caps = &lists.capabilities;
             view.completions |= caps.get("completions").is_some();
@@ -639,6 +646,13 @@ fn build_view(
             };
             if !running {
                 view.absent.tools.entry(name).or_insert(b.id);
+                continue;
+            }
+            if let Some(why) = held
+                .as_ref()
+                .and_then(|h| h.get(crate::pins::Item::Tool, original))
+            {
+                view.held.insert(name, why.clone());
                 continue;
             }
             if gateway::clash(&mut view, &name, &b.name) {
@@ -680,7 +694,13 @@ fn build_view(
                 .last()
                 .is_some_and(|t| !t.header_params.is_empty());
         }
-        prompts::add(&mut view, b, &lists, prefix, running, reuse);
+        prompts::add(
+            &mut view,
+            b,
+            &lists,
+            (prefix, running, held.as_deref()),
+            reuse,
+        );
     }
     resources::add(&mut view, members, &ui);
     if let Some(ns) = ns {

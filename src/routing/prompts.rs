@@ -15,8 +15,7 @@ pub(super) fn add(
     view: &mut View,
     b: &Arc<Backend>,
     lists: &Arc<Lists>,
-    prefix: bool,
-    running: bool,
+    (prefix, running, held): (bool, bool, Option<&crate::pins::Judged>),
     reuse: &mut Reuse,
 ) {
     for (index, prompt) in lists.prompts.iter().enumerate() {
@@ -26,6 +25,10 @@ pub(super) fn add(
         let name = exposed_name(&b.name, original, prefix);
         if !running {
             view.absent.prompts.entry(name).or_insert(b.id);
+            continue;
+        }
+        if let Some(why) = held.and_then(|h| h.get(crate::pins::Item::Prompt, original)) {
+            view.held.insert(name, why.clone());
             continue;
         }
         if let Some(first) = view.prompt_index.get(&name).map(|i| &view.prompts[*i]) {

@@ -58,6 +58,9 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         }
         view.absent.extend(&part.absent);
         view.disabled.extend(part.disabled.iter().cloned());
+        for (name, why) in &part.held {
+            view.held.entry(name.clone()).or_insert_with(|| why.clone());
+        }
         view.errors.extend(part.errors.iter().cloned());
         view.completions |= part.completions;
         view.tasks |= part.tasks;
@@ -71,6 +74,13 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
     view.disabled.retain(|name| {
         !view.tool_index.contains_key(name) && !view.served_index.contains_key(name)
     });
+    let held = std::mem::take(&mut view.held);
+    view.held = held
+        .into_iter()
+        .filter(|(name, _)| {
+            !view.tool_index.contains_key(name) && !view.prompt_index.contains_key(name)
+        })
+        .collect();
     let mut absent = std::mem::take(&mut view.absent);
     absent.without_live(&view);
     view.absent = absent;

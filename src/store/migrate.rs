@@ -116,6 +116,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0020_shared_limits",
         sql: include_str!("../../sql/0020_shared_limits.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_tool_pins",
+        sql: include_str!("../../sql/0021_tool_pins.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

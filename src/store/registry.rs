@@ -55,7 +55,7 @@ fn server_select(source: &str) -> String {
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
                 idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
-                breaker_cooldown_ms, auth_sealed
+                breaker_cooldown_ms, auth_sealed, tool_changes
          FROM {source}"
     )
 }
@@ -65,15 +65,15 @@ fn server_select(source: &str) -> String {
 pub(super) const INSERT_SERVER: &str = "INSERT INTO mcp_servers (id, name, protocol, url, command,
         args, env_sealed, headers_sealed, is_active, timeout_ms, cwd, max_concurrency,
         idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
-        breaker_cooldown_ms, auth_sealed)
+        breaker_cooldown_ms, auth_sealed, tool_changes)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19)
+            $19, $20)
     RETURNING *";
 pub(super) const UPDATE_SERVER: &str = "UPDATE mcp_servers SET name = $2, protocol = $3, url = $4,
         command = $5, args = $6, env_sealed = $7, headers_sealed = $8, is_active = $9,
         timeout_ms = $10, cwd = $11, max_concurrency = $12, idle_stop_ms = $13,
         session_mode = $14, max_instances = $15, max_memory_mb = $16, breaker_failures = $17,
-        breaker_cooldown_ms = $18, auth_sealed = $19, updated_at = now()
+        breaker_cooldown_ms = $18, auth_sealed = $19, tool_changes = $20, updated_at = now()
     WHERE id = $1 RETURNING *";
 
 /// Registry storage over the database.
@@ -117,6 +117,8 @@ impl Registry {
             breaker_failures: row.try_get::<_, i32>(19)?.max(0) as u32,
             breaker_cooldown_ms: row.try_get::<_, i32>(20)?.max(1) as u32,
             auth: self.open_auth(row.try_get(21)?, &id)?,
+            tool_changes: crate::model::ToolChanges::parse(row.try_get::<_, &str>(22)?)
+                .unwrap_or_default(),
         })
     }
 
@@ -290,7 +292,7 @@ impl Registry {
     }
 
     /// Runs an INSERT or UPDATE `… RETURNING *` whose parameters are the draft's fields
-    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb, $17 breaker_failures, $18 breaker_cooldown_ms, $19 auth), secrets sealed, and reads
+    /// ($1 id … $10 timeout_ms, $11 cwd, $12 max_concurrency, $13 idle_stop_ms, $14 session_mode, $15 max_instances, $16 max_memory_mb, $17 breaker_failures, $18 breaker_cooldown_ms, $19 auth, $20 tool_changes), secrets sealed, and reads
     /// the row back.
     pub(super) async fn write_server<C: GenericClient>(
         &self,
@@ -322,6 +324,7 @@ impl Registry {
                     &draft.breaker_failures,
                     &draft.breaker_cooldown_ms,
                     &self.seal_auth(&draft.auth, &id),
+                    &draft.tool_changes.as_str(),
                 ],
             )
             .await
@@ -391,7 +394,8 @@ impl Registry {
         draft.apply(obj, false)?;
         tx.execute(
             "UPDATE namespaces SET description = $2, tool_prefix = $3, auth = $4,
-                    validate_arguments = $5, tool_search = $6, updated_at = now()
+                    validate_arguments = $5, tool_search = $6, tool_changes = $7,
+                    updated_at = now()
              WHERE name = $1",
             &[
                 &draft.name,
@@ -400,6 +404,7 @@ impl Registry {
                 &auth_str(draft.auth_required),
                 &draft.validate_arguments,
                 &draft.tool_search.as_str(),
+                &draft.tool_changes.as_str(),
             ],
         )
         .await?;
@@ -481,7 +486,7 @@ pub(super) async fn load_namespaces<C: GenericClient>(
                         coalesce((SELECT array_agg(s.name ORDER BY ns.position)
                                   FROM namespace_servers ns JOIN mcp_servers s ON s.id = ns.server_id
                                   WHERE ns.namespace = n.name), '{{}}'),
-                        n.validate_arguments, n.tool_search
+                        n.validate_arguments, n.tool_search, n.tool_changes
                  FROM namespaces n WHERE $1::text IS NULL OR n.name = $1 ORDER BY n.name"
             ),
             &[&only],
@@ -525,6 +530,8 @@ pub(super) async fn load_namespaces<C: GenericClient>(
             validate_arguments: r.try_get(7)?,
             tool_search: crate::model::ToolSearch::parse(r.try_get::<_, &str>(8)?)
                 .unwrap_or_default(),
+            tool_changes: crate::model::ToolChanges::parse(r.try_get::<_, &str>(9)?)
+                .unwrap_or_default(),
             tools,
             name,
         });
@@ -558,8 +565,8 @@ pub(super) async fn insert_namespace<C: GenericClient>(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments,
-                                 tool_search)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+                                 tool_search, tool_changes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &d.name,
             &d.description,
@@ -567,6 +574,7 @@ pub(super) async fn insert_namespace<C: GenericClient>(
             &auth_str(d.auth_required),
             &d.validate_arguments,
             &d.tool_search.as_str(),
+            &d.tool_changes.as_str(),
         ],
     )
     .await

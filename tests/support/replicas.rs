@@ -233,7 +233,9 @@ pub async fn cluster() -> (TestDb, Vec<Replica>, String, Mock) {
         "POST",
         "/api/v1/mcp/servers",
         &admin,
-        &json!({"name": "mock", "protocol": "http", "url": mock.url()}),
+        // `accept`: its `toggle` adds a tool, a list change the tests wait for (under the
+        // default `hold` the new tool would be held for review and nothing would change).
+        &json!({"name": "mock", "protocol": "http", "url": mock.url(), "tool_changes": "accept"}),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text());

@@ -183,6 +183,9 @@ struct Server {
     notify: broadcast::Sender<String>,
     /// Whether the `extra` tool is listed (toggled by the `toggle` tool).
     extra: Mutex<bool>,
+    /// Definitions set by `POST /control/tools`: each replaces the listed tool of its
+    /// name, or is listed after the others (a server upgrade, a rug pull).
+    replaced: Mutex<Vec<Value>>,
     initializes: AtomicU64,
     /// The capabilities the last `initialize` declared.
     client_capabilities: Mutex<Value>,
@@ -285,6 +288,17 @@ impl Server {
                     json!({"name": "extra", "description": "Appears after toggle",
                                   "inputSchema": obj(json!({}), json!([]))}),
                 );
+            }
+        }
+        for r in self
+            .replaced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            match tools.iter_mut().find(|t| t["name"] == r["name"]) {
+                Some(t) => *t = r.clone(),
+                None => tools.push(r.clone()),
             }
         }
         if let Some(padding) = &self.description_padding {
@@ -688,6 +702,34 @@ async fn serve_routes(server: Arc<Server>, req: Request<Incoming>, path: String)
                     StatusCode::BAD_REQUEST,
                     "text/plain",
                     "a notification, please",
+                ),
+            }
+        }
+        (Method::POST, "/control/tools") => {
+            // A JSON array of tool definitions: listed from now on (replacing the tool
+            // of the same name), announced on every open GET stream.
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return full(StatusCode::BAD_REQUEST, "text/plain", "unreadable body"),
+            };
+            match serde_json::from_slice::<Vec<Value>>(&body) {
+                Ok(defs) if defs.iter().all(|d| d["name"].is_string()) => {
+                    let mut replaced = server.replaced.lock().unwrap_or_else(|p| p.into_inner());
+                    for d in defs {
+                        replaced.retain(|r| r["name"] != d["name"]);
+                        replaced.push(d);
+                    }
+                    drop(replaced);
+                    let _ = server.notify.send(
+                        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+                            .to_string(),
+                    );
+                    full(StatusCode::OK, "application/json", r#"{"replaced":true}"#)
+                }
+                _ => full(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    "a JSON array of tools with names, please",
                 ),
             }
         }
@@ -1404,6 +1446,7 @@ fn main() {
         sessions: Mutex::default(),
         notify: broadcast::channel(64).0,
         extra: Mutex::new(false),
+        replaced: Mutex::new(Vec::new()),
         initializes: AtomicU64::new(0),
         client_capabilities: Mutex::new(Value::Null),
         log_levels: Mutex::new(Vec::new()),

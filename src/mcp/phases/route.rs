@@ -121,6 +121,23 @@ fn never_listed(ctx: &Ctx, name: &str) -> Option<uuid::Uuid> {
     (!known).then_some(b.id)
 }
 
+/// A call of a tool or prompt held for review ([`crate::pins`]): what is held, why, and
+/// who can release it, with `data.held: true`.
+fn held(name: &str, why: &crate::pins::Why) -> RpcError {
+    RpcError {
+        data: Some(why.data(name)),
+        ..invalid(why.message(name))
+    }
+}
+
+/// Refuses a call of a tool or prompt `view` holds for review.
+fn held_check(view: &crate::routing::View, name: &str) -> Result<(), RpcError> {
+    match view.held.get(name) {
+        Some(why) => Err(held(name, why)),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
@@ -166,6 +183,7 @@ pub fn route<'v>(
     };
     let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
         let (span, name) = named(span, what)?;
+        held_check(view, &name)?;
         let p = view.prompt(&name).ok_or_else(|| {
             unavailable(
                 ctx,
@@ -208,6 +226,7 @@ pub fn route<'v>(
                 return Ok(Target::Call(Callee::Gateway(served)));
             }
             let Some(tool) = view.tool(&name) else {
+                held_check(view, &name)?;
                 if view.disabled.contains(name.as_ref()) {
                     return Err(invalid(format!(
                         "tool {name:?} is disabled in this namespace"
@@ -309,6 +328,13 @@ pub(crate) fn rest_tool<'v>(
         .tools
         .iter()
         .find(|t| t.backend.id == backend.id && t.original == tool);
+    if let Some(why) =
+        ctx.view.held.values().find(|w| {
+            w.server == backend.name && w.name == tool && w.item == crate::pins::Item::Tool
+        })
+    {
+        return Err(ApiError::Conflict(why.message(tool)));
+    }
     if ctx.is_narrowed() && !ctx.tools_of(backend).iter().any(|(own, _)| own == tool) {
         return Err(ApiError::NotFound(format!(
             "no tool {tool:?} on server {} for this key",

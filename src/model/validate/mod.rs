@@ -208,3 +208,24 @@ pub(super) fn secret_map(
 
 #[cfg(test)]
 mod tests;
+
+/// The `tool_changes` field of a server or a namespace: `hold` (also for `null`) or
+/// `accept`; `current` when absent.
+pub(super) fn tool_changes(
+    obj: &Map<String, Value>,
+    current: crate::model::ToolChanges,
+) -> Result<crate::model::ToolChanges, Invalid> {
+    match field(obj, "tool_changes") {
+        Field::Absent => Ok(current),
+        Field::Null => Ok(crate::model::ToolChanges::default()),
+        Field::Value(v) => v
+            .as_str()
+            .and_then(crate::model::ToolChanges::parse)
+            .ok_or_else(|| {
+                Invalid::field(
+                    "tool_changes",
+                    "must be hold (changed and new tools wait for an admin's review) or accept",
+                )
+            }),
+    }
+}

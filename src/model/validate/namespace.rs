@@ -20,6 +20,7 @@ pub struct NamespaceDraft {
     pub tools: BTreeMap<String, ToolOverride>,
     pub validate_arguments: bool,
     pub tool_search: crate::model::ToolSearch,
+    pub tool_changes: crate::model::ToolChanges,
 }
 
 impl From<&Namespace> for NamespaceDraft {
@@ -33,6 +34,7 @@ impl From<&Namespace> for NamespaceDraft {
             tools: n.tools.clone(),
             validate_arguments: n.validate_arguments,
             tool_search: n.tool_search,
+            tool_changes: n.tool_changes,
         }
     }
 }
@@ -46,6 +48,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "tools",
     "validate_arguments",
     "tool_search",
+    "tool_changes",
 ];
 /// What a namespace object shows that a PUT of it may carry back unchanged (read-only).
 const NAMESPACE_READ_ONLY: &[&str] = &[
@@ -150,6 +153,7 @@ impl NamespaceDraft {
                     .ok_or_else(|| Invalid::field("tool_search", "must be off, on or auto"))?;
             }
         }
+        self.tool_changes = tool_changes(obj, self.tool_changes)?;
         match string_field(obj, "auth")?.flatten().as_deref() {
             None => {}
             Some("required") => self.auth_required = true,

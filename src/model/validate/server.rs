@@ -31,6 +31,8 @@ pub struct ServerDraft {
     pub breaker_failures: i32,
     pub breaker_cooldown_ms: i32,
     pub auth: crate::model::auth::ServerAuth,
+    /// What a changed or new tool definition meets (`hold` by default).
+    pub tool_changes: crate::model::ToolChanges,
     /// What the change did that the caller did not ask for in so many words.
     pub warnings: Vec<String>,
     /// The change moves the url to another origin: nothing stored for the old one (its
@@ -59,6 +61,7 @@ impl From<&Server> for ServerDraft {
             breaker_failures: s.breaker_failures as i32,
             breaker_cooldown_ms: s.breaker_cooldown_ms as i32,
             auth: s.auth.clone(),
+            tool_changes: s.tool_changes,
             warnings: Vec::new(),
             origin_moved: false,
         }
@@ -84,6 +87,7 @@ const SERVER_FIELDS: &[&str] = &[
     "breaker_failures",
     "breaker_cooldown_ms",
     "auth",
+    "tool_changes",
 ];
 const SERVER_READ_ONLY: &[&str] = &[
     "id",
@@ -283,6 +287,7 @@ impl ServerDraft {
         if let Some(n) = whole_number(obj, "breaker_cooldown_ms", 100, 3_600_000, false)? {
             self.breaker_cooldown_ms = n.unwrap_or(DEFAULT_BREAKER_COOLDOWN_MS);
         }
+        self.tool_changes = tool_changes(obj, self.tool_changes)?;
         Ok(())
     }
 
@@ -299,7 +304,7 @@ impl ServerDraft {
                     d.max_concurrency,
                 ),
                 (d.idle_stop_ms, d.isolated, d.max_instances, d.max_memory_mb),
-                (d.breaker_failures, d.breaker_cooldown_ms),
+                (d.breaker_failures, d.breaker_cooldown_ms, d.tool_changes),
             )
         }
         key(self) == key(o)

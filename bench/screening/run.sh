@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The screening of tool definitions, one command: detection per attack class on
+# the cases make_attacks.py writes (target/screening/attacks.jsonl), false alarms on the real tools of bench/toolsearch (collected once by
+# bench/toolsearch/run.sh into target/toolsearch/tools.json) and LiveMCPBench.
+#   bench/screening/run.sh                  # the figures
+#   SCREENING_SHOW=1 bench/screening/run.sh # and each false alarm and each miss
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+python3 bench/screening/make_attacks.py target/screening/attacks.jsonl
+# The figures, not speed: the dev profile, which the tests have built already.
+cargo bench --profile dev --bench screening

@@ -1,0 +1,139 @@
+//! `keyadm reviews list | approve SERVER [TOOL] | reject SERVER [TOOL]`: the tool
+//! definitions held for review ([`crate::pins`]) and an admin's decision. The decision
+//! is written to PostgreSQL; every gateway follows within its NOTIFY's latency.
+
+use serde_json::{Value, json};
+
+use crate::cli::UsageError;
+use crate::keyadm::changes::Trail;
+use crate::keyadm::servers::Line;
+use crate::keyadm::{KeyadmError, aligned, line};
+use crate::store::registry::Registry;
+
+/// A parsed `keyadm reviews` command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewsCommand {
+    List,
+    Decide {
+        approve: bool,
+        server: String,
+        tool: Option<String>,
+    },
+}
+
+pub fn parse(args: &[String]) -> Result<ReviewsCommand, UsageError> {
+    let line = Line::read(args, &[], &[])?;
+    let decide = |approve: bool, server: &str, tool: Option<&&str>| ReviewsCommand::Decide {
+        approve,
+        server: server.to_string(),
+        tool: tool.map(|t| t.to_string()),
+    };
+    match line.words.as_slice() {
+        [] | ["list"] => Ok(ReviewsCommand::List),
+        ["approve", server, rest @ ..] if rest.len() <= 1 => Ok(decide(true, server, rest.first())),
+        ["reject", server, rest @ ..] if rest.len() <= 1 => Ok(decide(false, server, rest.first())),
+        _ => Err(UsageError(
+            "reviews list [--json] | reviews approve SERVER [TOOL] | reviews reject SERVER [TOOL]"
+                .into(),
+        )),
+    }
+}
+
+pub(super) async fn reviews_command(
+    registry: &Registry,
+    trail: &Trail,
+    cmd: &ReviewsCommand,
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let pool = registry.pool();
+    match cmd {
+        ReviewsCommand::List => {
+            let reviews = crate::pins::store::reviews(pool, None).await?;
+            Ok(if json {
+                line(json!({"reviews": reviews}))
+            } else {
+                table(&reviews)
+            })
+        }
+        ReviewsCommand::Decide {
+            approve,
+            server,
+            tool,
+        } => {
+            let s = registry.get_server(server).await?;
+            let names = crate::pins::store::decide(pool, s.id, tool.as_deref(), *approve).await?;
+            if names.is_empty() {
+                return Err(KeyadmError::Input(match tool {
+                    Some(t) => format!(
+                        "nothing of server {} named {t:?} is held for review",
+                        s.name
+                    ),
+                    None => format!("nothing of server {} is held for review", s.name),
+                }));
+            }
+            let (what, method) = match approve {
+                true => ("approved", "tool.approved"),
+                false => ("rejected", "tool.rejected"),
+            };
+            let objects: Vec<String> = names.iter().map(|n| format!("{}/{n}", s.name)).collect();
+            let changes: Vec<(&'static str, &str)> =
+                objects.iter().map(|o| (method, o.as_str())).collect();
+            trail.record(pool, &changes).await;
+            Ok(if json {
+                line(json!({"server": s.name, what: names}))
+            } else {
+                names
+                    .iter()
+                    .map(|n| format!("{what} {}/{n}\n", s.name))
+                    .collect()
+            })
+        }
+    }
+}
+
+/// The reviews as text: one row each, then what changed in each.
+fn table(reviews: &[Value]) -> String {
+    if reviews.is_empty() {
+        return "nothing is held for review\n".to_string();
+    }
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_string(),
+        v => v.to_string(),
+    };
+    let rows = reviews
+        .iter()
+        .map(|r| {
+            let findings = r["findings"].as_array().map_or(0, Vec::len);
+            vec![
+                text(&r["server"]),
+                text(&r["tool"]),
+                text(&r["kind"]),
+                findings.to_string(),
+                text(&r["held_at"]),
+            ]
+        })
+        .collect();
+    let mut out = aligned(&["SERVER", "TOOL", "KIND", "FINDINGS", "HELD AT"], rows);
+    for r in reviews {
+        out.push_str(&format!(
+            "\n{}/{} ({}):\n",
+            text(&r["server"]),
+            text(&r["tool"]),
+            text(&r["kind"])
+        ));
+        for f in r["findings"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  finding: {}\n", text(f)));
+        }
+        for d in r["diff"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  {}: {} -> {}\n",
+                text(&d["path"]),
+                text(&d["before"]),
+                text(&d["after"])
+            ));
+        }
+    }
+    out.push_str("\napprove: keyadm reviews approve SERVER [TOOL]; keep the old pin: keyadm reviews reject SERVER [TOOL]\n");
+    out
+}

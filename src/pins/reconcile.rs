@@ -1,0 +1,294 @@
+//! The pass before each routing build: every running backend's tools and prompts against
+//! the book. First sight of a server pins what screening does not flag; afterwards a
+//! changed, new or flagged item is held (or, under `tool_changes: accept`, re-pinned).
+//! Each hold and each accepted change is written in one transaction per server, goes to
+//! the events stream (admins) and to the audit trail, and is counted by the
+//! `metamcp_tools_held` gauge.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use serde_json::json;
+
+use super::screen::{Context, screen};
+use super::store::{self, Write};
+use super::{Book, Held, Item, Review};
+use crate::backend::Backend;
+use crate::model::{Snapshot, ToolChanges};
+use crate::observe::Observe;
+use crate::observe::events::Audience;
+
+/// A held item whose server offers yet another definition is written down again at most
+/// this often (a server that changes a description on every list costs one row write a
+/// minute, not one per list).
+const REWRITE_AFTER: Duration = Duration::from_secs(60);
+
+/// What a pass reads and where it reports.
+#[derive(Clone, Copy)]
+pub struct Pass<'a> {
+    pub book: &'a Book,
+    pub pool: &'a Pool,
+    pub snapshot: &'a Snapshot,
+    pub backends: &'a [Arc<Backend>],
+    pub observe: &'a Observe,
+}
+
+/// Loads the book from the database.
+pub async fn reload(pool: &Pool, book: &Book) -> Result<(), crate::store::db::DbError> {
+    let (pins, held) = store::load(pool).await?;
+    book.replace(pins, held);
+    Ok(())
+}
+
+/// Runs one pass; failures are logged (what is not pinned stays held). Whether it
+/// wrote anything (the routing table is then to be rebuilt).
+pub async fn run(pass: Pass<'_>) -> bool {
+    let Pass {
+        book,
+        pool,
+        backends,
+        ..
+    } = pass;
+    let _serial = book.pass.lock().await;
+    if !book.loaded()
+        && let Err(e) = reload(pool, book).await
+    {
+        tracing::warn!(error = %e, "tool pins could not be loaded; unpinned tools stay held");
+        return false;
+    }
+    let mut changed = false;
+    for b in backends {
+        changed |= server_pass(&pass, b).await;
+    }
+    changed
+}
+
+/// One server's part of a pass: whether it wrote anything.
+async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
+    let &Pass {
+        book,
+        pool,
+        snapshot,
+        backends,
+        observe,
+    } = pass;
+    if b.status() != crate::backend::Status::Running {
+        return false;
+    }
+    let Some(server) = snapshot.server_by_id(&b.id) else {
+        return false;
+    };
+    let lists = b.lists();
+    if lists.tools.is_empty() && lists.prompts.is_empty() {
+        return false;
+    }
+    // Every item its pin and nothing recorded as held (the judgement is cached per
+    // lists and book): nothing to do.
+    if book.loaded() && book.judge(b.id, &b.name, &lists).is_empty() && !book.holds_any(b.id) {
+        return false;
+    }
+    let accept = snapshot.tool_changes(server) == ToolChanges::Accept;
+    let digested = book.digested(b.id, &lists);
+    let first_sight = !book.server_pinned(b.id);
+    let own: Vec<&str> = lists
+        .tools
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    // The other servers' tools, read only when something is screened.
+    let others_lists = std::sync::OnceLock::new();
+    let others = std::sync::OnceLock::new();
+    let others = || -> &Vec<(&str, &str)> {
+        others.get_or_init(|| {
+            others_lists
+                .get_or_init(|| {
+                    backends
+                        .iter()
+                        .filter(|o| o.id != b.id)
+                        .map(|o| (o.name.clone(), o.lists()))
+                        .collect::<Vec<_>>()
+                })
+                .iter()
+                .flat_map(|(n, l)| {
+                    l.tools
+                        .iter()
+                        .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
+                })
+                .collect()
+        })
+    };
+    // What is recorded as held but no longer offered goes (once it has been held a
+    // while: a tool that comes and goes on every list is not rewritten each time).
+    let gone: Vec<(Item, String)> = book
+        .held_of(b.id)
+        .into_iter()
+        .filter(|(item, name, h)| {
+            h.seen.elapsed() >= REWRITE_AFTER
+                && !digested
+                    .items
+                    .iter()
+                    .any(|(i, n, _, _)| i == item && n == name)
+        })
+        .map(|(item, name, _)| (item, name))
+        .collect();
+    let mut writes: Vec<Write> = gone
+        .iter()
+        .map(|(item, name)| Write::Release { item: *item, name })
+        .collect();
+    let mut notes: Vec<Note> = gone
+        .iter()
+        .map(|(item, name)| Note::Released(*item, name.clone()))
+        .collect();
+    for (item, name, digest, index) in &digested.items {
+        let pin = book.pin(b.id, *item, name);
+        let held = book.held(b.id, *item, name);
+        if pin.as_deref() == Some(digest.as_str()) {
+            if held.is_some() {
+                writes.push(Write::Release { item: *item, name });
+                notes.push(Note::Released(*item, name.clone()));
+            }
+            continue;
+        }
+        if let Some(h) = &held
+            && (h.digest == *digest || h.seen.elapsed() < REWRITE_AFTER)
+        {
+            continue;
+        }
+        let definition = digested.definition(*item, *index);
+        let ctx = Context {
+            sibling_lengths: siblings(&lists.tools, *item, *index),
+            own: own.clone(),
+            others: others().clone(),
+        };
+        let findings = screen(definition, &ctx);
+        let review = review_of(&findings, pin.is_some(), first_sight);
+        match review {
+            Some(review) if !accept => {
+                writes.push(Write::Hold {
+                    item: *item,
+                    name,
+                    definition,
+                    review,
+                    findings: findings.clone(),
+                });
+                notes.push(Note::Held(
+                    *item,
+                    name.clone(),
+                    review,
+                    findings,
+                    digest.clone(),
+                ));
+            }
+            _ => {
+                writes.push(Write::Pin {
+                    item: *item,
+                    name,
+                    definition,
+                    first: review.is_none(),
+                });
+                notes.push(Note::Pinned(
+                    *item,
+                    name.clone(),
+                    review,
+                    findings,
+                    digest.clone(),
+                ));
+            }
+        }
+    }
+    if writes.is_empty() {
+        return false;
+    }
+    if let Err(e) = store::apply(pool, b.id, &writes).await {
+        tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
+        return false;
+    }
+    for note in notes {
+        announce(book, observe, &b.name, b.id, note);
+    }
+    true
+}
+
+/// The description lengths of a tool's siblings (none for a prompt).
+fn siblings(tools: &[serde_json::Value], item: Item, index: usize) -> Vec<usize> {
+    match item {
+        Item::Tool => tools
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .filter_map(|(_, t)| t["description"].as_str().map(|d| d.chars().count()))
+            .collect(),
+        Item::Prompt => Vec::new(),
+    }
+}
+
+/// Why an item that is not its pin is held: flagged when screening found anything,
+/// changed when it had a pin, added when its server had pins; `None` at first sight.
+fn review_of(findings: &[String], pinned: bool, first_sight: bool) -> Option<Review> {
+    match (findings.is_empty(), pinned, first_sight) {
+        (false, _, _) => Some(Review::Flagged),
+        (true, true, _) => Some(Review::Changed),
+        (true, false, true) => None,
+        (true, false, false) => Some(Review::Added),
+    }
+}
+
+enum Note {
+    Held(Item, String, Review, Vec<String>, String),
+    /// Pinned at first sight (`None`) or a change accepted.
+    Pinned(Item, String, Option<Review>, Vec<String>, String),
+    Released(Item, String),
+}
+
+/// Notes `note` in the book, and announces and audits it.
+fn announce(book: &Book, observe: &Observe, server: &str, id: uuid::Uuid, note: Note) {
+    let (kind, item, name, fields) = match note {
+        Note::Held(item, name, review, findings, digest) => {
+            tracing::warn!(server, tool = %name, kind = review.as_str(), findings = ?findings,
+                "a tool definition is held for review");
+            let fields = json!({"server": server, "tool": name, "item": item.as_str(),
+                "kind": review.as_str(), "findings": findings,
+                "approve": format!("keyadm reviews approve {server} {name}")});
+            book.note_held(
+                id,
+                item,
+                &name,
+                Held {
+                    review,
+                    digest,
+                    findings,
+                    rejected: false,
+                    seen: Instant::now(),
+                },
+            );
+            ("tool.held", item, name, fields)
+        }
+        Note::Pinned(item, name, review, findings, digest) => {
+            book.note_pin(id, item, &name, &digest);
+            let Some(review) = review else {
+                return; // First sight: nothing to announce per tool.
+            };
+            tracing::info!(server, tool = %name, kind = review.as_str(),
+                "a tool definition change was accepted (tool_changes: accept)");
+            let fields = json!({"server": server, "tool": name, "item": item.as_str(),
+                "kind": review.as_str(), "findings": findings});
+            ("tool.accepted", item, name, fields)
+        }
+        Note::Released(item, name) => {
+            book.forget_held(id, item, &name);
+            let fields = json!({"server": server, "tool": name, "item": item.as_str()});
+            ("tool.released", item, name, fields)
+        }
+    };
+    let _ = item;
+    observe.events.publish(
+        kind,
+        crate::observe::events::fields(fields),
+        Audience::Admin,
+    );
+    let object = format!("{server}/{name}");
+    observe
+        .audit
+        .record(crate::observe::audit::Entry::change_by(None, kind, &object));
+}

@@ -6,6 +6,7 @@
 mod accounts;
 mod audit;
 mod namespaces;
+mod policies;
 mod ready;
 mod servers;
 mod system;
@@ -113,6 +114,13 @@ pub async fn dispatch(
         RouteId::Usage => audit::usage(c).await,
         RouteId::GetKey => audit::key(c).await,
         RouteId::SearchTools => tools::search_tools(c).await,
+        RouteId::PolicyLanguage => policies::language(c).await,
+        RouteId::ListPolicies => policies::list(c).await,
+        RouteId::CreatePolicy => policies::create(c).await,
+        RouteId::CheckPolicy => policies::check(c).await,
+        RouteId::GetPolicy => policies::get(c).await,
+        RouteId::UpdatePolicy => policies::update(c).await,
+        RouteId::DeletePolicy => policies::delete(c).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,
     }

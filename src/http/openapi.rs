@@ -99,6 +99,7 @@ fn operation(route: &Route) -> Value {
             let description = match name {
                 "id" => "the server's UUID or its name",
                 "tool" => "the tool's name as the server knows it",
+                "name" if route.path.starts_with("/api/v1/policies") => "the policy's name",
                 _ => "the namespace's name",
             };
             json!({"name": name, "in": "path", "required": true,
@@ -158,6 +159,9 @@ fn operation(route: &Route) -> Value {
     }
     if route.id == RouteId::GetKey {
         errors.push(404);
+    }
+    if matches!(route.id, RouteId::CreatePolicy) {
+        errors.push(409);
     }
     if matches!(
         route.id,
@@ -291,6 +295,11 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::SecretSave => json!({"type": "object", "required": ["state", "secret"],
             "properties": {"state": {"type": "string"}, "secret": {"type": "string"}}}),
         RouteId::ImportServers => schema_ref("McpServersFile"),
+        RouteId::CreatePolicy | RouteId::UpdatePolicy => schema_ref("Policy"),
+        RouteId::CheckPolicy => json!({"type": "object", "required": ["principal", "tool"],
+            "properties": {"principal": {"type": "string", "description": "a key's id or name"},
+                "namespace": {"type": "string"}, "tool": {"type": "string"},
+                "action": {"enum": ["call", "list"]}, "arguments": {"type": "object"}}}),
         RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
     })
@@ -391,6 +400,27 @@ fn success(id: RouteId) -> (u16, Value) {
         RouteId::ExportServers => (200, json_body(schema_ref("McpServersFile"))),
         RouteId::Usage => (200, json_body(schema_ref("Usage"))),
         RouteId::SearchTools => (200, json_body(schema_ref("ToolSearch"))),
+        RouteId::PolicyLanguage => (
+            200,
+            json_body(json!({"type": "object", "required": ["language"],
+                "properties": {"language": {"enum": ["cedar", "cel"]}}})),
+        ),
+        RouteId::ListPolicies => (
+            200,
+            json_body(json!({"type": "object", "required": ["policies"],
+                "properties": {"language": {"type": "string"},
+                    "policies": {"type": "array", "items": schema_ref("Policy")}}})),
+        ),
+        RouteId::CreatePolicy => (201, json_body(schema_ref("Policy"))),
+        RouteId::GetPolicy | RouteId::UpdatePolicy => (200, json_body(schema_ref("Policy"))),
+        RouteId::DeletePolicy => (204, json!({"description": "Deleted"})),
+        RouteId::CheckPolicy => (
+            200,
+            json_body(json!({"type": "object", "required": ["decision", "policy"],
+                "properties": {"decision": {"enum": ["allow", "deny", "confirm"]},
+                    "policy": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+                    "server": {"type": ["string", "null"]}}})),
+        ),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
@@ -523,6 +553,10 @@ fn components() -> Value {
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
     });
+    c["schemas"]["Policy"] = json!({"type": "object", "required": ["name", "text"], "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+        "text": {"type": "string", "description": "a JSON list of rules {\"effect\": \"allow\" | \"deny\" | \"confirm\", \"when\": CEL, \"reason\"?}; the first that matches decides"},
+        "namespace": {"type": ["string", "null"], "description": "absent or null: every view"}}});
     c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
         "query": {"type": "string"},
         "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {

@@ -58,6 +58,13 @@ pub enum RouteId {
     Usage,
     GetKey,
     SearchTools,
+    PolicyLanguage,
+    ListPolicies,
+    CreatePolicy,
+    CheckPolicy,
+    GetPolicy,
+    UpdatePolicy,
+    DeletePolicy,
 }
 
 /// One entry of the table.
@@ -135,6 +142,14 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/keys/{id}" => GetKey, Client, "A key (by id or name) with its limits and its use of each across the replicas (a client key: itself)"),
     route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
+    // Before `{name}`: these two literal paths win over a policy named `language` or `check`.
+    route!(GET "/api/v1/policies/language" => PolicyLanguage, Admin, "The policy language: {\"language\": \"cel\"}"),
+    route!(POST "/api/v1/policies/check" => CheckPolicy, Admin, "Dry run: would this principal (key id or name) be allowed to call this tool with these arguments, and by which policy?"),
+    route!(GET "/api/v1/policies" => ListPolicies, Admin, "List the policies by identity"),
+    route!(POST "/api/v1/policies" => CreatePolicy, Admin, "Add a policy (checked first: 400 with line and reason)"),
+    route!(GET "/api/v1/policies/{name}" => GetPolicy, Admin, "Show a policy"),
+    route!(PUT "/api/v1/policies/{name}" => UpdatePolicy, Admin, "Change a policy's text or namespace (checked first: 400 with line and reason)"),
+    route!(DELETE "/api/v1/policies/{name}" => DeletePolicy, Admin, "Remove a policy"),
 ];
 
 impl Route {

@@ -142,6 +142,7 @@ pub(super) async fn keys_command(
         | Command::Audit(_)
         | Command::Servers(_)
         | Command::Namespaces(_)
+        | Command::Policies(_)
         | Command::ClientConfig(_)
         | Command::OAuth(_)
         | Command::Connections(_) => Ok(String::new()),

@@ -38,6 +38,7 @@ mod changes;
 mod keys;
 mod namespaces;
 mod oauth;
+mod policies;
 mod servers;
 mod status;
 mod text;
@@ -46,6 +47,7 @@ mod upstream;
 pub use args::{Command, CreateArgs, HELP, Invocation, parse};
 pub use namespaces::{Body as NamespaceBody, NamespacesCommand};
 pub use oauth::OAuthCommand;
+pub use policies::PoliciesCommand;
 pub use servers::{ClientConfigArgs, Format, ServersCommand};
 pub(crate) use text::{aligned, line};
 
@@ -225,6 +227,13 @@ async fn run_command(
                 Cipher::new(&secrets.encryption),
             );
             namespaces::namespaces_command(&registry, cmd, inv.json).await
+        }
+        Command::Policies(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
+            policies::policies_command(&store, &db.pool, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {
             let mut client = db.connect().await?;

@@ -116,6 +116,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0020_shared_limits",
         sql: include_str!("../../sql/0020_shared_limits.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_policies",
+        sql: include_str!("../../sql/0022_policies.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

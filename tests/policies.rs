@@ -375,3 +375,59 @@ async fn every_replica_applies_a_policy_within_a_second() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn keyadm_adds_checks_lists_and_removes_policies() {
+    let (gw, _beta) = gateway().await;
+    let keyadm = |args: &[&str]| support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &gw.db.env(), args);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("p.json");
+    std::fs::write(
+        &file,
+        json!([{"effect": "deny", "when": DENY_ADD}]).to_string(),
+    )
+    .expect("written");
+    let path = file.to_string_lossy().to_string();
+    let out = keyadm(&["policies", "add", "no-add", &path]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let out = keyadm(&["policies", "check", "client", "beta__add", "--json"]);
+    let d: Value = serde_json::from_str(&support::stdout(&out)).expect("JSON");
+    assert_eq!(
+        (d["decision"].clone(), d["policy"].clone()),
+        (json!("deny"), json!("no-add")),
+        "{d}"
+    );
+    // The running gateway applied it (NOTIFY).
+    let c = client(&gw, &gw.client_key).await;
+    eventually(WAIT, "the gateway applies keyadm's policy", || async {
+        let m = c
+            .call(
+                json!(1),
+                "tools/call",
+                json!({"name": "beta__add", "arguments": {"a": 1, "b": 2}}),
+            )
+            .await;
+        (m["error"]["data"]["policy"] == "no-add").then_some(())
+    })
+    .await;
+    let listed = support::stdout(&keyadm(&["policies", "list"]));
+    assert!(listed.contains("no-add"), "{listed}");
+    // A policy that does not compile: the line and the reason, nothing written.
+    std::fs::write(
+        &file,
+        "[\n{\"effect\": \"deny\",\n \"when\": \"tool.name ==\"}]",
+    )
+    .expect("written");
+    let out = keyadm(&["policies", "add", "broken", &path]);
+    assert_eq!(out.status.code(), Some(65), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("line 3"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(!support::stdout(&keyadm(&["policies", "list"])).contains("broken"));
+    let out = keyadm(&["policies", "remove", "no-add"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let out = keyadm(&["policies", "remove", "no-add"]);
+    assert!(!out.status.success());
+}

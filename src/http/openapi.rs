@@ -553,10 +553,7 @@ fn components() -> Value {
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
     });
-    c["schemas"]["Policy"] = json!({"type": "object", "required": ["name", "text"], "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
-        "text": {"type": "string", "description": "a JSON list of rules {\"effect\": \"allow\" | \"deny\" | \"confirm\", \"when\": CEL, \"reason\"?}; the first that matches decides"},
-        "namespace": {"type": ["string", "null"], "description": "absent or null: every view"}}});
+    c["schemas"]["Policy"] = policy_schema();
     c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
         "query": {"type": "string"},
         "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {
@@ -609,6 +606,14 @@ fn namespace_schemas() -> Value {
         "tool_search": {"enum": ["off", "on", "auto"], "default": "auto"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
     })
+}
+
+/// A policy by identity ([`crate::policy::rules`]), as stored and given.
+fn policy_schema() -> Value {
+    json!({"type": "object", "required": ["name", "text"], "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+        "text": {"type": "string", "description": "a JSON list of rules {\"effect\": \"allow\" | \"deny\" | \"confirm\", \"when\": CEL, \"reason\"?}; the first that matches decides"},
+        "namespace": {"type": ["string", "null"], "description": "absent or null: every view"}}})
 }
 
 #[cfg(test)]

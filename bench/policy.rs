@@ -11,6 +11,10 @@
 //!   found in the bytes, only the arguments parsed). Baseline: the whole request parsed
 //!   into a `serde_json::Value` and its arguments taken from it.
 //!
+//! - `policy_rules`: policies by identity ([`metamcp::policy::rules`], CEL): the
+//!   decision on a call with the four example rules, and with 100 (96 that do not
+//!   match first). docs/policies.md compares CEL with Cedar (`bench/policy-languages/`).
+//!
 //! Before criterion runs, each path is run 1,000 times under a counting allocator and its
 //! allocations per call are printed; the no-policy phase must make none (the bench stops
 //! with a message if it does).
@@ -181,6 +185,54 @@ fn bench_policy(c: &mut Criterion) {
             schema.check(&v["params"]["arguments"]).is_ok()
         })
     });
+    g.finish();
+
+    bench_rules(c);
+}
+
+/// The four examples, after `filler` rules that do not match.
+fn rule_set(filler: usize) -> metamcp::policy::rules::RuleSet {
+    use metamcp::policy::rules::{Policy as Rules, RuleSet};
+    let mut rules: Vec<Value> = (0..filler)
+        .map(|i| json!({"effect": "deny", "when": format!("principal.name == 'nobody_{i}' && tool.server == 'srv_{i}'")}))
+        .collect();
+    rules.extend([
+        json!({"effect": "deny", "when": "action == 'call' && 'contractors' in principal.groups"}),
+        json!({"effect": "deny", "when": "'interns' in principal.groups && tool.name.contains('delete_')"}),
+        json!({"effect": "deny", "when": "tool.name == 'github__create_issue' && arguments.org != 'acme'"}),
+        json!({"effect": "confirm", "when": "principal.scope == 'client' && tool.annotations.destructiveHint == true"}),
+    ]);
+    let text = Value::Array(rules).to_string();
+    RuleSet::new(vec![
+        Rules::compile("bench", None, &text).expect("the rules compile"),
+    ])
+}
+
+fn bench_rules(c: &mut Criterion) {
+    use metamcp::policy::rules::{Action, Effect, Subject, Target};
+    let who = Subject {
+        id: "k".into(),
+        name: "bob".into(),
+        scope: "client".into(),
+        kind: "key",
+        ..Subject::default()
+    };
+    let annotations = json!({"destructiveHint": true});
+    let tool = Target {
+        name: "files__remove",
+        server: "files",
+        annotations: &annotations,
+    };
+    let arguments = json!({"path": "/tmp/a", "recursive": false});
+    let mut g = c.benchmark_group("policy_rules");
+    for filler in [0, 96] {
+        let set = rule_set(filler);
+        let d = set.decide(&who, Action::Call, None, &tool, Some(&arguments));
+        assert_eq!(d.effect, Effect::Confirm);
+        g.bench_function(format!("cel_{}_rules", filler + 4), |b| {
+            b.iter(|| set.decide(&who, Action::Call, None, &tool, Some(black_box(&arguments))))
+        });
+    }
     g.finish();
 }
 

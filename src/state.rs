@@ -188,7 +188,15 @@ impl State {
         self.request_rebuild();
     }
 
-    /// Asks for the routing table to be rebuilt (coalesced).
+    /// Installs the stored policies by identity (applied from the next routing build).
+    pub fn set_rules(&self, rules: crate::policy::rules::RuleSet) {
+        self.control
+            .own
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .rules = (!rules.is_empty()).then(|| Arc::new(rules));
+    }
+
     /// Tool search's embeddings, when its retrieval is hybrid.
     pub fn embeddings(&self) -> Option<Arc<crate::search::semantic::Store>> {
         self.control
@@ -199,6 +207,7 @@ impl State {
             .clone()
     }
 
+    /// Asks for the routing table to be rebuilt (coalesced).
     pub fn request_rebuild(&self) {
         let _ = self.control.rebuild.send(());
     }
@@ -267,6 +276,7 @@ impl State {
     pub async fn reload_registry(&self) -> Result<(), DbError> {
         let _serial = self.control.reload_lock.lock().await;
         let fresh = self.control.registry.snapshot().await?;
+        self.set_rules(crate::store::policies::load(&self.db.pool).await?);
         let old = self.set_snapshot(fresh);
         let new = self.snapshot();
         self.data.backends.reconcile(&new);

@@ -363,6 +363,25 @@ impl Authenticator {
         AuthError::Invalid { reason }
     }
 
+    /// A key's name, as policies see it.
+    pub fn key_name(&self, id: &KeyId) -> Option<String> {
+        self.state(id).map(|s| s.name.clone())
+    }
+
+    /// A key by its id or its name.
+    pub fn find_key(&self, id_or_name: &str) -> Option<(KeyId, Arc<KeyState>)> {
+        let states = self.states.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = KeyId::parse(id_or_name)
+            && let Some(s) = states.get(&id)
+        {
+            return Some((id, s.clone()));
+        }
+        states
+            .iter()
+            .find(|(_, s)| s.name == id_or_name)
+            .map(|(id, s)| (*id, s.clone()))
+    }
+
     fn state(&self, id: &KeyId) -> Option<Arc<KeyState>> {
         self.states
             .read()

@@ -6,6 +6,7 @@
 mod accounts;
 mod audit;
 mod namespaces;
+mod policies;
 mod ready;
 mod reviews;
 mod servers;
@@ -117,6 +118,13 @@ pub async fn dispatch(
         RouteId::Reviews => reviews::list(c).await,
         RouteId::ApproveReview => reviews::decide(c, true).await,
         RouteId::RejectReview => reviews::decide(c, false).await,
+        RouteId::PolicyLanguage => policies::language(c).await,
+        RouteId::ListPolicies => policies::list(c).await,
+        RouteId::CreatePolicy => policies::create(c).await,
+        RouteId::CheckPolicy => policies::check(c).await,
+        RouteId::GetPolicy => policies::get(c).await,
+        RouteId::UpdatePolicy => policies::update(c).await,
+        RouteId::DeletePolicy => policies::delete(c).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,
     }

@@ -45,11 +45,17 @@ pub(super) async fn search_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
             Some(ns) => unknown(ns),
             None => ApiError::Unavailable("routing not ready".into()),
         })?;
+    let who = crate::mcp::policed::subject(state, ctx.principal.as_ref());
     let results: Vec<Value> = ctx
         .view
         .search(query, crate::search::clamp_limit(limit))
         .await
         .into_iter()
+        .filter(|(t, _, _)| {
+            ctx.view.rules.as_ref().is_none_or(|r| {
+                crate::mcp::policed::listed(&ctx, r, &who, &t.name, &t.backend.name, &t.entry)
+            })
+        })
         .map(|(t, score, confidence)| {
             let entry: Value = serde_json::from_slice(&t.entry).unwrap_or(Value::Null);
             json!({

@@ -99,6 +99,7 @@ fn operation(route: &Route) -> Value {
             let description = match name {
                 "id" => "the server's UUID or its name",
                 "tool" => "the tool's name as the server knows it",
+                "name" if route.path.starts_with("/api/v1/policies") => "the policy's name",
                 _ => "the namespace's name",
             };
             json!({"name": name, "in": "path", "required": true,
@@ -161,6 +162,9 @@ fn operation(route: &Route) -> Value {
     }
     if route.id == RouteId::GetKey {
         errors.push(404);
+    }
+    if matches!(route.id, RouteId::CreatePolicy) {
+        errors.push(409);
     }
     if matches!(
         route.id,
@@ -295,6 +299,11 @@ fn request_schema(id: RouteId) -> Option<Value> {
             "properties": {"state": {"type": "string"}, "secret": {"type": "string"}}}),
         RouteId::ImportServers => schema_ref("McpServersFile"),
         RouteId::ApproveReview | RouteId::RejectReview => schema_ref("ReviewDecision"),
+        RouteId::CreatePolicy | RouteId::UpdatePolicy => schema_ref("Policy"),
+        RouteId::CheckPolicy => json!({"type": "object", "required": ["principal", "tool"],
+            "properties": {"principal": {"type": "string", "description": "a key's id or name"},
+                "namespace": {"type": "string"}, "tool": {"type": "string"},
+                "action": {"enum": ["call", "list"]}, "arguments": {"type": "object"}}}),
         RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
     })
@@ -405,6 +414,27 @@ fn success(id: RouteId) -> (u16, Value) {
             200,
             json_body(json!({"type": "object", "properties": {
             "server": {"type": "string"}, "rejected": {"type": "array", "items": {"type": "string"}}}})),
+        ),
+        RouteId::PolicyLanguage => (
+            200,
+            json_body(json!({"type": "object", "required": ["language"],
+                "properties": {"language": {"enum": ["cedar", "cel"]}}})),
+        ),
+        RouteId::ListPolicies => (
+            200,
+            json_body(json!({"type": "object", "required": ["policies"],
+                "properties": {"language": {"type": "string"},
+                    "policies": {"type": "array", "items": schema_ref("Policy")}}})),
+        ),
+        RouteId::CreatePolicy => (201, json_body(schema_ref("Policy"))),
+        RouteId::GetPolicy | RouteId::UpdatePolicy => (200, json_body(schema_ref("Policy"))),
+        RouteId::DeletePolicy => (204, json!({"description": "Deleted"})),
+        RouteId::CheckPolicy => (
+            200,
+            json_body(json!({"type": "object", "required": ["decision", "policy"],
+                "properties": {"decision": {"enum": ["allow", "deny", "confirm"]},
+                    "policy": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+                    "server": {"type": ["string", "null"]}}})),
         ),
         RouteId::Events => (
             200,
@@ -538,6 +568,7 @@ fn components() -> Value {
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
     });
+    c["schemas"]["Policy"] = policy_schema();
     c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
         "query": {"type": "string"},
         "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {
@@ -616,6 +647,14 @@ fn namespace_schemas() -> Value {
         "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
     })
+}
+
+/// A policy by identity ([`crate::policy::rules`]), as stored and given.
+fn policy_schema() -> Value {
+    json!({"type": "object", "required": ["name", "text"], "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+        "text": {"type": "string", "description": "a JSON list of rules {\"effect\": \"allow\" | \"deny\" | \"confirm\", \"when\": CEL, \"reason\"?}; the first that matches decides"},
+        "namespace": {"type": ["string", "null"], "description": "absent or null: every view"}}})
 }
 
 #[cfg(test)]

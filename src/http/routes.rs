@@ -61,6 +61,13 @@ pub enum RouteId {
     Reviews,
     ApproveReview,
     RejectReview,
+    PolicyLanguage,
+    ListPolicies,
+    CreatePolicy,
+    CheckPolicy,
+    GetPolicy,
+    UpdatePolicy,
+    DeletePolicy,
 }
 
 /// One entry of the table.
@@ -141,6 +148,14 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/reviews/approve" => ApproveReview, Admin, "Approve held tools ({server, tool?}; every held tool of the server without tool): they are re-pinned and listed again"),
     route!(POST "/api/v1/reviews/reject" => RejectReview, Admin, "Reject held tools ({server, tool?}): the old pin stays and the offered definition stays held"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
+    // Before `{name}`: these two literal paths win over a policy named `language` or `check`.
+    route!(GET "/api/v1/policies/language" => PolicyLanguage, Admin, "The policy language: {\"language\": \"cel\"}"),
+    route!(POST "/api/v1/policies/check" => CheckPolicy, Admin, "Dry run: would this principal (key id or name) be allowed to call this tool with these arguments, and by which policy?"),
+    route!(GET "/api/v1/policies" => ListPolicies, Admin, "List the policies by identity"),
+    route!(POST "/api/v1/policies" => CreatePolicy, Admin, "Add a policy (checked first: 400 with line and reason)"),
+    route!(GET "/api/v1/policies/{name}" => GetPolicy, Admin, "Show a policy"),
+    route!(PUT "/api/v1/policies/{name}" => UpdatePolicy, Admin, "Change a policy's text or namespace (checked first: 400 with line and reason)"),
+    route!(DELETE "/api/v1/policies/{name}" => DeletePolicy, Admin, "Remove a policy"),
 ];
 
 impl Route {

@@ -58,6 +58,11 @@ commands:
   namespaces set NAME ([--server S]... [NAMESPACE FLAGS] | --file BODY.json) [--json]
                          changes only what is given, like PUT (--server: the whole list)
   namespaces remove NAME --confirm [--json]
+  policies list [--json] | policies remove NAME [--json]
+  policies add NAME FILE [--namespace NS] [--json]
+                         policies by identity in CEL (FILE: a JSON list of rules; -: stdin)
+  policies check PRINCIPAL TOOL [--namespace NS] [--arguments JSON] [--json]
+                         dry run: allow, deny or confirm, and by which policy
   connections list [--server S] [--key ID] [--json] | connections revoke SERVER [--key ID] [--json]
                          the upstream accounts the gateway holds (never their tokens);
                          revoke one, at its authorization server too when it offers that
@@ -120,6 +125,7 @@ pub enum Command {
     Status,
     Servers(ServersCommand),
     Namespaces(NamespacesCommand),
+    Policies(super::policies::PoliciesCommand),
     ClientConfig(ClientConfigArgs),
     OAuth(OAuthCommand),
     Reviews(super::reviews::ReviewsCommand),
@@ -251,6 +257,7 @@ fn subcommand(args: &[String]) -> Result<Option<Command>, UsageError> {
         "namespaces" => Command::Namespaces(namespaces::parse_namespaces(&rest())?),
         "oauth" => Command::OAuth(oauth::parse_oauth(&rest())?),
         "reviews" => Command::Reviews(super::reviews::parse(&rest())?),
+        "policies" => Command::Policies(super::policies::parse_policies(&rest())?),
         "connections" => Command::Connections(super::upstream::parse(&rest())?),
         "client-config" => Command::ClientConfig(servers::parse_client_config(&rest())?),
         _ => return Ok(None),

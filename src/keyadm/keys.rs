@@ -144,6 +144,7 @@ pub(super) async fn keys_command(
         | Command::Audit(_)
         | Command::Servers(_)
         | Command::Namespaces(_)
+        | Command::Policies(_)
         | Command::ClientConfig(_)
         | Command::OAuth(_)
         | Command::Reviews(_)

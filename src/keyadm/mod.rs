@@ -38,6 +38,7 @@ mod changes;
 mod keys;
 mod namespaces;
 mod oauth;
+mod policies;
 mod reviews;
 mod servers;
 mod status;
@@ -47,6 +48,7 @@ mod upstream;
 pub use args::{Command, CreateArgs, HELP, Invocation, parse};
 pub use namespaces::{Body as NamespaceBody, NamespacesCommand};
 pub use oauth::OAuthCommand;
+pub use policies::PoliciesCommand;
 pub use reviews::ReviewsCommand;
 pub use servers::{ClientConfigArgs, Format, ServersCommand};
 pub(crate) use text::{aligned, line};
@@ -237,6 +239,13 @@ async fn run_command(
                 Cipher::new(&secrets.encryption),
             );
             reviews::reviews_command(&registry, &trail, cmd, inv.json).await
+        }
+        Command::Policies(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
+            policies::policies_command(&store, &db.pool, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {
             let mut client = db.connect().await?;

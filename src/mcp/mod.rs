@@ -39,6 +39,7 @@ pub mod era;
 pub mod lists;
 pub mod notices;
 pub mod phases;
+pub mod policed;
 pub mod rest;
 pub mod search;
 pub mod served;

@@ -71,6 +71,7 @@ async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
     let found = call.view.search(query, clamp_limit(limit)).await;
     let tools: Vec<Value> = found
         .iter()
+        .filter(|(t, _, _)| call.listed.is_none_or(|l| l(t)))
         .filter_map(|(t, _, confidence)| {
             let mut tool = serde_json::from_slice::<Value>(&t.entry).ok()?;
             tool.as_object_mut()?

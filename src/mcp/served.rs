@@ -52,10 +52,22 @@ pub(crate) async fn call(
         }
     };
     let started = Instant::now();
+    let who = ctx.view.rules.as_ref().map(|r| {
+        (
+            r,
+            crate::mcp::policed::subject(&ctx.state, ctx.principal.as_ref()),
+        )
+    });
+    let listed = |t: &crate::routing::Exposed| {
+        who.as_ref().is_none_or(|(r, w)| {
+            crate::mcp::policed::listed(ctx, r, w, &t.name, &t.backend.name, &t.entry)
+        })
+    };
     let run = served.tool.call(GatewayCall {
         view: &ctx.view,
         arguments,
         caller: ctx.principal.as_ref().map(|p| p.key_id),
+        listed: who.is_some().then_some(&listed),
     });
     let outcome = match tokio::time::timeout(CALL_TIMEOUT, run).await {
         Ok(Ok(result)) => Ok(Bytes::from(result.to_string())),

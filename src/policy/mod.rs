@@ -8,8 +8,11 @@
 //! - [`arguments`]: the first policy: a call's `arguments` checked against the tool's
 //!   `inputSchema` ([`schema`], compiled when the list changes), per namespace
 //!   (`"validate_arguments": true`).
+//! - [`rules`]: policies by identity (CEL), stored in PostgreSQL and managed by admins:
+//!   allow, deny or confirm a call or a listing.
 
 pub mod arguments;
+pub mod rules;
 pub mod schema;
 
 use std::sync::Arc;

@@ -25,6 +25,8 @@ pub mod code {
     pub const UNSUPPORTED_VERSION: i64 = -32022;
     /// Over a limit of the caller's key (with `data.retryAfterMs`).
     pub const LIMITED: i64 = -32029;
+    /// Refused by a policy by identity (`data.policy` names it).
+    pub const POLICY_DENIED: i64 = -32003;
     /// The backend needs an account connected (an OAuth backend): `data.server` names
     /// it, `data.authorize` is where an admin connects it.
     pub const UPSTREAM_UNAUTHORIZED: i64 = -32051;

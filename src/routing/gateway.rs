@@ -32,6 +32,9 @@ pub struct GatewayCall<'a> {
     pub arguments: &'a serde_json::Map<String, Value>,
     /// The calling key (or token identity); `None` for an open namespace's anonymous caller.
     pub caller: Option<KeyId>,
+    /// Whether the caller may see a tool, when policies by identity apply to it
+    /// ([`crate::policy::rules`]); `None`: every tool of the view.
+    pub listed: Option<&'a (dyn Fn(&super::Exposed) -> bool + Sync)>,
 }
 
 /// A call refused: a JSON-RPC error (`code`, `message`) for the client.

@@ -53,6 +53,8 @@ use entries::{Entries, Entry, Kind, Reuse, fingerprints};
 pub struct Gateway {
     pub tools: Vec<Arc<dyn GatewayTool>>,
     pub policies: Vec<Arc<dyn Policy>>,
+    /// The stored policies by identity ([`crate::policy::rules`]), when there are any.
+    pub rules: Option<Arc<crate::policy::rules::RuleSet>>,
     /// Tool search of `/mcp` (`METAMCP_TOOL_SEARCH`); a namespace has its own.
     pub search: crate::model::ToolSearch,
     /// Tool embeddings, when tool search uses meaning as well as words
@@ -172,6 +174,9 @@ impl Problem {
 pub struct View {
     /// The policies its calls pass through ([`crate::policy`]); empty by default.
     pub policies: Vec<Arc<dyn Policy>>,
+    /// The policies by identity that apply to it (`None`: none, the default, and then
+    /// lists and calls pay nothing for them).
+    pub rules: Option<Arc<crate::policy::rules::RuleSet>>,
     pub tools: Vec<Exposed>,
     tool_index: HashMap<String, usize>,
     /// Tools the gateway serves itself ([`gateway`]), listed after the backends'.
@@ -610,6 +615,10 @@ fn build_view(
     let mut matched: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let validate = ns.is_some_and(|n| n.validate_arguments);
     view.policies = own.policies.clone();
+    view.rules = own
+        .rules
+        .clone()
+        .filter(|r| r.applies_to(ns.map(|n| n.name.as_str())));
     if validate {
         view.policies
             .push(Arc::new(crate::policy::arguments::ValidateArguments));

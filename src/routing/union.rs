@@ -14,6 +14,9 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         ..View::default()
     };
     for part in parts {
+        if view.rules.is_none() {
+            view.rules = part.rules.clone();
+        }
         for p in &part.policies {
             if !view.policies.iter().any(|q| q.name() == p.name()) {
                 view.policies.push(p.clone());

@@ -121,6 +121,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0021_tool_pins",
         sql: include_str!("../../sql/0021_tool_pins.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_policies",
+        sql: include_str!("../../sql/0022_policies.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

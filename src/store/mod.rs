@@ -8,6 +8,7 @@ pub mod import;
 pub mod keys;
 pub mod migrate;
 pub mod oauth;
+pub mod policies;
 pub mod registry;
 pub mod server_status;
 pub mod subscriptions;

@@ -63,6 +63,18 @@ pub async fn dispatch(
     if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
+    // Policies by identity: a listing of its own, less the tools they deny.
+    if ctx.view.rules.is_some()
+        && !ctx.view.search
+        && f.method(body) == Some("tools/list")
+        && let Some(result) = crate::mcp::policed::tools_list(ctx, body, f)?
+    {
+        let cache = crate::mcp::lists::Cache {
+            public: false,
+            ..list_cache(ctx)
+        };
+        return Ok(answer(ctx, body, f, result, cache));
+    }
     // Some backends offer this caller fewer tools than they list to the gateway: a
     // listing of its own (never shared between callers).
     if f.method(body) == Some("tools/list")
@@ -121,6 +133,14 @@ pub(crate) async fn call(
         Callee::Gateway(served) => (SERVED_BY, Some(served.rate.as_ref())),
         Callee::Backend { backend, tool, .. } => (&*backend.name, *tool),
     };
+    // Policies by identity, before anything is charged.
+    if let (Some(rules), Some(_)) = (&ctx.view.rules, rate) {
+        let named = f
+            .name
+            .and_then(|s| string_value(body, s))
+            .unwrap_or_default();
+        crate::mcp::policed::call(ctx, rules, body, f, server, &named)?;
+    }
     if let Some(p) = &ctx.principal {
         if let Some(rate) = rate {
             charge::charge_tool_call(ctx, p, rate).await?;

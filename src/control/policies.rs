@@ -1,0 +1,233 @@
+//! `/api/v1/policies`: policies by identity ([`crate::policy::rules`]), admin only: the
+//! language, list, one, create, change, remove, and the dry run (`check`). A policy is
+//! compiled before it is stored: one that does not parse or check is `400` with `line`
+//! and `reason`. A change is applied here before the answer and reaches the other
+//! replicas by NOTIFY.
+
+use super::*;
+use crate::policy::rules::{Action, Subject};
+use crate::store::policies::{self, Stored, WriteError};
+
+fn refused(e: WriteError) -> Result<Response<Body>, ApiError> {
+    match e {
+        WriteError::Invalid(i) => {
+            let body = json!({"error": format!("the policy does not compile: line {}: {}", i.line, i.reason),
+                "code": "invalid_request", "status": 400, "field": "text",
+                "line": i.line, "reason": i.reason});
+            Ok(json_value(StatusCode::BAD_REQUEST, &body))
+        }
+        WriteError::Db(e) => Err(ApiError::from(e)),
+        WriteError::Refused(m) => Err(ApiError::BadRequest {
+            field: None,
+            message: m,
+        }),
+        WriteError::NotFound(m) => Err(ApiError::NotFound(m)),
+        WriteError::Conflict(m) => Err(ApiError::Conflict(m)),
+    }
+}
+
+/// A body's `{"name"?, "text", "namespace"?}`.
+fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
+    let Some(o) = body.as_object() else {
+        return Err(ApiError::bad_field(
+            "body",
+            "a JSON object {\"name\", \"text\", \"namespace\"?}",
+        ));
+    };
+    if let Some(k) = o
+        .keys()
+        .find(|k| !matches!(k.as_str(), "name" | "text" | "namespace"))
+    {
+        return Err(ApiError::bad_field(
+            k,
+            "unknown field (name, text, namespace)",
+        ));
+    }
+    let name = match (name, o.get("name")) {
+        (Some(n), None) => n.to_string(),
+        (Some(n), Some(Value::String(b))) if b == n => n.to_string(),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_field(
+                "name",
+                "differs from the path; a policy is renamed by adding it anew",
+            ));
+        }
+        (None, Some(Value::String(b))) => b.clone(),
+        (None, _) => return Err(ApiError::bad_field("name", "a string is required")),
+    };
+    let text = match o.get("text") {
+        Some(Value::String(t)) => t.clone(),
+        // A rule list given as JSON rather than as its text.
+        Some(v @ Value::Array(_)) => serde_json::to_string_pretty(v).unwrap_or_default(),
+        _ => {
+            return Err(ApiError::bad_field(
+                "text",
+                "the policy's text (a JSON list of CEL rules) is required",
+            ));
+        }
+    };
+    let namespace = match o.get("namespace") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "namespace",
+                "a namespace's name, or null for every view",
+            ));
+        }
+    };
+    Ok(Stored {
+        name,
+        text,
+        namespace,
+    })
+}
+
+pub(super) async fn language(_c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    Ok(json_value(StatusCode::OK, &json!({"language": "cel"})))
+}
+
+pub(super) async fn list(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let list: Vec<Value> = policies::list(&c.state.db.pool)
+        .await?
+        .iter()
+        .map(Stored::to_json)
+        .collect();
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({"language": "cel", "policies": list}),
+    ))
+}
+
+pub(super) async fn get(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let name = c.params.get(0).unwrap_or_default();
+    match policies::get(&c.state.db.pool, name).await? {
+        Some(p) => Ok(json_value(StatusCode::OK, &p.to_json())),
+        None => Err(ApiError::NotFound(format!("no policy named {name:?}"))),
+    }
+}
+
+pub(super) async fn create(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call {
+        state,
+        req,
+        principal,
+        ..
+    } = c;
+    let p = stored(&json_body(state, req).await?, None)?;
+    if let Err(e) = policies::write(&state.db.pool, &p, true).await {
+        return refused(e);
+    }
+    changed(state, &principal, "policy.create", &p.name);
+    applied(state).await;
+    let mut resp = json_value(StatusCode::CREATED, &p.to_json());
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/policies/{}", p.name)) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+pub(super) async fn update(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call {
+        state,
+        req,
+        principal,
+        params,
+        ..
+    } = c;
+    let name = params.get(0).unwrap_or_default();
+    let p = stored(&json_body(state, req).await?, Some(name))?;
+    if let Err(e) = policies::write(&state.db.pool, &p, false).await {
+        return refused(e);
+    }
+    changed(state, &principal, "policy.update", &p.name);
+    applied(state).await;
+    Ok(json_value(StatusCode::OK, &p.to_json()))
+}
+
+pub(super) async fn delete(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let name = c.params.get(0).unwrap_or_default();
+    if !policies::remove(&c.state.db.pool, name).await? {
+        return Err(ApiError::NotFound(format!("no policy named {name:?}")));
+    }
+    changed(c.state, &c.principal, "policy.delete", name);
+    applied(c.state).await;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// The dry run: would this principal be allowed to call (or list) this tool with these
+/// arguments, and by which policy?
+pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call { state, req, .. } = c;
+    let body = json_body(state, req).await?;
+    let text = |k: &str| body.get(k).and_then(Value::as_str);
+    let principal = text("principal")
+        .ok_or_else(|| ApiError::bad_field("principal", "a key's id or name is required"))?;
+    let tool = text("tool").ok_or_else(|| {
+        ApiError::bad_field("tool", "the tool's name as the view exposes it is required")
+    })?;
+    let namespace = text("namespace");
+    let action = match text("action") {
+        None | Some("call") => Action::Call,
+        Some("list") => Action::List,
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "action",
+                "\"call\" (the default) or \"list\"",
+            ));
+        }
+    };
+    let arguments = match body.get("arguments") {
+        None | Some(Value::Null) => None,
+        Some(a @ Value::Object(_)) => Some(a.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "arguments",
+                "an object, as a tools/call's arguments",
+            ));
+        }
+    };
+    let (id, key) = state.auth.find_key(principal).ok_or_else(|| {
+        ApiError::bad_field(
+            "principal",
+            format!("no key with the id or name {principal:?}"),
+        )
+    })?;
+    let who = Subject {
+        id: id.as_str().to_string(),
+        name: key.name.clone(),
+        scope: key.scope.as_str().to_string(),
+        namespaces: key.namespaces.to_vec(),
+        kind: "key",
+        ..Subject::default()
+    };
+    let table = state.data.routing.load();
+    let view = table.view(namespace).cloned();
+    let (server, entry) = view
+        .as_ref()
+        .and_then(|v| {
+            v.tool(tool)
+                .map(|t| (t.backend.name.to_string(), t.entry.clone()))
+                .or_else(|| {
+                    v.served
+                        .iter()
+                        .find(|s| s.name == tool)
+                        .map(|s| (crate::routing::SERVED_BY.to_string(), s.entry.clone()))
+                })
+        })
+        .unwrap_or_default();
+    let rules = policies::load(&state.db.pool).await?;
+    let d = crate::mcp::policed::decide(
+        &rules,
+        &who,
+        action,
+        namespace,
+        (tool, &server, &entry),
+        arguments.as_ref(),
+    );
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({"decision": d.effect.as_str(), "policy": d.policy.as_deref(),
+                "reason": d.reason.as_deref(), "server": (!server.is_empty()).then_some(server)}),
+    ))
+}

@@ -1,0 +1,183 @@
+//! Policies by identity ([`crate::policy::rules`]) on an MCP caller's lists and calls:
+//! a tool the caller may not use is absent from its `tools/list` and its searches, and
+//! a call of it (directly, through `call_tool`, in a batch or as a task: all pass
+//! through [`crate::mcp::phases::call`]) is a `-32003` JSON-RPC error with its id, whose
+//! `data.policy` names the policy. A view without policies pays one `None` check.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::jsonrpc::frame::Frame;
+use crate::mcp::Ctx;
+use crate::mcp::lists::{cursor, page};
+use crate::policy::rules::{Action, Decision, Effect, RuleSet, Subject, Target};
+use crate::proxy::rpc::{RpcError, code};
+use crate::routing::SERVED_BY;
+use crate::state::State;
+
+/// The caller as policies see it (`principal`).
+pub fn subject(state: &State, principal: Option<&Principal>) -> Subject {
+    let Some(p) = principal else {
+        return Subject {
+            kind: "anonymous",
+            ..Subject::default()
+        };
+    };
+    let mut s = Subject {
+        id: p.key_id.as_str().to_string(),
+        name: state.auth.key_name(&p.key_id).unwrap_or_default(),
+        scope: p.scope.as_str().to_string(),
+        namespaces: p.namespaces.to_vec(),
+        kind: "key",
+        ..Subject::default()
+    };
+    if let Some(o) = &p.oauth {
+        s.kind = "oauth";
+        s.issuer = o.issuer.to_string();
+        s.sub = o.subject.to_string();
+        s.client_id = o.client_id.as_deref().unwrap_or_default().to_string();
+        s.name = format!("{}|{}", o.issuer, o.subject);
+    }
+    s
+}
+
+/// A listing entry's `annotations` (`null` when it has none or does not parse).
+fn annotations(entry: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(entry)
+        .ok()
+        .and_then(|mut v| v.get_mut("annotations").map(Value::take))
+        .unwrap_or(Value::Null)
+}
+
+/// The decision on `tool` (`entry`: its listing entry) for `who`.
+pub fn decide(
+    rules: &RuleSet,
+    who: &Subject,
+    action: Action,
+    namespace: Option<&str>,
+    tool: (&str, &str, &[u8]),
+    arguments: Option<&Value>,
+) -> Decision {
+    let annotations = annotations(tool.2);
+    rules.decide(
+        who,
+        action,
+        namespace,
+        &Target {
+            name: tool.0,
+            server: tool.1,
+            annotations: &annotations,
+        },
+        arguments,
+    )
+}
+
+/// Whether the caller may see `entry` (a tool of `server`) in its lists.
+pub fn listed(
+    ctx: &Ctx,
+    rules: &RuleSet,
+    who: &Subject,
+    name: &str,
+    server: &str,
+    entry: &[u8],
+) -> bool {
+    decide(
+        rules,
+        who,
+        Action::List,
+        ctx.namespace.as_deref(),
+        (name, server, entry),
+        None,
+    )
+    .effect
+        != Effect::Deny
+}
+
+/// `tools/list` for a caller of a view with policies: the view's tools less those the
+/// policies deny it. `None` when the view has none (the shared listing serves).
+pub(crate) fn tools_list(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<Option<Bytes>, RpcError> {
+    let Some(rules) = &ctx.view.rules else {
+        return Ok(None);
+    };
+    let who = subject(&ctx.state, ctx.principal.as_ref());
+    let tools = ctx
+        .view
+        .tools
+        .iter()
+        .filter(|t| listed(ctx, rules, &who, &t.name, &t.backend.name, &t.entry))
+        .map(|t| &t.entry);
+    let served = ctx
+        .view
+        .served
+        .iter()
+        .filter(|s| listed(ctx, rules, &who, &s.name, SERVED_BY, &s.entry))
+        .map(|s| &s.entry);
+    page(tools.chain(served), "tools", cursor(body, f)?).map(Some)
+}
+
+/// Refuses a routed `tools/call` of `tool` (of `server`) that the view's policies deny,
+/// or that needs a confirmation this caller cannot be asked for.
+pub(crate) fn call(
+    ctx: &Ctx,
+    rules: &RuleSet,
+    body: &[u8],
+    f: &Frame,
+    server: &str,
+    tool: &str,
+) -> Result<(), RpcError> {
+    let who = subject(&ctx.state, ctx.principal.as_ref());
+    let entry = match server {
+        SERVED_BY => ctx
+            .view
+            .served
+            .iter()
+            .find(|s| s.name == tool)
+            .map(|s| s.entry.clone()),
+        _ => ctx.view.tool(tool).map(|t| t.entry.clone()),
+    }
+    .unwrap_or_default();
+    let arguments = crate::policy::arguments_of(body, f)
+        .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok());
+    let d = decide(
+        rules,
+        &who,
+        Action::Call,
+        ctx.namespace.as_deref(),
+        (tool, server, &entry),
+        arguments.as_ref(),
+    );
+    let policy = d.policy.as_deref().unwrap_or_default();
+    match d.effect {
+        Effect::Allow => Ok(()),
+        Effect::Deny => {
+            tracing::debug!(policy, tool, "a policy denied a call");
+            let reason = d
+                .reason
+                .as_deref()
+                .map_or_else(String::new, |r| format!(": {r}"));
+            Err(RpcError {
+                data: Some(json!({"policy": policy, "tool": tool, "reason": d.reason.as_deref()})),
+                ..RpcError::method(
+                    code::POLICY_DENIED,
+                    format!(
+                        "tool {tool:?} is denied to this caller by policy {policy:?}{reason}; \
+                         an admin can review it with GET /api/v1/policies/{policy}"
+                    ),
+                )
+            })
+        }
+        Effect::Confirm => Err(RpcError {
+            data: Some(json!({"policy": policy, "tool": tool, "confirm": true,
+                "reason": "the call needs the user's confirmation, and this client cannot be asked for it"})),
+            ..RpcError::method(
+                code::POLICY_DENIED,
+                format!(
+                    "tool {tool:?} needs the user's confirmation (policy {policy:?}), and this \
+                     client cannot be asked for it: call it from a client that declares \
+                     elicitation, or ask an admin to change the policy"
+                ),
+            )
+        }),
+    }
+}

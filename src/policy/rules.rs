@@ -1,0 +1,697 @@
+//! Policies by identity, in CEL (`cel-interpreter`; why CEL and not Cedar: docs/policies.md).
+//!
+//! A policy's text is a JSON list of rules, `{"effect": "allow" | "deny" | "confirm",
+//! "when": "<CEL>", "reason"?: "<text for the client>"}`; the first rule of a policy
+//! whose `when` is true decides for that policy. Across policies a deny wins over a
+//! confirm, a confirm over an allow, and with no rule matching anywhere the call is
+//! allowed: with no policy every call within reach is allowed, and a policy that only
+//! denies takes away only what it names.
+//!
+//! What a rule sees: `principal` (`id`, `name`, `scope`, `namespaces`, `kind` `"key"`
+//! or `"oauth"`, `issuer`, `sub`, `client_id`, `groups`), `action` (`"list"` or
+//! `"call"`), `tool` (`name` as the view exposes it, `server`, `annotations`: the MCP hints a tool
+//! does not give are `null`),
+//! `namespace` (`null` on `/mcp`), `arguments` (the call's, as JSON) and `now` (unix
+//! seconds, UTC).
+//!
+//! Lists are decided with `action == "list"` and without arguments: a rule that reads
+//! `arguments` cannot decide before a call and is skipped there. A rule whose evaluation
+//! fails (a key the arguments lack, a type mismatch) counts as matched when it denies or
+//! confirms (fail closed) and as not matched when it allows.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use cel_interpreter::objects::{Key, Map};
+use cel_interpreter::{Context, Program, Value};
+use serde_json::Value as Json;
+
+/// The most rules one policy may hold, and all policies together: each call is checked
+/// against every rule that applies, so the bound is the bound of a call's cost
+/// (docs/policies.md measures 100 rules).
+pub const MAX_RULES: usize = 1000;
+/// The longest a policy's text may be.
+pub const MAX_TEXT: usize = 256 * 1024;
+/// The longest a rule's `when` may be.
+pub const MAX_WHEN: usize = 4096;
+
+/// The variables a rule may read.
+const VARIABLES: &[&str] = &[
+    "principal",
+    "action",
+    "tool",
+    "namespace",
+    "arguments",
+    "now",
+];
+/// The functions and macros a rule may call.
+const FUNCTIONS: &[&str] = &[
+    "contains",
+    "size",
+    "max",
+    "min",
+    "startsWith",
+    "endsWith",
+    "string",
+    "bytes",
+    "double",
+    "int",
+    "uint",
+    "has",
+    "all",
+    "exists",
+    "exists_one",
+    "map",
+    "filter",
+];
+
+/// What a rule decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    Allow,
+    Confirm,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Confirm => "confirm",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// Listing or calling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    List,
+    Call,
+}
+
+/// A policy that cannot be stored: the line of its text and the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+struct Rule {
+    effect: Effect,
+    program: Program,
+    /// Reads `arguments` (so cannot decide a listing).
+    on_arguments: bool,
+    reason: Option<Arc<str>>,
+}
+
+/// One stored policy, compiled.
+pub struct Policy {
+    pub name: Arc<str>,
+    /// `None`: every view.
+    pub namespace: Option<String>,
+    rules: Vec<Rule>,
+}
+
+impl Policy {
+    /// Compiles a policy's `text`; an error names the line and the reason.
+    pub fn compile(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
+        if text.len() > MAX_TEXT {
+            return Err(Invalid {
+                line: 1,
+                reason: format!(
+                    "the policy is {} bytes; at most {MAX_TEXT} are taken (split it into several policies)",
+                    text.len()
+                ),
+            });
+        }
+        let list: Vec<Json> = serde_json::from_str(text).map_err(|e| Invalid {
+            line: e.line().max(1),
+            reason: format!(
+                "not a JSON list of rules ({e}); write [{{\"effect\": \"deny\", \"when\": \"<CEL>\"}}, …]"
+            ),
+        })?;
+        if list.len() > MAX_RULES {
+            return Err(Invalid {
+                line: 1,
+                reason: format!(
+                    "{} rules; a policy holds at most {MAX_RULES} (every call is checked against each)",
+                    list.len()
+                ),
+            });
+        }
+        let lines = rule_lines(text);
+        let mut rules = Vec::with_capacity(list.len());
+        for (i, r) in list.iter().enumerate() {
+            let line = lines.get(i).copied().unwrap_or(1);
+            let bad = |reason: String| Invalid { line, reason };
+            let Some(o) = r.as_object() else {
+                return Err(bad(format!("rule {} is not an object", i + 1)));
+            };
+            if let Some(k) = o
+                .keys()
+                .find(|k| !matches!(k.as_str(), "effect" | "when" | "reason"))
+            {
+                return Err(bad(format!(
+                    "rule {}: unknown member {k:?} (a rule has effect, when and reason)",
+                    i + 1
+                )));
+            }
+            let effect = match o.get("effect").and_then(Json::as_str) {
+                Some("allow") => Effect::Allow,
+                Some("deny") => Effect::Deny,
+                Some("confirm") => Effect::Confirm,
+                _ => {
+                    return Err(bad(format!(
+                        "rule {}: effect must be \"allow\", \"deny\" or \"confirm\"",
+                        i + 1
+                    )));
+                }
+            };
+            let Some(when) = o.get("when").and_then(Json::as_str) else {
+                return Err(bad(format!(
+                    "rule {}: when must be a CEL expression (a string)",
+                    i + 1
+                )));
+            };
+            if when.len() > MAX_WHEN {
+                return Err(bad(format!(
+                    "rule {}: when is {} bytes; at most {MAX_WHEN}",
+                    i + 1,
+                    when.len()
+                )));
+            }
+            let reason = match o.get("reason") {
+                None | Some(Json::Null) => None,
+                Some(Json::String(s)) => Some(Arc::from(s.as_str())),
+                Some(_) => return Err(bad(format!("rule {}: reason must be a string", i + 1))),
+            };
+            let program = compile(when).map_err(|(at, why)| Invalid {
+                line: line + at.saturating_sub(1),
+                reason: format!("rule {}: {why}", i + 1),
+            })?;
+            let refs = program.references();
+            let bound = bound_names(when);
+            if let Some(v) = refs
+                .variables()
+                .into_iter()
+                .find(|v| !VARIABLES.contains(v) && !bound.contains(v))
+            {
+                return Err(bad(format!(
+                    "rule {}: unknown variable {v:?} (a rule reads {})",
+                    i + 1,
+                    VARIABLES.join(", ")
+                )));
+            }
+            // Operators are calls too (`_==_`, `@in`): only named functions are checked.
+            if let Some(f) = refs.functions().into_iter().find(|f| {
+                f.starts_with(|c: char| c.is_ascii_alphabetic()) && !FUNCTIONS.contains(f)
+            }) {
+                return Err(bad(format!(
+                    "rule {}: unknown function {f:?} (known: {})",
+                    i + 1,
+                    FUNCTIONS.join(", ")
+                )));
+            }
+            let on_arguments = refs.has_variable("arguments");
+            rules.push(Rule {
+                effect,
+                program,
+                on_arguments,
+                reason,
+            });
+        }
+        Ok(Policy {
+            name: Arc::from(name),
+            namespace: namespace.map(str::to_string),
+            rules,
+        })
+    }
+
+    pub fn rules(&self) -> usize {
+        self.rules.len()
+    }
+
+    fn applies_to(&self, namespace: Option<&str>) -> bool {
+        self.namespace.is_none() || self.namespace.as_deref() == namespace
+    }
+}
+
+/// A CEL expression compiled, or the line within it and the reason it is not.
+fn compile(when: &str) -> Result<Program, (usize, String)> {
+    // The parser panics on some inputs it cannot recover from: a panic is a refusal.
+    let compiled = std::panic::catch_unwind(|| {
+        Program::compile(when).map_err(|e| {
+            let first = e.errors.first();
+            let line = first.map_or(1, |e| usize::try_from(e.pos.0).unwrap_or(1).max(1));
+            let msg = first.map_or_else(|| e.to_string(), |e| e.msg.clone());
+            (line, format!("CEL does not parse: {msg}"))
+        })
+    });
+    compiled.unwrap_or_else(|_| Err((1, "CEL does not parse".into())))
+}
+
+/// The names a macro binds (`x` in `list.all(x, …)`): read as variables by the parser.
+fn bound_names(when: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    for m in ["all(", "exists(", "exists_one(", "map(", "filter("] {
+        for (at, _) in when.match_indices(m) {
+            let rest = &when[at + m.len()..];
+            if let Some((name, _)) = rest.split_once(',') {
+                names.push(name.trim());
+            }
+        }
+    }
+    names
+}
+
+/// The line of each rule's `when` in a policy's text (the i-th `"when"` member).
+fn rule_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut line = 1;
+    let mut last = 0;
+    for (at, _) in text.match_indices("\"when\"") {
+        line += text[last..at].bytes().filter(|b| *b == b'\n').count();
+        last = at;
+        lines.push(line);
+    }
+    lines
+}
+
+/// Who asks: what a rule reads as `principal`.
+#[derive(Clone, Debug, Default)]
+pub struct Subject {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub namespaces: Vec<String>,
+    /// `"key"` or `"oauth"`.
+    pub kind: &'static str,
+    pub issuer: String,
+    pub sub: String,
+    pub client_id: String,
+    pub groups: Vec<String>,
+}
+
+/// The tool asked for: what a rule reads as `tool`.
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub server: &'a str,
+    /// The tool's `annotations` (`null` when it has none).
+    pub annotations: &'a Json,
+}
+
+/// A decision, and the policy (and rule's reason) that made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub effect: Effect,
+    pub policy: Option<Arc<str>>,
+    pub reason: Option<Arc<str>>,
+}
+
+impl Decision {
+    const ALLOW: Decision = Decision {
+        effect: Effect::Allow,
+        policy: None,
+        reason: None,
+    };
+}
+
+/// Every stored policy, compiled, with the CEL functions they share.
+pub struct RuleSet {
+    policies: Vec<Policy>,
+    root: Context<'static>,
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        RuleSet::new(Vec::new())
+    }
+}
+
+impl RuleSet {
+    pub fn new(policies: Vec<Policy>) -> RuleSet {
+        RuleSet {
+            policies,
+            root: Context::default(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.iter().all(|p| p.rules.is_empty())
+    }
+
+    /// Whether any policy applies to the view of `namespace`.
+    pub fn applies_to(&self, namespace: Option<&str>) -> bool {
+        self.policies
+            .iter()
+            .any(|p| !p.rules.is_empty() && p.applies_to(namespace))
+    }
+
+    /// The decision on `action` of `tool` by `who` in `namespace` (`arguments`: the
+    /// call's; `None` for a listing).
+    pub fn decide(
+        &self,
+        who: &Subject,
+        action: Action,
+        namespace: Option<&str>,
+        tool: &Target<'_>,
+        arguments: Option<&Json>,
+    ) -> Decision {
+        let applying: Vec<&Policy> = self
+            .policies
+            .iter()
+            .filter(|p| p.applies_to(namespace) && !p.rules.is_empty())
+            .collect();
+        if applying.is_empty() {
+            return Decision::ALLOW;
+        }
+        let mut scope = self.root.new_inner_scope();
+        scope.add_variable_from_value("principal", subject_value(who));
+        scope.add_variable_from_value(
+            "action",
+            match action {
+                Action::List => "list",
+                Action::Call => "call",
+            },
+        );
+        scope.add_variable_from_value("namespace", namespace.map_or(Value::Null, Value::from));
+        scope.add_variable_from_value(
+            "tool",
+            map([
+                ("name", Value::from(tool.name)),
+                ("server", Value::from(tool.server)),
+                ("annotations", annotations(tool.annotations)),
+            ]),
+        );
+        let empty = Json::Object(serde_json::Map::new());
+        scope.add_variable_from_value("arguments", value(arguments.unwrap_or(&empty)));
+        scope.add_variable_from_value(
+            "now",
+            Value::Int(i64::try_from(crate::base::unix_now()).unwrap_or(i64::MAX)),
+        );
+        let mut decided = Decision::ALLOW;
+        for p in applying {
+            let matched = p.rules.iter().find(|r| {
+                if action == Action::List && r.on_arguments {
+                    return false;
+                }
+                match r.program.execute(&scope) {
+                    Ok(Value::Bool(b)) => b,
+                    _ => r.effect != Effect::Allow,
+                }
+            });
+            if let Some(r) = matched
+                && r.effect > decided.effect
+            {
+                decided = Decision {
+                    effect: r.effect,
+                    policy: Some(p.name.clone()),
+                    reason: r.reason.clone(),
+                };
+                if r.effect == Effect::Deny {
+                    break;
+                }
+            }
+        }
+        decided
+    }
+}
+
+/// A tool's annotations; the hints it does not give are `null` (so a rule may compare
+/// them without `has()`: `tool.annotations.destructiveHint == true` is false for a tool
+/// that says nothing).
+fn annotations(given: &Json) -> Value {
+    let mut all: HashMap<Key, Value> = HINTS.iter().map(|h| (Key::from(*h), Value::Null)).collect();
+    if let Json::Object(o) = given {
+        all.extend(o.iter().map(|(k, v)| (Key::from(k.as_str()), value(v))));
+    }
+    Value::Map(Map { map: Arc::new(all) })
+}
+
+/// The annotations MCP defines.
+const HINTS: &[&str] = &[
+    "title",
+    "readOnlyHint",
+    "destructiveHint",
+    "idempotentHint",
+    "openWorldHint",
+];
+
+fn map<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Map(Map {
+        map: Arc::new(
+            members
+                .into_iter()
+                .map(|(k, v)| (Key::from(k), v))
+                .collect(),
+        ),
+    })
+}
+
+fn strings(list: &[String]) -> Value {
+    Value::List(Arc::new(
+        list.iter().map(|s| Value::from(s.as_str())).collect(),
+    ))
+}
+
+fn subject_value(who: &Subject) -> Value {
+    map([
+        ("id", Value::from(who.id.as_str())),
+        ("name", Value::from(who.name.as_str())),
+        ("scope", Value::from(who.scope.as_str())),
+        ("namespaces", strings(&who.namespaces)),
+        ("kind", Value::from(who.kind)),
+        ("issuer", Value::from(who.issuer.as_str())),
+        ("sub", Value::from(who.sub.as_str())),
+        ("client_id", Value::from(who.client_id.as_str())),
+        ("groups", strings(&who.groups)),
+    ])
+}
+
+/// A JSON value as CEL sees it (whole numbers as `int`, others as `double`).
+pub fn value(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .or_else(|| n.as_u64().map(Value::UInt))
+            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(value).collect())),
+        Json::Object(o) => Value::Map(Map {
+            map: Arc::new(
+                o.iter()
+                    .map(|(k, v)| (Key::from(k.as_str()), value(v)))
+                    .collect(),
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn subject(name: &str, scope: &str, groups: &[&str]) -> Subject {
+        Subject {
+            id: "k1".into(),
+            name: name.into(),
+            scope: scope.into(),
+            kind: "key",
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Subject::default()
+        }
+    }
+
+    const EXAMPLES: &str = r#"[
+  {"effect": "deny", "when": "action == 'call' && 'contractors' in principal.groups"},
+  {"effect": "deny", "when": "'interns' in principal.groups && tool.name.contains('delete_')",
+   "reason": "interns may not delete"},
+  {"effect": "deny", "when": "tool.name == 'github__create_issue' && arguments.org != 'acme'"},
+  {"effect": "confirm", "when": "principal.scope == 'client' && tool.annotations.destructiveHint == true"}
+]"#;
+
+    #[test]
+    fn the_examples_decide_as_written() {
+        let set = RuleSet::new(vec![
+            Policy::compile("examples", None, EXAMPLES).expect("compiles"),
+        ]);
+        let none = json!(null);
+        let destructive = json!({"destructiveHint": true});
+        fn t<'a>(name: &'a str, annotations: &'a Json) -> Target<'a> {
+            Target {
+                name,
+                server: "github",
+                annotations,
+            }
+        }
+        let d = set.decide(
+            &subject("ci", "client", &["contractors"]),
+            Action::Call,
+            None,
+            &t("github__list_issues", &none),
+            None,
+        );
+        assert_eq!(
+            (d.effect, d.policy.as_deref()),
+            (Effect::Deny, Some("examples"))
+        );
+        // The same group may list.
+        let d = set.decide(
+            &subject("ci", "client", &["contractors"]),
+            Action::List,
+            None,
+            &t("github__list_issues", &none),
+            None,
+        );
+        assert_eq!(d.effect, Effect::Allow);
+        let d = set.decide(
+            &subject("i", "client", &["interns"]),
+            Action::List,
+            None,
+            &t("github__delete_repo", &none),
+            None,
+        );
+        assert_eq!(
+            (d.effect, d.reason.as_deref()),
+            (Effect::Deny, Some("interns may not delete"))
+        );
+        let admin = subject("alice", "admin", &[]);
+        let issue = t("github__create_issue", &none);
+        let elsewhere = json!({"org": "other"});
+        let acme = json!({"org": "acme"});
+        assert_eq!(
+            set.decide(&admin, Action::Call, None, &issue, Some(&elsewhere))
+                .effect,
+            Effect::Deny
+        );
+        assert_eq!(
+            set.decide(&admin, Action::Call, None, &issue, Some(&acme))
+                .effect,
+            Effect::Allow
+        );
+        // Without the org the rule cannot be evaluated: it denies (fail closed); a
+        // listing skips it.
+        assert_eq!(
+            set.decide(&admin, Action::Call, None, &issue, None).effect,
+            Effect::Deny
+        );
+        assert_eq!(
+            set.decide(&admin, Action::List, None, &issue, None).effect,
+            Effect::Allow
+        );
+        let remove = t("files__remove", &destructive);
+        assert_eq!(
+            set.decide(
+                &subject("bob", "client", &[]),
+                Action::Call,
+                None,
+                &remove,
+                None
+            )
+            .effect,
+            Effect::Confirm
+        );
+        assert_eq!(
+            set.decide(&admin, Action::Call, None, &remove, None).effect,
+            Effect::Allow
+        );
+    }
+
+    #[test]
+    fn namespaces_and_combination() {
+        let only_dev = Policy::compile(
+            "dev",
+            Some("dev"),
+            r#"[{"effect": "deny", "when": "true"}]"#,
+        )
+        .expect("compiles");
+        let confirm = Policy::compile("c", None, r#"[{"effect": "confirm", "when": "true"}]"#)
+            .expect("compiles");
+        let set = RuleSet::new(vec![confirm, only_dev]);
+        let who = subject("a", "client", &[]);
+        let none = json!(null);
+        let t = Target {
+            name: "x",
+            server: "s",
+            annotations: &none,
+        };
+        let d = set.decide(&who, Action::Call, Some("dev"), &t, None);
+        assert_eq!((d.effect, d.policy.as_deref()), (Effect::Deny, Some("dev")));
+        let d = set.decide(&who, Action::Call, Some("prod"), &t, None);
+        assert_eq!(
+            (d.effect, d.policy.as_deref()),
+            (Effect::Confirm, Some("c"))
+        );
+        assert!(set.applies_to(Some("prod")));
+        assert!(!RuleSet::default().applies_to(None));
+    }
+
+    #[test]
+    fn invalid_policies_name_the_line_and_the_reason() {
+        let e = Policy::compile(
+            "p",
+            None,
+            "[\n{\"effect\": \"deny\",\n \"when\": \"tool.name ==\"}\n]",
+        )
+        .err()
+        .expect("refused");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(
+            e.reason.contains("rule 1") && e.reason.contains("CEL"),
+            "{e}"
+        );
+        let e = Policy::compile(
+            "p",
+            None,
+            "[\n{\"effect\": \"deny\", \"when\": \"user.name == 'x'\"}]",
+        )
+        .err()
+        .expect("refused");
+        assert!(e.reason.contains("unknown variable \"user\""), "{e}");
+        assert_eq!(e.line, 2);
+        let e = Policy::compile("p", None, "[{\"effect\": \"maybe\", \"when\": \"true\"}]")
+            .err()
+            .expect("refused");
+        assert!(e.reason.contains("effect"), "{e}");
+        let e = Policy::compile("p", None, "{\n\"effect\": 1")
+            .err()
+            .expect("refused");
+        assert!(e.reason.contains("JSON list"), "{e}");
+        Policy::compile(
+            "p",
+            None,
+            "[{\"effect\": \"deny\", \"when\": \"principal.groups.exists(g, g.startsWith('x'))\"}]",
+        )
+        .expect("a macro's variable is known");
+        let e = Policy::compile("p", None, "[{\"effect\": \"deny\", \"when\": \"frob(1)\"}]")
+            .err()
+            .expect("refused");
+        assert!(e.reason.contains("unknown function"), "{e}");
+        let many: Vec<Json> = (0..=MAX_RULES)
+            .map(|_| json!({"effect": "deny", "when": "false"}))
+            .collect();
+        let e = Policy::compile("p", None, &Json::Array(many).to_string())
+            .err()
+            .expect("refused");
+        assert!(e.reason.contains("at most"), "{e}");
+    }
+
+    #[test]
+    fn json_values_as_cel_sees_them() {
+        let v = value(&json!({"a": [1, 2.5, "x", null, true], "b": u64::MAX}));
+        let Value::Map(m) = v else { panic!("a map") };
+        assert_eq!(m.map.len(), 2);
+    }
+}

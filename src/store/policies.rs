@@ -1,0 +1,169 @@
+//! Policies by identity as stored (`sql/0022_policies.sql`): read whole into a
+//! [`RuleSet`] on every registry reload (NOTIFY), written one at a time after they
+//! compile ([`crate::policy::rules`]).
+
+use deadpool_postgres::Pool;
+
+use crate::policy::rules::{self, Invalid, Policy, RuleSet};
+use crate::store::db::DbError;
+
+/// The most policies stored.
+pub const MAX_POLICIES: usize = 100;
+/// The most rules of all policies together: a call is checked against each that applies.
+pub const MAX_TOTAL_RULES: usize = 2 * rules::MAX_RULES;
+
+/// A policy as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub name: String,
+    pub text: String,
+    pub namespace: Option<String>,
+}
+
+impl Stored {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"name": self.name, "text": self.text, "namespace": self.namespace})
+    }
+}
+
+/// Why a policy was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// Its text does not compile: the line and the reason.
+    #[error("{0}")]
+    Invalid(Invalid),
+    /// Its name, namespace or size.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Whether `name` is a policy's name: 1-64 of letters, digits, `_`, `-`, `.`.
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Every stored policy, by name.
+pub async fn list(pool: &Pool) -> Result<Vec<Stored>, DbError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT name, text, namespace FROM policies ORDER BY name",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Stored {
+                name: r.try_get(0)?,
+                text: r.try_get(1)?,
+                namespace: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// One policy, if stored.
+pub async fn get(pool: &Pool, name: &str) -> Result<Option<Stored>, DbError> {
+    Ok(list(pool).await?.into_iter().find(|p| p.name == name))
+}
+
+/// The stored policies compiled; one that no longer compiles (stored by another
+/// version) is left out, with a warning.
+pub async fn load(pool: &Pool) -> Result<RuleSet, DbError> {
+    let compiled = list(pool)
+        .await?
+        .iter()
+        .filter_map(
+            |p| match Policy::compile(&p.name, p.namespace.as_deref(), &p.text) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(policy = %p.name, error = %e, "a stored policy does not compile; it is not applied");
+                    None
+                }
+            },
+        )
+        .collect();
+    Ok(RuleSet::new(compiled))
+}
+
+/// Writes `p` after checking it: `create` refuses a name in use, else the name must be
+/// stored already.
+pub async fn write(pool: &Pool, p: &Stored, create: bool) -> Result<(), WriteError> {
+    if !is_valid_name(&p.name) {
+        return Err(WriteError::Refused(format!(
+            "name {:?}: 1-64 letters, digits, '_', '-' or '.'",
+            p.name
+        )));
+    }
+    if let Some(ns) = &p.namespace
+        && !crate::model::names::is_valid_name(ns)
+    {
+        return Err(WriteError::Refused(format!(
+            "namespace {ns:?} is not a namespace name"
+        )));
+    }
+    let compiled =
+        Policy::compile(&p.name, p.namespace.as_deref(), &p.text).map_err(WriteError::Invalid)?;
+    let stored = list(pool).await?;
+    let exists = stored.iter().any(|s| s.name == p.name);
+    match (create, exists) {
+        (true, true) => {
+            return Err(WriteError::Conflict(format!(
+                "a policy named {:?} exists; change it with PUT /api/v1/policies/{}",
+                p.name, p.name
+            )));
+        }
+        (false, false) => {
+            return Err(WriteError::NotFound(format!(
+                "no policy named {:?}; create it with POST /api/v1/policies",
+                p.name
+            )));
+        }
+        _ => {}
+    }
+    if create && stored.len() >= MAX_POLICIES {
+        return Err(WriteError::Refused(format!(
+            "{MAX_POLICIES} policies are stored, the most there may be: join some into one"
+        )));
+    }
+    let others: usize = stored
+        .iter()
+        .filter(|s| s.name != p.name)
+        .filter_map(|s| Policy::compile(&s.name, None, &s.text).ok())
+        .map(|c| c.rules())
+        .sum();
+    if others + compiled.rules() > MAX_TOTAL_RULES {
+        return Err(WriteError::Refused(format!(
+            "the policies would hold {} rules together; at most {MAX_TOTAL_RULES} (each call is checked against every rule that applies)",
+            others + compiled.rules()
+        )));
+    }
+    let client = pool.get().await.map_err(DbError::from)?;
+    client
+        .execute(
+            "INSERT INTO policies (name, text, namespace) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET text = $2, namespace = $3, updated_at = now()",
+            &[&p.name, &p.text, &p.namespace],
+        )
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
+}
+
+/// Removes a policy; `false` when there was none of that name.
+pub async fn remove(pool: &Pool, name: &str) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    Ok(client
+        .execute("DELETE FROM policies WHERE name = $1", &[&name])
+        .await?
+        > 0)
+}

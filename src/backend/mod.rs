@@ -35,6 +35,7 @@ pub mod http;
 pub mod isolated;
 pub mod mux;
 pub mod notices;
+pub mod skills;
 pub mod sse;
 pub mod stderr;
 pub mod stdio;
@@ -108,6 +109,8 @@ pub struct Lists {
     pub resources: Vec<Value>,
     pub templates: Vec<Value>,
     pub capabilities: Value,
+    /// Its skills (SEP-2640) and, when some were left out, why ([`skills`]).
+    pub skills: skills::Listed,
 }
 
 /// A backend said a resource changed (`notifications/resources/updated`).
@@ -772,12 +775,14 @@ impl Backend {
         } else {
             (vec![], vec![])
         };
+        let skills = self.list_skills(&caps).await;
         *self.lists.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Lists {
             tools,
             prompts,
             resources,
             templates,
             capabilities: caps,
+            skills,
         });
         Ok(())
     }

@@ -8,6 +8,7 @@ mod audit;
 mod namespaces;
 mod ready;
 mod servers;
+mod skills;
 mod system;
 mod tools;
 mod upstream;
@@ -113,6 +114,7 @@ pub async fn dispatch(
         RouteId::Usage => audit::usage(c).await,
         RouteId::GetKey => audit::key(c).await,
         RouteId::SearchTools => tools::search_tools(c).await,
+        RouteId::ListSkills => skills::list_skills(c).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,
     }

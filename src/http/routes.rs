@@ -58,6 +58,7 @@ pub enum RouteId {
     Usage,
     GetKey,
     SearchTools,
+    ListSkills,
 }
 
 /// One entry of the table.
@@ -134,6 +135,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/audit" => Audit, Admin, "The audit trail, newest first: forwarded calls and registry changes"),
     route!(GET "/api/v1/keys/{id}" => GetKey, Client, "A key (by id or name) with its limits and its use of each across the replicas (a client key: itself)"),
     route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
+    route!(GET "/api/v1/skills" => ListSkills, Client, "The skills (SEP-2640) within the caller's reach: &namespace= one view; each with its server and the URI the view exposes it under"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
 ];
 

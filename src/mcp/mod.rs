@@ -43,6 +43,7 @@ pub mod rest;
 pub mod search;
 pub mod served;
 pub mod shared;
+pub mod skills;
 pub mod stream;
 
 pub use crate::proxy::rpc::{RpcError, code};

@@ -15,6 +15,7 @@ mod header_params;
 mod prompts;
 mod resources;
 pub mod search;
+pub mod skills;
 pub mod subscriptions;
 mod suggest;
 mod task_support;
@@ -202,6 +203,8 @@ pub struct View {
     /// Every `ui://` URI of the running members, listed or only named by a tool, as
     /// exposed (see [`apps`]).
     pub ui: HashMap<String, UiRoute>,
+    /// Its members' skills (SEP-2640), URIs exposed (see [`skills`]).
+    pub skills: skills::Skills,
     /// Whether any tool declares `x-mcp-header` arguments (so a stateless `tools/call`
     /// needs its `Mcp-Param-*` headers checked at all).
     pub header_params: bool,
@@ -294,6 +297,9 @@ impl View {
 
     /// The backend serving `uri`: an exact listed resource, else a matching template.
     pub fn resource_backend(&self, uri: &str) -> Option<&Arc<Backend>> {
+        if let Some(r) = self.skills.resolve(uri) {
+            return Some(&r.skill.backend);
+        }
         if let Some(r) = self.ui.get(uri) {
             return Some(&r.backend);
         }
@@ -682,6 +688,7 @@ fn build_view(
         }
         prompts::add(&mut view, b, &lists, prefix, running, reuse);
     }
+    skills::add(&mut view, members, ns, prefix, &mut matched);
     resources::add(&mut view, members, &ui);
     if let Some(ns) = ns {
         unmatched_overrides(&mut view, members, ns, &matched);

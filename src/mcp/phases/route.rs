@@ -151,6 +151,14 @@ pub fn route<'v>(
     };
     let resource = |span: Option<Span>| -> Result<Target<'v>, RpcError> {
         let uri = span.and_then(|s| string_value(body, s)).unwrap_or_default();
+        if let Some(skill) = crate::mcp::skills::resource(view, &uri, method)? {
+            return Ok(Target::Call(Callee::Backend {
+                backend: skill.0,
+                rename: span.zip(skill.1),
+                tool: None,
+                task: TaskSupport::Forbidden,
+            }));
+        }
         let backend = view.resource_backend(&uri).ok_or_else(|| {
             unavailable(ctx, view.absent.resource(&uri), method, &uri)
                 .unwrap_or_else(|| invalid(format!("unknown resource {uri:?}")))
@@ -198,6 +206,9 @@ pub fn route<'v>(
         }
         "tools/list" => Target::Answer(page(view.tool_entries(), "tools", cursor(body, f)?)?),
         "prompts/list" => Target::Answer(listing(&view.prompts, "prompts", body, f)?),
+        "skills/list" if view.skills.offered => {
+            Target::Answer(listing(&view.skills.listed, "skills", body, f)?)
+        }
         "resources/list" => Target::Answer(listing(&view.resources, "resources", body, f)?),
         "resources/templates/list" => {
             Target::Answer(listing(&view.templates, "resourceTemplates", body, f)?)

@@ -1,10 +1,11 @@
 //! Skills (SEP-2640) as clients use them through the gateway: `skills/list` is answered
 //! from the view ([`crate::routing::skills`]); `skills/get` and
 //! `resources/directory/read` are asked of the skill's owner under its own URI and
-//! answered with the URIs moved back to the view's; `resources/read` of a skill's file
-//! is forwarded to its owner like any resource read ([`resource`]), the bytes untouched
-//! (the client checks them against the entry's digest). Nothing is read ahead of a
-//! client's request.
+//! answered with the URIs moved back to the view's; so is `resources/read` of a skill's
+//! file the view renamed (a client checks the answer names the file it asked for), the
+//! bytes untouched (the client checks them against the entry's digest); a file the view
+//! did not rename is forwarded like any resource read ([`resource`]). Nothing is read
+//! ahead of a client's request.
 //!
 //! Within reach only: a URI that no skill of the caller's view holds is unknown,
 //! whatever server it names, and a skill switched off in the namespace is not served.
@@ -61,12 +62,23 @@ pub(crate) fn resource<'v>(
     Ok(Some((&skill.backend, rename)))
 }
 
-/// Whether the gateway answers `method` here (its owner is asked on the control path).
-pub(crate) fn answers(method: Option<&str>) -> bool {
-    matches!(method, Some("skills/get" | "resources/directory/read"))
+/// Whether the gateway answers this request here, asking the owner on the control path:
+/// `skills/get`, `resources/directory/read`, and the `resources/read` of a skill file the
+/// view renamed (the answer names the file, and a client checks it is the one it asked
+/// for: the owner's URI is moved back to the view's).
+pub(crate) fn answers(view: &View, body: &[u8], f: &Frame) -> bool {
+    match f.method(body) {
+        Some("skills/get" | "resources/directory/read") => true,
+        Some("resources/read") => f
+            .uri
+            .and_then(|s| string_value(body, s))
+            .and_then(|uri| view.skills.resolve(&uri).map(|r| r.own != uri))
+            .unwrap_or(false),
+        _ => false,
+    }
 }
 
-/// `skills/get` or `resources/directory/read`: asked of the owner, answered with the
+/// `skills/get`, `resources/directory/read` or a renamed file's `resources/read`: asked of the owner, answered with the
 /// view's URIs and the caching hints of the caller's era.
 pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcError> {
     let method = f.method(body).unwrap_or_default();
@@ -86,7 +98,24 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
             "skill {name:?} is disabled in this namespace"
         )));
     }
-    let result = if method == "skills/get" {
+    let mut cache = Some(list_cache(ctx));
+    let result = if method == "resources/read" {
+        let Some((backend, _)) = resource(view, &uri, method)? else {
+            return Err(invalid(format!("unknown resource {uri:?}")));
+        };
+        let Some(Resolved { skill, own, .. }) = view.skills.resolve(&uri) else {
+            return Err(invalid(format!("unknown resource {uri:?}")));
+        };
+        let mut got = ask(backend, method, json!({"uri": own})).await?;
+        for c in got["contents"].as_array_mut().into_iter().flatten() {
+            if let Some(u) = c["uri"].as_str().and_then(|u| exposed_uri(skill, u)) {
+                c["uri"] = Value::String(u);
+            }
+        }
+        // A file's answer is not the gateway's list: not cacheable by its hints.
+        cache = None;
+        json!({"contents": got["contents"].take()})
+    } else if method == "skills/get" {
         let skill = view.skills.get(&uri).ok_or_else(|| {
             invalid(format!(
                 "unknown skill {uri:?}: skills/list gives the skills of this view"
@@ -137,11 +166,7 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
         out
     };
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
-    let result = with_hints(
-        Bytes::from(result.to_string()),
-        ctx.stateless,
-        Some(list_cache(ctx)),
-    );
+    let result = with_hints(Bytes::from(result.to_string()), ctx.stateless, cache);
     Ok(json_response(
         StatusCode::OK,
         envelope(id, "result", &result),

@@ -76,7 +76,7 @@ pub async fn dispatch(
         return Ok(answer(ctx, body, f, result, cache));
     }
     // Skills asked of their owner on the control path, answered with the view's URIs.
-    if crate::mcp::skills::answers(f.method(body)) {
+    if crate::mcp::skills::answers(&ctx.view, body, f) {
         let resp = Box::pin(crate::mcp::skills::answer(ctx, body, f)).await?;
         return Ok(admit::hold(resp, place));
     }

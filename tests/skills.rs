@@ -428,3 +428,88 @@ async fn a_hostile_member_meets_a_bound_each_time() {
         r#"["skill://tampered/SKILL.md"]"#
     );
 }
+
+/// Under `tool_prefix: never` the first member keeps its URIs and a clash is prefixed;
+/// `resources/list` names the skills' files as the view does (none under a member's own
+/// URI when renamed), and a key reaching two namespaces gets the union of their skills.
+#[tokio::test]
+async fn a_flat_namespace_keeps_the_first_uri_and_a_union_joins_skills() {
+    let (gw, _a, _b) = two_members().await;
+    for ns in [
+        json!({"name": "flat", "servers": ["alpha", "beta"], "tool_prefix": "never"}),
+        json!({"name": "one", "servers": ["alpha"]}),
+        json!({"name": "two", "servers": ["beta"]}),
+    ] {
+        let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let mut c = Client::new(gw.addr, "/mcp/flat", Some(&gw.client_key));
+    c.version = "2025-11-25".into();
+    c.initialize().await;
+    let listed = c.result("skills/list", json!({})).await;
+    let uris: Vec<&str> = listed["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["uri"].as_str().unwrap())
+        .collect();
+    assert!(
+        uris.contains(&"skill://pdf-processing/SKILL.md"),
+        "{uris:?}"
+    );
+    assert!(uris.contains(&PDF_B), "the clash prefixed: {uris:?}");
+    for (uri, owner_text) in [
+        ("skill://pdf-processing/SKILL.md", "PDF processing"),
+        (PDF_B, "PDF processing"),
+    ] {
+        let m = c
+            .call(json!(2), "resources/read", json!({"uri": uri}))
+            .await;
+        assert_eq!(m["result"]["contents"][0]["uri"], uri, "{m}");
+        assert!(
+            m["result"]["contents"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains(owner_text)
+        );
+    }
+    let resources = c.result("resources/list", json!({})).await;
+    let listed: Vec<&str> = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&PDF_B), "{listed:?}");
+    let m = c
+        .call(
+            json!(3),
+            "resources/directory/read",
+            json!({"uri": "skill://beta/pdf-processing"}),
+        )
+        .await;
+    assert!(
+        m["result"]["resources"]
+            .to_string()
+            .contains("skill://beta/pdf-processing/references"),
+        "{m}"
+    );
+    let m = c
+        .call(
+            json!(4),
+            "resources/directory/read",
+            json!({"uri": "skill://elsewhere/x"}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32602, "{m}");
+    let key = create_key(
+        &key_store(&gw.db),
+        "both",
+        metamcp::store::keys::Scope::Client,
+        &["one", "two"],
+    )
+    .await;
+    let r = get(gw.addr, "/api/v1/skills", &key).await;
+    let skills = r.json()["skills"].as_array().unwrap().clone();
+    assert_eq!(skills.len(), 6, "the union of both namespaces: {skills:?}");
+}

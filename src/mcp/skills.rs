@@ -30,6 +30,10 @@ fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
 }
 
+/// A skill file's owner and, when the view renamed the file, the owner's own URI as a
+/// JSON string.
+pub(crate) type Owner<'v> = (&'v Arc<Backend>, Option<Bytes>);
+
 /// The owner of a skill's file `uri` and, when the view renamed it, the owner's own URI
 /// as a JSON string (spliced into the request); `None` when no skill holds `uri`.
 /// A switched-off skill's files, and a read of a file listed over [`MAX_FILE_BYTES`],
@@ -38,7 +42,7 @@ pub(crate) fn resource<'v>(
     view: &'v View,
     uri: &str,
     method: &str,
-) -> Result<Option<(&'v Arc<Backend>, Option<Bytes>)>, RpcError> {
+) -> Result<Option<Owner<'v>>, RpcError> {
     if let Some(name) = view.skills.disabled(uri) {
         return Err(invalid(format!(
             "skill {name:?} is disabled in this namespace: its files cannot be read"

@@ -412,6 +412,17 @@ fn success(id: RouteId) -> (u16, Value) {
     }
 }
 
+/// `GET /api/v1/skills`'s answer.
+fn skill_list() -> Value {
+    json!({"type": "object", "required": ["skills"], "properties": {
+        "skills": {"type": "array", "items": {"type": "object",
+            "required": ["name", "server", "uri", "description"], "properties": {
+            "name": {"type": "string", "description": "the skill's name (its SKILL.md frontmatter's, not renamed)"},
+            "server": {"type": "string", "description": "the server that serves it"},
+            "uri": {"type": "string", "description": "its SKILL.md URI as the view exposes it (skills/get, resources/read)"},
+            "description": {"type": "string"}}}}}})
+}
+
 fn components() -> Value {
     let string_map = json!({"type": "object", "additionalProperties": {"type": "string"}});
     let mut c = json!({
@@ -536,13 +547,7 @@ fn components() -> Value {
                 "id": {"type": "string"}, "name": {"type": "string"}}}
         }
     });
-    c["schemas"]["SkillList"] = json!({"type": "object", "required": ["skills"], "properties": {
-        "skills": {"type": "array", "items": {"type": "object",
-            "required": ["name", "server", "uri", "description"], "properties": {
-            "name": {"type": "string", "description": "the skill's name (its SKILL.md frontmatter's, not renamed)"},
-            "server": {"type": "string", "description": "the server that serves it"},
-            "uri": {"type": "string", "description": "its SKILL.md URI as the view exposes it (skills/get, resources/read)"},
-            "description": {"type": "string"}}}}}});
+    c["schemas"]["SkillList"] = skill_list();
     c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
         "query": {"type": "string"},
         "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {

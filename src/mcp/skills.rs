@@ -21,7 +21,7 @@ use crate::backend::http::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, json_string, string_value};
 use crate::mcp::Ctx;
-use crate::mcp::lists::{list_cache, with_hints};
+use crate::mcp::lists::{Cache, list_cache, listing, with_hints};
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::View;
 use crate::routing::skills::{MAX_FILE_BYTES, Resolved, exposed_entry, exposed_uri};
@@ -72,7 +72,7 @@ pub(crate) fn resource<'v>(
 /// for: the owner's URI is moved back to the view's).
 pub(crate) fn answers(view: &View, body: &[u8], f: &Frame) -> bool {
     match f.method(body) {
-        Some("skills/get" | "resources/directory/read") => true,
+        Some("skills/list" | "skills/get" | "resources/directory/read") => true,
         Some("resources/read") => f
             .uri
             .and_then(|s| string_value(body, s))
@@ -92,6 +92,10 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
             code::METHOD_NOT_FOUND,
             format!("method not found: {method} (no server of this view offers skills)"),
         ));
+    }
+    if method == "skills/list" {
+        let page = listing(&view.skills.listed, "skills", body, f)?;
+        return Ok(reply(ctx, body, f, page, Some(list_cache(ctx))));
     }
     let uri = f
         .uri
@@ -169,12 +173,20 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
         }
         out
     };
+    Ok(reply(ctx, body, f, Bytes::from(result.to_string()), cache))
+}
+
+/// The response carrying `result`, with the hints of the caller's era.
+fn reply(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    result: Bytes,
+    cache: Option<Cache>,
+) -> Response<Body> {
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
-    let result = with_hints(Bytes::from(result.to_string()), ctx.stateless, cache);
-    Ok(json_response(
-        StatusCode::OK,
-        envelope(id, "result", &result),
-    ))
+    let result = with_hints(result, ctx.stateless, cache);
+    json_response(StatusCode::OK, envelope(id, "result", &result))
 }
 
 /// The owner's `result`: its JSON-RPC error passed on as it is (its `-32602` for a

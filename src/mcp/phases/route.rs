@@ -151,13 +151,8 @@ pub fn route<'v>(
     };
     let resource = |span: Option<Span>| -> Result<Target<'v>, RpcError> {
         let uri = span.and_then(|s| string_value(body, s)).unwrap_or_default();
-        if let Some(skill) = crate::mcp::skills::resource(view, &uri, method)? {
-            return Ok(Target::Call(Callee::Backend {
-                backend: skill.0,
-                rename: span.zip(skill.1),
-                tool: None,
-                task: TaskSupport::Forbidden,
-            }));
+        if let Some(t) = skill_file(view, span, &uri, method)? {
+            return Ok(t);
         }
         let backend = view.resource_backend(&uri).ok_or_else(|| {
             unavailable(ctx, view.absent.resource(&uri), method, &uri)
@@ -206,9 +201,6 @@ pub fn route<'v>(
         }
         "tools/list" => Target::Answer(page(view.tool_entries(), "tools", cursor(body, f)?)?),
         "prompts/list" => Target::Answer(listing(&view.prompts, "prompts", body, f)?),
-        "skills/list" if view.skills.offered => {
-            Target::Answer(listing(&view.skills.listed, "skills", body, f)?)
-        }
         "resources/list" => Target::Answer(listing(&view.resources, "resources", body, f)?),
         "resources/templates/list" => {
             Target::Answer(listing(&view.templates, "resourceTemplates", body, f)?)
@@ -294,6 +286,25 @@ pub fn route<'v>(
             ));
         }
     })
+}
+
+/// A skill's file ([`crate::mcp::skills::resource`]): its owner, under the owner's URI.
+fn skill_file<'v>(
+    view: &'v crate::routing::View,
+    span: Option<Span>,
+    uri: &str,
+    method: &str,
+) -> Result<Option<Target<'v>>, RpcError> {
+    Ok(
+        crate::mcp::skills::resource(view, uri, method)?.map(|(backend, rename)| {
+            Target::Call(Callee::Backend {
+                backend,
+                rename: span.zip(rename),
+                tool: None,
+                task: TaskSupport::Forbidden,
+            })
+        }),
+    )
 }
 
 /// Requests the 2026-07-28 revision removed: a stateless client asking for one gets 404

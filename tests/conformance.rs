@@ -80,6 +80,8 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
         // support (all four pairs of eras through the gateway), and each direct.
         ("server sep-2640 (skills server, gateway)", 12, 0),
         ("server sep-2640 (skills server, direct)", 6, 0),
+        // The gateway as the client of the suite's skills server reads no file ahead.
+        ("client sep-2640 (no prefetch)", 1, 0),
     ] {
         let (passed, failed) = counts(&stdout, suite);
         assert!(

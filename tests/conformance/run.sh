@@ -31,7 +31,9 @@
 #       serving 2026-07-28 only and one serving 2025-11-25 sessions only: through the
 #       gateway at both revisions against each (the four pairs of eras, two of them
 #       bridged), and direct as the control at each server's own revision. Two lines,
-#       `server sep-2640 (skills server, gateway|direct)`; the direct one is SOFT.
+#       `server sep-2640 (skills server, gateway|direct)`; the direct one is SOFT. And
+#       `client sep-2640 (no prefetch)`: the gateway as the client of the suite's skills
+#       server (`sep-2640-client-no-prefetch`) reads no skill file ahead of a client.
 #   server tasks extension               the ten `tasks-*` scenarios of the 2026-07-28
 #       tasks extension (SEP-2663), one by one, against the gateway fronting the legacy
 #       fixture, whose tools run as 2025-11-25 tasks (suite `tasks`): the gateway
@@ -312,6 +314,13 @@ for s in "${suites[@]}"; do
         done
         count "server sep-2640 (skills server, gateway)" "$work/skills-gateway" ""
         SOFT=1 count "server sep-2640 (skills server, direct)" "$work/skills-direct" ""
+        # The gateway as the client of a skills server: it lists the skills with the
+        # server's other lists and reads no file ahead of a client.
+        METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
+            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --scenario sep-2640-client-no-prefetch --spec-version 2026-07-28 --force \
+            --timeout 120000 -o "$work/skills-client" >> "$work/skills-client.log" 2>&1 || true
+        count "client sep-2640 (no prefetch)" "$work/skills-client" ""
         ;;
     *) die "unknown suite $s" ;;
     esac

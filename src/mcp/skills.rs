@@ -88,7 +88,13 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
     let method = f.method(body).unwrap_or_default();
     let view = &ctx.view;
     if !view.skills.offered {
-        return Err(RpcError::method(
+        // As for any method the view does not serve (404 in the stateless era).
+        let status = match ctx.stateless {
+            true => StatusCode::NOT_FOUND,
+            false => StatusCode::OK,
+        };
+        return Err(RpcError::new(
+            status,
             code::METHOD_NOT_FOUND,
             format!("method not found: {method} (no server of this view offers skills)"),
         ));

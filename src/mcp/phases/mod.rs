@@ -78,7 +78,7 @@ pub async fn dispatch(
     // Skills asked of their owner on the control path, answered with the view's URIs.
     if crate::mcp::skills::answers(&ctx.view, body, f) {
         let resp = Box::pin(crate::mcp::skills::answer(ctx, body, f)).await?;
-        return Ok(admit::hold(resp, place));
+        return Ok(charge::hold(resp, place));
     }
     // 2. Route.
     let resp = match route(ctx, body, f, collect)? {

@@ -102,6 +102,7 @@ const SERVER_READ_ONLY: &[&str] = &[
     "tools",
     "prompts",
     "resources",
+    "skills",
 ];
 
 impl ServerDraft {

@@ -3,11 +3,16 @@
 //!
 //! Sealed values are `nonce (24 bytes) || ciphertext+tag`. Every seal names its purpose
 //! and owner as associated data (`"api_key:<id>"`, `"server_env:<uuid>"`), so a ciphertext
-//! copied into another row or column fails to open instead of decrypting.
+//! copied into another row or column fails to open instead of decrypting. A value is
+//! sealed as its JSON ([`Cipher::seal_json`]); a token that carries one (a session id, a
+//! request state, a task id) is a [`Sealed`]: a prefix and the sealed JSON in base64url.
 
 use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::config::KeyBytes;
 
@@ -65,6 +70,71 @@ impl Cipher {
         self.aead
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
             .map_err(|_| OpenError)
+    }
+
+    /// `value` as JSON, sealed bound to `aad`.
+    pub fn seal_json<T: Serialize + ?Sized>(&self, value: &T, aad: &[u8]) -> Vec<u8> {
+        let plain = serde_json::to_vec(value).unwrap_or_default();
+        self.seal(&plain, aad)
+    }
+
+    /// Opens a value made by [`Cipher::seal_json`] with the same `aad`.
+    pub fn open_json<T: DeserializeOwned>(
+        &self,
+        sealed: &[u8],
+        aad: &[u8],
+    ) -> Result<T, UnsealError> {
+        let plain = self.open(sealed, aad).map_err(|_| UnsealError::Open)?;
+        serde_json::from_slice(&plain).map_err(UnsealError::Json)
+    }
+}
+
+/// Why a sealed value did not open as the value it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum UnsealError {
+    /// Wrong key, wrong associated data, or tampering.
+    #[error("sealed value failed authentication (wrong ENCRYPTION_KEY or tampered data)")]
+    Open,
+    /// It opened, but is not the JSON of the value expected.
+    #[error("{0}")]
+    Json(serde_json::Error),
+}
+
+/// A token that carries a `T` sealed: `prefix`, then the base64url of the value's JSON
+/// sealed bound to `aad` (a token of one kind never opens as another), at most `max`
+/// bytes in all (a longer one is refused before any decryption). The one sealing of
+/// session ids, request states and task ids.
+pub struct Sealed<T> {
+    prefix: &'static str,
+    aad: &'static [u8],
+    max: usize,
+    value: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Sealed<T> {
+    pub const fn new(prefix: &'static str, aad: &'static [u8], max: usize) -> Sealed<T> {
+        Sealed {
+            prefix,
+            aad,
+            max,
+            value: std::marker::PhantomData,
+        }
+    }
+
+    /// The token for `value`; a fresh nonce every call.
+    pub fn seal(&self, cipher: &Cipher, value: &T) -> String {
+        let sealed = cipher.seal_json(value, self.aad);
+        format!("{}{}", self.prefix, base64url(&sealed))
+    }
+
+    /// The value a token carries; `None` for anything else (too long, another prefix,
+    /// not base64url, altered, sealed with another key or for another kind).
+    pub fn open(&self, cipher: &Cipher, token: &str) -> Option<T> {
+        if token.len() > self.max {
+            return None;
+        }
+        let sealed = token.strip_prefix(self.prefix).and_then(base64url_decode)?;
+        cipher.open_json(&sealed, self.aad).ok()
     }
 }
 
@@ -239,6 +309,41 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_token_opens_only_as_its_own_kind_unaltered_and_in_bounds() {
+        const A: Sealed<Vec<u32>> = Sealed::new("ta1.", b"kind a", 200);
+        const B: Sealed<Vec<u32>> = Sealed::new("ta1.", b"kind b", 200);
+        let c = Cipher::new(&KeyBytes([9; 32]));
+        let token = A.seal(&c, &vec![1, 2, 3]);
+        // The wire form: the prefix, then base64url of nonce, JSON sealed, tag.
+        let body = token.strip_prefix("ta1.").expect("the prefix");
+        let sealed = base64url_decode(body).expect("base64url");
+        assert_eq!(sealed.len(), NONCE_LEN + b"[1,2,3]".len() + 16);
+        assert_eq!(c.open(&sealed, b"kind a").unwrap(), b"[1,2,3]");
+        assert_eq!(A.open(&c, &token), Some(vec![1, 2, 3]));
+        // Another kind, another key, an altered or overlong token: nothing.
+        assert_eq!(B.open(&c, &token), None);
+        assert_eq!(A.open(&Cipher::new(&KeyBytes([8; 32])), &token), None);
+        let mut altered = token.clone().into_bytes();
+        let mid = altered.len() / 2;
+        altered[mid] = if altered[mid] == b'A' { b'B' } else { b'A' };
+        assert_eq!(A.open(&c, &String::from_utf8(altered).unwrap()), None);
+        assert_eq!(A.open(&c, &format!("tb1.{body}")), None);
+        let long = Sealed::<Vec<u32>>::new("ta1.", b"kind a", token.len() - 1);
+        assert_eq!(long.open(&c, &token), None);
+        // A value of another shape under the same kind is refused, not misread.
+        let text: Sealed<String> = Sealed::new("ta1.", b"kind a", 200);
+        assert_eq!(text.open(&c, &token), None);
+        assert!(matches!(
+            c.open_json::<String>(&sealed, b"kind a"),
+            Err(UnsealError::Json(_))
+        ));
+        assert!(matches!(
+            c.open_json::<Vec<u32>>(&sealed, b"kind b"),
+            Err(UnsealError::Open)
+        ));
+    }
 
     #[test]
     fn seal_round_trips_and_binds_associated_data() {

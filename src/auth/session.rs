@@ -12,7 +12,7 @@ use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::crypto::{Cipher, base64url, base64url_decode};
+use crate::crypto::{Cipher, Sealed, base64url};
 use crate::store::db::DbError;
 
 const AAD: &[u8] = b"mcp_session:v1";
@@ -55,9 +55,11 @@ pub enum SessionError {
     Foreign,
 }
 
+/// Session ids: the claims sealed.
+const IDS: Sealed<SessionClaims> = Sealed::new(PREFIX, AAD, MAX_SESSION_ID);
+
 pub fn seal(cipher: &Cipher, claims: &SessionClaims) -> String {
-    let plain = serde_json::to_vec(claims).unwrap_or_default();
-    format!("{PREFIX}{}", base64url(&cipher.seal(&plain, AAD)))
+    IDS.seal(cipher, claims)
 }
 
 /// Opens a session id and checks it belongs to this key and endpoint.
@@ -69,18 +71,7 @@ pub fn open(
     ns: Option<&str>,
     now: u64,
 ) -> Result<SessionClaims, SessionError> {
-    if id.len() > MAX_SESSION_ID {
-        return Err(SessionError::Unknown);
-    }
-    let sealed = id
-        .strip_prefix(PREFIX)
-        .and_then(base64url_decode)
-        .ok_or(SessionError::Unknown)?;
-    let plain = cipher
-        .open(&sealed, AAD)
-        .map_err(|_| SessionError::Unknown)?;
-    let claims: SessionClaims =
-        serde_json::from_slice(&plain).map_err(|_| SessionError::Unknown)?;
+    let claims = IDS.open(cipher, id).ok_or(SessionError::Unknown)?;
     check(&claims, &hash(id), ended, kid, ns, now)?;
     Ok(claims)
 }

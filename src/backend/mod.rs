@@ -451,10 +451,7 @@ impl Backend {
         if let Some(b) = &self.bearer {
             b.ensure().await?;
         }
-        match self.variant(call.owner.caps).await {
-            Some(v) => self.on_variant(v, call).await,
-            None => self.on_main(call).await,
-        }
+        self.on_capabilities(call).await
     }
 
     /// The session that serves clients with the capabilities `caps`, when it is not

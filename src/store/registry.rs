@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use crate::crypto::Cipher;
+use crate::crypto::{Cipher, UnsealError};
 use crate::model::auth::ServerAuth;
 use crate::model::validate::{Invalid, NamespaceDraft, ServerDraft, object};
 use crate::model::{Namespace, Protocol, Server, Snapshot, ToolOverride};
@@ -129,42 +129,41 @@ impl Registry {
         let Some(sealed) = sealed else {
             return Ok(BTreeMap::new());
         };
-        let plain = self
-            .cipher
-            .open(&sealed, format!("{purpose}:{id}").as_bytes())
-            .map_err(|_| {
-                StoreError::Corrupt(format!(
+        self.cipher
+            .open_json(&sealed, format!("{purpose}:{id}").as_bytes())
+            .map_err(|e| match e {
+                UnsealError::Open => StoreError::Corrupt(format!(
                     "stored secrets of server {id} cannot be opened (was ENCRYPTION_KEY changed?)"
-                ))
-            })?;
-        serde_json::from_slice(&plain)
-            .map_err(|e| StoreError::Corrupt(format!("stored secrets of server {id}: {e}")))
+                )),
+                UnsealError::Json(e) => {
+                    StoreError::Corrupt(format!("stored secrets of server {id}: {e}"))
+                }
+            })
     }
 
     fn open_auth(&self, sealed: Option<Vec<u8>>, id: &Uuid) -> Result<ServerAuth, StoreError> {
         let Some(sealed) = sealed else {
             return Ok(ServerAuth::Static);
         };
-        let plain = self
-            .cipher
-            .open(&sealed, format!("server_auth:{id}").as_bytes())
-            .map_err(|_| {
-                StoreError::Corrupt(format!(
+        self.cipher
+            .open_json(&sealed, format!("server_auth:{id}").as_bytes())
+            .map_err(|e| match e {
+                UnsealError::Open => StoreError::Corrupt(format!(
                     "the auth of server {id} cannot be opened (was ENCRYPTION_KEY changed?)"
-                ))
-            })?;
-        serde_json::from_slice(&plain)
-            .map_err(|e| StoreError::Corrupt(format!("the auth of server {id}: {e}")))
+                )),
+                UnsealError::Json(e) => {
+                    StoreError::Corrupt(format!("the auth of server {id}: {e}"))
+                }
+            })
     }
 
     fn seal_auth(&self, auth: &ServerAuth, id: &Uuid) -> Option<Vec<u8>> {
         if auth.is_static() {
             return None;
         }
-        let plain = serde_json::to_vec(auth).unwrap_or_default();
         Some(
             self.cipher
-                .seal(&plain, format!("server_auth:{id}").as_bytes()),
+                .seal_json(auth, format!("server_auth:{id}").as_bytes()),
         )
     }
 
@@ -177,10 +176,9 @@ impl Registry {
         if map.is_empty() {
             return None;
         }
-        let plain = serde_json::to_vec(map).unwrap_or_default();
         Some(
             self.cipher
-                .seal(&plain, format!("{purpose}:{id}").as_bytes()),
+                .seal_json(map, format!("{purpose}:{id}").as_bytes()),
         )
     }
 

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::crypto::{Cipher, base64url, base64url_decode, to_hex};
+use crate::crypto::{Cipher, Sealed, to_hex};
 
 /// What every sealed state starts with (so a backend's own state is told apart).
 const PREFIX: &str = "mrs1.";
@@ -54,9 +54,11 @@ pub enum StateError {
     OtherRequest,
 }
 
+/// Request states: the claims sealed.
+const STATES: Sealed<StateClaims> = Sealed::new(PREFIX, AAD, MAX_STATE);
+
 pub fn seal(cipher: &Cipher, claims: &StateClaims) -> String {
-    let plain = serde_json::to_vec(claims).unwrap_or_default();
-    format!("{PREFIX}{}", base64url(&cipher.seal(&plain, AAD)))
+    STATES.seal(cipher, claims)
 }
 
 /// Opens a state and checks its expiry and who presents it; the request binding is
@@ -68,15 +70,7 @@ pub fn open(
     namespace: Option<&str>,
     now_ms: u64,
 ) -> Result<StateClaims, StateError> {
-    if state.len() > MAX_STATE {
-        return Err(StateError::Invalid);
-    }
-    let sealed = state
-        .strip_prefix(PREFIX)
-        .and_then(base64url_decode)
-        .ok_or(StateError::Invalid)?;
-    let plain = cipher.open(&sealed, AAD).map_err(|_| StateError::Invalid)?;
-    let claims: StateClaims = serde_json::from_slice(&plain).map_err(|_| StateError::Invalid)?;
+    let claims = STATES.open(cipher, state).ok_or(StateError::Invalid)?;
     if claims.expires_ms <= now_ms {
         return Err(StateError::Expired);
     }

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{Cipher, base64url, base64url_decode};
+use crate::crypto::{Cipher, Sealed};
 
 /// What every gateway task id starts with.
 const PREFIX: &str = "mtk1.";
@@ -51,9 +51,11 @@ pub struct TaskClaims {
 #[error("unknown task")]
 pub struct UnknownTask;
 
+/// Task ids: the claims sealed.
+const IDS: Sealed<TaskClaims> = Sealed::new(PREFIX, AAD, MAX_TASK_ID);
+
 pub fn seal(cipher: &Cipher, claims: &TaskClaims) -> String {
-    let plain = serde_json::to_vec(claims).unwrap_or_default();
-    format!("{PREFIX}{}", base64url(&cipher.seal(&plain, AAD)))
+    IDS.seal(cipher, claims)
 }
 
 /// Opens an id for the caller (`principal`, `namespace`) at `now_ms`.
@@ -64,15 +66,7 @@ pub fn open(
     namespace: Option<&str>,
     now_ms: u64,
 ) -> Result<TaskClaims, UnknownTask> {
-    if id.len() > MAX_TASK_ID {
-        return Err(UnknownTask);
-    }
-    let sealed = id
-        .strip_prefix(PREFIX)
-        .and_then(base64url_decode)
-        .ok_or(UnknownTask)?;
-    let plain = cipher.open(&sealed, AAD).map_err(|_| UnknownTask)?;
-    let claims: TaskClaims = serde_json::from_slice(&plain).map_err(|_| UnknownTask)?;
+    let claims = IDS.open(cipher, id).ok_or(UnknownTask)?;
     let mine = crate::crypto::constant_time_eq(claims.p.as_bytes(), principal.as_bytes())
         && claims.n.as_deref() == namespace;
     if claims.e <= now_ms || !mine {

@@ -75,6 +75,13 @@ async fn the_official_conformance_suite_passes_through_the_gateway() {
         // The control: the reference server alone leaves `resultType` out of its streamed
         // results and takes bad standard headers (8 failures the gateway does not have).
         ("server 2026-07-28 (reference server, direct)", 31, 8),
+        // The Skills extension (SEP-2640): three scenarios at two revisions against a
+        // 2026-07-28 and a session-era server on the TypeScript SDK 2.x's own skills
+        // support (all four pairs of eras through the gateway), and each direct.
+        ("server sep-2640 (skills server, gateway)", 12, 0),
+        ("server sep-2640 (skills server, direct)", 6, 0),
+        // The gateway as the client of the suite's skills server reads no file ahead.
+        ("client sep-2640 (no prefetch)", 1, 0),
     ] {
         let (passed, failed) = counts(&stdout, suite);
         assert!(

@@ -21,6 +21,7 @@
 //! - `set`: [`Backends`], every backend of the process, started, changed and stopped
 //!   as the registry changes;
 //! - `ids`: upstream request ids;
+//! - `lists`: every list a backend offers, read whole; `skills`: its skills (SEP-2640);
 //! - the transports: [`http`], [`sse`], [`stdio`], [`isolated`], behind [`transport`];
 //!   [`breaker`], [`bulkhead`], [`mux`], [`groups`].
 
@@ -33,8 +34,10 @@ pub mod hello;
 pub mod hints;
 pub mod http;
 pub mod isolated;
+mod lists;
 pub mod mux;
 pub mod notices;
+pub mod skills;
 pub mod sse;
 pub mod stderr;
 pub mod stdio;
@@ -108,6 +111,8 @@ pub struct Lists {
     pub resources: Vec<Value>,
     pub templates: Vec<Value>,
     pub capabilities: Value,
+    /// Its skills (SEP-2640) and, when some were left out, why ([`skills`]).
+    pub skills: skills::Listed,
 }
 
 /// A backend said a resource changed (`notifications/resources/updated`).
@@ -726,55 +731,6 @@ impl Backend {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// Every page of a list method (`tools/list` → `tools`, …).
-    async fn list_all(&self, method: &str, field: &str) -> Result<Vec<Value>, UpstreamError> {
-        upstream::every_page(method, field, |id, params| async move {
-            self.transport.call(&id, method, params).await
-        })
-        .await
-    }
-
-    /// Re-fetches every list the backend's capabilities promise.
-    async fn refresh_lists(&self, caps: Value) -> Result<(), UpstreamError> {
-        let listed = self.read_lists(caps).await;
-        self.variants.lists_changed();
-        self.transport.settle().await;
-        listed
-    }
-
-    async fn read_lists(&self, caps: Value) -> Result<(), UpstreamError> {
-        let has = |k: &str| caps.get(k).is_some_and(|v| !v.is_null());
-        let tools = if has("tools") {
-            self.list_all("tools/list", "tools").await?
-        } else {
-            vec![]
-        };
-        let prompts = if has("prompts") {
-            self.list_all("prompts/list", "prompts").await?
-        } else {
-            vec![]
-        };
-        let (resources, templates) = if has("resources") {
-            (
-                self.list_all("resources/list", "resources").await?,
-                // Templates are optional even for servers with resources.
-                self.list_all("resources/templates/list", "resourceTemplates")
-                    .await
-                    .unwrap_or_default(),
-            )
-        } else {
-            (vec![], vec![])
-        };
-        *self.lists.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Lists {
-            tools,
-            prompts,
-            resources,
-            templates,
-            capabilities: caps,
-        });
-        Ok(())
     }
 }
 

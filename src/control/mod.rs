@@ -10,6 +10,7 @@ mod policies;
 mod ready;
 mod reviews;
 mod servers;
+mod skills;
 mod system;
 mod tools;
 mod upstream;
@@ -125,6 +126,7 @@ pub async fn dispatch(
         RouteId::GetPolicy => policies::get(c).await,
         RouteId::UpdatePolicy => policies::update(c).await,
         RouteId::DeletePolicy => policies::delete(c).await,
+        RouteId::ListSkills => skills::list_skills(c).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,
     }

@@ -211,6 +211,7 @@ pub(super) fn server_json(state: &State, s: &Server) -> Value {
     out["tools"] = json!(lists.as_ref().map_or(0, |l| l.tools.len()));
     out["prompts"] = json!(lists.as_ref().map_or(0, |l| l.prompts.len()));
     out["resources"] = json!(lists.as_ref().map_or(0, |l| l.resources.len()));
+    out["skills"] = json!(lists.as_ref().map_or(0, |l| l.skills.skills.len()));
     let table = state.data.routing.load();
     let problems: Vec<Value> = table
         .view(None)

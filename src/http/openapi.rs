@@ -144,13 +144,20 @@ fn operation(route: &Route) -> Value {
     }
     if matches!(
         route.id,
-        RouteId::Audit | RouteId::Usage | RouteId::ExportServers | RouteId::SearchTools
+        RouteId::Audit
+            | RouteId::Usage
+            | RouteId::ExportServers
+            | RouteId::SearchTools
+            | RouteId::ListSkills
     ) {
         errors.push(400);
     }
     if matches!(
         route.id,
-        RouteId::ExportServers | RouteId::ResourceMetadata | RouteId::SearchTools
+        RouteId::ExportServers
+            | RouteId::ResourceMetadata
+            | RouteId::SearchTools
+            | RouteId::ListSkills
     ) {
         errors.push(404);
     }
@@ -279,6 +286,11 @@ fn query_parameters(id: RouteId) -> Vec<Value> {
                 text(),
             ),
         ],
+        RouteId::ListSkills => vec![q(
+            "namespace",
+            "this namespace's view (one the key may use); default: the caller's reach on /mcp",
+            text(),
+        )],
         _ => vec![],
     }
 }
@@ -436,12 +448,24 @@ fn success(id: RouteId) -> (u16, Value) {
                     "policy": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
                     "server": {"type": ["string", "null"]}}})),
         ),
+        RouteId::ListSkills => (200, json_body(schema_ref("SkillList"))),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
                    "content": {"application/x-ndjson": {"schema": schema_ref("Event")}}}),
         ),
     }
+}
+
+/// `GET /api/v1/skills`'s answer.
+fn skill_list() -> Value {
+    json!({"type": "object", "required": ["skills"], "properties": {
+        "skills": {"type": "array", "items": {"type": "object",
+            "required": ["name", "server", "uri", "description"], "properties": {
+            "name": {"type": "string", "description": "the skill's name (its SKILL.md frontmatter's, not renamed)"},
+            "server": {"type": "string", "description": "the server that serves it"},
+            "uri": {"type": "string", "description": "its SKILL.md URI as the view exposes it (skills/get, resources/read)"},
+            "description": {"type": "string"}}}}}})
 }
 
 fn components() -> Value {
@@ -569,6 +593,7 @@ fn components() -> Value {
         }
     });
     c["schemas"]["Policy"] = policy_schema();
+    c["schemas"]["SkillList"] = skill_list();
     c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
         "query": {"type": "string"},
         "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {

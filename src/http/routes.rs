@@ -68,6 +68,7 @@ pub enum RouteId {
     GetPolicy,
     UpdatePolicy,
     DeletePolicy,
+    ListSkills,
 }
 
 /// One entry of the table.
@@ -147,6 +148,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/reviews" => Reviews, Admin, "Tool definitions held for review: changed, added or flagged by screening, with the pinned and the offered definition"),
     route!(POST "/api/v1/reviews/approve" => ApproveReview, Admin, "Approve held tools ({server, tool?}; every held tool of the server without tool): they are re-pinned and listed again"),
     route!(POST "/api/v1/reviews/reject" => RejectReview, Admin, "Reject held tools ({server, tool?}): the old pin stays and the offered definition stays held"),
+    route!(GET "/api/v1/skills" => ListSkills, Client, "The skills (SEP-2640) within the caller's reach: &namespace= one view; each with its server and the URI the view exposes it under"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
     // Before `{name}`: these two literal paths win over a policy named `language` or `check`.
     route!(GET "/api/v1/policies/language" => PolicyLanguage, Admin, "The policy language: {\"language\": \"cel\"}"),

@@ -220,6 +220,15 @@ pub(crate) fn capabilities(view: &View, session: bool) -> Value {
     if view.apps {
         extensions.insert(crate::routing::UI_EXTENSION.into(), json!({}));
     }
+    if view.skills.offered {
+        // `directoryRead` when a member offering skills serves it: its skills' folders
+        // can be listed (another's answer -32602, naming the server).
+        let settings = match view.skills.directory_read {
+            true => json!({"directoryRead": true}),
+            false => json!({}),
+        };
+        extensions.insert(crate::backend::skills::SKILLS_EXTENSION.into(), settings);
+    }
     if !extensions.is_empty() {
         caps["extensions"] = Value::Object(extensions);
     }

@@ -43,6 +43,7 @@ pub mod policed;
 pub mod rest;
 pub mod search;
 pub mod served;
+pub mod skills;
 pub mod stream;
 pub mod subscriptions;
 

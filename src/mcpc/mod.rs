@@ -36,6 +36,8 @@ commands:
   prompts                list the prompts
   resources              list the resources
   templates              list the resource templates
+  skills                 list the skills (SEP-2640)
+  skill URI              get one skill's entry (its files are read with `read`)
   call NAME [JSON]       call a tool with JSON arguments (default {})
   get PROMPT [JSON]      get a prompt with JSON arguments
   read URI               read a resource
@@ -157,6 +159,8 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
         ["prompts"] => ("prompts/list", json!({})),
         ["resources"] => ("resources/list", json!({})),
         ["templates"] => ("resources/templates/list", json!({})),
+        ["skills"] => ("skills/list", json!({})),
+        ["skill", uri] => ("skills/get", json!({"uri": uri})),
         ["call", name, rest @ ..] if rest.len() <= 1 => (
             "tools/call",
             json!({"name": name, "arguments": arguments(rest.first())?}),
@@ -421,6 +425,7 @@ async fn run_command(c: &mut Conversation<'_>, args: &Args) -> Result<Value, Fai
         "prompts/list" => "prompts",
         "resources/list" => "resources",
         "resources/templates/list" => "resourceTemplates",
+        "skills/list" => "skills",
         _ => return c.call(args.method, args.params.clone()).await,
     };
     let mut all = Vec::new();

@@ -127,6 +127,8 @@ pub(super) fn fingerprints(view: &View) -> [u64; 3] {
     let served = view.served.iter().map(|s| content_hash(&s.entry));
     let resources = view.resources.iter().map(|r| &r.entry);
     let templates = view.templates.iter().map(|t| &t.entry);
+    // Skills change with resources: a server tells of either by `resources/list_changed`.
+    let templates = templates.chain(view.skills.listed.iter().map(|s| &s.entry));
     [
         fingerprint(tools.chain(served)),
         fingerprint(view.prompts.iter().map(|p| p.entry_hash)),

@@ -9,12 +9,14 @@
 //! original, and the table maps it back.
 
 mod apps;
+mod changes;
 mod entries;
 pub mod gateway;
 mod header_params;
 mod prompts;
 mod resources;
 pub mod search;
+pub mod skills;
 pub mod subscriptions;
 mod suggest;
 mod task_support;
@@ -22,6 +24,7 @@ mod templates;
 mod union;
 
 pub use apps::{UI_EXTENSION, UiRoute};
+pub use changes::{ListChanged, list_changes, new_problems};
 pub use gateway::{Called, GatewayCall, GatewayTool, SERVED_BY, Served, ToolError};
 pub use header_params::{header_params, header_params_valid};
 pub use task_support::TaskSupport;
@@ -213,6 +216,8 @@ pub struct View {
     /// Every `ui://` URI of the running members, listed or only named by a tool, as
     /// exposed (see [`apps`]).
     pub ui: HashMap<String, UiRoute>,
+    /// Its members' skills (SEP-2640), URIs exposed (see [`skills`]).
+    pub skills: skills::Skills,
     /// Whether any tool declares `x-mcp-header` arguments (so a stateless `tools/call`
     /// needs its `Mcp-Param-*` headers checked at all).
     pub header_params: bool,
@@ -305,6 +310,9 @@ impl View {
 
     /// The backend serving `uri`: an exact listed resource, else a matching template.
     pub fn resource_backend(&self, uri: &str) -> Option<&Arc<Backend>> {
+        if let Some(r) = self.skills.resolve(uri) {
+            return Some(&r.skill.backend);
+        }
         if let Some(r) = self.ui.get(uri) {
             return Some(&r.backend);
         }
@@ -487,61 +495,6 @@ impl Routing {
     }
 }
 
-/// Which lists of each view differ between two tables (views new in `new` announce
-/// nothing: nobody can be listening to them yet).
-pub fn list_changes(old: &Table, new: &Table) -> Vec<ListChanged> {
-    new.views
-        .iter()
-        .filter_map(|(key, view)| {
-            let before = old.views.get(key)?.fingerprints;
-            let kinds = [0, 1, 2].map(|i| before[i] != view.fingerprints[i]);
-            kinds.iter().any(|k| *k).then(|| ListChanged {
-                view: key.clone(),
-                kinds,
-            })
-        })
-        .collect()
-}
-
-/// Configuration problems in `new` that were not in `old`, with the view they are in.
-pub fn new_problems<'a>(old: &Table, new: &'a Table) -> Vec<(Option<&'a str>, &'a Problem)> {
-    let mut out = Vec::new();
-    for (key, view) in &new.views {
-        let before = old.views.get(key);
-        for p in &view.errors {
-            if !before.is_some_and(|b| b.errors.contains(p)) {
-                out.push((key.as_deref(), p));
-            }
-        }
-    }
-    out
-}
-
-/// A change of one view's lists, for its notification streams.
-#[derive(Debug, Clone)]
-pub struct ListChanged {
-    pub view: Option<String>,
-    /// Which lists changed: tools, prompts, resources.
-    pub kinds: [bool; 3],
-}
-
-impl ListChanged {
-    /// The `notifications/*/list_changed` messages as SSE events.
-    pub fn notification(&self) -> Bytes {
-        let mut out = bytes::BytesMut::new();
-        for (changed, kind) in self.kinds.iter().zip(["tools", "prompts", "resources"]) {
-            if *changed {
-                out.extend_from_slice(
-                    b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/",
-                );
-                out.extend_from_slice(kind.as_bytes());
-                out.extend_from_slice(b"/list_changed\"}\n\n");
-            }
-        }
-        out.freeze()
-    }
-}
-
 /// Builds the table from the registry and the backends; `previous` (the table being
 /// replaced) lends the names of servers that are down and have no lists of their own.
 /// `own`: the tools the gateway serves itself ([`gateway`]) and the policies of every
@@ -711,6 +664,7 @@ fn build_view(
             reuse,
         );
     }
+    skills::add(&mut view, members, ns, prefix, &mut matched);
     resources::add(&mut view, members, &ui);
     if let Some(ns) = ns {
         unmatched_overrides(&mut view, members, ns, &matched);

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::apps::UiNames;
+use super::skills::Naming;
 use super::{Problem, ResourceRoute, TemplateRoute, View};
 use crate::backend::{Backend, Status};
 
@@ -35,7 +36,14 @@ pub(super) fn add(view: &mut View, members: &[&Arc<Backend>], ui: &UiNames) {
             let Some(own) = r["uri"].as_str() else {
                 continue;
             };
-            let uri = ui.exposed(b.id, own);
+            let skill_uri = match view.skills.naming(b.id, own) {
+                Naming::Other => None,
+                Naming::Exposed(uri) => Some(uri),
+                Naming::Hidden => continue,
+            };
+            let uri = skill_uri
+                .as_deref()
+                .unwrap_or_else(|| ui.exposed(b.id, own));
             if let Some(first) = view.resource_index.get(uri).map(|i| &view.resources[*i]) {
                 if first.backend.id != b.id {
                     view.errors
@@ -62,6 +70,10 @@ pub(super) fn add(view: &mut View, members: &[&Arc<Backend>], ui: &UiNames) {
             let Some(template) = t["uriTemplate"].as_str() else {
                 continue;
             };
+            if !matches!(view.skills.naming(b.id, template), Naming::Other) {
+                // The view routes its skills' URIs itself.
+                continue;
+            }
             if let Some(first) = view.templates.iter().find(|x| x.template == template) {
                 if first.backend.id != b.id {
                     view.errors

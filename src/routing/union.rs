@@ -70,6 +70,7 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         view.subscribe |= part.subscribe;
         view.apps |= part.apps;
         view.search |= part.search;
+        view.skills.extend(&part.skills);
         for (uri, r) in &part.ui {
             view.ui.entry(uri.clone()).or_insert_with(|| r.clone());
         }

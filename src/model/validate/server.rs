@@ -106,6 +106,7 @@ const SERVER_READ_ONLY: &[&str] = &[
     "tools",
     "prompts",
     "resources",
+    "skills",
 ];
 
 impl ServerDraft {

@@ -23,8 +23,8 @@
 //! - [`observe`]: the lifecycle event stream and Prometheus metrics.
 //! - [`http`]: the route table, response bodies, bounded request reads, the API error
 //!   and its mapping to statuses, the OpenAPI document.
-//! - [`auth`]: keys and tokens checked from memory, sealed client sessions, the
-//!   failed-attempt limiter, key usage.
+//! - [`auth`]: keys and tokens checked from memory, sealed client sessions; `limits/`:
+//!   every limit a caller meets (per key, across replicas, failed attempts) and key usage.
 //! - [`store`]: the database (external or embedded), migrations, registry and key
 //!   queries.
 //! - [`model`]: servers, namespaces, the snapshot, and their validation and name rules.

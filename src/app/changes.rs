@@ -158,13 +158,13 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                     v["conversation"].as_str(),
                     v["message"].as_str(),
                 ) {
-                    crate::mcp::shared::passed_on(state, origin, conversation, message);
+                    crate::mcp::subscriptions::passed_on(state, origin, conversation, message);
                 }
             }
             Some("resource_subscriptions") => {
                 let text = |k: &str| v[k].as_str().map(str::to_string);
                 if let (Some(conversation), Some(uri)) = (text("conversation"), text("uri")) {
-                    crate::mcp::shared::announced(
+                    crate::mcp::subscriptions::announced(
                         state,
                         crate::store::subscriptions::Shared {
                             conversation,

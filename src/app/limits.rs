@@ -1,16 +1,16 @@
 //! The background task of the shared limits: renews leases every
-//! [`TICK`](crate::auth::shared::TICK) (sooner when a lease runs low), says the replica is
+//! [`TICK`](crate::auth::limits::replicas::TICK) (sooner when a lease runs low), says the replica is
 //! alive every [`HEARTBEAT_EVERY`] (every half second while the database is away, to
 //! notice its return), and prunes rows nobody holds every [`PRUNE_EVERY`]. It ends when
-//! the process stops ([`Shared::stop_background`](crate::auth::shared::Shared::stop_background)),
+//! the process stops ([`Shared::stop_background`](crate::auth::limits::replicas::Shared::stop_background)),
 //! after the round it is in.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use crate::auth::lease::Mode;
-use crate::auth::renew;
-use crate::auth::shared::{HEARTBEAT_EVERY, TICK};
+use crate::auth::limits::lease::Mode;
+use crate::auth::limits::renew;
+use crate::auth::limits::replicas::{HEARTBEAT_EVERY, TICK};
 use crate::state::State;
 
 /// How often rows nobody holds are removed.

@@ -70,7 +70,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     state
         .auth
         .limits
-        .share(Arc::new(crate::auth::shared::Shared::new(
+        .share(Arc::new(crate::auth::limits::replicas::Shared::new(
             state.db.pool.clone(),
             state.data.parked.replica.clone(),
         )));
@@ -83,7 +83,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     tokio::spawn(limits::run(Arc::downgrade(&state)));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
-    tokio::spawn(crate::mcp::shared::deliver_notices(Arc::downgrade(&state)));
+    tokio::spawn(crate::mcp::subscriptions::deliver_notices(Arc::downgrade(
+        &state,
+    )));
     tokio::spawn(flush_usage(Arc::downgrade(&state)));
     if state.config.audit {
         tokio::spawn(crate::observe::audit::Audit::run(
@@ -124,11 +126,11 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     Ok(state)
 }
 
-/// Writes key usage every [`FLUSH_EVERY`](crate::auth::usage::FLUSH_EVERY) until the
+/// Writes key usage every [`FLUSH_EVERY`](crate::auth::limits::usage::FLUSH_EVERY) until the
 /// state is gone.
 async fn flush_usage(state: std::sync::Weak<crate::state::State>) {
     loop {
-        tokio::time::sleep(crate::auth::usage::FLUSH_EVERY).await;
+        tokio::time::sleep(crate::auth::limits::usage::FLUSH_EVERY).await;
         let Some(state) = state.upgrade() else { return };
         if let Err(e) = state.auth.usage.flush(&state.db.pool).await {
             tracing::warn!(error = %e, "could not record key usage; retrying");
@@ -149,7 +151,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
         // The background task first: a block it is being granted lands in its lease
         // before the leases are given back, not after.
         shared.stop_background().await;
-        crate::auth::renew::release_all(&state.auth.limits, shared).await;
+        crate::auth::limits::renew::release_all(&state.auth.limits, shared).await;
     }
     if let Err(e) =
         crate::store::server_status::forget(&state.db.pool, &state.data.parked.replica).await

@@ -10,15 +10,10 @@
 //! already proved (cached) and tokens keep working.
 
 pub mod handshake;
-pub mod lease;
 pub mod limits;
 pub mod oauth;
-pub mod ratelimit;
-pub mod renew;
 pub mod session;
-pub mod shared;
 pub mod token;
-pub mod usage;
 
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
@@ -33,7 +28,7 @@ use tokio::sync::Semaphore;
 use tokio_postgres::Row;
 
 use crate::auth::limits::Limiter;
-use crate::auth::ratelimit::FailureLimiter;
+use crate::auth::limits::failures::FailureLimiter;
 use crate::auth::token::{Claims, TOKEN_LIFETIME_SECS, Tokens, new_jti};
 use crate::base::KeyId;
 use crate::base::unix_now;
@@ -232,7 +227,7 @@ pub struct Authenticator {
     /// Set once the first full load succeeded (`/ready` waits for it).
     loaded: AtomicBool,
     /// When keys were last used and how many calls they made, written in batches.
-    pub usage: usage::Usage,
+    pub usage: limits::usage::Usage,
     /// Per-key rates, concurrency caps and quotas.
     pub limits: Limiter,
 }
@@ -281,7 +276,7 @@ impl Authenticator {
             limiter: FailureLimiter::default(),
             argon2_slots: Semaphore::new(ARGON2_SLOTS),
             loaded: AtomicBool::new(false),
-            usage: usage::Usage::default(),
+            usage: limits::usage::Usage::default(),
             limits,
         }
     }

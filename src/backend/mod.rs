@@ -300,40 +300,45 @@ impl Backend {
             true => body,
             false => crate::jsonrpc::frame::without_envelope(body),
         };
-        let per_caller = self.callers.as_ref().is_some_and(|c| c.has_sessions());
-        if per_caller || self.bearer.is_some() {
-            let call = Outgoing {
-                owner,
-                id,
-                body,
-                token,
-                headers,
-                trace,
-            };
-            return Box::pin(self.request_elsewhere(call, per_caller)).await;
+        let call = Outgoing {
+            owner,
+            id,
+            body,
+            token,
+            headers,
+            trace,
+        };
+        match self.session_for(owner.caps) {
+            Session::Main => self.on_main(call).await,
+            Session::Capabilities => self.on_capabilities(call).await,
+            Session::Caller(callers) => Box::pin(self.on_caller(callers, call)).await,
+            Session::Bearer => Box::pin(self.with_bearer(call)).await,
         }
-        let varied = owner.caps != crate::base::ClientCaps::ALL && self.varies();
-        if varied {
-            // The session of the client's capability set, when it is open already;
-            // opening one is the rare, boxed wait.
-            let v = match self.variants.ready(owner.caps) {
-                Some(v) => v,
-                None => Box::pin(self.variant(owner.caps)).await,
-            };
-            if let Some(v) = v {
-                let call = Outgoing {
-                    owner,
-                    id,
-                    body,
-                    token,
-                    headers,
-                    trace,
-                };
-                return self.on_variant(v, call).await;
-            }
+    }
+
+    /// Which of the backend's sessions serves a call from a client with the
+    /// capabilities `caps`: the one chooser.
+    fn session_for(&self, caps: u8) -> Session<'_> {
+        match (&self.callers, &self.bearer) {
+            (Some(c), _) if c.has_sessions() => Session::Caller(c),
+            (_, Some(_)) => Session::Bearer,
+            _ if caps != crate::base::ClientCaps::ALL && self.varies() => Session::Capabilities,
+            _ => Session::Main,
         }
-        self.on_main(owner, id, body, token, headers.as_ref(), trace)
-            .await
+    }
+
+    /// A request on the session of the client's capability set, when the backend keeps
+    /// one apart (when it is open already; opening one is the rare, boxed wait), else on
+    /// the main one.
+    async fn on_capabilities(&self, call: Outgoing<'_>) -> Result<Answer, UpstreamError> {
+        let v = match self.variants.ready(call.owner.caps) {
+            Some(v) => v,
+            None => Box::pin(self.variant(call.owner.caps)).await,
+        };
+        match v {
+            Some(v) => self.on_variant(v, call).await,
+            None => self.on_main(call).await,
+        }
     }
 
     /// A request on the session of the client's capability set `v`. Its child died since
@@ -389,17 +394,17 @@ impl Backend {
     }
 
     /// A request on the main session (or child).
-    async fn on_main(
-        &self,
-        owner: Owner<'_>,
-        id: &Bytes,
-        body: Bytes,
-        token: Option<Bytes>,
-        headers: Option<&upstream::modern::Headers>,
-        trace: Option<&Propagation>,
-    ) -> Result<Answer, UpstreamError> {
+    async fn on_main(&self, call: Outgoing<'_>) -> Result<Answer, UpstreamError> {
+        let Outgoing {
+            owner,
+            id,
+            body,
+            token,
+            headers,
+            trace,
+        } = call;
         self.transport
-            .request(owner, id, body, token, headers, trace)
+            .request(owner, id, body, token, headers.as_ref(), trace)
             .await
             .inspect_err(|e| {
                 self.refused(e);
@@ -409,12 +414,12 @@ impl Backend {
             })
     }
 
-    /// A request that needs more than the main session: the caller's own session, or a
-    /// fresh bearer token (and then the session of the client's capability set).
-    async fn request_elsewhere(
+    /// A request on the caller's own session, with their token; their account's
+    /// troubles are theirs, not the backend's.
+    async fn on_caller(
         &self,
+        callers: &callers::Callers,
         call: Outgoing<'_>,
-        per_caller: bool,
     ) -> Result<Answer, UpstreamError> {
         let Outgoing {
             owner,
@@ -424,35 +429,27 @@ impl Backend {
             headers,
             trace,
         } = call;
-        if let Some(c) = self.callers.as_ref().filter(|_| per_caller) {
-            // The caller's own session, with their token; their account's troubles
-            // are theirs, not the backend's.
-            let s = c.session(owner).await?;
-            let answer = s
-                .transport
-                .request(owner, id, body, token, headers.as_ref(), trace)
-                .await;
-            if matches!(answer, Err(UpstreamError::Connect(_))) {
-                c.broken(&owner).await;
-            }
-            return answer;
+        let s = callers.session(owner).await?;
+        let answer = s
+            .transport
+            .request(owner, id, body, token, headers.as_ref(), trace)
+            .await;
+        if matches!(answer, Err(UpstreamError::Connect(_))) {
+            callers.broken(&owner).await;
         }
+        answer
+    }
+
+    /// A request that needs a fresh bearer token first, then goes on the session of the
+    /// client's capability set (or the main one).
+    async fn with_bearer(&self, call: Outgoing<'_>) -> Result<Answer, UpstreamError> {
         if let Some(b) = &self.bearer {
             b.ensure().await?;
         }
-        if let Some(v) = self.variant(owner.caps).await {
-            let call = Outgoing {
-                owner,
-                id,
-                body,
-                token,
-                headers,
-                trace,
-            };
-            return self.on_variant(v, call).await;
+        match self.variant(call.owner.caps).await {
+            Some(v) => self.on_variant(v, call).await,
+            None => self.on_main(call).await,
         }
-        self.on_main(owner, id, body, token, headers.as_ref(), trace)
-            .await
     }
 
     /// The session that serves clients with the capabilities `caps`, when it is not
@@ -606,9 +603,10 @@ impl Backend {
         }
     }
 
-    /// Lets a call through the breaker and the bulkhead, or says why not (a message
-    /// naming the server: its circuit is open, or it is busy).
-    pub async fn admit(&self) -> Result<Admitted, String> {
+    /// Takes the call's place among the backend's calls in flight (its bulkhead), once
+    /// its breaker lets the call through; or says why not (a message naming the server:
+    /// its circuit is open, or it is busy).
+    pub async fn take_place(&self) -> Result<Admitted, String> {
         let now = std::time::Instant::now();
         let (ticket, change) = self.breaker.admit(&self.name, now)?;
         self.announce(change);
@@ -784,6 +782,18 @@ impl Backend {
 }
 
 /// A request on its way to a backend, for [`Backend::request_elsewhere`].
+/// Which of a backend's sessions serves a call ([`Backend::session_for`]).
+enum Session<'a> {
+    /// The main session (or child).
+    Main,
+    /// The session of the client's capability set, kept apart from the main one.
+    Capabilities,
+    /// The caller's own session (a per-caller server).
+    Caller(&'a callers::Callers),
+    /// A fresh bearer token first, then the capability set's session or the main one.
+    Bearer,
+}
+
 struct Outgoing<'a> {
     owner: Owner<'a>,
     id: &'a Bytes,

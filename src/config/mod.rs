@@ -501,7 +501,7 @@ impl Config {
             Some(p) => Some(p.to_path_buf()),
             None => match Env.get(CONFIG_FILE) {
                 Some(Ok(p)) if !p.is_empty() => Some(PathBuf::from(p)),
-                Some(Err(e)) => return Err(ConfigErrors::one(CONFIG_FILE, e)),
+                Some(Err(e)) => return Err(ConfigErrors::of(CONFIG_FILE, e)),
                 _ => None,
             },
         };

@@ -54,7 +54,7 @@ impl TomlFile {
     /// Reads and checks the file; unknown keys and non-scalar values are errors.
     pub fn load(path: &Path) -> Result<TomlFile, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors::one(CONFIG_FILE, format!("cannot read {}: {e}", path.display()))
+            ConfigErrors::of(CONFIG_FILE, format!("cannot read {}: {e}", path.display()))
         })?;
         Self::parse(&text).map_err(|errs| {
             ConfigErrors(
@@ -73,7 +73,7 @@ impl TomlFile {
     pub fn parse(text: &str) -> Result<TomlFile, ConfigErrors> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigErrors::one("toml", e.message().to_string()))?;
+            .map_err(|e: toml::de::Error| ConfigErrors::of("toml", e.message().to_string()))?;
         let mut errors = Vec::new();
         let mut values = HashMap::new();
         for (key, value) in table {

@@ -204,7 +204,7 @@ impl ConfigError {
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
-    pub fn one(key: &str, message: impl Into<String>) -> ConfigErrors {
+    pub fn of(key: &str, message: impl Into<String>) -> ConfigErrors {
         ConfigErrors(vec![ConfigError::new(key, message)])
     }
 }

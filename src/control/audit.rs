@@ -52,7 +52,7 @@ pub(super) async fn usage(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     // Today's count against the daily quota (kept in PostgreSQL, shared by the replicas).
     let record = state.auth.keys().show(&key).await.map_err(key_error)?;
     let eff = state.auth.limits.effective(&record.limits);
-    let in_use = crate::auth::shared::key_use(
+    let in_use = crate::auth::limits::replicas::key_use(
         &state.db.pool,
         &key,
         &eff,
@@ -136,7 +136,7 @@ pub(super) async fn key(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         own
     };
     let eff = state.auth.limits.effective(&record.limits);
-    let in_use = crate::auth::shared::key_use(
+    let in_use = crate::auth::limits::replicas::key_use(
         &state.db.pool,
         record.id.as_str(),
         &eff,

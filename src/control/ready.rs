@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
-use crate::auth::lease::Mode;
+use crate::auth::limits::lease::Mode;
 use crate::backend::Status;
 use crate::http::{ApiError, Body, json_value};
 use crate::state::State;

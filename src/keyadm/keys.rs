@@ -25,7 +25,9 @@ pub(super) async fn keys_command(
     let use_of = |key: &KeyRecord| {
         let eff = crate::model::limits::effective(defaults, &key.limits);
         let id = key.id.to_string();
-        async move { crate::auth::shared::key_use(store.pool(), &id, &eff, streams_per_key).await }
+        async move {
+            crate::auth::limits::replicas::key_use(store.pool(), &id, &eff, streams_per_key).await
+        }
     };
     match cmd {
         Command::List { include_inactive } => {

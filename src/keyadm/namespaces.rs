@@ -126,7 +126,7 @@ pub fn parse_namespaces(args: &[String]) -> Result<NamespacesCommand, UsageError
 /// registry as given (a `--validate-arguments` other than true or false stays a string),
 /// so its validation is the only one and refuses them in its own words.
 fn body(line: &Line<'_>) -> Result<Body, UsageError> {
-    if let Some(file) = line.one("--file")? {
+    if let Some(file) = line.at_most_one("--file")? {
         return match line.flags.iter().find(|(f, _)| *f != "--file") {
             Some((f, _)) => Err(UsageError(format!(
                 "--file gives the whole body: put {f}'s field in the file, or leave --file out"
@@ -139,7 +139,7 @@ fn body(line: &Line<'_>) -> Result<Body, UsageError> {
     if !servers.is_empty() {
         body.insert("servers".into(), json!(servers));
     }
-    if let Some(d) = line.one("--description")? {
+    if let Some(d) = line.at_most_one("--description")? {
         // An empty description clears it.
         let d = if d.is_empty() { Value::Null } else { json!(d) };
         body.insert("description".into(), d);
@@ -149,11 +149,11 @@ fn body(line: &Line<'_>) -> Result<Body, UsageError> {
         ("--tool-search", "tool_search"),
         ("--auth", "auth"),
     ] {
-        if let Some(v) = line.one(flag)? {
+        if let Some(v) = line.at_most_one(flag)? {
             body.insert(field.into(), json!(v));
         }
     }
-    if let Some(v) = line.one("--validate-arguments")? {
+    if let Some(v) = line.at_most_one("--validate-arguments")? {
         let v = match v {
             "true" => json!(true),
             "false" => json!(false),

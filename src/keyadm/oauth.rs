@@ -31,7 +31,7 @@ pub fn parse_oauth(args: &[String]) -> Result<OAuthCommand, UsageError> {
         None => Ok(()),
     };
     let who = || -> Result<(BlockKind, String), UsageError> {
-        match (line.one("--sub")?, line.one("--client-id")?) {
+        match (line.at_most_one("--sub")?, line.at_most_one("--client-id")?) {
             (Some(s), None) if !s.is_empty() => Ok((BlockKind::Sub, s.to_string())),
             (None, Some(c)) if !c.is_empty() => Ok((BlockKind::ClientId, c.to_string())),
             (Some(_), Some(_)) => Err(UsageError("give --sub or --client-id, not both".into())),
@@ -42,14 +42,14 @@ pub fn parse_oauth(args: &[String]) -> Result<OAuthCommand, UsageError> {
     };
     let issuer = || -> Result<Option<String>, UsageError> {
         Ok(line
-            .one("--issuer")?
+            .at_most_one("--issuer")?
             .map(|i| i.trim_end_matches('/').to_string()))
     };
     match line.words.as_slice() {
         ["block"] => {
             allowed(&["--sub", "--client-id", "--issuer", "--reason"])?;
             let (kind, value) = who()?;
-            let reason = line.one("--reason")?.map(str::to_string);
+            let reason = line.at_most_one("--reason")?.map(str::to_string);
             if reason.as_ref().is_some_and(|r| r.len() > 1000) {
                 return Err(UsageError("--reason: at most 1000 bytes".into()));
             }

@@ -114,7 +114,7 @@ impl<'a> Line<'a> {
             .collect()
     }
 
-    pub(super) fn one(&self, f: &str) -> Result<Option<&'a str>, UsageError> {
+    pub(super) fn at_most_one(&self, f: &str) -> Result<Option<&'a str>, UsageError> {
         match self.all(f).as_slice() {
             [] => Ok(None),
             [v] => Ok(Some(v)),
@@ -182,7 +182,7 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
                 "--source",
             ])?;
             let file = one_word(rest, "import", "a FILE")?;
-            let source = match line.one("--source")? {
+            let source = match line.at_most_one("--source")? {
                 Some(s) => s.to_string(),
                 None => std::path::absolute(&file)
                     .map(|p| p.display().to_string())
@@ -194,7 +194,7 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
                     source,
                     dry_run: line.has("--dry-run"),
                     prune: line.has("--prune"),
-                    namespace: line.one("--namespace")?.map(String::from),
+                    namespace: line.at_most_one("--namespace")?.map(String::from),
                     replace: line.has("--replace"),
                 },
             }
@@ -202,7 +202,7 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
         ["export"] => {
             allowed(&["--namespace"])?;
             ServersCommand::Export {
-                namespace: line.one("--namespace")?.map(String::from),
+                namespace: line.at_most_one("--namespace")?.map(String::from),
             }
         }
         ["list"] => {
@@ -236,24 +236,24 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
                 "--header",
                 "--inactive",
             ])?;
-            let name = match (rest, line.one("--name")?) {
+            let name = match (rest, line.at_most_one("--name")?) {
                 ([n], None) => n.to_string(),
                 ([], Some(n)) => n.to_string(),
                 _ => return Err(UsageError("servers add needs one NAME (or --name)".into())),
             };
             let mut body = json!({"name": name});
-            match (line.one("--command")?, line.one("--url")?) {
+            match (line.at_most_one("--command")?, line.at_most_one("--url")?) {
                 (Some(c), None) => {
                     body["protocol"] = json!("stdio");
                     body["command"] = json!(c);
                     body["args"] = json!(line.all("--arg"));
                     body["env"] = Value::Object(pairs("--env", &line.all("--env"))?);
-                    if let Some(cwd) = line.one("--cwd")? {
+                    if let Some(cwd) = line.at_most_one("--cwd")? {
                         body["cwd"] = json!(cwd);
                     }
                 }
                 (None, Some(u)) => {
-                    let protocol = match line.one("--type")? {
+                    let protocol = match line.at_most_one("--type")? {
                         None | Some("http" | "streamable-http") => "http",
                         Some("sse") => "sse",
                         Some(t) => {
@@ -296,7 +296,7 @@ pub fn parse_client_config(args: &[String]) -> Result<ClientConfigArgs, UsageErr
     if let Some(w) = line.words.first() {
         return Err(UsageError(format!("client-config takes no word {w:?}")));
     }
-    let format = match line.one("--format")? {
+    let format = match line.at_most_one("--format")? {
         None | Some("claude") => Format::Claude,
         Some("cursor" | "windsurf") => Format::Cursor,
         Some("vscode") => Format::Vscode,
@@ -308,10 +308,10 @@ pub fn parse_client_config(args: &[String]) -> Result<ClientConfigArgs, UsageErr
         }
     };
     let args = ClientConfigArgs {
-        key: line.one("--key")?.map(String::from),
-        create_key: line.one("--create-key")?.map(String::from),
-        namespace: line.one("--namespace")?.map(String::from),
-        url: line.one("--url")?.map(String::from),
+        key: line.at_most_one("--key")?.map(String::from),
+        create_key: line.at_most_one("--create-key")?.map(String::from),
+        namespace: line.at_most_one("--namespace")?.map(String::from),
+        url: line.at_most_one("--url")?.map(String::from),
         format,
         bridge: line.has("--bridge"),
     };

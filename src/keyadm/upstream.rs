@@ -106,16 +106,18 @@ fn key_principal(key: Option<&str>) -> Result<Option<String>, crate::cli::UsageE
 pub fn parse(args: &[String]) -> Result<ConnectionsCommand, crate::cli::UsageError> {
     use crate::cli::UsageError;
     let line = super::servers::Line::read(args, &[], &["--server", "--key"])?;
-    let key = key_principal(line.one("--key")?)?;
+    let key = key_principal(line.at_most_one("--key")?)?;
     match line.words.as_slice() {
         ["list"] => Ok(ConnectionsCommand::List {
-            server: line.one("--server")?.map(str::to_string),
+            server: line.at_most_one("--server")?.map(str::to_string),
             key,
         }),
-        ["revoke", server] if line.one("--server")?.is_none() => Ok(ConnectionsCommand::Revoke {
-            server: server.to_string(),
-            key,
-        }),
+        ["revoke", server] if line.at_most_one("--server")?.is_none() => {
+            Ok(ConnectionsCommand::Revoke {
+                server: server.to_string(),
+                key,
+            })
+        }
         ["revoke", ..] => Err(UsageError("connections revoke takes one SERVER".into())),
         _ => Err(UsageError(
             "usage: keyadm connections list [--server NAME] [--key ID] | connections revoke \

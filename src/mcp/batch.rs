@@ -8,7 +8,7 @@ use hyper::{Response, StatusCode};
 use crate::http::Body;
 use crate::jsonrpc::frame;
 use crate::mcp::Ctx;
-use crate::mcp::admission::admit;
+use crate::mcp::conversation::establish;
 use crate::mcp::notices::{answer_backend, cancel};
 use crate::mcp::phases::dispatch;
 use crate::proxy::rpc::{RpcError, code, json_response, status_only};
@@ -51,7 +51,7 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
             continue;
         }
         if !admitted {
-            match admit(ctx, headers, &element, &f) {
+            match establish(ctx, headers, &element, &f) {
                 Ok(Some(open)) if open.claims.v == "2025-03-26" => admitted = true,
                 Ok(_) => {
                     return RpcError::new(

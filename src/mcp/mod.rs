@@ -13,7 +13,7 @@
 //! Re-entering the pipeline has one seam, [`phases::dispatch`]: a multi-round-trip retry
 //! ([`era::retry`]) sent again goes through it, from above. The files the phases hand
 //! off to ([`era::tasks`], [`era::task_ext`], [`served`]) take only the phases below the
-//! pipeline's head ([`phases::admit`]) and the hop, and a request passed to another
+//! pipeline's head ([`phases::charge`]) and the hop, and a request passed to another
 //! replica ([`era::relay`]) is a file of its own, so no file here names one that names it
 //! back (`tests/source_layout.rs` checks).
 
@@ -28,13 +28,13 @@ use crate::auth::Principal;
 use crate::backend::Backend;
 use crate::http::{ApiError, Body, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
-use crate::proxy::forward::Caller;
+use crate::proxy::caller::Caller;
 use crate::proxy::rpc::status_only;
 use crate::routing::{Table, View};
 use crate::state::State;
 
-pub mod admission;
 pub mod batch;
+pub mod conversation;
 pub mod era;
 pub mod lists;
 pub mod notices;
@@ -42,8 +42,8 @@ pub mod phases;
 pub mod rest;
 pub mod search;
 pub mod served;
-pub mod shared;
 pub mod stream;
+pub mod subscriptions;
 
 pub use crate::proxy::rpc::{RpcError, code};
 pub use rest::{execute, server_tools};
@@ -196,7 +196,7 @@ impl Ctx {
 
 /// Serves one request to an MCP endpoint.
 pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
-    if let Some(name) = admission::repeated_header(req.headers()) {
+    if let Some(name) = conversation::repeated_header(req.headers()) {
         return RpcError::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_REQUEST,
@@ -294,7 +294,7 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
             .response(b"null");
         }
     };
-    single(&mut ctx, &parts.headers, &body, &f).await
+    serve_message(&mut ctx, &parts.headers, &body, &f).await
 }
 
 fn api_error_as_rpc(e: ApiError) -> Response<Body> {
@@ -307,12 +307,18 @@ fn api_error_as_rpc(e: ApiError) -> Response<Body> {
     r
 }
 
-async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> Response<Body> {
+/// Serves one JSON-RPC message, and records its server span when its trace is sampled.
+async fn serve_message(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Response<Body> {
     if ctx.trace.as_ref().is_none_or(|t| !t.ctx.sampled) || !f.is_request() {
-        return single_untraced(ctx, headers, body, f).await;
+        return route_untraced(ctx, headers, body, f).await;
     }
     let mut served = Served::default();
-    let resp = single_untraced_with(ctx, headers, body, f, &mut served).await;
+    let resp = route_message(ctx, headers, body, f, &mut served).await;
     // The span starts with the request (its trace was started as it was routed).
     let start = ctx
         .trace
@@ -324,13 +330,14 @@ async fn single(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes, f: &Frame) -> 
     resp
 }
 
-async fn single_untraced(
+/// [`route_message`] for a message no span records.
+async fn route_untraced(
     ctx: &mut Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
 ) -> Response<Body> {
-    single_untraced_with(ctx, headers, body, f, &mut Served::default()).await
+    route_message(ctx, headers, body, f, &mut Served::default()).await
 }
 
 /// What the server span of a request learns from serving it.
@@ -476,7 +483,11 @@ pub(crate) fn server_span(
     });
 }
 
-async fn single_untraced_with(
+/// The dispatcher: takes a message to the path it belongs on (a session's handshake,
+/// the conversation established, a backend's answer, a notification, `call_tool`
+/// unwrapped, then a retry, a task of either era, or the call pipeline), and notes in
+/// `served` what its span needs.
+async fn route_message(
     ctx: &mut Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -488,7 +499,7 @@ async fn single_untraced_with(
     // answered by the stateless path.
     if f.method(body) == Some("initialize") && f.meta_version.is_none() {
         // Not charged to the key's rate: to its handshakes (`auth::handshake`).
-        if let Err(e) = phases::admit::handshake(ctx).await {
+        if let Err(e) = phases::charge::handshake(ctx).await {
             served.error = Some(e.code);
             return e.response(id);
         }
@@ -500,7 +511,7 @@ async fn single_untraced_with(
             }
         };
     }
-    if let Err(e) = admission::admit(ctx, headers, body, f) {
+    if let Err(e) = conversation::establish(ctx, headers, body, f) {
         served.error = Some(e.code);
         return e.response(id);
     }
@@ -524,9 +535,9 @@ async fn single_untraced_with(
         Ok(Some(call)) => {
             let (body, f) = &**served.called.insert(Box::new(call));
             // The named tool's `Mcp-Param-*` headers, held to its arguments as on a
-            // direct call (admission saw only `call_tool`'s).
+            // direct call (the conversation's check saw only `call_tool`'s).
             if ctx.stateless
-                && let Err(e) = admission::header_params(ctx, headers, body, f)
+                && let Err(e) = conversation::header_params(ctx, headers, body, f)
             {
                 served.error = Some(e.code);
                 return e.response(id);

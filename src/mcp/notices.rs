@@ -131,7 +131,7 @@ pub(crate) fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcErro
                     caps,
                     inbound: None,
                 };
-                let sent = crate::mcp::shared::upstream_request(
+                let sent = crate::mcp::subscriptions::upstream_request(
                     &b,
                     owner,
                     "logging/setLevel",

@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::http::ApiError;
 use crate::jsonrpc::frame;
 use crate::mcp::Ctx;
-use crate::mcp::phases::{admit, route};
+use crate::mcp::phases::{charge, route};
 use crate::proxy::rpc::code;
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
@@ -61,9 +61,9 @@ pub async fn execute(
     // A REST call is a request in flight like one over MCP: it takes a place under the
     // key's `max_concurrent` (held until the answer is read) before anything is charged.
     let _in_flight = match &ctx.principal {
-        Some(p) => admit::in_flight(&ctx.state, p)
+        Some(p) => charge::in_flight(&ctx.state, p)
             .await
-            .map_err(admit::over_limit)?,
+            .map_err(charge::over_limit)?,
         None => None,
     };
     let callee = route::rest_tool(ctx, backend, tool, f.name)?;

@@ -16,7 +16,7 @@ use crate::base::unix_now;
 use crate::crypto::base64url;
 use crate::http::Body;
 use crate::http::names;
-use crate::mcp::admission::check_session_version;
+use crate::mcp::conversation::check_session_version;
 use crate::mcp::era::listen::Subscription;
 use crate::mcp::{Ctx, accepted, header_str};
 use crate::proxy::rpc::{RpcError, code, status_only};
@@ -67,7 +67,7 @@ pub(crate) async fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> 
     ctx.session_expires = Some(claims.exp);
     // Opening a stream is a request (it spends the key's rate), and the stream holds a
     // place among the key's streams for as long as it is open.
-    if let Err(e) = crate::mcp::phases::admit::charge_rate(&ctx).await {
+    if let Err(e) = crate::mcp::phases::charge::charge_rate(&ctx).await {
         return e.response(b"null");
     }
     match listen(&ctx, None).await {
@@ -94,7 +94,7 @@ pub(crate) async fn listen(
         .limits
         .open_stream(ctx.principal.as_ref().map(|p| &p.key_id))
         .await
-        .map_err(|r| crate::mcp::phases::admit::refuse_stream(ctx, &r))?;
+        .map_err(|r| crate::mcp::phases::charge::refuse_stream(ctx, &r))?;
     let mut changes = ctx.state.data.list_changes.subscribe();
     let mut updates = ctx.state.data.backends.updates.subscribe();
     let mut messages = ctx.state.data.session_messages.subscribe();
@@ -105,7 +105,7 @@ pub(crate) async fn listen(
     let listening = ctx.state.data.subscriptions.listening(&ctx.holder());
     // A session's subscriptions taken through other replicas are delivered here too.
     if ctx.session_expires.is_some() {
-        crate::mcp::shared::adopt_all(&ctx.state, &ctx.conversation);
+        crate::mcp::subscriptions::adopt_all(&ctx.state, &ctx.conversation);
     }
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let upstream = subscription.as_ref().map(|s| Upstream {
@@ -247,7 +247,7 @@ impl Upstream {
                 caps: crate::base::ClientCaps::ALL,
                 inbound: None,
             };
-            crate::mcp::shared::subscribe_upstream(backend, owner, uri, SUBSCRIBE_TIMEOUT)
+            crate::mcp::subscriptions::subscribe_upstream(backend, owner, uri, SUBSCRIBE_TIMEOUT)
         }))
         .await;
         let mut honoured = HashSet::new();
@@ -309,7 +309,7 @@ pub(crate) async fn delete(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
         Ok(()) => {
             let conversation = format!("s:{}", base64url(&session::hash(id)));
             ctx.state.data.subscriptions.forget(&conversation);
-            crate::mcp::shared::forget(&ctx.state, &conversation);
+            crate::mcp::subscriptions::forget(&ctx.state, &conversation);
             ctx.state.data.backends.end_owner(&conversation);
             status_only(StatusCode::OK)
         }

@@ -1,7 +1,7 @@
 //! Limits a key may carry (its rate, burst, concurrency cap and daily quota) and rates
 //! as written in settings (`20/s`, `600/m`): the stored form and its validation, and the
 //! limits in force for a key under the process defaults ([`Effective`]). The limiter that
-//! applies them is `auth::limits`; the rows it shares across replicas (`auth::shared`)
+//! applies them is `auth::limits`; the rows it shares across replicas (`auth::limits::replicas`)
 //! report a key's use against the same [`Effective`].
 
 use std::fmt;

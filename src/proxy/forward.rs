@@ -16,109 +16,19 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use crate::backend::Backend;
-use crate::backend::isolated::Owner;
 use crate::base::ClientCaps;
 use crate::base::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
-use crate::observe::audit::Audit;
-use crate::observe::metrics::Metrics;
-use crate::observe::trace::Tracer;
-use crate::proxy::calls::{InFlight, InFlightGuard, Pending, ServerRequests, owner_key};
-use crate::proxy::rpc::{RpcError, code, json_response};
+use crate::proxy::calls::{InFlightGuard, Pending};
+use crate::proxy::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
 
-use super::era::Bridge;
+use super::caller::Caller;
+use super::era::{Bridge, MRTR_METHODS};
 use super::record::{CallRecord, ClientSpan, Outcome};
+use super::upstream::Tail;
 pub use super::upstream::UpstreamBody;
-pub(crate) use super::upstream::{Tail, event_end};
-
-/// The requests a server may answer with `input_required` (2026-07-28).
-pub const MRTR_METHODS: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
-
-/// Longest a collected (batched, REST) answer may be.
-pub const MAX_COLLECTED: usize = 64 << 20;
-
-/// Who a forwarded call is for: what the forwarding needs to know of the client.
-pub struct Caller<'a> {
-    /// The client's conversation (session, key, or anonymous request).
-    pub conversation: &'a Arc<str>,
-    /// A stateless-era client (results get `resultType` and caching hints).
-    pub stateless: bool,
-    pub inflight: &'a Arc<InFlight>,
-    pub server_requests: &'a Arc<ServerRequests>,
-    /// When the client's session expires (unix seconds); `None` in the stateless era.
-    pub expires: Option<u64>,
-    /// The session's client capabilities; `None`: as the request's `_meta` declares.
-    pub caps: Option<u8>,
-    /// For the call's metrics and its log line: the key and the namespace, if any.
-    pub metrics: &'a Arc<Metrics>,
-    pub key: Option<crate::base::KeyId>,
-    /// The OAuth subject the key id stands for, if any (for the audit row).
-    pub subject: Option<&'a Arc<str>>,
-    /// The OAuth identity the caller came with, its token included (`token_exchange`).
-    pub inbound: Option<&'a Arc<crate::auth::oauth::Identity>>,
-    pub namespace: Option<&'a str>,
-    /// Where the call's audit row goes.
-    pub audit: &'a Arc<Audit>,
-    /// The request's trace and the tracer (when tracing is configured).
-    pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
-    /// Where a stateless client's call waits for its input (multi-round-trip requests).
-    pub parked: &'a Arc<super::era::rounds::Parked>,
-    /// The log levels sessions set.
-    pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
-    /// How long the call may take, when not the backend's `timeout_ms` (a task's
-    /// `tasks/result`).
-    pub timeout: Option<std::time::Duration>,
-}
-
-impl Caller<'_> {
-    /// Who may retry this caller's call of `method` (multi-round-trip requests).
-    fn binding(&self, method: &str, digest: String) -> super::era::rounds::Binding {
-        super::era::rounds::Binding {
-            principal: self
-                .key
-                .as_ref()
-                .map(|k| k.as_str().to_string())
-                .unwrap_or_default(),
-            namespace: self.namespace.map(str::to_string),
-            method: method.to_string(),
-            digest,
-        }
-    }
-
-    /// A stateless client's call that needs the user at the URLs `asks` first: a URL
-    /// input request, and a state that has the retry sent again as it first came.
-    pub(super) fn to_the_urls(
-        &self,
-        body: &Bytes,
-        method: &str,
-        client_id: &[u8],
-        asks: &[super::era::rounds::Ask],
-    ) -> Response<Body> {
-        let binding = self.binding(
-            method,
-            crate::proxy::era::request_state::params_digest(body).unwrap_or_default(),
-        );
-        let state = self.parked.resend_state(&binding);
-        json_response(
-            StatusCode::OK,
-            super::era::rounds::input_required(client_id, asks, &state),
-        )
-    }
-
-    /// The client, as an isolated backend tells its children apart.
-    /// `caps`: the capabilities it declared (for the call at hand, in the stateless era).
-    pub fn owner(&self, caps: u8) -> Owner<'_> {
-        Owner {
-            key: owner_key(self.conversation),
-            expires: self.expires,
-            api_key: self.key,
-            caps,
-            inbound: self.inbound.map(|i| &**i),
-        }
-    }
-}
 
 /// Sends the request to `backend` and streams its answer back.
 ///
@@ -162,7 +72,12 @@ async fn forward_call(
     let bridge = Bridge::choose(caller.stateless, backend).await;
     if !collect && !bridged && bridge.asks_client(f.method(body).unwrap_or_default()) {
         // The backend may answer `input_required`: a session client is asked instead.
-        return Box::pin(super::era::bridge::rounds(caller, body, f, backend, rename)).await;
+        // The first round goes as any call (never bridged again); the bridge carries on.
+        let first = forward_unbridged(caller, body, f, backend, rename.clone()).await;
+        return Box::pin(super::era::bridge::rounds(
+            first, caller, body, f, backend, rename,
+        ))
+        .await;
     }
     let mut out = outgoing(caller, body, f, backend, rename.as_ref(), bridge);
     let mut guard = track(caller, &out, backend, bridge);
@@ -269,7 +184,7 @@ fn outgoing(
         None => None,
     };
     let caps = declared.unwrap_or(ClientCaps::ALL);
-    let mut record = CallRecord::new(caller, backend, body, f, rename.map(|(_, n)| n));
+    let mut record = caller.record(backend, body, f, rename.map(|(_, n)| n));
     // The upstream call's own span: its context travels to the backend.
     let propagation = caller.trace.map(|(t, tracer)| {
         let ctx = t.child();
@@ -381,7 +296,7 @@ async fn send(
     tokio::pin!(deadline);
     let admitted = tokio::select! {
         biased;
-        a = backend.admit() => a,
+        a = backend.take_place() => a,
         () = deadline.as_mut() => Err(format!(
             "server `{}` is busy: no place for the call within {} ms",
             backend.name,
@@ -472,7 +387,7 @@ fn whole_answer(
         status,
         bridge,
     } = answer;
-    let whole = bridge.whole(whole);
+    let whole = bridge.answer_for_client(whole);
     let ends_whole = whole.trim_ascii_end().last() == Some(&b'}');
     let record = &mut out.record;
     record.response_bytes = whole.len();
@@ -481,7 +396,7 @@ fn whole_answer(
     if bridge.client_modern()
         && MRTR_METHODS.contains(&method)
         && super::upstream::URL_REQUIRED.in_(&whole)
-        && let Some(asks) = super::era::rounds::url_asks(&whole)
+        && let Some(asks) = super::era::ask::url_asks(&whole)
     {
         guard.complete();
         record.finish(Outcome::Error);

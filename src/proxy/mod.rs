@@ -2,7 +2,7 @@
 //! client's id restored in the answers streaming back.
 //!
 //! - [`forward`]: one call sent to its backend (breaker, bulkhead, timeout) and its
-//!   answer handed back; `record`: what the call ended as (metrics, audit row, spans,
+//!   answer handed back; [`caller`]: who the call is for; `record`: what the call ended as (metrics, audit row, spans,
 //!   log line); `upstream`: the answer on its way to the client;
 //! - [`era`]: the era bridges: the adapter each call's pair of eras picks, MRTR rounds,
 //!   the session bridge, consent, task inputs, sealed request state and task ids;
@@ -14,15 +14,12 @@
 //! - [`task_places`]: the places task calls hold under their key's bound;
 //! - [`Plane`]: the data plane of the gateway's state, everything a call meets.
 //!
-//! One circle of files is left in this folder (the last in `src/`; `tests/source_layout.rs`
-//! holds it at its size, 8 files, until it is broken up): the session bridge
-//! ([`era`]'s `bridge`) sends a call's first round through [`forward`] again, which chose
-//! it; and the answer on its way back (`upstream`) parks a 2026-07-28 call's rounds and
-//! writes its record (`record`), both of which take the call's [`forward::Caller`], which
-//! names the parked calls (`era::rounds`), which hold that answer. Breaking it takes
-//! `Caller` to a file of its own, the backend's question (`rounds::Ask`) to another, and
-//! the bridge's first round to one seam in [`forward`].
+//! No file here names another that names it back: the session bridge's first round is
+//! sent by [`forward`], which hands its answer to the bridge (the bridge never calls back
+//! up); [`caller::Caller`] and the backend's question (`era::ask`) have files of their own,
+//! below the hop and the answer stream that both use them.
 
+pub mod caller;
 pub mod calls;
 pub mod era;
 pub mod forward;

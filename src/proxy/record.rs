@@ -8,12 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::backend::{Backend, CallEnd};
-use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::jsonrpc::frame::{self, Span};
 use crate::observe::audit::{self, Audit};
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
-
-use super::forward::Caller;
 
 /// What a forwarded call ended as, for its metrics and log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,60 +129,6 @@ pub(super) fn method_label(method: &str) -> &'static str {
 }
 
 impl CallRecord {
-    pub(super) fn new(
-        caller: &Caller<'_>,
-        backend: &Arc<Backend>,
-        body: &[u8],
-        f: &Frame,
-        upstream_name: Option<&Bytes>,
-    ) -> CallRecord {
-        let method = method_label(f.method(body).unwrap_or_default());
-        // The backend's own name (the same in every namespace).
-        let tool = upstream_name.filter(|_| method == "tools/call").cloned();
-        let audit = (caller.audit.enabled()
-            && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
-        .then(|| {
-            let named = if method == "resources/read" {
-                f.uri
-            } else {
-                f.name
-            };
-            // Copied: a slice would keep the whole request body (and the connection's
-            // read buffer it came in) alive while the row waits.
-            let exposed = named
-                .and_then(|s| frame::string_value(body, s))
-                .map(|n| Box::from(n.as_ref()));
-            // None: the backend knows it by the same name.
-            let upstream = upstream_name.cloned();
-            AuditDraft {
-                audit: caller.audit.clone(),
-                at: std::time::SystemTime::now(),
-                exposed,
-                upstream,
-                trace_id: None,
-            }
-        });
-        CallRecord {
-            started: tokio::time::Instant::now(),
-            metrics: caller.metrics.clone(),
-            backend: backend.clone(),
-            method,
-            tool,
-            key: caller.key,
-            subject: caller.subject.cloned(),
-            namespace: caller.namespace.map(Box::from),
-            request_bytes: body.len(),
-            response_bytes: 0,
-            done: false,
-            admitted: None,
-            failure: None,
-            audit,
-            span: None,
-            tool_error: false,
-            timed_out: false,
-        }
-    }
-
     /// Records the client span (when sampled), `took` long, with the audit outcome as
     /// `error.type`.
     pub(super) fn end_span(&mut self, outcome: &'static str, took: Duration) {

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 use crate::http::Body;
 
+/// Longest a collected (batched, REST) answer may be.
+pub const MAX_COLLECTED: usize = 64 << 20;
+
 /// JSON-RPC error codes.
 pub mod code {
     pub const PARSE: i64 = -32700;

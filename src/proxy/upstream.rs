@@ -107,7 +107,7 @@ impl Deadline {
 /// What marks a response with a result in an SSE piece.
 static RESULT_NEEDLE: crate::jsonrpc::needle::Needle = crate::needle!(b"\"result\"");
 
-pub(crate) use crate::jsonrpc::sse::event_end;
+use crate::jsonrpc::sse::event_end;
 
 /// The last bytes of an SSE piece.
 #[derive(Default)]
@@ -208,7 +208,7 @@ impl UpstreamBody {
         let mut start = 0;
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
             if let Some(asks) = mrtr
-                .then(|| super::era::rounds::url_asks(&data[start..end]))
+                .then(|| super::era::ask::url_asks(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
@@ -217,7 +217,7 @@ impl UpstreamBody {
             } else if let Some(ask) = mrtr.then(|| self.question(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                if self.held.asks.len() < super::era::rounds::MAX_ASKS {
+                if self.held.asks.len() < super::era::ask::MAX_ASKS {
                     self.held.asks.push(ask);
                 } else {
                     // A backend flooding one round: the rest are refused to it.
@@ -324,13 +324,13 @@ impl UpstreamBody {
 
     /// A request of the backend's that a stateless client answers on its retry (or,
     /// needing a capability the client did not declare, is refused when the round ends).
-    fn question(&mut self, event: &[u8]) -> Option<super::era::rounds::Ask> {
+    fn question(&mut self, event: &[u8]) -> Option<super::era::ask::Ask> {
         let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
         }
-        let mut ask = super::era::rounds::Ask::of(&data, &f, &self.held.asks)?;
+        let mut ask = super::era::ask::Ask::of(&data, &f, &self.held.asks)?;
         if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
             && self.caps() & bit != bit
         {

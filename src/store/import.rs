@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::model::import::{Parsed, Problem, Renamed};
 use crate::model::validate::{Invalid, NamespaceDraft, ServerDraft};
 use crate::store::registry::{
-    INSERT_SERVER, Registry, StoreError, UPDATE_SERVER, auth_str, conflict_or, load_namespaces,
-    prefix_str, rewrite_members, write_members,
+    INSERT_SERVER, Registry, StoreError, UPDATE_SERVER, insert_namespace, load_namespaces,
+    rewrite_members,
 };
 
 /// Advisory lock key of imports ("mcpimprt"): one import at a time across processes.
@@ -308,22 +308,7 @@ impl Registry {
                 rewrite_members(tx, &draft).await?;
             }
             (_, false) => {
-                tx.execute(
-                    "INSERT INTO namespaces (name, description, tool_prefix, auth,
-                                             validate_arguments, tool_search)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &draft.name,
-                        &draft.description,
-                        &prefix_str(draft.prefix_tools),
-                        &auth_str(draft.auth_required),
-                        &draft.validate_arguments,
-                        &draft.tool_search.as_str(),
-                    ],
-                )
-                .await
-                .map_err(|e| conflict_or(e, "namespace", &draft.name))?;
-                write_members(tx, &draft).await?;
+                insert_namespace(tx, &draft).await?;
             }
         }
         Ok(json!({"name": draft.name, "action": action}))

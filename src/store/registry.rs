@@ -360,22 +360,7 @@ impl Registry {
         draft.apply(obj, true)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments,
-                                     tool_search)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &draft.name,
-                &draft.description,
-                &prefix_str(draft.prefix_tools),
-                &auth_str(draft.auth_required),
-                &draft.validate_arguments,
-                &draft.tool_search.as_str(),
-            ],
-        )
-        .await
-        .map_err(|e| conflict_or(e, "namespace", &draft.name))?;
-        write_members(&tx, &draft).await?;
+        insert_namespace(&tx, &draft).await?;
         let ns = load_namespaces(&tx, Some(&draft.name))
             .await?
             .pop()
@@ -567,10 +552,31 @@ pub(super) async fn rewrite_members<C: GenericClient>(
     write_members(tx, d).await
 }
 
-pub(super) async fn write_members<C: GenericClient>(
+/// Writes a new namespace, its row and its members: the one writer, for the API and for
+/// imports.
+pub(super) async fn insert_namespace<C: GenericClient>(
     tx: &C,
     d: &NamespaceDraft,
 ) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments,
+                                 tool_search)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &d.name,
+            &d.description,
+            &prefix_str(d.prefix_tools),
+            &auth_str(d.auth_required),
+            &d.validate_arguments,
+            &d.tool_search.as_str(),
+        ],
+    )
+    .await
+    .map_err(|e| conflict_or(e, "namespace", &d.name))?;
+    write_members(tx, d).await
+}
+
+async fn write_members<C: GenericClient>(tx: &C, d: &NamespaceDraft) -> Result<(), StoreError> {
     for (position, server) in d.servers.iter().enumerate() {
         let n = tx
             .execute(

@@ -2,8 +2,8 @@
 //! lines before its test module, `#[cfg(test)] mod`), no function is over 150 lines, and
 //! every direct dependency of `Cargo.toml` has its row in README's dependency table, the
 //! design card's crates included (crossbeam is measured, not silently absent), and no
-//! files of `src/` name each other in a circle (the check of `filecycles.py`, ported; the
-//! one circle left, in `proxy/`, is held at its size by [`CIRCLES_HELD`]).
+//! files of `src/` name each other in a circle (the check of `filecycles.py`, ported: a
+//! hard rule, no circle of any size).
 
 use std::path::{Path, PathBuf};
 
@@ -681,11 +681,6 @@ fn a_circle_of_files_is_found_and_a_use_of_ones_own_folder_is_not_one() {
     assert_eq!(found, vec![vec![m("a/x"), m("b/c")]]);
 }
 
-/// Circles of files, and files in them, that `src/` may hold at most. The goal is
-/// `(0, 0)`; today one is left in `proxy/` (see `src/proxy/mod.rs`), and the count may
-/// only go down.
-const CIRCLES_HELD: (usize, usize) = (1, 8);
-
 #[test]
 fn no_circle_of_files_in_src() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -717,14 +712,8 @@ fn no_circle_of_files_in_src() {
             lines.join("\n")
         })
         .collect();
-    let in_circles: usize = found.iter().map(Vec::len).sum();
-    eprintln!(
-        "{} circles, {in_circles} files in circles\n{}",
-        found.len(),
-        report.join("\n")
-    );
     assert!(
-        found.len() <= CIRCLES_HELD.0 && in_circles <= CIRCLES_HELD.1,
+        found.is_empty(),
         "a circle of files (move the type that ties them into a file of its own below \
          them; let a re-entry go through one function of `mcp::phases`):\n{}",
         report.join("\n")

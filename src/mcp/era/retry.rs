@@ -16,11 +16,11 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
-use crate::mcp::phases::admit::admit;
+use crate::mcp::phases::charge::mcp_request;
 use crate::mcp::phases::{Callee, Target, route};
+use crate::proxy::era::MRTR_METHODS;
 use crate::proxy::era::request_state::{self, StateError};
 use crate::proxy::era::rounds::{self, Binding};
-use crate::proxy::forward::MRTR_METHODS;
 use crate::proxy::rpc::{RpcError, code};
 
 fn invalid(message: impl Into<String>) -> RpcError {
@@ -103,7 +103,7 @@ pub async fn retry(
     }
     // A retry is a request like any other for the key's rate and concurrency, and the
     // caller must still reach what it names; it is not another tool call for the day.
-    let held = admit(ctx).await?;
+    let held = mcp_request(ctx).await?;
     let Target::Call(Callee::Backend { backend, task, .. }) = route(ctx, body, f, false)? else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"
@@ -144,7 +144,7 @@ pub async fn retry(
         _ => resp,
     };
     Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),
+        Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
         None => resp,
     })
 }

@@ -34,12 +34,15 @@ use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
+use crate::jsonrpc::sse::event_end;
 use crate::mcp::Ctx;
 use crate::mcp::era::tasks::{self, Held, Owner, invalid};
+use crate::proxy::caller::Caller;
 use crate::proxy::calls::{Taken, owner_key};
 use crate::proxy::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::proxy::era::task_inputs::{Inputs, Question};
-use crate::proxy::forward::{Caller, MAX_COLLECTED, event_end, forward};
+use crate::proxy::forward::forward;
+use crate::proxy::rpc::MAX_COLLECTED;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::{TASKS_EXTENSION, TaskSupport};
 
@@ -174,7 +177,7 @@ pub(crate) async fn call(
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Result<Response<Body>, RpcError> {
-    let place = tasks::room(ctx).await?;
+    let place = tasks::reserve_task_place(ctx).await?;
     let mut owner = owner(ctx, body, f, backend);
     owner.place = Some(place);
     let resp = if backend.is_modern() {
@@ -266,18 +269,20 @@ async fn task_message(owner: &Owner, message: &[u8]) -> Option<Vec<u8>> {
     }
     let life = tasks::life(task.get("ttlMs").unwrap_or(&task["ttl"]));
     let (gid, expires) = owner.seal(upstream, life);
-    let mut out = flat(&task, &gid, "task");
+    let mut out = extension_task(&task, &gid, "task");
     if let Some(meta) = result.get("_meta").filter(|m| m.is_object()) {
         out["_meta"] = meta.clone();
     }
-    owner.record(gid, expires, flat(&task, "", "task")).await;
+    owner
+        .record(gid, expires, extension_task(&task, "", "task"))
+        .await;
     v["result"] = out;
     serde_json::to_vec(&v).ok()
 }
 
 /// A task in the extension's shape, from either era's: `taskId` the gateway's, `ttl`
 /// and `pollInterval` as `ttlMs` and `pollIntervalMs` (whole milliseconds).
-fn flat(task: &Value, gid: &str, result_type: &str) -> Value {
+fn extension_task(task: &Value, gid: &str, result_type: &str) -> Value {
     let mut o = json!({"resultType": result_type, "taskId": gid, "status": task["status"]});
     for k in ["statusMessage", "createdAt", "lastUpdatedAt"] {
         if let Some(s) = task.get(k).filter(|s| s.is_string()) {
@@ -310,15 +315,15 @@ pub(crate) async fn serve(
     if !declared(body, f) {
         return Err(missing());
     }
-    let held = crate::mcp::phases::admit::admit(ctx).await?;
-    let resp = one(ctx, headers, body, f).await?;
+    let held = crate::mcp::phases::charge::mcp_request(ctx).await?;
+    let resp = serve_held(ctx, headers, body, f).await?;
     Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),
+        Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
         None => resp,
     })
 }
 
-async fn one(
+async fn serve_held(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -335,7 +340,7 @@ async fn one(
     };
     if backend.is_modern() {
         // The backend's own tasks: as they are, with the ids exchanged.
-        return tasks::pass(ctx, body, &claims, gid, &backend).await;
+        return tasks::to_task_backend(ctx, body, &claims, gid, &backend).await;
     }
     let result = match method {
         "tasks/get" => get(ctx, &claims, &backend, gid).await?,
@@ -369,7 +374,7 @@ async fn ask(
         ..ctx.caller()
     };
     let resp = forward(&caller, &request, &f, backend, None, true).await;
-    let (_, answer) = tasks::whole(resp).await;
+    let (_, answer) = tasks::read_answer(resp).await;
     let mut v: Value = serde_json::from_slice(&answer)
         .map_err(|_| broken("the backend's answer is unreadable"))?;
     if v["result"].is_object() {
@@ -405,7 +410,7 @@ async fn get(
     let task = ask(ctx, claims, backend, "tasks/get")
         .await
         .map_err(upstream_error)?;
-    let mut out = flat(&task, gid, "complete");
+    let mut out = extension_task(&task, gid, "complete");
     let status = task["status"].as_str().unwrap_or_default();
     match status {
         "completed" | "failed" => match ask(ctx, claims, backend, "tasks/result").await {
@@ -681,7 +686,7 @@ mod tests {
             "createdAt": "2026-11-24T08:44:50Z", "lastUpdatedAt": "2026-11-24T08:44:51Z",
             "ttl": 60000, "pollInterval": 500});
         assert_eq!(
-            flat(&v1, "g", "task"),
+            extension_task(&v1, "g", "task"),
             json!({"resultType": "task", "taskId": "g", "status": "working",
                 "statusMessage": "on it", "createdAt": "2026-11-24T08:44:50Z",
                 "lastUpdatedAt": "2026-11-24T08:44:51Z", "ttlMs": 60000, "pollIntervalMs": 500})
@@ -689,7 +694,7 @@ mod tests {
         let v2 = json!({"resultType": "task", "taskId": "up", "status": "completed",
             "ttlMs": null, "pollIntervalMs": 0.5, "requestState": "x"});
         assert_eq!(
-            flat(&v2, "g", "complete"),
+            extension_task(&v2, "g", "complete"),
             json!({"resultType": "complete", "taskId": "g", "status": "completed", "ttlMs": null})
         );
     }

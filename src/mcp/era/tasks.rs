@@ -66,7 +66,7 @@ pub fn asks_task(f: &Frame) -> bool {
 }
 
 /// The whole body of an answer (up to the collected-answer bound).
-pub(crate) async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
+pub(crate) async fn read_answer(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
     let (parts, body) = resp.into_parts();
     let bytes = match body.collect().await {
         Ok(c) => c.to_bytes(),
@@ -78,7 +78,9 @@ pub(crate) async fn whole(resp: Response<Body>) -> (hyper::http::response::Parts
 /// Reserves a place for a new task under the caller's key's bound
 /// (`METAMCP_KEY_MAX_TASKS`) before the backend starts anything: refused when the
 /// tasks it holds and those being created fill it.
-pub(crate) async fn room(ctx: &Ctx) -> Result<crate::proxy::task_places::Place, RpcError> {
+pub(crate) async fn reserve_task_place(
+    ctx: &Ctx,
+) -> Result<crate::proxy::task_places::Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
     let key = ctx.kid().to_string();
     let (place, ahead) = ctx.state.data.tasks_creating.reserve(key);
@@ -162,10 +164,10 @@ pub(crate) async fn call(
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Result<Response<Body>, RpcError> {
-    let place = room(ctx).await?;
+    let place = reserve_task_place(ctx).await?;
     let caller = ctx.caller();
     let resp = forward(&caller, body, f, backend, rename, true).await;
-    let (parts, answer) = whole(resp).await;
+    let (parts, answer) = read_answer(resp).await;
     let passed = |answer: Bytes| Ok(Response::from_parts(parts, Body::full(answer)));
     let Ok(mut v) = serde_json::from_slice::<Value>(&answer) else {
         return passed(answer);
@@ -222,14 +224,14 @@ pub(crate) async fn serve(
     body: &Bytes,
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
-    let held = crate::mcp::phases::admit::admit(ctx).await?;
+    let held = crate::mcp::phases::charge::mcp_request(ctx).await?;
     let resp = if f.method(body) == Some("tasks/list") {
         list(ctx, headers, body, f).await?
     } else {
-        one(ctx, headers, body, f).await?
+        serve_held(ctx, headers, body, f).await?
     };
     Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::phases::admit::held(b, held)),
+        Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
         None => resp,
     })
 }
@@ -282,7 +284,7 @@ pub(crate) async fn held(
 }
 
 /// One task's request, at the replica holding it.
-async fn one(
+async fn serve_held(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -294,14 +296,14 @@ async fn one(
         .ok_or_else(|| invalid(format!("{method} needs params.taskId")))?
         .to_string();
     match held(ctx, headers, body, &gid).await? {
-        Held::Here(claims, backend) => pass(ctx, body, &claims, &gid, &backend).await,
+        Held::Here(claims, backend) => to_task_backend(ctx, body, &claims, &gid, &backend).await,
         Held::There(resp) => Ok(resp),
     }
 }
 
 /// A request about a task, to its backend with the backend's own id, and the answer
 /// with every mention of that id the client's.
-pub(crate) async fn pass(
+pub(crate) async fn to_task_backend(
     ctx: &Ctx,
     body: &Bytes,
     claims: &TaskClaims,
@@ -314,7 +316,7 @@ pub(crate) async fn pass(
     v["params"]["taskId"] = Value::from(claims.t.as_str());
     let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;
-    let caller = crate::proxy::forward::Caller {
+    let caller = crate::proxy::caller::Caller {
         caps: Some(claims.c),
         timeout: (method == "tasks/result").then_some(ctx.state.config.tasks.wait),
         ..ctx.caller()
@@ -395,12 +397,12 @@ async fn fetch(ctx: &Ctx, headers: &HeaderMap, gid: &str) -> Fetched {
     let Ok(f) = frame::parse(&request) else {
         return Fetched::Unknown;
     };
-    let resp = match Box::pin(one(ctx, headers, &request, &f)).await {
+    let resp = match Box::pin(serve_held(ctx, headers, &request, &f)).await {
         Ok(r) => r,
         Err(e) if e.code == code::INVALID_PARAMS => return Fetched::Gone,
         Err(_) => return Fetched::Unknown,
     };
-    let (_, answer) = whole(resp).await;
+    let (_, answer) = read_answer(resp).await;
     let message = if answer.starts_with(b"{") {
         answer.to_vec()
     } else {

@@ -30,7 +30,7 @@ pub(crate) async fn to_backend(
     if matches!(method, "resources/subscribe" | "resources/unsubscribe")
         && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
     {
-        Box::pin(crate::mcp::shared::record(ctx, method, &uri)).await;
+        Box::pin(crate::mcp::subscriptions::record(ctx, method, &uri)).await;
         if backend.is_modern() {
             // The revision has no resources/subscribe: the backend's listen stream
             // follows the resource instead.

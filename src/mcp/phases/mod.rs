@@ -2,7 +2,7 @@
 //! era ([`dispatch`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
 //! long-lived stream ([`crate::mcp::stream`]) all pass through them:
 //!
-//! 1. [`admit`]: the key's limits, one charging path: the request's rate and a place in
+//! 1. [`charge`]: the key's limits, one charging path: the request's rate and a place in
 //!    flight (a stream: its rate and the stream bounds); a tool call's own rate and the
 //!    daily quota once it is routed. A refused call costs no backend work.
 //! 2. [`route`]: the request becomes a [`Target`] within the caller's reach: an answer
@@ -16,7 +16,7 @@
 //!    call when it ends (`proxy::record`); a gateway tool's in
 //!    [`crate::mcp::served`].
 //!
-//! A new limit is charged in [`admit`]; a new kind of target is an arm of [`Target`] and
+//! A new limit is charged in [`charge`]; a new kind of target is an arm of [`Target`] and
 //! of [`Callee`] and `call`; a new policy is a [`crate::policy::Policy`] registered with
 //! [`crate::state::State::police`]; a new gateway tool is a
 //! [`crate::routing::GatewayTool`] registered in `app::gateway_tools`.
@@ -38,7 +38,7 @@ use crate::mcp::lists::{list_cache, with_hints};
 use crate::proxy::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
 
-pub mod admit;
+pub mod charge;
 pub mod forward;
 pub mod policy;
 pub mod record;
@@ -53,12 +53,12 @@ pub async fn dispatch(
     f: &Frame,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
-    // 1. Admit: a refused request costs no backend work. The 2026-07-28 era's handshake
+    // 1. Charge: a refused request costs no backend work. The 2026-07-28 era's handshake
     // is charged as the session era's `initialize` is.
     let place = if f.method(body) == Some("server/discover") {
-        admit::handshake(ctx).await?
+        charge::handshake(ctx).await?
     } else {
-        admit::admit(ctx).await?
+        charge::mcp_request(ctx).await?
     };
     if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
         crate::mcp::notices::set_level(ctx, body, f)?;
@@ -86,7 +86,7 @@ pub async fn dispatch(
         Target::Call(callee) => call(ctx, body, f, callee, collect).await?,
     };
     // The place in flight is held until the answer has been sent.
-    Ok(admit::hold(resp, place))
+    Ok(charge::hold(resp, place))
 }
 
 /// A result the gateway makes itself, with the list hints of the client's era.
@@ -123,7 +123,7 @@ pub(crate) async fn call(
     };
     if let Some(p) = &ctx.principal {
         if let Some(rate) = rate {
-            admit::charge_tool_call(ctx, p, rate).await?;
+            charge::charge_tool_call(ctx, p, rate).await?;
         }
         record::called(ctx, p);
     }

@@ -47,7 +47,7 @@ impl Tracer {
     pub fn new(config: Tracing) -> Tracer {
         let head = Head::new(&config);
         Tracer {
-            queue: Mutex::new(Batches::with_prefix(head.room())),
+            queue: Mutex::new(Batches::with_prefix(head.head_len())),
             head,
             config,
             wake: Notify::new(),

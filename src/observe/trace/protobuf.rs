@@ -102,14 +102,14 @@ impl Head {
 
     /// The bytes a batch leaves before its spans for [`Head::write_before`]: the resource
     /// and the scope, and two tags and lengths (a varint is at most 10 bytes).
-    pub(super) fn room(&self) -> usize {
+    pub(super) fn head_len(&self) -> usize {
         self.resource.len() + self.scope.len() + 2 * 11
     }
 
-    /// Makes `buf` (`room()` bytes, then encoded spans) an `ExportTraceServiceRequest` by
+    /// Makes `buf` (`head_len()` bytes, then encoded spans) an `ExportTraceServiceRequest` by
     /// writing its head just before the spans; returns where the request starts.
     pub(super) fn write_before(&self, buf: &mut [u8]) -> usize {
-        let room = self.room();
+        let room = self.head_len();
         let scope_spans = self.scope.len() + buf.len().saturating_sub(room);
         let resource_spans = self.resource.len() + delimited(scope_spans);
         let mut head = Vec::with_capacity(room);

@@ -327,7 +327,7 @@ fn long_values_are_cut_at_a_character_boundary() {
     span.name = &huge;
     t.record(span);
     let batch = t.lock().take().unwrap();
-    assert!(batch.bytes.len() - t.head.room() < 2 * VALUE_LIMIT + 200);
+    assert!(batch.bytes.len() - t.head.head_len() < 2 * VALUE_LIMIT + 200);
 }
 
 #[tokio::test]

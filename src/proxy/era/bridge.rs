@@ -26,8 +26,9 @@ use crate::backend::mux::sse_event;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::proxy::caller::Caller;
 use crate::proxy::calls::ServerRequests;
-use crate::proxy::forward::{Caller, MAX_COLLECTED};
+use crate::proxy::rpc::MAX_COLLECTED;
 
 /// Rounds of questions one call may take (the SDKs stop at 10 as well).
 pub const MAX_ROUNDS: usize = 10;
@@ -87,19 +88,18 @@ impl Bridge {
     }
 }
 
-/// Serves the call: the first round as any call, then, if the backend needs input, the
+/// Serves the call after its `first` round (sent as any call by the hop), then, if the backend needs input, the
 /// questions on the call's SSE stream and, at last, the answer. What the backend sends
 /// before its answer in any round (progress, log messages at the session's level)
 /// reaches the client as it comes.
 pub(in crate::proxy) async fn rounds(
+    first: Response<Body>,
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Response<Body> {
-    let first =
-        crate::proxy::forward::forward_unbridged(caller, body, f, backend, rename.clone()).await;
     let bridge = Bridge::of(caller, body, f, backend, rename);
     let sse = first
         .headers()
@@ -141,7 +141,7 @@ pub(in crate::proxy) async fn rounds(
                     return Err("the backend's answer broke off".to_string());
                 };
                 for event in events.push(&data)? {
-                    if let Some(r) = bridge.pass(event, &tx).await? {
+                    if let Some(r) = bridge.relay_event(event, &tx).await? {
                         response = Some(r);
                     }
                 }
@@ -211,7 +211,7 @@ impl Events {
     fn push(&mut self, piece: &[u8]) -> Result<Vec<Bytes>, String> {
         self.buf.extend_from_slice(piece);
         let mut out = Vec::new();
-        while let Some(end) = crate::proxy::upstream::event_end(&self.buf) {
+        while let Some(end) = crate::jsonrpc::sse::event_end(&self.buf) {
             out.push(self.buf.split_to(end).freeze());
         }
         if self.buf.len() > MAX_COLLECTED {
@@ -428,7 +428,7 @@ impl Bridge {
         let number = self.backend.next_upstream_number();
         let id = crate::backend::upstream_id(number);
         request["id"] = serde_json::from_slice(&id).unwrap_or(Value::Null);
-        let admitted = self.backend.admit().await?;
+        let admitted = self.backend.take_place().await?;
         let owner = Owner {
             key: crate::proxy::calls::owner_key(&self.conversation),
             expires: self.expires,
@@ -460,7 +460,7 @@ impl Bridge {
             let mut events = Events::default();
             while let Some(piece) = std::future::poll_fn(|cx| answer.body.poll_chunk(cx)).await {
                 for event in events.push(&piece?)? {
-                    if let Some(m) = self.pass(event, tx).await?
+                    if let Some(m) = self.relay_event(event, tx).await?
                         && is_ours(&m)
                     {
                         return Ok(m);
@@ -482,7 +482,11 @@ impl Bridge {
     /// One event of the backend's answer: its response (any message with an id and no
     /// method) returned, held back; anything else passed on to the client, but a log
     /// message below the level its session set. An error when the client went away.
-    async fn pass(&self, event: Bytes, tx: &mpsc::Sender<Bytes>) -> Result<Option<Value>, String> {
+    async fn relay_event(
+        &self,
+        event: Bytes,
+        tx: &mpsc::Sender<Bytes>,
+    ) -> Result<Option<Value>, String> {
         let data = crate::jsonrpc::sse::data_of(&event);
         for d in &data {
             let Ok(f) = frame::parse(d) else { continue };

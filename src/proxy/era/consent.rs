@@ -20,7 +20,8 @@ use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, Span};
-use crate::proxy::forward::{Caller, MRTR_METHODS};
+use crate::proxy::caller::Caller;
+use crate::proxy::era::MRTR_METHODS;
 use crate::proxy::rpc::{RpcError, code};
 
 /// -32042: the call needs the user at a URL first (2025-11-25).
@@ -78,7 +79,7 @@ pub(in crate::proxy) async fn ask(
     if declared && caller.stateless && MRTR_METHODS.contains(&method) {
         let error = json!({"error": {"code": URL_ELICITATION_REQUIRED, "data": {"elicitations": [
             {"mode": "url", "elicitationId": "connect", "url": url, "message": message}]}}});
-        if let Some(asks) = super::rounds::url_asks(error.to_string().as_bytes()) {
+        if let Some(asks) = super::ask::url_asks(error.to_string().as_bytes()) {
             return caller.to_the_urls(body, method, &client_id, &asks);
         }
     }

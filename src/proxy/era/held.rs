@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::rounds::Ask;
+use super::ask::Ask;
 
 /// A stateless call's held state; all off for a session client's call.
 #[derive(Default)]

@@ -27,9 +27,10 @@ use bytes::Bytes;
 
 use crate::backend::Backend;
 use crate::jsonrpc::frame::{self, Frame};
-use crate::proxy::forward::{Caller, MRTR_METHODS};
+use crate::proxy::caller::Caller;
 use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
 
+pub mod ask;
 pub(super) mod bridge;
 pub(super) mod consent;
 pub(super) mod extensions;
@@ -38,6 +39,9 @@ pub mod request_state;
 pub mod rounds;
 pub mod task_id;
 pub mod task_inputs;
+
+/// The requests a server may answer with `input_required` (2026-07-28).
+pub const MRTR_METHODS: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
 
 /// The pair of eras one call crosses: the client's, then the backend's as it serves this
 /// client (a dual-era backend serves a session client in a session).
@@ -120,7 +124,7 @@ impl Bridge {
     /// An answer that arrived whole, as the client's era reads it: error codes the
     /// revision retired replaced, and a 2026-07-28 backend's result without `resultType`
     /// given one.
-    pub fn whole(self, whole: Bytes) -> Bytes {
+    pub fn answer_for_client(self, whole: Bytes) -> Bytes {
         match self {
             Bridge::Sessions | Bridge::SessionToModern => whole,
             Bridge::ModernToSession => crate::proxy::upstream::retire_codes(whole),

@@ -2,7 +2,7 @@
 //! the key's bucket, places in flight (slots), and a block of the day's calls. Each is a
 //! small state machine under its own lock; a step answers at once (taken, refused) or
 //! says that the lease must be renewed first ([`Step::Renew`]), which the caller does in
-//! PostgreSQL (`super::shared`) and then steps again. Nothing here does I/O.
+//! PostgreSQL (`super::replicas`) and then steps again. Nothing here does I/O.
 //!
 //! [`Mode`] says where the limit is kept: in PostgreSQL ([`Mode::Shared`]), or, while the
 //! database is away or absent, in this process alone at a share of it

@@ -1,8 +1,8 @@
 //! Per-key limits: a request rate (token bucket with a burst), MCP requests in flight at
 //! once, tool calls per UTC day, per-tool rates set in a namespace, and long-lived streams.
 //! They hold for a key as a whole, across every replica on the same PostgreSQL and across
-//! restarts: each is a lease of a shared row ([`super::shared`]) spent from memory
-//! ([`super::lease`]), so an ordinary request touches no database. Without a database (or
+//! restarts: each is a lease of a shared row ([`replicas`]) spent from memory
+//! ([`lease`]), so an ordinary request touches no database. Without a database (or
 //! while it is away) the process keeps each limit alone, at its share.
 //!
 //! A key's own settings ([`KeyLimits`], stored with the key and reloaded on NOTIFY like
@@ -16,6 +16,18 @@
 //! key (namespaces with `auth: none`) share one per-process bound. A stream is not a
 //! request in flight: it never counts toward a key's `max_concurrent`, so a client's open
 //! streams cannot starve its own calls.
+//!
+//! This folder holds every limit a caller meets: the [`Limiter`] here; [`lease`]: what
+//! one replica holds of a key's shared limits; [`replicas`]: those limits kept across
+//! replicas in PostgreSQL; [`renew`]: the background renewal of the leases;
+//! [`failures`]: failed authentication limited per client address; [`usage`]: each key's
+//! last use and call count.
+
+pub mod failures;
+pub mod lease;
+pub mod renew;
+pub mod replicas;
+pub mod usage;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -23,11 +35,11 @@ use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 
-use super::handshake::Handshakes;
-use super::lease::{
+use self::lease::{
     DailyLease, FULL_RECHECK, KnownDay, Mode, Place, SlotKind, SlotLease, Step, TokenLease,
 };
-use super::shared::{DailyAsk, Due, Shared, TokenAsk};
+use self::replicas::{DailyAsk, Due, Shared, TokenAsk};
+use super::handshake::Handshakes;
 use crate::base::{KeyId, unix_now};
 use crate::model::limits::{Defaults, Effective, KeyLimits, Rate, StreamBounds, effective};
 
@@ -929,7 +941,7 @@ mod tests {
     async fn an_idle_keys_day_is_kept_when_its_lease_is_forgotten() {
         let l = Limiter::new(Defaults::default());
         let t0 = Instant::now();
-        let r = crate::auth::lease::Reservation {
+        let r = crate::auth::limits::lease::Reservation {
             granted: 0,
             used: 4,
             day: 20_000,

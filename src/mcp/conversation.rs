@@ -1,5 +1,5 @@
-//! Admission: which era a message belongs to, its session, and the headers that must
-//! agree with its body.
+//! The conversation a message belongs to: its era, its session, and the headers that
+//! must agree with its body ([`establish`]).
 
 use std::sync::Arc;
 
@@ -60,7 +60,7 @@ pub(crate) fn header_params(
 }
 
 /// Establishes the era and the session of a non-initialize message.
-pub(crate) fn admit(
+pub(crate) fn establish(
     ctx: &mut Ctx,
     headers: &HeaderMap,
     body: &[u8],

@@ -1,4 +1,4 @@
-//! The background half of the shared limits: every [`super::shared::TICK`] (or sooner,
+//! The background half of the shared limits: every [`super::replicas::TICK`] (or sooner,
 //! when a lease runs low), one statement renews every token lease that runs low and gives
 //! back every one left idle, one reserves or gives back blocks of the day's calls, and one
 //! gives back spare places in flight. [`release_all`] gives everything back when the
@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Limiter;
 use super::lease::{DailyLease, IDLE_RETURN, Mode, SlotLease, TokenLease};
-use super::limits::Limiter;
-use super::shared::{DailyAsk, Due, Shared, TokenAsk};
+use super::replicas::{DailyAsk, Due, Shared, TokenAsk};
 
 /// Leases in one statement at most.
 const BATCH: usize = 1000;

@@ -1,4 +1,4 @@
-//! Phase 1, admit: the key's limits, charged once for every way in: MCP requests of both
+//! Phase 1, charge: the key's limits, charged once for every way in: MCP requests of both
 //! eras, REST tool execution, the management API and long-lived streams. A key's request rate
 //! (a handshake: its handshake bucket instead), its place among its requests in flight, and
 //! a tool call's own rate and the key's daily quota. Each refusal is counted and logged (once a minute) by [`State::over_limit`] and
@@ -82,7 +82,7 @@ pub(crate) async fn tool_call(
 
 /// Applies the caller's key limits to one MCP request: its rate, then a place among its
 /// requests in flight (held by the caller until the answer is sent).
-pub(crate) async fn admit(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+pub(crate) async fn mcp_request(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
     match &ctx.principal {
         Some(p) => request_in_flight(&ctx.state, p)
             .await

@@ -1,0 +1,155 @@
+//! Who a forwarded call is for: what the hop needs to know of the client (its
+//! conversation, era, key, namespace, trace, and where its calls in flight, parked rounds
+//! and audit rows go), and what follows from it alone: the isolated backend's owner, the
+//! call's opened account, who may retry a 2026-07-28 call.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+
+use crate::backend::Backend;
+use crate::backend::isolated::Owner;
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame};
+use crate::observe::audit::Audit;
+use crate::observe::metrics::Metrics;
+use crate::observe::trace::Tracer;
+use crate::proxy::calls::{InFlight, ServerRequests, owner_key};
+use crate::proxy::rpc::json_response;
+
+/// Who a forwarded call is for: what the forwarding needs to know of the client.
+pub struct Caller<'a> {
+    /// The client's conversation (session, key, or anonymous request).
+    pub conversation: &'a Arc<str>,
+    /// A stateless-era client (results get `resultType` and caching hints).
+    pub stateless: bool,
+    pub inflight: &'a Arc<InFlight>,
+    pub server_requests: &'a Arc<ServerRequests>,
+    /// When the client's session expires (unix seconds); `None` in the stateless era.
+    pub expires: Option<u64>,
+    /// The session's client capabilities; `None`: as the request's `_meta` declares.
+    pub caps: Option<u8>,
+    /// For the call's metrics and its log line: the key and the namespace, if any.
+    pub metrics: &'a Arc<Metrics>,
+    pub key: Option<crate::base::KeyId>,
+    /// The OAuth subject the key id stands for, if any (for the audit row).
+    pub subject: Option<&'a Arc<str>>,
+    /// The OAuth identity the caller came with, its token included (`token_exchange`).
+    pub inbound: Option<&'a Arc<crate::auth::oauth::Identity>>,
+    pub namespace: Option<&'a str>,
+    /// Where the call's audit row goes.
+    pub audit: &'a Arc<Audit>,
+    /// The request's trace and the tracer (when tracing is configured).
+    pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
+    /// Where a stateless client's call waits for its input (multi-round-trip requests).
+    pub parked: &'a Arc<super::era::rounds::Parked>,
+    /// The log levels sessions set.
+    pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
+    /// How long the call may take, when not the backend's `timeout_ms` (a task's
+    /// `tasks/result`).
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl Caller<'_> {
+    /// Who may retry this caller's call of `method` (multi-round-trip requests).
+    pub(super) fn binding(&self, method: &str, digest: String) -> super::era::rounds::Binding {
+        super::era::rounds::Binding {
+            principal: self
+                .key
+                .as_ref()
+                .map(|k| k.as_str().to_string())
+                .unwrap_or_default(),
+            namespace: self.namespace.map(str::to_string),
+            method: method.to_string(),
+            digest,
+        }
+    }
+
+    /// A stateless client's call that needs the user at the URLs `asks` first: a URL
+    /// input request, and a state that has the retry sent again as it first came.
+    pub(super) fn to_the_urls(
+        &self,
+        body: &Bytes,
+        method: &str,
+        client_id: &[u8],
+        asks: &[super::era::ask::Ask],
+    ) -> Response<Body> {
+        let binding = self.binding(
+            method,
+            crate::proxy::era::request_state::params_digest(body).unwrap_or_default(),
+        );
+        let state = self.parked.resend_state(&binding);
+        json_response(
+            StatusCode::OK,
+            super::era::rounds::input_required(client_id, asks, &state),
+        )
+    }
+
+    /// The client, as an isolated backend tells its children apart.
+    /// `caps`: the capabilities it declared (for the call at hand, in the stateless era).
+    pub fn owner(&self, caps: u8) -> Owner<'_> {
+        Owner {
+            key: owner_key(self.conversation),
+            expires: self.expires,
+            api_key: self.key,
+            caps,
+            inbound: self.inbound.map(|i| &**i),
+        }
+    }
+
+    /// The account of this caller's call of `backend`, opened as it is sent.
+    pub(super) fn record(
+        &self,
+        backend: &Arc<Backend>,
+        body: &[u8],
+        f: &Frame,
+        upstream_name: Option<&Bytes>,
+    ) -> super::record::CallRecord {
+        let method = super::record::method_label(f.method(body).unwrap_or_default());
+        // The backend's own name (the same in every namespace).
+        let tool = upstream_name.filter(|_| method == "tools/call").cloned();
+        let audit = (self.audit.enabled()
+            && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
+        .then(|| {
+            let named = if method == "resources/read" {
+                f.uri
+            } else {
+                f.name
+            };
+            // Copied: a slice would keep the whole request body (and the connection's
+            // read buffer it came in) alive while the row waits.
+            let exposed = named
+                .and_then(|s| frame::string_value(body, s))
+                .map(|n| Box::from(n.as_ref()));
+            // None: the backend knows it by the same name.
+            let upstream = upstream_name.cloned();
+            super::record::AuditDraft {
+                audit: self.audit.clone(),
+                at: std::time::SystemTime::now(),
+                exposed,
+                upstream,
+                trace_id: None,
+            }
+        });
+        super::record::CallRecord {
+            started: tokio::time::Instant::now(),
+            metrics: self.metrics.clone(),
+            backend: backend.clone(),
+            method,
+            tool,
+            key: self.key,
+            subject: self.subject.cloned(),
+            namespace: self.namespace.map(Box::from),
+            request_bytes: body.len(),
+            response_bytes: 0,
+            done: false,
+            admitted: None,
+            failure: None,
+            audit,
+            span: None,
+            tool_error: false,
+            timed_out: false,
+        }
+    }
+}

@@ -62,7 +62,6 @@ mod shared_limits;
 mod source_layout;
 mod stdio;
 mod streaming;
-mod support;
 mod swagger_ui;
 mod tasks;
 mod tls_backends;

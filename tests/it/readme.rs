@@ -130,9 +130,11 @@ fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
     // The quick start is run by its own test, which finds it by the same marker.
     let quick: Vec<_> = all.iter().filter(|(_, k)| *k == Kind::Quickstart).collect();
     assert_eq!(quick.len(), 1, "one quick start block");
-    let quickstart_test =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/quickstart.rs"))
-            .expect("tests/it/quickstart.rs runs the quick start");
+    let quickstart_test = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/quickstart.rs"
+    ))
+    .expect("tests/it/quickstart.rs runs the quick start");
     assert!(quickstart_test.contains("<!-- quickstart -->"));
     // The two set-up commands, as they are, the second the one CI runs.
     let setup: Vec<_> = all.iter().filter(|(_, k)| *k == Kind::Setup).collect();

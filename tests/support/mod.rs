@@ -45,12 +45,19 @@ pub fn serial(name: &'static str) -> std::sync::MutexGuard<'static, ()> {
     use std::collections::HashMap;
     use std::sync::Mutex;
     static LOCKS: OnceLock<Mutex<HashMap<&'static str, &'static Mutex<()>>>> = OnceLock::new();
-    let lock: &'static Mutex<()> = *LOCKS
+    let mut locks = LOCKS
         .get_or_init(Mutex::default)
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(name)
-        .or_insert_with(|| Box::leak(Box::default()));
+        .unwrap_or_else(|p| p.into_inner());
+    let lock: &'static Mutex<()> = match locks.get(name) {
+        Some(&lock) => lock,
+        None => {
+            let lock = Box::leak(Box::default());
+            locks.insert(name, lock);
+            lock
+        }
+    };
+    drop(locks);
     lock.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Key limits shared by three replicas on one PostgreSQL behind nginx (deploy/nginx.conf,
-# round robin; the layout of tests/replicas.rs), in one run on this machine:
+# round robin; the layout of tests/it/replicas.rs), in one run on this machine:
 #   - precision: a key limited to R/s (burst R; R = 10, 100, 1000) is offered 3R/s for
 #     DURATION, (a) round robin through nginx, (b) skewed 80/10/10 straight at the
 #     replicas, (c) through nginx with replica 3 killed (SIGKILL) a third of the way in and

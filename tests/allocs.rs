@@ -3,6 +3,10 @@
 //! gateway over loopback; the backend (mockmcp) is another process. Printed for the
 //! performance notes, and held under a budget so a change that adds allocations to the
 //! hot path fails here.
+//!
+//! A test binary of its own (Cargo.toml's second `[[test]]`), not a module of `tests/it/`:
+//! the global allocator counts every thread's allocations, and the other tests running
+//! beside it would be counted with the calls.
 
 mod support;
 

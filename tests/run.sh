@@ -61,6 +61,12 @@ if [ -f ../shared/tools/modcycles.py ]; then
 else
     say "(../shared/tools/modcycles.py not found beside the repository: skipped)"
 fi
+# The integration suite is one binary (tests/it/); libtest runs its tests side by side on
+# threads. Most of them wait on sockets, child processes and PostgreSQL rather than on the
+# CPU, so more threads than cores pays (docs/testing.md); RUST_TEST_THREADS set
+# by the caller wins.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"

@@ -15,7 +15,7 @@
 //! off to ([`era::tasks`], [`era::task_ext`], [`served`]) take only the phases below the
 //! pipeline's head ([`phases::charge`]) and the hop, and a request passed to another
 //! replica ([`era::relay`]) is a file of its own, so no file here names one that names it
-//! back (`tests/source_layout.rs` checks).
+//! back (`tests/it/source_layout.rs` checks).
 
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@
 #       2026-07-28, through the gateway and direct (the control) in the same run: four
 #       lines, `server <revision> (reference server, gateway|direct)`. At 2026-07-28 the
 #       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
-#       counted. The direct lines are held to their counts by tests/conformance.rs
+#       counted. The direct lines are held to their counts by tests/it/conformance.rs
 #       rather than failing the run; the gateway's fail it as any suite does.
 #   skills                               the Skills extension's server scenarios (SEP-2640:
 #       `sep-2640-skills-enumeration`, `-manifest`, `-directory`) against
@@ -104,7 +104,7 @@ server_suite() { # LABEL SKIP ARGS...
 # of its checks is a FAILURE), skipping scenarios whose directory name starts with one
 # of SKIP (space-separated); marks the run failed when any failed.
 # With SOFT=1 a failure is reported but does not fail the run (the reference server's
-# direct lines: tests/conformance.rs holds them to their own counts).
+# direct lines: tests/it/conformance.rs holds them to their own counts).
 count() { # LABEL OUT SKIP
     python3 - "$1" "$2" "$3" <<'PY' || [ "${SOFT:-0}" = 1 ] || failed_any=1
 import json, pathlib, sys

@@ -21,7 +21,7 @@
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
 #           apt-get when /usr/bin/chromium is missing and we are root)
-# and Debian's nginx-light (the balancer of tests/replicas.rs), when missing and root.
+# and Debian's nginx-light (the balancer of tests/it/replicas.rs), when missing and root.
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
 set -euo pipefail
@@ -125,7 +125,7 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    # The balancer of tests/replicas.rs (without it, the test balances by itself).
+    # The balancer of tests/it/replicas.rs (without it, the test balances by itself).
     echo "installing nginx for the replicas test" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || {
         apt-get update -qq >&2

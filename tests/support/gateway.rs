@@ -12,6 +12,8 @@ use metamcp::store::keys::{KeyStore, NewKey, Scope};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::mcp::Client;
+use super::mock::Mock;
 use super::{TEST_ENCRYPTION_KEY, TestDb};
 
 pub struct TestGateway {
@@ -113,6 +115,27 @@ impl TestGateway {
             },
         )
         .await;
+    }
+
+    /// A session at `path` (`/mcp`, `/mcp/<namespace>`) with `key`, initialized.
+    pub async fn session(&self, path: &str, key: &str) -> Client {
+        let mut c = Client::new(self.addr, path, Some(key));
+        c.initialize().await;
+        c
+    }
+
+    /// A session at `/mcp` with the client key, initialized.
+    pub async fn client_session(&self) -> Client {
+        self.session("/mcp", &self.client_key).await
+    }
+
+    /// A gateway with mockmcp's default profile registered as `alpha` (running).
+    pub async fn with_alpha() -> (TestGateway, Mock) {
+        let gw = TestGateway::start().await;
+        let alpha = Mock::start(&[]);
+        gw.register(serde_json::json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+            .await;
+        (gw, alpha)
     }
 
     /// Begins graceful shutdown; returns the server task to await.

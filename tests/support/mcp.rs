@@ -102,6 +102,16 @@ impl Client {
         response_message(&r)
     }
 
+    /// `tools/call` of `name` with `arguments` (id 1): the response message.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Value {
+        self.call(
+            json!(1),
+            "tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
+    }
+
     /// The `result` of a request, failing the test on an error.
     pub async fn result(&self, method: &str, params: Value) -> Value {
         let m = self.call(json!(1), method, params).await;
@@ -268,4 +278,16 @@ pub fn only_question(m: &Value) -> (String, Value) {
         .and_then(|o| o.iter().next())
         .map(|(k, v)| (k.clone(), v.clone()))
         .expect("one question")
+}
+
+/// The next message of a stream read into `rx`, within `within`; fails the test when none
+/// comes or the stream ended.
+pub async fn next_message(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>,
+    within: std::time::Duration,
+) -> Value {
+    tokio::time::timeout(within, rx.recv())
+        .await
+        .expect("a message in time")
+        .expect("the stream goes on")
 }

@@ -1,6 +1,9 @@
-//! Shared test harness: one private PostgreSQL cluster per test binary, created with the
-//! gateway's own embedded mechanism in a temporary directory, and a fresh database per
-//! test. The cluster is stopped and its directory removed when the test binary exits.
+//! Shared test harness: one private PostgreSQL cluster per test binary (the suite is one
+//! binary, `tests/it/`, so one cluster a run), created with the gateway's own embedded
+//! mechanism in a temporary directory, and a fresh database per test. The cluster is
+//! stopped and its directory removed when the test binary exits. Helpers more than one
+//! concern uses live here once: sessions and gateways (`gateway`), keyadm (`keyadm`,
+//! `keyadm_bin`), a stream's next message (`mcp::next_message`), a named lock (`serial`).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -33,6 +36,29 @@ pub fn peers() -> &'static PathBuf {
         assert!(out.status.success(), "installing the test peers failed");
         PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
     })
+}
+
+/// A named lock for tests that must not run beside each other (one binary runs every test
+/// side by side on threads): a test holds the guard of `name` for as long as it must run
+/// alone among the tests that take the same name. A failing holder does not poison it.
+pub fn serial(name: &'static str) -> std::sync::MutexGuard<'static, ()> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static LOCKS: OnceLock<Mutex<HashMap<&'static str, &'static Mutex<()>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let lock: &'static Mutex<()> = match locks.get(name) {
+        Some(&lock) => lock,
+        None => {
+            let lock = Box::leak(Box::default());
+            locks.insert(name, lock);
+            lock
+        }
+    };
+    drop(locks);
+    lock.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Fixed secrets for external-database mode in tests.
@@ -82,9 +108,25 @@ pub fn cluster() -> &'static Cluster {
 }
 
 extern "C" fn stop_shared_cluster() {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
     if let Some(shared) = SHARED.get() {
         let _ = shared.cluster.stop(false);
-        let _ = std::fs::remove_dir_all(&shared.root);
+        // A run leaves a database per test (some 300, 2 GB of small files), and removing
+        // them took minutes on a busy disk while the run waited: a process of its own
+        // removes them (in a group of its own, holding none of the run's pipes), and the
+        // run ends now.
+        let removal = Command::new("rm")
+            .arg("-rf")
+            .arg(&shared.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        if removal.is_err() {
+            let _ = std::fs::remove_dir_all(&shared.root);
+        }
     }
 }
 
@@ -196,6 +238,34 @@ pub fn run_bin(bin: &str, env: &[(&str, String)], args: &[&str]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("run binary")
+}
+
+/// keyadm in this process (its parse and execute) over `db`: what it printed, or its exit
+/// code and message.
+pub async fn keyadm(db: &TestDb, args: &[&str]) -> Result<String, (i32, String)> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let inv = metamcp::keyadm::parse(&args).map_err(|e| (64, e.to_string()))?;
+    metamcp::keyadm::execute(&db.config(), &inv)
+        .await
+        .map_err(|e| (e.exit_code(), e.to_string()))
+}
+
+/// The keyadm binary with `db`'s environment.
+pub fn keyadm_bin(db: &TestDb, args: &[&str]) -> Output {
+    run_bin(env!("CARGO_BIN_EXE_keyadm"), &db.env(), args)
+}
+
+/// [`keyadm_bin`] off the test's runtime (a blocking thread waits for it), for a test
+/// whose in-process gateway must go on serving meanwhile.
+pub async fn keyadm_bin_async(db: &TestDb, args: &[&str]) -> Output {
+    let db = db.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        keyadm_bin(&db, &args)
+    })
+    .await
+    .expect("keyadm's thread")
 }
 
 pub fn stdout(o: &Output) -> String {

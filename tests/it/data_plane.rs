@@ -44,7 +44,7 @@ async fn two_backends() -> (TestGateway, Mock, Mock) {
     register(
         &gw,
         // `accept`: beta's `toggle` adds a tool whose list change the tests follow (under
-        // the default `hold` it would be held for review; tests/reviews.rs covers that).
+        // the default `hold` it would be held for review; tests/it/reviews.rs covers that).
         json!({"name": "beta", "protocol": "http", "url": beta.url(), "tool_changes": "accept"}),
     )
     .await;

@@ -6,17 +6,17 @@
 //! files through plain `resources/read`; REST and `mcpc skills`; reach and overrides; and
 //! a hostile member (`tests/peers/skills_hostile.py`) whose every trick meets a bound.
 
-mod support;
+use crate::support;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::gateway::{TestGateway, create_key, key_store};
+use crate::support::http::{get, send_json};
+use crate::support::mcp::Client;
+use crate::support::peers;
 use serde_json::{Value, json};
-use support::gateway::{TestGateway, create_key, key_store};
-use support::http::{get, send_json};
-use support::mcp::Client;
-use support::peers;
 
 /// A skills server on the TypeScript SDK 2.x, ended when dropped.
 struct SkillsServer {

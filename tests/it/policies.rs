@@ -4,16 +4,16 @@
 //! clients) and to calls (`-32003` with `data.policy`, directly, by `call_tool`, in a
 //! batch), rules on arguments, the dry run, and every replica reloading them by NOTIFY.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::eventually;
+use crate::support::gateway::TestGateway;
+use crate::support::http::send_json;
+use crate::support::mcp::Client;
+use crate::support::mock::Mock;
 use serde_json::{Value, json};
-use support::eventually;
-use support::gateway::TestGateway;
-use support::http::send_json;
-use support::mcp::Client;
-use support::mock::Mock;
 
 const WAIT: Duration = Duration::from_secs(10);
 

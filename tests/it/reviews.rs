@@ -6,16 +6,16 @@
 //! `keyadm`; `tool_changes: accept` re-pins at once; screening holds a tool at first
 //! sight; a server that changes a description on every list stays held and cheap.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::eventually;
+use crate::support::gateway::TestGateway;
+use crate::support::http::{events_until, get, live_events, send_json};
+use crate::support::mcp::{Client, response_message, text_of};
+use crate::support::mock::Mock;
 use serde_json::{Value, json};
-use support::eventually;
-use support::gateway::TestGateway;
-use support::http::{events_until, get, live_events, send_json};
-use support::mcp::{Client, response_message, text_of};
-use support::mock::Mock;
 
 const WAIT: Duration = Duration::from_secs(15);
 const KEYADM: &str = env!("CARGO_BIN_EXE_keyadm");

@@ -20,7 +20,8 @@
 //! - `supervisor`: the task that connects a backend, watches it and reconnects it;
 //! - `set`: [`Backends`], every backend of the process, started, changed and stopped
 //!   as the registry changes;
-//! - `ids`: upstream request ids;
+//! - `ids`: upstream request ids; `outgoing`: which of the backend's sessions serves a
+//!   call (the strategies [`Backend::request`] chooses among, once) and the call as it goes;
 //! - `lists`: every list a backend offers, read whole; `skills`: its skills (SEP-2640);
 //! - the transports: [`http`], [`sse`], [`stdio`], [`isolated`], behind [`transport`];
 //!   [`breaker`], [`bulkhead`], [`mux`], [`groups`].
@@ -44,6 +45,7 @@ pub mod stdio;
 pub mod transport;
 
 mod ids;
+mod outgoing;
 mod set;
 mod supervisor;
 pub mod variants;
@@ -66,6 +68,7 @@ use crate::backend::breaker::{Breaker, Circuit, Ticket, Transition};
 use crate::backend::bulkhead::Bulkhead;
 use crate::backend::http::{self as upstream, UpstreamError};
 use crate::backend::isolated::Owner;
+use crate::backend::outgoing::{Outgoing, Session};
 use crate::backend::transport::{Answer, Transport};
 use crate::model::{Protocol, Server};
 
@@ -732,26 +735,4 @@ impl Backend {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
-}
-
-/// A request on its way to a backend, for [`Backend::request_elsewhere`].
-/// Which of a backend's sessions serves a call ([`Backend::session_for`]).
-enum Session<'a> {
-    /// The main session (or child).
-    Main,
-    /// The session of the client's capability set, kept apart from the main one.
-    Capabilities,
-    /// The caller's own session (a per-caller server).
-    Caller(&'a callers::Callers),
-    /// A fresh bearer token first, then the capability set's session or the main one.
-    Bearer,
-}
-
-struct Outgoing<'a> {
-    owner: Owner<'a>,
-    id: &'a Bytes,
-    body: Bytes,
-    token: Option<Bytes>,
-    headers: Option<upstream::modern::Headers>,
-    trace: Option<&'a Propagation>,
 }

@@ -295,9 +295,39 @@ impl Book {
         let digested = self.digested(server, lists);
         let mut inner = self.write();
         let mut judged = Judged::default();
-        for (item, name, digest, _) in &digested.items {
+        // At first sight (a server with no pin and nothing held), what screening passes is
+        // served at once: the reconcile pass pins it before or just after this build, and
+        // holding it meanwhile would leave a server "running" whose tools are unknown.
+        // Screening here sees the server's own list; the pass, which also sees the other
+        // servers' tools (shadowing), holds what it flags and rebuilds.
+        let first_sight = inner.loaded
+            && !inner.pinned_servers.contains(&server)
+            && !inner.held.keys().any(|(s, _, _)| *s == server);
+        let own: Vec<&str> = if first_sight {
+            lists
+                .tools
+                .iter()
+                .filter_map(|t| t["name"].as_str())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (item, name, digest, index) in &digested.items {
             let key = (server, *item, name.clone());
             if inner.loaded && inner.pins.get(&key) == Some(digest) {
+                continue;
+            }
+            if first_sight
+                && screen::screen(
+                    digested.definition(*item, *index),
+                    &screen::Context {
+                        sibling_lengths: sibling_lengths(lists, *item, *index),
+                        own: own.clone(),
+                        others: Vec::new(),
+                    },
+                )
+                .is_empty()
+            {
                 continue;
             }
             let why = match inner.held.get(&key) {
@@ -364,6 +394,21 @@ impl Book {
             .filter(|((id, _, _), _)| *id == server)
             .map(|((_, item, name), h)| (*item, name.clone(), h.clone()))
             .collect()
+    }
+}
+
+/// The lengths, in characters, of a server's other tool descriptions (prompts have none
+/// screened for length).
+fn sibling_lengths(lists: &Lists, item: Item, index: usize) -> Vec<usize> {
+    match item {
+        Item::Tool => lists
+            .tools
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .filter_map(|(_, t)| t["description"].as_str().map(|d| d.chars().count()))
+            .collect(),
+        Item::Prompt => Vec::new(),
     }
 }
 

@@ -85,7 +85,13 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     }
     // Every item its pin and nothing recorded as held (the judgement is cached per
     // lists and book): nothing to do.
-    if book.loaded() && book.judge(b.id, &b.name, &lists).is_empty() && !book.holds_any(b.id) {
+    // (At first sight the judgement serves what screening passes, so it says nothing of
+    // whether the pins are written: a server with none is always passed.)
+    if book.loaded()
+        && book.server_pinned(b.id)
+        && book.judge(b.id, &b.name, &lists).is_empty()
+        && !book.holds_any(b.id)
+    {
         return false;
     }
     let accept = snapshot.tool_changes(server) == ToolChanges::Accept;

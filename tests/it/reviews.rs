@@ -67,6 +67,18 @@ async fn pinned() -> (TestGateway, Mock, Client) {
         .await;
     let c = client(&gw, "/mcp").await;
     wait_listed(&c, "srv__echo", true).await;
+    // A clean tool is served from first sight; its pin is written by the reconcile pass
+    // that follows (a change before it would be seen as the first definition).
+    let db = gw.db.client().await;
+    eventually(WAIT, "srv's tools and prompts pinned", || async {
+        let pins: i64 = db
+            .query_one("SELECT count(*) FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id WHERE s.name = 'srv'", &[])
+            .await
+            .ok()?
+            .get(0);
+        (pins >= 10).then_some(())
+    })
+    .await;
     (gw, mock, c)
 }
 

@@ -229,22 +229,7 @@ pub fn route<'v>(
                 return Ok(Target::Call(Callee::Gateway(served)));
             }
             let Some(tool) = view.tool(&name) else {
-                held_check(view, &name)?;
-                if view.disabled.contains(name.as_ref()) {
-                    return Err(invalid(format!(
-                        "tool {name:?} is disabled in this namespace"
-                    )));
-                }
-                let owner = view
-                    .absent
-                    .tools
-                    .get(name.as_ref())
-                    .copied()
-                    .or_else(|| never_listed(ctx, &name));
-                if let Some(e) = unavailable(ctx, owner, method, &name) {
-                    return Err(e);
-                }
-                return Err(unknown_tool(view, &name));
+                return Err(absent_tool(ctx, method, &name));
             };
             Target::Call(Callee::Backend {
                 backend: &tool.backend,
@@ -305,6 +290,25 @@ pub fn route<'v>(
             ));
         }
     })
+}
+
+/// Why a tool the view does not route is refused: held for review, disabled in the
+/// namespace, its server unavailable, or unknown (with the nearest names).
+fn absent_tool(ctx: &Ctx, method: &str, name: &str) -> RpcError {
+    let view = &ctx.view;
+    if let Err(e) = held_check(view, name) {
+        return e;
+    }
+    if view.disabled.contains(name) {
+        return invalid(format!("tool {name:?} is disabled in this namespace"));
+    }
+    let owner = view
+        .absent
+        .tools
+        .get(name)
+        .copied()
+        .or_else(|| never_listed(ctx, name));
+    unavailable(ctx, owner, method, name).unwrap_or_else(|| unknown_tool(view, name))
 }
 
 /// A skill's file ([`crate::mcp::skills::resource`]): its owner, under the owner's URI.

@@ -461,13 +461,24 @@ pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::Unbounded
     while rx.recv().await.is_some() {
         while rx.try_recv().is_ok() {}
         let Some(state) = state.upgrade() else { return };
-        // New and changed definitions are pinned or held before the build reads them.
-        state.pin_definitions().await;
-        if tokio::task::spawn_blocking(move || state.rebuild_routing())
+        // The build comes first once the pins are loaded: it holds what differs from its
+        // pin and what screening flags, and serves a first sight's clean tools, so a
+        // backend's lists are routed without waiting for the pins to be written. The pass
+        // that follows pins and holds, and asks for another build if it wrote anything.
+        // Until the pins are loaded, the pass (which loads them) goes first.
+        let loaded = state.control.pins.loaded();
+        if !loaded {
+            state.pin_definitions().await;
+        }
+        let built = state.clone();
+        if tokio::task::spawn_blocking(move || built.rebuild_routing())
             .await
             .is_err()
         {
             tracing::error!("a routing table rebuild failed; the previous table stays in use");
+        }
+        if loaded {
+            state.pin_definitions().await;
         }
     }
 }

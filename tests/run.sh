@@ -81,4 +81,9 @@ set -e
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "suite: %d passed, %d failed\n", p, f }' "$log"
+# A binary that ends without its own result line (killed, or its output cut) is still a
+# failure: say so rather than let the sum read as a pass.
+if [ "$status" != 0 ]; then
+    echo "suite: FAILED (cargo test exited $status; the failures are above)"
+fi
 exit "$status"

@@ -478,7 +478,9 @@ pub async fn rebuild_loop(state: std::sync::Weak<State>, mut rx: mpsc::Unbounded
             tracing::error!("a routing table rebuild failed; the previous table stays in use");
         }
         if loaded {
-            state.pin_definitions().await;
+            // On a task of its own (passes are serialised by the book): a pass writing one
+            // server's pins must not hold up the build another server's lists asked for.
+            tokio::spawn(async move { state.pin_definitions().await });
         }
     }
 }

@@ -135,6 +135,19 @@ async fn a_claude_file_round_trips_through_keyadm_and_the_gateway_serves_it() {
         gw.wait_status(name, "running").await;
     }
     gw.wait_status("off", "stopped").await;
+    // "running" is the backend's status; its tools reach the view with the routing
+    // rebuild that follows it.
+    eventually(
+        Duration::from_secs(20),
+        "web's and pipe's tools in the view",
+        || async {
+            let mut c = Client::new(gw.addr, "/mcp/mine", Some(&gw.admin_key));
+            c.initialize().await;
+            let listed = c.result("tools/list", json!({})).await.to_string();
+            (listed.contains("\"web__env\"") && listed.contains("\"pipe__env\"")).then_some(())
+        },
+    )
+    .await;
     let mut c = Client::new(gw.addr, "/mcp/mine", Some(&gw.admin_key));
     c.initialize().await;
     let web = c

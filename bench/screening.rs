@@ -78,8 +78,18 @@ fn main() {
     let show = std::env::var_os("SCREENING_SHOW").is_some();
     let attacks_path = std::env::var("SCREENING_ATTACKS")
         .unwrap_or_else(|_| format!("{here}/target/screening/attacks.jsonl"));
+    if !std::path::Path::new(&attacks_path).exists() {
+        // A clean clone (`cargo test --all-targets` runs this bench once): the cases are
+        // written here, as bench/screening/run.sh writes them.
+        let status = std::process::Command::new("python3")
+            .arg(format!("{here}/bench/screening/make_attacks.py"))
+            .arg(&attacks_path)
+            .status()
+            .expect("python3, which writes the attack cases");
+        assert!(status.success(), "make_attacks.py failed: {status}");
+    }
     let attacks = std::fs::read_to_string(&attacks_path)
-        .expect("the attack cases (bench/screening/run.sh has make_attacks.py write them)");
+        .expect("the attack cases (bench/screening/make_attacks.py writes them)");
     let mut by_class: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for line in attacks.lines().filter(|l| !l.trim().is_empty()) {
         let case: Value = serde_json::from_str(line).expect("a JSON case");

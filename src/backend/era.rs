@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::jsonrpc::frame;
+use crate::jsonrpc::methods::Method;
 
 /// The revision, as `MCP-Protocol-Version` and `_meta` name it.
 pub const VERSION: &str = "2026-07-28";
@@ -137,8 +138,8 @@ pub fn enveloped<'a>(method: &'a str, params: &mut Value) -> &'a str {
             m.entry(k).or_insert(v);
         }
     }
-    if method == "ping" {
-        "server/discover"
+    if Method::parse(method) == Some(Method::Ping) {
+        Method::ServerDiscover.as_str()
     } else {
         method
     }

@@ -33,6 +33,7 @@ use hyper::{Response, StatusCode};
 
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::lists::{list_cache, with_hints};
 use crate::proxy::rpc::{RpcError, envelope, json_response};
@@ -43,8 +44,9 @@ pub mod forward;
 pub mod policy;
 pub mod record;
 pub mod route;
+pub mod serve;
 
-pub use route::{Callee, Target, route};
+pub use route::{Call, Callee, Target, route};
 
 /// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
 pub async fn dispatch(
@@ -55,18 +57,18 @@ pub async fn dispatch(
 ) -> Result<Response<Body>, RpcError> {
     // 1. Charge: a refused request costs no backend work. The 2026-07-28 era's handshake
     // is charged as the session era's `initialize` is.
-    let place = if f.method(body) == Some("server/discover") {
+    let place = if f.is(Method::ServerDiscover) {
         charge::handshake(ctx).await?
     } else {
         charge::mcp_request(ctx).await?
     };
-    if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
+    if !ctx.stateless && f.is(Method::LoggingSetLevel) {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
     // Policies by identity: a listing of its own, less the tools they deny.
     if ctx.view.rules.is_some()
         && !ctx.view.search
-        && f.method(body) == Some("tools/list")
+        && f.is(Method::ToolsList)
         && let Some(result) = crate::mcp::policed::tools_list(ctx, body, f)?
     {
         let cache = crate::mcp::lists::Cache {
@@ -77,7 +79,7 @@ pub async fn dispatch(
     }
     // Some backends offer this caller fewer tools than they list to the gateway: a
     // listing of its own (never shared between callers).
-    if f.method(body) == Some("tools/list")
+    if f.is(Method::ToolsList)
         && !ctx.view.search
         && let Some(result) = Box::pin(crate::mcp::lists::tools_for(ctx, body, f)).await?
     {
@@ -93,14 +95,14 @@ pub async fn dispatch(
         return Ok(charge::hold(resp, place));
     }
     // 2. Route.
-    let resp = match route(ctx, body, f, collect)? {
+    let resp = match route(ctx, body, f, collect).await? {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
         Target::Listen => {
             let subscription = crate::mcp::era::listen::Subscription::parse(body, f)?;
             return Box::pin(crate::mcp::stream::listen(ctx, Some(subscription))).await;
         }
         // 3-5.
-        Target::Call(callee) => call(ctx, body, f, callee, collect).await?,
+        Target::Call(routed) => call(ctx, body, f, routed, collect).await?,
     };
     // The place in flight is held until the answer has been sent.
     Ok(charge::hold(resp, place))
@@ -131,10 +133,10 @@ pub(crate) async fn call(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
-    callee: Callee<'_>,
+    call: Call<'_>,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
-    let (server, rate) = match &callee {
+    let (server, rate) = match &call.callee {
         Callee::Gateway(served) => (SERVED_BY, Some(served.rate.as_ref())),
         Callee::Backend { backend, tool, .. } => (&*backend.name, *tool),
     };
@@ -162,21 +164,16 @@ pub(crate) async fn call(
         false => Cow::Borrowed(""),
     };
     if policed {
-        let schema = match &callee {
+        let schema = match &call.callee {
             Callee::Gateway(served) => served.schema.as_deref(),
             _ => ctx.view.tool(&named).and_then(|t| t.schema.as_deref()),
         };
         policy::before(ctx, body, f, server, &named, schema)?;
     }
     // 4. Forward.
-    let resp = match callee {
+    let resp = match call.callee {
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
-        Callee::Backend {
-            backend,
-            rename,
-            task,
-            ..
-        } => forward::to_backend(ctx, body, f, backend, rename, task, collect).await?,
+        Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, collect).await?,
     };
     Ok(match policed {
         true => policy::after(ctx, resp, server, &named),

@@ -11,7 +11,12 @@
 //! it is reconnected, while everything else of the arm stays: the pooled connections,
 //! resumption and redirects of HTTP, the child, its pipes and supervision of stdio. An
 //! arm per era would be two more arms that repeat those; what differs is the envelope and
-//! the headers, which live here and in `http::modern`.
+//! the headers, which live here and in `http::modern`. Measured (lines, at the Method
+//! and Call change): the HTTP arm's shared machinery is some 2,290 lines (`http/`:
+//! `mod`, `transport`, `pool`, `resume`, `joined`, `bearer`) and stdio's 790, against
+//! 570 that depend on the era (this file and `http/modern.rs`); the flag is read at 20
+//! lines of code in `http/transport.rs`, `http/mod.rs` and `stdio.rs`. Above `backend/`,
+//! only the bridge's chooser (`proxy/era/mod.rs`) asks it.
 
 use std::borrow::Cow;
 use std::sync::Arc;

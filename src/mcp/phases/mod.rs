@@ -1,17 +1,18 @@
 //! The phases of a call, in the order every call meets them. An MCP request of either
-//! era ([`dispatch`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
+//! era ([`dispatch`], entered and re-entered only through [`serve`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
 //! long-lived stream ([`crate::mcp::stream`]) all pass through them:
 //!
 //! 1. [`charge`]: the key's limits, one charging path: the request's rate and a place in
 //!    flight (a stream: its rate and the stream bounds); a tool call's own rate and the
 //!    daily quota once it is routed. A refused call costs no backend work.
 //! 2. [`route`]: the request becomes a [`Target`] within the caller's reach: an answer
-//!    the gateway makes, the stream it opens, a tool it serves itself
-//!    ([`crate::mcp::served`]), or a backend with the item's own name.
+//!    the gateway makes, the stream it opens, or a [`Call`]: its method, its callee (a
+//!    tool the gateway serves itself, [`crate::mcp::served`], or a backend with the
+//!    item's own name) and the era bridge chosen once for the pair of eras.
 //! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
 //!    refuse it; those that ask see its answer. No policy: one emptiness check.
-//! 4. [`forward`]: to the backend through the era adapter its pair of eras needs
-//!    ([`crate::proxy::era`]); as a task where one was asked for.
+//! 4. [`forward`]: to the backend through the call's bridge ([`crate::proxy::era`]);
+//!    as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
 //!    call when it ends (`proxy::record`); a gateway tool's in
 //!    [`crate::mcp::served`].

@@ -1,7 +1,10 @@
 //! The era bridges of the hop, in one room. A call crosses one of four pairs of eras
-//! (the client's, the backend's); [`Bridge`] is chosen once per call and the hop asks it,
-//! not the eras, what to do: which envelope a request needs, what a result is given,
-//! whether the backend's questions become rounds for the client or requests to it.
+//! (the client's, the backend's); [`Bridge`] is chosen once per call, when it is routed
+//! (`mcp::phases::route::Call`), and the phases and the hop ask it, not the eras, what to
+//! do. Above `backend/`, this file alone asks a backend's era ([`Bridge::choose`],
+//! [`Bridge::stateless`], [`follows_on_listen`], [`hears_roots_changed`]). The bridge
+//! says which envelope a request needs, what a result is given, whether the backend's
+//! questions become rounds for the client or requests to it.
 //!
 //! Beside the adapter, what the bridges use:
 //! - [`rounds`]: a 2026-07-28 client's call waiting for its input (multi-round-trip

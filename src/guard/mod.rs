@@ -137,3 +137,62 @@ impl Guardrails {
         ask::ask(&self.hooks.client, &self.hooks.total, hook, phase, payload).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::ask::Phase;
+
+    fn hooks() -> Arc<Hooks> {
+        let tls = crate::crypto::tls_client(None).expect("a TLS configuration");
+        Arc::new(Hooks::new(&tls))
+    }
+
+    fn guardrail(url: &str) -> Guardrail {
+        crate::model::guardrail::parse_list(&serde_json::json!([{"url": url}]), &[])
+            .expect("valid")
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn a_full_guardrail_is_a_failure_not_a_queue() {
+        let hooks = hooks();
+        assert!(hooks.of("none", &[]).is_none());
+        // Port 9 (discard) on loopback: nothing is asked, every place is taken.
+        let g = hooks.of("a", &[guardrail("http://127.0.0.1:9/")]).unwrap();
+        let again = hooks.of("b", &[guardrail("http://127.0.0.1:9/")]).unwrap();
+        // One bound per URL, shared by the namespaces that name it.
+        assert!(Arc::ptr_eq(&g.request[0].slots, &again.request[0].slots));
+        let held = g.request[0]
+            .slots
+            .clone()
+            .try_acquire_many_owned(PER_GUARDRAIL as u32)
+            .unwrap();
+        let e = g
+            .ask(&g.request[0], Phase::Request, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(e.contains("already waiting on this guardrail"), "{e}");
+        drop(held);
+        let all = hooks
+            .total
+            .clone()
+            .try_acquire_many_owned(TOTAL as u32)
+            .unwrap();
+        let e = g
+            .ask(&g.request[0], Phase::Request, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(e.contains("already waiting on guardrails"), "{e}");
+        drop(all);
+        // Nothing listens: a failure with its reason, not a hang.
+        let e = g
+            .ask(&g.request[0], Phase::Request, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(e.contains("unreachable") || e.contains("no answer"), "{e}");
+        let u = Guardrails::union(&[&g, &again]).unwrap();
+        assert_eq!(u.request.len(), 1, "a URL is asked once");
+        assert!(Guardrails::union(&[]).is_none());
+    }
+}

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::gateway::{TestGateway, with_everything};
 use crate::support::http::{events_until, live_events, send_json};
-use crate::support::mcp::{Client, text_of};
+use crate::support::mcp::{Client, response_message, text_of};
 use crate::support::mock::Mock;
 use crate::support::{eventually, keyadm};
 
@@ -298,6 +298,32 @@ async fn request_guardrails_deny_mutate_and_audit() {
     assert_eq!(p["arguments"], json!({"a": 1, "b": 2}), "{p}");
     assert_eq!(p["principal"]["kind"], "key", "{p}");
     assert!(!p.to_string().contains(&gw.client_key), "{p}");
+    // Through the gateway's call_tool, and from a 2026-07-28 client: refused alike.
+    namespace(
+        &gw,
+        json!({"name": "denied-search", "servers": ["beta"], "tool_search": "on",
+               "guardrails": [{"url": deny.url, "on": ["request"]}]}),
+    )
+    .await;
+    let s = client(&gw, "/mcp/denied-search", "call_tool").await;
+    let m = s
+        .call_tool(
+            "call_tool",
+            json!({"name": "beta__add", "arguments": {"a": 1, "b": 2}}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32003, "{m}");
+    let stateless = Client::new(gw.addr, "/mcp/denied", Some(&gw.client_key));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let r = stateless
+        .post_stateless(&json!({"jsonrpc": "2.0", "id": "s", "method": "tools/call",
+            "params": {"name": "beta__add", "arguments": {"a": 1, "b": 2}, "_meta": meta}}))
+        .await;
+    let m = response_message(&r);
+    assert_eq!(m["id"], "s", "{}", r.text());
+    assert_eq!(m["error"]["code"], -32003, "{}", r.text());
+    assert_eq!(adds(&beta).await, 0, "the backend got a denied call");
     // GET shows the guardrail with its secret masked.
     let shown = send_json(
         gw.addr,
@@ -360,8 +386,24 @@ async fn hostile_guardrails_meet_their_failure_mode() {
         }
         guards.push(g);
     }
+    namespace(&gw, json!({"name": "plain", "servers": ["beta"]})).await;
     let mut events = live_events(gw.addr, &gw.admin_key).await;
     let mut seen = String::new();
+    // Everyone else is still served while a guardrail hangs: a call of a namespace
+    // without guardrails answers before the hung one's timeout.
+    let hung = client(&gw, "/mcp/hang-closed", "beta__add").await;
+    let plain = client(&gw, "/mcp/plain", "beta__add").await;
+    let waiting =
+        tokio::spawn(async move { hung.call_tool("beta__add", json!({"a": 0, "b": 0})).await });
+    eventually(WAIT, "the hung guardrail is asked", || async {
+        (!guards[0].payloads().is_empty()).then_some(())
+    })
+    .await;
+    let m = plain.call_tool("beta__add", json!({"a": 1, "b": 1})).await;
+    assert_eq!(text_of(&m["result"]).trim(), "2", "{m}");
+    let m = waiting.await.unwrap();
+    assert_eq!(m["error"]["data"]["failure"], "closed", "{m}");
+    let before = adds(&beta).await;
     for (name, _, why) in &cases {
         let closed = client(&gw, &format!("/mcp/{name}-closed"), "beta__add").await;
         let started = std::time::Instant::now();
@@ -388,7 +430,7 @@ async fn hostile_guardrails_meet_their_failure_mode() {
         assert!(e["reason"].as_str().unwrap().contains(why), "{e}");
     }
     // Only the open namespaces' calls reached the backend.
-    assert_eq!(adds(&beta).await, cases.len() as u64);
+    assert_eq!(adds(&beta).await - before, cases.len() as u64);
     assert!(guards.iter().all(|g| !g.payloads().is_empty()));
 
     // A result over the 4 MiB held for result hooks: closed refuses it, open passes it

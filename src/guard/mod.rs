@@ -8,7 +8,7 @@
 //! time (`timeout_ms`), its answer ([`MAX_ANSWER`]), the calls waiting on it at once
 //! ([`PER_GUARDRAIL`], and [`TOTAL`] over every guardrail; beyond them a call is not
 //! queued, it meets the guardrail's failure mode) and, for results, the result held
-//! ([`MAX_RESULT`], in [`result`]).
+//! ([`MAX_RESULT`] each, [`MAX_HELD`] together, in [`result`]).
 //!
 //! - [`ask`]: the hook's HTTP exchange and its answer, read as a [`Verdict`].
 //! - [`result`]: a result held for the hooks that see it, and given back changed or not.
@@ -28,6 +28,8 @@ use crate::model::guardrail::Guardrail;
 pub const MAX_ANSWER: usize = 1 << 20;
 /// The most of a tool result held for result hooks; beyond it the failure mode decides.
 pub const MAX_RESULT: usize = 4 << 20;
+/// The most of every result held for result hooks at once, over every namespace.
+pub const MAX_HELD: usize = 256 << 20;
 /// Calls one guardrail (one URL) is asked about at once, over every namespace.
 pub const PER_GUARDRAIL: usize = 64;
 /// Calls every guardrail together is asked about at once.
@@ -37,6 +39,8 @@ pub const TOTAL: usize = 512;
 pub struct Hooks {
     client: HttpClient,
     total: Arc<Semaphore>,
+    /// Room for results held, in KiB ([`MAX_HELD`]).
+    held: Arc<Semaphore>,
     /// Each URL's own bound, kept across routing builds (a rebuild must not reset it).
     per_url: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -62,6 +66,7 @@ impl Hooks {
         Hooks {
             client: crate::backend::http::client(tls),
             total: Arc::new(Semaphore::new(TOTAL)),
+            held: Arc::new(Semaphore::new(MAX_HELD >> 10)),
             per_url: Mutex::new(HashMap::new()),
         }
     }
@@ -125,6 +130,11 @@ impl Guardrails {
             }
         }
         Some(Arc::new(out))
+    }
+
+    /// Room for the results these guardrails hold (shared by every view).
+    pub fn room(&self) -> &Arc<Semaphore> {
+        &self.hooks.held
     }
 
     /// Asks `hook` about `payload` (see [`ask::ask`]).

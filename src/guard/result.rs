@@ -3,43 +3,74 @@
 //! to [`MAX_RESULT`] (an event stream too: its progress notifications then arrive with
 //! the result, not before), finds the response message (a JSON body, or an event
 //! stream's last message event), and can give back the answer with that message
-//! replaced. An answer over the bound is given back as it came ([`Held::Over`]: what was
-//! read, then the rest streaming), for the failure mode to decide on.
+//! replaced. An answer over the bound, or over what is left of [`super::MAX_HELD`] (every
+//! result held at once), is given back as it came ([`Held::Over`]: what was read, then the
+//! rest streaming), for the failure mode to decide on.
 
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::MAX_RESULT;
 use crate::http::Body;
 
 /// An answer read for the result hooks.
 pub enum Held {
-    /// Whole, within the bound.
-    Whole(Bytes),
-    /// Over the bound: what was read, and a body that gives it then the rest.
-    Over(Body),
+    /// Whole, within the bounds; the room it takes among every held result is kept
+    /// until this is dropped.
+    Whole(Bytes, Option<OwnedSemaphorePermit>),
+    /// Over a bound (why): what was read, and a body that gives it then the rest.
+    Over(Body, String),
 }
 
-/// Reads `body` up to [`MAX_RESULT`]; `Err` when it broke off.
-pub async fn hold(mut body: Body) -> Result<Held, std::io::Error> {
+/// Reads `body` up to [`MAX_RESULT`], and up to what is left of `room` (every result
+/// held at once, in KiB); `Err` when it broke off.
+pub async fn hold(mut body: Body, room: &Arc<Semaphore>) -> Result<Held, std::io::Error> {
     let mut seen = BytesMut::new();
+    let mut taken: Option<OwnedSemaphorePermit> = None;
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame?.into_data() else {
             continue;
         };
         seen.extend_from_slice(&data);
-        if seen.len() > MAX_RESULT {
-            return Ok(Held::Over(Body::Stream(Box::pin(Chained {
+        let why = if seen.len() > MAX_RESULT {
+            Some(format!(
+                "the result is over {MAX_RESULT} bytes, the most held for result guardrails"
+            ))
+        } else {
+            let want = seen.len().div_ceil(1024) as u32;
+            let have = taken.as_ref().map_or(0, |p| p.num_permits() as u32);
+            match want > have {
+                false => None,
+                true => match room.clone().try_acquire_many_owned(want - have) {
+                    Ok(more) => {
+                        match &mut taken {
+                            Some(p) => p.merge(more),
+                            None => taken = Some(more),
+                        }
+                        None
+                    }
+                    Err(_) => Some(format!(
+                        "the gateway already holds {} MiB of results for result guardrails",
+                        super::MAX_HELD >> 20
+                    )),
+                },
+            }
+        };
+        if let Some(why) = why {
+            let body = Body::Stream(Box::pin(Chained {
                 head: Some(seen.freeze()),
                 rest: body,
-            }))));
+            }));
+            return Ok(Held::Over(body, why));
         }
     }
-    Ok(Held::Whole(seen.freeze()))
+    Ok(Held::Whole(seen.freeze(), taken))
 }
 
 /// Where the response message is in a held answer: the whole of a JSON body, the data
@@ -117,16 +148,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_answer_over_the_bound_is_given_back_whole() {
+    async fn an_answer_over_a_bound_is_given_back_whole() {
+        let room = Arc::new(Semaphore::new(super::super::MAX_HELD >> 10));
         let big = Bytes::from(vec![b'x'; MAX_RESULT + 10]);
-        let Ok(Held::Over(body)) = hold(Body::full(big.clone())).await else {
+        let Ok(Held::Over(body, why)) = hold(Body::full(big.clone()), &room).await else {
             panic!("over the bound")
         };
+        assert!(why.contains("over 4194304 bytes"), "{why}");
         let back = body.collect().await.unwrap().to_bytes();
         assert_eq!(back, big);
-        let Ok(Held::Whole(small)) = hold(Body::full("abc")).await else {
+        let Ok(Held::Whole(small, taken)) = hold(Body::full("abc"), &room).await else {
             panic!("within the bound")
         };
         assert_eq!(&small[..], b"abc");
+        assert_eq!(taken.map(|p| p.num_permits()), Some(1));
+        // Every result held at once has its bound too.
+        let full = Arc::new(Semaphore::new(2));
+        let three = Bytes::from(vec![b'y'; 3000]);
+        let Ok(Held::Over(body, why)) = hold(Body::full(three.clone()), &full).await else {
+            panic!("over the room left")
+        };
+        assert!(why.contains("already holds"), "{why}");
+        assert_eq!(body.collect().await.unwrap().to_bytes(), three);
+        assert_eq!(
+            full.available_permits(),
+            2,
+            "nothing kept from a refused hold"
+        );
     }
 }

@@ -560,3 +560,82 @@ async fn invalid_guardrails_are_refused_with_the_reason() {
     let (_, why) = refused.expect_err("not JSON is refused");
     assert!(why.contains("guardrails"), "{why}");
 }
+
+/// A guardrail set on one replica is applied by another (NOTIFY), and a task asked of a
+/// namespace whose result hooks could not see its result meets their failure mode
+/// before it is forwarded.
+#[tokio::test]
+async fn a_change_reaches_every_replica_and_tasks_meet_the_failure_mode() {
+    let (gw, beta) = mock_gateway().await;
+    let other = gw.beside(|_| {}).await;
+    let deny = Guard::start(Answer::Json(
+        json!({"decision": "deny", "reason": "closed today"}),
+    ))
+    .await;
+    namespace(&gw, json!({"name": "r", "servers": ["beta"]})).await;
+    eventually(WAIT, "the other replica serves /mcp/r", || async {
+        let probe = Client::new(other.addr, "/mcp/r", Some(&other.client_key));
+        let r = probe
+            .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": probe.version, "capabilities": {},
+                           "clientInfo": {"name": "probe", "version": "1"}}}))
+            .await;
+        (r.status == 200).then_some(())
+    })
+    .await;
+    let c = client(&other, "/mcp/r", "beta__add").await;
+    let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(text_of(&m["result"]).trim(), "3", "{m}");
+    let put = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/namespaces/r",
+        &gw.admin_key,
+        &json!({"guardrails": [{"url": deny.url, "on": ["request"]}]}),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let m = eventually(WAIT, "the other replica applies the guardrail", || async {
+        let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
+        (m["error"]["code"] == -32003).then_some(m)
+    })
+    .await;
+    assert_eq!(m["error"]["data"]["reason"], "closed today", "{m}");
+
+    let allow = Guard::start(Answer::Json(json!({"decision": "allow"}))).await;
+    namespace(
+        &gw,
+        json!({"name": "t", "servers": ["beta"],
+               "guardrails": [{"url": allow.url, "on": ["result"]}]}),
+    )
+    .await;
+    let c = client(&gw, "/mcp/t", "beta__add").await;
+    let before = adds(&beta).await;
+    let m = c
+        .call(
+            json!(4),
+            "tools/call",
+            json!({"name": "beta__add", "arguments": {"a": 1, "b": 2}, "task": {"ttl": 60000}}),
+        )
+        .await;
+    assert_eq!(m["id"], 4, "{m}");
+    assert_eq!(m["error"]["code"], -32003, "{m}");
+    assert!(
+        m["error"]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("without a task"),
+        "{m}"
+    );
+    assert_eq!(adds(&beta).await, before, "the task reached the backend");
+    assert!(allow.payloads().is_empty());
+
+    // keyadm shows them, URLs redacted.
+    let shown = keyadm(&gw.db, &["namespaces", "show", "t"])
+        .await
+        .expect("show");
+    assert!(
+        shown.contains("guardrails") && shown.contains(&allow.url),
+        "{shown}"
+    );
+}

@@ -28,14 +28,15 @@ struct Asked<'a> {
 }
 
 /// Runs the request hooks on a call: the request rewritten (with its frame) when an
-/// enforcing hook changed its arguments, `None` when it goes on as it came.
+/// enforcing hook changed its arguments, `None` when it goes on as it came (boxed: the
+/// call's future holds it across the forward, and stays small without guardrails).
 pub(crate) async fn before(
     ctx: &Ctx,
     g: &Guardrails,
     body: &Bytes,
     f: &Frame,
     server: &str,
-) -> Result<Option<(Bytes, Frame)>, RpcError> {
+) -> Result<Option<Box<(Bytes, Frame)>>, RpcError> {
     let tool = f
         .name
         .and_then(|s| string_value(body, s))
@@ -80,7 +81,7 @@ pub(crate) async fn before(
             format!("the arguments a guardrail gave do not make a request: {e:?}"),
         )
     })?;
-    Ok(Some((body, f)))
+    Ok(Some(Box::new((body, f))))
 }
 
 /// Runs the result hooks on `resp` (the answer to a call of `tool` with `arguments`):
@@ -106,13 +107,9 @@ pub(crate) async fn after(
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let (mut parts, answer) = resp.into_parts();
-    let held = match hold(answer).await {
-        Ok(Held::Whole(bytes)) => bytes,
-        Ok(Held::Over(whole)) => {
-            let why = format!(
-                "the result is over {} bytes, the most held for result guardrails",
-                crate::guard::MAX_RESULT
-            );
+    let (held, _room) = match hold(answer, g.room()).await {
+        Ok(Held::Whole(bytes, room)) => (bytes, room),
+        Ok(Held::Over(whole, why)) => {
             for hook in &g.result {
                 outcome(ctx, g, hook, Phase::Result, &asked, Err(why.clone()))?;
             }

@@ -180,7 +180,7 @@ pub(crate) async fn call(
         Some(g) => Box::pin(guard::before(ctx, g, body, f, server)).await?,
         None => None,
     };
-    let (body, f) = guarded.as_ref().map_or((body, f), |(b, f)| (b, f));
+    let (body, f) = guarded.as_deref().map_or((body, f), |(b, f)| (b, f));
     // 4. Forward.
     let resp = match callee {
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,

@@ -220,8 +220,30 @@ async fn the_redaction_service_masks_an_email_in_an_echoed_result() {
 
     // A namespace without guardrails is unaffected.
     let plain = client(&gw, "/mcp/plain", "everything__echo").await;
-    let m = plain.call_tool("everything__echo", message).await;
+    let m = plain.call_tool("everything__echo", message.clone()).await;
     assert!(text_of(&m["result"]).contains("alice@example.com"), "{m}");
+
+    // In audit mode the service's mutation is recorded, not applied.
+    namespace(
+        &gw,
+        json!({"name": "watched", "servers": ["everything"],
+               "guardrails": [{"url": url, "on": ["result"], "mode": "audit"}]}),
+    )
+    .await;
+    let mut events = live_events(gw.addr, &gw.admin_key).await;
+    let watched = client(&gw, "/mcp/watched", "everything__echo").await;
+    let m = watched.call_tool("everything__echo", message).await;
+    assert!(text_of(&m["result"]).contains("alice@example.com"), "{m}");
+    let e = events_until(&mut events, &mut String::new(), WAIT, |e| {
+        e["type"] == "guardrail.audit" && e["namespace"] == "watched"
+    })
+    .await;
+    assert_eq!(e["decision"], "mutate", "{e}");
+    assert_eq!(e["phase"], "result", "{e}");
+    assert!(
+        !e.to_string().contains("alice@"),
+        "events never carry results: {e}"
+    );
 }
 
 #[tokio::test]
@@ -324,6 +346,27 @@ async fn request_guardrails_deny_mutate_and_audit() {
     assert_eq!(m["id"], "s", "{}", r.text());
     assert_eq!(m["error"]["code"], -32003, "{}", r.text());
     assert_eq!(adds(&beta).await, 0, "the backend got a denied call");
+    // Denied on the result: the backend did the work, the client never sees it.
+    namespace(
+        &gw,
+        json!({"name": "unseen", "servers": ["beta"],
+               "guardrails": [{"url": deny.url, "on": ["result"]}]}),
+    )
+    .await;
+    let u = client(&gw, "/mcp/unseen", "beta__add").await;
+    let m = u.call_tool("beta__add", json!({"a": 20, "b": 22})).await;
+    assert_eq!(m["error"]["code"], -32003, "{m}");
+    assert_eq!(m["error"]["data"]["phase"], "result", "{m}");
+    assert!(m.get("result").is_none(), "{m}");
+    let p = deny.payloads().pop().unwrap();
+    assert_eq!(p["phase"], "result", "{p}");
+    assert_eq!(text_of(&p["result"]).trim(), "42", "{p}");
+    assert_eq!(adds(&beta).await, 1);
+    // An error answer has no result to see: it goes on as it is, the guardrail unasked.
+    let asked = deny.payloads().len();
+    let m = u.call_tool("beta__echo", json!({})).await;
+    assert_eq!(m["error"]["code"], -32602, "{m}");
+    assert_eq!(deny.payloads().len(), asked);
     // GET shows the guardrail with its secret masked.
     let shown = send_json(
         gw.addr,
@@ -345,13 +388,13 @@ async fn request_guardrails_deny_mutate_and_audit() {
     let c = client(&gw, "/mcp/changed", "beta__add").await;
     let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
     assert!(text_of(&m["result"]).contains("42"), "{m}");
-    assert_eq!(adds(&beta).await, 1);
+    assert_eq!(adds(&beta).await, 2);
 
     // Audit: the call goes through unchanged, and the decision is an event.
     let c = client(&gw, "/mcp/watched", "beta__add").await;
     let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
     assert_eq!(text_of(&m["result"]).trim(), "3", "{m}");
-    assert_eq!(adds(&beta).await, 2);
+    assert_eq!(adds(&beta).await, 3);
     let e = events_until(&mut events, &mut seen, WAIT, |e| {
         e["type"] == "guardrail.audit"
     })

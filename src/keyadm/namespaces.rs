@@ -317,7 +317,8 @@ fn explain(e: StoreError, name: &str, body: Option<(&Body, &Value)>) -> KeyadmEr
                     format!("the namespace name {name:?} {reason} ({NOTHING})")
                 }
                 (_, Some((Body::Flags(_), sent)), Some(flag)) => match sent.get(field) {
-                    Some(v) if field != "servers" => {
+                    // A guardrail's URL may hold a secret: not echoed.
+                    Some(v) if field != "servers" && field != "guardrails" => {
                         format!("{flag} {reason}, not {v} ({NOTHING})")
                     }
                     _ => format!("{flag}: {reason} ({NOTHING})"),

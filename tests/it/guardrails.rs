@@ -602,6 +602,26 @@ async fn invalid_guardrails_are_refused_with_the_reason() {
     .await;
     let (_, why) = refused.expect_err("not JSON is refused");
     assert!(why.contains("guardrails"), "{why}");
+    let refused = keyadm(
+        &gw.db,
+        &[
+            "namespaces",
+            "set",
+            "k",
+            "--guardrails",
+            r#"[{"url": "ftp://u:s3cret@h/?token=s3cret"}]"#,
+        ],
+    )
+    .await;
+    let (_, why) = refused.expect_err("ftp is refused");
+    assert!(
+        why.contains("--guardrails: [0].url: must be an http"),
+        "{why}"
+    );
+    assert!(
+        !why.contains("s3cret"),
+        "the refusal echoes the secret: {why}"
+    );
 }
 
 /// A guardrail set on one replica is applied by another (NOTIFY), and a task asked of a

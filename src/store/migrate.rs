@@ -128,8 +128,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 23,
-        name: "0023_guardrails",
-        sql: include_str!("../../sql/0023_guardrails.sql"),
+        name: "0023_limits_clock",
+        sql: include_str!("../../sql/0023_limits_clock.sql"),
+    },
+    Migration {
+        version: 24,
+        name: "0024_guardrails",
+        sql: include_str!("../../sql/0024_guardrails.sql"),
     },
 ];
 

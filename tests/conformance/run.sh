@@ -170,14 +170,27 @@ for line in sys.stdin:
             elif v == "extension" and m.group(1) in ("auth/client-credentials-basic",
                                                      "auth/client-credentials-jwt"):
                 print(m.group(1), v)' > "$work/auth-scenarios"
+    # Four scenarios at a time: each waits on its own OAuth round trips far more than it
+    # works, and each registers a server and a namespace of its own (named with its
+    # wrapper's pid). Each writes its own log.
+    local running=() n=0
     while read -r scenario version; do
         local run=(--spec-version "$version")
         [ "$version" = extension ] && run=(--spec-version 2026-07-28 --force)
+        n=$((n + 1))
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
             --command "python3 $root/tests/conformance/client_wrapper.py" \
             --scenario "$scenario" "${run[@]}" --timeout 120000 \
-            -o "$out/$version" >> "$out.log" 2>&1 || true
+            -o "$out/$version" > "$out.$n.log" 2>&1 &
+        running+=($!)
+        if [ ${#running[@]} -ge 4 ]; then
+            wait -n "${running[@]}" || true
+            local still=()
+            for p in "${running[@]}"; do kill -0 "$p" 2>/dev/null && still+=("$p"); done
+            running=("${still[@]}")
+        fi
     done < "$work/auth-scenarios"
+    for p in "${running[@]}"; do wait "$p" || true; done
     count "$1" "$out" ""
 }
 

@@ -25,6 +25,7 @@ pub(super) struct Raw {
     pub(super) key_streams_raw: Option<String>,
     pub(super) streams_raw: Option<String>,
     pub(super) mrtr_ttl_raw: Option<String>,
+    pub(super) confirm_raw: Option<String>,
     pub(super) list_ttl_raw: Option<String>,
     pub(super) key_parked_raw: Option<String>,
     pub(super) parked_raw: Option<String>,
@@ -80,6 +81,7 @@ pub(super) fn read_raw(src: &dyn Source, errs: &mut Collector) -> Raw {
         key_streams_raw: get(KEY_MAX_STREAMS),
         streams_raw: get(MAX_STREAMS),
         mrtr_ttl_raw: get(MRTR_TTL),
+        confirm_raw: get(CONFIRM_TIMEOUT),
         list_ttl_raw: get(LIST_TTL),
         key_parked_raw: get(KEY_MAX_PARKED),
         parked_raw: get(MAX_PARKED),
@@ -296,6 +298,11 @@ pub(super) fn bounds(raw: &mut Raw, errs: &mut Collector) -> Bounds {
             .take()
             .and_then(|s| errs.check(MRTR_TTL, parse_duration(&s)))
             .unwrap_or(DEFAULT_MRTR_TTL),
+        confirm_ttl: raw
+            .confirm_raw
+            .take()
+            .and_then(|s| errs.check(CONFIRM_TIMEOUT, parse_duration(&s)))
+            .unwrap_or(DEFAULT_CONFIRM_TIMEOUT),
         per_key: raw
             .key_parked_raw
             .take()

@@ -9,7 +9,8 @@
 //!    the gateway makes, the stream it opens, a tool it serves itself
 //!    ([`crate::mcp::served`]), or a backend with the item's own name.
 //! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
-//!    refuse it; those that ask see its answer. No policy: one emptiness check.
+//!    refuse it (or have the user confirm it first, [`crate::mcp::confirm`]); those that
+//!    ask see its answer. No policy: one emptiness check.
 //! 4. [`forward`]: to the backend through the era adapter its pair of eras needs
 //!    ([`crate::proxy::era`]); as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
@@ -144,7 +145,9 @@ pub(crate) async fn call(
             .name
             .and_then(|s| string_value(body, s))
             .unwrap_or_default();
-        crate::mcp::policed::call(ctx, rules, body, f, server, &named)?;
+        if let Some(pending) = crate::mcp::policed::call(ctx, rules, body, f, server, &named)? {
+            return crate::mcp::confirm::ask(ctx, body, f, pending, collect);
+        }
     }
     if let Some(p) = &ctx.principal {
         if let Some(rate) = rate {

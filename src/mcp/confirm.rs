@@ -7,7 +7,7 @@
 //!   [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
 //!   machinery a backend's questions use ([`crate::proxy::era::bridge::question`], the
 //!   answer routed back by [`crate::proxy::calls::ServerRequests`]). An `accept` with
-//!   `confirm: true` lets the call go on ([`crate::mcp::phases::call`], confirmed), its
+//!   `confirm: true` lets the call go on (the pipeline's call, confirmed: [`GoOn`]), its
 //!   answer following on the same stream; a decline, a cancel, no answer within
 //!   `METAMCP_CONFIRM_TIMEOUT` or a client gone ends it with [`refusal`]. Questions
 //!   waiting are bounded per conversation and in total
@@ -20,6 +20,9 @@
 //!   between, so any replica serves the retry.
 //! - Any other client (no elicitation declared, a batch, REST, a task) gets the refusal
 //!   with the reason it cannot be asked.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -127,13 +130,20 @@ pub fn refusal(policy: &str, tool: &str, outcome: Outcome) -> RpcError {
     }
 }
 
-/// Asks the user to confirm `p`, or refuses when this client cannot be asked.
+/// How a confirmed call goes on: routed again and served as any call is, owned (it runs
+/// in a task of its own once the user said yes). The call pipeline gives it
+/// ([`crate::mcp::phases`]), which this file does not name: the pipeline names it.
+pub type GoOn = fn(Ctx, Bytes, Frame) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// Asks the user to confirm `p`, or refuses when this client cannot be asked; `go_on`
+/// serves the call once confirmed on a session's stream.
 pub(crate) fn ask(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
     p: Pending,
     collect: bool,
+    go_on: GoOn,
 ) -> Result<Response<Body>, RpcError> {
     let caps = match ctx.stateless {
         true => ClientCaps::of_frame(body, f),
@@ -153,7 +163,7 @@ pub(crate) fn ask(
     );
     match ctx.stateless {
         true => Ok(input_required(ctx, body, f, &p)),
-        false => on_stream(ctx, body, f, p),
+        false => on_stream(ctx, body, f, p, go_on),
     }
 }
 
@@ -271,7 +281,13 @@ pub(crate) fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, 
 }
 
 /// A session client: the question on the call's stream, then (accepted) the call itself.
-fn on_stream(ctx: &Ctx, body: &Bytes, f: &Frame, p: Pending) -> Result<Response<Body>, RpcError> {
+fn on_stream(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    p: Pending,
+    go_on: GoOn,
+) -> Result<Response<Body>, RpcError> {
     let place = ctx
         .state
         .data
@@ -332,26 +348,10 @@ fn on_stream(ctx: &Ctx, body: &Bytes, f: &Frame, p: Pending) -> Result<Response<
                 .await;
             return;
         }
-        let resp = go_on(&confirmed, &body, &f).await;
+        let resp = go_on(confirmed, body, f).await;
         relay(resp, &tx).await;
     });
     Ok(stream(rx))
-}
-
-/// The confirmed call, routed again and served as any call is.
-async fn go_on(ctx: &Ctx, body: &Bytes, f: &Frame) -> Response<Body> {
-    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
-    let called = match crate::mcp::phases::route(ctx, body, f, false) {
-        Ok(crate::mcp::phases::Target::Call(callee)) => {
-            Box::pin(crate::mcp::phases::call(ctx, body, f, callee, false)).await
-        }
-        Ok(_) => Err(RpcError::method(
-            code::INTERNAL,
-            "the call no longer routes to a tool",
-        )),
-        Err(e) => Err(e),
-    };
-    called.unwrap_or_else(|e| e.response(id))
 }
 
 /// The call's answer after the question, on the same stream: an event stream's events

@@ -28,6 +28,7 @@
 //! (measured per forwarded call with gdb on `memcpy`).
 
 use std::borrow::Cow;
+use std::future::Future;
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
@@ -146,7 +147,7 @@ pub(crate) async fn call(
             .and_then(|s| string_value(body, s))
             .unwrap_or_default();
         if let Some(pending) = crate::mcp::policed::call(ctx, rules, body, f, server, &named)? {
-            return crate::mcp::confirm::ask(ctx, body, f, pending, collect);
+            return crate::mcp::confirm::ask(ctx, body, f, pending, collect, confirmed);
         }
     }
     if let Some(p) = &ctx.principal {
@@ -184,5 +185,26 @@ pub(crate) async fn call(
     Ok(match policed {
         true => policy::after(ctx, resp, server, &named),
         false => resp,
+    })
+}
+
+/// A call the user confirmed on its session's stream ([`crate::mcp::confirm`]), routed
+/// again and served as any call is, from its own task.
+fn confirmed(
+    ctx: Ctx,
+    body: Bytes,
+    f: Frame,
+) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+    Box::pin(async move {
+        let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
+        let called = match route(&ctx, &body, &f, false) {
+            Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
+            Ok(_) => Err(RpcError::method(
+                crate::proxy::rpc::code::INTERNAL,
+                "the call no longer routes to a tool",
+            )),
+            Err(e) => Err(e),
+        };
+        called.unwrap_or_else(|e| e.response(id))
     })
 }

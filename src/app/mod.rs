@@ -73,6 +73,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
         .share(Arc::new(crate::auth::limits::replicas::Shared::new(
             state.db.pool.clone(),
             state.data.parked.replica.clone(),
+            state.auth.limits.clock().clone(),
         )));
     if let Some(shared) = state.auth.limits.shared() {
         // Counted among the replicas before the first request is served.

@@ -31,6 +31,7 @@ use crate::backend::groups::Groups;
 use crate::backend::mux::{MuxAnswer, OwnMessages, unroutable_answer};
 use crate::backend::stdio::{Launch, StdioTransport};
 use crate::base::UpstreamError;
+use crate::jsonrpc::methods::Method;
 
 /// How long an instance may go without a call when the server sets no `idle_stop_ms`.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
@@ -238,7 +239,7 @@ impl IsolatedTransport {
     /// A control-path request (lists) to the catalog child, started again if it was
     /// stopped. A ping checks nothing: each instance is supervised on its own.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, UpstreamError> {
-        if method == "ping" {
+        if Method::parse(method) == Some(Method::Ping) {
             return Ok(json!({}));
         }
         let catalog = self.catalog.load_full();

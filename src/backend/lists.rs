@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Backend, Lists};
 use crate::backend::http::UpstreamError;
+use crate::jsonrpc::methods::Method;
 
 impl Backend {
     /// Every page of a list method (`tools/list` → `tools`, …).
@@ -29,20 +30,22 @@ impl Backend {
     async fn read_lists(&self, caps: Value) -> Result<(), UpstreamError> {
         let has = |k: &str| caps.get(k).is_some_and(|v| !v.is_null());
         let tools = if has("tools") {
-            self.list_all("tools/list", "tools").await?
+            self.list_all(Method::ToolsList.as_str(), "tools").await?
         } else {
             vec![]
         };
         let prompts = if has("prompts") {
-            self.list_all("prompts/list", "prompts").await?
+            self.list_all(Method::PromptsList.as_str(), "prompts")
+                .await?
         } else {
             vec![]
         };
         let (resources, templates) = if has("resources") {
             (
-                self.list_all("resources/list", "resources").await?,
+                self.list_all(Method::ResourcesList.as_str(), "resources")
+                    .await?,
                 // Templates are optional even for servers with resources.
-                self.list_all("resources/templates/list", "resourceTemplates")
+                self.list_all(Method::ResourceTemplatesList.as_str(), "resourceTemplates")
                     .await
                     .unwrap_or_default(),
             )

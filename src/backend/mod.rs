@@ -51,7 +51,7 @@ mod supervisor;
 pub mod variants;
 
 pub use ids::{MAX_UPSTREAM_TASK_ID, upstream_id};
-pub use notices::{Correlations, NOTICES, Notice};
+pub use notices::{Correlations, Notice};
 pub use set::Backends;
 
 use crate::observe::trace::Propagation;
@@ -70,6 +70,7 @@ use crate::backend::http::{self as upstream, UpstreamError};
 use crate::backend::isolated::Owner;
 use crate::backend::outgoing::{Outgoing, Session};
 use crate::backend::transport::{Answer, Transport};
+use crate::jsonrpc::methods::Method;
 use crate::model::{Protocol, Server};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -531,8 +532,8 @@ impl Backend {
         let name = f
             .name
             .and_then(|s| crate::jsonrpc::frame::string_value(body, s));
-        let params = match (f.method(body), name) {
-            (Some("tools/call"), Some(name)) => self
+        let params = match (f.kind, name) {
+            (Some(Method::ToolsCall), Some(name)) => self
                 .lists()
                 .tools
                 .iter()

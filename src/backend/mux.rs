@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::base::UpstreamError;
 use crate::jsonrpc::frame;
+use crate::jsonrpc::methods::Method;
 
 /// Calls in flight on one stream at most; beyond, calls are refused at once.
 pub const MAX_IN_FLIGHT: usize = 1024;
@@ -81,7 +82,7 @@ pub fn unroutable_answer(msg: &[u8]) -> Option<Bytes> {
         return None;
     }
     let id = f.id?.of(msg);
-    if f.method(msg) == Some("ping") {
+    if f.is(Method::Ping) {
         let mut out = BytesMut::with_capacity(id.len() + 40);
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
         out.extend_from_slice(id);
@@ -204,7 +205,7 @@ impl Mux {
             }
             return true;
         }
-        if f.method(&msg) == Some("notifications/progress")
+        if f.is(Method::Progress)
             && let Some(span) = f.progress
         {
             let target = self
@@ -240,7 +241,7 @@ impl Mux {
                 .await;
             return true;
         }
-        if may_join(&f, &msg) {
+        if may_join(&f) {
             let related = related_task(&msg);
             let only = {
                 let pending = self.lock();
@@ -279,12 +280,13 @@ impl Mux {
 
 /// The task a `tasks/result` request (a whole message) waits on.
 pub fn result_task(request: &[u8]) -> Option<Box<str>> {
-    static RESULT: crate::jsonrpc::needle::Needle = crate::needle!(b"tasks/result");
+    static RESULT: crate::jsonrpc::needle::Needle =
+        crate::needle!(Method::TasksResult.as_str().as_bytes());
     if !RESULT.in_(request) {
         return None;
     }
     let v: Value = serde_json::from_slice(request).ok()?;
-    (v["method"] == "tasks/result")
+    (v["method"] == Method::TasksResult.as_str())
         .then(|| v["params"]["taskId"].as_str().map(Box::from))
         .flatten()
 }
@@ -304,8 +306,8 @@ fn related_task(msg: &[u8]) -> Option<String> {
 
 /// Whether a message of the backend's own that names no call may go with a call in
 /// flight: a request (sampling, elicitation, roots) or a log message.
-pub fn may_join(f: &frame::Frame, msg: &[u8]) -> bool {
-    f.is_request() || f.method(msg) == Some("notifications/message")
+pub fn may_join(f: &frame::Frame) -> bool {
+    f.is_request() || f.is(Method::Message)
 }
 
 /// A registered call; dropping it (answered, or the client left) forgets it.

@@ -9,14 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::jsonrpc::methods::Method;
 use bytes::Bytes;
 use uuid::Uuid;
-
-/// Methods of a backend's messages that go out as [`Notice`]s.
-pub const NOTICES: [&str; 2] = [
-    "notifications/tasks/status",
-    "notifications/elicitation/complete",
-];
 
 /// Most ids one backend's table holds (the oldest give way).
 pub const MAX_CORRELATED: usize = 10_000;
@@ -116,13 +111,13 @@ impl Correlations {
         self.len() == 0
     }
 
-    /// The client's notice for the backend's message `data` (one of [`NOTICES`]), if the
+    /// The client's notice for the backend's message `data` (one of [`Method::is_notice`]), if the
     /// id in it is one the gateway passed on; an elicitation's end is delivered once.
     pub fn notice(&self, backend: Uuid, data: &[u8]) -> Option<Notice> {
         let mut v: serde_json::Value = serde_json::from_slice(data).ok()?;
-        let (kind, member) = match v["method"].as_str()? {
-            "notifications/tasks/status" => (TASK, "taskId"),
-            "notifications/elicitation/complete" => (ELICITATION, "elicitationId"),
+        let (kind, member) = match Method::parse(v["method"].as_str()?)? {
+            Method::TasksStatus => (TASK, "taskId"),
+            Method::ElicitationComplete => (ELICITATION, "elicitationId"),
             _ => return None,
         };
         let id = v["params"][member].as_str()?.to_string();

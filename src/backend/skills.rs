@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Backend;
 use crate::backend::http::UpstreamError;
+use crate::jsonrpc::methods::Method;
 
 /// The extension, as capabilities name it.
 pub const SKILLS_EXTENSION: &str = "io.modelcontextprotocol/skills";
@@ -49,7 +50,11 @@ impl Backend {
                 None => json!({}),
             };
             let id = format!("metamcp-skills-{page}");
-            let result = match self.transport.call(&id, "skills/list", params).await {
+            let result = match self
+                .transport
+                .call(&id, Method::SkillsList.as_str(), params)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     out.problem = Some(format!("skills/list failed: {e}"));

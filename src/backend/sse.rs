@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::http::{self as upstream, Endpoint, HttpClient, UpstreamError};
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
+use crate::jsonrpc::methods::Method as McpMethod;
 use crate::jsonrpc::sse::Event;
 
 /// Largest SSE event accepted from the stream.
@@ -182,7 +183,7 @@ impl SseTransport {
             "capabilities": crate::base::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
-        let result = self.call("initialize", init).await?;
+        let result = self.call(McpMethod::Initialize.as_str(), init).await?;
         self.notify(Bytes::from_static(
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
         ))

@@ -41,6 +41,7 @@ use crate::backend::bulkhead::Bulkhead;
 use crate::backend::groups::{Groups, MARKER_VAR, confine, signal_group};
 use crate::backend::mux::{Mux, MuxAnswer, OwnMessages, Registration, request_frame};
 use crate::base::UpstreamError;
+use crate::jsonrpc::methods::Method;
 
 /// Why a call found no child to write to: nothing of it reached the server.
 pub const NOT_RUNNING: &str = "the server's process is not running";
@@ -317,7 +318,7 @@ impl StdioTransport {
             "capabilities": crate::base::ClientCaps::declared(self.declared),
             "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")},
         });
-        let result = match self.call_raw("initialize", init).await {
+        let result = match self.call_raw(Method::Initialize.as_str(), init).await {
             Ok(r) => r,
             // A refusal from a child still running: perhaps one of the 2026-07-28 era.
             Err(e @ UpstreamError::Rpc { .. }) if self.current().is_ok() => {
@@ -376,7 +377,9 @@ impl StdioTransport {
         let child = self.spawn().ok()?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
         self.modern.store(true, Ordering::Release);
-        let found = self.call_raw("server/discover", json!({})).await;
+        let found = self
+            .call_raw(Method::ServerDiscover.as_str(), json!({}))
+            .await;
         match found {
             Ok(result) if crate::backend::era::lists_ours(&result["supportedVersions"]) => {
                 tracing::info!(backend = %self.launch.name,
@@ -422,7 +425,8 @@ impl StdioTransport {
         let Some(mut params) = crate::backend::era::listen_params(&caps, &uris) else {
             return;
         };
-        let method = crate::backend::era::enveloped("subscriptions/listen", &mut params);
+        let method =
+            crate::backend::era::enveloped(Method::SubscriptionsListen.as_str(), &mut params);
         let body = request_frame(&format!("\"listen{serial}\""), method, &params);
         if stdin.try_send(one_line(body)).is_err() {
             tracing::warn!(backend = %self.launch.name, "the server's listen could not be sent");

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::jsonrpc::methods::Method;
 
 /// Runs one backend until aborted.
 pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()>) {
@@ -78,7 +79,7 @@ impl Backend {
             self.next_id.fetch_add(1, Ordering::Relaxed)
         );
         self.transport
-            .call(&id, "ping", json!({}))
+            .call(&id, Method::Ping.as_str(), json!({}))
             .await
             .map(|_| ())
     }
@@ -157,10 +158,8 @@ impl Backend {
         let Ok(msg) = serde_json::from_slice::<Value>(&data) else {
             return;
         };
-        match msg["method"].as_str() {
-            Some("notifications/tools/list_changed")
-            | Some("notifications/prompts/list_changed")
-            | Some("notifications/resources/list_changed") => {
+        match msg["method"].as_str().and_then(Method::parse) {
+            Some(m) if m.is_list_changed() => {
                 let caps = self.lists().capabilities.clone();
                 match self.refresh_lists(caps).await {
                     Ok(()) => {
@@ -172,7 +171,7 @@ impl Backend {
                     }
                 }
             }
-            Some("notifications/resources/updated") => {
+            Some(Method::ResourcesUpdated) => {
                 if let Some(uri) = msg["params"]["uri"].as_str() {
                     let _ = self.updates.send(ResourceUpdated {
                         uri: uri.to_string(),
@@ -180,7 +179,7 @@ impl Backend {
                     });
                 }
             }
-            Some(m) if NOTICES.contains(&m) => {
+            Some(m) if m.is_notice() => {
                 if let Some(n) = self.correlations.notice(self.id, &data) {
                     let _ = self.notices.send(n);
                 }

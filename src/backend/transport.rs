@@ -263,7 +263,7 @@ impl Transport {
     pub async fn join(&self, msg: &[u8]) -> bool {
         match self {
             Transport::Http(t) => match crate::jsonrpc::frame::parse(msg) {
-                Ok(f) if mux::may_join(&f, msg) => t.join(msg, f.is_request()).await,
+                Ok(f) if mux::may_join(&f) => t.join(msg, f.is_request()).await,
                 _ => false,
             },
             _ => false,

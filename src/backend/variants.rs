@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::backend::http as upstream;
 use crate::backend::mux;
 use crate::backend::transport::Transport;
+use crate::jsonrpc::methods::Method;
 
 /// A set whose session could not be opened is not tried again for this long.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -232,9 +233,8 @@ impl Variants {
                 while let Some(m) = own.next().await {
                     let Some(v) = weak.upgrade() else { break };
                     if let Some((backend, tx, correlations)) = &notices
-                        && crate::jsonrpc::frame::parse(&m).is_ok_and(|f| {
-                            f.method(&m).is_some_and(|x| super::NOTICES.contains(&x))
-                        })
+                        && crate::jsonrpc::frame::parse(&m)
+                            .is_ok_and(|f| f.kind.is_some_and(Method::is_notice))
                     {
                         if let Some(n) = correlations.notice(*backend, &m) {
                             let _ = tx.send(n);
@@ -377,9 +377,15 @@ impl Variant {
             return Arc::default();
         }
         self.listings.fetch_add(1, Ordering::AcqRel);
-        let listed = upstream::every_page("tools/list", "tools", |id, params| async move {
-            self.transport.call(&id, "tools/list", params).await
-        })
+        let listed = upstream::every_page(
+            Method::ToolsList.as_str(),
+            "tools",
+            |id, params| async move {
+                self.transport
+                    .call(&id, Method::ToolsList.as_str(), params)
+                    .await
+            },
+        )
         .await;
         let tools = match listed {
             Ok(tools) => tools,

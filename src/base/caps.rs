@@ -11,6 +11,7 @@
 //! backend sees it: it may add methods, result types or notifications that the gateway
 //! could not route, bound or audit.
 
+use crate::jsonrpc::methods::Method;
 use serde::Deserialize;
 
 /// MCP Apps: interactive views a host renders from `ui://` resources.
@@ -149,24 +150,27 @@ impl ClientCaps {
     /// elicitation, `sampling.tools` for a sampling request that offers tools, and the
     /// `tasks.requests` entry for a request the client is to run as a task
     /// (`params.task`). A client may take the request when it declared every bit.
-    pub fn needed_by_request(message: &[u8], method: &str) -> Option<(u8, &'static str)> {
+    pub fn needed_by_request(message: &[u8], method: Method) -> Option<(u8, &'static str)> {
         let base = Self::needed_by(method)?;
-        if !matches!(method, "sampling/createMessage" | "elicitation/create") {
+        if !matches!(
+            method,
+            Method::SamplingCreateMessage | Method::ElicitationCreate
+        ) {
             return Some(base);
         }
         let v: serde_json::Value = serde_json::from_slice(message).ok()?;
         let params = &v["params"];
         let mut need = base;
-        if method == "elicitation/create" && params["mode"] == "url" {
+        if method == Method::ElicitationCreate && params["mode"] == "url" {
             need = (need.0 | Self::ELICITATION_URL, "elicitation.url");
         }
-        if method == "sampling/createMessage"
+        if method == Method::SamplingCreateMessage
             && params["tools"].as_array().is_some_and(|t| !t.is_empty())
         {
             need = (need.0 | Self::SAMPLING_TOOLS, "sampling.tools");
         }
         if params["task"].is_object() {
-            need = if method == "sampling/createMessage" {
+            need = if method == Method::SamplingCreateMessage {
                 (
                     need.0 | Self::TASKS_SAMPLING,
                     "tasks.requests.sampling.createMessage",
@@ -182,11 +186,11 @@ impl ClientCaps {
     }
 
     /// The bit a backend's request to the client needs, for the requests that need one.
-    pub fn needed_by(method: &str) -> Option<(u8, &'static str)> {
+    pub fn needed_by(method: Method) -> Option<(u8, &'static str)> {
         match method {
-            "sampling/createMessage" => Some((Self::SAMPLING, "sampling")),
-            "elicitation/create" => Some((Self::ELICITATION, "elicitation")),
-            "roots/list" => Some((Self::ROOTS, "roots")),
+            Method::SamplingCreateMessage => Some((Self::SAMPLING, "sampling")),
+            Method::ElicitationCreate => Some((Self::ELICITATION, "elicitation")),
+            Method::RootsList => Some((Self::ROOTS, "roots")),
             _ => None,
         }
     }
@@ -368,7 +372,10 @@ mod tests {
     fn url_elicitation_sampling_with_tools_and_task_requests_need_their_sub_capabilities() {
         let need = |m: &str| {
             let v: serde_json::Value = serde_json::from_str(m).unwrap();
-            ClientCaps::needed_by_request(m.as_bytes(), v["method"].as_str().unwrap())
+            ClientCaps::needed_by_request(
+                m.as_bytes(),
+                Method::parse(v["method"].as_str().unwrap()).unwrap(),
+            )
         };
         assert_eq!(
             need(

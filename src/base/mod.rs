@@ -8,7 +8,7 @@
 //!   extensions it carries.
 //! - [`key_id`]: [`KeyId`], an API key's id.
 //! - [`origin`]: [`Origin`], a URL's scheme, host and port (what credentials are bound to).
-//! - [`time`]: [`unix_now`], [`unix_now_ms`].
+//! - [`time`]: [`unix_now`], [`unix_now_ms`], and the [`Clock`] the limits read.
 //! - [`upstream_error`]: [`UpstreamError`], why talking to a backend failed.
 
 pub mod caps;
@@ -20,5 +20,5 @@ pub mod upstream_error;
 pub use caps::ClientCaps;
 pub use key_id::KeyId;
 pub use origin::Origin;
-pub use time::{unix_now, unix_now_ms};
+pub use time::{Clock, unix_now, unix_now_ms};
 pub use upstream_error::UpstreamError;

@@ -21,6 +21,17 @@ use std::time::Duration;
 
 use crate::model::limits::{self, Defaults, Rate, StreamBounds};
 
+/// Declares settings once: each is a `pub const NAME: &str` with its documentation, and
+/// `$list` names them all (what a TOML file may set, and what docs/configuration.md must
+/// describe: `tests::every_setting_is_documented`).
+macro_rules! settings {
+    ($(#[$list_doc:meta])* $list:ident; $($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        $($(#[$doc])* pub const $name: &str = $value;)*
+        $(#[$list_doc])*
+        pub const $list: &[&str] = &[$($name),*];
+    };
+}
+
 pub mod oauth;
 pub mod otel;
 mod read;
@@ -46,172 +57,119 @@ use values::{
     whole_number,
 };
 
-/// Gateway listen address.
-pub const LISTEN: &str = "METAMCP_LISTEN";
-/// PostgreSQL URL; unset means the embedded cluster under the data dir.
-pub const DATABASE_URL: &str = "DATABASE_URL";
-/// Embedded cluster and generated secrets.
-pub const DATA_DIR: &str = "METAMCP_DATA_DIR";
-/// HS256 secret for access tokens.
-pub const JWT_SECRET: &str = "JWT_SECRET";
-/// 32 bytes, hex: the ChaCha20-Poly1305 key for secrets at rest and sealed sessions.
-pub const ENCRYPTION_KEY: &str = "ENCRYPTION_KEY";
-/// Host names accepted in the `Host` header (DNS-rebinding protection).
-pub const ALLOWED_HOSTS: &str = "METAMCP_ALLOWED_HOSTS";
-/// Origins accepted in the `Origin` header.
-pub const ALLOWED_ORIGINS: &str = "METAMCP_ALLOWED_ORIGINS";
-/// Largest request body accepted.
-pub const MAX_BODY: &str = "METAMCP_MAX_BODY";
-/// Largest request head (request line and every header, in bytes): 431 beyond.
-pub const MAX_HEADER_BYTES: &str = "METAMCP_MAX_HEADER_BYTES";
-/// Default request rate of keys that set none (`50/s`, `600/m`; unset: unlimited).
-pub const KEY_RATE: &str = "METAMCP_KEY_RATE";
-/// Default burst of keys that set none (unset: the rate's count).
-pub const KEY_BURST: &str = "METAMCP_KEY_BURST";
-/// Default cap on a key's MCP requests in flight (unset: unlimited).
-pub const KEY_MAX_CONCURRENT: &str = "METAMCP_KEY_MAX_CONCURRENT";
-/// Long-lived streams (GET `/mcp`, `subscriptions/listen`, `/api/v1/events`) one key may
-/// hold open at once.
-pub const KEY_MAX_STREAMS: &str = "METAMCP_KEY_MAX_STREAMS";
-/// Long-lived streams the process holds open at once, over all keys.
-pub const MAX_STREAMS: &str = "METAMCP_MAX_STREAMS";
-/// How long a call whose backend asked the client something waits for a stateless
-/// client's retry (multi-round-trip requests) before it is cancelled upstream.
-pub const MRTR_TTL: &str = "METAMCP_MRTR_TTL";
-/// How long a session client has to answer a policy's confirmation (`elicitation/create`
-/// on the call's stream), and how long a 2026-07-28 client's confirmation state stays good.
-pub const CONFIRM_TIMEOUT: &str = "METAMCP_CONFIRM_TIMEOUT";
-/// How long a 2026-07-28 client may reuse the gateway's lists and `server/discover`
-/// (`ttlMs`; `0`: not at all).
-pub const LIST_TTL: &str = "METAMCP_LIST_TTL";
-/// Calls one key may have waiting for its input at once.
-pub const KEY_MAX_PARKED: &str = "METAMCP_KEY_MAX_PARKED";
-/// Calls waiting for clients' input the process holds at once, over all keys.
-pub const MAX_PARKED: &str = "METAMCP_MAX_PARKED";
-/// Tasks (MCP tasks a backend runs for a client) one key may hold at once.
-pub const KEY_MAX_TASKS: &str = "METAMCP_KEY_MAX_TASKS";
-/// Longest a `tasks/result` waits for its task to end.
-pub const TASK_WAIT: &str = "METAMCP_TASK_WAIT";
-/// Sessions (children, for stdio) one backend may hold besides its main one, each
-/// declaring one set of client capabilities that clients declared (`0`: one session
-/// declaring every capability the gateway routes).
-pub const CAPABILITY_SESSIONS: &str = "METAMCP_CAPABILITY_SESSIONS";
-/// The URL other replicas reach this one at (`http://10.0.3.7:12009`): a retry of a
-/// call waiting here may reach any replica, which passes it on.
-pub const REPLICA_URL: &str = "METAMCP_REPLICA_URL";
-/// Database connection pool size.
-pub const DB_POOL_SIZE: &str = "METAMCP_DB_POOL_SIZE";
-/// Absolute lifetime of a client session.
-pub const SESSION_TTL: &str = "METAMCP_SESSION_TTL";
-/// Most client connections served at once; more wait in the listen backlog.
-pub const MAX_CONNECTIONS: &str = "METAMCP_MAX_CONNECTIONS";
-/// Most client connections served at once from one address.
-pub const MAX_CONNECTIONS_PER_ADDRESS: &str = "METAMCP_MAX_CONNECTIONS_PER_ADDRESS";
-/// Time a client has to send a request's headers (slowloris protection); also how long
-/// an idle keep-alive connection stays open.
-pub const HEADER_TIMEOUT: &str = "METAMCP_HEADER_TIMEOUT";
-/// Time a client has to send a request's body once its headers have arrived.
-pub const BODY_TIMEOUT: &str = "METAMCP_BODY_TIMEOUT";
-/// After SIGTERM: how long new connections are still served (while `/ready` says 503).
-pub const DRAIN_GRACE: &str = "METAMCP_DRAIN_GRACE";
-/// After the grace: how long requests in flight may take to finish.
-pub const DRAIN_TIMEOUT: &str = "METAMCP_DRAIN_TIMEOUT";
-/// Whether forwarded calls and registry changes are written to the audit table.
-pub const AUDIT: &str = "METAMCP_AUDIT";
-/// How long audit rows are kept (`off`: forever).
-pub const AUDIT_RETENTION: &str = "METAMCP_AUDIT_RETENTION";
-/// Most audit rows held in memory waiting to be written; beyond, rows are dropped and
-/// counted.
-pub const AUDIT_QUEUE: &str = "METAMCP_AUDIT_QUEUE";
-/// Tool search of `/mcp` (every server): `off`, `on` or `auto` (the default: on when the
-/// full tool list would pass 64 KiB).
-pub const TOOL_SEARCH: &str = "METAMCP_TOOL_SEARCH";
-/// How tool search ranks: `hybrid` (the default: words and meaning, all-MiniLM-L6-v2) or
-/// `lexical` (words alone: no model read, no embeddings computed).
-pub const TOOL_SEARCH_RETRIEVAL: &str = "METAMCP_TOOL_SEARCH_RETRIEVAL";
-/// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
-/// is where the build fetched it.
-pub const TOOL_SEARCH_MODEL: &str = "METAMCP_TOOL_SEARCH_MODEL";
-/// Log filter (tracing-subscriber `EnvFilter` syntax).
-pub const RUST_LOG: &str = "RUST_LOG";
-/// Optional TOML file whose keys are the variable names above.
-pub const CONFIG_FILE: &str = "METAMCP_CONFIG";
-/// The gateway's public base URL: OAuth resources are `<url>/mcp` and `<url>/mcp/<ns>`.
-pub const PUBLIC_URL: &str = "METAMCP_PUBLIC_URL";
-/// OAuth 2.1 authorization servers whose access tokens are accepted on the MCP
-/// endpoints: a comma-separated list of issuers, each optionally followed by its own
-/// `key=value` mapping (`admin=`, `client=`, `namespaces=`, `jwks=`).
-pub const OAUTH_ISSUER: &str = "METAMCP_OAUTH_ISSUER";
-/// The JWKS URL of the (single) issuer, instead of its metadata's `jwks_uri`.
-pub const OAUTH_JWKS_URL: &str = "METAMCP_OAUTH_JWKS_URL";
-/// The default mapping of token scopes: `admin=mcp:admin client=mcp:use namespaces=groups`.
-pub const OAUTH_SCOPES: &str = "METAMCP_OAUTH_SCOPES";
-/// PEM certificates trusted for `https://` issuers besides the bundled public roots.
-pub const OAUTH_CA_FILE: &str = "METAMCP_OAUTH_CA_FILE";
-/// PEM certificates trusted for `https://` backends besides the bundled public roots.
-pub const BACKEND_CA_FILE: &str = "METAMCP_BACKEND_CA_FILE";
+settings! {
+    /// Every variable of the gateway's own (the tracing ones are in [`otel`]).
+    SETTINGS;
+    /// Gateway listen address.
+    LISTEN = "METAMCP_LISTEN",
+    /// PostgreSQL URL; unset means the embedded cluster under the data dir.
+    DATABASE_URL = "DATABASE_URL",
+    /// Embedded cluster and generated secrets.
+    DATA_DIR = "METAMCP_DATA_DIR",
+    /// HS256 secret for access tokens.
+    JWT_SECRET = "JWT_SECRET",
+    /// 32 bytes, hex: the ChaCha20-Poly1305 key for secrets at rest and sealed sessions.
+    ENCRYPTION_KEY = "ENCRYPTION_KEY",
+    /// Host names accepted in the `Host` header (DNS-rebinding protection).
+    ALLOWED_HOSTS = "METAMCP_ALLOWED_HOSTS",
+    /// Origins accepted in the `Origin` header.
+    ALLOWED_ORIGINS = "METAMCP_ALLOWED_ORIGINS",
+    /// Largest request body accepted.
+    MAX_BODY = "METAMCP_MAX_BODY",
+    /// Largest request head (request line and every header, in bytes): 431 beyond.
+    MAX_HEADER_BYTES = "METAMCP_MAX_HEADER_BYTES",
+    /// Default request rate of keys that set none (`50/s`, `600/m`; unset: unlimited).
+    KEY_RATE = "METAMCP_KEY_RATE",
+    /// Default burst of keys that set none (unset: the rate's count).
+    KEY_BURST = "METAMCP_KEY_BURST",
+    /// Default cap on a key's MCP requests in flight (unset: unlimited).
+    KEY_MAX_CONCURRENT = "METAMCP_KEY_MAX_CONCURRENT",
+    /// Long-lived streams (GET `/mcp`, `subscriptions/listen`, `/api/v1/events`) one key may
+    /// hold open at once.
+    KEY_MAX_STREAMS = "METAMCP_KEY_MAX_STREAMS",
+    /// Long-lived streams the process holds open at once, over all keys.
+    MAX_STREAMS = "METAMCP_MAX_STREAMS",
+    /// How long a call whose backend asked the client something waits for a stateless
+    /// client's retry (multi-round-trip requests) before it is cancelled upstream.
+    MRTR_TTL = "METAMCP_MRTR_TTL",
+    /// How long a session client has to answer a policy's confirmation (`elicitation/create`
+    /// on the call's stream), and how long a 2026-07-28 client's confirmation state stays good.
+    CONFIRM_TIMEOUT = "METAMCP_CONFIRM_TIMEOUT",
+    /// How long a 2026-07-28 client may reuse the gateway's lists and `server/discover`
+    /// (`ttlMs`; `0`: not at all).
+    LIST_TTL = "METAMCP_LIST_TTL",
+    /// Calls one key may have waiting for its input at once.
+    KEY_MAX_PARKED = "METAMCP_KEY_MAX_PARKED",
+    /// Calls waiting for clients' input the process holds at once, over all keys.
+    MAX_PARKED = "METAMCP_MAX_PARKED",
+    /// Tasks (MCP tasks a backend runs for a client) one key may hold at once.
+    KEY_MAX_TASKS = "METAMCP_KEY_MAX_TASKS",
+    /// Longest a `tasks/result` waits for its task to end.
+    TASK_WAIT = "METAMCP_TASK_WAIT",
+    /// Sessions (children, for stdio) one backend may hold besides its main one, each
+    /// declaring one set of client capabilities that clients declared (`0`: one session
+    /// declaring every capability the gateway routes).
+    CAPABILITY_SESSIONS = "METAMCP_CAPABILITY_SESSIONS",
+    /// The URL other replicas reach this one at (`http://10.0.3.7:12009`): a retry of a
+    /// call waiting here may reach any replica, which passes it on.
+    REPLICA_URL = "METAMCP_REPLICA_URL",
+    /// Database connection pool size.
+    DB_POOL_SIZE = "METAMCP_DB_POOL_SIZE",
+    /// Absolute lifetime of a client session.
+    SESSION_TTL = "METAMCP_SESSION_TTL",
+    /// Most client connections served at once; more wait in the listen backlog.
+    MAX_CONNECTIONS = "METAMCP_MAX_CONNECTIONS",
+    /// Most client connections served at once from one address.
+    MAX_CONNECTIONS_PER_ADDRESS = "METAMCP_MAX_CONNECTIONS_PER_ADDRESS",
+    /// Time a client has to send a request's headers (slowloris protection); also how long
+    /// an idle keep-alive connection stays open.
+    HEADER_TIMEOUT = "METAMCP_HEADER_TIMEOUT",
+    /// Time a client has to send a request's body once its headers have arrived.
+    BODY_TIMEOUT = "METAMCP_BODY_TIMEOUT",
+    /// After SIGTERM: how long new connections are still served (while `/ready` says 503).
+    DRAIN_GRACE = "METAMCP_DRAIN_GRACE",
+    /// After the grace: how long requests in flight may take to finish.
+    DRAIN_TIMEOUT = "METAMCP_DRAIN_TIMEOUT",
+    /// Whether forwarded calls and registry changes are written to the audit table.
+    AUDIT = "METAMCP_AUDIT",
+    /// How long audit rows are kept (`off`: forever).
+    AUDIT_RETENTION = "METAMCP_AUDIT_RETENTION",
+    /// Most audit rows held in memory waiting to be written; beyond, rows are dropped and
+    /// counted.
+    AUDIT_QUEUE = "METAMCP_AUDIT_QUEUE",
+    /// Tool search of `/mcp` (every server): `off`, `on` or `auto` (the default: on when the
+    /// full tool list would pass 64 KiB).
+    TOOL_SEARCH = "METAMCP_TOOL_SEARCH",
+    /// How tool search ranks: `hybrid` (the default: words and meaning, all-MiniLM-L6-v2) or
+    /// `lexical` (words alone: no model read, no embeddings computed).
+    TOOL_SEARCH_RETRIEVAL = "METAMCP_TOOL_SEARCH_RETRIEVAL",
+    /// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
+    /// is where the build fetched it.
+    TOOL_SEARCH_MODEL = "METAMCP_TOOL_SEARCH_MODEL",
+    /// Log filter (tracing-subscriber `EnvFilter` syntax).
+    RUST_LOG = "RUST_LOG",
+    /// Optional TOML file whose keys are the variable names above.
+    CONFIG_FILE = "METAMCP_CONFIG",
+    /// The gateway's public base URL: OAuth resources are `<url>/mcp` and `<url>/mcp/<ns>`.
+    PUBLIC_URL = "METAMCP_PUBLIC_URL",
+    /// OAuth 2.1 authorization servers whose access tokens are accepted on the MCP
+    /// endpoints: a comma-separated list of issuers, each optionally followed by its own
+    /// `key=value` mapping (`admin=`, `client=`, `namespaces=`, `jwks=`).
+    OAUTH_ISSUER = "METAMCP_OAUTH_ISSUER",
+    /// The JWKS URL of the (single) issuer, instead of its metadata's `jwks_uri`.
+    OAUTH_JWKS_URL = "METAMCP_OAUTH_JWKS_URL",
+    /// The default mapping of token scopes: `admin=mcp:admin client=mcp:use namespaces=groups`.
+    OAUTH_SCOPES = "METAMCP_OAUTH_SCOPES",
+    /// PEM certificates trusted for `https://` issuers besides the bundled public roots.
+    OAUTH_CA_FILE = "METAMCP_OAUTH_CA_FILE",
+    /// PEM certificates trusted for `https://` backends besides the bundled public roots.
+    BACKEND_CA_FILE = "METAMCP_BACKEND_CA_FILE",
+}
 
-/// Every variable a TOML file may set (everything but the file's own name).
-const FILE_KEYS: &[&str] = &[
-    LISTEN,
-    DATABASE_URL,
-    DATA_DIR,
-    JWT_SECRET,
-    ENCRYPTION_KEY,
-    ALLOWED_HOSTS,
-    ALLOWED_ORIGINS,
-    MAX_BODY,
-    MAX_HEADER_BYTES,
-    KEY_RATE,
-    KEY_BURST,
-    KEY_MAX_CONCURRENT,
-    KEY_MAX_STREAMS,
-    MAX_STREAMS,
-    MRTR_TTL,
-    CONFIRM_TIMEOUT,
-    LIST_TTL,
-    KEY_MAX_PARKED,
-    MAX_PARKED,
-    KEY_MAX_TASKS,
-    TASK_WAIT,
-    CAPABILITY_SESSIONS,
-    REPLICA_URL,
-    DB_POOL_SIZE,
-    SESSION_TTL,
-    MAX_CONNECTIONS,
-    MAX_CONNECTIONS_PER_ADDRESS,
-    HEADER_TIMEOUT,
-    BODY_TIMEOUT,
-    DRAIN_GRACE,
-    DRAIN_TIMEOUT,
-    AUDIT,
-    AUDIT_RETENTION,
-    AUDIT_QUEUE,
-    TOOL_SEARCH,
-    TOOL_SEARCH_RETRIEVAL,
-    TOOL_SEARCH_MODEL,
-    PUBLIC_URL,
-    OAUTH_ISSUER,
-    OAUTH_JWKS_URL,
-    OAUTH_SCOPES,
-    OAUTH_CA_FILE,
-    BACKEND_CA_FILE,
-    OTEL_SDK_DISABLED,
-    OTEL_TRACES_EXPORTER,
-    OTEL_ENDPOINT,
-    OTEL_TRACES_ENDPOINT,
-    OTEL_HEADERS,
-    OTEL_TRACES_HEADERS,
-    OTEL_TIMEOUT,
-    OTEL_SERVICE_NAME,
-    OTEL_RESOURCE_ATTRIBUTES,
-    OTEL_SAMPLER,
-    OTEL_SAMPLER_ARG,
-    OTEL_BSP_QUEUE,
-    OTEL_BSP_BATCH,
-    OTEL_BSP_DELAY,
-    RUST_LOG,
-];
+/// Whether a TOML file may set `key`: every setting but the file's own name.
+fn file_may_set(key: &str) -> bool {
+    key != CONFIG_FILE && (SETTINGS.contains(&key) || OTEL_KEYS.contains(&key))
+}
 
 /// Exit status for bad configuration or usage (`EX_USAGE` from sysexits.h).
 pub const EXIT_USAGE: i32 = 64;
@@ -385,19 +343,22 @@ impl Config {
             audit_retention,
             audit_queue,
         } = read::bounds(&mut raw, &mut errs);
+        let backend_ca_raw = raw.take(BACKEND_CA_FILE);
+        let log_raw = raw.take(RUST_LOG);
+        let tool_search_raw = raw.take(TOOL_SEARCH);
+        let retrieval_raw = raw.take(TOOL_SEARCH_RETRIEVAL);
+        let search_model_raw = raw.take(TOOL_SEARCH_MODEL);
         let (otel, oauth_raw) = (raw.otel, raw.oauth_raw);
-        let backend_ca_raw = raw.backend_ca_raw;
-        let log_raw = raw.log_raw;
-        let tool_search = raw.tool_search_raw.map_or(Some(Default::default()), |s| {
+        let tool_search = tool_search_raw.map_or(Some(Default::default()), |s| {
             errs.check(
                 TOOL_SEARCH,
                 crate::model::ToolSearch::parse(s.trim())
                     .ok_or_else(|| format!("expected off, on or auto, got {s:?}")),
             )
         });
-        let tool_search_semantic = match raw.retrieval_raw.as_deref().map(str::trim) {
+        let tool_search_semantic = match retrieval_raw.as_deref().map(str::trim) {
             None | Some("hybrid") => {
-                if let Some(dir) = raw.search_model_raw.as_deref().map(str::trim) {
+                if let Some(dir) = search_model_raw.as_deref().map(str::trim) {
                     crate::search::semantic::use_model_dir(std::path::PathBuf::from(dir));
                 }
                 errs.check(

@@ -157,6 +157,7 @@ pub(super) fn ca_file_from(
 }
 
 /// The raw `METAMCP_OAUTH_*` settings and the public URL.
+#[derive(Default)]
 pub(super) struct OAuthRaw {
     pub(super) public: Option<String>,
     pub(super) issuers: Option<String>,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::values::{ConfigError, ConfigErrors};
-use super::{CONFIG_FILE, FILE_KEYS};
+use super::{CONFIG_FILE, file_may_set};
 
 /// Where settings come from.
 pub trait Source {
@@ -77,7 +77,7 @@ impl TomlFile {
         let mut errors = Vec::new();
         let mut values = HashMap::new();
         for (key, value) in table {
-            if !FILE_KEYS.contains(&key.as_str()) {
+            if !file_may_set(&key) {
                 errors.push(ConfigError::new(&key, "unknown setting"));
                 continue;
             }

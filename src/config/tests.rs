@@ -486,3 +486,53 @@ fn secrets_do_not_debug_print() {
     assert!(!format!("{s:?}").contains("hunter2"));
     assert!(!format!("{:?}", KeyBytes([7; 32])).contains('7'));
 }
+
+/// The settings are declared once (`settings!`); the operator's table follows them: each
+/// is described in docs/configuration.md (the tracing ones in docs/tracing.md), and the
+/// table names no variable the gateway does not read.
+#[test]
+fn every_setting_is_documented() {
+    let table = include_str!("../../docs/configuration.md");
+    let tracing = include_str!("../../docs/tracing.md");
+    let describes = |doc: &str, name: &str| {
+        doc.contains(&format!("`{name}`")) || doc.contains(&format!("`{name}="))
+    };
+    for name in SETTINGS {
+        assert!(
+            describes(table, name),
+            "{name} is not described in docs/configuration.md"
+        );
+    }
+    for name in OTEL_KEYS {
+        assert!(
+            describes(tracing, name) || describes(table, name),
+            "{name} is not described in docs/tracing.md"
+        );
+    }
+    let read: Vec<&str> = SETTINGS
+        .iter()
+        .copied()
+        .chain([crate::store::embedded::CLUSTER_ROOT_VAR])
+        .collect();
+    for word in table.split('`').filter(|w| w.starts_with("METAMCP_")) {
+        let name = word.split(['=', ' ']).next().unwrap_or(word);
+        assert!(
+            read.contains(&name),
+            "docs/configuration.md describes {name}, which the gateway does not read"
+        );
+    }
+}
+
+/// A TOML file may set every setting but its own name, and nothing else.
+#[test]
+fn a_file_may_set_every_setting_but_its_own_name() {
+    assert!(
+        SETTINGS
+            .iter()
+            .filter(|k| **k != CONFIG_FILE)
+            .all(|k| file_may_set(k))
+    );
+    assert!(OTEL_KEYS.iter().all(|k| file_may_set(k)));
+    assert!(!file_may_set(CONFIG_FILE));
+    assert!(!file_may_set("METAMCP_NOT_A_SETTING"));
+}

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::jsonrpc::methods::known_method;
+use crate::jsonrpc::methods::Method;
 
 /// A byte range of the original body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,9 +46,9 @@ pub struct Frame {
     pub method: Option<Span>,
     /// The method decoded, when its literal has escapes (`"tools\/list"`).
     pub method_unescaped: Option<Box<str>>,
-    /// The method, when it is one of MCP's own ([`known_method`]): recognised once at
-    /// parse, so the many questions a request's way asks of it validate nothing again.
-    pub method_known: Option<&'static str>,
+    /// The method, when it is one of MCP's own ([`Method`]): recognised once at parse,
+    /// so the many questions a request's way asks of it compare no string again.
+    pub kind: Option<Method>,
     pub has_result: bool,
     pub has_error: bool,
     /// Where `result` starts (an object's span is empty, at its `{`).
@@ -93,14 +93,19 @@ impl Frame {
     /// The method name, if this is a request or notification: the decoded string, so
     /// `"tools\/list"` is `tools/list`.
     pub fn method<'a>(&'a self, body: &'a [u8]) -> Option<&'a str> {
-        if let Some(m) = self.method_known {
-            return Some(m);
+        if let Some(m) = self.kind {
+            return Some(m.as_str());
         }
         if let Some(m) = &self.method_unescaped {
             return Some(m);
         }
         self.method
             .and_then(|s| std::str::from_utf8(s.of(body)).ok())
+    }
+
+    /// Whether this is MCP's method `m`.
+    pub fn is(&self, m: Method) -> bool {
+        self.kind == Some(m)
     }
 
     pub fn is_request(&self) -> bool {
@@ -328,8 +333,8 @@ impl Walker<'_, '_> {
                     end: span.end.saturating_sub(1).max(span.start + 1),
                 };
                 if let simd_json::Node::String(decoded) = self.nodes[v] {
-                    f.method_known = known_method(decoded);
-                    if f.method_known.is_none() && inner.of(self.body).contains(&b'\\') {
+                    f.kind = Method::parse(decoded);
+                    if f.kind.is_none() && inner.of(self.body).contains(&b'\\') {
                         f.method_unescaped = Some(decoded.into());
                     }
                 }
@@ -796,17 +801,14 @@ mod tests {
     #[test]
     fn mcps_methods_are_recognised_once_and_others_read_from_the_body() {
         let f = parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call"}"#).unwrap();
-        assert_eq!(f.method_known, Some("tools/call"));
+        assert_eq!(f.kind, Some(Method::ToolsCall));
         assert_eq!(f.method(b""), Some("tools/call"));
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"vendor/thing"}"#;
         let f = parse(body).unwrap();
-        assert_eq!(
-            (f.method_known, f.method(body)),
-            (None, Some("vendor/thing"))
-        );
+        assert_eq!((f.kind, f.method(body)), (None, Some("vendor/thing")));
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"vendor\/th\u0069ng"}"#;
         assert_eq!(parse(body).unwrap().method(body), Some("vendor/thing"));
-        assert_eq!(known_method("tools/cal"), None);
+        assert_eq!(Method::parse("tools/cal"), None);
     }
 
     #[test]

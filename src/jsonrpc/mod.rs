@@ -1,5 +1,6 @@
 //! JSON-RPC messages read as spans of their bytes (no value tree), shared by the proxy and
-//! the transports that read backends' messages.
+//! the transports that read backends' messages. A message's method is recognised once,
+//! as a [`methods::Method`], when its frame is parsed.
 
 pub mod frame;
 pub mod log_level;

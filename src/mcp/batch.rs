@@ -7,6 +7,7 @@ use hyper::{Response, StatusCode};
 
 use crate::http::Body;
 use crate::jsonrpc::frame;
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::conversation::establish;
 use crate::mcp::notices::{answer_backend, cancel};
@@ -44,7 +45,7 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
             }
         };
         let id = f.id.map_or(&b"null"[..], |s| s.of(&element)).to_vec();
-        if f.method(&element) == Some("initialize") {
+        if f.is(Method::Initialize) {
             answers.push(
                 RpcError::method(code::INVALID_REQUEST, "initialize cannot be batched").body(&id),
             );
@@ -65,7 +66,7 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
             }
         }
         if f.is_notification() {
-            if f.method(&element) == Some("notifications/cancelled") {
+            if f.is(Method::Cancelled) {
                 cancel(ctx, &element, &f).await;
             }
             continue;

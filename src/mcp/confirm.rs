@@ -230,7 +230,7 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<B
     let ask = Ask {
         key: KEY.to_string(),
         id: Bytes::new(),
-        method: "elicitation/create",
+        method: crate::jsonrpc::methods::Method::ElicitationCreate,
         params: Bytes::from(form(p).to_string()),
         undeclared: None,
     };

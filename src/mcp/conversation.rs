@@ -11,6 +11,7 @@ use crate::auth::session::OpenSession;
 use crate::base::unix_now;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};
 use crate::proxy::calls::ANONYMOUS;
 use crate::proxy::rpc::{RpcError, code};
@@ -46,7 +47,7 @@ pub(crate) fn header_params(
     body: &[u8],
     f: &Frame,
 ) -> Result<(), RpcError> {
-    if !ctx.view.header_params || f.method(body) != Some("tools/call") {
+    if !ctx.view.header_params || !f.is(Method::ToolsCall) {
         return Ok(());
     }
     match f
@@ -80,7 +81,7 @@ pub(crate) fn establish(
                 .filter(|v| *v == STATELESS_VERSION && session_id.is_none())
                 .map(std::borrow::Cow::Borrowed)
         });
-    if meta_version.is_some() || method == "server/discover" {
+    if meta_version.is_some() || f.is(Method::ServerDiscover) {
         let version = meta_version.as_deref().unwrap_or(STATELESS_VERSION);
         // A version header that contradicts `_meta` is a header mismatch, whatever the
         // versions are.

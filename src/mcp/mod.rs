@@ -10,8 +10,9 @@
 //! sent on the pooled connection, and the backend's response streams back through
 //! [`ResponseSplicer`](crate::proxy::splicer::ResponseSplicer), whatever its content type.
 //!
-//! Re-entering the pipeline has one seam, [`phases::dispatch`]: a multi-round-trip retry
-//! ([`era::retry`]) sent again goes through it, from above. The files the phases hand
+//! Entering and re-entering the pipeline has one seam, [`phases::serve`]: it takes a
+//! request to a retry ([`era::retry`]), a task of either era, or the phases; a retry's
+//! request sent on again comes back to it as a value, never by a call up. The files the phases hand
 //! off to ([`era::tasks`], [`era::task_ext`], [`served`]) take only the phases below the
 //! pipeline's head ([`phases::charge`]) and the hop, and a request passed to another
 //! replica ([`era::relay`]) is a file of its own, so no file here names one that names it
@@ -28,6 +29,7 @@ use crate::auth::Principal;
 use crate::backend::Backend;
 use crate::http::{ApiError, Body, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
+use crate::jsonrpc::methods::Method as McpMethod;
 use crate::proxy::caller::Caller;
 use crate::proxy::rpc::status_only;
 use crate::routing::{Table, View};
@@ -416,21 +418,25 @@ pub(crate) fn server_span(
     attributes.str("mcp.method.name", method);
     attributes.str("network.transport", "tcp");
     attributes.str("network.protocol.name", "http");
-    let named = match method {
-        "tools/call" | "prompts/get" => f.name,
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => f.uri,
+    let named = match f.kind {
+        Some(McpMethod::ToolsCall | McpMethod::PromptsGet) => f.name,
+        Some(
+            McpMethod::ResourcesRead
+            | McpMethod::ResourcesSubscribe
+            | McpMethod::ResourcesUnsubscribe,
+        ) => f.uri,
         _ => None,
     }
     .and_then(|s| frame::string_value(body, s));
-    let owner = named.as_deref().and_then(|n| match method {
-        "tools/call" => ctx.view.tool(n).map(|t| &t.backend.label),
-        "prompts/get" => ctx.view.prompt(n).map(|p| &p.backend.label),
+    let owner = named.as_deref().and_then(|n| match f.kind {
+        Some(McpMethod::ToolsCall) => ctx.view.tool(n).map(|t| &t.backend.label),
+        Some(McpMethod::PromptsGet) => ctx.view.prompt(n).map(|p| &p.backend.label),
         _ => ctx.view.resource_backend(n).map(|b| &b.label),
     });
     if let Some(n) = &named {
-        let key = match method {
-            "tools/call" => "gen_ai.tool.name",
-            "prompts/get" => "gen_ai.prompt.name",
+        let key = match f.kind {
+            Some(McpMethod::ToolsCall) => "gen_ai.tool.name",
+            Some(McpMethod::PromptsGet) => "gen_ai.prompt.name",
             _ => "mcp.resource.uri",
         };
         attributes.str(key, n);
@@ -480,7 +486,7 @@ pub(crate) fn server_span(
         ctx: trace.ctx,
         parent: trace.parent,
         name: method,
-        target: named.as_deref().filter(|_| method != "resources/read"),
+        target: named.as_deref().filter(|_| !f.is(McpMethod::ResourcesRead)),
         kind: Kind::Server,
         start,
         end: std::time::SystemTime::now(),
@@ -491,8 +497,8 @@ pub(crate) fn server_span(
 
 /// The dispatcher: takes a message to the path it belongs on (a session's handshake,
 /// the conversation established, a backend's answer, a notification, `call_tool`
-/// unwrapped, then a retry, a task of either era, or the call pipeline), and notes in
-/// `served` what its span needs.
+/// unwrapped, then the pipeline's one way in, [`phases::serve`]), and notes in `served`
+/// what its span needs.
 async fn route_message(
     ctx: &mut Ctx,
     headers: &HeaderMap,
@@ -503,7 +509,7 @@ async fn route_message(
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     // `initialize` of a session; one in the stateless era's envelope is a removed method,
     // answered by the stateless path.
-    if f.method(body) == Some("initialize") && f.meta_version.is_none() {
+    if f.is(McpMethod::Initialize) && f.meta_version.is_none() {
         // Not charged to the key's rate: to its handshakes (`auth::handshake`).
         if let Err(e) = phases::charge::handshake(ctx).await {
             served.error = Some(e.code);
@@ -526,9 +532,9 @@ async fn route_message(
         return status_only(StatusCode::ACCEPTED);
     }
     if f.is_notification() {
-        match f.method(body) {
-            Some("notifications/cancelled") => Box::pin(notices::cancel(ctx, body, f)).await,
-            Some("notifications/roots/list_changed") if !ctx.stateless => {
+        match f.kind {
+            Some(McpMethod::Cancelled) => Box::pin(notices::cancel(ctx, body, f)).await,
+            Some(McpMethod::RootsListChanged) if !ctx.stateless => {
                 Box::pin(notices::roots_changed(ctx)).await;
             }
             _ => {}
@@ -567,22 +573,7 @@ async fn route_message(
         },
         false => (body, f),
     };
-    let answered = if ctx.stateless && f.request_state.is_some() {
-        Box::pin(era::retry::retry(ctx, headers, body, f)).await
-    } else if !ctx.stateless
-        && f.method(body)
-            .is_some_and(|m| era::tasks::TASK_METHODS.contains(&m))
-    {
-        Box::pin(era::tasks::serve(ctx, headers, body, f)).await
-    } else if ctx.stateless
-        && f.method(body)
-            .is_some_and(|m| era::task_ext::EXT_METHODS.contains(&m))
-    {
-        Box::pin(era::task_ext::serve(ctx, headers, body, f)).await
-    } else {
-        phases::dispatch(ctx, body, f, false).await
-    };
-    match answered {
+    match phases::serve::serve(ctx, headers, body, f).await {
         Ok(r) => r,
         Err(e) => {
             served.error = Some(e.code);

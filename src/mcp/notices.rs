@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::backend::Backend;
 use crate::base::{ClientCaps, unix_now};
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::phases::route::invalid;
 use crate::proxy::calls::{Taken, cancellation, owner_key};
@@ -53,7 +54,10 @@ pub async fn roots_changed(ctx: &Ctx) {
         .members
         .iter()
         .filter_map(|id| ctx.state.data.backends.get(id))
-        .filter(|b| !b.is_modern() && b.status() == crate::backend::Status::Running)
+        .filter(|b| {
+            crate::proxy::era::hears_roots_changed(b)
+                && b.status() == crate::backend::Status::Running
+        })
         .collect();
     futures_util::future::join_all(
         backends
@@ -134,7 +138,7 @@ pub(crate) fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcErro
                 let sent = crate::mcp::subscriptions::upstream_request(
                     &b,
                     owner,
-                    "logging/setLevel",
+                    Method::LoggingSetLevel,
                     params.as_bytes(),
                     std::time::Duration::from_secs(5),
                 )

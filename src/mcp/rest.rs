@@ -66,10 +66,10 @@ pub async fn execute(
             .map_err(charge::over_limit)?,
         None => None,
     };
-    let callee = route::rest_tool(ctx, backend, tool, f.name)?;
+    let call = route::rest_tool(ctx, backend, tool, f.name).await?;
     let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
     let start = std::time::SystemTime::now();
-    let resp = match crate::mcp::phases::call(ctx, &body, &f, callee, true).await {
+    let resp = match crate::mcp::phases::call(ctx, &body, &f, call, true).await {
         Ok(resp) => resp,
         // Over a limit is the API's 429; any other refusal is answered as the call's.
         Err(e) if e.code == code::LIMITED => {

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::proxy::rpc::{RpcError, code};
 use crate::routing::gateway::{Called, GatewayCall, GatewayTool, ToolError};
@@ -147,7 +148,7 @@ pub fn listed_bytes() -> usize {
 /// tool's own call (same id, the other `params` members kept: `_meta`, `task`); `None`
 /// for any other request.
 pub fn call_tool(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Option<(Bytes, Frame)>, RpcError> {
-    if !ctx.view.search || f.method(body) != Some("tools/call") {
+    if !ctx.view.search || !f.is(Method::ToolsCall) {
         return Ok(None);
     }
     if f.name.and_then(|s| frame::string_value(body, s)).as_deref() != Some(CALL_TOOL) {

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::lists::with_hints;
 use crate::observe::audit::{Entry, Kind, Outcome, Text};
@@ -98,7 +99,7 @@ pub(crate) async fn call(
             .map(|o| Text::Str(&o.subject)),
         namespace: ctx.namespace.as_deref().map(Text::Str),
         server: Some(Text::Str(SERVED_BY)),
-        method: "tools/call",
+        method: Method::ToolsCall.as_str(),
         tool: Some(Text::Str(&served.name)),
         upstream_tool: Some(Text::Str(served.tool.name())),
         outcome: audited.as_str(),

@@ -20,6 +20,7 @@ use crate::backend::Backend;
 use crate::backend::http::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, json_string, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::lists::{Cache, list_cache, listing, with_hints};
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
@@ -41,7 +42,7 @@ pub(crate) type Owner<'v> = (&'v Arc<Backend>, Option<Bytes>);
 pub(crate) fn resource<'v>(
     view: &'v View,
     uri: &str,
-    method: &str,
+    method: Option<Method>,
 ) -> Result<Option<Owner<'v>>, RpcError> {
     if let Some(name) = view.skills.disabled(uri) {
         return Err(invalid(format!(
@@ -51,7 +52,7 @@ pub(crate) fn resource<'v>(
     let Some(Resolved { skill, own, size }) = view.skills.resolve(uri) else {
         return Ok(None);
     };
-    if method == "resources/read"
+    if method == Some(Method::ResourcesRead)
         && let Some(size) = size.filter(|s| *s > MAX_FILE_BYTES)
     {
         return Err(RpcError {
@@ -71,9 +72,9 @@ pub(crate) fn resource<'v>(
 /// view renamed (the answer names the file, and a client checks it is the one it asked
 /// for: the owner's URI is moved back to the view's).
 pub(crate) fn answers(view: &View, body: &[u8], f: &Frame) -> bool {
-    match f.method(body) {
-        Some("skills/list" | "skills/get" | "resources/directory/read") => true,
-        Some("resources/read") => f
+    match f.kind {
+        Some(Method::SkillsList | Method::SkillsGet | Method::ResourcesDirectoryRead) => true,
+        Some(Method::ResourcesRead) => f
             .uri
             .and_then(|s| string_value(body, s))
             .and_then(|uri| view.skills.resolve(&uri).map(|r| r.own != uri))
@@ -99,7 +100,7 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
             format!("method not found: {method} (no server of this view offers skills)"),
         ));
     }
-    if method == "skills/list" {
+    if f.is(Method::SkillsList) {
         let page = listing(&view.skills.listed, "skills", body, f)?;
         return Ok(reply(ctx, body, f, page, Some(list_cache(ctx))));
     }
@@ -113,8 +114,8 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
         )));
     }
     let mut cache = Some(list_cache(ctx));
-    let result = if method == "resources/read" {
-        let Some((backend, _)) = resource(view, &uri, method)? else {
+    let result = if f.is(Method::ResourcesRead) {
+        let Some((backend, _)) = resource(view, &uri, f.kind)? else {
             return Err(invalid(format!("unknown resource {uri:?}")));
         };
         let Some(Resolved { skill, own, .. }) = view.skills.resolve(&uri) else {
@@ -129,7 +130,7 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
         // A file's answer is not the gateway's list: not cacheable by its hints.
         cache = None;
         json!({"contents": got["contents"].take()})
-    } else if method == "skills/get" {
+    } else if f.is(Method::SkillsGet) {
         let skill = view.skills.get(&uri).ok_or_else(|| {
             invalid(format!(
                 "unknown skill {uri:?}: skills/list gives the skills of this view"

@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use crate::backend::isolated::Owner;
 use crate::base::KeyId;
+use crate::jsonrpc::methods::Method;
 use crate::proxy::calls::owner_key;
 use crate::routing::subscriptions::Holder;
 use crate::state::State;
@@ -38,13 +39,13 @@ fn origin() -> &'static str {
 /// after it reach the table in that order). Stateless-era clients are not shared: their
 /// subscriptions live with their stream. A database failure is logged: the call itself
 /// goes on, served by this replica.
-pub(crate) async fn record(ctx: &crate::mcp::Ctx, method: &str, uri: &str) {
+pub(crate) async fn record(ctx: &crate::mcp::Ctx, method: Method, uri: &str) {
     let Some(expires) = ctx.session_expires else {
         return;
     };
     let pool = &ctx.state.db.pool;
     let written = match method {
-        "resources/subscribe" => {
+        Method::ResourcesSubscribe => {
             let row = Shared {
                 conversation: ctx.conversation.to_string(),
                 uri: uri.to_string(),
@@ -55,7 +56,7 @@ pub(crate) async fn record(ctx: &crate::mcp::Ctx, method: &str, uri: &str) {
             };
             tokio::time::timeout(WRITE_TIMEOUT, subscriptions::insert(pool, &row)).await
         }
-        "resources/unsubscribe" => {
+        Method::ResourcesUnsubscribe => {
             tokio::time::timeout(
                 WRITE_TIMEOUT,
                 subscriptions::remove(pool, &ctx.conversation, Some(uri)),
@@ -174,7 +175,7 @@ pub(crate) async fn subscribe_upstream(
     params.extend_from_slice(b"{\"uri\":");
     params.extend_from_slice(&crate::jsonrpc::frame::json_string(uri));
     params.extend_from_slice(b"}");
-    upstream_request(backend, owner, "resources/subscribe", &params, timeout).await
+    upstream_request(backend, owner, Method::ResourcesSubscribe, &params, timeout).await
 }
 
 /// Sends the gateway's own request (`method`, `params` a JSON object) to `backend` and
@@ -182,16 +183,16 @@ pub(crate) async fn subscribe_upstream(
 pub(crate) async fn upstream_request(
     backend: &crate::backend::Backend,
     owner: Owner<'_>,
-    method: &str,
+    method: Method,
     params: &[u8],
     timeout: Duration,
 ) -> Result<(), String> {
     let id = crate::backend::upstream_id(backend.next_upstream_number());
-    let mut body = Vec::with_capacity(params.len() + method.len() + 64);
+    let mut body = Vec::with_capacity(params.len() + 96);
     body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     body.extend_from_slice(&id);
     body.extend_from_slice(b",\"method\":");
-    body.extend_from_slice(&crate::jsonrpc::frame::json_string(method));
+    body.extend_from_slice(&crate::jsonrpc::frame::json_string(method.as_str()));
     body.extend_from_slice(b",\"params\":");
     body.extend_from_slice(params);
     body.extend_from_slice(b"}");

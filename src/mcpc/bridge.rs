@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::Failure;
 use crate::backend::http::HttpClient;
+use crate::jsonrpc::methods::Method as McpMethod;
 use crate::jsonrpc::sse::data_of as sse_data;
 
 /// Longest line read from stdin.
@@ -254,7 +255,7 @@ impl Relay {
                 "the gateway forgot a session never opened".into(),
             ));
         };
-        let msg = json!({"jsonrpc": "2.0", "id": "mcpc-bridge-reinit", "method": "initialize", "params": params});
+        let msg = json!({"jsonrpc": "2.0", "id": "mcpc-bridge-reinit", "method": McpMethod::Initialize.as_str(), "params": params});
         let req = self.request(Method::POST, Some(Bytes::from(msg.to_string())))?;
         let resp = self
             .http
@@ -288,7 +289,7 @@ impl Relay {
                 .and_then(|a| a["result"]["protocolVersion"].as_str())
                 .and_then(|v| HeaderValue::from_str(v).ok());
         }
-        let done = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let done = json!({"jsonrpc": "2.0", "method": McpMethod::Initialized.as_str()});
         self.post(Bytes::from(done.to_string()), false)
             .await
             .map(|_| ())
@@ -297,7 +298,7 @@ impl Relay {
     /// Relays one message from the client; retries once on a forgotten session.
     async fn relay(&self, msg: Value) {
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
-        let is_init = msg["method"] == "initialize";
+        let is_init = msg["method"] == McpMethod::Initialize.as_str();
         if is_init {
             let mut s = self.session.lock().unwrap_or_else(|p| p.into_inner());
             s.init = Some(msg["params"].clone());
@@ -436,11 +437,11 @@ pub async fn run(
                 continue;
             }
         };
-        let method = msg["method"].as_str().unwrap_or_default().to_string();
-        if method == "initialize" || method == "notifications/initialized" {
+        let method = msg["method"].as_str().and_then(McpMethod::parse);
+        if matches!(method, Some(McpMethod::Initialize | McpMethod::Initialized)) {
             // In order: the session must exist before anything else is sent.
             relay.relay(msg).await;
-            if method == "notifications/initialized" && listening.is_none() {
+            if method == Some(McpMethod::Initialized) && listening.is_none() {
                 listening = Some(tokio::spawn(relay.clone().listen()));
             }
             continue;

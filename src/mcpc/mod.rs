@@ -22,6 +22,7 @@ use hyper::{Method, Request, StatusCode, Uri};
 use serde_json::{Value, json};
 
 use crate::backend::http::{HttpClient, client};
+use crate::jsonrpc::methods::Method as McpMethod;
 use crate::jsonrpc::sse::data_of as sse_data;
 
 pub mod auth;
@@ -155,21 +156,21 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, Failure> {
         }
     };
     let (method, params) = match command.as_slice() {
-        ["tools"] => ("tools/list", json!({})),
-        ["prompts"] => ("prompts/list", json!({})),
-        ["resources"] => ("resources/list", json!({})),
-        ["templates"] => ("resources/templates/list", json!({})),
-        ["skills"] => ("skills/list", json!({})),
-        ["skill", uri] => ("skills/get", json!({"uri": uri})),
+        ["tools"] => (McpMethod::ToolsList.as_str(), json!({})),
+        ["prompts"] => (McpMethod::PromptsList.as_str(), json!({})),
+        ["resources"] => (McpMethod::ResourcesList.as_str(), json!({})),
+        ["templates"] => (McpMethod::ResourceTemplatesList.as_str(), json!({})),
+        ["skills"] => (McpMethod::SkillsList.as_str(), json!({})),
+        ["skill", uri] => (McpMethod::SkillsGet.as_str(), json!({"uri": uri})),
         ["call", name, rest @ ..] if rest.len() <= 1 => (
-            "tools/call",
+            McpMethod::ToolsCall.as_str(),
             json!({"name": name, "arguments": arguments(rest.first())?}),
         ),
         ["get", name, rest @ ..] if rest.len() <= 1 => (
-            "prompts/get",
+            McpMethod::PromptsGet.as_str(),
             json!({"name": name, "arguments": arguments(rest.first())?}),
         ),
-        ["read", uri] => ("resources/read", json!({"uri": uri})),
+        ["read", uri] => (McpMethod::ResourcesRead.as_str(), json!({"uri": uri})),
         ["search", query, rest @ ..] if rest.len() <= 1 => {
             let limit = match rest.first() {
                 None => None,
@@ -295,7 +296,7 @@ impl Conversation<'_> {
         if !parts.status.is_success() {
             return Err(http_failure(method, parts.status, &body));
         }
-        if method == "initialize"
+        if McpMethod::parse(method) == Some(McpMethod::Initialize)
             && let Some(s) = parts.headers.get("mcp-session-id")
         {
             self.session = Some(s.clone());
@@ -405,7 +406,7 @@ pub async fn run(args: &Args) -> Result<Value, Failure> {
     };
     let init = c
         .call(
-            "initialize",
+            McpMethod::Initialize.as_str(),
             json!({"protocolVersion": "2025-11-25", "capabilities": {},
                    "clientInfo": {"name": "mcpc", "version": env!("CARGO_PKG_VERSION")}}),
         )
@@ -413,19 +414,19 @@ pub async fn run(args: &Args) -> Result<Value, Failure> {
     c.version = init["protocolVersion"]
         .as_str()
         .and_then(|v| HeaderValue::from_str(v).ok());
-    c.notify("notifications/initialized").await?;
+    c.notify(McpMethod::Initialized.as_str()).await?;
     let result = run_command(&mut c, args).await;
     c.end().await;
     result
 }
 
 async fn run_command(c: &mut Conversation<'_>, args: &Args) -> Result<Value, Failure> {
-    let field = match args.method {
-        "tools/list" => "tools",
-        "prompts/list" => "prompts",
-        "resources/list" => "resources",
-        "resources/templates/list" => "resourceTemplates",
-        "skills/list" => "skills",
+    let field = match McpMethod::parse(args.method) {
+        Some(McpMethod::ToolsList) => "tools",
+        Some(McpMethod::PromptsList) => "prompts",
+        Some(McpMethod::ResourcesList) => "resources",
+        Some(McpMethod::ResourceTemplatesList) => "resourceTemplates",
+        Some(McpMethod::SkillsList) => "skills",
         _ => return c.call(args.method, args.params.clone()).await,
     };
     let mut all = Vec::new();

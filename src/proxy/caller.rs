@@ -12,6 +12,7 @@ use crate::backend::Backend;
 use crate::backend::isolated::Owner;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 use crate::observe::audit::Audit;
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
@@ -106,13 +107,13 @@ impl Caller<'_> {
         f: &Frame,
         upstream_name: Option<&Bytes>,
     ) -> super::record::CallRecord {
-        let method = super::record::method_label(f.method(body).unwrap_or_default());
+        let method = super::record::forwarded_method(f);
         // The backend's own name (the same in every namespace).
-        let tool = upstream_name.filter(|_| method == "tools/call").cloned();
-        let audit = (self.audit.enabled()
-            && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
-        .then(|| {
-            let named = if method == "resources/read" {
+        let tool = upstream_name
+            .filter(|_| method == Some(Method::ToolsCall))
+            .cloned();
+        let audit = (self.audit.enabled() && method.is_some_and(Method::calls_item)).then(|| {
+            let named = if method == Some(Method::ResourcesRead) {
                 f.uri
             } else {
                 f.name

@@ -20,17 +20,19 @@ use crate::base::ClientCaps;
 use crate::base::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::jsonrpc::methods::Method;
 use crate::proxy::calls::{InFlightGuard, Pending};
 use crate::proxy::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 use crate::proxy::splicer::ResponseSplicer;
 
 use super::caller::Caller;
-use super::era::{Bridge, MRTR_METHODS};
+use super::era::Bridge;
 use super::record::{CallRecord, ClientSpan, Outcome};
 use super::upstream::Tail;
 pub use super::upstream::UpstreamBody;
 
-/// Sends the request to `backend` and streams its answer back.
+/// Sends the request to `backend` through `bridge` (chosen once for the call, by its
+/// route) and streams its answer back.
 ///
 /// The call's future lives on the heap: every future that awaits it (the whole request
 /// path) then holds a pointer instead of embedding it, and each of them is moved at
@@ -41,10 +43,11 @@ pub fn forward<'a>(
     f: &'a Frame,
     backend: &'a Arc<Backend>,
     rename: Option<(Span, Bytes)>,
+    bridge: Bridge,
     collect: bool,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
     Box::pin(forward_call(
-        caller, body, f, backend, rename, collect, false,
+        caller, body, f, backend, rename, bridge, collect, false,
     ))
 }
 
@@ -55,25 +58,30 @@ pub(super) fn forward_unbridged<'a>(
     f: &'a Frame,
     backend: &'a Arc<Backend>,
     rename: Option<(Span, Bytes)>,
+    bridge: Bridge,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    Box::pin(forward_call(caller, body, f, backend, rename, false, true))
+    Box::pin(forward_call(
+        caller, body, f, backend, rename, bridge, false, true,
+    ))
 }
 
+/// The hop: the pair of eras this call crosses was chosen once, with its route; the
+/// hop asks the bridge, not the eras.
+#[allow(clippy::too_many_arguments)]
 async fn forward_call(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
+    bridge: Bridge,
     collect: bool,
     bridged: bool,
 ) -> Response<Body> {
-    // The pair of eras this call crosses, chosen once: the hop asks it, not the eras.
-    let bridge = Bridge::choose(caller.stateless, backend).await;
-    if !collect && !bridged && bridge.asks_client(f.method(body).unwrap_or_default()) {
+    if !collect && !bridged && bridge.asks_client(f.kind) {
         // The backend may answer `input_required`: a session client is asked instead.
         // The first round goes as any call (never bridged again); the bridge carries on.
-        let first = forward_unbridged(caller, body, f, backend, rename.clone()).await;
+        let first = forward_unbridged(caller, body, f, backend, rename.clone(), bridge).await;
         return Box::pin(super::era::bridge::rounds(
             first, caller, body, f, backend, rename,
         ))
@@ -394,7 +402,7 @@ fn whole_answer(
     record.saw(&whole);
     let method = f.method(body).unwrap_or_default();
     if bridge.client_modern()
-        && MRTR_METHODS.contains(&method)
+        && f.kind.is_some_and(Method::calls_item)
         && super::upstream::URL_REQUIRED.in_(&whole)
         && let Some(asks) = super::era::ask::url_asks(&whole)
     {
@@ -493,12 +501,11 @@ async fn streamed_answer(
         inner_done: false,
         held: super::era::held::Held::stamping(sse && s.bridge.stamps_stream()),
     };
-    let method = f.method(body).unwrap_or_default();
-    if sse && !collect && s.bridge.rounds_for_client(method) {
+    if sse && !collect && s.bridge.rounds_for_client(f.kind) {
         let mut stream = Box::new(stream);
         stream.held.mrtr = true;
         // The digest is taken when a round ends (most calls ask nothing).
-        let binding = caller.binding(method, String::new());
+        let binding = caller.binding(f.method(body).unwrap_or_default(), String::new());
         let rounds = super::era::rounds::Rounds::new(stream, caller.parked.clone(), binding);
         return Box::pin(super::era::rounds::respond(rounds)).await;
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::backend::{Backend, CallEnd};
-use crate::jsonrpc::frame::{self, Span};
+use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::jsonrpc::methods::Method;
 use crate::observe::audit::{self, Audit};
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
@@ -46,7 +47,8 @@ pub(super) struct CallRecord {
     pub(super) started: tokio::time::Instant,
     pub(super) metrics: Arc<Metrics>,
     pub(super) backend: Arc<Backend>,
-    pub(super) method: &'static str,
+    /// The method, when it is one a call is forwarded for ([`method_label`]).
+    pub(super) method: Option<Method>,
     /// The backend's own tool name as a JSON string (shared, not copied), for
     /// `tools/call`.
     pub(super) tool: Option<Bytes>,
@@ -115,17 +117,24 @@ pub(super) fn json_text(literal: &[u8]) -> std::borrow::Cow<'_, str> {
     frame::string_value(literal, whole).unwrap_or_default()
 }
 
-/// The methods a call can be forwarded for, as static labels.
-pub(super) fn method_label(method: &str) -> &'static str {
-    const KNOWN: [&str; 6] = [
-        "tools/call",
-        "prompts/get",
-        "resources/read",
-        "resources/subscribe",
-        "resources/unsubscribe",
-        "completion/complete",
-    ];
-    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+/// A method a call can be forwarded for, of those of `f`.
+pub(super) fn forwarded_method(f: &Frame) -> Option<Method> {
+    f.kind.filter(|m| {
+        matches!(
+            m,
+            Method::ToolsCall
+                | Method::PromptsGet
+                | Method::ResourcesRead
+                | Method::ResourcesSubscribe
+                | Method::ResourcesUnsubscribe
+                | Method::CompletionComplete
+        )
+    })
+}
+
+/// A forwarded method's label in spans, audit rows and logs: `other` for the rest.
+pub(super) fn method_label(method: Option<Method>) -> &'static str {
+    method.map_or("other", Method::as_str)
 }
 
 impl CallRecord {
@@ -136,7 +145,7 @@ impl CallRecord {
         let Some(s) = self.span.take() else { return };
         let tool = self.tool.as_ref().map(|t| json_text(t));
         let mut attributes = Attrs::default();
-        attributes.str("mcp.method.name", self.method);
+        attributes.str("mcp.method.name", method_label(self.method));
         attributes.str("metamcp.server", &self.backend.label);
         attributes.str("network.transport", self.backend.network_transport());
         if let Some(t) = &tool {
@@ -149,7 +158,7 @@ impl CallRecord {
         s.tracer.record(SpanData {
             ctx: s.ctx,
             parent: Some(s.parent),
-            name: self.method,
+            name: method_label(self.method),
             target: tool.as_deref(),
             kind: Kind::Client,
             start: s.start,
@@ -163,7 +172,7 @@ impl CallRecord {
     pub(super) fn saw(&mut self, data: &[u8]) {
         if (self.audit.is_some() || self.span.is_some())
             && !self.tool_error
-            && self.method == "tools/call"
+            && self.method == Some(Method::ToolsCall)
         {
             self.tool_error = says_is_error(data);
         }
@@ -196,7 +205,7 @@ impl CallRecord {
             subject: self.subject.as_deref().map(audit::Text::Str),
             namespace: self.namespace.as_deref().map(audit::Text::Str),
             server: Some(audit::Text::Str(&self.backend.label)),
-            method: self.method,
+            method: method_label(self.method),
             upstream_tool: d.upstream.as_deref().map(audit::Text::Literal).or(tool),
             tool,
             outcome: outcome.as_str(),
@@ -241,7 +250,7 @@ impl CallRecord {
             key = %self.key.as_ref().map_or("-", |k| k.as_str()),
             subject = %self.subject.as_deref().unwrap_or("-"),
             namespace = %self.namespace.as_deref().unwrap_or("-"),
-            method = %self.method,
+            method = %method_label(self.method),
             tool = %tool.as_deref().unwrap_or("-"),
             backend = %self.backend.name,
             duration_us = took.as_micros() as u64,

@@ -10,10 +10,11 @@ use bytes::Bytes;
 use crate::base::ClientCaps;
 use crate::jsonrpc::frame;
 use crate::jsonrpc::log_level::Levels;
+use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::needle::Needle;
 
 /// What marks a log message in an SSE piece.
-pub(super) const LOG_MESSAGE: &[u8] = b"notifications/message";
+pub(super) const LOG_MESSAGE: &[u8] = Method::Message.as_str().as_bytes();
 pub(super) static LOG_NEEDLE: Needle = crate::needle!(LOG_MESSAGE);
 
 /// The client's settings for one call, read from its request when first needed.
@@ -86,7 +87,7 @@ impl Screen {
             }
         };
         crate::jsonrpc::sse::data_of(event).iter().any(|data| {
-            frame::parse(data).is_ok_and(|f| f.method(data) == Some("notifications/message"))
+            frame::parse(data).is_ok_and(|f| f.is(Method::Message))
                 && !crate::jsonrpc::log_level::passes(data, floor)
         })
     }

@@ -107,6 +107,7 @@ impl Deadline {
 /// What marks a response with a result in an SSE piece.
 static RESULT_NEEDLE: crate::jsonrpc::needle::Needle = crate::needle!(b"\"result\"");
 
+use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::sse::event_end;
 
 /// The last bytes of an SSE piece.
@@ -117,7 +118,7 @@ pub(crate) struct Tail {
 }
 
 /// What marks a progress notification in an SSE answer.
-pub(crate) const PROGRESS: &[u8] = b"notifications/progress";
+pub(crate) const PROGRESS: &[u8] = Method::Progress.as_str().as_bytes();
 
 impl Tail {
     /// Whether `piece` (after the previous one) shows a progress notification.
@@ -171,9 +172,9 @@ static GATED_NEEDLES: [Needle; 3] = [
 
 /// What marks a backend's request that needs a client capability, in an SSE piece.
 pub(super) const GATED: [&[u8]; 3] = [
-    b"sampling/createMessage",
-    b"elicitation/create",
-    b"roots/list",
+    Method::SamplingCreateMessage.as_str().as_bytes(),
+    Method::ElicitationCreate.as_str().as_bytes(),
+    Method::RootsList.as_str().as_bytes(),
 ];
 
 impl UpstreamBody {
@@ -294,7 +295,7 @@ impl UpstreamBody {
         if !f.is_request() {
             return None;
         }
-        let (bit, name) = ClientCaps::needed_by_request(&data, f.method(&data)?)?;
+        let (bit, name) = ClientCaps::needed_by_request(&data, f.kind?)?;
         if self.caps() & bit == bit {
             if bit & ClientCaps::ELICITATION_URL != 0 {
                 // Its end (`notifications/elicitation/complete`) may come on the

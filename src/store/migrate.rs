@@ -126,6 +126,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0022_policies",
         sql: include_str!("../../sql/0022_policies.sql"),
     },
+    Migration {
+        version: 23,
+        name: "0023_limits_clock",
+        sql: include_str!("../../sql/0023_limits_clock.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -887,10 +887,13 @@ async fn a_key_at_two_a_second_makes_one_mcpc_call_a_second() {
     )
     .await;
     let url = format!("http://{}/mcp", gw.addr);
-    let start = tokio::time::Instant::now();
+    // The pace under test, one call a second, on the gateway's clock (advanced a second
+    // before each call after the first, rather than waited for).
+    let clock = gw.state.auth.limits.clock().clone();
     for i in 0..3u32 {
-        // The pace under test: one call a second.
-        tokio::time::sleep_until(start + Duration::from_secs(u64::from(i))).await;
+        if i > 0 {
+            clock.advance(Duration::from_secs(1));
+        }
         let (url, key) = (url.clone(), key.clone());
         let out = tokio::task::spawn_blocking(move || {
             support::run_bin(
@@ -928,7 +931,7 @@ async fn a_key_at_two_a_second_makes_one_mcpc_call_a_second() {
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                       "io.modelcontextprotocol/clientCapabilities": {}});
     for i in 3..5u32 {
-        tokio::time::sleep_until(start + Duration::from_secs(u64::from(i))).await;
+        clock.advance(Duration::from_secs(1));
         let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
                               "params": {"_meta": meta}});
         let r = c.post_stateless(&discover).await;

@@ -40,7 +40,7 @@ use self::lease::{
 };
 use self::replicas::{DailyAsk, Due, Shared, TokenAsk};
 use super::handshake::Handshakes;
-use crate::base::{KeyId, unix_now};
+use crate::base::{Clock, KeyId};
 use crate::model::limits::{Defaults, Effective, KeyLimits, Rate, StreamBounds, effective};
 
 /// Per-tool leases held at most; beyond, idle ones are forgotten.
@@ -185,6 +185,8 @@ pub struct Limiter {
     anonymous: Arc<AtomicU32>,
     /// The shared rows, once the process has a database.
     shared: OnceLock<Arc<Shared>>,
+    /// The time every limit reads (a test advances it; [`Clock`]).
+    clock: Clock,
 }
 
 impl Limiter {
@@ -198,7 +200,13 @@ impl Limiter {
             streams_open: Arc::default(),
             anonymous: Arc::default(),
             shared: OnceLock::new(),
+            clock: Clock::default(),
         }
+    }
+
+    /// The time every limit reads; [`Shared`] is made with the same.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The same limiter with these stream bounds.
@@ -301,7 +309,7 @@ impl Limiter {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(key);
-                let now = Instant::now();
+                let now = self.clock.now();
                 let known = known.filter(|d| d.ends > now);
                 let counters = Counters::new(*key, now, known);
                 if self.shared.get().is_none() {
@@ -330,7 +338,7 @@ impl Limiter {
 
     /// Charges one request to the key's rate.
     pub async fn request(&self, key: &KeyId, limits: &Effective) -> Result<(), Refused> {
-        self.request_at(key, limits, Instant::now()).await
+        self.request_at(key, limits, self.clock.now()).await
     }
 
     pub async fn request_at(
@@ -406,7 +414,7 @@ impl Limiter {
         if limits.daily_calls.is_none() {
             return Ok(());
         }
-        self.tool_call_at(key, limits, Instant::now(), unix_now())
+        self.tool_call_at(key, limits, self.clock.now(), self.clock.unix_now())
             .await
     }
 
@@ -436,7 +444,7 @@ impl Limiter {
     /// Charges one call of a tool whose namespace limits it (`tool` names the namespace
     /// and the tool), per key.
     pub async fn tool_rate(&self, key: &KeyId, tool: &Arc<str>, rate: Rate) -> Result<(), Refused> {
-        self.tool_rate_at(key, tool, rate, Instant::now()).await
+        self.tool_rate_at(key, tool, rate, self.clock.now()).await
     }
 
     pub async fn tool_rate_at(
@@ -522,7 +530,7 @@ impl Limiter {
             return Err(FULL_RECHECK.as_millis() as u64);
         };
         let _one = lease.renewing.lock().await;
-        let now = Instant::now();
+        let now = self.clock.now();
         let step = lease.state().take(per_sec, capacity, shared.mode(), now);
         let step = match step {
             Step::Renew => {
@@ -539,11 +547,11 @@ impl Limiter {
                 {
                     lease
                         .state()
-                        .granted(take, g.granted, g.wait_ms, Instant::now());
+                        .granted(take, g.granted, g.wait_ms, self.clock.now());
                 }
                 lease
                     .state()
-                    .take(per_sec, capacity, shared.mode(), Instant::now())
+                    .take(per_sec, capacity, shared.mode(), self.clock.now())
             }
             other => other,
         };
@@ -557,7 +565,7 @@ impl Limiter {
     /// Takes a place of `lease` under `max`, asking the shared count for more when this
     /// replica holds none free.
     async fn take_slot(&self, lease: &Arc<SlotLease>, max: u32) -> Result<Place, u64> {
-        let step = lease.state().enter(max, self.mode(), Instant::now());
+        let step = lease.state().enter(max, self.mode(), self.clock.now());
         let step = match (step, self.shared.get()) {
             // Boxed: the request's future holds a pointer, not the database's futures.
             (Step::Renew, Some(shared)) => Box::pin(renew_slot(shared, lease, max)).await,
@@ -601,7 +609,9 @@ impl Limiter {
 /// request of the key asks, the others wait for its answer.
 async fn renew_slot(shared: &Shared, lease: &Arc<SlotLease>, max: u32) -> Step {
     let _one = lease.renewing.lock().await;
-    let again = lease.state().enter(max, shared.mode(), Instant::now());
+    let again = lease
+        .state()
+        .enter(max, shared.mode(), shared.clock().now());
     if again != Step::Renew {
         return again;
     }
@@ -609,9 +619,11 @@ async fn renew_slot(shared: &Shared, lease: &Arc<SlotLease>, max: u32) -> Step {
     if let Ok(held) = shared.lease_slots(&[(lease, max, want)], true).await
         && let Some(h) = held.first()
     {
-        lease.state().granted(*h, Instant::now());
+        lease.state().granted(*h, shared.clock().now());
     }
-    lease.state().enter(max, shared.mode(), Instant::now())
+    lease
+        .state()
+        .enter(max, shared.mode(), shared.clock().now())
 }
 
 /// Reserves a block of the day's calls on the request path (its block spent), giving back
@@ -623,7 +635,7 @@ async fn reserve_daily(
     left: Duration,
 ) -> Step {
     let _one = lease.renewing.lock().await;
-    let now = Instant::now();
+    let now = shared.clock().now();
     let again = lease.state().take(quota, shared.mode(), now, left);
     if again != Step::Renew {
         return again;
@@ -649,7 +661,7 @@ async fn reserve_daily(
     match shared.reserve_calls(&[ask], true).await {
         Ok(r) => {
             if let Some(r) = r.first() {
-                lease.state().reserved(want, *r, Instant::now());
+                lease.state().reserved(want, *r, shared.clock().now());
             }
         }
         Err(_) => {
@@ -660,7 +672,7 @@ async fn reserve_daily(
     }
     lease
         .state()
-        .take(quota, shared.mode(), Instant::now(), left)
+        .take(quota, shared.mode(), shared.clock().now(), left)
 }
 
 /// Every lease this process holds, for the background renewal.

@@ -27,7 +27,7 @@ pub async fn tick(limiter: &Limiter, shared: &Shared, scan: bool) {
     if shared.mode() != Mode::Shared {
         return;
     }
-    let now = Instant::now();
+    let now = limiter.clock().now();
     let mut tokens = Vec::new();
     let mut daily = Vec::new();
     for d in shared.take_due() {
@@ -109,7 +109,7 @@ async fn renew_tokens(shared: &Shared, leases: &[Arc<TokenLease>], now: Instant,
             for (a, g) in asks.iter().zip(grants) {
                 let mut s = a.lease.state();
                 if a.take > 0.0 {
-                    s.granted(a.take, g.granted, g.wait_ms, Instant::now());
+                    s.granted(a.take, g.granted, g.wait_ms, shared.clock().now());
                 } else {
                     s.queued = false;
                 }
@@ -159,7 +159,7 @@ async fn renew_daily(shared: &Shared, leases: &[Arc<DailyLease>], now: Instant, 
     match shared.reserve_calls(&asks, false).await {
         Ok(rs) => {
             for (a, r) in asks.iter().zip(rs) {
-                a.lease.state().reserved(a.want, r, Instant::now());
+                a.lease.state().reserved(a.want, r, shared.clock().now());
             }
         }
         Err(_) => {
@@ -202,7 +202,7 @@ pub async fn release_all(limiter: &Limiter, shared: &Shared) {
     if shared.mode() != Mode::Shared && !database_back(limiter, shared).await {
         return;
     }
-    let now = Instant::now();
+    let now = shared.clock().now();
     let all = limiter.leases();
     for chunk in all.tokens.chunks(BATCH) {
         renew_tokens(shared, chunk, now, true).await;

@@ -19,6 +19,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 
 use super::lease::{DailyLease, Mode, Reservation, SlotLease, TokenLease};
+use crate::base::Clock;
 use crate::store::db::DbError;
 
 /// Milliseconds since the epoch (this process's clock: only for how long it was degraded).
@@ -86,6 +87,8 @@ pub struct Shared {
     round: tokio::sync::Mutex<()>,
     /// Set once the process stops: the background task ends at its next round.
     stopping: AtomicBool,
+    /// The limiter's clock: its skew is passed to every statement that reads the time.
+    clock: Clock,
 }
 
 /// A token lease asked for: `take` more, `give` back.
@@ -115,8 +118,9 @@ pub struct DailyAsk<'a> {
 }
 
 impl Shared {
-    pub fn new(pool: Pool, replica: String) -> Shared {
+    pub fn new(pool: Pool, replica: String, clock: Clock) -> Shared {
         Shared {
+            clock,
             pool,
             replica,
             degraded_since: AtomicU64::new(0),
@@ -128,6 +132,16 @@ impl Shared {
             round: tokio::sync::Mutex::new(()),
             stopping: AtomicBool::new(false),
         }
+    }
+
+    /// The time the limits read.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// How far the limits' clock is ahead of PostgreSQL's, as the statements take it.
+    fn skew(&self) -> f64 {
+        self.clock.skew_ms() as f64
     }
 
     /// Starts one round of the background task; `None`: the process stops, the task ends.
@@ -272,8 +286,8 @@ impl Shared {
         let rows = self
             .query(
                 inline,
-                "SELECT granted, wait_ms FROM metamcp_lease_tokens($1, $2, $3, $4, $5, $6)",
-                &[&keys, &scopes, &rates, &caps, &takes, &gives],
+                "SELECT granted, wait_ms FROM metamcp_lease_tokens($1, $2, $3, $4, $5, $6, $7)",
+                &[&keys, &scopes, &rates, &caps, &takes, &gives, &self.skew()],
             )
             .await?;
         let grants: Vec<TokenGrant> = rows
@@ -311,8 +325,8 @@ impl Shared {
         let rows = self
             .query(
                 inline,
-                "SELECT held FROM metamcp_lease_slots($1, $2, $3, $4, $5)",
-                &[&self.replica, &keys, &kinds, &maxes, &wants],
+                "SELECT held FROM metamcp_lease_slots($1, $2, $3, $4, $5, $6)",
+                &[&self.replica, &keys, &kinds, &maxes, &wants, &self.skew()],
             )
             .await?;
         self.stats
@@ -345,8 +359,16 @@ impl Shared {
             .query(
                 inline,
                 "SELECT granted, used, today, until_midnight_ms
-                 FROM metamcp_reserve_calls($1, $2, $3, $4, $5, $6)",
-                &[&keys, &quotas, &wants, &gives, &days, &charges],
+                 FROM metamcp_reserve_calls($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &keys,
+                    &quotas,
+                    &wants,
+                    &gives,
+                    &days,
+                    &charges,
+                    &self.skew(),
+                ],
             )
             .await?;
         let s = &self.stats;
@@ -377,11 +399,13 @@ impl Shared {
                     .query_one(
                         "WITH me AS (
                              INSERT INTO limit_replicas (replica) VALUES ($1)
-                             ON CONFLICT (replica) DO UPDATE SET seen_at = clock_timestamp()
+                             ON CONFLICT (replica)
+                             DO UPDATE SET seen_at = clock_timestamp() + $3 * interval '1 ms'
                          )
                          SELECT count(*) FROM limit_replicas
-                         WHERE replica <> $1 AND seen_at > clock_timestamp() - $2 * interval '1 ms'",
-                        &[&self.replica, &(REPLICA_TIMEOUT.as_millis() as f64)],
+                         WHERE replica <> $1
+                           AND seen_at > clock_timestamp() + $3 * interval '1 ms' - $2 * interval '1 ms'",
+                        &[&self.replica, &(REPLICA_TIMEOUT.as_millis() as f64), &self.skew()],
                     )
                     .await?;
                 Ok(row.try_get::<_, i64>(0).unwrap_or(0))
@@ -399,19 +423,21 @@ impl Shared {
         self.run(BACKGROUND_TIMEOUT, async {
             let client = self.pool.get().await?;
             let gone = format!("{} milliseconds", REPLICA_TIMEOUT.as_millis());
+            // The limits' time: PostgreSQL's, moved as far as their clock was advanced.
+            let now = format!(
+                "(clock_timestamp() + interval '{} milliseconds')",
+                self.clock.skew_ms()
+            );
             let statements = [
-                format!(
-                    "DELETE FROM limit_replicas WHERE seen_at < clock_timestamp() - interval '{gone}'"
-                ),
+                format!("DELETE FROM limit_replicas WHERE seen_at < {now} - interval '{gone}'"),
                 "DELETE FROM limit_slots s WHERE NOT EXISTS
                  (SELECT 1 FROM limit_replicas r WHERE r.replica = s.replica)"
                     .into(),
-                "DELETE FROM limit_buckets WHERE tokens + per_second *
-                 extract(epoch FROM clock_timestamp() - updated_at) >= capacity"
-                    .into(),
-                "DELETE FROM limit_daily
-                 WHERE day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1"
-                    .into(),
+                format!(
+                    "DELETE FROM limit_buckets WHERE tokens + per_second *
+                     extract(epoch FROM {now} - updated_at) >= capacity"
+                ),
+                format!("DELETE FROM limit_daily WHERE day < ({now} AT TIME ZONE 'UTC')::date - 1"),
             ];
             let mut n = 0;
             for sql in &statements {

@@ -262,7 +262,7 @@ pub async fn initialize(
     declared: u8,
 ) -> Result<UpstreamSession, UpstreamError> {
     let body = json!({
-        "jsonrpc": "2.0", "id": "metamcp-init", "method": "initialize",
+        "jsonrpc": "2.0", "id": "metamcp-init", "method": crate::jsonrpc::methods::Method::Initialize.as_str(),
         "params": {"protocolVersion": UPSTREAM_VERSION, "capabilities": ClientCaps::declared(declared),
                    "clientInfo": {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}
     });

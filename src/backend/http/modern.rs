@@ -19,6 +19,7 @@ use crate::backend::http::{
     self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession, within,
 };
 use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::jsonrpc::methods::Method as McpMethod;
 
 /// How long the probe waits before taking the backend for a session-era one.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,15 +42,15 @@ impl Headers {
             return Headers(out);
         };
         out.push(("Mcp-Method".to_string(), header_value(method).into_owned()));
-        let name = match method {
-            "tools/call" | "prompts/get" => f.name,
-            "resources/read" => f.uri,
+        let name = match f.kind {
+            Some(McpMethod::ToolsCall | McpMethod::PromptsGet) => f.name,
+            Some(McpMethod::ResourcesRead) => f.uri,
             _ => None,
         };
         if let Some(n) = name.and_then(|s| string_value(body, s)) {
             out.push(("Mcp-Name".to_string(), header_value(&n).into_owned()));
         }
-        if method == "tools/call" && !params.is_empty() {
+        if f.is(McpMethod::ToolsCall) && !params.is_empty() {
             let v: Value = serde_json::from_slice(body).unwrap_or_default();
             let args = &v["params"]["arguments"];
             for (property, header) in params {
@@ -155,7 +156,7 @@ pub async fn discover(
             endpoint,
             &probe,
             "metamcp-discover",
-            "server/discover",
+            McpMethod::ServerDiscover.as_str(),
             json!({}),
         );
         let resp = match within(timeout.min(PROBE_TIMEOUT), upstream::send(client, req)).await {
@@ -229,7 +230,7 @@ pub async fn listen(
         endpoint,
         session,
         "metamcp-listen",
-        "subscriptions/listen",
+        McpMethod::SubscriptionsListen.as_str(),
         params,
     );
     req.headers_mut().insert(

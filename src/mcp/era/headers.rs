@@ -12,6 +12,7 @@ use hyper::{HeaderMap, StatusCode};
 
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::header_str;
 use crate::proxy::rpc::{RpcError, code};
 
@@ -80,13 +81,11 @@ pub fn check(
         }
         Some(_) => {}
     }
-    let body_name = match method {
-        "tools/call" | "prompts/get" => f.name.and_then(|s| string_value(body, s)),
-        "resources/read" => f.uri.and_then(|s| string_value(body, s)),
+    let body_name = match f.kind {
+        Some(Method::ToolsCall | Method::PromptsGet) => f.name.and_then(|s| string_value(body, s)),
+        Some(Method::ResourcesRead) => f.uri.and_then(|s| string_value(body, s)),
         // The tasks extension's: the task's id, when the client sends the header.
-        "tasks/get" | "tasks/update" | "tasks/cancel"
-            if header_str(headers, names::MCP_NAME).is_some() =>
-        {
+        Some(m) if m.is_task_ext() && header_str(headers, names::MCP_NAME).is_some() => {
             task_id(body, f).map(Cow::Owned)
         }
         _ => None,
@@ -98,11 +97,9 @@ pub fn check(
         (Some(h), Some(b)) if h != b => Err(mismatch(
             "the Mcp-Name header does not match the request body".into(),
         )),
-        (Some(_), None) if matches!(method, "tools/call" | "prompts/get" | "resources/read") => {
-            Err(mismatch(
-                "the Mcp-Name header names what the body does not".into(),
-            ))
-        }
+        (Some(_), None) if f.kind.is_some_and(Method::calls_item) => Err(mismatch(
+            "the Mcp-Name header names what the body does not".into(),
+        )),
         _ => Ok(()),
     }
 }

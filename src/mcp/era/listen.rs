@@ -21,6 +21,7 @@ use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::jsonrpc::frame::Frame;
+use crate::jsonrpc::methods::Method;
 use crate::proxy::rpc::{RpcError, code};
 
 /// The subscription id's key in `_meta`.
@@ -135,7 +136,7 @@ impl Subscription {
             notifications.insert("resourceSubscriptions".into(), json!(kept));
         }
         event(
-            &json!({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+            &json!({"jsonrpc": "2.0", "method": Method::SubscriptionsAcknowledged.as_str(),
                       "params": {"_meta": self.meta(), "notifications": notifications}}),
         )
     }
@@ -144,15 +145,14 @@ impl Subscription {
     /// `kinds` (tools, prompts, resources).
     pub fn list_changed(&self, kinds: [bool; 3]) -> Option<Bytes> {
         let mut out = BytesMut::new();
-        for ((changed, wanted), kind) in
-            kinds
-                .iter()
-                .zip(self.lists)
-                .zip(["tools", "prompts", "resources"])
-        {
+        for ((changed, wanted), kind) in kinds.iter().zip(self.lists).zip([
+            Method::ToolsListChanged,
+            Method::PromptsListChanged,
+            Method::ResourcesListChanged,
+        ]) {
             if *changed && wanted {
                 out.extend_from_slice(&event(&json!({"jsonrpc": "2.0",
-                    "method": format!("notifications/{kind}/list_changed"),
+                    "method": kind.as_str(),
                     "params": {"_meta": self.meta()}})));
             }
         }
@@ -163,7 +163,7 @@ impl Subscription {
     pub fn updated(&self, uri: &str) -> Option<Bytes> {
         self.honoured.contains(uri).then(|| {
             event(
-                &json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                &json!({"jsonrpc": "2.0", "method": Method::ResourcesUpdated.as_str(),
                           "params": {"uri": uri, "_meta": self.meta()}}),
             )
         })
@@ -237,7 +237,7 @@ mod tests {
         let ack = &data(&s.acknowledgement())[0];
         assert_eq!(
             ack,
-            &json!({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+            &json!({"jsonrpc": "2.0", "method": Method::SubscriptionsAcknowledged.as_str(),
                     "params": {"_meta": {SUBSCRIPTION_ID: "listen-1"},
                                "notifications": {"toolsListChanged": true,
                                                  "resourceSubscriptions": ["mock://b"]}}})

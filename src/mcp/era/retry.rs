@@ -14,11 +14,11 @@ use hyper::header::HeaderMap;
 
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
 use crate::mcp::phases::charge::mcp_request;
-use crate::mcp::phases::{Callee, Target, route};
-use crate::proxy::era::MRTR_METHODS;
+use crate::mcp::phases::{Call, Callee, Target, route};
 use crate::proxy::era::request_state::{self, StateError};
 use crate::proxy::era::rounds::{self, Binding};
 use crate::proxy::rpc::{RpcError, code};
@@ -33,15 +33,27 @@ impl From<StateError> for RpcError {
     }
 }
 
+/// What became of a retry: answered here, or a request for the pipeline again, which
+/// the one re-entry ([`crate::mcp::phases::serve`]) runs (this module never calls
+/// back up into it).
+pub enum Retried {
+    /// The parked call went on (or the retry was passed to its replica).
+    Answered(Box<Response<Body>>),
+    /// The request as it came, for its backend (a 2026-07-28 backend's own state).
+    Again,
+    /// The request without its retry members, as it first came: nothing waited.
+    Afresh(Bytes),
+}
+
 /// Serves a request carrying `requestState`.
 pub async fn retry(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
-) -> Result<Response<Body>, RpcError> {
+) -> Result<Retried, RpcError> {
     let method = f.method(body).unwrap_or_default();
-    if !MRTR_METHODS.contains(&method) {
+    if !f.kind.is_some_and(Method::calls_item) {
         return Err(invalid(format!(
             "requestState is only for tools/call, prompts/get and resources/read, not {method}"
         )));
@@ -50,8 +62,12 @@ pub async fn retry(
     // any request does (its name routes it), and the backend checks what it sealed.
     // But a per-caller server's caller may hold the gateway's own state (they were sent
     // to connect their account first): that one opens under the gateway's key.
-    if let Ok(Target::Call(Callee::Backend { backend, .. })) = route(ctx, body, f, false)
-        && backend.is_modern()
+    if let Ok(Target::Call(Call {
+        callee: Callee::Backend { backend, .. },
+        bridge,
+        ..
+    })) = route(ctx, body, f, false).await
+        && bridge.backend_modern()
         && !(backend.callers.is_some()
             && f.request_state
                 .and_then(|s| string_value(body, s))
@@ -66,7 +82,7 @@ pub async fn retry(
                     .is_ok()
                 }))
     {
-        return Box::pin(crate::mcp::phases::dispatch(ctx, body, f, false)).await;
+        return Ok(Retried::Again);
     }
     let state = f
         .request_state
@@ -88,14 +104,13 @@ pub async fn retry(
         // goes again, as it first came, from any replica.
         let again = without_retry_members(body)
             .ok_or_else(|| invalid("the request's params must be an object"))?;
-        let f = frame::parse(&again).map_err(|_| invalid("the request could not be read again"))?;
-        return Box::pin(crate::mcp::phases::dispatch(ctx, &again, &f, false)).await;
+        return Ok(Retried::Afresh(again));
     }
     if claims.replica != parked.replica {
         return match claims.replica_url.as_deref() {
-            Some(url) if !headers.contains_key(RELAYED) => {
-                Ok(Box::pin(relay(ctx, url, headers, body)).await)
-            }
+            Some(url) if !headers.contains_key(RELAYED) => Ok(Retried::Answered(Box::new(
+                Box::pin(relay(ctx, url, headers, body)).await,
+            ))),
             _ => Err(invalid(
                 "the call waiting for this input is held by another replica, which this one cannot reach (set METAMCP_REPLICA_URL on every replica)",
             )),
@@ -104,7 +119,12 @@ pub async fn retry(
     // A retry is a request like any other for the key's rate and concurrency, and the
     // caller must still reach what it names; it is not another tool call for the day.
     let held = mcp_request(ctx).await?;
-    let Target::Call(Callee::Backend { backend, task, .. }) = route(ctx, body, f, false)? else {
+    let Target::Call(Call {
+        callee: Callee::Backend { backend, task, .. },
+        bridge,
+        ..
+    }) = route(ctx, body, f, false).await?
+    else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"
         )));
@@ -136,17 +156,17 @@ pub async fn retry(
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let resp = rounds::resume(parked, call, matched, client_id, body.clone()).await;
     // A call going on as a task: the task it becomes is given the client's shape.
-    let resp = match crate::mcp::era::task_ext::plan(body, f, backend, task) {
+    let resp = match crate::mcp::era::task_ext::plan(body, f, backend, task, bridge) {
         Ok(crate::mcp::era::task_ext::Plan::Task) => crate::mcp::era::task_ext::flatten(
             crate::mcp::era::task_ext::owner(ctx, body, f, backend),
             resp,
         ),
         _ => resp,
     };
-    Ok(match held {
+    Ok(Retried::Answered(Box::new(match held {
         Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
         None => resp,
-    })
+    })))
 }
 
 /// The request without `inputResponses` and `requestState`: what the backend first got.

@@ -34,11 +34,13 @@ use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
+use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::sse::event_end;
 use crate::mcp::Ctx;
 use crate::mcp::era::tasks::{self, Held, Owner, invalid};
 use crate::proxy::caller::Caller;
 use crate::proxy::calls::{Taken, owner_key};
+use crate::proxy::era::Bridge;
 use crate::proxy::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::proxy::era::task_inputs::{Inputs, Question};
 use crate::proxy::forward::forward;
@@ -46,12 +48,8 @@ use crate::proxy::rpc::MAX_COLLECTED;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::{TASKS_EXTENSION, TaskSupport};
 
-/// The extension's methods.
-pub const EXT_METHODS: [&str; 3] = ["tasks/get", "tasks/update", "tasks/cancel"];
 /// How long `tasks/get` waits for a task's first question once it starts reading them.
 const FIRST_QUESTION: Duration = Duration::from_secs(2);
-/// The requests of a backend's that are questions for the client.
-const QUESTIONS: [&str; 3] = ["elicitation/create", "sampling/createMessage", "roots/list"];
 const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
 /// Whether a request declares the extension in its `_meta` client capabilities.
@@ -103,9 +101,10 @@ pub(crate) fn plan(
     f: &Frame,
     backend: &Backend,
     support: TaskSupport,
+    bridge: Bridge,
 ) -> Result<Plan, RpcError> {
     let declared = declared(body, f);
-    if backend.is_modern() {
+    if bridge.backend_modern() {
         return Ok(if declared && offers(backend) {
             Plan::Task
         } else {
@@ -176,19 +175,20 @@ pub(crate) async fn call(
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
+    bridge: Bridge,
 ) -> Result<Response<Body>, RpcError> {
     let place = tasks::reserve_task_place(ctx).await?;
     let mut owner = owner(ctx, body, f, backend);
     owner.place = Some(place);
-    let resp = if backend.is_modern() {
-        forward(&ctx.caller(), body, f, backend, rename, false).await
+    let resp = if bridge.backend_modern() {
+        forward(&ctx.caller(), body, f, backend, rename, bridge, false).await
     } else {
         let asked = with_params(body, |p| {
             p.insert("task".into(), json!({}));
         })
         .ok_or_else(|| invalid("params must be an object"))?;
         let (af, rename) = reframe(&asked, rename)?;
-        forward(&ctx.caller(), &asked, &af, backend, rename, false).await
+        forward(&ctx.caller(), &asked, &af, backend, rename, bridge, false).await
     };
     Ok(flatten(owner, resp))
 }
@@ -338,13 +338,13 @@ async fn serve_held(
         Held::Here(claims, backend) => (claims, backend),
         Held::There(resp) => return Ok(resp),
     };
-    if backend.is_modern() {
+    if Bridge::stateless(&backend).backend_modern() {
         // The backend's own tasks: as they are, with the ids exchanged.
         return tasks::to_task_backend(ctx, body, &claims, gid, &backend).await;
     }
-    let result = match method {
-        "tasks/get" => get(ctx, &claims, &backend, gid).await?,
-        "tasks/update" => update(ctx, gid, &params).await?,
+    let result = match f.kind {
+        Some(Method::TasksGet) => get(ctx, &claims, &backend, gid).await?,
+        Some(Method::TasksUpdate) => update(ctx, gid, &params).await?,
         _ => cancel(ctx, &claims, &backend, gid).await?,
     };
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
@@ -359,11 +359,10 @@ async fn ask(
     ctx: &Ctx,
     claims: &TaskClaims,
     backend: &Arc<Backend>,
-    method: &str,
+    method: Method,
 ) -> Result<Value, Value> {
     let id = format!("mtg{}", crate::crypto::random_alphanumeric(12));
-    let request =
-        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {"taskId": claims.t}});
+    let request = json!({"jsonrpc": "2.0", "id": id, "method": method.as_str(), "params": {"taskId": claims.t}});
     let request = Bytes::from(request.to_string());
     let broken = |why: &str| json!({"code": code::INTERNAL, "message": why});
     let f = frame::parse(&request).map_err(|_| broken("the request could not be made"))?;
@@ -373,7 +372,8 @@ async fn ask(
         expires: None,
         ..ctx.caller()
     };
-    let resp = forward(&caller, &request, &f, backend, None, true).await;
+    let bridge = Bridge::choose(caller.stateless, backend).await;
+    let resp = forward(&caller, &request, &f, backend, None, bridge, true).await;
     let (_, answer) = tasks::read_answer(resp).await;
     let mut v: Value = serde_json::from_slice(&answer)
         .map_err(|_| broken("the backend's answer is unreadable"))?;
@@ -407,13 +407,13 @@ async fn get(
     backend: &Arc<Backend>,
     gid: &str,
 ) -> Result<Value, RpcError> {
-    let task = ask(ctx, claims, backend, "tasks/get")
+    let task = ask(ctx, claims, backend, Method::TasksGet)
         .await
         .map_err(upstream_error)?;
     let mut out = extension_task(&task, gid, "complete");
     let status = task["status"].as_str().unwrap_or_default();
     match status {
-        "completed" | "failed" => match ask(ctx, claims, backend, "tasks/result").await {
+        "completed" | "failed" => match ask(ctx, claims, backend, Method::TasksResult).await {
             // A tool that reported an error ran: completed, with its result.
             Ok(r) if status == "completed" || r.get("content").is_some() => {
                 out["status"] = Value::from("completed");
@@ -514,7 +514,7 @@ impl Reader {
         let state = &self.state;
         let conversation = self.inputs.conversation.clone();
         let id = format!("mtr{}", crate::crypto::random_alphanumeric(12));
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tasks/result", "params": {"taskId": self.claims.t}});
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": Method::TasksResult.as_str(), "params": {"taskId": self.claims.t}});
         let request = Bytes::from(request.to_string());
         if let Ok(f) = frame::parse(&request) {
             let caller = Caller {
@@ -535,7 +535,8 @@ impl Reader {
                 log_levels: &state.data.log_levels,
                 timeout: Some(state.config.tasks.wait),
             };
-            let resp = forward(&caller, &request, &f, &self.backend, None, false).await;
+            let bridge = Bridge::choose(caller.stateless, &self.backend).await;
+            let resp = forward(&caller, &request, &f, &self.backend, None, bridge, false).await;
             self.read(resp.into_body()).await;
         }
         self.inputs.end();
@@ -573,7 +574,7 @@ impl Reader {
         let (Some(method), Some(key)) = (v["method"].as_str(), v["id"].as_str()) else {
             return;
         };
-        if !QUESTIONS.contains(&method) {
+        if !Method::parse(method).is_some_and(Method::asks_client) {
             return;
         }
         let (method, key) = (method.to_string(), key.to_string());
@@ -657,7 +658,7 @@ async fn cancel(
     backend: &Arc<Backend>,
     gid: &str,
 ) -> Result<Value, RpcError> {
-    match ask(ctx, claims, backend, "tasks/cancel").await {
+    match ask(ctx, claims, backend, Method::TasksCancel).await {
         Ok(_) => {}
         Err(e) if e["code"].as_i64() == Some(code::INVALID_PARAMS) => {}
         Err(e) => return Err(upstream_error(e)),

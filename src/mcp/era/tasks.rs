@@ -28,13 +28,13 @@ use crate::base::ClientCaps;
 use crate::base::unix_now_ms;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::proxy::era::Bridge;
 use crate::proxy::era::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 
-/// The methods of tasks a session client sends.
-pub const TASK_METHODS: [&str; 4] = ["tasks/get", "tasks/result", "tasks/cancel", "tasks/list"];
 /// The longest a task is known for when its backend gives it no time to live (or a
 /// longer one).
 pub const MAX_TASK_LIFE: Duration = Duration::from_secs(24 * 3600);
@@ -163,10 +163,11 @@ pub(crate) async fn call(
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
+    bridge: Bridge,
 ) -> Result<Response<Body>, RpcError> {
     let place = reserve_task_place(ctx).await?;
     let caller = ctx.caller();
-    let resp = forward(&caller, body, f, backend, rename, true).await;
+    let resp = forward(&caller, body, f, backend, rename, bridge, true).await;
     let (parts, answer) = read_answer(resp).await;
     let passed = |answer: Bytes| Ok(Response::from_parts(parts, Body::full(answer)));
     let Ok(mut v) = serde_json::from_slice::<Value>(&answer) else {
@@ -225,7 +226,7 @@ pub(crate) async fn serve(
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
     let held = crate::mcp::phases::charge::mcp_request(ctx).await?;
-    let resp = if f.method(body) == Some("tasks/list") {
+    let resp = if f.is(Method::TasksList) {
         list(ctx, headers, body, f).await?
     } else {
         serve_held(ctx, headers, body, f).await?
@@ -312,16 +313,19 @@ pub(crate) async fn to_task_backend(
 ) -> Result<Response<Body>, RpcError> {
     let mut v: Value =
         serde_json::from_slice(body).map_err(|_| invalid("the request could not be read"))?;
-    let method = v["method"].as_str().unwrap_or_default().to_string();
     v["params"]["taskId"] = Value::from(claims.t.as_str());
     let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;
     let caller = crate::proxy::caller::Caller {
         caps: Some(claims.c),
-        timeout: (method == "tasks/result").then_some(ctx.state.config.tasks.wait),
+        timeout: uf
+            .is(Method::TasksResult)
+            .then_some(ctx.state.config.tasks.wait),
         ..ctx.caller()
     };
-    let resp = forward(&caller, &upstream, &uf, backend, None, false).await;
+    // A request of its own, not a routed call: its bridge is chosen here.
+    let bridge = Bridge::choose(caller.stateless, backend).await;
+    let resp = forward(&caller, &upstream, &uf, backend, None, bridge, false).await;
     let from = json_string(&claims.t);
     let to = Bytes::from(json_string(gid));
     Ok(resp.map(|b| Body::Stream(Box::pin(Replace::new(b, from, to)))))
@@ -391,7 +395,7 @@ enum Fetched {
 /// One of the caller's tasks, read from its owner (here or at its replica).
 async fn fetch(ctx: &Ctx, headers: &HeaderMap, gid: &str) -> Fetched {
     let request = serde_json::json!({
-        "jsonrpc": "2.0", "id": 0, "method": "tasks/get", "params": {"taskId": gid},
+        "jsonrpc": "2.0", "id": 0, "method": Method::TasksGet.as_str(), "params": {"taskId": gid},
     });
     let request = Bytes::from(request.to_string());
     let Ok(f) = frame::parse(&request) else {

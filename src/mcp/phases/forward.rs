@@ -3,38 +3,54 @@
 //! ([`crate::mcp::era::tasks`]), a stateless client's task call ([`crate::mcp::era::task_ext`]),
 //! or the hop itself ([`crate::proxy::forward`]), which picks the era adapter.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
-use crate::backend::Backend;
 use crate::http::Body;
-use crate::jsonrpc::frame::{Frame, Span, string_value};
+use crate::jsonrpc::frame::{Frame, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::mcp::phases::{Call, Callee};
 use crate::proxy::forward::forward;
 use crate::proxy::rpc::{RpcError, code, envelope, json_response};
-use crate::routing::TaskSupport;
 
-/// Forwards a routed call to `backend`; `collect` returns whole JSON bodies.
+/// Forwards a routed call of a backend through its bridge; `collect` returns whole JSON
+/// bodies.
 pub(crate) async fn to_backend(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
-    backend: &Arc<Backend>,
-    rename: Option<(Span, Bytes)>,
-    task: TaskSupport,
+    call: Call<'_>,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
-    let method = f.method(body).unwrap_or_default();
-    if matches!(method, "resources/subscribe" | "resources/unsubscribe")
-        && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
+    let Call {
+        callee:
+            Callee::Backend {
+                backend,
+                rename,
+                task,
+                ..
+            },
+        bridge,
+        method,
+    } = call
+    else {
+        return Err(RpcError::method(
+            code::INTERNAL,
+            "a gateway tool has no backend",
+        ));
+    };
+    if matches!(
+        method,
+        Method::ResourcesSubscribe | Method::ResourcesUnsubscribe
+    ) && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
     {
         Box::pin(crate::mcp::subscriptions::record(ctx, method, &uri)).await;
-        if backend.is_modern() {
+        if crate::proxy::era::follows_on_listen(backend) {
             // The revision has no resources/subscribe: the backend's listen stream
             // follows the resource instead.
-            let on = method == "resources/subscribe" || ctx.state.data.subscriptions.is_held(&uri);
+            let on =
+                method == Method::ResourcesSubscribe || ctx.state.data.subscriptions.is_held(&uri);
             backend
                 .follow(&uri, on)
                 .map_err(|e| RpcError::method(code::INTERNAL, e))?;
@@ -44,21 +60,29 @@ pub(crate) async fn to_backend(
     }
     // A session's task call (a batch's too: its answer is whole JSON already) gets the
     // gateway's task id, is recorded and counts against the key's bound.
-    if method == "tools/call" && !ctx.stateless && crate::mcp::era::tasks::asks_task(f) {
-        return Box::pin(crate::mcp::era::tasks::call(ctx, body, f, backend, rename)).await;
+    if method == Method::ToolsCall
+        && !bridge.client_modern()
+        && crate::mcp::era::tasks::asks_task(f)
+    {
+        return Box::pin(crate::mcp::era::tasks::call(
+            ctx, body, f, backend, rename, bridge,
+        ))
+        .await;
     }
-    if method == "tools/call" && ctx.stateless {
+    if method == Method::ToolsCall && bridge.client_modern() {
         use crate::mcp::era::task_ext::{self, Plan};
-        match task_ext::plan(body, f, backend, task)? {
+        match task_ext::plan(body, f, backend, task, bridge)? {
             Plan::Task if !collect => {
-                return Box::pin(task_ext::call(ctx, body, f, backend, rename)).await;
+                return Box::pin(task_ext::call(ctx, body, f, backend, rename, bridge)).await;
             }
             Plan::Without(plain) => {
                 let (pf, rename) = task_ext::reframe(&plain, rename)?;
-                return Ok(forward(&ctx.caller(), &plain, &pf, backend, rename, collect).await);
+                return Ok(
+                    forward(&ctx.caller(), &plain, &pf, backend, rename, bridge, collect).await,
+                );
             }
             _ => {}
         }
     }
-    Ok(forward(&ctx.caller(), body, f, backend, rename, collect).await)
+    Ok(forward(&ctx.caller(), body, f, backend, rename, bridge, collect).await)
 }

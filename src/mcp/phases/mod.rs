@@ -1,18 +1,19 @@
 //! The phases of a call, in the order every call meets them. An MCP request of either
-//! era ([`dispatch`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
+//! era ([`dispatch`], entered and re-entered only through [`serve`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
 //! long-lived stream ([`crate::mcp::stream`]) all pass through them:
 //!
 //! 1. [`charge`]: the key's limits, one charging path: the request's rate and a place in
 //!    flight (a stream: its rate and the stream bounds); a tool call's own rate and the
 //!    daily quota once it is routed. A refused call costs no backend work.
 //! 2. [`route`]: the request becomes a [`Target`] within the caller's reach: an answer
-//!    the gateway makes, the stream it opens, a tool it serves itself
-//!    ([`crate::mcp::served`]), or a backend with the item's own name.
+//!    the gateway makes, the stream it opens, or a [`Call`]: its method, its callee (a
+//!    tool the gateway serves itself, [`crate::mcp::served`], or a backend with the
+//!    item's own name) and the era bridge chosen once for the pair of eras.
 //! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
 //!    refuse it (or have the user confirm it first, [`crate::mcp::confirm`]); those that
 //!    ask see its answer. No policy: one emptiness check.
-//! 4. [`forward`]: to the backend through the era adapter its pair of eras needs
-//!    ([`crate::proxy::era`]); as a task where one was asked for.
+//! 4. [`forward`]: to the backend through the call's bridge ([`crate::proxy::era`]);
+//!    as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
 //!    call when it ends (`proxy::record`); a gateway tool's in
 //!    [`crate::mcp::served`].
@@ -35,6 +36,7 @@ use hyper::{Response, StatusCode};
 
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::lists::{list_cache, with_hints};
 use crate::proxy::rpc::{RpcError, envelope, json_response};
@@ -45,8 +47,9 @@ pub mod forward;
 pub mod policy;
 pub mod record;
 pub mod route;
+pub mod serve;
 
-pub use route::{Callee, Target, route};
+pub use route::{Call, Callee, Target, route};
 
 /// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
 pub async fn dispatch(
@@ -57,18 +60,18 @@ pub async fn dispatch(
 ) -> Result<Response<Body>, RpcError> {
     // 1. Charge: a refused request costs no backend work. The 2026-07-28 era's handshake
     // is charged as the session era's `initialize` is.
-    let place = if f.method(body) == Some("server/discover") {
+    let place = if f.is(Method::ServerDiscover) {
         charge::handshake(ctx).await?
     } else {
         charge::mcp_request(ctx).await?
     };
-    if !ctx.stateless && f.method(body) == Some("logging/setLevel") {
+    if !ctx.stateless && f.is(Method::LoggingSetLevel) {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
     // Policies by identity: a listing of its own, less the tools they deny.
     if ctx.view.rules.is_some()
         && !ctx.view.search
-        && f.method(body) == Some("tools/list")
+        && f.is(Method::ToolsList)
         && let Some(result) = crate::mcp::policed::tools_list(ctx, body, f)?
     {
         let cache = crate::mcp::lists::Cache {
@@ -79,7 +82,7 @@ pub async fn dispatch(
     }
     // Some backends offer this caller fewer tools than they list to the gateway: a
     // listing of its own (never shared between callers).
-    if f.method(body) == Some("tools/list")
+    if f.is(Method::ToolsList)
         && !ctx.view.search
         && let Some(result) = Box::pin(crate::mcp::lists::tools_for(ctx, body, f)).await?
     {
@@ -95,14 +98,14 @@ pub async fn dispatch(
         return Ok(charge::hold(resp, place));
     }
     // 2. Route.
-    let resp = match route(ctx, body, f, collect)? {
+    let resp = match route(ctx, body, f, collect).await? {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
         Target::Listen => {
             let subscription = crate::mcp::era::listen::Subscription::parse(body, f)?;
             return Box::pin(crate::mcp::stream::listen(ctx, Some(subscription))).await;
         }
         // 3-5.
-        Target::Call(callee) => call(ctx, body, f, callee, collect).await?,
+        Target::Call(routed) => call(ctx, body, f, routed, collect).await?,
     };
     // The place in flight is held until the answer has been sent.
     Ok(charge::hold(resp, place))
@@ -133,10 +136,10 @@ pub(crate) async fn call(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
-    callee: Callee<'_>,
+    call: Call<'_>,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
-    let (server, rate) = match &callee {
+    let (server, rate) = match &call.callee {
         Callee::Gateway(served) => (SERVED_BY, Some(served.rate.as_ref())),
         Callee::Backend { backend, tool, .. } => (&*backend.name, *tool),
     };
@@ -166,21 +169,16 @@ pub(crate) async fn call(
         false => Cow::Borrowed(""),
     };
     if policed {
-        let schema = match &callee {
+        let schema = match &call.callee {
             Callee::Gateway(served) => served.schema.as_deref(),
             _ => ctx.view.tool(&named).and_then(|t| t.schema.as_deref()),
         };
         policy::before(ctx, body, f, server, &named, schema)?;
     }
     // 4. Forward.
-    let resp = match callee {
+    let resp = match call.callee {
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
-        Callee::Backend {
-            backend,
-            rename,
-            task,
-            ..
-        } => forward::to_backend(ctx, body, f, backend, rename, task, collect).await?,
+        Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, collect).await?,
     };
     Ok(match policed {
         true => policy::after(ctx, resp, server, &named),
@@ -197,7 +195,7 @@ fn confirmed(
 ) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
     Box::pin(async move {
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
-        let called = match route(&ctx, &body, &f, false) {
+        let called = match route(&ctx, &body, &f, false).await {
             Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
             Ok(_) => Err(RpcError::method(
                 crate::proxy::rpc::code::INTERNAL,

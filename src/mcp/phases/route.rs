@@ -13,8 +13,10 @@ use crate::backend::Backend;
 use crate::base::unix_now;
 use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, Span, string_value};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::lists::{cursor, discover, listing, page};
+use crate::proxy::era::Bridge;
 use crate::proxy::rpc::{RpcError, code};
 use crate::routing::{Served, TaskSupport, ToolRate};
 
@@ -25,7 +27,42 @@ pub enum Target<'v> {
     /// The stateless era's notification stream.
     Listen,
     /// A call the gateway makes: of a tool it serves or of a backend.
-    Call(Callee<'v>),
+    Call(Call<'v>),
+}
+
+/// A routed call, as a value: what is called, who serves it, and the era bridge for the
+/// pair (the client's era, the backend's as it serves this client), chosen once here.
+/// The phases after routing take it and ask it; none asks the eras again.
+pub struct Call<'v> {
+    /// The method called.
+    pub method: Method,
+    /// Who serves it.
+    pub callee: Callee<'v>,
+    /// The era bridge of the pair.
+    pub bridge: Bridge,
+}
+
+impl<'v> Call<'v> {
+    /// `callee`'s call of `method` for the client of `ctx`, the bridge chosen for it
+    /// (the gateway's own tools answer in the client's era).
+    pub async fn new(ctx: &Ctx, method: Method, callee: Callee<'v>) -> Call<'v> {
+        let bridge = match &callee {
+            Callee::Backend { backend, .. } => Bridge::choose(ctx.stateless, backend).await,
+            Callee::Gateway(_) => Bridge::direct(ctx.stateless),
+        };
+        Call {
+            method,
+            callee,
+            bridge,
+        }
+    }
+}
+
+/// Where [`reach`] takes a request.
+enum Reached<'v> {
+    Answer(Bytes),
+    Listen,
+    Call(Method, Callee<'v>),
 }
 
 /// Who serves a routed call.
@@ -46,7 +83,12 @@ pub enum Callee<'v> {
 /// Why the server `id` of this view cannot serve what the client named, if it is a
 /// member that is not running (its items are out of the lists until it is back).
 /// A call of the audited kinds (`method` on `name`) is audited as `unavailable`.
-fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> Option<RpcError> {
+fn unavailable(
+    ctx: &Ctx,
+    id: Option<uuid::Uuid>,
+    method: Option<Method>,
+    name: &str,
+) -> Option<RpcError> {
     let id = id.filter(|id| ctx.view.members.contains(id))?;
     let b = ctx.state.data.backends.get(&id)?;
     if b.status() == crate::backend::Status::Running {
@@ -55,10 +97,7 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> O
     let reason = b
         .last_error()
         .unwrap_or_else(|| b.status().as_str().to_string());
-    let audited = ["tools/call", "prompts/get", "resources/read"]
-        .into_iter()
-        .find(|m| *m == method);
-    if let Some(method) = audited
+    if let Some(method) = method.filter(|m| m.calls_item())
         && ctx.state.observe.audit.enabled()
     {
         ctx.state
@@ -78,7 +117,7 @@ fn unavailable(ctx: &Ctx, id: Option<uuid::Uuid>, method: &str, name: &str) -> O
                     .as_deref()
                     .map(crate::observe::audit::Text::Str),
                 server: Some(crate::observe::audit::Text::Str(&b.label)),
-                method,
+                method: method.as_str(),
                 tool: Some(name.into()),
                 upstream_tool: None,
                 outcome: crate::observe::audit::Outcome::Unavailable.as_str(),
@@ -153,110 +192,126 @@ fn unknown_tool(view: &crate::routing::View, name: &str) -> RpcError {
 }
 
 /// Routes a request to its target within the caller's view (which is its reach: an
-/// item outside it is unknown).
-pub fn route<'v>(
+/// item outside it is unknown); a call, with the era bridge chosen for it.
+pub async fn route<'v>(
     ctx: &'v Ctx,
     body: &[u8],
     f: &Frame,
     collect: bool,
 ) -> Result<Target<'v>, RpcError> {
+    Ok(match reach(ctx, body, f, collect)? {
+        Reached::Answer(result) => Target::Answer(result),
+        Reached::Listen => Target::Listen,
+        Reached::Call(method, callee) => Target::Call(Call::new(ctx, method, callee).await),
+    })
+}
+
+/// The request's target within the caller's view.
+fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reached<'v>, RpcError> {
     let method = f.method(body).unwrap_or_default();
+    let kind = f.kind;
     let view = &ctx.view;
     let named = |span: Option<Span>, what: &str| -> Result<(Span, Cow<'_, str>), RpcError> {
         let span = span.ok_or_else(|| invalid(format!("{method} needs {what}")))?;
         Ok((span, string_value(body, span).unwrap_or_default()))
     };
-    let resource = |span: Option<Span>| -> Result<Target<'v>, RpcError> {
+    let resource = |span: Option<Span>| -> Result<Callee<'v>, RpcError> {
         let uri = span.and_then(|s| string_value(body, s)).unwrap_or_default();
-        if let Some(t) = skill_file(view, span, &uri, method)? {
+        if let Some(t) = skill_file(view, span, &uri, kind)? {
             return Ok(t);
         }
         let backend = view.resource_backend(&uri).ok_or_else(|| {
-            unavailable(ctx, view.absent.resource(&uri), method, &uri)
+            unavailable(ctx, view.absent.resource(&uri), kind, &uri)
                 .unwrap_or_else(|| invalid(format!("unknown resource {uri:?}")))
         })?;
         // A view URI the gateway renamed reaches its server under the server's own.
         let rename = span.zip(view.ui.get(uri.as_ref()).and_then(|r| r.upstream.clone()));
-        Ok(Target::Call(Callee::Backend {
+        Ok(Callee::Backend {
             backend,
             rename,
             tool: None,
             task: TaskSupport::Forbidden,
-        }))
+        })
     };
-    let prompt = |span: Option<Span>, what: &str| -> Result<Target<'v>, RpcError> {
+    let prompt = |span: Option<Span>, what: &str| -> Result<Callee<'v>, RpcError> {
         let (span, name) = named(span, what)?;
         held_check(view, &name)?;
         let p = view.prompt(&name).ok_or_else(|| {
             unavailable(
                 ctx,
                 view.absent.prompts.get(name.as_ref()).copied(),
-                method,
+                kind,
                 &name,
             )
             .unwrap_or_else(|| invalid(format!("unknown prompt {name:?}")))
         })?;
-        Ok(Target::Call(Callee::Backend {
+        Ok(Callee::Backend {
             backend: &p.backend,
             rename: Some((span, p.upstream_name.clone())),
             tool: None,
             task: TaskSupport::Forbidden,
-        }))
+        })
     };
-    if ctx.stateless && REMOVED_IN_2026.contains(&method) {
+    if ctx.stateless && kind.is_some_and(Method::removed_in_2026) {
         return Err(RpcError::new(
             StatusCode::NOT_FOUND,
             code::METHOD_NOT_FOUND,
             format!("method not found: {method} is not part of the 2026-07-28 revision"),
         ));
     }
-    Ok(match method {
-        "ping" | "logging/setLevel" => Target::Answer(Bytes::from_static(b"{}")),
-        "server/discover" => Target::Answer(Bytes::from(discover(ctx).to_string())),
-        "tools/list" if view.search => {
+    let Some(kind) = kind else {
+        return Err(not_found(ctx, method));
+    };
+    Ok(match kind {
+        Method::Ping | Method::LoggingSetLevel => Reached::Answer(Bytes::from_static(b"{}")),
+        Method::ServerDiscover => Reached::Answer(Bytes::from(discover(ctx).to_string())),
+        Method::ToolsList if view.search => {
             let listed = view.listed_tools();
-            Target::Answer(page(listed.iter(), "tools", cursor(body, f)?)?)
+            Reached::Answer(page(listed.iter(), "tools", cursor(body, f)?)?)
         }
-        "tools/list" => Target::Answer(page(view.tool_entries(), "tools", cursor(body, f)?)?),
-        "prompts/list" => Target::Answer(listing(&view.prompts, "prompts", body, f)?),
-        "resources/list" => Target::Answer(listing(&view.resources, "resources", body, f)?),
-        "resources/templates/list" => {
-            Target::Answer(listing(&view.templates, "resourceTemplates", body, f)?)
+        Method::ToolsList => Reached::Answer(page(view.tool_entries(), "tools", cursor(body, f)?)?),
+        Method::PromptsList => Reached::Answer(listing(&view.prompts, "prompts", body, f)?),
+        Method::ResourcesList => Reached::Answer(listing(&view.resources, "resources", body, f)?),
+        Method::ResourceTemplatesList => {
+            Reached::Answer(listing(&view.templates, "resourceTemplates", body, f)?)
         }
-        "tools/call" => {
+        Method::ToolsCall => {
             let (span, name) = named(f.name, "params.name")?;
             if let Some(served) = view.served(&name) {
-                return Ok(Target::Call(Callee::Gateway(served)));
+                return Ok(Reached::Call(kind, Callee::Gateway(served)));
             }
             let Some(tool) = view.tool(&name) else {
-                return Err(absent_tool(ctx, method, &name));
+                return Err(absent_tool(ctx, &name));
             };
-            Target::Call(Callee::Backend {
-                backend: &tool.backend,
-                rename: Some((span, tool.upstream_name.clone())),
-                tool: Some(tool.rate.as_ref()),
-                task: tool.task,
-            })
+            Reached::Call(
+                kind,
+                Callee::Backend {
+                    backend: &tool.backend,
+                    rename: Some((span, tool.upstream_name.clone())),
+                    tool: Some(tool.rate.as_ref()),
+                    task: tool.task,
+                },
+            )
         }
-        "prompts/get" => prompt(f.name, "params.name")?,
-        "resources/read" | "resources/unsubscribe" => {
+        Method::PromptsGet => Reached::Call(kind, prompt(f.name, "params.name")?),
+        Method::ResourcesRead | Method::ResourcesUnsubscribe => {
             if f.uri.is_none() {
                 return Err(invalid(format!("{method} needs params.uri")));
             }
-            let target = resource(f.uri)?;
-            if method == "resources/unsubscribe"
+            let target = Reached::Call(kind, resource(f.uri)?);
+            if kind == Method::ResourcesUnsubscribe
                 && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
             {
                 ctx.state.data.subscriptions.remove(&uri, &ctx.conversation);
             }
             target
         }
-        "resources/subscribe" => {
+        Method::ResourcesSubscribe => {
             let uri = f
                 .uri
                 .and_then(|s| string_value(body, s))
                 .ok_or_else(|| invalid("resources/subscribe needs params.uri"))?;
-            let target = resource(f.uri)?;
+            let target = Reached::Call(kind, resource(f.uri)?);
             ctx.state
                 .data
                 .subscriptions
@@ -265,36 +320,38 @@ pub fn route<'v>(
 
             target
         }
-        "completion/complete" => {
-            let kind = f
+        Method::CompletionComplete => {
+            let ref_kind = f
                 .ref_type
                 .and_then(|s| string_value(body, s))
                 .unwrap_or_default();
-            match kind.as_ref() {
-                "ref/prompt" => prompt(f.ref_name, "ref.name")?,
-                "ref/resource" => resource(f.ref_uri)?,
+            match ref_kind.as_ref() {
+                "ref/prompt" => Reached::Call(kind, prompt(f.ref_name, "ref.name")?),
+                "ref/resource" => Reached::Call(kind, resource(f.ref_uri)?),
                 _ => return Err(invalid("ref.type must be ref/prompt or ref/resource")),
             }
         }
-        "subscriptions/listen" if ctx.stateless && !collect => Target::Listen,
-        _ => {
-            let status = if ctx.stateless {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::OK
-            };
-            return Err(RpcError::new(
-                status,
-                code::METHOD_NOT_FOUND,
-                format!("method not found: {method}"),
-            ));
-        }
+        Method::SubscriptionsListen if ctx.stateless && !collect => Reached::Listen,
+        _ => return Err(not_found(ctx, method)),
     })
+}
+
+/// A method the gateway does not serve: 404 in the stateless era, as the revision says.
+fn not_found(ctx: &Ctx, method: &str) -> RpcError {
+    let status = match ctx.stateless {
+        true => StatusCode::NOT_FOUND,
+        false => StatusCode::OK,
+    };
+    RpcError::new(
+        status,
+        code::METHOD_NOT_FOUND,
+        format!("method not found: {method}"),
+    )
 }
 
 /// Why a tool the view does not route is refused: held for review, disabled in the
 /// namespace, its server unavailable, or unknown (with the nearest names).
-fn absent_tool(ctx: &Ctx, method: &str, name: &str) -> RpcError {
+fn absent_tool(ctx: &Ctx, name: &str) -> RpcError {
     let view = &ctx.view;
     if let Err(e) = held_check(view, name) {
         return e;
@@ -308,7 +365,8 @@ fn absent_tool(ctx: &Ctx, method: &str, name: &str) -> RpcError {
         .get(name)
         .copied()
         .or_else(|| never_listed(ctx, name));
-    unavailable(ctx, owner, method, name).unwrap_or_else(|| unknown_tool(view, name))
+    unavailable(ctx, owner, Some(Method::ToolsCall), name)
+        .unwrap_or_else(|| unknown_tool(view, name))
 }
 
 /// A skill's file ([`crate::mcp::skills::resource`]): its owner, under the owner's URI.
@@ -316,39 +374,27 @@ fn skill_file<'v>(
     view: &'v crate::routing::View,
     span: Option<Span>,
     uri: &str,
-    method: &str,
-) -> Result<Option<Target<'v>>, RpcError> {
+    method: Option<Method>,
+) -> Result<Option<Callee<'v>>, RpcError> {
     Ok(
-        crate::mcp::skills::resource(view, uri, method)?.map(|(backend, rename)| {
-            Target::Call(Callee::Backend {
-                backend,
-                rename: span.zip(rename),
-                tool: None,
-                task: TaskSupport::Forbidden,
-            })
+        crate::mcp::skills::resource(view, uri, method)?.map(|(backend, rename)| Callee::Backend {
+            backend,
+            rename: span.zip(rename),
+            tool: None,
+            task: TaskSupport::Forbidden,
         }),
     )
 }
 
-/// Requests the 2026-07-28 revision removed: a stateless client asking for one gets 404
-/// and -32601, as for any method the gateway does not serve.
-const REMOVED_IN_2026: [&str; 5] = [
-    "initialize",
-    "ping",
-    "logging/setLevel",
-    "resources/subscribe",
-    "resources/unsubscribe",
-];
-
 /// A REST tool execution's target: the tool `tool` (the backend's own name) of
 /// `backend`, within the caller's reach (a narrowed caller gets 404 for one it does not
 /// reach); `name` is the span of the frame's `params.name`, given the backend's own name.
-pub(crate) fn rest_tool<'v>(
+pub(crate) async fn rest_tool<'v>(
     ctx: &'v Ctx,
     backend: &'v Arc<Backend>,
     tool: &str,
     name: Option<Span>,
-) -> Result<Callee<'v>, ApiError> {
+) -> Result<Call<'v>, ApiError> {
     let entry = ctx
         .view
         .tools
@@ -367,10 +413,11 @@ pub(crate) fn rest_tool<'v>(
             backend.name
         )));
     }
-    Ok(Callee::Backend {
+    let callee = Callee::Backend {
         backend,
         rename: name.map(|span| (span, Bytes::from(crate::jsonrpc::frame::json_string(tool)))),
         tool: Some(entry.and_then(|t| t.rate.as_ref())),
         task: entry.map_or(TaskSupport::Forbidden, |t| t.task),
-    })
+    };
+    Ok(Call::new(ctx, Method::ToolsCall, callee).await)
 }

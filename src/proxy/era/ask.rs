@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 
 /// Questions one round holds at most; a backend asking more at once has the rest refused.
 pub const MAX_ASKS: usize = 64;
@@ -20,7 +21,7 @@ pub struct Ask {
     pub key: String,
     /// The backend's own id (raw JSON).
     pub id: Bytes,
-    pub method: &'static str,
+    pub method: Method,
     /// Its `params` (raw JSON object), `{}` when it had none.
     pub params: Bytes,
     /// The capability it needs, when the client's request did not declare it.
@@ -31,12 +32,7 @@ impl Ask {
     /// The question in a backend's request, keyed by the name the backend gave it in
     /// `_meta["io.metamcp/inputKey"]`, else by its id; `None` for other requests.
     pub(in crate::proxy) fn of(data: &[u8], f: &Frame, earlier: &[Ask]) -> Option<Ask> {
-        let method: &'static str = match f.method(data)? {
-            "sampling/createMessage" => "sampling/createMessage",
-            "elicitation/create" => "elicitation/create",
-            "roots/list" => "roots/list",
-            _ => return None,
-        };
+        let method = f.kind.filter(|m| m.asks_client())?;
         let id = Bytes::copy_from_slice(f.id?.of(data));
         let params = f
             .params
@@ -111,7 +107,7 @@ pub fn url_asks(data: &[u8]) -> Option<Vec<Ask>> {
         asks.push(Ask {
             key,
             id: Bytes::new(),
-            method: "elicitation/create",
+            method: Method::ElicitationCreate,
             params: Bytes::from(params.to_string()),
             undeclared: None,
         });

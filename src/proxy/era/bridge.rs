@@ -26,6 +26,7 @@ use crate::backend::mux::sse_event;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::jsonrpc::methods::Method;
 use crate::proxy::caller::Caller;
 use crate::proxy::calls::ServerRequests;
 use crate::proxy::rpc::MAX_COLLECTED;
@@ -41,7 +42,7 @@ struct Bridge {
     asks: Arc<ServerRequests>,
     /// The upstream request as the backend takes it (its own name, the envelope).
     request: Value,
-    method: String,
+    method: Option<Method>,
     client_id: Value,
     /// How long the client has to answer a round.
     ttl: Duration,
@@ -63,10 +64,9 @@ impl Bridge {
     ) -> Bridge {
         let mut spans = rename.iter().map(|(s, n)| (*s, &n[..])).collect::<Vec<_>>();
         let spliced = frame::splice(body, &mut spans);
-        let spliced = match backend.is_modern() {
-            true => super::with_envelope(caller, spliced),
-            false => spliced,
-        };
+        // Only a session client's call of a 2026-07-28 backend is bridged here: its
+        // request carries the session's envelope.
+        let spliced = super::with_envelope(caller, spliced);
         let request = serde_json::from_slice(&spliced).unwrap_or(Value::Null);
         let client_id =
             f.id.and_then(|s| serde_json::from_slice(s.of(body)).ok())
@@ -77,7 +77,7 @@ impl Bridge {
             caps: caller.caps.unwrap_or(0),
             asks: caller.server_requests.clone(),
             request,
-            method: f.method(body).unwrap_or_default().to_string(),
+            method: f.kind,
             client_id,
             ttl: caller.parked.ttl(),
             expires: caller.expires,
@@ -349,7 +349,7 @@ impl Bridge {
             return self.failed("the server does not take callers' own accounts");
         };
         let id = crate::crypto::random_alphanumeric(22);
-        let question = json!({"connect": {"method": "elicitation/create", "params": {
+        let question = json!({"connect": {"method": Method::ElicitationCreate.as_str(), "params": {
             "mode": "url", "elicitationId": id, "url": url, "message": message}}});
         let answers = match self.ask(&question, tx).await {
             Ok(a) => a,
@@ -383,7 +383,7 @@ impl Bridge {
                 ));
             }
         }
-        let done = json!({"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
+        let done = json!({"jsonrpc": "2.0", "method": Method::ElicitationComplete.as_str(),
                           "params": {"elicitationId": id}});
         if tx.send(sse_event(&text(&done))).await.is_err() {
             return self.failed("the client went away");
@@ -427,7 +427,8 @@ impl Bridge {
         for (key, request) in requests {
             let method = request["method"].as_str().unwrap_or_default();
             let mut params = request.get("params").cloned().unwrap_or_else(|| json!({}));
-            let needed = ClientCaps::needed_by_request(&text(request), method);
+            let kind = Method::parse(method);
+            let needed = kind.and_then(|m| ClientCaps::needed_by_request(&text(request), m));
             match needed {
                 Some((bit, cap)) if self.caps & bit != bit => {
                     return Err(format!(
@@ -437,7 +438,7 @@ impl Bridge {
                 None => return Err(format!("the server asked for {method:?}")),
                 Some(_) => {}
             }
-            if method == "elicitation/create"
+            if kind == Some(Method::ElicitationCreate)
                 && params["mode"] == "url"
                 && params.get("elicitationId").is_none()
             {
@@ -551,7 +552,7 @@ impl Bridge {
             if f.is_response() {
                 return Ok(serde_json::from_slice(d).ok());
             }
-            if f.method(d) == Some("notifications/message")
+            if f.is(Method::Message)
                 && let Some(floor) = self.levels.get(&self.conversation)
                 && !crate::jsonrpc::log_level::passes(d, Some(floor))
             {
@@ -577,7 +578,7 @@ impl Bridge {
     /// A question the client did not or could not answer: a tool's `isError` result, an
     /// error for the others.
     fn refused(&self, why: &str) -> Bytes {
-        if self.method == "tools/call" {
+        if self.method == Some(Method::ToolsCall) {
             return self.answer(json!({"result": {
                 "content": [{"type": "text", "text": why}], "isError": true}}));
         }

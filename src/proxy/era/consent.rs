@@ -20,8 +20,8 @@ use crate::backend::Backend;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, Span};
+use crate::jsonrpc::methods::Method;
 use crate::proxy::caller::Caller;
-use crate::proxy::era::MRTR_METHODS;
 use crate::proxy::rpc::{RpcError, code};
 
 /// -32042: the call needs the user at a URL first (2025-11-25).
@@ -76,7 +76,7 @@ pub(in crate::proxy) async fn ask(
     let caps = caller.caps.unwrap_or_else(|| ClientCaps::of_frame(body, f));
     let declared = caps & ClientCaps::ELICITATION_URL != 0;
     let method = f.method(body).unwrap_or_default();
-    if declared && caller.stateless && MRTR_METHODS.contains(&method) {
+    if declared && caller.stateless && f.kind.is_some_and(Method::calls_item) {
         let error = json!({"error": {"code": URL_ELICITATION_REQUIRED, "data": {"elicitations": [
             {"mode": "url", "elicitationId": "connect", "url": url, "message": message}]}}});
         if let Some(asks) = super::ask::url_asks(error.to_string().as_bytes()) {

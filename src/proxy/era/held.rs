@@ -140,7 +140,7 @@ mod tests {
         Ask {
             key: "k".into(),
             id: Bytes::from_static(b"1"),
-            method: "sampling/createMessage",
+            method: crate::jsonrpc::methods::Method::SamplingCreateMessage,
             params: Bytes::from_static(b"{}"),
             undeclared,
         }

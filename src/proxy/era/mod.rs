@@ -1,7 +1,10 @@
 //! The era bridges of the hop, in one room. A call crosses one of four pairs of eras
-//! (the client's, the backend's); [`Bridge`] is chosen once per call and the hop asks it,
-//! not the eras, what to do: which envelope a request needs, what a result is given,
-//! whether the backend's questions become rounds for the client or requests to it.
+//! (the client's, the backend's); [`Bridge`] is chosen once per call, when it is routed
+//! (`mcp::phases::route::Call`), and the phases and the hop ask it, not the eras, what to
+//! do. Above `backend/`, this file alone asks a backend's era ([`Bridge::choose`],
+//! [`Bridge::stateless`], [`follows_on_listen`], [`hears_roots_changed`]). The bridge
+//! says which envelope a request needs, what a result is given, whether the backend's
+//! questions become rounds for the client or requests to it.
 //!
 //! Beside the adapter, what the bridges use:
 //! - [`rounds`]: a 2026-07-28 client's call waiting for its input (multi-round-trip
@@ -27,6 +30,7 @@ use bytes::Bytes;
 
 use crate::backend::Backend;
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 use crate::proxy::caller::Caller;
 use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
 
@@ -39,9 +43,6 @@ pub mod request_state;
 pub mod rounds;
 pub mod task_id;
 pub mod task_inputs;
-
-/// The requests a server may answer with `input_required` (2026-07-28).
-pub const MRTR_METHODS: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
 
 /// The pair of eras one call crosses: the client's, then the backend's as it serves this
 /// client (a dual-era backend serves a session client in a session).
@@ -78,6 +79,28 @@ impl Bridge {
         }
     }
 
+    /// The bridge for a client of the 2026-07-28 era calling `backend` (nothing to ask
+    /// the backend first: such a client has no session a backend could take).
+    pub fn stateless(backend: &Backend) -> Bridge {
+        match backend.is_modern_for(true) {
+            true => Bridge::Modern,
+            false => Bridge::ModernToSession,
+        }
+    }
+
+    /// What the gateway answers itself (its own tools): in the client's era, as is.
+    pub fn direct(stateless: bool) -> Bridge {
+        match stateless {
+            true => Bridge::Modern,
+            false => Bridge::Sessions,
+        }
+    }
+
+    /// The backend serves this call in the 2026-07-28 era.
+    pub fn backend_modern(self) -> bool {
+        matches!(self, Bridge::SessionToModern | Bridge::Modern)
+    }
+
     /// The client is of the 2026-07-28 era: a closed stream is its cancellation, a
     /// refusal keeps its HTTP status, a URL it must visit is an `input_required`.
     pub fn client_modern(self) -> bool {
@@ -86,14 +109,14 @@ impl Bridge {
 
     /// A session client's `method` whose `input_required` rounds are put to it as
     /// requests (`bridge`).
-    pub fn asks_client(self, method: &str) -> bool {
-        self == Bridge::SessionToModern && MRTR_METHODS.contains(&method)
+    pub fn asks_client(self, method: Option<Method>) -> bool {
+        self == Bridge::SessionToModern && method.is_some_and(Method::calls_item)
     }
 
     /// A stateless client's `method` whose backend's requests become `input_required`
     /// rounds ([`rounds`]).
-    pub fn rounds_for_client(self, method: &str) -> bool {
-        self == Bridge::ModernToSession && MRTR_METHODS.contains(&method)
+    pub fn rounds_for_client(self, method: Option<Method>) -> bool {
+        self == Bridge::ModernToSession && method.is_some_and(Method::calls_item)
     }
 
     /// The request as the backend's era needs it: a 2026-07-28 client's extensions it
@@ -139,6 +162,19 @@ impl Bridge {
     pub fn stamps_stream(self) -> bool {
         self == Bridge::Modern
     }
+}
+
+/// Whether `backend` follows the resources a session client subscribes to on its own
+/// `subscriptions/listen` stream (a 2026-07-28 backend, even one that takes sessions:
+/// the revision has no `resources/subscribe`), rather than by a `resources/subscribe`.
+pub fn follows_on_listen(backend: &Backend) -> bool {
+    backend.is_modern()
+}
+
+/// Whether `backend` holds sessions to tell a client's `roots/list_changed` (a
+/// 2026-07-28 backend asks for roots with each request instead).
+pub fn hears_roots_changed(backend: &Backend) -> bool {
+    !backend.is_modern()
 }
 
 /// A session client's request to a modern backend, with the envelope in its `_meta`:

@@ -27,6 +27,7 @@ use crate::proxy::era::ask::Ask;
 use crate::proxy::era::held::Settle;
 use crate::proxy::era::request_state::{self, StateClaims};
 
+use crate::jsonrpc::methods::Method;
 use crate::proxy::upstream::UpstreamBody;
 
 /// Bounds on calls waiting for a client's input.
@@ -223,7 +224,7 @@ async fn give_up(mut call: ParkedCall, why: &str) {
 /// What a backend is told when its question gets no answer: an elicitation is cancelled
 /// (its own way of saying "no answer"), the others fail.
 fn refusal(a: &Ask, why: &str) -> Bytes {
-    if a.method == "elicitation/create" {
+    if a.method == Method::ElicitationCreate {
         let mut out = BytesMut::new();
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
         out.extend_from_slice(&a.id);
@@ -251,7 +252,8 @@ fn answer(a: &Ask, result: &[u8]) -> Bytes {
 /// An accepted elicitation's answer with the defaults of the fields it left out; `None`
 /// when nothing is to be added.
 fn with_defaults(a: &Ask, result: &[u8]) -> Option<Vec<u8>> {
-    if a.method != "elicitation/create" || memchr::memmem::find(&a.params, b"\"default\"").is_none()
+    if a.method != Method::ElicitationCreate
+        || memchr::memmem::find(&a.params, b"\"default\"").is_none()
     {
         return None;
     }
@@ -490,7 +492,7 @@ pub fn input_required(client_id: &[u8], asks: &[Ask], state: &str) -> Bytes {
         }
         out.extend_from_slice(&frame::json_string(&a.key));
         out.extend_from_slice(b":{\"method\":\"");
-        out.extend_from_slice(a.method.as_bytes());
+        out.extend_from_slice(a.method.as_str().as_bytes());
         out.extend_from_slice(b"\",\"params\":");
         out.extend_from_slice(&a.params);
         out.extend_from_slice(b"}");
@@ -652,7 +654,7 @@ mod tests {
         let ask = |params: &str| super::Ask {
             key: "k".into(),
             id: bytes::Bytes::from_static(b"7"),
-            method: "elicitation/create",
+            method: Method::ElicitationCreate,
             params: bytes::Bytes::from(params.to_string()),
             undeclared: None,
         };
@@ -691,7 +693,7 @@ mod tests {
         let a = ask(r#"{"jsonrpc":"2.0","id":3,"method":"roots/list"}"#, &[]).unwrap();
         assert_eq!(
             (a.key.as_str(), &a.params[..], a.method),
-            ("3", &b"{}"[..], "roots/list")
+            ("3", &b"{}"[..], Method::RootsList)
         );
         let named = r#"{"jsonrpc":"2.0","id":"x y","method":"elicitation/create","params":{"message":"m","_meta":{"io.metamcp/inputKey":"user_name"}}}"#;
         let b = ask(named, &[]).unwrap();

@@ -17,6 +17,8 @@
 //!   client's id restored; calls in flight.
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
+//! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request
+//!   and result (allow, deny, mutate; enforce or audit; fail open or closed).
 //! - [`pins`]: tool definitions pinned on first sight, changes held for an admin's
 //!   review, and the screening of definitions.
 //! - [`backend`]: supervised backends behind one transport seam: Streamable HTTP, legacy
@@ -57,6 +59,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod crypto;
+pub mod guard;
 pub mod http;
 pub mod jsonrpc;
 pub mod keyadm;

@@ -120,6 +120,7 @@ impl State {
                 search: config.tool_search,
                 embeddings: config.tool_search_semantic.then(Arc::default),
                 pins: Some(pins.clone()),
+                guards: Some(Arc::new(crate::guard::Hooks::new(backend_tls))),
                 ..Default::default()
             }),
             rebuild,

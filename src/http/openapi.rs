@@ -644,7 +644,7 @@ fn review_schemas(c: &mut Value) {
 
 /// The namespace's schemas: the object, its input, a tool override.
 fn namespace_schemas() -> Value {
-    json!({
+    let mut schemas = json!({
     "ToolOverride": {"type": "object", "additionalProperties": false, "properties": {
         "enabled": {"type": "boolean"}, "name": {"type": "string"}, "description": {"type": "string"},
         "rate": {"type": "string", "pattern": "^[0-9]+/(s|m)$", "description": "calls per key, e.g. 10/m"}}},
@@ -671,7 +671,23 @@ fn namespace_schemas() -> Value {
         "tool_search": {"enum": ["off", "on", "auto"], "default": "auto"},
         "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
-    })
+    });
+    guardrail_schemas(&mut schemas);
+    schemas
+}
+
+/// A namespace's external guardrails ([`crate::model::guardrail`], docs/guardrails.md).
+fn guardrail_schemas(schemas: &mut Value) {
+    schemas["Guardrail"] = json!({"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+        "url": {"type": "string", "description": "http:// or https://; the hook is POSTed {phase, namespace, principal, server, tool, arguments[, result]} and answers {decision: allow|deny|mutate, reason?, arguments?|result?}. Shown with its userinfo and query values masked"},
+        "on": {"type": "array", "items": {"enum": ["request", "result"]}, "minItems": 1, "default": ["request", "result"]},
+        "mode": {"enum": ["enforce", "audit"], "default": "enforce", "description": "audit: the answer is recorded (event guardrail.audit), never applied"},
+        "failure": {"enum": ["open", "closed"], "default": "closed", "description": "a timeout, an error, an answer over 1 MiB or not understood, a full queue, a result over 4 MiB: closed refuses the call (-32003), open lets it through unchanged"},
+        "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 30000, "default": 2000}}});
+    let list = json!({"type": "array", "maxItems": 8, "items": {"$ref": "#/components/schemas/Guardrail"}});
+    for schema in ["Namespace", "NamespaceInput"] {
+        schemas[schema]["properties"]["guardrails"] = list.clone();
+    }
 }
 
 /// A policy by identity ([`crate::policy::rules`]), as stored and given.

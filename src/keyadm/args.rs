@@ -101,6 +101,8 @@ NAMESPACE FLAGS (the fields of the REST body; running gateways apply a change at
                          check each call's arguments against the tool's inputSchema
                          (default false)
   --auth required|none   none opens /mcp/NAME without credentials (default required)
+  --guardrails JSON      external guardrails, the REST field's array ('[]' removes them):
+                         '[{\"url\": \"http://127.0.0.1:8088/\", \"on\": [\"result\"]}]'
 
 The API key is printed once, by `keys create` and `keys rotate`; store it then.
 Database settings are the gateway's: DATABASE_URL, or the embedded cluster the gateway

@@ -48,13 +48,14 @@ pub enum Body {
 }
 
 /// Each flag of `add` and `set`, with the body's field it sets.
-const FIELD_FLAGS: [(&str, &str); 6] = [
+const FIELD_FLAGS: [(&str, &str); 7] = [
     ("--server", "servers"),
     ("--description", "description"),
     ("--tool-prefix", "tool_prefix"),
     ("--tool-search", "tool_search"),
     ("--validate-arguments", "validate_arguments"),
     ("--auth", "auth"),
+    ("--guardrails", "guardrails"),
 ];
 
 /// `namespaces …` after the word `namespaces`.
@@ -160,6 +161,12 @@ fn body(line: &Line<'_>) -> Result<Body, UsageError> {
             other => json!(other),
         };
         body.insert("validate_arguments".into(), v);
+    }
+    // The JSON array of the REST field (a value that is not JSON goes as a string, for
+    // the registry to refuse in its words).
+    if let Some(v) = line.at_most_one("--guardrails")? {
+        let v = serde_json::from_str::<Value>(v).unwrap_or_else(|_| json!(v));
+        body.insert("guardrails".into(), v);
     }
     Ok(Body::Flags(body))
 }
@@ -310,7 +317,8 @@ fn explain(e: StoreError, name: &str, body: Option<(&Body, &Value)>) -> KeyadmEr
                     format!("the namespace name {name:?} {reason} ({NOTHING})")
                 }
                 (_, Some((Body::Flags(_), sent)), Some(flag)) => match sent.get(field) {
-                    Some(v) if field != "servers" => {
+                    // A guardrail's URL may hold a secret: not echoed.
+                    Some(v) if field != "servers" && field != "guardrails" => {
                         format!("{flag} {reason}, not {v} ({NOTHING})")
                     }
                     _ => format!("{flag}: {reason} ({NOTHING})"),
@@ -378,6 +386,7 @@ fn settings(ns: &Namespace) -> String {
         ("validate_arguments", ns.validate_arguments.to_string()),
         ("auth", text(&v["auth"])),
         ("tool overrides", ns.tools.len().to_string()),
+        ("guardrails", ns.guardrails.len().to_string()),
     ] {
         let value = crate::cli::printable(&value).into_owned();
         out.push_str(&format!("  {label:<19} {value}\n"));
@@ -397,6 +406,13 @@ fn shown(ns: &Namespace) -> String {
         out.push_str("tool overrides (JSON, as in the REST object):\n");
         let tools = serde_json::to_string_pretty(&v["tools"]).unwrap_or_default();
         for l in tools.lines() {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
+    if !ns.guardrails.is_empty() {
+        out.push_str("guardrails (JSON, as in the REST object, URLs redacted):\n");
+        let list = serde_json::to_string_pretty(&v["guardrails"]).unwrap_or_default();
+        for l in list.lines() {
             out.push_str(&format!("  {l}\n"));
         }
     }

@@ -3,6 +3,7 @@
 //! in [`invalid`]). Nothing here touches the database or HTTP.
 
 pub mod auth;
+pub mod guardrail;
 pub mod import;
 pub mod invalid;
 pub mod limits;
@@ -185,6 +186,8 @@ pub struct Namespace {
     pub tool_search: ToolSearch,
     /// `accept`: its members' changed and new tools are re-pinned at once.
     pub tool_changes: ToolChanges,
+    /// External guardrails its tool calls pass through (none by default).
+    pub guardrails: Vec<guardrail::Guardrail>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -219,6 +222,7 @@ impl Namespace {
             "tool_changes": self.tool_changes.as_str(),
             "auth": if self.auth_required { "required" } else { "none" },
             "tools": tools,
+            "guardrails": self.guardrails.iter().map(guardrail::Guardrail::public_json).collect::<Vec<_>>(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })

@@ -66,6 +66,9 @@ pub struct Gateway {
     /// The pins every tool and prompt is checked against ([`crate::pins`]); none in
     /// tables built without a database.
     pub pins: Option<Arc<crate::pins::Book>>,
+    /// What namespaces' guardrails share ([`crate::guard`]); none in tables built without
+    /// a client.
+    pub guards: Option<Arc<crate::guard::Hooks>>,
 }
 
 /// One exposed tool or prompt.
@@ -180,6 +183,8 @@ pub struct View {
     /// The policies by identity that apply to it (`None`: none, the default, and then
     /// lists and calls pay nothing for them).
     pub rules: Option<Arc<crate::policy::rules::RuleSet>>,
+    /// Its namespace's external guardrails ([`crate::guard`]); `None`: none, the default.
+    pub guardrails: Option<Arc<crate::guard::Guardrails>>,
     pub tools: Vec<Exposed>,
     tool_index: HashMap<String, usize>,
     /// Tools the gateway serves itself ([`gateway`]), listed after the backends'.
@@ -576,6 +581,9 @@ fn build_view(
         view.policies
             .push(Arc::new(crate::policy::arguments::ValidateArguments));
     }
+    view.guardrails = ns
+        .zip(own.guards.as_ref())
+        .and_then(|(n, hooks)| hooks.of(&n.name, &n.guardrails));
     gateway::add(&mut view, &own.tools, ns, validate, &mut matched);
     // Every member is named alike; a server that is down keeps its last lists, and what
     // it would expose is remembered in `absent` rather than listed.

@@ -13,6 +13,8 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         auth_required: true,
         ..View::default()
     };
+    let guarded: Vec<_> = parts.iter().filter_map(|p| p.guardrails.as_ref()).collect();
+    view.guardrails = crate::guard::Guardrails::union(&guarded);
     for part in parts {
         if view.rules.is_none() {
             view.rules = part.rules.clone();

@@ -131,6 +131,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0023_limits_clock",
         sql: include_str!("../../sql/0023_limits_clock.sql"),
     },
+    Migration {
+        version: 24,
+        name: "0024_guardrails",
+        sql: include_str!("../../sql/0024_guardrails.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

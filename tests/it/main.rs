@@ -41,6 +41,7 @@ mod extensions;
 mod first_hour;
 mod gateway_binary;
 mod gateway_tools;
+mod guardrails;
 mod import;
 mod json_lines_backend;
 mod keyadm;

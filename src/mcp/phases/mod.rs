@@ -12,6 +12,8 @@
 //! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
 //!    refuse it (or have the user confirm it first, [`crate::mcp::confirm`]); those that
 //!    ask see its answer. No policy: one emptiness check.
+//!    Then [`guard`]: the namespace's external guardrails see a backend's tool call
+//!    (and, after 4, its result); no guardrail: one `None` check.
 //! 4. [`forward`]: to the backend through the call's bridge ([`crate::proxy::era`]);
 //!    as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
@@ -44,6 +46,7 @@ use crate::routing::SERVED_BY;
 
 pub mod charge;
 pub mod forward;
+pub mod guard;
 pub mod policy;
 pub mod record;
 pub mod route;
@@ -175,15 +178,41 @@ pub(crate) async fn call(
         };
         policy::before(ctx, body, f, server, &named, schema)?;
     }
+    // Guardrails: a backend's tool call, in a view whose namespace has them.
+    let guards = match (&call.callee, rate) {
+        (Callee::Backend { .. }, Some(_)) => ctx.view.guardrails.as_deref(),
+        _ => None,
+    };
+    let guarded = match guards {
+        Some(g) => Box::pin(guard::before(ctx, g, body, f, server)).await?,
+        None => None,
+    };
+    let (body, f) = guarded.as_deref().map_or((body, f), |(b, f)| (b, f));
+    let mut call = call;
+    if guarded.is_some()
+        && let Callee::Backend {
+            rename: Some((at, _)),
+            ..
+        } = &mut call.callee
+    {
+        // Arguments a guardrail changed moved the tool's name in the request.
+        *at = f.name.unwrap_or(*at);
+    }
     // 4. Forward.
     let resp = match call.callee {
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
         Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, collect).await?,
     };
-    Ok(match policed {
+    let resp = match policed {
         true => policy::after(ctx, resp, server, &named),
         false => resp,
-    })
+    };
+    match guards {
+        Some(g) if !g.result.is_empty() => {
+            Box::pin(guard::after(ctx, g, resp, body, f, server)).await
+        }
+        _ => Ok(resp),
+    }
 }
 
 /// A call the user confirmed on its session's stream ([`crate::mcp::confirm`]), routed

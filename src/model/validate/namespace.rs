@@ -21,6 +21,7 @@ pub struct NamespaceDraft {
     pub validate_arguments: bool,
     pub tool_search: crate::model::ToolSearch,
     pub tool_changes: crate::model::ToolChanges,
+    pub guardrails: Vec<crate::model::guardrail::Guardrail>,
 }
 
 impl From<&Namespace> for NamespaceDraft {
@@ -35,6 +36,7 @@ impl From<&Namespace> for NamespaceDraft {
             validate_arguments: n.validate_arguments,
             tool_search: n.tool_search,
             tool_changes: n.tool_changes,
+            guardrails: n.guardrails.clone(),
         }
     }
 }
@@ -49,6 +51,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "validate_arguments",
     "tool_search",
     "tool_changes",
+    "guardrails",
 ];
 /// What a namespace object shows that a PUT of it may carry back unchanged (read-only).
 const NAMESPACE_READ_ONLY: &[&str] = &[
@@ -79,7 +82,15 @@ impl NamespaceDraft {
             None => {}
         }
         self.apply_members(obj)?;
-        self.apply_exposure(obj)
+        self.apply_exposure(obj)?;
+        match field(obj, "guardrails") {
+            Field::Absent => {}
+            Field::Null => self.guardrails.clear(),
+            Field::Value(v) => {
+                self.guardrails = crate::model::guardrail::parse_list(v, &self.guardrails)?;
+            }
+        }
+        Ok(())
     }
 
     /// `description` and `servers`.

@@ -1,0 +1,281 @@
+//! The guardrail phase of a backend's `tools/call` ([`crate::guard`], docs/guardrails.md):
+//! the namespace's request hooks see the call before it is forwarded (after the
+//! policies), its result hooks see the result before the client does. Each hook's
+//! answer is applied in `enforce` mode (deny: a `-32003` error with the request's id
+//! and `data.guardrail`; mutate: the new arguments or result go on) and only recorded in
+//! `audit` mode (the event `guardrail.audit`); a hook that fails (timeout, error, an
+//! answer too large or not understood, no room) refuses the call when its failure mode
+//! is `closed` and lets it through unchanged, with the event `guardrail.failed`, when it
+//! is `open`. A view without guardrails never comes here (one `None` check).
+
+use bytes::Bytes;
+use hyper::{Response, header};
+use serde_json::{Value, json};
+
+use crate::guard::Guardrails;
+use crate::guard::ask::{Phase, Verdict};
+use crate::guard::result::{Held, hold, message_span, replaced};
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::mcp::Ctx;
+use crate::observe::events::{Audience, fields};
+use crate::proxy::rpc::{RpcError, code};
+
+/// What a hook is asked about: the call.
+struct Asked<'a> {
+    server: &'a str,
+    tool: &'a str,
+}
+
+/// Runs the request hooks on a call: the request rewritten (with its frame) when an
+/// enforcing hook changed its arguments, `None` when it goes on as it came (boxed: the
+/// call's future holds it across the forward, and stays small without guardrails).
+pub(crate) async fn before(
+    ctx: &Ctx,
+    g: &Guardrails,
+    body: &Bytes,
+    f: &Frame,
+    server: &str,
+) -> Result<Option<Box<(Bytes, Frame)>>, RpcError> {
+    let tool = f
+        .name
+        .and_then(|s| string_value(body, s))
+        .unwrap_or_default();
+    let asked = Asked {
+        server,
+        tool: &tool,
+    };
+    // A task's result comes later, by another request: result hooks would never see it.
+    if f.task.is_some() {
+        for hook in &g.result {
+            let why =
+                "a task's result is not seen by result guardrails (call the tool without a task)";
+            outcome(ctx, g, hook, Phase::Result, &asked, Err(why.into()))?;
+        }
+    }
+    if g.request.is_empty() {
+        return Ok(None);
+    }
+    let mut arguments = crate::policy::arguments_of(body, f)
+        .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok())
+        .unwrap_or_else(|| json!({}));
+    let mut changed = false;
+    for hook in &g.request {
+        let payload = payload(ctx, g, Phase::Request, &asked, &arguments, None);
+        let answer = g.ask(hook, Phase::Request, payload).await;
+        if let Some(new) = outcome(ctx, g, hook, Phase::Request, &asked, answer)? {
+            arguments = new;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    let mut request: Value = serde_json::from_slice(body)
+        .map_err(|e| RpcError::method(code::INVALID_REQUEST, format!("not JSON: {e}")))?;
+    request["params"]["arguments"] = arguments;
+    let body = Bytes::from(request.to_string());
+    let f = frame::parse(&body).map_err(|e| {
+        RpcError::method(
+            code::INTERNAL,
+            format!("the arguments a guardrail gave do not make a request: {e:?}"),
+        )
+    })?;
+    Ok(Some(Box::new((body, f))))
+}
+
+/// Runs the result hooks on `resp` (the answer to a call of `tool` with `arguments`):
+/// the answer as it came, or with its result changed, or the refusal.
+pub(crate) async fn after(
+    ctx: &Ctx,
+    g: &Guardrails,
+    resp: Response<Body>,
+    body: &[u8],
+    f: &Frame,
+    server: &str,
+) -> Result<Response<Body>, RpcError> {
+    let tool = f
+        .name
+        .and_then(|s| string_value(body, s))
+        .unwrap_or_default();
+    let asked = Asked {
+        server,
+        tool: &tool,
+    };
+    let stream = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let (mut parts, answer) = resp.into_parts();
+    let (held, _room) = match hold(answer, g.room()).await {
+        Ok(Held::Whole(bytes, room)) => (bytes, room),
+        Ok(Held::Over(whole, why)) => {
+            for hook in &g.result {
+                outcome(ctx, g, hook, Phase::Result, &asked, Err(why.clone()))?;
+            }
+            return Ok(Response::from_parts(parts, whole));
+        }
+        Err(e) => {
+            return Err(RpcError::method(
+                code::INTERNAL,
+                format!("the backend's answer broke off: {e}"),
+            ));
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let span = message_span(&held, stream);
+    let message = serde_json::from_slice::<Value>(held[span.clone()].trim_ascii()).ok();
+    // An error answer has no result to see.
+    let Some(mut message) = message.filter(|m| m.get("result").is_some()) else {
+        return Ok(Response::from_parts(parts, Body::full(held)));
+    };
+    let arguments = crate::policy::arguments_of(body, f)
+        .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok())
+        .unwrap_or_else(|| json!({}));
+    let mut result = message["result"].take();
+    if result.get("task").is_some() && result.get("content").is_none() {
+        let why = "a task's result is not seen by result guardrails (call the tool without a task)";
+        for hook in &g.result {
+            outcome(ctx, g, hook, Phase::Result, &asked, Err(why.into()))?;
+        }
+        return Ok(Response::from_parts(parts, Body::full(held)));
+    }
+    let mut changed = false;
+    for hook in &g.result {
+        let payload = payload(ctx, g, Phase::Result, &asked, &arguments, Some(&result));
+        let answer = g.ask(hook, Phase::Result, payload).await;
+        if let Some(new) = outcome(ctx, g, hook, Phase::Result, &asked, answer)? {
+            result = new;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(Response::from_parts(parts, Body::full(held)));
+    }
+    message["result"] = result;
+    let new = replaced(&held, span, message.to_string().as_bytes());
+    Ok(Response::from_parts(parts, Body::full(new)))
+}
+
+/// The JSON a hook is posted (docs/guardrails.md).
+fn payload(
+    ctx: &Ctx,
+    g: &Guardrails,
+    phase: Phase,
+    asked: &Asked<'_>,
+    arguments: &Value,
+    result: Option<&Value>,
+) -> Vec<u8> {
+    let who = crate::mcp::policed::subject(&ctx.state, ctx.principal.as_ref());
+    let mut principal = json!({"id": who.id, "name": who.name, "kind": who.kind,
+        "scope": who.scope, "namespaces": who.namespaces});
+    if who.kind == "oauth" {
+        principal["issuer"] = json!(who.issuer);
+        principal["sub"] = json!(who.sub);
+        principal["client_id"] = json!(who.client_id);
+    }
+    let mut p = json!({
+        "phase": phase.as_str(),
+        "namespace": ctx.namespace.as_deref().unwrap_or(&g.namespace),
+        "principal": principal,
+        "server": asked.server,
+        "tool": asked.tool,
+        "arguments": arguments,
+    });
+    if let Some(r) = result {
+        p["result"] = r.clone();
+    }
+    serde_json::to_vec(&p).unwrap_or_default()
+}
+
+/// Applies a hook's answer (or its failure): `Ok(Some(value))` when an enforcing hook
+/// changed the arguments or the result, `Ok(None)` when the call goes on as it is,
+/// `Err` when it is refused. Audited answers and failures let through are announced.
+fn outcome(
+    ctx: &Ctx,
+    g: &Guardrails,
+    hook: &crate::guard::Hook,
+    phase: Phase,
+    asked: &Asked<'_>,
+    answer: Result<Verdict, String>,
+) -> Result<Option<Value>, RpcError> {
+    let event = |kind: &str, extra: Value| {
+        let mut f = json!({
+            "namespace": ctx.namespace.as_deref().unwrap_or(&g.namespace),
+            "guardrail": hook.name,
+            "phase": phase.as_str(),
+            "server": asked.server,
+            "tool": asked.tool,
+            "key": ctx.principal.as_ref().map(|p| p.key_id.as_str().to_string()),
+        });
+        if let (Value::Object(f), Value::Object(extra)) = (&mut f, extra) {
+            f.extend(extra);
+        }
+        tracing::info!(event = kind, fields = %f, "guardrail");
+        ctx.state
+            .observe
+            .events
+            .publish(kind, fields(f), Audience::Admin);
+    };
+    let verdict = match answer {
+        Ok(v) => v,
+        Err(why) if hook.config.fail_closed => {
+            event(
+                "guardrail.failed",
+                json!({"reason": why, "failure": "closed"}),
+            );
+            let mut e = RpcError::method(
+                code::POLICY_DENIED,
+                format!(
+                    "the call was refused: the guardrail {} failed ({why}) and fails closed; \
+                     try again later, or ask an admin to check it",
+                    hook.name
+                ),
+            );
+            e.data = Some(json!({"guardrail": hook.name, "phase": phase.as_str(),
+                "reason": why, "failure": "closed"}));
+            return Err(e);
+        }
+        Err(why) => {
+            event(
+                "guardrail.failed",
+                json!({"reason": why, "failure": "open"}),
+            );
+            return Ok(None);
+        }
+    };
+    if !hook.config.enforce {
+        let reason = match &verdict {
+            Verdict::Deny(r) => Some(r.clone()),
+            _ => None,
+        };
+        event(
+            "guardrail.audit",
+            json!({"decision": verdict.as_str(), "reason": reason}),
+        );
+        return Ok(None);
+    }
+    match verdict {
+        Verdict::Allow => Ok(None),
+        Verdict::Mutate(v) => {
+            event("guardrail.mutated", json!({"decision": "mutate"}));
+            Ok(Some(v))
+        }
+        Verdict::Deny(reason) => {
+            event(
+                "guardrail.denied",
+                json!({"decision": "deny", "reason": reason}),
+            );
+            let mut e = RpcError::method(
+                code::POLICY_DENIED,
+                format!(
+                    "the guardrail {} denied the call of {}: {reason}",
+                    hook.name, asked.tool
+                ),
+            );
+            e.data = Some(json!({"guardrail": hook.name, "phase": phase.as_str(),
+                "reason": reason}));
+            Err(e)
+        }
+    }
+}

@@ -512,7 +512,9 @@ fn every_setting_is_documented() {
     let read: Vec<&str> = SETTINGS
         .iter()
         .copied()
-        .chain([crate::store::embedded::CLUSTER_ROOT_VAR])
+        // Read by the embedded cluster's relocation itself (store::embedded), before any
+        // configuration is.
+        .chain(["METAMCP_CLUSTER_ROOT"])
         .collect();
     for word in table.split('`').filter(|w| w.starts_with("METAMCP_")) {
         let name = word.split(['=', ' ']).next().unwrap_or(word);

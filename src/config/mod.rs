@@ -92,6 +92,9 @@ settings! {
     /// How long a call whose backend asked the client something waits for a stateless
     /// client's retry (multi-round-trip requests) before it is cancelled upstream.
     MRTR_TTL = "METAMCP_MRTR_TTL",
+    /// How long a session client has to answer a policy's confirmation (`elicitation/create`
+    /// on the call's stream), and how long a 2026-07-28 client's confirmation state stays good.
+    CONFIRM_TIMEOUT = "METAMCP_CONFIRM_TIMEOUT",
     /// How long a 2026-07-28 client may reuse the gateway's lists and `server/discover`
     /// (`ttlMs`; `0`: not at all).
     LIST_TTL = "METAMCP_LIST_TTL",
@@ -189,6 +192,7 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 const DEFAULT_AUDIT_QUEUE: usize = 100_000;
 const DEFAULT_MRTR_TTL: Duration = Duration::from_secs(300);
+const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_LIST_TTL: Duration = Duration::from_secs(60);
 const DEFAULT_KEY_MAX_PARKED: usize = 64;
 const DEFAULT_MAX_PARKED: usize = 10_000;
@@ -271,6 +275,8 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct Parking {
     pub ttl: Duration,
+    /// How long a policy's confirmation waits for the user ([`CONFIRM_TIMEOUT`]).
+    pub confirm_ttl: Duration,
     pub per_key: usize,
     pub total: usize,
     /// Where other replicas reach this one; `None`: the listen address when it is a

@@ -249,6 +249,10 @@ pub(super) fn bounds(raw: &mut Raw, errs: &mut Collector) -> Bounds {
             .take(MRTR_TTL)
             .and_then(|s| errs.check(MRTR_TTL, parse_duration(&s)))
             .unwrap_or(DEFAULT_MRTR_TTL),
+        confirm_ttl: raw
+            .take(CONFIRM_TIMEOUT)
+            .and_then(|s| errs.check(CONFIRM_TIMEOUT, parse_duration(&s)))
+            .unwrap_or(DEFAULT_CONFIRM_TIMEOUT),
         per_key: raw
             .take(KEY_MAX_PARKED)
             .and_then(|s| errs.check(KEY_MAX_PARKED, whole_number(&s, 1_000_000)))

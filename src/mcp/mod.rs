@@ -36,6 +36,7 @@ use crate::routing::{Table, View};
 use crate::state::State;
 
 pub mod batch;
+pub mod confirm;
 pub mod conversation;
 pub mod era;
 pub mod lists;
@@ -84,6 +85,8 @@ pub struct Ctx {
     pub client_caps: Option<u8>,
     /// This request's trace, when tracing is configured.
     pub trace: Option<Box<crate::observe::trace::RequestTrace>>,
+    /// What the user answered a policy's confirmation of this call, if asked.
+    pub confirmation: confirm::Confirmation,
 }
 
 impl Ctx {
@@ -108,6 +111,7 @@ impl Ctx {
             session_expires: None,
             client_caps: None,
             trace: None,
+            confirmation: confirm::Confirmation::Unasked,
         })
     }
 
@@ -556,6 +560,18 @@ async fn route_message(
             served.error = Some(e.code);
             return e.response(id);
         }
+    };
+    // A confirmation's retry (2026-07-28): from here on, the call itself, answered.
+    let resumed;
+    let (body, f) = match ctx.stateless && f.request_state.is_some() {
+        true => match confirm::resumed(ctx, body, f) {
+            Some(again) => {
+                resumed = again;
+                (&resumed.0, &resumed.1)
+            }
+            None => (body, f),
+        },
+        false => (body, f),
     };
     match phases::serve::serve(ctx, headers, body, f).await {
         Ok(r) => r,

@@ -2,7 +2,8 @@
 //! a tool the caller may not use is absent from its `tools/list` and its searches, and
 //! a call of it (directly, through `call_tool`, in a batch or as a task: all pass
 //! through [`crate::mcp::phases::call`]) is a `-32003` JSON-RPC error with its id, whose
-//! `data.policy` names the policy. A view without policies pays one `None` check.
+//! `data.policy` names the policy; one a policy wants confirmed goes to the user first
+//! ([`crate::mcp::confirm`]). A view without policies pays one `None` check.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::jsonrpc::frame::Frame;
 use crate::mcp::Ctx;
+use crate::mcp::confirm::{Confirmation, Pending, refusal};
 use crate::mcp::lists::{cursor, page};
 use crate::policy::rules::{Action, Decision, Effect, RuleSet, Subject, Target};
 use crate::proxy::rpc::{RpcError, code};
@@ -116,8 +118,9 @@ pub(crate) fn tools_list(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<Option<Byt
     page(tools.chain(served), "tools", cursor(body, f)?).map(Some)
 }
 
-/// Refuses a routed `tools/call` of `tool` (of `server`) that the view's policies deny,
-/// or that needs a confirmation this caller cannot be asked for.
+/// Refuses a routed `tools/call` of `tool` (of `server`) that the view's policies deny;
+/// one that needs the user's confirmation is returned to be asked
+/// ([`crate::mcp::confirm`]), unless the user answered already.
 pub(crate) fn call(
     ctx: &Ctx,
     rules: &RuleSet,
@@ -125,7 +128,7 @@ pub(crate) fn call(
     f: &Frame,
     server: &str,
     tool: &str,
-) -> Result<(), RpcError> {
+) -> Result<Option<Pending>, RpcError> {
     let who = subject(&ctx.state, ctx.principal.as_ref());
     let entry = match server {
         SERVED_BY => ctx
@@ -149,7 +152,7 @@ pub(crate) fn call(
     );
     let policy = d.policy.as_deref().unwrap_or_default();
     match d.effect {
-        Effect::Allow => Ok(()),
+        Effect::Allow => Ok(None),
         Effect::Deny => {
             tracing::debug!(policy, tool, "a policy denied a call");
             let reason = d
@@ -167,17 +170,16 @@ pub(crate) fn call(
                 )
             })
         }
-        Effect::Confirm => Err(RpcError {
-            data: Some(json!({"policy": policy, "tool": tool, "confirm": true,
-                "reason": "the call needs the user's confirmation, and this client cannot be asked for it"})),
-            ..RpcError::method(
-                code::POLICY_DENIED,
-                format!(
-                    "tool {tool:?} needs the user's confirmation (policy {policy:?}), and this \
-                     client cannot be asked for it: call it from a client that declares \
-                     elicitation, or ask an admin to change the policy"
-                ),
-            )
-        }),
+        Effect::Confirm => match ctx.confirmation {
+            Confirmation::Accepted => Ok(None),
+            Confirmation::Refused(outcome) => Err(refusal(policy, tool, outcome)),
+            Confirmation::Unasked => Ok(Some(Pending {
+                policy: policy.to_string(),
+                tool: tool.to_string(),
+                server: server.to_string(),
+                reason: d.reason.as_deref().map(str::to_string),
+                arguments,
+            })),
+        },
     }
 }

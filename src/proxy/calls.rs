@@ -23,7 +23,9 @@ pub struct ServerRequests {
 /// which id of its own, and when.
 pub(crate) struct Asked {
     conversation: Arc<str>,
-    backend: Arc<Backend>,
+    /// The backend that asked (`None`: the gateway asked for itself, a policy's
+    /// confirmation).
+    backend: Option<Arc<Backend>>,
     original: Bytes,
     /// The backend's session that asked ([`crate::backend::transport::Answer::via`]).
     via: u8,
@@ -72,7 +74,7 @@ impl ServerRequests {
         Box::new(move |original: &[u8]| {
             reqs.insert(Asked {
                 conversation: conversation.clone(),
-                backend: backend.clone(),
+                backend: Some(backend.clone()),
                 original: Bytes::copy_from_slice(original),
                 via,
                 at: std::time::Instant::now(),
@@ -81,12 +83,12 @@ impl ServerRequests {
         })
     }
 
-    /// A request the gateway sends `conversation` on `backend`'s behalf: its id (a JSON
-    /// string literal), and where the client's answer arrives.
+    /// A request the gateway sends `conversation` (on `backend`'s behalf, or on its
+    /// own): its id (a JSON string literal), and where the client's answer arrives.
     pub(crate) fn ask(
         &self,
         conversation: Arc<str>,
-        backend: Arc<Backend>,
+        backend: Option<Arc<Backend>>,
     ) -> (Bytes, tokio::sync::oneshot::Receiver<Bytes>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let id = self.insert(Asked {
@@ -144,10 +146,12 @@ impl ServerRequests {
         if !same {
             return None;
         }
-        map.remove(id).map(|a| match a.waiter {
-            Some(w) => Taken::Gateway(w),
-            None => Taken::Backend(a.backend, a.original, a.via),
-        })
+        let a = map.remove(id)?;
+        match (a.waiter, a.backend) {
+            (Some(w), _) => Some(Taken::Gateway(w)),
+            (None, Some(backend)) => Some(Taken::Backend(backend, a.original, a.via)),
+            (None, None) => None,
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //!   its answer stream (requests needing capabilities it lacks, log messages below its
 //!   level);
 //! - [`task_places`]: the places task calls hold under their key's bound;
+//!   [`confirm_places`]: those policies' confirmations hold while a session client is asked;
 //! - [`Plane`]: the data plane of the gateway's state, everything a call meets.
 //!
 //! No file here names another that names it back: the session bridge's first round is
@@ -21,6 +22,7 @@
 
 pub mod caller;
 pub mod calls;
+pub mod confirm_places;
 pub mod era;
 pub mod forward;
 mod plane;

@@ -34,6 +34,8 @@ pub struct Plane {
     pub subscriptions: Arc<Subscriptions>,
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<ServerRequests>,
+    /// Policies' confirmations being asked of session clients, bounded.
+    pub confirming: Arc<crate::proxy::confirm_places::Confirming>,
     /// Stateless clients' calls waiting for their input (multi-round-trip requests).
     pub parked: Arc<Parked>,
     /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
@@ -79,6 +81,7 @@ impl Plane {
             inflight: Arc::default(),
             subscriptions: Arc::default(),
             server_requests: Arc::default(),
+            confirming: Arc::default(),
             parked: Arc::new(Parked::new(
                 ParkBounds {
                     ttl: config.parked.ttl,

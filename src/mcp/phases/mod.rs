@@ -10,7 +10,8 @@
 //!    tool the gateway serves itself, [`crate::mcp::served`], or a backend with the
 //!    item's own name) and the era bridge chosen once for the pair of eras.
 //! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
-//!    refuse it; those that ask see its answer. No policy: one emptiness check.
+//!    refuse it (or have the user confirm it first, [`crate::mcp::confirm`]); those that
+//!    ask see its answer. No policy: one emptiness check.
 //!    Then [`guard`]: the namespace's external guardrails see a backend's tool call
 //!    (and, after 4, its result); no guardrail: one `None` check.
 //! 4. [`forward`]: to the backend through the call's bridge ([`crate::proxy::era`]);
@@ -30,6 +31,7 @@
 //! (measured per forwarded call with gdb on `memcpy`).
 
 use std::borrow::Cow;
+use std::future::Future;
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
@@ -150,7 +152,9 @@ pub(crate) async fn call(
             .name
             .and_then(|s| string_value(body, s))
             .unwrap_or_default();
-        crate::mcp::policed::call(ctx, rules, body, f, server, &named)?;
+        if let Some(pending) = crate::mcp::policed::call(ctx, rules, body, f, server, &named)? {
+            return crate::mcp::confirm::ask(ctx, body, f, pending, collect, confirmed);
+        }
     }
     if let Some(p) = &ctx.principal {
         if let Some(rate) = rate {
@@ -209,4 +213,25 @@ pub(crate) async fn call(
         }
         _ => Ok(resp),
     }
+}
+
+/// A call the user confirmed on its session's stream ([`crate::mcp::confirm`]), routed
+/// again and served as any call is, from its own task.
+fn confirmed(
+    ctx: Ctx,
+    body: Bytes,
+    f: Frame,
+) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+    Box::pin(async move {
+        let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
+        let called = match route(&ctx, &body, &f, false).await {
+            Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
+            Ok(_) => Err(RpcError::method(
+                crate::proxy::rpc::code::INTERNAL,
+                "the call no longer routes to a tool",
+            )),
+            Err(e) => Err(e),
+        };
+        called.unwrap_or_else(|e| e.response(id))
+    })
 }

@@ -189,8 +189,68 @@ pub(in crate::proxy) fn consent(
     stream(rx)
 }
 
+/// One question the gateway puts to a session client on a call's stream, registered
+/// under a fresh unguessable id (the client's answer reaches `answer`, through
+/// [`ServerRequests`]), and the SSE event carrying it.
+pub(crate) struct Question {
+    pub(crate) id: Bytes,
+    pub(crate) event: Bytes,
+    pub(crate) answer: tokio::sync::oneshot::Receiver<Bytes>,
+}
+
+/// The question `method` with `params` to `conversation`, asked for `backend` (`None`:
+/// for the gateway itself).
+pub(crate) fn question(
+    asks: &ServerRequests,
+    conversation: Arc<str>,
+    backend: Option<Arc<Backend>>,
+    method: &str,
+    params: &Value,
+) -> Question {
+    let (id, answer) = asks.ask(conversation, backend);
+    let mut out = BytesMut::from(&b"{\"jsonrpc\":\"2.0\",\"id\":"[..]);
+    out.extend_from_slice(&id);
+    out.extend_from_slice(b",\"method\":");
+    out.extend_from_slice(&frame::json_string(method));
+    out.extend_from_slice(b",\"params\":");
+    out.extend_from_slice(&text(params));
+    out.extend_from_slice(b"}");
+    Question {
+        id,
+        event: sse_event(&out),
+        answer,
+    }
+}
+
+/// Why a question went unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unanswered {
+    #[error("no answer in time")]
+    TimedOut,
+    #[error("the request was dropped unanswered")]
+    Dropped,
+    #[error("the client went away")]
+    Gone,
+}
+
+/// The client's answer (the whole message) to a question, within `ttl`; a client that
+/// goes away (its stream `tx` closed) ends the wait at once.
+pub(crate) async fn wait_answer(
+    answer: tokio::sync::oneshot::Receiver<Bytes>,
+    ttl: Duration,
+    tx: &mpsc::Sender<Bytes>,
+) -> Result<Value, Unanswered> {
+    let reply = tokio::select! {
+        r = tokio::time::timeout(ttl, answer) => r
+            .map_err(|_| Unanswered::TimedOut)?
+            .map_err(|_| Unanswered::Dropped)?,
+        () = tx.closed() => return Err(Unanswered::Gone),
+    };
+    Ok(serde_json::from_slice(&reply).unwrap_or(Value::Null))
+}
+
 /// The client's answer: an SSE stream of what `rx` carries.
-fn stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
+pub(crate) fn stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     let mut r = Response::new(Body::Channel(rx));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -384,32 +444,30 @@ impl Bridge {
             {
                 params["elicitationId"] = Value::String(crate::crypto::random_alphanumeric(22));
             }
-            let (id, answer) = self
-                .asks
-                .ask(self.conversation.clone(), self.backend.clone());
-            asked.push(id.clone());
-            let mut out = BytesMut::from(&b"{\"jsonrpc\":\"2.0\",\"id\":"[..]);
-            out.extend_from_slice(&id);
-            out.extend_from_slice(b",\"method\":");
-            out.extend_from_slice(&frame::json_string(method));
-            out.extend_from_slice(b",\"params\":");
-            out.extend_from_slice(&text(&params));
-            out.extend_from_slice(b"}");
-            tx.send(sse_event(&out))
+            let q = question(
+                &self.asks,
+                self.conversation.clone(),
+                Some(self.backend.clone()),
+                method,
+                &params,
+            );
+            asked.push(q.id.clone());
+            tx.send(q.event)
                 .await
-                .map_err(|_| "the client went away".to_string())?;
-            waiting.push((key.clone(), method.to_string(), answer));
+                .map_err(|_| Unanswered::Gone.to_string())?;
+            waiting.push((key.clone(), method.to_string(), q.answer));
         }
         let mut responses = serde_json::Map::new();
         for (key, method, answer) in waiting {
-            // A client that goes away ends the wait (and the call) at once.
-            let reply = tokio::select! {
-                r = tokio::time::timeout(self.ttl, answer) => r
-                    .map_err(|_| format!("no answer to {method} within {} s", self.ttl.as_secs()))?
-                    .map_err(|_| format!("the {method} request was dropped unanswered"))?,
-                () = tx.closed() => return Err("the client went away".into()),
-            };
-            let reply: Value = serde_json::from_slice(&reply).unwrap_or(Value::Null);
+            let reply = wait_answer(answer, self.ttl, tx)
+                .await
+                .map_err(|e| match e {
+                    Unanswered::TimedOut => {
+                        format!("no answer to {method} within {} s", self.ttl.as_secs())
+                    }
+                    Unanswered::Dropped => format!("the {method} request was dropped unanswered"),
+                    Unanswered::Gone => e.to_string(),
+                })?;
             match reply.get("result") {
                 Some(r) if r.is_object() => {
                     responses.insert(key, r.clone());

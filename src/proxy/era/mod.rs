@@ -35,7 +35,7 @@ use crate::proxy::caller::Caller;
 use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
 
 pub mod ask;
-pub(super) mod bridge;
+pub(crate) mod bridge;
 pub(super) mod consent;
 pub(super) mod extensions;
 pub(crate) mod held;

@@ -95,6 +95,60 @@ impl StateClaims {
     }
 }
 
+/// What a confirmation's state starts with: the user's answer to a policy's `confirm`
+/// ([`crate::mcp::confirm`]), told apart from a waiting call's state by it.
+pub const CONFIRM_PREFIX: &str = "mcf1.";
+/// Bound to the purpose: a request state does not open as a confirmation, nor back.
+const CONFIRM_AAD: &[u8] = b"metamcp confirm-state v1";
+
+/// What a confirmation's state says, sealed: who asked to call which tool with which
+/// arguments, and until when the answer counts. Nothing waits for it anywhere: any
+/// replica serves the retry.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmClaims {
+    /// The key id (empty for an open namespace's anonymous callers) and the namespace.
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The tool as the view exposes it.
+    pub tool: String,
+    /// [`params_digest`] of the call (its name and arguments), hex.
+    pub digest: String,
+    /// Unix milliseconds after which the confirmation is refused.
+    pub expires_ms: u64,
+}
+
+const CONFIRMS: Sealed<ConfirmClaims> = Sealed::new(CONFIRM_PREFIX, CONFIRM_AAD, MAX_STATE);
+
+pub fn seal_confirm(cipher: &Cipher, claims: &ConfirmClaims) -> String {
+    CONFIRMS.seal(cipher, claims)
+}
+
+/// Opens a confirmation's state and checks it: unaltered, unexpired, presented by its
+/// caller, for this tool and these arguments (`digest`).
+pub fn open_confirm(
+    cipher: &Cipher,
+    state: &str,
+    expect: &ConfirmClaims,
+    now_ms: u64,
+) -> Result<ConfirmClaims, StateError> {
+    let claims = CONFIRMS.open(cipher, state).ok_or(StateError::Invalid)?;
+    if claims.expires_ms <= now_ms {
+        return Err(StateError::Expired);
+    }
+    if !crate::crypto::constant_time_eq(claims.principal.as_bytes(), expect.principal.as_bytes())
+        || claims.namespace != expect.namespace
+    {
+        return Err(StateError::Foreign);
+    }
+    if claims.tool != expect.tool
+        || !crate::crypto::constant_time_eq(claims.digest.as_bytes(), expect.digest.as_bytes())
+    {
+        return Err(StateError::OtherRequest);
+    }
+    Ok(claims)
+}
+
 /// Members of `params` a retry adds or may change: left out of the digest.
 /// `task` too: a 2026-07-28 client sends none (a 2025-11-25 one it may send is dropped),
 /// and the gateway adds it to a call it makes a task.
@@ -172,6 +226,58 @@ mod tests {
             open(&other, &s, "k1", Some("ns"), 1_000),
             Err(StateError::Invalid)
         );
+    }
+
+    #[test]
+    fn a_confirmation_opens_only_unaltered_in_time_for_its_caller_tool_and_arguments() {
+        let c = cipher();
+        let mine = ConfirmClaims {
+            principal: "k1".into(),
+            namespace: None,
+            tool: "files__remove".into(),
+            digest: "d1".into(),
+            expires_ms: 2_000,
+        };
+        let s = seal_confirm(&c, &mine);
+        assert!(s.starts_with(CONFIRM_PREFIX));
+        assert_eq!(open_confirm(&c, &s, &mine, 1_000), Ok(mine.clone()));
+        assert_eq!(open_confirm(&c, &s, &mine, 2_000), Err(StateError::Expired));
+        let swap = |f: &dyn Fn(&mut ConfirmClaims)| {
+            let mut other = mine.clone();
+            f(&mut other);
+            open_confirm(&c, &s, &other, 1_000)
+        };
+        assert_eq!(
+            swap(&|o| o.principal = "k2".into()),
+            Err(StateError::Foreign)
+        );
+        assert_eq!(
+            swap(&|o| o.namespace = Some("ns".into())),
+            Err(StateError::Foreign)
+        );
+        assert_eq!(
+            swap(&|o| o.tool = "files__add".into()),
+            Err(StateError::OtherRequest)
+        );
+        assert_eq!(
+            swap(&|o| o.digest = "d2".into()),
+            Err(StateError::OtherRequest)
+        );
+        let mut flipped = s.clone().into_bytes();
+        let last = flipped.len() - 3;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert_eq!(
+            open_confirm(&c, &flipped, &mine, 1_000),
+            Err(StateError::Invalid)
+        );
+        // A waiting call's state is not a confirmation, nor the other way round.
+        let state = seal(&c, &claims());
+        assert_eq!(
+            open_confirm(&c, &state, &mine, 1_000),
+            Err(StateError::Invalid)
+        );
+        assert_eq!(open(&c, &s, "k1", None, 1_000), Err(StateError::Invalid));
     }
 
     #[test]

@@ -1,0 +1,457 @@
+//! A policy's `confirm` ([`crate::policy::rules`]): the user is asked before the call
+//! goes on, by elicitation, in the way the client understands.
+//!
+//! - A session client (2025-06-18, 2025-11-25) that declared elicitation, calling on its
+//!   own (not in a batch, not as a task): an `elicitation/create` form on the call's SSE
+//!   stream naming the tool, its server, the policy's reason and the arguments (cut at
+//!   [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
+//!   machinery a backend's questions use ([`crate::proxy::era::bridge::question`], the
+//!   answer routed back by [`crate::proxy::calls::ServerRequests`]). An `accept` with
+//!   `confirm: true` lets the call go on (the pipeline's call, confirmed: [`GoOn`]), its
+//!   answer following on the same stream; a decline, a cancel, no answer within
+//!   `METAMCP_CONFIRM_TIMEOUT` or a client gone ends it with [`refusal`]. Questions
+//!   waiting are bounded per conversation and in total
+//!   ([`crate::proxy::confirm_places`]).
+//! - A 2026-07-28 client that declared elicitation: the call is answered
+//!   `input_required` with the same form and a sealed state binding the caller, the tool
+//!   and a digest of the arguments, which expires
+//!   ([`crate::proxy::era::request_state::seal_confirm`]). Its retry with the accepting
+//!   answer and that state is the call itself, confirmed ([`resumed`]); nothing waits in
+//!   between, so any replica serves the retry.
+//! - Any other client (no elicitation declared, a batch, REST, a task) gets the refusal
+//!   with the reason it cannot be asked.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Response, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::backend::mux::sse_event;
+use crate::base::ClientCaps;
+use crate::http::Body;
+use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::mcp::Ctx;
+use crate::proxy::era::ask::Ask;
+use crate::proxy::era::bridge::{Unanswered, question, stream, wait_answer};
+use crate::proxy::era::request_state::{
+    CONFIRM_PREFIX, ConfirmClaims, StateError, open_confirm, params_digest, seal_confirm,
+};
+use crate::proxy::rpc::{MAX_COLLECTED, RpcError, code, json_response};
+
+/// The longest rendering of a call's arguments shown to the user; a longer one is cut.
+pub const MAX_SHOWN: usize = 1000;
+/// The `inputRequests` key (2026-07-28) of the question.
+const KEY: &str = "confirm";
+
+/// Where a call stands with the user's confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Confirmation {
+    /// Nobody asked yet (every call at first).
+    #[default]
+    Unasked,
+    /// The user said yes: a `confirm` lets the call go on.
+    Accepted,
+    /// The answer that came was no (or none came): a `confirm` refuses the call.
+    Refused(Outcome),
+}
+
+/// What happened to a confirmation that did not let the call go on (`data.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Declined,
+    Cancelled,
+    TimedOut,
+    Gone,
+    TooMany,
+    CannotAsk,
+    State(StateError),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Declined => "declined",
+            Outcome::Cancelled => "cancelled",
+            Outcome::TimedOut => "timed out",
+            Outcome::Gone => "client gone",
+            Outcome::TooMany => "too many",
+            Outcome::CannotAsk => "cannot ask",
+            Outcome::State(_) => "invalid state",
+        }
+    }
+
+    /// What happened, said to the user, and what to do next.
+    fn explain(self) -> String {
+        match self {
+            Outcome::Declined => "the user declined it".into(),
+            Outcome::Cancelled => "the user cancelled the question".into(),
+            Outcome::TimedOut => "nobody answered the question in time \
+                 (METAMCP_CONFIRM_TIMEOUT); call it again to be asked again"
+                .into(),
+            Outcome::Gone => "the client went away before answering".into(),
+            Outcome::TooMany => format!(
+                "this client already has {} confirmations waiting (or the gateway its \
+                 most); answer those first",
+                crate::proxy::confirm_places::PER_CONVERSATION
+            ),
+            Outcome::CannotAsk => "this client cannot be asked for it: call it from a \
+                 client that declares elicitation (not in a batch, over REST or as a task), \
+                 or ask an admin to change the policy"
+                .into(),
+            Outcome::State(e) => format!("{e}; call it again without it to be asked again"),
+        }
+    }
+}
+
+/// A call a policy wants confirmed: what the question names.
+pub struct Pending {
+    pub policy: String,
+    pub tool: String,
+    pub server: String,
+    pub reason: Option<String>,
+    pub arguments: Option<Value>,
+}
+
+/// The refusal of a call whose confirmation did not come: `-32003`, with `data.policy`,
+/// `data.tool`, `data.confirm: true` and `data.outcome` (what happened).
+pub fn refusal(policy: &str, tool: &str, outcome: Outcome) -> RpcError {
+    let why = outcome.explain();
+    RpcError {
+        data: Some(json!({"policy": policy, "tool": tool, "confirm": true,
+            "outcome": outcome.as_str(), "reason": why})),
+        ..RpcError::method(
+            code::POLICY_DENIED,
+            format!("tool {tool:?} needs the user's confirmation (policy {policy:?}), and {why}"),
+        )
+    }
+}
+
+/// How a confirmed call goes on: routed again and served as any call is, owned (it runs
+/// in a task of its own once the user said yes). The call pipeline gives it
+/// ([`crate::mcp::phases`]), which this file does not name: the pipeline names it.
+pub type GoOn = fn(Ctx, Bytes, Frame) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// Asks the user to confirm `p`, or refuses when this client cannot be asked; `go_on`
+/// serves the call once confirmed on a session's stream.
+pub(crate) fn ask(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    p: Pending,
+    collect: bool,
+    go_on: GoOn,
+) -> Result<Response<Body>, RpcError> {
+    let caps = match ctx.stateless {
+        true => ClientCaps::of_frame(body, f),
+        false => ctx.client_caps.unwrap_or(0),
+    };
+    let can = caps & ClientCaps::ELICITATION != 0
+        && !collect
+        && !crate::mcp::era::tasks::asks_task(f)
+        && f.is_request();
+    if !can {
+        return Err(refusal(&p.policy, &p.tool, Outcome::CannotAsk));
+    }
+    tracing::debug!(
+        policy = p.policy,
+        tool = p.tool,
+        "asking the user to confirm a call"
+    );
+    match ctx.stateless {
+        true => Ok(input_required(ctx, body, f, &p)),
+        false => on_stream(ctx, body, f, p, go_on),
+    }
+}
+
+/// The form that asks: the tool, its server, the policy and its reason, the arguments.
+fn form(p: &Pending) -> Value {
+    let mut shown = p
+        .arguments
+        .as_ref()
+        .map_or_else(|| "{}".to_string(), Value::to_string);
+    if shown.len() > MAX_SHOWN {
+        let mut cut = MAX_SHOWN;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let more = shown.len() - cut;
+        shown.truncate(cut);
+        shown.push_str(&format!("… ({more} more bytes)"));
+    }
+    let reason = p
+        .reason
+        .as_deref()
+        .map_or_else(String::new, |r| format!(": {r}"));
+    let message = format!(
+        "Allow the call of tool {} (server {})? Policy {} asks for your confirmation{reason}.\n\
+         Arguments: {shown}",
+        p.tool, p.server, p.policy
+    );
+    json!({
+        "message": message,
+        "requestedSchema": {
+            "type": "object",
+            "properties": {"confirm": {
+                "type": "boolean",
+                "title": format!("Run {}", p.tool),
+                "description": "true lets the call go on",
+                "default": false,
+            }},
+            "required": ["confirm"],
+        },
+    })
+}
+
+/// Whether an elicitation result lets the call go on; the refusal's outcome if not.
+fn accepted(result: &Value) -> Result<(), Outcome> {
+    match result["action"].as_str() {
+        Some("accept") if result["content"]["confirm"] == json!(true) => Ok(()),
+        Some("cancel") => Err(Outcome::Cancelled),
+        _ => Err(Outcome::Declined),
+    }
+}
+
+/// A 2026-07-28 client: `input_required` with the form and the sealed state.
+fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<Body> {
+    let ttl = ctx.state.config.parked.confirm_ttl;
+    let claims = ConfirmClaims {
+        principal: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
+        tool: p.tool.clone(),
+        digest: params_digest(body).unwrap_or_default(),
+        expires_ms: crate::base::unix_now_ms()
+            .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+    };
+    let state = seal_confirm(&ctx.state.cipher, &claims);
+    let ask = Ask {
+        key: KEY.to_string(),
+        id: Bytes::new(),
+        method: crate::jsonrpc::methods::Method::ElicitationCreate,
+        params: Bytes::from(form(p).to_string()),
+        undeclared: None,
+    };
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    json_response(
+        StatusCode::OK,
+        crate::proxy::era::rounds::input_required(id, &[ask], &state),
+    )
+}
+
+/// A 2026-07-28 retry carrying a confirmation's state (`None` for any other request):
+/// the request without the retry's members, to be served as the call itself, with
+/// `ctx.confirmation` saying what the user answered (or why the state does not count).
+pub(crate) fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, Frame)> {
+    let state = f.request_state.and_then(|s| string_value(body, s))?;
+    if !state.starts_with(CONFIRM_PREFIX) || f.method(body) != Some("tools/call") {
+        return None;
+    }
+    let mut message: Value = serde_json::from_slice(body).ok()?;
+    let params = message.get_mut("params")?.as_object_mut()?;
+    let answer = params
+        .remove("inputResponses")
+        .map(|mut r| r[KEY].take())
+        .unwrap_or(Value::Null);
+    params.remove("requestState");
+    let again = Bytes::from(message.to_string());
+    let again_frame = frame::parse(&again).ok()?;
+    let expect = ConfirmClaims {
+        principal: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
+        tool: f
+            .name
+            .and_then(|s| string_value(body, s))
+            .unwrap_or_default()
+            .into_owned(),
+        digest: params_digest(body).unwrap_or_default(),
+        expires_ms: 0,
+    };
+    let now = crate::base::unix_now_ms();
+    ctx.confirmation = match open_confirm(&ctx.state.cipher, &state, &expect, now) {
+        Err(e) => Confirmation::Refused(Outcome::State(e)),
+        Ok(_) => match accepted(&answer) {
+            Ok(()) => Confirmation::Accepted,
+            Err(o) => Confirmation::Refused(o),
+        },
+    };
+    Some((again, again_frame))
+}
+
+/// A session client: the question on the call's stream, then (accepted) the call itself.
+fn on_stream(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    p: Pending,
+    go_on: GoOn,
+) -> Result<Response<Body>, RpcError> {
+    let place = ctx
+        .state
+        .data
+        .confirming
+        .take(&ctx.conversation)
+        .map_err(|_| refusal(&p.policy, &p.tool, Outcome::TooMany))?;
+    let confirmed = Ctx {
+        state: ctx.state.clone(),
+        principal: ctx.principal.clone(),
+        namespace: ctx.namespace.clone(),
+        table: ctx.table.clone(),
+        view: ctx.view.clone(),
+        stateless: ctx.stateless,
+        conversation: ctx.conversation.clone(),
+        session_expires: ctx.session_expires,
+        client_caps: ctx.client_caps,
+        trace: ctx.trace.clone(),
+        confirmation: Confirmation::Accepted,
+    };
+    let q = question(
+        &ctx.state.data.server_requests,
+        ctx.conversation.clone(),
+        None,
+        "elicitation/create",
+        &form(&p),
+    );
+    let ttl = ctx.state.config.parked.confirm_ttl;
+    let (body, f) = (body.clone(), f.clone());
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let asks = confirmed.state.data.server_requests.clone();
+        let answered = match tx.send(q.event).await {
+            Ok(()) => wait_answer(q.answer, ttl, &tx).await,
+            Err(_) => Err(Unanswered::Gone),
+        };
+        drop(place);
+        let outcome = match answered {
+            Ok(reply) => accepted(&reply["result"]),
+            Err(e) => {
+                asks.forget(&[q.id]);
+                Err(match e {
+                    Unanswered::TimedOut => Outcome::TimedOut,
+                    Unanswered::Dropped => Outcome::Cancelled,
+                    Unanswered::Gone => Outcome::Gone,
+                })
+            }
+        };
+        let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
+        if let Err(o) = outcome {
+            tracing::debug!(
+                policy = p.policy,
+                tool = p.tool,
+                outcome = o.as_str(),
+                "a confirmation refused a call"
+            );
+            let _ = tx
+                .send(sse_event(&refusal(&p.policy, &p.tool, o).body(id)))
+                .await;
+            return;
+        }
+        let resp = go_on(confirmed, body, f).await;
+        relay(resp, &tx).await;
+    });
+    Ok(stream(rx))
+}
+
+/// The call's answer after the question, on the same stream: an event stream's events
+/// as they come, a JSON answer as one event.
+async fn relay(resp: Response<Body>, tx: &mpsc::Sender<Bytes>) {
+    let sse = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let mut body = resp.into_body();
+    if sse {
+        while let Some(Ok(piece)) = body.frame().await {
+            let Ok(data) = piece.into_data() else {
+                continue;
+            };
+            if tx.send(data).await.is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    let mut whole = Vec::new();
+    while let Some(Ok(piece)) = body.frame().await {
+        if let Ok(data) = piece.into_data() {
+            whole.extend_from_slice(&data);
+        }
+        if whole.len() > MAX_COLLECTED {
+            let e = RpcError::method(code::INTERNAL, "the backend's answer is too large");
+            let _ = tx.send(sse_event(&e.body(b"null"))).await;
+            return;
+        }
+    }
+    // One line: an event's data holds no newline.
+    let one_line = serde_json::from_slice::<Value>(&whole)
+        .map(|v| Bytes::from(v.to_string()))
+        .unwrap_or_else(|_| Bytes::from(whole));
+    let _ = tx.send(sse_event(&one_line)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(arguments: Value) -> Pending {
+        Pending {
+            policy: "confirm-destructive".into(),
+            tool: "files__remove".into(),
+            server: "files".into(),
+            reason: Some("destructive".into()),
+            arguments: Some(arguments),
+        }
+    }
+
+    #[test]
+    fn the_form_names_the_call_and_cuts_long_arguments() {
+        let f = form(&pending(json!({"path": "/tmp/x"})));
+        let m = f["message"].as_str().unwrap();
+        for part in [
+            "files__remove",
+            "server files",
+            "confirm-destructive",
+            "destructive",
+            "/tmp/x",
+        ] {
+            assert!(m.contains(part), "{part}: {m}");
+        }
+        assert_eq!(
+            f["requestedSchema"]["properties"]["confirm"]["type"],
+            "boolean"
+        );
+        let long = form(&pending(json!({"text": "é".repeat(5000)})));
+        let m = long["message"].as_str().unwrap();
+        assert!(m.len() < MAX_SHOWN + 400, "{}", m.len());
+        assert!(m.contains("more bytes)"), "{m}");
+    }
+
+    #[test]
+    fn only_an_accept_with_confirm_true_goes_on() {
+        assert_eq!(
+            accepted(&json!({"action": "accept", "content": {"confirm": true}})),
+            Ok(())
+        );
+        for (answer, outcome) in [
+            (
+                json!({"action": "accept", "content": {"confirm": false}}),
+                Outcome::Declined,
+            ),
+            (json!({"action": "accept"}), Outcome::Declined),
+            (json!({"action": "decline"}), Outcome::Declined),
+            (json!({"action": "cancel"}), Outcome::Cancelled),
+            (json!(null), Outcome::Declined),
+        ] {
+            assert_eq!(accepted(&answer), Err(outcome), "{answer}");
+        }
+        let e = refusal("p", "t", Outcome::TimedOut);
+        assert_eq!(e.code, -32003);
+        let data = e.data.unwrap();
+        assert_eq!(
+            (data["confirm"].clone(), data["outcome"].clone()),
+            (json!(true), json!("timed out"))
+        );
+    }
+}

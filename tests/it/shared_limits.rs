@@ -429,6 +429,11 @@ async fn with_postgresql_stopped_each_replica_keeps_a_share_and_shares_again_on_
     .await;
     assert_eq!(metric(a, "metamcp_limits_degraded").await, 0.0);
     assert!(metric(a, "metamcp_limits_degraded_seconds_total").await > 0.0);
+    // The mode turns shared, then the line is written and read from the replica's pipe.
+    eventually(Duration::from_secs(5), "the line saying so", || async {
+        (replicas[0].logged("PostgreSQL answers again") >= 1).then_some(())
+    })
+    .await;
     assert_eq!(replicas[0].logged("PostgreSQL answers again"), 1);
     eventually(Duration::from_secs(10), "calls served", || async {
         (listing(a, &key).await == 200).then_some(())

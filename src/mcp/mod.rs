@@ -573,7 +573,11 @@ async fn route_message(
         },
         false => (body, f),
     };
-    match phases::serve::serve(ctx, headers, body, f).await {
+    let answered = match phases::serve::takes_detour(ctx, f) {
+        false => phases::dispatch(ctx, body, f, false).await,
+        true => Box::pin(phases::serve::detour(ctx, headers, body, f)).await,
+    };
+    match answered {
         Ok(r) => r,
         Err(e) => {
             served.error = Some(e.code);

@@ -18,7 +18,7 @@ use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
 use crate::mcp::phases::charge::mcp_request;
-use crate::mcp::phases::{Call, Callee, Target, route};
+use crate::mcp::phases::{Call, Callee, Target, routed};
 use crate::proxy::era::request_state::{self, StateError};
 use crate::proxy::era::rounds::{self, Binding};
 use crate::proxy::rpc::{RpcError, code};
@@ -66,7 +66,7 @@ pub async fn retry(
         callee: Callee::Backend { backend, .. },
         bridge,
         ..
-    })) = route(ctx, body, f, false).await
+    })) = routed(ctx, body, f, false).await
         && bridge.backend_modern()
         && !(backend.callers.is_some()
             && f.request_state
@@ -123,7 +123,7 @@ pub async fn retry(
         callee: Callee::Backend { backend, task, .. },
         bridge,
         ..
-    }) = route(ctx, body, f, false).await?
+    }) = routed(ctx, body, f, false).await?
     else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"

@@ -52,7 +52,7 @@ pub mod record;
 pub mod route;
 pub mod serve;
 
-pub use route::{Call, Callee, Target, route};
+pub use route::{Call, Callee, Target, route, routed};
 
 /// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
 pub async fn dispatch(
@@ -101,7 +101,7 @@ pub async fn dispatch(
         return Ok(charge::hold(resp, place));
     }
     // 2. Route.
-    let resp = match route(ctx, body, f, collect).await? {
+    let resp = match route(ctx, body, f, collect)? {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
         Target::Listen => {
             let subscription = crate::mcp::era::listen::Subscription::parse(body, f)?;
@@ -109,6 +109,13 @@ pub async fn dispatch(
         }
         // 3-5.
         Target::Call(routed) => call(ctx, body, f, routed, collect).await?,
+        // A session client's first call to a 2026-07-28 backend: the backend is asked
+        // whether it takes sessions first (boxed: rare, and kept out of every call's
+        // future).
+        Target::Unsettled(method, callee) => {
+            let routed = Box::pin(Call::new(ctx, method, callee)).await;
+            call(ctx, body, f, routed, collect).await?
+        }
     };
     // The place in flight is held until the answer has been sent.
     Ok(charge::hold(resp, place))
@@ -139,7 +146,7 @@ pub(crate) async fn call(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
-    call: Call<'_>,
+    mut call: Call<'_>,
     collect: bool,
 ) -> Result<Response<Body>, RpcError> {
     let (server, rate) = match &call.callee {
@@ -188,7 +195,6 @@ pub(crate) async fn call(
         None => None,
     };
     let (body, f) = guarded.as_deref().map_or((body, f), |(b, f)| (b, f));
-    let mut call = call;
     if guarded.is_some()
         && let Callee::Backend {
             rename: Some((at, _)),
@@ -224,7 +230,7 @@ fn confirmed(
 ) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
     Box::pin(async move {
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
-        let called = match route(&ctx, &body, &f, false).await {
+        let called = match routed(&ctx, &body, &f, false).await {
             Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
             Ok(_) => Err(RpcError::method(
                 crate::proxy::rpc::code::INTERNAL,

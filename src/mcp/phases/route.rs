@@ -28,6 +28,10 @@ pub enum Target<'v> {
     Listen,
     /// A call the gateway makes: of a tool it serves or of a backend.
     Call(Call<'v>),
+    /// A call whose bridge is chosen only after asking the backend (a session client's
+    /// call to a 2026-07-28 backend, [`Bridge::choose`]); [`Call::new`] asks, and
+    /// [`routed`] routes with it.
+    Unsettled(Method, Callee<'v>),
 }
 
 /// A routed call, as a value: what is called, who serves it, and the era bridge for the
@@ -46,6 +50,10 @@ impl<'v> Call<'v> {
     /// `callee`'s call of `method` for the client of `ctx`, the bridge chosen for it
     /// (the gateway's own tools answer in the client's era).
     pub async fn new(ctx: &Ctx, method: Method, callee: Callee<'v>) -> Call<'v> {
+        let (method, callee) = match Call::settled(ctx, method, callee) {
+            Ok(call) => return call,
+            Err(unsettled) => unsettled,
+        };
         let bridge = match &callee {
             Callee::Backend { backend, .. } => Bridge::choose(ctx.stateless, backend).await,
             Callee::Gateway(_) => Bridge::direct(ctx.stateless),
@@ -54,6 +62,27 @@ impl<'v> Call<'v> {
             method,
             callee,
             bridge,
+        }
+    }
+
+    /// The call, when choosing its bridge asks the backend nothing
+    /// ([`Bridge::settled`]); its parts back otherwise.
+    fn settled(
+        ctx: &Ctx,
+        method: Method,
+        callee: Callee<'v>,
+    ) -> Result<Call<'v>, (Method, Callee<'v>)> {
+        let bridge = match &callee {
+            Callee::Backend { backend, .. } => Bridge::settled(ctx.stateless, backend),
+            Callee::Gateway(_) => Some(Bridge::direct(ctx.stateless)),
+        };
+        match bridge {
+            Some(bridge) => Ok(Call {
+                method,
+                callee,
+                bridge,
+            }),
+            None => Err((method, callee)),
         }
     }
 }
@@ -192,8 +221,12 @@ fn unknown_tool(view: &crate::routing::View, name: &str) -> RpcError {
 }
 
 /// Routes a request to its target within the caller's view (which is its reach: an
-/// item outside it is unknown); a call, with the era bridge chosen for it.
-pub async fn route<'v>(
+/// item outside it is unknown); a call, with the era bridge chosen for it, or
+/// [`Target::Unsettled`] when choosing it needs a wait.
+///
+/// Not `async`: nearly every call's bridge is chosen without a wait, and the call's
+/// future then carries no routing future of its own.
+pub fn route<'v>(
     ctx: &'v Ctx,
     body: &[u8],
     f: &Frame,
@@ -202,17 +235,37 @@ pub async fn route<'v>(
     Ok(match reach(ctx, body, f, collect)? {
         Reached::Answer(result) => Target::Answer(result),
         Reached::Listen => Target::Listen,
-        Reached::Call(method, callee) => Target::Call(Call::new(ctx, method, callee).await),
+        Reached::Call(method, callee) => match Call::settled(ctx, method, callee) {
+            Ok(call) => Target::Call(call),
+            Err((method, callee)) => Target::Unsettled(method, callee),
+        },
+    })
+}
+
+/// [`route`], with a call's bridge chosen even when that needs a wait (never
+/// [`Target::Unsettled`]).
+pub async fn routed<'v>(
+    ctx: &'v Ctx,
+    body: &[u8],
+    f: &Frame,
+    collect: bool,
+) -> Result<Target<'v>, RpcError> {
+    Ok(match route(ctx, body, f, collect)? {
+        Target::Unsettled(method, callee) => {
+            Target::Call(Box::pin(Call::new(ctx, method, callee)).await)
+        }
+        target => target,
     })
 }
 
 /// The request's target within the caller's view.
 fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reached<'v>, RpcError> {
-    let method = f.method(body).unwrap_or_default();
+    // The method's name, for messages only (read when one is written).
+    let method = || f.method(body).unwrap_or_default();
     let kind = f.kind;
     let view = &ctx.view;
     let named = |span: Option<Span>, what: &str| -> Result<(Span, Cow<'_, str>), RpcError> {
-        let span = span.ok_or_else(|| invalid(format!("{method} needs {what}")))?;
+        let span = span.ok_or_else(|| invalid(format!("{} needs {what}", method())))?;
         Ok((span, string_value(body, span).unwrap_or_default()))
     };
     let resource = |span: Option<Span>| -> Result<Callee<'v>, RpcError> {
@@ -256,11 +309,14 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reac
         return Err(RpcError::new(
             StatusCode::NOT_FOUND,
             code::METHOD_NOT_FOUND,
-            format!("method not found: {method} is not part of the 2026-07-28 revision"),
+            format!(
+                "method not found: {} is not part of the 2026-07-28 revision",
+                method()
+            ),
         ));
     }
     let Some(kind) = kind else {
-        return Err(not_found(ctx, method));
+        return Err(not_found(ctx, method()));
     };
     Ok(match kind {
         Method::Ping | Method::LoggingSetLevel => Reached::Answer(Bytes::from_static(b"{}")),
@@ -296,7 +352,7 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reac
         Method::PromptsGet => Reached::Call(kind, prompt(f.name, "params.name")?),
         Method::ResourcesRead | Method::ResourcesUnsubscribe => {
             if f.uri.is_none() {
-                return Err(invalid(format!("{method} needs params.uri")));
+                return Err(invalid(format!("{} needs params.uri", method())));
             }
             let target = Reached::Call(kind, resource(f.uri)?);
             if kind == Method::ResourcesUnsubscribe
@@ -332,7 +388,7 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reac
             }
         }
         Method::SubscriptionsListen if ctx.stateless && !collect => Reached::Listen,
-        _ => return Err(not_found(ctx, method)),
+        _ => return Err(not_found(ctx, method())),
     })
 }
 

@@ -1,9 +1,9 @@
 //! The one way into the call pipeline, and the one way back into it. A request of the
 //! conversation established goes to its path here: a multi-round-trip retry
 //! ([`crate::mcp::era::retry`]), a task request of either era ([`crate::mcp::era::tasks`],
-//! [`crate::mcp::era::task_ext`]), or the phases ([`super::dispatch`]). What re-enters the
-//! pipeline (a retry's request sent on as it came, or afresh) comes back through
-//! [`serve`]; nothing below it calls back up.
+//! [`crate::mcp::era::task_ext`]), or the phases ([`super::dispatch`]); [`takes_detour`]
+//! says which. What re-enters the pipeline (a retry's request sent on as it came, or
+//! afresh) comes back through [`detour`]; nothing below it calls back up.
 
 use bytes::Bytes;
 use hyper::Response;
@@ -15,8 +15,22 @@ use crate::mcp::Ctx;
 use crate::mcp::era::retry::{self, Retried};
 use crate::proxy::rpc::{RpcError, code};
 
-/// Answers a request (`call_tool` already unwrapped to the named tool's own call).
-pub async fn serve(
+/// Whether a request (`call_tool` already unwrapped to the named tool's own call) takes
+/// a detour before the phases: a retry of the 2026-07-28 era, or a task request of
+/// either era ([`detour`]); every other request goes to [`super::dispatch`].
+///
+/// Asked by the dispatcher, which then awaits the phases' own future itself: a function
+/// around it would add a future of its own (its poll and its copy) to every call.
+pub fn takes_detour(ctx: &Ctx, f: &Frame) -> bool {
+    (ctx.stateless && f.request_state.is_some())
+        || f.kind.is_some_and(|m| match ctx.stateless {
+            false => m.is_task(),
+            true => m.is_task_ext(),
+        })
+}
+
+/// Answers a request that [`takes_detour`]: a retry, or a task request.
+pub async fn detour(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -34,13 +48,8 @@ pub async fn serve(
             }
         };
     }
-    match f.kind {
-        Some(m) if !ctx.stateless && m.is_task() => {
-            Box::pin(crate::mcp::era::tasks::serve(ctx, headers, body, f)).await
-        }
-        Some(m) if ctx.stateless && m.is_task_ext() => {
-            Box::pin(crate::mcp::era::task_ext::serve(ctx, headers, body, f)).await
-        }
-        _ => super::dispatch(ctx, body, f, false).await,
+    match ctx.stateless {
+        false => Box::pin(crate::mcp::era::tasks::serve(ctx, headers, body, f)).await,
+        true => Box::pin(crate::mcp::era::task_ext::serve(ctx, headers, body, f)).await,
     }
 }

@@ -65,17 +65,26 @@ impl Bridge {
     /// calling `backend`. A session client's first call to a 2026-07-28 backend asks it,
     /// once, whether it takes sessions too.
     pub async fn choose(stateless: bool, backend: &Backend) -> Bridge {
-        if !stateless && backend.is_modern() {
-            // Boxed: this rare wait (an `initialize` the first time) would otherwise be
-            // laid out inside every call's future, and each call's future is moved onto
-            // the heap whole (some 10 KB copied per call, measured with callgrind).
-            Box::pin(backend.offer_sessions()).await;
+        if let Some(bridge) = Bridge::settled(stateless, backend) {
+            return bridge;
         }
-        match (stateless, backend.is_modern_for(stateless)) {
-            (false, false) => Bridge::Sessions,
-            (false, true) => Bridge::SessionToModern,
-            (true, false) => Bridge::ModernToSession,
-            (true, true) => Bridge::Modern,
+        // Boxed: this rare wait (an `initialize` the first time) would otherwise be laid
+        // out inside every call's future, and each call's future is moved onto the heap
+        // whole (some 10 KB copied per call, measured with callgrind).
+        Box::pin(backend.offer_sessions()).await;
+        match backend.is_modern_for(false) {
+            false => Bridge::Sessions,
+            true => Bridge::SessionToModern,
+        }
+    }
+
+    /// The bridge, when choosing it asks the backend nothing: every pair but a session
+    /// client's call to a 2026-07-28 backend (see [`Self::choose`]).
+    pub fn settled(stateless: bool, backend: &Backend) -> Option<Bridge> {
+        match (stateless, backend.is_modern()) {
+            (false, false) => Some(Bridge::Sessions),
+            (true, _) => Some(Bridge::stateless(backend)),
+            (false, true) => None,
         }
     }
 

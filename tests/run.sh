@@ -49,8 +49,12 @@ for tool in python3 npm flock; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed for the independent-peer tests"
 done
 
-say "installing the independent MCP peers (Python SDK, conformance suite) into target/peers"
-./tests/peers/install.sh >/dev/null
+# The peers install while the build runs (they wait on registries, the build on the CPU).
+say "installing the independent MCP peers (Python SDK, conformance suite) into target/peers, in the background"
+mkdir -p target
+peers_log=$(mktemp)
+./tests/peers/install.sh >"$peers_log" 2>&1 &
+peers_pid=$!
 
 say "module graph: no cycles between top-level modules"
 if [ -f ../shared/tools/modcycles.py ]; then
@@ -69,15 +73,32 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
-say "cargo clippy"
-cargo clippy --locked --workspace --all-targets -- -D warnings
+say "cargo build (every target, as the tests build it)"
+cargo test --locked --workspace --all-targets --no-run
+say "waiting for the peers' install"
+wait "$peers_pid" || { cat "$peers_log" >&2; die "installing the peers failed (its output is above)"; }
+# Clippy runs beside the tests, at the lowest priority and in a target directory of its
+# own (the build's is the tests'; the model the build fetched is shared): most tests
+# wait on processes and sockets, and clippy takes the CPU they leave. Its verdict is waited for below, before the suite's.
+say "cargo clippy (beside the tests, at the lowest priority)"
+clippy_log=$(mktemp)
+CARGO_TARGET_DIR=target/clippy METAMCP_MODEL_DIR="$PWD/target/models/all-MiniLM-L6-v2" nice -n 19 \
+    cargo clippy --locked --workspace --all-targets -- -D warnings >"$clippy_log" 2>&1 &
+clippy_pid=$!
 say "cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$peers_log" "$clippy_log"' EXIT
 set +e
 { cargo test --locked --workspace --all-targets && cargo test --locked --workspace --doc; } 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+wait "$clippy_pid"
+clippy_status=$?
 set -e
+if [ "$clippy_status" != 0 ]; then
+    cat "$clippy_log" >&2
+else
+    say "cargo clippy: clean"
+fi
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "suite: %d passed, %d failed\n", p, f }' "$log"
@@ -85,5 +106,9 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $
 # failure: say so rather than let the sum read as a pass.
 if [ "$status" != 0 ]; then
     echo "suite: FAILED (cargo test exited $status; the failures are above)"
+fi
+if [ "$clippy_status" != 0 ]; then
+    echo "clippy: FAILED (its warnings are above)"
+    [ "$status" != 0 ] || status=$clippy_status
 fi
 exit "$status"

@@ -638,7 +638,8 @@ async fn each_caller_connects_their_own_account_and_sees_only_their_own() {
     .await;
     gw.wait_status("mine", "running").await;
     let alice_says = || async { text_of(&echo_account(&gw, &gw.client_key).await["result"]) };
-    assert_eq!(alice_says().await, "alice");
+    let first = echo_account(&gw, &gw.client_key).await;
+    assert_eq!(text_of(&first["result"]), "alice", "{first}");
 
     // A 2026-07-28 client without an account is sent to the page; its retry goes on.
     let c = Client::new(gw.addr, "/mcp", Some(&bob));

@@ -134,7 +134,9 @@ impl TestGateway {
         }
     }
 
-    /// Waits until the server's REST status reads `status`.
+    /// Waits until the server's REST status reads `status`; for `running`, also until
+    /// the routing table routes its tools (the status is written before the rebuild
+    /// that routes them, and a loaded run called a tool in between: `upstream_auth`).
     pub async fn wait_status(&self, name: &str, status: &str) {
         super::eventually(
             std::time::Duration::from_secs(15),
@@ -146,6 +148,9 @@ impl TestGateway {
             },
         )
         .await;
+        if status == "running" {
+            self.wait_routed(name).await;
+        }
     }
 
     /// A session at `path` (`/mcp`, `/mcp/<namespace>`) with `key`, initialized.

@@ -14,7 +14,7 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use metamcp::jsonrpc::frame::{self, string_value};
-use metamcp::proxy::splicer::ResponseSplicer;
+use metamcp::mcp::hop::splicer::ResponseSplicer;
 use serde_json::{Value, json};
 
 /// A routing table shaped like the gateway's: exposed name → index → (upstream name).

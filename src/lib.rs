@@ -11,10 +11,11 @@
 //! - [`server`]: accept loop, connection bounds, graceful shutdown; the hyper service
 //!   and the request's phases (guard → route → authenticate → handle → record).
 //! - [`control`]: the REST handlers (servers, namespaces, tools, tokens, events, health).
-//! - [`mcp`]: the client-facing MCP endpoint, both protocol eras.
-//! - [`state`]: what every request can reach, and how registry changes reach routing.
-//! - [`proxy`]: the hop: frames read as spans, forwarded, answers streamed back with the
-//!   client's id restored; calls in flight.
+//! - [`mcp`]: the client-facing MCP endpoint, both protocol eras, down to the backend:
+//!   the call pipeline (`phases/`), the hop (`hop/`: frames read as spans, forwarded,
+//!   answers streamed back with the client's id restored; calls in flight), what
+//!   depends on the client's and the backend's eras (`era/`), and the gateway's state
+//!   (`state.rs`: what every request can reach, and how registry changes reach routing).
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request
@@ -69,10 +70,8 @@ pub mod model;
 pub mod observe;
 pub mod pins;
 pub mod policy;
-pub mod proxy;
 pub mod routing;
 pub mod search;
 pub mod server;
-pub mod state;
 pub mod store;
 pub mod vault;

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 use crate::base::KeyId;
+use crate::mcp::state::State;
 use crate::observe::events::Audience;
-use crate::state::State;
 use crate::store::db::{CHANGES_CHANNEL, DbError};
 
 const FULL_REFRESH: Duration = Duration::from_secs(30);

@@ -5,17 +5,17 @@
 //!   own (not in a batch, not as a task): an `elicitation/create` form on the call's SSE
 //!   stream naming the tool, its server, the policy's reason and the arguments (cut at
 //!   [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
-//!   machinery a backend's questions use ([`crate::proxy::era::bridge::question`], the
-//!   answer routed back by [`crate::proxy::calls::ServerRequests`]). An `accept` with
+//!   machinery a backend's questions use ([`crate::mcp::hop::era::bridge::question`], the
+//!   answer routed back by [`crate::mcp::hop::calls::ServerRequests`]). An `accept` with
 //!   `confirm: true` lets the call go on (the pipeline's call, confirmed: [`GoOn`]), its
 //!   answer following on the same stream; a decline, a cancel, no answer within
 //!   `METAMCP_CONFIRM_TIMEOUT` or a client gone ends it with [`refusal`]. Questions
 //!   waiting are bounded per conversation and in total
-//!   ([`crate::proxy::confirm_places`]).
+//!   ([`crate::mcp::hop::confirm_places`]).
 //! - A 2026-07-28 client that declared elicitation: the call is answered
 //!   `input_required` with the same form and a sealed state binding the caller, the tool
 //!   and a digest of the arguments, which expires
-//!   ([`crate::proxy::era::request_state::seal_confirm`]). Its retry with the accepting
+//!   ([`crate::mcp::hop::era::request_state::seal_confirm`]). Its retry with the accepting
 //!   answer and that state is the call itself, confirmed ([`resumed`]); nothing waits in
 //!   between, so any replica serves the retry.
 //! - Any other client (no elicitation declared, a batch, REST, a task) gets the refusal
@@ -35,12 +35,12 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::Ctx;
-use crate::proxy::era::ask::Ask;
-use crate::proxy::era::bridge::{Unanswered, question, stream, wait_answer};
-use crate::proxy::era::request_state::{
+use crate::mcp::hop::era::ask::Ask;
+use crate::mcp::hop::era::bridge::{Unanswered, question, stream, wait_answer};
+use crate::mcp::hop::era::request_state::{
     CONFIRM_PREFIX, ConfirmClaims, StateError, open_confirm, params_digest, seal_confirm,
 };
-use crate::proxy::rpc::{MAX_COLLECTED, RpcError, code, json_response};
+use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 
 /// The longest rendering of a call's arguments shown to the user; a longer one is cut.
 pub const MAX_SHOWN: usize = 1000;
@@ -96,7 +96,7 @@ impl Outcome {
             Outcome::TooMany => format!(
                 "this client already has {} confirmations waiting (or the gateway its \
                  most); answer those first",
-                crate::proxy::confirm_places::PER_CONVERSATION
+                crate::mcp::hop::confirm_places::PER_CONVERSATION
             ),
             Outcome::CannotAsk => "this client cannot be asked for it: call it from a \
                  client that declares elicitation (not in a batch, over REST or as a task), \
@@ -237,7 +237,7 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<B
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     json_response(
         StatusCode::OK,
-        crate::proxy::era::rounds::input_required(id, &[ask], &state),
+        crate::mcp::hop::era::rounds::input_required(id, &[ask], &state),
     )
 }
 

@@ -12,9 +12,9 @@ use crate::base::unix_now;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
+use crate::mcp::hop::calls::ANONYMOUS;
+use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};
-use crate::proxy::calls::ANONYMOUS;
-use crate::proxy::rpc::{RpcError, code};
 
 /// Headers that say one thing each: a second copy could say something else to another
 /// reader (the gateway checks the first, a backend or a proxy may act on another).

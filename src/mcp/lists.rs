@@ -11,8 +11,8 @@ use crate::base::unix_now;
 use crate::crypto::{base64url, base64url_decode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::mcp::hop::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
 use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION};
-use crate::proxy::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
 use crate::routing::{Listed, View};
 
 /// Items per page of a list.

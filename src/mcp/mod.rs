@@ -8,7 +8,7 @@
 //! Lists are answered from the routing table. Calls (`tools/call`, `prompts/get`,
 //! `resources/read`, …) are forwarded: the body is spliced (new id, backend's own name),
 //! sent on the pooled connection, and the backend's response streams back through
-//! [`ResponseSplicer`](crate::proxy::splicer::ResponseSplicer), whatever its content type.
+//! [`ResponseSplicer`](crate::mcp::hop::splicer::ResponseSplicer), whatever its content type.
 //!
 //! Entering and re-entering the pipeline has one seam, [`phases::serve`]: it takes a
 //! request to a retry ([`era::retry`]), a task of either era, or the phases; a retry's
@@ -30,15 +30,16 @@ use crate::backend::Backend;
 use crate::http::{ApiError, Body, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
 use crate::jsonrpc::methods::Method as McpMethod;
-use crate::proxy::caller::Caller;
-use crate::proxy::rpc::status_only;
+use crate::mcp::hop::caller::Caller;
+use crate::mcp::hop::rpc::status_only;
+use crate::mcp::state::State;
 use crate::routing::{Table, View};
-use crate::state::State;
 
 pub mod batch;
 pub mod confirm;
 pub mod conversation;
 pub mod era;
+pub mod hop;
 pub mod lists;
 pub mod notices;
 pub mod phases;
@@ -47,10 +48,11 @@ pub mod rest;
 pub mod search;
 pub mod served;
 pub mod skills;
+pub mod state;
 pub mod stream;
 pub mod subscriptions;
 
-pub use crate::proxy::rpc::{RpcError, code};
+pub use crate::mcp::hop::rpc::{RpcError, code};
 pub use rest::{execute, server_tools};
 
 /// Session-era versions the gateway speaks with clients, newest first.

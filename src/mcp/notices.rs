@@ -10,9 +10,9 @@ use crate::base::{ClientCaps, unix_now};
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::mcp::hop::calls::{Taken, cancellation, owner_key};
+use crate::mcp::hop::rpc::RpcError;
 use crate::mcp::phases::route::invalid;
-use crate::proxy::calls::{Taken, cancellation, owner_key};
-use crate::proxy::rpc::RpcError;
 
 /// A client's answer to a backend's request: sent to that backend with its own id.
 pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {
@@ -55,7 +55,7 @@ pub async fn roots_changed(ctx: &Ctx) {
         .iter()
         .filter_map(|id| ctx.state.data.backends.get(id))
         .filter(|b| {
-            crate::proxy::era::hears_roots_changed(b)
+            crate::mcp::hop::era::hears_roots_changed(b)
                 && b.status() == crate::backend::Status::Running
         })
         .collect();

@@ -12,11 +12,11 @@ use crate::auth::Principal;
 use crate::jsonrpc::frame::Frame;
 use crate::mcp::Ctx;
 use crate::mcp::confirm::{Confirmation, Pending, refusal};
+use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, page};
+use crate::mcp::state::State;
 use crate::policy::rules::{Action, Decision, Effect, RuleSet, Subject, Target};
-use crate::proxy::rpc::{RpcError, code};
 use crate::routing::SERVED_BY;
-use crate::state::State;
 
 /// The caller as policies see it (`principal`).
 pub fn subject(state: &State, principal: Option<&Principal>) -> Subject {

@@ -12,9 +12,9 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::lists::with_hints;
 use crate::observe::audit::{Entry, Kind, Outcome, Text};
-use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::{GatewayCall, SERVED_BY, Served};
 
 /// How long one call of a gateway tool may run.

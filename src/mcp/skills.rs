@@ -22,8 +22,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, json_string, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::lists::{Cache, list_cache, listing, with_hints};
-use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::View;
 use crate::routing::skills::{MAX_FILE_BYTES, Resolved, exposed_entry, exposed_uri};
 

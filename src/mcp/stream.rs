@@ -18,8 +18,8 @@ use crate::http::Body;
 use crate::http::names;
 use crate::mcp::conversation::check_session_version;
 use crate::mcp::era::listen::Subscription;
+use crate::mcp::hop::rpc::{RpcError, code, status_only};
 use crate::mcp::{Ctx, accepted, header_str};
-use crate::proxy::rpc::{RpcError, code, status_only};
 
 /// How often an idle notification stream gets a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -213,7 +213,7 @@ impl Upstream {
     /// within the subscription bounds, all at once; the URIs that took.
     async fn subscribe(
         self,
-        state: &Arc<crate::state::State>,
+        state: &Arc<crate::mcp::state::State>,
         conversation: &Arc<str>,
     ) -> HashSet<String> {
         let holder = crate::routing::subscriptions::Holder {
@@ -238,7 +238,7 @@ impl Upstream {
             }
             asked.push((uri.clone(), backend.clone()));
         }
-        let owner_key = crate::proxy::calls::owner_key(conversation);
+        let owner_key = crate::mcp::hop::calls::owner_key(conversation);
         let results = futures_util::future::join_all(asked.iter().map(|(uri, backend)| {
             let owner = crate::backend::isolated::Owner {
                 key: owner_key,

@@ -13,9 +13,9 @@ use bytes::Bytes;
 use crate::backend::isolated::Owner;
 use crate::base::KeyId;
 use crate::jsonrpc::methods::Method;
-use crate::proxy::calls::owner_key;
+use crate::mcp::hop::calls::owner_key;
+use crate::mcp::state::State;
 use crate::routing::subscriptions::Holder;
-use crate::state::State;
 use crate::store::subscriptions::{self, Shared};
 
 /// How long an upstream subscribe made for another replica's client may take.

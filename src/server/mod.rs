@@ -29,7 +29,7 @@ use crate::control;
 use crate::http::connections::{Busy, Close, Conn, Refused};
 use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
-use crate::state::State;
+use crate::mcp::state::State;
 
 const MAX_HEADERS: usize = 100;
 /// Largest HTTP/1.1 read buffer (request bodies are read through it).

@@ -593,7 +593,7 @@ async fn asked_on_stream(
 async fn questions_are_bounded_per_session_and_none_is_left_when_clients_go() {
     let (gw, repo) = gateway(|_| {}).await;
     stage(repo.path());
-    let bound = metamcp::proxy::confirm_places::PER_CONVERSATION;
+    let bound = metamcp::mcp::hop::confirm_places::PER_CONVERSATION;
     let mut one = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     one.initialize_with(json!({"elicitation": {}})).await;
     let mut open = Vec::new();

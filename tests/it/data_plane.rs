@@ -981,7 +981,7 @@ async fn a_session_client_that_goes_away_has_not_cancelled_its_call() {
 #[tokio::test]
 async fn calls_left_running_by_clients_that_went_away_are_bounded_per_key() {
     let (gw, slow, c) = backend_with_timeout(30_000).await;
-    let per_key = metamcp::proxy::calls::MAX_DETACHED_PER_KEY;
+    let per_key = metamcp::mcp::hop::calls::MAX_DETACHED_PER_KEY;
     for id in 0..u64::from(per_key) {
         let args = json!({"steps": 300, "interval_ms": 100});
         call_and_leave(&gw, &slow, &c, 100 + id, "progress", args, true).await;

@@ -14,7 +14,7 @@ use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::header_str;
-use crate::proxy::rpc::{RpcError, code};
+use crate::mcp::hop::rpc::{RpcError, code};
 
 /// A header value as the body would have it: trimmed, and decoded from its Base64 form.
 /// `None`: the Base64 form is broken (bad characters, padding or UTF-8).

@@ -7,7 +7,7 @@
 //! tasks extension of 2026-07-28, both kept by the gateway.
 //!
 //! [`crate::mcp::phases`] routes and forwards; what it hands off lives here. The hop's
-//! side of the bridges is [`crate::proxy::era`].
+//! side of the bridges is [`crate::mcp::hop::era`].
 
 pub mod headers;
 pub mod listen;

@@ -10,11 +10,11 @@
 //! A session-era backend runs the task as a 2025-11-25 one: the call goes with
 //! `params.task`, and its `CreateTaskResult` (`{"task":{…}}`) comes back flat
 //! (`resultType: "task"`, `ttlMs`, `pollIntervalMs`) under a gateway task id
-//! ([`crate::proxy::era::task_id`]), sealed as a session client's is. `tasks/get` reads the
+//! ([`crate::mcp::hop::era::task_id`]), sealed as a session client's is. `tasks/get` reads the
 //! task from its backend and inlines its end: the result of `tasks/result` (a tool's
 //! error is `completed`, with `isError`), or the error. A task waiting for input has its
 //! questions read off a `tasks/result` the gateway holds open for it
-//! ([`crate::proxy::era::task_inputs`]); they are the `inputRequests` of `tasks/get`, and
+//! ([`crate::mcp::hop::era::task_inputs`]); they are the `inputRequests` of `tasks/get`, and
 //! `tasks/update` answers them to the backend. `tasks/cancel` acknowledges with nothing
 //! but `resultType`, for a task already ended too. A 2026-07-28 backend's tasks pass
 //! through with only their ids exchanged. `tasks/result` and `tasks/list` are not part
@@ -38,14 +38,14 @@ use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::sse::event_end;
 use crate::mcp::Ctx;
 use crate::mcp::era::tasks::{self, Held, Owner, invalid};
-use crate::proxy::caller::Caller;
-use crate::proxy::calls::{Taken, owner_key};
-use crate::proxy::era::Bridge;
-use crate::proxy::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
-use crate::proxy::era::task_inputs::{Inputs, Question};
-use crate::proxy::forward::forward;
-use crate::proxy::rpc::MAX_COLLECTED;
-use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+use crate::mcp::hop::caller::Caller;
+use crate::mcp::hop::calls::{Taken, owner_key};
+use crate::mcp::hop::era::Bridge;
+use crate::mcp::hop::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
+use crate::mcp::hop::era::task_inputs::{Inputs, Question};
+use crate::mcp::hop::forward::forward;
+use crate::mcp::hop::rpc::MAX_COLLECTED;
+use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::{TASKS_EXTENSION, TaskSupport};
 
 /// How long `tasks/get` waits for a task's first question once it starts reading them.
@@ -500,7 +500,7 @@ async fn drive(
 
 /// What reads one task's questions off its `tasks/result`.
 struct Reader {
-    state: Arc<crate::state::State>,
+    state: Arc<crate::mcp::state::State>,
     key: Option<crate::base::KeyId>,
     namespace: Option<String>,
     claims: TaskClaims,
@@ -602,7 +602,7 @@ impl Reader {
 
 /// Answers the backend's question `key` (the client's answer, or a refusal).
 async fn reply(
-    state: &crate::state::State,
+    state: &crate::mcp::state::State,
     conversation: &Arc<str>,
     key: &str,
     answer: Result<&Value, &str>,

@@ -2,7 +2,7 @@
 //!
 //! A `tools/call` with `params.task` goes to the tool's backend like any call; the
 //! `CreateTaskResult` it answers comes back with the task's id replaced by a gateway task
-//! id ([`crate::proxy::era::task_id`]): sealed, naming the backend, the session of it that
+//! id ([`crate::mcp::hop::era::task_id`]): sealed, naming the backend, the session of it that
 //! holds the task and the replica talking to that session, and bound to the caller.
 //! `tasks/get`, `tasks/result` and `tasks/cancel` open that id and go to the owner with
 //! the backend's own id (from any replica: another one passes the request to the
@@ -30,10 +30,10 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
-use crate::proxy::era::Bridge;
-use crate::proxy::era::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
-use crate::proxy::forward::forward;
-use crate::proxy::rpc::{RpcError, code, envelope, json_response};
+use crate::mcp::hop::era::Bridge;
+use crate::mcp::hop::era::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
+use crate::mcp::hop::forward::forward;
+use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 
 /// The longest a task is known for when its backend gives it no time to live (or a
 /// longer one).
@@ -80,7 +80,7 @@ pub(crate) async fn read_answer(resp: Response<Body>) -> (hyper::http::response:
 /// tasks it holds and those being created fill it.
 pub(crate) async fn reserve_task_place(
     ctx: &Ctx,
-) -> Result<crate::proxy::task_places::Place, RpcError> {
+) -> Result<crate::mcp::hop::task_places::Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
     let key = ctx.kid().to_string();
     let (place, ahead) = ctx.state.data.tasks_creating.reserve(key);
@@ -103,14 +103,14 @@ pub(crate) async fn reserve_task_place(
 
 /// Who a new task belongs to, and where it runs: what its gateway id is sealed with.
 pub(crate) struct Owner {
-    pub state: Arc<crate::state::State>,
+    pub state: Arc<crate::mcp::state::State>,
     pub backend: Arc<Backend>,
     /// The client capabilities of the backend's session that holds the task.
     pub caps: u8,
     pub key: String,
     pub namespace: Option<String>,
     /// The place the task holds under the key's bound until its row is written.
-    pub place: Option<crate::proxy::task_places::Place>,
+    pub place: Option<crate::mcp::hop::task_places::Place>,
 }
 
 impl Owner {
@@ -316,7 +316,7 @@ pub(crate) async fn to_task_backend(
     v["params"]["taskId"] = Value::from(claims.t.as_str());
     let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;
-    let caller = crate::proxy::caller::Caller {
+    let caller = crate::mcp::hop::caller::Caller {
         caps: Some(claims.c),
         timeout: uf
             .is(Method::TasksResult)

@@ -11,9 +11,9 @@ use crate::auth::Principal;
 use crate::auth::limits::{InFlight, Refused};
 use crate::http::{ApiError, Body};
 use crate::mcp::Ctx;
-use crate::proxy::rpc::RpcError;
+use crate::mcp::hop::rpc::RpcError;
+use crate::mcp::state::State;
 use crate::routing::ToolRate;
-use crate::state::State;
 
 fn refused(state: &State, p: &Principal, r: Refused) -> Refused {
     state.over_limit(&p.key_id, &r);

@@ -1,7 +1,7 @@
 //! Phase 4, forward: a routed call to its backend. The method decides the way: a
 //! subscription a 2026-07-28 backend follows on its own stream, a session's task call
 //! ([`crate::mcp::era::tasks`]), a stateless client's task call ([`crate::mcp::era::task_ext`]),
-//! or the hop itself ([`crate::proxy::forward`]), which picks the era adapter.
+//! or the hop itself ([`crate::mcp::hop::forward`]), which picks the era adapter.
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
@@ -10,9 +10,9 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::mcp::hop::forward::forward;
+use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::phases::{Call, Callee};
-use crate::proxy::forward::forward;
-use crate::proxy::rpc::{RpcError, code, envelope, json_response};
 
 /// Forwards a routed call of a backend through its bridge; `collect` returns whole JSON
 /// bodies.
@@ -46,7 +46,7 @@ pub(crate) async fn to_backend(
     ) && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
     {
         Box::pin(crate::mcp::subscriptions::record(ctx, method, &uri)).await;
-        if crate::proxy::era::follows_on_listen(backend) {
+        if crate::mcp::hop::era::follows_on_listen(backend) {
             // The revision has no resources/subscribe: the backend's listen stream
             // follows the resource instead.
             let on =

@@ -18,8 +18,8 @@ use crate::guard::result::{Held, hold, message_span, replaced};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::Ctx;
+use crate::mcp::hop::rpc::{RpcError, code};
 use crate::observe::events::{Audience, fields};
-use crate::proxy::rpc::{RpcError, code};
 
 /// What a hook is asked about: the call.
 struct Asked<'a> {

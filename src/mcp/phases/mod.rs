@@ -14,7 +14,7 @@
 //!    ask see its answer. No policy: one emptiness check.
 //!    Then [`guard`]: the namespace's external guardrails see a backend's tool call
 //!    (and, after 4, its result); no guardrail: one `None` check.
-//! 4. [`forward`]: to the backend through the call's bridge ([`crate::proxy::era`]);
+//! 4. [`forward`]: to the backend through the call's bridge ([`crate::mcp::hop::era`]);
 //!    as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
 //!    call when it ends (`proxy::record`); a gateway tool's in
@@ -22,7 +22,7 @@
 //!
 //! A new limit is charged in [`charge`]; a new kind of target is an arm of [`Target`] and
 //! of [`Callee`] and `call`; a new policy is a [`crate::policy::Policy`] registered with
-//! [`crate::state::State::police`]; a new gateway tool is a
+//! [`crate::mcp::state::State::police`]; a new gateway tool is a
 //! [`crate::routing::GatewayTool`] registered in `app::gateway_tools`.
 //!
 //! Every wait off the `tools/call` path is boxed (a per-caller listing, a gateway
@@ -40,8 +40,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
+use crate::mcp::hop::rpc::{RpcError, envelope, json_response};
 use crate::mcp::lists::{list_cache, with_hints};
-use crate::proxy::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
 
 pub mod charge;
@@ -233,7 +233,7 @@ fn confirmed(
         let called = match routed(&ctx, &body, &f, false).await {
             Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
             Ok(_) => Err(RpcError::method(
-                crate::proxy::rpc::code::INTERNAL,
+                crate::mcp::hop::rpc::code::INTERNAL,
                 "the call no longer routes to a tool",
             )),
             Err(e) => Err(e),

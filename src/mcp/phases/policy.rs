@@ -14,9 +14,9 @@ use crate::base::KeyId;
 use crate::http::Body;
 use crate::jsonrpc::frame::Frame;
 use crate::mcp::Ctx;
+use crate::mcp::hop::rpc::RpcError;
 use crate::policy::schema::Schema;
 use crate::policy::{Call, Called, Policy};
-use crate::proxy::rpc::RpcError;
 
 /// The most of an answer held for policies that see results; a longer one is given to
 /// them cut at this length.

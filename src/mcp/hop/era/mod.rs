@@ -31,8 +31,8 @@ use bytes::Bytes;
 use crate::backend::Backend;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
-use crate::proxy::caller::Caller;
-use crate::proxy::rpc::STATELESS_RESULT_MEMBERS;
+use crate::mcp::hop::caller::Caller;
+use crate::mcp::hop::rpc::STATELESS_RESULT_MEMBERS;
 
 pub mod ask;
 pub(crate) mod bridge;
@@ -159,10 +159,10 @@ impl Bridge {
     pub fn answer_for_client(self, whole: Bytes) -> Bytes {
         match self {
             Bridge::Sessions | Bridge::SessionToModern => whole,
-            Bridge::ModernToSession => crate::proxy::upstream::retire_codes(whole),
+            Bridge::ModernToSession => crate::mcp::hop::upstream::retire_codes(whole),
             Bridge::Modern => {
-                let whole = crate::proxy::upstream::retire_codes(whole);
-                crate::proxy::rpc::with_result_type(&whole).unwrap_or(whole)
+                let whole = crate::mcp::hop::upstream::retire_codes(whole);
+                crate::mcp::hop::rpc::with_result_type(&whole).unwrap_or(whole)
             }
         }
     }
@@ -188,7 +188,7 @@ pub fn hears_roots_changed(backend: &Backend) -> bool {
 
 /// A session client's request to a modern backend, with the envelope in its `_meta`:
 /// the revision, the capabilities the session declared, and the level it set.
-pub(in crate::proxy) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
+pub(in crate::mcp::hop) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
     let Ok(f) = frame::parse(&body) else {
         return body;
     };

@@ -1,8 +1,12 @@
 //! What every request can reach, by plane: what all planes share (settings, the
 //! database, credentials, the cipher, the vault); the control plane ([`Control`]: the
 //! registry, readiness, and how a registry change becomes a routing build, which this
-//! file runs); the data plane, owned by `proxy/` ([`crate::proxy::Plane`]); the observe
+//! file runs); the data plane, owned by the hop ([`crate::mcp::hop::Plane`]); the observe
 //! plane, owned by `observe/` ([`crate::observe::Observe`]).
+//!
+//! It sits in `mcp/` because the data plane holds what the endpoint's calls leave behind
+//! (calls in flight, parked rounds, task inputs), whose types are the hop's and the eras';
+//! the control API (`control/`) and start-up (`app/`) reach it from above.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -26,7 +30,7 @@ use crate::store::registry::Registry;
 
 /// Shared state behind an `Arc`, in planes: what every plane shares (settings, the
 /// database, credentials, the cipher, the vault), the control plane (the registry and how
-/// its changes reach routing), the data plane ([`crate::proxy::Plane`]) and the observe
+/// its changes reach routing), the data plane ([`crate::mcp::hop::Plane`]) and the observe
 /// plane ([`crate::observe::Observe`]).
 pub struct State {
     /// Settings as parsed at start.
@@ -44,7 +48,7 @@ pub struct State {
     /// The registry, readiness and routing builds.
     pub control: Control,
     /// Everything a call meets on its way through.
-    pub data: crate::proxy::Plane,
+    pub data: crate::mcp::hop::Plane,
     /// Events, metrics, the audit trail and span export.
     pub observe: crate::observe::Observe,
 }
@@ -103,7 +107,7 @@ impl State {
             )
             .with_audit(observe.audit.clone()),
         );
-        let data = crate::proxy::Plane::new(
+        let data = crate::mcp::hop::Plane::new(
             &config,
             &cipher,
             rebuild.clone(),

@@ -69,7 +69,7 @@ impl ServerRequests {
         conversation: Arc<str>,
         backend: Arc<Backend>,
         via: u8,
-    ) -> crate::proxy::splicer::IdMapper {
+    ) -> crate::mcp::hop::splicer::IdMapper {
         let reqs = self.clone();
         Box::new(move |original: &[u8]| {
             reqs.insert(Asked {

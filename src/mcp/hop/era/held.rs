@@ -60,7 +60,7 @@ impl Held {
             return None;
         }
         Some(match self.stamp {
-            true => crate::proxy::rpc::event_with_result_type(&tail).unwrap_or(tail),
+            true => crate::mcp::hop::rpc::event_with_result_type(&tail).unwrap_or(tail),
             false => tail,
         })
     }

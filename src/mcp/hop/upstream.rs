@@ -16,9 +16,9 @@ use crate::backend::transport::AnswerBody;
 use crate::base::ClientCaps;
 use crate::jsonrpc::frame::{self};
 use crate::jsonrpc::needle::Needle;
-use crate::proxy::calls::InFlightGuard;
-use crate::proxy::rpc::{RpcError, code};
-use crate::proxy::splicer::ResponseSplicer;
+use crate::mcp::hop::calls::InFlightGuard;
+use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::hop::splicer::ResponseSplicer;
 
 use super::era::held::Held;
 use super::record::{CallRecord, Outcome};
@@ -145,7 +145,7 @@ const RETIRED_AS: &[u8] = b"-32602";
 pub(super) static URL_REQUIRED: Needle = crate::needle!(b"-32042");
 
 /// `piece` with each retired code that is the value of a `"code"` member replaced.
-pub(in crate::proxy) fn retire_codes(piece: Bytes) -> Bytes {
+pub(in crate::mcp::hop) fn retire_codes(piece: Bytes) -> Bytes {
     let mut patched: Option<BytesMut> = None;
     let (old, new) = (RETIRED.len(), RETIRED_AS);
     let mut from = 0;
@@ -236,7 +236,7 @@ impl UpstreamBody {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
             } else if let Some(fixed) = stamped
-                .then(|| crate::proxy::rpc::event_with_result_type(&data[start..end]))
+                .then(|| crate::mcp::hop::rpc::event_with_result_type(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
@@ -281,7 +281,11 @@ impl UpstreamBody {
         let via = self.via;
         tokio::spawn(async move {
             backend
-                .notify(crate::proxy::calls::owner_key(&conversation), via, answer)
+                .notify(
+                    crate::mcp::hop::calls::owner_key(&conversation),
+                    via,
+                    answer,
+                )
                 .await;
         });
     }
@@ -506,8 +510,8 @@ const DETACHED_CHECK: Duration = Duration::from_secs(1);
 /// A session client's answer. A session client that goes away has not cancelled its call
 /// (MCP: a disconnect is not a cancellation): the call goes on upstream to its end, in
 /// the background, within its time limit and still holding its place at the backend;
-/// its answer is recorded and dropped. At most [`MAX_DETACHED_PER_KEY`](crate::proxy::calls::MAX_DETACHED_PER_KEY) calls of a key
-/// (and [`MAX_DETACHED`](crate::proxy::calls::MAX_DETACHED) in all) go on so; beyond, leaving cancels. It stops early when the client cancels it after
+/// its answer is recorded and dropped. At most [`MAX_DETACHED_PER_KEY`](crate::mcp::hop::calls::MAX_DETACHED_PER_KEY) calls of a key
+/// (and [`MAX_DETACHED`](crate::mcp::hop::calls::MAX_DETACHED) in all) go on so; beyond, leaving cancels. It stops early when the client cancels it after
 /// all (`notifications/cancelled`). A 2026-07-28 client's closed stream is its
 /// cancellation: its answer is not one of these.
 pub(super) struct Detachable(pub(super) Option<UpstreamBody>);

@@ -21,9 +21,9 @@ use crate::base::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::jsonrpc::methods::Method;
-use crate::proxy::calls::{InFlightGuard, Pending};
-use crate::proxy::rpc::{MAX_COLLECTED, RpcError, code, json_response};
-use crate::proxy::splicer::ResponseSplicer;
+use crate::mcp::hop::calls::{InFlightGuard, Pending};
+use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
+use crate::mcp::hop::splicer::ResponseSplicer;
 
 use super::caller::Caller;
 use super::era::Bridge;

@@ -13,11 +13,11 @@ use crate::backend::isolated::Owner;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
+use crate::mcp::hop::calls::{InFlight, ServerRequests, owner_key};
+use crate::mcp::hop::rpc::json_response;
 use crate::observe::audit::Audit;
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
-use crate::proxy::calls::{InFlight, ServerRequests, owner_key};
-use crate::proxy::rpc::json_response;
 
 /// Who a forwarded call is for: what the forwarding needs to know of the client.
 pub struct Caller<'a> {
@@ -78,7 +78,7 @@ impl Caller<'_> {
     ) -> Response<Body> {
         let binding = self.binding(
             method,
-            crate::proxy::era::request_state::params_digest(body).unwrap_or_default(),
+            crate::mcp::hop::era::request_state::params_digest(body).unwrap_or_default(),
         );
         let state = self.parked.resend_state(&binding);
         json_response(

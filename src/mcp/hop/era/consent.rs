@@ -21,14 +21,14 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, Span};
 use crate::jsonrpc::methods::Method;
-use crate::proxy::caller::Caller;
-use crate::proxy::rpc::{RpcError, code};
+use crate::mcp::hop::caller::Caller;
+use crate::mcp::hop::rpc::{RpcError, code};
 
 /// -32042: the call needs the user at a URL first (2025-11-25).
 const URL_ELICITATION_REQUIRED: i64 = -32042;
 
 /// Answers a call that found no account of its caller's at `backend` (`why`).
-pub(in crate::proxy) async fn ask(
+pub(in crate::mcp::hop) async fn ask(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,

@@ -10,9 +10,9 @@ use crate::backend::{Backends, Notice};
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::http::connections::Connections;
-use crate::proxy::calls::{InFlight, ServerRequests};
-use crate::proxy::era::rounds::{ParkBounds, Parked};
-use crate::proxy::era::task_inputs::TaskInputs;
+use crate::mcp::hop::calls::{InFlight, ServerRequests};
+use crate::mcp::hop::era::rounds::{ParkBounds, Parked};
+use crate::mcp::hop::era::task_inputs::TaskInputs;
 use crate::routing::subscriptions::Subscriptions;
 use crate::routing::{ListChanged, Routing};
 
@@ -35,14 +35,14 @@ pub struct Plane {
     /// Backends' requests to clients awaiting the clients' answers.
     pub server_requests: Arc<ServerRequests>,
     /// Policies' confirmations being asked of session clients, bounded.
-    pub confirming: Arc<crate::proxy::confirm_places::Confirming>,
+    pub confirming: Arc<crate::mcp::hop::confirm_places::Confirming>,
     /// Stateless clients' calls waiting for their input (multi-round-trip requests).
     pub parked: Arc<Parked>,
     /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
     pub task_inputs: Arc<TaskInputs>,
     /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
     /// recorded ones.
-    pub tasks_creating: Arc<crate::proxy::task_places::Creating>,
+    pub tasks_creating: Arc<crate::mcp::hop::task_places::Creating>,
     /// The log levels session-era clients set (`logging/setLevel`).
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.

@@ -23,12 +23,12 @@ use hyper::body::Frame as BodyFrame;
 
 use crate::crypto::Cipher;
 use crate::jsonrpc::frame;
-use crate::proxy::era::ask::Ask;
-use crate::proxy::era::held::Settle;
-use crate::proxy::era::request_state::{self, StateClaims};
+use crate::mcp::hop::era::ask::Ask;
+use crate::mcp::hop::era::held::Settle;
+use crate::mcp::hop::era::request_state::{self, StateClaims};
 
 use crate::jsonrpc::methods::Method;
-use crate::proxy::upstream::UpstreamBody;
+use crate::mcp::hop::upstream::UpstreamBody;
 
 /// Bounds on calls waiting for a client's input.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +211,7 @@ impl Parked {
 
 /// Answers a parked call's questions as refused, then ends the call (cancelled upstream).
 async fn give_up(mut call: ParkedCall, why: &str) {
-    let owner = crate::proxy::calls::owner_key(&call.body.conversation).to_string();
+    let owner = crate::mcp::hop::calls::owner_key(&call.body.conversation).to_string();
     for a in &call.asks {
         call.body
             .backend
@@ -304,7 +304,7 @@ struct Final {
 }
 
 impl Rounds {
-    pub(in crate::proxy) fn new(
+    pub(in crate::mcp::hop) fn new(
         body: Box<UpstreamBody>,
         parked: Arc<Parked>,
         binding: Binding,
@@ -331,7 +331,7 @@ impl Rounds {
             return;
         };
         let client_id = body.client_id.clone();
-        let owner = crate::proxy::calls::owner_key(&body.conversation).to_string();
+        let owner = crate::mcp::hop::calls::owner_key(&body.conversation).to_string();
         let (asks, refused): (Vec<Ask>, Vec<Ask>) = std::mem::take(&mut body.held.asks)
             .into_iter()
             .partition(|a| a.undeclared.is_none());
@@ -351,7 +351,7 @@ impl Rounds {
                     );
                     let answer = crate::backend::mux::error_answer_with(
                         &a.id,
-                        crate::proxy::rpc::code::METHOD_NOT_FOUND,
+                        crate::mcp::hop::rpc::code::METHOD_NOT_FOUND,
                         &why,
                     );
                     backend.notify(&owner, via, answer).await;
@@ -380,9 +380,9 @@ impl Rounds {
                     entry[sub] = serde_json::json!({});
                 }
             }
-            let mut err = crate::proxy::rpc::RpcError::new(
+            let mut err = crate::mcp::hop::rpc::RpcError::new(
                 hyper::StatusCode::BAD_REQUEST,
-                crate::proxy::rpc::code::MISSING_CAPABILITY,
+                crate::mcp::hop::rpc::code::MISSING_CAPABILITY,
                 "the server needs client capabilities this request did not declare",
             );
             err.data = Some(serde_json::json!({"requiredCapabilities": required}));
@@ -413,7 +413,7 @@ impl Rounds {
                 status: hyper::StatusCode::OK,
             },
             Err((call, why)) => {
-                let err = crate::proxy::rpc::RpcError::limited(why.clone(), "parked", 1000);
+                let err = crate::mcp::hop::rpc::RpcError::limited(why.clone(), "parked", 1000);
                 let status = err.status;
                 tokio::spawn(async move { give_up(call, &why).await });
                 Final {
@@ -465,7 +465,7 @@ pub async fn respond(mut rounds: Rounds) -> hyper::Response<crate::http::Body> {
         }
         None => match rounds.head.take() {
             Some(f) => {
-                let mut r = crate::proxy::rpc::json_response(f.status, f.message);
+                let mut r = crate::mcp::hop::rpc::json_response(f.status, f.message);
                 if f.status == hyper::StatusCode::TOO_MANY_REQUESTS {
                     r.headers_mut().insert(
                         hyper::header::RETRY_AFTER,
@@ -474,7 +474,7 @@ pub async fn respond(mut rounds: Rounds) -> hyper::Response<crate::http::Body> {
                 }
                 r
             }
-            None => crate::proxy::rpc::status_only(hyper::StatusCode::BAD_GATEWAY),
+            None => crate::mcp::hop::rpc::status_only(hyper::StatusCode::BAD_GATEWAY),
         },
     }
 }
@@ -635,7 +635,7 @@ pub async fn resume(
     client_id: Bytes,
     request: Bytes,
 ) -> hyper::Response<crate::http::Body> {
-    let owner = crate::proxy::calls::owner_key(&call.body.conversation).to_string();
+    let owner = crate::mcp::hop::calls::owner_key(&call.body.conversation).to_string();
     for (a, result) in &answered {
         call.body
             .backend

@@ -27,9 +27,9 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::jsonrpc::methods::Method;
-use crate::proxy::caller::Caller;
-use crate::proxy::calls::ServerRequests;
-use crate::proxy::rpc::MAX_COLLECTED;
+use crate::mcp::hop::caller::Caller;
+use crate::mcp::hop::calls::ServerRequests;
+use crate::mcp::hop::rpc::MAX_COLLECTED;
 
 /// Rounds of questions one call may take (the SDKs stop at 10 as well).
 pub const MAX_ROUNDS: usize = 10;
@@ -92,7 +92,7 @@ impl Bridge {
 /// questions on the call's SSE stream and, at last, the answer. What the backend sends
 /// before its answer in any round (progress, log messages at the session's level)
 /// reaches the client as it comes.
-pub(in crate::proxy) async fn rounds(
+pub(in crate::mcp::hop) async fn rounds(
     first: Response<Body>,
     caller: &Caller<'_>,
     body: &Bytes,
@@ -170,7 +170,7 @@ pub(in crate::proxy) async fn rounds(
 /// ([`super::consent`]): the user is asked to open `url` (URL elicitation), and once the
 /// account is connected the call goes on, on the same stream.
 #[allow(clippy::too_many_arguments)]
-pub(in crate::proxy) fn consent(
+pub(in crate::mcp::hop) fn consent(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
@@ -489,7 +489,7 @@ impl Bridge {
         request["id"] = serde_json::from_slice(&id).unwrap_or(Value::Null);
         let admitted = self.backend.take_place().await?;
         let owner = Owner {
-            key: crate::proxy::calls::owner_key(&self.conversation),
+            key: crate::mcp::hop::calls::owner_key(&self.conversation),
             expires: self.expires,
             api_key: self.api_key,
             caps: crate::base::ClientCaps::ALL,

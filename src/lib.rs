@@ -15,7 +15,7 @@
 //!   the call pipeline (`phases/`), the hop (`hop/`: frames read as spans, forwarded,
 //!   answers streamed back with the client's id restored; calls in flight), what
 //!   depends on the client's and the backend's eras (`era/`), and the gateway's state
-//!   (`state.rs`: what every request can reach, and how registry changes reach routing).
+//!   (`mcp/state.rs`: what every request can reach, and how registry changes reach routing).
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request

@@ -29,7 +29,7 @@
 pub mod breaker;
 pub mod bulkhead;
 pub mod callers;
-pub mod era;
+pub mod envelope;
 pub mod groups;
 pub mod hello;
 pub mod hints;
@@ -538,7 +538,7 @@ impl Backend {
                 .tools
                 .iter()
                 .find(|t| t["name"].as_str() == Some(&*name))
-                .map(crate::backend::era::header_params),
+                .map(crate::backend::envelope::header_params),
             _ => None,
         };
         upstream::modern::Headers::of(body, &f, params.as_deref().unwrap_or(&[]))

@@ -129,7 +129,7 @@ pub struct StdioTransport {
     /// Such a child's capabilities, what its listen asks for.
     listening: Mutex<Value>,
     /// The resources session clients follow on such a child's listen.
-    watched: crate::backend::era::Watched,
+    watched: crate::backend::envelope::Watched,
 }
 
 /// A running child.
@@ -381,7 +381,7 @@ impl StdioTransport {
             .call_raw(Method::ServerDiscover.as_str(), json!({}))
             .await;
         match found {
-            Ok(result) if crate::backend::era::lists_ours(&result["supportedVersions"]) => {
+            Ok(result) if crate::backend::envelope::lists_ours(&result["supportedVersions"]) => {
                 tracing::info!(backend = %self.launch.name,
                     "the server speaks 2026-07-28 alone: called statelessly");
                 *self.listening.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -422,11 +422,11 @@ impl StdioTransport {
             );
             let _ = stdin.try_send(one_line(Bytes::from(cancel)));
         }
-        let Some(mut params) = crate::backend::era::listen_params(&caps, &uris) else {
+        let Some(mut params) = crate::backend::envelope::listen_params(&caps, &uris) else {
             return;
         };
         let method =
-            crate::backend::era::enveloped(Method::SubscriptionsListen.as_str(), &mut params);
+            crate::backend::envelope::enveloped(Method::SubscriptionsListen.as_str(), &mut params);
         let body = request_frame(&format!("\"listen{serial}\""), method, &params);
         if stdin.try_send(one_line(body)).is_err() {
             tracing::warn!(backend = %self.launch.name, "the server's listen could not be sent");
@@ -513,7 +513,7 @@ impl StdioTransport {
     async fn call_raw(&self, method: &str, mut params: Value) -> Result<Value, UpstreamError> {
         let id = format!("\"s{}\"", self.next_id.fetch_add(1, Ordering::Relaxed));
         let method = if self.is_modern() {
-            crate::backend::era::enveloped(method, &mut params)
+            crate::backend::envelope::enveloped(method, &mut params)
         } else {
             method
         };

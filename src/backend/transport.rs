@@ -1,7 +1,7 @@
-//! The transport seam: what a backend's transport offers the supervisor and the proxy,
+//! The transport seam: what a backend's transport offers the supervisor and the hop,
 //! whatever it speaks. One arm per transport, each in its own folder or file under
-//! `backend/`; adding a transport is a new file and a new arm here, nothing in `proxy/`,
-//! `mcp/` or `routing/`.
+//! `backend/`; adding a transport is a new file and a new arm here, nothing in `mcp/`
+//! or `routing/`.
 //!
 //! An enum, not a trait object: the hot path (`request`, then the answer's body polled
 //! piece by piece) is matched statically, with no boxed future or virtual call per

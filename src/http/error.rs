@@ -153,7 +153,7 @@ impl ApiError {
     /// read), whose `data` carries the REST fields.
     pub fn into_rpc_response(self) -> Response<Body> {
         // JSON-RPC's invalid request and internal error, and the gateway's "over a
-        // limit" (`proxy::rpc::code`, which sits above this module).
+        // limit" (`mcp::hop::rpc::code`, which sits above this module).
         const INVALID_REQUEST: i64 = -32600;
         const INTERNAL: i64 = -32603;
         const LIMITED: i64 = -32029;

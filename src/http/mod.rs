@@ -37,7 +37,7 @@ pub enum Body {
     /// Chunks produced by a task (event streams); ends when the sender is dropped.
     Channel(mpsc::Receiver<Bytes>),
     /// A body produced as it goes (a backend's answer streaming through, see
-    /// `proxy::forward`). Boxed behind the body trait so this plumbing knows nothing of
+    /// `mcp::hop::forward`). Boxed behind the body trait so this plumbing knows nothing of
     /// the proxy: one indirect call per piece, on answers that stream (whole answers are
     /// `Pieces`).
     Stream(Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = std::io::Error> + Send>>),

@@ -5,7 +5,7 @@
 //!   own (not in a batch, not as a task): an `elicitation/create` form on the call's SSE
 //!   stream naming the tool, its server, the policy's reason and the arguments (cut at
 //!   [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
-//!   machinery a backend's questions use ([`crate::mcp::hop::era::bridge::question`], the
+//!   machinery a backend's questions use ([`crate::mcp::era::bridge::session_to_modern::question`], the
 //!   answer routed back by [`crate::mcp::hop::calls::ServerRequests`]). An `accept` with
 //!   `confirm: true` lets the call go on (the pipeline's call, confirmed: [`GoOn`]), its
 //!   answer following on the same stream; a decline, a cancel, no answer within
@@ -15,7 +15,7 @@
 //! - A 2026-07-28 client that declared elicitation: the call is answered
 //!   `input_required` with the same form and a sealed state binding the caller, the tool
 //!   and a digest of the arguments, which expires
-//!   ([`crate::mcp::hop::era::request_state::seal_confirm`]). Its retry with the accepting
+//!   ([`crate::mcp::era::request_state::seal_confirm`]). Its retry with the accepting
 //!   answer and that state is the call itself, confirmed ([`resumed`]); nothing waits in
 //!   between, so any replica serves the retry.
 //! - Any other client (no elicitation declared, a batch, REST, a task) gets the refusal
@@ -35,11 +35,11 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::Ctx;
-use crate::mcp::hop::era::ask::Ask;
-use crate::mcp::hop::era::bridge::{Unanswered, question, stream, wait_answer};
-use crate::mcp::hop::era::request_state::{
+use crate::mcp::era::bridge::session_to_modern::{Unanswered, question, stream, wait_answer};
+use crate::mcp::era::request_state::{
     CONFIRM_PREFIX, ConfirmClaims, StateError, open_confirm, params_digest, seal_confirm,
 };
+use crate::mcp::era::rounds::ask::Ask;
 use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 
 /// The longest rendering of a call's arguments shown to the user; a longer one is cut.
@@ -151,7 +151,7 @@ pub(crate) fn ask(
     };
     let can = caps & ClientCaps::ELICITATION != 0
         && !collect
-        && !crate::mcp::era::tasks::asks_task(f)
+        && !crate::mcp::era::tasks::session::asks_task(f)
         && f.is_request();
     if !can {
         return Err(refusal(&p.policy, &p.tool, Outcome::CannotAsk));
@@ -237,7 +237,7 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<B
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     json_response(
         StatusCode::OK,
-        crate::mcp::hop::era::rounds::input_required(id, &[ask], &state),
+        crate::mcp::era::rounds::input_required(id, &[ask], &state),
     )
 }
 

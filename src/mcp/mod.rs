@@ -11,12 +11,17 @@
 //! [`ResponseSplicer`](crate::mcp::hop::splicer::ResponseSplicer), whatever its content type.
 //!
 //! Entering and re-entering the pipeline has one seam, [`phases::serve`]: it takes a
-//! request to a retry ([`era::retry`]), a task of either era, or the phases; a retry's
-//! request sent on again comes back to it as a value, never by a call up. The files the phases hand
-//! off to ([`era::tasks`], [`era::task_ext`], [`served`]) take only the phases below the
+//! request to a retry ([`era::rounds::retry`]), a task of either era, or the phases; a
+//! retry's request sent on again comes back to it as a value, never by a call up. The files
+//! the phases hand off to ([`era::tasks`], [`served`]) take only the phases below the
 //! pipeline's head ([`phases::charge`]) and the hop, and a request passed to another
 //! replica ([`era::relay`]) is a file of its own, so no file here names one that names it
 //! back (`tests/it/source_layout.rs` checks).
+//!
+//! The folders, top down: [`phases`], the call pipeline; [`era`], everything that depends
+//! on the client's or the backend's era (the bridge, rounds and retry, tasks, listen,
+//! headers, consent, the state a client carries between rounds); [`hop`], one call sent
+//! to its backend and its answer streamed back; [`state`], what every request can reach.
 
 use std::sync::Arc;
 

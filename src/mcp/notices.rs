@@ -55,7 +55,7 @@ pub async fn roots_changed(ctx: &Ctx) {
         .iter()
         .filter_map(|id| ctx.state.data.backends.get(id))
         .filter(|b| {
-            crate::mcp::hop::era::hears_roots_changed(b)
+            crate::mcp::era::bridge::hears_roots_changed(b)
                 && b.status() == crate::backend::Status::Running
         })
         .collect();

@@ -27,7 +27,7 @@ pub(crate) async fn call(
     f: &Frame,
     served: &Served,
 ) -> Result<Response<Body>, RpcError> {
-    if crate::mcp::era::tasks::asks_task(f) {
+    if crate::mcp::era::tasks::session::asks_task(f) {
         return Err(RpcError::method(
             code::INVALID_PARAMS,
             format!(

@@ -2,7 +2,7 @@
 //! read once from each tool's input schema when the routing table is built (the same
 //! reading the gateway sends a modern backend's headers by).
 
-pub use crate::backend::era::{header_params, header_params_valid};
+pub use crate::backend::envelope::{header_params, header_params_valid};
 
 /// A tool that declares an invalid `x-mcp-header` is not offered (a client must not call
 /// it, SEP-2243): the problem that says so, for such a tool of `server`.

@@ -14,7 +14,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-use crate::backend::era::{VERSION, enveloped, header_value, listen_params, lists_ours};
+use crate::backend::envelope::{VERSION, enveloped, header_value, listen_params, lists_ours};
 use crate::backend::http::{
     self as upstream, Endpoint, HttpClient, UpstreamError, UpstreamSession, within,
 };
@@ -35,7 +35,7 @@ impl Headers {
     /// For a request (`body`, parsed as `f`): `Mcp-Method`, `Mcp-Name` (the tool's or
     /// prompt's name, or the resource's URI, as the backend has it), and for a
     /// `tools/call` an `Mcp-Param-*` for each of `params` (the tool's, from
-    /// [`crate::backend::era::header_params`]) whose argument is set.
+    /// [`crate::backend::envelope::header_params`]) whose argument is set.
     pub fn of(body: &[u8], f: &Frame, params: &[(String, String)]) -> Headers {
         let mut out = Vec::with_capacity(2 + params.len());
         let Some(method) = f.method(body) else {
@@ -248,7 +248,7 @@ pub async fn listen(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::era::*;
+    use crate::backend::envelope::*;
 
     #[test]
     fn header_values_take_the_base64_form_when_they_must() {

@@ -38,7 +38,7 @@ pub struct HttpTransport {
     reinit: Mutex<()>,
     /// A 2026-07-28 backend's resources session clients subscribed to: its listen
     /// stream asks for their updates, and is opened again when they change.
-    watched: crate::backend::era::Watched,
+    watched: crate::backend::envelope::Watched,
     rewatch: tokio::sync::Notify,
     /// The client capabilities its session declares ([`ClientCaps`] bits): every one the
     /// gateway routes for a backend's main session, a client's own for another.
@@ -478,7 +478,7 @@ impl HttpTransport {
     }
 
     /// Follows (`on`) or stops following a 2026-07-28 backend's resource `uri` on its
-    /// listen stream (reopened with the new set); at most [`crate::backend::era::MAX_WATCHED`] at once.
+    /// listen stream (reopened with the new set); at most [`crate::backend::envelope::MAX_WATCHED`] at once.
     pub fn watch(&self, uri: &str, on: bool) -> Result<(), String> {
         if self.watched.set(uri, on)? {
             self.rewatch.notify_one();

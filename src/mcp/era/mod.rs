@@ -1,17 +1,37 @@
-//! What a client's era asks of the endpoint beyond the call pipeline, one idea a file:
-//! [`headers`], the 2026-07-28 request headers checked against the body; [`listen`],
-//! the `subscriptions/listen` stream (its acknowledgement, its subscription id, the
-//! kinds a client opted into); [`retry`], a multi-round-trip request's retry with the
-//! client's input; [`relay`], a retry or a task request passed to the replica that
-//! holds it; [`tasks`], a session client's tasks (2025-11-25) and [`task_ext`], the
-//! tasks extension of 2026-07-28, both kept by the gateway.
+//! Everything that depends on an era, in one room: the client's (session era
+//! 2025-03-26 … 2025-11-25, or 2026-07-28) and the backend's, and the bridge between
+//! them. One idea a file, or a folder where the idea has parts:
+//! - [`bridge`]: the adapter a call's pair of eras picks ([`bridge::Bridge`], chosen once
+//!   when the call is routed; above `backend/`, the only code that asks a backend's era),
+//!   and `bridge::session_to_modern`, a 2026-07-28 backend's `input_required` put to a
+//!   session client as requests;
+//! - [`headers`]: the 2026-07-28 request headers checked against the body;
+//! - [`rounds`]: multi-round-trip requests: a 2026-07-28 client's call parked between
+//!   rounds, the backend's questions ([`rounds::ask`]) and what a call holds back for
+//!   them (`rounds::held`), and the client's retry ([`rounds::retry`]);
+//! - [`request_state`]: the sealed state a client carries between rounds;
+//! - [`tasks`]: both eras' tasks: the session era's (2025-11-25), the 2026-07-28 tasks
+//!   extension, a task's questions held for `tasks/input_response`, the sealed task ids
+//!   and the places task calls hold under their key's bound;
+//! - [`listen`]: the `subscriptions/listen` stream (its acknowledgement, its subscription
+//!   id, the kinds a client opted into);
+//! - `consent`: a call that needs the caller's upstream account first (URL elicitation
+//!   in either era);
+//! - `extensions`: the `_meta` members a 2026-07-28 request carries on to its backend;
+//! - [`relay`]: a retry or a task request passed to the replica that holds it.
 //!
-//! [`crate::mcp::phases`] routes and forwards; what it hands off lives here. The hop's
-//! side of the bridges is [`crate::mcp::hop::era`].
+//! The pipeline ([`crate::mcp::phases`]) routes and forwards and hands the retry and the
+//! tasks off to this room through its one seam ([`crate::mcp::phases::serve`]); the hop
+//! ([`crate::mcp::hop`]) asks the bridge what a call's envelope and answer need. What a
+//! 2026-07-28 backend hears on the wire (the envelope, its listen stream) is below,
+//! in [`crate::backend::envelope`], because the backend's transports send it.
 
+pub mod bridge;
+pub(super) mod consent;
+pub(super) mod extensions;
 pub mod headers;
 pub mod listen;
 pub mod relay;
-pub mod retry;
-pub mod task_ext;
+pub mod request_state;
+pub mod rounds;
 pub mod tasks;

@@ -1,6 +1,6 @@
 //! Passing a request to the replica that holds what it names: a multi-round-trip
-//! retry whose call waits there ([`crate::mcp::era::retry`]), or a task kept there
-//! ([`crate::mcp::era::tasks`]). The request goes as it came, marked [`RELAYED`] so it is
+//! retry whose call waits there ([`crate::mcp::era::rounds::retry`]), or a task kept there
+//! ([`crate::mcp::era::tasks::session`]). The request goes as it came, marked [`RELAYED`] so it is
 //! never passed on again, and its answer comes back as it arrives (replicas need no
 //! affinity at the balancer, only `METAMCP_REPLICA_URL`).
 

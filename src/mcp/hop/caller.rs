@@ -44,7 +44,7 @@ pub struct Caller<'a> {
     /// The request's trace and the tracer (when tracing is configured).
     pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
     /// Where a stateless client's call waits for its input (multi-round-trip requests).
-    pub parked: &'a Arc<super::era::rounds::Parked>,
+    pub parked: &'a Arc<crate::mcp::era::rounds::Parked>,
     /// The log levels sessions set.
     pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
     /// How long the call may take, when not the backend's `timeout_ms` (a task's
@@ -54,8 +54,8 @@ pub struct Caller<'a> {
 
 impl Caller<'_> {
     /// Who may retry this caller's call of `method` (multi-round-trip requests).
-    pub(super) fn binding(&self, method: &str, digest: String) -> super::era::rounds::Binding {
-        super::era::rounds::Binding {
+    pub(super) fn binding(&self, method: &str, digest: String) -> crate::mcp::era::rounds::Binding {
+        crate::mcp::era::rounds::Binding {
             principal: self
                 .key
                 .as_ref()
@@ -69,21 +69,21 @@ impl Caller<'_> {
 
     /// A stateless client's call that needs the user at the URLs `asks` first: a URL
     /// input request, and a state that has the retry sent again as it first came.
-    pub(super) fn to_the_urls(
+    pub(in crate::mcp) fn to_the_urls(
         &self,
         body: &Bytes,
         method: &str,
         client_id: &[u8],
-        asks: &[super::era::ask::Ask],
+        asks: &[crate::mcp::era::rounds::ask::Ask],
     ) -> Response<Body> {
         let binding = self.binding(
             method,
-            crate::mcp::hop::era::request_state::params_digest(body).unwrap_or_default(),
+            crate::mcp::era::request_state::params_digest(body).unwrap_or_default(),
         );
         let state = self.parked.resend_state(&binding);
         json_response(
             StatusCode::OK,
-            super::era::rounds::input_required(client_id, asks, &state),
+            crate::mcp::era::rounds::input_required(client_id, asks, &state),
         )
     }
 

@@ -26,10 +26,10 @@ use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 use crate::mcp::hop::splicer::ResponseSplicer;
 
 use super::caller::Caller;
-use super::era::Bridge;
 use super::record::{CallRecord, ClientSpan, Outcome};
 use super::upstream::Tail;
 pub use super::upstream::UpstreamBody;
+use crate::mcp::era::bridge::Bridge;
 
 /// Sends the request to `backend` through `bridge` (chosen once for the call, by its
 /// route) and streams its answer back.
@@ -82,7 +82,7 @@ async fn forward_call(
         // The backend may answer `input_required`: a session client is asked instead.
         // The first round goes as any call (never bridged again); the bridge carries on.
         let first = forward_unbridged(caller, body, f, backend, rename.clone(), bridge).await;
-        return Box::pin(super::era::bridge::rounds(
+        return Box::pin(crate::mcp::era::bridge::session_to_modern::rounds(
             first, caller, body, f, backend, rename,
         ))
         .await;
@@ -343,7 +343,7 @@ async fn send(
         }
         Err(UpstreamError::NeedsAccount(why)) => {
             refused(out, guard);
-            Err(Box::pin(super::era::consent::ask(
+            Err(Box::pin(crate::mcp::era::consent::ask(
                 caller, body, f, backend, rename, collect, &why,
             ))
             .await)
@@ -404,7 +404,7 @@ fn whole_answer(
     if bridge.client_modern()
         && f.kind.is_some_and(Method::calls_item)
         && super::upstream::URL_REQUIRED.in_(&whole)
-        && let Some(asks) = super::era::ask::url_asks(&whole)
+        && let Some(asks) = crate::mcp::era::rounds::ask::url_asks(&whole)
     {
         guard.complete();
         record.finish(Outcome::Error);
@@ -499,15 +499,15 @@ async fn streamed_answer(
         request: body.clone(),
         conversation: caller.conversation.clone(),
         inner_done: false,
-        held: super::era::held::Held::stamping(sse && s.bridge.stamps_stream()),
+        held: crate::mcp::era::rounds::held::Held::stamping(sse && s.bridge.stamps_stream()),
     };
     if sse && !collect && s.bridge.rounds_for_client(f.kind) {
         let mut stream = Box::new(stream);
         stream.held.mrtr = true;
         // The digest is taken when a round ends (most calls ask nothing).
         let binding = caller.binding(f.method(body).unwrap_or_default(), String::new());
-        let rounds = super::era::rounds::Rounds::new(stream, caller.parked.clone(), binding);
-        return Box::pin(super::era::rounds::respond(rounds)).await;
+        let rounds = crate::mcp::era::rounds::Rounds::new(stream, caller.parked.clone(), binding);
+        return Box::pin(crate::mcp::era::rounds::respond(rounds)).await;
     }
     if collect {
         return Box::pin(collect_response(stream)).await;

@@ -10,9 +10,9 @@ use crate::backend::{Backends, Notice};
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::http::connections::Connections;
+use crate::mcp::era::rounds::{ParkBounds, Parked};
+use crate::mcp::era::tasks::inputs::TaskInputs;
 use crate::mcp::hop::calls::{InFlight, ServerRequests};
-use crate::mcp::hop::era::rounds::{ParkBounds, Parked};
-use crate::mcp::hop::era::task_inputs::TaskInputs;
 use crate::routing::subscriptions::Subscriptions;
 use crate::routing::{ListChanged, Routing};
 
@@ -42,7 +42,7 @@ pub struct Plane {
     pub task_inputs: Arc<TaskInputs>,
     /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
     /// recorded ones.
-    pub tasks_creating: Arc<crate::mcp::hop::task_places::Creating>,
+    pub tasks_creating: Arc<crate::mcp::era::tasks::places::Creating>,
     /// The log levels session-era clients set (`logging/setLevel`).
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.

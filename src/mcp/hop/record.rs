@@ -43,7 +43,7 @@ impl Outcome {
 
 /// One forwarded call's account: recorded once, when it ends (a dropped one was
 /// cancelled). Argument values are never part of it.
-pub(super) struct CallRecord {
+pub(in crate::mcp) struct CallRecord {
     pub(super) started: tokio::time::Instant,
     pub(super) metrics: Arc<Metrics>,
     pub(super) backend: Arc<Backend>,
@@ -60,7 +60,7 @@ pub(super) struct CallRecord {
     pub(super) response_bytes: usize,
     pub(super) done: bool,
     /// The call's pass through the backend's breaker and bulkhead, once admitted.
-    pub(super) admitted: Option<crate::backend::Admitted>,
+    pub(in crate::mcp) admitted: Option<crate::backend::Admitted>,
     /// Why it failed, for the breaker (`None`: a failure that says nothing about the
     /// backend, such as an HTTP 4xx).
     pub(super) failure: Option<String>,

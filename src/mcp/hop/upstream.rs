@@ -20,58 +20,58 @@ use crate::mcp::hop::calls::InFlightGuard;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::hop::splicer::ResponseSplicer;
 
-use super::era::held::Held;
 use super::record::{CallRecord, Outcome};
 use super::screen::{LOG_NEEDLE, Screen};
+use crate::mcp::era::rounds::held::Held;
 
 /// A backend's response on its way to the client: id restored, idle time bounded,
 /// the backend told when the client leaves early.
 pub struct UpstreamBody {
-    pub(super) inner: AnswerBody,
-    pub(super) splicer: ResponseSplicer,
-    pub(super) pending: VecDeque<Bytes>,
+    pub(in crate::mcp) inner: AnswerBody,
+    pub(in crate::mcp) splicer: ResponseSplicer,
+    pub(in crate::mcp) pending: VecDeque<Bytes>,
     /// Reused for the splicer's output, so a piece costs no allocation.
-    pub(super) scratch: Vec<Bytes>,
+    pub(in crate::mcp) scratch: Vec<Bytes>,
     /// Fires `timeout` after the call began or the backend last reported progress.
-    pub(super) deadline: Deadline,
-    pub(super) guard: Option<InFlightGuard>,
-    pub(super) sse: bool,
+    pub(in crate::mcp) deadline: Deadline,
+    pub(in crate::mcp) guard: Option<InFlightGuard>,
+    pub(in crate::mcp) sse: bool,
     /// A JSON answer sent to the client as one SSE event (`event: message`, `data: `).
-    pub(super) wrap: bool,
+    pub(in crate::mcp) wrap: bool,
     /// Whether the wrapped event's head has been sent.
-    pub(super) opened: bool,
+    pub(in crate::mcp) opened: bool,
     /// The end of the previous SSE piece, so a progress notification split between two
     /// pieces is still seen.
-    pub(super) tail: Tail,
+    pub(in crate::mcp) tail: Tail,
     /// The splicer's count of backend requests when last looked at.
-    pub(super) requests_seen: u32,
-    pub(super) client_id: Bytes,
-    pub(super) finished: bool,
+    pub(in crate::mcp) requests_seen: u32,
+    pub(in crate::mcp) client_id: Bytes,
+    pub(in crate::mcp) finished: bool,
     /// The backend's answer stream has ended (what was held has been taken in).
-    pub(super) inner_done: bool,
-    pub(super) backend: Arc<Backend>,
+    pub(in crate::mcp) inner_done: bool,
+    pub(in crate::mcp) backend: Arc<Backend>,
     /// The backend's session the call is on ([`crate::backend::transport::Answer::via`]).
-    pub(super) via: u8,
-    pub(super) request: Bytes,
-    pub(super) conversation: Arc<str>,
+    pub(in crate::mcp) via: u8,
+    pub(in crate::mcp) request: Bytes,
+    pub(in crate::mcp) conversation: Arc<str>,
     /// The call's account, finished with the answer.
-    pub(super) record: CallRecord,
+    pub(in crate::mcp) record: CallRecord,
     /// What the client is not to see (its capabilities, its log level).
-    pub(super) screen: Screen,
+    pub(in crate::mcp) screen: Screen,
     /// What a stateless client's call holds back (the era bridge's state).
-    pub(super) held: Held,
+    pub(in crate::mcp) held: Held,
 }
 
 /// A call's time limit: `timeout` after it began or the backend last made progress. The
 /// timer is moved only when it fires, not on every piece.
-pub(super) struct Deadline {
+pub(in crate::mcp) struct Deadline {
     timeout: Duration,
     sleep: Pin<Box<tokio::time::Sleep>>,
     progress: tokio::time::Instant,
 }
 
 impl Deadline {
-    pub(super) fn new(started: tokio::time::Instant, timeout: Duration) -> Deadline {
+    pub(in crate::mcp) fn new(started: tokio::time::Instant, timeout: Duration) -> Deadline {
         Deadline {
             timeout,
             sleep: Box::pin(tokio::time::sleep_until(started + timeout)),
@@ -113,8 +113,8 @@ use crate::jsonrpc::sse::event_end;
 /// The last bytes of an SSE piece.
 #[derive(Default)]
 pub(crate) struct Tail {
-    pub(super) bytes: [u8; PROGRESS.len()],
-    pub(super) len: usize,
+    pub(in crate::mcp) bytes: [u8; PROGRESS.len()],
+    pub(in crate::mcp) len: usize,
 }
 
 /// What marks a progress notification in an SSE answer.
@@ -142,10 +142,10 @@ impl Tail {
 static RETIRED: Needle = crate::needle!(b"-32002");
 const RETIRED_AS: &[u8] = b"-32602";
 /// What marks a backend's -32042 (URL elicitation required).
-pub(super) static URL_REQUIRED: Needle = crate::needle!(b"-32042");
+pub(in crate::mcp) static URL_REQUIRED: Needle = crate::needle!(b"-32042");
 
 /// `piece` with each retired code that is the value of a `"code"` member replaced.
-pub(in crate::mcp::hop) fn retire_codes(piece: Bytes) -> Bytes {
+pub(in crate::mcp) fn retire_codes(piece: Bytes) -> Bytes {
     let mut patched: Option<BytesMut> = None;
     let (old, new) = (RETIRED.len(), RETIRED_AS);
     let mut from = 0;
@@ -171,7 +171,7 @@ static GATED_NEEDLES: [Needle; 3] = [
 ];
 
 /// What marks a backend's request that needs a client capability, in an SSE piece.
-pub(super) const GATED: [&[u8]; 3] = [
+pub(in crate::mcp) const GATED: [&[u8]; 3] = [
     Method::SamplingCreateMessage.as_str().as_bytes(),
     Method::ElicitationCreate.as_str().as_bytes(),
     Method::RootsList.as_str().as_bytes(),
@@ -209,7 +209,7 @@ impl UpstreamBody {
         let mut start = 0;
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
             if let Some(asks) = mrtr
-                .then(|| super::era::ask::url_asks(&data[start..end]))
+                .then(|| crate::mcp::era::rounds::ask::url_asks(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
@@ -218,7 +218,7 @@ impl UpstreamBody {
             } else if let Some(ask) = mrtr.then(|| self.question(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                if self.held.asks.len() < super::era::ask::MAX_ASKS {
+                if self.held.asks.len() < crate::mcp::era::rounds::ask::MAX_ASKS {
                     self.held.asks.push(ask);
                 } else {
                     // A backend flooding one round: the rest are refused to it.
@@ -329,13 +329,13 @@ impl UpstreamBody {
 
     /// A request of the backend's that a stateless client answers on its retry (or,
     /// needing a capability the client did not declare, is refused when the round ends).
-    fn question(&mut self, event: &[u8]) -> Option<super::era::ask::Ask> {
+    fn question(&mut self, event: &[u8]) -> Option<crate::mcp::era::rounds::ask::Ask> {
         let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
         }
-        let mut ask = super::era::ask::Ask::of(&data, &f, &self.held.asks)?;
+        let mut ask = crate::mcp::era::rounds::ask::Ask::of(&data, &f, &self.held.asks)?;
         if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
             && self.caps() & bit != bit
         {
@@ -346,7 +346,7 @@ impl UpstreamBody {
 
     /// Goes on answering a multi-round-trip retry: its id in the response still to
     /// come, its `_meta` read afresh, and the timeout counted from now.
-    pub(super) fn resume(&mut self, client_id: Bytes, request: Bytes) {
+    pub(in crate::mcp) fn resume(&mut self, client_id: Bytes, request: Bytes) {
         self.splicer.set_client_id(client_id.clone());
         self.client_id = client_id;
         self.request = request;
@@ -356,7 +356,7 @@ impl UpstreamBody {
 
     /// Ends a call nobody will take further (its client never retried): recorded as
     /// cancelled (not the backend's failure), and cancelled upstream as the guard drops.
-    pub(super) fn finish_abandoned(&mut self, why: &str) {
+    pub(in crate::mcp) fn finish_abandoned(&mut self, why: &str) {
         tracing::debug!(backend = %self.backend.name, why, "a call waiting for input was given up");
         self.finished = true;
         self.guard = None;
@@ -514,7 +514,7 @@ const DETACHED_CHECK: Duration = Duration::from_secs(1);
 /// (and [`MAX_DETACHED`](crate::mcp::hop::calls::MAX_DETACHED) in all) go on so; beyond, leaving cancels. It stops early when the client cancels it after
 /// all (`notifications/cancelled`). A 2026-07-28 client's closed stream is its
 /// cancellation: its answer is not one of these.
-pub(super) struct Detachable(pub(super) Option<UpstreamBody>);
+pub(in crate::mcp) struct Detachable(pub(in crate::mcp) Option<UpstreamBody>);
 
 impl hyper::body::Body for Detachable {
     type Data = Bytes;

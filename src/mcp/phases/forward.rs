@@ -1,6 +1,6 @@
 //! Phase 4, forward: a routed call to its backend. The method decides the way: a
 //! subscription a 2026-07-28 backend follows on its own stream, a session's task call
-//! ([`crate::mcp::era::tasks`]), a stateless client's task call ([`crate::mcp::era::task_ext`]),
+//! ([`crate::mcp::era::tasks::session`]), a stateless client's task call ([`crate::mcp::era::tasks::extension`]),
 //! or the hop itself ([`crate::mcp::hop::forward`]), which picks the era adapter.
 
 use bytes::Bytes;
@@ -46,7 +46,7 @@ pub(crate) async fn to_backend(
     ) && let Some(uri) = f.uri.and_then(|s| string_value(body, s))
     {
         Box::pin(crate::mcp::subscriptions::record(ctx, method, &uri)).await;
-        if crate::mcp::hop::era::follows_on_listen(backend) {
+        if crate::mcp::era::bridge::follows_on_listen(backend) {
             // The revision has no resources/subscribe: the backend's listen stream
             // follows the resource instead.
             let on =
@@ -62,21 +62,21 @@ pub(crate) async fn to_backend(
     // gateway's task id, is recorded and counts against the key's bound.
     if method == Method::ToolsCall
         && !bridge.client_modern()
-        && crate::mcp::era::tasks::asks_task(f)
+        && crate::mcp::era::tasks::session::asks_task(f)
     {
-        return Box::pin(crate::mcp::era::tasks::call(
+        return Box::pin(crate::mcp::era::tasks::session::call(
             ctx, body, f, backend, rename, bridge,
         ))
         .await;
     }
     if method == Method::ToolsCall && bridge.client_modern() {
-        use crate::mcp::era::task_ext::{self, Plan};
-        match task_ext::plan(body, f, backend, task, bridge)? {
+        use crate::mcp::era::tasks::extension::{self, Plan};
+        match extension::plan(body, f, backend, task, bridge)? {
             Plan::Task if !collect => {
-                return Box::pin(task_ext::call(ctx, body, f, backend, rename, bridge)).await;
+                return Box::pin(extension::call(ctx, body, f, backend, rename, bridge)).await;
             }
             Plan::Without(plain) => {
-                let (pf, rename) = task_ext::reframe(&plain, rename)?;
+                let (pf, rename) = extension::reframe(&plain, rename)?;
                 return Ok(
                     forward(&ctx.caller(), &plain, &pf, backend, rename, bridge, collect).await,
                 );

@@ -14,10 +14,10 @@
 //!    ask see its answer. No policy: one emptiness check.
 //!    Then [`guard`]: the namespace's external guardrails see a backend's tool call
 //!    (and, after 4, its result); no guardrail: one `None` check.
-//! 4. [`forward`]: to the backend through the call's bridge ([`crate::mcp::hop::era`]);
+//! 4. [`forward`]: to the backend through the call's bridge ([`crate::mcp::era::bridge`]);
 //!    as a task where one was asked for.
 //! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
-//!    call when it ends (`proxy::record`); a gateway tool's in
+//!    call when it ends (`hop::record`); a gateway tool's in
 //!    [`crate::mcp::served`].
 //!
 //! A new limit is charged in [`charge`]; a new kind of target is an arm of [`Target`] and

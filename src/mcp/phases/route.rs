@@ -15,7 +15,7 @@ use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, Span, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
-use crate::mcp::hop::era::Bridge;
+use crate::mcp::era::bridge::Bridge;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, discover, listing, page};
 use crate::routing::{Served, TaskSupport, ToolRate};

@@ -1,7 +1,7 @@
 //! The one way into the call pipeline, and the one way back into it. A request of the
 //! conversation established goes to its path here: a multi-round-trip retry
-//! ([`crate::mcp::era::retry`]), a task request of either era ([`crate::mcp::era::tasks`],
-//! [`crate::mcp::era::task_ext`]), or the phases ([`super::dispatch`]); [`takes_detour`]
+//! ([`crate::mcp::era::rounds::retry`]), a task request of either era
+//! ([`crate::mcp::era::tasks`]), or the phases ([`super::dispatch`]); [`takes_detour`]
 //! says which. What re-enters the pipeline (a retry's request sent on as it came, or
 //! afresh) comes back through [`detour`]; nothing below it calls back up.
 
@@ -12,7 +12,7 @@ use hyper::header::HeaderMap;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::mcp::Ctx;
-use crate::mcp::era::retry::{self, Retried};
+use crate::mcp::era::rounds::retry::{self, Retried};
 use crate::mcp::hop::rpc::{RpcError, code};
 
 /// Whether a request (`call_tool` already unwrapped to the named tool's own call) takes
@@ -49,7 +49,17 @@ pub async fn detour(
         };
     }
     match ctx.stateless {
-        false => Box::pin(crate::mcp::era::tasks::serve(ctx, headers, body, f)).await,
-        true => Box::pin(crate::mcp::era::task_ext::serve(ctx, headers, body, f)).await,
+        false => {
+            Box::pin(crate::mcp::era::tasks::session::serve(
+                ctx, headers, body, f,
+            ))
+            .await
+        }
+        true => {
+            Box::pin(crate::mcp::era::tasks::extension::serve(
+                ctx, headers, body, f,
+            ))
+            .await
+        }
     }
 }

@@ -1,30 +1,11 @@
-//! The era bridges of the hop, in one room. A call crosses one of four pairs of eras
-//! (the client's, the backend's); [`Bridge`] is chosen once per call, when it is routed
+//! The era bridges: a call crosses one of four pairs of eras (the client's, the
+//! backend's); [`Bridge`] is chosen once per call, when it is routed
 //! (`mcp::phases::route::Call`), and the phases and the hop ask it, not the eras, what to
 //! do. Above `backend/`, this file alone asks a backend's era ([`Bridge::choose`],
 //! [`Bridge::stateless`], [`follows_on_listen`], [`hears_roots_changed`]). The bridge
 //! says which envelope a request needs, what a result is given, whether the backend's
-//! questions become rounds for the client or requests to it.
-//!
-//! Beside the adapter, what the bridges use:
-//! - [`rounds`]: a 2026-07-28 client's call waiting for its input (multi-round-trip
-//!   requests), parked between rounds; [`request_state`]: the sealed `requestState` a
-//!   retry brings back; `held`: what such a call holds back from its answer stream
-//!   (the backend's questions, URL questions, the unfinished event, the result stamp);
-//! - `bridge`: a 2026-07-28 backend's `input_required` put to a session client as
-//!   requests, its answers sent back as the retry;
-//! - `consent`: a call that needs the caller's upstream account first (URL elicitation
-//!   in either era);
-//! - [`task_inputs`]: a task's questions held for `tasks/input_response`;
-//!   [`task_id`]: the gateway's sealed task ids;
-//! - `extensions`: the `_meta` members a 2026-07-28 request carries on to its backend.
-//!
-//! What the client's era asks of the endpoint itself (its headers, `subscriptions/listen`,
-//! the retry, both eras' tasks) is in [`crate::mcp::era`], which sits above the hop; what a
-//! 2026-07-28 backend hears (the envelope, its listen stream) is in
-//! [`crate::backend::era`], below it. The three are one subject split by the floors: a
-//! single room would have to be above `mcp` (the client side needs its `Ctx`) and the hop
-//! could then not call it.
+//! questions become rounds for the client ([`crate::mcp::era::rounds`]) or requests to it
+//! (`session_to_modern`).
 
 use bytes::Bytes;
 
@@ -34,15 +15,7 @@ use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::rpc::STATELESS_RESULT_MEMBERS;
 
-pub mod ask;
-pub(crate) mod bridge;
-pub(super) mod consent;
-pub(super) mod extensions;
-pub(crate) mod held;
-pub mod request_state;
-pub mod rounds;
-pub mod task_id;
-pub mod task_inputs;
+pub(crate) mod session_to_modern;
 
 /// The pair of eras one call crosses: the client's, then the backend's as it serves this
 /// client (a dual-era backend serves a session client in a session).
@@ -123,7 +96,7 @@ impl Bridge {
     }
 
     /// A stateless client's `method` whose backend's requests become `input_required`
-    /// rounds ([`rounds`]).
+    /// rounds ([`crate::mcp::era::rounds`]).
     pub fn rounds_for_client(self, method: Option<Method>) -> bool {
         self == Bridge::ModernToSession && method.is_some_and(Method::calls_item)
     }
@@ -134,7 +107,7 @@ impl Bridge {
         match self {
             Bridge::Sessions | Bridge::ModernToSession => body,
             Bridge::SessionToModern | Bridge::Modern => match f.meta_version {
-                Some(_) => extensions::carried_only(body),
+                Some(_) => crate::mcp::era::extensions::carried_only(body),
                 None => with_envelope(caller, body),
             },
         }
@@ -188,7 +161,7 @@ pub fn hears_roots_changed(backend: &Backend) -> bool {
 
 /// A session client's request to a modern backend, with the envelope in its `_meta`:
 /// the revision, the capabilities the session declared, and the level it set.
-pub(in crate::mcp::hop) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
+pub(in crate::mcp) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
     let Ok(f) = frame::parse(&body) else {
         return body;
     };
@@ -198,6 +171,6 @@ pub(in crate::mcp::hop) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> By
             .get(usize::from(l))
             .copied()
     });
-    let members = crate::backend::era::envelope(&caps, level);
+    let members = crate::backend::envelope::envelope(&caps, level);
     frame::add_to_meta(&body, &f, &members)
 }

@@ -2,7 +2,7 @@
 //!
 //! A `tools/call` with `params.task` goes to the tool's backend like any call; the
 //! `CreateTaskResult` it answers comes back with the task's id replaced by a gateway task
-//! id ([`crate::mcp::hop::era::task_id`]): sealed, naming the backend, the session of it that
+//! id ([`crate::mcp::era::tasks::ids`]): sealed, naming the backend, the session of it that
 //! holds the task and the replica talking to that session, and bound to the caller.
 //! `tasks/get`, `tasks/result` and `tasks/cancel` open that id and go to the owner with
 //! the backend's own id (from any replica: another one passes the request to the
@@ -30,8 +30,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
-use crate::mcp::hop::era::Bridge;
-use crate::mcp::hop::era::task_id::{self, MAX_UPSTREAM_ID, TaskClaims};
+use crate::mcp::era::bridge::Bridge;
+use crate::mcp::era::tasks::ids::{self, MAX_UPSTREAM_ID, TaskClaims};
 use crate::mcp::hop::forward::forward;
 use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 
@@ -80,7 +80,7 @@ pub(crate) async fn read_answer(resp: Response<Body>) -> (hyper::http::response:
 /// tasks it holds and those being created fill it.
 pub(crate) async fn reserve_task_place(
     ctx: &Ctx,
-) -> Result<crate::mcp::hop::task_places::Place, RpcError> {
+) -> Result<crate::mcp::era::tasks::places::Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
     let key = ctx.kid().to_string();
     let (place, ahead) = ctx.state.data.tasks_creating.reserve(key);
@@ -110,7 +110,7 @@ pub(crate) struct Owner {
     pub key: String,
     pub namespace: Option<String>,
     /// The place the task holds under the key's bound until its row is written.
-    pub place: Option<crate::mcp::hop::task_places::Place>,
+    pub place: Option<crate::mcp::era::tasks::places::Place>,
 }
 
 impl Owner {
@@ -128,7 +128,7 @@ impl Owner {
             u: parked.replica_url().map(str::to_string),
             e: unix_now_ms() + life.as_millis() as u64 + 60_000,
         };
-        (task_id::seal(&self.state.cipher, &claims), claims.e / 1000)
+        (ids::seal(&self.state.cipher, &claims), claims.e / 1000)
     }
 
     /// Records a task the caller was given (for `tasks/list` and the key's bound).
@@ -254,7 +254,7 @@ pub(crate) async fn held(
     body: &Bytes,
     gid: &str,
 ) -> Result<Held, RpcError> {
-    let claims = task_id::open(
+    let claims = ids::open(
         &ctx.state.cipher,
         gid,
         ctx.kid(),

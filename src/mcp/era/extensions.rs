@@ -19,7 +19,7 @@ static EXTENSIONS: crate::jsonrpc::needle::Needle = crate::needle!(b"\"extension
 
 /// `body` with the extensions the gateway does not carry left out of its `_meta`; the
 /// body itself when it declares none.
-pub(in crate::mcp::hop) fn carried_only(body: Bytes) -> Bytes {
+pub(in crate::mcp) fn carried_only(body: Bytes) -> Bytes {
     if !EXTENSIONS.in_(&body) {
         return body;
     }

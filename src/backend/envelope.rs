@@ -16,7 +16,7 @@
 //! `mod`, `transport`, `pool`, `resume`, `joined`, `bearer`) and stdio's 790, against
 //! 570 that depend on the era (this file and `http/modern.rs`); the flag is read at 20
 //! lines of code in `http/transport.rs`, `http/mod.rs` and `stdio.rs`. Above `backend/`,
-//! only the bridge's chooser (`proxy/era/mod.rs`) asks it.
+//! only the bridge's chooser (`mcp/era/bridge/mod.rs`) asks it.
 
 use std::borrow::Cow;
 use std::sync::Arc;

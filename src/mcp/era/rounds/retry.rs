@@ -17,8 +17,8 @@ use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
-use crate::mcp::hop::era::request_state::{self, StateError};
-use crate::mcp::hop::era::rounds::{self, Binding};
+use crate::mcp::era::request_state::{self, StateError};
+use crate::mcp::era::rounds::{self, Binding};
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::phases::charge::mcp_request;
 use crate::mcp::phases::{Call, Callee, Target, routed};
@@ -156,11 +156,13 @@ pub async fn retry(
         f.id.map_or(Bytes::from_static(b"null"), |s| body.slice(s.start..s.end));
     let resp = rounds::resume(parked, call, matched, client_id, body.clone()).await;
     // A call going on as a task: the task it becomes is given the client's shape.
-    let resp = match crate::mcp::era::task_ext::plan(body, f, backend, task, bridge) {
-        Ok(crate::mcp::era::task_ext::Plan::Task) => crate::mcp::era::task_ext::flatten(
-            crate::mcp::era::task_ext::owner(ctx, body, f, backend),
-            resp,
-        ),
+    let resp = match crate::mcp::era::tasks::extension::plan(body, f, backend, task, bridge) {
+        Ok(crate::mcp::era::tasks::extension::Plan::Task) => {
+            crate::mcp::era::tasks::extension::flatten(
+                crate::mcp::era::tasks::extension::owner(ctx, body, f, backend),
+                resp,
+            )
+        }
         _ => resp,
     };
     Ok(Retried::Answered(Box::new(match held {

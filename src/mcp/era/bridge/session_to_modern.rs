@@ -92,7 +92,7 @@ impl Bridge {
 /// questions on the call's SSE stream and, at last, the answer. What the backend sends
 /// before its answer in any round (progress, log messages at the session's level)
 /// reaches the client as it comes.
-pub(in crate::mcp::hop) async fn rounds(
+pub(in crate::mcp) async fn rounds(
     first: Response<Body>,
     caller: &Caller<'_>,
     body: &Bytes,
@@ -170,7 +170,7 @@ pub(in crate::mcp::hop) async fn rounds(
 /// ([`super::consent`]): the user is asked to open `url` (URL elicitation), and once the
 /// account is connected the call goes on, on the same stream.
 #[allow(clippy::too_many_arguments)]
-pub(in crate::mcp::hop) fn consent(
+pub(in crate::mcp) fn consent(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,

@@ -10,11 +10,11 @@
 //! A session-era backend runs the task as a 2025-11-25 one: the call goes with
 //! `params.task`, and its `CreateTaskResult` (`{"task":{…}}`) comes back flat
 //! (`resultType: "task"`, `ttlMs`, `pollIntervalMs`) under a gateway task id
-//! ([`crate::mcp::hop::era::task_id`]), sealed as a session client's is. `tasks/get` reads the
+//! ([`crate::mcp::era::tasks::ids`]), sealed as a session client's is. `tasks/get` reads the
 //! task from its backend and inlines its end: the result of `tasks/result` (a tool's
 //! error is `completed`, with `isError`), or the error. A task waiting for input has its
 //! questions read off a `tasks/result` the gateway holds open for it
-//! ([`crate::mcp::hop::era::task_inputs`]); they are the `inputRequests` of `tasks/get`, and
+//! ([`crate::mcp::era::tasks::inputs`]); they are the `inputRequests` of `tasks/get`, and
 //! `tasks/update` answers them to the backend. `tasks/cancel` acknowledges with nothing
 //! but `resultType`, for a task already ended too. A 2026-07-28 backend's tasks pass
 //! through with only their ids exchanged. `tasks/result` and `tasks/list` are not part
@@ -37,12 +37,12 @@ use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::sse::event_end;
 use crate::mcp::Ctx;
-use crate::mcp::era::tasks::{self, Held, Owner, invalid};
+use crate::mcp::era::bridge::Bridge;
+use crate::mcp::era::tasks::ids::{MAX_UPSTREAM_ID, TaskClaims};
+use crate::mcp::era::tasks::inputs::{Inputs, Question};
+use crate::mcp::era::tasks::session::{self, Held, Owner, invalid};
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::calls::{Taken, owner_key};
-use crate::mcp::hop::era::Bridge;
-use crate::mcp::hop::era::task_id::{MAX_UPSTREAM_ID, TaskClaims};
-use crate::mcp::hop::era::task_inputs::{Inputs, Question};
 use crate::mcp::hop::forward::forward;
 use crate::mcp::hop::rpc::MAX_COLLECTED;
 use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
@@ -117,7 +117,7 @@ pub(crate) fn plan(
     if declared && support.allowed() && offers(backend) {
         return Ok(Plan::Task);
     }
-    if tasks::asks_task(f) {
+    if session::asks_task(f) {
         let without = with_params(body, |p| {
             p.remove("task");
         })
@@ -177,7 +177,7 @@ pub(crate) async fn call(
     rename: Option<(Span, Bytes)>,
     bridge: Bridge,
 ) -> Result<Response<Body>, RpcError> {
-    let place = tasks::reserve_task_place(ctx).await?;
+    let place = session::reserve_task_place(ctx).await?;
     let mut owner = owner(ctx, body, f, backend);
     owner.place = Some(place);
     let resp = if bridge.backend_modern() {
@@ -265,9 +265,9 @@ async fn task_message(owner: &Owner, message: &[u8]) -> Option<Vec<u8>> {
     let upstream = task["taskId"].as_str()?;
     if upstream.len() > MAX_UPSTREAM_ID {
         let id = serde_json::to_vec(&v["id"]).ok()?;
-        return Some(tasks::too_long(&owner.backend).body(&id).to_vec());
+        return Some(session::too_long(&owner.backend).body(&id).to_vec());
     }
-    let life = tasks::life(task.get("ttlMs").unwrap_or(&task["ttl"]));
+    let life = session::life(task.get("ttlMs").unwrap_or(&task["ttl"]));
     let (gid, expires) = owner.seal(upstream, life);
     let mut out = extension_task(&task, &gid, "task");
     if let Some(meta) = result.get("_meta").filter(|m| m.is_object()) {
@@ -330,17 +330,17 @@ async fn serve_held(
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
     let method = f.method(body).unwrap_or_default();
-    let params = tasks::params(body, f);
+    let params = session::params(body, f);
     let gid = params["taskId"]
         .as_str()
         .ok_or_else(|| invalid(format!("{method} needs params.taskId")))?;
-    let (claims, backend) = match tasks::held(ctx, headers, body, gid).await? {
+    let (claims, backend) = match session::held(ctx, headers, body, gid).await? {
         Held::Here(claims, backend) => (claims, backend),
         Held::There(resp) => return Ok(resp),
     };
     if Bridge::stateless(&backend).backend_modern() {
         // The backend's own tasks: as they are, with the ids exchanged.
-        return tasks::to_task_backend(ctx, body, &claims, gid, &backend).await;
+        return session::to_task_backend(ctx, body, &claims, gid, &backend).await;
     }
     let result = match f.kind {
         Some(Method::TasksGet) => get(ctx, &claims, &backend, gid).await?,
@@ -374,7 +374,7 @@ async fn ask(
     };
     let bridge = Bridge::choose(caller.stateless, backend).await;
     let resp = forward(&caller, &request, &f, backend, None, bridge, true).await;
-    let (_, answer) = tasks::read_answer(resp).await;
+    let (_, answer) = session::read_answer(resp).await;
     let mut v: Value = serde_json::from_slice(&answer)
         .map_err(|_| broken("the backend's answer is unreadable"))?;
     if v["result"].is_object() {
@@ -392,7 +392,7 @@ async fn ask(
 /// (any more) is unknown.
 fn upstream_error(e: Value) -> RpcError {
     match e["code"].as_i64() {
-        Some(code::INVALID_PARAMS) => tasks::unknown(),
+        Some(code::INVALID_PARAMS) => session::unknown(),
         c => RpcError::method(
             c.unwrap_or(code::INTERNAL),
             e["message"].as_str().unwrap_or("the backend refused"),

@@ -12,6 +12,14 @@
 //! Parked calls are bounded per key and in total; one whose retry never comes is
 //! cancelled upstream after the TTL (its questions answered as refused first).
 
+//!
+//! Beside it: [`ask`], the backend's question as the round puts it; `held`, what a
+//! call holds back from its answer stream for the rounds; [`retry`], the client's retry.
+
+pub mod ask;
+pub(crate) mod held;
+pub mod retry;
+
 use foldhash::{HashMap, HashMapExt};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -23,9 +31,9 @@ use hyper::body::Frame as BodyFrame;
 
 use crate::crypto::Cipher;
 use crate::jsonrpc::frame;
-use crate::mcp::hop::era::ask::Ask;
-use crate::mcp::hop::era::held::Settle;
-use crate::mcp::hop::era::request_state::{self, StateClaims};
+use crate::mcp::era::request_state::{self, StateClaims};
+use crate::mcp::era::rounds::ask::Ask;
+use crate::mcp::era::rounds::held::Settle;
 
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::upstream::UpstreamBody;
@@ -304,7 +312,7 @@ struct Final {
 }
 
 impl Rounds {
-    pub(in crate::mcp::hop) fn new(
+    pub(in crate::mcp) fn new(
         body: Box<UpstreamBody>,
         parked: Arc<Parked>,
         binding: Binding,

@@ -28,7 +28,7 @@ use crate::mcp::hop::rpc::{RpcError, code};
 const URL_ELICITATION_REQUIRED: i64 = -32042;
 
 /// Answers a call that found no account of its caller's at `backend` (`why`).
-pub(in crate::mcp::hop) async fn ask(
+pub(in crate::mcp) async fn ask(
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
@@ -79,7 +79,7 @@ pub(in crate::mcp::hop) async fn ask(
     if declared && caller.stateless && f.kind.is_some_and(Method::calls_item) {
         let error = json!({"error": {"code": URL_ELICITATION_REQUIRED, "data": {"elicitations": [
             {"mode": "url", "elicitationId": "connect", "url": url, "message": message}]}}});
-        if let Some(asks) = super::ask::url_asks(error.to_string().as_bytes()) {
+        if let Some(asks) = super::rounds::ask::url_asks(error.to_string().as_bytes()) {
             return caller.to_the_urls(body, method, &client_id, &asks);
         }
     }
@@ -102,5 +102,7 @@ pub(in crate::mcp::hop) async fn ask(
         }
         .response(&client_id);
     }
-    super::bridge::consent(caller, body, f, backend, rename, principal, url, message)
+    super::bridge::session_to_modern::consent(
+        caller, body, f, backend, rename, principal, url, message,
+    )
 }

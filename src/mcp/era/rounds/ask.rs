@@ -31,7 +31,7 @@ pub struct Ask {
 impl Ask {
     /// The question in a backend's request, keyed by the name the backend gave it in
     /// `_meta["io.metamcp/inputKey"]`, else by its id; `None` for other requests.
-    pub(in crate::mcp::hop) fn of(data: &[u8], f: &Frame, earlier: &[Ask]) -> Option<Ask> {
+    pub(in crate::mcp) fn of(data: &[u8], f: &Frame, earlier: &[Ask]) -> Option<Ask> {
         let method = f.kind.filter(|m| m.asks_client())?;
         let id = Bytes::copy_from_slice(f.id?.of(data));
         let params = f

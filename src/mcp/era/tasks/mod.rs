@@ -1,0 +1,15 @@
+//! Tasks, both eras in one place:
+//! - [`session`]: a session client's tasks (MCP 2025-11-25: `tasks/get`, `tasks/result`,
+//!   `tasks/list`, `tasks/cancel`), kept by the gateway;
+//! - [`extension`]: the tasks extension of 2026-07-28 (`tasks/get`, `tasks/update`,
+//!   `tasks/cancel`, `tasks/input_response`), kept by the gateway too;
+//! - [`inputs`]: the questions a session-era backend's task asks, held for a 2026-07-28
+//!   client's `tasks/input_response`;
+//! - [`ids`]: the gateway's sealed task ids;
+//! - [`places`]: the places task calls hold under their key's bound while being created.
+
+pub mod extension;
+pub mod ids;
+pub mod inputs;
+pub mod places;
+pub mod session;

@@ -14,7 +14,8 @@ use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
 use crate::mcp::state::State;
-use crate::search::semantic::{self, DIM, Key, Store, Vector, Wanted};
+use crate::search::background;
+use crate::search::semantic::{DIM, Key, Store, Vector, Wanted};
 use crate::store::db::DbError;
 
 /// Tools embedded in one go on the blocking pool (so searches see progress).
@@ -71,7 +72,7 @@ async fn embed(
         if !incoming.is_empty() {
             read_back(pool, store, &incoming).await;
             for w in incoming.drain(..).rev() {
-                match crate::search::background::is_background(&w.0) {
+                match background::is_background(&w.0) {
                     true => queue.push_back(w),
                     false => queue.push_front(w),
                 }
@@ -107,7 +108,7 @@ async fn compute(pool: &Pool, store: &Store, chunk: Vec<Wanted>) {
     let computed = tokio::task::spawn_blocking(move || {
         chunk
             .into_iter()
-            .map(|(k, text)| (k, semantic::embed_tool(&text)))
+            .map(|(k, text)| (k, background::embed(&k, &text)))
             .collect::<Vec<_>>()
     })
     .await

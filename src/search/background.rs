@@ -15,7 +15,8 @@
 //! PostgreSQL), so a gateway computes them once (about 646 × a tool's embedding, on the
 //! embeddings worker) and a restart reads them back.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -91,6 +92,28 @@ pub fn is_background(key: &Key) -> bool {
         .contains(key)
 }
 
+/// A tool's embedding ([`semantic::embed_tool`]), the catalogue's computed once a
+/// process: the same text gives the same vector whichever gateway asks, so a process
+/// that starts several gateways (the test suite starts hundreds, each on a database of its
+/// own) embeds the 646 once, not once each (they were a tenth of the suite's CPU). The
+/// memo holds the catalogue's entries alone, so it is bounded by the catalogue; each
+/// gateway's worker still writes what it is given to its own database.
+pub fn embed(key: &Key, text: &str) -> Result<Vector, String> {
+    static MEMO: OnceLock<Mutex<HashMap<Key, Vector>>> = OnceLock::new();
+    if !is_background(key) {
+        return semantic::embed_tool(text);
+    }
+    let memo = MEMO.get_or_init(Mutex::default);
+    if let Some(v) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+        return Ok(v.clone());
+    }
+    let v = semantic::embed_tool(text)?;
+    memo.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(*key, v.clone());
+    Ok(v)
+}
+
 /// How many of the catalogue's embeddings `store` holds.
 pub fn embedded(store: &Store) -> usize {
     catalogue()
@@ -157,6 +180,29 @@ mod tests {
         assert!(parse("not json\n{}\n").len() == 1);
         assert!(is_background(&all[0].key));
         assert!(!is_background(&semantic::key_of("a tool of a view")));
+    }
+
+    #[test]
+    fn the_catalogues_embeddings_are_computed_once_a_process_and_no_others_are_kept() {
+        let e = &catalogue()[3];
+        let first = embed(&e.key, &e.text).expect("the model");
+        let again = embed(&e.key, &e.text).expect("the model");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the memo gave the first vector back"
+        );
+        let direct = semantic::embed_tool(&e.text).expect("the model");
+        assert!(
+            first.iter().zip(direct.iter()).all(|(a, b)| a == b),
+            "the same vector"
+        );
+        let text = "a tool of a view, not of the catalogue";
+        let key = semantic::key_of(text);
+        let (a, b) = (embed(&key, text).unwrap(), embed(&key, text).unwrap());
+        assert!(
+            !Arc::ptr_eq(&a, &b),
+            "a view's tool is computed, not memoized"
+        );
     }
 
     #[test]

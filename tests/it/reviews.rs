@@ -116,13 +116,20 @@ async fn a_changed_definition_is_held_with_its_diff_until_approved() {
         )
         .await;
     assert_eq!(text_of(&r), "5", "{r}");
-    let m = c
-        .call(
-            json!(7),
-            "tools/call",
-            json!({"name": "srv__echo", "arguments": {"message": "x"}}),
-        )
-        .await;
+    // The tool leaves the list as soon as its new definition is seen; until the
+    // reconcile pass has held it (a write, then a rebuild), a call is told "pending",
+    // try again shortly. Poll for the pass, bounded, rather than race it.
+    let m = eventually(WAIT, "the change held for review", || async {
+        let m = c
+            .call(
+                json!(7),
+                "tools/call",
+                json!({"name": "srv__echo", "arguments": {"message": "x"}}),
+            )
+            .await;
+        (m["error"]["data"]["kind"] != "pending").then_some(m)
+    })
+    .await;
     assert_eq!(m["id"], 7, "{m}");
     assert_eq!(m["error"]["data"]["held"], true, "{m}");
     assert_eq!(m["error"]["data"]["kind"], "changed", "{m}");

@@ -38,7 +38,7 @@
 //!   policy, `validate_arguments`.
 //! - [`base`]: the words every room shares: client capability sets, key ids, the clock,
 //!   a transport's error.
-//! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the proxy and the transports.
+//! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the hop and the transports.
 //!
 //! Around them:
 //! - [`app`]: start-up (database, migrations, secrets, listener) and the change listener

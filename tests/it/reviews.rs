@@ -414,6 +414,15 @@ async fn accept_repins_at_once_and_announces_it() {
     .await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["tool_changes"], "accept");
+    // The namespace's accept reaches the pins with the rebuild that serves it: a change
+    // before that build is held under the server's own "hold" (1 run in 4 did, at the
+    // light load of four copies of this test). Wait, bounded, until `/mcp/n` serves.
+    let cn = client(&gw, "/mcp/n").await;
+    eventually(WAIT, "the namespace n served", || async {
+        let t = cn.result("tools/list", json!({})).await;
+        (!t["tools"].as_array()?.is_empty()).then_some(())
+    })
+    .await;
     set_tools(&mock, json!([echo("Echoes, version three")])).await;
     eventually(WAIT, "version three listed", || async {
         let t = c.result("tools/list", json!({})).await;

@@ -130,6 +130,28 @@ extern "C" fn stop_shared_cluster() {
     }
 }
 
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+/// The run's folder for what tests leave on disk (their data dirs), removed when the test
+/// binary exits: a data dir per test in the system's temporary folder added some 300
+/// folders to it every run.
+fn scratch() -> &'static Path {
+    SCRATCH.get_or_init(|| {
+        let dir = traversable_tempdir("metamcp-scratch-");
+        // SAFETY: registering a plain extern "C" function has no preconditions.
+        unsafe {
+            libc::atexit(remove_scratch);
+        }
+        dir
+    })
+}
+
+extern "C" fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// A cluster of one test's own (for a test that stops and starts it), in a temporary
 /// directory: stopped and removed when dropped, a failing test's included.
 pub struct OwnCluster {
@@ -190,9 +212,10 @@ impl TestDb {
         ]
     }
 
-    /// A data dir of this test's own (stdio process-group records and the like).
+    /// A data dir of this test's own (stdio process-group records and the like), in the
+    /// run's scratch folder.
     pub fn data_dir(&self) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("metamcp-data-{}", self.name));
+        let dir = scratch().join(format!("data-{}", self.name));
         let _ = std::fs::create_dir_all(&dir);
         dir
     }

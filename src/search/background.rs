@@ -97,15 +97,28 @@ pub fn is_background(key: &Key) -> bool {
 /// that starts several gateways (the test suite starts hundreds, each on a database of its
 /// own) embeds the 646 once, not once each (they were a tenth of the suite's CPU). The
 /// memo holds the catalogue's entries alone, so it is bounded by the catalogue; each
-/// gateway's worker still writes what it is given to its own database.
+/// gateway's worker still writes what it is given to its own database. Callers at once
+/// take turns (all of them want the same entries, in the same order): the second finds
+/// what the first computed instead of computing it beside it.
 pub fn embed(key: &Key, text: &str) -> Result<Vector, String> {
     static MEMO: OnceLock<Mutex<HashMap<Key, Vector>>> = OnceLock::new();
+    static TURN: Mutex<()> = Mutex::new(());
     if !is_background(key) {
         return semantic::embed_tool(text);
     }
     let memo = MEMO.get_or_init(Mutex::default);
-    if let Some(v) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
-        return Ok(v.clone());
+    let known = || {
+        memo.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    };
+    if let Some(v) = known() {
+        return Ok(v);
+    }
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(v) = known() {
+        return Ok(v);
     }
     let v = semantic::embed_tool(text)?;
     memo.lock()

@@ -279,20 +279,27 @@ impl Searcher {
     pub fn build_now<'a>(tools: Vec<Fields<'a>>, store: Arc<semantic::Store>) -> Searcher {
         let searcher = Searcher::index(&docs(&tools), Some(store.clone()));
         if let Some(s) = &searcher.semantic {
-            let mut wanted: Vec<semantic::Wanted> = s
+            let wanted: Vec<semantic::Wanted> = s
                 .keys
                 .iter()
                 .zip(&s.texts)
                 .filter(|(k, _)| s.store.get(k).is_none())
                 .map(|(k, t)| (*k, t.clone()))
                 .collect();
-            wanted.extend(
-                super::background::catalogue()
-                    .iter()
-                    .filter(|e| store.get(&e.key).is_none())
-                    .map(|e| (e.key, e.text.clone())),
-            );
             s.store.compute(wanted);
+            // The catalogue through the process's memo: searchers built in one process
+            // (the tests', the benchmark's) embed it once.
+            let mut background = Vec::new();
+            for e in super::background::catalogue()
+                .iter()
+                .filter(|e| store.get(&e.key).is_none())
+            {
+                match super::background::embed(&e.key, &e.text) {
+                    Ok(v) => background.push((e.key, v)),
+                    Err(_) => s.store.give_up([e.key]),
+                }
+            }
+            s.store.put(background);
             s.refresh();
         }
         searcher

@@ -90,12 +90,25 @@ clippy_log=$(mktemp)
 CARGO_TARGET_DIR=target/clippy METAMCP_MODEL_DIR="$PWD/target/models/all-MiniLM-L6-v2" nice -n 19 \
     cargo clippy --locked --workspace --all-targets -- -D warnings >"$clippy_log" 2>&1 &
 clippy_pid=$!
-say "cargo test"
+# The integration binary (tests/it/) is most of the run; the other test binaries (the
+# library's unit tests, whose tool-search tests embed for some 20 s on one core, the
+# allocation count, mcpload's unit tests (the only binary with tests of its own; the
+# others say `test = false`), the benchmarks run once as tests, the doc tests) run
+# beside it, not before it: cargo runs one test binary at a time.
+say "cargo test (tests/it/ with the other binaries beside it)"
 log=$(mktemp)
-trap 'rm -f "$log" "$peers_log" "$clippy_log"' EXIT
+others_log=$(mktemp)
+trap 'rm -f "$log" "$others_log" "$peers_log" "$clippy_log"' EXIT
 set +e
-{ cargo test --locked --workspace "${targets[@]}" && cargo test --locked --workspace --doc; } 2>&1 | tee "$log"
+{ cargo test --locked --workspace --lib --bin mcpload --benches --examples --test allocs \
+    && cargo test --locked --workspace --doc; } >"$others_log" 2>&1 &
+others_pid=$!
+cargo test --locked --workspace --test it 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+wait "$others_pid"
+others_status=$?
+cat "$others_log" | tee -a "$log"
+[ "$status" != 0 ] || status=$others_status
 wait "$clippy_pid"
 clippy_status=$?
 set -e

@@ -279,27 +279,32 @@ impl Searcher {
     pub fn build_now<'a>(tools: Vec<Fields<'a>>, store: Arc<semantic::Store>) -> Searcher {
         let searcher = Searcher::index(&docs(&tools), Some(store.clone()));
         if let Some(s) = &searcher.semantic {
-            let wanted: Vec<semantic::Wanted> = s
+            let mut wanted: Vec<semantic::Wanted> = s
                 .keys
                 .iter()
                 .zip(&s.texts)
                 .filter(|(k, _)| s.store.get(k).is_none())
                 .map(|(k, t)| (*k, t.clone()))
                 .collect();
-            s.store.compute(wanted);
-            // The catalogue through the process's memo: searchers built in one process
-            // (the tests', the benchmark's) embed it once.
-            let mut background = Vec::new();
-            for e in super::background::catalogue()
-                .iter()
-                .filter(|e| store.get(&e.key).is_none())
-            {
-                match super::background::embed(&e.key, &e.text) {
-                    Ok(v) => background.push((e.key, v)),
-                    Err(_) => s.store.give_up([e.key]),
+            wanted.extend(
+                super::background::catalogue()
+                    .iter()
+                    .filter(|e| store.get(&e.key).is_none())
+                    .map(|e| (e.key, e.text.clone())),
+            );
+            // Through the process's memo, as the embeddings worker does: searchers built
+            // in one process (the tests', the benchmark's) embed the catalogue once.
+            let mut found = Vec::with_capacity(wanted.len());
+            for (key, text) in wanted {
+                match super::background::embed(&key, &text) {
+                    Ok(v) => found.push((key, v)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "tool search: a tool's embedding failed");
+                        s.store.give_up([key]);
+                    }
                 }
             }
-            s.store.put(background);
+            s.store.put(found);
             s.refresh();
         }
         searcher

@@ -11,7 +11,11 @@
 #       server written with the official Python SDK 1.x, in a namespace without prefixes
 #       (the scenarios call `test_*` tools by their bare names) open to anonymous callers:
 #       the 37 scenarios the revision requires and the 3 it runs unscored (pending), all
-#       but the tasks extension's.
+#       but the tasks extension's, which are the next line's.
+#   server tasks extension (legacy fixture)   the ten `tasks-*` scenarios of the
+#       2026-07-28 tasks extension (SEP-2663), which the same run also runs (unscored for
+#       the revision), counted on their own: the legacy fixture's tools run as
+#       2025-11-25 tasks, and the gateway bridges the two.
 #   server 2026-07-28 (modern fixture)   the same against tests/conformance/modern_fixture.py,
 #       a 2026-07-28 server written with the official Python SDK 2.x: the gateway finds
 #       its era with `server/discover` and calls it statelessly.
@@ -34,10 +38,6 @@
 #       `server sep-2640 (skills server, gateway|direct)`; the direct one is SOFT. And
 #       `client sep-2640 (no prefetch)`: the gateway as the client of the suite's skills
 #       server (`sep-2640-client-no-prefetch`) reads no skill file ahead of a client.
-#   server tasks extension               the ten `tasks-*` scenarios of the 2026-07-28
-#       tasks extension (SEP-2663), one by one, against the gateway fronting the legacy
-#       fixture, whose tools run as 2025-11-25 tasks (suite `tasks`): the gateway
-#       bridges the two.
 #
 # usage: tests/conformance/run.sh [SUITE...]   (BIN: where metamcp and keyadm are, by
 #        default target/debug; PEERS: where tests/peers/install.sh installs, by default
@@ -93,9 +93,12 @@ failed_any=0
 # checks is a FAILURE.
 # Scenarios whose directory name starts with one of SKIP (space-separated) belong to
 # another suite and are not counted here.
+# The suite's output directory is left in SUITE_OUT.
+SUITE_OUT=
 server_suite() { # LABEL SKIP ARGS...
     local label=$1 skip=$2 out="$work/results-${#pids[@]}-$RANDOM"
     shift 2
+    SUITE_OUT=$out
     "$NODE" "$SUITE_JS" server --url "http://$GW/mcp/bare" "$@" -o "$out" > "$out.log" 2>&1 || true
     count "$label" "$out" "$skip"
 }
@@ -104,15 +107,20 @@ server_suite() { # LABEL SKIP ARGS...
 # of its checks is a FAILURE), skipping scenarios whose directory name starts with one
 # of SKIP (space-separated); marks the run failed when any failed.
 # With SOFT=1 a failure is reported but does not fail the run (the reference server's
-# direct lines: tests/it/conformance.rs holds them to their own counts).
+# direct lines: tests/it/conformance.rs holds them to their own counts); with ONLY set
+# (space-separated), only the scenarios whose directory name starts with one of them
+# are counted.
 count() { # LABEL OUT SKIP
     python3 - "$1" "$2" "$3" <<'PY' || [ "${SOFT:-0}" = 1 ] || failed_any=1
-import json, pathlib, sys
+import json, os, pathlib, sys
 label, out, skip = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3].split()
+only = os.environ.get("ONLY", "").split()
 passed, failed = [], []
 for checks in sorted(out.rglob("checks.json")):
     scenario = checks.parent.name
     if any(scenario.startswith(p) for p in skip):
+        continue
+    if only and not any(scenario.startswith(p) for p in only):
         continue
     items = json.loads(checks.read_text())
     bad = [c for c in items if c.get("status") == "FAILURE"]
@@ -154,11 +162,21 @@ client_suite() { # LABEL VERSION SCENARIO...
 # scenario's server: every scenario at every revision it applies to among 2025-03-26,
 # 2025-11-25 and 2026-07-28, as the suite lists them, and the extension scenarios the
 # gateway implements (client credentials, with a secret and with private_key_jwt: on no
-# revision's timeline, so run with --force at 2026-07-28). client_wrapper.py registers the server with `auth: oauth`, asks
-# the gateway for the authorization URL and follows it (the scenario's authorization
-# server approves at once), as an admin's browser would; prints one line.
+# revision's timeline, so run with --force at 2026-07-28). client_wrapper.py registers
+# the server with `auth: oauth` (a server and a namespace per wrapper, named with its
+# pid), asks the gateway for the authorization URL and follows it (the scenario's
+# authorization server approves at once), as an admin's browser would; prints one line.
+# The runner's own `auth` suite at 2025-11-25 and at 2026-07-28 first (its scenarios at
+# that revision side by side, one runner each: a runner's start costs most of a
+# CPU-second, and one a scenario made 43), then each listed pair the suites did not run
+# (the suite predates the revision's newer scenarios), four at a time.
+# Whether SCENARIO's checks are under DIR (the runner names a scenario's directory after it
+# and the time it started).
+ran() { # DIR SCENARIO
+    compgen -G "$1/$2-[0-9][0-9][0-9][0-9]-*/checks.json" >/dev/null
+}
 auth_suite() { # LABEL
-    local out="$work/client-auth"
+    local out="$work/client-auth" running=() version scenario n=0
     "$NODE" "$SUITE_JS" list --client | python3 -c '
 import re, sys
 for line in sys.stdin:
@@ -170,11 +188,17 @@ for line in sys.stdin:
             elif v == "extension" and m.group(1) in ("auth/client-credentials-basic",
                                                      "auth/client-credentials-jwt"):
                 print(m.group(1), v)' > "$work/auth-scenarios"
-    # Four scenarios at a time: each waits on its own OAuth round trips far more than it
-    # works, and each registers a server and a namespace of its own (named with its
-    # wrapper's pid). Each writes its own log.
-    local running=() n=0
+    for version in 2025-11-25 2026-07-28; do
+        METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 300 "$NODE" "$SUITE_JS" client \
+            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --suite auth --spec-version "$version" --timeout 120000 \
+            -o "$out/$version" > "$out.suite-$version.log" 2>&1 &
+        running+=($!)
+    done
+    for p in "${running[@]}"; do wait "$p" || true; done
+    running=()
     while read -r scenario version; do
+        ran "$out/$version" "$scenario" && continue
         local run=(--spec-version "$version")
         [ "$version" = extension ] && run=(--spec-version 2026-07-28 --force)
         n=$((n + 1))
@@ -191,21 +215,13 @@ for line in sys.stdin:
         fi
     done < "$work/auth-scenarios"
     for p in "${running[@]}"; do wait "$p" || true; done
-    count "$1" "$out" ""
-}
-
-# The tasks extension's scenarios, one by one (a fixture is fronted already); prints
-# their line.
-TASK_SCENARIOS=(tasks-lifecycle tasks-capability-negotiation tasks-wire-fields
-    tasks-request-state-removal tasks-mrtr-input tasks-request-headers
-    tasks-dispatch-and-envelope tasks-status-notifications tasks-required-task-error
-    tasks-mrtr-composition)
-tasks_suite() { # LABEL
-    local out="$work/tasks-results"
-    for scenario in "${TASK_SCENARIOS[@]}"; do
-        "$NODE" "$SUITE_JS" server --url "http://$GW/mcp/bare" --scenario "$scenario" \
-            -o "$out" >> "$out.log" 2>&1 || true
-    done
+    # Every listed pair ran: one the suites and the loop both missed is a failure.
+    while read -r scenario version; do
+        ran "$out/$version" "$scenario" || {
+            echo "conformance: $scenario at $version did not run" >&2
+            failed_any=1
+        }
+    done < "$work/auth-scenarios"
     count "$1" "$out" ""
 }
 
@@ -272,14 +288,15 @@ direct_suite() { # LABEL URL SKIP ARGS...
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 tasks reference skills)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 reference skills)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
-        # The tasks extension's scenarios it also runs (not scored for the revision) are
-        # the `tasks` suite's.
+        # The tasks extension's scenarios it also runs (not scored for the revision) have
+        # a line of their own.
         fixture legacy legacy
         server_suite "server 2026-07-28 (legacy fixture)" "server-tasks-" --requirements 2026-07-28
+        ONLY=server-tasks- count "server tasks extension (legacy fixture)" "$SUITE_OUT" ""
         ;;
     modern)
         fixture modern modern
@@ -297,10 +314,6 @@ for s in "${suites[@]}"; do
     legacy-2025)
         fixture legacy legacy25
         server_suite "server 2025-11-25" "server-tasks-" --requirements 2025-11-25
-        ;;
-    tasks)
-        fixture legacy tasks
-        tasks_suite "server tasks extension (legacy fixture)"
         ;;
     reference)
         # The reference server through the gateway at both revisions, and direct at its

@@ -202,6 +202,52 @@ impl TestDb {
         }
     }
 
+    /// A fresh database with every migration applied (what a gateway's first start
+    /// leaves): a copy of one database migrated once a run (`CREATE DATABASE … TEMPLATE`),
+    /// so the gateways most tests start skip applying the migrations again. Tests of a
+    /// first start, and of the migrations themselves, take `TestDb::new`.
+    pub async fn migrated() -> TestDb {
+        static TEMPLATE: OnceLock<String> = OnceLock::new();
+        let template = TEMPLATE.get_or_init(|| {
+            // Once, on a thread and runtime of its own: the caller's runtime belongs to
+            // one test, and the template outlives it.
+            std::thread::spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the template");
+                rt.block_on(async {
+                    let db = TestDb::new().await;
+                    let mut client = db.client().await;
+                    metamcp::store::migrate::run(&mut client)
+                        .await
+                        .expect("migrate the template database");
+                    db.name
+                })
+            })
+            .join()
+            .expect("the template database")
+        });
+        let cluster = cluster();
+        let name = format!(
+            "t_{}",
+            metamcp::crypto::random_alphanumeric(12).to_lowercase()
+        );
+        let admin = metamcp::store::db::connect(&cluster.pg_config("postgres"))
+            .await
+            .expect("connect to the cluster");
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
+            .await
+            .expect("copy the migrated template");
+        TestDb {
+            url: cluster.url(&name),
+            name,
+        }
+    }
+
     /// Environment that points the binaries at this database.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![

@@ -39,10 +39,10 @@ impl TestGateway {
     /// As `start_with`, and `tweak` learns the address the gateway will listen on (bound
     /// first), for settings that name it (a public URL).
     pub async fn start_at(tweak: impl FnOnce(&mut Config, SocketAddr)) -> TestGateway {
-        let mut gw = Self::start_over(TestDb::migrated().await, tweak).await;
-        let store = key_store(&gw.db);
-        gw.admin_key = create_key(&store, "admin", Scope::Admin, &[]).await;
-        gw.client_key = create_key(&store, "client", Scope::Client, &[]).await;
+        let (db, keys) = TestDb::migrated().await;
+        let mut gw = Self::start_over(db, tweak).await;
+        gw.admin_key = keys.admin.clone();
+        gw.client_key = keys.client.clone();
         gw
     }
 

@@ -178,6 +178,12 @@ impl Drop for OwnCluster {
     }
 }
 
+/// The keys in every copy of the migrated database (`TestDb::migrated`).
+pub struct TemplateKeys {
+    pub admin: String,
+    pub client: String,
+}
+
 /// A database of its own for one test (a copy names the same database).
 #[derive(Clone)]
 pub struct TestDb {
@@ -202,13 +208,14 @@ impl TestDb {
         }
     }
 
-    /// A fresh database with every migration applied (what a gateway's first start
-    /// leaves): a copy of one database migrated once a run (`CREATE DATABASE … TEMPLATE`),
-    /// so the gateways most tests start skip applying the migrations again. Tests of a
-    /// first start, and of the migrations themselves, take `TestDb::new`.
-    pub async fn migrated() -> TestDb {
-        static TEMPLATE: OnceLock<String> = OnceLock::new();
-        let template = TEMPLATE.get_or_init(|| {
+    /// A fresh database with every migration applied and two keys in it, `admin` (admin
+    /// scope) and `client` (client scope), whose texts it returns: a copy of one database
+    /// made so once a run (`CREATE DATABASE … TEMPLATE`). The gateways most tests start
+    /// skip applying the migrations again, and hashing two keys with argon2 again.
+    /// Tests of a first start, and of the migrations themselves, take `TestDb::new`.
+    pub async fn migrated() -> (TestDb, &'static TemplateKeys) {
+        static TEMPLATE: OnceLock<(String, TemplateKeys)> = OnceLock::new();
+        let (template, keys) = TEMPLATE.get_or_init(|| {
             // Once, on a thread and runtime of its own: the caller's runtime belongs to
             // one test, and the template outlives it.
             std::thread::spawn(|| {
@@ -217,12 +224,18 @@ impl TestDb {
                     .build()
                     .expect("a runtime for the template");
                 rt.block_on(async {
+                    use metamcp::store::keys::Scope;
                     let db = TestDb::new().await;
                     let mut client = db.client().await;
                     metamcp::store::migrate::run(&mut client)
                         .await
                         .expect("migrate the template database");
-                    db.name
+                    let store = gateway::key_store(&db);
+                    let keys = TemplateKeys {
+                        admin: gateway::create_key(&store, "admin", Scope::Admin, &[]).await,
+                        client: gateway::create_key(&store, "client", Scope::Client, &[]).await,
+                    };
+                    (db.name, keys)
                 })
             })
             .join()
@@ -242,10 +255,11 @@ impl TestDb {
             ))
             .await
             .expect("copy the migrated template");
-        TestDb {
+        let db = TestDb {
             url: cluster.url(&name),
             name,
-        }
+        };
+        (db, keys)
     }
 
     /// Environment that points the binaries at this database.

@@ -15,17 +15,17 @@ pub const CHANGES_CHANNEL: &str = "metamcp_changes";
 pub enum DbError {
     #[error("embedded PostgreSQL: {0}")]
     Embedded(#[from] EmbeddedError),
-    #[error("cannot connect to PostgreSQL: {0}")]
+    #[error("cannot connect to PostgreSQL: {}", said(.0))]
     Connect(#[source] tokio_postgres::Error),
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database query failed: {0}")]
+    #[error("database query failed: {}", said(.0))]
     Query(#[from] tokio_postgres::Error),
     #[error(
         "the database schema is at version {found}, newer than this binary knows ({known}): upgrade metamcp"
     )]
     SchemaTooNew { found: i32, known: i32 },
-    #[error("migration {name} failed: {source}")]
+    #[error("migration {name} failed: {}", said(.source))]
     Migration {
         name: &'static str,
         #[source]
@@ -33,6 +33,19 @@ pub enum DbError {
     },
     #[error("the embedded cluster task failed: {0}")]
     Task(String),
+}
+
+/// What PostgreSQL said: tokio-postgres displays a server's error as "db error" alone
+/// and keeps the server's message as its source; a log line needs the message (a
+/// constraint that failed, a deadlock, a column missing), and its SQLSTATE.
+fn said(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 /// What a database error says about whose fault it is.

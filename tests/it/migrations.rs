@@ -281,3 +281,41 @@ async fn overrides_are_carried_over_to_server_ids() {
         .await;
     assert!(dup.is_err());
 }
+
+/// A query PostgreSQL refuses says what PostgreSQL said (tokio-postgres alone displays
+/// "db error"), with its SQLSTATE, and a failed connection says why.
+#[tokio::test]
+async fn a_refused_query_says_what_postgresql_said() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let e = DbError::from(client.query("SELECT 1 / 0", &[]).await.unwrap_err());
+    assert_eq!(
+        e.to_string(),
+        "database query failed: ERROR 22012: division by zero"
+    );
+    let e = DbError::from(
+        client
+            .execute("INSERT INTO no_such_table VALUES (1)", &[])
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        e.to_string().contains("42P01") && e.to_string().contains("no_such_table"),
+        "{e}"
+    );
+    let mut closed = tokio_postgres::Config::new();
+    closed
+        .host("127.0.0.1")
+        .port(1)
+        .user("nobody")
+        .dbname("none");
+    let Err(e) = metamcp::store::db::connect(&closed).await else {
+        panic!("nothing listens on port 1");
+    };
+    let said = e.to_string();
+    assert!(
+        said.starts_with("cannot connect to PostgreSQL: ")
+            && said.len() > "cannot connect to PostgreSQL: ".len() + 12,
+        "{said}"
+    );
+}

@@ -206,8 +206,7 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     if writes.is_empty() {
         return false;
     }
-    if let Err(e) = store::apply(pool, b.id, &writes).await {
-        tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
+    if !written(pool, b, &writes).await {
         return false;
     }
     for note in notes {
@@ -217,6 +216,22 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
 }
 
 /// The description lengths of a tool's siblings (none for a prompt).
+/// Writes one server's pass; whether it was written. A write refused because the server
+/// was removed meanwhile (its pins went with it) holds nothing and is no warning.
+async fn written(pool: &Pool, b: &Backend, writes: &[Write<'_>]) -> bool {
+    match store::apply(pool, b.id, writes).await {
+        Ok(()) => true,
+        Err(e) if e.is_foreign_key_violation() => {
+            tracing::debug!(server = %b.name, "server removed while its tool pins were written");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(server = %b.name, error = %e, "tool pins could not be written; the changes stay held");
+            false
+        }
+    }
+}
+
 fn siblings(tools: &[serde_json::Value], item: Item, index: usize) -> Vec<usize> {
     match item {
         Item::Tool => tools

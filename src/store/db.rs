@@ -62,6 +62,12 @@ pub enum DbFault {
 }
 
 impl DbError {
+    /// A row named another that is gone (SQLSTATE 23503): a server removed while
+    /// something of its own was being written.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, DbError::Query(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION))
+    }
+
     /// Whose fault this error is, by its SQLSTATE class.
     pub fn fault(&self) -> DbFault {
         let e = match self {

@@ -303,6 +303,23 @@ async fn a_refused_query_says_what_postgresql_said() {
         e.to_string().contains("42P01") && e.to_string().contains("no_such_table"),
         "{e}"
     );
+    // A pin for a server that is gone (removed while its lists were reconciled) is told
+    // apart from other failures.
+    migrate::run(&mut db.client().await).await.unwrap();
+    let e = DbError::from(
+        client
+            .execute(
+                "INSERT INTO tool_pins (server_id, kind, name, digest, definition)
+                 VALUES (gen_random_uuid(), 'tool', 'x', repeat('a', 64), '{}')",
+                &[],
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert!(e.is_foreign_key_violation(), "{e}");
+    assert!(e.to_string().contains("23503"), "{e}");
+    let e = DbError::from(client.query("SELECT 1 / 0", &[]).await.unwrap_err());
+    assert!(!e.is_foreign_key_violation());
     let mut closed = tokio_postgres::Config::new();
     closed
         .host("127.0.0.1")

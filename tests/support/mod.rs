@@ -178,6 +178,14 @@ impl Drop for OwnCluster {
     }
 }
 
+/// A new test database's name (`t_` and 12 random characters).
+fn fresh_name() -> String {
+    format!(
+        "t_{}",
+        metamcp::crypto::random_alphanumeric(12).to_lowercase()
+    )
+}
+
 /// The keys in every copy of the migrated database (`TestDb::migrated`).
 pub struct TemplateKeys {
     pub admin: String,
@@ -195,10 +203,7 @@ impl TestDb {
     /// A fresh, empty database in the shared cluster.
     pub async fn new() -> TestDb {
         let cluster = cluster();
-        let name = format!(
-            "t_{}",
-            metamcp::crypto::random_alphanumeric(12).to_lowercase()
-        );
+        let name = fresh_name();
         metamcp::store::db::create_database_if_missing(cluster, &name)
             .await
             .expect("create test database");
@@ -242,10 +247,7 @@ impl TestDb {
             .expect("the template database")
         });
         let cluster = cluster();
-        let name = format!(
-            "t_{}",
-            metamcp::crypto::random_alphanumeric(12).to_lowercase()
-        );
+        let name = fresh_name();
         let admin = metamcp::store::db::connect(&cluster.pg_config("postgres"))
             .await
             .expect("connect to the cluster");

@@ -245,8 +245,11 @@ impl Mux {
             let related = related_task(&msg);
             let only = {
                 let pending = self.lock();
-                // A parked call (its client may never retry) takes nothing new.
-                let mut calls = pending.values().filter(|w| !w.parked);
+                // A parked call (its client may never retry) takes nothing new, and the
+                // gateway's own calls (owner 0: a list, a ping) take nothing either: one
+                // in flight beside a client's call left that client's question or log
+                // message with nobody (seen as a log lost under load).
+                let mut calls = pending.values().filter(|w| !w.parked && w.owner != 0);
                 let waiting_task = related.as_deref().and_then(|t| {
                     pending
                         .values()
@@ -254,12 +257,12 @@ impl Mux {
                 });
                 match (waiting_task, calls.next()) {
                     (Some(w), _) => Some(w.tx.clone()),
-                    (None, Some(first))
-                        if first.owner != 0 && calls.all(|w| w.owner == first.owner) =>
-                    {
+                    (None, Some(first)) if calls.all(|w| w.owner == first.owner) => {
                         // One client's calls: a request naming no task waiting here goes
                         // with a call that is not a task's `tasks/result`.
-                        let call = pending.values().find(|w| w.task.is_none() && !w.parked);
+                        let call = pending
+                            .values()
+                            .find(|w| w.task.is_none() && !w.parked && w.owner != 0);
                         Some(call.unwrap_or(first).tx.clone())
                     }
                     _ => None,
@@ -467,9 +470,17 @@ mod tests {
         assert!(first.rx.try_recv().is_err() && second.rx.try_recv().is_err());
         // The gateway's own calls (owner 0) never take a client's request.
         drop((first, second, _third));
-        let _list = mux.register(&a, None, 0, None).unwrap();
+        let list = mux.register(&a, None, 0, None).unwrap();
         assert!(mux.route(Bytes::from_static(SAMPLING)).await);
         assert_eq!(own.recv().await.as_deref(), Some(SAMPLING));
+        // Nor do they stand in the way of the one client in flight beside them.
+        let mut client = mux.register(&b, None, 7, None).unwrap();
+        for _ in 0..4 {
+            assert!(mux.route(Bytes::from_static(SAMPLING)).await);
+            assert_eq!(client.rx.try_recv().ok().as_deref(), Some(SAMPLING));
+        }
+        assert!(own.try_recv().is_err());
+        drop(list);
     }
 
     /// A parked call (a stateless client's, waiting for a retry that may never come)

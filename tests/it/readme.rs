@@ -207,7 +207,7 @@ fn prelude(bin: &Path, gateway: &str) -> String {
     let peers = peers().display();
     format!(
         r#"set -euo pipefail
-ln -sfn {peers}/time ~/.mcp-time
+ln -sfn {peers}/time ~/.mcp
 KEY=$({bin}/keyadm keys create --name admin --scope admin --json |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
 {bin}/mockmcp --port 0 >mock.port &
@@ -218,7 +218,7 @@ curl -sf http://{gateway}/api/v1/mcp/servers -H "authorization: Bearer $KEY" \
      -d '{{"name": "mock", "protocol": "http", "url": "http://'"$MOCK"'/mcp"}}' >/dev/null
 curl -sf http://{gateway}/api/v1/mcp/servers -H "authorization: Bearer $KEY" \
      -H 'content-type: application/json' \
-     -d "{{\"name\": \"time\", \"protocol\": \"stdio\", \"command\": \"$HOME/.mcp-time/bin/python\",
+     -d "{{\"name\": \"time\", \"protocol\": \"stdio\", \"command\": \"$HOME/.mcp/bin/python\",
           \"args\": [\"-m\", \"mcp_server_time\", \"--local-timezone=UTC\"]}}" >/dev/null
 for s in mock time; do
   until curl -sf http://{gateway}/api/v1/mcp/servers/$s -H "authorization: Bearer $KEY" |
@@ -236,8 +236,7 @@ fn substituted(line: &str, bin: &Path, gateway: &str) -> String {
     if let Some(rest) = line.strip_prefix("python3 -m venv ~/.") {
         let name = rest.split_whitespace().next().unwrap_or_default();
         let held = match name {
-            "mcp-sdk2" => "venv2",
-            "mcp-time" => "time",
+            "mcp" => "time",
             other => panic!("no peer holds the virtualenv ~/.{other}: {line}"),
         };
         return format!("ln -sfn {peers}/{held} ~/.{name}");

@@ -59,6 +59,10 @@ done
 # KEEP=1): the loadtest scripts' own.
 . loadtest/lib.sh
 die() { echo "conformance: $*" >&2; exit 2; }
+# The interpreter itself, resolved once: a version manager's `python3` (pyenv's shim is
+# a chain of some fifteen shell scripts and commands) cost 80 ms of CPU a start against
+# 20, and the runner starts the client wrapper once a client scenario.
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 # Polls "$@" (a command) for at most 30 s.
 await() { for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
@@ -68,7 +72,7 @@ pids+=($!)
 await grep -q 'local=' "$work/gateway.log" || die "the gateway did not start: $(cat "$work/gateway.log")"
 GW=$(grep -o 'local=[0-9.:]*' "$work/gateway.log" | head -1 | cut -d= -f2)
 ADMIN=$("$BIN/keyadm" keys create --name conformance --scope admin --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
 api() { curl -sf "http://$GW$1" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' "${@:2}"; }
 running() { api "/api/v1/mcp/servers/$1" | grep -q '"status":"running"'; }
 
@@ -111,7 +115,7 @@ server_suite() { # LABEL SKIP ARGS...
 # (space-separated), only the scenarios whose directory name starts with one of them
 # are counted.
 count() { # LABEL OUT SKIP
-    python3 - "$1" "$2" "$3" <<'PY' || [ "${SOFT:-0}" = 1 ] || failed_any=1
+    "$PYTHON" - "$1" "$2" "$3" <<'PY' || [ "${SOFT:-0}" = 1 ] || failed_any=1
 import json, os, pathlib, sys
 label, out, skip = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3].split()
 only = os.environ.get("ONLY", "").split()
@@ -152,7 +156,7 @@ client_suite() { # LABEL VERSION SCENARIO...
         # goes with the backend); a runner that hangs all the same is cut off, and the
         # checks it wrote are what is counted.
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
-            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --command "$PYTHON $root/tests/conformance/client_wrapper.py" \
             --scenario "$scenario" --spec-version "$version" --timeout 120000 -o "$out" >> "$out.log" 2>&1 || true
     done
     count "$label" "$out" ""
@@ -177,7 +181,7 @@ ran() { # DIR SCENARIO
 }
 auth_suite() { # LABEL
     local out="$work/client-auth" running=() version scenario n=0
-    "$NODE" "$SUITE_JS" list --client | python3 -c '
+    "$NODE" "$SUITE_JS" list --client | "$PYTHON" -c '
 import re, sys
 for line in sys.stdin:
     m = re.match(r"\s*- (auth/\S+) \[([^\]]*)\]", line)
@@ -190,7 +194,7 @@ for line in sys.stdin:
                 print(m.group(1), v)' > "$work/auth-scenarios"
     for version in 2025-11-25 2026-07-28; do
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 300 "$NODE" "$SUITE_JS" client \
-            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --command "$PYTHON $root/tests/conformance/client_wrapper.py" \
             --suite auth --spec-version "$version" --timeout 120000 \
             -o "$out/$version" > "$out.suite-$version.log" 2>&1 &
         running+=($!)
@@ -203,7 +207,7 @@ for line in sys.stdin:
         [ "$version" = extension ] && run=(--spec-version 2026-07-28 --force)
         n=$((n + 1))
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
-            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --command "$PYTHON $root/tests/conformance/client_wrapper.py" \
             --scenario "$scenario" "${run[@]}" --timeout 120000 \
             -o "$out/$version" > "$out.$n.log" 2>&1 &
         running+=($!)
@@ -343,7 +347,7 @@ for s in "${suites[@]}"; do
         # The gateway as the client of a skills server: it lists the skills with the
         # server's other lists and reads no file ahead of a client.
         METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
-            --command "python3 $root/tests/conformance/client_wrapper.py" \
+            --command "$PYTHON $root/tests/conformance/client_wrapper.py" \
             --scenario sep-2640-client-no-prefetch --spec-version 2026-07-28 --force \
             --timeout 120000 -o "$work/skills-client" >> "$work/skills-client.log" 2>&1 || true
         count "client sep-2640 (no prefetch)" "$work/skills-client" ""

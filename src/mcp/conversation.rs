@@ -69,6 +69,9 @@ pub(crate) fn establish(
 ) -> Result<Option<Arc<OpenSession>>, RpcError> {
     let method = f.method(body).unwrap_or_default();
     let session_id = header_str(headers, names::MCP_SESSION_ID);
+    // Read once: a session's call consulted it three times (each a hashed lookup and a
+    // byte check), measured per forwarded call with callgrind.
+    let version_header = header_str(headers, names::MCP_PROTOCOL_VERSION);
     // Responses carry no `_meta`: a stateless client's answer to a backend's request
     // says its era in the version header instead. A request naming a session belongs
     // to that session, whatever its version header says (checked against the session
@@ -77,7 +80,7 @@ pub(crate) fn establish(
         .meta_version
         .and_then(|s| string_value(body, s))
         .or_else(|| {
-            header_str(headers, names::MCP_PROTOCOL_VERSION)
+            version_header
                 .filter(|v| *v == STATELESS_VERSION && session_id.is_none())
                 .map(std::borrow::Cow::Borrowed)
         });
@@ -86,8 +89,7 @@ pub(crate) fn establish(
         // A version header that contradicts `_meta` is a header mismatch, whatever the
         // versions are.
         if let (Some(h), Some(m)) = (
-            header_str(headers, names::MCP_PROTOCOL_VERSION)
-                .and_then(crate::mcp::era::headers::decoded),
+            version_header.and_then(crate::mcp::era::headers::decoded),
             f.meta_version.and_then(|s| string_value(body, s)),
         ) && h != m
         {
@@ -128,7 +130,7 @@ pub(crate) fn establish(
         };
         return Ok(None);
     }
-    if let Some(v) = header_str(headers, names::MCP_PROTOCOL_VERSION)
+    if let Some(v) = version_header
         && !SESSION_VERSIONS.contains(&v)
     {
         return Err(RpcError::new(
@@ -153,7 +155,7 @@ pub(crate) fn establish(
         unix_now(),
     ) {
         Ok(open) => {
-            check_session_version(headers, &open.claims.v)?;
+            session_version(version_header, &open.claims.v)?;
             ctx.conversation = open.conversation.clone();
             ctx.session_expires = Some(open.claims.exp);
             ctx.client_caps = Some(open.claims.c);
@@ -175,7 +177,12 @@ pub(crate) fn establish(
 /// `2025-03-26` on requests of sessions it negotiated at 2025-11-25, and the spec's own
 /// default for a missing header is a version other than the negotiated one.
 pub(crate) fn check_session_version(headers: &HeaderMap, negotiated: &str) -> Result<(), RpcError> {
-    match header_str(headers, names::MCP_PROTOCOL_VERSION) {
+    session_version(header_str(headers, names::MCP_PROTOCOL_VERSION), negotiated)
+}
+
+/// [`check_session_version`] of a version header already read.
+fn session_version(header: Option<&str>, negotiated: &str) -> Result<(), RpcError> {
+    match header {
         Some(v) if v != negotiated && !SESSION_VERSIONS.contains(&v) => {
             let mut e = RpcError::new(
                 StatusCode::BAD_REQUEST,

@@ -243,13 +243,18 @@ async fn mcp_caller(
     trace: Option<&crate::observe::trace::RequestTrace>,
     outcome: &mut Outcome,
 ) -> Result<Result<Option<Principal>, Response<Body>>, ApiError> {
-    let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
-        || req.headers().contains_key(crate::auth::X_API_KEY);
-    if open && !has_credentials {
+    // Each header is looked up only where its answer can change the outcome (a lookup
+    // hashes the name): credentials matter to an open namespace, a bearer token's issuer
+    // only when OAuth is configured.
+    let has_credentials = || {
+        req.headers().contains_key(header::AUTHORIZATION)
+            || req.headers().contains_key(crate::auth::X_API_KEY)
+    };
+    if open && !has_credentials() {
         return Ok(Ok(None));
     }
     let oauth = state.oauth.as_deref();
-    let token = bearer(req.headers()).filter(|t| oauth.is_some_and(|o| o.claims_issuer(t)));
+    let token = oauth.and_then(|o| bearer(req.headers()).filter(|t| o.claims_issuer(t)));
     let p = match (oauth, token) {
         // Boxed: verifying a token may fetch the issuer's keys, a large future that would
         // otherwise be part of every request's (and be copied with it).

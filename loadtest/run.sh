@@ -155,39 +155,43 @@ if [ -n "${OBSERVE:-}" ]; then
     # start_variant ran in a subshell: its `pids+=` did not reach this one.
     pids+=("$BARE_PID" "$TRACED_PID" "$UNSAMPLED_PID")
 fi
+# own NAME BIN_DIR: a gateway of the build in BIN_DIR with the audit off, on an embedded
+# cluster of its own (on DB_CORE) with its own admin key, fronting the same mockmcp; sets
+# OWN_ADDR, OWN_PID, OWN_ADMIN and OWN_PM (its postmaster). Both builds of an A/B start
+# this way: with this build on the main gateway's cluster and the other on its own, an
+# A/A of one binary in both places gave 0.992 (5 rounds, 0.988 to 0.996), not 1.
+own() {
+    local name=$1 bin=$2 data=$work/$1-data
+    METAMCP_DATA_DIR="$data" METAMCP_AUDIT=off METAMCP_LISTEN=127.0.0.1:0 \
+        RUST_LOG=warn,metamcp::app=info taskset -c "$GATEWAY_CORE" "$bin/metamcp" \
+        > "$work/$name.log" 2>&1 &
+    OWN_PID=$!
+    pids+=("$OWN_PID")
+    for _ in $(seq 600); do grep -q 'local=' "$work/$name.log" 2>/dev/null && break; sleep 0.05; done
+    OWN_ADDR=$(grep -o 'local=[0-9.:]*' "$work/$name.log" | head -1 | cut -d= -f2)
+    [ -n "$OWN_ADDR" ] || die "the $name gateway did not start: $(cat "$work/$name.log")"
+    OWN_PM=$(head -1 "$data/postgres/postmaster.pid" 2>/dev/null || true)
+    [ -n "$OWN_PM" ] || die "no embedded PostgreSQL found for the $name gateway"
+    for p in $OWN_PM $(pgrep -P "$OWN_PM"); do taskset -a -p -c "$DB_CORE" "$p" >/dev/null; done
+    OWN_ADMIN=$(METAMCP_DATA_DIR="$data" "$bin/keyadm" keys create --name loadtest \
+        --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    GW=$OWN_ADDR ADMIN=$OWN_ADMIN register \
+        "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+    if [ -n "${AB_RATE:-}" ]; then
+        # Measured with a key limited to AB_RATE (a rate never reached).
+        OWN_ADMIN=$(METAMCP_DATA_DIR="$data" "$bin/keyadm" keys create --name ab-rate \
+            --scope client --rate "$AB_RATE" --json |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    fi
+}
 if [ -n "${BASELINE:-}" ]; then
     build_baseline
     say "starting this build and $BASELINE side by side, both with the audit off"
-    read -r CURRENT_ADDR CURRENT_PID <<<"$(start_variant current METAMCP_AUDIT=off)"
-    [ -n "$CURRENT_PID" ] || die "the current gateway did not start"
-    # The other revision may not know this schema: it gets a cluster of its own (on
-    # DB_CORE too), its own admin key, and the same backend.
-    BASE_BIN=$base_dir/target/release
-    METAMCP_DATA_DIR="$work/base-data" METAMCP_AUDIT=off METAMCP_LISTEN=127.0.0.1:0 \
-        RUST_LOG=warn,metamcp::app=info taskset -c "$GATEWAY_CORE" "$BASE_BIN/metamcp" \
-        > "$work/baseline.log" 2>&1 &
-    BASE_PID=$!
-    pids+=("$CURRENT_PID" "$BASE_PID")
-    for _ in $(seq 600); do grep -q 'local=' "$work/baseline.log" 2>/dev/null && break; sleep 0.05; done
-    BASE_ADDR=$(grep -o 'local=[0-9.:]*' "$work/baseline.log" | head -1 | cut -d= -f2)
-    [ -n "$BASE_ADDR" ] || die "the $BASELINE gateway did not start: $(cat "$work/baseline.log")"
-    base_pm=$(head -1 "$work/base-data/postgres/postmaster.pid" 2>/dev/null || true)
-    [ -n "$base_pm" ] || die "no embedded PostgreSQL found for the $BASELINE gateway"
-    for p in $base_pm $(pgrep -P "$base_pm"); do taskset -a -p -c "$DB_CORE" "$p" >/dev/null; done
-    BASE_ADMIN=$(METAMCP_DATA_DIR="$work/base-data" "$BASE_BIN/keyadm" keys create --name loadtest \
-        --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-    GW=$BASE_ADDR ADMIN=$BASE_ADMIN register \
-        "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
-    AB_KEY=$ADMIN
-    BASE_AB_KEY=$BASE_ADMIN
-    if [ -n "${AB_RATE:-}" ]; then
-        # Both builds measured with a key limited to AB_RATE (a rate never reached).
-        AB_KEY=$("$BIN/keyadm" keys create --name ab-rate --scope client --rate "$AB_RATE" --json |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-        BASE_AB_KEY=$(METAMCP_DATA_DIR="$work/base-data" "$BASE_BIN/keyadm" keys create \
-            --name ab-rate --scope client --rate "$AB_RATE" --json |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-    fi
+    own current "$(dirname "${VARIANT_BIN:-$BIN/metamcp}")"
+    CURRENT_ADDR=$OWN_ADDR CURRENT_PID=$OWN_PID AB_KEY=$OWN_ADMIN current_pm=$OWN_PM
+    # The other revision may not know this schema: a cluster of its own serves it anyway.
+    own baseline "$base_dir/target/release"
+    BASE_ADDR=$OWN_ADDR BASE_PID=$OWN_PID BASE_AB_KEY=$OWN_ADMIN base_pm=$OWN_PM
 fi
 if [ -n "${LIMITS:-}" ]; then
     LIMITED=$("$BIN/keyadm" keys create --name limited --scope client --rate 1000000000/s \
@@ -205,7 +209,7 @@ measure() {
     [ -n "$key" ] && auth=(--key "$key")
     # Every run starts on a quiet machine: PostgreSQL done with the last run's audit rows,
     # every gateway done exporting.
-    settle "$postmaster" $(pgrep -P "$postmaster") ${base_pm:-} $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
+    settle "$postmaster" $(pgrep -P "$postmaster") ${base_pm:-} ${current_pm:-} $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
         ${UNSAMPLED_PID:-} ${SINK_PID:-} ${CURRENT_PID:-} ${BASE_PID:-}
     for p in "$@"; do before+=("$(usage_of "${p#*=}")"); done
     run_no=$(($(cat "$RESULTS/.runs" 2>/dev/null || echo 0) + 1))
@@ -232,7 +236,7 @@ measure() {
 # same seconds. Prints a "current" and a "baseline" line as `measure` does.
 measure_pair() {
     local half=$((CONNECTIONS / 2)) cur_before base_before run_no
-    settle "$postmaster" $(pgrep -P "$postmaster") ${base_pm:-} $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
+    settle "$postmaster" $(pgrep -P "$postmaster") ${base_pm:-} ${current_pm:-} $GW_PID ${BARE_PID:-} ${TRACED_PID:-} \
         ${UNSAMPLED_PID:-} ${SINK_PID:-} ${CURRENT_PID:-} ${BASE_PID:-}
     cur_before=$(usage_of "$CURRENT_PID")
     base_before=$(usage_of "$BASE_PID")

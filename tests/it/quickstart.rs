@@ -77,8 +77,8 @@ fn the_readme_quick_start_works_line_by_line() {
     );
     let script = runnable(&block, bin_dir);
     let home = support::traversable_tempdir("metamcp-quickstart-");
-    // The peers' installer fills this cache with the same packages (tests/peers/install.sh):
-    // the quick start's installs download nothing twice.
+    // The peers' pip cache (tests/peers/install.sh): what the quick start's install
+    // downloaded once is not downloaded again.
     let pip_cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/pip-cache");
     let mut cmd = Command::new("bash");
     cmd.args(["-euo", "pipefail", "-c", &script])

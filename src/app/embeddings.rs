@@ -2,9 +2,10 @@
 //! tools wanted are first looked up in PostgreSQL (`tool_embeddings`, shared by the
 //! replicas: a definition one replica embedded is not embedded again, and a restart
 //! reads them back), the rest are computed on the blocking pool, a few at a time (one
-//! core at most, whatever a backend's list does), what was asked for last first (a view's
-//! own tools do not wait behind the background catalogue), and written back. Rows no
-//! view has used for 30 days are deleted once a day.
+//! core at most, whatever a backend's list does), what was asked for last first (a view
+//! just built does not wait behind an earlier one's tools), and written back. Rows no
+//! view has used for 30 days are deleted once a day. (The background catalogue's
+//! embeddings are the build's: `search/background.rs`.)
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
@@ -14,8 +15,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
 use crate::mcp::state::State;
-use crate::search::background;
-use crate::search::semantic::{DIM, Key, Store, Vector, Wanted};
+use crate::search::semantic::{self, DIM, Key, Store, Vector, Wanted};
 use crate::store::db::DbError;
 
 /// Tools embedded in one go on the blocking pool (so searches see progress).
@@ -55,8 +55,8 @@ pub async fn run(
 }
 
 /// Embeddings of `batch`: read back, or computed and written. What is wanted meanwhile
-/// goes first, and views' tools always before the background catalogue's 646: a view's
-/// own tools, asked for when it is built, never wait behind them.
+/// goes first: a view's own tools, asked for when it is built, do not wait behind what
+/// was asked for before.
 async fn embed(
     pool: &Pool,
     store: &Store,
@@ -72,10 +72,7 @@ async fn embed(
         if !incoming.is_empty() {
             read_back(pool, store, &incoming).await;
             for w in incoming.drain(..).rev() {
-                match background::is_background(&w.0) {
-                    true => queue.push_back(w),
-                    false => queue.push_front(w),
-                }
+                queue.push_front(w);
             }
         }
         queue.retain(|(k, _)| store.get(k).is_none());
@@ -108,7 +105,7 @@ async fn compute(pool: &Pool, store: &Store, chunk: Vec<Wanted>) {
     let computed = tokio::task::spawn_blocking(move || {
         chunk
             .into_iter()
-            .map(|(k, text)| (k, background::embed(&k, &text)))
+            .map(|(k, text)| (k, semantic::embed_tool(&text)))
             .collect::<Vec<_>>()
     })
     .await

@@ -93,8 +93,9 @@ impl View {
             out["tool_search_embedded"] = serde_json::json!({
                 "tools": self.tools.len(),
                 "embedded": embedded,
-                // The catalogue a need is compared with before "no tool fits".
-                "background": crate::search::background::embedded(store),
+                // The catalogue a need is compared with before "no tool fits" (the
+                // build embedded it: always all of it).
+                "background": crate::search::background::catalogue().len(),
                 "background_of": crate::search::background::catalogue().len(),
             });
         }

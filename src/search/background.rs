@@ -10,129 +10,58 @@
 //! The catalogue (`background.jsonl`, written by `bench/toolsearch/background.py`) is
 //! the English tools of two public benchmarks that nobody on this project wrote:
 //! MetaTool's 199 ChatGPT plugins (MIT) and LiveMCPBench's MCP tools (Apache-2.0):
-//! their names, the start of their descriptions and their parameters' names. Each is
-//! embedded once, as a tool is, and kept with the tools' embeddings (memory and
-//! PostgreSQL), so a gateway computes them once (about 646 × a tool's embedding, on the
-//! embeddings worker) and a restart reads them back.
+//! their names, the start of their descriptions and their parameters' names. The build
+//! embeds each as a tool is embedded (`build/background.rs`, with the model it fetched)
+//! and the binary carries the result: the background is there from a gateway's start,
+//! and no gateway or replica spends the 646 embeddings' CPU (about 10 s) on it.
+//! [`super::semantic::model`] checks that the model read at run time embeds as the
+//! build's did.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
+use minilm::DIM;
 
-use super::semantic::{self, Key, Store, Vector};
+/// The build's catalogue: its entries and their embeddings (`build/background.rs`).
+static BUILT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/background.bin"));
 
-/// One tool of the catalogue: the benchmark it comes from, the text it is embedded as,
-/// and that embedding's key.
+/// One tool of the catalogue: the benchmark it comes from, the text it was embedded as,
+/// and that embedding.
 pub struct Entry {
     pub from: String,
     pub text: String,
-    pub key: Key,
+    pub vector: [f32; DIM],
 }
 
 static CATALOGUE: OnceLock<Vec<Entry>> = OnceLock::new();
 
 /// The catalogue, read on first use.
 pub fn catalogue() -> &'static [Entry] {
-    CATALOGUE.get_or_init(|| parse(include_str!("background.jsonl")))
+    CATALOGUE.get_or_init(|| parse(BUILT).unwrap_or_default())
 }
 
-fn parse(lines: &str) -> Vec<Entry> {
-    lines
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| {
-            let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            let server = text("server");
-            let name = format!("{server}__{}", text("name"));
-            let params: Vec<&str> = v["params"]
-                .as_array()
-                .map(|p| p.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let description = text("description");
-            let fields = super::Fields {
-                name: &name,
-                description: &description,
-                param_names: params.join(" "),
-                server: &server,
-                ..super::Fields::default()
-            };
-            let text_embedded = semantic::text_of(&fields);
-            Entry {
-                from: text("from"),
-                key: semantic::key_of(&text_embedded),
-                text: text_embedded,
-            }
-        })
-        .collect()
-}
-
-/// The catalogue's embeddings that `store` holds, by position (`None`: not yet there);
-/// those missing are asked for.
-pub fn vectors(store: &Store) -> Vec<Option<Vector>> {
-    let all = catalogue();
-    let found: Vec<Option<Vector>> = all.iter().map(|e| store.get(&e.key)).collect();
-    let missing: Vec<semantic::Wanted> = all
-        .iter()
-        .zip(&found)
-        .filter(|(_, v)| v.is_none())
-        .map(|(e, _)| (e.key, e.text.clone()))
-        .collect();
-    if !missing.is_empty() {
-        store.want(missing);
-    }
-    found
-}
-
-/// Whether `key` is one of the catalogue's (the embeddings worker computes a view's own
-/// tools first).
-pub fn is_background(key: &Key) -> bool {
-    static KEYS: OnceLock<std::collections::HashSet<Key>> = OnceLock::new();
-    KEYS.get_or_init(|| catalogue().iter().map(|e| e.key).collect())
-        .contains(key)
-}
-
-/// A tool's embedding ([`semantic::embed_tool`]), the catalogue's computed once a
-/// process: the same text gives the same vector whichever gateway asks, so a process
-/// that starts several gateways (the test suite starts hundreds, each on a database of its
-/// own) embeds the 646 once, not once each (they were a tenth of the suite's CPU). The
-/// memo holds the catalogue's entries alone, so it is bounded by the catalogue; each
-/// gateway's worker still writes what it is given to its own database. Callers at once
-/// take turns (all of them want the same entries, in the same order): the second finds
-/// what the first computed instead of computing it beside it.
-pub fn embed(key: &Key, text: &str) -> Result<Vector, String> {
-    static MEMO: OnceLock<Mutex<HashMap<Key, Vector>>> = OnceLock::new();
-    static TURN: Mutex<()> = Mutex::new(());
-    if !is_background(key) {
-        return semantic::embed_tool(text);
-    }
-    let memo = MEMO.get_or_init(Mutex::default);
-    let known = || {
-        memo.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+/// The entries of the build's file, or `None` when it is not one.
+fn parse(bin: &[u8]) -> Option<Vec<Entry>> {
+    let mut rest = bin.strip_prefix(b"MMBG1\n")?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        rest = tail;
+        Some(head)
     };
-    if let Some(v) = known() {
-        return Ok(v);
+    let count = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    let mut out = Vec::with_capacity(count.min(bin.len() / (DIM * 4)));
+    for _ in 0..count {
+        let mut string = || -> Option<String> {
+            let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+            String::from_utf8(take(n)?.to_vec()).ok()
+        };
+        let (from, text) = (string()?, string()?);
+        let mut vector = [0f32; DIM];
+        for (v, b) in vector.iter_mut().zip(take(DIM * 4)?.chunks_exact(4)) {
+            *v = f32::from_le_bytes(b.try_into().ok()?);
+        }
+        out.push(Entry { from, text, vector });
     }
-    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(v) = known() {
-        return Ok(v);
-    }
-    let v = semantic::embed_tool(text)?;
-    memo.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(*key, v.clone());
-    Ok(v)
-}
-
-/// How many of the catalogue's embeddings `store` holds.
-pub fn embedded(store: &Store) -> usize {
-    catalogue()
-        .iter()
-        .filter(|e| store.get(&e.key).is_some())
-        .count()
+    Some(out)
 }
 
 /// The background a searcher compares with: the catalogue's embeddings as half floats,
@@ -144,34 +73,28 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// The rows from `store`, when every entry (but those skipped) is there.
-    pub fn of(store: &Arc<Store>, skip: Option<&str>) -> Option<Rows> {
-        let vectors = vectors(store);
-        let mut rows = Vec::with_capacity(vectors.len() * semantic::DIM);
+    /// The rows of every entry but those from `skip`.
+    pub fn without(skip: Option<&str>) -> Rows {
+        let mut rows = Vec::with_capacity(catalogue().len() * DIM);
         let mut count = 0;
-        for (e, v) in catalogue().iter().zip(vectors) {
+        for e in catalogue() {
             if skip.is_some_and(|s| s == e.from) {
                 continue;
             }
-            rows.extend(v?.iter().map(|x| minilm::half(*x)));
+            rows.extend(e.vector.iter().map(|x| minilm::half(*x)));
             count += 1;
         }
-        Some(Rows { rows, count })
+        Rows { rows, count }
     }
 
-    /// [`Rows::of`] without skipping, made once a process (the catalogue's embeddings
-    /// are the same whichever store gave them).
-    pub fn shared(store: &Arc<Store>) -> Option<Arc<Rows>> {
+    /// Every entry's row, made once a process.
+    pub fn full() -> Arc<Rows> {
         static FULL: OnceLock<Arc<Rows>> = OnceLock::new();
-        if let Some(rows) = FULL.get() {
-            return Some(rows.clone());
-        }
-        let rows = Arc::new(Rows::of(store, None)?);
-        Some(FULL.get_or_init(|| rows).clone())
+        FULL.get_or_init(|| Arc::new(Rows::without(None))).clone()
     }
 
     pub fn row(&self, i: usize) -> &[u16] {
-        &self.rows[i * semantic::DIM..(i + 1) * semantic::DIM]
+        &self.rows[i * DIM..(i + 1) * DIM]
     }
 }
 
@@ -180,67 +103,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_is_read_and_kept_apart_by_source() {
+    fn the_catalogue_is_built_in_and_kept_apart_by_source() {
         let all = catalogue();
         assert!(all.len() > 600, "{}", all.len());
         assert!(all.iter().any(|e| e.from == "metatool"));
         assert!(all.iter().any(|e| e.from == "livemcpbench"));
         assert!(all.iter().all(|e| !e.text.is_empty()));
-        let mut keys: Vec<Key> = all.iter().map(|e| e.key).collect();
-        keys.sort();
-        keys.dedup();
-        assert!(keys.len() + 5 >= all.len(), "texts are distinct");
-        assert!(parse("not json\n{}\n").len() == 1);
-        assert!(is_background(&all[0].key));
-        assert!(!is_background(&semantic::key_of("a tool of a view")));
-    }
-
-    #[test]
-    fn the_catalogues_embeddings_are_computed_once_a_process_and_no_others_are_kept() {
-        let e = &catalogue()[3];
-        let first = embed(&e.key, &e.text).expect("the model");
-        let again = embed(&e.key, &e.text).expect("the model");
+        let mut texts: Vec<&str> = all.iter().map(|e| e.text.as_str()).collect();
+        texts.sort();
+        texts.dedup();
+        assert!(texts.len() + 5 >= all.len(), "texts are distinct");
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!(
-            Arc::ptr_eq(&first, &again),
-            "the memo gave the first vector back"
-        );
-        let direct = semantic::embed_tool(&e.text).expect("the model");
-        assert!(
-            first.iter().zip(direct.iter()).all(|(a, b)| a == b),
-            "the same vector"
-        );
-        let text = "a tool of a view, not of the catalogue";
-        let key = semantic::key_of(text);
-        let (a, b) = (embed(&key, text).unwrap(), embed(&key, text).unwrap());
-        assert!(
-            !Arc::ptr_eq(&a, &b),
-            "a view's tool is computed, not memoized"
+            all.iter().all(|e| (norm(&e.vector) - 1.0).abs() < 1e-3),
+            "unit vectors"
         );
     }
 
     #[test]
-    fn rows_wait_for_every_embedding() {
-        let store = Arc::new(Store::default());
-        let mut rx = store.attach();
-        assert!(Rows::of(&store, None).is_none());
-        let wanted: usize = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|w| w.len())
-            .sum();
-        assert_eq!(wanted, catalogue().len(), "all asked for, once");
-        let v: Vector = Arc::new([0.0; semantic::DIM]);
-        store.put(
-            catalogue()
-                .iter()
-                .filter(|e| e.from == "metatool")
-                .map(|e| (e.key, v.clone())),
-        );
-        assert!(Rows::of(&store, None).is_none());
-        assert!(embedded(&store) < catalogue().len());
-        let only = Rows::of(&store, Some("livemcpbench")).expect("the rest are there");
+    fn the_builds_vectors_are_the_gateways_embeddings_of_its_texts() {
+        for e in [&catalogue()[3], &catalogue()[catalogue().len() - 1]] {
+            let now = super::super::semantic::embed_tool(&e.text).expect("the model");
+            let cosine: f32 = now.iter().zip(&e.vector).map(|(a, b)| a * b).sum();
+            assert!(cosine > 0.9999, "{cosine} for {:?}", e.text);
+        }
+        // The text is the one a tool of the same fields is embedded as.
+        let e = &catalogue()[0];
+        assert!(e.text.contains(" server "), "{}", e.text);
+    }
+
+    #[test]
+    fn a_file_that_is_not_the_builds_gives_no_catalogue() {
+        assert!(parse(b"").is_none());
+        assert!(parse(b"MMBG0\n\x01\0\0\0").is_none());
+        let cut = &BUILT[..BUILT.len() - 1];
+        assert!(parse(cut).is_none(), "a truncated file");
+        let mut one = b"MMBG1\n\x01\0\0\0".to_vec();
+        for s in ["metatool", "x. server y"] {
+            one.extend((s.len() as u32).to_le_bytes());
+            one.extend(s.as_bytes());
+        }
+        one.extend(std::iter::repeat_n(0u8, DIM * 4));
+        let parsed = parse(&one).expect("one entry");
+        assert_eq!((parsed.len(), parsed[0].from.as_str()), (1, "metatool"));
+    }
+
+    #[test]
+    fn rows_leave_out_one_benchmark() {
+        let all = Rows::full();
+        assert_eq!(all.count, catalogue().len());
+        assert!(Arc::ptr_eq(&all, &Rows::full()), "made once");
+        let only = Rows::without(Some("livemcpbench"));
         assert_eq!(
             only.count,
             catalogue().iter().filter(|e| e.from == "metatool").count()
         );
-        assert_eq!(only.row(0).len(), semantic::DIM);
+        assert_eq!(only.row(0).len(), DIM);
+        assert_eq!(only.rows.len(), only.count * DIM);
     }
 }

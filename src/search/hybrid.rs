@@ -274,29 +274,21 @@ impl Searcher {
         searcher
     }
 
-    /// [`Searcher::build`], the missing embeddings (the background's too) computed
-    /// before it returns (the benchmark; blocking).
+    /// [`Searcher::build`], the missing embeddings computed before it returns (the
+    /// benchmark; blocking).
     pub fn build_now<'a>(tools: Vec<Fields<'a>>, store: Arc<semantic::Store>) -> Searcher {
         let searcher = Searcher::index(&docs(&tools), Some(store.clone()));
         if let Some(s) = &searcher.semantic {
-            let mut wanted: Vec<semantic::Wanted> = s
+            let wanted: Vec<semantic::Wanted> = s
                 .keys
                 .iter()
                 .zip(&s.texts)
                 .filter(|(k, _)| s.store.get(k).is_none())
                 .map(|(k, t)| (*k, t.clone()))
                 .collect();
-            wanted.extend(
-                super::background::catalogue()
-                    .iter()
-                    .filter(|e| store.get(&e.key).is_none())
-                    .map(|e| (e.key, e.text.clone())),
-            );
-            // Through the process's memo, as the embeddings worker does: searchers built
-            // in one process (the tests', the benchmark's) embed the catalogue once.
             let mut found = Vec::with_capacity(wanted.len());
             for (key, text) in wanted {
-                match super::background::embed(&key, &text) {
+                match semantic::embed_tool(&text) {
                     Ok(v) => found.push((key, v)),
                     Err(e) => {
                         tracing::warn!(error = %e, "tool search: a tool's embedding failed");
@@ -441,7 +433,7 @@ impl Searcher {
             .iter()
             .map(|w| !w.is_empty() && w.iter().all(|x| asked.contains(x)))
             .collect();
-        let background = self.background(&s.store, q, &cosine, &embedded);
+        let background = self.background(q, &cosine, &embedded);
         Some(Signals {
             lexical,
             coverage,
@@ -454,16 +446,10 @@ impl Searcher {
 
     /// The best background tool's cosine to the need, leaving out those that are the
     /// view's own best tool under another name (cosine over [`SAME_TOOL`] to it).
-    fn background(
-        &self,
-        store: &Arc<semantic::Store>,
-        q: &QueryVectors,
-        cosine: &[f32],
-        embedded: &Vectors,
-    ) -> Option<f32> {
+    fn background(&self, q: &QueryVectors, cosine: &[f32], embedded: &Vectors) -> Option<f32> {
         let rows = match &self.skip {
-            None => Rows::shared(store)?,
-            Some(skip) => Arc::new(Rows::of(store, Some(skip))?),
+            None => Rows::full(),
+            Some(skip) => Arc::new(Rows::without(Some(skip))),
         };
         let best_doc = (0..cosine.len()).max_by(|a, b| cosine[*a].total_cmp(&cosine[*b]))?;
         let own = &embedded.rows[best_doc * DIM..(best_doc + 1) * DIM];
@@ -546,8 +532,6 @@ impl Semantic {
                 .collect();
             self.store.want(wanted);
         }
-        // While the background's embeddings are missing, this asks for them.
-        let _ = Rows::shared(&self.store);
     }
 }
 

@@ -28,12 +28,7 @@ pub type Key = [u8; 32];
 /// The model's name, part of every key (a new model never reads an old one's vectors).
 pub const MODEL: &str = "all-MiniLM-L6-v2";
 
-/// Tokens of a tool's text embedded at most (its name, title, the start of its
-/// description, its parameters' names): its cost grows with them.
-pub const TOOL_TOKENS: usize = 128;
-
-/// Characters of a tool's description taken into its text.
-const DESCRIPTION_CHARS: usize = 600;
+pub use super::text::TOOL_TOKENS;
 
 /// Embeddings kept in memory at most (1.5 KB each); past it the oldest half goes (they
 /// are in PostgreSQL, and a search meanwhile ranks those tools by their words).
@@ -43,23 +38,9 @@ pub const MAX_VECTORS: usize = 100_000;
 /// change (until then a search ranks them by their words).
 pub const MAX_PENDING: usize = 20_000;
 
-/// The text a tool is embedded as: its name's words, title, the start of its description,
-/// its parameters' names and its server's name.
+/// The text a tool is embedded as ([`super::text::embedded`]).
 pub fn text_of(f: &Fields) -> String {
-    let description: String = f.description.chars().take(DESCRIPTION_CHARS).collect();
-    let mut out = String::with_capacity(description.len() + 128);
-    out.push_str(&super::text::split_name(f.name));
-    out.push_str(". ");
-    out.push_str(f.title);
-    out.push(' ');
-    out.push_str(&description);
-    if !f.param_names.is_empty() {
-        out.push_str(" parameters: ");
-        out.push_str(&super::text::split_name(&f.param_names));
-    }
-    out.push_str(" server ");
-    out.push_str(f.server);
-    out
+    super::text::embedded(f.name, f.title, f.description, &f.param_names, f.server)
 }
 
 /// The key of `text`'s embedding.
@@ -106,7 +87,7 @@ pub fn check_model() -> Result<(), String> {
 static LOADED: OnceLock<Result<minilm::Model, String>> = OnceLock::new();
 
 /// The model, read on first use (a 90 MB file kept as 45 MB of halves, a tenth of a
-/// second).
+/// second), once it embeds as the build's did ([`embeds_as_built`]).
 pub fn model() -> Result<&'static minilm::Model, String> {
     LOADED
         .get_or_init(|| {
@@ -115,10 +96,43 @@ pub fn model() -> Result<&'static minilm::Model, String> {
                 .map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
             let vocab = std::fs::read_to_string(dir.join("vocab.txt"))
                 .map_err(|e| format!("{}: {e}", dir.join("vocab.txt").display()))?;
-            minilm::Model::load(&weights, &vocab)
+            let model = minilm::Model::load(&weights, &vocab)?;
+            match super::background::catalogue().first() {
+                Some(e) => embeds_as_built(&model, &e.text, &e.vector)
+                    .map_err(|e| format!("tool search's model in {}: {e}", dir.display()))?,
+                None => return Err("the gateway was built without its background catalogue".into()),
+            }
+            Ok(model)
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// Whether `model` embeds `text` as the build did (`built`): the background catalogue's
+/// embeddings come from the build's model, and a model folder given at run time
+/// (`METAMCP_TOOL_SEARCH_MODEL`) that holds another model would compare needs with them
+/// in another space. The same model differs by rounding alone (under 1e-5 a component,
+/// whichever vector instructions the processor has); another by far more.
+pub fn embeds_as_built(
+    model: &minilm::Model,
+    text: &str,
+    built: &[f32; DIM],
+) -> Result<(), String> {
+    let now = model.embed_max(text, TOOL_TOKENS);
+    let apart = now
+        .iter()
+        .zip(built)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    if apart <= 1e-3 {
+        return Ok(());
+    }
+    Err(format!(
+        "it is not the model this gateway was built with (all-MiniLM-L6-v2 as the build \
+         fetched it): its embedding of a known text differs by {apart:.3} a component. Set \
+         METAMCP_TOOL_SEARCH_MODEL to the folder holding that model's model.safetensors and \
+         vocab.txt (target/models/all-MiniLM-L6-v2 after a build), or unset it"
+    ))
 }
 
 /// A query's embedding (blocking: milliseconds of one core).
@@ -277,6 +291,21 @@ mod tests {
         assert_eq!(
             m.tokens(&"word ".repeat(1000), TOOL_TOKENS).len(),
             TOOL_TOKENS
+        );
+    }
+
+    #[test]
+    fn a_model_that_embeds_otherwise_than_the_builds_is_refused() {
+        let m = model().expect("the build's model passes its own check");
+        let e = &super::super::background::catalogue()[0];
+        embeds_as_built(m, &e.text, &e.vector).expect("the same model");
+        let mut other = e.vector;
+        other[7] += 0.05;
+        let err = embeds_as_built(m, &e.text, &other).expect_err("another model");
+        assert!(
+            err.contains("not the model this gateway was built with")
+                && err.contains("METAMCP_TOOL_SEARCH_MODEL"),
+            "{err}"
         );
     }
 

@@ -4,6 +4,10 @@
 //! meet), and words that carry no meaning in a request ("please", "the", "my") dropped.
 //! Anything that is not a letter or a digit separates words, control characters and
 //! unknown scripts included: a word of any script is still a word.
+//!
+//! Also the text a tool is embedded as ([`embedded`]). The build includes this file
+//! (`build/background.rs`) to embed the background catalogue the same way, so it uses
+//! nothing of the crate.
 
 /// Longest word kept, in characters (a longer run is cut: a hash or a blob is no word).
 pub const MAX_WORD: usize = 40;
@@ -16,6 +20,32 @@ const STOP: &[&str] = &[
     "then", "there", "these", "this", "to", "us", "using", "via", "want", "was", "we", "what",
     "when", "which", "will", "with", "would", "you", "your",
 ];
+
+/// Tokens of a tool's text embedded at most (its name, title, the start of its
+/// description, its parameters' names): its cost grows with them.
+pub const TOOL_TOKENS: usize = 128;
+
+/// Characters of a tool's description taken into its text.
+const DESCRIPTION_CHARS: usize = 600;
+
+/// The text a tool is embedded as: its name's words, title, the start of its description,
+/// its parameters' names and its server's name.
+pub fn embedded(name: &str, title: &str, description: &str, params: &str, server: &str) -> String {
+    let description: String = description.chars().take(DESCRIPTION_CHARS).collect();
+    let mut out = String::with_capacity(description.len() + 128);
+    out.push_str(&split_name(name));
+    out.push_str(". ");
+    out.push_str(title);
+    out.push(' ');
+    out.push_str(&description);
+    if !params.is_empty() {
+        out.push_str(" parameters: ");
+        out.push_str(&split_name(params));
+    }
+    out.push_str(" server ");
+    out.push_str(server);
+    out
+}
 
 /// The words of `text`, in order, each folded ([`fold`]), stop words left out.
 pub fn words(text: &str) -> Vec<String> {

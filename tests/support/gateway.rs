@@ -104,34 +104,10 @@ impl TestGateway {
         self.wait_routed(&name).await;
     }
 
-    /// Waits (up to 10 s, then lets the test's own assertions speak) until the routing
-    /// table has caught up with a running server: its status is written before the
-    /// rebuild that routes its tools, and on a loaded machine a test can fall between.
-    /// A server listing no tools, or whose every tool is held for review, never shows
-    /// one; the deadline is then what ends the wait.
+    /// Waits until the routing table has caught up with a running server
+    /// ([`wait_routed`]).
     pub async fn wait_routed(&self, name: &str) {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
-        while tokio::time::Instant::now() < deadline {
-            let backend = self
-                .state
-                .data
-                .backends
-                .all()
-                .into_iter()
-                .find(|b| b.name == name);
-            let Some(backend) = backend else { return };
-            if backend.lists().tools.is_empty() {
-                return;
-            }
-            let table = self.state.data.routing.load();
-            if let Some(view) = table.view(None)
-                && view.tools.iter().any(|t| t.backend.name == name)
-            {
-                return;
-            }
-            tick.tick().await;
-        }
+        wait_routed(&self.state, name).await;
     }
 
     /// Waits until the server's REST status reads `status`; for `running`, also until
@@ -254,4 +230,33 @@ pub async fn limited_key(store: &KeyStore, name: &str, limits: LimitsChange) -> 
         .await
         .expect("create key");
     (issued.id.to_string(), issued.api_key)
+}
+
+/// Waits (up to 10 s, then lets the test's own assertions speak) until the routing
+/// table of `state` has caught up with a running server: its status is written before
+/// the rebuild that routes its tools, and on a loaded machine a test can fall between.
+/// A server listing no tools, or whose every tool is held for review, never shows one;
+/// the deadline is then what ends the wait.
+pub async fn wait_routed(state: &State, name: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    while tokio::time::Instant::now() < deadline {
+        let backend = state
+            .data
+            .backends
+            .all()
+            .into_iter()
+            .find(|b| b.name == name);
+        let Some(backend) = backend else { return };
+        if backend.lists().tools.is_empty() {
+            return;
+        }
+        let table = state.data.routing.load();
+        if let Some(view) = table.view(None)
+            && view.tools.iter().any(|t| t.backend.name == name)
+        {
+            return;
+        }
+        tick.tick().await;
+    }
 }

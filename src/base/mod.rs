@@ -4,6 +4,7 @@
 //! key id, the time and a transport's failure the same way; those names live here, so
 //! no room climbs to another room's floor for a type.
 //!
+//! - [`boxed`]: a future built in its box, not copied into it.
 //! - [`caps`]: the client capabilities the gateway routes on ([`ClientCaps`]) and the
 //!   extensions it carries.
 //! - [`key_id`]: [`KeyId`], an API key's id.
@@ -11,12 +12,14 @@
 //! - [`time`]: [`unix_now`], [`unix_now_ms`], and the [`Clock`] the limits read.
 //! - [`upstream_error`]: [`UpstreamError`], why talking to a backend failed.
 
+pub mod boxed;
 pub mod caps;
 pub mod key_id;
 pub mod origin;
 pub mod time;
 pub mod upstream_error;
 
+pub use boxed::boxed;
 pub use caps::ClientCaps;
 pub use key_id::KeyId;
 pub use origin::Origin;

@@ -56,7 +56,7 @@ impl Service<Request<Incoming>> for Gateway {
         // The connection is busy until the response has been sent.
         let busy = self.conn.begin();
         let peer = self.conn.peer();
-        Box::pin(async move {
+        crate::base::boxed(move || async move {
             let resp = serve(&state, peer, req).await;
             Ok(resp.map(|body| Tracked { body, _busy: busy }))
         })
@@ -197,8 +197,9 @@ async fn phases(
         let mut ctx = crate::mcp::Ctx::new(state, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
         ctx.trace = trace;
-        // Boxed: the MCP future then moves once, not with each future that awaits it.
-        return Ok(Box::pin(crate::mcp::handle(ctx, req)).await);
+        // Boxed: the MCP future then moves once, not with each future that awaits it,
+        // and it is built in its box (not copied into it).
+        return Ok(crate::base::boxed(move || crate::mcp::handle(ctx, req)).await);
     }
 
     // Authenticate and authorise.

@@ -46,9 +46,9 @@ pub fn forward<'a>(
     bridge: Bridge,
     collect: bool,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    Box::pin(forward_call(
-        caller, body, f, backend, rename, bridge, collect, false,
-    ))
+    crate::base::boxed(move || {
+        forward_call(caller, body, f, backend, rename, bridge, collect, false)
+    })
 }
 
 /// [`forward`] streaming, for the bridge's first round: never bridged again.
@@ -60,9 +60,7 @@ pub(super) fn forward_unbridged<'a>(
     rename: Option<(Span, Bytes)>,
     bridge: Bridge,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    Box::pin(forward_call(
-        caller, body, f, backend, rename, bridge, false, true,
-    ))
+    crate::base::boxed(move || forward_call(caller, body, f, backend, rename, bridge, false, true))
 }
 
 /// The hop: the pair of eras this call crosses was chosen once, with its route; the

@@ -178,10 +178,15 @@ async fn a_traced_call_gives_server_client_and_auth_spans_and_every_backend_the_
         seen.push((tool, fields[2].to_string()));
     }
 
+    // Every span the assertions below read: a call's client span ends before its server
+    // span, and the two can reach the receiver in different batches.
     let spans = eventually(Duration::from_secs(10), "the spans", || async {
         let spans = receiver.spans();
         let clients = spans.iter().filter(|s| s["kind"] == 3).count();
-        (clients >= 3 && span_named(&spans, "authenticate").is_some()).then_some(spans)
+        let servers = seen
+            .iter()
+            .all(|(tool, _)| span_named(&spans, &format!("tools/call {tool}")).is_some());
+        (clients >= 3 && servers && span_named(&spans, "authenticate").is_some()).then_some(spans)
     })
     .await;
     for s in &spans {

@@ -199,6 +199,9 @@ pub struct Backend {
     /// again after failing, whether that start succeeded or not: a crash loop counts.
     last_connected: AtomicU64,
     restarts: std::sync::atomic::AtomicU32,
+    /// Its connections so far: the routing table notes which one it routed, so a status
+    /// of `running` is shown only once its lists are served.
+    connections: AtomicU64,
     /// Where status changes go.
     statuses: tokio::sync::broadcast::Sender<StatusChange>,
     /// Where resource updates from this backend's own messages go.
@@ -245,6 +248,13 @@ impl Backend {
     /// How often it was started again after failing (a crash loop's every attempt).
     pub fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Which of its connections is the current one (counted from 1; 0 before the first).
+    /// Counted before the status says `running`: what reads `running` and then this
+    /// reads this connection's number or a later one.
+    pub fn connection(&self) -> u64 {
+        self.connections.load(Ordering::Acquire)
     }
 
     /// Sets the status; a change is logged (at `warn` when it is a failure) and

@@ -94,22 +94,16 @@ pub(super) async fn ready(
     }
 }
 
-/// The active servers that have not settled yet: no backend for them yet, or their
-/// first start still under way.
+/// The active servers that have not settled yet: no backend for them yet, their first
+/// start still under way, or connected but not yet served by the routing table (what
+/// REST reads `starting`). A server that cannot be started at all (its configuration)
+/// has settled too: it reads `failed`.
 fn starting(state: &State) -> Vec<String> {
-    let backends = state.data.backends.all();
     let snapshot = state.snapshot();
     let mut starting: Vec<String> = snapshot
         .servers
         .iter()
-        // A server that cannot be started at all (its configuration) has settled too.
-        .filter(|s| s.is_active && state.data.backends.config_error(&s.id).is_none())
-        .filter(|s| {
-            backends
-                .iter()
-                .find(|b| b.id == s.id)
-                .is_none_or(|b| b.status() == Status::Starting)
-        })
+        .filter(|s| s.is_active && state.server_status(s) == Status::Starting.as_str())
         .map(|s| s.name.clone())
         .collect();
     starting.sort();

@@ -257,6 +257,7 @@ impl State {
         for change in crate::routing::list_changes(&old, &new) {
             let _ = self.data.list_changes.send(change);
         }
+        announce_routed(self, &old, &new);
         // Views in search mode are searched first thing: their searchers are built now,
         // off the runtime's threads, so their tools' embeddings are asked for at once.
         // One such build at a time: under a flood of list changes the views skipped are
@@ -346,13 +347,23 @@ impl State {
             return Status::Stopped.as_str();
         }
         match self.data.backends.get(&server.id) {
-            Some(b) if b.server == *server => b.status().as_str(),
+            Some(b) if b.server == *server => self.shown_status(&b).as_str(),
             Some(_) => Status::Starting.as_str(),
             None if self.data.backends.config_error(&server.id).is_some() => {
                 Status::Failed.as_str()
             }
             // Transports this process does not connect to.
             None => Status::Starting.as_str(),
+        }
+    }
+
+    /// A backend's status as users see it: `running` once the routing table in use
+    /// serves its lists (a client that saw `running` finds its tools), `starting` while
+    /// it is connected but not yet routed.
+    fn shown_status(&self, b: &crate::backend::Backend) -> Status {
+        match b.status() {
+            Status::Running if !self.data.routing.load().routes(b) => Status::Starting,
+            s => s,
         }
     }
 }
@@ -395,18 +406,40 @@ pub async fn status_events(state: std::sync::Weak<State>) {
         return;
     };
     relay(state, rx, |state, change| {
-        record_status(state, change.id);
-        announce(
-            state,
-            "server.status",
-            &change.name,
-            json!({
-                "id": change.id, "name": change.name,
-                "status": change.status.as_str(), "reason": change.reason,
-            }),
-        );
+        // `running` is told once the routing table serves the connection
+        // ([`announce_routed`]): a client that reads it may call the server's tools.
+        if change.status != Status::Running {
+            record_status(state, change.id);
+            announce_status(
+                state,
+                change.id,
+                &change.name,
+                change.status,
+                &change.reason,
+            );
+        }
     })
     .await;
+}
+
+/// Announces and records `running` for the backends `new` serves and `old` did not.
+fn announce_routed(state: &State, old: &crate::routing::Table, new: &crate::routing::Table) {
+    for id in new.newly_routed(old) {
+        let Some(b) = state.data.backends.get(&id).filter(|b| new.routes(b)) else {
+            continue;
+        };
+        record_status(state, id);
+        announce_status(state, id, &b.name, Status::Running, "connected");
+    }
+}
+
+fn announce_status(state: &State, id: uuid::Uuid, name: &str, status: Status, reason: &str) {
+    announce(
+        state,
+        "server.status",
+        name,
+        json!({"id": id, "name": name, "status": status.as_str(), "reason": reason}),
+    );
 }
 
 /// Writes what this replica sees of the server `id` now to PostgreSQL, in the
@@ -416,7 +449,7 @@ fn record_status(state: &State, id: uuid::Uuid) {
         return;
     };
     let seen = crate::store::server_status::Seen {
-        status: b.status().as_str().to_string(),
+        status: state.shown_status(&b).as_str().to_string(),
         last_error: b.last_error(),
         restarts: i32::try_from(b.restarts()).unwrap_or(i32::MAX),
         tools: i32::try_from(b.lists().tools.len()).unwrap_or(i32::MAX),
@@ -424,7 +457,10 @@ fn record_status(state: &State, id: uuid::Uuid) {
         at: 0.0,
     };
     let pool = state.db.pool.clone();
-    tokio::spawn(async move {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
         if let Err(e) = crate::store::server_status::record(&pool, id, &seen.replica, &seen).await {
             tracing::debug!(error = %e, "could not record a server's status");
         }

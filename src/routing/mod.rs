@@ -340,12 +340,28 @@ pub struct Table {
     reaches: std::sync::Mutex<HashMap<Vec<String>, Arc<View>>>,
     /// Its views' listing entries, for the next table to take ([`entries`]).
     entries: Entries,
+    /// The connection of each backend that was running when it was built.
+    routed: HashMap<Uuid, u64>,
 }
 
 /// Union views cached per table at most (a table lives until the next registry change).
 const MAX_CACHED_REACHES: usize = 1024;
 
 impl Table {
+    /// It serves `b`'s lists of its current connection: what `running` means to a user.
+    pub fn routes(&self, b: &Backend) -> bool {
+        b.status() == Status::Running && self.routed.get(&b.id) == Some(&b.connection())
+    }
+
+    /// The backends it serves that `older` did not (connected since, or again).
+    pub fn newly_routed<'a>(&'a self, older: &'a Table) -> impl Iterator<Item = Uuid> + 'a {
+        let routed = |t: &Table, id: &Uuid| t.routed.get(id).copied();
+        self.routed
+            .keys()
+            .filter(move |id| routed(self, id) != routed(older, id))
+            .copied()
+    }
+
     pub fn view(&self, namespace: Option<&str>) -> Option<&Arc<View>> {
         self.views.get(&namespace.map(str::to_string))
     }
@@ -511,7 +527,15 @@ pub fn build(
     previous: &Table,
 ) -> Table {
     let by_id: HashMap<Uuid, &Arc<Backend>> = backends.iter().map(|b| (b.id, b)).collect();
-    let mut table = Table::default();
+    // Noted before any list is read: a connection counted here set its lists before.
+    let mut table = Table {
+        routed: backends
+            .iter()
+            .filter(|b| b.status() == Status::Running)
+            .map(|b| (b.id, b.connection()))
+            .collect(),
+        ..Table::default()
+    };
     let mut reuse = Reuse::from(&previous.entries);
     let all: Vec<&Arc<Backend>> = {
         let mut v: Vec<&Arc<Backend>> = snapshot

@@ -473,9 +473,6 @@ async fn a_database_stop_and_start_loses_no_queued_row() {
         (r.json()["status"] == "running").then_some(())
     })
     .await;
-    // Its status is written before the rebuild that routes its tools (a loaded run
-    // called alpha__echo in between: "unknown tool").
-    support::gateway::wait_routed(&state, "alpha").await;
     let mut c = Client::new(addr, "/mcp", Some(&admin));
     assert_eq!(c.initialize().await.status, 200);
     let calls = |n: usize| {

@@ -429,3 +429,90 @@ async fn a_drain_says_not_ready_serves_the_grace_then_finishes_what_is_in_flight
         began.elapsed()
     );
 }
+
+/// `running` means a server's tools are served: REST, the events stream and keyadm's view
+/// in PostgreSQL say it only once the routing table in use serves the server's current
+/// connection. A client that polls for `running` and then calls finds the tool; a table
+/// that does not serve it (one built before it connected) reads `starting`.
+#[tokio::test]
+async fn a_server_reads_running_only_once_the_table_in_use_serves_it() {
+    use metamcp::routing::Table;
+    let gw = TestGateway::start().await;
+    let mut events = subscribe(&gw, &gw.admin_key).await;
+    let alpha = support::mock::Mock::start(&[]);
+    gw.add(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    let status = || async {
+        let r = support::http::get(gw.addr, "/api/v1/mcp/servers/alpha", &gw.admin_key).await;
+        r.json()["status"].as_str().unwrap_or_default().to_string()
+    };
+    let served = || {
+        let table = gw.state.data.routing.load();
+        table
+            .view(None)
+            .is_some_and(|v| v.tools.iter().any(|t| t.backend.name == "alpha"))
+    };
+    support::eventually(Duration::from_secs(15), "alpha running", || async {
+        (status().await == "running").then_some(())
+    })
+    .await;
+    let client = gw.session("/mcp", &gw.admin_key).await;
+    let r = client
+        .call_tool("alpha__echo", json!({"message": "at once"}))
+        .await;
+    assert_eq!(r["result"]["content"][0]["text"], "at once", "{r}");
+
+    // The events say `starting`, then `running` once served; never `running` before.
+    let mut said = Vec::new();
+    while said.last().map(String::as_str) != Some("running") {
+        let line = tokio::time::timeout(Duration::from_secs(5), events.next_line())
+            .await
+            .expect("alpha's status events within 5 s")
+            .unwrap()
+            .expect("stream open");
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if v["type"] == "server.status" && v["name"] == "alpha" {
+            said.push(v["status"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(said, ["starting", "running"]);
+
+    // A table that does not serve alpha's connection is in use: `starting` (unless a
+    // rebuild came in between, when the table read just after serves it again).
+    let mut read_starting = false;
+    for _ in 0..20 {
+        gw.state.data.routing.store(Table::default());
+        let s = status().await;
+        if s == "starting" {
+            read_starting = true;
+            break;
+        }
+        assert!(
+            served(),
+            "REST read {s:?} while the table in use does not serve alpha"
+        );
+    }
+    assert!(
+        read_starting,
+        "REST never read `starting` under a table without alpha"
+    );
+    gw.state.rebuild_routing();
+    assert_eq!(status().await, "running");
+    assert!(served());
+    // keyadm's view, written once the table serves it.
+    let pool = metamcp::store::db::make_pool(support::cluster().pg_config(&gw.db.name), 1);
+    support::eventually(
+        Duration::from_secs(5),
+        "alpha running in PostgreSQL",
+        || async {
+            let latest = metamcp::store::server_status::latest(&pool).await.ok()?;
+            latest
+                .values()
+                .any(|seen| seen.status == "running")
+                .then_some(())
+        },
+    )
+    .await;
+}

@@ -101,18 +101,10 @@ impl TestGateway {
         let name = body["name"].as_str().expect("a name").to_string();
         self.add(body).await;
         self.wait_status(&name, "running").await;
-        self.wait_routed(&name).await;
     }
 
-    /// Waits until the routing table has caught up with a running server
-    /// ([`wait_routed`]).
-    pub async fn wait_routed(&self, name: &str) {
-        wait_routed(&self.state, name).await;
-    }
-
-    /// Waits until the server's REST status reads `status`; for `running`, also until
-    /// the routing table routes its tools (the status is written before the rebuild
-    /// that routes them, and a loaded run called a tool in between: `upstream_auth`).
+    /// Waits until the server's REST status reads `status` (`running` once its tools
+    /// are served).
     pub async fn wait_status(&self, name: &str, status: &str) {
         super::eventually(
             std::time::Duration::from_secs(15),
@@ -124,9 +116,6 @@ impl TestGateway {
             },
         )
         .await;
-        if status == "running" {
-            self.wait_routed(name).await;
-        }
     }
 
     /// A session at `path` (`/mcp`, `/mcp/<namespace>`) with `key`, initialized.
@@ -230,33 +219,4 @@ pub async fn limited_key(store: &KeyStore, name: &str, limits: LimitsChange) -> 
         .await
         .expect("create key");
     (issued.id.to_string(), issued.api_key)
-}
-
-/// Waits (up to 10 s, then lets the test's own assertions speak) until the routing
-/// table of `state` has caught up with a running server: its status is written before
-/// the rebuild that routes its tools, and on a loaded machine a test can fall between.
-/// A server listing no tools, or whose every tool is held for review, never shows one;
-/// the deadline is then what ends the wait.
-pub async fn wait_routed(state: &State, name: &str) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
-    while tokio::time::Instant::now() < deadline {
-        let backend = state
-            .data
-            .backends
-            .all()
-            .into_iter()
-            .find(|b| b.name == name);
-        let Some(backend) = backend else { return };
-        if backend.lists().tools.is_empty() {
-            return;
-        }
-        let table = state.data.routing.load();
-        if let Some(view) = table.view(None)
-            && view.tools.iter().any(|t| t.backend.name == name)
-        {
-            return;
-        }
-        tick.tick().await;
-    }
 }

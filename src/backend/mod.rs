@@ -199,9 +199,10 @@ pub struct Backend {
     /// again after failing, whether that start succeeded or not: a crash loop counts.
     last_connected: AtomicU64,
     restarts: std::sync::atomic::AtomicU32,
-    /// Its connections so far: the routing table notes which one it routed, so a status
-    /// of `running` is shown only once its lists are served.
-    connections: AtomicU64,
+    /// Its current connection's number, unique in the process (a backend rebuilt for a
+    /// changed server counts on from every other): the routing table notes which one it
+    /// routed, so a status of `running` is shown only once its lists are served.
+    connection: AtomicU64,
     /// Where status changes go.
     statuses: tokio::sync::broadcast::Sender<StatusChange>,
     /// Where resource updates from this backend's own messages go.
@@ -250,11 +251,18 @@ impl Backend {
         self.restarts.load(Ordering::Relaxed)
     }
 
-    /// Which of its connections is the current one (counted from 1; 0 before the first).
-    /// Counted before the status says `running`: what reads `running` and then this
-    /// reads this connection's number or a later one.
+    /// Its current connection's number (0 before the first). Set before the status says
+    /// `running`: what reads `running` and then this reads this connection's number or
+    /// a later one.
     pub fn connection(&self) -> u64 {
-        self.connections.load(Ordering::Acquire)
+        self.connection.load(Ordering::Acquire)
+    }
+
+    /// Numbers its new connection, before it is marked running.
+    fn number_connection(&self) {
+        static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+        let n = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        self.connection.store(n, Ordering::Release);
     }
 
     /// Sets the status; a change is logged (at `warn` when it is a failure) and

@@ -210,7 +210,7 @@ impl Backends {
                     last_error: std::sync::Mutex::new(None),
                     last_connected: AtomicU64::new(0),
                     restarts: std::sync::atomic::AtomicU32::new(0),
-                    connections: AtomicU64::new(0),
+                    connection: AtomicU64::new(0),
                     statuses: self.statuses.clone(),
                     updates: self.updates.clone(),
                     notices: self.notices.clone(),

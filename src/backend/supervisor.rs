@@ -37,7 +37,7 @@ pub(super) async fn supervise(b: Arc<Backend>, changed: mpsc::UnboundedSender<()
                 b.needs_account.store(false, Ordering::Relaxed);
                 b.last_connected
                     .store(crate::base::unix_now(), Ordering::Relaxed);
-                b.connections.fetch_add(1, Ordering::AcqRel);
+                b.number_connection();
                 b.change_status(Status::Running, "connected");
                 // A stdio (or legacy SSE) server is asked once, off every client's path,
                 // whether it offers a client that declared nothing every tool: then no

@@ -503,16 +503,46 @@ async fn a_server_reads_running_only_once_the_table_in_use_serves_it() {
     assert!(served());
     // keyadm's view, written once the table serves it.
     let pool = metamcp::store::db::make_pool(support::cluster().pg_config(&gw.db.name), 1);
+    let written_since = |since: f64| {
+        let pool = pool.clone();
+        async move {
+            let latest = metamcp::store::server_status::latest(&pool).await.ok()?;
+            let seen = latest.into_values().next()?;
+            (seen.at > since).then_some(seen.status)
+        }
+    };
     support::eventually(
         Duration::from_secs(5),
         "alpha running in PostgreSQL",
-        || async {
-            let latest = metamcp::store::server_status::latest(&pool).await.ok()?;
-            latest
-                .values()
-                .any(|seen| seen.status == "running")
-                .then_some(())
-        },
+        || async { (written_since(0.0).await? == "running").then_some(()) },
     )
     .await;
+
+    // A changed server is served by a backend built anew, whose connection the table
+    // that served the old one must not pass for its own: keyadm's view says `starting`,
+    // then `running` again once the new connection is served.
+    let before: f64 = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/alpha",
+        &gw.admin_key,
+        &json!({"timeout_ms": 15000}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    support::eventually(
+        Duration::from_secs(15),
+        "the changed alpha running",
+        || async { (written_since(before).await? == "running").then_some(()) },
+    )
+    .await;
+    assert_eq!(status().await, "running");
 }

@@ -1381,7 +1381,7 @@ async fn run_stdio(server: Arc<Server>) -> std::io::Result<()> {
     });
     let mut notes = server.notify.subscribe();
     let note_tx = out_tx.clone();
-    tokio::spawn(async move {
+    let relay = tokio::spawn(async move {
         while let Ok(m) = notes.recv().await {
             let _ = note_tx.send(m);
         }
@@ -1408,6 +1408,9 @@ async fn run_stdio(server: Arc<Server>) -> std::io::Result<()> {
             let _ = out.send(response(&id, &reply.outcome).to_string());
         });
     }
+    // Stdin ended: the notifications' relay holds a sender too, and the writer would
+    // wait on it for ever (a child whose gateway was gone then never exited).
+    relay.abort();
     drop(out_tx);
     let _ = writer.await;
     Ok(())

@@ -107,7 +107,7 @@ fn gateway_phase(
             caller: None,
         },
         body,
-        arguments: metamcp::policy::arguments_of(body, f),
+        arguments: metamcp::policy::arguments(body, f).ok().flatten(),
         schema,
     };
     check(policies, &call).is_none()

@@ -288,7 +288,7 @@ pub fn result_task(request: &[u8]) -> Option<Box<str>> {
     if !RESULT.in_(request) {
         return None;
     }
-    let v: Value = serde_json::from_slice(request).ok()?;
+    let v: Value = crate::jsonrpc::read::value(request).ok()?;
     (v["method"] == Method::TasksResult.as_str())
         .then(|| v["params"]["taskId"].as_str().map(Box::from))
         .flatten()
@@ -301,7 +301,7 @@ fn related_task(msg: &[u8]) -> Option<String> {
     if !RELATED.in_(msg) {
         return None;
     }
-    let v: Value = serde_json::from_slice(msg).ok()?;
+    let v: Value = crate::jsonrpc::read::value(msg).ok()?;
     v["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"]
         .as_str()
         .map(String::from)

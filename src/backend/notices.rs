@@ -114,7 +114,7 @@ impl Correlations {
     /// The client's notice for the backend's message `data` (one of [`Method::is_notice`]), if the
     /// id in it is one the gateway passed on; an elicitation's end is delivered once.
     pub fn notice(&self, backend: Uuid, data: &[u8]) -> Option<Notice> {
-        let mut v: serde_json::Value = serde_json::from_slice(data).ok()?;
+        let mut v = crate::jsonrpc::read::value(data).ok()?;
         let (kind, member) = match Method::parse(v["method"].as_str()?)? {
             Method::TasksStatus => (TASK, "taskId"),
             Method::ElicitationComplete => (ELICITATION, "elicitationId"),

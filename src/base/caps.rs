@@ -99,7 +99,7 @@ impl ClientCaps {
         struct Params {
             capabilities: Declared,
         }
-        serde_json::from_slice::<Params>(params).map_or(0, |p| p.capabilities.bits())
+        crate::jsonrpc::read::typed::<Params>(params).map_or(0, |p| p.capabilities.bits())
     }
 
     /// The bits a stateless-era request's `_meta` object (raw JSON) declares.
@@ -113,7 +113,7 @@ impl ClientCaps {
             #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
             capabilities: Declared,
         }
-        serde_json::from_slice::<Meta>(meta)
+        crate::jsonrpc::read::typed::<Meta>(meta)
             .map_or(0, |m| m.capabilities.bits() & !Self::SESSION_ONLY)
     }
 
@@ -158,7 +158,7 @@ impl ClientCaps {
         ) {
             return Some(base);
         }
-        let v: serde_json::Value = serde_json::from_slice(message).ok()?;
+        let v = crate::jsonrpc::read::value(message).ok()?;
         let params = &v["params"];
         let mut need = base;
         if method == Method::ElicitationCreate && params["mode"] == "url" {

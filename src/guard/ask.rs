@@ -156,7 +156,8 @@ async fn exchange(client: &HttpClient, url: &str, payload: Vec<u8>) -> Result<By
 /// The answer read as a verdict for `phase`.
 pub fn verdict(answer: &[u8], phase: Phase) -> Result<Verdict, String> {
     let shape = "an answer that is not {\"decision\": \"allow\" | \"deny\" | \"mutate\", …}";
-    let v: Value = serde_json::from_slice(answer).map_err(|_| format!("{shape} (not JSON)"))?;
+    let v: Value = crate::jsonrpc::read::value(answer)
+        .map_err(|_| format!("{shape} (not JSON, or JSON readers read differently)"))?;
     let reason = || {
         v.get("reason")
             .and_then(Value::as_str)

@@ -1,13 +1,11 @@
 //! A tool's answer held for the result hooks. Answers stream through the gateway
 //! unchanged and unparsed; a view with a result hook instead reads the answer whole, up
 //! to [`MAX_RESULT`] (an event stream too: its progress notifications then arrive with
-//! the result, not before), finds the response message (a JSON body, or an event
-//! stream's last message event), and can give back the answer with that message
-//! replaced. An answer over the bound, or over what is left of [`super::MAX_HELD`] (every
+//! the result, not before); the one answer reader ([`crate::jsonrpc::answer`]) finds
+//! the response in it and gives back the answer with that response replaced. An answer over the bound, or over what is left of [`super::MAX_HELD`] (every
 //! result held at once), is given back as it came ([`Held::Over`]: what was read, then the
 //! rest streaming), for the failure mode to decide on.
 
-use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -73,37 +71,6 @@ pub async fn hold(mut body: Body, room: &Arc<Semaphore>) -> Result<Held, std::io
     Ok(Held::Whole(seen.freeze(), taken))
 }
 
-/// Where the response message is in a held answer: the whole of a JSON body, the data
-/// of an event stream's last message event.
-pub fn message_span(held: &[u8], stream: bool) -> Range<usize> {
-    if !stream {
-        return 0..held.len();
-    }
-    let text = held.strip_suffix(b"\n\n").unwrap_or(held);
-    let start = memchr::memmem::rfind(text, b"\n\n").map_or(0, |i| i + 2);
-    let event = &text[start..];
-    match memchr::memmem::find(event, b"data:") {
-        Some(i) => {
-            let from = start + i + 5;
-            let to = memchr::memchr(b'\n', &held[from..]).map_or(held.len(), |n| from + n);
-            from..to
-        }
-        None => held.len()..held.len(),
-    }
-}
-
-/// `held` with `span` replaced by `message`.
-pub fn replaced(held: &[u8], span: Range<usize>, message: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(held.len() + message.len());
-    out.extend_from_slice(&held[..span.start]);
-    if span.start > 0 && held[span.start - 1] == b':' {
-        out.extend_from_slice(b" ");
-    }
-    out.extend_from_slice(message);
-    out.extend_from_slice(&held[span.end..]);
-    out.freeze()
-}
-
 /// What was read, then the rest of the body.
 struct Chained {
     head: Option<Bytes>,
@@ -132,20 +99,6 @@ impl hyper::body::Body for Chained {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_message_of_json_and_of_a_stream() {
-        let json = br#"{"id":1,"result":{}}"#;
-        assert_eq!(message_span(json, false), 0..json.len());
-        let sse = b"event: message\ndata: {\"a\":1}\n\nevent: message\ndata: {\"b\":2}\n\n";
-        let span = message_span(sse, true);
-        assert_eq!(&sse[span.clone()], br#" {"b":2}"#);
-        assert_eq!(
-            &replaced(sse, span, br#"{"c":3}"#)[..],
-            &b"event: message\ndata: {\"a\":1}\n\nevent: message\ndata: {\"c\":3}\n\n"[..]
-        );
-        assert_eq!(message_span(b"", true), 0..0);
-    }
 
     #[tokio::test]
     async fn an_answer_over_a_bound_is_given_back_whole() {

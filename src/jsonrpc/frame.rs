@@ -7,11 +7,12 @@
 //! arguments are copied as bytes, never decoded.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::jsonrpc::methods::Method;
+use crate::jsonrpc::read::{self, Ambiguity};
+use crate::jsonrpc::tape::{Reading, with_tape};
 
 /// A byte range of the original body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,8 +27,9 @@ impl Span {
     }
 }
 
-/// Why a body is not a usable frame. Small and concrete: no boxing on the hot path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a body is not a usable frame. Small and concrete: no boxing on the hot path (the
+/// one error that carries text is a client's refused request).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
     /// Not JSON at all (-32700).
     Parse,
@@ -35,6 +37,9 @@ pub enum FrameError {
     Invalid(&'static str),
     /// A JSON array: a batch, handled by the caller.
     Batch,
+    /// A request whose JSON readers read differently ([`read`]): -32600 in the envelope,
+    /// -32602 within `params`, answered with `id` when the request's id is one.
+    Ambiguous(Box<(Ambiguity, Option<Span>)>),
 }
 
 /// The routing-relevant parts of one JSON-RPC message, as spans into the body.
@@ -87,6 +92,10 @@ pub struct Frame {
     pub input_responses: Option<Span>,
     /// Where `params.task` starts, when it is an object (a call asking for a task).
     pub task: Option<Span>,
+    /// Where `params.arguments` starts (a container's span is empty, at its first byte;
+    /// [`Frame::arguments`] measures it): the one member of that name a strictly read
+    /// request has, whatever the spelling of its name.
+    pub arguments_at: Option<Span>,
 }
 
 impl Frame {
@@ -119,6 +128,15 @@ impl Frame {
     pub fn is_response(&self) -> bool {
         self.method.is_none() && (self.has_result || self.has_error)
     }
+
+    /// The whole span of `params.arguments`, if sent.
+    pub fn arguments(&self, body: &[u8]) -> Option<Span> {
+        let at = self.arguments_at?;
+        match body.get(at.start) {
+            Some(b'{' | b'[') => container_span(body, at.start),
+            _ => Some(at),
+        }
+    }
 }
 
 /// Decodes a JSON string literal span (quotes included) to text.
@@ -131,31 +149,7 @@ pub fn string_value<'a>(body: &'a [u8], span: Span) -> Option<Cow<'a, str>> {
     if !inner.contains(&b'\\') {
         return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
     }
-    serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
-}
-
-/// Reused scratch space for simd-json, which parses in place: the copy of the input,
-/// simd-json's buffers, and the tape's allocation (kept empty between parses).
-struct Scratch {
-    input: Vec<u8>,
-    buffers: Option<simd_json::Buffers>,
-    tape: Vec<simd_json::Node<'static>>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = const {
-        RefCell::new(Scratch { input: Vec::new(), buffers: None, tape: Vec::new() })
-    };
-}
-
-/// An empty vector of another element lifetime on the same allocation (the in-place
-/// collect of an empty iterator keeps it), so the tape's capacity outlives each parse
-/// without a node outliving its input.
-fn recycle<'a, 'b>(mut v: Vec<simd_json::Node<'a>>) -> Vec<simd_json::Node<'b>> {
-    v.clear();
-    v.into_iter()
-        .map(|_| simd_json::Node::Static(simd_json::StaticNode::Null))
-        .collect()
+    read::string(raw).map(Cow::Owned)
 }
 
 /// Validates `body` as JSON and records the spans of one JSON-RPC message.
@@ -166,56 +160,46 @@ fn recycle<'a, 'b>(mut v: Vec<simd_json::Node<'a>>) -> Vec<simd_json::Node<'b>> 
 /// by a short scan after their key; nested values the gateway does not route on
 /// (`arguments`, …) are skipped by their node count.
 pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
-    with_tape(body, |nodes, base| Walker { body, base, nodes }.message())?
+    with_tape(body, Reading::Lenient, |nodes, base| {
+        Walker { body, base, nodes }.message()
+    })
+    .map_err(|_| FrameError::Parse)?
 }
 
-/// Runs `f` on a simd-json tape of `bytes` (built on the reused scratch copy) and the
-/// scratch's address. JSON numbers are not interpreted by the gateway, so numbers
-/// simd-json cannot represent (a 30-digit id, `1e400`) must not make valid JSON
-/// invalid: those bodies are parsed again with every number in the scratch replaced by
-/// `0` and spaces of the same length (offsets, and so spans, stay those of `bytes`).
-fn with_tape<R>(
-    bytes: &[u8],
-    f: impl FnOnce(&[simd_json::Node<'_>], usize) -> R,
-) -> Result<R, FrameError> {
-    SCRATCH.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let Scratch {
-            input: scratch,
-            buffers,
-            tape: kept,
-        } = &mut *guard;
-        let buffers = buffers.get_or_insert_with(|| simd_json::Buffers::new(bytes.len()));
-        let mut tape = simd_json::tape::Tape(recycle(std::mem::take(kept)));
-        scratch.clear();
-        scratch.extend_from_slice(bytes);
-        let base = scratch.as_ptr() as usize;
-        let retry = match simd_json::fill_tape(scratch, buffers, &mut tape) {
-            Ok(()) => {
-                let r = f(&tape.0, base);
-                *kept = recycle(tape.0);
-                return Ok(r);
+/// [`parse`] for a client's request, which the gateway decides on and a backend acts on:
+/// read strictly ([`read`]): JSON whose reading depends on the reader (a duplicate or
+/// case-twin member name at any depth, a number no reader holds exactly, an invalid
+/// escape or lone surrogate, nesting past [`read::MAX_DEPTH`]) is
+/// [`FrameError::Ambiguous`].
+pub fn parse_request(body: &[u8]) -> Result<Frame, FrameError> {
+    let read = with_tape(body, Reading::Strict, |nodes, base| {
+        let f = Walker { body, base, nodes }.message();
+        if let Err(FrameError::Batch) = f {
+            // Each element is read strictly on its own, and refused with its own id.
+            return f;
+        }
+        match read::check(nodes) {
+            Ok(()) => f,
+            Err(a) => {
+                // The id answers the refusal only when the envelope has one id.
+                let id = f.ok().and_then(|f| f.id).filter(|_| a.at != "id");
+                Err(FrameError::Ambiguous(Box::new((a, id))))
             }
-            Err(e) => *e.error() == simd_json::ErrorType::InvalidNumber,
-        };
-        if !retry {
-            *kept = recycle(tape.0);
-            return Err(FrameError::Parse);
         }
-        let mut tape = simd_json::tape::Tape(recycle(tape.0));
-        scratch.clear();
-        scratch.extend_from_slice(bytes);
-        if !neutralize_numbers(scratch) {
-            return Err(FrameError::Parse);
-        }
-        let base = scratch.as_ptr() as usize;
-        let parsed = simd_json::fill_tape(scratch, buffers, &mut tape);
-        let r = parsed
-            .map(|()| f(&tape.0, base))
-            .map_err(|_| FrameError::Parse);
-        *kept = recycle(tape.0);
-        r
-    })
+    });
+    match read {
+        Ok(f) => f,
+        // The id, read with numbers passed over and escapes mended, answers.
+        Err(e) => Err(match Ambiguity::of_tape(e) {
+            Some(a) => {
+                let id = parse(&crate::jsonrpc::tape::mended(body))
+                    .ok()
+                    .and_then(|f| f.id);
+                FrameError::Ambiguous(Box::new((a, id)))
+            }
+            None => FrameError::Parse,
+        }),
+    }
 }
 
 /// Reads spans off a simd-json tape of `body`.
@@ -364,6 +348,7 @@ impl Walker<'_, '_> {
                 "task" if matches!(self.nodes[v], simd_json::Node::Object { .. }) => {
                     f.task = Some(span)
                 }
+                "arguments" => f.arguments_at = Some(span),
                 "_meta" => {
                     f.meta = Some(span);
                     self.members(v, |key, v, span| match key {
@@ -454,7 +439,7 @@ pub fn batch_elements(body: &[u8]) -> Result<Vec<Span>, FrameError> {
 /// Whether `bytes` is exactly one JSON object, whitespace aside: what may be placed as a
 /// value inside a frame the gateway builds.
 pub fn is_one_object(bytes: &[u8]) -> bool {
-    with_tape(bytes, |nodes, _| {
+    with_tape(bytes, Reading::Lenient, |nodes, _| {
         matches!(nodes.first(), Some(simd_json::Node::Object { .. }))
     })
     .unwrap_or(false)
@@ -462,77 +447,7 @@ pub fn is_one_object(bytes: &[u8]) -> bool {
 
 /// Full JSON validation with simd-json on a reused scratch copy.
 fn validate(body: &[u8]) -> Result<(), FrameError> {
-    with_tape(body, |_, _| ())
-}
-
-/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, the grammar of a JSON number.
-fn is_json_number(t: &[u8]) -> bool {
-    let digits = |t: &[u8], i: &mut usize| {
-        let start = *i;
-        while t.get(*i).is_some_and(u8::is_ascii_digit) {
-            *i += 1;
-        }
-        *i > start
-    };
-    let mut i = usize::from(t.first() == Some(&b'-'));
-    match t.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            digits(t, &mut i);
-        }
-        _ => return false,
-    }
-    if t.get(i) == Some(&b'.') {
-        i += 1;
-        if !digits(t, &mut i) {
-            return false;
-        }
-    }
-    if matches!(t.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(t.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if !digits(t, &mut i) {
-            return false;
-        }
-    }
-    i == t.len()
-}
-
-/// Replaces every number outside strings by `0` and spaces (same length); `false` when
-/// there was none, or one is not a JSON number.
-fn neutralize_numbers(buf: &mut [u8]) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < buf.len() {
-        match buf[i] {
-            b'"' => {
-                // Skip the string, escapes included.
-                i += 1;
-                while i < buf.len() && buf[i] != b'"' {
-                    i += if buf[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while i < buf.len()
-                    && matches!(buf[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    i += 1;
-                }
-                if !is_json_number(&buf[start..i]) {
-                    return false;
-                }
-                buf[start] = b'0';
-                buf[start + 1..i].fill(b' ');
-                changed = true;
-            }
-            _ => i += 1,
-        }
-    }
-    changed
+    with_tape(body, Reading::Lenient, |_, _| ()).map_err(|_| FrameError::Parse)
 }
 
 const OTHER: u8 = 0;

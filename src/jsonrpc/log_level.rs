@@ -30,8 +30,8 @@ pub fn requested(meta: &[u8]) -> Result<Option<u8>, String> {
     if !KEY.in_(meta) {
         return Ok(None);
     }
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(meta).map_err(|_| "params._meta is not an object".to_string())?;
+    let object: serde_json::Map<String, serde_json::Value> = super::read::typed(meta)
+        .ok_or_else(|| "params._meta is not an object read one way".to_string())?;
     match object.get(META_KEY) {
         None => Ok(None),
         Some(serde_json::Value::String(l)) => rank(l)

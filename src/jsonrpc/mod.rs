@@ -2,8 +2,11 @@
 //! the transports that read backends' messages. A message's method is recognised once,
 //! as a [`methods::Method`], when its frame is parsed.
 
+pub mod answer;
 pub mod frame;
 pub mod log_level;
 pub mod methods;
 pub mod needle;
+pub mod read;
 pub mod sse;
+pub mod tape;

@@ -35,8 +35,16 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
     let mut admitted = false;
     for span in spans {
         let element = body.slice(span.start..span.end);
-        let f = match frame::parse(&element) {
+        let f = match frame::parse_request(&element) {
             Ok(f) => f,
+            Err(frame::FrameError::Ambiguous(a)) => {
+                let (a, id) = &*a;
+                let id = id.map_or(&b"null"[..], |s| s.of(&element));
+                let mut e = RpcError::ambiguous(a);
+                e.status = StatusCode::OK;
+                answers.push(e.body(id));
+                continue;
+            }
             Err(_) => {
                 answers.push(
                     RpcError::method(code::INVALID_REQUEST, "invalid batch element").body(b"null"),

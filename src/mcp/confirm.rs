@@ -249,15 +249,34 @@ pub(crate) fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, 
     if !state.starts_with(CONFIRM_PREFIX) || f.method(body) != Some("tools/call") {
         return None;
     }
-    let mut message: Value = serde_json::from_slice(body).ok()?;
-    let params = message.get_mut("params")?.as_object_mut()?;
-    let answer = params
-        .remove("inputResponses")
-        .map(|mut r| r[KEY].take())
-        .unwrap_or(Value::Null);
-    params.remove("requestState");
-    let again = Bytes::from(message.to_string());
-    let again_frame = frame::parse(&again).ok()?;
+    // The request without the retry's members: the other members' bytes as they came.
+    let params = f.params.filter(|p| body.get(p.start) == Some(&b'{'))?;
+    let whole = frame::container_span(body, params.start)?;
+    let mut answer = Value::Null;
+    let mut kept = vec![b'{'];
+    let walked = frame::each_member(body, params.start, |key, member| {
+        match string_value(body, key).as_deref() {
+            Some("inputResponses") => {
+                let value = &member.of(body)[key.end - member.start..];
+                let value = value.trim_ascii_start().strip_prefix(b":").unwrap_or(value);
+                answer = crate::jsonrpc::read::value(value)
+                    .ok()
+                    .and_then(|mut r| r.get_mut(KEY).map(Value::take))
+                    .unwrap_or(Value::Null);
+            }
+            Some("requestState") => {}
+            _ => {
+                if kept.len() > 1 {
+                    kept.push(b',');
+                }
+                kept.extend_from_slice(member.of(body));
+            }
+        }
+    });
+    walked.ok()?;
+    kept.push(b'}');
+    let again = frame::splice(body, &mut [(whole, &kept)]);
+    let again_frame = frame::parse_request(&again).ok()?;
     let expect = ConfirmClaims {
         principal: ctx.kid().to_string(),
         namespace: ctx.namespace.clone(),

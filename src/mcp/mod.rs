@@ -284,7 +284,7 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
     // The frame is taken out of the parse's result before the call is awaited: the
     // future then holds one frame, not the frame and the result it came in (544 bytes
     // each, and every byte of the future is copied when it is boxed).
-    let f = match frame::parse(&body) {
+    let f = match frame::parse_request(&body) {
         Ok(f) => f,
         Err(FrameError::Batch) => {
             let start = std::time::SystemTime::now();
@@ -307,6 +307,11 @@ async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
                 format!("invalid request: {m}"),
             )
             .response(b"null");
+        }
+        Err(FrameError::Ambiguous(a)) => {
+            let (a, id) = &*a;
+            let id = id.map_or(&b"null"[..], |s| s.of(&body));
+            return RpcError::ambiguous(a).response(id);
         }
     };
     serve_message(&mut ctx, &parts.headers, &body, &f).await

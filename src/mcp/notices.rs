@@ -95,7 +95,7 @@ pub(crate) fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcErro
     let level = f
         .params
         .and_then(|p| frame::container_span(body, p.start))
-        .and_then(|p| serde_json::from_slice::<serde_json::Value>(p.of(body)).ok())
+        .and_then(|p| crate::jsonrpc::read::value(p.of(body)).ok())
         .and_then(|p| p["level"].as_str().map(str::to_string))
         .ok_or_else(|| invalid("logging/setLevel needs params.level"))?;
     let rank = crate::jsonrpc::log_level::rank(&level).ok_or_else(|| {

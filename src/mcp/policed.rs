@@ -44,9 +44,10 @@ pub fn subject(state: &State, principal: Option<&Principal>) -> Subject {
     s
 }
 
-/// A listing entry's `annotations` (`null` when it has none or does not parse).
+/// A listing entry's `annotations` (`null` when it has none or cannot be read one way),
+/// read as the client reads the listing.
 fn annotations(entry: &[u8]) -> Value {
-    serde_json::from_slice::<Value>(entry)
+    crate::jsonrpc::read::value(entry)
         .ok()
         .and_then(|mut v| v.get_mut("annotations").map(Value::take))
         .unwrap_or(Value::Null)
@@ -140,8 +141,12 @@ pub(crate) fn call(
         _ => ctx.view.tool(tool).map(|t| t.entry.clone()),
     }
     .unwrap_or_default();
-    let arguments = crate::policy::arguments_of(body, f)
-        .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok());
+    // The arguments the backend will run, read as it reads them: arguments that cannot
+    // be read one way are refused, never decided on as "no arguments".
+    let arguments = crate::policy::arguments(body, f).map_err(|r| RpcError {
+        data: r.data,
+        ..RpcError::method(r.code, r.message)
+    })?;
     let d = decide(
         rules,
         &who,

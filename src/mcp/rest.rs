@@ -54,9 +54,18 @@ pub async fn execute(
     body.extend_from_slice(args);
     body.extend_from_slice(b"}}");
     let body = body.freeze();
-    let f = frame::parse(&body).map_err(|_| ApiError::BadRequest {
+    let f = frame::parse_request(&body).map_err(|e| ApiError::BadRequest {
         field: None,
-        message: "the body must be exactly one JSON object of tool arguments".into(),
+        message: match e {
+            frame::FrameError::Ambiguous(a) => format!(
+                "the arguments were refused before anything ran: they have {}, which JSON \
+                 readers read differently; send every member once, numbers a 64-bit \
+                 integer or a double holds, valid escapes, and at most {} levels of nesting",
+                a.0,
+                crate::jsonrpc::read::MAX_DEPTH
+            ),
+            _ => "the body must be exactly one JSON object of tool arguments".into(),
+        },
     })?;
     // A REST call is a request in flight like one over MCP: it takes a place under the
     // key's `max_concurrent` (held until the answer is read) before anything is charged.

@@ -74,7 +74,7 @@ async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
         .iter()
         .filter(|(t, _, _)| call.listed.is_none_or(|l| l(t)))
         .filter_map(|(t, _, confidence)| {
-            let mut tool = serde_json::from_slice::<Value>(&t.entry).ok()?;
+            let mut tool = crate::jsonrpc::read::value(&t.entry).ok()?;
             tool.as_object_mut()?
                 .insert("confidence".into(), confidence.as_str().into());
             Some(tool)
@@ -155,8 +155,8 @@ pub fn call_tool(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Option<(Bytes, Fr
         return Ok(None);
     }
     let invalid = |m: String| RpcError::method(code::INVALID_PARAMS, m);
-    let mut message: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid(format!("the request is not JSON: {e}")))?;
+    let mut message: Value = crate::jsonrpc::read::value(body)
+        .map_err(|_| invalid("the request cannot be read one way".to_string()))?;
     let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
         return Err(invalid("call_tool needs params".into()));
     };

@@ -39,7 +39,7 @@ pub(crate) async fn call(
     let params: Value = f
         .params
         .and_then(|p| frame::container_span(body, p.start))
-        .and_then(|p| serde_json::from_slice(p.of(body)).ok())
+        .and_then(|p| crate::jsonrpc::read::value(p.of(body)).ok())
         .unwrap_or(Value::Null);
     let empty = serde_json::Map::new();
     let arguments = match &params["arguments"] {

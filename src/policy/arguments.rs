@@ -19,14 +19,10 @@ impl Policy for ValidateArguments {
         let Some(schema) = call.schema else {
             return Ok(());
         };
-        let arguments: Value = match call.arguments {
-            None => Value::Object(serde_json::Map::new()),
-            Some(span) => serde_json::from_slice(span.of(call.body)).map_err(|_| Refusal {
-                code: -32602,
-                message: "params.arguments is not valid JSON".into(),
-                data: None,
-            })?,
-        };
+        let arguments = call
+            .arguments
+            .clone()
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
         schema.check(&arguments).map_err(|m| {
             let at = if m.pointer.is_empty() {
                 "the arguments".to_string()

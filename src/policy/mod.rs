@@ -18,7 +18,8 @@ pub mod schema;
 use std::sync::Arc;
 
 use crate::base::KeyId;
-use crate::jsonrpc::frame::{self, Frame, Span};
+use crate::jsonrpc::frame::Frame;
+use crate::jsonrpc::read;
 
 /// Who called what: the part of a call both hooks see.
 #[derive(Clone, Copy)]
@@ -37,8 +38,9 @@ pub struct Call<'a> {
     pub called: Called<'a>,
     /// The request as the client sent it.
     pub body: &'a [u8],
-    /// `params.arguments` within `body` (absent: none sent).
-    pub arguments: Option<Span>,
+    /// `params.arguments`, read as the backend reads them ([`arguments`]; absent: none
+    /// sent).
+    pub arguments: Option<serde_json::Value>,
     /// The tool's `inputSchema`, compiled, when the view checks arguments.
     pub schema: Option<&'a schema::Schema>,
 }
@@ -83,23 +85,25 @@ pub fn check<'p>(
         .find_map(|p| p.before(call).err().map(|r| (&**p, r)))
 }
 
-/// The span of a request's `params.arguments` (its value), if sent.
-pub fn arguments_of(body: &[u8], f: &Frame) -> Option<Span> {
-    let params = f
-        .params
-        .and_then(|p| frame::container_span(body, p.start))?;
-    let mut found = None;
-    let _ = frame::each_member(body, params.start, |key, member| {
-        if found.is_none() && key.of(body) == b"\"arguments\"" {
-            let from = member.of(body)[key.end - member.start..]
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b':'))
-                .map(|i| key.end + i);
-            found = from.map(|start| Span {
-                start,
-                end: member.end,
-            });
+/// A call's `arguments` as the backend will read them: `Ok(None)` when none were sent,
+/// the value read off the same tape as the frame ([`crate::jsonrpc::read`]) otherwise.
+/// Arguments that cannot be read one way are an error, never "no arguments".
+pub fn arguments(body: &[u8], f: &Frame) -> Result<Option<serde_json::Value>, Refusal> {
+    let Some(span) = f.arguments(body) else {
+        return Ok(None);
+    };
+    read::value(span.of(body)).map(Some).map_err(|a| {
+        let what = a.map_or_else(
+            || "they are not JSON".to_string(),
+            |a| format!("they have {a}, which JSON readers read differently"),
+        );
+        Refusal {
+            code: -32602,
+            message: format!(
+                "params.arguments cannot be read one way: {what}; send every member once, \
+                 with numbers a 64-bit integer or a double holds"
+            ),
+            data: Some(serde_json::json!({"ambiguous": what, "at": "params.arguments"})),
         }
-    });
-    found
+    })
 }

@@ -184,7 +184,7 @@ fn doc_of(t: &Exposed) -> Arc<Doc> {
     {
         return made.doc.clone();
     }
-    let entry: Value = serde_json::from_slice(&t.entry).unwrap_or(Value::Null);
+    let entry: Value = crate::jsonrpc::read::value(&t.entry).unwrap_or(Value::Null);
     let fields = crate::search::fields_of(
         &entry,
         &t.backend.name,

@@ -51,6 +51,7 @@ mod mcpc;
 mod migrations;
 mod mrtr;
 mod oauth;
+mod one_reading;
 mod peers;
 mod policies;
 mod policy;

@@ -757,27 +757,44 @@ async fn json_the_gateway_misread_is_read_as_json() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["result"]["tools"].is_array(), "{}", r.text());
-    // Numbers are passed through untouched, ids included.
+    // A number no reader holds exactly (readers round it, refuse it or keep it whole)
+    // is refused with the request's id, before anything runs; numbers every reader
+    // holds pass as the client wrote them.
     let big = "123456789012345678901234567890";
     let body = format!(
-        r#"{{"jsonrpc":"2.0","id":{big},"method":"tools/call","params":{{"name":"alpha__echo","arguments":{{"message":"n","n":{big}}}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"alpha__echo","arguments":{{"message":"n","n":{big}}}}}}}"#
+    );
+    let r = c.post_raw(body.as_bytes(), &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["id"], 2, "{}", r.text());
+    assert!(
+        r.json()["error"]["data"]["ambiguous"].is_string(),
+        "{}",
+        r.text()
+    );
+    let exact = "18446744073709551615";
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":{exact},"method":"tools/call","params":{{"name":"alpha__echo","arguments":{{"message":"n","n":1.5e300}}}}}}"#
     );
     let r = c.post_raw(body.as_bytes(), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.text().contains(&format!("\"id\":{big}")), "{}", r.text());
+    assert!(
+        r.text().contains(&format!("\"id\":{exact}")),
+        "{}",
+        r.text()
+    );
     assert_eq!(
         support::mcp::response_message(&r)["result"]["content"][0]["text"],
         "n"
     );
-    // Numbers no float can hold are valid JSON too.
     let r = c
         .post_raw(
             br#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"x":-1e400}}}"#,
             &[],
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.json()["result"]["tools"].is_array());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["id"], 3, "{}", r.text());
     // A request id must not be null.
     let r = c
         .post_raw(br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, &[])

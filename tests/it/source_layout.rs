@@ -45,6 +45,126 @@ fn the_count_stops_at_the_test_module_not_at_a_test_only_function() {
     assert_eq!(lines_before_tests("fn a() {}\n"), 1);
 }
 
+/// The files of `src/` that may parse JSON with serde_json, each for a reason that is not
+/// deciding on forwarded bytes. Everything the data plane decides on is read through
+/// `jsonrpc::frame` (requests), `jsonrpc::answer` (answers) and `jsonrpc::read`
+/// (values), over one simd-json tape (docs/protocol.md, "One reading"); a new
+/// `serde_json::from_slice` of a message elsewhere fails here.
+const SERDE_READERS: &[(&str, &str)] = &[
+    // The control plane and storage: REST bodies, configuration, rules' text, sealed
+    // records, tokens. None of it is forwarded to a backend.
+    ("src/app/changes.rs", "a change notice from PostgreSQL"),
+    ("src/auth/oauth.rs", "an issuer's metadata and keys"),
+    ("src/control/mod.rs", "a REST body"),
+    ("src/control/servers.rs", "a REST body"),
+    (
+        "src/control/tools.rs",
+        "a REST body: the arguments, framed strictly once made a request",
+    ),
+    ("src/crypto.rs", "sealed claims the gateway wrote"),
+    ("src/keyadm/namespaces.rs", "keyadm's own files and answers"),
+    ("src/keyadm/policies.rs", "keyadm's own files and answers"),
+    ("src/policy/rules.rs", "a policy's text"),
+    ("src/vault/accounts.rs", "sealed records"),
+    ("src/vault/mod.rs", "sealed records"),
+    ("src/vault/net.rs", "an authorization server's answer"),
+    ("src/vault/secrets.rs", "sealed records"),
+    ("src/vault/tokens.rs", "an authorization server's answer"),
+    // mcpc is a client of its own, deciding nothing for the gateway.
+    ("src/mcpc/auth.rs", "mcpc, a client"),
+    ("src/mcpc/bridge.rs", "mcpc, a client"),
+    ("src/mcpc/mod.rs", "mcpc, a client"),
+    // Answers of the gateway's own requests to a backend (lists, initialize) and
+    // messages an era adapter re-serialises: what is forwarded is the adapter's own
+    // writing of what it read, so there is one reading.
+    (
+        "src/backend/http/mod.rs",
+        "the gateway's own requests' answers",
+    ),
+    (
+        "src/backend/http/modern.rs",
+        "the gateway's own requests' answers",
+    ),
+    ("src/backend/mux.rs", "the gateway's own requests' answers"),
+    (
+        "src/backend/supervisor.rs",
+        "the gateway's own requests' answers",
+    ),
+    ("src/base/caps.rs", "the gateway's own capability bits"),
+    (
+        "src/jsonrpc/log_level.rs",
+        "a backend's notification's level (a duplicate `level` fails serde's derive: ranked debug)",
+    ),
+    (
+        "src/mcp/confirm.rs",
+        "the answer of a confirmed call, re-written on one line",
+    ),
+    (
+        "src/mcp/era/bridge/session_to_modern.rs",
+        "an era adapter, re-serialising",
+    ),
+    ("src/mcp/era/listen.rs", "an id the gateway kept"),
+    (
+        "src/mcp/era/rounds/ask.rs",
+        "an era adapter, re-serialising",
+    ),
+    (
+        "src/mcp/era/rounds/mod.rs",
+        "an era adapter, re-serialising",
+    ),
+    (
+        "src/mcp/era/tasks/extension.rs",
+        "an era adapter, re-serialising",
+    ),
+    (
+        "src/mcp/era/tasks/session.rs",
+        "an era adapter, re-serialising",
+    ),
+    (
+        "src/mcp/rest.rs",
+        "a collected answer's error, re-written for REST",
+    ),
+];
+
+#[test]
+fn what_the_data_plane_decides_on_is_read_by_one_reader() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut found = Vec::new();
+    for f in &files {
+        let rel = f
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.ends_with("/tests.rs") || rel.contains("/tests/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).expect("read");
+        let code: Vec<&str> = text.lines().take(lines_before_tests(&text)).collect();
+        let parses = code.iter().any(|l| {
+            [
+                "serde_json::from_slice",
+                "serde_json::from_str",
+                "serde_json::from_reader",
+                "simd_json::to_",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
+        });
+        if parses && !SERDE_READERS.iter().any(|(allowed, _)| *allowed == rel) {
+            found.push(rel);
+        }
+    }
+    found.sort();
+    assert!(
+        found.is_empty(),
+        "these files parse JSON outside jsonrpc::{{frame, answer, read}}: read through them, \
+         or name the file in SERDE_READERS with the reason it decides on nothing forwarded: {found:?}"
+    );
+}
+
 #[test]
 fn no_source_file_has_more_than_800_lines_before_its_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -238,7 +238,7 @@ impl Server {
                    "inputSchema": obj(json!({}), json!([]))}),
             json!({"name": "progress", "description": "Reports progress steps, then finishes",
                    "inputSchema": obj(json!({"steps": {"type": "number"}}), json!(["steps"]))}),
-            json!({"name": "misbehave", "description": "Answers the way broken backends do (mode: not_json, wrong_id, truncated, truncated_sse, drip, slow_json)",
+            json!({"name": "misbehave", "description": "Answers the way broken backends do (mode: not_json, wrong_id, truncated, truncated_sse, drip, slow_json, framed_crlf, framed_cr, framed_split, framed_after)",
                    "inputSchema": obj(json!({"mode": {"type": "string"}}), json!(["mode"]))}),
             json!({"name": "whoami", "description": "This process's id and how many calls of every tool it has answered",
                    "inputSchema": obj(json!({}), json!([]))}),
@@ -1057,8 +1057,37 @@ fn raw_stream(pieces: Vec<String>, delay: Duration, forever: bool) -> Body {
 /// - `truncated`: a JSON answer whose body stops short of its Content-Length;
 /// - `truncated_sse`: an SSE answer that ends midway through its response event;
 /// - `drip`: an SSE answer of keep-alive comments, 100 ms apart, never answering;
-/// - `slow_json`: a correct JSON answer sent in two pieces 50 ms apart (chunked).
+/// - `slow_json`: a correct JSON answer sent in two pieces 50 ms apart (chunked);
+/// - `framed_crlf`, `framed_cr`, `framed_split`, `framed_after`: a correct SSE answer
+///   whose result text carries an e-mail address, framed as the standard allows and
+///   readers differ on: CRLF line ends with a notification first (the Python SDK's
+///   framing), CR line ends, the result split over two `data:` lines (with an `id:` and
+///   a comment among them), and an event and a keep-alive comment after the result.
 fn misbehave(mode: &str, id: &Value) -> Response<Body> {
+    if let Some(framing) = mode.strip_prefix("framed_") {
+        let result = json!({"jsonrpc": "2.0", "id": id, "result": {"content": [
+            {"type": "text", "text": "write to alice@example.com today"}]}})
+        .to_string();
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/message",
+                          "params": {"level": "info", "data": "working"}})
+        .to_string();
+        let (head, tail) = result.split_at(result.find("\"result\"").unwrap_or(0));
+        let text = match framing {
+            "crlf" => format!(
+                "event: message\r\ndata: {note}\r\n\r\nevent: message\r\ndata: {result}\r\n\r\n"
+            ),
+            "cr" => format!(": hello\r\rdata: {note}\r\rdata: {result}\r\r"),
+            "split" => format!("id: 1\ndata: {head}\n: between\ndata: {tail}\nretry: 500\n\n"),
+            "after" => {
+                format!("data: {result}\n\nevent: message\ndata: {note}\n\n: keep-alive\n\n")
+            }
+            _ => String::new(),
+        };
+        let mut r = Response::new(raw_stream(vec![text], Duration::ZERO, false));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        return r;
+    }
     let answer = json!({"jsonrpc": "2.0", "id": id,
                         "result": {"content": [{"type": "text", "text": "misbehaved"}]}})
     .to_string();

@@ -29,7 +29,7 @@ pub(in crate::mcp) fn carried_only(body: Bytes) -> Bytes {
     let Some(span) = f.meta.and_then(|s| frame::container_span(&body, s.start)) else {
         return body;
     };
-    let Ok(mut meta) = serde_json::from_slice::<Value>(span.of(&body)) else {
+    let Ok(mut meta) = crate::jsonrpc::read::value(span.of(&body)) else {
         return body;
     };
     let Some(declared) = meta

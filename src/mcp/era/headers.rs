@@ -107,7 +107,7 @@ pub fn check(
 /// A tasks request's `params.taskId`.
 fn task_id(body: &[u8], f: &Frame) -> Option<String> {
     let params = crate::jsonrpc::frame::container_span(body, f.params?.start)?;
-    let v: serde_json::Value = serde_json::from_slice(params.of(body)).ok()?;
+    let v = crate::jsonrpc::read::value(params.of(body)).ok()?;
     v["taskId"].as_str().map(str::to_string)
 }
 
@@ -123,7 +123,7 @@ pub fn check_params(
     if params.is_empty() {
         return Ok(());
     }
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let v = crate::jsonrpc::read::value(body).unwrap_or_default();
     let args = &v["params"]["arguments"];
     for (property, name) in params {
         let header = format!("mcp-param-{name}");

@@ -55,7 +55,7 @@ impl Subscription {
         let params = f
             .params
             .and_then(|s| crate::jsonrpc::frame::container_span(body, s.start))
-            .and_then(|s| serde_json::from_slice::<Map<String, Value>>(s.of(body)).ok())
+            .and_then(|s| crate::jsonrpc::read::typed::<Map<String, Value>>(s.of(body)))
             .unwrap_or_default();
         let wanted = match params.get("notifications") {
             None => Map::new(),

@@ -156,9 +156,11 @@ const RETRY_MEMBERS: [&str; 4] = ["inputResponses", "requestState", "_meta", "ta
 
 /// A digest of a request's `params` without the retry's own members, over their
 /// canonical form (keys sorted, no whitespace), so the same request spelt another way
-/// still matches. `None` when the body is not a JSON object request.
+/// still matches. Read by the one reader the policies and the question read
+/// ([`crate::jsonrpc::read`]): `None` when the body is not a JSON object request, or
+/// cannot be read one way.
 pub fn params_digest(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let v = crate::jsonrpc::read::value(body).ok()?;
     let mut params = v.get("params").cloned().unwrap_or(serde_json::Value::Null);
     if let Some(o) = params.as_object_mut() {
         for m in RETRY_MEMBERS {

@@ -64,6 +64,31 @@ impl RpcError {
         envelope(id, "error", err.to_string().as_bytes())
     }
 
+    /// A request whose JSON readers read differently ([`crate::jsonrpc::read`]), refused
+    /// before anything runs: `-32600` in the envelope, `-32602` within `params`, with
+    /// `data.ambiguous` (what) and `data.at` (where).
+    pub fn ambiguous(a: &crate::jsonrpc::read::Ambiguity) -> RpcError {
+        let code = match a.in_params() {
+            true => code::INVALID_PARAMS,
+            false => code::INVALID_REQUEST,
+        };
+        let mut e = RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!(
+                "the request was refused before anything ran: its JSON has {}, at {}, \
+                 which JSON readers read differently, so the gateway cannot check what the \
+                 server would run; send every member once, numbers a 64-bit integer or a \
+                 double holds, valid escapes, and at most {} levels of nesting",
+                a.what,
+                a.at,
+                crate::jsonrpc::read::MAX_DEPTH
+            ),
+        );
+        e.data = Some(json!({"ambiguous": a.what, "at": a.at}));
+        e
+    }
+
     /// An answer over a limit: 429 with `data.retryAfterMs` (and `Retry-After`, in whole
     /// seconds, on the response).
     pub fn limited(message: impl Into<String>, kind: &str, retry_after_ms: u64) -> RpcError {

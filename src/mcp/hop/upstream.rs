@@ -304,7 +304,7 @@ impl UpstreamBody {
             if bit & ClientCaps::ELICITATION_URL != 0 {
                 // Its end (`notifications/elicitation/complete`) may come on the
                 // backend's own stream: it goes to this client alone.
-                let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
+                let v = crate::jsonrpc::read::value(&data).ok()?;
                 if let Some(id) = v["params"]["elicitationId"].as_str()
                     && !self
                         .backend

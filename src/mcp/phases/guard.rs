@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 
 use crate::guard::Guardrails;
 use crate::guard::ask::{Phase, Verdict};
-use crate::guard::result::{Held, hold, message_span, replaced};
+use crate::guard::result::{Held, hold};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::jsonrpc::{answer, read};
 use crate::mcp::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::observe::events::{Audience, fields};
@@ -56,9 +57,11 @@ pub(crate) async fn before(
     if g.request.is_empty() {
         return Ok(None);
     }
-    let mut arguments = crate::policy::arguments_of(body, f)
-        .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok())
-        .unwrap_or_else(|| json!({}));
+    let sent = crate::policy::arguments(body, f).map_err(|r| RpcError {
+        data: r.data,
+        ..RpcError::method(r.code, r.message)
+    })?;
+    let mut arguments = sent.clone().unwrap_or_else(|| json!({}));
     let mut changed = false;
     for hook in &g.request {
         let payload = payload(ctx, g, Phase::Request, &asked, &arguments, None);
@@ -68,20 +71,43 @@ pub(crate) async fn before(
             changed = true;
         }
     }
-    if !changed {
+    if !changed || sent.as_ref() == Some(&arguments) {
         return Ok(None);
     }
-    let mut request: Value = serde_json::from_slice(body)
-        .map_err(|e| RpcError::method(code::INVALID_REQUEST, format!("not JSON: {e}")))?;
-    request["params"]["arguments"] = arguments;
-    let body = Bytes::from(request.to_string());
-    let f = frame::parse(&body).map_err(|e| {
+    let body = with_arguments(body, f, &arguments).ok_or_else(|| {
+        RpcError::method(
+            code::INTERNAL,
+            "the arguments a guardrail gave could not be placed in the request",
+        )
+    })?;
+    let f = frame::parse_request(&body).map_err(|e| {
         RpcError::method(
             code::INTERNAL,
             format!("the arguments a guardrail gave do not make a request: {e:?}"),
         )
     })?;
     Ok(Some(Box::new((body, f))))
+}
+
+/// The request `body` (framed as `f`) with `arguments` in place of its own: the bytes of
+/// its `params.arguments` replaced, or the member added to `params`; every other byte as
+/// the client sent it, so the backend runs exactly the value the hooks gave.
+fn with_arguments(body: &Bytes, f: &Frame, arguments: &Value) -> Option<Bytes> {
+    let value = serde_json::to_vec(arguments).ok()?;
+    if let Some(span) = f.arguments(body) {
+        return Some(frame::splice(body, &mut [(span, &value)]));
+    }
+    let params = f.params.filter(|p| body.get(p.start) == Some(&b'{'))?;
+    let mut member = b"\"arguments\":".to_vec();
+    member.extend_from_slice(&value);
+    if !frame::opens_empty(body, params.start) {
+        member.push(b',');
+    }
+    let at = frame::Span {
+        start: params.start + 1,
+        end: params.start + 1,
+    };
+    Some(frame::splice(body, &mut [(at, &member)]))
 }
 
 /// Runs the result hooks on `resp` (the answer to a call of `tool` with `arguments`):
@@ -123,14 +149,31 @@ pub(crate) async fn after(
         }
     };
     parts.headers.remove(header::CONTENT_LENGTH);
-    let span = message_span(&held, stream);
-    let message = serde_json::from_slice::<Value>(held[span.clone()].trim_ascii()).ok();
-    // An error answer has no result to see.
-    let Some(mut message) = message.filter(|m| m.get("result").is_some()) else {
-        return Ok(Response::from_parts(parts, Body::full(held)));
+    // The response the client will read, found by the one answer reader and read as
+    // the client reads it; one that cannot be is the hooks' failure to decide on.
+    let read = answer::response(&held, stream)
+        .map_err(|e| e.to_string())
+        .and_then(|found| match read::value(&found.message) {
+            Ok(m) => Ok((found, m)),
+            Err(_) => Err("the backend's response cannot be read one way".to_string()),
+        });
+    let (found, mut message) = match read {
+        Ok(r) => r,
+        Err(why) => {
+            let why = format!("the result could not be read: {why}");
+            for hook in &g.result {
+                outcome(ctx, g, hook, Phase::Result, &asked, Err(why.clone()))?;
+            }
+            return Ok(Response::from_parts(parts, Body::full(held)));
+        }
     };
-    let arguments = crate::policy::arguments_of(body, f)
-        .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok())
+    // An error answer has no result to see.
+    if message.get("result").is_none() {
+        return Ok(Response::from_parts(parts, Body::full(held)));
+    }
+    let arguments = crate::policy::arguments(body, f)
+        .ok()
+        .flatten()
         .unwrap_or_else(|| json!({}));
     let mut result = message["result"].take();
     if result.get("task").is_some() && result.get("content").is_none() {
@@ -153,7 +196,7 @@ pub(crate) async fn after(
         return Ok(Response::from_parts(parts, Body::full(held)));
     }
     message["result"] = result;
-    let new = replaced(&held, span, message.to_string().as_bytes());
+    let new = answer::replaced(&held, &found, stream, message.to_string().as_bytes());
     Ok(Response::from_parts(parts, Body::full(new)))
 }
 

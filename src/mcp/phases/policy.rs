@@ -31,6 +31,10 @@ pub(crate) fn before(
     tool: &str,
     schema: Option<&Schema>,
 ) -> Result<(), RpcError> {
+    let arguments = crate::policy::arguments(body, f).map_err(|r| RpcError {
+        data: r.data,
+        ..RpcError::method(r.code, r.message)
+    })?;
     let call = Call {
         called: Called {
             namespace: ctx.namespace.as_deref(),
@@ -39,7 +43,7 @@ pub(crate) fn before(
             caller: ctx.principal.as_ref().map(|p| &p.key_id),
         },
         body,
-        arguments: crate::policy::arguments_of(body, f),
+        arguments,
         schema,
     };
     match crate::policy::check(&ctx.view.policies, &call) {
@@ -114,29 +118,17 @@ impl Watched {
             tool: &o.tool,
             caller: o.caller.as_ref(),
         };
-        let answer = if self.stream {
-            last_event(&self.seen)
-        } else {
-            &self.seen[..]
+        // The response as the one answer reader finds it; an answer in which none can be
+        // found one way is given whole (the policies that see results only record).
+        let found = crate::jsonrpc::answer::response(&self.seen, self.stream);
+        let answer = match &found {
+            Ok(found) => &found.message[..],
+            Err(_) => &self.seen[..],
         };
         for p in &self.policies {
             p.after(&called, answer);
         }
     }
-}
-
-/// The data of an event stream's last message event.
-fn last_event(stream: &[u8]) -> &[u8] {
-    let text = stream.strip_suffix(b"\n\n").unwrap_or(stream);
-    let start = memchr::memmem::rfind(text, b"\n\n").map_or(0, |i| i + 2);
-    let event = &text[start..];
-    memchr::memmem::find(event, b"data:")
-        .map(|i| {
-            let data = &event[i + 5..];
-            let end = memchr::memchr(b'\n', data).unwrap_or(data.len());
-            data[..end].trim_ascii()
-        })
-        .unwrap_or_default()
 }
 
 impl Drop for Watched {
@@ -184,19 +176,23 @@ impl hyper::body::Body for Watched {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::jsonrpc::frame;
 
     #[test]
-    fn the_arguments_span_and_the_last_event() {
+    fn the_arguments_are_the_frames_own() {
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t", "arguments" : {"a":[1,2]}}}"#;
-        let f = frame::parse(body).expect("a frame");
-        let span = crate::policy::arguments_of(body, &f).expect("arguments");
-        assert_eq!(span.of(body), br#"{"a":[1,2]}"#);
+        let f = frame::parse_request(body).expect("a frame");
+        let args = crate::policy::arguments(body, &f).expect("readable");
+        assert_eq!(args, Some(serde_json::json!({"a": [1, 2]})));
         let none = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#;
-        assert!(crate::policy::arguments_of(none, &frame::parse(none).expect("a frame")).is_none());
-        let sse = b"id: 1\ndata: \n\nevent: message\ndata: {\"a\":1}\n\nevent: message\ndata: {\"b\":2}\n\n";
-        assert_eq!(last_event(sse), br#"{"b":2}"#);
-        assert_eq!(last_event(b""), b"");
+        let f = frame::parse_request(none).expect("a frame");
+        assert_eq!(crate::policy::arguments(none, &f), Ok(None));
+        // The name spelt with an escape is the same member, as a backend reads it.
+        let escaped = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"org":"evil"}}}"#;
+        let f = frame::parse_request(escaped).expect("a frame");
+        assert_eq!(
+            crate::policy::arguments(escaped, &f),
+            Ok(Some(serde_json::json!({"org": "evil"})))
+        );
     }
 }

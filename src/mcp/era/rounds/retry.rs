@@ -173,7 +173,7 @@ pub async fn retry(
 
 /// The request without `inputResponses` and `requestState`: what the backend first got.
 fn without_retry_members(body: &[u8]) -> Option<Bytes> {
-    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut v = crate::jsonrpc::read::value(body).ok()?;
     let params = v.get_mut("params")?.as_object_mut()?;
     params.remove("inputResponses");
     params.remove("requestState");

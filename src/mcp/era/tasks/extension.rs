@@ -58,7 +58,7 @@ pub fn declared(body: &[u8], f: &Frame) -> bool {
     EXTENSION.in_(body)
         && f.meta
             .and_then(|s| frame::container_span(body, s.start))
-            .and_then(|s| serde_json::from_slice::<Value>(s.of(body)).ok())
+            .and_then(|s| crate::jsonrpc::read::value(s.of(body)).ok())
             .is_some_and(|m| {
                 m["io.modelcontextprotocol/clientCapabilities"]["extensions"][TASKS_EXTENSION]
                     .is_object()
@@ -132,7 +132,7 @@ fn with_params(
     body: &[u8],
     edit: impl FnOnce(&mut serde_json::Map<String, Value>),
 ) -> Option<Bytes> {
-    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let mut v: Value = crate::jsonrpc::read::value(body).ok()?;
     edit(v.get_mut("params")?.as_object_mut()?);
     serde_json::to_vec(&v).ok().map(Bytes::from)
 }

@@ -55,7 +55,7 @@ pub(crate) fn unknown() -> RpcError {
 pub(crate) fn params(body: &[u8], f: &Frame) -> Value {
     f.params
         .and_then(|p| frame::container_span(body, p.start))
-        .and_then(|p| serde_json::from_slice(p.of(body)).ok())
+        .and_then(|p| crate::jsonrpc::read::value(p.of(body)).ok())
         .unwrap_or(Value::Null)
 }
 
@@ -312,7 +312,7 @@ pub(crate) async fn to_task_backend(
     backend: &Arc<Backend>,
 ) -> Result<Response<Body>, RpcError> {
     let mut v: Value =
-        serde_json::from_slice(body).map_err(|_| invalid("the request could not be read"))?;
+        crate::jsonrpc::read::value(body).map_err(|_| invalid("the request could not be read"))?;
     v["params"]["taskId"] = Value::from(claims.t.as_str());
     let upstream = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
     let uf = frame::parse(&upstream).map_err(|_| invalid("the request could not be read"))?;

@@ -16,6 +16,7 @@ mod header_params;
 mod prompts;
 mod resources;
 pub mod search;
+pub mod skill_path;
 pub mod skills;
 pub mod subscriptions;
 mod suggest;
@@ -315,7 +316,7 @@ impl View {
 
     /// The backend serving `uri`: an exact listed resource, else a matching template.
     pub fn resource_backend(&self, uri: &str) -> Option<&Arc<Backend>> {
-        if let Some(r) = self.skills.resolve(uri) {
+        if let Ok(Some(r)) = self.skills.resolve(uri, skills::Access::File) {
             return Some(&r.skill.backend);
         }
         if let Some(r) = self.ui.get(uri) {

@@ -193,9 +193,9 @@ pub struct View {
     served_index: HashMap<String, usize>,
     /// Exposed names switched off by the namespace (calls get a clear error).
     pub disabled: HashSet<String>,
-    /// Exposed names of tools and prompts held for review ([`crate::pins`]): not listed,
-    /// and a call is told why.
-    pub held: HashMap<String, Arc<crate::pins::Why>>,
+    /// Tools and prompts held for review ([`crate::pins`]), by kind and exposed name (a
+    /// tool and a prompt of one name are two items): not listed, and a call is told why.
+    pub held: HashMap<(crate::pins::Item, String), Arc<crate::pins::Why>>,
     pub prompts: Vec<Exposed>,
     prompt_index: HashMap<String, usize>,
     pub resources: Vec<ResourceRoute>,
@@ -647,7 +647,8 @@ fn build_view(
                 .as_ref()
                 .and_then(|h| h.get(crate::pins::Item::Tool, original))
             {
-                view.held.insert(name, why.clone());
+                view.held
+                    .insert((crate::pins::Item::Tool, name), why.clone());
                 continue;
             }
             if gateway::clash(&mut view, &name, &b.name) {

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::screen::{Context, screen};
 use super::store::{self, Write};
-use super::{Book, Held, Item, Review};
+use super::{Book, Digested, Held, Item, Review};
 use crate::backend::Backend;
 use crate::model::{Snapshot, ToolChanges};
 use crate::observe::Observe;
@@ -85,13 +85,7 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     };
     let lists = b.lists();
     if lists.tools.is_empty() && lists.prompts.is_empty() {
-        // An empty list is pinned too: what the server offers later is new.
-        if !book.loaded() || book.server_pinned(b.id) || book.holds_any(b.id) {
-            return false;
-        }
-        if written(pool, b, &[Write::Server]).await {
-            book.note_server(b.id);
-        }
+        pin_empty(book, pool, b).await;
         return false;
     }
     // Every item its pin and nothing recorded as held (the judgement is cached per
@@ -117,40 +111,12 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     // screened.
     let others_lists = std::sync::OnceLock::new();
     let others = std::sync::OnceLock::new();
-    let others = || -> &Vec<(&str, &str, &str)> {
+    let others = || {
         others.get_or_init(|| {
-            others_lists
-                .get_or_init(|| {
-                    backends
-                        .iter()
-                        .filter(|o| o.id != b.id)
-                        .map(|o| (o.name.clone(), book.digested(o.id, &o.lists())))
-                        .collect::<Vec<_>>()
-                })
-                .iter()
-                .flat_map(|(n, d)| {
-                    d.items
-                        .iter()
-                        .filter(|(i, ..)| *i == Item::Tool)
-                        .map(move |(_, t, dg, _)| (n.as_str(), t.as_str(), dg.as_str()))
-                })
-                .collect()
+            other_tools(others_lists.get_or_init(|| other_lists(book, backends, b.id)))
         })
     };
-    // What is recorded as held but no longer offered goes (once it has been held a
-    // while: a tool that comes and goes on every list is not rewritten each time).
-    let gone: Vec<(Item, String)> = book
-        .held_of(b.id)
-        .into_iter()
-        .filter(|(item, name, h)| {
-            h.seen.elapsed() >= REWRITE_AFTER
-                && !digested
-                    .items
-                    .iter()
-                    .any(|(i, n, _, _)| i == item && n == name)
-        })
-        .map(|(item, name, _)| (item, name))
-        .collect();
+    let gone = gone(book, b.id, &digested);
     let mut writes: Vec<Write> = gone
         .iter()
         .map(|(item, name)| Write::Release { item: *item, name })
@@ -242,7 +208,59 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     true
 }
 
-/// The description lengths of a tool's siblings (none for a prompt).
+/// Pins a server whose lists are empty (once the book is loaded, and unless anything of
+/// it is pinned or held already): what it offers later is new, not a first sight.
+async fn pin_empty(book: &Book, pool: &Pool, b: &Backend) {
+    if !book.loaded() || book.server_pinned(b.id) || book.holds_any(b.id) {
+        return;
+    }
+    if written(pool, b, &[Write::Server]).await {
+        book.note_server(b.id);
+    }
+}
+
+/// The other servers' lists, digested.
+fn other_lists(
+    book: &Book,
+    backends: &[Arc<Backend>],
+    id: uuid::Uuid,
+) -> Vec<(String, Arc<Digested>)> {
+    backends
+        .iter()
+        .filter(|o| o.id != id)
+        .map(|o| (o.name.clone(), book.digested(o.id, &o.lists())))
+        .collect()
+}
+
+/// Their tools as (server, name, digest).
+fn other_tools(lists: &[(String, Arc<Digested>)]) -> Vec<(&str, &str, &str)> {
+    lists
+        .iter()
+        .flat_map(|(n, d)| {
+            d.items
+                .iter()
+                .filter(|(i, ..)| *i == Item::Tool)
+                .map(move |(_, t, dg, _)| (n.as_str(), t.as_str(), dg.as_str()))
+        })
+        .collect()
+}
+
+/// What is recorded as held but no longer offered, to go (once it has been held a
+/// while: a tool that comes and goes on every list is not rewritten each time).
+fn gone(book: &Book, id: uuid::Uuid, digested: &Digested) -> Vec<(Item, String)> {
+    book.held_of(id)
+        .into_iter()
+        .filter(|(item, name, h)| {
+            h.seen.elapsed() >= REWRITE_AFTER
+                && !digested
+                    .items
+                    .iter()
+                    .any(|(i, n, _, _)| i == item && n == name)
+        })
+        .map(|(item, name, _)| (item, name))
+        .collect()
+}
+
 /// Writes one server's pass; whether it was written. A write refused because the server
 /// was removed meanwhile (its pins went with it) holds nothing and is no warning.
 async fn written(pool: &Pool, b: &Backend, writes: &[Write<'_>]) -> bool {
@@ -259,6 +277,7 @@ async fn written(pool: &Pool, b: &Backend, writes: &[Write<'_>]) -> bool {
     }
 }
 
+/// The description lengths of a tool's siblings (none for a prompt).
 fn siblings(tools: &[serde_json::Value], item: Item, index: usize) -> Vec<usize> {
     match item {
         Item::Tool => tools

@@ -142,7 +142,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 }
             }
             Some("oauth_blocks") => blocks_changed = true,
-            Some("tool_pins" | "tool_reviews") => pins_changed = true,
+            Some("tool_pins" | "tool_reviews" | "tool_pinned_servers") => pins_changed = true,
             Some("upstream_tokens") => {
                 // Another replica connected, refreshed or removed a backend's account:
                 // the next request reads the token again.

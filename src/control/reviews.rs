@@ -2,6 +2,7 @@
 //! held for review ([`crate::pins`]) and an admin's decision on them (admin only).
 
 use super::*;
+use crate::pins::Item;
 
 /// Every review waiting (`?server=` one server's), with the pinned and the offered
 /// definition and what differs.
@@ -19,8 +20,10 @@ pub(super) async fn list(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     Ok(json_value(StatusCode::OK, &json!({"reviews": reviews})))
 }
 
-/// Approves (re-pins) or rejects (keeps the old pin) the held tools `{"server", "tool"?}`
-/// names; 404 when nothing of the kind is held.
+/// Approves (re-pins) or rejects (keeps the old pin) the held items `{"server", "tool"?,
+/// "item"?}` names: `tool` names one item, a tool unless `item` is `"prompt"` (the
+/// review's own `item`); without `tool`, every held item of the server (of kind `item`
+/// when given). 404 when nothing of the kind is held.
 pub(super) async fn decide(c: Call<'_>, approve: bool) -> Result<Response<Body>, ApiError> {
     let Call {
         state,
@@ -32,14 +35,14 @@ pub(super) async fn decide(c: Call<'_>, approve: bool) -> Result<Response<Body>,
     let obj = body.as_object().ok_or_else(|| {
         ApiError::bad_field(
             "body",
-            "send {\"server\": NAME} or {\"server\": NAME, \"tool\": TOOL}",
+            "send {\"server\": NAME}, {\"server\": NAME, \"tool\": TOOL} or {\"server\": NAME, \"tool\": PROMPT, \"item\": \"prompt\"}",
         )
     })?;
     if let Some(k) = obj
         .keys()
-        .find(|k| !matches!(k.as_str(), "server" | "tool"))
+        .find(|k| !matches!(k.as_str(), "server" | "tool" | "item"))
     {
-        return Err(ApiError::bad_field(k, "unknown field (server, tool)"));
+        return Err(ApiError::bad_field(k, "unknown field (server, tool, item)"));
     }
     let server = obj
         .get("server")
@@ -50,30 +53,45 @@ pub(super) async fn decide(c: Call<'_>, approve: bool) -> Result<Response<Body>,
         Some(Value::String(t)) => Some(t.as_str()),
         Some(_) => return Err(ApiError::bad_field("tool", "the tool's name, as a string")),
     };
+    let item = match obj.get("item") {
+        None | Some(Value::Null) => tool.map(|_| Item::Tool),
+        Some(Value::String(i)) => Some(
+            Item::parse(i).ok_or_else(|| ApiError::bad_field("item", "\"tool\" or \"prompt\""))?,
+        ),
+        Some(_) => return Err(ApiError::bad_field("item", "\"tool\" or \"prompt\"")),
+    };
     let server = state.control.registry.get_server(server).await?;
-    let names = crate::pins::store::decide(&state.db.pool, server.id, tool, approve).await?;
-    if names.is_empty() {
+    let items = crate::pins::store::decide(&state.db.pool, server.id, item, tool, approve).await?;
+    if items.is_empty() {
+        let what = item.map_or("item", Item::as_str);
         return Err(ApiError::NotFound(match tool {
             Some(t) => format!(
-                "nothing of server {} named {t:?} is held for review",
+                "no {what} of server {} named {t:?} is held for review",
                 server.name
             ),
             None => format!("nothing of server {} is held for review", server.name),
         }));
     }
+    let names: Vec<&str> = items.iter().map(|(_, n)| n.as_str()).collect();
     let (what, event) = match approve {
         true => ("approved", "tool.approved"),
         false => ("rejected", "tool.rejected"),
     };
-    for name in &names {
+    for (item, name) in &items {
         let object = format!("{}/{name}", server.name);
         changed(state, &principal, event, &object);
         state.observe.events.publish(
             event,
-            crate::observe::events::fields(json!({"server": server.name, "tool": name})),
+            crate::observe::events::fields(
+                json!({"server": server.name, "tool": name, "item": item.as_str()}),
+            ),
             crate::observe::events::Audience::Admin,
         );
     }
+    let decided: Vec<Value> = items
+        .iter()
+        .map(|(item, name)| json!({"item": item.as_str(), "tool": name}))
+        .collect();
     tracing::info!(server = %server.name, tools = ?names, "{what} held tool definitions");
     // This process lists them at once; the others follow the NOTIFY.
     if let Err(e) = state.reload_pins().await {
@@ -82,6 +100,6 @@ pub(super) async fn decide(c: Call<'_>, approve: bool) -> Result<Response<Body>,
     applied(state).await;
     Ok(json_value(
         StatusCode::OK,
-        &json!({"server": server.name, what: names}),
+        &json!({"server": server.name, what: names, "items": decided}),
     ))
 }

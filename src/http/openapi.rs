@@ -639,7 +639,8 @@ fn review_schemas(c: &mut Value) {
                     "held_at": {"type": "string", "format": "date-time"}}}}}});
     c["schemas"]["ReviewDecision"] = json!({"type": "object", "required": ["server"], "additionalProperties": false, "properties": {
                 "server": {"type": "string", "description": "the server's name or UUID"},
-                "tool": {"type": "string", "description": "one held tool or prompt (the server's own name); absent: every one of the server's"}}});
+                "tool": {"type": "string", "description": "one held item (the server's own name): a tool, or the kind `item` names; absent: every held item of the server's"},
+                "item": {"enum": ["tool", "prompt"], "description": "the kind of item `tool` names (default tool); without `tool`, every held item of this kind"}}});
 }
 
 /// The namespace's schemas: the object, its input, a tool override.

@@ -146,8 +146,8 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/keys/{id}" => GetKey, Client, "A key (by id or name) with its limits and its use of each across the replicas (a client key: itself)"),
     route!(GET "/api/v1/usage" => Usage, Client, "A key's calls per tool, from the audit trail (a client key: its own)"),
     route!(GET "/api/v1/reviews" => Reviews, Admin, "Tool definitions held for review: changed, added or flagged by screening, with the pinned and the offered definition"),
-    route!(POST "/api/v1/reviews/approve" => ApproveReview, Admin, "Approve held tools ({server, tool?}; every held tool of the server without tool): they are re-pinned and listed again"),
-    route!(POST "/api/v1/reviews/reject" => RejectReview, Admin, "Reject held tools ({server, tool?}): the old pin stays and the offered definition stays held"),
+    route!(POST "/api/v1/reviews/approve" => ApproveReview, Admin, "Approve held tools or prompts ({server, tool?, item?}; tool names one, a tool unless item is prompt; every held item of the server without tool): they are re-pinned and listed again"),
+    route!(POST "/api/v1/reviews/reject" => RejectReview, Admin, "Reject held tools or prompts ({server, tool?, item?}): the old pin stays and the offered definition stays held until the server offers another"),
     route!(GET "/api/v1/skills" => ListSkills, Client, "The skills (SEP-2640) within the caller's reach: &namespace= one view; each with its server and the URI the view exposes it under"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
     // Before `{name}`: these two literal paths win over a policy named `language` or `check`.

@@ -74,11 +74,12 @@ commands:
   oauth unblock (--sub S | --client-id C) [--issuer URL] [--json]
   oauth blocks [--json]  refuse an OAuth identity's tokens on every gateway (within a
                          second), take it back, list what is blocked
-  reviews list [--json]  tool definitions held for review (changed, new, or flagged by
-                         screening), with what changed
-  reviews approve SERVER [TOOL] [--json] | reviews reject SERVER [TOOL] [--json]
-                         re-pin them (every held tool of SERVER without TOOL), or keep
-                         the old pin (the offered definition stays held)
+  reviews list [--json]  tool and prompt definitions held for review (changed, new, or
+                         flagged by screening), with what changed
+  reviews approve SERVER [NAME] [--prompt] [--json] | reviews reject SERVER [NAME] [--prompt] [--json]
+                         re-pin them (NAME: a tool, or with --prompt a prompt; every held
+                         item of SERVER without NAME), or keep the old pin (the offered
+                         definition stays held until the server offers another)
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 

@@ -1,6 +1,7 @@
-//! `keyadm reviews list | approve SERVER [TOOL] | reject SERVER [TOOL]`: the tool
-//! definitions held for review ([`crate::pins`]) and an admin's decision. The decision
-//! is written to PostgreSQL; every gateway follows within its NOTIFY's latency.
+//! `keyadm reviews list | approve SERVER [NAME] [--prompt] | reject SERVER [NAME]
+//! [--prompt]`: the tool and prompt definitions held for review ([`crate::pins`]) and an
+//! admin's decision (`NAME` is a tool's, or with `--prompt` a prompt's). The decision is
+//! written to PostgreSQL; every gateway follows within its NOTIFY's latency.
 
 use serde_json::{Value, json};
 
@@ -8,7 +9,10 @@ use crate::cli::UsageError;
 use crate::keyadm::changes::Trail;
 use crate::keyadm::servers::Line;
 use crate::keyadm::{KeyadmError, aligned, line};
+use crate::pins::Item;
 use crate::store::registry::Registry;
+
+const USAGE: &str = "reviews list [--json] | reviews approve SERVER [NAME] [--prompt] | reviews reject SERVER [NAME] [--prompt]";
 
 /// A parsed `keyadm reviews` command.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,24 +22,30 @@ pub enum ReviewsCommand {
         approve: bool,
         server: String,
         tool: Option<String>,
+        /// `Some(Prompt)` with `--prompt`; `Some(Tool)` when a name is given without
+        /// it; `None` (every kind) for a whole server.
+        item: Option<Item>,
     },
 }
 
 pub fn parse(args: &[String]) -> Result<ReviewsCommand, UsageError> {
-    let line = Line::read(args, &[], &[])?;
+    let line = Line::read(args, &["--prompt"], &[])?;
+    let prompt = line.has("--prompt");
     let decide = |approve: bool, server: &str, tool: Option<&&str>| ReviewsCommand::Decide {
         approve,
         server: server.to_string(),
         tool: tool.map(|t| t.to_string()),
+        item: match (prompt, tool) {
+            (true, _) => Some(Item::Prompt),
+            (false, Some(_)) => Some(Item::Tool),
+            (false, None) => None,
+        },
     };
     match line.words.as_slice() {
-        [] | ["list"] => Ok(ReviewsCommand::List),
+        [] | ["list"] if !prompt => Ok(ReviewsCommand::List),
         ["approve", server, rest @ ..] if rest.len() <= 1 => Ok(decide(true, server, rest.first())),
         ["reject", server, rest @ ..] if rest.len() <= 1 => Ok(decide(false, server, rest.first())),
-        _ => Err(UsageError(
-            "reviews list [--json] | reviews approve SERVER [TOOL] | reviews reject SERVER [TOOL]"
-                .into(),
-        )),
+        _ => Err(UsageError(USAGE.into())),
     }
 }
 
@@ -59,18 +69,22 @@ pub(super) async fn reviews_command(
             approve,
             server,
             tool,
+            item,
         } => {
             let s = registry.get_server(server).await?;
-            let names = crate::pins::store::decide(pool, s.id, tool.as_deref(), *approve).await?;
-            if names.is_empty() {
+            let items =
+                crate::pins::store::decide(pool, s.id, *item, tool.as_deref(), *approve).await?;
+            if items.is_empty() {
+                let what = item.map_or("item", Item::as_str);
                 return Err(KeyadmError::Input(match tool {
                     Some(t) => format!(
-                        "nothing of server {} named {t:?} is held for review",
+                        "no {what} of server {} named {t:?} is held for review (keyadm reviews list shows what is)",
                         s.name
                     ),
                     None => format!("nothing of server {} is held for review", s.name),
                 }));
             }
+            let names: Vec<&str> = items.iter().map(|(_, n)| n.as_str()).collect();
             let (what, method) = match approve {
                 true => ("approved", "tool.approved"),
                 false => ("rejected", "tool.rejected"),
@@ -80,11 +94,15 @@ pub(super) async fn reviews_command(
                 objects.iter().map(|o| (method, o.as_str())).collect();
             trail.record(pool, &changes).await;
             Ok(if json {
-                line(json!({"server": s.name, what: names}))
-            } else {
-                names
+                let decided: Vec<Value> = items
                     .iter()
-                    .map(|n| format!("{what} {}/{n}\n", s.name))
+                    .map(|(item, name)| json!({"item": item.as_str(), "tool": name}))
+                    .collect();
+                line(json!({"server": s.name, what: names, "items": decided}))
+            } else {
+                items
+                    .iter()
+                    .map(|(item, n)| format!("{what} {} {}/{n}\n", item.as_str(), s.name))
                     .collect()
             })
         }
@@ -107,6 +125,7 @@ fn table(reviews: &[Value]) -> String {
             let findings = r["findings"].as_array().map_or(0, Vec::len);
             vec![
                 text(&r["server"]),
+                text(&r["item"]),
                 text(&r["tool"]),
                 text(&r["kind"]),
                 findings.to_string(),
@@ -114,10 +133,14 @@ fn table(reviews: &[Value]) -> String {
             ]
         })
         .collect();
-    let mut out = aligned(&["SERVER", "TOOL", "KIND", "FINDINGS", "HELD AT"], rows);
+    let mut out = aligned(
+        &["SERVER", "ITEM", "NAME", "KIND", "FINDINGS", "HELD AT"],
+        rows,
+    );
     for r in reviews {
         out.push_str(&format!(
-            "\n{}/{} ({}):\n",
+            "\n{} {}/{} ({}):\n",
+            text(&r["item"]),
             text(&r["server"]),
             text(&r["tool"]),
             text(&r["kind"])
@@ -134,6 +157,6 @@ fn table(reviews: &[Value]) -> String {
             ));
         }
     }
-    out.push_str("\napprove: keyadm reviews approve SERVER [TOOL]; keep the old pin: keyadm reviews reject SERVER [TOOL]\n");
+    out.push_str("\napprove: keyadm reviews approve SERVER [NAME] (a prompt: NAME --prompt); keep the old pin: keyadm reviews reject SERVER [NAME] [--prompt]\n");
     out
 }

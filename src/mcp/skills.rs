@@ -9,6 +9,9 @@
 //!
 //! Within reach only: a URI that no skill of the caller's view holds is unknown,
 //! whatever server it names, and a skill switched off in the namespace is not served.
+//! A URI whose path could be read as outside its skill's folder (a dot segment, an
+//! encoded slash, a backslash…), or a file the manifest does not list, is refused before
+//! the owner is asked ([`crate::routing::skill_path`]).
 
 use std::sync::Arc;
 
@@ -25,10 +28,32 @@ use crate::mcp::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::lists::{Cache, list_cache, listing, with_hints};
 use crate::routing::View;
-use crate::routing::skills::{MAX_FILE_BYTES, Resolved, exposed_entry, exposed_uri};
+use crate::routing::skill_path::Refusal;
+use crate::routing::skills::{Access, MAX_FILE_BYTES, Resolved, exposed_entry, exposed_uri};
 
 fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
+}
+
+/// A skill URI refused before its owner is asked: what and why, in the message and in
+/// `data` (`{"uri", "refused"}`).
+fn refused(uri: &str, why: Refusal) -> RpcError {
+    let next = match why {
+        Refusal::NotListed => "skills/get gives the files a skill lists",
+        _ => "name a skill's files by the URIs skills/get gives, unencoded",
+    };
+    RpcError {
+        data: Some(json!({"uri": uri, "refused": why.as_str()})),
+        ..invalid(format!("{uri:?} is refused: {}; {next}", why.reason()))
+    }
+}
+
+/// What `method` does with a skill's URI.
+fn access(method: Option<Method>) -> Access {
+    match method {
+        Some(Method::ResourcesDirectoryRead) => Access::Folder,
+        _ => Access::File,
+    }
 }
 
 /// A skill file's owner and, when the view renamed the file, the owner's own URI as a
@@ -49,7 +74,11 @@ pub(crate) fn resource<'v>(
             "skill {name:?} is disabled in this namespace: its files cannot be read"
         )));
     }
-    let Some(Resolved { skill, own, size }) = view.skills.resolve(uri) else {
+    let Some(Resolved { skill, own, size }) = view
+        .skills
+        .resolve(uri, access(method))
+        .map_err(|why| refused(uri, why))?
+    else {
         return Ok(None);
     };
     if method == Some(Method::ResourcesRead)
@@ -77,7 +106,11 @@ pub(crate) fn answers(view: &View, body: &[u8], f: &Frame) -> bool {
         Some(Method::ResourcesRead) => f
             .uri
             .and_then(|s| string_value(body, s))
-            .and_then(|uri| view.skills.resolve(&uri).map(|r| r.own != uri))
+            .and_then(|uri| {
+                // A refused URI is refused on the route ([`resource`]).
+                let resolved = view.skills.resolve(&uri, Access::File).ok()??;
+                Some(resolved.own != uri)
+            })
             .unwrap_or(false),
         _ => false,
     }
@@ -118,7 +151,11 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
         let Some((backend, _)) = resource(view, &uri, f.kind)? else {
             return Err(invalid(format!("unknown resource {uri:?}")));
         };
-        let Some(Resolved { skill, own, .. }) = view.skills.resolve(&uri) else {
+        let Some(Resolved { skill, own, .. }) = view
+            .skills
+            .resolve(&uri, Access::File)
+            .map_err(|why| refused(&uri, why))?
+        else {
             return Err(invalid(format!("unknown resource {uri:?}")));
         };
         let mut got = ask(backend, method, json!({"uri": own})).await?;
@@ -148,7 +185,11 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
         })?;
         json!({"skill": entry})
     } else {
-        let Some(Resolved { skill, own, .. }) = view.skills.resolve(&uri) else {
+        let Some(Resolved { skill, own, .. }) = view
+            .skills
+            .resolve(&uri, Access::Folder)
+            .map_err(|why| refused(&uri, why))?
+        else {
             return Err(invalid(format!(
                 "{uri:?} is not a directory of a skill of this view"
             )));

@@ -92,6 +92,10 @@ pub struct Held {
     /// When this process recorded or loaded it (bounds how often a server that changes
     /// a definition on every list is written down).
     pub seen: std::time::Instant,
+    /// This process wrote it over another held definition: a definition that changes
+    /// again while held is written down at most once a [`reconcile`] interval (the
+    /// first change after a hold, a rejection or a restart opens a fresh review at once).
+    pub rewritten: bool,
 }
 
 /// What a call of a held item is told.
@@ -108,30 +112,64 @@ pub struct Why {
 }
 
 impl Why {
-    /// The sentence a client reads: what is held, why, and who can release it.
+    /// The sentence a client reads: what is held, why, and who can release it (a
+    /// command that works for this item: a rejected definition is approved by name; a
+    /// definition not checked yet has nothing to approve).
     pub fn message(&self, exposed: &str) -> String {
         let what = match (self.kind, self.rejected) {
-            (_, true) => "an admin rejected its new definition".to_string(),
+            ("pending", _) => {
+                "its definition has not been checked yet (it is new or changed); try again shortly"
+                    .to_string()
+            }
+            (_, true) => "an admin rejected its new definition; it is served again when the \
+                 server offers its pinned one, and another definition opens a fresh review"
+                .to_string(),
             ("changed", _) => "its definition changed since it was pinned".to_string(),
             ("added", _) => "it is new on a server whose tools are pinned".to_string(),
             ("flagged", _) => format!("screening flagged it ({})", self.findings.join("; ")),
             _ => "its definition has not been checked yet; try again shortly".to_string(),
         };
+        let who = match (self.kind, self.rejected) {
+            ("pending", _) => String::new(),
+            (_, true) => format!(
+                " An admin can still approve the rejected definition ({})",
+                self.commands()
+            ),
+            _ => format!(" An admin can approve it ({})", self.commands()),
+        };
         format!(
-            "{} {exposed:?} of server {} is held for review: {what}. An admin can approve it \
-             (`keyadm reviews approve {} {}` or POST /api/v1/reviews/approve)",
+            "{} {exposed:?} of server {} is held for review: {what}.{who}",
             self.item.as_str(),
             self.server,
-            self.server,
-            self.name
         )
+    }
+
+    /// The command and the REST call that approve this item.
+    pub fn commands(&self) -> String {
+        approve_commands(&self.server, self.item, &self.name)
     }
 
     /// The error's `data`.
     pub fn data(&self, exposed: &str) -> Value {
         serde_json::json!({"held": true, "reason": self.message(exposed), "kind": self.kind,
-            "server": self.server, "tool": self.name, "findings": self.findings})
+            "item": self.item.as_str(), "server": self.server, "tool": self.name,
+            "findings": self.findings})
     }
+}
+
+/// `keyadm reviews approve …` and the `POST /api/v1/reviews/approve` body that approve
+/// `server`'s held `item` `name`.
+pub fn approve_commands(server: &str, item: Item, name: &str) -> String {
+    let (flag, field) = match item {
+        Item::Tool => ("", String::new()),
+        Item::Prompt => (" --prompt", r#", "item": "prompt""#.to_string()),
+    };
+    format!(
+        "`keyadm reviews approve {server} {name}{flag}` or POST /api/v1/reviews/approve \
+         {{\"server\": {}, \"tool\": {}{field}}}",
+        serde_json::Value::from(server),
+        serde_json::Value::from(name)
+    )
 }
 
 type Key = (Uuid, Item, String);
@@ -223,10 +261,12 @@ impl Book {
         self.read().loaded
     }
 
-    /// Replaces the whole book with what the database holds.
-    pub fn replace(&self, pins: Vec<(Key, String)>, held: Vec<(Key, Held)>) {
+    /// Replaces the whole book with what the database holds: the pins, the held items,
+    /// and the servers whose lists were pinned (an empty list too).
+    pub fn replace(&self, pins: Vec<(Key, String)>, held: Vec<(Key, Held)>, servers: Vec<Uuid>) {
         let mut inner = self.write();
         inner.pinned_servers = pins.iter().map(|((id, _, _), _)| *id).collect();
+        inner.pinned_servers.extend(servers);
         inner.pins = pins.into_iter().collect();
         // A held item this process recorded recently keeps its time.
         let old = std::mem::take(&mut inner.held);
@@ -235,6 +275,7 @@ impl Book {
             .map(|(k, mut h)| {
                 if let Some(o) = old.get(&k).filter(|o| o.digest == h.digest) {
                     h.seen = o.seen;
+                    h.rewritten = o.rewritten;
                 }
                 (k, h)
             })
@@ -330,7 +371,10 @@ impl Book {
             {
                 continue;
             }
-            let why = match inner.held.get(&key) {
+            // What is recorded speaks for the definition it recorded only: another one
+            // (a fix after a rejection or a flag) is not checked yet, and a call does
+            // not quote the old findings or the old rejection.
+            let why = match inner.held.get(&key).filter(|h| h.digest == *digest) {
                 Some(h) => Why {
                     server: label.to_string(),
                     item: *item,
@@ -367,6 +411,14 @@ impl Book {
         inner.pins.insert(key, digest.to_string());
         inner.pinned_servers.insert(server);
         inner.generation += 1;
+    }
+
+    /// Records that `server`'s lists are pinned (an empty list included).
+    fn note_server(&self, server: Uuid) {
+        let mut inner = self.write();
+        if inner.pinned_servers.insert(server) {
+            inner.generation += 1;
+        }
     }
 
     fn note_held(&self, server: Uuid, item: Item, name: &str, held: Held) {
@@ -439,33 +491,39 @@ mod tests {
             .iter()
             .map(|(i, n, dg, _)| ((id, *i, n.clone()), dg.clone()))
             .collect();
-        book.replace(pins, vec![]);
+        book.replace(pins, vec![], vec![]);
         assert!(book.judge(id, "s", &l).get(Item::Tool, "echo").is_none());
         assert!(book.server_pinned(id));
         let changed = lists("Echoes. <IMPORTANT>");
         let j = book.judge(id, "s", &changed);
         let why = j.get(Item::Tool, "echo").expect("held");
-        assert!(
-            why.message("s__echo")
-                .contains("keyadm reviews approve s echo")
-        );
+        // Not recorded yet: nothing to approve, so no command is named.
+        assert_eq!(why.kind, "pending");
+        assert!(!why.message("s__echo").contains("keyadm"));
         assert!(
             j.get(Item::Prompt, "greet").is_none(),
             "the rest still pass"
         );
+        let digest = book.digested(id, &changed).items[0].2.clone();
         let held = Held {
             review: Review::Changed,
-            digest: "x".into(),
+            digest: digest.clone(),
             findings: vec![],
             rejected: false,
             seen: std::time::Instant::now(),
+            rewritten: false,
         };
         book.note_held(id, Item::Tool, "echo", held);
         let j = book.judge(id, "s", &changed);
         assert_eq!(j.get(Item::Tool, "echo").map(|w| w.kind), Some("changed"));
+        assert!(
+            j.get(Item::Tool, "echo")
+                .expect("held")
+                .message("s__echo")
+                .contains("`keyadm reviews approve s echo`")
+        );
         assert_eq!(book.held_count(), 1);
         assert_eq!(book.held_of(id).len(), 1);
-        let digest = book.digested(id, &changed).items[0].2.clone();
         book.note_pin(id, Item::Tool, "echo", &digest);
         assert!(
             book.judge(id, "s", &changed)
@@ -475,5 +533,77 @@ mod tests {
         assert_eq!(book.held_count(), 0);
         book.forget_held(id, Item::Tool, "echo");
         assert!(Item::parse("prompt") == Some(Item::Prompt) && Review::parse("x").is_none());
+    }
+
+    #[test]
+    fn a_held_record_speaks_for_its_own_definition_only() {
+        let book = Book::default();
+        let id = Uuid::new_v4();
+        let l = lists("Echoes");
+        let d = book.digested(id, &l);
+        let pins: Vec<_> = d
+            .items
+            .iter()
+            .map(|(i, n, dg, _)| ((id, *i, n.clone()), dg.clone()))
+            .collect();
+        book.replace(pins, vec![], vec![]);
+        let bad = lists("Echoes. <IMPORTANT>");
+        let bad_digest = book.digested(id, &bad).items[0].2.clone();
+        let rejected = Held {
+            review: Review::Flagged,
+            digest: bad_digest,
+            findings: vec!["addresses the model".into()],
+            rejected: true,
+            seen: std::time::Instant::now(),
+            rewritten: false,
+        };
+        book.note_held(id, Item::Tool, "echo", rejected);
+        let why = book.judge(id, "s", &bad);
+        let why = why.get(Item::Tool, "echo").expect("held");
+        let m = why.message("s__echo");
+        assert!(
+            m.contains("rejected") && m.contains("keyadm reviews approve s echo`"),
+            "{m}"
+        );
+        // The server now offers a fix: not the rejection, not the old findings.
+        let fixed = lists("Echoes the message");
+        let j = book.judge(id, "s", &fixed);
+        let why = j.get(Item::Tool, "echo").expect("held until reviewed");
+        assert_eq!(why.kind, "pending");
+        let m = why.message("s__echo");
+        assert!(
+            !m.contains("rejected") && !m.contains("addresses") && !m.contains("keyadm"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn a_prompt_s_message_names_a_command_for_a_prompt() {
+        let why = Why {
+            server: "srv".into(),
+            item: Item::Prompt,
+            name: "greet".into(),
+            kind: "changed",
+            rejected: false,
+            findings: vec![],
+        };
+        let m = why.message("srv__greet");
+        assert!(
+            m.contains("`keyadm reviews approve srv greet --prompt`")
+                && m.contains(r#"{"server": "srv", "tool": "greet", "item": "prompt"}"#),
+            "{m}"
+        );
+        assert_eq!(why.data("srv__greet")["item"], "prompt");
+    }
+
+    #[test]
+    fn an_empty_server_is_pinned() {
+        let book = Book::default();
+        let id = Uuid::new_v4();
+        book.replace(vec![], vec![], vec![id]);
+        assert!(book.server_pinned(id));
+        // What it offers later is not first sight: held until the pass records it.
+        let j = book.judge(id, "s", &lists("Echoes"));
+        assert_eq!(j.get(Item::Tool, "echo").map(|w| w.kind), Some("pending"));
     }
 }

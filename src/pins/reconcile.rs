@@ -1,6 +1,9 @@
 //! The pass before each routing build: every running backend's tools and prompts against
-//! the book. First sight of a server pins what screening does not flag; afterwards a
-//! changed, new or flagged item is held (or, under `tool_changes: accept`, re-pinned).
+//! the book. First sight of a server pins what screening does not flag, and the server
+//! itself (an empty list too: what it offers later is new); afterwards a changed, new or
+//! flagged item is held (or, under `tool_changes: accept`, re-pinned). A held item whose
+//! server offers another definition is reviewed afresh at once (after a rejection too);
+//! only a definition that changes again while held waits [`REWRITE_AFTER`].
 //! Each hold and each accepted change is written in one transaction per server, goes to
 //! the events stream (admins) and to the audit trail, and is counted by the
 //! `metamcp_tools_held` gauge.
@@ -13,15 +16,16 @@ use serde_json::json;
 
 use super::screen::{Context, screen};
 use super::store::{self, Write};
-use super::{Book, Held, Item, Review};
+use super::{Book, Digested, Held, Item, Review};
 use crate::backend::Backend;
 use crate::model::{Snapshot, ToolChanges};
 use crate::observe::Observe;
 use crate::observe::events::Audience;
 
-/// A held item whose server offers yet another definition is written down again at most
-/// this often (a server that changes a description on every list costs one row write a
-/// minute, not one per list).
+/// A held item whose server offers yet another definition after it was already written
+/// over once is written down again at most this often (a server that changes a
+/// description on every list costs one row write a minute, not one per list). The first
+/// new definition after a hold, a rejection or a restart is written at once.
 const REWRITE_AFTER: Duration = Duration::from_secs(60);
 
 /// What a pass reads and where it reports.
@@ -36,8 +40,8 @@ pub struct Pass<'a> {
 
 /// Loads the book from the database.
 pub async fn reload(pool: &Pool, book: &Book) -> Result<(), crate::store::db::DbError> {
-    let (pins, held) = store::load(pool).await?;
-    book.replace(pins, held);
+    let (pins, held, servers) = store::load(pool).await?;
+    book.replace(pins, held, servers);
     Ok(())
 }
 
@@ -81,6 +85,7 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     };
     let lists = b.lists();
     if lists.tools.is_empty() && lists.prompts.is_empty() {
+        pin_empty(book, pool, b).await;
         return false;
     }
     // Every item its pin and nothing recorded as held (the judgement is cached per
@@ -102,42 +107,16 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    // The other servers' tools, read only when something is screened.
+    // The other servers' tools (server, name, digest), read only when something is
+    // screened.
     let others_lists = std::sync::OnceLock::new();
     let others = std::sync::OnceLock::new();
-    let others = || -> &Vec<(&str, &str)> {
+    let others = || {
         others.get_or_init(|| {
-            others_lists
-                .get_or_init(|| {
-                    backends
-                        .iter()
-                        .filter(|o| o.id != b.id)
-                        .map(|o| (o.name.clone(), o.lists()))
-                        .collect::<Vec<_>>()
-                })
-                .iter()
-                .flat_map(|(n, l)| {
-                    l.tools
-                        .iter()
-                        .filter_map(move |t| t["name"].as_str().map(|t| (n.as_str(), t)))
-                })
-                .collect()
+            other_tools(others_lists.get_or_init(|| other_lists(book, backends, b.id)))
         })
     };
-    // What is recorded as held but no longer offered goes (once it has been held a
-    // while: a tool that comes and goes on every list is not rewritten each time).
-    let gone: Vec<(Item, String)> = book
-        .held_of(b.id)
-        .into_iter()
-        .filter(|(item, name, h)| {
-            h.seen.elapsed() >= REWRITE_AFTER
-                && !digested
-                    .items
-                    .iter()
-                    .any(|(i, n, _, _)| i == item && n == name)
-        })
-        .map(|(item, name, _)| (item, name))
-        .collect();
+    let gone = gone(book, b.id, &digested);
     let mut writes: Vec<Write> = gone
         .iter()
         .map(|(item, name)| Write::Release { item: *item, name })
@@ -157,15 +136,22 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
             continue;
         }
         if let Some(h) = &held
-            && (h.digest == *digest || h.seen.elapsed() < REWRITE_AFTER)
+            && !rewrite(h, digest, accept)
         {
             continue;
         }
         let definition = digested.definition(*item, *index);
+        // Another server's tool of the same name is shadowing unless it is this very
+        // definition (two instances of one server).
+        let others = others()
+            .iter()
+            .filter(|(_, t, d)| !(*item == Item::Tool && t == name && d == digest))
+            .map(|(s, t, _)| (*s, *t))
+            .collect();
         let ctx = Context {
             sibling_lengths: siblings(&lists.tools, *item, *index),
             own: own.clone(),
-            others: others().clone(),
+            others,
         };
         let findings = screen(definition, &ctx);
         let review = review_of(&findings, pin.is_some(), first_sight);
@@ -184,6 +170,7 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
                     review,
                     findings,
                     digest.clone(),
+                    held.is_some(),
                 ));
             }
             _ => {
@@ -203,11 +190,17 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
             }
         }
     }
+    if first_sight {
+        writes.push(Write::Server);
+    }
     if writes.is_empty() {
         return false;
     }
     if !written(pool, b, &writes).await {
         return false;
+    }
+    if first_sight {
+        book.note_server(b.id);
     }
     for note in notes {
         announce(book, observe, &b.name, b.id, note);
@@ -215,7 +208,59 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     true
 }
 
-/// The description lengths of a tool's siblings (none for a prompt).
+/// Pins a server whose lists are empty (once the book is loaded, and unless anything of
+/// it is pinned or held already): what it offers later is new, not a first sight.
+async fn pin_empty(book: &Book, pool: &Pool, b: &Backend) {
+    if !book.loaded() || book.server_pinned(b.id) || book.holds_any(b.id) {
+        return;
+    }
+    if written(pool, b, &[Write::Server]).await {
+        book.note_server(b.id);
+    }
+}
+
+/// The other servers' lists, digested.
+fn other_lists(
+    book: &Book,
+    backends: &[Arc<Backend>],
+    id: uuid::Uuid,
+) -> Vec<(String, Arc<Digested>)> {
+    backends
+        .iter()
+        .filter(|o| o.id != id)
+        .map(|o| (o.name.clone(), book.digested(o.id, &o.lists())))
+        .collect()
+}
+
+/// Their tools as (server, name, digest).
+fn other_tools(lists: &[(String, Arc<Digested>)]) -> Vec<(&str, &str, &str)> {
+    lists
+        .iter()
+        .flat_map(|(n, d)| {
+            d.items
+                .iter()
+                .filter(|(i, ..)| *i == Item::Tool)
+                .map(move |(_, t, dg, _)| (n.as_str(), t.as_str(), dg.as_str()))
+        })
+        .collect()
+}
+
+/// What is recorded as held but no longer offered, to go (once it has been held a
+/// while: a tool that comes and goes on every list is not rewritten each time).
+fn gone(book: &Book, id: uuid::Uuid, digested: &Digested) -> Vec<(Item, String)> {
+    book.held_of(id)
+        .into_iter()
+        .filter(|(item, name, h)| {
+            h.seen.elapsed() >= REWRITE_AFTER
+                && !digested
+                    .items
+                    .iter()
+                    .any(|(i, n, _, _)| i == item && n == name)
+        })
+        .map(|(item, name, _)| (item, name))
+        .collect()
+}
+
 /// Writes one server's pass; whether it was written. A write refused because the server
 /// was removed meanwhile (its pins went with it) holds nothing and is no warning.
 async fn written(pool: &Pool, b: &Backend, writes: &[Write<'_>]) -> bool {
@@ -232,6 +277,7 @@ async fn written(pool: &Pool, b: &Backend, writes: &[Write<'_>]) -> bool {
     }
 }
 
+/// The description lengths of a tool's siblings (none for a prompt).
 fn siblings(tools: &[serde_json::Value], item: Item, index: usize) -> Vec<usize> {
     match item {
         Item::Tool => tools
@@ -242,6 +288,18 @@ fn siblings(tools: &[serde_json::Value], item: Item, index: usize) -> Vec<usize>
             .collect(),
         Item::Prompt => Vec::new(),
     }
+}
+
+/// Whether a held item `h`, its server now offering `digest`, is judged again: a
+/// definition other than the one on record opens a fresh review at once (after a
+/// rejection too), unless it is the definition changing again within [`REWRITE_AFTER`]
+/// of the last rewrite (churn); the definition on record stays held unless `accept` now
+/// covers it and no admin rejected it (an explicit rejection outlasts the setting).
+fn rewrite(h: &Held, digest: &str, accept: bool) -> bool {
+    if h.digest == digest {
+        return accept && !h.rejected;
+    }
+    h.rejected || !h.rewritten || h.seen.elapsed() >= REWRITE_AFTER
 }
 
 /// Why an item that is not its pin is held: flagged when screening found anything,
@@ -256,7 +314,8 @@ fn review_of(findings: &[String], pinned: bool, first_sight: bool) -> Option<Rev
 }
 
 enum Note {
-    Held(Item, String, Review, Vec<String>, String),
+    /// Held; the last field: over another held definition.
+    Held(Item, String, Review, Vec<String>, String, bool),
     /// Pinned at first sight (`None`) or a change accepted.
     Pinned(Item, String, Option<Review>, Vec<String>, String),
     Released(Item, String),
@@ -265,12 +324,12 @@ enum Note {
 /// Notes `note` in the book, and announces and audits it.
 fn announce(book: &Book, observe: &Observe, server: &str, id: uuid::Uuid, note: Note) {
     let (kind, item, name, fields) = match note {
-        Note::Held(item, name, review, findings, digest) => {
+        Note::Held(item, name, review, findings, digest, rewritten) => {
             tracing::warn!(server, tool = %name, kind = review.as_str(), findings = ?findings,
                 "a tool definition is held for review");
             let fields = json!({"server": server, "tool": name, "item": item.as_str(),
                 "kind": review.as_str(), "findings": findings,
-                "approve": format!("keyadm reviews approve {server} {name}")});
+                "approve": super::approve_commands(server, item, &name)});
             book.note_held(
                 id,
                 item,
@@ -281,6 +340,7 @@ fn announce(book: &Book, observe: &Observe, server: &str, id: uuid::Uuid, note: 
                     findings,
                     rejected: false,
                     seen: Instant::now(),
+                    rewritten,
                 },
             );
             ("tool.held", item, name, fields)
@@ -312,4 +372,40 @@ fn announce(book: &Book, observe: &Observe, server: &str, id: uuid::Uuid, note: 
     observe
         .audit
         .record(crate::observe::audit::Entry::change_by(None, kind, &object));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(digest: &str, rejected: bool, rewritten: bool, age: Duration) -> Held {
+        Held {
+            review: Review::Changed,
+            digest: digest.into(),
+            findings: vec![],
+            rejected,
+            seen: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+            rewritten,
+        }
+    }
+
+    #[test]
+    fn a_new_definition_is_reviewed_at_once_and_only_churn_waits() {
+        let now = Duration::ZERO;
+        // Rejected, then a fixed definition a second later: a fresh review at once.
+        assert!(rewrite(&held("a", true, false, now), "b", false));
+        assert!(rewrite(&held("a", true, true, now), "b", false));
+        // Held (flagged, say), then fixed: at once.
+        assert!(rewrite(&held("a", false, false, now), "b", false));
+        // As loaded after a restart (seen now, not rewritten): at once.
+        assert!(rewrite(&held("a", true, false, now), "b", true));
+        // Changing again within the interval after a rewrite: waits; after it, written.
+        assert!(!rewrite(&held("a", false, true, now), "b", false));
+        assert!(rewrite(&held("a", false, true, REWRITE_AFTER), "b", false));
+        // The definition on record: stays held under hold; `accept` takes it unless an
+        // admin rejected it.
+        assert!(!rewrite(&held("a", false, false, now), "a", false));
+        assert!(rewrite(&held("a", false, false, now), "a", true));
+        assert!(!rewrite(&held("a", true, false, now), "a", true));
+    }
 }

@@ -10,8 +10,12 @@ use crate::store::db::DbError;
 
 type Key = (Uuid, Item, String);
 
-/// Every pin's digest and every held item (definitions stay in the database).
-pub async fn load(pool: &Pool) -> Result<(Vec<(Key, String)>, Vec<(Key, Held)>), DbError> {
+/// What [`load`] reads: every pin's digest, every held item, the servers pinned.
+pub type Loaded = (Vec<(Key, String)>, Vec<(Key, Held)>, Vec<Uuid>);
+
+/// Every pin's digest, every held item (definitions stay in the database), and every
+/// server whose lists were pinned, an empty list included (`tool_pinned_servers`).
+pub async fn load(pool: &Pool) -> Result<Loaded, DbError> {
     let client = pool.get().await?;
     let mut pins = Vec::new();
     for r in client
@@ -50,10 +54,18 @@ pub async fn load(pool: &Pool) -> Result<(Vec<(Key, String)>, Vec<(Key, Held)>),
                     .unwrap_or_default(),
                 rejected: r.try_get(6)?,
                 seen: std::time::Instant::now(),
+                rewritten: false,
             },
         ));
     }
-    Ok((pins, held))
+    let mut servers = Vec::new();
+    for r in client
+        .query("SELECT server_id FROM tool_pinned_servers", &[])
+        .await?
+    {
+        servers.push(r.try_get(0)?);
+    }
+    Ok((pins, held, servers))
 }
 
 /// One write of a reconcile pass.
@@ -76,6 +88,9 @@ pub enum Write<'a> {
     },
     /// The server offers its pinned definition again: nothing is held.
     Release { item: Item, name: &'a str },
+    /// The server's lists are pinned, whatever they hold (an empty list too): what it
+    /// offers later is a new item of a pinned server.
+    Server,
 }
 
 /// Applies one server's writes in one transaction.
@@ -139,6 +154,13 @@ pub async fn apply(pool: &Pool, server: Uuid, writes: &[Write<'_>]) -> Result<()
                 )
                 .await?;
             }
+            Write::Server => {
+                tx.execute(
+                    "INSERT INTO tool_pinned_servers (server_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&server],
+                )
+                .await?;
+            }
         }
     }
     tx.commit().await?;
@@ -181,27 +203,43 @@ pub async fn reviews(pool: &Pool, server: Option<Uuid>) -> Result<Vec<Value>, Db
     Ok(out)
 }
 
-/// Approves (re-pins) or rejects (keeps the old pin) the held items of `server`, or only
-/// those named `name`; the names it acted on.
+/// Approves (re-pins) or rejects (keeps the old pin) the held items of `server`: those
+/// of kind `item` (every kind when `None`), only the one named `name` when given; the
+/// items it acted on. A rejected definition is approved only when named (an admin who
+/// changes their mind); a decision on the whole server leaves rejected ones alone.
 pub async fn decide(
     pool: &Pool,
     server: Uuid,
+    item: Option<Item>,
     name: Option<&str>,
     approve: bool,
-) -> Result<Vec<String>, DbError> {
+) -> Result<Vec<(Item, String)>, DbError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let kind = item.map(Item::as_str);
+    let named_approval = approve && name.is_some();
     let rows = tx
         .query(
             "SELECT kind, name, digest, definition FROM tool_reviews
-             WHERE server_id = $1 AND ($2::text IS NULL OR name = $2) AND NOT rejected
-             ORDER BY name FOR UPDATE",
-            &[&server, &name],
+             WHERE server_id = $1 AND ($2::text IS NULL OR name = $2)
+               AND ($3::text IS NULL OR kind = $3) AND ($4 OR NOT rejected)
+             ORDER BY kind DESC, name FOR UPDATE",
+            &[&server, &name, &kind, &named_approval],
         )
         .await?;
+    if approve && !rows.is_empty() {
+        tx.execute(
+            "INSERT INTO tool_pinned_servers (server_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&server],
+        )
+        .await?;
+    }
     let mut names = Vec::with_capacity(rows.len());
     for r in &rows {
         let (kind, n): (&str, &str) = (r.try_get(0)?, r.try_get(1)?);
+        let Some(item) = Item::parse(kind) else {
+            continue;
+        };
         if approve {
             tx.execute(
                 "INSERT INTO tool_pins (server_id, kind, name, digest, definition)
@@ -230,7 +268,7 @@ pub async fn decide(
             )
             .await?;
         }
-        names.push(n.to_string());
+        names.push((item, n.to_string()));
     }
     tx.commit().await?;
     Ok(names)

@@ -16,6 +16,7 @@ mod header_params;
 mod prompts;
 mod resources;
 pub mod search;
+pub mod skill_path;
 pub mod skills;
 pub mod subscriptions;
 mod suggest;
@@ -192,9 +193,9 @@ pub struct View {
     served_index: HashMap<String, usize>,
     /// Exposed names switched off by the namespace (calls get a clear error).
     pub disabled: HashSet<String>,
-    /// Exposed names of tools and prompts held for review ([`crate::pins`]): not listed,
-    /// and a call is told why.
-    pub held: HashMap<String, Arc<crate::pins::Why>>,
+    /// Tools and prompts held for review ([`crate::pins`]), by kind and exposed name (a
+    /// tool and a prompt of one name are two items): not listed, and a call is told why.
+    pub held: HashMap<(crate::pins::Item, String), Arc<crate::pins::Why>>,
     pub prompts: Vec<Exposed>,
     prompt_index: HashMap<String, usize>,
     pub resources: Vec<ResourceRoute>,
@@ -315,7 +316,7 @@ impl View {
 
     /// The backend serving `uri`: an exact listed resource, else a matching template.
     pub fn resource_backend(&self, uri: &str) -> Option<&Arc<Backend>> {
-        if let Some(r) = self.skills.resolve(uri) {
+        if let Ok(Some(r)) = self.skills.resolve(uri, skills::Access::File) {
             return Some(&r.skill.backend);
         }
         if let Some(r) = self.ui.get(uri) {
@@ -646,7 +647,8 @@ fn build_view(
                 .as_ref()
                 .and_then(|h| h.get(crate::pins::Item::Tool, original))
             {
-                view.held.insert(name, why.clone());
+                view.held
+                    .insert((crate::pins::Item::Tool, name), why.clone());
                 continue;
             }
             if gateway::clash(&mut view, &name, &b.name) {

@@ -28,7 +28,8 @@ pub(super) fn add(
             continue;
         }
         if let Some(why) = held.and_then(|h| h.get(crate::pins::Item::Prompt, original)) {
-            view.held.insert(name, why.clone());
+            view.held
+                .insert((crate::pins::Item::Prompt, name), why.clone());
             continue;
         }
         if let Some(first) = view.prompt_index.get(&name).map(|i| &view.prompts[*i]) {

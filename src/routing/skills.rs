@@ -18,6 +18,13 @@
 //! override `enabled: false` (keyed `<server>__<skill name>`, like a tool's, or by the
 //! exposed URI) takes a skill out of the view: it is not listed and none of its files can
 //! be read, whatever URI is guessed.
+//!
+//! A URI is resolved to a skill by its folder, and the rest of it is checked before it
+//! is forwarded ([`super::skill_path`]): nothing that a server resolving paths could read
+//! as outside the folder (a dot segment, however encoded, an encoded slash, a
+//! backslash…) passes. A file read must then name a file the skill's manifest lists (any
+//! file of the folder when the manifest is `"dynamic"`); a directory read, a folder
+//! inside the skill.
 
 use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,6 +33,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::skill_path::{self, Refusal};
 use super::{Listed, Problem, View};
 use crate::backend::skills::{MAX_FILES, offers_skills};
 use crate::backend::{Backend, Status};
@@ -57,6 +65,8 @@ pub struct SkillRoute {
     pub directory_read: bool,
     /// Listed files (exposed URI) and their listed sizes.
     sizes: HashMap<String, u64>,
+    /// The files its manifest lists (exposed URIs); `None`: a `"dynamic"` manifest.
+    files: Option<HashSet<String>>,
 }
 
 impl Listed for SkillRoute {
@@ -74,6 +84,15 @@ pub struct Resolved<'a> {
     pub own: String,
     /// The file's listed size, when the manifest lists it.
     pub size: Option<u64>,
+}
+
+/// What a request does with a skill's URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads (or subscribes to, or completes) a file: one the manifest lists.
+    File,
+    /// Lists a folder inside the skill.
+    Folder,
 }
 
 /// The skills of one view.
@@ -128,6 +147,16 @@ fn vet(entry: &Value) -> Result<(&str, &str, &str), String> {
     let name = entry["frontmatter"]["name"]
         .as_str()
         .ok_or_else(|| format!("{own:?} has no frontmatter name"))?;
+    // The server's own folder: no dot segment, separator trick or look-alike either
+    // (it is forwarded as it is, before a client's rest).
+    if let Some((_, path)) = own_dir.split_once("://")
+        && let Err(why) = skill_path::check(&format!("/{path}"))
+    {
+        return Err(format!(
+            "its uri {own:?} could name another folder: {}",
+            why.reason()
+        ));
+    }
     match &entry["resources"] {
         Value::String(s) if s == "dynamic" => {}
         Value::Array(files) => {
@@ -139,13 +168,15 @@ fn vet(entry: &Value) -> Result<(&str, &str, &str), String> {
             }
             for f in files {
                 let uri = f["uri"].as_str().unwrap_or_default();
-                if uri != own
-                    && !uri
-                        .strip_prefix(own_dir)
-                        .is_some_and(|r| r.starts_with('/'))
-                {
+                let Some(rest) = uri.strip_prefix(own_dir).filter(|r| r.starts_with('/')) else {
                     return Err(format!(
                         "{own:?} lists {uri:?}, which is outside the skill's folder"
+                    ));
+                };
+                if let Err(why) = skill_path::check(rest) {
+                    return Err(format!(
+                        "{own:?} lists {uri:?}, which could be read as outside the skill's folder: {}",
+                        why.reason()
                     ));
                 }
             }
@@ -267,6 +298,12 @@ pub(super) fn add<'n>(
                 .flatten()
                 .filter_map(|f| Some((f["uri"].as_str()?.to_string(), f["size"].as_u64()?)))
                 .collect();
+            let files = exposed["resources"].as_array().map(|files| {
+                files
+                    .iter()
+                    .filter_map(|f| f["uri"].as_str().map(str::to_string))
+                    .collect()
+            });
             let i = skills.listed.len();
             skills.index.insert(uri.clone(), i);
             skills.dirs.insert(dir.clone(), i);
@@ -285,6 +322,7 @@ pub(super) fn add<'n>(
                 own_dir: own_dir.to_string(),
                 directory_read,
                 sizes,
+                files,
             });
         }
     }
@@ -308,15 +346,28 @@ impl Skills {
     }
 
     /// The skill whose folder holds `uri` (exposed): the skill's `SKILL.md`, a file in
-    /// its folder, or the folder itself.
-    pub fn resolve(&self, uri: &str) -> Option<Resolved<'_>> {
-        let (dir, i) = ancestors(uri).find_map(|a| self.dirs.get_key_value(a))?;
+    /// its folder, or the folder itself; `None` when no listed skill's folder is a
+    /// prefix of it. Refused when the rest of `uri` could be read as outside the folder
+    /// ([`skill_path::check`]), and, for `access` to a file, when it is not one the
+    /// manifest lists.
+    pub fn resolve(&self, uri: &str, access: Access) -> Result<Option<Resolved<'_>>, Refusal> {
+        let Some((dir, i)) = ancestors(uri).find_map(|a| self.dirs.get_key_value(a)) else {
+            return Ok(None);
+        };
         let skill = &self.listed[*i];
-        Some(Resolved {
+        let rest = &uri[dir.len()..];
+        skill_path::check(rest)?;
+        if access == Access::File
+            && uri != skill.uri
+            && skill.files.as_ref().is_some_and(|f| !f.contains(uri))
+        {
+            return Err(Refusal::NotListed);
+        }
+        Ok(Some(Resolved {
             skill,
-            own: format!("{}{}", skill.own_dir, &uri[dir.len()..]),
+            own: format!("{}{rest}", skill.own_dir),
             size: skill.sizes.get(uri).copied(),
-        })
+        }))
     }
 
     /// The name of the switched-off skill whose folder holds `uri`, if any.
@@ -373,7 +424,8 @@ pub fn exposed_uri(skill: &SkillRoute, own: &str) -> Option<String> {
         return Some(skill.uri.clone());
     }
     let rest = own.strip_prefix(skill.own_dir.as_str())?;
-    (rest.is_empty() || rest.starts_with('/')).then(|| format!("{}{rest}", skill.dir))
+    ((rest.is_empty() || rest.starts_with('/')) && skill_path::check(rest).is_ok())
+        .then(|| format!("{}{rest}", skill.dir))
 }
 
 /// A member's `skills/get` entry for `skill`, its URIs exposed, or why it cannot be

@@ -63,8 +63,8 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
         }
         view.absent.extend(&part.absent);
         view.disabled.extend(part.disabled.iter().cloned());
-        for (name, why) in &part.held {
-            view.held.entry(name.clone()).or_insert_with(|| why.clone());
+        for (key, why) in &part.held {
+            view.held.entry(key.clone()).or_insert_with(|| why.clone());
         }
         view.errors.extend(part.errors.iter().cloned());
         view.completions |= part.completions;
@@ -83,8 +83,9 @@ pub(super) fn union(parts: &[&Arc<View>]) -> View {
     let held = std::mem::take(&mut view.held);
     view.held = held
         .into_iter()
-        .filter(|(name, _)| {
-            !view.tool_index.contains_key(name) && !view.prompt_index.contains_key(name)
+        .filter(|((item, name), _)| match item {
+            crate::pins::Item::Tool => !view.tool_index.contains_key(name),
+            crate::pins::Item::Prompt => !view.prompt_index.contains_key(name),
         })
         .collect();
     let mut absent = std::mem::take(&mut view.absent);

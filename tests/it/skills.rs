@@ -513,3 +513,106 @@ async fn a_flat_namespace_keeps_the_first_uri_and_a_union_joins_skills() {
     let skills = r.json()["skills"].as_array().unwrap().clone();
     assert_eq!(skills.len(), 6, "the union of both namespaces: {skills:?}");
 }
+
+/// A member that resolves paths as a careless file server does (`skills_hostile.py
+/// paths`): every URI that names a listed skill's folder and then steps out of it (a dot
+/// segment, encoded in any case, once or twice; an encoded slash; a backslash, plain or
+/// encoded) is refused with `-32602`, the request's id, and a message saying what and
+/// why, in a prefixing namespace, a flat one and `/mcp`; a file the manifest does not
+/// list is refused too. The member is asked for the listed file only: `secret`'s bytes,
+/// switched off in the namespaces, never leave it.
+#[tokio::test]
+async fn a_uri_that_steps_out_of_a_listed_skill_is_refused() {
+    let gw = TestGateway::start().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/skills_hostile.py");
+    gw.register(
+        json!({"name": "sk1", "protocol": "stdio", "command": "python3",
+        "args": [script, "paths"]}),
+    )
+    .await;
+    for (name, prefix) in [("team", "always"), ("flat", "never")] {
+        let ns = json!({"name": name, "servers": ["sk1"], "tool_prefix": prefix,
+            "tools": {"sk1__secret": {"enabled": false}}});
+        let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let steps_out = |pdf: &str| {
+        [
+            (format!("{pdf}/../secret/SKILL.md"), "dot segment"),
+            (format!("{pdf}/%2e%2e/secret/SKILL.md"), "dot segment"),
+            (format!("{pdf}/%2E%2E%2Fsecret/SKILL.md"), "encoded slash"),
+            (format!("{pdf}/..%2fsecret/SKILL.md"), "encoded slash"),
+            (format!("{pdf}/..\\secret\\SKILL.md"), "backslash"),
+            (
+                format!("{pdf}/..%5csecret%5cSKILL.md"),
+                "encoded slash or backslash",
+            ),
+            (format!("{pdf}/%252e%252e/secret/SKILL.md"), "%25"),
+            (format!("{pdf}/refs/../../secret/SKILL.md"), "dot segment"),
+            (format!("{pdf}/./SKILL.md"), "dot segment"),
+            (
+                format!("{pdf}/notes.md"),
+                "not a file the skill's manifest lists",
+            ),
+        ]
+    };
+    let mut id = 100;
+    for (path, pdf) in [
+        ("/mcp/team", "skill://sk1/pdf"),
+        ("/mcp/flat", "skill://pdf"),
+        ("/mcp", "skill://sk1/pdf"),
+    ] {
+        let mut c = Client::new(gw.addr, path, Some(&gw.client_key));
+        c.version = "2025-11-25".into();
+        c.initialize().await;
+        let listed = c.result("skills/list", json!({})).await;
+        assert!(
+            listed.to_string().contains(&format!("{pdf}/SKILL.md")),
+            "{path}: {listed}"
+        );
+        for (uri, why) in steps_out(pdf) {
+            for method in ["resources/read", "resources/subscribe"] {
+                id += 1;
+                let m = c.call(json!(id), method, json!({"uri": uri})).await;
+                assert_eq!(m["id"], id, "{path} {method} {uri}: {m}");
+                assert_eq!(m["error"]["code"], -32602, "{path} {method} {uri}: {m}");
+                let message = m["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains("refused") && message.contains(why),
+                    "{path} {method} {uri}: {m}"
+                );
+                assert_eq!(m["error"]["data"]["uri"], uri.as_str(), "{m}");
+            }
+        }
+        let m = c
+            .call(
+                json!(7),
+                "resources/directory/read",
+                json!({"uri": format!("{pdf}/..")}),
+            )
+            .await;
+        assert!(
+            m["error"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains("dot segment")),
+            "{path}: {m}"
+        );
+        let forms = format!("{pdf}/refs/FORMS.md");
+        let m = c
+            .call(json!(8), "resources/read", json!({"uri": forms}))
+            .await;
+        assert_eq!(
+            m["result"]["contents"][0]["text"], "Fill every field.",
+            "{path}: {m}"
+        );
+        assert_eq!(m["result"]["contents"][0]["uri"], forms.as_str(), "{m}");
+    }
+    // The member was asked for the listed file once per view, and for nothing else.
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let reads = c
+        .result("tools/call", json!({"name": "sk1__reads", "arguments": {}}))
+        .await;
+    let reads: Vec<String> = serde_json::from_str(&support::mcp::text_of(&reads)).unwrap();
+    assert_eq!(reads, ["skill://pdf/refs/FORMS.md"; 3], "{reads:?}");
+}

@@ -7,11 +7,17 @@ usage: skills_hostile.py MODE
   mixed   four skills: `fine`; `foreign`, whose manifest names a file of another
           skill; `huge`, listing a 100 MB file; `tampered`, whose SKILL.md digest does
           not match the bytes it serves
+  paths   two skills, `pdf` (SKILL.md and refs/FORMS.md) and `secret`; a read resolves
+          its URI as a careless file server would (percent-decoded until nothing
+          changes, backslashes as separators, `..` resolved), so a URI that steps out
+          of `pdf` is served `secret`'s bytes
 Every resources/read it is asked is counted; the tool `reads` says how many.
 """
 import hashlib
 import json
+import posixpath
 import sys
+import urllib.parse
 
 MODE = sys.argv[1]
 reads = []
@@ -44,6 +50,13 @@ def skills_list(params):
         if page < 99:
             out["nextCursor"] = str(page + 1)
         return out
+    if MODE == "paths":
+        forms = "Fill every field."
+        return {"skills": [
+            entry("pdf", [{"uri": "skill://pdf/refs/FORMS.md", "digest": digest(forms),
+                           "size": len(forms)}]),
+            entry("secret"),
+        ]}
     return {"skills": [
         entry("fine"),
         entry("foreign", [{"uri": "skill://fine/SKILL.md", "digest": digest("x"), "size": 1}]),
@@ -74,6 +87,13 @@ def answer(method, params):
     if method == "resources/read":
         uri = params["uri"]
         reads.append(uri)
+        if MODE == "paths":
+            path = uri.removeprefix("skill://")
+            while (decoded := urllib.parse.unquote(path)) != path:
+                path = decoded
+            path = posixpath.normpath(path.replace("\\", "/")).lstrip("/")
+            text = "Fill every field." if path == "pdf/refs/FORMS.md" else md(path.split("/")[0])
+            return {"contents": [{"uri": uri, "mimeType": "text/markdown", "text": text}]}
         name = uri.split("/")[2]
         return {"contents": [{"uri": uri, "mimeType": "text/markdown", "text": md(name)}]}
     return None

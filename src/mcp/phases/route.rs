@@ -199,8 +199,12 @@ fn held(name: &str, why: &crate::pins::Why) -> RpcError {
 }
 
 /// Refuses a call of a tool or prompt `view` holds for review.
-fn held_check(view: &crate::routing::View, name: &str) -> Result<(), RpcError> {
-    match view.held.get(name) {
+fn held_check(
+    view: &crate::routing::View,
+    item: crate::pins::Item,
+    name: &str,
+) -> Result<(), RpcError> {
+    match view.held.get(&(item, name.to_string())) {
         Some(why) => Err(held(name, why)),
         None => Ok(()),
     }
@@ -288,7 +292,7 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reac
     };
     let prompt = |span: Option<Span>, what: &str| -> Result<Callee<'v>, RpcError> {
         let (span, name) = named(span, what)?;
-        held_check(view, &name)?;
+        held_check(view, crate::pins::Item::Prompt, &name)?;
         let p = view.prompt(&name).ok_or_else(|| {
             unavailable(
                 ctx,
@@ -409,7 +413,7 @@ fn not_found(ctx: &Ctx, method: &str) -> RpcError {
 /// namespace, its server unavailable, or unknown (with the nearest names).
 fn absent_tool(ctx: &Ctx, name: &str) -> RpcError {
     let view = &ctx.view;
-    if let Err(e) = held_check(view, name) {
+    if let Err(e) = held_check(view, crate::pins::Item::Tool, name) {
         return e;
     }
     if view.disabled.contains(name) {

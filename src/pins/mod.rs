@@ -16,9 +16,13 @@
 //! pins what is new, records what is held, and announces it.
 
 pub mod canon;
+pub mod fold;
 pub mod reconcile;
 pub mod screen;
+#[cfg(test)]
+mod screen_tests;
 pub mod store;
+pub mod text;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};

@@ -19,8 +19,6 @@ pub mod canon;
 pub mod fold;
 pub mod reconcile;
 pub mod screen;
-#[cfg(test)]
-mod screen_tests;
 pub mod store;
 pub mod text;
 
@@ -481,3 +479,6 @@ mod tests {
         assert!(Item::parse("prompt") == Some(Item::Prompt) && Review::parse("x").is_none());
     }
 }
+
+#[cfg(test)]
+mod screen_tests;

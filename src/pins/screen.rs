@@ -13,6 +13,8 @@
 //! detection per attack class on cases written from the published classes and on a
 //! blind corpus, false alarms on the real tools of the tool search benchmark.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::fold::{self, Words};
@@ -215,11 +217,13 @@ pub fn screen(definition: &Value, ctx: &Context) -> Vec<String> {
             break;
         }
     }
+    // The text's words, once: every other server's tool name is looked up, not searched.
+    let words = words_of(plain);
     if let Some((server, tool)) = ctx.others.iter().find(|(_, tool)| {
         *tool != name
             && distinctive(tool)
             && !ctx.own.contains(tool)
-            && names(plain, &fold::fold(tool))
+            && names(plain, &words, &fold::fold(tool))
     }) {
         findings.push(format!("refers to server {server}'s tool {tool}"));
     }
@@ -300,12 +304,27 @@ fn distinctive(tool: &str) -> bool {
     tool.len() >= 6 && (tool.contains('_') || tool.contains('-'))
 }
 
-/// Whether `text` (folded) holds `tool` (folded) as a word of its own.
-fn names(text: &str, tool: &str) -> bool {
+/// A character of a word, for [`names`].
+fn word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// The words of `text`: its longest runs of [`word`] characters.
+pub(super) fn words_of(text: &str) -> HashSet<&str> {
+    text.split(|c: char| !word(c))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether `text` (folded) holds `tool` (folded) as a word of its own; `words` are
+/// [`words_of`] `text`, where a name of word characters alone is looked up.
+pub(super) fn names(text: &str, words: &HashSet<&str>, tool: &str) -> bool {
     if tool.is_empty() {
         return false;
     }
-    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    if tool.chars().all(word) {
+        return words.contains(tool);
+    }
     let mut from = 0;
     while let Some(i) = text[from..].find(tool) {
         let at = from + i;

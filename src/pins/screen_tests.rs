@@ -286,3 +286,33 @@ proptest! {
         );
     }
 }
+
+/// Whether `text` holds `tool` bounded by non-word characters: the search the rule made
+/// before it looked names up among the text's words.
+fn names_by_search(text: &str, tool: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    !tool.is_empty()
+        && text.match_indices(tool).any(|(at, _)| {
+            !text[..at].chars().next_back().is_some_and(word)
+                && !text[at + tool.len()..].chars().next().is_some_and(word)
+        })
+}
+
+proptest! {
+    #[test]
+    fn names_looked_up_among_words_are_names_searched(
+        text in prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "_", "-", " ", ".", "é", "ab_c", "\n", "/"]), 0..30),
+        tool in prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "_", "-", ".", "é", "ab_c", "/"]), 0..6),
+    ) {
+        let text: String = text.concat();
+        let tool: String = tool.concat();
+        let words = super::screen::words_of(&text);
+        prop_assert_eq!(
+            super::screen::names(&text, &words, &tool),
+            names_by_search(&text, &tool),
+            "{:?} in {:?}", tool, text
+        );
+    }
+}

@@ -6,17 +6,47 @@
 //! `TOOLSEARCH_EXTERNAL`; MetaTool's 199 plugins were held out: no rule was written or
 //! changed while looking at them). Each real tool is screened as at its server's first sight:
 //! against its server's other descriptions and every other server's tools of its set.
+//! The blind corpus (`bench/screening/blind/`, or `SCREENING_BLIND`: attacks and benign
+//! tools written by someone who never saw the rules; its README says how) is reported
+//! beside them, detection per class and false alarms. Last, the cost: every definition
+//! above screened again in rounds, the median round's time per definition.
 //!
 //!   bench/screening/run.sh           # the figures
 //!   SCREENING_SHOW=1 bench/screening/run.sh   # and every false alarm and every miss
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use metamcp::pins::screen::{Context, screen};
 use serde_json::Value;
 
 /// A set of real servers: (server, its tools).
 type Servers = Vec<(String, Vec<Value>)>;
+
+/// One definition and what it is screened against, owned (a [`Context`] borrows it).
+struct Case {
+    class: String,
+    label: String,
+    tool: Value,
+    siblings: Vec<usize>,
+    own: Vec<String>,
+    others: Vec<(String, String)>,
+}
+
+impl Case {
+    fn findings(&self) -> Vec<String> {
+        let ctx = Context {
+            sibling_lengths: self.siblings.clone(),
+            own: self.own.iter().map(String::as_str).collect(),
+            others: self
+                .others
+                .iter()
+                .map(|(s, t)| (s.as_str(), t.as_str()))
+                .collect(),
+        };
+        screen(&self.tool, &ctx)
+    }
+}
 
 fn servers_of(path: &str) -> Option<Servers> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -35,43 +65,125 @@ fn servers_of(path: &str) -> Option<Servers> {
     )
 }
 
-/// The findings of every tool of `set`, screened as at its server's first sight.
-fn false_alarms(set: &Servers, show: bool) -> (usize, usize) {
-    let mut flagged = 0;
-    let mut total = 0;
+/// Every tool of `set`, each as at its server's first sight: against its server's other
+/// descriptions and every other server's tools.
+fn cases_of_servers(set: &Servers) -> Vec<Case> {
+    let mut cases = Vec::new();
     for (server, tools) in set {
-        let own: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
-        let others: Vec<(&str, &str)> = set
+        let own: Vec<String> = tools
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        let others: Vec<(String, String)> = set
             .iter()
             .filter(|(s, _)| s != server)
             .flat_map(|(s, t)| {
                 t.iter()
-                    .filter_map(move |t| t["name"].as_str().map(|n| (s.as_str(), n)))
+                    .filter_map(move |t| t["name"].as_str().map(|n| (s.clone(), n.to_string())))
             })
             .collect();
         for (i, tool) in tools.iter().enumerate() {
-            let sibling_lengths = tools
+            let siblings = tools
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j != i)
                 .filter_map(|(_, t)| t["description"].as_str().map(|d| d.chars().count()))
                 .collect();
-            let ctx = Context {
-                sibling_lengths,
+            cases.push(Case {
+                class: "benign".to_string(),
+                label: format!("{server}/{}", tool["name"]),
+                tool: tool.clone(),
+                siblings,
                 own: own.clone(),
                 others: others.clone(),
-            };
-            let findings = screen(tool, &ctx);
-            total += 1;
-            if !findings.is_empty() {
-                flagged += 1;
-                if show {
-                    println!("  false alarm {server}/{}: {findings:?}", tool["name"]);
-                }
+            });
+        }
+    }
+    cases
+}
+
+/// The cases of a file in `make_attacks.py`'s line format: {"class", "server", "tool",
+/// "siblings": [descriptions], "others": {server: [tool names]}}.
+fn cases_of_lines(path: &str) -> Option<Vec<Case>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut cases = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("a JSON case");
+        let others: Vec<(String, String)> = case["others"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .flat_map(|(s, tools)| {
+                        tools
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(move |t| t.as_str().map(|t| (s.clone(), t.to_string())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        cases.push(Case {
+            class: case["class"].as_str().unwrap_or("?").to_string(),
+            label: format!("{}/{}", case["server"], case["tool"]["name"]),
+            siblings: case["siblings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(|d| d.chars().count()))
+                .collect(),
+            own: Vec::new(),
+            others,
+            tool: case["tool"].clone(),
+        });
+    }
+    Some(cases)
+}
+
+/// Prints detection per class of `cases` (all of them attacks).
+fn detection(title: &str, cases: &[Case], show: bool) {
+    let mut by_class: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for case in cases {
+        let e = by_class.entry(&case.class).or_default();
+        e.1 += 1;
+        if case.findings().is_empty() {
+            if show {
+                println!("  missed {}/{}", case.class, case.label);
+            }
+        } else {
+            e.0 += 1;
+        }
+    }
+    println!("detection per attack class ({title}):");
+    let (mut hit, mut all) = (0, 0);
+    for (class, (h, n)) in &by_class {
+        println!(
+            "  {class:<26} {h:>3}/{n:<3} {:>5.1} %",
+            100.0 * *h as f64 / *n as f64
+        );
+        hit += h;
+        all += n;
+    }
+    println!(
+        "  {:<26} {hit:>3}/{all:<3} {:>5.1} %",
+        "all",
+        100.0 * hit as f64 / all.max(1) as f64
+    );
+}
+
+/// The false alarms among `cases` (all of them benign): (flagged, total).
+fn false_alarms(cases: &[Case], show: bool) -> (usize, usize) {
+    let mut flagged = 0;
+    for case in cases {
+        let findings = case.findings();
+        if !findings.is_empty() {
+            flagged += 1;
+            if show {
+                println!("  false alarm {}: {findings:?}", case.label);
             }
         }
     }
-    (flagged, total)
+    (flagged, cases.len())
 }
 
 fn main() {
@@ -89,65 +201,11 @@ fn main() {
             .expect("python3, which writes the attack cases");
         assert!(status.success(), "make_attacks.py failed: {status}");
     }
-    let attacks = std::fs::read_to_string(&attacks_path)
+    let attacks = cases_of_lines(&attacks_path)
         .expect("the attack cases (bench/screening/make_attacks.py writes them)");
-    let mut by_class: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for line in attacks.lines().filter(|l| !l.trim().is_empty()) {
-        let case: Value = serde_json::from_str(line).expect("a JSON case");
-        let others: Vec<(String, String)> = case["others"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .flat_map(|(s, tools)| {
-                        tools
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(move |t| t.as_str().map(|t| (s.clone(), t.to_string())))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let ctx = Context {
-            sibling_lengths: case["siblings"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str().map(|d| d.chars().count()))
-                .collect(),
-            own: Vec::new(),
-            others: others
-                .iter()
-                .map(|(s, t)| (s.as_str(), t.as_str()))
-                .collect(),
-        };
-        let findings = screen(&case["tool"], &ctx);
-        let class = case["class"].as_str().unwrap_or("?").to_string();
-        let e = by_class.entry(class.clone()).or_default();
-        e.1 += 1;
-        if findings.is_empty() {
-            if show {
-                println!("  missed {class}/{}", case["tool"]["name"]);
-            }
-        } else {
-            e.0 += 1;
-        }
-    }
-    println!("detection per attack class ({attacks_path}):");
-    let (mut hit, mut all) = (0, 0);
-    for (class, (h, n)) in &by_class {
-        println!(
-            "  {class:<22} {h:>3}/{n:<3} {:>5.1} %",
-            100.0 * *h as f64 / *n as f64
-        );
-        hit += h;
-        all += n;
-    }
-    println!(
-        "  {:<22} {hit:>3}/{all:<3} {:>5.1} %",
-        "all",
-        100.0 * hit as f64 / all as f64
-    );
+    detection(&attacks_path, &attacks, show);
+    let mut timed: Vec<&Case> = attacks.iter().collect();
+
     println!("false alarms on real tools:");
     let external = std::env::var("TOOLSEARCH_EXTERNAL")
         .unwrap_or_else(|_| format!("{here}/../shared/toolsearch-external"));
@@ -167,23 +225,73 @@ fn main() {
             format!("{external}/metatool/tools.json"),
         ),
     ];
+    let real: Vec<(&str, Option<Vec<Case>>, String)> = sets
+        .into_iter()
+        .map(|(name, path)| (name, servers_of(&path).map(|s| cases_of_servers(&s)), path))
+        .collect();
     let (mut fa, mut total) = (0, 0);
-    for (name, path) in sets {
-        let Some(set) = servers_of(&path) else {
+    for (name, cases, path) in &real {
+        let Some(cases) = cases else {
             println!("  {name}: {path} is missing (bench/toolsearch/run.sh collects it)");
             continue;
         };
-        let (f, n) = false_alarms(&set, show);
+        let (f, n) = false_alarms(cases, show);
         println!(
             "  {name:<34} {f:>3}/{n:<4} {:>5.2} %",
             100.0 * f as f64 / n.max(1) as f64
         );
         fa += f;
         total += n;
+        timed.extend(cases.iter());
     }
     println!(
         "  {:<34} {fa:>3}/{total:<4} {:>5.2} %",
         "all",
         100.0 * fa as f64 / total.max(1) as f64
+    );
+
+    // The blind corpus: written by someone who never saw the rules, measured as it is.
+    let blind = std::env::var("SCREENING_BLIND")
+        .unwrap_or_else(|_| format!("{here}/bench/screening/blind"));
+    let blind_attacks = cases_of_lines(&format!("{blind}/attacks.jsonl"));
+    let blind_benign = cases_of_lines(&format!("{blind}/benign.jsonl"));
+    match (&blind_attacks, &blind_benign) {
+        (Some(attacks), Some(benign)) => {
+            detection(&format!("{blind}/attacks.jsonl, blind"), attacks, show);
+            let (f, n) = false_alarms(benign, show);
+            println!("false alarms on the blind corpus's benign tools:");
+            println!(
+                "  {:<34} {f:>3}/{n:<4} {:>5.2} %",
+                format!("{blind}/benign.jsonl"),
+                100.0 * f as f64 / n.max(1) as f64
+            );
+            timed.extend(attacks.iter().chain(benign.iter()));
+        }
+        _ => println!("the blind corpus: {blind}/attacks.jsonl or benign.jsonl is missing"),
+    }
+
+    // The cost: every definition above screened again, rounds of the whole set (one
+    // round when the suite runs the bench once as a test: cargo bench passes --bench).
+    let rounds_wanted = if std::env::args().any(|a| a == "--bench") {
+        7
+    } else {
+        1
+    };
+    let mut rounds: Vec<Duration> = (0..rounds_wanted)
+        .map(|_| {
+            let start = Instant::now();
+            for case in &timed {
+                std::hint::black_box(case.findings());
+            }
+            start.elapsed()
+        })
+        .collect();
+    rounds.sort_unstable();
+    let median = rounds[rounds_wanted / 2];
+    println!(
+        "cost: {} definitions a round, median of {rounds_wanted} rounds {:.1} ms, {:.1} µs a definition",
+        timed.len(),
+        median.as_secs_f64() * 1e3,
+        median.as_secs_f64() * 1e6 / timed.len().max(1) as f64
     );
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The screening of tool definitions, one command: detection per attack class on
 # the cases make_attacks.py writes (target/screening/attacks.jsonl), false alarms on the real tools of bench/toolsearch (collected once by
-# bench/toolsearch/run.sh into target/toolsearch/tools.json) and LiveMCPBench.
+# bench/toolsearch/run.sh into target/toolsearch/tools.json), LiveMCPBench and MetaTool
+# (TOOLSEARCH_EXTERNAL, default ../shared/toolsearch-external); then, beside them, the
+# blind corpus of bench/screening/blind/ (written by someone who never saw the rules:
+# detection per class, false alarms on its benign tools), and the cost a definition.
 #   bench/screening/run.sh                  # the figures
 #   SCREENING_SHOW=1 bench/screening/run.sh # and each false alarm and each miss
 set -euo pipefail

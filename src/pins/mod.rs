@@ -16,9 +16,11 @@
 //! pins what is new, records what is held, and announces it.
 
 pub mod canon;
+pub mod fold;
 pub mod reconcile;
 pub mod screen;
 pub mod store;
+pub mod text;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -607,3 +609,6 @@ mod tests {
         assert_eq!(j.get(Item::Tool, "echo").map(|w| w.kind), Some("pending"));
     }
 }
+
+#[cfg(test)]
+mod screen_tests;

@@ -5,12 +5,20 @@
 //! server's others. A finding is one line of text an admin reads in the review; a
 //! definition with any finding is held even at first sight under `hold`.
 //!
-//! The rules are word lists over the definition's text (its title, description and the
-//! descriptions inside its schemas), lower-cased with runs of blanks made one space.
-//! `bench/screening.rs` measures them: detection per attack class on cases written from
-//! the published classes, false alarms on the real tools of the tool search benchmark.
+//! The rules are word lists over the definition's text: every string a client receives,
+//! at any depth, member names included ([`super::text`]), folded ([`super::fold`]: NFKC,
+//! invisible characters dropped, lower case, TR39 confusable skeletons), as the phrases
+//! are; names are compared folded too. A definition nested too deep or too large to read
+//! whole is held, with a finding saying so. `bench/screening.rs` measures the rules:
+//! detection per attack class on cases written from the published classes and on a
+//! blind corpus, false alarms on the real tools of the tool search benchmark.
+
+use std::collections::HashSet;
 
 use serde_json::Value;
+
+use super::fold::{self, Words};
+use super::text::{MAX_DEPTH, MAX_SCREENED, Text};
 
 /// What a definition is screened against: its server's other descriptions (for length)
 /// and the tool names of its server and of the other servers.
@@ -28,12 +36,8 @@ pub struct Context<'a> {
 /// is "far longer than the server's others".
 const LONG_CHARS: usize = 1200;
 const LONG_RATIO: usize = 5;
-/// At most this many characters of a definition's text are screened (a longer text is
-/// flagged for its length anyway).
-const MAX_SCREENED: usize = 64 * 1024;
-
 /// Phrases that speak to the model rather than describe the tool.
-const TO_THE_MODEL: &[&str] = &[
+pub(super) const TO_THE_MODEL: &[&str] = &[
     "ignore previous",
     "ignore all previous",
     "ignore the previous",
@@ -153,8 +157,14 @@ const HAND_OVER: &[&str] = &[
     "in the request",
     "along",
 ];
+/// The word lists, folded once.
+static TO_THE_MODEL_FOLDED: Words = Words::new(TO_THE_MODEL);
+static SECRETS_FOLDED: Words = Words::new(SECRETS);
+static HAND_OVER_FOLDED: Words = Words::new(HAND_OVER);
+static PRIVATE_FILES_FOLDED: Words = Words::new(PRIVATE_FILES);
+
 /// Paths of files no tool's purpose needs read on the model's say-so.
-const PRIVATE_FILES: &[&str] = &[
+pub(super) const PRIVATE_FILES: &[&str] = &[
     "~/.ssh",
     ".ssh/",
     "id_rsa",
@@ -179,32 +189,45 @@ const PRIVATE_FILES: &[&str] = &[
 /// The findings for `definition` (a tool's or a prompt's) in `ctx`; empty when clean.
 pub fn screen(definition: &Value, ctx: &Context) -> Vec<String> {
     let mut findings = Vec::new();
-    let mut text = String::new();
-    collect(definition, &mut text, 0);
+    let text = Text::of(definition);
     let description = definition["description"].as_str().unwrap_or_default();
-    invisible(&text, &mut findings);
-    let plain = normalise(&text);
-    if let Some(p) = TO_THE_MODEL.iter().find(|p| plain.contains(*p)) {
-        findings.push(format!("addresses the model: {:?}", quote(&plain, p)));
+    invisible(text.chars(), &mut findings);
+    let plain = &text.folded;
+    // Member names and identifiers spell phrases with `_` or `-` for blanks; the same
+    // length, so a match's place is the same in both.
+    let spaced = plain.replace(['_', '-'], " ");
+    if let Some((at, len)) = TO_THE_MODEL_FOLDED.find(&spaced) {
+        findings.push(format!(
+            "addresses the model: {:?}",
+            text.quote(at, len, 30)
+        ));
     }
-    if let Some(p) = PRIVATE_FILES.iter().find(|p| plain.contains(*p)) {
-        findings.push(format!("asks for a private file: {:?}", quote(&plain, p)));
-    } else if let Some(s) = secret_request(&plain) {
+    if let Some((at, len)) = PRIVATE_FILES_FOLDED.find(plain) {
+        findings.push(format!(
+            "asks for a private file: {:?}",
+            text.quote(at, len, 30)
+        ));
+    } else if let Some(s) = secret_request(&text) {
         findings.push(format!("asks for secrets or the conversation: {s:?}"));
     }
     let name = definition["name"].as_str().unwrap_or_default();
     // Another server's tool of the same distinctive name (one word such as `echo` is
     // every other server's), in any case; the server's own list always holds the name
     // itself, so it is no exemption.
-    let folded = name.to_lowercase();
+    // Compared folded: case, look-alikes and invisible characters aside.
     for (server, tool) in &ctx.others {
-        if distinctive(tool) && tool.to_lowercase() == folded {
+        if distinctive(tool) && fold::same(tool, name) {
             findings.push(format!("named like server {server}'s tool {tool}"));
             break;
         }
     }
+    // The text's words, once: every other server's tool name is looked up, not searched.
+    let words = words_of(plain);
     if let Some((server, tool)) = ctx.others.iter().find(|(_, tool)| {
-        *tool != name && distinctive(tool) && !ctx.own.contains(tool) && names(&plain, tool)
+        *tool != name
+            && distinctive(tool)
+            && !ctx.own.contains(tool)
+            && names(plain, &words, &fold::fold(tool))
     }) {
         findings.push(format!("refers to server {server}'s tool {tool}"));
     }
@@ -220,59 +243,29 @@ pub fn screen(definition: &Value, ctx: &Context) -> Vec<String> {
             ));
         }
     }
+    unread(&text, &mut findings);
     findings
 }
 
-/// The strings a model reads of a definition: its title and description, and the
-/// descriptions and titles inside its schemas and arguments (bounded: at most
-/// [`MAX_SCREENED`] bytes in all, however long one string is).
-fn collect(v: &Value, out: &mut String, depth: usize) {
-    if depth > 16 || out.len() >= MAX_SCREENED {
-        return;
+/// A definition screening could not read whole: what was not read was not screened.
+fn unread(text: &Text, findings: &mut Vec<String>) {
+    if text.too_deep {
+        findings.push(format!(
+            "too deep to screen: nested past {MAX_DEPTH} levels, and what lies deeper was not read"
+        ));
     }
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                match (k.as_str(), v) {
-                    ("description" | "title" | "name", Value::String(s)) => {
-                        push_bounded(out, s);
-                    }
-                    (_, Value::Object(_) | Value::Array(_)) => collect(v, out, depth + 1),
-                    // Enum values and defaults are read too.
-                    ("default" | "const", Value::String(s)) => {
-                        push_bounded(out, s);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|v| collect(v, out, depth + 1)),
-        Value::String(s) if depth > 0 => {
-            push_bounded(out, s);
-        }
-        _ => {}
+    if text.too_large {
+        findings.push(format!(
+            "too large to screen: over {} KiB of text, and what lies past it was not read",
+            MAX_SCREENED / 1024
+        ));
     }
-}
-
-/// Appends `s` and a line break, within what is left of [`MAX_SCREENED`] (cut at a
-/// character boundary). The bound was checked only between strings, so one 1 MiB
-/// description was read, lower-cased and searched whole.
-fn push_bounded(out: &mut String, s: &str) {
-    if out.len() >= MAX_SCREENED {
-        return;
-    }
-    let mut end = s.len().min(MAX_SCREENED.saturating_sub(out.len()));
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    out.push_str(&s[..end]);
-    out.push('\n');
 }
 
 /// Characters a reader does not see but a model reads.
-fn invisible(text: &str, findings: &mut Vec<String>) {
+fn invisible(text: impl Iterator<Item = char>, findings: &mut Vec<String>) {
     let mut kinds: Vec<(&str, u32, usize)> = Vec::new();
-    for c in text.chars() {
+    for c in text {
         let u = c as u32;
         let kind = match u {
             0x200B..=0x200F | 0x2060..=0x2064 | 0xFEFF | 0x180E => "zero-width",
@@ -292,60 +285,21 @@ fn invisible(text: &str, findings: &mut Vec<String>) {
     }
 }
 
-/// Lower case, blanks made single spaces, invisible characters dropped (so words split
-/// by them still match).
-fn normalise(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = false;
-    for c in text.chars() {
-        let u = c as u32;
-        if matches!(u, 0x200B..=0x200F | 0x2060..=0x2064 | 0xFEFF | 0x180E | 0xE0000..=0xE007F) {
-            // A tag character spells ASCII: read it as the letter it hides.
-            if (0xE0020..=0xE007E).contains(&u)
-                && let Some(ch) = char::from_u32(u - 0xE0000)
-            {
-                out.push(ch.to_ascii_lowercase());
-            }
-            continue;
-        }
-        if c.is_whitespace() {
-            space = true;
-            continue;
-        }
-        if space && !out.is_empty() {
-            out.push(' ');
-        }
-        space = false;
-        out.extend(c.to_lowercase());
-    }
-    out
-}
-
-/// A few words around `phrase` in `text`, for the finding.
-fn quote(text: &str, phrase: &str) -> String {
-    let at = text.find(phrase).unwrap_or(0);
-    let start = text[..at]
-        .char_indices()
-        .rev()
-        .nth(30)
-        .map_or(0, |(i, _)| i);
-    let end = text[at..]
-        .char_indices()
-        .nth(phrase.chars().count() + 30)
-        .map_or(text.len(), |(i, _)| at + i);
-    text[start..end].to_string()
-}
-
 /// A sentence that names a secret and asks for it to be handed over.
-fn secret_request(plain: &str) -> Option<String> {
-    plain
+fn secret_request(text: &Text) -> Option<String> {
+    let plain = &text.folded;
+    let s = plain
         .split(['.', '!', '?', '\n', ';'])
-        .find(|s| {
-            SECRETS.iter().any(|w| s.contains(w))
-                && HAND_OVER.iter().any(|w| s.contains(w))
-                && !s.contains("not ")
-        })
-        .map(|s| s.trim().chars().take(160).collect())
+        .find(|s| SECRETS_FOLDED.any(s) && HAND_OVER_FOLDED.any(s) && !s.contains("not "))?;
+    // `s` is a slice of `plain`: where it starts.
+    let at = s.as_ptr() as usize - plain.as_ptr() as usize;
+    Some(
+        text.quote(at, s.len(), 0)
+            .trim()
+            .chars()
+            .take(160)
+            .collect(),
+    )
 }
 
 /// Whether a tool name is distinctive enough that naming it in text means the tool (a
@@ -354,12 +308,29 @@ fn distinctive(tool: &str) -> bool {
     tool.len() >= 6 && (tool.contains('_') || tool.contains('-'))
 }
 
-/// Whether `text` holds `tool` (lower-cased) as a word of its own.
-fn names(text: &str, tool: &str) -> bool {
-    let tool = tool.to_lowercase();
-    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+/// A character of a word, for [`names`].
+fn word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// The words of `text`: its longest runs of [`word`] characters.
+pub(super) fn words_of(text: &str) -> HashSet<&str> {
+    text.split(|c: char| !word(c))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether `text` (folded) holds `tool` (folded) as a word of its own; `words` are
+/// [`words_of`] `text`, where a name of word characters alone is looked up.
+pub(super) fn names(text: &str, words: &HashSet<&str>, tool: &str) -> bool {
+    if tool.is_empty() {
+        return false;
+    }
+    if tool.chars().all(word) {
+        return words.contains(tool);
+    }
     let mut from = 0;
-    while let Some(i) = text[from..].find(&tool) {
+    while let Some(i) = text[from..].find(tool) {
         let at = from + i;
         let before = text[..at].chars().next_back();
         let after = text[at + tool.len()..].chars().next();
@@ -386,17 +357,15 @@ mod tests {
 
     #[test]
     fn the_text_screened_is_bounded_however_long_one_string_is() {
-        // A 1 MiB description whose every character is two bytes: cut at a boundary.
+        // A 1 MiB description whose every character is two bytes: read to the bound
+        // (src/pins/text.rs), and held for what was not read.
         let long = "é".repeat(512 * 1024);
         let definition = json!({"name": "t", "description": long,
                                 "inputSchema": {"properties": {"a": {"description": "more"}}}});
-        let mut text = String::new();
-        collect(&definition, &mut text, 0);
-        assert!(text.len() <= MAX_SCREENED + 1, "{}", text.len());
+        let found = screen(&definition, &ctx());
         assert!(
-            text.len() >= MAX_SCREENED - 1,
-            "the budget is used: {}",
-            text.len()
+            found.iter().any(|f| f.contains("too large to screen")),
+            "{found:?}"
         );
         // What comes first is still read, and still found.
         let poisoned = json!({"name": "t",
@@ -471,7 +440,9 @@ mod tests {
         for _ in 0..100 {
             deep = json!({"x": deep});
         }
-        // Nested past the bound: not read, and no stack spent on it.
-        assert!(screen(&json!({"name": "t", "inputSchema": deep}), &ctx()).is_empty());
+        // Nested past the bound: not read, and no stack spent on it, but held for it.
+        let found = screen(&json!({"name": "t", "inputSchema": deep}), &ctx());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("too deep to screen"), "{found:?}");
     }
 }

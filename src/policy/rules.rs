@@ -24,8 +24,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use cel_interpreter::objects::{Key, Map};
-use cel_interpreter::{Context, Program, Value};
+use cel_interpreter::{Context, Value};
+use cel_parser::Expression;
 use serde_json::Value as Json;
+
+use super::cel::{self, Evaluated};
 
 /// The most rules one policy may hold, and all policies together: each call is checked
 /// against every rule that applies, so the bound is the bound of a call's cost
@@ -106,7 +109,8 @@ impl fmt::Display for Invalid {
 
 struct Rule {
     effect: Effect,
-    program: Program,
+    /// Its `when`, compiled and bounded ([`cel`]).
+    program: Expression,
     /// Reads `arguments` (so cannot decide a listing).
     on_arguments: bool,
     reason: Option<Arc<str>>,
@@ -121,8 +125,19 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Compiles a policy's `text`; an error names the line and the reason.
+    /// Compiles a policy's `text`; an error names the line and the reason. The parser
+    /// runs on a thread of its own, with the stack the deepest text needs
+    /// ([`cel::on_parse_stack`]), whoever calls this.
     pub fn compile(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
+        cel::on_parse_stack(|| Policy::compile_here(name, namespace, text)).unwrap_or_else(|| {
+            Err(Invalid {
+                line: 1,
+                reason: "the thread that parses rules could not be started; try again".into(),
+            })
+        })
+    }
+
+    fn compile_here(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
         if text.len() > MAX_TEXT {
             return Err(Invalid {
                 line: 1,
@@ -193,7 +208,7 @@ impl Policy {
                 Some(Json::String(s)) => Some(Arc::from(s.as_str())),
                 Some(_) => return Err(bad(format!("rule {}: reason must be a string", i + 1))),
             };
-            let program = compile(when).map_err(|(at, why)| Invalid {
+            let mut program = cel::compile(when).map_err(|(at, why)| Invalid {
                 line: line + at.saturating_sub(1),
                 reason: format!("rule {}: {why}", i + 1),
             })?;
@@ -221,6 +236,7 @@ impl Policy {
                 )));
             }
             let on_arguments = refs.has_variable("arguments");
+            cel::instrument(&mut program);
             rules.push(Rule {
                 effect,
                 program,
@@ -242,20 +258,6 @@ impl Policy {
     fn applies_to(&self, namespace: Option<&str>) -> bool {
         self.namespace.is_none() || self.namespace.as_deref() == namespace
     }
-}
-
-/// A CEL expression compiled, or the line within it and the reason it is not.
-fn compile(when: &str) -> Result<Program, (usize, String)> {
-    // The parser panics on some inputs it cannot recover from: a panic is a refusal.
-    let compiled = std::panic::catch_unwind(|| {
-        Program::compile(when).map_err(|e| {
-            let first = e.errors.first();
-            let line = first.map_or(1, |e| usize::try_from(e.pos.0).unwrap_or(1).max(1));
-            let msg = first.map_or_else(|| e.to_string(), |e| e.msg.clone());
-            (line, format!("CEL does not parse: {msg}"))
-        })
-    });
-    compiled.unwrap_or_else(|_| Err((1, "CEL does not parse".into())))
 }
 
 /// The names a macro binds (`x` in `list.all(x, …)`): read as variables by the parser.
@@ -300,6 +302,19 @@ pub struct Subject {
     pub groups: Vec<String>,
 }
 
+impl Subject {
+    /// An open namespace's caller (`auth: none`): `kind` `"anonymous"`, and the scope of
+    /// a client key (`"client"`), so a rule written for clients covers it as well; a rule
+    /// tells it apart by `principal.kind`.
+    pub fn anonymous() -> Subject {
+        Subject {
+            scope: "client".into(),
+            kind: "anonymous",
+            ..Subject::default()
+        }
+    }
+}
+
 /// The tool asked for: what a rule reads as `tool`.
 pub struct Target<'a> {
     pub name: &'a str,
@@ -314,13 +329,17 @@ pub struct Decision {
     pub effect: Effect,
     pub policy: Option<Arc<str>>,
     pub reason: Option<Arc<str>>,
+    /// A rule stopped at an evaluation bound (`"steps"` or `"time"`, [`cel`]): it
+    /// denied.
+    pub bound: Option<&'static str>,
 }
 
 impl Decision {
-    const ALLOW: Decision = Decision {
+    pub const ALLOW: Decision = Decision {
         effect: Effect::Allow,
         policy: None,
         reason: None,
+        bound: None,
     };
 }
 
@@ -340,7 +359,7 @@ impl RuleSet {
     pub fn new(policies: Vec<Policy>) -> RuleSet {
         RuleSet {
             policies,
-            root: Context::default(),
+            root: cel::root(),
         }
     }
 
@@ -353,6 +372,30 @@ impl RuleSet {
         self.policies
             .iter()
             .any(|p| !p.rules.is_empty() && p.applies_to(namespace))
+    }
+
+    /// The strongest decision of [`RuleSet::decide`] over `namespaces` (a deny over a
+    /// confirm over an allow; the first at a tie): where the policies of several
+    /// namespaces bind one call (a key limited to them, on `/mcp`).
+    pub fn decide_over(
+        &self,
+        who: &Subject,
+        action: Action,
+        namespaces: &[Option<&str>],
+        tool: &Target<'_>,
+        arguments: Option<&Json>,
+    ) -> Decision {
+        let mut decided = Decision::ALLOW;
+        for namespace in namespaces {
+            let d = self.decide(who, action, *namespace, tool, arguments);
+            if d.effect > decided.effect {
+                decided = d;
+                if decided.effect == Effect::Deny {
+                    break;
+                }
+            }
+        }
+        decided
     }
 
     /// The decision on `action` of `tool` by `who` in `namespace` (`arguments`: the
@@ -399,24 +442,43 @@ impl RuleSet {
         );
         let mut decided = Decision::ALLOW;
         for p in applying {
-            let matched = p.rules.iter().find(|r| {
+            let mut bound = None;
+            let matched = p.rules.iter().enumerate().find_map(|(i, r)| {
                 if action == Action::List && r.on_arguments {
-                    return false;
+                    return None;
                 }
-                match r.program.execute(&scope) {
-                    Ok(Value::Bool(b)) => b,
-                    _ => r.effect != Effect::Allow,
+                match cel::execute(&r.program, &scope) {
+                    Evaluated::Value(Value::Bool(true)) => Some((r.effect, r.reason.clone())),
+                    Evaluated::Value(Value::Bool(false)) => None,
+                    Evaluated::Value(_) | Evaluated::Failed => {
+                        (r.effect != Effect::Allow).then(|| (r.effect, r.reason.clone()))
+                    }
+                    // Over its bound the rule denies, whatever its effect.
+                    Evaluated::OverBudget(b) => {
+                        tracing::warn!(policy = %p.name, rule = i + 1, bound = b, tool = tool.name,
+                            "a policy's rule went over its evaluation bound; it denies");
+                        bound = Some(b);
+                        Some((
+                            Effect::Deny,
+                            Some(Arc::from(format!(
+                                "rule {} of this policy went over its evaluation bound ({b}); \
+                                 an admin should simplify it",
+                                i + 1
+                            ))),
+                        ))
+                    }
                 }
             });
-            if let Some(r) = matched
-                && r.effect > decided.effect
+            if let Some((effect, reason)) = matched
+                && effect > decided.effect
             {
                 decided = Decision {
-                    effect: r.effect,
+                    effect,
                     policy: Some(p.name.clone()),
-                    reason: r.reason.clone(),
+                    reason,
+                    bound,
                 };
-                if r.effect == Effect::Deny {
+                if effect == Effect::Deny {
                     break;
                 }
             }
@@ -606,6 +668,13 @@ mod tests {
         assert_eq!(
             set.decide(&admin, Action::Call, None, &remove, None).effect,
             Effect::Allow
+        );
+        // An open namespace's anonymous caller is asked too (the documented first policy
+        // covers every caller that is not an admin).
+        assert_eq!(
+            set.decide(&Subject::anonymous(), Action::Call, None, &remove, None)
+                .effect,
+            Effect::Confirm
         );
     }
 

@@ -11,6 +11,7 @@ use super::entries::fingerprints;
 pub(super) fn union(parts: &[&Arc<View>]) -> View {
     let mut view = View {
         auth_required: true,
+        parts: parts.iter().map(|p| Arc::clone(p)).collect(),
         ..View::default()
     };
     let guarded: Vec<_> = parts.iter().filter_map(|p| p.guardrails.as_ref()).collect();

@@ -9,8 +9,9 @@
 //!   ([`nesting`], a scan that reads string literals as the lexer does). A deeper text is
 //!   refused, naming the bound.
 //! - **The parser** runs on a thread of its own with [`PARSE_STACK`] bytes of stack, room
-//!   for the deepest tree a `when` of [`super::rules::MAX_WHEN`] bytes can give
-//!   (`tests`: a chain of 2,000 operators), so no text reaches the runtime's stacks.
+//!   for the deepest nesting [`MAX_BRACKETS`] allows whatever the scan made of the
+//!   quotes, and for a chain of 2,000 operators (`tests`), so no text reaches the
+//!   runtime's stacks.
 //! - **The tree**: at most [`MAX_DEPTH`] levels deep (measured without recursion), so
 //!   evaluating it on a runtime thread stays shallow.
 //! - **Cost at write**: [`estimate`] counts a rule's comprehension steps, every list
@@ -30,6 +31,9 @@ use cel_parser::ast::{CallExpr, Expr, operators};
 
 /// The deepest brackets (`(`, `[`, `{`) and conditionals (`?:`) may nest in a `when`.
 pub const MAX_NESTING: usize = 32;
+/// The most brackets a `when` may open in all, inside string literals too: a bound on
+/// the parser's nesting that holds whatever it makes of the text's quotes.
+pub const MAX_BRACKETS: usize = 512;
 /// The deepest a compiled rule's tree may be.
 pub const MAX_DEPTH: usize = 100;
 /// How long a list counts as in the estimate made at write.
@@ -50,6 +54,19 @@ pub type Refused = (usize, String);
 /// once the caller has read its references). Call it on a thread with [`PARSE_STACK`]
 /// bytes of stack ([`on_parse_stack`]).
 pub fn compile(when: &str) -> Result<Expression, Refused> {
+    let brackets = when
+        .bytes()
+        .filter(|b| matches!(b, b'(' | b'[' | b'{'))
+        .count();
+    if brackets > MAX_BRACKETS {
+        return Err((
+            1,
+            format!(
+                "{brackets} brackets; at most {MAX_BRACKETS} are taken (split the rule into \
+                 several rules)"
+            ),
+        ));
+    }
     let deepest = nesting(when);
     if deepest > MAX_NESTING {
         return Err((
@@ -122,7 +139,7 @@ pub fn nesting(when: &str) -> usize {
     while i < b.len() {
         match b[i] {
             q @ (b'\'' | b'"') => {
-                let raw = i > 0 && matches!(b[i - 1], b'r' | b'R');
+                let raw = raw_prefix(b, i);
                 let triple = b.get(i..i + 3) == Some(&[q, q, q][..]);
                 // An unterminated quote is skipped by the lexer, which reads on past it:
                 // so does this scan.
@@ -140,6 +157,19 @@ pub fn nesting(when: &str) -> usize {
         i += 1;
     }
     deepest
+}
+
+/// Whether the quote at `at` opens a raw string: `r` or `R` before it starts a token
+/// (`r'…'`, `br'…'`), not the end of an identifier (`expr'…'` is a name, then a string).
+fn raw_prefix(b: &[u8], at: usize) -> bool {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let starts_token = |i: usize| i == 0 || !ident(b[i - 1]);
+    match at.checked_sub(1).map(|i| (i, b[i])) {
+        Some((i, b'r' | b'R')) => {
+            starts_token(i) || (i > 0 && matches!(b[i - 1], b'b' | b'B') && starts_token(i - 1))
+        }
+        _ => false,
+    }
 }
 
 /// Where the string literal opening at `at` ends (just past its closing quote); `None`
@@ -380,6 +410,12 @@ mod tests {
         assert_eq!(nesting("'((((' + \"[[[\" + a"), 0);
         assert_eq!(nesting(r"'\'((' + (a)"), 1);
         assert_eq!(nesting(r"r'\' + (a)"), 1, "a raw string has no escapes");
+        assert_eq!(nesting(r"br'\' + (a)"), 1);
+        assert_eq!(
+            nesting(r"expr'\'' + (a)"),
+            1,
+            "a name ending in r is no raw prefix"
+        );
         assert_eq!(nesting("'''a'b((''' + (a)"), 1);
         assert_eq!(nesting("a ? b : c ? d : e"), 2);
         assert_eq!(
@@ -408,6 +444,23 @@ mod tests {
     }
 
     #[test]
+    fn a_text_the_scan_would_misread_still_parses_on_the_parsing_thread() {
+        // Whatever the scan makes of quotes, the parser has the stack for the deepest
+        // nesting the bound on brackets leaves (a debug build: ~30-130 KB a level).
+        let n = MAX_BRACKETS;
+        for prefix in ["", "expr'\\'' + ", "'unterminated ", "r'\\' + "] {
+            let deep = format!("{prefix}{}1{}", "(".repeat(n), ")".repeat(n));
+            // The parser panics on some of them (caught): what matters is that the thread
+            // came back.
+            let parsed = on_parse_stack(|| {
+                std::panic::catch_unwind(|| cel_parser::Parser::new().parse(&deep).is_ok())
+            });
+            assert!(parsed.is_some(), "{prefix}");
+            assert!(compiled(&deep).is_err(), "{prefix}");
+        }
+    }
+
+    #[test]
     fn long_chains_parse_on_the_parsing_thread_and_are_refused_by_depth() {
         // 4,000 bytes of a left-recursive chain: a tree 2,000 levels deep.
         for chain in [
@@ -420,7 +473,12 @@ mod tests {
         ] {
             match compiled(&chain) {
                 Ok(e) => assert!(depth(&e) <= MAX_DEPTH + 1, "{}", &chain[..20]),
-                Err((_, why)) => assert!(why.contains("deep") || why.contains("parse"), "{why}"),
+                Err((_, why)) => assert!(
+                    ["deep", "parse", "brackets"]
+                        .iter()
+                        .any(|w| why.contains(w)),
+                    "{why}"
+                ),
             }
         }
     }

@@ -763,4 +763,111 @@ mod tests {
         let Value::Map(m) = v else { panic!("a map") };
         assert_eq!(m.map.len(), 2);
     }
+    /// Generated rule texts (deep nesting of every kind, long chains of operators and of
+    /// comprehensions, token soup, random bytes) are refused with a line and a reason,
+    /// or compile and are decided within the evaluation bound; none crashes the process
+    /// (a stack overflow would abort this test binary).
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+        use std::time::{Duration, Instant};
+
+        fn comprehension(depth: usize, items: usize, m: &str) -> String {
+            let list = format!(
+                "[{}]",
+                (0..items)
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let mut body = "true".to_string();
+            for d in 0..depth {
+                let range = if d % 2 == 0 {
+                    "arguments.l"
+                } else {
+                    list.as_str()
+                };
+                body = match m {
+                    "map" => format!("size({range}.map(v{d}, {body})) >= 0"),
+                    "filter" => format!("size({range}.filter(v{d}, {body})) >= 0"),
+                    _ => format!("{range}.{m}(v{d}, {body})"),
+                };
+            }
+            body
+        }
+
+        fn when_text() -> impl Strategy<Value = String> {
+            let opens = prop::sample::select(vec!["(", "[", "{", "!(", "-(", "a ? b : (", "[1, "]);
+            let ops = prop::sample::select(vec![
+                " + 1", ".b", "[0]", " || a", " && true", " == 1", " ? 1 : 2", ".size()",
+            ]);
+            let macros = prop::sample::select(vec!["all", "exists", "exists_one", "map", "filter"]);
+            let tokens = prop::sample::select(vec![
+                "(",
+                ")",
+                "[",
+                "]",
+                "{",
+                "}",
+                "?",
+                ":",
+                "'",
+                "\"",
+                "\\",
+                "r'",
+                "'''",
+                "a",
+                ".all(x, ",
+                "x",
+                ",",
+                " && ",
+                "1",
+                "arguments.l",
+                "!",
+                "-",
+                "principal.name",
+                " in ",
+                "{'k': ",
+                "size(",
+                "\n",
+            ]);
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..600)
+                    .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                (1usize..600, opens).prop_map(|(n, o)| format!("{}true", o.repeat(n))),
+                (1usize..400).prop_map(|n| format!("{}true{}", "(".repeat(n), ")".repeat(n))),
+                (1usize..2000, ops).prop_map(|(n, op)| format!("a{}", op.repeat(n))),
+                (1usize..7, 1usize..80, macros).prop_map(|(d, n, m)| comprehension(d, n, m)),
+                prop::collection::vec(tokens, 0..400).prop_map(|v| v.concat()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+            #[test]
+            fn rule_texts_are_refused_or_decided_within_the_bound(when in when_text()) {
+                let text = json!([{"effect": "deny", "when": when}]).to_string();
+                match Policy::compile("p", None, &text) {
+                    Err(e) => prop_assert!(e.line >= 1 && !e.reason.is_empty(), "{e}"),
+                    Ok(p) => {
+                        let set = RuleSet::new(vec![p]);
+                        let arguments = json!({"l": (0..300).collect::<Vec<i64>>(), "b": "x"});
+                        let none = json!(null);
+                        let tool = Target { name: "t", server: "s", annotations: &none };
+                        let who = subject("a", "client", &[]);
+                        for action in [Action::Call, Action::List] {
+                            let started = Instant::now();
+                            let _ = set.decide(&who, action, None, &tool, Some(&arguments));
+                            // The bound is 10 ms of evaluation; a debug build on a loaded
+                            // machine overshoots it by one step at most.
+                            prop_assert!(
+                                started.elapsed() < Duration::from_secs(2),
+                                "{:?} for {}", started.elapsed(), when.chars().take(80).collect::<String>()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -185,8 +185,7 @@ pub struct View {
     pub rules: Option<Arc<crate::policy::rules::RuleSet>>,
     /// The namespace it is the view of (`None`: `/mcp`, or a union).
     pub namespace: Option<Arc<str>>,
-    /// A union's views (a key limited to several namespaces, on `/mcp`): whose policies
-    /// bind the tools each offers. Empty for any other view.
+    /// A union's views ([`union`]), whose policies bind the tools each offers.
     pub parts: Vec<Arc<View>>,
     /// Its namespace's external guardrails ([`crate::guard`]); `None`: none, the default.
     pub guardrails: Option<Arc<crate::guard::Guardrails>>,
@@ -297,26 +296,6 @@ impl Absent {
 }
 
 impl View {
-    /// The namespaces whose policies by identity bind the tool `name` in this view: its
-    /// own namespace (`None` on `/mcp`); in a union, each of its views that offers the
-    /// tool (every one when none does). A key limited to namespaces meets on `/mcp` the
-    /// policies it meets on their endpoints.
-    pub fn policy_namespaces(&self, name: &str) -> Vec<Option<&str>> {
-        if self.parts.is_empty() {
-            return vec![self.namespace.as_deref()];
-        }
-        let offering: Vec<Option<&str>> = self
-            .parts
-            .iter()
-            .filter(|p| p.tool(name).is_some() || p.served(name).is_some())
-            .map(|p| p.namespace.as_deref())
-            .collect();
-        match offering.is_empty() {
-            false => offering,
-            true => self.parts.iter().map(|p| p.namespace.as_deref()).collect(),
-        }
-    }
-
     pub fn tool(&self, name: &str) -> Option<&Exposed> {
         self.tool_index.get(name).map(|i| &self.tools[*i])
     }

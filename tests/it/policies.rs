@@ -486,6 +486,26 @@ async fn a_namespace_policy_binds_its_keys_on_mcp_too() {
         assert!(names.iter().any(|n| n == "beta__echo"), "{path}: {names:?}");
         assert!(!names.iter().any(|n| n == "beta__add"), "{path}: {names:?}");
     }
+    // Nor does the key's search on `/mcp` find it.
+    let found = send_json(
+        gw.addr,
+        "GET",
+        "/api/v1/tools/search?q=add+two+numbers&limit=50",
+        &key,
+        &json!(null),
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.text());
+    assert!(!found.text().contains("beta__add"), "{}", found.text());
+    let unbound = send_json(
+        gw.addr,
+        "GET",
+        "/api/v1/tools/search?q=add+two+numbers&limit=50",
+        &gw.client_key,
+        &json!(null),
+    )
+    .await;
+    assert!(unbound.text().contains("beta__add"), "{}", unbound.text());
     // The dry run answers as the gateway: the key on `/mcp` is bound by nsp's policy.
     let check = send_json(
         gw.addr,
@@ -500,6 +520,28 @@ async fn a_namespace_policy_binds_its_keys_on_mcp_too() {
     let c = client(&gw, &gw.client_key).await;
     let m = c.call(json!(2), "tools/call", add).await;
     assert!(m["result"].is_object(), "{m}");
+}
+
+/// The admins' event stream (`GET /api/v1/events`), its lines as they come.
+async fn admin_events(
+    gw: &TestGateway,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connected");
+    let req = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
+        gw.admin_key
+    );
+    s.write_all(req.as_bytes()).await.expect("sent");
+    let mut lines = tokio::io::BufReader::new(s).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("\"ready\"") {
+            break;
+        }
+    }
+    lines
 }
 
 /// Issue 75: rules are bounded before the parser runs, at write and at evaluation; a
@@ -532,6 +574,7 @@ async fn rules_are_bounded_and_none_can_crash_the_gateway() {
     .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let c = client(&gw, &gw.client_key).await;
+    let mut events = admin_events(&gw).await;
     let l: Vec<i64> = (0..2000).collect();
     let started = Instant::now();
     let m = eventually(WAIT, "the bound applies", || async {
@@ -556,6 +599,28 @@ async fn rules_are_bounded_and_none_can_crash_the_gateway() {
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
+    );
+    // And admins hear of it.
+    let event = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(line)) = events.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["type"] == "policy.bound"
+            {
+                return v;
+            }
+        }
+        Value::Null
+    })
+    .await
+    .expect("a policy.bound event");
+    assert_eq!(
+        (event["policy"].clone(), event["tool"].clone()),
+        (json!("pairs"), json!("beta__echo")),
+        "{event}"
+    );
+    assert!(
+        event["bound"] == "steps" || event["bound"] == "time",
+        "{event}"
     );
     let m = c
         .call(

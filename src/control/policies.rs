@@ -201,8 +201,15 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         kind: "key",
         ..Subject::default()
     };
+    // The view the key calls from: the endpoint's, or on `/mcp` for a key limited to
+    // namespaces the union of theirs (as the gateway serves it).
     let table = state.data.routing.load();
-    let view = table.view(namespace).cloned();
+    let view = match namespace {
+        None if !key.namespaces.is_empty() && key.scope != crate::store::keys::Scope::Admin => {
+            Some(table.reach(&key.namespaces))
+        }
+        _ => table.view(namespace).cloned(),
+    };
     let (server, entry) = view
         .as_ref()
         .and_then(|v| {
@@ -217,14 +224,24 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         })
         .unwrap_or_default();
     let rules = policies::load(&state.db.pool).await?;
-    let d = crate::mcp::policed::decide(
-        &rules,
-        &who,
-        action,
-        namespace,
-        (tool, &server, &entry),
-        arguments.as_ref(),
-    );
+    let d = match &view {
+        Some(v) => crate::mcp::policed::decide_in(
+            v,
+            &rules,
+            &who,
+            action,
+            (tool, &server, &entry),
+            arguments.as_ref(),
+        ),
+        None => crate::mcp::policed::decide(
+            &rules,
+            &who,
+            action,
+            namespace,
+            (tool, &server, &entry),
+            arguments.as_ref(),
+        ),
+    };
     Ok(json_value(
         StatusCode::OK,
         &json!({"decision": d.effect.as_str(), "policy": d.policy.as_deref(),

@@ -349,6 +349,15 @@ pub(super) fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
         .unwrap_or("the tool call failed")
         .to_string();
     let code = v["error"]["code"].as_i64().unwrap_or(0);
+    // Refused by a policy (or its confirmation): nothing reached a backend, and a proxy
+    // must not retry it as it would a 502.
+    if code == crate::mcp::code::POLICY_DENIED {
+        return Ok(json_value(
+            StatusCode::FORBIDDEN,
+            &json!({"error": message, "code": "policy_denied", "status": 403,
+                    "rpc_code": code, "rpc_error": v["error"]}),
+        ));
+    }
     let status = if code == crate::mcp::code::INVALID_PARAMS {
         StatusCode::BAD_REQUEST
     } else {

@@ -1,9 +1,10 @@
 //! `keyadm policies …`: list, add, remove and check the policies by identity
 //! ([`crate::policy::rules`]) in the database. A policy is compiled before it is
 //! written (a refusal names the line and the reason); every running gateway applies a
-//! change on NOTIFY. `check` is the dry run on what the database holds: the tool's
-//! server and annotations are what a running gateway knows, so rules on them are
-//! decided as for a tool that says nothing (`POST /api/v1/policies/check` knows them).
+//! change on NOTIFY. `check` is the dry run on what the database holds, decided as the
+//! gateway decides ([`crate::policy::rules::RuleSet::decide_over`]): the tool's server
+//! and annotations are read from its pinned definition (what the gateway listed), and
+//! on `/mcp` a key limited to namespaces meets the policies of those offering the tool.
 
 use serde_json::{Value, json};
 
@@ -13,7 +14,7 @@ use crate::store::keys::KeyStore;
 use crate::store::policies::{self, Stored, WriteError};
 
 use super::servers::Line;
-use super::{KeyadmError, line};
+use super::{KeyadmError, aligned, line};
 
 /// A `policies` subcommand.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,15 +100,17 @@ pub async fn policies_command(
             } else if list.is_empty() {
                 "no policies: every call within reach is allowed\n".into()
             } else {
-                list.iter()
-                    .map(|p| {
-                        format!(
-                            "{}\t{}\n",
-                            p.name,
-                            p.namespace.as_deref().unwrap_or("(every view)")
-                        )
-                    })
-                    .collect()
+                aligned(
+                    &["NAME", "NAMESPACE"],
+                    list.iter()
+                        .map(|p| {
+                            vec![
+                                p.name.clone(),
+                                p.namespace.as_deref().unwrap_or("(every view)").to_string(),
+                            ]
+                        })
+                        .collect(),
+                )
             })
         }
         PoliciesCommand::Add {
@@ -177,14 +180,37 @@ pub async fn policies_command(
                 ..Subject::default()
             };
             let rules = policies::load(pool).await?;
-            let d = rules.decide(
+            // The tool as the gateway knows it: its server and annotations, from the
+            // definition pinned when the gateway first listed it.
+            let (server, definition, offered_in) = pinned(pool, tool)
+                .await?
+                .unwrap_or_else(|| (String::new(), Value::Null, Vec::new()));
+            // Where the key calls from: the namespace, or on `/mcp` for a key limited to
+            // namespaces those of them that offer the tool (as the gateway decides).
+            let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
+                Some(ns) => vec![Some(ns)],
+                None if !key.namespaces.is_empty() && key.scope.as_str() != "admin" => {
+                    let offering: Vec<Option<&str>> = key
+                        .namespaces
+                        .iter()
+                        .filter(|n| offered_in.contains(n))
+                        .map(|n| Some(n.as_str()))
+                        .collect();
+                    match offering.is_empty() {
+                        false => offering,
+                        true => key.namespaces.iter().map(|n| Some(n.as_str())).collect(),
+                    }
+                }
+                None => vec![None],
+            };
+            let d = rules.decide_over(
                 &who,
                 Action::Call,
-                namespace.as_deref(),
+                &namespaces,
                 &Target {
                     name: tool,
-                    server: "",
-                    annotations: &Value::Null,
+                    server: &server,
+                    annotations: definition.get("annotations").unwrap_or(&Value::Null),
                 },
                 arguments.as_ref(),
             );
@@ -204,4 +230,37 @@ pub async fn policies_command(
             })
         }
     }
+}
+
+/// A tool by the name a view exposes it under, as pinned (`sql/0021_tool_pins.sql`):
+/// its server's name, its definition and the namespaces that include the server; `None`
+/// when no pinned tool is exposed under that name.
+async fn pinned(
+    pool: &deadpool_postgres::Pool,
+    tool: &str,
+) -> Result<Option<(String, Value, Vec<String>)>, KeyadmError> {
+    let client = pool.get().await.map_err(crate::store::db::DbError::from)?;
+    let rows = client
+        .query(
+            "SELECT s.name, p.name, p.definition, \
+                    array_remove(array_agg(ns.namespace), NULL) \
+             FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
+             LEFT JOIN namespace_servers ns ON ns.server_id = s.id \
+             WHERE p.kind = 'tool' GROUP BY s.name, p.name, p.definition",
+            &[],
+        )
+        .await
+        .map_err(crate::store::db::DbError::from)?;
+    let found = |prefix: bool| {
+        rows.iter().find(|r| {
+            crate::routing::exposed_name(r.get::<_, &str>(0), r.get::<_, &str>(1), prefix) == tool
+        })
+    };
+    Ok(found(true).or_else(|| found(false)).map(|r| {
+        (
+            r.get::<_, String>(0),
+            r.get::<_, Value>(2),
+            r.get::<_, Vec<String>>(3),
+        )
+    }))
 }

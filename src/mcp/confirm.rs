@@ -69,6 +69,10 @@ pub enum Outcome {
     TooMany,
     CannotAsk,
     State(StateError),
+    /// The state was used already: a confirmation runs its call once.
+    Used,
+    /// Its use could not be recorded (the database), so it is not taken.
+    Unrecorded,
 }
 
 impl Outcome {
@@ -81,6 +85,8 @@ impl Outcome {
             Outcome::TooMany => "too many",
             Outcome::CannotAsk => "cannot ask",
             Outcome::State(_) => "invalid state",
+            Outcome::Used => "used",
+            Outcome::Unrecorded => "not recorded",
         }
     }
 
@@ -103,6 +109,12 @@ impl Outcome {
                  or ask an admin to change the policy"
                 .into(),
             Outcome::State(e) => format!("{e}; call it again without it to be asked again"),
+            Outcome::Used => "this confirmation was used already (a confirmed call runs \
+                 once); call it again without requestState to be asked again"
+                .into(),
+            Outcome::Unrecorded => "the gateway could not record the confirmation's use \
+                 (its database); retry the same request in a moment"
+                .into(),
         }
     }
 }
@@ -244,7 +256,9 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<B
 /// A 2026-07-28 retry carrying a confirmation's state (`None` for any other request):
 /// the request without the retry's members, to be served as the call itself, with
 /// `ctx.confirmation` saying what the user answered (or why the state does not count).
-pub(crate) fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, Frame)> {
+/// An accepted state is spent here, once across every replica
+/// ([`crate::store::confirm_uses`]): a second retry with it is refused.
+pub(crate) async fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, Frame)> {
     let state = f.request_state.and_then(|s| string_value(body, s))?;
     if !state.starts_with(CONFIRM_PREFIX) || f.method(body) != Some("tools/call") {
         return None;
@@ -291,9 +305,20 @@ pub(crate) fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, 
     let now = crate::base::unix_now_ms();
     ctx.confirmation = match open_confirm(&ctx.state.cipher, &state, &expect, now) {
         Err(e) => Confirmation::Refused(Outcome::State(e)),
-        Ok(_) => match accepted(&answer) {
-            Ok(()) => Confirmation::Accepted,
+        Ok(claims) => match accepted(&answer) {
             Err(o) => Confirmation::Refused(o),
+            Ok(()) => {
+                let pool = &ctx.state.db.pool;
+                match crate::store::confirm_uses::spend(pool, &state, claims.expires_ms, now).await
+                {
+                    Ok(true) => Confirmation::Accepted,
+                    Ok(false) => Confirmation::Refused(Outcome::Used),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a confirmation's use could not be recorded; it is refused");
+                        Confirmation::Refused(Outcome::Unrecorded)
+                    }
+                }
+            }
         },
     };
     Some((again, again_frame))

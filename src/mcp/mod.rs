@@ -576,7 +576,7 @@ async fn route_message(
     // A confirmation's retry (2026-07-28): from here on, the call itself, answered.
     let resumed;
     let (body, f) = match ctx.stateless && f.request_state.is_some() {
-        true => match confirm::resumed(ctx, body, f) {
+        true => match Box::pin(confirm::resumed(ctx, body, f)).await {
             Some(again) => {
                 resumed = again;
                 (&resumed.0, &resumed.1)

@@ -16,15 +16,12 @@ use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, page};
 use crate::mcp::state::State;
 use crate::policy::rules::{Action, Decision, Effect, RuleSet, Subject, Target};
-use crate::routing::SERVED_BY;
+use crate::routing::{SERVED_BY, View};
 
 /// The caller as policies see it (`principal`).
 pub fn subject(state: &State, principal: Option<&Principal>) -> Subject {
     let Some(p) = principal else {
-        return Subject {
-            kind: "anonymous",
-            ..Subject::default()
-        };
+        return Subject::anonymous();
     };
     let mut s = Subject {
         id: p.key_id.as_str().to_string(),
@@ -76,6 +73,31 @@ pub fn decide(
     )
 }
 
+/// The decision on `tool` (`entry`: its listing entry) for `who` in `view`: the
+/// strongest of the namespaces whose policies bind the tool there
+/// ([`View::policy_namespaces`]: on `/mcp`, a key limited to namespaces meets theirs).
+pub fn decide_in(
+    view: &View,
+    rules: &RuleSet,
+    who: &Subject,
+    action: Action,
+    tool: (&str, &str, &[u8]),
+    arguments: Option<&Value>,
+) -> Decision {
+    let annotations = annotations(tool.2);
+    rules.decide_over(
+        who,
+        action,
+        &view.policy_namespaces(tool.0),
+        &Target {
+            name: tool.0,
+            server: tool.1,
+            annotations: &annotations,
+        },
+        arguments,
+    )
+}
+
 /// Whether the caller may see `entry` (a tool of `server`) in its lists.
 pub fn listed(
     ctx: &Ctx,
@@ -85,11 +107,11 @@ pub fn listed(
     server: &str,
     entry: &[u8],
 ) -> bool {
-    decide(
+    decide_in(
+        &ctx.view,
         rules,
         who,
         Action::List,
-        ctx.namespace.as_deref(),
         (name, server, entry),
         None,
     )
@@ -147,11 +169,11 @@ pub(crate) fn call(
         data: r.data,
         ..RpcError::method(r.code, r.message)
     })?;
-    let d = decide(
+    let d = decide_in(
+        &ctx.view,
         rules,
         &who,
         Action::Call,
-        ctx.namespace.as_deref(),
         (tool, server, &entry),
         arguments.as_ref(),
     );
@@ -160,6 +182,15 @@ pub(crate) fn call(
         Effect::Allow => Ok(None),
         Effect::Deny => {
             tracing::debug!(policy, tool, "a policy denied a call");
+            if let Some(bound) = d.bound {
+                ctx.state.observe.events.publish(
+                    "policy.bound",
+                    crate::observe::events::fields(
+                        json!({"policy": policy, "tool": tool, "bound": bound}),
+                    ),
+                    crate::observe::events::Audience::Admin,
+                );
+            }
             let reason = d
                 .reason
                 .as_deref()

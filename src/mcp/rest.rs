@@ -129,6 +129,23 @@ pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
         .filter(|w| w.server == backend.name && w.item == crate::pins::Item::Tool)
         .map(|w| w.name.as_str())
         .collect();
+    // Policies by identity: a tool they deny this caller is in none of its lists.
+    let who = ctx.view.rules.as_ref().map(|r| {
+        (
+            r,
+            crate::mcp::policed::subject(&ctx.state, ctx.principal.as_ref()),
+        )
+    });
+    let denied = |exposed: &str| {
+        who.as_ref().is_some_and(|(rules, who)| {
+            let entry = ctx
+                .view
+                .tool(exposed)
+                .map(|t| &t.entry[..])
+                .unwrap_or_default();
+            !crate::mcp::policed::listed(ctx, rules, who, exposed, &backend.name, entry)
+        })
+    };
     Value::Array(
         lists
             .tools
@@ -136,6 +153,9 @@ pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
             .filter_map(|t| {
                 let own = t["name"].as_str().filter(|n| !held.contains(n))?;
                 let (_, exposed) = reach.iter().find(|(o, _)| o == own)?;
+                if denied(exposed) {
+                    return None;
+                }
                 let mut t = t.clone();
                 t["exposed_name"] = Value::String(exposed.clone());
                 Some(t)

@@ -9,9 +9,11 @@
 //!   `inputSchema` ([`schema`], compiled when the list changes), per namespace
 //!   (`"validate_arguments": true`).
 //! - [`rules`]: policies by identity (CEL), stored in PostgreSQL and managed by admins:
-//!   allow, deny or confirm a call or a listing.
+//!   allow, deny or confirm a call or a listing; [`cel`] bounds what a rule may cost to
+//!   parse, hold and evaluate.
 
 pub mod arguments;
+pub mod cel;
 pub mod rules;
 pub mod schema;
 

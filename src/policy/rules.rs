@@ -24,8 +24,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use cel_interpreter::objects::{Key, Map};
-use cel_interpreter::{Context, Program, Value};
+use cel_interpreter::{Context, Value};
+use cel_parser::Expression;
 use serde_json::Value as Json;
+
+use super::cel::{self, Evaluated};
 
 /// The most rules one policy may hold, and all policies together: each call is checked
 /// against every rule that applies, so the bound is the bound of a call's cost
@@ -106,7 +109,8 @@ impl fmt::Display for Invalid {
 
 struct Rule {
     effect: Effect,
-    program: Program,
+    /// Its `when`, compiled and bounded ([`cel`]).
+    program: Expression,
     /// Reads `arguments` (so cannot decide a listing).
     on_arguments: bool,
     reason: Option<Arc<str>>,
@@ -121,8 +125,19 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Compiles a policy's `text`; an error names the line and the reason.
+    /// Compiles a policy's `text`; an error names the line and the reason. The parser
+    /// runs on a thread of its own, with the stack the deepest text needs
+    /// ([`cel::on_parse_stack`]), whoever calls this.
     pub fn compile(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
+        cel::on_parse_stack(|| Policy::compile_here(name, namespace, text)).unwrap_or_else(|| {
+            Err(Invalid {
+                line: 1,
+                reason: "the thread that parses rules could not be started; try again".into(),
+            })
+        })
+    }
+
+    fn compile_here(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
         if text.len() > MAX_TEXT {
             return Err(Invalid {
                 line: 1,
@@ -193,7 +208,7 @@ impl Policy {
                 Some(Json::String(s)) => Some(Arc::from(s.as_str())),
                 Some(_) => return Err(bad(format!("rule {}: reason must be a string", i + 1))),
             };
-            let program = compile(when).map_err(|(at, why)| Invalid {
+            let mut program = cel::compile(when).map_err(|(at, why)| Invalid {
                 line: line + at.saturating_sub(1),
                 reason: format!("rule {}: {why}", i + 1),
             })?;
@@ -221,6 +236,7 @@ impl Policy {
                 )));
             }
             let on_arguments = refs.has_variable("arguments");
+            cel::instrument(&mut program);
             rules.push(Rule {
                 effect,
                 program,
@@ -242,20 +258,6 @@ impl Policy {
     fn applies_to(&self, namespace: Option<&str>) -> bool {
         self.namespace.is_none() || self.namespace.as_deref() == namespace
     }
-}
-
-/// A CEL expression compiled, or the line within it and the reason it is not.
-fn compile(when: &str) -> Result<Program, (usize, String)> {
-    // The parser panics on some inputs it cannot recover from: a panic is a refusal.
-    let compiled = std::panic::catch_unwind(|| {
-        Program::compile(when).map_err(|e| {
-            let first = e.errors.first();
-            let line = first.map_or(1, |e| usize::try_from(e.pos.0).unwrap_or(1).max(1));
-            let msg = first.map_or_else(|| e.to_string(), |e| e.msg.clone());
-            (line, format!("CEL does not parse: {msg}"))
-        })
-    });
-    compiled.unwrap_or_else(|_| Err((1, "CEL does not parse".into())))
 }
 
 /// The names a macro binds (`x` in `list.all(x, …)`): read as variables by the parser.
@@ -300,6 +302,19 @@ pub struct Subject {
     pub groups: Vec<String>,
 }
 
+impl Subject {
+    /// An open namespace's caller (`auth: none`): `kind` `"anonymous"`, and the scope of
+    /// a client key (`"client"`), so a rule written for clients covers it as well; a rule
+    /// tells it apart by `principal.kind`.
+    pub fn anonymous() -> Subject {
+        Subject {
+            scope: "client".into(),
+            kind: "anonymous",
+            ..Subject::default()
+        }
+    }
+}
+
 /// The tool asked for: what a rule reads as `tool`.
 pub struct Target<'a> {
     pub name: &'a str,
@@ -314,13 +329,17 @@ pub struct Decision {
     pub effect: Effect,
     pub policy: Option<Arc<str>>,
     pub reason: Option<Arc<str>>,
+    /// A rule stopped at an evaluation bound (`"steps"` or `"time"`, [`cel`]): it
+    /// denied.
+    pub bound: Option<&'static str>,
 }
 
 impl Decision {
-    const ALLOW: Decision = Decision {
+    pub const ALLOW: Decision = Decision {
         effect: Effect::Allow,
         policy: None,
         reason: None,
+        bound: None,
     };
 }
 
@@ -340,7 +359,7 @@ impl RuleSet {
     pub fn new(policies: Vec<Policy>) -> RuleSet {
         RuleSet {
             policies,
-            root: Context::default(),
+            root: cel::root(),
         }
     }
 
@@ -353,6 +372,30 @@ impl RuleSet {
         self.policies
             .iter()
             .any(|p| !p.rules.is_empty() && p.applies_to(namespace))
+    }
+
+    /// The strongest decision of [`RuleSet::decide`] over `namespaces` (a deny over a
+    /// confirm over an allow; the first at a tie): where the policies of several
+    /// namespaces bind one call (a key limited to them, on `/mcp`).
+    pub fn decide_over(
+        &self,
+        who: &Subject,
+        action: Action,
+        namespaces: &[Option<&str>],
+        tool: &Target<'_>,
+        arguments: Option<&Json>,
+    ) -> Decision {
+        let mut decided = Decision::ALLOW;
+        for namespace in namespaces {
+            let d = self.decide(who, action, *namespace, tool, arguments);
+            if d.effect > decided.effect {
+                decided = d;
+                if decided.effect == Effect::Deny {
+                    break;
+                }
+            }
+        }
+        decided
     }
 
     /// The decision on `action` of `tool` by `who` in `namespace` (`arguments`: the
@@ -399,24 +442,43 @@ impl RuleSet {
         );
         let mut decided = Decision::ALLOW;
         for p in applying {
-            let matched = p.rules.iter().find(|r| {
+            let mut bound = None;
+            let matched = p.rules.iter().enumerate().find_map(|(i, r)| {
                 if action == Action::List && r.on_arguments {
-                    return false;
+                    return None;
                 }
-                match r.program.execute(&scope) {
-                    Ok(Value::Bool(b)) => b,
-                    _ => r.effect != Effect::Allow,
+                match cel::execute(&r.program, &scope) {
+                    Evaluated::Value(Value::Bool(true)) => Some((r.effect, r.reason.clone())),
+                    Evaluated::Value(Value::Bool(false)) => None,
+                    Evaluated::Value(_) | Evaluated::Failed => {
+                        (r.effect != Effect::Allow).then(|| (r.effect, r.reason.clone()))
+                    }
+                    // Over its bound the rule denies, whatever its effect.
+                    Evaluated::OverBudget(b) => {
+                        tracing::warn!(policy = %p.name, rule = i + 1, bound = b, tool = tool.name,
+                            "a policy's rule went over its evaluation bound; it denies");
+                        bound = Some(b);
+                        Some((
+                            Effect::Deny,
+                            Some(Arc::from(format!(
+                                "rule {} of this policy went over its evaluation bound ({b}); \
+                                 an admin should simplify it",
+                                i + 1
+                            ))),
+                        ))
+                    }
                 }
             });
-            if let Some(r) = matched
-                && r.effect > decided.effect
+            if let Some((effect, reason)) = matched
+                && effect > decided.effect
             {
                 decided = Decision {
-                    effect: r.effect,
+                    effect,
                     policy: Some(p.name.clone()),
-                    reason: r.reason.clone(),
+                    reason,
+                    bound,
                 };
-                if r.effect == Effect::Deny {
+                if effect == Effect::Deny {
                     break;
                 }
             }
@@ -607,6 +669,13 @@ mod tests {
             set.decide(&admin, Action::Call, None, &remove, None).effect,
             Effect::Allow
         );
+        // An open namespace's anonymous caller is asked too (the documented first policy
+        // covers every caller that is not an admin).
+        assert_eq!(
+            set.decide(&Subject::anonymous(), Action::Call, None, &remove, None)
+                .effect,
+            Effect::Confirm
+        );
     }
 
     #[test]
@@ -693,5 +762,112 @@ mod tests {
         let v = value(&json!({"a": [1, 2.5, "x", null, true], "b": u64::MAX}));
         let Value::Map(m) = v else { panic!("a map") };
         assert_eq!(m.map.len(), 2);
+    }
+    /// Generated rule texts (deep nesting of every kind, long chains of operators and of
+    /// comprehensions, token soup, random bytes) are refused with a line and a reason,
+    /// or compile and are decided within the evaluation bound; none crashes the process
+    /// (a stack overflow would abort this test binary).
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+        use std::time::{Duration, Instant};
+
+        fn comprehension(depth: usize, items: usize, m: &str) -> String {
+            let list = format!(
+                "[{}]",
+                (0..items)
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let mut body = "true".to_string();
+            for d in 0..depth {
+                let range = if d % 2 == 0 {
+                    "arguments.l"
+                } else {
+                    list.as_str()
+                };
+                body = match m {
+                    "map" => format!("size({range}.map(v{d}, {body})) >= 0"),
+                    "filter" => format!("size({range}.filter(v{d}, {body})) >= 0"),
+                    _ => format!("{range}.{m}(v{d}, {body})"),
+                };
+            }
+            body
+        }
+
+        fn when_text() -> impl Strategy<Value = String> {
+            let opens = prop::sample::select(vec!["(", "[", "{", "!(", "-(", "a ? b : (", "[1, "]);
+            let ops = prop::sample::select(vec![
+                " + 1", ".b", "[0]", " || a", " && true", " == 1", " ? 1 : 2", ".size()",
+            ]);
+            let macros = prop::sample::select(vec!["all", "exists", "exists_one", "map", "filter"]);
+            let tokens = prop::sample::select(vec![
+                "(",
+                ")",
+                "[",
+                "]",
+                "{",
+                "}",
+                "?",
+                ":",
+                "'",
+                "\"",
+                "\\",
+                "r'",
+                "'''",
+                "a",
+                ".all(x, ",
+                "x",
+                ",",
+                " && ",
+                "1",
+                "arguments.l",
+                "!",
+                "-",
+                "principal.name",
+                " in ",
+                "{'k': ",
+                "size(",
+                "\n",
+            ]);
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..600)
+                    .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                (1usize..600, opens).prop_map(|(n, o)| format!("{}true", o.repeat(n))),
+                (1usize..400).prop_map(|n| format!("{}true{}", "(".repeat(n), ")".repeat(n))),
+                (1usize..2000, ops).prop_map(|(n, op)| format!("a{}", op.repeat(n))),
+                (1usize..7, 1usize..80, macros).prop_map(|(d, n, m)| comprehension(d, n, m)),
+                prop::collection::vec(tokens, 0..400).prop_map(|v| v.concat()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+            #[test]
+            fn rule_texts_are_refused_or_decided_within_the_bound(when in when_text()) {
+                let text = json!([{"effect": "deny", "when": when}]).to_string();
+                match Policy::compile("p", None, &text) {
+                    Err(e) => prop_assert!(e.line >= 1 && !e.reason.is_empty(), "{e}"),
+                    Ok(p) => {
+                        let set = RuleSet::new(vec![p]);
+                        let arguments = json!({"l": (0..300).collect::<Vec<i64>>(), "b": "x"});
+                        let none = json!(null);
+                        let tool = Target { name: "t", server: "s", annotations: &none };
+                        let who = subject("a", "client", &[]);
+                        for action in [Action::Call, Action::List] {
+                            let started = Instant::now();
+                            let _ = set.decide(&who, action, None, &tool, Some(&arguments));
+                            // The bound is 10 ms of evaluation; a debug build on a loaded
+                            // machine overshoots it by one step at most.
+                            prop_assert!(
+                                started.elapsed() < Duration::from_secs(2),
+                                "{:?} for {}", started.elapsed(), when.chars().take(80).collect::<String>()
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -184,6 +184,10 @@ pub struct View {
     /// The policies by identity that apply to it (`None`: none, the default, and then
     /// lists and calls pay nothing for them).
     pub rules: Option<Arc<crate::policy::rules::RuleSet>>,
+    /// The namespace it is the view of (`None`: `/mcp`, or a union).
+    pub namespace: Option<Arc<str>>,
+    /// A union's views ([`union`]), whose policies bind the tools each offers.
+    pub parts: Vec<Arc<View>>,
     /// Its namespace's external guardrails ([`crate::guard`]); `None`: none, the default.
     pub guardrails: Option<Arc<crate::guard::Guardrails>>,
     pub tools: Vec<Exposed>,
@@ -591,6 +595,7 @@ fn build_view(
     let mut view = View {
         auth_required: ns.is_none_or(|n| n.auth_required),
         members: members.iter().map(|b| b.id).collect(),
+        namespace: ns.map(|n| Arc::from(n.name.as_str())),
         ..View::default()
     };
     let ui = apps::UiNames::of(members);

@@ -1,16 +1,39 @@
 //! Union views: what a key limited to several namespaces reaches, built from their
-//! views.
+//! views, and whose namespaces' policies bind each of their tools.
 
 use std::sync::Arc;
 
 use super::View;
 use super::entries::fingerprints;
 
+impl View {
+    /// The namespaces whose policies by identity bind the tool `name` in this view: its
+    /// own namespace (`None` on `/mcp`); in a union, each of its views that offers the
+    /// tool (every one when none does). A key limited to namespaces meets on `/mcp` the
+    /// policies it meets on their endpoints.
+    pub fn policy_namespaces(&self, name: &str) -> Vec<Option<&str>> {
+        if self.parts.is_empty() {
+            return vec![self.namespace.as_deref()];
+        }
+        let offering: Vec<Option<&str>> = self
+            .parts
+            .iter()
+            .filter(|p| p.tool(name).is_some() || p.served(name).is_some())
+            .map(|p| p.namespace.as_deref())
+            .collect();
+        match offering.is_empty() {
+            false => offering,
+            true => self.parts.iter().map(|p| p.namespace.as_deref()).collect(),
+        }
+    }
+}
+
 /// The union of several views: the first to offer a name wins (clashes are listed in
 /// `errors`); a name disabled in one view and offered by another is offered.
 pub(super) fn union(parts: &[&Arc<View>]) -> View {
     let mut view = View {
         auth_required: true,
+        parts: parts.iter().map(|p| Arc::clone(p)).collect(),
         ..View::default()
     };
     let guarded: Vec<_> = parts.iter().filter_map(|p| p.guardrails.as_ref()).collect();

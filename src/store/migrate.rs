@@ -141,6 +141,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0025_tool_pinned_servers",
         sql: include_str!("../../sql/0025_tool_pinned_servers.sql"),
     },
+    Migration {
+        version: 26,
+        name: "0026_confirm_uses",
+        sql: include_str!("../../sql/0026_confirm_uses.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -2,6 +2,7 @@
 //! queries, and the audit trail's reads.
 
 pub mod audit;
+pub mod confirm_uses;
 pub mod db;
 pub mod embedded;
 pub mod import;

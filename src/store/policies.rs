@@ -86,7 +86,7 @@ pub async fn load(pool: &Pool) -> Result<RuleSet, DbError> {
             |p| match Policy::compile(&p.name, p.namespace.as_deref(), &p.text) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    tracing::warn!(policy = %p.name, error = %e, "a stored policy does not compile; it is not applied");
+                    tracing::error!(policy = %p.name, error = %e, "a stored policy does not compile (or passes a bound); it is not applied, the others are");
                     None
                 }
             },

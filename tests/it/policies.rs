@@ -431,3 +431,399 @@ async fn keyadm_adds_checks_lists_and_removes_policies() {
     let out = keyadm(&["policies", "remove", "no-add"]);
     assert!(!out.status.success());
 }
+
+/// A session on `path`, once the gateway takes it (a key just made, a namespace just
+/// added).
+async fn initialized(gw: &TestGateway, path: &str, key: Option<&str>) -> Client {
+    eventually(WAIT, "a session", || async {
+        let mut c = Client::new(gw.addr, path, key);
+        let r = c
+            .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                          "params": {"protocolVersion": c.version, "capabilities": {},
+                                     "clientInfo": {"name": "test", "version": "1"}}}))
+            .await;
+        if r.status != 200 {
+            return None;
+        }
+        c.session = r.header("mcp-session-id").map(String::from);
+        c.post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        Some(c)
+    })
+    .await
+}
+
+/// Issue 75: a key limited to a namespace meets that namespace's policies on `/mcp`,
+/// whose view for it is the namespace's: in its list, its calls and the dry run.
+#[tokio::test]
+async fn a_namespace_policy_binds_its_keys_on_mcp_too() {
+    let (gw, _beta) = gateway().await;
+    let ns = json!({"name": "nsp", "servers": ["beta"]});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let store = support::gateway::key_store(&gw.db);
+    let key = support::gateway::create_key(
+        &store,
+        "limited",
+        metamcp::store::keys::Scope::Client,
+        &["nsp"],
+    )
+    .await;
+    let body = json!({"name": "nsp-no-add", "namespace": "nsp",
+        "text": json!([{"effect": "deny", "when": "tool.name == 'beta__add'"}]).to_string()});
+    let made = send_json(gw.addr, "POST", "/api/v1/policies", &gw.admin_key, &body).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let add = json!({"name": "beta__add", "arguments": {"a": 1, "b": 2}});
+    for path in ["/mcp/nsp", "/mcp"] {
+        let c = initialized(&gw, path, Some(&key)).await;
+        let m = eventually(WAIT, "the namespace's policy refuses the call", || async {
+            let m = c.call(json!(1), "tools/call", add.clone()).await;
+            (m["error"]["data"]["policy"] == "nsp-no-add").then_some(m)
+        })
+        .await;
+        assert_eq!(m["error"]["code"], -32003, "{path}: {m}");
+        let names = c.tool_names().await;
+        assert!(names.iter().any(|n| n == "beta__echo"), "{path}: {names:?}");
+        assert!(!names.iter().any(|n| n == "beta__add"), "{path}: {names:?}");
+    }
+    // Nor does the key's search on `/mcp` find it.
+    let found = send_json(
+        gw.addr,
+        "GET",
+        "/api/v1/tools/search?q=add+two+numbers&limit=50",
+        &key,
+        &json!(null),
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.text());
+    assert!(!found.text().contains("beta__add"), "{}", found.text());
+    let unbound = send_json(
+        gw.addr,
+        "GET",
+        "/api/v1/tools/search?q=add+two+numbers&limit=50",
+        &gw.client_key,
+        &json!(null),
+    )
+    .await;
+    assert!(unbound.text().contains("beta__add"), "{}", unbound.text());
+    // The dry run answers as the gateway: the key on `/mcp` is bound by nsp's policy.
+    let check = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/policies/check",
+        &gw.admin_key,
+        &json!({"principal": "limited", "tool": "beta__add"}),
+    )
+    .await;
+    assert_eq!(check.json()["decision"], "deny", "{}", check.text());
+    // A key that is not limited is not bound by it on `/mcp`.
+    let c = client(&gw, &gw.client_key).await;
+    let m = c.call(json!(2), "tools/call", add).await;
+    assert!(m["result"].is_object(), "{m}");
+}
+
+/// The admins' event stream (`GET /api/v1/events`), its lines as they come.
+async fn admin_events(
+    gw: &TestGateway,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connected");
+    let req = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
+        gw.admin_key
+    );
+    s.write_all(req.as_bytes()).await.expect("sent");
+    let mut lines = tokio::io::BufReader::new(s).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("\"ready\"") {
+            break;
+        }
+    }
+    lines
+}
+
+/// Issue 75: rules are bounded before the parser runs, at write and at evaluation; a
+/// rule past a bound in the database is left out with an error, the others apply.
+#[tokio::test]
+async fn rules_are_bounded_and_none_can_crash_the_gateway() {
+    let (gw, _beta) = gateway().await;
+    // 300 nested parentheses (604 bytes) overflowed a runtime thread's stack.
+    let deep = format!("{}true{}", "(".repeat(300), ")".repeat(300));
+    let r = add_policy(&gw, "deep", json!([{"effect": "deny", "when": deep}])).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("at most 32"), "{}", r.text());
+    // Four nested .all() over 50-element lists took 3.4 s per call: refused at write.
+    let list = format!(
+        "[{}]",
+        (0..50).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    );
+    let four =
+        format!("{list}.all(a, {list}.all(b, {list}.all(c, {list}.all(d, a + b + c + d >= 0))))");
+    let r = add_policy(&gw, "costly", json!([{"effect": "deny", "when": four}])).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("estimated"), "{}", r.text());
+    // Within the estimate, over the bound at evaluation: the rule denies, and says so.
+    let r = add_policy(
+        &gw,
+        "pairs",
+        json!([{"effect": "allow",
+                "when": "tool.name == 'beta__echo' && arguments.l.all(a, arguments.l.all(b, a + b >= 0))"}]),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let c = client(&gw, &gw.client_key).await;
+    let mut events = admin_events(&gw).await;
+    let l: Vec<i64> = (0..2000).collect();
+    let started = Instant::now();
+    let m = eventually(WAIT, "the bound applies", || async {
+        let m = c
+            .call(
+                json!(1),
+                "tools/call",
+                json!({"name": "beta__echo", "arguments": {"message": "x", "l": l}}),
+            )
+            .await;
+        (m["error"]["data"]["policy"] == "pairs").then_some(m)
+    })
+    .await;
+    assert!(
+        m["error"]["data"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("evaluation bound"),
+        "{m}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // And admins hear of it.
+    let event = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(line)) = events.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["type"] == "policy.bound"
+            {
+                return v;
+            }
+        }
+        Value::Null
+    })
+    .await
+    .expect("a policy.bound event");
+    assert_eq!(
+        (event["policy"].clone(), event["tool"].clone()),
+        (json!("pairs"), json!("beta__echo")),
+        "{event}"
+    );
+    assert!(
+        event["bound"] == "steps" || event["bound"] == "time",
+        "{event}"
+    );
+    let m = c
+        .call(
+            json!(2),
+            "tools/call",
+            json!({"name": "beta__echo", "arguments": {"message": "x", "l": [1, 2]}}),
+        )
+        .await;
+    assert!(m["result"].is_object(), "{m}");
+    // Written past every check (another version, a hand): left out on reload, with an
+    // error; the policy beside it applies and the gateway keeps serving.
+    let db = gw.db.client().await;
+    let text = json!([{"effect": "deny", "when": deep}]).to_string();
+    db.execute(
+        "INSERT INTO policies (name, text) VALUES ('by-hand', $1)",
+        &[&text],
+    )
+    .await
+    .expect("inserted");
+    let made = add_policy(&gw, "no-add", json!([{"effect": "deny", "when": DENY_ADD}])).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    eventually(WAIT, "the policy beside it applies", || async {
+        let m = c
+            .call(
+                json!(3),
+                "tools/call",
+                json!({"name": "beta__add", "arguments": {"a": 1, "b": 2}}),
+            )
+            .await;
+        (m["error"]["data"]["policy"] == "no-add").then_some(())
+    })
+    .await;
+    let m = c
+        .call(
+            json!(4),
+            "tools/call",
+            json!({"name": "beta__echo", "arguments": {"message": "still here"}}),
+        )
+        .await;
+    assert!(m["result"].is_object(), "{m}");
+}
+
+/// Issue 75: an open namespace's anonymous caller has the scope of a client, so the
+/// documented first policy asks it too.
+#[tokio::test]
+async fn anonymous_callers_are_clients_to_policies() {
+    let (gw, _beta) = gateway().await;
+    let open = json!({"name": "open", "servers": ["beta"], "auth": "none"});
+    let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &open).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let made = add_policy(
+        &gw,
+        "confirm-add",
+        json!([{"effect": "confirm", "when": "principal.scope == 'client' && tool.name == 'beta__add'"}]),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let c = initialized(&gw, "/mcp/open", None).await;
+    let m = eventually(WAIT, "the policy applies", || async {
+        let m = c
+            .call(
+                json!(1),
+                "tools/call",
+                json!({"name": "beta__add", "arguments": {"a": 1, "b": 2}}),
+            )
+            .await;
+        m.get("error").is_some().then_some(m)
+    })
+    .await;
+    assert_eq!(m["error"]["data"]["policy"], "confirm-add", "{m}");
+    assert_eq!(m["error"]["data"]["confirm"], true, "{m}");
+}
+
+/// Issue 75: REST execution refused by a policy is 403 with the JSON-RPC error (it was
+/// a 502 `backend_error`, which proxies retry, though nothing reached a backend).
+#[tokio::test]
+async fn rest_execution_refused_by_a_policy_is_403() {
+    let (gw, _beta) = gateway().await;
+    let _c = client(&gw, &gw.client_key).await;
+    let made = add_policy(&gw, "no-add", json!([{"effect": "deny", "when": DENY_ADD}])).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let r = eventually(WAIT, "the policy applies", || async {
+        let r = send_json(
+            gw.addr,
+            "POST",
+            "/api/v1/mcp/servers/beta/tools/add/execute",
+            &gw.client_key,
+            &json!({"a": 1, "b": 2}),
+        )
+        .await;
+        (r.status != 200).then_some(r)
+    })
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["rpc_code"], -32003, "{v}");
+    assert_eq!(v["rpc_error"]["data"]["policy"], "no-add", "{v}");
+    // Nor is the tool in the caller's REST list of the server's tools.
+    let listed = send_json(
+        gw.addr,
+        "GET",
+        "/api/v1/mcp/servers/beta/tools",
+        &gw.client_key,
+        &json!(null),
+    )
+    .await;
+    assert!(listed.text().contains("\"echo\""), "{}", listed.text());
+    assert!(!listed.text().contains("\"add\""), "{}", listed.text());
+}
+
+/// Issue 75: a confirmation's state runs its call once, whichever replica the retries
+/// reach (three retries ran the call three times).
+#[tokio::test]
+async fn a_confirmation_runs_its_call_once_across_replicas() {
+    use crate::support::mcp::response_message;
+    let (gw, _beta) = gateway().await;
+    let other = gw.beside(|_| {}).await;
+    let _c = client(&gw, &gw.client_key).await;
+    let made = add_policy(
+        &gw,
+        "confirm-add",
+        json!([{"effect": "confirm", "when": "principal.scope == 'client' && tool.name == 'beta__add'"}]),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let call = |state: Option<&str>| {
+        let mut m = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "beta__add", "arguments": {"a": 1, "b": 2}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}}});
+        if let Some(s) = state {
+            m["params"]["requestState"] = json!(s);
+            m["params"]["inputResponses"] =
+                json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+        }
+        m
+    };
+    let here = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let there = Client::new(other.addr, "/mcp", Some(&gw.client_key));
+    let first = eventually(WAIT, "the confirmation is asked", || async {
+        let m = response_message(&here.post_stateless(&call(None)).await);
+        (m["result"]["resultType"] == "input_required").then_some(m)
+    })
+    .await;
+    let state = first["result"]["requestState"]
+        .as_str()
+        .expect("a state")
+        .to_string();
+    let ran = response_message(&here.post_stateless(&call(Some(&state))).await);
+    assert!(
+        ran["result"].is_object() && ran.get("error").is_none(),
+        "{ran}"
+    );
+    for c in [&here, &there, &here] {
+        let m = response_message(&c.post_stateless(&call(Some(&state))).await);
+        assert_eq!(m["error"]["data"]["outcome"], "used", "{m}");
+        assert!(
+            m["error"]["data"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("used already"),
+            "{m}"
+        );
+    }
+}
+
+/// Issue 75: `keyadm policies check` answers as the gateway does (it lacked the tool's
+/// server and annotations, and printed `allow` where the gateway asked), and `list` is a
+/// table without a literal `\t`.
+#[tokio::test]
+async fn keyadm_checks_as_the_gateway_does_and_lists_a_table() {
+    let (gw, _beta) = gateway().await;
+    let _c = client(&gw, &gw.client_key).await;
+    let made = add_policy(
+        &gw,
+        "confirm-beta",
+        json!([{"effect": "confirm", "when": "principal.scope == 'client' && tool.server == 'beta'"}]),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let rest = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/policies/check",
+        &gw.admin_key,
+        &json!({"principal": "client", "tool": "beta__add"}),
+    )
+    .await;
+    assert_eq!(rest.json()["decision"], "confirm", "{}", rest.text());
+    let env = gw.db.env();
+    let keyadm = |args: &[&str]| support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, args);
+    eventually(WAIT, "keyadm answers as REST does", || async {
+        let out = keyadm(&["policies", "check", "client", "beta__add", "--json"]);
+        let d: Value = serde_json::from_str(&support::stdout(&out)).ok()?;
+        (d["decision"] == "confirm" && d["policy"] == "confirm-beta").then_some(())
+    })
+    .await;
+    let listed = support::stdout(&keyadm(&["policies", "list"]));
+    assert!(!listed.contains("\\t"), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("confirm-beta") && l.contains("(every view)")),
+        "{listed}"
+    );
+}

@@ -1,0 +1,535 @@
+//! A rule's `when` in CEL, bounded: what it may cost to read, to hold and to evaluate.
+//!
+//! `cel-parser` recurses once per level of nesting (and its parse tree once per operator
+//! of a chain), on the thread that calls it; the interpreter recurses once per level of
+//! the tree and has no bound on a comprehension's work. A rule is written by an admin and
+//! run by every replica on every call, so it is bounded on each side:
+//!
+//! - **Before the parser runs**, [`MAX_NESTING`]: brackets and `?:` nest at most that deep
+//!   ([`nesting`], a scan that reads string literals as the lexer does). A deeper text is
+//!   refused, naming the bound.
+//! - **The parser** runs on a thread of its own with [`PARSE_STACK`] bytes of stack, room
+//!   for the deepest nesting [`MAX_BRACKETS`] allows whatever the scan made of the
+//!   quotes, and for a chain of 2,000 operators (`tests`), so no text reaches the
+//!   runtime's stacks.
+//! - **The tree**: at most [`MAX_DEPTH`] levels deep (measured without recursion), so
+//!   evaluating it on a runtime thread stays shallow.
+//! - **Cost at write**: [`estimate`] counts a rule's comprehension steps, every list
+//!   taken as [`ASSUMED_ITEMS`] long; more than [`MAX_STEPS`] is refused.
+//! - **Cost at evaluation**: each comprehension step is counted ([`tick`], threaded into
+//!   every comprehension's loop condition at compile time); past [`MAX_STEPS`] steps or
+//!   [`MAX_TIME`] of wall time the evaluation stops and the rule counts as over its bound
+//!   ([`Evaluated::OverBudget`]), which denies.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use cel_interpreter::objects::Value;
+use cel_interpreter::{Context, ExecutionError};
+use cel_parser::Expression;
+use cel_parser::ast::{CallExpr, Expr, operators};
+
+/// The deepest brackets (`(`, `[`, `{`) and conditionals (`?:`) may nest in a `when`.
+pub const MAX_NESTING: usize = 32;
+/// The most brackets a `when` may open in all, inside string literals too: a bound on
+/// the parser's nesting that holds whatever it makes of the text's quotes.
+pub const MAX_BRACKETS: usize = 512;
+/// The deepest a compiled rule's tree may be.
+pub const MAX_DEPTH: usize = 100;
+/// How long a list counts as in the estimate made at write.
+pub const ASSUMED_ITEMS: u64 = 100;
+/// The most comprehension steps one evaluation of a rule may take (and its estimate).
+pub const MAX_STEPS: u64 = 50_000;
+/// The most wall time one evaluation of a rule may take.
+pub const MAX_TIME: Duration = Duration::from_millis(10);
+/// The stack of the thread that parses rules.
+pub const PARSE_STACK: usize = 256 << 20;
+/// The function counting comprehension steps (a name no rule can write).
+const TICK: &str = "@metamcp_step";
+
+/// A `when` that cannot be taken: the line within it and the reason.
+pub type Refused = (usize, String);
+
+/// `when` parsed and checked against the bounds (to be [`instrument`]ed for [`execute`]
+/// once the caller has read its references). Call it on a thread with [`PARSE_STACK`]
+/// bytes of stack ([`on_parse_stack`]).
+pub fn compile(when: &str) -> Result<Expression, Refused> {
+    let brackets = when
+        .bytes()
+        .filter(|b| matches!(b, b'(' | b'[' | b'{'))
+        .count();
+    if brackets > MAX_BRACKETS {
+        return Err((
+            1,
+            format!(
+                "{brackets} brackets; at most {MAX_BRACKETS} are taken (split the rule into \
+                 several rules)"
+            ),
+        ));
+    }
+    let deepest = nesting(when);
+    if deepest > MAX_NESTING {
+        return Err((
+            1,
+            format!(
+                "brackets and ?: nest {deepest} deep; at most {MAX_NESTING} levels are taken \
+                 (write the rule flatter, or split it into several rules)"
+            ),
+        ));
+    }
+    // The parser panics on some inputs it cannot recover from: a panic is a refusal.
+    let parsed = std::panic::catch_unwind(|| cel_parser::Parser::new().parse(when));
+    let expr = match parsed {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => {
+            let first = e.errors.first();
+            let line = first.map_or(1, |e| usize::try_from(e.pos.0).unwrap_or(1).max(1));
+            let msg = first.map_or_else(|| e.to_string(), |e| e.msg.clone());
+            return Err((line, format!("CEL does not parse: {msg}")));
+        }
+        Err(_) => return Err((1, "CEL does not parse".into())),
+    };
+    let d = depth(&expr);
+    if d > MAX_DEPTH {
+        return Err((
+            1,
+            format!(
+                "the expression is {d} levels deep (a chain of operators counts one level \
+                 each); at most {MAX_DEPTH}"
+            ),
+        ));
+    }
+    let steps = estimate(&expr);
+    if steps > MAX_STEPS {
+        return Err((
+            1,
+            format!(
+                "its cost is estimated at {steps} comprehension steps (each list counted as \
+                 {ASSUMED_ITEMS} items); at most {MAX_STEPS}: nest fewer comprehensions \
+                 (all, exists, exists_one, map, filter)"
+            ),
+        ));
+    }
+    Ok(expr)
+}
+
+/// Runs `f` on a thread with [`PARSE_STACK`] bytes of stack (what [`compile`] needs);
+/// `None` when no such thread could be started.
+pub fn on_parse_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("metamcp-cel".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(s, f)
+            .ok()?
+            .join()
+            .ok()
+    })
+}
+
+/// How deep brackets and conditionals nest in `when`, as the lexer reads it: what is
+/// inside a string or bytes literal (`'…'`, `"…"`, `'''…'''`, `"""…"""`, raw with
+/// `r`/`R`) does not count, a `?` counts one level for the rest of the text (a
+/// conditional's branches nest in the parser), and a closing bracket with none open
+/// counts nothing.
+pub fn nesting(when: &str) -> usize {
+    let b = when.as_bytes();
+    let (mut open, mut conditionals, mut deepest) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                let raw = raw_prefix(b, i);
+                let triple = b.get(i..i + 3) == Some(&[q, q, q][..]);
+                // An unterminated quote is skipped by the lexer, which reads on past it:
+                // so does this scan.
+                if let Some(end) = string_end(b, i, q, raw, triple) {
+                    i = end;
+                    continue;
+                }
+            }
+            b'(' | b'[' | b'{' => open += 1,
+            b')' | b']' | b'}' => open = open.saturating_sub(1),
+            b'?' => conditionals += 1,
+            _ => {}
+        }
+        deepest = deepest.max(open + conditionals);
+        i += 1;
+    }
+    deepest
+}
+
+/// Whether the quote at `at` opens a raw string: `r` or `R` before it starts a token
+/// (`r'…'`, `br'…'`), not the end of an identifier (`expr'…'` is a name, then a string).
+fn raw_prefix(b: &[u8], at: usize) -> bool {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let starts_token = |i: usize| i == 0 || !ident(b[i - 1]);
+    match at.checked_sub(1).map(|i| (i, b[i])) {
+        Some((i, b'r' | b'R')) => {
+            starts_token(i) || (i > 0 && matches!(b[i - 1], b'b' | b'B') && starts_token(i - 1))
+        }
+        _ => false,
+    }
+}
+
+/// Where the string literal opening at `at` ends (just past its closing quote); `None`
+/// when it does not.
+fn string_end(b: &[u8], at: usize, q: u8, raw: bool, triple: bool) -> Option<usize> {
+    let mut i = at + if triple { 3 } else { 1 };
+    while i < b.len() {
+        if b[i] == b'\\' && !raw {
+            i += 2;
+            continue;
+        }
+        if triple {
+            if b.get(i..i + 3) == Some(&[q, q, q][..]) {
+                return Some(i + 3);
+            }
+        } else if b[i] == q {
+            return Some(i + 1);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The children of a node.
+fn children(e: &Expression) -> Vec<&Expression> {
+    match &e.expr {
+        Expr::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Expr::Comprehension(c) => vec![
+            &*c.iter_range,
+            &*c.accu_init,
+            &*c.loop_cond,
+            &*c.loop_step,
+            &*c.result,
+        ],
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => m.entries.iter().flat_map(entry).collect(),
+        Expr::Struct(s) => s.entries.iter().flat_map(entry).collect(),
+        Expr::Select(s) => vec![&*s.operand],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    }
+}
+
+fn entry(e: &cel_parser::ast::IdedEntryExpr) -> Vec<&Expression> {
+    match &e.expr {
+        cel_parser::ast::EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+        cel_parser::ast::EntryExpr::StructField(f) => vec![&f.value],
+    }
+}
+
+/// How many levels deep `e` is (without recursion: any tree the parser gave is measured).
+pub fn depth(e: &Expression) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(e, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        stack.extend(children(e).into_iter().map(|c| (c, d + 1)));
+    }
+    deepest
+}
+
+/// The comprehension steps `e` takes when every list it goes through has
+/// [`ASSUMED_ITEMS`] items (recursive: call it on a tree of at most [`MAX_DEPTH`]).
+pub fn estimate(e: &Expression) -> u64 {
+    match &e.expr {
+        Expr::Comprehension(c) => {
+            let once = [&c.iter_range, &c.accu_init, &c.result]
+                .into_iter()
+                .fold(0u64, |s, x| s.saturating_add(estimate(x)));
+            let each = 1u64
+                .saturating_add(estimate(&c.loop_cond))
+                .saturating_add(estimate(&c.loop_step));
+            once.saturating_add(ASSUMED_ITEMS.saturating_mul(each))
+        }
+        _ => children(e)
+            .into_iter()
+            .fold(0, |s, c| s.saturating_add(estimate(c))),
+    }
+}
+
+/// `e` with [`TICK`] in every comprehension's loop condition (`cond && tick()`): each
+/// step is counted before it runs.
+pub fn instrument(e: &mut Expression) {
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        if let Expr::Comprehension(c) = &mut e.expr {
+            let cond = std::mem::take(&mut *c.loop_cond);
+            *c.loop_cond = Expression {
+                id: cond.id,
+                expr: Expr::Call(CallExpr {
+                    func_name: operators::LOGICAL_AND.into(),
+                    target: None,
+                    args: vec![
+                        cond,
+                        Expression {
+                            id: 0,
+                            expr: Expr::Call(CallExpr {
+                                func_name: TICK.into(),
+                                target: None,
+                                args: Vec::new(),
+                            }),
+                        },
+                    ],
+                }),
+            };
+        }
+        match &mut e.expr {
+            Expr::Call(c) => {
+                stack.extend(c.target.as_deref_mut());
+                stack.extend(c.args.iter_mut());
+            }
+            Expr::Comprehension(c) => stack.extend([
+                &mut *c.iter_range,
+                &mut *c.accu_init,
+                &mut *c.loop_cond,
+                &mut *c.loop_step,
+                &mut *c.result,
+            ]),
+            Expr::List(l) => stack.extend(l.elements.iter_mut()),
+            Expr::Map(m) => stack.extend(m.entries.iter_mut().flat_map(entry_mut)),
+            Expr::Struct(s) => stack.extend(s.entries.iter_mut().flat_map(entry_mut)),
+            Expr::Select(s) => stack.push(&mut s.operand),
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+}
+
+fn entry_mut(e: &mut cel_parser::ast::IdedEntryExpr) -> Vec<&mut Expression> {
+    match &mut e.expr {
+        cel_parser::ast::EntryExpr::MapEntry(m) => vec![&mut m.key, &mut m.value],
+        cel_parser::ast::EntryExpr::StructField(f) => vec![&mut f.value],
+    }
+}
+
+/// What one evaluation's steps may still take.
+#[derive(Clone, Copy)]
+struct Budget {
+    steps: u64,
+    deadline: Instant,
+    /// Which bound stopped it.
+    over: Option<&'static str>,
+}
+
+thread_local! {
+    static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
+}
+
+/// One comprehension step: `true` while the evaluation is within its bounds.
+fn tick() -> Result<Value, ExecutionError> {
+    BUDGET.with(|b| {
+        let Some(mut budget) = b.get() else {
+            return Ok(Value::Bool(true));
+        };
+        budget.over = if budget.steps == 0 {
+            Some("steps")
+        } else if Instant::now() >= budget.deadline {
+            Some("time")
+        } else {
+            None
+        };
+        budget.steps = budget.steps.saturating_sub(1);
+        b.set(Some(budget));
+        match budget.over {
+            None => Ok(Value::Bool(true)),
+            Some(bound) => Err(ExecutionError::function_error(
+                TICK,
+                format!("over the rule's bound of {bound}"),
+            )),
+        }
+    })
+}
+
+/// The root context rules are evaluated in: CEL's functions and [`TICK`].
+pub fn root() -> Context<'static> {
+    let mut c = Context::default();
+    c.add_function(TICK, tick);
+    c
+}
+
+/// What one evaluation gave.
+#[derive(Debug, PartialEq)]
+pub enum Evaluated {
+    Value(Value),
+    /// An error (a missing key, a type mismatch), or a panic of the interpreter.
+    Failed,
+    /// Stopped at a bound: `"steps"` or `"time"`.
+    OverBudget(&'static str),
+}
+
+/// Evaluates `e` (compiled by [`compile`], [`instrument`]ed) in `ctx`, within
+/// [`MAX_STEPS`] steps and [`MAX_TIME`].
+pub fn execute(e: &Expression, ctx: &Context<'_>) -> Evaluated {
+    execute_within(e, ctx, MAX_STEPS, MAX_TIME)
+}
+
+fn execute_within(e: &Expression, ctx: &Context<'_>, steps: u64, time: Duration) -> Evaluated {
+    BUDGET.with(|b| {
+        b.set(Some(Budget {
+            steps,
+            deadline: Instant::now() + time,
+            over: None,
+        }))
+    });
+    // The interpreter panics on some values it does not support (a comprehension over a
+    // string): a panic is a failed evaluation.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.resolve(e)));
+    let over = BUDGET.with(|b| b.take()).and_then(|b| b.over);
+    match (over, run) {
+        (Some(bound), _) => Evaluated::OverBudget(bound),
+        (None, Ok(Ok(v))) => Evaluated::Value(v),
+        (None, _) => Evaluated::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(when: &str) -> Result<Expression, Refused> {
+        on_parse_stack(|| {
+            compile(when).map(|mut e| {
+                instrument(&mut e);
+                e
+            })
+        })
+        .expect("a parsing thread")
+    }
+
+    fn list(n: usize) -> String {
+        let items: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!("[{}]", items.join(","))
+    }
+
+    #[test]
+    fn nesting_reads_strings_as_the_lexer_does() {
+        assert_eq!(nesting("a"), 0);
+        assert_eq!(nesting("((a))"), 2);
+        assert_eq!(nesting("[{(1)}]"), 3);
+        assert_eq!(nesting("'((((' + \"[[[\" + a"), 0);
+        assert_eq!(nesting(r"'\'((' + (a)"), 1);
+        assert_eq!(nesting(r"r'\' + (a)"), 1, "a raw string has no escapes");
+        assert_eq!(nesting(r"br'\' + (a)"), 1);
+        assert_eq!(
+            nesting(r"expr'\'' + (a)"),
+            1,
+            "a name ending in r is no raw prefix"
+        );
+        assert_eq!(nesting("'''a'b((''' + (a)"), 1);
+        assert_eq!(nesting("a ? b : c ? d : e"), 2);
+        assert_eq!(
+            nesting("))((a"),
+            2,
+            "a closing bracket with none open counts nothing"
+        );
+        assert_eq!(
+            nesting("'unterminated (((("),
+            4,
+            "the lexer reads on past it"
+        );
+    }
+
+    #[test]
+    fn deep_texts_are_refused_before_the_parser_with_the_bound() {
+        // The issue's text: 300 nested parentheses (604 bytes) overflowed a runtime
+        // thread's stack in the parser.
+        let deep = format!("{}true{}", "(".repeat(300), ")".repeat(300));
+        let (_, why) = compiled(&deep).expect_err("refused");
+        assert!(why.contains(&format!("at most {MAX_NESTING}")), "{why}");
+        let ok = format!("{}true{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        compiled(&ok).expect("within the bound");
+        let ternaries = "a ? b : ".repeat(40) + "c";
+        assert!(compiled(&ternaries).is_err());
+    }
+
+    #[test]
+    fn a_text_the_scan_would_misread_still_parses_on_the_parsing_thread() {
+        // Whatever the scan makes of quotes, the parser has the stack for the deepest
+        // nesting the bound on brackets leaves (a debug build: ~30-130 KB a level).
+        let n = MAX_BRACKETS;
+        for prefix in ["", "expr'\\'' + ", "'unterminated ", "r'\\' + "] {
+            let deep = format!("{prefix}{}1{}", "(".repeat(n), ")".repeat(n));
+            // The parser panics on some of them (caught): what matters is that the thread
+            // came back.
+            let parsed = on_parse_stack(|| {
+                std::panic::catch_unwind(|| cel_parser::Parser::new().parse(&deep).is_ok())
+            });
+            assert!(parsed.is_some(), "{prefix}");
+            assert!(compiled(&deep).is_err(), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn long_chains_parse_on_the_parsing_thread_and_are_refused_by_depth() {
+        // 4,000 bytes of a left-recursive chain: a tree 2,000 levels deep.
+        for chain in [
+            format!("1{}", " +1".repeat(1300)),
+            format!("a{}", ".b".repeat(2000)),
+            format!("a{}", "[0]".repeat(1300)),
+            format!("{}true", "!".repeat(4000)),
+            format!("{}1", "-".repeat(4000)),
+            format!("a{}", " || a".repeat(800)),
+        ] {
+            match compiled(&chain) {
+                Ok(e) => assert!(depth(&e) <= MAX_DEPTH + 1, "{}", &chain[..20]),
+                Err((_, why)) => assert!(
+                    ["deep", "parse", "brackets"]
+                        .iter()
+                        .any(|w| why.contains(w)),
+                    "{why}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn the_estimate_refuses_nested_comprehensions_at_write() {
+        let l = list(50);
+        // The issue's rule: four nested .all() over 50-element lists, 3.4 s per call.
+        let four = format!("{l}.all(a, {l}.all(b, {l}.all(c, {l}.all(d, a + b + c + d >= 0))))");
+        let (_, why) = compiled(&four).expect_err("refused");
+        assert!(
+            why.contains("estimated") && why.contains("at most"),
+            "{why}"
+        );
+        let two = format!("{l}.all(a, {l}.exists(b, a == b))");
+        compiled(&two).expect("two levels are within the estimate");
+        assert!(estimate(&compiled("principal.name == 'x'").expect("compiles")) == 0);
+    }
+
+    #[test]
+    fn evaluation_stops_at_its_bounds_and_says_which() {
+        let ctx = root();
+        let mut scope = ctx.new_inner_scope();
+        let big: Vec<Value> = (0..400).map(Value::Int).collect();
+        scope.add_variable_from_value("l", Value::List(std::sync::Arc::new(big)));
+        // Within the estimate (two levels), but the lists are larger than assumed:
+        // 400 × 400 steps.
+        let e = compiled("l.all(a, l.all(b, a + b >= 0))").expect("compiles");
+        assert_eq!(
+            execute_within(&e, &scope, MAX_STEPS, Duration::from_secs(600)),
+            Evaluated::OverBudget("steps")
+        );
+        assert!(matches!(execute(&e, &scope), Evaluated::OverBudget(_)));
+        let started = Instant::now();
+        assert_eq!(
+            execute_within(&e, &scope, u64::MAX, Duration::from_millis(20)),
+            Evaluated::OverBudget("time")
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let small = compiled("l.exists(a, a == 3)").expect("compiles");
+        assert_eq!(execute(&small, &scope), Evaluated::Value(Value::Bool(true)));
+        let fails = compiled("l.all(a, a.x == 1)").expect("compiles");
+        assert_eq!(execute(&fails, &scope), Evaluated::Failed);
+        // The interpreter panics on a comprehension over a string: a failure, no more.
+        let panics = compiled("'abc'.all(c, true)").expect("compiles");
+        assert_eq!(execute(&panics, &scope), Evaluated::Failed);
+        // The bound is per evaluation: the next one starts afresh.
+        assert_eq!(execute(&small, &scope), Evaluated::Value(Value::Bool(true)));
+    }
+}

@@ -6,7 +6,8 @@
 //!
 //! [`Mode`] says where the limit is kept: in PostgreSQL ([`Mode::Shared`]), or, while the
 //! database is away or absent, in this process alone at a share of it
-//! ([`Mode::Local`]`(n)`: the limit divided by the `n` replicas last seen).
+//! ([`Mode::Local`]`(n)`: the limit divided by the `n` replicas last seen; a daily quota
+//! is never shared out, see [`Daily`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

@@ -9,7 +9,8 @@
 //! stop counting when it has not been seen for [`REPLICA_TIMEOUT`].
 //!
 //! While PostgreSQL does not answer, every limit is kept in this process at a share (the
-//! limit divided by the replicas last seen): [`Shared::mode`] says which. The first failed
+//! limit divided by the replicas last seen; a daily quota only from the block already
+//! reserved, see [`super::lease::Daily`]): [`Shared::mode`] says which. The first failed
 //! statement switches, a heartbeat that answers switches back; each is logged once.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

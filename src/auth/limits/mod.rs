@@ -410,25 +410,29 @@ impl Limiter {
         };
         let lease = self.counters(key).daily.clone();
         let left = until_midnight(now_unix);
-        let away = self.shared.get().is_some_and(|s| s.mode() != Mode::Shared);
         self.spend_daily(&lease, quota, now, left)
             .await
-            .map_err(|ms| Refused {
-                kind: Kind::Daily,
-                message: if away {
-                    format!(
-                        "daily quota of this key ({quota} tool calls per UTC day): PostgreSQL \
-                         does not answer, and this replica serves only the calls it had \
-                         reserved there before; retry when the database is back"
-                    )
-                } else {
-                    format!("daily quota of this key used up ({quota} tool calls per UTC day)")
-                },
-                retry_after_ms: if away {
-                    ms.min(DAILY_RECHECK.as_millis() as u64)
-                } else {
-                    ms
-                },
+            .map_err(|ms| {
+                // Read on a refusal only (the request path that spends pays nothing more).
+                if self.shared.get().is_some_and(|s| s.mode() != Mode::Shared) {
+                    return Refused {
+                        kind: Kind::Daily,
+                        message: format!(
+                            "daily quota of this key ({quota} tool calls per UTC day): \
+                             PostgreSQL does not answer, and this replica serves only the \
+                             calls it had reserved there before; retry when the database \
+                             is back"
+                        ),
+                        retry_after_ms: ms.min(DAILY_RECHECK.as_millis() as u64),
+                    };
+                }
+                Refused {
+                    kind: Kind::Daily,
+                    message: format!(
+                        "daily quota of this key used up ({quota} tool calls per UTC day)"
+                    ),
+                    retry_after_ms: ms,
+                }
             })
     }
 

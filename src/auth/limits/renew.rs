@@ -197,3 +197,64 @@ pub async fn release_all(limiter: &Limiter, shared: &Shared) {
         tracing::debug!(error = %e, "could not remove this replica's places in flight");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::limits::lease::Reservation;
+    use crate::base::{Clock, KeyId};
+    use std::time::Duration;
+
+    /// Shared limits on a database nobody listens for (a closed port): every statement fails.
+    fn unreachable() -> Shared {
+        let mut pg = tokio_postgres::Config::new();
+        pg.host("127.0.0.1")
+            .port(1)
+            .user("nobody")
+            .dbname("nothing")
+            .connect_timeout(Duration::from_millis(200));
+        Shared::new(
+            crate::store::db::make_pool(pg, 1),
+            "replica".into(),
+            Clock::default(),
+        )
+    }
+
+    fn key() -> KeyId {
+        KeyId::parse("0123456789abcdef").unwrap()
+    }
+
+    #[tokio::test]
+    async fn what_a_failed_statement_gave_back_is_neither_given_again_nor_spent() {
+        let shared = unreachable();
+        let t0 = Instant::now();
+        let tokens = Arc::new(TokenLease::new(key(), Arc::from(""), t0));
+        {
+            let mut s = tokens.state();
+            let _ = s.take(10.0, 10.0, Mode::Shared, t0);
+            s.granted(5.0, 5.0, 0.0, t0);
+        }
+        let daily = Arc::new(DailyLease::new(key(), t0));
+        {
+            let mut s = daily.state();
+            let _ = s.take(10, Mode::Shared, t0, Duration::from_secs(3600));
+            let r = Reservation {
+                granted: 4,
+                used: 4,
+                day: 20_000,
+                until_midnight_ms: 3_600_000,
+            };
+            s.reserved(4, r, t0);
+        }
+        // A stop gives everything back; the database does not answer.
+        renew_tokens(&shared, std::slice::from_ref(&tokens), t0, true).await;
+        renew_daily(&shared, std::slice::from_ref(&daily), t0, true).await;
+        assert_ne!(shared.mode(), Mode::Shared, "the failure was noticed");
+        // The statement may have been counted before its answer was lost: what it gave
+        // back is gone from the leases (before, it came back into them to be spent or
+        // given again).
+        assert!(tokens.state().tokens < 1.0, "{}", tokens.state().tokens);
+        let s = daily.state();
+        assert_eq!((s.block, s.give), (0, 0));
+    }
+}

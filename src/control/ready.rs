@@ -31,7 +31,7 @@ pub(super) async fn ready(
     let unreachable = |e: &dyn std::fmt::Display| {
         let limits = match state.auth.limits.mode() {
             Mode::Local(n) => format!(
-                "; key limits are kept by this process at 1/{n} of each (the replicas it last saw) until it answers"
+                "; key limits are kept by this process at 1/{n} of each (the replicas it last saw), daily quotas only from the calls it had reserved, until it answers"
             ),
             Mode::Shared => String::new(),
         };

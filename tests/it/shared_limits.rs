@@ -6,8 +6,9 @@
 //! restart; a key's streams count on every replica; a limit lowered mid-load applies on
 //! every replica within a second; idle rows are reclaimed; and with PostgreSQL stopped
 //! mid-load each replica keeps a share of the limit (never none, never nothing), says
-//! so, and shares again when it returns; a SIGTERM while a daily block is being reserved
-//! on a slow database loses no call.
+//! so, and shares again when it returns; a replica killed or stopped while PostgreSQL is
+//! away never makes the day's calls pass the quota; a SIGTERM while a daily block is
+//! being reserved on a slow database loses no call.
 
 use crate::support;
 
@@ -589,44 +590,70 @@ async fn a_spent_daily_quota_does_not_come_back_while_postgresql_is_away() {
     assert_eq!(o.used_after_return().await, 4);
 }
 
-/// A replica stopped with SIGTERM while PostgreSQL is away charges the calls it allowed
-/// meanwhile once the database is back (it waits for it, a while): none is lost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigterm_while_postgresql_is_away_loses_no_call() {
-    let mut o = Outage::start(
-        "sigterm_outage",
-        1,
-        6,
-        &[("METAMCP_DRAIN_GRACE", "0".into())],
-    )
-    .await;
+/// Issue 75's scenario: `--daily-calls 6`, two calls served, PostgreSQL stopped, the
+/// replica serving during the outage, then stopped by `signal` before the database
+/// returns (SIGKILL: nothing runs; SIGTERM: it stops at once, owing nothing), restarted
+/// once the database is back and asked for more. The day's calls served, across both
+/// lives of the replica, never pass the quota, and each one is counted in PostgreSQL.
+/// (Before, the replica served the rest of the day during the outage as a share counted
+/// only in its memory; a SIGKILL lost that count and the restarted replica served the
+/// rest of the day again: 7 to 9 in all.)
+async fn outage_then_stop(name: &str, signal: i32) {
+    let mut o = Outage::start(name, 1, 6, &[("METAMCP_DRAIN_GRACE", "0".into())]).await;
     let a = o.replicas[0].addr;
     let before = o.calls(a, 2).await;
     assert_eq!(before, 2);
     o.database_away().await;
     let during = o.calls(a, 6).await;
-    assert_eq!(
-        before + during,
-        6,
-        "the quota in all, its rest kept by the replica"
-    );
+    // Past what it had reserved, it refuses (checked last: why).
+    let refused = call(a, &o.key, "mock__echo", json!({"message": "q"})).await;
     let rep = &mut o.replicas[0];
     // SAFETY: kill(2) on our own child's pid.
     unsafe {
-        libc::kill(rep.child.id() as i32, libc::SIGTERM);
+        libc::kill(rep.child.id() as i32, signal);
     }
-    eventually(Duration::from_secs(10), "waiting to write back", || async {
-        (rep.logged("waiting for PostgreSQL") > 0).then_some(())
-    })
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = rep.child.try_wait().expect("the replica's status") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not exit while PostgreSQL was away"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    if signal == libc::SIGTERM {
+        assert!(status.success(), "{status:?}");
+    }
     o.own
         .cluster
         .ensure_running()
         .expect("cluster starts again");
-    let rep = &mut o.replicas[0];
-    let status = rep.child.wait().expect("the replica exits");
-    assert!(status.success(), "{status:?}");
-    let client = metamcp::store::db::connect(&o.own.cluster.pg_config("sigterm_outage"))
+    let db = TestDb {
+        name: name.into(),
+        url: o.own.cluster.url(name),
+    };
+    o.replicas[0] = Replica::start_with(&db, &[("METAMCP_DRAIN_GRACE", "0".into())]);
+    let b = o.replicas[0].addr;
+    eventually(
+        Duration::from_secs(30),
+        "the restarted replica serves",
+        || async {
+            let r = get(b, "/api/v1/mcp/servers/mock", &o.admin).await;
+            (r.json()["status"] == "running" && metric(b, "metamcp_limits_degraded").await == 0.0)
+                .then_some(())
+        },
+    )
+    .await;
+    let after = o.calls(b, 8).await;
+    let served = before + during + after;
+    assert!(
+        served <= 6,
+        "{served} calls served on a day of 6 ({before} before the outage, {during} during, \
+         {after} after the restart)"
+    );
+    let client = metamcp::store::db::connect(&o.own.cluster.pg_config(name))
         .await
         .unwrap();
     let used: i64 = client
@@ -637,7 +664,24 @@ async fn a_sigterm_while_postgresql_is_away_loses_no_call() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(used, 6, "every call served is counted");
+    assert!(
+        (served as i64..=6).contains(&used),
+        "{used} counted in PostgreSQL, {served} served"
+    );
+    // The refusal during the outage said why: the database, not a spent day.
+    assert!(is_limited(&refused, "daily_calls"), "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("PostgreSQL does not answer"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_while_postgresql_is_away_never_grants_more_than_the_day() {
+    outage_then_stop("sigkill_outage", libc::SIGKILL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_postgresql_is_away_never_grants_more_than_the_day() {
+    outage_then_stop("sigterm_outage", libc::SIGTERM).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,8 @@
 //!
 //! [`Mode`] says where the limit is kept: in PostgreSQL ([`Mode::Shared`]), or, while the
 //! database is away or absent, in this process alone at a share of it
-//! ([`Mode::Local`]`(n)`: the limit divided by the `n` replicas last seen).
+//! ([`Mode::Local`]`(n)`: the limit divided by the `n` replicas last seen; a daily quota
+//! is never shared out, see [`Daily`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -398,9 +399,17 @@ pub struct DailyLease {
 }
 
 /// A daily block's state.
+///
+/// Every call served while the process has a database is one PostgreSQL has already
+/// counted: it comes out of a block reserved there (`used` includes it). While the
+/// database is away, a replica serves only what is left of its block and refuses the
+/// rest; nothing is counted here to be charged later, so a replica killed before the
+/// database returns owes nothing, and what it held unspent is lost for the day: the key
+/// gets fewer calls that day, never more. Only a process without any database counts
+/// the day itself ([`Daily::counted_alone`]).
 #[derive(Debug)]
 pub struct Daily {
-    /// Reserved calls not spent.
+    /// Reserved calls not spent (already counted in PostgreSQL).
     pub block: u64,
     /// Below this many, a block is reserved in the background (half of the last ask).
     low_water: u64,
@@ -408,30 +417,30 @@ pub struct Daily {
     pub day: i32,
     /// When that day ends.
     ends: Option<Instant>,
-    /// The day's count in PostgreSQL, as last seen.
+    /// The day's count in PostgreSQL, as last seen (without a database: this process's).
     pub used: u64,
     /// The quota the block was reserved under.
     quota: u64,
     exhausted_until: Option<Instant>,
-    /// Calls made without a reservation (the database away), to be charged.
-    pub away: u64,
     /// Unspent calls to give back (the quota changed).
     pub give: u64,
-    /// Whether the day's count came from PostgreSQL (here, or in a lease of the key this
-    /// process forgot): without it no share is granted while the database is away.
-    known: bool,
+    /// The process has no database: its own count is the day's.
+    alone: bool,
     demand: Demand,
     pub last: Instant,
     pub queued: bool,
 }
 
-/// A key's day as PostgreSQL last told this process, kept after its lease is forgotten
-/// (an idle key) so that a share granted while the database is away starts from it.
+/// What one reservation statement carries for a lease, taken out of the lease when
+/// the statement is made ([`Daily::order`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KnownDay {
+pub struct DailyOrder {
+    /// Calls asked for.
+    pub want: u64,
+    /// Unspent calls given back.
+    pub give: u64,
+    /// The day they were reserved on (a give-back of another day counts for nothing).
     pub day: i32,
-    pub used: u64,
-    pub ends: Instant,
 }
 
 impl DailyLease {
@@ -446,9 +455,8 @@ impl DailyLease {
                 used: 0,
                 quota: 0,
                 exhausted_until: None,
-                away: 0,
                 give: 0,
-                known: false,
+                alone: false,
                 demand: Demand::default(),
                 last: now,
                 queued: false,
@@ -459,19 +467,6 @@ impl DailyLease {
 
     pub fn state(&self) -> MutexGuard<'_, Daily> {
         lock(&self.state)
-    }
-
-    /// A lease of a key whose day this process knew before (`known`).
-    pub fn recalling(key: KeyId, now: Instant, known: KnownDay) -> DailyLease {
-        let lease = DailyLease::new(key, now);
-        {
-            let mut s = lease.state();
-            s.day = known.day;
-            s.used = known.used;
-            s.ends = Some(known.ends);
-            s.known = true;
-        }
-        lease
     }
 }
 
@@ -490,7 +485,6 @@ impl Daily {
             self.block = 0;
             self.give = 0;
             self.used = 0;
-            self.away = 0;
             self.exhausted_until = None;
             self.ends = Some(now + until_midnight);
         }
@@ -516,19 +510,19 @@ impl Daily {
                 Some(t) if t > now => refused,
                 _ => Step::Renew,
             },
-            // The day's count was never read: another replica may have spent the quota.
-            Mode::Local(_) if !self.known => Step::Refused(DAILY_RECHECK.as_millis() as u64),
-            Mode::Local(n) => {
-                // What waits to be given back is counted in `used` but was not spent.
-                let spent = self.used.saturating_sub(self.give);
-                let share = quota.saturating_sub(spent) / u64::from(n.max(1));
-                if self.away < share {
-                    self.away += 1;
+            // No database at all: this process's count is the day's.
+            Mode::Local(_) if self.alone => {
+                if self.used < quota {
+                    self.used += 1;
                     Step::Taken { renew_soon: false }
                 } else {
                     refused
                 }
             }
+            // The database is away and the block is spent: a call more would be one
+            // PostgreSQL never counted, which a SIGKILL before it returns would grant
+            // on top of the day. Refused until it answers.
+            Mode::Local(_) => Step::Refused(DAILY_RECHECK.as_millis() as u64),
         }
     }
 
@@ -548,6 +542,31 @@ impl Daily {
         self.quota
     }
 
+    /// Takes out of the lease what a reservation statement carries: `want` calls more,
+    /// and back what waits to be given back (with the unspent block when `all_back`).
+    pub fn order(&mut self, want: u64, all_back: bool) -> DailyOrder {
+        let mut give = std::mem::take(&mut self.give);
+        if all_back {
+            give += std::mem::take(&mut self.block);
+        }
+        DailyOrder {
+            want,
+            give,
+            day: self.day,
+        }
+    }
+
+    /// The statement's answer to `order` (`None`: it failed or timed out). A failed
+    /// statement may still have been counted (a timeout after the commit): what it gave
+    /// back is not given again, and what it reserved is not served. Either way the key
+    /// gets fewer calls that day, never more.
+    pub fn answered(&mut self, order: &DailyOrder, r: Option<Reservation>, now: Instant) {
+        match r {
+            Some(r) => self.reserved(order.want, r, now),
+            None => self.queued = false,
+        }
+    }
+
     /// What PostgreSQL answered an ask of `asked` calls: `granted` calls of day `day`, its
     /// count now `used`, and `until_midnight_ms` left of it.
     pub fn reserved(&mut self, asked: u64, r: Reservation, now: Instant) {
@@ -560,7 +579,6 @@ impl Daily {
             self.low_water = asked / 2;
         }
         self.used = r.used;
-        self.known = true;
         self.queued = false;
         self.ends = Some(now + Duration::from_millis(r.until_midnight_ms.max(1) as u64));
         self.exhausted_until = (asked > 0 && self.block == 0).then(|| now + DAILY_RECHECK);
@@ -573,24 +591,15 @@ impl Daily {
 
     /// The count is this process's alone (it has no database): its own is the day's.
     pub fn counted_alone(&mut self) {
-        self.known = true;
+        self.alone = true;
     }
 
-    /// The day's count as PostgreSQL last said, while that day lasts.
-    pub fn known_day(&self, now: Instant) -> Option<KnownDay> {
-        let ends = self.ends.filter(|e| *e > now)?;
-        self.known.then_some(KnownDay {
-            day: self.day,
-            used: self.used,
-            ends,
-        })
-    }
-
-    /// Whether it holds nothing (so it may be forgotten).
+    /// Whether it holds nothing (so it may be forgotten). A process alone keeps the
+    /// day's count of a key while that day lasts.
     pub fn is_idle(&self, now: Instant) -> bool {
         self.block == 0
-            && self.away == 0
             && self.give == 0
+            && !(self.alone && self.used > 0 && self.ends.is_some_and(|e| e > now))
             && now.saturating_duration_since(self.last) >= IDLE_RETURN
     }
 }
@@ -763,12 +772,11 @@ mod tests {
         let next = t0 + Duration::from_millis(1500);
         assert_eq!(s.take(10, Mode::Shared, next, hour), Step::Renew);
         assert_eq!(s.used, 0);
-        // Degraded among two: half of what is left, counted to be charged later.
+        // Degraded: nothing reserved, nothing served (no call PostgreSQL did not count).
         let taken = (0..10)
             .filter(|_| matches!(s.take(10, Mode::Local(2), next, hour), Step::Taken { .. }))
             .count();
-        assert_eq!(taken, 5);
-        assert_eq!(s.away, 5);
+        assert_eq!(taken, 0);
         // A changed quota gives the block back.
         s.block = 2;
         let _ = s.take(20, Mode::Shared, next, hour);
@@ -778,31 +786,76 @@ mod tests {
     }
 
     #[test]
-    fn a_share_of_the_day_is_granted_only_from_a_count_postgresql_gave() {
+    fn while_the_database_is_away_only_the_reserved_block_is_served() {
         let t0 = Instant::now();
         let hour = Duration::from_secs(3600);
-        // Never read: another replica may have spent the day; nothing while degraded.
         let lease = DailyLease::new(key(), t0);
         let mut s = lease.state();
-        assert!(matches!(
-            s.take(4, Mode::Local(2), t0, hour),
-            Step::Refused(_)
-        ));
-        assert_eq!((s.away, s.known_day(t0)), (0, None));
-        drop(s);
-        // Recalled from a forgotten lease: its share of what was left, not of the quota.
-        let known = KnownDay {
-            day: 20_000,
+        // Never reserved: nothing while degraded, whatever the quota.
+        assert_eq!(
+            s.take(6, Mode::Local(1), t0, hour),
+            Step::Refused(DAILY_RECHECK.as_millis() as u64)
+        );
+        // Two of six reserved (PostgreSQL counts them): those two, then refusals.
+        let r = Reservation {
+            granted: 2,
             used: 2,
-            ends: t0 + hour,
+            day: 20_000,
+            until_midnight_ms: 3_600_000,
         };
-        let lease = DailyLease::recalling(key(), t0, known);
-        let mut s = lease.state();
-        let taken = (0..4)
-            .filter(|_| matches!(s.take(4, Mode::Local(2), t0, hour), Step::Taken { .. }))
+        s.reserved(2, r, t0);
+        let taken = (0..6)
+            .filter(|_| matches!(s.take(6, Mode::Local(1), t0, hour), Step::Taken { .. }))
             .count();
-        assert_eq!(taken, 1, "(4 - 2) / 2");
-        assert_eq!(s.known_day(t0), Some(known));
-        assert_eq!(s.known_day(t0 + hour), None, "the day is over");
+        assert_eq!(taken, 2, "the block, nothing PostgreSQL did not count");
+        assert_eq!((s.block, s.used), (0, 2));
+        // Back: reserved again.
+        assert_eq!(s.take(6, Mode::Shared, t0, hour), Step::Renew);
+    }
+
+    #[test]
+    fn a_process_without_a_database_counts_the_day_itself() {
+        let t0 = Instant::now();
+        let hour = Duration::from_secs(3600);
+        let lease = DailyLease::new(key(), t0);
+        let mut s = lease.state();
+        s.counted_alone();
+        let taken = (0..6)
+            .filter(|_| matches!(s.take(4, Mode::Local(1), t0, hour), Step::Taken { .. }))
+            .count();
+        assert_eq!(taken, 4);
+        assert!(
+            !s.is_idle(t0 + Duration::from_secs(5)),
+            "the day's count is kept"
+        );
+        assert!(s.is_idle(t0 + hour), "until the day ends");
+    }
+
+    #[test]
+    fn a_failed_statement_gives_nothing_back_twice() {
+        let t0 = Instant::now();
+        let lease = DailyLease::new(key(), t0);
+        let mut s = lease.state();
+        let r = Reservation {
+            granted: 5,
+            used: 5,
+            day: 20_000,
+            until_midnight_ms: 3_600_000,
+        };
+        s.reserved(5, r, t0);
+        let order = s.order(0, true);
+        assert_eq!(
+            order,
+            DailyOrder {
+                want: 0,
+                give: 5,
+                day: 20_000
+            }
+        );
+        assert_eq!(s.block, 0);
+        // The statement may have been counted before it timed out: not given again.
+        s.answered(&order, None, t0);
+        assert_eq!((s.block, s.give), (0, 0));
+        assert_eq!(s.order(0, false).give, 0);
     }
 }

@@ -23,6 +23,8 @@
 //! [`failures`]: failed authentication limited per client address; [`usage`]: each key's
 //! last use and call count.
 
+#[cfg(test)]
+mod daily_model;
 pub mod failures;
 pub mod lease;
 pub mod renew;
@@ -36,7 +38,7 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap;
 
 use self::lease::{
-    DailyLease, FULL_RECHECK, KnownDay, Mode, Place, SlotKind, SlotLease, Step, TokenLease,
+    DAILY_RECHECK, DailyLease, FULL_RECHECK, Mode, Place, SlotKind, SlotLease, Step, TokenLease,
 };
 use self::replicas::{DailyAsk, Due, Shared, TokenAsk};
 use super::handshake::Handshakes;
@@ -45,9 +47,6 @@ use crate::model::limits::{Defaults, Effective, KeyLimits, Rate, StreamBounds, e
 
 /// Per-tool leases held at most; beyond, idle ones are forgotten.
 const MAX_TOOL_BUCKETS: usize = 100_000;
-/// Days of forgotten keys kept at most (about 50 bytes each); a key beyond has no share
-/// while the database is away.
-const MAX_KNOWN_DAYS: usize = 100_000;
 /// How long a client is told to wait when its concurrency cap is reached.
 const CONCURRENCY_RETRY_MS: u64 = 1000;
 
@@ -101,16 +100,12 @@ struct Counters {
 }
 
 impl Counters {
-    /// `known`: the key's day as PostgreSQL told it to a lease forgotten since.
-    fn new(key: KeyId, now: Instant, known: Option<KnownDay>) -> Counters {
+    fn new(key: KeyId, now: Instant) -> Counters {
         Counters {
             rate: Arc::new(TokenLease::new(key, Arc::from(""), now)),
             calls: Arc::new(SlotLease::new(key, SlotKind::Calls, now)),
             streams: Arc::new(SlotLease::new(key, SlotKind::Streams, now)),
-            daily: Arc::new(match known {
-                Some(k) => DailyLease::recalling(key, now, k),
-                None => DailyLease::new(key, now),
-            }),
+            daily: Arc::new(DailyLease::new(key, now)),
             handshakes: Mutex::new(Handshakes::new(now)),
             logged: AtomicU64::new(0),
         }
@@ -175,9 +170,6 @@ pub struct Limiter {
     keys: RwLock<HashMap<KeyId, Arc<Counters>>>,
     /// Per-tool leases by key and tool (namespace and exposed name).
     tools: Mutex<HashMap<ToolKey, Arc<TokenLease>>>,
-    /// The day's count of keys whose leases were forgotten (idle), until that day ends:
-    /// a replica grants a share of the day only from a count PostgreSQL gave it.
-    days: Mutex<HashMap<KeyId, KnownDay>>,
     streams: StreamBounds,
     /// Long-lived streams open in this process.
     streams_open: Arc<AtomicU32>,
@@ -195,7 +187,6 @@ impl Limiter {
             defaults,
             keys: RwLock::default(),
             tools: Mutex::default(),
-            days: Mutex::default(),
             streams: StreamBounds::default(),
             streams_open: Arc::default(),
             anonymous: Arc::default(),
@@ -304,14 +295,7 @@ impl Limiter {
             .unwrap_or_else(|p| p.into_inner())
             .entry(*key)
             .or_insert_with(|| {
-                let known = self
-                    .days
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(key);
-                let now = self.clock.now();
-                let known = known.filter(|d| d.ends > now);
-                let counters = Counters::new(*key, now, known);
+                let counters = Counters::new(*key, self.clock.now());
                 if self.shared.get().is_none() {
                     counters.daily.state().counted_alone();
                 }
@@ -330,10 +314,6 @@ impl Limiter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(k, _), _| k != key);
-        self.days
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
     }
 
     /// Charges one request to the key's rate.
@@ -432,12 +412,27 @@ impl Limiter {
         let left = until_midnight(now_unix);
         self.spend_daily(&lease, quota, now, left)
             .await
-            .map_err(|ms| Refused {
-                kind: Kind::Daily,
-                message: format!(
-                    "daily quota of this key used up ({quota} tool calls per UTC day)"
-                ),
-                retry_after_ms: ms,
+            .map_err(|ms| {
+                // Read on a refusal only (the request path that spends pays nothing more).
+                if self.shared.get().is_some_and(|s| s.mode() != Mode::Shared) {
+                    return Refused {
+                        kind: Kind::Daily,
+                        message: format!(
+                            "daily quota of this key ({quota} tool calls per UTC day): \
+                             PostgreSQL does not answer, and this replica serves only the \
+                             calls it had reserved there before; retry when the database \
+                             is back"
+                        ),
+                        retry_after_ms: ms.min(DAILY_RECHECK.as_millis() as u64),
+                    };
+                }
+                Refused {
+                    kind: Kind::Daily,
+                    message: format!(
+                        "daily quota of this key used up ({quota} tool calls per UTC day)"
+                    ),
+                    retry_after_ms: ms,
+                }
             })
     }
 
@@ -640,36 +635,22 @@ async fn reserve_daily(
     if again != Step::Renew {
         return again;
     }
-    let (want, give, give_day, charge) = {
+    let order = {
         let mut s = lease.state();
         let want = s.want_among(now, shared.replicas());
-        (
-            want,
-            std::mem::take(&mut s.give),
-            s.day,
-            std::mem::take(&mut s.away),
-        )
+        s.order(want, false)
     };
     let ask = DailyAsk {
         lease,
         quota,
-        want,
-        give,
-        give_day,
-        charge,
+        order,
     };
-    match shared.reserve_calls(&[ask], true).await {
-        Ok(r) => {
-            if let Some(r) = r.first() {
-                lease.state().reserved(want, *r, shared.clock().now());
-            }
-        }
-        Err(_) => {
-            let mut s = lease.state();
-            s.give += give;
-            s.away += charge;
-        }
-    }
+    let answer = shared
+        .reserve_calls(&[ask], true)
+        .await
+        .ok()
+        .and_then(|r| r.first().copied());
+    lease.state().answered(&order, answer, shared.clock().now());
     lease
         .state()
         .take(quota, shared.mode(), shared.clock().now(), left)
@@ -703,24 +684,18 @@ impl Limiter {
         all
     }
 
-    /// Forgets the leases of keys and tools idle long enough to hold nothing (a key's
-    /// day's count is kept until the day ends).
+    /// Forgets the leases of keys and tools idle long enough to hold nothing.
     pub fn forget_idle(&self, now: Instant) -> usize {
         let mut n = 0;
-        let mut known = Vec::new();
         self.keys
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, c| {
+            .retain(|_, c| {
                 // Held elsewhere (a request in flight): kept.
                 let keep = Arc::strong_count(c) > 1 || !c.is_idle(now);
-                if !keep && let Some(day) = c.daily.state().known_day(now) {
-                    known.push((*key, day));
-                }
                 n += usize::from(!keep);
                 keep
             });
-        self.keep_days(known, now);
         self.tools
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -730,26 +705,6 @@ impl Limiter {
                 keep
             });
         n
-    }
-
-    /// Keeps the days of forgotten keys, within [`MAX_KNOWN_DAYS`] (days over first).
-    fn keep_days(&self, known: Vec<(KeyId, KnownDay)>, now: Instant) {
-        let mut days = self.days.lock().unwrap_or_else(|p| p.into_inner());
-        if days.len() + known.len() > MAX_KNOWN_DAYS {
-            days.retain(|_, d| d.ends > now);
-        }
-        for (key, day) in known {
-            if days.len() >= MAX_KNOWN_DAYS && !days.contains_key(&key) {
-                // Unknown from now on: no share of it while the database is away.
-                break;
-            }
-            days.insert(key, day);
-        }
-    }
-
-    /// Days of forgotten keys kept.
-    pub fn known_days(&self) -> usize {
-        self.days.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Leases held for keys (and per-tool ones), for `/metrics`.
@@ -947,30 +902,6 @@ mod tests {
             l.tool_rate_at(&key(1), &search, rate, t0).await.is_ok(),
             "forgotten"
         );
-    }
-
-    #[tokio::test]
-    async fn an_idle_keys_day_is_kept_when_its_lease_is_forgotten() {
-        let l = Limiter::new(Defaults::default());
-        let t0 = Instant::now();
-        let r = crate::auth::limits::lease::Reservation {
-            granted: 0,
-            used: 4,
-            day: 20_000,
-            until_midnight_ms: 3_600_000,
-        };
-        l.counters(&key(1)).daily.state().reserved(1, r, t0);
-        l.counters(&key(2));
-        let later = t0 + Duration::from_secs(5);
-        assert_eq!(l.forget_idle(later), 2);
-        assert_eq!((l.lease_count(), l.known_days()), (0, 1));
-        // Back with the day's count: nothing left of 4, so no share while degraded.
-        let daily = l.counters(&key(1)).daily.clone();
-        let mut s = daily.state();
-        assert_eq!(s.used, 4);
-        let step = s.take(4, Mode::Local(2), later, Duration::from_secs(3600));
-        assert!(matches!(step, Step::Refused(_)), "{step:?}");
-        assert_eq!(l.known_days(), 0, "moved back into the lease");
     }
 
     #[test]

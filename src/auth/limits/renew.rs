@@ -3,11 +3,11 @@
 //! back every one left idle, one reserves or gives back blocks of the day's calls, and one
 //! gives back spare places in flight. [`release_all`] gives everything back when the
 //! process stops (after the background task has stopped: a grant it waits for lands in
-//! a lease before the lease is given back), and charges the calls allowed while the
-//! database was away, waiting a while for it if need be.
+//! a lease before the lease is given back). A statement that fails gives nothing back
+//! twice: it may have been counted before its answer was lost.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Limiter;
 use super::lease::{DailyLease, IDLE_RETURN, Mode, SlotLease, TokenLease};
@@ -15,11 +15,6 @@ use super::replicas::{DailyAsk, Due, Shared, TokenAsk};
 
 /// Leases in one statement at most.
 const BATCH: usize = 1000;
-/// How long a stopping replica waits for an absent database to charge the calls it
-/// allowed meanwhile.
-pub const RELEASE_WAIT: Duration = Duration::from_secs(10);
-/// How often it asks meanwhile.
-const RELEASE_PROBE: Duration = Duration::from_millis(250);
 
 /// One round of the background renewal; `scan`: also look at every lease (idle ones
 /// given back, spare places released, leases of idle keys forgotten).
@@ -48,7 +43,7 @@ pub async fn tick(limiter: &Limiter, shared: &Shared, scan: bool) {
         }));
         daily.extend(all.daily.into_iter().filter(|l| {
             let s = l.state();
-            s.give > 0 || s.away > 0 || (s.block > 0 && s.quiet(now))
+            s.give > 0 || (s.block > 0 && s.quiet(now))
         }));
         slots.extend(all.slots.into_iter().filter(|l| {
             let s = l.state();
@@ -116,16 +111,16 @@ async fn renew_tokens(shared: &Shared, leases: &[Arc<TokenLease>], now: Instant,
             }
         }
         Err(_) => {
+            // What was given back may have reached the bucket before the answer was lost:
+            // not spent here too (the key gets fewer tokens, never more).
             for a in &asks {
-                let mut s = a.lease.state();
-                s.tokens += a.give;
-                s.queued = false;
+                a.lease.state().queued = false;
             }
         }
     }
 }
 
-/// Reserves, gives back and charges blocks of the day's calls in one statement.
+/// Reserves and gives back blocks of the day's calls in one statement.
 async fn renew_daily(shared: &Shared, leases: &[Arc<DailyLease>], now: Instant, all_back: bool) {
     let replicas = shared.replicas();
     let mut asks = Vec::with_capacity(leases.len());
@@ -133,43 +128,27 @@ async fn renew_daily(shared: &Shared, leases: &[Arc<DailyLease>], now: Instant, 
         let mut s = l.state();
         let quota = s.quota();
         let idle = all_back || s.quiet(now);
-        let mut give = std::mem::take(&mut s.give);
-        if idle {
-            give += std::mem::take(&mut s.block);
-        }
-        let charge = std::mem::take(&mut s.away);
         let want = if s.queued && !idle && quota > 0 {
             s.want_among(now, replicas).saturating_sub(s.block)
         } else {
             0
         };
-        if give == 0 && charge == 0 && want == 0 {
+        let order = s.order(want, idle);
+        if order.give == 0 && order.want == 0 {
             s.queued = false;
             continue;
         }
         asks.push(DailyAsk {
             lease: l,
             quota,
-            want,
-            give,
-            give_day: s.day,
-            charge,
+            order,
         });
     }
-    match shared.reserve_calls(&asks, false).await {
-        Ok(rs) => {
-            for (a, r) in asks.iter().zip(rs) {
-                a.lease.state().reserved(a.want, r, shared.clock().now());
-            }
-        }
-        Err(_) => {
-            for a in &asks {
-                let mut s = a.lease.state();
-                s.give += a.give;
-                s.away += a.charge;
-                s.queued = false;
-            }
-        }
+    let answers = shared.reserve_calls(&asks, false).await.ok();
+    let now = shared.clock().now();
+    for (i, a) in asks.iter().enumerate() {
+        let r = answers.as_ref().and_then(|rs| rs.get(i).copied());
+        a.lease.state().answered(&a.order, r, now);
     }
 }
 
@@ -196,10 +175,14 @@ async fn release_slots(shared: &Shared, leases: &[Arc<SlotLease>], now: Instant,
 }
 
 /// Gives back everything this process holds (it stops): unspent tokens and calls, places
-/// in flight, its name among the replicas; and charges the calls it allowed while the
-/// database was away (waiting up to [`RELEASE_WAIT`] for it to answer).
+/// in flight, its name among the replicas. While the database is away nothing can be
+/// given back and nothing is owed (every call served was reserved first): the process
+/// stops at once, and the keys get fewer calls that day by what it held unspent.
 pub async fn release_all(limiter: &Limiter, shared: &Shared) {
-    if shared.mode() != Mode::Shared && !database_back(limiter, shared).await {
+    if shared.mode() != Mode::Shared && shared.heartbeat().await.is_err() {
+        tracing::warn!(
+            "stopping while PostgreSQL does not answer: the leases this replica holds are not given back (the keys get fewer calls, never more)"
+        );
         return;
     }
     let now = shared.clock().now();
@@ -215,32 +198,63 @@ pub async fn release_all(limiter: &Limiter, shared: &Shared) {
     }
 }
 
-/// Whether the database answers a stopping replica that kept its limits alone: at once
-/// when it owes nothing, else within [`RELEASE_WAIT`]. What it cannot charge is lost (and
-/// logged): the key gets that many calls more that day.
-async fn database_back(limiter: &Limiter, shared: &Shared) -> bool {
-    let owed: u64 = limiter.leases().daily.iter().map(|l| l.state().away).sum();
-    if shared.heartbeat().await.is_ok() {
-        return true;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::limits::lease::Reservation;
+    use crate::base::{Clock, KeyId};
+    use std::time::Duration;
+
+    /// Shared limits on a database nobody listens for (a closed port): every statement fails.
+    fn unreachable() -> Shared {
+        let mut pg = tokio_postgres::Config::new();
+        pg.host("127.0.0.1")
+            .port(1)
+            .user("nobody")
+            .dbname("nothing")
+            .connect_timeout(Duration::from_millis(200));
+        Shared::new(
+            crate::store::db::make_pool(pg, 1),
+            "replica".into(),
+            Clock::default(),
+        )
     }
-    if owed == 0 {
-        return false;
+
+    fn key() -> KeyId {
+        KeyId::parse("0123456789abcdef").unwrap()
     }
-    tracing::warn!(
-        calls = owed,
-        "stopping while PostgreSQL does not answer: waiting for PostgreSQL (up to {} s) to charge the daily calls allowed while it was away",
-        RELEASE_WAIT.as_secs()
-    );
-    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
-    while tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(RELEASE_PROBE).await;
-        if shared.heartbeat().await.is_ok() {
-            return true;
+
+    #[tokio::test]
+    async fn what_a_failed_statement_gave_back_is_neither_given_again_nor_spent() {
+        let shared = unreachable();
+        let t0 = Instant::now();
+        let tokens = Arc::new(TokenLease::new(key(), Arc::from(""), t0));
+        {
+            let mut s = tokens.state();
+            let _ = s.take(10.0, 10.0, Mode::Shared, t0);
+            s.granted(5.0, 5.0, 0.0, t0);
         }
+        let daily = Arc::new(DailyLease::new(key(), t0));
+        {
+            let mut s = daily.state();
+            let _ = s.take(10, Mode::Shared, t0, Duration::from_secs(3600));
+            let r = Reservation {
+                granted: 4,
+                used: 4,
+                day: 20_000,
+                until_midnight_ms: 3_600_000,
+            };
+            s.reserved(4, r, t0);
+        }
+        // A stop gives everything back; the database does not answer.
+        renew_tokens(&shared, std::slice::from_ref(&tokens), t0, true).await;
+        renew_daily(&shared, std::slice::from_ref(&daily), t0, true).await;
+        assert_ne!(shared.mode(), Mode::Shared, "the failure was noticed");
+        // The statement may have been counted before its answer was lost: what it gave
+        // back is gone from the leases (before, it came back into them to be spent or
+        // given again).
+        assert!(tokens.state().tokens < 1.0, "{}", tokens.state().tokens);
+        let s = daily.state();
+        assert_eq!((s.block, s.give), (0, 0));
     }
-    tracing::warn!(
-        calls = owed,
-        "PostgreSQL did not answer: the daily calls allowed while it was away are not charged"
-    );
-    false
 }

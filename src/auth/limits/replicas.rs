@@ -9,7 +9,8 @@
 //! stop counting when it has not been seen for [`REPLICA_TIMEOUT`].
 //!
 //! While PostgreSQL does not answer, every limit is kept in this process at a share (the
-//! limit divided by the replicas last seen): [`Shared::mode`] says which. The first failed
+//! limit divided by the replicas last seen; a daily quota only from the block already
+//! reserved, see [`super::lease::Daily`]): [`Shared::mode`] says which. The first failed
 //! statement switches, a heartbeat that answers switches back; each is logged once.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
-use super::lease::{DailyLease, Mode, Reservation, SlotLease, TokenLease};
+use super::lease::{DailyLease, DailyOrder, Mode, Reservation, SlotLease, TokenLease};
 use crate::base::Clock;
 use crate::store::db::DbError;
 
@@ -107,14 +108,11 @@ pub struct TokenGrant {
     pub wait_ms: f64,
 }
 
-/// Daily calls asked for.
+/// Daily calls asked for (and given back).
 pub struct DailyAsk<'a> {
     pub lease: &'a DailyLease,
     pub quota: u64,
-    pub want: u64,
-    pub give: u64,
-    pub give_day: i32,
-    pub charge: u64,
+    pub order: DailyOrder,
 }
 
 impl Shared {
@@ -210,7 +208,7 @@ impl Shared {
             tracing::warn!(
                 error = %e,
                 replicas = self.replicas(),
-                "PostgreSQL does not answer: key limits are kept by this process alone, at 1/{} of each (the replicas it last saw), until it answers again",
+                "PostgreSQL does not answer: key limits are kept by this process alone, at 1/{} of each (the replicas it last saw), and daily quotas only from the calls it had reserved, until it answers again",
                 self.replicas()
             );
         }
@@ -351,10 +349,12 @@ impl Shared {
         let i64_of = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let keys: Vec<&str> = asks.iter().map(|a| a.lease.key.as_str()).collect();
         let quotas: Vec<i64> = asks.iter().map(|a| i64_of(a.quota)).collect();
-        let wants: Vec<i64> = asks.iter().map(|a| i64_of(a.want)).collect();
-        let gives: Vec<i64> = asks.iter().map(|a| i64_of(a.give)).collect();
-        let days: Vec<i32> = asks.iter().map(|a| a.give_day).collect();
-        let charges: Vec<i64> = asks.iter().map(|a| i64_of(a.charge)).collect();
+        let wants: Vec<i64> = asks.iter().map(|a| i64_of(a.order.want)).collect();
+        let gives: Vec<i64> = asks.iter().map(|a| i64_of(a.order.give)).collect();
+        let days: Vec<i32> = asks.iter().map(|a| a.order.day).collect();
+        // Nothing is ever charged after the fact: every call served was reserved first
+        // (the statement's `charges` stay for replicas of an older build while one rolls).
+        let charges: Vec<i64> = vec![0; asks.len()];
         let rows = self
             .query(
                 inline,
@@ -373,11 +373,13 @@ impl Shared {
             .await?;
         let s = &self.stats;
         s.daily_reservations.fetch_add(
-            asks.iter().filter(|a| a.want > 0).count() as u64,
+            asks.iter().filter(|a| a.order.want > 0).count() as u64,
             Ordering::Relaxed,
         );
-        s.calls_returned
-            .fetch_add(asks.iter().map(|a| a.give).sum::<u64>(), Ordering::Relaxed);
+        s.calls_returned.fetch_add(
+            asks.iter().map(|a| a.order.give).sum::<u64>(),
+            Ordering::Relaxed,
+        );
         self.answered();
         Ok(rows
             .iter()

@@ -23,6 +23,7 @@ commands:
   keys list [--include-inactive] [--json]
   keys create --name NAME [--description TEXT] [--scope admin|client]
               [--namespace NS]... [--expires-in DAYS] [LIMITS] [--json]
+                         (each NS an existing namespace; none: every namespace)
   keys update ID LIMITS [--json]
   keys show ID [--json]
   keys activate ID [--json]
@@ -33,7 +34,8 @@ commands:
                          calls per tool, errors, p50/p99 and bytes (from the audit trail)
   audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
         [--limit N] [--cursor C] [--json]
-                         the audit trail, newest first (TIME: RFC 3339 or a duration ago)
+                         the audit trail, newest first (TIME: RFC 3339 or a duration ago;
+                         ID: a key's id or name, as for keys show)
   servers import FILE [--dry-run] [--prune] [--replace] [--namespace NS] [--source S]
                  [--json]
                          bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
@@ -476,9 +478,14 @@ fn audit_filter(flags: &Flags<'_>) -> Result<Filter, UsageError> {
         limit,
         cursor: flags.value("--cursor").map(str::to_string),
     };
-    filter
-        .validate()
-        .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
+    // `--key` takes a key's id or its name, as `keys show` does: the name is resolved
+    // against the database when the command runs.
+    Filter {
+        key: None,
+        ..filter.clone()
+    }
+    .validate()
+    .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
     Ok(filter)
 }
 

@@ -87,6 +87,7 @@ impl KeyadmError {
             KeyadmError::Usage(_) | KeyadmError::Config(_) => EXIT_USAGE,
             KeyadmError::Input(_) | KeyadmError::Rejected { .. } => EXIT_DATA,
             KeyadmError::Registry(crate::store::registry::StoreError::Invalid(_)) => EXIT_DATA,
+            KeyadmError::Key(crate::store::keys::KeyError::NoSuchNamespace(_)) => EXIT_DATA,
             _ => 1,
         }
     }
@@ -178,7 +179,11 @@ async fn run_command(
         Command::Audit(filter) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
-            let (entries, next) = crate::store::audit::list(&db.pool, filter).await?;
+            let mut filter = filter.clone();
+            if let Some(k) = &filter.key {
+                filter.key = Some(crate::store::keys::resolve(&db.pool, k).await?.to_string());
+            }
+            let (entries, next) = crate::store::audit::list(&db.pool, &filter).await?;
             Ok(if inv.json {
                 line(json!({"entries": entries, "next_cursor": next}))
             } else {

@@ -410,6 +410,60 @@ async fn filters_and_cursor_pagination() {
     }
 }
 
+/// `keyadm audit --key` takes a key's name as `keys show` does (it refused a name as
+/// "not a key id"); a name no key has is an error naming it, not an empty page.
+#[tokio::test]
+async fn keyadm_audit_takes_a_key_name_as_keys_show_does() {
+    let gw = TestGateway::start().await;
+    let store = key_store(&gw.db);
+    let (a, _) = key(&store, "team-bot", Scope::Client).await;
+    let (b, _) = key(&store, "other-bot", Scope::Client).await;
+    for (k, n) in [(&a, 3u64), (&b, 2)] {
+        for i in 0..n {
+            record(
+                &gw.state.observe.audit,
+                k,
+                "alpha",
+                "echo",
+                "ok",
+                Duration::from_secs(i),
+            );
+        }
+    }
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(
+        &support::keyadm(&gw.db, &["audit", "--key", "team-bot", "--json"])
+            .await
+            .expect("a key's name is accepted"),
+    )
+    .unwrap();
+    let keys: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec![a.as_str(); 3], "{page}");
+    // The id still works, and gives the same rows.
+    let by_id: Value = serde_json::from_str(
+        &support::keyadm(&gw.db, &["audit", "--key", &a, "--json"])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(by_id["entries"], page["entries"]);
+    let (code, message) = support::keyadm(&gw.db, &["audit", "--key", "no-such-bot"])
+        .await
+        .expect_err("an unknown name");
+    assert_ne!(code, 0);
+    assert!(message.contains("no-such-bot"), "{message}");
+}
+
 /// `t` as RFC 3339 UTC with seconds.
 fn humantime_rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;

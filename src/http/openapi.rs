@@ -343,7 +343,9 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "array", "items": schema_ref("Server")})),
         ),
         RouteId::CreateServer => (201, json_body(schema_ref("Server"))),
-        RouteId::GetServer | RouteId::UpdateServer => (200, json_body(schema_ref("Server"))),
+        RouteId::GetServer | RouteId::UpdateServer | RouteId::RestartServer => {
+            (200, json_body(schema_ref("Server")))
+        }
         RouteId::ListNamespaces => (
             200,
             json_body(json!({"type": "array", "items": schema_ref("Namespace")})),

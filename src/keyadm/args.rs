@@ -48,6 +48,16 @@ commands:
   servers list [--json] | servers show ID [--json]
   servers add NAME (--command CMD [--arg A]... [--env K=V]... [--cwd DIR]
                    | --url URL [--type http|sse] [--header K=V]...) [--inactive] [--json]
+  servers set ID ([--command C] [--arg A]... [--env K=V]... [--cwd DIR] [--url URL]
+                 [--header K=V]... [--timeout-ms N] | --file BODY.json) [--json]
+                         changes only what is given, like PUT /api/v1/mcp/servers/{id}
+                         (--arg, --env, --header: the whole list; BODY.json: PUT's body)
+  servers disable ID [--json] | servers enable ID [--json]
+                         stop a server on every gateway (its tools leave every list), or
+                         start it again
+  servers restart ID [--json]
+                         stop and start an active server on every gateway (a stdio
+                         server's process is started anew)
   servers remove ID --confirm [--json]
   servers authorize ID [--json]
                          connect an OAuth server's shared account: prints the URL to

@@ -15,7 +15,8 @@
 //! - [`audit`]: `audit` and `keys usage` as text; [`changes`]: what keyadm changes, on
 //!   the audit trail as REST's changes are;
 //! - [`status`](status): the `status` command;
-//! - [`servers`]: `servers …` and `client-config`; [`oauth`]: `oauth block|unblock|blocks`;
+//! - [`servers`]: `servers …` and `client-config`; [`server_change`]: `servers set|enable|
+//!   disable|restart`; [`oauth`]: `oauth block|unblock|blocks`;
 //! - [`namespaces`]: `namespaces list|show|add|set|remove`, through the registry's own
 //!   writer and validation;
 //! - [`text`]: output helpers (one JSON line, aligned tables with escaped cells).
@@ -40,6 +41,7 @@ mod namespaces;
 mod oauth;
 mod policies;
 mod reviews;
+mod server_change;
 mod servers;
 mod status;
 mod text;

@@ -37,6 +37,8 @@ pub enum ServersCommand {
     },
     /// Connects an OAuth server's shared account: prints the URL, waits for the callback.
     Authorize(String),
+    /// `set`, `enable`, `disable`, `restart` ([`super::server_change`]).
+    Change(super::server_change::Change),
 }
 
 /// How `client-config` prints.
@@ -124,7 +126,7 @@ impl<'a> Line<'a> {
 }
 
 /// `K=V` pairs of a repeated flag (`--env`, `--header`, which also takes `K: V`).
-fn pairs(flag: &str, values: &[&str]) -> Result<Map<String, Value>, UsageError> {
+pub(super) fn pairs(flag: &str, values: &[&str]) -> Result<Map<String, Value>, UsageError> {
     let mut out = Map::new();
     for v in values {
         let (k, val) = v
@@ -161,6 +163,8 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
             "--url",
             "--type",
             "--header",
+            "--file",
+            "--timeout-ms",
         ],
     )?;
     let allowed = |ok: &[&str]| match line.flags.iter().find(|(f, _)| !ok.contains(f)) {
@@ -277,9 +281,14 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
             }
             ServersCommand::Add(body)
         }
+        [verb @ ("set" | "enable" | "disable" | "restart"), rest @ ..] => {
+            ServersCommand::Change(super::server_change::parse(verb, rest, &line)?)
+        }
         [] => {
             return Err(UsageError(
-                "servers needs a subcommand: import, export, list, show, add, remove".into(),
+                "servers needs a subcommand: import, export, list, show, add, set, enable, \
+                 disable, restart, remove"
+                    .into(),
             ));
         }
         [other, ..] => return Err(UsageError(format!("unknown servers subcommand {other:?}"))),
@@ -541,6 +550,7 @@ pub(super) async fn servers_command(
                 )
             })
         }
+        ServersCommand::Change(c) => super::server_change::run(registry, trail, c, json).await,
         ServersCommand::Authorize(_) => Err(KeyadmError::Input(
             "servers authorize runs with the vault (keyadm's own dispatch)".into(),
         )),

@@ -84,6 +84,10 @@ pub struct Server {
     pub registered_us: i64,
     /// What a changed or new tool definition meets ([`crate::pins`]).
     pub tool_changes: ToolChanges,
+    /// When the row last changed, in microseconds: a server that differs in anything,
+    /// this included, gets a new backend, so a restart (which changes only this) starts
+    /// its process anew on every gateway.
+    pub changed_us: i64,
 }
 
 impl std::fmt::Debug for Server {

@@ -55,7 +55,8 @@ fn server_select(source: &str) -> String {
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
                 idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
-                breaker_cooldown_ms, auth_sealed, tool_changes
+                breaker_cooldown_ms, auth_sealed, tool_changes,
+                (extract(epoch FROM updated_at) * 1000000)::int8
          FROM {source}"
     )
 }
@@ -119,6 +120,7 @@ impl Registry {
             auth: self.open_auth(row.try_get(21)?, &id)?,
             tool_changes: crate::model::ToolChanges::parse(row.try_get::<_, &str>(22)?)
                 .unwrap_or_default(),
+            changed_us: row.try_get(23)?,
         })
     }
 
@@ -247,6 +249,36 @@ impl Registry {
         let client = self.pool.get().await?;
         self.write_server(&client, INSERT_SERVER, Uuid::new_v4(), &draft)
             .await
+    }
+
+    /// Restarts a server on every gateway: its row is marked changed (nothing else of
+    /// it), so each gateway's reconciliation stops its backend (a stdio server's process
+    /// with it) and starts a new one. An inactive server is refused: nothing runs it.
+    pub async fn restart_server(&self, id_or_name: &str) -> Result<Server, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let existing = self.find_server(&tx, id_or_name, true).await?;
+        if !existing.is_active {
+            return Err(StoreError::Conflict(format!(
+                "server {0} is inactive, so nothing runs it: enable it instead \
+                 (keyadm servers enable {0}, or PUT /api/v1/mcp/servers/{0} \
+                 {{\"is_active\": true}})",
+                existing.name
+            )));
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH written AS (UPDATE mcp_servers SET updated_at = clock_timestamp()
+                         WHERE id = $1 RETURNING *) {}",
+                    server_select("written")
+                ),
+                &[&existing.id],
+            )
+            .await?;
+        let server = self.server_from_row(&row)?;
+        tx.commit().await?;
+        Ok(server)
     }
 
     /// Applies a change; returns the server and warnings about what the change did

@@ -178,6 +178,7 @@ fn debug_output_never_shows_secret_values() {
         created_at: String::new(),
         updated_at: String::new(),
         registered_us: 0,
+        changed_us: 0,
         tool_changes: Default::default(),
     };
     let shown = format!("{server:?}");
@@ -213,6 +214,7 @@ fn masked_secrets_keep_their_stored_values() {
         created_at: String::new(),
         updated_at: String::new(),
         registered_us: 0,
+        changed_us: 0,
         tool_changes: Default::default(),
     };
     let public = existing.public_json("running");

@@ -19,6 +19,7 @@
 //!   disable|restart`; [`oauth`]: `oauth block|unblock|blocks`;
 //! - [`namespaces`]: `namespaces list|show|add|set|remove`, through the registry's own
 //!   writer and validation;
+//! - [`line`]: the words and flags of a command line;
 //! - [`text`]: output helpers (one JSON line, aligned tables with escaped cells).
 
 use std::io::Write;
@@ -37,6 +38,7 @@ mod args;
 mod audit;
 mod changes;
 mod keys;
+mod line;
 mod namespaces;
 mod oauth;
 mod policies;

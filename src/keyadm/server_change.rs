@@ -10,7 +10,7 @@ use crate::store::registry::Registry;
 
 use super::KeyadmError;
 use super::changes::Trail;
-use super::servers::Line;
+use super::line::Line;
 
 /// What `servers set|enable|disable|restart` asks.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +106,7 @@ fn set_body(line: &Line<'_>) -> Result<Body, UsageError> {
         if line.has(flag) {
             body.insert(
                 field.into(),
-                Value::Object(super::servers::pairs(flag, &line.all(flag))?),
+                Value::Object(super::line::pairs(flag, &line.all(flag))?),
             );
         }
     }

@@ -136,6 +136,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0024_guardrails",
         sql: include_str!("../../sql/0024_guardrails.sql"),
     },
+    Migration {
+        version: 25,
+        name: "0025_audit_reason",
+        sql: include_str!("../../sql/0025_audit_reason.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -113,6 +113,12 @@ NAMESPACE FLAGS (the fields of the REST body; running gateways apply a change at
                          check each call's arguments against the tool's inputSchema
                          (default false)
   --auth required|none   none opens /mcp/NAME without credentials (default required)
+  --tools-default enabled|disabled
+                         enabled (the default): every tool of the servers but those
+                         switched off; disabled: an allow-list, only the tools --allow
+                         (or the tools field) names, never a tool a server adds later
+  --allow TOOL           allow a tool (<server>__<tool>; repeated): an override
+                         {\"enabled\": true} (set keeps the other overrides)
   --guardrails JSON      external guardrails, the REST field's array ('[]' removes them):
                          '[{\"url\": \"http://127.0.0.1:8088/\", \"on\": [\"result\"]}]'
 

@@ -154,59 +154,7 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
             allowed(&[])?;
             ServersCommand::Authorize(one_word(rest, "authorize", "a server ID or name")?)
         }
-        ["add", rest @ ..] => {
-            allowed(&[
-                "--name",
-                "--command",
-                "--arg",
-                "--env",
-                "--cwd",
-                "--url",
-                "--type",
-                "--header",
-                "--inactive",
-            ])?;
-            let name = match (rest, line.at_most_one("--name")?) {
-                ([n], None) => n.to_string(),
-                ([], Some(n)) => n.to_string(),
-                _ => return Err(UsageError("servers add needs one NAME (or --name)".into())),
-            };
-            let mut body = json!({"name": name});
-            match (line.at_most_one("--command")?, line.at_most_one("--url")?) {
-                (Some(c), None) => {
-                    body["protocol"] = json!("stdio");
-                    body["command"] = json!(c);
-                    body["args"] = json!(line.all("--arg"));
-                    body["env"] = Value::Object(pairs("--env", &line.all("--env"))?);
-                    if let Some(cwd) = line.at_most_one("--cwd")? {
-                        body["cwd"] = json!(cwd);
-                    }
-                }
-                (None, Some(u)) => {
-                    let protocol = match line.at_most_one("--type")? {
-                        None | Some("http" | "streamable-http") => "http",
-                        Some("sse") => "sse",
-                        Some(t) => {
-                            return Err(UsageError(format!(
-                                "--type must be http or sse, not {t:?}"
-                            )));
-                        }
-                    };
-                    body["protocol"] = json!(protocol);
-                    body["url"] = json!(u);
-                    body["headers"] = Value::Object(pairs("--header", &line.all("--header"))?);
-                }
-                _ => {
-                    return Err(UsageError(
-                        "servers add needs --command (stdio) or --url (http, sse)".into(),
-                    ));
-                }
-            }
-            if line.has("--inactive") {
-                body["is_active"] = json!(false);
-            }
-            ServersCommand::Add(body)
-        }
+        ["add", rest @ ..] => add(rest, &line, allowed)?,
         [verb @ ("set" | "enable" | "disable" | "restart"), rest @ ..] => {
             ServersCommand::Change(super::server_change::parse(verb, rest, &line)?)
         }
@@ -219,6 +167,63 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
         }
         [other, ..] => return Err(UsageError(format!("unknown servers subcommand {other:?}"))),
     })
+}
+
+/// `servers add NAME …`: the registry body from the flags.
+fn add(
+    rest: &[&str],
+    line: &Line<'_>,
+    allowed: impl Fn(&[&str]) -> Result<(), UsageError>,
+) -> Result<ServersCommand, UsageError> {
+    allowed(&[
+        "--name",
+        "--command",
+        "--arg",
+        "--env",
+        "--cwd",
+        "--url",
+        "--type",
+        "--header",
+        "--inactive",
+    ])?;
+    let name = match (rest, line.at_most_one("--name")?) {
+        ([n], None) => n.to_string(),
+        ([], Some(n)) => n.to_string(),
+        _ => return Err(UsageError("servers add needs one NAME (or --name)".into())),
+    };
+    let mut body = json!({"name": name});
+    match (line.at_most_one("--command")?, line.at_most_one("--url")?) {
+        (Some(c), None) => {
+            body["protocol"] = json!("stdio");
+            body["command"] = json!(c);
+            body["args"] = json!(line.all("--arg"));
+            body["env"] = Value::Object(pairs("--env", &line.all("--env"))?);
+            if let Some(cwd) = line.at_most_one("--cwd")? {
+                body["cwd"] = json!(cwd);
+            }
+        }
+        (None, Some(u)) => {
+            let protocol = match line.at_most_one("--type")? {
+                None | Some("http" | "streamable-http") => "http",
+                Some("sse") => "sse",
+                Some(t) => {
+                    return Err(UsageError(format!("--type must be http or sse, not {t:?}")));
+                }
+            };
+            body["protocol"] = json!(protocol);
+            body["url"] = json!(u);
+            body["headers"] = Value::Object(pairs("--header", &line.all("--header"))?);
+        }
+        _ => {
+            return Err(UsageError(
+                "servers add needs --command (stdio) or --url (http, sse)".into(),
+            ));
+        }
+    }
+    if line.has("--inactive") {
+        body["is_active"] = json!(false);
+    }
+    Ok(ServersCommand::Add(body))
 }
 
 /// `client-config …` after the word.

@@ -141,6 +141,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0025_audit_reason",
         sql: include_str!("../../sql/0025_audit_reason.sql"),
     },
+    Migration {
+        version: 26,
+        name: "0026_namespace_allow_list",
+        sql: include_str!("../../sql/0026_namespace_allow_list.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -66,7 +66,7 @@ pub(super) fn parse(verb: &str, rest: &[&str], line: &Line<'_>) -> Result<Change
     if let Some((f, _)) = line
         .flags
         .iter()
-        .find(|(f, _)| !allowed.contains(f) && !(verb == "set" && *f == "--file"))
+        .find(|(f, _)| !allowed.contains(f) && (verb != "set" || *f != "--file"))
     {
         return Err(UsageError(format!("{f} does not apply to servers {verb}")));
     }

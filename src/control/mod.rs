@@ -95,6 +95,7 @@ pub async fn dispatch(
         RouteId::CreateServer => servers::create_server(c).await,
         RouteId::UpdateServer => servers::update_server(c).await,
         RouteId::DeleteServer => servers::delete_server(c).await,
+        RouteId::RestartServer => servers::restart_server(c).await,
         RouteId::ListNamespaces => namespaces::list_namespaces(c).await,
         RouteId::GetNamespace => namespaces::get_namespace(c).await,
         RouteId::CreateNamespace => namespaces::create_namespace(c).await,

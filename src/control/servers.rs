@@ -125,6 +125,26 @@ pub(super) async fn delete_server(c: Call<'_>) -> Result<Response<Body>, ApiErro
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
+/// Restarts an active server on every gateway (the registry marks it changed; each
+/// gateway's reconciliation starts its backend anew); 409 for an inactive one.
+pub(super) async fn restart_server(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call {
+        state,
+        params,
+        principal,
+        ..
+    } = c;
+    let server = state
+        .control
+        .registry
+        .restart_server(params.get(0).unwrap_or_default())
+        .await?;
+    changed(state, &principal, "server.restart", &server.name);
+    applied(state).await;
+    tracing::info!(server = %server.name, "server restarted");
+    Ok(json_value(StatusCode::OK, &server_json(state, &server)))
+}
+
 pub(super) async fn server_tools(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call {
         state,

@@ -343,7 +343,9 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "array", "items": schema_ref("Server")})),
         ),
         RouteId::CreateServer => (201, json_body(schema_ref("Server"))),
-        RouteId::GetServer | RouteId::UpdateServer => (200, json_body(schema_ref("Server"))),
+        RouteId::GetServer | RouteId::UpdateServer | RouteId::RestartServer => {
+            (200, json_body(schema_ref("Server")))
+        }
         RouteId::ListNamespaces => (
             200,
             json_body(json!({"type": "array", "items": schema_ref("Namespace")})),
@@ -655,6 +657,7 @@ fn namespace_schemas() -> Value {
         "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
         "validate_arguments": {"type": "boolean", "description": "check each tools/call's arguments against the tool's inputSchema before forwarding it (-32602 naming the JSON pointer)"},
         "tool_search": {"enum": ["off", "on", "auto"], "description": "on: tools/list gives the gateway's search_tools and call_tool instead of every tool; auto: on when the full list would pass 64 KiB"},
+        "tools_default": {"enum": ["enabled", "disabled"], "default": "enabled", "description": "enabled: every tool of the servers but those tools switches off; disabled: an allow-list, only the tools tools names (without enabled: false) are listed, searched and called, and a tool a server offers later or only to some clients is not, until an admin names it"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
         "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
         "tool_search_effective": {"enum": ["on", "off"], "description": "the mode in effect: for auto, whether the full tools/list passes 64 KiB"},
@@ -671,6 +674,7 @@ fn namespace_schemas() -> Value {
         "validate_arguments": {"type": "boolean", "default": false},
         "tool_search": {"enum": ["off", "on", "auto"], "default": "auto"},
         "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
+        "tools_default": {"enum": ["enabled", "disabled"], "default": "enabled", "description": "enabled: every tool of the servers but those tools switches off; disabled: an allow-list, only the tools tools names (without enabled: false) are listed, searched and called, and a tool a server offers later or only to some clients is not, until an admin names it"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}
     });
     guardrail_schemas(&mut schemas);

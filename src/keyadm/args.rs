@@ -23,6 +23,7 @@ commands:
   keys list [--include-inactive] [--json]
   keys create --name NAME [--description TEXT] [--scope admin|client]
               [--namespace NS]... [--expires-in DAYS] [LIMITS] [--json]
+                         (each NS an existing namespace; none: every namespace)
   keys update ID LIMITS [--json]
   keys show ID [--json]
   keys activate ID [--json]
@@ -33,7 +34,8 @@ commands:
                          calls per tool, errors, p50/p99 and bytes (from the audit trail)
   audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
         [--limit N] [--cursor C] [--json]
-                         the audit trail, newest first (TIME: RFC 3339 or a duration ago)
+                         the audit trail, newest first (TIME: RFC 3339 or a duration ago;
+                         ID: a key's id or name, as for keys show)
   servers import FILE [--dry-run] [--prune] [--replace] [--namespace NS] [--source S]
                  [--json]
                          bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
@@ -46,6 +48,16 @@ commands:
   servers list [--json] | servers show ID [--json]
   servers add NAME (--command CMD [--arg A]... [--env K=V]... [--cwd DIR]
                    | --url URL [--type http|sse] [--header K=V]...) [--inactive] [--json]
+  servers set ID ([--command C] [--arg A]... [--env K=V]... [--cwd DIR] [--url URL]
+                 [--header K=V]... [--timeout-ms N] | --file BODY.json) [--json]
+                         changes only what is given, like PUT /api/v1/mcp/servers/{id}
+                         (--arg, --env, --header: the whole list; BODY.json: PUT's body)
+  servers disable ID [--json] | servers enable ID [--json]
+                         stop a server on every gateway (its tools leave every list), or
+                         start it again
+  servers restart ID [--json]
+                         stop and start an active server on every gateway (a stdio
+                         server's process is started anew)
   servers remove ID --confirm [--json]
   servers authorize ID [--json]
                          connect an OAuth server's shared account: prints the URL to
@@ -102,6 +114,12 @@ NAMESPACE FLAGS (the fields of the REST body; running gateways apply a change at
                          check each call's arguments against the tool's inputSchema
                          (default false)
   --auth required|none   none opens /mcp/NAME without credentials (default required)
+  --tools-default enabled|disabled
+                         enabled (the default): every tool of the servers but those
+                         switched off; disabled: an allow-list, only the tools --allow
+                         (or the tools field) names, never a tool a server adds later
+  --allow TOOL           allow a tool (<server>__<tool>; repeated): an override
+                         {\"enabled\": true} (set keeps the other overrides)
   --guardrails JSON      external guardrails, the REST field's array ('[]' removes them):
                          '[{\"url\": \"http://127.0.0.1:8088/\", \"on\": [\"result\"]}]'
 
@@ -477,9 +495,14 @@ fn audit_filter(flags: &Flags<'_>) -> Result<Filter, UsageError> {
         limit,
         cursor: flags.value("--cursor").map(str::to_string),
     };
-    filter
-        .validate()
-        .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
+    // `--key` takes a key's id or its name, as `keys show` does: the name is resolved
+    // against the database when the command runs.
+    Filter {
+        key: None,
+        ..filter.clone()
+    }
+    .validate()
+    .map_err(|(field, m)| UsageError(format!("--{field}: {m}")))?;
     Ok(filter)
 }
 

@@ -29,6 +29,7 @@ pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> 
                 "tool",
                 "outcome",
                 "duration_ms",
+                "reason",
             ]
             .map(|k| cell(e, k));
             row[1] = who(e);
@@ -45,6 +46,7 @@ pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> 
             "TOOL",
             "OUTCOME",
             "MS",
+            "REASON",
         ],
         rows,
     );
@@ -72,6 +74,7 @@ pub(super) fn usage_table(usage: &serde_json::Value) -> String {
                 t["method"].as_str().unwrap_or("-").to_string(),
                 n(&t["calls"]),
                 n(&t["errors"]),
+                n(&t["denied"]),
                 n(&t["p50_ms"]),
                 n(&t["p99_ms"]),
                 n(&t["request_bytes"]),
@@ -85,6 +88,7 @@ pub(super) fn usage_table(usage: &serde_json::Value) -> String {
             "METHOD",
             "CALLS",
             "ERRORS",
+            "DENIED",
             "P50 MS",
             "P99 MS",
             "BYTES IN",
@@ -94,9 +98,10 @@ pub(super) fn usage_table(usage: &serde_json::Value) -> String {
     );
     let t = &usage["total"];
     out.push_str(&format!(
-        "total: {} calls, {} errors, {} bytes in, {} bytes out\n",
+        "total: {} calls, {} errors, {} denied, {} bytes in, {} bytes out\n",
         n(&t["calls"]),
         n(&t["errors"]),
+        n(&t["denied"]),
         n(&t["request_bytes"]),
         n(&t["response_bytes"])
     ));

@@ -15,9 +15,11 @@
 //! - [`audit`]: `audit` and `keys usage` as text; [`changes`]: what keyadm changes, on
 //!   the audit trail as REST's changes are;
 //! - [`status`](status): the `status` command;
-//! - [`servers`]: `servers …` and `client-config`; [`oauth`]: `oauth block|unblock|blocks`;
+//! - [`servers`]: `servers …` and `client-config`; [`server_change`]: `servers set|enable|
+//!   disable|restart`; [`oauth`]: `oauth block|unblock|blocks`;
 //! - [`namespaces`]: `namespaces list|show|add|set|remove`, through the registry's own
 //!   writer and validation;
+//! - [`line`]: the words and flags of a command line;
 //! - [`text`]: output helpers (one JSON line, aligned tables with escaped cells).
 
 use std::io::Write;
@@ -36,10 +38,12 @@ mod args;
 mod audit;
 mod changes;
 mod keys;
+mod line;
 mod namespaces;
 mod oauth;
 mod policies;
 mod reviews;
+mod server_change;
 mod servers;
 mod status;
 mod text;
@@ -87,6 +91,7 @@ impl KeyadmError {
             KeyadmError::Usage(_) | KeyadmError::Config(_) => EXIT_USAGE,
             KeyadmError::Input(_) | KeyadmError::Rejected { .. } => EXIT_DATA,
             KeyadmError::Registry(crate::store::registry::StoreError::Invalid(_)) => EXIT_DATA,
+            KeyadmError::Key(crate::store::keys::KeyError::NoSuchNamespace(_)) => EXIT_DATA,
             _ => 1,
         }
     }
@@ -178,7 +183,11 @@ async fn run_command(
         Command::Audit(filter) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
-            let (entries, next) = crate::store::audit::list(&db.pool, filter).await?;
+            let mut filter = filter.clone();
+            if let Some(k) = &filter.key {
+                filter.key = Some(crate::store::keys::resolve(&db.pool, k).await?.to_string());
+            }
+            let (entries, next) = crate::store::audit::list(&db.pool, &filter).await?;
             Ok(if inv.json {
                 line(json!({"entries": entries, "next_cursor": next}))
             } else {

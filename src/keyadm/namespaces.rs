@@ -15,7 +15,7 @@ use crate::model::Namespace;
 use crate::store::registry::{Registry, StoreError};
 
 use super::KeyadmError;
-use super::servers::Line;
+use super::line::Line;
 
 /// A `namespaces` subcommand.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +48,7 @@ pub enum Body {
 }
 
 /// Each flag of `add` and `set`, with the body's field it sets.
-const FIELD_FLAGS: [(&str, &str); 7] = [
+const FIELD_FLAGS: [(&str, &str); 9] = [
     ("--server", "servers"),
     ("--description", "description"),
     ("--tool-prefix", "tool_prefix"),
@@ -56,6 +56,8 @@ const FIELD_FLAGS: [(&str, &str); 7] = [
     ("--validate-arguments", "validate_arguments"),
     ("--auth", "auth"),
     ("--guardrails", "guardrails"),
+    ("--tools-default", "tools_default"),
+    ("--allow", "tools"),
 ];
 
 /// `namespaces …` after the word `namespaces`.
@@ -154,6 +156,19 @@ fn body(line: &Line<'_>) -> Result<Body, UsageError> {
             body.insert(field.into(), json!(v));
         }
     }
+    if let Some(v) = line.at_most_one("--tools-default")? {
+        body.insert("tools_default".into(), json!(v));
+    }
+    // Each tool allowed: an override `{"enabled": true}` (`set` keeps the namespace's
+    // other overrides and the allowed tools' names, descriptions and rates).
+    let allowed = line.all("--allow");
+    if !allowed.is_empty() {
+        let tools: Map<String, Value> = allowed
+            .iter()
+            .map(|t| (t.to_string(), json!({"enabled": true})))
+            .collect();
+        body.insert("tools".into(), Value::Object(tools));
+    }
     if let Some(v) = line.at_most_one("--validate-arguments")? {
         let v = match v {
             "true" => json!(true),
@@ -209,7 +224,14 @@ pub async fn namespaces_command(
             Ok(written(&ns, "added namespace", &[], json))
         }
         NamespacesCommand::Set { name, body } => {
-            let (value, given) = read_body(body, None)?;
+            let (mut value, given) = read_body(body, None)?;
+            if let (Body::Flags(_), Some(Value::Object(allowed))) = (body, value.get("tools")) {
+                let ns = registry
+                    .get_namespace(name)
+                    .await
+                    .map_err(|e| explain(e, name, None))?;
+                value["tools"] = with_allowed(&ns, allowed);
+            }
             let ns = registry
                 .update_namespace(name, &value)
                 .await
@@ -333,6 +355,20 @@ fn explain(e: StoreError, name: &str, body: Option<(&Body, &Value)>) -> KeyadmEr
     }
 }
 
+/// `set --allow`'s `tools`: the namespace's overrides, each tool allowed switched on
+/// (its other settings kept) or added.
+fn with_allowed(ns: &Namespace, allowed: &Map<String, Value>) -> Value {
+    let mut tools = match ns.public_json().get("tools") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    for name in allowed.keys() {
+        let entry = tools.entry(name.clone()).or_insert_with(|| json!({}));
+        entry["enabled"] = json!(true);
+    }
+    Value::Object(tools)
+}
+
 /// What `add` and `set` print: the namespace's settings (`--json`: its object), the
 /// fields changed, where clients reach it, and a hint when it has no servers yet.
 fn written(ns: &Namespace, done: &str, changed: &[String], json: bool) -> String {
@@ -385,6 +421,7 @@ fn settings(ns: &Namespace) -> String {
         ("tool_search", ns.tool_search.as_str().to_string()),
         ("validate_arguments", ns.validate_arguments.to_string()),
         ("auth", text(&v["auth"])),
+        ("tools_default", text(&v["tools_default"])),
         ("tool overrides", ns.tools.len().to_string()),
         ("guardrails", ns.guardrails.len().to_string()),
     ] {

@@ -16,6 +16,7 @@ use crate::store::server_status::Seen;
 
 use super::KeyadmError;
 use super::changes::Trail;
+pub(super) use super::line::{Line, pairs};
 
 /// A `servers` subcommand.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,8 @@ pub enum ServersCommand {
     },
     /// Connects an OAuth server's shared account: prints the URL, waits for the callback.
     Authorize(String),
+    /// `set`, `enable`, `disable`, `restart` ([`super::server_change`]).
+    Change(super::server_change::Change),
 }
 
 /// How `client-config` prints.
@@ -64,81 +67,6 @@ pub struct ClientConfigArgs {
     pub bridge: bool,
 }
 
-/// Flags and words of one command line (after the settings flags).
-pub(super) struct Line<'a> {
-    pub(super) words: Vec<&'a str>,
-    pub(super) flags: Vec<(&'a str, Option<&'a str>)>,
-}
-
-impl<'a> Line<'a> {
-    pub(super) fn read(
-        args: &'a [String],
-        switches: &[&str],
-        valued: &[&str],
-    ) -> Result<Line<'a>, UsageError> {
-        let mut line = Line {
-            words: Vec::new(),
-            flags: Vec::new(),
-        };
-        let mut i = 0;
-        while i < args.len() {
-            let a = args[i].as_str();
-            if a == "--json" {
-            } else if switches.contains(&a) {
-                line.flags.push((a, None));
-            } else if valued.contains(&a) {
-                let v = args
-                    .get(i + 1)
-                    .ok_or_else(|| UsageError(format!("{a} needs a value")))?;
-                line.flags.push((a, Some(v.as_str())));
-                i += 1;
-            } else if a.starts_with('-') && a.len() > 1 {
-                return Err(UsageError(format!("unknown flag {a} for this command")));
-            } else {
-                line.words.push(a);
-            }
-            i += 1;
-        }
-        Ok(line)
-    }
-
-    pub(super) fn has(&self, f: &str) -> bool {
-        self.flags.iter().any(|(n, _)| *n == f)
-    }
-
-    pub(super) fn all(&self, f: &str) -> Vec<&'a str> {
-        self.flags
-            .iter()
-            .filter(|(n, _)| *n == f)
-            .filter_map(|(_, v)| *v)
-            .collect()
-    }
-
-    pub(super) fn at_most_one(&self, f: &str) -> Result<Option<&'a str>, UsageError> {
-        match self.all(f).as_slice() {
-            [] => Ok(None),
-            [v] => Ok(Some(v)),
-            _ => Err(UsageError(format!("{f} given more than once"))),
-        }
-    }
-}
-
-/// `K=V` pairs of a repeated flag (`--env`, `--header`, which also takes `K: V`).
-fn pairs(flag: &str, values: &[&str]) -> Result<Map<String, Value>, UsageError> {
-    let mut out = Map::new();
-    for v in values {
-        let (k, val) = v
-            .split_once('=')
-            .or_else(|| (flag == "--header").then(|| v.split_once(':')).flatten())
-            .ok_or_else(|| UsageError(format!("{flag} takes NAME=VALUE, not {v:?}")))?;
-        out.insert(
-            k.trim().to_string(),
-            Value::String(val.trim_start().to_string()),
-        );
-    }
-    Ok(out)
-}
-
 /// `servers …` after the word `servers`.
 pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
     let line = Line::read(
@@ -161,6 +89,8 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
             "--url",
             "--type",
             "--header",
+            "--file",
+            "--timeout-ms",
         ],
     )?;
     let allowed = |ok: &[&str]| match line.flags.iter().find(|(f, _)| !ok.contains(f)) {
@@ -224,66 +154,76 @@ pub fn parse_servers(args: &[String]) -> Result<ServersCommand, UsageError> {
             allowed(&[])?;
             ServersCommand::Authorize(one_word(rest, "authorize", "a server ID or name")?)
         }
-        ["add", rest @ ..] => {
-            allowed(&[
-                "--name",
-                "--command",
-                "--arg",
-                "--env",
-                "--cwd",
-                "--url",
-                "--type",
-                "--header",
-                "--inactive",
-            ])?;
-            let name = match (rest, line.at_most_one("--name")?) {
-                ([n], None) => n.to_string(),
-                ([], Some(n)) => n.to_string(),
-                _ => return Err(UsageError("servers add needs one NAME (or --name)".into())),
-            };
-            let mut body = json!({"name": name});
-            match (line.at_most_one("--command")?, line.at_most_one("--url")?) {
-                (Some(c), None) => {
-                    body["protocol"] = json!("stdio");
-                    body["command"] = json!(c);
-                    body["args"] = json!(line.all("--arg"));
-                    body["env"] = Value::Object(pairs("--env", &line.all("--env"))?);
-                    if let Some(cwd) = line.at_most_one("--cwd")? {
-                        body["cwd"] = json!(cwd);
-                    }
-                }
-                (None, Some(u)) => {
-                    let protocol = match line.at_most_one("--type")? {
-                        None | Some("http" | "streamable-http") => "http",
-                        Some("sse") => "sse",
-                        Some(t) => {
-                            return Err(UsageError(format!(
-                                "--type must be http or sse, not {t:?}"
-                            )));
-                        }
-                    };
-                    body["protocol"] = json!(protocol);
-                    body["url"] = json!(u);
-                    body["headers"] = Value::Object(pairs("--header", &line.all("--header"))?);
-                }
-                _ => {
-                    return Err(UsageError(
-                        "servers add needs --command (stdio) or --url (http, sse)".into(),
-                    ));
-                }
-            }
-            if line.has("--inactive") {
-                body["is_active"] = json!(false);
-            }
-            ServersCommand::Add(body)
+        ["add", rest @ ..] => add(rest, &line, allowed)?,
+        [verb @ ("set" | "enable" | "disable" | "restart"), rest @ ..] => {
+            ServersCommand::Change(super::server_change::parse(verb, rest, &line)?)
         }
         [] => {
             return Err(UsageError(
-                "servers needs a subcommand: import, export, list, show, add, remove".into(),
+                "servers needs a subcommand: import, export, list, show, add, set, enable, \
+                 disable, restart, remove"
+                    .into(),
             ));
         }
         [other, ..] => return Err(UsageError(format!("unknown servers subcommand {other:?}"))),
     })
+}
+
+/// `servers add NAME …`: the registry body from the flags.
+fn add(
+    rest: &[&str],
+    line: &Line<'_>,
+    allowed: impl Fn(&[&str]) -> Result<(), UsageError>,
+) -> Result<ServersCommand, UsageError> {
+    allowed(&[
+        "--name",
+        "--command",
+        "--arg",
+        "--env",
+        "--cwd",
+        "--url",
+        "--type",
+        "--header",
+        "--inactive",
+    ])?;
+    let name = match (rest, line.at_most_one("--name")?) {
+        ([n], None) => n.to_string(),
+        ([], Some(n)) => n.to_string(),
+        _ => return Err(UsageError("servers add needs one NAME (or --name)".into())),
+    };
+    let mut body = json!({"name": name});
+    match (line.at_most_one("--command")?, line.at_most_one("--url")?) {
+        (Some(c), None) => {
+            body["protocol"] = json!("stdio");
+            body["command"] = json!(c);
+            body["args"] = json!(line.all("--arg"));
+            body["env"] = Value::Object(pairs("--env", &line.all("--env"))?);
+            if let Some(cwd) = line.at_most_one("--cwd")? {
+                body["cwd"] = json!(cwd);
+            }
+        }
+        (None, Some(u)) => {
+            let protocol = match line.at_most_one("--type")? {
+                None | Some("http" | "streamable-http") => "http",
+                Some("sse") => "sse",
+                Some(t) => {
+                    return Err(UsageError(format!("--type must be http or sse, not {t:?}")));
+                }
+            };
+            body["protocol"] = json!(protocol);
+            body["url"] = json!(u);
+            body["headers"] = Value::Object(pairs("--header", &line.all("--header"))?);
+        }
+        _ => {
+            return Err(UsageError(
+                "servers add needs --command (stdio) or --url (http, sse)".into(),
+            ));
+        }
+    }
+    if line.has("--inactive") {
+        body["is_active"] = json!(false);
+    }
+    Ok(ServersCommand::Add(body))
 }
 
 /// `client-config …` after the word.
@@ -541,6 +481,7 @@ pub(super) async fn servers_command(
                 )
             })
         }
+        ServersCommand::Change(c) => super::server_change::run(registry, trail, c, json).await,
         ServersCommand::Authorize(_) => Err(KeyadmError::Input(
             "servers authorize runs with the vault (keyadm's own dispatch)".into(),
         )),

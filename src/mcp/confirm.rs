@@ -387,9 +387,9 @@ fn on_stream(
                 outcome = o.as_str(),
                 "a confirmation refused a call"
             );
-            let _ = tx
-                .send(sse_event(&refusal(&p.policy, &p.tool, o).body(id)))
-                .await;
+            let e = refusal(&p.policy, &p.tool, o);
+            let e = crate::mcp::phases::record::refused(&confirmed, &body, &f, e);
+            let _ = tx.send(sse_event(&e.body(id))).await;
             return;
         }
         let resp = go_on(confirmed, body, f).await;

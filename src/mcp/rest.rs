@@ -75,20 +75,23 @@ pub async fn execute(
             .map_err(charge::over_limit)?,
         None => None,
     };
-    let call = route::rest_tool(ctx, backend, tool, f.name).await?;
+    let call = route::rest_tool(ctx, backend, tool, f.name)
+        .await
+        .map_err(|e| crate::mcp::phases::record::refused_rest(ctx, &body, &f, e))?;
     let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
     let start = std::time::SystemTime::now();
     let resp = match crate::mcp::phases::call(ctx, &body, &f, call, true).await {
         Ok(resp) => resp,
         // Over a limit is the API's 429; any other refusal is answered as the call's.
         Err(e) if e.code == code::LIMITED => {
+            let e = crate::mcp::phases::record::refused(ctx, &body, &f, e);
             let ms = e.data.as_ref().and_then(|d| d["retryAfterMs"].as_u64());
             return Err(ApiError::OverLimit {
                 retry_after: ms.unwrap_or(1000).div_ceil(1000).max(1),
                 message: e.message,
             });
         }
-        Err(e) => e.response(b"\"rest\""),
+        Err(e) => crate::mcp::phases::record::refused(ctx, &body, &f, e).response(b"\"rest\""),
     };
     let status = resp.status();
     let bytes = resp

@@ -107,6 +107,7 @@ pub(crate) async fn call(
         request_bytes: body.len() as u64,
         response_bytes: outcome.as_ref().map_or(0, |r| r.len() as u64),
         trace_id: None,
+        reason: None,
     });
     let result = outcome?;
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));

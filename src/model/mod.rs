@@ -84,6 +84,10 @@ pub struct Server {
     pub registered_us: i64,
     /// What a changed or new tool definition meets ([`crate::pins`]).
     pub tool_changes: ToolChanges,
+    /// When the row last changed, in microseconds: a server that differs in anything,
+    /// this included, gets a new backend, so a restart (which changes only this) starts
+    /// its process anew on every gateway.
+    pub changed_us: i64,
 }
 
 impl std::fmt::Debug for Server {
@@ -179,6 +183,10 @@ pub struct Namespace {
     /// `false` when `auth: none` opens the namespace without credentials.
     pub auth_required: bool,
     pub tools: BTreeMap<String, ToolOverride>,
+    /// `false` (`tools_default: disabled`): an allow-list, only the tools `tools` names
+    /// (without `enabled: false`) are offered; `true`, the default: every tool but those
+    /// it switches off.
+    pub tools_enabled_by_default: bool,
     /// Check each `tools/call`'s arguments against the tool's `inputSchema` before it is
     /// forwarded (the `validate_arguments` policy).
     pub validate_arguments: bool,
@@ -221,12 +229,18 @@ impl Namespace {
             "tool_search": self.tool_search.as_str(),
             "tool_changes": self.tool_changes.as_str(),
             "auth": if self.auth_required { "required" } else { "none" },
+            "tools_default": tools_default_str(self.tools_enabled_by_default),
             "tools": tools,
             "guardrails": self.guardrails.iter().map(guardrail::Guardrail::public_json).collect::<Vec<_>>(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
     }
+}
+
+/// A namespace's `tools_default` as the API names it.
+pub fn tools_default_str(enabled: bool) -> &'static str {
+    if enabled { "enabled" } else { "disabled" }
 }
 
 /// Everything in the registry at one moment.

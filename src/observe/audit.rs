@@ -67,6 +67,8 @@ pub enum Outcome {
     Refused,
     /// The client went away before the answer.
     Cancelled,
+    /// Refused by the gateway before any backend saw it (the row's `reason` says why).
+    Denied,
 }
 
 impl Outcome {
@@ -79,11 +81,12 @@ impl Outcome {
             Outcome::Unavailable => "unavailable",
             Outcome::Refused => "refused",
             Outcome::Cancelled => "cancelled",
+            Outcome::Denied => "denied",
         }
     }
 
     /// Every outcome's name (the store validates filters against the same list).
-    pub const NAMES: [&'static str; 7] = crate::store::audit::OUTCOMES;
+    pub const NAMES: [&'static str; 8] = crate::store::audit::OUTCOMES;
 }
 
 /// A name in a row, borrowed for as long as the row is being recorded (it is encoded
@@ -144,6 +147,9 @@ pub struct Entry<'a> {
     pub response_bytes: u64,
     /// The trace the call was part of (when tracing is on).
     pub trace_id: Option<[u8; 16]>,
+    /// Why a call was [`Outcome::Denied`] (`policy NAME`, `disabled`, …); `None` for
+    /// every other row.
+    pub reason: Option<Text<'a>>,
 }
 
 impl<'a> Entry<'a> {
@@ -169,6 +175,7 @@ impl<'a> Entry<'a> {
             request_bytes: 0,
             response_bytes: 0,
             trace_id: None,
+            reason: None,
         }
     }
 }
@@ -348,7 +355,7 @@ fn once_a_minute(last: &AtomicU64) -> bool {
 
 /// The columns a row gives, in the order [`encode_row`] writes them.
 const COPY: &str = "COPY audit_log (at, kind, key_id, subject, namespace, server, method, tool, \
-     upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id) \
+     upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id, reason) \
      FROM STDIN (FORMAT binary)";
 /// The binary COPY signature, no flags and no header extension; and the end marker.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -403,7 +410,7 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
         e.at.duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     let mut head = [0u8; 14];
-    head[..2].copy_from_slice(&14i16.to_be_bytes());
+    head[..2].copy_from_slice(&15i16.to_be_bytes());
     head[2..6].copy_from_slice(&8i32.to_be_bytes());
     head[6..].copy_from_slice(&micros.saturating_sub(PG_EPOCH_MICROS).to_be_bytes());
     out.extend_from_slice(&head);
@@ -445,6 +452,7 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
         }
         None => null(out),
     }
+    text(out, e.reason.as_ref().map(Text::as_str).as_deref());
 }
 
 fn null(out: &mut Vec<u8>) {
@@ -562,6 +570,7 @@ mod tests {
             Outcome::Unavailable,
             Outcome::Refused,
             Outcome::Cancelled,
+            Outcome::Denied,
         ];
         let names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
         assert_eq!(names, Outcome::NAMES);

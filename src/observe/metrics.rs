@@ -123,6 +123,9 @@ impl Counters {
 pub struct Metrics {
     requests: Mutex<HashMap<RequestKey, Histogram>>,
     auth_failures: Mutex<BTreeMap<&'static str, u64>>,
+    /// Calls the gateway refused before any backend saw them, by reason (policy,
+    /// confirmation, guardrail, disabled, held, limit).
+    denied: Mutex<BTreeMap<&'static str, u64>>,
     pub connections_open: AtomicI64,
     pub connections_total: AtomicU64,
     /// Connections closed at once: their address held its whole share, all busy.
@@ -341,6 +344,16 @@ impl Metrics {
         self.circuits.add(backend, circuit, MAX_BACKEND_SERIES);
     }
 
+    /// A call refused before any backend saw it (`reason`: one of a fixed few words).
+    pub fn denied(&self, reason: &'static str) {
+        *self
+            .denied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason)
+            .or_default() += 1;
+    }
+
     pub fn auth_failure(&self, reason: &'static str) {
         *self
             .auth_failures
@@ -386,6 +399,13 @@ impl Metrics {
                 out,
                 "metamcp_auth_failures_total{{reason=\"{reason}\"}} {n}"
             );
+        }
+        out.push_str(
+            "# HELP metamcp_denied_calls_total Calls refused before any backend saw them, by \
+             reason.\n# TYPE metamcp_denied_calls_total counter\n",
+        );
+        for (reason, n) in self.denied.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "metamcp_denied_calls_total{{reason=\"{reason}\"}} {n}");
         }
         self.limited.render(
             &mut out,

@@ -449,7 +449,9 @@ pub(super) fn exposure<'n>(
         matched.insert(k.as_str());
     }
     let o = o.map(|(_, o)| o);
-    if o.is_some_and(|o| !o.enabled) {
+    // An allow-list (`tools_default: disabled`) offers only the tools its overrides name.
+    let allowed = o.map_or(ns.is_none_or(|n| n.tools_enabled_by_default), |o| o.enabled);
+    if !allowed {
         return Exposure::Disabled(default_name);
     }
     Exposure::Exposed(o.and_then(|o| o.name.clone()).unwrap_or(default_name), o)
@@ -820,6 +822,67 @@ mod tests {
         let dotted = exposed_name("fs", "read.file", true);
         assert!(is_valid_tool_name(&dotted));
         assert!(dotted.starts_with("fs__read_file_"));
+    }
+
+    fn namespace(
+        enabled_by_default: bool,
+        tools: std::collections::BTreeMap<String, crate::model::ToolOverride>,
+    ) -> Namespace {
+        Namespace {
+            name: "team".into(),
+            description: None,
+            servers: vec!["s".into()],
+            prefix_tools: true,
+            auth_required: true,
+            tools,
+            tools_enabled_by_default: enabled_by_default,
+            validate_arguments: false,
+            tool_search: Default::default(),
+            tool_changes: Default::default(),
+            guardrails: Vec::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    /// A tool is offered when its override says so, and otherwise by the namespace's
+    /// default: with `tools_default: disabled` only the tools named (without `enabled:
+    /// false`) are, whatever a server offers; with `enabled`, every tool but those
+    /// switched off, as before. No namespace (`/mcp`) offers everything.
+    #[test]
+    fn an_allow_list_offers_only_what_it_names() {
+        use proptest::prelude::*;
+        let tool = "[a-c]{1,2}";
+        proptest!(|(
+            overrides in proptest::collection::btree_map(tool, proptest::option::of(any::<bool>()), 0..6),
+            offered in proptest::collection::vec(tool, 1..8),
+            enabled_by_default in any::<bool>(),
+        )| {
+            let tools = overrides
+                .iter()
+                .map(|(t, enabled)| {
+                    let o = crate::model::ToolOverride {
+                        enabled: enabled.unwrap_or(true),
+                        name: None,
+                        description: None,
+                        rate: None,
+                    };
+                    (format!("s__{t}"), o)
+                })
+                .collect();
+            let ns = namespace(enabled_by_default, tools);
+            for t in &offered {
+                let mut matched = std::collections::HashSet::new();
+                let shown = matches!(exposure("s", t, Some(&ns), &mut matched), Exposure::Exposed(..));
+                let want = match overrides.get(t) {
+                    Some(enabled) => enabled.unwrap_or(true),
+                    None => enabled_by_default,
+                };
+                prop_assert_eq!(shown, want, "{} {:?}", t, overrides);
+                let mut matched = std::collections::HashSet::new();
+                prop_assert!(matches!(exposure("s", t, None, &mut matched), Exposure::Exposed(..)));
+            }
+        });
     }
 
     #[test]

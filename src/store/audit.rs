@@ -14,7 +14,7 @@ pub const MAX_LIMIT: i64 = 1000;
 pub const DEFAULT_LIMIT: i64 = 100;
 
 /// The outcomes a call row can have.
-pub const OUTCOMES: [&str; 7] = [
+pub const OUTCOMES: [&str; 8] = [
     "ok",
     "tool_error",
     "rpc_error",
@@ -22,6 +22,7 @@ pub const OUTCOMES: [&str; 7] = [
     "unavailable",
     "refused",
     "cancelled",
+    "denied",
 ];
 
 /// The longest duration back a filter may name (`36500d`): further back than any
@@ -251,7 +252,7 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
         "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
                 (extract(epoch FROM at) * 1000000)::int8, kind, key_id, subject, namespace,
                 server, method, tool, upstream_tool, outcome, duration_us, request_bytes,
-                response_bytes, trace_id
+                response_bytes, trace_id, reason
          FROM audit_log {} ORDER BY at DESC, id DESC LIMIT ${}",
         if clauses.is_empty() {
             String::new()
@@ -289,6 +290,7 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
                 "request_bytes": r.get::<_, i64>(13),
                 "response_bytes": r.get::<_, i64>(14),
                 "trace_id": r.get::<_, Option<String>>(15),
+                "reason": r.get::<_, Option<String>>(16),
             })
         })
         .collect();
@@ -296,7 +298,8 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
 }
 
 /// A key's calls per exposed tool since `since`: calls, errors (every outcome but
-/// `ok`), p50/p99 duration and bytes, busiest first, with the totals.
+/// `ok`), of them `denied` (refused by the gateway before any backend saw them),
+/// p50/p99 duration and bytes, busiest first, with the totals.
 pub async fn usage(pool: &Pool, key: &str, since: &When) -> Result<Value, DbError> {
     let mut args: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(key.to_string())];
     let from = since.sql(&mut args);
@@ -305,7 +308,8 @@ pub async fn usage(pool: &Pool, key: &str, since: &When) -> Result<Value, DbErro
                 coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_us), 0),
                 coalesce(percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_us), 0),
                 coalesce(sum(request_bytes), 0)::int8, coalesce(sum(response_bytes), 0)::int8,
-                array_agg(DISTINCT server) FILTER (WHERE server IS NOT NULL)
+                array_agg(DISTINCT server) FILTER (WHERE server IS NOT NULL),
+                count(*) FILTER (WHERE outcome = 'denied')
          FROM audit_log WHERE kind = 'call' AND key_id = $1 AND at >= {from}
          GROUP BY method, tool ORDER BY count(*) DESC, tool"
     );
@@ -313,6 +317,7 @@ pub async fn usage(pool: &Pool, key: &str, since: &When) -> Result<Value, DbErro
     let client = pool.get().await?;
     let rows = client.query(&sql, &params).await?;
     let (mut calls, mut errors, mut req, mut resp) = (0i64, 0i64, 0i64, 0i64);
+    let mut denied = 0i64;
     let tools: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -320,6 +325,8 @@ pub async fn usage(pool: &Pool, key: &str, since: &When) -> Result<Value, DbErro
             let e: i64 = r.get(3);
             let q: i64 = r.get(6);
             let a: i64 = r.get(7);
+            let d: i64 = r.get(9);
+            denied += d;
             calls += n;
             errors += e;
             req += q;
@@ -330,6 +337,7 @@ pub async fn usage(pool: &Pool, key: &str, since: &When) -> Result<Value, DbErro
                 "servers": r.get::<_, Option<Vec<String>>>(8).unwrap_or_default(),
                 "calls": n,
                 "errors": e,
+                "denied": d,
                 "p50_ms": r.get::<_, i64>(4) as f64 / 1000.0,
                 "p99_ms": r.get::<_, i64>(5) as f64 / 1000.0,
                 "request_bytes": q,
@@ -343,6 +351,7 @@ pub async fn usage(pool: &Pool, key: &str, since: &When) -> Result<Value, DbErro
         "total": {
             "calls": calls,
             "errors": errors,
+            "denied": denied,
             "request_bytes": req,
             "response_bytes": resp,
         },

@@ -204,6 +204,14 @@ pub enum KeyError {
         field: &'static str,
         message: String,
     },
+    /// `keys create --namespace` naming namespaces the registry does not have: such a
+    /// key would be accepted and then see nothing.
+    #[error(
+        "no namespace named {}: create it first (keyadm namespaces add NAME --server S, or \
+         POST /api/v1/namespaces), or leave --namespace out for a key of every namespace",
+        .0.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+    )]
+    NoSuchNamespace(Vec<String>),
     #[error("stored key has an unreadable {0}")]
     Corrupt(&'static str),
     #[error("hashing failed: {0}")]
@@ -302,31 +310,53 @@ impl KeyStore {
         let days = new.expires_in_days.map(|d| d as i32);
         let l = new.limits.applied_to(&KeyLimits::default());
         let (rate, burst, max_concurrent, daily_calls) = l.to_columns();
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO api_keys (id, name, description, scope, namespaces, secret_hash,
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // The namespaces named exist, and stay until the key is written (a namespace
+        // removed at the same moment waits for this transaction, or fails it).
+        let found: Vec<String> = tx
+            .query(
+                "SELECT name FROM namespaces WHERE name = ANY($1) FOR SHARE",
+                &[&new.namespaces],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let mut missing: Vec<String> = new
+            .namespaces
+            .iter()
+            .filter(|n| !found.contains(n))
+            .cloned()
+            .collect();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(KeyError::NoSuchNamespace(missing));
+        }
+        tx.execute(
+            "INSERT INTO api_keys (id, name, description, scope, namespaces, secret_hash,
                      key_sealed, expires_at, rate, burst, max_concurrent, daily_calls)
                  VALUES ($1, $2, $3, $4, $5, $6, $7,
                      CASE WHEN $8::int IS NULL THEN NULL
                           ELSE now() + make_interval(days => $8::int) END,
                      $9, $10, $11, $12)",
-                &[
-                    &id.as_str(),
-                    &new.name,
-                    &new.description,
-                    &new.scope.as_str(),
-                    &new.namespaces,
-                    &hash,
-                    &sealed,
-                    &days,
-                    &rate,
-                    &burst,
-                    &max_concurrent,
-                    &daily_calls,
-                ],
-            )
-            .await?;
+            &[
+                &id.as_str(),
+                &new.name,
+                &new.description,
+                &new.scope.as_str(),
+                &new.namespaces,
+                &hash,
+                &sealed,
+                &days,
+                &rate,
+                &burst,
+                &max_concurrent,
+                &daily_calls,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(IssuedKey { id, api_key: text })
     }
 
@@ -369,27 +399,7 @@ impl KeyStore {
 
     /// A key by its id, its whole text, or its name (when one key has that name).
     pub async fn resolve(&self, id_or_name: &str) -> Result<KeyId, KeyError> {
-        let malformed = match parse_id(id_or_name) {
-            Ok(id) => return Ok(id),
-            Err(e) => e,
-        };
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT id FROM api_keys WHERE name = $1 ORDER BY created_at LIMIT 10",
-                &[&id_or_name.trim()],
-            )
-            .await?;
-        match rows.as_slice() {
-            // Key text with a malformed id is not a name anyone gave.
-            [] if id_or_name.starts_with(PREFIX) => Err(malformed),
-            [] => Err(KeyError::NoSuchName(id_or_name.to_string())),
-            [one] => {
-                let id: String = one.try_get(0).map_err(DbError::from)?;
-                KeyId::parse(&id).ok_or(KeyError::Corrupt("id"))
-            }
-            many => Err(KeyError::Ambiguous(id_or_name.to_string(), many.len())),
-        }
+        resolve(&self.pool, id_or_name).await
     }
 
     pub async fn show(&self, id: &str) -> Result<KeyRecord, KeyError> {
@@ -609,6 +619,31 @@ impl KeyStore {
 
 fn aad(id: &KeyId) -> String {
     format!("api_key:{id}")
+}
+
+/// A key by its id, its whole text, or its name (when one key has that name).
+pub async fn resolve(pool: &Pool, id_or_name: &str) -> Result<KeyId, KeyError> {
+    let malformed = match parse_id(id_or_name) {
+        Ok(id) => return Ok(id),
+        Err(e) => e,
+    };
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT id FROM api_keys WHERE name = $1 ORDER BY created_at LIMIT 10",
+            &[&id_or_name.trim()],
+        )
+        .await?;
+    match rows.as_slice() {
+        // Key text with a malformed id is not a name anyone gave.
+        [] if id_or_name.starts_with(PREFIX) => Err(malformed),
+        [] => Err(KeyError::NoSuchName(id_or_name.to_string())),
+        [one] => {
+            let id: String = one.try_get(0).map_err(DbError::from)?;
+            KeyId::parse(&id).ok_or(KeyError::Corrupt("id"))
+        }
+        many => Err(KeyError::Ambiguous(id_or_name.to_string(), many.len())),
+    }
 }
 
 /// A key id, or the id inside a whole key text (`mcp_<id>_<secret>`: the secret is

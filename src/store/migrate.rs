@@ -146,6 +146,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0026_confirm_uses",
         sql: include_str!("../../sql/0026_confirm_uses.sql"),
     },
+    Migration {
+        version: 27,
+        name: "0027_audit_reason",
+        sql: include_str!("../../sql/0027_audit_reason.sql"),
+    },
+    Migration {
+        version: 28,
+        name: "0028_namespace_allow_list",
+        sql: include_str!("../../sql/0028_namespace_allow_list.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -55,7 +55,8 @@ fn server_select(source: &str) -> String {
                 to_char(updated_at AT TIME ZONE 'UTC', {TS}),
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
                 idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
-                breaker_cooldown_ms, auth_sealed, tool_changes
+                breaker_cooldown_ms, auth_sealed, tool_changes,
+                (extract(epoch FROM updated_at) * 1000000)::int8
          FROM {source}"
     )
 }
@@ -119,6 +120,7 @@ impl Registry {
             auth: self.open_auth(row.try_get(21)?, &id)?,
             tool_changes: crate::model::ToolChanges::parse(row.try_get::<_, &str>(22)?)
                 .unwrap_or_default(),
+            changed_us: row.try_get(23)?,
         })
     }
 
@@ -247,6 +249,36 @@ impl Registry {
         let client = self.pool.get().await?;
         self.write_server(&client, INSERT_SERVER, Uuid::new_v4(), &draft)
             .await
+    }
+
+    /// Restarts a server on every gateway: its row is marked changed (nothing else of
+    /// it), so each gateway's reconciliation stops its backend (a stdio server's process
+    /// with it) and starts a new one. An inactive server is refused: nothing runs it.
+    pub async fn restart_server(&self, id_or_name: &str) -> Result<Server, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let existing = self.find_server(&tx, id_or_name, true).await?;
+        if !existing.is_active {
+            return Err(StoreError::Conflict(format!(
+                "server {0} is inactive, so nothing runs it: enable it instead \
+                 (keyadm servers enable {0}, or PUT /api/v1/mcp/servers/{0} \
+                 {{\"is_active\": true}})",
+                existing.name
+            )));
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH written AS (UPDATE mcp_servers SET updated_at = clock_timestamp()
+                         WHERE id = $1 RETURNING *) {}",
+                    server_select("written")
+                ),
+                &[&existing.id],
+            )
+            .await?;
+        let server = self.server_from_row(&row)?;
+        tx.commit().await?;
+        Ok(server)
     }
 
     /// Applies a change; returns the server and warnings about what the change did
@@ -395,7 +427,7 @@ impl Registry {
         tx.execute(
             "UPDATE namespaces SET description = $2, tool_prefix = $3, auth = $4,
                     validate_arguments = $5, tool_search = $6, tool_changes = $7,
-                    guardrails = $8, updated_at = now()
+                    guardrails = $8, tools_default = $9, updated_at = now()
              WHERE name = $1",
             &[
                 &draft.name,
@@ -406,6 +438,7 @@ impl Registry {
                 &draft.tool_search.as_str(),
                 &draft.tool_changes.as_str(),
                 &crate::model::guardrail::to_stored(&draft.guardrails),
+                &crate::model::tools_default_str(draft.tools_enabled_by_default),
             ],
         )
         .await?;
@@ -487,7 +520,8 @@ pub(super) async fn load_namespaces<C: GenericClient>(
                         coalesce((SELECT array_agg(s.name ORDER BY ns.position)
                                   FROM namespace_servers ns JOIN mcp_servers s ON s.id = ns.server_id
                                   WHERE ns.namespace = n.name), '{{}}'),
-                        n.validate_arguments, n.tool_search, n.tool_changes, n.guardrails
+                        n.validate_arguments, n.tool_search, n.tool_changes, n.guardrails,
+                        n.tools_default
                  FROM namespaces n WHERE $1::text IS NULL OR n.name = $1 ORDER BY n.name"
             ),
             &[&only],
@@ -534,6 +568,7 @@ pub(super) async fn load_namespaces<C: GenericClient>(
             tool_changes: crate::model::ToolChanges::parse(r.try_get::<_, &str>(9)?)
                 .unwrap_or_default(),
             guardrails: crate::model::guardrail::from_stored(&r.try_get::<_, Value>(10)?),
+            tools_enabled_by_default: r.try_get::<_, &str>(11)? != "disabled",
             tools,
             name,
         });
@@ -567,8 +602,8 @@ pub(super) async fn insert_namespace<C: GenericClient>(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments,
-                                 tool_search, tool_changes, guardrails)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                 tool_search, tool_changes, guardrails, tools_default)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &d.name,
             &d.description,
@@ -578,6 +613,7 @@ pub(super) async fn insert_namespace<C: GenericClient>(
             &d.tool_search.as_str(),
             &d.tool_changes.as_str(),
             &crate::model::guardrail::to_stored(&d.guardrails),
+            &crate::model::tools_default_str(d.tools_enabled_by_default),
         ],
     )
     .await

@@ -312,6 +312,7 @@ fn row<'a>(
         request_bytes: 10,
         response_bytes: 20,
         trace_id: None,
+        reason: None,
     }
 }
 
@@ -408,6 +409,60 @@ async fn filters_and_cursor_pagination() {
         assert_eq!(r.status, 400, "{q}: {}", r.text());
         assert!(r.text().contains(param), "{q}: {}", r.text());
     }
+}
+
+/// `keyadm audit --key` takes a key's name as `keys show` does (it refused a name as
+/// "not a key id"); a name no key has is an error naming it, not an empty page.
+#[tokio::test]
+async fn keyadm_audit_takes_a_key_name_as_keys_show_does() {
+    let gw = TestGateway::start().await;
+    let store = key_store(&gw.db);
+    let (a, _) = key(&store, "team-bot", Scope::Client).await;
+    let (b, _) = key(&store, "other-bot", Scope::Client).await;
+    for (k, n) in [(&a, 3u64), (&b, 2)] {
+        for i in 0..n {
+            record(
+                &gw.state.observe.audit,
+                k,
+                "alpha",
+                "echo",
+                "ok",
+                Duration::from_secs(i),
+            );
+        }
+    }
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(
+        &support::keyadm(&gw.db, &["audit", "--key", "team-bot", "--json"])
+            .await
+            .expect("a key's name is accepted"),
+    )
+    .unwrap();
+    let keys: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec![a.as_str(); 3], "{page}");
+    // The id still works, and gives the same rows.
+    let by_id: Value = serde_json::from_str(
+        &support::keyadm(&gw.db, &["audit", "--key", &a, "--json"])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(by_id["entries"], page["entries"]);
+    let (code, message) = support::keyadm(&gw.db, &["audit", "--key", "no-such-bot"])
+        .await
+        .expect_err("an unknown name");
+    assert_ne!(code, 0);
+    assert!(message.contains("no-such-bot"), "{message}");
 }
 
 /// `t` as RFC 3339 UTC with seconds.
@@ -891,4 +946,144 @@ async fn keyadm_changes_are_audited_as_rest_changes_are() {
         table.lines().skip(1).all(|l| l.contains("keyadm:alice")),
         "{table}"
     );
+}
+
+/// Every call the gateway refuses before a backend sees it is an audit row `denied`
+/// with its reason, counted in the key's usage (REST and keyadm) and in
+/// `metamcp_denied_calls_total{reason}`: a tool disabled in the namespace, a policy's
+/// deny (over MCP and REST), a confirmation this client cannot be asked for. They left
+/// no trace ("0 errors" after six refusals); a served call stays `ok` with no reason.
+#[tokio::test]
+async fn every_refusal_is_a_denied_row_counted_in_usage_and_metrics() {
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "team", "servers": ["alpha"],
+                "tools": {"alpha__fail": {"enabled": false}}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let store = key_store(&gw.db);
+    let key = support::gateway::create_key(&store, "refused", Scope::Client, &["team"]).await;
+    let id = store.resolve("refused").await.unwrap().to_string();
+    let rules = json!([
+        {"effect": "deny", "when": "principal.name == 'refused' && tool.name == 'alpha__add'"},
+        {"effect": "confirm", "when": "principal.name == 'refused' && tool.name == 'alpha__sleep'"}
+    ]);
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/policies",
+        &gw.admin_key,
+        &json!({"name": "gate", "text": rules.to_string()}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let c = gw.session("/mcp/team", &key).await;
+    for (name, arguments, code) in [
+        ("alpha__fail", json!({}), -32602),
+        ("alpha__add", json!({"a": 1, "b": 2}), -32003),
+        ("alpha__sleep", json!({"ms": 1}), -32003),
+    ] {
+        let m = c.call_tool(name, arguments).await;
+        assert_eq!(m["error"]["code"], code, "{name}: {m}");
+    }
+    let m = c.call_tool("alpha__echo", json!({"message": "hi"})).await;
+    assert!(m["result"].is_object(), "{m}");
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/alpha/tools/add/execute",
+        &key,
+        &json!({"a": 1, "b": 2}),
+    )
+    .await;
+    assert_ne!(r.status, 200, "{}", r.text());
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
+
+    let page = audit(&gw, &format!("key={id}&outcome=denied")).await;
+    let mut reasons: Vec<(String, String, String)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["method"], "tools/call", "{e}");
+            // A disabled tool is routed to no server.
+            let server = if e["tool"] == "alpha__fail" {
+                json!(null)
+            } else {
+                json!("alpha")
+            };
+            assert_eq!(e["server"], server, "{e}");
+            (
+                e["tool"].as_str().unwrap().to_string(),
+                e["reason"].as_str().unwrap_or("none").to_string(),
+                // REST's execution is in no namespace.
+                e["namespace"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    let want = [
+        ("alpha__add", "policy gate", "-"),
+        ("alpha__add", "policy gate", "team"),
+        ("alpha__fail", "disabled in the namespace", "team"),
+        (
+            "alpha__sleep",
+            "confirmation cannot ask (policy gate)",
+            "team",
+        ),
+    ];
+    assert_eq!(
+        reasons,
+        want.map(|(t, r, n)| (t.to_string(), r.to_string(), n.to_string())),
+        "{page:#}"
+    );
+    let served = audit(&gw, &format!("key={id}&outcome=ok")).await;
+    assert_eq!(served["entries"][0]["tool"], "alpha__echo", "{served}");
+    assert!(served["entries"][0]["reason"].is_null(), "{served}");
+
+    // Usage counts them (REST and keyadm).
+    let usage = get(gw.addr, &format!("/api/v1/usage?key={id}"), &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(usage["total"]["denied"], 4, "{usage}");
+    assert_eq!(usage["total"]["errors"], 4, "{usage}");
+    let text = support::keyadm(&gw.db, &["keys", "usage", "refused"])
+        .await
+        .unwrap();
+    assert!(
+        text.contains("total: 5 calls, 4 errors, 4 denied,"),
+        "{text}"
+    );
+    let text = support::keyadm(
+        &gw.db,
+        &["audit", "--key", "refused", "--outcome", "denied"],
+    )
+    .await
+    .unwrap();
+    assert!(text.lines().next().unwrap().ends_with("REASON"), "{text}");
+    assert!(text.contains("policy gate"), "{text}");
+
+    // And the metric, by reason.
+    let metrics = get(gw.addr, "/metrics", "").await.text();
+    for line in [
+        "metamcp_denied_calls_total{reason=\"policy\"} 2",
+        "metamcp_denied_calls_total{reason=\"disabled\"} 1",
+        "metamcp_denied_calls_total{reason=\"confirmation\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
 }

@@ -841,3 +841,134 @@ async fn a_client_key_cannot_tell_which_other_keys_exist() {
         assert_eq!(r.status, 404, "{unknown}: {}", r.text());
     }
 }
+
+/// keyadm changes, disables, enables and restarts a server (it had no way to: a user
+/// guessed a REST `PUT is_active`), and a restart starts a stdio server's process anew
+/// (another pid answers `whoami`); REST restarts too, and refuses an inactive server.
+#[tokio::test]
+async fn keyadm_servers_set_disable_enable_and_restart() {
+    let gw = TestGateway::start().await;
+    gw.register(json!({"name": "pipe", "protocol": "stdio",
+                       "command": env!("CARGO_BIN_EXE_mockmcp"),
+                       "args": ["--transport", "stdio"]}))
+        .await;
+    let keyadm = |args: &'static [&'static str]| {
+        let db = gw.db.clone();
+        async move { crate::support::keyadm(&db, args).await }
+    };
+    let c = gw.client_session().await;
+    // whoami answers `pid N calls M`.
+    let pid = || async {
+        let m = c
+            .call(
+                json!(1),
+                "tools/call",
+                json!({"name": "pipe__whoami", "arguments": {}}),
+            )
+            .await;
+        m["result"]["content"][0]["text"]
+            .as_str()
+            .and_then(|t| t.split_whitespace().nth(1)?.parse::<i32>().ok())
+    };
+    let first = pid().await.expect("whoami answers");
+
+    // restart: a new process, on the gateway without a REST call.
+    let out = keyadm(&["servers", "restart", "pipe"]).await.unwrap();
+    assert!(out.contains("restarting server pipe"), "{out}");
+    let second = eventually(Duration::from_secs(15), "a new process", || async {
+        pid().await.filter(|p| *p != first)
+    })
+    .await;
+    assert_ne!(second, first);
+    // Through REST as well (an admin's call), audited as keyadm's is.
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/pipe/restart",
+        &gw.admin_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    eventually(Duration::from_secs(15), "a third process", || async {
+        pid().await.filter(|p| *p != second)
+    })
+    .await;
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/pipe/restart",
+        &gw.client_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // set: only what is given changes.
+    let out = keyadm(&["servers", "set", "pipe", "--timeout-ms", "4321", "--json"])
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["timeout_ms"].as_u64(), v["command"].as_str()),
+        (Some(4321), Some(env!("CARGO_BIN_EXE_mockmcp"))),
+        "{v}"
+    );
+    let (code, message) = keyadm(&["servers", "set", "pipe", "--url", "http://127.0.0.1:9/mcp"])
+        .await
+        .expect_err("a stdio server takes no url");
+    assert_eq!(code, 65, "{message}");
+
+    // disable: stopped, its tools gone; enable: back.
+    let out = keyadm(&["servers", "disable", "pipe"]).await.unwrap();
+    assert!(out.contains("now inactive"), "{out}");
+    gw.wait_status("pipe", "stopped").await;
+    eventually(Duration::from_secs(15), "its tools gone", || async {
+        (!c.tool_names().await.iter().any(|t| t.starts_with("pipe__"))).then_some(())
+    })
+    .await;
+    let out = keyadm(&["servers", "disable", "pipe"]).await.unwrap();
+    assert!(out.contains("already inactive"), "{out}");
+    let (code, message) = keyadm(&["servers", "restart", "pipe"])
+        .await
+        .expect_err("nothing runs an inactive server");
+    assert_eq!(code, 1, "{message}");
+    assert!(message.contains("keyadm servers enable pipe"), "{message}");
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/mcp/servers/pipe/restart",
+        &gw.admin_key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    keyadm(&["servers", "enable", "pipe"]).await.unwrap();
+    gw.wait_status("pipe", "running").await;
+    assert!(pid().await.is_some_and(|p| p != second));
+
+    // Every change is on the audit trail.
+    let page = get(gw.addr, "/api/v1/audit?server=pipe", &gw.admin_key)
+        .await
+        .json();
+    let r = get(gw.addr, "/api/v1/audit", &gw.admin_key).await.json();
+    let methods: Vec<&str> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "change")
+        .map(|e| e["method"].as_str().unwrap())
+        .collect();
+    for m in [
+        "server.restart",
+        "server.update",
+        "server.disable",
+        "server.enable",
+    ] {
+        assert!(methods.contains(&m), "{m}: {methods:?} {page}");
+    }
+    let (code, _) = keyadm(&["servers", "restart", "nosuch"])
+        .await
+        .expect_err("unknown");
+    assert_ne!(code, 0);
+}

@@ -429,3 +429,113 @@ async fn a_client_declaring_nothing_is_offered_nothing_gated_and_never_asked() {
     }
     assert!(user.asked.is_empty(), "asked: {:?}", user.asked);
 }
+
+/// A namespace's allow-list (`tools_default: disabled`): a client declaring every
+/// capability is offered, finds and calls only the tools allowed. server-everything
+/// offers more tools to such a client than to one declaring nothing; a namespace that
+/// switched off every other tool it had seen still served those (all six, and
+/// `search_tools` found them). A tool it never allowed is refused with the error of a
+/// disabled tool, until an admin allows it (`keyadm namespaces set --allow`).
+#[tokio::test]
+async fn an_allow_list_namespace_offers_only_its_tools_to_every_client() {
+    let gw: TestGateway = with_everything(|_| {}).await;
+    let allowed = ["everything__echo", "everything__get-sum"];
+    let keyadm = |args: Vec<String>| {
+        let db = gw.db.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            crate::support::keyadm(&db, &args).await.expect("keyadm")
+        }
+    };
+    let line = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let out = keyadm(line(&format!(
+        "namespaces add team --server everything --tool-search off --tools-default disabled \
+         --allow {} --allow {} --json",
+        allowed[0], allowed[1]
+    )))
+    .await;
+    let ns: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(ns["tools_default"], "disabled", "{ns}");
+    // The REST object says the same.
+    let r = crate::support::http::get(gw.addr, "/api/v1/namespaces/team", &gw.admin_key).await;
+    assert_eq!(r.json()["tools_default"], "disabled", "{}", r.text());
+
+    // Running gateways learn of keyadm's change by NOTIFY.
+    crate::support::eventually(WAIT, "the namespace served", || async {
+        gw.state.data.routing.load().view(Some("team")).map(|_| ())
+    })
+    .await;
+    let mut c = Client::new(gw.addr, "/mcp/team", Some(&gw.client_key));
+    c.version = "2025-11-25".into();
+    c.initialize_with(every_capability()).await;
+    let first = crate::support::eventually(WAIT, "the allow-list served", || async {
+        let n = listed(&c).await;
+        (n == allowed).then_some(n)
+    })
+    .await;
+    assert_eq!(first, allowed);
+    // A client declaring nothing too.
+    let mut bare = Client::new(gw.addr, "/mcp/team", Some(&gw.client_key));
+    bare.version = "2025-11-25".into();
+    bare.initialize_with(json!({})).await;
+    assert_eq!(listed(&bare).await, allowed);
+
+    // A call of a tool never allowed: the error of a disabled tool, and no backend call.
+    let gated = "everything__trigger-sampling-request";
+    let m = c
+        .call(
+            json!(9),
+            "tools/call",
+            json!({"name": gated, "arguments": {"prompt": "hi"}}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32602, "{m}");
+    assert_eq!(
+        m["error"]["message"],
+        format!("tool {gated:?} is disabled in this namespace"),
+        "{m}"
+    );
+
+    // Search finds nothing outside the list.
+    keyadm(line("namespaces set team --tool-search on")).await;
+    let found = crate::support::eventually(WAIT, "search mode", || async {
+        let r = c
+            .call(
+                json!(10),
+                "tools/call",
+                json!({"name": "search_tools", "arguments": {"query": "sampling elicitation roots request"}}),
+            )
+            .await;
+        r["result"]["structuredContent"]["tools"].as_array().cloned()
+    })
+    .await;
+    let found: Vec<&str> = found.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(found.iter().all(|n| allowed.contains(n)), "{found:?}");
+
+    // Allowed by an admin: offered and served (the other overrides kept).
+    keyadm(line(&format!(
+        "namespaces set team --tool-search off --allow {gated}"
+    )))
+    .await;
+    crate::support::eventually(WAIT, "the tool allowed", || async {
+        listed(&c).await.iter().any(|n| n == gated).then_some(())
+    })
+    .await;
+    let mut now = allowed.to_vec();
+    now.push(gated);
+    now.sort();
+    assert_eq!(listed(&c).await, now);
+}
+
+/// The names `tools/list` gives `c`, sorted.
+async fn listed(c: &Client) -> Vec<String> {
+    let tools = c.result("tools/list", json!({})).await["tools"].clone();
+    let mut names: Vec<String> = tools
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(String::from))
+        .collect();
+    names.sort();
+    names
+}

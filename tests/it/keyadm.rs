@@ -59,6 +59,44 @@ async fn create_then_list_show_and_json_shapes() {
     let id = key_line.split('_').nth(1).expect("id in key").to_string();
     assert!(human.contains(&format!("created key {id}")));
 
+    // A key's namespaces exist: one that does not is refused, naming it and how to
+    // make it (such a key was accepted, then saw nothing), and nothing is written.
+    fails(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ci bot",
+            "--namespace",
+            "team-a",
+        ],
+        65,
+        "no namespace named \"team-a\": create it first (keyadm namespaces add",
+    );
+    assert_eq!(
+        json(&ok(&db, &["keys", "list", "--json"]))
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    ok(&db, &["namespaces", "add", "team-a"]);
+    fails(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ci bot",
+            "--namespace",
+            "team-a",
+            "--namespace",
+            "team-b",
+        ],
+        65,
+        "no namespace named \"team-b\"",
+    );
+    ok(&db, &["namespaces", "add", "team-b"]);
     let (id2, key2) = create(
         &db,
         &[
@@ -375,6 +413,9 @@ async fn every_command_in_process() {
     assert!(migrated.contains("applied") || migrated.contains("up to date"));
     let latest = json(&here(&db, &["migrate", "--json"]).await.unwrap())["version"].clone();
     assert!(!latest.is_null(), "migrate --json names the schema version");
+    for ns in ["a", "b"] {
+        here(&db, &["namespaces", "add", ns]).await.unwrap();
+    }
     let created = here(
         &db,
         &[

@@ -10,6 +10,11 @@ use metamcp::store::migrate;
 async fn store(db: &TestDb) -> KeyStore {
     let mut client = db.client().await;
     migrate::run(&mut client).await.expect("migrate");
+    // The namespace the keys name exists (a key of a missing namespace is refused).
+    client
+        .batch_execute("INSERT INTO namespaces (name) VALUES ('team-a')")
+        .await
+        .expect("the namespace");
     let pool = make_pool(cluster().pg_config(&db.name), 4);
     KeyStore::new(pool, Cipher::new(&KeyBytes([7; 32])))
 }

@@ -336,6 +336,26 @@ async fn new_tools_are_held_everywhere_and_reject_keeps_the_old_pin() {
             .contains("rejected"),
         "{m}"
     );
+    // The refused call of a held tool is an audit row `denied`, reason `held`.
+    gw.state
+        .observe
+        .audit
+        .flush(&gw.state.db.pool)
+        .await
+        .unwrap();
+    let page = support::http::get(
+        gw.addr,
+        "/api/v1/audit?outcome=denied&tool=srv__add",
+        &gw.admin_key,
+    )
+    .await
+    .json();
+    assert!(
+        page["entries"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("held (")),
+        "{page}"
+    );
 
     // The whole server through keyadm: what is waiting (wipe) is approved.
     let out = support::run_bin(KEYADM, &gw.db.env(), &["reviews", "list"]);

@@ -213,6 +213,7 @@ impl CallRecord {
             request_bytes: self.request_bytes as u64,
             response_bytes: self.response_bytes as u64,
             trace_id: d.trace_id,
+            reason: None,
         });
     }
 

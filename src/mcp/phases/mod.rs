@@ -100,23 +100,26 @@ pub async fn dispatch(
         let resp = Box::pin(crate::mcp::skills::answer(ctx, body, f)).await?;
         return Ok(charge::hold(resp, place));
     }
-    // 2. Route.
-    let resp = match route(ctx, body, f, collect)? {
+    // 2. Route. A refusal here or in 3 (a disabled or held tool, a policy, …) is
+    // recorded where it becomes the answer ([`record::refused`]).
+    let target = route(ctx, body, f, collect).map_err(|e| record::refused(ctx, body, f, e))?;
+    let resp = match target {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
         Target::Listen => {
             let subscription = crate::mcp::era::listen::Subscription::parse(body, f)?;
             return Box::pin(crate::mcp::stream::listen(ctx, Some(subscription))).await;
         }
         // 3-5.
-        Target::Call(routed) => call(ctx, body, f, routed, collect).await?,
+        Target::Call(routed) => call(ctx, body, f, routed, collect).await,
         // A session client's first call to a 2026-07-28 backend: the backend is asked
         // whether it takes sessions first (boxed: rare, and kept out of every call's
         // future).
         Target::Unsettled(method, callee) => {
             let routed = Box::pin(Call::new(ctx, method, callee)).await;
-            call(ctx, body, f, routed, collect).await?
+            call(ctx, body, f, routed, collect).await
         }
-    };
+    }
+    .map_err(|e| record::refused(ctx, body, f, e))?;
     // The place in flight is held until the answer has been sent.
     Ok(charge::hold(resp, place))
 }
@@ -238,6 +241,6 @@ fn confirmed(
             )),
             Err(e) => Err(e),
         };
-        called.unwrap_or_else(|e| e.response(id))
+        called.unwrap_or_else(|e| record::refused(&ctx, &body, &f, e).response(id))
     })
 }

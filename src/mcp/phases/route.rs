@@ -154,6 +154,7 @@ fn unavailable(
                 request_bytes: 0,
                 response_bytes: 0,
                 trace_id: None,
+                reason: None,
             });
     }
     if b.needs_account() {

@@ -18,6 +18,7 @@ pub struct NamespaceDraft {
     pub prefix_tools: bool,
     pub auth_required: bool,
     pub tools: BTreeMap<String, ToolOverride>,
+    pub tools_enabled_by_default: bool,
     pub validate_arguments: bool,
     pub tool_search: crate::model::ToolSearch,
     pub tool_changes: crate::model::ToolChanges,
@@ -33,6 +34,7 @@ impl From<&Namespace> for NamespaceDraft {
             prefix_tools: n.prefix_tools,
             auth_required: n.auth_required,
             tools: n.tools.clone(),
+            tools_enabled_by_default: n.tools_enabled_by_default,
             validate_arguments: n.validate_arguments,
             tool_search: n.tool_search,
             tool_changes: n.tool_changes,
@@ -48,6 +50,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "tool_prefix",
     "auth",
     "tools",
+    "tools_default",
     "validate_arguments",
     "tool_search",
     "tool_changes",
@@ -69,6 +72,7 @@ impl NamespaceDraft {
         if creating {
             self.prefix_tools = true;
             self.auth_required = true;
+            self.tools_enabled_by_default = true;
         }
         match name_field(obj, creating)? {
             Some(n) if creating => self.name = n,
@@ -165,6 +169,20 @@ impl NamespaceDraft {
             }
         }
         self.tool_changes = tool_changes(obj, self.tool_changes)?;
+        match field(obj, "tools_default") {
+            Field::Absent => {}
+            Field::Null => self.tools_enabled_by_default = true,
+            Field::Value(Value::String(s)) if s == "enabled" || s == "disabled" => {
+                self.tools_enabled_by_default = s == "enabled";
+            }
+            Field::Value(_) => {
+                return Err(Invalid::field(
+                    "tools_default",
+                    "must be enabled (every tool but those `tools` switches off) or disabled \
+                     (only the tools `tools` names)",
+                ));
+            }
+        }
         match string_field(obj, "auth")?.flatten().as_deref() {
             None => {}
             Some("required") => self.auth_required = true,

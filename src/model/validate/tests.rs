@@ -178,6 +178,7 @@ fn debug_output_never_shows_secret_values() {
         created_at: String::new(),
         updated_at: String::new(),
         registered_us: 0,
+        changed_us: 0,
         tool_changes: Default::default(),
     };
     let shown = format!("{server:?}");
@@ -213,6 +214,7 @@ fn masked_secrets_keep_their_stored_values() {
         created_at: String::new(),
         updated_at: String::new(),
         registered_us: 0,
+        changed_us: 0,
         tool_changes: Default::default(),
     };
     let public = existing.public_json("running");
@@ -256,4 +258,61 @@ fn namespace_input() {
         let mut d = NamespaceDraft::default();
         assert!(d.apply(bad.as_object().unwrap(), true).is_err(), "{bad}");
     }
+}
+
+/// `tools_default` takes `enabled` or `disabled` and nothing else (any other string,
+/// another type, a near miss in case or spacing is refused naming the field, and the
+/// draft keeps what it had); a new namespace defaults to `enabled`, a change without the
+/// field keeps the namespace's.
+#[test]
+fn tools_default_takes_exactly_enabled_or_disabled() {
+    use proptest::prelude::*;
+    let mut d = NamespaceDraft::default();
+    d.apply(json!({"name": "a"}).as_object().unwrap(), true)
+        .unwrap();
+    assert!(d.tools_enabled_by_default, "the default is enabled");
+    d.apply(
+        json!({"tools_default": "disabled"}).as_object().unwrap(),
+        false,
+    )
+    .unwrap();
+    assert!(!d.tools_enabled_by_default);
+    d.apply(json!({"description": "x"}).as_object().unwrap(), false)
+        .unwrap();
+    assert!(!d.tools_enabled_by_default, "kept when not given");
+    d.apply(json!({"tools_default": null}).as_object().unwrap(), false)
+        .unwrap();
+    assert!(d.tools_enabled_by_default, "null: the default");
+    for bad in [
+        json!("Disabled"),
+        json!(" enabled"),
+        json!(false),
+        json!(["disabled"]),
+    ] {
+        let mut d = NamespaceDraft::default();
+        let e = d
+            .apply(
+                json!({"name": "a", "tools_default": bad})
+                    .as_object()
+                    .unwrap(),
+                true,
+            )
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("tools_default"), "{bad}");
+    }
+    proptest!(|(s in "\\PC{0,12}")| {
+        let mut d = NamespaceDraft::default();
+        d.apply(json!({"name": "a"}).as_object().unwrap(), true).unwrap();
+        let r = d.apply(json!({"tools_default": s}).as_object().unwrap(), false);
+        match s.as_str() {
+            "enabled" | "disabled" => {
+                prop_assert!(r.is_ok());
+                prop_assert_eq!(d.tools_enabled_by_default, s == "enabled");
+            }
+            _ => {
+                prop_assert!(r.is_err());
+                prop_assert!(d.tools_enabled_by_default);
+            }
+        }
+    });
 }

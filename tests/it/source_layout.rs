@@ -64,6 +64,10 @@ const SERDE_READERS: &[(&str, &str)] = &[
     ("src/crypto.rs", "sealed claims the gateway wrote"),
     ("src/keyadm/namespaces.rs", "keyadm's own files and answers"),
     ("src/keyadm/policies.rs", "keyadm's own files and answers"),
+    (
+        "src/keyadm/server_change.rs",
+        "keyadm's own files and answers",
+    ),
     ("src/policy/rules.rs", "a policy's text"),
     ("src/vault/accounts.rs", "sealed records"),
     ("src/vault/mod.rs", "sealed records"),

@@ -606,7 +606,18 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     assert_eq!(made.status, 201, "{}", made.text());
     let c = client(&gw, "/mcp/h", &gw.client_key).await;
     let bound = std::time::Duration::from_secs(3);
+    // A definition with more text than screening reads is held at first sight ("too
+    // large to screen", docs/reviews.md): an admin approves the huge server's tools.
     let first = eventually(WAIT, "the huge server's adder found", || async {
+        let approve = json!({"server": "huge"});
+        send_json(
+            gw.addr,
+            "POST",
+            "/api/v1/reviews/approve",
+            &gw.admin_key,
+            &approve,
+        )
+        .await;
         let names = found(&c, "add two numbers").await;
         names.iter().any(|n| n == "huge__add").then_some(names)
     })

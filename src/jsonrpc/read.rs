@@ -85,16 +85,18 @@ fn folded(name: &str) -> Cow<'_, str> {
 }
 
 /// Whether two member names are one name to some reader: equal, or equal but for case.
-fn twins(a: &str, b: &str) -> Option<&'static str> {
-    if a == b {
-        return Some(DUPLICATE);
-    }
-    let ascii = a.is_ascii() && b.is_ascii();
+/// `ascii` says both are ASCII (then case folding keeps their lengths).
+#[inline]
+fn twins(a: &str, b: &str, ascii: bool) -> Option<&'static str> {
     let same = match ascii {
-        true => a.eq_ignore_ascii_case(b),
+        true => a.len() == b.len() && a.as_bytes().eq_ignore_ascii_case(b.as_bytes()),
         false => folded(a) == folded(b),
     };
-    same.then_some(CASE_TWIN)
+    match same {
+        false => None,
+        true if a == b => Some(DUPLICATE),
+        true => Some(CASE_TWIN),
+    }
 }
 
 /// The index of the node after the value at `i`.
@@ -127,18 +129,20 @@ fn object_twins(nodes: &[Node<'_>], i: usize, len: usize) -> Option<(usize, &'st
         return None;
     }
     if len <= PAIRWISE {
-        let mut seen: [(usize, &str); PAIRWISE] = [(0, ""); PAIRWISE];
+        // Each name with whether it is ASCII, found once.
+        let mut seen: [(&str, bool); PAIRWISE] = [("", true); PAIRWISE];
         let mut k = i + 1;
         for n in 0..len {
             let Node::String(key) = nodes[k] else {
                 return None;
             };
-            for &(_, before) in &seen[..n] {
-                if let Some(why) = twins(before, key) {
+            let ascii = key.is_ascii();
+            for &(before, was_ascii) in &seen[..n] {
+                if let Some(why) = twins(before, key, ascii && was_ascii) {
                     return Some((k, why));
                 }
             }
-            seen[n] = (k, key);
+            seen[n] = (key, ascii);
             k = next(nodes, k + 1);
         }
         return None;
@@ -150,36 +154,50 @@ fn object_twins(nodes: &[Node<'_>], i: usize, len: usize) -> Option<(usize, &'st
     all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     all.windows(2)
         .find(|w| w[0].0 == w[1].0)
-        .map(|w| (w[1].1, twins(w[0].2, w[1].2).unwrap_or(DUPLICATE)))
+        .map(|w| (w[1].1, twins(w[0].2, w[1].2, false).unwrap_or(DUPLICATE)))
 }
 
 /// Checks a whole tape: no object has two members some reader takes for one, nothing
-/// nests deeper than [`MAX_DEPTH`]. One pass over the nodes.
+/// nests deeper than [`MAX_DEPTH`]. One pass over the nodes; the depth is measured only
+/// when there are more containers than it allows (a request's few never need it).
 pub fn check(nodes: &[Node<'_>]) -> Result<(), Ambiguity> {
-    // The end (node index) of each open container.
-    let mut open: Vec<usize> = Vec::new();
+    let mut containers = 0;
     for (i, node) in nodes.iter().enumerate() {
-        while open.last().is_some_and(|&end| end <= i) {
-            open.pop();
-        }
         match *node {
-            Node::Object { len, count } => {
-                if open.len() >= MAX_DEPTH {
-                    return Err(at(nodes, i, TOO_DEEP));
-                }
+            Node::Object { len, .. } => {
+                containers += 1;
                 if let Some((k, why)) = object_twins(nodes, i, len) {
                     return Err(at(nodes, k, why));
                 }
-                open.push(i + 1 + count);
             }
-            Node::Array { count, .. } => {
-                if open.len() >= MAX_DEPTH {
-                    return Err(at(nodes, i, TOO_DEEP));
-                }
-                open.push(i + 1 + count);
-            }
+            Node::Array { .. } => containers += 1,
             _ => {}
         }
+    }
+    match containers > MAX_DEPTH {
+        true => check_depth(nodes),
+        false => Ok(()),
+    }
+}
+
+/// Nothing nests deeper than [`MAX_DEPTH`].
+fn check_depth(nodes: &[Node<'_>]) -> Result<(), Ambiguity> {
+    // The end (node index) of each open container, on the stack: no allocation.
+    let mut open = [0usize; MAX_DEPTH];
+    let mut depth = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        let count = match *node {
+            Node::Object { count, .. } | Node::Array { count, .. } => count,
+            _ => continue,
+        };
+        while depth > 0 && open[depth - 1] <= i {
+            depth -= 1;
+        }
+        if depth == MAX_DEPTH {
+            return Err(at(nodes, i, TOO_DEEP));
+        }
+        open[depth] = i + 1 + count;
+        depth += 1;
     }
     Ok(())
 }

@@ -30,7 +30,8 @@ pub fn fold_into(text: &str, out: &mut String) {
     let ascii = ascii_table();
     let (mut blank, mut started) = (false, false);
     for b in text.bytes() {
-        if char::from(b).is_whitespace() {
+        // A control character reads as the blank it stands in for.
+        if char::from(b).is_whitespace() || b.is_ascii_control() {
             blank = true;
             continue;
         }
@@ -205,7 +206,7 @@ fn walk(text: &str, mut emit: impl FnMut(&str, &str)) {
             u @ 0xE0020..=0xE007E => char::from_u32(u - 0xE0000).unwrap_or(c),
             _ => c,
         };
-        if c.is_whitespace() {
+        if c.is_whitespace() || c.is_control() {
             blank = true;
             return;
         }

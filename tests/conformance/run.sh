@@ -78,7 +78,7 @@ running() { api "/api/v1/mcp/servers/$1" | grep -q '"status":"running"'; }
 
 # A fixture behind the gateway, alone in the open namespace `bare` (no name prefixes).
 front() { # NAME URL
-    api /api/v1/mcp/servers -d "{\"name\":\"$1\",\"protocol\":\"http\",\"url\":\"$2\"}" >/dev/null ||
+    api /api/v1/mcp/servers -d "{\"name\":\"$1\",\"protocol\":\"http\",\"url\":\"$2\",\"tool_changes\":\"accept\"}" >/dev/null ||
         die "cannot register $1"
     await running "$1" || die "$1 did not start"
     api /api/v1/namespaces/bare -X DELETE >/dev/null 2>&1 || true

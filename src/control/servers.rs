@@ -155,11 +155,11 @@ pub(super) async fn server_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
     let param = || params.get(0).unwrap_or_default();
     let p = who(&principal)?;
     let backend = visible_backend(state, &p, param()).await?;
-    let ctx = crate::mcp::Ctx::new(state, Some(p), None)
+    let ctx = crate::mcp::ctx::Ctx::new(state, Some(p), None)
         .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
     Ok(json_value(
         StatusCode::OK,
-        &crate::mcp::server_tools(&ctx, &backend),
+        &crate::mcp::rest::server_tools(&ctx, &backend),
     ))
 }
 
@@ -181,14 +181,14 @@ pub(super) async fn execute_tool(c: Call<'_>) -> Result<Response<Body>, ApiError
         .as_ref()
         .map(|t| Box::new(t.start_for(req.headers())));
     let args = json_bytes(state, req).await?;
-    let ctx = crate::mcp::Ctx::new(state, Some(p.clone()), None)
+    let ctx = crate::mcp::ctx::Ctx::new(state, Some(p.clone()), None)
         .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
-    let ctx = crate::mcp::Ctx {
+    let ctx = crate::mcp::ctx::Ctx {
         conversation: std::sync::Arc::from(format!("rest:{}", p.key_id)),
         trace,
         ..ctx
     };
-    let answer = crate::mcp::execute(&ctx, &backend, &tool, &args).await?;
+    let answer = crate::mcp::rest::execute(&ctx, &backend, &tool, &args).await?;
     rest_result(&answer)
 }
 
@@ -371,14 +371,14 @@ pub(super) fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
     let code = v["error"]["code"].as_i64().unwrap_or(0);
     // Refused by a policy (or its confirmation): nothing reached a backend, and a proxy
     // must not retry it as it would a 502.
-    if code == crate::mcp::code::POLICY_DENIED {
+    if code == crate::mcp::hop::rpc::code::POLICY_DENIED {
         return Ok(json_value(
             StatusCode::FORBIDDEN,
             &json!({"error": message, "code": "policy_denied", "status": 403,
                     "rpc_code": code, "rpc_error": v["error"]}),
         ));
     }
-    let status = if code == crate::mcp::code::INVALID_PARAMS {
+    let status = if code == crate::mcp::hop::rpc::code::INVALID_PARAMS {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::BAD_GATEWAY

@@ -252,6 +252,37 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// A header's value as text, when it has one that is.
+pub fn header_str(h: &HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Which of the two MCP media types the `Accept` headers list (`*/*` lists both).
+#[derive(Clone, Copy, Default)]
+pub struct Accepted {
+    pub json: bool,
+    pub sse: bool,
+}
+
+pub fn accepted(h: &HeaderMap) -> Accepted {
+    let mut a = Accepted::default();
+    for value in h.get_all(header::ACCEPT) {
+        for range in value.as_bytes().split(|b| *b == b',') {
+            let media = range.split(|b| *b == b';').next().unwrap_or_default();
+            let media = media.trim_ascii();
+            if media == b"*/*" {
+                return Accepted {
+                    json: true,
+                    sse: true,
+                };
+            }
+            a.json |= media.eq_ignore_ascii_case(b"application/json");
+            a.sse |= media.eq_ignore_ascii_case(b"text/event-stream");
+        }
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +306,35 @@ mod tests {
             let got = body.collect().await.unwrap().to_bytes();
             assert_eq!(got, expected, "{n} pieces");
         }
+    }
+
+    #[test]
+    fn accept_lists() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream;q=0.9"),
+        );
+        let a = accepted(&h);
+        assert!(a.json && a.sse);
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let a = accepted(&h);
+        assert!(a.json && !a.sse);
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html, */*;q=0.1"),
+        );
+        let a = accepted(&h);
+        assert!(a.json && a.sse);
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("Text/Event-Stream"),
+        );
+        h.append(
+            header::ACCEPT,
+            HeaderValue::from_static("application/JSON ; q=1"),
+        );
+        let a = accepted(&h);
+        assert!(a.json && a.sse);
     }
 }

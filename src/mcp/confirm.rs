@@ -34,10 +34,10 @@ use crate::backend::mux::sse_event;
 use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
-use crate::mcp::Ctx;
+use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
 use crate::mcp::era::bridge::session_to_modern::{Unanswered, question, stream, wait_answer};
 use crate::mcp::era::request_state::{
-    CONFIRM_PREFIX, ConfirmClaims, StateError, open_confirm, params_digest, seal_confirm,
+    CONFIRM_PREFIX, ConfirmClaims, open_confirm, params_digest, seal_confirm,
 };
 use crate::mcp::era::rounds::ask::Ask;
 use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
@@ -47,49 +47,7 @@ pub const MAX_SHOWN: usize = 1000;
 /// The `inputRequests` key (2026-07-28) of the question.
 const KEY: &str = "confirm";
 
-/// Where a call stands with the user's confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Confirmation {
-    /// Nobody asked yet (every call at first).
-    #[default]
-    Unasked,
-    /// The user said yes: a `confirm` lets the call go on.
-    Accepted,
-    /// The answer that came was no (or none came): a `confirm` refuses the call.
-    Refused(Outcome),
-}
-
-/// What happened to a confirmation that did not let the call go on (`data.outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Declined,
-    Cancelled,
-    TimedOut,
-    Gone,
-    TooMany,
-    CannotAsk,
-    State(StateError),
-    /// The state was used already: a confirmation runs its call once.
-    Used,
-    /// Its use could not be recorded (the database), so it is not taken.
-    Unrecorded,
-}
-
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Declined => "declined",
-            Outcome::Cancelled => "cancelled",
-            Outcome::TimedOut => "timed out",
-            Outcome::Gone => "client gone",
-            Outcome::TooMany => "too many",
-            Outcome::CannotAsk => "cannot ask",
-            Outcome::State(_) => "invalid state",
-            Outcome::Used => "used",
-            Outcome::Unrecorded => "not recorded",
-        }
-    }
-
     /// What happened, said to the user, and what to do next.
     fn explain(self) -> String {
         match self {

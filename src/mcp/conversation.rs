@@ -9,12 +9,14 @@ use serde_json::json;
 
 use crate::auth::session::OpenSession;
 use crate::base::unix_now;
+use crate::http::header_str;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::calls::ANONYMOUS;
 use crate::mcp::hop::rpc::{RpcError, code};
-use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION, header_str};
+use crate::mcp::wire::versions::{SESSION_VERSIONS, STATELESS_VERSION};
 
 /// Headers that say one thing each: a second copy could say something else to another
 /// reader (the gateway checks the first, a backend or a proxy may act on another).

@@ -11,8 +11,9 @@ use crate::base::unix_now;
 use crate::crypto::{base64url, base64url_decode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
-use crate::mcp::{Ctx, SESSION_VERSIONS, STATELESS_VERSION};
+use crate::mcp::wire::versions::{SESSION_VERSIONS, STATELESS_VERSION};
 use crate::routing::{Listed, View};
 
 /// Items per page of a list.
@@ -335,4 +336,96 @@ pub(crate) fn initialize(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<
         resp.headers_mut().insert("mcp-session-id", v);
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod pages {
+    use super::{Cache, PAGE, page, with_hints};
+    use crate::crypto::base64url;
+    use bytes::Bytes;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn pages_and_cursors() {
+        let entries: Vec<Bytes> = (0..450).map(|i| Bytes::from(format!("{i}"))).collect();
+        let first = page(entries.iter(), "tools", None).unwrap();
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(v["tools"].as_array().unwrap().len(), PAGE);
+        let c = v["nextCursor"].as_str().unwrap().to_string();
+        let second: Value =
+            serde_json::from_slice(&page(entries.iter(), "tools", Some(c.into())).unwrap())
+                .unwrap();
+        assert_eq!(second["tools"][0], 200);
+        let c = second["nextCursor"].as_str().unwrap().to_string();
+        let third: Value =
+            serde_json::from_slice(&page(entries.iter(), "tools", Some(c.into())).unwrap())
+                .unwrap();
+        assert_eq!(third["tools"].as_array().unwrap().len(), 50);
+        assert!(third.get("nextCursor").is_none());
+        for bad in ["!!", "bm9wZQ", &base64url(b"o:9999")] {
+            assert!(
+                page(entries.iter(), "tools", Some(bad.into())).is_err(),
+                "{bad}"
+            );
+        }
+        let empty: Vec<Bytes> = vec![];
+        assert_eq!(
+            &page(empty.iter(), "prompts", None).unwrap()[..],
+            b"{\"prompts\":[]}"
+        );
+    }
+
+    #[test]
+    fn result_type_is_added_for_stateless_clients() {
+        let empty: Value =
+            serde_json::from_slice(&with_hints(Bytes::from_static(b"{}"), true, None)).unwrap();
+        assert_eq!(
+            empty,
+            json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "private",
+                   "_meta": {"io.modelcontextprotocol/serverInfo":
+                             {"name": "metamcp", "version": env!("CARGO_PKG_VERSION")}}})
+        );
+        let one: Value =
+            serde_json::from_slice(&with_hints(Bytes::from_static(b"{\"a\":1}"), true, None))
+                .unwrap();
+        assert_eq!(
+            (one["a"].as_i64(), one["resultType"].as_str()),
+            (Some(1), Some("complete"))
+        );
+        assert_eq!(
+            &with_hints(Bytes::from_static(b"{}"), false, None)[..],
+            b"{}"
+        );
+    }
+
+    #[test]
+    fn lists_carry_the_gateways_caching_hints() {
+        let hinted = |public| {
+            let c = Cache {
+                ttl_ms: 60_000,
+                public,
+            };
+            serde_json::from_slice::<Value>(&with_hints(
+                Bytes::from_static(b"{\"tools\":[]}"),
+                true,
+                Some(c),
+            ))
+            .unwrap()
+        };
+        let shared = hinted(true);
+        assert_eq!(
+            (
+                &shared["ttlMs"],
+                &shared["cacheScope"],
+                &shared["resultType"]
+            ),
+            (&json!(60_000), &json!("public"), &json!("complete"))
+        );
+        assert_eq!(shared["tools"], json!([]));
+        assert_eq!(
+            shared["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "metamcp"
+        );
+        assert_eq!(hinted(false)["cacheScope"], "private");
+    }
 }

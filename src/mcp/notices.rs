@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::base::{ClientCaps, unix_now};
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::calls::{Taken, cancellation, owner_key};
 use crate::mcp::hop::rpc::RpcError;
 use crate::mcp::phases::route::invalid;

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::jsonrpc::frame::Frame;
-use crate::mcp::Ctx;
-use crate::mcp::confirm::{Confirmation, Pending, refusal};
+use crate::mcp::confirm::{Pending, refusal};
+use crate::mcp::ctx::Confirmation;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, page};
 use crate::mcp::state::State;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::backend::Backend;
 use crate::http::ApiError;
 use crate::jsonrpc::frame;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::code;
 use crate::mcp::phases::{charge, route};
 
@@ -106,7 +106,7 @@ pub async fn execute(
         let error = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|a| a["error"]["code"].as_i64());
-        crate::mcp::server_span(
+        crate::mcp::spans::server_span(
             ctx,
             &hyper::HeaderMap::new(),
             &body,

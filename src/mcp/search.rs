@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::routing::gateway::{Called, GatewayCall, GatewayTool, ToolError};
 use crate::routing::search::{CALL_TOOL, SEARCH_TOOLS};

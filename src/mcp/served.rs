@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::lists::with_hints;
 use crate::observe::audit::{Entry, Kind, Outcome, Text};

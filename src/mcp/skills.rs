@@ -24,7 +24,7 @@ use crate::backend::http::UpstreamError;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, json_string, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::lists::{Cache, list_cache, listing, with_hints};
 use crate::routing::View;

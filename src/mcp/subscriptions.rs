@@ -39,7 +39,7 @@ fn origin() -> &'static str {
 /// after it reach the table in that order). Stateless-era clients are not shared: their
 /// subscriptions live with their stream. A database failure is logged: the call itself
 /// goes on, served by this replica.
-pub(crate) async fn record(ctx: &crate::mcp::Ctx, method: Method, uri: &str) {
+pub(crate) async fn record(ctx: &crate::mcp::ctx::Ctx, method: Method, uri: &str) {
     let Some(expires) = ctx.session_expires else {
         return;
     };

@@ -194,12 +194,12 @@ async fn phases(
             Ok(p) => p,
             Err(challenge) => return Ok(challenge),
         };
-        let mut ctx = crate::mcp::Ctx::new(state, principal, namespace)
+        let mut ctx = crate::mcp::ctx::Ctx::new(state, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
         ctx.trace = trace;
         // Boxed: the MCP future then moves once, not with each future that awaits it,
         // and it is built in its box (not copied into it).
-        return Ok(crate::base::boxed(move || crate::mcp::handle(ctx, req)).await);
+        return Ok(crate::base::boxed(move || crate::mcp::endpoint::handle(ctx, req)).await);
     }
 
     // Authenticate and authorise.

@@ -10,10 +10,10 @@ use std::borrow::Cow;
 
 use hyper::{HeaderMap, StatusCode};
 
+use crate::http::header_str;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::header_str;
 use crate::mcp::hop::rpc::{RpcError, code};
 
 /// A header value as the body would have it: trimmed, and decoded from its Base64 form.

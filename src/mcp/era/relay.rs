@@ -11,7 +11,7 @@ use hyper::{Response, StatusCode};
 
 use crate::http::Body;
 use crate::jsonrpc::frame;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code};
 
 /// Marks a request one replica passed to another, so it is never passed on again.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::auth::Principal;
 use crate::auth::limits::{InFlight, Refused};
 use crate::http::{ApiError, Body};
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::RpcError;
 use crate::mcp::state::State;
 use crate::routing::ToolRate;

@@ -9,7 +9,7 @@ use hyper::{Response, StatusCode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::forward::forward;
 use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::phases::{Call, Callee};

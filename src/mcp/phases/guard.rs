@@ -18,7 +18,7 @@ use crate::guard::result::{Held, hold};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::jsonrpc::{answer, read};
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::observe::events::{Audience, fields};
 

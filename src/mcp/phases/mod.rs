@@ -39,7 +39,7 @@ use hyper::{Response, StatusCode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, envelope, json_response};
 use crate::mcp::lists::{list_cache, with_hints};
 use crate::routing::SERVED_BY;

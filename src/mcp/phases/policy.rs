@@ -13,7 +13,7 @@ use hyper::Response;
 use crate::base::KeyId;
 use crate::http::Body;
 use crate::jsonrpc::frame::Frame;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::RpcError;
 use crate::policy::schema::Schema;
 use crate::policy::{Call, Called, Policy};

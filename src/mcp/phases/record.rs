@@ -3,7 +3,7 @@
 //! once a call is routed and charged. A forwarded call's audit row, metrics, spans and
 //! log line are written when it ends, whichever way ([`crate::mcp::hop::record::CallRecord`]);
 //! a gateway tool's by [`crate::mcp::served`]; a request's server span by
-//! [`crate::mcp::server_span`].
+//! [`crate::mcp::spans::server_span`].
 //!
 //! A call the gateway refuses before any backend sees it (a policy, a confirmation that
 //! did not come, a guardrail, a tool disabled or not allowed in the namespace, a tool held
@@ -15,7 +15,7 @@
 use crate::auth::Principal;
 use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, string_value};
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::observe::audit::{Entry, Kind, Outcome, Text};
 

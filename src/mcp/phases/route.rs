@@ -14,7 +14,7 @@ use crate::base::unix_now;
 use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, Span, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
 use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, discover, listing, page};

@@ -11,7 +11,7 @@ use hyper::header::HeaderMap;
 
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::era::rounds::retry::{self, Retried};
 use crate::mcp::hop::rpc::{RpcError, code};
 

@@ -15,7 +15,7 @@ use hyper::header::HeaderMap;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
 use crate::mcp::era::request_state::{self, StateError};
 use crate::mcp::era::rounds::{self, Binding};

@@ -36,7 +36,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::sse::event_end;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
 use crate::mcp::era::tasks::ids::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::mcp::era::tasks::inputs::{Inputs, Question};

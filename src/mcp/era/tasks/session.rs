@@ -29,7 +29,7 @@ use crate::base::unix_now_ms;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::Ctx;
+use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
 use crate::mcp::era::tasks::ids::{self, MAX_UPSTREAM_ID, TaskClaims};
 use crate::mcp::hop::forward::forward;

@@ -1,0 +1,242 @@
+//! The client-facing MCP endpoint (`/mcp`, `/mcp/{namespace}`, `/api/v1/mcp/stream`): a
+//! request's HTTP checks (methods, `Accept`, `Content-Type`, its size), its frame read
+//! once ([`crate::jsonrpc::frame::parse_request`]), and the dispatcher that takes each
+//! message to the path it belongs on: a session's handshake, the conversation
+//! established, a backend's answer, a notification, `call_tool` unwrapped, a
+//! confirmation's retry, then the pipeline's one way in ([`crate::mcp::phases::serve`]).
+//! The server span of what it served is recorded by [`super::spans`].
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::http::{ApiError, Body, accepted, is_json, read_body};
+use crate::jsonrpc::frame::{self, Frame, FrameError};
+use crate::jsonrpc::methods::Method as McpMethod;
+use crate::mcp::ctx::Ctx;
+use crate::mcp::hop::rpc::{RpcError, code, status_only};
+use crate::mcp::spans::{batch_span, server_span};
+use crate::mcp::{batch, confirm, conversation, lists, notices, phases, search, stream};
+
+/// Serves one request to an MCP endpoint.
+pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    if let Some(name) = conversation::repeated_header(req.headers()) {
+        return RpcError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            format!("the {name} header may appear only once"),
+        )
+        .response(b"null");
+    }
+    match *req.method() {
+        Method::POST => post(ctx, req).await,
+        Method::GET => Box::pin(stream::get(ctx, req)).await,
+        // Cold paths are boxed so the hot future stays small (it is moved on every call).
+        Method::DELETE => Box::pin(stream::delete(ctx, req)).await,
+        _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+async fn post(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let accept = accepted(&parts.headers);
+    if !(accept.json && accept.sse) {
+        return RpcError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            code::INVALID_REQUEST,
+            "Accept must list both application/json and text/event-stream",
+        )
+        .response(b"null");
+    }
+    if !is_json(&parts.headers) {
+        return RpcError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::INVALID_REQUEST,
+            "Content-Type must be application/json",
+        )
+        .response(b"null");
+    }
+    let body = match read_body(body, &parts.headers, &ctx.state.config).await {
+        Ok(b) => b,
+        Err(e) => return api_error_as_rpc(e),
+    };
+    // The frame is taken out of the parse's result before the call is awaited: the
+    // future then holds one frame, not the frame and the result it came in (544 bytes
+    // each, and every byte of the future is copied when it is boxed).
+    let f = match frame::parse_request(&body) {
+        Ok(f) => f,
+        Err(FrameError::Batch) => {
+            let start = std::time::SystemTime::now();
+            let resp = Box::pin(batch::batch(&mut ctx, &parts.headers, &body)).await;
+            batch_span(&ctx, &parts.headers, start, resp.status());
+            return resp;
+        }
+        Err(FrameError::Parse) => {
+            return RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::PARSE,
+                "parse error: the body is not valid JSON",
+            )
+            .response(b"null");
+        }
+        Err(FrameError::Invalid(m)) => {
+            return RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                format!("invalid request: {m}"),
+            )
+            .response(b"null");
+        }
+        Err(FrameError::Ambiguous(a)) => {
+            let (a, id) = &*a;
+            let id = id.map_or(&b"null"[..], |s| s.of(&body));
+            return RpcError::ambiguous(a).response(id);
+        }
+    };
+    serve_message(&mut ctx, &parts.headers, &body, &f).await
+}
+
+fn api_error_as_rpc(e: ApiError) -> Response<Body> {
+    let status = e.status();
+    let mut r = RpcError::new(status, code::INVALID_REQUEST, e.to_string()).response(b"null");
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// Serves one JSON-RPC message, and records its server span when its trace is sampled.
+async fn serve_message(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Response<Body> {
+    if ctx.trace.as_ref().is_none_or(|t| !t.ctx.sampled) || !f.is_request() {
+        return route_untraced(ctx, headers, body, f).await;
+    }
+    let mut served = Served::default();
+    let resp = route_message(ctx, headers, body, f, &mut served).await;
+    // The span starts with the request (its trace was started as it was routed).
+    let start = ctx
+        .trace
+        .as_ref()
+        .map_or_else(std::time::SystemTime::now, |t| t.start);
+    // A `call_tool` call is traced as the named tool's own call.
+    let (body, f) = served.called.as_deref().map_or((body, f), |(b, f)| (b, f));
+    server_span(ctx, headers, body, f, start, resp.status(), served.error);
+    resp
+}
+
+/// [`route_message`] for a message no span records.
+async fn route_untraced(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Response<Body> {
+    route_message(ctx, headers, body, f, &mut Served::default()).await
+}
+
+/// What the server span of a request learns from serving it.
+#[derive(Default)]
+struct Served {
+    /// The JSON-RPC error code the request was answered with.
+    error: Option<i64>,
+    /// A `call_tool` call rewritten into the named tool's own call (body and frame),
+    /// boxed: every request's future carries this struct, few fill it.
+    called: Option<Box<(Bytes, Frame)>>,
+}
+
+/// The dispatcher: takes a message to the path it belongs on (a session's handshake,
+/// the conversation established, a backend's answer, a notification, `call_tool`
+/// unwrapped, then the pipeline's one way in, [`phases::serve`]), and notes in `served`
+/// what its span needs.
+async fn route_message(
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+    served: &mut Served,
+) -> Response<Body> {
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    // `initialize` of a session; one in the stateless era's envelope is a removed method,
+    // answered by the stateless path.
+    if f.is(McpMethod::Initialize) && f.meta_version.is_none() {
+        // Not charged to the key's rate: to its handshakes (`auth::handshake`).
+        if let Err(e) = phases::charge::handshake(ctx).await {
+            served.error = Some(e.code);
+            return e.response(id);
+        }
+        return match lists::initialize(ctx, body, f) {
+            Ok(r) => r,
+            Err(e) => {
+                served.error = Some(e.code);
+                e.response(id)
+            }
+        };
+    }
+    if let Err(e) = conversation::establish(ctx, headers, body, f) {
+        served.error = Some(e.code);
+        return e.response(id);
+    }
+    if f.is_response() {
+        Box::pin(notices::answer_backend(ctx, body, f)).await;
+        return status_only(StatusCode::ACCEPTED);
+    }
+    if f.is_notification() {
+        match f.kind {
+            Some(McpMethod::Cancelled) => Box::pin(notices::cancel(ctx, body, f)).await,
+            Some(McpMethod::RootsListChanged) if !ctx.stateless => {
+                Box::pin(notices::roots_changed(ctx)).await;
+            }
+            _ => {}
+        }
+        return status_only(StatusCode::ACCEPTED);
+    }
+    // `call_tool`: from here on, the named tool's own call.
+    let (body, f) = match search::call_tool(ctx, body, f) {
+        Ok(None) => (body, f),
+        Ok(Some(call)) => {
+            let (body, f) = &**served.called.insert(Box::new(call));
+            // The named tool's `Mcp-Param-*` headers, held to its arguments as on a
+            // direct call (the conversation's check saw only `call_tool`'s).
+            if ctx.stateless
+                && let Err(e) = conversation::header_params(ctx, headers, body, f)
+            {
+                served.error = Some(e.code);
+                return e.response(id);
+            }
+            (body, f)
+        }
+        Err(e) => {
+            served.error = Some(e.code);
+            return e.response(id);
+        }
+    };
+    // A confirmation's retry (2026-07-28): from here on, the call itself, answered.
+    let resumed;
+    let (body, f) = match ctx.stateless && f.request_state.is_some() {
+        true => match Box::pin(confirm::resumed(ctx, body, f)).await {
+            Some(again) => {
+                resumed = again;
+                (&resumed.0, &resumed.1)
+            }
+            None => (body, f),
+        },
+        false => (body, f),
+    };
+    let answered = match phases::serve::takes_detour(ctx, f) {
+        false => phases::dispatch(ctx, body, f, false).await,
+        true => Box::pin(phases::serve::detour(ctx, headers, body, f)).await,
+    };
+    match answered {
+        Ok(r) => r,
+        Err(e) => {
+            served.error = Some(e.code);
+            e.response(id)
+        }
+    }
+}

@@ -371,14 +371,14 @@ pub(super) fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
     let code = v["error"]["code"].as_i64().unwrap_or(0);
     // Refused by a policy (or its confirmation): nothing reached a backend, and a proxy
     // must not retry it as it would a 502.
-    if code == crate::mcp::hop::rpc::code::POLICY_DENIED {
+    if code == crate::mcp::wire::rpc::code::POLICY_DENIED {
         return Ok(json_value(
             StatusCode::FORBIDDEN,
             &json!({"error": message, "code": "policy_denied", "status": 403,
                     "rpc_code": code, "rpc_error": v["error"]}),
         ));
     }
-    let status = if code == crate::mcp::hop::rpc::code::INVALID_PARAMS {
+    let status = if code == crate::mcp::wire::rpc::code::INVALID_PARAMS {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::BAD_GATEWAY

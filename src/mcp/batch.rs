@@ -10,9 +10,9 @@ use crate::jsonrpc::frame;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::conversation::establish;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code, json_response, status_only};
 use crate::mcp::notices::{answer_backend, cancel};
 use crate::mcp::phases::dispatch;
+use crate::mcp::wire::rpc::{RpcError, code, json_response, status_only};
 
 /// Batches (2025-03-26 sessions only): each element answered in order, collected.
 pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> Response<Body> {

@@ -15,7 +15,7 @@
 //! - A 2026-07-28 client that declared elicitation: the call is answered
 //!   `input_required` with the same form and a sealed state binding the caller, the tool
 //!   and a digest of the arguments, which expires
-//!   ([`crate::mcp::era::request_state::seal_confirm`]). Its retry with the accepting
+//!   ([`crate::mcp::wire::request_state::seal_confirm`]). Its retry with the accepting
 //!   answer and that state is the call itself, confirmed ([`resumed`]); nothing waits in
 //!   between, so any replica serves the retry.
 //! - Any other client (no elicitation declared, a batch, REST, a task) gets the refusal
@@ -36,11 +36,11 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
 use crate::mcp::era::bridge::session_to_modern::{Unanswered, question, stream, wait_answer};
-use crate::mcp::era::request_state::{
+use crate::mcp::wire::ask::Ask;
+use crate::mcp::wire::request_state::{
     CONFIRM_PREFIX, ConfirmClaims, open_confirm, params_digest, seal_confirm,
 };
-use crate::mcp::era::rounds::ask::Ask;
-use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
+use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 
 /// The longest rendering of a call's arguments shown to the user; a longer one is cut.
 pub const MAX_SHOWN: usize = 1000;

@@ -15,7 +15,7 @@ use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::calls::ANONYMOUS;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 use crate::mcp::wire::versions::{SESSION_VERSIONS, STATELESS_VERSION};
 
 /// Headers that say one thing each: a second copy could say something else to another
@@ -57,7 +57,7 @@ pub(crate) fn header_params(
         .and_then(|s| string_value(body, s))
         .and_then(|n| ctx.view.tool(&n))
     {
-        Some(tool) => crate::mcp::era::headers::check_params(headers, body, &tool.header_params),
+        Some(tool) => crate::mcp::wire::headers::check_params(headers, body, &tool.header_params),
         None => Ok(()),
     }
 }
@@ -91,7 +91,7 @@ pub(crate) fn establish(
         // A version header that contradicts `_meta` is a header mismatch, whatever the
         // versions are.
         if let (Some(h), Some(m)) = (
-            version_header.and_then(crate::mcp::era::headers::decoded),
+            version_header.and_then(crate::mcp::wire::headers::decoded),
             f.meta_version.and_then(|s| string_value(body, s)),
         ) && h != m
         {
@@ -110,7 +110,7 @@ pub(crate) fn establish(
             e.data = Some(json!({"supported": [STATELESS_VERSION], "requested": version}));
             return Err(e);
         }
-        crate::mcp::era::headers::check(
+        crate::mcp::wire::headers::check(
             headers,
             body,
             f,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::backend::Backend;
-use crate::mcp::era::request_state::StateError;
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::state::State;
+use crate::mcp::wire::request_state::StateError;
 use crate::routing::{Table, View};
 
 /// The conversation of a request not yet admitted (shared, so a request allocates none).

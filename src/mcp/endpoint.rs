@@ -15,8 +15,8 @@ use crate::http::{ApiError, Body, accepted, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
 use crate::jsonrpc::methods::Method as McpMethod;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code, status_only};
 use crate::mcp::spans::{batch_span, server_span};
+use crate::mcp::wire::rpc::{RpcError, code, status_only};
 use crate::mcp::{batch, confirm, conversation, lists, notices, phases, search, stream};
 
 /// Serves one request to an MCP endpoint.

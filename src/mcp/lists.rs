@@ -12,7 +12,7 @@ use crate::crypto::{base64url, base64url_decode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
+use crate::mcp::wire::rpc::{RpcError, STATELESS_RESULT_MEMBERS, code, envelope, json_response};
 use crate::mcp::wire::versions::{SESSION_VERSIONS, STATELESS_VERSION};
 use crate::routing::{Listed, View};
 

@@ -11,8 +11,8 @@ use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::calls::{Taken, cancellation, owner_key};
-use crate::mcp::hop::rpc::RpcError;
 use crate::mcp::phases::route::invalid;
+use crate::mcp::wire::rpc::RpcError;
 
 /// A client's answer to a backend's request: sent to that backend with its own id.
 pub async fn answer_backend(ctx: &Ctx, body: &Bytes, f: &Frame) {

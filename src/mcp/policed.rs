@@ -13,9 +13,9 @@ use crate::jsonrpc::frame::Frame;
 use crate::mcp::confirm::{Pending, refusal};
 use crate::mcp::ctx::Confirmation;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, page};
 use crate::mcp::state::State;
+use crate::mcp::wire::rpc::{RpcError, code};
 use crate::policy::rules::{Action, Decision, Effect, RuleSet, Subject, Target};
 use crate::routing::{SERVED_BY, View};
 

@@ -14,8 +14,8 @@ use crate::backend::Backend;
 use crate::http::ApiError;
 use crate::jsonrpc::frame;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::code;
 use crate::mcp::phases::{charge, route};
+use crate::mcp::wire::rpc::code;
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
 pub async fn execute(

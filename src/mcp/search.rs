@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 use crate::routing::gateway::{Called, GatewayCall, GatewayTool, ToolError};
 use crate::routing::search::{CALL_TOOL, SEARCH_TOOLS};
 use crate::search::{check_query, clamp_limit};

@@ -12,8 +12,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::lists::with_hints;
+use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 use crate::observe::audit::{Entry, Kind, Outcome, Text};
 use crate::routing::{GatewayCall, SERVED_BY, Served};
 

@@ -20,7 +20,7 @@ use crate::http::{accepted, header_str};
 use crate::mcp::conversation::check_session_version;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::listen::Subscription;
-use crate::mcp::hop::rpc::{RpcError, code, status_only};
+use crate::mcp::wire::rpc::{RpcError, code, status_only};
 
 /// How often an idle notification stream gets a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);

@@ -22,7 +22,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, Span};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::caller::Caller;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 
 /// -32042: the call needs the user at a URL first (2025-11-25).
 const URL_ELICITATION_REQUIRED: i64 = -32042;
@@ -79,7 +79,7 @@ pub(in crate::mcp) async fn ask(
     if declared && caller.stateless && f.kind.is_some_and(Method::calls_item) {
         let error = json!({"error": {"code": URL_ELICITATION_REQUIRED, "data": {"elicitations": [
             {"mode": "url", "elicitationId": "connect", "url": url, "message": message}]}}});
-        if let Some(asks) = super::rounds::ask::url_asks(error.to_string().as_bytes()) {
+        if let Some(asks) = crate::mcp::wire::ask::url_asks(error.to_string().as_bytes()) {
             return caller.to_the_urls(body, method, &client_id, &asks);
         }
     }

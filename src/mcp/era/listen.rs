@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 
 /// The subscription id's key in `_meta`.
 pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";

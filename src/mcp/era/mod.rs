@@ -5,20 +5,18 @@
 //!   when the call is routed; above `backend/`, the only code that asks a backend's era),
 //!   and `bridge::session_to_modern`, a 2026-07-28 backend's `input_required` put to a
 //!   session client as requests;
-//! - [`headers`]: the 2026-07-28 request headers checked against the body;
 //! - [`rounds`]: multi-round-trip requests: a 2026-07-28 client's call parked between
-//!   rounds, the backend's questions ([`rounds::ask`]) and what a call holds back for
-//!   them (`rounds::held`), and the client's retry ([`rounds::retry`]);
-//! - [`request_state`]: the sealed state a client carries between rounds;
+//!   rounds, and the client's retry ([`rounds::retry`]);
 //! - [`tasks`]: both eras' tasks: the session era's (2025-11-25), the 2026-07-28 tasks
-//!   extension, a task's questions held for `tasks/input_response`, the sealed task ids
-//!   and the places task calls hold under their key's bound;
+//!   extension, a task's questions held for `tasks/input_response`, and the places task calls hold under their key's bound;
 //! - [`listen`]: the `subscriptions/listen` stream (its acknowledgement, its subscription
 //!   id, the kinds a client opted into);
 //! - `consent`: a call that needs the caller's upstream account first (URL elicitation
 //!   in either era);
-//! - `extensions`: the `_meta` members a 2026-07-28 request carries on to its backend;
 //! - [`relay`]: a retry or a task request passed to the replica that holds it.
+//!
+//! What the eras say as bytes (versions, errors, questions, sealed state and task ids,
+//! headers) is below the hop, in [`crate::mcp::wire`].
 //!
 //! The pipeline ([`crate::mcp::phases`]) routes and forwards and hands the retry and the
 //! tasks off to this room through its one seam ([`crate::mcp::phases::serve`]); the hop
@@ -28,10 +26,7 @@
 
 pub mod bridge;
 pub(super) mod consent;
-pub(super) mod extensions;
-pub mod headers;
 pub mod listen;
 pub mod relay;
-pub mod request_state;
 pub mod rounds;
 pub mod tasks;

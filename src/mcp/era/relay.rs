@@ -12,7 +12,7 @@ use hyper::{Response, StatusCode};
 use crate::http::Body;
 use crate::jsonrpc::frame;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 
 /// Marks a request one replica passed to another, so it is never passed on again.
 pub const RELAYED: &str = "metamcp-relayed";

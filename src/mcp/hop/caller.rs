@@ -14,7 +14,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::calls::{InFlight, ServerRequests, owner_key};
-use crate::mcp::hop::rpc::json_response;
+use crate::mcp::wire::rpc::json_response;
 use crate::observe::audit::Audit;
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
@@ -74,11 +74,11 @@ impl Caller<'_> {
         body: &Bytes,
         method: &str,
         client_id: &[u8],
-        asks: &[crate::mcp::era::rounds::ask::Ask],
+        asks: &[crate::mcp::wire::ask::Ask],
     ) -> Response<Body> {
         let binding = self.binding(
             method,
-            crate::mcp::era::request_state::params_digest(body).unwrap_or_default(),
+            crate::mcp::wire::request_state::params_digest(body).unwrap_or_default(),
         );
         let state = self.parked.resend_state(&binding);
         json_response(

@@ -22,8 +22,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::calls::{InFlightGuard, Pending};
-use crate::mcp::hop::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 use crate::mcp::hop::splicer::ResponseSplicer;
+use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 
 use super::caller::Caller;
 use super::record::{CallRecord, ClientSpan, Outcome};
@@ -401,8 +401,8 @@ fn whole_answer(
     let method = f.method(body).unwrap_or_default();
     if bridge.client_modern()
         && f.kind.is_some_and(Method::calls_item)
-        && super::upstream::URL_REQUIRED.in_(&whole)
-        && let Some(asks) = crate::mcp::era::rounds::ask::url_asks(&whole)
+        && crate::mcp::wire::retired::URL_REQUIRED.in_(&whole)
+        && let Some(asks) = crate::mcp::wire::ask::url_asks(&whole)
     {
         guard.complete();
         record.finish(Outcome::Error);
@@ -497,7 +497,7 @@ async fn streamed_answer(
         request: body.clone(),
         conversation: caller.conversation.clone(),
         inner_done: false,
-        held: crate::mcp::era::rounds::held::Held::stamping(sse && s.bridge.stamps_stream()),
+        held: crate::mcp::wire::held::Held::stamping(sse && s.bridge.stamps_stream()),
     };
     if sse && !collect && s.bridge.rounds_for_client(f.kind) {
         let mut stream = Box::new(stream);

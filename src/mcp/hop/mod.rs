@@ -27,7 +27,6 @@ pub mod confirm_places;
 pub mod forward;
 mod plane;
 pub(in crate::mcp) mod record;
-pub mod rpc;
 mod screen;
 pub mod splicer;
 pub(in crate::mcp) mod upstream;

@@ -2,6 +2,7 @@
 //! message (JSON or SSE events), idle time bounded (progress extends it), requests the
 //! client cannot serve refused upstream, and the backend told when the client leaves.
 
+use crate::mcp::wire::retired::{URL_REQUIRED, retire_codes};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,12 +18,12 @@ use crate::base::ClientCaps;
 use crate::jsonrpc::frame::{self};
 use crate::jsonrpc::needle::Needle;
 use crate::mcp::hop::calls::InFlightGuard;
-use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::hop::splicer::ResponseSplicer;
+use crate::mcp::wire::rpc::{RpcError, code};
 
 use super::record::{CallRecord, Outcome};
 use super::screen::{LOG_NEEDLE, Screen};
-use crate::mcp::era::rounds::held::Held;
+use crate::mcp::wire::held::Held;
 
 /// A backend's response on its way to the client: id restored, idle time bounded,
 /// the backend told when the client leaves early.
@@ -136,34 +137,6 @@ impl Tail {
     }
 }
 
-/// A backend's error codes the 2026-07-28 revision retired, and what a stateless client
-/// gets instead: -32002 (resource not found) is -32602 (invalid params). Same length, so
-/// the answer is patched in place; a code split between two pieces is left as it is.
-static RETIRED: Needle = crate::needle!(b"-32002");
-const RETIRED_AS: &[u8] = b"-32602";
-/// What marks a backend's -32042 (URL elicitation required).
-pub(in crate::mcp) static URL_REQUIRED: Needle = crate::needle!(b"-32042");
-
-/// `piece` with each retired code that is the value of a `"code"` member replaced.
-pub(in crate::mcp) fn retire_codes(piece: Bytes) -> Bytes {
-    let mut patched: Option<BytesMut> = None;
-    let (old, new) = (RETIRED.len(), RETIRED_AS);
-    let mut from = 0;
-    while let Some(at) = RETIRED.find(&piece[from..]).map(|i| from + i) {
-        from = at + old;
-        let before = piece[..at].trim_ascii_end();
-        let is_code = before
-            .strip_suffix(b":")
-            .is_some_and(|b| b.trim_ascii_end().ends_with(b"\"code\""));
-        let whole = piece.get(at + old).is_none_or(|c| !c.is_ascii_digit());
-        if is_code && whole {
-            let p = patched.get_or_insert_with(|| BytesMut::from(&piece[..]));
-            p[at..at + new.len()].copy_from_slice(new);
-        }
-    }
-    patched.map_or(piece, BytesMut::freeze)
-}
-
 static GATED_NEEDLES: [Needle; 3] = [
     crate::needle!(GATED[0]),
     crate::needle!(GATED[1]),
@@ -209,7 +182,7 @@ impl UpstreamBody {
         let mut start = 0;
         while let Some(end) = event_end(&data[start..]).map(|e| start + e) {
             if let Some(asks) = mrtr
-                .then(|| crate::mcp::era::rounds::ask::url_asks(&data[start..end]))
+                .then(|| crate::mcp::wire::ask::url_asks(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
@@ -218,7 +191,7 @@ impl UpstreamBody {
             } else if let Some(ask) = mrtr.then(|| self.question(&data[start..end])).flatten() {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
-                if self.held.asks.len() < crate::mcp::era::rounds::ask::MAX_ASKS {
+                if self.held.asks.len() < crate::mcp::wire::ask::MAX_ASKS {
                     self.held.asks.push(ask);
                 } else {
                     // A backend flooding one round: the rest are refused to it.
@@ -236,7 +209,7 @@ impl UpstreamBody {
                 kept.extend_from_slice(&data[from..start]);
                 from = end;
             } else if let Some(fixed) = stamped
-                .then(|| crate::mcp::hop::rpc::event_with_result_type(&data[start..end]))
+                .then(|| crate::mcp::wire::rpc::event_with_result_type(&data[start..end]))
                 .flatten()
             {
                 kept.extend_from_slice(&data[from..start]);
@@ -329,13 +302,13 @@ impl UpstreamBody {
 
     /// A request of the backend's that a stateless client answers on its retry (or,
     /// needing a capability the client did not declare, is refused when the round ends).
-    fn question(&mut self, event: &[u8]) -> Option<crate::mcp::era::rounds::ask::Ask> {
+    fn question(&mut self, event: &[u8]) -> Option<crate::mcp::wire::ask::Ask> {
         let data = crate::jsonrpc::sse::data_of(event).pop()?;
         let f = frame::parse(&data).ok()?;
         if !f.is_request() {
             return None;
         }
-        let mut ask = crate::mcp::era::rounds::ask::Ask::of(&data, &f, &self.held.asks)?;
+        let mut ask = crate::mcp::wire::ask::Ask::of(&data, &f, &self.held.asks)?;
         if let Some((bit, name)) = ClientCaps::needed_by_request(&data, ask.method)
             && self.caps() & bit != bit
         {

@@ -11,8 +11,8 @@ use crate::auth::Principal;
 use crate::auth::limits::{InFlight, Refused};
 use crate::http::{ApiError, Body};
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::RpcError;
 use crate::mcp::state::State;
+use crate::mcp::wire::rpc::RpcError;
 use crate::routing::ToolRate;
 
 fn refused(state: &State, p: &Principal, r: Refused) -> Refused {

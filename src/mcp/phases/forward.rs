@@ -11,8 +11,8 @@ use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::forward::forward;
-use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::phases::{Call, Callee};
+use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 
 /// Forwards a routed call of a backend through its bridge; `collect` returns whole JSON
 /// bodies.

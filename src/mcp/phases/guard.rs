@@ -19,7 +19,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::jsonrpc::{answer, read};
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 use crate::observe::events::{Audience, fields};
 
 /// What a hook is asked about: the call.

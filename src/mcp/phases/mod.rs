@@ -40,8 +40,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, envelope, json_response};
 use crate::mcp::lists::{list_cache, with_hints};
+use crate::mcp::wire::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
 
 pub mod charge;
@@ -236,7 +236,7 @@ fn confirmed(
         let called = match routed(&ctx, &body, &f, false).await {
             Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
             Ok(_) => Err(RpcError::method(
-                crate::mcp::hop::rpc::code::INTERNAL,
+                crate::mcp::wire::rpc::code::INTERNAL,
                 "the call no longer routes to a tool",
             )),
             Err(e) => Err(e),

@@ -14,7 +14,7 @@ use crate::base::KeyId;
 use crate::http::Body;
 use crate::jsonrpc::frame::Frame;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::RpcError;
+use crate::mcp::wire::rpc::RpcError;
 use crate::policy::schema::Schema;
 use crate::policy::{Call, Called, Policy};
 

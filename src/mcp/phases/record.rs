@@ -16,7 +16,7 @@ use crate::auth::Principal;
 use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 use crate::observe::audit::{Entry, Kind, Outcome, Text};
 
 /// One call of the key `p`, for its usage.

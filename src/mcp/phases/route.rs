@@ -16,8 +16,8 @@ use crate::jsonrpc::frame::{Frame, Span, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
-use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::lists::{cursor, discover, listing, page};
+use crate::mcp::wire::rpc::{RpcError, code};
 use crate::routing::{Served, TaskSupport, ToolRate};
 
 /// Where a request goes.

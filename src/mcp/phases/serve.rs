@@ -13,7 +13,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::rounds::retry::{self, Retried};
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 
 /// Whether a request (`call_tool` already unwrapped to the named tool's own call) takes
 /// a detour before the phases: a retry of the 2026-07-28 era, or a task request of

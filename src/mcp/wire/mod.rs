@@ -1,5 +1,23 @@
 //! The eras' dialects as bytes, below the hop: what a message of one era or the other
-//! says and how it is written, with no state and no call of anything above.
-//! - [`versions`]: the protocol versions of both eras.
+//! says and how it is written, with no call of anything above (the hop, the eras'
+//! adapters and the pipeline read and write through these).
+//! - [`versions`]: the protocol versions of both eras;
+//! - [`rpc`]: JSON-RPC errors ([`rpc::RpcError`], its codes) and envelopes, a result
+//!   stamped with `resultType` for a 2026-07-28 client;
+//! - [`retired`]: the error codes the 2026-07-28 revision retired, patched in place;
+//! - [`ask`]: a backend's question (a request during a call, a URL elicitation) as a
+//!   2026-07-28 `inputRequests` member; [`held`]: the events a call holds back for them;
+//! - [`request_state`]: the sealed state a client carries between rounds;
+//! - [`task_ids`]: the sealed task ids of the session era's tasks;
+//! - [`headers`]: the 2026-07-28 request headers checked against the body;
+//! - [`extensions`]: the `_meta` members a 2026-07-28 request carries on to its backend.
 
+pub mod ask;
+pub mod extensions;
+pub mod headers;
+pub mod held;
+pub mod request_state;
+pub mod retired;
+pub mod rpc;
+pub mod task_ids;
 pub mod versions;

@@ -13,7 +13,7 @@ use crate::backend::Backend;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::caller::Caller;
-use crate::mcp::hop::rpc::STATELESS_RESULT_MEMBERS;
+use crate::mcp::wire::rpc::STATELESS_RESULT_MEMBERS;
 
 pub(crate) mod session_to_modern;
 
@@ -107,7 +107,7 @@ impl Bridge {
         match self {
             Bridge::Sessions | Bridge::ModernToSession => body,
             Bridge::SessionToModern | Bridge::Modern => match f.meta_version {
-                Some(_) => crate::mcp::era::extensions::carried_only(body),
+                Some(_) => crate::mcp::wire::extensions::carried_only(body),
                 None => with_envelope(caller, body),
             },
         }
@@ -132,10 +132,10 @@ impl Bridge {
     pub fn answer_for_client(self, whole: Bytes) -> Bytes {
         match self {
             Bridge::Sessions | Bridge::SessionToModern => whole,
-            Bridge::ModernToSession => crate::mcp::hop::upstream::retire_codes(whole),
+            Bridge::ModernToSession => crate::mcp::wire::retired::retire_codes(whole),
             Bridge::Modern => {
-                let whole = crate::mcp::hop::upstream::retire_codes(whole);
-                crate::mcp::hop::rpc::with_result_type(&whole).unwrap_or(whole)
+                let whole = crate::mcp::wire::retired::retire_codes(whole);
+                crate::mcp::wire::rpc::with_result_type(&whole).unwrap_or(whole)
             }
         }
     }

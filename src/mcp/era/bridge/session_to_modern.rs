@@ -29,7 +29,7 @@ use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::calls::ServerRequests;
-use crate::mcp::hop::rpc::MAX_COLLECTED;
+use crate::mcp::wire::rpc::MAX_COLLECTED;
 
 /// Rounds of questions one call may take (the SDKs stop at 10 as well).
 pub const MAX_ROUNDS: usize = 10;

@@ -16,8 +16,6 @@
 //! Beside it: [`ask`], the backend's question as the round puts it; `held`, what a
 //! call holds back from its answer stream for the rounds; [`retry`], the client's retry.
 
-pub mod ask;
-pub(crate) mod held;
 pub mod retry;
 
 use foldhash::{HashMap, HashMapExt};
@@ -31,9 +29,9 @@ use hyper::body::Frame as BodyFrame;
 
 use crate::crypto::Cipher;
 use crate::jsonrpc::frame;
-use crate::mcp::era::request_state::{self, StateClaims};
-use crate::mcp::era::rounds::ask::Ask;
-use crate::mcp::era::rounds::held::Settle;
+use crate::mcp::wire::ask::Ask;
+use crate::mcp::wire::held::Settle;
+use crate::mcp::wire::request_state::{self, StateClaims};
 
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::upstream::UpstreamBody;
@@ -359,7 +357,7 @@ impl Rounds {
                     );
                     let answer = crate::backend::mux::error_answer_with(
                         &a.id,
-                        crate::mcp::hop::rpc::code::METHOD_NOT_FOUND,
+                        crate::mcp::wire::rpc::code::METHOD_NOT_FOUND,
                         &why,
                     );
                     backend.notify(&owner, via, answer).await;
@@ -388,9 +386,9 @@ impl Rounds {
                     entry[sub] = serde_json::json!({});
                 }
             }
-            let mut err = crate::mcp::hop::rpc::RpcError::new(
+            let mut err = crate::mcp::wire::rpc::RpcError::new(
                 hyper::StatusCode::BAD_REQUEST,
-                crate::mcp::hop::rpc::code::MISSING_CAPABILITY,
+                crate::mcp::wire::rpc::code::MISSING_CAPABILITY,
                 "the server needs client capabilities this request did not declare",
             );
             err.data = Some(serde_json::json!({"requiredCapabilities": required}));
@@ -421,7 +419,7 @@ impl Rounds {
                 status: hyper::StatusCode::OK,
             },
             Err((call, why)) => {
-                let err = crate::mcp::hop::rpc::RpcError::limited(why.clone(), "parked", 1000);
+                let err = crate::mcp::wire::rpc::RpcError::limited(why.clone(), "parked", 1000);
                 let status = err.status;
                 tokio::spawn(async move { give_up(call, &why).await });
                 Final {
@@ -473,7 +471,7 @@ pub async fn respond(mut rounds: Rounds) -> hyper::Response<crate::http::Body> {
         }
         None => match rounds.head.take() {
             Some(f) => {
-                let mut r = crate::mcp::hop::rpc::json_response(f.status, f.message);
+                let mut r = crate::mcp::wire::rpc::json_response(f.status, f.message);
                 if f.status == hyper::StatusCode::TOO_MANY_REQUESTS {
                     r.headers_mut().insert(
                         hyper::header::RETRY_AFTER,
@@ -482,7 +480,7 @@ pub async fn respond(mut rounds: Rounds) -> hyper::Response<crate::http::Body> {
                 }
                 r
             }
-            None => crate::mcp::hop::rpc::status_only(hyper::StatusCode::BAD_GATEWAY),
+            None => crate::mcp::wire::rpc::status_only(hyper::StatusCode::BAD_GATEWAY),
         },
     }
 }

@@ -17,11 +17,11 @@ use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
-use crate::mcp::era::request_state::{self, StateError};
 use crate::mcp::era::rounds::{self, Binding};
-use crate::mcp::hop::rpc::{RpcError, code};
 use crate::mcp::phases::charge::mcp_request;
 use crate::mcp::phases::{Call, Callee, Target, routed};
+use crate::mcp::wire::request_state::{self, StateError};
+use crate::mcp::wire::rpc::{RpcError, code};
 
 fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)

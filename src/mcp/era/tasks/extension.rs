@@ -10,7 +10,7 @@
 //! A session-era backend runs the task as a 2025-11-25 one: the call goes with
 //! `params.task`, and its `CreateTaskResult` (`{"task":{…}}`) comes back flat
 //! (`resultType: "task"`, `ttlMs`, `pollIntervalMs`) under a gateway task id
-//! ([`crate::mcp::era::tasks::ids`]), sealed as a session client's is. `tasks/get` reads the
+//! ([`crate::mcp::wire::task_ids`]), sealed as a session client's is. `tasks/get` reads the
 //! task from its backend and inlines its end: the result of `tasks/result` (a tool's
 //! error is `completed`, with `isError`), or the error. A task waiting for input has its
 //! questions read off a `tasks/result` the gateway holds open for it
@@ -38,14 +38,14 @@ use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::sse::event_end;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
-use crate::mcp::era::tasks::ids::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::mcp::era::tasks::inputs::{Inputs, Question};
 use crate::mcp::era::tasks::session::{self, Held, Owner, invalid};
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::calls::{Taken, owner_key};
 use crate::mcp::hop::forward::forward;
-use crate::mcp::hop::rpc::MAX_COLLECTED;
-use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
+use crate::mcp::wire::rpc::MAX_COLLECTED;
+use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
+use crate::mcp::wire::task_ids::{MAX_UPSTREAM_ID, TaskClaims};
 use crate::routing::{TASKS_EXTENSION, TaskSupport};
 
 /// How long `tasks/get` waits for a task's first question once it starts reading them.

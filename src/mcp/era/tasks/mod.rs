@@ -9,7 +9,6 @@
 //! - [`places`]: the places task calls hold under their key's bound while being created.
 
 pub mod extension;
-pub mod ids;
 pub mod inputs;
 pub mod places;
 pub mod session;

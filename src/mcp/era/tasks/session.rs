@@ -2,7 +2,7 @@
 //!
 //! A `tools/call` with `params.task` goes to the tool's backend like any call; the
 //! `CreateTaskResult` it answers comes back with the task's id replaced by a gateway task
-//! id ([`crate::mcp::era::tasks::ids`]): sealed, naming the backend, the session of it that
+//! id ([`crate::mcp::wire::task_ids`]): sealed, naming the backend, the session of it that
 //! holds the task and the replica talking to that session, and bound to the caller.
 //! `tasks/get`, `tasks/result` and `tasks/cancel` open that id and go to the owner with
 //! the backend's own id (from any replica: another one passes the request to the
@@ -31,9 +31,9 @@ use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
-use crate::mcp::era::tasks::ids::{self, MAX_UPSTREAM_ID, TaskClaims};
 use crate::mcp::hop::forward::forward;
-use crate::mcp::hop::rpc::{RpcError, code, envelope, json_response};
+use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
+use crate::mcp::wire::task_ids::{self, MAX_UPSTREAM_ID, TaskClaims};
 
 /// The longest a task is known for when its backend gives it no time to live (or a
 /// longer one).
@@ -128,7 +128,7 @@ impl Owner {
             u: parked.replica_url().map(str::to_string),
             e: unix_now_ms() + life.as_millis() as u64 + 60_000,
         };
-        (ids::seal(&self.state.cipher, &claims), claims.e / 1000)
+        (task_ids::seal(&self.state.cipher, &claims), claims.e / 1000)
     }
 
     /// Records a task the caller was given (for `tasks/list` and the key's bound).
@@ -254,7 +254,7 @@ pub(crate) async fn held(
     body: &Bytes,
     gid: &str,
 ) -> Result<Held, RpcError> {
-    let claims = ids::open(
+    let claims = task_ids::open(
         &ctx.state.cipher,
         gid,
         ctx.kid(),

@@ -14,7 +14,7 @@ use crate::http::header_str;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
-use crate::mcp::hop::rpc::{RpcError, code};
+use crate::mcp::wire::rpc::{RpcError, code};
 
 /// A header value as the body would have it: trimmed, and decoded from its Base64 form.
 /// `None`: the Base64 form is broken (bad characters, padding or UTF-8).

@@ -60,7 +60,7 @@ impl Held {
             return None;
         }
         Some(match self.stamp {
-            true => crate::mcp::hop::rpc::event_with_result_type(&tail).unwrap_or(tail),
+            true => crate::mcp::wire::rpc::event_with_result_type(&tail).unwrap_or(tail),
             false => tail,
         })
     }
@@ -87,7 +87,7 @@ const SETTLE_MOST: Duration = Duration::from_millis(20);
 const REFUSED_WAIT: Duration = Duration::from_millis(100);
 
 /// The wait for more questions once the backend asked one.
-pub(super) struct Settle {
+pub(crate) struct Settle {
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// When the first question came, then when the first one the client can answer did.
     began: tokio::time::Instant,
@@ -99,7 +99,7 @@ pub(super) struct Settle {
 
 impl Settle {
     /// The wait begun by a first question at `now`.
-    pub(super) fn new(now: tokio::time::Instant) -> Settle {
+    pub(crate) fn new(now: tokio::time::Instant) -> Settle {
         Settle {
             timer: Box::pin(tokio::time::sleep(SETTLE)),
             began: now,
@@ -109,14 +109,14 @@ impl Settle {
     }
 
     /// Whether the wait is over (the round ends); registers `cx` otherwise.
-    pub(super) fn over(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+    pub(crate) fn over(&mut self, cx: &mut std::task::Context<'_>) -> bool {
         self.timer.as_mut().poll(cx).is_ready()
     }
 
     /// Sets the timer for the questions held now: [`SETTLE`] after the last one (at most
     /// [`SETTLE_MOST`] after the first the client can answer), or [`REFUSED_WAIT`] after
     /// the first while the client can answer none of them.
-    pub(super) fn held(&mut self, asks: &[Ask], now: tokio::time::Instant) {
+    pub(crate) fn held(&mut self, asks: &[Ask], now: tokio::time::Instant) {
         if asks.len() <= self.asked {
             return;
         }

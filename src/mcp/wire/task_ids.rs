@@ -139,9 +139,9 @@ mod tests {
             open(&cipher, &other, "k1", Some("team"), 1_000),
             Err(UnknownTask)
         );
-        let state = crate::mcp::era::request_state::seal(
+        let state = crate::mcp::wire::request_state::seal(
             &cipher,
-            &crate::mcp::era::request_state::StateClaims {
+            &crate::mcp::wire::request_state::StateClaims {
                 call: "c".into(),
                 replica: "r1".into(),
                 replica_url: None,

@@ -161,6 +161,20 @@ class Gateway:
             return f"{status} {text.decode('utf-8', 'replace')[:300]}"
         return None
 
+    def wait_embedded(self, name, deadline_s=600):
+        """Waits until tool search has every tool of namespace `name` embedded: until
+        then its words alone rank (the cold start), and a benchmark would measure that
+        instead of the search a running gateway gives."""
+
+        def done():
+            status, text = self.http("GET", f"/api/v1/namespaces/{name}")
+            got = json.loads(text).get("tool_search_embedded") if status == 200 else None
+            if got is None:
+                return "no embeddings (lexical search)"
+            return got["tools"] > 0 and got["embedded"] == got["tools"] and got
+
+        return wait_for(f"{name}'s tools to be embedded", deadline_s, done, every=0.5)
+
     def metrics_calls(self):
         """{(backend, tool): calls} from /metrics: every tools/call the gateway forwarded
         to a backend, whichever arm or gateway tool asked for it."""

@@ -42,8 +42,7 @@ def summary(results, arms):
     for a in arms:
         rows = [results[t][a] for t in results if a in results[t]]
         if not rows or all("missing" in r for r in rows):
-            why = rows[0].get("missing") if rows else "not run"
-            lines.append(f"| {a} | to be measured ({why}) | | | | | | | | |")
+            lines.append(f"| {a} | to be measured | | | | | | | | |")
             continue
         t = totals(rows)
         if a == "full":
@@ -130,8 +129,10 @@ def sweep_tools(sweep, arms):
 
 def markdown(report, tasks):
     results = report.get("tasks", {})
+    notes = [f"Arm `{a}` not measured: {x['missing']}" for a, x in report.get("arms", {}).items()
+             if x.get("missing")]
     out = [f"Run {report.get('started')} to {report.get('finished')}.", "",
-           "### All tasks, per arm", "", summary(results, ARMS), "",
+           "### All tasks, per arm", "", summary(results, ARMS), ""] + notes + ["",
            "### Per task", "", per_task(results, tasks, ARMS), ""]
     for a in ARMS:
         d = detail(results, a)
@@ -140,7 +141,9 @@ def markdown(report, tasks):
     if "sweep_size" in report:
         out += ["### Sweep: result size (task log-error-counts)", "",
                 sweep_size(report["sweep_size"], ARMS), ""]
-    if "sweep_tools" in report:
+    if report.get("sweep_error"):
+        out += [f"A sweep stopped early: {report['sweep_error']}", ""]
+    if report.get("sweep_tools"):
         out += ["### Sweep: tool count (tasks " + ", ".join(
             next(iter(report["sweep_tools"].values()))["tasks"].keys()) + ")", "",
             sweep_tools(report["sweep_tools"], ARMS), ""]

@@ -27,7 +27,7 @@ import seed  # noqa: E402
 from arms import Arm  # noqa: E402
 from client import Session  # noqa: E402
 from gateway import ARM_NAMESPACES, Gateway  # noqa: E402
-from report import markdown  # noqa: E402
+from report import markdown, upstream_equal  # noqa: E402
 
 SERVERS = ["files", "git", "memory", "sqlite", "time", "everything"]
 BUILD_ID = "bench-7f3a91"
@@ -92,6 +92,8 @@ def open_arms(gw, wanted, servers, scripts_dir):
             continue
         session = Session(f"http://{gw.addr}/mcp/{name}", gw.key)
         tools = session.list_tools()
+        if ARM_NAMESPACES[name].get("tool_search") == "on":
+            gw.wait_embedded(name)
         missing = None
         if name == "code":
             names = {t.name for t in tools}
@@ -143,6 +145,20 @@ def run_one(gw, env, arm, task, size, scripts_dir):
     return row
 
 
+def untouched_fails(env, tasks):
+    """Every checker must reject its task's starting state with no answer: a checker
+    that passes there checks nothing. Returns the tasks whose checker did not."""
+    lax = []
+    for task in tasks:
+        seed.reset(env, task.get("setup", {}), task.get("size"))
+        try:
+            check.CHECKS[task["id"]](env, None, task.get("size"))
+        except Exception:  # noqa: BLE001 - any failure is the rejection wanted here
+            continue
+        lax.append(task["id"])
+    return lax
+
+
 def run_suite(gw, env, arms, tasks, scripts_dir, size_of=None, log=True):
     results = {}
     for task in tasks:
@@ -159,7 +175,36 @@ def run_suite(gw, env, arms, tasks, scripts_dir, size_of=None, log=True):
                       f"input={row['input_tokens']:<8} upstream={row['upstream_calls']:<3} "
                       f"{'PASS' if row['pass'] else 'FAIL: ' + row['check'][:160]}",
                       file=sys.stderr, flush=True)
+        if not upstream_equal(results[task["id"]]):
+            print(f"  {task['id']}: the arms' upstream calls differ: "
+                  + "; ".join(f"{a}: {r['upstream']}" for a, r in results[task["id"]].items()
+                              if "missing" not in r), file=sys.stderr)
     return results
+
+
+def sweeps(gw, env, arms, arm_names, scripts_dir, a, report):
+    """The result-size sweep (log-error-counts at each size) and the tool-count sweep
+    (the sweep tasks with more server-everything instances in every view)."""
+    sweep_task = load_tasks({"log-error-counts"})
+    report["sweep_size"] = {}
+    for size in [int(x) for x in a.sizes.split(",")]:
+        print(f"==> result size sweep: {size} log lines", file=sys.stderr)
+        report["sweep_size"][size] = run_suite(
+            gw, env, arms, sweep_task, scripts_dir, size_of=lambda t, s=size: s)
+    report["sweep_tools"] = {}
+    sweep_tasks = load_tasks(set(a.sweep_tasks.split(",")))
+    for extra in [int(x) for x in a.tool_counts.split(",")]:
+        servers = add_everything(gw, extra)
+        for s in arms.values():
+            if s.session:
+                s.session.close()
+        arms = open_arms(gw, arm_names, servers, scripts_dir)
+        n_tools = len(arms["full"].tools) if "full" in arms else None
+        print(f"==> tool count sweep: {extra} more server-everything, {n_tools} tools",
+              file=sys.stderr)
+        report["sweep_tools"][extra] = {
+            "tools": n_tools, "tasks": run_suite(gw, env, arms, sweep_tasks, scripts_dir)}
+    return arms
 
 
 def main():
@@ -169,7 +214,7 @@ def main():
     ap.add_argument("--arms", default="full,search,code")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--sweep-tasks", default="dir-summary,todo-collect,sql-best-customer,changelog-since")
-    ap.add_argument("--tool-counts", default="0,3,8,16")
+    ap.add_argument("--tool-counts", default="0,2,5,10")
     ap.add_argument("--sizes", default="100,1000,10000")
     ap.add_argument("--out", default=os.path.join(HERE, "../../target/codemode/results",
                                                   time.strftime("%Y%m%d-%H%M%S")))
@@ -183,6 +228,13 @@ def main():
     os.chmod(work, 0o755)
     env = seed.Env(os.path.join(work, "state"))
     env.prepare()
+    missing = [t["id"] for t in tasks if t["id"] not in check.CHECKS]
+    if missing:
+        raise SystemExit(f"no checker for {missing}")
+    lax = untouched_fails(env, tasks)
+    if lax:
+        raise SystemExit(f"these checkers accept the untouched starting state: {lax}")
+    print(f"==> all {len(tasks)} checkers reject their task's untouched state", file=sys.stderr)
     gw = Gateway(os.path.abspath(a.bin_dir), work)
     report = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     try:
@@ -200,26 +252,11 @@ def main():
         report["arms"] = {n: {"tools": len(x.tools), "missing": x.missing} for n, x in arms.items()}
         report["tasks"] = run_suite(gw, env, arms, tasks, scripts_dir)
         if not a.no_sweep:
-            sweep_task = [t for t in load_tasks({"log-error-counts"})]
-            report["sweep_size"] = {}
-            for size in [int(x) for x in a.sizes.split(",")]:
-                print(f"==> result size sweep: {size} log lines", file=sys.stderr)
-                report["sweep_size"][size] = run_suite(
-                    gw, env, arms, sweep_task, scripts_dir, size_of=lambda t, s=size: s)
-            report["sweep_tools"] = {}
-            sweep_tasks = load_tasks(set(a.sweep_tasks.split(",")))
-            for extra in [int(x) for x in a.tool_counts.split(",")]:
-                servers = add_everything(gw, extra)
-                for s in arms.values():
-                    if s.session:
-                        s.session.close()
-                arms = open_arms(gw, arm_names, servers, scripts_dir)
-                n_tools = len(arms["full"].tools) if "full" in arms else None
-                print(f"==> tool count sweep: {extra} more server-everything, {n_tools} tools",
-                      file=sys.stderr)
-                report["sweep_tools"][extra] = {
-                    "tools": n_tools,
-                    "tasks": run_suite(gw, env, arms, sweep_tasks, scripts_dir)}
+            try:
+                arms = sweeps(gw, env, arms, arm_names, scripts_dir, a, report)
+            except Exception as e:  # noqa: BLE001 - the tasks' results are kept; the sweep says why it stopped
+                report["sweep_error"] = f"{type(e).__name__}: {e}"
+                print(f"==> a sweep stopped: {report['sweep_error']}", file=sys.stderr)
         for s in arms.values():
             if s.session:
                 s.session.close()
@@ -237,10 +274,12 @@ def main():
     print(f"==> results in {os.path.abspath(a.out)}", file=sys.stderr)
     failed = [(t, arm) for t, by_arm in report["tasks"].items() for arm, r in by_arm.items()
               if "missing" not in r and not r["pass"]]
+    unequal = [t for t, by_arm in report["tasks"].items() if not upstream_equal(by_arm)]
     if failed:
         print(f"==> {len(failed)} task runs failed their checker: {failed}", file=sys.stderr)
-        return 1
-    return 0
+    if unequal:
+        print(f"==> the arms made different upstream calls in {unequal}", file=sys.stderr)
+    return 1 if failed or unequal else 0
 
 
 if __name__ == "__main__":

@@ -184,11 +184,13 @@ def conventional_history(commits=30):
     kinds = ["feat", "fix", "docs", "chore", "fix", "feat", "refactor"]
     topics = ["login form", "invoice totals", "search ranking", "mail retries", "cache keys",
               "rate limits", "export to CSV", "dark mode", "audit log", "time zones"]
+    authors = random.Random(31)
     spec = []
     for i in range(commits):
         month = 1 + i * 11 // commits
         kind = rng.choice(kinds)
         spec.append({"message": f"{kind}: {rng.choice(topics)} ({i + 1})",
+                     "author": authors.choices(AUTHORS, weights=[2, 5, 3, 1])[0],
                      "date": f"2026-{month:02d}-{1 + (i * 7) % 27:02d}T09:30:00+00:00",
                      "files": {f"src/part{i % 5}.txt": f"revision {i}\n"}})
     return {"repo": {"commits": spec}}

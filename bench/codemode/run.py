@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import check  # noqa: E402
+import count_test  # noqa: E402
 import seed  # noqa: E402
 from arms import Arm  # noqa: E402
 from client import Session  # noqa: E402
@@ -228,6 +229,8 @@ def main():
     os.chmod(work, 0o755)
     env = seed.Env(os.path.join(work, "state"))
     env.prepare()
+    print(f"==> count.py agrees with a naive count on {count_test.main()} random conversations",
+          file=sys.stderr)
     missing = [t["id"] for t in tasks if t["id"] not in check.CHECKS]
     if missing:
         raise SystemExit(f"no checker for {missing}")

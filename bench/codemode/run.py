@@ -22,6 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import arms_test  # noqa: E402
 import check  # noqa: E402
 import count_test  # noqa: E402
 import seed  # noqa: E402
@@ -231,6 +232,7 @@ def main():
     env.prepare()
     print(f"==> count.py agrees with a naive count on {count_test.main()} random conversations",
           file=sys.stderr)
+    print(f"==> arms.py behaves as documented in {arms_test.main()} stand-in runs", file=sys.stderr)
     missing = [t["id"] for t in tasks if t["id"] not in check.CHECKS]
     if missing:
         raise SystemExit(f"no checker for {missing}")

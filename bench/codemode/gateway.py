@@ -122,7 +122,7 @@ class Gateway:
         if auth:
             req.add_header("authorization", f"Bearer {self.key}")
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
+            with urllib.request.urlopen(req, timeout=180) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()

@@ -147,6 +147,20 @@ def run_one(gw, env, arm, task, size, scripts_dir):
     return row
 
 
+def work_dir():
+    """A fresh directory for the run, /tmp/codemode-bench-N with the first free N: the
+    workspace's paths are in the statements, the arguments and the results, so a random
+    name would change their token counts from run to run."""
+    n = 1
+    while True:
+        path = os.path.join(tempfile.gettempdir(), f"codemode-bench-{n}")
+        try:
+            os.mkdir(path, 0o755)
+            return path
+        except FileExistsError:
+            n += 1
+
+
 def untouched_fails(env, tasks):
     """Every checker must reject its task's starting state with no answer: a checker
     that passes there checks nothing. Returns the tasks whose checker did not."""
@@ -226,8 +240,7 @@ def main():
     scripts_dir = os.path.join(HERE, "scripts")
     peers = os.path.abspath(os.path.join(HERE, "../../target/peers"))
     os.makedirs(a.out, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="codemode-bench-")
-    os.chmod(work, 0o755)
+    work = work_dir()
     env = seed.Env(os.path.join(work, "state"))
     env.prepare()
     print(f"==> count.py agrees with a naive count on {count_test.main()} random conversations",

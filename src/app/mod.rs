@@ -72,7 +72,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
         .limits
         .share(Arc::new(crate::auth::limits::replicas::Shared::new(
             state.db.pool.clone(),
-            state.data.parked.replica.clone(),
+            state.era.parked.replica.clone(),
             state.auth.limits.clock().clone(),
         )));
     if let Some(shared) = state.auth.limits.shared() {
@@ -142,7 +142,7 @@ async fn flush_usage(state: std::sync::Weak<crate::mcp::state::State>) {
 /// Serves on `listener` with the background tasks running, until `shutdown` completes.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     if let Ok(local) = listener.local_addr() {
-        state.data.parked.listening_at(local);
+        state.era.parked.listening_at(local);
     }
     let listener_task = tokio::spawn(changes::run(state.clone()));
     server::run(listener, state.clone(), shutdown).await;
@@ -155,7 +155,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
         crate::auth::limits::renew::release_all(&state.auth.limits, shared).await;
     }
     if let Err(e) =
-        crate::store::server_status::forget(&state.db.pool, &state.data.parked.replica).await
+        crate::store::server_status::forget(&state.db.pool, &state.era.parked.replica).await
     {
         tracing::debug!(error = %e, "could not forget this replica's server statuses");
     }

@@ -10,6 +10,7 @@ use crate::jsonrpc::frame;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::conversation::establish;
 use crate::mcp::ctx::Ctx;
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::notices::{answer_backend, cancel};
 use crate::mcp::phases::dispatch;
 use crate::mcp::wire::rpc::{RpcError, code, json_response, status_only};
@@ -84,8 +85,10 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
             continue;
         }
         let called = match crate::mcp::search::call_tool(ctx, &element, &f) {
-            Ok(Some((rewritten, rf))) => dispatch(ctx, &rewritten, &rf, true).await,
-            Ok(None) => dispatch(ctx, &element, &f, true).await,
+            Ok(Some((rewritten, rf))) => {
+                dispatch(ctx, headers, &rewritten, &rf, Shape::Whole).await
+            }
+            Ok(None) => dispatch(ctx, headers, &element, &f, Shape::Whole).await,
             Err(e) => Err(e),
         };
         let resp = match called {

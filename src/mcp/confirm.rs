@@ -36,6 +36,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
 use crate::mcp::era::bridge::session_to_modern::{Unanswered, question, stream, wait_answer};
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::wire::ask::Ask;
 use crate::mcp::wire::request_state::{
     CONFIRM_PREFIX, ConfirmClaims, open_confirm, params_digest, seal_confirm,
@@ -112,7 +113,7 @@ pub(crate) fn ask(
     body: &Bytes,
     f: &Frame,
     p: Pending,
-    collect: bool,
+    shape: Shape,
     go_on: GoOn,
 ) -> Result<Response<Body>, RpcError> {
     let caps = match ctx.stateless {
@@ -120,7 +121,7 @@ pub(crate) fn ask(
         false => ctx.client_caps.unwrap_or(0),
     };
     let can = caps & ClientCaps::ELICITATION != 0
-        && !collect
+        && shape != Shape::Whole
         && !crate::mcp::era::tasks::session::asks_task(f)
         && f.is_request();
     if !can {

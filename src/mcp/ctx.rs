@@ -114,7 +114,6 @@ impl Ctx {
                 .trace
                 .as_deref()
                 .zip(self.state.observe.tracer.as_ref()),
-            parked: &self.state.data.parked,
             log_levels: &self.state.data.log_levels,
             timeout: None,
         }

@@ -15,6 +15,7 @@ use crate::http::{ApiError, Body, accepted, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
 use crate::jsonrpc::methods::Method as McpMethod;
 use crate::mcp::ctx::Ctx;
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::spans::{batch_span, server_span};
 use crate::mcp::wire::rpc::{RpcError, code, status_only};
 use crate::mcp::{batch, confirm, conversation, lists, notices, phases, search, stream};
@@ -228,11 +229,7 @@ async fn route_message(
         },
         false => (body, f),
     };
-    let answered = match phases::serve::takes_detour(ctx, f) {
-        false => phases::dispatch(ctx, body, f, false).await,
-        true => Box::pin(phases::serve::detour(ctx, headers, body, f)).await,
-    };
-    match answered {
+    match phases::dispatch(ctx, headers, body, f, Shape::Streamed).await {
         Ok(r) => r,
         Err(e) => {
             served.error = Some(e.code);

@@ -14,6 +14,7 @@ use crate::backend::Backend;
 use crate::http::ApiError;
 use crate::jsonrpc::frame;
 use crate::mcp::ctx::Ctx;
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::phases::{charge, route};
 use crate::mcp::wire::rpc::code;
 
@@ -80,7 +81,7 @@ pub async fn execute(
         .map_err(|e| crate::mcp::phases::record::refused_rest(ctx, &body, &f, e))?;
     let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
     let start = std::time::SystemTime::now();
-    let resp = match crate::mcp::phases::call(ctx, &body, &f, call, true).await {
+    let resp = match crate::mcp::phases::call(ctx, &body, &f, call, Shape::Whole).await {
         Ok(resp) => resp,
         // Over a limit is the API's 429; any other refusal is answered as the call's.
         Err(e) if e.code == code::LIMITED => {

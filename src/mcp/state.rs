@@ -49,6 +49,8 @@ pub struct State {
     pub control: Control,
     /// Everything a call meets on its way through.
     pub data: crate::mcp::hop::Plane,
+    /// What the era adapters hold between a call's requests.
+    pub era: crate::mcp::era::plane::EraPlane,
     /// Events, metrics, the audit trail and span export.
     pub observe: crate::observe::Observe,
 }
@@ -107,13 +109,8 @@ impl State {
             )
             .with_audit(observe.audit.clone()),
         );
-        let data = crate::mcp::hop::Plane::new(
-            &config,
-            &cipher,
-            rebuild.clone(),
-            backend_tls,
-            vault.clone(),
-        );
+        let data =
+            crate::mcp::hop::Plane::new(&config, rebuild.clone(), backend_tls, vault.clone());
         let pins = Arc::new(crate::pins::Book::default());
         let control = Control {
             registry,
@@ -134,6 +131,7 @@ impl State {
             warming: Arc::default(),
             pins,
         };
+        let era = crate::mcp::era::plane::EraPlane::new(&config, &cipher);
         State {
             config,
             db,
@@ -142,6 +140,7 @@ impl State {
             cipher,
             vault,
             control,
+            era,
             data,
             observe,
         }
@@ -453,7 +452,7 @@ fn record_status(state: &State, id: uuid::Uuid) {
         last_error: b.last_error(),
         restarts: i32::try_from(b.restarts()).unwrap_or(i32::MAX),
         tools: i32::try_from(b.lists().tools.len()).unwrap_or(i32::MAX),
-        replica: state.data.parked.replica.clone(),
+        replica: state.era.parked.replica.clone(),
         at: 0.0,
     };
     let pool = state.db.pool.clone();

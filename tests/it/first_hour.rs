@@ -116,7 +116,7 @@ async fn a_client_that_went_away_mid_question_blocks_nobody() {
         .await;
     let m = support::mcp::response_message(&asked);
     assert_eq!(m["result"]["resultType"], "input_required", "{m}");
-    assert_eq!(gw.state.data.parked.len(), 1);
+    assert_eq!(gw.state.era.parked.len(), 1);
     // That client is gone. A session client declaring the same capabilities (so the
     // same child serves it) calls for sampling:
     let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
@@ -150,7 +150,7 @@ async fn a_client_that_went_away_mid_question_blocks_nobody() {
         "{seen}"
     );
     assert_eq!(
-        gw.state.data.parked.len(),
+        gw.state.era.parked.len(),
         1,
         "the gone client's call still waits"
     );

@@ -173,7 +173,7 @@ async fn a_backends_questions_reach_a_stateless_client_over_several_rounds() {
     assert_eq!(answers[0][1]["content"]["text"], "Hello!");
     assert_eq!(answers[0][2]["roots"][0]["uri"], "file:///work");
     assert_eq!(answers[1][0]["content"]["name"], "teal");
-    assert_eq!(gw.state.data.parked.len(), 0, "nothing left waiting");
+    assert_eq!(gw.state.era.parked.len(), 0, "nothing left waiting");
     let stats = mock.control("GET", "/control/stats").await;
     assert_eq!(
         stats["cancelled"], 0,
@@ -248,7 +248,7 @@ async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounde
         let (_, state) = input_required(&send(&c, &call(id, json!([[elicit("q", "?")]]))).await);
         states.push(state);
     }
-    assert_eq!(gw.state.data.parked.len(), 3);
+    assert_eq!(gw.state.era.parked.len(), 3);
     // The fourth is over the key's bound: an error for the client, cancelled upstream.
     let r = c
         .post_stateless(&call(4, json!([[elicit("q", "?")]])))
@@ -267,7 +267,7 @@ async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounde
     support::eventually(
         Duration::from_secs(10),
         "waiting calls given up",
-        || async { (gw.state.data.parked.is_empty()).then_some(()) },
+        || async { (gw.state.era.parked.is_empty()).then_some(()) },
     )
     .await;
     cancelled_upstream(&mock, 5).await;
@@ -332,7 +332,7 @@ async fn questions_for_undeclared_capabilities_never_reach_the_client() {
         "{m}"
     );
     cancelled_upstream(&mock, 1).await;
-    assert!(gw.state.data.parked.is_empty());
+    assert!(gw.state.era.parked.is_empty());
 }
 
 #[tokio::test]
@@ -353,7 +353,7 @@ async fn a_backend_needing_the_user_at_a_url_gets_a_url_question_then_the_call_a
         assert_eq!(ask["params"]["url"], "https://auth.example/sign-in");
         assert!(ask["params"].get("elicitationId").is_none(), "{m}");
         assert_eq!(
-            gw.state.data.parked.len(),
+            gw.state.era.parked.len(),
             0,
             "nothing waits: the call is sent again"
         );
@@ -426,7 +426,7 @@ async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
             .or_default() += 1;
     }
     assert_eq!((waiting, refused), (64, N - 64), "nothing else: {other:?}");
-    assert_eq!(gw.state.data.parked.len(), 64);
+    assert_eq!(gw.state.era.parked.len(), 64);
     // Another key: served (the 64 waiting calls hold none of the backend's 32 places:
     // a client that never answers does not block it for everyone), and given its own
     // places to wait in.
@@ -547,5 +547,5 @@ async fn a_round_holds_at_most_64_questions() {
         100 - asked,
         "{got}"
     );
-    assert!(gw.state.data.parked.is_empty());
+    assert!(gw.state.era.parked.is_empty());
 }

@@ -423,7 +423,7 @@ async fn the_python_sdk_2_answers_a_session_era_backends_questions() {
         ]),
         "{seen}"
     );
-    assert!(gw.state.data.parked.is_empty(), "nothing left waiting");
+    assert!(gw.state.era.parked.is_empty(), "nothing left waiting");
 }
 
 /// Real servers written by others behind the gateway, listed and called through it by

@@ -84,7 +84,7 @@ async fn retries_reach_the_replica_holding_the_call_and_fail_clearly_once_it_is_
     assert_eq!(answers[0][0]["content"]["via"], 1, "{answers}");
     assert_eq!(answers[1][0]["content"]["via"], 2, "{answers}");
     assert_ne!(
-        a.state.data.parked.replica, b.state.data.parked.replica,
+        a.state.era.parked.replica, b.state.era.parked.replica,
         "two replicas, two identities"
     );
 

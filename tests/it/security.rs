@@ -592,7 +592,7 @@ async fn anonymous_stateless_clients_do_not_share_a_conversation() {
         let m = support::mcp::response_message(&other.post_stateless(&retry).await);
         assert_eq!(m["error"]["code"], -32602, "{m}");
     }
-    assert_eq!(gw.state.data.parked.len(), 1, "the call still waits");
+    assert_eq!(gw.state.era.parked.len(), 1, "the call still waits");
     // The client that was asked answers with its state; its call completes with its
     // own answer.
     let mut retry = call.clone();

@@ -108,10 +108,7 @@ const SERDE_READERS: &[(&str, &str)] = &[
         "an era adapter, re-serialising",
     ),
     ("src/mcp/era/listen.rs", "an id the gateway kept"),
-    (
-        "src/mcp/era/rounds/ask.rs",
-        "an era adapter, re-serialising",
-    ),
+    ("src/mcp/wire/ask.rs", "an era adapter, re-serialising"),
     (
         "src/mcp/era/rounds/mod.rs",
         "an era adapter, re-serialising",
@@ -841,5 +838,52 @@ fn no_circle_of_files_in_src() {
         "a circle of files (move the type that ties them into a file of its own below \
          them; let a re-entry go through one function of `mcp::phases`):\n{}",
         report.join("\n")
+    );
+}
+
+/// The files of `dir` (under `src/mcp/`) that name one of `rooms` above them.
+fn naming_rooms_above(dir: &str, rooms: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/mcp").join(dir), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let code = code_before_tests(&std::fs::read_to_string(&file).unwrap());
+        for room in rooms {
+            if code.contains(&format!("crate::mcp::{room}")) {
+                let rel = file.strip_prefix(root).unwrap().display().to_string();
+                found.push(format!("{rel} names mcp::{room}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_rooms_of_the_data_plane_import_one_way() {
+    // The era is a layer around an era-blind hop: the hop and the eras' bytes (`wire`)
+    // import nothing of the era adapters or the pipeline, and the era adapters nothing of
+    // the pipeline (re-entries come back to it as values).
+    let pipeline = [
+        "phases", "endpoint", "batch", "rest", "policed", "served", "confirm",
+    ];
+    let mut wrong = naming_rooms_above("hop", &["era", "phases", "endpoint", "confirm"]);
+    wrong.extend(naming_rooms_above(
+        "wire",
+        &["era", "hop", "phases", "endpoint", "ctx", "state"],
+    ));
+    wrong.extend(naming_rooms_above("era", &pipeline));
+    assert!(wrong.is_empty(), "imports running back up: {wrong:#?}");
+    // The request's context is not the entry file's, and the entry file is a face.
+    let face =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mcp/mod.rs"))
+            .unwrap();
+    assert!(
+        !face.contains("pub struct Ctx"),
+        "Ctx belongs to mcp/ctx.rs"
+    );
+    assert!(
+        face.lines().count() < 100,
+        "mcp/mod.rs is a face: under 100 lines"
     );
 }

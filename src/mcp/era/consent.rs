@@ -21,20 +21,24 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, Span};
 use crate::jsonrpc::methods::Method;
+use crate::mcp::era::plane::EraPlane;
 use crate::mcp::hop::caller::Caller;
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::wire::rpc::{RpcError, code};
 
 /// -32042: the call needs the user at a URL first (2025-11-25).
 const URL_ELICITATION_REQUIRED: i64 = -32042;
 
 /// Answers a call that found no account of its caller's at `backend` (`why`).
+#[allow(clippy::too_many_arguments)]
 pub(in crate::mcp) async fn ask(
+    era: &EraPlane,
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
-    collect: bool,
+    shape: Shape,
     why: &str,
 ) -> Response<Body> {
     let client_id =
@@ -80,7 +84,14 @@ pub(in crate::mcp) async fn ask(
         let error = json!({"error": {"code": URL_ELICITATION_REQUIRED, "data": {"elicitations": [
             {"mode": "url", "elicitationId": "connect", "url": url, "message": message}]}}});
         if let Some(asks) = crate::mcp::wire::ask::url_asks(error.to_string().as_bytes()) {
-            return caller.to_the_urls(body, method, &client_id, &asks);
+            return crate::mcp::era::rounds::to_the_urls(
+                &era.parked,
+                caller,
+                body,
+                method,
+                &client_id,
+                &asks,
+            );
         }
     }
     if !declared || caller.stateless {
@@ -93,7 +104,7 @@ pub(in crate::mcp) async fn ask(
             Some(&url),
         );
     }
-    if collect {
+    if shape == Shape::Whole {
         let id = crate::crypto::random_alphanumeric(22);
         return RpcError {
             data: Some(json!({"elicitations": [
@@ -103,6 +114,6 @@ pub(in crate::mcp) async fn ask(
         .response(&client_id);
     }
     super::bridge::session_to_modern::consent(
-        caller, body, f, backend, rename, principal, url, message,
+        era, caller, body, f, backend, rename, principal, url, message,
     )
 }

@@ -27,6 +27,7 @@
 pub mod bridge;
 pub(super) mod consent;
 pub mod listen;
+pub mod plane;
 pub mod relay;
 pub mod rounds;
 pub mod tasks;

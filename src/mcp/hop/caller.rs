@@ -1,20 +1,17 @@
 //! Who a forwarded call is for: what the hop needs to know of the client (its
-//! conversation, era, key, namespace, trace, and where its calls in flight, parked rounds
-//! and audit rows go), and what follows from it alone: the isolated backend's owner, the
-//! call's opened account, who may retry a 2026-07-28 call.
+//! conversation, era, key, namespace, trace, and where its calls in flight and audit rows
+//! go), and what follows from it alone: the isolated backend's owner, the call's opened
+//! account.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hyper::{Response, StatusCode};
 
 use crate::backend::Backend;
 use crate::backend::isolated::Owner;
-use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::calls::{InFlight, ServerRequests, owner_key};
-use crate::mcp::wire::rpc::json_response;
 use crate::observe::audit::Audit;
 use crate::observe::metrics::Metrics;
 use crate::observe::trace::Tracer;
@@ -43,8 +40,6 @@ pub struct Caller<'a> {
     pub audit: &'a Arc<Audit>,
     /// The request's trace and the tracer (when tracing is configured).
     pub trace: Option<(&'a crate::observe::trace::RequestTrace, &'a Arc<Tracer>)>,
-    /// Where a stateless client's call waits for its input (multi-round-trip requests).
-    pub parked: &'a Arc<crate::mcp::era::rounds::Parked>,
     /// The log levels sessions set.
     pub log_levels: &'a Arc<crate::jsonrpc::log_level::Levels>,
     /// How long the call may take, when not the backend's `timeout_ms` (a task's
@@ -53,40 +48,6 @@ pub struct Caller<'a> {
 }
 
 impl Caller<'_> {
-    /// Who may retry this caller's call of `method` (multi-round-trip requests).
-    pub(super) fn binding(&self, method: &str, digest: String) -> crate::mcp::era::rounds::Binding {
-        crate::mcp::era::rounds::Binding {
-            principal: self
-                .key
-                .as_ref()
-                .map(|k| k.as_str().to_string())
-                .unwrap_or_default(),
-            namespace: self.namespace.map(str::to_string),
-            method: method.to_string(),
-            digest,
-        }
-    }
-
-    /// A stateless client's call that needs the user at the URLs `asks` first: a URL
-    /// input request, and a state that has the retry sent again as it first came.
-    pub(in crate::mcp) fn to_the_urls(
-        &self,
-        body: &Bytes,
-        method: &str,
-        client_id: &[u8],
-        asks: &[crate::mcp::wire::ask::Ask],
-    ) -> Response<Body> {
-        let binding = self.binding(
-            method,
-            crate::mcp::wire::request_state::params_digest(body).unwrap_or_default(),
-        );
-        let state = self.parked.resend_state(&binding);
-        json_response(
-            StatusCode::OK,
-            crate::mcp::era::rounds::input_required(client_id, asks, &state),
-        )
-    }
-
     /// The client, as an isolated backend tells its children apart.
     /// `caps`: the capabilities it declared (for the call at hand, in the stateless era).
     pub fn owner(&self, caps: u8) -> Owner<'_> {

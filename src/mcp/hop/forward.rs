@@ -7,7 +7,6 @@
 //! [`super::record`]; the answer on its way back, in [`super::upstream`].
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -26,77 +25,35 @@ use crate::mcp::hop::splicer::ResponseSplicer;
 use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 
 use super::caller::Caller;
+use super::exchange::{Exchange, Hopped, Shape};
 use super::record::{CallRecord, ClientSpan, Outcome};
 use super::upstream::Tail;
 pub use super::upstream::UpstreamBody;
-use crate::mcp::era::bridge::Bridge;
+use crate::mcp::wire::bridge::Bridge;
 
-/// Sends the request to `backend` through `bridge` (chosen once for the call, by its
-/// route) and streams its answer back.
-///
-/// The call's future lives on the heap: every future that awaits it (the whole request
-/// path) then holds a pointer instead of embedding it, and each of them is moved at
-/// least once, so their size is paid for on every request.
-pub fn forward<'a>(
-    caller: &'a Caller<'a>,
-    body: &'a Bytes,
-    f: &'a Frame,
-    backend: &'a Arc<Backend>,
-    rename: Option<(Span, Bytes)>,
-    bridge: Bridge,
-    collect: bool,
-) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    crate::base::boxed(move || {
-        forward_call(caller, body, f, backend, rename, bridge, collect, false)
-    })
-}
-
-/// [`forward`] streaming, for the bridge's first round: never bridged again.
-pub(super) fn forward_unbridged<'a>(
-    caller: &'a Caller<'a>,
-    body: &'a Bytes,
-    f: &'a Frame,
-    backend: &'a Arc<Backend>,
-    rename: Option<(Span, Bytes)>,
-    bridge: Bridge,
-) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    crate::base::boxed(move || forward_call(caller, body, f, backend, rename, bridge, false, true))
-}
-
-/// The hop: the pair of eras this call crosses was chosen once, with its route; the
-/// hop asks the bridge, not the eras.
-#[allow(clippy::too_many_arguments)]
-async fn forward_call(
-    caller: &Caller<'_>,
-    body: &Bytes,
-    f: &Frame,
-    backend: &Arc<Backend>,
-    rename: Option<(Span, Bytes)>,
-    bridge: Bridge,
-    collect: bool,
-    bridged: bool,
-) -> Response<Body> {
-    if !collect && !bridged && bridge.asks_client(f.kind) {
-        // The backend may answer `input_required`: a session client is asked instead.
-        // The first round goes as any call (never bridged again); the bridge carries on.
-        let first = forward_unbridged(caller, body, f, backend, rename.clone(), bridge).await;
-        return Box::pin(crate::mcp::era::bridge::session_to_modern::rounds(
-            first, caller, body, f, backend, rename,
-        ))
-        .await;
-    }
+/// Sends the exchange's request to its backend and streams its answer back, or hands
+/// back what the era layer must finish ([`Hopped`]). The era layer calls this, through
+/// the adapter its pair of eras chose ([`crate::mcp::era::bridge::forward`]).
+pub async fn forward(caller: &Caller<'_>, ex: Exchange<'_>) -> Hopped {
+    let Exchange {
+        body,
+        f,
+        backend,
+        rename,
+        bridge,
+        shape,
+    } = ex;
     let mut out = outgoing(caller, body, f, backend, rename.as_ref(), bridge);
     let mut guard = track(caller, &out, backend, bridge);
     let timeout = caller.timeout.unwrap_or(backend.timeout);
     // `timeout` bounds the whole call from here; only the backend's progress
     // notifications (and its own requests to the client) extend it.
     let started = tokio::time::Instant::now();
-    let sent = send(
-        caller, body, f, backend, rename, collect, &mut out, &mut guard, timeout,
-    );
+    let sent = send(caller, backend, &mut out, &mut guard, timeout);
     let (sse, mut source, status, via) = match sent.await {
         Ok(a) => (a.sse, a.body, a.status, a.via),
-        Err(refused) => return refused,
+        Err(Refused::Answer(r)) => return Hopped::Answer(r),
+        Err(Refused::NeedsAccount(why)) => return Hopped::NeedsAccount(why, rename),
     };
     // A stateless client sees a modern backend's refusal with the status it came with
     // (the revision's table: 400 for -32602, -32020, -32021, …).
@@ -120,7 +77,7 @@ async fn forward_call(
     // A JSON answer already here in full goes out whole, with its length: no timer, no
     // stream to poll, and the backend connection is back in the pool before we return.
     if !sse
-        && !collect
+        && shape != Shape::Whole
         && let Some(whole) = source.take_whole()
     {
         // Lent, not moved: the call's state is copied nowhere on its way out.
@@ -131,7 +88,7 @@ async fn forward_call(
             status,
             bridge,
         };
-        return whole_answer(caller, body, f, backend, whole, answer);
+        return whole_answer(f, backend, whole, answer);
     }
     let streamed = Streamed {
         source,
@@ -144,7 +101,15 @@ async fn forward_call(
         status,
         bridge,
     };
-    streamed_answer(caller, body, f, backend, out, streamed, collect).await
+    streamed_answer(caller, body, backend, out, streamed, shape).await
+}
+
+/// Why a call was not sent: the answer the client gets for it, or an account the era
+/// layer asks the caller to connect.
+#[allow(clippy::large_enum_variant)] // a refusal is rare, and the answer is moved once
+enum Refused {
+    Answer(Response<Body>),
+    NeedsAccount(String),
 }
 
 /// The call as the backend gets it, and what it is known by.
@@ -235,7 +200,9 @@ fn outgoing(
         }
         _ => None,
     };
-    let upstream_body = bridge.request(caller, f, frame::splice(body, &mut reps[..n]));
+    let upstream_body = bridge.request(f, frame::splice(body, &mut reps[..n]), caller.caps, || {
+        caller.log_levels.get(caller.conversation)
+    });
     Outgoing {
         enveloped: bridge.enveloped(f),
         client_id,
@@ -286,18 +253,13 @@ fn failed(backend: &Backend, client_id: &Bytes, why: String) -> Response<Body> {
 /// Admits the call (breaker and bulkhead: an open circuit or a full backend answers at
 /// once, and the backend sees nothing; a wait for a place counts against the timeout)
 /// and sends it; the backend's answer, or the client's refusal.
-#[allow(clippy::too_many_arguments)]
 async fn send(
     caller: &Caller<'_>,
-    body: &Bytes,
-    f: &Frame,
     backend: &Arc<Backend>,
-    rename: Option<(Span, Bytes)>,
-    collect: bool,
     out: &mut Outgoing,
     guard: &mut InFlightGuard,
     timeout: std::time::Duration,
-) -> Result<crate::backend::transport::Answer, Response<Body>> {
+) -> Result<crate::backend::transport::Answer, Refused> {
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let admitted = tokio::select! {
@@ -314,7 +276,9 @@ async fn send(
         Err(why) => {
             guard.complete();
             out.record.finish(Outcome::Refused);
-            return Err(RpcError::method(code::INTERNAL, why).response(&out.client_id));
+            return Err(Refused::Answer(
+                RpcError::method(code::INTERNAL, why).response(&out.client_id),
+            ));
         }
     }
     let upstream_body = std::mem::take(&mut out.body);
@@ -326,7 +290,7 @@ async fn send(
             guard.cancel_on_drop();
             let why = format!("no answer within {} ms", timeout.as_millis());
             out.record.time_out(&why);
-            return Err(failed(backend, &out.client_id, why));
+            return Err(Refused::Answer(failed(backend, &out.client_id, why)));
         }
     };
     let refused = |out: &mut Outgoing, guard: &mut InFlightGuard| {
@@ -337,23 +301,22 @@ async fn send(
         Ok(a) => Ok(a),
         Err(UpstreamError::Busy(why)) => {
             refused(out, guard);
-            Err(RpcError::method(code::INTERNAL, why).response(&out.client_id))
+            Err(Refused::Answer(
+                RpcError::method(code::INTERNAL, why).response(&out.client_id),
+            ))
         }
         Err(UpstreamError::NeedsAccount(why)) => {
             refused(out, guard);
-            Err(Box::pin(crate::mcp::era::consent::ask(
-                caller, body, f, backend, rename, collect, &why,
-            ))
-            .await)
+            Err(Refused::NeedsAccount(why))
         }
         Err(UpstreamError::Unauthorized(why)) => {
             refused(out, guard);
-            Err(RpcError {
+            Err(Refused::Answer(RpcError {
                 data: Some(serde_json::json!({"server": backend.name,
                                   "authorize": format!("/api/v1/mcp/servers/{}/authorize", backend.name)})),
                 ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, format!("server `{}`: {why}", backend.name))
             }
-            .response(&out.client_id))
+            .response(&out.client_id)))
         }
         Err(e) => {
             guard.complete();
@@ -363,7 +326,7 @@ async fn send(
                 UpstreamError::Status(s) if s < 500 => out.record.finish(Outcome::Failed),
                 _ => out.record.fail(&why),
             }
-            Err(failed(backend, &out.client_id, why))
+            Err(Refused::Answer(failed(backend, &out.client_id, why)))
         }
     }
 }
@@ -378,14 +341,7 @@ struct Answered<'a> {
 }
 
 /// A JSON answer that arrived in full: spliced and sent whole, with its length.
-fn whole_answer(
-    caller: &Caller<'_>,
-    body: &Bytes,
-    f: &Frame,
-    backend: &Arc<Backend>,
-    whole: Bytes,
-    answer: Answered<'_>,
-) -> Response<Body> {
+fn whole_answer(f: &Frame, backend: &Arc<Backend>, whole: Bytes, answer: Answered<'_>) -> Hopped {
     let Answered {
         splicer,
         guard,
@@ -398,7 +354,6 @@ fn whole_answer(
     let record = &mut out.record;
     record.response_bytes = whole.len();
     record.saw(&whole);
-    let method = f.method(body).unwrap_or_default();
     if bridge.client_modern()
         && f.kind.is_some_and(Method::calls_item)
         && crate::mcp::wire::retired::URL_REQUIRED.in_(&whole)
@@ -406,7 +361,7 @@ fn whole_answer(
     {
         guard.complete();
         record.finish(Outcome::Error);
-        return caller.to_the_urls(body, method, &out.client_id, &asks);
+        return Hopped::UrlsFirst(asks);
     }
     let mut pieces = crate::http::Pieces::default();
     splicer.feed(whole, &mut pieces);
@@ -430,16 +385,16 @@ fn whole_answer(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        return r;
+        return Hopped::Answer(r);
     }
     // Not JSON, another request's answer, or cut short: the client gets an error
     // with its own id instead.
     record.fail("an unreadable answer");
-    failed(
+    Hopped::Answer(failed(
         backend,
         &out.client_id,
         "answered with something that is not the response to this request".into(),
-    )
+    ))
 }
 
 /// What a streamed answer carries on from the call.
@@ -462,13 +417,13 @@ struct Streamed {
 async fn streamed_answer(
     caller: &Caller<'_>,
     body: &Bytes,
-    f: &Frame,
     backend: &Arc<Backend>,
     out: Outgoing,
     s: Streamed,
-    collect: bool,
-) -> Response<Body> {
+    shape: Shape,
+) -> Hopped {
     let sse = s.sse;
+    let collect = shape == Shape::Whole;
     let wrap = !sse && !collect;
     let stream = UpstreamBody {
         inner: s.source,
@@ -499,16 +454,13 @@ async fn streamed_answer(
         inner_done: false,
         held: crate::mcp::wire::held::Held::stamping(sse && s.bridge.stamps_stream()),
     };
-    if sse && !collect && s.bridge.rounds_for_client(f.kind) {
+    if sse && shape == Shape::Held {
         let mut stream = Box::new(stream);
         stream.held.mrtr = true;
-        // The digest is taken when a round ends (most calls ask nothing).
-        let binding = caller.binding(f.method(body).unwrap_or_default(), String::new());
-        let rounds = crate::mcp::era::rounds::Rounds::new(stream, caller.parked.clone(), binding);
-        return Box::pin(crate::mcp::era::rounds::respond(rounds)).await;
+        return Hopped::Held(stream);
     }
     if collect {
-        return Box::pin(collect_response(stream)).await;
+        return Hopped::Answer(Box::pin(collect_response(stream)).await);
     }
     let mut r = Response::new(if s.bridge.client_modern() {
         Body::Stream(Box::pin(stream))
@@ -524,7 +476,7 @@ async fn streamed_answer(
             "application/json"
         }),
     );
-    r
+    Hopped::Answer(r)
 }
 
 /// Reads a whole forwarded answer and returns just the response message as JSON.

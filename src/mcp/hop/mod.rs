@@ -24,11 +24,12 @@
 pub mod caller;
 pub mod calls;
 pub mod confirm_places;
+pub mod exchange;
 pub mod forward;
 mod plane;
 pub(in crate::mcp) mod record;
 mod screen;
 pub mod splicer;
-pub(in crate::mcp) mod upstream;
+pub mod upstream;
 
 pub use plane::Plane;

@@ -1,5 +1,6 @@
 //! The data plane of the gateway's state: what carries calls, and what calls leave
-//! behind until they end (sessions, calls in flight, parked rounds, subscriptions).
+//! behind until they end (sessions, calls in flight, subscriptions); the eras' own is
+//! [`crate::mcp::era::plane`].
 
 use std::sync::Arc;
 
@@ -8,10 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::auth::session::{EndedSessions, SessionCache};
 use crate::backend::{Backends, Notice};
 use crate::config::Config;
-use crate::crypto::Cipher;
 use crate::http::connections::Connections;
-use crate::mcp::era::rounds::{ParkBounds, Parked};
-use crate::mcp::era::tasks::inputs::TaskInputs;
 use crate::mcp::hop::calls::{InFlight, ServerRequests};
 use crate::routing::subscriptions::Subscriptions;
 use crate::routing::{ListChanged, Routing};
@@ -36,13 +34,6 @@ pub struct Plane {
     pub server_requests: Arc<ServerRequests>,
     /// Policies' confirmations being asked of session clients, bounded.
     pub confirming: Arc<crate::mcp::hop::confirm_places::Confirming>,
-    /// Stateless clients' calls waiting for their input (multi-round-trip requests).
-    pub parked: Arc<Parked>,
-    /// The questions of session-era backends' tasks, held for 2026-07-28 clients.
-    pub task_inputs: Arc<TaskInputs>,
-    /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
-    /// recorded ones.
-    pub tasks_creating: Arc<crate::mcp::era::tasks::places::Creating>,
     /// The log levels session-era clients set (`logging/setLevel`).
     pub log_levels: Arc<crate::jsonrpc::log_level::Levels>,
     /// Per-view list changes, for clients' notification streams.
@@ -58,7 +49,6 @@ impl Plane {
     /// accounts.
     pub fn new(
         config: &Config,
-        cipher: &Cipher,
         rebuild: mpsc::UnboundedSender<()>,
         backend_tls: &rustls::ClientConfig,
         vault: Arc<crate::vault::Vault>,
@@ -82,17 +72,6 @@ impl Plane {
             subscriptions: Arc::default(),
             server_requests: Arc::default(),
             confirming: Arc::default(),
-            parked: Arc::new(Parked::new(
-                ParkBounds {
-                    ttl: config.parked.ttl,
-                    per_key: config.parked.per_key,
-                    total: config.parked.total,
-                },
-                cipher.clone(),
-                config.parked.replica_url.clone(),
-            )),
-            task_inputs: Arc::new(TaskInputs::new(config.tasks.per_key, config.parked.total)),
-            tasks_creating: Arc::default(),
             log_levels: Arc::default(),
             list_changes: broadcast::channel(64).0,
             session_messages: broadcast::channel(1024).0,

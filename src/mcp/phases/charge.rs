@@ -10,6 +10,8 @@ use bytes::Bytes;
 use crate::auth::Principal;
 use crate::auth::limits::{InFlight, Refused};
 use crate::http::{ApiError, Body};
+use crate::jsonrpc::frame::Frame;
+use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::state::State;
 use crate::mcp::wire::rpc::RpcError;
@@ -78,6 +80,16 @@ pub(crate) async fn tool_call(
         Err(r) => Err(r),
     };
     charged.map_err(|r| refused(state, p, r))
+}
+
+/// Phase 1 of every MCP request, its one charge: a handshake's (`server/discover`) or a
+/// request's, and the place in flight the answer holds until it is sent. Re-entries (a
+/// retry's request sent on, a confirmed call) are not charged again.
+pub(crate) async fn admit(ctx: &Ctx, f: &Frame) -> Result<Option<InFlight>, RpcError> {
+    match f.is(Method::ServerDiscover) {
+        true => handshake(ctx).await,
+        false => mcp_request(ctx).await,
+    }
 }
 
 /// Applies the caller's key limits to one MCP request: its rate, then a place among its

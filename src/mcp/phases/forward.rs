@@ -10,7 +10,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::forward::forward;
+use crate::mcp::era::bridge::forward;
+use crate::mcp::hop::exchange::{Exchange, Shape};
 use crate::mcp::phases::{Call, Callee};
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 
@@ -21,7 +22,7 @@ pub(crate) async fn to_backend(
     body: &Bytes,
     f: &Frame,
     call: Call<'_>,
-    collect: bool,
+    shape: Shape,
 ) -> Result<Response<Body>, RpcError> {
     let Call {
         callee:
@@ -72,17 +73,31 @@ pub(crate) async fn to_backend(
     if method == Method::ToolsCall && bridge.client_modern() {
         use crate::mcp::era::tasks::extension::{self, Plan};
         match extension::plan(body, f, backend, task, bridge)? {
-            Plan::Task if !collect => {
+            Plan::Task if shape != Shape::Whole => {
                 return Box::pin(extension::call(ctx, body, f, backend, rename, bridge)).await;
             }
             Plan::Without(plain) => {
                 let (pf, rename) = extension::reframe(&plain, rename)?;
-                return Ok(
-                    forward(&ctx.caller(), &plain, &pf, backend, rename, bridge, collect).await,
-                );
+                let ex = Exchange {
+                    body: &plain,
+                    f: &pf,
+                    backend,
+                    rename,
+                    bridge,
+                    shape,
+                };
+                return Ok(forward(&ctx.state.era, &ctx.caller(), ex).await);
             }
             _ => {}
         }
     }
-    Ok(forward(&ctx.caller(), body, f, backend, rename, bridge, collect).await)
+    let ex = Exchange {
+        body,
+        f,
+        backend,
+        rename,
+        bridge,
+        shape,
+    };
+    Ok(forward(&ctx.state.era, &ctx.caller(), ex).await)
 }

@@ -39,10 +39,14 @@ use hyper::{Response, StatusCode};
 use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
+use hyper::header::HeaderMap;
+
 use crate::mcp::ctx::Ctx;
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::lists::{list_cache, with_hints};
 use crate::mcp::wire::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
+use serve::Detoured;
 
 pub mod charge;
 pub mod forward;
@@ -54,20 +58,45 @@ pub mod serve;
 
 pub use route::{Call, Callee, Target, route, routed};
 
-/// Answers a request; `collect` returns whole JSON bodies (for batches and REST).
+/// Answers a request in the `shape` asked for (whole JSON bodies for batches and REST):
+/// the pipeline's head, for every MCP request (the endpoint's and each of a batch's).
 pub async fn dispatch(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+    shape: Shape,
+) -> Result<Response<Body>, RpcError> {
+    // 1. Charge, once: a refused request costs no backend work. The 2026-07-28 era's
+    // handshake is charged as the session era's `initialize` is.
+    let place = charge::admit(ctx, f).await?;
+    if !serve::takes_detour(ctx, f) {
+        return admitted(ctx, body, f, shape, place).await;
+    }
+    // A retry or a task request: the era's own path, which hands back what re-enters.
+    match Box::pin(serve::detour(ctx, headers, body, f)).await? {
+        Detoured::Answered(resp) => Ok(charge::hold(resp, place)),
+        Detoured::Again => Box::pin(admitted(ctx, body, f, shape, place)).await,
+        Detoured::Afresh(again) => {
+            let f = crate::jsonrpc::frame::parse(&again).map_err(|_| {
+                RpcError::method(
+                    crate::mcp::wire::rpc::code::INVALID_PARAMS,
+                    "the request could not be read again",
+                )
+            })?;
+            Box::pin(admitted(ctx, &again, &f, shape, place)).await
+        }
+    }
+}
+
+/// The pipeline past phase 1, for a request admitted with its `place` in flight.
+async fn admitted(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
-    collect: bool,
+    shape: Shape,
+    place: Option<crate::auth::limits::InFlight>,
 ) -> Result<Response<Body>, RpcError> {
-    // 1. Charge: a refused request costs no backend work. The 2026-07-28 era's handshake
-    // is charged as the session era's `initialize` is.
-    let place = if f.is(Method::ServerDiscover) {
-        charge::handshake(ctx).await?
-    } else {
-        charge::mcp_request(ctx).await?
-    };
     if !ctx.stateless && f.is(Method::LoggingSetLevel) {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
@@ -102,7 +131,7 @@ pub async fn dispatch(
     }
     // 2. Route. A refusal here or in 3 (a disabled or held tool, a policy, …) is
     // recorded where it becomes the answer ([`record::refused`]).
-    let target = route(ctx, body, f, collect).map_err(|e| record::refused(ctx, body, f, e))?;
+    let target = route(ctx, body, f, shape).map_err(|e| record::refused(ctx, body, f, e))?;
     let resp = match target {
         Target::Answer(result) => return Ok(answer(ctx, body, f, result, list_cache(ctx))),
         Target::Listen => {
@@ -110,13 +139,13 @@ pub async fn dispatch(
             return Box::pin(crate::mcp::stream::listen(ctx, Some(subscription))).await;
         }
         // 3-5.
-        Target::Call(routed) => call(ctx, body, f, routed, collect).await,
+        Target::Call(routed) => call(ctx, body, f, routed, shape).await,
         // A session client's first call to a 2026-07-28 backend: the backend is asked
         // whether it takes sessions first (boxed: rare, and kept out of every call's
         // future).
         Target::Unsettled(method, callee) => {
             let routed = Box::pin(Call::new(ctx, method, callee)).await;
-            call(ctx, body, f, routed, collect).await
+            call(ctx, body, f, routed, shape).await
         }
     }
     .map_err(|e| record::refused(ctx, body, f, e))?;
@@ -150,7 +179,7 @@ pub(crate) async fn call(
     body: &Bytes,
     f: &Frame,
     mut call: Call<'_>,
-    collect: bool,
+    shape: Shape,
 ) -> Result<Response<Body>, RpcError> {
     let (server, rate) = match &call.callee {
         Callee::Gateway(served) => (SERVED_BY, Some(served.rate.as_ref())),
@@ -163,7 +192,7 @@ pub(crate) async fn call(
             .and_then(|s| string_value(body, s))
             .unwrap_or_default();
         if let Some(pending) = crate::mcp::policed::call(ctx, rules, body, f, server, &named)? {
-            return crate::mcp::confirm::ask(ctx, body, f, pending, collect, confirmed);
+            return crate::mcp::confirm::ask(ctx, body, f, pending, shape, confirmed);
         }
     }
     if let Some(p) = &ctx.principal {
@@ -210,7 +239,7 @@ pub(crate) async fn call(
     // 4. Forward.
     let resp = match call.callee {
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
-        Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, collect).await?,
+        Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, shape).await?,
     };
     let resp = match policed {
         true => policy::after(ctx, resp, server, &named),
@@ -233,8 +262,8 @@ fn confirmed(
 ) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
     Box::pin(async move {
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
-        let called = match routed(&ctx, &body, &f, false).await {
-            Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, false).await,
+        let called = match routed(&ctx, &body, &f, Shape::Streamed).await {
+            Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, Shape::Streamed).await,
             Ok(_) => Err(RpcError::method(
                 crate::mcp::wire::rpc::code::INTERNAL,
                 "the call no longer routes to a tool",

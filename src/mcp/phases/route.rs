@@ -16,6 +16,7 @@ use crate::jsonrpc::frame::{Frame, Span, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
+use crate::mcp::hop::exchange::Shape;
 use crate::mcp::lists::{cursor, discover, listing, page};
 use crate::mcp::wire::rpc::{RpcError, code};
 use crate::routing::{Served, TaskSupport, ToolRate};
@@ -235,9 +236,9 @@ pub fn route<'v>(
     ctx: &'v Ctx,
     body: &[u8],
     f: &Frame,
-    collect: bool,
+    shape: Shape,
 ) -> Result<Target<'v>, RpcError> {
-    Ok(match reach(ctx, body, f, collect)? {
+    Ok(match reach(ctx, body, f, shape)? {
         Reached::Answer(result) => Target::Answer(result),
         Reached::Listen => Target::Listen,
         Reached::Call(method, callee) => match Call::settled(ctx, method, callee) {
@@ -253,9 +254,9 @@ pub async fn routed<'v>(
     ctx: &'v Ctx,
     body: &[u8],
     f: &Frame,
-    collect: bool,
+    shape: Shape,
 ) -> Result<Target<'v>, RpcError> {
-    Ok(match route(ctx, body, f, collect)? {
+    Ok(match route(ctx, body, f, shape)? {
         Target::Unsettled(method, callee) => {
             Target::Call(Box::pin(Call::new(ctx, method, callee)).await)
         }
@@ -264,7 +265,7 @@ pub async fn routed<'v>(
 }
 
 /// The request's target within the caller's view.
-fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reached<'v>, RpcError> {
+fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, shape: Shape) -> Result<Reached<'v>, RpcError> {
     // The method's name, for messages only (read when one is written).
     let method = || f.method(body).unwrap_or_default();
     let kind = f.kind;
@@ -392,7 +393,7 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, collect: bool) -> Result<Reac
                 _ => return Err(invalid("ref.type must be ref/prompt or ref/resource")),
             }
         }
-        Method::SubscriptionsListen if ctx.stateless && !collect => Reached::Listen,
+        Method::SubscriptionsListen if ctx.stateless && shape != Shape::Whole => Reached::Listen,
         _ => return Err(not_found(ctx, method())),
     })
 }

@@ -10,10 +10,12 @@ use hyper::Response;
 use hyper::header::HeaderMap;
 
 use crate::http::Body;
-use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::frame::Frame;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::era::rounds::retry::{self, Retried};
-use crate::mcp::wire::rpc::{RpcError, code};
+use crate::mcp::era::rounds::retry::{self, Resumable, Retried};
+use crate::mcp::hop::exchange::Shape;
+use crate::mcp::phases::{Call, Callee, Target};
+use crate::mcp::wire::rpc::RpcError;
 
 /// Whether a request (`call_tool` already unwrapped to the named tool's own call) takes
 /// a detour before the phases: a retry of the 2026-07-28 era, or a task request of
@@ -29,37 +31,62 @@ pub fn takes_detour(ctx: &Ctx, f: &Frame) -> bool {
         })
 }
 
-/// Answers a request that [`takes_detour`]: a retry, or a task request.
+/// What a detour came to: an answer, or the request for the rest of the pipeline again
+/// (already charged: [`super::dispatch`] goes on with it).
+#[allow(clippy::large_enum_variant)] // the answer is moved once, and detours are rare
+pub enum Detoured {
+    /// Answered on the era's path (a task request, a resumed call, a relayed retry).
+    Answered(Response<Body>),
+    /// The request as it came, for its backend (a 2026-07-28 backend's own state).
+    Again,
+    /// The request without its retry members, as it first came: nothing waited.
+    Afresh(Bytes),
+}
+
+/// Serves a request that [`takes_detour`]: a retry, or a task request. The request is
+/// routed here, once, and the era's code gets what it routes to.
 pub async fn detour(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
-) -> Result<Response<Body>, RpcError> {
+) -> Result<Detoured, RpcError> {
     if ctx.stateless && f.request_state.is_some() {
-        return match Box::pin(retry::retry(ctx, headers, body, f)).await? {
-            Retried::Answered(resp) => Ok(*resp),
-            Retried::Again => Box::pin(super::dispatch(ctx, body, f, false)).await,
-            Retried::Afresh(again) => {
-                let f = frame::parse(&again).map_err(|_| {
-                    RpcError::method(code::INVALID_PARAMS, "the request could not be read again")
-                })?;
-                Box::pin(super::dispatch(ctx, &again, &f, false)).await
-            }
-        };
+        let routed =
+            super::routed(ctx, body, f, Shape::Streamed)
+                .await
+                .map(|target| match target {
+                    Target::Call(Call {
+                        callee: Callee::Backend { backend, task, .. },
+                        bridge,
+                        ..
+                    }) => Some(Resumable {
+                        backend,
+                        task,
+                        bridge,
+                    }),
+                    _ => None,
+                });
+        return Ok(
+            match Box::pin(retry::retry(ctx, headers, body, f, routed)).await? {
+                Retried::Answered(resp) => Detoured::Answered(*resp),
+                Retried::Again => Detoured::Again,
+                Retried::Afresh(again) => Detoured::Afresh(again),
+            },
+        );
     }
-    match ctx.stateless {
+    Ok(Detoured::Answered(match ctx.stateless {
         false => {
             Box::pin(crate::mcp::era::tasks::session::serve(
                 ctx, headers, body, f,
             ))
-            .await
+            .await?
         }
         true => {
             Box::pin(crate::mcp::era::tasks::extension::serve(
                 ctx, headers, body, f,
             ))
-            .await
+            .await?
         }
-    }
+    }))
 }

@@ -13,6 +13,7 @@
 //! - [`extensions`]: the `_meta` members a 2026-07-28 request carries on to its backend.
 
 pub mod ask;
+pub mod bridge;
 pub mod extensions;
 pub mod headers;
 pub mod held;

@@ -7,31 +7,22 @@
 //! questions become rounds for the client ([`crate::mcp::era::rounds`]) or requests to it
 //! (`session_to_modern`).
 
-use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+use hyper::Response;
 
 use crate::backend::Backend;
-use crate::jsonrpc::frame::{self, Frame};
+use crate::http::Body;
 use crate::jsonrpc::methods::Method;
+use crate::mcp::era::plane::EraPlane;
+use crate::mcp::era::rounds::{self, Rounds};
 use crate::mcp::hop::caller::Caller;
-use crate::mcp::wire::rpc::STATELESS_RESULT_MEMBERS;
+use crate::mcp::hop::exchange::{Exchange, Hopped, Shape};
 
 pub(crate) mod session_to_modern;
 
-/// The pair of eras one call crosses: the client's, then the backend's as it serves this
-/// client (a dual-era backend serves a session client in a session).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bridge {
-    /// Session client, session-era backend: the bytes go through as they are.
-    Sessions,
-    /// Session client, 2026-07-28 backend: each request gets the envelope of the
-    /// session; the backend's `input_required` becomes requests to the client.
-    SessionToModern,
-    /// 2026-07-28 client, session-era backend: results get `resultType` and caching
-    /// hints; the backend's requests during a call become `input_required` rounds.
-    ModernToSession,
-    /// Both 2026-07-28: results get `resultType` where the backend left it out.
-    Modern,
-}
+pub use crate::mcp::wire::bridge::Bridge;
 
 impl Bridge {
     /// The bridge for a client of the stateless era (`stateless`) or a session client
@@ -78,17 +69,6 @@ impl Bridge {
         }
     }
 
-    /// The backend serves this call in the 2026-07-28 era.
-    pub fn backend_modern(self) -> bool {
-        matches!(self, Bridge::SessionToModern | Bridge::Modern)
-    }
-
-    /// The client is of the 2026-07-28 era: a closed stream is its cancellation, a
-    /// refusal keeps its HTTP status, a URL it must visit is an `input_required`.
-    pub fn client_modern(self) -> bool {
-        matches!(self, Bridge::ModernToSession | Bridge::Modern)
-    }
-
     /// A session client's `method` whose `input_required` rounds are put to it as
     /// requests (`bridge`).
     pub fn asks_client(self, method: Option<Method>) -> bool {
@@ -99,50 +79,6 @@ impl Bridge {
     /// rounds ([`crate::mcp::era::rounds`]).
     pub fn rounds_for_client(self, method: Option<Method>) -> bool {
         self == Bridge::ModernToSession && method.is_some_and(Method::calls_item)
-    }
-
-    /// The request as the backend's era needs it: a 2026-07-28 client's extensions it
-    /// carries on, or a session client's envelope added.
-    pub fn request(self, caller: &Caller<'_>, f: &Frame, body: Bytes) -> Bytes {
-        match self {
-            Bridge::Sessions | Bridge::ModernToSession => body,
-            Bridge::SessionToModern | Bridge::Modern => match f.meta_version {
-                Some(_) => crate::mcp::wire::extensions::carried_only(body),
-                None => with_envelope(caller, body),
-            },
-        }
-    }
-
-    /// Whether the request [`Bridge::request`] makes of `f` may carry the 2026-07-28
-    /// envelope: a 2026-07-28 backend's always does; a session-era backend's only when
-    /// the client's request has a `params._meta` (where the envelope lives), so the
-    /// common call without one is never searched for it.
-    pub fn enveloped(self, f: &Frame) -> bool {
-        matches!(self, Bridge::SessionToModern | Bridge::Modern) || f.meta.is_some()
-    }
-
-    /// The members a session-era backend's results need for a stateless client.
-    pub fn result_members(self) -> Option<Bytes> {
-        (self == Bridge::ModernToSession).then(|| Bytes::from_static(STATELESS_RESULT_MEMBERS))
-    }
-
-    /// An answer that arrived whole, as the client's era reads it: error codes the
-    /// revision retired replaced, and a 2026-07-28 backend's result without `resultType`
-    /// given one.
-    pub fn answer_for_client(self, whole: Bytes) -> Bytes {
-        match self {
-            Bridge::Sessions | Bridge::SessionToModern => whole,
-            Bridge::ModernToSession => crate::mcp::wire::retired::retire_codes(whole),
-            Bridge::Modern => {
-                let whole = crate::mcp::wire::retired::retire_codes(whole);
-                crate::mcp::wire::rpc::with_result_type(&whole).unwrap_or(whole)
-            }
-        }
-    }
-
-    /// A streamed answer's events are given `resultType` where missing.
-    pub fn stamps_stream(self) -> bool {
-        self == Bridge::Modern
     }
 }
 
@@ -159,18 +95,71 @@ pub fn hears_roots_changed(backend: &Backend) -> bool {
     !backend.is_modern()
 }
 
-/// A session client's request to a modern backend, with the envelope in its `_meta`:
-/// the revision, the capabilities the session declared, and the level it set.
-pub(in crate::mcp) fn with_envelope(caller: &Caller<'_>, body: Bytes) -> Bytes {
-    let Ok(f) = frame::parse(&body) else {
-        return body;
-    };
-    let caps = crate::base::ClientCaps::to_json(caller.caps.unwrap_or(0));
-    let level = caller.log_levels.get(caller.conversation).and_then(|l| {
-        crate::jsonrpc::log_level::LEVELS
-            .get(usize::from(l))
-            .copied()
-    });
-    let members = crate::backend::envelope::envelope(&caps, level);
-    frame::add_to_meta(&body, &f, &members)
+/// The adapter of the call's pair of eras around the hop: the call sent through the hop
+/// ([`crate::mcp::hop::forward::forward`]), and what the hop hands back finished here: a
+/// session client's call of a 2026-07-28 backend has the backend's `input_required`
+/// put to it as requests (`session_to_modern`); a 2026-07-28 client's call of a
+/// session-era backend has the backend's requests held as rounds ([`rounds`]); an
+/// account to connect or URLs to visit are asked for in the client's era (`consent`).
+///
+/// The call's future lives on the heap: every future that awaits it (the whole request
+/// path) then holds a pointer instead of embedding it, and each of them is moved at
+/// least once, so their size is paid for on every request.
+pub fn forward<'a>(
+    era: &'a EraPlane,
+    caller: &'a Caller<'a>,
+    ex: Exchange<'a>,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
+    crate::base::boxed(move || adapt(era, caller, ex))
+}
+
+async fn adapt(era: &EraPlane, caller: &Caller<'_>, mut ex: Exchange<'_>) -> Response<Body> {
+    let (body, f, backend, shape) = (ex.body, ex.f, ex.backend, ex.shape);
+    if shape == Shape::Streamed && ex.bridge.asks_client(f.kind) {
+        // The backend may answer `input_required`: a session client is asked instead.
+        // The first round goes as any call; the bridge carries on.
+        let rename = ex.rename.clone();
+        let first = crate::mcp::hop::forward::forward(caller, ex).await;
+        let first = Box::pin(finish(era, caller, body, f, backend, shape, first)).await;
+        return Box::pin(session_to_modern::rounds(
+            first, era, caller, body, f, backend, rename,
+        ))
+        .await;
+    }
+    if shape == Shape::Streamed && ex.bridge.rounds_for_client(f.kind) {
+        ex.shape = Shape::Held;
+    }
+    let hopped = crate::mcp::hop::forward::forward(caller, ex).await;
+    match hopped {
+        Hopped::Answer(r) => r,
+        other => Box::pin(finish(era, caller, body, f, backend, shape, other)).await,
+    }
+}
+
+/// What the hop handed back, finished in the client's era.
+async fn finish(
+    era: &EraPlane,
+    caller: &Caller<'_>,
+    body: &bytes::Bytes,
+    f: &crate::jsonrpc::frame::Frame,
+    backend: &std::sync::Arc<Backend>,
+    shape: Shape,
+    hopped: Hopped,
+) -> Response<Body> {
+    let method = f.method(body).unwrap_or_default();
+    match hopped {
+        Hopped::Answer(r) => r,
+        Hopped::NeedsAccount(why, rename) => {
+            super::consent::ask(era, caller, body, f, backend, rename, shape, &why).await
+        }
+        Hopped::UrlsFirst(asks) => {
+            let client_id = f.id.map_or(&b"null"[..], |s| s.of(body));
+            rounds::to_the_urls(&era.parked, caller, body, method, client_id, &asks)
+        }
+        Hopped::Held(stream) => {
+            // The digest is taken when a round ends (most calls ask nothing).
+            let binding = rounds::binding(caller, method, String::new());
+            rounds::respond(Rounds::new(stream, era.parked.clone(), binding)).await
+        }
+    }
 }

@@ -27,6 +27,7 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::jsonrpc::methods::Method;
+use crate::mcp::era::plane::EraPlane;
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::calls::ServerRequests;
 use crate::mcp::wire::rpc::MAX_COLLECTED;
@@ -56,6 +57,7 @@ struct Bridge {
 impl Bridge {
     /// What the bridge needs of the call, owned.
     fn of(
+        era: &EraPlane,
         caller: &Caller<'_>,
         body: &Bytes,
         f: &Frame,
@@ -66,7 +68,8 @@ impl Bridge {
         let spliced = frame::splice(body, &mut spans);
         // Only a session client's call of a 2026-07-28 backend is bridged here: its
         // request carries the session's envelope.
-        let spliced = super::with_envelope(caller, spliced);
+        let level = caller.log_levels.get(caller.conversation);
+        let spliced = crate::mcp::wire::bridge::with_envelope(spliced, caller.caps, level);
         let request = serde_json::from_slice(&spliced).unwrap_or(Value::Null);
         let client_id =
             f.id.and_then(|s| serde_json::from_slice(s.of(body)).ok())
@@ -79,7 +82,7 @@ impl Bridge {
             request,
             method: f.kind,
             client_id,
-            ttl: caller.parked.ttl(),
+            ttl: era.parked.ttl(),
             expires: caller.expires,
             api_key: caller.key,
             inbound: caller.inbound.cloned(),
@@ -94,13 +97,14 @@ impl Bridge {
 /// reaches the client as it comes.
 pub(in crate::mcp) async fn rounds(
     first: Response<Body>,
+    era: &EraPlane,
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
     backend: &Arc<Backend>,
     rename: Option<(Span, Bytes)>,
 ) -> Response<Body> {
-    let bridge = Bridge::of(caller, body, f, backend, rename);
+    let bridge = Bridge::of(era, caller, body, f, backend, rename);
     let sse = first
         .headers()
         .get(header::CONTENT_TYPE)
@@ -171,6 +175,7 @@ pub(in crate::mcp) async fn rounds(
 /// account is connected the call goes on, on the same stream.
 #[allow(clippy::too_many_arguments)]
 pub(in crate::mcp) fn consent(
+    era: &EraPlane,
     caller: &Caller<'_>,
     body: &Bytes,
     f: &Frame,
@@ -180,7 +185,7 @@ pub(in crate::mcp) fn consent(
     url: String,
     message: String,
 ) -> Response<Body> {
-    let bridge = Bridge::of(caller, body, f, backend, rename);
+    let bridge = Bridge::of(era, caller, body, f, backend, rename);
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let last = bridge.consent(&principal, url, message, &tx).await;

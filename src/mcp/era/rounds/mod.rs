@@ -34,6 +34,7 @@ use crate::mcp::wire::held::Settle;
 use crate::mcp::wire::request_state::{self, StateClaims};
 
 use crate::jsonrpc::methods::Method;
+use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::upstream::UpstreamBody;
 
 /// Bounds on calls waiting for a client's input.
@@ -651,6 +652,38 @@ pub async fn resume(
     call.body.resume(client_id, request);
     call.body.held.asks = missing;
     respond(Rounds::new(call.body, parked.clone(), call.binding)).await
+}
+
+/// Who may retry `caller`'s call of `method` (multi-round-trip requests).
+pub fn binding(caller: &Caller<'_>, method: &str, digest: String) -> Binding {
+    Binding {
+        principal: caller
+            .key
+            .as_ref()
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_default(),
+        namespace: caller.namespace.map(str::to_string),
+        method: method.to_string(),
+        digest,
+    }
+}
+
+/// A stateless client's call that needs the user at the URLs `asks` first: a URL
+/// input request, and a state that has the retry sent again as it first came.
+pub fn to_the_urls(
+    parked: &Parked,
+    caller: &Caller<'_>,
+    body: &Bytes,
+    method: &str,
+    client_id: &[u8],
+    asks: &[Ask],
+) -> hyper::Response<crate::http::Body> {
+    let digest = crate::mcp::wire::request_state::params_digest(body).unwrap_or_default();
+    let state = parked.resend_state(&binding(caller, method, digest));
+    crate::mcp::wire::rpc::json_response(
+        hyper::StatusCode::OK,
+        input_required(client_id, asks, &state),
+    )
 }
 
 #[cfg(test)]

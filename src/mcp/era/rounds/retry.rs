@@ -18,10 +18,13 @@ use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::relay::{RELAYED, relay};
 use crate::mcp::era::rounds::{self, Binding};
-use crate::mcp::phases::charge::mcp_request;
-use crate::mcp::phases::{Call, Callee, Target, routed};
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::mcp::wire::bridge::Bridge;
 use crate::mcp::wire::request_state::{self, StateError};
 use crate::mcp::wire::rpc::{RpcError, code};
+use crate::routing::TaskSupport;
 
 fn invalid(message: impl Into<String>) -> RpcError {
     RpcError::method(code::INVALID_PARAMS, message)
@@ -34,8 +37,7 @@ impl From<StateError> for RpcError {
 }
 
 /// What became of a retry: answered here, or a request for the pipeline again, which
-/// the one re-entry ([`crate::mcp::phases::serve`]) runs (this module never calls
-/// back up into it).
+/// the pipeline runs on (this module never calls back up into it).
 pub enum Retried {
     /// The parked call went on (or the retry was passed to its replica).
     Answered(Box<Response<Body>>),
@@ -45,12 +47,21 @@ pub enum Retried {
     Afresh(Bytes),
 }
 
-/// Serves a request carrying `requestState`.
+/// The backend a retry's request routes to, as the pipeline routed it.
+pub struct Resumable<'a> {
+    pub backend: &'a Arc<Backend>,
+    pub task: TaskSupport,
+    pub bridge: Bridge,
+}
+
+/// Serves a request carrying `requestState`, `routed` as the pipeline routed it (to a
+/// backend, to something else, or refused), charged already.
 pub async fn retry(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
+    routed: Result<Option<Resumable<'_>>, RpcError>,
 ) -> Result<Retried, RpcError> {
     let method = f.method(body).unwrap_or_default();
     if !f.kind.is_some_and(Method::calls_item) {
@@ -62,11 +73,9 @@ pub async fn retry(
     // any request does (its name routes it), and the backend checks what it sealed.
     // But a per-caller server's caller may hold the gateway's own state (they were sent
     // to connect their account first): that one opens under the gateway's key.
-    if let Ok(Target::Call(Call {
-        callee: Callee::Backend { backend, .. },
-        bridge,
-        ..
-    })) = routed(ctx, body, f, false).await
+    if let Ok(Some(Resumable {
+        backend, bridge, ..
+    })) = &routed
         && bridge.backend_modern()
         && !(backend.callers.is_some()
             && f.request_state
@@ -98,7 +107,7 @@ pub async fn retry(
     )?;
     let digest = request_state::params_digest(body).unwrap_or_default();
     claims.binds(method, &digest)?;
-    let parked = &ctx.state.data.parked;
+    let parked = &ctx.state.era.parked;
     if claims.call.is_empty() {
         // Nothing waits: the backend wanted the user at a URL first (-32042). The request
         // goes again, as it first came, from any replica.
@@ -116,14 +125,14 @@ pub async fn retry(
             )),
         };
     }
-    // A retry is a request like any other for the key's rate and concurrency, and the
-    // caller must still reach what it names; it is not another tool call for the day.
-    let held = mcp_request(ctx).await?;
-    let Target::Call(Call {
-        callee: Callee::Backend { backend, task, .. },
+    // A retry is a request like any other for the key's rate and concurrency (charged
+    // where every request is), and the caller must still reach what it names; it is not
+    // another tool call for the day.
+    let Some(Resumable {
+        backend,
+        task,
         bridge,
-        ..
-    }) = routed(ctx, body, f, false).await?
+    }) = routed?
     else {
         return Err(invalid(format!(
             "{method} with requestState names nothing to resume"
@@ -165,10 +174,7 @@ pub async fn retry(
         }
         _ => resp,
     };
-    Ok(Retried::Answered(Box::new(match held {
-        Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
-        None => resp,
-    })))
+    Ok(Retried::Answered(Box::new(resp)))
 }
 
 /// The request without `inputResponses` and `requestState`: what the backend first got.

@@ -42,7 +42,7 @@ use crate::mcp::era::tasks::inputs::{Inputs, Question};
 use crate::mcp::era::tasks::session::{self, Held, Owner, invalid};
 use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::calls::{Taken, owner_key};
-use crate::mcp::hop::forward::forward;
+use crate::mcp::hop::exchange::{Exchange, Shape};
 use crate::mcp::wire::rpc::MAX_COLLECTED;
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::wire::task_ids::{MAX_UPSTREAM_ID, TaskClaims};
@@ -181,14 +181,38 @@ pub(crate) async fn call(
     let mut owner = owner(ctx, body, f, backend);
     owner.place = Some(place);
     let resp = if bridge.backend_modern() {
-        forward(&ctx.caller(), body, f, backend, rename, bridge, false).await
+        crate::mcp::era::bridge::forward(
+            &ctx.state.era,
+            &ctx.caller(),
+            Exchange {
+                body,
+                f,
+                backend,
+                rename,
+                bridge,
+                shape: Shape::Streamed,
+            },
+        )
+        .await
     } else {
         let asked = with_params(body, |p| {
             p.insert("task".into(), json!({}));
         })
         .ok_or_else(|| invalid("params must be an object"))?;
         let (af, rename) = reframe(&asked, rename)?;
-        forward(&ctx.caller(), &asked, &af, backend, rename, bridge, false).await
+        crate::mcp::era::bridge::forward(
+            &ctx.state.era,
+            &ctx.caller(),
+            Exchange {
+                body: &asked,
+                f: &af,
+                backend,
+                rename,
+                bridge,
+                shape: Shape::Streamed,
+            },
+        )
+        .await
     };
     Ok(flatten(owner, resp))
 }
@@ -315,12 +339,7 @@ pub(crate) async fn serve(
     if !declared(body, f) {
         return Err(missing());
     }
-    let held = crate::mcp::phases::charge::mcp_request(ctx).await?;
-    let resp = serve_held(ctx, headers, body, f).await?;
-    Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
-        None => resp,
-    })
+    serve_held(ctx, headers, body, f).await
 }
 
 async fn serve_held(
@@ -373,7 +392,19 @@ async fn ask(
         ..ctx.caller()
     };
     let bridge = Bridge::choose(caller.stateless, backend).await;
-    let resp = forward(&caller, &request, &f, backend, None, bridge, true).await;
+    let resp = crate::mcp::era::bridge::forward(
+        &ctx.state.era,
+        &caller,
+        Exchange {
+            body: &request,
+            f: &f,
+            backend,
+            rename: None,
+            bridge,
+            shape: Shape::Whole,
+        },
+    )
+    .await;
     let (_, answer) = session::read_answer(resp).await;
     let mut v: Value = serde_json::from_slice(&answer)
         .map_err(|_| broken("the backend's answer is unreadable"))?;
@@ -430,7 +461,7 @@ async fn get(
         },
         "cancelled" => {}
         _ => {
-            let inputs = match ctx.state.data.task_inputs.get(gid) {
+            let inputs = match ctx.state.era.task_inputs.get(gid) {
                 Some(i) => Some(i),
                 None if status == "input_required" => drive(ctx, claims, backend, gid).await,
                 None => None,
@@ -477,7 +508,7 @@ async fn drive(
 ) -> Option<Arc<Inputs>> {
     let inputs = match ctx
         .state
-        .data
+        .era
         .task_inputs
         .open(gid, ctx.conversation.clone(), ctx.kid())?
     {
@@ -531,16 +562,27 @@ impl Reader {
                 namespace: self.namespace.as_deref(),
                 audit: &state.observe.audit,
                 trace: None,
-                parked: &state.data.parked,
                 log_levels: &state.data.log_levels,
                 timeout: Some(state.config.tasks.wait),
             };
             let bridge = Bridge::choose(caller.stateless, &self.backend).await;
-            let resp = forward(&caller, &request, &f, &self.backend, None, bridge, false).await;
+            let resp = crate::mcp::era::bridge::forward(
+                &state.era,
+                &caller,
+                Exchange {
+                    body: &request,
+                    f: &f,
+                    backend: &self.backend,
+                    rename: None,
+                    bridge,
+                    shape: Shape::Streamed,
+                },
+            )
+            .await;
             self.read(resp.into_body()).await;
         }
         self.inputs.end();
-        state.data.task_inputs.close(&self.gid, &self.inputs);
+        state.era.task_inputs.close(&self.gid, &self.inputs);
     }
 
     /// Takes the questions off the answer stream until its response comes.
@@ -634,7 +676,7 @@ async fn update(ctx: &Ctx, gid: &str, params: &Value) -> Result<Value, RpcError>
     let responses = params["inputResponses"]
         .as_object()
         .ok_or_else(|| invalid("tasks/update needs params.inputResponses, an object"))?;
-    if let Some(inputs) = ctx.state.data.task_inputs.get(gid) {
+    if let Some(inputs) = ctx.state.era.task_inputs.get(gid) {
         if let Some((k, _)) = responses
             .iter()
             .find(|(k, v)| inputs.waits(k) && !v.is_object())
@@ -663,7 +705,7 @@ async fn cancel(
         Err(e) if e["code"].as_i64() == Some(code::INVALID_PARAMS) => {}
         Err(e) => return Err(upstream_error(e)),
     }
-    if let Some(inputs) = ctx.state.data.task_inputs.get(gid) {
+    if let Some(inputs) = ctx.state.era.task_inputs.get(gid) {
         // Its questions will not be answered: forgotten, not refused (a refusal would
         // reach work the backend has stopped, and some backends fail on that).
         let asked: Vec<Bytes> = inputs

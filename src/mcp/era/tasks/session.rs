@@ -31,7 +31,7 @@ use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
-use crate::mcp::hop::forward::forward;
+use crate::mcp::hop::exchange::{Exchange, Shape};
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::wire::task_ids::{self, MAX_UPSTREAM_ID, TaskClaims};
 
@@ -83,7 +83,7 @@ pub(crate) async fn reserve_task_place(
 ) -> Result<crate::mcp::era::tasks::places::Place, RpcError> {
     let bound = ctx.state.config.tasks.per_key;
     let key = ctx.kid().to_string();
-    let (place, ahead) = ctx.state.data.tasks_creating.reserve(key);
+    let (place, ahead) = ctx.state.era.tasks_creating.reserve(key);
     let live = crate::store::tasks::live(&ctx.state.db.pool, ctx.kid())
         .await
         .map_err(|e| RpcError::method(code::INTERNAL, format!("tasks unavailable: {e}")))?;
@@ -117,7 +117,7 @@ impl Owner {
     /// A task the backend created as `upstream`, living `life`: its gateway id, and the
     /// unix seconds the gateway's record of it expires at.
     pub fn seal(&self, upstream: &str, life: Duration) -> (String, u64) {
-        let parked = &self.state.data.parked;
+        let parked = &self.state.era.parked;
         let claims = TaskClaims {
             b: self.backend.id,
             t: upstream.to_string(),
@@ -167,7 +167,19 @@ pub(crate) async fn call(
 ) -> Result<Response<Body>, RpcError> {
     let place = reserve_task_place(ctx).await?;
     let caller = ctx.caller();
-    let resp = forward(&caller, body, f, backend, rename, bridge, true).await;
+    let resp = crate::mcp::era::bridge::forward(
+        &ctx.state.era,
+        &caller,
+        Exchange {
+            body,
+            f,
+            backend,
+            rename,
+            bridge,
+            shape: Shape::Whole,
+        },
+    )
+    .await;
     let (parts, answer) = read_answer(resp).await;
     let passed = |answer: Bytes| Ok(Response::from_parts(parts, Body::full(answer)));
     let Ok(mut v) = serde_json::from_slice::<Value>(&answer) else {
@@ -225,16 +237,11 @@ pub(crate) async fn serve(
     body: &Bytes,
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
-    let held = crate::mcp::phases::charge::mcp_request(ctx).await?;
-    let resp = if f.is(Method::TasksList) {
-        list(ctx, headers, body, f).await?
+    if f.is(Method::TasksList) {
+        list(ctx, headers, body, f).await
     } else {
-        serve_held(ctx, headers, body, f).await?
-    };
-    Ok(match held {
-        Some(held) => resp.map(|b| crate::mcp::phases::charge::held(b, held)),
-        None => resp,
-    })
+        serve_held(ctx, headers, body, f).await
+    }
 }
 
 /// Where a task named by its gateway id is.
@@ -262,7 +269,7 @@ pub(crate) async fn held(
         unix_now_ms(),
     )
     .map_err(|_| unknown())?;
-    let parked = &ctx.state.data.parked;
+    let parked = &ctx.state.era.parked;
     if claims.r != parked.replica {
         return match claims.u.as_deref() {
             Some(url) if !headers.contains_key(crate::mcp::era::relay::RELAYED) => Ok(Held::There(
@@ -325,7 +332,19 @@ pub(crate) async fn to_task_backend(
     };
     // A request of its own, not a routed call: its bridge is chosen here.
     let bridge = Bridge::choose(caller.stateless, backend).await;
-    let resp = forward(&caller, &upstream, &uf, backend, None, bridge, false).await;
+    let resp = crate::mcp::era::bridge::forward(
+        &ctx.state.era,
+        &caller,
+        Exchange {
+            body: &upstream,
+            f: &uf,
+            backend,
+            rename: None,
+            bridge,
+            shape: Shape::Streamed,
+        },
+    )
+    .await;
     let from = json_string(&claims.t);
     let to = Bytes::from(json_string(gid));
     Ok(resp.map(|b| Body::Stream(Box::pin(Replace::new(b, from, to)))))

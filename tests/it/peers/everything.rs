@@ -5,6 +5,7 @@
 //! declaring nothing is offered none of the tools that need a capability and is never
 //! asked anything.
 
+use crate::support::PEER_WAIT;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use crate::support::gateway::{TestGateway, with_everything};
 use crate::support::mcp::{Client, messages, post_streaming, response_message};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(60);
 const URL_TOOL: &str = "everything__trigger-url-elicitation";
 
 /// Arguments for a tool: the ones that need a say, else a value for each required
@@ -133,7 +133,7 @@ async fn follow(c: &Client, user: &mut User, request: &Value) -> (Value, usize) 
     let mut rx = post_streaming(c.addr, &c.path, &headers, request).await;
     let mut progress = 0;
     loop {
-        let m = tokio::time::timeout(WAIT, rx.recv())
+        let m = tokio::time::timeout(PEER_WAIT, rx.recv())
             .await
             .unwrap_or_else(|_| panic!("{request}: no answer in time"))
             .unwrap_or_else(|| panic!("{request}: the stream ended without its answer"));
@@ -365,7 +365,7 @@ async fn every_tool_of_server_everything_works_for_a_2026_client_declaring_every
 /// Polls a task of the tasks extension to its end, answering its questions.
 async fn poll(c: &Client, user: &mut User, id: &mut u64, name: &str, created: &Value) -> Value {
     let task_id = created["taskId"].clone();
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = tokio::time::Instant::now() + PEER_WAIT;
     loop {
         *id += 1;
         let (m, _) = post(c, &stateless(*id, "tasks/get", json!({"taskId": task_id}))).await;
@@ -461,14 +461,14 @@ async fn an_allow_list_namespace_offers_only_its_tools_to_every_client() {
     assert_eq!(r.json()["tools_default"], "disabled", "{}", r.text());
 
     // Running gateways learn of keyadm's change by NOTIFY.
-    crate::support::eventually(WAIT, "the namespace served", || async {
+    crate::support::eventually(PEER_WAIT, "the namespace served", || async {
         gw.state.data.routing.load().view(Some("team")).map(|_| ())
     })
     .await;
     let mut c = Client::new(gw.addr, "/mcp/team", Some(&gw.client_key));
     c.version = "2025-11-25".into();
     c.initialize_with(every_capability()).await;
-    let first = crate::support::eventually(WAIT, "the allow-list served", || async {
+    let first = crate::support::eventually(PEER_WAIT, "the allow-list served", || async {
         let n = listed(&c).await;
         (n == allowed).then_some(n)
     })
@@ -498,7 +498,7 @@ async fn an_allow_list_namespace_offers_only_its_tools_to_every_client() {
 
     // Search finds nothing outside the list.
     keyadm(line("namespaces set team --tool-search on")).await;
-    let found = crate::support::eventually(WAIT, "search mode", || async {
+    let found = crate::support::eventually(PEER_WAIT, "search mode", || async {
         let r = c
             .call(
                 json!(10),
@@ -517,7 +517,7 @@ async fn an_allow_list_namespace_offers_only_its_tools_to_every_client() {
         "namespaces set team --tool-search off --allow {gated}"
     )))
     .await;
-    crate::support::eventually(WAIT, "the tool allowed", || async {
+    crate::support::eventually(PEER_WAIT, "the tool allowed", || async {
         listed(&c).await.iter().any(|n| n == gated).then_some(())
     })
     .await;

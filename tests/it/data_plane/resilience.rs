@@ -3,6 +3,7 @@
 //! once, a probe after the cool-down closes it, answers (even `isError` ones) never
 //! count as failures, and a full backend refuses at once what its queue cannot hold.
 
+use crate::support::WAIT;
 use std::time::{Duration, Instant};
 
 use crate::support::eventually;
@@ -12,8 +13,6 @@ use crate::support::mcp::text_of;
 use crate::support::mock::Mock;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(15);
 
 async fn server(gw: &TestGateway, name: &str) -> Value {
     get(

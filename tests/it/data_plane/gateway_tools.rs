@@ -3,6 +3,7 @@
 //! arguments are wrong, renamed, described, rated and disabled by a namespace's
 //! override, wins its name over a backend's tool, and is charged to the key's limits.
 
+use crate::support::WAIT;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,8 +15,6 @@ use crate::support::mock::Mock;
 use serde_json::{Value, json};
 
 use metamcp::routing::{Called, GatewayCall, GatewayTool, ToolError};
-
-const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Answers `said: <text>`, counting its calls; refuses a call without `text`.
 #[derive(Default)]

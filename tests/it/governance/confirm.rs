@@ -13,6 +13,7 @@
 //! - Questions waiting are bounded per session, and nothing is left behind when a
 //!   client goes away mid-question.
 
+use crate::support::WAIT;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -26,7 +27,6 @@ use crate::support::mcp::{Client, only_question, response_message};
 use crate::support::{eventually, peers};
 
 const POLICY: &str = "confirm-destructive";
-const WAIT: Duration = Duration::from_secs(30);
 
 /// A gateway with `mcp-server-git` on a fresh repository as `git` (and in the namespace
 /// `found`, tool search on), the README's confirmation policy, and the repository.

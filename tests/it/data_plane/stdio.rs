@@ -2,6 +2,7 @@
 //! by every client, multiplexed by id, supervised, and stopped without leaks.
 
 use crate::support;
+use crate::support::WAIT;
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +10,6 @@ use crate::support::gateway::TestGateway;
 use crate::support::http::send_json;
 use crate::support::mcp::{Client, post_streaming};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn stdio_gateway() -> TestGateway {
     let gw = TestGateway::start().await;

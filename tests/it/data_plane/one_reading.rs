@@ -8,8 +8,8 @@
 //! backend's stream is framed (CRLF with a notification first, CR, data split over
 //! lines, events and comments after it), and refuses (closed) an answer it cannot read.
 
+use crate::support::WAIT;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,8 +20,6 @@ use crate::support::gateway::TestGateway;
 use crate::support::http::{Resp, send_json};
 use crate::support::mcp::{Client, response_message, text_of};
 use crate::support::mock::Mock;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn gateway() -> (TestGateway, Mock) {
     let gw = TestGateway::start().await;

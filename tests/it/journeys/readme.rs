@@ -1,6 +1,6 @@
 //! The README's snippets, run as written. Every fenced block of README.md is one of:
 //! - the quick start (`<!-- quickstart -->` above it): run line by line by
-//!   `tests/it/quickstart.rs`, which this test checks is still there;
+//!   `tests/it/journeys/quickstart.rs`, which this test checks is still there;
 //! - a file (`<!-- file: NAME -->` above it, any language): saved as NAME in the
 //!   session's directory before the shell blocks run, and a later shell block must use it;
 //! - the layout (`<!-- layout -->`): every path it names exists, and every folder of
@@ -8,8 +8,7 @@
 //! - a shell block (`sh`): run, in the README's order, in one bash session.
 //!
 //! A block of any other kind fails the test, so nothing the test does not run can be added.
-//! The README stays at most 500 lines, every relative link of it and of `docs/` reaches a
-//! file, and every page of `docs/` is linked from the README.
+//! The README stays at most 500 lines (its links are `house/docs.rs`'s).
 //!
 //! The session starts where the quick start leaves off (its last line, which stops the
 //! gateway, left out): the test build's `metamcp` on a private PostgreSQL database of the
@@ -132,9 +131,9 @@ fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
     assert_eq!(quick.len(), 1, "one quick start block");
     let quickstart_test = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/it/quickstart.rs"
+        "/tests/it/journeys/quickstart.rs"
     ))
-    .expect("tests/it/quickstart.rs runs the quick start");
+    .expect("tests/it/journeys/quickstart.rs runs the quick start");
     assert!(quickstart_test.contains("<!-- quickstart -->"));
     // The two set-up commands, as they are, the second the one CI runs.
     let setup: Vec<_> = all.iter().filter(|(_, k)| *k == Kind::Setup).collect();
@@ -377,48 +376,4 @@ async fn the_readme_runs_as_written_against_a_real_gateway() {
         }
     }
     assert!(stderr.contains("== the README ran to its end"), "{stderr}");
-}
-
-/// The relative links of a Markdown text: `](target)` without a scheme or a bare anchor,
-/// the `#anchor` cut off.
-fn relative_links(text: &str) -> Vec<String> {
-    text.split("](")
-        .skip(1)
-        .filter_map(|rest| rest.split(')').next())
-        .map(|t| t.split('#').next().unwrap_or_default().to_string())
-        .filter(|t| !t.is_empty() && !t.contains("://") && !t.contains(' '))
-        .collect()
-}
-
-#[test]
-fn every_link_of_the_readme_and_docs_reaches_a_file_and_every_doc_is_linked() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(README).expect("README.md");
-    assert_eq!(
-        relative_links("[a](docs/a.md#x) [b](https://x.org/y) [c](#z) [d](../e.md)"),
-        ["docs/a.md", "../e.md"]
-    );
-    let mut pages = vec![(root.join("README.md"), readme.clone())];
-    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "md") {
-            let text = std::fs::read_to_string(&path).expect("a doc");
-            let name = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
-            assert!(
-                relative_links(&readme).contains(&name),
-                "{name} is linked from nowhere in the README: add it to its section's list"
-            );
-            pages.push((path, text));
-        }
-    }
-    for (page, text) in &pages {
-        for link in relative_links(text) {
-            let dir = page.parent().expect("a folder");
-            assert!(
-                dir.join(&link).exists(),
-                "{}: the link {link} reaches nothing",
-                page.display()
-            );
-        }
-    }
 }

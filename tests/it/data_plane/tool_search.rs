@@ -6,6 +6,7 @@
 //! hostile input.
 
 use crate::support;
+use crate::support::WAIT;
 
 use crate::support::eventually;
 use crate::support::gateway::{TestGateway, create_key, key_store};
@@ -13,8 +14,6 @@ use crate::support::http::{get, send_json};
 use crate::support::mcp::{Client, response_message, text_of};
 use crate::support::mock::Mock;
 use serde_json::{Value, json};
-
-const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A gateway with mocks `alpha` and `beta` (rich), a namespace `found` of beta alone in
 /// search mode with beta's `echo` disabled, and `plain`, beta alone, search off.
@@ -37,12 +36,6 @@ async fn gateway() -> (TestGateway, Mock, Mock) {
     (gw, alpha, beta)
 }
 
-async fn client(gw: &TestGateway, path: &str, key: &str) -> Client {
-    let mut c = Client::new(gw.addr, path, Some(key));
-    c.initialize().await;
-    c
-}
-
 /// `search_tools`' result for `query`: the tools' names, best first.
 async fn found(c: &Client, query: &str) -> Vec<String> {
     let r = c
@@ -62,7 +55,7 @@ async fn found(c: &Client, query: &str) -> Vec<String> {
 #[tokio::test]
 async fn search_mode_lists_the_search_tools_and_finds_tools_within_reach() {
     let (gw, _alpha, beta) = gateway().await;
-    let c = client(&gw, "/mcp/found", &gw.client_key).await;
+    let c = gw.session("/mcp/found", &gw.client_key).await;
     let names = eventually(WAIT, "search mode lists its two tools", || async {
         let names = c.tool_names().await;
         (names.len() == 2).then_some(names)
@@ -153,7 +146,7 @@ async fn search_mode_lists_the_search_tools_and_finds_tools_within_reach() {
 #[tokio::test]
 async fn call_tool_refuses_what_a_direct_call_could_not_reach_and_hostile_input() {
     let (gw, _alpha, _beta) = gateway().await;
-    let c = client(&gw, "/mcp/found", &gw.client_key).await;
+    let c = gw.session("/mcp/found", &gw.client_key).await;
     let refused = |m: &Value| {
         (
             m["error"]["code"].clone(),
@@ -404,7 +397,7 @@ async fn the_modes_decide_what_tools_list_gives_and_are_reported() {
     assert_eq!(shown.json()["tool_search_effective"], "off");
     assert_eq!(shown.json()["tool_search_why"], "tool_search is off");
     // Off: every tool, and search_tools is not a tool of the view.
-    let plain = client(&gw, "/mcp/plain", &gw.client_key).await;
+    let plain = gw.session("/mcp/plain", &gw.client_key).await;
     let names = eventually(WAIT, "beta's tools are listed", || async {
         let names = plain.tool_names().await;
         names.iter().any(|n| n == "beta__add").then_some(names)
@@ -425,7 +418,7 @@ async fn the_modes_decide_what_tools_list_gives_and_are_reported() {
         .await;
     assert_eq!(m["error"]["code"], -32602, "{m}");
     // Auto, on a small view (`/mcp` by default): every tool.
-    let all = client(&gw, "/mcp", &gw.client_key).await;
+    let all = gw.session("/mcp", &gw.client_key).await;
     let names = eventually(WAIT, "every tool is listed", || async {
         let names = all.tool_names().await;
         names.iter().any(|n| n == "alpha__echo").then_some(names)
@@ -491,7 +484,7 @@ async fn the_gateways_own_setting_turns_search_on_for_every_server() {
     let beta = Mock::start(&["--profile", "rich"]);
     gw.register(json!({"name": "beta", "protocol": "http", "url": beta.url()}))
         .await;
-    let c = client(&gw, "/mcp", &gw.client_key).await;
+    let c = gw.session("/mcp", &gw.client_key).await;
     eventually(WAIT, "search mode on /mcp", || async {
         (c.tool_names().await == ["search_tools", "call_tool"]).then_some(())
     })
@@ -512,7 +505,7 @@ async fn the_gateways_own_setting_turns_search_on_for_every_server() {
 async fn embeddings_are_kept_in_postgresql_and_read_back() {
     use metamcp::search::semantic;
     let (gw, _alpha, _beta) = gateway().await;
-    let c = client(&gw, "/mcp/plain", &gw.client_key).await;
+    let c = gw.session("/mcp/plain", &gw.client_key).await;
     let listed = eventually(WAIT, "beta's tools", || async {
         let r = c.result("tools/list", json!({})).await;
         let tools = r["tools"].as_array().cloned().unwrap_or_default();
@@ -544,7 +537,7 @@ async fn embeddings_are_kept_in_postgresql_and_read_back() {
     )
     .await;
     let sms = "send an SMS to my mother";
-    let f = client(&gw, "/mcp/found", &gw.client_key).await;
+    let f = gw.session("/mcp/found", &gw.client_key).await;
     // Before: the adder is not what an SMS needs.
     let before = found(&f, sms).await;
     assert_ne!(
@@ -604,7 +597,7 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     )
     .await;
     assert_eq!(made.status, 201, "{}", made.text());
-    let c = client(&gw, "/mcp/h", &gw.client_key).await;
+    let c = gw.session("/mcp/h", &gw.client_key).await;
     let bound = std::time::Duration::from_secs(3);
     // A definition with more text than screening reads is held at first sight ("too
     // large to screen", docs/reviews.md): an admin approves the huge server's tools.

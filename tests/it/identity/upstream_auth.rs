@@ -3,6 +3,7 @@
 //! (registration, PKCE, codes, rotated refresh tokens).
 
 use crate::support;
+use crate::support::WAIT;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,7 +16,6 @@ use crate::support::{cluster, eventually};
 use serde_json::{Value, json};
 
 /// How long a test waits for the next message of a stream.
-const WAIT: Duration = Duration::from_secs(20);
 
 /// The path and query of an absolute `http://` URL, and its address.
 fn split(url: &str) -> (SocketAddr, String) {

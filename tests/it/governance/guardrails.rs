@@ -5,6 +5,7 @@
 //! mutate, audit, hang, answer 5 MB or answer garbage, in front of a real mockmcp
 //! backend whose call counts show what reached it.
 
+use crate::support::WAIT;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -19,8 +20,6 @@ use crate::support::http::{events_until, live_events, send_json};
 use crate::support::mcp::{Client, response_message, text_of};
 use crate::support::mock::Mock;
 use crate::support::{eventually, keyadm};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 /// What a guardrail of the test's own answers.
 #[derive(Clone)]
@@ -114,22 +113,6 @@ async fn serve(mut s: TcpStream, answer: Answer, seen: Arc<Mutex<Vec<Value>>>) {
     }
 }
 
-async fn namespace(gw: &TestGateway, body: Value) {
-    let made = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &body).await;
-    assert_eq!(made.status, 201, "{}", made.text());
-}
-
-/// A session on `path` once `tool` is listed there.
-async fn client(gw: &TestGateway, path: &str, tool: &str) -> Client {
-    let mut c = Client::new(gw.addr, path, Some(&gw.client_key));
-    c.initialize().await;
-    eventually(WAIT, "the tool is listed", || async {
-        c.tool_names().await.iter().any(|n| n == tool).then_some(())
-    })
-    .await;
-    c
-}
-
 /// A 2025-03-26 session on `path` (the era that takes batches).
 async fn old_session(gw: &TestGateway, path: &str) -> Client {
     let mut c = Client::new(gw.addr, path, Some(&gw.client_key));
@@ -189,16 +172,16 @@ impl Drop for Redact {
 async fn the_redaction_service_masks_an_email_in_an_echoed_result() {
     let gw = with_everything(|_| {}).await;
     let (_redact, url) = Redact::start();
-    namespace(
-        &gw,
-        json!({"name": "masked", "servers": ["everything"],
-               "guardrails": [{"url": url, "on": ["result"], "failure": "closed"}]}),
-    )
-    .await;
-    namespace(&gw, json!({"name": "plain", "servers": ["everything"]})).await;
+    gw.namespace(json!({"name": "masked", "servers": ["everything"],
+               "guardrails": [{"url": url, "on": ["result"], "failure": "closed"}]}))
+        .await;
+    gw.namespace(json!({"name": "plain", "servers": ["everything"]}))
+        .await;
     let message = json!({"message": "write to alice@example.com today"});
 
-    let masked = client(&gw, "/mcp/masked", "everything__echo").await;
+    let masked = gw
+        .session_listing("/mcp/masked", &gw.client_key, "everything__echo")
+        .await;
     let m = masked.call_tool("everything__echo", message.clone()).await;
     assert_eq!(m["id"], 1, "{m}");
     let text = text_of(&m["result"]);
@@ -219,19 +202,20 @@ async fn the_redaction_service_masks_an_email_in_an_echoed_result() {
     );
 
     // A namespace without guardrails is unaffected.
-    let plain = client(&gw, "/mcp/plain", "everything__echo").await;
+    let plain = gw
+        .session_listing("/mcp/plain", &gw.client_key, "everything__echo")
+        .await;
     let m = plain.call_tool("everything__echo", message.clone()).await;
     assert!(text_of(&m["result"]).contains("alice@example.com"), "{m}");
 
     // In audit mode the service's mutation is recorded, not applied.
-    namespace(
-        &gw,
-        json!({"name": "watched", "servers": ["everything"],
-               "guardrails": [{"url": url, "on": ["result"], "mode": "audit"}]}),
-    )
-    .await;
+    gw.namespace(json!({"name": "watched", "servers": ["everything"],
+               "guardrails": [{"url": url, "on": ["result"], "mode": "audit"}]}))
+        .await;
     let mut events = live_events(gw.addr, &gw.admin_key).await;
-    let watched = client(&gw, "/mcp/watched", "everything__echo").await;
+    let watched = gw
+        .session_listing("/mcp/watched", &gw.client_key, "everything__echo")
+        .await;
     let m = watched.call_tool("everything__echo", message).await;
     assert!(text_of(&m["result"]).contains("alice@example.com"), "{m}");
     let e = events_until(&mut events, &mut String::new(), WAIT, |e| {
@@ -262,29 +246,22 @@ async fn request_guardrails_deny_mutate_and_audit() {
     ))
     .await;
     let secret_url = format!("{}?token=s3cret", deny.url);
-    namespace(
-        &gw,
-        json!({"name": "denied", "servers": ["beta"],
-               "guardrails": [{"url": secret_url, "on": ["request"]}]}),
-    )
-    .await;
-    namespace(
-        &gw,
-        json!({"name": "changed", "servers": ["beta"],
-               "guardrails": [{"url": mutate.url, "on": ["request"]}]}),
-    )
-    .await;
-    namespace(
-        &gw,
-        json!({"name": "watched", "servers": ["beta"],
-               "guardrails": [{"url": audit.url, "on": ["request"], "mode": "audit"}]}),
-    )
-    .await;
+    gw.namespace(json!({"name": "denied", "servers": ["beta"],
+               "guardrails": [{"url": secret_url, "on": ["request"]}]}))
+        .await;
+    gw.namespace(json!({"name": "changed", "servers": ["beta"],
+               "guardrails": [{"url": mutate.url, "on": ["request"]}]}))
+        .await;
+    gw.namespace(json!({"name": "watched", "servers": ["beta"],
+               "guardrails": [{"url": audit.url, "on": ["request"], "mode": "audit"}]}))
+        .await;
     let mut events = live_events(gw.addr, &gw.admin_key).await;
     let mut seen = String::new();
 
     // Enforce deny: the JSON-RPC error with its id; the backend never got the call.
-    let c = client(&gw, "/mcp/denied", "beta__add").await;
+    let c = gw
+        .session_listing("/mcp/denied", &gw.client_key, "beta__add")
+        .await;
     let m = c
         .call(
             json!(9),
@@ -321,13 +298,14 @@ async fn request_guardrails_deny_mutate_and_audit() {
     assert_eq!(p["principal"]["kind"], "key", "{p}");
     assert!(!p.to_string().contains(&gw.client_key), "{p}");
     // Through the gateway's call_tool, and from a 2026-07-28 client: refused alike.
-    namespace(
-        &gw,
+    gw.namespace(
         json!({"name": "denied-search", "servers": ["beta"], "tool_search": "on",
                "guardrails": [{"url": deny.url, "on": ["request"]}]}),
     )
     .await;
-    let s = client(&gw, "/mcp/denied-search", "call_tool").await;
+    let s = gw
+        .session_listing("/mcp/denied-search", &gw.client_key, "call_tool")
+        .await;
     let m = s
         .call_tool(
             "call_tool",
@@ -347,13 +325,12 @@ async fn request_guardrails_deny_mutate_and_audit() {
     assert_eq!(m["error"]["code"], -32003, "{}", r.text());
     assert_eq!(adds(&beta).await, 0, "the backend got a denied call");
     // Denied on the result: the backend did the work, the client never sees it.
-    namespace(
-        &gw,
-        json!({"name": "unseen", "servers": ["beta"],
-               "guardrails": [{"url": deny.url, "on": ["result"]}]}),
-    )
-    .await;
-    let u = client(&gw, "/mcp/unseen", "beta__add").await;
+    gw.namespace(json!({"name": "unseen", "servers": ["beta"],
+               "guardrails": [{"url": deny.url, "on": ["result"]}]}))
+        .await;
+    let u = gw
+        .session_listing("/mcp/unseen", &gw.client_key, "beta__add")
+        .await;
     let m = u.call_tool("beta__add", json!({"a": 20, "b": 22})).await;
     assert_eq!(m["error"]["code"], -32003, "{m}");
     assert_eq!(m["error"]["data"]["phase"], "result", "{m}");
@@ -385,13 +362,17 @@ async fn request_guardrails_deny_mutate_and_audit() {
     assert!(!shown.text().contains("s3cret"), "{}", shown.text());
 
     // Enforce mutate: the backend adds the arguments the guardrail gave.
-    let c = client(&gw, "/mcp/changed", "beta__add").await;
+    let c = gw
+        .session_listing("/mcp/changed", &gw.client_key, "beta__add")
+        .await;
     let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
     assert!(text_of(&m["result"]).contains("42"), "{m}");
     assert_eq!(adds(&beta).await, 2);
 
     // Audit: the call goes through unchanged, and the decision is an event.
-    let c = client(&gw, "/mcp/watched", "beta__add").await;
+    let c = gw
+        .session_listing("/mcp/watched", &gw.client_key, "beta__add")
+        .await;
     let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
     assert_eq!(text_of(&m["result"]).trim(), "3", "{m}");
     assert_eq!(adds(&beta).await, 3);
@@ -419,8 +400,7 @@ async fn hostile_guardrails_meet_their_failure_mode() {
     for (name, answer, _) in &cases {
         let g = Guard::start(answer.clone()).await;
         for failure in ["open", "closed"] {
-            namespace(
-                &gw,
+            gw.namespace(
                 json!({"name": format!("{name}-{failure}"), "servers": ["beta"],
                        "guardrails": [{"url": g.url, "on": ["request", "result"],
                                        "failure": failure, "timeout_ms": 300}]}),
@@ -429,13 +409,18 @@ async fn hostile_guardrails_meet_their_failure_mode() {
         }
         guards.push(g);
     }
-    namespace(&gw, json!({"name": "plain", "servers": ["beta"]})).await;
+    gw.namespace(json!({"name": "plain", "servers": ["beta"]}))
+        .await;
     let mut events = live_events(gw.addr, &gw.admin_key).await;
     let mut seen = String::new();
     // Everyone else is still served while a guardrail hangs: a call of a namespace
     // without guardrails answers before the hung one's timeout.
-    let hung = client(&gw, "/mcp/hang-closed", "beta__add").await;
-    let plain = client(&gw, "/mcp/plain", "beta__add").await;
+    let hung = gw
+        .session_listing("/mcp/hang-closed", &gw.client_key, "beta__add")
+        .await;
+    let plain = gw
+        .session_listing("/mcp/plain", &gw.client_key, "beta__add")
+        .await;
     let waiting =
         tokio::spawn(async move { hung.call_tool("beta__add", json!({"a": 0, "b": 0})).await });
     eventually(WAIT, "the hung guardrail is asked", || async {
@@ -448,7 +433,9 @@ async fn hostile_guardrails_meet_their_failure_mode() {
     assert_eq!(m["error"]["data"]["failure"], "closed", "{m}");
     let before = adds(&beta).await;
     for (name, _, why) in &cases {
-        let closed = client(&gw, &format!("/mcp/{name}-closed"), "beta__add").await;
+        let closed = gw
+            .session_listing(&format!("/mcp/{name}-closed"), &gw.client_key, "beta__add")
+            .await;
         let started = std::time::Instant::now();
         let m = closed.call_tool("beta__add", json!({"a": 2, "b": 3})).await;
         assert!(
@@ -461,7 +448,9 @@ async fn hostile_guardrails_meet_their_failure_mode() {
         let reason = m["error"]["data"]["reason"].as_str().unwrap();
         assert!(reason.contains(why), "{name}: {m}");
 
-        let open = client(&gw, &format!("/mcp/{name}-open"), "beta__add").await;
+        let open = gw
+            .session_listing(&format!("/mcp/{name}-open"), &gw.client_key, "beta__add")
+            .await;
         let m = open.call_tool("beta__add", json!({"a": 2, "b": 3})).await;
         assert_eq!(text_of(&m["result"]).trim(), "5", "{name}: {m}");
         let e = events_until(&mut events, &mut seen, WAIT, |e| {
@@ -480,15 +469,16 @@ async fn hostile_guardrails_meet_their_failure_mode() {
     // on unchanged (and the guardrail never sees it).
     let allow = Guard::start(Answer::Json(json!({"decision": "allow"}))).await;
     for failure in ["open", "closed"] {
-        namespace(
-            &gw,
+        gw.namespace(
             json!({"name": format!("big-{failure}"), "servers": ["beta"],
                    "guardrails": [{"url": allow.url, "on": ["result"], "failure": failure}]}),
         )
         .await;
     }
     let big = json!({"bytes": 5_000_000});
-    let closed = client(&gw, "/mcp/big-closed", "beta__big").await;
+    let closed = gw
+        .session_listing("/mcp/big-closed", &gw.client_key, "beta__big")
+        .await;
     let m = closed.call_tool("beta__big", big.clone()).await;
     assert_eq!(
         m["error"]["code"],
@@ -503,7 +493,9 @@ async fn hostile_guardrails_meet_their_failure_mode() {
             .contains("over 4194304 bytes"),
         "{m}"
     );
-    let open = client(&gw, "/mcp/big-open", "beta__big").await;
+    let open = gw
+        .session_listing("/mcp/big-open", &gw.client_key, "beta__big")
+        .await;
     let m = open.call_tool("beta__big", big).await;
     assert!(
         text_of(&m["result"]).len() >= 5_000_000,
@@ -635,7 +627,8 @@ async fn a_change_reaches_every_replica_and_tasks_meet_the_failure_mode() {
         json!({"decision": "deny", "reason": "closed today"}),
     ))
     .await;
-    namespace(&gw, json!({"name": "r", "servers": ["beta"]})).await;
+    gw.namespace(json!({"name": "r", "servers": ["beta"]}))
+        .await;
     eventually(WAIT, "the other replica serves /mcp/r", || async {
         let probe = Client::new(other.addr, "/mcp/r", Some(&other.client_key));
         let r = probe
@@ -646,7 +639,9 @@ async fn a_change_reaches_every_replica_and_tasks_meet_the_failure_mode() {
         (r.status == 200).then_some(())
     })
     .await;
-    let c = client(&other, "/mcp/r", "beta__add").await;
+    let c = other
+        .session_listing("/mcp/r", &other.client_key, "beta__add")
+        .await;
     let m = c.call_tool("beta__add", json!({"a": 1, "b": 2})).await;
     assert_eq!(text_of(&m["result"]).trim(), "3", "{m}");
     let put = send_json(
@@ -666,13 +661,12 @@ async fn a_change_reaches_every_replica_and_tasks_meet_the_failure_mode() {
     assert_eq!(m["error"]["data"]["reason"], "closed today", "{m}");
 
     let allow = Guard::start(Answer::Json(json!({"decision": "allow"}))).await;
-    namespace(
-        &gw,
-        json!({"name": "t", "servers": ["beta"],
-               "guardrails": [{"url": allow.url, "on": ["result"]}]}),
-    )
-    .await;
-    let c = client(&gw, "/mcp/t", "beta__add").await;
+    gw.namespace(json!({"name": "t", "servers": ["beta"],
+               "guardrails": [{"url": allow.url, "on": ["result"]}]}))
+        .await;
+    let c = gw
+        .session_listing("/mcp/t", &gw.client_key, "beta__add")
+        .await;
     let before = adds(&beta).await;
     let m = c
         .call(

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use metamcp::config::{self, Config};
 use metamcp::store::embedded::Cluster;
 
+pub mod fixture;
 pub mod gateway;
 pub mod http;
 pub mod mcp;

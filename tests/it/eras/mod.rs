@@ -4,6 +4,7 @@
 //! requests (`mrtr`), both eras' tasks (`tasks`) and the extensions carried across
 //! (`extensions`).
 
+mod bridges;
 mod extensions;
 mod mrtr;
 mod stateless;

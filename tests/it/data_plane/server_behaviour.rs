@@ -203,7 +203,7 @@ async fn next_event(lines: &mut tokio::io::Lines<BufReader<TcpStream>>) -> Value
         if line.starts_with('{') {
             let v: Value = serde_json::from_str(&line).unwrap();
             // Backends' status changes come asynchronously (the test's server at port
-            // 9 fails); they have a test of their own (tests/it/stdio.rs).
+            // 9 fails); they have a test of their own (tests/it/data_plane/stdio.rs).
             if v["type"] != "heartbeat" && v["type"] != "server.status" {
                 return v;
             }

@@ -600,7 +600,7 @@ async fn huge_descriptions_and_a_churning_list_leave_search_bounded_and_responsi
     let c = gw.session("/mcp/h", &gw.client_key).await;
     let bound = std::time::Duration::from_secs(3);
     // A definition with more text than screening reads is held at first sight ("too
-    // large to screen", docs/reviews.md): an admin approves the huge server's tools.
+    // large to screen", docs/guides/reviews.md): an admin approves the huge server's tools.
     let first = eventually(WAIT, "the huge server's adder found", || async {
         let approve = json!({"server": "huge"});
         send_json(

@@ -1,4 +1,4 @@
-//! External guardrails (issue 63 §4, docs/guardrails.md): a namespace's HTTP hooks on a
+//! External guardrails (issue 63 §4, docs/guides/guardrails.md): a namespace's HTTP hooks on a
 //! tool call's request and result. The worked example, `tools/redact/redact.py`, runs as
 //! a real child process and masks an e-mail address in server-everything's echoed
 //! result; guardrails of the test's own (a real HTTP server on 127.0.0.1 port 0) deny,

@@ -15,8 +15,6 @@ use crate::support::mock::Mock;
 use crate::support::{cluster, eventually};
 use serde_json::{Value, json};
 
-/// How long a test waits for the next message of a stream.
-
 /// The path and query of an absolute `http://` URL, and its address.
 fn split(url: &str) -> (SocketAddr, String) {
     let rest = url.strip_prefix("http://").expect("an http URL");

@@ -1,17 +1,19 @@
 //! The README's quick start, run line by line as written: the block after
 //! `<!-- quickstart -->` is executed by bash with these substitutions only — the test
-//! build's binaries for `target/release/` (cargo test has just built them, so the
-//! `cargo build` line is skipped), ports the servers pick themselves for 12009 and 3001
-//! (the gateway listens on port 0 and logs `local=`, mockmcp on `--port 0` prints its
+//! build's binaries for `$PWD/target/release` on `PATH` (cargo test has just built them,
+//! so the `cargo build` line is skipped), ports the servers pick themselves for 12009 and
+//! 3001 (the gateway listens on port 0 and logs `local=`, mockmcp on `--port 0` prints its
 //! port; the lines after read them, so no two processes race for a port), and a fresh
-//! `HOME` (so the per-user data directory, the virtualenvs and `sdk.py` live in a
-//! temporary directory). It must exit 0, print what a user would expect, and leave no
-//! gateway, server process or PostgreSQL cluster behind. It runs in a process group of
-//! its own, bounded in time, and the group is ended on every path.
+//! `HOME` (so the per-user data directory and the virtualenvs live in a temporary
+//! directory), with `TMPDIR` inside it, where the session's `mktemp -d` scratch folder is
+//! made. It must exit 0, print what a user would expect, write its files in the scratch
+//! folder and none where it started (the clone, for a user), and leave no gateway, server
+//! process or PostgreSQL cluster behind. It runs in a process group of its own, bounded in
+//! time, and the group is ended on every path.
 
 use crate::support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -39,21 +41,19 @@ fn runnable(block: &str, bin_dir: &Path) -> String {
     let bin = bin_dir.display();
     let mut script = String::from(PRELUDE);
     for line in block.lines().filter(|l| !l.starts_with("cargo build")) {
-        let line = if line.starts_with("target/release/metamcp &") {
-            format!(
-                "{bin}/metamcp 2>\"$HOME/gateway.log\" &\n\
-                 qs_wait \"$HOME/gateway.log\" 'local=127.0.0.1:[0-9]'\n\
-                 QS_GW=$(grep -o 'local=127.0.0.1:[0-9]*' \"$HOME/gateway.log\" | head -1 | cut -d= -f2)\n\
-                 echo \"quickstart: the gateway is at $QS_GW\""
-            )
-        } else if line.starts_with("target/release/mockmcp --port 3001 &") {
-            format!(
-                "{bin}/mockmcp --port 0 >\"$HOME/mock.port\" &\n\
-                 qs_wait \"$HOME/mock.port\" '^[0-9]'\n\
-                 QS_MOCK=127.0.0.1:$(head -1 \"$HOME/mock.port\")"
-            )
+        let line = if line.starts_with("metamcp &") {
+            "metamcp 2>\"$HOME/gateway.log\" &\n\
+             qs_wait \"$HOME/gateway.log\" 'local=127.0.0.1:[0-9]'\n\
+             QS_GW=$(grep -o 'local=127.0.0.1:[0-9]*' \"$HOME/gateway.log\" | head -1 | cut -d= -f2)\n\
+             echo \"quickstart: the gateway is at $QS_GW\""
+                .to_string()
+        } else if line.starts_with("mockmcp --port 3001 &") {
+            "mockmcp --port 0 >\"$HOME/mock.port\" &\n\
+             qs_wait \"$HOME/mock.port\" '^[0-9]'\n\
+             QS_MOCK=127.0.0.1:$(head -1 \"$HOME/mock.port\")"
+                .to_string()
         } else {
-            line.replace("target/release/", &format!("{bin}/"))
+            line.replace("$PWD/target/release", &bin.to_string())
                 .replace("127.0.0.1:12009", "$QS_GW")
                 // Only inside the single-quoted registration body.
                 .replace("127.0.0.1:3001", "'\"$QS_MOCK\"'")
@@ -69,14 +69,20 @@ fn runnable(block: &str, bin_dir: &Path) -> String {
 #[test]
 fn the_readme_quick_start_works_line_by_line() {
     let block = quickstart_block();
-    assert!(block.contains("target/release/metamcp &"), "{block}");
+    assert!(block.contains("\nmetamcp &"), "{block}");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_metamcp")).parent().unwrap();
     assert!(
-        block.contains("mockmcp --port 3001 &") && block.contains("<<'PY'"),
+        block.contains("\nmockmcp --port 3001 &")
+            && block.contains("<<'PY'")
+            && block.contains("export PATH=\"$PWD/target/release:$PATH\"")
+            && block.contains("cd \"$(mktemp -d)\""),
         "the substitutions the test makes still apply: {block}"
     );
     let script = runnable(&block, bin_dir);
     let home = support::traversable_tempdir("metamcp-quickstart-");
+    // `mktemp -d` makes the session's scratch folder here, inside the test's HOME.
+    let scratch_root = home.join("tmp");
+    std::fs::create_dir_all(&scratch_root).expect("the scratch folders' parent");
     // The peers' pip cache (tests/peers/install.sh): what the quick start's install
     // downloaded once is not downloaded again.
     let pip_cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/pip-cache");
@@ -86,6 +92,7 @@ fn the_readme_quick_start_works_line_by_line() {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", &home)
+        .env("TMPDIR", &scratch_root)
         .env("LANG", "C.UTF-8")
         // The gateway logs the address it bound (`local=`) at info.
         .env("RUST_LOG", "warn,metamcp::app=info")
@@ -157,6 +164,18 @@ fn the_readme_quick_start_works_line_by_line() {
         cleanup();
         panic!("client-config did not name {at}:\n{stdout}");
     }
+    // The session's files are in its scratch folder, not where it started.
+    let scratch: Vec<PathBuf> = std::fs::read_dir(&scratch_root)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    let wrote_in_scratch = scratch.iter().any(|dir| {
+        ["my-mcp.json", "sdk.py"]
+            .iter()
+            .all(|f| dir.join(f).is_file())
+    });
+    let wrote_at_start = ["my-mcp.json", "sdk.py"]
+        .iter()
+        .any(|f| home.join(f).exists());
     // The gateway used the per-user data directory and stopped its cluster on the way out.
     let running = cluster.as_ref().map(|c| c.is_running());
     let created = data.join("postgres").exists();
@@ -165,6 +184,10 @@ fn the_readme_quick_start_works_line_by_line() {
     drop(group);
     cleanup();
     assert!(created, "the cluster lives in the per-user data directory");
+    assert!(
+        wrote_in_scratch && !wrote_at_start,
+        "the session writes its files in its scratch folder ({scratch:?}), none where it started"
+    );
     assert!(
         matches!(running, Ok(Ok(false))),
         "the gateway stopped its cluster: {running:?}"

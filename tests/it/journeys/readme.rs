@@ -1,14 +1,18 @@
-//! The README's snippets, run as written. Every fenced block of README.md is one of:
+//! The README's snippets, and the guides that continue its first session, run as written.
+//! Every fenced block of README.md is one of:
+//! - the set-up commands (`<!-- setup -->`): the two commands, exactly, the second the one
+//!   CI runs;
 //! - the quick start (`<!-- quickstart -->` above it): run line by line by
 //!   `tests/it/journeys/quickstart.rs`, which this test checks is still there;
 //! - a file (`<!-- file: NAME -->` above it, any language): saved as NAME in the
 //!   session's directory before the shell blocks run, and a later shell block must use it;
-//! - the layout (`<!-- layout -->`): every path it names exists, and every folder of
-//!   `src/` is named;
-//! - a shell block (`sh`): run, in the README's order, in one bash session.
+//! - a shell block (`sh`): run, in order, in one bash session.
 //!
-//! A block of any other kind fails the test, so nothing the test does not run can be added.
-//! The README stays at most 500 lines (its links are `house/docs.rs`'s).
+//! The session goes on in the guides of `SESSION_GUIDES` (docs/guides/, in that order, the
+//! order docs/README.md lists them in), whose every block is a file or a shell block by the
+//! same rules. A block of any other kind fails the test, so nothing the test does not run
+//! can be added to these pages. The README stays at most 250 lines (its links, and the
+//! layout map, are `house/docs.rs`'s).
 //!
 //! The session starts where the quick start leaves off (its last line, which stops the
 //! gateway, left out): the test build's `metamcp` on a private PostgreSQL database of the
@@ -27,20 +31,34 @@ use std::time::Duration;
 
 use crate::support::{TestDb, peers};
 
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+const README: &str = "README.md";
 
-/// One fenced block: the line its fence opens on (1-based), its language, the marker
-/// comment right above it, and its text.
+/// The guides that continue the README's session, in the order they run.
+const SESSION_GUIDES: [&str; 6] = [
+    "docs/guides/clients.md",
+    "docs/guides/registering-servers.md",
+    "docs/guides/namespaces.md",
+    "docs/guides/keys.md",
+    "docs/guides/tool-search.md",
+    "docs/guides/operations.md",
+];
+
+/// The longest the README may be.
+const README_LINES: usize = 250;
+
+/// One fenced block: the page it is on, the line its fence opens on (1-based), its
+/// language, the marker comment right above it, and its text.
 #[derive(Debug)]
 struct Block {
+    page: &'static str,
     line: usize,
     lang: String,
     marker: Option<String>,
     body: String,
 }
 
-fn blocks(readme: &str) -> Vec<Block> {
-    let lines: Vec<&str> = readme.lines().collect();
+fn blocks(page: &'static str, text: &str) -> Vec<Block> {
+    let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -50,13 +68,14 @@ fn blocks(readme: &str) -> Vec<Block> {
         };
         let close = (i + 1..lines.len())
             .find(|&j| lines[j].trim_end() == "```")
-            .unwrap_or_else(|| panic!("README.md:{}: the block never closes", i + 1));
+            .unwrap_or_else(|| panic!("{page}:{}: the block never closes", i + 1));
         let marker = i
             .checked_sub(1)
             .map(|p| lines[p].trim())
             .and_then(|l| l.strip_prefix("<!--")?.strip_suffix("-->"))
             .map(|m| m.trim().to_string());
         out.push(Block {
+            page,
             line: i + 1,
             lang: lang.trim().to_string(),
             marker,
@@ -73,30 +92,36 @@ enum Kind {
     Setup,
     Quickstart,
     File(String),
-    Layout,
     Shell,
 }
 
 fn kind(b: &Block) -> Kind {
+    let in_readme = b.page == README;
     match (b.marker.as_deref(), b.lang.as_str()) {
-        (Some("setup"), "sh") => Kind::Setup,
-        (Some("quickstart"), "sh") => Kind::Quickstart,
-        (Some("layout"), "text") => Kind::Layout,
+        (Some("setup"), "sh") if in_readme => Kind::Setup,
+        (Some("quickstart"), "sh") if in_readme => Kind::Quickstart,
         (Some(m), _) if m.starts_with("file: ") => Kind::File(m["file: ".len()..].trim().into()),
         (None, "sh") => Kind::Shell,
         _ => panic!(
-            "README.md:{}: a ```{} block the test does not run (marker {:?}): make it a \
+            "{}:{}: a ```{} block the test does not run (marker {:?}): make it a \
              shell block, mark it `<!-- file: NAME -->` and use NAME in a later shell \
-             block, or move it to docs/",
-            b.line, b.lang, b.marker
+             block, or move it to a page the session does not run",
+            b.page, b.line, b.lang, b.marker
         ),
     }
 }
 
-fn readme_blocks() -> Vec<(Block, Kind)> {
-    let readme = std::fs::read_to_string(README).expect("README.md");
-    blocks(&readme)
-        .into_iter()
+fn read(page: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(page))
+        .unwrap_or_else(|e| panic!("{page}: {e}"))
+}
+
+/// Every block of the session's pages, in the order the session meets them: the
+/// README's, then each guide's.
+fn session_blocks() -> Vec<(Block, Kind)> {
+    std::iter::once(README)
+        .chain(SESSION_GUIDES)
+        .flat_map(|page| blocks(page, &read(page)))
         .map(|b| {
             let k = kind(&b);
             (b, k)
@@ -107,25 +132,28 @@ fn readme_blocks() -> Vec<(Block, Kind)> {
 #[test]
 fn the_block_reader_finds_fences_markers_and_languages() {
     let text = "intro\n<!-- file: a.json -->\n```json\n{}\n```\n\n```sh\necho hi\n```\n";
-    let found = blocks(text);
+    let found = blocks(README, text);
     assert_eq!(found.len(), 2);
     assert_eq!((found[0].line, found[0].lang.as_str()), (3, "json"));
     assert_eq!(kind(&found[0]), Kind::File("a.json".into()));
     assert_eq!(found[1].body, "echo hi\n");
     assert_eq!(kind(&found[1]), Kind::Shell);
-    let unmarked = blocks("```python\nprint(1)\n```\n");
+    let unmarked = blocks(README, "```python\nprint(1)\n```\n");
     assert!(std::panic::catch_unwind(|| kind(&unmarked[0])).is_err());
+    // The set-up and quick start markers belong to the README alone.
+    let elsewhere = blocks(SESSION_GUIDES[0], "<!-- quickstart -->\n```sh\nls\n```\n");
+    assert!(std::panic::catch_unwind(|| kind(&elsewhere[0])).is_err());
 }
 
 #[test]
 fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
-    let readme = std::fs::read_to_string(README).expect("README.md");
+    let readme = read(README);
     let lines = readme.lines().count();
     assert!(
-        lines <= 500,
+        lines <= README_LINES,
         "README.md has {lines} lines: move a topic to docs/"
     );
-    let all = readme_blocks();
+    let all = session_blocks();
     // The quick start is run by its own test, which finds it by the same marker.
     let quick: Vec<_> = all.iter().filter(|(_, k)| *k == Kind::Quickstart).collect();
     assert_eq!(quick.len(), 1, "one quick start block");
@@ -154,50 +182,42 @@ fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
         ci.lines().any(|l| l.trim() == "exec ./tests/run.sh"),
         "{ci}"
     );
-    // Every saved file is used by a shell block after it.
-    for (b, k) in &all {
+    // Every saved file is used by a shell block after it, in the session's order.
+    for (i, (b, k)) in all.iter().enumerate() {
         if let Kind::File(name) = k {
             assert!(
-                all.iter()
-                    .any(|(s, k)| *k == Kind::Shell && s.line > b.line && s.body.contains(name)),
-                "README.md:{}: no shell block after it uses {name}",
+                all[i + 1..]
+                    .iter()
+                    .any(|(s, k)| *k == Kind::Shell && s.body.contains(name)),
+                "{}:{}: no shell block after it uses {name}",
+                b.page,
                 b.line
             );
         }
     }
-    assert!(all.iter().any(|(_, k)| *k == Kind::Shell));
-}
-
-#[test]
-fn the_layout_names_paths_that_exist_and_every_folder_of_src() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (layout, _) = readme_blocks()
-        .into_iter()
-        .find(|(_, k)| *k == Kind::Layout)
-        .expect("a layout block");
-    let named: Vec<&str> = layout
-        .body
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    for path in &named {
+    // Each page of the session has something to run; the index lists the guides in the
+    // order the session runs them, and the README names the test that runs them.
+    for page in SESSION_GUIDES {
         assert!(
-            root.join(path).exists(),
-            "README.md:{}: the layout names {path}, which is not there",
-            layout.line
+            all.iter().any(|(b, k)| b.page == page && *k == Kind::Shell),
+            "{page}: a guide of the session without a shell block"
         );
     }
-    for entry in std::fs::read_dir(root.join("src")).expect("src/") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            let name = format!("src/{}/", path.file_name().unwrap().to_string_lossy());
-            assert!(
-                named.contains(&name.as_str()),
-                "README.md:{}: the layout does not name {name}",
-                layout.line
-            );
-        }
-    }
+    let index = read("docs/README.md");
+    let at: Vec<usize> = SESSION_GUIDES
+        .iter()
+        .map(|page| {
+            let link = format!("]({})", page.trim_start_matches("docs/"));
+            index
+                .find(&link)
+                .unwrap_or_else(|| panic!("docs/README.md does not list {page}"))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "docs/README.md lists the session's guides in another order than {SESSION_GUIDES:?}"
+    );
+    assert!(readme.contains("tests/it/journeys/readme.rs"));
 }
 
 /// The quick start's state, for the blocks that continue it: `KEY`, `mock` and `time`.
@@ -249,9 +269,9 @@ fn substituted(line: &str, bin: &Path, gateway: &str) -> String {
 }
 
 /// The whole session's script: the prelude, the files, then each shell block, each
-/// announced on stderr with its line so a failure names the block.
+/// announced on stderr with its page and line so a failure names the block.
 fn session_script(bin: &Path, gateway: &str) -> String {
-    let all = readme_blocks();
+    let all = session_blocks();
     let mut script = prelude(bin, gateway);
     for (b, k) in &all {
         if let Kind::File(name) = k {
@@ -264,7 +284,7 @@ fn session_script(bin: &Path, gateway: &str) -> String {
         if *k != Kind::Shell {
             continue;
         }
-        script.push_str(&format!("echo '== README.md:{}' >&2\n", b.line));
+        script.push_str(&format!("echo '== {}:{}' >&2\n", b.page, b.line));
         for line in b.body.lines() {
             script.push_str(&substituted(line, bin, gateway));
             script.push('\n');
@@ -342,7 +362,7 @@ async fn the_readme_runs_as_written_against_a_real_gateway() {
     };
     if !out.status.success() {
         failed(&format!(
-            "a README block failed ({}); the last `== README.md:N` on stderr is the block",
+            "a block of the session failed ({}); the last `== PAGE:N` on stderr is the block",
             out.status
         ));
     }
@@ -354,8 +374,11 @@ async fn the_readme_runs_as_written_against_a_real_gateway() {
         "2026-07-28 ['mock__",
         "\"timezone\": \"UTC\"",
         "from TypeScript",
-        // Register servers: the stdio server added with keyadm answers.
+        // Register servers: the stdio server added with keyadm answers, and again once
+        // restarted.
         "\"text\": \"5\"",
+        "restarting server files",
+        "\"text\": \"23\"",
         // Namespaces: the bad argument refused, the open namespace served without a key.
         "refused by validate_arguments (mcpc exit 1)",
         "\"text\": \"4\"",

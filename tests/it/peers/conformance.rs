@@ -102,7 +102,7 @@ async fn the_session_era_scenarios_pass_through_the_gateway() {
 /// The conformance repository's reference server (TypeScript SDK 1.x), direct (the
 /// control) and through the gateway. Its `server-stateless` tool answers two JSON texts in
 /// one application/json body (a progress notification, then the response): the gateway
-/// passes on the response alone (tests/it/json_lines_backend.rs). A count that falls is a
+/// passes on the response alone (tests/it/data_plane/json_lines_backend.rs). A count that falls is a
 /// regression.
 #[tokio::test]
 async fn the_reference_server_passes_through_the_gateway() {

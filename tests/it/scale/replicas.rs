@@ -1043,7 +1043,7 @@ async fn a_keys_quota_and_rate_are_counted_for_both_and_shown_by_the_key() {
         LimitsChange {
             // A rate these calls never reach: tokens a replica leased and has not spent
             // stay with it, so a rate near the calls' own could refuse some of them on
-            // the other replica (the leases' precision is tests/it/shared_limits.rs's).
+            // the other replica (the leases' precision is tests/it/scale/shared_limits.rs's).
             rate: Some(Setting::Is(Rate {
                 count: 6000,
                 per_minute: true,

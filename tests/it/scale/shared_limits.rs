@@ -1,5 +1,5 @@
 //! Key limits shared by replicas: three gateway processes on one PostgreSQL behind nginx
-//! (`support::replicas`, the layout of tests/it/replicas.rs). Checked: a key's rate holds for
+//! (`support::replicas`, the layout of tests/it/scale/replicas.rs). Checked: a key's rate holds for
 //! the key as a whole however its requests are spread; `max_concurrent` counts calls in
 //! flight on every replica (the backend never sees more), and the places of a replica
 //! killed with SIGKILL come back; the daily quota is counted in PostgreSQL through a

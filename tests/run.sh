@@ -67,7 +67,7 @@ else
 fi
 # The integration suite is one binary (tests/it/); libtest runs its tests side by side on
 # threads. Most of them wait on sockets, child processes and PostgreSQL rather than on the
-# CPU, so more threads than cores pays (docs/testing.md); RUST_TEST_THREADS set
+# CPU, so more threads than cores pays (docs/guides/testing.md); RUST_TEST_THREADS set
 # by the caller wins.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 # Node peers start by the dozen (the conformance runner alone, once a scenario, costs
@@ -89,7 +89,7 @@ targets=(--lib --tests --benches --examples)
 # library, the binaries, the tests, the benchmarks, the examples: `--all-targets`), and
 # `-D warnings` fails the build on a warning as `cargo clippy -- -D warnings` fails. A
 # separate clippy type-checked every crate a second time: 184 CPU-s on 2 cores, which
-# ended 36-59 s after the last test (docs/testing.md).
+# ended 36-59 s after the last test (docs/guides/testing.md).
 CLIPPY_DRIVER=$(rustc --print sysroot)/bin/clippy-driver
 [ -x "$CLIPPY_DRIVER" ] || die "clippy is needed: rustup component add clippy"
 export RUSTC_WORKSPACE_WRAPPER=$CLIPPY_DRIVER CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"

@@ -1,5 +1,5 @@
 // Drives /swagger-ui/ in Debian's headless chromium (playwright-core from
-// target/peers/browser) and prints one JSON report on stdout; tests/it/swagger_ui.rs
+// target/peers/browser) and prints one JSON report on stdout; tests/it/control/swagger_ui.rs
 // asserts on it.
 //
 //   node swagger_ui.mjs BASE_URL ADMIN_KEY OUTPUT_DIR

@@ -180,7 +180,7 @@ def main(server_url):
     # Server and namespace names: at most 32 of letters, digits and '-'.
     name = "c-" + "".join(c if c.isalnum() else "-" for c in SCENARIO).strip("-")[:22] + f"-{os.getpid() % 100000}"
     # Several scenario servers offer tools of one name: a review hold for shadowing is
-    # not what the scenarios judge (docs/reviews.md).
+    # not what the scenarios judge (docs/guides/reviews.md).
     server = {"name": name, "protocol": "http", "url": server_url, "tool_changes": "accept"}
     if SCENARIO.startswith("auth/"):
         server["auth"] = oauth_settings()

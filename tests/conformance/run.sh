@@ -27,7 +27,7 @@
 #       2026-07-28, through the gateway and direct (the control) in the same run: four
 #       lines, `server <revision> (reference server, gateway|direct)`. At 2026-07-28 the
 #       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
-#       counted. The direct lines are held to their counts by tests/it/conformance.rs
+#       counted. The direct lines are held to their counts by tests/it/peers/conformance.rs
 #       rather than failing the run; the gateway's fail it as any suite does.
 #   skills                               the Skills extension's server scenarios (SEP-2640:
 #       `sep-2640-skills-enumeration`, `-manifest`, `-directory`) against
@@ -111,7 +111,7 @@ server_suite() { # LABEL SKIP ARGS...
 # of its checks is a FAILURE), skipping scenarios whose directory name starts with one
 # of SKIP (space-separated); marks the run failed when any failed.
 # With SOFT=1 a failure is reported but does not fail the run (the reference server's
-# direct lines: tests/it/conformance.rs holds them to their own counts); with ONLY set
+# direct lines: tests/it/peers/conformance.rs holds them to their own counts); with ONLY set
 # (space-separated), only the scenarios whose directory name starts with one of them
 # are counted.
 count() { # LABEL OUT SKIP

@@ -1,12 +1,25 @@
 //! The integration suite, one test binary: the crate is linked once, and the private
 //! PostgreSQL cluster (`support::cluster`) is started once per run, each test taking a
-//! database of its own. One module per concern; libtest runs the tests side by side on
-//! threads (`tests/run.sh` chooses how many), so no test may rely on running alone: ports
-//! are port 0, environment variables are given to children (never set in this process),
-//! and what must be serial takes a named lock (`support::serial`).
+//! database of its own. libtest runs the tests side by side on threads (`tests/run.sh`
+//! chooses how many), so no test may rely on running alone: ports are port 0, environment
+//! variables are given to children (never set in this process), and what must be serial
+//! takes a named lock (`support::serial`).
 //!
-//! A new concern is a new file here, `tests/it/<concern>.rs`, named below as a module; its
-//! helpers come from `crate::support` (`use crate::support;`, then `support::…`).
+//! The tests stand on shelves, a folder a plane, each with a `mod.rs` saying what it
+//! holds: `data_plane/` (the MCP endpoint down to the backends), `eras/` (both protocol
+//! eras and the four bridges between them), `governance/` (policies, confirmations,
+//! reviews, guardrails, audit, security), `identity/` (keys, limits, OAuth, upstream
+//! accounts), `control/` (REST, keyadm, mcpc, migrations, traces), `scale/` (replicas,
+//! shared limits), `peers/` (the official SDKs, the conformance suite), `journeys/` (the
+//! README and a new user's first hour, run as written) and `house/` (the source tree's and
+//! the docs' own rules). This file is the only module directly under `tests/it/`.
+//!
+//! A new concern is a new file on its shelf, `tests/it/<shelf>/<concern>.rs`, named in the
+//! shelf's `mod.rs`; its helpers come from `crate::support` (`use crate::support;`, then
+//! `support::…`): the one deadline (`support::WAIT`) and polling (`support::eventually`),
+//! gateways with their servers, namespaces and sessions (`support::gateway`), the
+//! conformance fixtures of either era (`support::fixture`). A scenario that should hold
+//! across the four era bridges goes in `eras/bridges.rs`, written once.
 //! `tests/allocs.rs` stays a binary of its own: it counts allocations with a global
 //! allocator, and the other tests' allocations would be counted with its own.
 
@@ -29,48 +42,12 @@ extern "C" fn set_environment() {
 #[unsafe(link_section = ".init_array")]
 static SET_ENVIRONMENT: extern "C" fn() = set_environment;
 
-mod audit;
-mod call_log;
-mod confirm;
-mod conformance;
-mod control_plane;
+mod control;
 mod data_plane;
-mod embedded;
-mod everything;
-mod extensions;
-mod first_hour;
-mod gateway_binary;
-mod gateway_tools;
-mod guardrails;
-mod import;
-mod json_lines_backend;
-mod keyadm;
-mod keys;
-mod limits;
-mod mcpc;
-mod migrations;
-mod mrtr;
-mod oauth;
-mod one_reading;
+mod eras;
+mod governance;
+mod house;
+mod identity;
+mod journeys;
 mod peers;
-mod policies;
-mod policy;
-mod quickstart;
-mod readme;
-mod replicas;
-mod replicas_in_process;
-mod resilience;
-mod reviews;
-mod security;
-mod server_behaviour;
-mod shared_limits;
-mod skills;
-mod source_layout;
-mod stdio;
-mod streaming;
-mod swagger_ui;
-mod tasks;
-mod tls_backends;
-mod tool_search;
-mod tracing;
-mod upstream_auth;
+mod scale;

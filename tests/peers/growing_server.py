@@ -1,6 +1,6 @@
 """A stdio MCP server (a plain JSON-RPC loop) that starts with no tools and grows one,
 `late`, once the file named by its argument exists: it then lists it and sends
-notifications/tools/list_changed. For tests/it/reviews.rs: a server registered with an
+notifications/tools/list_changed. For tests/it/governance/reviews.rs: a server registered with an
 empty list is pinned, so what it offers later is held for review.
 
 usage: growing_server.py FLAG_FILE

@@ -21,7 +21,7 @@
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
 #           apt-get when /usr/bin/chromium is missing and we are root)
-# and Debian's nginx-light (the balancer of tests/it/replicas.rs), when missing and root.
+# and Debian's nginx-light (the balancer of tests/it/scale/replicas.rs), when missing and root.
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
 # The installs that do not depend on each other run side by side (each waits mostly on
@@ -33,7 +33,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=${1:-$root/target/peers}
 mkdir -p "$dest"
 # pip's cache: uv's installer, pip's installs where uv is missing, and the quick start's
-# test (tests/it/quickstart.rs), whose `pip install` finds there what an earlier run got.
+# test (tests/it/journeys/quickstart.rs), whose `pip install` finds there what an earlier run got.
 export PIP_CACHE_DIR="$dest/pip-cache"
 exec 9>"$dest/.lock"
 flock 9
@@ -152,7 +152,7 @@ debian_peers() {
         fi
     fi
     if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        # The balancer of tests/it/replicas.rs (without it, the test balances by itself).
+        # The balancer of tests/it/scale/replicas.rs (without it, the test balances by itself).
         echo "installing nginx for the replicas test" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || {
             apt-get update -qq >&2

@@ -1,4 +1,4 @@
-"""A test OAuth 2.1 authorization server on 127.0.0.1, for tests/it/oauth.rs.
+"""A test OAuth 2.1 authorization server on 127.0.0.1, for tests/it/identity/oauth.rs.
 
 Tokens are signed by an independent library (PyPI `joserfc`), with keys generated here
 at start: RSA (RS256), EC P-256 (ES256) and Ed25519 (EdDSA).

@@ -1,5 +1,5 @@
 """The official MCP Python SDK through the balancer in front of the replicas, for
-tests/it/replicas.rs.
+tests/it/scale/replicas.rs.
 
     python replicas_sdk.py URL KEY
 

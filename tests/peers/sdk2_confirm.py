@@ -1,5 +1,5 @@
 """The official Python SDK 2.x, in the mode given (auto: 2026-07-28 first; legacy: a
-session), calling tools a policy wants confirmed, for tests/it/confirm.rs. It declares
+session), calling tools a policy wants confirmed, for tests/it/governance/confirm.rs. It declares
 elicitation; its callback answers the gateway's question as ANSWER says:
   accept   accept with {"confirm": true}
   decline  decline

@@ -1,5 +1,5 @@
 """The official Python SDK 2.x in auto mode calling a server that needs the caller's own
-account, for tests/it/peers.rs. The gateway sends it to the page where the account is
+account, for tests/it/peers/sdks.rs. The gateway sends it to the page where the account is
 connected (a URL input request); its elicitation callback goes there as a browser would
 (the authorization server's login as USER, then the gateway's callback) and accepts, and
 the SDK retries the call.

@@ -1,5 +1,5 @@
 """The official Python SDK's own OAuth pieces as an upstream that wants each user's
-account, for tests/it/peers.rs: a small authorization server (the SDK's auth routes over an
+account, for tests/it/peers/sdks.rs: a small authorization server (the SDK's auth routes over an
 in-memory provider: dynamic registration, PKCE, rotated refresh tokens, revocation) and a
 FastMCP resource server whose token verifier takes only that server's live tokens issued
 for its own resource.

@@ -1,5 +1,5 @@
 """The official Python SDK 1.x (session era) calling tools a policy wants confirmed, for
-tests/it/confirm.rs. It declares elicitation; its callback answers the gateway's
+tests/it/governance/confirm.rs. It declares elicitation; its callback answers the gateway's
 question on the call's stream as ANSWER says (accept: {"confirm": true}; decline; late:
 wait LATE_S seconds, then accept). The SDK runs its callback in its receive loop, so a
 callback that never returned would keep it from reading the gateway's refusal: "nobody

@@ -1,5 +1,5 @@
 """The official Python SDK 1.x (session era) calling a server that needs the caller's own
-account, for tests/it/peers.rs. The gateway asks it, on the call's stream, to send the user
+account, for tests/it/peers/sdks.rs. The gateway asks it, on the call's stream, to send the user
 to the page where the account is connected (URL elicitation); its callback goes there as
 a browser would (the authorization server's login as USER, then the gateway's callback)
 and accepts, and the call goes on.

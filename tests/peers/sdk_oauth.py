@@ -1,4 +1,4 @@
-"""The official MCP Python SDK's OAuth flow against the gateway, for tests/it/oauth.rs.
+"""The official MCP Python SDK's OAuth flow against the gateway, for tests/it/identity/oauth.rs.
 
     python sdk_oauth.py GATEWAY_MCP_URL
 

@@ -1,5 +1,5 @@
 """A hostile skills server (SEP-2640) on stdio, a plain JSON-RPC loop (no SDK: an SDK
-would not let it misbehave), for tests/it/skills.rs.
+would not let it misbehave), for tests/it/data_plane/skills.rs.
 
 usage: skills_hostile.py MODE
   loop    skills/list never ends: every page names the same next cursor

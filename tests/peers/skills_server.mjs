@@ -1,6 +1,6 @@
 // A skills server (SEP-2640) on the official TypeScript SDK 2.x's own skills support
 // (`@modelcontextprotocol/server` 2.4, `ext/skills`: `SkillsExtension.load` over
-// `memorySkillFiles`), for tests/it/skills.rs and tests/conformance/run.sh.
+// `memorySkillFiles`), for tests/it/data_plane/skills.rs and tests/conformance/run.sh.
 //
 // usage: node skills_server.mjs ERA [PREFIX]
 //   ERA     modern: `createMcpHandler` with `legacy: 'reject'` (2026-07-28 only);

@@ -1,6 +1,6 @@
 // The official TypeScript client (npm @modelcontextprotocol/client 2.x), in the mode given
 // (auto: 2026-07-28 first; legacy: a session), calling tools a policy wants confirmed, for
-// tests/it/confirm.rs. It declares form elicitation; its handler answers the gateway's
+// tests/it/governance/confirm.rs. It declares form elicitation; its handler answers the gateway's
 // question as ANSWER says (accept: {"confirm": true}; decline).
 // usage: node ts_confirm.mjs <peers dir> <url> <key> <legacy|auto> <accept|decline> <CALLS_JSON>
 // Prints one JSON line: {"version", "asked": [messages], "results": [{"is_error", "text"} |

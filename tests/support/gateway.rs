@@ -106,15 +106,11 @@ impl TestGateway {
     /// Waits until the server's REST status reads `status` (`running` once its tools
     /// are served).
     pub async fn wait_status(&self, name: &str, status: &str) {
-        super::eventually(
-            std::time::Duration::from_secs(15),
-            &format!("{name} to be {status}"),
-            || async {
-                let path = format!("/api/v1/mcp/servers/{name}");
-                let r = super::http::get(self.addr, &path, &self.admin_key).await;
-                (r.json()["status"] == status).then_some(())
-            },
-        )
+        super::eventually(super::WAIT, &format!("{name} to be {status}"), || async {
+            let path = format!("/api/v1/mcp/servers/{name}");
+            let r = super::http::get(self.addr, &path, &self.admin_key).await;
+            (r.json()["status"] == status).then_some(())
+        })
         .await;
     }
 
@@ -123,6 +119,32 @@ impl TestGateway {
         let mut c = Client::new(self.addr, path, Some(key));
         c.initialize().await;
         c
+    }
+
+    /// A session at `path` with `key`, initialized, once `tool` is in its `tools/list`
+    /// (a server registered a moment ago is listed a moment later).
+    pub async fn session_listing(&self, path: &str, key: &str, tool: &str) -> Client {
+        let c = self.session(path, key).await;
+        super::mcp::tools_until(&c, &format!("{tool} listed at {path}"), |names| {
+            names.iter().any(|n| n == tool)
+        })
+        .await;
+        c
+    }
+
+    /// Creates a namespace (admin key, `POST /api/v1/namespaces`), asserting 201; its
+    /// answer.
+    pub async fn namespace(&self, body: serde_json::Value) -> super::http::Resp {
+        let r = super::http::send_json(
+            self.addr,
+            "POST",
+            "/api/v1/namespaces",
+            &self.admin_key,
+            &body,
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r
     }
 
     /// A session at `/mcp` with the client key, initialized.
@@ -137,6 +159,33 @@ impl TestGateway {
         gw.register(serde_json::json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
             .await;
         (gw, alpha)
+    }
+
+    /// Two backends, both running: `alpha` (mockmcp's default profile) and `beta` (its
+    /// `rich` one, `tool_changes: accept`: its `toggle` adds a tool whose list change the
+    /// tests follow; under the default `hold` it would be held for review, which
+    /// `governance/reviews.rs` covers).
+    pub async fn with_alpha_and_beta() -> (TestGateway, Mock, Mock) {
+        let gw = TestGateway::start().await;
+        let alpha = Mock::start(&[]);
+        let beta = Mock::start(&["--profile", "rich"]);
+        gw.register(serde_json::json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+            .await;
+        gw.register(
+            serde_json::json!({"name": "beta", "protocol": "http", "url": beta.url(),
+                                       "tool_changes": "accept"}),
+        )
+        .await;
+        (gw, alpha, beta)
+    }
+
+    /// A gateway with mockmcp's `rich` profile registered as `beta` (running).
+    pub async fn with_rich_beta() -> (TestGateway, Mock) {
+        let gw = TestGateway::start().await;
+        let beta = Mock::start(&["--profile", "rich"]);
+        gw.register(serde_json::json!({"name": "beta", "protocol": "http", "url": beta.url()}))
+            .await;
+        (gw, beta)
     }
 
     /// Begins graceful shutdown; returns the server task to await.

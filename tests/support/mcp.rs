@@ -130,6 +130,30 @@ impl Client {
     }
 }
 
+/// Polls the client's `tools/list` until `pred` holds of its names (at most
+/// `support::WAIT`); the names then.
+pub async fn tools_until(c: &Client, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+    super::eventually(super::WAIT, what, || async {
+        let names = c.tool_names().await;
+        pred(&names).then_some(names)
+    })
+    .await
+}
+
+/// The levels of the log messages (`notifications/message`) in a response, in order.
+pub fn log_levels(r: &Resp) -> Vec<String> {
+    messages(r)
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| {
+            m["params"]["level"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
 /// Every JSON-RPC message of a response, in order (SSE events that are not JSON, such
 /// as what a backend left unfinished, are skipped).
 pub fn messages(r: &Resp) -> Vec<Value> {

@@ -2,7 +2,8 @@
 //! binary, `tests/it/`, so one cluster a run), created with the gateway's own embedded
 //! mechanism in a temporary directory, and a fresh database per test. The cluster is
 //! stopped and its directory removed when the test binary exits. Helpers more than one
-//! concern uses live here once: sessions and gateways (`gateway`), keyadm (`keyadm`,
+//! concern uses live here once: the one deadline (`WAIT`) and polling (`eventually`),
+//! gateways, their servers, namespaces and sessions (`gateway`), keyadm (`keyadm`,
 //! `keyadm_bin`), a stream's next message (`mcp::next_message`), a named lock (`serial`).
 #![allow(dead_code)]
 
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use metamcp::config::{self, Config};
 use metamcp::store::embedded::Cluster;
 
+pub mod fixture;
 pub mod gateway;
 pub mod http;
 pub mod mcp;
@@ -433,6 +435,16 @@ pub fn start_gateway_binary_logged(
         }
     }
 }
+
+/// How long a test waits for something to happen before it fails: a server to run, a
+/// tool to be listed, a message to arrive. One deadline for the suite (the modules once
+/// copied their own, 10 to 30 s): it only bounds a failing test, a passing one polls and
+/// moves on as soon as what it waits for is there (`eventually`), never sleeps it out.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The deadline for a peer that starts a language runtime first (npx, uvx, a Python
+/// SDK's server) on a loaded machine.
+pub const PEER_WAIT: Duration = Duration::from_secs(60);
 
 /// Polls `f` until it returns `Some`, or panics after `deadline`.
 pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut f: F) -> T

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A metamcp guardrail that masks e-mail addresses in tool results (docs/guardrails.md).
+"""A metamcp guardrail that masks e-mail addresses in tool results (docs/guides/guardrails.md).
 
 Run it, then point a namespace's result guardrail at it:
 

@@ -1,0 +1,13 @@
+//! The control plane and its tools: the REST API (`control_plane`, `swagger_ui`),
+//! `keyadm` and importing clients' server files (`keyadm`, `import`), the `mcpc` client,
+//! the database's migrations and the embedded cluster (`migrations`, `embedded`), and
+//! traces (`tracing`).
+
+mod control_plane;
+mod embedded;
+mod import;
+mod keyadm;
+mod mcpc;
+mod migrations;
+mod swagger_ui;
+mod tracing;

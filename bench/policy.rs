@@ -13,7 +13,7 @@
 //!
 //! - `policy_rules`: policies by identity ([`metamcp::policy::rules`], CEL): the
 //!   decision on a call with the four example rules, and with 100 (96 that do not
-//!   match first). docs/policies.md compares CEL with Cedar (`bench/policy-languages/`).
+//!   match first). docs/guides/policies.md compares CEL with Cedar (`bench/policy-languages/`).
 //!
 //! Before criterion runs, each path is run 1,000 times under a counting allocator and its
 //! allocations per call are printed; the no-policy phase must make none (the bench stops

@@ -18,7 +18,7 @@
 # on DB_CORE (default: the load core), standing for a database on another machine. The
 # embedded cluster is the gateway's child and would otherwise share the gateway's core:
 # its COPY, index updates and commits then preempt calls, which is what the audit-on
-# tail was (see PERFORMANCE.md).
+# tail was (see docs/architecture/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${COMPARE_AUDIT:-}" ]; then SOAK=${SOAK:-90s}; fi

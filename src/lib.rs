@@ -11,11 +11,11 @@
 //! - [`server`]: accept loop, connection bounds, graceful shutdown; the hyper service
 //!   and the request's phases (guard → route → authenticate → handle → record).
 //! - [`control`]: the REST handlers (servers, namespaces, tools, tokens, events, health).
-//! - [`mcp`]: the client-facing MCP endpoint, both protocol eras, down to the backend:
-//!   the call pipeline (`phases/`), the hop (`hop/`: frames read as spans, forwarded,
-//!   answers streamed back with the client's id restored; calls in flight), what
-//!   depends on the client's and the backend's eras (`era/`), and the gateway's state
-//!   (`mcp/state.rs`: what every request can reach, and how registry changes reach routing).
+//! - [`mcp`]: the client-facing MCP endpoint, both protocol eras, down to the backend, in
+//!   rooms whose imports run one way: the endpoint, the call pipeline (`phases/`), the era
+//!   adapters (`era/`), the hop (`hop/`: one call forwarded, its answer streamed back), the
+//!   eras' dialects as bytes (`wire/`), the request's context (`ctx.rs`) and the gateway's
+//!   state (`state.rs`).
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request

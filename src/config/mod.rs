@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::model::limits::{self, Defaults, Rate, StreamBounds};
 
 /// Declares settings once: each is a `pub const NAME: &str` with its documentation, and
-/// `$list` names them all (what a TOML file may set, and what docs/configuration.md must
+/// `$list` names them all (what a TOML file may set, and what docs/reference/configuration.md must
 /// describe: `tests::every_setting_is_documented`).
 macro_rules! settings {
     ($(#[$list_doc:meta])* $list:ident; $($(#[$doc:meta])* $name:ident = $value:literal,)*) => {

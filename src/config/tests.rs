@@ -488,25 +488,25 @@ fn secrets_do_not_debug_print() {
 }
 
 /// The settings are declared once (`settings!`); the operator's table follows them: each
-/// is described in docs/configuration.md (the tracing ones in docs/tracing.md), and the
+/// is described in docs/reference/configuration.md (the tracing ones in docs/reference/tracing.md), and the
 /// table names no variable the gateway does not read.
 #[test]
 fn every_setting_is_documented() {
-    let table = include_str!("../../docs/configuration.md");
-    let tracing = include_str!("../../docs/tracing.md");
+    let table = include_str!("../../docs/reference/configuration.md");
+    let tracing = include_str!("../../docs/reference/tracing.md");
     let describes = |doc: &str, name: &str| {
         doc.contains(&format!("`{name}`")) || doc.contains(&format!("`{name}="))
     };
     for name in SETTINGS {
         assert!(
             describes(table, name),
-            "{name} is not described in docs/configuration.md"
+            "{name} is not described in docs/reference/configuration.md"
         );
     }
     for name in OTEL_KEYS {
         assert!(
             describes(tracing, name) || describes(table, name),
-            "{name} is not described in docs/tracing.md"
+            "{name} is not described in docs/reference/tracing.md"
         );
     }
     let read: Vec<&str> = SETTINGS
@@ -520,7 +520,7 @@ fn every_setting_is_documented() {
         let name = word.split(['=', ' ']).next().unwrap_or(word);
         assert!(
             read.contains(&name),
-            "docs/configuration.md describes {name}, which the gateway does not read"
+            "docs/reference/configuration.md describes {name}, which the gateway does not read"
         );
     }
 }

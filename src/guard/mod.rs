@@ -1,4 +1,4 @@
-//! External guardrails (docs/guardrails.md): a namespace's HTTP hooks, in the shape of
+//! External guardrails (docs/guides/guardrails.md): a namespace's HTTP hooks, in the shape of
 //! SEP-2624's interceptors, that see a `tools/call` before it is forwarded and its result
 //! before the client does, and allow it, deny it or mutate it (the arguments, the
 //! result). Their configuration is [`crate::model::guardrail`]; a view carries its

@@ -681,7 +681,7 @@ fn namespace_schemas() -> Value {
     schemas
 }
 
-/// A namespace's external guardrails ([`crate::model::guardrail`], docs/guardrails.md).
+/// A namespace's external guardrails ([`crate::model::guardrail`], docs/guides/guardrails.md).
 fn guardrail_schemas(schemas: &mut Value) {
     schemas["Guardrail"] = json!({"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
         "url": {"type": "string", "description": "http:// or https://; the hook is POSTed {phase, namespace, principal, server, tool, arguments[, result]} and answers {decision: allow|deny|mutate, reason?, arguments?|result?}. Shown with its userinfo and query values masked"},

@@ -1,4 +1,4 @@
-//! A namespace's external guardrails (`"guardrails"`, docs/guardrails.md): HTTP hooks in
+//! A namespace's external guardrails (`"guardrails"`, docs/guides/guardrails.md): HTTP hooks in
 //! the shape of SEP-2624's interceptors, called before a `tools/call` is forwarded
 //! (`on: request`) and on its result (`on: result`); each either `enforce`s its answer
 //! (deny, or mutate the arguments or the result) or only `audit`s it, and on a failure

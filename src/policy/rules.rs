@@ -1,4 +1,4 @@
-//! Policies by identity, in CEL (`cel-interpreter`; why CEL and not Cedar: docs/policies.md).
+//! Policies by identity, in CEL (`cel-interpreter`; why CEL and not Cedar: docs/guides/policies.md).
 //!
 //! A policy's text is a JSON list of rules, `{"effect": "allow" | "deny" | "confirm",
 //! "when": "<CEL>", "reason"?: "<text for the client>"}`; the first rule of a policy
@@ -32,7 +32,7 @@ use super::cel::{self, Evaluated};
 
 /// The most rules one policy may hold, and all policies together: each call is checked
 /// against every rule that applies, so the bound is the bound of a call's cost
-/// (docs/policies.md measures 100 rules).
+/// (docs/guides/policies.md measures 100 rules).
 pub const MAX_RULES: usize = 1000;
 /// The longest a policy's text may be.
 pub const MAX_TEXT: usize = 256 * 1024;

@@ -1,4 +1,4 @@
-//! The guardrail phase of a backend's `tools/call` ([`crate::guard`], docs/guardrails.md):
+//! The guardrail phase of a backend's `tools/call` ([`crate::guard`], docs/guides/guardrails.md):
 //! the namespace's request hooks see the call before it is forwarded (after the
 //! policies), its result hooks see the result before the client does. Each hook's
 //! answer is applied in `enforce` mode (deny: a `-32003` error with the request's id
@@ -200,7 +200,7 @@ pub(crate) async fn after(
     Ok(Response::from_parts(parts, Body::full(new)))
 }
 
-/// The JSON a hook is posted (docs/guardrails.md).
+/// The JSON a hook is posted (docs/guides/guardrails.md).
 fn payload(
     ctx: &Ctx,
     g: &Guardrails,

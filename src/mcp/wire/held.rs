@@ -76,7 +76,7 @@ impl Held {
 /// client in one round; each new question restarts it, up to [`SETTLE_MOST`]. It is
 /// most of a round trip's cost (see loadtest `--answer-input`), so it is short; at
 /// 1 ms the conformance suite's three concurrent questions came apart on a loaded
-/// machine (PERFORMANCE.md).
+/// machine (docs/architecture/performance.md).
 const SETTLE: Duration = Duration::from_millis(5);
 const SETTLE_MOST: Duration = Duration::from_millis(20);
 /// How long a call waits, from the backend's first question, while every question held

@@ -25,10 +25,8 @@ fn relative_links(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every Markdown page under `dir`, its shelves included. A symbolic link is an alias
-/// kept for a path that code outside `docs/` still names (`docs/configuration.md` and
-/// `docs/tracing.md`, which `src/config/tests.rs` reads), not a page of its own: its
-/// target must be one.
+/// Every Markdown page under `dir`, its shelves included. A symbolic link is an alias,
+/// not a page of its own: its target must be one.
 fn pages(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

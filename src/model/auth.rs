@@ -221,6 +221,15 @@ impl ServerAuth {
         matches!(self, ServerAuth::Static)
     }
 
+    /// Whether its token is got by a grant without a user (no consent; got again when it
+    /// expires).
+    pub fn without_user(&self) -> bool {
+        matches!(
+            self,
+            ServerAuth::ClientCredentials(_) | ServerAuth::Workload(_) | ServerAuth::Enterprise(_)
+        )
+    }
+
     /// Whether each caller connects an account of their own.
     pub fn per_caller(&self) -> bool {
         match self {

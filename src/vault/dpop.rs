@@ -11,7 +11,8 @@
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use serde_json::json;
-use sha2::Digest;
+
+pub use crate::auth::dpop::{ath, thumbprint_p256};
 
 /// The one algorithm the gateway signs proofs with.
 pub const ALG: &str = "ES256";
@@ -104,17 +105,6 @@ impl DpopKey {
 pub fn htu(url: &str) -> &str {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     &url[..end]
-}
-
-/// The `ath` of an access token: its SHA-256, base64url.
-pub fn ath(token: &str) -> String {
-    crate::crypto::base64url(&sha2::Sha256::digest(token.as_bytes()))
-}
-
-/// The RFC 7638 thumbprint of a P-256 public key given by its base64url coordinates.
-pub fn thumbprint_p256(x: &str, y: &str) -> String {
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    crate::crypto::base64url(&sha2::Sha256::digest(canonical.as_bytes()))
 }
 
 /// A server's `DPoP-Nonce` value when it is one a proof can carry (RFC 9449 §8: visible

@@ -77,6 +77,16 @@ pub struct Grant {
     pub bound: bool,
 }
 
+impl Grant {
+    /// The account's DPoP key, if it has one.
+    pub fn dpop_key(&self) -> Option<std::sync::Arc<DpopKey>> {
+        self.dpop
+            .as_deref()
+            .and_then(DpopKey::from_secret)
+            .map(std::sync::Arc::new)
+    }
+}
+
 /// Why the token endpoint issued nothing: `refused` when it answered with an error (the
 /// grant is dead), else it could not be reached or broke the protocol (try again later).
 #[derive(Debug)]

@@ -14,12 +14,8 @@ impl Vault {
     pub async fn bearer(&self, server: &Server, principal: &str) -> Result<Token, VaultError> {
         let machine = match &server.auth {
             ServerAuth::OAuth(_) => None,
-            a @ (ServerAuth::ClientCredentials(_)
-            | ServerAuth::Workload(_)
-            | ServerAuth::Enterprise(_)) => Some(a),
-            ServerAuth::Static | ServerAuth::TokenExchange(_) => {
-                return Err(VaultError::NotOAuth(server.name.clone()));
-            }
+            a if a.without_user() => Some(a),
+            _ => return Err(VaultError::NotOAuth(server.name.clone())),
         };
         let key = (server.id, principal.to_string());
         if let Some(access) = self.cached(&key) {
@@ -84,11 +80,7 @@ impl Vault {
             .and_then(|p| serde_json::from_slice(&p).ok())
             .ok_or_else(|| unauthorized("the stored tokens cannot be opened"))?;
         let expires = expires.map(|e| e.max(0) as u64);
-        let dpop = grant
-            .dpop
-            .as_deref()
-            .and_then(super::dpop::DpopKey::from_secret)
-            .map(std::sync::Arc::new);
+        let dpop = grant.dpop_key();
         if expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS) {
             tx.commit().await?;
             let bound = dpop.filter(|_| grant.bound);
@@ -221,9 +213,12 @@ impl Vault {
                 self.refresh_failures.fetch_add(1, Relaxed);
                 tracing::warn!(backend = %server.name, error = %e, "grant without a user failed");
                 self.audit_refresh(server, "shared", "unavailable");
-                return Err(unauthorized(format!(
-                    "its credentials were not accepted: {e}"
-                )));
+                let what = match auth {
+                    ServerAuth::Workload(_) => "workload identity was",
+                    ServerAuth::Enterprise(_) => "enterprise identity assertion was",
+                    _ => "client credentials were",
+                };
+                return Err(unauthorized(format!("its {what} not accepted: {e}")));
             }
         };
         self.refreshed.fetch_add(1, Relaxed);

@@ -35,6 +35,7 @@ mod confirm;
 mod conformance;
 mod control_plane;
 mod data_plane;
+mod dpop;
 mod embedded;
 mod everything;
 mod extensions;

@@ -168,4 +168,18 @@ mod tests {
         assert!(usable_nonce("a b").is_none());
         assert!(usable_nonce(&"a".repeat(MAX_NONCE + 1)).is_none());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// A server's nonce is taken only as visible ASCII within its bound, and a
+        /// `WWW-Authenticate` of any text is read without a panic.
+        #[test]
+        fn nonces_and_challenges_of_any_text_are_read_safely(v in "\\PC{0,600}") {
+            if let Some(n) = usable_nonce(&v) {
+                proptest::prop_assert!(n.len() <= MAX_NONCE && n.bytes().all(|b| (0x21..0x7F).contains(&b)));
+            }
+            let _ = crate::vault::discover::challenge(&format!("DPoP {v}"));
+            let _ = crate::vault::discover::challenge(&v);
+        }
+    }
 }

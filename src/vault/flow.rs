@@ -382,7 +382,8 @@ pub async fn token_request_with(
         Some("N_A") if exchange => false,
         Some(t) if !t.eq_ignore_ascii_case("bearer") => {
             return Err(broke(format!(
-                "the token endpoint issued a {t:?} token; only Bearer and DPoP are used"
+                "the token endpoint issued a {t:?} token, which the gateway cannot use \
+                 (Bearer, or DPoP for a request it proved)"
             )));
         }
         _ => false,

@@ -281,3 +281,79 @@ async fn client_credentials(
     }
     flow::token_request_with(net, &found.token_endpoint, &id, &grant, dpop).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[tokio::test]
+    async fn a_jwt_is_read_from_its_file_or_variable_and_anything_else_is_refused_unshown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p.to_string_lossy().into_owned()
+        };
+        let good = file("good", b"  eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ3In0.c2ln\n");
+        assert_eq!(
+            read_jwt(Some(&good), None, "workload assertion")
+                .await
+                .unwrap(),
+            "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ3In0.c2ln"
+        );
+        for (name, text) in [
+            ("shadow", &b"root:$6$secret:19000:0:99999:7:::"[..]),
+            ("two", b"a.b"),
+            ("four", b"a.b.c.d"),
+            ("empty", b"a..c"),
+            ("binary", b"\xff\xfe.a.b"),
+        ] {
+            let path = file(name, text);
+            let e = read_jwt(Some(&path), None, "workload assertion")
+                .await
+                .unwrap_err();
+            assert!(e.contains("is not a JWT"), "{name}: {e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
+        let huge = file("huge", format!("a.{}.c", "b".repeat(MAX_JWT)).as_bytes());
+        assert!(read_jwt(Some(&huge), None, "x").await.is_err());
+        let missing = dir.path().join("missing").to_string_lossy().into_owned();
+        assert!(
+            read_jwt(Some(&missing), None, "x")
+                .await
+                .unwrap_err()
+                .contains("cannot be read")
+        );
+        assert!(
+            read_jwt(None, Some("METAMCP_TEST_SURELY_UNSET_VARIABLE"), "x")
+                .await
+                .unwrap_err()
+                .contains("not set")
+        );
+        assert!(read_jwt(None, None, "x").await.is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Whatever a file holds, what is taken is three base64url parts, and a refusal
+        /// never shows the text.
+        #[test]
+        fn whatever_a_file_holds_only_a_jwt_shape_is_taken(text in "\\PC{0,60}|[A-Za-z0-9_\\-\\.]{0,60}") {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("t");
+            std::fs::write(&p, text.as_bytes()).unwrap();
+            let path = p.to_string_lossy().into_owned();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            match rt.block_on(read_jwt(Some(&path), None, "x")) {
+                Ok(t) => {
+                    let parts: Vec<&str> = t.split('.').collect();
+                    prop_assert_eq!(parts.len(), 3);
+                    prop_assert!(parts.iter().all(|p| !p.is_empty()
+                        && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')));
+                }
+                Err(e) => prop_assert!(text.trim().len() < 4 || !e.contains(text.trim())),
+            }
+        }
+    }
+}

@@ -29,6 +29,9 @@
 #       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
 #       counted. The direct lines are held to their counts by tests/it/conformance.rs
 #       rather than failing the run; the gateway's fail it as any suite does.
+#   client-auth                          every auth/* client scenario (client auth), then
+#       the extensions DPoP, DPoP with nonces, workload identity and enterprise-managed
+#       authorization (client auth extensions; client-auth-ext runs that line alone).
 #   skills                               the Skills extension's server scenarios (SEP-2640:
 #       `sep-2640-skills-enumeration`, `-manifest`, `-directory`) against
 #       tests/peers/skills_server.mjs (the TypeScript SDK 2.x's own skills support), one

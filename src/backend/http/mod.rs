@@ -286,7 +286,15 @@ pub async fn send(
     *retry.method_mut() = method;
     *retry.uri_mut() = uri;
     *retry.headers_mut() = headers;
-    client.request(retry).await.map_err(fail)
+    let resp = client.request(retry).await.map_err(fail)?;
+    if let Some(n) = resp
+        .headers()
+        .get("dpop-nonce")
+        .and_then(|v| v.to_str().ok())
+    {
+        b.nonce_given(n);
+    }
+    Ok(resp)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

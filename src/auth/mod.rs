@@ -9,6 +9,7 @@
 //! address; an address out of budget gets 429 instead of any argon2 work, while keys it
 //! already proved (cached) and tokens keep working.
 
+pub mod dpop;
 pub mod handshake;
 pub mod limits;
 pub mod oauth;

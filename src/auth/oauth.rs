@@ -78,6 +78,9 @@ pub struct Identity {
     /// The access token itself: exchanged for a backend's own (`token_exchange`), never
     /// printed.
     pub token: AccessToken,
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6): it is
+    /// taken only with a DPoP proof by that key ([`crate::auth::dpop`]).
+    pub jkt: Option<Arc<str>>,
 }
 
 /// An inbound access token, kept only to be exchanged (RFC 8693); its `Debug` prints
@@ -480,6 +483,15 @@ fn identity(settings: &Issuer, claims: &Value) -> Result<Identity, OAuthError> {
         Some(c) if settings.limit_by_client => format!("client_id:{c}"),
         _ => subject.to_string(),
     };
+    // A confirmation the gateway cannot check (a certificate's, RFC 8705) refuses the
+    // token rather than letting it be used as a bearer token.
+    let jkt = match claims.get("cnf") {
+        None => None,
+        Some(cnf) => match (cnf.get("jkt").and_then(Value::as_str), cnf.as_object()) {
+            (Some(j), Some(o)) if o.len() == 1 && !j.is_empty() && j.len() <= 128 => Some(j.into()),
+            _ => return Err(OAuthError::Invalid("unsupported_confirmation")),
+        },
+    };
     Ok(Identity {
         issuer: settings.issuer.as_str().into(),
         subject: subject.into(),
@@ -489,6 +501,7 @@ fn identity(settings: &Issuer, claims: &Value) -> Result<Identity, OAuthError> {
         key_id: derived_key_id(&settings.issuer, &limited),
         limits: settings.limits,
         token: AccessToken::default(),
+        jkt,
     })
 }
 

@@ -27,7 +27,7 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
-        "components": components(),
+        "components": with_identity_auth(components()),
     })
 }
 
@@ -470,6 +470,53 @@ fn skill_list() -> Value {
             "description": {"type": "string"}}}}}})
 }
 
+/// `components` with the identity members in a server's `auth`.
+fn with_identity_auth(mut c: Value) -> Value {
+    if let Some(p) = c["schemas"]["ServerAuth"]["properties"].as_object_mut() {
+        p.extend(identity_auth_properties());
+    }
+    c
+}
+
+/// The members of a server's `auth` for workload identity and enterprise-managed
+/// authorization (docs/guides/identity.md).
+fn identity_auth_properties() -> serde_json::Map<String, Value> {
+    let text = |d: &str| json!({"type": ["string", "null"], "description": d});
+    [
+        (
+            "assertion_file",
+            "workload_identity: an absolute path to the workload's JWT, read at each grant",
+        ),
+        (
+            "assertion_env",
+            "workload_identity: or the gateway's environment variable holding it",
+        ),
+        (
+            "idp_token_endpoint",
+            "enterprise: the identity provider's token endpoint",
+        ),
+        (
+            "idp_client_id",
+            "enterprise: the gateway's client at the identity provider",
+        ),
+        (
+            "idp_client_secret",
+            "enterprise: masked in answers; stored encrypted",
+        ),
+        (
+            "id_token_file",
+            "enterprise: an absolute path to the ID token exchanged, read at each grant",
+        ),
+        (
+            "id_token_env",
+            "enterprise: or the gateway's environment variable holding it",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, d)| (k.to_string(), text(d)))
+    .collect()
+}
+
 fn components() -> Value {
     let string_map = json!({"type": "object", "additionalProperties": {"type": "string"}});
     let mut c = json!({
@@ -574,9 +621,9 @@ fn components() -> Value {
                 "breaker_failures": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "failed calls in a row that open the circuit; 0 switches the breaker off"},
                 "breaker_cooldown_ms": {"type": "integer", "minimum": 100, "maximum": 3_600_000},
                 "auth": {"$ref": "#/components/schemas/ServerAuth"}}},
-            "ServerAuth": {"type": ["object", "null"], "description": "how the gateway proves itself to the backend; static (the default): its headers and env ({{caller.secret}} in a value: each caller's own secret); oauth: the gateway is an OAuth client of the backend, with one shared account an admin connects (POST /api/v1/mcp/servers/{id}/authorize) or each caller's own (principal caller: POST /api/v1/me/connections/{server}, or when a call asks); oauth_client_credentials: the gateway's own account; token_exchange: each caller's inbound OAuth token exchanged at its issuer (RFC 8693)",
+            "ServerAuth": {"type": ["object", "null"], "description": "how the gateway proves itself to the backend; static (the default): its headers and env ({{caller.secret}} in a value: each caller's own secret); oauth: the gateway is an OAuth client of the backend, with one shared account an admin connects (POST /api/v1/mcp/servers/{id}/authorize) or each caller's own (principal caller: POST /api/v1/me/connections/{server}, or when a call asks); oauth_client_credentials: the gateway's own account; token_exchange: each caller's inbound OAuth token exchanged at its issuer (RFC 8693); workload_identity: the workload's own JWT as a jwt-bearer grant (SEP-1933); enterprise: an identity provider's ID token exchanged there for an ID-JAG, then for the backend's token (SEP-990). Tokens are DPoP-bound (RFC 9449) when the authorization server offers ES256",
                 "additionalProperties": false, "properties": {
-                "type": {"enum": ["static", "oauth", "oauth_client_credentials", "token_exchange"]},
+                "type": {"enum": ["static", "oauth", "oauth_client_credentials", "token_exchange", "workload_identity", "enterprise"]},
                 "principal": {"enum": ["shared", "caller"]},
                 "issuer": {"type": "string", "description": "token_exchange: the issuer whose tokens are exchanged"},
                 "token_endpoint": {"type": ["string", "null"], "description": "token_exchange: default: the issuer's metadata's"},

@@ -133,6 +133,70 @@ impl std::fmt::Debug for Exchange {
     }
 }
 
+/// Workload identity federation (SEP-1933): the workload's own signed JWT (a platform's
+/// service account token, say), read from a file or the gateway's environment each time
+/// a token is asked for, presented with the jwt-bearer grant (RFC 7523 §2.1) instead of
+/// a client secret. No user, no consent; asked for again near expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    /// The client id the authorization server knows the workload by, when it wants one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A file holding the JWT (read again at each grant: platforms rotate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_file: Option<String>,
+    /// An environment variable of the gateway holding the JWT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Enterprise-managed authorization (SEP-990): an identity token of the enterprise's
+/// identity provider is exchanged there (RFC 8693) for an identity assertion
+/// authorization grant (ID-JAG) naming the backend's authorization server and resource,
+/// which that server exchanges (jwt-bearer, RFC 7523) for its access token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enterprise {
+    /// The gateway's client at the backend's authorization server.
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// The identity provider's token endpoint (where the ID-JAG is asked for).
+    pub idp_token_endpoint: String,
+    /// The gateway's client at the identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_client_secret: Option<String>,
+    /// A file holding the identity (ID) token exchanged (read again at each grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_file: Option<String>,
+    /// An environment variable of the gateway holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Enterprise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enterprise")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| MASK))
+            .field("idp_token_endpoint", &self.idp_token_endpoint)
+            .field("idp_client_id", &self.idp_client_id)
+            .field(
+                "idp_client_secret",
+                &self.idp_client_secret.as_ref().map(|_| MASK),
+            )
+            .field("id_token_file", &self.id_token_file)
+            .field("id_token_env", &self.id_token_env)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
 /// The algorithms an assertion may be signed with.
 pub const ASSERTION_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "ES384", "EdDSA"];
 
@@ -147,6 +211,9 @@ pub enum ServerAuth {
     #[serde(rename = "oauth_client_credentials")]
     ClientCredentials(MachineClient),
     TokenExchange(Exchange),
+    #[serde(rename = "workload_identity")]
+    Workload(Workload),
+    Enterprise(Enterprise),
 }
 
 impl ServerAuth {
@@ -154,12 +221,24 @@ impl ServerAuth {
         matches!(self, ServerAuth::Static)
     }
 
+    /// Whether its token is got by a grant without a user (no consent; got again when it
+    /// expires).
+    pub fn without_user(&self) -> bool {
+        matches!(
+            self,
+            ServerAuth::ClientCredentials(_) | ServerAuth::Workload(_) | ServerAuth::Enterprise(_)
+        )
+    }
+
     /// Whether each caller connects an account of their own.
     pub fn per_caller(&self) -> bool {
         match self {
             ServerAuth::OAuth(c) => c.principal == Principal::Caller,
             ServerAuth::TokenExchange(_) => true,
-            ServerAuth::Static | ServerAuth::ClientCredentials(_) => false,
+            ServerAuth::Static
+            | ServerAuth::ClientCredentials(_)
+            | ServerAuth::Workload(_)
+            | ServerAuth::Enterprise(_) => false,
         }
     }
 
@@ -174,7 +253,7 @@ impl ServerAuth {
                     ..c.clone()
                 })))
             }
-            ServerAuth::ClientCredentials(_) => Err(Invalid::field(
+            ServerAuth::ClientCredentials(_) | ServerAuth::Enterprise(_) => Err(Invalid::field(
                 "auth",
                 "the url moves to another origin: send auth again with it (a stored client \
                  secret or key is never sent to another host)",
@@ -202,6 +281,17 @@ impl ServerAuth {
                 "type": "token_exchange", "issuer": c.issuer, "client_id": c.client_id,
                 "client_secret": c.client_secret.as_ref().map(|_| MASK),
                 "token_endpoint": c.token_endpoint, "audience": c.audience, "scopes": c.scopes}),
+            ServerAuth::Workload(c) => json!({
+                "type": "workload_identity", "client_id": c.client_id,
+                "assertion_file": c.assertion_file, "assertion_env": c.assertion_env,
+                "scopes": c.scopes}),
+            ServerAuth::Enterprise(c) => json!({
+                "type": "enterprise", "client_id": c.client_id,
+                "client_secret": c.client_secret.as_ref().map(|_| MASK),
+                "idp_token_endpoint": c.idp_token_endpoint, "idp_client_id": c.idp_client_id,
+                "idp_client_secret": c.idp_client_secret.as_ref().map(|_| MASK),
+                "id_token_file": c.id_token_file, "id_token_env": c.id_token_env,
+                "scopes": c.scopes}),
         }
     }
 
@@ -252,9 +342,11 @@ impl ServerAuth {
             }
             "oauth_client_credentials" => machine(obj, existing),
             "token_exchange" => exchange(obj, existing),
+            "workload_identity" => workload(obj),
+            "enterprise" => enterprise(obj, existing),
             _ => Err(bad(
-                "type must be \"static\", \"oauth\", \"oauth_client_credentials\" or \
-                 \"token_exchange\"",
+                "type must be \"static\", \"oauth\", \"oauth_client_credentials\", \
+                 \"token_exchange\", \"workload_identity\" or \"enterprise\"",
             )),
         }
     }
@@ -373,6 +465,114 @@ fn machine(obj: &Map<String, Value>, existing: Option<&ServerAuth>) -> Result<Se
         private_key,
         signing_algorithm,
         scopes,
+    }))
+}
+
+/// Where a JWT is read: exactly one of `<prefix>_file` (an absolute path) and
+/// `<prefix>_env` (a variable's name).
+fn jwt_source(
+    obj: &Map<String, Value>,
+    prefix: &str,
+) -> Result<(Option<String>, Option<String>), Invalid> {
+    let bad = |m: String| Invalid::field("auth", m);
+    let file = text(obj, &format!("{prefix}_file"), 4096)?;
+    let env = text(obj, &format!("{prefix}_env"), 128)?;
+    if file.is_some() == env.is_some() {
+        return Err(bad(format!(
+            "give {prefix}_file or {prefix}_env, one of them"
+        )));
+    }
+    if file.as_deref().is_some_and(|f| !f.starts_with('/')) {
+        return Err(bad(format!("{prefix}_file must be an absolute path")));
+    }
+    if env.as_deref().is_some_and(|e| {
+        !e.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    }) {
+        return Err(bad(format!(
+            "{prefix}_env must be a variable's name (A-Z, 0-9, _)"
+        )));
+    }
+    Ok((file, env))
+}
+
+/// `workload_identity`: where the workload's JWT is, and optionally a client id and
+/// scopes.
+fn workload(obj: &Map<String, Value>) -> Result<ServerAuth, Invalid> {
+    only(
+        obj,
+        &[
+            "type",
+            "client_id",
+            "assertion_file",
+            "assertion_env",
+            "scopes",
+        ],
+    )?;
+    let (assertion_file, assertion_env) = jwt_source(obj, "assertion")?;
+    Ok(ServerAuth::Workload(Workload {
+        client_id: text(obj, "client_id", MAX_CLIENT_ID)?,
+        assertion_file,
+        assertion_env,
+        scopes: scopes(obj)?,
+    }))
+}
+
+/// `enterprise`: the client at the backend's authorization server, the identity
+/// provider's token endpoint and client, and where the identity token is (masked
+/// secrets keep the stored ones).
+fn enterprise(
+    obj: &Map<String, Value>,
+    existing: Option<&ServerAuth>,
+) -> Result<ServerAuth, Invalid> {
+    let bad = |m: &str| Invalid::field("auth", m);
+    only(
+        obj,
+        &[
+            "type",
+            "client_id",
+            "client_secret",
+            "idp_token_endpoint",
+            "idp_client_id",
+            "idp_client_secret",
+            "id_token_file",
+            "id_token_env",
+            "scopes",
+        ],
+    )?;
+    let stored = match existing {
+        Some(ServerAuth::Enterprise(c)) => Some(c),
+        _ => None,
+    };
+    let kept = |name: &str, old: Option<&String>| -> Result<Option<String>, Invalid> {
+        match text(obj, name, MAX_CLIENT_SECRET)? {
+            Some(v) if v == MASK => old
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| bad(&format!("{name} is masked but none is stored"))),
+            v => Ok(v),
+        }
+    };
+    let idp_token_endpoint = text(obj, "idp_token_endpoint", MAX_CLIENT_ID)?
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .ok_or_else(|| bad("idp_token_endpoint is required, an http(s) URL"))?;
+    let (id_token_file, id_token_env) = jwt_source(obj, "id_token")?;
+    Ok(ServerAuth::Enterprise(Enterprise {
+        client_id: text(obj, "client_id", MAX_CLIENT_ID)?
+            .ok_or_else(|| bad("client_id is required"))?,
+        client_secret: kept(
+            "client_secret",
+            stored.and_then(|c| c.client_secret.as_ref()),
+        )?,
+        idp_token_endpoint,
+        idp_client_id: text(obj, "idp_client_id", MAX_CLIENT_ID)?,
+        idp_client_secret: kept(
+            "idp_client_secret",
+            stored.and_then(|c| c.idp_client_secret.as_ref()),
+        )?,
+        id_token_file,
+        id_token_env,
+        scopes: scopes(obj)?,
     }))
 }
 
@@ -522,6 +722,39 @@ mod tests {
                    "token_endpoint": "file:///etc"}),
             json!({"type": "token_exchange", "issuer": "https://idp", "client_id": "c",
                    "client_secret": MASK}),
+        ] {
+            assert!(ServerAuth::parse(&bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn workload_and_enterprise_read_a_jwt_from_one_place_and_mask_secrets() {
+        let w = ServerAuth::parse(
+            &json!({"type": "workload_identity", "assertion_file": "/var/run/token"}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ServerAuth::parse(&w.public_json(), None).unwrap(), w);
+        let e = ServerAuth::parse(
+            &json!({"type": "enterprise", "client_id": "c", "client_secret": "s3cret",
+                    "idp_token_endpoint": "https://idp/token", "idp_client_secret": "idps3cret",
+                    "id_token_env": "MY_ID_TOKEN"}),
+            None,
+        )
+        .unwrap();
+        let shown = e.public_json();
+        assert!(!shown.to_string().contains("s3cret") && !format!("{e:?}").contains("s3cret"));
+        assert_eq!(ServerAuth::parse(&shown, Some(&e)).unwrap(), e);
+        assert!(ServerAuth::parse(&shown, None).is_err());
+        for bad in [
+            json!({"type": "workload_identity"}),
+            json!({"type": "workload_identity", "assertion_file": "rel/path"}),
+            json!({"type": "workload_identity", "assertion_env": "lower"}),
+            json!({"type": "workload_identity", "assertion_file": "/a", "assertion_env": "A"}),
+            json!({"type": "enterprise", "client_id": "c", "id_token_env": "A"}),
+            json!({"type": "enterprise", "client_id": "c", "idp_token_endpoint": "file:///x",
+                   "id_token_env": "A"}),
+            json!({"type": "enterprise", "idp_token_endpoint": "https://i", "id_token_env": "A"}),
         ] {
             assert!(ServerAuth::parse(&bad, None).is_err(), "{bad}");
         }

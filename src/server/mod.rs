@@ -7,6 +7,8 @@
 //! Any phase may end the request with a response. HTTP/1.1 (keep-alive, chunked) and
 //! HTTP/2 over cleartext (prior knowledge) are both served.
 
+mod credentials;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +32,7 @@ use crate::http::connections::{Busy, Close, Conn, Refused};
 use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
 use crate::mcp::state::State;
+use credentials::{Scheme, bearer, proved};
 
 const MAX_HEADERS: usize = 100;
 /// Largest HTTP/1.1 read buffer (request bodies are read through it).
@@ -255,12 +258,19 @@ async fn mcp_caller(
         return Ok(Ok(None));
     }
     let oauth = state.oauth.as_deref();
-    let token = oauth.and_then(|o| bearer(req.headers()).filter(|t| o.claims_issuer(t)));
+    let token = oauth.and_then(|o| bearer(req.headers()).filter(|(t, _)| o.claims_issuer(t)));
     let p = match (oauth, token) {
         // Boxed: verifying a token may fetch the issuer's keys, a large future that would
         // otherwise be part of every request's (and be copied with it).
-        (Some(o), Some(token)) => {
+        (Some(o), Some((token, scheme))) => {
             match Box::pin(o.verify(token, &o.settings.resource(namespace))).await {
+                Ok(id) if id.jkt.is_some() || scheme == Scheme::Dpop => {
+                    if let Err(refused) = proved(state, o, req, namespace, &id, scheme).await {
+                        state.observe.metrics.auth_failure("dpop");
+                        return Ok(Err(refused));
+                    }
+                    Principal::from_oauth(id)
+                }
                 Ok(id) => Principal::from_oauth(id),
                 Err(e) => {
                     state.observe.metrics.auth_failure(e.reason());
@@ -339,16 +349,6 @@ fn preflight(path: &str, cors: bool) -> Result<Response<Body>, ApiError> {
         }
     }
     Ok(resp)
-}
-
-/// The bearer token of `Authorization`, if that is what the request carries.
-fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }
 
 /// 401 (no token, or a bad one) or 403 (a token without the scope) with the

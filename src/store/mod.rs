@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod confirm_uses;
 pub mod db;
+pub mod dpop_proofs;
 pub mod embedded;
 pub mod import;
 pub mod keys;

@@ -31,6 +31,16 @@ pub struct Discovered {
     pub client_id_documents: bool,
     /// It says it sends `iss` in authorization responses (RFC 9207).
     pub iss_supported: bool,
+    /// Its `dpop_signing_alg_values_supported` (RFC 9449 §5.1): DPoP is used when it
+    /// lists ES256.
+    pub dpop_algs: Vec<String>,
+}
+
+impl Discovered {
+    /// Whether tokens are asked for bound to a DPoP key.
+    pub fn dpop(&self) -> bool {
+        self.dpop_algs.iter().any(|a| a == super::dpop::ALG)
+    }
 }
 
 /// The `Bearer` parameters of a `WWW-Authenticate` value.
@@ -41,10 +51,15 @@ pub struct Challenge {
     pub error: Option<String>,
 }
 
-/// Reads the `Bearer` challenge's `auth-param`s (quoted or token values).
+/// Reads the `Bearer` (or `DPoP`, RFC 9449 §7.1) challenge's `auth-param`s (quoted or
+/// token values).
 pub fn challenge(value: &str) -> Option<Challenge> {
-    let at = value.to_ascii_lowercase().find("bearer")?;
-    let mut rest = &value[at + 6..];
+    let lower = value.to_ascii_lowercase();
+    let (at, len) = match lower.find("bearer") {
+        Some(at) => (at, 6),
+        None => (lower.find("dpop")?, 4),
+    };
+    let mut rest = &value[at + len..];
     let mut out = Challenge::default();
     loop {
         rest = rest.trim_start_matches([' ', ',', '\t']);
@@ -262,6 +277,7 @@ pub async fn discover(
                 auth_methods: Vec::new(),
                 client_id_documents: false,
                 iss_supported: false,
+                dpop_algs: Vec::new(),
             });
         }
         None => return Err(format!("no authorization server metadata for {issuer}")),
@@ -293,6 +309,7 @@ pub async fn discover(
         auth_methods: strings(&meta["token_endpoint_auth_methods_supported"]),
         client_id_documents: meta["client_id_metadata_document_supported"] == true,
         iss_supported: meta["authorization_response_iss_parameter_supported"] == true,
+        dpop_algs: strings(&meta["dpop_signing_alg_values_supported"]),
     })
 }
 

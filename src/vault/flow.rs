@@ -8,8 +8,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::discover::Discovered;
+use super::dpop::DpopKey;
 use super::form;
 use super::net::{Net, json_object};
+
+/// RFC 7523 §2.1's grant.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// RFC 8693's grant.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// Longest access or refresh token kept.
 const MAX_TOKEN: usize = 16 << 10;
@@ -43,6 +49,10 @@ pub struct Pending {
     /// The key that started it (recorded in the audit trail when it is finished).
     #[serde(default)]
     pub started_by: Option<String>,
+    /// The account's DPoP key ([`DpopKey::secret`]), when its authorization server
+    /// binds tokens to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<String>,
 }
 
 /// Tokens held for one server and principal (sealed in their row).
@@ -57,6 +67,24 @@ pub struct Grant {
     pub resource: String,
     pub issuer: String,
     pub zone: super::net::Zone,
+    /// The account's DPoP key ([`DpopKey::secret`]): every token request is proved
+    /// with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<String>,
+    /// The access token is bound to that key (`token_type: DPoP`): sent with the
+    /// `DPoP` scheme and a proof.
+    #[serde(default)]
+    pub bound: bool,
+}
+
+impl Grant {
+    /// The account's DPoP key, if it has one.
+    pub fn dpop_key(&self) -> Option<std::sync::Arc<DpopKey>> {
+        self.dpop
+            .as_deref()
+            .and_then(DpopKey::from_secret)
+            .map(std::sync::Arc::new)
+    }
 }
 
 /// Why the token endpoint issued nothing: `refused` when it answered with an error (the
@@ -79,6 +107,8 @@ pub struct Issued {
     pub refresh_token: Option<String>,
     pub expires_in: Option<u64>,
     pub scope: Option<String>,
+    /// `token_type: DPoP`: the token is bound to the key the request was proved with.
+    pub bound: bool,
 }
 
 /// Chooses how the gateway authenticates at the token endpoint: with a secret, the
@@ -275,21 +305,50 @@ pub async fn token_request(
     client: &ClientId,
     grant: &[(&str, &str)],
 ) -> Result<Issued, TokenError> {
+    token_request_with(net, endpoint, client, grant, None).await
+}
+
+/// [`token_request`] proved with `dpop` (RFC 9449 §5) when given: a fresh proof, and
+/// once more with the server's nonce when it answers `use_dpop_nonce` (§8).
+pub async fn token_request_with(
+    net: &Net,
+    endpoint: &str,
+    client: &ClientId,
+    grant: &[(&str, &str)],
+    dpop: Option<&DpopKey>,
+) -> Result<Issued, TokenError> {
     let broke = |message: String| TokenError {
         refused: false,
         message,
     };
     let (headers, pairs) = authenticated(client, grant.to_vec());
-    let a = net
-        .send(
-            Method::POST,
-            endpoint,
-            &headers,
-            Some(Bytes::from(form::encode(&pairs))),
-        )
-        .await
-        .map_err(broke)?;
-    let v = json_object(&a.body).unwrap_or(Value::Null);
+    let body = Bytes::from(form::encode(&pairs));
+    let mut nonce: Option<String> = None;
+    let mut tries = 0;
+    let (a, v) = loop {
+        tries += 1;
+        let mut headers = headers.clone();
+        if let Some(key) = dpop {
+            let proof = key.proof("POST", endpoint, None, nonce.as_deref());
+            headers.push((header::HeaderName::from_static("dpop"), proof));
+        }
+        let a = net
+            .send(Method::POST, endpoint, &headers, Some(body.clone()))
+            .await
+            .map_err(broke)?;
+        let v = json_object(&a.body).unwrap_or(Value::Null);
+        let fresh = a.dpop_nonce.as_deref().and_then(super::dpop::usable_nonce);
+        if dpop.is_some()
+            && tries == 1
+            && a.status == hyper::StatusCode::BAD_REQUEST
+            && v["error"] == "use_dpop_nonce"
+            && fresh.is_some()
+        {
+            nonce = fresh;
+            continue;
+        }
+        break (a, v);
+    };
     if !a.status.is_success() {
         let code = v["error"].as_str().unwrap_or("no error code");
         let message = format!(
@@ -312,18 +371,29 @@ pub async fn token_request(
     };
     let access_token = token("access_token")
         .ok_or_else(|| broke("the token endpoint issued no usable access_token".into()))?;
-    if let Some(t) = v["token_type"].as_str()
-        && !t.eq_ignore_ascii_case("bearer")
-    {
-        return Err(broke(format!(
-            "the token endpoint issued a {t:?} token; only Bearer is used"
-        )));
-    }
+    // A DPoP-bound token is used only by a client that proved the request with its
+    // key (RFC 9449 §5: one that did not cannot use it).
+    let exchange = grant
+        .iter()
+        .any(|(k, v)| *k == "grant_type" && *v == TOKEN_EXCHANGE);
+    let bound = match v["token_type"].as_str() {
+        Some(t) if t.eq_ignore_ascii_case("dpop") && dpop.is_some() => true,
+        // RFC 8693 §2.2.1: what an exchange issues may be no access token (an ID-JAG).
+        Some("N_A") if exchange => false,
+        Some(t) if !t.eq_ignore_ascii_case("bearer") => {
+            return Err(broke(format!(
+                "the token endpoint issued a {t:?} token, which the gateway cannot use \
+                 (Bearer, or DPoP for a request it proved)"
+            )));
+        }
+        _ => false,
+    };
     Ok(Issued {
         access_token,
         refresh_token: token("refresh_token"),
         expires_in: v["expires_in"].as_u64(),
         scope: v["scope"].as_str().map(str::to_string),
+        bound,
     })
 }
 

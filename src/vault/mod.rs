@@ -10,6 +10,7 @@
 
 mod accounts;
 pub mod discover;
+pub mod dpop;
 mod exchange;
 pub mod flow;
 pub mod form;
@@ -101,6 +102,9 @@ struct Cached {
 pub struct Token {
     pub access: Arc<str>,
     pub resource: Arc<str>,
+    /// The DPoP key the token is bound to: it is sent with the `DPoP` scheme and a
+    /// proof signed with it (RFC 9449 §7).
+    pub dpop: Option<Arc<dpop::DpopKey>>,
 }
 
 /// A server and a principal: whose tokens.
@@ -311,6 +315,7 @@ impl Vault {
             zone,
             scopes: scopes.clone().unwrap_or_default(),
             started_by,
+            dpop: d.dpop().then(|| dpop::DpopKey::generate().secret()),
         };
         let plain = serde_json::to_vec(&pending).unwrap_or_default();
         self.remember(server.id, principal, &state, "upstream_pending", &plain)
@@ -402,7 +407,12 @@ impl Vault {
             tls: self.tls.clone(),
             zone: pending.zone,
         };
-        let issued = flow::token_request(
+        let key = pending
+            .dpop
+            .as_deref()
+            .and_then(dpop::DpopKey::from_secret)
+            .map(Arc::new);
+        let issued = flow::token_request_with(
             &net,
             &pending.token_endpoint,
             &pending.client,
@@ -413,6 +423,7 @@ impl Vault {
                 ("code_verifier", &pending.verifier),
                 ("resource", &pending.resource),
             ],
+            key.as_deref(),
         )
         .await
         .map_err(|e| VaultError::Denied(e.message))?;
@@ -425,6 +436,8 @@ impl Vault {
             resource: pending.resource,
             issuer: pending.issuer,
             zone: pending.zone,
+            dpop: pending.dpop,
+            bound: issued.bound,
         };
         let mut issued = issued;
         if issued.scope.is_none() && !pending.scopes.is_empty() {
@@ -435,7 +448,7 @@ impl Vault {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&server);
-        self.cache_put(server, &principal, &issued, &grant.resource);
+        self.cache_put(server, &principal, &issued, &grant.resource, key);
         Ok(Connected {
             server_id: server,
             principal,
@@ -496,10 +509,12 @@ impl Vault {
         principal: &str,
         issued: &flow::Issued,
         resource: &str,
+        dpop: Option<Arc<dpop::DpopKey>>,
     ) -> Token {
         let token = Token {
             access: issued.access_token.as_str().into(),
             resource: resource.into(),
+            dpop: dpop.filter(|_| issued.bound),
         };
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
             (server, principal.to_string()),

@@ -103,6 +103,8 @@ pub struct Answer {
     pub content_type: Option<String>,
     /// `Mcp-Session-Id`, for a probe's second request.
     pub session: Option<String>,
+    /// `DPoP-Nonce` (RFC 9449 §8), for a token request's second try.
+    pub dpop_nonce: Option<String>,
     pub body: Bytes,
 }
 
@@ -255,6 +257,7 @@ where
     let challenge = text(header::WWW_AUTHENTICATE);
     let content_type = text(header::CONTENT_TYPE);
     let session = text(header::HeaderName::from_static("mcp-session-id"));
+    let dpop_nonce = text(header::HeaderName::from_static("dpop-nonce"));
     let body = Limited::new(resp.into_body(), MAX_BODY)
         .collect()
         .await
@@ -266,6 +269,7 @@ where
         challenge,
         content_type,
         session,
+        dpop_nonce,
         body: body?,
     })
 }

@@ -162,6 +162,7 @@ impl Vault {
                 token: super::Token {
                     access: secret.clone(),
                     resource: server.url.as_deref().unwrap_or_default().into(),
+                    dpop: None,
                 },
                 expires: None,
             },

@@ -14,10 +14,8 @@ impl Vault {
     pub async fn bearer(&self, server: &Server, principal: &str) -> Result<Token, VaultError> {
         let machine = match &server.auth {
             ServerAuth::OAuth(_) => None,
-            ServerAuth::ClientCredentials(c) => Some(c),
-            ServerAuth::Static | ServerAuth::TokenExchange(_) => {
-                return Err(VaultError::NotOAuth(server.name.clone()));
-            }
+            a if a.without_user() => Some(a),
+            _ => return Err(VaultError::NotOAuth(server.name.clone())),
         };
         let key = (server.id, principal.to_string());
         if let Some(access) = self.cached(&key) {
@@ -82,9 +80,11 @@ impl Vault {
             .and_then(|p| serde_json::from_slice(&p).ok())
             .ok_or_else(|| unauthorized("the stored tokens cannot be opened"))?;
         let expires = expires.map(|e| e.max(0) as u64);
+        let dpop = grant.dpop_key();
         if expires.is_none_or(|e| e > now() + REFRESH_AHEAD_SECS) {
             tx.commit().await?;
-            return Ok(self.keep(key, &grant.access_token, &grant.resource, expires));
+            let bound = dpop.filter(|_| grant.bound);
+            return Ok(self.keep(key, &grant.access_token, &grant.resource, expires, bound));
         }
         let Some(refresh) = grant.refresh_token.clone() else {
             tx.execute(
@@ -101,7 +101,7 @@ impl Vault {
             tls: self.tls.clone(),
             zone: grant.zone,
         };
-        let issued = flow::token_request(
+        let issued = flow::token_request_with(
             &net,
             &grant.token_endpoint,
             &grant.client,
@@ -110,6 +110,7 @@ impl Vault {
                 ("refresh_token", &refresh),
                 ("resource", &grant.resource),
             ],
+            dpop.as_deref(),
         )
         .await;
         let issued = match issued {
@@ -145,13 +146,14 @@ impl Vault {
             access_token: issued.access_token.clone(),
             // Rotation: a new refresh token replaces the old; none keeps the old.
             refresh_token: issued.refresh_token.clone().or(Some(refresh)),
+            bound: issued.bound,
             ..grant
         };
         self.store(&tx, server.id, principal, &renewed, &issued)
             .await?;
         tx.commit().await?;
         self.audit_refresh(server, principal, "ok");
-        Ok(self.cache_put(server.id, principal, &issued, &renewed.resource))
+        Ok(self.cache_put(server.id, principal, &issued, &renewed.resource, dpop))
     }
 
     /// Caches a stored access token that is still fresh; returns it.
@@ -161,10 +163,12 @@ impl Vault {
         access: &str,
         resource: &str,
         expires: Option<u64>,
+        dpop: Option<std::sync::Arc<super::dpop::DpopKey>>,
     ) -> Token {
         let token = Token {
             access: access.into(),
             resource: resource.into(),
+            dpop,
         };
         let c = Cached {
             token: token.clone(),
@@ -182,7 +186,7 @@ impl Vault {
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         server: &Server,
-        client: &crate::model::auth::MachineClient,
+        auth: &ServerAuth,
     ) -> Result<Token, VaultError> {
         use std::sync::atomic::Ordering::Relaxed;
         let unauthorized = |why: String| VaultError::Unauthorized {
@@ -200,15 +204,21 @@ impl Vault {
             zone,
         };
         let found = machine::find(&net, url).await.map_err(unauthorized)?;
-        let issued = match machine::acquire(&net, &found, client).await {
+        let key = found
+            .dpop
+            .then(|| std::sync::Arc::new(super::dpop::DpopKey::generate()));
+        let issued = match machine::acquire(&net, &found, auth, key.as_deref()).await {
             Ok(i) => i,
             Err(e) => {
                 self.refresh_failures.fetch_add(1, Relaxed);
-                tracing::warn!(backend = %server.name, error = %e, "client credentials grant failed");
+                tracing::warn!(backend = %server.name, error = %e, "grant without a user failed");
                 self.audit_refresh(server, "shared", "unavailable");
-                return Err(unauthorized(format!(
-                    "its client credentials were not accepted: {e}"
-                )));
+                let what = match auth {
+                    ServerAuth::Workload(_) => "workload identity was",
+                    ServerAuth::Enterprise(_) => "enterprise identity assertion was",
+                    _ => "client credentials were",
+                };
+                return Err(unauthorized(format!("its {what} not accepted: {e}")));
             }
         };
         self.refreshed.fetch_add(1, Relaxed);
@@ -216,7 +226,7 @@ impl Vault {
             access_token: issued.access_token.clone(),
             refresh_token: None,
             client: ClientId {
-                id: client.client_id.clone(),
+                id: String::new(),
                 secret: None,
                 method: "client_credentials".into(),
             },
@@ -225,10 +235,12 @@ impl Vault {
             resource: found.resource,
             issuer: found.issuer,
             zone,
+            dpop: key.as_ref().map(|k| k.secret()),
+            bound: issued.bound,
         };
         self.store(tx, server.id, "shared", &grant, &issued).await?;
         self.audit_refresh(server, "shared", "ok");
-        Ok(self.cache_put(server.id, "shared", &issued, &grant.resource))
+        Ok(self.cache_put(server.id, "shared", &issued, &grant.resource, key))
     }
 
     /// A backend refused `access` (401): unless another replica replaced it already,

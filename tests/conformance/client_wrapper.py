@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -139,11 +140,36 @@ def sample(schema):
             for k in schema.get("required") or [] if k in props}
 
 
+def jwt_file(text):
+    """A file holding a JWT the context gives, as a workload's platform would mount one
+    (the gateway reads it at each grant). Removed when the wrapper ends."""
+    f = tempfile.NamedTemporaryFile("w", prefix="metamcp-jwt-", suffix=".jwt", delete=False)
+    f.write(text)
+    f.close()
+    JWT_FILES.append(f.name)
+    return f.name
+
+
+JWT_FILES = []
+
+
 def oauth_settings():
     """The server's `auth` for an authorization scenario: the gateway as the OAuth client
     of the scenario's server, with the client the scenario's context names, if any (for
     the client credentials scenarios, the gateway's own account with the secret or the
-    private key the context gives)."""
+    private key the context gives; for workload identity, the workload's JWT in a file;
+    for enterprise-managed authorization, the identity provider and the ID token the
+    context gives, in a file). DPoP needs nothing: the gateway binds its tokens when the
+    authorization server offers it."""
+    if SCENARIO == "auth/wif-jwt-bearer":
+        return {"type": "workload_identity", "client_id": CONTEXT["client_id"],
+                "assertion_file": jwt_file(CONTEXT["valid_jwt"])}
+    if SCENARIO == "auth/enterprise-managed-authorization":
+        return {"type": "enterprise", "client_id": CONTEXT["client_id"],
+                "client_secret": CONTEXT["client_secret"],
+                "idp_token_endpoint": CONTEXT["idp_token_endpoint"],
+                "idp_client_id": CONTEXT["idp_client_id"],
+                "id_token_file": jwt_file(CONTEXT["idp_id_token"])}
     if SCENARIO.startswith("auth/client-credentials"):
         auth = {"type": "oauth_client_credentials", "client_id": CONTEXT["client_id"]}
         if CONTEXT.get("private_key_pem"):
@@ -238,6 +264,8 @@ def main(server_url):
                 api("DELETE", path)
             except Exception:  # noqa: BLE001 — best effort cleanup
                 pass
+        for f in JWT_FILES:
+            os.unlink(f)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@
 #       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
 #       counted. The direct lines are held to their counts by tests/it/peers/conformance.rs
 #       rather than failing the run; the gateway's fail it as any suite does.
+#   client-auth                          every auth/* client scenario (client auth), then
+#       the extensions DPoP, DPoP with nonces, workload identity and enterprise-managed
+#       authorization (client auth extensions; client-auth-ext runs that line alone).
 #   skills                               the Skills extension's server scenarios (SEP-2640:
 #       `sep-2640-skills-enumeration`, `-manifest`, `-directory`) against
 #       tests/peers/skills_server.mjs (the TypeScript SDK 2.x's own skills support), one
@@ -229,6 +232,34 @@ for line in sys.stdin:
     count "$1" "$out" ""
 }
 
+# The client authorization extensions the gateway implements besides client credentials:
+# DPoP (SEP-1932, RFC 9449: a bound token, a fresh proof per request, and with the
+# authorization server's and the MCP server's nonces), workload identity federation
+# (SEP-1933: the workload's JWT as a jwt-bearer grant) and enterprise-managed
+# authorization (SEP-990: an ID token exchanged at the identity provider for an ID-JAG,
+# then for the server's token). On no revision's timeline: run with --force at
+# 2026-07-28, side by side; prints one line.
+AUTH_EXTENSIONS=(auth/dpop auth/dpop-nonce auth/wif-jwt-bearer auth/enterprise-managed-authorization)
+auth_extensions() { # LABEL
+    local out="$work/client-auth-ext" running=() scenario n=0
+    for scenario in "${AUTH_EXTENSIONS[@]}"; do
+        n=$((n + 1))
+        METAMCP_GW=$GW METAMCP_ADMIN=$ADMIN timeout 150 "$NODE" "$SUITE_JS" client \
+            --command "$PYTHON $root/tests/conformance/client_wrapper.py" \
+            --scenario "$scenario" --spec-version 2026-07-28 --force --timeout 120000 \
+            -o "$out" > "$out.$n.log" 2>&1 &
+        running+=($!)
+    done
+    for p in "${running[@]}"; do wait "$p" || true; done
+    for scenario in "${AUTH_EXTENSIONS[@]}"; do
+        ran "$out" "$scenario" || {
+            echo "conformance: $scenario did not run" >&2
+            failed_any=1
+        }
+    done
+    count "$1" "$out" ""
+}
+
 # Starts a fixture (legacy: tests/conformance/legacy_fixture.py on the Python SDK 1.x;
 # modern: tests/conformance/modern_fixture.py on the SDK 2.x) and fronts it as NAME.
 # The fixture binds port 0 itself and prints the port it got first (no race for a port).
@@ -314,6 +345,11 @@ for s in "${suites[@]}"; do
         ;;
     client-auth)
         auth_suite "client auth"
+        auth_extensions "client auth extensions"
+        ;;
+    client-auth-ext)
+        # The extensions' line alone.
+        auth_extensions "client auth extensions"
         ;;
     legacy-2025)
         fixture legacy legacy25

@@ -357,6 +357,24 @@ impl OAuth {
                     .push(f.get("resource").cloned().unwrap_or_default());
                 id
             }
+            // A workload's own JWT (RFC 7523 §2.1): its subject is the user. The mock
+            // checks the shape and a subject, not a signature.
+            Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+                let sub = f
+                    .get("assertion")
+                    .filter(|a| a.split('.').count() == 3)
+                    .and_then(|a| a.split('.').nth(1))
+                    .and_then(|c| base64_decode(&c.replace('-', "+").replace('_', "/")))
+                    .and_then(|c| serde_json::from_slice::<Value>(&c).ok())
+                    .and_then(|c| c["sub"].as_str().map(str::to_string));
+                let Some(sub) = sub else {
+                    return bad("invalid_grant");
+                };
+                self.machine.fetch_add(1, Ordering::Relaxed);
+                i.resources
+                    .push(f.get("resource").cloned().unwrap_or_default());
+                sub
+            }
             Some("refresh_token") => {
                 let Some(rt) = f.get("refresh_token") else {
                     return bad("invalid_request");

@@ -2,7 +2,9 @@
 //! access token (refreshed there ahead of expiry), or the headers that carry a caller's
 //! own secret (`{{caller.secret}}`); fetched before a call or a connection, and set on
 //! each request as it is built. A token is bound to the origin it was issued for and set
-//! only on a request to that origin.
+//! only on a request to that origin. A token bound to a DPoP key (RFC 9449) goes with
+//! the `DPoP` scheme and a proof made for each request, with the nonce the backend gave
+//! last (a `use_dpop_nonce` challenge is answered once, in [`super::send`]).
 
 use std::sync::Arc;
 
@@ -22,9 +24,10 @@ pub struct Bearer {
     principal: Option<Arc<str>>,
     /// The principal of the token held now.
     holder: std::sync::Mutex<Option<Arc<str>>>,
-    /// `Bearer <token>`, marked sensitive (never printed by hyper's debug output), and
-    /// the origin it was issued for: the only one it is sent to.
-    current: ArcSwapOption<(HeaderValue, Option<Origin>)>,
+    /// The token held now and the origin it was issued for: the only one it is sent to.
+    current: ArcSwapOption<Held>,
+    /// The backend's last `DPoP-Nonce` (RFC 9449 §9), put in each proof.
+    nonce: std::sync::Mutex<Option<Arc<str>>>,
     /// A server that takes its callers' own secrets: its header values that hold
     /// `{{caller.secret}}` (empty for OAuth).
     templates: Vec<(HeaderName, String)>,
@@ -34,6 +37,17 @@ pub struct Bearer {
 
 /// Headers with a caller's secret in, and the secret.
 type Filled = (Vec<(HeaderName, HeaderValue)>, Arc<str>);
+
+/// A token held.
+struct Held {
+    /// `Bearer <token>` (or `DPoP <token>`), marked sensitive (never printed by hyper's
+    /// debug output).
+    header: HeaderValue,
+    token: Arc<str>,
+    bound: Option<Origin>,
+    /// The key the token is bound to.
+    dpop: Option<Arc<crate::vault::dpop::DpopKey>>,
+}
 
 impl std::fmt::Debug for Bearer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,6 +65,7 @@ impl Bearer {
             principal,
             holder: std::sync::Mutex::new(None),
             current: ArcSwapOption::empty(),
+            nonce: std::sync::Mutex::new(None),
             templates,
             filled: ArcSwapOption::empty(),
         }
@@ -80,10 +95,22 @@ impl Bearer {
     /// Sets the credentials on the headers of a request to `target`. The token goes only
     /// to the origin it was issued for: whatever a request, a reconnect or a cache holds
     /// while an admin moves the server's url, the new host never receives it.
-    pub fn apply(&self, headers: &mut HeaderMap, target: &hyper::Uri) {
-        if let Some((h, bound)) = self.current.load().as_deref() {
-            if bound.is_some() && *bound == Origin::of_uri(target) {
-                headers.insert(hyper::header::AUTHORIZATION, h.clone());
+    pub fn apply(&self, headers: &mut HeaderMap, method: &hyper::Method, target: &hyper::Uri) {
+        if let Some(held) = self.current.load().as_deref() {
+            if held.bound.is_some() && held.bound == Origin::of_uri(target) {
+                headers.insert(hyper::header::AUTHORIZATION, held.header.clone());
+                if let Some(key) = &held.dpop {
+                    let nonce = self.nonce.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    let proof = key.proof(
+                        method.as_str(),
+                        &target.to_string(),
+                        Some(&held.token),
+                        nonce.as_deref(),
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&proof) {
+                        headers.insert(HeaderName::from_static("dpop"), v);
+                    }
+                }
             } else {
                 tracing::debug!(
                     backend = %self.server.name,
@@ -148,7 +175,7 @@ impl Bearer {
             };
             // Exchanged for this server as it was when the exchange was asked for.
             let audience = self.server.url.as_deref().unwrap_or_default();
-            return self.hold(&token.map_err(fail)?, audience);
+            return self.hold(&token.map_err(fail)?, audience, None);
         }
         let principal = match &self.principal {
             Some(p) => p.clone(),
@@ -187,23 +214,50 @@ impl Bearer {
             }));
         }
         *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
-        self.hold(&token.access, &token.resource)
+        self.hold(&token.access, &token.resource, token.dpop.clone())
     }
 
-    /// Sends `token` from now on, to `resource`'s origin only.
-    fn hold(&self, token: &str, resource: &str) -> Result<(), UpstreamError> {
+    /// Sends `token` from now on, to `resource`'s origin only (with the `DPoP` scheme
+    /// and proofs of `dpop` when it is bound to that key).
+    fn hold(
+        &self,
+        token: &str,
+        resource: &str,
+        dpop: Option<Arc<crate::vault::dpop::DpopKey>>,
+    ) -> Result<(), UpstreamError> {
         let bound = Origin::of(resource);
         let loaded = self.current.load();
-        let same = loaded
-            .as_deref()
-            .is_some_and(|(h, o)| h.as_bytes().get(7..) == Some(token.as_bytes()) && *o == bound);
+        let same = loaded.as_deref().is_some_and(|h| {
+            *h.token == *token && h.bound == bound && h.dpop.is_some() == dpop.is_some()
+        });
         if !same {
-            let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
+            let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
+            let mut v = HeaderValue::from_str(&format!("{scheme} {token}"))
                 .map_err(|_| UpstreamError::Unauthorized("the token cannot be sent".into()))?;
             v.set_sensitive(true);
-            self.current.store(Some(Arc::new((v, bound))));
+            self.current.store(Some(Arc::new(Held {
+                header: v,
+                token: token.into(),
+                bound,
+                dpop,
+            })));
         }
         Ok(())
+    }
+
+    /// Whether requests carry a DPoP proof (and a nonce challenge is worth answering).
+    pub fn proves(&self) -> bool {
+        self.current
+            .load()
+            .as_deref()
+            .is_some_and(|h| h.dpop.is_some())
+    }
+
+    /// The backend gave a `DPoP-Nonce`: later proofs carry it.
+    pub fn nonce_given(&self, value: &str) {
+        if let Some(n) = crate::vault::dpop::usable_nonce(value) {
+            *self.nonce.lock().unwrap_or_else(|p| p.into_inner()) = Some(n.into());
+        }
     }
 
     /// The token is read again before its next use (another replica may have
@@ -252,16 +306,12 @@ impl Bearer {
             });
             format!("server {name} refused the secret it was sent")
         } else if status == 401 {
-            let sent = self.header();
+            let sent = self.current.load().as_deref().map(|h| h.token.clone());
             let vault = self.vault.clone();
             let server = self.server.clone();
             let holder = self.holder();
             tokio::spawn(async move {
-                let token = sent
-                    .as_ref()
-                    .and_then(|h| h.to_str().ok())
-                    .and_then(|h| h.get(7..));
-                if let Some(t) = token
+                if let Some(t) = sent.as_deref()
                     && let Some(p) = holder
                     && let Err(e) = vault.rejected(&server, &p, t).await
                 {
@@ -281,7 +331,7 @@ impl Bearer {
     }
 
     pub fn header(&self) -> Option<HeaderValue> {
-        self.current.load().as_deref().map(|(h, _)| h.clone())
+        self.current.load().as_deref().map(|h| h.header.clone())
     }
 }
 

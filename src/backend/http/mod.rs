@@ -215,7 +215,12 @@ pub fn request(
     *req.uri_mut() = endpoint.uri.clone();
     *req.headers_mut() = endpoint.headers.clone();
     if let Some(b) = &endpoint.bearer {
-        b.apply(req.headers_mut(), &endpoint.uri);
+        let method = req.method().clone();
+        b.apply(req.headers_mut(), &method, &endpoint.uri);
+        if b.proves() {
+            // For a nonce challenge's answer (`send`).
+            req.extensions_mut().insert(b.clone());
+        }
     }
     if let Some(s) = session {
         if let Some(id) = &s.id {
@@ -227,18 +232,69 @@ pub fn request(
     req
 }
 
-/// Sends a request, mapping transport failures.
+/// Sends a request, mapping transport failures. A request with a DPoP proof keeps the
+/// backend's `DPoP-Nonce` for the next, and is sent once more with a fresh proof when
+/// the backend challenges it for one (RFC 9449 §9: `use_dpop_nonce`).
 pub async fn send(
     client: &HttpClient,
     req: Request<Full<Bytes>>,
 ) -> Result<Response<Incoming>, UpstreamError> {
     let scheme = req.uri().scheme_str().map(str::to_string);
-    client.request(req).await.map_err(|e| {
+    let again = req
+        .extensions()
+        .get::<std::sync::Arc<bearer::Bearer>>()
+        .cloned()
+        .map(|b| {
+            (
+                b,
+                req.method().clone(),
+                req.headers().clone(),
+                req.body().clone(),
+            )
+        });
+    let uri = req.uri().clone();
+    let fail = |e: hyper_util::client::legacy::Error| {
         UpstreamError::Connect(crate::backend::hints::tls_to_plain(
             scheme.as_deref(),
             error_chain(&e),
         ))
-    })
+    };
+    let resp = client.request(req).await.map_err(fail)?;
+    let Some((b, method, mut headers, body)) = again else {
+        return Ok(resp);
+    };
+    let Some(nonce) = resp
+        .headers()
+        .get("dpop-nonce")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(resp);
+    };
+    b.nonce_given(nonce);
+    let challenged = resp.status() == hyper::StatusCode::UNAUTHORIZED
+        && resp
+            .headers()
+            .get_all(hyper::header::WWW_AUTHENTICATE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("use_dpop_nonce")));
+    if !challenged {
+        return Ok(resp);
+    }
+    drop(resp);
+    b.apply(&mut headers, &method, &uri);
+    let mut retry = Request::new(body);
+    *retry.method_mut() = method;
+    *retry.uri_mut() = uri;
+    *retry.headers_mut() = headers;
+    let resp = client.request(retry).await.map_err(fail)?;
+    if let Some(n) = resp
+        .headers()
+        .get("dpop-nonce")
+        .and_then(|v| v.to_str().ok())
+    {
+        b.nonce_given(n);
+    }
+    Ok(resp)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -55,6 +55,10 @@ const SERDE_READERS: &[(&str, &str)] = &[
     // The control plane and storage: REST bodies, configuration, rules' text, sealed
     // records, tokens. None of it is forwarded to a backend.
     ("src/app/changes.rs", "a change notice from PostgreSQL"),
+    (
+        "src/auth/dpop.rs",
+        "a DPoP proof's header and claims (a client's, read to check, never forwarded)",
+    ),
     ("src/auth/oauth.rs", "an issuer's metadata and keys"),
     ("src/control/mod.rs", "a REST body"),
     ("src/control/servers.rs", "a REST body"),

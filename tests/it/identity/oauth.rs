@@ -20,10 +20,10 @@ use crate::support::{eventually, peers};
 use metamcp::config::{Issuer, OAuth};
 use serde_json::{Value, json};
 
-const PUBLIC: &str = "http://mcp.example.test";
+pub(crate) const PUBLIC: &str = "http://mcp.example.test";
 
 /// The test authorization server.
-struct Idp {
+pub(crate) struct Idp {
     /// Where the test reaches it (plain HTTP).
     addr: SocketAddr,
     /// Its issuer URL.
@@ -32,7 +32,7 @@ struct Idp {
 }
 
 impl Idp {
-    fn start() -> Idp {
+    pub(crate) fn start() -> Idp {
         Self::spawn(&[])
     }
 
@@ -72,7 +72,7 @@ impl Idp {
         }
     }
 
-    fn issuer(&self) -> String {
+    pub(crate) fn issuer(&self) -> String {
         self.issuer.clone()
     }
 
@@ -91,7 +91,7 @@ impl Idp {
     }
 
     /// A token signed by `key` (rsa, ec, ed, unknown) with these claims over the defaults.
-    async fn token(&self, key: &str, claims: Value) -> String {
+    pub(crate) async fn token(&self, key: &str, claims: Value) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
@@ -144,7 +144,11 @@ impl Drop for Idp {
 }
 
 /// OAuth settings with one issuer and the default mapping.
-fn settings(public_url: String, issuer: String, ca_file: Option<std::path::PathBuf>) -> OAuth {
+pub(crate) fn settings(
+    public_url: String,
+    issuer: String,
+    ca_file: Option<std::path::PathBuf>,
+) -> OAuth {
     OAuth {
         public_url,
         ca_file,
@@ -161,7 +165,7 @@ fn settings(public_url: String, issuer: String, ca_file: Option<std::path::PathB
     }
 }
 
-async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
+pub(crate) async fn gateway(idp: &Idp) -> (TestGateway, Mock) {
     gateway_trusting(idp, None).await
 }
 

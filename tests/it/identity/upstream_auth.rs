@@ -1387,3 +1387,58 @@ async fn a_token_never_reaches_a_moved_servers_new_origin_while_the_change_liste
     let seen = new.control("GET", "/control/stats").await;
     assert_eq!(seen["authorized"], 0, "{seen}");
 }
+
+/// `workload_identity` (SEP-1933): the workload's JWT, read from its file at each grant,
+/// is the grant; a file that stops holding a JWT is named in the call's error, its text
+/// never shown there or in the server's status.
+#[tokio::test]
+async fn a_workload_identity_is_read_from_its_file_at_each_grant_and_a_non_jwt_is_not_shown() {
+    let gw = TestGateway::start().await;
+    let mock = Mock::start(&["--oauth", "--oauth-expires", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    let b64 = |v: &serde_json::Value| metamcp::crypto::base64url(v.to_string().as_bytes());
+    let jwt = format!(
+        "{}.{}.c2ln",
+        b64(&json!({"alg": "ES256"})),
+        b64(&json!({"sub": "workload-1", "aud": "x"}))
+    );
+    std::fs::write(&file, format!("{jwt}\n")).unwrap();
+    let r = gw
+        .add(
+            json!({"name": "workload", "protocol": "http", "url": mock.url(),
+                    "auth": {"type": "workload_identity",
+                             "assertion_file": file.to_string_lossy()}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    gw.wait_status("workload", "running").await;
+    let r = echo(&gw, &gw.client_key, "workload__echo").await;
+    assert_eq!(text_of(&r["result"]), "hi", "{r}");
+    let stats = oauth_stats(&mock).await;
+    assert!(stats["machine_grants"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["authorizations"], 0, "nobody was asked");
+
+    // The file now holds something else: the next grant is refused before any request,
+    // and the status names the file, not what is in it.
+    std::fs::write(&file, "root:secret-of-the-host:19000:0:99999\n").unwrap();
+    eventually(
+        Duration::from_secs(15),
+        "the call refused, naming the file",
+        || async {
+            let r = echo(&gw, &gw.client_key, "workload__echo").await;
+            let s = get(gw.addr, "/api/v1/mcp/servers/workload", &gw.admin_key).await;
+            assert!(
+                !r.to_string().contains("secret-of-the-host")
+                    && !s.text().contains("secret-of-the-host"),
+                "{r} {}",
+                s.text()
+            );
+            r["error"]["message"]
+                .as_str()
+                .is_some_and(|e| e.contains("is not a JWT"))
+                .then_some(())
+        },
+    )
+    .await;
+}

@@ -88,10 +88,16 @@ async fn the_client_scenarios_pass_with_the_gateway_as_the_client() {
 }
 
 /// The authorization scenarios: the gateway as an OAuth client of the suite's protected
-/// servers (the longest of the client scenarios, run beside the others).
+/// servers (the longest of the client scenarios, run beside the others), and the
+/// extensions DPoP, DPoP with nonces, workload identity and enterprise-managed
+/// authorization.
 #[tokio::test]
 async fn the_authorization_scenarios_pass_with_the_gateway_as_the_client() {
-    conformance(&["client-auth"], &[("client auth", 43, 0)]).await;
+    conformance(
+        &["client-auth"],
+        &[("client auth", 43, 0), ("client auth extensions", 4, 0)],
+    )
+    .await;
 }
 
 #[tokio::test]

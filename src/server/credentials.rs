@@ -1,0 +1,102 @@
+//! The access token a request to an MCP endpoint carries, and its scheme: a `Bearer`
+//! token, or one bound to a key (RFC 9449) whose `DPoP` proof is checked here against the
+//! request ([`crate::auth::dpop`]) and spent across replicas
+//! ([`crate::store::dpop_proofs`]).
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response};
+
+use crate::http::{ApiError, Body};
+use crate::mcp::state::State;
+
+/// How an access token is presented.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1: with a proof in the `DPoP` header.
+    Dpop,
+}
+
+/// The access token of `Authorization` and its scheme, if that is what the request
+/// carries.
+pub(super) fn bearer(headers: &hyper::HeaderMap) -> Option<(&str, Scheme)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((token.trim(), scheme)).filter(|(t, _)| !t.is_empty())
+}
+
+/// A token bound to a key (or presented as one): the request's DPoP proof checked
+/// against it and spent across replicas, else the 401 with the `DPoP` challenge.
+pub(super) async fn proved(
+    state: &State,
+    o: &crate::auth::oauth::OAuth,
+    req: &Request<Incoming>,
+    namespace: Option<&str>,
+    id: &crate::auth::oauth::Identity,
+    scheme: Scheme,
+) -> Result<(), Response<Body>> {
+    use crate::auth::dpop;
+    let refuse = |error: &str, why: &str| {
+        let mut resp = ApiError::Unauthorized {
+            message: format!("the DPoP-bound access token was refused: {why}"),
+            presented: true,
+        }
+        .into_rpc_response();
+        let metadata = o.settings.metadata_url(namespace);
+        if let Ok(v) = HeaderValue::from_str(&dpop::challenge(error, why, &metadata)) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    };
+    let Some(jkt) = id.jkt.as_deref() else {
+        return Err(refuse("invalid_token", "the token is not bound to a key"));
+    };
+    if scheme != Scheme::Dpop {
+        return Err(refuse(
+            "invalid_token",
+            "a bound token goes with the DPoP scheme",
+        ));
+    }
+    let proofs: Vec<&str> = req
+        .headers()
+        .get_all("dpop")
+        .iter()
+        .take(2)
+        .map(|v| v.to_str().unwrap_or_default())
+        .collect();
+    let url = format!(
+        "{}{}",
+        o.settings.public_url.trim_end_matches('/'),
+        req.uri().path()
+    );
+    let now = crate::base::unix_now();
+    let proof = dpop::check(&dpop::Request {
+        proofs: &proofs,
+        method: req.method().as_str(),
+        url: &url,
+        token: &id.token.0,
+        jkt,
+        now,
+    })
+    .map_err(|why| refuse("invalid_dpop_proof", why))?;
+    let expires = proof.iat.max(now) + dpop::WINDOW_SECS;
+    match crate::store::dpop_proofs::spend(&state.db.pool, jkt, &proof.jti, expires, now).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refuse("invalid_dpop_proof", "the proof was used before")),
+        Err(e) => {
+            tracing::warn!(error = %e, "a DPoP proof could not be recorded");
+            Err(refuse(
+                "invalid_dpop_proof",
+                "the proof could not be recorded; try again",
+            ))
+        }
+    }
+}

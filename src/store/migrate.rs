@@ -156,6 +156,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0028_namespace_allow_list",
         sql: include_str!("../../sql/0028_namespace_allow_list.sql"),
     },
+    Migration {
+        version: 29,
+        name: "0029_server_source",
+        sql: include_str!("../../sql/0029_server_source.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -17,6 +17,8 @@ pub fn document() -> Value {
             ops.insert(route.method.as_str().to_ascii_lowercase(), operation(route));
         }
     }
+    let mut components = components();
+    registry_schemas(&mut components["schemas"]);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -27,7 +29,7 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
-        "components": components(),
+        "components": components,
     })
 }
 
@@ -47,6 +49,10 @@ const TAGS: &[(&str, &str)] = &[
     ),
     ("Keys and tokens", "Access tokens for API keys"),
     (
+        "MCP registries",
+        "Search an MCP registry, install servers from it, upgrade them under review",
+    ),
+    (
         "Audit and events",
         "The audit trail, usage per key, and the live event stream",
     ),
@@ -64,6 +70,8 @@ fn tag(route: &Route) -> &'static str {
         "Servers"
     } else if p.starts_with("/api/v1/namespaces") {
         "Namespaces"
+    } else if p.starts_with("/api/v1/registry") {
+        "MCP registries"
     } else if p.starts_with("/api/v1/auth") {
         "Keys and tokens"
     } else if p.starts_with("/api/v1/") {
@@ -286,6 +294,24 @@ fn query_parameters(id: RouteId) -> Vec<Value> {
                 text(),
             ),
         ],
+        RouteId::RegistrySearch => vec![
+            q(
+                "search",
+                "words of the entry's name (at most 256 bytes)",
+                text(),
+            ),
+            q(
+                "registry",
+                "the registry's base URL (default METAMCP_REGISTRY_URL)",
+                text(),
+            ),
+            q("cursor", "the next_cursor of the previous page", text()),
+            q(
+                "limit",
+                "most entries (1 to 100, default 30)",
+                json!({"type": "integer"}),
+            ),
+        ],
         RouteId::ListSkills => vec![q(
             "namespace",
             "this namespace's view (one the key may use); default: the caller's reach on /mcp",
@@ -310,6 +336,8 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::SecretSave => json!({"type": "object", "required": ["state", "secret"],
             "properties": {"state": {"type": "string"}, "secret": {"type": "string"}}}),
         RouteId::ImportServers => schema_ref("McpServersFile"),
+        RouteId::RegistryInstall => schema_ref("RegistryInstall"),
+        RouteId::RegistryUpgrade => schema_ref("RegistryUpgrade"),
         RouteId::ApproveReview | RouteId::RejectReview => schema_ref("ReviewDecision"),
         RouteId::CreatePolicy | RouteId::UpdatePolicy => schema_ref("Policy"),
         RouteId::CheckPolicy => json!({"type": "object", "required": ["principal", "tool"],
@@ -451,12 +479,53 @@ fn success(id: RouteId) -> (u16, Value) {
                     "server": {"type": ["string", "null"]}}})),
         ),
         RouteId::ListSkills => (200, json_body(schema_ref("SkillList"))),
+        RouteId::RegistrySearch => (200, json_body(schema_ref("RegistryPage"))),
+        RouteId::RegistryInstall => (201, json_body(schema_ref("Server"))),
+        RouteId::RegistryUpgrade => (200, json_body(schema_ref("Server"))),
+        RouteId::RegistryOutdated => (200, json_body(schema_ref("RegistryOutdated"))),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
                    "content": {"application/x-ndjson": {"schema": schema_ref("Event")}}}),
         ),
     }
+}
+
+/// The registry routes' bodies and answers (`docs/registry.md`).
+fn registry_schemas(s: &mut Value) {
+    let map = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let inputs = json!({"env": map, "arguments": map, "headers": map,
+        "force": {"type": "boolean", "description": "install a deleted or deprecated entry"},
+        "allow_private": {"type": "boolean", "description": "allow a remote at a loopback or private address"}});
+    let mut install = json!({"type": "object", "required": ["name"], "additionalProperties": false,
+        "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+            "as": {"type": "string", "description": "the server's name"},
+            "namespace": {"type": "string"}, "registry": {"type": "string"}}});
+    let mut upgrade = json!({"type": "object", "required": ["server"], "additionalProperties": false,
+        "properties": {"server": {"type": "string"}, "version": {"type": "string"}}});
+    for body in [&mut install, &mut upgrade] {
+        if let (Some(p), Some(extra)) = (body["properties"].as_object_mut(), inputs.as_object()) {
+            p.extend(extra.clone());
+        }
+    }
+    s["Server"]["properties"]["source"] = json!({"type": "object",
+        "description": "the registry entry it was installed from (absent: registered by hand)",
+        "properties": {"registry": {"type": "string"}, "name": {"type": "string"},
+            "version": {"type": "string"}, "upgrade_held": {"type": "boolean"}}});
+    s["RegistryInstall"] = install;
+    s["RegistryUpgrade"] = upgrade;
+    s["RegistryPage"] = json!({"type": "object", "required": ["servers", "next_cursor"], "properties": {
+        "servers": {"type": "array", "items": {"type": "object",
+            "required": ["name", "description", "version", "status", "remotes", "packages"], "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},
+            "status": {"enum": ["active", "deprecated", "deleted"]},
+            "remotes": {"type": "array"}, "packages": {"type": "array"}}}},
+        "next_cursor": {"type": ["string", "null"]}}});
+    s["RegistryOutdated"] = json!({"type": "object", "required": ["servers"], "properties": {
+        "servers": {"type": "array", "items": {"type": "object", "properties": {
+            "server": {"type": "string"}, "name": {"type": "string"}, "registry": {"type": "string"},
+            "installed": {"type": "string"}, "latest": {"type": ["string", "null"]},
+            "status": {"type": ["string", "null"]}, "error": {"type": "string"}}}}}});
 }
 
 /// `GET /api/v1/skills`'s answer.

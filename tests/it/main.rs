@@ -57,6 +57,7 @@ mod policies;
 mod policy;
 mod quickstart;
 mod readme;
+mod registry;
 mod replicas;
 mod replicas_in_process;
 mod resilience;

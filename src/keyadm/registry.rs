@@ -119,6 +119,14 @@ fn failed(e: RegistryError) -> KeyadmError {
     }
 }
 
+/// A server object without `status` (keyadm does not know what the gateways see yet).
+fn without_status(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    v
+}
+
 pub(super) async fn registry_command(
     store: &Registry,
     client: &Client,
@@ -179,7 +187,7 @@ pub(super) async fn registry_command(
                 .await;
             let source = s.source.as_ref();
             Ok(if json {
-                line(s.public_json(""))
+                line(without_status(s.public_json("")))
             } else {
                 format!(
                     "installed server {} ({}, id {}) from {} {} ({})\n",
@@ -230,7 +238,7 @@ pub(super) async fn registry_command(
                 .await;
             let to = s.source.as_ref().map_or("", |x| x.version.as_str());
             Ok(if json {
-                let mut v = s.public_json("");
+                let mut v = without_status(s.public_json(""));
                 v["upgraded_from"] = json!(from);
                 line(v)
             } else {

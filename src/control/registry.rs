@@ -12,6 +12,20 @@ use crate::registry::install::{Install, Upgrade};
 use crate::registry::plan::PlanError;
 use crate::registry::{Client, RegistryError, registry_of};
 
+/// Registry operations in flight at once, over every admin: each may hold an answer of
+/// up to [`crate::registry::MAX_ANSWER`] for up to [`crate::registry::TIMEOUT`] a page.
+const IN_FLIGHT: usize = 8;
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(IN_FLIGHT);
+
+/// A slot for one registry operation; `503` when all are taken (never queued).
+fn slot() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    SLOTS.try_acquire().map_err(|_| {
+        ApiError::Unavailable(format!(
+            "{IN_FLIGHT} registry requests are in progress; retry when one is done"
+        ))
+    })
+}
+
 /// The registry client, built on first use with the backends' TLS roots.
 fn client(state: &State) -> Result<Client, ApiError> {
     static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
@@ -62,6 +76,7 @@ fn failed(e: RegistryError) -> Result<Response<Body>, ApiError> {
 /// `GET /api/v1/registry/servers?search=&registry=&cursor=&limit=`.
 pub(super) async fn search(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call { state, req, .. } = c;
+    let _slot = slot()?;
     let q = query_pairs(req.uri().query())?;
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let limit = match get("limit") {
@@ -107,6 +122,7 @@ pub(super) async fn install(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         ..
     } = c;
     let body = json_body(state, req).await?;
+    let _slot = slot()?;
     let outcome = match Install::from_json(&body) {
         Ok(r) => {
             crate::registry::install::install(
@@ -142,6 +158,7 @@ pub(super) async fn upgrade(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         ..
     } = c;
     let body = json_body(state, req).await?;
+    let _slot = slot()?;
     let outcome = match Upgrade::from_json(&body) {
         Ok(r) => {
             crate::registry::install::upgrade(&client(state)?, &state.control.registry, &r).await
@@ -164,8 +181,23 @@ pub(super) async fn upgrade(c: Call<'_>) -> Result<Response<Body>, ApiError> {
 /// `GET /api/v1/registry/outdated`.
 pub(super) async fn outdated(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let state = c.state;
+    let _slot = slot()?;
     match crate::registry::install::outdated(&client(state)?, &state.control.registry).await {
         Ok(list) => Ok(json_value(StatusCode::OK, &json!({"servers": list}))),
         Err(e) => failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_operations_are_bounded_and_never_queued() {
+        let held: Vec<_> = (0..IN_FLIGHT).map(|_| slot().unwrap()).collect();
+        let refused = slot().unwrap_err();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        drop(held);
+        assert!(slot().is_ok());
     }
 }

@@ -11,6 +11,8 @@
 //! - [`server`]: accept loop, connection bounds, graceful shutdown; the hyper service
 //!   and the request's phases (guard → route → authenticate → handle → record).
 //! - [`control`]: the REST handlers (servers, namespaces, tools, tokens, events, health).
+//! - [`registry`]: MCP registries (the official one and private ones): search, install
+//!   a server from an entry, upgrade it under review, and what is outdated.
 //! - [`mcp`]: the client-facing MCP endpoint, both protocol eras, down to the backend, in
 //!   rooms whose imports run one way: the endpoint, the call pipeline (`phases/`), the era
 //!   adapters (`era/`), the hop (`hop/`: one call forwarded, its answer streamed back), the
@@ -70,6 +72,7 @@ pub mod model;
 pub mod observe;
 pub mod pins;
 pub mod policy;
+pub mod registry;
 pub mod routing;
 pub mod search;
 pub mod server;

@@ -164,6 +164,9 @@ settings! {
     OAUTH_CA_FILE = "METAMCP_OAUTH_CA_FILE",
     /// PEM certificates trusted for `https://` backends besides the bundled public roots.
     BACKEND_CA_FILE = "METAMCP_BACKEND_CA_FILE",
+    /// The MCP registry searched and installed from when a call names none (the
+    /// official one by default).
+    REGISTRY_URL = "METAMCP_REGISTRY_URL",
 }
 
 /// Whether a TOML file may set `key`: every setting but the file's own name.
@@ -173,6 +176,34 @@ fn file_may_set(key: &str) -> bool {
 
 /// Exit status for bad configuration or usage (`EX_USAGE` from sysexits.h).
 pub const EXIT_USAGE: i32 = 64;
+
+/// The official MCP Registry.
+pub const DEFAULT_REGISTRY_URL: &str = "https://registry.modelcontextprotocol.io";
+
+/// A registry's base URL: `http(s)://host[:port][/path]`, no query, no credentials;
+/// without its trailing slash.
+pub fn registry_url_of(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let uri: hyper::Uri = url.parse().map_err(|_| format!("{raw:?} is not a URL"))?;
+    let ok = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|h| !h.is_empty())
+        && uri.query().is_none()
+        && uri.authority().is_some_and(|a| !a.as_str().contains('@'));
+    if !ok {
+        return Err(format!(
+            "{raw:?} must be an http(s):// URL without credentials or a query"
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// `METAMCP_REGISTRY_URL`, the official registry when unset.
+fn registry_url_from(raw: Option<String>, errs: &mut Collector) -> Option<String> {
+    match raw {
+        None => Some(DEFAULT_REGISTRY_URL.to_string()),
+        Some(u) => errs.check(REGISTRY_URL, registry_url_of(&u)),
+    }
+}
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:12009";
 const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
@@ -268,6 +299,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Extra trusted certificates (PEM) for `https://` backends.
     pub backend_ca_file: Option<PathBuf>,
+    /// `METAMCP_REGISTRY_URL` without its trailing slash: the default registry.
+    pub registry_url: String,
     pub log_filter: String,
 }
 
@@ -344,6 +377,7 @@ impl Config {
             audit_queue,
         } = read::bounds(&mut raw, &mut errs);
         let backend_ca_raw = raw.take(BACKEND_CA_FILE);
+        let registry_url = registry_url_from(raw.take(REGISTRY_URL), &mut errs);
         let log_raw = raw.take(RUST_LOG);
         let tool_search_raw = raw.take(TOOL_SEARCH);
         let retrieval_raw = raw.take(TOOL_SEARCH_RETRIEVAL);
@@ -453,6 +487,7 @@ impl Config {
                 oauth,
                 public_url,
                 backend_ca_file,
+                registry_url: registry_url.unwrap_or_default(),
                 log_filter,
             }),
             _ => Err(ConfigErrors(errs.0)),

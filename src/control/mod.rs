@@ -1,6 +1,7 @@
 //! Control-plane handlers, one file per resource: [`system`] (health, readiness, metrics,
 //! the OpenAPI document, tokens, events), [`servers`], [`namespaces`], [`accounts`]
-//! (upstream OAuth and secrets), [`audit`] (the call log, usage). [`dispatch`] is the
+//! (upstream OAuth and secrets), [`audit`] (the call log, usage), [`registry`] (MCP
+//! registries: search, install, upgrade). [`dispatch`] is the
 //! table from a route (`http::routes`) to its handler.
 
 mod accounts;
@@ -8,6 +9,7 @@ mod audit;
 mod namespaces;
 mod policies;
 mod ready;
+mod registry;
 mod reviews;
 mod servers;
 mod skills;
@@ -128,6 +130,10 @@ pub async fn dispatch(
         RouteId::UpdatePolicy => policies::update(c).await,
         RouteId::DeletePolicy => policies::delete(c).await,
         RouteId::ListSkills => skills::list_skills(c).await,
+        RouteId::RegistrySearch => registry::search(c).await,
+        RouteId::RegistryInstall => registry::install(c).await,
+        RouteId::RegistryUpgrade => registry::upgrade(c).await,
+        RouteId::RegistryOutdated => registry::outdated(c).await,
         RouteId::Mcp | RouteId::McpNamespace => system::mcp(c).await,
         RouteId::Events => system::events(c).await,
     }

@@ -5,6 +5,7 @@ pub mod connections;
 pub mod error;
 pub mod openapi;
 pub mod routes;
+mod schemas;
 pub mod swagger;
 
 pub use error::ApiError;

@@ -17,6 +17,8 @@ pub fn document() -> Value {
             ops.insert(route.method.as_str().to_ascii_lowercase(), operation(route));
         }
     }
+    let mut components = components();
+    super::schemas::registry_schemas(&mut components["schemas"]);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -27,7 +29,7 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
-        "components": with_identity_auth(components()),
+        "components": super::schemas::with_identity_auth(components),
     })
 }
 
@@ -47,6 +49,10 @@ const TAGS: &[(&str, &str)] = &[
     ),
     ("Keys and tokens", "Access tokens for API keys"),
     (
+        "MCP registries",
+        "Search an MCP registry, install servers from it, upgrade them under review",
+    ),
+    (
         "Audit and events",
         "The audit trail, usage per key, and the live event stream",
     ),
@@ -64,6 +70,8 @@ fn tag(route: &Route) -> &'static str {
         "Servers"
     } else if p.starts_with("/api/v1/namespaces") {
         "Namespaces"
+    } else if p.starts_with("/api/v1/registry") {
+        "MCP registries"
     } else if p.starts_with("/api/v1/auth") {
         "Keys and tokens"
     } else if p.starts_with("/api/v1/") {
@@ -286,6 +294,24 @@ fn query_parameters(id: RouteId) -> Vec<Value> {
                 text(),
             ),
         ],
+        RouteId::RegistrySearch => vec![
+            q(
+                "search",
+                "words of the entry's name (at most 256 bytes)",
+                text(),
+            ),
+            q(
+                "registry",
+                "the registry's base URL (default METAMCP_REGISTRY_URL)",
+                text(),
+            ),
+            q("cursor", "the next_cursor of the previous page", text()),
+            q(
+                "limit",
+                "most entries (1 to 100, default 30)",
+                json!({"type": "integer"}),
+            ),
+        ],
         RouteId::ListSkills => vec![q(
             "namespace",
             "this namespace's view (one the key may use); default: the caller's reach on /mcp",
@@ -310,6 +336,8 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::SecretSave => json!({"type": "object", "required": ["state", "secret"],
             "properties": {"state": {"type": "string"}, "secret": {"type": "string"}}}),
         RouteId::ImportServers => schema_ref("McpServersFile"),
+        RouteId::RegistryInstall => schema_ref("RegistryInstall"),
+        RouteId::RegistryUpgrade => schema_ref("RegistryUpgrade"),
         RouteId::ApproveReview | RouteId::RejectReview => schema_ref("ReviewDecision"),
         RouteId::CreatePolicy | RouteId::UpdatePolicy => schema_ref("Policy"),
         RouteId::CheckPolicy => json!({"type": "object", "required": ["principal", "tool"],
@@ -451,6 +479,10 @@ fn success(id: RouteId) -> (u16, Value) {
                     "server": {"type": ["string", "null"]}}})),
         ),
         RouteId::ListSkills => (200, json_body(schema_ref("SkillList"))),
+        RouteId::RegistrySearch => (200, json_body(schema_ref("RegistryPage"))),
+        RouteId::RegistryInstall => (201, json_body(schema_ref("Server"))),
+        RouteId::RegistryUpgrade => (200, json_body(schema_ref("Server"))),
+        RouteId::RegistryOutdated => (200, json_body(schema_ref("RegistryOutdated"))),
         RouteId::Events => (
             200,
             json!({"description": "One JSON event per line; first a `ready` line, then events and a heartbeat every 15 s",
@@ -468,53 +500,6 @@ fn skill_list() -> Value {
             "server": {"type": "string", "description": "the server that serves it"},
             "uri": {"type": "string", "description": "its SKILL.md URI as the view exposes it (skills/get, resources/read)"},
             "description": {"type": "string"}}}}}})
-}
-
-/// `components` with the identity members in a server's `auth`.
-fn with_identity_auth(mut c: Value) -> Value {
-    if let Some(p) = c["schemas"]["ServerAuth"]["properties"].as_object_mut() {
-        p.extend(identity_auth_properties());
-    }
-    c
-}
-
-/// The members of a server's `auth` for workload identity and enterprise-managed
-/// authorization (docs/guides/identity.md).
-fn identity_auth_properties() -> serde_json::Map<String, Value> {
-    let text = |d: &str| json!({"type": ["string", "null"], "description": d});
-    [
-        (
-            "assertion_file",
-            "workload_identity: an absolute path to the workload's JWT, read at each grant",
-        ),
-        (
-            "assertion_env",
-            "workload_identity: or the gateway's environment variable holding it",
-        ),
-        (
-            "idp_token_endpoint",
-            "enterprise: the identity provider's token endpoint",
-        ),
-        (
-            "idp_client_id",
-            "enterprise: the gateway's client at the identity provider",
-        ),
-        (
-            "idp_client_secret",
-            "enterprise: masked in answers; stored encrypted",
-        ),
-        (
-            "id_token_file",
-            "enterprise: an absolute path to the ID token exchanged, read at each grant",
-        ),
-        (
-            "id_token_env",
-            "enterprise: or the gateway's environment variable holding it",
-        ),
-    ]
-    .into_iter()
-    .map(|(k, d)| (k.to_string(), text(d)))
-    .collect()
 }
 
 fn components() -> Value {

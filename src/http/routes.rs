@@ -70,6 +70,10 @@ pub enum RouteId {
     UpdatePolicy,
     DeletePolicy,
     ListSkills,
+    RegistrySearch,
+    RegistryInstall,
+    RegistryUpgrade,
+    RegistryOutdated,
 }
 
 /// One entry of the table.
@@ -151,6 +155,10 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/reviews/approve" => ApproveReview, Admin, "Approve held tools or prompts ({server, tool?, item?}; tool names one, a tool unless item is prompt; every held item of the server without tool): they are re-pinned and listed again"),
     route!(POST "/api/v1/reviews/reject" => RejectReview, Admin, "Reject held tools or prompts ({server, tool?, item?}): the old pin stays and the offered definition stays held until the server offers another"),
     route!(GET "/api/v1/skills" => ListSkills, Client, "The skills (SEP-2640) within the caller's reach: &namespace= one view; each with its server and the URI the view exposes it under"),
+    route!(GET "/api/v1/registry/servers" => RegistrySearch, Admin, "Search an MCP registry (METAMCP_REGISTRY_URL, or &registry=URL): ?search=, &cursor=, &limit= (1-100, default 30); the latest version of each entry"),
+    route!(POST "/api/v1/registry/install" => RegistryInstall, Admin, "Install a server from a registry entry ({name, version?, as?, namespace?, env?, arguments?, headers?, registry?, force?, allow_private?}): the created server, with its source; 400 naming every value the entry needs and was not given"),
+    route!(POST "/api/v1/registry/upgrade" => RegistryUpgrade, Admin, "Upgrade a server installed from a registry ({server, version?, env?, arguments?, headers?, force?, allow_private?}); the new version's changed definitions are held for review"),
+    route!(GET "/api/v1/registry/outdated" => RegistryOutdated, Admin, "The servers installed from a registry whose registry has another latest version (or no longer lists them as active)"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
     // Before `{name}`: these two literal paths win over a policy named `language` or `check`.
     route!(GET "/api/v1/policies/language" => PolicyLanguage, Admin, "The policy language: {\"language\": \"cel\"}"),

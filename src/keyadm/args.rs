@@ -92,6 +92,19 @@ commands:
                          re-pin them (NAME: a tool, or with --prompt a prompt; every held
                          item of SERVER without NAME), or keep the old pin (the offered
                          definition stays held until the server offers another)
+  registry search QUERY [--registry URL] [--limit N] [--cursor C] [--json]
+                         search an MCP registry (METAMCP_REGISTRY_URL: the official one)
+  registry add NAME [--version V] [--as SERVER] [--namespace NS] [--env K=V]...
+      [--arg K=V]... [--header K=V]... [--registry URL] [--force] [--allow-private]
+                         install a server from an entry: its remote, else its package
+                         (npx, uvx, docker, dnx); every value it needs and was not given
+                         is named; --force: a deleted or deprecated entry; --allow-private:
+                         a remote at a loopback or private address
+  registry outdated [--json]
+                         installed servers whose registry has another latest version
+  registry upgrade SERVER [--version V] [--env K=V]... [--force] [--allow-private]
+                         install the new version; its changed tool definitions are held
+                         for review (even under tool_changes: accept)
   migrate [--json]       apply pending schema migrations
   status [--json]        database, schema and key counts
 
@@ -151,6 +164,7 @@ pub enum Command {
     OAuth(OAuthCommand),
     Reviews(super::reviews::ReviewsCommand),
     Connections(super::upstream::ConnectionsCommand),
+    Registry(super::registry::RegistryCommand),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -280,6 +294,7 @@ fn subcommand(args: &[String]) -> Result<Option<Command>, UsageError> {
         "reviews" => Command::Reviews(super::reviews::parse(&rest())?),
         "policies" => Command::Policies(super::policies::parse_policies(&rest())?),
         "connections" => Command::Connections(super::upstream::parse(&rest())?),
+        "registry" => Command::Registry(super::registry::parse(&rest())?),
         "client-config" => Command::ClientConfig(servers::parse_client_config(&rest())?),
         _ => return Ok(None),
     }))

@@ -148,7 +148,8 @@ pub(super) async fn keys_command(
         | Command::ClientConfig(_)
         | Command::OAuth(_)
         | Command::Reviews(_)
-        | Command::Connections(_) => Ok(String::new()),
+        | Command::Connections(_)
+        | Command::Registry(_) => Ok(String::new()),
     }
 }
 

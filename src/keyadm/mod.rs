@@ -19,6 +19,7 @@
 //!   disable|restart`; [`oauth`]: `oauth block|unblock|blocks`;
 //! - [`namespaces`]: `namespaces list|show|add|set|remove`, through the registry's own
 //!   writer and validation;
+//! - [`registry`]: `registry search|add|outdated|upgrade`, servers from an MCP registry;
 //! - [`line`]: the words and flags of a command line;
 //! - [`text`]: output helpers (one JSON line, aligned tables with escaped cells).
 
@@ -42,6 +43,7 @@ mod line;
 mod namespaces;
 mod oauth;
 mod policies;
+mod registry;
 mod reviews;
 mod server_change;
 mod servers;
@@ -53,6 +55,7 @@ pub use args::{Command, CreateArgs, HELP, Invocation, parse};
 pub use namespaces::{Body as NamespaceBody, NamespacesCommand};
 pub use oauth::OAuthCommand;
 pub use policies::PoliciesCommand;
+pub use registry::RegistryCommand;
 pub use reviews::ReviewsCommand;
 pub use servers::{ClientConfigArgs, Format, ServersCommand};
 pub(crate) use text::{aligned, line};
@@ -272,6 +275,20 @@ async fn run_command(
             let vault =
                 crate::vault::Vault::new(db.pool.clone(), cipher, tls, config.public_url.clone());
             upstream::connections(&registry, &vault, &trail, cmd, inv.json).await
+        }
+        Command::Registry(cmd) => {
+            let mut client = db.connect().await?;
+            migrate::run(&mut client).await?;
+            let secrets = Secrets::resolve(config)?;
+            let store = crate::store::registry::Registry::new(
+                db.pool.clone(),
+                Cipher::new(&secrets.encryption),
+            );
+            let tls = crate::crypto::tls_client(config.backend_ca_file.as_deref())
+                .map_err(KeyadmError::Input)?;
+            let client = crate::registry::Client::new(tls);
+            registry::registry_command(&store, &client, &config.registry_url, &trail, cmd, inv.json)
+                .await
         }
         Command::ClientConfig(args) => {
             let mut client = db.connect().await?;

@@ -88,6 +88,36 @@ pub struct Server {
     /// this included, gets a new backend, so a restart (which changes only this) starts
     /// its process anew on every gateway.
     pub changed_us: i64,
+    /// The registry entry it was installed from (`None`: registered by hand).
+    pub source: Option<Source>,
+}
+
+/// Where a server was installed from: a registry, the entry's name and version.
+#[derive(Debug, Clone, Eq)]
+pub struct Source {
+    /// The registry's base URL.
+    pub registry: String,
+    pub name: String,
+    pub version: String,
+    /// An upgrade waits for an admin's review: its changed definitions are held even
+    /// under `tool_changes: accept` (cleared when the admin approves the server's items).
+    pub review: bool,
+}
+
+/// `review` is a state of the reviewing, not of how the server runs: clearing it when
+/// an admin approves must not start the server's backend anew.
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        (&self.registry, &self.name, &self.version)
+            == (&other.registry, &other.name, &other.version)
+    }
+}
+
+impl Source {
+    pub fn to_json(&self) -> Value {
+        json!({"registry": self.registry, "name": self.name, "version": self.version,
+               "upgrade_held": self.review})
+    }
 }
 
 impl std::fmt::Debug for Server {
@@ -133,7 +163,7 @@ impl Server {
 
     /// The DESIGN.md registry object, secrets masked.
     pub fn public_json(&self, status: &str) -> Value {
-        json!({
+        let mut out = json!({
             "id": self.id,
             "name": self.name,
             "protocol": self.protocol.as_str(),
@@ -157,7 +187,11 @@ impl Server {
             "status": status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-        })
+        });
+        if let Some(source) = &self.source {
+            out["source"] = source.to_json();
+        }
+        out
     }
 }
 
@@ -267,6 +301,10 @@ impl Snapshot {
     /// What a change of `server`'s tools meets: `accept` when the server or a namespace
     /// holding it says so, `hold` otherwise.
     pub fn tool_changes(&self, server: &Server) -> ToolChanges {
+        // An upgrade from a registry is reviewed whatever the settings say.
+        if server.source.as_ref().is_some_and(|s| s.review) {
+            return ToolChanges::Hold;
+        }
         let accepted = server.tool_changes == ToolChanges::Accept
             || self.namespaces.iter().any(|n| {
                 n.tool_changes == ToolChanges::Accept

@@ -270,6 +270,15 @@ pub async fn decide(
         }
         names.push((item, n.to_string()));
     }
+    if approve && name.is_none() {
+        // Approving a whole server ends the review of its registry upgrade
+        // (`docs/guides/registry.md`): its `tool_changes` applies again.
+        tx.execute(
+            "UPDATE mcp_servers SET source_review = false WHERE id = $1 AND source_review",
+            &[&server],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(names)
 }

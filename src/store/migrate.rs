@@ -157,6 +157,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../sql/0028_namespace_allow_list.sql"),
     },
     Migration {
+        version: 29,
+        name: "0029_server_source",
+        sql: include_str!("../../sql/0029_server_source.sql"),
+    },
+    Migration {
         version: 30,
         name: "0030_dpop",
         sql: include_str!("../../sql/0030_dpop.sql"),

@@ -1,5 +1,5 @@
 //! Storage: the database (external or embedded), migrations, and the registry and key
-//! queries, and the audit trail's reads.
+//! queries, the audit trail's reads, and where installed servers came from ([`sources`]).
 
 pub mod audit;
 pub mod confirm_uses;
@@ -13,5 +13,6 @@ pub mod oauth;
 pub mod policies;
 pub mod registry;
 pub mod server_status;
+pub mod sources;
 pub mod subscriptions;
 pub mod tasks;

@@ -56,7 +56,8 @@ fn server_select(source: &str) -> String {
                 (extract(epoch FROM created_at) * 1000000)::int8, cwd, max_concurrency,
                 idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
                 breaker_cooldown_ms, auth_sealed, tool_changes,
-                (extract(epoch FROM updated_at) * 1000000)::int8
+                (extract(epoch FROM updated_at) * 1000000)::int8, source_registry,
+                source_name, source_version, source_review
          FROM {source}"
     )
 }
@@ -121,6 +122,7 @@ impl Registry {
             tool_changes: crate::model::ToolChanges::parse(row.try_get::<_, &str>(22)?)
                 .unwrap_or_default(),
             changed_us: row.try_get(23)?,
+            source: source_from_row(row)?,
         })
     }
 
@@ -488,6 +490,24 @@ impl Registry {
             namespaces,
         })
     }
+}
+
+/// Columns 24–27: the registry entry a server was installed from, if any.
+pub(super) fn source_from_row(row: &Row) -> Result<Option<crate::model::Source>, StoreError> {
+    let registry: Option<String> = row.try_get(24)?;
+    let (Some(registry), Some(name), Some(version)) = (
+        registry,
+        row.try_get::<_, Option<String>>(25)?,
+        row.try_get::<_, Option<String>>(26)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(crate::model::Source {
+        registry,
+        name,
+        version,
+        review: row.try_get(27)?,
+    }))
 }
 
 pub(super) fn prefix_str(prefix: bool) -> &'static str {

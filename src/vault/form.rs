@@ -15,6 +15,14 @@ pub fn encode(pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// One component (a path segment or a query value), every byte but the unreserved ones
+/// percent-encoded.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    component(&mut out, s);
+    out
+}
+
 fn component(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

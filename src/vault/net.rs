@@ -157,9 +157,26 @@ impl Net {
         headers: &[(header::HeaderName, String)],
         body: Option<Bytes>,
     ) -> Result<Answer, String> {
-        tokio::time::timeout(TIMEOUT, self.send_now(method, url, headers, body))
+        tokio::time::timeout(TIMEOUT, self.send_now(method, url, headers, body, MAX_BODY))
             .await
             .map_err(|_| format!("{url}: no answer within {} s", TIMEOUT.as_secs()))?
+    }
+
+    /// A `GET` whose answer may be up to `limit` bytes, within `timeout` (a registry's
+    /// page of entries is larger than a metadata document).
+    pub async fn get_limited(
+        &self,
+        url: &str,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
+        let accept = [(header::ACCEPT, "application/json".to_string())];
+        tokio::time::timeout(
+            timeout,
+            self.send_now(Method::GET, url, &accept, None, limit),
+        )
+        .await
+        .map_err(|_| format!("{url}: no answer within {} s", timeout.as_secs()))?
     }
 
     async fn send_now(
@@ -168,6 +185,7 @@ impl Net {
         url: &str,
         headers: &[(header::HeaderName, String)],
         body: Option<Bytes>,
+        limit: usize,
     ) -> Result<Answer, String> {
         let (uri, addr) = self.admit(url).await?;
         let tcp = tokio::net::TcpStream::connect(addr)
@@ -203,9 +221,9 @@ impl Net {
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("{url}: TLS: {e}"))?;
-            exchange(tls, req, url).await
+            exchange(tls, req, url, limit).await
         } else {
-            exchange(tcp, req, url).await
+            exchange(tcp, req, url, limit).await
         }
     }
 
@@ -234,7 +252,12 @@ pub fn json_object(body: &[u8]) -> Result<serde_json::Value, String> {
     }
 }
 
-async fn exchange<S>(stream: S, req: Request<Full<Bytes>>, url: &str) -> Result<Answer, String>
+async fn exchange<S>(
+    stream: S,
+    req: Request<Full<Bytes>>,
+    url: &str,
+    limit: usize,
+) -> Result<Answer, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
@@ -258,11 +281,11 @@ where
     let content_type = text(header::CONTENT_TYPE);
     let session = text(header::HeaderName::from_static("mcp-session-id"));
     let dpop_nonce = text(header::HeaderName::from_static("dpop-nonce"));
-    let body = Limited::new(resp.into_body(), MAX_BODY)
+    let body = Limited::new(resp.into_body(), limit)
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .map_err(|e| format!("{url}: the answer is larger than {MAX_BODY} bytes or broke: {e}"));
+        .map_err(|e| format!("{url}: the answer is larger than {limit} bytes or broke: {e}"));
     conn.abort();
     Ok(Answer {
         status,

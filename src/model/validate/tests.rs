@@ -179,6 +179,7 @@ fn debug_output_never_shows_secret_values() {
         updated_at: String::new(),
         registered_us: 0,
         changed_us: 0,
+        source: None,
         tool_changes: Default::default(),
     };
     let shown = format!("{server:?}");
@@ -215,6 +216,7 @@ fn masked_secrets_keep_their_stored_values() {
         updated_at: String::new(),
         registered_us: 0,
         changed_us: 0,
+        source: None,
         tool_changes: Default::default(),
     };
     let public = existing.public_json("running");

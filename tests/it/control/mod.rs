@@ -1,7 +1,7 @@
 //! The control plane and its tools: the REST API (`control_plane`, `swagger_ui`),
 //! `keyadm` and importing clients' server files (`keyadm`, `import`), the `mcpc` client,
 //! the database's migrations and the embedded cluster (`migrations`, `embedded`), and
-//! traces (`tracing`).
+//! traces (`tracing`); servers installed from an MCP registry (`registry`).
 
 mod control_plane;
 mod embedded;
@@ -9,5 +9,6 @@ mod import;
 mod keyadm;
 mod mcpc;
 mod migrations;
+mod registry;
 mod swagger_ui;
 mod tracing;

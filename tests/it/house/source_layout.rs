@@ -67,6 +67,10 @@ const SERDE_READERS: &[(&str, &str)] = &[
         "a REST body: the arguments, framed strictly once made a request",
     ),
     ("src/crypto.rs", "sealed claims the gateway wrote"),
+    (
+        "src/registry/mod.rs",
+        "an MCP registry's answer: entries an admin installs from, never forwarded",
+    ),
     ("src/keyadm/namespaces.rs", "keyadm's own files and answers"),
     ("src/keyadm/policies.rs", "keyadm's own files and answers"),
     (

@@ -1,0 +1,345 @@
+//! Installing from a registry, upgrading an installed server, and listing those a newer
+//! version waits for. Only an admin calls these (the REST routes are admin routes;
+//! keyadm holds the database).
+//!
+//! An install reads the entry, plans the server ([`super::plan`]), checks where a
+//! remote points (a loopback or private address only with `allow_private`, which the
+//! admin gives explicitly; never a link-local or metadata address), and writes the
+//! server, its source and its namespace membership in one transaction
+//! ([`crate::store::registry::Registry::create_installed`]): nothing is half-installed.
+//!
+//! An upgrade replaces the server's launch (or URL) by the new version's, keeping the
+//! values the admin gave (its environment and headers) for the names the new version
+//! still takes, and marks the server's source `review`: the definitions the new
+//! version offers that differ from the pinned ones are held until an admin approves
+//! them, even under `tool_changes: accept` (`docs/guides/registry.md`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::model::{Server, Source};
+use crate::store::registry::Registry;
+use crate::vault::net::{Zone, zone_of_url};
+
+use super::plan::{Given, Plan, plan};
+use super::{Client, RegistryError, registry_of};
+
+/// An install request (`POST /api/v1/registry/install`, `keyadm registry add`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Install {
+    /// The entry's name in the registry.
+    pub name: String,
+    pub version: Option<String>,
+    /// The server's name (`as`); derived from the entry's name when `None`.
+    pub server: Option<String>,
+    pub namespace: Option<String>,
+    pub registry: Option<String>,
+    pub given: Given,
+    /// Allow a remote at a loopback or private address.
+    pub allow_private: bool,
+}
+
+fn string_map(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<BTreeMap<String, String>, RegistryError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) if m.len() <= 256 => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) if s.len() <= 16 << 10 => Ok((k.clone(), s.clone())),
+                _ => Err(RegistryError::Invalid(
+                    field,
+                    format!("{field}.{k}: must be a string of at most 16 KiB"),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(RegistryError::Invalid(
+            field,
+            format!("{field}: must be an object of at most 256 strings"),
+        )),
+    }
+}
+
+fn text(obj: &Map<String, Value>, field: &'static str) -> Result<Option<String>, RegistryError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 1024 => Ok(Some(s.clone())),
+        Some(_) => Err(RegistryError::Invalid(
+            field,
+            format!("{field}: must be a string of 1 to 1024 bytes"),
+        )),
+    }
+}
+
+fn switch(obj: &Map<String, Value>, field: &'static str) -> Result<bool, RegistryError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(RegistryError::Invalid(
+            field,
+            format!("{field}: must be true or false"),
+        )),
+    }
+}
+
+const INSTALL_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "as",
+    "namespace",
+    "registry",
+    "env",
+    "arguments",
+    "headers",
+    "force",
+    "allow_private",
+];
+
+impl Install {
+    /// Reads `{"name", "version"?, "as"?, "namespace"?, "registry"?, "env"?,
+    /// "arguments"?, "headers"?, "force"?, "allow_private"?}`.
+    pub fn from_json(body: &Value) -> Result<Install, RegistryError> {
+        let obj = body.as_object().ok_or_else(|| {
+            RegistryError::Invalid("body", "the body must be a JSON object".into())
+        })?;
+        if let Some(k) = obj.keys().find(|k| !INSTALL_FIELDS.contains(&k.as_str())) {
+            return Err(RegistryError::Invalid(
+                "body",
+                format!("unknown field {k:?}"),
+            ));
+        }
+        Ok(Install {
+            name: text(obj, "name")?.ok_or_else(|| {
+                RegistryError::Invalid("name", "name: the entry's name is required".into())
+            })?,
+            version: text(obj, "version")?,
+            server: text(obj, "as")?,
+            namespace: text(obj, "namespace")?,
+            registry: text(obj, "registry")?,
+            given: given_of(obj)?,
+            allow_private: switch(obj, "allow_private")?,
+        })
+    }
+}
+
+fn given_of(obj: &Map<String, Value>) -> Result<Given, RegistryError> {
+    Ok(Given {
+        env: string_map(obj, "env")?,
+        arguments: string_map(obj, "arguments")?,
+        headers: string_map(obj, "headers")?,
+        force: switch(obj, "force")?,
+        ..Given::default()
+    })
+}
+
+/// An upgrade request (`POST /api/v1/registry/upgrade`, `keyadm registry upgrade`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Upgrade {
+    pub server: String,
+    pub version: Option<String>,
+    pub given: Given,
+    pub allow_private: bool,
+}
+
+impl Upgrade {
+    /// Reads `{"server", "version"?, "env"?, "arguments"?, "headers"?, "force"?,
+    /// "allow_private"?}`.
+    pub fn from_json(body: &Value) -> Result<Upgrade, RegistryError> {
+        let obj = body.as_object().ok_or_else(|| {
+            RegistryError::Invalid("body", "the body must be a JSON object".into())
+        })?;
+        const FIELDS: &[&str] = &[
+            "server",
+            "version",
+            "env",
+            "arguments",
+            "headers",
+            "force",
+            "allow_private",
+        ];
+        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(RegistryError::Invalid(
+                "body",
+                format!("unknown field {k:?}"),
+            ));
+        }
+        Ok(Upgrade {
+            server: text(obj, "server")?.ok_or_else(|| {
+                RegistryError::Invalid("server", "server: the server to upgrade is required".into())
+            })?,
+            version: text(obj, "version")?,
+            given: given_of(obj)?,
+            allow_private: switch(obj, "allow_private")?,
+        })
+    }
+}
+
+/// A server name from an entry's (`io.github.acme/weather-mcp` → `weather-mcp`).
+pub fn server_name_of(entry: &str) -> String {
+    let last = entry.rsplit('/').next().unwrap_or(entry);
+    let mut name: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name = name.trim_matches('-').to_string();
+    name.truncate(32);
+    let name = name.trim_end_matches('-').to_string();
+    if name.is_empty() {
+        "server".into()
+    } else {
+        name
+    }
+}
+
+/// Refuses a remote whose address is not one the admin allowed.
+async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryError> {
+    let Some(url) = &plan.remote_url else {
+        return Ok(());
+    };
+    let refused = |m: String| RegistryError::Plan(super::plan::PlanError::Refused(m));
+    let zone = zone_of_url(url)
+        .await
+        .map_err(|e| refused(format!("the entry's remote {url}: {e}")))?;
+    if zone != Zone::Public && !allow_private {
+        return Err(refused(format!(
+            "the entry's remote {url} is at a {} address: install it only if you mean to, \
+             with \"allow_private\": true (keyadm registry add --allow-private)",
+            if zone == Zone::Loopback {
+                "loopback"
+            } else {
+                "private"
+            }
+        )));
+    }
+    if zone == Zone::Public && !url.starts_with("https://") {
+        return Err(refused(format!(
+            "the entry's remote {url} is plain http:// to a public address"
+        )));
+    }
+    Ok(())
+}
+
+/// Installs an entry: the created server, with its source.
+pub async fn install(
+    client: &Client,
+    store: &Registry,
+    default_registry: &str,
+    req: &Install,
+) -> Result<Server, RegistryError> {
+    let registry = registry_of(req.registry.as_deref(), default_registry)?;
+    let entry = client
+        .entry(&registry, &req.name, req.version.as_deref())
+        .await?;
+    let plan = plan(&entry, &req.given)?;
+    check_remote(&plan, req.allow_private).await?;
+    let mut body = plan.body;
+    body["name"] = json!(
+        req.server
+            .clone()
+            .unwrap_or_else(|| server_name_of(&entry.name))
+    );
+    let source = Source {
+        registry,
+        name: entry.name.clone(),
+        version: entry.version.clone(),
+        review: false,
+    };
+    Ok(store
+        .create_installed(&body, &source, req.namespace.as_deref())
+        .await?)
+}
+
+/// Upgrades an installed server to `version` (the latest when `None`): the server, and
+/// the version it had.
+pub async fn upgrade(
+    client: &Client,
+    store: &Registry,
+    req: &Upgrade,
+) -> Result<(Server, String), RegistryError> {
+    let existing = store.get_server(&req.server).await?;
+    let Some(source) = existing.source.clone() else {
+        return Err(RegistryError::Invalid(
+            "server",
+            format!("server {} was not installed from a registry", existing.name),
+        ));
+    };
+    let entry = client
+        .entry(&source.registry, &source.name, req.version.as_deref())
+        .await?;
+    if entry.version == source.version {
+        return Err(RegistryError::Invalid(
+            "version",
+            format!(
+                "server {} is at {} {} already",
+                existing.name, source.name, source.version
+            ),
+        ));
+    }
+    let mut given = req.given.clone();
+    given.kept_env = existing.env.clone();
+    given.kept_headers = existing.headers.clone();
+    let plan = plan(&entry, &given)?;
+    check_remote(&plan, req.allow_private).await?;
+    let next = Source {
+        version: entry.version.clone(),
+        review: true,
+        ..source.clone()
+    };
+    let server = store
+        .upgrade_installed(existing.id, &plan.body, &next)
+        .await?;
+    Ok((server, source.version))
+}
+
+/// An installed server whose registry has a newer version (or which its registry no
+/// longer lists as active).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outdated {
+    pub server: String,
+    pub name: String,
+    pub registry: String,
+    pub installed: String,
+    /// The registry's latest version; `null` when the registry could not say.
+    pub latest: Option<String>,
+    pub status: Option<String>,
+    /// Why the registry could not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Every installed server whose registry's latest version differs from its own, or
+/// whose registry could not be asked (each with its reason; one registry's failure
+/// does not hide the others).
+pub async fn outdated(client: &Client, store: &Registry) -> Result<Vec<Outdated>, RegistryError> {
+    let mut out = Vec::new();
+    for s in store.list_servers().await? {
+        let Some(source) = s.source else { continue };
+        let row =
+            |latest: Option<String>, status: Option<String>, error: Option<String>| Outdated {
+                server: s.name.clone(),
+                name: source.name.clone(),
+                registry: source.registry.clone(),
+                installed: source.version.clone(),
+                latest,
+                status,
+                error,
+            };
+        match client.entry(&source.registry, &source.name, None).await {
+            Ok(e) if e.version != source.version || e.status != super::entry::Status::Active => {
+                out.push(row(Some(e.version), Some(e.status.as_str().into()), None))
+            }
+            Ok(_) => {}
+            Err(e) => out.push(row(None, None, Some(e.to_string()))),
+        }
+    }
+    Ok(out)
+}

@@ -16,6 +16,9 @@
 //!   answers streamed back with the client's id restored; calls in flight), what
 //!   depends on the client's and the backend's eras (`era/`), and the gateway's state
 //!   (`mcp/state.rs`: what every request can reach, and how registry changes reach routing).
+//! - [`codemode`]: `run_code`'s sandbox: a script's inner calls through a host seam the
+//!   pipeline implements, bounded (time by interrupt, memory, calls, output, runs), with a
+//!   journal for resumption and TypeScript declarations of tools.
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request
@@ -57,6 +60,7 @@ pub mod auth;
 pub mod backend;
 pub mod base;
 pub mod cli;
+pub mod codemode;
 pub mod config;
 pub mod control;
 pub mod crypto;

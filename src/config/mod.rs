@@ -12,7 +12,8 @@
 //! - [`values`]: how one value is read (sizes, durations, lists, keys), secrets that never
 //!   print, and the error list;
 //! - [`oauth`]: the resource server's settings (`METAMCP_PUBLIC_URL`, `METAMCP_OAUTH_*`);
-//! - [`otel`]: trace export (the standard `OTEL_*` variables).
+//! - [`otel`]: trace export (the standard `OTEL_*` variables);
+//! - [`code`]: code mode (`METAMCP_CODE_*`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ macro_rules! settings {
     };
 }
 
+pub mod code;
 pub mod oauth;
 pub mod otel;
 mod read;
@@ -146,6 +148,22 @@ settings! {
     /// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
     /// is where the build fetched it.
     TOOL_SEARCH_MODEL = "METAMCP_TOOL_SEARCH_MODEL",
+    /// Code mode of `/mcp` (`off`, the default, or `on`: `run_code` beside tool search).
+    CODE_MODE = "METAMCP_CODE_MODE",
+    /// Longest a code run takes, in milliseconds (its interrupt ends it there).
+    CODE_TIMEOUT_MS = "METAMCP_CODE_TIMEOUT_MS",
+    /// A code run's heap, in MiB.
+    CODE_MEMORY_MB = "METAMCP_CODE_MEMORY_MB",
+    /// Inner calls (and searches) one code run makes.
+    CODE_MAX_CALLS = "METAMCP_CODE_MAX_CALLS",
+    /// Largest script `run_code` runs.
+    CODE_MAX_BYTES = "METAMCP_CODE_MAX_BYTES",
+    /// Largest output of a code run: its logs and its returned JSON.
+    CODE_MAX_OUTPUT = "METAMCP_CODE_MAX_OUTPUT",
+    /// Code runs one key has at once.
+    CODE_RUNS_PER_KEY = "METAMCP_CODE_RUNS_PER_KEY",
+    /// Code runs the process has at once, over all keys.
+    CODE_RUNS = "METAMCP_CODE_RUNS",
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
     RUST_LOG = "RUST_LOG",
     /// Optional TOML file whose keys are the variable names above.
@@ -258,6 +276,8 @@ pub struct Config {
     pub audit_retention: Option<Duration>,
     /// Most audit rows waiting to be written.
     pub audit_queue: usize,
+    /// Code mode of `/mcp`, and every run's bounds (`METAMCP_CODE_*`).
+    pub code: code::Code,
     /// OpenTelemetry trace export (the standard `OTEL_*` variables); `None`: off.
     pub tracing: Option<Tracing>,
     /// OAuth 2.1 resource server (`METAMCP_OAUTH_*`); `None`: API keys and our own
@@ -343,6 +363,7 @@ impl Config {
             audit_retention,
             audit_queue,
         } = read::bounds(&mut raw, &mut errs);
+        let code = code::code(&mut raw, &mut errs);
         let backend_ca_raw = raw.take(BACKEND_CA_FILE);
         let log_raw = raw.take(RUST_LOG);
         let tool_search_raw = raw.take(TOOL_SEARCH);
@@ -449,6 +470,7 @@ impl Config {
                 tool_search_semantic: tool_search_semantic.unwrap_or(true),
                 audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
+                code,
                 tracing,
                 oauth,
                 public_url,

@@ -156,6 +156,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0028_namespace_allow_list",
         sql: include_str!("../../sql/0028_namespace_allow_list.sql"),
     },
+    Migration {
+        version: 31,
+        name: "0031_namespace_code_mode",
+        sql: include_str!("../../sql/0031_namespace_code_mode.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -31,6 +31,7 @@ static SET_ENVIRONMENT: extern "C" fn() = set_environment;
 
 mod audit;
 mod call_log;
+mod code_mode;
 mod confirm;
 mod conformance;
 mod control_plane;

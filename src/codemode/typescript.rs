@@ -41,6 +41,14 @@ pub fn declaration(name: &str, input_schema: &Value, output_schema: Option<&Valu
     format!("{callee}(args: object): Promise<unknown>")
 }
 
+/// The declaration of a tool as a listing gives it (`name`, `inputSchema`,
+/// `outputSchema`), for a `search_tools` result in code mode; `None` without a name.
+pub fn declaration_of(tool: &Value) -> Option<String> {
+    let name = tool.get("name")?.as_str()?;
+    let input = tool.get("inputSchema").unwrap_or(&Value::Null);
+    Some(declaration(name, input, tool.get("outputSchema")))
+}
+
 /// Whether `s` is a JavaScript identifier (ASCII) and no reserved word.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();

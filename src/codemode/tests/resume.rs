@@ -233,6 +233,12 @@ fn typescript_declarations_render_schemas() {
         typescript::declaration("my-tool", &json!({"type": "object"}), None),
         "tools[\"my-tool\"](args: { [key: string]: unknown }): Promise<unknown>"
     );
+    let listed = json!({"name": "get_weather", "inputSchema": input, "outputSchema": output});
+    assert_eq!(typescript::declaration_of(&listed), Some(d.clone()));
+    assert_eq!(
+        typescript::declaration_of(&json!({"inputSchema": {}})),
+        None
+    );
     // A wide, deep schema is cut to fit.
     let mut wide = json!({"type": "string"});
     for _ in 0..4 {

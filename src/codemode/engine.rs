@@ -274,9 +274,12 @@ fn finished(f: Result<String, String>, shared: &Shared, bounds: &Bounds) -> Resu
 }
 
 /// A script's error, as a failure of the memory bound when it is the engine's heap or
-/// stack running out.
+/// stack running out. An allocation refused while QuickJS builds the error itself leaves
+/// `null` as the exception: a run ending on a thrown `null` is counted as the memory bound
+/// (a script that throws `null` itself is labelled so too; it fails either way).
 fn memory_or(message: String, bounds: &Bounds) -> Failure {
     let memory = message.contains("out of memory")
+        || message == "uncaught null"
         || message.contains("string too long")
         || message.contains("invalid string length")
         || message.contains("Maximum call stack size exceeded")

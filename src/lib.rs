@@ -18,6 +18,9 @@
 //!   adapters (`era/`), the hop (`hop/`: one call forwarded, its answer streamed back), the
 //!   eras' dialects as bytes (`wire/`), the request's context (`ctx.rs`) and the gateway's
 //!   state (`state.rs`).
+//! - [`codemode`]: `run_code`'s sandbox: a script's inner calls through a host seam the
+//!   pipeline implements, bounded (time by interrupt, memory, calls, output, runs), with a
+//!   journal for resumption and TypeScript declarations of tools.
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request
@@ -59,6 +62,7 @@ pub mod auth;
 pub mod backend;
 pub mod base;
 pub mod cli;
+pub mod codemode;
 pub mod config;
 pub mod control;
 pub mod crypto;

@@ -12,7 +12,8 @@
 //! - [`values`]: how one value is read (sizes, durations, lists, keys), secrets that never
 //!   print, and the error list;
 //! - [`oauth`]: the resource server's settings (`METAMCP_PUBLIC_URL`, `METAMCP_OAUTH_*`);
-//! - [`otel`]: trace export (the standard `OTEL_*` variables).
+//! - [`otel`]: trace export (the standard `OTEL_*` variables);
+//! - [`code`]: code mode (`METAMCP_CODE_*`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ macro_rules! settings {
     };
 }
 
+pub mod code;
 pub mod oauth;
 pub mod otel;
 mod read;
@@ -146,6 +148,22 @@ settings! {
     /// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
     /// is where the build fetched it.
     TOOL_SEARCH_MODEL = "METAMCP_TOOL_SEARCH_MODEL",
+    /// Code mode of `/mcp` (`off`, the default, or `on`: `run_code` beside tool search).
+    CODE_MODE = "METAMCP_CODE_MODE",
+    /// Longest a code run takes, in milliseconds (its interrupt ends it there).
+    CODE_TIMEOUT_MS = "METAMCP_CODE_TIMEOUT_MS",
+    /// A code run's heap, in MiB.
+    CODE_MEMORY_MB = "METAMCP_CODE_MEMORY_MB",
+    /// Inner calls (and searches) one code run makes.
+    CODE_MAX_CALLS = "METAMCP_CODE_MAX_CALLS",
+    /// Largest script `run_code` runs.
+    CODE_MAX_BYTES = "METAMCP_CODE_MAX_BYTES",
+    /// Largest output of a code run: its logs and its returned JSON.
+    CODE_MAX_OUTPUT = "METAMCP_CODE_MAX_OUTPUT",
+    /// Code runs one key has at once.
+    CODE_RUNS_PER_KEY = "METAMCP_CODE_RUNS_PER_KEY",
+    /// Code runs the process has at once, over all keys.
+    CODE_RUNS = "METAMCP_CODE_RUNS",
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
     RUST_LOG = "RUST_LOG",
     /// Optional TOML file whose keys are the variable names above.
@@ -289,6 +307,8 @@ pub struct Config {
     pub audit_retention: Option<Duration>,
     /// Most audit rows waiting to be written.
     pub audit_queue: usize,
+    /// Code mode of `/mcp`, and every run's bounds (`METAMCP_CODE_*`).
+    pub code: code::Code,
     /// OpenTelemetry trace export (the standard `OTEL_*` variables); `None`: off.
     pub tracing: Option<Tracing>,
     /// OAuth 2.1 resource server (`METAMCP_OAUTH_*`); `None`: API keys and our own
@@ -376,37 +396,12 @@ impl Config {
             audit_retention,
             audit_queue,
         } = read::bounds(&mut raw, &mut errs);
+        let code = code::code(&mut raw, &mut errs);
         let backend_ca_raw = raw.take(BACKEND_CA_FILE);
         let registry_url = registry_url_from(raw.take(REGISTRY_URL), &mut errs);
         let log_raw = raw.take(RUST_LOG);
-        let tool_search_raw = raw.take(TOOL_SEARCH);
-        let retrieval_raw = raw.take(TOOL_SEARCH_RETRIEVAL);
-        let search_model_raw = raw.take(TOOL_SEARCH_MODEL);
+        let (tool_search, tool_search_semantic) = tool_search_from(&mut raw, &mut errs);
         let (otel, oauth_raw) = (raw.otel, raw.oauth_raw);
-        let tool_search = tool_search_raw.map_or(Some(Default::default()), |s| {
-            errs.check(
-                TOOL_SEARCH,
-                crate::model::ToolSearch::parse(s.trim())
-                    .ok_or_else(|| format!("expected off, on or auto, got {s:?}")),
-            )
-        });
-        let tool_search_semantic = match retrieval_raw.as_deref().map(str::trim) {
-            None | Some("hybrid") => {
-                if let Some(dir) = search_model_raw.as_deref().map(str::trim) {
-                    crate::search::semantic::use_model_dir(std::path::PathBuf::from(dir));
-                }
-                errs.check(
-                    TOOL_SEARCH_RETRIEVAL,
-                    crate::search::semantic::check_model(),
-                )
-                .map(|()| true)
-            }
-            Some("lexical") => Some(false),
-            Some(other) => errs.check(
-                TOOL_SEARCH_RETRIEVAL,
-                Err(format!("expected hybrid or lexical, got {other:?}")),
-            ),
-        };
         let tracing = tracing_from(
             &mut |k| {
                 otel.iter()
@@ -483,6 +478,7 @@ impl Config {
                 tool_search_semantic: tool_search_semantic.unwrap_or(true),
                 audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
+                code,
                 tracing,
                 oauth,
                 public_url,
@@ -514,6 +510,42 @@ impl Config {
         };
         Config::from_source(&Layered(overrides, Layered(Env, toml)))
     }
+}
+
+/// Tool search of `/mcp` (`METAMCP_TOOL_SEARCH`) and how it ranks
+/// (`METAMCP_TOOL_SEARCH_RETRIEVAL`, the model's folder): whether it ranks by meaning.
+fn tool_search_from(
+    raw: &mut read::Raw,
+    errs: &mut Collector,
+) -> (Option<crate::model::ToolSearch>, Option<bool>) {
+    let tool_search_raw = raw.take(TOOL_SEARCH);
+    let retrieval_raw = raw.take(TOOL_SEARCH_RETRIEVAL);
+    let search_model_raw = raw.take(TOOL_SEARCH_MODEL);
+    let tool_search = tool_search_raw.map_or(Some(Default::default()), |s| {
+        errs.check(
+            TOOL_SEARCH,
+            crate::model::ToolSearch::parse(s.trim())
+                .ok_or_else(|| format!("expected off, on or auto, got {s:?}")),
+        )
+    });
+    let tool_search_semantic = match retrieval_raw.as_deref().map(str::trim) {
+        None | Some("hybrid") => {
+            if let Some(dir) = search_model_raw.as_deref().map(str::trim) {
+                crate::search::semantic::use_model_dir(std::path::PathBuf::from(dir));
+            }
+            errs.check(
+                TOOL_SEARCH_RETRIEVAL,
+                crate::search::semantic::check_model(),
+            )
+            .map(|()| true)
+        }
+        Some("lexical") => Some(false),
+        Some(other) => errs.check(
+            TOOL_SEARCH_RETRIEVAL,
+            Err(format!("expected hybrid or lexical, got {other:?}")),
+        ),
+    };
+    (tool_search, tool_search_semantic)
 }
 
 /// A replica URL: `http://host:port`, no path (the MCP paths are added to it).

@@ -538,3 +538,73 @@ fn a_file_may_set_every_setting_but_its_own_name() {
     assert!(!file_may_set(CONFIG_FILE));
     assert!(!file_may_set("METAMCP_NOT_A_SETTING"));
 }
+
+#[test]
+fn code_mode_settings_parse_with_defaults_and_every_bad_one_is_named() {
+    let code = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("HOME", "/h")];
+        all.extend_from_slice(pairs);
+        Config::from_source(&map(&all)).map(|c| c.code)
+    };
+    let d = code(&[]).unwrap();
+    assert_eq!(d.mode, crate::model::CodeMode::Off);
+    assert_eq!(d.bounds, crate::codemode::Bounds::default());
+    assert_eq!(d.bounds.timeout, Duration::from_millis(30_000));
+    assert_eq!(
+        (
+            d.bounds.memory,
+            d.bounds.max_calls,
+            d.bounds.max_bytes,
+            d.bounds.max_output
+        ),
+        (64 << 20, 100, 64 << 10, 1 << 20)
+    );
+    assert_eq!((d.bounds.runs_per_key, d.bounds.runs), (4, 64));
+    let c = code(&[
+        (CODE_MODE, "on"),
+        (CODE_TIMEOUT_MS, "1500"),
+        (CODE_MEMORY_MB, "32"),
+        (CODE_MAX_CALLS, "7"),
+        (CODE_MAX_BYTES, "8KiB"),
+        (CODE_MAX_OUTPUT, "2MiB"),
+        (CODE_RUNS_PER_KEY, "2"),
+        (CODE_RUNS, "9"),
+    ])
+    .unwrap();
+    assert_eq!(c.mode, crate::model::CodeMode::On);
+    assert_eq!(c.bounds.timeout, Duration::from_millis(1500));
+    assert_eq!(
+        (
+            c.bounds.memory,
+            c.bounds.max_calls,
+            c.bounds.max_bytes,
+            c.bounds.max_output
+        ),
+        (32 << 20, 7, 8 << 10, 2 << 20)
+    );
+    assert_eq!((c.bounds.runs_per_key, c.bounds.runs), (2, 9));
+    let e = code(&[
+        (CODE_MODE, "sometimes"),
+        (CODE_TIMEOUT_MS, "0"),
+        (CODE_MEMORY_MB, "-1"),
+        (CODE_MAX_CALLS, "many"),
+        (CODE_MAX_BYTES, "0"),
+        (CODE_MAX_OUTPUT, "1TiB"),
+        (CODE_RUNS_PER_KEY, ""),
+        (CODE_RUNS, "0"),
+    ])
+    .unwrap_err()
+    .to_string();
+    for key in [
+        CODE_MODE,
+        CODE_TIMEOUT_MS,
+        CODE_MEMORY_MB,
+        CODE_MAX_CALLS,
+        CODE_MAX_BYTES,
+        CODE_MAX_OUTPUT,
+        CODE_RUNS_PER_KEY,
+        CODE_RUNS,
+    ] {
+        assert!(e.contains(key), "{key} not named in {e}");
+    }
+}

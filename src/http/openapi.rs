@@ -692,6 +692,7 @@ fn namespace_schemas() -> Value {
         "tools_default": {"enum": ["enabled", "disabled"], "default": "enabled", "description": "enabled: every tool of the servers but those tools switches off; disabled: an allow-list, only the tools tools names (without enabled: false) are listed, searched and called, and a tool a server offers later or only to some clients is not, until an admin names it"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}},
         "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
+        "code_mode": {"enum": ["off", "on"], "default": "off", "description": "on: tools/list gives the gateway's search_tools, call_tool and run_code (a script that calls tools as functions, bounded); every tool stays callable by its name"},
         "tool_search_effective": {"enum": ["on", "off"], "description": "the mode in effect: for auto, whether the full tools/list passes 64 KiB"},
         "tool_search_why": {"type": "string", "description": "why the mode in effect is what it is"},
         "tool_search_embedded": {"type": "object", "description": "tool search's embeddings so far (until every tool of the view is embedded, its words alone rank)",
@@ -705,6 +706,7 @@ fn namespace_schemas() -> Value {
         "tool_prefix": {"enum": ["always", "never"]}, "auth": {"enum": ["required", "none"]},
         "validate_arguments": {"type": "boolean", "default": false},
         "tool_search": {"enum": ["off", "on", "auto"], "default": "auto"},
+        "code_mode": {"enum": ["off", "on"], "default": "off", "description": "on: tools/list gives the gateway's search_tools, call_tool and run_code"},
         "tool_changes": {"enum": ["hold", "accept"], "default": "hold", "description": "hold: a changed or new tool (or one screening flags) is held out of every list until an admin approves it (GET /api/v1/reviews); accept: re-pinned at once"},
         "tools_default": {"enum": ["enabled", "disabled"], "default": "enabled", "description": "enabled: every tool of the servers but those tools switches off; disabled: an allow-list, only the tools tools names (without enabled: false) are listed, searched and called, and a tool a server offers later or only to some clients is not, until an admin names it"},
         "tools": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ToolOverride"}}}}

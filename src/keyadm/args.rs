@@ -123,6 +123,8 @@ NAMESPACE FLAGS (the fields of the REST body; running gateways apply a change at
   --tool-search off|on|auto
                          tools/list gives every tool (off), or search_tools and call_tool
                          (on), or those once the full list passes 64 KiB (auto, the default)
+  --code-mode off|on     on: tools/list also gives run_code, a script calling tools as
+                         functions in one round trip, bounded (default off)
   --validate-arguments true|false
                          check each call's arguments against the tool's inputSchema
                          (default false)

@@ -48,11 +48,12 @@ pub enum Body {
 }
 
 /// Each flag of `add` and `set`, with the body's field it sets.
-const FIELD_FLAGS: [(&str, &str); 9] = [
+const FIELD_FLAGS: [(&str, &str); 10] = [
     ("--server", "servers"),
     ("--description", "description"),
     ("--tool-prefix", "tool_prefix"),
     ("--tool-search", "tool_search"),
+    ("--code-mode", "code_mode"),
     ("--validate-arguments", "validate_arguments"),
     ("--auth", "auth"),
     ("--guardrails", "guardrails"),
@@ -150,6 +151,7 @@ fn body(line: &Line<'_>) -> Result<Body, UsageError> {
     for (flag, field) in [
         ("--tool-prefix", "tool_prefix"),
         ("--tool-search", "tool_search"),
+        ("--code-mode", "code_mode"),
         ("--auth", "auth"),
     ] {
         if let Some(v) = line.at_most_one(flag)? {
@@ -419,6 +421,7 @@ fn settings(ns: &Namespace) -> String {
         ),
         ("tool_prefix", text(&v["tool_prefix"])),
         ("tool_search", ns.tool_search.as_str().to_string()),
+        ("code_mode", ns.code_mode.as_str().to_string()),
         ("validate_arguments", ns.validate_arguments.to_string()),
         ("auth", text(&v["auth"])),
         ("tools_default", text(&v["tools_default"])),

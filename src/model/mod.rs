@@ -228,6 +228,8 @@ pub struct Namespace {
     pub tool_search: ToolSearch,
     /// `accept`: its members' changed and new tools are re-pinned at once.
     pub tool_changes: ToolChanges,
+    /// Whether its view offers `run_code` (code mode) beside tool search.
+    pub code_mode: CodeMode,
     /// External guardrails its tool calls pass through (none by default).
     pub guardrails: Vec<guardrail::Guardrail>,
     pub created_at: String,
@@ -262,6 +264,7 @@ impl Namespace {
             "validate_arguments": self.validate_arguments,
             "tool_search": self.tool_search.as_str(),
             "tool_changes": self.tool_changes.as_str(),
+            "code_mode": self.code_mode.as_str(),
             "auth": if self.auth_required { "required" } else { "none" },
             "tools_default": tools_default_str(self.tools_enabled_by_default),
             "tools": tools,
@@ -387,6 +390,32 @@ impl ToolSearch {
             ToolSearch::Off => false,
             ToolSearch::On => true,
             ToolSearch::Auto => bytes > Self::AUTO_BYTES,
+        }
+    }
+}
+
+/// A view's code mode: with it on, its `tools/list` lists the gateway's `search_tools`,
+/// `call_tool` and `run_code` (every tool stays callable by its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CodeMode {
+    #[default]
+    Off,
+    On,
+}
+
+impl CodeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeMode::Off => "off",
+            CodeMode::On => "on",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CodeMode> {
+        match s {
+            "off" => Some(CodeMode::Off),
+            "on" => Some(CodeMode::On),
+            _ => None,
         }
     }
 }

@@ -807,6 +807,7 @@ mod tests {
             validate_arguments: false,
             tool_search: Default::default(),
             tool_changes: Default::default(),
+            code_mode: Default::default(),
             guardrails: Vec::new(),
             created_at: String::new(),
             updated_at: String::new(),

@@ -166,6 +166,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0030_dpop",
         sql: include_str!("../../sql/0030_dpop.sql"),
     },
+    Migration {
+        version: 31,
+        name: "0031_namespace_code_mode",
+        sql: include_str!("../../sql/0031_namespace_code_mode.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -429,7 +429,7 @@ impl Registry {
         tx.execute(
             "UPDATE namespaces SET description = $2, tool_prefix = $3, auth = $4,
                     validate_arguments = $5, tool_search = $6, tool_changes = $7,
-                    guardrails = $8, tools_default = $9, updated_at = now()
+                    guardrails = $8, tools_default = $9, code_mode = $10, updated_at = now()
              WHERE name = $1",
             &[
                 &draft.name,
@@ -441,6 +441,7 @@ impl Registry {
                 &draft.tool_changes.as_str(),
                 &crate::model::guardrail::to_stored(&draft.guardrails),
                 &crate::model::tools_default_str(draft.tools_enabled_by_default),
+                &draft.code_mode.as_str(),
             ],
         )
         .await?;
@@ -541,7 +542,7 @@ pub(super) async fn load_namespaces<C: GenericClient>(
                                   FROM namespace_servers ns JOIN mcp_servers s ON s.id = ns.server_id
                                   WHERE ns.namespace = n.name), '{{}}'),
                         n.validate_arguments, n.tool_search, n.tool_changes, n.guardrails,
-                        n.tools_default
+                        n.tools_default, n.code_mode
                  FROM namespaces n WHERE $1::text IS NULL OR n.name = $1 ORDER BY n.name"
             ),
             &[&only],
@@ -589,6 +590,7 @@ pub(super) async fn load_namespaces<C: GenericClient>(
                 .unwrap_or_default(),
             guardrails: crate::model::guardrail::from_stored(&r.try_get::<_, Value>(10)?),
             tools_enabled_by_default: r.try_get::<_, &str>(11)? != "disabled",
+            code_mode: crate::model::CodeMode::parse(r.try_get::<_, &str>(12)?).unwrap_or_default(),
             tools,
             name,
         });
@@ -622,8 +624,9 @@ pub(super) async fn insert_namespace<C: GenericClient>(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO namespaces (name, description, tool_prefix, auth, validate_arguments,
-                                 tool_search, tool_changes, guardrails, tools_default)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                 tool_search, tool_changes, guardrails, tools_default,
+                                 code_mode)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &d.name,
             &d.description,
@@ -634,6 +637,7 @@ pub(super) async fn insert_namespace<C: GenericClient>(
             &d.tool_changes.as_str(),
             &crate::model::guardrail::to_stored(&d.guardrails),
             &crate::model::tools_default_str(d.tools_enabled_by_default),
+            &d.code_mode.as_str(),
         ],
     )
     .await

@@ -22,6 +22,7 @@ pub struct NamespaceDraft {
     pub validate_arguments: bool,
     pub tool_search: crate::model::ToolSearch,
     pub tool_changes: crate::model::ToolChanges,
+    pub code_mode: crate::model::CodeMode,
     pub guardrails: Vec<crate::model::guardrail::Guardrail>,
 }
 
@@ -38,6 +39,7 @@ impl From<&Namespace> for NamespaceDraft {
             validate_arguments: n.validate_arguments,
             tool_search: n.tool_search,
             tool_changes: n.tool_changes,
+            code_mode: n.code_mode,
             guardrails: n.guardrails.clone(),
         }
     }
@@ -54,6 +56,7 @@ const NAMESPACE_FIELDS: &[&str] = &[
     "validate_arguments",
     "tool_search",
     "tool_changes",
+    "code_mode",
     "guardrails",
 ];
 /// What a namespace object shows that a PUT of it may carry back unchanged (read-only).
@@ -169,6 +172,16 @@ impl NamespaceDraft {
             }
         }
         self.tool_changes = tool_changes(obj, self.tool_changes)?;
+        match field(obj, "code_mode") {
+            Field::Absent => {}
+            Field::Null => self.code_mode = crate::model::CodeMode::default(),
+            Field::Value(v) => {
+                self.code_mode = v
+                    .as_str()
+                    .and_then(crate::model::CodeMode::parse)
+                    .ok_or_else(|| Invalid::field("code_mode", "must be off or on"))?;
+            }
+        }
         match field(obj, "tools_default") {
             Field::Absent => {}
             Field::Null => self.tools_enabled_by_default = true,

@@ -1,10 +1,11 @@
 //! Governance: what decides who may call what and what a call may carry. Policies (by
 //! identity, and the policy phase with `validate_arguments`), confirmations asked of the
 //! user (`confirm`), pinned tool definitions and their reviews (`reviews`), external
-//! guardrails (`guardrails`), the audit trail (`audit`) and the threat model's checks
-//! (`security`).
+//! guardrails (`guardrails`), the audit trail (`audit`), the threat model's checks
+//! (`security`) and code mode, whose inner calls meet all of these (`code_mode`).
 
 mod audit;
+mod code_mode;
 mod confirm;
 mod guardrails;
 mod policies;

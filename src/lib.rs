@@ -18,9 +18,6 @@
 //!   adapters (`era/`), the hop (`hop/`: one call forwarded, its answer streamed back), the
 //!   eras' dialects as bytes (`wire/`), the request's context (`ctx.rs`) and the gateway's
 //!   state (`state.rs`).
-//! - [`codemode`]: `run_code`'s sandbox: a script's inner calls through a host seam the
-//!   pipeline implements, bounded (time by interrupt, memory, calls, output, runs), with a
-//!   journal for resumption and TypeScript declarations of tools.
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request
@@ -41,6 +38,9 @@
 //! - [`search`]: tool search's retrieval: words, related words, the BM25F index.
 //! - [`policy`]: the policy phase of a call (a trait with two hooks) and its first
 //!   policy, `validate_arguments`.
+//! - [`codemode`]: `run_code`'s sandbox: a script's inner calls through a host seam the
+//!   pipeline implements, bounded (time by interrupt, memory, calls, output, runs), with a
+//!   journal for resumption and TypeScript declarations of tools.
 //! - [`base`]: the words every room shares: client capability sets, key ids, the clock,
 //!   a transport's error.
 //! - [`jsonrpc`]: JSON-RPC frames read as byte spans, for the hop and the transports.

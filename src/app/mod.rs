@@ -310,6 +310,8 @@ fn usage(message: &str) -> u8 {
 /// `Arc::new(SomeTool::new(config))`, where `SomeTool` implements
 /// [`GatewayTool`](crate::routing::GatewayTool) in a file of its own.
 fn gateway_tools(config: &crate::config::Config) -> Vec<Arc<dyn crate::routing::GatewayTool>> {
-    let _ = config;
-    vec![Arc::new(crate::mcp::search::SearchTools)]
+    vec![
+        Arc::new(crate::mcp::search::SearchTools),
+        Arc::new(crate::mcp::code_run::RunCode::new(&config.code.bounds)),
+    ]
 }

@@ -29,6 +29,7 @@
 //! and [`state`], what every request can reach.
 
 pub mod batch;
+pub mod code_run;
 pub mod confirm;
 pub mod conversation;
 pub mod ctx;

@@ -75,8 +75,17 @@ async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
         .filter(|(t, _, _)| call.listed.is_none_or(|l| l(t)))
         .filter_map(|(t, _, confidence)| {
             let mut tool = crate::jsonrpc::read::value(&t.entry).ok()?;
-            tool.as_object_mut()?
-                .insert("confidence".into(), confidence.as_str().into());
+            // In code mode, each tool's function as a script calls it.
+            let declaration = call
+                .view
+                .code_mode
+                .then(|| crate::codemode::typescript::declaration_of(&tool))
+                .flatten();
+            let o = tool.as_object_mut()?;
+            o.insert("confidence".into(), confidence.as_str().into());
+            if let Some(d) = declaration {
+                o.insert("declaration".into(), d.into());
+            }
             Some(tool)
         })
         .collect();

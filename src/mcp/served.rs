@@ -2,6 +2,8 @@
 //! charged to the caller's limits like a backend's tool, run with a time bound, audited
 //! as a call of server `metamcp`, and answered in the client's era.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,6 +28,7 @@ pub(crate) async fn call(
     body: &Bytes,
     f: &Frame,
     served: &Served,
+    host: &dyn crate::codemode::Host,
 ) -> Result<Response<Body>, RpcError> {
     if crate::mcp::era::tasks::session::asks_task(f) {
         return Err(RpcError::method(
@@ -64,21 +67,34 @@ pub(crate) async fn call(
             crate::mcp::policed::listed(ctx, r, w, &t.name, &t.backend.name, &t.entry)
         })
     };
-    let run = served.tool.call(GatewayCall {
-        view: &ctx.view,
-        arguments,
-        caller: ctx.principal.as_ref().map(|p| p.key_id),
-        listed: who.is_some().then_some(&listed),
-    });
-    let outcome = match tokio::time::timeout(CALL_TIMEOUT, run).await {
+    let run: Pin<Box<dyn Future<Output = Result<Value, RpcError>> + Send + '_>> =
+        match served.tool.name() {
+            // Code mode: the script's inner calls go through the pipeline (`host`); the
+            // run's own bound ends it (a margin over it here for its last calls).
+            crate::codemode::RUN_CODE => Box::pin(crate::mcp::code_run::run(ctx, host, arguments)),
+            _ => {
+                let call = served.tool.call(GatewayCall {
+                    view: &ctx.view,
+                    arguments,
+                    caller: ctx.principal.as_ref().map(|p| p.key_id),
+                    listed: who.is_some().then_some(&listed),
+                });
+                Box::pin(async move { call.await.map_err(|e| RpcError::method(e.code, e.message)) })
+            }
+        };
+    let limit = match served.tool.name() {
+        crate::codemode::RUN_CODE => ctx.state.config.code.bounds.timeout + CALL_TIMEOUT,
+        _ => CALL_TIMEOUT,
+    };
+    let outcome = match tokio::time::timeout(limit, run).await {
         Ok(Ok(result)) => Ok(Bytes::from(result.to_string())),
-        Ok(Err(e)) => Err(RpcError::method(e.code, e.message)),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(RpcError::method(
             code::INTERNAL,
             format!(
                 "tool {:?} did not finish within {} s",
                 served.name,
-                CALL_TIMEOUT.as_secs()
+                limit.as_secs()
             ),
         )),
     };

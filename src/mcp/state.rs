@@ -51,6 +51,8 @@ pub struct State {
     pub data: crate::mcp::hop::Plane,
     /// What the era adapters hold between a call's requests.
     pub era: crate::mcp::era::plane::EraPlane,
+    /// Code runs at once, per key and in total (`METAMCP_CODE_RUNS*`).
+    pub code_runs: crate::codemode::RunLimiter,
     /// Events, metrics, the audit trail and span export.
     pub observe: crate::observe::Observe,
 }
@@ -119,6 +121,7 @@ impl State {
             draining: AtomicBool::new(false),
             own: RwLock::new(crate::routing::Gateway {
                 search: config.tool_search,
+                code_mode: config.code.mode,
                 embeddings: config.tool_search_semantic.then(Arc::default),
                 pins: Some(pins.clone()),
                 guards: Some(Arc::new(crate::guard::Hooks::new(backend_tls))),
@@ -132,6 +135,10 @@ impl State {
             pins,
         };
         let era = crate::mcp::era::plane::EraPlane::new(&config, &cipher);
+        let code_runs = crate::codemode::RunLimiter::new(
+            config.code.bounds.runs_per_key,
+            config.code.bounds.runs,
+        );
         State {
             config,
             db,
@@ -141,6 +148,7 @@ impl State {
             vault,
             control,
             era,
+            code_runs,
             data,
             observe,
         }

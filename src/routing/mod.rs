@@ -63,6 +63,8 @@ pub struct Gateway {
     pub rules: Option<Arc<crate::policy::rules::RuleSet>>,
     /// Tool search of `/mcp` (`METAMCP_TOOL_SEARCH`); a namespace has its own.
     pub search: crate::model::ToolSearch,
+    /// Code mode of `/mcp` (`METAMCP_CODE_MODE`); a namespace has its own.
+    pub code_mode: crate::model::CodeMode,
     /// Tool embeddings, when tool search uses meaning as well as words
     /// (`METAMCP_TOOL_SEARCH_RETRIEVAL`).
     pub embeddings: Option<Arc<crate::search::semantic::Store>>,
@@ -238,6 +240,9 @@ pub struct View {
     pub search: bool,
     /// The tool search mode configured for the view.
     pub search_mode: crate::model::ToolSearch,
+    /// Code mode: `run_code` listed beside the search tools (which it turns on), and
+    /// `search_tools` giving each tool's TypeScript declaration.
+    pub code_mode: bool,
     /// The bytes of its full `tools/list` entries, which `auto` weighs.
     pub listed_bytes: usize,
     /// Tool embeddings, when its search uses meaning as well as words.
@@ -717,6 +722,7 @@ fn build_view(
     absent.without_live(&view);
     view.absent = absent;
     view.search_mode = ns.map_or(own.search, |n| n.tool_search);
+    view.code_mode = ns.map_or(own.code_mode, |n| n.code_mode) == crate::model::CodeMode::On;
     view.embeddings = own.embeddings.clone();
     search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);

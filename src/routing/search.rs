@@ -47,9 +47,15 @@ pub fn call_tool_entry() -> Bytes {
 pub(super) fn resolve(view: &mut View) {
     let full: usize = view.tool_entries().map(|e| e.len() + 1).sum();
     view.listed_bytes = full;
-    view.search = view.search_mode.on_for(full);
-    if !view.search && view.served.iter().any(|s| s.tool.search_tool()) {
-        view.served.retain(|s| !s.tool.search_tool());
+    // Code mode lists the search tools and `run_code` instead of every tool.
+    view.search = view.code_mode || view.search_mode.on_for(full);
+    let (code_mode, search) = (view.code_mode, view.search);
+    let kept = |s: &super::Served| match s.tool.name() {
+        crate::codemode::RUN_CODE => code_mode,
+        _ => search || !s.tool.search_tool(),
+    };
+    if !view.served.iter().all(kept) {
+        view.served.retain(kept);
         view.served_index = view
             .served
             .iter()

@@ -51,6 +51,7 @@ use serve::Detoured;
 pub mod charge;
 pub mod forward;
 pub mod guard;
+pub mod inner;
 pub mod policy;
 pub mod record;
 pub mod route;
@@ -238,7 +239,11 @@ pub(crate) async fn call(
     }
     // 4. Forward.
     let resp = match call.callee {
-        Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
+        Callee::Gateway(served) => {
+            // `run_code`'s inner calls come back into the pipeline through this host.
+            let host = inner::PipelineHost::new(ctx);
+            Box::pin(crate::mcp::served::call(ctx, body, f, served, &host)).await?
+        }
         Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, shape).await?,
     };
     let resp = match policed {

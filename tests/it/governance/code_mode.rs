@@ -1,14 +1,17 @@
 //! Code mode's namespace field over REST and keyadm: `code_mode` (`off`, the default, or
 //! `on`) is created, shown, changed and stored (migration 0031), a value it does not take
 //! is a 400 naming the field that writes nothing, and keyadm's `--code-mode` sets it.
-//! (The sandbox itself is tested in `src/codemode/tests.rs`; `run_code`'s registration
-//! in the pipeline is the lead's.)
+//! `run_code` through the gateway: a script chains tools of two servers, each inner call
+//! through the pipeline (a denied one throws and never reaches its backend). The sandbox
+//! itself is tested in `src/codemode/tests/`.
 
 use proptest::strategy::{Strategy, ValueTree};
 use serde_json::{Value, json};
 
 use crate::support;
 use crate::support::gateway::TestGateway;
+use crate::support::mcp::Client;
+use crate::support::mock::Mock;
 
 const PATH: &str = "/api/v1/namespaces";
 
@@ -155,4 +158,172 @@ async fn keyadm_sets_code_mode_and_shows_it() {
     let (_, message) = refused.expect_err("refused");
     assert!(message.contains("--code-mode"), "{message}");
     assert_eq!(show(&gw, "kc").await["code_mode"], "off");
+}
+
+/// A gateway whose `/mcp` is in code mode, with mockmcp as `alpha` and `beta`.
+async fn code_gateway() -> (TestGateway, Mock, Mock) {
+    let gw = TestGateway::start_with(|c| {
+        c.code.mode = metamcp::model::CodeMode::On;
+        // A busy script meets its bound in 3 s, not the default 30.
+        c.code.bounds.timeout = std::time::Duration::from_secs(3);
+    })
+    .await;
+    let alpha = Mock::start(&[]);
+    let beta = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    gw.register(
+        json!({"name": "beta", "protocol": "http", "url": beta.url(),
+                       "tool_changes": "accept"}),
+    )
+    .await;
+    (gw, alpha, beta)
+}
+
+/// `run_code` with `code`: its result (`structuredContent` and `isError`).
+async fn run(c: &Client, code: &str) -> Value {
+    let m = c.call_tool("run_code", json!({ "code": code })).await;
+    assert!(m.get("error").is_none(), "run_code failed as a call: {m}");
+    m["result"].clone()
+}
+
+/// The calls beta has answered in all, asked of it directly (a call itself).
+async fn beta_calls(c: &Client) -> u64 {
+    let m = c.call_tool("beta__whoami", json!({})).await;
+    let text = crate::support::mcp::text_of(&m["result"]);
+    text.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{m}"))
+}
+
+#[tokio::test]
+async fn a_script_chains_tools_of_two_servers_through_the_pipeline() {
+    let (gw, _alpha, _beta) = code_gateway().await;
+    let c = gw.session("/mcp", &gw.client_key).await;
+    // Code mode lists the gateway's own tools instead of every tool.
+    let names =
+        crate::support::mcp::tools_until(&c, "run_code", |n| n.iter().any(|t| t == "run_code"))
+            .await;
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["call_tool", "run_code", "search_tools"]);
+    // Wait until both servers' tools are reachable through the search.
+    support::eventually(support::WAIT, "both servers searched", || async {
+        let r = run(
+            &c,
+            "return (await searchTools('echo message', 10)).tools.map(t => t.name)",
+        )
+        .await;
+        let found = r["structuredContent"]["result"].to_string();
+        (found.contains("alpha__echo") && found.contains("beta__echo")).then_some(())
+    })
+    .await;
+    // Three inner calls over two servers; only what the script returns comes back.
+    let code = r#"
+        const sum = await tools.alpha__add({a: 2, b: 3});
+        const a = await tools.alpha__echo({message: `sum ${JSON.stringify(sum)}`});
+        const b = await callTool('beta__echo', {message: a});
+        console.log('chained');
+        return {a, b};
+    "#;
+    let r = run(&c, code).await;
+    let s = &r["structuredContent"];
+    assert!(r.get("isError").is_none(), "{r}");
+    assert_eq!(s["logs"], json!(["chained"]));
+    let calls: Vec<&str> = s["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls, ["alpha__add", "alpha__echo", "beta__echo"]);
+    assert!(
+        s["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert!(s["result"]["a"].as_str().unwrap().contains('5'), "{s}");
+    assert_eq!(s["result"]["a"], s["result"]["b"]);
+    // search_tools in code mode gives each tool's TypeScript declaration.
+    let found = c
+        .call_tool("search_tools", json!({"query": "add two numbers"}))
+        .await;
+    let tools = &found["result"]["structuredContent"]["tools"];
+    let add = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "alpha__add")
+        .unwrap();
+    assert!(
+        add["declaration"]
+            .as_str()
+            .unwrap()
+            .contains("tools.alpha__add"),
+        "{add}"
+    );
+}
+
+#[tokio::test]
+async fn a_denied_or_unknown_inner_call_throws_in_the_script_and_never_reaches_the_backend() {
+    let (gw, _alpha, _beta) = code_gateway().await;
+    let c = gw.session("/mcp", &gw.client_key).await;
+    let rule =
+        json!([{"effect": "deny", "when": "tool.name == 'beta__add'", "reason": "no adding"}]);
+    let body = json!({"name": "no-add", "text": rule.to_string()});
+    let r =
+        support::http::send_json(gw.addr, "POST", "/api/v1/policies", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let code = r#"
+        const out = [];
+        for (const name of ['beta__add', 'no_such_tool', 'run_code']) {
+            try { await callTool(name, {a: 1, b: 2}); out.push('ran ' + name); }
+            catch (e) { out.push({name, code: e.code, policy: e.data && e.data.policy}); }
+        }
+        return out;
+    "#;
+    let before = beta_calls(&c).await;
+    let r = support::eventually(support::WAIT, "the policy applies", || async {
+        let r = run(&c, code).await;
+        (r["structuredContent"]["result"][0]["policy"] == "no-add").then_some(r)
+    })
+    .await;
+    let out = &r["structuredContent"]["result"];
+    assert_eq!(
+        out[0]["code"],
+        json!(metamcp::mcp::wire::rpc::code::POLICY_DENIED),
+        "{out}"
+    );
+    assert!(
+        out[1]["code"].is_i64() && out[1].get("policy").is_none_or(Value::is_null),
+        "{out}"
+    );
+    // run_code never nests: the script's call of it throws.
+    assert_eq!(out[2]["name"], "run_code", "run_code cannot nest: {out}");
+    // Only the count's own call reached beta: never the denied one.
+    assert_eq!(
+        beta_calls(&c).await,
+        before + 1,
+        "the backend saw the denied call"
+    );
+    // A script that throws, or meets a bound, is isError with the bound named.
+    let r = run(&c, "while (true) {}").await;
+    assert_eq!(
+        (&r["isError"], &r["structuredContent"]["bound"]),
+        (&json!(true), &json!("time")),
+        "{r}"
+    );
+    let r = run(&c, "throw new Error('on purpose')").await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(
+        r["structuredContent"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("on purpose"),
+        "{r}"
+    );
 }

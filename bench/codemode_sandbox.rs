@@ -14,7 +14,8 @@
 //! Before criterion runs, the engine's heap after a run (runtime, context and prelude
 //! included) is printed for `return 1` and for the 100-call script.
 //!
-//! Run: `cargo bench --bench codemode`; docs/guides/code-mode.md holds the figures.
+//! Run: `cargo bench --bench codemode_sandbox`; docs/guides/code-mode.md holds the
+//! figures. `bench/codemode/` is the benchmark of the whole, through the gateway.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -101,10 +101,18 @@ pub fn refusal(policy: &str, tool: &str, outcome: Outcome) -> RpcError {
     }
 }
 
+/// A confirmed call served: its answer, from a task of its own.
+pub type Served = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
 /// How a confirmed call goes on: routed again and served as any call is, owned (it runs
-/// in a task of its own once the user said yes). The call pipeline gives it
-/// ([`crate::mcp::phases`]), which this file does not name: the pipeline names it.
-pub type GoOn = fn(Ctx, Bytes, Frame) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+/// in a task of its own once the user said yes), and how a refusal is recorded. The call
+/// pipeline hands both in ([`crate::mcp::phases`]); this file does not call back up.
+pub struct GoOn {
+    /// Serves the call, confirmed.
+    pub call: fn(Ctx, Bytes, Frame) -> Served,
+    /// Records a refusal as the pipeline records one, and gives it back.
+    pub refused: fn(&Ctx, &[u8], &Frame, RpcError) -> RpcError,
+}
 
 /// Asks the user to confirm `p`, or refuses when this client cannot be asked; `go_on`
 /// serves the call once confirmed on a session's stream.
@@ -347,11 +355,11 @@ fn on_stream(
                 "a confirmation refused a call"
             );
             let e = refusal(&p.policy, &p.tool, o);
-            let e = crate::mcp::phases::record::refused(&confirmed, &body, &f, e);
+            let e = (go_on.refused)(&confirmed, &body, &f, e);
             let _ = tx.send(sse_event(&e.body(id))).await;
             return;
         }
-        let resp = go_on(confirmed, body, f).await;
+        let resp = (go_on.call)(confirmed, body, f).await;
         relay(resp, &tx).await;
     });
     Ok(stream(rx))

@@ -167,7 +167,7 @@ async fn route_message(
     // answered by the stateless path.
     if f.is(McpMethod::Initialize) && f.meta_version.is_none() {
         // Not charged to the key's rate: to its handshakes (`auth::handshake`).
-        if let Err(e) = phases::charge::handshake(ctx).await {
+        if let Err(e) = crate::mcp::admission::handshake(ctx).await {
             served.error = Some(e.code);
             return e.response(id);
         }

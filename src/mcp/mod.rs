@@ -28,6 +28,7 @@
 //! to its backend; [`wire`], the eras' dialects as bytes; [`ctx`], the request's context,
 //! and [`state`], what every request can reach.
 
+pub mod admission;
 pub mod batch;
 pub mod code_run;
 pub mod confirm;

@@ -11,7 +11,6 @@ use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::calls::{Taken, cancellation, owner_key};
-use crate::mcp::phases::route::invalid;
 use crate::mcp::wire::rpc::RpcError;
 
 /// A client's answer to a backend's request: sent to that backend with its own id.
@@ -97,9 +96,9 @@ pub(crate) fn set_level(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<(), RpcErro
         .and_then(|p| frame::container_span(body, p.start))
         .and_then(|p| crate::jsonrpc::read::value(p.of(body)).ok())
         .and_then(|p| p["level"].as_str().map(str::to_string))
-        .ok_or_else(|| invalid("logging/setLevel needs params.level"))?;
+        .ok_or_else(|| RpcError::invalid("logging/setLevel needs params.level"))?;
     let rank = crate::jsonrpc::log_level::rank(&level).ok_or_else(|| {
-        invalid(format!(
+        RpcError::invalid(format!(
             "{level:?} is not a log level ({})",
             crate::jsonrpc::log_level::LEVELS.join(", ")
         ))

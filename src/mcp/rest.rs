@@ -13,9 +13,10 @@ use serde_json::Value;
 use crate::backend::Backend;
 use crate::http::ApiError;
 use crate::jsonrpc::frame;
+use crate::mcp::admission as charge;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::exchange::Shape;
-use crate::mcp::phases::{charge, route};
+use crate::mcp::phases::route;
 use crate::mcp::wire::rpc::code;
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.

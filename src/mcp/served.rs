@@ -30,7 +30,7 @@ pub(crate) async fn call(
     served: &Served,
     host: &dyn crate::codemode::Host,
 ) -> Result<Response<Body>, RpcError> {
-    if crate::mcp::era::tasks::session::asks_task(f) {
+    if f.task.is_some() {
         return Err(RpcError::method(
             code::INVALID_PARAMS,
             format!(

@@ -68,7 +68,7 @@ pub(crate) async fn get(mut ctx: Ctx, req: Request<Incoming>) -> Response<Body> 
     ctx.session_expires = Some(claims.exp);
     // Opening a stream is a request (it spends the key's rate), and the stream holds a
     // place among the key's streams for as long as it is open.
-    if let Err(e) = crate::mcp::phases::charge::charge_rate(&ctx).await {
+    if let Err(e) = crate::mcp::admission::charge_rate(&ctx).await {
         return e.response(b"null");
     }
     match listen(&ctx, None).await {
@@ -95,7 +95,7 @@ pub(crate) async fn listen(
         .limits
         .open_stream(ctx.principal.as_ref().map(|p| &p.key_id))
         .await
-        .map_err(|r| crate::mcp::phases::charge::refuse_stream(ctx, &r))?;
+        .map_err(|r| crate::mcp::admission::refuse_stream(ctx, &r))?;
     let mut changes = ctx.state.data.list_changes.subscribe();
     let mut updates = ctx.state.data.backends.updates.subscribe();
     let mut messages = ctx.state.data.session_messages.subscribe();

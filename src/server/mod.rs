@@ -402,9 +402,9 @@ fn challenged(
 /// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC
 /// request, with the answer in JSON-RPC).
 async fn charge_rate(state: &State, p: &Principal) -> Result<(), ApiError> {
-    crate::mcp::phases::charge::request(state, p)
+    crate::mcp::admission::request(state, p)
         .await
-        .map_err(crate::mcp::phases::charge::over_limit)
+        .map_err(crate::mcp::admission::over_limit)
 }
 
 /// Rejects a `Host` that is not an allowed name (ports are ignored).

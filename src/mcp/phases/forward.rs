@@ -10,8 +10,8 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::era::bridge::forward;
-use crate::mcp::hop::exchange::{Exchange, Shape};
+use crate::mcp::era::bridge::{finish, forward};
+use crate::mcp::hop::exchange::{Exchange, Hopped, Shape};
 use crate::mcp::phases::{Call, Callee};
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 
@@ -61,16 +61,16 @@ pub(crate) async fn to_backend(
     }
     // A session's task call (a batch's too: its answer is whole JSON already) gets the
     // gateway's task id, is recorded and counts against the key's bound.
-    if method == Method::ToolsCall
-        && !bridge.client_modern()
-        && crate::mcp::era::tasks::session::asks_task(f)
-    {
+    if method == Method::ToolsCall && !bridge.client_modern() && f.task.is_some() {
         return Box::pin(crate::mcp::era::tasks::session::call(
             ctx, body, f, backend, rename, bridge,
         ))
         .await;
     }
-    if method == Method::ToolsCall && bridge.client_modern() {
+    if method == Method::ToolsCall
+        && bridge.client_modern()
+        && !crate::mcp::wire::task_ids::untouched(body, f, task)
+    {
         use crate::mcp::era::tasks::extension::{self, Plan};
         match extension::plan(body, f, backend, task, bridge)? {
             Plan::Task if shape != Shape::Whole => {
@@ -99,5 +99,23 @@ pub(crate) async fn to_backend(
         bridge,
         shape,
     };
-    Ok(forward(&ctx.state.era, &ctx.caller(), ex).await)
+    if bridge.adapts(f.kind, shape == Shape::Streamed) {
+        return Ok(forward(&ctx.state.era, &ctx.caller(), ex).await);
+    }
+    // A pair with nothing to adapt: the hop alone (boxed, as the adapter's would be),
+    // and the era layer only for what the hop hands back unfinished.
+    let caller = ctx.caller();
+    match crate::base::boxed(|| crate::mcp::hop::forward::forward(&caller, ex)).await {
+        Hopped::Answer(r) => Ok(r),
+        other => Ok(Box::pin(finish(
+            &ctx.state.era,
+            &caller,
+            body,
+            f,
+            backend,
+            shape,
+            other,
+        ))
+        .await),
+    }
 }

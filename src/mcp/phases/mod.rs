@@ -41,6 +41,7 @@ use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use hyper::header::HeaderMap;
 
+use crate::mcp::admission as charge;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::lists::{list_cache, with_hints};
@@ -48,7 +49,6 @@ use crate::mcp::wire::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
 use serve::Detoured;
 
-pub mod charge;
 pub mod forward;
 pub mod guard;
 pub mod inner;
@@ -193,7 +193,11 @@ pub(crate) async fn call(
             .and_then(|s| string_value(body, s))
             .unwrap_or_default();
         if let Some(pending) = crate::mcp::policed::call(ctx, rules, body, f, server, &named)? {
-            return crate::mcp::confirm::ask(ctx, body, f, pending, shape, confirmed);
+            let go_on = crate::mcp::confirm::GoOn {
+                call: confirmed,
+                refused: record::refused,
+            };
+            return crate::mcp::confirm::ask(ctx, body, f, pending, shape, go_on);
         }
     }
     if let Some(p) = &ctx.principal {

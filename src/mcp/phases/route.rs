@@ -15,9 +15,9 @@ use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, Span, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::era::bridge::Bridge;
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::lists::{cursor, discover, listing, page};
+use crate::mcp::wire::bridge::Bridge;
 use crate::mcp::wire::rpc::{RpcError, code};
 use crate::routing::{Served, TaskSupport, ToolRate};
 
@@ -213,7 +213,7 @@ fn held_check(
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> RpcError {
-    RpcError::method(code::INVALID_PARAMS, message)
+    RpcError::invalid(message)
 }
 
 /// A call of a tool the view does not have: the names nearest it, in the message and

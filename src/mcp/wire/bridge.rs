@@ -1,12 +1,14 @@
-//! The pair of eras one call crosses ([`Bridge`]), as bytes: which envelope a request
-//! needs, what a result is given, which codes are retired. The hop reads these; which
-//! pair a call crosses is chosen once, when it is routed, by the era layer
-//! ([`crate::mcp::era::bridge`]), which also decides what the adapter does with the
-//! backend's questions.
+//! The pair of eras one call crosses ([`Bridge`]): chosen once, when the call is routed
+//! (asking the backend's era, [`Bridge::choose`]), and then read as bytes: which envelope
+//! a request needs, what a result is given, which codes are retired, and whether the
+//! pair needs the era layer's adapter around the hop ([`Bridge::adapts`]). The adapters
+//! themselves are the era layer's.
 
 use bytes::Bytes;
 
+use crate::backend::Backend;
 use crate::jsonrpc::frame::{self, Frame};
+use crate::jsonrpc::methods::Method;
 use crate::mcp::wire::rpc::STATELESS_RESULT_MEMBERS;
 
 /// The pair of eras one call crosses: the client's, then the backend's as it serves this
@@ -26,6 +28,69 @@ pub enum Bridge {
 }
 
 impl Bridge {
+    /// The bridge for a client of the stateless era (`stateless`) or a session client
+    /// calling `backend`. A session client's first call to a 2026-07-28 backend asks it,
+    /// once, whether it takes sessions too.
+    pub async fn choose(stateless: bool, backend: &Backend) -> Bridge {
+        if let Some(bridge) = Bridge::settled(stateless, backend) {
+            return bridge;
+        }
+        // Boxed: this rare wait (an `initialize` the first time) would otherwise be laid
+        // out inside every call's future, and each call's future is moved onto the heap
+        // whole (some 10 KB copied per call, measured with callgrind).
+        Box::pin(backend.offer_sessions()).await;
+        match backend.is_modern_for(false) {
+            false => Bridge::Sessions,
+            true => Bridge::SessionToModern,
+        }
+    }
+
+    /// The bridge, when choosing it asks the backend nothing: every pair but a session
+    /// client's call to a 2026-07-28 backend (see [`Self::choose`]).
+    pub fn settled(stateless: bool, backend: &Backend) -> Option<Bridge> {
+        match (stateless, backend.is_modern()) {
+            (false, false) => Some(Bridge::Sessions),
+            (true, _) => Some(Bridge::stateless(backend)),
+            (false, true) => None,
+        }
+    }
+
+    /// The bridge for a client of the 2026-07-28 era calling `backend` (nothing to ask
+    /// the backend first: such a client has no session a backend could take).
+    pub fn stateless(backend: &Backend) -> Bridge {
+        match backend.is_modern_for(true) {
+            true => Bridge::Modern,
+            false => Bridge::ModernToSession,
+        }
+    }
+
+    /// What the gateway answers itself (its own tools): in the client's era, as is.
+    pub fn direct(stateless: bool) -> Bridge {
+        match stateless {
+            true => Bridge::Modern,
+            false => Bridge::Sessions,
+        }
+    }
+
+    /// A session client's `method` whose `input_required` rounds are put to it as
+    /// requests (`bridge`).
+    pub fn asks_client(self, method: Option<Method>) -> bool {
+        self == Bridge::SessionToModern && method.is_some_and(Method::calls_item)
+    }
+
+    /// A stateless client's `method` whose backend's requests become `input_required`
+    /// rounds ([`crate::mcp::era::rounds`]).
+    pub fn rounds_for_client(self, method: Option<Method>) -> bool {
+        self == Bridge::ModernToSession && method.is_some_and(Method::calls_item)
+    }
+
+    /// Whether a call of `method` in `shape` needs the era layer's adapter around the
+    /// hop (the backend's questions put to the client one way or the other); every other
+    /// call is the hop's alone.
+    pub fn adapts(self, method: Option<Method>, streamed: bool) -> bool {
+        streamed && (self.asks_client(method) || self.rounds_for_client(method))
+    }
+
     /// The backend serves this call in the 2026-07-28 era.
     pub fn backend_modern(self) -> bool {
         matches!(self, Bridge::SessionToModern | Bridge::Modern)

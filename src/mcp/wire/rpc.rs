@@ -91,6 +91,11 @@ impl RpcError {
 
     /// An answer over a limit: 429 with `data.retryAfterMs` (and `Retry-After`, in whole
     /// seconds, on the response).
+    /// `-32602`: the request's params are not what the method takes.
+    pub fn invalid(message: impl Into<String>) -> RpcError {
+        RpcError::method(code::INVALID_PARAMS, message)
+    }
+
     pub fn limited(message: impl Into<String>, kind: &str, retry_after_ms: u64) -> RpcError {
         let mut e = RpcError::new(StatusCode::TOO_MANY_REQUESTS, code::LIMITED, message);
         e.data = Some(json!({"retryAfterMs": retry_after_ms, "limit": kind}));

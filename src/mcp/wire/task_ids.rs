@@ -75,6 +75,20 @@ pub fn open(
     Ok(claims)
 }
 
+/// Whether a 2026-07-28 client's `tools/call` `f` of a tool with `support` has nothing of
+/// tasks: no `task` member, a tool that does not require one, and no mention of the tasks
+/// extension (where a client declares it). Such a call is planned as a plain one without
+/// reading its `_meta`.
+pub fn untouched(
+    body: &[u8],
+    f: &crate::jsonrpc::frame::Frame,
+    support: crate::routing::TaskSupport,
+) -> bool {
+    static EXTENSION: crate::jsonrpc::needle::Needle =
+        crate::needle!(crate::routing::TASKS_EXTENSION.as_bytes());
+    f.task.is_none() && support != crate::routing::TaskSupport::Required && !EXTENSION.in_(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,6 @@ use hyper::Response;
 
 use crate::backend::Backend;
 use crate::http::Body;
-use crate::jsonrpc::methods::Method;
 use crate::mcp::era::plane::EraPlane;
 use crate::mcp::era::rounds::{self, Rounds};
 use crate::mcp::hop::caller::Caller;
@@ -23,64 +22,6 @@ use crate::mcp::hop::exchange::{Exchange, Hopped, Shape};
 pub(crate) mod session_to_modern;
 
 pub use crate::mcp::wire::bridge::Bridge;
-
-impl Bridge {
-    /// The bridge for a client of the stateless era (`stateless`) or a session client
-    /// calling `backend`. A session client's first call to a 2026-07-28 backend asks it,
-    /// once, whether it takes sessions too.
-    pub async fn choose(stateless: bool, backend: &Backend) -> Bridge {
-        if let Some(bridge) = Bridge::settled(stateless, backend) {
-            return bridge;
-        }
-        // Boxed: this rare wait (an `initialize` the first time) would otherwise be laid
-        // out inside every call's future, and each call's future is moved onto the heap
-        // whole (some 10 KB copied per call, measured with callgrind).
-        Box::pin(backend.offer_sessions()).await;
-        match backend.is_modern_for(false) {
-            false => Bridge::Sessions,
-            true => Bridge::SessionToModern,
-        }
-    }
-
-    /// The bridge, when choosing it asks the backend nothing: every pair but a session
-    /// client's call to a 2026-07-28 backend (see [`Self::choose`]).
-    pub fn settled(stateless: bool, backend: &Backend) -> Option<Bridge> {
-        match (stateless, backend.is_modern()) {
-            (false, false) => Some(Bridge::Sessions),
-            (true, _) => Some(Bridge::stateless(backend)),
-            (false, true) => None,
-        }
-    }
-
-    /// The bridge for a client of the 2026-07-28 era calling `backend` (nothing to ask
-    /// the backend first: such a client has no session a backend could take).
-    pub fn stateless(backend: &Backend) -> Bridge {
-        match backend.is_modern_for(true) {
-            true => Bridge::Modern,
-            false => Bridge::ModernToSession,
-        }
-    }
-
-    /// What the gateway answers itself (its own tools): in the client's era, as is.
-    pub fn direct(stateless: bool) -> Bridge {
-        match stateless {
-            true => Bridge::Modern,
-            false => Bridge::Sessions,
-        }
-    }
-
-    /// A session client's `method` whose `input_required` rounds are put to it as
-    /// requests (`bridge`).
-    pub fn asks_client(self, method: Option<Method>) -> bool {
-        self == Bridge::SessionToModern && method.is_some_and(Method::calls_item)
-    }
-
-    /// A stateless client's `method` whose backend's requests become `input_required`
-    /// rounds ([`crate::mcp::era::rounds`]).
-    pub fn rounds_for_client(self, method: Option<Method>) -> bool {
-        self == Bridge::ModernToSession && method.is_some_and(Method::calls_item)
-    }
-}
 
 /// Whether `backend` follows the resources a session client subscribes to on its own
 /// `subscriptions/listen` stream (a 2026-07-28 backend, even one that takes sessions:
@@ -137,7 +78,7 @@ async fn adapt(era: &EraPlane, caller: &Caller<'_>, mut ex: Exchange<'_>) -> Res
 }
 
 /// What the hop handed back, finished in the client's era.
-async fn finish(
+pub async fn finish(
     era: &EraPlane,
     caller: &Caller<'_>,
     body: &bytes::Bytes,

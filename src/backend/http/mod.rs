@@ -248,11 +248,11 @@ pub async fn send(
             (
                 b,
                 req.method().clone(),
+                req.uri().clone(),
                 req.headers().clone(),
                 req.body().clone(),
             )
         });
-    let uri = req.uri().clone();
     let fail = |e: hyper_util::client::legacy::Error| {
         UpstreamError::Connect(crate::backend::hints::tls_to_plain(
             scheme.as_deref(),
@@ -260,7 +260,7 @@ pub async fn send(
         ))
     };
     let resp = client.request(req).await.map_err(fail)?;
-    let Some((b, method, mut headers, body)) = again else {
+    let Some((b, method, uri, mut headers, body)) = again else {
         return Ok(resp);
     };
     let Some(nonce) = resp

@@ -23,7 +23,7 @@ pub(crate) struct Screen {
     caps: Option<u8>,
     /// A stateless-era client: log messages reach it only at or above the level its
     /// request asked for, and none when it asked for none.
-    stateless: bool,
+    client_modern: bool,
     /// The levels sessions set (`logging/setLevel`), for a session client's messages.
     levels: Arc<Levels>,
     /// That level, once read from the request's `_meta` (`Some(None)`: none asked).
@@ -32,18 +32,18 @@ pub(crate) struct Screen {
 
 impl Screen {
     /// `caps`: the capabilities the client declared, when already known.
-    pub(crate) fn new(caps: Option<u8>, stateless: bool, levels: Arc<Levels>) -> Screen {
+    pub(crate) fn new(caps: Option<u8>, client_modern: bool, levels: Arc<Levels>) -> Screen {
         Screen {
             caps,
-            stateless,
+            client_modern,
             levels,
             log_floor: None,
         }
     }
 
     /// Whether the client is of the stateless era.
-    pub(crate) fn stateless(&self) -> bool {
-        self.stateless
+    pub(crate) fn client_modern(&self) -> bool {
+        self.client_modern
     }
 
     /// The client's capabilities (a stateless client's, read once from `request`).
@@ -77,7 +77,7 @@ impl Screen {
         if !LOG_NEEDLE.in_(event) {
             return false;
         }
-        let floor = if self.stateless {
+        let floor = if self.client_modern {
             self.log_floor(request)
         } else {
             // A session that set no level gets every message.

@@ -228,7 +228,7 @@ impl UpstreamBody {
     /// Takes a screened piece of the answer: retired codes renumbered (stateless), counted,
     /// the client's id spliced in, and the deadline moved on progress.
     fn take_in(&mut self, data: Bytes) {
-        let data = if self.screen.stateless() {
+        let data = if self.screen.client_modern() {
             retire_codes(data)
         } else {
             data

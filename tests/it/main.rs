@@ -49,5 +49,5 @@ mod governance;
 mod house;
 mod identity;
 mod journeys;
-mod peers;
+pub(crate) mod peers;
 mod scale;

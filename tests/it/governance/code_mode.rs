@@ -327,3 +327,48 @@ async fn a_denied_or_unknown_inner_call_throws_in_the_script_and_never_reaches_t
         "{r}"
     );
 }
+
+/// The official clients run a script through `run_code`: the Python SDK 2.x and the
+/// TypeScript client 2.x, each in the 2026-07-28 era (`auto`) and in a session
+/// (`legacy`); the script chains three tools of two servers and only what it returns
+/// comes back.
+#[tokio::test]
+async fn the_official_clients_run_a_script_that_chains_two_servers() {
+    let (gw, _alpha, _beta) = code_gateway().await;
+    let c = gw.session("/mcp", &gw.client_key).await;
+    let code = r#"
+        const sum = await tools.alpha__add({a: 20, b: 22});
+        const a = await tools.alpha__echo({message: `sum ${JSON.stringify(sum)}`});
+        const b = await callTool('beta__echo', {message: a});
+        return {chained: b};
+    "#;
+    // Both servers routed: the repo's own client sees the chain once.
+    support::eventually(support::WAIT, "both servers routed", || async {
+        let r = run(&c, code).await;
+        r["structuredContent"]["result"]["chained"]
+            .as_str()
+            .is_some_and(|s| s.contains("42"))
+            .then_some(())
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let calls = json!([["run_code", {"code": code}]]).to_string();
+    for mode in ["auto", "legacy"] {
+        for who in ["python", "typescript"] {
+            let seen = match who {
+                "python" => {
+                    crate::peers::sdks::sdk2("sdk2_calls.py", &[&url, &gw.client_key, mode, &calls])
+                        .await
+                }
+                _ => crate::peers::sdks::ts_calls(&url, &gw.client_key, mode, &calls).await,
+            };
+            let result = &seen["results"][0];
+            assert_eq!(result[0], false, "{who} {mode}: {seen}");
+            let text = result[1].as_str().unwrap_or_default();
+            assert!(
+                text.contains("chained") && text.contains("42"),
+                "{who} {mode}: {seen}"
+            );
+        }
+    }
+}

@@ -5,4 +5,4 @@
 
 mod conformance;
 mod everything;
-mod sdks;
+pub(crate) mod sdks;

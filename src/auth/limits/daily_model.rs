@@ -171,7 +171,7 @@ impl World {
             let order = {
                 let mut s = self.replicas[r].lease.state();
                 let want = s.want_among(now, n);
-                s.order(want, false)
+                s.order(want, false, now)
             };
             let answer = self.statement(r, &order, lose);
             let mode = self.mode(r);
@@ -201,7 +201,7 @@ impl World {
             } else {
                 0
             };
-            let order = s.order(want, idle);
+            let order = s.order(want, idle, now);
             if order.want == 0 && order.give == 0 {
                 s.queued = false;
                 return;
@@ -252,7 +252,8 @@ impl World {
             }
         }
         if self.pg.up {
-            let order = self.replicas[r].lease.state().order(0, true);
+            let now = self.now();
+            let order = self.replicas[r].lease.state().order(0, true, now);
             if order.give > 0 {
                 let _ = self.statement(r, &order, false);
             }
@@ -347,4 +348,23 @@ fn the_model_serves_the_quota_and_no_more() {
     // Its block was spent in the outage: nothing lost, nothing granted twice.
     assert_eq!(w.served[&20_000], 6);
     assert_eq!(w.pg.used[&20_000], 6);
+}
+
+/// Found by the property on CI: a background renewal sent 2.4 s before midnight lands
+/// just after it. Its day's time left counts from when it was sent, so the block of
+/// yesterday is not spent today.
+#[test]
+fn an_answer_landing_after_midnight_does_not_stretch_its_day() {
+    let mut w = World::new(12, 3);
+    w.apply(&Op::Advance(15_592));
+    w.call(0, false);
+    w.apply(&Op::Advance(1_967));
+    w.call(0, false);
+    w.tick(0, false);
+    assert_eq!(w.pending.len(), 1, "the renewal is in flight");
+    w.apply(&Op::Advance(2_441));
+    w.land();
+    w.call(0, false);
+    w.check(&Op::Call(0, false)).unwrap();
+    assert_eq!(w.served.get(&20_001), w.pg.used.get(&20_001));
 }

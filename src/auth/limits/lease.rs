@@ -441,6 +441,9 @@ pub struct DailyOrder {
     pub give: u64,
     /// The day they were reserved on (a give-back of another day counts for nothing).
     pub day: i32,
+    /// When the statement was sent: the answer's time to midnight counts from here, so
+    /// an answer that lands late never stretches its day past PostgreSQL's midnight.
+    pub sent: Instant,
 }
 
 impl DailyLease {
@@ -544,7 +547,7 @@ impl Daily {
 
     /// Takes out of the lease what a reservation statement carries: `want` calls more,
     /// and back what waits to be given back (with the unspent block when `all_back`).
-    pub fn order(&mut self, want: u64, all_back: bool) -> DailyOrder {
+    pub fn order(&mut self, want: u64, all_back: bool, sent: Instant) -> DailyOrder {
         let mut give = std::mem::take(&mut self.give);
         if all_back {
             give += std::mem::take(&mut self.block);
@@ -553,6 +556,7 @@ impl Daily {
             want,
             give,
             day: self.day,
+            sent,
         }
     }
 
@@ -562,14 +566,16 @@ impl Daily {
     /// gets fewer calls that day, never more.
     pub fn answered(&mut self, order: &DailyOrder, r: Option<Reservation>, now: Instant) {
         match r {
-            Some(r) => self.reserved(order.want, r, now),
+            Some(r) => self.reserved(order.want, r, order.sent, now),
             None => self.queued = false,
         }
     }
 
-    /// What PostgreSQL answered an ask of `asked` calls: `granted` calls of day `day`, its
-    /// count now `used`, and `until_midnight_ms` left of it.
-    pub fn reserved(&mut self, asked: u64, r: Reservation, now: Instant) {
+    /// What PostgreSQL answered, at `now`, an ask of `asked` calls sent at `sent`:
+    /// `granted` calls of day `day`, its count now `used`, and `until_midnight_ms` left of
+    /// it when PostgreSQL read its clock (after `sent`, so `sent` plus that is never past
+    /// midnight).
+    pub fn reserved(&mut self, asked: u64, r: Reservation, sent: Instant, now: Instant) {
         if r.day != self.day {
             self.block = 0;
         }
@@ -580,7 +586,7 @@ impl Daily {
         }
         self.used = r.used;
         self.queued = false;
-        self.ends = Some(now + Duration::from_millis(r.until_midnight_ms.max(1) as u64));
+        self.ends = Some(sent + Duration::from_millis(r.until_midnight_ms.max(1) as u64));
         self.exhausted_until = (asked > 0 && self.block == 0).then(|| now + DAILY_RECHECK);
     }
 
@@ -751,7 +757,7 @@ mod tests {
             day: 20_000,
             until_midnight_ms: 1000,
         };
-        s.reserved(3, r, t0);
+        s.reserved(3, r, t0, t0);
         for _ in 0..3 {
             assert!(matches!(
                 s.take(10, Mode::Shared, t0, hour),
@@ -766,7 +772,7 @@ mod tests {
             day: 20_000,
             until_midnight_ms: 1000,
         };
-        s.reserved(1, none, t0);
+        s.reserved(1, none, t0, t0);
         assert!(matches!(s.take(10, Mode::Shared, t0, hour), Step::Refused(ms) if ms <= 1000));
         // Midnight (by the database's clock): a new day.
         let next = t0 + Duration::from_millis(1500);
@@ -803,7 +809,7 @@ mod tests {
             day: 20_000,
             until_midnight_ms: 3_600_000,
         };
-        s.reserved(2, r, t0);
+        s.reserved(2, r, t0, t0);
         let taken = (0..6)
             .filter(|_| matches!(s.take(6, Mode::Local(1), t0, hour), Step::Taken { .. }))
             .count();
@@ -842,20 +848,21 @@ mod tests {
             day: 20_000,
             until_midnight_ms: 3_600_000,
         };
-        s.reserved(5, r, t0);
-        let order = s.order(0, true);
+        s.reserved(5, r, t0, t0);
+        let order = s.order(0, true, t0);
         assert_eq!(
             order,
             DailyOrder {
                 want: 0,
                 give: 5,
-                day: 20_000
+                day: 20_000,
+                sent: t0,
             }
         );
         assert_eq!(s.block, 0);
         // The statement may have been counted before it timed out: not given again.
         s.answered(&order, None, t0);
         assert_eq!((s.block, s.give), (0, 0));
-        assert_eq!(s.order(0, false).give, 0);
+        assert_eq!(s.order(0, false, t0).give, 0);
     }
 }

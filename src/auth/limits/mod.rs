@@ -638,7 +638,7 @@ async fn reserve_daily(
     let order = {
         let mut s = lease.state();
         let want = s.want_among(now, shared.replicas());
-        s.order(want, false)
+        s.order(want, false, now)
     };
     let ask = DailyAsk {
         lease,

@@ -133,7 +133,7 @@ async fn renew_daily(shared: &Shared, leases: &[Arc<DailyLease>], now: Instant, 
         } else {
             0
         };
-        let order = s.order(want, idle);
+        let order = s.order(want, idle, now);
         if order.give == 0 && order.want == 0 {
             s.queued = false;
             continue;
@@ -244,7 +244,7 @@ mod tests {
                 day: 20_000,
                 until_midnight_ms: 3_600_000,
             };
-            s.reserved(4, r, t0);
+            s.reserved(4, r, t0, t0);
         }
         // A stop gives everything back; the database does not answer.
         renew_tokens(&shared, std::slice::from_ref(&tokens), t0, true).await;

@@ -305,19 +305,7 @@ fn on_stream(
         .confirming
         .take(&ctx.conversation)
         .map_err(|_| refusal(&p.policy, &p.tool, Outcome::TooMany))?;
-    let confirmed = Ctx {
-        state: ctx.state.clone(),
-        principal: ctx.principal.clone(),
-        namespace: ctx.namespace.clone(),
-        table: ctx.table.clone(),
-        view: ctx.view.clone(),
-        stateless: ctx.stateless,
-        conversation: ctx.conversation.clone(),
-        session_expires: ctx.session_expires,
-        client_caps: ctx.client_caps,
-        trace: ctx.trace.clone(),
-        confirmation: Confirmation::Accepted,
-    };
+    let confirmed = ctx.derived(Confirmation::Accepted);
     let q = question(
         &ctx.state.data.server_requests,
         ctx.conversation.clone(),

@@ -68,6 +68,24 @@ impl Ctx {
         })
     }
 
+    /// The same caller, for a call made on its behalf (a confirmed call, a script's inner
+    /// call), with `confirmation` as what the user answered for it.
+    pub(crate) fn derived(&self, confirmation: Confirmation) -> Ctx {
+        Ctx {
+            state: self.state.clone(),
+            principal: self.principal.clone(),
+            namespace: self.namespace.clone(),
+            table: self.table.clone(),
+            view: self.view.clone(),
+            stateless: self.stateless,
+            conversation: self.conversation.clone(),
+            session_expires: self.session_expires,
+            client_caps: self.client_caps,
+            trace: self.trace.clone(),
+            confirmation,
+        }
+    }
+
     pub(crate) fn kid(&self) -> &str {
         self.principal.as_ref().map_or("", |p| p.key_id.as_str())
     }

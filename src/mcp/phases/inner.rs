@@ -19,7 +19,9 @@ use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code};
 
 /// The caller's pipeline, for one run's inner calls.
 pub struct PipelineHost<'a> {
-    ctx: &'a Ctx,
+    /// The run's caller, for its inner calls.
+    ctx: Ctx,
+    run: std::marker::PhantomData<&'a Ctx>,
     /// The inner calls' ids (their answers are read here, never by the client).
     next: AtomicU64,
 }
@@ -27,7 +29,8 @@ pub struct PipelineHost<'a> {
 impl<'a> PipelineHost<'a> {
     pub fn new(ctx: &'a Ctx) -> PipelineHost<'a> {
         PipelineHost {
-            ctx,
+            ctx: ctx.derived(crate::mcp::ctx::Confirmation::Unasked),
+            run: std::marker::PhantomData,
             next: AtomicU64::new(1),
         }
     }
@@ -41,7 +44,7 @@ impl<'a> PipelineHost<'a> {
         let body = Bytes::from(request.to_string());
         let f = frame::parse_request(&body)
             .map_err(|_| refused(code::INVALID_PARAMS, "the call could not be written", None))?;
-        let resp = Box::pin(super::admitted(self.ctx, &body, &f, Shape::Whole, None))
+        let resp = Box::pin(super::admitted(&self.ctx, &body, &f, Shape::Whole, None))
             .await
             .map_err(|e| HostError::Refused(inner(e)))?;
         let answer = read_whole(resp.into_body()).await?;

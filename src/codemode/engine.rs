@@ -84,6 +84,8 @@ pub(super) struct Setup {
     pub time: f64,
     pub seed: u32,
     pub stop: Arc<Stop>,
+    /// The waits for the user the deadline does not count.
+    pub waits: Option<Arc<super::UserWaits>>,
 }
 
 /// How the engine's side ended.
@@ -143,13 +145,17 @@ fn drive(
     let bounds = &setup.bounds;
     rt.set_memory_limit(bounds.memory);
     rt.set_max_stack_size(bounds.stack);
-    let deadline = Instant::now() + bounds.timeout;
+    let deadline = Deadline {
+        at: Instant::now() + bounds.timeout,
+        waits: setup.waits.clone(),
+    };
     let stop = setup.stop.clone();
+    let interrupt = deadline.clone();
     rt.set_interrupt_handler(Some(Box::new(move || {
         if stop.reason().is_some() {
             return true;
         }
-        if Instant::now() >= deadline {
+        if interrupt.passed(Instant::now()) {
             stop.set(Reason::Time);
             return true;
         }
@@ -161,7 +167,7 @@ fn drive(
     };
     let settle = ctx.with(|ctx| install(&ctx, setup, shared, requests));
     let value = match settle {
-        Ok(settle) => turn(rt, &ctx, &settle, setup, shared, messages, deadline),
+        Ok(settle) => turn(rt, &ctx, &settle, setup, shared, messages, &deadline),
         Err(message) => Err(stopped(setup).unwrap_or_else(|| memory_or(message, bounds))),
     };
     let memory = rt.memory_usage().memory_used_size.max(0) as usize;
@@ -177,7 +183,7 @@ fn turn(
     setup: &Setup,
     shared: &Rc<Shared>,
     messages: &Receiver<Msg>,
-    deadline: Instant,
+    deadline: &Deadline,
 ) -> Result<Value, Failure> {
     let bounds = &setup.bounds;
     loop {
@@ -206,11 +212,11 @@ fn turn(
             ));
         }
         let now = Instant::now();
-        if now >= deadline {
+        if deadline.passed(now) {
             setup.stop.set(Reason::Time);
             continue;
         }
-        match messages.recv_timeout(deadline - now) {
+        match messages.recv_timeout(deadline.left(now)) {
             Ok(Msg::Settle { order, ok, json }) => {
                 shared
                     .outstanding
@@ -226,9 +232,33 @@ fn turn(
                     *shared.finish.borrow_mut() = Some(Err(message));
                 }
             }
-            Err(RecvTimeoutError::Timeout) => setup.stop.set(Reason::Time),
+            // The deadline may have moved (a wait for the user): checked again above.
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => setup.stop.set(Reason::Cancelled),
         }
+    }
+}
+
+/// A run's deadline: its time bound from its start, moved by the waits for its user.
+#[derive(Clone)]
+struct Deadline {
+    at: Instant,
+    waits: Option<Arc<super::UserWaits>>,
+}
+
+impl Deadline {
+    fn now_at(&self, now: Instant) -> Instant {
+        self.waits
+            .as_ref()
+            .map_or(self.at, |w| self.at + w.excused(now))
+    }
+
+    fn passed(&self, now: Instant) -> bool {
+        now >= self.now_at(now)
+    }
+
+    fn left(&self, now: Instant) -> std::time::Duration {
+        self.now_at(now).saturating_duration_since(now)
     }
 }
 

@@ -18,7 +18,8 @@
 //! - [`journal`]: completed inner calls, serialisable, with their argument digests;
 //! - [`limiter`]: runs at once, per key and in total;
 //! - [`tool`]: `run_code`'s definition and arguments, for its registration;
-//! - [`typescript`]: a tool's function as a TypeScript declaration, from its schemas.
+//! - [`typescript`]: a tool's function as a TypeScript declaration, from its schemas;
+//! - [`waits`]: the time a run waits for its user, which its time bound excuses.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,10 +34,12 @@ pub mod limiter;
 pub mod run;
 pub mod tool;
 pub mod typescript;
+pub mod waits;
 
 pub use journal::Journal;
 pub use limiter::{Busy, RunLimiter, RunPermit};
 pub use run::run;
+pub use waits::UserWaits;
 
 /// The gateway tool's name.
 pub const RUN_CODE: &str = "run_code";
@@ -169,6 +172,11 @@ pub trait Host: Send + Sync {
     fn call(&self, name: String, arguments: Map<String, Value>) -> HostFuture<'_>;
     /// The view's `search_tools`: its `CallToolResult`.
     fn search(&self, query: String, limit: Option<u64>) -> HostFuture<'_>;
+    /// The run's waits for its user, when the host asks the user mid-run: the time
+    /// bound does not count them.
+    fn user_waits(&self) -> Option<std::sync::Arc<UserWaits>> {
+        None
+    }
 }
 
 /// One inner call as the run's result lists it.

@@ -77,6 +77,7 @@ pub async fn run(
         time: journal.time,
         seed: journal.seed,
         stop: stop.clone(),
+        waits: host.user_waits(),
     };
     let spawned = std::thread::Builder::new()
         .name("metamcp-code".into())

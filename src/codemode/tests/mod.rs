@@ -22,6 +22,8 @@ struct Fake {
     most_inflight: AtomicUsize,
     /// `confirm` answers instead of suspending.
     confirmed: AtomicBool,
+    /// `ask_user` waits for the user this long, a wait the run's time bound excuses.
+    user: Option<(std::sync::Arc<UserWaits>, Duration)>,
 }
 
 impl Fake {
@@ -67,6 +69,12 @@ impl Host for Fake {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     Ok(text("waited"))
                 }
+                "ask_user" | "slow" => {
+                    let (waits, long) = self.user.as_ref().expect("a host that asks");
+                    let _waiting = (name == "ask_user").then(|| waits.begin());
+                    tokio::time::sleep(*long).await;
+                    Ok(text("answered"))
+                }
                 "forever" => {
                     std::future::pending::<()>().await;
                     Ok(text("never"))
@@ -93,6 +101,10 @@ impl Host for Fake {
             Ok(json!({"content": [{"type": "text", "text": "found"}],
                       "structuredContent": {"tools": [{"name": "echo"}]}}))
         })
+    }
+
+    fn user_waits(&self) -> Option<std::sync::Arc<UserWaits>> {
+        self.user.as_ref().map(|(w, _)| w.clone())
     }
 }
 
@@ -129,6 +141,8 @@ async fn run_with(code: &str, host: &Fake, bounds: &Bounds) -> Report {
         "wait",
         "confirm",
         "tick",
+        "ask_user",
+        "slow",
     ]);
     match run(
         code,

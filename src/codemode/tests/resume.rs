@@ -151,6 +151,43 @@ async fn a_suspension_waits_for_the_calls_in_flight_and_keeps_them() {
 }
 
 #[tokio::test]
+async fn a_wait_for_the_user_is_excused_from_the_time_bound_and_a_slow_call_is_not() {
+    let bounds = Bounds {
+        timeout: Duration::from_millis(400),
+        ..quick()
+    };
+    let asking = || Fake {
+        user: Some((
+            std::sync::Arc::new(UserWaits::new(Duration::from_secs(60))),
+            Duration::from_millis(1_000),
+        )),
+        ..Fake::default()
+    };
+    let r = run_with("return await tools.ask_user({})", &asking(), &bounds).await;
+    assert_eq!(
+        r.value,
+        Ok(json!("answered")),
+        "the user's second is excused"
+    );
+    let r = run_with("return await tools.slow({})", &asking(), &bounds).await;
+    assert_eq!(
+        r.value.unwrap_err().bound,
+        Some(Bound::Time),
+        "a tool's is not"
+    );
+    // The allowance caps what is excused.
+    let stingy = Fake {
+        user: Some((
+            std::sync::Arc::new(UserWaits::new(Duration::from_millis(100))),
+            Duration::from_millis(1_000),
+        )),
+        ..Fake::default()
+    };
+    let r = run_with("return await tools.ask_user({})", &stingy, &bounds).await;
+    assert_eq!(r.value.unwrap_err().bound, Some(Bound::Time));
+}
+
+#[tokio::test]
 async fn a_journal_that_does_not_match_fails_and_calls_nothing() {
     let host = Fake::default();
     let view = tools(&["echo", "confirm"]);

@@ -4,12 +4,26 @@
 //! direct call walks). The run holds a place among the runs of its key and of the
 //! process, and stops when the request that started it goes away.
 
-use serde_json::{Map, Value};
+use std::time::Instant;
+
+use bytes::Bytes;
+use hyper::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::codemode::{self, Host, RunOutcome, Tool};
+use crate::http::Body;
+use crate::jsonrpc::frame::Frame;
+use crate::mcp::confirm;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::wire::rpc::RpcError;
-use crate::routing::{Called, GatewayCall, GatewayTool, ToolError};
+use crate::mcp::era::bridge::session_to_modern::stream;
+use crate::mcp::hop::exchange::Shape;
+use crate::mcp::served::{self, CALL_TIMEOUT};
+use crate::mcp::wire::ask::Ask;
+use crate::mcp::wire::request_state::params_digest;
+use crate::mcp::wire::rpc::{RpcError, code, json_response};
+use crate::mcp::wire::run_state::{InnerAsk, MAX_RUN_STATE, RunClaims, seal_run};
+use crate::routing::{Called, GatewayCall, GatewayTool, Served, ToolError};
 
 /// The gateway tool `run_code`: listed only in views whose code mode is on, under its
 /// own name; its calls are run by the pipeline ([`run`]), never through
@@ -52,15 +66,36 @@ impl GatewayTool for RunCode {
     }
 }
 
-/// One `run_code` call of the caller in `ctx`, its inner calls through `host`: the run's
-/// `CallToolResult`, or the refusal of the call itself (no code, the runs' bound).
-pub(crate) async fn run(
+/// How a run's inner call that needs the user's confirmation is asked: on the run's
+/// own stream (a session client; the host sends the question on `Stream`'s sender and
+/// waits), by suspending the run (a 2026-07-28 client answers `input_required` and
+/// retries), or not at all (a batch, REST, a client that declared no elicitation: the
+/// call is refused, and throws in the script).
+pub enum Asking {
+    Stream(mpsc::Sender<Bytes>),
+    Suspend,
+    Cannot,
+}
+
+/// A `run_code` call of the caller in `ctx`: the script run with its inner calls through
+/// the host `make` builds for the way this client can be asked. A session client that
+/// can be asked gets a JSON answer unless a question comes first; then the answer is a
+/// stream, the questions on it, then the run's result. The run holds a place among the
+/// runs of its key and of the process, and stops when its client goes away.
+pub(crate) async fn serve<H: Host + 'static>(
     ctx: &Ctx,
-    host: &dyn Host,
-    arguments: &Map<String, Value>,
-) -> Result<Value, RpcError> {
+    body: &Bytes,
+    f: &Frame,
+    served: &Served,
+    shape: Shape,
+    make: impl FnOnce(Asking) -> H,
+) -> Result<Response<Body>, RpcError> {
+    let params = served::arguments(body, f, served)?;
+    let none = Map::new();
+    let arguments = params["arguments"].as_object().unwrap_or(&none);
     let code = codemode::tool::code_argument(arguments)
-        .map_err(|e| RpcError::method(e.code, e.message))?;
+        .map_err(|e| RpcError::method(e.code, e.message))?
+        .to_string();
     let key = ctx.principal.as_ref().map(|p| p.key_id);
     let permit = ctx.state.code_runs.acquire(key).map_err(|busy| {
         let message = format!(
@@ -69,27 +104,205 @@ pub(crate) async fn run(
         );
         RpcError::limited(message, busy.setting(), 1000)
     })?;
-    let tools = script_tools(ctx);
-    let bounds = &ctx.state.config.code.bounds;
-    // The request's future owns the run: when the client goes away it is dropped, and
-    // the run with it (the engine's thread is interrupted).
-    let outcome = codemode::run(
+    let run = Run {
         code,
-        host,
-        &tools,
-        bounds,
-        None,
+        tools: script_tools(ctx),
+        journal: ctx.resume.as_ref().map(|r| r.journal.clone()),
         permit,
-        std::future::pending::<()>(),
-    )
-    .await;
-    match outcome {
-        RunOutcome::Finished(report) => Ok(report.to_result()),
-        // This host never suspends: a confirmation an inner call needs is refused there.
-        RunOutcome::Suspended { .. } => Err(RpcError::method(
-            crate::mcp::wire::rpc::code::INTERNAL,
-            "the run stopped for an answer the gateway cannot ask here",
-        )),
+    };
+    let can = confirm::can_ask(ctx, body, f, shape);
+    if can && !ctx.stateless {
+        return Ok(on_stream(ctx, body, f, served, run, make).await);
+    }
+    let host = make(match can {
+        true => Asking::Suspend,
+        false => Asking::Cannot,
+    });
+    let started = Instant::now();
+    let outcome = run.execute(ctx, &host, std::future::pending()).await;
+    finish(ctx, body, f, served, started, outcome)
+}
+
+/// One run's script, with what it runs under.
+struct Run {
+    code: String,
+    tools: Vec<Tool>,
+    journal: Option<codemode::Journal>,
+    permit: codemode::RunPermit,
+}
+
+/// What a run came to.
+enum Ran {
+    /// Its `CallToolResult`.
+    Result(Value),
+    /// Suspended for the user: the question, for a 2026-07-28 client's retry.
+    Asks {
+        journal: codemode::Journal,
+        question: Value,
+    },
+}
+
+impl Run {
+    /// Runs the script against `host` until it ends, its bound (the waits for its user
+    /// excused, up to the confirmation timeout) or `cancel`.
+    async fn execute(
+        self,
+        ctx: &Ctx,
+        host: &dyn Host,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<Ran, RpcError> {
+        let bounds = &ctx.state.config.code.bounds;
+        let limit = bounds.timeout + ctx.state.config.parked.confirm_ttl + CALL_TIMEOUT;
+        let ran = codemode::run(
+            &self.code,
+            host,
+            &self.tools,
+            bounds,
+            self.journal,
+            self.permit,
+            cancel,
+        );
+        match tokio::time::timeout(limit, ran).await {
+            Ok(RunOutcome::Finished(report)) => Ok(Ran::Result(report.to_result())),
+            Ok(RunOutcome::Suspended {
+                journal, question, ..
+            }) => Ok(Ran::Asks { journal, question }),
+            Err(_) => Err(RpcError::method(
+                code::INTERNAL,
+                format!("run_code did not finish within {} s", limit.as_secs()),
+            )),
+        }
+    }
+}
+
+/// The run's answer, and its audit row: its result; or, suspended, `input_required`
+/// with the question and the run's sealed state.
+fn finish(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    served: &Served,
+    started: Instant,
+    outcome: Result<Ran, RpcError>,
+) -> Result<Response<Body>, RpcError> {
+    let result = match outcome {
+        Ok(Ran::Asks { journal, question }) => match suspended(ctx, body, f, journal, &question) {
+            Ok(resp) => return Ok(resp),
+            Err(failure) => Ok(failure),
+        },
+        Ok(Ran::Result(v)) => Ok(v),
+        Err(e) => Err(e),
+    };
+    let outcome = result.map(|v| Bytes::from(v.to_string()));
+    served::record(ctx, body, served, started, &outcome);
+    Ok(served::answer(ctx, body, f, outcome?))
+}
+
+/// A run suspended for its user: `input_required` asking the question, with the run's
+/// state; or, when its journal is too large to carry, the run's failure.
+fn suspended(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    journal: codemode::Journal,
+    question: &Value,
+) -> Result<Response<Body>, Value> {
+    let ttl = ctx.state.config.parked.confirm_ttl;
+    let claims = RunClaims {
+        principal: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
+        digest: params_digest(body).unwrap_or_default(),
+        journal,
+        inner: InnerAsk {
+            tool: question["tool"].as_str().unwrap_or_default().to_string(),
+            digest: question["digest"].as_str().unwrap_or_default().to_string(),
+            state: question["state"].as_str().unwrap_or_default().to_string(),
+        },
+        expires_ms: crate::base::unix_now_ms()
+            .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+    };
+    let Some(state) = seal_run(&ctx.state.cipher, &claims) else {
+        let message = format!(
+            "inner call {:?} needs the user's confirmation, and the run's completed calls are \
+             too large to carry to the client and back (more than {} bytes): return less from \
+             the calls before it, or call it directly",
+            claims.inner.tool, MAX_RUN_STATE
+        );
+        return Err(json!({"content": [{"type": "text", "text": message}],
+                          "structuredContent": {"result": null, "error": message},
+                          "isError": true}));
+    };
+    let ask = Ask {
+        key: "confirm".to_string(),
+        id: Bytes::new(),
+        method: crate::jsonrpc::methods::Method::ElicitationCreate,
+        params: Bytes::from(question["form"].to_string()),
+        undeclared: None,
+    };
+    let id = f.id.map_or(&b"null"[..], |s| s.of(body));
+    Ok(json_response(
+        StatusCode::OK,
+        crate::mcp::era::rounds::input_required(id, &[ask], &state),
+    ))
+}
+
+/// A session client that can be asked: the run in a task of its own, its answer JSON
+/// when it ends before asking anything, else a stream: the questions as they come, then
+/// the run's answer. The run stops when the client goes away.
+fn on_stream<H: Host + 'static>(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    served: &Served,
+    run: Run,
+    make: impl FnOnce(Asking) -> H,
+) -> impl std::future::Future<Output = Response<Body>> {
+    let (tx, mut questions) = mpsc::channel::<Bytes>(16);
+    let host = make(Asking::Stream(tx.clone()));
+    let (done_tx, mut done) = oneshot::channel();
+    let owned = ctx.derived(ctx.confirmation);
+    let (body, f) = (body.clone(), f.clone());
+    let served = served.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let outcome = run
+            .execute(&owned, &host, async move { tx.closed().await })
+            .await;
+        let id = f.id.map_or(&b"null"[..], |s| s.of(&body)).to_vec();
+        let resp = finish(&owned, &body, &f, &served, started, outcome)
+            .unwrap_or_else(|e| e.response(&id));
+        let _ = done_tx.send(resp);
+    });
+    async move {
+        // A question sent before the run ended is always taken first.
+        let first = tokio::select! {
+            biased;
+            Some(q) = questions.recv() => q,
+            Ok(resp) = &mut done => return resp,
+            else => return RpcError::method(code::INTERNAL, "the run ended unexpectedly").response(b"null"),
+        };
+        let (out, rx) = mpsc::channel::<Bytes>(16);
+        tokio::spawn(async move {
+            if out.send(first).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(q) = questions.recv() => {
+                        if out.send(q).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(resp) = &mut done => {
+                        confirm::relay(resp, &out).await;
+                        return;
+                    }
+                    else => return,
+                }
+            }
+        });
+        stream(rx)
     }
 }
 

@@ -42,6 +42,7 @@ use crate::mcp::wire::request_state::{
     CONFIRM_PREFIX, ConfirmClaims, open_confirm, params_digest, seal_confirm,
 };
 use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code, json_response};
+use crate::mcp::wire::run_state::{RUN_PREFIX, Resume, open_run};
 
 /// The longest rendering of a call's arguments shown to the user; a longer one is cut.
 pub const MAX_SHOWN: usize = 1000;
@@ -50,7 +51,7 @@ const KEY: &str = "confirm";
 
 impl Outcome {
     /// What happened, said to the user, and what to do next.
-    fn explain(self) -> String {
+    pub(crate) fn explain(self) -> String {
         match self {
             Outcome::Declined => "the user declined it".into(),
             Outcome::Cancelled => "the user cancelled the question".into(),
@@ -114,8 +115,22 @@ pub struct GoOn {
     pub refused: fn(&Ctx, &[u8], &Frame, RpcError) -> RpcError,
 }
 
-/// Asks the user to confirm `p`, or refuses when this client cannot be asked; `go_on`
-/// serves the call once confirmed on a session's stream.
+/// Whether the client of this request can be asked mid-call: it declared elicitation,
+/// and it called on its own (not in a batch, over REST or as a task).
+pub(crate) fn can_ask(ctx: &Ctx, body: &Bytes, f: &Frame, shape: Shape) -> bool {
+    let caps = match ctx.stateless {
+        true => ClientCaps::of_frame(body, f),
+        false => ctx.client_caps.unwrap_or(0),
+    };
+    caps & ClientCaps::ELICITATION != 0
+        && shape != Shape::Whole
+        && !crate::mcp::era::tasks::session::asks_task(f)
+        && f.is_request()
+}
+
+/// Asks the user to confirm `p`, or refuses when this client cannot be asked;
+/// `go_on` serves the call once confirmed on a session's stream. A script's inner call
+/// hands the question back to its run ([`Confirmation::ByRun`]), as `input_required`.
 pub(crate) fn ask(
     ctx: &Ctx,
     body: &Bytes,
@@ -124,15 +139,10 @@ pub(crate) fn ask(
     shape: Shape,
     go_on: GoOn,
 ) -> Result<Response<Body>, RpcError> {
-    let caps = match ctx.stateless {
-        true => ClientCaps::of_frame(body, f),
-        false => ctx.client_caps.unwrap_or(0),
-    };
-    let can = caps & ClientCaps::ELICITATION != 0
-        && shape != Shape::Whole
-        && !crate::mcp::era::tasks::session::asks_task(f)
-        && f.is_request();
-    if !can {
+    if ctx.confirmation == Confirmation::ByRun {
+        return Ok(input_required(ctx, body, f, &p));
+    }
+    if !can_ask(ctx, body, f, shape) {
         return Err(refusal(&p.policy, &p.tool, Outcome::CannotAsk));
     }
     tracing::debug!(
@@ -143,6 +153,77 @@ pub(crate) fn ask(
     match ctx.stateless {
         true => Ok(input_required(ctx, body, f, &p)),
         false => on_stream(ctx, body, f, p, go_on),
+    }
+}
+
+/// A confirmation handed back to a script's run: the `input_required` result `result`
+/// of the inner call `body` of `tool`, when it is the gateway's own (its state opens
+/// under the gateway's key, for this caller, tool and arguments): that state and the
+/// question's form.
+pub(crate) fn handed_back(
+    ctx: &Ctx,
+    body: &[u8],
+    tool: &str,
+    result: &Value,
+) -> Option<(String, Value)> {
+    if result["resultType"] != "input_required" {
+        return None;
+    }
+    let state = result["requestState"].as_str()?;
+    let expect = ConfirmClaims {
+        principal: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
+        tool: tool.to_string(),
+        digest: params_digest(body).unwrap_or_default(),
+        expires_ms: 0,
+    };
+    open_confirm(
+        &ctx.state.cipher,
+        state,
+        &expect,
+        crate::base::unix_now_ms(),
+    )
+    .ok()?;
+    let form = result["inputRequests"][KEY]["params"].clone();
+    Some((state.to_string(), form))
+}
+
+/// Asks a session's client the question `form` on the stream `tx` (a script's inner
+/// call, its run waiting): whether the user let the call go on.
+pub(crate) async fn ask_on(
+    ctx: &Ctx,
+    form: &Value,
+    tx: &mpsc::Sender<Bytes>,
+) -> Result<(), Outcome> {
+    let _place = ctx
+        .state
+        .data
+        .confirming
+        .take(&ctx.conversation)
+        .map_err(|_| Outcome::TooMany)?;
+    let asks = &ctx.state.data.server_requests;
+    let q = question(
+        asks,
+        ctx.conversation.clone(),
+        None,
+        "elicitation/create",
+        form,
+    );
+    let ttl = ctx.state.config.parked.confirm_ttl;
+    let answered = match tx.send(q.event).await {
+        Ok(()) => wait_answer(q.answer, ttl, tx).await,
+        Err(_) => Err(Unanswered::Gone),
+    };
+    match answered {
+        Ok(reply) => accepted(&reply["result"]),
+        Err(e) => {
+            asks.forget(&[q.id]);
+            Err(match e {
+                Unanswered::TimedOut => Outcome::TimedOut,
+                Unanswered::Dropped => Outcome::Cancelled,
+                Unanswered::Gone => Outcome::Gone,
+            })
+        }
     }
 }
 
@@ -220,17 +301,94 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<B
     )
 }
 
-/// A 2026-07-28 retry carrying a confirmation's state (`None` for any other request):
-/// the request without the retry's members, to be served as the call itself, with
-/// `ctx.confirmation` saying what the user answered (or why the state does not count).
-/// An accepted state is spent here, once across every replica
-/// ([`crate::store::confirm_uses`]): a second retry with it is refused.
-pub(crate) async fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(Bytes, Frame)> {
-    let state = f.request_state.and_then(|s| string_value(body, s))?;
-    if !state.starts_with(CONFIRM_PREFIX) || f.method(body) != Some("tools/call") {
-        return None;
+/// A 2026-07-28 retry carrying a confirmation's state, or a suspended run's (`Ok(None)`
+/// for any other request): the request without the retry's members, to be served as
+/// the call itself, with `ctx.confirmation` saying what the user answered (or why the
+/// state does not count), or for a run `ctx.resume` what it resumes with. A state is
+/// spent here, once across every replica ([`crate::store::confirm_uses`]): a second
+/// retry with it is refused. A run's state that does not open refuses the retry.
+pub(crate) async fn resumed(
+    ctx: &mut Ctx,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Option<(Bytes, Frame)>, RpcError> {
+    let Some(state) = f.request_state.and_then(|s| string_value(body, s)) else {
+        return Ok(None);
+    };
+    let run = state.starts_with(RUN_PREFIX);
+    if !(run || state.starts_with(CONFIRM_PREFIX)) || f.method(body) != Some("tools/call") {
+        return Ok(None);
     }
-    // The request without the retry's members: the other members' bytes as they came.
+    let Some((again, again_frame, answer)) = without_retry_members(body, f) else {
+        return Ok(None);
+    };
+    let digest = params_digest(body).unwrap_or_default();
+    let now = crate::base::unix_now_ms();
+    if run {
+        let claims = open_run(
+            &ctx.state.cipher,
+            &state,
+            ctx.kid(),
+            ctx.namespace.as_deref(),
+            &digest,
+            now,
+        )
+        .map_err(|e| {
+            RpcError::method(
+                code::INVALID_PARAMS,
+                format!("{e}; call run_code again without it to start the run afresh"),
+            )
+        })?;
+        spend(ctx, &state, claims.expires_ms, now)
+            .await
+            .map_err(|o| RpcError::method(code::INVALID_PARAMS, o.explain()))?;
+        ctx.resume = Some(Box::new(Resume {
+            journal: claims.journal,
+            inner: claims.inner,
+            answer,
+        }));
+        return Ok(Some((again, again_frame)));
+    }
+    let expect = ConfirmClaims {
+        principal: ctx.kid().to_string(),
+        namespace: ctx.namespace.clone(),
+        tool: f
+            .name
+            .and_then(|s| string_value(body, s))
+            .unwrap_or_default()
+            .into_owned(),
+        digest,
+        expires_ms: 0,
+    };
+    ctx.confirmation = match open_confirm(&ctx.state.cipher, &state, &expect, now) {
+        Err(e) => Confirmation::Refused(Outcome::State(e)),
+        Ok(claims) => match accepted(&answer) {
+            Err(o) => Confirmation::Refused(o),
+            Ok(()) => match spend(ctx, &state, claims.expires_ms, now).await {
+                Ok(()) => Confirmation::Accepted,
+                Err(o) => Confirmation::Refused(o),
+            },
+        },
+    };
+    Ok(Some((again, again_frame)))
+}
+
+/// Spends `state` once across every replica.
+async fn spend(ctx: &Ctx, state: &str, expires_ms: u64, now: u64) -> Result<(), Outcome> {
+    let pool = &ctx.state.db.pool;
+    match crate::store::confirm_uses::spend(pool, state, expires_ms, now).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Outcome::Used),
+        Err(e) => {
+            tracing::warn!(error = %e, "a confirmation's use could not be recorded; it is refused");
+            Err(Outcome::Unrecorded)
+        }
+    }
+}
+
+/// The request without the retry's members (the other members' bytes as they came),
+/// and the answer in its `inputResponses`.
+fn without_retry_members(body: &Bytes, f: &Frame) -> Option<(Bytes, Frame, Value)> {
     let params = f.params.filter(|p| body.get(p.start) == Some(&b'{'))?;
     let whole = frame::container_span(body, params.start)?;
     let mut answer = Value::Null;
@@ -258,37 +416,7 @@ pub(crate) async fn resumed(ctx: &mut Ctx, body: &Bytes, f: &Frame) -> Option<(B
     kept.push(b'}');
     let again = frame::splice(body, &mut [(whole, &kept)]);
     let again_frame = frame::parse_request(&again).ok()?;
-    let expect = ConfirmClaims {
-        principal: ctx.kid().to_string(),
-        namespace: ctx.namespace.clone(),
-        tool: f
-            .name
-            .and_then(|s| string_value(body, s))
-            .unwrap_or_default()
-            .into_owned(),
-        digest: params_digest(body).unwrap_or_default(),
-        expires_ms: 0,
-    };
-    let now = crate::base::unix_now_ms();
-    ctx.confirmation = match open_confirm(&ctx.state.cipher, &state, &expect, now) {
-        Err(e) => Confirmation::Refused(Outcome::State(e)),
-        Ok(claims) => match accepted(&answer) {
-            Err(o) => Confirmation::Refused(o),
-            Ok(()) => {
-                let pool = &ctx.state.db.pool;
-                match crate::store::confirm_uses::spend(pool, &state, claims.expires_ms, now).await
-                {
-                    Ok(true) => Confirmation::Accepted,
-                    Ok(false) => Confirmation::Refused(Outcome::Used),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a confirmation's use could not be recorded; it is refused");
-                        Confirmation::Refused(Outcome::Unrecorded)
-                    }
-                }
-            }
-        },
-    };
-    Some((again, again_frame))
+    Some((again, again_frame, answer))
 }
 
 /// A session client: the question on the call's stream, then (accepted) the call itself.
@@ -355,7 +483,7 @@ fn on_stream(
 
 /// The call's answer after the question, on the same stream: an event stream's events
 /// as they come, a JSON answer as one event.
-async fn relay(resp: Response<Body>, tx: &mpsc::Sender<Bytes>) {
+pub(crate) async fn relay(resp: Response<Body>, tx: &mpsc::Sender<Bytes>) {
     let sse = resp
         .headers()
         .get(header::CONTENT_TYPE)

@@ -40,6 +40,9 @@ pub struct Ctx {
     pub trace: Option<Box<crate::observe::trace::RequestTrace>>,
     /// What the user answered a policy's confirmation of this call, if asked.
     pub confirmation: Confirmation,
+    /// A `run_code` call resuming a run suspended for the user (2026-07-28): its
+    /// journal, the inner call asked about, and the answer.
+    pub resume: Option<Box<crate::mcp::wire::run_state::Resume>>,
 }
 
 impl Ctx {
@@ -65,6 +68,7 @@ impl Ctx {
             client_caps: None,
             trace: None,
             confirmation: Confirmation::Unasked,
+            resume: None,
         })
     }
 
@@ -83,6 +87,7 @@ impl Ctx {
             client_caps: self.client_caps,
             trace: self.trace.clone(),
             confirmation,
+            resume: None,
         }
     }
 
@@ -182,6 +187,10 @@ pub enum Confirmation {
     Accepted,
     /// The answer that came was no (or none came): a `confirm` refuses the call.
     Refused(Outcome),
+    /// A script's inner call: a `confirm` is handed back to its run (answered
+    /// `input_required` with the question and the call's own confirmation state), which
+    /// asks its client the way that client can be asked ([`crate::mcp::code_run`]).
+    ByRun,
 }
 
 /// What happened to a confirmation that did not let the call go on (`data.outcome`).

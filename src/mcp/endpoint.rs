@@ -221,11 +221,15 @@ async fn route_message(
     let resumed;
     let (body, f) = match ctx.stateless && f.request_state.is_some() {
         true => match Box::pin(confirm::resumed(ctx, body, f)).await {
-            Some(again) => {
+            Ok(Some(again)) => {
                 resumed = again;
                 (&resumed.0, &resumed.1)
             }
-            None => (body, f),
+            Ok(None) => (body, f),
+            Err(e) => {
+                served.error = Some(e.code);
+                return e.response(id);
+            }
         },
         false => (body, f),
     };

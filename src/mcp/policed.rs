@@ -210,7 +210,7 @@ pub(crate) fn call(
         Effect::Confirm => match ctx.confirmation {
             Confirmation::Accepted => Ok(None),
             Confirmation::Refused(outcome) => Err(refusal(policy, tool, outcome)),
-            Confirmation::Unasked => Ok(Some(Pending {
+            Confirmation::Unasked | Confirmation::ByRun => Ok(Some(Pending {
                 policy: policy.to_string(),
                 tool: tool.to_string(),
                 server: server.to_string(),

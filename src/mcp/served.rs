@@ -2,8 +2,6 @@
 //! charged to the caller's limits like a backend's tool, run with a time bound, audited
 //! as a call of server `metamcp`, and answered in the client's era.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,8 +26,43 @@ pub(crate) async fn call(
     body: &Bytes,
     f: &Frame,
     served: &Served,
-    host: &dyn crate::codemode::Host,
 ) -> Result<Response<Body>, RpcError> {
+    let params = arguments(body, f, served)?;
+    let empty = serde_json::Map::new();
+    let arguments = match &params["arguments"] {
+        Value::Object(m) => m,
+        _ => &empty,
+    };
+    let started = Instant::now();
+    let who = ctx.view.rules.as_ref().map(|r| {
+        (
+            r,
+            crate::mcp::policed::subject(&ctx.state, ctx.principal.as_ref()),
+        )
+    });
+    let listed = |t: &crate::routing::Exposed| {
+        who.as_ref().is_none_or(|(r, w)| {
+            crate::mcp::policed::listed(ctx, r, w, &t.name, &t.backend.name, &t.entry)
+        })
+    };
+    let run = served.tool.call(GatewayCall {
+        view: &ctx.view,
+        arguments,
+        caller: ctx.principal.as_ref().map(|p| p.key_id),
+        listed: who.is_some().then_some(&listed),
+    });
+    let outcome = match tokio::time::timeout(CALL_TIMEOUT, run).await {
+        Ok(Ok(result)) => Ok(Bytes::from(result.to_string())),
+        Ok(Err(e)) => Err(RpcError::method(e.code, e.message)),
+        Err(_) => Err(timed_out(served, CALL_TIMEOUT)),
+    };
+    record(ctx, body, served, started, &outcome);
+    Ok(answer(ctx, body, f, outcome?))
+}
+
+/// A gateway tool's call's `params`, its `arguments` an object (or absent); refused as
+/// a task.
+pub(crate) fn arguments(body: &Bytes, f: &Frame, served: &Served) -> Result<Value, RpcError> {
     if f.task.is_some() {
         return Err(RpcError::method(
             code::INVALID_PARAMS,
@@ -44,61 +77,36 @@ pub(crate) async fn call(
         .and_then(|p| frame::container_span(body, p.start))
         .and_then(|p| crate::jsonrpc::read::value(p.of(body)).ok())
         .unwrap_or(Value::Null);
-    let empty = serde_json::Map::new();
-    let arguments = match &params["arguments"] {
-        Value::Object(m) => m,
-        Value::Null => &empty,
-        _ => {
-            return Err(RpcError::method(
-                code::INVALID_PARAMS,
-                "params.arguments must be an object",
-            ));
-        }
-    };
-    let started = Instant::now();
-    let who = ctx.view.rules.as_ref().map(|r| {
-        (
-            r,
-            crate::mcp::policed::subject(&ctx.state, ctx.principal.as_ref()),
-        )
-    });
-    let listed = |t: &crate::routing::Exposed| {
-        who.as_ref().is_none_or(|(r, w)| {
-            crate::mcp::policed::listed(ctx, r, w, &t.name, &t.backend.name, &t.entry)
-        })
-    };
-    let run: Pin<Box<dyn Future<Output = Result<Value, RpcError>> + Send + '_>> =
-        match served.tool.name() {
-            // Code mode: the script's inner calls go through the pipeline (`host`); the
-            // run's own bound ends it (a margin over it here for its last calls).
-            crate::codemode::RUN_CODE => Box::pin(crate::mcp::code_run::run(ctx, host, arguments)),
-            _ => {
-                let call = served.tool.call(GatewayCall {
-                    view: &ctx.view,
-                    arguments,
-                    caller: ctx.principal.as_ref().map(|p| p.key_id),
-                    listed: who.is_some().then_some(&listed),
-                });
-                Box::pin(async move { call.await.map_err(|e| RpcError::method(e.code, e.message)) })
-            }
-        };
-    let limit = match served.tool.name() {
-        crate::codemode::RUN_CODE => ctx.state.config.code.bounds.timeout + CALL_TIMEOUT,
-        _ => CALL_TIMEOUT,
-    };
-    let outcome = match tokio::time::timeout(limit, run).await {
-        Ok(Ok(result)) => Ok(Bytes::from(result.to_string())),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(RpcError::method(
-            code::INTERNAL,
-            format!(
-                "tool {:?} did not finish within {} s",
-                served.name,
-                limit.as_secs()
-            ),
+    match &params["arguments"] {
+        Value::Object(_) | Value::Null => Ok(params),
+        _ => Err(RpcError::method(
+            code::INVALID_PARAMS,
+            "params.arguments must be an object",
         )),
-    };
-    let audited = match &outcome {
+    }
+}
+
+/// The error of a call of `served` that ran past `limit`.
+pub(crate) fn timed_out(served: &Served, limit: Duration) -> RpcError {
+    RpcError::method(
+        code::INTERNAL,
+        format!(
+            "tool {:?} did not finish within {} s",
+            served.name,
+            limit.as_secs()
+        ),
+    )
+}
+
+/// The audit row of a call of `served` that ended with `outcome`.
+pub(crate) fn record(
+    ctx: &Ctx,
+    body: &Bytes,
+    served: &Served,
+    started: Instant,
+    outcome: &Result<Bytes, RpcError>,
+) {
+    let audited = match outcome {
         Ok(r) if memchr::memmem::find(r, br#""isError":true"#).is_some() => Outcome::ToolError,
         Ok(_) => Outcome::Ok,
         Err(e) if e.code == code::INTERNAL => Outcome::Timeout,
@@ -125,10 +133,13 @@ pub(crate) async fn call(
         trace_id: None,
         reason: None,
     });
-    let result = outcome?;
+}
+
+/// The call's answer: `result` in the client's era.
+pub(crate) fn answer(ctx: &Ctx, body: &Bytes, f: &Frame, result: Bytes) -> Response<Body> {
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
-    Ok(json_response(
+    json_response(
         StatusCode::OK,
         envelope(id, "result", &with_hints(result, ctx.stateless, None)),
-    ))
+    )
 }

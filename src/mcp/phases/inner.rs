@@ -6,75 +6,168 @@
 //! A search is the view's own `search_tools`, by the same path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 
-use crate::codemode::{GATEWAY_OWN, Host, HostError, HostFuture, InnerError};
-use crate::jsonrpc::frame;
-use crate::mcp::ctx::Ctx;
+use crate::codemode::{GATEWAY_OWN, Host, HostError, HostFuture, InnerError, UserWaits};
+use crate::jsonrpc::frame::{self, Frame};
+use crate::mcp::code_run::Asking;
+use crate::mcp::confirm;
+use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code};
+use crate::mcp::wire::run_state::InnerAsk;
 
 /// The caller's pipeline, for one run's inner calls.
-pub struct PipelineHost<'a> {
-    /// The run's caller, for its inner calls.
+pub struct PipelineHost {
+    /// The run's caller, for its inner calls: a confirmation is handed back here.
     ctx: Ctx,
-    run: std::marker::PhantomData<&'a Ctx>,
+    /// How this run's client is asked.
+    asking: Asking,
+    /// The run's waits for its user (its time bound excuses them).
+    waits: Option<Arc<UserWaits>>,
+    /// The client's answer to the confirmation a resumed run stopped for, until the
+    /// call it was for comes again.
+    answer: Mutex<Option<(InnerAsk, Value)>>,
     /// The inner calls' ids (their answers are read here, never by the client).
     next: AtomicU64,
 }
 
-impl<'a> PipelineHost<'a> {
-    pub fn new(ctx: &'a Ctx) -> PipelineHost<'a> {
+impl PipelineHost {
+    /// The pipeline for the inner calls of the run `ctx` called, asking its client as
+    /// `asking` says.
+    pub fn new(ctx: &Ctx, asking: Asking) -> PipelineHost {
+        let waits = matches!(asking, Asking::Stream(_))
+            .then(|| Arc::new(UserWaits::new(ctx.state.config.parked.confirm_ttl)));
         PipelineHost {
-            ctx: ctx.derived(crate::mcp::ctx::Confirmation::Unasked),
-            run: std::marker::PhantomData,
+            ctx: ctx.derived(Confirmation::ByRun),
+            asking,
+            waits,
+            answer: Mutex::new(
+                ctx.resume
+                    .as_ref()
+                    .map(|r| (r.inner.clone(), r.answer.clone())),
+            ),
             next: AtomicU64::new(1),
         }
     }
 
     /// One `tools/call` of `name` with `arguments` through the pipeline: the tool's
-    /// result, or the error a direct call would have had.
+    /// result, or the error a direct call would have had. A confirmation it needs is
+    /// asked as this run's client can be asked.
     async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, HostError> {
+        let digest = arguments
+            .as_object()
+            .map(crate::codemode::journal::digest)
+            .unwrap_or_default();
+        if let Some((inner, answer)) = self.answered(name, &digest) {
+            // The call the run stopped for, with the client's answer and its state.
+            let retry = self.request(name, &arguments, Some((&answer, &inner.state)));
+            let f = parse(&retry)?;
+            let mut ctx = self.ctx.derived(Confirmation::Unasked);
+            let (body, f) = confirm::resumed(&mut ctx, &retry, &f)
+                .await
+                .map_err(|e| HostError::Refused(inner_error(e)))?
+                .unwrap_or((retry, f));
+            return self.send(&ctx, &body, &f).await.and_then(result);
+        }
+        let body = self.request(name, &arguments, None);
+        let f = parse(&body)?;
+        let message = self.send(&self.ctx, &body, &f).await?;
+        let Some((state, form)) = message
+            .get("result")
+            .and_then(|r| confirm::handed_back(&self.ctx, &body, name, r))
+        else {
+            return result(message);
+        };
+        let confirmation = match &self.asking {
+            Asking::Suspend => {
+                return Err(HostError::Suspend(
+                    json!({"tool": name, "digest": digest, "state": state, "form": form}),
+                ));
+            }
+            Asking::Cannot => Confirmation::Refused(Outcome::CannotAsk),
+            Asking::Stream(tx) => {
+                let _waiting = self.waits.as_ref().map(|w| w.begin());
+                match confirm::ask_on(&self.ctx, &form, tx).await {
+                    Ok(()) => Confirmation::Accepted,
+                    Err(o) => Confirmation::Refused(o),
+                }
+            }
+        };
+        // Asked: the call again, with the answer (a refusal is recorded as a direct
+        // call's is).
+        let ctx = self.ctx.derived(confirmation);
+        self.send(&ctx, &body, &f).await.and_then(result)
+    }
+
+    /// The answer a resumed run carries, if `name` with arguments `digest` is the call
+    /// it was for (taken: it answers one call).
+    fn answered(&self, name: &str, digest: &str) -> Option<(InnerAsk, Value)> {
+        let mut slot = self.answer.lock().unwrap_or_else(|e| e.into_inner());
+        let matches = slot
+            .as_ref()
+            .is_some_and(|(inner, _)| inner.tool == name && inner.digest == digest);
+        matches.then(|| slot.take()).flatten()
+    }
+
+    /// The inner call's request, with a retry's answer and state when given.
+    fn request(&self, name: &str, arguments: &Value, retry: Option<(&Value, &str)>) -> Bytes {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                             "params": {"name": name, "arguments": arguments}});
-        let body = Bytes::from(request.to_string());
-        let f = frame::parse_request(&body)
-            .map_err(|_| refused(code::INVALID_PARAMS, "the call could not be written", None))?;
-        let resp = Box::pin(super::admitted(&self.ctx, &body, &f, Shape::Whole, None))
+        let mut request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                                 "params": {"name": name, "arguments": arguments}});
+        if let Some((answer, state)) = retry {
+            request["params"]["inputResponses"] = json!({ "confirm": answer });
+            request["params"]["requestState"] = state.into();
+        }
+        Bytes::from(request.to_string())
+    }
+
+    /// The request through the pipeline under `ctx`: the whole answer, read.
+    async fn send(&self, ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Value, HostError> {
+        let resp = Box::pin(super::admitted(ctx, body, f, Shape::Whole, None))
             .await
-            .map_err(|e| HostError::Refused(inner(e)))?;
+            .map_err(|e| HostError::Refused(inner_error(e)))?;
         let answer = read_whole(resp.into_body()).await?;
-        let mut message = crate::jsonrpc::read::value(&answer).map_err(|_| {
+        crate::jsonrpc::read::value(&answer).map_err(|_| {
             refused(
                 code::INTERNAL,
                 "the tool's answer could not be read one way",
                 None,
             )
-        })?;
-        if let Some(error) = message.get_mut("error") {
-            let code = error["code"].as_i64().unwrap_or(code::INTERNAL);
-            let text = error["message"]
-                .as_str()
-                .unwrap_or("the call failed")
-                .to_string();
-            return Err(refused(code, &text, error.get_mut("data").map(Value::take)));
-        }
-        match message.get_mut("result").map(Value::take) {
-            Some(result @ Value::Object(_)) => Ok(result),
-            _ => Err(refused(
-                code::INTERNAL,
-                "the tool answered without a result",
-                None,
-            )),
-        }
+        })
     }
 }
 
-impl Host for PipelineHost<'_> {
+fn parse(body: &Bytes) -> Result<Frame, HostError> {
+    frame::parse_request(body)
+        .map_err(|_| refused(code::INVALID_PARAMS, "the call could not be written", None))
+}
+
+/// A call's answer: its result, or its error as the script's.
+fn result(mut message: Value) -> Result<Value, HostError> {
+    if let Some(error) = message.get_mut("error") {
+        let code = error["code"].as_i64().unwrap_or(code::INTERNAL);
+        let text = error["message"]
+            .as_str()
+            .unwrap_or("the call failed")
+            .to_string();
+        return Err(refused(code, &text, error.get_mut("data").map(Value::take)));
+    }
+    match message.get_mut("result").map(Value::take) {
+        Some(result @ Value::Object(_)) => Ok(result),
+        _ => Err(refused(
+            code::INTERNAL,
+            "the tool answered without a result",
+            None,
+        )),
+    }
+}
+
+impl Host for PipelineHost {
     fn call(&self, name: String, arguments: Map<String, Value>) -> HostFuture<'_> {
         Box::pin(async move {
             // A script reaches the gateway's own tools through its own functions
@@ -99,6 +192,10 @@ impl Host for PipelineHost<'_> {
             self.call_tool("search_tools", arguments).await
         })
     }
+
+    fn user_waits(&self) -> Option<Arc<UserWaits>> {
+        self.waits.clone()
+    }
 }
 
 /// A refusal with the JSON-RPC error's `code`, `message` and `data`.
@@ -110,7 +207,7 @@ fn refused(code: i64, message: &str, data: Option<Value>) -> HostError {
     })
 }
 
-fn inner(e: RpcError) -> InnerError {
+fn inner_error(e: RpcError) -> InnerError {
     InnerError {
         code: e.code,
         message: e.message,

@@ -243,11 +243,15 @@ pub(crate) async fn call(
     }
     // 4. Forward.
     let resp = match call.callee {
-        Callee::Gateway(served) => {
-            // `run_code`'s inner calls come back into the pipeline through this host.
-            let host = inner::PipelineHost::new(ctx);
-            Box::pin(crate::mcp::served::call(ctx, body, f, served, &host)).await?
+        // `run_code`: its inner calls come back into the pipeline through this host.
+        Callee::Gateway(served) if served.tool.name() == crate::codemode::RUN_CODE => {
+            let host = |asking| inner::PipelineHost::new(ctx, asking);
+            Box::pin(crate::mcp::code_run::serve(
+                ctx, body, f, served, shape, host,
+            ))
+            .await?
         }
+        Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
         Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, shape).await?,
     };
     let resp = match policed {

@@ -8,6 +8,7 @@
 //! - [`ask`]: a backend's question (a request during a call, a URL elicitation) as a
 //!   2026-07-28 `inputRequests` member; [`held`]: the events a call holds back for them;
 //! - [`request_state`]: the sealed state a client carries between rounds;
+//! - [`run_state`]: the sealed state of a `run_code` call suspended for the user;
 //! - [`task_ids`]: the sealed task ids of the session era's tasks;
 //! - [`headers`]: the 2026-07-28 request headers checked against the body;
 //! - [`extensions`]: the `_meta` members a 2026-07-28 request carries on to its backend.
@@ -20,5 +21,6 @@ pub mod held;
 pub mod request_state;
 pub mod retired;
 pub mod rpc;
+pub mod run_state;
 pub mod task_ids;
 pub mod versions;

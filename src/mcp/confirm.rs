@@ -347,6 +347,10 @@ pub(crate) async fn resumed(
             inner: claims.inner,
             answer,
         }));
+        // A run's state is minted only for a run that was let run (confirmed, if a
+        // policy wanted `run_code` confirmed), for this caller and this code: its
+        // resumption is not asked about again.
+        ctx.confirmation = Confirmation::Accepted;
         return Ok(Some((again, again_frame)));
     }
     let expect = ConfirmClaims {

@@ -12,6 +12,8 @@
 //!   altered, foreign or mismatched state is refused.
 //! - Questions waiting are bounded per session, and nothing is left behind when a
 //!   client goes away mid-question.
+//! - Code mode (`confirm_in_code`): a script's destructive inner call is asked of every
+//!   official client mid-script, runs once after an accept and never after a decline.
 
 use crate::support::WAIT;
 use std::path::{Path, PathBuf};
@@ -26,11 +28,11 @@ use crate::support::http::send_json;
 use crate::support::mcp::{Client, only_question, response_message};
 use crate::support::{eventually, peers};
 
-const POLICY: &str = "confirm-destructive";
+pub(super) const POLICY: &str = "confirm-destructive";
 
 /// A gateway with `mcp-server-git` on a fresh repository as `git` (and in the namespace
 /// `found`, tool search on), the README's confirmation policy, and the repository.
-async fn gateway(
+pub(super) async fn gateway(
     tweak: impl FnOnce(&mut metamcp::config::Config),
 ) -> (TestGateway, tempfile::TempDir) {
     let gw = TestGateway::start_with(tweak).await;
@@ -75,7 +77,7 @@ async fn gateway(
     (gw, repo)
 }
 
-fn git(repo: &Path, args: &[&str]) -> String {
+pub(super) fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(repo)
@@ -90,14 +92,14 @@ fn git(repo: &Path, args: &[&str]) -> String {
 }
 
 /// Stages a change; what is staged after.
-fn stage(repo: &Path) -> String {
+pub(super) fn stage(repo: &Path) -> String {
     let change = format!("{:?}", std::time::SystemTime::now());
     std::fs::write(repo.join("notes.txt"), change).unwrap();
     git(repo, &["add", "notes.txt"]);
     staged(repo)
 }
 
-fn staged(repo: &Path) -> String {
+pub(super) fn staged(repo: &Path) -> String {
     git(repo, &["diff", "--cached", "--name-only"])
 }
 
@@ -107,7 +109,7 @@ fn reset_call(repo: &Path) -> String {
 
 /// The official clients, each in the eras it speaks.
 #[derive(Debug, Clone, Copy)]
-enum Peer {
+pub(super) enum Peer {
     Python2Auto,
     Python2Legacy,
     Python1,
@@ -115,7 +117,7 @@ enum Peer {
     TypeScriptLegacy,
 }
 
-const PEERS: [Peer; 5] = [
+pub(super) const PEERS: [Peer; 5] = [
     Peer::Python2Auto,
     Peer::Python2Legacy,
     Peer::Python1,
@@ -177,7 +179,7 @@ impl Peer {
     }
 
     /// Runs the peer to its end (bounded); the JSON line it printed.
-    async fn run(self, url: &str, key: &str, answer: &str, calls: &str) -> Value {
+    pub(super) async fn run(self, url: &str, key: &str, answer: &str, calls: &str) -> Value {
         run(self.command(url, key, answer, calls)).await
     }
 }

@@ -7,6 +7,7 @@
 mod audit;
 mod code_mode;
 mod confirm;
+mod confirm_in_code;
 mod guardrails;
 mod policies;
 mod reviews;

@@ -371,4 +371,15 @@ async fn the_official_clients_run_a_script_that_chains_two_servers() {
             );
         }
     }
+    // The Python SDK 1.x (a session).
+    let seen = super::confirm::Peer::Python1
+        .run(&url, &gw.client_key, "accept", &calls)
+        .await;
+    let result = &seen["results"][0];
+    assert_eq!(result["is_error"], false, "python 1.x: {seen}");
+    let text = result["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("chained") && text.contains("42"),
+        "python 1.x: {seen}"
+    );
 }

@@ -111,7 +111,7 @@ pub(crate) async fn serve<H: Host + 'static>(
         permit,
     };
     let can = confirm::can_ask(ctx, body, f, shape);
-    if can && !ctx.stateless {
+    if can && !ctx.asks_by_rounds() {
         return Ok(on_stream(ctx, body, f, served, run, make).await);
     }
     let host = make(match can {

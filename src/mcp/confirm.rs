@@ -118,10 +118,7 @@ pub struct GoOn {
 /// Whether the client of this request can be asked mid-call: it declared elicitation,
 /// and it called on its own (not in a batch, over REST or as a task).
 pub(crate) fn can_ask(ctx: &Ctx, body: &Bytes, f: &Frame, shape: Shape) -> bool {
-    let caps = match ctx.stateless {
-        true => ClientCaps::of_frame(body, f),
-        false => ctx.client_caps.unwrap_or(0),
-    };
+    let caps = ctx.caps_of(body, f).unwrap_or(0);
     caps & ClientCaps::ELICITATION != 0
         && shape != Shape::Whole
         && !crate::mcp::era::tasks::session::asks_task(f)
@@ -150,7 +147,7 @@ pub(crate) fn ask(
         tool = p.tool,
         "asking the user to confirm a call"
     );
-    match ctx.stateless {
+    match ctx.asks_by_rounds() {
         true => Ok(input_required(ctx, body, f, &p)),
         false => on_stream(ctx, body, f, p, go_on),
     }

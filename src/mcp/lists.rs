@@ -141,11 +141,7 @@ pub(crate) fn page<'a>(
 /// session's, or a stateless request's own): some backends may offer it less. `None`
 /// when nothing narrows: REST callers, and clients that declared everything.
 fn narrowing_caps(ctx: &Ctx, body: &[u8], f: &Frame) -> Option<u8> {
-    let caps = match ctx.client_caps {
-        Some(c) => c,
-        None if ctx.stateless => ClientCaps::of_frame(body, f),
-        None => return None,
-    };
+    let caps = ctx.caps_of(body, f)?;
     (caps != ClientCaps::ALL).then_some(caps)
 }
 

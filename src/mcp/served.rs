@@ -12,7 +12,6 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::lists::with_hints;
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 use crate::observe::audit::{Entry, Kind, Outcome, Text};
 use crate::routing::{GatewayCall, SERVED_BY, Served};
@@ -140,6 +139,6 @@ pub(crate) fn answer(ctx: &Ctx, body: &Bytes, f: &Frame, result: Bytes) -> Respo
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     json_response(
         StatusCode::OK,
-        envelope(id, "result", &with_hints(result, ctx.stateless, None)),
+        envelope(id, "result", &ctx.stamped(result, None)),
     )
 }

@@ -25,7 +25,7 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{Frame, json_string, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::lists::{Cache, list_cache, listing, with_hints};
+use crate::mcp::lists::{Cache, list_cache, listing};
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 use crate::routing::View;
 use crate::routing::skill_path::Refusal;
@@ -123,10 +123,7 @@ pub(crate) async fn answer(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Respons
     let view = &ctx.view;
     if !view.skills.offered {
         // As for any method the view does not serve (404 in the stateless era).
-        let status = match ctx.stateless {
-            true => StatusCode::NOT_FOUND,
-            false => StatusCode::OK,
-        };
+        let status = ctx.not_found_status();
         return Err(RpcError::new(
             status,
             code::METHOD_NOT_FOUND,
@@ -233,7 +230,7 @@ fn reply(
     cache: Option<Cache>,
 ) -> Response<Body> {
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
-    let result = with_hints(result, ctx.stateless, cache);
+    let result = ctx.stamped(result, cache);
     json_response(StatusCode::OK, envelope(id, "result", &result))
 }
 

@@ -44,7 +44,7 @@ use hyper::header::HeaderMap;
 use crate::mcp::admission as charge;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::exchange::Shape;
-use crate::mcp::lists::{list_cache, with_hints};
+use crate::mcp::lists::list_cache;
 use crate::mcp::wire::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
 use serve::Detoured;
@@ -98,7 +98,7 @@ async fn admitted(
     shape: Shape,
     place: Option<crate::auth::limits::InFlight>,
 ) -> Result<Response<Body>, RpcError> {
-    if !ctx.stateless && f.is(Method::LoggingSetLevel) {
+    if ctx.sets_log_level() && f.is(Method::LoggingSetLevel) {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
     // Policies by identity: a listing of its own, less the tools they deny.
@@ -165,11 +165,7 @@ fn answer(
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     json_response(
         StatusCode::OK,
-        envelope(
-            id,
-            "result",
-            &with_hints(result, ctx.stateless, Some(cache)),
-        ),
+        envelope(id, "result", &ctx.stamped(result, Some(cache))),
     )
 }
 

@@ -56,8 +56,8 @@ impl<'v> Call<'v> {
             Err(unsettled) => unsettled,
         };
         let bridge = match &callee {
-            Callee::Backend { backend, .. } => Bridge::choose(ctx.stateless, backend).await,
-            Callee::Gateway(_) => Bridge::direct(ctx.stateless),
+            Callee::Backend { backend, .. } => Bridge::choose(ctx.client_modern(), backend).await,
+            Callee::Gateway(_) => Bridge::direct(ctx.client_modern()),
         };
         Call {
             method,
@@ -74,8 +74,8 @@ impl<'v> Call<'v> {
         callee: Callee<'v>,
     ) -> Result<Call<'v>, (Method, Callee<'v>)> {
         let bridge = match &callee {
-            Callee::Backend { backend, .. } => Bridge::settled(ctx.stateless, backend),
-            Callee::Gateway(_) => Some(Bridge::direct(ctx.stateless)),
+            Callee::Backend { backend, .. } => Bridge::settled(ctx.client_modern(), backend),
+            Callee::Gateway(_) => Some(Bridge::direct(ctx.client_modern())),
         };
         match bridge {
             Some(bridge) => Ok(Call {
@@ -311,7 +311,7 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, shape: Shape) -> Result<Reach
             task: TaskSupport::Forbidden,
         })
     };
-    if ctx.stateless && kind.is_some_and(Method::removed_in_2026) {
+    if ctx.client_modern() && kind.is_some_and(Method::removed_in_2026) {
         return Err(RpcError::new(
             StatusCode::NOT_FOUND,
             code::METHOD_NOT_FOUND,
@@ -393,17 +393,16 @@ fn reach<'v>(ctx: &'v Ctx, body: &[u8], f: &Frame, shape: Shape) -> Result<Reach
                 _ => return Err(invalid("ref.type must be ref/prompt or ref/resource")),
             }
         }
-        Method::SubscriptionsListen if ctx.stateless && shape != Shape::Whole => Reached::Listen,
+        Method::SubscriptionsListen if ctx.client_modern() && shape != Shape::Whole => {
+            Reached::Listen
+        }
         _ => return Err(not_found(ctx, method())),
     })
 }
 
 /// A method the gateway does not serve: 404 in the stateless era, as the revision says.
 fn not_found(ctx: &Ctx, method: &str) -> RpcError {
-    let status = match ctx.stateless {
-        true => StatusCode::NOT_FOUND,
-        false => StatusCode::OK,
-    };
+    let status = ctx.not_found_status();
     RpcError::new(
         status,
         code::METHOD_NOT_FOUND,

@@ -24,11 +24,7 @@ use crate::mcp::wire::rpc::RpcError;
 /// Asked by the dispatcher, which then awaits the phases' own future itself: a function
 /// around it would add a future of its own (its poll and its copy) to every call.
 pub fn takes_detour(ctx: &Ctx, f: &Frame) -> bool {
-    (ctx.stateless && f.request_state.is_some())
-        || f.kind.is_some_and(|m| match ctx.stateless {
-            false => m.is_task(),
-            true => m.is_task_ext(),
-        })
+    ctx.is_retry(f) || ctx.is_task_request(f)
 }
 
 /// What a detour came to: an answer, or the request for the rest of the pipeline again
@@ -51,7 +47,7 @@ pub async fn detour(
     body: &Bytes,
     f: &Frame,
 ) -> Result<Detoured, RpcError> {
-    if ctx.stateless && f.request_state.is_some() {
+    if ctx.is_retry(f) {
         let routed =
             super::routed(ctx, body, f, Shape::Streamed)
                 .await
@@ -75,7 +71,7 @@ pub async fn detour(
             },
         );
     }
-    Ok(Detoured::Answered(match ctx.stateless {
+    Ok(Detoured::Answered(match ctx.client_modern() {
         false => {
             Box::pin(crate::mcp::era::tasks::session::serve(
                 ctx, headers, body, f,

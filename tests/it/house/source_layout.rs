@@ -905,3 +905,44 @@ fn the_rooms_of_the_data_plane_import_one_way() {
         "mcp/mod.rs is a face: under 100 lines"
     );
 }
+
+/// Which era the client speaks is read only where it is learnt (the endpoint), kept (the
+/// conversation, the request's context) and answered (the era layer, whose named
+/// questions the other rooms ask, `mcp/era/client.rs`).
+#[test]
+fn the_clients_era_is_read_only_by_the_endpoint_the_conversation_and_the_era_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let allowed = |rel: &str| {
+        rel.starts_with("mcp/era/")
+            || ["mcp/endpoint.rs", "mcp/conversation.rs", "mcp/ctx.rs"].contains(&rel)
+    };
+    let mut readers = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(file).unwrap();
+        let reads = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .filter(|l| l.contains(".stateless"))
+            .count();
+        if reads > 0 && !allowed(&rel) {
+            readers.push(format!("{rel} ({reads})"));
+        }
+    }
+    assert!(
+        readers.is_empty(),
+        "these files read `.stateless`; ask the era layer (`mcp/era/client.rs`) instead: {readers:?}"
+    );
+    // The check sees a read where there is one.
+    assert!(
+        std::fs::read_to_string(src.join("mcp/era/client.rs"))
+            .unwrap()
+            .contains("self.stateless")
+    );
+}

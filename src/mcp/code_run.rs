@@ -298,6 +298,9 @@ fn on_stream<H: Host + 'static>(
                         confirm::relay(resp, &out).await;
                         return;
                     }
+                    // The client went away: the questions' channel closes with this
+                    // task, which stops the run and ends its wait for an answer.
+                    () = out.closed() => return,
                     else => return,
                 }
             }

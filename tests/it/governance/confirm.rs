@@ -552,11 +552,22 @@ async fn asked_on_stream(
     repo: &Path,
 ) -> (BufReader<tokio::net::TcpStream>, Value) {
     let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-        "params": {"name": "git__git_reset", "arguments": {"repo_path": repo}}})
-    .to_string();
+        "params": {"name": "git__git_reset", "arguments": {"repo_path": repo}}});
+    asked_on(gw, session, "/mcp", &body).await
+}
+
+/// POSTs `body` on `session`'s own connection to `path`: the connection, and the first
+/// message of the answer (a question on its stream, or the JSON answer).
+pub(super) async fn asked_on(
+    gw: &TestGateway,
+    session: &Client,
+    path: &str,
+    body: &Value,
+) -> (BufReader<tokio::net::TcpStream>, Value) {
+    let body = body.to_string();
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
          Mcp-Session-Id: {}\r\nMcp-Protocol-Version: {}\r\nContent-Length: {}\r\n\r\n",
         gw.client_key,

@@ -239,3 +239,35 @@ async fn a_resumed_run_is_refused_when_replayed_altered_or_for_other_code() {
     assert!(text.contains("cannot be asked"), "{text}");
     assert_eq!(staged(repo.path()), "notes.txt");
 }
+
+/// A session client that goes away while its run waits for the user's answer: the run
+/// stops, its place and its question are given back, and the inner call never runs.
+#[tokio::test]
+async fn a_session_client_gone_mid_question_stops_its_run_and_nothing_runs() {
+    let (gw, repo) = coded().await;
+    assert_eq!(stage(repo.path()), "notes.txt");
+    let mut session = Client::new(gw.addr, "/mcp/coded", Some(&gw.client_key));
+    session.initialize_with(json!({"elicitation": {}})).await;
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "run_code", "arguments": {"code": script(repo.path())}}});
+    let (conn, m) = super::confirm::asked_on(&gw, &session, "/mcp/coded", &body).await;
+    assert_eq!(m["method"], "elicitation/create", "{m}");
+    assert!(
+        m["params"]["message"]
+            .as_str()
+            .is_some_and(|q| q.contains("git__git_reset")),
+        "{m}"
+    );
+    assert_eq!(gw.state.code_runs.held(None).0, 1, "the run waits");
+    assert_eq!(gw.state.data.confirming.len(), 1);
+    drop(conn);
+    eventually(WAIT, "the run stopped and its question went", || async {
+        (gw.state.code_runs.held(None).0 == 0
+            && gw.state.data.confirming.is_empty()
+            && gw.state.data.server_requests.is_empty())
+        .then_some(())
+    })
+    .await;
+    assert_eq!(staged(repo.path()), "notes.txt", "the reset never ran");
+    ran(&gw, "git__git_reset", 0, "gone").await;
+}

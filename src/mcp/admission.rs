@@ -14,6 +14,7 @@ use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::state::State;
+use crate::mcp::wire::relayed;
 use crate::mcp::wire::rpc::RpcError;
 use crate::routing::ToolRate;
 
@@ -84,8 +85,25 @@ pub(crate) async fn tool_call(
 
 /// Phase 1 of every MCP request, its one charge: a handshake's (`server/discover`) or a
 /// request's, and the place in flight the answer holds until it is sent. Re-entries (a
-/// retry's request sent on, a confirmed call) are not charged again.
-pub(crate) async fn admit(ctx: &Ctx, f: &Frame) -> Result<Option<InFlight>, RpcError> {
+/// retry's request sent on, a confirmed call) are not charged again, nor a request
+/// another replica admitted and passed here (its sealed mark, [`relayed`]).
+pub(crate) async fn admit(
+    ctx: &Ctx,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+    f: &Frame,
+) -> Result<Option<InFlight>, RpcError> {
+    if let Some(mark) = headers.get(relayed::RELAYED)
+        && relayed::charged_already(
+            &ctx.state.cipher,
+            mark.as_bytes(),
+            ctx.kid(),
+            body,
+            crate::base::unix_now_ms(),
+        )
+    {
+        return Ok(None);
+    }
     match f.is(Method::ServerDiscover) {
         true => handshake(ctx).await,
         false => mcp_request(ctx).await,

@@ -14,8 +14,7 @@ use crate::jsonrpc::frame;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::wire::rpc::{RpcError, code};
 
-/// Marks a request one replica passed to another, so it is never passed on again.
-pub const RELAYED: &str = "metamcp-relayed";
+pub use crate::mcp::wire::relayed::RELAYED;
 /// How long a replica waits for another to take a relayed retry's headers.
 const RELAY_CONNECT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -49,13 +48,26 @@ pub(crate) async fn relay(
     for (name, value) in headers {
         if !matches!(
             name.as_str(),
-            "connection" | "content-length" | "transfer-encoding" | "keep-alive" | "upgrade"
+            "connection"
+                | "content-length"
+                | "transfer-encoding"
+                | "keep-alive"
+                | "upgrade"
+                | RELAYED
         ) {
             req = req.header(name, value);
         }
     }
     let req = match req
-        .header(RELAYED, "1")
+        .header(
+            RELAYED,
+            crate::mcp::wire::relayed::mark(
+                &ctx.state.cipher,
+                ctx.kid(),
+                body,
+                crate::base::unix_now_ms(),
+            ),
+        )
         .body(http_body_util::Full::new(body.clone()))
     {
         Ok(r) => r,

@@ -70,7 +70,7 @@ pub async fn dispatch(
 ) -> Result<Response<Body>, RpcError> {
     // 1. Charge, once: a refused request costs no backend work. The 2026-07-28 era's
     // handshake is charged as the session era's `initialize` is.
-    let place = charge::admit(ctx, f).await?;
+    let place = charge::admit(ctx, headers, body, f).await?;
     if !serve::takes_detour(ctx, f) {
         return admitted(ctx, body, f, shape, place).await;
     }

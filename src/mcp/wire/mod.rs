@@ -4,6 +4,7 @@
 //! - [`versions`]: the protocol versions of both eras;
 //! - [`rpc`]: JSON-RPC errors ([`rpc::RpcError`], its codes) and envelopes, a result
 //!   stamped with `resultType` for a 2026-07-28 client;
+//! - [`relayed`]: the sealed mark on a request one replica passes to another;
 //! - [`retired`]: the error codes the 2026-07-28 revision retired, patched in place;
 //! - [`ask`]: a backend's question (a request during a call, a URL elicitation) as a
 //!   2026-07-28 `inputRequests` member; [`held`]: the events a call holds back for them;
@@ -18,6 +19,7 @@ pub mod bridge;
 pub mod extensions;
 pub mod headers;
 pub mod held;
+pub mod relayed;
 pub mod request_state;
 pub mod retired;
 pub mod rpc;

@@ -35,7 +35,7 @@ use crate::support::keyadm;
 use crate::support::mcp::{Client, response_message, text_of};
 use crate::support::mock::Mock;
 use crate::support::replicas::{Balancer, cluster};
-use crate::support::{eventually, peers};
+use crate::support::{WAIT, eventually, peers};
 use metamcp::model::limits::{LimitsChange, Rate, Setting};
 use serde_json::{Value, json};
 
@@ -1108,4 +1108,80 @@ async fn a_keys_quota_and_rate_are_counted_for_both_and_shown_by_the_key() {
         let r = get(b.addr, unknown, &b.admin_key).await;
         assert_eq!(r.status, 404, "{unknown}: {}", r.text());
     }
+}
+
+/// A retry passed from one replica to the one holding its call is charged once, where
+/// it came in: a key allowed one request in flight finishes its call across replicas,
+/// and a client's own `metamcp-relayed` header buys it nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_retry_is_charged_once_and_a_clients_relay_mark_is_not_honoured() {
+    let mut a = TestGateway::start().await;
+    let b = a.beside(|_| {}).await;
+    let mock = Mock::start(&["--profile", "rich"]);
+    with_mock(&a, &[&b], &mock).await;
+    let store = support::gateway::key_store(&a.db);
+    let (_, key) = limited_key(
+        &store,
+        "one-at-a-time",
+        LimitsChange {
+            max_concurrent: Some(Setting::Is(1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let call = asking(&["a"]);
+    let as_key = |gw: &TestGateway| Client::new(gw.addr, "/mcp", Some(&key));
+    let first = response_message(&as_key(&a).post_stateless(&call).await);
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"].clone();
+    // Answered on B, passed to A: one place in flight, taken on B once A's idle lease
+    // of it has gone back (a second, on A, would never be free while B holds the one).
+    let m = eventually(WAIT, "the relayed retry answered", || async {
+        let m = response_message(
+            &as_key(&b)
+                .post_stateless(&answered(&call, 10, "a", 1, &state))
+                .await,
+        );
+        (m["error"]["data"]["limit"] != "concurrency").then_some(m)
+    })
+    .await;
+    assert_eq!(m["id"], 10, "{m}");
+    assert_eq!(m["result"]["resultType"], "complete", "{m}");
+    // A client's own mark is charged as any request: a rate of one a minute is spent by
+    // the first, and the second is refused, marked or not.
+    let (_, slow) = limited_key(
+        &store,
+        "one-a-minute",
+        LimitsChange {
+            rate: Some(Setting::Is(Rate {
+                count: 1,
+                per_minute: true,
+            })),
+            burst: Some(Some(1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let echo = |id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "mock__echo", "arguments": {"message": "q"},
+                       "_meta": call["params"]["_meta"].clone()}})
+    };
+    let c = Client::new(b.addr, "/mcp", Some(&slow));
+    let ok = response_message(&c.post_stateless(&echo(20)).await);
+    assert!(ok["result"].is_object(), "{ok}");
+    let body = echo(21).to_string();
+    let marked = c
+        .post_raw(
+            body.as_bytes(),
+            &[
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "mock__echo"),
+                ("metamcp-relayed", "1"),
+            ],
+        )
+        .await;
+    let m = response_message(&marked);
+    assert_eq!(m["error"]["code"], -32029, "{m}");
 }

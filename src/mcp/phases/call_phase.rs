@@ -125,7 +125,8 @@ pub(crate) trait CallPhase<C = Ctx> {
     }
 }
 
-/// A tuple of phases is the phase that walks them in order.
+/// A tuple of phases is the phase that walks them in order (up to eight; a ninth phase
+/// is one more line below).
 macro_rules! in_order {
     ($($phase:ident . $at:tt),+) => {
         impl<C, $($phase: CallPhase<C>),+> CallPhase<C> for ($($phase,)+) {

@@ -1,11 +1,12 @@
 //! The policy phase of a `tools/call`, with and without policies, each beside a naive
 //! baseline in the same group, and its heap allocations counted.
 //!
-//! - `policy_phase_none`: a view with no policy (the default). The phase is what
-//!   `mcp::phases::call` runs: one emptiness check of the view's list, then
-//!   [`metamcp::policy::check`] is not even reached. Baseline: a phase that always
-//!   describes the call for its policies (owned names, as a middleware chain that hands
-//!   each layer its own copy would) and walks an empty boxed list.
+//! - `policy_phase_none`: a view with no policy (the default). The phase is what the
+//!   pipeline's `ViewPolicies` (`src/mcp/phases/policy.rs`) runs: one emptiness check
+//!   of the view's list, then [`metamcp::policy::check`] is not even reached.
+//!   Baseline: a phase that always describes the call for its policies (owned names, as
+//!   a middleware chain that hands each layer its own copy would) and walks an empty
+//!   boxed list.
 //! - `policy_phase_validate_arguments_150b`: `validate_arguments` on, a 150-byte call
 //!   checked against its tool's compiled `inputSchema` (the spans of `params.arguments`
 //!   found in the bytes, only the arguments parsed). Baseline: the whole request parsed
@@ -88,7 +89,7 @@ fn schema() -> Schema {
     .expect("the schema compiles")
 }
 
-/// The gateway's phase, as `mcp::phases::call` runs it: the call is described (on the
+/// The gateway's phase, as `ViewPolicies` runs it: the call is described (on the
 /// stack, borrowing the request) and checked only when the view has policies.
 fn gateway_phase(
     policies: &[Arc<dyn Policy>],

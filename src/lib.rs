@@ -36,8 +36,8 @@
 //!   queries.
 //! - [`model`]: servers, namespaces, the snapshot, and their validation and name rules.
 //! - [`search`]: tool search's retrieval: words, related words, the BM25F index.
-//! - [`policy`]: the policy phase of a call (a trait with two hooks) and its first
-//!   policy, `validate_arguments`.
+//! - [`policy`]: the policies of a call (a trait with two hooks) and its first
+//!   policy, `validate_arguments`; policies by identity (CEL rules).
 //! - [`codemode`]: `run_code`'s sandbox: a script's inner calls through a host seam the
 //!   pipeline implements, bounded (time by interrupt, memory, calls, output, runs), with a
 //!   journal for resumption and TypeScript declarations of tools.

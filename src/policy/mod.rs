@@ -1,8 +1,10 @@
-//! The policy phase of a call: what may look at a `tools/call` after it is routed and
+//! The policies of a call: what may look at a `tools/call` after it is routed and
 //! before it is forwarded (and refuse it), and at its result. A view carries the
-//! policies that apply to it (none by default, and then the phase costs nothing: one
+//! policies that apply to it (none by default, and then their phase costs nothing: one
 //! emptiness check, no allocation); a namespace turns on the ones it is configured
-//! with, and `State::police` adds one to every view.
+//! with, and `State::police` adds one to every view. The call pipeline runs both kinds
+//! here as phases of a routed call (its `CallPhase` trait): the view's [`Policy`]
+//! objects in one, the [`rules`] in another, first of all.
 //!
 //! - [`Policy`]: the trait, two hooks.
 //! - [`arguments`]: the first policy: a call's `arguments` checked against the tool's

@@ -1,6 +1,7 @@
-//! The guardrail phase of a backend's `tools/call` ([`crate::guard`], docs/guides/guardrails.md):
-//! the namespace's request hooks see the call before it is forwarded (after the
-//! policies), its result hooks see the result before the client does. Each hook's
+//! The guardrail phase of a backend's `tools/call` ([`ExternalGuardrails`],
+//! [`crate::guard`], docs/guides/guardrails.md): the namespace's request hooks see the
+//! call before it is forwarded (after the policies), its result hooks see the result
+//! before the client does (after the policies saw it). Each hook's
 //! answer is applied in `enforce` mode (deny: a `-32003` error with the request's id
 //! and `data.guardrail`; mutate: the new arguments or result go on) and only recorded in
 //! `audit` mode (the event `guardrail.audit`); a hook that fails (timeout, error, an
@@ -19,8 +20,49 @@ use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::jsonrpc::{answer, read};
 use crate::mcp::ctx::Ctx;
+use crate::mcp::phases::call_phase::{CallPhase, Next, Routed};
 use crate::mcp::wire::rpc::{RpcError, code};
 use crate::observe::events::{Audience, fields};
+
+/// The namespace's guardrails on a backend's tool call.
+#[derive(Default)]
+pub(crate) struct ExternalGuardrails;
+
+/// The guardrails that see `call`: its view's, for a backend's tool call.
+fn of<'v>(ctx: &'v Ctx, call: &Routed<'_>) -> Option<&'v Guardrails> {
+    match call.served {
+        None if call.is_tool() => ctx.view.guardrails.as_deref(),
+        _ => None,
+    }
+}
+
+impl CallPhase for ExternalGuardrails {
+    async fn before(&self, ctx: &Ctx, call: &mut Routed<'_>) -> Result<Next, RpcError> {
+        let Some(g) = of(ctx, call) else {
+            return Ok(Next::Go);
+        };
+        let (body, f) = call.request();
+        if let Some(rewritten) = Box::pin(before(ctx, g, body, f, call.server)).await? {
+            call.rewrite(rewritten);
+        }
+        Ok(Next::Go)
+    }
+
+    async fn after(
+        &self,
+        ctx: &Ctx,
+        call: &Routed<'_>,
+        resp: Response<Body>,
+    ) -> Result<Response<Body>, RpcError> {
+        match of(ctx, call) {
+            Some(g) if !g.result.is_empty() => {
+                let (body, f) = call.request();
+                Box::pin(after(ctx, g, resp, body, f, call.server)).await
+            }
+            _ => Ok(resp),
+        }
+    }
+}
 
 /// What a hook is asked about: the call.
 struct Asked<'a> {
@@ -31,7 +73,7 @@ struct Asked<'a> {
 /// Runs the request hooks on a call: the request rewritten (with its frame) when an
 /// enforcing hook changed its arguments, `None` when it goes on as it came (boxed: the
 /// call's future holds it across the forward, and stays small without guardrails).
-pub(crate) async fn before(
+async fn before(
     ctx: &Ctx,
     g: &Guardrails,
     body: &Bytes,
@@ -112,7 +154,7 @@ fn with_arguments(body: &Bytes, f: &Frame, arguments: &Value) -> Option<Bytes> {
 
 /// Runs the result hooks on `resp` (the answer to a call of `tool` with `arguments`):
 /// the answer as it came, or with its result changed, or the refusal.
-pub(crate) async fn after(
+async fn after(
     ctx: &Ctx,
     g: &Guardrails,
     resp: Response<Body>,

@@ -1,43 +1,51 @@
 //! The phases of a call, in the order every call meets them. An MCP request of either
-//! era ([`dispatch`], entered and re-entered only through [`serve`]), a REST tool execution ([`crate::mcp::rest::execute`]) and a
-//! long-lived stream ([`crate::mcp::stream`]) all pass through them:
+//! era ([`dispatch`], entered and re-entered only through [`serve`]), a REST tool
+//! execution ([`crate::mcp::rest::execute`]) and a long-lived stream
+//! ([`crate::mcp::stream`]) all pass through them:
 //!
 //! 1. [`charge`]: the key's limits, one charging path: the request's rate and a place in
-//!    flight (a stream: its rate and the stream bounds); a tool call's own rate and the
-//!    daily quota once it is routed. A refused call costs no backend work.
+//!    flight (a stream: its rate and the stream bounds). A refused call costs no backend
+//!    work.
 //! 2. [`route`]: the request becomes a [`Target`] within the caller's reach: an answer
 //!    the gateway makes, the stream it opens, or a [`Call`]: its method, its callee (a
 //!    tool the gateway serves itself, [`crate::mcp::served`], or a backend with the
 //!    item's own name) and the era bridge chosen once for the pair of eras.
-//! 3. [`policy`]: the view's policies see a routed tool call before it goes on, and may
-//!    refuse it (or have the user confirm it first, [`crate::mcp::confirm`]); those that
-//!    ask see its answer. No policy: one emptiness check.
-//!    Then [`guard`]: the namespace's external guardrails see a backend's tool call
-//!    (and, after 4, its result); no guardrail: one `None` check.
+//! 3. The routed call's phases ([`CallPhase`]), walked in the order of [`Phases`], each
+//!    able to refuse the call: [`rules`], policies by identity (or the user asked to
+//!    confirm it first, [`crate::mcp::confirm`]), before anything is charged;
+//!    [`tool_charge`], a tool call's own rate and the key's daily quota, and the key's
+//!    usage; [`policy`], the view's policies ([`crate::policy::Policy`]); [`guard`], the
+//!    namespace's request guardrails, which may rewrite the arguments. A phase with
+//!    nothing to do for the call (no rules, no policies, no guardrails, no key) costs a
+//!    field check.
 //! 4. [`forward`]: to the backend through the call's bridge ([`crate::mcp::era::bridge`]);
-//!    as a task where one was asked for.
-//! 5. [`record`]: the key's usage here; the audit row, metrics and spans of a forwarded
-//!    call when it ends (`hop::record`); a gateway tool's in
+//!    as a task where one was asked for. A gateway tool is called in
 //!    [`crate::mcp::served`].
+//! 5. The same phases see the answer, in the same order: the view's policies as it
+//!    came, then the result guardrails, which may change or refuse it.
+//! 6. [`record`]: the audit row, metrics and spans of a forwarded call when it ends
+//!    (`hop::record`); a gateway tool's in [`crate::mcp::served`]; a refusal where it
+//!    becomes the answer ([`record::refused`]).
 //!
 //! A new limit is charged in [`charge`]; a new kind of target is an arm of [`Target`] and
-//! of [`Callee`] and `call`; a new policy is a [`crate::policy::Policy`] registered with
-//! [`crate::mcp::state::State::police`]; a new gateway tool is a
-//! [`crate::routing::GatewayTool`] registered in `app::gateway_tools`.
+//! of [`Callee`] and `call`; a new phase of a routed call is a file implementing
+//! [`CallPhase`] and a line in [`Phases`]; a new policy of every view is a
+//! [`crate::policy::Policy`] registered with [`crate::mcp::state::State::police`] (the
+//! [`policy`] phase runs it); a new gateway tool is a [`crate::routing::GatewayTool`]
+//! registered in `app::gateway_tools`.
 //!
 //! Every wait off the `tools/call` path is boxed (a per-caller listing, a gateway
 //! tool's call, a subscription's record, a task): laid out inline they would make the
 //! future of every call larger, and a future is copied whole when it is boxed or awaited
 //! (measured per forwarded call with gdb on `memcpy`).
 
-use std::borrow::Cow;
 use std::future::Future;
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 
 use crate::http::Body;
-use crate::jsonrpc::frame::{Frame, string_value};
+use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
 use hyper::header::HeaderMap;
 
@@ -49,15 +57,28 @@ use crate::mcp::wire::rpc::{RpcError, envelope, json_response};
 use crate::routing::SERVED_BY;
 use serve::Detoured;
 
+pub mod call_phase;
 pub mod forward;
 pub mod guard;
 pub mod inner;
 pub mod policy;
 pub mod record;
 pub mod route;
+pub mod rules;
 pub mod serve;
+pub mod tool_charge;
 
+pub(crate) use call_phase::{CallPhase, Next, Routed};
 pub use route::{Call, Callee, Target, route, routed};
+
+/// The phases of a routed call, one line each, in the order the call meets them before
+/// it goes on and its answer after ([`CallPhase`]).
+pub(crate) type Phases = (
+    rules::IdentityRules, // policies by identity: refusal or confirmation, before any charge
+    tool_charge::ToolCharge, // the tool's rate, the key's daily quota and usage
+    policy::ViewPolicies, // the view's `Policy` objects (validate_arguments, State::police)
+    guard::ExternalGuardrails, // the namespace's request hooks; on the answer, its result hooks
+);
 
 /// Answers a request in the `shape` asked for (whole JSON bodies for batches and REST):
 /// the pipeline's head, for every MCP request (the endpoint's and each of a batch's).
@@ -169,8 +190,8 @@ fn answer(
     )
 }
 
-/// A routed call of a gateway tool or a backend: the tool's charge and the key's usage,
-/// the policy phase before it, the call, the policy phase on its answer.
+/// A routed call of a gateway tool or a backend: its phases before it goes on (3), the
+/// call (4), its phases on the answer (5).
 pub(crate) async fn call(
     ctx: &Ctx,
     body: &Bytes,
@@ -178,63 +199,30 @@ pub(crate) async fn call(
     mut call: Call<'_>,
     shape: Shape,
 ) -> Result<Response<Body>, RpcError> {
-    let (server, rate) = match &call.callee {
-        Callee::Gateway(served) => (SERVED_BY, Some(served.rate.as_ref())),
-        Callee::Backend { backend, tool, .. } => (&*backend.name, *tool),
-    };
-    // Policies by identity, before anything is charged.
-    if let (Some(rules), Some(_)) = (&ctx.view.rules, rate) {
-        let named = f
-            .name
-            .and_then(|s| string_value(body, s))
-            .unwrap_or_default();
-        if let Some(pending) = crate::mcp::policed::call(ctx, rules, body, f, server, &named)? {
-            let go_on = crate::mcp::confirm::GoOn {
-                call: confirmed,
-                refused: record::refused,
-            };
-            return crate::mcp::confirm::ask(ctx, body, f, pending, shape, go_on);
+    let mut routed = match &call.callee {
+        Callee::Gateway(served) => {
+            Routed::new(body, f, SERVED_BY, Some(served.rate.as_ref()), Some(served))
         }
-    }
-    if let Some(p) = &ctx.principal {
-        if let Some(rate) = rate {
-            charge::charge_tool_call(ctx, p, rate).await?;
-        }
-        record::called(ctx, p);
-    }
-    // 3. Policy: a tool call of a view with policies.
-    let policed = rate.is_some() && !ctx.view.policies.is_empty();
-    let named = match policed {
-        true => f
-            .name
-            .and_then(|s| string_value(body, s))
-            .unwrap_or_default(),
-        false => Cow::Borrowed(""),
+        Callee::Backend { backend, tool, .. } => Routed::new(body, f, &backend.name, *tool, None),
     };
-    if policed {
-        let schema = match &call.callee {
-            Callee::Gateway(served) => served.schema.as_deref(),
-            _ => ctx.view.tool(&named).and_then(|t| t.schema.as_deref()),
+    // 3. The phases, in order; one that asks for the user's confirmation ends the walk
+    // here, and the call once confirmed walks them again ([`confirmed`]).
+    let phases = Phases::default();
+    if let Next::Confirm(pending) = phases.before(ctx, &mut routed).await? {
+        let go_on = crate::mcp::confirm::GoOn {
+            call: confirmed,
+            refused: record::refused,
         };
-        policy::before(ctx, body, f, server, &named, schema)?;
+        return crate::mcp::confirm::ask(ctx, body, f, pending, shape, go_on);
     }
-    // Guardrails: a backend's tool call, in a view whose namespace has them.
-    let guards = match (&call.callee, rate) {
-        (Callee::Backend { .. }, Some(_)) => ctx.view.guardrails.as_deref(),
-        _ => None,
-    };
-    let guarded = match guards {
-        Some(g) => Box::pin(guard::before(ctx, g, body, f, server)).await?,
-        None => None,
-    };
-    let (body, f) = guarded.as_deref().map_or((body, f), |(b, f)| (b, f));
-    if guarded.is_some()
+    let (body, f) = routed.request();
+    if routed.is_rewritten()
         && let Callee::Backend {
             rename: Some((at, _)),
             ..
         } = &mut call.callee
     {
-        // Arguments a guardrail changed moved the tool's name in the request.
+        // A phase's new arguments moved the tool's name in the request.
         *at = f.name.unwrap_or(*at);
     }
     // 4. Forward.
@@ -250,16 +238,8 @@ pub(crate) async fn call(
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
         Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, shape).await?,
     };
-    let resp = match policed {
-        true => policy::after(ctx, resp, server, &named),
-        false => resp,
-    };
-    match guards {
-        Some(g) if !g.result.is_empty() => {
-            Box::pin(guard::after(ctx, g, resp, body, f, server)).await
-        }
-        _ => Ok(resp),
-    }
+    // 5. The phases on the answer.
+    phases.after(ctx, &routed, resp).await
 }
 
 /// A call the user confirmed on its session's stream ([`crate::mcp::confirm`]), routed

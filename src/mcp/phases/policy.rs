@@ -1,7 +1,8 @@
-//! The policy phase of a `tools/call` ([`crate::policy`]): the view's policies see the
-//! routed call before it is forwarded (any may refuse it, with its JSON-RPC error and the
-//! request's id), and, for those that ask, its answer once sent. A view without
-//! policies (the default) skips the phase on one emptiness check.
+//! The phase of a `tools/call` that runs the view's policies ([`ViewPolicies`], the
+//! [`crate::policy::Policy`] trait objects of [`crate::routing::View::policies`]): they
+//! see the routed call before it is forwarded (any may refuse it, with its JSON-RPC
+//! error and the request's id), and, for those that ask, its answer once sent. A view
+//! without policies (the default) skips the phase on one emptiness check.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::base::KeyId;
 use crate::http::Body;
 use crate::jsonrpc::frame::Frame;
 use crate::mcp::ctx::Ctx;
+use crate::mcp::phases::call_phase::{CallPhase, Next, Routed};
 use crate::mcp::wire::rpc::RpcError;
 use crate::policy::schema::Schema;
 use crate::policy::{Call, Called, Policy};
@@ -22,8 +24,40 @@ use crate::policy::{Call, Called, Policy};
 /// them cut at this length.
 pub const MAX_SEEN: usize = 1 << 20;
 
+/// The view's policies on a tool call.
+#[derive(Default)]
+pub(crate) struct ViewPolicies;
+
+impl CallPhase for ViewPolicies {
+    async fn before(&self, ctx: &Ctx, call: &mut Routed<'_>) -> Result<Next, RpcError> {
+        if !call.is_tool() || ctx.view.policies.is_empty() {
+            return Ok(Next::Go);
+        }
+        let named = call.tool_name();
+        let schema = match call.served {
+            Some(served) => served.schema.as_deref(),
+            None => ctx.view.tool(&named).and_then(|t| t.schema.as_deref()),
+        };
+        let (body, f) = call.request();
+        before(ctx, body, f, call.server, &named, schema)?;
+        Ok(Next::Go)
+    }
+
+    async fn after(
+        &self,
+        ctx: &Ctx,
+        call: &Routed<'_>,
+        resp: Response<Body>,
+    ) -> Result<Response<Body>, RpcError> {
+        if !call.is_tool() || ctx.view.policies.is_empty() {
+            return Ok(resp);
+        }
+        Ok(after(ctx, resp, call.server, &call.tool_name()))
+    }
+}
+
 /// Runs the view's policies on a routed call of `tool` (of `server`).
-pub(crate) fn before(
+fn before(
     ctx: &Ctx,
     body: &[u8],
     f: &Frame,
@@ -60,7 +94,7 @@ pub(crate) fn before(
 
 /// `resp`, its body watched for the view's policies that see results (unchanged when
 /// none does).
-pub(crate) fn after(ctx: &Ctx, resp: Response<Body>, server: &str, tool: &str) -> Response<Body> {
+fn after(ctx: &Ctx, resp: Response<Body>, server: &str, tool: &str) -> Response<Body> {
     let seeing: Vec<Arc<dyn Policy>> = ctx
         .view
         .policies

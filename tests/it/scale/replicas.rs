@@ -1115,7 +1115,7 @@ async fn a_keys_quota_and_rate_are_counted_for_both_and_shown_by_the_key() {
 /// and a client's own `metamcp-relayed` header buys it nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relayed_retry_is_charged_once_and_a_clients_relay_mark_is_not_honoured() {
-    let mut a = TestGateway::start().await;
+    let a = TestGateway::start().await;
     let b = a.beside(|_| {}).await;
     let mock = Mock::start(&["--profile", "rich"]);
     with_mock(&a, &[&b], &mock).await;

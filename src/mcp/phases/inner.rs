@@ -38,12 +38,15 @@ pub struct PipelineHost {
 
 impl PipelineHost {
     /// The pipeline for the inner calls of the run `ctx` called, asking its client as
-    /// `asking` says.
-    pub fn new(ctx: &Ctx, asking: Asking) -> PipelineHost {
+    /// `asking` says; `run`, the run's audit identity, is each inner call's parent.
+    pub fn new(ctx: &Ctx, asking: Asking, run: uuid::Uuid) -> PipelineHost {
         let waits = matches!(asking, Asking::Stream(_))
             .then(|| Arc::new(UserWaits::new(ctx.state.config.parked.confirm_ttl)));
         PipelineHost {
-            ctx: ctx.derived(Confirmation::ByRun),
+            ctx: Ctx {
+                run: Some(run),
+                ..ctx.derived(Confirmation::ByRun)
+            },
             asking,
             waits,
             answer: Mutex::new(

@@ -112,6 +112,8 @@ fn note(
         response_bytes: 0,
         trace_id: None,
         reason: Some(Text::Str(reason)),
+        id: None,
+        parent: ctx.run,
     });
 }
 

@@ -1,0 +1,322 @@
+//! A code-mode run in the audit trail and in traces (issue 77): the `run_code` call's row
+//! has an identity (`call_id`), each inner call's row names it as `parent` under its
+//! tool's own name (a call a policy refused too, with its outcome and reason), a direct
+//! call's row has none, and `GET /api/v1/audit?parent=` finds a run's inner calls. A
+//! `parent` that is no call id is a 400 naming it, whatever it is (a property test
+//! against the id's shape).
+
+use proptest::strategy::{Strategy, ValueTree};
+use serde_json::{Value, json};
+
+use crate::support;
+use crate::support::gateway::TestGateway;
+use crate::support::http::get;
+use crate::support::mcp::response_message;
+use crate::support::mock::Mock;
+
+/// Three calls over two servers and one a policy refuses (caught): the codes it met.
+const SCRIPT: &str = r#"
+    const out = [];
+    out.push(await tools.alpha__add({a: 2, b: 3}));
+    out.push(await tools.alpha__echo({message: 'first'}));
+    try { await callTool('beta__add', {a: 1, b: 2}); out.push('ran'); }
+    catch (e) { out.push(e.code); }
+    out.push(await callTool('beta__echo', {message: 'last'}));
+    return out;
+"#;
+
+async fn audit(gw: &TestGateway, query: &str) -> Value {
+    let r = get(gw.addr, &format!("/api/v1/audit?{query}"), &gw.admin_key).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    r.json()
+}
+
+fn entries(page: &Value) -> Vec<Value> {
+    page["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// `run_code` with `code` through `c`, carrying `traceparent` when given: its result.
+async fn run(c: &support::mcp::Client, code: &str, traceparent: Option<&str>) -> Value {
+    let msg = json!({"jsonrpc": "2.0", "id": "run-1", "method": "tools/call",
+                     "params": {"name": "run_code", "arguments": {"code": code}}});
+    let extra: Vec<(&str, &str)> = traceparent
+        .map(|t| ("traceparent", t))
+        .into_iter()
+        .collect();
+    let r = c.post_raw(msg.to_string().as_bytes(), &extra).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = response_message(&r);
+    assert!(m.get("error").is_none(), "run_code failed as a call: {m}");
+    m["result"].clone()
+}
+
+#[tokio::test]
+async fn a_runs_inner_calls_are_rows_under_the_run() {
+    let gw = TestGateway::start_with(|c| c.code.mode = metamcp::model::CodeMode::On).await;
+    let (alpha, beta) = (Mock::start(&[]), Mock::start(&["--profile", "rich"]));
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    gw.register(
+        json!({"name": "beta", "protocol": "http", "url": beta.url(),
+                       "tool_changes": "accept"}),
+    )
+    .await;
+    let rule =
+        json!([{"effect": "deny", "when": "tool.name == 'beta__add'", "reason": "no adding"}]);
+    let body = json!({"name": "no-add", "text": rule.to_string()});
+    let r =
+        support::http::send_json(gw.addr, "POST", "/api/v1/policies", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let c = gw.session("/mcp", &gw.client_key).await;
+    let denied = json!(metamcp::mcp::wire::rpc::code::POLICY_DENIED);
+    // Both servers routed and the policy applied: the first run that meets the policy is
+    // the run under test (the only one with a denied inner call).
+    let r = support::eventually(support::WAIT, "both servers and the policy", || async {
+        let r = run(&c, SCRIPT, None).await;
+        (r["structuredContent"]["result"][2] == denied).then_some(r)
+    })
+    .await;
+    let out = &r["structuredContent"]["result"];
+    assert!(out[3].as_str().is_some_and(|s| s.contains("last")), "{r}");
+    // A direct call afterwards: a row of its own, no parent.
+    let direct = c
+        .call_tool("alpha__echo", json!({"message": "direct"}))
+        .await;
+    assert!(direct.get("error").is_none(), "{direct}");
+
+    // The run's row (the newest run_code row, with an identity and no parent), its inner
+    // calls' rows by parent, and the direct call's row after them.
+    let (run_row, inner, direct_row) = support::eventually(support::WAIT, "the rows", || async {
+        let run_row = entries(&audit(&gw, "tool=run_code&limit=1").await).pop()?;
+        let run_id = run_row["call_id"].as_str()?;
+        let inner = entries(&audit(&gw, &format!("parent={run_id}")).await);
+        let direct = entries(&audit(&gw, "tool=alpha__echo&limit=1").await).pop()?;
+        let complete = inner.len() >= 4 && inner.iter().any(|e| e["outcome"] == "denied");
+        (complete && direct["at"].as_str() > run_row["at"].as_str()).then_some((
+            run_row.clone(),
+            inner,
+            direct,
+        ))
+    })
+    .await;
+    assert_eq!(
+        (&run_row["server"], &run_row["outcome"], &run_row["parent"]),
+        (&json!("metamcp"), &json!("ok"), &Value::Null),
+        "{run_row}"
+    );
+    let run_id = run_row["call_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{run_row}"));
+    assert!(uuid::Uuid::try_parse(run_id).is_ok(), "{run_row}");
+    assert_eq!(direct_row["parent"], Value::Null, "{direct_row}");
+    assert!(direct_row["call_id"].is_string(), "{direct_row}");
+    assert_ne!(direct_row["call_id"], run_row["call_id"]);
+
+    // Each inner call under its tool's name, the refused one denied with its reason.
+    let mut seen: Vec<(String, String, String, String)> = inner
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("-").to_string();
+            (s("tool"), s("server"), s("outcome"), s("reason"))
+        })
+        .collect();
+    seen.sort();
+    let want = [
+        ("alpha__add", "alpha", "ok", "-"),
+        ("alpha__echo", "alpha", "ok", "-"),
+        ("beta__add", "beta", "denied", "policy no-add"),
+        ("beta__echo", "beta", "ok", "-"),
+    ]
+    .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()));
+    assert_eq!(seen, want, "{inner:#?}");
+    let mut ids = std::collections::HashSet::new();
+    for e in &inner {
+        assert_eq!(e["parent"], run_id, "{e}");
+        assert_eq!(e["key_id"], run_row["key_id"], "{e}");
+        assert_eq!(e["method"], "tools/call", "{e}");
+        assert!(ids.insert(e["call_id"].to_string()), "{e}");
+    }
+    assert!(!ids.contains(&run_row["call_id"].to_string()));
+    // Other filters still apply beside it.
+    let denied_rows = entries(&audit(&gw, &format!("parent={run_id}&outcome=denied")).await);
+    assert_eq!(denied_rows.len(), 1, "{denied_rows:#?}");
+    assert_eq!(denied_rows[0]["tool"], "beta__add");
+}
+
+/// A run suspended for the user's confirmation (a 2026-07-28 client: `input_required`,
+/// then its retry, possibly at another replica) keeps its identity in its sealed state:
+/// the call made before the question and those made after the answer all name the one
+/// row the run leaves when it ends, and no call is audited twice.
+#[tokio::test]
+async fn a_suspended_and_resumed_run_keeps_one_identity() {
+    use super::confirm::{POLICY, gateway, stage, staged};
+    let (gw, repo) = gateway(|_| {}).await;
+    let ns = json!({"name": "coded", "servers": ["git"], "code_mode": "on"});
+    let made =
+        support::http::send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let rules = json!([{"effect": "confirm",
+        "when": "tool.annotations.destructiveHint == true && tool.name != 'run_code'"}]);
+    let path = format!("/api/v1/policies/{POLICY}");
+    let changed = support::http::send_json(
+        gw.addr,
+        "PUT",
+        &path,
+        &gw.admin_key,
+        &json!({ "text": rules.to_string() }),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    let p = json!({ "repo_path": repo.path() });
+    let code = format!(
+        "const p = {p};\n\
+         const before = await tools.git__git_diff_staged(p);\n\
+         await tools.git__git_reset(p);\n\
+         const after = await tools.git__git_diff_staged(p);\n\
+         return {{before: before.includes('notes.txt'), after: after.includes('notes.txt')}};"
+    );
+    let call = |id: u64, retry: Option<(&str, Value)>| {
+        let mut params = json!({"name": "run_code", "arguments": {"code": code},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}});
+        if let Some((state, answer)) = retry {
+            params["requestState"] = state.into();
+            params["inputResponses"] = json!({ "confirm": answer });
+        }
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+    };
+    let c = support::mcp::Client::new(gw.addr, "/mcp/coded", Some(&gw.client_key));
+    assert_eq!(stage(repo.path()), "notes.txt");
+    let asked = response_message(&c.post_stateless(&call(1, None)).await);
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let state = asked["result"]["requestState"].as_str().unwrap_or_default();
+    let accept = json!({"action": "accept", "content": {"confirm": true}});
+    let done = response_message(&c.post_stateless(&call(2, Some((state, accept)))).await);
+    assert_eq!(
+        done["result"]["structuredContent"]["result"],
+        json!({"before": true, "after": false}),
+        "{done}"
+    );
+    assert_eq!(staged(repo.path()), "", "the reset ran");
+
+    // One run row (the suspended request left none), and its three calls under it.
+    let (run_row, inner) = support::eventually(support::WAIT, "the rows", || async {
+        let runs = entries(&audit(&gw, "tool=run_code").await);
+        let run_row = runs.first()?.clone();
+        let id = run_row["call_id"].as_str()?;
+        let inner = entries(&audit(&gw, &format!("parent={id}")).await);
+        let ok = inner.iter().filter(|e| e["outcome"] == "ok").count();
+        (runs.len() == 1 && ok >= 3).then_some((run_row, inner))
+    })
+    .await;
+    let run_id = run_row["call_id"].as_str().unwrap_or_default();
+    let mut ran: Vec<(String, String)> = inner
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("-").to_string();
+            (s("tool"), s("outcome"))
+        })
+        .collect();
+    ran.sort();
+    assert_eq!(
+        ran,
+        [
+            ("git__git_diff_staged", "ok"),
+            ("git__git_diff_staged", "ok"),
+            ("git__git_reset", "ok")
+        ]
+        .map(|(t, o)| (t.to_string(), o.to_string())),
+        "{inner:#?}"
+    );
+    // Every row of those tools is the run's: none is without a parent.
+    for tool in ["git__git_diff_staged", "git__git_reset"] {
+        for e in entries(&audit(&gw, &format!("tool={tool}")).await) {
+            assert_eq!(e["parent"], run_id, "{e}");
+        }
+    }
+}
+
+/// What the test takes for a call id: the hyphenated form, 8-4-4-4-12 hex digits.
+fn is_call_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn percent_encoded(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// `?parent=` takes a call id and nothing else: anything else is a 400 naming `parent`
+/// with a message that says what it wants (never a 500 or a 503, never a page); a call id
+/// is a page, of that parent's rows only.
+#[tokio::test]
+async fn the_parent_filter_takes_a_call_id_and_refuses_anything_else_clearly() {
+    let gw = TestGateway::start().await;
+    let values = proptest::prop_oneof![
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        // Near misses: a digit short or long, braces, no hyphens, a URN, a stray byte.
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{11,13}",
+        "\\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\}",
+        "[0-9a-f]{32}",
+        "urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-g]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[0-9a-f-]{30,40}",
+        ".{0,48}",
+        "(\\u{0}|'|;|--|\\u{FEFF}|é|1){1,12}",
+        "[0-9]{1,20}",
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut taken, mut refused) = (0, 0);
+    for _ in 0..160 {
+        let v = values.new_tree(&mut runner).expect("a value").current();
+        let path = format!("/api/v1/audit?parent={}", percent_encoded(&v));
+        let r = get(gw.addr, &path, &gw.admin_key).await;
+        let body = r.json();
+        if is_call_id(&v) {
+            taken += 1;
+            assert_eq!(r.status, 200, "{v:?}: {body}");
+            assert_eq!(body["entries"], json!([]), "{v:?}: {body}");
+        } else {
+            refused += 1;
+            assert_eq!(
+                (r.status, body["code"].as_str(), body["field"].as_str()),
+                (400, Some("invalid_request"), Some("parent")),
+                "{v:?}: {body}"
+            );
+            let message = body["error"].as_str().unwrap_or_default();
+            assert!(message.contains("not a call id"), "{v:?}: {body}");
+            assert!(message.len() < 400, "{v:?}: a message that long: {body}");
+        }
+    }
+    assert!(
+        taken >= 10 && refused >= 80,
+        "{taken} taken, {refused} refused"
+    );
+    // An empty value is no call id either.
+    let r = get(gw.addr, "/api/v1/audit?parent=", &gw.admin_key).await;
+    assert_eq!((r.status, &r.json()["field"]), (400, &json!("parent")));
+    // keyadm's --parent is checked the same way, before anything is read.
+    let refused = support::keyadm(&gw.db, &["audit", "--parent", "run-7"]).await;
+    let (_, message) = refused.expect_err("refused");
+    assert!(
+        message.contains("--parent") && message.contains("not a call id"),
+        "{message}"
+    );
+    let out = support::keyadm(
+        &gw.db,
+        &[
+            "audit",
+            "--parent",
+            &uuid::Uuid::new_v4().to_string(),
+            "--json",
+        ],
+    )
+    .await
+    .expect("keyadm audit --parent");
+    let page: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(page["entries"], json!([]), "{page}");
+}

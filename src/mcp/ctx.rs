@@ -97,6 +97,16 @@ impl Ctx {
         }
     }
 
+    /// The context of one call made within this one (a code-mode script's inner call):
+    /// the same caller, run and confirmation, under a span of its own that is a child of
+    /// this call's.
+    pub(crate) fn nested(&self) -> Ctx {
+        Ctx {
+            trace: self.trace.as_ref().map(|t| Box::new(t.nested())),
+            ..self.derived(self.confirmation)
+        }
+    }
+
     pub(crate) fn kid(&self) -> &str {
         self.principal.as_ref().map_or("", |p| p.key_id.as_str())
     }

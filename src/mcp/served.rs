@@ -131,7 +131,7 @@ pub(crate) fn record(
         duration: started.elapsed(),
         request_bytes: body.len() as u64,
         response_bytes: outcome.as_ref().map_or(0, |r| r.len() as u64),
-        trace_id: None,
+        trace_id: ctx.trace.as_ref().map(|t| t.ctx.trace_id),
         reason: None,
         id,
         parent: ctx.run,

@@ -1,18 +1,27 @@
 //! A code-mode run in the audit trail and in traces (issue 77): the `run_code` call's row
 //! has an identity (`call_id`), each inner call's row names it as `parent` under its
 //! tool's own name (a call a policy refused too, with its outcome and reason), a direct
-//! call's row has none, and `GET /api/v1/audit?parent=` finds a run's inner calls. A
-//! `parent` that is no call id is a 400 naming it, whatever it is (a property test
-//! against the id's shape).
+//! call's row has none, and `GET /api/v1/audit?parent=` finds a run's inner calls. Each
+//! inner call is a span of its own, named as a direct call of its tool is, whose parent
+//! is the run's span, in the run's trace, over the forwarded call's client span (a real
+//! OTLP receiver, `control::tracing`'s). A `parent` that is no call id is a 400 naming
+//! it, whatever it is (a property test against the id's shape).
+
+use std::time::Duration;
 
 use proptest::strategy::{Strategy, ValueTree};
 use serde_json::{Value, json};
 
+use crate::control::tracing::{Receiver, tracing_to};
 use crate::support;
 use crate::support::gateway::TestGateway;
 use crate::support::http::get;
 use crate::support::mcp::response_message;
 use crate::support::mock::Mock;
+use metamcp::config::{Root, Sampler};
+
+const RUN_TRACE: &str = "5d1c2a0e9b8f47a3a1c4e6f8b2d0e913";
+const CLIENT_SPAN: &str = "a1b2c3d4e5f60718";
 
 /// Three calls over two servers and one a policy refuses (caught): the codes it met.
 const SCRIPT: &str = r#"
@@ -51,8 +60,17 @@ async fn run(c: &support::mcp::Client, code: &str, traceparent: Option<&str>) ->
 }
 
 #[tokio::test]
-async fn a_runs_inner_calls_are_rows_under_the_run() {
-    let gw = TestGateway::start_with(|c| c.code.mode = metamcp::model::CodeMode::On).await;
+async fn a_runs_inner_calls_are_rows_and_spans_under_the_run() {
+    let receiver = Receiver::start(&[]);
+    let gw = TestGateway::start_with(|c| {
+        c.code.mode = metamcp::model::CodeMode::On;
+        // Only a request that comes sampled is traced: the warm-up runs are not.
+        c.tracing = Some(tracing_to(
+            receiver.port,
+            Sampler::ParentBased(Root::AlwaysOff),
+        ));
+    })
+    .await;
     let (alpha, beta) = (Mock::start(&[]), Mock::start(&["--profile", "rich"]));
     gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
         .await;
@@ -69,14 +87,18 @@ async fn a_runs_inner_calls_are_rows_under_the_run() {
     assert_eq!(r.status, 201, "{}", r.text());
     let c = gw.session("/mcp", &gw.client_key).await;
     let denied = json!(metamcp::mcp::wire::rpc::code::POLICY_DENIED);
-    // Both servers routed and the policy applied: the first run that meets the policy is
-    // the run under test (the only one with a denied inner call).
-    let r = support::eventually(support::WAIT, "both servers and the policy", || async {
+    // Both servers routed and the policy applied (these runs are not traced).
+    support::eventually(support::WAIT, "both servers and the policy", || async {
         let r = run(&c, SCRIPT, None).await;
-        (r["structuredContent"]["result"][2] == denied).then_some(r)
+        (r["structuredContent"]["result"][2] == denied).then_some(())
     })
     .await;
+
+    // The run under test, traced.
+    let traceparent = format!("00-{RUN_TRACE}-{CLIENT_SPAN}-01");
+    let r = run(&c, SCRIPT, Some(&traceparent)).await;
     let out = &r["structuredContent"]["result"];
+    assert_eq!(out[2], denied, "{r}");
     assert!(out[3].as_str().is_some_and(|s| s.contains("last")), "{r}");
     // A direct call afterwards: a row of its own, no parent.
     let direct = c
@@ -84,19 +106,18 @@ async fn a_runs_inner_calls_are_rows_under_the_run() {
         .await;
     assert!(direct.get("error").is_none(), "{direct}");
 
-    // The run's row (the newest run_code row, with an identity and no parent), its inner
-    // calls' rows by parent, and the direct call's row after them.
-    let (run_row, inner, direct_row) = support::eventually(support::WAIT, "the rows", || async {
-        let run_row = entries(&audit(&gw, "tool=run_code&limit=1").await).pop()?;
-        let run_id = run_row["call_id"].as_str()?;
-        let inner = entries(&audit(&gw, &format!("parent={run_id}")).await);
-        let direct = entries(&audit(&gw, "tool=alpha__echo&limit=1").await).pop()?;
-        let complete = inner.len() >= 4 && inner.iter().any(|e| e["outcome"] == "denied");
-        (complete && direct["at"].as_str() > run_row["at"].as_str()).then_some((
-            run_row.clone(),
-            inner,
-            direct,
-        ))
+    // The run's row: the newest run_code row, with an identity and no parent.
+    let (run_row, direct_row) = support::eventually(support::WAIT, "the rows", || async {
+        let runs = entries(&audit(&gw, "tool=run_code&limit=1").await);
+        let directs = entries(&audit(&gw, "tool=alpha__echo&limit=1").await);
+        match (runs.first(), directs.first()) {
+            (Some(r), Some(d))
+                if r["trace_id"] == RUN_TRACE && d["at"].as_str() > r["at"].as_str() =>
+            {
+                Some((r.clone(), d.clone()))
+            }
+            _ => None,
+        }
     })
     .await;
     assert_eq!(
@@ -112,7 +133,12 @@ async fn a_runs_inner_calls_are_rows_under_the_run() {
     assert!(direct_row["call_id"].is_string(), "{direct_row}");
     assert_ne!(direct_row["call_id"], run_row["call_id"]);
 
-    // Each inner call under its tool's name, the refused one denied with its reason.
+    // Its inner calls, by parent: each under its tool's name, the refused one denied.
+    let inner = support::eventually(support::WAIT, "the inner rows", || async {
+        let rows = entries(&audit(&gw, &format!("parent={run_id}")).await);
+        (rows.len() >= 4).then_some(rows)
+    })
+    .await;
     let mut seen: Vec<(String, String, String, String)> = inner
         .iter()
         .map(|e| {
@@ -132,15 +158,97 @@ async fn a_runs_inner_calls_are_rows_under_the_run() {
     let mut ids = std::collections::HashSet::new();
     for e in &inner {
         assert_eq!(e["parent"], run_id, "{e}");
+        assert_eq!(e["trace_id"], RUN_TRACE, "{e}");
         assert_eq!(e["key_id"], run_row["key_id"], "{e}");
         assert_eq!(e["method"], "tools/call", "{e}");
         assert!(ids.insert(e["call_id"].to_string()), "{e}");
     }
     assert!(!ids.contains(&run_row["call_id"].to_string()));
-    // Other filters still apply beside it.
+    // The run's own row is not among its children, and other filters still apply.
     let denied_rows = entries(&audit(&gw, &format!("parent={run_id}&outcome=denied")).await);
     assert_eq!(denied_rows.len(), 1, "{denied_rows:#?}");
     assert_eq!(denied_rows[0]["tool"], "beta__add");
+
+    // The spans: the run's server span, four inner spans under it named as direct calls,
+    // and each forwarded call's client span under its inner span.
+    let spans = support::eventually(Duration::from_secs(10), "the run's spans", || async {
+        let spans: Vec<Value> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s["trace_id"] == RUN_TRACE)
+            .collect();
+        let count = |k: i64| spans.iter().filter(|s| s["kind"] == k).count();
+        (count(2) >= 1 && inner_of(&spans).len() >= 4 && count(3) >= 3).then_some(spans)
+    })
+    .await;
+    let server = spans
+        .iter()
+        .find(|s| s["kind"] == 2)
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(server["name"], "tools/call run_code", "{server}");
+    assert_eq!(server["parent_span_id"], CLIENT_SPAN);
+    let mut inner_spans = inner_of(&spans);
+    inner_spans.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_string());
+    let names: Vec<&str> = inner_spans
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tools/call alpha__add",
+            "tools/call alpha__echo",
+            "tools/call beta__add",
+            "tools/call beta__echo"
+        ],
+        "{spans:#?}"
+    );
+    for s in &inner_spans {
+        assert_eq!(s["parent_span_id"], server["span_id"], "{s}");
+        let a = &s["attributes"];
+        assert_eq!(a["mcp.method.name"], "tools/call", "{s}");
+        assert_eq!(
+            Some(a["gen_ai.tool.name"].as_str().unwrap_or_default()),
+            s["name"]
+                .as_str()
+                .and_then(|n| n.strip_prefix("tools/call ")),
+            "{s}"
+        );
+        let refused = s["name"] == "tools/call beta__add";
+        let code = a["error.type"].as_str().and_then(|c| c.parse::<i64>().ok());
+        assert_eq!(code == denied.as_i64(), refused, "{s}");
+        assert_eq!(s["status_code"] == 2, refused, "{s}");
+    }
+    // Each forwarded call's client span hangs under its own inner span.
+    let clients: Vec<&Value> = spans.iter().filter(|s| s["kind"] == 3).collect();
+    assert_eq!(clients.len(), 3, "{spans:#?}");
+    for client in clients {
+        let parent = inner_spans
+            .iter()
+            .find(|s| s["span_id"] == client["parent_span_id"])
+            .unwrap_or_else(|| panic!("a client span outside the inner spans: {client}"));
+        assert_eq!(
+            parent["attributes"]["metamcp.server"], client["attributes"]["metamcp.server"],
+            "{client}"
+        );
+        assert_ne!(
+            parent["name"], "tools/call beta__add",
+            "the denied call went out"
+        );
+    }
+}
+
+/// The inner calls' spans among `spans` (an authentication span is internal too).
+fn inner_of(spans: &[Value]) -> Vec<&Value> {
+    spans
+        .iter()
+        .filter(|s| {
+            s["kind"] == 1
+                && s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("tools/call"))
+        })
+        .collect()
 }
 
 /// A run suspended for the user's confirmation (a 2026-07-28 client: `input_required`,

@@ -3,7 +3,7 @@
 //! user (`confirm`), pinned tool definitions and their reviews (`reviews`), external
 //! guardrails (`guardrails`), the audit trail (`audit`), the threat model's checks
 //! (`security`) and code mode, whose inner calls meet all of these (`code_mode`) and are
-//! audited under their run (`code_mode_audit`).
+//! audited and traced under their run (`code_mode_audit`).
 
 mod audit;
 mod code_mode;

@@ -13,11 +13,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use uuid::Uuid;
-
 use bytes::Bytes;
 use deadpool_postgres::Pool;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::batches::{Batches, Pushed};
 use crate::jsonrpc::frame::{self, Span};
@@ -193,9 +192,9 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// A new row identity, unique across the gateway's replicas: a random prefix drawn once
-/// per process and a counter, as a version-8 (custom) UUID. Minting one takes no system
-/// call and no lock, so every row of the request path can have one.
+/// A new row identity: a random prefix drawn once per process (60 bits: two replicas'
+/// meet with odds of one in 2^60) and a counter, as a version-8 (custom) UUID. Minting
+/// one takes no system call and no lock, so every row of the request path can have one.
 pub fn mint() -> Uuid {
     static PREFIX: std::sync::LazyLock<u64> =
         std::sync::LazyLock::new(|| Uuid::new_v4().as_u64_pair().0);

@@ -1,7 +1,9 @@
 //! A code-mode run in the audit trail and in traces (issue 77): the `run_code` call's row
 //! has an identity (`call_id`), each inner call's row names it as `parent` under its
-//! tool's own name (a call a policy refused too, with its outcome and reason), a direct
-//! call's row has none, and `GET /api/v1/audit?parent=` finds a run's inner calls. Each
+//! tool's own name (calls refused by a policy, by the namespace or by the key's daily
+//! quota too, with their outcome and reason), a direct call's row has none, a run
+//! suspended for the user and resumed keeps its identity, and `GET
+//! /api/v1/audit?parent=` finds a run's inner calls. Each
 //! inner call is a span of its own, named as a direct call of its tool is, whose parent
 //! is the run's span, in the run's trace, over the forwarded call's client span (a real
 //! OTLP receiver, `control::tracing`'s). A `parent` that is no call id is a 400 naming
@@ -341,6 +343,94 @@ async fn a_suspended_and_resumed_run_keeps_one_identity() {
         for e in entries(&audit(&gw, &format!("tool={tool}")).await) {
             assert_eq!(e["parent"], run_id, "{e}");
         }
+    }
+}
+
+/// Other refusals of inner calls are rows under their run too, each `denied` with the
+/// reason a direct call's row has: a tool the namespace disables, and the key's daily
+/// quota spent mid-script; the calls that ran are `ok` beside them, one row each.
+#[tokio::test]
+async fn refused_inner_calls_of_other_kinds_are_rows_under_the_run() {
+    use metamcp::model::limits::{LimitsChange, Setting};
+    let gw = TestGateway::start().await;
+    let alpha = Mock::start(&[]);
+    gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
+        .await;
+    let ns = json!({"name": "team", "servers": ["alpha"], "code_mode": "on",
+                    "tools": {"alpha__fail": {"enabled": false}}});
+    let r =
+        support::http::send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // alpha routed in the namespace (asked with the admin key: the quota is the client's).
+    let admin = gw.session("/mcp/team", &gw.admin_key).await;
+    support::eventually(support::WAIT, "alpha routed", || async {
+        let m = admin
+            .call_tool("alpha__echo", json!({"message": "up"}))
+            .await;
+        m.get("error").is_none().then_some(())
+    })
+    .await;
+    let store = support::gateway::key_store(&gw.db);
+    let limits = LimitsChange {
+        daily_calls: Some(Setting::Is(4)),
+        ..LimitsChange::default()
+    };
+    let (key_id, key) = support::gateway::limited_key(&store, "quota", limits).await;
+    let c = gw.session("/mcp/team", &key).await;
+    let code = r#"
+        const out = [];
+        try { await callTool('alpha__fail', {}); out.push('ran'); } catch (e) { out.push(e.code); }
+        for (let i = 0; i < 5; i++) {
+            try { await tools.alpha__echo({message: 'n' + i}); out.push('ok'); }
+            catch (e) { out.push(e.code); }
+        }
+        return out;
+    "#;
+    let r = run(&c, code, None).await;
+    let out: Vec<Value> = r["structuredContent"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("{r}"));
+    let limited = json!(metamcp::mcp::wire::rpc::code::LIMITED);
+    let (ran, refused) = (
+        out.iter().filter(|o| **o == "ok").count(),
+        out.iter().filter(|o| **o == limited).count(),
+    );
+    assert!(ran >= 1 && refused >= 1 && ran + refused == 5, "{r}");
+    assert_eq!(
+        out[0],
+        json!(metamcp::mcp::wire::rpc::code::INVALID_PARAMS),
+        "{r}"
+    );
+
+    let (run_row, inner) = support::eventually(support::WAIT, "the rows", || async {
+        let run_row = entries(&audit(&gw, &format!("tool=run_code&key={key_id}")).await).pop()?;
+        let id = run_row["call_id"].as_str()?;
+        let inner = entries(&audit(&gw, &format!("parent={id}")).await);
+        (inner.len() >= 6).then_some((run_row, inner))
+    })
+    .await;
+    let count = |tool: &str, outcome: &str, reason: Option<&str>| {
+        inner
+            .iter()
+            .filter(|e| {
+                e["tool"] == tool && e["outcome"] == outcome && e["reason"].as_str() == reason
+            })
+            .count()
+    };
+    assert_eq!(
+        (
+            count("alpha__fail", "denied", Some("disabled in the namespace")),
+            count("alpha__echo", "ok", None),
+            count("alpha__echo", "denied", Some("limit daily_calls")),
+        ),
+        (1, ran, refused),
+        "{inner:#?}"
+    );
+    assert_eq!(inner.len(), 6, "{inner:#?}");
+    for e in &inner {
+        assert_eq!(e["parent"], run_row["call_id"], "{e}");
+        assert_eq!(e["key_id"], key_id.as_str(), "{e}");
     }
 }
 

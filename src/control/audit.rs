@@ -87,10 +87,12 @@ pub(super) fn audit_filter(query: Option<&str>) -> Result<crate::store::audit::F
                 })?)
             }
             "cursor" => f.cursor = Some(v),
+            "parent" => f.parent = Some(v),
             other => {
                 return Err(ApiError::bad_field(
                     other,
-                    "unknown filter (key, server, tool, outcome, since, until, limit, cursor)",
+                    "unknown filter (key, server, tool, outcome, since, until, limit, cursor, \
+                     parent)",
                 ));
             }
         }

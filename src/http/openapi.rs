@@ -19,6 +19,7 @@ pub fn document() -> Value {
     }
     let mut components = components();
     super::schemas::registry_schemas(&mut components["schemas"]);
+    super::schemas::audit_identity(&mut components["schemas"]);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -245,6 +246,11 @@ fn query_parameters(id: RouteId) -> Vec<Value> {
                 json!({"type": "integer", "minimum": 1, "maximum": 1000}),
             ),
             q("cursor", "the previous page's next_cursor", text()),
+            q(
+                "parent",
+                "a call_id: the calls made within that call (a run_code run's inner calls)",
+                text(),
+            ),
         ],
         RouteId::ImportServers => vec![
             q(

@@ -1,7 +1,19 @@
 //! Schemas of the OpenAPI document ([`super::openapi`]) kept apart: the registry routes'
-//! bodies and answers, and the upstream `auth` types of agent identity.
+//! bodies and answers, the upstream `auth` types of agent identity, and an audit entry's
+//! identity and parent.
 
 use serde_json::{Value, json};
+
+/// An audit entry's identity and the call it was made within (a code-mode run's inner
+/// calls name the run).
+pub(super) fn audit_identity(s: &mut Value) {
+    let uuid = |description: &str| json!({"type": ["string", "null"], "format": "uuid", "description": description});
+    let p = &mut s["AuditEntry"]["properties"];
+    p["call_id"] = uuid("the row's identity (null on rows written before rows had one)");
+    p["parent"] = uuid(
+        "the call_id of the run_code call whose script made this call; null for any other call",
+    );
+}
 
 /// The registry routes' bodies and answers (`docs/guides/registry.md`).
 pub(super) fn registry_schemas(s: &mut Value) {

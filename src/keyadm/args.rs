@@ -33,9 +33,10 @@ commands:
   keys usage ID [--since 30d] [--json]
                          calls per tool, errors, p50/p99 and bytes (from the audit trail)
   audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
-        [--limit N] [--cursor C] [--json]
+        [--parent CALL_ID] [--limit N] [--cursor C] [--json]
                          the audit trail, newest first (TIME: RFC 3339 or a duration ago;
-                         ID: a key's id or name, as for keys show)
+                         ID: a key's id or name, as for keys show; CALL_ID: a run's
+                         call_id, for its inner calls)
   servers import FILE [--dry-run] [--prune] [--replace] [--namespace NS] [--source S]
                  [--json]
                          bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
@@ -332,7 +333,8 @@ fn read_flags(args: &[String]) -> Result<Read<'_>, UsageError> {
             "--include-inactive" | "--confirm" => flags.push((a, None)),
             "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" | "--rate"
             | "--burst" | "--max-concurrent" | "--daily-calls" | "--since" | "--until"
-            | "--key" | "--server" | "--tool" | "--outcome" | "--limit" | "--cursor" => {
+            | "--key" | "--server" | "--tool" | "--outcome" | "--limit" | "--cursor"
+            | "--parent" => {
                 let Some(v) = args.get(i + 1) else {
                     return Err(UsageError(format!("{a} needs a value")));
                 };
@@ -488,6 +490,7 @@ fn audit_filter(flags: &Flags<'_>) -> Result<Filter, UsageError> {
         "--outcome",
         "--limit",
         "--cursor",
+        "--parent",
     ])?;
     let when = |flag: &'static str| -> Result<Option<When>, UsageError> {
         flags
@@ -511,6 +514,7 @@ fn audit_filter(flags: &Flags<'_>) -> Result<Filter, UsageError> {
         until: when("--until")?,
         limit,
         cursor: flags.value("--cursor").map(str::to_string),
+        parent: flags.value("--parent").map(str::to_string),
     };
     // `--key` takes a key's id or its name, as `keys show` does: the name is resolved
     // against the database when the command runs.

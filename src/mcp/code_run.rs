@@ -88,7 +88,7 @@ pub(crate) async fn serve<H: Host + 'static>(
     f: &Frame,
     served: &Served,
     shape: Shape,
-    make: impl FnOnce(Asking) -> H,
+    make: impl FnOnce(Asking, uuid::Uuid) -> H,
 ) -> Result<Response<Body>, RpcError> {
     let params = served::arguments(body, f, served)?;
     let none = Map::new();
@@ -109,18 +109,27 @@ pub(crate) async fn serve<H: Host + 'static>(
         tools: script_tools(ctx),
         journal: ctx.resume.as_ref().map(|r| r.journal.clone()),
         permit,
+        id: ctx
+            .resume
+            .as_ref()
+            .and_then(|r| r.run)
+            .unwrap_or_else(crate::observe::audit::mint),
     };
     let can = confirm::can_ask(ctx, body, f, shape);
     if can && !ctx.asks_by_rounds() {
         return Ok(on_stream(ctx, body, f, served, run, make).await);
     }
-    let host = make(match can {
-        true => Asking::Suspend,
-        false => Asking::Cannot,
-    });
+    let id = run.id;
+    let host = make(
+        match can {
+            true => Asking::Suspend,
+            false => Asking::Cannot,
+        },
+        id,
+    );
     let started = Instant::now();
     let outcome = run.execute(ctx, &host, std::future::pending()).await;
-    finish(ctx, body, f, served, started, outcome)
+    finish(ctx, body, f, served, started, outcome, id)
 }
 
 /// One run's script, with what it runs under.
@@ -129,6 +138,9 @@ struct Run {
     tools: Vec<Tool>,
     journal: Option<codemode::Journal>,
     permit: codemode::RunPermit,
+    /// The run's audit identity, minted when it starts and kept through a suspension:
+    /// its row's `call_id`, its inner calls' rows' `parent`.
+    id: uuid::Uuid,
 }
 
 /// What a run came to.
@@ -175,8 +187,8 @@ impl Run {
     }
 }
 
-/// The run's answer, and its audit row: its result; or, suspended, `input_required`
-/// with the question and the run's sealed state.
+/// The run's answer, and its audit row (its identity `run`): its result; or, suspended,
+/// `input_required` with the question and the run's sealed state (`run` in it).
 fn finish(
     ctx: &Ctx,
     body: &Bytes,
@@ -184,17 +196,20 @@ fn finish(
     served: &Served,
     started: Instant,
     outcome: Result<Ran, RpcError>,
+    run: uuid::Uuid,
 ) -> Result<Response<Body>, RpcError> {
     let result = match outcome {
-        Ok(Ran::Asks { journal, question }) => match suspended(ctx, body, f, journal, &question) {
-            Ok(resp) => return Ok(resp),
-            Err(failure) => Ok(failure),
-        },
+        Ok(Ran::Asks { journal, question }) => {
+            match suspended(ctx, body, f, journal, &question, run) {
+                Ok(resp) => return Ok(resp),
+                Err(failure) => Ok(failure),
+            }
+        }
         Ok(Ran::Result(v)) => Ok(v),
         Err(e) => Err(e),
     };
     let outcome = result.map(|v| Bytes::from(v.to_string()));
-    served::record(ctx, body, served, started, &outcome);
+    served::record(ctx, body, served, started, &outcome, Some(run));
     Ok(served::answer(ctx, body, f, outcome?))
 }
 
@@ -206,6 +221,7 @@ fn suspended(
     f: &Frame,
     journal: codemode::Journal,
     question: &Value,
+    run: uuid::Uuid,
 ) -> Result<Response<Body>, Value> {
     let ttl = ctx.state.config.parked.confirm_ttl;
     let claims = RunClaims {
@@ -220,6 +236,7 @@ fn suspended(
         },
         expires_ms: crate::base::unix_now_ms()
             .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+        run: Some(run),
     };
     let Some(state) = seal_run(&ctx.state.cipher, &claims) else {
         let message = format!(
@@ -255,10 +272,11 @@ fn on_stream<H: Host + 'static>(
     f: &Frame,
     served: &Served,
     run: Run,
-    make: impl FnOnce(Asking) -> H,
+    make: impl FnOnce(Asking, uuid::Uuid) -> H,
 ) -> impl std::future::Future<Output = Response<Body>> {
     let (tx, mut questions) = mpsc::channel::<Bytes>(16);
-    let host = make(Asking::Stream(tx.clone()));
+    let run_id = run.id;
+    let host = make(Asking::Stream(tx.clone()), run_id);
     let (done_tx, mut done) = oneshot::channel();
     let owned = ctx.derived(ctx.confirmation);
     let (body, f) = (body.clone(), f.clone());
@@ -269,7 +287,7 @@ fn on_stream<H: Host + 'static>(
             .execute(&owned, &host, async move { tx.closed().await })
             .await;
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body)).to_vec();
-        let resp = finish(&owned, &body, &f, &served, started, outcome)
+        let resp = finish(&owned, &body, &f, &served, started, outcome, run_id)
             .unwrap_or_else(|e| e.response(&id));
         let _ = done_tx.send(resp);
     });

@@ -343,6 +343,7 @@ pub(crate) async fn resumed(
             journal: claims.journal,
             inner: claims.inner,
             answer,
+            run: claims.run,
         }));
         // A run's state is minted only for a run that was let run (confirmed, if a
         // policy wanted `run_code` confirmed), for this caller and this code: its

@@ -43,6 +43,10 @@ pub struct Ctx {
     /// A `run_code` call resuming a run suspended for the user (2026-07-28): its
     /// journal, the inner call asked about, and the answer.
     pub resume: Option<Box<crate::mcp::wire::run_state::Resume>>,
+    /// The code-mode run this call was made within: its audit identity, which the row of
+    /// each call made in this context names as `parent`. `None` but for a script's inner
+    /// calls ([`crate::mcp::phases::inner`]).
+    pub run: Option<uuid::Uuid>,
 }
 
 impl Ctx {
@@ -69,6 +73,7 @@ impl Ctx {
             trace: None,
             confirmation: Confirmation::Unasked,
             resume: None,
+            run: None,
         })
     }
 
@@ -88,6 +93,17 @@ impl Ctx {
             trace: self.trace.clone(),
             confirmation,
             resume: None,
+            run: self.run,
+        }
+    }
+
+    /// The context of one call made within this one (a code-mode script's inner call):
+    /// the same caller, run and confirmation, under a span of its own that is a child of
+    /// this call's.
+    pub(crate) fn nested(&self) -> Ctx {
+        Ctx {
+            trace: self.trace.as_ref().map(|t| Box::new(t.nested())),
+            ..self.derived(self.confirmation)
         }
     }
 
@@ -139,6 +155,7 @@ impl Ctx {
                 .zip(self.state.observe.tracer.as_ref()),
             log_levels: &self.state.data.log_levels,
             timeout: None,
+            run: self.run,
         }
     }
 

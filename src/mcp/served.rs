@@ -55,7 +55,7 @@ pub(crate) async fn call(
         Ok(Err(e)) => Err(RpcError::method(e.code, e.message)),
         Err(_) => Err(timed_out(served, CALL_TIMEOUT)),
     };
-    record(ctx, body, served, started, &outcome);
+    record(ctx, body, served, started, &outcome, None);
     Ok(answer(ctx, body, f, outcome?))
 }
 
@@ -97,13 +97,15 @@ pub(crate) fn timed_out(served: &Served, limit: Duration) -> RpcError {
     )
 }
 
-/// The audit row of a call of `served` that ended with `outcome`.
+/// The audit row of a call of `served` that ended with `outcome`; `id`, its identity
+/// when it was minted before (a run's, which its inner calls' rows name as parent).
 pub(crate) fn record(
     ctx: &Ctx,
     body: &Bytes,
     served: &Served,
     started: Instant,
     outcome: &Result<Bytes, RpcError>,
+    id: Option<uuid::Uuid>,
 ) {
     let audited = match outcome {
         Ok(r) if memchr::memmem::find(r, br#""isError":true"#).is_some() => Outcome::ToolError,
@@ -129,8 +131,10 @@ pub(crate) fn record(
         duration: started.elapsed(),
         request_bytes: body.len() as u64,
         response_bytes: outcome.as_ref().map_or(0, |r| r.len() as u64),
-        trace_id: None,
+        trace_id: ctx.trace.as_ref().map(|t| t.ctx.trace_id),
         reason: None,
+        id,
+        parent: ctx.run,
     });
 }
 

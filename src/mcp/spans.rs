@@ -1,5 +1,6 @@
 //! The server spans of what the endpoint served: one MCP request's (the OpenTelemetry MCP
-//! semantic conventions' attributes) and a JSON-RPC batch's.
+//! semantic conventions' attributes) and a JSON-RPC batch's; and the span of a code-mode
+//! script's inner call, under its run's.
 
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -145,6 +146,49 @@ pub(crate) fn server_span(
         name: method,
         target: named.as_deref().filter(|_| !f.is(McpMethod::ResourcesRead)),
         kind: Kind::Server,
+        start,
+        end: std::time::SystemTime::now(),
+        attributes: attributes.as_slice(),
+        error: message.as_deref(),
+    });
+}
+
+/// Records the span of a code-mode script's inner call of `tool`, in `ctx` (its own span,
+/// [`Ctx::nested`], a child of the run's): named as a direct call of the tool is, with
+/// the JSON-RPC error's code when it failed.
+pub(crate) fn inner_span(ctx: &Ctx, tool: &str, start: std::time::SystemTime, error: Option<i64>) {
+    use crate::observe::trace::{Attrs, Kind, SpanData, Value};
+    let (Some(tracer), Some(trace)) = (&ctx.state.observe.tracer, &ctx.trace) else {
+        return;
+    };
+    if !trace.ctx.sampled {
+        return;
+    }
+    let method = McpMethod::ToolsCall.as_str();
+    let mut attributes = Attrs::default();
+    attributes.str("mcp.method.name", method);
+    attributes.str("gen_ai.tool.name", tool);
+    if let Some(t) = ctx.view.tool(tool) {
+        attributes.str("metamcp.server", &t.backend.label);
+    }
+    if let Some(p) = &ctx.principal {
+        attributes.str("metamcp.key.id", p.key_id.as_str());
+    }
+    if let Some(ns) = &ctx.namespace {
+        attributes.str("metamcp.namespace", ns);
+    }
+    let code = error.map(|c| c.to_string());
+    if let (Some(c), Some(n)) = (&code, error) {
+        attributes.str("error.type", c);
+        attributes.push("rpc.jsonrpc.error_code", Value::Int(n));
+    }
+    let message = code.as_ref().map(|c| format!("error {c}"));
+    tracer.record(SpanData {
+        ctx: trace.ctx,
+        parent: trace.parent,
+        name: method,
+        target: Some(tool),
+        kind: Kind::Internal,
         start,
         end: std::time::SystemTime::now(),
         attributes: attributes.as_slice(),

@@ -5,6 +5,8 @@
 //! is back. Old rows are deleted in small batches by one process at a time.
 //!
 //! A row holds names, sizes, times and outcomes, never an argument or a result value.
+//! Each row has an identity ([`mint`]), and a call made within another (a code-mode
+//! script's inner call, within its run) names that call's row as its `parent`.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -14,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use deadpool_postgres::Pool;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::batches::{Batches, Pushed};
 use crate::jsonrpc::frame::{self, Span};
@@ -150,6 +153,13 @@ pub struct Entry<'a> {
     /// Why a call was [`Outcome::Denied`] (`policy NAME`, `disabled`, …); `None` for
     /// every other row.
     pub reason: Option<Text<'a>>,
+    /// The row's identity (`call_id`), when it was needed before the row is recorded (a
+    /// code-mode run's, named by its inner calls while it runs); `None`: minted as the
+    /// row is queued.
+    pub id: Option<Uuid>,
+    /// The identity of the call this one was made within: a code-mode run, for each of
+    /// its script's inner calls (refused ones too); `None` for a call of its own.
+    pub parent: Option<Uuid>,
 }
 
 impl<'a> Entry<'a> {
@@ -176,8 +186,26 @@ impl<'a> Entry<'a> {
             response_bytes: 0,
             trace_id: None,
             reason: None,
+            id: None,
+            parent: None,
         }
     }
+}
+
+/// A new row identity: a random prefix drawn once per process (60 bits: two replicas'
+/// meet with odds of one in 2^60) and a counter, as a version-8 (custom) UUID. Minting
+/// one takes no system call and no lock, so every row of the request path can have one.
+pub fn mint() -> Uuid {
+    static PREFIX: std::sync::LazyLock<u64> =
+        std::sync::LazyLock::new(|| Uuid::new_v4().as_u64_pair().0);
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&PREFIX.to_be_bytes());
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    // The version takes 4 bits of the prefix, the variant the counter's top 2 (a process
+    // would need 2^62 rows to wrap).
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 /// The queue of rows not yet written, and its counts. Rows wait in the form they are
@@ -355,8 +383,8 @@ fn once_a_minute(last: &AtomicU64) -> bool {
 
 /// The columns a row gives, in the order [`encode_row`] writes them.
 const COPY: &str = "COPY audit_log (at, kind, key_id, subject, namespace, server, method, tool, \
-     upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id, reason) \
-     FROM STDIN (FORMAT binary)";
+     upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id, reason, \
+     call_id, parent) FROM STDIN (FORMAT binary)";
 /// The binary COPY signature, no flags and no header extension; and the end marker.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 const COPY_TRAILER: &[u8] = &[0xff, 0xff];
@@ -410,7 +438,7 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
         e.at.duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     let mut head = [0u8; 14];
-    head[..2].copy_from_slice(&15i16.to_be_bytes());
+    head[..2].copy_from_slice(&17i16.to_be_bytes());
     head[2..6].copy_from_slice(&8i32.to_be_bytes());
     head[6..].copy_from_slice(&micros.saturating_sub(PG_EPOCH_MICROS).to_be_bytes());
     out.extend_from_slice(&head);
@@ -453,6 +481,19 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
         None => null(out),
     }
     text(out, e.reason.as_ref().map(Text::as_str).as_deref());
+    uuid_field(out, Some(e.id.unwrap_or_else(mint)));
+    uuid_field(out, e.parent);
+}
+
+/// A `uuid` field: its 16 bytes.
+fn uuid_field(out: &mut Vec<u8>, id: Option<Uuid>) {
+    match id {
+        Some(id) => {
+            out.extend_from_slice(&16i32.to_be_bytes());
+            out.extend_from_slice(id.as_bytes());
+        }
+        None => null(out),
+    }
 }
 
 fn null(out: &mut Vec<u8>) {
@@ -574,6 +615,42 @@ mod tests {
         ];
         let names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
         assert_eq!(names, Outcome::NAMES);
+    }
+
+    #[test]
+    fn minted_identities_differ_and_say_they_are_custom() {
+        let ids: std::collections::HashSet<Uuid> = (0..10_000).map(|_| mint()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(
+            ids.iter()
+                .all(|id| id.get_version_num() == 8 && id.get_variant() == uuid::Variant::RFC4122)
+        );
+    }
+
+    #[test]
+    fn a_row_is_encoded_with_its_identity_and_parent_last() {
+        let (id, parent) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut out = Vec::new();
+        encode_row(
+            &mut out,
+            &Entry {
+                id: Some(id),
+                parent: Some(parent),
+                ..row()
+            },
+        );
+        assert_eq!(&out[..2], &17i16.to_be_bytes());
+        let tail = &out[out.len() - 40..];
+        assert_eq!(&tail[..4], &16i32.to_be_bytes());
+        assert_eq!(&tail[4..20], id.as_bytes());
+        assert_eq!(&tail[20..24], &16i32.to_be_bytes());
+        assert_eq!(&tail[24..], parent.as_bytes());
+        // No parent: NULL; no identity given: one minted.
+        let mut out = Vec::new();
+        encode_row(&mut out, &row());
+        let tail = &out[out.len() - 24..];
+        assert_eq!(&tail[..4], &16i32.to_be_bytes());
+        assert_eq!(&tail[20..], &(-1i32).to_be_bytes());
     }
 
     #[test]

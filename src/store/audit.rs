@@ -152,6 +152,9 @@ pub struct Filter {
     pub limit: Option<i64>,
     /// Where the previous page ended (its `next_cursor`).
     pub cursor: Option<String>,
+    /// The rows of the calls made within this one (its `call_id`): a code-mode run's
+    /// inner calls.
+    pub parent: Option<String>,
 }
 
 /// A cursor: the last entry's time (microseconds since the epoch) and id.
@@ -193,8 +196,27 @@ impl Filter {
         if let Some(c) = &self.cursor {
             parse_cursor(c).map_err(|e| ("cursor", e))?;
         }
+        if let Some(p) = &self.parent {
+            parse_call_id(p).map_err(|e| ("parent", e))?;
+        }
         Ok(())
     }
+}
+
+/// A row's identity as an entry's `call_id` gives it: a UUID in its hyphenated form (36
+/// characters), nothing else.
+pub fn parse_call_id(s: &str) -> Result<uuid::Uuid, String> {
+    let bad = || {
+        format!(
+            "{:?} is not a call id (a UUID such as 0194f3c2-7a4e-8d1b-9c3f-2b6a5e0d4c11, \
+             as an entry's call_id gives it)",
+            s.chars().take(64).collect::<String>()
+        )
+    };
+    if s.len() != 36 {
+        return Err(bad());
+    }
+    uuid::Uuid::try_parse(s).map_err(|_| bad())
 }
 
 /// A key id as keyadm prints it (16 lowercase hex digits).
@@ -231,6 +253,10 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
     eq("server", &f.server, &mut args);
     eq("tool", &f.tool, &mut args);
     eq("outcome", &f.outcome, &mut args);
+    if let Some(p) = f.parent.as_deref().and_then(|p| parse_call_id(p).ok()) {
+        args.push(Box::new(p));
+        clauses.push(format!("parent = ${}", args.len()));
+    }
     if let Some(w) = &f.since {
         clauses.push(format!("at >= {}", w.sql(&mut args)));
     }
@@ -252,7 +278,7 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
         "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
                 (extract(epoch FROM at) * 1000000)::int8, kind, key_id, subject, namespace,
                 server, method, tool, upstream_tool, outcome, duration_us, request_bytes,
-                response_bytes, trace_id, reason
+                response_bytes, trace_id, reason, call_id, parent
          FROM audit_log {} ORDER BY at DESC, id DESC LIMIT ${}",
         if clauses.is_empty() {
             String::new()
@@ -291,6 +317,8 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
                 "response_bytes": r.get::<_, i64>(14),
                 "trace_id": r.get::<_, Option<String>>(15),
                 "reason": r.get::<_, Option<String>>(16),
+                "call_id": r.get::<_, Option<uuid::Uuid>>(17).map(|u| u.to_string()),
+                "parent": r.get::<_, Option<uuid::Uuid>>(18).map(|u| u.to_string()),
             })
         })
         .collect();

@@ -171,6 +171,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0031_namespace_code_mode",
         sql: include_str!("../../sql/0031_namespace_code_mode.sql"),
     },
+    Migration {
+        version: 32,
+        name: "0032_audit_parent",
+        sql: include_str!("../../sql/0032_audit_parent.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -45,6 +45,8 @@ pub struct Caller<'a> {
     /// How long the call may take, when not the backend's `timeout_ms` (a task's
     /// `tasks/result`).
     pub timeout: Option<std::time::Duration>,
+    /// The code-mode run the call was made within (its audit row's `parent`).
+    pub run: Option<uuid::Uuid>,
 }
 
 impl Caller<'_> {
@@ -92,6 +94,7 @@ impl Caller<'_> {
                 exposed,
                 upstream,
                 trace_id: None,
+                parent: self.run,
             }
         });
         super::record::CallRecord {

@@ -92,6 +92,8 @@ pub(super) struct AuditDraft {
     /// A JSON string literal (the routing table's, shared).
     pub(super) upstream: Option<Bytes>,
     pub(super) trace_id: Option<[u8; 16]>,
+    /// The code-mode run the call was made within.
+    pub(super) parent: Option<uuid::Uuid>,
 }
 
 /// Whether a piece of an answer carries `"isError": true` (a tool's own error result).
@@ -214,6 +216,8 @@ impl CallRecord {
             response_bytes: self.response_bytes as u64,
             trace_id: d.trace_id,
             reason: None,
+            id: None,
+            parent: d.parent,
         });
     }
 

@@ -38,12 +38,15 @@ pub struct PipelineHost {
 
 impl PipelineHost {
     /// The pipeline for the inner calls of the run `ctx` called, asking its client as
-    /// `asking` says.
-    pub fn new(ctx: &Ctx, asking: Asking) -> PipelineHost {
+    /// `asking` says; `run`, the run's audit identity, is each inner call's parent.
+    pub fn new(ctx: &Ctx, asking: Asking, run: uuid::Uuid) -> PipelineHost {
         let waits = matches!(asking, Asking::Stream(_))
             .then(|| Arc::new(UserWaits::new(ctx.state.config.parked.confirm_ttl)));
         PipelineHost {
-            ctx: ctx.derived(Confirmation::ByRun),
+            ctx: Ctx {
+                run: Some(run),
+                ..ctx.derived(Confirmation::ByRun)
+            },
             asking,
             waits,
             answer: Mutex::new(
@@ -55,10 +58,24 @@ impl PipelineHost {
         }
     }
 
-    /// One `tools/call` of `name` with `arguments` through the pipeline: the tool's
+    /// One `tools/call` of `name` with `arguments` through the pipeline, traced as a span
+    /// of its own under the run's.
+    async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, HostError> {
+        let ctx = self.ctx.nested();
+        let start = std::time::SystemTime::now();
+        let result = self.call_in(&ctx, name, arguments).await;
+        let error = match &result {
+            Err(HostError::Refused(e)) => Some(e.code),
+            _ => None,
+        };
+        crate::mcp::spans::inner_span(&ctx, name, start, error);
+        result
+    }
+
+    /// The call in `base` (the run's context, under the call's own span): the tool's
     /// result, or the error a direct call would have had. A confirmation it needs is
     /// asked as this run's client can be asked.
-    async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, HostError> {
+    async fn call_in(&self, base: &Ctx, name: &str, arguments: Value) -> Result<Value, HostError> {
         let digest = arguments
             .as_object()
             .map(crate::codemode::journal::digest)
@@ -67,7 +84,7 @@ impl PipelineHost {
             // The call the run stopped for, with the client's answer and its state.
             let retry = self.request(name, &arguments, Some((&answer, &inner.state)));
             let f = parse(&retry)?;
-            let mut ctx = self.ctx.derived(Confirmation::Unasked);
+            let mut ctx = base.derived(Confirmation::Unasked);
             let (body, f) = confirm::resumed(&mut ctx, &retry, &f)
                 .await
                 .map_err(|e| HostError::Refused(inner_error(e)))?
@@ -76,10 +93,10 @@ impl PipelineHost {
         }
         let body = self.request(name, &arguments, None);
         let f = parse(&body)?;
-        let message = self.send(&self.ctx, &body, &f).await?;
+        let message = self.send(base, &body, &f).await?;
         let Some((state, form)) = message
             .get("result")
-            .and_then(|r| confirm::handed_back(&self.ctx, &body, name, r))
+            .and_then(|r| confirm::handed_back(base, &body, name, r))
         else {
             return result(message);
         };
@@ -92,7 +109,7 @@ impl PipelineHost {
             Asking::Cannot => Confirmation::Refused(Outcome::CannotAsk),
             Asking::Stream(tx) => {
                 let _waiting = self.waits.as_ref().map(|w| w.begin());
-                match confirm::ask_on(&self.ctx, &form, tx).await {
+                match confirm::ask_on(base, &form, tx).await {
                     Ok(()) => Confirmation::Accepted,
                     Err(o) => Confirmation::Refused(o),
                 }
@@ -100,7 +117,7 @@ impl PipelineHost {
         };
         // Asked: the call again, with the answer (a refusal is recorded as a direct
         // call's is).
-        let ctx = self.ctx.derived(confirmation);
+        let ctx = base.derived(confirmation);
         self.send(&ctx, &body, &f).await.and_then(result)
     }
 

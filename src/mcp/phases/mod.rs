@@ -229,7 +229,7 @@ pub(crate) async fn call(
     let resp = match call.callee {
         // `run_code`: its inner calls come back into the pipeline through this host.
         Callee::Gateway(served) if served.tool.name() == crate::codemode::RUN_CODE => {
-            let host = |asking| inner::PipelineHost::new(ctx, asking);
+            let host = |asking, run| inner::PipelineHost::new(ctx, asking, run);
             Box::pin(crate::mcp::code_run::serve(
                 ctx, body, f, served, shape, host,
             ))

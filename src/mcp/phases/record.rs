@@ -110,8 +110,10 @@ fn note(
         duration: std::time::Duration::ZERO,
         request_bytes: body.len() as u64,
         response_bytes: 0,
-        trace_id: None,
+        trace_id: ctx.trace.as_ref().map(|t| t.ctx.trace_id),
         reason: Some(Text::Str(reason)),
+        id: None,
+        parent: ctx.run,
     });
 }
 

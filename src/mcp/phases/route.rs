@@ -156,6 +156,8 @@ fn unavailable(
                 response_bytes: 0,
                 trace_id: None,
                 reason: None,
+                id: None,
+                parent: ctx.run,
             });
     }
     if b.needs_account() {

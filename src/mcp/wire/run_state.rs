@@ -48,6 +48,9 @@ pub struct RunClaims {
     pub inner: InnerAsk,
     /// Unix milliseconds after which the state is refused.
     pub expires_ms: u64,
+    /// The run's audit identity: the resumed run's rows name the same parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<uuid::Uuid>,
 }
 
 /// A suspended run as its retry resumes it: the journal, the inner call asked about, and
@@ -57,6 +60,8 @@ pub struct Resume {
     pub journal: Journal,
     pub inner: InnerAsk,
     pub answer: Value,
+    /// The run's audit identity, as it started.
+    pub run: Option<uuid::Uuid>,
 }
 
 const RUNS: Sealed<RunClaims> = Sealed::new(RUN_PREFIX, RUN_AAD, MAX_RUN_STATE);
@@ -126,6 +131,7 @@ mod tests {
                 state: "mcf1.x".into(),
             },
             expires_ms: 2_000,
+            run: Some(uuid::Uuid::from_u128(7)),
         }
     }
 

@@ -145,6 +145,17 @@ impl RequestTrace {
             ..self.ctx
         }
     }
+
+    /// The trace of a call made within this request's (a code-mode script's inner call):
+    /// a span of its own in the same trace, whose parent is this request's span.
+    pub fn nested(&self) -> RequestTrace {
+        RequestTrace {
+            ctx: self.child(),
+            parent: Some(self.ctx.span_id),
+            tracestate: self.tracestate.clone(),
+            start: SystemTime::now(),
+        }
+    }
 }
 
 /// The trace context a call carries upstream: the client span's `traceparent` and the

@@ -11,4 +11,4 @@ mod mcpc;
 mod migrations;
 mod registry;
 mod swagger_ui;
-mod tracing;
+pub(crate) mod tracing;

@@ -23,15 +23,15 @@ use serde_json::{Value, json};
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
 
-/// The receiver process and the spans it has printed so far.
-struct Receiver {
-    port: u16,
+/// The receiver process and the spans it has printed so far (code mode's test uses it too).
+pub(crate) struct Receiver {
+    pub(crate) port: u16,
     spans: Arc<Mutex<Vec<Value>>>,
     child: Child,
 }
 
 impl Receiver {
-    fn start(args: &[&str]) -> Receiver {
+    pub(crate) fn start(args: &[&str]) -> Receiver {
         let mut child = Command::new(peers().join("otel/bin/python"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -62,7 +62,7 @@ impl Receiver {
         Receiver { port, spans, child }
     }
 
-    fn spans(&self) -> Vec<Value> {
+    pub(crate) fn spans(&self) -> Vec<Value> {
         self.spans.lock().unwrap().clone()
     }
 }
@@ -74,7 +74,7 @@ impl Drop for Receiver {
     }
 }
 
-fn tracing_to(port: u16, sampler: Sampler) -> Tracing {
+pub(crate) fn tracing_to(port: u16, sampler: Sampler) -> Tracing {
     Tracing {
         authority: format!("127.0.0.1:{port}"),
         path: "/v1/traces".into(),

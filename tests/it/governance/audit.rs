@@ -313,6 +313,8 @@ fn row<'a>(
         response_bytes: 20,
         trace_id: None,
         reason: None,
+        id: None,
+        parent: None,
     }
 }
 
@@ -672,6 +674,8 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
     first.request_bytes = u64::MAX;
     first.response_bytes = 77;
     first.trace_id = Some(*b"\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c");
+    let (id, parent) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    (first.id, first.parent) = (Some(id), Some(parent));
     gw.state.observe.audit.record(first);
     for _ in 0..BATCH + 5 {
         record(
@@ -703,7 +707,7 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
         .query_one(
             "SELECT (extract(epoch FROM at) * 1000000)::int8, kind, key_id, subject, namespace,
                     server, method, tool, upstream_tool, outcome, duration_us, request_bytes,
-                    response_bytes, trace_id
+                    response_bytes, trace_id, call_id, parent
              FROM audit_log WHERE server = 'alpha'",
             &[],
         )
@@ -726,16 +730,29 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
         r.get::<_, Option<&str>>(13),
         Some("0af7651916cd43dd8448eb211c80319c")
     );
+    assert_eq!(r.get::<_, Option<uuid::Uuid>>(14), Some(id));
+    assert_eq!(r.get::<_, Option<uuid::Uuid>>(15), Some(parent));
     let n: i64 = db
         .query_one(
             "SELECT count(*) FROM audit_log WHERE server = 'beta' AND tool = 'beta__bulk'
-                 AND upstream_tool = 'bulk' AND subject IS NULL AND trace_id IS NULL",
+                 AND upstream_tool = 'bulk' AND subject IS NULL AND trace_id IS NULL
+                 AND parent IS NULL AND call_id IS NOT NULL",
             &[],
         )
         .await
         .unwrap()
         .get(0);
     assert_eq!(n, BATCH as i64 + 5);
+    // Each row minted an identity of its own.
+    let distinct: i64 = db
+        .query_one(
+            "SELECT count(DISTINCT call_id) FROM audit_log WHERE server IN ('alpha', 'beta')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(distinct, BATCH as i64 + 6);
 }
 
 /// A client's hostile strings reach the audit trail as sent, but `keyadm audit` prints

@@ -2,10 +2,12 @@
 //! identity, and the policy phase with `validate_arguments`), confirmations asked of the
 //! user (`confirm`), pinned tool definitions and their reviews (`reviews`), external
 //! guardrails (`guardrails`), the audit trail (`audit`), the threat model's checks
-//! (`security`) and code mode, whose inner calls meet all of these (`code_mode`).
+//! (`security`) and code mode, whose inner calls meet all of these (`code_mode`) and are
+//! audited and traced under their run (`code_mode_audit`).
 
 mod audit;
 mod code_mode;
+mod code_mode_audit;
 mod confirm;
 mod confirm_in_code;
 mod guardrails;

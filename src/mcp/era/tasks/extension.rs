@@ -564,6 +564,7 @@ impl Reader {
                 trace: None,
                 log_levels: &state.data.log_levels,
                 timeout: Some(state.config.tasks.wait),
+                run: None,
             };
             let bridge = Bridge::choose(caller.stateless, &self.backend).await;
             let resp = crate::mcp::era::bridge::forward(

@@ -13,11 +13,14 @@
 //! - [`control`]: the REST handlers (servers, namespaces, tools, tokens, events, health).
 //! - [`registry`]: MCP registries (the official one and private ones): search, install
 //!   a server from an entry, upgrade it under review, and what is outdated.
+//! - [`state`]: the composition root: the planes a request reaches and the control
+//!   plane (the registry, readiness, how a change becomes a routing build), which the
+//!   server, the control API and start-up reach; the data plane takes only its planes.
 //! - [`mcp`]: the client-facing MCP endpoint, both protocol eras, down to the backend, in
 //!   rooms whose imports run one way: the endpoint, the call pipeline (`phases/`), the era
 //!   adapters (`era/`), the hop (`hop/`: one call forwarded, its answer streamed back), the
-//!   eras' dialects as bytes (`wire/`), the request's context (`ctx.rs`) and the gateway's
-//!   state (`state.rs`).
+//!   eras' dialects as bytes (`wire/`), the request's context (`ctx.rs`) and the planes a
+//!   request reaches (`planes.rs`).
 //! - [`routing`]: the lock-free table of who serves what, built whole from the registry
 //!   and the backends' lists; resource subscriptions.
 //! - [`guard`]: a namespace's external guardrails: HTTP hooks on a tool call's request
@@ -80,5 +83,6 @@ pub mod registry;
 pub mod routing;
 pub mod search;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod vault;

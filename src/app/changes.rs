@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 use crate::base::KeyId;
-use crate::mcp::state::State;
 use crate::observe::events::Audience;
+use crate::state::State;
 use crate::store::db::{CHANGES_CHANNEL, DbError};
 
 const FULL_REFRESH: Duration = Duration::from_secs(30);
@@ -168,7 +168,7 @@ async fn handle_batch(state: &Arc<State>, payloads: &[String]) -> Result<(), DbE
                 let text = |k: &str| v[k].as_str().map(str::to_string);
                 if let (Some(conversation), Some(uri)) = (text("conversation"), text("uri")) {
                     crate::mcp::subscriptions::announced(
-                        state,
+                        &state.planes,
                         crate::store::subscriptions::Shared {
                             conversation,
                             uri,

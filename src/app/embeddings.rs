@@ -14,8 +14,8 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
-use crate::mcp::state::State;
 use crate::search::semantic::{self, DIM, Key, Store, Vector, Wanted};
+use crate::state::State;
 use crate::store::db::DbError;
 
 /// Tools embedded in one go on the blocking pool (so searches see progress).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::auth::limits::lease::Mode;
 use crate::auth::limits::renew;
 use crate::auth::limits::replicas::{HEARTBEAT_EVERY, TICK};
-use crate::mcp::state::State;
+use crate::state::State;
 
 /// How often rows nobody holds are removed.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);

@@ -17,8 +17,8 @@ use crate::auth::token::Tokens;
 use crate::cli::{SETTING_FLAGS, parse_settings};
 use crate::config::{Config, EXIT_USAGE};
 use crate::crypto::Cipher;
-use crate::mcp::state::State;
 use crate::server;
+use crate::state::State;
 use crate::store::db::{Database, DbError};
 use crate::store::keys::KeyStore;
 use crate::store::migrate;
@@ -82,10 +82,10 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
         }
     }
     tokio::spawn(limits::run(Arc::downgrade(&state)));
-    tokio::spawn(crate::mcp::state::status_events(Arc::downgrade(&state)));
-    tokio::spawn(crate::mcp::state::circuit_events(Arc::downgrade(&state)));
+    tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
+    tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
     tokio::spawn(crate::mcp::subscriptions::deliver_notices(Arc::downgrade(
-        &state,
+        &state.planes,
     )));
     tokio::spawn(flush_usage(Arc::downgrade(&state)));
     if state.config.audit {
@@ -111,7 +111,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
         let wanted = store.attach();
         tokio::spawn(embeddings::run(Arc::downgrade(&state), store, wanted));
     }
-    tokio::spawn(crate::mcp::state::rebuild_loop(
+    tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),
         rebuild_rx,
     ));
@@ -129,7 +129,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
 
 /// Writes key usage every [`FLUSH_EVERY`](crate::auth::limits::usage::FLUSH_EVERY) until the
 /// state is gone.
-async fn flush_usage(state: std::sync::Weak<crate::mcp::state::State>) {
+async fn flush_usage(state: std::sync::Weak<crate::state::State>) {
     loop {
         tokio::time::sleep(crate::auth::limits::usage::FLUSH_EVERY).await;
         let Some(state) = state.upgrade() else { return };

@@ -29,10 +29,10 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::http::routes::{Params, RouteId};
 use crate::http::{ApiError, Body, empty, is_json, json, json_value, read_body};
-use crate::mcp::state::State;
 use crate::model::validate::Invalid;
 use crate::model::{Namespace, Server};
 use crate::observe::metrics::PoolFigures;
+use crate::state::State;
 use crate::store::registry::StoreError;
 
 /// One REST call, as every handler takes it.

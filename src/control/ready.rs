@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::auth::limits::lease::Mode;
 use crate::backend::Status;
 use crate::http::{ApiError, Body, json_value};
-use crate::mcp::state::State;
+use crate::state::State;
 
 /// The longest `wait` a request may ask for.
 const MAX_WAIT: u64 = 30;

@@ -155,7 +155,7 @@ pub(super) async fn server_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
     let param = || params.get(0).unwrap_or_default();
     let p = who(&principal)?;
     let backend = visible_backend(state, &p, param()).await?;
-    let ctx = crate::mcp::ctx::Ctx::new(state, Some(p), None)
+    let ctx = crate::mcp::ctx::Ctx::new(&state.planes, Some(p), None)
         .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
     Ok(json_value(
         StatusCode::OK,
@@ -181,7 +181,7 @@ pub(super) async fn execute_tool(c: Call<'_>) -> Result<Response<Body>, ApiError
         .as_ref()
         .map(|t| Box::new(t.start_for(req.headers())));
     let args = json_bytes(state, req).await?;
-    let ctx = crate::mcp::ctx::Ctx::new(state, Some(p.clone()), None)
+    let ctx = crate::mcp::ctx::Ctx::new(&state.planes, Some(p.clone()), None)
         .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
     let ctx = crate::mcp::ctx::Ctx {
         conversation: std::sync::Arc::from(format!("rest:{}", p.key_id)),

@@ -27,12 +27,12 @@ pub(super) async fn list_skills(c: Call<'_>) -> Result<Response<Body>, ApiError>
         return Err(unknown(ns));
     }
     let ctx =
-        crate::mcp::ctx::Ctx::new(state, Some(p.clone()), namespace).ok_or_else(
-            || match namespace {
+        crate::mcp::ctx::Ctx::new(&state.planes, Some(p.clone()), namespace).ok_or_else(|| {
+            match namespace {
                 Some(ns) => unknown(ns),
                 None => ApiError::Unavailable("routing not ready".into()),
-            },
-        )?;
+            }
+        })?;
     let skills: Vec<Value> = ctx
         .view
         .skills

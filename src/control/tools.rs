@@ -41,12 +41,12 @@ pub(super) async fn search_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
         return Err(unknown(ns));
     }
     let ctx =
-        crate::mcp::ctx::Ctx::new(state, Some(p.clone()), namespace).ok_or_else(
-            || match namespace {
+        crate::mcp::ctx::Ctx::new(&state.planes, Some(p.clone()), namespace).ok_or_else(|| {
+            match namespace {
                 Some(ns) => unknown(ns),
                 None => ApiError::Unavailable("routing not ready".into()),
-            },
-        )?;
+            }
+        })?;
     let who = crate::mcp::policed::subject(state, ctx.principal.as_ref());
     let results: Vec<Value> = ctx
         .view

@@ -9,7 +9,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
 use crate::http::{ApiError, Body, json_value};
-use crate::mcp::state::State;
+use crate::state::State;
 use crate::vault::VaultError;
 
 impl From<VaultError> for ApiError {

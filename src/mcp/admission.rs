@@ -13,18 +13,18 @@ use crate::http::{ApiError, Body};
 use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::state::State;
+use crate::mcp::planes::Planes;
 use crate::mcp::wire::relayed;
 use crate::mcp::wire::rpc::RpcError;
 use crate::routing::ToolRate;
 
-fn refused(state: &State, p: &Principal, r: Refused) -> Refused {
+fn refused(state: &Planes, p: &Principal, r: Refused) -> Refused {
     state.over_limit(&p.key_id, &r);
     r
 }
 
 /// One request against the key's rate.
-pub(crate) async fn request(state: &State, p: &Principal) -> Result<(), Refused> {
+pub(crate) async fn request(state: &Planes, p: &Principal) -> Result<(), Refused> {
     let limiter = &state.auth.limits;
     let limits = limiter.effective(&p.limits);
     if limits.rate.is_none() {
@@ -39,7 +39,7 @@ pub(crate) async fn request(state: &State, p: &Principal) -> Result<(), Refused>
 /// One request against the key's rate, then a place among its requests in flight (held
 /// until the returned guard drops).
 pub(crate) async fn request_in_flight(
-    state: &State,
+    state: &Planes,
     p: &Principal,
 ) -> Result<Option<InFlight>, Refused> {
     let limiter = &state.auth.limits;
@@ -55,7 +55,7 @@ pub(crate) async fn request_in_flight(
 }
 
 /// A place among the key's requests in flight alone (its rate charged already).
-pub(crate) async fn in_flight(state: &State, p: &Principal) -> Result<Option<InFlight>, Refused> {
+pub(crate) async fn in_flight(state: &Planes, p: &Principal) -> Result<Option<InFlight>, Refused> {
     let limiter = &state.auth.limits;
     limiter
         .enter(&p.key_id, &limiter.effective(&p.limits))
@@ -66,7 +66,7 @@ pub(crate) async fn in_flight(state: &State, p: &Principal) -> Result<Option<InF
 /// A tool call: the tool's own rate (`rate`, a namespace's) first, so that a call it
 /// refuses does not count against the day, then the key's daily quota.
 pub(crate) async fn tool_call(
-    state: &State,
+    state: &Planes,
     p: &Principal,
     rate: Option<&ToolRate>,
 ) -> Result<(), Refused> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::auth::Principal;
 use crate::backend::Backend;
 use crate::mcp::hop::caller::Caller;
-use crate::mcp::state::State;
+use crate::mcp::planes::Planes;
 use crate::mcp::wire::request_state::StateError;
 use crate::routing::{Table, View};
 
@@ -19,7 +19,7 @@ fn no_conversation() -> Arc<str> {
 
 /// Who and where a request is: built once per request.
 pub struct Ctx {
-    pub state: Arc<State>,
+    pub state: Arc<Planes>,
     pub principal: Option<Principal>,
     pub namespace: Option<String>,
     pub table: Arc<Table>,
@@ -51,7 +51,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(
-        state: &Arc<State>,
+        state: &Arc<Planes>,
         principal: Option<Principal>,
         namespace: Option<&str>,
     ) -> Option<Ctx> {

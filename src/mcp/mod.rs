@@ -21,12 +21,13 @@
 //! The folders, top down: [`phases`], the call pipeline; [`era`], everything that depends
 //! on the client's or the backend's era (the bridge, rounds and retry, tasks, listen,
 //! headers, consent, the state a client carries between rounds); [`hop`], one call sent
-//! to its backend and its answer streamed back; [`state`], what every request can reach.
+//! to its backend and its answer streamed back; [`planes`], what every request can reach
+//! (the gateway's state, [`crate::state`], composes it above, beside the control plane).
 //!
 //! The rooms, top down (a file uses only rooms below it): [`endpoint`] and [`spans`], the
 //! HTTP face; [`phases`], the call pipeline; [`era`], the eras' adapters; [`hop`], one call
 //! to its backend; [`wire`], the eras' dialects as bytes; [`ctx`], the request's context,
-//! and [`state`], what every request can reach.
+//! and [`planes`], what every request can reach.
 
 pub mod admission;
 pub mod batch;
@@ -40,13 +41,13 @@ pub mod hop;
 pub mod lists;
 pub mod notices;
 pub mod phases;
+pub mod planes;
 pub mod policed;
 pub mod rest;
 pub mod search;
 pub mod served;
 pub mod skills;
 pub mod spans;
-pub mod state;
 pub mod stream;
 pub mod subscriptions;
 pub mod wire;

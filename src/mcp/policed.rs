@@ -14,13 +14,13 @@ use crate::mcp::confirm::{Pending, refusal};
 use crate::mcp::ctx::Confirmation;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::lists::{cursor, page};
-use crate::mcp::state::State;
+use crate::mcp::planes::Planes;
 use crate::mcp::wire::rpc::{RpcError, code};
 use crate::policy::rules::{Action, Decision, Effect, RuleSet, Subject, Target};
 use crate::routing::{SERVED_BY, View};
 
 /// The caller as policies see it (`principal`).
-pub fn subject(state: &State, principal: Option<&Principal>) -> Subject {
+pub fn subject(state: &Planes, principal: Option<&Principal>) -> Subject {
     let Some(p) = principal else {
         return Subject::anonymous();
     };

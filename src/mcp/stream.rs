@@ -214,7 +214,7 @@ impl Upstream {
     /// within the subscription bounds, all at once; the URIs that took.
     async fn subscribe(
         self,
-        state: &Arc<crate::mcp::state::State>,
+        state: &Arc<crate::mcp::planes::Planes>,
         conversation: &Arc<str>,
     ) -> HashSet<String> {
         let holder = crate::routing::subscriptions::Holder {

@@ -14,7 +14,7 @@ use crate::backend::isolated::Owner;
 use crate::base::KeyId;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::hop::calls::owner_key;
-use crate::mcp::state::State;
+use crate::mcp::planes::Planes;
 use crate::routing::subscriptions::Holder;
 use crate::store::subscriptions::{self, Shared};
 
@@ -77,7 +77,7 @@ pub(crate) async fn record(ctx: &crate::mcp::ctx::Ctx, method: Method, uri: &str
 }
 
 /// Forgets every subscription of an ended session, for every replica.
-pub(crate) fn forget(state: &Arc<State>, conversation: &str) {
+pub(crate) fn forget(state: &Arc<Planes>, conversation: &str) {
     let (state, conversation) = (state.clone(), conversation.to_string());
     tokio::spawn(async move {
         if let Err(e) = subscriptions::remove(&state.db.pool, &conversation, None).await {
@@ -89,7 +89,7 @@ pub(crate) fn forget(state: &Arc<State>, conversation: &str) {
 /// A subscription another replica took (`Some`) or dropped (`None` row, with its
 /// conversation and uri): adopted if this replica holds a stream of that session;
 /// dropped here too.
-pub fn announced(state: &Arc<State>, row: Shared, inserted: bool) {
+pub fn announced(state: &Arc<Planes>, row: Shared, inserted: bool) {
     if row.origin == origin() {
         return;
     }
@@ -106,7 +106,7 @@ pub fn announced(state: &Arc<State>, row: Shared, inserted: bool) {
 }
 
 /// A stream of `conversation` opened here: adopts the subscriptions it holds elsewhere.
-pub(crate) fn adopt_all(state: &Arc<State>, conversation: &str) {
+pub(crate) fn adopt_all(state: &Arc<Planes>, conversation: &str) {
     let (state, conversation) = (state.clone(), conversation.to_string());
     tokio::spawn(async move {
         match subscriptions::of(&state.db.pool, &conversation).await {
@@ -123,7 +123,7 @@ pub(crate) fn adopt_all(state: &Arc<State>, conversation: &str) {
 }
 
 /// Holds the subscription here and subscribes upstream through this replica.
-async fn adopt(state: &Arc<State>, row: Shared) {
+async fn adopt(state: &Arc<Planes>, row: Shared) {
     let now = crate::base::unix_now();
     let conversation: Arc<str> = Arc::from(row.conversation.as_str());
     let holder = Holder {
@@ -234,7 +234,7 @@ pub(crate) async fn upstream_request(
 /// session's stream: on this replica when it holds the stream, else passed to every
 /// replica through the database (the one holding it delivers; they are optional
 /// notifications, so nobody holding it means nobody gets it).
-pub async fn deliver_notices(state: std::sync::Weak<State>) {
+pub async fn deliver_notices(state: std::sync::Weak<Planes>) {
     let Some(mut rx) = state.upgrade().map(|s| s.data.backends.notices.subscribe()) else {
         return;
     };
@@ -273,7 +273,7 @@ pub async fn deliver_notices(state: std::sync::Weak<State>) {
 
 /// A session message another replica passed on: delivered when this one holds the
 /// session's stream.
-pub fn passed_on(state: &State, origin_of: &str, conversation: &str, message: &str) {
+pub fn passed_on(state: &Planes, origin_of: &str, conversation: &str, message: &str) {
     if origin_of == origin() || !state.data.subscriptions.is_listening(conversation) {
         return;
     }

@@ -121,7 +121,7 @@ impl View {
 
     /// The searcher of its tools, built on first use (a view lives until its lists or
     /// the registry change); in search mode, built when the view is
-    /// (`mcp/state.rs`), so the tools' embeddings are asked for before the first search.
+    /// (`state.rs`), so the tools' embeddings are asked for before the first search.
     pub fn searcher(&self) -> &Arc<crate::search::Searcher> {
         self.index
             .get_or_init(|| Arc::new(build_searcher(&self.tools, self.embeddings.clone())))

@@ -8,7 +8,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response};
 
 use crate::http::{ApiError, Body};
-use crate::mcp::state::State;
+use crate::state::State;
 
 /// How an access token is presented.
 #[derive(Clone, Copy, PartialEq, Eq)]

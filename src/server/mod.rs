@@ -31,7 +31,7 @@ use crate::control;
 use crate::http::connections::{Busy, Close, Conn, Refused};
 use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
-use crate::mcp::state::State;
+use crate::state::State;
 use credentials::{Scheme, bearer, proved};
 
 const MAX_HEADERS: usize = 100;
@@ -197,7 +197,7 @@ async fn phases(
             Ok(p) => p,
             Err(challenge) => return Ok(challenge),
         };
-        let mut ctx = crate::mcp::ctx::Ctx::new(state, principal, namespace)
+        let mut ctx = crate::mcp::ctx::Ctx::new(&state.planes, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
         ctx.trace = trace;
         // Boxed: the MCP future then moves once, not with each future that awaits it,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use metamcp::config::{self, Config, KeyBytes};
 use metamcp::crypto::Cipher;
-use metamcp::mcp::state::State;
 use metamcp::model::limits::LimitsChange;
+use metamcp::state::State;
 use metamcp::store::keys::{KeyStore, NewKey, Scope};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -30,7 +30,7 @@
 //! A new limit is charged in [`charge`]; a new kind of target is an arm of [`Target`] and
 //! of [`Callee`] and `call`; a new phase of a routed call is a file implementing
 //! [`CallPhase`] and a line in [`Phases`]; a new policy of every view is a
-//! [`crate::policy::Policy`] registered with [`crate::mcp::state::State::police`] (the
+//! [`crate::policy::Policy`] registered with [`crate::state::State::police`] (the
 //! [`policy`] phase runs it); a new gateway tool is a [`crate::routing::GatewayTool`]
 //! registered in `app::gateway_tools`.
 //!

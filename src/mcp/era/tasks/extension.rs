@@ -531,7 +531,7 @@ async fn drive(
 
 /// What reads one task's questions off its `tasks/result`.
 struct Reader {
-    state: Arc<crate::mcp::state::State>,
+    state: Arc<crate::mcp::planes::Planes>,
     key: Option<crate::base::KeyId>,
     namespace: Option<String>,
     claims: TaskClaims,
@@ -645,7 +645,7 @@ impl Reader {
 
 /// Answers the backend's question `key` (the client's answer, or a refusal).
 async fn reply(
-    state: &crate::mcp::state::State,
+    state: &crate::mcp::planes::Planes,
     conversation: &Arc<str>,
     key: &str,
     answer: Result<&Value, &str>,

@@ -103,7 +103,7 @@ pub(crate) async fn reserve_task_place(
 
 /// Who a new task belongs to, and where it runs: what its gateway id is sealed with.
 pub(crate) struct Owner {
-    pub state: Arc<crate::mcp::state::State>,
+    pub state: Arc<crate::mcp::planes::Planes>,
     pub backend: Arc<Backend>,
     /// The client capabilities of the backend's session that holds the task.
     pub caps: u8,

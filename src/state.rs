@@ -1,12 +1,9 @@
-//! What every request can reach, by plane: what all planes share (settings, the
-//! database, credentials, the cipher, the vault); the control plane ([`Control`]: the
+//! The gateway's state, the composition root: the planes a request reaches
+//! ([`crate::mcp::planes::Planes`]: what all planes share, the data plane, the era
+//! layer's, code mode's runs, the observe plane) and the control plane ([`Control`]: the
 //! registry, readiness, and how a registry change becomes a routing build, which this
-//! file runs); the data plane, owned by the hop ([`crate::mcp::hop::Plane`]); the observe
-//! plane, owned by `observe/` ([`crate::observe::Observe`]).
-//!
-//! It sits in `mcp/` because the data plane holds what the endpoint's calls leave behind
-//! (calls in flight, parked rounds, task inputs), whose types are the hop's and the eras';
-//! the control API (`control/`) and start-up (`app/`) reach it from above.
+//! file runs). The server, the control API (`control/`) and start-up (`app/`) take it;
+//! the data plane's rooms below take only their planes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,42 +16,29 @@ use crate::observe::events::Audience;
 use crate::store::db::DbError;
 
 use crate::auth::Authenticator;
-use crate::auth::limits::Refused;
 use crate::backend::Status;
-use crate::base::KeyId;
 use crate::config::Config;
 use crate::crypto::Cipher;
+use crate::mcp::planes::Planes;
 use crate::model::{Server, Snapshot};
 use crate::store::db::Database;
 use crate::store::registry::Registry;
 
-/// Shared state behind an `Arc`, in planes: what every plane shares (settings, the
-/// database, credentials, the cipher, the vault), the control plane (the registry and how
-/// its changes reach routing), the data plane ([`crate::mcp::hop::Plane`]) and the observe
-/// plane ([`crate::observe::Observe`]).
+/// The gateway's state behind an `Arc`: the planes a request reaches
+/// ([`Planes`], which the data plane's rooms take) and the control plane (the registry
+/// and how its changes reach routing), which the control API, start-up and the server
+/// reach from above. It reads as its planes (`state.data`, `state.config`, …).
 pub struct State {
-    /// Settings as parsed at start.
-    pub config: Config,
-    /// The pool every handler queries through.
-    pub db: Database,
-    /// Who is calling: keys and tokens, from memory.
-    pub auth: Authenticator,
-    /// OAuth access tokens on the MCP endpoints (when configured).
-    pub oauth: Option<Arc<crate::auth::oauth::OAuth>>,
-    /// Seals client sessions (and secrets at rest).
-    pub cipher: Cipher,
-    /// Tokens the gateway holds for OAuth backends, and its OAuth client.
-    pub vault: Arc<crate::vault::Vault>,
+    pub planes: Arc<Planes>,
     /// The registry, readiness and routing builds.
     pub control: Control,
-    /// Everything a call meets on its way through.
-    pub data: crate::mcp::hop::Plane,
-    /// What the era adapters hold between a call's requests.
-    pub era: crate::mcp::era::plane::EraPlane,
-    /// Code runs at once, per key and in total (`METAMCP_CODE_RUNS*`).
-    pub code_runs: crate::codemode::RunLimiter,
-    /// Events, metrics, the audit trail and span export.
-    pub observe: crate::observe::Observe,
+}
+
+impl std::ops::Deref for State {
+    type Target = Planes;
+    fn deref(&self) -> &Planes {
+        &self.planes
+    }
 }
 
 /// The control plane: the registry as stored and as last loaded, and how a change
@@ -140,17 +124,19 @@ impl State {
             config.code.bounds.runs,
         );
         State {
-            config,
-            db,
-            auth,
-            oauth,
-            cipher,
-            vault,
+            planes: Arc::new(Planes {
+                config,
+                db,
+                auth,
+                oauth,
+                cipher,
+                vault,
+                era,
+                code_runs,
+                data,
+                observe,
+            }),
             control,
-            era,
-            code_runs,
-            data,
-            observe,
         }
     }
 
@@ -320,18 +306,6 @@ impl State {
     /// Loads the pins and what is held from the database.
     pub async fn reload_pins(&self) -> Result<(), DbError> {
         crate::pins::reconcile::reload(&self.db.pool, &self.control.pins).await
-    }
-
-    /// A request refused by a key's limit: counted, and logged once a minute per key
-    /// while the key is being limited (not once per refusal).
-    pub fn over_limit(&self, key: &KeyId, refused: &Refused) {
-        self.observe
-            .metrics
-            .limited(key.as_str(), refused.kind.as_str());
-        if self.auth.limits.should_log(key, crate::base::unix_now()) {
-            tracing::warn!(key_id = %key, limit = refused.kind.as_str(), reason = %refused.message,
-                "key is being limited (logged once a minute)");
-        }
     }
 
     /// Begins the drain (shutdown): the process stops saying it is ready.

@@ -7,8 +7,12 @@
 #   BASELINE=64297fa CACHE=1 loadtest/instructions.sh   # and the misses of a 1 MB last
 #                                                       # level (valgrind --cache-sim)
 #   MCPLOAD_FLAGS='--capabilities {"sampling":{}}' BASELINE=… loadtest/instructions.sh
+#   AUDIT=on CALLS=10000 BASELINE=… loadtest/instructions.sh   # with the audit trail on
+#                                                       # in both (its writer's batches
+#                                                       # land in the counted window or
+#                                                       # not: count 10,000 calls or more)
 #
-# Each gateway (audit off, its own embedded cluster) runs under callgrind beside one
+# Each gateway (audit off unless AUDIT=on, its own embedded cluster) runs under callgrind beside one
 # mockmcp; 1,000 calls on 4 connections warm it up, its counters are zeroed, CALLS more
 # are counted (default 3,000), and the totals are divided by CALLS. The other revision is
 # built as loadtest/run.sh builds it (a worktree in target/baseline/<rev>, kept).
@@ -42,7 +46,7 @@ cache_args=()
 # count NAME BIN_DIR: prints "NAME <totals line of callgrind_annotate>".
 count() {
     local name=$1 bin=$2 data="$work/$1-data"
-    METAMCP_DATA_DIR="$data" METAMCP_AUDIT=off METAMCP_LISTEN=127.0.0.1:0 \
+    METAMCP_DATA_DIR="$data" METAMCP_AUDIT=${AUDIT:-off} METAMCP_LISTEN=127.0.0.1:0 \
         RUST_LOG=warn,metamcp::app=info valgrind --tool=callgrind "${cache_args[@]}" \
         --callgrind-out-file="$RESULTS/$name.callgrind" "$bin/metamcp" > "$work/$name.log" 2>&1 &
     local pid=$!

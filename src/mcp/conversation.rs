@@ -1,20 +1,25 @@
 //! The conversation a message belongs to: its era, its session, and the headers that
-//! must agree with its body ([`establish`]).
+//! must agree with its body ([`establish`]). The client's era, once learnt, is asked of
+//! the request's context through the named questions here (`Ctx::client_modern`,
+//! `caps_of`, `stamped`, `asks_by_rounds`, `is_retry`, `is_task_request`,
+//! `sets_log_level`, `not_found_status`), so no other room reads which era it is in.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::StatusCode;
 use hyper::header::HeaderMap;
 use serde_json::json;
 
 use crate::auth::session::OpenSession;
-use crate::base::unix_now;
+use crate::base::{ClientCaps, unix_now};
 use crate::http::header_str;
 use crate::http::names;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::calls::ANONYMOUS;
+use crate::mcp::lists::{Cache, with_hints};
 use crate::mcp::wire::rpc::{RpcError, code};
 use crate::mcp::wire::versions::{SESSION_VERSIONS, STATELESS_VERSION};
 
@@ -238,4 +243,63 @@ pub(crate) fn check_meta(body: &[u8], f: &Frame) -> Result<(), RpcError> {
                 crate::jsonrpc::log_level::META_KEY
             ))
         })
+}
+
+/// The client's era, as the other rooms ask it.
+impl Ctx {
+    /// Whether the client speaks 2026-07-28 (each request on its own, no session).
+    pub(crate) fn client_modern(&self) -> bool {
+        self.stateless
+    }
+
+    /// The client's capabilities: its session's, or (2026-07-28) what this request
+    /// declares; `None` for a caller with neither (REST).
+    pub(crate) fn caps_of(&self, body: &[u8], f: &Frame) -> Option<u8> {
+        match self.client_caps {
+            Some(c) => Some(c),
+            None if self.stateless => Some(ClientCaps::of_frame(body, f)),
+            None => None,
+        }
+    }
+
+    /// A result the gateway makes, stamped as the client's era wants it (`resultType`
+    /// and the caching hints for a 2026-07-28 client).
+    pub(crate) fn stamped(&self, result: Bytes, cache: Option<Cache>) -> Bytes {
+        with_hints(result, self.stateless, cache)
+    }
+
+    /// Whether a question the gateway asks mid-call goes back as `input_required` for
+    /// the client to answer on its retry (2026-07-28), not on the call's stream.
+    pub(crate) fn asks_by_rounds(&self) -> bool {
+        self.stateless
+    }
+
+    /// Whether the request is a 2026-07-28 retry carrying `requestState`.
+    pub(crate) fn is_retry(&self, f: &Frame) -> bool {
+        self.stateless && f.request_state.is_some()
+    }
+
+    /// Whether the request asks about a task: the session era's `tasks/*` or the
+    /// 2026-07-28 tasks extension's methods.
+    pub(crate) fn is_task_request(&self, f: &Frame) -> bool {
+        f.kind.is_some_and(|m| match self.stateless {
+            false => m.is_task(),
+            true => m.is_task_ext(),
+        })
+    }
+
+    /// Whether the client's session takes `logging/setLevel` (the 2026-07-28 era has
+    /// no session to set it on).
+    pub(crate) fn sets_log_level(&self) -> bool {
+        !self.stateless
+    }
+
+    /// The status of an answer for a method the gateway does not serve: 404 in the
+    /// 2026-07-28 era, as the revision says; 200 in a session.
+    pub(crate) fn not_found_status(&self) -> StatusCode {
+        match self.stateless {
+            true => StatusCode::NOT_FOUND,
+            false => StatusCode::OK,
+        }
+    }
 }

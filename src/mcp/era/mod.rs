@@ -13,8 +13,7 @@
 //!   id, the kinds a client opted into);
 //! - `consent`: a call that needs the caller's upstream account first (URL elicitation
 //!   in either era);
-//! - [`relay`]: a retry or a task request passed to the replica that holds it;
-//! - [`client`]: the client's era as the other rooms ask it (named questions on `Ctx`).
+//! - [`relay`]: a retry or a task request passed to the replica that holds it.
 //!
 //! What the eras say as bytes (versions, errors, questions, sealed state and task ids,
 //! headers) is below the hop, in [`crate::mcp::wire`].
@@ -26,7 +25,6 @@
 //! in [`crate::backend::envelope`], because the backend's transports send it.
 
 pub mod bridge;
-pub mod client;
 pub(super) mod consent;
 pub mod listen;
 pub mod plane;

@@ -2,8 +2,8 @@
 //! `on`) is created, shown, changed and stored (migration 0031), a value it does not take
 //! is a 400 naming the field that writes nothing, and keyadm's `--code-mode` sets it.
 //! `run_code` through the gateway: a script chains tools of two servers, each inner call
-//! through the pipeline (a denied one throws and never reaches its backend). The sandbox
-//! itself is tested in `src/codemode/tests/`.
+//! through the pipeline (a denied or held one throws and never reaches its backend). The
+//! sandbox itself is tested in `src/codemode/tests/`.
 
 use proptest::strategy::{Strategy, ValueTree};
 use serde_json::{Value, json};
@@ -325,6 +325,65 @@ async fn a_denied_or_unknown_inner_call_throws_in_the_script_and_never_reaches_t
             .unwrap()
             .contains("on purpose"),
         "{r}"
+    );
+}
+
+/// An inner call of a tool held for review (its definition changed under the gateway)
+/// throws with the direct call's `data.held`, and its backend never sees it.
+#[tokio::test]
+async fn a_held_inner_call_throws_and_never_reaches_the_backend() {
+    let (gw, _alpha, beta) = code_gateway().await;
+    let c = gw.session("/mcp", &gw.client_key).await;
+    // beta takes changes as they come; held is what a server that holds them does.
+    let r = support::http::send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/beta",
+        &gw.admin_key,
+        &json!({"tool_changes": "hold"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let db = gw.db.client().await;
+    support::eventually(support::WAIT, "beta's tools pinned", || async {
+        let pins: i64 = db
+            .query_one("SELECT count(*) FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id WHERE s.name = 'beta'", &[])
+            .await
+            .ok()?
+            .get(0);
+        (pins >= 10).then_some(())
+    })
+    .await;
+    let changed = json!([{"name": "echo", "description": "Returns the message, louder",
+        "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}},
+                        "required": ["message"]}}]);
+    let addr = format!("127.0.0.1:{}", beta.port).parse().unwrap();
+    let body = changed.to_string();
+    let r =
+        support::http::request(addr, "POST", "/control/tools", &[], Some(body.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let code = r#"
+        try { await callTool('beta__echo', {message: 'x'}); return 'ran'; }
+        catch (e) { return {code: e.code, data: e.data}; }
+    "#;
+    let held = support::eventually(support::WAIT, "the change held", || async {
+        let r = run(&c, code).await;
+        let v = r["structuredContent"]["result"].clone();
+        (v["data"]["held"] == true && v["data"]["kind"] != "pending").then_some(v)
+    })
+    .await;
+    assert_eq!(held["data"]["kind"], "changed", "{held}");
+    assert_eq!(held["code"], -32602, "{held}");
+    let before = beta_calls(&c).await;
+    let again = run(&c, code).await;
+    assert_eq!(
+        again["structuredContent"]["result"]["data"]["held"], true,
+        "{again}"
+    );
+    assert_eq!(
+        beta_calls(&c).await,
+        before + 1,
+        "beta never saw the held call"
     );
 }
 

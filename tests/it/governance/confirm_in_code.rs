@@ -6,14 +6,15 @@
 //! waits; a 2026-07-28 client (Python SDK 2.x and TypeScript auto) gets
 //! `input_required` and its retry resumes the run without calling again what ran. The
 //! repository says whether the backend got the reset, and the audit trail that each
-//! inner call ran exactly once.
+//! inner call ran exactly once. Every official client also runs a script chaining three
+//! tools of two published servers (`mcp-server-time` and `mcp-server-git`).
 
 use serde_json::{Value, json};
 
 use super::confirm::{PEERS, POLICY, gateway, git, stage, staged};
 use crate::support::http::{get, send_json};
 use crate::support::mcp::{Client, response_message};
-use crate::support::{WAIT, eventually};
+use crate::support::{WAIT, eventually, peers};
 
 /// The script: the staged diff, the reset, the staged diff again.
 fn script(repo: &std::path::Path) -> String {
@@ -35,6 +36,12 @@ async fn coded() -> (crate::support::gateway::TestGateway, tempfile::TempDir) {
     let ns = json!({"name": "coded", "servers": ["git"], "code_mode": "on"});
     let made = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
     assert_eq!(made.status, 201, "{}", made.text());
+    inner_calls_only(&gw).await;
+    (gw, repo)
+}
+
+/// The README's policy, narrowed to the inner calls.
+async fn inner_calls_only(gw: &crate::support::gateway::TestGateway) {
     let rules = json!([{"effect": "confirm",
         "when": "principal.scope == 'client' && tool.annotations.destructiveHint == true \
                  && tool.name != 'run_code'"}]);
@@ -42,7 +49,6 @@ async fn coded() -> (crate::support::gateway::TestGateway, tempfile::TempDir) {
     let body = json!({ "text": rules.to_string() });
     let changed = send_json(gw.addr, "PUT", &path, &gw.admin_key, &body).await;
     assert_eq!(changed.status, 200, "{}", changed.text());
-    (gw, repo)
 }
 
 /// The audit rows of `tool` so far, by outcome.
@@ -270,4 +276,51 @@ async fn a_session_client_gone_mid_question_stops_its_run_and_nothing_runs() {
     .await;
     assert_eq!(staged(repo.path()), "notes.txt", "the reset never ran");
     ran(&gw, "git__git_reset", 0, "gone").await;
+}
+
+/// Every official client runs one script that chains three tools of two published
+/// servers (the time, then the repository's last commit and its status) and gets only
+/// the script's value back.
+#[tokio::test]
+async fn every_official_client_chains_three_tools_of_two_published_servers() {
+    let (gw, repo) = gateway(|_| {}).await;
+    gw.register(json!({"name": "time", "protocol": "stdio",
+        "command": peers().join("time/bin/python"),
+        "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}))
+        .await;
+    gw.wait_status("time", "running").await;
+    let ns = json!({"name": "coded", "servers": ["git", "time"], "code_mode": "on"});
+    let made = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    inner_calls_only(&gw).await;
+    let p = json!({ "repo_path": repo.path() });
+    let code = format!(
+        "const now = await tools.time__get_current_time({{timezone: 'UTC'}});\n\
+         const t = typeof now === 'string' ? JSON.parse(now) : now;\n\
+         const log = await tools.git__git_log({{...{p}, max_count: 1}});\n\
+         const status = await tools.git__git_status({p});\n\
+         return {{tz: t.timezone, start: log.includes('start'), branch: status.includes('trunk')}};"
+    );
+    let url = format!("http://127.0.0.1:{}/mcp/coded", gw.addr.port());
+    let calls = json!([["run_code", {"code": code}]]).to_string();
+    for peer in PEERS {
+        let who = format!("{peer:?}");
+        let seen = peer.run(&url, &gw.client_key, "accept", &calls).await;
+        assert_eq!(
+            seen["asked"].as_array().map(Vec::len),
+            Some(0),
+            "{who}: {seen}"
+        );
+        let r = outcome(&seen, &who);
+        assert_eq!(r["is_error"], false, "{who}: {seen}");
+        let text = r["text"].as_str().unwrap_or_default();
+        let value: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{who}: {e}: {text}"));
+        assert_eq!(
+            value,
+            json!({"tz": "UTC", "start": true, "branch": true}),
+            "{who}: {text}"
+        );
+        assert!(text.contains("3 inner calls, 0 failed"), "{who}: {text}");
+    }
 }

@@ -907,8 +907,8 @@ fn the_rooms_of_the_data_plane_import_one_way() {
 }
 
 /// Which era the client speaks is read only where it is learnt (the endpoint), kept (the
-/// conversation, the request's context) and answered (the era layer, whose named
-/// questions the other rooms ask, `mcp/era/client.rs`).
+/// conversation, whose named questions the other rooms ask, and the request's context)
+/// and the era layer.
 #[test]
 fn the_clients_era_is_read_only_by_the_endpoint_the_conversation_and_the_era_layer() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -937,11 +937,11 @@ fn the_clients_era_is_read_only_by_the_endpoint_the_conversation_and_the_era_lay
     }
     assert!(
         readers.is_empty(),
-        "these files read `.stateless`; ask the era layer (`mcp/era/client.rs`) instead: {readers:?}"
+        "these files read `.stateless`; ask the conversation's named questions (`mcp/conversation.rs`) instead: {readers:?}"
     );
     // The check sees a read where there is one.
     assert!(
-        std::fs::read_to_string(src.join("mcp/era/client.rs"))
+        std::fs::read_to_string(src.join("mcp/conversation.rs"))
             .unwrap()
             .contains("self.stateless")
     );

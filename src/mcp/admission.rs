@@ -89,11 +89,11 @@ pub(crate) async fn tool_call(
 /// another replica admitted and passed here (its sealed mark, [`relayed`]).
 pub(crate) async fn admit(
     ctx: &Ctx,
-    headers: &hyper::HeaderMap,
+    relayable: Option<&hyper::HeaderMap>,
     body: &[u8],
     f: &Frame,
 ) -> Result<Option<InFlight>, RpcError> {
-    if let Some(mark) = headers.get(relayed::RELAYED)
+    if let Some(mark) = relayable.and_then(|h| h.get(relayed::RELAYED))
         && relayed::charged_already(
             &ctx.state.cipher,
             mark.as_bytes(),

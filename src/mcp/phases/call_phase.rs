@@ -107,6 +107,24 @@ impl<'a> Routed<'a> {
 /// A phase of a routed call: each method a no-op unless the phase overrides it. `C` is
 /// what a phase is given of the request: its context ([`Ctx`]) in the pipeline.
 pub(crate) trait CallPhase<C = Ctx> {
+    /// Whether the phase looks at answers at all: a walk never runs the `after` of one
+    /// that does not (decided when the list is compiled).
+    const SEES_ANSWERS: bool = true;
+
+    /// Whether the phase has nothing to do for this call, before or after (a cheap,
+    /// synchronous check of what it would check first): the walk passes over it without
+    /// making its futures. A phase is never idle unless it says so.
+    fn idle(&self, cx: &C, call: &Routed<'_>) -> bool {
+        let _ = (cx, call);
+        false
+    }
+
+    /// Whether no phase will look at this call's answer: the pipeline then returns it as
+    /// it came, without the walk after.
+    fn answer_unseen(&self, cx: &C, call: &Routed<'_>) -> bool {
+        !Self::SEES_ANSWERS || self.idle(cx, call)
+    }
+
     /// Sees the call before it goes on: `Err` refuses it (the callee never sees it).
     async fn before(&self, cx: &C, call: &mut Routed<'_>) -> Result<Next, RpcError> {
         let _ = (cx, call);
@@ -130,9 +148,21 @@ pub(crate) trait CallPhase<C = Ctx> {
 macro_rules! in_order {
     ($($phase:ident . $at:tt),+) => {
         impl<C, $($phase: CallPhase<C>),+> CallPhase<C> for ($($phase,)+) {
+            const SEES_ANSWERS: bool = $($phase::SEES_ANSWERS)||+;
+
+            fn idle(&self, cx: &C, call: &Routed<'_>) -> bool {
+                $(self.$at.idle(cx, call))&&+
+            }
+
+            fn answer_unseen(&self, cx: &C, call: &Routed<'_>) -> bool {
+                $(self.$at.answer_unseen(cx, call))&&+
+            }
+
             async fn before(&self, cx: &C, call: &mut Routed<'_>) -> Result<Next, RpcError> {
                 $(
-                    if let Next::Confirm(pending) = self.$at.before(cx, call).await? {
+                    if !self.$at.idle(cx, call)
+                        && let Next::Confirm(pending) = self.$at.before(cx, call).await?
+                    {
                         return Ok(Next::Confirm(pending));
                     }
                 )+
@@ -145,7 +175,12 @@ macro_rules! in_order {
                 call: &Routed<'_>,
                 resp: Response<Body>,
             ) -> Result<Response<Body>, RpcError> {
-                $(let resp = self.$at.after(cx, call, resp).await?;)+
+                $(
+                    let resp = match self.$at.answer_unseen(cx, call) {
+                        true => resp,
+                        false => self.$at.after(cx, call, resp).await?,
+                    };
+                )+
                 Ok(resp)
             }
         }

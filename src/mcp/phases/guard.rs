@@ -37,6 +37,10 @@ fn of<'v>(ctx: &'v Ctx, call: &Routed<'_>) -> Option<&'v Guardrails> {
 }
 
 impl CallPhase for ExternalGuardrails {
+    fn idle(&self, ctx: &Ctx, call: &Routed<'_>) -> bool {
+        of(ctx, call).is_none()
+    }
+
     async fn before(&self, ctx: &Ctx, call: &mut Routed<'_>) -> Result<Next, RpcError> {
         let Some(g) = of(ctx, call) else {
             return Ok(Next::Go);

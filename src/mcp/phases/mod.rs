@@ -91,8 +91,11 @@ pub async fn dispatch(
 ) -> Result<Response<Body>, RpcError> {
     // 1. Charge, once: a refused request costs no backend work. The 2026-07-28 era's
     // handshake is charged as the session era's `initialize` is.
-    let place = charge::admit(ctx, headers, body, f).await?;
-    if !serve::takes_detour(ctx, f) {
+    // Only a detour's request (a retry, a task request) is ever passed on from another
+    // replica, already charged there: only its headers are looked at for the mark.
+    let detour = serve::takes_detour(ctx, f);
+    let place = charge::admit(ctx, detour.then_some(headers), body, f).await?;
+    if !detour {
         return admitted(ctx, body, f, shape, place).await;
     }
     // A retry or a task request: the era's own path, which hands back what re-enters.
@@ -238,7 +241,10 @@ pub(crate) async fn call(
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
         Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, shape).await?,
     };
-    // 5. The phases on the answer.
+    // 5. The phases on the answer (none looks at it: it goes as it came).
+    if phases.answer_unseen(ctx, &routed) {
+        return Ok(resp);
+    }
     phases.after(ctx, &routed, resp).await
 }
 

@@ -29,6 +29,10 @@ pub const MAX_SEEN: usize = 1 << 20;
 pub(crate) struct ViewPolicies;
 
 impl CallPhase for ViewPolicies {
+    fn idle(&self, ctx: &Ctx, call: &Routed<'_>) -> bool {
+        !call.is_tool() || ctx.view.policies.is_empty()
+    }
+
     async fn before(&self, ctx: &Ctx, call: &mut Routed<'_>) -> Result<Next, RpcError> {
         if !call.is_tool() || ctx.view.policies.is_empty() {
             return Ok(Next::Go);

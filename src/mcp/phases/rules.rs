@@ -12,6 +12,12 @@ use crate::mcp::wire::rpc::RpcError;
 pub(crate) struct IdentityRules;
 
 impl CallPhase for IdentityRules {
+    const SEES_ANSWERS: bool = false;
+
+    fn idle(&self, ctx: &Ctx, call: &Routed<'_>) -> bool {
+        ctx.view.rules.is_none() || !call.is_tool()
+    }
+
     async fn before(&self, ctx: &Ctx, call: &mut Routed<'_>) -> Result<Next, RpcError> {
         let Some(rules) = ctx.view.rules.as_deref().filter(|_| call.is_tool()) else {
             return Ok(Next::Go);

@@ -14,6 +14,12 @@ use crate::mcp::wire::rpc::RpcError;
 pub(crate) struct ToolCharge;
 
 impl CallPhase for ToolCharge {
+    const SEES_ANSWERS: bool = false;
+
+    fn idle(&self, ctx: &Ctx, _call: &Routed<'_>) -> bool {
+        ctx.principal.is_none()
+    }
+
     async fn before(&self, ctx: &Ctx, call: &mut Routed<'_>) -> Result<Next, RpcError> {
         if let Some(p) = &ctx.principal {
             if let Some(rate) = call.tool {

@@ -332,22 +332,17 @@ async fn a_denied_or_unknown_inner_call_throws_in_the_script_and_never_reaches_t
 /// throws with the direct call's `data.held`, and its backend never sees it.
 #[tokio::test]
 async fn a_held_inner_call_throws_and_never_reaches_the_backend() {
-    let (gw, _alpha, beta) = code_gateway().await;
+    let (gw, _alpha, _beta) = code_gateway().await;
+    // gamma holds a changed definition for review (the default).
+    let gamma = Mock::start(&["--profile", "rich"]);
+    gw.register(json!({"name": "gamma", "protocol": "http", "url": gamma.url()}))
+        .await;
+    gw.wait_status("gamma", "running").await;
     let c = gw.session("/mcp", &gw.client_key).await;
-    // beta takes changes as they come; held is what a server that holds them does.
-    let r = support::http::send_json(
-        gw.addr,
-        "PUT",
-        "/api/v1/mcp/servers/beta",
-        &gw.admin_key,
-        &json!({"tool_changes": "hold"}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
     let db = gw.db.client().await;
-    support::eventually(support::WAIT, "beta's tools pinned", || async {
+    support::eventually(support::WAIT, "gamma's tools pinned", || async {
         let pins: i64 = db
-            .query_one("SELECT count(*) FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id WHERE s.name = 'beta'", &[])
+            .query_one("SELECT count(*) FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id WHERE s.name = 'gamma'", &[])
             .await
             .ok()?
             .get(0);
@@ -357,13 +352,13 @@ async fn a_held_inner_call_throws_and_never_reaches_the_backend() {
     let changed = json!([{"name": "echo", "description": "Returns the message, louder",
         "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}},
                         "required": ["message"]}}]);
-    let addr = format!("127.0.0.1:{}", beta.port).parse().unwrap();
+    let addr = format!("127.0.0.1:{}", gamma.port).parse().unwrap();
     let body = changed.to_string();
     let r =
         support::http::request(addr, "POST", "/control/tools", &[], Some(body.as_bytes())).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let code = r#"
-        try { await callTool('beta__echo', {message: 'x'}); return 'ran'; }
+        try { await callTool('gamma__echo', {message: 'x'}); return 'ran'; }
         catch (e) { return {code: e.code, data: e.data}; }
     "#;
     let held = support::eventually(support::WAIT, "the change held", || async {
@@ -374,17 +369,27 @@ async fn a_held_inner_call_throws_and_never_reaches_the_backend() {
     .await;
     assert_eq!(held["data"]["kind"], "changed", "{held}");
     assert_eq!(held["code"], -32602, "{held}");
-    let before = beta_calls(&c).await;
+    let before = gamma_calls(&c).await;
     let again = run(&c, code).await;
     assert_eq!(
         again["structuredContent"]["result"]["data"]["held"], true,
         "{again}"
     );
     assert_eq!(
-        beta_calls(&c).await,
+        gamma_calls(&c).await,
         before + 1,
-        "beta never saw the held call"
+        "gamma never saw the held call"
     );
+}
+
+/// The calls gamma has answered in all, asked of it directly (a call itself).
+async fn gamma_calls(c: &Client) -> u64 {
+    let m = c.call_tool("gamma__whoami", json!({})).await;
+    let text = crate::support::mcp::text_of(&m["result"]);
+    text.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{m}"))
 }
 
 /// The official clients run a script through `run_code`: the Python SDK 2.x and the

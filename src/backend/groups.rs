@@ -192,14 +192,29 @@ mod tests {
     use std::os::unix::process::CommandExt;
     use std::process::{Child, Command};
 
-    /// A `sleep` in a process group of its own, carrying `marker`.
+    /// A `sleep` in a process group of its own, carrying `marker`. `spawn` returns once
+    /// the child has begun its exec, but the kernel sets the new image's environment
+    /// after that: until it has, `/proc/<pid>/environ` reads empty (CI saw a leftover
+    /// reaped as 0 for it), so this waits for the marker to show.
     fn marked_sleeper(marker: &str) -> Child {
-        Command::new("sleep")
+        let child = Command::new("sleep")
             .arg("60")
             .env(MARKER_VAR, marker)
             .process_group(0)
             .spawn()
-            .expect("spawn sleep")
+            .expect("spawn sleep");
+        let needle = format!("{MARKER_VAR}={marker}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !std::fs::read(format!("/proc/{}/environ", child.id()))
+            .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{marker} never showed"
+            );
+            std::thread::yield_now();
+        }
+        child
     }
 
     /// The id of a process that has ended.

@@ -23,6 +23,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -35,7 +36,9 @@ use crate::base::ClientCaps;
 use crate::http::Body;
 use crate::jsonrpc::frame::{self, Frame, string_value};
 use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
-use crate::mcp::era::bridge::session_to_modern::{Unanswered, question, stream, wait_answer};
+use crate::mcp::era::bridge::session_to_modern::{
+    Question, Unanswered, question, stream, wait_answer,
+};
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::wire::ask::Ask;
 use crate::mcp::wire::request_state::{
@@ -198,29 +201,30 @@ pub(crate) async fn ask_on(
         .confirming
         .take(&ctx.conversation)
         .map_err(|_| Outcome::TooMany)?;
-    let asks = &ctx.state.data.server_requests;
     let q = question(
-        asks,
+        &ctx.state.data.server_requests,
         ctx.conversation.clone(),
         None,
         "elicitation/create",
         form,
     );
-    let ttl = ctx.state.config.parked.confirm_ttl;
+    put(q, ctx.state.config.parked.confirm_ttl, tx).await
+}
+
+/// Puts `q` to the client on `tx` and waits up to `ttl` for its answer: whether the
+/// user let the call go on. The question is forgotten however the wait ends, also when
+/// this future is dropped (its run stopped, its client gone).
+async fn put(q: Question, ttl: Duration, tx: &mpsc::Sender<Bytes>) -> Result<(), Outcome> {
+    let _asked = q.asked;
     let answered = match tx.send(q.event).await {
         Ok(()) => wait_answer(q.answer, ttl, tx).await,
         Err(_) => Err(Unanswered::Gone),
     };
     match answered {
         Ok(reply) => accepted(&reply["result"]),
-        Err(e) => {
-            asks.forget(&[q.id]);
-            Err(match e {
-                Unanswered::TimedOut => Outcome::TimedOut,
-                Unanswered::Dropped => Outcome::Cancelled,
-                Unanswered::Gone => Outcome::Gone,
-            })
-        }
+        Err(Unanswered::TimedOut) => Err(Outcome::TimedOut),
+        Err(Unanswered::Dropped) => Err(Outcome::Cancelled),
+        Err(Unanswered::Gone) => Err(Outcome::Gone),
     }
 }
 
@@ -447,23 +451,8 @@ fn on_stream(
     let (body, f) = (body.clone(), f.clone());
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
-        let asks = confirmed.state.data.server_requests.clone();
-        let answered = match tx.send(q.event).await {
-            Ok(()) => wait_answer(q.answer, ttl, &tx).await,
-            Err(_) => Err(Unanswered::Gone),
-        };
+        let outcome = put(q, ttl, &tx).await;
         drop(place);
-        let outcome = match answered {
-            Ok(reply) => accepted(&reply["result"]),
-            Err(e) => {
-                asks.forget(&[q.id]);
-                Err(match e {
-                    Unanswered::TimedOut => Outcome::TimedOut,
-                    Unanswered::Dropped => Outcome::Cancelled,
-                    Unanswered::Gone => Outcome::Gone,
-                })
-            }
-        };
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
         if let Err(o) = outcome {
             tracing::debug!(

@@ -35,6 +35,36 @@ pub(crate) struct Asked {
     waiter: Option<tokio::sync::oneshot::Sender<Bytes>>,
 }
 
+/// Questions the gateway asked, forgotten when this is dropped. An answered one has
+/// been taken already; the rest would otherwise wait out [`SERVER_REQUEST_TTL`] in a
+/// map shared by every client.
+pub(crate) struct Outstanding {
+    asks: Arc<ServerRequests>,
+    ids: Vec<Bytes>,
+}
+
+impl Outstanding {
+    pub(crate) fn new(asks: Arc<ServerRequests>) -> Outstanding {
+        Outstanding {
+            asks,
+            ids: Vec::new(),
+        }
+    }
+
+    /// Takes over `other`'s questions.
+    pub(crate) fn absorb(&mut self, mut other: Outstanding) {
+        self.ids.append(&mut other.ids);
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        if !self.ids.is_empty() {
+            self.asks.forget(&self.ids);
+        }
+    }
+}
+
 /// Who waits for a client's answer.
 pub(crate) enum Taken {
     /// The backend, under its own id, on its session `via`.
@@ -100,6 +130,21 @@ impl ServerRequests {
             waiter: Some(tx),
         });
         (id, rx)
+    }
+
+    /// A request the gateway sends `conversation`, forgotten when the returned
+    /// [`Outstanding`] is dropped: its id, where the client's answer arrives, and the
+    /// guard. A wait that ends any way (answered, refused, timed out, or its future
+    /// dropped with its run or its client) leaves nothing behind.
+    pub(crate) fn ask_guarded(
+        self: &Arc<Self>,
+        conversation: Arc<str>,
+        backend: Option<Arc<Backend>>,
+    ) -> (Bytes, tokio::sync::oneshot::Receiver<Bytes>, Outstanding) {
+        let (id, answer) = self.ask(conversation, backend);
+        let mut guard = Outstanding::new(self.clone());
+        guard.ids.push(id.clone());
+        (id, answer, guard)
     }
 
     /// Questions waiting for their answers.
@@ -316,5 +361,38 @@ impl Drop for InFlightGuard {
                     .await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guarded_question_is_forgotten_however_its_wait_ends() {
+        let asks = Arc::new(ServerRequests::default());
+        let c: Arc<str> = Arc::from("s:one");
+        // Dropped unanswered (the waiting future dropped with its run).
+        let (_, _answer, guard) = asks.ask_guarded(c.clone(), None);
+        assert_eq!(asks.len(), 1);
+        drop(guard);
+        assert!(asks.is_empty(), "an abandoned question is forgotten");
+        // A round's questions, gathered under one guard.
+        let mut round = Outstanding::new(asks.clone());
+        for _ in 0..3 {
+            round.absorb(asks.ask_guarded(c.clone(), None).2);
+        }
+        assert_eq!(asks.len(), 3, "absorbed guards forget nothing yet");
+        // One answered: taken, then the guard's forget of it is harmless.
+        let (id, mut answer, guard) = asks.ask_guarded(c.clone(), None);
+        let Some(Taken::Gateway(waiter)) = asks.take(&c, &id) else {
+            panic!("the gateway waits for its own question");
+        };
+        waiter.send(Bytes::from_static(b"{}")).unwrap();
+        assert_eq!(answer.try_recv().unwrap(), Bytes::from_static(b"{}"));
+        drop(guard);
+        assert_eq!(asks.len(), 3);
+        drop(round);
+        assert!(asks.is_empty());
     }
 }

@@ -29,7 +29,7 @@ use crate::jsonrpc::frame::{self, Frame, Span};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::era::plane::EraPlane;
 use crate::mcp::hop::caller::Caller;
-use crate::mcp::hop::calls::ServerRequests;
+use crate::mcp::hop::calls::{Outstanding, ServerRequests};
 use crate::mcp::wire::rpc::MAX_COLLECTED;
 
 /// Rounds of questions one call may take (the SDKs stop at 10 as well).
@@ -198,21 +198,22 @@ pub(in crate::mcp) fn consent(
 /// under a fresh unguessable id (the client's answer reaches `answer`, through
 /// [`ServerRequests`]), and the SSE event carrying it.
 pub(crate) struct Question {
-    pub(crate) id: Bytes,
     pub(crate) event: Bytes,
     pub(crate) answer: tokio::sync::oneshot::Receiver<Bytes>,
+    /// Forgets the question when dropped: hold it while the answer is awaited.
+    pub(crate) asked: Outstanding,
 }
 
 /// The question `method` with `params` to `conversation`, asked for `backend` (`None`:
 /// for the gateway itself).
 pub(crate) fn question(
-    asks: &ServerRequests,
+    asks: &Arc<ServerRequests>,
     conversation: Arc<str>,
     backend: Option<Arc<Backend>>,
     method: &str,
     params: &Value,
 ) -> Question {
-    let (id, answer) = asks.ask(conversation, backend);
+    let (id, answer, asked) = asks.ask_guarded(conversation, backend);
     let mut out = BytesMut::from(&b"{\"jsonrpc\":\"2.0\",\"id\":"[..]);
     out.extend_from_slice(&id);
     out.extend_from_slice(b",\"method\":");
@@ -221,9 +222,9 @@ pub(crate) fn question(
     out.extend_from_slice(&text(params));
     out.extend_from_slice(b"}");
     Question {
-        id,
         event: sse_event(&out),
         answer,
+        asked,
     }
 }
 
@@ -408,22 +409,18 @@ impl Bridge {
     }
 
     /// Puts one round's questions to the client and waits for every answer. Questions
-    /// left unanswered when the round fails (the client went away, refused or took too
-    /// long) are forgotten.
+    /// left unanswered when the round ends (the client went away, refused or took too
+    /// long, or the call was dropped) are forgotten.
     async fn ask(&self, requests: &Value, tx: &mpsc::Sender<Bytes>) -> Result<Value, String> {
-        let mut asked = Vec::new();
-        let answered = self.ask_round(requests, tx, &mut asked).await;
-        if answered.is_err() {
-            self.asks.forget(&asked);
-        }
-        answered
+        let mut asked = Outstanding::new(self.asks.clone());
+        self.ask_round(requests, tx, &mut asked).await
     }
 
     async fn ask_round(
         &self,
         requests: &Value,
         tx: &mpsc::Sender<Bytes>,
-        asked: &mut Vec<Bytes>,
+        asked: &mut Outstanding,
     ) -> Result<Value, String> {
         let Some(requests) = requests.as_object().filter(|r| !r.is_empty()) else {
             return Err("the backend asked for input without saying what".into());
@@ -456,7 +453,7 @@ impl Bridge {
                 method,
                 &params,
             );
-            asked.push(q.id.clone());
+            asked.absorb(q.asked);
             tx.send(q.event)
                 .await
                 .map_err(|_| Unanswered::Gone.to_string())?;

@@ -296,7 +296,7 @@ fn finished(f: Result<String, String>, shared: &Shared, bounds: &Bounds) -> Resu
             ),
         ));
     }
-    crate::jsonrpc::read::value(json.as_bytes()).map_err(|e| {
+    crate::jsonrpc::read::script_value(json.as_bytes()).map_err(|e| {
         Failure::new(format!(
             "the returned value cannot be read one way as JSON: {e:?}"
         ))
@@ -405,7 +405,10 @@ fn request_fn<'js>(
                     ),
                 ));
             }
-            let arguments = match (kind, crate::jsonrpc::read::value(arguments.as_bytes())) {
+            let arguments = match (
+                kind,
+                crate::jsonrpc::read::script_value(arguments.as_bytes()),
+            ) {
                 (Kind::Call, Ok(Value::Object(m))) => m,
                 (Kind::Search, Ok(limit)) => Map::from_iter([("limit".to_string(), limit)]),
                 _ => {

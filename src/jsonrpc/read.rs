@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Number, Value};
 use simd_json::{Node, StaticNode};
 
-use super::tape::{Reading, TapeError, with_tape};
+use super::tape::{INEXACT_NUMBER, Reading, TapeError, with_tape};
 
 /// The deepest nesting of arrays and objects read: deeper is refused. Every reader the
 /// gateway and its backends use reads this deep (serde_json stops at 128, Python's at
@@ -269,6 +269,18 @@ pub fn value(bytes: &[u8]) -> Result<Value, Option<Ambiguity>> {
         Ok(build(nodes, &mut 0))
     })
     .map_err(Ambiguity::of_tape)?
+}
+
+/// The one value of a text JavaScript's `JSON.stringify` wrote (a code-mode script's
+/// arguments or value). Every number in it is a double, and JavaScript writes one under
+/// 1e21 without an exponent however large: an integer literal past 64 bits is the
+/// double it was ([`super::tape::integers_as_doubles`]), not refused. All else is
+/// [`value`]'s reading.
+pub fn script_value(bytes: &[u8]) -> Result<Value, Option<Ambiguity>> {
+    match value(bytes) {
+        Err(Some(a)) if a.what == INEXACT_NUMBER => value(&super::tape::integers_as_doubles(bytes)),
+        read => read,
+    }
 }
 
 /// The decoded text of a JSON string literal (quotes included): `None` when it is not

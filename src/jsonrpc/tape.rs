@@ -206,8 +206,38 @@ fn neutralize_numbers(buf: &mut [u8]) -> bool {
 /// no 64-bit integer or finite double holds exactly; `None` when every number is held,
 /// or one is not a JSON number at all (then the text is not JSON).
 pub fn first_inexact_number(bytes: &[u8]) -> Option<usize> {
-    let mut i = 0;
     let mut found = None;
+    let numbers = each_number(bytes, |start, end| {
+        if found.is_none() && !exact(&bytes[start..end]) {
+            found = Some(start);
+        }
+    });
+    numbers.then_some(found).flatten()
+}
+
+/// `bytes` (text JavaScript's `JSON.stringify` wrote, where every number is a double)
+/// with `.0` after each integer literal past 64 bits: JavaScript writes a double under
+/// 1e21 without an exponent however large, and `.0` makes it the double it was for
+/// every reader.
+pub fn integers_as_doubles(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let mut copied = 0;
+    each_number(bytes, |start, end| {
+        let literal = &bytes[start..end];
+        if !literal.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) && !exact(literal) {
+            out.extend_from_slice(&bytes[copied..end]);
+            out.extend_from_slice(b".0");
+            copied = end;
+        }
+    });
+    out.extend_from_slice(&bytes[copied..]);
+    out
+}
+
+/// Calls `f` with the start and end of each number literal outside strings, in order;
+/// `false` when a literal is not a JSON number (the text is not JSON).
+fn each_number(bytes: &[u8], mut f: impl FnMut(usize, usize)) -> bool {
+    let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
@@ -224,18 +254,15 @@ pub fn first_inexact_number(bytes: &[u8]) -> Option<usize> {
                 {
                     i += 1;
                 }
-                let literal = &bytes[start..i];
-                if !is_json_number(literal) {
-                    return None;
+                if !is_json_number(&bytes[start..i]) {
+                    return false;
                 }
-                if found.is_none() && !exact(literal) {
-                    found = Some(start);
-                }
+                f(start, i);
             }
             _ => i += 1,
         }
     }
-    found
+    true
 }
 
 /// Whether a JSON number literal is held by a 64-bit integer (no fraction, no exponent)

@@ -379,6 +379,25 @@ async fn a_caller_that_goes_away_stops_the_run() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// CI's minimal failing input: JavaScript writes this double as the 21-digit integer
+/// `-228161176525290400000`, past 64 bits, which the client reading refuses; a script's
+/// text is read as the double it was, to the host and back.
+#[tokio::test]
+async fn a_double_javascript_writes_as_a_long_integer_reaches_the_host_as_that_double() {
+    let host = Fake::default();
+    let code =
+        "const r = await tools.echo({n: [-2.281611765252904e+20, 2 ** 64]}); return r.args.n;";
+    let r = run_with(code, &host, &quick()).await;
+    assert_eq!(
+        r.value,
+        Ok(json!([-2.281611765252904e20, 1.8446744073709552e19]))
+    );
+    assert_eq!(
+        host.seen()[0].1["n"],
+        json!([-2.281611765252904e20, 1.8446744073709552e19])
+    );
+}
+
 fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
     use proptest::prelude::*;
     let leaf = prop_oneof![

@@ -294,6 +294,53 @@ proptest! {
             Err(e) => prop_assert!(reference.is_err(), "{:?} for readable {}", e, body),
         }
     }
+
+    /// A script's text (numbers written as JavaScript writes doubles: Rust's `{}` of an
+    /// f64 is the same shortest digits, never an exponent) reads as the very doubles,
+    /// inside strings left as they were.
+    #[test]
+    fn a_scripts_doubles_read_as_the_doubles_they_were(
+        xs in proptest::collection::vec(any::<f64>().prop_filter("finite", |x| x.is_finite()), 1..6),
+        s in ".{0,6}",
+    ) {
+        let numbers: Vec<String> = xs.iter().map(|x| format!("{x}")).collect();
+        let text = format!(r#"{{"s":{},"n":[{}],"t":"12345678901234567890123"}}"#,
+            serde_json::to_string(&s).unwrap(), numbers.join(","));
+        let v = script_value(text.as_bytes()).expect("a script's text reads");
+        prop_assert_eq!(&v["s"], &Value::String(s));
+        prop_assert_eq!(&v["t"], "12345678901234567890123");
+        let read: Vec<f64> = v["n"].as_array().unwrap().iter().map(|n| n.as_f64().unwrap()).collect();
+        prop_assert_eq!(read, xs, "{}", text);
+    }
+}
+
+#[test]
+fn a_scripts_text_is_read_under_the_same_rules_but_its_large_integers() {
+    // Past 64 bits: a client's text is refused, a script's is the double.
+    let big = b"[-228161176525290400000, 18446744073709551616]";
+    assert_eq!(value(big).unwrap_err().unwrap().what, INEXACT_NUMBER);
+    assert_eq!(
+        script_value(big).unwrap(),
+        json!([-2.281611765252904e20, 1.8446744073709552e19])
+    );
+    // What fits stays an integer; everything else refused as before.
+    assert_eq!(
+        script_value(b"[1, -9223372036854775808]").unwrap(),
+        json!([1, i64::MIN])
+    );
+    assert_eq!(
+        script_value(br#"{"a":1,"a":2}"#).unwrap_err().unwrap().what,
+        DUPLICATE
+    );
+    assert_eq!(
+        script_value(br#"["\ud800"]"#).unwrap_err().unwrap().what,
+        super::super::tape::BAD_ESCAPE
+    );
+    assert_eq!(
+        script_value(b"[1e400]").unwrap_err().unwrap().what,
+        INEXACT_NUMBER
+    );
+    assert!(script_value(b"[01]").unwrap_err().is_none(), "not JSON");
 }
 
 #[test]

@@ -39,10 +39,26 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Resp {
-    let stream = TcpStream::connect(addr).await.expect("connect");
+    try_request(addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Sends one request: the answer, or what went wrong (a connection the gateway closes
+/// unanswered, as one over an address's share is).
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Resp, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .expect("handshake");
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(conn);
     let mut req = Request::builder()
         .method(Method::from_bytes(method.as_bytes()).unwrap())
@@ -56,15 +72,23 @@ pub async fn request(
     let req = req
         .body(Full::new(Bytes::copy_from_slice(body.unwrap_or_default())))
         .unwrap();
-    let resp = sender.send_request(req).await.expect("send request");
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("send request: {e}"))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    Resp {
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(Resp {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// Shorthands with an `Authorization: Bearer` credential.

@@ -22,11 +22,17 @@ async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
         .is_ok()
 }
 
+/// `/health`'s status within `within`; 0 when it is not answered in time or its
+/// connection is closed unanswered (the gateway has not yet seen a slot come free).
 async fn health_within(gw: &TestGateway, within: Duration) -> u16 {
-    tokio::time::timeout(within, request(gw.addr, "GET", "/health", &[], None))
-        .await
-        .map(|r| r.status)
-        .unwrap_or(0)
+    tokio::time::timeout(
+        within,
+        support::http::try_request(gw.addr, "GET", "/health", &[], None),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map_or(0, |r| r.status)
 }
 
 #[tokio::test]

@@ -6,6 +6,9 @@
 //! confirmation's retry, then the pipeline's one way in ([`crate::mcp::phases::serve`]).
 //! The server span of what it served is recorded by [`super::spans`].
 
+use std::future::Future;
+use std::pin::Pin;
+
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -20,22 +23,30 @@ use crate::mcp::spans::{batch_span, server_span};
 use crate::mcp::wire::rpc::{RpcError, code, status_only};
 use crate::mcp::{batch, confirm, conversation, lists, notices, phases, search, stream};
 
-/// Serves one request to an MCP endpoint.
-pub async fn handle(ctx: Ctx, req: Request<Incoming>) -> Response<Body> {
+/// What serves one request to an MCP endpoint.
+pub type Serving = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// Serves one request to an MCP endpoint: the future is built in its box, where a
+/// future awaited inside another is first built and then copied there (a POST's is
+/// some 4 KB).
+pub fn handle(ctx: Ctx, req: Request<Incoming>) -> Serving {
     if let Some(name) = conversation::repeated_header(req.headers()) {
-        return RpcError::new(
-            StatusCode::BAD_REQUEST,
-            code::INVALID_REQUEST,
-            format!("the {name} header may appear only once"),
-        )
-        .response(b"null");
+        return Box::pin(std::future::ready(
+            RpcError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                format!("the {name} header may appear only once"),
+            )
+            .response(b"null"),
+        ));
     }
     match *req.method() {
-        Method::POST => post(ctx, req).await,
-        Method::GET => Box::pin(stream::get(ctx, req)).await,
-        // Cold paths are boxed so the hot future stays small (it is moved on every call).
-        Method::DELETE => Box::pin(stream::delete(ctx, req)).await,
-        _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
+        Method::POST => crate::base::boxed(move || post(ctx, req)),
+        Method::GET => Box::pin(stream::get(ctx, req)),
+        Method::DELETE => Box::pin(stream::delete(ctx, req)),
+        _ => Box::pin(std::future::ready(status_only(
+            StatusCode::METHOD_NOT_ALLOWED,
+        ))),
     }
 }
 
@@ -218,11 +229,13 @@ async fn route_message(
         }
     };
     // A confirmation's retry (2026-07-28): from here on, the call itself, answered.
-    let resumed;
+    // Boxed as `called` is: held through the dispatch below, it would otherwise be part
+    // of (and copied with) every request's future.
+    let resumed: Box<(Bytes, Frame)>;
     let (body, f) = match ctx.stateless && f.request_state.is_some() {
         true => match Box::pin(confirm::resumed(ctx, body, f)).await {
             Ok(Some(again)) => {
-                resumed = again;
+                resumed = Box::new(again);
                 (&resumed.0, &resumed.1)
             }
             Ok(None) => (body, f),

@@ -200,9 +200,9 @@ async fn phases(
         let mut ctx = crate::mcp::ctx::Ctx::new(&state.planes, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
         ctx.trace = trace;
-        // Boxed: the MCP future then moves once, not with each future that awaits it,
-        // and it is built in its box (not copied into it).
-        return Ok(crate::base::boxed(move || crate::mcp::endpoint::handle(ctx, req)).await);
+        // The MCP future comes boxed: it then moves once, not with each future that
+        // awaits it, and it is built in its box (not copied into it).
+        return Ok(crate::mcp::endpoint::handle(ctx, req).await);
     }
 
     // Authenticate and authorise.
@@ -265,7 +265,10 @@ async fn mcp_caller(
         (Some(o), Some((token, scheme))) => {
             match Box::pin(o.verify(token, &o.settings.resource(namespace))).await {
                 Ok(id) if id.jkt.is_some() || scheme == Scheme::Dpop => {
-                    if let Err(refused) = proved(state, o, req, namespace, &id, scheme).await {
+                    // Boxed: a proof's check is 2 KB of future, which laid out here
+                    // would be part (and copied with) every MCP request's.
+                    let proof = Box::pin(proved(state, o, req, namespace, &id, scheme));
+                    if let Err(refused) = proof.await {
                         state.observe.metrics.auth_failure("dpop");
                         return Ok(Err(refused));
                     }

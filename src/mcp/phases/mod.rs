@@ -98,10 +98,24 @@ pub async fn dispatch(
     if !detour {
         return admitted(ctx, body, f, shape, place).await;
     }
-    // A retry or a task request: the era's own path, which hands back what re-enters.
+    // Boxed: what a detour holds (its answer, a body and frame read again) would
+    // otherwise be laid out in every call's future, and copied with it.
+    Box::pin(detoured(ctx, headers, body, f, shape, place)).await
+}
+
+/// A retry or a task request, admitted: the era's own path, which hands back what
+/// re-enters the pipeline.
+async fn detoured(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+    shape: Shape,
+    place: Option<crate::auth::limits::InFlight>,
+) -> Result<Response<Body>, RpcError> {
     match Box::pin(serve::detour(ctx, headers, body, f)).await? {
         Detoured::Answered(resp) => Ok(charge::hold(resp, place)),
-        Detoured::Again => Box::pin(admitted(ctx, body, f, shape, place)).await,
+        Detoured::Again => admitted(ctx, body, f, shape, place).await,
         Detoured::Afresh(again) => {
             let f = crate::jsonrpc::frame::parse(&again).map_err(|_| {
                 RpcError::method(
@@ -109,7 +123,7 @@ pub async fn dispatch(
                     "the request could not be read again",
                 )
             })?;
-            Box::pin(admitted(ctx, &again, &f, shape, place)).await
+            admitted(ctx, &again, &f, shape, place).await
         }
     }
 }

@@ -59,10 +59,9 @@ impl Service<Request<Incoming>> for Gateway {
         // The connection is busy until the response has been sent.
         let busy = self.conn.begin();
         let peer = self.conn.peer();
-        crate::base::boxed(move || async move {
-            let resp = serve(&state, peer, req).await;
-            Ok(resp.map(|body| Tracked { body, _busy: busy }))
-        })
+        // The request's future is `serve`'s own, built in its box: a block awaiting it
+        // would first build it and then copy it in.
+        crate::base::boxed(move || serve(state, peer, req, busy))
     }
 }
 
@@ -102,7 +101,13 @@ struct Outcome {
     mcp: bool,
 }
 
-async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
+async fn serve(
+    state: Arc<State>,
+    peer: IpAddr,
+    req: Request<Incoming>,
+    busy: Busy,
+) -> Result<Response<Tracked>, Infallible> {
+    let state = &state;
     let start = Instant::now();
     let method = req.method().clone();
     // A clone of the URI shares its bytes; the log line needs the path after the request
@@ -136,7 +141,7 @@ async fn serve(state: &Arc<State>, peer: IpAddr, req: Request<Incoming>) -> Resp
         uri.path(),
         start,
     );
-    resp
+    Ok(resp.map(|body| Tracked { body, _busy: busy }))
 }
 
 async fn phases(

@@ -27,11 +27,7 @@ say "building release binaries"
 cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
 build_baseline
 
-"$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/mock.out" ] && break; sleep 0.05; done
-MOCK_PORT=$(head -1 "$work/mock.out")
-[ -n "$MOCK_PORT" ] || die "mockmcp did not start"
+start_mock
 
 # The gdb script: a breakpoint on each memcpy/memmove variant that never stops, adding
 # the length (rdx, the third argument) to its bucket.
@@ -69,23 +65,9 @@ EOF
 
 # count NAME BIN_DIR: prints "NAME <python dict of the counts>".
 count() {
-    local name=$1 bin=$2 data="$work/$1-data"
-    METAMCP_DATA_DIR="$data" METAMCP_AUDIT=off METAMCP_LISTEN=127.0.0.1:0 \
-        RUST_LOG=warn,metamcp::app=info "$bin/metamcp" > "$work/$name.log" 2>&1 &
-    local pid=$!
-    pids+=("$pid")
-    local addr=
-    for _ in $(seq 600); do
-        addr=$(grep -o 'local=[0-9.:]*' "$work/$name.log" 2>/dev/null | head -1 | cut -d= -f2)
-        [ -n "$addr" ] && break
-        sleep 0.1
-    done
-    [ -n "$addr" ] || die "the $name gateway did not start: $(cat "$work/$name.log")"
-    local admin
-    admin=$(METAMCP_DATA_DIR="$data" "$bin/keyadm" keys create --name copies --scope admin \
-        --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-    GW=$addr ADMIN=$admin register \
-        "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+    local name=$1 bin=$2
+    AUDIT=off start_counted "$name" "$bin"
+    local pid=$counted_pid addr=$counted_addr admin=$counted_admin
     local load=("$BIN/mcpload" --url "http://$addr/mcp" --key "$admin" --tool mock__echo
         --args '{"message":"hello from mcpload"}' --connections 1)
     "${load[@]}" --requests 200 >/dev/null

@@ -92,6 +92,40 @@ build_baseline() {
         --bin metamcp --bin keyadm >&2)
 }
 
+# start_mock: a mockmcp on a port of its own; sets MOCK_PORT.
+start_mock() {
+    "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$work/mock.out" ] && break; sleep 0.05; done
+    MOCK_PORT=$(head -1 "$work/mock.out")
+    [ -n "$MOCK_PORT" ] || die "mockmcp did not start"
+}
+
+# start_counted NAME BIN_DIR [WRAPPER ...]: a gateway of BIN_DIR (the audit as $AUDIT, off
+# by default) on its own cluster in $work/NAME-data, run through WRAPPER (a profiler, or
+# nothing), with start_mock's mock registered; sets counted_pid, counted_addr and
+# counted_admin. For the scripts that count one build against another.
+start_counted() {
+    local name=$1 bin=$2 data="$work/$1-data"
+    shift 2
+    METAMCP_DATA_DIR="$data" METAMCP_AUDIT=${AUDIT:-off} METAMCP_LISTEN=127.0.0.1:0 \
+        RUST_LOG=warn,metamcp::app=info "$@" "$bin/metamcp" > "$work/$name.log" 2>&1 &
+    counted_pid=$!
+    pids+=("$counted_pid")
+    counted_addr=
+    for _ in $(seq 1200); do
+        counted_addr=$(grep -o 'local=[0-9.:]*' "$work/$name.log" 2>/dev/null | head -1 |
+            cut -d= -f2 || true)
+        [ -n "$counted_addr" ] && break
+        sleep 0.1
+    done
+    [ -n "$counted_addr" ] || die "the $name gateway did not start: $(cat "$work/$name.log")"
+    counted_admin=$(METAMCP_DATA_DIR="$data" "$bin/keyadm" keys create --name counted \
+        --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    GW=$counted_addr ADMIN=$counted_admin register \
+        "{\"name\":\"mock\",\"protocol\":\"http\",\"url\":\"http://127.0.0.1:$MOCK_PORT/mcp\"}"
+}
+
 # A free port from the kernel, for proxies that cannot listen on port 0 and report it.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -1383,14 +1383,26 @@ mod tests {
         });
         let cpu = cpu_time().saturating_sub(cpu_before);
         pacer.stop();
-        for (due, at) in &woken {
-            assert!(at >= due, "woken {:?} early", *due - *at);
-            assert!(
-                *at - *due < Duration::from_millis(20),
-                "late by {:?}",
+        // Never early. Late by under 20 ms for most waits: a pacer that woke on a coarse
+        // tick would be late for most of them. A busy machine may hold any one thread
+        // back for longer (a run with both cores kept busy saw one 26 ms late), so the
+        // rest only within 200 ms.
+        let mut late: Vec<Duration> = woken
+            .iter()
+            .map(|(due, at)| {
+                assert!(at >= due, "woken {:?} early", *due - *at);
                 *at - *due
-            );
-        }
+            })
+            .collect();
+        late.sort();
+        assert!(
+            late[late.len() * 3 / 4] < Duration::from_millis(20),
+            "{late:?}"
+        );
+        assert!(
+            late[late.len() - 1] < Duration::from_millis(200),
+            "{late:?}"
+        );
         assert!(
             cpu < Duration::from_millis(150),
             "{cpu:?} of CPU over ~300 ms of waiting"

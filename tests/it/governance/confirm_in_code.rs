@@ -90,6 +90,17 @@ fn outcome(seen: &Value, who: &str) -> Value {
     r.clone()
 }
 
+/// The script's value (its text's first line) and the whole text, of a run that did not
+/// fail.
+fn succeeded(seen: &Value, who: &str) -> (Value, String) {
+    let r = outcome(seen, who);
+    assert_eq!(r["is_error"], false, "{who}: {seen}");
+    let text = r["text"].as_str().unwrap_or_default().to_string();
+    let value: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{who}: {e}: {text}"));
+    (value, text)
+}
+
 #[tokio::test]
 async fn a_scripts_destructive_inner_call_is_confirmed_mid_script_by_every_official_client() {
     let (gw, repo) = coded().await;
@@ -107,11 +118,7 @@ async fn a_scripts_destructive_inner_call_is_confirmed_mid_script_by_every_offic
         for part in ["git__git_reset", "server git", POLICY] {
             assert!(question.contains(part), "{who}: {part} in {question}");
         }
-        let r = outcome(&seen, &who);
-        assert_eq!(r["is_error"], false, "{who}: {seen}");
-        let text = r["text"].as_str().unwrap_or_default();
-        let value: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{who}: {e}: {text}"));
+        let (value, text) = succeeded(&seen, &who);
         assert_eq!(
             value,
             json!({"before": true, "after": false}),
@@ -311,11 +318,7 @@ async fn every_official_client_chains_three_tools_of_two_published_servers() {
             Some(0),
             "{who}: {seen}"
         );
-        let r = outcome(&seen, &who);
-        assert_eq!(r["is_error"], false, "{who}: {seen}");
-        let text = r["text"].as_str().unwrap_or_default();
-        let value: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{who}: {e}: {text}"));
+        let (value, text) = succeeded(&seen, &who);
         assert_eq!(
             value,
             json!({"tz": "UTC", "start": true, "branch": true}),

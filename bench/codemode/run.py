@@ -296,8 +296,12 @@ def main():
     if failed:
         print(f"==> {len(failed)} task runs failed their checker: {failed}", file=sys.stderr)
     if unequal:
-        print(f"==> the arms made different upstream calls in {unequal}", file=sys.stderr)
-    return 1 if failed or unequal else 0
+        # Reported, not failed: the blind arms' scripts were written by someone who never
+        # saw the transcripts, and may reach the same state by other upstream calls (a
+        # read before a write, a search before a call); only a checker decides a task.
+        print(f"==> the arms made different upstream calls in {unequal} (reported; "
+              "only a checker fails a task)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

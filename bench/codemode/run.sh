@@ -5,7 +5,8 @@
 # bench/codemode/tasks in the three arms through it, then the two sweeps (result size,
 # tool count). Prints the tables; writes results.json, results.md and tools.json to
 # target/codemode/results/<date-time>/ (or --out DIR). Exits non-zero when a task run
-# fails its checker.
+# fails its checker; arms that reach a task's end by other upstream calls are reported
+# (the blind arms' scripts need not call what the transcripts called), not failed.
 #
 #   bench/codemode/run.sh                              # everything (about 5 minutes)
 #   bench/codemode/run.sh --no-sweep                   # the tasks only

@@ -33,8 +33,15 @@ pub fn remove(data_dir: &Path) {
 
 /// The address of the gateway running on `data_dir`, if one is.
 pub fn read(data_dir: &Path) -> Option<SocketAddr> {
+    owner(data_dir).map(|(_, addr)| addr)
+}
+
+/// The process id and address of the gateway running on `data_dir`, if one is.
+pub fn owner(data_dir: &Path) -> Option<(u32, SocketAddr)> {
     let (pid, addr) = read_record(data_dir)?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(addr)
+    Path::new(&format!("/proc/{pid}"))
+        .exists()
+        .then_some((pid, addr))
 }
 
 fn read_record(data_dir: &Path) -> Option<(u32, SocketAddr)> {

@@ -31,6 +31,11 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error("{0}")]
     Secrets(#[from] SecretsError),
+    #[error("cannot listen on {addr}: it is in use. {hint}")]
+    InUse {
+        addr: std::net::SocketAddr,
+        hint: String,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -180,10 +185,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         crate::config::Database::Url(_) => "DATABASE_URL",
         crate::config::Database::Embedded => "embedded, under the data dir",
     };
-    let state = prepare(config).await?;
+    // Bound before the database starts: an address in use fails at once, saying whose.
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+        .map_err(|source| listen_error(addr, &data_dir, source))?;
+    let state = prepare(config).await?;
+    first_key_hint(&state).await;
     let local = listener.local_addr().unwrap_or(addr);
     address::write(&data_dir, local);
     // `local=` last: scripts read the address off the end of this line.
@@ -192,6 +199,47 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     address::remove(&data_dir);
     tracing::info!("metamcp stopped");
     Ok(())
+}
+
+/// Why `addr` could not be bound, with what to do: an address in use is most often a
+/// gateway started earlier (the set-up's, in another terminal) on the same data directory.
+fn listen_error(
+    addr: std::net::SocketAddr,
+    data_dir: &std::path::Path,
+    source: std::io::Error,
+) -> StartError {
+    if source.kind() != std::io::ErrorKind::AddrInUse {
+        return StartError::Listen { addr, source };
+    }
+    StartError::InUse {
+        addr,
+        hint: in_use_hint(addr, address::owner(data_dir)),
+    }
+}
+
+/// The advice for an address in use, given the gateway recorded in the data directory
+/// (its process id and address), if one runs.
+fn in_use_hint(addr: std::net::SocketAddr, owner: Option<(u32, std::net::SocketAddr)>) -> String {
+    match owner {
+        Some((pid, at)) if at.port() == addr.port() => format!(
+            "A metamcp (process {pid}) already serves this data directory there: use it as it \
+             is, or stop it first (Ctrl-C in its terminal, or `kill {pid}`)."
+        ),
+        _ => "Another program listens there: stop it, or give this gateway another address \
+              (--listen 127.0.0.1:PORT or METAMCP_LISTEN)."
+            .to_string(),
+    }
+}
+
+/// On a gateway with no key at all, says how to make the first one (every route but
+/// the public ones needs a key, so nothing else can be done before it).
+async fn first_key_hint(state: &State) {
+    if let Ok(false) = state.auth.keys().any().await {
+        tracing::info!(
+            "no API key exists yet: create the first with `keyadm keys create --name admin \
+             --scope admin` (it is shown once)"
+        );
+    }
 }
 
 /// Completes on the first SIGINT or SIGTERM.

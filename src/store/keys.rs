@@ -375,6 +375,16 @@ impl KeyStore {
         rows.iter().map(record).collect()
     }
 
+    /// Whether any key exists, active or not: the gateway's first start says how to
+    /// create the first one when none does.
+    pub async fn any(&self) -> Result<bool, KeyError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one("SELECT EXISTS (SELECT 1 FROM api_keys)", &[])
+            .await?;
+        Ok(row.try_get::<_, bool>(0).map_err(DbError::from)?)
+    }
+
     /// Names tell keys apart (`keyadm keys show NAME`): an active key's name is not
     /// given to another.
     async fn name_is_free(&self, name: &str) -> Result<(), KeyError> {

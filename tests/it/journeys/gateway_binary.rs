@@ -91,3 +91,55 @@ async fn the_entry_point_returns_the_exit_status() {
     .unwrap();
     assert_eq!(codes, [0, 0, 64, 64, 64, 1]);
 }
+
+/// A new user's first start: the log says how to make the first key, and a second
+/// `metamcp` on the same address (the set-up's gateway still running) fails at once,
+/// saying which process holds it and how to stop it; another program's address is told
+/// apart from a gateway's.
+#[tokio::test]
+async fn a_first_start_names_the_first_key_and_an_address_in_use_names_its_owner() {
+    let db = TestDb::new().await;
+    let env = db.env();
+    let (mut first, _stderr, addr, head) = support::start_gateway_binary_logged(&env);
+    assert!(
+        head.contains("no API key exists yet") && head.contains("keyadm keys create"),
+        "{head}"
+    );
+
+    let second = support::keep_coverage(Command::new(env!("CARGO_BIN_EXE_metamcp")).env_clear())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("METAMCP_LISTEN", addr.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("in use") && err.contains(&format!("process {}", first.id())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("kill {}", first.id())), "{err}");
+
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = other.local_addr().unwrap();
+    let third = support::keep_coverage(Command::new(env!("CARGO_BIN_EXE_metamcp")).env_clear())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("METAMCP_LISTEN", taken.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(third.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        err.contains("Another program listens there") && err.contains("--listen"),
+        "{err}"
+    );
+
+    // With a key, the hint is gone.
+    let created = support::keyadm_bin(&db, &["keys", "create", "--name", "first", "--json"]);
+    assert!(created.status.success());
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut again, _stderr, _addr, head) = support::start_gateway_binary_logged(&env);
+    assert!(!head.contains("no API key exists yet"), "{head}");
+    again.kill().unwrap();
+    again.wait().unwrap();
+}

@@ -18,6 +18,7 @@ pub const HELP: &str = "\
 keyadm — administer metamcp: API keys, servers, namespaces, the database schema
 
 usage: keyadm [--database-url URL] [--data-dir DIR] [--config FILE] COMMAND
+       keyadm COMMAND --help          that command's part of this help
 
 commands:
   keys list [--include-inactive] [--json]
@@ -148,15 +149,28 @@ $XDG_DATA_HOME/metamcp, else ~/.local/share/metamcp); keyadm never creates one."
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Help,
-    List { include_inactive: bool },
+    /// `keyadm COMMAND --help`: the help of the commands starting with that word.
+    HelpFor(String),
+    List {
+        include_inactive: bool,
+    },
     Create(CreateArgs),
     Show(String),
     Activate(String),
     Inactivate(String),
-    Delete { id: String, confirm: bool },
-    Update { id: String, limits: LimitsChange },
+    Delete {
+        id: String,
+        confirm: bool,
+    },
+    Update {
+        id: String,
+        limits: LimitsChange,
+    },
     Rotate(String),
-    Usage { id: String, since: When },
+    Usage {
+        id: String,
+        since: When,
+    },
     Audit(Filter),
     Migrate,
     Status,
@@ -203,10 +217,13 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
         help,
     } = read_flags(args)?;
     if help {
-        return Ok(Invocation {
-            command: Command::Help,
-            json,
-        });
+        // `keyadm keys --help`: that command's part of the help, when it is one.
+        let topic = args.iter().find(|a| !a.starts_with('-'));
+        let command = match topic {
+            Some(t) if super::help::help_for(t).is_some() => Command::HelpFor(t.clone()),
+            _ => Command::Help,
+        };
+        return Ok(Invocation { command, json });
     }
     let usage = |m: String| Err(UsageError(m));
     let command = match words.as_slice() {

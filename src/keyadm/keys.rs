@@ -139,6 +139,7 @@ pub(super) async fn keys_command(
             })
         }
         Command::Help
+        | Command::HelpFor(_)
         | Command::Migrate
         | Command::Status
         | Command::Audit(_)

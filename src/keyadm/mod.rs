@@ -38,6 +38,7 @@ use crate::store::migrate;
 mod args;
 mod audit;
 mod changes;
+mod help;
 mod keys;
 mod line;
 mod namespaces;
@@ -115,8 +116,8 @@ pub fn main(args: Vec<String>) -> i32 {
             return e.exit_code();
         }
     };
-    if inv.command == Command::Help {
-        println!("{HELP}");
+    if let Some(help) = help_text(&inv.command) {
+        println!("{help}");
         return 0;
     }
     let config = match Config::load(parsed.overrides, parsed.config_file.as_deref()) {
@@ -162,10 +163,20 @@ pub fn main(args: Vec<String>) -> i32 {
     }
 }
 
+/// The help a help command prints (the whole, or one command's part); `None` for the
+/// other commands.
+fn help_text(command: &Command) -> Option<String> {
+    match command {
+        Command::Help => Some(HELP.to_string()),
+        Command::HelpFor(topic) => Some(help::help_for(topic).unwrap_or_else(|| HELP.to_string())),
+        _ => None,
+    }
+}
+
 /// Runs one command against the configured database; returns what to print.
 pub async fn execute(config: &Config, inv: &Invocation) -> Result<String, KeyadmError> {
-    if let Command::Help = inv.command {
-        return Ok(format!("{HELP}\n"));
+    if let Some(help) = help_text(&inv.command) {
+        return Ok(format!("{help}\n"));
     }
     // keyadm never creates the embedded cluster: that is the gateway's first start.
     let db = Database::open_existing(config).await?;
@@ -181,7 +192,9 @@ async fn run_command(
 ) -> Result<String, KeyadmError> {
     let trail = changes::Trail::new(config.audit);
     match &inv.command {
-        Command::Help => Ok(format!("{HELP}\n")),
+        Command::Help | Command::HelpFor(_) => {
+            Ok(format!("{}\n", help_text(&inv.command).unwrap_or_default()))
+        }
         Command::Status => status::status(config, db, inv.json).await,
         Command::Audit(filter) => {
             let mut client = db.connect().await?;

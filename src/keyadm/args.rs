@@ -137,6 +137,8 @@ NAMESPACE FLAGS (the fields of the REST body; running gateways apply a change at
                          (or the tools field) names, never a tool a server adds later
   --allow TOOL           allow a tool (<server>__<tool>; repeated): an override
                          {\"enabled\": true} (set keeps the other overrides)
+  --disallow TOOL        take a tool off the allow-list, or switch it off (repeated):
+                         an override {\"enabled\": false}
   --guardrails JSON      external guardrails, the REST field's array ('[]' removes them):
                          '[{\"url\": \"http://127.0.0.1:8088/\", \"on\": [\"result\"]}]'
 

@@ -48,7 +48,7 @@ pub enum Body {
 }
 
 /// Each flag of `add` and `set`, with the body's field it sets.
-const FIELD_FLAGS: [(&str, &str); 10] = [
+const FIELD_FLAGS: [(&str, &str); 11] = [
     ("--server", "servers"),
     ("--description", "description"),
     ("--tool-prefix", "tool_prefix"),
@@ -59,6 +59,7 @@ const FIELD_FLAGS: [(&str, &str); 10] = [
     ("--guardrails", "guardrails"),
     ("--tools-default", "tools_default"),
     ("--allow", "tools"),
+    ("--disallow", "tools"),
 ];
 
 /// `namespaces …` after the word `namespaces`.
@@ -161,13 +162,25 @@ fn body(line: &Line<'_>) -> Result<Body, UsageError> {
     if let Some(v) = line.at_most_one("--tools-default")? {
         body.insert("tools_default".into(), json!(v));
     }
-    // Each tool allowed: an override `{"enabled": true}` (`set` keeps the namespace's
-    // other overrides and the allowed tools' names, descriptions and rates).
+    // Each tool allowed: an override `{"enabled": true}`; each disallowed, `{"enabled":
+    // false}` (off an allow-list, or switched off) (`set` keeps the namespace's other
+    // overrides and the tools' names, descriptions and rates).
     let allowed = line.all("--allow");
-    if !allowed.is_empty() {
+    let disallowed = line.all("--disallow");
+    if let Some(both) = allowed.iter().find(|t| disallowed.contains(t)) {
+        return Err(UsageError(format!(
+            "{both} is both --allow'ed and --disallow'ed: give it once"
+        )));
+    }
+    if !allowed.is_empty() || !disallowed.is_empty() {
         let tools: Map<String, Value> = allowed
             .iter()
             .map(|t| (t.to_string(), json!({"enabled": true})))
+            .chain(
+                disallowed
+                    .iter()
+                    .map(|t| (t.to_string(), json!({"enabled": false}))),
+            )
             .collect();
         body.insert("tools".into(), Value::Object(tools));
     }
@@ -357,16 +370,16 @@ fn explain(e: StoreError, name: &str, body: Option<(&Body, &Value)>) -> KeyadmEr
     }
 }
 
-/// `set --allow`'s `tools`: the namespace's overrides, each tool allowed switched on
-/// (its other settings kept) or added.
+/// `set --allow` and `--disallow`'s `tools`: the namespace's overrides, each tool
+/// named switched on or off (its other settings kept) or added.
 fn with_allowed(ns: &Namespace, allowed: &Map<String, Value>) -> Value {
     let mut tools = match ns.public_json().get("tools") {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     };
-    for name in allowed.keys() {
+    for (name, given) in allowed {
         let entry = tools.entry(name.clone()).or_insert_with(|| json!({}));
-        entry["enabled"] = json!(true);
+        entry["enabled"] = given.get("enabled").cloned().unwrap_or(json!(true));
     }
     Value::Object(tools)
 }

@@ -525,6 +525,30 @@ async fn an_allow_list_namespace_offers_only_its_tools_to_every_client() {
     now.push(gated);
     now.sort();
     assert_eq!(listed(&c).await, now);
+
+    // And taken off again (`--disallow`), the other entries kept; a tool given to both
+    // flags is a usage error naming it, and changes nothing.
+    let both = crate::support::keyadm(
+        &gw.db,
+        &line(&format!(
+            "namespaces set team --allow {gated} --disallow {gated}"
+        ))
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        both.1.contains(gated) && both.1.contains("--disallow"),
+        "{both:?}"
+    );
+    keyadm(line(&format!("namespaces set team --disallow {gated}"))).await;
+    crate::support::eventually(PEER_WAIT, "the tool taken off", || async {
+        (!listed(&c).await.iter().any(|n| n == gated)).then_some(())
+    })
+    .await;
+    assert_eq!(listed(&c).await, allowed);
 }
 
 /// The names `tools/list` gives `c`, sorted.

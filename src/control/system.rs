@@ -153,7 +153,7 @@ pub(super) async fn issue_token(
     let principal = match state.auth.verify_api_key(key, peer).await {
         Ok(p) => p,
         Err(e) => {
-            state.observe.metrics.auth_failure(e.reason());
+            state.observe.metrics.refused_login(e.reason(), peer);
             return Err(e.into());
         }
     };

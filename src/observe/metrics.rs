@@ -123,6 +123,8 @@ impl Counters {
 pub struct Metrics {
     requests: Mutex<HashMap<RequestKey, Histogram>>,
     auth_failures: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refused logins' lines in the log, bounded.
+    refused_logins: super::refused::RefusedLogins,
     /// Calls the gateway refused before any backend saw them, by reason (policy,
     /// confirmation, guardrail, disabled, held, limit).
     denied: Mutex<BTreeMap<&'static str, u64>>,
@@ -352,6 +354,13 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry(reason)
             .or_default() += 1;
+    }
+
+    /// A login refused: counted by reason, and logged with the client's address
+    /// (a bounded number of lines a minute).
+    pub fn refused_login(&self, reason: &'static str, peer: std::net::IpAddr) {
+        self.auth_failure(reason);
+        self.refused_logins.record(reason, peer);
     }
 
     pub fn auth_failure(&self, reason: &'static str) {

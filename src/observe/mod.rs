@@ -5,6 +5,7 @@ pub mod audit;
 mod batches;
 pub mod events;
 pub mod metrics;
+pub mod refused;
 pub mod trace;
 
 use std::sync::Arc;

@@ -217,8 +217,7 @@ async fn phases(
             let p = match state.auth.authenticate(req.headers(), peer).await {
                 Ok(p) => p,
                 Err(e) => {
-                    state.observe.metrics.auth_failure(e.reason());
-                    tracing::debug!(reason = e.reason(), %peer, "authentication failed");
+                    state.observe.metrics.refused_login(e.reason(), peer);
                     return Err(e.into());
                 }
             };
@@ -274,15 +273,14 @@ async fn mcp_caller(
                     // would be part (and copied with) every MCP request's.
                     let proof = Box::pin(proved(state, o, req, namespace, &id, scheme));
                     if let Err(refused) = proof.await {
-                        state.observe.metrics.auth_failure("dpop");
+                        state.observe.metrics.refused_login("dpop", peer);
                         return Ok(Err(refused));
                     }
                     Principal::from_oauth(id)
                 }
                 Ok(id) => Principal::from_oauth(id),
                 Err(e) => {
-                    state.observe.metrics.auth_failure(e.reason());
-                    tracing::debug!(reason = e.reason(), %peer, "access token refused");
+                    state.observe.metrics.refused_login(e.reason(), peer);
                     return Ok(Err(challenged(o, namespace, Some(&e))));
                 }
             }
@@ -290,7 +288,7 @@ async fn mcp_caller(
         _ => match state.auth.authenticate(req.headers(), peer).await {
             Ok(p) => p,
             Err(e) => {
-                state.observe.metrics.auth_failure(e.reason());
+                state.observe.metrics.refused_login(e.reason(), peer);
                 // An MCP client learns where to get a token.
                 match (oauth, &e) {
                     (Some(o), crate::auth::AuthError::Missing) => {

@@ -143,3 +143,54 @@ async fn a_first_start_names_the_first_key_and_an_address_in_use_names_its_owner
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+/// A refused login is in the log with its reason and the client's address (a mistyped
+/// key told apart from a scan), and counted; a request without credentials is not a
+/// line of its own.
+#[tokio::test]
+async fn a_refused_login_is_logged_with_its_reason_and_address() {
+    use std::io::BufRead;
+    let db = TestDb::new().await;
+    let (mut child, stderr, addr) = start_gateway_binary(&db);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let addr = addr.to_string();
+    let bad = {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /api/v1/mcp/servers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Authorization: Bearer mcp_0000000000000000_not-the-secret\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(bad.starts_with("HTTP/1.1 401"), "{bad}");
+    let deadline = std::time::Instant::now() + support::WAIT;
+    let line = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains("login refused") => break l,
+            Ok(_) => continue,
+            Err(e) => panic!("no refused login in the log: {e}"),
+        }
+    };
+    assert!(line.contains("127.0.0.1"), "{line}");
+    assert!(line.contains("reason="), "{line}");
+    let metrics = get(&addr, "/metrics");
+    assert!(
+        metrics.contains("metamcp_auth_failures_total{reason="),
+        "{metrics}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

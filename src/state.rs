@@ -423,20 +423,79 @@ fn announce_status(state: &State, id: uuid::Uuid, name: &str, status: Status, re
     );
 }
 
+/// What this replica serves of `server` now: its status, last error, restarts and
+/// tools, as REST's server object gives them (`control::servers`) and as keyadm reads
+/// them from `server_status`, one function for both.
+pub fn seen(state: &State, server: &Server) -> crate::store::server_status::Seen {
+    let backend = state
+        .data
+        .backends
+        .get(&server.id)
+        .filter(|b| b.server == *server);
+    crate::store::server_status::Seen {
+        status: state.server_status(server).to_string(),
+        last_error: backend
+            .as_ref()
+            .and_then(|b| b.last_error())
+            .or_else(|| state.data.backends.config_error(&server.id)),
+        restarts: backend
+            .as_ref()
+            .map_or(0, |b| i32::try_from(b.restarts()).unwrap_or(i32::MAX)),
+        tools: backend.as_ref().map_or(0, |b| {
+            i32::try_from(b.lists().tools.len()).unwrap_or(i32::MAX)
+        }),
+        replica: state.era.parked.replica.clone(),
+        at: 0.0,
+    }
+}
+
+/// How often what this replica serves is compared with what it last wrote.
+pub const STATUS_SYNC: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps `server_status` what this replica serves: every [`STATUS_SYNC`], each server
+/// whose status, tools, restarts or last error differ from what this task last wrote is
+/// written again. A status change is written at once ([`record_status`]); this catches
+/// what changes without one (a list that grows, restarts counted while the status
+/// stays, a server upgraded in place that was routed all along), so keyadm and REST
+/// agree within seconds.
+pub async fn status_sync(state: std::sync::Weak<State>) {
+    let mut written: std::collections::HashMap<uuid::Uuid, crate::store::server_status::Seen> =
+        std::collections::HashMap::new();
+    loop {
+        tokio::time::sleep(STATUS_SYNC).await;
+        let Some(state) = state.upgrade() else { return };
+        // A stopping replica's rows are forgotten as it stops: none written again.
+        if state.is_draining() {
+            return;
+        }
+        let snapshot = state.snapshot();
+        for server in &snapshot.servers {
+            let seen = seen(&state, server);
+            if written.get(&server.id) == Some(&seen) {
+                continue;
+            }
+            let id = server.id;
+            match crate::store::server_status::record(&state.db.pool, id, &seen.replica, &seen)
+                .await
+            {
+                Ok(()) => {
+                    written.insert(id, seen);
+                }
+                Err(e) => tracing::debug!(error = %e, "could not record a server's status"),
+            }
+        }
+        written.retain(|id, _| snapshot.servers.iter().any(|s| s.id == *id));
+    }
+}
+
 /// Writes what this replica sees of the server `id` now to PostgreSQL, in the
 /// background, for `keyadm servers list|show` (`store::server_status`).
 fn record_status(state: &State, id: uuid::Uuid) {
-    let Some(b) = state.data.backends.get(&id) else {
+    let snapshot = state.snapshot();
+    let Some(server) = snapshot.servers.iter().find(|s| s.id == id) else {
         return;
     };
-    let seen = crate::store::server_status::Seen {
-        status: state.shown_status(&b).as_str().to_string(),
-        last_error: b.last_error(),
-        restarts: i32::try_from(b.restarts()).unwrap_or(i32::MAX),
-        tools: i32::try_from(b.lists().tools.len()).unwrap_or(i32::MAX),
-        replica: state.era.parked.replica.clone(),
-        at: 0.0,
-    };
+    let seen = seen(state, server);
     let pool = state.db.pool.clone();
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;

@@ -89,6 +89,7 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     tokio::spawn(limits::run(Arc::downgrade(&state)));
     tokio::spawn(crate::state::status_events(Arc::downgrade(&state)));
     tokio::spawn(crate::state::circuit_events(Arc::downgrade(&state)));
+    tokio::spawn(crate::state::status_sync(Arc::downgrade(&state)));
     tokio::spawn(crate::mcp::subscriptions::deliver_notices(Arc::downgrade(
         &state.planes,
     )));

@@ -195,22 +195,19 @@ pub(super) async fn execute_tool(c: Call<'_>) -> Result<Response<Body>, ApiError
 /// A server's REST object: the registry fields, its status, and the configuration
 /// problems it is part of among all servers (`/mcp`).
 pub(super) fn server_json(state: &State, s: &Server) -> Value {
+    // Status, last error, restarts and tools: what keyadm reads too (`state::seen`).
+    let seen = crate::state::seen(state, s);
     let mut out = s.public_json(state.server_status(s));
     let backend = state.data.backends.get(&s.id).filter(|b| b.server == *s);
     let lists = backend.as_ref().map(|b| b.lists());
-    out["last_error"] = json!(
-        backend
-            .as_ref()
-            .and_then(|b| b.last_error())
-            .or_else(|| state.data.backends.config_error(&s.id))
-    );
+    out["last_error"] = json!(seen.last_error);
     out["last_connected_at"] = json!(
         backend
             .as_ref()
             .and_then(|b| b.last_connected())
             .map(crate::observe::events::rfc3339)
     );
-    out["restarts"] = json!(backend.as_ref().map_or(0, |b| b.restarts()));
+    out["restarts"] = json!(seen.restarts);
     out["last_exit"] = json!(backend.as_ref().and_then(|b| b.last_exit()));
     let (circuit, failures) = backend
         .as_ref()
@@ -228,7 +225,7 @@ pub(super) fn server_json(state: &State, s: &Server) -> Value {
                 .map_or(0, |(n, _)| n)
         );
     }
-    out["tools"] = json!(lists.as_ref().map_or(0, |l| l.tools.len()));
+    out["tools"] = json!(seen.tools);
     out["prompts"] = json!(lists.as_ref().map_or(0, |l| l.prompts.len()));
     out["resources"] = json!(lists.as_ref().map_or(0, |l| l.resources.len()));
     out["skills"] = json!(lists.as_ref().map_or(0, |l| l.skills.skills.len()));

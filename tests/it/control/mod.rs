@@ -3,6 +3,7 @@
 //! the database's migrations and the embedded cluster (`migrations`, `embedded`), and
 //! traces (`tracing`); servers installed from an MCP registry (`registry`).
 
+mod agreement;
 mod control_plane;
 mod embedded;
 mod import;

@@ -531,7 +531,9 @@ fn components() -> Value {
             "AuditEntry": {"type": "object", "description": "never an argument or a result value", "properties": {
                 "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
                 "kind": {"enum": ["call", "change"]},
-                "key_id": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
+                "key_id": {"type": ["string", "null"]},
+                "key_name": {"type": ["string", "null"], "description": "the key's name; null for a deleted key"},
+                "subject": {"type": ["string", "null"]},
                 "namespace": {"type": ["string", "null"]}, "server": {"type": ["string", "null"]},
                 "method": {"type": "string", "description": "tools/call, prompts/get, resources/read; server.create and the like"},
                 "tool": {"type": ["string", "null"], "description": "as exposed (for changes: the object)"},

@@ -34,10 +34,10 @@ commands:
   keys usage ID [--since 30d] [--json]
                          calls per tool, errors, p50/p99 and bytes (from the audit trail)
   audit [--since 24h] [--until TIME] [--key ID] [--server S] [--tool T] [--outcome O]
-        [--parent CALL_ID] [--limit N] [--cursor C] [--json]
+        [--parent CALL_ID] [--limit N] [--cursor C] [--ids] [--json]
                          the audit trail, newest first (TIME: RFC 3339 or a duration ago;
                          ID: a key's id or name, as for keys show; CALL_ID: a run's
-                         call_id, for its inner calls)
+                         call_id, for its inner calls; keys by name, --ids: by id)
   servers import FILE [--dry-run] [--prune] [--replace] [--namespace NS] [--source S]
                  [--json]
                          bring in an mcpServers file (Claude, Cursor, VS Code, Windsurf):
@@ -173,7 +173,8 @@ pub enum Command {
         id: String,
         since: When,
     },
-    Audit(Filter),
+    /// The audit trail; `true`: keys by id rather than by name (`--ids`).
+    Audit(Filter, bool),
     Migrate,
     Status,
     Servers(ServersCommand),
@@ -291,7 +292,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 since,
             }
         }
-        ["audit"] => Command::Audit(audit_filter(&flags)?),
+        ["audit"] => Command::Audit(audit_filter(&flags)?, flags.has("--ids")),
         ["keys"] => return usage(
             "keys needs a subcommand: list, create, update, show, activate, inactivate, delete, rotate, usage"
                 .to_string(),
@@ -349,7 +350,7 @@ fn read_flags(args: &[String]) -> Result<Read<'_>, UsageError> {
                     help: true,
                 });
             }
-            "--include-inactive" | "--confirm" => flags.push((a, None)),
+            "--include-inactive" | "--confirm" | "--ids" => flags.push((a, None)),
             "--name" | "--description" | "--scope" | "--namespace" | "--expires-in" | "--rate"
             | "--burst" | "--max-concurrent" | "--daily-calls" | "--since" | "--until"
             | "--key" | "--server" | "--tool" | "--outcome" | "--limit" | "--cursor"
@@ -510,6 +511,7 @@ fn audit_filter(flags: &Flags<'_>) -> Result<Filter, UsageError> {
         "--limit",
         "--cursor",
         "--parent",
+        "--ids",
     ])?;
     let when = |flag: &'static str| -> Result<Option<When>, UsageError> {
         flags

@@ -2,8 +2,9 @@
 
 use super::text::aligned;
 
-/// `keyadm audit` as text: one line an entry, then how to get the next page.
-pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> String {
+/// `keyadm audit` as text: one line an entry, then how to get the next page. A key is
+/// shown by its name (by its id with `ids`, or when it has none: a deleted key's).
+pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>, ids: bool) -> String {
     if entries.is_empty() {
         return "no audit entries\n".to_string();
     }
@@ -13,8 +14,9 @@ pub(super) fn audit_table(entries: &[serde_json::Value], next: Option<&str>) -> 
         v => v.to_string(),
     };
     // A change keyadm made has no key: its actor (`keyadm:alice`) is shown instead.
-    let who = |e: &serde_json::Value| match (&e["key_id"], &e["subject"]) {
-        (serde_json::Value::Null, serde_json::Value::String(s)) => s.clone(),
+    let who = |e: &serde_json::Value| match (&e["key_id"], &e["subject"], &e["key_name"]) {
+        (serde_json::Value::Null, serde_json::Value::String(s), _) => s.clone(),
+        (_, _, serde_json::Value::String(name)) if !ids => name.clone(),
         _ => cell(e, "key_id"),
     };
     let rows = entries

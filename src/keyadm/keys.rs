@@ -142,7 +142,7 @@ pub(super) async fn keys_command(
         | Command::HelpFor(_)
         | Command::Migrate
         | Command::Status
-        | Command::Audit(_)
+        | Command::Audit(..)
         | Command::Servers(_)
         | Command::Namespaces(_)
         | Command::Policies(_)

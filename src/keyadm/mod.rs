@@ -196,7 +196,7 @@ async fn run_command(
             Ok(format!("{}\n", help_text(&inv.command).unwrap_or_default()))
         }
         Command::Status => status::status(config, db, inv.json).await,
-        Command::Audit(filter) => {
+        Command::Audit(filter, ids) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
             let mut filter = filter.clone();
@@ -207,7 +207,7 @@ async fn run_command(
             Ok(if inv.json {
                 line(json!({"entries": entries, "next_cursor": next}))
             } else {
-                audit::audit_table(&entries, next.as_deref())
+                audit::audit_table(&entries, next.as_deref(), *ids)
             })
         }
         Command::Migrate => {

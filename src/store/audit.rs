@@ -292,7 +292,7 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
     let rows = client.query(&sql, &params).await?;
     let more = rows.len() as i64 > limit;
     let mut next = None;
-    let entries = rows
+    let entries: Vec<Value> = rows
         .iter()
         .take(limit as usize)
         .map(|r| {
@@ -322,7 +322,38 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
             })
         })
         .collect();
+    let mut entries = entries;
+    name_keys(&client, &mut entries).await?;
     Ok((entries, if more { next } else { None }))
+}
+
+/// Adds `key_name` to each entry with a key: the key's name, or null for a key since
+/// deleted. One query for the page's keys.
+async fn name_keys(
+    client: &deadpool_postgres::Client,
+    entries: &mut [Value],
+) -> Result<(), DbError> {
+    let mut ids: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e["key_id"].as_str().map(String::from))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let names: std::collections::HashMap<String, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        client
+            .query("SELECT id, name FROM api_keys WHERE id = ANY($1)", &[&ids])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    for e in entries.iter_mut() {
+        let name = e["key_id"].as_str().and_then(|k| names.get(k)).cloned();
+        e["key_name"] = json!(name);
+    }
+    Ok(())
 }
 
 /// A key's calls per exposed tool since `since`: calls, errors (every outcome but

@@ -246,7 +246,25 @@ async fn every_forwarded_call_is_one_row_with_its_outcome_and_no_argument_values
             row.contains("alpha__sleep") && row.contains("timeout"),
             "{text}"
         );
+        // A key by its name; its id on request.
+        assert!(
+            row.contains("auditee") && !row.contains(&client_id),
+            "{text}"
+        );
     }
+    let text = keyadm(&["audit", "--outcome", "timeout", "--ids"]).await;
+    assert!(
+        text.lines().skip(1).all(|r| r.contains(&client_id)),
+        "{text}"
+    );
+    assert!(
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["key_name"] == "auditee"),
+        "{page:#}"
+    );
     // A page: the next one is named.
     let text = keyadm(&["audit", "--key", &client_id, "--limit", "2"]).await;
     assert!(text.contains("more: --cursor "), "{text}");

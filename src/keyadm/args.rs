@@ -220,11 +220,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
         help,
     } = read_flags(args)?;
     if help {
-        // `keyadm keys --help`: that command's part of the help, when it is one.
-        let topic = args.iter().find(|a| !a.starts_with('-'));
-        let command = match topic {
-            Some(t) if super::help::help_for(t).is_some() => Command::HelpFor(t.clone()),
-            _ => Command::Help,
+        // `keyadm keys --help`: that command's part of the help (all of it for a word
+        // that starts no command).
+        let command = match args.iter().find(|a| !a.starts_with('-')) {
+            Some(topic) => Command::HelpFor(topic.clone()),
+            None => Command::Help,
         };
         return Ok(Invocation { command, json });
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks deploy/ offline, in seconds:
 # - the Helm chart renders with its default values and with every optional part on
-#   (helm/metamcp/ci/everything-values.yaml), and every rendered object is valid against
-#   the Kubernetes API schemas (helm/validate.py); a bad value is refused at render;
+#   (helm/metamcp/ci/everything-values.yaml), and every rendered object, and every one of
+#   k8s/, is valid against the Kubernetes API schemas (helm/validate.py); a bad value is
+#   refused at render;
 # - the alert rules pass `promtool check rules` and their unit tests
 #   (prometheus/alerts.test.yaml);
 # - the Grafana dashboard is JSON whose every query is PromQL promtool parses;
@@ -32,6 +33,10 @@ ok "chart: default values render and validate"
     "$py" "$deploy/helm/validate.py" StatefulSet HorizontalPodAutoscaler ServiceMonitor ||
     fail "the chart's objects with every part on are not valid (above)"
 ok "chart: every optional part renders and validates"
+for f in secret deployment service; do cat "$deploy/k8s/$f.yaml"; printf '\n---\n'; done |
+    "$py" "$deploy/helm/validate.py" Deployment Secret Service ||
+    fail "deploy/k8s's objects are not valid (above)"
+ok "k8s: the raw manifests validate"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf 'secret: {encryptionKey: not-hex}\n' >"$tmp/bad.yaml"

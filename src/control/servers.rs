@@ -188,8 +188,7 @@ pub(super) async fn execute_tool(c: Call<'_>) -> Result<Response<Body>, ApiError
         trace,
         ..ctx
     };
-    let answer = crate::mcp::rest::execute(&ctx, &backend, &tool, &args).await?;
-    rest_result(&answer)
+    crate::mcp::rest::execute(&ctx, &backend, &tool, &args).await
 }
 
 /// A server's REST object: the registry fields, its status, and the configuration
@@ -352,37 +351,4 @@ pub(super) async fn run_import(
             updated = report.updated.len(), removed = report.removed.len(), "servers imported");
     }
     Ok(json_value(StatusCode::OK, &json!(report)))
-}
-
-/// The REST form of a tools/call answer: the result, or 502 with the backend's error.
-pub(super) fn rest_result(answer: &Bytes) -> Result<Response<Body>, ApiError> {
-    let v: Value = serde_json::from_slice(answer)
-        .map_err(|e| ApiError::Internal(format!("unreadable tool answer: {e}")))?;
-    if let Some(result) = v.get("result") {
-        return Ok(json_value(StatusCode::OK, result));
-    }
-    let message = v["error"]["message"]
-        .as_str()
-        .unwrap_or("the tool call failed")
-        .to_string();
-    let code = v["error"]["code"].as_i64().unwrap_or(0);
-    // Refused by a policy (or its confirmation): nothing reached a backend, and a proxy
-    // must not retry it as it would a 502.
-    if code == crate::mcp::wire::rpc::code::POLICY_DENIED {
-        return Ok(json_value(
-            StatusCode::FORBIDDEN,
-            &json!({"error": message, "code": "policy_denied", "status": 403,
-                    "rpc_code": code, "rpc_error": v["error"]}),
-        ));
-    }
-    let status = if code == crate::mcp::wire::rpc::code::INVALID_PARAMS {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::BAD_GATEWAY
-    };
-    Ok(json_value(
-        status,
-        &json!({"error": message, "code": if status == StatusCode::BAD_REQUEST { "invalid_request" } else { "backend_error" },
-                "status": status.as_u16(), "rpc_code": code}),
-    ))
 }

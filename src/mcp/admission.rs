@@ -5,6 +5,8 @@
 //! returned as [`Refused`] for the caller to answer in its own shape (a JSON-RPC error, a
 //! 429 problem).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 
 use crate::auth::Principal;
@@ -118,6 +120,62 @@ pub(crate) async fn mcp_request(ctx: &Ctx) -> Result<Option<InFlight>, RpcError>
             .await
             .map_err(|r| limited(&r)),
         None => Ok(None),
+    }
+}
+
+/// What a code-mode run's own admission lends its inner calls: the run was charged once
+/// against the key's rate and holds one place among its requests in flight, and those
+/// are its first inner call's charge and the place of one inner call at a time. Every
+/// further inner call is charged against the key's rate as a request is, and one made
+/// while another is in flight takes a place of its own: so a key's rate and concurrency
+/// bind a script's calls as they bind direct calls, and a run never waits on the place
+/// it holds itself.
+pub(crate) struct Lent {
+    /// The run's rate charge, not yet used by an inner call.
+    rate: AtomicBool,
+    /// The run's place in flight, free for an inner call.
+    place: AtomicBool,
+}
+
+impl Default for Lent {
+    fn default() -> Lent {
+        Lent {
+            rate: AtomicBool::new(true),
+            place: AtomicBool::new(true),
+        }
+    }
+}
+
+/// An inner call's place in flight: the run's own (given back to the run when the call
+/// ends), one of the key's, or none (no limit to hold).
+pub(crate) enum InnerPlace<'r> {
+    Run(&'r AtomicBool),
+    Own { _held: Option<InFlight> },
+}
+
+impl Drop for InnerPlace<'_> {
+    fn drop(&mut self) {
+        if let InnerPlace::Run(free) = self {
+            free.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Phase 1 of a script's inner call ([`Lent`]): the key's rate (but for the run's first
+/// call), then a place among its requests in flight (the run's own when free).
+pub(crate) async fn inner_call<'r>(ctx: &Ctx, run: &'r Lent) -> Result<InnerPlace<'r>, RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(InnerPlace::Own { _held: None });
+    };
+    if !run.rate.swap(false, Ordering::AcqRel) {
+        request(&ctx.state, p).await.map_err(|r| limited(&r))?;
+    }
+    if run.place.swap(false, Ordering::AcqRel) {
+        return Ok(InnerPlace::Run(&run.place));
+    }
+    match in_flight(&ctx.state, p).await {
+        Ok(place) => Ok(InnerPlace::Own { _held: place }),
+        Err(r) => Err(limited(&r)),
     }
 }
 

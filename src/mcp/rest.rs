@@ -1,23 +1,26 @@
 //! MCP behind the REST routes: a tool call from `POST …/tools/{tool}/execute`, and the
 //! tool list of one server, both within the caller's reach. The call is a `tools/call`
 //! frame that goes through the same phases as one over MCP ([`crate::mcp::phases`]):
-//! admitted (its request rate was charged by the server; here a place in flight), routed
-//! to the backend's tool, policed, forwarded and recorded.
+//! admitted (the key's rate and a place in flight, charged here and not by the API
+//! server), routed to the backend's tool, policed, forwarded and recorded; a refusal is
+//! one audit row and answered with the status that fits and the JSON-RPC error under
+//! `rpc_error` ([`refusal`]).
 
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
 
 use crate::backend::Backend;
-use crate::http::ApiError;
+use crate::http::{ApiError, Body, json_value};
 use crate::jsonrpc::frame;
 use crate::mcp::admission as charge;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::phases::route;
-use crate::mcp::wire::rpc::code;
+use crate::mcp::wire::rpc::{RpcError, code};
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
 pub async fn execute(
@@ -25,7 +28,7 @@ pub async fn execute(
     backend: &Arc<Backend>,
     tool: &str,
     arguments: &Bytes,
-) -> Result<Bytes, ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let args = if arguments.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
     } else if frame::is_one_object(arguments) {
@@ -69,45 +72,45 @@ pub async fn execute(
             _ => "the body must be exactly one JSON object of tool arguments".into(),
         },
     })?;
-    // A REST call is a request in flight like one over MCP: it takes a place under the
-    // key's `max_concurrent` (held until the answer is read) before anything is charged.
-    let _in_flight = match &ctx.principal {
-        Some(p) => charge::in_flight(&ctx.state, p)
-            .await
-            .map_err(charge::over_limit)?,
-        None => None,
+    // Phase 1, as an MCP request's: the key's rate and a place in flight (held until the
+    // answer is read). A refusal from here on is recorded once, as the same call's over
+    // MCP, and answered in REST's form ([`refusal`]).
+    let refused = |e| crate::mcp::phases::record::refused(ctx, &body, &f, e);
+    let _in_flight = match charge::mcp_request(ctx).await {
+        Ok(place) => place,
+        Err(e) => return Ok(refusal(&refused(e), true)),
     };
-    let call = route::rest_tool(ctx, backend, tool, f.name)
-        .await
-        .map_err(|e| crate::mcp::phases::record::refused_rest(ctx, &body, &f, e))?;
+    let call = match route::rest_tool(ctx, backend, tool, &exposed, f.name).await {
+        Ok(call) => call,
+        Err(e) => return Ok(refusal(&refused(e), false)),
+    };
     let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
     let start = std::time::SystemTime::now();
-    let resp = match crate::mcp::phases::call(ctx, &body, &f, call, Shape::Whole).await {
-        Ok(resp) => resp,
-        // Over a limit is the API's 429; any other refusal is answered as the call's.
-        Err(e) if e.code == code::LIMITED => {
-            let e = crate::mcp::phases::record::refused(ctx, &body, &f, e);
-            let ms = e.data.as_ref().and_then(|d| d["retryAfterMs"].as_u64());
-            return Err(ApiError::OverLimit {
-                retry_after: ms.unwrap_or(1000).div_ceil(1000).max(1),
-                message: e.message,
-            });
+    let resp = crate::mcp::phases::call(ctx, &body, &f, call, Shape::Whole).await;
+    let (status, error, answer) = match resp {
+        Ok(resp) => {
+            let status = resp.status();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .to_bytes();
+            let answer = answered(&bytes)?;
+            let error = (answer.status() != StatusCode::OK)
+                .then(|| serde_json::from_slice::<Value>(&bytes).ok())
+                .flatten()
+                .and_then(|a| a["error"]["code"].as_i64());
+            (status, error, answer)
         }
-        Err(e) => crate::mcp::phases::record::refused(ctx, &body, &f, e).response(b"\"rest\""),
+        Err(e) => {
+            let e = refused(e);
+            (e.status, Some(e.code), refusal(&e, true))
+        }
     };
-    let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .to_bytes();
     if traced {
         // The REST call's server span, like a `tools/call` on `/mcp`'s: the error is the
         // JSON-RPC code the backend or the gateway answered with.
-        let error = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|a| a["error"]["code"].as_i64());
         crate::mcp::spans::server_span(
             ctx,
             &hyper::HeaderMap::new(),
@@ -118,7 +121,73 @@ pub async fn execute(
             error,
         );
     }
-    Ok(bytes)
+    Ok(answer)
+}
+
+/// A refusal by the gateway in REST's form: the status that fits (429 a limit, 403 a
+/// policy, its confirmation or a guardrail, 409 a tool held for review, 404 a tool out of
+/// the caller's reach or switched off, 400 arguments refused), with the JSON-RPC error
+/// the same call gets over MCP under `rpc_error`. `routed`: the call reached a tool (an
+/// invalid-params refusal is then of its arguments, not of its name).
+pub(crate) fn refusal(e: &RpcError, routed: bool) -> Response<Body> {
+    let held = e.data.as_ref().is_some_and(|d| d["held"] == true);
+    let (status, word) = match e.code {
+        _ if held => (StatusCode::CONFLICT, "conflict"),
+        code::LIMITED => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        code::POLICY_DENIED => (StatusCode::FORBIDDEN, "policy_denied"),
+        code::INVALID_PARAMS if !routed => (StatusCode::NOT_FOUND, "not_found"),
+        code::INVALID_PARAMS => (StatusCode::BAD_REQUEST, "invalid_request"),
+        _ if !routed => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        _ => (StatusCode::BAD_GATEWAY, "backend_error"),
+    };
+    error_json(status, word, &e.message, &rpc_error(e))
+}
+
+/// The JSON-RPC error object of `e`.
+fn rpc_error(e: &RpcError) -> Value {
+    let mut error = json!({"code": e.code, "message": e.message});
+    if let Some(data) = &e.data {
+        error["data"] = data.clone();
+    }
+    error
+}
+
+/// `{"error", "code", "status", "rpc_code", "rpc_error"}` with `status`, and for a limit
+/// its `Retry-After` (whole seconds, from `data.retryAfterMs`).
+fn error_json(status: StatusCode, word: &str, message: &str, error: &Value) -> Response<Body> {
+    let mut resp = json_value(
+        status,
+        &json!({"error": message, "code": word, "status": status.as_u16(),
+                "rpc_code": error["code"], "rpc_error": error}),
+    );
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let ms = error["data"]["retryAfterMs"].as_u64().unwrap_or(1000);
+        resp.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from(ms.div_ceil(1000).max(1)),
+        );
+    }
+    resp
+}
+
+/// A forwarded call's answer in REST's form: its result, or the JSON-RPC error it came
+/// back with (a backend's own error is 502; a policy's on the answer 403).
+fn answered(answer: &Bytes) -> Result<Response<Body>, ApiError> {
+    let v: Value = serde_json::from_slice(answer)
+        .map_err(|e| ApiError::Internal(format!("unreadable tool answer: {e}")))?;
+    if let Some(result) = v.get("result") {
+        return Ok(json_value(StatusCode::OK, result));
+    }
+    let message = v["error"]["message"]
+        .as_str()
+        .unwrap_or("the tool call failed");
+    let (status, word) = match v["error"]["code"].as_i64() {
+        // Refused by a policy on the answer: a proxy must not retry it as it would a 502.
+        Some(code::POLICY_DENIED) => (StatusCode::FORBIDDEN, "policy_denied"),
+        Some(code::INVALID_PARAMS) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        _ => (StatusCode::BAD_GATEWAY, "backend_error"),
+    };
+    Ok(error_json(status, word, message, &v["error"]))
 }
 
 /// The REST tool list of a server: the backend's own tools this caller reaches, each

@@ -227,7 +227,11 @@ async fn phases(
                     "this route needs a key with the admin scope".into(),
                 ));
             }
-            charge_rate(state, &p).await?;
+            // A tool's REST execution is charged as an MCP request is, in the pipeline
+            // (`mcp::rest::execute`), where a refusal is recorded as the call's.
+            if route.id != crate::http::routes::RouteId::ExecuteTool {
+                charge_rate(state, &p).await?;
+            }
             Some(p)
         }
     };

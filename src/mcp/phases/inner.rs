@@ -1,7 +1,7 @@
 //! The pipeline as a script's inner calls meet it (code mode's `Host`): each inner call
-//! is a `tools/call` of the caller's view re-entering the pipeline after phase 1 (the
-//! run's request was admitted and charged once; each inner call is charged as its tool),
-//! so it is routed within the caller's reach, refused if held or disabled, policed,
+//! is a `tools/call` of the caller's view, admitted against the key's rate and places in
+//! flight as a request is (the run's own charge and place are lent to its calls:
+//! [`crate::mcp::admission::Lent`]) and charged as its tool, so it is routed within the caller's reach, refused if held or disabled, policed,
 //! guarded, rate-limited, forwarded, recorded and audited as a direct call of that tool.
 //! A search is the view's own `search_tools`, by the same path.
 
@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::codemode::{GATEWAY_OWN, Host, HostError, HostFuture, InnerError, UserWaits};
 use crate::jsonrpc::frame::{self, Frame};
+use crate::mcp::admission::{InnerPlace, Lent};
 use crate::mcp::code_run::Asking;
 use crate::mcp::confirm;
 use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
@@ -34,6 +35,8 @@ pub struct PipelineHost {
     answer: Mutex<Option<(InnerAsk, Value)>>,
     /// The inner calls' ids (their answers are read here, never by the client).
     next: AtomicU64,
+    /// What the run's own admission lends its inner calls (its rate charge, its place).
+    lent: Lent,
 }
 
 impl PipelineHost {
@@ -55,6 +58,7 @@ impl PipelineHost {
                     .map(|r| (r.inner.clone(), r.answer.clone())),
             ),
             next: AtomicU64::new(1),
+            lent: Lent::default(),
         }
     }
 
@@ -84,6 +88,7 @@ impl PipelineHost {
             // The call the run stopped for, with the client's answer and its state.
             let retry = self.request(name, &arguments, Some((&answer, &inner.state)));
             let f = parse(&retry)?;
+            let _place = self.admit(base, &retry, &f).await?;
             let mut ctx = base.derived(Confirmation::Unasked);
             let (body, f) = confirm::resumed(&mut ctx, &retry, &f)
                 .await
@@ -93,6 +98,8 @@ impl PipelineHost {
         }
         let body = self.request(name, &arguments, None);
         let f = parse(&body)?;
+        // Held until the call ends, its confirmation's retry included: one call.
+        let _place = self.admit(base, &body, &f).await?;
         let message = self.send(base, &body, &f).await?;
         let Some((state, form)) = message
             .get("result")
@@ -141,6 +148,14 @@ impl PipelineHost {
             request["params"]["requestState"] = state.into();
         }
         Bytes::from(request.to_string())
+    }
+
+    /// Phase 1 of the inner call `body`: the key's rate and a place in flight, as the
+    /// run lends them ([`Lent`]); a refusal is recorded as a direct call's is.
+    async fn admit(&self, ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<InnerPlace<'_>, HostError> {
+        crate::mcp::admission::inner_call(ctx, &self.lent)
+            .await
+            .map_err(|e| HostError::Refused(inner_error(super::record::refused(ctx, body, f, e))))
     }
 
     /// The request through the pipeline under `ctx`: the whole answer, read.

@@ -94,7 +94,9 @@ pub async fn dispatch(
     // Only a detour's request (a retry, a task request) is ever passed on from another
     // replica, already charged there: only its headers are looked at for the mark.
     let detour = serve::takes_detour(ctx, f);
-    let place = charge::admit(ctx, detour.then_some(headers), body, f).await?;
+    let place = charge::admit(ctx, detour.then_some(headers), body, f)
+        .await
+        .map_err(|e| record::refused(ctx, body, f, e))?;
     if !detour {
         return admitted(ctx, body, f, shape, place).await;
     }

@@ -7,13 +7,13 @@
 //!
 //! A call the gateway refuses before any backend sees it (a policy, a confirmation that
 //! did not come, a guardrail, a tool disabled or not allowed in the namespace, a tool held
-//! for review, a key's tool limit) is recorded by [`refused`], once, where the phases
+//! for review, a key's limit, its request rate and its places in flight included) is
+//! recorded by [`refused`], once, where the phases
 //! turn the refusal into the call's answer: an audit row `denied` with its reason, and
 //! `metamcp_denied_calls_total{reason}`. The refusal is read from the error's documented
 //! `data` ([`denial`]), so no refusal site records anything itself.
 
 use crate::auth::Principal;
-use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, string_value};
 use crate::mcp::ctx::Ctx;
 use crate::mcp::wire::rpc::{RpcError, code};
@@ -61,16 +61,6 @@ pub(crate) fn refused(ctx: &Ctx, body: &[u8], f: &Frame, e: RpcError) -> RpcErro
     if let Some((word, reason)) = denial(&e, disabled) {
         let server = e.data.as_ref().and_then(|d| d["server"].as_str());
         note(ctx, body, f, named.as_deref(), word, &reason, server);
-    }
-    e
-}
-
-/// A REST execution refused before it is routed: a tool held for review (409), recorded
-/// as [`refused`] records a call's refusal; gives the error back.
-pub(crate) fn refused_rest(ctx: &Ctx, body: &[u8], f: &Frame, e: ApiError) -> ApiError {
-    if let ApiError::Conflict(_) = &e {
-        let named = f.name.and_then(|s| string_value(body, s));
-        note(ctx, body, f, named.as_deref(), "held", "held", None);
     }
     e
 }

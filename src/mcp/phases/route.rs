@@ -11,7 +11,6 @@ use hyper::StatusCode;
 
 use crate::backend::Backend;
 use crate::base::unix_now;
-use crate::http::ApiError;
 use crate::jsonrpc::frame::{Frame, Span, string_value};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
@@ -450,14 +449,18 @@ fn skill_file<'v>(
 }
 
 /// A REST tool execution's target: the tool `tool` (the backend's own name) of
-/// `backend`, within the caller's reach (a narrowed caller gets 404 for one it does not
-/// reach); `name` is the span of the frame's `params.name`, given the backend's own name.
+/// `backend`, exposed to the caller as `exposed`, within the caller's reach; `name` is
+/// the span of the frame's `params.name`, given the backend's own name. Refused as the
+/// same call over MCP is, with the same JSON-RPC error: a tool held for review, one the
+/// caller's namespace switches off, one the server does not list or the caller does not
+/// reach (never forwarded).
 pub(crate) async fn rest_tool<'v>(
     ctx: &'v Ctx,
     backend: &'v Arc<Backend>,
     tool: &str,
+    exposed: &str,
     name: Option<Span>,
-) -> Result<Call<'v>, ApiError> {
+) -> Result<Call<'v>, RpcError> {
     let entry = ctx
         .view
         .tools
@@ -468,13 +471,10 @@ pub(crate) async fn rest_tool<'v>(
             w.server == backend.name && w.name == tool && w.item == crate::pins::Item::Tool
         })
     {
-        return Err(ApiError::Conflict(why.message(tool)));
+        return Err(held(exposed, why));
     }
-    if ctx.is_narrowed() && !ctx.tools_of(backend).iter().any(|(own, _)| own == tool) {
-        return Err(ApiError::NotFound(format!(
-            "no tool {tool:?} on server {} for this key",
-            backend.name
-        )));
+    if !ctx.tools_of(backend).iter().any(|(own, _)| own == tool) {
+        return Err(absent_tool(ctx, exposed));
     }
     let callee = Callee::Backend {
         backend,

@@ -10,6 +10,7 @@ mod code_mode;
 mod code_mode_audit;
 mod confirm;
 mod confirm_in_code;
+mod door_matrix;
 mod guardrails;
 mod policies;
 mod reviews;

@@ -144,6 +144,14 @@ async fn a_changed_definition_is_held_with_its_diff_until_approved() {
     )
     .await;
     assert_eq!(rest.status, 409, "{}", rest.text());
+    // With the JSON-RPC error the same call gets over MCP.
+    let rpc = &rest.json()["rpc_error"];
+    assert_eq!(
+        (&rpc["code"], &rpc["data"]["held"]),
+        (&json!(-32602), &json!(true)),
+        "{}",
+        rest.text()
+    );
     let listed = get(gw.addr, "/api/v1/mcp/servers/srv/tools", &gw.admin_key)
         .await
         .json();

@@ -37,6 +37,7 @@ use crate::store::migrate;
 
 mod args;
 mod audit;
+mod bridge_command;
 mod changes;
 mod help;
 mod keys;

@@ -595,15 +595,6 @@ fn endpoint_at(listen: std::net::SocketAddr, url: Option<&str>, args: &ClientCon
     }
 }
 
-/// The path of the `mcpc` binary beside this one, else the bare name.
-fn mcpc_command() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("mcpc")))
-        .filter(|p| p.is_file())
-        .map_or_else(|| "mcpc".to_string(), |p| p.display().to_string())
-}
-
 pub(super) async fn client_config(
     config: &Config,
     keys: &KeyStore,
@@ -663,8 +654,12 @@ pub(super) async fn client_config(
         None => "metamcp".to_string(),
     };
     let headers = json!({"Authorization": format!("Bearer {key}")});
+    let (mcpc, warning) = super::bridge_command::mcpc_command();
+    if let (true, Some(w)) = (args.bridge, warning) {
+        eprintln!("keyadm: warning: {w}");
+    }
     let bridge = json!({
-        "command": mcpc_command(),
+        "command": mcpc,
         "args": ["bridge", "--url", url],
         "env": {"METAMCP_KEY": key},
     });

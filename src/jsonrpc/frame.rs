@@ -260,10 +260,11 @@ impl<'a, 't> Walker<'a, 't> {
     /// takes it for one. Called only for names the walk did not match, so a request
     /// spelt as MCP spells it compares nothing.
     fn unknown(&self, key: &str, v: usize, known: &[&'static str]) {
-        if self.strict && self.twin.get().is_none() {
-            if let Some(name) = fold::twin_of(key, known) {
-                self.twin.set(Some((v - 1, name)));
-            }
+        if self.strict
+            && self.twin.get().is_none()
+            && let Some(name) = fold::twin_of(key, known)
+        {
+            self.twin.set(Some((v - 1, name)));
         }
     }
     /// Index of the node after the value at `i`.

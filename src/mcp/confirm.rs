@@ -3,8 +3,8 @@
 //!
 //! - A session client (2025-06-18, 2025-11-25) that declared elicitation, calling on its
 //!   own (not in a batch, not as a task): an `elicitation/create` form on the call's SSE
-//!   stream naming the tool, its server, the policy's reason and the arguments (cut at
-//!   [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
+//!   stream naming the tool, its server, the policy's reason and every argument (values
+//!   shortened to fit [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
 //!   machinery a backend's questions use ([`crate::mcp::era::bridge::session_to_modern::question`], the
 //!   answer routed back by [`crate::mcp::hop::calls::ServerRequests`]). An `accept` with
 //!   `confirm: true` lets the call go on (the pipeline's call, confirmed: [`GoOn`]), its

@@ -7,9 +7,11 @@
 //! arguments are copied as bytes, never decoded.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::jsonrpc::fold;
 use crate::jsonrpc::methods::Method;
 use crate::jsonrpc::read::{self, Ambiguity};
 use crate::jsonrpc::tape::{Reading, with_tape};
@@ -161,21 +163,23 @@ pub fn string_value<'a>(body: &'a [u8], span: Span) -> Option<Cow<'a, str>> {
 /// (`arguments`, …) are skipped by their node count.
 pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
     with_tape(body, Reading::Lenient, |nodes, base| {
-        Walker { body, base, nodes }.message()
+        Walker::new(body, base, nodes, false).message()
     })
     .map_err(|_| FrameError::Parse)?
 }
 
 /// [`parse`] for a client's request, which the gateway decides on and a backend acts on:
 /// read strictly ([`read`]): JSON whose reading depends on the reader (a duplicate or
-/// case-twin member name at any depth, a number no reader holds exactly, an invalid
-/// escape or lone surrogate, nesting past [`read::MAX_DEPTH`]) is
+/// case-twin member name at any depth, a member name that Go's reader takes for one the
+/// gateway reads ([`ENVELOPE_NAMES`], [`PARAMS_NAMES`], [`META_NAMES`], [`REF_NAMES`]), a number no reader holds
+/// exactly, an invalid escape or lone surrogate, nesting past [`read::MAX_DEPTH`]) is
 /// [`FrameError::Ambiguous`].
 pub fn parse_request(body: &[u8]) -> Result<Frame, FrameError> {
     let read = with_tape(body, Reading::Strict, |nodes, base| {
-        let f = Walker { body, base, nodes }.message();
-        if let Err(FrameError::Batch) = f {
-            // Each element is read strictly on its own, and refused with its own id.
+        let f = Walker::new(body, base, nodes, true).message();
+        if let Err(FrameError::Batch | FrameError::Ambiguous(_)) = f {
+            // Each element is read strictly on its own, and refused with its own id; a
+            // name another reader takes for one the gateway reads is refused with it.
             return f;
         }
         match read::check(nodes) {
@@ -202,15 +206,67 @@ pub fn parse_request(body: &[u8]) -> Result<Frame, FrameError> {
     }
 }
 
+/// The member names the gateway reads at each level of a request (the envelope,
+/// `params`, `params._meta`, `params.ref`). A member Go's `encoding/json` takes for one
+/// of them without being it (`Arguments`, `argumentſ`: [`fold`]) would carry what the
+/// gateway never read to a Go backend: a request with one is refused.
+pub const ENVELOPE_NAMES: &[&str] = &["jsonrpc", "id", "method", "params", "result", "error"];
+pub const PARAMS_NAMES: &[&str] = &[
+    "name",
+    "arguments",
+    "_meta",
+    "uri",
+    "cursor",
+    "requestId",
+    "progressToken",
+    "protocolVersion",
+    "requestState",
+    "inputResponses",
+    "task",
+    "ref",
+];
+pub const META_NAMES: &[&str] = &[
+    "progressToken",
+    "traceparent",
+    "tracestate",
+    "io.modelcontextprotocol/protocolVersion",
+];
+pub const REF_NAMES: &[&str] = &["type", "name", "uri"];
+
 /// Reads spans off a simd-json tape of `body`.
 struct Walker<'a, 't> {
     body: &'a [u8],
     /// Address of the scratch copy the tape's strings point into.
     base: usize,
     nodes: &'a [simd_json::Node<'t>],
+    /// A client's request: names another reader takes for a known one are looked for.
+    strict: bool,
+    /// The first such name: its key node, and the name it is taken for.
+    twin: Cell<Option<(usize, &'static str)>>,
 }
 
-impl Walker<'_, '_> {
+impl<'a, 't> Walker<'a, 't> {
+    fn new(body: &'a [u8], base: usize, nodes: &'a [simd_json::Node<'t>], strict: bool) -> Self {
+        Walker {
+            body,
+            base,
+            nodes,
+            strict,
+            twin: Cell::new(None),
+        }
+    }
+
+    /// Notes `key` (its value at node `v`) when it is not one of `known` but Go's reader
+    /// takes it for one. Called only for names the walk did not match, so a request
+    /// spelt as MCP spells it compares nothing.
+    fn unknown(&self, key: &str, v: usize, known: &[&'static str]) {
+        if self.strict
+            && self.twin.get().is_none()
+            && let Some(name) = fold::twin_of(key, known)
+        {
+            self.twin.set(Some((v - 1, name)));
+        }
+    }
     /// Index of the node after the value at `i`.
     fn next(&self, i: usize) -> usize {
         match self.nodes[i] {
@@ -333,7 +389,7 @@ impl Walker<'_, '_> {
                 f.params = Some(span);
                 params_at = Some(v);
             }
-            _ => {}
+            _ => self.unknown(key, v, ENVELOPE_NAMES),
         });
         if let Some(p) = params_at {
             self.members(p, |key, v, span| match key {
@@ -358,21 +414,27 @@ impl Walker<'_, '_> {
                         "io.modelcontextprotocol/protocolVersion" if self.is_str(v) => {
                             f.meta_version = Some(span)
                         }
-                        _ => {}
+                        _ => self.unknown(key, v, META_NAMES),
                     })
                 }
-                "ref" => self.members(v, |key, v, span| {
-                    if self.is_str(v) {
-                        match key {
-                            "type" => f.ref_type = Some(span),
-                            "name" => f.ref_name = Some(span),
-                            "uri" => f.ref_uri = Some(span),
-                            _ => {}
-                        }
-                    }
+                "ref" => self.members(v, |key, v, span| match key {
+                    "type" if self.is_str(v) => f.ref_type = Some(span),
+                    "name" if self.is_str(v) => f.ref_name = Some(span),
+                    "uri" if self.is_str(v) => f.ref_uri = Some(span),
+                    _ => self.unknown(key, v, REF_NAMES),
                 }),
-                _ => {}
+                _ => self.unknown(key, v, PARAMS_NAMES),
             });
+        }
+        if let Some((k, name)) = self.twin.get() {
+            let a = Ambiguity {
+                what: read::FOLDED_NAME,
+                at: read::path(self.nodes, k),
+                reads_as: Some(name),
+            };
+            // Two ids to a Go reader: none answers.
+            let id = f.id.filter(|_| name != "id");
+            return Err(FrameError::Ambiguous(Box::new((a, id))));
         }
         if !method_ok {
             return Err(FrameError::Invalid("method must be a string"));

@@ -3,6 +3,7 @@
 //! as a [`methods::Method`], when its frame is parsed.
 
 pub mod answer;
+pub mod fold;
 pub mod frame;
 pub mod log_level;
 pub mod methods;

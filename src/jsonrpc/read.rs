@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Number, Value};
 use simd_json::{Node, StaticNode};
 
+use super::fold;
 use super::tape::{INEXACT_NUMBER, Reading, TapeError, with_tape};
 
 /// The deepest nesting of arrays and objects read: deeper is refused. Every reader the
@@ -37,6 +38,8 @@ const PAIRWISE: usize = 12;
 pub struct Ambiguity {
     pub what: &'static str,
     pub at: String,
+    /// The name a reader takes the member at `at` for, when that is the ambiguity.
+    pub reads_as: Option<&'static str>,
 }
 
 impl std::fmt::Display for Ambiguity {
@@ -47,6 +50,7 @@ impl std::fmt::Display for Ambiguity {
 
 pub const DUPLICATE: &str = "a member name used twice in one object";
 pub const CASE_TWIN: &str = "two member names of one object that differ only in case (readers that ignore case take them for one)";
+pub const FOLDED_NAME: &str = "a member name that readers which ignore case (Go's encoding/json) take for a member the gateway reads";
 pub const TOO_DEEP: &str = "nesting deeper than the gateway reads";
 
 impl Ambiguity {
@@ -57,6 +61,7 @@ impl Ambiguity {
             TapeError::Unreadable { what, at } => Some(Ambiguity {
                 what,
                 at: format!("byte {at}"),
+                reads_as: None,
             }),
         }
     }
@@ -67,30 +72,14 @@ impl Ambiguity {
     }
 }
 
-/// `name` as readers that ignore case compare it: Unicode's simple case folding, taken
-/// as lower case of upper case (so the Kelvin sign reads as `k` and the long s as `s`).
-fn folded(name: &str) -> Cow<'_, str> {
-    if name
-        .bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-    {
-        return Cow::Borrowed(name);
-    }
-    Cow::Owned(
-        name.chars()
-            .flat_map(char::to_uppercase)
-            .flat_map(char::to_lowercase)
-            .collect(),
-    )
-}
-
-/// Whether two member names are one name to some reader: equal, or equal but for case.
+/// Whether two member names are one name to some reader: equal, or equal but for case
+/// as Go's `encoding/json` folds it ([`fold`]).
 /// `ascii` says both are ASCII (then case folding keeps their lengths).
 #[inline]
 fn twins(a: &str, b: &str, ascii: bool) -> Option<&'static str> {
     let same = match ascii {
         true => a.len() == b.len() && a.as_bytes().eq_ignore_ascii_case(b.as_bytes()),
-        false => folded(a) == folded(b),
+        false => fold::equal(a, b),
     };
     match same {
         false => None,
@@ -149,7 +138,7 @@ fn object_twins(nodes: &[Node<'_>], i: usize, len: usize) -> Option<(usize, &'st
     }
     let mut all: Vec<(Cow<'_, str>, usize, &str)> = keys(nodes, i)
         .into_iter()
-        .map(|(k, key)| (folded(key), k, key))
+        .map(|(k, key)| (fold::folded(key), k, key))
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     all.windows(2)
@@ -207,6 +196,7 @@ fn at(nodes: &[Node<'_>], target: usize, what: &'static str) -> Ambiguity {
     Ambiguity {
         what,
         at: path(nodes, target),
+        reads_as: None,
     }
 }
 

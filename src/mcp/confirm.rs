@@ -3,8 +3,8 @@
 //!
 //! - A session client (2025-06-18, 2025-11-25) that declared elicitation, calling on its
 //!   own (not in a batch, not as a task): an `elicitation/create` form on the call's SSE
-//!   stream naming the tool, its server, the policy's reason and the arguments (cut at
-//!   [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
+//!   stream naming the tool, its server, the policy's reason and every argument (values
+//!   shortened to fit [`MAX_SHOWN`]), asking for a boolean `confirm`. The question goes through the
 //!   machinery a backend's questions use ([`crate::mcp::era::bridge::session_to_modern::question`], the
 //!   answer routed back by [`crate::mcp::hop::calls::ServerRequests`]). An `accept` with
 //!   `confirm: true` lets the call go on (the pipeline's call, confirmed: [`GoOn`]), its
@@ -47,8 +47,15 @@ use crate::mcp::wire::request_state::{
 use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 use crate::mcp::wire::run_state::{RUN_PREFIX, Resume, open_run};
 
-/// The longest rendering of a call's arguments shown to the user; a longer one is cut.
-pub const MAX_SHOWN: usize = 1000;
+/// The most bytes the call's arguments take in the question. Every argument the server
+/// gets is shown, its name whole; values are shortened to fit, each saying by how much,
+/// and a call whose names alone (with a few bytes of each value) pass it is refused as
+/// too large to confirm ([`Outcome::TooLarge`]).
+pub const MAX_SHOWN: usize = 2000;
+/// The fewest bytes of a shortened value shown, and the most its mark takes
+/// (`… (18446744073709551615 more bytes)`).
+const MIN_VALUE: usize = 16;
+const MARK: usize = 40;
 /// The `inputRequests` key (2026-07-28) of the question.
 const KEY: &str = "confirm";
 
@@ -78,6 +85,12 @@ impl Outcome {
             Outcome::Unrecorded => "the gateway could not record the confirmation's use \
                  (its database); retry the same request in a moment"
                 .into(),
+            Outcome::TooLarge => format!(
+                "its arguments are too large to confirm: the question shows every argument \
+                 the server gets, and their names with a few bytes of each value pass \
+                 {MAX_SHOWN} bytes; call it with fewer or shorter arguments, or ask an \
+                 admin to change the policy"
+            ),
         }
     }
 }
@@ -139,8 +152,9 @@ pub(crate) fn ask(
     shape: Shape,
     go_on: GoOn,
 ) -> Result<Response<Body>, RpcError> {
+    let form = form(&p).ok_or_else(|| refusal(&p.policy, &p.tool, Outcome::TooLarge))?;
     if ctx.confirmation == Confirmation::ByRun {
-        return Ok(input_required(ctx, body, f, &p));
+        return Ok(input_required(ctx, body, f, &p, &form));
     }
     if !can_ask(ctx, body, f, shape) {
         return Err(refusal(&p.policy, &p.tool, Outcome::CannotAsk));
@@ -151,8 +165,8 @@ pub(crate) fn ask(
         "asking the user to confirm a call"
     );
     match ctx.asks_by_rounds() {
-        true => Ok(input_required(ctx, body, f, &p)),
-        false => on_stream(ctx, body, f, p, go_on),
+        true => Ok(input_required(ctx, body, f, &p, &form)),
+        false => on_stream(ctx, body, f, p, &form, go_on),
     }
 }
 
@@ -228,31 +242,67 @@ async fn put(q: Question, ttl: Duration, tx: &mpsc::Sender<Bytes>) -> Result<(),
     }
 }
 
-/// The form that asks: the tool, its server, the policy and its reason, the arguments.
-fn form(p: &Pending) -> Value {
-    let mut shown = p
-        .arguments
-        .as_ref()
-        .map_or_else(|| "{}".to_string(), Value::to_string);
-    if shown.len() > MAX_SHOWN {
-        let mut cut = MAX_SHOWN;
-        while !shown.is_char_boundary(cut) {
+/// The arguments as the question shows them: one line for each argument the server
+/// gets, `"name": value` in JSON (so no name or value can start a line of its own), a
+/// value shortened to its share of [`MAX_SHOWN`] saying by how much; `None` when even
+/// that cannot fit.
+fn shown(arguments: Option<&Value>) -> Option<String> {
+    let lines: Vec<(String, String)> = match arguments {
+        None => return Some(" none".into()),
+        Some(Value::Object(m)) if m.is_empty() => return Some(" none".into()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (format!("\n  {}: ", Value::from(k.as_str())), v.to_string()))
+            .collect(),
+        Some(v) => vec![(" ".into(), v.to_string())],
+    };
+    let names: usize = lines.iter().map(|(n, _)| n.len()).sum();
+    let whole: usize = lines.iter().map(|(_, v)| v.len()).sum();
+    if names.saturating_add(whole) <= MAX_SHOWN {
+        return Some(lines.into_iter().map(|(n, v)| n + &v).collect());
+    }
+    // Shortest first, each value takes what it needs up to an even share of what is
+    // left; the values longer than their share are cut to it.
+    let mut left = MAX_SHOWN.checked_sub(names)?;
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    order.sort_by_key(|&i| lines[i].1.len());
+    let mut room = vec![0; lines.len()];
+    for (n, &i) in order.iter().enumerate() {
+        let share = left / (lines.len() - n);
+        room[i] = lines[i].1.len().min(share);
+        left -= room[i];
+    }
+    let mut out = String::with_capacity(MAX_SHOWN);
+    for ((name, value), room) in lines.iter().zip(room) {
+        out.push_str(name);
+        if value.len() <= room {
+            out.push_str(value);
+            continue;
+        }
+        let mut cut = room.checked_sub(MARK).filter(|&c| c >= MIN_VALUE)?;
+        while !value.is_char_boundary(cut) {
             cut -= 1;
         }
-        let more = shown.len() - cut;
-        shown.truncate(cut);
-        shown.push_str(&format!("… ({more} more bytes)"));
+        out.push_str(&value[..cut]);
+        out.push_str(&format!("… ({} more bytes)", value.len() - cut));
     }
+    Some(out)
+}
+
+/// The form that asks: the tool, its server, the policy and its reason, every argument
+/// ([`shown`]); `None` when the arguments are too large to show.
+fn form(p: &Pending) -> Option<Value> {
+    let shown = shown(p.arguments.as_ref())?;
     let reason = p
         .reason
         .as_deref()
         .map_or_else(String::new, |r| format!(": {r}"));
     let message = format!(
         "Allow the call of tool {} (server {})? Policy {} asks for your confirmation{reason}.\n\
-         Arguments: {shown}",
+         Arguments:{shown}",
         p.tool, p.server, p.policy
     );
-    json!({
+    Some(json!({
         "message": message,
         "requestedSchema": {
             "type": "object",
@@ -264,7 +314,7 @@ fn form(p: &Pending) -> Value {
             }},
             "required": ["confirm"],
         },
-    })
+    }))
 }
 
 /// Whether an elicitation result lets the call go on; the refusal's outcome if not.
@@ -277,7 +327,7 @@ fn accepted(result: &Value) -> Result<(), Outcome> {
 }
 
 /// A 2026-07-28 client: `input_required` with the form and the sealed state.
-fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<Body> {
+fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending, form: &Value) -> Response<Body> {
     let ttl = ctx.state.config.parked.confirm_ttl;
     let claims = ConfirmClaims {
         principal: ctx.kid().to_string(),
@@ -292,7 +342,7 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending) -> Response<B
         key: KEY.to_string(),
         id: Bytes::new(),
         method: crate::jsonrpc::methods::Method::ElicitationCreate,
-        params: Bytes::from(form(p).to_string()),
+        params: Bytes::from(form.to_string()),
         undeclared: None,
     };
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
@@ -431,6 +481,7 @@ fn on_stream(
     body: &Bytes,
     f: &Frame,
     p: Pending,
+    form: &Value,
     go_on: GoOn,
 ) -> Result<Response<Body>, RpcError> {
     let place = ctx
@@ -445,7 +496,7 @@ fn on_stream(
         ctx.conversation.clone(),
         None,
         "elicitation/create",
-        &form(&p),
+        form,
     );
     let ttl = ctx.state.config.parked.confirm_ttl;
     let (body, f) = (body.clone(), f.clone());
@@ -525,7 +576,7 @@ mod tests {
 
     #[test]
     fn the_form_names_the_call_and_cuts_long_arguments() {
-        let f = form(&pending(json!({"path": "/tmp/x"})));
+        let f = form(&pending(json!({"path": "/tmp/x"}))).unwrap();
         let m = f["message"].as_str().unwrap();
         for part in [
             "files__remove",
@@ -540,10 +591,58 @@ mod tests {
             f["requestedSchema"]["properties"]["confirm"]["type"],
             "boolean"
         );
-        let long = form(&pending(json!({"text": "é".repeat(5000)})));
+        let long = form(&pending(json!({"text": "é".repeat(5000)}))).unwrap();
         let m = long["message"].as_str().unwrap();
         assert!(m.len() < MAX_SHOWN + 400, "{}", m.len());
         assert!(m.contains("more bytes)"), "{m}");
+    }
+
+    #[test]
+    fn every_argument_is_shown_and_a_long_one_cannot_push_another_out() {
+        // A long value whose name sorts first took the whole text, and the path after
+        // it was cut off the question while the server ran it.
+        let args = json!({"aaa": "x".repeat(5000), "path": "/etc/victim", "mode": "rw",
+            "zz": {"nested": "y".repeat(3000)}});
+        let m = shown(Some(&args)).unwrap();
+        assert!(m.len() <= MAX_SHOWN, "{}", m.len());
+        for part in [
+            "\"aaa\": \"xxx",
+            "\"path\": \"/etc/victim\"",
+            "\"mode\": \"rw\"",
+            "\"zz\": {",
+        ] {
+            assert!(m.contains(part), "{part}: {m}");
+        }
+        // Each shortened value says by how much.
+        assert_eq!(m.matches("more bytes)").count(), 2, "{m}");
+        let cut = m.lines().find(|l| l.contains("\"aaa\"")).unwrap();
+        let kept = cut.matches('x').count();
+        assert!(
+            cut.ends_with(&format!("… ({} more bytes)", 5002 - 1 - kept)),
+            "{cut}"
+        );
+        // A name cannot start a line of its own: it is shown as JSON.
+        let m = shown(Some(&json!({"a\n  \"path\": \"/tmp/ok\"": 1}))).unwrap();
+        assert_eq!(m.lines().count(), 2, "{m}");
+        // Small arguments are shown whole; none, as none.
+        assert_eq!(shown(Some(&json!({"n": 1}))).unwrap(), "\n  \"n\": 1");
+        assert_eq!(shown(None).unwrap(), " none");
+    }
+
+    #[test]
+    fn arguments_that_cannot_all_be_shown_are_too_large_to_confirm() {
+        let many: serde_json::Map<String, Value> = (0..300)
+            .map(|i| (format!("argument_{i}"), json!(i)))
+            .collect();
+        assert_eq!(shown(Some(&Value::Object(many))), None);
+        assert!(form(&pending(json!({"k".repeat(MAX_SHOWN): 1}))).is_none());
+        let long: serde_json::Map<String, Value> = (0..60)
+            .map(|i| (format!("a{i}"), json!("v".repeat(500))))
+            .collect();
+        assert_eq!(shown(Some(&Value::Object(long))), None);
+        let e = refusal("p", "t", Outcome::TooLarge);
+        assert_eq!(e.data.unwrap()["outcome"], "too large to confirm");
+        assert!(e.message.contains("too large to confirm"), "{}", e.message);
     }
 
     #[test]

@@ -224,6 +224,8 @@ pub enum Outcome {
     Used,
     /// Its use could not be recorded (the database), so it is not taken.
     Unrecorded,
+    /// The arguments cannot all be shown in the question, however shortened.
+    TooLarge,
 }
 
 impl Outcome {
@@ -238,6 +240,7 @@ impl Outcome {
             Outcome::State(_) => "invalid state",
             Outcome::Used => "used",
             Outcome::Unrecorded => "not recorded",
+            Outcome::TooLarge => "too large to confirm",
         }
     }
 }

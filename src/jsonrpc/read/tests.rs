@@ -1,6 +1,9 @@
 //! The one reading against a reference reader: serde_json, through a value type that
 //! keeps every member of an object (duplicates included) and every number's literal, so
 //! what a first-wins, a last-wins or a case-blind reader would read can be told apart.
+//! The case-blind reader is Go's `encoding/json`, folding names as Go does
+//! ([`go_fold`]: written from Go's rule and Unicode's folding table, not from the
+//! gateway's own [`fold`]).
 
 use std::fmt;
 
@@ -9,6 +12,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::jsonrpc::fold::tests::go_fold;
 use crate::jsonrpc::frame::{self, FrameError};
 
 /// A JSON text as a reader that drops nothing sees it.
@@ -94,8 +98,19 @@ impl Raw {
         }
     }
 
+    /// The member `name` of this object as Go's `encoding/json` reads it into a field of
+    /// that name: the last member whose name Go folds to the field's.
+    fn go_member(&self, name: &str) -> Option<&Raw> {
+        let Raw::Object(o) = self else { return None };
+        let field = go_fold(name);
+        o.iter()
+            .rev()
+            .find(|(k, _)| go_fold(k) == field)
+            .map(|(_, v)| v)
+    }
+
     /// Whether some object has two names a reader takes for one (equal, or equal but
-    /// for case), and the deepest nesting.
+    /// for case as Go folds it), and the deepest nesting.
     fn twins_and_depth(&self) -> (bool, usize) {
         match self {
             Raw::Array(a) => a
@@ -103,7 +118,7 @@ impl Raw {
                 .map(Raw::twins_and_depth)
                 .fold((false, 1), |x, y| (x.0 || y.0, x.1.max(y.1 + 1))),
             Raw::Object(o) => {
-                let names: Vec<String> = o.iter().map(|(k, _)| folded(k).into_owned()).collect();
+                let names: Vec<String> = o.iter().map(|(k, _)| go_fold(k)).collect();
                 let mut sorted = names.clone();
                 sorted.sort();
                 sorted.dedup();
@@ -128,6 +143,11 @@ fn names() -> impl Strategy<Value = String> {
         Just("ORG".to_string()),
         Just("\u{212a}ey".to_string()),
         Just("key".to_string()),
+        Just("argumentſ".to_string()),
+        Just("\u{df}".to_string()),
+        Just("\u{1e9e}".to_string()),
+        Just("\u{131}".to_string()),
+        Just("I".to_string()),
         "[a-c]{1,2}",
     ]
 }
@@ -190,6 +210,17 @@ fn text() -> impl Strategy<Value = String> {
             }),
         ]
     })
+}
+
+/// The `params` of a request as the reference reads it.
+fn raw_params(raw: &Raw) -> Raw {
+    let Raw::Object(o) = raw else {
+        return Raw::Null;
+    };
+    o.iter()
+        .rev()
+        .find(|(k, _)| k == "params")
+        .map_or(Raw::Null, |(_, v)| v.clone())
 }
 
 /// Deep nesting, built apart from the generator (which stops at eight levels).
@@ -265,8 +296,12 @@ proptest! {
     }
 
     #[test]
-    fn a_request_is_framed_as_it_is_read(args in text(), twice in any::<bool>(), escaped in any::<bool>()) {
-        let name = if escaped { r#""argu\u006dents""# } else { r#""arguments""# };
+    fn a_request_is_framed_as_it_is_read(args in text(), twice in any::<bool>(), spelling in 0..6usize) {
+        let spellings = [r#""arguments""#, r#""argu\u006dents""#, r#""Arguments""#,
+            r#""ARGUMENTS""#, r#""argumentſ""#, r#""argument\u017f""#];
+        let name = spellings[spelling];
+        // Spelt otherwise than MCP spells it, but the name Go's reader takes it for.
+        let folded = spelling >= 2;
         let second = if twice { r#","arguments":{"org":"evil"}"#.to_string() } else { String::new() };
         let body = format!(
             r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"t",{name}:{args}{second}}}}}"#
@@ -277,10 +312,29 @@ proptest! {
                 let raw = reference.expect("the reference reads what we frame");
                 let (twins, depth) = raw.twins_and_depth();
                 prop_assert!(!twins && depth <= MAX_DEPTH, "{}", body);
+                prop_assert!(!folded, "a name Go reads as arguments was framed: {}", body);
                 let span = f.arguments(body.as_bytes()).expect("arguments framed");
                 let ours = value(span.of(body.as_bytes())).expect("readable");
                 let theirs = raw.reading(false);
                 prop_assert!(same(&ours, &theirs["params"]["arguments"]), "{}", body);
+                // Go's reader, folding names, reads the very arguments the gateway framed.
+                let params = &raw_params(&raw);
+                let go = params.go_member("arguments").expect("Go reads arguments");
+                prop_assert!(same(&ours, &go.reading(false)), "Go reads otherwise: {}", body);
+            }
+            Err(FrameError::Ambiguous(a)) if folded && !twice => {
+                // Refused with the id; as the name it is, whatever the arguments hold,
+                // once the text reads at all (a number or escape no reader holds is
+                // refused first).
+                prop_assert_eq!(a.1.map(|s| s.of(body.as_bytes()).to_vec()), Some(b"7".to_vec()));
+                if reference.is_ok() && exact_numbers(true, &body) {
+                    prop_assert_eq!(a.0.what, FOLDED_NAME, "{:?}", a);
+                    prop_assert_eq!(a.0.reads_as, Some("arguments"));
+                    prop_assert!(a.0.at.starts_with("params.") && a.0.at != "params.arguments", "{:?}", a);
+                }
+            }
+            Err(FrameError::Ambiguous(a)) if folded => {
+                prop_assert!(a.0.at.starts_with("params") || a.0.at.starts_with("byte "), "{:?}", a);
             }
             Err(FrameError::Ambiguous(a)) => {
                 prop_assert!(!twice || a.0.at.starts_with("params") || a.0.at.starts_with("byte "), "{:?}", a);
@@ -445,5 +499,56 @@ fn extra_text_generated_once_reads_the_same() {
         r#"{"k":"\u00e9","K":1}"#,
     ] {
         let _ = differential(text);
+    }
+}
+
+#[test]
+fn a_name_go_reads_as_one_the_gateway_reads_is_refused_at_every_level() {
+    let call = |params: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":"q","method":"tools/call","params":{params}}}"#)
+    };
+    for (body, at, reads_as, id) in [
+        (call(r#"{"name":"t","Arguments":{"path":"/etc/victim"}}"#), "params.Arguments", "arguments", true),
+        (call(r#"{"name":"t","ARGUMENTS":{}}"#), "params.ARGUMENTS", "arguments", true),
+        (call(r#"{"name":"t","argument\u017f":{}}"#), "params.argumentſ", "arguments", true),
+        (call(r#"{"NAME":"rm","name":"t"}"#), "params.NAME", "name", true),
+        (call(r#"{"name":"t","_Meta":{}}"#), "params._Meta", "_meta", true),
+        (call(r#"{"name":"t","_meta":{"progre\u017fsToken":1}}"#), "params._meta.progreſsToken", "progressToken", true),
+        (r#"{"jsonrpc":"2.0","id":1,"Method":"tools/call","method":"ping"}"#.to_string(), "Method", "method", true),
+        (r#"{"jsonrpc":"2.0","ID":2,"id":1,"method":"ping"}"#.to_string(), "ID", "id", false),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","Uri":1}}}"#.to_string(), "params.ref.Uri", "uri", true),
+    ] {
+        let Err(FrameError::Ambiguous(a)) = frame::parse_request(body.as_bytes()) else {
+            panic!("refused: {body}")
+        };
+        assert_eq!((a.0.what, a.0.at.as_str(), a.0.reads_as), (FOLDED_NAME, at, Some(reads_as)), "{body}");
+        assert_eq!(a.1.is_some(), id, "{body}");
+    }
+    // Spelt as MCP spells them, or names no reader takes for one the gateway reads, or
+    // a known name whose value the gateway does not take (a number `name`): read.
+    for body in [
+        call(r#"{"name":"t","arguments":{"Name":1,"ARGUMENTS":2}}"#),
+        call(r#"{"name":"t","argument":{},"argumentss":{},"\u0131d":1}"#),
+        r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"name":1,"ref":{"name":2}}}"#.to_string(),
+    ] {
+        assert!(frame::parse_request(body.as_bytes()).is_ok(), "{body}");
+    }
+    // What the gateway only passes on (a backend's answer) is not held to it.
+    assert!(frame::parse(br#"{"jsonrpc":"2.0","id":1,"Result":{},"result":{}}"#).is_ok());
+}
+
+#[test]
+fn twins_are_the_names_go_folds_to_one() {
+    // Capital sharp s folds to sharp s (whose upper case is two letters); dotless i is
+    // not i to Go, nor sharp s "ss".
+    for (text, twins) in [
+        (r#"{"stra\u00dfe":1,"stra\u1e9ee":2}"#, true),
+        (r#"{"\u212Aey":1,"KEY":2}"#, true),
+        (r#"{"\u0131d":1,"id":2}"#, false),
+        (r#"{"\u00df":1,"ss":2}"#, false),
+    ] {
+        assert_eq!(value(text.as_bytes()).is_err(), twins, "{text}");
+        let raw: Raw = serde_json::from_str(text).unwrap();
+        assert_eq!(raw.twins_and_depth().0, twins, "the reference: {text}");
     }
 }

@@ -66,26 +66,36 @@ impl RpcError {
 
     /// A request whose JSON readers read differently ([`crate::jsonrpc::read`]), refused
     /// before anything runs: `-32600` in the envelope, `-32602` within `params`, with
-    /// `data.ambiguous` (what) and `data.at` (where).
+    /// `data.ambiguous` (what) and `data.at` (where), and `data.readsAs` (the name it is
+    /// taken for) when a member's name is read as another's.
     pub fn ambiguous(a: &crate::jsonrpc::read::Ambiguity) -> RpcError {
         let code = match a.in_params() {
             true => code::INVALID_PARAMS,
             false => code::INVALID_REQUEST,
         };
+        let reads_as = a
+            .reads_as
+            .map(|n| format!(" (read as {n:?})"))
+            .unwrap_or_default();
         let mut e = RpcError::new(
             StatusCode::BAD_REQUEST,
             code,
             format!(
-                "the request was refused before anything ran: its JSON has {}, at {}, \
+                "the request was refused before anything ran: its JSON has {}, at {}{reads_as}, \
                  which JSON readers read differently, so the gateway cannot check what the \
-                 server would run; send every member once, numbers a 64-bit integer or a \
-                 double holds, valid escapes, and at most {} levels of nesting",
+                 server would run; send every member once with its name spelt as the method \
+                 defines it, numbers a 64-bit integer or a double holds, valid escapes, and at \
+                 most {} levels of nesting",
                 a.what,
                 a.at,
                 crate::jsonrpc::read::MAX_DEPTH
             ),
         );
-        e.data = Some(json!({"ambiguous": a.what, "at": a.at}));
+        let mut data = json!({"ambiguous": a.what, "at": a.at});
+        if let Some(n) = a.reads_as {
+            data["readsAs"] = json!(n);
+        }
+        e.data = Some(data);
         e
     }
 

@@ -131,7 +131,7 @@ async fn json_read_two_ways_is_refused_before_a_rule_or_the_backend_sees_it() {
             (
                 6,
                 r#""Arguments":{"message":"evil"},"arguments":{"message":"acme"}"#,
-                "params.arguments",
+                "params.Arguments",
             ),
         ] {
             let e = refused(&raw_call(c, is_modern, id, tail).await, id);
@@ -231,6 +231,77 @@ async fn a_rule_that_tests_presence_decides_on_what_the_backend_runs() {
     );
     assert_eq!(m["error"]["data"]["policy"], "no-drop", "{m}");
     assert_eq!(echoes(&beta).await, before);
+}
+
+/// Go's `encoding/json` (mcp-go, the Go SDK before CVE-2026-27896) reads `Arguments`,
+/// `ARGUMENTS` or `argumentſ` (U+017F folds to `s`) as `arguments`: a rule that found no
+/// arguments would let through what a Go backend runs. Such a name is refused with the
+/// request's id, in both eras, whether or not `arguments` is also there.
+#[tokio::test]
+async fn a_name_a_go_backend_reads_as_arguments_is_refused_with_the_id() {
+    let (gw, beta) = gateway().await;
+    policy(
+        &gw,
+        "no-drop",
+        json!([{"effect": "deny", "when": "has(arguments.message) && arguments.message.contains('DROP')"}]),
+    )
+    .await;
+    let sess = session(&gw, "/mcp", json!({})).await;
+    let modern = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let before = echoes(&beta).await;
+    for (era, c, is_modern) in [("session", &sess, false), ("2026-07-28", &modern, true)] {
+        for (id, tail, at) in [
+            (
+                21,
+                r#""Arguments":{"message":"DROP TABLE x"}"#,
+                "params.Arguments",
+            ),
+            (
+                22,
+                r#""ARGUMENTS":{"message":"DROP TABLE x"}"#,
+                "params.ARGUMENTS",
+            ),
+            (
+                23,
+                r#""argument\u017f":{"message":"DROP TABLE x"}"#,
+                "params.argumentſ",
+            ),
+            (
+                24,
+                r#""arguments":{"message":"hello"},"argumentſ":{"message":"DROP TABLE x"}"#,
+                "params.argumentſ",
+            ),
+        ] {
+            let e = refused(&raw_call(c, is_modern, id, tail).await, id);
+            assert_eq!(e["code"], -32602, "{era} {tail}: {e}");
+            assert_eq!(e["data"]["at"], at, "{era} {tail}: {e}");
+            assert_eq!(e["data"]["readsAs"], "arguments", "{era} {tail}: {e}");
+            let message = e["message"].as_str().unwrap_or_default();
+            assert!(message.contains("spelt as the method defines it"), "{e}");
+        }
+        // The envelope's names too: `Method` beside `method`.
+        let r = c
+            .post_raw(
+                br#"{"jsonrpc":"2.0","id":25,"Method":"tools/call","method":"ping","params":{"name":"beta__echo","arguments":{"message":"DROP"}}}"#,
+                &[],
+            )
+            .await;
+        let e = refused(&r, 25);
+        assert_eq!(
+            (&e["code"], &e["data"]["at"]),
+            (&json!(-32600), &json!("Method")),
+            "{e}"
+        );
+    }
+    assert_eq!(echoes(&beta).await, before, "nothing refused reached beta");
+    // The rule decides on `arguments` spelt as MCP spells it; others are served.
+    let m =
+        response_message(&raw_call(&sess, false, 26, r#""arguments":{"message":"DROP"}"#).await);
+    assert_eq!(m["error"]["data"]["policy"], "no-drop", "{m}");
+    let ok = sess
+        .call_tool("beta__echo", json!({"message": "hello"}))
+        .await;
+    assert_eq!(text_of(&ok["result"]), "hello", "{ok}");
 }
 
 #[tokio::test]

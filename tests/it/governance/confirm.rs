@@ -261,6 +261,65 @@ async fn every_official_client_is_asked_and_its_answer_decides() {
     assert!(gw.state.data.confirming.is_empty());
 }
 
+/// The question shows every argument the server gets (issue 82 §1): a long argument whose
+/// name sorts first used to fill the 1,000 bytes shown and push `repo_path` out of the
+/// question while the server ran it. Now each value is shortened to its share and says
+/// so; arguments that cannot all be shown are refused as too large to confirm, unasked.
+/// Asked of the Python SDK in both eras (on the call's stream, and by `input_required`).
+#[tokio::test]
+async fn the_question_shows_every_argument_or_the_call_is_too_large_to_confirm() {
+    let (gw, repo) = gateway(|_| {}).await;
+    let url = format!("http://127.0.0.1:{}/mcp", gw.addr.port());
+    let path = repo.path().display().to_string();
+    let padded = json!([["git__git_reset", {"aaa_note": "x".repeat(5000), "repo_path": &path}]]);
+    let mut many = serde_json::Map::new();
+    for i in 0..300 {
+        many.insert(format!("note_{i:03}"), json!(i));
+    }
+    many.insert("repo_path".into(), json!(&path));
+    let too_many = json!([["git__git_reset", many]]);
+    for peer in [Peer::Python1, Peer::Python2Auto] {
+        let who = format!("{peer:?}");
+        assert_eq!(stage(repo.path()), "notes.txt");
+        let seen = peer
+            .run(&url, &gw.client_key, "accept", &padded.to_string())
+            .await;
+        let asked = seen["asked"].as_array().cloned().unwrap_or_default();
+        assert_eq!(asked.len(), 1, "{who}: {seen}");
+        let question = asked[0].as_str().unwrap_or_default();
+        for part in [
+            "\"aaa_note\": \"xxxx",
+            "more bytes)",
+            &format!("\"repo_path\": {}", json!(&path)),
+        ] {
+            assert!(question.contains(part), "{who}: {part} in {question}");
+        }
+        assert_eq!(seen["results"][0]["is_error"], false, "{who}: {seen}");
+        assert_eq!(staged(repo.path()), "", "{who}: the server ran it");
+
+        assert_eq!(stage(repo.path()), "notes.txt");
+        let seen = peer
+            .run(&url, &gw.client_key, "accept", &too_many.to_string())
+            .await;
+        assert_eq!(seen["asked"], json!([]), "{who}: nothing asked: {seen}");
+        let data = refused(&seen["results"][0], "too large to confirm", &who);
+        assert!(
+            data["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("fewer or shorter arguments"),
+            "{who}: {data}"
+        );
+        assert_eq!(
+            staged(repo.path()),
+            "notes.txt",
+            "{who}: the server never saw it"
+        );
+        git(repo.path(), &["reset", "-q"]);
+    }
+    assert!(gw.state.data.confirming.is_empty());
+}
+
 #[tokio::test]
 async fn a_confirmation_nobody_answers_times_out_while_others_are_served() {
     let (gw, repo) = gateway(|c| c.parked.confirm_ttl = Duration::from_secs(3)).await;

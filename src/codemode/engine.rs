@@ -71,8 +71,15 @@ pub(super) struct Request {
 /// From the caller's side to the engine.
 pub(super) enum Msg {
     /// Settles call `order`: resolves with the JSON `json`, or rejects with the error
-    /// object `json` (`message`, `code`, `data`, `isError`, `result`).
-    Settle { order: u32, ok: bool, json: String },
+    /// object `json` (`message`, `code`, `data`, `isError`, `result`). `charge` is the
+    /// call's share of the run's budget for inner results, given back once the engine
+    /// has taken `json` into its heap.
+    Settle {
+        order: u32,
+        ok: bool,
+        json: String,
+        charge: Option<super::Charge>,
+    },
 }
 
 /// What a run needs on the engine's thread.
@@ -220,7 +227,12 @@ fn turn(
             continue;
         }
         match messages.recv_timeout(deadline.left(now)) {
-            Ok(Msg::Settle { order, ok, json }) => {
+            Ok(Msg::Settle {
+                order,
+                ok,
+                json,
+                charge,
+            }) => {
                 shared
                     .outstanding
                     .set(shared.outstanding.get().saturating_sub(1));
@@ -228,6 +240,7 @@ fn turn(
                     let f = settle.clone().restore(&ctx).map_err(|e| e.to_string())?;
                     f.call::<_, ()>((order, ok, json)).map_err(|_| caught(&ctx))
                 });
+                drop(charge);
                 if let Err(message) = done
                     && setup.stop.reason().is_none()
                     && shared.finish.borrow().is_none()

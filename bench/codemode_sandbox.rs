@@ -21,14 +21,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use metamcp::codemode::{Bounds, Host, HostFuture, RunLimiter, RunOutcome, Tool, run};
+use metamcp::codemode::budget::Pool;
+use metamcp::codemode::{Bounds, Charge, Host, HostFuture, RunLimiter, RunOutcome, Tool, run};
 use serde_json::{Map, Value, json};
 
 /// A host that answers every call at once with a small structured result.
 struct Instant;
 
 impl Host for Instant {
-    fn call(&self, _name: String, arguments: Map<String, Value>) -> HostFuture<'_> {
+    fn call(&self, _name: String, arguments: Map<String, Value>, _: Charge) -> HostFuture<'_> {
         Box::pin(async move {
             Ok(json!({"content": [{"type": "text", "text": "ok"}],
                       "structuredContent": {"n": arguments.get("i").cloned().unwrap_or(Value::Null)}}))
@@ -111,6 +112,7 @@ fn bench_codemode(c: &mut Criterion) {
     g.bench_function("parallel_promise_all", |b| {
         b.iter(|| black_box(once(&rt, PARALLEL)))
     });
+    let results = Pool::unbounded().run();
     g.bench_function("baseline_host_calls_from_rust", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -118,7 +120,8 @@ fn bench_codemode(c: &mut Criterion) {
                 for i in 0..100 {
                     let mut a = Map::new();
                     a.insert("i".into(), json!(i));
-                    let r = Instant.call("echo".into(), a).await.expect("ok");
+                    let charge = Charge::new(&results);
+                    let r = Instant.call("echo".into(), a, charge).await.expect("ok");
                     s += r["structuredContent"]["n"].as_i64().unwrap_or(0);
                 }
                 black_box(s)

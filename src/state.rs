@@ -119,10 +119,7 @@ impl State {
             pins,
         };
         let era = crate::mcp::era::plane::EraPlane::new(&config, &cipher);
-        let code_runs = crate::codemode::RunLimiter::new(
-            config.code.bounds.runs_per_key,
-            config.code.bounds.runs,
-        );
+        let code_runs = crate::codemode::RunLimiter::bounded(&config.code.bounds);
         State {
             planes: Arc::new(Planes {
                 config,

@@ -71,8 +71,15 @@ pub(super) struct Request {
 /// From the caller's side to the engine.
 pub(super) enum Msg {
     /// Settles call `order`: resolves with the JSON `json`, or rejects with the error
-    /// object `json` (`message`, `code`, `data`, `isError`, `result`).
-    Settle { order: u32, ok: bool, json: String },
+    /// object `json` (`message`, `code`, `data`, `isError`, `result`). `charge` is the
+    /// call's share of the run's budget for inner results, given back once the engine
+    /// has taken `json` into its heap.
+    Settle {
+        order: u32,
+        ok: bool,
+        json: String,
+        charge: Option<super::Charge>,
+    },
 }
 
 /// What a run needs on the engine's thread.
@@ -103,6 +110,8 @@ struct Shared {
     calls: Cell<u32>,
     outstanding: Cell<usize>,
     finish: RefCell<Option<Result<String, String>>>,
+    /// The script's error is its code's (it did not compile as one function body).
+    code_error: Cell<bool>,
 }
 
 /// Runs one script to its end on this thread.
@@ -117,6 +126,7 @@ pub(super) fn execute(
         calls: Cell::new(0),
         outstanding: Cell::new(0),
         finish: RefCell::new(None),
+        code_error: Cell::new(false),
     });
     let (value, memory) = match Runtime::new() {
         Ok(rt) => drive(&rt, &setup, &shared, requests, &messages),
@@ -217,7 +227,12 @@ fn turn(
             continue;
         }
         match messages.recv_timeout(deadline.left(now)) {
-            Ok(Msg::Settle { order, ok, json }) => {
+            Ok(Msg::Settle {
+                order,
+                ok,
+                json,
+                charge,
+            }) => {
                 shared
                     .outstanding
                     .set(shared.outstanding.get().saturating_sub(1));
@@ -225,6 +240,7 @@ fn turn(
                     let f = settle.clone().restore(&ctx).map_err(|e| e.to_string())?;
                     f.call::<_, ()>((order, ok, json)).map_err(|_| caught(&ctx))
                 });
+                drop(charge);
                 if let Err(message) = done
                     && setup.stop.reason().is_none()
                     && shared.finish.borrow().is_none()
@@ -285,7 +301,10 @@ fn stopped(setup: &Setup) -> Option<Failure> {
 
 /// The script's end as the prelude reported it: its JSON value, or its error.
 fn finished(f: Result<String, String>, shared: &Shared, bounds: &Bounds) -> Result<Value, Failure> {
-    let json = f.map_err(|m| memory_or(m, bounds))?;
+    let json = f.map_err(|m| match memory_or(m, bounds) {
+        f if f.bound.is_none() && shared.code_error.get() => Failure::bound(Bound::Code, f.message),
+        f => f,
+    })?;
     if shared.output.get().saturating_add(json.len()) > bounds.max_output {
         return Err(Failure::bound(
             Bound::Output,
@@ -358,11 +377,15 @@ fn install(
         .set("log", log_fn(ctx, setup, shared).map_err(message)?)
         .map_err(message)?;
     let s = shared.clone();
-    let done = Function::new(ctx.clone(), move |ok: bool, payload: String| {
-        if s.finish.borrow().is_none() {
-            *s.finish.borrow_mut() = Some(if ok { Ok(payload) } else { Err(payload) });
-        }
-    })
+    let done = Function::new(
+        ctx.clone(),
+        move |ok: bool, payload: String, code: rquickjs::function::Opt<bool>| {
+            if s.finish.borrow().is_none() {
+                s.code_error.set(!ok && code.0 == Some(true));
+                *s.finish.borrow_mut() = Some(if ok { Ok(payload) } else { Err(payload) });
+            }
+        },
+    )
     .map_err(message)?;
     native.set("done", done).map_err(message)?;
     native.set("tools", setup.names.clone()).map_err(message)?;

@@ -21,7 +21,16 @@ pub struct Journal {
     pub seed: u32,
     /// The completed calls, in the order they completed.
     pub entries: Vec<Entry>,
+    /// Results past [`MAX_JOURNAL`] came since: this journal no longer holds every
+    /// completed call, and cannot resume its run (never sealed, so never read back).
+    #[serde(skip)]
+    pub overflowed: bool,
 }
+
+/// Bytes of results a journal keeps (as their answers came): more could not be carried in
+/// a run's state anyway (it is bounded at 1 MiB), so a run whose results pass it keeps
+/// none past it, and cannot be suspended.
+pub const MAX_JOURNAL: usize = 1 << 20;
 
 /// Whether an entry is a tool call or a search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +68,7 @@ impl Journal {
             time,
             seed,
             entries: Vec::new(),
+            overflowed: false,
         }
     }
 

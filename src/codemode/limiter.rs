@@ -1,11 +1,13 @@
 //! Runs at once: per key ([`Bounds::runs_per_key`](super::Bounds)) and in total
 //! ([`Bounds::runs`](super::Bounds)). A caller acquires a [`RunPermit`] before a run and
 //! holds it to the run's end; dropping it gives the places back. An anonymous caller
-//! (an open namespace) counts under one shared key.
+//! (an open namespace) counts under one shared key. A run's place carries its budget for
+//! inner results ([`budget`](super::budget)), drawn from the limiter's pool over every run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::budget::{Pool, RunResults};
 use crate::base::KeyId;
 
 /// The limiter, shared by every run of the process.
@@ -16,6 +18,8 @@ struct Inner {
     per_key: usize,
     total: usize,
     counts: Mutex<Counts>,
+    /// The bytes of inner results every run holds ([`Bounds::results_total`](super::Bounds)).
+    results: Arc<Pool>,
 }
 
 #[derive(Default)]
@@ -48,15 +52,42 @@ impl Busy {
 pub struct RunPermit {
     inner: Arc<Inner>,
     key: Option<KeyId>,
+    /// The run's budget for inner results.
+    results: Arc<RunResults>,
+}
+
+impl RunPermit {
+    /// The run's budget for its inner results.
+    pub fn results(&self) -> Arc<RunResults> {
+        self.results.clone()
+    }
 }
 
 impl RunLimiter {
+    /// Places for `per_key` runs of a key and `total` in all, their inner results
+    /// unbounded ([`RunLimiter::bounded`] bounds them).
     pub fn new(per_key: usize, total: usize) -> RunLimiter {
+        RunLimiter::with(per_key, total, Pool::unbounded())
+    }
+
+    /// The limiter `bounds` describe: places, and the budgets for inner results.
+    pub fn bounded(bounds: &super::Bounds) -> RunLimiter {
+        let pool = Pool::new(bounds.results, bounds.results_total);
+        RunLimiter::with(bounds.runs_per_key, bounds.runs, pool)
+    }
+
+    fn with(per_key: usize, total: usize, results: Arc<Pool>) -> RunLimiter {
         RunLimiter(Arc::new(Inner {
             per_key,
             total,
             counts: Mutex::new(Counts::default()),
+            results,
         }))
+    }
+
+    /// Bytes of inner results every run holds now.
+    pub fn results_held(&self) -> usize {
+        self.0.results.held()
     }
 
     /// A place for one run of `key`, or which bound is full.
@@ -74,6 +105,7 @@ impl RunLimiter {
         Ok(RunPermit {
             inner: self.0.clone(),
             key,
+            results: self.0.results.run(),
         })
     }
 

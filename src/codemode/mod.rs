@@ -17,6 +17,7 @@
 //! - `engine`: the JavaScript engine's thread (QuickJS), the prelude's globals, the bounds;
 //! - [`journal`]: completed inner calls, serialisable, with their argument digests;
 //! - [`limiter`]: runs at once, per key and in total;
+//! - [`budget`]: the bytes of inner results a run, and every run, holds;
 //! - [`tool`]: `run_code`'s definition and arguments, for its registration;
 //! - [`typescript`]: a tool's function as a TypeScript declaration, from its schemas;
 //! - [`waits`]: the time a run waits for its user, which its time bound excuses.
@@ -28,6 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+pub mod budget;
 mod engine;
 pub mod journal;
 pub mod limiter;
@@ -36,6 +38,7 @@ pub mod tool;
 pub mod typescript;
 pub mod waits;
 
+pub use budget::Charge;
 pub use journal::Journal;
 pub use limiter::{Busy, RunLimiter, RunPermit};
 pub use run::run;
@@ -93,6 +96,11 @@ pub struct Bounds {
     pub runs_per_key: usize,
     /// Runs the process has at once.
     pub runs: usize,
+    /// Bytes of inner results one run holds outside its engine at once: answers being
+    /// read, and read but not yet taken by the script ([`budget`]).
+    pub results: usize,
+    /// The same, over every run of the process.
+    pub results_total: usize,
 }
 
 impl Default for Bounds {
@@ -106,6 +114,8 @@ impl Default for Bounds {
             max_output: 1 << 20,
             runs_per_key: 4,
             runs: 64,
+            results: 32 << 20,
+            results_total: 256 << 20,
         }
     }
 }
@@ -168,8 +178,11 @@ pub type HostFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, HostError>> 
 /// of the caller's view, walking what a direct call walks (the implementer audits it
 /// there, as its tool, with the run as parent).
 pub trait Host: Send + Sync {
-    /// Calls `name` (as the view exposes it) with `arguments`: its `CallToolResult`.
-    fn call(&self, name: String, arguments: Map<String, Value>) -> HostFuture<'_>;
+    /// Calls `name` (as the view exposes it) with `arguments`: its `CallToolResult`. The
+    /// answer's reader grows `charge` before it buffers more of it, and refuses the call
+    /// when the charge cannot grow ([`budget::Over`]); the run holds the charge until
+    /// the script has taken the result.
+    fn call(&self, name: String, arguments: Map<String, Value>, charge: Charge) -> HostFuture<'_>;
     /// The view's `search_tools`: its `CallToolResult`.
     fn search(&self, query: String, limit: Option<u64>) -> HostFuture<'_>;
     /// The run's waits for its user, when the host asks the user mid-run: the time

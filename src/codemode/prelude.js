@@ -2,14 +2,16 @@
 // script). It is a function of `native`, the host's own functions and the run's facts,
 // which stay in this closure: the script sees only `tools`, `callTool`, `searchTools` and
 // `console`, each a read-only global. It returns `settle`, which the host calls to settle
-// an inner call's promise.
+// an inner call's promise. The script is compiled once `eval` and the constructors are
+// gone, and runs only if it compiled as one function body.
 (function (native) {
   "use strict";
   const request = native.request, log = native.log, done = native.done;
   const stringify = JSON.stringify, parse = JSON.parse, isArray = Array.isArray;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, PromiseCtor = Promise;
   const create = Object.create, defineProperty = Object.defineProperty, freeze = Object.freeze;
-  const imul = Math.imul;
+  const imul = Math.imul, apply = Reflect.apply;
+  const sourceOf = Function.prototype.toString, sliceOf = String.prototype.slice;
   const pending = create(null);
 
   // One inner call: a promise the host settles (`request` throws when the call is refused
@@ -130,7 +132,6 @@
   FixedDate.now = function now() { return T; };
   FixedDate.parse = RealDate.parse;
   FixedDate.UTC = RealDate.UTC;
-  defineProperty(RealDate.prototype, "constructor", { value: FixedDate, writable: true, configurable: true });
   let seed = native.seed | 0;
   const random = function random() {
     seed = (seed + 0x6D2B79F5) | 0;
@@ -140,27 +141,10 @@
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 
+  // No code from strings: the constructors and `eval` go before the script is compiled,
+  // by the one constructor kept here.
   const g = globalThis;
-  const fixed = function (name, value) {
-    defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
-  };
-  g.Date = FixedDate;
-  Math.random = random;
-  delete g.performance;
-  fixed("tools", tools);
-  fixed("callTool", callTool);
-  fixed("searchTools", searchTools);
-  fixed("console", consoleObject);
-
-  // The script: the body of an async function. No code from strings after it.
   const AsyncFunction = (async function () {}).constructor;
-  let main;
-  try {
-    main = new AsyncFunction(native.code);
-  } catch (e) {
-    done(false, describe(e));
-    return settle;
-  }
   const refused = function () {
     throw new TypeErrorCtor("code mode runs no code from strings (eval, Function)");
   };
@@ -175,6 +159,45 @@
   }
   delete g.eval;
   g.Function = refused;
+
+  // The script: the body of an async function. The engine compiles it inside a function
+  // of its text (`async function anonymous(\n) {\n` code `\n}`), so it runs only if the
+  // function compiled is that one, its source the whole text: code that closes the
+  // function early and opens another ends the run here (`true`: the bound `code`), and
+  // no global a script uses is there yet for what ran beside it.
+  const code = native.code;
+  const tail = " anonymous(\n) {\n" + code + "\n}";
+  let main, source = "";
+  try {
+    main = new AsyncFunction(code);
+  } catch (e) {
+    done(false, describe(e), true);
+    return settle;
+  }
+  try {
+    source = typeof main === "function" ? apply(sourceOf, main, []) : "";
+  } catch (e) {
+    source = "";
+  }
+  if (typeof source !== "string" || source.length < tail.length ||
+      source.length > tail.length + 16 ||
+      apply(sliceOf, source, [source.length - tail.length]) !== tail) {
+    done(false, "the code is not one function body: text in it closes the async function " +
+      "it is compiled into (write statements, with `return` for the result)", true);
+    return settle;
+  }
+
+  defineProperty(RealDate.prototype, "constructor", { value: FixedDate, writable: true, configurable: true });
+  const fixed = function (name, value) {
+    defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
+  };
+  g.Date = FixedDate;
+  Math.random = random;
+  delete g.performance;
+  fixed("tools", tools);
+  fixed("callTool", callTool);
+  fixed("searchTools", searchTools);
+  fixed("console", consoleObject);
 
   PromiseCtor.resolve().then(function () { return main(); }).then(function (v) {
     let s;

@@ -14,8 +14,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
+use super::budget::{Charge, RunResults};
 use super::engine::{self, End, Msg, Reason, Request, Setup, Stop};
-use super::journal::{self, Entry, Journal, Kind};
+use super::journal::{self, Entry, Journal, Kind, MAX_JOURNAL};
 use super::{
     Bound, Bounds, CallRecord, Failure, Host, HostError, InnerError, PARALLEL, Report, RunOutcome,
     RunPermit, Tool,
@@ -67,6 +68,7 @@ pub async fn run(
         None => Journal::start(code),
     };
     let stop = Arc::new(Stop::default());
+    let results = permit.results();
     let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();
     let (msg_tx, msg_rx) = std::sync::mpsc::channel();
     let (end_tx, end_rx) = tokio::sync::oneshot::channel();
@@ -100,6 +102,8 @@ pub async fn run(
         failure: None,
         messages: Some(msg_tx),
         stop,
+        results,
+        journal_bytes: 0,
     };
     let end = driver.drive(req_rx, end_rx, cancel).await;
     drop(guard);
@@ -115,11 +119,13 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// A host call done: its request and outcome, and how long it took.
+/// A host call done: its request and outcome, how long it took, and what its answer
+/// holds of the run's budget.
 struct Done {
     request: Request,
     outcome: Result<Value, HostError>,
     ms: u64,
+    charge: Charge,
 }
 
 /// The caller's side of a run.
@@ -136,6 +142,10 @@ struct Driver<'h> {
     /// Dropped to wake and end the engine.
     messages: Option<std::sync::mpsc::Sender<Msg>>,
     stop: Arc<Stop>,
+    /// The run's budget for inner results; each call's answer is charged to it.
+    results: Arc<RunResults>,
+    /// Bytes of the results the journal keeps ([`MAX_JOURNAL`]).
+    journal_bytes: usize,
 }
 
 impl<'h> Driver<'h> {
@@ -154,7 +164,7 @@ impl<'h> Driver<'h> {
                 let Some(r) = self.queue.pop_front() else {
                     break;
                 };
-                inflight.push(call(host, r));
+                inflight.push(call(host, r, Charge::new(&self.results)));
             }
             if self.suspend.is_some() && inflight.is_empty() {
                 self.end(Reason::Ended);
@@ -178,12 +188,15 @@ impl<'h> Driver<'h> {
         self.messages = None;
     }
 
-    fn settle(&self, order: u32, (ok, json): (bool, Value)) {
+    /// Settles call `order` in the script; `charge` is held until the engine took it.
+    fn settle(&self, order: u32, (ok, json): (bool, Value), charge: Option<Charge>) {
         if let Some(m) = &self.messages {
+            let json = json.to_string();
             let _ = m.send(Msg::Settle {
                 order,
                 ok,
-                json: json.to_string(),
+                json,
+                charge,
             });
         }
     }
@@ -216,7 +229,7 @@ impl<'h> Driver<'h> {
             replayed: true,
         };
         self.calls.push((r.order, record));
-        self.settle(r.order, settled);
+        self.settle(r.order, settled, None);
     }
 
     /// A host call done: recorded and settled, or the run suspended.
@@ -225,6 +238,7 @@ impl<'h> Driver<'h> {
             request: r,
             outcome,
             ms,
+            charge,
         } = d;
         let outcome = match outcome {
             Ok(v) => Ok(v),
@@ -243,16 +257,29 @@ impl<'h> Driver<'h> {
                 replayed: false,
             },
         ));
-        let settled = settlement(&outcome, r.raw);
-        self.journal.entries.push(Entry {
-            order: r.order,
-            kind: r.kind,
-            tool: r.name,
-            digest: journal::digest(&r.arguments),
-            outcome,
-            ms,
-        });
-        self.settle(r.order, settled);
+        // The journal keeps what a run's state could carry; a result past that is
+        // settled from itself, not copied.
+        let bytes = self.journal_bytes.saturating_add(charge.bytes());
+        let settled = match !self.journal.overflowed && bytes <= MAX_JOURNAL {
+            true => {
+                let settled = settlement(&outcome, r.raw);
+                self.journal_bytes = bytes;
+                self.journal.entries.push(Entry {
+                    order: r.order,
+                    kind: r.kind,
+                    tool: r.name,
+                    digest: journal::digest(&r.arguments),
+                    outcome,
+                    ms,
+                });
+                settled
+            }
+            false => {
+                self.journal.overflowed = true;
+                settle_owned(outcome, r.raw)
+            }
+        };
+        self.settle(r.order, settled, Some(charge));
     }
 
     /// The run's outcome from the engine's end and this side's state.
@@ -290,13 +317,17 @@ impl<'h> Driver<'h> {
     }
 }
 
-/// One host call, timed.
-async fn call(host: &dyn Host, request: Request) -> Done {
+/// One host call, timed, its answer charged to `charge`.
+async fn call(host: &dyn Host, request: Request, charge: Charge) -> Done {
     let started = Instant::now();
     let outcome = match request.kind {
         Kind::Call => {
-            host.call(request.name.clone(), request.arguments.clone())
-                .await
+            host.call(
+                request.name.clone(),
+                request.arguments.clone(),
+                charge.clone(),
+            )
+            .await
         }
         Kind::Search => {
             let limit = request.arguments.get("limit").and_then(Value::as_u64);
@@ -307,6 +338,7 @@ async fn call(host: &dyn Host, request: Request) -> Done {
         request,
         outcome,
         ms: started.elapsed().as_millis() as u64,
+        charge,
     }
 }
 
@@ -326,20 +358,26 @@ fn outcome_ok(outcome: &Result<Value, InnerError>) -> bool {
 /// result); a result with `isError` rejects (`e.isError`, `e.result`), and so does an
 /// error (`e.code`, `e.data`).
 pub fn settlement(outcome: &Result<Value, InnerError>, raw: bool) -> (bool, Value) {
-    let result = match outcome {
+    settle_owned(outcome.clone(), raw)
+}
+
+/// [`settlement`] of an outcome no longer needed: its text and structured content are
+/// moved, not copied.
+fn settle_owned(outcome: Result<Value, InnerError>, raw: bool) -> (bool, Value) {
+    let mut result = match outcome {
         Err(e) => {
             let mut v = json!({"message": e.message, "code": e.code});
-            if let Some(d) = &e.data {
-                v["data"] = d.clone();
+            if let Some(d) = e.data {
+                v["data"] = d;
             }
             return (false, v);
         }
         Ok(r) => r,
     };
     if raw {
-        return (true, result.clone());
+        return (true, result);
     }
-    let text = text_of(result);
+    let text = text_of(&mut result);
     if result.get("isError") == Some(&Value::Bool(true)) {
         let message = match text.is_empty() {
             true => "the tool reported an error".to_string(),
@@ -350,24 +388,33 @@ pub fn settlement(outcome: &Result<Value, InnerError>, raw: bool) -> (bool, Valu
             json!({"message": message, "isError": true, "result": result}),
         );
     }
-    match result.get("structuredContent") {
-        Some(sc) if !sc.is_null() => (true, sc.clone()),
+    match result.get_mut("structuredContent").map(Value::take) {
+        Some(sc) if !sc.is_null() => (true, sc),
         _ => (true, Value::String(text)),
     }
 }
 
-/// The text of a result's text blocks, joined by newlines.
-fn text_of(result: &Value) -> String {
-    result
-        .get("content")
-        .and_then(Value::as_array)
-        .map(|blocks| {
-            blocks
-                .iter()
-                .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-                .filter_map(|b| b.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
+/// The text of a result's text blocks, joined by newlines; one block's text is moved out
+/// of the result (an error's result keeps its text: it is handed over whole).
+fn text_of(result: &mut Value) -> String {
+    let error = result.get("isError") == Some(&Value::Bool(true));
+    let Some(blocks) = result.get_mut("content").and_then(Value::as_array_mut) else {
+        return String::new();
+    };
+    let mut texts: Vec<&mut Value> = blocks
+        .iter_mut()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get_mut("text").filter(|t| t.is_string()))
+        .collect();
+    match texts.as_mut_slice() {
+        [one] if !error => match one.take() {
+            Value::String(s) => s,
+            _ => String::new(),
+        },
+        all => all
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }

@@ -1,5 +1,6 @@
 //! Code mode's settings (`METAMCP_CODE_*`): whether `/mcp` offers `run_code`, and the
-//! bounds of every run ([`crate::codemode::Bounds`]).
+//! bounds of every run ([`crate::codemode::Bounds`]), the budgets for inner results
+//! among them.
 
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ impl Default for Code {
 
 /// Largest heap a run may be given.
 const MAX_MEMORY_MB: usize = 4096;
+/// Largest budget for inner results, of one run or of every run.
+const MAX_RESULTS_MB: usize = 1 << 20;
 
 pub(super) fn code(raw: &mut Raw, errs: &mut Collector) -> Code {
     let d = crate::codemode::Bounds::default();
@@ -39,6 +42,17 @@ pub(super) fn code(raw: &mut Raw, errs: &mut Collector) -> Code {
     let max_calls = number(CODE_MAX_CALLS, 100_000, d.max_calls);
     let runs_per_key = number(CODE_RUNS_PER_KEY, 100_000, d.runs_per_key);
     let runs = number(CODE_RUNS, 1_000_000, d.runs);
+    let results_mb = number(CODE_RESULTS_MB, MAX_RESULTS_MB, d.results >> 20);
+    let results_total_mb = number(CODE_RESULTS_TOTAL_MB, MAX_RESULTS_MB, d.results_total >> 20);
+    if results_mb > results_total_mb {
+        errs.check::<()>(
+            CODE_RESULTS_MB,
+            Err(format!(
+                "{results_mb} MiB for one run is more than {CODE_RESULTS_TOTAL_MB} \
+                 ({results_total_mb} MiB) for every run together"
+            )),
+        );
+    }
     let mut size = |key: &str, max: usize, default: usize| {
         raw.take(key)
             .and_then(|s| {
@@ -72,6 +86,8 @@ pub(super) fn code(raw: &mut Raw, errs: &mut Collector) -> Code {
             max_output,
             runs_per_key,
             runs,
+            results: results_mb << 20,
+            results_total: results_total_mb << 20,
             ..d
         },
     }

@@ -164,6 +164,10 @@ settings! {
     CODE_RUNS_PER_KEY = "METAMCP_CODE_RUNS_PER_KEY",
     /// Code runs the process has at once, over all keys.
     CODE_RUNS = "METAMCP_CODE_RUNS",
+    /// Inner results one code run holds outside its engine at once, in MiB.
+    CODE_RESULTS_MB = "METAMCP_CODE_RESULTS_MB",
+    /// Inner results every code run together holds outside its engine, in MiB.
+    CODE_RESULTS_TOTAL_MB = "METAMCP_CODE_RESULTS_TOTAL_MB",
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
     RUST_LOG = "RUST_LOG",
     /// Optional TOML file whose keys are the variable names above.

@@ -560,6 +560,10 @@ fn code_mode_settings_parse_with_defaults_and_every_bad_one_is_named() {
         (64 << 20, 100, 64 << 10, 1 << 20)
     );
     assert_eq!((d.bounds.runs_per_key, d.bounds.runs), (4, 64));
+    assert_eq!(
+        (d.bounds.results, d.bounds.results_total),
+        (32 << 20, 256 << 20)
+    );
     let c = code(&[
         (CODE_MODE, "on"),
         (CODE_TIMEOUT_MS, "1500"),
@@ -569,6 +573,8 @@ fn code_mode_settings_parse_with_defaults_and_every_bad_one_is_named() {
         (CODE_MAX_OUTPUT, "2MiB"),
         (CODE_RUNS_PER_KEY, "2"),
         (CODE_RUNS, "9"),
+        (CODE_RESULTS_MB, "16"),
+        (CODE_RESULTS_TOTAL_MB, "128"),
     ])
     .unwrap();
     assert_eq!(c.mode, crate::model::CodeMode::On);
@@ -583,6 +589,18 @@ fn code_mode_settings_parse_with_defaults_and_every_bad_one_is_named() {
         (32 << 20, 7, 8 << 10, 2 << 20)
     );
     assert_eq!((c.bounds.runs_per_key, c.bounds.runs), (2, 9));
+    assert_eq!(
+        (c.bounds.results, c.bounds.results_total),
+        (16 << 20, 128 << 20)
+    );
+    // One run's budget past every run's: refused, naming both.
+    let e = code(&[(CODE_RESULTS_MB, "64"), (CODE_RESULTS_TOTAL_MB, "32")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(CODE_RESULTS_MB) && e.contains(CODE_RESULTS_TOTAL_MB),
+        "{e}"
+    );
     let e = code(&[
         (CODE_MODE, "sometimes"),
         (CODE_TIMEOUT_MS, "0"),
@@ -592,6 +610,8 @@ fn code_mode_settings_parse_with_defaults_and_every_bad_one_is_named() {
         (CODE_MAX_OUTPUT, "1TiB"),
         (CODE_RUNS_PER_KEY, ""),
         (CODE_RUNS, "0"),
+        (CODE_RESULTS_MB, "0"),
+        (CODE_RESULTS_TOTAL_MB, "lots"),
     ])
     .unwrap_err()
     .to_string();
@@ -604,6 +624,8 @@ fn code_mode_settings_parse_with_defaults_and_every_bad_one_is_named() {
         CODE_MAX_OUTPUT,
         CODE_RUNS_PER_KEY,
         CODE_RUNS,
+        CODE_RESULTS_MB,
+        CODE_RESULTS_TOTAL_MB,
     ] {
         assert!(e.contains(key), "{key} not named in {e}");
     }

@@ -238,7 +238,11 @@ fn suspended(
             .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
         run: Some(run),
     };
-    let Some(state) = seal_run(&ctx.state.cipher, &claims) else {
+    // A journal that stopped keeping results past its bound cannot resume its run.
+    let sealed = (!claims.journal.overflowed)
+        .then(|| seal_run(&ctx.state.cipher, &claims))
+        .flatten();
+    let Some(state) = sealed else {
         let message = format!(
             "inner call {:?} needs the user's confirmation, and the run's completed calls are \
              too large to carry to the client and back (more than {} bytes): return less from \

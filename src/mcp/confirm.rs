@@ -42,7 +42,7 @@ use crate::mcp::era::bridge::session_to_modern::{
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::wire::ask::Ask;
 use crate::mcp::wire::request_state::{
-    CONFIRM_PREFIX, ConfirmClaims, open_confirm, params_digest, seal_confirm,
+    CONFIRM_PREFIX, ConfirmClaims, StateError, open_confirm, params_digest, seal_confirm,
 };
 use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code, json_response};
 use crate::mcp::wire::run_state::{RUN_PREFIX, Resume, open_run};
@@ -357,7 +357,9 @@ fn input_required(ctx: &Ctx, body: &Bytes, f: &Frame, p: &Pending, form: &Value)
 /// the call itself, with `ctx.confirmation` saying what the user answered (or why the
 /// state does not count), or for a run `ctx.resume` what it resumes with. A state is
 /// spent here, once across every replica ([`crate::store::confirm_uses`]): a second
-/// retry with it is refused. A run's state that does not open refuses the retry.
+/// retry with it is refused. A run's state that does not open refuses the retry, and so
+/// does any state of a `run_code` call that opens neither as its run's nor as its own
+/// confirmation: run again from the top, the script would call again what already ran.
 pub(crate) async fn resumed(
     ctx: &mut Ctx,
     body: &Bytes,
@@ -366,9 +368,17 @@ pub(crate) async fn resumed(
     let Some(state) = f.request_state.and_then(|s| string_value(body, s)) else {
         return Ok(None);
     };
-    let run = state.starts_with(RUN_PREFIX);
-    if !(run || state.starts_with(CONFIRM_PREFIX)) || f.method(body) != Some("tools/call") {
+    if f.method(body) != Some("tools/call") {
         return Ok(None);
+    }
+    let run = state.starts_with(RUN_PREFIX);
+    let run_code =
+        f.name.and_then(|s| string_value(body, s)).as_deref() == Some(crate::codemode::RUN_CODE);
+    if !(run || state.starts_with(CONFIRM_PREFIX)) {
+        return match run_code {
+            true => Err(not_the_runs(StateError::Invalid)),
+            false => Ok(None),
+        };
     }
     let Some((again, again_frame, answer)) = without_retry_members(body, f) else {
         return Ok(None);
@@ -417,6 +427,7 @@ pub(crate) async fn resumed(
         expires_ms: 0,
     };
     ctx.confirmation = match open_confirm(&ctx.state.cipher, &state, &expect, now) {
+        Err(e) if run_code => return Err(not_the_runs(e)),
         Err(e) => Confirmation::Refused(Outcome::State(e)),
         Ok(claims) => match accepted(&answer) {
             Err(o) => Confirmation::Refused(o),
@@ -427,6 +438,17 @@ pub(crate) async fn resumed(
         },
     };
     Ok(Some((again, again_frame)))
+}
+
+/// A `run_code` retry whose state is not its run's (nor its own confirmation's).
+fn not_the_runs(e: StateError) -> RpcError {
+    RpcError::method(
+        code::INVALID_PARAMS,
+        format!(
+            "{e}: a run_code call takes only the requestState its own run answered with; \
+             call run_code again without it to start the run afresh"
+        ),
+    )
 }
 
 /// Spends `state` once across every replica.

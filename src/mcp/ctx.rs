@@ -47,6 +47,9 @@ pub struct Ctx {
     /// each call made in this context names as `parent`. `None` but for a script's inner
     /// calls ([`crate::mcp::phases::inner`]).
     pub run: Option<uuid::Uuid>,
+    /// A script's inner call: its share of the run's budget for inner results, which
+    /// the reader of its answer grows before it buffers more ([`crate::codemode::budget`]).
+    pub charge: Option<crate::codemode::Charge>,
 }
 
 impl Ctx {
@@ -74,6 +77,7 @@ impl Ctx {
             confirmation: Confirmation::Unasked,
             resume: None,
             run: None,
+            charge: None,
         })
     }
 
@@ -94,6 +98,7 @@ impl Ctx {
             confirmation,
             resume: None,
             run: self.run,
+            charge: self.charge.clone(),
         }
     }
 
@@ -156,6 +161,7 @@ impl Ctx {
             log_levels: &self.state.data.log_levels,
             timeout: None,
             run: self.run,
+            charge: self.charge.as_ref(),
         }
     }
 

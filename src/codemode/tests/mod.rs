@@ -40,7 +40,7 @@ fn text(t: &str) -> Value {
 }
 
 impl Host for Fake {
-    fn call(&self, name: String, arguments: Map<String, Value>) -> HostFuture<'_> {
+    fn call(&self, name: String, arguments: Map<String, Value>, _: Charge) -> HostFuture<'_> {
         Box::pin(async move {
             self.seen
                 .lock()

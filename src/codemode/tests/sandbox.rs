@@ -292,6 +292,71 @@ async fn no_eval_no_timers_no_modules_and_a_clock_fixed_per_run() {
     assert_eq!(f.bound, None);
 }
 
+/// The script is compiled as one function body: text that would close the function it
+/// is compiled into and run code beside it (before the prelude takes `eval` away) is
+/// refused as code that is not one function body (bound `code`), or runs inside as
+/// written; `eval` and `Function` are never reachable. The tricks: closing braces and
+/// calls, a comma or a division after the close, comments, template literals, HTML
+/// comments and markup.
+#[tokio::test]
+async fn no_text_closes_the_function_the_script_is_compiled_into() {
+    let grab = "globalThis.k = eval; (async function () { return k('6*7')";
+    let attempts = [
+        format!("}}); {grab}"),
+        format!("}})(); {grab}"),
+        format!("}}, {grab}"),
+        format!("}}) / 1; {grab}"),
+        format!("return 1 // \n}}); {grab}"),
+        format!("/* */ }}); {grab} /* */"),
+        format!("return 1;\n}}); {grab}"),
+        format!("`${{1}}`}}); {grab}"),
+        format!("return `}}); {grab}"),
+        format!("}}); {grab} + `"),
+        format!("\n--> }}); {grab}"),
+        format!("}});\n<!-- x\n{grab}"),
+        format!("</script><script>}}); {grab}</script>"),
+        "}); return eval('6*7'); (async function () {".to_string(),
+        "}); globalThis.F = Function; (async function () { return F('return 6*7')()".to_string(),
+        "}); globalThis.k = [].constructor.constructor; (async function () { return k('return 6*7')()"
+            .to_string(),
+    ];
+    for code in &attempts {
+        let r = run_with(code, &Fake::default(), &quick()).await;
+        // Refused, or run inside (a line that is all comment): never 42.
+        match &r.value {
+            Err(f) => assert!(
+                f.bound == Some(Bound::Code) || f.bound.is_none(),
+                "{code}: {f:?}"
+            ),
+            Ok(v) => assert_ne!(v, &json!(42), "{code}: eval was reached"),
+        }
+    }
+    // The first is the issue's: refused (`eval` was gone before the text beside the
+    // function ran); a way out that takes nothing is refused as not one function body.
+    let f = failure(&attempts[0], &quick()).await;
+    assert_eq!(f.bound, Some(Bound::Code), "{f:?}");
+    let f = failure(
+        "}); globalThis.x = 1; (async function () { return 2",
+        &quick(),
+    )
+    .await;
+    assert_eq!(f.bound, Some(Bound::Code), "{f:?}");
+    assert!(f.message.contains("one function body"), "{f:?}");
+    // A syntax error is the code's bound too, with the engine's message.
+    let f = failure("return (", &quick()).await;
+    assert_eq!(f.bound, Some(Bound::Code), "{f:?}");
+    assert!(f.message.contains("SyntaxError"), "{f:?}");
+    // What only looks like a way out runs inside, as written.
+    assert_eq!(
+        value(r"return ['})', `})${'}'}`, /}\)/.source] // });").await,
+        json!(["})", "})}", "}\\)"])
+    );
+    assert_eq!(
+        value("/* }); */ const k = typeof eval; return k").await,
+        json!("undefined")
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_busy_script_does_not_stall_the_runtime() {
     let bounds = Bounds {

@@ -47,6 +47,8 @@ pub struct Caller<'a> {
     pub timeout: Option<std::time::Duration>,
     /// The code-mode run the call was made within (its audit row's `parent`).
     pub run: Option<uuid::Uuid>,
+    /// A script's inner call: the run's budget for the answer, when it is collected.
+    pub charge: Option<&'a crate::codemode::Charge>,
 }
 
 impl Caller<'_> {

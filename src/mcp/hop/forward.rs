@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
@@ -460,7 +460,8 @@ async fn streamed_answer(
         return Hopped::Held(stream);
     }
     if collect {
-        return Hopped::Answer(Box::pin(collect_response(stream)).await);
+        let charge = caller.charge.cloned();
+        return Hopped::Answer(Box::pin(collect_response(stream, charge)).await);
     }
     let mut r = Response::new(if s.bridge.client_modern() {
         Body::Stream(Box::pin(stream))
@@ -479,11 +480,34 @@ async fn streamed_answer(
     Hopped::Answer(r)
 }
 
-/// Reads a whole forwarded answer and returns just the response message as JSON.
-pub(crate) async fn collect_response(mut stream: UpstreamBody) -> Response<Body> {
+/// Room in `buf` for `more` bytes, charged before it is allocated: twice the capacity
+/// while the charge can grow that far, else all the room the budgets have left (one
+/// allocation, not one a piece), else refused.
+fn charged_room(
+    buf: &mut Vec<u8>,
+    more: usize,
+    charge: &crate::codemode::Charge,
+) -> Result<(), crate::codemode::budget::Over> {
+    let need = buf.len().saturating_add(more);
+    if need <= buf.capacity() {
+        return Ok(());
+    }
+    let doubled = need.max(buf.capacity().saturating_mul(2));
+    let room = charge.grow_within(need, doubled)?;
+    buf.reserve_exact(room.saturating_sub(buf.len()));
+    Ok(())
+}
+
+/// Reads a whole forwarded answer and returns just the response message as JSON. A
+/// script's inner call (`charge`) reads no further than its run's budget: the answer that
+/// would pass it is cut off there, and the call refused naming the bound.
+pub(crate) async fn collect_response(
+    mut stream: UpstreamBody,
+    charge: Option<crate::codemode::Charge>,
+) -> Response<Body> {
     let sse = stream.sse;
     let client_id = stream.client_id.clone();
-    let mut buf = BytesMut::new();
+    let mut buf = Vec::new();
     while let Some(frame) = stream.frame().await {
         match frame {
             Ok(f) => {
@@ -494,6 +518,14 @@ pub(crate) async fn collect_response(mut stream: UpstreamBody) -> Response<Body>
                             "the backend's answer is too large to collect",
                         )
                         .response(&client_id);
+                    }
+                    if let Some(charge) = &charge
+                        && let Err(over) = charged_room(&mut buf, d.len(), charge)
+                    {
+                        drop(buf);
+                        charge.release();
+                        return RpcError::limited(over.to_string(), over.setting(), 1000)
+                            .response(&client_id);
                     }
                     buf.extend_from_slice(&d);
                 }
@@ -508,7 +540,7 @@ pub(crate) async fn collect_response(mut stream: UpstreamBody) -> Response<Body>
         }
     }
     if !sse {
-        return json_response(StatusCode::OK, buf.freeze());
+        return json_response(StatusCode::OK, Bytes::from(buf));
     }
     let answer = crate::jsonrpc::sse::data_of(&buf)
         .into_iter()

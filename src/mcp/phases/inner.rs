@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 
-use crate::codemode::{GATEWAY_OWN, Host, HostError, HostFuture, InnerError, UserWaits};
+use crate::codemode::{Charge, GATEWAY_OWN, Host, HostError, HostFuture, InnerError, UserWaits};
 use crate::jsonrpc::frame::{self, Frame};
 use crate::mcp::admission::{InnerPlace, Lent};
 use crate::mcp::code_run::Asking;
@@ -63,9 +63,17 @@ impl PipelineHost {
     }
 
     /// One `tools/call` of `name` with `arguments` through the pipeline, traced as a span
-    /// of its own under the run's.
-    async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, HostError> {
-        let ctx = self.ctx.nested();
+    /// of its own under the run's; its answer is read within `charge`, when given.
+    async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Value,
+        charge: Option<Charge>,
+    ) -> Result<Value, HostError> {
+        let ctx = Ctx {
+            charge,
+            ..self.ctx.nested()
+        };
         let start = std::time::SystemTime::now();
         let result = self.call_in(&ctx, name, arguments).await;
         let error = match &result {
@@ -200,7 +208,7 @@ fn result(mut message: Value) -> Result<Value, HostError> {
 }
 
 impl Host for PipelineHost {
-    fn call(&self, name: String, arguments: Map<String, Value>) -> HostFuture<'_> {
+    fn call(&self, name: String, arguments: Map<String, Value>, charge: Charge) -> HostFuture<'_> {
         Box::pin(async move {
             // A script reaches the gateway's own tools through its own functions
             // (`searchTools`, `callTool`); `run_code` never nests.
@@ -211,7 +219,8 @@ impl Host for PipelineHost {
                     None,
                 ));
             }
-            self.call_tool(&name, Value::Object(arguments)).await
+            self.call_tool(&name, Value::Object(arguments), Some(charge))
+                .await
         })
     }
 
@@ -221,7 +230,7 @@ impl Host for PipelineHost {
             if let Some(limit) = limit {
                 arguments["limit"] = limit.into();
             }
-            self.call_tool("search_tools", arguments).await
+            self.call_tool("search_tools", arguments, None).await
         })
     }
 

@@ -447,3 +447,86 @@ async fn the_official_clients_run_a_script_that_chains_two_servers() {
         "python 1.x: {seen}"
     );
 }
+
+/// A `run_code` retry whose `requestState` is not this run's (a direct call's `mcf1.`
+/// state, the run's own state re-prefixed or cut, any other string) is `-32602` with the
+/// request's id, and the script does not start again: the inner call that completed
+/// before the run was suspended is not called again. The run's own state still resumes
+/// it.
+#[tokio::test]
+async fn a_run_code_retry_with_a_state_not_its_own_is_refused_and_nothing_runs_again() {
+    let (gw, _alpha, _beta) = code_gateway().await;
+    let c = gw.session("/mcp", &gw.client_key).await;
+    let rule = json!([{"effect": "confirm", "when": "tool.name == 'beta__add'"}]);
+    let body = json!({"name": "ask-add", "text": rule.to_string()});
+    let r =
+        support::http::send_json(gw.addr, "POST", "/api/v1/policies", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}});
+    let code = "const n = await tools.beta__whoami({});\n\
+                const s = await tools.beta__add({a: 1, b: 2});\n\
+                return {n, s};";
+    let call = |id: u64, name: &str, arguments: Value, state: Option<&str>| {
+        let mut params = json!({"name": name, "arguments": arguments, "_meta": meta});
+        if let Some(state) = state {
+            params["requestState"] = state.into();
+            params["inputResponses"] =
+                json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+        }
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+    };
+    let modern = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let post = |body: Value| {
+        let modern = &modern;
+        async move { crate::support::mcp::response_message(&modern.post_stateless(&body).await) }
+    };
+    let run_code =
+        |id: u64, state: Option<&str>| call(id, "run_code", json!({"code": code}), state);
+    let asked = support::eventually(support::WAIT, "the run asks for beta__add", || async {
+        let m = post(run_code(1, None)).await;
+        (m["result"]["resultType"] == "input_required").then_some(m)
+    })
+    .await;
+    let state = asked["result"]["requestState"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(state.starts_with("mcr1."), "{asked}");
+    let direct = post(call(2, "beta__add", json!({"a": 1, "b": 2}), None)).await;
+    let direct = direct["result"]["requestState"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(direct.starts_with("mcf1."), "{direct}");
+
+    let before = beta_calls(&c).await;
+    let others = [
+        direct,
+        format!("mcf1.{}", &state[5..]),
+        format!("mcr1.{state}"),
+        format!("x{state}"),
+        state[..state.len() - 4].to_string(),
+        "mcr1.".to_string(),
+        "not a state".to_string(),
+    ];
+    for (i, other) in others.iter().enumerate() {
+        let id = 10 + i as u64;
+        let m = post(run_code(id, Some(other))).await;
+        assert_eq!(m["error"]["code"], -32602, "{other}: {m}");
+        assert_eq!(m["id"], id, "{m}");
+        let message = m["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("run_code"), "{m}");
+    }
+    assert_eq!(
+        beta_calls(&c).await,
+        before + 1,
+        "an inner call ran again for a state that was not the run's"
+    );
+    // The run's own state resumes it: whoami is answered from the journal, add runs.
+    let done = post(run_code(30, Some(&state))).await;
+    assert_eq!(done["result"]["isError"], Value::Null, "{done}");
+    let calls = &done["result"]["structuredContent"]["calls"];
+    assert_eq!(calls[0]["replayed"], true, "{done}");
+    assert_eq!(beta_calls(&c).await, before + 3, "{done}");
+}

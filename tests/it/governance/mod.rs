@@ -3,11 +3,13 @@
 //! user (`confirm`), pinned tool definitions and their reviews (`reviews`), external
 //! guardrails (`guardrails`), the audit trail (`audit`), the threat model's checks
 //! (`security`) and code mode, whose inner calls meet all of these (`code_mode`) and are
-//! audited and traced under their run (`code_mode_audit`).
+//! audited and traced under their run (`code_mode_audit`), within a run's memory bound
+//! over their results (`code_mode_memory`).
 
 mod audit;
 mod code_mode;
 mod code_mode_audit;
+mod code_mode_memory;
 mod confirm;
 mod confirm_in_code;
 mod door_matrix;

@@ -197,10 +197,17 @@ async fn phases(
             trace.as_deref(),
             outcome,
         )
-        .await?
+        .await
         {
-            Ok(p) => p,
-            Err(challenge) => return Ok(challenge),
+            Ok(Ok(p)) => p,
+            Ok(Err(challenge)) => return Ok(challenge),
+            // In the era of the request's version header: the body is not read yet.
+            Err(e) => {
+                let stateless = req.headers().get("mcp-protocol-version").is_some_and(|v| {
+                    v.as_bytes() == crate::mcp::wire::versions::STATELESS_VERSION.as_bytes()
+                });
+                return Ok(e.into_rpc_response_in(stateless));
+            }
         };
         let mut ctx = crate::mcp::ctx::Ctx::new(&state.planes, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;

@@ -457,7 +457,8 @@ fn identity(settings: &Issuer, claims: &Value) -> Result<Identity, OAuthError> {
     let granted = scopes(claims);
     let scope = if granted.contains(&settings.admin_scope.as_str()) {
         Scope::Admin
-    } else if granted.contains(&settings.client_scope.as_str()) {
+    } else if settings.client_scope.is_empty() || granted.contains(&settings.client_scope.as_str())
+    {
         Scope::Client
     } else {
         return Err(OAuthError::Insufficient(settings.client_scope.clone()));

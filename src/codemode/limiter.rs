@@ -39,7 +39,7 @@ pub enum Busy {
 }
 
 impl Busy {
-    /// The name of the setting that bounds it (for `data.limit`).
+    /// The name of the setting that bounds it (for `data.limit_name`).
     pub fn setting(self) -> &'static str {
         match self {
             Busy::Key(_) => "METAMCP_CODE_RUNS_PER_KEY",

@@ -27,7 +27,8 @@ pub struct Issuer {
     pub jwks_url: Option<String>,
     /// The token scope that makes an admin.
     pub admin_scope: String,
-    /// The token scope that makes a client.
+    /// The token scope that makes a client; empty: every token of the issuer is a
+    /// client's, scope or none (an authorization server that issues no scopes).
     pub client_scope: String,
     /// A claim naming the namespaces the caller may use (else: any, within the resource).
     pub namespaces_claim: Option<String>,
@@ -85,7 +86,9 @@ pub(super) fn scope_mapping(base: &Issuer, words: &str) -> Result<Issuer, String
         let (k, v) = word
             .split_once('=')
             .ok_or_else(|| format!("{word:?}: expected key=value"))?;
-        if v.is_empty() {
+        // `client=` (empty): a token needs no scope to be a client, for authorization
+        // servers that issue none.
+        if v.is_empty() && k != "client" {
             return Err(format!("{k}: empty value"));
         }
         match k {

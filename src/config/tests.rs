@@ -117,10 +117,31 @@ fn oauth_issuers_parse_with_their_own_mappings_and_bad_ones_are_named() {
             ],
             OAUTH_SCOPES,
         ),
+        (
+            vec![
+                (OAUTH_ISSUER, "http://a"),
+                (OAUTH_SCOPES, "admin="),
+                (PUBLIC_URL, "http://g"),
+            ],
+            OAUTH_SCOPES,
+        ),
     ] {
         let e = oauth(&pairs).unwrap_err();
         assert!(e.0.iter().any(|e| e.key == key), "{pairs:?}: {e}");
     }
+    // `client=` (empty): an issuer whose tokens need no scope to be a client's.
+    let o = oauth(&[
+        (PUBLIC_URL, "https://gw.example/"),
+        (
+            OAUTH_ISSUER,
+            "http://a.test/, http://b.test/ client=mcp:use",
+        ),
+        (OAUTH_SCOPES, "client="),
+    ])
+    .unwrap()
+    .expect("oauth");
+    let scopes: Vec<&str> = o.issuers.iter().map(|i| i.client_scope.as_str()).collect();
+    assert_eq!(scopes, ["", "mcp:use"]);
 }
 
 /// The tracing settings `pairs` give (with a data dir), or the keys they are wrong in.

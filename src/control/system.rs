@@ -180,7 +180,7 @@ pub(super) fn metadata_document(
     let mut scopes: Vec<&str> = Vec::new();
     for i in &o.settings.issuers {
         for s in [i.client_scope.as_str(), i.admin_scope.as_str()] {
-            if !scopes.contains(&s) {
+            if !s.is_empty() && !scopes.contains(&s) {
                 scopes.push(s);
             }
         }

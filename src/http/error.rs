@@ -150,26 +150,43 @@ impl ApiError {
 impl ApiError {
     /// The same refusal for an MCP endpoint: its status and headers (the challenge, a
     /// retry time), with a JSON-RPC error as the body (`id` null: the request was not
-    /// read), whose `data` carries the REST fields.
+    /// read), whose `data` carries the REST fields, and `retryAfterMs` over a limit.
+    /// The codes are a session client's ([`ApiError::into_rpc_response_in`]).
     pub fn into_rpc_response(self) -> Response<Body> {
-        // JSON-RPC's invalid request and internal error, and the gateway's "over a
-        // limit" (`mcp::hop::rpc::code`, which sits above this module).
+        self.into_rpc_response_in(false)
+    }
+
+    /// [`ApiError::into_rpc_response`] for a client of its era: a 2026-07-28 client
+    /// (`stateless`) gets the gateway's codes outside `-32768..-32000`
+    /// ([`crate::mcp::wire::codes`]).
+    pub fn into_rpc_response_in(self, stateless: bool) -> Response<Body> {
+        use crate::mcp::wire::codes;
+        // JSON-RPC's invalid request and internal error, and the gateway's "over a limit".
         const INVALID_REQUEST: i64 = -32600;
         const INTERNAL: i64 = -32603;
-        const LIMITED: i64 = -32029;
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after } | ApiError::OverLimit { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        };
         let rpc = match &self {
-            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => LIMITED,
+            _ if retry_after.is_some() => codes::in_era(codes::LIMITED, stateless),
             e if e.status().is_server_error() => INTERNAL,
             _ => INVALID_REQUEST,
         };
         let (status, code) = (self.status(), self.code());
+        let mut data = serde_json::json!({"code": code, "status": status.as_u16()});
+        if let Some(secs) = retry_after {
+            data["retryAfterMs"] = secs.saturating_mul(1000).into();
+        }
         let body = serde_json::json!({
             "jsonrpc": "2.0",
             "id": null,
             "error": {
                 "code": rpc,
                 "message": self.to_string(),
-                "data": {"code": code, "status": status.as_u16()},
+                "data": data,
             },
         });
         let rest = self.into_response();

@@ -218,7 +218,12 @@ pub(crate) fn refuse_stream(ctx: &Ctx, r: &Refused) -> RpcError {
 
 /// A refusal of the key's limits as a JSON-RPC error (HTTP 429, `-32029`).
 pub(crate) fn limited(r: &Refused) -> RpcError {
-    RpcError::limited(r.message.clone(), r.kind.as_str(), r.retry_after_ms)
+    RpcError::limited(
+        r.message.clone(),
+        r.kind.as_str(),
+        r.retry_after_ms,
+        r.bound,
+    )
 }
 
 /// A refusal of the key's limits as the API's 429.

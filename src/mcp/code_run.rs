@@ -102,7 +102,10 @@ pub(crate) async fn serve<H: Host + 'static>(
             "{busy}: wait for one to end and call again, or ask an admin to raise {}",
             busy.setting()
         );
-        RpcError::limited(message, busy.setting(), 1000)
+        let bound = match busy {
+            codemode::limiter::Busy::Key(n) | codemode::limiter::Busy::Total(n) => n as u64,
+        };
+        RpcError::limited(message, busy.setting(), 1000, Some(bound))
     })?;
     let run = Run {
         code,
@@ -292,7 +295,7 @@ fn on_stream<H: Host + 'static>(
             .await;
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body)).to_vec();
         let resp = finish(&owned, &body, &f, &served, started, outcome, run_id)
-            .unwrap_or_else(|e| e.response(&id));
+            .unwrap_or_else(|e| e.in_era(owned.stateless).response(&id));
         let _ = done_tx.send(resp);
     });
     async move {

@@ -162,6 +162,14 @@ struct Served {
     called: Option<Box<(Bytes, Frame)>>,
 }
 
+/// A request's error, as a client of its era gets it ([`RpcError::in_era`]), noted for
+/// its span.
+fn refuse(ctx: &Ctx, served: &mut Served, e: RpcError, id: &[u8]) -> Response<Body> {
+    let e = e.in_era(ctx.stateless);
+    served.error = Some(e.code);
+    e.response(id)
+}
+
 /// The dispatcher: takes a message to the path it belongs on (a session's handshake,
 /// the conversation established, a backend's answer, a notification, `call_tool`
 /// unwrapped, then the pipeline's one way in, [`phases::serve`]), and notes in `served`
@@ -179,20 +187,15 @@ async fn route_message(
     if f.is(McpMethod::Initialize) && f.meta_version.is_none() {
         // Not charged to the key's rate: to its handshakes (`auth::handshake`).
         if let Err(e) = crate::mcp::admission::handshake(ctx).await {
-            served.error = Some(e.code);
-            return e.response(id);
+            return refuse(ctx, served, e, id);
         }
         return match lists::initialize(ctx, body, f) {
             Ok(r) => r,
-            Err(e) => {
-                served.error = Some(e.code);
-                e.response(id)
-            }
+            Err(e) => refuse(ctx, served, e, id),
         };
     }
     if let Err(e) = conversation::establish(ctx, headers, body, f) {
-        served.error = Some(e.code);
-        return e.response(id);
+        return refuse(ctx, served, e, id);
     }
     if f.is_response() {
         Box::pin(notices::answer_backend(ctx, body, f)).await;
@@ -218,14 +221,12 @@ async fn route_message(
             if ctx.stateless
                 && let Err(e) = conversation::header_params(ctx, headers, body, f)
             {
-                served.error = Some(e.code);
-                return e.response(id);
+                return refuse(ctx, served, e, id);
             }
             (body, f)
         }
         Err(e) => {
-            served.error = Some(e.code);
-            return e.response(id);
+            return refuse(ctx, served, e, id);
         }
     };
     // A confirmation's retry (2026-07-28): from here on, the call itself, answered.
@@ -240,17 +241,13 @@ async fn route_message(
             }
             Ok(None) => (body, f),
             Err(e) => {
-                served.error = Some(e.code);
-                return e.response(id);
+                return refuse(ctx, served, e, id);
             }
         },
         false => (body, f),
     };
     match phases::dispatch(ctx, headers, body, f, Shape::Streamed).await {
         Ok(r) => r,
-        Err(e) => {
-            served.error = Some(e.code);
-            e.response(id)
-        }
+        Err(e) => refuse(ctx, served, e, id),
     }
 }

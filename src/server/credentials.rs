@@ -1,7 +1,7 @@
 //! The access token a request to an MCP endpoint carries, and its scheme: a `Bearer`
 //! token, or one bound to a key (RFC 9449) whose `DPoP` proof is checked here against the
 //! request ([`crate::auth::dpop`]) and spent across replicas
-//! ([`crate::store::dpop_proofs`]).
+//! ([`crate::store::dpop_proofs`]); and the challenge a client without a good one gets.
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -99,4 +99,69 @@ pub(super) async fn proved(
             ))
         }
     }
+}
+
+/// 401 (no token, or a bad one) or 403 (a token without the scope) with the
+/// `WWW-Authenticate` challenge of MCP authorization: where the resource's metadata is
+/// (RFC 9728) and the scope to ask for (none when the setting requires none). A token
+/// presented with the `DPoP` scheme is answered with a `DPoP` challenge first (RFC 9449
+/// §7.1: `algs` and `error`), then the `Bearer` one.
+pub(super) fn challenged(
+    o: &crate::auth::oauth::OAuth,
+    namespace: Option<&str>,
+    error: Option<&crate::auth::oauth::OAuthError>,
+    scheme: Option<Scheme>,
+) -> Response<Body> {
+    use crate::auth::oauth::OAuthError;
+    let scope = o
+        .settings
+        .issuers
+        .first()
+        .map_or("mcp:use", |i| i.client_scope.as_str());
+    let scope = match scope {
+        "" => String::new(),
+        s => format!(", scope=\"{s}\""),
+    };
+    let metadata = o.settings.metadata_url(namespace);
+    let (api_error, params) = match error {
+        None => (
+            ApiError::Unauthorized {
+                message: crate::auth::AuthError::Missing.to_string(),
+                presented: false,
+            },
+            format!("resource_metadata=\"{metadata}\"{scope}"),
+        ),
+        Some(e @ OAuthError::Invalid(reason)) => (
+            ApiError::Unauthorized {
+                message: e.to_string(),
+                presented: true,
+            },
+            format!(
+                "error=\"invalid_token\", error_description=\"{reason}\", \
+                 resource_metadata=\"{metadata}\"{scope}"
+            ),
+        ),
+        Some(e @ OAuthError::Insufficient(needed)) => (
+            ApiError::Forbidden(e.to_string()),
+            format!(
+                "error=\"insufficient_scope\", scope=\"{needed}\", \
+                 resource_metadata=\"{metadata}\""
+            ),
+        ),
+    };
+    let mut resp = api_error.into_rpc_response();
+    let mut challenges = Vec::with_capacity(2);
+    if scheme == Some(Scheme::Dpop) {
+        let algs = crate::auth::dpop::ALGS;
+        challenges.push(format!("DPoP algs=\"{algs}\", {params}"));
+    }
+    challenges.push(format!("Bearer {params}"));
+    // These replace the API's own challenge.
+    resp.headers_mut().remove(header::WWW_AUTHENTICATE);
+    for c in challenges {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    resp
 }

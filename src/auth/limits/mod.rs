@@ -78,6 +78,9 @@ pub struct Refused {
     pub kind: Kind,
     pub message: String,
     pub retry_after_ms: u64,
+    /// The number the limit allows (requests a period, calls a day, places), when it
+    /// is one.
+    pub bound: Option<u64>,
 }
 
 impl Refused {
@@ -229,16 +232,20 @@ impl Limiter {
     /// Takes a place for a long-lived stream of `key` (`None`: a caller without one),
     /// or says which bound is reached.
     pub async fn open_stream(&self, key: Option<&KeyId>) -> Result<StreamPlace, Refused> {
-        let refused = |message: String| Refused {
+        let refused = |message: String, bound: u32| Refused {
             kind: Kind::Streams,
             message,
             retry_after_ms: CONCURRENCY_RETRY_MS,
+            bound: Some(bound.into()),
         };
         let per_key = || {
-            refused(format!(
-                "stream limit of this key reached ({} streams open; METAMCP_KEY_MAX_STREAMS)",
-                self.streams.per_key
-            ))
+            refused(
+                format!(
+                    "stream limit of this key reached ({} streams open; METAMCP_KEY_MAX_STREAMS)",
+                    self.streams.per_key
+                ),
+                self.streams.per_key,
+            )
         };
         let (place, anonymous) = match key {
             Some(k) => {
@@ -260,10 +267,13 @@ impl Limiter {
             if let Some(a) = &anonymous {
                 a.fetch_sub(1, Ordering::Release);
             }
-            return Err(refused(format!(
-                "the gateway holds as many streams as it serves ({}; METAMCP_MAX_STREAMS)",
-                self.streams.total
-            )));
+            return Err(refused(
+                format!(
+                    "the gateway holds as many streams as it serves ({}; METAMCP_MAX_STREAMS)",
+                    self.streams.total
+                ),
+                self.streams.total,
+            ));
         }
         Ok(StreamPlace {
             _key: place,
@@ -338,6 +348,7 @@ impl Limiter {
                 kind: Kind::Rate,
                 message: format!("rate limit of this key exceeded ({rate}, burst {burst})"),
                 retry_after_ms: ms,
+                bound: Some(rate.count.into()),
             })
     }
 
@@ -363,6 +374,7 @@ impl Limiter {
                          initialize and server/discover are counted apart from its rate"
                     ),
                     retry_after_ms: ms,
+                    bound: Some(burst as u64),
                 }
             })
     }
@@ -385,6 +397,7 @@ impl Limiter {
                     "concurrency limit of this key reached ({max} requests in flight)"
                 ),
                 retry_after_ms: CONCURRENCY_RETRY_MS,
+                bound: Some(max.into()),
             }),
         }
     }
@@ -424,6 +437,7 @@ impl Limiter {
                              is back"
                         ),
                         retry_after_ms: ms.min(DAILY_RECHECK.as_millis() as u64),
+                        bound: Some(quota),
                     };
                 }
                 Refused {
@@ -432,6 +446,7 @@ impl Limiter {
                         "daily quota of this key used up ({quota} tool calls per UTC day)"
                     ),
                     retry_after_ms: ms,
+                    bound: Some(quota),
                 }
             })
     }
@@ -459,6 +474,7 @@ impl Limiter {
                         kind: Kind::ToolRate,
                         message: "too many rate-limited tools in use; retry shortly".into(),
                         retry_after_ms: 1000,
+                        bound: None,
                     });
                 }
             }
@@ -477,6 +493,7 @@ impl Limiter {
                     after_slash(tool)
                 ),
                 retry_after_ms: ms,
+                bound: Some(rate.count.into()),
             })
     }
 

@@ -26,9 +26,6 @@ use crate::mcp::hop::caller::Caller;
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::wire::rpc::{RpcError, code};
 
-/// -32042: the call needs the user at a URL first (2025-11-25).
-const URL_ELICITATION_REQUIRED: i64 = -32042;
-
 /// Answers a call that found no account of its caller's at `backend` (`why`).
 #[allow(clippy::too_many_arguments)]
 pub(in crate::mcp) async fn ask(
@@ -49,6 +46,7 @@ pub(in crate::mcp) async fn ask(
                               "connect": format!("/api/v1/me/connections/{}", backend.name)})),
             ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, message)
         }
+        .in_era(caller.stateless)
         .response(&client_id)
     };
     let Some(callers) = &backend.callers else {
@@ -81,7 +79,7 @@ pub(in crate::mcp) async fn ask(
     let declared = caps & ClientCaps::ELICITATION_URL != 0;
     let method = f.method(body).unwrap_or_default();
     if declared && caller.stateless && f.kind.is_some_and(Method::calls_item) {
-        let error = json!({"error": {"code": URL_ELICITATION_REQUIRED, "data": {"elicitations": [
+        let error = json!({"error": {"code": code::URL_ELICITATION_REQUIRED, "data": {"elicitations": [
             {"mode": "url", "elicitationId": "connect", "url": url, "message": message}]}}});
         if let Some(asks) = crate::mcp::wire::ask::url_asks(error.to_string().as_bytes()) {
             return crate::mcp::era::rounds::to_the_urls(
@@ -109,7 +107,7 @@ pub(in crate::mcp) async fn ask(
         return RpcError {
             data: Some(json!({"elicitations": [
                 {"mode": "url", "elicitationId": id, "url": url, "message": message}]})),
-            ..RpcError::method(URL_ELICITATION_REQUIRED, message)
+            ..RpcError::method(code::URL_ELICITATION_REQUIRED, message)
         }
         .response(&client_id);
     }

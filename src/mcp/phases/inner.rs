@@ -100,7 +100,7 @@ impl PipelineHost {
             let mut ctx = base.derived(Confirmation::Unasked);
             let (body, f) = confirm::resumed(&mut ctx, &retry, &f)
                 .await
-                .map_err(|e| HostError::Refused(inner_error(e)))?
+                .map_err(|e| HostError::Refused(inner_error(&ctx, e)))?
                 .unwrap_or((retry, f));
             return self.send(&ctx, &body, &f).await.and_then(result);
         }
@@ -170,7 +170,7 @@ impl PipelineHost {
     async fn send(&self, ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Value, HostError> {
         let resp = Box::pin(super::admitted(ctx, body, f, Shape::Whole, None))
             .await
-            .map_err(|e| HostError::Refused(inner_error(e)))?;
+            .map_err(|e| HostError::Refused(inner_error(ctx, e)))?;
         let answer = read_whole(resp.into_body()).await?;
         crate::jsonrpc::read::value(&answer).map_err(|_| {
             refused(
@@ -248,7 +248,10 @@ fn refused(code: i64, message: &str, data: Option<Value>) -> HostError {
     })
 }
 
-fn inner_error(e: RpcError) -> InnerError {
+/// The gateway's refusal of an inner call as the script sees it: the code and `data` a
+/// direct call of the run's client would have had, in its era.
+fn inner_error(ctx: &Ctx, e: RpcError) -> InnerError {
+    let e = e.in_era(ctx.stateless);
     InnerError {
         code: e.code,
         message: e.message,

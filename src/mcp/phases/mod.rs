@@ -281,6 +281,10 @@ fn confirmed(
             )),
             Err(e) => Err(e),
         };
-        called.unwrap_or_else(|e| record::refused(&ctx, &body, &f, e).response(id))
+        called.unwrap_or_else(|e| {
+            record::refused(&ctx, &body, &f, e)
+                .in_era(ctx.stateless)
+                .response(id)
+        })
     })
 }

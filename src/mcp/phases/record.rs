@@ -32,8 +32,8 @@ pub(crate) fn denial(e: &RpcError, disabled: bool) -> Option<(&'static str, Stri
     let data = e.data.as_ref();
     let s = |k: &str| data.and_then(|d| d[k].as_str()).unwrap_or("-").to_string();
     let has = |k: &str| data.is_some_and(|d| d.get(k).is_some_and(|v| !v.is_null()));
-    Some(match e.code {
-        code::LIMITED => ("limit", format!("limit {}", s("limit"))),
+    Some(match crate::mcp::wire::codes::as_session(e.code) {
+        code::LIMITED => ("limit", format!("limit {}", s("limit_name"))),
         code::POLICY_DENIED if data.is_some_and(|d| d["confirm"] == true) => (
             "confirmation",
             format!("confirmation {} (policy {})", s("outcome"), s("policy")),
@@ -149,9 +149,23 @@ mod tests {
                 Some(("held", "held (changed)")),
             ),
             (
-                err(-32029, json!({"limit": "daily_calls", "retryAfterMs": 5})),
+                err(
+                    -32029,
+                    json!({"limit": "daily_calls", "limit_name": "daily_calls", "retryAfterMs": 5}),
+                ),
                 false,
                 Some(("limit", "limit daily_calls")),
+            ),
+            // A 2026-07-28 client's codes read as the session era's.
+            (
+                err(-31029, json!({"limit": 30, "limit_name": "daily_calls"})),
+                false,
+                Some(("limit", "limit daily_calls")),
+            ),
+            (
+                err(-31003, json!({"policy": "no-delete", "tool": "t"})),
+                false,
+                Some(("policy", "policy no-delete")),
             ),
             (
                 RpcError::method(-32602, "tool is disabled"),

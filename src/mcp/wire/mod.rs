@@ -2,6 +2,8 @@
 //! says and how it is written, with no call of anything above (the hop, the eras'
 //! adapters and the pipeline read and write through these).
 //! - [`versions`]: the protocol versions of both eras;
+//! - [`codes`]: every error code the gateway answers with, in each era, and the mapping
+//!   a 2026-07-28 client needs;
 //! - [`rpc`]: JSON-RPC errors ([`rpc::RpcError`], its codes) and envelopes, a result
 //!   stamped with `resultType` for a 2026-07-28 client;
 //! - [`relayed`]: the sealed mark on a request one replica passes to another;
@@ -16,6 +18,7 @@
 
 pub mod ask;
 pub mod bridge;
+pub mod codes;
 pub mod extensions;
 pub mod headers;
 pub mod held;

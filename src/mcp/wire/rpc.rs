@@ -11,25 +11,31 @@ use crate::http::Body;
 /// Longest a collected (batched, REST) answer may be.
 pub const MAX_COLLECTED: usize = 64 << 20;
 
-/// JSON-RPC error codes.
+/// JSON-RPC error codes, as errors are built: the gateway's own in the session era's
+/// numbers, mapped for a 2026-07-28 client where the error leaves
+/// ([`RpcError::in_era`], [`super::codes`], which lists every code in both eras).
 pub mod code {
+    use super::super::codes;
+
     pub const PARSE: i64 = -32700;
     pub const INVALID_REQUEST: i64 = -32600;
     pub const METHOD_NOT_FOUND: i64 = -32601;
     pub const INVALID_PARAMS: i64 = -32602;
     pub const INTERNAL: i64 = -32603;
-    pub const SESSION_NOT_FOUND: i64 = -32001;
-    pub const HEADER_MISMATCH: i64 = -32020;
+    pub const SESSION_NOT_FOUND: i64 = codes::SESSION_NOT_FOUND;
+    pub const HEADER_MISMATCH: i64 = codes::HEADER_MISMATCH;
     /// A request needs a client capability it did not declare (2026-07-28).
-    pub const MISSING_CAPABILITY: i64 = -32021;
-    pub const UNSUPPORTED_VERSION: i64 = -32022;
+    pub const MISSING_CAPABILITY: i64 = codes::MISSING_CAPABILITY;
+    pub const UNSUPPORTED_VERSION: i64 = codes::UNSUPPORTED_VERSION;
     /// Over a limit of the caller's key (with `data.retryAfterMs`).
-    pub const LIMITED: i64 = -32029;
+    pub const LIMITED: i64 = codes::LIMITED;
     /// Refused by a policy by identity (`data.policy` names it).
-    pub const POLICY_DENIED: i64 = -32003;
+    pub const POLICY_DENIED: i64 = codes::POLICY_DENIED;
     /// The backend needs an account connected (an OAuth backend): `data.server` names
     /// it, `data.authorize` is where an admin connects it.
-    pub const UPSTREAM_UNAUTHORIZED: i64 = -32051;
+    pub const UPSTREAM_UNAUTHORIZED: i64 = codes::UPSTREAM_UNAUTHORIZED;
+    /// The call needs the user at a URL first (2025-11-25 sessions).
+    pub const URL_ELICITATION_REQUIRED: i64 = codes::URL_ELICITATION_REQUIRED;
 }
 
 /// A JSON-RPC error answer with its HTTP status.
@@ -99,17 +105,40 @@ impl RpcError {
         e
     }
 
-    /// An answer over a limit: 429 with `data.retryAfterMs` (and `Retry-After`, in whole
-    /// seconds, on the response).
     /// `-32602`: the request's params are not what the method takes.
     pub fn invalid(message: impl Into<String>) -> RpcError {
         RpcError::method(code::INVALID_PARAMS, message)
     }
 
-    pub fn limited(message: impl Into<String>, kind: &str, retry_after_ms: u64) -> RpcError {
+    /// An answer over the limit `kind`: 429 with `data.retryAfterMs` (and `Retry-After`,
+    /// in whole seconds, on the response), and, when the limit is a number (`bound`),
+    /// that number and `remaining: 0` ([`super::codes::data_in_era`] has the members).
+    pub fn limited(
+        message: impl Into<String>,
+        kind: &str,
+        retry_after_ms: u64,
+        bound: Option<u64>,
+    ) -> RpcError {
         let mut e = RpcError::new(StatusCode::TOO_MANY_REQUESTS, code::LIMITED, message);
-        e.data = Some(json!({"retryAfterMs": retry_after_ms, "limit": kind}));
+        let mut data = json!({"retryAfterMs": retry_after_ms, "limit": kind, "limit_name": kind});
+        if let Some(n) = bound {
+            data["bound"] = n.into();
+            data["remaining"] = 0.into();
+        }
+        e.data = Some(data);
         e
+    }
+
+    /// The error as a client of its era gets it: a 2026-07-28 client's (`stateless`)
+    /// code and `data` ([`super::codes`]); a session client's as built.
+    pub fn in_era(mut self, stateless: bool) -> RpcError {
+        if stateless {
+            if let Some(d) = &mut self.data {
+                super::codes::data_in_era(self.code, d, true);
+            }
+            self.code = super::codes::in_era(self.code, true);
+        }
+        self
     }
 
     pub fn response(&self, id: &[u8]) -> Response<Body> {

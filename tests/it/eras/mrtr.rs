@@ -256,7 +256,7 @@ async fn a_call_never_retried_is_cancelled_upstream_and_waiting_calls_are_bounde
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.header("retry-after"), Some("1"));
     let over = r.json();
-    assert_eq!(over["error"]["code"], -32029, "{over}");
+    assert_eq!(over["error"]["code"], -31029, "{over}");
     assert_eq!(over["id"], 4);
     // Another key still gets its own place.
     let store = key_store(&gw.db);
@@ -382,7 +382,7 @@ async fn a_backend_needing_the_user_at_a_url_gets_a_url_question_then_the_call_a
 
 /// 10,000 calls from one key whose backend asks something (16 at a time, within the
 /// backend's bulkhead): the key's bound (METAMCP_KEY_MAX_PARKED, 64) wait, every other
-/// is refused with -32029 at once and cancelled at the backend, and another key is
+/// is refused with -31029 at once and cancelled at the backend, and another key is
 /// served as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
@@ -413,7 +413,7 @@ async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
         .count();
     let refused = outcomes
         .iter()
-        .filter(|(s, m)| *s == 429 && m["error"]["code"] == -32029)
+        .filter(|(s, m)| *s == 429 && m["error"]["code"] == -31029)
         .count();
     let mut other: std::collections::BTreeMap<String, usize> = Default::default();
     for (s, m) in &outcomes {

@@ -200,10 +200,12 @@ async fn run(cmd: Command) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not one JSON line ({e}): {stdout}"))
 }
 
-/// The refusal's `data` when `result` is the clear confirmation error; fails otherwise.
-fn refused(result: &Value, outcome: &str, who: &str) -> Value {
+/// The refusal's `data` when `result` is the clear confirmation error, with the policy
+/// code of the client's era (`modern`: 2026-07-28); fails otherwise.
+fn refused(result: &Value, outcome: &str, who: &str, modern: bool) -> Value {
     let e = &result["error"];
-    assert_eq!(e["code"], -32003, "{who}: {result}");
+    let code = if modern { -31003 } else { -32003 };
+    assert_eq!(e["code"], code, "{who}: {result}");
     let data = &e["data"];
     assert_eq!(
         (
@@ -250,7 +252,8 @@ async fn every_official_client_is_asked_and_its_answer_decides() {
             Some(1),
             "{who}: {seen}"
         );
-        refused(&seen["results"][0], "declined", &who);
+        let modern = matches!(peer, Peer::Python2Auto | Peer::TypeScriptAuto);
+        refused(&seen["results"][0], "declined", &who, modern);
         assert_eq!(
             staged(repo.path()),
             "notes.txt",
@@ -342,7 +345,7 @@ async fn a_confirmation_nobody_answers_times_out_while_others_are_served() {
         .await;
     assert!(status["result"].is_object(), "{status}");
     let seen = waiting.await.unwrap();
-    let data = refused(&seen["results"][0], "timed out", "SDK 1.x");
+    let data = refused(&seen["results"][0], "timed out", "SDK 1.x", false);
     assert!(
         data["reason"]
             .as_str()
@@ -362,7 +365,7 @@ async fn a_confirmation_nobody_answers_times_out_while_others_are_served() {
     late.arg("5");
     let seen = run(late).await;
     assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
-    let data = refused(&seen["results"][0], "invalid state", "SDK 2.x auto");
+    let data = refused(&seen["results"][0], "invalid state", "SDK 2.x auto", true);
     assert!(
         data["reason"]
             .as_str()
@@ -422,7 +425,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
     // A session that declared no elicitation.
     let plain = gw.client_session().await;
     let m = plain.call_tool("git__git_reset", args.clone()).await;
-    let data = refused(&m, "cannot ask", "no elicitation");
+    let data = refused(&m, "cannot ask", "no elicitation", false);
     assert!(
         data["reason"]
             .as_str()
@@ -439,7 +442,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
                        "params": {"name": "git__git_reset", "arguments": args}}]))
         .await;
     let answers = r.json();
-    refused(&answers[0], "cannot ask", "batch");
+    refused(&answers[0], "cannot ask", "batch", false);
     // REST.
     let r = send_json(
         gw.addr,
@@ -458,7 +461,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
             json!({"name": "git__git_reset", "arguments": args}),
         )
         .await;
-    refused(&m, "cannot ask", "call_tool");
+    refused(&m, "cannot ask", "call_tool", false);
     assert_eq!(staged(repo.path()), "notes.txt");
 
     // A 2026-07-28 client is asked with input_required and a sealed state.
@@ -499,7 +502,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
     let altered = String::from_utf8(altered).unwrap();
     let m = retry(&c, &altered, args.clone(), accept()).await;
     assert!(
-        refused(&m, "invalid state", "altered")["reason"]
+        refused(&m, "invalid state", "altered", true)["reason"]
             .as_str()
             .unwrap()
             .contains("altered"),
@@ -514,7 +517,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
     )
     .await;
     assert!(
-        refused(&m, "invalid state", "other arguments")["reason"]
+        refused(&m, "invalid state", "other arguments", true)["reason"]
             .as_str()
             .unwrap()
             .contains("another request"),
@@ -536,7 +539,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
     )
     .await;
     assert!(
-        refused(&m, "invalid state", "another caller")["reason"]
+        refused(&m, "invalid state", "another caller", true)["reason"]
             .as_str()
             .unwrap()
             .contains("another caller"),
@@ -550,7 +553,7 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
         json!({"confirm": {"action": "decline"}}),
     )
     .await;
-    refused(&m, "declined", "declined");
+    refused(&m, "declined", "declined", true);
     let m = retry(
         &c,
         &state,
@@ -558,10 +561,10 @@ async fn clients_that_cannot_be_asked_are_refused_and_forged_states_do_not_pass(
         json!({"confirm": {"action": "accept", "content": {"confirm": false}}}),
     )
     .await;
-    refused(&m, "declined", "confirm false");
+    refused(&m, "declined", "confirm false", true);
     // A state the gateway never issued.
     let m = retry(&c, "mcf1.forged", args.clone(), accept()).await;
-    refused(&m, "invalid state", "forged");
+    refused(&m, "invalid state", "forged", true);
     assert_eq!(
         staged(repo.path()),
         "notes.txt",
@@ -699,7 +702,7 @@ async fn questions_are_bounded_per_session_and_none_is_left_when_clients_go() {
     }
     assert_eq!(gw.state.data.confirming.len(), bound);
     let (_conn, m) = asked_on_stream(&gw, &one, repo.path()).await;
-    refused(&m, "too many", "over the bound");
+    refused(&m, "too many", "over the bound", false);
     // Another session is still asked.
     let mut two = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
     two.initialize_with(json!({"elicitation": {}})).await;

@@ -93,8 +93,94 @@ async fn present(
         headers.push(("dpop", p));
     }
     let r = request(addr, "POST", "/mcp", &headers, Some(&initialize())).await;
-    let challenge = r.header("www-authenticate").unwrap_or_default().to_string();
+    // Every challenge, in order, as one list (RFC 9110 §11.6.1).
+    let challenge = r
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
     (r.status, challenge)
+}
+
+/// A DPoP-scheme request whose token itself fails (another audience, expired, a bad
+/// signature) is challenged with `DPoP` first (RFC 9449 §7.1: `algs` and `error`), then
+/// `Bearer`; a token without a scope is refused with 403 `insufficient_scope` under the
+/// default mapping, and taken by an issuer set to require none (`client=` empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_under_dpop_is_challenged_with_dpop_and_no_scope_may_be_required() {
+    let idp = Idp::start();
+    let (gw, _mock) = gateway(&idp).await;
+    let url = format!("{PUBLIC}/mcp");
+    let key = Key::new();
+    let t = now();
+    let bound = |extra: Value| {
+        let mut claims = json!({"cnf": {"jkt": key.jkt()}});
+        for (k, v) in extra.as_object().expect("claims") {
+            claims[k] = v.clone();
+        }
+        idp.token("ec", claims)
+    };
+    let good = bound(json!({})).await;
+    let other = bound(json!({"sub": "bob"})).await;
+    let (signed, _) = good.rsplit_once('.').expect("a JWT");
+    let (_, foreign) = other.rsplit_once('.').expect("a JWT");
+    let failing = [
+        (
+            "another audience",
+            bound(json!({"aud": "https://elsewhere.example/mcp"})).await,
+        ),
+        ("expired", bound(json!({"exp": t - 3600})).await),
+        ("a bad signature", format!("{signed}.{foreign}")),
+    ];
+    for (what, token) in &failing {
+        let proof = key.proof("POST", &url, token, t);
+        let (status, challenge) = present(gw.addr, &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(status, 401, "{what}");
+        assert!(
+            challenge.starts_with("DPoP algs=\"ES256\", error=\"invalid_token\"")
+                && challenge.contains(", Bearer error=\"invalid_token\"")
+                && challenge.contains("resource_metadata="),
+            "{what}: {challenge}"
+        );
+    }
+    // The same failing token as a bearer token: the `Bearer` challenge alone.
+    let (status, challenge) = present(gw.addr, &format!("Bearer {}", failing[1].1), &[]).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("Bearer ") && !challenge.contains("DPoP"),
+        "{challenge}"
+    );
+
+    // No scope in the token: the default mapping wants `mcp:use`.
+    let unscoped = bound(json!({"scope": null})).await;
+    let proof = key.proof("POST", &url, &unscoped, t);
+    let (status, challenge) = present(gw.addr, &format!("DPoP {unscoped}"), &[&proof]).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge
+            .starts_with("DPoP algs=\"ES256\", error=\"insufficient_scope\", scope=\"mcp:use\""),
+        "{challenge}"
+    );
+    // An issuer that requires no scope takes it, and its challenge names none.
+    let open = gw
+        .beside(|c| {
+            let mut s = settings(PUBLIC.into(), idp.issuer(), None);
+            s.issuers[0].client_scope = String::new();
+            c.oauth = Some(s);
+        })
+        .await;
+    let proof = key.proof("POST", &url, &unscoped, t);
+    assert_eq!(
+        present(open.addr, &format!("DPoP {unscoped}"), &[&proof])
+            .await
+            .0,
+        200
+    );
+    let (status, challenge) = present(open.addr, "Bearer not-a-token", &[]).await;
+    assert_eq!(status, 401);
+    assert!(!challenge.contains("scope="), "{challenge}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -512,6 +512,19 @@ async fn connections_are_listed_without_tokens_and_revoked_upstream() {
     let r = echo(&gw, &gw.client_key, "linked__echo").await;
     assert_eq!(r["error"]["code"], -32051, "{r}");
     assert_eq!(r["error"]["data"]["server"], "linked");
+    // A 2026-07-28 client is told the same with the gateway's code outside
+    // -32768..-32000 (docs/reference/errors.md).
+    let modern = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    let m = support::mcp::response_message(
+        &modern
+            .post_stateless(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "linked__echo", "arguments": {"message": "hi"},
+                           "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                     "io.modelcontextprotocol/clientCapabilities": {}}}}))
+            .await,
+    );
+    assert_eq!(m["error"]["code"], -31051, "{m}");
+    assert_eq!(m["error"]["data"]["server"], "linked", "{m}");
     assert_eq!(
         r["error"]["data"]["authorize"],
         "/api/v1/mcp/servers/linked/authorize"

@@ -144,6 +144,14 @@ async fn the_skills_scenarios_pass_through_the_gateway() {
     .await;
 }
 
+/// DPoP at the gateway as a resource server (SEP-1932, RFC 9449): the conformance
+/// repository's `auth/dpop-server-validation`, built from its source beside the
+/// repository, against a gateway that takes an issuer's tokens with no scope required.
+#[tokio::test]
+async fn the_dpop_server_scenario_passes_at_the_gateway() {
+    conformance(&["dpop"], &[("server auth dpop (gateway)", 1, 0)]).await;
+}
+
 /// A suite's line, `N passed, M failed`, as numbers.
 fn counts(stdout: &str, suite: &str) -> (u32, u32) {
     let line = stdout

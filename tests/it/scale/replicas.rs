@@ -1142,7 +1142,7 @@ async fn a_relayed_retry_is_charged_once_and_a_clients_relay_mark_is_not_honoure
                 .post_stateless(&answered(&call, 10, "a", 1, &state))
                 .await,
         );
-        (m["error"]["data"]["limit"] != "concurrency").then_some(m)
+        (m["error"]["data"]["limit_name"] != "concurrency").then_some(m)
     })
     .await;
     assert_eq!(m["id"], 10, "{m}");
@@ -1183,5 +1183,5 @@ async fn a_relayed_retry_is_charged_once_and_a_clients_relay_mark_is_not_honoure
         )
         .await;
     let m = response_message(&marked);
-    assert_eq!(m["error"]["code"], -32029, "{m}");
+    assert_eq!(m["error"]["code"], -31029, "{m}");
 }

@@ -420,7 +420,9 @@ impl Rounds {
                 status: hyper::StatusCode::OK,
             },
             Err((call, why)) => {
-                let err = crate::mcp::wire::rpc::RpcError::limited(why.clone(), "parked", 1000);
+                let err =
+                    crate::mcp::wire::rpc::RpcError::limited(why.clone(), "parked", 1000, None)
+                        .in_era(true);
                 let status = err.status;
                 tokio::spawn(async move { give_up(call, &why).await });
                 Final {

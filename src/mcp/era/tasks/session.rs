@@ -96,6 +96,7 @@ pub(crate) async fn reserve_task_place(
             ),
             "tasks",
             1000,
+            Some(bound as u64),
         ));
     }
     Ok(place)

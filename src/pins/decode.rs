@@ -16,6 +16,9 @@ pub const MAX_DEPTH: usize = 2;
 /// A token shorter than this is not read as base64, base32 or hex (a word, an id).
 const MIN_TOKEN: usize = 16;
 
+/// A decoder of a whole string.
+type Decoder = fn(&str) -> Option<String>;
+
 /// One decoding of a string: how it was encoded, and the text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
@@ -89,7 +92,7 @@ fn decode_into(s: &str, depth: usize, out: &mut Vec<Decoded>, budget: &mut usize
             found.push(Decoded { how, text });
         }
     }
-    let whole: [(&'static str, fn(&str) -> Option<String>); 4] = [
+    let whole: [(&'static str, Decoder); 4] = [
         ("percent-encoded", percent),
         ("HTML-entity", entities),
         ("escaped", escapes),

@@ -43,6 +43,7 @@ impl Case {
                 .iter()
                 .map(|(s, t)| (s.as_str(), t.as_str()))
                 .collect(),
+            clashes: Vec::new(),
         };
         screen(&self.tool, &ctx)
     }
@@ -186,6 +187,25 @@ fn false_alarms(cases: &[Case], show: bool) -> (usize, usize) {
     (flagged, cases.len())
 }
 
+/// `set` with each server a second time, under another name and another configuration
+/// (its descriptions worded otherwise, as a time server's name another time zone).
+fn twice(set: &Servers) -> Servers {
+    let mut out = set.clone();
+    for (name, tools) in set {
+        let tools = tools
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                let d = t["description"].as_str().unwrap_or_default();
+                t["description"] = Value::String(format!("{d} (Configured for the second site.)"));
+                t
+            })
+            .collect();
+        out.push((format!("{name}-second"), tools));
+    }
+    out
+}
+
 fn main() {
     let here = env!("CARGO_MANIFEST_DIR");
     let show = std::env::var_os("SCREENING_SHOW").is_some();
@@ -204,7 +224,7 @@ fn main() {
     let attacks = cases_of_lines(&attacks_path)
         .expect("the attack cases (bench/screening/make_attacks.py writes them)");
     detection(&attacks_path, &attacks, show);
-    let mut timed: Vec<&Case> = attacks.iter().collect();
+    let mut timed: Vec<Case> = Vec::new();
 
     println!("false alarms on real tools:");
     let external = std::env::var("TOOLSEARCH_EXTERNAL")
@@ -225,30 +245,52 @@ fn main() {
             format!("{external}/metatool/tools.json"),
         ),
     ];
-    let real: Vec<(&str, Option<Vec<Case>>, String)> = sets
+    let loaded: Vec<(&str, Option<Servers>, String)> = sets
         .into_iter()
-        .map(|(name, path)| (name, servers_of(&path).map(|s| cases_of_servers(&s)), path))
+        .map(|(name, path)| (name, servers_of(&path), path))
         .collect();
     let (mut fa, mut total) = (0, 0);
-    for (name, cases, path) in &real {
-        let Some(cases) = cases else {
+    for (name, servers, path) in &loaded {
+        let Some(servers) = servers else {
             println!("  {name}: {path} is missing (bench/toolsearch/run.sh collects it)");
             continue;
         };
-        let (f, n) = false_alarms(cases, show);
+        let cases = cases_of_servers(servers);
+        let (f, n) = false_alarms(&cases, show);
         println!(
             "  {name:<34} {f:>3}/{n:<4} {:>5.2} %",
             100.0 * f as f64 / n.max(1) as f64
         );
         fa += f;
         total += n;
-        timed.extend(cases.iter());
+        timed.extend(cases);
     }
     println!(
         "  {:<34} {fa:>3}/{total:<4} {:>5.2} %",
         "all",
         100.0 * fa as f64 / total.max(1) as f64
     );
+    // One gateway: every set's servers registered side by side, then each server twice
+    // (the second under another name and another configuration, which words its
+    // descriptions otherwise): a tool is held only when screening holds it.
+    let all: Servers = loaded
+        .iter()
+        .filter_map(|(_, s, _)| s.as_ref())
+        .flatten()
+        .cloned()
+        .collect();
+    println!("false holds on real servers, registered side by side on one gateway:");
+    for (name, set) in [
+        ("every set side by side", all.clone()),
+        ("and each server twice", twice(&all)),
+    ] {
+        let cases = cases_of_servers(&set);
+        let (f, n) = false_alarms(&cases, show);
+        println!(
+            "  {name:<34} {f:>3}/{n:<4} {:>5.2} %",
+            100.0 * f as f64 / n.max(1) as f64
+        );
+    }
 
     // The blind corpus: written by someone who never saw the rules, measured as it is.
     let blind = std::env::var("SCREENING_BLIND")
@@ -265,9 +307,39 @@ fn main() {
                 format!("{blind}/benign.jsonl"),
                 100.0 * f as f64 / n.max(1) as f64
             );
-            timed.extend(attacks.iter().chain(benign.iter()));
         }
         _ => println!("the blind corpus: {blind}/attacks.jsonl or benign.jsonl is missing"),
+    }
+    // The second blind corpus (issue 84: other languages, encodings, look-alike names,
+    // parameter tampering), written by someone who never saw the rules.
+    let blind2 = std::env::var("SCREENING_BLIND2")
+        .unwrap_or_else(|_| format!("{here}/bench/screening/blind2"));
+    match (
+        cases_of_lines(&format!("{blind2}/attacks.jsonl")),
+        cases_of_lines(&format!("{blind2}/benign.jsonl")),
+    ) {
+        (Some(attacks), benign) => {
+            detection(&format!("{blind2}/attacks.jsonl, blind"), &attacks, show);
+            if let Some(benign) = benign {
+                let (f, n) = false_alarms(&benign, show);
+                println!("false alarms on the second blind corpus's benign tools:");
+                println!(
+                    "  {:<34} {f:>3}/{n:<4} {:>5.2} %",
+                    format!("{blind2}/benign.jsonl"),
+                    100.0 * f as f64 / n.max(1) as f64
+                );
+                timed.extend(benign);
+            }
+            timed.extend(attacks);
+        }
+        _ => println!("the second blind corpus: {blind2}/attacks.jsonl is missing"),
+    }
+    timed.extend(attacks);
+    if let Some(a) = blind_attacks {
+        timed.extend(a);
+    }
+    if let Some(b) = blind_benign {
+        timed.extend(b);
     }
 
     // The cost: every definition above screened again, rounds of the whole set (one

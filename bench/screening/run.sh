@@ -4,7 +4,10 @@
 # bench/toolsearch/run.sh into target/toolsearch/tools.json), LiveMCPBench and MetaTool
 # (TOOLSEARCH_EXTERNAL, default ../shared/toolsearch-external); then, beside them, the
 # blind corpus of bench/screening/blind/ (written by someone who never saw the rules:
-# detection per class, false alarms on its benign tools), and the cost a definition.
+# detection per class, false alarms on its benign tools), the false holds with every real
+# set's servers registered side by side on one gateway and each server twice (under
+# another name and configuration), the second blind corpus bench/screening/blind2/ when
+# it is there (SCREENING_BLIND2), and the cost a definition.
 #   bench/screening/run.sh                  # the figures
 #   SCREENING_SHOW=1 bench/screening/run.sh # and each false alarm and each miss
 set -euo pipefail

@@ -676,7 +676,7 @@ fn review_schemas(c: &mut Value) {
                     "findings": {"type": "array", "items": {"type": "string"}, "description": "what screening found"},
                     "before": {"type": ["object", "null"], "description": "the pinned definition (null for a new tool)"},
                     "after": {"type": "object", "description": "the definition held"},
-                    "diff": {"type": "array", "description": "each value changed: path (JSON Pointer), before, after",
+                    "diff": {"type": "array", "description": "each value added, removed or changed: path (JSON Pointer), change (added, removed, changed), before, after; a new tool is each of its members added",
                         "items": {"type": "object", "properties": {"path": {"type": "string"}}}},
                     "held_at": {"type": "string", "format": "date-time"}}}}}});
     c["schemas"]["ReviewDecision"] = json!({"type": "object", "required": ["server"], "additionalProperties": false, "properties": {

@@ -109,6 +109,21 @@ pub(super) async fn reviews_command(
     }
 }
 
+/// One member of a review's diff: `+ path: value` added, `- path: value` removed,
+/// `~ path: before -> after` changed.
+fn diff_line(d: &Value, text: impl Fn(&Value) -> String) -> String {
+    let path = text(&d["path"]);
+    match d["change"].as_str() {
+        Some("added") => format!("  + {path}: {}\n", text(&d["after"])),
+        Some("removed") => format!("  - {path}: {}\n", text(&d["before"])),
+        _ => format!(
+            "  ~ {path}: {} -> {}\n",
+            text(&d["before"]),
+            text(&d["after"])
+        ),
+    }
+}
+
 /// The reviews as text: one row each, then what changed in each.
 fn table(reviews: &[Value]) -> String {
     if reviews.is_empty() {
@@ -149,14 +164,39 @@ fn table(reviews: &[Value]) -> String {
             out.push_str(&format!("  finding: {}\n", text(f)));
         }
         for d in r["diff"].as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "  {}: {} -> {}\n",
-                text(&d["path"]),
-                text(&d["before"]),
-                text(&d["after"])
-            ));
+            out.push_str(&diff_line(d, text));
         }
     }
     out.push_str("\napprove: keyadm reviews approve SERVER [NAME] (a prompt: NAME --prompt); keep the old pin: keyadm reviews reject SERVER [NAME] [--prompt]\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_added_tool_reads_as_its_members_added() {
+        let added = json!({"name": "wipe", "description": "Deletes every record"});
+        let review = json!({"server": "srv", "item": "tool", "tool": "wipe", "kind": "added",
+            "findings": [], "held_at": "2026-11-28T00:00:00Z",
+            "diff": crate::pins::canon::diff(&Value::Null, &added)});
+        let out = table(&[review]);
+        assert!(
+            out.contains("  + /description: Deletes every record\n"),
+            "{out}"
+        );
+        assert!(out.contains("  + /name: wipe\n"), "{out}");
+        assert!(!out.contains(": - ->"), "{out}");
+        let changed = json!({"server": "srv", "item": "tool", "tool": "add", "kind": "changed",
+            "findings": [], "held_at": "2026-11-28T00:00:00Z",
+            "diff": crate::pins::canon::diff(&json!({"description": "Adds"}),
+                                              &json!({"description": "Adds exactly"}))});
+        let out = table(&[changed]);
+        assert!(
+            out.contains("  ~ /description: Adds -> Adds exactly\n"),
+            "{out}"
+        );
+    }
 }

@@ -45,9 +45,10 @@ pub fn digest(canonical: &Value) -> String {
     hex
 }
 
-/// What differs between two definitions, member by member: `{"path", "before",
-/// "after"}` for each value added, removed or changed (JSON Pointer paths; arrays
-/// compared whole).
+/// What differs between two definitions, member by member: `{"path", "change",
+/// "before", "after"}` for each value `added`, `removed` or `changed` (JSON Pointer
+/// paths; arrays compared whole). A definition with nothing before it (a new tool) is
+/// each of its members added, not one change of the whole from nothing.
 pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     walk(before, after, &mut String::new(), &mut out);
@@ -55,8 +56,15 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
 }
 
 fn walk(before: &Value, after: &Value, path: &mut String, out: &mut Vec<Value>) {
-    match (before, after) {
-        (Value::Object(a), Value::Object(b)) => {
+    let none = serde_json::Map::new();
+    let members = match (before, after) {
+        (Value::Object(a), Value::Object(b)) => Some((a, b)),
+        (Value::Null, Value::Object(b)) if !b.is_empty() => Some((&none, b)),
+        (Value::Object(a), Value::Null) if !a.is_empty() => Some((a, &none)),
+        _ => None,
+    };
+    match members {
+        Some((a, b)) => {
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.sort();
             keys.dedup();
@@ -74,8 +82,16 @@ fn walk(before: &Value, after: &Value, path: &mut String, out: &mut Vec<Value>) 
                 path.truncate(len);
             }
         }
-        (a, b) if a == b => {}
-        (a, b) => out.push(serde_json::json!({"path": path.clone(), "before": a, "after": b})),
+        None if before == after => {}
+        None => {
+            let change = match (before, after) {
+                (Value::Null, _) => "added",
+                (_, Value::Null) => "removed",
+                _ => "changed",
+            };
+            out.push(serde_json::json!({"path": path.clone(), "change": change,
+                "before": before, "after": after}));
+        }
     }
 }
 
@@ -110,10 +126,31 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                json!({"path": "/description", "before": "old", "after": "new"}),
-                json!({"path": "/inputSchema/properties/a/type", "before": "string", "after": "number"}),
-                json!({"path": "/inputSchema/properties/b~1c", "before": null, "after": {}}),
+                json!({"path": "/description", "change": "changed", "before": "old", "after": "new"}),
+                json!({"path": "/inputSchema/properties/a/type", "change": "changed", "before": "string", "after": "number"}),
+                json!({"path": "/inputSchema/properties/b~1c", "change": "added", "before": null, "after": {}}),
             ]
+        );
+    }
+
+    #[test]
+    fn a_new_definition_is_its_members_added() {
+        let added = json!({"name": "wipe", "description": "Deletes",
+                           "inputSchema": {"type": "object"}});
+        assert_eq!(
+            diff(&Value::Null, &added),
+            vec![
+                json!({"path": "/description", "change": "added", "before": null, "after": "Deletes"}),
+                json!({"path": "/inputSchema/type", "change": "added", "before": null, "after": "object"}),
+                json!({"path": "/name", "change": "added", "before": null, "after": "wipe"}),
+            ]
+        );
+        // And one gone is its members removed.
+        let gone = diff(&added, &Value::Null);
+        assert_eq!(gone.len(), 3);
+        assert!(
+            gone.iter()
+                .all(|d| d["change"] == "removed" && d["after"].is_null())
         );
     }
 }

@@ -158,6 +158,14 @@ impl Words {
             .find_map(|w| folded.find(w.as_str()).map(|at| (at, w.len())))
     }
 
+    /// Each word of the list that `folded` holds, at its first place: where, and its
+    /// folded length.
+    pub fn find_all<'s>(&'s self, folded: &'s str) -> impl Iterator<Item = (usize, usize)> + 's {
+        self.folded()
+            .iter()
+            .filter_map(|w| folded.find(w.as_str()).map(|at| (at, w.len())))
+    }
+
     /// Whether `folded` holds any word of the list.
     pub fn any(&self, folded: &str) -> bool {
         self.folded().iter().any(|w| folded.contains(w.as_str()))

@@ -16,7 +16,11 @@
 //! pins what is new, records what is held, and announces it.
 
 pub mod canon;
+pub mod decode;
 pub mod fold;
+pub mod lang;
+pub mod names;
+pub mod params;
 pub mod reconcile;
 pub mod screen;
 pub mod store;
@@ -367,6 +371,7 @@ impl Book {
                         sibling_lengths: sibling_lengths(lists, *item, *index),
                         own: own.clone(),
                         others: Vec::new(),
+                        clashes: Vec::new(),
                     },
                 )
                 .is_empty()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use serde_json::json;
 
-use super::screen::{Context, screen};
+use super::screen::{Context, screened};
 use super::store::{self, Write};
 use super::{Book, Digested, Held, Item, Review};
 use crate::backend::Backend;
@@ -143,18 +143,26 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
         let definition = digested.definition(*item, *index);
         // Another server's tool of the same name is shadowing unless it is this very
         // definition (two instances of one server).
-        let others = others()
+        let others: Vec<(&str, &str, &str)> = others()
             .iter()
             .filter(|(_, t, d)| !(*item == Item::Tool && t == name && d == digest))
-            .map(|(s, t, _)| (*s, *t))
+            .copied()
             .collect();
+        let clashes = match item {
+            Item::Tool => clashes(snapshot, &b.name, name, &others),
+            Item::Prompt => Vec::new(),
+        };
         let ctx = Context {
             sibling_lengths: siblings(&lists.tools, *item, *index),
             own: own.clone(),
-            others,
+            others: others.iter().map(|(s, t, _)| (*s, *t)).collect(),
+            clashes,
         };
-        let findings = screen(definition, &ctx);
-        let review = review_of(&findings, pin.is_some(), first_sight);
+        let screened = screened(definition, &ctx);
+        let review = review_of(&screened.holds, pin.is_some(), first_sight);
+        // The review shows the notes beside what holds.
+        let mut findings = screened.holds;
+        findings.extend(screened.notes);
         match review {
             Some(review) if !accept => {
                 writes.push(Write::Hold {
@@ -230,6 +238,37 @@ fn other_lists(
         .filter(|o| o.id != id)
         .map(|o| (o.name.clone(), book.digested(o.id, &o.lists())))
         .collect()
+}
+
+/// The other servers' tools (of `others`: server, name, digest) that a client sees
+/// under the exposed name of `server`'s tool `name`: in a namespace holding both under
+/// `tool_prefix: never`, or renamed so by an override.
+fn clashes<'o>(
+    snapshot: &Snapshot,
+    server: &str,
+    name: &str,
+    others: &[(&'o str, &'o str, &'o str)],
+) -> Vec<(&'o str, &'o str)> {
+    use crate::routing::{Exposure, exposure};
+    let mut out = Vec::new();
+    let holds = |ns: &crate::model::Namespace, s: &str| {
+        ns.servers.iter().any(|m| m.eq_ignore_ascii_case(s))
+    };
+    for ns in snapshot.namespaces.iter().filter(|ns| holds(ns, server)) {
+        let mut matched = std::collections::HashSet::new();
+        let Exposure::Exposed(mine, _) = exposure(server, name, Some(ns), &mut matched) else {
+            continue;
+        };
+        for (o, t, _) in others.iter().filter(|(o, ..)| holds(ns, o)) {
+            if let Exposure::Exposed(theirs, _) = exposure(o, t, Some(ns), &mut matched)
+                && theirs == mine
+                && !out.contains(&(*o, *t))
+            {
+                out.push((*o, *t));
+            }
+        }
+    }
+    out
 }
 
 /// Their tools as (server, name, digest).
@@ -348,7 +387,21 @@ fn announce(book: &Book, observe: &Observe, server: &str, id: uuid::Uuid, note: 
         Note::Pinned(item, name, review, findings, digest) => {
             book.note_pin(id, item, &name, &digest);
             let Some(review) = review else {
-                return; // First sight: nothing to announce per tool.
+                // First sight: nothing to announce per tool, but for notes (the same
+                // name as another server's tool), which an admin reads as an event.
+                if findings.is_empty() {
+                    return;
+                }
+                tracing::info!(server, tool = %name, findings = ?findings,
+                    "a tool pinned at first sight has notes");
+                let fields = json!({"server": server, "tool": name, "item": item.as_str(),
+                    "findings": findings});
+                observe.events.publish(
+                    "tool.noted",
+                    crate::observe::events::fields(fields),
+                    Audience::Admin,
+                );
+                return;
             };
             tracing::info!(server, tool = %name, kind = review.as_str(),
                 "a tool definition change was accepted (tool_changes: accept)");

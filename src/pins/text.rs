@@ -97,6 +97,11 @@ impl<'a> Text<'a> {
         self.folded.push('\n');
     }
 
+    /// Each string read, as it is.
+    pub fn parts(&self) -> impl Iterator<Item = &'a str> + Clone + '_ {
+        self.parts.iter().map(|(_, s)| *s)
+    }
+
     /// Every character read, as it is.
     pub fn chars(&self) -> impl Iterator<Item = char> + '_ {
         self.parts.iter().flat_map(|(_, s)| s.chars())

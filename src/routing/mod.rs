@@ -424,7 +424,7 @@ pub(super) fn compiled(tool: &Value, server: &str) -> Option<Arc<Schema>> {
 }
 
 /// How a namespace exposes one tool of `server` (its own name `original`).
-pub(super) enum Exposure<'n> {
+pub(crate) enum Exposure<'n> {
     /// Switched off, under the name it would have had.
     Disabled(String),
     /// Exposed under this name, with the override applied (if any).
@@ -434,7 +434,7 @@ pub(super) enum Exposure<'n> {
 /// The namespace's override of `server`'s tool `original`, looked up by the server and
 /// the tool's own name (what the store keeps) or by the exposed name, and the name it is
 /// exposed under; the override's key is added to `matched`.
-pub(super) fn exposure<'n>(
+pub(crate) fn exposure<'n>(
     server: &str,
     original: &str,
     ns: Option<&'n Namespace>,

@@ -284,6 +284,22 @@ async fn new_tools_are_held_everywhere_and_reject_keeps_the_old_pin() {
     );
     wait_listed(&c, "srv__add", false).await;
     assert!(!c.tool_names().await.contains(&"srv__wipe".to_string()));
+    // The added tool's review shows its definition as an addition, member by member.
+    let wipe = reviews(&gw)
+        .await
+        .into_iter()
+        .find(|r| r["tool"] == "wipe")
+        .unwrap();
+    assert!(
+        wipe["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["path"] == "/description"
+                && d["change"] == "added"
+                && d["after"] == "Deletes every record"),
+        "{wipe}"
+    );
     // Through call_tool and search in a searched view: refused, not found.
     let s = gw.session("/mcp/s", &gw.client_key).await;
     let m = s
@@ -792,9 +808,11 @@ async fn a_tool_and_a_prompt_of_one_name_are_held_and_decided_apart() {
     .await;
 }
 
-/// A second server offering a tool of the name of another server's tool, or a case
-/// variant of it, is flagged and held at first sight; a tool whose definition is the
-/// very same (two instances of one server) is not shadowing.
+/// Named like another server's tool (issue 84): a case variant is held at first sight;
+/// the very same name on a second server is served (a client sees `mail__send_email` and
+/// `evil__send_email`: GitHub's and GitLab's `create_issue` side by side), until a
+/// namespace under `tool_prefix: never` shows both under one name: then the newcomer is
+/// held.
 #[tokio::test]
 async fn a_tool_named_like_another_server_s_is_flagged() {
     let gw = TestGateway::start().await;
@@ -816,35 +834,59 @@ async fn a_tool_named_like_another_server_s_is_flagged() {
         gw.register(json!({"name": name, "protocol": "http", "url": m.url()}))
             .await;
     }
-    let held = eventually(WAIT, "both flagged", || async {
+    let held = eventually(WAIT, "the look-alike flagged", || async {
         let r = reviews(&gw).await;
-        (r.len() == 2).then_some(r)
+        (!r.is_empty()).then_some(r)
     })
     .await;
-    for r in &held {
-        assert_eq!(r["kind"], "flagged", "{r}");
-        assert!(
-            r["findings"].to_string().contains("named like server")
-                && r["findings"]
-                    .to_string()
-                    .to_lowercase()
-                    .contains("send_email"),
-            "{r}"
-        );
-    }
-    let mut servers: Vec<&str> = held.iter().map(|r| r["server"].as_str().unwrap()).collect();
-    servers.sort();
-    assert_eq!(servers, ["evil", "loud"]);
-    wait_listed(&c, "evil__send_email", false).await;
+    wait_listed(&c, "evil__echo", true).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["server"], "loud", "{held:?}");
+    assert_eq!(held[0]["kind"], "flagged");
+    assert!(
+        held[0]["findings"]
+            .to_string()
+            .contains("named like server"),
+        "{held:?}"
+    );
     let names = c.tool_names().await;
     assert!(
-        !names.contains(&"loud__SEND_EMAIL".to_string()),
-        "{names:?}"
+        !names.contains(&"loud__SEND_EMAIL".to_string())
+            && names.contains(&"evil__send_email".to_string())
+            && names.contains(&"mail__send_email".to_string()),
+        "the same name on two servers is served: {names:?}"
+    );
+    // Under `tool_prefix: never` a client would see both as `send_email`: a third server
+    // offering it there is held.
+    let twin = Mock::start(&["--profile", "basic"]);
+    gw.register(json!({"name": "twin", "protocol": "http", "url": twin.url()}))
+        .await;
+    wait_listed(&c, "twin__echo", true).await;
+    let made = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/namespaces",
+        &gw.admin_key,
+        &json!({"name": "bare", "servers": ["mail", "twin"], "tool_prefix": "never"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    set_tools(&twin, send("Sends an e-mail, twice as fast", "send_email")).await;
+    let held = eventually(WAIT, "twin's send_email held", || async {
+        let r = reviews(&gw).await;
+        r.into_iter().find(|r| r["server"] == "twin")
+    })
+    .await;
+    assert!(
+        held["findings"]
+            .to_string()
+            .contains("a client sees both under one name"),
+        "{held}"
     );
     assert!(
-        names.contains(&"evil__echo".to_string())
-            && names.contains(&"mail__send_email".to_string()),
-        "the same definitions and the first server's tool are served: {names:?}"
+        !c.tool_names()
+            .await
+            .contains(&"twin__send_email".to_string())
     );
 }
 

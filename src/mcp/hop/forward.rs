@@ -525,7 +525,7 @@ pub(crate) async fn collect_response(
                     {
                         drop(buf);
                         charge.release();
-                        return RpcError::limited(over.to_string(), over.setting(), 1000)
+                        return RpcError::limited(over.to_string(), over.setting(), 1000, None)
                             .response(&client_id);
                     }
                     buf.extend_from_slice(&d);

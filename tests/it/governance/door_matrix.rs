@@ -208,14 +208,28 @@ fn case(kind: Kind, door: Door) -> Case {
     }
 }
 
-/// The `data` member a refusal names itself by.
+/// The `data` member a refusal names itself by (a limit's name: `limit_name`, which
+/// both eras carry; a 2026-07-28 client's `limit` is the number).
 fn named(code: i64, data: &Value) -> String {
     let member = match code {
-        LIMITED => "limit",
+        LIMITED => "limit_name",
         POLICY => "policy",
         _ => return String::new(),
     };
     data[member].as_str().unwrap_or("-").to_string()
+}
+
+/// A refusal as the matrix compares it: the decision, whatever the era's code for it
+/// (a 2026-07-28 client gets the gateway's own codes outside `-32768..-32000`,
+/// `docs/reference/errors.md`), and what it names.
+fn refused(code: i64, data: &Value) -> Answer {
+    use metamcp::mcp::wire::codes;
+    let code = match code {
+        codes::MODERN_LIMITED => LIMITED,
+        codes::MODERN_POLICY_DENIED => POLICY,
+        c => c,
+    };
+    Answer::Refused(code, named(code, data))
 }
 
 /// A JSON-RPC answer message as an [`Answer`].
@@ -224,7 +238,7 @@ fn of_message(m: &Value) -> Answer {
         return Answer::Ok;
     }
     match m["error"]["code"].as_i64() {
-        Some(code) => Answer::Refused(code, named(code, &m["error"]["data"])),
+        Some(code) => refused(code, &m["error"]["data"]),
         None => Answer::Malformed(m.to_string()),
     }
 }
@@ -323,7 +337,7 @@ impl Door {
                 }
                 match body["rpc_error"]["code"].as_i64() {
                     Some(code) if r.status == c.status => {
-                        Answer::Refused(code, named(code, &body["rpc_error"]["data"]))
+                        refused(code, &body["rpc_error"]["data"])
                     }
                     _ => Answer::Malformed(format!("{} {body}", r.status)),
                 }
@@ -347,7 +361,7 @@ async fn inner(gw: &TestGateway, key: &str, c: &Case) -> Vec<Answer> {
     out.iter()
         .map(|o| match o["code"].as_i64() {
             _ if o["ok"] == true => Answer::Ok,
-            Some(code) => Answer::Refused(code, named(code, &o["data"])),
+            Some(code) => refused(code, &o["data"]),
             None => Answer::Malformed(o.to_string()),
         })
         .collect()

@@ -480,6 +480,15 @@ fn validate_url(url: &str) -> Result<(), Invalid> {
     if authority.host().is_empty() {
         return Err(Invalid::field("url", "has no host"));
     }
+    if let Some(what) = crate::base::metadata::metadata_host(authority.host()) {
+        return Err(Invalid::field(
+            "url",
+            format!(
+                "points at {} ({what}); the gateway never connects to a metadata address",
+                authority.host()
+            ),
+        ));
+    }
     // The port as written (the URI type drops one that does not fit in 16 bits, and a
     // connection would then go to the scheme's default port instead).
     let written_port = authority

@@ -1054,6 +1054,65 @@ async fn garbled_entries_through_the_gateway_get_clear_answers_and_never_install
     assert!((1..48).contains(&installed), "{installed} of 48 installed");
 }
 
+/// The entry `name` at `version`, one streamable-http remote at `url` with the header
+/// `X-Api-Key` the admin gives.
+fn remote_entry(name: &str, version: &str, url: &str) -> Value {
+    json!({"server": {"name": name, "version": version, "remotes": [{"type": "streamable-http",
+        "url": url, "headers": [{"name": "X-Api-Key", "isRequired": true, "isSecret": true}]}]}})
+}
+
+/// Cloud metadata addresses are refused in every spelling wherever a server URL is
+/// given: a server created or changed over REST, and a registry entry's remote even with
+/// `allow_private`.
+#[tokio::test]
+async fn metadata_addresses_are_refused_in_every_spelling_wherever_a_url_is_given() {
+    let gw = TestGateway::start().await;
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.github.metamcp-test/meta";
+    for host in [
+        "[fd00:ec2::254]",
+        "169.254.169.254",
+        "2852039166",
+        "0xa9fea9fe",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "[::ffff:169.254.169.254]",
+        "[::ffff:a9fe:a9fe]",
+        "100.100.100.200",
+        "[::ffff:6464:64c8]",
+    ] {
+        let url = format!("http://{host}/mcp");
+        let body = json!({"name": "meta", "protocol": "http", "url": url});
+        let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+        assert_eq!(r.status, 400, "{host}: {}", r.text());
+        assert!(r.text().contains("metadata"), "{host}: {}", r.text());
+        *fx.doc.lock().unwrap() = remote_entry(name, "1.0.0", &url);
+        let req = json!({"name": name, "as": "meta", "registry": fx.url("doc"),
+            "allow_private": true, "headers": {"X-Api-Key": "k"}});
+        let r = install(&gw, req).await;
+        assert_eq!(r.status, 400, "{host}: {}", r.text());
+        assert!(r.text().contains("metadata"), "{host}: {}", r.text());
+    }
+    assert_eq!(server_count(&gw).await, 0);
+    let body = json!({"name": "ok", "protocol": "http", "url": "http://127.0.0.1:9/mcp"});
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let moved = json!({"url": "http://[fd00:ec2::254]/latest"});
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/ok",
+        &gw.admin_key,
+        &moved,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let s = get(gw.addr, "/api/v1/mcp/servers/ok", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(s["url"], "http://127.0.0.1:9/mcp");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

@@ -110,6 +110,8 @@ pub(super) fn add<'n>(
                     view.disabled.insert(name);
                     continue;
                 }
+                // The gateway's tools' names have no `__`: no key of a member's is theirs.
+                Exposure::Claimed { .. } => continue,
                 Exposure::Exposed(name, o) => (name, o),
             },
         };

@@ -471,6 +471,7 @@ pub fn build(
         ..Table::default()
     };
     let mut reuse = Reuse::from(&previous.entries);
+    let others = crate::pins::Others::of(backends);
     let all: Vec<&Arc<Backend>> = {
         let mut v: Vec<&Arc<Backend>> = snapshot
             .servers
@@ -491,9 +492,10 @@ pub fn build(
         }
         Arc::new(view)
     };
-    table
-        .views
-        .insert(None, finish(build_view(&all, own, None, &mut reuse), &None));
+    table.views.insert(
+        None,
+        finish(build_view(&all, own, None, &mut reuse, &others), &None),
+    );
     for ns in &snapshot.namespaces {
         let members: Vec<&Arc<Backend>> = ns
             .servers
@@ -507,7 +509,10 @@ pub fn build(
             })
             .collect();
         let key = Some(ns.name.clone());
-        let view = finish(build_view(&members, own, Some(ns), &mut reuse), &key);
+        let view = finish(
+            build_view(&members, own, Some(ns), &mut reuse, &others),
+            &key,
+        );
         table.views.insert(key, view);
     }
     table.entries = reuse.finish();
@@ -519,6 +524,7 @@ fn build_view(
     own: &Gateway,
     ns: Option<&Namespace>,
     reuse: &mut Reuse,
+    others: &crate::pins::Others<'_>,
 ) -> View {
     let prefix = ns.is_none_or(|n| n.prefix_tools);
     let mut view = View {
@@ -549,7 +555,10 @@ fn build_view(
     for b in members {
         let running = b.status() == Status::Running;
         let lists = b.lists();
-        let held = own.pins.as_ref().map(|p| p.judge(b.id, &b.name, &lists));
+        let held = own
+            .pins
+            .as_ref()
+            .map(|p| p.judge(b.id, &b.name, &lists, others));
         if running {
             let caps = &lists.capabilities;
             view.completions |= caps.get("completions").is_some();

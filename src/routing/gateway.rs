@@ -22,7 +22,7 @@ use crate::base::KeyId;
 use crate::model::Namespace;
 
 /// The server name gateway tools are listed under.
-pub const SERVED_BY: &str = "metamcp";
+pub const SERVED_BY: &str = crate::model::names::GATEWAY_NAME;
 
 /// What one call of a gateway tool is given.
 pub struct GatewayCall<'a> {

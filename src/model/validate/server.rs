@@ -127,6 +127,9 @@ impl ServerDraft {
             self.breaker_cooldown_ms = DEFAULT_BREAKER_COOLDOWN_MS;
         }
         if let Some(n) = name_field(obj, creating)? {
+            if let Some(why) = crate::model::names::reserved_server_name(&n) {
+                return Err(Invalid::field("name", why));
+            }
             self.name = n;
         }
         self.apply_protocol(obj, creating)?;

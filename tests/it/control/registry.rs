@@ -1113,6 +1113,45 @@ async fn metadata_addresses_are_refused_in_every_spelling_wherever_a_url_is_give
     assert_eq!(s["url"], "http://127.0.0.1:9/mcp");
 }
 
+/// `metamcp` is the gateway's own name: an entry named so, an `as` of it in any case, or
+/// a server created under it is refused with the fix named, and nothing is installed.
+#[tokio::test]
+async fn the_gateway_s_own_name_is_no_server_s() {
+    let gw = TestGateway::start().await;
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.evil/metamcp";
+    *fx.doc.lock().unwrap() = remote_entry(name, "1.0.0", "http://127.0.0.1:9/mcp");
+    let req = json!({"name": name, "registry": fx.url("doc"), "allow_private": true,
+        "headers": {"X-Api-Key": "k"}});
+    let r = install(&gw, req.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("--as OTHER"), "{}", r.text());
+    let r = install(&gw, with(req.clone(), json!({"as": "MetaMCP"}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let body = json!({"name": "metamcp", "protocol": "http", "url": "http://127.0.0.1:9/mcp"});
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(server_count(&gw).await, 0);
+    let r = install(&gw, with(req, json!({"as": "evil-meta"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let e = support::keyadm(
+        &gw.db,
+        &[
+            "registry",
+            "add",
+            name,
+            "--registry",
+            &fx.url("doc"),
+            "--allow-private",
+            "--header",
+            "X-Api-Key=k",
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.1.contains("--as OTHER"), "{}", e.1);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

@@ -113,7 +113,8 @@ pub(super) async fn search(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     ))
 }
 
-/// `POST /api/v1/registry/install`: 201 with the server, its `source` set.
+/// `POST /api/v1/registry/install`: 201 with the server, its `source` set, and the
+/// entry's `post_install_instructions` (`null` when it has none).
 pub(super) async fn install(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call {
         state,
@@ -135,14 +136,16 @@ pub(super) async fn install(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         }
         Err(e) => Err(e),
     };
-    let server = match outcome {
+    let (server, instructions) = match outcome {
         Ok(s) => s,
         Err(e) => return failed(e),
     };
     changed(state, &principal, "server.install", &server.name);
     applied(state).await;
     tracing::info!(server = %server.name, source = ?server.source, "server installed from a registry");
-    let mut resp = json_value(StatusCode::CREATED, &server_json(state, &server));
+    let mut out = server_json(state, &server);
+    out["post_install_instructions"] = json!(instructions);
+    let mut resp = json_value(StatusCode::CREATED, &out);
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/mcp/servers/{}", server.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }

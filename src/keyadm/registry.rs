@@ -179,17 +179,20 @@ pub(super) async fn registry_command(
             Ok(out)
         }
         RegistryCommand::Add(req) => {
-            let s = crate::registry::install::install(client, store, default_registry, req)
-                .await
-                .map_err(failed)?;
+            let (s, instructions) =
+                crate::registry::install::install(client, store, default_registry, req)
+                    .await
+                    .map_err(failed)?;
             trail
                 .record(store.pool(), &[("server.install", s.name.as_str())])
                 .await;
             let source = s.source.as_ref();
             Ok(if json {
-                line(without_status(s.public_json("")))
+                let mut v = without_status(s.public_json(""));
+                v["post_install_instructions"] = json!(instructions);
+                line(v)
             } else {
-                format!(
+                let mut out = format!(
                     "installed server {} ({}, id {}) from {} {} ({})\n",
                     s.name,
                     s.protocol.as_str(),
@@ -197,7 +200,14 @@ pub(super) async fn registry_command(
                     source.map_or("", |x| x.name.as_str()),
                     source.map_or("", |x| x.version.as_str()),
                     source.map_or("", |x| x.registry.as_str()),
-                )
+                );
+                if let Some(text) = instructions {
+                    out.push_str("after installing, the entry says:\n");
+                    for l in text.lines() {
+                        out.push_str(&format!("  {}\n", l.trim_end()));
+                    }
+                }
+                out
             })
         }
         RegistryCommand::Outdated => {

@@ -206,6 +206,13 @@ async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryEr
         return Ok(());
     };
     let refused = |m: String| RegistryError::Plan(super::plan::PlanError::Refused(m));
+    // The URL as filled from the install's values: a template variable may have given
+    // its scheme and host.
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(refused(format!(
+            "the entry's remote {url:?} is not an http:// or https:// URL"
+        )));
+    }
     let zone = zone_of_url(url)
         .await
         .map_err(|e| refused(format!("the entry's remote {url}: {e}")))?;
@@ -228,20 +235,21 @@ async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryEr
     Ok(())
 }
 
-/// Installs an entry: the created server, with its source.
+/// Installs an entry: the created server, with its source, and the entry's
+/// post-install instructions for the admin (`postInstallInstructions`).
 pub async fn install(
     client: &Client,
     store: &Registry,
     default_registry: &str,
     req: &Install,
-) -> Result<Server, RegistryError> {
+) -> Result<(Server, Option<String>), RegistryError> {
     let registry = registry_of(req.registry.as_deref(), default_registry)?;
     let entry = client
         .entry(&registry, &req.name, req.version.as_deref())
         .await?;
     let plan = plan(&entry, &req.given)?;
     check_remote(&plan, req.allow_private).await?;
-    let mut body = plan.body;
+    let mut body = plan.body.clone();
     body["name"] = json!(
         req.server
             .clone()
@@ -253,9 +261,10 @@ pub async fn install(
         version: entry.version.clone(),
         review: false,
     };
-    Ok(store
+    let server = store
         .create_installed(&body, &source, req.namespace.as_deref())
-        .await?)
+        .await?;
+    Ok((server, plan.post_install))
 }
 
 /// Upgrades an installed server to `version` (the latest when `None`): the server, and

@@ -1152,6 +1152,79 @@ async fn the_gateway_s_own_name_is_no_server_s() {
     assert!(e.1.contains("--as OTHER"), "{}", e.1);
 }
 
+/// A remote URL that starts with a template variable (`{baseUrl}/mcp`, as the draft
+/// schema allows) is filled from the install's values first, then its scheme and address
+/// are checked; the entry's post-install instructions are in the install's answer and in
+/// `keyadm registry add`'s output, without the control characters they came with.
+#[tokio::test]
+async fn a_templated_remote_is_filled_then_checked_and_its_instructions_shown() {
+    let gw = TestGateway::start().await;
+    let a = Mock::start(&[]);
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.github.metamcp-test/templated";
+    *fx.doc.lock().unwrap() = json!({"server": {"name": name, "version": "1.0.0",
+        "remotes": [{"type": "streamable-http", "url": "{baseUrl}/mcp",
+            "variables": {"baseUrl": {"description": "Where your instance runs",
+                                      "isRequired": true}},
+            "postInstallInstructions": "Open \u{1b}[2Jthe dashboard and make a token.\nThen restart."}]}});
+    let req = json!({"name": name, "as": "templated", "registry": fx.url("doc"),
+        "allow_private": true});
+    let r = install(&gw, req.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["missing"],
+        json!([{"kind": "argument", "name": "baseUrl"}])
+    );
+    for (base, says) in [
+        ("http://169.254.169.254", "metadata"),
+        ("http://[fd00:ec2::254]", "metadata"),
+        ("file:///etc/passwd#", "http"),
+    ] {
+        let r = install(
+            &gw,
+            with(req.clone(), json!({"arguments": {"baseUrl": base}})),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{base}: {}", r.text());
+        assert!(r.text().contains(says), "{base}: {}", r.text());
+    }
+    assert_eq!(server_count(&gw).await, 0);
+    let base = format!("http://127.0.0.1:{}", a.port);
+    let r = install(&gw, with(req, json!({"arguments": {"baseUrl": base}}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let s = r.json();
+    assert_eq!(s["url"], a.url());
+    assert_eq!(
+        s["post_install_instructions"],
+        "Open [2Jthe dashboard and make a token.\nThen restart."
+    );
+    gw.wait_status("templated", "running").await;
+    let arg = format!("baseUrl={base}");
+    let out = support::keyadm(
+        &gw.db,
+        &[
+            "registry",
+            "add",
+            name,
+            "--registry",
+            &fx.url("doc"),
+            "--as",
+            "templated2",
+            "--allow-private",
+            "--arg",
+            &arg,
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.contains("the dashboard and make a token.")
+            && out.contains("Then restart.")
+            && !out.contains('\u{1b}'),
+        "{out}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

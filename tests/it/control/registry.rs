@@ -425,7 +425,23 @@ async fn a_server_found_is_installed_in_one_request_runs_and_its_upgrade_is_held
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // 1.1.0 is served elsewhere (another port): held whole until that origin is approved.
     let up = json!({"server": "echo", "allow_private": true});
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/registry/upgrade",
+        &gw.admin_key,
+        &up,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let held = r.json();
+    assert_eq!(
+        (&held["upgrade_held"], &held["url"]),
+        (&json!(true), &json!(a.url()))
+    );
+    let up = with(up, json!({"approve_origin": held["held_origin"]}));
     let r = send_json(
         gw.addr,
         "POST",
@@ -767,6 +783,21 @@ async fn keyadm_searches_installs_lists_outdated_and_upgrades() {
     let out = keyadm(vec!["registry", "upgrade", "echo2", "--allow-private"])
         .await
         .unwrap();
+    let to = format!("http://127.0.0.1:{}", b.port);
+    assert!(
+        out.starts_with("held: ") && out.contains(&format!("--approve-origin {to}")),
+        "{out}"
+    );
+    let out = keyadm(vec![
+        "registry",
+        "upgrade",
+        "echo2",
+        "--allow-private",
+        "--approve-origin",
+        &to,
+    ])
+    .await
+    .unwrap();
     assert!(
         out.contains("from 1.0.0 to 1.1.0") && out.contains("held for review"),
         "{out}"
@@ -1054,11 +1085,106 @@ async fn garbled_entries_through_the_gateway_get_clear_answers_and_never_install
     assert!((1..48).contains(&installed), "{installed} of 48 installed");
 }
 
+async fn upgrade(gw: &TestGateway, body: &Value) -> support::http::Resp {
+    send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/registry/upgrade",
+        &gw.admin_key,
+        body,
+    )
+    .await
+}
+
 /// The entry `name` at `version`, one streamable-http remote at `url` with the header
 /// `X-Api-Key` the admin gives.
 fn remote_entry(name: &str, version: &str, url: &str) -> Value {
     json!({"server": {"name": name, "version": version, "remotes": [{"type": "streamable-http",
         "url": url, "headers": [{"name": "X-Api-Key", "isRequired": true, "isSecret": true}]}]}})
+}
+
+/// An upgrade whose remote moves to another origin is held whole (the server keeps its
+/// version and URL, the new origin sees no request) until an admin approves that very
+/// origin; the header given for the old origin does not follow unless the approval says
+/// so, so the entry asks for it again.
+#[tokio::test]
+async fn an_upgrade_to_another_origin_is_held_whole_and_the_old_headers_stay_behind() {
+    let gw = TestGateway::start().await;
+    let (a, b) = (Mock::start(&[]), Mock::start(&[]));
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.github.metamcp-test/moving";
+    *fx.doc.lock().unwrap() = remote_entry(name, "1.0.0", &a.url());
+    let req = json!({"name": name, "as": "moving", "registry": fx.url("doc"),
+        "allow_private": true, "headers": {"X-Api-Key": "for-a-only"}});
+    let r = install(&gw, req).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    gw.wait_status("moving", "running").await;
+    *fx.doc.lock().unwrap() = remote_entry(name, "2.0.0", &b.url());
+    let up = json!({"server": "moving", "allow_private": true});
+    let r = upgrade(&gw, &up).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let held = r.json();
+    let to = format!("http://127.0.0.1:{}", b.port);
+    assert_eq!(held["upgrade_held"], true, "{held}");
+    assert_eq!(held["held_origin"], to.as_str(), "{held}");
+    assert_eq!(held["held_version"], "2.0.0", "{held}");
+    let reason = held["held_reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&to) && reason.contains("approve_origin"),
+        "{reason}"
+    );
+    assert_eq!(
+        (&held["url"], &held["source"]["version"]),
+        (&json!(a.url()), &json!("1.0.0"))
+    );
+    // The server still runs at A; B has seen nothing.
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let answer = c
+        .call_tool("moving__echo", json!({"message": "still at a"}))
+        .await;
+    assert!(answer.to_string().contains("still at a"), "{answer}");
+    let s = get(gw.addr, "/api/v1/mcp/servers/moving", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(
+        (&s["url"], &s["source"]["version"]),
+        (&json!(a.url()), &json!("1.0.0"))
+    );
+    // Approving another origin is refused; approving B without the header asks for it.
+    let a_origin = format!("http://127.0.0.1:{}", a.port);
+    let r = upgrade(&gw, &with(up.clone(), json!({"approve_origin": a_origin}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let approve = with(up.clone(), json!({"approve_origin": to}));
+    let r = upgrade(&gw, &approve).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["missing"],
+        json!([{"kind": "header", "name": "X-Api-Key"}])
+    );
+    let stats = b.control("GET", "/control/stats").await;
+    assert_eq!(
+        (&stats["initializes"], &stats["requests"]),
+        (&json!(0), &json!(0)),
+        "{stats}"
+    );
+    // Approved with a header for B: moved.
+    let r = upgrade(
+        &gw,
+        &with(approve, json!({"headers": {"X-Api-Key": "for-b"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = r.json();
+    assert_eq!(
+        (&s["url"], &s["upgraded_from"]),
+        (&json!(b.url()), &json!("1.0.0")),
+        "{s}"
+    );
+    assert!(s.get("held_reason").is_none(), "{s}");
+    gw.wait_status("moving", "running").await;
+    let stats = b.control("GET", "/control/stats").await;
+    assert!(stats["initializes"].as_u64() > Some(0), "{stats}");
 }
 
 /// Cloud metadata addresses are refused in every spelling wherever a server URL is

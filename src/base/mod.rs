@@ -8,6 +8,7 @@
 //! - [`caps`]: the client capabilities the gateway routes on ([`ClientCaps`]) and the
 //!   extensions it carries.
 //! - [`key_id`]: [`KeyId`], an API key's id.
+//! - [`metadata`]: cloud instance-metadata addresses, in every spelling (never fetched).
 //! - [`origin`]: [`Origin`], a URL's scheme, host and port (what credentials are bound to).
 //! - [`time`]: [`unix_now`], [`unix_now_ms`], and the [`Clock`] the limits read.
 //! - [`upstream_error`]: [`UpstreamError`], why talking to a backend failed.
@@ -15,6 +16,7 @@
 pub mod boxed;
 pub mod caps;
 pub mod key_id;
+pub mod metadata;
 pub mod origin;
 pub mod time;
 pub mod upstream_error;

@@ -29,6 +29,13 @@ impl Origin {
     }
 }
 
+/// `scheme://host:port`, the port always written.
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +50,10 @@ mod tests {
         assert_ne!(Some(a.clone()), Origin::of("http://api.example.com/mcp"));
         assert_ne!(Some(a), Origin::of("https://api.example.com:8443/mcp"));
         assert_eq!(Origin::of("not a url"), None);
+        let shown = Origin::of("https://API.example.com/mcp")
+            .unwrap()
+            .to_string();
+        assert_eq!(shown, "https://api.example.com:443");
+        assert_eq!(Origin::of(&shown), Origin::of("https://api.example.com/"));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use super::servers::server_json;
 use super::*;
-use crate::registry::install::{Install, Upgrade};
+use crate::registry::install::{Install, Upgrade, Upgraded};
 use crate::registry::plan::PlanError;
 use crate::registry::{Client, RegistryError, registry_of};
 
@@ -113,7 +113,8 @@ pub(super) async fn search(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     ))
 }
 
-/// `POST /api/v1/registry/install`: 201 with the server, its `source` set.
+/// `POST /api/v1/registry/install`: 201 with the server, its `source` set, and the
+/// entry's `post_install_instructions` (`null` when it has none).
 pub(super) async fn install(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call {
         state,
@@ -135,21 +136,25 @@ pub(super) async fn install(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         }
         Err(e) => Err(e),
     };
-    let server = match outcome {
+    let (server, instructions) = match outcome {
         Ok(s) => s,
         Err(e) => return failed(e),
     };
     changed(state, &principal, "server.install", &server.name);
     applied(state).await;
     tracing::info!(server = %server.name, source = ?server.source, "server installed from a registry");
-    let mut resp = json_value(StatusCode::CREATED, &server_json(state, &server));
+    let mut out = server_json(state, &server);
+    out["post_install_instructions"] = json!(instructions);
+    let mut resp = json_value(StatusCode::CREATED, &out);
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/mcp/servers/{}", server.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(resp)
 }
 
-/// `POST /api/v1/registry/upgrade`: 200 with the server and `upgraded_from`.
+/// `POST /api/v1/registry/upgrade`: 200 with the server and `upgraded_from`; or, for a
+/// version at another origin not approved yet, 200 with the server unchanged,
+/// `upgrade_held: true`, `held_reason`, `held_version` and `held_origin`.
 pub(super) async fn upgrade(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call {
         state,
@@ -166,7 +171,22 @@ pub(super) async fn upgrade(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         Err(e) => Err(e),
     };
     let (server, from) = match outcome {
-        Ok(v) => v,
+        Ok(Upgraded::Done(server, from)) => (server, from),
+        Ok(Upgraded::Held {
+            server,
+            version,
+            origin,
+            reason,
+        }) => {
+            tracing::info!(server = %server.name, version = %version, origin = %origin,
+                "a registry upgrade to another origin is held for an admin's approval");
+            let mut out = server_json(state, &server);
+            out["upgrade_held"] = json!(true);
+            out["held_reason"] = json!(reason);
+            out["held_version"] = json!(version);
+            out["held_origin"] = json!(origin);
+            return Ok(json_value(StatusCode::OK, &out));
+        }
         Err(e) => return failed(e),
     };
     changed(state, &principal, "server.upgrade", &server.name);

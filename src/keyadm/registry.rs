@@ -12,7 +12,7 @@ use crate::cli::UsageError;
 use crate::keyadm::changes::Trail;
 use crate::keyadm::line::Line;
 use crate::keyadm::{KeyadmError, aligned, line};
-use crate::registry::install::{Install, Upgrade};
+use crate::registry::install::{Install, Upgrade, Upgraded};
 use crate::registry::plan::{Given, PlanError};
 use crate::registry::{Client, RegistryError, registry_of};
 use crate::store::registry::Registry;
@@ -21,7 +21,7 @@ const USAGE: &str = "registry search QUERY [--registry URL] [--limit N] [--curso
 registry add NAME [--version V] [--as SERVER] [--namespace NS] [--env K=V]... [--arg K=V]... \
 [--header K=V]... [--registry URL] [--force] [--allow-private] [--json] | registry outdated [--json] | \
 registry upgrade SERVER [--version V] [--env K=V]... [--arg K=V]... [--header K=V]... [--force] \
-[--allow-private] [--json]";
+[--allow-private] [--approve-origin ORIGIN [--keep-headers]] [--json]";
 
 /// A parsed `keyadm registry` command.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +57,7 @@ fn given(line: &Line<'_>) -> Result<Given, UsageError> {
 pub fn parse(args: &[String]) -> Result<RegistryCommand, UsageError> {
     let line = Line::read(
         args,
-        &["--force", "--allow-private"],
+        &["--force", "--allow-private", "--keep-headers"],
         &[
             "--registry",
             "--limit",
@@ -68,6 +68,7 @@ pub fn parse(args: &[String]) -> Result<RegistryCommand, UsageError> {
             "--env",
             "--arg",
             "--header",
+            "--approve-origin",
         ],
     )?;
     let one = |f: &str| line.at_most_one(f).map(|v| v.map(str::to_string));
@@ -101,6 +102,8 @@ pub fn parse(args: &[String]) -> Result<RegistryCommand, UsageError> {
             version: one("--version")?,
             given: given(&line)?,
             allow_private: line.has("--allow-private"),
+            approve_origin: one("--approve-origin")?,
+            keep_headers: line.has("--keep-headers"),
         })),
         _ => Err(usage()),
     }
@@ -179,17 +182,20 @@ pub(super) async fn registry_command(
             Ok(out)
         }
         RegistryCommand::Add(req) => {
-            let s = crate::registry::install::install(client, store, default_registry, req)
-                .await
-                .map_err(failed)?;
+            let (s, instructions) =
+                crate::registry::install::install(client, store, default_registry, req)
+                    .await
+                    .map_err(failed)?;
             trail
                 .record(store.pool(), &[("server.install", s.name.as_str())])
                 .await;
             let source = s.source.as_ref();
             Ok(if json {
-                line(without_status(s.public_json("")))
+                let mut v = without_status(s.public_json(""));
+                v["post_install_instructions"] = json!(instructions);
+                line(v)
             } else {
-                format!(
+                let mut out = format!(
                     "installed server {} ({}, id {}) from {} {} ({})\n",
                     s.name,
                     s.protocol.as_str(),
@@ -197,7 +203,14 @@ pub(super) async fn registry_command(
                     source.map_or("", |x| x.name.as_str()),
                     source.map_or("", |x| x.version.as_str()),
                     source.map_or("", |x| x.registry.as_str()),
-                )
+                );
+                if let Some(text) = instructions {
+                    out.push_str("after installing, the entry says:\n");
+                    for l in text.lines() {
+                        out.push_str(&format!("  {}\n", l.trim_end()));
+                    }
+                }
+                out
             })
         }
         RegistryCommand::Outdated => {
@@ -229,27 +242,56 @@ pub(super) async fn registry_command(
                 rows,
             ))
         }
-        RegistryCommand::Upgrade(req) => {
-            let (s, from) = crate::registry::install::upgrade(client, store, req)
-                .await
-                .map_err(failed)?;
-            trail
-                .record(store.pool(), &[("server.upgrade", s.name.as_str())])
-                .await;
-            let to = s.source.as_ref().map_or("", |x| x.version.as_str());
-            Ok(if json {
-                let mut v = without_status(s.public_json(""));
-                v["upgraded_from"] = json!(from);
+        RegistryCommand::Upgrade(req) => upgrade(store, client, trail, req, json).await,
+    }
+}
+
+/// `registry upgrade`: the upgrade done, or held with its reason.
+async fn upgrade(
+    store: &Registry,
+    client: &Client,
+    trail: &Trail,
+    req: &Upgrade,
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let (s, from) = match crate::registry::install::upgrade(client, store, req)
+        .await
+        .map_err(failed)?
+    {
+        Upgraded::Done(s, from) => (s, from),
+        Upgraded::Held {
+            server,
+            version,
+            origin,
+            reason,
+        } => {
+            return Ok(if json {
+                let mut v = without_status(server.public_json(""));
+                v["upgrade_held"] = json!(true);
+                v["held_reason"] = json!(reason);
+                v["held_version"] = json!(version);
+                v["held_origin"] = json!(origin);
                 line(v)
             } else {
-                format!(
-                    "upgraded server {} from {from} to {to}; its changed tool definitions are \
-                     held for review (keyadm reviews list, keyadm reviews approve {})\n",
-                    s.name, s.name
-                )
-            })
+                format!("held: server {} stays as it is. {reason}\n", server.name)
+            });
         }
-    }
+    };
+    trail
+        .record(store.pool(), &[("server.upgrade", s.name.as_str())])
+        .await;
+    let to = s.source.as_ref().map_or("", |x| x.version.as_str());
+    Ok(if json {
+        let mut v = without_status(s.public_json(""));
+        v["upgraded_from"] = json!(from);
+        line(v)
+    } else {
+        format!(
+            "upgraded server {} from {from} to {to}; its changed tool definitions are \
+             held for review (keyadm reviews list, keyadm reviews approve {})\n",
+            s.name, s.name
+        )
+    })
 }
 
 #[cfg(test)]

@@ -327,8 +327,15 @@ impl Book {
     }
 
     /// The held items of `server`'s (named `label`) `lists`: every item whose digest is
-    /// not its pin. Before the book is first loaded, everything is held.
-    pub fn judge(&self, server: Uuid, label: &str, lists: &Arc<Lists>) -> Arc<Judged> {
+    /// not its pin. Before the book is first loaded, everything is held. `others` are
+    /// the tools of every server, which first-sight screening judges shadowing against.
+    pub fn judge(
+        &self,
+        server: Uuid,
+        label: &str,
+        lists: &Arc<Lists>,
+        others: &Others<'_>,
+    ) -> Arc<Judged> {
         let ptr = Arc::as_ptr(lists) as usize;
         {
             let inner = self.read();
@@ -340,16 +347,27 @@ impl Book {
             }
         }
         let digested = self.digested(server, lists);
+        // The other servers' tools, read (outside the lock: reading digests them) only
+        // for a server not pinned yet.
+        let unpinned = {
+            let inner = self.read();
+            inner.loaded && !inner.pinned_servers.contains(&server)
+        };
+        let all = if unpinned { others.tools(self) } else { None };
         let mut inner = self.write();
         let mut judged = Judged::default();
         // At first sight (a server with no pin and nothing held), what screening passes is
         // served at once: the reconcile pass pins it before or just after this build, and
         // holding it meanwhile would leave a server "running" whose tools are unknown.
-        // Screening here sees the server's own list; the pass, which also sees the other
-        // servers' tools (shadowing), holds what it flags and rebuilds.
+        // Screening here sees the server's own list and every other server's tools, as
+        // the pass does: a tool shadowing another server's is held from the first list
+        // on, never served until the pass records it. Without the others' tools (none
+        // were given), nothing is served at first sight.
         let first_sight = inner.loaded
+            && all.is_some()
             && !inner.pinned_servers.contains(&server)
             && !inner.held.keys().any(|(s, _, _)| *s == server);
+        let all = all.unwrap_or(&[]);
         let own: Vec<&str> = if first_sight {
             lists
                 .tools
@@ -370,7 +388,9 @@ impl Book {
                     &screen::Context {
                         sibling_lengths: sibling_lengths(lists, *item, *index),
                         own: own.clone(),
-                        others: Vec::new(),
+                        others: others_of(all, server, *item, name, digest),
+                        // A clash of exposed names is the reconcile pass's to find: it
+                        // knows the namespaces; the build holds what it sees here.
                         clashes: Vec::new(),
                     },
                 )
@@ -456,6 +476,66 @@ impl Book {
     }
 }
 
+/// Every server's tools (server id, name, tool, digest), read once per routing build
+/// and only when a server not pinned yet is judged.
+pub struct Others<'a> {
+    backends: Option<&'a [Arc<crate::backend::Backend>]>,
+    tools: std::sync::OnceLock<Vec<(Uuid, String, String, String)>>,
+}
+
+impl<'a> Others<'a> {
+    /// The tools of `backends`.
+    pub fn of(backends: &'a [Arc<crate::backend::Backend>]) -> Others<'a> {
+        Others {
+            backends: Some(backends),
+            tools: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// None known: a server seen for the first time is not served until the pass
+    /// screens it.
+    pub fn none() -> Others<'a> {
+        Others {
+            backends: None,
+            tools: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn tools(&self, book: &Book) -> Option<&[(Uuid, String, String, String)]> {
+        let backends = self.backends?;
+        Some(self.tools.get_or_init(|| {
+            backends
+                .iter()
+                .flat_map(|b| {
+                    let d = book.digested(b.id, &b.lists());
+                    d.items
+                        .iter()
+                        .filter(|(i, ..)| *i == Item::Tool)
+                        .map(|(_, t, dg, _)| (b.id, b.name.clone(), t.clone(), dg.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        }))
+    }
+}
+
+/// The tools of servers other than `server` that `name` (of `item`, at `digest`) is
+/// screened against: another server's tool of the same name is shadowing unless it is
+/// this very definition (two instances of one server), as the pass judges.
+fn others_of<'t>(
+    all: &'t [(Uuid, String, String, String)],
+    server: Uuid,
+    item: Item,
+    name: &str,
+    digest: &str,
+) -> Vec<(&'t str, &'t str)> {
+    all.iter()
+        .filter(|(id, ..)| *id != server)
+        .filter(|(_, _, t, d)| !(item == Item::Tool && t == name && d == digest))
+        .map(|(_, s, t, _)| (s.as_str(), t.as_str()))
+        .collect()
+}
+
 /// The lengths, in characters, of a server's other tool descriptions (prompts have none
 /// screened for length).
 fn sibling_lengths(lists: &Lists, item: Item, index: usize) -> Vec<usize> {
@@ -490,7 +570,7 @@ mod tests {
         let id = Uuid::new_v4();
         let l = lists("Echoes");
         // Not loaded yet: everything is held, as pending.
-        let j = book.judge(id, "s", &l);
+        let j = book.judge(id, "s", &l, &Others::none());
         assert_eq!(j.get(Item::Tool, "echo").map(|w| w.kind), Some("pending"));
         let d = book.digested(id, &l);
         let pins: Vec<_> = d
@@ -499,10 +579,14 @@ mod tests {
             .map(|(i, n, dg, _)| ((id, *i, n.clone()), dg.clone()))
             .collect();
         book.replace(pins, vec![], vec![]);
-        assert!(book.judge(id, "s", &l).get(Item::Tool, "echo").is_none());
+        assert!(
+            book.judge(id, "s", &l, &Others::none())
+                .get(Item::Tool, "echo")
+                .is_none()
+        );
         assert!(book.server_pinned(id));
         let changed = lists("Echoes. <IMPORTANT>");
-        let j = book.judge(id, "s", &changed);
+        let j = book.judge(id, "s", &changed, &Others::none());
         let why = j.get(Item::Tool, "echo").expect("held");
         // Not recorded yet: nothing to approve, so no command is named.
         assert_eq!(why.kind, "pending");
@@ -521,7 +605,7 @@ mod tests {
             rewritten: false,
         };
         book.note_held(id, Item::Tool, "echo", held);
-        let j = book.judge(id, "s", &changed);
+        let j = book.judge(id, "s", &changed, &Others::none());
         assert_eq!(j.get(Item::Tool, "echo").map(|w| w.kind), Some("changed"));
         assert!(
             j.get(Item::Tool, "echo")
@@ -533,7 +617,7 @@ mod tests {
         assert_eq!(book.held_of(id).len(), 1);
         book.note_pin(id, Item::Tool, "echo", &digest);
         assert!(
-            book.judge(id, "s", &changed)
+            book.judge(id, "s", &changed, &Others::none())
                 .get(Item::Tool, "echo")
                 .is_none()
         );
@@ -565,7 +649,7 @@ mod tests {
             rewritten: false,
         };
         book.note_held(id, Item::Tool, "echo", rejected);
-        let why = book.judge(id, "s", &bad);
+        let why = book.judge(id, "s", &bad, &Others::none());
         let why = why.get(Item::Tool, "echo").expect("held");
         let m = why.message("s__echo");
         assert!(
@@ -574,7 +658,7 @@ mod tests {
         );
         // The server now offers a fix: not the rejection, not the old findings.
         let fixed = lists("Echoes the message");
-        let j = book.judge(id, "s", &fixed);
+        let j = book.judge(id, "s", &fixed, &Others::none());
         let why = j.get(Item::Tool, "echo").expect("held until reviewed");
         assert_eq!(why.kind, "pending");
         let m = why.message("s__echo");
@@ -610,7 +694,7 @@ mod tests {
         book.replace(vec![], vec![], vec![id]);
         assert!(book.server_pinned(id));
         // What it offers later is not first sight: held until the pass records it.
-        let j = book.judge(id, "s", &lists("Echoes"));
+        let j = book.judge(id, "s", &lists("Echoes"), &Others::none());
         assert_eq!(j.get(Item::Tool, "echo").map(|w| w.kind), Some("pending"));
     }
 }

@@ -94,7 +94,9 @@ async fn server_pass(pass: &Pass<'_>, b: &Arc<Backend>) -> bool {
     // whether the pins are written: a server with none is always passed.)
     if book.loaded()
         && book.server_pinned(b.id)
-        && book.judge(b.id, &b.name, &lists).is_empty()
+        && book
+            .judge(b.id, &b.name, &lists, &super::Others::none())
+            .is_empty()
         && !book.holds_any(b.id)
     {
         return false;

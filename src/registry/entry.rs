@@ -81,6 +81,8 @@ pub struct Remote {
     pub headers: Vec<Input>,
     /// `{name}` placeholders of the URL.
     pub variables: Vec<Input>,
+    /// What to do once it is installed (`postInstallInstructions`), shown to the admin.
+    pub post_install: Option<String>,
 }
 
 /// A package the entry can be run from.
@@ -95,6 +97,8 @@ pub struct Package {
     pub runtime_arguments: Vec<Argument>,
     pub package_arguments: Vec<Argument>,
     pub env: Vec<Input>,
+    /// What to do once it is installed (`postInstallInstructions`), shown to the admin.
+    pub post_install: Option<String>,
 }
 
 /// One entry of a registry.
@@ -106,6 +110,8 @@ pub struct Entry {
     pub status: Status,
     pub remotes: Vec<Remote>,
     pub packages: Vec<Package>,
+    /// The entry's own `postInstallInstructions` (a package's or remote's come first).
+    pub post_install: Option<String>,
     /// The entry's `remotes` and `packages` as the registry gave them, for display.
     raw_remotes: Value,
     raw_packages: Value,
@@ -152,6 +158,22 @@ fn text(
         }
         Some(_) => Err(garbled(&format!("{path}.{camel}"), "not a string")),
     }
+}
+
+/// `postInstallInstructions`: text an admin reads in a terminal, so without control
+/// characters (an escape sequence could rewrite what the terminal shows) but its lines.
+fn instructions(o: &Map<String, Value>, path: &str) -> Result<Option<String>, Garbled> {
+    Ok(text(
+        o,
+        "postInstallInstructions",
+        "post_install_instructions",
+        path,
+    )?
+    .map(|t| {
+        t.chars()
+            .filter(|c| !c.is_control() || *c == '\n')
+            .collect()
+    }))
 }
 
 fn flag(obj: &Map<String, Value>, camel: &str, snake: &str, path: &str) -> Result<bool, Garbled> {
@@ -289,6 +311,7 @@ fn package(v: &Value, path: &str) -> Result<Package, Garbled> {
         runtime_arguments: arguments(o, "runtimeArguments", "runtime_arguments", path)?,
         package_arguments: arguments(o, "packageArguments", "package_arguments", path)?,
         env,
+        post_install: instructions(o, path)?,
     })
 }
 
@@ -308,6 +331,7 @@ fn remote(v: &Value, path: &str) -> Result<Remote, Garbled> {
             .ok_or_else(|| garbled(&format!("{path}.url"), "missing"))?,
         headers,
         variables,
+        post_install: instructions(o, path)?,
     })
 }
 
@@ -367,6 +391,7 @@ pub fn read(item: &Value) -> Result<Entry, Garbled> {
         status,
         remotes,
         packages,
+        post_install: instructions(o, path)?,
         raw_remotes: member(o, "remotes", "remotes")
             .cloned()
             .unwrap_or(json!([])),

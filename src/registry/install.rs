@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::base::Origin;
 use crate::model::{Server, Source};
 use crate::store::registry::Registry;
 use crate::vault::net::{Zone, zone_of_url};
@@ -142,11 +143,17 @@ pub struct Upgrade {
     pub version: Option<String>,
     pub given: Given,
     pub allow_private: bool,
+    /// The admin's approval of a version whose remote is at another origin: that origin
+    /// (`scheme://host:port`, as the held answer gives it).
+    pub approve_origin: Option<String>,
+    /// With `approve_origin`: the headers the admin gave for the old origin go to the
+    /// new one too (by default they do not: the entry then asks for them again).
+    pub keep_headers: bool,
 }
 
 impl Upgrade {
     /// Reads `{"server", "version"?, "env"?, "arguments"?, "headers"?, "force"?,
-    /// "allow_private"?}`.
+    /// "allow_private"?, "approve_origin"?, "keep_headers"?}`.
     pub fn from_json(body: &Value) -> Result<Upgrade, RegistryError> {
         let obj = body.as_object().ok_or_else(|| {
             RegistryError::Invalid("body", "the body must be a JSON object".into())
@@ -159,6 +166,8 @@ impl Upgrade {
             "headers",
             "force",
             "allow_private",
+            "approve_origin",
+            "keep_headers",
         ];
         if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(RegistryError::Invalid(
@@ -173,8 +182,27 @@ impl Upgrade {
             version: text(obj, "version")?,
             given: given_of(obj)?,
             allow_private: switch(obj, "allow_private")?,
+            approve_origin: text(obj, "approve_origin")?,
+            keep_headers: switch(obj, "keep_headers")?,
         })
     }
+}
+
+/// What an upgrade did.
+#[derive(Debug)]
+pub enum Upgraded {
+    /// Applied (its changed definitions held for review): the server, and the version
+    /// it had.
+    Done(Server, String),
+    /// Held whole, nothing changed: the new version's remote is at another origin than
+    /// the server's, and no admin approved that origin yet. The server as it is, the
+    /// version waiting, the origin it would move to, and why it waits.
+    Held {
+        server: Server,
+        version: String,
+        origin: String,
+        reason: String,
+    },
 }
 
 /// A server name from an entry's (`io.github.acme/weather-mcp` → `weather-mcp`).
@@ -206,6 +234,13 @@ async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryEr
         return Ok(());
     };
     let refused = |m: String| RegistryError::Plan(super::plan::PlanError::Refused(m));
+    // The URL as filled from the install's values: a template variable may have given
+    // its scheme and host.
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(refused(format!(
+            "the entry's remote {url:?} is not an http:// or https:// URL"
+        )));
+    }
     let zone = zone_of_url(url)
         .await
         .map_err(|e| refused(format!("the entry's remote {url}: {e}")))?;
@@ -228,20 +263,21 @@ async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryEr
     Ok(())
 }
 
-/// Installs an entry: the created server, with its source.
+/// Installs an entry: the created server, with its source, and the entry's
+/// post-install instructions for the admin (`postInstallInstructions`).
 pub async fn install(
     client: &Client,
     store: &Registry,
     default_registry: &str,
     req: &Install,
-) -> Result<Server, RegistryError> {
+) -> Result<(Server, Option<String>), RegistryError> {
     let registry = registry_of(req.registry.as_deref(), default_registry)?;
     let entry = client
         .entry(&registry, &req.name, req.version.as_deref())
         .await?;
     let plan = plan(&entry, &req.given)?;
     check_remote(&plan, req.allow_private).await?;
-    let mut body = plan.body;
+    let mut body = plan.body.clone();
     body["name"] = json!(
         req.server
             .clone()
@@ -253,18 +289,22 @@ pub async fn install(
         version: entry.version.clone(),
         review: false,
     };
-    Ok(store
+    let server = store
         .create_installed(&body, &source, req.namespace.as_deref())
-        .await?)
+        .await?;
+    Ok((server, plan.post_install))
 }
 
-/// Upgrades an installed server to `version` (the latest when `None`): the server, and
-/// the version it had.
+/// Upgrades an installed server to `version` (the latest when `None`). A version whose
+/// remote is at another origin (scheme, host, port) than the server's URL is held whole
+/// ([`Upgraded::Held`]: the server keeps its version and URL, nothing is sent to the new
+/// origin) until the request approves that very origin; the headers the admin gave for
+/// the old origin follow only with `keep_headers`.
 pub async fn upgrade(
     client: &Client,
     store: &Registry,
     req: &Upgrade,
-) -> Result<(Server, String), RegistryError> {
+) -> Result<Upgraded, RegistryError> {
     let existing = store.get_server(&req.server).await?;
     let Some(source) = existing.source.clone() else {
         return Err(RegistryError::Invalid(
@@ -287,17 +327,72 @@ pub async fn upgrade(
     let mut given = req.given.clone();
     given.kept_env = existing.env.clone();
     given.kept_headers = existing.headers.clone();
-    let plan = plan(&entry, &given)?;
-    check_remote(&plan, req.allow_private).await?;
+    let mut planned = plan(&entry, &given)?;
+    check_remote(&planned, req.allow_private).await?;
+    if let Some(to) = moved_to(existing.url.as_deref(), planned.remote_url.as_deref()) {
+        let approved = req.approve_origin.as_deref().map(Origin::of);
+        match approved {
+            None => {
+                let reason = format!(
+                    "{} {} moves the server's remote to {to} (from {}): an upgrade to \
+                     another origin waits for an admin's approval, and the headers given \
+                     for the old origin do not follow it unless the approval says so. \
+                     Approve it with \"approve_origin\": \"{to}\" (keyadm registry \
+                     upgrade {} --approve-origin {to}), giving the headers the new origin \
+                     needs, or \"keep_headers\": true (--keep-headers) to send the old \
+                     ones there",
+                    entry.name,
+                    entry.version,
+                    existing
+                        .url
+                        .as_deref()
+                        .and_then(Origin::of)
+                        .map_or_else(|| "a command it runs".to_string(), |o| o.to_string()),
+                    existing.name,
+                );
+                return Ok(Upgraded::Held {
+                    server: existing,
+                    version: entry.version,
+                    origin: to.to_string(),
+                    reason,
+                });
+            }
+            Some(Some(a)) if a == to => {
+                if !req.keep_headers {
+                    given.kept_headers.clear();
+                    planned = plan(&entry, &given)?;
+                }
+            }
+            Some(_) => {
+                return Err(RegistryError::Invalid(
+                    "approve_origin",
+                    format!(
+                        "approve_origin: {} {} moves the remote to {to}, not to {}: \
+                         approve the origin it moves to, or leave the server where it is",
+                        entry.name,
+                        entry.version,
+                        req.approve_origin.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
     let next = Source {
         version: entry.version.clone(),
         review: true,
         ..source.clone()
     };
     let server = store
-        .upgrade_installed(existing.id, &plan.body, &next)
+        .upgrade_installed(existing.id, &planned.body, &next)
         .await?;
-    Ok((server, source.version))
+    Ok(Upgraded::Done(server, source.version))
+}
+
+/// The origin a planned remote moves the server to: `None` when it stays at the origin
+/// of the server's URL (or the plan runs a command, reaching no origin).
+fn moved_to(url: Option<&str>, planned: Option<&str>) -> Option<Origin> {
+    let to = Origin::of(planned?)?;
+    (url.and_then(Origin::of).as_ref() != Some(&to)).then_some(to)
 }
 
 /// An installed server whose registry has a newer version (or which its registry no

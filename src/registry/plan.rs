@@ -64,6 +64,9 @@ pub struct Given {
 pub struct Plan {
     pub body: Value,
     pub remote_url: Option<String>,
+    /// The entry's `postInstallInstructions` for what is installed (the remote's or the
+    /// package's, else the entry's own), for the admin to read.
+    pub post_install: Option<String>,
 }
 
 /// Plans the install of `entry`.
@@ -85,7 +88,7 @@ pub fn plan(entry: &Entry, given: &Given) -> Result<Plan, PlanError> {
         missing: Vec::new(),
         used: Used::default(),
     };
-    let plan = match remote {
+    let mut plan = match remote {
         Some(r) => p.remote(r)?,
         None => {
             let package = entry
@@ -96,6 +99,10 @@ pub fn plan(entry: &Entry, given: &Given) -> Result<Plan, PlanError> {
             p.package(package, &entry.version)?
         }
     };
+    plan.post_install = plan
+        .post_install
+        .take()
+        .or_else(|| entry.post_install.clone());
     if !p.missing.is_empty() {
         return Err(PlanError::Missing(p.missing));
     }
@@ -306,6 +313,7 @@ impl Planner<'_> {
             body: json!({"protocol": protocol, "url": url, "headers": headers,
                          "command": null, "args": null, "env": null}),
             remote_url: Some(url),
+            post_install: r.post_install.clone(),
         })
     }
 
@@ -362,6 +370,7 @@ impl Planner<'_> {
             body: json!({"protocol": "stdio", "command": command, "args": args, "env": env,
                          "url": null, "headers": null}),
             remote_url: None,
+            post_install: p.post_install.clone(),
         })
     }
 

@@ -22,7 +22,7 @@ use crate::base::KeyId;
 use crate::model::Namespace;
 
 /// The server name gateway tools are listed under.
-pub const SERVED_BY: &str = "metamcp";
+pub const SERVED_BY: &str = crate::model::names::GATEWAY_NAME;
 
 /// What one call of a gateway tool is given.
 pub struct GatewayCall<'a> {
@@ -110,6 +110,8 @@ pub(super) fn add<'n>(
                     view.disabled.insert(name);
                     continue;
                 }
+                // The gateway's tools' names have no `__`: no key of a member's is theirs.
+                Exposure::Claimed { .. } => continue,
                 Exposure::Exposed(name, o) => (name, o),
             },
         };

@@ -14,6 +14,7 @@ mod entries;
 pub mod gateway;
 mod header_params;
 mod names;
+mod overrides;
 mod prompts;
 mod resources;
 pub mod search;
@@ -48,10 +49,12 @@ use uuid::Uuid;
 use crate::backend::{Backend, Status};
 use crate::jsonrpc::frame::json_string;
 use crate::model::limits::Rate;
-use crate::model::{Namespace, Snapshot, ToolOverride};
+use crate::model::{Namespace, Snapshot};
 use crate::policy::Policy;
 use crate::policy::schema::Schema;
 use entries::{Entries, Entry, Kind, Reuse, fingerprints};
+use overrides::unmatched_overrides;
+pub(crate) use overrides::{Exposure, exposure};
 
 /// What the gateway adds to every view of its own: the tools it serves itself and the
 /// policies every call passes through (besides a namespace's own).
@@ -423,89 +426,6 @@ pub(super) fn compiled(tool: &Value, server: &str) -> Option<Arc<Schema>> {
     }
 }
 
-/// How a namespace exposes one tool of `server` (its own name `original`).
-pub(crate) enum Exposure<'n> {
-    /// Switched off, under the name it would have had.
-    Disabled(String),
-    /// Exposed under this name, with the override applied (if any).
-    Exposed(String, Option<&'n ToolOverride>),
-}
-
-/// The namespace's override of `server`'s tool `original`, looked up by the server and
-/// the tool's own name (what the store keeps) or by the exposed name, and the name it is
-/// exposed under; the override's key is added to `matched`.
-pub(crate) fn exposure<'n>(
-    server: &str,
-    original: &str,
-    ns: Option<&'n Namespace>,
-    matched: &mut std::collections::HashSet<&'n str>,
-) -> Exposure<'n> {
-    let prefixed = exposed_name(server, original, true);
-    let default_name = if ns.is_none_or(|n| n.prefix_tools) {
-        prefixed.clone()
-    } else {
-        exposed_name(server, original, false)
-    };
-    let own_key = format!("{server}__{original}");
-    let o = ns.and_then(|n| {
-        [&own_key, &prefixed, &default_name]
-            .into_iter()
-            .find_map(|k| n.tools.get_key_value(k.as_str()))
-    });
-    if let Some((k, _)) = o {
-        matched.insert(k.as_str());
-    }
-    let o = o.map(|(_, o)| o);
-    // An allow-list (`tools_default: disabled`) offers only the tools its overrides name.
-    let allowed = o.map_or(ns.is_none_or(|n| n.tools_enabled_by_default), |o| o.enabled);
-    if !allowed {
-        return Exposure::Disabled(default_name);
-    }
-    Exposure::Exposed(o.and_then(|o| o.name.clone()).unwrap_or(default_name), o)
-}
-
-/// Overrides that name no tool of the namespace: a server outside it, a tool its server
-/// no longer offers, an exposed name nothing has. Only judged against running servers
-/// (a server that is down has no list to judge by).
-fn unmatched_overrides(
-    view: &mut View,
-    members: &[&Arc<Backend>],
-    ns: &Namespace,
-    matched: &std::collections::HashSet<&str>,
-) {
-    let all_running = members.iter().all(|b| b.status() == Status::Running);
-    for key in ns.tools.keys().filter(|k| !matched.contains(k.as_str())) {
-        let server = key.split_once("__").map(|(s, _)| s);
-        let member = server.and_then(|s| members.iter().find(|b| b.name.eq_ignore_ascii_case(s)));
-        let problem = match (server, member) {
-            (Some(_), Some(b)) if b.status() == Status::Running => Problem {
-                servers: vec![b.name.clone()],
-                message: format!(
-                    "the override of {key:?} names a tool server {} does not offer",
-                    b.name
-                ),
-            },
-            (Some(_), Some(_)) => continue,
-            _ if !all_running => continue,
-            (Some(s), None) if ns.servers.iter().all(|m| !m.eq_ignore_ascii_case(s)) => Problem {
-                servers: vec![],
-                message: format!(
-                    "the override of {key:?} names server {s}, which is not in namespace {}",
-                    ns.name
-                ),
-            },
-            _ => Problem {
-                servers: vec![],
-                message: format!(
-                    "the override of {key:?} matches no tool of namespace {}",
-                    ns.name
-                ),
-            },
-        };
-        view.errors.push(problem);
-    }
-}
-
 /// The swappable table.
 pub struct Routing {
     table: ArcSwap<Table>,
@@ -551,6 +471,7 @@ pub fn build(
         ..Table::default()
     };
     let mut reuse = Reuse::from(&previous.entries);
+    let others = crate::pins::Others::of(backends);
     let all: Vec<&Arc<Backend>> = {
         let mut v: Vec<&Arc<Backend>> = snapshot
             .servers
@@ -571,9 +492,10 @@ pub fn build(
         }
         Arc::new(view)
     };
-    table
-        .views
-        .insert(None, finish(build_view(&all, own, None, &mut reuse), &None));
+    table.views.insert(
+        None,
+        finish(build_view(&all, own, None, &mut reuse, &others), &None),
+    );
     for ns in &snapshot.namespaces {
         let members: Vec<&Arc<Backend>> = ns
             .servers
@@ -587,7 +509,10 @@ pub fn build(
             })
             .collect();
         let key = Some(ns.name.clone());
-        let view = finish(build_view(&members, own, Some(ns), &mut reuse), &key);
+        let view = finish(
+            build_view(&members, own, Some(ns), &mut reuse, &others),
+            &key,
+        );
         table.views.insert(key, view);
     }
     table.entries = reuse.finish();
@@ -599,6 +524,7 @@ fn build_view(
     own: &Gateway,
     ns: Option<&Namespace>,
     reuse: &mut Reuse,
+    others: &crate::pins::Others<'_>,
 ) -> View {
     let prefix = ns.is_none_or(|n| n.prefix_tools);
     let mut view = View {
@@ -629,7 +555,10 @@ fn build_view(
     for b in members {
         let running = b.status() == Status::Running;
         let lists = b.lists();
-        let held = own.pins.as_ref().map(|p| p.judge(b.id, &b.name, &lists));
+        let held = own
+            .pins
+            .as_ref()
+            .map(|p| p.judge(b.id, &b.name, &lists, others));
         if running {
             let caps = &lists.capabilities;
             view.completions |= caps.get("completions").is_some();
@@ -652,6 +581,11 @@ fn build_view(
                     continue;
                 }
                 Exposure::Exposed(name, o) => (name, o),
+                Exposure::Claimed { name, owner } => {
+                    view.errors
+                        .push(Problem::claimed(&name, &b.name, original, &owner));
+                    continue;
+                }
             };
             if !running {
                 view.absent.tools.entry(name).or_insert(b.id);
@@ -730,6 +664,20 @@ fn build_view(
 }
 
 impl Problem {
+    /// `server`'s tool `original`, exposed as `name`, which is the key of an override of
+    /// `owner`'s tool: left out.
+    fn claimed(name: &str, server: &str, original: &str, owner: &str) -> Problem {
+        Problem {
+            servers: vec![server.to_string(), owner.to_string()],
+            message: format!(
+                "server {server} offers a tool exposed as {name:?}, the key of the override \
+                 of server {owner}'s tool; the override binds {owner}'s tool only, so \
+                 {server}'s is left out (give it an override of its own, \
+                 \"{server}__{original}\", to offer it under another name)"
+            ),
+        }
+    }
+
     /// `name` offered by two members of a view: `first`'s is kept, `second`'s hidden.
     fn offered_twice(what: &str, name: &str, first: &Exposed, second: &str) -> Problem {
         let kept = &first.backend.name;
@@ -817,6 +765,43 @@ mod tests {
             guardrails: Vec::new(),
             created_at: String::new(),
             updated_at: String::new(),
+        }
+    }
+
+    /// A key naming a member binds that member's tool: under `tool_prefix: never`
+    /// another member's tool exposed under the key does not take it (allow-list or not),
+    /// the named member's does, and a key naming no member is matched by exposed name.
+    #[test]
+    fn a_key_naming_a_member_binds_that_member_s_tool_only() {
+        let o = crate::model::ToolOverride {
+            enabled: true,
+            name: None,
+            description: None,
+            rate: None,
+        };
+        for enabled_by_default in [false, true] {
+            let tools = [
+                ("alw__echo".to_string(), o.clone()),
+                ("free".into(), o.clone()),
+            ];
+            let mut ns = namespace(enabled_by_default, tools.into_iter().collect());
+            ns.servers = vec!["alw".into(), "evl".into()];
+            ns.prefix_tools = false;
+            let mut matched = std::collections::HashSet::new();
+            let e = exposure("evl", "alw__echo", Some(&ns), &mut matched);
+            assert!(
+                matches!(&e, Exposure::Claimed { name, owner } if name == "alw__echo" && owner == "alw")
+            );
+            assert!(matched.is_empty());
+            let e = exposure("alw", "echo", Some(&ns), &mut matched);
+            assert!(matches!(&e, Exposure::Exposed(n, Some(_)) if n == "echo"));
+            let e = exposure("evl", "free", Some(&ns), &mut matched);
+            assert!(matches!(&e, Exposure::Exposed(n, Some(_)) if n == "free"));
+            // A key whose first part is no member is an exposed name.
+            ns.servers = vec!["evl".into()];
+            let mut matched = std::collections::HashSet::new();
+            let e = exposure("evl", "alw__echo", Some(&ns), &mut matched);
+            assert!(matches!(&e, Exposure::Exposed(n, Some(_)) if n == "alw__echo"));
         }
     }
 

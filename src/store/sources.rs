@@ -88,6 +88,13 @@ impl Registry {
         draft.validate()?;
         self.write_server(&tx, UPDATE_SERVER, id, &draft).await?;
         write_source(&tx, id, source).await?;
+        if draft.origin_moved {
+            // Tokens were issued for the old origin (RFC 8707): none follows the remote.
+            for table in ["upstream_tokens", "upstream_pending"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE server_id = $1"), &[&id])
+                    .await?;
+            }
+        }
         let server = self.find_server(&tx, &id.to_string(), false).await?;
         tx.commit().await?;
         Ok(server)

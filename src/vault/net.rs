@@ -32,6 +32,11 @@ pub enum Zone {
 }
 
 fn zone_of(ip: IpAddr) -> Result<Zone, String> {
+    if let Some(what) = crate::base::metadata::metadata_ip(ip) {
+        return Err(format!(
+            "{ip} is {what}: not an address the gateway fetches from"
+        ));
+    }
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
@@ -70,6 +75,11 @@ fn zone_of(ip: IpAddr) -> Result<Zone, String> {
 /// Resolves `uri`'s host: its address and zone (the least trusted of its addresses).
 async fn resolve(uri: &Uri) -> Result<(SocketAddr, Zone), String> {
     let host = uri.host().ok_or("a URL without a host")?;
+    if let Some(what) = crate::base::metadata::metadata_host(host) {
+        return Err(format!(
+            "{host} is {what}: not an address the gateway fetches from"
+        ));
+    }
     let https = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -320,6 +330,10 @@ mod tests {
             "fe80::1",
             "::",
             "::ffff:169.254.169.254",
+            "fd00:ec2::254",
+            "::ffff:a9fe:a9fe",
+            "100.100.100.200",
+            "64:ff9b::a9fe:a9fe",
         ] {
             assert!(z(refused).is_err(), "{refused}");
         }

@@ -127,6 +127,9 @@ impl ServerDraft {
             self.breaker_cooldown_ms = DEFAULT_BREAKER_COOLDOWN_MS;
         }
         if let Some(n) = name_field(obj, creating)? {
+            if let Some(why) = crate::model::names::reserved_server_name(&n) {
+                return Err(Invalid::field("name", why));
+            }
             self.name = n;
         }
         self.apply_protocol(obj, creating)?;
@@ -479,6 +482,15 @@ fn validate_url(url: &str) -> Result<(), Invalid> {
     }
     if authority.host().is_empty() {
         return Err(Invalid::field("url", "has no host"));
+    }
+    if let Some(what) = crate::base::metadata::metadata_host(authority.host()) {
+        return Err(Invalid::field(
+            "url",
+            format!(
+                "points at {} ({what}); the gateway never connects to a metadata address",
+                authority.host()
+            ),
+        ));
     }
     // The port as written (the URI type drops one that does not fit in 16 bits, and a
     // connection would then go to the scheme's default port instead).

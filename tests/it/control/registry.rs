@@ -425,7 +425,23 @@ async fn a_server_found_is_installed_in_one_request_runs_and_its_upgrade_is_held
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // 1.1.0 is served elsewhere (another port): held whole until that origin is approved.
     let up = json!({"server": "echo", "allow_private": true});
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/registry/upgrade",
+        &gw.admin_key,
+        &up,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let held = r.json();
+    assert_eq!(
+        (&held["upgrade_held"], &held["url"]),
+        (&json!(true), &json!(a.url()))
+    );
+    let up = with(up, json!({"approve_origin": held["held_origin"]}));
     let r = send_json(
         gw.addr,
         "POST",
@@ -767,6 +783,21 @@ async fn keyadm_searches_installs_lists_outdated_and_upgrades() {
     let out = keyadm(vec!["registry", "upgrade", "echo2", "--allow-private"])
         .await
         .unwrap();
+    let to = format!("http://127.0.0.1:{}", b.port);
+    assert!(
+        out.starts_with("held: ") && out.contains(&format!("--approve-origin {to}")),
+        "{out}"
+    );
+    let out = keyadm(vec![
+        "registry",
+        "upgrade",
+        "echo2",
+        "--allow-private",
+        "--approve-origin",
+        &to,
+    ])
+    .await
+    .unwrap();
     assert!(
         out.contains("from 1.0.0 to 1.1.0") && out.contains("held for review"),
         "{out}"
@@ -1052,6 +1083,272 @@ async fn garbled_entries_through_the_gateway_get_clear_answers_and_never_install
     // Some garbling leaves an entry installable (a changed description; 8 of these 48),
     // most does not: both branches are taken.
     assert!((1..48).contains(&installed), "{installed} of 48 installed");
+}
+
+async fn upgrade(gw: &TestGateway, body: &Value) -> support::http::Resp {
+    send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/registry/upgrade",
+        &gw.admin_key,
+        body,
+    )
+    .await
+}
+
+/// The entry `name` at `version`, one streamable-http remote at `url` with the header
+/// `X-Api-Key` the admin gives.
+fn remote_entry(name: &str, version: &str, url: &str) -> Value {
+    json!({"server": {"name": name, "version": version, "remotes": [{"type": "streamable-http",
+        "url": url, "headers": [{"name": "X-Api-Key", "isRequired": true, "isSecret": true}]}]}})
+}
+
+/// An upgrade whose remote moves to another origin is held whole (the server keeps its
+/// version and URL, the new origin sees no request) until an admin approves that very
+/// origin; the header given for the old origin does not follow unless the approval says
+/// so, so the entry asks for it again.
+#[tokio::test]
+async fn an_upgrade_to_another_origin_is_held_whole_and_the_old_headers_stay_behind() {
+    let gw = TestGateway::start().await;
+    let (a, b) = (Mock::start(&[]), Mock::start(&[]));
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.github.metamcp-test/moving";
+    *fx.doc.lock().unwrap() = remote_entry(name, "1.0.0", &a.url());
+    let req = json!({"name": name, "as": "moving", "registry": fx.url("doc"),
+        "allow_private": true, "headers": {"X-Api-Key": "for-a-only"}});
+    let r = install(&gw, req).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    gw.wait_status("moving", "running").await;
+    *fx.doc.lock().unwrap() = remote_entry(name, "2.0.0", &b.url());
+    let up = json!({"server": "moving", "allow_private": true});
+    let r = upgrade(&gw, &up).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let held = r.json();
+    let to = format!("http://127.0.0.1:{}", b.port);
+    assert_eq!(held["upgrade_held"], true, "{held}");
+    assert_eq!(held["held_origin"], to.as_str(), "{held}");
+    assert_eq!(held["held_version"], "2.0.0", "{held}");
+    let reason = held["held_reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&to) && reason.contains("approve_origin"),
+        "{reason}"
+    );
+    assert_eq!(
+        (&held["url"], &held["source"]["version"]),
+        (&json!(a.url()), &json!("1.0.0"))
+    );
+    // The server still runs at A; B has seen nothing.
+    let mut c = Client::new(gw.addr, "/mcp", Some(&gw.client_key));
+    c.initialize().await;
+    let answer = c
+        .call_tool("moving__echo", json!({"message": "still at a"}))
+        .await;
+    assert!(answer.to_string().contains("still at a"), "{answer}");
+    let s = get(gw.addr, "/api/v1/mcp/servers/moving", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(
+        (&s["url"], &s["source"]["version"]),
+        (&json!(a.url()), &json!("1.0.0"))
+    );
+    // Approving another origin is refused; approving B without the header asks for it.
+    let a_origin = format!("http://127.0.0.1:{}", a.port);
+    let r = upgrade(&gw, &with(up.clone(), json!({"approve_origin": a_origin}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let approve = with(up.clone(), json!({"approve_origin": to}));
+    let r = upgrade(&gw, &approve).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["missing"],
+        json!([{"kind": "header", "name": "X-Api-Key"}])
+    );
+    let stats = b.control("GET", "/control/stats").await;
+    assert_eq!(
+        (&stats["initializes"], &stats["requests"]),
+        (&json!(0), &json!(0)),
+        "{stats}"
+    );
+    // Approved with a header for B: moved.
+    let r = upgrade(
+        &gw,
+        &with(approve, json!({"headers": {"X-Api-Key": "for-b"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = r.json();
+    assert_eq!(
+        (&s["url"], &s["upgraded_from"]),
+        (&json!(b.url()), &json!("1.0.0")),
+        "{s}"
+    );
+    assert!(s.get("held_reason").is_none(), "{s}");
+    gw.wait_status("moving", "running").await;
+    let stats = b.control("GET", "/control/stats").await;
+    assert!(stats["initializes"].as_u64() > Some(0), "{stats}");
+}
+
+/// Cloud metadata addresses are refused in every spelling wherever a server URL is
+/// given: a server created or changed over REST, and a registry entry's remote even with
+/// `allow_private`.
+#[tokio::test]
+async fn metadata_addresses_are_refused_in_every_spelling_wherever_a_url_is_given() {
+    let gw = TestGateway::start().await;
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.github.metamcp-test/meta";
+    for host in [
+        "[fd00:ec2::254]",
+        "169.254.169.254",
+        "2852039166",
+        "0xa9fea9fe",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "[::ffff:169.254.169.254]",
+        "[::ffff:a9fe:a9fe]",
+        "100.100.100.200",
+        "[::ffff:6464:64c8]",
+    ] {
+        let url = format!("http://{host}/mcp");
+        let body = json!({"name": "meta", "protocol": "http", "url": url});
+        let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+        assert_eq!(r.status, 400, "{host}: {}", r.text());
+        assert!(r.text().contains("metadata"), "{host}: {}", r.text());
+        *fx.doc.lock().unwrap() = remote_entry(name, "1.0.0", &url);
+        let req = json!({"name": name, "as": "meta", "registry": fx.url("doc"),
+            "allow_private": true, "headers": {"X-Api-Key": "k"}});
+        let r = install(&gw, req).await;
+        assert_eq!(r.status, 400, "{host}: {}", r.text());
+        assert!(r.text().contains("metadata"), "{host}: {}", r.text());
+    }
+    assert_eq!(server_count(&gw).await, 0);
+    let body = json!({"name": "ok", "protocol": "http", "url": "http://127.0.0.1:9/mcp"});
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let moved = json!({"url": "http://[fd00:ec2::254]/latest"});
+    let r = send_json(
+        gw.addr,
+        "PUT",
+        "/api/v1/mcp/servers/ok",
+        &gw.admin_key,
+        &moved,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let s = get(gw.addr, "/api/v1/mcp/servers/ok", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(s["url"], "http://127.0.0.1:9/mcp");
+}
+
+/// `metamcp` is the gateway's own name: an entry named so, an `as` of it in any case, or
+/// a server created under it is refused with the fix named, and nothing is installed.
+#[tokio::test]
+async fn the_gateway_s_own_name_is_no_server_s() {
+    let gw = TestGateway::start().await;
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.evil/metamcp";
+    *fx.doc.lock().unwrap() = remote_entry(name, "1.0.0", "http://127.0.0.1:9/mcp");
+    let req = json!({"name": name, "registry": fx.url("doc"), "allow_private": true,
+        "headers": {"X-Api-Key": "k"}});
+    let r = install(&gw, req.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("--as OTHER"), "{}", r.text());
+    let r = install(&gw, with(req.clone(), json!({"as": "MetaMCP"}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let body = json!({"name": "metamcp", "protocol": "http", "url": "http://127.0.0.1:9/mcp"});
+    let r = send_json(gw.addr, "POST", "/api/v1/mcp/servers", &gw.admin_key, &body).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(server_count(&gw).await, 0);
+    let r = install(&gw, with(req, json!({"as": "evil-meta"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let e = support::keyadm(
+        &gw.db,
+        &[
+            "registry",
+            "add",
+            name,
+            "--registry",
+            &fx.url("doc"),
+            "--allow-private",
+            "--header",
+            "X-Api-Key=k",
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.1.contains("--as OTHER"), "{}", e.1);
+}
+
+/// A remote URL that starts with a template variable (`{baseUrl}/mcp`, as the draft
+/// schema allows) is filled from the install's values first, then its scheme and address
+/// are checked; the entry's post-install instructions are in the install's answer and in
+/// `keyadm registry add`'s output, without the control characters they came with.
+#[tokio::test]
+async fn a_templated_remote_is_filled_then_checked_and_its_instructions_shown() {
+    let gw = TestGateway::start().await;
+    let a = Mock::start(&[]);
+    let fx = Fixture::start((1, 2)).await;
+    let name = "io.github.metamcp-test/templated";
+    *fx.doc.lock().unwrap() = json!({"server": {"name": name, "version": "1.0.0",
+        "remotes": [{"type": "streamable-http", "url": "{baseUrl}/mcp",
+            "variables": {"baseUrl": {"description": "Where your instance runs",
+                                      "isRequired": true}},
+            "postInstallInstructions": "Open \u{1b}[2Jthe dashboard and make a token.\nThen restart."}]}});
+    let req = json!({"name": name, "as": "templated", "registry": fx.url("doc"),
+        "allow_private": true});
+    let r = install(&gw, req.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["missing"],
+        json!([{"kind": "argument", "name": "baseUrl"}])
+    );
+    for (base, says) in [
+        ("http://169.254.169.254", "metadata"),
+        ("http://[fd00:ec2::254]", "metadata"),
+        ("file:///etc/passwd#", "http"),
+    ] {
+        let r = install(
+            &gw,
+            with(req.clone(), json!({"arguments": {"baseUrl": base}})),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{base}: {}", r.text());
+        assert!(r.text().contains(says), "{base}: {}", r.text());
+    }
+    assert_eq!(server_count(&gw).await, 0);
+    let base = format!("http://127.0.0.1:{}", a.port);
+    let r = install(&gw, with(req, json!({"arguments": {"baseUrl": base}}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let s = r.json();
+    assert_eq!(s["url"], a.url());
+    assert_eq!(
+        s["post_install_instructions"],
+        "Open [2Jthe dashboard and make a token.\nThen restart."
+    );
+    gw.wait_status("templated", "running").await;
+    let arg = format!("baseUrl={base}");
+    let out = support::keyadm(
+        &gw.db,
+        &[
+            "registry",
+            "add",
+            name,
+            "--registry",
+            &fx.url("doc"),
+            "--as",
+            "templated2",
+            "--allow-private",
+            "--arg",
+            &arg,
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.contains("the dashboard and make a token.")
+            && out.contains("Then restart.")
+            && !out.contains('\u{1b}'),
+        "{out}"
+    );
 }
 
 proptest! {

@@ -5,15 +5,16 @@
 //! replicas by NOTIFY.
 
 use super::*;
-use crate::policy::rules::{Action, Subject};
+use crate::policy::rules::{Action, Mode, Subject};
 use crate::store::policies::{self, Stored, WriteError};
 
 fn refused(e: WriteError) -> Result<Response<Body>, ApiError> {
     match e {
         WriteError::Invalid(i) => {
-            let body = json!({"error": format!("the policy does not compile: line {}: {}", i.line, i.reason),
+            let body = json!({"error": format!("the policy does not compile: {i}"),
                 "code": "invalid_request", "status": 400, "field": "text",
-                "line": i.line, "reason": i.reason});
+                "line": i.line, "column": i.column, "rule": i.rule, "reason": i.reason,
+                "name": i.field, "nearest": i.nearest});
             Ok(json_value(StatusCode::BAD_REQUEST, &body))
         }
         WriteError::Db(e) => Err(ApiError::from(e)),
@@ -26,7 +27,7 @@ fn refused(e: WriteError) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// A body's `{"name"?, "text", "namespace"?}`.
+/// A body's `{"name"?, "text", "namespace"?, "mode"?}`.
 fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
     let Some(o) = body.as_object() else {
         return Err(ApiError::bad_field(
@@ -36,13 +37,23 @@ fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
     };
     if let Some(k) = o
         .keys()
-        .find(|k| !matches!(k.as_str(), "name" | "text" | "namespace"))
+        .find(|k| !matches!(k.as_str(), "name" | "text" | "namespace" | "mode"))
     {
         return Err(ApiError::bad_field(
             k,
-            "unknown field (name, text, namespace)",
+            "unknown field (name, text, namespace, mode)",
         ));
     }
+    let mode = match o.get("mode") {
+        None | Some(Value::Null) => Mode::Enforce,
+        Some(Value::String(m)) if Mode::parse(m).is_some() => Mode::parse(m).unwrap_or_default(),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "mode",
+                "\"enforce\" (the default: the policy binds) or \"audit\" (decided and recorded, binding nothing)",
+            ));
+        }
+    };
     let name = match (name, o.get("name")) {
         (Some(n), None) => n.to_string(),
         (Some(n), Some(Value::String(b))) if b == n => n.to_string(),
@@ -80,6 +91,7 @@ fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
         name,
         text,
         namespace,
+        mode,
     })
 }
 
@@ -242,9 +254,7 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
             arguments.as_ref(),
         ),
     };
-    Ok(json_value(
-        StatusCode::OK,
-        &json!({"decision": d.effect.as_str(), "policy": d.policy.as_deref(),
-                "reason": d.reason.as_deref(), "server": (!server.is_empty()).then_some(server)}),
-    ))
+    let mut out = d.to_json();
+    out["server"] = json!((!server.is_empty()).then_some(server));
+    Ok(json_value(StatusCode::OK, &out))
 }

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::cli::UsageError;
-use crate::policy::rules::{Action, Subject, Target};
+use crate::policy::rules::{Action, Mode, Subject, Target};
 use crate::store::keys::KeyStore;
 use crate::store::policies::{self, Stored, WriteError};
 
@@ -24,6 +24,7 @@ pub enum PoliciesCommand {
         name: String,
         file: String,
         namespace: Option<String>,
+        mode: Mode,
     },
     Remove(String),
     Check {
@@ -36,7 +37,7 @@ pub enum PoliciesCommand {
 
 /// `policies …` after the word `policies`.
 pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
-    let line = Line::read(args, &[], &["--namespace", "--arguments"])?;
+    let line = Line::read(args, &[], &["--namespace", "--arguments", "--mode"])?;
     let flag = |f: &str| {
         line.flags
             .iter()
@@ -53,11 +54,18 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
             PoliciesCommand::List
         }
         ["add", name, file] => {
-            only(&["--namespace"])?;
+            only(&["--namespace", "--mode"])?;
+            let mode = match flag("--mode").as_deref() {
+                None => Mode::Enforce,
+                Some(m) => Mode::parse(m).ok_or_else(|| {
+                    UsageError(format!("--mode {m}: enforce (the default) or audit"))
+                })?,
+            };
             PoliciesCommand::Add {
                 name: name.to_string(),
                 file: file.to_string(),
                 namespace: flag("--namespace"),
+                mode,
             }
         }
         ["remove", name] => {
@@ -75,7 +83,7 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
         }
         _ => {
             return Err(UsageError(
-                "policies takes: list | add NAME FILE [--namespace NS] | remove NAME | \
+                "policies takes: list | add NAME FILE [--namespace NS] [--mode enforce|audit] | remove NAME | \
                  check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]"
                     .into(),
             ));
@@ -87,6 +95,7 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
 pub async fn policies_command(
     store: &KeyStore,
     pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
     cmd: &PoliciesCommand,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -101,12 +110,13 @@ pub async fn policies_command(
                 "no policies: every call within reach is allowed\n".into()
             } else {
                 aligned(
-                    &["NAME", "NAMESPACE"],
+                    &["NAME", "NAMESPACE", "MODE"],
                     list.iter()
                         .map(|p| {
                             vec![
                                 p.name.clone(),
                                 p.namespace.as_deref().unwrap_or("(every view)").to_string(),
+                                p.mode.as_str().to_string(),
                             ]
                         })
                         .collect(),
@@ -117,6 +127,7 @@ pub async fn policies_command(
             name,
             file,
             namespace,
+            mode,
         } => {
             let text = match file.as_str() {
                 "-" => std::io::read_to_string(std::io::stdin()),
@@ -127,16 +138,16 @@ pub async fn policies_command(
                 name: name.clone(),
                 text,
                 namespace: namespace.clone(),
+                mode: *mode,
             };
             let exists = policies::get(pool, name).await?.is_some();
             policies::write(pool, &p, !exists)
                 .await
                 .map_err(|e| match e {
                     WriteError::Db(e) => KeyadmError::Db(e),
-                    WriteError::Invalid(i) => KeyadmError::Input(format!(
-                        "{file}: line {}: {} (the policy was not written)",
-                        i.line, i.reason
-                    )),
+                    WriteError::Invalid(i) => {
+                        KeyadmError::Input(format!("{file}: {i} (the policy was not written)"))
+                    }
                     other => KeyadmError::Input(other.to_string()),
                 })?;
             Ok(if json {
@@ -182,9 +193,14 @@ pub async fn policies_command(
             let rules = policies::load(pool).await?;
             // The tool as the gateway knows it: its server and annotations, from the
             // definition pinned when the gateway first listed it.
-            let (server, definition, offered_in) = pinned(pool, tool)
-                .await?
-                .unwrap_or_else(|| (String::new(), Value::Null, Vec::new()));
+            let (server, definition, offered_in) = match pinned(pool, tool).await? {
+                Some(found) => found,
+                // The gateway's own tools (code mode's `run_code`, tool search's), from
+                // the list the gateway serves them from, decided as it decides them.
+                None => {
+                    served(config, tool).unwrap_or_else(|| (String::new(), Value::Null, Vec::new()))
+                }
+            };
             // Where the key calls from: the namespace, or on `/mcp` for a key limited to
             // namespaces those of them that offer the tool (as the gateway decides).
             let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
@@ -215,21 +231,51 @@ pub async fn policies_command(
                 arguments.as_ref(),
             );
             Ok(if json {
-                line(
-                    json!({"decision": d.effect.as_str(), "policy": d.policy.as_deref(),
-                            "reason": d.reason.as_deref()}),
-                )
+                line(d.to_json())
             } else {
-                format!(
+                let mut out = format!(
                     "{}{}\n",
                     d.effect.as_str(),
                     d.policy
                         .as_deref()
                         .map_or_else(String::new, |p| format!(" (policy {p})"))
-                )
+                );
+                for f in &d.failed {
+                    out.push_str(&format!("  {} ({} rule)\n", f.note, f.effect.as_str()));
+                }
+                for t in &d.audited {
+                    out.push_str(&format!(
+                        "  audit mode: policy {} would {}\n",
+                        t.policy,
+                        t.effect.as_str()
+                    ));
+                }
+                out
             })
         }
     }
+}
+
+/// One of the gateway's own tools by the name a view exposes it under (`run_code`, or
+/// `metamcp__run_code` where tools are prefixed): its server, its definition, and the
+/// namespaces offering it (every one: each decides with its own policies).
+fn served(config: &crate::config::Config, tool: &str) -> Option<(String, Value, Vec<String>)> {
+    crate::app::gateway_tools(config)
+        .into_iter()
+        .find(|t| {
+            t.name() == tool
+                || tool
+                    .strip_prefix(crate::routing::SERVED_BY)
+                    .and_then(|r| r.strip_prefix("__"))
+                    == Some(t.name())
+        })
+        .map(|t| {
+            (
+                crate::routing::SERVED_BY.to_string(),
+                t.definition(),
+                Vec::new(),
+            )
+        })
 }
 
 /// A tool by the name a view exposes it under, as pinned (`sql/0021_tool_pins.sql`):

@@ -47,6 +47,9 @@ pub struct Ctx {
     /// each call made in this context names as `parent`. `None` but for a script's inner
     /// calls ([`crate::mcp::phases::inner`]).
     pub run: Option<uuid::Uuid>,
+    /// What the policies in audit mode would have decided on this call (set by the
+    /// policies phase, once), for its audit row's `policy_audit`.
+    pub trial: std::sync::OnceLock<Box<str>>,
 }
 
 impl Ctx {
@@ -74,6 +77,7 @@ impl Ctx {
             confirmation: Confirmation::Unasked,
             resume: None,
             run: None,
+            trial: std::sync::OnceLock::new(),
         })
     }
 
@@ -94,6 +98,7 @@ impl Ctx {
             confirmation,
             resume: None,
             run: self.run,
+            trial: std::sync::OnceLock::new(),
         }
     }
 
@@ -156,6 +161,7 @@ impl Ctx {
             log_levels: &self.state.data.log_levels,
             timeout: None,
             run: self.run,
+            trial: self.trial.get().map(|t| &**t),
         }
     }
 

@@ -16,8 +16,10 @@
 
 pub mod arguments;
 pub mod cel;
+pub mod cel_syntax;
 pub mod rules;
 pub mod schema;
+pub mod vocabulary;
 
 use std::sync::Arc;
 

@@ -47,6 +47,8 @@ pub struct Caller<'a> {
     pub timeout: Option<std::time::Duration>,
     /// The code-mode run the call was made within (its audit row's `parent`).
     pub run: Option<uuid::Uuid>,
+    /// What policies in audit mode would have decided (its audit row's `policy_audit`).
+    pub trial: Option<&'a str>,
 }
 
 impl Caller<'_> {
@@ -95,6 +97,7 @@ impl Caller<'_> {
                 upstream,
                 trace_id: None,
                 parent: self.run,
+                policy_audit: self.trial.map(Box::from),
             }
         });
         super::record::CallRecord {

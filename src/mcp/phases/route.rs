@@ -158,6 +158,7 @@ fn unavailable(
                 reason: None,
                 id: None,
                 parent: ctx.run,
+                policy_audit: None,
             });
     }
     if b.needs_account() {

@@ -12,5 +12,6 @@ mod confirm;
 mod confirm_in_code;
 mod guardrails;
 mod policies;
+mod policy_rollout;
 mod reviews;
 mod security;

@@ -565,6 +565,7 @@ impl Reader {
                 log_levels: &state.data.log_levels,
                 timeout: Some(state.config.tasks.wait),
                 run: None,
+                trial: None,
             };
             let bridge = Bridge::choose(caller.stateless, &self.backend).await;
             let resp = crate::mcp::era::bridge::forward(

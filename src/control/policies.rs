@@ -258,3 +258,105 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     out["server"] = json!((!server.is_empty()).then_some(server));
     Ok(json_value(StatusCode::OK, &out))
 }
+
+/// The most differences one simulation answers (the count of all is given beside).
+const MAX_CHANGES: usize = 10_000;
+
+/// `{"name"?, "text", "namespace"?}` tried against every key and every tool it reaches
+/// ([`crate::policy::simulate`]), today and with the change.
+pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call { state, req, .. } = c;
+    let body = json_body(state, req).await?;
+    let name = match body.get("name") {
+        None | Some(Value::Null) => "simulated".to_string(),
+        Some(Value::String(n)) => n.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "name",
+                "the name of the policy the text replaces",
+            ));
+        }
+    };
+    let mut obj = body.as_object().cloned().unwrap_or_default();
+    obj.insert("name".into(), Value::String(name));
+    let change = stored(&Value::Object(obj), None)?;
+    let (today, changed) = match policies::with_change(&state.db.pool, &change).await {
+        Ok(sets) => sets,
+        Err(e) => return refused(e),
+    };
+    let reach = reach(state, change.namespace.as_deref());
+    let keys = reach.len();
+    let compared = tokio::task::spawn_blocking(move || {
+        crate::policy::simulate::compare(&today, &changed, &reach)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the simulation stopped: {e}")))?;
+    let (changes, compared) = compared;
+    let all = changes.len();
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({
+            "changes": changes.iter().take(MAX_CHANGES).map(crate::policy::simulate::Change::to_json).collect::<Vec<_>>(),
+            "total_changes": all, "truncated": all > MAX_CHANGES,
+            "keys": keys, "compared": compared,
+            "arguments": crate::policy::simulate::ARGUMENTS_NOTE,
+        }),
+    ))
+}
+
+/// Every usable key and the tools it reaches as the gateway serves it: on `/mcp` (a key
+/// limited to namespaces, the union of theirs), or in `namespace` for the keys that reach
+/// it.
+fn reach(state: &State, namespace: Option<&str>) -> Vec<crate::policy::simulate::Reach> {
+    use crate::policy::simulate::{Reach, Reached};
+    let table = state.data.routing.load();
+    let mut out = Vec::new();
+    for (id, key) in state.auth.usable_keys() {
+        let admin = key.scope == crate::store::keys::Scope::Admin;
+        let view = match namespace {
+            Some(ns)
+                if admin || key.namespaces.is_empty() || key.namespaces.iter().any(|n| n == ns) =>
+            {
+                table.view(Some(ns)).cloned()
+            }
+            Some(_) => None,
+            None if !key.namespaces.is_empty() && !admin => Some(table.reach(&key.namespaces)),
+            None => table.view(None).cloned(),
+        };
+        let Some(view) = view else { continue };
+        let at = |name: &str| {
+            view.policy_namespaces(name)
+                .into_iter()
+                .map(|n| n.map(str::to_string))
+                .collect()
+        };
+        let mut tools: Vec<Reached> = view
+            .tools
+            .iter()
+            .map(|t| Reached {
+                name: t.name.to_string(),
+                server: t.backend.name.to_string(),
+                annotations: crate::mcp::policed::annotations(&t.entry),
+                namespaces: at(&t.name),
+            })
+            .collect();
+        tools.extend(view.served.iter().map(|s| Reached {
+            name: s.name.to_string(),
+            server: crate::routing::SERVED_BY.to_string(),
+            annotations: crate::mcp::policed::annotations(&s.entry),
+            namespaces: at(&s.name),
+        }));
+        out.push(Reach {
+            who: Subject {
+                id: id.as_str().to_string(),
+                name: key.name.clone(),
+                scope: key.scope.as_str().to_string(),
+                namespaces: key.namespaces.to_vec(),
+                kind: "key",
+                ..Subject::default()
+            },
+            tools,
+        });
+    }
+    out
+}

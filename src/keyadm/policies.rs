@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::UsageError;
 use crate::policy::rules::{Action, Mode, Subject, Target};
+use crate::policy::simulate;
 use crate::store::keys::KeyStore;
 use crate::store::policies::{self, Stored, WriteError};
 
@@ -27,6 +28,11 @@ pub enum PoliciesCommand {
         mode: Mode,
     },
     Remove(String),
+    Simulate {
+        name: String,
+        file: String,
+        namespace: Option<String>,
+    },
     Check {
         principal: String,
         tool: String,
@@ -72,6 +78,14 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
             only(&[])?;
             PoliciesCommand::Remove(name.to_string())
         }
+        ["simulate", name, file] => {
+            only(&["--namespace"])?;
+            PoliciesCommand::Simulate {
+                name: name.to_string(),
+                file: file.to_string(),
+                namespace: flag("--namespace"),
+            }
+        }
         ["check", principal, tool] => {
             only(&["--namespace", "--arguments"])?;
             PoliciesCommand::Check {
@@ -84,6 +98,7 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
         _ => {
             return Err(UsageError(
                 "policies takes: list | add NAME FILE [--namespace NS] [--mode enforce|audit] | remove NAME | \
+                 simulate NAME FILE [--namespace NS] | \
                  check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]"
                     .into(),
             ));
@@ -129,33 +144,55 @@ pub async fn policies_command(
             namespace,
             mode,
         } => {
-            let text = match file.as_str() {
-                "-" => std::io::read_to_string(std::io::stdin()),
-                f => std::fs::read_to_string(f),
-            }
-            .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))?;
             let p = Stored {
                 name: name.clone(),
-                text,
+                text: read_text(file)?,
                 namespace: namespace.clone(),
                 mode: *mode,
             };
             let exists = policies::get(pool, name).await?.is_some();
             policies::write(pool, &p, !exists)
                 .await
-                .map_err(|e| match e {
-                    WriteError::Db(e) => KeyadmError::Db(e),
-                    WriteError::Invalid(i) => {
-                        KeyadmError::Input(format!("{file}: {i} (the policy was not written)"))
-                    }
-                    other => KeyadmError::Input(other.to_string()),
-                })?;
+                .map_err(|e| written(file, e))?;
             Ok(if json {
                 line(p.to_json())
             } else {
                 format!(
                     "{} policy {name}\n",
                     if exists { "changed" } else { "added" }
+                )
+            })
+        }
+        PoliciesCommand::Simulate {
+            name,
+            file,
+            namespace,
+        } => {
+            let change = Stored {
+                name: name.clone(),
+                text: read_text(file)?,
+                namespace: namespace.clone(),
+                mode: Mode::Enforce,
+            };
+            let (today, changed) = policies::with_change(pool, &change)
+                .await
+                .map_err(|e| written(file, e))?;
+            let reach = reach(store, pool, config, namespace.as_deref()).await?;
+            let (changes, compared) = simulate::compare(&today, &changed, &reach);
+            Ok(if json {
+                line(
+                    json!({"changes": changes.iter().map(simulate::Change::to_json).collect::<Vec<_>>(),
+                    "keys": reach.len(), "compared": compared, "arguments": simulate::ARGUMENTS_NOTE}),
+                )
+            } else if changes.is_empty() {
+                format!(
+                    "no decision changes ({compared} calls of {} keys compared)\n",
+                    reach.len()
+                )
+            } else {
+                aligned(
+                    &["PRINCIPAL", "TOOL", "BEFORE", "AFTER"],
+                    simulate::table(&changes),
                 )
             })
         }
@@ -254,6 +291,125 @@ pub async fn policies_command(
             })
         }
     }
+}
+
+/// A policy file's text (`-`: standard input).
+fn read_text(file: &str) -> Result<String, KeyadmError> {
+    match file {
+        "-" => std::io::read_to_string(std::io::stdin()),
+        f => std::fs::read_to_string(f),
+    }
+    .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))
+}
+
+/// A refused write (or simulation) of `file`, as keyadm says it.
+fn written(file: &str, e: WriteError) -> KeyadmError {
+    match e {
+        WriteError::Db(e) => KeyadmError::Db(e),
+        WriteError::Invalid(i) => {
+            KeyadmError::Input(format!("{file}: {i} (the policy was not written)"))
+        }
+        other => KeyadmError::Input(other.to_string()),
+    }
+}
+
+/// Every usable key and the tools it reaches, as pinned in the database (what the
+/// gateway listed) and the gateway's own: on `/mcp` (a key limited to namespaces, the
+/// tools of their servers), or in `namespace` for the keys that reach it.
+async fn reach(
+    store: &KeyStore,
+    pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
+    namespace: Option<&str>,
+) -> Result<Vec<simulate::Reach>, KeyadmError> {
+    let pins = all_pinned(pool).await?;
+    let own: Vec<(String, Value)> = crate::app::gateway_tools(config)
+        .iter()
+        .map(|t| (t.name().to_string(), t.definition()))
+        .collect();
+    let mut out = Vec::new();
+    for key in store.list(false).await? {
+        if key.expired {
+            continue;
+        }
+        let admin = key.scope.as_str() == "admin";
+        let limited = !admin && !key.namespaces.is_empty();
+        let within: Vec<Option<String>> = match namespace {
+            Some(ns) if !limited || key.namespaces.iter().any(|n| n == ns) => {
+                vec![Some(ns.to_string())]
+            }
+            Some(_) => continue,
+            None if limited => key.namespaces.iter().cloned().map(Some).collect(),
+            None => vec![None],
+        };
+        let mut tools = Vec::new();
+        for (server, name, definition, offered) in &pins {
+            let at: Vec<Option<String>> = within
+                .iter()
+                .filter(|w| w.as_ref().is_none_or(|n| offered.contains(n)))
+                .cloned()
+                .collect();
+            if at.is_empty() {
+                continue;
+            }
+            tools.push(simulate::Reached {
+                name: crate::routing::exposed_name(server, name, true),
+                server: server.clone(),
+                annotations: definition
+                    .get("annotations")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                namespaces: at,
+            });
+        }
+        for (name, definition) in &own {
+            tools.push(simulate::Reached {
+                name: name.clone(),
+                server: crate::routing::SERVED_BY.to_string(),
+                annotations: definition
+                    .get("annotations")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                namespaces: within.clone(),
+            });
+        }
+        out.push(simulate::Reach {
+            who: Subject {
+                id: key.id.as_str().to_string(),
+                name: key.name.clone(),
+                scope: key.scope.as_str().to_string(),
+                namespaces: key.namespaces.clone(),
+                kind: "key",
+                ..Subject::default()
+            },
+            tools,
+        });
+    }
+    Ok(out)
+}
+
+/// Every pinned tool of an active server: its server, its name, its definition and the
+/// namespaces that include its server.
+async fn all_pinned(
+    pool: &deadpool_postgres::Pool,
+) -> Result<Vec<(String, String, Value, Vec<String>)>, KeyadmError> {
+    let client = pool.get().await.map_err(crate::store::db::DbError::from)?;
+    let rows = client
+        .query(
+            "SELECT s.name, p.name, p.definition, \
+                    array_remove(array_agg(ns.namespace), NULL) \
+             FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
+             LEFT JOIN namespace_servers ns ON ns.server_id = s.id \
+             WHERE p.kind = 'tool' AND s.is_active \
+             GROUP BY s.name, p.name, p.definition ORDER BY s.name, p.name",
+            &[],
+        )
+        .await
+        .map_err(crate::store::db::DbError::from)?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
 }
 
 /// One of the gateway's own tools by the name a view exposes it under (`run_code`, or

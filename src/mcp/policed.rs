@@ -44,7 +44,7 @@ pub fn subject(state: &Planes, principal: Option<&Principal>) -> Subject {
 
 /// A listing entry's `annotations` (`null` when it has none or cannot be read one way),
 /// read as the client reads the listing.
-fn annotations(entry: &[u8]) -> Value {
+pub fn annotations(entry: &[u8]) -> Value {
     crate::jsonrpc::read::value(entry)
         .ok()
         .and_then(|mut v| v.get_mut("annotations").map(Value::take))

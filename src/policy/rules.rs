@@ -63,6 +63,9 @@ impl Effect {
 pub enum Action {
     List,
     Call,
+    /// A call whose arguments are not known (a simulation): rules that read them are
+    /// passed over, and the decision notes that it depends on them.
+    CallUnseen,
 }
 
 /// A policy that cannot be stored: the line of its text and the reason; for a rule's
@@ -368,6 +371,9 @@ pub struct Decision {
     /// What each policy in audit mode that applies would have decided (it enforces
     /// nothing).
     pub audited: Vec<Trial>,
+    /// An enforced rule that reads the arguments was passed over before the decision
+    /// ([`Action::CallUnseen`]): with them it may differ.
+    pub depends_on_arguments: bool,
 }
 
 /// A rule that failed to evaluate: its policy, its effect, and the note ("rule 2 of
@@ -396,6 +402,7 @@ impl Decision {
         bound: None,
         failed: Vec::new(),
         audited: Vec::new(),
+        depends_on_arguments: false,
     };
 
     /// The first failed rule's note, if any.
@@ -444,6 +451,8 @@ struct Matched {
     hit: Option<(Effect, Option<Arc<str>>)>,
     bound: Option<&'static str>,
     failed: Vec<Failure>,
+    /// A rule that reads the call's arguments was passed over ([`Action::CallUnseen`]).
+    depends: bool,
 }
 
 /// The first rule of `p` that matches in `scope`. A rule whose evaluation fails (a key
@@ -456,12 +465,24 @@ fn first_match(p: &Policy, action: Action, scope: &Context<'_>, tool: &str) -> M
         hit: None,
         bound: None,
         failed: Vec::new(),
+        depends: false,
     };
     for (i, r) in p.rules.iter().enumerate() {
         if action == Action::List && r.on_arguments {
             continue;
         }
-        let why = match cel::execute(&r.program, scope) {
+        let evaluated = cel::execute(&r.program, scope);
+        // Unseen arguments are `null`: a rule decided without reading them (`tool.name ==
+        // 'x' && arguments.org …` on another tool) decides; one that reads them may go
+        // either way.
+        if action == Action::CallUnseen
+            && r.on_arguments
+            && !matches!(evaluated, Evaluated::Value(Value::Bool(_)))
+        {
+            m.depends = true;
+            continue;
+        }
+        let why = match evaluated {
             Evaluated::Value(Value::Bool(true)) => {
                 m.hit = Some((r.effect, r.reason.clone()));
                 return m;
@@ -496,7 +517,7 @@ fn first_match(p: &Policy, action: Action, scope: &Context<'_>, tool: &str) -> M
             effect: r.effect,
             note: note.clone(),
         });
-        if action == Action::Call && r.effect != Effect::Allow {
+        if action != Action::List && r.effect != Effect::Allow {
             let said = r
                 .reason
                 .as_deref()
@@ -563,9 +584,11 @@ impl RuleSet {
                     None => audited.push(t),
                 }
             }
+            let depends = decided.depends_on_arguments || d.depends_on_arguments;
             if d.effect > decided.effect {
                 decided = d;
             }
+            decided.depends_on_arguments = depends && decided.effect != Effect::Deny;
         }
         decided.failed = failed;
         decided.audited = audited;
@@ -603,7 +626,7 @@ impl RuleSet {
             "action",
             match action {
                 Action::List => "list",
-                Action::Call => "call",
+                Action::Call | Action::CallUnseen => "call",
             },
         );
         scope.add_variable_from_value("namespace", namespace.map_or(Value::Null, Value::from));
@@ -616,7 +639,13 @@ impl RuleSet {
             ]),
         );
         let empty = Json::Object(serde_json::Map::new());
-        scope.add_variable_from_value("arguments", value(arguments.unwrap_or(&empty)));
+        scope.add_variable_from_value(
+            "arguments",
+            match action {
+                Action::CallUnseen => Value::Null,
+                _ => value(arguments.unwrap_or(&empty)),
+            },
+        );
         scope.add_variable_from_value(
             "now",
             Value::Int(i64::try_from(crate::base::unix_now()).unwrap_or(i64::MAX)),
@@ -624,6 +653,7 @@ impl RuleSet {
         let mut decided = Decision::ALLOW;
         let mut failed = Vec::new();
         let mut audited = Vec::new();
+        let mut depends = false;
         for p in applying {
             let m = first_match(p, action, &scope, tool.name);
             if p.mode == Mode::Audit {
@@ -635,6 +665,8 @@ impl RuleSet {
                 continue;
             }
             failed.extend(m.failed);
+            // Past a deny nothing can change the decision.
+            depends = depends || (m.depends && decided.effect != Effect::Deny);
             if let Some((effect, reason)) = m.hit
                 && effect > decided.effect
                 && decided.effect != Effect::Deny
@@ -650,6 +682,7 @@ impl RuleSet {
         }
         decided.failed = failed;
         decided.audited = audited;
+        decided.depends_on_arguments = depends && decided.effect != Effect::Deny;
         decided
     }
 }

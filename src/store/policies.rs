@@ -86,8 +86,12 @@ pub async fn get(pool: &Pool, name: &str) -> Result<Option<Stored>, DbError> {
 /// is applied as written, its failing rules deciding by their effect, and reported in
 /// the log the same way.
 pub async fn load(pool: &Pool) -> Result<RuleSet, DbError> {
-    let compiled = list(pool)
-        .await?
+    Ok(compile_all(&list(pool).await?))
+}
+
+/// `stored` compiled as [`load`] compiles them.
+pub fn compile_all(stored: &[Stored]) -> RuleSet {
+    let compiled = stored
         .iter()
         .filter_map(
             |p| match Policy::stored(&p.name, p.namespace.as_deref(), &p.text) {
@@ -104,7 +108,25 @@ pub async fn load(pool: &Pool) -> Result<RuleSet, DbError> {
             },
         )
         .collect();
-    Ok(RuleSet::new(compiled))
+    RuleSet::new(compiled)
+}
+
+/// Today's policies and the same with `change` in force (replacing the policy of its
+/// name, or added), after `change` is checked as a write would check it.
+pub async fn with_change(pool: &Pool, change: &Stored) -> Result<(RuleSet, RuleSet), WriteError> {
+    Policy::compile(&change.name, change.namespace.as_deref(), &change.text)
+        .map_err(WriteError::Invalid)?;
+    let today = list(pool).await?;
+    let mut changed: Vec<Stored> = today
+        .iter()
+        .filter(|p| p.name != change.name)
+        .cloned()
+        .collect();
+    changed.push(Stored {
+        mode: Mode::Enforce,
+        ..change.clone()
+    });
+    Ok((compile_all(&today), compile_all(&changed)))
 }
 
 /// Writes `p` after checking it: `create` refuses a name in use, else the name must be

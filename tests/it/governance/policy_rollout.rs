@@ -232,3 +232,97 @@ async fn a_policy_in_audit_mode_records_what_it_would_do_and_binds_nothing() {
         .await;
     assert_eq!(m["error"]["data"]["policy"], "trial", "{m}");
 }
+
+#[tokio::test]
+async fn a_change_is_simulated_as_who_loses_what_over_rest_and_keyadm() {
+    let (gw, _beta) = gateway().await;
+    let _c = client(&gw, &gw.client_key).await;
+    let today = json!([{"effect": "deny", "when": "principal.name == 'client' && tool.name == 'beta__add'"}]);
+    let made = add(&gw, json!({"name": "guard", "text": today.to_string()})).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let change = json!([
+        {"effect": "deny", "when": "principal.name == 'client' && tool.name == 'beta__echo'"},
+        {"effect": "deny", "when": "tool.name == 'beta__fail' && arguments.x == 1"}
+    ]);
+    let simulate = |key: String, body: Value| {
+        let addr = gw.addr;
+        async move { send_json(addr, "POST", "/api/v1/policies/simulate", &key, &body).await }
+    };
+    let body = json!({"name": "guard", "text": change.to_string()});
+    assert_eq!(
+        simulate(gw.client_key.clone(), body.clone()).await.status,
+        403
+    );
+    let r = simulate(gw.admin_key.clone(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let out = r.json();
+    let changes = out["changes"].as_array().cloned().unwrap_or_default();
+    let has = |principal: &str, tool: &str, before: &str, after: &str| {
+        changes.iter().any(|c| {
+            c == &json!({"principal": principal, "tool": tool, "before": before, "after": after})
+        })
+    };
+    assert!(has("client", "beta__add", "deny", "allow"), "{out}");
+    assert!(has("client", "beta__echo", "allow", "deny"), "{out}");
+    assert!(
+        has("client", "beta__fail", "allow", "depends on arguments"),
+        "{out}"
+    );
+    // Nothing else changes for the client; the admin meets only the rule on arguments.
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["tool"] == "beta__fail" || c["principal"] == "client"),
+        "{out}"
+    );
+    assert!(
+        out["arguments"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("keeps no"),
+        "{out}"
+    );
+    // Nothing was written: the gateway decides as before.
+    let stored = get(gw.addr, "/api/v1/policies/guard", &gw.admin_key).await;
+    assert_eq!(
+        stored.json()["text"],
+        today.to_string(),
+        "{}",
+        stored.text()
+    );
+    // A text that does not check: 400 with the nearest name.
+    let bad = simulate(
+        gw.admin_key.clone(),
+        json!({"text": "[{\"effect\": \"deny\", \"when\": \"tool.nmae == 'x'\"}]"}),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(bad.json()["nearest"], "tool.name", "{}", bad.text());
+
+    // keyadm: the same table, from the tools as pinned.
+    let keyadm = |args: &[&str]| support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &gw.db.env(), args);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("guard.json");
+    std::fs::write(&file, change.to_string()).expect("written");
+    let path = file.to_string_lossy().to_string();
+    let out = keyadm(&["policies", "simulate", "guard", &path]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let table = support::stdout(&out);
+    assert!(table.starts_with("PRINCIPAL"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("client") && l.contains("beta__echo"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(row, "client beta__echo allow deny", "{table}");
+    let out = keyadm(&["policies", "simulate", "guard", &path, "--json"]);
+    let j: Value = serde_json::from_str(&support::stdout(&out)).expect("JSON");
+    assert!(
+        j["changes"].as_array().is_some_and(|c| c
+            .contains(&json!({"principal": "client", "tool": "beta__fail",
+                "before": "allow", "after": "depends on arguments"}))),
+        "{j}"
+    );
+}

@@ -494,18 +494,7 @@ fn success(id: RouteId) -> (u16, Value) {
                             "failed": {"type": ["string", "null"]}}},
                         "description": "what each policy in audit mode would have decided"}}})),
         ),
-        RouteId::SimulatePolicy => (
-            200,
-            json_body(
-                json!({"type": "object", "required": ["changes", "keys", "compared"],
-                "properties": {"changes": {"type": "array", "items": {"type": "object",
-                    "required": ["principal", "tool", "before", "after"],
-                    "properties": {"principal": {"type": "string"}, "tool": {"type": "string"},
-                        "before": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}, "after": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}}}},
-                    "keys": {"type": "integer"}, "compared": {"type": "integer"},
-                    "arguments": {"type": "string"}}}),
-            ),
-        ),
+        RouteId::SimulatePolicy => (200, json_body(simulate_schema())),
         RouteId::ListSkills => (200, json_body(schema_ref("SkillList"))),
         RouteId::RegistrySearch => (200, json_body(schema_ref("RegistryPage"))),
         RouteId::RegistryInstall => (201, json_body(schema_ref("Server"))),
@@ -755,6 +744,17 @@ fn guardrail_schemas(schemas: &mut Value) {
     for schema in ["Namespace", "NamespaceInput"] {
         schemas[schema]["properties"]["guardrails"] = list.clone();
     }
+}
+
+/// A simulation's answer: the differences.
+fn simulate_schema() -> Value {
+    json!({"type": "object", "required": ["changes", "keys", "compared"],
+                "properties": {"changes": {"type": "array", "items": {"type": "object",
+                    "required": ["principal", "tool", "before", "after"],
+                    "properties": {"principal": {"type": "string"}, "tool": {"type": "string"},
+                        "before": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}, "after": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}}}},
+                    "keys": {"type": "integer"}, "compared": {"type": "integer"},
+                    "arguments": {"type": "string"}}})
 }
 
 /// A policy by identity ([`crate::policy::rules`]), as stored and given.

@@ -168,33 +168,14 @@ pub async fn policies_command(
             file,
             namespace,
         } => {
-            let change = Stored {
-                name: name.clone(),
-                text: read_text(file)?,
-                namespace: namespace.clone(),
-                mode: Mode::Enforce,
-            };
-            let (today, changed) = policies::with_change(pool, &change)
-                .await
-                .map_err(|e| written(file, e))?;
-            let reach = reach(store, pool, config, namespace.as_deref()).await?;
-            let (changes, compared) = simulate::compare(&today, &changed, &reach);
-            Ok(if json {
-                line(
-                    json!({"changes": changes.iter().map(simulate::Change::to_json).collect::<Vec<_>>(),
-                    "keys": reach.len(), "compared": compared, "arguments": simulate::ARGUMENTS_NOTE}),
-                )
-            } else if changes.is_empty() {
-                format!(
-                    "no decision changes ({compared} calls of {} keys compared)\n",
-                    reach.len()
-                )
-            } else {
-                aligned(
-                    &["PRINCIPAL", "TOOL", "BEFORE", "AFTER"],
-                    simulate::table(&changes),
-                )
-            })
+            simulate_command(
+                store,
+                pool,
+                config,
+                (name, file, namespace.as_deref()),
+                json,
+            )
+            .await
         }
         PoliciesCommand::Remove(name) => {
             if !policies::remove(pool, name).await? {
@@ -212,85 +193,139 @@ pub async fn policies_command(
             namespace,
             arguments,
         } => {
-            let arguments: Option<Value> = arguments
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| KeyadmError::Input(format!("--arguments is not JSON: {e}")))?;
-            let id = store.resolve(principal).await?;
-            let key = store.show(id.as_str()).await?;
-            let who = Subject {
-                id: key.id.as_str().to_string(),
-                name: key.name.clone(),
-                scope: key.scope.as_str().to_string(),
-                namespaces: key.namespaces.clone(),
-                kind: "key",
-                ..Subject::default()
-            };
-            let rules = policies::load(pool).await?;
-            // The tool as the gateway knows it: its server and annotations, from the
-            // definition pinned when the gateway first listed it.
-            let (server, definition, offered_in) = match pinned(pool, tool).await? {
-                Some(found) => found,
-                // The gateway's own tools (code mode's `run_code`, tool search's), from
-                // the list the gateway serves them from, decided as it decides them.
-                None => {
-                    served(config, tool).unwrap_or_else(|| (String::new(), Value::Null, Vec::new()))
-                }
-            };
-            // Where the key calls from: the namespace, or on `/mcp` for a key limited to
-            // namespaces those of them that offer the tool (as the gateway decides).
-            let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
-                Some(ns) => vec![Some(ns)],
-                None if !key.namespaces.is_empty() && key.scope.as_str() != "admin" => {
-                    let offering: Vec<Option<&str>> = key
-                        .namespaces
-                        .iter()
-                        .filter(|n| offered_in.contains(n))
-                        .map(|n| Some(n.as_str()))
-                        .collect();
-                    match offering.is_empty() {
-                        false => offering,
-                        true => key.namespaces.iter().map(|n| Some(n.as_str())).collect(),
-                    }
-                }
-                None => vec![None],
-            };
-            let d = rules.decide_over(
-                &who,
-                Action::Call,
-                &namespaces,
-                &Target {
-                    name: tool,
-                    server: &server,
-                    annotations: definition.get("annotations").unwrap_or(&Value::Null),
-                },
-                arguments.as_ref(),
-            );
-            Ok(if json {
-                line(d.to_json())
-            } else {
-                let mut out = format!(
-                    "{}{}\n",
-                    d.effect.as_str(),
-                    d.policy
-                        .as_deref()
-                        .map_or_else(String::new, |p| format!(" (policy {p})"))
-                );
-                for f in &d.failed {
-                    out.push_str(&format!("  {} ({} rule)\n", f.note, f.effect.as_str()));
-                }
-                for t in &d.audited {
-                    out.push_str(&format!(
-                        "  audit mode: policy {} would {}\n",
-                        t.policy,
-                        t.effect.as_str()
-                    ));
-                }
-                out
-            })
+            check_command(
+                store,
+                pool,
+                config,
+                (principal, tool, namespace, arguments),
+                json,
+            )
+            .await
         }
     }
+}
+
+/// `policies check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]`: the decision
+/// as the gateway makes it, with the rules that failed and the audit-mode policies.
+async fn check_command(
+    store: &KeyStore,
+    pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
+    (principal, tool, namespace, arguments): (&str, &str, &Option<String>, &Option<String>),
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let arguments: Option<Value> = arguments
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| KeyadmError::Input(format!("--arguments is not JSON: {e}")))?;
+    let id = store.resolve(principal).await?;
+    let key = store.show(id.as_str()).await?;
+    let who = Subject {
+        id: key.id.as_str().to_string(),
+        name: key.name.clone(),
+        scope: key.scope.as_str().to_string(),
+        namespaces: key.namespaces.clone(),
+        kind: "key",
+        ..Subject::default()
+    };
+    let rules = policies::load(pool).await?;
+    // The tool as the gateway knows it: its server and annotations, from the
+    // definition pinned when the gateway first listed it.
+    let (server, definition, offered_in) = match pinned(pool, tool).await? {
+        Some(found) => found,
+        // The gateway's own tools (code mode's `run_code`, tool search's), from
+        // the list the gateway serves them from, decided as it decides them.
+        None => served(config, tool).unwrap_or_else(|| (String::new(), Value::Null, Vec::new())),
+    };
+    // Where the key calls from: the namespace, or on `/mcp` for a key limited to
+    // namespaces those of them that offer the tool (as the gateway decides).
+    let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
+        Some(ns) => vec![Some(ns)],
+        None if !key.namespaces.is_empty() && key.scope.as_str() != "admin" => {
+            let offering: Vec<Option<&str>> = key
+                .namespaces
+                .iter()
+                .filter(|n| offered_in.contains(n))
+                .map(|n| Some(n.as_str()))
+                .collect();
+            match offering.is_empty() {
+                false => offering,
+                true => key.namespaces.iter().map(|n| Some(n.as_str())).collect(),
+            }
+        }
+        None => vec![None],
+    };
+    let d = rules.decide_over(
+        &who,
+        Action::Call,
+        &namespaces,
+        &Target {
+            name: tool,
+            server: &server,
+            annotations: definition.get("annotations").unwrap_or(&Value::Null),
+        },
+        arguments.as_ref(),
+    );
+    Ok(if json {
+        line(d.to_json())
+    } else {
+        let mut out = format!(
+            "{}{}\n",
+            d.effect.as_str(),
+            d.policy
+                .as_deref()
+                .map_or_else(String::new, |p| format!(" (policy {p})"))
+        );
+        for f in &d.failed {
+            out.push_str(&format!("  {} ({} rule)\n", f.note, f.effect.as_str()));
+        }
+        for t in &d.audited {
+            out.push_str(&format!(
+                "  audit mode: policy {} would {}\n",
+                t.policy,
+                t.effect.as_str()
+            ));
+        }
+        out
+    })
+}
+
+/// `policies simulate NAME FILE [--namespace NS]`: the differences as a table (or JSON).
+async fn simulate_command(
+    store: &KeyStore,
+    pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
+    (name, file, namespace): (&str, &str, Option<&str>),
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let change = Stored {
+        name: name.to_string(),
+        text: read_text(file)?,
+        namespace: namespace.map(str::to_string),
+        mode: Mode::Enforce,
+    };
+    let (today, changed) = policies::with_change(pool, &change)
+        .await
+        .map_err(|e| written(file, e))?;
+    let reach = reach(store, pool, config, namespace).await?;
+    let (changes, compared) = simulate::compare(&today, &changed, &reach);
+    Ok(if json {
+        line(
+            json!({"changes": changes.iter().map(simulate::Change::to_json).collect::<Vec<_>>(),
+                    "keys": reach.len(), "compared": compared, "arguments": simulate::ARGUMENTS_NOTE}),
+        )
+    } else if changes.is_empty() {
+        format!(
+            "no decision changes ({compared} calls of {} keys compared)\n",
+            reach.len()
+        )
+    } else {
+        aligned(
+            &["PRINCIPAL", "TOOL", "BEFORE", "AFTER"],
+            simulate::table(&changes),
+        )
+    })
 }
 
 /// A policy file's text (`-`: standard input).

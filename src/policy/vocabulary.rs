@@ -435,27 +435,15 @@ impl Checker {
         }
     }
 
-    fn call(
+    /// A macro's type (`all`, `exists`, `exists_one`, `map`, `filter` with a name
+    /// first), its body checked with the name bound; `None` for any other call.
+    fn comprehension(
         &mut self,
         e: &Ast,
         target: Option<&Ast>,
         name: &str,
         args: &[Ast],
-    ) -> Result<Ty, Unfit> {
-        if !FUNCTIONS.contains(&name) {
-            let near = nearest(name, FUNCTIONS.iter().copied()).map(str::to_string);
-            return Err(Unfit {
-                at: e.at,
-                field: Some(name.to_string()),
-                reason: format!(
-                    "unknown function `{name}`{} (known: {})",
-                    near.as_deref()
-                        .map_or_else(String::new, |k| format!("; did you mean `{k}`?")),
-                    FUNCTIONS.join(", ")
-                ),
-                nearest: near,
-            });
-        }
+    ) -> Result<Option<Ty>, Unfit> {
         let macro_var = matches!(name, "all" | "exists" | "exists_one" | "map" | "filter");
         if let (
             true,
@@ -499,11 +487,38 @@ impl Checker {
                     ),
                 ));
             }
-            return Ok(if matches!(name, "map" | "filter") {
+            return Ok(Some(if matches!(name, "map" | "filter") {
                 Ty::List
             } else {
                 Ty::Bool
+            }));
+        }
+        Ok(None)
+    }
+
+    fn call(
+        &mut self,
+        e: &Ast,
+        target: Option<&Ast>,
+        name: &str,
+        args: &[Ast],
+    ) -> Result<Ty, Unfit> {
+        if !FUNCTIONS.contains(&name) {
+            let near = nearest(name, FUNCTIONS.iter().copied()).map(str::to_string);
+            return Err(Unfit {
+                at: e.at,
+                field: Some(name.to_string()),
+                reason: format!(
+                    "unknown function `{name}`{} (known: {})",
+                    near.as_deref()
+                        .map_or_else(String::new, |k| format!("; did you mean `{k}`?")),
+                    FUNCTIONS.join(", ")
+                ),
+                nearest: near,
             });
+        }
+        if let Some(ty) = self.comprehension(e, target, name, args)? {
+            return Ok(ty);
         }
         if name == "has" {
             return match args {

@@ -358,7 +358,8 @@ fn usage(message: &str) -> u8 {
 /// The tools the gateway serves itself ([`crate::routing::gateway`]), one line each:
 /// `Arc::new(SomeTool::new(config))`, where `SomeTool` implements
 /// [`GatewayTool`](crate::routing::GatewayTool) in a file of its own.
-fn gateway_tools(config: &crate::config::Config) -> Vec<Arc<dyn crate::routing::GatewayTool>> {
+/// `keyadm policies check` decides on them from the same list.
+pub fn gateway_tools(config: &crate::config::Config) -> Vec<Arc<dyn crate::routing::GatewayTool>> {
     vec![
         Arc::new(crate::mcp::search::SearchTools),
         Arc::new(crate::mcp::code_run::RunCode::new(&config.code.bounds)),

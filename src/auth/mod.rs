@@ -369,6 +369,18 @@ impl Authenticator {
         self.state(id).map(|s| s.name.clone())
     }
 
+    /// Every key that may call now (active, not expired), with its state.
+    pub fn usable_keys(&self) -> Vec<(KeyId, Arc<KeyState>)> {
+        let now = crate::base::unix_now() as f64;
+        self.states
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, s)| s.usable(now).is_ok())
+            .map(|(id, s)| (*id, s.clone()))
+            .collect()
+    }
+
     /// A key by its id or its name.
     pub fn find_key(&self, id_or_name: &str) -> Option<(KeyId, Arc<KeyState>)> {
         let states = self.states.read().unwrap_or_else(|p| p.into_inner());

@@ -126,6 +126,7 @@ pub async fn dispatch(
         RouteId::ListPolicies => policies::list(c).await,
         RouteId::CreatePolicy => policies::create(c).await,
         RouteId::CheckPolicy => policies::check(c).await,
+        RouteId::SimulatePolicy => policies::simulate(c).await,
         RouteId::GetPolicy => policies::get(c).await,
         RouteId::UpdatePolicy => policies::update(c).await,
         RouteId::DeletePolicy => policies::delete(c).await,

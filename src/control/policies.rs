@@ -5,15 +5,16 @@
 //! replicas by NOTIFY.
 
 use super::*;
-use crate::policy::rules::{Action, Subject};
+use crate::policy::rules::{Action, Mode, Subject};
 use crate::store::policies::{self, Stored, WriteError};
 
 fn refused(e: WriteError) -> Result<Response<Body>, ApiError> {
     match e {
         WriteError::Invalid(i) => {
-            let body = json!({"error": format!("the policy does not compile: line {}: {}", i.line, i.reason),
+            let body = json!({"error": format!("the policy does not compile: {i}"),
                 "code": "invalid_request", "status": 400, "field": "text",
-                "line": i.line, "reason": i.reason});
+                "line": i.line, "column": i.column, "rule": i.rule, "reason": i.reason,
+                "name": i.field, "nearest": i.nearest});
             Ok(json_value(StatusCode::BAD_REQUEST, &body))
         }
         WriteError::Db(e) => Err(ApiError::from(e)),
@@ -26,7 +27,7 @@ fn refused(e: WriteError) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// A body's `{"name"?, "text", "namespace"?}`.
+/// A body's `{"name"?, "text", "namespace"?, "mode"?}`.
 fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
     let Some(o) = body.as_object() else {
         return Err(ApiError::bad_field(
@@ -36,13 +37,23 @@ fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
     };
     if let Some(k) = o
         .keys()
-        .find(|k| !matches!(k.as_str(), "name" | "text" | "namespace"))
+        .find(|k| !matches!(k.as_str(), "name" | "text" | "namespace" | "mode"))
     {
         return Err(ApiError::bad_field(
             k,
-            "unknown field (name, text, namespace)",
+            "unknown field (name, text, namespace, mode)",
         ));
     }
+    let mode = match o.get("mode") {
+        None | Some(Value::Null) => Mode::Enforce,
+        Some(Value::String(m)) if Mode::parse(m).is_some() => Mode::parse(m).unwrap_or_default(),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "mode",
+                "\"enforce\" (the default: the policy binds) or \"audit\" (decided and recorded, binding nothing)",
+            ));
+        }
+    };
     let name = match (name, o.get("name")) {
         (Some(n), None) => n.to_string(),
         (Some(n), Some(Value::String(b))) if b == n => n.to_string(),
@@ -80,6 +91,7 @@ fn stored(body: &Value, name: Option<&str>) -> Result<Stored, ApiError> {
         name,
         text,
         namespace,
+        mode,
     })
 }
 
@@ -242,9 +254,109 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
             arguments.as_ref(),
         ),
     };
+    let mut out = d.to_json();
+    out["server"] = json!((!server.is_empty()).then_some(server));
+    Ok(json_value(StatusCode::OK, &out))
+}
+
+/// The most differences one simulation answers (the count of all is given beside).
+const MAX_CHANGES: usize = 10_000;
+
+/// `{"name"?, "text", "namespace"?}` tried against every key and every tool it reaches
+/// ([`crate::policy::simulate`]), today and with the change.
+pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call { state, req, .. } = c;
+    let body = json_body(state, req).await?;
+    let name = match body.get("name") {
+        None | Some(Value::Null) => "simulated".to_string(),
+        Some(Value::String(n)) => n.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "name",
+                "the name of the policy the text replaces",
+            ));
+        }
+    };
+    let mut obj = body.as_object().cloned().unwrap_or_default();
+    obj.insert("name".into(), Value::String(name));
+    let change = stored(&Value::Object(obj), None)?;
+    let (today, changed) = match policies::with_change(&state.db.pool, &change).await {
+        Ok(sets) => sets,
+        Err(e) => return refused(e),
+    };
+    let reach = reach(state, change.namespace.as_deref());
+    let keys = reach.len();
+    let compared = tokio::task::spawn_blocking(move || {
+        crate::policy::simulate::compare(&today, &changed, &reach)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the simulation stopped: {e}")))?;
+    let (changes, compared) = compared;
+    let all = changes.len();
     Ok(json_value(
         StatusCode::OK,
-        &json!({"decision": d.effect.as_str(), "policy": d.policy.as_deref(),
-                "reason": d.reason.as_deref(), "server": (!server.is_empty()).then_some(server)}),
+        &json!({
+            "changes": changes.iter().take(MAX_CHANGES).map(crate::policy::simulate::Change::to_json).collect::<Vec<_>>(),
+            "total_changes": all, "truncated": all > MAX_CHANGES,
+            "keys": keys, "compared": compared,
+            "arguments": crate::policy::simulate::ARGUMENTS_NOTE,
+        }),
     ))
+}
+
+/// Every usable key and the tools it reaches as the gateway serves it: on `/mcp` (a key
+/// limited to namespaces, the union of theirs), or in `namespace` for the keys that reach
+/// it.
+fn reach(state: &State, namespace: Option<&str>) -> Vec<crate::policy::simulate::Reach> {
+    use crate::policy::simulate::{Reach, Reached};
+    let table = state.data.routing.load();
+    let mut out = Vec::new();
+    for (id, key) in state.auth.usable_keys() {
+        let admin = key.scope == crate::store::keys::Scope::Admin;
+        let view = match namespace {
+            Some(ns)
+                if admin || key.namespaces.is_empty() || key.namespaces.iter().any(|n| n == ns) =>
+            {
+                table.view(Some(ns)).cloned()
+            }
+            Some(_) => None,
+            None if !key.namespaces.is_empty() && !admin => Some(table.reach(&key.namespaces)),
+            None => table.view(None).cloned(),
+        };
+        let Some(view) = view else { continue };
+        let at = |name: &str| {
+            view.policy_namespaces(name)
+                .into_iter()
+                .map(|n| n.map(str::to_string))
+                .collect()
+        };
+        let mut tools: Vec<Reached> = view
+            .tools
+            .iter()
+            .map(|t| Reached {
+                name: t.name.to_string(),
+                server: t.backend.name.to_string(),
+                annotations: crate::mcp::policed::annotations(&t.entry),
+                namespaces: at(&t.name),
+            })
+            .collect();
+        tools.extend(view.served.iter().map(|s| Reached {
+            name: s.name.to_string(),
+            server: crate::routing::SERVED_BY.to_string(),
+            annotations: crate::mcp::policed::annotations(&s.entry),
+            namespaces: at(&s.name),
+        }));
+        out.push(Reach {
+            who: Subject {
+                id: id.as_str().to_string(),
+                name: key.name.clone(),
+                scope: key.scope.as_str().to_string(),
+                namespaces: key.namespaces.to_vec(),
+                kind: "key",
+                ..Subject::default()
+            },
+            tools,
+        });
+    }
+    out
 }

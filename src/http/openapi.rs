@@ -350,6 +350,10 @@ fn request_schema(id: RouteId) -> Option<Value> {
             "properties": {"principal": {"type": "string", "description": "a key's id or name"},
                 "namespace": {"type": "string"}, "tool": {"type": "string"},
                 "action": {"enum": ["call", "list"]}, "arguments": {"type": "object"}}}),
+        RouteId::SimulatePolicy => json!({"type": "object", "required": ["text"],
+            "properties": {"name": {"type": "string", "description": "the policy the text replaces (none: a new one)"},
+                "text": {"type": "string", "description": "the policy's text, a JSON list of CEL rules"},
+                "namespace": {"type": ["string", "null"]}}}),
         RouteId::Mcp | RouteId::McpNamespace => schema_ref("JsonRpcMessage"),
         _ => return None,
     })
@@ -482,8 +486,15 @@ fn success(id: RouteId) -> (u16, Value) {
             json_body(json!({"type": "object", "required": ["decision", "policy"],
                 "properties": {"decision": {"enum": ["allow", "deny", "confirm"]},
                     "policy": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
-                    "server": {"type": ["string", "null"]}}})),
+                    "server": {"type": ["string", "null"]},
+                    "failed": {"type": "array", "items": {"type": "string"},
+                        "description": "the rules that failed to evaluate on the way"},
+                    "audit": {"type": "array", "items": {"type": "object",
+                        "properties": {"policy": {"type": "string"}, "decision": {"enum": ["allow", "deny", "confirm"]},
+                            "failed": {"type": ["string", "null"]}}},
+                        "description": "what each policy in audit mode would have decided"}}})),
         ),
+        RouteId::SimulatePolicy => (200, json_body(simulate_schema())),
         RouteId::ListSkills => (200, json_body(schema_ref("SkillList"))),
         RouteId::RegistrySearch => (200, json_body(schema_ref("RegistryPage"))),
         RouteId::RegistryInstall => (201, json_body(schema_ref("Server"))),
@@ -737,12 +748,25 @@ fn guardrail_schemas(schemas: &mut Value) {
     }
 }
 
+/// A simulation's answer: the differences.
+fn simulate_schema() -> Value {
+    json!({"type": "object", "required": ["changes", "keys", "compared"],
+                "properties": {"changes": {"type": "array", "items": {"type": "object",
+                    "required": ["principal", "tool", "before", "after"],
+                    "properties": {"principal": {"type": "string"}, "tool": {"type": "string"},
+                        "before": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}, "after": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}}}},
+                    "keys": {"type": "integer"}, "compared": {"type": "integer"},
+                    "arguments": {"type": "string"}}})
+}
+
 /// A policy by identity ([`crate::policy::rules`]), as stored and given.
 fn policy_schema() -> Value {
     json!({"type": "object", "required": ["name", "text"], "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
         "text": {"type": "string", "description": "a JSON list of rules {\"effect\": \"allow\" | \"deny\" | \"confirm\", \"when\": CEL, \"reason\"?}; the first that matches decides"},
-        "namespace": {"type": ["string", "null"], "description": "absent or null: every view"}}})
+        "namespace": {"type": ["string", "null"], "description": "absent or null: every view"},
+        "mode": {"enum": ["enforce", "audit"], "default": "enforce",
+            "description": "audit: decided on every call and recorded (the audit row's policy_audit), binding nothing"}}})
 }
 
 #[cfg(test)]

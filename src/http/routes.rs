@@ -66,6 +66,7 @@ pub enum RouteId {
     ListPolicies,
     CreatePolicy,
     CheckPolicy,
+    SimulatePolicy,
     GetPolicy,
     UpdatePolicy,
     DeletePolicy,
@@ -160,9 +161,11 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/registry/upgrade" => RegistryUpgrade, Admin, "Upgrade a server installed from a registry ({server, version?, env?, arguments?, headers?, force?, allow_private?}); the new version's changed definitions are held for review"),
     route!(GET "/api/v1/registry/outdated" => RegistryOutdated, Admin, "The servers installed from a registry whose registry has another latest version (or no longer lists them as active)"),
     route!(GET "/api/v1/tools/search" => SearchTools, Client, "Search the tools within the caller's reach: ?q=what the tool should do, &limit= (1-50, default 8), &namespace=; best first, an empty list when none fits"),
-    // Before `{name}`: these two literal paths win over a policy named `language` or `check`.
+    // Before `{name}`: these literal paths win over a policy named `language`, `check` or
+    // `simulate`.
     route!(GET "/api/v1/policies/language" => PolicyLanguage, Admin, "The policy language: {\"language\": \"cel\"}"),
     route!(POST "/api/v1/policies/check" => CheckPolicy, Admin, "Dry run: would this principal (key id or name) be allowed to call this tool with these arguments, and by which policy?"),
+    route!(POST "/api/v1/policies/simulate" => SimulatePolicy, Admin, "Try a policy text (new, or a change of the one named) against the gateway as it is: for every key and every tool it reaches, the decision today and with the change, as the differences"),
     route!(GET "/api/v1/policies" => ListPolicies, Admin, "List the policies by identity"),
     route!(POST "/api/v1/policies" => CreatePolicy, Admin, "Add a policy (checked first: 400 with line and reason)"),
     route!(GET "/api/v1/policies/{name}" => GetPolicy, Admin, "Show a policy"),

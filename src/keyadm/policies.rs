@@ -9,7 +9,8 @@
 use serde_json::{Value, json};
 
 use crate::cli::UsageError;
-use crate::policy::rules::{Action, Subject, Target};
+use crate::policy::rules::{Action, Mode, Subject, Target};
+use crate::policy::simulate;
 use crate::store::keys::KeyStore;
 use crate::store::policies::{self, Stored, WriteError};
 
@@ -24,8 +25,14 @@ pub enum PoliciesCommand {
         name: String,
         file: String,
         namespace: Option<String>,
+        mode: Mode,
     },
     Remove(String),
+    Simulate {
+        name: String,
+        file: String,
+        namespace: Option<String>,
+    },
     Check {
         principal: String,
         tool: String,
@@ -36,7 +43,7 @@ pub enum PoliciesCommand {
 
 /// `policies …` after the word `policies`.
 pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
-    let line = Line::read(args, &[], &["--namespace", "--arguments"])?;
+    let line = Line::read(args, &[], &["--namespace", "--arguments", "--mode"])?;
     let flag = |f: &str| {
         line.flags
             .iter()
@@ -53,16 +60,31 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
             PoliciesCommand::List
         }
         ["add", name, file] => {
-            only(&["--namespace"])?;
+            only(&["--namespace", "--mode"])?;
+            let mode = match flag("--mode").as_deref() {
+                None => Mode::Enforce,
+                Some(m) => Mode::parse(m).ok_or_else(|| {
+                    UsageError(format!("--mode {m}: enforce (the default) or audit"))
+                })?,
+            };
             PoliciesCommand::Add {
                 name: name.to_string(),
                 file: file.to_string(),
                 namespace: flag("--namespace"),
+                mode,
             }
         }
         ["remove", name] => {
             only(&[])?;
             PoliciesCommand::Remove(name.to_string())
+        }
+        ["simulate", name, file] => {
+            only(&["--namespace"])?;
+            PoliciesCommand::Simulate {
+                name: name.to_string(),
+                file: file.to_string(),
+                namespace: flag("--namespace"),
+            }
         }
         ["check", principal, tool] => {
             only(&["--namespace", "--arguments"])?;
@@ -75,7 +97,8 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
         }
         _ => {
             return Err(UsageError(
-                "policies takes: list | add NAME FILE [--namespace NS] | remove NAME | \
+                "policies takes: list | add NAME FILE [--namespace NS] [--mode enforce|audit] | remove NAME | \
+                 simulate NAME FILE [--namespace NS] | \
                  check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]"
                     .into(),
             ));
@@ -87,6 +110,7 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
 pub async fn policies_command(
     store: &KeyStore,
     pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
     cmd: &PoliciesCommand,
     json: bool,
 ) -> Result<String, KeyadmError> {
@@ -101,12 +125,13 @@ pub async fn policies_command(
                 "no policies: every call within reach is allowed\n".into()
             } else {
                 aligned(
-                    &["NAME", "NAMESPACE"],
+                    &["NAME", "NAMESPACE", "MODE"],
                     list.iter()
                         .map(|p| {
                             vec![
                                 p.name.clone(),
                                 p.namespace.as_deref().unwrap_or("(every view)").to_string(),
+                                p.mode.as_str().to_string(),
                             ]
                         })
                         .collect(),
@@ -117,28 +142,18 @@ pub async fn policies_command(
             name,
             file,
             namespace,
+            mode,
         } => {
-            let text = match file.as_str() {
-                "-" => std::io::read_to_string(std::io::stdin()),
-                f => std::fs::read_to_string(f),
-            }
-            .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))?;
             let p = Stored {
                 name: name.clone(),
-                text,
+                text: read_text(file)?,
                 namespace: namespace.clone(),
+                mode: *mode,
             };
             let exists = policies::get(pool, name).await?.is_some();
             policies::write(pool, &p, !exists)
                 .await
-                .map_err(|e| match e {
-                    WriteError::Db(e) => KeyadmError::Db(e),
-                    WriteError::Invalid(i) => KeyadmError::Input(format!(
-                        "{file}: line {}: {} (the policy was not written)",
-                        i.line, i.reason
-                    )),
-                    other => KeyadmError::Input(other.to_string()),
-                })?;
+                .map_err(|e| written(file, e))?;
             Ok(if json {
                 line(p.to_json())
             } else {
@@ -147,6 +162,20 @@ pub async fn policies_command(
                     if exists { "changed" } else { "added" }
                 )
             })
+        }
+        PoliciesCommand::Simulate {
+            name,
+            file,
+            namespace,
+        } => {
+            simulate_command(
+                store,
+                pool,
+                config,
+                (name, file, namespace.as_deref()),
+                json,
+            )
+            .await
         }
         PoliciesCommand::Remove(name) => {
             if !policies::remove(pool, name).await? {
@@ -164,72 +193,280 @@ pub async fn policies_command(
             namespace,
             arguments,
         } => {
-            let arguments: Option<Value> = arguments
+            check_command(
+                store,
+                pool,
+                config,
+                (principal, tool, namespace, arguments),
+                json,
+            )
+            .await
+        }
+    }
+}
+
+/// `policies check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]`: the decision
+/// as the gateway makes it, with the rules that failed and the audit-mode policies.
+async fn check_command(
+    store: &KeyStore,
+    pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
+    (principal, tool, namespace, arguments): (&str, &str, &Option<String>, &Option<String>),
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let arguments: Option<Value> = arguments
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| KeyadmError::Input(format!("--arguments is not JSON: {e}")))?;
+    let id = store.resolve(principal).await?;
+    let key = store.show(id.as_str()).await?;
+    let who = Subject {
+        id: key.id.as_str().to_string(),
+        name: key.name.clone(),
+        scope: key.scope.as_str().to_string(),
+        namespaces: key.namespaces.clone(),
+        kind: "key",
+        ..Subject::default()
+    };
+    let rules = policies::load(pool).await?;
+    // The tool as the gateway knows it: its server and annotations, from the
+    // definition pinned when the gateway first listed it.
+    let (server, definition, offered_in) = match pinned(pool, tool).await? {
+        Some(found) => found,
+        // The gateway's own tools (code mode's `run_code`, tool search's), from
+        // the list the gateway serves them from, decided as it decides them.
+        None => served(config, tool).unwrap_or_else(|| (String::new(), Value::Null, Vec::new())),
+    };
+    // Where the key calls from: the namespace, or on `/mcp` for a key limited to
+    // namespaces those of them that offer the tool (as the gateway decides).
+    let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
+        Some(ns) => vec![Some(ns)],
+        None if !key.namespaces.is_empty() && key.scope.as_str() != "admin" => {
+            let offering: Vec<Option<&str>> = key
+                .namespaces
+                .iter()
+                .filter(|n| offered_in.contains(n))
+                .map(|n| Some(n.as_str()))
+                .collect();
+            match offering.is_empty() {
+                false => offering,
+                true => key.namespaces.iter().map(|n| Some(n.as_str())).collect(),
+            }
+        }
+        None => vec![None],
+    };
+    let d = rules.decide_over(
+        &who,
+        Action::Call,
+        &namespaces,
+        &Target {
+            name: tool,
+            server: &server,
+            annotations: definition.get("annotations").unwrap_or(&Value::Null),
+        },
+        arguments.as_ref(),
+    );
+    Ok(if json {
+        line(d.to_json())
+    } else {
+        let mut out = format!(
+            "{}{}\n",
+            d.effect.as_str(),
+            d.policy
                 .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| KeyadmError::Input(format!("--arguments is not JSON: {e}")))?;
-            let id = store.resolve(principal).await?;
-            let key = store.show(id.as_str()).await?;
-            let who = Subject {
+                .map_or_else(String::new, |p| format!(" (policy {p})"))
+        );
+        for f in &d.failed {
+            out.push_str(&format!("  {} ({} rule)\n", f.note, f.effect.as_str()));
+        }
+        for t in &d.audited {
+            out.push_str(&format!(
+                "  audit mode: policy {} would {}\n",
+                t.policy,
+                t.effect.as_str()
+            ));
+        }
+        out
+    })
+}
+
+/// `policies simulate NAME FILE [--namespace NS]`: the differences as a table (or JSON).
+async fn simulate_command(
+    store: &KeyStore,
+    pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
+    (name, file, namespace): (&str, &str, Option<&str>),
+    json: bool,
+) -> Result<String, KeyadmError> {
+    let change = Stored {
+        name: name.to_string(),
+        text: read_text(file)?,
+        namespace: namespace.map(str::to_string),
+        mode: Mode::Enforce,
+    };
+    let (today, changed) = policies::with_change(pool, &change)
+        .await
+        .map_err(|e| written(file, e))?;
+    let reach = reach(store, pool, config, namespace).await?;
+    let (changes, compared) = simulate::compare(&today, &changed, &reach);
+    Ok(if json {
+        line(
+            json!({"changes": changes.iter().map(simulate::Change::to_json).collect::<Vec<_>>(),
+                    "keys": reach.len(), "compared": compared, "arguments": simulate::ARGUMENTS_NOTE}),
+        )
+    } else if changes.is_empty() {
+        format!(
+            "no decision changes ({compared} calls of {} keys compared)\n",
+            reach.len()
+        )
+    } else {
+        aligned(
+            &["PRINCIPAL", "TOOL", "BEFORE", "AFTER"],
+            simulate::table(&changes),
+        )
+    })
+}
+
+/// A policy file's text (`-`: standard input).
+fn read_text(file: &str) -> Result<String, KeyadmError> {
+    match file {
+        "-" => std::io::read_to_string(std::io::stdin()),
+        f => std::fs::read_to_string(f),
+    }
+    .map_err(|e| KeyadmError::Input(format!("cannot read {file}: {e}")))
+}
+
+/// A refused write (or simulation) of `file`, as keyadm says it.
+fn written(file: &str, e: WriteError) -> KeyadmError {
+    match e {
+        WriteError::Db(e) => KeyadmError::Db(e),
+        WriteError::Invalid(i) => {
+            KeyadmError::Input(format!("{file}: {i} (the policy was not written)"))
+        }
+        other => KeyadmError::Input(other.to_string()),
+    }
+}
+
+/// Every usable key and the tools it reaches, as pinned in the database (what the
+/// gateway listed) and the gateway's own: on `/mcp` (a key limited to namespaces, the
+/// tools of their servers), or in `namespace` for the keys that reach it.
+async fn reach(
+    store: &KeyStore,
+    pool: &deadpool_postgres::Pool,
+    config: &crate::config::Config,
+    namespace: Option<&str>,
+) -> Result<Vec<simulate::Reach>, KeyadmError> {
+    let pins = all_pinned(pool).await?;
+    let own: Vec<(String, Value)> = crate::app::gateway_tools(config)
+        .iter()
+        .map(|t| (t.name().to_string(), t.definition()))
+        .collect();
+    let mut out = Vec::new();
+    for key in store.list(false).await? {
+        if key.expired {
+            continue;
+        }
+        let admin = key.scope.as_str() == "admin";
+        let limited = !admin && !key.namespaces.is_empty();
+        let within: Vec<Option<String>> = match namespace {
+            Some(ns) if !limited || key.namespaces.iter().any(|n| n == ns) => {
+                vec![Some(ns.to_string())]
+            }
+            Some(_) => continue,
+            None if limited => key.namespaces.iter().cloned().map(Some).collect(),
+            None => vec![None],
+        };
+        let mut tools = Vec::new();
+        for (server, name, definition, offered) in &pins {
+            let at: Vec<Option<String>> = within
+                .iter()
+                .filter(|w| w.as_ref().is_none_or(|n| offered.contains(n)))
+                .cloned()
+                .collect();
+            if at.is_empty() {
+                continue;
+            }
+            tools.push(simulate::Reached {
+                name: crate::routing::exposed_name(server, name, true),
+                server: server.clone(),
+                annotations: definition
+                    .get("annotations")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                namespaces: at,
+            });
+        }
+        for (name, definition) in &own {
+            tools.push(simulate::Reached {
+                name: name.clone(),
+                server: crate::routing::SERVED_BY.to_string(),
+                annotations: definition
+                    .get("annotations")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                namespaces: within.clone(),
+            });
+        }
+        out.push(simulate::Reach {
+            who: Subject {
                 id: key.id.as_str().to_string(),
                 name: key.name.clone(),
                 scope: key.scope.as_str().to_string(),
                 namespaces: key.namespaces.clone(),
                 kind: "key",
                 ..Subject::default()
-            };
-            let rules = policies::load(pool).await?;
-            // The tool as the gateway knows it: its server and annotations, from the
-            // definition pinned when the gateway first listed it.
-            let (server, definition, offered_in) = pinned(pool, tool)
-                .await?
-                .unwrap_or_else(|| (String::new(), Value::Null, Vec::new()));
-            // Where the key calls from: the namespace, or on `/mcp` for a key limited to
-            // namespaces those of them that offer the tool (as the gateway decides).
-            let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
-                Some(ns) => vec![Some(ns)],
-                None if !key.namespaces.is_empty() && key.scope.as_str() != "admin" => {
-                    let offering: Vec<Option<&str>> = key
-                        .namespaces
-                        .iter()
-                        .filter(|n| offered_in.contains(n))
-                        .map(|n| Some(n.as_str()))
-                        .collect();
-                    match offering.is_empty() {
-                        false => offering,
-                        true => key.namespaces.iter().map(|n| Some(n.as_str())).collect(),
-                    }
-                }
-                None => vec![None],
-            };
-            let d = rules.decide_over(
-                &who,
-                Action::Call,
-                &namespaces,
-                &Target {
-                    name: tool,
-                    server: &server,
-                    annotations: definition.get("annotations").unwrap_or(&Value::Null),
-                },
-                arguments.as_ref(),
-            );
-            Ok(if json {
-                line(
-                    json!({"decision": d.effect.as_str(), "policy": d.policy.as_deref(),
-                            "reason": d.reason.as_deref()}),
-                )
-            } else {
-                format!(
-                    "{}{}\n",
-                    d.effect.as_str(),
-                    d.policy
-                        .as_deref()
-                        .map_or_else(String::new, |p| format!(" (policy {p})"))
-                )
-            })
-        }
+            },
+            tools,
+        });
     }
+    Ok(out)
+}
+
+/// Every pinned tool of an active server: its server, its name, its definition and the
+/// namespaces that include its server.
+async fn all_pinned(
+    pool: &deadpool_postgres::Pool,
+) -> Result<Vec<(String, String, Value, Vec<String>)>, KeyadmError> {
+    let client = pool.get().await.map_err(crate::store::db::DbError::from)?;
+    let rows = client
+        .query(
+            "SELECT s.name, p.name, p.definition, \
+                    array_remove(array_agg(ns.namespace), NULL) \
+             FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
+             LEFT JOIN namespace_servers ns ON ns.server_id = s.id \
+             WHERE p.kind = 'tool' AND s.is_active \
+             GROUP BY s.name, p.name, p.definition ORDER BY s.name, p.name",
+            &[],
+        )
+        .await
+        .map_err(crate::store::db::DbError::from)?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+/// One of the gateway's own tools by the name a view exposes it under (`run_code`, or
+/// `metamcp__run_code` where tools are prefixed): its server, its definition, and the
+/// namespaces offering it (every one: each decides with its own policies).
+fn served(config: &crate::config::Config, tool: &str) -> Option<(String, Value, Vec<String>)> {
+    crate::app::gateway_tools(config)
+        .into_iter()
+        .find(|t| {
+            t.name() == tool
+                || tool
+                    .strip_prefix(crate::routing::SERVED_BY)
+                    .and_then(|r| r.strip_prefix("__"))
+                    == Some(t.name())
+        })
+        .map(|t| {
+            (
+                crate::routing::SERVED_BY.to_string(),
+                t.definition(),
+                Vec::new(),
+            )
+        })
 }
 
 /// A tool by the name a view exposes it under, as pinned (`sql/0021_tool_pins.sql`):

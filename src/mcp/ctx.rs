@@ -50,6 +50,9 @@ pub struct Ctx {
     /// A script's inner call: its share of the run's budget for inner results, which
     /// the reader of its answer grows before it buffers more ([`crate::codemode::budget`]).
     pub charge: Option<crate::codemode::Charge>,
+    /// What the policies in audit mode would have decided on this call (set by the
+    /// policies phase, once), for its audit row's `policy_audit`.
+    pub trial: std::sync::OnceLock<Box<str>>,
 }
 
 impl Ctx {
@@ -78,6 +81,7 @@ impl Ctx {
             resume: None,
             run: None,
             charge: None,
+            trial: std::sync::OnceLock::new(),
         })
     }
 
@@ -99,6 +103,7 @@ impl Ctx {
             resume: None,
             run: self.run,
             charge: self.charge.clone(),
+            trial: std::sync::OnceLock::new(),
         }
     }
 
@@ -162,6 +167,7 @@ impl Ctx {
             timeout: None,
             run: self.run,
             charge: self.charge.as_ref(),
+            trial: self.trial.get().map(|t| &**t),
         }
     }
 

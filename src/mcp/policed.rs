@@ -44,7 +44,7 @@ pub fn subject(state: &Planes, principal: Option<&Principal>) -> Subject {
 
 /// A listing entry's `annotations` (`null` when it has none or cannot be read one way),
 /// read as the client reads the listing.
-fn annotations(entry: &[u8]) -> Value {
+pub fn annotations(entry: &[u8]) -> Value {
     crate::jsonrpc::read::value(entry)
         .ok()
         .and_then(|mut v| v.get_mut("annotations").map(Value::take))
@@ -142,6 +142,22 @@ pub(crate) fn tools_list(ctx: &Ctx, body: &[u8], f: &Frame) -> Result<Option<Byt
     page(tools.chain(served), "tools", cursor(body, f)?).map(Some)
 }
 
+/// Counts a call's decision where it is visible: each rule that failed to evaluate, and
+/// what each policy in audit mode would have decided (also kept on the call's context,
+/// for its audit row).
+fn noted(ctx: &Ctx, d: &Decision) {
+    let metrics = &ctx.state.observe.metrics;
+    for f in &d.failed {
+        metrics.policy_failure(&f.policy, f.effect.as_str());
+    }
+    for t in &d.audited {
+        metrics.policy_audit(&t.policy, t.effect.as_str());
+    }
+    if let Some(trials) = d.trials() {
+        let _ = ctx.trial.set(trials.into_boxed_str());
+    }
+}
+
 /// Refuses a routed `tools/call` of `tool` (of `server`) that the view's policies deny;
 /// one that needs the user's confirmation is returned to be asked
 /// ([`crate::mcp::confirm`]), unless the user answered already.
@@ -178,6 +194,7 @@ pub(crate) fn call(
         (tool, server, &entry),
         arguments.as_ref(),
     );
+    noted(ctx, &d);
     let policy = d.policy.as_deref().unwrap_or_default();
     match d.effect {
         Effect::Allow => Ok(None),
@@ -197,7 +214,10 @@ pub(crate) fn call(
                 .as_deref()
                 .map_or_else(String::new, |r| format!(": {r}"));
             Err(RpcError {
-                data: Some(json!({"policy": policy, "tool": tool, "reason": d.reason.as_deref()})),
+                data: Some(
+                    json!({"policy": policy, "tool": tool, "reason": d.reason.as_deref(),
+                    "failed": d.deciding_failure(), "audit": d.trials()}),
+                ),
                 ..RpcError::method(
                     code::POLICY_DENIED,
                     format!(

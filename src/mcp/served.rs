@@ -135,6 +135,7 @@ pub(crate) fn record(
         reason: None,
         id,
         parent: ctx.run,
+        policy_audit: ctx.trial.get().map(|t| crate::observe::audit::Text::Str(t)),
     });
 }
 

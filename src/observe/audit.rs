@@ -153,6 +153,9 @@ pub struct Entry<'a> {
     /// Why a call was [`Outcome::Denied`] (`policy NAME`, `disabled`, …); `None` for
     /// every other row.
     pub reason: Option<Text<'a>>,
+    /// What the policies in audit mode would have decided on the call (`deny by
+    /// trial-guard`), beside its real outcome; `None` when none applies.
+    pub policy_audit: Option<Text<'a>>,
     /// The row's identity (`call_id`), when it was needed before the row is recorded (a
     /// code-mode run's, named by its inner calls while it runs); `None`: minted as the
     /// row is queued.
@@ -188,6 +191,7 @@ impl<'a> Entry<'a> {
             reason: None,
             id: None,
             parent: None,
+            policy_audit: None,
         }
     }
 }
@@ -384,7 +388,7 @@ fn once_a_minute(last: &AtomicU64) -> bool {
 /// The columns a row gives, in the order [`encode_row`] writes them.
 const COPY: &str = "COPY audit_log (at, kind, key_id, subject, namespace, server, method, tool, \
      upstream_tool, outcome, duration_us, request_bytes, response_bytes, trace_id, reason, \
-     call_id, parent) FROM STDIN (FORMAT binary)";
+     policy_audit, call_id, parent) FROM STDIN (FORMAT binary)";
 /// The binary COPY signature, no flags and no header extension; and the end marker.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 const COPY_TRAILER: &[u8] = &[0xff, 0xff];
@@ -438,7 +442,7 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
         e.at.duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     let mut head = [0u8; 14];
-    head[..2].copy_from_slice(&17i16.to_be_bytes());
+    head[..2].copy_from_slice(&18i16.to_be_bytes());
     head[2..6].copy_from_slice(&8i32.to_be_bytes());
     head[6..].copy_from_slice(&micros.saturating_sub(PG_EPOCH_MICROS).to_be_bytes());
     out.extend_from_slice(&head);
@@ -481,6 +485,7 @@ fn encode_row(out: &mut Vec<u8>, e: &Entry<'_>) {
         None => null(out),
     }
     text(out, e.reason.as_ref().map(Text::as_str).as_deref());
+    text(out, e.policy_audit.as_ref().map(Text::as_str).as_deref());
     uuid_field(out, Some(e.id.unwrap_or_else(mint)));
     uuid_field(out, e.parent);
 }
@@ -639,7 +644,7 @@ mod tests {
                 ..row()
             },
         );
-        assert_eq!(&out[..2], &17i16.to_be_bytes());
+        assert_eq!(&out[..2], &18i16.to_be_bytes());
         let tail = &out[out.len() - 40..];
         assert_eq!(&tail[..4], &16i32.to_be_bytes());
         assert_eq!(&tail[4..20], id.as_bytes());

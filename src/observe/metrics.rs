@@ -118,6 +118,17 @@ impl Counters {
     }
 }
 
+/// One more of `(name, word)` in `counts`.
+fn count(counts: &Mutex<BTreeMap<(String, &'static str), u64>>, name: &str, word: &'static str) {
+    let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+    match c.get_mut(&(name.to_string(), word)) {
+        Some(n) => *n += 1,
+        None => {
+            c.insert((name.to_string(), word), 1);
+        }
+    }
+}
+
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
@@ -128,6 +139,11 @@ pub struct Metrics {
     /// Calls the gateway refused before any backend saw them, by reason (policy,
     /// confirmation, guardrail, disabled, held, limit).
     denied: Mutex<BTreeMap<&'static str, u64>>,
+    /// Policy rules that failed to evaluate on a call, by policy and the rule's effect
+    /// (bounded by the stored policies, at most 100).
+    policy_failures: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// What policies in audit mode would have decided, by policy and decision.
+    policy_audits: Mutex<BTreeMap<(String, &'static str), u64>>,
     pub connections_open: AtomicI64,
     pub connections_total: AtomicU64,
     /// Connections closed at once: their address held its whole share, all busy.
@@ -363,6 +379,16 @@ impl Metrics {
         self.refused_logins.record(reason, peer);
     }
 
+    /// A rule of `policy` (with `effect`) failed to evaluate on a call.
+    pub fn policy_failure(&self, policy: &str, effect: &'static str) {
+        count(&self.policy_failures, policy, effect);
+    }
+
+    /// A policy in audit mode would have decided `decision` on a call.
+    pub fn policy_audit(&self, policy: &str, decision: &'static str) {
+        count(&self.policy_audits, policy, decision);
+    }
+
     pub fn auth_failure(&self, reason: &'static str) {
         *self
             .auth_failures
@@ -415,6 +441,38 @@ impl Metrics {
         );
         for (reason, n) in self.denied.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "metamcp_denied_calls_total{{reason=\"{reason}\"}} {n}");
+        }
+        out.push_str(
+            "# HELP metamcp_policy_rule_failures_total Policy rules that failed to evaluate on a \
+             call, by policy and the rule's effect.\n# TYPE metamcp_policy_rule_failures_total counter\n",
+        );
+        for ((policy, effect), n) in self
+            .policy_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "metamcp_policy_rule_failures_total{{policy=\"{}\",effect=\"{effect}\"}} {n}",
+                label(policy)
+            );
+        }
+        out.push_str(
+            "# HELP metamcp_policy_audit_decisions_total What policies in audit mode would have \
+             decided, by policy and decision.\n# TYPE metamcp_policy_audit_decisions_total counter\n",
+        );
+        for ((policy, decision), n) in self
+            .policy_audits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "metamcp_policy_audit_decisions_total{{policy=\"{}\",decision=\"{decision}\"}} {n}",
+                label(policy)
+            );
         }
         self.limited.render(
             &mut out,

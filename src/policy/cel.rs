@@ -29,6 +29,8 @@ use cel_interpreter::{Context, ExecutionError};
 use cel_parser::Expression;
 use cel_parser::ast::{CallExpr, Expr, operators};
 
+use super::cel_syntax;
+
 /// The deepest brackets (`(`, `[`, `{`) and conditionals (`?:`) may nest in a `when`.
 pub const MAX_NESTING: usize = 32;
 /// The most brackets a `when` may open in all, inside string literals too: a bound on
@@ -47,19 +49,38 @@ pub const PARSE_STACK: usize = 256 << 20;
 /// The function counting comprehension steps (a name no rule can write).
 const TICK: &str = "@metamcp_step";
 
-/// A `when` that cannot be taken: the line within it and the reason.
-pub type Refused = (usize, String);
+/// A `when` that cannot be taken: the line within it, the column (when known) and the
+/// reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub line: usize,
+    pub column: Option<usize>,
+    pub reason: String,
+}
 
-/// `when` parsed and checked against the bounds (to be [`instrument`]ed for [`execute`]
-/// once the caller has read its references). Call it on a thread with [`PARSE_STACK`]
-/// bytes of stack ([`on_parse_stack`]).
-pub fn compile(when: &str) -> Result<Expression, Refused> {
+fn refused(line: usize, reason: String) -> Refused {
+    Refused {
+        line,
+        column: None,
+        reason,
+    }
+}
+
+/// How often the parser panicked on a text [`cel_syntax::read`] took (0 unless the two
+/// disagree: the property test holds it at 0).
+pub static PARSER_PANICS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `when` read ([`cel_syntax`]), parsed and checked against the bounds (to be
+/// [`instrument`]ed for [`execute`] once the caller has read its references), with the
+/// tree read (for [`super::vocabulary::check`]). Call it on a thread with
+/// [`PARSE_STACK`] bytes of stack ([`on_parse_stack`]).
+pub fn compile(when: &str) -> Result<(Expression, cel_syntax::Ast), Refused> {
     let brackets = when
         .bytes()
         .filter(|b| matches!(b, b'(' | b'[' | b'{'))
         .count();
     if brackets > MAX_BRACKETS {
-        return Err((
+        return Err(refused(
             1,
             format!(
                 "{brackets} brackets; at most {MAX_BRACKETS} are taken (split the rule into \
@@ -69,7 +90,7 @@ pub fn compile(when: &str) -> Result<Expression, Refused> {
     }
     let deepest = nesting(when);
     if deepest > MAX_NESTING {
-        return Err((
+        return Err(refused(
             1,
             format!(
                 "brackets and ?: nest {deepest} deep; at most {MAX_NESTING} levels are taken \
@@ -77,7 +98,13 @@ pub fn compile(when: &str) -> Result<Expression, Refused> {
             ),
         ));
     }
-    // The parser panics on some inputs it cannot recover from: a panic is a refusal.
+    // Read first ([`cel_syntax`]): the parser walks the tree it recovered from a broken
+    // text and panics there, so a broken text never reaches it.
+    let ast = cel_syntax::read(when).map_err(|e| Refused {
+        line: e.at.line,
+        column: Some(e.at.column),
+        reason: format!("CEL does not parse at column {}: {}", e.at.column, e.reason),
+    })?;
     let parsed = std::panic::catch_unwind(|| cel_parser::Parser::new().parse(when));
     let expr = match parsed {
         Ok(Ok(e)) => e,
@@ -85,13 +112,24 @@ pub fn compile(when: &str) -> Result<Expression, Refused> {
             let first = e.errors.first();
             let line = first.map_or(1, |e| usize::try_from(e.pos.0).unwrap_or(1).max(1));
             let msg = first.map_or_else(|| e.to_string(), |e| e.msg.clone());
-            return Err((line, format!("CEL does not parse: {msg}")));
+            return Err(refused(line, format!("CEL does not parse: {msg}")));
         }
-        Err(_) => return Err((1, "CEL does not parse".into())),
+        Err(_) => {
+            // A text the syntax check took and the parser did not: a gap in the check.
+            PARSER_PANICS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(
+                when,
+                "the CEL parser panicked on a text the syntax check took"
+            );
+            return Err(refused(
+                1,
+                "CEL does not parse (the parser failed on this text; simplify it)".into(),
+            ));
+        }
     };
     let d = depth(&expr);
     if d > MAX_DEPTH {
-        return Err((
+        return Err(refused(
             1,
             format!(
                 "the expression is {d} levels deep (a chain of operators counts one level \
@@ -101,7 +139,7 @@ pub fn compile(when: &str) -> Result<Expression, Refused> {
     }
     let steps = estimate(&expr);
     if steps > MAX_STEPS {
-        return Err((
+        return Err(refused(
             1,
             format!(
                 "its cost is estimated at {steps} comprehension steps (each list counted as \
@@ -110,7 +148,7 @@ pub fn compile(when: &str) -> Result<Expression, Refused> {
             ),
         ));
     }
-    Ok(expr)
+    Ok((expr, ast))
 }
 
 /// Runs `f` on a thread with [`PARSE_STACK`] bytes of stack (what [`compile`] needs);
@@ -352,8 +390,9 @@ pub fn root() -> Context<'static> {
 #[derive(Debug, PartialEq)]
 pub enum Evaluated {
     Value(Value),
-    /// An error (a missing key, a type mismatch), or a panic of the interpreter.
-    Failed,
+    /// An error (a missing key, a type mismatch), or a panic of the interpreter: what
+    /// went wrong.
+    Failed(String),
     /// Stopped at a bound: `"steps"` or `"time"`.
     OverBudget(&'static str),
 }
@@ -379,7 +418,19 @@ fn execute_within(e: &Expression, ctx: &Context<'_>, steps: u64, time: Duration)
     match (over, run) {
         (Some(bound), _) => Evaluated::OverBudget(bound),
         (None, Ok(Ok(v))) => Evaluated::Value(v),
-        (None, _) => Evaluated::Failed,
+        (None, Ok(Err(e))) => Evaluated::Failed(failure(&e)),
+        (None, Err(_)) => {
+            Evaluated::Failed("the interpreter cannot evaluate it on these values".into())
+        }
+    }
+}
+
+/// An evaluation error in a sentence ("no such key `org`").
+fn failure(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::NoSuchKey(k) => format!("no such key `{k}`"),
+        ExecutionError::UndeclaredReference(r) => format!("no such name `{r}`"),
+        other => other.to_string(),
     }
 }
 
@@ -389,7 +440,7 @@ mod tests {
 
     fn compiled(when: &str) -> Result<Expression, Refused> {
         on_parse_stack(|| {
-            compile(when).map(|mut e| {
+            compile(when).map(|(mut e, _)| {
                 instrument(&mut e);
                 e
             })
@@ -435,7 +486,7 @@ mod tests {
         // The issue's text: 300 nested parentheses (604 bytes) overflowed a runtime
         // thread's stack in the parser.
         let deep = format!("{}true{}", "(".repeat(300), ")".repeat(300));
-        let (_, why) = compiled(&deep).expect_err("refused");
+        let why = compiled(&deep).expect_err("refused").reason;
         assert!(why.contains(&format!("at most {MAX_NESTING}")), "{why}");
         let ok = format!("{}true{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
         compiled(&ok).expect("within the bound");
@@ -473,7 +524,7 @@ mod tests {
         ] {
             match compiled(&chain) {
                 Ok(e) => assert!(depth(&e) <= MAX_DEPTH + 1, "{}", &chain[..20]),
-                Err((_, why)) => assert!(
+                Err(Refused { reason: why, .. }) => assert!(
                     ["deep", "parse", "brackets"]
                         .iter()
                         .any(|w| why.contains(w)),
@@ -488,7 +539,7 @@ mod tests {
         let l = list(50);
         // The issue's rule: four nested .all() over 50-element lists, 3.4 s per call.
         let four = format!("{l}.all(a, {l}.all(b, {l}.all(c, {l}.all(d, a + b + c + d >= 0))))");
-        let (_, why) = compiled(&four).expect_err("refused");
+        let why = compiled(&four).expect_err("refused").reason;
         assert!(
             why.contains("estimated") && why.contains("at most"),
             "{why}"
@@ -525,10 +576,10 @@ mod tests {
         let small = compiled("l.exists(a, a == 3)").expect("compiles");
         assert_eq!(execute(&small, &scope), Evaluated::Value(Value::Bool(true)));
         let fails = compiled("l.all(a, a.x == 1)").expect("compiles");
-        assert_eq!(execute(&fails, &scope), Evaluated::Failed);
+        assert!(matches!(execute(&fails, &scope), Evaluated::Failed(_)));
         // The interpreter panics on a comprehension over a string: a failure, no more.
         let panics = compiled("'abc'.all(c, true)").expect("compiles");
-        assert_eq!(execute(&panics, &scope), Evaluated::Failed);
+        assert!(matches!(execute(&panics, &scope), Evaluated::Failed(_)));
         // The bound is per evaluation: the next one starts afresh.
         assert_eq!(execute(&small, &scope), Evaluated::Value(Value::Bool(true)));
     }

@@ -16,8 +16,11 @@
 
 pub mod arguments;
 pub mod cel;
+pub mod cel_syntax;
 pub mod rules;
 pub mod schema;
+pub mod simulate;
+pub mod vocabulary;
 
 use std::sync::Arc;
 

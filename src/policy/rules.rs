@@ -29,6 +29,7 @@ use cel_parser::Expression;
 use serde_json::Value as Json;
 
 use super::cel::{self, Evaluated};
+use super::vocabulary;
 
 /// The most rules one policy may hold, and all policies together: each call is checked
 /// against every rule that applies, so the bound is the bound of a call's cost
@@ -38,36 +39,6 @@ pub const MAX_RULES: usize = 1000;
 pub const MAX_TEXT: usize = 256 * 1024;
 /// The longest a rule's `when` may be.
 pub const MAX_WHEN: usize = 4096;
-
-/// The variables a rule may read.
-const VARIABLES: &[&str] = &[
-    "principal",
-    "action",
-    "tool",
-    "namespace",
-    "arguments",
-    "now",
-];
-/// The functions and macros a rule may call.
-const FUNCTIONS: &[&str] = &[
-    "contains",
-    "size",
-    "max",
-    "min",
-    "startsWith",
-    "endsWith",
-    "string",
-    "bytes",
-    "double",
-    "int",
-    "uint",
-    "has",
-    "all",
-    "exists",
-    "exists_one",
-    "map",
-    "filter",
-];
 
 /// What a rule decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,18 +63,66 @@ impl Effect {
 pub enum Action {
     List,
     Call,
+    /// A call whose arguments are not known (a simulation): rules that read them are
+    /// passed over, and the decision notes that it depends on them.
+    CallUnseen,
 }
 
-/// A policy that cannot be stored: the line of its text and the reason.
-#[derive(Debug, Clone, PartialEq)]
+/// A policy that cannot be stored: the line of its text and the reason; for a rule's
+/// `when`, the rule (from 1), the column within the `when`'s line, and the name at fault
+/// with the nearest known one ([`vocabulary`]).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Invalid {
     pub line: usize,
     pub reason: String,
+    pub rule: Option<usize>,
+    pub column: Option<usize>,
+    pub field: Option<String>,
+    pub nearest: Option<String>,
+}
+
+impl Invalid {
+    fn at(line: usize, reason: String) -> Invalid {
+        Invalid {
+            line,
+            reason,
+            ..Invalid::default()
+        }
+    }
 }
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.reason)
+        match self.column {
+            Some(c) => write!(f, "line {}, column {c}: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// Whether a policy binds (`enforce`) or only records what it would have decided
+/// (`audit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "enforce" => Some(Mode::Enforce),
+            "audit" => Some(Mode::Audit),
+            _ => None,
+        }
     }
 }
 
@@ -121,52 +140,86 @@ pub struct Policy {
     pub name: Arc<str>,
     /// `None`: every view.
     pub namespace: Option<String>,
+    pub mode: Mode,
     rules: Vec<Rule>,
 }
 
 impl Policy {
-    /// Compiles a policy's `text`; an error names the line and the reason. The parser
-    /// runs on a thread of its own, with the stack the deepest text needs
+    /// Compiles a policy's `text` as it is written: read, bounded and checked against the
+    /// vocabulary ([`vocabulary`]); an error names the line and the reason (and for a
+    /// rule, its number, the column, the name at fault and the nearest known one). The
+    /// parser runs on a thread of its own, with the stack the deepest text needs
     /// ([`cel::on_parse_stack`]), whoever calls this.
     pub fn compile(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
+        match Policy::stored(name, namespace, text)? {
+            (p, None) => Ok(p),
+            (_, Some(unfit)) => Err(unfit),
+        }
+    }
+
+    /// Compiles a stored `text`: the policy, and what the vocabulary check finds wrong
+    /// with it (a text stored by an earlier version, which did not check names; it is
+    /// applied as written, and reported).
+    pub fn stored(
+        name: &str,
+        namespace: Option<&str>,
+        text: &str,
+    ) -> Result<(Policy, Option<Invalid>), Invalid> {
         cel::on_parse_stack(|| Policy::compile_here(name, namespace, text)).unwrap_or_else(|| {
-            Err(Invalid {
-                line: 1,
-                reason: "the thread that parses rules could not be started; try again".into(),
-            })
+            Err(Invalid::at(
+                1,
+                "the thread that parses rules could not be started; try again".into(),
+            ))
         })
     }
 
-    fn compile_here(name: &str, namespace: Option<&str>, text: &str) -> Result<Policy, Invalid> {
+    /// The same policy in `mode`.
+    pub fn in_mode(self, mode: Mode) -> Policy {
+        Policy { mode, ..self }
+    }
+
+    fn compile_here(
+        name: &str,
+        namespace: Option<&str>,
+        text: &str,
+    ) -> Result<(Policy, Option<Invalid>), Invalid> {
         if text.len() > MAX_TEXT {
-            return Err(Invalid {
-                line: 1,
-                reason: format!(
+            return Err(Invalid::at(
+                1,
+                format!(
                     "the policy is {} bytes; at most {MAX_TEXT} are taken (split it into several policies)",
                     text.len()
                 ),
-            });
+            ));
         }
         let list: Vec<Json> = serde_json::from_str(text).map_err(|e| Invalid {
             line: e.line().max(1),
+            column: Some(e.column()),
             reason: format!(
                 "not a JSON list of rules ({e}); write [{{\"effect\": \"deny\", \"when\": \"<CEL>\"}}, …]"
             ),
+            ..Invalid::default()
         })?;
         if list.len() > MAX_RULES {
-            return Err(Invalid {
-                line: 1,
-                reason: format!(
+            return Err(Invalid::at(
+                1,
+                format!(
                     "{} rules; a policy holds at most {MAX_RULES} (every call is checked against each)",
                     list.len()
                 ),
-            });
+            ));
         }
         let lines = rule_lines(text);
         let mut rules = Vec::with_capacity(list.len());
+        let mut unfit = None;
         for (i, r) in list.iter().enumerate() {
             let line = lines.get(i).copied().unwrap_or(1);
-            let bad = |reason: String| Invalid { line, reason };
+            let bad = |reason: String| Invalid {
+                line,
+                reason,
+                rule: Some(i + 1),
+                ..Invalid::default()
+            };
             let Some(o) = r.as_object() else {
                 return Err(bad(format!("rule {} is not an object", i + 1)));
             };
@@ -208,33 +261,26 @@ impl Policy {
                 Some(Json::String(s)) => Some(Arc::from(s.as_str())),
                 Some(_) => return Err(bad(format!("rule {}: reason must be a string", i + 1))),
             };
-            let mut program = cel::compile(when).map_err(|(at, why)| Invalid {
-                line: line + at.saturating_sub(1),
-                reason: format!("rule {}: {why}", i + 1),
+            let (mut program, ast) = cel::compile(when).map_err(|r| Invalid {
+                line: line + r.line.saturating_sub(1),
+                column: r.column,
+                reason: format!("rule {}: {}", i + 1, r.reason),
+                rule: Some(i + 1),
+                ..Invalid::default()
             })?;
-            let refs = program.references();
-            let bound = bound_names(when);
-            if let Some(v) = refs
-                .variables()
-                .into_iter()
-                .find(|v| !VARIABLES.contains(v) && !bound.contains(v))
+            if unfit.is_none()
+                && let Err(u) = vocabulary::check(&ast)
             {
-                return Err(bad(format!(
-                    "rule {}: unknown variable {v:?} (a rule reads {})",
-                    i + 1,
-                    VARIABLES.join(", ")
-                )));
+                unfit = Some(Invalid {
+                    line: line + u.at.line.saturating_sub(1),
+                    column: Some(u.at.column),
+                    reason: format!("rule {}: {}", i + 1, u.reason),
+                    rule: Some(i + 1),
+                    field: u.field,
+                    nearest: u.nearest,
+                });
             }
-            // Operators are calls too (`_==_`, `@in`): only named functions are checked.
-            if let Some(f) = refs.functions().into_iter().find(|f| {
-                f.starts_with(|c: char| c.is_ascii_alphabetic()) && !FUNCTIONS.contains(f)
-            }) {
-                return Err(bad(format!(
-                    "rule {}: unknown function {f:?} (known: {})",
-                    i + 1,
-                    FUNCTIONS.join(", ")
-                )));
-            }
+            let refs = program.references();
             let on_arguments = refs.has_variable("arguments");
             cel::instrument(&mut program);
             rules.push(Rule {
@@ -244,11 +290,13 @@ impl Policy {
                 reason,
             });
         }
-        Ok(Policy {
+        let policy = Policy {
             name: Arc::from(name),
             namespace: namespace.map(str::to_string),
+            mode: Mode::Enforce,
             rules,
-        })
+        };
+        Ok((policy, unfit))
     }
 
     pub fn rules(&self) -> usize {
@@ -258,20 +306,6 @@ impl Policy {
     fn applies_to(&self, namespace: Option<&str>) -> bool {
         self.namespace.is_none() || self.namespace.as_deref() == namespace
     }
-}
-
-/// The names a macro binds (`x` in `list.all(x, …)`): read as variables by the parser.
-fn bound_names(when: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    for m in ["all(", "exists(", "exists_one(", "map(", "filter("] {
-        for (at, _) in when.match_indices(m) {
-            let rest = &when[at + m.len()..];
-            if let Some((name, _)) = rest.split_once(',') {
-                names.push(name.trim());
-            }
-        }
-    }
-    names
 }
 
 /// The line of each rule's `when` in a policy's text (the i-th `"when"` member).
@@ -332,6 +366,32 @@ pub struct Decision {
     /// A rule stopped at an evaluation bound (`"steps"` or `"time"`, [`cel`]): it
     /// denied.
     pub bound: Option<&'static str>,
+    /// The rules of enforced policies that failed to evaluate on the way.
+    pub failed: Vec<Failure>,
+    /// What each policy in audit mode that applies would have decided (it enforces
+    /// nothing).
+    pub audited: Vec<Trial>,
+    /// An enforced rule that reads the arguments was passed over before the decision
+    /// ([`Action::CallUnseen`]): with them it may differ.
+    pub depends_on_arguments: bool,
+}
+
+/// A rule that failed to evaluate: its policy, its effect, and the note ("rule 2 of
+/// `guard` failed to evaluate: no such key `org`").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub policy: Arc<str>,
+    pub effect: Effect,
+    pub note: Arc<str>,
+}
+
+/// What a policy in audit mode would have decided.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trial {
+    pub policy: Arc<str>,
+    pub effect: Effect,
+    /// Its rule that failed to evaluate, if one did.
+    pub failed: Option<Arc<str>>,
 }
 
 impl Decision {
@@ -340,7 +400,133 @@ impl Decision {
         policy: None,
         reason: None,
         bound: None,
+        failed: Vec::new(),
+        audited: Vec::new(),
+        depends_on_arguments: false,
     };
+
+    /// The first failed rule's note, if any.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.first().map(|f| &*f.note)
+    }
+
+    /// The note of the failed rule that made this decision, when one did (a `deny` or
+    /// `confirm` that could not be evaluated).
+    pub fn deciding_failure(&self) -> Option<&str> {
+        self.failed
+            .iter()
+            .find(|f| f.effect == self.effect && Some(&f.policy) == self.policy.as_ref())
+            .map(|f| &*f.note)
+    }
+
+    /// The decision as the dry runs show it: the effect, the policy and reason, the rules
+    /// that failed to evaluate, and what policies in audit mode would have decided.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "decision": self.effect.as_str(),
+            "policy": self.policy.as_deref(),
+            "reason": self.reason.as_deref(),
+            "failed": self.failed.iter().map(|f| &*f.note).collect::<Vec<_>>(),
+            "audit": self.audited.iter().map(|t| serde_json::json!({
+                "policy": &*t.policy, "decision": t.effect.as_str(), "failed": t.failed.as_deref(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The audit-mode decisions in one line (`deny by trial-guard; allow by other`).
+    pub fn trials(&self) -> Option<String> {
+        (!self.audited.is_empty()).then(|| {
+            self.audited
+                .iter()
+                .map(|t| format!("{} by {}", t.effect.as_str(), t.policy))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// What one policy decided: the effect of its first rule that matched, with its reason
+/// and bound, and the failures met on the way.
+struct Matched {
+    hit: Option<(Effect, Option<Arc<str>>)>,
+    bound: Option<&'static str>,
+    failed: Vec<Failure>,
+    /// A rule that reads the call's arguments was passed over ([`Action::CallUnseen`]).
+    depends: bool,
+}
+
+/// The first rule of `p` that matches in `scope`. A rule whose evaluation fails (a key
+/// the arguments lack, a type mismatch, a value that is not true or false) decides by
+/// its effect: on a call a `deny` denies and a `confirm` asks (fail closed), an `allow`
+/// allows nothing; on a listing none matches (the tool is listed, and its call is
+/// decided with the call's own values). Either way the failure is noted.
+fn first_match(p: &Policy, action: Action, scope: &Context<'_>, tool: &str) -> Matched {
+    let mut m = Matched {
+        hit: None,
+        bound: None,
+        failed: Vec::new(),
+        depends: false,
+    };
+    for (i, r) in p.rules.iter().enumerate() {
+        if action == Action::List && r.on_arguments {
+            continue;
+        }
+        let evaluated = cel::execute(&r.program, scope);
+        // Unseen arguments are `null`: a rule decided without reading them (`tool.name ==
+        // 'x' && arguments.org …` on another tool) decides; one that reads them may go
+        // either way.
+        if action == Action::CallUnseen
+            && r.on_arguments
+            && !matches!(evaluated, Evaluated::Value(Value::Bool(_)))
+        {
+            m.depends = true;
+            continue;
+        }
+        let why = match evaluated {
+            Evaluated::Value(Value::Bool(true)) => {
+                m.hit = Some((r.effect, r.reason.clone()));
+                return m;
+            }
+            Evaluated::Value(Value::Bool(false)) => continue,
+            Evaluated::Value(v) => format!("it gave {:?}, not true or false", v.type_of()),
+            Evaluated::Failed(why) => why,
+            // Over its bound the rule denies, whatever its effect.
+            Evaluated::OverBudget(b) => {
+                tracing::warn!(policy = %p.name, rule = i + 1, bound = b, tool,
+                    "a policy's rule went over its evaluation bound; it denies");
+                m.bound = Some(b);
+                m.hit = Some((
+                    Effect::Deny,
+                    Some(Arc::from(format!(
+                        "rule {} of this policy went over its evaluation bound ({b}); \
+                         an admin should simplify it",
+                        i + 1
+                    ))),
+                ));
+                return m;
+            }
+        };
+        let note: Arc<str> = Arc::from(format!(
+            "rule {} of `{}` failed to evaluate: {why}",
+            i + 1,
+            p.name
+        ));
+        tracing::debug!(policy = %p.name, rule = i + 1, tool, failure = %note, "a policy's rule failed to evaluate");
+        m.failed.push(Failure {
+            policy: p.name.clone(),
+            effect: r.effect,
+            note: note.clone(),
+        });
+        if action != Action::List && r.effect != Effect::Allow {
+            let said = r
+                .reason
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" ({r})"));
+            m.hit = Some((r.effect, Some(Arc::from(format!("{note}{said}")))));
+            return m;
+        }
+    }
+    m
 }
 
 /// Every stored policy, compiled, with the CEL functions they share.
@@ -386,15 +572,26 @@ impl RuleSet {
         arguments: Option<&Json>,
     ) -> Decision {
         let mut decided = Decision::ALLOW;
+        let mut failed = Vec::new();
+        let mut audited: Vec<Trial> = Vec::new();
         for namespace in namespaces {
-            let d = self.decide(who, action, *namespace, tool, arguments);
-            if d.effect > decided.effect {
-                decided = d;
-                if decided.effect == Effect::Deny {
-                    break;
+            let mut d = self.decide(who, action, *namespace, tool, arguments);
+            failed.append(&mut d.failed);
+            for t in d.audited.drain(..) {
+                match audited.iter_mut().find(|a| a.policy == t.policy) {
+                    Some(a) if t.effect > a.effect => *a = t,
+                    Some(_) => {}
+                    None => audited.push(t),
                 }
             }
+            let depends = decided.depends_on_arguments || d.depends_on_arguments;
+            if d.effect > decided.effect {
+                decided = d;
+            }
+            decided.depends_on_arguments = depends && decided.effect != Effect::Deny;
         }
+        decided.failed = failed;
+        decided.audited = audited;
         decided
     }
 
@@ -413,6 +610,13 @@ impl RuleSet {
             .iter()
             .filter(|p| p.applies_to(namespace) && !p.rules.is_empty())
             .collect();
+        // Audit-mode policies are decided as the others are (after them), and bind nothing.
+        let applying: Vec<&Policy> = applying
+            .iter()
+            .filter(|p| p.mode == Mode::Enforce)
+            .chain(applying.iter().filter(|p| p.mode == Mode::Audit))
+            .copied()
+            .collect();
         if applying.is_empty() {
             return Decision::ALLOW;
         }
@@ -422,7 +626,7 @@ impl RuleSet {
             "action",
             match action {
                 Action::List => "list",
-                Action::Call => "call",
+                Action::Call | Action::CallUnseen => "call",
             },
         );
         scope.add_variable_from_value("namespace", namespace.map_or(Value::Null, Value::from));
@@ -435,54 +639,50 @@ impl RuleSet {
             ]),
         );
         let empty = Json::Object(serde_json::Map::new());
-        scope.add_variable_from_value("arguments", value(arguments.unwrap_or(&empty)));
+        scope.add_variable_from_value(
+            "arguments",
+            match action {
+                Action::CallUnseen => Value::Null,
+                _ => value(arguments.unwrap_or(&empty)),
+            },
+        );
         scope.add_variable_from_value(
             "now",
             Value::Int(i64::try_from(crate::base::unix_now()).unwrap_or(i64::MAX)),
         );
         let mut decided = Decision::ALLOW;
+        let mut failed = Vec::new();
+        let mut audited = Vec::new();
+        let mut depends = false;
         for p in applying {
-            let mut bound = None;
-            let matched = p.rules.iter().enumerate().find_map(|(i, r)| {
-                if action == Action::List && r.on_arguments {
-                    return None;
-                }
-                match cel::execute(&r.program, &scope) {
-                    Evaluated::Value(Value::Bool(true)) => Some((r.effect, r.reason.clone())),
-                    Evaluated::Value(Value::Bool(false)) => None,
-                    Evaluated::Value(_) | Evaluated::Failed => {
-                        (r.effect != Effect::Allow).then(|| (r.effect, r.reason.clone()))
-                    }
-                    // Over its bound the rule denies, whatever its effect.
-                    Evaluated::OverBudget(b) => {
-                        tracing::warn!(policy = %p.name, rule = i + 1, bound = b, tool = tool.name,
-                            "a policy's rule went over its evaluation bound; it denies");
-                        bound = Some(b);
-                        Some((
-                            Effect::Deny,
-                            Some(Arc::from(format!(
-                                "rule {} of this policy went over its evaluation bound ({b}); \
-                                 an admin should simplify it",
-                                i + 1
-                            ))),
-                        ))
-                    }
-                }
-            });
-            if let Some((effect, reason)) = matched
+            let m = first_match(p, action, &scope, tool.name);
+            if p.mode == Mode::Audit {
+                audited.push(Trial {
+                    policy: p.name.clone(),
+                    effect: m.hit.as_ref().map_or(Effect::Allow, |(e, _)| *e),
+                    failed: m.failed.first().map(|f| f.note.clone()),
+                });
+                continue;
+            }
+            failed.extend(m.failed);
+            // Past a deny nothing can change the decision.
+            depends = depends || (m.depends && decided.effect != Effect::Deny);
+            if let Some((effect, reason)) = m.hit
                 && effect > decided.effect
+                && decided.effect != Effect::Deny
             {
                 decided = Decision {
                     effect,
                     policy: Some(p.name.clone()),
                     reason,
-                    bound,
+                    bound: m.bound,
+                    ..Decision::ALLOW
                 };
-                if effect == Effect::Deny {
-                    break;
-                }
             }
         }
+        decided.failed = failed;
+        decided.audited = audited;
+        decided.depends_on_arguments = depends && decided.effect != Effect::Deny;
         decided
     }
 }
@@ -728,7 +928,7 @@ mod tests {
         )
         .err()
         .expect("refused");
-        assert!(e.reason.contains("unknown variable \"user\""), "{e}");
+        assert!(e.reason.contains("unknown variable `user`"), "{e}");
         assert_eq!(e.line, 2);
         let e = Policy::compile("p", None, "[{\"effect\": \"maybe\", \"when\": \"true\"}]")
             .err()
@@ -755,6 +955,160 @@ mod tests {
             .err()
             .expect("refused");
         assert!(e.reason.contains("at most"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_field_is_refused_naming_rule_line_column_and_the_nearest_name() {
+        let text = "[\n{\"effect\": \"allow\", \"when\": \"true\"},\n{\"effect\": \"deny\",\n \"when\": \"tool.nmae == 'x'\"}]";
+        let e = Policy::compile("p", None, text).err().expect("refused");
+        assert_eq!((e.rule, e.line, e.column), (Some(2), 4, Some(6)), "{e}");
+        assert_eq!(e.field.as_deref(), Some("tool.nmae"));
+        assert_eq!(e.nearest.as_deref(), Some("tool.name"));
+        assert!(e.reason.contains("did you mean `tool.name`?"), "{e}");
+        let e = Policy::compile(
+            "p",
+            None,
+            r#"[{"effect": "deny", "when": "principal.scop == 'admin'"}]"#,
+        )
+        .err()
+        .expect("refused");
+        assert_eq!(e.nearest.as_deref(), Some("principal.scope"));
+        // Stored before names were checked: compiled, and the misfit reported beside it.
+        let (p, unfit) = Policy::stored(
+            "p",
+            None,
+            r#"[{"effect": "deny", "when": "principal.scop == 'admin'"}]"#,
+        )
+        .expect("compiles");
+        assert_eq!(p.rules(), 1);
+        assert_eq!(
+            unfit.and_then(|u| u.nearest).as_deref(),
+            Some("principal.scope")
+        );
+        // A syntax error: the column and the reason, never "does not parse" alone.
+        let e = Policy::compile(
+            "p",
+            None,
+            r#"[{"effect": "deny", "when": "tool.name = 'x'"}]"#,
+        )
+        .err()
+        .expect("refused");
+        assert_eq!(e.column, Some(11), "{e}");
+        assert!(e.reason.contains("`==`"), "{e}");
+    }
+
+    fn set_of(texts: &[(&str, Mode, &str)]) -> RuleSet {
+        RuleSet::new(
+            texts
+                .iter()
+                .map(|(name, mode, text)| {
+                    Policy::compile(name, None, text)
+                        .expect("compiles")
+                        .in_mode(*mode)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_rule_that_fails_to_evaluate_decides_by_its_effect_and_says_so() {
+        let none = json!(null);
+        let tool = Target {
+            name: "github__create_issue",
+            server: "github",
+            annotations: &none,
+        };
+        let who = subject("a", "client", &[]);
+        let guard = r#"[{"effect": "allow", "when": "principal.name == 'root'"},
+                        {"effect": "deny", "when": "arguments.org != 'acme'"}]"#;
+        let set = set_of(&[("guard", Mode::Enforce, guard)]);
+        // A deny that cannot be evaluated still denies the call, and says why.
+        let d = set.decide(&who, Action::Call, None, &tool, Some(&json!({})));
+        assert_eq!(d.effect, Effect::Deny);
+        let note = "rule 2 of `guard` failed to evaluate: no such key `org`";
+        assert_eq!(d.reason.as_deref(), Some(note));
+        assert_eq!(d.failure(), Some(note));
+        assert_eq!(d.failed[0].effect, Effect::Deny);
+        // A listing: the tool stays listed (the rule reads arguments: skipped).
+        let listed = set_of(&[(
+            "titles",
+            Mode::Enforce,
+            r#"[{"effect": "deny", "when": "tool.annotations.title.startsWith('Danger')"}]"#,
+        )]);
+        let d = listed.decide(&who, Action::List, None, &tool, None);
+        assert_eq!(
+            d.effect,
+            Effect::Allow,
+            "a failed deny hides nothing from a listing"
+        );
+        assert!(
+            d.failure()
+                .is_some_and(|f| f.contains("rule 1 of `titles`"))
+        );
+        assert_eq!(
+            listed.decide(&who, Action::Call, None, &tool, None).effect,
+            Effect::Deny
+        );
+        // A confirm asks; an allow allows nothing (the next rule decides).
+        let confirm = set_of(&[(
+            "c",
+            Mode::Enforce,
+            r#"[{"effect": "confirm", "when": "arguments.n > 1"}]"#,
+        )]);
+        assert_eq!(
+            confirm.decide(&who, Action::Call, None, &tool, None).effect,
+            Effect::Confirm
+        );
+        let allow = set_of(&[(
+            "a",
+            Mode::Enforce,
+            r#"[{"effect": "allow", "when": "arguments.n > 1"}, {"effect": "deny", "when": "true"}]"#,
+        )]);
+        let d = allow.decide(&who, Action::Call, None, &tool, None);
+        assert_eq!(d.effect, Effect::Deny);
+        assert_eq!(d.failed[0].effect, Effect::Allow);
+    }
+
+    #[test]
+    fn a_policy_in_audit_mode_decides_and_binds_nothing() {
+        let none = json!(null);
+        let t = |name| Target {
+            name,
+            server: "s",
+            annotations: &none,
+        };
+        let trial = r#"[{"effect": "deny", "when": "tool.name == 'drop'"},
+                        {"effect": "confirm", "when": "tool.name == 'send'"}]"#;
+        let set = set_of(&[
+            ("trial", Mode::Audit, trial),
+            (
+                "real",
+                Mode::Enforce,
+                r#"[{"effect": "confirm", "when": "tool.name == 'drop'"}]"#,
+            ),
+        ]);
+        let who = subject("a", "client", &[]);
+        for (tool, real, would) in [
+            ("drop", Effect::Confirm, Effect::Deny),
+            ("send", Effect::Allow, Effect::Confirm),
+            ("read", Effect::Allow, Effect::Allow),
+        ] {
+            let d = set.decide(&who, Action::Call, None, &t(tool), None);
+            assert_eq!(d.effect, real, "{tool}");
+            assert_eq!(d.audited.len(), 1);
+            assert_eq!(
+                (&*d.audited[0].policy, d.audited[0].effect),
+                ("trial", would),
+                "{tool}"
+            );
+            assert_eq!(d.trials(), Some(format!("{} by trial", would.as_str())));
+        }
+        // A listing is not narrowed by it either.
+        assert_ne!(
+            set.decide(&who, Action::List, None, &t("drop"), None)
+                .effect,
+            Effect::Deny
+        );
     }
 
     #[test]

@@ -278,7 +278,7 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
         "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
                 (extract(epoch FROM at) * 1000000)::int8, kind, key_id, subject, namespace,
                 server, method, tool, upstream_tool, outcome, duration_us, request_bytes,
-                response_bytes, trace_id, reason, call_id, parent
+                response_bytes, trace_id, reason, call_id, parent, policy_audit
          FROM audit_log {} ORDER BY at DESC, id DESC LIMIT ${}",
         if clauses.is_empty() {
             String::new()
@@ -319,6 +319,7 @@ pub async fn list(pool: &Pool, f: &Filter) -> Result<(Vec<Value>, Option<String>
                 "reason": r.get::<_, Option<String>>(16),
                 "call_id": r.get::<_, Option<uuid::Uuid>>(17).map(|u| u.to_string()),
                 "parent": r.get::<_, Option<uuid::Uuid>>(18).map(|u| u.to_string()),
+                "policy_audit": r.get::<_, Option<String>>(19),
             })
         })
         .collect();

@@ -176,6 +176,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0032_audit_parent",
         sql: include_str!("../../sql/0032_audit_parent.sql"),
     },
+    Migration {
+        version: 33,
+        name: "0033_policy_mode",
+        sql: include_str!("../../sql/0033_policy_mode.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

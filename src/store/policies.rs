@@ -4,7 +4,7 @@
 
 use deadpool_postgres::Pool;
 
-use crate::policy::rules::{self, Invalid, Policy, RuleSet};
+use crate::policy::rules::{self, Invalid, Mode, Policy, RuleSet};
 use crate::store::db::DbError;
 
 /// The most policies stored.
@@ -18,11 +18,14 @@ pub struct Stored {
     pub name: String,
     pub text: String,
     pub namespace: Option<String>,
+    /// `enforce` (the default) or `audit`: decided, recorded, never binding.
+    pub mode: Mode,
 }
 
 impl Stored {
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"name": self.name, "text": self.text, "namespace": self.namespace})
+        serde_json::json!({"name": self.name, "text": self.text, "namespace": self.namespace,
+            "mode": self.mode.as_str()})
     }
 }
 
@@ -56,7 +59,7 @@ pub async fn list(pool: &Pool) -> Result<Vec<Stored>, DbError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT name, text, namespace FROM policies ORDER BY name",
+            "SELECT name, text, namespace, mode FROM policies ORDER BY name",
             &[],
         )
         .await?;
@@ -66,6 +69,7 @@ pub async fn list(pool: &Pool) -> Result<Vec<Stored>, DbError> {
                 name: r.try_get(0)?,
                 text: r.try_get(1)?,
                 namespace: r.try_get(2)?,
+                mode: Mode::parse(r.try_get(3)?).unwrap_or_default(),
             })
         })
         .collect()
@@ -77,14 +81,26 @@ pub async fn get(pool: &Pool, name: &str) -> Result<Option<Stored>, DbError> {
 }
 
 /// The stored policies compiled; one that no longer compiles (stored by another
-/// version) is left out, with a warning.
+/// version) is left out, with an error in the log. One that compiles but no longer
+/// checks against the vocabulary (stored before names were checked: a misspelt field)
+/// is applied as written, its failing rules deciding by their effect, and reported in
+/// the log the same way.
 pub async fn load(pool: &Pool) -> Result<RuleSet, DbError> {
-    let compiled = list(pool)
-        .await?
+    Ok(compile_all(&list(pool).await?))
+}
+
+/// `stored` compiled as [`load`] compiles them.
+pub fn compile_all(stored: &[Stored]) -> RuleSet {
+    let compiled = stored
         .iter()
         .filter_map(
-            |p| match Policy::compile(&p.name, p.namespace.as_deref(), &p.text) {
-                Ok(c) => Some(c),
+            |p| match Policy::stored(&p.name, p.namespace.as_deref(), &p.text) {
+                Ok((c, unfit)) => {
+                    if let Some(u) = unfit {
+                        tracing::error!(policy = %p.name, error = %u, "a stored policy does not check against the vocabulary; it is applied as written (its rule fails to evaluate on every call): correct it");
+                    }
+                    Some(c.in_mode(p.mode))
+                }
                 Err(e) => {
                     tracing::error!(policy = %p.name, error = %e, "a stored policy does not compile (or passes a bound); it is not applied, the others are");
                     None
@@ -92,7 +108,25 @@ pub async fn load(pool: &Pool) -> Result<RuleSet, DbError> {
             },
         )
         .collect();
-    Ok(RuleSet::new(compiled))
+    RuleSet::new(compiled)
+}
+
+/// Today's policies and the same with `change` in force (replacing the policy of its
+/// name, or added), after `change` is checked as a write would check it.
+pub async fn with_change(pool: &Pool, change: &Stored) -> Result<(RuleSet, RuleSet), WriteError> {
+    Policy::compile(&change.name, change.namespace.as_deref(), &change.text)
+        .map_err(WriteError::Invalid)?;
+    let today = list(pool).await?;
+    let mut changed: Vec<Stored> = today
+        .iter()
+        .filter(|p| p.name != change.name)
+        .cloned()
+        .collect();
+    changed.push(Stored {
+        mode: Mode::Enforce,
+        ..change.clone()
+    });
+    Ok((compile_all(&today), compile_all(&changed)))
 }
 
 /// Writes `p` after checking it: `create` refuses a name in use, else the name must be
@@ -150,9 +184,9 @@ pub async fn write(pool: &Pool, p: &Stored, create: bool) -> Result<(), WriteErr
     let client = pool.get().await.map_err(DbError::from)?;
     client
         .execute(
-            "INSERT INTO policies (name, text, namespace) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET text = $2, namespace = $3, updated_at = now()",
-            &[&p.name, &p.text, &p.namespace],
+            "INSERT INTO policies (name, text, namespace, mode) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET text = $2, namespace = $3, mode = $4, updated_at = now()",
+            &[&p.name, &p.text, &p.namespace, &p.mode.as_str()],
         )
         .await
         .map_err(DbError::from)?;

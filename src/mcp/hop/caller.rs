@@ -49,6 +49,8 @@ pub struct Caller<'a> {
     pub run: Option<uuid::Uuid>,
     /// A script's inner call: the run's budget for the answer, when it is collected.
     pub charge: Option<&'a crate::codemode::Charge>,
+    /// What policies in audit mode would have decided (its audit row's `policy_audit`).
+    pub trial: Option<&'a str>,
 }
 
 impl Caller<'_> {
@@ -97,6 +99,7 @@ impl Caller<'_> {
                 upstream,
                 trace_id: None,
                 parent: self.run,
+                policy_audit: self.trial.map(Box::from),
             }
         });
         super::record::CallRecord {

@@ -94,6 +94,8 @@ pub(super) struct AuditDraft {
     pub(super) trace_id: Option<[u8; 16]>,
     /// The code-mode run the call was made within.
     pub(super) parent: Option<uuid::Uuid>,
+    /// What policies in audit mode would have decided ([`crate::mcp::ctx::Ctx::trial`]).
+    pub(super) policy_audit: Option<Box<str>>,
 }
 
 /// Whether a piece of an answer carries `"isError": true` (a tool's own error result).
@@ -218,6 +220,7 @@ impl CallRecord {
             reason: None,
             id: None,
             parent: d.parent,
+            policy_audit: d.policy_audit.as_deref().map(audit::Text::Str),
         });
     }
 

@@ -41,6 +41,11 @@ pub(crate) fn denial(e: &RpcError, disabled: bool) -> Option<(&'static str, Stri
         code::POLICY_DENIED if has("guardrail") => {
             ("guardrail", format!("guardrail {}", s("guardrail")))
         }
+        // A rule that failed to evaluate says so ("rule 2 of `guard` failed to evaluate:
+        // no such key `org`").
+        code::POLICY_DENIED if has("failed") => {
+            ("policy", format!("policy {}: {}", s("policy"), s("failed")))
+        }
         code::POLICY_DENIED => ("policy", format!("policy {}", s("policy"))),
         _ if data.is_some_and(|d| d["held"] == true) => ("held", format!("held ({})", s("kind"))),
         code::INVALID_PARAMS if disabled => ("disabled", "disabled in the namespace".into()),
@@ -104,6 +109,7 @@ fn note(
         reason: Some(Text::Str(reason)),
         id: None,
         parent: ctx.run,
+        policy_audit: ctx.trial.get().map(|t| Text::Str(t)),
     });
 }
 

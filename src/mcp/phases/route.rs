@@ -157,6 +157,7 @@ fn unavailable(
                 reason: None,
                 id: None,
                 parent: ctx.run,
+                policy_audit: None,
             });
     }
     if b.needs_account() {

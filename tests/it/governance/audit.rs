@@ -331,6 +331,7 @@ fn row<'a>(
         response_bytes: 20,
         trace_id: None,
         reason: None,
+        policy_audit: None,
         id: None,
         parent: None,
     }

@@ -15,5 +15,6 @@ mod confirm_in_code;
 mod door_matrix;
 mod guardrails;
 mod policies;
+mod policy_rollout;
 mod reviews;
 mod security;

@@ -566,6 +566,7 @@ impl Reader {
                 timeout: Some(state.config.tasks.wait),
                 run: None,
                 charge: None,
+                trial: None,
             };
             let bridge = Bridge::choose(caller.stateless, &self.backend).await;
             let resp = crate::mcp::era::bridge::forward(

@@ -305,7 +305,8 @@ async fn the_question_shows_every_argument_or_the_call_is_too_large_to_confirm()
             .run(&url, &gw.client_key, "accept", &too_many.to_string())
             .await;
         assert_eq!(seen["asked"], json!([]), "{who}: nothing asked: {seen}");
-        let data = refused(&seen["results"][0], "too large to confirm", &who);
+        let modern = matches!(peer, Peer::Python2Auto);
+        let data = refused(&seen["results"][0], "too large to confirm", &who, modern);
         assert!(
             data["reason"]
                 .as_str()

@@ -147,6 +147,9 @@ impl ApiError {
     }
 }
 
+/// The gateway's "over a limit" for a session client and for a 2026-07-28 one.
+pub const LIMITED_CODES: (i64, i64) = (-32029, -31029);
+
 impl ApiError {
     /// The same refusal for an MCP endpoint: its status and headers (the challenge, a
     /// retry time), with a JSON-RPC error as the body (`id` null: the request was not
@@ -157,10 +160,9 @@ impl ApiError {
     }
 
     /// [`ApiError::into_rpc_response`] for a client of its era: a 2026-07-28 client
-    /// (`stateless`) gets the gateway's codes outside `-32768..-32000`
-    /// ([`crate::mcp::wire::codes`]).
+    /// (`stateless`) gets the gateway's codes outside `-32768..-32000` (the table is
+    /// `mcp::wire::codes`, above this room, whose test holds [`LIMITED_CODES`] to it).
     pub fn into_rpc_response_in(self, stateless: bool) -> Response<Body> {
-        use crate::mcp::wire::codes;
         // JSON-RPC's invalid request and internal error, and the gateway's "over a limit".
         const INVALID_REQUEST: i64 = -32600;
         const INTERNAL: i64 = -32603;
@@ -171,7 +173,10 @@ impl ApiError {
             _ => None,
         };
         let rpc = match &self {
-            _ if retry_after.is_some() => codes::in_era(codes::LIMITED, stateless),
+            _ if retry_after.is_some() => match stateless {
+                false => LIMITED_CODES.0,
+                true => LIMITED_CODES.1,
+            },
             e if e.status().is_server_error() => INTERNAL,
             _ => INVALID_REQUEST,
         };

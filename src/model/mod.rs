@@ -3,6 +3,7 @@
 //! in [`invalid`]). Nothing here touches the database or HTTP.
 
 pub mod auth;
+pub mod exposure;
 pub mod guardrail;
 pub mod import;
 pub mod invalid;

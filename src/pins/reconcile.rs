@@ -251,7 +251,7 @@ fn clashes<'o>(
     name: &str,
     others: &[(&'o str, &'o str, &'o str)],
 ) -> Vec<(&'o str, &'o str)> {
-    use crate::routing::{Exposure, exposure};
+    use crate::model::exposure::{Exposure, exposure};
     let mut out = Vec::new();
     let holds = |ns: &crate::model::Namespace, s: &str| {
         ns.servers.iter().any(|m| m.eq_ignore_ascii_case(s))

@@ -163,7 +163,9 @@ impl PipelineHost {
     async fn admit(&self, ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<InnerPlace<'_>, HostError> {
         crate::mcp::admission::inner_call(ctx, &self.lent)
             .await
-            .map_err(|e| HostError::Refused(inner_error(ctx, super::record::refused(ctx, body, f, e))))
+            .map_err(|e| {
+                HostError::Refused(inner_error(ctx, super::record::refused(ctx, body, f, e)))
+            })
     }
 
     /// The request through the pipeline under `ctx`: the whole answer, read.

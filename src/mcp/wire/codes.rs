@@ -207,6 +207,15 @@ mod tests {
     }
 
     #[test]
+    fn the_http_rooms_limit_codes_are_the_tables() {
+        assert_eq!(
+            crate::http::error::LIMITED_CODES,
+            (LIMITED, MODERN_LIMITED),
+            "http::error names the limit codes itself (it sits below mcp)"
+        );
+    }
+
+    #[test]
     fn a_modern_client_gets_no_code_of_the_reserved_ranges_but_the_specs() {
         for o in OWN {
             if let Some(c) = o.modern {

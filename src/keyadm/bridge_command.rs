@@ -49,8 +49,10 @@ fn choose(
 fn in_build_tree(p: &Path) -> bool {
     let parts: Vec<&std::ffi::OsStr> = p.iter().collect();
     parts.windows(2).any(|w| {
-        w[0] == "target" && (w[1] == "release" || w[1] == "debug")
-            || w[0] == "target" && w[1].to_str().is_some_and(|s| s.contains('-'))
+        w[0] == "target"
+            && (w[1] == "release"
+                || w[1] == "debug"
+                || w[1].to_str().is_some_and(|s| s.contains('-')))
     })
 }
 
@@ -64,7 +66,7 @@ mod tests {
         let installed = PathBuf::from("/home/u/.cargo/bin");
         let all = |_: &Path| true;
         assert_eq!(
-            choose(&[installed.clone()], Some(clone), all),
+            choose(std::slice::from_ref(&installed), Some(clone), all),
             ("/home/u/.cargo/bin/mcpc".to_string(), None)
         );
         // The clone's target/ on PATH (the first session's `export PATH`) is no install.

@@ -71,9 +71,8 @@ fn command_lines(topic: &str) -> Vec<&'static str> {
     let mut out = Vec::new();
     let mut taking = false;
     for line in commands() {
-        match command_word(line) {
-            Some(word) => taking = word == topic,
-            None => {}
+        if let Some(word) = command_word(line) {
+            taking = word == topic;
         }
         if taking {
             out.push(line);

@@ -336,9 +336,7 @@ impl Door {
                     return Answer::Ok;
                 }
                 match body["rpc_error"]["code"].as_i64() {
-                    Some(code) if r.status == c.status => {
-                        refused(code, &body["rpc_error"]["data"])
-                    }
+                    Some(code) if r.status == c.status => refused(code, &body["rpc_error"]["data"]),
                     _ => Answer::Malformed(format!("{} {body}", r.status)),
                 }
             }

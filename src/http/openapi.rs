@@ -647,16 +647,7 @@ fn components() -> Value {
     });
     c["schemas"]["Policy"] = policy_schema();
     c["schemas"]["SkillList"] = skill_list();
-    c["schemas"]["ToolSearch"] = json!({"type": "object", "required": ["query", "results"], "properties": {
-        "query": {"type": "string"},
-        "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {
-            "type": "object", "required": ["name", "server", "score", "confidence"], "properties": {
-                "name": {"type": "string", "description": "the tool's name in the view (what tools/call takes)"},
-                "server": {"type": "string"},
-                "title": {"type": ["string", "null"]},
-                "description": {"type": ["string", "null"]},
-                "score": {"type": "number"},
-                "confidence": {"enum": ["high", "medium", "low"], "description": "how sure the search is that the tool serves the need"}}}}}});
+    c["schemas"]["ToolSearch"] = tool_search();
     if let (Some(all), Value::Object(more)) = (c["schemas"].as_object_mut(), namespace_schemas()) {
         all.extend(more);
     }
@@ -670,6 +661,20 @@ fn components() -> Value {
             "bearer_methods_supported": strings,
             "resource_name": {"type": "string"}, "resource_documentation": {"type": "string"}}});
     c
+}
+
+/// The answer of a tool search (`search_tools`, REST search).
+fn tool_search() -> Value {
+    json!({"type": "object", "required": ["query", "results"], "properties": {
+        "query": {"type": "string"},
+        "results": {"type": "array", "description": "best first; empty only when the search is sure no tool of the view does this", "items": {
+            "type": "object", "required": ["name", "server", "score", "confidence"], "properties": {
+                "name": {"type": "string", "description": "the tool's name in the view (what tools/call takes)"},
+                "server": {"type": "string"},
+                "title": {"type": ["string", "null"]},
+                "description": {"type": ["string", "null"]},
+                "score": {"type": "number"},
+                "confidence": {"enum": ["high", "medium", "low"], "description": "how sure the search is that the tool serves the need"}}}}}})
 }
 
 /// The schemas of pinned definitions: the `tool_changes` field of servers (namespaces

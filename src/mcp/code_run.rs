@@ -295,7 +295,7 @@ fn on_stream<H: Host + 'static>(
             .await;
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body)).to_vec();
         let resp = finish(&owned, &body, &f, &served, started, outcome, run_id)
-            .unwrap_or_else(|e| e.in_era(owned.stateless).response(&id));
+            .unwrap_or_else(|e| e.in_era(owned.client_modern()).response(&id));
         let _ = done_tx.send(resp);
     });
     async move {

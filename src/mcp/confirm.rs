@@ -535,7 +535,7 @@ fn on_stream(
                 "a confirmation refused a call"
             );
             let e = refusal(&p.policy, &p.tool, o);
-            let e = (go_on.refused)(&confirmed, &body, &f, e).in_era(confirmed.stateless);
+            let e = (go_on.refused)(&confirmed, &body, &f, e).in_era(confirmed.client_modern());
             let _ = tx.send(sse_event(&e.body(id))).await;
             return;
         }

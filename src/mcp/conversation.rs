@@ -245,6 +245,15 @@ pub(crate) fn check_meta(body: &[u8], f: &Frame) -> Result<(), RpcError> {
         })
 }
 
+/// The client's era, as the hop asks it of its caller: which codes its own errors carry
+/// (`wire::codes`).
+impl crate::mcp::hop::caller::Caller<'_> {
+    /// Whether the caller speaks 2026-07-28.
+    pub(crate) fn client_modern(&self) -> bool {
+        self.stateless
+    }
+}
+
 /// The client's era, as the other rooms ask it.
 impl Ctx {
     /// Whether the client speaks 2026-07-28 (each request on its own, no session).

@@ -316,7 +316,7 @@ async fn send(
                                   "authorize": format!("/api/v1/mcp/servers/{}/authorize", backend.name)})),
                 ..RpcError::method(code::UPSTREAM_UNAUTHORIZED, format!("server `{}`: {why}", backend.name))
             }
-            .in_era(caller.stateless)
+            .in_era(caller.client_modern())
             .response(&out.client_id)))
         }
         Err(e) => {

@@ -253,7 +253,7 @@ fn refused(code: i64, message: &str, data: Option<Value>) -> HostError {
 /// The gateway's refusal of an inner call as the script sees it: the code and `data` a
 /// direct call of the run's client would have had, in its era.
 fn inner_error(ctx: &Ctx, e: RpcError) -> InnerError {
-    let e = e.in_era(ctx.stateless);
+    let e = e.in_era(ctx.client_modern());
     InnerError {
         code: e.code,
         message: e.message,

@@ -283,7 +283,7 @@ fn confirmed(
         };
         called.unwrap_or_else(|e| {
             record::refused(&ctx, &body, &f, e)
-                .in_era(ctx.stateless)
+                .in_era(ctx.client_modern())
                 .response(id)
         })
     })

@@ -541,7 +541,7 @@ async fn a_keys_rate_and_concurrency_bind_a_scripts_calls() {
     let six = "const out = [];
         for (let i = 0; i < 6; i++) {
             try { await tools.alpha__echo({message: 'n' + i}); out.push('ok'); }
-            catch (e) { out.push(e.data.limit); }
+            catch (e) { out.push(e.data.limit_name); }
         }
         return out;";
     let out = run(&gw, &key, six).await;
@@ -557,7 +557,7 @@ async fn a_keys_rate_and_concurrency_bind_a_scripts_calls() {
     };
     let key = door_key(&gw, "one-at-a-time", one).await;
     let four =
-        "const one = () => tools.alpha__sleep({ms: 400}).then(() => 'ok', e => e.data.limit);
+        "const one = () => tools.alpha__sleep({ms: 400}).then(() => 'ok', e => e.data.limit_name);
         const first = await Promise.all([one(), one(), one(), one()]);
         const after = [];
         for (let i = 0; i < 2; i++) after.push(await one());

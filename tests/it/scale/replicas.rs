@@ -1062,8 +1062,13 @@ async fn a_keys_quota_and_rate_are_counted_for_both_and_shown_by_the_key() {
         if m["result"].is_object() {
             accepted += 1;
         } else {
-            assert_eq!(m["error"]["code"], -32029, "{m}");
-            assert_eq!(m["error"]["data"]["limit"], "daily_calls", "{m}");
+            // A 2026-07-28 client: the gateway's own code of that era.
+            assert_eq!(
+                m["error"]["code"],
+                metamcp::mcp::wire::codes::MODERN_LIMITED,
+                "{m}"
+            );
+            assert_eq!(m["error"]["data"]["limit_name"], "daily_calls", "{m}");
         }
     }
     assert_eq!(accepted, 24, "the quota, counted for both replicas");

@@ -57,8 +57,11 @@ async fn call(addr: SocketAddr, key: &str, tool: &str, args: Value) -> Value {
     response_message(&r)
 }
 
+/// A 2026-07-28 client's refusal by the limit `kind` (the gateway's own code for that
+/// era, the limit named by `limit_name`: docs/reference/errors.md).
 fn is_limited(m: &Value, kind: &str) -> bool {
-    m["error"]["code"] == -32029 && m["error"]["data"]["limit"] == kind
+    m["error"]["code"] == metamcp::mcp::wire::codes::MODERN_LIMITED
+        && m["error"]["data"]["limit_name"] == kind
 }
 
 /// A metric's value on one replica.

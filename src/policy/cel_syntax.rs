@@ -426,6 +426,20 @@ pub fn read(when: &str) -> Result<Ast, SyntaxError> {
         b: when.as_bytes(),
         i: 0,
     };
+    // A control character (NUL and the like; tab and line ends aside) belongs in no rule,
+    // and the parser refuses it inside a raw string where this reader would not.
+    if let Some((at, c)) = when
+        .char_indices()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return lexer.err(
+            at,
+            format!(
+                "a control character (U+{:04X}) has no place in a rule: remove it",
+                c as u32
+            ),
+        );
+    }
     let toks = lexer.tokens()?;
     let mut p = Reader {
         lexer: Lexer {
@@ -738,6 +752,17 @@ mod tests {
     fn wrong(when: &str) -> (usize, usize, String) {
         let e = read(when).expect_err(when);
         (e.at.line, e.at.column, e.reason)
+    }
+
+    /// CI's minimal input of the property below: a NUL inside a raw string, read here
+    /// and refused by the parser; a control character is refused with its place.
+    #[test]
+    fn a_control_character_is_refused_where_it_stands() {
+        let when = "r'aw\\d' +r'''\0multi\nline''' + \"esc\\u00e9\\101\" == tool.name";
+        let (line, _column, reason) = wrong(when);
+        assert_eq!(line, 1, "{reason}");
+        assert!(reason.contains("U+0000"), "{reason}");
+        assert!(read("tool.name == 'a'\t&& true").is_ok());
     }
 
     #[test]

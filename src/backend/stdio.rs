@@ -57,6 +57,10 @@ pub fn never_reached(e: &UpstreamError) -> bool {
 pub const MAX_LINE: usize = 16 << 20;
 /// Grace periods when stopping: after closing stdin, after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long a process that closed its output has to exit on its own before its group
+/// is killed.
+const OUTPUT_END_GRACE: Duration = Duration::from_millis(500);
+
 /// Variables a child inherits from the gateway (besides its own `env`): where programs
 /// are, the home, locale, time zone and temporary directory, and the CA bundles and
 /// proxies a server needs to reach anything behind a company CA or proxy (README lists
@@ -746,8 +750,15 @@ async fn read_lines(child: Arc<Child>, name: String, stdout: tokio::process::Chi
     // Reap it (and its group) now rather than at the next start.
     child.letting_go.notify_one();
     if let Some(mut p) = child.process.lock().await.take() {
+        // A process that closed its output is most often ending: let it end on its own,
+        // so that its status says how (`exit status 0` of a program that never served
+        // MCP, not the `signal 9` of our kill), then kill what remains of its group.
+        let ended = tokio::time::timeout(OUTPUT_END_GRACE, p.wait()).await;
         signal_group(child.pid, libc::SIGKILL);
-        let status = p.wait().await;
+        let status = match ended {
+            Ok(status) => status,
+            Err(_) => p.wait().await,
+        };
         child.groups.remove(child.pid);
         let how = status.map_or_else(|e| format!("unknown ({e})"), |s| describe_exit(&s));
         tracing::warn!(backend = %name, how = %how, "server process exited");

@@ -959,3 +959,19 @@ async fn a_key_at_two_a_second_makes_one_mcpc_call_a_second() {
     let refused = refused.expect("a flood of initialize is refused");
     assert!(refused.contains("handshake rate"), "{refused}");
 }
+
+/// A program that closes its output and ends a moment later is reported as it ended
+/// (`exit status 0`), not as the gateway's kill: the end of its output gives it a grace
+/// to exit on its own before its group is killed (it was `signal 9` whenever the kill
+/// came between the two).
+#[tokio::test]
+async fn a_program_ending_after_its_output_is_reported_as_it_ended() {
+    let gw = TestGateway::start().await;
+    gw.add(
+        json!({"name": "closer", "protocol": "stdio", "command": "sh",
+                  "args": ["-c", "exec >&-; sleep 0.1; exit 0"]}),
+    )
+    .await;
+    let v = server_when(&gw, "closer", |v| v["last_exit"].is_string()).await;
+    assert_eq!(v["last_exit"], "exit status 0", "{v}");
+}

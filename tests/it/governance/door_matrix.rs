@@ -2,7 +2,7 @@
 //! audited and answered alike. A table: every door ([`Door`]: a session client, a
 //! 2026-07-28 client, a batch element, REST execution, a code-mode script's inner call,
 //! a 2026-07-28 client's confirmed retry) times every kind of refusal ([`Kind`]: out of
-//! reach, disabled, not on the namespace's allow-list, a policy's deny, a confirmation
+//! reach, disabled, not on the namespace's allow-list, held for review, a policy's deny, a confirmation
 //! that cannot be asked or that the user declined, a guardrail's deny, the key's rate and
 //! concurrency, a tool's rate, the daily quota) and a plain success. For each pair, with a key
 //! of its own (limited to the namespace `door`, so that every door reaches the same
@@ -64,6 +64,7 @@ enum Kind {
     OutOfReach,
     Disabled,
     NotAllowed,
+    Held,
     PolicyDeny,
     ConfirmUnasked,
     ConfirmDeclined,
@@ -74,11 +75,12 @@ enum Kind {
     DailyQuota,
 }
 
-const KINDS: [Kind; 12] = [
+const KINDS: [Kind; 13] = [
     Kind::Success,
     Kind::OutOfReach,
     Kind::Disabled,
     Kind::NotAllowed,
+    Kind::Held,
     Kind::PolicyDeny,
     Kind::ConfirmUnasked,
     Kind::ConfirmDeclined,
@@ -191,6 +193,13 @@ fn case(kind: Kind, door: Door) -> Case {
             Answer::Refused(INVALID_PARAMS, String::new()),
             404,
             vec![row("denied", Some("disabled in the namespace"))],
+        ),
+        // A tool whose definition changed once pinned: held for review.
+        Kind::Held => once(
+            "alpha__hangup",
+            Answer::Refused(INVALID_PARAMS, String::new()),
+            409,
+            vec![row("denied", Some("held (changed)"))],
         ),
         Kind::PolicyDeny => Case {
             args: json!({"a": 1, "b": 2}),
@@ -484,7 +493,8 @@ async fn rows(gw: &TestGateway, key_id: &str) -> Vec<Row> {
 
 /// The gateway: alpha in the code-mode namespace `door`, an allow-list that leaves out
 /// `alpha__progress`, switches off `alpha__fail` and rates `alpha__big` at one call a
-/// minute, with a request guardrail denying `alpha__trace`; and a policy `door` denying
+/// minute, with a request guardrail denying `alpha__trace`, and `alpha__hangup` held for
+/// review (its description changed once pinned); and a policy `door` denying
 /// `alpha__add`, asking to confirm `alpha__whoami`, and every call of a key named
 /// `confirmed-…` (the door [`Door::Confirmed`]).
 async fn gateway() -> (TestGateway, Mock, Guard) {
@@ -500,7 +510,8 @@ async fn gateway() -> (TestGateway, Mock, Guard) {
                     "tools": {"alpha__fail": {"enabled": false},
                               "alpha__big": {"enabled": true, "rate": "1/m"},
                               "alpha__echo": on, "alpha__add": on, "alpha__sleep": on,
-                              "alpha__whoami": on, "alpha__trace": on}});
+                              "alpha__whoami": on, "alpha__trace": on,
+                              "alpha__hangup": on}});
     let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let rule = json!([{"effect": "deny", "when": "tool.name == 'alpha__add'",
@@ -517,6 +528,33 @@ async fn gateway() -> (TestGateway, Mock, Guard) {
             .await;
         let add = admin.call_tool("alpha__add", json!({"a": 1, "b": 2})).await;
         (echo.get("error").is_none() && add["error"]["code"] == POLICY).then_some(())
+    })
+    .await;
+    // Once alpha's tools are pinned, hangup changes: held until reviewed.
+    let db = gw.db.client().await;
+    let pinned = "SELECT count(*) FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
+                  WHERE s.name = 'alpha' AND p.name = 'hangup'";
+    support::eventually(support::WAIT, "alpha's hangup pinned", || async {
+        let n: i64 = db.query_one(pinned, &[]).await.ok()?.get(0);
+        (n == 1).then_some(())
+    })
+    .await;
+    let changed = json!([{"name": "hangup", "description": "Closes the connection, now politely",
+                          "inputSchema": {"type": "object"}}]);
+    let addr = format!("127.0.0.1:{}", alpha.port).parse().expect("addr");
+    let r = support::http::request(
+        addr,
+        "POST",
+        "/control/tools",
+        &[],
+        Some(changed.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    support::eventually(support::WAIT, "alpha's hangup held", || async {
+        let m = admin.call_tool("alpha__hangup", json!({})).await;
+        (m["error"]["data"]["held"] == true && m["error"]["data"]["kind"] == "changed")
+            .then_some(())
     })
     .await;
     (gw, alpha, guard)

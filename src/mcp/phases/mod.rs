@@ -127,6 +127,13 @@ pub(crate) enum Origin<'a, 'r> {
     Confirmed,
 }
 
+/// What the pipeline answers a call: the response, or a refusal for the door to put in
+/// its form.
+type Answered = Result<Response<Body>, RpcError>;
+
+/// The pipeline's future for a door other than the endpoint (boxed where it starts).
+type BoxedDoor<'a> = std::pin::Pin<Box<dyn Future<Output = Answered> + Send + 'a>>;
+
 /// The pipeline's one entry: the call `msg` from `origin`, through every phase it meets.
 ///
 /// Not an `async fn`: an endpoint's request gets [`dispatch`]'s future itself, as it
@@ -137,10 +144,7 @@ pub(crate) fn enter<'a, 'r: 'a>(
     ctx: &'a Ctx,
     msg: Message<'a>,
     origin: Origin<'a, 'r>,
-) -> Either<
-    impl Future<Output = Result<Response<Body>, RpcError>> + Send + 'a,
-    std::pin::Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send + 'a>>,
-> {
+) -> Either<impl Future<Output = Answered> + Send + 'a, BoxedDoor<'a>> {
     let Message { body, frame: f } = msg;
     match origin {
         Origin::Endpoint(headers) => Either::Left(dispatch(ctx, headers, body, f, Shape::Streamed)),

@@ -106,9 +106,23 @@ pub(crate) async fn admit(
     {
         return Ok(None);
     }
+    // A 2026-07-28 retry that spent its confirmation (or its suspended run's state): one
+    // call with the request it answers, charged to the rate when that came; the retry
+    // takes a place in flight alone.
+    if ctx.confirmation == crate::mcp::ctx::Confirmation::Accepted {
+        return place_in_flight(ctx).await;
+    }
     match f.is(Method::ServerDiscover) {
         true => handshake(ctx).await,
         false => mcp_request(ctx).await,
+    }
+}
+
+/// A place among the caller's requests in flight alone, its rate charged already.
+pub(crate) async fn place_in_flight(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
+    match &ctx.principal {
+        Some(p) => in_flight(&ctx.state, p).await.map_err(|r| limited(&r)),
+        None => Ok(None),
     }
 }
 

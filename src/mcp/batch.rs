@@ -10,9 +10,8 @@ use crate::jsonrpc::frame;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::conversation::establish;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::exchange::Shape;
 use crate::mcp::notices::{answer_backend, cancel};
-use crate::mcp::phases::dispatch;
+use crate::mcp::phases::{Message, Origin, enter};
 use crate::mcp::wire::rpc::{RpcError, code, json_response, status_only};
 
 /// Batches (2025-03-26 sessions only): each element answered in order, collected.
@@ -86,9 +85,19 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
         }
         let called = match crate::mcp::search::call_tool(ctx, &element, &f) {
             Ok(Some((rewritten, rf))) => {
-                dispatch(ctx, headers, &rewritten, &rf, Shape::Whole).await
+                let msg = Message {
+                    body: &rewritten,
+                    frame: &rf,
+                };
+                enter(ctx, msg, Origin::Batch(headers)).await
             }
-            Ok(None) => dispatch(ctx, headers, &element, &f, Shape::Whole).await,
+            Ok(None) => {
+                let msg = Message {
+                    body: &element,
+                    frame: &f,
+                };
+                enter(ctx, msg, Origin::Batch(headers)).await
+            }
             Err(e) => Err(e),
         };
         let resp = match called {

@@ -61,7 +61,17 @@ impl Ctx {
         principal: Option<Principal>,
         namespace: Option<&str>,
     ) -> Option<Ctx> {
-        let table = state.data.routing.load();
+        Ctx::in_table(state, state.data.routing.load(), principal, namespace)
+    }
+
+    /// [`Ctx::new`] within a routing table the caller loaded already (the endpoint's,
+    /// which looked up the namespace's view in it: one load a request).
+    pub fn in_table(
+        state: &Arc<Planes>,
+        table: Arc<Table>,
+        principal: Option<Principal>,
+        namespace: Option<&str>,
+    ) -> Option<Ctx> {
         let view = match (&principal, namespace) {
             (Some(p), None) if p.is_limited() && !p.is_admin() => table.reach(&p.namespaces),
             _ => table.view(namespace)?.clone(),

@@ -3,7 +3,7 @@
 //! once ([`crate::jsonrpc::frame::parse_request`]), and the dispatcher that takes each
 //! message to the path it belongs on: a session's handshake, the conversation
 //! established, a backend's answer, a notification, `call_tool` unwrapped, a
-//! confirmation's retry, then the pipeline's one way in ([`crate::mcp::phases::serve`]).
+//! confirmation's retry, then the pipeline's one way in ([`crate::mcp::phases::enter`], from the endpoint).
 //! The server span of what it served is recorded by [`super::spans`].
 
 use std::future::Future;
@@ -18,7 +18,6 @@ use crate::http::{ApiError, Body, accepted, is_json, read_body};
 use crate::jsonrpc::frame::{self, Frame, FrameError};
 use crate::jsonrpc::methods::Method as McpMethod;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::exchange::Shape;
 use crate::mcp::spans::{batch_span, server_span};
 use crate::mcp::wire::rpc::{RpcError, code, status_only};
 use crate::mcp::{batch, confirm, conversation, lists, notices, phases, search, stream};
@@ -172,7 +171,7 @@ fn refuse(ctx: &Ctx, served: &mut Served, e: RpcError, id: &[u8]) -> Response<Bo
 
 /// The dispatcher: takes a message to the path it belongs on (a session's handshake,
 /// the conversation established, a backend's answer, a notification, `call_tool`
-/// unwrapped, then the pipeline's one way in, [`phases::serve`]), and notes in `served`
+/// unwrapped, then the pipeline's one way in, [`phases::enter`]), and notes in `served`
 /// what its span needs.
 async fn route_message(
     ctx: &mut Ctx,
@@ -246,7 +245,8 @@ async fn route_message(
         },
         false => (body, f),
     };
-    match phases::dispatch(ctx, headers, body, f, Shape::Streamed).await {
+    let msg = phases::Message { body, frame: f };
+    match phases::enter(ctx, msg, phases::Origin::Endpoint(headers)).await {
         Ok(r) => r,
         Err(e) => refuse(ctx, served, e, id),
     }

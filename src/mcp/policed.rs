@@ -1,7 +1,7 @@
 //! Policies by identity ([`crate::policy::rules`]) on an MCP caller's lists and calls:
 //! a tool the caller may not use is absent from its `tools/list` and its searches, and
 //! a call of it (directly, through `call_tool`, in a batch or as a task: all pass
-//! through [`crate::mcp::phases::call`]) is a `-32003` JSON-RPC error with its id, whose
+//! through [`crate::mcp::phases::enter`]) is a `-32003` JSON-RPC error with its id, whose
 //! `data.policy` names the policy; one a policy wants confirmed goes to the user first
 //! ([`crate::mcp::confirm`]). A view without policies pays one `None` check.
 

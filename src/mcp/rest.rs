@@ -16,10 +16,8 @@ use serde_json::{Value, json};
 use crate::backend::Backend;
 use crate::http::{ApiError, Body, json_value};
 use crate::jsonrpc::frame;
-use crate::mcp::admission as charge;
 use crate::mcp::ctx::Ctx;
-use crate::mcp::hop::exchange::Shape;
-use crate::mcp::phases::route;
+use crate::mcp::phases::{Message, Origin};
 use crate::mcp::wire::rpc::{RpcError, code};
 
 /// `POST /api/v1/mcp/servers/{id}/tools/{tool}/execute`: the body is the arguments.
@@ -72,21 +70,29 @@ pub async fn execute(
             _ => "the body must be exactly one JSON object of tool arguments".into(),
         },
     })?;
-    // Phase 1, as an MCP request's: the key's rate and a place in flight (held until the
-    // answer is read). A refusal from here on is recorded once, as the same call's over
-    // MCP, and answered in REST's form ([`refusal`]).
-    let refused = |e| crate::mcp::phases::record::refused(ctx, &body, &f, e);
-    let _in_flight = match charge::mcp_request(ctx).await {
-        Ok(place) => place,
-        Err(e) => return Ok(refusal(&refused(e), true)),
-    };
-    let call = match route::rest_tool(ctx, backend, tool, &exposed, f.name).await {
-        Ok(call) => call,
-        Err(e) => return Ok(refusal(&refused(e), false)),
-    };
+    // The pipeline's entry, from REST: admitted as an MCP request (the key's rate and a
+    // place in flight, held until the answer is read), routed to this server's tool. A
+    // refusal is recorded there once, as the same call's over MCP, and answered here in
+    // REST's form ([`refusal`]).
     let traced = ctx.trace.as_ref().is_some_and(|t| t.ctx.sampled);
     let start = std::time::SystemTime::now();
-    let resp = crate::mcp::phases::call(ctx, &body, &f, call, Shape::Whole).await;
+    let mut routed = false;
+    let origin = Origin::Rest {
+        backend,
+        tool,
+        exposed: &exposed,
+        routed: &mut routed,
+    };
+    let msg = Message {
+        body: &body,
+        frame: &f,
+    };
+    let resp = crate::mcp::phases::enter(ctx, msg, origin).await;
+    if let Err(e) = &resp
+        && !routed
+    {
+        return Ok(refusal(e, false));
+    }
     let (status, error, answer) = match resp {
         Ok(resp) => {
             let status = resp.status();
@@ -103,10 +109,7 @@ pub async fn execute(
                 .and_then(|a| a["error"]["code"].as_i64());
             (status, error, answer)
         }
-        Err(e) => {
-            let e = refused(e);
-            (e.status, Some(e.code), refusal(&e, true))
-        }
+        Err(e) => (e.status, Some(e.code), refusal(&e, true)),
     };
     if traced {
         // The REST call's server span, like a `tools/call` on `/mcp`'s: the error is the

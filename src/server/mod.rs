@@ -209,7 +209,7 @@ async fn phases(
                 return Ok(e.into_rpc_response_in(stateless));
             }
         };
-        let mut ctx = crate::mcp::ctx::Ctx::new(&state.planes, principal, namespace)
+        let mut ctx = crate::mcp::ctx::Ctx::in_table(&state.planes, table, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
         ctx.trace = trace;
         // The MCP future comes boxed: it then moves once, not with each future that

@@ -18,7 +18,7 @@ use crate::mcp::admission::{InnerPlace, Lent};
 use crate::mcp::code_run::Asking;
 use crate::mcp::confirm;
 use crate::mcp::ctx::{Confirmation, Ctx, Outcome};
-use crate::mcp::hop::exchange::Shape;
+use crate::mcp::phases::{Message, Origin};
 use crate::mcp::wire::rpc::{MAX_COLLECTED, RpcError, code};
 use crate::mcp::wire::run_state::InnerAsk;
 
@@ -96,19 +96,19 @@ impl PipelineHost {
             // The call the run stopped for, with the client's answer and its state.
             let retry = self.request(name, &arguments, Some((&answer, &inner.state)));
             let f = parse(&retry)?;
-            let _place = self.admit(base, &retry, &f).await?;
             let mut ctx = base.derived(Confirmation::Unasked);
             let (body, f) = confirm::resumed(&mut ctx, &retry, &f)
                 .await
                 .map_err(|e| HostError::Refused(inner_error(&ctx, e)))?
                 .unwrap_or((retry, f));
-            return self.send(&ctx, &body, &f).await.and_then(result);
+            return self.send(&ctx, &body, &f, &mut None).await.and_then(result);
         }
         let body = self.request(name, &arguments, None);
         let f = parse(&body)?;
-        // Held until the call ends, its confirmation's retry included: one call.
-        let _place = self.admit(base, &body, &f).await?;
-        let message = self.send(base, &body, &f).await?;
+        // The call's place, taken by its first admission and held until the call ends,
+        // its confirmation's retry included: one call.
+        let mut place = None;
+        let message = self.send(base, &body, &f, &mut place).await?;
         let Some((state, form)) = message
             .get("result")
             .and_then(|r| confirm::handed_back(base, &body, name, r))
@@ -133,7 +133,9 @@ impl PipelineHost {
         // Asked: the call again, with the answer (a refusal is recorded as a direct
         // call's is).
         let ctx = base.derived(confirmation);
-        self.send(&ctx, &body, &f).await.and_then(result)
+        self.send(&ctx, &body, &f, &mut place)
+            .await
+            .and_then(result)
     }
 
     /// The answer a resumed run carries, if `name` with arguments `digest` is the call
@@ -158,19 +160,22 @@ impl PipelineHost {
         Bytes::from(request.to_string())
     }
 
-    /// Phase 1 of the inner call `body`: the key's rate and a place in flight, as the
-    /// run lends them ([`Lent`]); a refusal is recorded as a direct call's is.
-    async fn admit(&self, ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<InnerPlace<'_>, HostError> {
-        crate::mcp::admission::inner_call(ctx, &self.lent)
-            .await
-            .map_err(|e| {
-                HostError::Refused(inner_error(ctx, super::record::refused(ctx, body, f, e)))
-            })
-    }
-
-    /// The request through the pipeline under `ctx`: the whole answer, read.
-    async fn send(&self, ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Value, HostError> {
-        let resp = Box::pin(super::admitted(ctx, body, f, Shape::Whole, None))
+    /// The request through the pipeline's entry under `ctx`: admitted into `place` on
+    /// what the run lends ([`Lent`]) unless the call holds one already; the whole answer,
+    /// read. A refusal is recorded as a direct call's is.
+    async fn send<'r>(
+        &'r self,
+        ctx: &Ctx,
+        body: &Bytes,
+        f: &Frame,
+        place: &mut Option<InnerPlace<'r>>,
+    ) -> Result<Value, HostError> {
+        let origin = Origin::Inner {
+            lent: &self.lent,
+            place,
+        };
+        let msg = Message { body, frame: f };
+        let resp = super::enter(ctx, msg, origin)
             .await
             .map_err(|e| HostError::Refused(inner_error(ctx, e)))?;
         let answer = read_whole(resp.into_body()).await?;

@@ -1,7 +1,11 @@
-//! The phases of a call, in the order every call meets them. An MCP request of either
-//! era ([`dispatch`], entered and re-entered only through [`serve`]), a REST tool
-//! execution ([`crate::mcp::rest::execute`]) and a long-lived stream
-//! ([`crate::mcp::stream`]) all pass through them:
+//! The phases of a call, in the order every call meets them. Every call enters by one
+//! function, [`enter`], as one value: the [`Message`] (its bytes and the frame read over
+//! them) and its [`Origin`] (an MCP request on the endpoint or in a batch, a REST
+//! execution, a script's inner call, a call its user confirmed on its stream). What
+//! differs by origin is data the phases read: what admission charges, how the call is
+//! routed, the shape of its answer. No other function of `src/mcp/` calls a phase
+//! (`tests/it/house/source_layout.rs` holds it); a long-lived stream
+//! ([`crate::mcp::stream`]) is charged by the same admission.
 //!
 //! 1. [`charge`]: the key's limits, one charging path: the request's rate and a place in
 //!    flight (a stream: its rate and the stream bounds). A refused call costs no backend
@@ -40,8 +44,10 @@
 //! (measured per forwarded call with gdb on `memcpy`).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use hyper::{Response, StatusCode};
 
 use crate::http::Body;
@@ -49,7 +55,9 @@ use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
 use hyper::header::HeaderMap;
 
+use crate::backend::Backend;
 use crate::mcp::admission as charge;
+use crate::mcp::admission::{InnerPlace, Lent};
 use crate::mcp::ctx::Ctx;
 use crate::mcp::hop::exchange::Shape;
 use crate::mcp::lists::list_cache;
@@ -69,7 +77,8 @@ pub mod serve;
 pub mod tool_charge;
 
 pub(crate) use call_phase::{CallPhase, Next, Routed};
-pub use route::{Call, Callee, Target, route, routed};
+pub use route::{Call, Callee, Target};
+use route::{route, routed};
 
 /// The phases of a routed call, one line each, in the order the call meets them before
 /// it goes on and its answer after ([`CallPhase`]).
@@ -80,9 +89,89 @@ pub(crate) type Phases = (
     guard::ExternalGuardrails, // the namespace's request hooks; on the answer, its result hooks
 );
 
-/// Answers a request in the `shape` asked for (whole JSON bodies for batches and REST):
-/// the pipeline's head, for every MCP request (the endpoint's and each of a batch's).
-pub async fn dispatch(
+/// A request as one value: its bytes and the frame read over them (the frame's spans
+/// index the bytes).
+#[derive(Clone, Copy)]
+pub(crate) struct Message<'a> {
+    pub body: &'a Bytes,
+    pub frame: &'a Frame,
+}
+
+/// Where a call came from: what the phases read of its door.
+pub(crate) enum Origin<'a, 'r> {
+    /// An MCP request of either era on the endpoint, answered as it asked (a stream or a
+    /// body), with its headers (a retry passed on by another replica carries its mark).
+    /// Admitted against the key's rate (a handshake's bucket for `server/discover`) and
+    /// a place in flight; a 2026-07-28 retry that spent its confirmation, a place alone.
+    Endpoint(&'a HeaderMap),
+    /// An element of a 2025-03-26 batch: admitted as an endpoint request, answered whole.
+    Batch(&'a HeaderMap),
+    /// `POST /api/v1/mcp/servers/{server}/tools/{tool}/execute`: admitted as an MCP
+    /// request, routed to that server's `tool` (its own name), answered whole; `routed`
+    /// says afterwards whether the call reached the tool (REST's status of a refusal).
+    Rest {
+        backend: &'a Arc<Backend>,
+        tool: &'a str,
+        exposed: &'a str,
+        routed: &'a mut bool,
+    },
+    /// A script's inner call: admitted on what its run lends ([`Lent`]), into `place`,
+    /// which the host holds until the call ends; a call whose place is taken already
+    /// (its confirmation's retry) is not admitted again. Answered whole.
+    Inner {
+        lent: &'r Lent,
+        place: &'a mut Option<InnerPlace<'r>>,
+    },
+    /// A call its user confirmed on its session's stream, from a task of its own: the
+    /// request it confirms was admitted (its place held by that request's stream).
+    Confirmed,
+}
+
+/// What the pipeline answers a call: the response, or a refusal for the door to put in
+/// its form.
+type Answered = Result<Response<Body>, RpcError>;
+
+/// The pipeline's future for a door other than the endpoint (boxed where it starts).
+type BoxedDoor<'a> = std::pin::Pin<Box<dyn Future<Output = Answered> + Send + 'a>>;
+
+/// The pipeline's one entry: the call `msg` from `origin`, through every phase it meets.
+///
+/// Not an `async fn`: an endpoint's request gets [`dispatch`]'s future itself, as it
+/// did before there was an entry (no future of the entry's own around it, whose size
+/// every request would copy); the other doors' futures are boxed (they are rare or
+/// boxed already).
+pub(crate) fn enter<'a, 'r: 'a>(
+    ctx: &'a Ctx,
+    msg: Message<'a>,
+    origin: Origin<'a, 'r>,
+) -> Either<impl Future<Output = Answered> + Send + 'a, BoxedDoor<'a>> {
+    let Message { body, frame: f } = msg;
+    match origin {
+        Origin::Endpoint(headers) => Either::Left(dispatch(ctx, headers, body, f, Shape::Streamed)),
+        Origin::Batch(headers) => {
+            Either::Right(Box::pin(dispatch(ctx, headers, body, f, Shape::Whole)))
+        }
+        Origin::Rest {
+            backend,
+            tool,
+            exposed,
+            routed,
+        } => Either::Right(Box::pin(rest(
+            ctx,
+            body,
+            f,
+            backend,
+            (tool, exposed),
+            routed,
+        ))),
+        Origin::Inner { lent, place } => Either::Right(Box::pin(inner(ctx, body, f, lent, place))),
+        Origin::Confirmed => Either::Right(Box::pin(confirmed_call(ctx, body, f))),
+    }
+}
+
+/// Answers a request in the `shape` asked for (whole JSON bodies for batches): the
+/// pipeline's head, for every MCP request (the endpoint's and each of a batch's).
+async fn dispatch(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -106,7 +195,8 @@ pub async fn dispatch(
 }
 
 /// A retry or a task request, admitted: the era's own path, which hands back what
-/// re-enters the pipeline.
+/// re-enters the pipeline. A retry is routed here first, and the era's code gets what it
+/// routes to.
 async fn detoured(
     ctx: &Ctx,
     headers: &HeaderMap,
@@ -115,7 +205,11 @@ async fn detoured(
     shape: Shape,
     place: Option<crate::auth::limits::InFlight>,
 ) -> Result<Response<Body>, RpcError> {
-    match Box::pin(serve::detour(ctx, headers, body, f)).await? {
+    let target = match ctx.is_retry(f) {
+        true => Some(routed(ctx, body, f, Shape::Streamed).await),
+        false => None,
+    };
+    match Box::pin(serve::detour(ctx, headers, body, f, target)).await? {
         Detoured::Answered(resp) => Ok(charge::hold(resp, place)),
         Detoured::Again => admitted(ctx, body, f, shape, place).await,
         Detoured::Afresh(again) => {
@@ -127,6 +221,64 @@ async fn detoured(
             })?;
             admitted(ctx, &again, &f, shape, place).await
         }
+    }
+}
+
+/// A REST execution of `tool` (its own name, and the name it is `exposed` by) on
+/// `backend`: admitted as an MCP request, routed to that tool (never to one its server
+/// does not list), then the phases. A refusal is recorded once, here; `routed` says
+/// whether the call reached its tool.
+async fn rest(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    backend: &Arc<Backend>,
+    (tool, exposed): (&str, &str),
+    routed: &mut bool,
+) -> Result<Response<Body>, RpcError> {
+    let refused = |e| record::refused(ctx, body, f, e);
+    let place = charge::admit(ctx, None, body, f).await.map_err(|e| {
+        *routed = true;
+        refused(e)
+    })?;
+    let target = route::rest_tool(ctx, backend, tool, exposed, f.name)
+        .await
+        .map_err(refused)?;
+    *routed = true;
+    let resp = call(ctx, body, f, target, Shape::Whole)
+        .await
+        .map_err(refused)?;
+    Ok(charge::hold(resp, place))
+}
+
+/// A script's inner call: admitted on what its run lends (once for the call, its
+/// confirmation's retry included), then the pipeline past phase 1, answered whole.
+async fn inner<'r>(
+    ctx: &Ctx,
+    body: &Bytes,
+    f: &Frame,
+    lent: &'r Lent,
+    place: &mut Option<InnerPlace<'r>>,
+) -> Result<Response<Body>, RpcError> {
+    if place.is_none() {
+        let admitted = charge::inner_call(ctx, lent)
+            .await
+            .map_err(|e| record::refused(ctx, body, f, e))?;
+        *place = Some(admitted);
+    }
+    admitted(ctx, body, f, Shape::Whole, None).await
+}
+
+/// A call its user confirmed on its session's stream, routed again and served as any
+/// call is (admitted with the request it confirms).
+async fn confirmed_call(ctx: &Ctx, body: &Bytes, f: &Frame) -> Result<Response<Body>, RpcError> {
+    match routed(ctx, body, f, Shape::Streamed).await {
+        Ok(Target::Call(callee)) => call(ctx, body, f, callee, Shape::Streamed).await,
+        Ok(_) => Err(RpcError::method(
+            crate::mcp::wire::rpc::code::INTERNAL,
+            "the call no longer routes to a tool",
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -211,7 +363,7 @@ fn answer(
 
 /// A routed call of a gateway tool or a backend: its phases before it goes on (3), the
 /// call (4), its phases on the answer (5).
-pub(crate) async fn call(
+async fn call(
     ctx: &Ctx,
     body: &Bytes,
     f: &Frame,
@@ -273,14 +425,11 @@ fn confirmed(
 ) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
     Box::pin(async move {
         let id = f.id.map_or(&b"null"[..], |s| s.of(&body));
-        let called = match routed(&ctx, &body, &f, Shape::Streamed).await {
-            Ok(Target::Call(callee)) => call(&ctx, &body, &f, callee, Shape::Streamed).await,
-            Ok(_) => Err(RpcError::method(
-                crate::mcp::wire::rpc::code::INTERNAL,
-                "the call no longer routes to a tool",
-            )),
-            Err(e) => Err(e),
+        let msg = Message {
+            body: &body,
+            frame: &f,
         };
+        let called = enter(&ctx, msg, Origin::Confirmed).await;
         called.unwrap_or_else(|e| {
             record::refused(&ctx, &body, &f, e)
                 .in_era(ctx.client_modern())

@@ -1,8 +1,7 @@
-//! The one way into the call pipeline, and the one way back into it. A request of the
-//! conversation established goes to its path here: a multi-round-trip retry
-//! ([`crate::mcp::era::rounds::retry`]), a task request of either era
-//! ([`crate::mcp::era::tasks`]), or the phases ([`super::dispatch`]); [`takes_detour`]
-//! says which. What re-enters the pipeline (a retry's request sent on as it came, or
+//! The detours of a request that came in by the pipeline's entry ([`super::enter`]): a
+//! multi-round-trip retry ([`crate::mcp::era::rounds::retry`]) or a task request of
+//! either era ([`crate::mcp::era::tasks`]) goes to its path here, every other request
+//! to the phases; [`takes_detour`] says which. What re-enters the pipeline (a retry's request sent on as it came, or
 //! afresh) comes back through [`detour`]; nothing below it calls back up.
 
 use bytes::Bytes;
@@ -13,13 +12,12 @@ use crate::http::Body;
 use crate::jsonrpc::frame::Frame;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::rounds::retry::{self, Resumable, Retried};
-use crate::mcp::hop::exchange::Shape;
 use crate::mcp::phases::{Call, Callee, Target};
 use crate::mcp::wire::rpc::RpcError;
 
 /// Whether a request (`call_tool` already unwrapped to the named tool's own call) takes
 /// a detour before the phases: a retry of the 2026-07-28 era, or a task request of
-/// either era ([`detour`]); every other request goes to [`super::dispatch`].
+/// either era ([`detour`]); every other request goes to [`super::enter`].
 ///
 /// Asked by the dispatcher, which then awaits the phases' own future itself: a function
 /// around it would add a future of its own (its poll and its copy) to every call.
@@ -28,7 +26,7 @@ pub fn takes_detour(ctx: &Ctx, f: &Frame) -> bool {
 }
 
 /// What a detour came to: an answer, or the request for the rest of the pipeline again
-/// (already charged: [`super::dispatch`] goes on with it).
+/// (already charged: [`super::enter`] goes on with it).
 #[allow(clippy::large_enum_variant)] // the answer is moved once, and detours are rare
 pub enum Detoured {
     /// Answered on the era's path (a task request, a resumed call, a relayed retry).
@@ -39,30 +37,28 @@ pub enum Detoured {
     Afresh(Bytes),
 }
 
-/// Serves a request that [`takes_detour`]: a retry, or a task request. The request is
-/// routed here, once, and the era's code gets what it routes to.
+/// Serves a request that [`takes_detour`]: a retry, or a task request. A retry comes
+/// routed (`target`, by the pipeline, once), and the era's code gets what it routes to.
 pub async fn detour(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
+    target: Option<Result<Target<'_>, RpcError>>,
 ) -> Result<Detoured, RpcError> {
-    if ctx.is_retry(f) {
-        let routed =
-            super::routed(ctx, body, f, Shape::Streamed)
-                .await
-                .map(|target| match target {
-                    Target::Call(Call {
-                        callee: Callee::Backend { backend, task, .. },
-                        bridge,
-                        ..
-                    }) => Some(Resumable {
-                        backend,
-                        task,
-                        bridge,
-                    }),
-                    _ => None,
-                });
+    if let Some(target) = target {
+        let routed = target.map(|target| match target {
+            Target::Call(Call {
+                callee: Callee::Backend { backend, task, .. },
+                bridge,
+                ..
+            }) => Some(Resumable {
+                backend,
+                task,
+                bridge,
+            }),
+            _ => None,
+        });
         return Ok(
             match Box::pin(retry::retry(ctx, headers, body, f, routed)).await? {
                 Retried::Answered(resp) => Detoured::Answered(*resp),

@@ -1,9 +1,10 @@
 //! One door (issue 83): the same call, sent through every way in, is decided, charged,
 //! audited and answered alike. A table: every door ([`Door`]: a session client, a
-//! 2026-07-28 client, a batch element, REST execution, a code-mode script's inner call)
-//! times every kind of refusal ([`Kind`]: out of reach, disabled, a policy's deny, a
-//! confirmation that cannot be asked, the key's rate and concurrency, a tool's rate, the
-//! daily quota) and a plain success. For each pair, with a key
+//! 2026-07-28 client, a batch element, REST execution, a code-mode script's inner call,
+//! a 2026-07-28 client's confirmed retry) times every kind of refusal ([`Kind`]: out of
+//! reach, disabled, not on the namespace's allow-list, held for review, a policy's deny, a confirmation
+//! that cannot be asked or that the user declined, a guardrail's deny, the key's rate and
+//! concurrency, a tool's rate, the daily quota) and a plain success. For each pair, with a key
 //! of its own (limited to the namespace `door`, so that every door reaches the same
 //! view): the same decision for each attempt (the JSON-RPC code and the refusal's
 //! `data`), the door's form of it (a JSON-RPC error over MCP; over REST the fitting
@@ -21,6 +22,7 @@ use metamcp::model::limits::{LimitsChange, Rate, Setting};
 use metamcp::store::keys::{NewKey, Scope};
 use serde_json::{Value, json};
 
+use crate::governance::guardrails::{Answer as GuardAnswer, Guard};
 use crate::support;
 use crate::support::gateway::{TestGateway, key_store};
 use crate::support::http::{get, send_json};
@@ -40,14 +42,19 @@ enum Door {
     Rest,
     /// A call made by a `run_code` script (sent by a 2026-07-28 client).
     Inner,
+    /// A 2026-07-28 client that declares elicitation, whose every call a policy asks it
+    /// to confirm: the call, answered `input_required`, then its retry with the answer
+    /// and the state (one call: one charge, one audit row).
+    Confirmed,
 }
 
-const DOORS: [Door; 5] = [
+const DOORS: [Door; 6] = [
     Door::Session,
     Door::Modern,
     Door::Batch,
     Door::Rest,
     Door::Inner,
+    Door::Confirmed,
 ];
 
 /// The kinds of decision.
@@ -56,20 +63,28 @@ enum Kind {
     Success,
     OutOfReach,
     Disabled,
+    NotAllowed,
+    Held,
     PolicyDeny,
     ConfirmUnasked,
+    ConfirmDeclined,
+    Guardrail,
     KeyRate,
     KeyConcurrency,
     ToolRate,
     DailyQuota,
 }
 
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 13] = [
     Kind::Success,
     Kind::OutOfReach,
     Kind::Disabled,
+    Kind::NotAllowed,
+    Kind::Held,
     Kind::PolicyDeny,
     Kind::ConfirmUnasked,
+    Kind::ConfirmDeclined,
+    Kind::Guardrail,
     Kind::KeyRate,
     Kind::KeyConcurrency,
     Kind::ToolRate,
@@ -86,6 +101,16 @@ enum Answer {
     Malformed(String),
 }
 
+/// Whether a door can make a kind's call: a confirmation that cannot be asked is one of
+/// a client that declares no elicitation, and only a client that can be asked declines.
+fn applies(kind: Kind, door: Door) -> bool {
+    match kind {
+        Kind::ConfirmUnasked => door != Door::Confirmed,
+        Kind::ConfirmDeclined => door == Door::Confirmed,
+        _ => true,
+    }
+}
+
 /// One kind's case: the call (a tool by the name the view exposes, and its arguments),
 /// the key's limits, how many attempts and whether at once, what each comes to, the
 /// REST status of a refusal, and the audit rows as `(outcome, reason)`.
@@ -98,6 +123,8 @@ struct Case {
     want: Vec<Answer>,
     status: u16,
     rows: Vec<Row>,
+    /// Whether a client asked to confirm declines.
+    declines: bool,
 }
 
 /// An audit row as `(outcome, reason)`.
@@ -129,6 +156,7 @@ fn case(kind: Kind, door: Door) -> Case {
             row("ok", None),
             row("denied", Some(&format!("limit {why}"))),
         ],
+        declines: false,
     };
     let once = |tool: &'static str, want: Answer, status: u16, rows| Case {
         tool,
@@ -139,6 +167,7 @@ fn case(kind: Kind, door: Door) -> Case {
         want: vec![want],
         status,
         rows,
+        declines: false,
     };
     match kind {
         Kind::Success => Case {
@@ -158,6 +187,20 @@ fn case(kind: Kind, door: Door) -> Case {
             404,
             vec![row("denied", Some("disabled in the namespace"))],
         ),
+        // A tool the server lists that the namespace's allow-list leaves out.
+        Kind::NotAllowed => once(
+            "alpha__progress",
+            Answer::Refused(INVALID_PARAMS, String::new()),
+            404,
+            vec![row("denied", Some("disabled in the namespace"))],
+        ),
+        // A tool whose definition changed once pinned: held for review.
+        Kind::Held => once(
+            "alpha__hangup",
+            Answer::Refused(INVALID_PARAMS, String::new()),
+            409,
+            vec![row("denied", Some("held (changed)"))],
+        ),
         Kind::PolicyDeny => Case {
             args: json!({"a": 1, "b": 2}),
             ..once(
@@ -174,6 +217,22 @@ fn case(kind: Kind, door: Door) -> Case {
             Answer::Refused(POLICY, "door".into()),
             403,
             vec![row("denied", Some("confirmation cannot ask (policy door)"))],
+        ),
+        Kind::ConfirmDeclined => Case {
+            declines: true,
+            args: json!({"message": "door"}),
+            ..once(
+                "alpha__echo",
+                Answer::Refused(POLICY, "door".into()),
+                403,
+                vec![row("denied", Some("confirmation declined (policy door)"))],
+            )
+        },
+        Kind::Guardrail => once(
+            "alpha__trace",
+            Answer::Refused(POLICY, "guardrail".into()),
+            403,
+            vec![row("denied", Some("guardrail"))],
         ),
         Kind::KeyRate => Case {
             limits: LimitsChange {
@@ -209,10 +268,12 @@ fn case(kind: Kind, door: Door) -> Case {
 }
 
 /// The `data` member a refusal names itself by (a limit's name: `limit_name`, which
-/// both eras carry; a 2026-07-28 client's `limit` is the number).
+/// both eras carry; a 2026-07-28 client's `limit` is the number; a guardrail: that it
+/// is one, its URL being the test's own port).
 fn named(code: i64, data: &Value) -> String {
     let member = match code {
         LIMITED => "limit_name",
+        POLICY if data.get("guardrail").is_some() => return "guardrail".into(),
         POLICY => "policy",
         _ => return String::new(),
     };
@@ -241,6 +302,21 @@ fn of_message(m: &Value) -> Answer {
         Some(code) => refused(code, &m["error"]["data"]),
         None => Answer::Malformed(m.to_string()),
     }
+}
+
+/// A 2026-07-28 `tools/call` declaring elicitation, with a retry's state and answer.
+fn asking_call(id: u64, c: &Case, retry: Option<&str>) -> Value {
+    let mut m = call_message(id, c.tool, &c.args, true);
+    m["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+    if let Some(state) = retry {
+        let answer = match c.declines {
+            false => json!({"action": "accept", "content": {"confirm": true}}),
+            true => json!({"action": "decline"}),
+        };
+        m["params"]["requestState"] = json!(state);
+        m["params"]["inputResponses"] = json!({ "confirm": answer });
+    }
+    m
 }
 
 fn call_message(id: u64, tool: &str, args: &Value, modern: bool) -> Value {
@@ -340,6 +416,19 @@ impl Door {
                     _ => Answer::Malformed(format!("{} {body}", r.status)),
                 }
             }
+            Door::Confirmed => {
+                let client = Client::new(gw.addr, "/mcp", Some(key));
+                let first =
+                    response_message(&client.post_stateless(&asking_call(id, c, None)).await);
+                let asked = first["result"]["resultType"] == "input_required";
+                let Some(state) = first["result"]["requestState"].as_str().filter(|_| asked) else {
+                    return of_message(&first);
+                };
+                let again = client
+                    .post_stateless(&asking_call(id, c, Some(state)))
+                    .await;
+                of_message(&response_message(&again))
+            }
             Door::Inner => unreachable!("a script makes its attempts itself"),
         }
     }
@@ -390,29 +479,45 @@ async fn rows(gw: &TestGateway, key_id: &str) -> Vec<Row> {
         .filter(|e| e["tool"] != "run_code")
         .map(|e| {
             let s = |k: &str| e[k].as_str().map(String::from);
-            (s("outcome").unwrap_or_default(), s("reason"))
+            // A guardrail is named by its URL, the test's own port: the kind is enough.
+            let reason = s("reason").map(|r| match r.starts_with("guardrail ") {
+                true => "guardrail".to_string(),
+                false => r,
+            });
+            (s("outcome").unwrap_or_default(), reason)
         })
         .collect();
     rows.sort();
     rows
 }
 
-/// The gateway: alpha in the code-mode namespace `door`, which switches off
-/// `alpha__fail` and rates `alpha__big` at one call a minute, and a policy `door`
-/// denying `alpha__add` and asking to confirm `alpha__whoami`.
-async fn gateway() -> (TestGateway, Mock) {
+/// The gateway: alpha in the code-mode namespace `door`, an allow-list that leaves out
+/// `alpha__progress`, switches off `alpha__fail` and rates `alpha__big` at one call a
+/// minute, with a request guardrail denying `alpha__trace`, and `alpha__hangup` held for
+/// review (its description changed once pinned); and a policy `door` denying
+/// `alpha__add`, asking to confirm `alpha__whoami`, and every call of a key named
+/// `confirmed-…` (the door [`Door::Confirmed`]).
+async fn gateway() -> (TestGateway, Mock, Guard) {
     let gw = TestGateway::start().await;
     let alpha = Mock::start(&[]);
+    let guard = Guard::start(GuardAnswer::DenyTool("alpha__trace")).await;
     gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
         .await;
+    let on = json!({"enabled": true});
     let ns = json!({"name": "door", "servers": ["alpha"], "code_mode": "on",
+                    "tools_default": "disabled",
+                    "guardrails": [{"url": guard.url, "on": ["request"]}],
                     "tools": {"alpha__fail": {"enabled": false},
-                              "alpha__big": {"rate": "1/m"}}});
+                              "alpha__big": {"enabled": true, "rate": "1/m"},
+                              "alpha__echo": on, "alpha__add": on, "alpha__sleep": on,
+                              "alpha__whoami": on, "alpha__trace": on,
+                              "alpha__hangup": on}});
     let r = send_json(gw.addr, "POST", "/api/v1/namespaces", &gw.admin_key, &ns).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let rule = json!([{"effect": "deny", "when": "tool.name == 'alpha__add'",
                        "reason": "no adding"},
-                      {"effect": "confirm", "when": "tool.name == 'alpha__whoami'"}]);
+                      {"effect": "confirm", "when": "tool.name == 'alpha__whoami'"},
+                      {"effect": "confirm", "when": "principal.name.startsWith('confirmed-')"}]);
     let body = json!({"name": "door", "text": rule.to_string()});
     let r = send_json(gw.addr, "POST", "/api/v1/policies", &gw.admin_key, &body).await;
     assert_eq!(r.status, 201, "{}", r.text());
@@ -425,17 +530,44 @@ async fn gateway() -> (TestGateway, Mock) {
         (echo.get("error").is_none() && add["error"]["code"] == POLICY).then_some(())
     })
     .await;
-    (gw, alpha)
+    // Once alpha's tools are pinned, hangup changes: held until reviewed.
+    let db = gw.db.client().await;
+    let pinned = "SELECT count(*) FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
+                  WHERE s.name = 'alpha' AND p.name = 'hangup'";
+    support::eventually(support::WAIT, "alpha's hangup pinned", || async {
+        let n: i64 = db.query_one(pinned, &[]).await.ok()?.get(0);
+        (n == 1).then_some(())
+    })
+    .await;
+    let changed = json!([{"name": "hangup", "description": "Closes the connection, now politely",
+                          "inputSchema": {"type": "object"}}]);
+    let addr = format!("127.0.0.1:{}", alpha.port).parse().expect("addr");
+    let r = support::http::request(
+        addr,
+        "POST",
+        "/control/tools",
+        &[],
+        Some(changed.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    support::eventually(support::WAIT, "alpha's hangup held", || async {
+        let m = admin.call_tool("alpha__hangup", json!({})).await;
+        (m["error"]["data"]["held"] == true && m["error"]["data"]["kind"] == "changed")
+            .then_some(())
+    })
+    .await;
+    (gw, alpha, guard)
 }
 
 #[tokio::test]
 async fn every_door_decides_charges_records_and_answers_a_call_alike() {
-    let (gw, alpha) = gateway().await;
+    let (gw, alpha, _guard) = gateway().await;
     let store = key_store(&gw.db);
     let mut failures = Vec::new();
     let mut keys: Vec<(String, Door, Kind, Vec<Row>)> = Vec::new();
     for kind in KINDS {
-        for door in DOORS {
+        for door in DOORS.into_iter().filter(|d| applies(kind, *d)) {
             let c = case(kind, door);
             let issued = store
                 .create(NewKey {
@@ -532,7 +664,7 @@ async fn door_key(gw: &TestGateway, name: &str, limits: LimitsChange) -> String 
 /// in flight at the backend, and the run itself is not refused for the place it holds.
 #[tokio::test]
 async fn a_keys_rate_and_concurrency_bind_a_scripts_calls() {
-    let (gw, alpha) = gateway().await;
+    let (gw, alpha, _guard) = gateway().await;
     let rated = LimitsChange {
         rate: rate("3/m"),
         ..LimitsChange::default()
@@ -586,7 +718,7 @@ async fn a_keys_rate_and_concurrency_bind_a_scripts_calls() {
 /// `rpc_error`, and the backend never sees it.
 #[tokio::test]
 async fn rest_never_forwards_a_tool_the_server_does_not_list() {
-    let (gw, alpha) = gateway().await;
+    let (gw, alpha, _guard) = gateway().await;
     let path = "/api/v1/mcp/servers/alpha/tools/nosuch/execute";
     let r = send_json(gw.addr, "POST", path, &gw.client_key, &json!({})).await;
     assert_eq!(r.status, 404, "{}", r.text());

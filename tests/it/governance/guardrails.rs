@@ -23,8 +23,10 @@ use crate::support::{eventually, keyadm};
 
 /// What a guardrail of the test's own answers.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     Json(Value),
+    /// Denies the calls of one tool (by the name the client called), allows the rest.
+    DenyTool(&'static str),
     /// Never answers.
     Hang,
     /// 5 MB of JSON-looking text.
@@ -35,13 +37,13 @@ enum Answer {
 
 /// A guardrail on 127.0.0.1 port 0 that answers every POST with `answer` and keeps the
 /// payloads it was sent.
-struct Guard {
-    url: String,
+pub(crate) struct Guard {
+    pub(crate) url: String,
     seen: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Guard {
-    async fn start(answer: Answer) -> Guard {
+    pub(crate) async fn start(answer: Answer) -> Guard {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/check", listener.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -87,11 +89,17 @@ async fn serve(mut s: TcpStream, answer: Answer, seen: Arc<Mutex<Vec<Value>>>) {
             }
         }
         let body: Vec<u8> = buf.drain(..head_end + len).skip(head_end).collect();
-        seen.lock()
-            .unwrap()
-            .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let decision = match &answer {
+            Answer::DenyTool(tool) if payload["tool"] == *tool => "deny",
+            _ => "allow",
+        };
+        seen.lock().unwrap().push(payload);
         let payload = match &answer {
             Answer::Json(v) => v.to_string().into_bytes(),
+            Answer::DenyTool(_) => json!({"decision": decision, "reason": "not this tool"})
+                .to_string()
+                .into_bytes(),
             Answer::Hang => {
                 std::future::pending::<()>().await;
                 return;

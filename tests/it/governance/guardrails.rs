@@ -23,7 +23,7 @@ use crate::support::{eventually, keyadm};
 
 /// What a guardrail of the test's own answers.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     Json(Value),
     /// Never answers.
     Hang,
@@ -35,13 +35,13 @@ enum Answer {
 
 /// A guardrail on 127.0.0.1 port 0 that answers every POST with `answer` and keeps the
 /// payloads it was sent.
-struct Guard {
-    url: String,
+pub(crate) struct Guard {
+    pub(crate) url: String,
     seen: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Guard {
-    async fn start(answer: Answer) -> Guard {
+    pub(crate) async fn start(answer: Answer) -> Guard {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/check", listener.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));

@@ -76,25 +76,18 @@ fn arguments(tool: &str) -> Value {
     }
 }
 
-/// `keyadm policies check KEY TOOL --namespace NS --json`, asking this gateway (off the
-/// test's runtime, which serves the gateway meanwhile).
-async fn keyadm_check(gw: &TestGateway, key: &str, tool: &str, ns: &str) -> Value {
+/// `keyadm policies check KEY TOOL [--namespace NS] --json`, asking this gateway (off
+/// the test's runtime, which serves the gateway meanwhile).
+async fn keyadm_check(gw: &TestGateway, key: &str, tool: &str, ns: Option<&str>) -> Value {
     let env = gw.db.env();
     let url = format!("http://{}", gw.addr);
-    let args: Vec<String> = [
-        "policies",
-        "check",
-        key,
-        tool,
-        "--namespace",
-        ns,
-        "--json",
-        "--url",
-        &url,
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
+    let mut args: Vec<String> = ["policies", "check", key, tool, "--json", "--url", &url]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if let Some(ns) = ns {
+        args.extend(["--namespace".to_string(), ns.to_string()]);
+    }
     let out = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &args)
@@ -267,14 +260,24 @@ async fn keyadm_and_rest_check_give_the_gateways_decision_for_every_tool() {
     let store = key_store(&gw.db);
     let mut failures = Vec::new();
     let mut seen: HashMap<(&str, String), Decided> = HashMap::new();
-    for ns in ["dry", "allow", "guarded"] {
-        let name = format!("dry-{ns}");
+    // Each namespace's endpoint with a key of every namespace, and `/mcp` with a key
+    // limited to `dry` (the view it reaches there is `dry`'s).
+    for (label, ns) in [
+        ("dry", Some("dry")),
+        ("allow", Some("allow")),
+        ("guarded", Some("guarded")),
+        ("agent", None),
+    ] {
+        let name = format!("dry-{label}");
         let issued = store
             .create(NewKey {
                 name: name.clone(),
                 description: None,
                 scope: Scope::Client,
-                namespaces: Vec::new(),
+                namespaces: match ns {
+                    Some(_) => Vec::new(),
+                    None => vec!["dry".into()],
+                },
                 expires_in_days: None,
                 limits: LimitsChange::default(),
             })
@@ -294,10 +297,11 @@ async fn keyadm_and_rest_check_give_the_gateways_decision_for_every_tool() {
         })
         .await;
         let mut checks = Vec::new();
-        let c = gw.session(&format!("/mcp/{ns}"), &issued.api_key).await;
+        let path = ns.map_or_else(|| "/mcp".to_string(), |ns| format!("/mcp/{ns}"));
+        let c = gw.session(&path, &issued.api_key).await;
         let mut answers = Vec::new();
         for tool in &names {
-            let rest = rest_check(&gw, &name, tool, Some(ns)).await;
+            let rest = rest_check(&gw, &name, tool, ns).await;
             let keyadm = keyadm_check(&gw, &name, tool, ns).await;
             checks.push((tool.clone(), rest, keyadm));
             answers.push(c.call_tool(tool, arguments(tool)).await);
@@ -313,11 +317,11 @@ async fn keyadm_and_rest_check_give_the_gateways_decision_for_every_tool() {
             let (by_rest, by_keyadm) = (of_check(&rest), of_check(&keyadm));
             if by_rest != call || by_keyadm != call {
                 failures.push(format!(
-                    "{ns} {tool}: call {call:?} ({m}), REST {by_rest:?} ({rest}), \
+                    "{label} {tool}: call {call:?} ({m}), REST {by_rest:?} ({rest}), \
                      keyadm {by_keyadm:?} ({keyadm})"
                 ));
             }
-            seen.insert((ns, tool), call);
+            seen.insert((label, tool), call);
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -334,6 +338,8 @@ async fn keyadm_and_rest_check_give_the_gateways_decision_for_every_tool() {
         ("dry", "alpha__add", policy.clone()),
         ("dry", "alpha__hangup", off.clone()),
         ("dry", "alpha__wipe", held.clone()),
+        ("agent", "run_code", Decided::Confirm("ask".into())),
+        ("agent", "alpha__hangup", off.clone()),
         ("allow", "alpha__echo", Decided::Allow),
         ("allow", "alpha__sleep", off),
         ("guarded", "alpha__echo", Decided::Deny(-32003, None)),

@@ -145,7 +145,7 @@ pub(super) async fn ask(
     let (status, bytes) = tokio::time::timeout(WAIT, exchange)
         .await
         .map_err(|_| unreachable(format!("no answer within {} s", WAIT.as_secs())))??;
-    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let answer = crate::jsonrpc::read::value(&bytes).unwrap_or(Value::Null);
     if !status.is_success() {
         let said = answer["error"].as_str().map_or_else(
             || String::from_utf8_lossy(&bytes).into_owned(),

@@ -361,6 +361,14 @@ async fn keyadm_and_rest_check_give_the_gateways_decision_for_every_tool() {
     let echo = rest_check(&gw, "dry-dry", "alpha__echo", Some("dry")).await;
     assert_eq!(echo["audit"][0]["policy"], "trial", "{echo}");
     assert_eq!(echo["phase"], "forward", "{echo}");
+    // A namespace the key may not use: the endpoint refuses the key (403), and the dry
+    // run says so rather than deciding in a view the key never reaches.
+    let out = rest_check(&gw, "dry-agent", "alpha__echo", Some("allow")).await;
+    assert_eq!(
+        (out["decision"].clone(), out["phase"].clone()),
+        (json!("deny"), json!("reach")),
+        "{out}"
+    );
 }
 
 /// The REST listing of a server's tools says what a call of each would get, as the dry

@@ -205,6 +205,19 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
             format!("no key with the id or name {principal:?}"),
         )
     })?;
+    if action == Action::Call {
+        // A call: the gateway's own phases decide it ([`crate::mcp::phases::dry_run`]).
+        let caller = Principal {
+            key_id: id,
+            scope: key.scope,
+            namespaces: key.namespaces.clone(),
+            via: crate::auth::Via::ApiKey,
+            limits: key.limits,
+            oauth: None,
+        };
+        let verdict = called(state, caller, &key, namespace, tool, arguments.as_ref()).await;
+        return Ok(json_value(StatusCode::OK, &verdict.to_json()));
+    }
     let who = Subject {
         id: id.as_str().to_string(),
         name: key.name.clone(),
@@ -213,8 +226,9 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         kind: "key",
         ..Subject::default()
     };
-    // The view the key calls from: the endpoint's, or on `/mcp` for a key limited to
-    // namespaces the union of theirs (as the gateway serves it).
+    // A listing: the view the key lists from, the endpoint's, or on `/mcp` for a key
+    // limited to namespaces the union of theirs (as the gateway serves it), decided as
+    // its `tools/list` decides ([`crate::mcp::policed::listed`]).
     let table = state.data.routing.load();
     let view = match namespace {
         None if !key.namespaces.is_empty() && key.scope != crate::store::keys::Scope::Admin => {
@@ -257,6 +271,41 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let mut out = d.to_json();
     out["server"] = json!((!server.is_empty()).then_some(server));
     Ok(json_value(StatusCode::OK, &out))
+}
+
+/// The dry run of a call of `tool` by `caller` (the key `key`) at `/mcp` or
+/// `/mcp/{namespace}`: refused where the endpoint would refuse the key, else decided by
+/// the phases.
+async fn called(
+    state: &State,
+    caller: Principal,
+    key: &crate::auth::KeyState,
+    namespace: Option<&str>,
+    tool: &str,
+    arguments: Option<&Value>,
+) -> crate::mcp::phases::dry_run::Verdict {
+    use crate::mcp::phases::dry_run::{Phase, Verdict, dry_run};
+    let refused = |message: String| {
+        let e = crate::mcp::wire::rpc::RpcError::new(
+            StatusCode::FORBIDDEN,
+            crate::mcp::wire::rpc::code::INVALID_REQUEST,
+            message,
+        );
+        Verdict::refused(Phase::Reach, e)
+    };
+    let now = crate::base::unix_now() as f64;
+    if !key.active || key.expires_at.is_some_and(|e| e <= now) {
+        return refused("the key is inactive or expired: the gateway refuses it".into());
+    }
+    if let Some(ns) = namespace
+        && !caller.may_use(ns)
+    {
+        return refused(format!("this key may not use namespace {ns:?}"));
+    }
+    match crate::mcp::ctx::Ctx::new(&state.planes, Some(caller), namespace) {
+        Some(ctx) => dry_run(&ctx, tool, arguments).await,
+        None => refused(format!("no namespace {:?}", namespace.unwrap_or_default())),
+    }
 }
 
 /// The most differences one simulation answers (the count of all is given beside).

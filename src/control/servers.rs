@@ -159,7 +159,7 @@ pub(super) async fn server_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
         .ok_or_else(|| ApiError::Unavailable("routing not ready".into()))?;
     Ok(json_value(
         StatusCode::OK,
-        &crate::mcp::rest::server_tools(&ctx, &backend),
+        &crate::mcp::rest::server_tools(&ctx, &backend).await,
     ))
 }
 

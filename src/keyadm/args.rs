@@ -75,8 +75,9 @@ commands:
   policies list [--json] | policies remove NAME [--json]
   policies add NAME FILE [--namespace NS] [--json]
                          policies by identity in CEL (FILE: a JSON list of rules; -: stdin)
-  policies check PRINCIPAL TOOL [--namespace NS] [--arguments JSON] [--json]
-                         dry run: allow, deny or confirm, and by which policy
+  policies check PRINCIPAL TOOL [--namespace NS] [--arguments JSON] [--url URL] [--json]
+                         the running gateway's dry run of the call: allow, deny or
+                         confirm, and which policy or phase decided
   connections list [--server S] [--key ID] [--json] | connections revoke SERVER [--key ID] [--json]
                          the upstream accounts the gateway holds (never their tokens);
                          revoke one, at its authorization server too when it offers that

@@ -39,6 +39,7 @@ mod args;
 mod audit;
 mod bridge_command;
 mod changes;
+mod check;
 mod help;
 mod keys;
 mod line;

@@ -1,15 +1,13 @@
-//! `keyadm policies …`: list, add, remove and check the policies by identity
+//! `keyadm policies …`: list, add, remove, simulate and check the policies by identity
 //! ([`crate::policy::rules`]) in the database. A policy is compiled before it is
 //! written (a refusal names the line and the reason); every running gateway applies a
-//! change on NOTIFY. `check` is the dry run on what the database holds, decided as the
-//! gateway decides ([`crate::policy::rules::RuleSet::decide_over`]): the tool's server
-//! and annotations are read from its pinned definition (what the gateway listed), and
-//! on `/mcp` a key limited to namespaces meets the policies of those offering the tool.
+//! change on NOTIFY. `check` asks the running gateway's own dry run of the call
+//! ([`super::check`]): the decision a call would get, from the code the call walks.
 
 use serde_json::{Value, json};
 
 use crate::cli::UsageError;
-use crate::policy::rules::{Action, Mode, Subject, Target};
+use crate::policy::rules::{Mode, Subject};
 use crate::policy::simulate;
 use crate::store::keys::KeyStore;
 use crate::store::policies::{self, Stored, WriteError};
@@ -38,12 +36,18 @@ pub enum PoliciesCommand {
         tool: String,
         namespace: Option<String>,
         arguments: Option<String>,
+        /// The gateway asked (`--url`); found as `client-config` finds it without.
+        url: Option<String>,
     },
 }
 
 /// `policies …` after the word `policies`.
 pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
-    let line = Line::read(args, &[], &["--namespace", "--arguments", "--mode"])?;
+    let line = Line::read(
+        args,
+        &[],
+        &["--namespace", "--arguments", "--mode", "--url"],
+    )?;
     let flag = |f: &str| {
         line.flags
             .iter()
@@ -87,19 +91,20 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
             }
         }
         ["check", principal, tool] => {
-            only(&["--namespace", "--arguments"])?;
+            only(&["--namespace", "--arguments", "--url"])?;
             PoliciesCommand::Check {
                 principal: principal.to_string(),
                 tool: tool.to_string(),
                 namespace: flag("--namespace"),
                 arguments: flag("--arguments"),
+                url: flag("--url"),
             }
         }
         _ => {
             return Err(UsageError(
                 "policies takes: list | add NAME FILE [--namespace NS] [--mode enforce|audit] | remove NAME | \
                  simulate NAME FILE [--namespace NS] | \
-                 check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]"
+                 check PRINCIPAL TOOL [--namespace NS] [--arguments JSON] [--url URL]"
                     .into(),
             ));
         }
@@ -192,103 +197,28 @@ pub async fn policies_command(
             tool,
             namespace,
             arguments,
+            url,
         } => {
-            check_command(
-                store,
-                pool,
-                config,
-                (principal, tool, namespace, arguments),
-                json,
-            )
-            .await
+            let arguments: Option<Value> = arguments
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| KeyadmError::Input(format!("--arguments is not JSON: {e}")))?;
+            let asked = super::check::Asked {
+                principal,
+                tool,
+                namespace: namespace.as_deref(),
+                arguments,
+                url: url.as_deref(),
+            };
+            let d = super::check::ask(config, pool, &asked).await?;
+            Ok(if json {
+                line(d)
+            } else {
+                super::check::text(&d)
+            })
         }
     }
-}
-
-/// `policies check PRINCIPAL TOOL [--namespace NS] [--arguments JSON]`: the decision
-/// as the gateway makes it, with the rules that failed and the audit-mode policies.
-async fn check_command(
-    store: &KeyStore,
-    pool: &deadpool_postgres::Pool,
-    config: &crate::config::Config,
-    (principal, tool, namespace, arguments): (&str, &str, &Option<String>, &Option<String>),
-    json: bool,
-) -> Result<String, KeyadmError> {
-    let arguments: Option<Value> = arguments
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|e| KeyadmError::Input(format!("--arguments is not JSON: {e}")))?;
-    let id = store.resolve(principal).await?;
-    let key = store.show(id.as_str()).await?;
-    let who = Subject {
-        id: key.id.as_str().to_string(),
-        name: key.name.clone(),
-        scope: key.scope.as_str().to_string(),
-        namespaces: key.namespaces.clone(),
-        kind: "key",
-        ..Subject::default()
-    };
-    let rules = policies::load(pool).await?;
-    // The tool as the gateway knows it: its server and annotations, from the
-    // definition pinned when the gateway first listed it.
-    let (server, definition, offered_in) = match pinned(pool, tool).await? {
-        Some(found) => found,
-        // The gateway's own tools (code mode's `run_code`, tool search's), from
-        // the list the gateway serves them from, decided as it decides them.
-        None => served(config, tool).unwrap_or_else(|| (String::new(), Value::Null, Vec::new())),
-    };
-    // Where the key calls from: the namespace, or on `/mcp` for a key limited to
-    // namespaces those of them that offer the tool (as the gateway decides).
-    let namespaces: Vec<Option<&str>> = match namespace.as_deref() {
-        Some(ns) => vec![Some(ns)],
-        None if !key.namespaces.is_empty() && key.scope.as_str() != "admin" => {
-            let offering: Vec<Option<&str>> = key
-                .namespaces
-                .iter()
-                .filter(|n| offered_in.contains(n))
-                .map(|n| Some(n.as_str()))
-                .collect();
-            match offering.is_empty() {
-                false => offering,
-                true => key.namespaces.iter().map(|n| Some(n.as_str())).collect(),
-            }
-        }
-        None => vec![None],
-    };
-    let d = rules.decide_over(
-        &who,
-        Action::Call,
-        &namespaces,
-        &Target {
-            name: tool,
-            server: &server,
-            annotations: definition.get("annotations").unwrap_or(&Value::Null),
-        },
-        arguments.as_ref(),
-    );
-    Ok(if json {
-        line(d.to_json())
-    } else {
-        let mut out = format!(
-            "{}{}\n",
-            d.effect.as_str(),
-            d.policy
-                .as_deref()
-                .map_or_else(String::new, |p| format!(" (policy {p})"))
-        );
-        for f in &d.failed {
-            out.push_str(&format!("  {} ({} rule)\n", f.note, f.effect.as_str()));
-        }
-        for t in &d.audited {
-            out.push_str(&format!(
-                "  audit mode: policy {} would {}\n",
-                t.policy,
-                t.effect.as_str()
-            ));
-        }
-        out
-    })
 }
 
 /// `policies simulate NAME FILE [--namespace NS]`: the differences as a table (or JSON).
@@ -445,59 +375,4 @@ async fn all_pinned(
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect())
-}
-
-/// One of the gateway's own tools by the name a view exposes it under (`run_code`, or
-/// `metamcp__run_code` where tools are prefixed): its server, its definition, and the
-/// namespaces offering it (every one: each decides with its own policies).
-fn served(config: &crate::config::Config, tool: &str) -> Option<(String, Value, Vec<String>)> {
-    crate::app::gateway_tools(config)
-        .into_iter()
-        .find(|t| {
-            t.name() == tool
-                || tool
-                    .strip_prefix(crate::routing::SERVED_BY)
-                    .and_then(|r| r.strip_prefix("__"))
-                    == Some(t.name())
-        })
-        .map(|t| {
-            (
-                crate::routing::SERVED_BY.to_string(),
-                t.definition(),
-                Vec::new(),
-            )
-        })
-}
-
-/// A tool by the name a view exposes it under, as pinned (`sql/0021_tool_pins.sql`):
-/// its server's name, its definition and the namespaces that include the server; `None`
-/// when no pinned tool is exposed under that name.
-async fn pinned(
-    pool: &deadpool_postgres::Pool,
-    tool: &str,
-) -> Result<Option<(String, Value, Vec<String>)>, KeyadmError> {
-    let client = pool.get().await.map_err(crate::store::db::DbError::from)?;
-    let rows = client
-        .query(
-            "SELECT s.name, p.name, p.definition, \
-                    array_remove(array_agg(ns.namespace), NULL) \
-             FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
-             LEFT JOIN namespace_servers ns ON ns.server_id = s.id \
-             WHERE p.kind = 'tool' GROUP BY s.name, p.name, p.definition",
-            &[],
-        )
-        .await
-        .map_err(crate::store::db::DbError::from)?;
-    let found = |prefix: bool| {
-        rows.iter().find(|r| {
-            crate::routing::exposed_name(r.get::<_, &str>(0), r.get::<_, &str>(1), prefix) == tool
-        })
-    };
-    Ok(found(true).or_else(|| found(false)).map(|r| {
-        (
-            r.get::<_, String>(0),
-            r.get::<_, Value>(2),
-            r.get::<_, Vec<String>>(3),
-        )
-    }))
 }

@@ -169,6 +169,35 @@ pub(crate) fn call(
     server: &str,
     tool: &str,
 ) -> Result<Option<Pending>, RpcError> {
+    let (d, arguments) = judged(ctx, rules, body, f, server, tool)?;
+    noted(ctx, &d);
+    if d.effect == Effect::Deny {
+        let policy = d.policy.as_deref().unwrap_or_default();
+        tracing::debug!(policy, tool, "a policy denied a call");
+        if let Some(bound) = d.bound {
+            ctx.state.observe.events.publish(
+                "policy.bound",
+                crate::observe::events::fields(
+                    json!({"policy": policy, "tool": tool, "bound": bound}),
+                ),
+                crate::observe::events::Audience::Admin,
+            );
+        }
+    }
+    decided(ctx, &d, server, tool, arguments)
+}
+
+/// The policies' decision on a routed `tools/call` of `tool` (of `server`) for the
+/// caller of `ctx`, and the arguments it was decided on: nothing counted or published
+/// (the dry run, [`crate::mcp::phases::dry_run`], asks this as [`call`] does).
+pub(crate) fn judged(
+    ctx: &Ctx,
+    rules: &RuleSet,
+    body: &[u8],
+    f: &Frame,
+    server: &str,
+    tool: &str,
+) -> Result<(Decision, Option<Value>), RpcError> {
     let who = subject(&ctx.state, ctx.principal.as_ref());
     let entry = match server {
         SERVED_BY => ctx
@@ -194,21 +223,22 @@ pub(crate) fn call(
         (tool, server, &entry),
         arguments.as_ref(),
     );
-    noted(ctx, &d);
+    Ok((d, arguments))
+}
+
+/// What the call becomes by the decision `d`: on its way (`None`), refused, or to be
+/// confirmed by the user first (unless the user answered already).
+pub(crate) fn decided(
+    ctx: &Ctx,
+    d: &Decision,
+    server: &str,
+    tool: &str,
+    arguments: Option<Value>,
+) -> Result<Option<Pending>, RpcError> {
     let policy = d.policy.as_deref().unwrap_or_default();
     match d.effect {
         Effect::Allow => Ok(None),
         Effect::Deny => {
-            tracing::debug!(policy, tool, "a policy denied a call");
-            if let Some(bound) = d.bound {
-                ctx.state.observe.events.publish(
-                    "policy.bound",
-                    crate::observe::events::fields(
-                        json!({"policy": policy, "tool": tool, "bound": bound}),
-                    ),
-                    crate::observe::events::Audience::Admin,
-                );
-            }
             let reason = d
                 .reason
                 .as_deref()

@@ -194,8 +194,12 @@ fn answered(answer: &Bytes) -> Result<Response<Body>, ApiError> {
 }
 
 /// The REST tool list of a server: the backend's own tools this caller reaches, each
-/// with the name the caller calls it by on `/mcp` (`exposed_name`).
-pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
+/// with the name the caller calls it by on `/mcp` (`exposed_name`) and what a call of
+/// it without arguments would get (`decision`: `allow`, `deny` or `confirm`, and the
+/// `phase` that decided), from the dry run of the call's phases
+/// ([`crate::mcp::phases::dry_run`]; the request guardrails, which judge arguments, are
+/// not asked).
+pub async fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
     let lists = backend.lists();
     let reach = ctx.tools_of(backend);
     // Tools held for review are in no list ([`crate::pins`]).
@@ -223,20 +227,22 @@ pub fn server_tools(ctx: &Ctx, backend: &Backend) -> Value {
             !crate::mcp::policed::listed(ctx, rules, who, exposed, &backend.name, entry)
         })
     };
-    Value::Array(
-        lists
-            .tools
-            .iter()
-            .filter_map(|t| {
-                let own = t["name"].as_str().filter(|n| !held.contains(n))?;
-                let (_, exposed) = reach.iter().find(|(o, _)| o == own)?;
-                if denied(exposed) {
-                    return None;
-                }
-                let mut t = t.clone();
-                t["exposed_name"] = Value::String(exposed.clone());
-                Some(t)
-            })
-            .collect(),
-    )
+    let listed: Vec<(Value, String)> = lists
+        .tools
+        .iter()
+        .filter_map(|t| {
+            let own = t["name"].as_str().filter(|n| !held.contains(n))?;
+            let (_, exposed) = reach.iter().find(|(o, _)| o == own)?;
+            (!denied(exposed)).then(|| (t.clone(), exposed.clone()))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(listed.len());
+    for (mut t, exposed) in listed {
+        let verdict = crate::mcp::phases::dry_run::listed(ctx, &exposed).await;
+        t["exposed_name"] = Value::String(exposed);
+        t["decision"] = Value::String(verdict.decision().into());
+        t["phase"] = Value::String(verdict.phase.as_str().into());
+        out.push(t);
+    }
+    Value::Array(out)
 }

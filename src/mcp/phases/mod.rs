@@ -66,6 +66,7 @@ use crate::routing::SERVED_BY;
 use serve::Detoured;
 
 pub mod call_phase;
+pub mod dry_run;
 pub mod forward;
 pub mod guard;
 pub mod inner;
@@ -370,12 +371,7 @@ async fn call(
     mut call: Call<'_>,
     shape: Shape,
 ) -> Result<Response<Body>, RpcError> {
-    let mut routed = match &call.callee {
-        Callee::Gateway(served) => {
-            Routed::new(body, f, SERVED_BY, Some(served.rate.as_ref()), Some(served))
-        }
-        Callee::Backend { backend, tool, .. } => Routed::new(body, f, &backend.name, *tool, None),
-    };
+    let mut routed = routed_of(body, f, &call.callee);
     // 3. The phases, in order; one that asks for the user's confirmation ends the walk
     // here, and the call once confirmed walks them again ([`confirmed`]).
     let phases = Phases::default();
@@ -414,6 +410,16 @@ async fn call(
         return Ok(resp);
     }
     phases.after(ctx, &routed, resp).await
+}
+
+/// The call to `callee` as its phases see it.
+pub(crate) fn routed_of<'a>(body: &'a Bytes, f: &'a Frame, callee: &Callee<'a>) -> Routed<'a> {
+    match *callee {
+        Callee::Gateway(served) => {
+            Routed::new(body, f, SERVED_BY, Some(served.rate.as_ref()), Some(served))
+        }
+        Callee::Backend { backend, tool, .. } => Routed::new(body, f, &backend.name, tool, None),
+    }
 }
 
 /// A call the user confirmed on its session's stream ([`crate::mcp::confirm`]), routed

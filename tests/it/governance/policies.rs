@@ -388,13 +388,6 @@ async fn keyadm_adds_checks_lists_and_removes_policies() {
     let path = file.to_string_lossy().to_string();
     let out = keyadm(&["policies", "add", "no-add", &path]);
     assert!(out.status.success(), "{}", support::stderr(&out));
-    let out = keyadm(&["policies", "check", "client", "beta__add", "--json"]);
-    let d: Value = serde_json::from_str(&support::stdout(&out)).expect("JSON");
-    assert_eq!(
-        (d["decision"].clone(), d["policy"].clone()),
-        (json!("deny"), json!("no-add")),
-        "{d}"
-    );
     // The running gateway applied it (NOTIFY).
     let c = client(&gw, &gw.client_key).await;
     eventually(WAIT, "the gateway applies keyadm's policy", || async {
@@ -408,6 +401,28 @@ async fn keyadm_adds_checks_lists_and_removes_policies() {
         (m["error"]["data"]["policy"] == "no-add").then_some(())
     })
     .await;
+    // The check asks the running gateway (off the test's runtime, which serves it).
+    let (env, url) = (gw.db.env(), format!("http://{}", gw.addr));
+    let out = tokio::task::spawn_blocking(move || {
+        let args = [
+            "policies",
+            "check",
+            "client",
+            "beta__add",
+            "--json",
+            "--url",
+            &url,
+        ];
+        support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &args)
+    })
+    .await
+    .expect("keyadm ran");
+    let d: Value = serde_json::from_str(&support::stdout(&out)).expect("JSON");
+    assert_eq!(
+        (d["decision"].clone(), d["policy"].clone()),
+        (json!("deny"), json!("no-add")),
+        "{d}"
+    );
     let listed = support::stdout(&keyadm(&["policies", "list"]));
     assert!(listed.contains("no-add"), "{listed}");
     // A policy that does not compile: the line and the reason, nothing written.
@@ -808,13 +823,30 @@ async fn keyadm_checks_as_the_gateway_does_and_lists_a_table() {
     .await;
     assert_eq!(rest.json()["decision"], "confirm", "{}", rest.text());
     let env = gw.db.env();
-    let keyadm = |args: &[&str]| support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, args);
-    eventually(WAIT, "keyadm answers as REST does", || async {
-        let out = keyadm(&["policies", "check", "client", "beta__add", "--json"]);
-        let d: Value = serde_json::from_str(&support::stdout(&out)).ok()?;
-        (d["decision"] == "confirm" && d["policy"] == "confirm-beta").then_some(())
+    // keyadm asks the gateway (off the test's runtime, which serves it meanwhile).
+    let url = format!("http://{}", gw.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        let args = [
+            "policies",
+            "check",
+            "client",
+            "beta__add",
+            "--json",
+            "--url",
+            &url,
+        ];
+        support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &args)
     })
-    .await;
+    .await
+    .expect("keyadm ran");
+    let d: Value = serde_json::from_str(&support::stdout(&out)).unwrap_or_default();
+    assert!(
+        d["decision"] == "confirm" && d["policy"] == "confirm-beta",
+        "{d} {}",
+        support::stderr(&out)
+    );
+    let env = gw.db.env();
+    let keyadm = |args: &[&str]| support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, args);
     let listed = support::stdout(&keyadm(&["policies", "list"]));
     assert!(!listed.contains("\\t"), "{listed}");
     assert!(

@@ -1,0 +1,254 @@
+//! The dry run of a tool call: the phases a real call walks, asked in the same order by
+//! the same functions, stopping before the forward. What a dry run answers is what the
+//! call would get (its outcome, its JSON-RPC error, the audit row's reason) and which
+//! phase decided; it leaves no audit row, charges nothing and contacts no backend.
+//! `POST /api/v1/policies/check` (and `keyadm policies check`, which asks it) and the
+//! REST listing of a server's tools ask this, so they cannot disagree with a call.
+//!
+//! The walk: the caller's reach (a namespace the key may not use), [`route`] (an unknown
+//! tool, one its namespace switches off or leaves off its allow-list, one held for
+//! review), then the routed call's phases in the order of [`super::Phases`]: the
+//! policies by identity ([`crate::mcp::policed::judged`], confirmation included), the
+//! view's policies ([`super::policy`]) and the request guardrails ([`super::guard`]).
+//! The charging phase ([`super::tool_charge`]) is the one phase a dry run passes over:
+//! a limit is spent by asking it.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::mcp::confirm::Pending;
+use crate::mcp::ctx::Ctx;
+use crate::mcp::hop::exchange::Shape;
+use crate::mcp::phases::call_phase::{CallPhase, Routed};
+use crate::mcp::phases::{Target, guard, policy, record, route, routed_of, rules};
+use crate::mcp::wire::rpc::RpcError;
+use crate::policy::rules::Decision;
+
+/// The phase that decided a dry run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The caller's reach: a namespace the key may not use, or none of that name.
+    Reach,
+    /// Routing: an unknown tool, one switched off or not on the allow-list, one held.
+    Route,
+    /// The policies by identity (their refusal or confirmation).
+    Rules,
+    /// The view's policies (`validate_arguments` and those of every view).
+    Policies,
+    /// The namespace's request guardrails.
+    Guardrails,
+    /// No phase refused: the call would be forwarded.
+    Forward,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Reach => "reach",
+            Phase::Route => "route",
+            Phase::Rules => "rules",
+            Phase::Policies => "policies",
+            Phase::Guardrails => "guardrails",
+            Phase::Forward => "forward",
+        }
+    }
+}
+
+/// What the call would become.
+pub enum Outcome {
+    /// Forwarded.
+    Allow,
+    /// Refused with this error (the one the call would be answered with).
+    Deny(RpcError),
+    /// Held for the user's confirmation first.
+    Confirm(Pending),
+}
+
+/// A dry run's answer.
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The phase that decided.
+    pub phase: Phase,
+    /// The server that owns the tool, when it routes.
+    pub server: Option<String>,
+    /// The policies by identity's decision, when they were asked.
+    pub rules: Option<Decision>,
+    /// Whether the tool is one the namespace switches off (for the audit row's reason).
+    disabled: bool,
+}
+
+impl Verdict {
+    /// A refusal before the call routes.
+    pub fn refused(phase: Phase, e: RpcError) -> Verdict {
+        Verdict {
+            outcome: Outcome::Deny(e),
+            phase,
+            server: None,
+            rules: None,
+            disabled: false,
+        }
+    }
+
+    /// `"allow"`, `"deny"` or `"confirm"`.
+    pub fn decision(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Allow => "allow",
+            Outcome::Deny(_) => "deny",
+            Outcome::Confirm(_) => "confirm",
+        }
+    }
+
+    /// The audit row a refusal would leave: its outcome (`denied`) and reason, as
+    /// [`record::refused`] writes it; `None` for a call that would go on, or a refusal
+    /// the audit does not record as one (an unknown tool).
+    pub fn audited(&self) -> Option<(&'static str, String)> {
+        match &self.outcome {
+            Outcome::Deny(e) => record::denial(e, self.disabled).map(|(_, r)| ("denied", r)),
+            _ => None,
+        }
+    }
+
+    /// The dry run's JSON: `decision` and, when the policies by identity were asked,
+    /// their `policy`, `reason`, `failed` and `audit` (else `null` and empty); `server`,
+    /// the deciding `phase`, and a refusal's `error` (the JSON-RPC error the call would
+    /// get) and `audit_reason` (its audit row's reason).
+    pub fn to_json(&self) -> Value {
+        let mut out = match &self.rules {
+            Some(d) => d.to_json(),
+            None => json!({"policy": null, "reason": null, "failed": [], "audit": []}),
+        };
+        out["decision"] = json!(self.decision());
+        out["phase"] = json!(self.phase.as_str());
+        out["server"] = json!(self.server);
+        out["error"] = match &self.outcome {
+            Outcome::Deny(e) => json!({"code": e.code, "message": e.message, "data": e.data}),
+            _ => Value::Null,
+        };
+        if let Outcome::Confirm(p) = &self.outcome {
+            out["policy"] = json!(p.policy);
+            out["reason"] = json!(p.reason);
+        }
+        out["audit_reason"] = json!(self.audited().map(|(_, r)| r));
+        out
+    }
+}
+
+/// The `tools/call` of `tool` with `arguments` the dry run decides on.
+fn request(tool: &str, arguments: Option<&Value>) -> Bytes {
+    let mut params = json!({"name": tool});
+    if let Some(a) = arguments {
+        params["arguments"] = a.clone();
+    }
+    let call = json!({"jsonrpc": "2.0", "id": 0, "method": "tools/call", "params": params});
+    Bytes::from(call.to_string())
+}
+
+/// Decides a call of `tool` (the name the caller's view exposes) with `arguments` by
+/// the caller of `ctx`, as the phases would, without making it.
+pub async fn dry_run(ctx: &Ctx, tool: &str, arguments: Option<&Value>) -> Verdict {
+    decide(ctx, tool, arguments, true).await
+}
+
+/// What a call of `tool` without arguments would get, for a listing: the request
+/// guardrails, which judge a call's arguments, are not asked.
+pub async fn listed(ctx: &Ctx, tool: &str) -> Verdict {
+    decide(ctx, tool, None, false).await
+}
+
+async fn decide(ctx: &Ctx, tool: &str, arguments: Option<&Value>, hooks: bool) -> Verdict {
+    let body = request(tool, arguments);
+    let f = match crate::jsonrpc::frame::parse_request(&body) {
+        Ok(f) => f,
+        Err(_) => {
+            let e = RpcError::invalid(format!("a call of {tool:?} does not make a request"));
+            return Verdict::refused(Phase::Route, e);
+        }
+    };
+    let callee = match route(ctx, &body, &f, Shape::Whole) {
+        Ok(Target::Call(call)) => call.callee,
+        // The bridge a backend's era asks for changes nothing a phase decides.
+        Ok(Target::Unsettled(_, callee)) => callee,
+        Ok(Target::Answer(_) | Target::Listen) => {
+            let e = RpcError::invalid(format!("{tool:?} is not a tool call"));
+            return Verdict::refused(Phase::Route, e);
+        }
+        Err(e) => {
+            let mut v = Verdict::refused(Phase::Route, e);
+            v.disabled = ctx.view.disabled.contains(tool);
+            return v;
+        }
+    };
+    let mut routed = routed_of(&body, &f, &callee);
+    let server = Some(routed.server.to_string());
+    let (outcome, phase, decision) = walk(ctx, &mut routed, hooks).await;
+    Verdict {
+        outcome,
+        phase,
+        server,
+        rules: decision,
+        disabled: false,
+    }
+}
+
+/// The routed call's phases but the charge, in the order of [`super::Phases`].
+async fn walk(
+    ctx: &Ctx,
+    routed: &mut Routed<'_>,
+    asks_hooks: bool,
+) -> (Outcome, Phase, Option<Decision>) {
+    let mut decision = None;
+    if !rules::IdentityRules.idle(ctx, routed)
+        && let Some(set) = ctx.view.rules.as_deref()
+    {
+        let (body, f) = routed.request();
+        let named: Cow<'_, str> = routed.tool_name();
+        let decided = crate::mcp::policed::judged(ctx, set, body, f, routed.server, &named)
+            .and_then(|(d, arguments)| {
+                let next = crate::mcp::policed::decided(ctx, &d, routed.server, &named, arguments);
+                decision = Some(d);
+                next
+            });
+        match decided {
+            Err(e) => return (Outcome::Deny(e), Phase::Rules, decision),
+            Ok(Some(pending)) => return (Outcome::Confirm(pending), Phase::Rules, decision),
+            Ok(None) => {}
+        }
+    }
+    let views = policy::ViewPolicies;
+    if !views.idle(ctx, routed)
+        && let Err(e) = views.before(ctx, routed).await
+    {
+        return (Outcome::Deny(e), Phase::Policies, decision);
+    }
+    let hooks = guard::ExternalGuardrails;
+    if asks_hooks
+        && !hooks.idle(ctx, routed)
+        && let Err(e) = hooks.before(ctx, routed).await
+    {
+        return (Outcome::Deny(e), Phase::Guardrails, decision);
+    }
+    (Outcome::Allow, Phase::Forward, decision)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_dry_run_walks_the_pipelines_list_but_its_charge() {
+        // A phase added to the list is a phase the dry run must walk (or pass over, as
+        // it does the charge): this test names each.
+        let list = std::any::type_name::<super::super::Phases>();
+        let walked = [
+            "IdentityRules",
+            "ToolCharge",
+            "ViewPolicies",
+            "ExternalGuardrails",
+        ];
+        let named = list.split(',').count();
+        assert_eq!(named, walked.len(), "{list}");
+        for w in walked {
+            assert!(list.contains(w), "{list}");
+        }
+    }
+}

@@ -430,7 +430,7 @@ impl<'a, 't> Walker<'a, 't> {
             let a = Ambiguity {
                 what: read::FOLDED_NAME,
                 at: read::path(self.nodes, k),
-                reads_as: Some(name),
+                reads_as: Some(name.into()),
             };
             // Two ids to a Go reader: none answers.
             let id = f.id.filter(|_| name != "id");

@@ -9,5 +9,6 @@ pub mod log_level;
 pub mod methods;
 pub mod needle;
 pub mod read;
+pub mod read_names;
 pub mod sse;
 pub mod tape;

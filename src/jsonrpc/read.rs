@@ -39,7 +39,7 @@ pub struct Ambiguity {
     pub what: &'static str,
     pub at: String,
     /// The name a reader takes the member at `at` for, when that is the ambiguity.
-    pub reads_as: Option<&'static str>,
+    pub reads_as: Option<Cow<'static, str>>,
 }
 
 impl std::fmt::Display for Ambiguity {

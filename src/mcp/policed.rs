@@ -223,6 +223,24 @@ pub(crate) fn judged(
         (tool, server, &entry),
         arguments.as_ref(),
     );
+    // A member a Go backend takes for one a rule reads (`PATH` for `path`), where the
+    // rules decide otherwise on what Go reads ([`crate::jsonrpc::read_names`]).
+    if let Some(args) = &arguments
+        && let Some(a) = rules.argument_reads().twin_in(args)
+    {
+        let go = rules.argument_reads().as_go_reads(args);
+        let g = decide_in(
+            &ctx.view,
+            rules,
+            &who,
+            Action::Call,
+            (tool, server, &entry),
+            Some(&go),
+        );
+        if (g.effect, &g.policy) != (d.effect, &d.policy) {
+            return Err(RpcError::ambiguous(&a));
+        }
+    }
     Ok((d, arguments))
 }
 

@@ -17,6 +17,7 @@
 pub mod arguments;
 pub mod cel;
 pub mod cel_syntax;
+pub mod reads;
 pub mod rules;
 pub mod schema;
 pub mod simulate;

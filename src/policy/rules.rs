@@ -28,6 +28,8 @@ use cel_interpreter::{Context, Value};
 use cel_parser::Expression;
 use serde_json::Value as Json;
 
+use crate::jsonrpc::read_names::ReadNames;
+
 use super::cel::{self, Evaluated};
 use super::vocabulary;
 
@@ -142,6 +144,8 @@ pub struct Policy {
     pub namespace: Option<String>,
     pub mode: Mode,
     rules: Vec<Rule>,
+    /// The members of `arguments` its rules read ([`super::reads`]).
+    reads: ReadNames,
 }
 
 impl Policy {
@@ -211,6 +215,7 @@ impl Policy {
         }
         let lines = rule_lines(text);
         let mut rules = Vec::with_capacity(list.len());
+        let mut reads = ReadNames::default();
         let mut unfit = None;
         for (i, r) in list.iter().enumerate() {
             let line = lines.get(i).copied().unwrap_or(1);
@@ -280,6 +285,7 @@ impl Policy {
                     nearest: u.nearest,
                 });
             }
+            reads.merge(&super::reads::of_rule(&ast));
             let refs = program.references();
             let on_arguments = refs.has_variable("arguments");
             cel::instrument(&mut program);
@@ -295,6 +301,7 @@ impl Policy {
             namespace: namespace.map(str::to_string),
             mode: Mode::Enforce,
             rules,
+            reads,
         };
         Ok((policy, unfit))
     }
@@ -532,6 +539,8 @@ fn first_match(p: &Policy, action: Action, scope: &Context<'_>, tool: &str) -> M
 /// Every stored policy, compiled, with the CEL functions they share.
 pub struct RuleSet {
     policies: Vec<Policy>,
+    /// What every policy's rules read of `arguments`, built with the set, never per call.
+    reads: ReadNames,
     root: Context<'static>,
 }
 
@@ -543,10 +552,18 @@ impl Default for RuleSet {
 
 impl RuleSet {
     pub fn new(policies: Vec<Policy>) -> RuleSet {
+        let mut reads = ReadNames::default();
+        policies.iter().for_each(|p| reads.merge(&p.reads));
         RuleSet {
+            reads,
             policies,
             root: cel::root(),
         }
+    }
+
+    /// The members of a call's `arguments` some rule reads ([`crate::jsonrpc::read_names`]).
+    pub fn argument_reads(&self) -> &ReadNames {
+        &self.reads
     }
 
     pub fn is_empty(&self) -> bool {

@@ -81,6 +81,7 @@ impl RpcError {
         };
         let reads_as = a
             .reads_as
+            .as_deref()
             .map(|n| format!(" (read as {n:?})"))
             .unwrap_or_default();
         let mut e = RpcError::new(
@@ -98,7 +99,7 @@ impl RpcError {
             ),
         );
         let mut data = json!({"ambiguous": a.what, "at": a.at});
-        if let Some(n) = a.reads_as {
+        if let Some(n) = &a.reads_as {
             data["readsAs"] = json!(n);
         }
         e.data = Some(data);

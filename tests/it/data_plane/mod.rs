@@ -3,12 +3,13 @@
 //! backends as one (`views`), the hop and what it survives (`upstream`, `resilience`,
 //! `streaming`, `stdio`, `json_lines_backend`, `tls_backends`), what flows back besides the
 //! answer (`notifications`), clients that leave mid-call (`departures`), the one reader of
-//! what is forwarded (`one_reading`), the gateway's own tools and tool search
+//! what is forwarded (`one_reading`, `folded_arguments`), the gateway's own tools and tool search
 //! (`gateway_tools`, `tool_search`), skills, the HTTP server's own behaviour
 //! (`server_behaviour`) and the per-call log line (`call_log`).
 
 mod call_log;
 mod departures;
+mod folded_arguments;
 mod gateway_tools;
 mod json_lines_backend;
 mod notifications;

@@ -3,8 +3,13 @@
 //! pass the run's budget for inner results (`METAMCP_CODE_RESULTS_MB`) is cut off while it
 //! is read and rejects in the script, naming the setting, and the gateway never holds the
 //! eight answers at once. The gateway runs as its own process so its peak resident memory
-//! (VmHWM) can be read and printed. The budget is set to 4 MiB so that a debug build reads
-//! what it reads within the run's time.
+//! (VmHWM) can be read: the run may grow it by its budget and [`SLACK_MIB`]. The budget is
+//! set to 4 MiB so that a debug build reads what it reads within the run's time.
+//!
+//! Tool search ranks by words alone here: its model (all-MiniLM-L6-v2) is read once a
+//! process, in the background when a server's tools are first embedded, and that read
+//! (about 90 MiB of file and 80 MiB of weights) fell inside the measured run and was
+//! most of the growth once put down to it (a page-fault profile of the gateway).
 
 use std::time::Duration;
 
@@ -37,6 +42,12 @@ impl Drop for Gateway {
     }
 }
 
+/// What one run may grow the gateway's peak by past its inner results' budget: its engine
+/// and thread (the answers that fit are in its heap), its calls' buffers and connections,
+/// and what the allocator keeps. Budget and all, two runs on a debug build with both cores
+/// busy grew it by 5.4 and 1.8 MiB over the 40 MB answers, 3.0 and 11.7 over the 1 MiB ones.
+const SLACK_MIB: f64 = 24.0;
+
 /// Eight calls of `mock__big` of `bytes` each, awaited together; each settles to its
 /// text's length, or to the error's code, message and `data.limit`.
 fn eight_of(bytes: usize) -> String {
@@ -62,13 +73,18 @@ async fn eight_inner_results_of_40_mb_are_cut_off_at_the_runs_budget() {
     let mut env = db.env();
     env.push((metamcp::config::CODE_MODE, "on".to_string()));
     env.push((metamcp::config::CODE_RESULTS_MB, "4".to_string()));
-    env.push((metamcp::config::CODE_TIMEOUT_MS, "120000".to_string()));
+    env.push((metamcp::config::CODE_TIMEOUT_MS, "170000".to_string()));
+    env.push((
+        metamcp::config::TOOL_SEARCH_RETRIEVAL,
+        "lexical".to_string(),
+    ));
     let (child, stderr, addr) = support::start_gateway_binary_with(&env);
     let gw = Gateway(child);
     std::thread::spawn(move || for _ in std::io::BufRead::lines(stderr) {});
     let admin = create_key(&key_store(&db), "admin", Scope::Admin, &[]).await;
     let mock = Mock::start(&[]);
-    let body = json!({"name": "mock", "protocol": "http", "url": mock.url()});
+    // A debug mock writing eight answers of 40 MB on a busy machine takes its time.
+    let body = json!({"name": "mock", "protocol": "http", "url": mock.url(), "timeout_ms": 150000});
     let r = send_json(addr, "POST", "/api/v1/mcp/servers", &admin, &body).await;
     assert_eq!(r.status, 201, "{}", r.text());
     eventually(Duration::from_secs(15), "backend running", || async {
@@ -89,8 +105,8 @@ async fn eight_inner_results_of_40_mb_are_cut_off_at_the_runs_budget() {
     )
     .await;
 
-    // What holding the eight answers whole at once would take.
-    let bound = 8.0 * 40.0;
+    // The run's budget for inner results, and the slack.
+    let bound = 4.0 + SLACK_MIB;
     let before = peak_rss_kib(gw.0.id());
     let r = run(&c, &eight_of(40 << 20)).await;
     let after = peak_rss_kib(gw.0.id());
@@ -110,7 +126,7 @@ async fn eight_inner_results_of_40_mb_are_cut_off_at_the_runs_budget() {
     }
     assert!(
         grown < bound,
-        "the gateway grew {grown:.1} MiB for one run (bound {bound} MiB)"
+        "the gateway grew {grown:.1} MiB for one run (its budget and slack: {bound} MiB)"
     );
 
     // One MiB each: some fit at once, the rest are cut off; the peak holds.

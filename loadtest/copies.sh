@@ -24,7 +24,7 @@ for t in gdb curl python3; do
     command -v $t >/dev/null || die "$t is needed (Debian: gdb)"
 done
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
 build_baseline
 
 start_mock

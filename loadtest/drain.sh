@@ -22,7 +22,7 @@ RESULTS=${RESULTS:-loadtest/results/$(date +%Y%m%d-%H%M%S)-drain}
 source loadtest/lib.sh
 
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
 mkdir -p "$RESULTS"
 
 "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &

@@ -29,7 +29,7 @@ for t in valgrind callgrind_control callgrind_annotate curl python3; do
     command -v $t >/dev/null || die "$t is needed (Debian: valgrind)"
 done
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
 build_baseline
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)

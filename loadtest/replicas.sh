@@ -26,7 +26,7 @@ ARGS='{"message":"hello from mcpload"}'
 . loadtest/lib.sh
 command -v nginx >/dev/null || die "nginx is needed (apt-get install nginx-light)"
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
 
 taskset -c "$CORE" "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
 pids+=($!)

@@ -95,7 +95,7 @@ done
     "PostgreSQL or span sink on its core (DB_CORE, SINK_CORE) then delays it, which is charged" \
     "to the gateway under test"
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload --bin fixedserver >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload --bin fixedserver >&2
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 

@@ -20,7 +20,7 @@ ROUNDS=${ROUNDS:-2}
 . loadtest/lib.sh
 
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload --bin fixedserver >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload --bin fixedserver >&2
 taskset -c 0 "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
 pids+=($!)
 taskset -c 0 "$BIN/fixedserver" > "$work/fixed.out" 2>&1 &

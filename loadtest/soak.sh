@@ -33,7 +33,7 @@ RESULTS=${RESULTS:-loadtest/results/soak-$(date +%Y%m%d-%H%M%S)}
 . loadtest/lib.sh
 
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin mcpload >&2
 mkdir -p "$RESULTS"
 taskset -c "$GATEWAY_CORE" "$BIN/mockmcp" --port 0 > "$work/mock.out" 2>&1 &
 pids+=($!)

@@ -13,7 +13,7 @@ DURATION=${DURATION:-8}
 . loadtest/lib.sh
 
 say "building release binaries"
-cargo build --release --locked --bin metamcp --bin keyadm --bin mockmcp --bin pipebench --bin mcpload >&2
+cargo build --release --locked --workspace --bin metamcp --bin keyadm --bin mockmcp --bin pipebench --bin mcpload >&2
 start_gateway 0
 register "{\"name\":\"pipe\",\"protocol\":\"stdio\",\"command\":\"$BIN/mockmcp\",\"args\":[\"--transport\",\"stdio\"],\"max_concurrency\":256}"
 

@@ -53,8 +53,8 @@
 //!   that keeps every process current.
 //! - [`config`]: environment (over an optional TOML file) parsed in one pass; [`cli`]:
 //!   the binaries' shared flags; [`crypto`]: sealing secrets, random tokens.
-//! - [`keyadm`]: the key administration commands behind `tools/keyadm`; [`mcpc`]: the
-//!   small MCP client behind `tools/mcpc`.
+//! - [`keyadm`]: the key administration commands, which `metamcp` runs as `keyadm`
+//!   (src/main.rs); [`mcpc`]: the small MCP client it runs as `mcpc`.
 
 // Unsafe code only where documented and allowed locally: the pool's read into a
 // buffer's spare capacity, and the libc calls of the embedded cluster (euid, getpwnam_r).

@@ -289,7 +289,10 @@ usage: metamcp [--listen ADDR] [--database-url URL] [--data-dir DIR] [--max-body
 
 Flags override environment variables (METAMCP_LISTEN, DATABASE_URL, METAMCP_DATA_DIR,
 METAMCP_MAX_BODY), which override the TOML file named by --config or METAMCP_CONFIG.
-Without DATABASE_URL a private PostgreSQL cluster is started under the data dir.";
+Without DATABASE_URL a private PostgreSQL cluster is started under the data dir.
+
+The same binary is the operator's tools: `metamcp keyadm ...` (or called as `keyadm`),
+`metamcp mcpc ...` (`mcpc`), and `metamcp mockmcp ...` (`mockmcp`, a mock MCP server).";
 
 /// The gateway binary's whole run: flags and configuration, then serving until a
 /// signal; returns the exit status (64 for usage and configuration errors).

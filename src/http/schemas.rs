@@ -35,7 +35,9 @@ pub(super) fn registry_schemas(s: &mut Value) {
     s["Server"]["properties"]["source"] = json!({"type": "object",
         "description": "the registry entry it was installed from (absent: registered by hand)",
         "properties": {"registry": {"type": "string"}, "name": {"type": "string"},
-            "version": {"type": "string"}, "upgrade_held": {"type": "boolean"}}});
+            "version": {"type": "string"}, "upgrade_held": {"type": "boolean"},
+            "allow_private": {"type": "boolean",
+                "description": "the install was allowed a loopback or private address; its upgrades keep that"}}});
     s["RegistryInstall"] = install;
     s["RegistryUpgrade"] = upgrade;
     s["RegistryPage"] = json!({"type": "object", "required": ["servers", "next_cursor"], "properties": {

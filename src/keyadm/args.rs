@@ -101,8 +101,9 @@ commands:
       [--arg K=V]... [--header K=V]... [--registry URL] [--force] [--allow-private]
                          install a server from an entry: its remote, else its package
                          (npx, uvx, docker, dnx); every value it needs and was not given
-                         is named; --force: a deleted or deprecated entry; --allow-private:
-                         a remote at a loopback or private address
+                         is named; --force: a deleted or deprecated entry, or a runner
+                         not on PATH yet; --allow-private: a remote at a loopback or
+                         private address (its upgrades keep it)
   registry outdated [--json]
                          installed servers whose registry has another latest version
   registry upgrade SERVER [--version V] [--env K=V]... [--force] [--allow-private]

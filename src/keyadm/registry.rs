@@ -13,7 +13,7 @@ use crate::keyadm::changes::Trail;
 use crate::keyadm::line::Line;
 use crate::keyadm::{KeyadmError, aligned, line};
 use crate::registry::install::{Install, Upgrade, Upgraded};
-use crate::registry::plan::{Given, PlanError};
+use crate::registry::plan::{Given, Missing, PlanError};
 use crate::registry::{Client, RegistryError, registry_of};
 use crate::store::registry::Registry;
 
@@ -114,12 +114,31 @@ pub fn parse(args: &[String]) -> Result<RegistryCommand, UsageError> {
 fn failed(e: RegistryError) -> KeyadmError {
     match e {
         RegistryError::Store(s) => KeyadmError::Registry(s),
-        RegistryError::Plan(PlanError::Missing(_))
-        | RegistryError::Plan(PlanError::Refused(_))
+        RegistryError::Plan(PlanError::Missing(m)) => KeyadmError::Input(missing_flags(&m)),
+        RegistryError::Plan(PlanError::Refused(_))
         | RegistryError::Invalid(..)
         | RegistryError::NotFound(_) => KeyadmError::Input(e.to_string()),
         other => KeyadmError::Input(other.to_string()),
     }
+}
+
+/// The values an entry needs, named as this command's flags take them (REST's answer
+/// names the request's `env`, `arguments` and `headers`).
+fn missing_flags(missing: &[Missing]) -> String {
+    let flag = |m: &Missing| match m.kind {
+        "env" => format!("--env {}=VALUE", m.name),
+        "header" => format!("--header {}=VALUE", m.name),
+        _ => format!("--arg {}=VALUE", m.name),
+    };
+    format!(
+        "the entry needs {}: give them as {}",
+        missing
+            .iter()
+            .map(|m| format!("{} {}", m.kind, m.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        missing.iter().map(flag).collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// A server object without `status` (keyadm does not know what the gateways see yet).
@@ -153,7 +172,8 @@ pub(super) async fn registry_command(
             let servers: Vec<Value> = page.entries.iter().map(|e| e.summary()).collect();
             if json {
                 return Ok(line(
-                    json!({"servers": servers, "next_cursor": page.next_cursor}),
+                    json!({"servers": servers, "next_cursor": page.next_cursor,
+                                      "registry": registry, "skipped": page.skipped}),
                 ));
             }
             let rows = page

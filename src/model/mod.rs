@@ -103,6 +103,9 @@ pub struct Source {
     /// An upgrade waits for an admin's review: its changed definitions are held even
     /// under `tool_changes: accept` (cleared when the admin approves the server's items).
     pub review: bool,
+    /// The admin allowed the install a loopback or private address (`allow_private`):
+    /// its upgrades keep that permission.
+    pub allow_private: bool,
 }
 
 /// `review` is a state of the reviewing, not of how the server runs: clearing it when
@@ -117,7 +120,7 @@ impl PartialEq for Source {
 impl Source {
     pub fn to_json(&self) -> Value {
         json!({"registry": self.registry, "name": self.name, "version": self.version,
-               "upgrade_held": self.review})
+               "upgrade_held": self.review, "allow_private": self.allow_private})
     }
 }
 

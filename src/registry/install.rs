@@ -228,8 +228,9 @@ pub fn server_name_of(entry: &str) -> String {
     }
 }
 
-/// Refuses a remote whose address is not one the admin allowed.
-async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryError> {
+/// Refuses a remote whose address is not one the admin allowed; `keyadm` is the keyadm
+/// command that allows it (`registry add --allow-private`, or the upgrade's).
+async fn check_remote(plan: &Plan, allow_private: bool, keyadm: &str) -> Result<(), RegistryError> {
     let Some(url) = &plan.remote_url else {
         return Ok(());
     };
@@ -247,7 +248,7 @@ async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryEr
     if zone != Zone::Public && !allow_private {
         return Err(refused(format!(
             "the entry's remote {url} is at a {} address: install it only if you mean to, \
-             with \"allow_private\": true (keyadm registry add --allow-private)",
+             with \"allow_private\": true ({keyadm})",
             if zone == Zone::Loopback {
                 "loopback"
             } else {
@@ -263,6 +264,44 @@ async fn check_remote(plan: &Plan, allow_private: bool) -> Result<(), RegistryEr
     Ok(())
 }
 
+/// Refuses a package whose runner (`npx`, `uvx`, `docker`, `dnx`) is not on this
+/// process's `PATH`, which the gateway's stdio servers inherit: installed, it would fail
+/// to start and be restarted in a loop. `force` installs it all the same (the runner is
+/// to be installed later).
+fn check_runner(plan: &Plan, force: bool) -> Result<(), RegistryError> {
+    let Some(runner) = plan.body["command"].as_str() else {
+        return Ok(());
+    };
+    if force || plan.remote_url.is_some() || on_path(runner) {
+        return Ok(());
+    }
+    let fix = match runner {
+        "npx" => "install Node.js, which brings npx (Debian: apt-get install npm)",
+        "uvx" => "install uv, which brings uvx (pip install uv)",
+        "docker" => "install Docker (Debian: apt-get install docker.io) for the gateway's user",
+        "dnx" => "install the .NET 10 SDK, which brings dnx",
+        _ => "install it",
+    };
+    Err(RegistryError::Plan(super::plan::PlanError::Refused(
+        format!(
+            "the entry runs {runner}, which is not on PATH here, so the server could never \
+         start: {fix} where the gateway runs and install again, or install it anyway with \
+         \"force\": true (--force); nothing was installed"
+        ),
+    )))
+}
+
+/// Whether an executable file `name` is in a directory of `PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// Installs an entry: the created server, with its source, and the entry's
 /// post-install instructions for the admin (`postInstallInstructions`).
 pub async fn install(
@@ -276,7 +315,13 @@ pub async fn install(
         .entry(&registry, &req.name, req.version.as_deref())
         .await?;
     let plan = plan(&entry, &req.given)?;
-    check_remote(&plan, req.allow_private).await?;
+    check_runner(&plan, req.given.force)?;
+    check_remote(
+        &plan,
+        req.allow_private,
+        "keyadm registry add --allow-private",
+    )
+    .await?;
     let mut body = plan.body.clone();
     body["name"] = json!(
         req.server
@@ -288,6 +333,7 @@ pub async fn install(
         name: entry.name.clone(),
         version: entry.version.clone(),
         review: false,
+        allow_private: req.allow_private,
     };
     let server = store
         .create_installed(&body, &source, req.namespace.as_deref())
@@ -328,7 +374,15 @@ pub async fn upgrade(
     given.kept_env = existing.env.clone();
     given.kept_headers = existing.headers.clone();
     let mut planned = plan(&entry, &given)?;
-    check_remote(&planned, req.allow_private).await?;
+    check_runner(&planned, given.force)?;
+    // An install the admin allowed a private address keeps that for its upgrades.
+    let allow_private = req.allow_private || source.allow_private;
+    check_remote(
+        &planned,
+        allow_private,
+        &format!("keyadm registry upgrade {} --allow-private", existing.name),
+    )
+    .await?;
     if let Some(to) = moved_to(existing.url.as_deref(), planned.remote_url.as_deref()) {
         let approved = req.approve_origin.as_deref().map(Origin::of);
         match approved {
@@ -380,6 +434,7 @@ pub async fn upgrade(
     let next = Source {
         version: entry.version.clone(),
         review: true,
+        allow_private,
         ..source.clone()
     };
     let server = store

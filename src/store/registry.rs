@@ -57,7 +57,7 @@ fn server_select(source: &str) -> String {
                 idle_stop_ms, session_mode, max_instances, max_memory_mb, breaker_failures,
                 breaker_cooldown_ms, auth_sealed, tool_changes,
                 (extract(epoch FROM updated_at) * 1000000)::int8, source_registry,
-                source_name, source_version, source_review
+                source_name, source_version, source_review, source_allow_private
          FROM {source}"
     )
 }
@@ -493,7 +493,7 @@ impl Registry {
     }
 }
 
-/// Columns 24–27: the registry entry a server was installed from, if any.
+/// Columns 24–28: the registry entry a server was installed from, if any.
 pub(super) fn source_from_row(row: &Row) -> Result<Option<crate::model::Source>, StoreError> {
     let registry: Option<String> = row.try_get(24)?;
     let (Some(registry), Some(name), Some(version)) = (
@@ -508,6 +508,7 @@ pub(super) fn source_from_row(row: &Row) -> Result<Option<crate::model::Source>,
         name,
         version,
         review: row.try_get(27)?,
+        allow_private: row.try_get(28)?,
     }))
 }
 

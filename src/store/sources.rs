@@ -20,13 +20,14 @@ async fn write_source<C: GenericClient>(
     client
         .execute(
             "UPDATE mcp_servers SET source_registry = $2, source_name = $3, source_version = $4,
-                 source_review = $5 WHERE id = $1",
+                 source_review = $5, source_allow_private = $6 WHERE id = $1",
             &[
                 &id,
                 &source.registry,
                 &source.name,
                 &source.version,
                 &source.review,
+                &source.allow_private,
             ],
         )
         .await?;

@@ -32,9 +32,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A tool name past the 64 characters clients accept (rich profile).
@@ -69,7 +66,7 @@ struct Options {
     header_param: bool,
 }
 
-fn parse_args() -> Result<Options, String> {
+fn parse_args(args: Vec<String>) -> Result<Options, String> {
     let mut o = Options {
         transport: "http".into(),
         port: 0,
@@ -82,7 +79,7 @@ fn parse_args() -> Result<Options, String> {
         accounts: false,
         header_param: false,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
@@ -1445,8 +1442,10 @@ async fn run_stdio(server: Arc<Server>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn main() {
-    let opts = match parse_args() {
+/// The mock's whole run, with its arguments (after the program name): the `metamcp`
+/// binary runs it when called as `mockmcp` (src/main.rs).
+pub fn main(args: Vec<String>) {
+    let opts = match parse_args(args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("mockmcp: {e}");

@@ -5,6 +5,7 @@
 //! chart, alert rules and dashboard under `deploy/` (`fleet`).
 
 mod agreement;
+mod agreement_more;
 mod control_plane;
 mod embedded;
 mod fleet;

@@ -396,7 +396,7 @@ async fn a_server_found_is_installed_in_one_request_runs_and_its_upgrade_is_held
     assert_eq!(s["protocol"], "http");
     assert_eq!(s["url"], a.url());
     let source = json!({"registry": fx.url("ok"), "name": "io.github.metamcp-test/echo",
-        "version": "1.0.0", "upgrade_held": false});
+        "version": "1.0.0", "upgrade_held": false, "allow_private": true});
     assert_eq!(s["source"], source);
     gw.wait_status("echo", "running").await;
     let mut c = Client::new(gw.addr, "/mcp/team", Some(&gw.client_key));
@@ -545,7 +545,9 @@ async fn every_missing_value_is_named_at_once_and_secrets_are_sealed() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("kelvin"), "{}", r.text());
     assert_eq!(server_count(&gw).await, 0, "nothing installed");
-    // Everything given: uvx name==version, argv as planned, env masked and sealed.
+    // Everything given: uvx name==version, argv as planned, env masked and sealed
+    // (forced: uvx need not be on this machine; `a_missing_runner_...` tests that check).
+    let all = with(all, json!({"force": true}));
     let r = install(&gw, with(weather.clone(), all.clone())).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let s = r.json();
@@ -644,7 +646,8 @@ async fn deleted_entries_injection_and_inward_remotes_are_refused_with_nothing_i
     // An entry the registry does not have; a namespace that does not exist.
     let r = install(&gw, req("io.github.metamcp-test/nope", json!({}))).await;
     assert_eq!(r.status, 404, "{}", r.text());
-    let extra = json!({"namespace": "nope", "env": weather_values, "arguments": {"station": "X"}});
+    let extra = json!({"namespace": "nope", "env": weather_values, "arguments": {"station": "X"},
+        "force": true});
     let r = install(&gw, req("io.github.metamcp-test/weather", extra)).await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("nope"), "{}", r.text());
@@ -1385,5 +1388,174 @@ proptest! {
                 check_plan(&p)?;
             }
         }
+    }
+}
+
+/// keyadm names the values an entry needs as its own flags (REST as the request's
+/// fields), its search answers with REST's fields, an install allowed a private address
+/// keeps that for its upgrades, and an upgrade's refusal names the upgrade's flag.
+#[tokio::test]
+async fn keyadm_speaks_in_its_flags_and_an_install_allowed_private_stays_allowed() {
+    let gw = TestGateway::start().await;
+    let (a, b) = two_versions().await;
+    let fx = Fixture::start((a.port, b.port)).await;
+    let ok = fx.url("ok");
+    let out = support::keyadm(
+        &gw.db,
+        &["registry", "search", "weather", "--registry", &ok, "--json"],
+    )
+    .await
+    .unwrap();
+    let by_keyadm: Value = serde_json::from_str(&out).unwrap();
+    let by_rest = search(&gw, &format!("search=weather&registry={}", escape(&ok)))
+        .await
+        .json();
+    assert_eq!(by_keyadm, by_rest);
+    assert_eq!(
+        (&by_keyadm["registry"], &by_keyadm["skipped"]),
+        (&json!(ok), &json!(0))
+    );
+
+    let weather = "io.github.metamcp-test/weather";
+    let (code, e) = support::keyadm(&gw.db, &["registry", "add", weather, "--registry", &ok])
+        .await
+        .unwrap_err();
+    assert_eq!(code, 65, "{e}");
+    for flag in [
+        "--env WEATHER_API_KEY=VALUE",
+        "--env WEATHER_REGION=VALUE",
+        "--arg station=VALUE",
+    ] {
+        assert!(e.contains(flag), "{e}");
+    }
+    assert!(!e.contains("request's"), "{e}");
+    let r = install(&gw, json!({"name": weather, "registry": ok})).await;
+    assert!(r.text().contains("the request's env"), "{}", r.text());
+
+    let r = install(
+        &gw,
+        json!({"name": "io.github.metamcp-test/echo", "version": "1.0.0", "as": "echo",
+               "registry": ok, "allow_private": true}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["source"]["allow_private"], true);
+    // The upgrade need not allow it again: held only for its new origin's approval.
+    let r = upgrade(&gw, &json!({"server": "echo"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["upgrade_held"], true, "{}", r.text());
+    let to = format!("http://127.0.0.1:{}", b.port);
+    let out = support::keyadm(
+        &gw.db,
+        &["registry", "upgrade", "echo", "--approve-origin", &to],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.starts_with("upgraded server echo from 1.0.0 to 1.1.0"),
+        "{out}"
+    );
+    let s = get(gw.addr, "/api/v1/mcp/servers/echo", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(s["source"]["allow_private"], true, "{s}");
+    // An install not allowed private (as every one made before this was remembered): the
+    // refusal names the upgrade's own flag, and nothing changes.
+    gw.db
+        .client()
+        .await
+        .execute(
+            "UPDATE mcp_servers SET source_allow_private = false WHERE name = 'echo'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (code, e) = support::keyadm(
+        &gw.db,
+        &["registry", "upgrade", "echo", "--version", "1.0.0"],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, 65, "{e}");
+    assert!(
+        e.contains("keyadm registry upgrade echo --allow-private") && !e.contains("registry add"),
+        "{e}"
+    );
+    let s = get(gw.addr, "/api/v1/mcp/servers/echo", &gw.admin_key)
+        .await
+        .json();
+    assert_eq!(s["source"]["version"], "1.1.0", "{s}");
+}
+
+/// A package whose runner is not on PATH is refused at install, naming the runner and
+/// how to get it, with nothing installed (it would only restart in a loop); with the
+/// runner there, or with force, it installs.
+#[tokio::test]
+async fn a_missing_runner_is_refused_at_install_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let gw = TestGateway::start().await;
+    let fx = Fixture::start((1, 2)).await;
+    let ok = fx.url("ok");
+    let bare = tempfile::tempdir().unwrap();
+    let with_uvx = tempfile::tempdir().unwrap();
+    let uvx = with_uvx.path().join("uvx");
+    std::fs::write(&uvx, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&uvx, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // keyadm as its own process, with PATH as given, off the test's runtime (the fixture
+    // registry answers on it meanwhile).
+    let add = |path: &std::path::Path, name: &str, force: bool| {
+        let mut env = gw.db.env();
+        env.push(("PATH", path.display().to_string()));
+        let mut args: Vec<String> = [
+            "registry",
+            "add",
+            "io.github.metamcp-test/weather",
+            "--as",
+            name,
+            "--registry",
+            &ok,
+            "--env",
+            "WEATHER_API_KEY=k",
+            "--env",
+            "WEATHER_REGION=r",
+            "--arg",
+            "station=X",
+        ]
+        .map(String::from)
+        .to_vec();
+        if force {
+            args.push("--force".into());
+        }
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &args)
+        })
+    };
+    let o = add(bare.path(), "w1", false).await.unwrap();
+    let err = support::stderr(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("runs uvx, which is not on PATH")
+            && err.contains("pip install uv")
+            && err.contains("--force")
+            && err.contains("nothing was installed"),
+        "{err}"
+    );
+    assert_eq!(server_count(&gw).await, 0);
+    let o = add(with_uvx.path(), "w1", false).await.unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let o = add(bare.path(), "w2", true).await.unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    assert_eq!(server_count(&gw).await, 2);
+    for name in ["w1", "w2"] {
+        let r = support::http::request(
+            gw.addr,
+            "DELETE",
+            &format!("/api/v1/mcp/servers/{name}"),
+            &[("authorization", &format!("Bearer {}", gw.admin_key))],
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.text());
     }
 }

@@ -4,5 +4,6 @@
 
 mod first_hour;
 mod gateway_binary;
+mod one_build;
 mod quickstart;
 mod readme;

@@ -174,7 +174,20 @@ fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
         .collect();
     assert_eq!(
         commands,
-        ["cargo run --release --bin metamcp", "./tests/run.sh"]
+        ["cargo build --release --locked", "./tests/run.sh"]
+    );
+    // The set-up builds what the first session runs, so the session builds nothing
+    // again (its first command is the set-up's build), and it leaves no gateway running
+    // on the port the session starts its own on.
+    let quickstart: Vec<_> = all.iter().filter(|(_, k)| *k == Kind::Quickstart).collect();
+    let first = quickstart
+        .first()
+        .and_then(|(b, _)| b.body.lines().next())
+        .map(|l| l.split('#').next().unwrap_or_default().trim());
+    assert_eq!(
+        first,
+        Some(commands[0]),
+        "the first session's first command"
     );
     let ci =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).expect(".ci/run");

@@ -181,6 +181,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0033_policy_mode",
         sql: include_str!("../../sql/0033_policy_mode.sql"),
     },
+    Migration {
+        version: 34,
+        name: "0034_search_learning",
+        sql: include_str!("../../sql/0034_search_learning.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

@@ -46,7 +46,7 @@ impl Table {
         self.learn(
             &row.namespace,
             row.key,
-            &[row.term.clone()],
+            std::slice::from_ref(&row.term),
             &row.tool,
             0.0,
             now,

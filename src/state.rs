@@ -107,6 +107,7 @@ impl State {
                 search: config.tool_search,
                 code_mode: config.code.mode,
                 embeddings: config.tool_search_semantic.then(Arc::default),
+                learning: config.search_learning.then(Arc::default),
                 pins: Some(pins.clone()),
                 guards: Some(Arc::new(crate::guard::Hooks::new(backend_tls))),
                 ..Default::default()
@@ -190,6 +191,16 @@ impl State {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .rules = (!rules.is_empty()).then(|| Arc::new(rules));
+    }
+
+    /// Tool search's learning from the calls after searches, when on.
+    pub fn learning(&self) -> Option<Arc<crate::search::learning::Learning>> {
+        self.control
+            .own
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .learning
+            .clone()
     }
 
     /// Tool search's embeddings, when its retrieval is hybrid.

@@ -3,6 +3,7 @@
 pub mod address;
 pub mod changes;
 mod embeddings;
+mod learning;
 mod limits;
 pub mod secrets;
 
@@ -116,6 +117,9 @@ pub async fn prepare(config: Config) -> Result<Arc<State>, StartError> {
     if let Some(store) = state.embeddings() {
         let wanted = store.attach();
         tokio::spawn(embeddings::run(Arc::downgrade(&state), store, wanted));
+    }
+    if let Some(learned) = state.learning() {
+        tokio::spawn(learning::run(Arc::downgrade(&state), learned));
     }
     tokio::spawn(crate::state::rebuild_loop(
         Arc::downgrade(&state),

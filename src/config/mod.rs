@@ -148,6 +148,9 @@ settings! {
     /// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
     /// is where the build fetched it.
     TOOL_SEARCH_MODEL = "METAMCP_TOOL_SEARCH_MODEL",
+    /// Whether tool search learns, per namespace, from what agents call after a search
+    /// (`on`, the default, or `off`: nothing observed, rankings as searched).
+    SEARCH_LEARNING = "METAMCP_SEARCH_LEARNING",
     /// Code mode of `/mcp` (`off`, the default, or `on`: `run_code` beside tool search).
     CODE_MODE = "METAMCP_CODE_MODE",
     /// Longest a code run takes, in milliseconds (its interrupt ends it there).
@@ -307,6 +310,9 @@ pub struct Config {
     pub tool_search: crate::model::ToolSearch,
     /// Whether tool search uses meaning as well as words (`hybrid`, the default).
     pub tool_search_semantic: bool,
+    /// Whether tool search learns from the calls that follow searches
+    /// (`METAMCP_SEARCH_LEARNING`).
+    pub search_learning: bool,
     /// Audit rows older than this are deleted; `None` keeps them.
     pub audit_retention: Option<Duration>,
     /// Most audit rows waiting to be written.
@@ -405,6 +411,9 @@ impl Config {
         let registry_url = registry_url_from(raw.take(REGISTRY_URL), &mut errs);
         let log_raw = raw.take(RUST_LOG);
         let (tool_search, tool_search_semantic) = tool_search_from(&mut raw, &mut errs);
+        let search_learning = raw
+            .take(SEARCH_LEARNING)
+            .map_or(Some(true), |s| errs.check(SEARCH_LEARNING, on_off(&s)));
         let (otel, oauth_raw) = (raw.otel, raw.oauth_raw);
         let tracing = tracing_from(
             &mut |k| {
@@ -480,6 +489,7 @@ impl Config {
                 audit: audit.unwrap_or(true),
                 tool_search: tool_search.unwrap_or_default(),
                 tool_search_semantic: tool_search_semantic.unwrap_or(true),
+                search_learning: search_learning.unwrap_or(true),
                 audit_retention: audit_retention.unwrap_or(Some(DEFAULT_AUDIT_RETENTION)),
                 audit_queue: audit_queue.unwrap_or(DEFAULT_AUDIT_QUEUE),
                 code,

@@ -70,6 +70,18 @@ pub(super) async fn search_tools(c: Call<'_>) -> Result<Response<Body>, ApiError
             })
         })
         .collect();
+    // The calls this key makes next (over MCP or REST) are this search's pairs.
+    if let Some(learning) = &ctx.view.learning {
+        let shown = results
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .map(String::from);
+        let asker = crate::search::learning::Asker {
+            key: p.key_id,
+            thread: crate::search::learning::thread_of(None, &ctx.conversation, p.key_id),
+        };
+        learning.searched(ctx.view.learned_as(), &asker, query, shown.collect());
+    }
     Ok(json_value(
         StatusCode::OK,
         &json!({"query": query, "results": results}),

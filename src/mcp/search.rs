@@ -89,6 +89,13 @@ async fn search(call: &GatewayCall<'_>) -> Result<Value, ToolError> {
             Some(tool)
         })
         .collect();
+    if let (Some(learning), Some(asker)) = (&call.view.learning, &call.asker) {
+        let shown = tools
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .map(String::from);
+        learning.searched(call.view.learned_as(), asker, query, shown.collect());
+    }
     Ok(json!({
         "content": [{"type": "text", "text": render(query, &tools)}],
         "structuredContent": {"tools": tools},

@@ -49,6 +49,15 @@ pub(crate) async fn call(
         arguments,
         caller: ctx.principal.as_ref().map(|p| p.key_id),
         listed: who.is_some().then_some(&listed),
+        asker: ctx
+            .view
+            .learning
+            .as_ref()
+            .zip(ctx.principal.as_ref())
+            .map(|(_, p)| crate::search::learning::Asker {
+                key: p.key_id,
+                thread: crate::search::learning::thread_of(ctx.run, &ctx.conversation, p.key_id),
+            }),
     });
     let outcome = match tokio::time::timeout(CALL_TIMEOUT, run).await {
         Ok(Ok(result)) => Ok(Bytes::from(result.to_string())),

@@ -35,6 +35,9 @@ pub struct GatewayCall<'a> {
     /// Whether the caller may see a tool, when policies by identity apply to it
     /// ([`crate::policy::rules`]); `None`: every tool of the view.
     pub listed: Option<&'a (dyn Fn(&super::Exposed) -> bool + Sync)>,
+    /// Who called, and the thread their next calls come in, when the view's search
+    /// learns from them ([`crate::search::learning`]).
+    pub asker: Option<crate::search::learning::Asker>,
 }
 
 /// A call refused: a JSON-RPC error (`code`, `message`) for the client.

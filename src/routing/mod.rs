@@ -71,6 +71,9 @@ pub struct Gateway {
     /// Tool embeddings, when tool search uses meaning as well as words
     /// (`METAMCP_TOOL_SEARCH_RETRIEVAL`).
     pub embeddings: Option<Arc<crate::search::semantic::Store>>,
+    /// What searches learn from the calls after them, per namespace
+    /// (`METAMCP_SEARCH_LEARNING`); `None` when off.
+    pub learning: Option<Arc<crate::search::learning::Learning>>,
     /// The pins every tool and prompt is checked against ([`crate::pins`]); none in
     /// tables built without a database.
     pub pins: Option<Arc<crate::pins::Book>>,
@@ -250,6 +253,9 @@ pub struct View {
     pub listed_bytes: usize,
     /// Tool embeddings, when its search uses meaning as well as words.
     pub embeddings: Option<Arc<crate::search::semantic::Store>>,
+    /// Its namespace's learning from the calls after its searches; `None` when off and
+    /// for a union of namespaces (each learns in its own view).
+    pub learning: Option<Arc<crate::search::learning::Learning>>,
     /// The searcher of its tools, built when first searched or, in search mode, when the
     /// view is ([`View::searcher`]).
     index: std::sync::OnceLock<Arc<crate::search::Searcher>>,
@@ -658,6 +664,7 @@ fn build_view(
     view.search_mode = ns.map_or(own.search, |n| n.tool_search);
     view.code_mode = ns.map_or(own.code_mode, |n| n.code_mode) == crate::model::CodeMode::On;
     view.embeddings = own.embeddings.clone();
+    view.learning = own.learning.clone();
     search::resolve(&mut view);
     view.fingerprints = fingerprints(&view);
     view

@@ -152,11 +152,37 @@ impl View {
             true => crate::search::QueryVectors::compute(query).await,
             false => None,
         };
-        searcher
-            .search(query, limit, vectors.as_ref())
+        // What its agents called after searches of these words: every candidate is
+        // ranked, then moved by it (a namespace that learned nothing of them: as searched).
+        let boosts = self
+            .learning
+            .as_ref()
+            .map(|l| l.boosts(self.learned_as(), query))
+            .unwrap_or_default();
+        let asked = if boosts.is_empty() {
+            limit
+        } else {
+            searcher.len()
+        };
+        let found = searcher
+            .search(query, asked, vectors.as_ref())
             .into_iter()
-            .filter_map(|h| self.tools.get(h.doc).map(|t| (t, h.score, h.confidence)))
-            .collect()
+            .filter_map(|h| self.tools.get(h.doc).map(|t| (t, h.score, h.confidence)));
+        if boosts.is_empty() {
+            return found.collect();
+        }
+        crate::search::learning::rerank(
+            found.collect(),
+            &boosts,
+            |(t, _, _)| t.name.as_str(),
+            |(_, score, _)| score,
+            limit,
+        )
+    }
+
+    /// The name its learning is kept under: its namespace's, or `""` for `/mcp`.
+    pub fn learned_as(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
     }
 }
 

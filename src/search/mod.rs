@@ -13,6 +13,7 @@ use serde_json::Value;
 pub mod background;
 pub mod hybrid;
 pub mod index;
+pub mod learning;
 pub mod query;
 pub mod semantic;
 pub mod synonyms;

@@ -186,6 +186,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0034_source_allow_private",
         sql: include_str!("../../sql/0034_source_allow_private.sql"),
     },
+    Migration {
+        version: 35,
+        name: "0035_search_learning",
+        sql: include_str!("../../sql/0035_search_learning.sql"),
+    },
 ];
 
 /// Advisory lock key: "metamcp" in ASCII, so it will not collide with another app's.

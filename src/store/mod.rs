@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod oauth;
 pub mod policies;
 pub mod registry;
+pub mod search_learning;
 pub mod server_status;
 pub mod sources;
 pub mod subscriptions;

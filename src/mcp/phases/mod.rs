@@ -392,6 +392,7 @@ async fn call(
         // A phase's new arguments moved the tool's name in the request.
         *at = f.name.unwrap_or(*at);
     }
+    let backend = matches!(call.callee, Callee::Backend { .. });
     // 4. Forward.
     let resp = match call.callee {
         // `run_code`: its inner calls come back into the pipeline through this host.
@@ -405,6 +406,17 @@ async fn call(
         Callee::Gateway(served) => Box::pin(crate::mcp::served::call(ctx, body, f, served)).await?,
         Callee::Backend { .. } => forward::to_backend(ctx, body, f, call, shape).await?,
     };
+    // A tool called after a search in its thread (one check while none waits): the
+    // search's pair, for what its namespace's search learns.
+    if let Some(learning) = ctx.view.learning.as_ref().filter(|l| l.waiting())
+        && let (true, Some(p)) = (backend && f.is(Method::ToolsCall), &ctx.principal)
+        && let Some(tool) = f
+            .name
+            .and_then(|s| crate::jsonrpc::frame::string_value(body, s))
+    {
+        let thread = crate::search::learning::thread_of(ctx.run, &ctx.conversation, p.key_id);
+        learning.called(ctx.view.learned_as(), p.key_id, &thread, &tool);
+    }
     // 5. The phases on the answer (none looks at it: it goes as it came).
     if phases.answer_unseen(ctx, &routed) {
         return Ok(resp);

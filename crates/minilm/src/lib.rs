@@ -278,25 +278,39 @@ impl<'a> Tensors<'a> {
         Ok(Tensors { data, index })
     }
 
-    /// An f32 tensor of exactly `shape` (`bert.` prefixed names are taken too).
+    /// A tensor of exactly `shape`, stored as f32 or as half floats (`F16`: a trained
+    /// model ships so, at half the size), as f32 (`bert.` prefixed names are taken too).
     fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
         let (dtype, got, start, end) = self
             .index
             .get(name)
             .or_else(|| self.index.get(&format!("bert.{name}")))
             .ok_or_else(|| format!("the weights have no tensor {name}"))?;
-        if dtype != "F32" || got != shape || end - start != 4 * shape.iter().product::<usize>() {
+        let count = shape.iter().product::<usize>();
+        let width = match dtype.as_str() {
+            "F32" => 4,
+            "F16" => 2,
+            _ => 0,
+        };
+        if width == 0 || got != shape || end - start != width * count {
             return Err(format!(
-                "tensor {name} is {dtype} {got:?}, not F32 {shape:?}"
+                "tensor {name} is {dtype} {got:?}, not F32 or F16 {shape:?}"
             ));
         }
-        Ok(self.data[*start..*end]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        let bytes = &self.data[*start..*end];
+        Ok(match width {
+            4 => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            _ => bytes
+                .chunks_exact(2)
+                .map(|b| widen(u16::from_le_bytes([b[0], b[1]])))
+                .collect(),
+        })
     }
 
-    /// An f32 tensor of any number of rows `width` wide.
+    /// A tensor of any number of rows `width` wide ([`Tensors::get`]).
     fn get_any(&self, name: &str, width: usize) -> Result<Vec<f32>, String> {
         let rows = self
             .index
@@ -305,5 +319,62 @@ impl<'a> Tensors<'a> {
             .and_then(|t| t.1.first().copied())
             .ok_or_else(|| format!("the weights have no tensor {name}"))?;
         self.get(name, &[rows, width])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A safetensors file of the given tensors: (name, dtype, shape, little-endian bytes).
+    fn file(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {
+        let mut header = serde_json::Map::new();
+        let mut data = Vec::new();
+        for (name, dtype, shape, bytes) in tensors {
+            let start = data.len();
+            data.extend_from_slice(bytes);
+            header.insert(
+                name.to_string(),
+                serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [start, data.len()]}),
+            );
+        }
+        let header = serde_json::Value::Object(header).to_string();
+        let mut out = (header.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&data);
+        out
+    }
+
+    #[test]
+    fn half_float_tensors_are_read_as_f32() {
+        let values = [1.0f32, -0.5, 0.099975586, 3.0e-5];
+        let halves: Vec<u8> = values.iter().flat_map(|v| half(*v).to_le_bytes()).collect();
+        let singles: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = file(&[
+            ("w", "F16", &[2, 2], halves.clone()),
+            ("b", "F32", &[4], singles),
+            ("short", "F16", &[4], halves[..6].to_vec()),
+            ("odd", "BF16", &[4], halves),
+        ]);
+        let t = Tensors::parse(&bytes).unwrap();
+        for (got, want) in t.get("w", &[2, 2]).unwrap().iter().zip(values) {
+            assert!(
+                (got - want).abs() <= want.abs() * 1e-3,
+                "{got} against {want}"
+            );
+        }
+        assert_eq!(t.get("b", &[4]).unwrap(), values);
+        assert_eq!(t.get_any("w", 2).unwrap().len(), 4);
+        let err = t.get("short", &[4]).unwrap_err();
+        assert!(
+            err.contains("tensor short is F16 [4], not F32 or F16 [4]"),
+            "{err}"
+        );
+        let err = t.get("odd", &[4]).unwrap_err();
+        assert!(err.contains("BF16"), "{err}");
+        assert!(
+            t.get("w", &[4]).is_err(),
+            "a shape that is not the tensor's"
+        );
     }
 }

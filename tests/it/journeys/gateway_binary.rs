@@ -72,6 +72,40 @@ fn bad_configuration_exits_64_naming_each_problem() {
     );
 }
 
+/// Tool search's model is checked against the digest the build pinned before the
+/// gateway starts: a folder whose weights are another file's (damaged, or another
+/// model's) is refused, naming the file, what it should be and what to set.
+#[test]
+fn a_model_file_that_is_not_the_built_one_stops_the_start() {
+    let dir = support::traversable_tempdir("model-digest");
+    let built = std::path::Path::new(env!("METAMCP_MODEL_BUILT"));
+    std::fs::copy(built.join("vocab.txt"), dir.join("vocab.txt")).unwrap();
+    // A file of the right kind, not the pinned one (a tensor of another training).
+    let header = br#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
+    let mut weights = (header.len() as u64).to_le_bytes().to_vec();
+    weights.extend_from_slice(header);
+    weights.extend_from_slice(&[0, 60, 0, 188]);
+    std::fs::write(dir.join("model.safetensors"), &weights).unwrap();
+    let out = support::keep_coverage(Command::new(env!("CARGO_BIN_EXE_metamcp")).env_clear())
+        .env("METAMCP_TOOL_SEARCH_MODEL", &dir)
+        // Another problem beside it, so a build that took the file would still exit.
+        .env("METAMCP_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = dir.join("model.safetensors");
+    assert!(
+        err.contains("METAMCP_LISTEN")
+            && err.contains(&format!("{} has SHA-256", file.display()))
+            && err.contains(metamcp::search::semantic::WEIGHTS_SHA256)
+            && err.contains("METAMCP_TOOL_SEARCH_MODEL")
+            && err.contains("METAMCP_TOOL_SEARCH_RETRIEVAL=lexical"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The binary's entry point in process: help, version, usage and configuration errors,
 /// and a start that fails (a data directory that cannot exist).
 #[tokio::test]

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Builds tool search's training pairs from pinned public data, and the held-out sets.
+
+usage: train/toolsearch/data.py METATOOL_GIT GORILLA_GIT OUT_DIR
+
+METATOOL_GIT and GORILLA_GIT are git directories of HowieHwong/MetaTool and
+ShishirPatil/gorilla (any clone holding the pinned commits below; files are read with
+`git show COMMIT:PATH`, and each file's SHA-256 is checked against DATA below).
+
+Writes OUT_DIR/train.jsonl, one pair a line: {"q": need, "pos": tool text, "negs": [tool
+texts of the same server or call], "from": source}. A tool's text is what the gateway
+embeds (src/search/text.rs `embedded`: name's words, title, description's first 600
+characters, parameters' names, server).
+
+Held out, by tool, never by query (nothing of them is in any pair, as need, positive or
+negative):
+- every tool of bench/toolsearch's servers (target/toolsearch/tools.json) and of
+  LiveMCPBench (../shared/toolsearch-external/livemcpbench), and any training tool whose
+  own name reads the same as one of theirs (BFCL's `read_file` would otherwise teach
+  the filesystem server's);
+- half of MetaTool's 199 tools, chosen by seed (bench/toolsearch/metatool-heldout.txt,
+  written here): their queries, descriptions and the multi-tool queries naming them.
+  The benchmark reports MetaTool on these tools' queries only.
+"""
+import csv
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EXT = os.environ.get("TOOLSEARCH_EXTERNAL", os.path.join(ROOT, "..", "shared", "toolsearch-external"))
+SEED = 85
+
+METATOOL = "35e81bb7576826e980c80fed8f8c0a2b4a1e6fbb"
+GORILLA = "6ea57973c7a6097fd7c5915698c54c17c5b1b6c8"
+BFCL = "berkeley-function-call-leaderboard/bfcl_eval/data/"
+BFCL_SETS = ["live_multiple", "multiple", "live_simple", "simple_python", "simple_java",
+             "simple_javascript", "parallel_multiple", "live_parallel_multiple"]
+
+# (repo, commit, path) -> sha256 of the file's bytes at that commit.
+DATA = json.load(open(os.path.join(HERE, "data.sha256.json")))
+
+
+def show(git, commit, path):
+    b = subprocess.run(["git", "--git-dir", git, "show", f"{commit}:{path}"],
+                       check=True, capture_output=True).stdout
+    want = DATA.get(path)
+    got = hashlib.sha256(b).hexdigest()
+    if want is None:
+        DATA[path] = got
+    elif want != got:
+        sys.exit(f"{path} @{commit[:7]}: SHA-256 {got}, pinned {want}: not the pinned data")
+    return b.decode("utf-8")
+
+
+def split_name(name):
+    """src/search/text.rs split_name: words at every boundary of a name, lower-cased."""
+    words, word, prev = [], "", None
+    for c in name:
+        if not c.isalnum():
+            if word:
+                words.append(word)
+            word, prev = "", None
+            continue
+        if prev is not None and ((prev.islower() and c.isupper()) or
+                                 (prev.isalpha() and c.isnumeric()) or
+                                 (prev.isnumeric() and c.isalpha())):
+            if word:
+                words.append(word)
+            word = ""
+        if len(word) < 40:
+            word += c.lower()
+        prev = c
+    if word:
+        words.append(word)
+    return " ".join(words)
+
+
+def tool_text(server, own, description, params, title=""):
+    """src/search/text.rs embedded, with the gateway's exposed name server__own."""
+    out = split_name(f"{server}__{own}") + ". " + title + " " + (description or "")[:600]
+    names = " ".join(sorted(params))  # serde_json keeps an object's keys sorted
+    if names:
+        out += " parameters: " + split_name(names)
+    return out + " server " + server
+
+
+def held_out_names():
+    """Own names (split) of every tool the evaluation sets hold."""
+    names = set()
+    paths = [os.path.join(ROOT, "target/toolsearch/tools.json"),
+             os.path.join(EXT, "livemcpbench/tools.json")]
+    for p in paths:
+        v = json.load(open(p))
+        servers = v["servers"] if isinstance(v, dict) else v
+        for s in servers:
+            for t in s["tools"]:
+                names.add(split_name(t["name"]))
+    return names
+
+
+def metatool(git, out):
+    des = json.loads(show(git, METATOOL, "dataset/plugin_des.json"))
+    big = json.loads(show(git, METATOOL, "dataset/big_tool_des.json"))
+    rows = list(csv.DictReader(io.StringIO(show(git, METATOOL, "dataset/data/all_clean_data.csv"))))
+    multi = json.loads(show(git, METATOOL, "dataset/data/multi_tool_query_golden.json"))
+    ext = json.load(open(os.path.join(EXT, "metatool/tools.json")))["servers"][0]["tools"]
+    tools = sorted(t["name"] for t in ext)
+    described = {t["name"]: t["description"] for t in ext}
+    rng = random.Random(SEED)
+    order = tools[:]
+    rng.shuffle(order)
+    held = set(order[: len(order) // 2])
+    with open(os.path.join(ROOT, "bench/toolsearch/metatool-heldout.txt"), "w") as f:
+        f.write("# MetaTool tools held out of tool search's training (train/toolsearch/data.py,\n"
+                f"# seed {SEED}): the benchmark reports MetaTool on their queries only.\n")
+        for t in sorted(held):
+            f.write(f"plugins__{t}\n")
+    train = [t for t in tools if t not in held]
+    text = {t: tool_text("plugins", t, described.get(t) or des.get(t) or big.get(t, ""), []) for t in train}
+    by_tool = {}
+    for r in rows:
+        if r["Tool"] in text:
+            by_tool.setdefault(r["Tool"], []).append(r["Query"].strip())
+    pairs = []
+    for t, qs in sorted(by_tool.items()):
+        qs = sorted(set(qs))
+        rng.shuffle(qs)
+        for q in qs[:40]:
+            pairs.append({"q": q, "pos": text[t], "negs": [], "from": "metatool"})
+    for m in multi:
+        ts = m["tool"]
+        if all(t in text for t in ts):
+            for t in ts:
+                pairs.append({"q": m["query"], "pos": text[t], "negs": [], "from": "metatool-multi"})
+    # A tool's description, as a need, finds its name (the definitions themselves).
+    for t in train:
+        d = described.get(t, "")
+        if d:
+            pairs.append({"q": d, "pos": text[t], "negs": [], "from": "metatool-definition"})
+    print(f"metatool: {len(train)} tools trained on, {len(held)} held out, {len(pairs)} pairs")
+    return pairs
+
+
+def bfcl(git, held_names):
+    pairs, dropped = [], 0
+    for s in BFCL_SETS:
+        qs = [json.loads(l) for l in show(git, GORILLA, f"{BFCL}BFCL_v4_{s}.json").splitlines() if l.strip()]
+        answers = {}
+        ans_path = f"{BFCL}possible_answer/BFCL_v4_{s}.json"
+        for l in show(git, GORILLA, ans_path).splitlines():
+            if l.strip():
+                a = json.loads(l)
+                answers[a["id"]] = [next(iter(g)) for g in a["ground_truth"]]
+        for q in qs:
+            turns = q["question"][0] if q["question"] else []
+            need = " ".join(t["content"] for t in turns if t.get("role") == "user").strip()
+            if not need:
+                continue
+            funcs = {f["name"]: f for f in q["function"]}
+            right = [n for n in answers.get(q["id"], []) if n in funcs]
+            if not right:
+                continue
+            def text(f):
+                name = f["name"]
+                server, _, own = name.rpartition(".")
+                server = split_name(server).replace(" ", "-") or "functions"
+                props = (f.get("parameters") or {}).get("properties") or {}
+                return own, tool_text(server, own, f.get("description", ""), props)
+            if any(split_name(text(funcs[n])[0]) in held_names for n in right):
+                dropped += 1
+                continue
+            negs = [text(f)[1] for n, f in funcs.items() if n not in right
+                    and split_name(text(f)[0]) not in held_names]
+            for n in sorted(set(right)):
+                pairs.append({"q": need[:1000], "pos": text(funcs[n])[1], "negs": negs, "from": f"bfcl-{s}"})
+    print(f"bfcl: {len(pairs)} pairs ({dropped} dropped: a held-out tool's name)")
+    return pairs
+
+
+def main():
+    mt_git, g_git, out = sys.argv[1:4]
+    os.makedirs(out, exist_ok=True)
+    held = held_out_names()
+    pairs = metatool(mt_git, out) + bfcl(g_git, held)
+    with open(os.path.join(out, "train.jsonl"), "w") as f:
+        for p in pairs:
+            f.write(json.dumps(p) + "\n")
+    with open(os.path.join(HERE, "data.sha256.json"), "w") as f:
+        json.dump(DATA, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"{len(pairs)} pairs in {out}/train.jsonl")
+
+
+if __name__ == "__main__":
+    main()

@@ -37,7 +37,7 @@ macro_rules! hide {
 static HIDE: [Hide; 20] = [
     // English
     hide!(
-        &["user", "the human"],
+        &["user", "the human", "anyone", "anybody"],
         &["do not", "don't", "dont", "never", "nothing", "without"],
         &[
             "tell", "say", "mention", "inform", "notify", "reveal", "disclose", "explain", "alert",
@@ -474,6 +474,8 @@ const ASK: &[&str] = &[
     "to share their",
     "to send their",
     "to provide their",
+    "give you",
+    "request it",
     "to provide it",
     "to enter their",
     "to give",
@@ -639,6 +641,15 @@ pub(super) const ASKED_SECRETS: &[&str] = &[
     "credentials",
     "social security",
     "login code",
+    "code they received",
+    "code they just received",
+    "code you received",
+    "code recu",
+    "codigo recibido",
+    "code erhalten",
+    "codice ricevuto",
+    "codigo recebido",
+    "sms-code",
     // Other languages
     "code a usage unique",
     "code de verification",

@@ -33,6 +33,7 @@ pub const PRIVATE_FILES: &[&str] = &[
     ".git-credentials",
     "wallet.dat",
     "keychain",
+    "claude_desktop_config",
 ];
 
 /// At most this many parameters of one definition are read.
@@ -127,6 +128,15 @@ const ASKS: &[&str] = &[
     "the user typed",
     "private messages",
     "in the conversation",
+    "the conversation",
+    "the chat",
+    "dialogue",
+    "hidden instructions",
+    "initial instructions",
+    "your rules",
+    "your guidelines",
+    "your prompt",
+    "developer message",
     "discussing",
     // Other tools' results.
     "other tool",
@@ -185,6 +195,9 @@ const CONTENT: &[&str] = &[
     "recent",
     "base64",
     "including",
+    "word for word",
+    "value from",
+    "from the environment",
     "output",
     "verbatim",
     // The same in other languages: the content, and here.
@@ -401,7 +414,6 @@ const GENERIC: &[&str] = &[
     "into",
     "from",
     "directory",
-    "conversation",
 ];
 
 /// Whether what a parameter asks for (`what`, folded) is what it is named for (`named`)
@@ -453,6 +465,10 @@ const HIGH_VALUE: &[&str] = &[
     "email password",
     "session cookie",
     "refresh token",
+    "12 words",
+    "24 words",
+    "12 word",
+    "24 word",
 ];
 /// Words before a secret's name that say whose it is.
 const OWNERS: &[&str] = &[

@@ -155,6 +155,14 @@ pub(super) const TO_THE_MODEL: &[&str] = &[
     "keep this silent",
     "do it silently",
     "never mention",
+    "keep this to yourself",
+    "keep it to yourself",
+    "keep this step to yourself",
+    "doesn't need to know",
+    "does not need to know",
+    "doesn't need to hear",
+    "does not need to hear",
+    "need not know",
 ];
 
 /// Words naming a secret or a private file; with a word asking the model to hand it

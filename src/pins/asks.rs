@@ -400,8 +400,13 @@ fn places<'a>(s: &'a str, w: &'a str, stem: bool) -> impl Iterator<Item = usize>
 
 /// A sentence of `folded` that keeps something from the user: where, and how long.
 pub fn hides_from_user(folded: &str) -> Option<(usize, usize)> {
+    // Only the languages whose word for the user the text holds at all.
+    let langs: Vec<&Hide> = HIDE.iter().filter(|l| l.user.any(folded)).collect();
+    if langs.is_empty() {
+        return None;
+    }
     for (start, s) in sentences(folded) {
-        for lang in &HIDE {
+        for lang in &langs {
             let users: Vec<(usize, usize)> = lang
                 .user
                 .words()
@@ -725,6 +730,9 @@ static NOT_ASK_FOLDED: Words = Words::new(NOT_ASK);
 /// A sentence of `folded` that asks the user for a secret, or to hand one over through
 /// the chat: where, and how long.
 pub fn asks_user_for_secret(folded: &str) -> Option<(usize, usize)> {
+    if !ASK_FOLDED.any(folded) {
+        return None;
+    }
     for (start, s) in sentences(folded) {
         if !asks_user(s) {
             continue;
@@ -741,12 +749,13 @@ pub fn asks_user_for_secret(folded: &str) -> Option<(usize, usize)> {
 /// Whether `folded` tells the model to ask the user for something, or to have it handed
 /// over through the chat (and does not say not to).
 pub fn asks_user(folded: &str) -> bool {
-    sentences(folded).any(|(_, s)| {
-        ASK_FOLDED.words().iter().any(|w| {
-            s.match_indices(w.as_str())
-                .any(|(at, _)| !NOT_ASK_FOLDED.any(&s[..at]))
+    ASK_FOLDED.any(folded)
+        && sentences(folded).any(|(_, s)| {
+            ASK_FOLDED.words().iter().any(|w| {
+                s.match_indices(w.as_str())
+                    .any(|(at, _)| !NOT_ASK_FOLDED.any(&s[..at]))
+            })
         })
-    })
 }
 
 #[cfg(test)]

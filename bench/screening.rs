@@ -6,9 +6,10 @@
 //! `TOOLSEARCH_EXTERNAL`; MetaTool's 199 plugins were held out: no rule was written or
 //! changed while looking at them). Each real tool is screened as at its server's first sight:
 //! against its server's other descriptions and every other server's tools of its set.
-//! The blind corpus (`bench/screening/blind/`, or `SCREENING_BLIND`: attacks and benign
-//! tools written by someone who never saw the rules; its README says how) is reported
-//! beside them, detection per class and false alarms. Last, the cost: every definition
+//! The blind corpora (every folder `bench/screening/blind`, `blind2`, `blind3`, …, or of
+//! `SCREENING_CORPORA`: attacks and benign tools written by someone who never saw the
+//! rules; each README says how) are reported beside them, detection per class and false
+//! alarms, each folder found as it is dropped in. Last, the cost: every definition
 //! above screened again in rounds, the median round's time per definition.
 //!
 //!   bench/screening/run.sh           # the figures
@@ -206,6 +207,24 @@ fn twice(set: &Servers) -> Servers {
     out
 }
 
+/// The folders of `root` named `blind` or `blind` and a number, in their number's order.
+fn blind_folders(root: &str) -> Vec<String> {
+    let mut found: Vec<(u32, String)> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n = name.strip_prefix("blind")?;
+            let n = if n.is_empty() { 1 } else { n.parse().ok()? };
+            Some((n, format!("{root}/{name}")))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, d)| d).collect()
+}
+
 fn main() {
     let here = env!("CARGO_MANIFEST_DIR");
     let show = std::env::var_os("SCREENING_SHOW").is_some();
@@ -292,78 +311,77 @@ fn main() {
         );
     }
 
-    // The blind corpus: written by someone who never saw the rules, measured as it is.
-    let blind = std::env::var("SCREENING_BLIND")
-        .unwrap_or_else(|_| format!("{here}/bench/screening/blind"));
-    let blind_attacks = cases_of_lines(&format!("{blind}/attacks.jsonl"));
-    let blind_benign = cases_of_lines(&format!("{blind}/benign.jsonl"));
-    match (&blind_attacks, &blind_benign) {
-        (Some(attacks), Some(benign)) => {
-            detection(&format!("{blind}/attacks.jsonl, blind"), attacks, show);
-            let (f, n) = false_alarms(benign, show);
-            println!("false alarms on the blind corpus's benign tools:");
+    // The blind corpora: each folder `blind`, `blind2`, `blind3`, … of bench/screening/
+    // (or of SCREENING_CORPORA), written by someone who never saw the rules, measured as
+    // it is: detection per class, false alarms on its benign tools.
+    let corpora =
+        std::env::var("SCREENING_CORPORA").unwrap_or_else(|_| format!("{here}/bench/screening"));
+    for dir in blind_folders(&corpora) {
+        let attacks = cases_of_lines(&format!("{dir}/attacks.jsonl"));
+        let benign = cases_of_lines(&format!("{dir}/benign.jsonl"));
+        match attacks {
+            Some(attacks) => {
+                detection(&format!("{dir}/attacks.jsonl, blind"), &attacks, show);
+                timed.extend(attacks);
+            }
+            None => println!("blind corpus {dir}: attacks.jsonl is missing"),
+        }
+        if let Some(benign) = benign {
+            let (f, n) = false_alarms(&benign, show);
+            println!("false alarms on {dir}'s benign tools:");
             println!(
                 "  {:<34} {f:>3}/{n:<4} {:>5.2} %",
-                format!("{blind}/benign.jsonl"),
+                format!("{dir}/benign.jsonl"),
                 100.0 * f as f64 / n.max(1) as f64
             );
+            timed.extend(benign);
         }
-        _ => println!("the blind corpus: {blind}/attacks.jsonl or benign.jsonl is missing"),
-    }
-    // The second blind corpus (issue 84: other languages, encodings, look-alike names,
-    // parameter tampering), written by someone who never saw the rules.
-    let blind2 = std::env::var("SCREENING_BLIND2")
-        .unwrap_or_else(|_| format!("{here}/bench/screening/blind2"));
-    match (
-        cases_of_lines(&format!("{blind2}/attacks.jsonl")),
-        cases_of_lines(&format!("{blind2}/benign.jsonl")),
-    ) {
-        (Some(attacks), benign) => {
-            detection(&format!("{blind2}/attacks.jsonl, blind"), &attacks, show);
-            if let Some(benign) = benign {
-                let (f, n) = false_alarms(&benign, show);
-                println!("false alarms on the second blind corpus's benign tools:");
-                println!(
-                    "  {:<34} {f:>3}/{n:<4} {:>5.2} %",
-                    format!("{blind2}/benign.jsonl"),
-                    100.0 * f as f64 / n.max(1) as f64
-                );
-                timed.extend(benign);
-            }
-            timed.extend(attacks);
-        }
-        _ => println!("the second blind corpus: {blind2}/attacks.jsonl is missing"),
     }
     timed.extend(attacks);
-    if let Some(a) = blind_attacks {
-        timed.extend(a);
-    }
-    if let Some(b) = blind_benign {
-        timed.extend(b);
-    }
 
     // The cost: every definition above screened again, rounds of the whole set (one
     // round when the suite runs the bench once as a test: cargo bench passes --bench).
-    let rounds_wanted = if std::env::args().any(|a| a == "--bench") {
-        7
-    } else {
-        1
+    let rounds_wanted = match std::env::var("SCREENING_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+    {
+        Some(r) if r > 0 => r,
+        _ if std::env::args().any(|a| a == "--bench") => 7,
+        _ => 1,
     };
-    let mut rounds: Vec<Duration> = (0..rounds_wanted)
+    let mut rounds: Vec<(Duration, Duration)> = (0..rounds_wanted)
         .map(|_| {
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), thread_cpu());
             for case in &timed {
                 std::hint::black_box(case.findings());
             }
-            start.elapsed()
+            (start.elapsed(), thread_cpu().saturating_sub(cpu))
         })
         .collect();
     rounds.sort_unstable();
-    let median = rounds[rounds_wanted / 2];
+    let (median, cpu) = rounds[rounds_wanted / 2];
     println!(
-        "cost: {} definitions a round, median of {rounds_wanted} rounds {:.1} ms, {:.1} µs a definition",
+        "cost: {} definitions a round, median of {rounds_wanted} rounds {:.1} ms, {:.1} µs a definition ({:.1} µs of this thread's CPU, which other processes' load does not inflate)",
         timed.len(),
         median.as_secs_f64() * 1e3,
-        median.as_secs_f64() * 1e6 / timed.len().max(1) as f64
+        median.as_secs_f64() * 1e6 / timed.len().max(1) as f64,
+        cpu.as_secs_f64() * 1e6 / timed.len().max(1) as f64
     );
+}
+
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a pointer to a live local.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }

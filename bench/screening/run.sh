@@ -2,14 +2,14 @@
 # The screening of tool definitions, one command: detection per attack class on
 # the cases make_attacks.py writes (target/screening/attacks.jsonl), false alarms on the real tools of bench/toolsearch (collected once by
 # bench/toolsearch/run.sh into target/toolsearch/tools.json), LiveMCPBench and MetaTool
-# (TOOLSEARCH_EXTERNAL, default ../shared/toolsearch-external); then, beside them, the
-# blind corpus of bench/screening/blind/ (written by someone who never saw the rules:
-# detection per class, false alarms on its benign tools), the false holds with every real
-# set's servers registered side by side on one gateway and each server twice (under
-# another name and configuration), the second blind corpus bench/screening/blind2/ when
-# it is there (SCREENING_BLIND2), and the cost a definition.
+# (TOOLSEARCH_EXTERNAL, default ../shared/toolsearch-external); the false holds with every
+# real set's servers registered side by side on one gateway and each server twice (under
+# another name and configuration); then every blind corpus of bench/screening/ (the
+# folders blind, blind2, blind3, …: a new one is measured as soon as it is dropped in),
+# detection per class and false alarms on its benign tools; and the cost a definition.
 #   bench/screening/run.sh                  # the figures
 #   SCREENING_SHOW=1 bench/screening/run.sh # and each false alarm and each miss
+#   SCREENING_ROUNDS=1 bench/screening/run.sh # one round of the cost (7 by default)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

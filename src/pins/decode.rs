@@ -79,7 +79,7 @@ fn decode_into(s: &str, depth: usize, out: &mut Vec<Decoded>, budget: &mut usize
         return;
     }
     let mut found: Vec<Decoded> = Vec::new();
-    for token in s.split(|c: char| c.is_whitespace() || "\"'`()[]{}<>,;:".contains(c)) {
+    for token in s.split(|c: char| c.is_whitespace() || "\"'`()[]{}<>,;:=|".contains(c)) {
         let token = token.trim_end_matches(['.', '!', '?']);
         if token.len() < MIN_TOKEN {
             continue;
@@ -226,6 +226,8 @@ fn percent(s: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
             && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
         {
             out.push(v);
@@ -248,7 +250,9 @@ fn entities(s: &str) -> Option<String> {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+        // An entity's `;` comes within its first 12 bytes (which may end inside a
+        // character: the search is over bytes, `;` being ASCII).
+        let Some(end) = rest.bytes().take(12).position(|b| b == b';') else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -525,6 +529,15 @@ mod tests {
             let found = hows(s);
             assert!(found.is_empty(), "{s:?}: {found:?}");
         }
+    }
+
+    #[test]
+    fn a_character_past_an_ampersand_or_a_percent_sign_is_no_panic() {
+        // An entity's bound of 12 bytes ending inside a character, and a `%` followed by
+        // a letter and a character of two bytes: both sliced a string mid-character.
+        let _ = hows("&#1;&#2;&#3; &ⵯ\u{11fcf}ꡑ\u{16fe3} end");
+        let _ = hows("%41%42 %aé %Aé%");
+        let _ = hows("&#1;&#2;&#3;&ééééééé;");
     }
 
     #[test]

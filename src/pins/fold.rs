@@ -150,6 +150,11 @@ impl Words {
         })
     }
 
+    /// The words of the list, folded.
+    pub fn words(&self) -> &[String] {
+        self.folded()
+    }
+
     /// The first word of the list that `folded` (a folded text) holds: where, and its
     /// folded length.
     pub fn find(&self, folded: &str) -> Option<(usize, usize)> {

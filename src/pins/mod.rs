@@ -15,6 +15,7 @@
 //! backend's lists are held ([`Book::judge`]); [`reconcile::run`], before each build,
 //! pins what is new, records what is held, and announces it.
 
+pub mod asks;
 pub mod canon;
 pub mod decode;
 pub mod fold;
@@ -699,5 +700,7 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod screen_class_tests;
 #[cfg(test)]
 mod screen_tests;

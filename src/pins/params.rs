@@ -33,6 +33,7 @@ pub const PRIVATE_FILES: &[&str] = &[
     ".git-credentials",
     "wallet.dat",
     "keychain",
+    "claude_desktop_config",
 ];
 
 /// At most this many parameters of one definition are read.
@@ -106,6 +107,55 @@ const ASKS: &[&str] = &[
     "personal data",
     "personal information",
     ".env",
+    "env file",
+    "dotenv",
+    "bash history",
+    "zsh history",
+    // The conversation, by where it is.
+    "user messages",
+    "messages in this",
+    "messages of this",
+    "in this conversation",
+    "in this chat",
+    "in this session",
+    "this chat",
+    "earlier in",
+    "pasted earlier",
+    "the user opened",
+    "the user pasted",
+    "the user shared",
+    "the user wrote",
+    "the user typed",
+    "private messages",
+    "in the conversation",
+    "the conversation",
+    "the chat",
+    "dialogue",
+    "hidden instructions",
+    "initial instructions",
+    "your rules",
+    "your guidelines",
+    "your prompt",
+    "developer message",
+    "discussing",
+    // Other tools' results.
+    "other tool",
+    "every tool",
+    "tools you",
+    "you have called",
+    "you called",
+    "emails you",
+    "files you",
+    // Secrets by what they are called in code.
+    "github token",
+    "personal access token",
+    "secret access key",
+    "access key",
+    "refresh token",
+    "session cookie",
+    "database url",
+    "connection string",
+    "_api_key",
 ];
 static ASKS_FOLDED: Words = Words::new(ASKS);
 static FILES_FOLDED: Words = Words::new(PRIVATE_FILES);
@@ -143,6 +193,57 @@ const CONTENT: &[&str] = &[
     "raw ",
     "last ",
     "recent",
+    "base64",
+    "including",
+    "word for word",
+    "value from",
+    "from the environment",
+    "output",
+    "verbatim",
+    // The same in other languages: the content, and here.
+    "contenu",
+    "contenido",
+    "inhalt",
+    "contenuto",
+    "conteudo",
+    "inhoud",
+    "zawartosc",
+    "zawartość",
+    "содержимое",
+    "вміст",
+    "obsah",
+    "innehåll",
+    "içerik",
+    "nội dung",
+    "全文",
+    "内容",
+    "中身",
+    "そのまま",
+    "입력",
+    "내용",
+    "المحتوى",
+    " ici",
+    "aqui",
+    " hier",
+    " qui ",
+    "tutaj",
+    "сюда",
+    "сюди",
+    "здесь",
+    " sem ",
+    " här",
+    "buraya",
+    "di sini",
+    "vào đây",
+    "ここ",
+    "この欄",
+    "入れて",
+    "这里",
+    "此处",
+    "填入",
+    "여기",
+    "هنا",
+    "यहाँ",
 ];
 static CONTENT_FOLDED: Words = Words::new(CONTENT);
 static LANG_HAND_OVER_FOLDED: Words = Words::new(lang::HAND_OVER);
@@ -212,30 +313,34 @@ fn asks(name: &str, p: &Value, purpose: &str) -> Option<String> {
         return None;
     }
     let folded = fold::fold(&text);
+    // Identifiers (`OPENAI_API_KEY`, `env_file_contents`) read as words; the same length,
+    // so a place in one is the same place in the other.
+    let spaced = folded.replace(['_', '-'], " ");
     let named = format!(
         "{} {}",
         fold::fold(name).replace(['_', '-'], " "),
         super::names::squashed(name)
     );
-    for list in [&ASKS_FOLDED, &FILES_FOLDED, &LANG_FOLDED] {
-        for (at, len) in list.find_all(&folded) {
-            let what = &folded[at..at + len];
+    let lists: [(&Words, &str); 5] = [
+        (&ASKS_FOLDED, &spaced),
+        (&FILES_FOLDED, &folded),
+        (&LANG_FOLDED, &spaced),
+        (&ASKED_FOLDED, &spaced),
+        (&HIGH_VALUE_FOLDED, &spaced),
+    ];
+    for (list, within) in lists {
+        let places = list
+            .words()
+            .iter()
+            .flat_map(|w| within.match_indices(w.as_str()));
+        for (at, what) in places {
+            let len = what.len();
             // The sentence it is in asks for the content, and does not say not to.
-            let start = folded[..at]
-                .rfind(['.', '\n', ';', '!', '?'])
-                .map_or(0, |i| i + 1);
-            let end = folded[at..]
-                .find(['.', '\n', ';', '!', '?'])
-                .map_or(folded.len(), |i| at + i);
-            let sentence = &folded[start..end];
+            let (start, end) = sentence_around(within, at, len);
+            let sentence = &spaced[start..end];
             let asked = (CONTENT_FOLDED.any(sentence) || LANG_HAND_OVER_FOLDED.any(sentence))
                 && !NOT_FOLDED.any(sentence);
-            let explained = what
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| w.chars().count() >= 3)
-                .map(|w| w.trim_end_matches('s'))
-                .any(|w| named.contains(w) || purpose.contains(w));
-            if asked && !explained {
+            if asked && !explained(what, &named, purpose) {
                 let quote: String = fold::readable(&text, at, at + len, 40)
                     .chars()
                     .take(120)
@@ -247,7 +352,193 @@ fn asks(name: &str, p: &Value, purpose: &str) -> Option<String> {
             }
         }
     }
-    None
+    high_value(name, p, &named, &spaced).or_else(|| asked_of_user(name, &named, &spaced))
+}
+
+/// A parameter that names a secret and tells the model to ask the user for it.
+fn asked_of_user(name: &str, named: &str, text: &str) -> Option<String> {
+    let asked = super::asks::asks_user_for_secret(text).is_some()
+        || super::asks::asks_user(text)
+            && (ASKED_FOLDED.any(&format!(" {named} ")) || ASKED_FOLDED.any(text));
+    asked.then(|| format!("parameter {name:?} has the user asked for a secret"))
+}
+
+/// Where the sentence around `text[at..at + len]` starts and ends: a `.` inside a word
+/// (`~/.ssh`, `.env`) ends none.
+fn sentence_around(text: &str, at: usize, len: usize) -> (usize, usize) {
+    let ends = |i: usize, c: char| {
+        super::asks::sentence_end(c)
+            && (c != '.' || text[i + 1..].chars().next().is_none_or(char::is_whitespace))
+    };
+    let start = text[..at]
+        .char_indices()
+        .rev()
+        .find(|&(i, c)| ends(i, c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = text[at + len..]
+        .char_indices()
+        .find(|&(i, c)| ends(at + len + i, c))
+        .map_or(text.len(), |(i, _)| at + len + i);
+    (start, end)
+}
+
+/// Words too common to say what a parameter is for.
+const GENERIC: &[&str] = &[
+    "file",
+    "files",
+    "other",
+    "previous",
+    "prior",
+    "recent",
+    "last",
+    "your",
+    "tool",
+    "tools",
+    "data",
+    "keys",
+    "content",
+    "contents",
+    "full",
+    "user",
+    "users",
+    "this",
+    "every",
+    "earlier",
+    "called",
+    "have",
+    "opened",
+    "pasted",
+    "shared",
+    "wrote",
+    "typed",
+    "into",
+    "from",
+    "directory",
+];
+
+/// Whether what a parameter asks for (`what`, folded) is what it is named for (`named`)
+/// or what its tool does (`purpose`): the whole phrase, or one of its telling words.
+fn explained(what: &str, named: &str, purpose: &str) -> bool {
+    let what = what.trim().replace(|c: char| !c.is_alphanumeric(), " ");
+    let what = what.trim();
+    if what.is_empty() {
+        return false;
+    }
+    if named.contains(what) || purpose.contains(what) {
+        return true;
+    }
+    let stem = |w: &str| w.trim_end_matches('s').to_string();
+    let known: std::collections::HashSet<String> = named
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(purpose.split(|c: char| !c.is_alphanumeric()))
+        .map(stem)
+        .collect();
+    what.split(' ')
+        .filter(|w| w.chars().count() >= 4 && !GENERIC.contains(w))
+        .any(|w| known.contains(&stem(w)))
+}
+
+/// Secrets no tool needs the model to fill in, whatever the tool is for: what proves who
+/// one is (one-time and backup codes), what holds money (a wallet's key or recovery
+/// phrase, a card's security code and PIN), a password manager's master password.
+const HIGH_VALUE: &[&str] = &[
+    "private key",
+    "privatekey",
+    "seed phrase",
+    "recovery phrase",
+    "mnemonic",
+    "cvv",
+    "cvc",
+    "card pin",
+    "pin code",
+    "one time code",
+    "one time password",
+    "otp",
+    "2fa",
+    "backup code",
+    "recovery code",
+    "authenticator code",
+    "verification code",
+    "sms code",
+    "master password",
+    "sso password",
+    "email password",
+    "session cookie",
+    "refresh token",
+    "12 words",
+    "24 words",
+    "12 word",
+    "24 word",
+];
+/// Words before a secret's name that say whose it is.
+const OWNERS: &[&str] = &[
+    "the", "a", "an", "your", "their", "his", "her", "my", "users",
+];
+/// What follows a secret's name when the text is about something else of it.
+const NAMES_IT: &[&str] = &[
+    "id",
+    "ids",
+    "name",
+    "names",
+    "path",
+    "file",
+    "type",
+    "format",
+    "length",
+    "size",
+    "fingerprint",
+    "label",
+    "count",
+];
+static HIGH_VALUE_FOLDED: Words = Words::new(HIGH_VALUE);
+static ASKED_FOLDED: Words = Words::new(super::asks::ASKED_SECRETS);
+
+/// A parameter whose value is one of [`HIGH_VALUE`], by its name or its own text (`text`,
+/// folded and spaced), when it takes text: whatever its tool, held.
+fn high_value(name: &str, p: &Value, named: &str, text: &str) -> Option<String> {
+    if matches!(
+        p.get("type").and_then(Value::as_str),
+        Some("integer" | "number" | "boolean")
+    ) {
+        return None;
+    }
+    let first = text.split('\n').next().unwrap_or_default();
+    let said = |s: &str| {
+        HIGH_VALUE_FOLDED
+            .words()
+            .iter()
+            .find(|w| {
+                let w = w.trim();
+                s.match_indices(w).any(|(at, _)| {
+                    let before = s[..at].chars().next_back();
+                    let rest = &s[at + w.len()..];
+                    let after = rest.chars().next();
+                    // A key's id, name or path is not the key.
+                    let next = rest.trim_start_matches(['s', ' ']).split(' ').next();
+                    !before.is_some_and(char::is_alphanumeric)
+                        && !after.is_some_and(|c| c.is_alphanumeric() && c != 's')
+                        && !next.is_some_and(|n| NAMES_IT.contains(&n))
+                })
+            })
+            .cloned()
+    };
+    // The text says what the value is when it starts with the secret's name, past an
+    // article or an owner ("the user's", "your").
+    let mut lead = first.trim();
+    while let Some((word, rest)) = lead.split_once(' ') {
+        if !OWNERS.contains(&word) && !word.ends_with("'s") {
+            break;
+        }
+        lead = rest;
+    }
+    let what = said(&format!(" {named} ")).or_else(|| {
+        let lead: String = lead.split(' ').take(3).collect::<Vec<_>>().join(" ");
+        said(&format!(" {lead} ")).filter(|_| !NOT_FOLDED.any(first))
+    })?;
+    Some(format!(
+        "parameter {name:?} takes {:?}, which no tool needs from a chat",
+        what.trim()
+    ))
 }
 
 /// The strings of a parameter's own schema (not its nested parameters'), each on a line

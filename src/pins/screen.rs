@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use super::fold::{self, Words};
 use super::text::{MAX_DEPTH, MAX_SCREENED, Text};
-use super::{decode, lang, names, params};
+use super::{asks, decode, lang, names, params};
 pub(super) use params::PRIVATE_FILES;
 
 /// What a definition is screened against: its server's other descriptions (for length)
@@ -133,6 +133,36 @@ pub(super) const TO_THE_MODEL: &[&str] = &[
     "use this tool instead",
     "regardless of the result",
     "even when no",
+    "forget all prior",
+    "forget prior",
+    "forget your",
+    "forget the above",
+    "your only task",
+    "your new task",
+    "your real task",
+    "begin trusted",
+    "trusted system",
+    "=== begin",
+    "hide this message",
+    "hide these instructions",
+    "decode and obey",
+    "and obey",
+    "obey the following",
+    "ahead of the user's",
+    "over the user's",
+    "instead of the user's",
+    "keep it silent",
+    "keep this silent",
+    "do it silently",
+    "never mention",
+    "keep this to yourself",
+    "keep it to yourself",
+    "keep this step to yourself",
+    "doesn't need to know",
+    "does not need to know",
+    "doesn't need to hear",
+    "does not need to hear",
+    "need not know",
 ];
 
 /// Words naming a secret or a private file; with a word asking the model to hand it
@@ -160,6 +190,8 @@ const SECRETS: &[&str] = &[
     "_api_key",
     "_token",
     "_secret",
+    "bearer token",
+    "client-key-data",
 ];
 const HAND_OVER: &[&str] = &[
     "pass ",
@@ -177,6 +209,7 @@ const HAND_OVER: &[&str] = &[
     "read ",
     "in the request",
     "along",
+    "paste ",
 ];
 /// The word lists, folded once.
 static TO_THE_MODEL_FOLDED: Words = Words::new(TO_THE_MODEL);
@@ -234,24 +267,21 @@ pub fn screened(definition: &Value, ctx: &Context) -> Screened {
     let plain = &text.folded;
     for (kind, at, len) in phrases(plain) {
         let quote = match kind {
-            SECRETS_KIND => text.quote(at, len, 0).trim().chars().take(160).collect(),
+            SECRETS_KIND | HIDES_KIND => text.quote(at, len, 0).trim().chars().take(160).collect(),
             _ => text.quote(at, len, 30),
         };
         findings.push(format!("{kind}: {quote:?}"));
     }
-    encoded(&text, &mut findings);
-    params::tampering(definition, &mut findings);
     let name = definition["name"].as_str().unwrap_or_default();
+    params::tampering(definition, &mut findings);
     named_like(name, &text, ctx, &mut findings, &mut notes);
     // The text's words, once: every other server's tool name is looked up, not searched.
     let words = words_of(plain);
-    if let Some((server, tool)) = ctx.others.iter().find(|(_, tool)| {
-        *tool != name
-            && distinctive(tool)
-            && !ctx.own.contains(tool)
-            && names(plain, &words, &fold::fold(tool))
-    }) {
+    if let Some((server, tool)) = refers_to(plain, &words, ctx, name) {
         findings.push(format!("refers to server {server}'s tool {tool}"));
+    } else if findings.is_empty() {
+        // What plain text already holds for needs no decoding.
+        encoded(&text, ctx, name, &mut findings);
     }
     let chars = description.chars().count();
     if chars > LONG_CHARS && ctx.sibling_lengths.len() >= 2 {
@@ -333,6 +363,7 @@ fn claims_place(text: &Text, server: &str) -> Option<String> {
 const MODEL_KIND: &str = "addresses the model";
 const FILE_KIND: &str = "asks for a private file";
 const SECRETS_KIND: &str = "asks for secrets or the conversation";
+const HIDES_KIND: &str = "keeps something from the user";
 
 /// The phrase rules over one folded text: each that matches, with where and how long.
 fn phrases(plain: &str) -> Vec<(&'static str, usize, usize)> {
@@ -346,17 +377,23 @@ fn phrases(plain: &str) -> Vec<(&'static str, usize, usize)> {
     {
         out.push((MODEL_KIND, at, len));
     }
+    if let Some((at, len)) = asks::hides_from_user(plain) {
+        out.push((HIDES_KIND, at, len));
+    }
     if let Some((at, len)) = PRIVATE_FILES_FOLDED.find(plain) {
         out.push((FILE_KIND, at, len));
-    } else if let Some((at, len)) = secret_request(plain) {
+    } else if let Some((at, len)) =
+        secret_request(plain).or_else(|| asks::asks_user_for_secret(plain))
+    {
         out.push((SECRETS_KIND, at, len));
     }
     out
 }
 
 /// Text encoded in the definition (base64, ROT13, …: [`decode`]) that says what the
-/// phrase rules look for: the first such decoding.
-fn encoded(text: &Text, findings: &mut Vec<String>) {
+/// rules of plain text look for (the phrase rules, and another server's tool named): the
+/// first such decoding.
+fn encoded(text: &Text, ctx: &Context, name: &str, findings: &mut Vec<String>) {
     let turned: String = text.folded.chars().map(decode::rot13).collect();
     let reversed: String = text.folded.chars().rev().collect();
     let candidates = [
@@ -380,7 +417,31 @@ fn encoded(text: &Text, findings: &mut Vec<String>) {
             findings.push(format!("{kind} in {} text: {quote:?}", d.how));
             return;
         }
+        let words = words_of(&folded);
+        if let Some((server, tool)) = refers_to(&folded, &words, ctx, name) {
+            findings.push(format!(
+                "refers to server {server}'s tool {tool} in {} text",
+                d.how
+            ));
+            return;
+        }
     }
+}
+
+/// Another server's tool that `plain` (folded, its words `words`) names, when it is not
+/// one of the server's own nor the tool itself (`name`).
+fn refers_to<'a>(
+    plain: &str,
+    words: &HashSet<&str>,
+    ctx: &Context<'a>,
+    name: &str,
+) -> Option<(&'a str, &'a str)> {
+    ctx.others.iter().copied().find(|(_, tool)| {
+        *tool != name
+            && distinctive(tool)
+            && !ctx.own.contains(tool)
+            && names(plain, words, &fold::fold(tool))
+    })
 }
 
 /// A definition screening could not read whole: what was not read was not screened.
@@ -427,7 +488,9 @@ fn secret_request(plain: &str) -> Option<(usize, usize)> {
     let s = plain
         .split(['.', '!', '?', '\n', ';', '。', '！', '？', '؟'])
         .find(|s| {
-            (SECRETS_FOLDED.any(s) || LANG_SECRETS_FOLDED.any(s))
+            // "recovery (seed) phrase" names a seed phrase.
+            let bare = s.replace(['(', ')'], "");
+            (SECRETS_FOLDED.any(&bare) || LANG_SECRETS_FOLDED.any(&bare))
                 && (HAND_OVER_FOLDED.any(s) || LANG_HAND_OVER_FOLDED.any(s))
                 && !s.contains(" not ")
                 && !s.starts_with("not ")

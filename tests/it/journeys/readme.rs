@@ -174,11 +174,18 @@ fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
         .collect();
     assert_eq!(
         commands,
-        ["cargo build --release --locked", "./tests/run.sh"]
+        [
+            "cargo build --release --locked && target/release/metamcp",
+            "./tests/run.sh"
+        ]
     );
-    // The set-up builds what the first session runs, so the session builds nothing
-    // again (its first command is the set-up's build), and it leaves no gateway running
-    // on the port the session starts its own on.
+    // The set-up builds what the first session runs, then runs the gateway; the session
+    // builds nothing again (its first command is the set-up's build), and the README
+    // says to stop the set-up's gateway before the session starts its own.
+    assert!(
+        readme.contains("stop the set-up's\nfirst (Ctrl-C)"),
+        "the README says to stop the set-up's gateway"
+    );
     let quickstart: Vec<_> = all.iter().filter(|(_, k)| *k == Kind::Quickstart).collect();
     let first = quickstart
         .first()
@@ -186,7 +193,7 @@ fn the_readme_is_short_and_every_block_is_one_the_tests_run() {
         .map(|l| l.split('#').next().unwrap_or_default().trim());
     assert_eq!(
         first,
-        Some(commands[0]),
+        commands[0].split(" && ").next(),
         "the first session's first command"
     );
     let ci =

@@ -781,6 +781,13 @@ async fn a_confirmation_runs_its_call_once_across_replicas() {
         .as_str()
         .expect("a state")
         .to_string();
+    // The other replica holds the policy too (it learns of it by notification): there, a
+    // call without a state is asked as well, so what it answers a spent state is its own.
+    eventually(WAIT, "the other replica asks the confirmation", || async {
+        let m = response_message(&there.post_stateless(&call(None)).await);
+        (m["result"]["resultType"] == "input_required").then_some(())
+    })
+    .await;
     let ran = response_message(&here.post_stateless(&call(Some(&state))).await);
     assert!(
         ran["result"].is_object() && ran.get("error").is_none(),

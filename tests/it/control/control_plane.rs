@@ -412,7 +412,29 @@ async fn server_crud_validates_masks_and_keeps_secrets_sealed() {
     // By UUID and by name.
     let by_id = get(gw.addr, &format!("/api/v1/mcp/servers/{id}"), admin).await;
     let by_name = get(gw.addr, "/api/v1/mcp/servers/weather", admin).await;
-    assert_eq!(by_id.json(), by_name.json());
+    // The same server, but its live state may move between the two reads (the
+    // supervisor retries the unreachable URL): compare what was written.
+    let written = |mut v: serde_json::Value| {
+        for live in [
+            "status",
+            "restarts",
+            "last_error",
+            "last_exit",
+            "consecutive_failures",
+            "circuit",
+            "last_connected_at",
+            "tools",
+            "prompts",
+            "resources",
+            "skills",
+            "problems",
+        ] {
+            v.as_object_mut().map(|o| o.remove(live));
+        }
+        v
+    };
+    assert_eq!(by_id.json()["id"], id.as_str());
+    assert_eq!(written(by_id.json()), written(by_name.json()));
 
     // GET → edit → PUT keeps the masked secret; a partial PUT keeps other fields.
     let mut edited = by_id.json();

@@ -220,7 +220,9 @@ pub fn base64url(data: &[u8]) -> String {
     out
 }
 
-/// Decodes base64url without padding; `None` on any other character or a bad length.
+/// Decodes base64url without padding, strictly: `None` on any other character, a bad
+/// length, or stray bits in the last character (RFC 4648 §3.5), so that a value has one
+/// spelling and no altered token opens as the one it was altered from.
 pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
@@ -241,6 +243,15 @@ pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
         let mut n = 0u32;
         for (i, c) in chunk.iter().enumerate() {
             n |= val(*c)? << (18 - 6 * i);
+        }
+        // The bits past the last whole byte of a short chunk must be zero.
+        let stray = match chunk.len() {
+            2 => n & 0xffff,
+            3 => n & 0xff,
+            _ => 0,
+        };
+        if stray != 0 {
+            return None;
         }
         out.push((n >> 16) as u8);
         if chunk.len() > 2 {
@@ -292,8 +303,7 @@ pub fn base64_decode_padded(s: &str) -> Option<Vec<u8>> {
             c => c,
         })
         .collect();
-    let bytes = base64url_decode(&url)?;
-    (base64url(&bytes) == url).then_some(bytes)
+    base64url_decode(&url)
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -383,6 +393,22 @@ mod tests {
         assert_eq!(base64url(b"\xfb\xff"), "-_8");
         assert!(base64url_decode("a").is_none());
         assert!(base64url_decode("ab=c").is_none());
+        // Stray bits in the last character: "-_8" is canonical, "-_9" decodes alike
+        // under a lenient reader.
+        assert!(base64url_decode("-_9").is_none());
+        assert!(base64url_decode("AB").is_none());
+        assert_eq!(base64url_decode("AA").unwrap(), vec![0]);
+    }
+
+    proptest::proptest! {
+        /// A string decodes exactly when it is the encoding of what it decodes to: one
+        /// spelling per value.
+        #[test]
+        fn a_value_has_one_spelling(s in "[A-Za-z0-9_-]{0,12}") {
+            if let Some(bytes) = base64url_decode(&s) {
+                proptest::prop_assert_eq!(base64url(&bytes), s);
+            }
+        }
     }
 
     #[test]

@@ -140,7 +140,11 @@ type BoxedDoor<'a> = std::pin::Pin<Box<dyn Future<Output = Answered> + Send + 'a
 /// Not an `async fn`: an endpoint's request gets [`dispatch`]'s future itself, as it
 /// did before there was an entry (no future of the entry's own around it, whose size
 /// every request would copy); the other doors' futures are boxed (they are rare or
-/// boxed already).
+/// boxed already). Inlined into each door, so that the endpoint's `Either` is built where
+/// its caller awaits it: called, its return slot was copied into the caller's future on
+/// every request (callgrind: 55.6k instructions a forwarded call against 7551c34's
+/// 55.2k, the difference in `memcpy` under `route_message`; inlined, 55.1k).
+#[inline(always)]
 pub(crate) fn enter<'a, 'r: 'a>(
     ctx: &'a Ctx,
     msg: Message<'a>,

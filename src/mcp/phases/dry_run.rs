@@ -12,8 +12,11 @@
 //! review), then the routed call's phases in the order of [`super::Phases`]: the
 //! policies by identity ([`crate::mcp::policed::judged`], confirmation included), the
 //! view's policies ([`super::policy`]) and the request guardrails ([`super::guard`]).
-//! The charging phase ([`super::tool_charge`]) is the one phase a dry run passes over:
-//! a limit is spent by asking it.
+//! The key's limits are looked at where a call meets them, spending none
+//! ([`crate::auth::limits::peek`]): its rate and places in flight before routing (as
+//! admission charges them), a tool's rate and the daily quota after the policies by
+//! identity (where [`super::tool_charge`] charges them, the one phase a dry run does not
+//! call: a limit is spent by asking it). A listing and a simulation look at no limit.
 
 use std::borrow::Cow;
 
@@ -33,6 +36,10 @@ use crate::policy::rules::{Action, Decision, RuleSet};
 pub enum Phase {
     /// The caller's reach: a namespace the key may not use, or none of that name.
     Reach,
+    /// The key's limits: its rate or places in flight (before routing, as a call is
+    /// admitted), a tool's rate or its daily quota (after the policies by identity, as a
+    /// call is charged).
+    Limits,
     /// Routing: an unknown tool, one switched off or not on the allow-list, one held.
     Route,
     /// The policies by identity (their refusal or confirmation).
@@ -49,6 +56,7 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Reach => "reach",
+            Phase::Limits => "limits",
             Phase::Route => "route",
             Phase::Rules => "rules",
             Phase::Policies => "policies",
@@ -195,6 +203,12 @@ async fn decide(
     rules: Option<&RuleSet>,
     through: Through,
 ) -> Verdict {
+    // Admission, looked at: the key's rate and places in flight, spending none.
+    if through == Through::Forward
+        && let Err(e) = crate::mcp::admission::peek(ctx).await
+    {
+        return Verdict::refused(Phase::Limits, e);
+    }
     let body = request(tool, arguments);
     let f = match crate::jsonrpc::frame::parse_request(&body) {
         Ok(f) => f,
@@ -260,6 +274,13 @@ async fn walk(
     }
     if through == Through::Rules {
         return (Outcome::Allow, Phase::Forward, decision);
+    }
+    // The charge, looked at: the tool's rate and the key's daily quota, spending none.
+    if through == Through::Forward
+        && let Some(rate) = routed.tool
+        && let Err(e) = crate::mcp::admission::peek_tool_call(ctx, rate).await
+    {
+        return (Outcome::Deny(e), Phase::Limits, decision);
     }
     let views = policy::ViewPolicies;
     if !views.idle(ctx, routed)

@@ -8,6 +8,7 @@
 //! over their results (`code_mode_memory`).
 
 mod audit;
+mod check_limits;
 mod code_mode;
 mod code_mode_audit;
 mod code_mode_memory;

@@ -949,4 +949,56 @@ mod tests {
         assert_eq!((s.block, s.give), (0, 0));
         assert_eq!(s.order(0, false, t0).give, 0);
     }
+
+    #[test]
+    fn a_peek_says_what_the_step_would_do_and_spends_nothing() {
+        let t0 = Instant::now();
+        let day = Duration::from_secs(3600);
+        // Tokens: a local share of two, then none; a shared lease asks when it holds none.
+        let tokens = TokenLease::new(key(), Arc::from(""), t0);
+        let mut s = tokens.state();
+        for _ in 0..2 {
+            for _ in 0..5 {
+                assert_eq!(s.peek(1.0, 2.0, Mode::Local(1), t0), Peek::Free);
+            }
+            assert!(matches!(
+                s.take(1.0, 2.0, Mode::Local(1), t0),
+                Step::Taken { .. }
+            ));
+        }
+        assert_eq!(s.peek(1.0, 2.0, Mode::Local(1), t0), Peek::Refused(1000));
+        assert_eq!(s.peek(1.0, 2.0, Mode::Shared, t0), Peek::Ask);
+        s.granted(1.0, 1.0, 0.0, t0);
+        assert_eq!(s.peek(1.0, 2.0, Mode::Shared, t0), Peek::Free);
+        // Leased under another limit: cut, as the step would cut it.
+        assert_eq!(s.peek(2.0, 2.0, Mode::Shared, t0), Peek::Ask);
+        assert!(matches!(
+            s.take(1.0, 2.0, Mode::Shared, t0),
+            Step::Taken { .. }
+        ));
+        drop(s);
+        // Places: one, taken; the look finds it taken and leaves it so.
+        let slots = SlotLease::new(key(), SlotKind::Calls, t0);
+        let mut s = slots.state();
+        assert_eq!(s.peek(1, Mode::Local(1), t0), Peek::Free);
+        assert_eq!(s.in_use, 0);
+        assert!(matches!(s.enter(1, Mode::Local(1), t0), Step::Taken { .. }));
+        assert!(matches!(s.peek(1, Mode::Local(1), t0), Peek::Refused(_)));
+        assert_eq!(s.peek(2, Mode::Shared, t0), Peek::Ask);
+        assert_eq!(s.in_use, 1);
+        drop(s);
+        // The day, counted alone: one call, then refused until midnight.
+        let daily = DailyLease::new(key(), t0);
+        let mut s = daily.state();
+        s.counted_alone();
+        assert_eq!(s.peek(1, Mode::Local(1), t0, day), Peek::Free);
+        assert!(matches!(
+            s.take(1, Mode::Local(1), t0, day),
+            Step::Taken { .. }
+        ));
+        assert_eq!(s.peek(1, Mode::Local(1), t0, day), Peek::Refused(3_600_000));
+        // A new day, looked at: free, and the count is left for the step to reset.
+        assert_eq!(s.peek(1, Mode::Local(1), t0 + day, day), Peek::Free);
+        assert_eq!(s.used, 1);
+    }
 }

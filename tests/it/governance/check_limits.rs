@@ -36,7 +36,7 @@ async fn echo(c: &Client) -> Value {
     r.json()
 }
 
-/// The reason of the key's newest audit row, once it has `n`.
+/// The reason of the key's newest audit row of `alpha__echo`, once it has `n` of them.
 async fn newest_reason(gw: &TestGateway, key_id: &str, n: usize) -> Value {
     eventually(WAIT, "the calls' audit rows", || async {
         let r = get(
@@ -46,7 +46,11 @@ async fn newest_reason(gw: &TestGateway, key_id: &str, n: usize) -> Value {
         )
         .await;
         let entries = r.json()["entries"].as_array().cloned().unwrap_or_default();
-        (entries.len() >= n).then(|| entries[0]["reason"].clone())
+        let echoes: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["tool"] == "alpha__echo")
+            .collect();
+        (echoes.len() >= n).then(|| echoes[0]["reason"].clone())
     })
     .await
 }
@@ -139,4 +143,80 @@ async fn check_says_the_daily_quota_would_refuse_and_charges_nothing() {
     let called = echo(&c).await;
     let reason = newest_reason(&gw, &id, 2).await;
     same_refusal(&checked, &called, &reason, "daily_calls");
+}
+
+#[tokio::test]
+async fn check_says_a_call_in_flight_or_a_tools_rate_would_refuse() {
+    let (gw, _alpha) = TestGateway::with_alpha().await;
+    let ns = json!({"name": "rated", "servers": ["alpha"],
+                    "tools": {"alpha__echo": {"rate": "1/m"}}});
+    gw.namespace(ns).await;
+    let limits = LimitsChange {
+        max_concurrent: Some(Setting::Is(1)),
+        ..LimitsChange::default()
+    };
+    let (id, c) = key(&gw, "one-at-a-time", limits).await;
+    // A call in flight holds the key's one place: the check sees it taken.
+    let slow = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "alpha__sleep", "arguments": {"ms": 3000}}});
+    let (checked, called) = {
+        let in_flight = c.post(&slow);
+        let beside = async {
+            let checked = eventually(WAIT, "the call in flight", || async {
+                let d = check(&gw, "one-at-a-time").await;
+                (d["decision"] == "deny").then_some(d)
+            })
+            .await;
+            (checked, echo(&c).await)
+        };
+        let (_, both) = tokio::join!(in_flight, beside);
+        both
+    };
+    let reason = newest_reason(&gw, &id, 1).await;
+    same_refusal(&checked, &called, &reason, "concurrency");
+    // Once it has ended, the place is free again.
+    let d = check(&gw, "one-at-a-time").await;
+    assert_eq!(d["decision"], "allow", "{d}");
+
+    // A namespace's rate for one tool: one call a minute, then the check says so.
+    let in_ns = |key: &str| json!({"principal": key, "tool": "alpha__echo", "namespace": "rated"});
+    let (id, api_key) = limited_key(&key_store(&gw.db), "rated-key", LimitsChange::default()).await;
+    eventually(WAIT, "the key known to the gateway", || async {
+        let r = send_json(
+            gw.addr,
+            "POST",
+            "/api/v1/policies/check",
+            &gw.admin_key,
+            &in_ns("rated-key"),
+        )
+        .await;
+        (r.status == 200).then_some(())
+    })
+    .await;
+    let c = gw.session("/mcp/rated", &api_key).await;
+    for _ in 0..5 {
+        let r = send_json(
+            gw.addr,
+            "POST",
+            "/api/v1/policies/check",
+            &gw.admin_key,
+            &in_ns("rated-key"),
+        )
+        .await;
+        assert_eq!(r.json()["decision"], "allow", "{}", r.text());
+    }
+    let m = echo(&c).await;
+    assert!(m.get("result").is_some(), "{m}");
+    let r = send_json(
+        gw.addr,
+        "POST",
+        "/api/v1/policies/check",
+        &gw.admin_key,
+        &in_ns("rated-key"),
+    )
+    .await;
+    let checked = r.json();
+    let called = echo(&c).await;
+    let reason = newest_reason(&gw, &id, 2).await;
+    same_refusal(&checked, &called, &reason, "tool_rate");
 }

@@ -302,8 +302,8 @@ async fn walk(
 mod tests {
     #[test]
     fn the_dry_run_walks_the_pipelines_list_but_its_charge() {
-        // A phase added to the list is a phase the dry run must walk (or pass over, as
-        // it does the charge): this test names each.
+        // A phase added to the list is a phase the dry run must walk (or look at without
+        // calling it, as it does the charge): this test names each.
         let list = std::any::type_name::<super::super::Phases>();
         let walked = [
             "IdentityRules",

@@ -207,15 +207,15 @@ pub(super) async fn check(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     })?;
     if action == Action::Call {
         // A call: the gateway's own phases decide it ([`crate::mcp::phases::dry_run`]).
-        let caller = Principal {
-            key_id: id,
-            scope: key.scope,
-            namespaces: key.namespaces.clone(),
-            via: crate::auth::Via::ApiKey,
-            limits: key.limits,
-            oauth: None,
-        };
-        let verdict = called(state, caller, &key, namespace, tool, arguments.as_ref()).await;
+        let verdict = called(
+            state,
+            caller(id, &key),
+            &key,
+            namespace,
+            tool,
+            arguments.as_ref(),
+        )
+        .await;
         return Ok(json_value(StatusCode::OK, &verdict.to_json()));
     }
     let who = Subject {
@@ -310,9 +310,13 @@ async fn called(
 
 /// The most differences one simulation answers (the count of all is given beside).
 const MAX_CHANGES: usize = 10_000;
+/// Dry runs between two yields of a simulation (it runs on the runtime's threads).
+const SIMULATED_AT_ONCE: usize = 64;
 
-/// `{"name"?, "text", "namespace"?}` tried against every key and every tool it reaches
-/// ([`crate::policy::simulate`]), today and with the change.
+/// `{"name"?, "text", "namespace"?}` tried against every key and every tool it reaches,
+/// today and with the change: each call decided by the dry run of the phases with each
+/// set of policies by identity in the view's place
+/// ([`crate::mcp::phases::dry_run::simulated`], [`crate::policy::simulate`]).
 pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call { state, req, .. } = c;
     let body = json_body(state, req).await?;
@@ -333,14 +337,8 @@ pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         Ok(sets) => sets,
         Err(e) => return refused(e),
     };
-    let reach = reach(state, change.namespace.as_deref());
-    let keys = reach.len();
-    let compared = tokio::task::spawn_blocking(move || {
-        crate::policy::simulate::compare(&today, &changed, &reach)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("the simulation stopped: {e}")))?;
-    let (changes, compared) = compared;
+    let (changes, keys, compared) =
+        simulated(state, change.namespace.as_deref(), &today, &changed).await;
     let all = changes.len();
     Ok(json_value(
         StatusCode::OK,
@@ -353,59 +351,56 @@ pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     ))
 }
 
-/// Every usable key and the tools it reaches as the gateway serves it: on `/mcp` (a key
-/// limited to namespaces, the union of theirs), or in `namespace` for the keys that reach
-/// it.
-fn reach(state: &State, namespace: Option<&str>) -> Vec<crate::policy::simulate::Reach> {
-    use crate::policy::simulate::{Reach, Reached};
-    let table = state.data.routing.load();
-    let mut out = Vec::new();
-    for (id, key) in state.auth.usable_keys() {
-        let admin = key.scope == crate::store::keys::Scope::Admin;
-        let view = match namespace {
-            Some(ns)
-                if admin || key.namespaces.is_empty() || key.namespaces.iter().any(|n| n == ns) =>
-            {
-                table.view(Some(ns)).cloned()
-            }
-            Some(_) => None,
-            None if !key.namespaces.is_empty() && !admin => Some(table.reach(&key.namespaces)),
-            None => table.view(None).cloned(),
-        };
-        let Some(view) = view else { continue };
-        let at = |name: &str| {
-            view.policy_namespaces(name)
-                .into_iter()
-                .map(|n| n.map(str::to_string))
-                .collect()
-        };
-        let mut tools: Vec<Reached> = view
-            .tools
-            .iter()
-            .map(|t| Reached {
-                name: t.name.to_string(),
-                server: t.backend.name.to_string(),
-                annotations: crate::mcp::policed::annotations(&t.entry),
-                namespaces: at(&t.name),
-            })
-            .collect();
-        tools.extend(view.served.iter().map(|s| Reached {
-            name: s.name.to_string(),
-            server: crate::routing::SERVED_BY.to_string(),
-            annotations: crate::mcp::policed::annotations(&s.entry),
-            namespaces: at(&s.name),
-        }));
-        out.push(Reach {
-            who: Subject {
-                id: id.as_str().to_string(),
-                name: key.name.clone(),
-                scope: key.scope.as_str().to_string(),
-                namespaces: key.namespaces.to_vec(),
-                kind: "key",
-                ..Subject::default()
-            },
-            tools,
-        });
+/// The caller a key makes at the gateway.
+fn caller(id: crate::base::KeyId, key: &crate::auth::KeyState) -> Principal {
+    Principal {
+        key_id: id,
+        scope: key.scope,
+        namespaces: key.namespaces.clone(),
+        via: crate::auth::Via::ApiKey,
+        limits: key.limits,
+        oauth: None,
     }
-    out
+}
+
+/// Every usable key's calls of every tool it reaches as the gateway serves it (on `/mcp`,
+/// or in `namespace` for the keys that may use it), decided with `today` and with
+/// `changed`: the differences, the keys and the calls compared.
+async fn simulated(
+    state: &State,
+    namespace: Option<&str>,
+    today: &crate::policy::rules::RuleSet,
+    changed: &crate::policy::rules::RuleSet,
+) -> (Vec<crate::policy::simulate::Change>, usize, usize) {
+    use crate::mcp::phases::dry_run::simulated;
+    let (mut changes, mut keys, mut compared) = (Vec::new(), 0, 0);
+    for (id, key) in state.auth.usable_keys() {
+        let caller = caller(id, &key);
+        if namespace.is_some_and(|ns| !caller.may_use(ns)) {
+            continue;
+        }
+        let Some(ctx) = crate::mcp::ctx::Ctx::new(&state.planes, Some(caller), namespace) else {
+            continue;
+        };
+        keys += 1;
+        let view = ctx.view.clone();
+        let tools = view.tools.iter().map(|t| &t.name);
+        for tool in tools.chain(view.served.iter().map(|s| &s.name)) {
+            let before = simulated(&ctx, tool, today).await.word();
+            let after = simulated(&ctx, tool, changed).await.word();
+            compared += 1;
+            if compared % SIMULATED_AT_ONCE == 0 {
+                tokio::task::yield_now().await;
+            }
+            if before != after {
+                changes.push(crate::policy::simulate::Change {
+                    principal: key.name.clone(),
+                    tool: tool.to_string(),
+                    before,
+                    after,
+                });
+            }
+        }
+    }
+    (changes, keys, compared)
 }

@@ -1,5 +1,6 @@
-//! `keyadm policies check`: the running gateway's own dry run of the call
-//! (`POST /api/v1/policies/check`, [`crate::mcp::phases::dry_run`]), so keyadm answers
+//! `keyadm policies check` and `simulate`: the running gateway's own dry run of the call
+//! (`POST /api/v1/policies/check`, [`crate::mcp::phases::dry_run`]) or of every key's
+//! calls with a changed policy (`POST /api/v1/policies/simulate`), so keyadm answers
 //! what a call would get and never decides by code of its own. The gateway is found as
 //! `client-config` finds it (`--url`, `METAMCP_PUBLIC_URL`, the address the gateway
 //! running on this data directory bound, `METAMCP_LISTEN`); keyadm asks with a token of
@@ -43,8 +44,8 @@ fn base(config: &Config, url: Option<&str>) -> Result<String, KeyadmError> {
         Some(running) => running,
         None if config.listen.port() == 0 => {
             return Err(KeyadmError::Input(format!(
-                "no gateway runs on {} and METAMCP_LISTEN picks no port: policies check \
-                 asks the running gateway; say where with --url URL",
+                "no gateway runs on {} and METAMCP_LISTEN picks no port: policies check and \
+                 simulate ask the running gateway; say where with --url URL",
                 config.data_dir.display()
             )));
         }
@@ -100,9 +101,6 @@ pub(super) async fn ask(
     pool: &deadpool_postgres::Pool,
     asked: &Asked<'_>,
 ) -> Result<Value, KeyadmError> {
-    let base = base(config, asked.url)?;
-    let secrets = crate::app::secrets::Secrets::resolve(config)?;
-    let token = token(pool, &secrets.jwt).await?;
     let mut body = json!({"principal": asked.principal, "tool": asked.tool});
     if let Some(ns) = asked.namespace {
         body["namespace"] = json!(ns);
@@ -110,7 +108,22 @@ pub(super) async fn ask(
     if let Some(a) = &asked.arguments {
         body["arguments"] = a.clone();
     }
-    let url = format!("{base}/api/v1/policies/check");
+    posted(config, pool, asked.url, "check", &body).await
+}
+
+/// `body` posted to the running gateway's `/api/v1/policies/{what}` (`check`,
+/// `simulate`), found at `url` or as `client-config` finds it: its JSON answer.
+pub(super) async fn posted(
+    config: &Config,
+    pool: &deadpool_postgres::Pool,
+    url: Option<&str>,
+    what: &str,
+    body: &Value,
+) -> Result<Value, KeyadmError> {
+    let base = base(config, url)?;
+    let secrets = crate::app::secrets::Secrets::resolve(config)?;
+    let token = token(pool, &secrets.jwt).await?;
+    let url = format!("{base}/api/v1/policies/{what}");
     let auth = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|e| KeyadmError::Input(format!("cannot ask the gateway: {e}")))?;
     let req = Request::builder()
@@ -125,8 +138,8 @@ pub(super) async fn ask(
     let http = crate::backend::http::client(&tls);
     let unreachable = |e: String| {
         KeyadmError::Input(format!(
-            "no gateway answers at {base} ({e}): policies check asks the running gateway \
-             the decision it would make; start it, or say where it is with --url URL"
+            "no gateway answers at {base} ({e}): policies {what} asks the running gateway \
+             the decisions it would make; start it, or say where it is with --url URL"
         ))
     };
     let exchange = async {
@@ -152,7 +165,7 @@ pub(super) async fn ask(
             str::to_string,
         );
         return Err(KeyadmError::Input(format!(
-            "the gateway at {base} refused the check ({status}): {said}"
+            "the gateway at {base} refused the {what} ({status}): {said}"
         )));
     }
     Ok(answer)

@@ -270,9 +270,7 @@ async fn run_command(
         Command::Policies(cmd) => {
             let mut client = db.connect().await?;
             migrate::run(&mut client).await?;
-            let secrets = Secrets::resolve(config)?;
-            let store = KeyStore::new(db.pool.clone(), Cipher::new(&secrets.encryption));
-            policies::policies_command(&store, &db.pool, config, cmd, inv.json).await
+            policies::policies_command(&db.pool, config, cmd, inv.json).await
         }
         Command::OAuth(cmd) => {
             let mut client = db.connect().await?;

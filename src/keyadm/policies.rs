@@ -7,9 +7,8 @@
 use serde_json::{Value, json};
 
 use crate::cli::UsageError;
-use crate::policy::rules::{Mode, Subject};
+use crate::policy::rules::Mode;
 use crate::policy::simulate;
-use crate::store::keys::KeyStore;
 use crate::store::policies::{self, Stored, WriteError};
 
 use super::servers::Line;
@@ -30,6 +29,8 @@ pub enum PoliciesCommand {
         name: String,
         file: String,
         namespace: Option<String>,
+        /// The gateway asked (`--url`); found as `client-config` finds it without.
+        url: Option<String>,
     },
     Check {
         principal: String,
@@ -83,11 +84,12 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
             PoliciesCommand::Remove(name.to_string())
         }
         ["simulate", name, file] => {
-            only(&["--namespace"])?;
+            only(&["--namespace", "--url"])?;
             PoliciesCommand::Simulate {
                 name: name.to_string(),
                 file: file.to_string(),
                 namespace: flag("--namespace"),
+                url: flag("--url"),
             }
         }
         ["check", principal, tool] => {
@@ -103,7 +105,7 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
         _ => {
             return Err(UsageError(
                 "policies takes: list | add NAME FILE [--namespace NS] [--mode enforce|audit] | remove NAME | \
-                 simulate NAME FILE [--namespace NS] | \
+                 simulate NAME FILE [--namespace NS] [--url URL] | \
                  check PRINCIPAL TOOL [--namespace NS] [--arguments JSON] [--url URL]"
                     .into(),
             ));
@@ -113,7 +115,6 @@ pub fn parse_policies(args: &[String]) -> Result<PoliciesCommand, UsageError> {
 
 /// Runs a `policies` subcommand.
 pub async fn policies_command(
-    store: &KeyStore,
     pool: &deadpool_postgres::Pool,
     config: &crate::config::Config,
     cmd: &PoliciesCommand,
@@ -172,15 +173,14 @@ pub async fn policies_command(
             name,
             file,
             namespace,
+            url,
         } => {
-            simulate_command(
-                store,
-                pool,
-                config,
-                (name, file, namespace.as_deref()),
-                json,
-            )
-            .await
+            let mut body = json!({"name": name, "text": read_text(file)?});
+            if let Some(ns) = namespace {
+                body["namespace"] = json!(ns);
+            }
+            let out = super::check::posted(config, pool, url.as_deref(), "simulate", &body).await;
+            simulated(file, out, json)
         }
         PoliciesCommand::Remove(name) => {
             if !policies::remove(pool, name).await? {
@@ -221,40 +221,42 @@ pub async fn policies_command(
     }
 }
 
-/// `policies simulate NAME FILE [--namespace NS]`: the differences as a table (or JSON).
-async fn simulate_command(
-    store: &KeyStore,
-    pool: &deadpool_postgres::Pool,
-    config: &crate::config::Config,
-    (name, file, namespace): (&str, &str, Option<&str>),
+/// `policies simulate NAME FILE [--namespace NS]`: the gateway's answer as a table of
+/// the differences (or its JSON); a text that does not compile names `file`, its line
+/// and the reason.
+fn simulated(
+    file: &str,
+    out: Result<Value, KeyadmError>,
     json: bool,
 ) -> Result<String, KeyadmError> {
-    let change = Stored {
-        name: name.to_string(),
-        text: read_text(file)?,
-        namespace: namespace.map(str::to_string),
-        mode: Mode::Enforce,
-    };
-    let (today, changed) = policies::with_change(pool, &change)
-        .await
-        .map_err(|e| written(file, e))?;
-    let reach = reach(store, pool, config, namespace).await?;
-    let (changes, compared) = simulate::compare(&today, &changed, &reach);
-    Ok(if json {
-        line(
-            json!({"changes": changes.iter().map(simulate::Change::to_json).collect::<Vec<_>>(),
-                    "keys": reach.len(), "compared": compared, "arguments": simulate::ARGUMENTS_NOTE}),
-        )
-    } else if changes.is_empty() {
+    let out = out.map_err(|e| match e {
+        KeyadmError::Input(m) => KeyadmError::Input(format!("{file}: {m}")),
+        other => other,
+    })?;
+    if json {
+        return Ok(line(out));
+    }
+    let changes = out["changes"].as_array().cloned().unwrap_or_default();
+    let n = |k: &str| out[k].as_u64().unwrap_or(0);
+    Ok(if changes.is_empty() {
         format!(
-            "no decision changes ({compared} calls of {} keys compared)\n",
-            reach.len()
+            "no decision changes ({} calls of {} keys compared)\n",
+            n("compared"),
+            n("keys")
         )
     } else {
-        aligned(
+        let mut table = aligned(
             &["PRINCIPAL", "TOOL", "BEFORE", "AFTER"],
             simulate::table(&changes),
-        )
+        );
+        if out["truncated"] == true {
+            table.push_str(&format!(
+                "(the first {} of {} differences)\n",
+                changes.len(),
+                n("total_changes")
+            ));
+        }
+        table
     })
 }
 
@@ -276,103 +278,4 @@ fn written(file: &str, e: WriteError) -> KeyadmError {
         }
         other => KeyadmError::Input(other.to_string()),
     }
-}
-
-/// Every usable key and the tools it reaches, as pinned in the database (what the
-/// gateway listed) and the gateway's own: on `/mcp` (a key limited to namespaces, the
-/// tools of their servers), or in `namespace` for the keys that reach it.
-async fn reach(
-    store: &KeyStore,
-    pool: &deadpool_postgres::Pool,
-    config: &crate::config::Config,
-    namespace: Option<&str>,
-) -> Result<Vec<simulate::Reach>, KeyadmError> {
-    let pins = all_pinned(pool).await?;
-    let own: Vec<(String, Value)> = crate::app::gateway_tools(config)
-        .iter()
-        .map(|t| (t.name().to_string(), t.definition()))
-        .collect();
-    let mut out = Vec::new();
-    for key in store.list(false).await? {
-        if key.expired {
-            continue;
-        }
-        let admin = key.scope.as_str() == "admin";
-        let limited = !admin && !key.namespaces.is_empty();
-        let within: Vec<Option<String>> = match namespace {
-            Some(ns) if !limited || key.namespaces.iter().any(|n| n == ns) => {
-                vec![Some(ns.to_string())]
-            }
-            Some(_) => continue,
-            None if limited => key.namespaces.iter().cloned().map(Some).collect(),
-            None => vec![None],
-        };
-        let mut tools = Vec::new();
-        for (server, name, definition, offered) in &pins {
-            let at: Vec<Option<String>> = within
-                .iter()
-                .filter(|w| w.as_ref().is_none_or(|n| offered.contains(n)))
-                .cloned()
-                .collect();
-            if at.is_empty() {
-                continue;
-            }
-            tools.push(simulate::Reached {
-                name: crate::routing::exposed_name(server, name, true),
-                server: server.clone(),
-                annotations: definition
-                    .get("annotations")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                namespaces: at,
-            });
-        }
-        for (name, definition) in &own {
-            tools.push(simulate::Reached {
-                name: name.clone(),
-                server: crate::routing::SERVED_BY.to_string(),
-                annotations: definition
-                    .get("annotations")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                namespaces: within.clone(),
-            });
-        }
-        out.push(simulate::Reach {
-            who: Subject {
-                id: key.id.as_str().to_string(),
-                name: key.name.clone(),
-                scope: key.scope.as_str().to_string(),
-                namespaces: key.namespaces.clone(),
-                kind: "key",
-                ..Subject::default()
-            },
-            tools,
-        });
-    }
-    Ok(out)
-}
-
-/// Every pinned tool of an active server: its server, its name, its definition and the
-/// namespaces that include its server.
-async fn all_pinned(
-    pool: &deadpool_postgres::Pool,
-) -> Result<Vec<(String, String, Value, Vec<String>)>, KeyadmError> {
-    let client = pool.get().await.map_err(crate::store::db::DbError::from)?;
-    let rows = client
-        .query(
-            "SELECT s.name, p.name, p.definition, \
-                    array_remove(array_agg(ns.namespace), NULL) \
-             FROM tool_pins p JOIN mcp_servers s ON s.id = p.server_id \
-             LEFT JOIN namespace_servers ns ON ns.server_id = s.id \
-             WHERE p.kind = 'tool' AND s.is_active \
-             GROUP BY s.name, p.name, p.definition ORDER BY s.name, p.name",
-            &[],
-        )
-        .await
-        .map_err(crate::store::db::DbError::from)?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect())
 }

@@ -287,6 +287,46 @@ impl hyper::body::Body for Held {
     }
 }
 
+/// What phase 1 would answer a call of the caller now, charging nothing
+/// ([`crate::auth::limits::peek`]): the key's rate, then a place among its requests in
+/// flight (the dry run's look, `policies check`).
+pub(crate) async fn peek(ctx: &Ctx) -> Result<(), RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(());
+    };
+    let limiter = &ctx.state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if !limits.any() {
+        return Ok(());
+    }
+    let peeked = match limiter.peek_request(&p.key_id, &limits).await {
+        Ok(()) => limiter.peek_enter(&p.key_id, &limits).await,
+        Err(r) => Err(r),
+    };
+    peeked.map_err(|r| limited(&r))
+}
+
+/// What [`charge_tool_call`] would answer now, charging nothing: the tool's own rate
+/// (`rate`, a namespace's), then the key's daily quota.
+pub(crate) async fn peek_tool_call(ctx: &Ctx, rate: Option<&ToolRate>) -> Result<(), RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(());
+    };
+    let limiter = &ctx.state.auth.limits;
+    let peeked = match rate {
+        Some(t) => limiter.peek_tool_rate(&p.key_id, &t.id, t.rate).await,
+        None => Ok(()),
+    };
+    let peeked = match peeked {
+        Ok(()) => {
+            let limits = limiter.effective(&p.limits);
+            limiter.peek_tool_call(&p.key_id, &limits).await
+        }
+        Err(r) => Err(r),
+    };
+    peeked.map_err(|r| limited(&r))
+}
+
 /// Charges a tool call to the tool's own rate and the key's daily quota.
 pub(crate) async fn charge_tool_call(
     ctx: &Ctx,

@@ -169,7 +169,7 @@ pub(crate) fn call(
     server: &str,
     tool: &str,
 ) -> Result<Option<Pending>, RpcError> {
-    let (d, arguments) = judged(ctx, rules, body, f, server, tool)?;
+    let (d, arguments) = judged(ctx, rules, Action::Call, body, f, server, tool)?;
     noted(ctx, &d);
     if d.effect == Effect::Deny {
         let policy = d.policy.as_deref().unwrap_or_default();
@@ -193,6 +193,7 @@ pub(crate) fn call(
 pub(crate) fn judged(
     ctx: &Ctx,
     rules: &RuleSet,
+    action: Action,
     body: &[u8],
     f: &Frame,
     server: &str,
@@ -219,7 +220,7 @@ pub(crate) fn judged(
         &ctx.view,
         rules,
         &who,
-        Action::Call,
+        action,
         (tool, server, &entry),
         arguments.as_ref(),
     );

@@ -379,11 +379,71 @@ fn tick() -> Result<Value, ExecutionError> {
     })
 }
 
-/// The root context rules are evaluated in: CEL's functions and [`TICK`].
+/// The root context rules are evaluated in: CEL's functions, [`TICK`] and [`READ`].
 pub fn root() -> Context<'static> {
     let mut c = Context::default();
     c.add_function(TICK, tick);
+    c.add_function(READ, read_arguments);
     c
+}
+
+/// The function a probed rule reads `arguments` through (a name no rule can write).
+const READ: &str = "@metamcp_arguments";
+
+thread_local! {
+    /// Set when a probed evaluation reads `arguments`.
+    static READS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `arguments`, read by a probed rule: noted, then given as the variable holds it.
+fn read_arguments(ftx: &cel_interpreter::FunctionContext) -> Result<Value, ExecutionError> {
+    READS.with(|r| r.set(true));
+    ftx.ptx.get_variable("arguments")
+}
+
+/// `e` (compiled and [`instrument`]ed) with every reading of `arguments` made through
+/// [`READ`], so that [`execute_probed`] can tell whether an evaluation read them: on
+/// the path CEL took (`tool.name == 'x' && arguments.org …` on another tool never does;
+/// `has(arguments.path) && …` always does, whatever it gives).
+pub fn probe(e: &Expression) -> Expression {
+    let mut probed = e.clone();
+    let mut stack = vec![&mut probed];
+    while let Some(e) = stack.pop() {
+        if matches!(&e.expr, Expr::Ident(v) if v == "arguments") {
+            e.expr = Expr::Call(CallExpr {
+                func_name: READ.into(),
+                target: None,
+                args: Vec::new(),
+            });
+            continue;
+        }
+        match &mut e.expr {
+            Expr::Call(c) => {
+                stack.extend(c.target.as_deref_mut());
+                stack.extend(c.args.iter_mut());
+            }
+            Expr::Comprehension(c) => stack.extend([
+                &mut *c.iter_range,
+                &mut *c.accu_init,
+                &mut *c.loop_cond,
+                &mut *c.loop_step,
+                &mut *c.result,
+            ]),
+            Expr::List(l) => stack.extend(l.elements.iter_mut()),
+            Expr::Map(m) => stack.extend(m.entries.iter_mut().flat_map(entry_mut)),
+            Expr::Struct(s) => stack.extend(s.entries.iter_mut().flat_map(entry_mut)),
+            Expr::Select(s) => stack.push(&mut s.operand),
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    probed
+}
+
+/// Evaluates a [`probe`]d rule as [`execute`] does, and says whether it read `arguments`.
+pub fn execute_probed(e: &Expression, ctx: &Context<'_>) -> (Evaluated, bool) {
+    READS.with(|r| r.set(false));
+    let evaluated = execute(e, ctx);
+    (evaluated, READS.with(|r| r.replace(false)))
 }
 
 /// What one evaluation gave.

@@ -65,9 +65,10 @@ impl Effect {
 pub enum Action {
     List,
     Call,
-    /// A call whose arguments are not known (a simulation): rules that read them are
-    /// passed over, and the decision notes that it depends on them.
-    CallUnseen,
+    /// A call decided as [`Action::Call`] decides it, noting whether a rule read the
+    /// arguments on the way to the decision (a simulation, which has no call's
+    /// arguments): then with others it may differ ([`Decision::depends_on_arguments`]).
+    CallProbed,
 }
 
 /// A policy that cannot be stored: the line of its text and the reason; for a rule's
@@ -134,6 +135,9 @@ struct Rule {
     program: Expression,
     /// Reads `arguments` (so cannot decide a listing).
     on_arguments: bool,
+    /// For a rule that reads `arguments`: its program with each reading noted
+    /// ([`cel::probe`], for [`Action::CallProbed`]).
+    probe: Option<Expression>,
     reason: Option<Arc<str>>,
 }
 
@@ -289,10 +293,12 @@ impl Policy {
             let refs = program.references();
             let on_arguments = refs.has_variable("arguments");
             cel::instrument(&mut program);
+            let probe = on_arguments.then(|| cel::probe(&program));
             rules.push(Rule {
                 effect,
                 program,
                 on_arguments,
+                probe,
                 reason,
             });
         }
@@ -378,8 +384,9 @@ pub struct Decision {
     /// What each policy in audit mode that applies would have decided (it enforces
     /// nothing).
     pub audited: Vec<Trial>,
-    /// An enforced rule that reads the arguments was passed over before the decision
-    /// ([`Action::CallUnseen`]): with them it may differ.
+    /// An enforced rule read the call's arguments on the way to the decision
+    /// ([`Action::CallProbed`]), and no enforced deny that reads none settles it: with
+    /// other arguments it may differ.
     pub depends_on_arguments: bool,
 }
 
@@ -458,7 +465,7 @@ struct Matched {
     hit: Option<(Effect, Option<Arc<str>>)>,
     bound: Option<&'static str>,
     failed: Vec<Failure>,
-    /// A rule that reads the call's arguments was passed over ([`Action::CallUnseen`]).
+    /// A rule read the call's arguments on the way ([`Action::CallProbed`]).
     depends: bool,
 }
 
@@ -478,17 +485,17 @@ fn first_match(p: &Policy, action: Action, scope: &Context<'_>, tool: &str) -> M
         if action == Action::List && r.on_arguments {
             continue;
         }
-        let evaluated = cel::execute(&r.program, scope);
-        // Unseen arguments are `null`: a rule decided without reading them (`tool.name ==
-        // 'x' && arguments.org …` on another tool) decides; one that reads them may go
-        // either way.
-        if action == Action::CallUnseen
-            && r.on_arguments
-            && !matches!(evaluated, Evaluated::Value(Value::Bool(_)))
-        {
-            m.depends = true;
-            continue;
-        }
+        // A probed call notes whether the rule read the arguments on the path CEL took
+        // (`tool.name == 'x' && arguments.org …` on another tool does not; `has(…)` does,
+        // whatever it gives): then with others the rule may go the other way.
+        let evaluated = match (&r.probe, action) {
+            (Some(probe), Action::CallProbed) => {
+                let (evaluated, read) = cel::execute_probed(probe, scope);
+                m.depends |= read;
+                evaluated
+            }
+            _ => cel::execute(&r.program, scope),
+        };
         let why = match evaluated {
             Evaluated::Value(Value::Bool(true)) => {
                 m.hit = Some((r.effect, r.reason.clone()));
@@ -591,6 +598,7 @@ impl RuleSet {
         let mut decided = Decision::ALLOW;
         let mut failed = Vec::new();
         let mut audited: Vec<Trial> = Vec::new();
+        let (mut depends, mut settled) = (false, false);
         for namespace in namespaces {
             let mut d = self.decide(who, action, *namespace, tool, arguments);
             failed.append(&mut d.failed);
@@ -601,14 +609,16 @@ impl RuleSet {
                     None => audited.push(t),
                 }
             }
-            let depends = decided.depends_on_arguments || d.depends_on_arguments;
+            depends |= d.depends_on_arguments;
+            // A deny that depends on nothing the call passes settles it everywhere.
+            settled |= d.effect == Effect::Deny && !d.depends_on_arguments;
             if d.effect > decided.effect {
                 decided = d;
             }
-            decided.depends_on_arguments = depends && decided.effect != Effect::Deny;
         }
         decided.failed = failed;
         decided.audited = audited;
+        decided.depends_on_arguments = depends && !settled;
         decided
     }
 
@@ -643,7 +653,7 @@ impl RuleSet {
             "action",
             match action {
                 Action::List => "list",
-                Action::Call | Action::CallUnseen => "call",
+                Action::Call | Action::CallProbed => "call",
             },
         );
         scope.add_variable_from_value("namespace", namespace.map_or(Value::Null, Value::from));
@@ -656,13 +666,7 @@ impl RuleSet {
             ]),
         );
         let empty = Json::Object(serde_json::Map::new());
-        scope.add_variable_from_value(
-            "arguments",
-            match action {
-                Action::CallUnseen => Value::Null,
-                _ => value(arguments.unwrap_or(&empty)),
-            },
-        );
+        scope.add_variable_from_value("arguments", value(arguments.unwrap_or(&empty)));
         scope.add_variable_from_value(
             "now",
             Value::Int(i64::try_from(crate::base::unix_now()).unwrap_or(i64::MAX)),
@@ -671,6 +675,7 @@ impl RuleSet {
         let mut failed = Vec::new();
         let mut audited = Vec::new();
         let mut depends = false;
+        let mut settled = false;
         for p in applying {
             let m = first_match(p, action, &scope, tool.name);
             if p.mode == Mode::Audit {
@@ -683,7 +688,12 @@ impl RuleSet {
             }
             failed.extend(m.failed);
             // Past a deny nothing can change the decision.
-            depends = depends || (m.depends && decided.effect != Effect::Deny);
+            // A policy that denies without reading the arguments settles the call.
+            match (m.depends, &m.hit) {
+                (true, _) => depends = true,
+                (false, Some((Effect::Deny, _))) => settled = true,
+                _ => {}
+            }
             if let Some((effect, reason)) = m.hit
                 && effect > decided.effect
                 && decided.effect != Effect::Deny
@@ -699,7 +709,7 @@ impl RuleSet {
         }
         decided.failed = failed;
         decided.audited = audited;
-        decided.depends_on_arguments = depends && decided.effect != Effect::Deny;
+        decided.depends_on_arguments = depends && !settled;
         decided
     }
 }

@@ -50,6 +50,18 @@ pub enum Step {
     Renew,
 }
 
+/// What a look at a lease says of the next step, without taking it ([`Tokens::peek`],
+/// [`Slots::peek`], [`Daily::peek`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peek {
+    /// It would be taken.
+    Free,
+    /// It would be refused; come back in this many milliseconds.
+    Refused(u64),
+    /// The lease holds none: the shared count decides.
+    Ask,
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -226,6 +238,32 @@ impl Tokens {
         }
     }
 
+    /// What [`Tokens::take`] would do, changing nothing.
+    pub fn peek(&self, per_sec: f64, capacity: f64, mode: Mode, now: Instant) -> Peek {
+        let same = self.under == (per_sec, capacity);
+        if same && self.tokens >= 1.0 {
+            return Peek::Free;
+        }
+        match mode {
+            Mode::Shared => match self.empty_until.filter(|_| same) {
+                Some(t) if t > now => Peek::Refused(ms_until(t, now)),
+                _ => Peek::Ask,
+            },
+            Mode::Local(n) => {
+                let n = f64::from(n.max(1));
+                let (rate, cap) = (per_sec / n, (capacity / n).max(1.0));
+                let mut b = self
+                    .local
+                    .filter(|_| same)
+                    .unwrap_or_else(|| Bucket::full(cap, now));
+                match b.take(rate, cap, now) {
+                    Ok(()) => Peek::Free,
+                    Err(ms) => Peek::Refused(ms),
+                }
+            }
+        }
+    }
+
     /// How many tokens to ask for: the demand over [`TOKEN_HORIZON`], within the bucket.
     pub fn want(&self, now: Instant) -> f64 {
         (self.demand.per_sec(now) * TOKEN_HORIZON.as_secs_f64())
@@ -352,6 +390,22 @@ impl Slots {
             (Mode::Shared, Some(t)) if t > now => Step::Refused(ms_until(t, now)),
             (Mode::Shared, _) if self.in_use < max => Step::Renew,
             _ => Step::Refused(FULL_RECHECK.as_millis() as u64),
+        }
+    }
+
+    /// What [`Slots::enter`] would do, changing nothing.
+    pub fn peek(&self, max: u32, mode: Mode, now: Instant) -> Peek {
+        let free = match mode {
+            Mode::Shared => self.in_use < self.held.min(max),
+            Mode::Local(n) => self.in_use < (max / n.max(1)).max(1),
+        };
+        if free {
+            return Peek::Free;
+        }
+        match (mode, self.full_until.filter(|_| max == self.max)) {
+            (Mode::Shared, Some(t)) if t > now => Peek::Refused(ms_until(t, now)),
+            (Mode::Shared, _) if self.in_use < max => Peek::Ask,
+            _ => Peek::Refused(FULL_RECHECK.as_millis() as u64),
         }
     }
 
@@ -526,6 +580,36 @@ impl Daily {
             // PostgreSQL never counted, which a SIGKILL before it returns would grant
             // on top of the day. Refused until it answers.
             Mode::Local(_) => Step::Refused(DAILY_RECHECK.as_millis() as u64),
+        }
+    }
+
+    /// What [`Daily::take`] would do, changing nothing.
+    pub fn peek(&self, quota: u64, mode: Mode, now: Instant, until_midnight: Duration) -> Peek {
+        let same = quota == self.quota;
+        let ends = self.ends.unwrap_or(now + until_midnight);
+        let new_day = now >= ends;
+        let (block, used) = match new_day {
+            true => (0, 0),
+            false => (if same { self.block } else { 0 }, self.used),
+        };
+        let day_left = match new_day {
+            true => until_midnight,
+            false => ends.saturating_duration_since(now),
+        };
+        let refused = Peek::Refused(day_left.as_millis().max(1) as u64);
+        if block > 0 {
+            return Peek::Free;
+        }
+        match mode {
+            Mode::Shared => match self.exhausted_until.filter(|_| same && !new_day) {
+                Some(t) if t > now => refused,
+                _ => Peek::Ask,
+            },
+            Mode::Local(_) if self.alone => match used < quota {
+                true => Peek::Free,
+                false => refused,
+            },
+            Mode::Local(_) => Peek::Refused(DAILY_RECHECK.as_millis() as u64),
         }
     }
 
@@ -864,5 +948,57 @@ mod tests {
         s.answered(&order, None, t0);
         assert_eq!((s.block, s.give), (0, 0));
         assert_eq!(s.order(0, false, t0).give, 0);
+    }
+
+    #[test]
+    fn a_peek_says_what_the_step_would_do_and_spends_nothing() {
+        let t0 = Instant::now();
+        let day = Duration::from_secs(3600);
+        // Tokens: a local share of two, then none; a shared lease asks when it holds none.
+        let tokens = TokenLease::new(key(), Arc::from(""), t0);
+        let mut s = tokens.state();
+        for _ in 0..2 {
+            for _ in 0..5 {
+                assert_eq!(s.peek(1.0, 2.0, Mode::Local(1), t0), Peek::Free);
+            }
+            assert!(matches!(
+                s.take(1.0, 2.0, Mode::Local(1), t0),
+                Step::Taken { .. }
+            ));
+        }
+        assert_eq!(s.peek(1.0, 2.0, Mode::Local(1), t0), Peek::Refused(1000));
+        assert_eq!(s.peek(1.0, 2.0, Mode::Shared, t0), Peek::Ask);
+        s.granted(1.0, 1.0, 0.0, t0);
+        assert_eq!(s.peek(1.0, 2.0, Mode::Shared, t0), Peek::Free);
+        // Leased under another limit: cut, as the step would cut it.
+        assert_eq!(s.peek(2.0, 2.0, Mode::Shared, t0), Peek::Ask);
+        assert!(matches!(
+            s.take(1.0, 2.0, Mode::Shared, t0),
+            Step::Taken { .. }
+        ));
+        drop(s);
+        // Places: one, taken; the look finds it taken and leaves it so.
+        let slots = SlotLease::new(key(), SlotKind::Calls, t0);
+        let mut s = slots.state();
+        assert_eq!(s.peek(1, Mode::Local(1), t0), Peek::Free);
+        assert_eq!(s.in_use, 0);
+        assert!(matches!(s.enter(1, Mode::Local(1), t0), Step::Taken { .. }));
+        assert!(matches!(s.peek(1, Mode::Local(1), t0), Peek::Refused(_)));
+        assert_eq!(s.peek(2, Mode::Shared, t0), Peek::Ask);
+        assert_eq!(s.in_use, 1);
+        drop(s);
+        // The day, counted alone: one call, then refused until midnight.
+        let daily = DailyLease::new(key(), t0);
+        let mut s = daily.state();
+        s.counted_alone();
+        assert_eq!(s.peek(1, Mode::Local(1), t0, day), Peek::Free);
+        assert!(matches!(
+            s.take(1, Mode::Local(1), t0, day),
+            Step::Taken { .. }
+        ));
+        assert_eq!(s.peek(1, Mode::Local(1), t0, day), Peek::Refused(3_600_000));
+        // A new day, looked at: free, and the count is left for the step to reset.
+        assert_eq!(s.peek(1, Mode::Local(1), t0 + day, day), Peek::Free);
+        assert_eq!(s.used, 1);
     }
 }

@@ -21,12 +21,14 @@
 //! one replica holds of a key's shared limits; [`replicas`]: those limits kept across
 //! replicas in PostgreSQL; [`renew`]: the background renewal of the leases;
 //! [`failures`]: failed authentication limited per client address; [`usage`]: each key's
-//! last use and call count.
+//! last use and call count; [`peek`]: a look at whether the next call would be refused,
+//! spending nothing (`policies check`).
 
 #[cfg(test)]
 mod daily_model;
 pub mod failures;
 pub mod lease;
+pub mod peek;
 pub mod renew;
 pub mod replicas;
 pub mod usage;
@@ -344,12 +346,7 @@ impl Limiter {
         let capacity = f64::from(burst.max(1));
         self.spend_tokens(&lease, rate.per_second(), capacity, now)
             .await
-            .map_err(|ms| Refused {
-                kind: Kind::Rate,
-                message: format!("rate limit of this key exceeded ({rate}, burst {burst})"),
-                retry_after_ms: ms,
-                bound: Some(rate.count.into()),
-            })
+            .map_err(|ms| rate_refused(rate, burst, ms))
     }
 
     /// Charges one handshake (`initialize`, `server/discover`) of a key with a rate to its
@@ -391,14 +388,7 @@ impl Limiter {
         let lease = self.counters(key).calls.clone();
         match self.take_slot(&lease, max).await {
             Ok(place) => Ok(Some(InFlight(place))),
-            Err(_) => Err(Refused {
-                kind: Kind::Concurrency,
-                message: format!(
-                    "concurrency limit of this key reached ({max} requests in flight)"
-                ),
-                retry_after_ms: CONCURRENCY_RETRY_MS,
-                bound: Some(max.into()),
-            }),
+            Err(_) => Err(concurrency_refused(max)),
         }
     }
 
@@ -425,30 +415,31 @@ impl Limiter {
         let left = until_midnight(now_unix);
         self.spend_daily(&lease, quota, now, left)
             .await
-            .map_err(|ms| {
-                // Read on a refusal only (the request path that spends pays nothing more).
-                if self.shared.get().is_some_and(|s| s.mode() != Mode::Shared) {
-                    return Refused {
-                        kind: Kind::Daily,
-                        message: format!(
-                            "daily quota of this key ({quota} tool calls per UTC day): \
-                             PostgreSQL does not answer, and this replica serves only the \
-                             calls it had reserved there before; retry when the database \
-                             is back"
-                        ),
-                        retry_after_ms: ms.min(DAILY_RECHECK.as_millis() as u64),
-                        bound: Some(quota),
-                    };
-                }
-                Refused {
-                    kind: Kind::Daily,
-                    message: format!(
-                        "daily quota of this key used up ({quota} tool calls per UTC day)"
-                    ),
-                    retry_after_ms: ms,
-                    bound: Some(quota),
-                }
-            })
+            .map_err(|ms| self.daily_refused(quota, ms))
+    }
+
+    /// The daily quota's refusal, come back in `ms` (read on a refusal only: the request
+    /// path that spends pays nothing more).
+    fn daily_refused(&self, quota: u64, ms: u64) -> Refused {
+        if self.shared.get().is_some_and(|s| s.mode() != Mode::Shared) {
+            return Refused {
+                kind: Kind::Daily,
+                message: format!(
+                    "daily quota of this key ({quota} tool calls per UTC day): \
+                     PostgreSQL does not answer, and this replica serves only the \
+                     calls it had reserved there before; retry when the database \
+                     is back"
+                ),
+                retry_after_ms: ms.min(DAILY_RECHECK.as_millis() as u64),
+                bound: Some(quota),
+            };
+        }
+        Refused {
+            kind: Kind::Daily,
+            message: format!("daily quota of this key used up ({quota} tool calls per UTC day)"),
+            retry_after_ms: ms,
+            bound: Some(quota),
+        }
     }
 
     /// Charges one call of a tool whose namespace limits it (`tool` names the namespace
@@ -486,15 +477,7 @@ impl Limiter {
         let capacity = f64::from(rate.count);
         self.spend_tokens(&lease, rate.per_second(), capacity, now)
             .await
-            .map_err(|ms| Refused {
-                kind: Kind::ToolRate,
-                message: format!(
-                    "rate limit of tool {} exceeded for this key ({rate})",
-                    after_slash(tool)
-                ),
-                retry_after_ms: ms,
-                bound: Some(rate.count.into()),
-            })
+            .map_err(|ms| tool_rate_refused(tool, rate, ms))
     }
 
     /// Whether a refusal of `key` should be logged now: once a minute per key.
@@ -733,6 +716,39 @@ impl Limiter {
 
 fn after_slash(s: &str) -> &str {
     s.rsplit_once('/').map_or(s, |(_, t)| t)
+}
+
+/// The key's rate's refusal, come back in `ms`.
+fn rate_refused(rate: Rate, burst: u32, ms: u64) -> Refused {
+    Refused {
+        kind: Kind::Rate,
+        message: format!("rate limit of this key exceeded ({rate}, burst {burst})"),
+        retry_after_ms: ms,
+        bound: Some(rate.count.into()),
+    }
+}
+
+/// The key's concurrency's refusal.
+fn concurrency_refused(max: u32) -> Refused {
+    Refused {
+        kind: Kind::Concurrency,
+        message: format!("concurrency limit of this key reached ({max} requests in flight)"),
+        retry_after_ms: CONCURRENCY_RETRY_MS,
+        bound: Some(max.into()),
+    }
+}
+
+/// A tool's rate's refusal (`tool`: the namespace tool's id), come back in `ms`.
+fn tool_rate_refused(tool: &str, rate: Rate, ms: u64) -> Refused {
+    Refused {
+        kind: Kind::ToolRate,
+        message: format!(
+            "rate limit of tool {} exceeded for this key ({rate})",
+            after_slash(tool)
+        ),
+        retry_after_ms: ms,
+        bound: Some(rate.count.into()),
+    }
 }
 
 #[cfg(test)]

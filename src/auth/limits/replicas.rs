@@ -472,6 +472,90 @@ impl Shared {
     }
 }
 
+/// A read of the shared rows that changes nothing, for a look at a key's limits
+/// ([`super::peek`]): one statement within the request path's time; a failure says
+/// nothing of the database's state (the next real statement finds it).
+impl Shared {
+    async fn read_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, DbError> {
+        let read = async {
+            let client = self.pool.get().await?;
+            Ok(client.query_one(sql, params).await?)
+        };
+        match tokio::time::timeout(REQUEST_PATH_TIMEOUT, read).await {
+            Ok(r) => r,
+            Err(_) => Err(DbError::Task(format!(
+                "no answer within {} ms",
+                REQUEST_PATH_TIMEOUT.as_millis()
+            ))),
+        }
+    }
+
+    /// The tokens a bucket holds now, refilled at `per_sec` up to `capacity` as a lease
+    /// would find it (a bucket without a row is full).
+    pub(super) async fn tokens_now(
+        &self,
+        key: &str,
+        scope: &str,
+        per_sec: f64,
+        capacity: f64,
+    ) -> Result<f64, DbError> {
+        let row = self
+            .read_one(
+                "SELECT (SELECT least($3::float8, tokens + $4::float8 * greatest(extract(epoch
+                         FROM clock_timestamp() + $5::float8 * interval '1 ms' - updated_at),
+                         0)::float8)
+                    FROM limit_buckets WHERE key_id = $1 AND scope = $2)",
+                &[&key, &scope, &capacity.max(1.0), &per_sec, &self.skew()],
+            )
+            .await?;
+        Ok(row.try_get::<_, Option<f64>>(0)?.unwrap_or(capacity))
+    }
+
+    /// The places of `kind` the other live replicas hold for `key`.
+    pub(super) async fn held_elsewhere(&self, key: &str, kind: &str) -> Result<u32, DbError> {
+        let row = self
+            .read_one(
+                "SELECT coalesce(sum(s.held), 0)::int8 FROM limit_slots s
+                   JOIN limit_replicas r ON r.replica = s.replica
+                  WHERE s.key_id = $1 AND s.kind = $2 AND s.replica <> $3
+                    AND r.seen_at > clock_timestamp() + $5::float8 * interval '1 ms'
+                                    - $4::float8 * interval '1 ms'",
+                &[
+                    &key,
+                    &kind,
+                    &self.replica,
+                    &(REPLICA_TIMEOUT.as_millis() as f64),
+                    &self.skew(),
+                ],
+            )
+            .await?;
+        Ok(u32::try_from(row.try_get::<_, i64>(0)?.max(0)).unwrap_or(u32::MAX))
+    }
+
+    /// Today's count of `key`'s tool calls (UTC, PostgreSQL's clock) and the
+    /// milliseconds left of the day.
+    pub(super) async fn calls_today(&self, key: &str) -> Result<(u64, u64), DbError> {
+        let row = self
+            .read_one(
+                "WITH t AS (SELECT (clock_timestamp() + $2::float8 * interval '1 ms')
+                                   AT TIME ZONE 'UTC' AS now)
+                 SELECT (SELECT used FROM limit_daily, t
+                          WHERE key_id = $1 AND day = t.now::date),
+                        ceil(extract(epoch FROM (t.now::date + 1)::timestamp - t.now)
+                             * 1000)::int8
+                   FROM t",
+                &[&key, &self.skew()],
+            )
+            .await?;
+        let used = row.try_get::<_, Option<i64>>(0)?.unwrap_or(0).max(0) as u64;
+        Ok((used, row.try_get::<_, i64>(1)?.max(1) as u64))
+    }
+}
+
 fn clamp_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }

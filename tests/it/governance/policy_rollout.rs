@@ -299,13 +299,27 @@ async fn a_change_is_simulated_as_who_loses_what_over_rest_and_keyadm() {
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert_eq!(bad.json()["nearest"], "tool.name", "{}", bad.text());
 
-    // keyadm: the same table, from the tools as pinned.
-    let keyadm = |args: &[&str]| support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &gw.db.env(), args);
+    // keyadm: the same table, asked of the running gateway.
+    // Off the test's runtime, which serves the gateway meanwhile.
+    let url = format!("http://{}", gw.addr);
+    let keyadm = |args: &[&str]| {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.extend(["--url".to_string(), url.clone()]);
+        let env = gw.db.env();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                support::run_bin(env!("CARGO_BIN_EXE_keyadm"), &env, &args)
+            })
+            .await
+            .expect("keyadm ran")
+        }
+    };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("guard.json");
     std::fs::write(&file, change.to_string()).expect("written");
     let path = file.to_string_lossy().to_string();
-    let out = keyadm(&["policies", "simulate", "guard", &path]);
+    let out = keyadm(&["policies", "simulate", "guard", &path]).await;
     assert!(out.status.success(), "{}", support::stderr(&out));
     let table = support::stdout(&out);
     assert!(table.starts_with("PRINCIPAL"), "{table}");
@@ -317,7 +331,7 @@ async fn a_change_is_simulated_as_who_loses_what_over_rest_and_keyadm() {
         .collect::<Vec<_>>()
         .join(" ");
     assert_eq!(row, "client beta__echo allow deny", "{table}");
-    let out = keyadm(&["policies", "simulate", "guard", &path, "--json"]);
+    let out = keyadm(&["policies", "simulate", "guard", &path, "--json"]).await;
     let j: Value = serde_json::from_str(&support::stdout(&out)).expect("JSON");
     assert!(
         j["changes"].as_array().is_some_and(|c| c

@@ -20,6 +20,7 @@ export TOOLSEARCH_EXTERNAL=${TOOLSEARCH_EXTERNAL:-$root/../shared/toolsearch-ext
 python3 train/toolsearch/data.py "$1" "$2" target/train/data
 THREADS=${THREADS:-2} nice $venv/bin/python train/toolsearch/train.py \
     target/models/all-MiniLM-L6-v2 target/train/data/train.jsonl target/train/model \
-    --steps 30 --lr 5e-5 --batch 16 --negs 1 --freeze 3 --tool-tokens 64 --query-tokens 48
+    --epochs 1 --save-every 50 --lr 3e-5 --batch 32 --negs 1 --freeze 0 \
+    --tool-tokens 64 --query-tokens 48
 sha256sum target/train/model/model.safetensors
 echo "copy target/train/model/* to models/toolsearch/ and pin the digest in build/model.rs"

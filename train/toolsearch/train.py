@@ -4,7 +4,12 @@ negatives ranking: each need against its tool, the batch's other tools and the h
 negatives of its own call or server), over data.py's pairs. CPU only.
 
 usage: train/toolsearch/train.py BASE_MODEL_DIR TRAIN_JSONL OUT_DIR [--steps N]
-         [--batch B] [--lr LR] [--negs K] [--scale S] [--sources a,b]
+         [--batch B] [--lr LR] [--negs K] [--scale S] [--sources a,b] [--epochs E]
+         [--save-every N]
+
+--epochs E sets the steps to E passes over the pairs (overrides --steps); --save-every N
+writes the model so far to OUT_DIR/step-N every N steps (a run cut short still leaves
+something to measure).
 """
 import argparse
 import json
@@ -49,6 +54,8 @@ def main():
     a.add_argument("--negs", type=int, default=2)
     a.add_argument("--scale", type=float, default=20.0)
     a.add_argument("--sources", default="")
+    a.add_argument("--epochs", type=float, default=0)
+    a.add_argument("--save-every", type=int, default=0)
     a.add_argument("--freeze", type=int, default=0,
                    help="layers below this one (and the embeddings, when > 0) stay as they are")
     a.add_argument("--tool-tokens", type=int, default=common.TOOL_TOKENS)
@@ -61,6 +68,8 @@ def main():
     if args.sources:
         keep = tuple(args.sources.split(","))
         pairs = [p for p in pairs if p["from"].startswith(keep)]
+    if args.epochs > 0:
+        args.steps = max(1, round(args.epochs * len(pairs) / args.batch))
     tok, model = common.load(args.base)
     model.train()
     if args.freeze > 0:
@@ -101,6 +110,9 @@ def main():
             step += 1
             if step % 5 == 0:
                 print(f"step {step} loss {loss.item():.3f} {time.time() - started:.0f} s", flush=True)
+            if args.save_every and step % args.save_every == 0 and step < args.steps:
+                common.save(model, args.base, os.path.join(args.out, f"step-{step}"))
+                print(f"step {step}: saved", flush=True)
     model.eval()
     common.save(model, args.base, args.out)
     with open(os.path.join(args.out, "trained.json"), "w") as f:

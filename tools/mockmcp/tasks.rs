@@ -20,10 +20,13 @@ const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 /// How long a task is kept, as its status says (milliseconds).
 const TTL_MS: u64 = 60_000;
 
-/// The tasks started, by id: each one's end once it has one.
+/// A task's end, once it has one.
+type End = watch::Receiver<Option<Outcome>>;
+
+/// The tasks started, by id: when each was created, and its end.
 #[derive(Default)]
 pub struct Tasks {
-    runs: Mutex<HashMap<String, (String, watch::Receiver<Option<Outcome>>)>>,
+    runs: Mutex<HashMap<String, (String, End)>>,
     next: AtomicU64,
 }
 
@@ -54,10 +57,8 @@ impl Tasks {
         json!({"task": status(&id, &created, None)})
     }
 
-    fn run(
-        &self,
-        params: &Value,
-    ) -> Result<(String, String, watch::Receiver<Option<Outcome>>), (i64, String)> {
+    /// The task `params` name: its id, when it was created, and its end.
+    fn run(&self, params: &Value) -> Result<(String, String, End), (i64, String)> {
         let id = params["taskId"].as_str().unwrap_or_default();
         let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         match runs.get(id) {

@@ -106,7 +106,18 @@ impl TestGateway {
     /// Waits until the server's REST status reads `status` (`running` once its tools
     /// are served).
     pub async fn wait_status(&self, name: &str, status: &str) {
-        super::eventually(super::WAIT, &format!("{name} to be {status}"), || async {
+        self.wait_status_within(name, status, super::WAIT).await;
+    }
+
+    /// [`Self::wait_status`] with a deadline of its own, for a server whose first lists
+    /// take long to read in a debug build.
+    pub async fn wait_status_within(
+        &self,
+        name: &str,
+        status: &str,
+        deadline: std::time::Duration,
+    ) {
+        super::eventually(deadline, &format!("{name} to be {status}"), || async {
             let path = format!("/api/v1/mcp/servers/{name}");
             let r = super::http::get(self.addr, &path, &self.admin_key).await;
             (r.json()["status"] == status).then_some(())

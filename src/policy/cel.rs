@@ -313,24 +313,29 @@ pub fn instrument(e: &mut Expression) {
                 }),
             };
         }
-        match &mut e.expr {
-            Expr::Call(c) => {
-                stack.extend(c.target.as_deref_mut());
-                stack.extend(c.args.iter_mut());
-            }
-            Expr::Comprehension(c) => stack.extend([
-                &mut *c.iter_range,
-                &mut *c.accu_init,
-                &mut *c.loop_cond,
-                &mut *c.loop_step,
-                &mut *c.result,
-            ]),
-            Expr::List(l) => stack.extend(l.elements.iter_mut()),
-            Expr::Map(m) => stack.extend(m.entries.iter_mut().flat_map(entry_mut)),
-            Expr::Struct(s) => stack.extend(s.entries.iter_mut().flat_map(entry_mut)),
-            Expr::Select(s) => stack.push(&mut s.operand),
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        push_children_mut(e, &mut stack);
+    }
+}
+
+/// Pushes `e`'s subexpressions on `stack`: the walk of [`instrument`] and [`probe`].
+fn push_children_mut<'a>(e: &'a mut Expression, stack: &mut Vec<&'a mut Expression>) {
+    match &mut e.expr {
+        Expr::Call(c) => {
+            stack.extend(c.target.as_deref_mut());
+            stack.extend(c.args.iter_mut());
         }
+        Expr::Comprehension(c) => stack.extend([
+            &mut *c.iter_range,
+            &mut *c.accu_init,
+            &mut *c.loop_cond,
+            &mut *c.loop_step,
+            &mut *c.result,
+        ]),
+        Expr::List(l) => stack.extend(l.elements.iter_mut()),
+        Expr::Map(m) => stack.extend(m.entries.iter_mut().flat_map(entry_mut)),
+        Expr::Struct(s) => stack.extend(s.entries.iter_mut().flat_map(entry_mut)),
+        Expr::Select(s) => stack.push(&mut s.operand),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
     }
 }
 
@@ -417,24 +422,7 @@ pub fn probe(e: &Expression) -> Expression {
             });
             continue;
         }
-        match &mut e.expr {
-            Expr::Call(c) => {
-                stack.extend(c.target.as_deref_mut());
-                stack.extend(c.args.iter_mut());
-            }
-            Expr::Comprehension(c) => stack.extend([
-                &mut *c.iter_range,
-                &mut *c.accu_init,
-                &mut *c.loop_cond,
-                &mut *c.loop_step,
-                &mut *c.result,
-            ]),
-            Expr::List(l) => stack.extend(l.elements.iter_mut()),
-            Expr::Map(m) => stack.extend(m.entries.iter_mut().flat_map(entry_mut)),
-            Expr::Struct(s) => stack.extend(s.entries.iter_mut().flat_map(entry_mut)),
-            Expr::Select(s) => stack.push(&mut s.operand),
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-        }
+        push_children_mut(e, &mut stack);
     }
     probed
 }

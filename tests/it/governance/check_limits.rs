@@ -12,16 +12,21 @@ use crate::support::http::{get, send_json};
 use crate::support::mcp::Client;
 use crate::support::{WAIT, eventually};
 
-async fn check(gw: &TestGateway, key: &str) -> Value {
-    let body = json!({"principal": key, "tool": "alpha__echo"});
-    let r = send_json(
+/// `POST /api/v1/policies/check` of `alpha__echo` for `principal`.
+async fn ask_check(gw: &TestGateway, principal: &str) -> crate::support::http::Resp {
+    let body = json!({"principal": principal, "tool": "alpha__echo"});
+    send_json(
         gw.addr,
         "POST",
         "/api/v1/policies/check",
         &gw.admin_key,
         &body,
     )
-    .await;
+    .await
+}
+
+async fn check(gw: &TestGateway, key: &str) -> Value {
+    let r = ask_check(gw, key).await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
 }
@@ -59,16 +64,7 @@ async fn newest_reason(gw: &TestGateway, key_id: &str, n: usize) -> Value {
 async fn key(gw: &TestGateway, name: &str, limits: LimitsChange) -> (String, Client) {
     let (id, api_key) = limited_key(&key_store(&gw.db), name, limits).await;
     eventually(WAIT, "the key known to the gateway", || async {
-        let body = json!({"principal": name, "tool": "alpha__echo"});
-        let r = send_json(
-            gw.addr,
-            "POST",
-            "/api/v1/policies/check",
-            &gw.admin_key,
-            &body,
-        )
-        .await;
-        (r.status == 200).then_some(())
+        (ask_check(gw, name).await.status == 200).then_some(())
     })
     .await;
     (id, gw.session("/mcp", &api_key).await)

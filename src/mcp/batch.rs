@@ -89,14 +89,14 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
                     body: &rewritten,
                     frame: &rf,
                 };
-                enter(ctx, msg, Origin::Batch(headers)).await
+                enter(ctx, msg, Origin::in_batch(ctx, headers, msg.frame)).await
             }
             Ok(None) => {
                 let msg = Message {
                     body: &element,
                     frame: &f,
                 };
-                enter(ctx, msg, Origin::Batch(headers)).await
+                enter(ctx, msg, Origin::in_batch(ctx, headers, msg.frame)).await
             }
             Err(e) => Err(e),
         };

@@ -246,7 +246,8 @@ async fn route_message(
         false => (body, f),
     };
     let msg = phases::Message { body, frame: f };
-    match phases::enter(ctx, msg, phases::Origin::Endpoint(headers)).await {
+    let origin = phases::Origin::at_endpoint(ctx, headers, f);
+    match phases::enter(ctx, msg, origin).await {
         Ok(r) => r,
         Err(e) => refuse(ctx, served, e, id),
     }

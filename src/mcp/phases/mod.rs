@@ -1,7 +1,8 @@
 //! The phases of a call, in the order every call meets them. Every call enters by one
 //! function, [`enter`], as one value: the [`Message`] (its bytes and the frame read over
 //! them) and its [`Origin`] (an MCP request on the endpoint or in a batch, a REST
-//! execution, a script's inner call, a call its user confirmed on its stream). What
+//! execution, a script's inner call, a call its user confirmed, a 2026-07-28 retry, a
+//! task request). What
 //! differs by origin is data the phases read: what admission charges, how the call is
 //! routed, the shape of its answer. No other function of `src/mcp/` calls a phase
 //! (`tests/it/house/source_layout.rs` holds it); a long-lived stream
@@ -101,12 +102,12 @@ pub(crate) struct Message<'a> {
 /// Where a call came from: what the phases read of its door.
 pub(crate) enum Origin<'a, 'r> {
     /// An MCP request of either era on the endpoint, answered as it asked (a stream or a
-    /// body), with its headers (a retry passed on by another replica carries its mark).
-    /// Admitted against the key's rate (a handshake's bucket for `server/discover`) and
-    /// a place in flight; a 2026-07-28 retry that spent its confirmation, a place alone.
-    Endpoint(&'a HeaderMap),
+    /// body). Admitted against the key's rate (a handshake's bucket for
+    /// `server/discover`) and a place in flight; a 2026-07-28 retry that spent its
+    /// confirmation, a place alone.
+    Endpoint,
     /// An element of a 2025-03-26 batch: admitted as an endpoint request, answered whole.
-    Batch(&'a HeaderMap),
+    Batch,
     /// `POST /api/v1/mcp/servers/{server}/tools/{tool}/execute`: admitted as an MCP
     /// request, routed to that server's `tool` (its own name), answered whole; `routed`
     /// says afterwards whether the call reached the tool (REST's status of a refusal).
@@ -126,6 +127,40 @@ pub(crate) enum Origin<'a, 'r> {
     /// A call its user confirmed on its session's stream, from a task of its own: the
     /// request it confirms was admitted (its place held by that request's stream).
     Confirmed,
+    /// A 2026-07-28 request that carries a backend's own `requestState` (a multi-round-trip
+    /// retry): routed first, then served on the era's path, which may send it on to its
+    /// backend as it came or afresh. Admitted as an endpoint request, unless another
+    /// replica admitted it and passed it here: its headers carry that replica's sealed
+    /// mark ([`crate::mcp::wire::relayed`]), and it is not charged again.
+    Retry(&'a HeaderMap),
+    /// A task request (the session era's `tasks/*`, the 2026-07-28 tasks extension's
+    /// methods): served on the era's task path; admitted as a retry is.
+    Task(&'a HeaderMap),
+}
+
+impl<'a> Origin<'a, 'static> {
+    /// Where a request on the endpoint came from: a retry, a task request, or the
+    /// endpoint itself. Asked once a `call_tool` is unwrapped and a confirmation's retry
+    /// resumed (what is left is the call itself).
+    pub(crate) fn at_endpoint(ctx: &Ctx, headers: &'a HeaderMap, f: &Frame) -> Self {
+        Origin::read(ctx, headers, f).unwrap_or(Origin::Endpoint)
+    }
+
+    /// Where an element of a 2025-03-26 batch came from: a task request, or the batch.
+    pub(crate) fn in_batch(ctx: &Ctx, headers: &'a HeaderMap, f: &Frame) -> Self {
+        Origin::read(ctx, headers, f).unwrap_or(Origin::Batch)
+    }
+
+    /// A retry or a task request, read off the frame; `None` for any other request.
+    fn read(ctx: &Ctx, headers: &'a HeaderMap, f: &Frame) -> Option<Self> {
+        if ctx.is_retry(f) {
+            Some(Origin::Retry(headers))
+        } else if ctx.is_task_request(f) {
+            Some(Origin::Task(headers))
+        } else {
+            None
+        }
+    }
 }
 
 /// What the pipeline answers a call: the response, or a refusal for the door to put in
@@ -152,10 +187,8 @@ pub(crate) fn enter<'a, 'r: 'a>(
 ) -> Either<impl Future<Output = Answered> + Send + 'a, BoxedDoor<'a>> {
     let Message { body, frame: f } = msg;
     match origin {
-        Origin::Endpoint(headers) => Either::Left(dispatch(ctx, headers, body, f, Shape::Streamed)),
-        Origin::Batch(headers) => {
-            Either::Right(Box::pin(dispatch(ctx, headers, body, f, Shape::Whole)))
-        }
+        Origin::Endpoint => Either::Left(dispatch(ctx, body, f, Shape::Streamed)),
+        Origin::Batch => Either::Right(Box::pin(dispatch(ctx, body, f, Shape::Whole))),
         Origin::Rest {
             backend,
             tool,
@@ -171,6 +204,9 @@ pub(crate) fn enter<'a, 'r: 'a>(
         ))),
         Origin::Inner { lent, place } => Either::Right(Box::pin(inner(ctx, body, f, lent, place))),
         Origin::Confirmed => Either::Right(Box::pin(confirmed_call(ctx, body, f))),
+        Origin::Retry(headers) | Origin::Task(headers) => {
+            Either::Right(Box::pin(detoured(ctx, headers, body, f)))
+        }
     }
 }
 
@@ -178,42 +214,36 @@ pub(crate) fn enter<'a, 'r: 'a>(
 /// pipeline's head, for every MCP request (the endpoint's and each of a batch's).
 async fn dispatch(
     ctx: &Ctx,
-    headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
     shape: Shape,
 ) -> Result<Response<Body>, RpcError> {
     // 1. Charge, once: a refused request costs no backend work. The 2026-07-28 era's
     // handshake is charged as the session era's `initialize` is.
-    // Only a detour's request (a retry, a task request) is ever passed on from another
-    // replica, already charged there: only its headers are looked at for the mark.
-    let detour = serve::takes_detour(ctx, f);
-    let place = charge::admit(ctx, detour.then_some(headers), body, f)
+    let place = charge::admit(ctx, None, body, f)
         .await
         .map_err(|e| record::refused(ctx, body, f, e))?;
-    if !detour {
-        return admitted(ctx, body, f, shape, place).await;
-    }
-    // Boxed: what a detour holds (its answer, a body and frame read again) would
-    // otherwise be laid out in every call's future, and copied with it.
-    Box::pin(detoured(ctx, headers, body, f, shape, place)).await
+    admitted(ctx, body, f, shape, place).await
 }
 
-/// A retry or a task request, admitted: the era's own path, which hands back what
-/// re-enters the pipeline. A retry is routed here first, and the era's code gets what it
-/// routes to.
+/// A retry or a task request ([`Origin::Retry`], [`Origin::Task`]): admitted (not
+/// again when another replica passed it here with its mark), then the era's own path,
+/// which hands back what re-enters the pipeline. A retry is routed here first, and the
+/// era's code gets what it routes to.
 async fn detoured(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     f: &Frame,
-    shape: Shape,
-    place: Option<crate::auth::limits::InFlight>,
 ) -> Result<Response<Body>, RpcError> {
+    let place = charge::admit(ctx, Some(headers), body, f)
+        .await
+        .map_err(|e| record::refused(ctx, body, f, e))?;
     let target = match ctx.is_retry(f) {
         true => Some(routed(ctx, body, f, Shape::Streamed).await),
         false => None,
     };
+    let shape = Shape::Streamed;
     match Box::pin(serve::detour(ctx, headers, body, f, target)).await? {
         Detoured::Answered(resp) => Ok(charge::hold(resp, place)),
         Detoured::Again => admitted(ctx, body, f, shape, place).await,

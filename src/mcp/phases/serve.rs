@@ -1,8 +1,9 @@
 //! The detours of a request that came in by the pipeline's entry ([`super::enter`]): a
 //! multi-round-trip retry ([`crate::mcp::era::rounds::retry`]) or a task request of
 //! either era ([`crate::mcp::era::tasks`]) goes to its path here, every other request
-//! to the phases; [`takes_detour`] says which. What re-enters the pipeline (a retry's request sent on as it came, or
-//! afresh) comes back through [`detour`]; nothing below it calls back up.
+//! to the phases; its origin says which ([`super::Origin::Retry`],
+//! [`super::Origin::Task`]). What re-enters the pipeline (a retry's request sent on as
+//! it came, or afresh) comes back through [`detour`]; nothing below it calls back up.
 
 use bytes::Bytes;
 use hyper::Response;
@@ -14,16 +15,6 @@ use crate::mcp::ctx::Ctx;
 use crate::mcp::era::rounds::retry::{self, Resumable, Retried};
 use crate::mcp::phases::{Call, Callee, Target};
 use crate::mcp::wire::rpc::RpcError;
-
-/// Whether a request (`call_tool` already unwrapped to the named tool's own call) takes
-/// a detour before the phases: a retry of the 2026-07-28 era, or a task request of
-/// either era ([`detour`]); every other request goes to [`super::enter`].
-///
-/// Asked by the dispatcher, which then awaits the phases' own future itself: a function
-/// around it would add a future of its own (its poll and its copy) to every call.
-pub fn takes_detour(ctx: &Ctx, f: &Frame) -> bool {
-    ctx.is_retry(f) || ctx.is_task_request(f)
-}
 
 /// What a detour came to: an answer, or the request for the rest of the pipeline again
 /// (already charged: [`super::enter`] goes on with it).
@@ -37,7 +28,7 @@ pub enum Detoured {
     Afresh(Bytes),
 }
 
-/// Serves a request that [`takes_detour`]: a retry, or a task request. A retry comes
+/// Serves a retry or a task request. A retry comes
 /// routed (`target`, by the pipeline, once), and the era's code gets what it routes to.
 pub async fn detour(
     ctx: &Ctx,

@@ -1,7 +1,8 @@
 //! One door (issue 83): the same call, sent through every way in, is decided, charged,
 //! audited and answered alike. A table: every door ([`Door`]: a session client, a
 //! 2026-07-28 client, a batch element, REST execution, a code-mode script's inner call,
-//! a 2026-07-28 client's confirmed retry, a 2025-11-25 session's task request) times every kind of refusal ([`Kind`]: out of
+//! a 2026-07-28 client's confirmed retry, a 2025-11-25 session's task request, a 2026-07-28
+//! client's task through the tasks extension) times every kind of refusal ([`Kind`]: out of
 //! reach, disabled, not on the namespace's allow-list, held for review, a policy's deny, a confirmation
 //! that cannot be asked or that the user declined, a guardrail's deny, the key's rate and
 //! concurrency, a tool's rate, the daily quota) and a plain success. For each pair, with a key
@@ -50,9 +51,13 @@ enum Door {
     /// backend running tools as tasks: a task under a gateway id, its end read with
     /// `tasks/result`; a refusal is an error at once, before any task exists.
     Task,
+    /// A `tools/call` of a 2026-07-28 client that declares the tasks extension, the same
+    /// backend running it as a task: a flat task under a gateway id, read with
+    /// `tasks/get` until it ends; a refusal is an error at once, before any task exists.
+    ModernTask,
 }
 
-const DOORS: [Door; 7] = [
+const DOORS: [Door; 8] = [
     Door::Session,
     Door::Modern,
     Door::Batch,
@@ -60,6 +65,7 @@ const DOORS: [Door; 7] = [
     Door::Inner,
     Door::Confirmed,
     Door::Task,
+    Door::ModernTask,
 ];
 
 /// The kinds of decision.
@@ -122,7 +128,7 @@ fn applies(kind: Kind, door: Door) -> bool {
 /// when the first task's `tasks/result`, holding a place while it waits, came before the
 /// second call: by timing, not by the limit.
 fn task_runs_unheld(kind: Kind, door: Door) -> bool {
-    kind == Kind::KeyConcurrency && door == Door::Task
+    kind == Kind::KeyConcurrency && matches!(door, Door::Task | Door::ModernTask)
 }
 
 /// One kind's case: the call (a tool by the name the view exposes, and its arguments),
@@ -446,6 +452,7 @@ impl Door {
                 of_message(&response_message(&again))
             }
             Door::Task => task(cell, id).await,
+            Door::ModernTask => modern_task(cell, id).await,
             Door::Inner => unreachable!("a script makes its attempts itself"),
         }
     }
@@ -476,6 +483,42 @@ async fn task(cell: &Cell<'_>, id: u64) -> Answer {
         Some(_) => Answer::Ok,
         None => Answer::Malformed(format!("a task created, then failed: {end}")),
     }
+}
+
+/// A call of a 2026-07-28 client declaring the tasks extension: refused at once (a
+/// JSON-RPC error, no task), or a flat task under a gateway id that `tasks/get` reads
+/// until it ends, `completed`. A read the key's rate refuses ends the reading: the call
+/// was admitted and its task made, which is this door's answer (the rate's own cell
+/// counts the reads as requests).
+async fn modern_task(cell: &Cell<'_>, id: u64) -> Answer {
+    let (gw, key, c) = (cell.gw, cell.key, cell.case);
+    let client = Client::new(gw.addr, "/mcp", Some(key));
+    let mut m = call_message(id, c.tool, &c.args, true);
+    m["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]["extensions"] =
+        json!({"io.modelcontextprotocol/tasks": {}});
+    let created = response_message(&client.post_stateless(&m).await);
+    if created.get("error").is_some() {
+        return of_message(&created);
+    }
+    let task = created["result"]["taskId"].as_str();
+    let Some(task) =
+        task.filter(|t| created["result"]["resultType"] == "task" && t.starts_with("mtk1."))
+    else {
+        return Answer::Malformed(format!("no task of the gateway's: {created}"));
+    };
+    let mut get = call_message(id + 100, "", &json!({}), true);
+    get["method"] = json!("tasks/get");
+    get["params"] = json!({"taskId": task, "_meta": m["params"]["_meta"].clone()});
+    support::eventually(support::WAIT, "the task's end", || async {
+        let read = response_message(&client.post_stateless(&get).await);
+        match read["result"]["status"].as_str() {
+            Some("working") => None,
+            Some("completed") => Some(Answer::Ok),
+            _ if of_message(&read) == Answer::Refused(LIMITED, "rate".into()) => Some(Answer::Ok),
+            _ => Some(Answer::Malformed(format!("a task made, then: {read}"))),
+        }
+    })
+    .await
 }
 
 /// The case's attempts as a script's inner calls.

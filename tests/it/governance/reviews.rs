@@ -678,16 +678,21 @@ fn run_named(gw: &TestGateway, message: &str) {
 
 /// A call's error once the reconcile pass has judged it (not "pending").
 async fn judged_error(c: &Client, name: &str, arguments: Value) -> Value {
-    eventually(WAIT, &format!("{name} judged"), || {
-        let arguments = arguments.clone();
+    judged(
+        c,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    )
+    .await
+}
+
+/// The answer to `method` once the item it asks for is judged: held, and no longer
+/// waiting for its first check (`kind` `pending`, whose message names no command).
+async fn judged(c: &Client, method: &str, params: Value) -> Value {
+    eventually(WAIT, &format!("{method} {params} judged"), || {
+        let params = params.clone();
         async move {
-            let m = c
-                .call(
-                    json!(7),
-                    "tools/call",
-                    json!({"name": name, "arguments": arguments}),
-                )
-                .await;
+            let m = c.call(json!(7), method, params).await;
             (m["error"]["data"]["held"] == true && m["error"]["data"]["kind"] != "pending")
                 .then_some(m)
         }
@@ -747,9 +752,8 @@ async fn a_tool_and_a_prompt_of_one_name_are_held_and_decided_apart() {
             == ["reviews", "approve", "srv", "greet"],
         "{m}"
     );
-    let p = c
-        .call(json!(8), "prompts/get", json!({"name": "srv__greet"}))
-        .await;
+    // The prompt's check may still be running when the tool's has ended.
+    let p = judged(&c, "prompts/get", json!({"name": "srv__greet"})).await;
     assert_eq!(p["error"]["data"]["item"], "prompt", "{p}");
     let prompt_message = p["error"]["message"].as_str().unwrap().to_string();
     assert_eq!(

@@ -1,6 +1,6 @@
 //! The semantic half of tool search: sentence embeddings from all-MiniLM-L6-v2 (the
 //! `minilm` crate of this repository; the weights reach the machine with the build,
-//! `build/model.rs`, checked against their pinned digest there and again when read), a
+//! `build/model.rs`, checked against their pinned digest there, at start and when read), a
 //! tool's kept by the hash of the text embedded, and the scores that join them to the
 //! lexical ones ([`super::hybrid`]).
 //!
@@ -86,28 +86,66 @@ pub fn check_model() -> Result<(), String> {
             ));
         }
     }
-    // Once a process for a file (every configuration a test process loads checks it).
-    static CHECKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    // Once a process for a file (every configuration a test process loads checks it),
+    // read a mebibyte at a time: a gateway that never searches neither holds the 90 MB
+    // nor pays for their pages.
     let path = dir.join("model.safetensors");
-    if CHECKED
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(&path)
-    {
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let seen = Seen::of(&file).map_err(|e| format!("{}: {e}", path.display()))?;
+    if checked(&path, &seen) {
         return Ok(());
     }
-    let weights = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    check_digest(&path, &weights)?;
-    CHECKED.lock().unwrap_or_else(|p| p.into_inner()).push(path);
+    let mut hasher = Sha256::new();
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    std::io::copy(&mut reader, &mut hasher).map_err(|e| format!("{}: {e}", path.display()))?;
+    check_digest(&path, &hasher.finalize())?;
+    CHECKED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((path, seen));
     Ok(())
 }
 
-/// Whether `weights` (read from `path`) are the model the build pinned.
-fn check_digest(path: &std::path::Path, weights: &[u8]) -> Result<(), String> {
-    let got: String = Sha256::digest(weights)
+/// The weights' files this process checked, each as it was when checked.
+static CHECKED: Mutex<Vec<(PathBuf, Seen)>> = Mutex::new(Vec::new());
+
+/// A file as `stat` shows it: the same device, inode, length and modification time as
+/// when its digest was checked is taken as the same bytes (replacing the file, or
+/// writing into it, changes one of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Seen {
+    fn of(file: &std::fs::File) -> std::io::Result<Seen> {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata()?;
+        Ok(Seen {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+}
+
+/// Whether this process checked `path` while it was as `seen`.
+fn checked(path: &std::path::Path, seen: &Seen) -> bool {
+    CHECKED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .any(|(p, s)| p == path && s == seen)
+}
+
+/// Whether the weights read from `path`, whose SHA-256 is `digest`, are the model the
+/// build pinned.
+fn check_digest(path: &std::path::Path, digest: &[u8]) -> Result<(), String> {
+    let got: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     if got == WEIGHTS_SHA256 {
         return Ok(());
     }
@@ -121,6 +159,21 @@ fn check_digest(path: &std::path::Path, weights: &[u8]) -> Result<(), String> {
     ))
 }
 
+/// The weights in `path`, read whole; their digest is checked unless this process
+/// checked the same file unchanged at start ([`check_model`]).
+fn read_weights(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let said = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(said)?;
+    let seen = Seen::of(&file).map_err(said)?;
+    let mut weights = Vec::with_capacity(usize::try_from(seen.len).unwrap_or(0));
+    file.read_to_end(&mut weights).map_err(said)?;
+    if !checked(path, &seen) || u64::try_from(weights.len()).ok() != Some(seen.len) {
+        check_digest(path, &Sha256::digest(&weights))?;
+    }
+    Ok(weights)
+}
+
 static LOADED: OnceLock<Result<minilm::Model, String>> = OnceLock::new();
 
 /// The model, read on first use (a 90 MB file kept as 45 MB of halves, a tenth of a
@@ -131,8 +184,7 @@ pub fn model() -> Result<&'static minilm::Model, String> {
         .get_or_init(|| {
             let dir = model_dir();
             let path = dir.join("model.safetensors");
-            let weights = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            check_digest(&path, &weights)?;
+            let weights = read_weights(&path)?;
             let vocab = std::fs::read_to_string(dir.join("vocab.txt"))
                 .map_err(|e| format!("{}: {e}", dir.join("vocab.txt").display()))?;
             let model = minilm::Model::load(&weights, &vocab)?;
@@ -308,6 +360,28 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The start's check is trusted when the model is read only for the very file it
+    /// checked: one rewritten since is hashed again and refused.
+    #[test]
+    fn weights_changed_after_their_check_are_checked_again_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, b"not the model").unwrap();
+        let err = read_weights(&path).unwrap_err();
+        assert!(err.contains("has SHA-256"), "{err}");
+        // As if the start had checked this very file.
+        let seen = Seen::of(&std::fs::File::open(&path).unwrap()).unwrap();
+        CHECKED.lock().unwrap().push((path.clone(), seen));
+        assert_eq!(read_weights(&path).unwrap(), b"not the model");
+        std::fs::write(&path, b"another model's weights").unwrap();
+        let err = read_weights(&path).unwrap_err();
+        assert!(
+            err.contains(&format!("{} has SHA-256", path.display()))
+                && err.contains(WEIGHTS_SHA256),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_model_gives_the_reference_embeddings() {

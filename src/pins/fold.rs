@@ -10,6 +10,8 @@
 
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -119,7 +121,15 @@ pub fn readable(text: &str, start: usize, end: usize, around: usize) -> String {
 /// A word list with its fold, folded once on first use.
 pub struct Words {
     list: &'static [&'static str],
-    folded: OnceLock<Vec<String>>,
+    folded: OnceLock<Folded>,
+}
+
+/// A list's words folded, and one automaton that finds them all in a single pass over a
+/// text (a search per word read the text once a word: screening reads every definition
+/// against thousands of words).
+struct Folded {
+    words: Vec<String>,
+    automaton: Option<AhoCorasick>,
 }
 
 impl Words {
@@ -131,9 +141,10 @@ impl Words {
     }
 
     /// Each word folded, keeping a blank at either end (`"pass "` is not `"password"`).
-    fn folded(&self) -> &[String] {
+    fn folded(&self) -> &Folded {
         self.folded.get_or_init(|| {
-            self.list
+            let words: Vec<String> = self
+                .list
                 .iter()
                 .map(|w| {
                     let mut f = String::new();
@@ -146,34 +157,65 @@ impl Words {
                     }
                     f
                 })
-                .collect()
+                .collect();
+            // Lists are the source's own, far below the automaton's bounds; were one
+            // refused, its words are looked for one by one.
+            let automaton = AhoCorasick::new(&words).ok();
+            Folded { words, automaton }
         })
     }
 
     /// The words of the list, folded.
     pub fn words(&self) -> &[String] {
-        self.folded()
+        &self.folded().words
+    }
+
+    /// The first place of each word of the list that `folded` holds, by the word's index.
+    fn first_places(&self, folded: &str) -> Vec<Option<usize>> {
+        let f = self.folded();
+        let mut first = vec![None; f.words.len()];
+        match &f.automaton {
+            Some(ac) => {
+                // Overlapping: every occurrence of every word, each word's in order.
+                for m in ac.find_overlapping_iter(folded) {
+                    let at = &mut first[m.pattern().as_usize()];
+                    if at.is_none() {
+                        *at = Some(m.start());
+                    }
+                }
+            }
+            None => {
+                for (at, w) in first.iter_mut().zip(&f.words) {
+                    *at = folded.find(w.as_str());
+                }
+            }
+        }
+        first
     }
 
     /// The first word of the list that `folded` (a folded text) holds: where, and its
     /// folded length.
     pub fn find(&self, folded: &str) -> Option<(usize, usize)> {
-        self.folded()
-            .iter()
-            .find_map(|w| folded.find(w.as_str()).map(|at| (at, w.len())))
+        self.find_all(folded).next()
     }
 
-    /// Each word of the list that `folded` holds, at its first place: where, and its
-    /// folded length.
-    pub fn find_all<'s>(&'s self, folded: &'s str) -> impl Iterator<Item = (usize, usize)> + 's {
-        self.folded()
-            .iter()
-            .filter_map(|w| folded.find(w.as_str()).map(|at| (at, w.len())))
+    /// Each word of the list that `folded` holds, at its first place, in the list's
+    /// order: where, and its folded length.
+    pub fn find_all(&self, folded: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let words = self.words();
+        self.first_places(folded)
+            .into_iter()
+            .zip(words)
+            .filter_map(|(at, w)| at.map(|at| (at, w.len())))
     }
 
     /// Whether `folded` holds any word of the list.
     pub fn any(&self, folded: &str) -> bool {
-        self.folded().iter().any(|w| folded.contains(w.as_str()))
+        let f = self.folded();
+        match &f.automaton {
+            Some(ac) => ac.is_match(folded),
+            None => f.words.iter().any(|w| folded.contains(w.as_str())),
+        }
     }
 }
 
@@ -349,4 +391,39 @@ mod tests {
             "s. ignore pr\u{435}vious in"
         );
     }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// The automaton finds what a search per word finds: whether any word is there,
+        /// and each word's first place, in the list's order (texts made of the words'
+        /// pieces, overlapping and repeated, and other letters).
+        #[test]
+        fn one_pass_finds_what_a_search_per_word_finds(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(&LIST[..]).prop_map(String::from),
+                    "[a-z ]{0,4}",
+                    proptest::sample::select(&LIST[..]).prop_map(|w| w[..w.len() / 2].to_string()),
+                ],
+                0..12,
+            )
+        ) {
+            let text = fold(&pieces.concat());
+            let per_word: Vec<(usize, usize)> = W
+                .words()
+                .iter()
+                .filter_map(|w| text.find(w.as_str()).map(|at| (at, w.len())))
+                .collect();
+            proptest::prop_assert_eq!(W.find_all(&text).collect::<Vec<_>>(), per_word.clone());
+            proptest::prop_assert_eq!(W.find(&text), per_word.first().copied());
+            proptest::prop_assert_eq!(W.any(&text), !per_word.is_empty());
+        }
+    }
+
+    /// Words that share beginnings, ends and middles, with blanks at their ends.
+    const LIST: [&str; 8] = [
+        "pass ", " to", "password", "word", "sword", "ass", "to do", "o",
+    ];
+    static W: Words = Words::new(&LIST);
 }

@@ -18,8 +18,10 @@
 //!   taken as [`ASSUMED_ITEMS`] long; more than [`MAX_STEPS`] is refused.
 //! - **Cost at evaluation**: each comprehension step is counted ([`tick`], threaded into
 //!   every comprehension's loop condition at compile time); past [`MAX_STEPS`] steps or
-//!   [`MAX_TIME`] of wall time the evaluation stops and the rule counts as over its bound
-//!   ([`Evaluated::OverBudget`]), which denies.
+//!   [`MAX_TIME`] of the evaluating thread's CPU time the evaluation stops and the rule
+//!   counts as over its bound ([`Evaluated::OverBudget`]), which denies. CPU time, not
+//!   wall time: a thread the scheduler holds off on a busy machine has not spent the
+//!   rule's budget, and a call it decides is not denied for the machine's load.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -42,8 +44,11 @@ pub const MAX_DEPTH: usize = 100;
 pub const ASSUMED_ITEMS: u64 = 100;
 /// The most comprehension steps one evaluation of a rule may take (and its estimate).
 pub const MAX_STEPS: u64 = 50_000;
-/// The most wall time one evaluation of a rule may take.
+/// The most CPU time one evaluation of a rule may take.
 pub const MAX_TIME: Duration = Duration::from_millis(10);
+/// Steps between two readings of the thread's CPU time (a system call; a step is far
+/// cheaper), so a rule may overrun [`MAX_TIME`] by as many steps at most.
+const CLOCK_EVERY: u64 = 32;
 /// The stack of the thread that parses rules.
 pub const PARSE_STACK: usize = 256 << 20;
 /// The function counting comprehension steps (a name no rule can write).
@@ -350,9 +355,55 @@ fn entry_mut(e: &mut cel_parser::ast::IdedEntryExpr) -> Vec<&mut Expression> {
 #[derive(Clone, Copy)]
 struct Budget {
     steps: u64,
-    deadline: Instant,
+    /// Steps taken, to read the clock every [`CLOCK_EVERY`].
+    taken: u64,
+    /// The clock at the first step (a rule without comprehensions takes none, and its
+    /// evaluation is bounded by its tree: it reads no clock).
+    started: Option<Spent>,
+    time: Duration,
     /// Which bound stopped it.
     over: Option<&'static str>,
+}
+
+/// Where an evaluation's time is read from: the thread's CPU clock, or the wall clock
+/// where that cannot be read.
+#[derive(Clone, Copy)]
+enum Spent {
+    Cpu(Duration),
+    Wall(Instant),
+}
+
+impl Spent {
+    fn now() -> Spent {
+        thread_cpu_time().map_or_else(|| Spent::Wall(Instant::now()), Spent::Cpu)
+    }
+
+    /// The time spent since `self`, on the same clock.
+    fn since(self) -> Duration {
+        match self {
+            Spent::Cpu(at) => {
+                thread_cpu_time().map_or(Duration::ZERO, |now| now.saturating_sub(at))
+            }
+            Spent::Wall(at) => at.elapsed(),
+        }
+    }
+}
+
+/// The CPU time the calling thread has run.
+#[allow(unsafe_code)] // clock_gettime into a local timespec
+fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a clock id the kernel knows and a timespec the call fills in.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec).ok()?,
+        u32::try_from(ts.tv_nsec).ok()?,
+    ))
 }
 
 thread_local! {
@@ -365,9 +416,11 @@ fn tick() -> Result<Value, ExecutionError> {
         let Some(mut budget) = b.get() else {
             return Ok(Value::Bool(true));
         };
+        let started = *budget.started.get_or_insert_with(Spent::now);
+        budget.taken += 1;
         budget.over = if budget.steps == 0 {
             Some("steps")
-        } else if Instant::now() >= budget.deadline {
+        } else if budget.taken % CLOCK_EVERY == 0 && started.since() >= budget.time {
             Some("time")
         } else {
             None
@@ -455,7 +508,9 @@ fn execute_within(e: &Expression, ctx: &Context<'_>, steps: u64, time: Duration)
     BUDGET.with(|b| {
         b.set(Some(Budget {
             steps,
-            deadline: Instant::now() + time,
+            taken: 0,
+            started: None,
+            time,
             over: None,
         }))
     });
@@ -595,6 +650,25 @@ mod tests {
         let two = format!("{l}.all(a, {l}.exists(b, a == b))");
         compiled(&two).expect("two levels are within the estimate");
         assert!(estimate(&compiled("principal.name == 'x'").expect("compiles")) == 0);
+    }
+
+    /// The time bound is the thread's CPU time: a thread held off (here, asleep) has
+    /// spent none of it, and one that works spends it.
+    #[test]
+    fn the_time_bound_counts_the_threads_cpu_not_the_wall_clock() {
+        let started = Spent::now();
+        assert!(matches!(started, Spent::Cpu(_)), "the CPU clock is read");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(started.since() < MAX_TIME, "{:?}", started.since());
+        let wall = Instant::now();
+        let mut spun = 0u64;
+        while started.since() < 2 * MAX_TIME {
+            spun = std::hint::black_box(spun.wrapping_add(1));
+            assert!(
+                wall.elapsed() < Duration::from_secs(20),
+                "the CPU clock moves"
+            );
+        }
     }
 
     #[test]

@@ -126,6 +126,30 @@ impl TestGateway {
     }
 
     /// A session at `path` (`/mcp`, `/mcp/<namespace>`) with `key`, initialized.
+    /// The audit page `query` asks for (`/api/v1/audit?…`), the queue flushed and the
+    /// page read until `ready` holds of it: a refusal's row is queued as its answer goes
+    /// out, so one flush may come before it.
+    pub async fn audit_page_until(
+        &self,
+        query: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let path = format!("/api/v1/audit?{query}");
+        super::eventually(super::WAIT, &format!("audit rows for {query}"), || async {
+            self.state
+                .observe
+                .audit
+                .flush(&self.state.db.pool)
+                .await
+                .unwrap();
+            let page = super::http::get(self.addr, &path, &self.admin_key)
+                .await
+                .json();
+            ready(&page).then_some(page)
+        })
+        .await
+    }
+
     pub async fn session(&self, path: &str, key: &str) -> Client {
         let mut c = Client::new(self.addr, path, Some(key));
         c.initialize().await;

@@ -377,22 +377,27 @@ async fn a_confirmation_nobody_answers_times_out_while_others_are_served() {
     assert_eq!(staged(repo.path()), "notes.txt");
     // Both refusals are audit rows (the session's on its question's stream, the other
     // at the retry), with what happened.
-    gw.state
-        .observe
-        .audit
-        .flush(&gw.state.db.pool)
-        .await
-        .unwrap();
-    let page = crate::support::http::get(gw.addr, "/api/v1/audit?outcome=denied", &gw.admin_key)
-        .await
-        .json();
+    let wanted = ["confirmation timed out", "confirmation invalid state"];
+    let page = gw
+        .audit_page_until("outcome=denied", |page| {
+            let reasons: Vec<&str> = page["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["reason"].as_str())
+                .collect();
+            wanted
+                .iter()
+                .all(|want| reasons.iter().any(|r| r.starts_with(want)))
+        })
+        .await;
     let reasons: Vec<&str> = page["entries"]
         .as_array()
         .unwrap()
         .iter()
         .filter_map(|e| e["reason"].as_str())
         .collect();
-    for want in ["confirmation timed out", "confirmation invalid state"] {
+    for want in wanted {
         assert!(
             reasons.iter().any(|r| r.starts_with(want)),
             "{want}: {page}"

@@ -354,23 +354,11 @@ async fn new_tools_are_held_everywhere_and_reject_keeps_the_old_pin() {
     );
     // The refused call of a held tool is an audit row `denied`, reason `held` (queued
     // as the answer goes out: flushed and read until it is there).
-    let page = eventually(WAIT, "the held call's audit row", || async {
-        gw.state
-            .observe
-            .audit
-            .flush(&gw.state.db.pool)
-            .await
-            .unwrap();
-        let page = support::http::get(
-            gw.addr,
-            "/api/v1/audit?outcome=denied&tool=srv__add",
-            &gw.admin_key,
-        )
-        .await
-        .json();
-        (page["entries"].as_array().is_some_and(|e| !e.is_empty())).then_some(page)
-    })
-    .await;
+    let page = gw
+        .audit_page_until("outcome=denied&tool=srv__add", |page| {
+            page["entries"].as_array().is_some_and(|e| !e.is_empty())
+        })
+        .await;
     assert!(
         page["entries"][0]["reason"]
             .as_str()

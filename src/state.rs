@@ -68,6 +68,9 @@ pub struct Control {
     warming: Arc<AtomicBool>,
     /// Tool definitions pinned, and what is held for review ([`crate::pins`]).
     pub pins: Arc<crate::pins::Book>,
+    /// Policy simulations running: one at a time, whoever asks (each may decide every
+    /// key's every call twice; `POST /api/v1/policies/simulate`).
+    pub simulating: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -118,6 +121,7 @@ impl State {
             openapi: Bytes::from(crate::http::openapi::document().to_string()),
             warming: Arc::default(),
             pins,
+            simulating: tokio::sync::Semaphore::new(1),
         };
         let era = crate::mcp::era::plane::EraPlane::new(&config, &cipher);
         let code_runs = crate::codemode::RunLimiter::bounded(&config.code.bounds);

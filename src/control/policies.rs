@@ -308,15 +308,17 @@ async fn called(
     }
 }
 
-/// The most differences one simulation answers (the count of all is given beside).
-const MAX_CHANGES: usize = 10_000;
 /// Dry runs between two yields of a simulation (it runs on the runtime's threads).
 const SIMULATED_AT_ONCE: usize = 64;
+/// When a caller turned away because another simulation runs is told to try again.
+const SIMULATION_RETRY_AFTER: u64 = 5;
 
 /// `{"name"?, "text", "namespace"?}` tried against every key and every tool it reaches,
 /// today and with the change: each call decided by the dry run of the phases with each
 /// set of policies by identity in the view's place
-/// ([`crate::mcp::phases::dry_run::simulated`], [`crate::policy::simulate`]).
+/// ([`crate::mcp::phases::dry_run::simulated`], [`crate::policy::simulate`]). One runs
+/// at a time (another caller is told to retry), and each compares at most
+/// [`crate::policy::simulate::MAX_COMPARED`] calls.
 pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
     let Call { state, req, .. } = c;
     let body = json_body(state, req).await?;
@@ -337,18 +339,23 @@ pub(super) async fn simulate(c: Call<'_>) -> Result<Response<Body>, ApiError> {
         Ok(sets) => sets,
         Err(e) => return refused(e),
     };
-    let (changes, keys, compared) =
-        simulated(state, change.namespace.as_deref(), &today, &changed).await;
-    let all = changes.len();
-    Ok(json_value(
-        StatusCode::OK,
-        &json!({
-            "changes": changes.iter().take(MAX_CHANGES).map(crate::policy::simulate::Change::to_json).collect::<Vec<_>>(),
-            "total_changes": all, "truncated": all > MAX_CHANGES,
-            "keys": keys, "compared": compared,
-            "arguments": crate::policy::simulate::ARGUMENTS_NOTE,
-        }),
-    ))
+    let Ok(_running) = state.control.simulating.try_acquire() else {
+        return Err(ApiError::OverLimit {
+            message: "another policy simulation is running on this gateway (one runs at a \
+                      time)"
+                .into(),
+            retry_after: SIMULATION_RETRY_AFTER,
+        });
+    };
+    let tally = simulated(
+        state,
+        change.namespace.as_deref(),
+        &today,
+        &changed,
+        crate::policy::simulate::MAX_COMPARED,
+    )
+    .await;
+    Ok(json_value(StatusCode::OK, &tally.to_json()))
 }
 
 /// The caller a key makes at the gateway.
@@ -365,16 +372,17 @@ fn caller(id: crate::base::KeyId, key: &crate::auth::KeyState) -> Principal {
 
 /// Every usable key's calls of every tool it reaches as the gateway serves it (on `/mcp`,
 /// or in `namespace` for the keys that may use it), decided with `today` and with
-/// `changed`: the differences, the keys and the calls compared.
+/// `changed`, until `max` calls are compared.
 async fn simulated(
     state: &State,
     namespace: Option<&str>,
     today: &crate::policy::rules::RuleSet,
     changed: &crate::policy::rules::RuleSet,
-) -> (Vec<crate::policy::simulate::Change>, usize, usize) {
+    max: usize,
+) -> crate::policy::simulate::Tally {
     use crate::mcp::phases::dry_run::simulated;
-    let (mut changes, mut keys, mut compared) = (Vec::new(), 0, 0);
-    for (id, key) in state.auth.usable_keys() {
+    let mut tally = crate::policy::simulate::Tally::default();
+    'keys: for (id, key) in state.auth.usable_keys() {
         let caller = caller(id, &key);
         if namespace.is_some_and(|ns| !caller.may_use(ns)) {
             continue;
@@ -382,25 +390,20 @@ async fn simulated(
         let Some(ctx) = crate::mcp::ctx::Ctx::new(&state.planes, Some(caller), namespace) else {
             continue;
         };
-        keys += 1;
+        tally.keys += 1;
         let view = ctx.view.clone();
         let tools = view.tools.iter().map(|t| &t.name);
         for tool in tools.chain(view.served.iter().map(|s| &s.name)) {
+            if !tally.room(max) {
+                break 'keys;
+            }
             let before = simulated(&ctx, tool, today).await.word();
             let after = simulated(&ctx, tool, changed).await.word();
-            compared += 1;
-            if compared % SIMULATED_AT_ONCE == 0 {
+            tally.note(&key.name, tool, before, after);
+            if tally.compared % SIMULATED_AT_ONCE == 0 {
                 tokio::task::yield_now().await;
-            }
-            if before != after {
-                changes.push(crate::policy::simulate::Change {
-                    principal: key.name.clone(),
-                    tool: tool.to_string(),
-                    before,
-                    after,
-                });
             }
         }
     }
-    (changes, keys, compared)
+    tally
 }

@@ -755,12 +755,15 @@ fn guardrail_schemas(schemas: &mut Value) {
 
 /// A simulation's answer: the differences.
 fn simulate_schema() -> Value {
-    json!({"type": "object", "required": ["changes", "keys", "compared"],
+    json!({"type": "object", "required": ["changes", "total_changes", "truncated", "keys", "compared", "complete"],
                 "properties": {"changes": {"type": "array", "items": {"type": "object",
                     "required": ["principal", "tool", "before", "after"],
                     "properties": {"principal": {"type": "string"}, "tool": {"type": "string"},
                         "before": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}, "after": {"enum": ["allow", "deny", "confirm", "depends on arguments"]}}}},
+                    "total_changes": {"type": "integer"}, "truncated": {"type": "boolean"},
                     "keys": {"type": "integer"}, "compared": {"type": "integer"},
+                    "complete": {"type": "boolean", "description": "false: stopped at the most calls one simulation compares"},
+                    "stopped": {"type": "string", "description": "where it stopped and how to narrow it (only when not complete)"},
                     "arguments": {"type": "string"}}})
 }
 

@@ -238,7 +238,12 @@ fn simulated(
     }
     let changes = out["changes"].as_array().cloned().unwrap_or_default();
     let n = |k: &str| out[k].as_u64().unwrap_or(0);
-    Ok(if changes.is_empty() {
+    // A simulation that stopped at its bound says so after whatever it found.
+    let stopped = match out["stopped"].as_str() {
+        Some(why) => format!("{why}\n"),
+        None => String::new(),
+    };
+    let found = if changes.is_empty() {
         format!(
             "no decision changes ({} calls of {} keys compared)\n",
             n("compared"),
@@ -257,7 +262,8 @@ fn simulated(
             ));
         }
         table
-    })
+    };
+    Ok(found + &stopped)
 }
 
 /// A policy file's text (`-`: standard input).
@@ -277,5 +283,45 @@ fn written(file: &str, e: WriteError) -> KeyadmError {
             KeyadmError::Input(format!("{file}: {i} (the policy was not written)"))
         }
         other => KeyadmError::Input(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_simulation_prints_its_differences_and_where_it_stopped() {
+        let whole = json!({"changes": [], "total_changes": 0, "keys": 2, "compared": 10,
+            "complete": true});
+        assert_eq!(
+            super::simulated("p.json", Ok(whole), false).expect("text"),
+            "no decision changes (10 calls of 2 keys compared)\n"
+        );
+        let change = json!({"principal": "ci", "tool": "gh__delete", "before": "allow",
+            "after": "deny"});
+        let stopped = json!({"changes": [change], "total_changes": 3, "truncated": true,
+            "keys": 4, "compared": 100, "complete": false,
+            "stopped": "stopped after 100 calls of 4 keys"});
+        let text = super::simulated("p.json", Ok(stopped.clone()), false).expect("text");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with("ci") && lines[1].contains("gh__delete"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[2..],
+            [
+                "(the first 1 of 3 differences)",
+                "stopped after 100 calls of 4 keys"
+            ],
+            "{text}"
+        );
+        // --json prints the gateway's answer as it is.
+        let json = super::simulated("p.json", Ok(stopped.clone()), true).expect("json");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).ok(),
+            Some(stopped)
+        );
     }
 }

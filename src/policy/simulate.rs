@@ -33,6 +33,69 @@ impl Change {
     }
 }
 
+/// The most differences one simulation answers (the count of all is given beside).
+pub const MAX_CHANGES: usize = 10_000;
+/// The most calls one simulation compares, each decided twice: a gateway with a thousand
+/// keys and two hundred tools has more, and a namespace narrows it.
+pub const MAX_COMPARED: usize = 100_000;
+
+/// A simulation's account: the first [`MAX_CHANGES`] differences and the count of all,
+/// the keys and calls compared, and whether it stopped at its bound with calls left.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub changes: Vec<Change>,
+    pub total_changes: usize,
+    pub keys: usize,
+    pub compared: usize,
+    pub stopped: bool,
+}
+
+impl Tally {
+    /// Whether one more call may be compared: false once `max` were, and the tally then
+    /// says it stopped.
+    pub fn room(&mut self, max: usize) -> bool {
+        self.stopped |= self.compared >= max;
+        !self.stopped
+    }
+
+    /// One call compared: its two decisions.
+    pub fn note(&mut self, principal: &str, tool: &str, before: &'static str, after: &'static str) {
+        self.compared += 1;
+        if before == after {
+            return;
+        }
+        self.total_changes += 1;
+        if self.changes.len() < MAX_CHANGES {
+            self.changes.push(Change {
+                principal: principal.to_string(),
+                tool: tool.to_string(),
+                before,
+                after,
+            });
+        }
+    }
+
+    /// The answer of `POST /api/v1/policies/simulate`.
+    pub fn to_json(&self) -> Value {
+        let mut out = json!({
+            "changes": self.changes.iter().map(Change::to_json).collect::<Vec<_>>(),
+            "total_changes": self.total_changes,
+            "truncated": self.total_changes > self.changes.len(),
+            "keys": self.keys, "compared": self.compared, "complete": !self.stopped,
+            "arguments": ARGUMENTS_NOTE,
+        });
+        if self.stopped {
+            out["stopped"] = json!(format!(
+                "stopped after {} calls of {} keys, the most one simulation compares: the \
+                 differences are those of the calls compared; give a \"namespace\" to try \
+                 the change on one namespace's keys and tools",
+                self.compared, self.keys
+            ));
+        }
+        out
+    }
+}
+
 /// The table `keyadm policies simulate` prints, from the gateway's `changes`.
 pub fn table(changes: &[Value]) -> Vec<Vec<String>> {
     let text = |c: &Value, k: &str| c[k].as_str().unwrap_or_default().to_string();
@@ -114,5 +177,55 @@ mod tests {
             (Effect::Deny, false)
         );
         assert_eq!(probed(&both, "gh__list", json!({})), (Effect::Allow, true));
+    }
+
+    #[test]
+    fn a_tally_keeps_the_first_differences_counts_them_all_and_stops_at_its_bound() {
+        use super::{MAX_CHANGES, Tally};
+        let mut t = Tally {
+            keys: 3,
+            ..Tally::default()
+        };
+        let max = 2 * MAX_CHANGES;
+        let mut calls = 0;
+        while t.room(max) {
+            let i = t.compared;
+            // Every call differs but the even hundreds.
+            let after = if i.is_multiple_of(100) {
+                "allow"
+            } else {
+                "deny"
+            };
+            t.note("ci", &format!("gh__t{i}"), "allow", after);
+            calls += 1;
+        }
+        assert_eq!((calls, t.compared), (max, max));
+        assert!(t.stopped);
+        let differing = max - max.div_ceil(100);
+        assert_eq!(t.total_changes, differing);
+        assert_eq!(t.changes.len(), MAX_CHANGES);
+        assert_eq!(t.changes[0].tool, "gh__t1");
+        let out = t.to_json();
+        assert_eq!(out["total_changes"], json!(differing));
+        assert_eq!(out["truncated"], json!(true));
+        assert_eq!(out["complete"], json!(false));
+        assert_eq!(out["compared"], json!(max));
+        let said = out["stopped"].as_str().expect("says why it stopped");
+        assert!(
+            said.contains(&format!("stopped after {max} calls of 3 keys"))
+                && said.contains("namespace"),
+            "{said}"
+        );
+        // A simulation whose calls all fit is complete, and says nothing of stopping.
+        let mut whole = Tally::default();
+        for _ in 0..2 {
+            assert!(whole.room(2));
+            whole.note("ci", "gh__t", "allow", "confirm");
+        }
+        let out = whole.to_json();
+        assert_eq!(out["complete"], json!(true));
+        assert_eq!(out["truncated"], json!(false));
+        assert!(out.get("stopped").is_none());
+        assert_eq!(out["changes"][1]["after"], json!("confirm"));
     }
 }

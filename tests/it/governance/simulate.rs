@@ -188,3 +188,63 @@ async fn simulate_gives_the_decisions_real_calls_get_before_and_after_the_change
     // keyadm said what the gateway said.
     assert_eq!(ours(&by_keyadm), changes, "{by_keyadm}");
 }
+
+/// A simulation may decide every key's every call twice: one runs at a time on a gateway,
+/// and another caller is told when to retry (429, `Retry-After`), while a text that does
+/// not compile is still refused for what it says. Each answer says whether it compared
+/// every call (`complete`; a gateway with more calls than one simulation compares says
+/// where it stopped, `policy::simulate`'s unit test).
+#[tokio::test]
+async fn one_simulation_runs_at_a_time_and_says_whether_it_compared_every_call() {
+    let (gw, _alpha) = TestGateway::with_alpha().await;
+    let simulate = |body: Value| {
+        let (addr, key) = (gw.addr, gw.admin_key.clone());
+        async move { send_json(addr, "POST", "/api/v1/policies/simulate", &key, &body).await }
+    };
+    let text = json!([{"effect": "deny", "when": "tool.name == 'alpha__echo'"}]).to_string();
+    let change = json!({"name": "guard", "text": text});
+
+    let running = gw
+        .state
+        .control
+        .simulating
+        .try_acquire()
+        .expect("no simulation runs yet");
+    let r = simulate(change.clone()).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("5"), "{:?}", r.headers);
+    let said = r.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        said.contains("another policy simulation is running"),
+        "{said}"
+    );
+    let typo = json!({"name": "guard", "text": r#"[{"effect": "deny", "whne": "true"}]"#});
+    let r = simulate(typo).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    drop(running);
+
+    let out = eventually(WAIT, "alpha's tools simulated", || {
+        let r = simulate(change.clone());
+        async move {
+            let r = r.await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let out = r.json();
+            (out["compared"].as_u64() >= Some(4)).then_some(out)
+        }
+    })
+    .await;
+    assert_eq!(out["complete"], json!(true), "{out}");
+    assert!(out.get("stopped").is_none(), "{out}");
+    let denied =
+        json!({"principal": "client", "tool": "alpha__echo", "before": "allow", "after": "deny"});
+    assert!(
+        out["changes"]
+            .as_array()
+            .is_some_and(|c| c.contains(&denied)),
+        "{out}"
+    );
+    assert_eq!(
+        out["total_changes"],
+        json!(out["changes"].as_array().map_or(0, Vec::len))
+    );
+}

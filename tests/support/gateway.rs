@@ -125,7 +125,16 @@ impl TestGateway {
         .await;
     }
 
-    /// A session at `path` (`/mcp`, `/mcp/<namespace>`) with `key`, initialized.
+    /// Writes the audit rows queued so far.
+    pub async fn flush_audit(&self) {
+        self.state
+            .observe
+            .audit
+            .flush(&self.state.db.pool)
+            .await
+            .expect("flush the audit queue");
+    }
+
     /// The audit page `query` asks for (`/api/v1/audit?…`), the queue flushed and the
     /// page read until `ready` holds of it: a refusal's row is queued as its answer goes
     /// out, so one flush may come before it.
@@ -136,12 +145,7 @@ impl TestGateway {
     ) -> serde_json::Value {
         let path = format!("/api/v1/audit?{query}");
         super::eventually(super::WAIT, &format!("audit rows for {query}"), || async {
-            self.state
-                .observe
-                .audit
-                .flush(&self.state.db.pool)
-                .await
-                .unwrap();
+            self.flush_audit().await;
             let page = super::http::get(self.addr, &path, &self.admin_key)
                 .await
                 .json();
@@ -150,6 +154,7 @@ impl TestGateway {
         .await
     }
 
+    /// A session at `path` (`/mcp`, `/mcp/<namespace>`) with `key`, initialized.
     pub async fn session(&self, path: &str, key: &str) -> Client {
         let mut c = Client::new(self.addr, path, Some(key));
         c.initialize().await;

@@ -366,12 +366,7 @@ async fn filters_and_cursor_pagination() {
             Duration::from_secs(60 * i + 30),
         );
     }
-    gw.state
-        .observe
-        .audit
-        .flush(&gw.state.db.pool)
-        .await
-        .unwrap();
+    gw.flush_audit().await;
 
     // Every page of 10 in turn: all 25 once, newest first.
     let mut seen = Vec::new();
@@ -452,12 +447,7 @@ async fn keyadm_audit_takes_a_key_name_as_keys_show_does() {
             );
         }
     }
-    gw.state
-        .observe
-        .audit
-        .flush(&gw.state.db.pool)
-        .await
-        .unwrap();
+    gw.flush_audit().await;
     let page: Value = serde_json::from_str(
         &support::keyadm(&gw.db, &["audit", "--key", "team-bot", "--json"])
             .await
@@ -629,12 +619,7 @@ async fn retention_deletes_old_rows_and_keeps_recent_ones() {
             Duration::from_secs(3600 * i),
         );
     }
-    gw.state
-        .observe
-        .audit
-        .flush(&gw.state.db.pool)
-        .await
-        .unwrap();
+    gw.flush_audit().await;
 
     // A second gateway on the same database (default retention, 30 days) runs its pass
     // at start.
@@ -708,12 +693,7 @@ async fn every_column_survives_the_binary_copy_and_hostile_names_are_written_cle
     }
     assert_eq!(gw.state.observe.audit.queued(), BATCH + 6);
     // The full first batch may already be under way in the writer task.
-    gw.state
-        .observe
-        .audit
-        .flush(&gw.state.db.pool)
-        .await
-        .unwrap();
+    gw.flush_audit().await;
     let audit = &gw.state.observe.audit;
     eventually(Duration::from_secs(5), "every row written", || async {
         (audit.written() == BATCH as u64 + 6 && audit.queued() == 0).then_some(())
@@ -1042,12 +1022,7 @@ async fn every_refusal_is_a_denied_row_counted_in_usage_and_metrics() {
     )
     .await;
     assert_ne!(r.status, 200, "{}", r.text());
-    gw.state
-        .observe
-        .audit
-        .flush(&gw.state.db.pool)
-        .await
-        .unwrap();
+    gw.flush_audit().await;
 
     let page = audit(&gw, &format!("key={id}&outcome=denied")).await;
     let mut reasons: Vec<(String, String, String)> = page["entries"]

@@ -113,7 +113,12 @@ wait "$peers_pid" || { cat "$peers_log" >&2; die "installing the peers failed (i
 say "cargo test (tests/it/ with the other binaries beside it)"
 log=$(mktemp)
 others_log=$(mktemp)
-trap 'rm -f "$log" "$others_log" "$peers_log"' EXIT
+# The Python peers' warm servers (tests/peers/warm.py) of this tree end with the run
+# rather than 90 s after its last start.
+stop_warm() {
+    command -v pkill >/dev/null 2>&1 && pkill -f "^$PWD/target/peers/[a-z0-9]*/bin/python [^ ]*/python-warm --serve " || true
+}
+trap 'rm -f "$log" "$others_log" "$peers_log"; stop_warm' EXIT
 set +e
 { cargo test --locked --workspace --lib --bin mcpload --benches --examples --test allocs \
     && cargo test --locked --workspace --doc; } >"$others_log" 2>&1 &

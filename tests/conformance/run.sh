@@ -276,7 +276,7 @@ auth_extensions() { # LABEL
 fixture() { # ERA NAME
     local port venv=venv path=/mcp/
     [ "$1" = modern ] && venv=venv2 path=/mcp
-    "$PEERS/$venv/bin/python" "tests/conformance/$1_fixture.py" 0 > "$work/$2.port" 2> "$work/$2.log" &
+    "$PEERS/$venv/bin/python-warm" "tests/conformance/$1_fixture.py" 0 > "$work/$2.port" 2> "$work/$2.log" &
     pids+=($!)
     await grep -q '^[0-9]' "$work/$2.port" || die "the $1 fixture did not start: $(cat "$work/$2.log")"
     port=$(head -1 "$work/$2.port")

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use tokio::io::AsyncBufReadExt;
 
-use super::{PEER_WAIT, peers};
+use super::PEER_WAIT;
 
 /// A protocol era, of a client or of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,17 +31,13 @@ impl Fixture {
     /// Starts the fixture of `era` and waits (at most `PEER_WAIT`) for its port.
     pub async fn start(era: Era) -> Fixture {
         let (python, script, args): (_, _, &[&str]) = match era {
-            Era::Session => ("venv/bin/python", "legacy_fixture.py", &["0"]),
-            Era::Modern => (
-                "venv2/bin/python",
-                "modern_fixture.py",
-                &["0", "modern-only"],
-            ),
+            Era::Session => ("venv", "legacy_fixture.py", &["0"]),
+            Era::Modern => ("venv2", "modern_fixture.py", &["0", "modern-only"]),
         };
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/conformance")
             .join(script);
-        let mut child = tokio::process::Command::new(peers().join(python))
+        let mut child = tokio::process::Command::new(super::python(python))
             .arg(&script)
             .args(args)
             .stdin(std::process::Stdio::null())

@@ -40,6 +40,13 @@ pub fn peers() -> &'static PathBuf {
     })
 }
 
+/// The interpreter of the peers' virtualenv `venv` (`venv`, `venv2`, `time`, `otel`,
+/// `openapi`, `oauth`), started warm: `tests/peers/warm.py` imports what a script imports
+/// once and forks each start, which runs as `python SCRIPT` or `python -m MODULE` would.
+pub fn python(venv: &str) -> PathBuf {
+    peers().join(venv).join("bin/python-warm")
+}
+
 /// A named lock for tests that must not run beside each other (one binary runs every test
 /// side by side on threads): a test holds the guard of `name` for as long as it must run
 /// alone among the tests that take the same name. A failing holder does not poison it.
@@ -555,7 +562,7 @@ pub fn sdk2_listening(
     tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
 ) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(peers().join("venv2/bin/python"))
+    let mut child = std::process::Command::new(python("venv2"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/sdk2_listen.py"

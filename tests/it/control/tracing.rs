@@ -15,7 +15,7 @@ use crate::support::gateway::{TestGateway, key_store};
 use crate::support::http::get;
 use crate::support::mcp::{Client, response_message, text_of};
 use crate::support::mock::Mock;
-use crate::support::{eventually, peers};
+use crate::support::{eventually, python};
 use metamcp::config::{Root, Sampler, Tracing};
 use metamcp::store::keys::{NewKey, Scope};
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) fn start(args: &[&str]) -> Receiver {
-        let mut child = Command::new(peers().join("otel/bin/python"))
+        let mut child = Command::new(python("otel"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/peers/otlp_receiver.py"

@@ -153,7 +153,7 @@ async fn two_members_skills_reach_every_client_in_both_eras() {
     }
     let forms_b = "skill://beta/pdf-processing/references/FORMS.md";
     for venv in ["venv", "venv2"] {
-        let mut cmd = Command::new(peers().join(venv).join("bin/python"));
+        let mut cmd = Command::new(crate::support::python(venv));
         cmd.arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/sdk_skills.py"

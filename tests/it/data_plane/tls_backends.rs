@@ -15,7 +15,7 @@ use crate::support::gateway::TestGateway;
 use crate::support::http::get;
 use crate::support::mcp::{Client, text_of};
 use crate::support::mock::Mock;
-use crate::support::{eventually, peers, run_bin, stderr, stdout};
+use crate::support::{eventually, python, run_bin, stderr, stdout};
 use serde_json::json;
 
 /// A TLS front on 127.0.0.1 relaying to `port`; its CA's certificate is `dir/ca.pem`.
@@ -28,7 +28,7 @@ struct TlsFront {
 
 impl TlsFront {
     fn start(dir: &Path, port: u16) -> TlsFront {
-        let mut child = Command::new(peers().join("oauth/bin/python"))
+        let mut child = Command::new(python("oauth"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/peers/tls_front.py"

@@ -53,7 +53,7 @@ pub(super) async fn gateway(
         ],
     );
     gw.register(json!({"name": "git", "protocol": "stdio",
-        "command": peers().join("time/bin/python"),
+        "command": crate::support::python("time"),
         "args": ["-m", "mcp_server_git", "--repository", repo.path()]}))
         .await;
     let ns = json!({"name": "found", "servers": ["git"], "tool_search": "on"});
@@ -134,7 +134,7 @@ impl Peer {
         };
         let (program, mut args): (PathBuf, Vec<String>) = match self {
             Peer::Python2Auto | Peer::Python2Legacy => (
-                peers().join("venv2/bin/python"),
+                crate::support::python("venv2"),
                 vec![
                     script("sdk2_confirm.py").display().to_string(),
                     url.into(),
@@ -148,7 +148,7 @@ impl Peer {
                 ],
             ),
             Peer::Python1 => (
-                peers().join("venv/bin/python"),
+                crate::support::python("venv"),
                 vec![
                     script("sdk_confirm.py").display().to_string(),
                     url.into(),

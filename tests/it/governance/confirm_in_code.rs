@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::confirm::{PEERS, POLICY, gateway, git, stage, staged};
 use crate::support::http::{get, send_json};
 use crate::support::mcp::{Client, response_message};
-use crate::support::{WAIT, eventually, peers};
+use crate::support::{WAIT, eventually, python};
 
 /// The script: the staged diff, the reset, the staged diff again.
 fn script(repo: &std::path::Path) -> String {
@@ -292,7 +292,7 @@ async fn a_session_client_gone_mid_question_stops_its_run_and_nothing_runs() {
 async fn every_official_client_chains_three_tools_of_two_published_servers() {
     let (gw, repo) = gateway(|_| {}).await;
     gw.register(json!({"name": "time", "protocol": "stdio",
-        "command": peers().join("time/bin/python"),
+        "command": python("time"),
         "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}))
         .await;
     gw.wait_status("time", "running").await;

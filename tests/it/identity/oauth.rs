@@ -16,7 +16,7 @@ use crate::support::http::request;
 use crate::support::keyadm;
 use crate::support::mcp::{Client, text_of};
 use crate::support::mock::Mock;
-use crate::support::{eventually, peers};
+use crate::support::{eventually, python};
 use metamcp::config::{Issuer, OAuth};
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ impl Idp {
     }
 
     fn spawn(args: &[&std::ffi::OsStr]) -> Idp {
-        let mut child = Command::new(peers().join("oauth/bin/python"))
+        let mut child = Command::new(python("oauth"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/peers/oauth_issuer.py"
@@ -651,7 +651,7 @@ async fn the_python_sdk_signs_in_through_its_oauth_flow_and_reaches_tools() {
         .await;
     let url = format!("http://{}/mcp", gw.addr);
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(peers().join("venv/bin/python"))
+        Command::new(python("venv"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/peers/sdk_oauth.py"

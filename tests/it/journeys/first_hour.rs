@@ -74,7 +74,7 @@ async fn a_server_that_cannot_start_says_why_and_counts_its_restarts() {
 
     // mcp-server-git pointed at a directory that does not exist says so too.
     gw.add(json!({"name": "git", "protocol": "stdio",
-                  "command": peers().join("time/bin/python"),
+                  "command": crate::support::python("time"),
                   "args": ["-m", "mcp_server_git", "--repository", "/nonexistent"]}))
         .await;
     let v = server_when(&gw, "git", |v| v["last_error"].is_string()).await;
@@ -124,7 +124,7 @@ async fn a_client_that_went_away_mid_question_blocks_nobody() {
     let calls = json!([["everything__trigger-sampling-request",
                         {"prompt": "still here?", "maxTokens": 10}]]);
     let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(peers().join("venv/bin/python"));
+        let mut cmd = std::process::Command::new(crate::support::python("venv"));
         cmd.arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/sdk_tools.py"
@@ -387,7 +387,7 @@ async fn a_command_that_echoes_is_refused_at_once() {
 async fn a_new_capability_set_starts_no_child_for_a_server_that_offers_everyone_everything() {
     let gw = TestGateway::start().await;
     gw.add(json!({"name": "time", "protocol": "stdio",
-                  "command": peers().join("time/bin/python"),
+                  "command": crate::support::python("time"),
                   "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}))
         .await;
     gw.wait_status("time", "running").await;
@@ -428,7 +428,7 @@ async fn a_new_capability_set_starts_no_child_for_a_server_that_offers_everyone_
 async fn an_unknown_tool_name_gets_the_nearest_names_suggested() {
     let gw = TestGateway::start().await;
     gw.register(json!({"name": "time", "protocol": "stdio",
-                       "command": peers().join("time/bin/python"),
+                       "command": crate::support::python("time"),
                        "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}))
         .await;
     let made = support::http::send_json(
@@ -615,7 +615,7 @@ async fn a_stdio_child_inherits_the_ca_and_proxy_settings_and_no_secret() {
 /// port it listens on (its first line); killed when dropped.
 async fn python_listening(args: &[&str]) -> (tokio::process::Child, u16) {
     use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(peers().join("time/bin/python"))
+    let mut child = tokio::process::Command::new(crate::support::python("time"))
         .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers"))
         .stdout(std::process::Stdio::piped())

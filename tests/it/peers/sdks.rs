@@ -16,7 +16,7 @@ use crate::support::{eventually, peers};
 use serde_json::{Value, json};
 
 fn python() -> PathBuf {
-    peers().join("venv/bin/python")
+    crate::support::python("venv")
 }
 
 async fn register(gw: &TestGateway, body: Value) {
@@ -75,7 +75,7 @@ async fn namespace(gw: &TestGateway, ns: Value) -> String {
 
 /// Runs a Python SDK 2.x script of tests/peers to its end; the one JSON line it prints.
 pub(crate) async fn sdk2(script: &str, args: &[&str]) -> Value {
-    let mut cmd = Command::new(peers().join("venv2/bin/python"));
+    let mut cmd = Command::new(crate::support::python("venv2"));
     cmd.arg(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/peers")
@@ -436,7 +436,7 @@ async fn real_stdio_and_sse_servers_behind_the_gateway() {
     register(
         &gw,
         json!({"name": "time", "protocol": "stdio",
-               "command": peers().join("time/bin/python"),
+               "command": crate::support::python("time"),
                "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}),
     )
     .await;
@@ -624,7 +624,7 @@ impl Listening {
 /// `initialize`, so session clients are bridged), registered as `modern`.
 async fn modern_over_http(gw: &TestGateway) -> Listening {
     let fixture = Listening::start_with(
-        peers().join("venv2/bin/python"),
+        crate::support::python("venv2"),
         "tests/conformance/modern_fixture.py",
         &["0", "modern-only"],
     )
@@ -661,7 +661,7 @@ async fn a_2026_stdio_server_serves_clients_of_both_eras() {
     register(
         &gw,
         json!({"name": "modern", "protocol": "stdio",
-               "command": peers().join("venv2/bin/python"),
+               "command": crate::support::python("venv2"),
                "args": [concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/modern_fixture.py"), "stdio"]}),
     )
     .await;
@@ -1370,7 +1370,7 @@ async fn the_python_sdks_authorization_and_resource_servers_serve_each_caller_th
 async fn a_2026_backend_taking_each_callers_secret_sends_the_caller_to_set_it() {
     let gw = TestGateway::with_public_url().await;
     let fixture = Listening::start(
-        peers().join("venv2/bin/python"),
+        crate::support::python("venv2"),
         "tests/conformance/modern_fixture.py",
     )
     .await;
@@ -1449,7 +1449,7 @@ async fn the_quick_start_servers_answer_every_client_mode() {
         assert!(ok.success());
     }
     let repo_path = repo.path().to_str().unwrap().to_string();
-    let python = peers().join("time/bin/python");
+    let python = crate::support::python("time");
     register(
         &gw,
         json!({"name": "time", "protocol": "stdio", "command": python,
@@ -1608,13 +1608,13 @@ async fn every_official_client_searches_then_calls_through_call_tool() {
     assert!(ok.success());
     register(
         &gw,
-        json!({"name": "time", "protocol": "stdio", "command": peers().join("time/bin/python"),
+        json!({"name": "time", "protocol": "stdio", "command": crate::support::python("time"),
                "args": ["-m", "mcp_server_time", "--local-timezone=UTC"]}),
     )
     .await;
     register(
         &gw,
-        json!({"name": "git", "protocol": "stdio", "command": peers().join("time/bin/python"),
+        json!({"name": "git", "protocol": "stdio", "command": crate::support::python("time"),
                "args": ["-m", "mcp_server_git", "--repository", repo.path()]}),
     )
     .await;

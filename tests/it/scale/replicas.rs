@@ -270,7 +270,7 @@ async fn the_python_sdk_rides_out_a_killed_replica_behind_the_balancer() {
     let balancer = Balancer::start(&addrs).await;
     let url = format!("http://{}/mcp", balancer.addr());
 
-    let mut sdk = Command::new(peers().join("venv/bin/python"))
+    let mut sdk = Command::new(crate::support::python("venv"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/replicas_sdk.py"
@@ -553,7 +553,7 @@ async fn retries_of_a_call_waiting_for_input_may_reach_any_replica() {
     let balancer = Balancer::start(&addrs).await;
     let url = format!("http://{}/mcp", balancer.addr());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(peers().join("venv2/bin/python"))
+        Command::new(crate::support::python("venv2"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/peers/sdk2_rounds.py"
@@ -588,7 +588,7 @@ async fn retries_of_a_call_waiting_for_input_may_reach_any_replica() {
 async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
     let (_db, replicas, admin, _mock) = cluster().await;
     // FastMCP binds 127.0.0.1 port 0 itself and prints the port first (serve.py).
-    let mut fastmcp = Command::new(peers().join("venv/bin/python"))
+    let mut fastmcp = Command::new(crate::support::python("venv"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/fastmcp_server.py"
@@ -642,7 +642,7 @@ async fn the_python_sdk_2_reaches_real_servers_through_the_replicas() {
     let url = format!("http://{}/mcp", balancer.addr());
     let sdk2 = |script: &'static str, args: Vec<String>| {
         tokio::task::spawn_blocking(move || {
-            let out = Command::new(peers().join("venv2/bin/python"))
+            let out = Command::new(crate::support::python("venv2"))
                 .arg(format!(
                     "{}/tests/peers/{script}",
                     env!("CARGO_MANIFEST_DIR")
@@ -802,7 +802,7 @@ async fn tool_search_works_through_the_replicas() {
     };
     for mode in ["auto", "legacy"] {
         let seen = tokio::task::block_in_place(|| {
-            run(Command::new(peers().join("venv2/bin/python"))
+            run(Command::new(crate::support::python("venv2"))
                 .arg(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/tests/peers/sdk2_calls.py"

@@ -240,6 +240,12 @@ class Warmer:
 
 
 def read_request(conn):
+    # An abstract socket has no file permissions: any process of this network namespace
+    # can connect, so only this server's own user is served.
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if uid != os.getuid():
+        raise ValueError(f"a request from user {uid}, not this server's")
     conn.settimeout(10)
     data, fds, _flags, _addr = socket.recv_fds(conn, 4096, 3)
     if len(fds) != 3 or len(data) < 4:

@@ -248,9 +248,16 @@ def read_request(conn):
         raise ValueError(f"a request from user {uid}, not this server's")
     conn.settimeout(10)
     data, fds, _flags, _addr = socket.recv_fds(conn, 4096, 3)
-    if len(fds) != 3 or len(data) < 4:
+    try:
+        return parse_request(conn, data, fds), fds
+    except BaseException:
         for fd in fds:
-            os.close(fd)
+            os.close(fd)  # a request not served keeps none of its caller's streams
+        raise
+
+
+def parse_request(conn, data, fds):
+    if len(fds) != 3 or len(data) < 4:
         raise ValueError("a request carries its three streams and a length")
     size = struct.unpack("!I", data[:4])[0]
     if size > MAX_REQUEST:
@@ -262,7 +269,13 @@ def read_request(conn):
             raise ValueError("request cut short")
         body += chunk
     conn.settimeout(None)
-    return json.loads(body), fds
+    request = json.loads(body)
+    shapes = {"kind": str, "target": str, "rest": list, "unbuffered": bool, "cwd": str,
+              "env": dict}
+    if not isinstance(request, dict) or any(
+            not isinstance(request.get(k), t) for k, t in shapes.items()):
+        raise ValueError("a request names kind, target, rest, unbuffered, cwd and env")
+    return request
 
 
 def stdio(unbuffered):

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Builds tool search's training pairs from pinned public data, and the held-out sets.
 
-usage: train/toolsearch/data.py METATOOL_GIT GORILLA_GIT OUT_DIR
+usage: train/toolsearch/data.py METATOOL_GIT GORILLA_GIT TOUCAN_GIT LIVEMCPBENCH_GIT OUT_DIR
 
-METATOOL_GIT and GORILLA_GIT are git directories of HowieHwong/MetaTool and
-ShishirPatil/gorilla (any clone holding the pinned commits below; files are read with
-`git show COMMIT:PATH`, and each file's SHA-256 is checked against DATA below).
+The four are git directories of HowieHwong/MetaTool, ShishirPatil/gorilla,
+TheAgentArk/Toucan and icip-cas/LiveMCPBench (any clone holding the pinned commits below;
+files are read with `git show COMMIT:PATH`, and each file's SHA-256 is checked against
+DATA below). LiveMCPBench is read only to hold its servers out of Toucan's.
 
 Writes OUT_DIR/train.jsonl, one pair a line: {"q": need, "pos": tool text, "negs": [tool
 texts of the same server or call], "from": source}. A tool's text is what the gateway
@@ -21,6 +22,8 @@ negative):
 - half of MetaTool's 199 tools, chosen by seed (bench/toolsearch/metatool-heldout.txt,
   written here): their queries, descriptions and the multi-tool queries naming them.
   The benchmark reports MetaTool on these tools' queries only.
+- every Toucan server that is one of LiveMCPBench's 70 (its repository is one of theirs,
+  or its tools' names cover 60 % of one of theirs: all of a server of one or two tools).
 """
 import csv
 import hashlib
@@ -40,6 +43,10 @@ SEED = 85
 METATOOL = "35e81bb7576826e980c80fed8f8c0a2b4a1e6fbb"
 GORILLA = "6ea57973c7a6097fd7c5915698c54c17c5b1b6c8"
 BFCL = "berkeley-function-call-leaderboard/bfcl_eval/data/"
+TOUCAN = "a1976dea7688c0f36533aa6e3a3fa4c27e017b4b"
+LIVEMCPBENCH = "a928e57d1ee7a25579b9a7036030faffff72d15b"
+TOUCAN_PAIRS = 3000  # definitions as needs, at most; a sample by seed
+TOUCAN_PER_SERVER = 8
 BFCL_SETS = ["live_multiple", "multiple", "live_simple", "simple_python", "simple_java",
              "simple_javascript", "parallel_multiple", "live_parallel_multiple"]
 
@@ -47,16 +54,24 @@ BFCL_SETS = ["live_multiple", "multiple", "live_simple", "simple_python", "simpl
 DATA = json.load(open(os.path.join(HERE, "data.sha256.json")))
 
 
-def show(git, commit, path):
+def show(git, commit, path, digest=None):
+    """The file at the commit, its bytes checked against DATA (or, with `digest`, added
+    to that running digest of many files, which the caller checks)."""
     b = subprocess.run(["git", "--git-dir", git, "show", f"{commit}:{path}"],
                        check=True, capture_output=True).stdout
+    if digest is not None:
+        digest.update(path.encode() + b"\0" + hashlib.sha256(b).digest())
+        return b.decode("utf-8")
+    pinned(path, commit, hashlib.sha256(b).hexdigest())
+    return b.decode("utf-8")
+
+
+def pinned(path, commit, got):
     want = DATA.get(path)
-    got = hashlib.sha256(b).hexdigest()
     if want is None:
         DATA[path] = got
     elif want != got:
         sys.exit(f"{path} @{commit[:7]}: SHA-256 {got}, pinned {want}: not the pinned data")
-    return b.decode("utf-8")
 
 
 def split_name(name):
@@ -184,11 +199,106 @@ def bfcl(git, held_names):
     return pairs
 
 
+def livemcpbench_servers(git):
+    """LiveMCPBench's servers: (repository, {tool names}) each."""
+    out = []
+    for s in json.loads(show(git, LIVEMCPBENCH, "tools/LiveMCPTool/tools.json")):
+        web = re.sub(r"\.git$", "", (s.get("web") or "").lower().rstrip("/"))
+        names = {t["name"].lower() for x in (s.get("tools") or {}).values() for t in x.get("tools") or []}
+        out.append((web.replace("https://github.com/", ""), names, split_name(s["name"])))
+    return out
+
+
+def is_livemcpbench(repo, names, server, bench):
+    repo = re.sub(r"\.git$", "", (repo or "").lower().rstrip("/")).replace("https://github.com/", "")
+    names = {n.lower() for n in names}
+    for web, theirs, their_name in bench:
+        if web and repo and (repo == web or web.startswith(repo + "/") or repo.startswith(web)):
+            return True
+        if not theirs:
+            continue
+        covered = len(theirs & names) / len(theirs)
+        if len(theirs) <= 2:
+            if covered == 1 and (their_name in server or server in their_name):
+                return True
+        elif covered >= 0.6:
+            return True
+    return False
+
+
+def first_sentences(text, limit=240):
+    """A description's opening, as a need: its first sentences up to `limit` characters,
+    one line."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    out = ""
+    for s in re.split(r"(?<=[.!?])\s+", text):
+        if out and len(out) + len(s) > limit:
+            break
+        out = (out + " " + s).strip()
+    return out[:limit]
+
+
+def toucan(git, bench_git, held_names):
+    """Toucan's catalogue of Smithery servers, those whose live tools/list it kept. Two
+    kinds of pair: a server of one tool, its overview (the catalogue's words, not the
+    tool's) as a need for its tool; and a tool's description's opening as a need, against
+    the tools of its own server (hard negatives), for a sample by seed."""
+    bench = livemcpbench_servers(bench_git)
+    files = subprocess.run(["git", "--git-dir", git, "ls-tree", "--name-only", TOUCAN, "mcp_servers/"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    rng = random.Random(SEED)
+    seen, overview, definitions, excluded, servers = set(), [], [], 0, 0
+    digest = hashlib.sha256()
+    for f in files:
+        v = json.loads(show(git, TOUCAN, f, digest))
+        m = v["metadata"]
+        r = m.get("remote_server_response") or {}
+        if not r.get("is_success") or not r.get("tools"):
+            continue
+        info = m.get("server_info_crawled") or {}
+        server = "-".join(split_name(m.get("server_name") or info.get("name") or "server").split()[:4]) or "server"
+        names = [t["name"] for t in r["tools"]]
+        if is_livemcpbench(info.get("repository_url"), names, split_name(server), bench):
+            excluded += 1
+            continue
+        tools = []
+        for t in r["tools"]:
+            d = (t.get("description") or "").strip()
+            key = (t["name"], d[:200])
+            if split_name(t["name"]) in held_names or len(d) < 20 or key in seen:
+                continue
+            seen.add(key)
+            props = ((t.get("input_schema") or {}).get("properties") or {})
+            tools.append((t, tool_text(server, t["name"], d, props if isinstance(props, dict) else {})))
+        if not tools:
+            continue
+        servers += 1
+        texts = [x[1] for x in tools]
+        if len(r["tools"]) == 1:
+            need = first_sentences(info.get("overview") or "")
+            if len(need) >= 20:
+                overview.append({"q": need, "pos": texts[0], "negs": [], "from": "toucan-overview"})
+        rng.shuffle(tools)
+        for t, text in tools[:TOUCAN_PER_SERVER]:
+            need = first_sentences(t["description"])
+            definitions.append({"q": need, "pos": text, "negs": [x for x in texts if x != text],
+                                "from": "toucan-definition"})
+    # One digest for the 2,120 files: each one's path and SHA-256, in name order.
+    pinned("mcp_servers/*.json", TOUCAN, digest.hexdigest())
+    rng.shuffle(definitions)
+    pairs = overview + definitions[:TOUCAN_PAIRS]
+    print(f"toucan: {servers} servers, {excluded} held out (LiveMCPBench's), {len(overview)} overview "
+          f"pairs, {min(len(definitions), TOUCAN_PAIRS)} of {len(definitions)} definition pairs")
+    return pairs
+
+
 def main():
-    mt_git, g_git, out = sys.argv[1:4]
+    if len(sys.argv) != 6:
+        sys.exit(__doc__.split("\n\n")[1])
+    mt_git, g_git, t_git, lmb_git, out = sys.argv[1:6]
     os.makedirs(out, exist_ok=True)
     held = held_out_names()
-    pairs = metatool(mt_git, out) + bfcl(g_git, held)
+    pairs = metatool(mt_git, out) + bfcl(g_git, held) + toucan(t_git, lmb_git, held)
     with open(os.path.join(out, "train.jsonl"), "w") as f:
         for p in pairs:
             f.write(json.dumps(p) + "\n")

@@ -106,6 +106,70 @@ fn a_model_file_that_is_not_the_built_one_stops_the_start() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The container image (`Dockerfile`) starts: the binary carries no weights and refuses
+/// to start without tool search's model, so the image must copy the folder the build
+/// wrote and point `METAMCP_TOOL_SEARCH_MODEL` at it. The runtime stage's `COPY` of the
+/// model and its `ENV` are read, the files laid out as the image would hold them, and the
+/// binary started with that environment: it gets past the model's check (a broken
+/// listen address beside it makes it exit right after the configuration is read).
+#[test]
+fn the_image_holds_the_model_the_binary_reads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let runtime = dockerfile
+        .rsplit("\nFROM ")
+        .next()
+        .unwrap()
+        .replace("\\\n", " ");
+    let built = std::path::Path::new(env!("METAMCP_MODEL_BUILT"));
+    let folder = format!(
+        "/src/target/models/{}/",
+        built.file_name().unwrap().to_str().unwrap()
+    );
+    let copy = runtime
+        .lines()
+        .find(|l| l.starts_with("COPY ") && l.contains(&folder))
+        .unwrap_or_else(|| panic!("the image copies no {folder}: {runtime}"));
+    let words: Vec<&str> = copy.split_whitespace().collect();
+    let dest = *words.last().unwrap();
+    let mut names: Vec<&str> = words[2..words.len() - 1]
+        .iter()
+        .map(|w| w.strip_prefix(folder.as_str()).unwrap_or(w))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["model.safetensors", "vocab.txt"], "{copy}");
+    let env = runtime
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("METAMCP_TOOL_SEARCH_MODEL="))
+        .unwrap_or_else(|| panic!("the image sets no METAMCP_TOOL_SEARCH_MODEL: {runtime}"));
+    assert_eq!(env.trim_end_matches('/'), dest.trim_end_matches('/'));
+    // The image's file system, as far as the model goes.
+    let image = support::traversable_tempdir("image-model");
+    let held = image.join(dest.trim_start_matches('/'));
+    std::fs::create_dir_all(&held).unwrap();
+    for name in names {
+        std::fs::copy(built.join(name), held.join(name)).unwrap();
+    }
+    let start = |model: &std::path::Path| {
+        let out = support::keep_coverage(Command::new(env!("CARGO_BIN_EXE_metamcp")).env_clear())
+            .env("METAMCP_TOOL_SEARCH_MODEL", model)
+            .env("METAMCP_LISTEN", "not-an-address")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = start(&held);
+    assert!(
+        err.contains("METAMCP_LISTEN") && !err.contains("METAMCP_TOOL_SEARCH"),
+        "{err}"
+    );
+    // Without the folder, the same start names the model (what the image did before).
+    let err = start(&image.join("usr/local/share/nothing"));
+    assert!(err.contains("METAMCP_TOOL_SEARCH_MODEL"), "{err}");
+    let _ = std::fs::remove_dir_all(&image);
+}
+
 /// The binary's entry point in process: help, version, usage and configuration errors,
 /// and a start that fails (a data directory that cannot exist).
 #[tokio::test]

@@ -25,8 +25,8 @@ COPY --from=build /src/target/release/metamcp /src/target/release/keyadm \
      /src/target/release/mcpc /usr/local/bin/
 # Tool search's model: the binary carries no weights, and without them it refuses to start
 # unless METAMCP_TOOL_SEARCH_RETRIEVAL=lexical. The build wrote them here, checked.
-COPY --from=build /src/target/models/all-MiniLM-L6-v2/model.safetensors \
-     /src/target/models/all-MiniLM-L6-v2/vocab.txt /usr/local/share/metamcp/model/
+COPY --from=build /src/target/models/metamcp-toolsearch-1/model.safetensors \
+     /src/target/models/metamcp-toolsearch-1/vocab.txt /usr/local/share/metamcp/model/
 USER metamcp
 WORKDIR /var/lib/metamcp
 ENV METAMCP_LISTEN=0.0.0.0:12009 \

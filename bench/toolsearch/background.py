@@ -10,6 +10,11 @@ Apache-2.0). Only the tools' names, the first 600 characters of their descriptio
 their parameters' names are kept. Each line says which set it came from, so a benchmark
 reporting on that set leaves its lines out.
 
+MetaTool's tools that tool search's encoder was trained on (train/toolsearch/: all but
+the half in metatool-heldout.txt) are left out: the encoder brings needs nearer to them
+than to tools it never saw, so beside a view's tools they would win more often than they
+fit, and the search would say "nothing fits" or "low" where a view's tool serves.
+
 usage: bench/toolsearch/background.py [EXTERNAL_DIR]
 """
 import json
@@ -25,13 +30,15 @@ def english(text):
     return bool(text) and sum(c.isascii() for c in text) >= 0.9 * len(text)
 
 
+held = {l.strip().split("__", 1)[1] for l in open(os.path.join(HERE, "metatool-heldout.txt"))
+        if l.strip() and not l.startswith("#")}
 out = []
 for source in ["metatool", "livemcpbench"]:
     servers = json.load(open(os.path.join(EXT, source, "tools.json")))["servers"]
     for s in servers:
         for t in s["tools"]:
             description = t.get("description") or ""
-            if not english(description):
+            if not english(description) or (source == "metatool" and t["name"] not in held):
                 continue
             params = sorted((t.get("inputSchema") or {}).get("properties") or {})
             out.append({"from": source, "server": s["name"], "name": t["name"],

@@ -142,8 +142,8 @@ settings! {
     /// Tool search of `/mcp` (every server): `off`, `on` or `auto` (the default: on when the
     /// full tool list would pass 64 KiB).
     TOOL_SEARCH = "METAMCP_TOOL_SEARCH",
-    /// How tool search ranks: `hybrid` (the default: words and meaning, all-MiniLM-L6-v2) or
-    /// `lexical` (words alone: no model read, no embeddings computed).
+    /// How tool search ranks: `hybrid` (the default: words and meaning, a fine-tune of
+    /// all-MiniLM-L6-v2) or `lexical` (words alone: no model read, no embeddings computed).
     TOOL_SEARCH_RETRIEVAL = "METAMCP_TOOL_SEARCH_RETRIEVAL",
     /// The folder holding tool search's model (`model.safetensors`, `vocab.txt`); the default
     /// is where the build fetched it.

@@ -9,11 +9,13 @@
 //!
 //! The catalogue (`background.jsonl`, written by `bench/toolsearch/background.py`) is
 //! the English tools of two public benchmarks that nobody on this project wrote:
-//! MetaTool's 199 ChatGPT plugins (MIT) and LiveMCPBench's MCP tools (Apache-2.0):
-//! their names, the start of their descriptions and their parameters' names. The build
+//! the 99 of MetaTool's 199 ChatGPT plugins (MIT) that the encoder was not trained on
+//! (it brings needs nearer to the others than they fit) and LiveMCPBench's MCP tools
+//! (Apache-2.0): their names, the start of their descriptions and their parameters'
+//! names. The build
 //! embeds each as a tool is embedded (`build/background.rs`, with the model it fetched)
 //! and the binary carries the result: the background is there from a gateway's start,
-//! and no gateway or replica spends the 646 embeddings' CPU (about 10 s) on it.
+//! and no gateway or replica spends the 546 embeddings' CPU (about 10 s) on it.
 //! [`super::semantic::model`] checks that the model read at run time embeds as the
 //! build's did.
 
@@ -105,8 +107,14 @@ mod tests {
     #[test]
     fn the_catalogue_is_built_in_and_kept_apart_by_source() {
         let all = catalogue();
-        assert!(all.len() > 600, "{}", all.len());
-        assert!(all.iter().any(|e| e.from == "metatool"));
+        assert!(all.len() > 500, "{}", all.len());
+        // MetaTool's tools the encoder was trained on are left out: only its held-out half.
+        let held = include_str!("../../bench/toolsearch/metatool-heldout.txt")
+            .lines()
+            .filter(|l| l.starts_with("plugins__"))
+            .count();
+        let metatool = all.iter().filter(|e| e.from == "metatool").count();
+        assert!(metatool > 0 && metatool <= held, "{metatool} of {held}");
         assert!(all.iter().any(|e| e.from == "livemcpbench"));
         assert!(all.iter().all(|e| !e.text.is_empty()));
         let mut texts: Vec<&str> = all.iter().map(|e| e.text.as_str()).collect();

@@ -46,9 +46,9 @@ impl Default for Blend {
     fn default() -> Blend {
         Blend {
             lexical_weight: 0.3,
-            mention: 0.2,
-            sure_cosine: 0.2,
-            background_margin: 0.15,
+            mention: 0.0,
+            sure_cosine: 0.16,
+            background_margin: 0.0,
         }
     }
 }

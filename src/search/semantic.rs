@@ -1,5 +1,6 @@
-//! The semantic half of tool search: sentence embeddings from all-MiniLM-L6-v2 (the
-//! `minilm` crate of this repository; the weights reach the machine with the build,
+//! The semantic half of tool search: sentence embeddings from the repository's fine-tune
+//! of all-MiniLM-L6-v2 for tool retrieval ([`MODEL`], `train/toolsearch/`), run by the
+//! `minilm` crate of this repository (the weights reach the machine with the build,
 //! `build/model.rs`, checked against their pinned digest there, at start and when read), a
 //! tool's kept by the hash of the text embedded, and the scores that join them to the
 //! lexical ones ([`super::hybrid`]).
@@ -26,8 +27,9 @@ pub type Vector = Arc<[f32; DIM]>;
 /// What an embedding is kept by: the SHA-256 of the model's name and the text embedded.
 pub type Key = [u8; 32];
 
-/// The model's name, part of every key (a new model never reads an old one's vectors).
-pub const MODEL: &str = "all-MiniLM-L6-v2";
+/// The model's name, part of every key (a new model never reads an old one's vectors):
+/// the build's (`build/model.rs`).
+pub const MODEL: &str = env!("METAMCP_MODEL_NAME");
 
 /// The SHA-256 of the model's `model.safetensors`, pinned by the build.
 pub const WEIGHTS_SHA256: &str = env!("METAMCP_MODEL_SHA256");
@@ -81,7 +83,7 @@ pub fn check_model() -> Result<(), String> {
             return Err(format!(
                 "tool search's model file {} is missing: set METAMCP_TOOL_SEARCH_MODEL to the \
                  folder holding model.safetensors and vocab.txt (the build fetches them into \
-                 target/models/all-MiniLM-L6-v2), or METAMCP_TOOL_SEARCH_RETRIEVAL=lexical",
+                 target/models/metamcp-toolsearch-1), or METAMCP_TOOL_SEARCH_RETRIEVAL=lexical",
                 path.display()
             ));
         }
@@ -153,7 +155,7 @@ fn check_digest(path: &std::path::Path, digest: &[u8]) -> Result<(), String> {
         "tool search's model file {} has SHA-256 {got}, not {WEIGHTS_SHA256}, the model this \
          gateway was built with ({MODEL}): it is damaged or another model's. Set \
          METAMCP_TOOL_SEARCH_MODEL to the folder holding the build's model.safetensors and \
-         vocab.txt (target/models/all-MiniLM-L6-v2 after a build), or \
+         vocab.txt (target/models/metamcp-toolsearch-1 after a build), or \
          METAMCP_TOOL_SEARCH_RETRIEVAL=lexical",
         path.display()
     ))
@@ -220,10 +222,11 @@ pub fn embeds_as_built(
         return Ok(());
     }
     Err(format!(
-        "it is not the model this gateway was built with (all-MiniLM-L6-v2 as the build \
-         fetched it): its embedding of a known text differs by {apart:.3} a component. Set \
+        "it is not the model this gateway was built with ({MODEL}, the repository's \
+         fine-tune of all-MiniLM-L6-v2): its embedding of a known text differs by {apart:.3} \
+         a component. Set \
          METAMCP_TOOL_SEARCH_MODEL to the folder holding that model's model.safetensors and \
-         vocab.txt (target/models/all-MiniLM-L6-v2 after a build), or unset it"
+         vocab.txt (target/models/metamcp-toolsearch-1 after a build), or unset it"
     ))
 }
 
@@ -385,15 +388,30 @@ mod tests {
 
     #[test]
     fn the_model_gives_the_reference_embeddings() {
-        // sentence-transformers' own pipeline (tokenizer.json, the f32 weights, mean
-        // pooling, normalisation) gives these first components.
-        let v = embed_query("what time is it in Tokyo?").unwrap();
-        let want = [0.04118, 0.02437, -0.00522, 0.01511, 0.00355, 0.0166];
-        for (got, want) in v.iter().zip(want) {
-            assert!((got - want).abs() < 2e-4, "{got} against {want}");
-        }
-        let norm: f32 = v.iter().map(|x| x * x).sum();
-        assert!((norm - 1.0).abs() < 1e-4);
+        let near = |v: &[f32; DIM], want: [f32; 6]| {
+            for (got, want) in v.iter().zip(want) {
+                assert!((got - want).abs() < 2e-4, "{got} against {want}");
+            }
+            let norm: f32 = v.iter().map(|x| x * x).sum();
+            assert!((norm - 1.0).abs() < 1e-4);
+        };
+        // The stock all-MiniLM-L6-v2: sentence-transformers' own pipeline (tokenizer.json,
+        // the f32 weights, mean pooling, normalisation) gives these first components.
+        let stock = std::path::Path::new(env!("METAMCP_MODEL_STOCK"));
+        let read = |name: &str| std::fs::read(stock.join(name)).unwrap();
+        let vocab = String::from_utf8(read("vocab.txt")).unwrap();
+        let stock = minilm::Model::load(&read("model.safetensors"), &vocab).unwrap();
+        let query = "what time is it in Tokyo?";
+        near(
+            &stock.embed(query),
+            [0.04118, 0.02437, -0.00522, 0.01511, 0.00355, 0.0166],
+        );
+        // The gateway's fine-tune of it: the training's own pipeline
+        // (train/toolsearch/common.py `embed`, torch) gives these.
+        near(
+            &embed_query(query).unwrap(),
+            [0.06696, 0.03873, -0.00746, 0.00165, -0.00864, 0.01882],
+        );
         let m = model().unwrap();
         assert_eq!(
             m.tokens("Don't re-use e-mail addresses (CO2 émission)", 256),

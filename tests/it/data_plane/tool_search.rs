@@ -388,7 +388,7 @@ async fn the_modes_decide_what_tools_list_gives_and_are_reported() {
         let e = &v["tool_search_embedded"];
         (e["tools"].as_u64() > Some(0)
             && e["embedded"] == e["tools"]
-            && e["background_of"].as_u64() > Some(600))
+            && e["background_of"].as_u64() > Some(500))
         .then_some(())
     })
     .await;

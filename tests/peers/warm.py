@@ -138,8 +138,9 @@ def client(argv):
         "cwd": os.getcwd(), "env": dict(os.environ),
     }).encode()
     frame = struct.pack("!I", len(request)) + request
-    # A server reads a whole request before it starts anything, so a request it never
-    # answered started nothing (one ending as it idles out, say) and goes to another.
+    # A server says "took" once it has read a whole request, before it starts anything:
+    # a request it never took started nothing (one ending as it idles out, say) and goes
+    # to another; one it took is never sent again (the script may have read its input).
     for _attempt in range(3):
         sock = reach(server_name())
         if sock is None:
@@ -147,14 +148,23 @@ def client(argv):
         try:
             sent = socket.send_fds(sock, [frame[:4096]], [0, 1, 2])
             sock.sendall(frame[sent:])
-            started = read_line(sock)
+            took = read_line(sock)
         except OSError:
-            started = None
-        if started is not None and started.startswith("pid "):
+            took = None
+        if took == "took":
             break
         sock.close()
     else:
-        sys.stderr.write(f"python-warm: no warm server started {target}\n")
+        sys.stderr.write(f"python-warm: no warm server took the start of {target}\n")
+        os._exit(70)
+    try:
+        started = read_line(sock)
+    except OSError:
+        started = None
+    if started is None or not started.startswith("pid "):
+        sys.stderr.write(f"python-warm: the warm server took the start of {target} and "
+                         f"ended before it said the script's pid ({started!r}): see "
+                         f"{os.path.join(os.path.dirname(os.path.dirname(REAL)), 'warm.log')}\n")
         os._exit(70)
     pid = int(started[4:])
 
@@ -445,6 +455,13 @@ def start(conn, warmer, live, sel, listener):
         request, fds = read_request(conn)
     except (OSError, ValueError) as e:
         print(f"python-warm: a bad request: {e}", file=sys.stderr, flush=True)
+        conn.close()
+        return
+    try:
+        conn.sendall(b"took\n")
+    except OSError:  # its caller is gone: nothing to start
+        for fd in fds:
+            os.close(fd)
         conn.close()
         return
     warmer.warm(request["kind"], request["target"], request["cwd"])

@@ -168,3 +168,72 @@ fn a_warm_start_passes_signals_on_and_dies_with_its_caller() {
     child.wait().expect("wait");
     until_gone(pid, "after SIGKILL of its caller");
 }
+
+/// A start is never run twice: a server that took a request (it may have started the
+/// script, which may have read its input) and then ended without saying the script's
+/// pid is reported, not sent the request again or run cold (either would run the
+/// script a second time on an input already read). Here a stand-in server takes the
+/// request and closes: the caller exits 70 naming it, and nothing ran the script.
+#[test]
+fn a_start_the_server_took_is_never_sent_again() {
+    let dir = tempfile::tempdir().expect("a directory");
+    // A copy of python-warm of its own: its server's name is its own, so the stand-in
+    // below is the only server it can reach.
+    let warm = dir.path().join("python-warm");
+    std::fs::copy(python("venv2"), &warm).expect("copy python-warm");
+    let ran = dir.path().join("ran");
+    let marks = script(
+        dir.path(),
+        "marks.py",
+        &format!(
+            "import sys\nopen({:?}, 'a').write(sys.stdin.read())\n",
+            ran.display()
+        ),
+    );
+    let stand_in = script(
+        dir.path(),
+        "stand_in.py",
+        &format!(
+            r#"import importlib.machinery, socket, sys
+warm = importlib.machinery.SourceFileLoader("warm", {warm:?}).load_module()
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind("\0" + warm.server_name())
+listener.listen(8)
+print("listening", flush=True)
+conn, _ = listener.accept()
+data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+conn.sendall(b"took\n")
+conn.close()
+listener.close()
+print("took", len(fds), flush=True)
+"#,
+            warm = warm.display().to_string()
+        ),
+    );
+    let mut server = Command::new(peers().join("venv2/bin/python"))
+        .arg(&stand_in)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the stand-in");
+    let mut out = std::io::BufReader::new(server.stdout.take().expect("its stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("it listens");
+    assert_eq!(line.trim(), "listening");
+    let got = run(
+        &warm,
+        dir.path(),
+        &[marks.to_str().expect("a path")],
+        "input\n",
+    );
+    let err = String::from_utf8_lossy(&got.stderr);
+    assert_eq!(got.status.code(), Some(70), "{err}");
+    assert!(
+        err.contains("took the start of") && err.contains("marks.py"),
+        "{err}"
+    );
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("it took");
+    assert_eq!(line.trim(), "took 3");
+    server.wait().expect("the stand-in ends");
+    assert!(!ran.exists(), "the script ran");
+}

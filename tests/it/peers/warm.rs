@@ -201,7 +201,10 @@ listener.bind("\0" + warm.server_name())
 listener.listen(8)
 print("listening", flush=True)
 conn, _ = listener.accept()
-data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+data, fds, _, _ = socket.recv_fds(conn, 4096, 3)
+size = int.from_bytes(data[:4], "big") + 4
+while len(data) < size:  # the whole request, as a server reads it before it says so
+    data += conn.recv(size - len(data))
 conn.sendall(b"took\n")
 conn.close()
 listener.close()

@@ -147,7 +147,8 @@ def client(argv):
             exec_real(argv)
         try:
             sent = socket.send_fds(sock, [frame[:4096]], [0, 1, 2])
-            sock.sendall(frame[sent:])
+            if sent < len(frame):  # (sending nothing to a peer that closed is an EPIPE)
+                sock.sendall(frame[sent:])
             took = read_line(sock)
         except OSError:
             took = None

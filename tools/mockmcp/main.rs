@@ -354,6 +354,10 @@ struct Reply {
     stream: bool,
     /// Pause before each message of a streamed answer.
     interval: Duration,
+    /// `big`'s answer: a text of this many `x`s, written as it is rather than by
+    /// serde_json, whose escaping looked at each byte for some 0.2 µs in a debug build
+    /// (a 5 MB answer took a second of the suite's CPU; [`answer`]).
+    xs: Option<usize>,
 }
 
 impl Reply {
@@ -363,6 +367,7 @@ impl Reply {
             outcome: Ok(v),
             stream: false,
             interval: Duration::ZERO,
+            xs: None,
         }
     }
     fn err(code: i64, m: impl Into<String>) -> Reply {
@@ -371,6 +376,7 @@ impl Reply {
             outcome: Err((code, m.into())),
             stream: false,
             interval: Duration::ZERO,
+            xs: None,
         }
     }
 }
@@ -570,7 +576,10 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
         }
         "big" => {
             let n = args["bytes"].as_u64().unwrap_or(0).min(256 << 20) as usize;
-            Reply::ok(text("x".repeat(n)))
+            Reply {
+                xs: Some(n),
+                ..Reply::ok(text("x".repeat(n)))
+            }
         }
         // Needs the user at a URL first (-32042) until `GET /control/visit`;
         // `"sse": true` answers on an SSE stream.
@@ -610,6 +619,7 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
                 outcome: Ok(text(format!("done after {steps} steps"))),
                 stream: true,
                 interval,
+                xs: None,
             }
         }
         "toggle" if server.rich => {
@@ -638,6 +648,23 @@ async fn call_tool(server: &Server, params: &Value) -> Reply {
             Reply::ok(text("extra called"))
         }
         other => Reply::err(-32602, format!("unknown tool: {other}")),
+    }
+}
+
+/// The JSON-RPC message answering request `id` with `reply`'s outcome.
+fn answer(id: &Value, reply: &Reply) -> String {
+    match reply.xs {
+        Some(n) => {
+            let id = id.to_string();
+            let mut s = String::with_capacity(n + id.len() + 64);
+            s.push_str(r#"{"jsonrpc":"2.0","id":"#);
+            s.push_str(&id);
+            s.push_str(r#","result":{"content":[{"type":"text","text":""#);
+            s.push_str(&"x".repeat(n));
+            s.push_str(r#""}]}}"#);
+            s
+        }
+        None => response(id, &reply.outcome).to_string(),
     }
 }
 
@@ -1024,7 +1051,7 @@ async fn post(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
             s.in_flight.remove(&key);
         }
     }
-    let final_msg = response(&id, &reply.outcome).to_string();
+    let final_msg = answer(&id, &reply);
     let mut resp = if reply.stream || server.always_sse {
         let (tx, rx) = mpsc::channel(reply.notifications.len() + 1);
         let interval = reply.interval;
@@ -1372,13 +1399,13 @@ async fn legacy_post(server: Arc<Server>, req: Request<Incoming>) -> Response<Bo
                         .await;
                 }
             };
-            for n in reply.notifications {
+            for n in &reply.notifications {
                 if !reply.interval.is_zero() {
                     tokio::time::sleep(reply.interval).await;
                 }
                 send(n.to_string()).await;
             }
-            send(response(&id, &reply.outcome).to_string()).await;
+            send(answer(&id, &reply)).await;
         });
     }
     full(StatusCode::ACCEPTED, "text/plain", "")
@@ -1472,10 +1499,10 @@ async fn run_stdio(server: Arc<Server>) -> std::io::Result<()> {
         let out = out_tx.clone();
         tokio::spawn(async move {
             let reply = handle(&server, &msg).await;
-            for n in reply.notifications {
+            for n in &reply.notifications {
                 let _ = out.send(n.to_string());
             }
-            let _ = out.send(response(&id, &reply.outcome).to_string());
+            let _ = out.send(answer(&id, &reply));
         });
     }
     // Stdin ended: the notifications' relay holds a sender too, and the writer would

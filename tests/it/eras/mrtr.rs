@@ -380,14 +380,15 @@ async fn a_backend_needing_the_user_at_a_url_gets_a_url_question_then_the_call_a
     }
 }
 
-/// 10,000 calls from one key whose backend asks something (16 at a time, within the
+/// 2,000 calls from one key whose backend asks something (16 at a time, within the
 /// backend's bulkhead): the key's bound (METAMCP_KEY_MAX_PARKED, 64) wait, every other
 /// is refused with -31029 at once and cancelled at the backend, and another key is
-/// served as before.
+/// served as before. (It sent 10,000: the 8,000 more met the same refusal on the same
+/// path, and the test took 27.8 CPU-s of a debug build alone, against 6.8.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_waiting_calls_from_one_key_are_bounded() {
+async fn two_thousand_waiting_calls_from_one_key_are_bounded() {
     use futures_util::StreamExt;
-    const N: usize = 10_000;
+    const N: usize = 2_000;
     let (gw, mock) = gateway_with(|_| {}).await;
     let c = client(&gw);
     // The key proved once (argon2), so the flood is not refused at the door instead.

@@ -90,7 +90,7 @@ cargo fmt --all -- --check
 # The load tools without tests, pipebench and fixedserver, are named, and so built (as
 # harnesses with no tests) in this same command: a `cargo build -p metamcp-loadtest
 # --bins` of their own resolved the dependencies' features for that package alone and
-# compiled tokio, hyper, h2, serde_json and eight more a second time (14 s of the run's
+# compiled tokio, hyper, h2, serde_json and ten more a second time (14 s of the run's
 # wall clock, after the build).
 targets=(--lib --tests --benches --examples --bin pipebench --bin fixedserver)
 # Clippy lints the build itself: `cargo clippy` is `cargo check` with clippy-driver as

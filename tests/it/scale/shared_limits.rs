@@ -782,8 +782,31 @@ async fn a_keys_streams_are_counted_on_every_replica_and_given_back_when_closed(
 /// A SIGTERM while the background task's reservation of a daily block waits on a slow
 /// database (a row lock held on the key's `limit_daily` row): the block granted after
 /// the stop began is given back with the rest, so the day's count is the calls served.
+///
+/// The scene needs the machine's timing twice: the reservation must reach the lock
+/// before the calls spend the block in memory (a second of demand, `DAILY_HORIZON`), and
+/// the stop must begin within the background statement's two seconds. On a loaded
+/// machine either can miss, and then the scene is set again on a fresh database and
+/// replica, at most three times. What the test holds the gateway to (the stop waits for
+/// the reservation, exits cleanly, and the day's count is the calls served) is asserted
+/// in every attempt that set the scene: a broken stop fails the first of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigterm_while_a_daily_block_is_being_reserved_loses_no_call() {
+    let mut missed = Vec::new();
+    for attempt in 1..=3 {
+        match sigterm_while_a_block_is_reserved().await {
+            Ok(()) => return,
+            Err(why) => {
+                eprintln!("attempt {attempt}: the scene was not set ({why}); setting it again");
+                missed.push(why);
+            }
+        }
+    }
+    panic!("the scene was never set in three attempts: {missed:?}");
+}
+
+/// One attempt: `Err` when the machine's timing did not set the scene (see above).
+async fn sigterm_while_a_block_is_reserved() -> Result<(), String> {
     let db = TestDb::new().await;
     let mut rep = Replica::start_with(&db, &[("METAMCP_DRAIN_GRACE", "0".into())]);
     let store = support::gateway::key_store(&db);
@@ -850,31 +873,43 @@ async fn a_sigterm_while_a_daily_block_is_being_reserved_loses_no_call() {
             .unwrap_or(0)
     };
     // Calls go on from the block in memory until the background asks for the next one
-    // (at half the block), and that ask waits on the lock.
+    // (at half the block), and that ask waits on the lock. A call that finds the block
+    // spent asks on the request path and waits on the lock itself (half a second, then
+    // refused): the scene was missed, not the property.
     let deadline = Instant::now() + Duration::from_secs(20);
     while waiting().await == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no reservation waits on the lock"
-        );
-        served += serve(1).await;
+        if Instant::now() >= deadline {
+            return Err("no reservation waited on the lock within 20 s".into());
+        }
+        let m = call(rep.addr, &key, "mock__echo", json!({"message": "d"})).await;
+        if !m["result"].is_object() {
+            return Err(format!(
+                "the block was spent before the reservation waited: {m}"
+            ));
+        }
+        served += 1;
     }
-    assert_eq!(
-        metric(rep.addr, "metamcp_limits_degraded").await,
-        0.0,
-        "the reservation is the background's: no call waited for it"
-    );
+    if metric(rep.addr, "metamcp_limits_degraded").await != 0.0 {
+        return Err("a call waited for the reservation on the request path".into());
+    }
     // SIGTERM: the stop waits for that reservation before giving back the leases (fixed),
     // or gives them back at once, its statement waiting on the lock beside it (the bug).
     // SAFETY: kill(2) on our own child's pid.
     unsafe {
         libc::kill(rep.child.id() as i32, libc::SIGTERM);
     }
-    eventually(Duration::from_secs(10), "the stop under way", || async {
-        (rep.logged("waiting for the limits' statement in progress") > 0 || waiting().await >= 2)
-            .then_some(())
-    })
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rep.logged("waiting for the limits' statement in progress") == 0 && waiting().await < 2 {
+        if Instant::now() >= deadline {
+            // The reservation gave up on the lock (its two seconds) before the signal
+            // came: nothing was in progress to wait for.
+            if rep.logged("PostgreSQL does not answer") > 0 {
+                return Err("the reservation timed out before the stop began".into());
+            }
+            panic!("the stop is not under way 10 s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     lock.rollback().await.unwrap();
     let status = tokio::task::spawn_blocking(move || {
         let status = rep.child.wait();
@@ -884,11 +919,9 @@ async fn a_sigterm_while_a_daily_block_is_being_reserved_loses_no_call() {
     .unwrap();
     let (status, rep) = status;
     assert!(status.as_ref().is_ok_and(|s| s.success()), "{status:?}");
-    assert_eq!(
-        rep.logged("PostgreSQL does not answer"),
-        0,
-        "the reservation was answered within its time (the lock was held too long)"
-    );
+    if rep.logged("PostgreSQL does not answer") > 0 {
+        return Err("the lock was held past the reservation's two seconds".into());
+    }
     let used: i64 = watcher
         .query_one(
             "SELECT used FROM limit_daily WHERE key_id = $1 ORDER BY day DESC LIMIT 1",
@@ -898,4 +931,5 @@ async fn a_sigterm_while_a_daily_block_is_being_reserved_loses_no_call() {
         .unwrap()
         .get(0);
     assert_eq!(used as u64, served, "the day's count is the calls served");
+    Ok(())
 }

@@ -635,19 +635,23 @@ pub fn assert_everything_asked(seen: &serde_json::Value) {
     );
     // Its info message about the roots follows their answer, with no call of its own: a
     // 2026-07-28 client without a listen stream is sent it while one of its calls is in
-    // flight. That is sure when roots was asked during the roots call (last); asked
-    // during an earlier call, the message may come after that call ended.
-    if asked.last() == Some(&"roots") {
-        assert!(
-            seen["logged"]
-                .as_array()
-                .is_some_and(|l| l.contains(&json!({
-                    "level": "info",
-                    "data": "Roots updated: 1 root(s) received from client"
-                }))),
-            "{seen}"
-        );
-    }
+    // flight. Whether one still is when the backend sends it is the machine's timing: the
+    // roots are asked by the backend's timer, during whichever call is in flight, and on
+    // a loaded machine the last call can end before the message comes (seen with eight
+    // test threads on 2 cores). So what arrives is that message and nothing else (the
+    // client asked for info and above). That a session-era backend's log messages reach
+    // an SDK 2.x client during its call is `peers::sdks::the_python_sdk_2_in_the_stateless_era`'s
+    // to show.
+    let logged = seen["logged"].as_array().expect("logged");
+    assert!(logged.len() <= 1, "{seen}");
+    assert!(
+        logged.iter().all(|l| *l
+            == json!({
+                "level": "info",
+                "data": "Roots updated: 1 root(s) received from client"
+            })),
+        "{seen}"
+    );
 }
 
 /// What `tests/peers/sdk2_fastmcp.py` saw of FastMCP's questions and logs, in either

@@ -5,6 +5,7 @@
 //! returned as [`Refused`] for the caller to answer in its own shape (a JSON-RPC error, a
 //! 429 problem).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use crate::http::{ApiError, Body};
 use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
+use crate::mcp::era::tasks::places::Handoff;
 use crate::mcp::planes::Planes;
 use crate::mcp::wire::relayed;
 use crate::mcp::wire::rpc::RpcError;
@@ -36,24 +38,6 @@ pub(crate) async fn request(state: &Planes, p: &Principal) -> Result<(), Refused
         .request(&p.key_id, &limits)
         .await
         .map_err(|r| refused(state, p, r))
-}
-
-/// One request against the key's rate, then a place among its requests in flight (held
-/// until the returned guard drops).
-pub(crate) async fn request_in_flight(
-    state: &Planes,
-    p: &Principal,
-) -> Result<Option<InFlight>, Refused> {
-    let limiter = &state.auth.limits;
-    let limits = limiter.effective(&p.limits);
-    if !limits.any() {
-        return Ok(None);
-    }
-    let charged = match limiter.request(&p.key_id, &limits).await {
-        Ok(()) => limiter.enter(&p.key_id, &limits).await,
-        Err(r) => Err(r),
-    };
-    charged.map_err(|r| refused(state, p, r))
 }
 
 /// A place among the key's requests in flight alone (its rate charged already).
@@ -95,15 +79,7 @@ pub(crate) async fn admit(
     body: &[u8],
     f: &Frame,
 ) -> Result<Option<InFlight>, RpcError> {
-    if let Some(mark) = relayable.and_then(|h| h.get(relayed::RELAYED))
-        && relayed::charged_already(
-            &ctx.state.cipher,
-            mark.as_bytes(),
-            ctx.kid(),
-            body,
-            crate::base::unix_now_ms(),
-        )
-    {
+    if charged_elsewhere(ctx, relayable, body) {
         return Ok(None);
     }
     // A 2026-07-28 retry that spent its confirmation (or its suspended run's state): one
@@ -118,6 +94,62 @@ pub(crate) async fn admit(
     }
 }
 
+/// Whether another replica admitted the request and passed it here (its sealed mark).
+fn charged_elsewhere(ctx: &Ctx, relayable: Option<&hyper::HeaderMap>, body: &[u8]) -> bool {
+    relayable
+        .and_then(|h| h.get(relayed::RELAYED))
+        .is_some_and(|mark| {
+            relayed::charged_already(
+                &ctx.state.cipher,
+                mark.as_bytes(),
+                ctx.kid(),
+                body,
+                crate::base::unix_now_ms(),
+            )
+        })
+}
+
+/// A request's waiting place among its key's requests about its tasks.
+pub(crate) type Reading = crate::mcp::era::tasks::places::Place;
+
+/// Phase 1 of a request about one of the caller's tasks (`tasks/get`, `tasks/result`,
+/// `tasks/cancel`, `tasks/update`): the key's rate, and no place among its requests in
+/// flight, for a running task holds one already ([`Handoff`]) and its reads must reach
+/// it under `max_concurrent` 1. A key with a `max_concurrent` has at most
+/// `METAMCP_KEY_MAX_TASKS` of them waiting at once (`tasks/result` waits for its task).
+pub(crate) async fn task_request(
+    ctx: &Ctx,
+    relayable: &hyper::HeaderMap,
+    body: &[u8],
+) -> Result<Option<Reading>, RpcError> {
+    let Some(p) = &ctx.principal else {
+        return Ok(None);
+    };
+    if charged_elsewhere(ctx, Some(relayable), body) {
+        return Ok(None);
+    }
+    request(&ctx.state, p).await.map_err(|r| limited(&r))?;
+    let limits = ctx.state.auth.limits.effective(&p.limits);
+    if limits.max_concurrent.is_none() {
+        return Ok(None);
+    }
+    let bound = ctx.state.config.tasks.per_key;
+    let (reading, waiting) = ctx.state.era.tasks_reading.reserve(p.key_id.to_string());
+    if waiting > bound {
+        let r = Refused {
+            kind: crate::auth::limits::Kind::Concurrency,
+            message: format!(
+                "this key has {bound} requests about its tasks waiting already, the most it \
+                 may (METAMCP_KEY_MAX_TASKS): wait for one to be answered"
+            ),
+            retry_after_ms: 1000,
+            bound: Some(bound as u64),
+        };
+        return Err(limited(&refused(&ctx.state, p, r)));
+    }
+    Ok(Some(reading))
+}
+
 /// A place among the caller's requests in flight alone, its rate charged already.
 pub(crate) async fn place_in_flight(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
     match &ctx.principal {
@@ -128,13 +160,43 @@ pub(crate) async fn place_in_flight(ctx: &Ctx) -> Result<Option<InFlight>, RpcEr
 
 /// Applies the caller's key limits to one MCP request: its rate, then a place among its
 /// requests in flight (held by the caller until the answer is sent).
+///
+/// A key refused for concurrency while some of its places are held by its tasks here
+/// has them looked at ([`crate::mcp::era::tasks::look`]): a place a task that ended
+/// still held is the request's, its rate charged already.
 pub(crate) async fn mcp_request(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
-    match &ctx.principal {
-        Some(p) => request_in_flight(&ctx.state, p)
-            .await
-            .map_err(|r| limited(&r)),
-        None => Ok(None),
+    let Some(p) = &ctx.principal else {
+        return Ok(None);
+    };
+    let limiter = &ctx.state.auth.limits;
+    let limits = limiter.effective(&p.limits);
+    if !limits.any() {
+        return Ok(None);
     }
+    request(&ctx.state, p).await.map_err(|r| limited(&r))?;
+    let refusal = match limiter.enter(&p.key_id, &limits).await {
+        Err(r) => r,
+        place => return place.map_err(|r| limited(&refused(&ctx.state, p, r))),
+    };
+    let running = &ctx.state.era.tasks_running;
+    if running.count(&p.key_id) == 0 {
+        return Err(limited(&refused(&ctx.state, p, refusal)));
+    }
+    if Box::pin(crate::mcp::era::tasks::look::free_ended(ctx)).await
+        && let Ok(place) = limiter.enter(&p.key_id, &limits).await
+    {
+        return Ok(place);
+    }
+    let tasks = running.count(&p.key_id);
+    let refusal = Refused {
+        message: format!(
+            "{}; {tasks} of them tasks not yet seen to end: read one's end (tasks/get) or \
+             cancel it (tasks/cancel) to free its place",
+            refusal.message
+        ),
+        ..refusal
+    };
+    Err(limited(&refused(&ctx.state, p, refusal)))
 }
 
 /// What a code-mode run's own admission lends its inner calls: the run was charged once
@@ -248,26 +310,40 @@ pub(crate) fn over_limit(r: Refused) -> ApiError {
     }
 }
 
-/// `resp` holding the key's place in flight (if any) until it has been sent.
-pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
-    match place {
-        Some(place) => resp.map(|b| held(b, place)),
-        None => resp,
+/// `resp` holding the key's place in flight (if any) until it has been sent. A task
+/// call's answer hands the place to the task it made instead ([`Handoff`]), which holds
+/// it until the task is seen to end; the answer holds it until sent when it made none.
+pub(crate) fn hold(
+    mut resp: hyper::Response<Body>,
+    place: Option<InFlight>,
+) -> hyper::Response<Body> {
+    let Some(place) = place else {
+        return resp;
+    };
+    match resp.extensions_mut().remove::<Arc<Handoff>>() {
+        Some(handoff) => {
+            handoff.place(place);
+            resp.map(|b| held(b, handoff))
+        }
+        None => resp.map(|b| held(b, place)),
     }
 }
 
-/// `body` holding the key's place in flight until it has been sent.
-pub(crate) fn held(body: Body, held: InFlight) -> Body {
-    Body::Stream(Box::pin(Held { body, _held: held }))
+/// `body` holding `guard` (the key's place in flight) until it has been sent.
+pub(crate) fn held<G: Send + Sync + Unpin + 'static>(body: Body, guard: G) -> Body {
+    Body::Stream(Box::pin(Held {
+        body,
+        _guard: guard,
+    }))
 }
 
 /// An answer's body with the key's place in flight, given back when it has been sent.
-struct Held {
+struct Held<G> {
     body: Body,
-    _held: InFlight,
+    _guard: G,
 }
 
-impl hyper::body::Body for Held {
+impl<G: Send + Sync + Unpin + 'static> hyper::body::Body for Held<G> {
     type Data = Bytes;
     type Error = std::io::Error;
 

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::mcp::era::rounds::{ParkBounds, Parked};
 use crate::mcp::era::tasks::inputs::TaskInputs;
-use crate::mcp::era::tasks::places::Creating;
+use crate::mcp::era::tasks::places::{PerKey, Running};
 
 /// What the era adapters hold between a call's requests, shared by every request.
 pub struct EraPlane {
@@ -19,7 +19,13 @@ pub struct EraPlane {
     pub task_inputs: Arc<TaskInputs>,
     /// Tasks being created per key, counted against `METAMCP_KEY_MAX_TASKS` with the
     /// recorded ones.
-    pub tasks_creating: Arc<Creating>,
+    pub tasks_creating: Arc<PerKey>,
+    /// Tasks holding their key's place among its requests in flight (`max_concurrent`)
+    /// until they are seen to end.
+    pub tasks_running: Arc<Running>,
+    /// Requests about a key's tasks waiting at once, counted against
+    /// `METAMCP_KEY_MAX_TASKS` (they take no place in flight: the task holds one).
+    pub tasks_reading: Arc<PerKey>,
 }
 
 impl EraPlane {
@@ -37,6 +43,8 @@ impl EraPlane {
             )),
             task_inputs: Arc::new(TaskInputs::new(config.tasks.per_key, config.parked.total)),
             tasks_creating: Arc::default(),
+            tasks_running: Arc::default(),
+            tasks_reading: Arc::default(),
         }
     }
 }

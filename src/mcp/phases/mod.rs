@@ -236,6 +236,17 @@ async fn detoured(
     body: &Bytes,
     f: &Frame,
 ) -> Result<Response<Body>, RpcError> {
+    if ctx.is_task_request(f) && !f.is(Method::TasksList) {
+        // About one task, which holds its place while it runs: the rate alone.
+        let reading = charge::task_request(ctx, headers, body)
+            .await
+            .map_err(|e| record::refused(ctx, body, f, e))?;
+        let resp = Box::pin(serve::task(ctx, headers, body, f)).await?;
+        return Ok(match reading {
+            Some(reading) => resp.map(|b| charge::held(b, reading)),
+            None => resp,
+        });
+    }
     let place = charge::admit(ctx, Some(headers), body, f)
         .await
         .map_err(|e| record::refused(ctx, body, f, e))?;

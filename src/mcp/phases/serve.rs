@@ -58,18 +58,28 @@ pub async fn detour(
             },
         );
     }
-    Ok(Detoured::Answered(match ctx.client_modern() {
+    Ok(Detoured::Answered(task(ctx, headers, body, f).await?))
+}
+
+/// Serves a task request on its era's path.
+pub async fn task(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: &Bytes,
+    f: &Frame,
+) -> Result<Response<Body>, RpcError> {
+    match ctx.client_modern() {
         false => {
             Box::pin(crate::mcp::era::tasks::session::serve(
                 ctx, headers, body, f,
             ))
-            .await?
+            .await
         }
         true => {
             Box::pin(crate::mcp::era::tasks::extension::serve(
                 ctx, headers, body, f,
             ))
-            .await?
+            .await
         }
-    }))
+    }
 }

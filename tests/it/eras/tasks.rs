@@ -481,3 +481,79 @@ async fn task_calls_in_a_batch_get_the_gateways_ids_and_count_against_the_bound(
     let got = old.result("tasks/get", json!({"taskId": ids[0]})).await;
     assert_eq!(got["taskId"], ids[0].as_str(), "{got}");
 }
+
+/// Under `max_concurrent` 1 a task of server-everything holds its key's place while it
+/// runs: a call meanwhile is refused, saying a task holds it. Reading the task takes no
+/// place of its own, but a key's reads waiting at once are bounded
+/// (`METAMCP_KEY_MAX_TASKS`, two here): of three `tasks/result` sent at once, two wait
+/// for the task's end and get its result, the third is refused at once. Once the task
+/// has ended, the key's place is back.
+#[tokio::test]
+async fn a_running_task_holds_its_keys_place_and_its_reads_are_bounded() {
+    use metamcp::model::limits::{LimitsChange, Setting};
+    use metamcp::store::keys::{NewKey, Scope};
+    let gw = with_everything(|c| c.tasks.per_key = 2).await;
+    let key = crate::support::gateway::key_store(&gw.db)
+        .create(NewKey {
+            name: "one-place".into(),
+            description: None,
+            scope: Scope::Client,
+            namespaces: vec![],
+            expires_in_days: None,
+            limits: LimitsChange {
+                max_concurrent: Some(Setting::Is(1)),
+                ..LimitsChange::default()
+            },
+        })
+        .await
+        .expect("create key")
+        .api_key;
+    let c = session(&gw, &key).await;
+    let task = start_task(&c, json!({"topic": "places", "ambiguous": false})).await;
+    let id = task["taskId"].as_str().expect("a task").to_string();
+
+    // Any answer, a refusal (429) included.
+    let ask = |id: u64, method: &'static str, params: Value| {
+        let c = &c;
+        async move {
+            let m = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            support::mcp::response_message(&c.post(&m).await)
+        }
+    };
+    let echo = json!({"name": "everything__echo", "arguments": {"message": "meanwhile"}});
+    let refused = ask(2, "tools/call", echo.clone()).await;
+    assert_eq!(refused["error"]["code"], -32029, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["limit_name"], "concurrency",
+        "{refused}"
+    );
+    let says = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(says.contains("tasks not yet seen to end"), "{refused}");
+
+    let reads = (0..3).map(|i| ask(10 + i, "tasks/result", json!({"taskId": id})));
+    let reads = futures_util::future::join_all(reads).await;
+    let ended = reads
+        .iter()
+        .filter(|m| support::mcp::text_of(&m["result"]).contains("places"))
+        .count();
+    let bounded = reads
+        .iter()
+        .filter(|m| {
+            m["error"]["code"] == -32029
+                && m["error"]["message"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("METAMCP_KEY_MAX_TASKS"))
+        })
+        .count();
+    assert_eq!((ended, bounded), (2, 1), "{reads:?}");
+
+    let through = eventually(support::WAIT, "the key's place back", || async {
+        let m = ask(20, "tools/call", echo.clone()).await;
+        m.get("result").is_some().then_some(m)
+    })
+    .await;
+    assert!(
+        support::mcp::text_of(&through["result"]).contains("meanwhile"),
+        "{through}"
+    );
+}

@@ -118,17 +118,8 @@ fn applies(kind: Kind, door: Door) -> bool {
     match kind {
         Kind::ConfirmUnasked => door != Door::Confirmed,
         Kind::ConfirmDeclined => door == Door::Confirmed,
-        _ => !task_runs_unheld(kind, door),
+        _ => true,
     }
-}
-
-/// Left out: a task request holds the key's place in flight until its task is created,
-/// not while the task runs, so under `max_concurrent` 1 a key's tasks run at the
-/// backend side by side (three at once, made one after another). The cell passed only
-/// when the first task's `tasks/result`, holding a place while it waits, came before the
-/// second call: by timing, not by the limit.
-fn task_runs_unheld(kind: Kind, door: Door) -> bool {
-    kind == Kind::KeyConcurrency && matches!(door, Door::Task | Door::ModernTask)
 }
 
 /// One kind's case: the call (a tool by the name the view exposes, and its arguments),
@@ -386,6 +377,7 @@ impl Door {
         let attempts = (0..c.attempts as u64).map(|i| self.attempt(cell, i));
         match self {
             Door::Inner => inner(gw, key, c).await,
+            Door::Task | Door::ModernTask => tasks(self, cell).await,
             _ if c.together => join_all(attempts).await,
             _ => {
                 let mut out = Vec::new();
@@ -451,64 +443,85 @@ impl Door {
                     .await;
                 of_message(&response_message(&again))
             }
-            Door::Task => task(cell, id).await,
-            Door::ModernTask => modern_task(cell, id).await,
-            Door::Inner => unreachable!("a script makes its attempts itself"),
+            Door::Inner | Door::Task | Door::ModernTask => {
+                unreachable!("a script makes its attempts itself, a task door in two halves")
+            }
         }
     }
 }
 
-/// A task request: refused at once (a JSON-RPC error, no task), or a task under a
-/// gateway id whose `tasks/result` is the call's result. Anything else is not the door's
-/// form.
-async fn task(cell: &Cell<'_>, id: u64) -> Answer {
-    let (gw, key, c) = (cell.gw, cell.key, cell.case);
-    let mut client = Client::new(gw.addr, "/mcp", Some(key));
-    client.version = "2025-11-25".into();
-    client.initialize().await;
-    let mut m = call_message(id, c.tool, &c.args, false);
-    m["params"]["task"] = json!({"ttl": 60000});
-    let created = response_message(&client.post(&m).await);
-    if created.get("error").is_some() {
-        return of_message(&created);
+/// A task the gateway made, not yet read to its end: its id, and the request's `_meta`
+/// (a 2026-07-28 client's reads carry it).
+struct Made {
+    task: String,
+    meta: Option<Value>,
+}
+
+/// A task door's client: a 2025-11-25 session, or a 2026-07-28 client.
+async fn task_client(door: Door, cell: &Cell<'_>) -> Client {
+    let mut client = Client::new(cell.gw.addr, "/mcp", Some(cell.key));
+    if door == Door::Task {
+        client.version = "2025-11-25".into();
+        client.initialize().await;
     }
-    let task = created["result"]["task"]["taskId"].as_str();
-    let Some(task) = task.filter(|t| t.starts_with("mtk1.")) else {
-        return Answer::Malformed(format!("no task of the gateway's: {created}"));
+    client
+}
+
+/// A task request of a task door: refused at once (a JSON-RPC error, no task), or a
+/// task under a gateway id. Anything else is not the door's form.
+async fn make_task(client: &Client, cell: &Cell<'_>, id: u64) -> Result<Made, Answer> {
+    let c = cell.case;
+    let modern = client.version != "2025-11-25";
+    let mut m = call_message(id, c.tool, &c.args, modern);
+    let created = match modern {
+        false => {
+            m["params"]["task"] = json!({"ttl": 60000});
+            response_message(&client.post(&m).await)
+        }
+        true => {
+            m["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]["extensions"] =
+                json!({"io.modelcontextprotocol/tasks": {}});
+            response_message(&client.post_stateless(&m).await)
+        }
     };
-    let end = client
-        .call(json!(id + 100), "tasks/result", json!({"taskId": task}))
-        .await;
-    match end.get("result") {
-        Some(_) => Answer::Ok,
-        None => Answer::Malformed(format!("a task created, then failed: {end}")),
+    if created.get("error").is_some() {
+        return Err(of_message(&created));
+    }
+    let task = match modern {
+        false => created["result"]["task"]["taskId"].as_str(),
+        true => created["result"]["taskId"]
+            .as_str()
+            .filter(|_| created["result"]["resultType"] == "task"),
+    };
+    match task.filter(|t| t.starts_with("mtk1.")) {
+        Some(task) => Ok(Made {
+            task: task.to_string(),
+            meta: modern.then(|| m["params"]["_meta"].clone()),
+        }),
+        None => Err(Answer::Malformed(format!(
+            "no task of the gateway's: {created}"
+        ))),
     }
 }
 
-/// A call of a 2026-07-28 client declaring the tasks extension: refused at once (a
-/// JSON-RPC error, no task), or a flat task under a gateway id that `tasks/get` reads
-/// until it ends, `completed`. A read the key's rate refuses ends the reading: the call
-/// was admitted and its task made, which is this door's answer (the rate's own cell
-/// counts the reads as requests).
-async fn modern_task(cell: &Cell<'_>, id: u64) -> Answer {
-    let (gw, key, c) = (cell.gw, cell.key, cell.case);
-    let client = Client::new(gw.addr, "/mcp", Some(key));
-    let mut m = call_message(id, c.tool, &c.args, true);
-    m["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]["extensions"] =
-        json!({"io.modelcontextprotocol/tasks": {}});
-    let created = response_message(&client.post_stateless(&m).await);
-    if created.get("error").is_some() {
-        return of_message(&created);
-    }
-    let task = created["result"]["taskId"].as_str();
-    let Some(task) =
-        task.filter(|t| created["result"]["resultType"] == "task" && t.starts_with("mtk1."))
-    else {
-        return Answer::Malformed(format!("no task of the gateway's: {created}"));
+/// A made task's end: a 2025-11-25 session's `tasks/result` is the call's result; a
+/// 2026-07-28 client's `tasks/get` is read until the task is `completed`. A read the
+/// key's rate refuses ends the reading: the call was admitted and its task made, which
+/// is this door's answer (the rate's own cell counts the reads as requests).
+async fn task_end(client: &Client, made: Made, id: u64) -> Answer {
+    let Made { task, meta } = made;
+    let Some(meta) = meta else {
+        let end = client
+            .call(json!(id + 100), "tasks/result", json!({"taskId": task}))
+            .await;
+        return match end.get("result") {
+            Some(_) => Answer::Ok,
+            None => Answer::Malformed(format!("a task created, then failed: {end}")),
+        };
     };
     let mut get = call_message(id + 100, "", &json!({}), true);
     get["method"] = json!("tasks/get");
-    get["params"] = json!({"taskId": task, "_meta": m["params"]["_meta"].clone()});
+    get["params"] = json!({"taskId": task, "_meta": meta});
     support::eventually(support::WAIT, "the task's end", || async {
         let read = response_message(&client.post_stateless(&get).await);
         match read["result"]["status"].as_str() {
@@ -519,6 +532,35 @@ async fn modern_task(cell: &Cell<'_>, id: u64) -> Answer {
         }
     })
     .await
+}
+
+/// A task door's attempts. Made together, a kind's calls are made one after another
+/// while the first one's task runs, and their ends read afterwards: a task holds its
+/// key's place in flight until it ends, not only until it is made.
+async fn tasks(door: Door, cell: &Cell<'_>) -> Vec<Answer> {
+    let c = cell.case;
+    let client = task_client(door, cell).await;
+    let mut out = Vec::new();
+    if !c.together {
+        for id in 0..c.attempts as u64 {
+            out.push(match make_task(&client, cell, id).await {
+                Ok(made) => task_end(&client, made, id).await,
+                Err(refused) => refused,
+            });
+        }
+        return out;
+    }
+    let mut made = Vec::new();
+    for id in 0..c.attempts as u64 {
+        made.push(make_task(&client, cell, id).await);
+    }
+    for (id, m) in made.into_iter().enumerate() {
+        out.push(match m {
+            Ok(made) => task_end(&client, made, id as u64).await,
+            Err(refused) => refused,
+        });
+    }
+    out
 }
 
 /// The case's attempts as a script's inner calls.
@@ -817,4 +859,64 @@ async fn rest_never_forwards_a_tool_the_server_does_not_list() {
     );
     let stats = alpha.control("GET", "/control/stats").await;
     assert_eq!(stats["calls"].get("nosuch"), None, "{stats}");
+}
+
+/// A task holds its key's place in flight while it runs, not only until it is made:
+/// under `max_concurrent` 1 a call made while the key's task runs is refused (saying
+/// what holds the place), requests about the task are still served (they take no place
+/// of their own), and once the task has ended its place comes back without the task
+/// being read (the refusal looks at the key's tasks).
+#[tokio::test]
+async fn a_task_holds_its_keys_place_until_it_ends() {
+    let (gw, alpha, _guard) = gateway().await;
+    let one = LimitsChange {
+        max_concurrent: Some(Setting::Is(1)),
+        ..LimitsChange::default()
+    };
+    let key = door_key(&gw, "one-task-at-a-time", one).await;
+    let echoed = |stats: &Value| stats["calls"]["echo"].as_u64().unwrap_or(0);
+    let before = echoed(&alpha.control("GET", "/control/stats").await);
+    let mut client = Client::new(gw.addr, "/mcp", Some(&key));
+    client.version = "2025-11-25".into();
+    client.initialize().await;
+    let mut m = call_message(1, "alpha__sleep", &json!({"ms": 1500}), false);
+    m["params"]["task"] = json!({"ttl": 60000});
+    let made = response_message(&client.post(&m).await);
+    let task = made["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(task.starts_with("mtk1."), "{made}");
+
+    let echo = call_message(2, "alpha__echo", &json!({"message": "meanwhile"}), false);
+    let refused = response_message(&client.post(&echo).await);
+    assert_eq!(refused["error"]["code"], LIMITED, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["limit_name"], "concurrency",
+        "{refused}"
+    );
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("1 of them tasks not yet seen to end"),
+        "{refused}"
+    );
+
+    let got = client
+        .call(json!(3), "tasks/get", json!({"taskId": task}))
+        .await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+
+    // Its end is not read: the next refusal finds it.
+    let through = support::eventually(support::WAIT, "a call once the task ended", || async {
+        let m = response_message(&client.post(&echo).await);
+        m.get("result").is_some().then_some(m)
+    })
+    .await;
+    assert!(through["result"]["content"].is_array(), "{through}");
+    let stats = alpha.control("GET", "/control/stats").await;
+    assert_eq!(stats["calls"]["sleep"], 1, "{stats}");
+    assert_eq!(
+        echoed(&stats),
+        before + 1,
+        "the refused call never went on: {stats}"
+    );
 }

@@ -164,6 +164,7 @@ pub(crate) fn owner(ctx: &Ctx, body: &[u8], f: &Frame, backend: &Arc<Backend>) -
         key: ctx.kid().to_string(),
         namespace: ctx.namespace.clone(),
         place: None,
+        handoff: None,
     }
 }
 
@@ -180,6 +181,8 @@ pub(crate) async fn call(
     let place = session::reserve_task_place(ctx).await?;
     let mut owner = owner(ctx, body, f, backend);
     owner.place = Some(place);
+    owner.handoff = session::handoff(ctx);
+    let handoff = owner.handoff.clone();
     let resp = if bridge.backend_modern() {
         crate::mcp::era::bridge::forward(
             &ctx.state.era,
@@ -214,7 +217,7 @@ pub(crate) async fn call(
         )
         .await
     };
-    Ok(flatten(owner, resp))
+    Ok(session::handed(flatten(owner, resp), handoff))
 }
 
 /// The answer to a task call, with the task it created (either era's shape) made the
@@ -342,7 +345,7 @@ pub(crate) async fn serve(
     serve_held(ctx, headers, body, f).await
 }
 
-async fn serve_held(
+pub(crate) async fn serve_held(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -366,6 +369,9 @@ async fn serve_held(
         Some(Method::TasksUpdate) => update(ctx, gid, &params).await?,
         _ => cancel(ctx, &claims, &backend, gid).await?,
     };
+    if session::ended(&result["status"]) {
+        ctx.state.era.tasks_running.end(gid);
+    }
     let id = f.id.map_or(&b"null"[..], |s| s.of(body));
     Ok(json_response(
         StatusCode::OK,

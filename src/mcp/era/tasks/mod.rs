@@ -6,9 +6,12 @@
 //! - [`inputs`]: the questions a session-era backend's task asks, held for a 2026-07-28
 //!   client's `tasks/input_response`;
 //! - [`ids`]: the gateway's sealed task ids;
-//! - [`places`]: the places task calls hold under their key's bound while being created.
+//! - [`places`]: the places task calls hold under their key's bound while being created,
+//!   and the places in flight tasks hold while they run;
+//! - [`look`]: a look at whether the tasks holding a refused key's places have ended.
 
 pub mod extension;
 pub mod inputs;
+pub mod look;
 pub mod places;
 pub mod session;

@@ -31,6 +31,7 @@ use crate::jsonrpc::frame::{self, Frame, Span, json_string};
 use crate::jsonrpc::methods::Method;
 use crate::mcp::ctx::Ctx;
 use crate::mcp::era::bridge::Bridge;
+use crate::mcp::era::tasks::places::Handoff;
 use crate::mcp::hop::exchange::{Exchange, Shape};
 use crate::mcp::wire::rpc::{RpcError, code, envelope, json_response};
 use crate::mcp::wire::task_ids::{self, MAX_UPSTREAM_ID, TaskClaims};
@@ -65,10 +66,11 @@ pub fn asks_task(f: &Frame) -> bool {
     f.task.is_some()
 }
 
-/// The whole body of an answer (up to the collected-answer bound).
+/// The whole body of an answer, up to the collected-answer bound (nothing past it).
 pub(crate) async fn read_answer(resp: Response<Body>) -> (hyper::http::response::Parts, Bytes) {
     let (parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
+    let limited = http_body_util::Limited::new(body, crate::mcp::wire::rpc::MAX_COLLECTED);
+    let bytes = match limited.collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => Bytes::new(),
     };
@@ -112,6 +114,9 @@ pub(crate) struct Owner {
     pub namespace: Option<String>,
     /// The place the task holds under the key's bound until its row is written.
     pub place: Option<crate::mcp::era::tasks::places::Place>,
+    /// Where the call's place in flight goes once the task is made (a key with
+    /// `max_concurrent`).
+    pub handoff: Option<Arc<Handoff>>,
 }
 
 impl Owner {
@@ -129,7 +134,11 @@ impl Owner {
             u: parked.replica_url().map(str::to_string),
             e: unix_now_ms() + life.as_millis() as u64 + 60_000,
         };
-        (task_ids::seal(&self.state.cipher, &claims), claims.e / 1000)
+        let gid = task_ids::seal(&self.state.cipher, &claims);
+        if let Some(handoff) = &self.handoff {
+            handoff.made(&gid, life);
+        }
+        (gid, claims.e / 1000)
     }
 
     /// Records a task the caller was given (for `tasks/list` and the key's bound).
@@ -202,6 +211,7 @@ pub(crate) async fn call(
         key: ctx.kid().to_string(),
         namespace: ctx.namespace.clone(),
         place: Some(place),
+        handoff: handoff(ctx),
     };
     let (gid, expires) = owner.seal(&upstream, life);
     v["result"]["task"]["taskId"] = Value::from(gid.as_str());
@@ -214,10 +224,29 @@ pub(crate) async fn call(
     owner
         .record(gid, expires, v["result"]["task"].clone())
         .await;
-    Ok(json_response(
+    let resp = json_response(
         StatusCode::OK,
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
-    ))
+    );
+    Ok(handed(resp, owner.handoff))
+}
+
+/// The handoff of a task call's place in flight to its task, for a key that has a
+/// `max_concurrent` (none for any other caller: it holds no place).
+pub(crate) fn handoff(ctx: &Ctx) -> Option<Arc<Handoff>> {
+    let p = ctx.principal.as_ref()?;
+    let limits = ctx.state.auth.limits.effective(&p.limits);
+    limits.max_concurrent?;
+    Some(Handoff::new(ctx.state.era.tasks_running.clone(), p.key_id))
+}
+
+/// A task call's answer, carrying its handoff for the pipeline's phase 1 to give the
+/// call's place to ([`crate::mcp::admission::hold`]).
+pub(crate) fn handed(mut resp: Response<Body>, handoff: Option<Arc<Handoff>>) -> Response<Body> {
+    if let Some(h) = handoff {
+        resp.extensions_mut().insert(h);
+    }
+    resp
 }
 
 /// A backend's task id too long to seal.
@@ -293,7 +322,7 @@ pub(crate) async fn held(
 }
 
 /// One task's request, at the replica holding it.
-async fn serve_held(
+pub(crate) async fn serve_held(
     ctx: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
@@ -348,7 +377,16 @@ pub(crate) async fn to_task_backend(
     .await;
     let from = json_string(&claims.t);
     let to = Bytes::from(json_string(gid));
-    Ok(resp.map(|b| Body::Stream(Box::pin(Replace::new(b, from, to)))))
+    let resp = resp.map(|b| Body::Stream(Box::pin(Replace::new(b, from, to))));
+    if !(uf.is(Method::TasksGet) || uf.is(Method::TasksCancel)) {
+        return Ok(resp);
+    }
+    // A task's status, small: read whole, for a task seen to end to give back its place.
+    let (parts, answer) = read_answer(resp).await;
+    if said(&answer).ended() {
+        ctx.state.era.tasks_running.end(gid);
+    }
+    Ok(Response::from_parts(parts, Body::full(answer)))
 }
 
 /// The caller's tasks, a page at a time, each as its owner says it is now (as last
@@ -403,7 +441,8 @@ async fn list(
     ))
 }
 
-enum Fetched {
+/// What a task's owner says of it.
+pub(crate) enum Fetched {
     /// The task as its owner says it is now.
     Now(Value),
     /// Its owner does not know it (any more).
@@ -412,7 +451,8 @@ enum Fetched {
     Unknown,
 }
 
-/// One of the caller's tasks, read from its owner (here or at its replica).
+/// One of the caller's tasks, read from its owner (here or at its replica). A task seen
+/// to have ended gives back the place it held ([`crate::mcp::era::tasks::places::Running`]).
 async fn fetch(ctx: &Ctx, headers: &HeaderMap, gid: &str) -> Fetched {
     let request = serde_json::json!({
         "jsonrpc": "2.0", "id": 0, "method": Method::TasksGet.as_str(), "params": {"taskId": gid},
@@ -421,17 +461,48 @@ async fn fetch(ctx: &Ctx, headers: &HeaderMap, gid: &str) -> Fetched {
     let Ok(f) = frame::parse(&request) else {
         return Fetched::Unknown;
     };
-    let resp = match Box::pin(serve_held(ctx, headers, &request, &f)).await {
+    let fetched = fetched(Box::pin(serve_held(ctx, headers, &request, &f)).await).await;
+    if fetched.ended() {
+        ctx.state.era.tasks_running.end(gid);
+    }
+    fetched
+}
+
+impl Fetched {
+    /// Whether the task has ended (or its owner no longer knows it).
+    pub(crate) fn ended(&self) -> bool {
+        match self {
+            Fetched::Now(task) => ended(&task["status"]),
+            Fetched::Gone => true,
+            Fetched::Unknown => false,
+        }
+    }
+}
+
+/// Whether a task's `status` is one it ends in.
+pub(crate) fn ended(status: &Value) -> bool {
+    matches!(status.as_str(), Some("completed" | "failed" | "cancelled"))
+}
+
+/// A `tasks/get` answer (of either era's path) as what it says of the task.
+pub(crate) async fn fetched(resp: Result<Response<Body>, RpcError>) -> Fetched {
+    let resp = match resp {
         Ok(r) => r,
         Err(e) if e.code == code::INVALID_PARAMS => return Fetched::Gone,
         Err(_) => return Fetched::Unknown,
     };
     let (_, answer) = read_answer(resp).await;
+    said(&answer)
+}
+
+/// What a `tasks/get` answer's bytes (a JSON body, or an SSE stream whose last message
+/// is the response) say of the task.
+fn said(answer: &[u8]) -> Fetched {
     let message = if answer.starts_with(b"{") {
         answer.to_vec()
     } else {
         // An SSE answer: its last message is the response.
-        match crate::jsonrpc::sse::data_of(&answer).pop() {
+        match crate::jsonrpc::sse::data_of(answer).pop() {
             Some(m) => m,
             None => return Fetched::Unknown,
         }

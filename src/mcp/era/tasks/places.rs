@@ -63,6 +63,9 @@ impl Drop for Place {
 
 /// How often the key's tasks are looked at when it is refused for concurrency.
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How many of them one look reads (the next ones the look after: a key with many
+/// places asks its backends at most this many `tasks/get` a second).
+pub const LOOK_AT: usize = 8;
 
 /// The tasks holding their key's place in flight on this replica.
 #[derive(Default)]
@@ -123,9 +126,9 @@ impl Running {
         self.lock().by_id.contains_key(gid)
     }
 
-    /// The tasks of `key` holding places here, to look at now: none when it has none, or
-    /// when they were looked at less than [`LOOK_EVERY`] ago (a refused key's requests
-    /// do not each ask its backends).
+    /// The tasks of `key` holding places here to look at now, at most [`LOOK_AT`] of
+    /// them, in turn: none when it has none, or when they were looked at less than
+    /// [`LOOK_EVERY`] ago (a refused key's requests do not each ask its backends).
     pub fn held_by(&self, key: &KeyId) -> Vec<Arc<str>> {
         self.held_by_at(key, Instant::now())
     }
@@ -139,7 +142,10 @@ impl Running {
             return Vec::new();
         }
         *looked = Some(now);
-        gids.clone()
+        let n = gids.len().min(LOOK_AT);
+        let turn = gids[..n].to_vec();
+        gids.rotate_left(n);
+        turn
     }
 
     /// How many of `key`'s tasks hold places here.
@@ -292,6 +298,35 @@ mod tests {
             "looked at just now"
         );
         assert_eq!(running.held_by_at(&key(1), t + LOOK_EVERY).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_look_reads_a_few_of_many_tasks_and_the_next_ones_the_next_time() {
+        let eff = Effective {
+            max_concurrent: Some(20),
+            ..Effective::default()
+        };
+        let l = Limiter::new(Defaults::default());
+        let running = Arc::new(Running::default());
+        for i in 0..20 {
+            let p = place(&l, &eff, 1).await.unwrap();
+            running.keep(
+                format!("mtk1.{i}").into(),
+                key(1),
+                p,
+                Duration::from_secs(60),
+            );
+        }
+        let t = Instant::now();
+        let mut seen = Vec::new();
+        for n in 0..3u32 {
+            let turn = running.held_by_at(&key(1), t + LOOK_EVERY * n);
+            assert!(turn.len() <= LOOK_AT, "{turn:?}");
+            seen.extend(turn);
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 20, "every task in turn: {seen:?}");
     }
 
     #[tokio::test]

@@ -607,6 +607,95 @@ impl hyper::body::Body for Replace {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_task_is_seen_to_end_only_by_a_status_it_ends_in_or_its_owner_forgetting_it() {
+        let ended = |answer: &str| said(answer.as_bytes()).ended();
+        for status in ["completed", "failed", "cancelled"] {
+            let json = format!(r#"{{"jsonrpc":"2.0","id":0,"result":{{"status":"{status}"}}}}"#);
+            assert!(ended(&json), "{json}");
+            // An SSE answer: notifications first, the response last.
+            let sse = format!(
+                "event: message\ndata: {{\"method\":\"notifications/message\"}}\n\n\
+                 event: message\ndata: {json}\n\n"
+            );
+            assert!(ended(&sse), "{sse}");
+        }
+        assert!(ended(
+            r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32602,"message":"unknown task"}}"#
+        ));
+        for running in [
+            r#"{"jsonrpc":"2.0","id":0,"result":{"status":"working"}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"result":{"status":"input_required"}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"result":{"status":["completed"]}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"result":"completed"}"#,
+            r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32603,"message":"busy"}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"error":{"code":"-32602"}}"#,
+            "event: message\ndata: {\"method\":\"notifications/message\"}\n\n",
+            "",
+            "{",
+            "data: {\"result\":{\"status\":\"completed\"}",
+        ] {
+            assert!(!ended(running), "{running}");
+        }
+    }
+
+    #[test]
+    fn hostile_answers_never_end_a_task_they_do_not_say_ended() {
+        // Answers of every kind, cut, bytes changed or pieces put in anywhere: read
+        // without a panic, and an end only where the bytes still name a status a task
+        // ends in or the unknown-task error.
+        let bases: [&[u8]; 6] = [
+            br#"{"jsonrpc":"2.0","id":0,"result":{"status":"completed"}}"#,
+            br#"{"jsonrpc":"2.0","id":0,"result":{"status":"working"}}"#,
+            br#"{"jsonrpc":"2.0","id":0,"error":{"code":-32602,"message":"unknown task"}}"#,
+            b"event: message\ndata: {\"result\":{\"status\":\"cancelled\"}}\n\n",
+            b"data: {\"method\":\"x\"}\n\ndata: {\"result\":{\"status\":\"input_required\"}}\n\n",
+            br#"{"jsonrpc":"2.0","id":0,"result":{"status":"failed","statusMessage":"no"}}"#,
+        ];
+        let pieces: [&[u8]; 7] = [
+            b"{",
+            b"}",
+            b"\"",
+            b"\n\n",
+            b"\xff\xfe",
+            b"data: ",
+            br#""status":"completed","#,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut ends = 0;
+        for _ in 0..20_000 {
+            let mut bytes = bases[next(bases.len())].to_vec();
+            let at = next(bytes.len() + 1);
+            match next(4) {
+                0 => {}
+                1 => bytes.truncate(at),
+                2 if at < bytes.len() => bytes[at] = next(256) as u8,
+                _ => {
+                    let piece = pieces[next(pieces.len())];
+                    bytes.splice(at..at, piece.iter().copied());
+                }
+            }
+            if said(&bytes).ended() {
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    ["completed", "failed", "cancelled", "-32602"]
+                        .iter()
+                        .any(|w| text.contains(w)),
+                    "{text}"
+                );
+                ends += 1;
+            }
+        }
+        assert!(ends > 0, "no answer ended a task");
+    }
+
     async fn replaced(pieces: &[&[u8]], from: &str, to: &str) -> Vec<u8> {
         let (tx, rx) = tokio::sync::mpsc::channel(pieces.len() + 1);
         for p in pieces {

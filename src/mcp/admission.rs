@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 
 use crate::auth::Principal;
-use crate::auth::limits::{InFlight, Refused};
+use crate::auth::limits::{InFlight, Kept, Refused};
 use crate::http::{ApiError, Body};
 use crate::jsonrpc::frame::Frame;
 use crate::jsonrpc::methods::Method;
@@ -310,22 +310,30 @@ pub(crate) fn over_limit(r: Refused) -> ApiError {
     }
 }
 
-/// `resp` holding the key's place in flight (if any) until it has been sent. A task
-/// call's answer hands the place to the task it made instead ([`Handoff`]), which holds
-/// it until the task is seen to end; the answer holds it until sent when it made none.
-pub(crate) fn hold(
+/// `resp` holding the key's place in flight (if any) until it has been sent.
+pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
+    hold_kept(resp, place.map(Kept::new))
+}
+
+/// `resp` holding the key's place in flight (if any) until it has been sent, sharing it
+/// with a call that goes on without its client. A task call's answer hands the place to
+/// the task it made instead ([`Handoff`]), which holds it until the task is seen to end;
+/// the answer holds it until sent when it made none.
+pub(crate) fn hold_kept(
     mut resp: hyper::Response<Body>,
-    place: Option<InFlight>,
+    kept: Option<Arc<Kept>>,
 ) -> hyper::Response<Body> {
-    let Some(place) = place else {
+    let Some(kept) = kept else {
         return resp;
     };
     match resp.extensions_mut().remove::<Arc<Handoff>>() {
         Some(handoff) => {
-            handoff.place(place);
+            if let Some(place) = kept.take() {
+                handoff.place(place);
+            }
             resp.map(|b| held(b, handoff))
         }
-        None => resp.map(|b| held(b, place)),
+        None => resp.map(|b| held(b, kept)),
     }
 }
 

@@ -83,6 +83,8 @@ pub(crate) async fn batch(ctx: &mut Ctx, headers: &HeaderMap, body: &Bytes) -> R
             answer_backend(ctx, &element, &f).await;
             continue;
         }
+        // Each element holds a place of its own (one at a time: they run in turn).
+        ctx.kept.take();
         let called = match crate::mcp::search::call_tool(ctx, &element, &f) {
             Ok(Some((rewritten, rf))) => {
                 let msg = Message {

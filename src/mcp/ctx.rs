@@ -53,6 +53,9 @@ pub struct Ctx {
     /// What the policies in audit mode would have decided on this call (set by the
     /// policies phase, once), for its audit row's `policy_audit`.
     pub trial: std::sync::OnceLock<Box<str>>,
+    /// The place in flight phase 1 took for this request (its key has a
+    /// `max_concurrent`), which a call that goes on without its client keeps.
+    pub kept: std::sync::OnceLock<Arc<crate::auth::limits::Kept>>,
 }
 
 impl Ctx {
@@ -92,6 +95,7 @@ impl Ctx {
             run: None,
             charge: None,
             trial: std::sync::OnceLock::new(),
+            kept: std::sync::OnceLock::new(),
         })
     }
 
@@ -114,6 +118,7 @@ impl Ctx {
             run: self.run,
             charge: self.charge.clone(),
             trial: std::sync::OnceLock::new(),
+            kept: std::sync::OnceLock::new(),
         }
     }
 
@@ -178,6 +183,7 @@ impl Ctx {
             run: self.run,
             charge: self.charge.as_ref(),
             trial: self.trial.get().map(|t| &**t),
+            kept: self.kept.get(),
         }
     }
 

@@ -268,6 +268,25 @@ pub async fn create_key(store: &KeyStore, name: &str, scope: Scope, namespaces: 
         .api_key
 }
 
+/// A client key reaching every namespace whose `max_concurrent` is one.
+pub async fn one_place_key(db: &TestDb) -> String {
+    key_store(db)
+        .create(NewKey {
+            name: "one-place".into(),
+            description: None,
+            scope: Scope::Client,
+            namespaces: vec![],
+            expires_in_days: None,
+            limits: LimitsChange {
+                max_concurrent: Some(metamcp::model::limits::Setting::Is(1)),
+                ..LimitsChange::default()
+            },
+        })
+        .await
+        .expect("create key")
+        .api_key
+}
+
 /// A gateway with npm server-everything registered as `everything` (over stdio), once
 /// it runs.
 pub async fn with_everything(tweak: impl FnOnce(&mut Config)) -> TestGateway {

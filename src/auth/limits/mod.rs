@@ -160,6 +160,22 @@ fn take_place(n: &AtomicU32, max: u32) -> bool {
 /// An MCP request of a key with a concurrency cap, in flight until dropped.
 pub struct InFlight(#[allow(dead_code)] Place);
 
+/// A request's place in flight, shared by what may outlive the request's answer: the
+/// answer while it is sent, and a call of a session client that goes on without its
+/// client. Given back when the last of them lets go (or taken out, to go to a task).
+pub struct Kept(std::sync::Mutex<Option<InFlight>>);
+
+impl Kept {
+    pub fn new(place: InFlight) -> std::sync::Arc<Kept> {
+        std::sync::Arc::new(Kept(std::sync::Mutex::new(Some(place))))
+    }
+
+    /// The place itself, for what holds it from now on.
+    pub fn take(&self) -> Option<InFlight> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// Time left in the UTC day by this process's clock (used until the database says).
 fn until_midnight(now_unix: u64) -> Duration {
     Duration::from_secs(86_400 - now_unix % 86_400)

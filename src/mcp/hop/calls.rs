@@ -322,9 +322,26 @@ pub(crate) struct InFlightGuard {
     pub(crate) key: (Arc<str>, Bytes),
     pub(crate) done: bool,
     pub(crate) leave_running: bool,
+    /// A session client's key's place in flight, and the call's deadline: a call left
+    /// before its answer began is no longer heard from, so its place is kept until the
+    /// call would have timed out (one left midway keeps it to its end, read by the
+    /// gateway, [`crate::mcp::hop::upstream::Detachable`]).
+    pub(crate) kept: Option<(Arc<crate::auth::limits::Kept>, tokio::time::Instant)>,
 }
 
 impl InFlightGuard {
+    /// Keeps the key's place (if the request holds one) while a session client's call
+    /// goes on without its client, until `until` at the latest.
+    pub(crate) fn keep(
+        &mut self,
+        kept: Option<&Arc<crate::auth::limits::Kept>>,
+        until: tokio::time::Instant,
+    ) {
+        if self.leave_running {
+            self.kept = kept.map(|k| (k.clone(), until));
+        }
+    }
+
     /// Makes dropping the guard cancel the call upstream (the gateway gave up on it).
     pub(crate) fn cancel_on_drop(&mut self) {
         self.leave_running = false;
@@ -343,10 +360,20 @@ impl Drop for InFlightGuard {
         if self.done {
             return;
         }
+        let kept = self.kept.take();
         let Some(p) = self.inflight.remove(&self.key) else {
             return;
         };
-        if !self.leave_running {
+        if self.leave_running {
+            if let (Some((kept, until)), Ok(runtime)) =
+                (kept, tokio::runtime::Handle::try_current())
+            {
+                runtime.spawn(async move {
+                    tokio::time::sleep_until(until).await;
+                    drop(kept);
+                });
+            }
+        } else {
             let conversation = self.key.0.clone();
             tokio::spawn(async move {
                 p.backend

@@ -49,6 +49,7 @@ pub async fn forward(caller: &Caller<'_>, ex: Exchange<'_>) -> Hopped {
     // `timeout` bounds the whole call from here; only the backend's progress
     // notifications (and its own requests to the client) extend it.
     let started = tokio::time::Instant::now();
+    guard.keep(caller.kept, started + timeout);
     let sent = send(caller, backend, &mut out, &mut guard, timeout);
     let (sse, mut source, status, via) = match sent.await {
         Ok(a) => (a.sse, a.body, a.status, a.via),
@@ -241,6 +242,7 @@ fn track(
         // A session client leaving has not cancelled; a 2026-07-28 client's closed
         // stream is its cancellation.
         leave_running: !bridge.client_modern(),
+        kept: None,
     }
 }
 

@@ -336,6 +336,12 @@ async fn admitted(
     shape: Shape,
     place: Option<crate::auth::limits::InFlight>,
 ) -> Result<Response<Body>, RpcError> {
+    // Shared with a call that goes on without its client, which keeps it.
+    let place = place.map(|p| {
+        let kept = crate::auth::limits::Kept::new(p);
+        let _ = ctx.kept.set(kept.clone());
+        kept
+    });
     if ctx.sets_log_level() && f.is(Method::LoggingSetLevel) {
         crate::mcp::notices::set_level(ctx, body, f)?;
     }
@@ -366,7 +372,7 @@ async fn admitted(
     // Skills asked of their owner on the control path, answered with the view's URIs.
     if crate::mcp::skills::answers(&ctx.view, body, f) {
         let resp = Box::pin(crate::mcp::skills::answer(ctx, body, f)).await?;
-        return Ok(charge::hold(resp, place));
+        return Ok(charge::hold_kept(resp, place));
     }
     // 2. Route. A refusal here or in 3 (a disabled or held tool, a policy, …) is
     // recorded where it becomes the answer ([`record::refused`]).
@@ -389,7 +395,7 @@ async fn admitted(
     }
     .map_err(|e| record::refused(ctx, body, f, e))?;
     // The place in flight is held until the answer has been sent.
-    Ok(charge::hold(resp, place))
+    Ok(charge::hold_kept(resp, place))
 }
 
 /// A result the gateway makes itself, with the list hints of the client's era.

@@ -34,7 +34,7 @@ async fn call_and_leave(
         "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
          Mcp-Session-Id: {}\r\nContent-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
-        gw.client_key,
+        c.key.as_deref().unwrap_or_default(),
         c.session.as_deref().unwrap(),
         body.len()
     );
@@ -153,4 +153,61 @@ async fn calls_left_running_by_clients_that_went_away_are_bounded_per_key() {
     })
     .await;
     assert_eq!(gw.state.data.inflight.detached(), per_key);
+}
+
+/// A call that goes on without its client keeps its key's place in flight: under
+/// `max_concurrent` 1, a session client that leaves a call and calls again is refused
+/// while the first call runs upstream, so the backend never runs two at once. Left
+/// midway, the call keeps the place to its end (the gateway reads it); left before its
+/// answer began, the gateway no longer hears from it, and keeps the place until the call
+/// would have timed out (`timeout_ms`, 4 s here).
+#[tokio::test]
+async fn a_call_left_running_keeps_its_keys_place() {
+    let (gw, slow, _) = backend_with_timeout(4_000).await;
+    let key = crate::support::gateway::one_place_key(&gw.db).await;
+    let mut c = Client::new(gw.addr, "/mcp", Some(&key));
+    c.initialize().await;
+    let echo = json!({"jsonrpc": "2.0", "id": 51, "method": "tools/call",
+                      "params": {"name": "slow__echo", "arguments": {"message": "x"}}});
+    let refused_then_through = |what: &'static str| {
+        let (c, echo) = (&c, &echo);
+        async move {
+            let refused = crate::support::mcp::response_message(&c.post(echo).await);
+            assert_eq!(refused["error"]["code"], -32029, "{what}: {refused}");
+            assert_eq!(
+                refused["error"]["data"]["limit_name"], "concurrency",
+                "{what}: {refused}"
+            );
+            let through = eventually(WAIT, what, || async {
+                let m = crate::support::mcp::response_message(&c.post(echo).await);
+                m.get("result").is_some().then_some(m)
+            })
+            .await;
+            assert_eq!(text_of(&through["result"]), "x");
+        }
+    };
+
+    // Midway: ten progress steps 100 ms apart, left once the answer's head came.
+    let t0 = std::time::Instant::now();
+    let args = json!({"steps": 10, "interval_ms": 100});
+    call_and_leave(&gw, &slow, &c, 50, "progress", args, true).await;
+    refused_then_through("the place back at the call's end").await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(3500),
+        "kept to the call's end, not its deadline: {took:?}"
+    );
+
+    // Before the answer began: kept until the call would have timed out.
+    let t0 = std::time::Instant::now();
+    call_and_leave(&gw, &slow, &c, 60, "sleep", json!({"ms": 1500}), false).await;
+    refused_then_through("the place back at the call's deadline").await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(3900),
+        "kept to the call's deadline: {:?}",
+        t0.elapsed()
+    );
+    let stats = slow.control("GET", "/control/stats").await;
+    assert_eq!(stats["calls_peak"], 1, "{stats}");
+    assert_eq!(stats["cancelled"], 0, "{stats}");
 }

@@ -490,24 +490,8 @@ async fn task_calls_in_a_batch_get_the_gateways_ids_and_count_against_the_bound(
 /// has ended, the key's place is back.
 #[tokio::test]
 async fn a_running_task_holds_its_keys_place_and_its_reads_are_bounded() {
-    use metamcp::model::limits::{LimitsChange, Setting};
-    use metamcp::store::keys::{NewKey, Scope};
     let gw = with_everything(|c| c.tasks.per_key = 2).await;
-    let key = crate::support::gateway::key_store(&gw.db)
-        .create(NewKey {
-            name: "one-place".into(),
-            description: None,
-            scope: Scope::Client,
-            namespaces: vec![],
-            expires_in_days: None,
-            limits: LimitsChange {
-                max_concurrent: Some(Setting::Is(1)),
-                ..LimitsChange::default()
-            },
-        })
-        .await
-        .expect("create key")
-        .api_key;
+    let key = crate::support::gateway::one_place_key(&gw.db).await;
     let c = session(&gw, &key).await;
     let task = start_task(&c, json!({"topic": "places", "ambiguous": false})).await;
     let id = task["taskId"].as_str().expect("a task").to_string();

@@ -573,6 +573,7 @@ impl Reader {
                 run: None,
                 charge: None,
                 trial: None,
+                kept: None,
             };
             let bridge = Bridge::choose(caller.stateless, &self.backend).await;
             let resp = crate::mcp::era::bridge::forward(

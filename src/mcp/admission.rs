@@ -150,6 +150,24 @@ pub(crate) async fn task_request(
     Ok(Some(reading))
 }
 
+/// Phase 1 of a multi-round-trip retry: the key's rate alone (nothing for a retry
+/// another replica passed here, charged where it came in, or for one that spent its
+/// confirmation, charged with the request it answers). The call it resumes holds its
+/// place in flight still; a retry that turns out to be a request of its own takes one
+/// then ([`place_in_flight`]).
+pub(crate) async fn retry(
+    ctx: &Ctx,
+    relayable: &hyper::HeaderMap,
+    body: &[u8],
+) -> Result<(), RpcError> {
+    if charged_elsewhere(ctx, Some(relayable), body)
+        || ctx.confirmation == crate::mcp::ctx::Confirmation::Accepted
+    {
+        return Ok(());
+    }
+    charge_rate(ctx).await
+}
+
 /// A place among the caller's requests in flight alone, its rate charged already.
 pub(crate) async fn place_in_flight(ctx: &Ctx) -> Result<Option<InFlight>, RpcError> {
     match &ctx.principal {

@@ -322,7 +322,9 @@ pub(crate) struct InFlightGuard {
     pub(crate) key: (Arc<str>, Bytes),
     pub(crate) done: bool,
     pub(crate) leave_running: bool,
-    /// A session client's key's place in flight, and the call's deadline: a call left
+    /// The key's place in flight, and the call's deadline: the call keeps the place
+    /// while it goes on past its answer (a session client's call without its client, a
+    /// 2026-07-28 client's call parked for its answers). A session client's call left
     /// before its answer began is no longer heard from, so its place is kept until the
     /// call would have timed out (one left midway keeps it to its end, read by the
     /// gateway, [`crate::mcp::hop::upstream::Detachable`]).
@@ -330,16 +332,14 @@ pub(crate) struct InFlightGuard {
 }
 
 impl InFlightGuard {
-    /// Keeps the key's place (if the request holds one) while a session client's call
-    /// goes on without its client, until `until` at the latest.
+    /// Keeps the key's place (if the request holds one) for as long as the call goes
+    /// on, and `until` at the latest once nobody hears from it.
     pub(crate) fn keep(
         &mut self,
         kept: Option<&Arc<crate::auth::limits::Kept>>,
         until: tokio::time::Instant,
     ) {
-        if self.leave_running {
-            self.kept = kept.map(|k| (k.clone(), until));
-        }
+        self.kept = kept.map(|k| (k.clone(), until));
     }
 
     /// Makes dropping the guard cancel the call upstream (the gateway gave up on it).
@@ -352,6 +352,8 @@ impl InFlightGuard {
             self.done = true;
             self.inflight.remove(&self.key);
         }
+        // Ended: the call keeps its key's place no longer (its answer may, until sent).
+        self.kept = None;
     }
 }
 

@@ -129,9 +129,10 @@ pub(crate) enum Origin<'a, 'r> {
     Confirmed,
     /// A 2026-07-28 request that carries a backend's own `requestState` (a multi-round-trip
     /// retry): routed first, then served on the era's path, which may send it on to its
-    /// backend as it came or afresh. Admitted as an endpoint request, unless another
-    /// replica admitted it and passed it here: its headers carry that replica's sealed
-    /// mark ([`crate::mcp::wire::relayed`]), and it is not charged again.
+    /// backend as it came or afresh. Charged to the key's rate alone: the call it
+    /// resumes holds its place in flight still; sent on as a request of its own, it
+    /// takes a place then. Not charged again when another replica passed it here: its
+    /// headers carry that replica's sealed mark ([`crate::mcp::wire::relayed`]).
     Retry(&'a HeaderMap),
     /// A task request (the session era's `tasks/*`, the 2026-07-28 tasks extension's
     /// methods): served on the era's task path; admitted as a retry is.
@@ -229,7 +230,10 @@ async fn dispatch(
 /// A retry or a task request ([`Origin::Retry`], [`Origin::Task`]): admitted (not
 /// again when another replica passed it here with its mark), then the era's own path,
 /// which hands back what re-enters the pipeline. A retry is routed here first, and the
-/// era's code gets what it routes to.
+/// era's code gets what it routes to. What such a request is charged: a request about
+/// a task, or a retry resuming a parked call, rides on the place its task or call
+/// holds (its rate alone); `tasks/list` and a retry that is a request of its own take
+/// a place as any request does.
 async fn detoured(
     ctx: &Ctx,
     headers: &HeaderMap,
@@ -247,17 +251,27 @@ async fn detoured(
             None => resp,
         });
     }
-    let place = charge::admit(ctx, Some(headers), body, f)
-        .await
-        .map_err(|e| record::refused(ctx, body, f, e))?;
-    let target = match ctx.is_retry(f) {
-        true => Some(routed(ctx, body, f, Shape::Streamed).await),
-        false => None,
-    };
+    let refused = |e| record::refused(ctx, body, f, e);
+    if !ctx.is_retry(f) {
+        // `tasks/list`: a request like any other, on the era's path.
+        let place = charge::admit(ctx, Some(headers), body, f)
+            .await
+            .map_err(refused)?;
+        let resp = Box::pin(serve::task(ctx, headers, body, f)).await?;
+        return Ok(charge::hold(resp, place));
+    }
+    // A retry resumes a call parked for its answers, which holds its place in flight
+    // still: the rate alone here, and a place of its own only once it turns out to be a
+    // request of its own (a 2026-07-28 backend's own state, or nothing waited).
+    charge::retry(ctx, headers, body).await.map_err(refused)?;
+    let target = Some(routed(ctx, body, f, Shape::Streamed).await);
     let shape = Shape::Streamed;
     match Box::pin(serve::detour(ctx, headers, body, f, target)).await? {
-        Detoured::Answered(resp) => Ok(charge::hold(resp, place)),
-        Detoured::Again => admitted(ctx, body, f, shape, place).await,
+        Detoured::Answered(resp) => Ok(resp),
+        Detoured::Again => {
+            let place = charge::place_in_flight(ctx).await.map_err(refused)?;
+            admitted(ctx, body, f, shape, place).await
+        }
         Detoured::Afresh(again) => {
             let f = crate::jsonrpc::frame::parse(&again).map_err(|_| {
                 RpcError::method(
@@ -265,6 +279,9 @@ async fn detoured(
                     "the request could not be read again",
                 )
             })?;
+            let place = charge::place_in_flight(ctx)
+                .await
+                .map_err(|e| record::refused(ctx, &again, &f, e))?;
             admitted(ctx, &again, &f, shape, place).await
         }
     }

@@ -550,3 +550,35 @@ async fn a_round_holds_at_most_64_questions() {
     );
     assert!(gw.state.era.parked.is_empty());
 }
+
+/// A call parked for its client's answers holds its key's place in flight while it waits
+/// at its backend, and the retry that resumes it rides on that place: under
+/// `max_concurrent` 1, another call meanwhile is refused, the retry is not, and once the
+/// call has ended the key's place is back.
+#[tokio::test]
+async fn a_parked_call_holds_its_keys_place_and_its_retry_rides_on_it() {
+    let (gw, mock) = gateway_with(|_| {}).await;
+    let key = support::gateway::one_place_key(&gw.db).await;
+    let c = Client::new(gw.addr, "/mcp/bare", Some(&key));
+    let first = call(1, json!([[elicit("who", "Your name?")]]));
+    let m = send(&c, &first).await;
+    let (_, state) = input_required(&m);
+
+    let echo = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "echo", "arguments": {"message": "meanwhile"},
+                                 "_meta": meta(json!({}))}});
+    let refused = response_message(&c.post_stateless(&echo).await);
+    assert_eq!(refused["error"]["code"], -31029, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["limit_name"], "concurrency",
+        "{refused}"
+    );
+
+    let answers = json!({"who": {"action": "accept", "content": {"name": "Ada"}}});
+    let done = send(&c, &retry(&first, 3, answers, &state)).await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    let through = send(&c, &echo).await;
+    assert!(through["result"].is_object(), "{through}");
+    let stats = mock.control("GET", "/control/stats").await;
+    assert_eq!(stats["calls_peak"], 1, "{stats}");
+}

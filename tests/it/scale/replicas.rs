@@ -1139,8 +1139,9 @@ async fn a_relayed_retry_is_charged_once_and_a_clients_relay_mark_is_not_honoure
     let first = response_message(&as_key(&a).post_stateless(&call).await);
     assert_eq!(first["result"]["resultType"], "input_required", "{first}");
     let state = first["result"]["requestState"].clone();
-    // Answered on B, passed to A: one place in flight, taken on B once A's idle lease
-    // of it has gone back (a second, on A, would never be free while B holds the one).
+    // Answered on B, passed to A: charged to the rate once, on B, and riding on the
+    // place in flight the parked call holds on A (a place of its own would never be free
+    // while the call waits with the key's one).
     let m = eventually(WAIT, "the relayed retry answered", || async {
         let m = response_message(
             &as_key(&b)

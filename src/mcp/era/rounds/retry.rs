@@ -125,9 +125,9 @@ pub async fn retry(
             )),
         };
     }
-    // A retry is a request like any other for the key's rate and concurrency (charged
-    // where every request is), and the caller must still reach what it names; it is not
-    // another tool call for the day.
+    // A retry is a request against the key's rate (charged where it came in), riding on
+    // the place in flight the parked call holds, and the caller must still reach what it
+    // names; it is not another tool call for the day.
     let Some(Resumable {
         backend,
         task,

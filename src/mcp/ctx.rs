@@ -54,7 +54,7 @@ pub struct Ctx {
     /// policies phase, once), for its audit row's `policy_audit`.
     pub trial: std::sync::OnceLock<Box<str>>,
     /// The place in flight phase 1 took for this request (its key has a
-    /// `max_concurrent`), which a call that goes on without its client keeps.
+    /// `max_concurrent`), which its call keeps while it goes on past its answer.
     pub kept: std::sync::OnceLock<Arc<crate::auth::limits::Kept>>,
 }
 

@@ -161,8 +161,9 @@ fn take_place(n: &AtomicU32, max: u32) -> bool {
 pub struct InFlight(#[allow(dead_code)] Place);
 
 /// A request's place in flight, shared by what may outlive the request's answer: the
-/// answer while it is sent, and a call of a session client that goes on without its
-/// client. Given back when the last of them lets go (or taken out, to go to a task).
+/// answer while it is sent, and its call while that goes on (a session client's without
+/// its client, a 2026-07-28 client's parked for its answers). Given back when the last
+/// of them lets go (or taken out, to go to a task).
 pub struct Kept(std::sync::Mutex<Option<InFlight>>);
 
 impl Kept {

@@ -51,8 +51,8 @@ pub struct Caller<'a> {
     pub charge: Option<&'a crate::codemode::Charge>,
     /// What policies in audit mode would have decided (its audit row's `policy_audit`).
     pub trial: Option<&'a str>,
-    /// The request's place in flight among its key's, which a call going on without its
-    /// client keeps.
+    /// The request's place in flight among its key's, which the call keeps while it
+    /// goes on past its answer.
     pub kept: Option<&'a Arc<crate::auth::limits::Kept>>,
 }
 

@@ -330,7 +330,10 @@ pub(crate) fn over_limit(r: Refused) -> ApiError {
 
 /// `resp` holding the key's place in flight (if any) until it has been sent.
 pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
-    hold_kept(resp, place.map(Kept::new))
+    match place {
+        Some(place) => hold_kept(resp, Some(Kept::new(place))),
+        None => resp,
+    }
 }
 
 /// `resp` holding the key's place in flight (if any) until it has been sent, sharing it

@@ -163,17 +163,32 @@ pub struct InFlight(#[allow(dead_code)] Place);
 /// A request's place in flight, shared by what may outlive the request's answer: the
 /// answer while it is sent, and its call while that goes on (a session client's without
 /// its client, a 2026-07-28 client's parked for its answers). Given back when the last
-/// of them lets go (or taken out, to go to a task).
-pub struct Kept(std::sync::Mutex<Option<InFlight>>);
+/// of them lets go (or taken out, to go to a task). With it, the call's deadline: how
+/// long a call nobody hears from any more keeps it.
+pub struct Kept(std::sync::Mutex<(Option<InFlight>, Option<tokio::time::Instant>)>);
 
 impl Kept {
     pub fn new(place: InFlight) -> std::sync::Arc<Kept> {
-        std::sync::Arc::new(Kept(std::sync::Mutex::new(Some(place))))
+        std::sync::Arc::new(Kept(std::sync::Mutex::new((Some(place), None))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Option<InFlight>, Option<tokio::time::Instant>)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The place itself, for what holds it from now on.
     pub fn take(&self) -> Option<InFlight> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.lock().0.take()
+    }
+
+    /// The deadline of the call that keeps the place.
+    pub fn until(&self, deadline: tokio::time::Instant) {
+        self.lock().1 = Some(deadline);
+    }
+
+    /// The deadline of the call that keeps the place, if it has one.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.lock().1
     }
 }
 

@@ -322,24 +322,25 @@ pub(crate) struct InFlightGuard {
     pub(crate) key: (Arc<str>, Bytes),
     pub(crate) done: bool,
     pub(crate) leave_running: bool,
-    /// The key's place in flight, and the call's deadline: the call keeps the place
-    /// while it goes on past its answer (a session client's call without its client, a
-    /// 2026-07-28 client's call parked for its answers). A session client's call left
-    /// before its answer began is no longer heard from, so its place is kept until the
-    /// call would have timed out (one left midway keeps it to its end, read by the
-    /// gateway, [`crate::mcp::hop::upstream::Detachable`]).
-    pub(crate) kept: Option<(Arc<crate::auth::limits::Kept>, tokio::time::Instant)>,
+    /// The key's place in flight: the call keeps it while it goes on past its answer (a
+    /// session client's call without its client, a 2026-07-28 client's call parked for
+    /// its answers). A session client's call left before its answer began is no longer
+    /// heard from, so its place is kept until the call would have timed out (one left
+    /// midway keeps it to its end, read by the gateway,
+    /// [`crate::mcp::hop::upstream::Detachable`]).
+    pub(crate) kept: Option<Arc<crate::auth::limits::Kept>>,
 }
 
 impl InFlightGuard {
-    /// Keeps the key's place (if the request holds one) for as long as the call goes
-    /// on, and `until` at the latest once nobody hears from it.
+    /// Keeps the key's place for as long as the call goes on, and `until` at the latest
+    /// once nobody hears from it.
     pub(crate) fn keep(
         &mut self,
-        kept: Option<&Arc<crate::auth::limits::Kept>>,
+        kept: &Arc<crate::auth::limits::Kept>,
         until: tokio::time::Instant,
     ) {
-        self.kept = kept.map(|k| (k.clone(), until));
+        kept.until(until);
+        self.kept = Some(kept.clone());
     }
 
     /// Makes dropping the guard cancel the call upstream (the gateway gave up on it).
@@ -367,8 +368,8 @@ impl Drop for InFlightGuard {
             return;
         };
         if self.leave_running {
-            if let (Some((kept, until)), Ok(runtime)) =
-                (kept, tokio::runtime::Handle::try_current())
+            if let (Some(kept), Ok(runtime)) = (kept, tokio::runtime::Handle::try_current())
+                && let Some(until) = kept.deadline()
             {
                 runtime.spawn(async move {
                     tokio::time::sleep_until(until).await;

@@ -49,7 +49,9 @@ pub async fn forward(caller: &Caller<'_>, ex: Exchange<'_>) -> Hopped {
     // `timeout` bounds the whole call from here; only the backend's progress
     // notifications (and its own requests to the client) extend it.
     let started = tokio::time::Instant::now();
-    guard.keep(caller.kept, started + timeout);
+    if let Some(kept) = caller.kept {
+        guard.keep(kept, started + timeout);
+    }
     let sent = send(caller, backend, &mut out, &mut guard, timeout);
     let (sse, mut source, status, via) = match sent.await {
         Ok(a) => (a.sse, a.body, a.status, a.via),

@@ -95,6 +95,7 @@ pub(crate) async fn admit(
 }
 
 /// Whether another replica admitted the request and passed it here (its sealed mark).
+#[inline]
 fn charged_elsewhere(ctx: &Ctx, relayable: Option<&hyper::HeaderMap>, body: &[u8]) -> bool {
     relayable
         .and_then(|h| h.get(relayed::RELAYED))
@@ -329,6 +330,7 @@ pub(crate) fn over_limit(r: Refused) -> ApiError {
 }
 
 /// `resp` holding the key's place in flight (if any) until it has been sent.
+#[inline]
 pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
     match place {
         Some(place) => hold_kept(resp, Some(Kept::new(place))),
@@ -340,6 +342,7 @@ pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hype
 /// with a call that goes on without its client. A task call's answer hands the place to
 /// the task it made instead ([`Handoff`]), which holds it until the task is seen to end;
 /// the answer holds it until sent when it made none.
+#[inline]
 pub(crate) fn hold_kept(
     mut resp: hyper::Response<Body>,
     kept: Option<Arc<Kept>>,

@@ -330,10 +330,10 @@ pub(crate) fn over_limit(r: Refused) -> ApiError {
 }
 
 /// `resp` holding the key's place in flight (if any) until it has been sent.
-#[inline]
+#[inline(always)]
 pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
     match place {
-        Some(place) => hold_kept(resp, Some(Kept::new(place))),
+        Some(place) => hold_kept(resp, Kept::new(place)),
         None => resp,
     }
 }
@@ -342,14 +342,7 @@ pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hype
 /// with a call that goes on without its client. A task call's answer hands the place to
 /// the task it made instead ([`Handoff`]), which holds it until the task is seen to end;
 /// the answer holds it until sent when it made none.
-#[inline]
-pub(crate) fn hold_kept(
-    mut resp: hyper::Response<Body>,
-    kept: Option<Arc<Kept>>,
-) -> hyper::Response<Body> {
-    let Some(kept) = kept else {
-        return resp;
-    };
+pub(crate) fn hold_kept(mut resp: hyper::Response<Body>, kept: Arc<Kept>) -> hyper::Response<Body> {
     match resp.extensions_mut().remove::<Arc<Handoff>>() {
         Some(handoff) => {
             if let Some(place) = kept.take() {

@@ -389,7 +389,7 @@ async fn admitted(
     // Skills asked of their owner on the control path, answered with the view's URIs.
     if crate::mcp::skills::answers(&ctx.view, body, f) {
         let resp = Box::pin(crate::mcp::skills::answer(ctx, body, f)).await?;
-        return Ok(charge::hold_kept(resp, place));
+        return Ok(holding(resp, place));
     }
     // 2. Route. A refusal here or in 3 (a disabled or held tool, a policy, …) is
     // recorded where it becomes the answer ([`record::refused`]).
@@ -412,7 +412,18 @@ async fn admitted(
     }
     .map_err(|e| record::refused(ctx, body, f, e))?;
     // The place in flight is held until the answer has been sent.
-    Ok(charge::hold_kept(resp, place))
+    Ok(holding(resp, place))
+}
+
+/// `resp` holding the request's place in flight (if it holds one), shared with its call
+/// ([`charge::hold_kept`]). A caller without one pays no call: the answer is not moved
+/// into a function and back (callgrind: 88 instructions of `memcpy` a forwarded call).
+#[inline(always)]
+fn holding(resp: Response<Body>, place: Option<Arc<crate::auth::limits::Kept>>) -> Response<Body> {
+    match place {
+        Some(place) => charge::hold_kept(resp, place),
+        None => resp,
+    }
 }
 
 /// A result the gateway makes itself, with the list hints of the client's era.

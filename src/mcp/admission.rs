@@ -95,7 +95,7 @@ pub(crate) async fn admit(
 }
 
 /// Whether another replica admitted the request and passed it here (its sealed mark).
-#[inline]
+#[inline(always)]
 fn charged_elsewhere(ctx: &Ctx, relayable: Option<&hyper::HeaderMap>, body: &[u8]) -> bool {
     relayable
         .and_then(|h| h.get(relayed::RELAYED))
@@ -193,20 +193,30 @@ pub(crate) async fn mcp_request(ctx: &Ctx) -> Result<Option<InFlight>, RpcError>
         return Ok(None);
     }
     request(&ctx.state, p).await.map_err(|r| limited(&r))?;
-    let refusal = match limiter.enter(&p.key_id, &limits).await {
-        Err(r) => r,
-        place => return place.map_err(|r| limited(&refused(&ctx.state, p, r))),
-    };
-    let running = &ctx.state.era.tasks_running;
-    if running.count(&p.key_id) == 0 {
-        return Err(limited(&refused(&ctx.state, p, refusal)));
+    match limiter.enter(&p.key_id, &limits).await {
+        Err(r) if ctx.state.era.tasks_running.count(&p.key_id) > 0 => {
+            // Rare, and kept out of every request's future.
+            Box::pin(tasks_looked_at(ctx, p, &limits, r)).await
+        }
+        place => place.map_err(|r| limited(&refused(&ctx.state, p, r))),
     }
-    if Box::pin(crate::mcp::era::tasks::look::free_ended(ctx)).await
-        && let Ok(place) = limiter.enter(&p.key_id, &limits).await
+}
+
+/// A key refused a place while its tasks hold some here: a look at them, and the place
+/// an ended one held, or the refusal saying how many tasks hold places.
+async fn tasks_looked_at(
+    ctx: &Ctx,
+    p: &Principal,
+    limits: &crate::model::limits::Effective,
+    refusal: Refused,
+) -> Result<Option<InFlight>, RpcError> {
+    let limiter = &ctx.state.auth.limits;
+    if crate::mcp::era::tasks::look::free_ended(ctx).await
+        && let Ok(place) = limiter.enter(&p.key_id, limits).await
     {
         return Ok(place);
     }
-    let tasks = running.count(&p.key_id);
+    let tasks = ctx.state.era.tasks_running.count(&p.key_id);
     let refusal = Refused {
         message: format!(
             "{}; {tasks} of them tasks not yet seen to end: read one's end (tasks/get) or \

@@ -507,7 +507,8 @@ fn said(answer: &[u8]) -> Fetched {
             None => return Fetched::Unknown,
         }
     };
-    let Ok(v) = serde_json::from_slice::<Value>(&message) else {
+    // The one reader: an answer read two ways (duplicate members, …) says nothing.
+    let Ok(v) = crate::jsonrpc::read::value(&message) else {
         return Fetched::Unknown;
     };
     match (&v["result"], v["error"]["code"].as_i64()) {
@@ -631,6 +632,7 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":0,"result":"completed"}"#,
             r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32603,"message":"busy"}}"#,
             r#"{"jsonrpc":"2.0","id":0,"error":{"code":"-32602"}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"result":{"status":"working","status":"completed"}}"#,
             "event: message\ndata: {\"method\":\"notifications/message\"}\n\n",
             "",
             "{",

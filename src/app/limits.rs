@@ -1,7 +1,8 @@
 //! The background task of the shared limits: renews leases every
 //! [`TICK`](crate::auth::limits::replicas::TICK) (sooner when a lease runs low), says the replica is
 //! alive every [`HEARTBEAT_EVERY`] (every half second while the database is away, to
-//! notice its return), and prunes rows nobody holds every [`PRUNE_EVERY`]. It ends when
+//! notice its return), and prunes rows nobody holds every `METAMCP_LIMITS_PRUNE_EVERY`
+//! (30 s by default). It ends when
 //! the process stops ([`Shared::stop_background`](crate::auth::limits::replicas::Shared::stop_background)),
 //! after the round it is in.
 
@@ -13,18 +14,16 @@ use crate::auth::limits::renew;
 use crate::auth::limits::replicas::{HEARTBEAT_EVERY, TICK};
 use crate::state::State;
 
-/// How often rows nobody holds are removed.
-const PRUNE_EVERY: Duration = Duration::from_secs(30);
 /// How often every lease is looked at (idle ones given back).
 const SCAN_EVERY: Duration = Duration::from_millis(250);
 /// How often a degraded replica asks whether the database is back.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 pub async fn run(state: Weak<State>) {
-    let Some(shared) = state
-        .upgrade()
-        .and_then(|s| s.auth.limits.shared().cloned())
-    else {
+    let Some((shared, prune_every)) = state.upgrade().and_then(|s| {
+        let shared = s.auth.limits.shared().cloned()?;
+        Some((shared, s.config.limits_prune_every))
+    }) else {
         return;
     };
     let start = Instant::now();
@@ -54,7 +53,7 @@ pub async fn run(state: Weak<State>) {
             scan = now;
         }
         renew::tick(&state.auth.limits, &shared, scanning).await;
-        if now.duration_since(prune) >= PRUNE_EVERY && shared.mode() == Mode::Shared {
+        if now.duration_since(prune) >= prune_every && shared.mode() == Mode::Shared {
             prune = now;
             if let Err(e) = shared.prune().await {
                 tracing::debug!(error = %e, "could not prune the limits' rows");

@@ -115,6 +115,9 @@ settings! {
     /// The URL other replicas reach this one at (`http://10.0.3.7:12009`): a retry of a
     /// call waiting here may reach any replica, which passes it on.
     REPLICA_URL = "METAMCP_REPLICA_URL",
+    /// How often each replica removes the shared limits' rows nobody holds (replicas gone,
+    /// buckets refilled, days past).
+    LIMITS_PRUNE_EVERY = "METAMCP_LIMITS_PRUNE_EVERY",
     /// Database connection pool size.
     DB_POOL_SIZE = "METAMCP_DB_POOL_SIZE",
     /// Absolute lifetime of a client session.
@@ -250,6 +253,7 @@ const DEFAULT_AUDIT_QUEUE: usize = 100_000;
 const DEFAULT_MRTR_TTL: Duration = Duration::from_secs(300);
 const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_LIST_TTL: Duration = Duration::from_secs(60);
+const DEFAULT_LIMITS_PRUNE_EVERY: Duration = Duration::from_secs(30);
 const DEFAULT_KEY_MAX_PARKED: usize = 64;
 const DEFAULT_MAX_PARKED: usize = 10_000;
 const DEFAULT_KEY_MAX_TASKS: usize = 1_000;
@@ -294,6 +298,8 @@ pub struct Config {
     pub list_ttl: Duration,
     /// Sessions per backend for the capability sets clients declare, besides its main.
     pub capability_sessions: usize,
+    /// How often the shared limits' rows nobody holds are removed.
+    pub limits_prune_every: Duration,
     pub db_pool_size: usize,
     pub session_ttl: Duration,
     pub max_connections: usize,
@@ -394,6 +400,7 @@ impl Config {
             tasks,
             capability_sessions,
             list_ttl,
+            limits_prune_every,
             db_pool_size,
             session_ttl,
             max_connections,
@@ -478,6 +485,7 @@ impl Config {
                 tasks,
                 list_ttl,
                 capability_sessions,
+                limits_prune_every,
                 db_pool_size,
                 session_ttl,
                 max_connections,

@@ -207,6 +207,7 @@ pub(super) struct Bounds {
     pub(super) tasks: Tasking,
     pub(super) capability_sessions: usize,
     pub(super) list_ttl: Duration,
+    pub(super) limits_prune_every: Duration,
     pub(super) db_pool_size: Option<usize>,
     pub(super) session_ttl: Option<Duration>,
     pub(super) max_connections: Option<usize>,
@@ -289,6 +290,23 @@ pub(super) fn bounds(raw: &mut Raw, errs: &mut Collector) -> Bounds {
         .take(LIST_TTL)
         .and_then(|s| errs.check(LIST_TTL, parse_duration_or_zero(&s)))
         .unwrap_or(DEFAULT_LIST_TTL);
+    let limits_prune_every = raw
+        .take(LIMITS_PRUNE_EVERY)
+        .and_then(|s| {
+            errs.check(
+                LIMITS_PRUNE_EVERY,
+                parse_duration(&s).and_then(|d| {
+                    if (Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&d) {
+                        Ok(d)
+                    } else {
+                        Err(format!(
+                            "{s:?} is out of range: give 1s to 24h (the default is 30s)"
+                        ))
+                    }
+                }),
+            )
+        })
+        .unwrap_or(DEFAULT_LIMITS_PRUNE_EVERY);
     let db_pool_size = raw.take(DB_POOL_SIZE).map_or(Some(DEFAULT_POOL_SIZE), |s| {
         errs.check(DB_POOL_SIZE, whole_number(&s, 1000))
     });
@@ -335,6 +353,7 @@ pub(super) fn bounds(raw: &mut Raw, errs: &mut Collector) -> Bounds {
         tasks,
         capability_sessions,
         list_ttl,
+        limits_prune_every,
         db_pool_size,
         session_ttl,
         max_connections,

@@ -404,6 +404,24 @@ fn defaults_are_embedded_mode_on_loopback() {
     assert!(c.jwt_secret.is_none() && c.encryption_key.is_none());
     assert!(c.allowed_hosts.contains(&"localhost".to_string()));
     assert_eq!(c.session_ttl, Duration::from_secs(86400));
+    assert_eq!(c.limits_prune_every, Duration::from_secs(30));
+}
+
+#[test]
+fn the_limits_prune_period_is_a_duration_of_one_second_to_a_day() {
+    let at = |v: &str| {
+        Config::from_source(&map(&[("HOME", "/home/u"), (LIMITS_PRUNE_EVERY, v)]))
+            .map(|c| c.limits_prune_every)
+    };
+    assert_eq!(at("2s").ok(), Some(Duration::from_secs(2)));
+    assert_eq!(at("24h").ok(), Some(Duration::from_secs(86400)));
+    for bad in ["500ms", "25h", "0s", "often"] {
+        let errs = at(bad).expect_err(bad);
+        assert_eq!(errs.0.len(), 1, "{bad}: {errs}");
+        assert_eq!(errs.0[0].key, LIMITS_PRUNE_EVERY, "{bad}: {errs}");
+    }
+    let errs = at("25h").unwrap_err().to_string();
+    assert!(errs.contains("1s to 24h"), "the fix is named: {errs}");
 }
 
 #[test]

@@ -222,8 +222,13 @@ impl Drop for Balancer {
 
 /// Three replicas on a fresh database, an admin key, a mock backend registered.
 pub async fn cluster() -> (TestDb, Vec<Replica>, String, Mock) {
+    cluster_with(&[]).await
+}
+
+/// [`cluster`], each replica with more settings.
+pub async fn cluster_with(more: &[(&'static str, String)]) -> (TestDb, Vec<Replica>, String, Mock) {
     let db = TestDb::new().await;
-    let replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&db)).collect();
+    let replicas: Vec<Replica> = (0..3).map(|_| Replica::start_with(&db, more)).collect();
     let store = super::gateway::key_store(&db);
     let admin =
         super::gateway::create_key(&store, "admin", metamcp::store::keys::Scope::Admin, &[]).await;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::support::gateway::limited_key;
 use crate::support::http::{get, request};
 use crate::support::mcp::{Client, response_message};
-use crate::support::replicas::{Balancer, Replica, cluster};
+use crate::support::replicas::{Balancer, Replica, cluster, cluster_with};
 use crate::support::{TestDb, eventually};
 use metamcp::model::limits::{LimitsChange, Rate, Setting};
 use metamcp::store::keys::KeyStore;
@@ -689,7 +689,9 @@ async fn a_sigterm_while_postgresql_is_away_never_grants_more_than_the_day() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
-    let (db, replicas, _admin, _mock) = cluster().await;
+    // Pruned every 2 s rather than the default 30 s: the rows go at the next prune.
+    let (db, replicas, _admin, _mock) =
+        cluster_with(&[("METAMCP_LIMITS_PRUNE_EVERY", "2s".into())]).await;
     let a = replicas[0].addr;
     let store = support::gateway::key_store(&db);
     let mut keys = Vec::new();
@@ -731,7 +733,7 @@ async fn many_keys_with_tiny_leases_leave_bounded_rows_that_are_reclaimed() {
     })
     .await;
     eventually(
-        Duration::from_secs(45),
+        Duration::from_secs(15),
         "idle buckets reclaimed",
         || async { (count("limit_buckets").await == 0).then_some(()) },
     )

@@ -45,8 +45,11 @@ impl Drop for Gateway {
 /// What one run may grow the gateway's peak by past its inner results' budget: its engine
 /// and thread (the answers that fit are in its heap), its calls' buffers and connections,
 /// and what the allocator keeps. Budget and all, two runs on a debug build with both cores
-/// busy grew it by 5.4 and 1.8 MiB over the 40 MB answers, 3.0 and 11.7 over the 1 MiB ones.
-const SLACK_MIB: f64 = 24.0;
+/// busy grew it by 5.4 and 1.8 MiB over the 40 MB answers, 3.0 and 11.7 over the 1 MiB ones;
+/// run alone again and again, 5 to 22 MiB over the 40 MB answers, and once in the whole
+/// suite 30.1 (past the 28 this bound was). A build without the budget holds the eight
+/// answers, 305 MiB, and one whole answer (38.1 MiB) still passes budget and slack.
+const SLACK_MIB: f64 = 32.0;
 
 /// Eight calls of `mock__big` of `bytes` each, awaited together; each settles to its
 /// text's length, or to the error's code, message and `data.limit`.

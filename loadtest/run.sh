@@ -423,7 +423,7 @@ results+=("$(measure direct "$DIRECT_URL" "" "$TOOL" mockmcp="$MOCK_PID")")
 # Unloaded: one connection, closed loop; what the hop adds to a lone call's latency.
 say "unloaded latency: one connection, direct and through each proxy"
 unloaded=()
-for _ in 1 2; do
+for pass in 1 2; do
     unloaded+=("$(CONNECTIONS=1 measure direct1 "$DIRECT_URL" "" "$TOOL")")
     if [ -n "${NGINX_WORKER:-}" ]; then
         unloaded+=("$(CONNECTIONS=1 measure nginx1 "http://127.0.0.1:$NGINX_PORT/mcp" "" "$TOOL")")
@@ -432,6 +432,13 @@ for _ in 1 2; do
         unloaded+=("$(CONNECTIONS=1 measure haproxy1 "http://127.0.0.1:$HAPROXY_PORT/mcp" "" "$TOOL")")
     fi
     unloaded+=("$(CONNECTIONS=1 measure gateway1 "$GW_URL" "$ADMIN" "mock__$TOOL")")
+    # With a baseline: both builds (the audit off) one after the other, the order
+    # alternating, so what each adds to a lone call is compared on the same minute.
+    if [ -n "${BASELINE:-}" ]; then
+        cur1() { unloaded+=("$(CONNECTIONS=1 measure current1 "http://$CURRENT_ADDR/mcp" "$AB_KEY" "mock__$TOOL")"); }
+        base1() { unloaded+=("$(CONNECTIONS=1 measure baseline1 "http://$BASE_ADDR/mcp" "$BASE_AB_KEY" "mock__$TOOL")"); }
+        if [ "$pass" = 1 ]; then cur1; base1; else base1; cur1; fi
+    fi
 done
 
 python3 - "$(getconf CLK_TCK)" "${results[@]}" -- "${unloaded[@]}" <<'PY' | tee "$RESULTS/table.txt"
@@ -508,6 +515,12 @@ for proxy in ("gateway", "nginx", "haproxy"):
         print(f"  {proxy:8} p50 {mid(proxy + '1', 'p50_us'):.0f} us p99 {mid(proxy + '1', 'p99_us'):.0f} us; "
               f"added p50 {mid(proxy + '1', 'p50_us') - mid('direct1', 'p50_us'):.0f} us, "
               f"p99 {mid(proxy + '1', 'p99_us') - mid('direct1', 'p99_us'):.0f} us")
+if any(n == "current1" for n, _ in alone) and any(n == "baseline1" for n, _ in alone):
+    c, b = mid("current1", "p50_us"), mid("baseline1", "p50_us")
+    print(f"  unloaded A/B (audit off): this build p50 {c:.0f} us p99 {mid('current1', 'p99_us'):.0f} us, "
+          f"baseline p50 {b:.0f} us p99 {mid('baseline1', 'p99_us'):.0f} us; "
+          f"this build adds {c - mid('direct1', 'p50_us'):.0f} us at p50, the baseline "
+          f"{b - mid('direct1', 'p50_us'):.0f} us")
 if any(r["errors"] for _, r in runs + alone):
     sys.exit("errors during the run")
 PY

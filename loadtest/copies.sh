@@ -6,6 +6,7 @@
 #
 #   BASELINE=7af7de7 loadtest/copies.sh
 #   BASELINE=7af7de7 CALLS=500 loadtest/copies.sh
+#   BASELINE=7af7de7 WHERE=1 loadtest/copies.sh   # and who makes the copies over 256 bytes
 #
 # Each gateway (audit off, its own embedded cluster) runs beside one mockmcp; 200 calls
 # on one connection warm it up, then gdb attaches, counts every call of glibc's memcpy and
@@ -33,8 +34,10 @@ start_mock
 # the length (rdx, the third argument) to its bucket.
 cat > "$work/count.py" <<'EOF'
 import gdb
+import os
 BUCKETS = [64, 256, 1024, 4096, 1 << 62]
-seen = {"calls": 0, "bytes": 0, "by": [[0, 0] for _ in BUCKETS]}
+WHERE = os.environ.get("WHERE") == "1"
+seen = {"calls": 0, "bytes": 0, "by": [[0, 0] for _ in BUCKETS], "where": {}}
 
 class Copy(gdb.Breakpoint):
     def stop(self):
@@ -46,6 +49,15 @@ class Copy(gdb.Breakpoint):
                 seen["by"][i][0] += 1
                 seen["by"][i][1] += n
                 break
+        if WHERE and n > 256:
+            # The function that asked for the copy: memcpy's caller (line tables name it).
+            older = gdb.selected_frame().older()
+            who = (older.name() if older else None) or "?"
+            sal = older.find_sal() if older else None
+            if sal and sal.symtab:
+                who += f" {sal.symtab.filename.rsplit('/src/', 1)[-1]}:{sal.line}"
+            key = f"{n:6} {who}"
+            seen["where"][key] = seen["where"].get(key, 0) + 1
         return False
 
 names = [f"__{op}_{isa}_unaligned{erms}" for op in ("memcpy", "memmove")
@@ -71,7 +83,7 @@ count() {
     local load=("$BIN/mcpload" --url "http://$addr/mcp" --key "$admin" --tool mock__echo
         --args '{"message":"hello from mcpload"}' --connections 1)
     "${load[@]}" --requests 200 >/dev/null
-    gdb -p "$pid" -batch -nx -x "$work/count.py" > "$work/$name.gdb" 2>&1 &
+    WHERE=${WHERE:-} gdb -p "$pid" -batch -nx -x "$work/count.py" > "$work/$name.gdb" 2>&1 &
     local gdb_pid=$!
     for _ in $(seq 600); do grep -q COUNTING "$work/$name.gdb" && break; sleep 0.1; done
     grep -q COUNTING "$work/$name.gdb" || die "gdb did not attach: $(cat "$work/$name.gdb")"
@@ -102,4 +114,9 @@ for name, s in rows:
 cur, base = rows[0][1], rows[1][1]
 print(f"this build / {rev}: bytes {cur['bytes'] / base['bytes']:.3f}, "
       f"copies {cur['calls'] / base['calls']:.3f}")
+for name, s in rows:
+    if s["where"]:
+        print(f"{name}: copies over 256 bytes per call, by size and the function asking")
+        for key, n in sorted(s["where"].items(), key=lambda kv: -kv[1]):
+            print(f"  {n / calls:5.2f}  {key}")
 EOF

@@ -162,10 +162,12 @@ pub fn string_value<'a>(body: &'a [u8], span: Span) -> Option<Cow<'a, str>> {
 /// by a short scan after their key; nested values the gateway does not route on
 /// (`arguments`, …) are skipped by their node count.
 pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
+    let mut f = Frame::default();
     with_tape(body, Reading::Lenient, |nodes, base| {
-        Walker::new(body, base, nodes, false).message()
+        Walker::new(body, base, nodes, false).message(&mut f)
     })
-    .map_err(|_| FrameError::Parse)?
+    .map_err(|_| FrameError::Parse)??;
+    Ok(f)
 }
 
 /// [`parse`] for a client's request, which the gateway decides on and a backend acts on:
@@ -175,24 +177,34 @@ pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
 /// exactly, an invalid escape or lone surrogate, nesting past [`read::MAX_DEPTH`]) is
 /// [`FrameError::Ambiguous`].
 pub fn parse_request(body: &[u8]) -> Result<Frame, FrameError> {
+    let mut f = Frame::default();
+    parse_request_into(body, &mut f)?;
+    Ok(f)
+}
+
+/// [`parse_request`] into `f`, a default frame, which is whole when this is `Ok`. The
+/// frame is filled where its caller keeps it: a frame is over 500 bytes, and returned
+/// through the tape's closures and out of the parse it was copied at each step
+/// (`loadtest/copies.sh`: five copies a request).
+pub fn parse_request_into(body: &[u8], f: &mut Frame) -> Result<(), FrameError> {
     let read = with_tape(body, Reading::Strict, |nodes, base| {
-        let f = Walker::new(body, base, nodes, true).message();
-        if let Err(FrameError::Batch | FrameError::Ambiguous(_)) = f {
+        let read = Walker::new(body, base, nodes, true).message(f);
+        if let Err(FrameError::Batch | FrameError::Ambiguous(_)) = read {
             // Each element is read strictly on its own, and refused with its own id; a
             // name another reader takes for one the gateway reads is refused with it.
-            return f;
+            return read;
         }
         match read::check(nodes) {
-            Ok(()) => f,
+            Ok(()) => read,
             Err(a) => {
                 // The id answers the refusal only when the envelope has one id.
-                let id = f.ok().and_then(|f| f.id).filter(|_| a.at != "id");
+                let id = read.ok().and(f.id).filter(|_| a.at != "id");
                 Err(FrameError::Ambiguous(Box::new((a, id))))
             }
         }
     });
     match read {
-        Ok(f) => f,
+        Ok(read) => read,
         // The id, read with numbers passed over and escapes mended, answers.
         Err(e) => Err(match Ambiguity::of_tape(e) {
             Some(a) => {
@@ -353,13 +365,14 @@ impl<'a, 't> Walker<'a, 't> {
         matches!(self.nodes[i], simd_json::Node::String(_))
     }
 
-    fn message(&self) -> Result<Frame, FrameError> {
+    /// Reads the message into `f` (a default frame), which is whole only when this is
+    /// `Ok`.
+    fn message(&self, f: &mut Frame) -> Result<(), FrameError> {
         match self.nodes.first() {
             Some(simd_json::Node::Object { .. }) => {}
             Some(simd_json::Node::Array { .. }) => return Err(FrameError::Batch),
             _ => return Err(FrameError::Invalid("a JSON-RPC message is a JSON object")),
         }
-        let mut f = Frame::default();
         let mut version_ok = false;
         let mut method_ok = true;
         let mut params_at = None;
@@ -460,7 +473,7 @@ impl<'a, 't> Walker<'a, 't> {
                 "a message needs a method, a result or an error",
             ));
         }
-        Ok(f)
+        Ok(())
     }
 }
 

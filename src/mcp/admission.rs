@@ -341,27 +341,33 @@ pub(crate) fn over_limit(r: Refused) -> ApiError {
 
 /// `resp` holding the key's place in flight (if any) until it has been sent.
 #[inline(always)]
-pub(crate) fn hold(resp: hyper::Response<Body>, place: Option<InFlight>) -> hyper::Response<Body> {
-    match place {
-        Some(place) => hold_kept(resp, Kept::new(place)),
-        None => resp,
+pub(crate) fn hold(
+    mut resp: hyper::Response<Body>,
+    place: Option<InFlight>,
+) -> hyper::Response<Body> {
+    if let Some(place) = place {
+        hold_kept(&mut resp, Kept::new(place));
     }
+    resp
 }
 
-/// `resp` holding the key's place in flight (if any) until it has been sent, sharing it
-/// with a call that goes on without its client. A task call's answer hands the place to
-/// the task it made instead ([`Handoff`]), which holds it until the task is seen to end;
-/// the answer holds it until sent when it made none.
-pub(crate) fn hold_kept(mut resp: hyper::Response<Body>, kept: Arc<Kept>) -> hyper::Response<Body> {
-    match resp.extensions_mut().remove::<Arc<Handoff>>() {
+/// `resp` holding the key's place in flight until it has been sent, sharing it with a
+/// call that goes on without its client. A task call's answer hands the place to the
+/// task it made instead ([`Handoff`]), which holds it until the task is seen to end; the
+/// answer holds it until sent when it made none. In place: an answer is a few hundred
+/// bytes, which a move into this function and back would copy twice.
+pub(crate) fn hold_kept(resp: &mut hyper::Response<Body>, kept: Arc<Kept>) {
+    let body = std::mem::replace(resp.body_mut(), Body::Empty);
+    let body = match resp.extensions_mut().remove::<Arc<Handoff>>() {
         Some(handoff) => {
             if let Some(place) = kept.take() {
                 handoff.place(place);
             }
-            resp.map(|b| held(b, handoff))
+            held(body, handoff)
         }
-        None => resp.map(|b| held(b, kept)),
-    }
+        None => held(body, kept),
+    };
+    *resp.body_mut() = body;
 }
 
 /// `body` holding `guard` (the key's place in flight) until it has been sent.

@@ -122,7 +122,11 @@ async fn serve(
     };
     let http11 = req.version() == hyper::Version::HTTP_11;
     let mut resp = match phases(state, peer, req, origin.as_ref(), &mut outcome).await {
-        Ok(r) => r,
+        Ok(Phased::Answered(r)) => r,
+        // Awaited here, so that its answer is written where it is used: awaited in
+        // `phases`, it was copied on its way out of it (`loadtest/copies.sh`: four
+        // copies of some 280 bytes a request).
+        Ok(Phased::Mcp(serving)) => serving.await,
         Err(e) if outcome.mcp => e.into_rpc_response(),
         Err(e) => e.into_response(),
     };
@@ -144,13 +148,21 @@ async fn serve(
     Ok(resp.map(|body| Tracked { body, _busy: busy }))
 }
 
+/// What the phases of a request hand back: its answer, or for an MCP endpoint's request
+/// the future that serves it, with its caller checked.
+#[allow(clippy::large_enum_variant)] // returned once, never stored: a box would be an allocation a request
+enum Phased {
+    Answered(Response<Body>),
+    Mcp(crate::mcp::endpoint::Serving),
+}
+
 async fn phases(
     state: &Arc<State>,
     peer: IpAddr,
     req: Request<Incoming>,
     origin: Option<&Result<HeaderValue, ()>>,
     outcome: &mut Outcome,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Phased, ApiError> {
     // Guard: DNS-rebinding protection on every route.
     check_host(state, &req)?;
     if let Some(Err(())) = origin {
@@ -159,7 +171,7 @@ async fn phases(
     let uri = req.uri().clone();
     let path = uri.path();
     if req.method() == Method::OPTIONS {
-        return preflight(path, origin.is_some());
+        return preflight(path, origin.is_some()).map(Phased::Answered);
     }
 
     // Route.
@@ -200,21 +212,21 @@ async fn phases(
         .await
         {
             Ok(Ok(p)) => p,
-            Ok(Err(challenge)) => return Ok(challenge),
+            Ok(Err(challenge)) => return Ok(Phased::Answered(challenge)),
             // In the era of the request's version header: the body is not read yet.
             Err(e) => {
                 let stateless = req.headers().get("mcp-protocol-version").is_some_and(|v| {
                     v.as_bytes() == crate::mcp::wire::versions::STATELESS_VERSION.as_bytes()
                 });
-                return Ok(e.into_rpc_response_in(stateless));
+                return Ok(Phased::Answered(e.into_rpc_response_in(stateless)));
             }
         };
         let mut ctx = crate::mcp::ctx::Ctx::in_table(&state.planes, table, principal, namespace)
             .ok_or_else(|| ApiError::NotFound("no such namespace".into()))?;
         ctx.trace = trace;
-        // The MCP future comes boxed: it then moves once, not with each future that
-        // awaits it, and it is built in its box (not copied into it).
-        return Ok(crate::mcp::endpoint::handle(ctx, req).await);
+        // The MCP future comes boxed: it is built in its box (not copied into it), and
+        // `serve` awaits it.
+        return Ok(Phased::Mcp(crate::mcp::endpoint::handle(ctx, req)));
     }
 
     // Authenticate and authorise.
@@ -248,6 +260,7 @@ async fn phases(
         state, route.id, params, req, principal, peer,
     ))
     .await
+    .map(Phased::Answered)
 }
 
 /// The caller of an MCP endpoint: its key or token (none for an open namespace's

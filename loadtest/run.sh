@@ -39,6 +39,11 @@
 #                                         # the A/B with a key limited to that rate (never
 #                                         # reached) on both builds: the limiter's cost
 #                                         # before and after a change to it
+#   BASELINE=<rev> UNLOADED_PASSES=8 loadtest/run.sh
+#                                         # the unloaded line (one connection, 10 s each)
+#                                         # measured 8 times, not 2: the medians of what
+#                                         # each build adds to a lone call, whose single
+#                                         # passes differ by 10 us and more
 #   LIMITS=1 loadtest/run.sh              # also through the gateway with a key whose
 #                                         # limits (rate, concurrency, daily quota) are
 #                                         # never reached: the limiter's cost
@@ -423,7 +428,7 @@ results+=("$(measure direct "$DIRECT_URL" "" "$TOOL" mockmcp="$MOCK_PID")")
 # Unloaded: one connection, closed loop; what the hop adds to a lone call's latency.
 say "unloaded latency: one connection, direct and through each proxy"
 unloaded=()
-for pass in 1 2; do
+for pass in $(seq "${UNLOADED_PASSES:-2}"); do
     unloaded+=("$(CONNECTIONS=1 measure direct1 "$DIRECT_URL" "" "$TOOL")")
     if [ -n "${NGINX_WORKER:-}" ]; then
         unloaded+=("$(CONNECTIONS=1 measure nginx1 "http://127.0.0.1:$NGINX_PORT/mcp" "" "$TOOL")")
@@ -437,7 +442,7 @@ for pass in 1 2; do
     if [ -n "${BASELINE:-}" ]; then
         cur1() { unloaded+=("$(CONNECTIONS=1 measure current1 "http://$CURRENT_ADDR/mcp" "$AB_KEY" "mock__$TOOL")"); }
         base1() { unloaded+=("$(CONNECTIONS=1 measure baseline1 "http://$BASE_ADDR/mcp" "$BASE_AB_KEY" "mock__$TOOL")"); }
-        if [ "$pass" = 1 ]; then cur1; base1; else base1; cur1; fi
+        if [ $((pass % 2)) = 1 ]; then cur1; base1; else base1; cur1; fi
     fi
 done
 

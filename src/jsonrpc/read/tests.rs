@@ -467,6 +467,23 @@ fn nesting_is_read_to_its_bound_and_refused_past_it() {
 }
 
 #[test]
+fn an_ambiguity_in_a_message_not_read_whole_is_answered_without_its_id() {
+    // The walk saw the id before it refused the envelope (`jsonrpc` is not "2.0"): the
+    // frame it filled is not whole, and its id answers nothing.
+    let body = br#"{"jsonrpc":"1.0","id":5,"method":"ping","params":{"a":1,"a":2}}"#;
+    let Err(FrameError::Ambiguous(a)) = frame::parse_request(body) else {
+        panic!("refused")
+    };
+    assert_eq!((a.0.at.as_str(), a.1), ("params.a", None));
+    // Read whole, the same request is answered with it.
+    let body = br#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"a":1,"a":2}}"#;
+    let Err(FrameError::Ambiguous(a)) = frame::parse_request(body) else {
+        panic!("refused")
+    };
+    assert_eq!(a.1.map(|s| s.of(body)), Some(&b"5"[..]));
+}
+
+#[test]
 fn a_request_refused_says_what_and_where_with_its_id() {
     let body = br#"{"jsonrpc":"2.0","id":"q","method":"tools/call","params":{"name":"t","arguments":{"org":"acme"},"arguments":{"org":"evil"}}}"#;
     let Err(FrameError::Ambiguous(a)) = frame::parse_request(body) else {

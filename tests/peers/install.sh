@@ -62,7 +62,7 @@ pip_env() {
     if [ -n "$UV" ]; then
         "$UV" venv --quiet --python "$PYTHON" "$dir" >&2
         "$UV" pip install --quiet --compile-bytecode --python "$dir/bin/python" "$@" >&2
-    elif [ "$PIP_PYTHON" = 1 ]; then
+    elif pip_python; then
         python3 -m venv --without-pip "$dir"
         python3 -m pip --python "$dir/bin/python" install --quiet --disable-pip-version-check \
             "$@" >&2
@@ -76,8 +76,16 @@ pip_env() {
 # A virtualenv made with pip copies pip into itself (ensurepip: 4.6 CPU-s each, six of
 # them beside the build); pip 22.3 and later installs into one made without it
 # (`--python`). Without such a pip here, each environment gets its own.
-PIP_PYTHON=0
-python3 -m pip --help 2>/dev/null | grep -q -- '--python <python>' && PIP_PYTHON=1
+# Asked only when an environment is made without uv: the question costs 0.4 CPU-s, and
+# this script runs several times a test run with everything installed.
+PIP_PYTHON=
+pip_python() {
+    if [ -z "$PIP_PYTHON" ]; then
+        PIP_PYTHON=0
+        python3 -m pip --help 2>/dev/null | grep -q -- '--python <python>' && PIP_PYTHON=1
+    fi
+    [ "$PIP_PYTHON" = 1 ]
+}
 # The interpreter itself (a version manager's `python3` may be a shim).
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 

@@ -6,7 +6,9 @@ usage: train/toolsearch/data.py METATOOL_GIT GORILLA_GIT TOUCAN_GIT LIVEMCPBENCH
 The four are git directories of HowieHwong/MetaTool, ShishirPatil/gorilla,
 TheAgentArk/Toucan and icip-cas/LiveMCPBench (any clone holding the pinned commits below;
 files are read with `git show COMMIT:PATH`, and each file's SHA-256 is checked against
-DATA below). LiveMCPBench is read only to hold its servers out of Toucan's.
+DATA below). LiveMCPBench is read only to hold its servers out of Toucan's. With
+MULTI_TURN=turns (or turns,tasks), BFCL's multi-turn tasks are pairs too (the eighth to
+tenth runs of README.md, none of them shipped).
 
 Writes OUT_DIR/train.jsonl, one pair a line: {"q": need, "pos": tool text, "negs": [tool
 texts of the same server or call], "from": source}. A tool's text is what the gateway
@@ -47,6 +49,16 @@ TOUCAN = "a1976dea7688c0f36533aa6e3a3fa4c27e017b4b"
 LIVEMCPBENCH = "a928e57d1ee7a25579b9a7036030faffff72d15b"
 TOUCAN_PAIRS = 3000  # definitions as needs, at most; a sample by seed
 TOUCAN_PER_SERVER = 8
+# BFCL's multi-turn tasks: a user's turns over a few API classes (a file system, travel,
+# trading, messages...), each turn answered by calls of their functions.
+BFCL_MULTI_TURN = "multi_turn_base"
+# Which of them `data.py` writes (MULTI_TURN, comma-separated): `turns` (each turn a need;
+# the eighth and ninth runs), `tasks` (a task's turns joined, one need; the tenth). None
+# by default: the shipped model (the third run) was trained without them.
+MULTI_TURN = set(filter(None, os.environ.get("MULTI_TURN", "").split(",")))
+if not MULTI_TURN <= {"turns", "tasks"}:
+    sys.exit(f"MULTI_TURN={os.environ['MULTI_TURN']}: say turns, tasks or turns,tasks")
+BFCL_CLASS_DOCS = "berkeley-function-call-leaderboard/bfcl_eval/constants/executable_backend_config.py"
 BFCL_SETS = ["live_multiple", "multiple", "live_simple", "simple_python", "simple_java",
              "simple_javascript", "parallel_multiple", "live_parallel_multiple"]
 
@@ -199,6 +211,54 @@ def bfcl(git, held_names):
     return pairs
 
 
+def bfcl_multi_turn(git, held_names):
+    """BFCL's multi-turn tasks: each user turn as a need for each function its answer
+    calls (a step of a task over a few API classes, as LiveMCPBench's are over MCP
+    servers), against the other functions of the task's classes."""
+    mapping = dict(re.findall(r'"(\w+)": "(\w+\.json)"', show(git, GORILLA, BFCL_CLASS_DOCS)))
+    docs = {}
+    for cls in sorted(mapping):
+        funcs = [json.loads(l) for l in show(git, GORILLA, f"{BFCL}multi_turn_func_doc/{mapping[cls]}").splitlines()
+                 if l.strip()]
+        server = split_name(cls).replace(" ", "-")
+        docs[cls] = {f["name"]: tool_text(server, f["name"], f.get("description", ""),
+                                          (f.get("parameters") or {}).get("properties") or {})
+                     for f in funcs if split_name(f["name"]) not in held_names}
+    answers = {}
+    for l in show(git, GORILLA, f"{BFCL}possible_answer/BFCL_v4_{BFCL_MULTI_TURN}.json").splitlines():
+        if l.strip():
+            a = json.loads(l)
+            answers[a["id"]] = a["ground_truth"]
+    pairs, dropped = [], 0
+    for l in show(git, GORILLA, f"{BFCL}BFCL_v4_{BFCL_MULTI_TURN}.json").splitlines():
+        if not l.strip():
+            continue
+        q = json.loads(l)
+        texts = {}
+        for cls in q["involved_classes"]:
+            texts.update(docs.get(cls, {}))
+        if "tasks" in MULTI_TURN:
+            task = " ".join(m["content"] for turn in q["question"] for m in turn if m.get("role") == "user")
+            called = sorted({c.split("(", 1)[0].strip() for calls in answers.get(q["id"], []) for c in calls})
+            negs = [t for n, t in sorted(texts.items()) if n not in called]
+            for n in called:
+                if n in texts:
+                    pairs.append({"q": task[:1000], "pos": texts[n], "negs": negs,
+                                  "from": f"bfcl-{BFCL_MULTI_TURN}-task"})
+        for turn, calls in zip(q["question"], answers.get(q["id"], []) if "turns" in MULTI_TURN else []):
+            need = " ".join(m["content"] for m in turn if m.get("role") == "user").strip()
+            called = sorted({c.split("(", 1)[0].strip() for c in calls})
+            if not need or not called:
+                continue
+            right = [texts[n] for n in called if n in texts]
+            dropped += len(called) - len(right)
+            negs = [t for n, t in sorted(texts.items()) if n not in called]
+            for pos in right:
+                pairs.append({"q": need[:1000], "pos": pos, "negs": negs, "from": f"bfcl-{BFCL_MULTI_TURN}"})
+    print(f"bfcl multi-turn: {len(pairs)} pairs ({dropped} calls dropped: a held-out tool's name)")
+    return pairs
+
+
 def livemcpbench_servers(git):
     """LiveMCPBench's servers: (repository, {tool names}) each."""
     out = []
@@ -298,7 +358,8 @@ def main():
     mt_git, g_git, t_git, lmb_git, out = sys.argv[1:6]
     os.makedirs(out, exist_ok=True)
     held = held_out_names()
-    pairs = metatool(mt_git, out) + bfcl(g_git, held) + toucan(t_git, lmb_git, held)
+    multi_turn = bfcl_multi_turn(g_git, held) if MULTI_TURN else []
+    pairs = metatool(mt_git, out) + bfcl(g_git, held) + multi_turn + toucan(t_git, lmb_git, held)
     with open(os.path.join(out, "train.jsonl"), "w") as f:
         for p in pairs:
             f.write(json.dumps(p) + "\n")

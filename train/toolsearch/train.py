@@ -5,7 +5,7 @@ negatives of its own call or server), over data.py's pairs. CPU only.
 
 usage: train/toolsearch/train.py BASE_MODEL_DIR TRAIN_JSONL OUT_DIR [--steps N]
          [--batch B] [--lr LR] [--negs K] [--scale S] [--sources a,b] [--epochs E]
-         [--save-every N]
+         [--save-every N] [--seed S]
 
 --epochs E sets the steps to E passes over the pairs (overrides --steps); --save-every N
 writes the model so far to OUT_DIR/step-N every N steps (a run cut short still leaves
@@ -60,10 +60,12 @@ def main():
                    help="layers below this one (and the embeddings, when > 0) stay as they are")
     a.add_argument("--tool-tokens", type=int, default=common.TOOL_TOKENS)
     a.add_argument("--query-tokens", type=int, default=64)
+    a.add_argument("--seed", type=int, default=SEED,
+                   help="the batches' order and the hard negatives drawn (another seed, another draw)")
     args = a.parse_args()
-    torch.manual_seed(SEED)
+    torch.manual_seed(args.seed)
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-    rng = random.Random(SEED)
+    rng = random.Random(args.seed)
     pairs = [json.loads(l) for l in open(args.train)]
     if args.sources:
         keep = tuple(args.sources.split(","))

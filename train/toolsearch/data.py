@@ -230,6 +230,15 @@ def bfcl_multi_turn(git, held_names):
             a = json.loads(l)
             answers[a["id"]] = a["ground_truth"]
     pairs, dropped = [], 0
+
+    def add(need, called, texts, source):
+        """`need` against each function of `called` that is trained on, the task's
+        other functions its hard negatives."""
+        negs = [t for n, t in sorted(texts.items()) if n not in called]
+        for n in called:
+            if n in texts:
+                pairs.append({"q": need[:1000], "pos": texts[n], "negs": negs, "from": source})
+
     for l in show(git, GORILLA, f"{BFCL}BFCL_v4_{BFCL_MULTI_TURN}.json").splitlines():
         if not l.strip():
             continue
@@ -237,24 +246,20 @@ def bfcl_multi_turn(git, held_names):
         texts = {}
         for cls in q["involved_classes"]:
             texts.update(docs.get(cls, {}))
+        turns = list(zip(q["question"], answers.get(q["id"], [])))
         if "tasks" in MULTI_TURN:
-            task = " ".join(m["content"] for turn in q["question"] for m in turn if m.get("role") == "user")
-            called = sorted({c.split("(", 1)[0].strip() for calls in answers.get(q["id"], []) for c in calls})
-            negs = [t for n, t in sorted(texts.items()) if n not in called]
-            for n in called:
-                if n in texts:
-                    pairs.append({"q": task[:1000], "pos": texts[n], "negs": negs,
-                                  "from": f"bfcl-{BFCL_MULTI_TURN}-task"})
-        for turn, calls in zip(q["question"], answers.get(q["id"], []) if "turns" in MULTI_TURN else []):
+            task = " ".join(m["content"] for turn, _ in turns for m in turn if m.get("role") == "user")
+            called = sorted({c.split("(", 1)[0].strip() for _, calls in turns for c in calls})
+            add(task, called, texts, f"bfcl-{BFCL_MULTI_TURN}-task")
+        if "turns" not in MULTI_TURN:
+            continue
+        for turn, calls in turns:
             need = " ".join(m["content"] for m in turn if m.get("role") == "user").strip()
             called = sorted({c.split("(", 1)[0].strip() for c in calls})
             if not need or not called:
                 continue
-            right = [texts[n] for n in called if n in texts]
-            dropped += len(called) - len(right)
-            negs = [t for n, t in sorted(texts.items()) if n not in called]
-            for pos in right:
-                pairs.append({"q": need[:1000], "pos": pos, "negs": negs, "from": f"bfcl-{BFCL_MULTI_TURN}"})
+            dropped += sum(n not in texts for n in called)
+            add(need, called, texts, f"bfcl-{BFCL_MULTI_TURN}")
     print(f"bfcl multi-turn: {len(pairs)} pairs ({dropped} calls dropped: a held-out tool's name)")
     return pairs
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""A soup of trained models: each tensor the weighted mean of theirs (uniform unless
+weights are given), written as train.py writes a model (the first model's dtypes: half
+float matrices, the rest f32) beside the first one's vocab.txt.
+
+usage: train/toolsearch/soup.py OUT_DIR MODEL_DIR[:WEIGHT] MODEL_DIR[:WEIGHT]...
+
+The models must be fine-tunes of one base (the same tensor names and shapes); a soup of
+different bases means nothing and is refused.
+"""
+import os
+import shutil
+import sys
+
+from safetensors.torch import load_file, save_file
+
+
+def parse(arg):
+    path, _, weight = arg.partition(":")
+    return path, float(weight) if weight else 1.0
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    out_dir, models = sys.argv[1], [parse(a) for a in sys.argv[2:]]
+    total = sum(w for _, w in models)
+    if total <= 0 or any(w < 0 for _, w in models):
+        sys.exit("weights must be at least 0 and not all 0")
+    loaded = [(load_file(os.path.join(d, "model.safetensors")), w / total) for d, w in models]
+    first = loaded[0][0]
+    for (d, _), (m, _) in zip(models, loaded):
+        if m.keys() != first.keys() or any(m[k].shape != first[k].shape for k in first):
+            sys.exit(f"{d}: not a fine-tune of the first model's base (tensors differ)")
+    out = {}
+    for k, t in first.items():
+        # From the first term, not 0: 0 + -0.0 would be 0.0, another file for one soup.
+        mean = loaded[0][0][k].float() * loaded[0][1]
+        for m, w in loaded[1:]:
+            mean = mean + m[k].float() * w
+        out[k] = mean.to(t.dtype).contiguous()
+    os.makedirs(out_dir, exist_ok=True)
+    save_file(out, os.path.join(out_dir, "model.safetensors"))
+    shutil.copyfile(os.path.join(models[0][0], "vocab.txt"), os.path.join(out_dir, "vocab.txt"))
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,20 @@ from safetensors.torch import load_file, save_file
 
 def parse(arg):
     path, _, weight = arg.partition(":")
-    return path, float(weight) if weight else 1.0
+    try:
+        return path, float(weight) if weight else 1.0
+    except ValueError:
+        sys.exit(f"{arg}: the weight after ':' must be a number, as in {path}:0.5")
+
+
+def load(model_dir):
+    path = os.path.join(model_dir, "model.safetensors")
+    if not os.path.isfile(path):
+        sys.exit(f"{path}: no such file: give folders that train.py or soup.py wrote")
+    try:
+        return load_file(path)
+    except Exception as e:  # safetensors' own error is no standard exception
+        sys.exit(f"{path}: not a safetensors file ({e}): give folders that train.py or soup.py wrote")
 
 
 def main():
@@ -27,7 +40,7 @@ def main():
     total = sum(w for _, w in models)
     if total <= 0 or any(w < 0 for _, w in models):
         sys.exit("weights must be at least 0 and not all 0")
-    loaded = [(load_file(os.path.join(d, "model.safetensors")), w / total) for d, w in models]
+    loaded = [(load(d), w / total) for d, w in models]
     first = loaded[0][0]
     for (d, _), (m, _) in zip(models, loaded):
         if m.keys() != first.keys() or any(m[k].shape != first[k].shape for k in first):

@@ -90,9 +90,16 @@ async fn a_key_gets_its_burst_then_its_rate() {
     .await;
     let mut c = Client::new(gw.addr, "/mcp", Some(&jwt));
     c.initialize().await;
+    // The burst of twenty, and what the rate adds while the hundred are served (on a
+    // loaded machine they take more than the twentieth of a second a token takes).
+    let during = Instant::now();
     let answers = pings(&c, 100).await;
+    let added = (20.0 * during.elapsed().as_secs_f64()).ceil() as usize;
     let through = answers.iter().filter(|r| r.status == 200).count();
-    assert!((18..=22).contains(&through), "{through} of 100 got through");
+    assert!(
+        (18..=22 + added).contains(&through),
+        "{through} of 100 got through ({added} added while they were served)"
+    );
     for (i, r) in answers.iter().enumerate() {
         if r.status != 200 {
             let m = assert_limited(r, &json!(i));

@@ -8,6 +8,7 @@ usage: train/toolsearch/soup.py OUT_DIR MODEL_DIR[:WEIGHT] MODEL_DIR[:WEIGHT]...
 The models must be fine-tunes of one base (the same tensor names and shapes); a soup of
 different bases means nothing and is refused.
 """
+import math
 import os
 import shutil
 import sys
@@ -18,9 +19,12 @@ from safetensors.torch import load_file, save_file
 def parse(arg):
     path, _, weight = arg.partition(":")
     try:
-        return path, float(weight) if weight else 1.0
+        w = float(weight) if weight else 1.0
     except ValueError:
-        sys.exit(f"{arg}: the weight after ':' must be a number, as in {path}:0.5")
+        w = math.nan
+    if not math.isfinite(w) or w < 0:
+        sys.exit(f"{arg}: the weight after ':' must be a number of at least 0, as in {path}:0.5")
+    return path, w
 
 
 def load(model_dir):
@@ -38,8 +42,11 @@ def main():
         sys.exit(__doc__)
     out_dir, models = sys.argv[1], [parse(a) for a in sys.argv[2:]]
     total = sum(w for _, w in models)
-    if total <= 0 or any(w < 0 for _, w in models):
-        sys.exit("weights must be at least 0 and not all 0")
+    if total <= 0:
+        sys.exit("the weights are all 0: give at least one model a weight above 0")
+    vocab = os.path.join(models[0][0], "vocab.txt")
+    if not os.path.isfile(vocab):
+        sys.exit(f"{vocab}: no such file: the first model's folder gives the soup its vocabulary")
     loaded = [(load(d), w / total) for d, w in models]
     first = loaded[0][0]
     for (d, _), (m, _) in zip(models, loaded):
@@ -48,13 +55,13 @@ def main():
     out = {}
     for k, t in first.items():
         # From the first term, not 0: 0 + -0.0 would be 0.0, another file for one soup.
-        mean = loaded[0][0][k].float() * loaded[0][1]
+        mean = t.float() * loaded[0][1]
         for m, w in loaded[1:]:
             mean = mean + m[k].float() * w
         out[k] = mean.to(t.dtype).contiguous()
     os.makedirs(out_dir, exist_ok=True)
     save_file(out, os.path.join(out_dir, "model.safetensors"))
-    shutil.copyfile(os.path.join(models[0][0], "vocab.txt"), os.path.join(out_dir, "vocab.txt"))
+    shutil.copyfile(vocab, os.path.join(out_dir, "vocab.txt"))
 
 
 if __name__ == "__main__":

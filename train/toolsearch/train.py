@@ -5,11 +5,13 @@ negatives of its own call or server), over data.py's pairs. CPU only.
 
 usage: train/toolsearch/train.py BASE_MODEL_DIR TRAIN_JSONL OUT_DIR [--steps N]
          [--batch B] [--lr LR] [--negs K] [--scale S] [--sources a,b] [--epochs E]
-         [--save-every N] [--seed S]
+         [--save-every N] [--seed S] [--symmetric]
 
 --epochs E sets the steps to E passes over the pairs (overrides --steps); --save-every N
 writes the model so far to OUT_DIR/step-N every N steps (a run cut short still leaves
-something to measure).
+something to measure); --symmetric adds the other direction to the loss (each tool
+against the batch's needs, as sentence-transformers' MultipleNegativesSymmetricRankingLoss)
+and halves the sum.
 """
 import argparse
 import json
@@ -62,6 +64,8 @@ def main():
     a.add_argument("--query-tokens", type=int, default=64)
     a.add_argument("--seed", type=int, default=SEED,
                    help="the batches' order and the hard negatives drawn (another seed, another draw)")
+    a.add_argument("--symmetric", action="store_true",
+                   help="each tool against the batch's needs too, the two losses averaged")
     args = a.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
@@ -103,7 +107,11 @@ def main():
             q = common.embed(tok, model, [p["q"] for p in batch], args.query_tokens, batch=len(batch))
             d = common.embed(tok, model, docs, args.tool_tokens, batch=len(docs))
             logits = args.scale * q @ d.T
-            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+            target = torch.arange(len(batch))
+            loss = torch.nn.functional.cross_entropy(logits, target)
+            if args.symmetric:
+                back = torch.nn.functional.cross_entropy(logits[:, : len(batch)].T, target)
+                loss = (loss + back) / 2
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trained, 1.0)

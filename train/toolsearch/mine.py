@@ -40,8 +40,17 @@ def main():
     args = a.parse_args()
     if args.k < 1 or not 0 < args.ratio <= 1:
         raise SystemExit("--k must be at least 1 and --ratio in (0, 1]: e.g. --k 3 --ratio 0.95")
+    for f in ("model.safetensors", "vocab.txt"):
+        if not os.path.isfile(os.path.join(args.model, f)):
+            raise SystemExit(f"{args.model}: no {f}; give a model folder train.py wrote "
+                             "(target/train/model-repeat holds the shipped run's)")
+    try:
+        pairs = [json.loads(l) for l in open(args.train)]
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{args.train}: not data.py's pairs ({e}); give its train.jsonl")
+    if not pairs or any(not isinstance(p, dict) or not {"q", "pos", "negs"} <= p.keys() for p in pairs):
+        raise SystemExit(f"{args.train}: a line without q, pos and negs; give data.py's train.jsonl")
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-    pairs = [json.loads(l) for l in open(args.train)]
     tools = sorted({p["pos"] for p in pairs} | {n for p in pairs for n in p["negs"]})
     needs = sorted({p["q"] for p in pairs})
     index = {t: i for i, t in enumerate(tools)}
